@@ -1,0 +1,71 @@
+# Ballast: every target installs what it needs first; a second run skips what is done.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY ?= python3
+VENV := $(CURDIR)/.venv
+STAMPS := $(CURDIR)/.stamps
+SOLC_VERSION := 0.8.28
+SOLC_BIN := $(HOME)/.solcx/solc-v$(SOLC_VERSION)
+export PATH := $(CURDIR)/node_modules/.bin:$(VENV)/bin:$(PATH)
+export APE_TEST_ARGS ?=
+CONTRACTS := $(shell find contracts -name '*.sol' 2>/dev/null)
+
+.PHONY: help setup compile test test-slow test-all demo lint fmt gas bench clean
+
+help:
+	@echo "make demo       run the fund on a local anvil chain the project starts itself"
+	@echo "make test       run the tests (slow suites excluded; make test-slow runs them)"
+	@echo "make lint       ruff + mypy over keepers/ and scripts/"
+	@echo "make gas        rewrite the committed gas snapshot (gas-snapshot.json)"
+	@echo "make bench      benchmarks (gas against baselines measured in the same run)"
+
+$(STAMPS)/venv: pyproject.toml
+	@mkdir -p $(STAMPS)
+	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+$(STAMPS)/npm: package.json package-lock.json
+	@mkdir -p $(STAMPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(SOLC_BIN): $(STAMPS)/npm scripts/toolchain/setup.sh scripts/toolchain/solc-wrapper.js
+	bash scripts/toolchain/setup.sh
+
+$(STAMPS)/compile: $(STAMPS)/venv $(SOLC_BIN) ape-config.yaml $(CONTRACTS)
+	ape compile
+	@touch $@
+
+setup: $(STAMPS)/venv $(STAMPS)/npm $(SOLC_BIN)
+compile: setup $(STAMPS)/compile
+
+test: compile
+	ape test tests -m "not slow and not bench" $(APE_TEST_ARGS)
+
+test-slow: compile
+	ape test tests -m "slow" $(APE_TEST_ARGS)
+
+test-all: compile
+	ape test tests -m "not bench" $(APE_TEST_ARGS)
+
+demo: compile
+	ape run demo
+
+gas: compile
+	UPDATE_GAS_SNAPSHOT=1 ape test tests/contracts/test_gas_snapshot.py
+
+bench: compile
+	ape test tests/bench -m bench -s
+
+lint: setup
+	ruff check keepers scripts tests
+	ruff format --check keepers scripts tests
+	mypy keepers scripts
+
+fmt: setup
+	ruff format keepers scripts tests
+	ruff check --fix keepers scripts tests
+
+clean:
+	rm -rf .build .stamps .cache
