@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IAssetAdapter} from "../../interfaces/IAssetAdapter.sol";
+
+/// @title ERC4626Adapter
+/// @notice Instant entry and exit of an ERC-4626 fund over the base asset (e.g. a tokenized
+/// money-market fund): deposit for shares, redeem shares for cash.
+contract ERC4626Adapter is IAssetAdapter {
+    using SafeERC20 for IERC20;
+
+    /// @inheritdoc IAssetAdapter
+    function isInstant() external pure returns (bool) {
+        return true;
+    }
+
+    /// @inheritdoc IAssetAdapter
+    function invest(address token, uint256 cashIn) external returns (uint256) {
+        IERC20 cash = IERC20(IERC4626(token).asset());
+        cash.forceApprove(token, cashIn);
+        return IERC4626(token).deposit(cashIn, msg.sender);
+    }
+
+    /// @inheritdoc IAssetAdapter
+    function divest(address token, uint256 tokenAmount) external returns (uint256) {
+        return IERC4626(token).redeem(tokenAmount, msg.sender, address(this));
+    }
+
+    /// @inheritdoc IAssetAdapter
+    function redeemableNow(address token, address holder, uint256 balance) external view returns (uint256) {
+        uint256 max = IERC4626(token).maxRedeem(holder);
+        return max < balance ? max : balance;
+    }
+
+    /// @inheritdoc IAssetAdapter
+    function pending(address, address) external pure returns (uint256, uint256) {
+        return (0, 0);
+    }
+
+    /// @inheritdoc IAssetAdapter
+    function settle(address) external pure returns (uint256, uint256) {
+        return (0, 0);
+    }
+
+    /// @inheritdoc IAssetAdapter
+    function windowOpensAt(address) external pure returns (uint256) {
+        return 0;
+    }
+}

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
+/// @title OracleLib
+/// @notice Reads Chainlink AggregatorV3 feeds with staleness (per-feed heartbeat) and sanity
+/// bounds, and converts token amounts to base-asset amounts (and back) across decimals.
+/// @dev Feeds quote one whole token in units of the base stablecoin (taken as $1).
+library OracleLib {
+    /// @notice A feed configuration, packed into two slots.
+    struct Feed {
+        AggregatorV3Interface feed;
+        uint32 heartbeat; // max seconds since updatedAt
+        uint8 feedDecimals;
+        uint8 tokenDecimals;
+        uint128 minAnswer; // inclusive sanity bounds on the raw answer
+        uint128 maxAnswer;
+    }
+
+    /// @notice The feed's last update is older than its heartbeat.
+    error StalePrice(address feed, uint256 updatedAt, uint256 heartbeat);
+    /// @notice The feed answered outside its sanity bounds (or non-positive).
+    error PriceOutOfBounds(address feed, int256 answer, uint256 minAnswer, uint256 maxAnswer);
+    /// @notice The feed's round is incomplete (answeredInRound < roundId).
+    error IncompleteRound(address feed, uint80 roundId, uint80 answeredInRound);
+
+    /// @notice The checked raw answer of `f`.
+    function price(Feed memory f) internal view returns (uint256) {
+        (uint80 roundId, int256 answer,, uint256 updatedAt, uint80 answeredInRound) = f.feed.latestRoundData();
+        if (answeredInRound < roundId) revert IncompleteRound(address(f.feed), roundId, answeredInRound);
+        if (updatedAt + f.heartbeat < block.timestamp) revert StalePrice(address(f.feed), updatedAt, f.heartbeat);
+        if (answer <= 0 || uint256(answer) < f.minAnswer || uint256(answer) > f.maxAnswer) {
+            revert PriceOutOfBounds(address(f.feed), answer, f.minAnswer, f.maxAnswer);
+        }
+        return uint256(answer);
+    }
+
+    /// @notice Value in base units of `amount` token units at `p` (a raw answer of `f`), rounded down.
+    function toBase(Feed memory f, uint256 amount, uint256 p, uint8 baseDecimals) internal pure returns (uint256) {
+        return Math.mulDiv(amount * p, 10 ** baseDecimals, 10 ** (uint256(f.feedDecimals) + f.tokenDecimals));
+    }
+
+    /// @notice Token units worth `value` base units at `p`, rounded as asked.
+    function toToken(Feed memory f, uint256 value, uint256 p, uint8 baseDecimals, Math.Rounding r)
+        internal
+        pure
+        returns (uint256)
+    {
+        return Math.mulDiv(value, 10 ** (uint256(f.feedDecimals) + f.tokenDecimals), p * 10 ** baseDecimals, r);
+    }
+}
