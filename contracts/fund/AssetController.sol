@@ -115,28 +115,18 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
     }
 
     /// @inheritdoc IAssetController
-    function fundState() external view returns (FundState memory st) {
+    function valuation()
+        external
+        view
+        returns (uint256 gross, uint256[3] memory tierValues, uint256[] memory values, uint256[] memory prices)
+    {
         Snap memory s = _snapshot();
-        st.freeCash = _vault.freeCash();
-        st.pendingRedemptions = _vault.pendingRedemptions();
-        st.grossAssets = s.gross;
-        uint256 invested = s.tierValues[1] + s.tierValues[2];
-        uint256 gross = st.freeCash + invested;
-        st.totalAssets = gross > st.pendingRedemptions ? gross - st.pendingRedemptions : 0;
-        st.tierValues = s.tierValues;
-        for (uint8 t; t < 3; ++t) {
-            st.tierRatioBps[t] = BpsLib.ratio(s.tierValues[t], s.gross);
-            st.tiers[t] = _tiers[t];
-        }
-        uint256 n = _list.length;
-        st.assets = new AssetState[](n);
-        for (uint256 i; i < n; ++i) {
-            st.assets[i] = _assetState(_list[i], s.values[i], s.prices[i], s.gross);
-        }
-        st.top3Bps = BpsLib.ratio(_top3(s.values), s.gross);
-        st.paused = paused();
-        st.markedAt = _markedAt;
-        st.baseDecimals = _baseDecimals;
+        return (s.gross, s.tierValues, s.values, s.prices);
+    }
+
+    /// @inheritdoc IAssetController
+    function markedAt() external view returns (uint64) {
+        return _markedAt;
     }
 
     /// @inheritdoc IAssetController
@@ -223,10 +213,7 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
     {
         if (tokenAmount == 0) revert ZeroAmount();
         cashOut = _redeem(token, tokenAmount, minOut);
-        Snap memory s = _snapshot();
-        uint256 l1 = BpsLib.ratio(s.tierValues[0], s.gross);
-        if (l1 > _tiers[0].maxBps) revert TierAboveMax(0, l1, _tiers[0].maxBps);
-        _storeMark(s);
+        _storeMark(_snapshot());
     }
 
     /// @inheritdoc IAssetController
@@ -473,21 +460,35 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
         emit Redeemed(token, tokenAmount, out, !a.instant);
     }
 
-    /// @dev Invests up to `amount` in tier `t`: default asset first, then the others, each up
-    /// to its headroom under cap and concentration. Returns what was invested.
+    /// @dev Invests up to `amount` in tier `t`, aiming at equal weights inside the tier: each
+    /// asset is first filled up to an equal share of the tier's new value, then what is left goes
+    /// to any asset with headroom under its cap and concentration limit, default asset first.
+    /// Returns what was invested.
     function _deployToTier(uint8 t, uint256 amount) private returns (uint256 invested) {
         address first = _default[t];
         if (first == address(0)) revert NoAssetInTier(t);
         uint256 n = _list.length;
-        for (uint256 k; k <= n && invested < amount; ++k) {
-            address token = k == 0 ? first : _list[k - 1];
-            if (k != 0 && (token == first || _assets[token].tier != t)) continue;
-            uint256 room = _room(token);
-            uint256 x = amount - invested;
-            if (room < x) x = room;
-            if (x == 0) continue;
-            _purchase(token, x, 0);
-            invested += x;
+        address[] memory members = new address[](n);
+        uint256 k;
+        members[k++] = first;
+        for (uint256 i; i < n; ++i) {
+            if (_list[i] != first && _assets[_list[i]].tier == t) members[k++] = _list[i];
+        }
+        Snap memory s = _snapshot();
+        uint256 equalShare = (s.tierValues[t] + amount) / k;
+        for (uint256 pass; pass < 2 && invested < amount; ++pass) {
+            for (uint256 j; j < k && invested < amount; ++j) {
+                (uint256 room, uint256 v) = _room(members[j]);
+                uint256 x = amount - invested;
+                if (pass == 0) {
+                    uint256 want = equalShare > v ? equalShare - v : 0;
+                    if (want < x) x = want;
+                }
+                if (room < x) x = room;
+                if (x == 0) continue;
+                _purchase(members[j], x, 0);
+                invested += x;
+            }
         }
     }
 
@@ -559,18 +560,18 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
         _storeMark(s);
     }
 
-    /// @dev Cash `token` can still absorb under its cap and concentration limit (with headroom).
-    function _room(address token) private view returns (uint256) {
+    /// @dev Cash `token` can still absorb under its cap and concentration limit (with headroom),
+    /// and its current value.
+    function _room(address token) private view returns (uint256 room, uint256 v) {
         Asset storage a = _assets[token];
         Snap memory s = _snapshot();
-        uint256 v;
         for (uint256 i; i < _list.length; ++i) {
             if (_list[i] == token) v = s.values[i];
         }
         uint256 limit = Math.mulDiv(s.gross, uint256(a.maxConcentrationBps) * _HEADROOM_BPS, BpsLib.BPS * BpsLib.BPS);
         uint256 capLimit = Math.mulDiv(a.cap, _HEADROOM_BPS, BpsLib.BPS);
         if (capLimit < limit) limit = capLimit;
-        return limit > v ? limit - v : 0;
+        room = limit > v ? limit - v : 0;
     }
 
     function _snapshot() private view returns (Snap memory s) {
@@ -598,28 +599,6 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
             s.tierValues[a.tier] += v;
         }
         s.gross = s.tierValues[0] + s.tierValues[1] + s.tierValues[2];
-    }
-
-    function _assetState(address token, uint256 value, uint256 p, uint256 gross)
-        private
-        view
-        returns (AssetState memory st)
-    {
-        Asset storage a = _assets[token];
-        OracleLib.Feed memory f = a.feed;
-        st.token = token;
-        st.tier = a.tier;
-        st.instant = a.instant;
-        st.balance = IERC20(token).balanceOf(address(this));
-        st.price = p;
-        st.feedDecimals = f.feedDecimals;
-        st.value = value;
-        st.pendingValue = value - f.toBase(st.balance, p, _baseDecimals);
-        st.redeemableNowValue = f.toBase(a.adapter.redeemableNow(token, address(this), st.balance), p, _baseDecimals);
-        st.concentrationBps = BpsLib.ratio(value, gross);
-        st.maxConcentrationBps = a.maxConcentrationBps;
-        st.cap = a.cap;
-        st.windowOpensAt = a.adapter.windowOpensAt(token);
     }
 
     function _top3(uint256[] memory values) private pure returns (uint256) {

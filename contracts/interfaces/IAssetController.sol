@@ -101,7 +101,8 @@ interface IAssetController is IRebalanceTarget {
     error ConcentrationExceeded(address token, uint256 bps, uint256 maxBps);
     error Top3ConcentrationExceeded(uint256 bps, uint256 maxBps);
     error AssetCapExceeded(address token, uint256 value, uint256 cap);
-    /// @notice The move would push the tier above its max band.
+    /// @notice The purchase would push an invested tier above its max band. (L1 cash above its
+    /// max costs yield, not safety: the keeper's liquidity trigger deploys it.)
     error TierAboveMax(uint8 tier, uint256 ratioBps, uint256 maxBps);
     /// @notice The tier's assets have no room left under their caps for `remaining`.
     error TierCapacityExhausted(uint8 tier, uint256 remaining);
@@ -141,8 +142,15 @@ interface IAssetController is IRebalanceTarget {
     /// @notice The live oracle value of all positions.
     function liveInvestedValue() external view returns (uint256);
 
-    /// @notice Everything a keeper needs, in one call.
-    function fundState() external view returns (FundState memory);
+    /// @notice One valuation pass: gross assets, value per tier (0 = cash not earmarked for
+    /// redemptions), value and raw feed price per asset in assetList() order.
+    function valuation()
+        external
+        view
+        returns (uint256 gross, uint256[3] memory tierValues, uint256[] memory values, uint256[] memory prices);
+
+    /// @notice When the invested value was last marked.
+    function markedAt() external view returns (uint64);
 
     function tier(uint8 t) external view returns (TierConfig memory);
 

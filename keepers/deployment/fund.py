@@ -1,0 +1,141 @@
+"""Deploys and wires the tiered fund: vault, AssetController, adapters, assets and feeds.
+
+Used by scripts/deploy.py (from a profile file), by the demo and by the tests. Everything here
+talks to the chain through ape; amounts are integers in base units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_TIERS = [(1000, 500, 2000), (3000, 2000, 4000), (6000, 5000, 7000)]  # (target, min, max)
+FEED_DECIMALS = 8
+
+
+@dataclass(frozen=True)
+class RiskSpec:
+    max_slippage_bps: int = 500
+    max_value_loss_bps: int = 300
+    max_top3_bps: int = 6000
+    nav_max_age: int = 3600
+    min_move_value: int = 0
+
+    def as_tuple(self) -> tuple[int, int, int, int, int]:
+        return (
+            self.max_slippage_bps,
+            self.max_value_loss_bps,
+            self.max_top3_bps,
+            self.nav_max_age,
+            self.min_move_value,
+        )
+
+
+@dataclass
+class FundDeployment:
+    cash: Any
+    vault: Any
+    controller: Any
+    lens: Any = None
+    timelock: Any | None = None
+    adapters: dict[str, Any] = field(default_factory=dict)
+    assets: dict[str, Any] = field(default_factory=dict)  # symbol -> token contract
+    feeds: dict[str, Any] = field(default_factory=dict)  # symbol -> feed contract
+
+    def addresses(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "cash": self.cash.address,
+            "vault": self.vault.address,
+            "controller": self.controller.address,
+            "lens": self.lens.address if self.lens is not None else None,
+            "adapters": {k: v.address for k, v in self.adapters.items()},
+            "assets": {k: v.address for k, v in self.assets.items()},
+            "feeds": {k: v.address for k, v in self.feeds.items()},
+        }
+        if self.timelock is not None:
+            out["timelock"] = self.timelock.address
+        return out
+
+
+def fund_state(fund: FundDeployment) -> Any:
+    """The whole fund's state in one eth_call (IAssetController.FundState)."""
+    return fund.lens.fundState(fund.controller.address)
+
+
+def role(contract: Any, name: str) -> bytes:
+    return getattr(contract, name)()
+
+
+def deploy_core(
+    project: Any,
+    deployer: Any,
+    cash: Any,
+    *,
+    tiers: list[tuple[int, int, int]] = DEFAULT_TIERS,
+    risk: RiskSpec = RiskSpec(),
+    name: str = "Ballast Fund Share",
+    symbol: str = "bFUND",
+) -> FundDeployment:
+    """Vault + controller with the deployer as admin (hand over with `hand_over`)."""
+    vault = deployer.deploy(project.TieredVault, cash.address, name, symbol, deployer.address)
+    controller = deployer.deploy(
+        project.AssetController, vault.address, deployer.address, [list(t) for t in tiers], risk.as_tuple()
+    )
+    vault.setController(controller.address, sender=deployer)
+    lens = deployer.deploy(project.FundLens)
+    return FundDeployment(cash=cash, vault=vault, controller=controller, lens=lens)
+
+
+def grant_roles(fund: FundDeployment, admin: Any, *, keepers: list[Any], guardians: list[Any], sender: Any) -> None:
+    for c in (fund.vault, fund.controller):
+        c.grantRole(role(c, "ADMIN_ROLE"), admin, sender=sender)
+        for k in keepers:
+            c.grantRole(role(c, "KEEPER_ROLE"), k, sender=sender)
+        for g in guardians:
+            c.grantRole(role(c, "GUARDIAN_ROLE"), g, sender=sender)
+
+
+def add_asset(
+    fund: FundDeployment,
+    sender: Any,
+    *,
+    symbol: str,
+    token: Any,
+    tier: int,
+    adapter: Any,
+    feed: Any,
+    heartbeat: int = 86_400,
+    min_answer: int = 1,
+    max_answer: int = 10**30,
+    cap: int = 2**128 - 1,
+    max_concentration_bps: int = 2500,
+) -> None:
+    fund.controller.addAsset(
+        (
+            token.address,
+            tier,
+            adapter.address,
+            feed.address,
+            heartbeat,
+            min_answer,
+            max_answer,
+            cap,
+            max_concentration_bps,
+        ),
+        sender=sender,
+    )
+    fund.assets[symbol] = token
+    fund.feeds[symbol] = feed
+
+
+def hand_over(project: Any, fund: FundDeployment, deployer: Any, admin: Any, delay: int) -> Any:
+    """Moves DEFAULT_ADMIN_ROLE (risk-increasing changes) to a TimelockController proposed and
+    executed by `admin`, and renounces the deployer's roles."""
+    timelock = deployer.deploy(project.FundTimelock, delay, [admin.address], [admin.address], "0x" + "00" * 20)
+    for c in (fund.vault, fund.controller):
+        c.grantRole(role(c, "DEFAULT_ADMIN_ROLE"), timelock.address, sender=deployer)
+        if deployer.address != admin.address:
+            c.renounceRole(role(c, "ADMIN_ROLE"), deployer.address, sender=deployer)
+            c.renounceRole(role(c, "DEFAULT_ADMIN_ROLE"), deployer.address, sender=deployer)
+    fund.timelock = timelock
+    return timelock

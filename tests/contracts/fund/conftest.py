@@ -1,0 +1,95 @@
+"""Fund fixtures: a vault + controller over a 6- or 18-decimal base stablecoin with six assets
+(two money-market funds in L2; three instant credit funds and one asynchronous RWA in L3)."""
+
+import pytest
+
+from keepers.deployment.fund import FEED_DECIMALS, RiskSpec, add_asset, deploy_core, grant_roles
+
+ONE_DAY = 86_400
+
+
+@pytest.fixture(scope="session", params=[6, 18], ids=["usdt6", "usdt18"])
+def base_decimals(request):
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def unit(base_decimals):
+    """One whole base token in base units."""
+    return 10**base_decimals
+
+
+@pytest.fixture(scope="session")
+def usdt(project, deployer, base_decimals):
+    return deployer.deploy(project.TestStablecoin, "Tether USD (test)", "USDT", base_decimals)
+
+
+@pytest.fixture(scope="session")
+def create_feed(project, deployer):
+    def create(price_e8: int = 10**FEED_DECIMALS):
+        return deployer.deploy(project.TestPriceFeed, FEED_DECIMALS, price_e8)
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def adapters(project, deployer):
+    return {
+        "erc4626": deployer.deploy(project.ERC4626Adapter),
+        "async": deployer.deploy(project.AsyncRwaAdapter),
+    }
+
+
+@pytest.fixture(scope="session")
+def fund(project, deployer, gov, keeper, guardian, usdt, adapters, create_feed):
+    f = deploy_core(project, deployer, usdt, risk=RiskSpec(min_move_value=0))
+    grant_roles(f, gov, keepers=[keeper], guardians=[guardian], sender=deployer)
+    for symbol, tier in (("mmfA", 1), ("mmfB", 1), ("crA", 2), ("crB", 2), ("crC", 2)):
+        token = deployer.deploy(project.TestMoneyMarketFund, usdt.address, symbol, symbol)
+        add_asset(
+            f, deployer, symbol=symbol, token=token, tier=tier, adapter=adapters["erc4626"], feed=create_feed()
+        )
+    nav = create_feed()
+    rwa = deployer.deploy(
+        project.TestAsyncRwaIssuer, "Async RWA", "aRWA", usdt.address, nav.address, ONE_DAY, 7 * ONE_DAY, 2 * ONE_DAY
+    )
+    add_asset(f, deployer, symbol="rwa", token=rwa, tier=2, adapter=adapters["async"], feed=nav)
+    f.adapters.update(adapters)
+    return f
+
+
+@pytest.fixture(scope="session")
+def vault(fund):
+    return fund.vault
+
+
+@pytest.fixture(scope="session")
+def controller(fund):
+    return fund.controller
+
+
+@pytest.fixture(scope="session")
+def fund_usdt(usdt, vault, alice, bob, whale, deployer, unit):
+    """Mint and approve generous balances for the usual depositors."""
+    for who in (alice, bob, whale):
+        usdt.mint(who, 100_000_000 * unit, sender=deployer)
+        usdt.approve(vault.address, 2**256 - 1, sender=who)
+    return usdt
+
+
+@pytest.fixture
+def deposited(vault, fund_usdt, alice, unit):
+    """1,000,000 deposited, all in L1 cash."""
+    vault.deposit(1_000_000 * unit, alice, sender=alice)
+    return 1_000_000 * unit
+
+
+@pytest.fixture
+def refresh_feeds(fund, deployer):
+    """After a time warp: every feed re-reports its current answer (as live feeds would)."""
+
+    def refresh():
+        for feed in fund.feeds.values():
+            feed.updateAnswer(feed.latestAnswer(), sender=deployer)
+
+    return refresh

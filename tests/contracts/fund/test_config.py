@@ -1,0 +1,140 @@
+import ape
+import pytest
+
+ZERO = "0x" + "00" * 20
+TIERS = [(1000, 500, 2000), (3000, 2000, 4000), (6000, 5000, 7000)]
+
+
+def test_constructor__targets_not_10000__reverts(project, deployer, vault):
+    bad = [(1000, 500, 2000), (3000, 2000, 4000), (5000, 5000, 7000)]
+    with ape.reverts(project.AssetController.TierTargetsSum):
+        deployer.deploy(project.AssetController, vault, deployer, bad, (500, 300, 6000, 3600, 0))
+
+
+@pytest.mark.parametrize(
+    "tiers",
+    [
+        [(1000, 2500, 2000), (3000, 2000, 4000), (6000, 5000, 7000)],  # min > max
+        [(1000, 500, 2000), (3000, 3500, 4000), (6000, 5000, 7000)],  # min > target
+        [(1000, 500, 2000), (3000, 2000, 4000), (6000, 5000, 10001)],  # max > 100%
+    ],
+)
+def test_set_tiers__bad_band__reverts_naming_tier(controller, deployer, tiers):
+    with ape.reverts(controller.InvalidTierBand):
+        controller.setTiers(tiers, sender=deployer)
+
+
+def test_set_tiers__not_timelock__reverts(controller, gov):
+    with ape.reverts(controller.AccessControlUnauthorizedAccount):
+        controller.setTiers(TIERS, sender=gov)
+
+
+def test_constructor__zero_addresses__revert(project, deployer, usdt):
+    with ape.reverts(project.AssetController.ZeroAddress):
+        deployer.deploy(project.AssetController, ZERO, deployer, TIERS, (500, 300, 6000, 3600, 0))
+    with ape.reverts(project.TieredVault.ZeroAddress):
+        deployer.deploy(project.TieredVault, usdt, "x", "x", ZERO)
+
+
+def test_add_asset__bad_inputs__revert(project, controller, fund, deployer, adapters, create_feed):
+    feed = create_feed()
+    token = deployer.deploy(project.TestStablecoin, "New", "NEW", 18)
+    base = [token.address, 1, adapters["erc4626"].address, feed.address, 3600, 1, 10**30, 10**30, 2500]
+    cases = [
+        ({0: ZERO}, controller.ZeroAddress),
+        ({2: ZERO}, controller.ZeroAddress),
+        ({3: ZERO}, controller.ZeroAddress),
+        ({1: 0}, controller.InvalidTier),
+        ({1: 3}, controller.InvalidTier),
+        ({0: fund.assets["mmfA"].address}, controller.AssetAlreadyRegistered),
+        ({8: 10_001}, controller.InvalidParameter),
+    ]
+    for change, err in cases:
+        p = list(base)
+        for i, v in change.items():
+            p[i] = v
+        with ape.reverts(err):
+            controller.addAsset(p, sender=deployer)
+
+
+def test_limits__guardian_lowers_at_once_but_cannot_raise(controller, fund, guardian, deployer, attacker):
+    token = fund.assets["mmfA"]
+    controller.setAssetLimits(token, 10**20, 2000, sender=guardian)
+    assert controller.assetParams(token).maxConcentrationBps == 2000
+    with ape.reverts(controller.RiskIncreaseRequiresTimelock):
+        controller.setAssetLimits(token, 10**20, 2500, sender=guardian)
+    with ape.reverts(controller.AccessControlUnauthorizedAccount):
+        controller.setAssetLimits(token, 10**19, 1000, sender=attacker)
+    controller.setAssetLimits(token, 10**21, 2500, sender=deployer)  # the timelock role raises
+
+
+def test_risk_params__raise_needs_timelock_lower_is_immediate(controller, gov, guardian, deployer):
+    controller.setRiskParams((400, 300, 6000, 3600, 0), sender=guardian)
+    with ape.reverts(controller.RiskIncreaseRequiresTimelock):
+        controller.setRiskParams((600, 300, 6000, 3600, 0), sender=gov)
+    with ape.reverts(controller.InvalidParameter):
+        controller.setRiskParams((400, 300, 6000, 10 * 86_400, 0), sender=deployer)
+
+
+def test_remove_asset__not_empty__reverts_then_empty_ok(controller, fund, keeper, gov, deposited, unit):
+    token = fund.assets["mmfB"]
+    controller.allocateToLayer(1, 100_000 * unit, sender=keeper)
+    with ape.reverts(controller.AssetNotEmpty):
+        controller.removeAsset(token, sender=gov)
+    controller.redeemAsset(token, token.balanceOf(controller), 0, sender=keeper)
+    controller.removeAsset(token, sender=gov)
+    with ape.reverts(controller.UnknownAsset):
+        controller.assetParams(token)
+
+
+def test_set_default_asset__wrong_tier__reverts(controller, fund, gov):
+    with ape.reverts(controller.AssetNotInTier):
+        controller.setDefaultAsset(1, fund.assets["crA"], sender=gov)
+
+
+@pytest.mark.parametrize(
+    "fn,args,role",
+    [
+        ("allocateToLayer", (1, 1), "keeper"),
+        ("purchaseAsset", ("mmfA", 1, 0), "keeper"),
+        ("redeemAsset", ("mmfA", 1, 0), "keeper"),
+        ("rebalanceBuffer", (), "keeper"),
+        ("executeWaterfallLiquidation", (1, 2), "keeper"),
+        ("setTiers", (TIERS,), "timelock"),
+        ("setFeed", ("mmfA", "feed", 60, 1, 10**20), "timelock"),
+        ("removeAsset", ("mmfA",), "admin"),
+        ("setDefaultAsset", (1, "mmfA"), "admin"),
+        ("pause", (), "guardian"),
+        ("unpause", (), "admin"),
+    ],
+)
+def test_access__stranger_denied(controller, fund, attacker, fn, args, role):
+    resolved = []
+    for a in args:
+        if isinstance(a, str) and a in fund.assets:
+            resolved.append(fund.assets[a].address)
+        elif isinstance(a, str) and a == "feed":
+            resolved.append(fund.feeds["mmfA"].address)
+        else:
+            resolved.append(a)
+    with ape.reverts(controller.AccessControlUnauthorizedAccount):
+        getattr(controller, fn)(*resolved, sender=attacker)
+
+
+def test_timelock__hand_over__risk_increase_waits_for_delay(project, fund, deployer, gov, chain):
+    from keepers.deployment.fund import hand_over
+
+    timelock = hand_over(project, fund, deployer, gov, delay=3600)
+    c = fund.controller
+    with ape.reverts(c.AccessControlUnauthorizedAccount):
+        c.setTiers(TIERS, sender=deployer)
+    data = c.setTiers.encode_input(TIERS)
+    salt = b"\x00" * 32
+    pred = b"\x00" * 32
+    timelock.schedule(c.address, 0, data, pred, salt, 3600, sender=gov)
+    with ape.reverts():
+        timelock.execute(c.address, 0, data, pred, salt, sender=gov)
+    chain.pending_timestamp += 3601
+    timelock.execute(c.address, 0, data, pred, salt, sender=gov)
+    # risk-reducing change by the admin stays immediate
+    c.setRiskParams((400, 300, 6000, 3600, 0), sender=gov)
