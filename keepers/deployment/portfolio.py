@@ -85,9 +85,7 @@ class PortfolioDeployment:
     def market(self) -> V3Market:
         """Exact V3 execution on the pools' current states."""
         return V3Market(
-            tuple(
-                V3Pool(a.pool.state(), a.pool.token0 == a.token.address) for a in self.assets
-            )
+            tuple(V3Pool(a.pool.state(), a.pool.token0 == a.token.address) for a in self.assets)
         )
 
 
@@ -116,7 +114,9 @@ def deploy_portfolio(
         quote.mint(deployer, a.pool_amounts[1], sender=deployer)
         # pool price = oracle price, in raw units: quote per 10**decimals token
         raw_price = (a.price * 10**quote_decimals, 10**a.decimals * 10**FEED_DECIMALS)
-        pool = create_pool(uni, token, quote, a.pool_fee, raw_price, a.pool_amounts, deployer, a.ranges)
+        pool = create_pool(
+            uni, token, quote, a.pool_fee, raw_price, a.pool_amounts, deployer, a.ranges
+        )
         deployed.append(AssetDeployment(a, token, feed, pool))
     configs = [(d.token, d.feed, d.params.pool_fee, d.params.target_bps) for d in deployed]
     rebalancer = deployer.deploy(

@@ -130,9 +130,7 @@ def deploy_uniswap(deployer: Any, weth: Any = None, with_quoter: bool = True) ->
         weth = deployer.deploy(project.TestWETH9)
     factory = deployer.deploy(container("UniswapV3Factory"))
     router = deployer.deploy(container("SwapRouter"), factory, weth)
-    npm = deployer.deploy(
-        container("NonfungiblePositionManager"), factory, weth, "0x" + "00" * 20
-    )
+    npm = deployer.deploy(container("NonfungiblePositionManager"), factory, weth, "0x" + "00" * 20)
     quoter = deployer.deploy(container("QuoterV2"), factory, weth) if with_quoter else None
     return UniswapV3(factory, router, npm, quoter, weth)
 

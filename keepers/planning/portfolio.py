@@ -74,7 +74,9 @@ class Portfolio:
             raise WeightsSumInvalid(total)
         for a, b in zip(self.assets, self.balances, strict=True):
             if b < 0 or a.price <= 0:
-                raise PortfolioError(f"{a.symbol}: balance {b} and price {a.price} must be >= 0/> 0")
+                raise PortfolioError(
+                    f"{a.symbol}: balance {b} and price {a.price} must be >= 0/> 0"
+                )
 
     # -- valuation, exactly as the contract does it
     def value_of(self, i: int, amount: int) -> int:

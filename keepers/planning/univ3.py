@@ -344,7 +344,9 @@ def swap(
         )
         tick_next = max(MIN_TICK, min(MAX_TICK, tick_next))
         sqrt_next = get_sqrt_ratio_at_tick(tick_next)
-        beyond = sqrt_next < sqrt_price_limit_x96 if zero_for_one else sqrt_next > sqrt_price_limit_x96
+        beyond = (
+            sqrt_next < sqrt_price_limit_x96 if zero_for_one else sqrt_next > sqrt_price_limit_x96
+        )
         target = sqrt_price_limit_x96 if beyond else sqrt_next
         sqrt_price, amount_in, amount_out, fee_amount = compute_swap_step(
             sqrt_price, target, liquidity, remaining, pool.fee

@@ -64,7 +64,12 @@ def test_constructor__weights_not_10000__reverts_named(project, uni, deployer, g
     token = create_token("AAA", 18)
     with ape.reverts(project.PortfolioRebalancer.WeightsSumInvalid, totalBps=9_999):
         deployer.deploy(
-            project.PortfolioRebalancer, gov, quote, uni.router, [(token, feed, 3000, 8_999)], 1000,
+            project.PortfolioRebalancer,
+            gov,
+            quote,
+            uni.router,
+            [(token, feed, 3000, 8_999)],
+            1000,
             Params().as_tuple(),
         )
 
@@ -80,7 +85,9 @@ def test_rebalance__stale_feed__reverts(make_portfolio, keeper, chain):
     feed = dep.assets[1].feed
     old = chain.pending_timestamp - 3601
     feed.updateRoundData(2, 3_000 * 10**8, old, old, sender=keeper)
-    with ape.reverts(dep.rebalancer.StalePrice, feed=feed.address, updatedAt=old, maxStaleness=3600):
+    with ape.reverts(
+        dep.rebalancer.StalePrice, feed=feed.address, updatedAt=old, maxStaleness=3600
+    ):
         dep.rebalancer.rebalance(True, sender=keeper)
 
 

@@ -28,11 +28,15 @@ def test_deploy_uniswap__router_and_manager__point_at_factory(uni):
         (500, [(-600, 600), (-3000, 3000), (-20000, 200)]),  # overlapping concentrated ranges
     ],
 )
-def test_create_pool__router_swaps__match_exact_v3_math(uni, create_token, deployer, alice, fee, ranges):
+def test_create_pool__router_swaps__match_exact_v3_math(
+    uni, create_token, deployer, alice, fee, ranges
+):
     usdt = create_token("USDT", 6, deployer, 10**16)
     wbtc = create_token("WBTC", 8, deployer, 10**14)
     # 50,000 USDT per WBTC, ~2M USDT of depth
-    pool = create_pool(uni, wbtc, usdt, fee, (50_000 * 10**6, 10**8), (20 * 10**8, 10**12), deployer, ranges)
+    pool = create_pool(
+        uni, wbtc, usdt, fee, (50_000 * 10**6, 10**8), (20 * 10**8, 10**12), deployer, ranges
+    )
     assert pool.contract.liquidity() > 0
     usdt.mint(alice, 10**13, sender=deployer)
     wbtc.mint(alice, 10**10, sender=deployer)
@@ -64,8 +68,16 @@ def test_create_pool__router_swaps__match_exact_v3_math(uni, create_token, deplo
 def test_quoter__exact_output__matches_exact_v3_math(uni, create_token, deployer):
     usdt = create_token("USDT18", 18, deployer, 10**30)
     weth = create_token("WETHX", 18, deployer, 10**24)
-    pool = create_pool(uni, weth, usdt, 3000, (3_000 * 10**18, 10**18), (10**21, 3 * 10**24), deployer,
-                       [(-1200, 1200), (-6000, 6000)])
+    pool = create_pool(
+        uni,
+        weth,
+        usdt,
+        3000,
+        (3_000 * 10**18, 10**18),
+        (10**21, 3 * 10**24),
+        deployer,
+        [(-1200, 1200), (-6000, 6000)],
+    )
     state = pool.state()
     weth_is_0 = pool.token0 == weth.address
     want = 50 * 10**18  # crosses the inner range

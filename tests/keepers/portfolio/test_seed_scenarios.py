@@ -29,8 +29,10 @@ from keepers.planning.portfolio import (
 )
 
 E8 = 10**8
-BTC, ETH, BNB = AssetSpec("BTC", 8, 50_000 * E8), AssetSpec("ETH", 18, 3_000 * E8), AssetSpec(
-    "BNB", 18, 500 * E8
+BTC, ETH, BNB = (
+    AssetSpec("BTC", 8, 50_000 * E8),
+    AssetSpec("ETH", 18, 3_000 * E8),
+    AssetSpec("BNB", 18, 500 * E8),
 )
 PCT = D("0.01")
 
@@ -111,7 +113,12 @@ def test_scenario2_four_assets__seed_leaves_17pct__ours_lands_on_target():
     # BTC 0.6 = $30,000 (50%), ETH 3 = $9,000 (15%), BNB 20 = $10,000 (16.67%),
     # USDT $11,000 (18.33%); total $60,000 (consistent); targets 30/30/30/10.
     p = Portfolio(
-        (BTC, ETH, BNB), (6 * 10**7, 3 * 10**18, 20 * 10**18), (3000, 3000, 3000), 6, usd(11_000), 1000
+        (BTC, ETH, BNB),
+        (6 * 10**7, 3 * 10**18, 20 * 10**18),
+        (3000, 3000, 3000),
+        6,
+        usd(11_000),
+        1000,
     )
     assert close(p.deviation() * 100, "56.6667")  # 20 + 15 + 13.33 + 8.33
     m = FixedSlippageMarket(p, (200,) * 3, (200,) * 3)
@@ -172,7 +179,9 @@ def test_scenario3_c_over_after_sell__skipped__both_planners_close():
 def test_scenario4_extreme_slippage__loss_is_7pct_not_20__both_exceed_a_5pct_cap(qd):
     # The seed gives no prices or total: $1 tokens and $10,000 make "sell $3,000 of A" right.
     one = AssetSpec("A", 18, E8)
-    p = Portfolio((one, AssetSpec("B", 18, E8)), (8_000 * 10**18, 2_000 * 10**18), (5000, 5000), qd, 0, 0)
+    p = Portfolio(
+        (one, AssetSpec("B", 18, E8)), (8_000 * 10**18, 2_000 * 10**18), (5000, 5000), qd, 0, 0
+    )
     m = FixedSlippageMarket(p, (2000, 2000), (500, 500))
     seed = simulate_seed(p, m)
     # $2,400 in; 2,400 / 1.05 = $2,285.71 of B. Final A $5,000, B $4,285.71, total $9,285.71:
