@@ -175,7 +175,7 @@ def create_pool(
     t0.approve(npm, amount0, sender=deployer)
     t1.approve(npm, amount1, sender=deployer)
     boundaries: set[int] = set()
-    use = ranges or [None]
+    use: list[tuple[int, int] | None] = list(ranges) if ranges else [None]
     for rng in use:
         if rng is None:
             lower, upper = FULL_RANGE[0] // spacing * spacing, FULL_RANGE[1] // spacing * spacing
