@@ -43,7 +43,6 @@ ARTIFACTS = {
 }
 #: The constant in v3-periphery 1.4.4's PoolAddress library.
 PERIPHERY_POOL_INIT_CODE_HASH = "0xe34f199b19b2b4f47f68442619d555527d244f78a3297ea89325f843f87b8b54"
-FULL_RANGE = (-887220, 887220)  # multiple of every standard tick spacing
 MAX_DEADLINE = 2**64
 
 
@@ -177,11 +176,7 @@ def create_pool(
     boundaries: set[int] = set()
     use: list[tuple[int, int] | None] = list(ranges) if ranges else [None]
     for rng in use:
-        if rng is None:
-            lower, upper = FULL_RANGE[0] // spacing * spacing, FULL_RANGE[1] // spacing * spacing
-        else:
-            lower = (tick + rng[0]) // spacing * spacing
-            upper = -((-(tick + rng[1])) // spacing) * spacing
+        lower, upper = univ3.position_ticks(tick, spacing, rng)
         params = (
             t0, t1, fee, lower, upper,
             amount0 // len(use), amount1 // len(use), 0, 0, deployer, MAX_DEADLINE,

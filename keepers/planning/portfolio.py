@@ -294,61 +294,125 @@ def simulate_seed(
 # ---------------------------------------------------------------- exact planner
 
 
+def _final_targets(portfolio: Portfolio, final_value: int, slack: tuple[int, ...]) -> list[int]:
+    """Token amount each asset should end with: t_i * V' moved back toward the current
+    holding by slack_i (quote units, never past the holding)."""
+    out = []
+    for i, h in enumerate(portfolio.balances):
+        goal = final_value * portfolio.targets_bps[i] // BPS
+        held = portfolio.value_of(i, h)
+        if held > goal:
+            goal = min(held, goal + slack[i])
+        elif held < goal:
+            goal = max(held, goal - slack[i])
+        out.append(h if goal == held else portfolio.tokens_for_value(i, goal))
+    return out
+
+
 def _trades_for(
-    portfolio: Portfolio, market: Market, final_value: int, min_trade_value: int
-) -> tuple[list[int], list[int], int]:
-    """Trades that put every asset at t_i * final_value; returns sells, buys, quote left."""
+    portfolio: Portfolio,
+    market: Market,
+    final_value: int,
+    min_trade_value: int,
+    slack: tuple[int, ...],
+) -> tuple[list[int], list[int], int, int]:
+    """Trades that put every asset at its final target.
+
+    Returns sells, buys, the quote left and the oracle value of everything held after.
+    """
     sells, buys = [], []
     quote = portfolio.quote_balance
-    for i, h in enumerate(portfolio.balances):
-        target = portfolio.tokens_for_value(i, final_value * portfolio.targets_bps[i] // BPS)
-        x = y = 0
+    held_value = 0
+    for i, (h, target) in enumerate(
+        zip(portfolio.balances, _final_targets(portfolio, final_value, slack), strict=True)
+    ):
+        x = c = 0
+        end = h
         if h > target and portfolio.value_of(i, h - target) >= min_trade_value:
             x = h - target
             quote += market.sell(i, x)
+            end = target
         elif h < target and portfolio.value_of(i, target - h) >= min_trade_value:
-            y = market.quote_for(i, target - h)
-            quote -= y
+            c = market.quote_for(i, target - h)
+            quote -= c
+            end = h + market.buy(i, c)
         sells.append(x)
-        buys.append(y)
-    return sells, buys, quote
+        buys.append(c)
+        held_value += portfolio.value_of(i, end)
+    return sells, buys, quote, held_value + quote
+
+
+def _allocate_slack(
+    portfolio: Portfolio, market: Market, min_trade_value: int, residual_budget_bps: int
+) -> tuple[int, ...]:
+    """Where to leave an allowed residual deviation: on the costliest trades.
+
+    Every quote unit not sold on the sell side leaves one unit not bought on the buy side, and
+    together they add 2 units of absolute deviation; so `residual_budget_bps` of value buys
+    budget/2 of slack per side. Each side's slack goes to the trades whose execution costs the
+    most per unit (pool fee plus price impact at full size), up to the trade's size.
+    """
+    n = len(portfolio.balances)
+    if residual_budget_bps <= 0:
+        return tuple(0 for _ in range(n))
+    total = portfolio.total_value()
+    sells, buys, _, _ = _trades_for(portfolio, market, total, min_trade_value, (0,) * n)
+    per_side = total * residual_budget_bps // BPS // 2
+    costs: list[tuple[Decimal, int, int, bool]] = []  # (cost per unit, asset, size, is_sell)
+    for i in range(n):
+        if sells[i]:
+            v = portfolio.value_of(i, sells[i])
+            costs.append((Decimal(v - market.sell(i, sells[i])) / v, i, v, True))
+        elif buys[i]:
+            got = portfolio.value_of(i, market.buy(i, buys[i]))
+            costs.append((Decimal(buys[i] - got) / buys[i], i, buys[i], False))
+    slack = [0] * n
+    for side in (True, False):
+        left = per_side
+        for _, i, size, is_sell in sorted(costs, reverse=True):
+            if is_sell == side and left > 0:
+                slack[i] = min(size, left)
+                left -= slack[i]
+    return tuple(slack)
 
 
 def plan_exact(
-    portfolio: Portfolio, market: Market, min_trade_value: int = 0, max_iterations: int = 64
+    portfolio: Portfolio,
+    market: Market,
+    min_trade_value: int = 0,
+    residual_budget_bps: int = 0,
+    max_iterations: int = 64,
 ) -> Plan:
     """Trades sized with the market's real execution so one rebalance lands on target.
 
-    Fixed-point search on the final value V': V'_{k+1} = value of the portfolio that trading to
-    t_i * V'_k leaves. Each step's error shrinks by roughly the fee/impact rate (a contraction),
-    so a handful of iterations reach the unit. Trades smaller than `min_trade_value` (quote
-    units) are skipped (dust). The quote never goes negative: a shortfall from rounding is
-    taken off the largest buy.
+    Fixed-point search on the final value V': V'_{k+1} = oracle value of the portfolio that
+    trading to t_i * V'_k leaves. Each step's error shrinks by about the fee/impact rate (a
+    contraction), so a handful of iterations reach the unit. At the fixed point the quote left
+    is exactly t_q * V'.
+
+    `residual_budget_bps` > 0 trades a little accuracy for cost: that much total absolute
+    deviation is left on the trades that are dearest per unit (see _allocate_slack), so value
+    lost drops while the residual stays at about the budget. Trades smaller than
+    `min_trade_value` (quote units) are skipped as dust. The quote never goes negative: a
+    shortfall from rounding is taken off the largest buy.
     """
+    slack = _allocate_slack(portfolio, market, min_trade_value, residual_budget_bps)
     v_guess = portfolio.total_value()
-    sells: list[int] = []
-    buys: list[int] = []
     for _ in range(max_iterations):
-        sells, buys, quote_left = _trades_for(portfolio, market, v_guess, min_trade_value)
-        kept = [h - s for h, s in zip(portfolio.balances, sells, strict=True)]
-        held = sum(portfolio.value_of(i, k) for i, k in enumerate(kept))
-        bought = [
-            portfolio.tokens_for_value(i, v_guess * portfolio.targets_bps[i] // BPS) - kept[i]
-            if buys[i]
-            else 0
-            for i in range(len(kept))
-        ]
-        v_new = held + sum(portfolio.value_of(i, b) for i, b in enumerate(bought)) + quote_left
+        _, _, _, v_new = _trades_for(portfolio, market, v_guess, min_trade_value, slack)
         if abs(v_new - v_guess) <= 1:
             v_guess = min(v_guess, v_new)
             break
         v_guess = v_new
-    sells, buys, quote_left = _trades_for(portfolio, market, v_guess, min_trade_value)
+    sells, buys, quote_left, _ = _trades_for(portfolio, market, v_guess, min_trade_value, slack)
     if quote_left < 0 and any(buys):
         j = max(range(len(buys)), key=lambda k: buys[k])
         buys[j] = max(0, buys[j] + quote_left)
     return Plan(tuple(sells), tuple(buys))
 
 
-def simulate_exact(portfolio: Portfolio, market: Market, min_trade_value: int = 0) -> Outcome:
-    return execute(portfolio, market, plan_exact(portfolio, market, min_trade_value))
+def simulate_exact(
+    portfolio: Portfolio, market: Market, min_trade_value: int = 0, residual_budget_bps: int = 0
+) -> Outcome:
+    plan = plan_exact(portfolio, market, min_trade_value, residual_budget_bps)
+    return execute(portfolio, market, plan)

@@ -116,6 +116,15 @@ def get_tick_at_sqrt_ratio(sqrt_price_x96: int) -> int:
     return lo
 
 
+def position_ticks(tick: int, spacing: int, rel: tuple[int, int] | None) -> tuple[int, int]:
+    """Tick bounds of a position: `rel` ticks around `tick` rounded outwards to the spacing,
+    or the widest usable range when `rel` is None."""
+    if rel is None:
+        widest = MAX_TICK // spacing * spacing
+        return -widest, widest
+    return (tick + rel[0]) // spacing * spacing, -(-(tick + rel[1]) // spacing) * spacing
+
+
 def encode_price_sqrt(amount1: int, amount0: int) -> int:
     """sqrt(amount1 / amount0) * 2^96 (the raw token1-per-token0 price), rounded down."""
     return isqrt(amount1 * Q192 // amount0)
