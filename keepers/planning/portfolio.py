@@ -342,37 +342,63 @@ def _trades_for(
     return sells, buys, quote, held_value + quote
 
 
+SLACK_CHUNKS = 16
+
+
+def _marginal_cost(
+    portfolio: Portfolio, market: Market, i: int, is_sell: bool, size: int, chunk: int
+) -> Decimal:
+    """Cost per unit of the last `chunk` (quote units) of a trade of `size` (quote units)."""
+    lo = max(0, size - chunk)
+    if is_sell:
+        x_hi, x_lo = portfolio.tokens_for_value(i, size), portfolio.tokens_for_value(i, lo)
+        paid = portfolio.value_of(i, x_hi) - portfolio.value_of(i, x_lo)
+        got = market.sell(i, x_hi) - (market.sell(i, x_lo) if x_lo else 0)
+    else:
+        paid = size - lo
+        got = portfolio.value_of(i, market.buy(i, size) - (market.buy(i, lo) if lo else 0))
+    return Decimal(paid - got) / paid if paid > 0 else Decimal(0)
+
+
 def _allocate_slack(
     portfolio: Portfolio, market: Market, min_trade_value: int, residual_budget_bps: int
 ) -> tuple[int, ...]:
-    """Where to leave an allowed residual deviation: on the costliest trades.
+    """Where to leave an allowed residual deviation: on the dearest last units of the trades.
 
     Every quote unit not sold on the sell side leaves one unit not bought on the buy side, and
     together they add 2 units of absolute deviation; so `residual_budget_bps` of value buys
-    budget/2 of slack per side. Each side's slack goes to the trades whose execution costs the
-    most per unit (pool fee plus price impact at full size), up to the trade's size.
+    budget/2 of slack per side. Each side's slack is handed out in SLACK_CHUNKS chunks, each
+    to the trade whose last remaining chunk costs the most per unit (fee plus marginal price
+    impact): water-filling, so a deep cheap pool keeps its full trade.
     """
     n = len(portfolio.balances)
     if residual_budget_bps <= 0:
         return tuple(0 for _ in range(n))
     total = portfolio.total_value()
     sells, buys, _, _ = _trades_for(portfolio, market, total, min_trade_value, (0,) * n)
-    per_side = total * residual_budget_bps // BPS // 2
-    costs: list[tuple[Decimal, int, int, bool]] = []  # (cost per unit, asset, size, is_sell)
-    for i in range(n):
-        if sells[i]:
-            v = portfolio.value_of(i, sells[i])
-            costs.append((Decimal(v - market.sell(i, sells[i])) / v, i, v, True))
-        elif buys[i]:
-            got = portfolio.value_of(i, market.buy(i, buys[i]))
-            costs.append((Decimal(buys[i] - got) / buys[i], i, buys[i], False))
+    chunk = total * residual_budget_bps // BPS // 2 // SLACK_CHUNKS
     slack = [0] * n
-    for side in (True, False):
-        left = per_side
-        for _, i, size, is_sell in sorted(costs, reverse=True):
-            if is_sell == side and left > 0:
-                slack[i] = min(size, left)
-                left -= slack[i]
+    if chunk == 0:
+        return tuple(slack)
+    for is_sell in (True, False):
+        sizes = {
+            i: portfolio.value_of(i, sells[i]) if is_sell else buys[i]
+            for i in range(n)
+            if (sells[i] if is_sell else buys[i])
+        }
+        cost = {
+            i: _marginal_cost(portfolio, market, i, is_sell, sz, chunk) for i, sz in sizes.items()
+        }
+        for _ in range(SLACK_CHUNKS):
+            open_ = [i for i in sizes if sizes[i] - slack[i] > 0]
+            if not open_:
+                break
+            i = max(open_, key=lambda k: cost[k])
+            slack[i] += min(chunk, sizes[i] - slack[i])
+            left = sizes[i] - slack[i]
+            cost[i] = (
+                _marginal_cost(portfolio, market, i, is_sell, left, chunk) if left else Decimal(0)
+            )
     return tuple(slack)
 
 

@@ -60,7 +60,13 @@ def make_portfolio(project, uni, deployer, gov, keeper, create_token):
     """Deploys a scenario-2 portfolio over a fresh quote with the given decimals; the keeper
     holds REBALANCER_ROLE and KEEPER_ROLE."""
 
-    def make(quote_decimals: int, params: Params | None = None, assets=None, quote_balance=None):
+    def make(
+        quote_decimals: int,
+        params: Params | None = None,
+        assets=None,
+        quote_balance=None,
+        quote_target_bps: int = 1000,
+    ):
         quote = create_token(f"USDT{quote_decimals}", quote_decimals)
         q = 10**quote_decimals
         dep = deploy_portfolio(
@@ -71,7 +77,7 @@ def make_portfolio(project, uni, deployer, gov, keeper, create_token):
             quote,
             assets or scenario2_assets(quote_decimals),
             11_000 * q if quote_balance is None else quote_balance,
-            1000,
+            quote_target_bps,
             params or Params(),
         )
         r = dep.rebalancer

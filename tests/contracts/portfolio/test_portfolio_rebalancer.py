@@ -7,7 +7,7 @@ keeper's `executePlan` against plan_exact, both to the unit, over 6- and 18-deci
 import ape
 import pytest
 
-from keepers.deployment.portfolio import Params
+from keepers.deployment.portfolio import AssetParams, Params
 from keepers.planning.portfolio import WAD, execute, plan_exact, simulate_seed
 
 DECIMALS = [6, 18]
@@ -159,3 +159,60 @@ def test_set_params__slippage_above_cap__reverts(make_portfolio, gov):
     dep = make_portfolio(6)
     with ape.reverts(dep.rebalancer.ParamOutOfRange, value=5_001, max=5_000):
         dep.rebalancer.setParams(Params(max_slippage_bps=5_001).as_tuple(), sender=gov)
+
+
+def test_gas__rebalance_and_execute_plan__within_snapshot(make_portfolio, keeper, chain):
+    from gaslib import check_snapshot
+
+    measured = {}
+    for qd in DECIMALS:
+        dep = make_portfolio(qd)
+        before, market = dep.snapshot(), dep.market()
+        snap = chain.snapshot()
+        measured[f"rebalance_seed_3_assets_usdt{qd}"] = dep.rebalancer.rebalance(
+            True, sender=keeper
+        ).gas_used
+        chain.restore(snap)
+        plan = plan_exact(before, market)
+        measured[f"execute_plan_3_assets_usdt{qd}"] = dep.rebalancer.executePlan(
+            list(plan.sells), list(plan.buys), sender=keeper
+        ).gas_used
+    check_snapshot("portfolio", measured)
+
+
+def test_rebalance__buys_below_min_buy__skipped_as_dust(make_portfolio, keeper):
+    dep = make_portfolio(6, Params(min_buy_quote=10**12))  # $1M minimum buy
+    before = dep.snapshot()
+    expected = simulate_seed(before, dep.market(), min_buy=10**12)
+    assert expected.plan.buys == (0, 0, 0)
+    tx = dep.rebalancer.rebalance(True, sender=keeper)
+    swaps = tx.events.filter(dep.rebalancer.Swapped)
+    assert [s.tokenOut for s in swaps] == [dep.quote.address]  # only the BTC sell
+    assert dep.snapshot() == expected.after
+
+
+def test_rebalance__no_deficit_left_after_sells__no_buys(make_portfolio, keeper):
+    # seed scenario 1 as first written: 0.5 BTC (50%), 5 ETH (30%), $10,000 USDT (20%) against
+    # 40/30/30: once BTC is sold, fees leave ETH a hair above 30% and nothing under target.
+    q, e8 = 10**6, 10**8
+    assets = [
+        AssetParams("WBTC", 8, 50_000 * e8, 4000, 5 * 10**7, (40 * 10**8, 2_000_000 * q), 3000),
+        AssetParams(
+            "WETH",
+            18,
+            3_000 * e8,
+            3000,
+            5 * 10**18,
+            (700 * 10**18, 2_100_000 * q),
+            500,
+            [(-2000, 2000)],
+        ),
+    ]
+    dep = make_portfolio(6, assets=assets, quote_balance=10_000 * 10**6, quote_target_bps=3000)
+    before = dep.snapshot()
+    expected = simulate_seed(before, dep.market())
+    assert expected.plan.buys == (0, 0) and expected.plan.sells[0] > 0
+    tx = dep.rebalancer.rebalance(True, sender=keeper)
+    assert tx.return_value is True
+    assert len(tx.events.filter(dep.rebalancer.Swapped)) == 1
+    assert dep.snapshot() == expected.after

@@ -213,3 +213,24 @@ def test_seed_buys__dust_below_min_buy__skipped():
     m = FixedSlippageMarket(p, (0, 0), (0, 0))
     assert simulate_seed(p, m, min_buy=usd(10)).plan.buys == (0, 0)
     assert simulate_seed(p, m, min_buy=0).plan.buys[1] > 0
+
+
+def test_plan_exact__residual_budget__leaves_budget_on_dearest_trades_for_less_loss():
+    # ETH trades on a 5% slippage "pool", BNB on 0.5%: the budget is spent on ETH first.
+    p = Portfolio(
+        (BTC, ETH, BNB),
+        (6 * 10**7, 3 * 10**18, 20 * 10**18),
+        (3000, 3000, 3000),
+        6,
+        usd(11_000),
+        1000,
+    )
+    m = FixedSlippageMarket(p, (50, 500, 50), (50, 500, 50))
+    exact = simulate_exact(p, m)
+    budget = simulate_exact(p, m, residual_budget_bps=20)
+    assert exact.residual * 100 < D("0.0001")
+    assert close(budget.residual * 100, "0.20", "0.005")
+    assert budget.value_lost < exact.value_lost
+    # the slack went to the ETH buy (dearest), so ETH is the asset left short
+    w = weights_pct(budget.after)
+    assert w[1] < D("29.9") and abs(w[2] - 30) < D("0.01")
