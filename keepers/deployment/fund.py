@@ -131,10 +131,11 @@ def add_asset(
 def hand_over(project: Any, fund: FundDeployment, deployer: Any, admin: Any, delay: int) -> Any:
     """Moves DEFAULT_ADMIN_ROLE (risk-increasing changes) to a TimelockController proposed and
     executed by `admin`, and renounces the deployer's roles."""
-    timelock = deployer.deploy(project.FundTimelock, delay, [admin.address], [admin.address], "0x" + "00" * 20)
+    admin_address = getattr(admin, "address", admin)
+    timelock = deployer.deploy(project.FundTimelock, delay, [admin_address], [admin_address], "0x" + "00" * 20)
     for c in (fund.vault, fund.controller):
         c.grantRole(role(c, "DEFAULT_ADMIN_ROLE"), timelock.address, sender=deployer)
-        if deployer.address != admin.address:
+        if deployer.address != admin_address:
             c.renounceRole(role(c, "ADMIN_ROLE"), deployer.address, sender=deployer)
             c.renounceRole(role(c, "DEFAULT_ADMIN_ROLE"), deployer.address, sender=deployer)
     fund.timelock = timelock

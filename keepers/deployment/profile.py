@@ -1,0 +1,256 @@
+"""Deployment profiles: the fund's configuration as a validated file (assets, feeds, tiers,
+roles), and the code that deploys it.
+
+`load_profile(path)` refuses a bad file with an error naming the field and value;
+`deploy_profile(profile, deployer, accounts)` deploys, wires, hands risk-increasing powers to the
+timelock and returns a FundDeployment; `write_addresses` records it per network.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from keepers.deployment.fund import (
+    FEED_DECIMALS,
+    FundDeployment,
+    RiskSpec,
+    add_asset,
+    deploy_core,
+    grant_roles,
+    hand_over,
+)
+
+DEPLOYMENTS_DIR = Path(__file__).resolve().parents[2] / "scripts" / "deployments"
+Address = str
+
+
+class ProfileError(ValueError):
+    pass
+
+
+class BaseSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    deploy_test_token: bool = False
+    address: Address | None = None
+    symbol: str = "USDT"
+    decimals: int = Field(6, ge=0, le=36)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BaseSpec:
+        if self.deploy_test_token == (self.address is not None):
+            raise ValueError("base: give exactly one of deploy_test_token: true or address")
+        return self
+
+
+class RiskFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_slippage_bps: int = Field(500, ge=0, le=2000)
+    max_value_loss_bps: int = Field(300, ge=0, le=2000)
+    max_top3_bps: int = Field(6000, ge=0, le=10_000)
+    nav_max_age: int = Field(3600, ge=0, le=86_400)
+    min_move_value: int = Field(10_000, ge=0)  # whole base tokens
+
+
+class AssetSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    symbol: str
+    kind: Literal["erc4626", "uniswap", "async"]
+    tier: Literal[1, 2]
+    deploy_test: bool = False
+    token: Address | None = None
+    feed: Address | None = None
+    heartbeat: int = Field(86_400, gt=0)
+    price: Decimal = Decimal(1)  # local only: initial feed answer, base tokens per token
+    max_concentration_bps: int = Field(2500, ge=0, le=10_000)
+    cap: int | None = Field(None, ge=0)  # whole base tokens; None = no cap
+    pool_fee: int = 3000
+    pool_liquidity: int = Field(10_000_000, gt=0)  # local only: USD value seeded in the pool
+    pool_range_ticks: int | None = Field(2000, gt=0)  # local only: +-ticks around the price; None = full range
+    notice_period: int = 86_400
+    window_period: int = 7 * 86_400
+    window_length: int = 2 * 86_400
+
+    @field_validator("pool_fee")
+    @classmethod
+    def _fee(cls, v: int) -> int:
+        if v not in (100, 500, 3000, 10_000):
+            raise ValueError(f"pool_fee must be a Uniswap V3 fee tier (100, 500, 3000, 10000), got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _source(self) -> AssetSpec:
+        if not self.deploy_test and (self.token is None or self.feed is None):
+            raise ValueError(f"asset {self.symbol}: give token and feed addresses, or deploy_test: true")
+        if self.price <= 0:
+            raise ValueError(f"asset {self.symbol}: price must be positive, got {self.price}")
+        return self
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    network: str
+    base: BaseSpec
+    tiers: list[tuple[int, int, int]]
+    risk: RiskFile = RiskFile()
+    roles: dict[Literal["admin", "keeper", "guardian"], int | Address]
+    timelock_delay: int = Field(0, ge=0)
+    uniswap: dict[str, Any] = {}
+    assets: list[AssetSpec]
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers(cls, v: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        if len(v) != 3:
+            raise ValueError(f"tiers: need exactly 3 (L1, L2, L3), got {len(v)}")
+        for i, (target, lo, hi) in enumerate(v):
+            if not (0 <= lo <= target <= hi <= 10_000):
+                raise ValueError(f"tiers[{i}] (L{i + 1}): need 0 <= min <= target <= max <= 10000, got {[target, lo, hi]}")
+        total = sum(t for t, _, _ in v)
+        if total != 10_000:
+            raise ValueError(f"tiers: targets must sum to 10000 bps, got {total}")
+        return v
+
+    @model_validator(mode="after")
+    def _unique(self) -> Profile:
+        seen: set[str] = set()
+        for a in self.assets:
+            if a.symbol in seen:
+                raise ValueError(f"assets: duplicate symbol {a.symbol}")
+            seen.add(a.symbol)
+        for r in ("admin", "keeper", "guardian"):
+            if r not in self.roles:
+                raise ValueError(f"roles: missing {r}")
+        return self
+
+
+def load_profile(path: str | Path) -> Profile:
+    from pydantic import ValidationError
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+        return Profile.model_validate(data)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            loc = ".".join(str(x) for x in err["loc"])
+            lines.append(f"{loc}: {err['msg']} (got {err.get('input')!r})")
+        raise ProfileError(f"{path}: invalid deployment profile:\n  " + "\n  ".join(lines)) from None
+
+
+def _account(accounts: Any, ref: int | str) -> Any:
+    if isinstance(ref, int):
+        return getattr(accounts, "test_accounts", accounts)[ref]
+    return ref
+
+
+def deploy_profile(profile: Profile, deployer: Any, accounts: Any, log: Any = print) -> FundDeployment:
+    """Deploys the fund described by `profile`. Local-only pieces (test tokens, pools, feeds)
+    are deployed where the profile says deploy_test; real networks give addresses."""
+    from ape import project
+
+    dec = profile.base.decimals
+    unit = 10**dec
+    if profile.base.deploy_test_token:
+        cash = deployer.deploy(project.TestStablecoin, f"{profile.base.symbol} (test)", profile.base.symbol, dec)
+    else:
+        cash = project.TestStablecoin.at(profile.base.address)  # only the ERC20 part is used
+        dec = int(cash.decimals())
+        unit = 10**dec
+    r = profile.risk
+    risk = RiskSpec(r.max_slippage_bps, r.max_value_loss_bps, r.max_top3_bps, r.nav_max_age, r.min_move_value * unit)
+    fund = deploy_core(project, deployer, cash, tiers=profile.tiers, risk=risk)
+    log(f"vault {fund.vault.address}  controller {fund.controller.address}")
+    admin = _account(accounts, profile.roles["admin"])
+    keeper = _account(accounts, profile.roles["keeper"])
+    guardian = _account(accounts, profile.roles["guardian"])
+    grant_roles(fund, admin, keepers=[keeper], guardians=[guardian], sender=deployer)
+
+    uni = None
+    needs_dex = any(a.kind == "uniswap" for a in profile.assets)
+    if needs_dex:
+        if profile.uniswap.get("deploy"):
+            from keepers.deployment.uniswap import deploy_uniswap
+
+            uni = deploy_uniswap(deployer, with_quoter=True)
+            router = uni.router.address
+            fund.adapters["uniswap_router"] = uni.router
+            fund.adapters["uniswap_factory"] = uni.factory
+            if uni.quoter is not None:
+                fund.adapters["uniswap_quoter"] = uni.quoter
+        else:
+            router = profile.uniswap["router"]
+        fund.adapters["uniswap"] = deployer.deploy(project.UniswapV3Adapter, router, cash, deployer)
+    if any(a.kind == "erc4626" for a in profile.assets):
+        fund.adapters["erc4626"] = deployer.deploy(project.ERC4626Adapter)
+    if any(a.kind == "async" for a in profile.assets):
+        fund.adapters["async"] = deployer.deploy(project.AsyncRwaAdapter)
+
+    for a in profile.assets:
+        token, feed = _asset_contracts(project, a, cash, deployer, uni, unit)
+        if a.kind == "uniswap":
+            fund.adapters["uniswap"].setPoolFee(token, a.pool_fee, sender=deployer)
+        add_asset(
+            fund,
+            deployer,
+            symbol=a.symbol,
+            token=token,
+            tier=a.tier,
+            adapter=fund.adapters[a.kind],
+            feed=feed,
+            heartbeat=a.heartbeat,
+            cap=(a.cap * unit) if a.cap is not None else 2**128 - 1,
+            max_concentration_bps=a.max_concentration_bps,
+        )
+        log(f"asset {a.symbol:<9} L{a.tier + 1} {a.kind:<8} {token.address}")
+    if "uniswap" in fund.adapters:
+        fund.adapters["uniswap"].transferOwnership(getattr(admin, "address", admin), sender=deployer)
+    hand_over(project, fund, deployer, admin, profile.timelock_delay)
+    return fund
+
+
+def _asset_contracts(project: Any, a: AssetSpec, cash: Any, deployer: Any, uni: Any, unit: int) -> tuple[Any, Any]:
+    if not a.deploy_test:
+        return project.TestStablecoin.at(a.token), project.TestPriceFeed.at(a.feed)
+    answer = int(a.price * 10**FEED_DECIMALS)
+    feed = deployer.deploy(project.TestPriceFeed, FEED_DECIMALS, answer)
+    if a.kind == "erc4626":
+        token = deployer.deploy(project.TestMoneyMarketFund, cash, f"{a.symbol} (test fund)", a.symbol)
+    elif a.kind == "async":
+        token = deployer.deploy(
+            project.TestAsyncRwaIssuer,
+            f"{a.symbol} (test RWA)",
+            a.symbol,
+            cash,
+            feed,
+            a.notice_period,
+            a.window_period,
+            a.window_length,
+        )
+    else:
+        from keepers.deployment.uniswap import create_pool
+
+        token = deployer.deploy(project.TestStablecoin, f"{a.symbol} (test RWA)", a.symbol, 18)
+        half_usd = a.pool_liquidity // 2
+        cash.mint(deployer, half_usd * unit, sender=deployer)
+        tokens = int(Decimal(half_usd) / a.price * 10**18)
+        token.mint(deployer, tokens, sender=deployer)
+        price_raw = (int(a.price * unit), 10**18)  # base units per 1e18 token units
+        ranges = [(-a.pool_range_ticks, a.pool_range_ticks)] if a.pool_range_ticks else None
+        create_pool(uni, token, cash, a.pool_fee, price_raw, (tokens, half_usd * unit), deployer, ranges=ranges)
+    return token, feed
+
+
+def write_addresses(fund: FundDeployment, network: str, extra: dict[str, Any] | None = None) -> Path:
+    DEPLOYMENTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = DEPLOYMENTS_DIR / f"{network}.json"
+    data = fund.addresses()
+    if extra:
+        data.update(extra)
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    return path

@@ -1,0 +1,27 @@
+"""Deploy the fund from a profile: `ape run deploy --profile scripts/profiles/local.yaml`.
+
+On a real network pass `--network ethereum:mainnet:node --account <alias>`; the profile gives
+every address. Addresses are written to scripts/deployments/<network>.json.
+"""
+
+import click
+from ape.cli import ConnectedProviderCommand, network_option
+
+from keepers.deployment.profile import ProfileError, deploy_profile, load_profile, write_addresses
+
+
+@click.command(cls=ConnectedProviderCommand)
+@network_option()
+@click.option("--profile", "profile_path", default="scripts/profiles/local.yaml", show_default=True)
+@click.option("--account", "alias", default=None, help="ape account alias (default: test account 0)")
+def cli(network, profile_path, alias):
+    from ape import accounts
+
+    try:
+        profile = load_profile(profile_path)
+    except ProfileError as e:
+        raise click.ClickException(str(e)) from None
+    deployer = accounts.load(alias) if alias else accounts.test_accounts[0]
+    fund = deploy_profile(profile, deployer, accounts, log=click.echo)
+    path = write_addresses(fund, profile.network)
+    click.echo(f"addresses written to {path}")
