@@ -1,0 +1,553 @@
+"""The rebalance planner (seed 001 section 3.2), pure: ``plan(state, config, triggers, now)``.
+
+Policy, in execution order:
+
+0. Redemption preparation (priority 0): free cash must cover pending redemptions plus any
+   ``redemption_forecast`` trigger's amount. Redeem from L2, then L3, not below a tier's band
+   minimum; only when that is not enough, below it (and the plan says so).
+1. Tier flows (priorities 1-4). A tier outside its comfort zone (its band narrowed to target
+   +/- DEVIATION_THRESHOLD; for L1 also [L1 low, L1 high]) is moved to its target; the other
+   tiers move only toward their targets, just enough to net the flows to zero. That is the
+   least turnover that resolves every trigger without parking tiers on a band edge. Cash
+   needed is redeemed from L2 first, then L3 (priorities 1, 2); spare cash goes to L3 first,
+   then L2 (priorities 3, 4). If a tier cannot sell or buy enough (liquidity, windows,
+   concentration headroom), L1 is refilled / drained through the other tier within its band.
+2. Concentration (priorities 5, 6): an asset above its limit is partly redeemed and the cash
+   bought into the same tier's assets with headroom.
+
+Assets are picked inside a tier: sells prefer instant assets, then matured ones, then those
+above their concentration limit, then the most redeemable; buys prefer instant assets with
+the most headroom (single-asset and top-3 limits) and skip matured assets. No leg is below
+REBALANCE_MIN_AMOUNT. Amounts are integer base units. Whatever cannot be brought inside its
+band is listed in ``Plan.unresolved`` with the reason.
+
+Fixes against the seed's generate_rebalance_plan:
+- the approval threshold multiplied a USDT amount by 1e18; approval is now approval.py's
+  policy over integer base units scaled by the fund's base_decimals;
+- float ratios times Decimal values; now integer base units and integer bps everywhere;
+- the L1 refill aimed at L1_LOW (8%) and measured L2's spare against its target while the
+  deploy aimed at L1's target: every tier now moves to its own target;
+- "redemption preparation" compared pending redemptions with L1 + L2 (times 0.8); only L1
+  cash pays redemptions, so it compares with free cash and redeems L2 first;
+- the L3 "REDEEM" had no asset and the L2 "TRANSFER" was executed as an L3 redeem; every leg
+  now names its asset, on-chain function and tier deltas;
+- nothing checked the minimum amount on the L2 leg, bands after the move, concentration or
+  liquidity; the planner does, and the plan carries the reasons for what it cannot do;
+- ``datetime.utcnow()`` and uuid4 made plans unreproducible; time is passed in and the id is
+  a hash of the plan's content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_FLOOR, Decimal, localcontext
+from enum import StrEnum
+
+from keepers.planning.config import PlanningConfig
+from keepers.planning.metrics import band_distance
+from keepers.planning.state import BPS, AssetState, FundState, Tier
+from keepers.planning.triggers import Trigger, TriggerKind
+
+
+class ActionType(StrEnum):
+    """Values are the AssetController functions the keeper calls."""
+
+    ALLOCATE = "allocateToLayer"
+    PURCHASE = "purchaseAsset"
+    REDEEM = "redeemAsset"
+    REBALANCE_BUFFER = "rebalanceBuffer"
+    WATERFALL = "executeWaterfallLiquidation"
+
+
+@dataclass(frozen=True)
+class Action:
+    type: ActionType
+    amount: int  # base units: cash spent (purchase, allocate) or value redeemed (redeem, waterfall)
+    priority: int  # 0 first
+    reason: str
+    from_tier: int | None = None
+    to_tier: int | None = None
+    asset: str | None = None  # token address (purchase, redeem)
+    token_amount: int | None = None  # redeemAsset's tokenAmount
+    max_tier: int | None = None  # executeWaterfallLiquidation's maxTier
+    expected_deltas: tuple[int, int, int] = (0, 0, 0)  # change of cash, L2 value, L3 value
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    tier: int | None
+    reason: str  # liquidity | window | concentration | below_minimum | redemptions | paused
+    detail: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    id: str
+    created_at: int
+    triggers: tuple[Trigger, ...]
+    actions: tuple[Action, ...]
+    unresolved: tuple[Unresolved, ...] = ()
+    manual: bool = False
+    parent_id: str | None = None  # the plan a rollback reverses
+
+    @property
+    def total_amount(self) -> int:
+        return sum(a.amount for a in self.actions)
+
+    def ordered(self) -> list[Action]:
+        return sorted(self.actions, key=lambda a: a.priority)
+
+
+def plan_id(created_at: int, actions: Sequence[Action], salt: str = "") -> str:
+    text = f"{salt}|{created_at}|" + "|".join(repr(a) for a in actions)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------- simulation
+
+
+def _scale(amount: int, ratio: Decimal) -> int:
+    with localcontext() as ctx:
+        ctx.prec = 80
+        return int((Decimal(amount) * ratio).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _deltas(tier: int, cash: int, value: int) -> tuple[int, int, int]:
+    d = [cash, 0, 0]
+    d[tier] += value
+    return (d[0], d[1], d[2])
+
+
+def _bought(asset: AssetState, value_in: int) -> AssetState:
+    tokens = value_in * asset.balance // asset.value if asset.value else value_in
+    return replace(
+        asset,
+        balance=asset.balance + tokens,
+        value=asset.value + value_in,
+        redeemable_now_value=asset.redeemable_now_value + (value_in if asset.instant else 0),
+    )
+
+
+def _sold(asset: AssetState, value_out: int, tokens: int) -> AssetState:
+    if value_out > asset.sellable_value:
+        raise ValueError(f"{asset.symbol}: redeem {value_out} > redeemable {asset.sellable_value}")
+    return replace(
+        asset,
+        balance=asset.balance - min(tokens, asset.balance),
+        value=asset.value - value_out,
+        redeemable_now_value=asset.redeemable_now_value - value_out,
+    )
+
+
+def apply_action(state: FundState, action: Action, fill: Decimal = Decimal(1)) -> FundState:
+    """One action's effect; ``fill`` = quoted value out / oracle value (1 = at the oracle)."""
+    t = action.type
+    if t is ActionType.PURCHASE:
+        asset = state.asset(action.asset or "")
+        return state.replace_asset(
+            _bought(asset, _scale(action.amount, fill)), state.cash - action.amount
+        )
+    if t is ActionType.REDEEM:
+        asset = state.asset(action.asset or "")
+        tokens = action.token_amount if action.token_amount is not None else 0
+        cash = state.cash + _scale(action.amount, fill)
+        return state.replace_asset(_sold(asset, action.amount, tokens), cash)
+    if t is ActionType.ALLOCATE:
+        return _allocate(state, action.to_tier or 0, action.amount, fill)
+    if t is ActionType.WATERFALL:
+        return _waterfall(state, action.amount, action.max_tier or Tier.L3, fill)
+    raise ValueError(f"{t.value} is decided on chain; simulate it with eth_call")
+
+
+def _allocate(state: FundState, tier: int, amount: int, fill: Decimal) -> FundState:
+    """allocateToLayer model: pro rata to the tier's assets' values (all to the first if none
+    has value)."""
+    targets = [a for a in state.assets if a.tier == tier]
+    if not targets or tier == Tier.L1:
+        raise ValueError(f"no assets in tier {tier} to allocate to")
+    value_in = _scale(amount, fill)
+    held = sum(a.value for a in targets)
+    shares = {a.token: (value_in * a.value // held if held else 0) for a in targets}
+    shares[targets[0].token] += value_in - sum(shares.values())
+    assets = [_bought(a, shares[a.token]) if a.token in shares else a for a in state.assets]
+    return state.with_assets(state.cash - amount, assets)
+
+
+def _waterfall(state: FundState, amount: int, max_tier: int, fill: Decimal) -> FundState:
+    """executeWaterfallLiquidation model: L2 before L3, assets in registration order, never
+    past ``max_tier``."""
+    remaining, cash, assets = amount, state.cash, list(state.assets)
+    for tier in range(Tier.L2, max_tier + 1):
+        for i, a in enumerate(assets):
+            if a.tier != tier or remaining == 0:
+                continue
+            take = min(remaining, a.sellable_value)
+            if take:
+                assets[i] = _sold(a, take, a.tokens_for_value(take))
+                cash += _scale(take, fill)
+                remaining -= take
+    return state.with_assets(cash, assets)
+
+
+def apply(state: FundState, plan: Plan, prices: Mapping[str, Decimal] | None = None) -> FundState:
+    """Simulate a plan in priority order. ``prices`` maps a token to its quoted fill relative to
+    the oracle (quote out / oracle out, e.g. Decimal("0.995")); missing tokens fill at 1."""
+    prices = prices or {}
+    for action in plan.ordered():
+        state = apply_action(state, action, prices.get(action.asset or "", Decimal(1)))
+    return state
+
+
+# ---------------------------------------------------------------------- planner
+
+
+@dataclass
+class _Planner:
+    config: PlanningConfig
+    now: int
+    state: FundState  # working state, as if forecast redemptions were already pending
+    min_amount: int
+    actions: list[Action] = field(default_factory=list)
+    notes: list[Unresolved] = field(default_factory=list)
+
+    # -------------------------------------------------------------- asset legs
+
+    def _limit(self, asset: AssetState) -> int:
+        bps = min(asset.max_concentration_bps, self.config.asset_concentration_limit)
+        return bps * self.state.total_assets // BPS
+
+    def _headroom(self, asset: AssetState) -> int:
+        others = sorted(
+            (a.value for a in self.state.assets if a.token != asset.token), reverse=True
+        )
+        top3_cap = self.config.top3_concentration_limit * self.state.total_assets // BPS
+        third = others[2] if len(others) > 2 else 0
+        top3_allowed = max(top3_cap - sum(others[:2]), third)
+        return max(0, min(self._limit(asset), top3_allowed) - asset.value)
+
+    def _matured(self, asset: AssetState) -> bool:
+        return 0 < asset.matures_at <= self.now
+
+    def _emit(self, action: Action) -> None:
+        fill = Decimal(1)
+        self.state = apply_action(self.state, action, fill)
+        self.actions.append(action)
+
+    def sell(
+        self,
+        tier: int,
+        amount: int,
+        floor: int,
+        priority: int,
+        reason: str,
+        round_up: bool = False,
+        exclude: str | None = None,
+    ) -> int:
+        """Redeem up to ``amount`` from a tier's assets, keeping the tier at or above ``floor``.
+        Returns the value redeemed; notes why it fell short."""
+        candidates = sorted(
+            (
+                a
+                for a in self.state.assets
+                if a.tier == tier and a.sellable_value > 0 and a.token != exclude
+            ),
+            key=lambda a: (
+                not a.instant,
+                not self._matured(a),
+                -max(0, a.value - self._limit(a)),
+                -a.sellable_value,
+                a.token,
+            ),
+        )
+        done = 0
+        for a in candidates:
+            room = self.state.position(tier) - floor
+            want = amount - done
+            if want <= 0 or room < self.min_amount:
+                break
+            leg = min(max(want, self.min_amount) if round_up else want, a.sellable_value, room)
+            if leg < self.min_amount:
+                continue
+            self._emit(
+                Action(
+                    ActionType.REDEEM,
+                    leg,
+                    priority,
+                    reason,
+                    from_tier=tier,
+                    to_tier=Tier.L1,
+                    asset=a.token,
+                    token_amount=a.tokens_for_value(leg),
+                    expected_deltas=_deltas(tier, leg, -leg),
+                )
+            )
+            done += leg
+        if done < amount:
+            self._note_sell_shortfall(tier, amount - done, floor)
+        return done
+
+    def buy(
+        self,
+        tier: int,
+        amount: int,
+        cap: int,
+        priority: int,
+        reason: str,
+        exclude: str | None = None,
+    ) -> int:
+        """Purchase up to ``amount`` of a tier's assets, keeping the tier at or below ``cap``."""
+        candidates = sorted(
+            (
+                a
+                for a in self.state.assets
+                if a.tier == tier and not self._matured(a) and a.token != exclude
+            ),
+            key=lambda a: (not a.instant, -self._headroom(a), a.token),
+        )
+        done = 0
+        for a in candidates:
+            want = min(amount - done, cap - self.state.position(tier))
+            leg = min(want, self._headroom(self.state.asset(a.token)))
+            if leg < self.min_amount:
+                continue
+            self._emit(
+                Action(
+                    ActionType.PURCHASE,
+                    leg,
+                    priority,
+                    reason,
+                    from_tier=Tier.L1,
+                    to_tier=tier,
+                    asset=a.token,
+                    expected_deltas=_deltas(tier, -leg, leg),
+                )
+            )
+            done += leg
+        if amount - done >= self.min_amount and self.state.position(tier) < cap:
+            self.notes.append(
+                Unresolved(
+                    tier,
+                    "concentration",
+                    f"L{tier + 1}: no asset has headroom for {amount - done} more "
+                    "(single-asset / top-3 limits, matured assets)",
+                )
+            )
+        return done
+
+    def _note_sell_shortfall(self, tier: int, missing: int, floor: int) -> None:
+        if missing < self.min_amount:
+            self.notes.append(
+                Unresolved(tier, "below_minimum", f"L{tier + 1}: {missing} left, below the minimum")
+            )
+            return
+        if self.state.position(tier) - floor < self.min_amount:
+            self.notes.append(
+                Unresolved(tier, "liquidity", f"L{tier + 1}: at its floor {floor}, {missing} short")
+            )
+            return
+        closed = [
+            a
+            for a in self.state.assets
+            if a.tier == tier and a.sellable_value == 0 and a.window_opens_at > self.now
+        ]
+        if closed:
+            opens = ", ".join(f"{a.symbol} opens at {a.window_opens_at}" for a in closed)
+            self.notes.append(Unresolved(tier, "window", f"L{tier + 1}: {missing} short; {opens}"))
+        else:
+            self.notes.append(
+                Unresolved(
+                    tier, "liquidity", f"L{tier + 1}: {missing} short of redeemable liquidity"
+                )
+            )
+
+    # -------------------------------------------------------------- stages
+
+    def band(self, tier: int) -> tuple[int, int]:
+        t, total = self.state.tiers[tier], self.state.total_assets
+        return -(-t.min_bps * total // BPS), t.max_bps * total // BPS
+
+    def zone(self, tier: int) -> tuple[int, int]:
+        """Comfort zone in bps: band narrowed to target +/- deviation (L1: low/high marks)."""
+        t, dev = self.state.tiers[tier], self.config.deviation_threshold
+        lo, hi = max(t.min_bps, t.target_bps - dev), min(t.max_bps, t.target_bps + dev)
+        if tier == Tier.L1:
+            lo, hi = max(lo, self.config.l1_low_ratio), min(hi, self.config.l1_high_ratio)
+        return min(lo, t.target_bps), max(hi, t.target_bps)
+
+    def desired(self, force: bool) -> list[int]:
+        """Target position per tier: off-zone tiers to target, the others toward it."""
+        total = self.state.total_assets
+        v = list(self.state.positions())
+        targets = [total * t.target_bps // BPS for t in self.state.tiers]
+        targets[0] = total - targets[1] - targets[2]
+        fixed = [
+            force or not (lo * total <= v[i] * BPS <= hi * total)
+            for i, (lo, hi) in enumerate(self.zone(i) for i in range(3))
+        ]
+        d = [targets[i] if fixed[i] else v[i] for i in range(3)]
+        residual = total - sum(d)  # > 0: free tiers must gain it; < 0: give it
+        order = (0, 2, 1) if residual > 0 else (0, 1, 2)  # L1 first: no turnover
+        for i in order:
+            if fixed[i] or residual == 0:
+                continue
+            gap = targets[i] - d[i]
+            step = max(0, min(gap, residual)) if residual > 0 else min(0, max(gap, residual))
+            d[i] += step
+            residual -= step
+        return d
+
+    def prepare_redemptions(self) -> None:
+        need = self.state.pending_redemptions - self.state.cash
+        if need <= 0:
+            return
+        reason = "prepare pending and forecast redemptions (L1 cash)"
+        for tier in (Tier.L2, Tier.L3):
+            need -= self.sell(tier, need, self.band(tier)[0], 0, reason, round_up=True)
+            if need <= 0:
+                return
+        self.notes.clear()  # the in-band passes' shortfalls are superseded by the forced pass
+        for tier in (Tier.L2, Tier.L3):
+            got = self.sell(tier, need, 0, 0, reason + ", below band", round_up=True)
+            if got:
+                self.notes.append(
+                    Unresolved(
+                        tier, "redemptions", f"L{tier + 1} sold below its band for redemptions"
+                    )
+                )
+            need -= got
+            if need <= 0:
+                return
+        self.notes.append(
+            Unresolved(Tier.L1, "redemptions", f"{need} of redemptions cannot be funded now")
+        )
+
+    def tier_flows(self, force: bool) -> None:
+        d = self.desired(force)
+        v = self.state.positions()
+        reasons = {1: "L1 refill / L2 above target", 2: "L1 refill / L3 above target"}
+        for tier, priority in ((Tier.L2, 1), (Tier.L3, 2)):
+            if v[tier] - d[tier] >= self.min_amount:
+                self.sell(tier, v[tier] - d[tier], d[tier], priority, reasons[tier])
+            elif v[tier] > d[tier] and not self._in_band(tier):
+                self.notes.append(
+                    Unresolved(
+                        tier, "below_minimum", f"L{tier + 1}: move of {v[tier] - d[tier]} < min"
+                    )
+                )
+        # L1 still below its zone: refill from L2 first, then L3, within their bands.
+        l1_lo = self.zone(0)[0] * self.state.total_assets // BPS
+        for tier, priority in ((Tier.L2, 1), (Tier.L3, 2)):
+            short = d[0] - self.state.position(0)
+            if self.state.position(0) >= l1_lo or short < self.min_amount:
+                break
+            self.sell(tier, short, self.band(tier)[0], priority, "L1 refill (fallback)")
+        # Spare cash: L3 first, then L2, never taking L1 below its desired position.
+        for tier, priority in ((Tier.L3, 3), (Tier.L2, 4)):
+            want = min(d[tier] - self.state.position(tier), self.state.position(0) - d[0])
+            if want >= self.min_amount:
+                self.buy(tier, want, d[tier], priority, f"deploy cash to L{tier + 1}")
+            elif d[tier] - self.state.position(tier) >= self.min_amount:
+                self.notes.append(
+                    Unresolved(tier, "liquidity", f"L{tier + 1}: no spare cash to buy")
+                )
+        # L1 still above its zone: deploy into L3 then L2 up to their comfort zones.
+        total = self.state.total_assets
+        for tier, priority in ((Tier.L3, 3), (Tier.L2, 4)):
+            spare = self.state.position(0) - d[0]
+            if self.state.position(0) * BPS <= self.zone(0)[1] * total or spare < self.min_amount:
+                break
+            cap = self.zone(tier)[1] * total // BPS
+            self.buy(tier, spare, cap, priority, "deploy cash (fallback)")
+
+    def concentration(self) -> None:
+        for a in list(self.state.assets):
+            a = self.state.asset(a.token)
+            excess = a.value - self._limit(a)
+            if excess <= 0:
+                continue
+            room = sum(
+                self._headroom(b)
+                for b in self.state.assets
+                if b.tier == a.tier and b.token != a.token and not self._matured(b)
+            )
+            amount = min(excess, a.sellable_value, room)
+            if amount < self.min_amount:
+                self.notes.append(
+                    Unresolved(
+                        a.tier, "concentration", f"{a.symbol} {excess} above its limit; cannot move"
+                    )
+                )
+                continue
+            token_amount = a.tokens_for_value(amount)
+            self._emit(
+                Action(
+                    ActionType.REDEEM,
+                    amount,
+                    5,
+                    f"diversify {a.symbol}",
+                    from_tier=a.tier,
+                    to_tier=Tier.L1,
+                    asset=a.token,
+                    token_amount=token_amount,
+                    expected_deltas=_deltas(a.tier, amount, -amount),
+                )
+            )
+            self.buy(
+                a.tier, amount, self.band(a.tier)[1], 6, f"diversify {a.symbol}", exclude=a.token
+            )
+
+    def _in_band(self, tier: int) -> bool:
+        return band_distance(self.state, tier) == 0
+
+
+def plan(state: FundState, config: PlanningConfig, triggers: Sequence[Trigger], now: int) -> Plan:
+    """Plan the moves that bring every tier inside its band (see the module docstring)."""
+    trig = tuple(triggers)
+    if state.paused:
+        unresolved = (Unresolved(None, "paused", "the fund is paused: no rebalance"),)
+        return Plan(plan_id(now, [], "paused"), now, trig, (), unresolved)
+    forecast = sum(t.amount or 0 for t in trig if t.code == "redemption_forecast")
+    force = any(t.kind is TriggerKind.MANUAL and t.code == "manual_force" for t in trig)
+    working = replace(
+        state,
+        pending_redemptions=state.pending_redemptions + forecast,
+        total_assets=state.total_assets - forecast,
+    )
+    p = _Planner(config, now, working, config.min_amount_units(state.base_decimals))
+    p.prepare_redemptions()
+    p.tier_flows(force)
+    p.concentration()
+    actions = tuple(p.actions)
+    unresolved = _explain(state, actions, p.notes, forecast, p.min_amount)
+    return Plan(plan_id(now, actions), now, trig, actions, unresolved)
+
+
+def _explain(
+    state: FundState,
+    actions: tuple[Action, ...],
+    notes: list[Unresolved],
+    forecast: int,
+    min_amount: int,
+) -> tuple[Unresolved, ...]:
+    """Reasons for every tier the plan leaves outside its band, plus the planner's notes on
+    redemptions and concentration."""
+    after = apply(state, Plan("", 0, (), actions))
+    off = [tier for tier in range(3) if band_distance(after, tier) > 0]
+    notes = list(dict.fromkeys(notes))
+    out = [n for n in notes if n.tier in off or n.reason in ("redemptions", "concentration")]
+    for tier in off:
+        if any(n.tier == tier for n in out):
+            continue
+        gap = band_distance(after, tier)
+        if tier == Tier.L1 and forecast:
+            out.append(Unresolved(tier, "redemptions", f"cash reserved for a {forecast} forecast"))
+        elif gap < min_amount:
+            out.append(Unresolved(tier, "below_minimum", f"L{tier + 1} off band by {gap}"))
+        else:
+            # A tier moves only against the others: their shortfalls are the reason.
+            why = [n for n in notes if n.tier != tier] or [Unresolved(None, "liquidity", "")]
+            detail = "; ".join(n.detail for n in why if n.detail)
+            out.append(Unresolved(tier, why[0].reason, f"L{tier + 1} off band by {gap}: {detail}"))
+    return tuple(out)
