@@ -243,7 +243,7 @@ class _Planner:
         priority: int,
         reason: str,
         round_up: bool = False,
-        exclude: str | None = None,
+        only: str | None = None,
     ) -> int:
         """Redeem up to ``amount`` from a tier's assets, keeping the tier at or above ``floor``.
         Returns the value redeemed; notes why it fell short."""
@@ -251,7 +251,7 @@ class _Planner:
             (
                 a
                 for a in self.state.assets
-                if a.tier == tier and a.sellable_value > 0 and a.token != exclude
+                if a.tier == tier and a.sellable_value > 0 and only in (None, a.token)
             ),
             key=lambda a: (
                 not a.instant,
@@ -407,63 +407,64 @@ class _Planner:
             need -= self.sell(tier, need, self.band(tier)[0], 0, reason, round_up=True)
             if need <= 0:
                 return
-        self.notes.clear()  # the in-band passes' shortfalls are superseded by the forced pass
-        for tier in (Tier.L2, Tier.L3):
-            got = self.sell(tier, need, 0, 0, reason + ", below band", round_up=True)
-            if got:
-                self.notes.append(
-                    Unresolved(
-                        tier, "redemptions", f"L{tier + 1} sold below its band for redemptions"
-                    )
-                )
-            need -= got
-            if need <= 0:
-                return
         self.notes.append(
-            Unresolved(Tier.L1, "redemptions", f"{need} of redemptions cannot be funded now")
+            Unresolved(
+                Tier.L1,
+                "redemptions",
+                f"{need} of redemptions cannot be funded inside the L2/L3 bands now; "
+                "a manual executeWaterfallLiquidation can fund them below the bands",
+            )
         )
 
+    def l1_room(self) -> int:
+        """Cash a redeem may add before L1 passes its band maximum (on-chain guard)."""
+        return self.band(Tier.L1)[1] - self.state.position(Tier.L1)
+
     def tier_flows(self, force: bool) -> None:
+        """Move tiers to ``desired``: spend spare cash first, then sell in steps that keep
+        L1 under its band maximum, and repeat while something moves."""
         d = self.desired(force)
-        v = self.state.positions()
-        reasons = {1: "L1 refill / L2 above target", 2: "L1 refill / L3 above target"}
-        for tier, priority in ((Tier.L2, 1), (Tier.L3, 2)):
-            if v[tier] - d[tier] >= self.min_amount:
-                self.sell(tier, v[tier] - d[tier], d[tier], priority, reasons[tier])
-            elif v[tier] > d[tier] and not self._in_band(tier):
-                self.notes.append(
-                    Unresolved(
-                        tier, "below_minimum", f"L{tier + 1}: move of {v[tier] - d[tier]} < min"
-                    )
-                )
-        # L1 still below its zone: refill from L2 first, then L3, within their bands.
-        l1_lo = self.zone(0)[0] * self.state.total_assets // BPS
-        for tier, priority in ((Tier.L2, 1), (Tier.L3, 2)):
-            short = d[0] - self.state.position(0)
-            if self.state.position(0) >= l1_lo or short < self.min_amount:
+        for _ in range(8):  # each round moves at least min_amount; 8 is plenty in practice
+            moved = 0
+            for tier in (Tier.L3, Tier.L2):  # spare cash: L3 first (yield), then L2
+                want = min(d[tier] - self.state.position(tier), self.state.position(0) - d[0])
+                if want >= self.min_amount:
+                    moved += self.buy(tier, want, d[tier], 1, f"deploy cash to L{tier + 1}")
+            for tier in (Tier.L2, Tier.L3):  # cash needed: L2 first, then L3
+                want = min(self.state.position(tier) - d[tier], self.l1_room())
+                if want >= self.min_amount:
+                    moved += self.sell(tier, want, d[tier], 1, f"L{tier + 1} above its target")
+            if moved == 0:
                 break
-            self.sell(tier, short, self.band(tier)[0], priority, "L1 refill (fallback)")
-        # Spare cash: L3 first, then L2, never taking L1 below its desired position.
-        for tier, priority in ((Tier.L3, 3), (Tier.L2, 4)):
-            want = min(d[tier] - self.state.position(tier), self.state.position(0) - d[0])
-            if want >= self.min_amount:
-                self.buy(tier, want, d[tier], priority, f"deploy cash to L{tier + 1}")
-            elif d[tier] - self.state.position(tier) >= self.min_amount:
-                self.notes.append(
-                    Unresolved(tier, "liquidity", f"L{tier + 1}: no spare cash to buy")
-                )
-        # L1 still above its zone: deploy into L3 then L2 up to their comfort zones.
+        self._fallbacks(d)
+        for tier in range(3):
+            gap = abs(d[tier] - self.state.position(tier))
+            if 0 < gap < self.min_amount and not self._in_band(tier):
+                self.notes.append(Unresolved(tier, "below_minimum", f"L{tier + 1}: {gap} < min"))
+
+    def _fallbacks(self, d: list[int]) -> None:
+        """A tier could not sell or buy its share: move L1 through the other tier instead,
+        within that tier's band (refill) or comfort zone (deploy)."""
         total = self.state.total_assets
-        for tier, priority in ((Tier.L3, 3), (Tier.L2, 4)):
-            spare = self.state.position(0) - d[0]
-            if self.state.position(0) * BPS <= self.zone(0)[1] * total or spare < self.min_amount:
+        lo, hi = self.zone(Tier.L1)
+        for tier in (Tier.L2, Tier.L3):
+            if self.state.position(0) * BPS >= lo * total:
                 break
-            cap = self.zone(tier)[1] * total // BPS
-            self.buy(tier, spare, cap, priority, "deploy cash (fallback)")
+            want = min(d[0] - self.state.position(0), self.l1_room())
+            if want >= self.min_amount:
+                self.sell(tier, want, self.band(tier)[0], 1, "refill L1 (fallback)")
+        for tier in (Tier.L3, Tier.L2):
+            if self.state.position(0) * BPS <= hi * total:
+                break
+            want = self.state.position(0) - d[0]
+            if want >= self.min_amount:
+                cap = self.zone(tier)[1] * total // BPS
+                self.buy(tier, want, cap, 1, "deploy cash (fallback)")
 
     def concentration(self) -> None:
-        for a in list(self.state.assets):
-            a = self.state.asset(a.token)
+        """Swap the part of an asset above its limit into the same tier's other assets."""
+        for token in [a.token for a in self.state.assets]:
+            a = self.state.asset(token)
             excess = a.value - self._limit(a)
             if excess <= 0:
                 continue
@@ -472,31 +473,22 @@ class _Planner:
                 for b in self.state.assets
                 if b.tier == a.tier and b.token != a.token and not self._matured(b)
             )
-            amount = min(excess, a.sellable_value, room)
+            # The redeem leg must keep the tier in its band and L1 under its maximum.
+            band_room = self.state.position(a.tier) - self.band(a.tier)[0]
+            amount = min(excess, a.sellable_value, room, band_room, self.l1_room())
             if amount < self.min_amount:
                 self.notes.append(
-                    Unresolved(
-                        a.tier, "concentration", f"{a.symbol} {excess} above its limit; cannot move"
-                    )
+                    Unresolved(a.tier, "concentration", f"{a.symbol}: {excess} above its limit")
                 )
                 continue
-            token_amount = a.tokens_for_value(amount)
-            self._emit(
-                Action(
-                    ActionType.REDEEM,
-                    amount,
-                    5,
-                    f"diversify {a.symbol}",
-                    from_tier=a.tier,
-                    to_tier=Tier.L1,
-                    asset=a.token,
-                    token_amount=token_amount,
-                    expected_deltas=_deltas(a.tier, amount, -amount),
-                )
-            )
+            self.sell(a.tier, amount, 0, 1, f"diversify {a.symbol}", only=a.token)
             self.buy(
-                a.tier, amount, self.band(a.tier)[1], 6, f"diversify {a.symbol}", exclude=a.token
+                a.tier, amount, self.band(a.tier)[1], 1, f"diversify {a.symbol}", exclude=token
             )
+        total = self.state.total_assets
+        top3 = sum(sorted((a.value for a in self.state.assets), reverse=True)[:3])
+        if top3 * BPS > self.config.top3_concentration_limit * total:
+            self.notes.append(Unresolved(None, "concentration", f"top 3 assets hold {top3}"))
 
     def _in_band(self, tier: int) -> bool:
         return band_distance(self.state, tier) == 0
@@ -519,7 +511,10 @@ def plan(state: FundState, config: PlanningConfig, triggers: Sequence[Trigger], 
     p.prepare_redemptions()
     p.tier_flows(force)
     p.concentration()
-    actions = tuple(p.actions)
+    # Priorities: redemption preparation 0, then the order the planner emitted (1, 2, ...).
+    actions = tuple(
+        replace(a, priority=0 if a.priority == 0 else i) for i, a in enumerate(p.actions, 1)
+    )
     unresolved = _explain(state, actions, p.notes, forecast, p.min_amount)
     return Plan(plan_id(now, actions), now, trig, actions, unresolved)
 
