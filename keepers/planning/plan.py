@@ -100,6 +100,18 @@ class Plan:
         return sorted(self.actions, key=lambda a: a.priority)
 
 
+@dataclass(frozen=True)
+class ActionResult:
+    """What executing one action did (filled by the keeper's verify step)."""
+
+    action: Action
+    success: bool
+    received: int | None = None  # tokens (purchase) or cash (redeem, waterfall) received
+    actual_deltas: tuple[int, int, int] | None = None  # measured change of cash, L2, L3
+    tx_hash: str | None = None
+    error: str | None = None
+
+
 def plan_id(created_at: int, actions: Sequence[Action], salt: str = "") -> str:
     text = f"{salt}|{created_at}|" + "|".join(repr(a) for a in actions)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
