@@ -1,19 +1,26 @@
 """The rebalance planner (seed 001 section 3.2), pure: ``plan(state, config, triggers, now)``.
 
-Policy, in execution order:
+Policy, in execution order (priority 0 for redemption preparation, then 1, 2, ... in the
+order the planner emitted the legs; the keeper runs them in priority order):
 
-0. Redemption preparation (priority 0): free cash must cover pending redemptions plus any
-   ``redemption_forecast`` trigger's amount. Redeem from L2, then L3, not below a tier's band
-   minimum; only when that is not enough, below it (and the plan says so).
-1. Tier flows (priorities 1-4). A tier outside its comfort zone (its band narrowed to target
-   +/- DEVIATION_THRESHOLD; for L1 also [L1 low, L1 high]) is moved to its target; the other
-   tiers move only toward their targets, just enough to net the flows to zero. That is the
-   least turnover that resolves every trigger without parking tiers on a band edge. Cash
-   needed is redeemed from L2 first, then L3 (priorities 1, 2); spare cash goes to L3 first,
-   then L2 (priorities 3, 4). If a tier cannot sell or buy enough (liquidity, windows,
-   concentration headroom), L1 is refilled / drained through the other tier within its band.
-2. Concentration (priorities 5, 6): an asset above its limit is partly redeemed and the cash
-   bought into the same tier's assets with headroom.
+0. Redemption preparation: free cash must cover pending redemptions plus any
+   ``redemption_forecast`` trigger's amount (planned as if already pending). Redeem from L2,
+   then L3, never below a tier's band minimum; what cannot be funded that way is listed in
+   ``unresolved`` (a manual executeWaterfallLiquidation can go further).
+1. Tier flows. A tier outside its comfort zone (its band narrowed to target +/-
+   DEVIATION_THRESHOLD; for L1 also [L1 low, L1 high]) is moved to its target; the other tiers
+   move only toward their targets, just enough to net the flows to zero (L1 first, as moving
+   cash costs no trade). That is the least turnover that resolves every trigger without
+   parking a tier on its band edge. Spare cash is bought into L3 first, then L2; cash needed
+   is redeemed from L2 first, then L3, in steps that keep L1 under its band maximum (the
+   on-chain guard) with purchases in between. If a tier cannot sell or buy enough
+   (liquidity, windows, concentration headroom), L1 is refilled / drained through the other
+   tier, within that tier's band.
+2. Concentration: an asset above its limit is partly redeemed and the cash bought into the
+   same tier's assets with headroom, when the tier stays inside its band.
+
+Every leg only moves tiers toward their bands (never out of them), so an action that fails
+leaves no tier worse than before.
 
 Assets are picked inside a tier: sells prefer instant assets, then matured ones, then those
 above their concentration limit, then the most redeemable; buys prefer instant assets with

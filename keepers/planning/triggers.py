@@ -157,10 +157,10 @@ def liquidity_triggers(
             Trigger(
                 TriggerKind.LIQUIDITY,
                 "redemption_forecast",
-                f"predicted redemptions {predicted_redemptions} > free cash {available}: "
-                "liquidate early",
+                f"predicted redemptions {predicted_redemptions} > free cash {available} by "
+                f"{predicted_redemptions - available}: liquidate early",
                 tier=0,
-                amount=predicted_redemptions - available,
+                amount=predicted_redemptions,  # the planner reserves cash for all of it
             )
         )
     return out
