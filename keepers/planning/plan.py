@@ -250,9 +250,32 @@ class _Planner:
         return 0 < asset.matures_at <= self.now
 
     def _emit(self, action: Action) -> None:
-        fill = Decimal(1)
-        self.state = apply_action(self.state, action, fill)
-        self.actions.append(action)
+        """Record a leg at the oracle price; a leg right after one of the same call, asset and
+        tiers is merged into it (one transaction instead of two)."""
+        self.state = apply_action(self.state, action)
+        last = self.actions[-1] if self.actions else None
+        same = ("type", "asset", "from_tier", "to_tier", "max_tier")
+        if (
+            last is None
+            or any(getattr(last, f) != getattr(action, f) for f in same)
+            or ((last.priority == 0) != (action.priority == 0))
+        ):
+            self.actions.append(action)
+            return
+        reason = last.reason if action.reason == last.reason else f"{last.reason}; {action.reason}"
+        tokens = None
+        if last.token_amount is not None and action.token_amount is not None:
+            tokens = last.token_amount + action.token_amount
+        deltas = tuple(
+            x + y for x, y in zip(last.expected_deltas, action.expected_deltas, strict=True)
+        )
+        self.actions[-1] = replace(
+            last,
+            amount=last.amount + action.amount,
+            token_amount=tokens,
+            reason=reason,
+            expected_deltas=deltas,  # type: ignore[arg-type]
+        )
 
     def sell(
         self,
