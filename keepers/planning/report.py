@@ -39,6 +39,7 @@ def plan_report(
     """Everything a reviewer needs: triggers, actions, unresolved, tiers before / expected /
     actual, and per-action results when the plan ran."""
     expected = apply(state, plan)
+    symbols = {a.token: a.symbol for a in state.assets}
     report: dict[str, Any] = {
         "plan_id": plan.id,
         "created_at": plan.created_at,
@@ -57,6 +58,7 @@ def plan_report(
                 "from_tier": a.from_tier,
                 "to_tier": a.to_tier,
                 "asset": a.asset,
+                "symbol": symbols.get(a.asset or ""),
                 "token_amount": a.token_amount,
                 "max_tier": a.max_tier,
                 "expected_deltas": list(a.expected_deltas),
@@ -96,12 +98,18 @@ def whole(amount: int, decimals: int) -> str:
     return f"{sign}{cents // 100:,}.{cents % 100:02d}"
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
+    """Columns padded to their widest cell; the ``right`` columns (numbers) right-aligned."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return out
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(padded).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows]
 
 
 def render_text(report: dict[str, Any]) -> str:
@@ -128,7 +136,7 @@ def render_text(report: dict[str, Any]) -> str:
         if has_actual:
             row.append(f"{report['tiers_actual'][i]['ratio_bps']}")
         rows.append(row)
-    lines += [""] + _table(cols, rows)
+    lines += [""] + _table(cols, rows, right=set(range(2, len(cols))))
     if report["actions"]:
         action_rows = [
             [
@@ -137,13 +145,13 @@ def render_text(report: dict[str, Any]) -> str:
                 whole(a["amount"], d),
                 "-" if a["from_tier"] is None else f"L{a['from_tier'] + 1}",
                 "-" if a["to_tier"] is None else f"L{a['to_tier'] + 1}",
-                (a["asset"] or "-")[:12],
+                a["symbol"] or "-",
                 a["reason"],
             ]
             for a in report["actions"]
         ]
         lines += [""] + _table(
-            ["prio", "call", "amount", "from", "to", "asset", "reason"], action_rows
+            ["prio", "call", "amount", "from", "to", "asset", "reason"], action_rows, {0, 2}
         )
     else:
         lines += ["", "no actions"]
