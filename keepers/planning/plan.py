@@ -479,10 +479,10 @@ class _Planner:
             if moved == 0:
                 break
         self._fallbacks(d)
-        for tier in range(3):
-            gap = abs(d[tier] - self.state.position(tier))
-            if 0 < gap < self.min_amount and not self._in_band(tier):
-                self.notes.append(Unresolved(tier, "below_minimum", f"L{tier + 1}: {gap} < min"))
+        for t in range(3):
+            gap = abs(d[t] - self.state.position(t))
+            if 0 < gap < self.min_amount and not self._in_band(t):
+                self.notes.append(Unresolved(t, "below_minimum", f"L{t + 1}: {gap} < min"))
 
     def _fallbacks(self, d: list[int]) -> None:
         """A tier could not sell or buy its share: move L1 through the other tier instead,
@@ -503,34 +503,46 @@ class _Planner:
                 cap = self.zone(tier)[1] * total // BPS
                 self.buy(tier, want, cap, 1, "deploy cash (fallback)")
 
-    def concentration(self) -> None:
-        """Swap the part of an asset above its limit into the same tier's other assets."""
+    def rotate(self) -> None:
+        """Inside each tier: swap the part of an asset above its concentration limit, and the
+        whole of a matured asset, into the tier's other assets with headroom."""
         for token in [a.token for a in self.state.assets]:
             a = self.state.asset(token)
             excess = a.value - self._limit(a)
-            if excess <= 0:
-                continue
+            if excess > 0:
+                why = Unresolved(a.tier, "concentration", f"{a.symbol}: {excess} above its limit")
+                self._swap(a, excess, f"diversify {a.symbol}", why)
+            a = self.state.asset(token)
+            if self._matured(a) and a.value >= self.min_amount:
+                kind = "liquidity" if a.sellable_value else "window"
+                why = Unresolved(a.tier, kind, f"{a.symbol} matured; {a.value} not rolled over")
+                self._swap(a, a.value, f"roll over matured {a.symbol}", why)
+        total = self.state.total_assets
+        top3 = sum(sorted((a.value for a in self.state.assets), reverse=True)[:3])
+        if top3 * BPS > self.config.top3_concentration_limit * total:
+            self.notes.append(Unresolved(None, "concentration", f"top 3 assets hold {top3}"))
+
+    def _swap(self, a: AssetState, amount: int, reason: str, why: Unresolved) -> None:
+        """Redeem up to ``amount`` of ``a`` and buy the same tier's other assets with it, in
+        steps that keep the tier inside its band and L1 under its maximum."""
+        for step_no in range(8):
+            a = self.state.asset(a.token)
             room = sum(
                 self._headroom(b)
                 for b in self.state.assets
                 if b.tier == a.tier and b.token != a.token and not self._matured(b)
             )
-            # The redeem leg must keep the tier in its band and L1 under its maximum.
             band_room = self.state.position(a.tier) - self.band(a.tier)[0]
-            amount = min(excess, a.sellable_value, room, band_room, self.l1_room())
-            if amount < self.min_amount:
-                self.notes.append(
-                    Unresolved(a.tier, "concentration", f"{a.symbol}: {excess} above its limit")
-                )
-                continue
-            self.sell(a.tier, amount, 0, 1, f"diversify {a.symbol}", only=a.token)
-            self.buy(
-                a.tier, amount, self.band(a.tier)[1], 1, f"diversify {a.symbol}", exclude=token
-            )
-        total = self.state.total_assets
-        top3 = sum(sorted((a.value for a in self.state.assets), reverse=True)[:3])
-        if top3 * BPS > self.config.top3_concentration_limit * total:
-            self.notes.append(Unresolved(None, "concentration", f"top 3 assets hold {top3}"))
+            step = min(amount, a.sellable_value, room, band_room, self.l1_room())
+            if step < self.min_amount:
+                if step_no == 0:
+                    self.notes.append(why)
+                return
+            sold = self.sell(a.tier, step, 0, 1, reason, only=a.token)
+            bought = self.buy(a.tier, sold, self.band(a.tier)[1], 1, reason, exclude=a.token)
+            amount -= bought
+            if bought < self.min_amount:
+                return
 
     def _in_band(self, tier: int) -> bool:
         return band_distance(self.state, tier) == 0
@@ -540,8 +552,8 @@ def plan(state: FundState, config: PlanningConfig, triggers: Sequence[Trigger], 
     """Plan the moves that bring every tier inside its band (see the module docstring)."""
     trig = tuple(triggers)
     if state.paused:
-        unresolved = (Unresolved(None, "paused", "the fund is paused: no rebalance"),)
-        return Plan(plan_id(now, [], "paused"), now, trig, (), unresolved)
+        paused = Unresolved(None, "paused", "the fund is paused: no rebalance")
+        return Plan(plan_id(now, [], "paused"), now, trig, (), (paused,))
     forecast = sum(t.amount or 0 for t in trig if t.code == "redemption_forecast")
     force = any(t.kind is TriggerKind.MANUAL and t.code == "manual_force" for t in trig)
     working = replace(
@@ -552,7 +564,7 @@ def plan(state: FundState, config: PlanningConfig, triggers: Sequence[Trigger], 
     p = _Planner(config, now, working, config.min_amount_units(state.base_decimals))
     p.prepare_redemptions()
     p.tier_flows(force)
-    p.concentration()
+    p.rotate()
     # Priorities: redemption preparation 0, then the order the planner emitted (1, 2, ...).
     actions = tuple(
         replace(a, priority=0 if a.priority == 0 else i) for i, a in enumerate(p.actions, 1)

@@ -166,18 +166,26 @@ def test_plan__asset_above_limit__swapped_within_its_tier(cfg: PlanningConfig) -
     assert ratios(apply(state, p)) == ratios(state)
 
 
-def test_plan__matured_asset__sold_first_never_bought() -> None:
+def test_plan__matured_asset__sold_first_rolled_over_never_bought() -> None:
     u = K * 10**6
-    assets = [
-        make_asset("OLD", 1, 170 * u, matures_at=NOW - 1),
-        make_asset("NEW", 1, 170 * u),
-        make_asset("HYD", 2, 600 * u),
-    ]
-    state = make_state(60 * u, assets)  # L2 34%, L1 6% -> refill 40K from L2
+    old, new = make_asset("OLD", 1, 170 * u, matures_at=NOW - 1), make_asset("NEW", 1, 170 * u)
+    state = make_state(60 * u, [old, new, make_asset("HYD", 2, 600 * u)])
+    p = plan(state, OPEN_CFG, [], NOW)  # L1 6%: refill 40K from L2, from OLD first
+    first = p.ordered()[0]
+    assert (first.type, first.asset) == (ActionType.REDEEM, old.token)
+    assert old.token not in {a.asset for a in p.actions if a.type is ActionType.PURCHASE}
+    after = apply(state, p)
+    assert (after.asset(old.token).value, after.asset(new.token).value) == (0, 300 * u)
+    assert ratios(after) == [1_000, 3_000, 6_000]
+
+
+def test_plan__matured_asset_outside_window__not_rolled_and_says_why() -> None:
+    u = K * 10**6
+    old = make_asset("OLD", 2, 300 * u, matures_at=NOW - 1, instant=False, redeemable=0)
+    state = make_state(100 * u, [make_asset("MMF", 1, 300 * u), old, make_asset("H", 2, 300 * u)])
     p = plan(state, OPEN_CFG, [], NOW)
-    assert [a.asset for a in p.actions] == [assets[0].token]
-    high = make_state(260 * u, [assets[0], make_asset("NEW", 1, 140 * u), assets[2]])
-    assert assets[0].token not in {a.asset for a in plan(high, OPEN_CFG, [], NOW).actions}
+    assert p.actions == ()
+    assert [(x.tier, x.reason) for x in p.unresolved] == []  # bands are fine: nothing to explain
 
 
 def test_plan__same_input__same_plan_id() -> None:
