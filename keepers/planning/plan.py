@@ -462,6 +462,23 @@ class _Planner:
         """Cash a redeem may add before L1 passes its band maximum (on-chain guard)."""
         return self.band(Tier.L1)[1] - self.state.position(Tier.L1)
 
+    def demand(self, d: list[int]) -> int:
+        """Cash the plan can use: L1's own shortfall plus what the tiers below target can
+        still absorb (their assets' headroom); selling beyond it would only park cash in L1."""
+        need = d[0] - self.state.position(0)
+        for tier in (Tier.L2, Tier.L3):
+            gap = d[tier] - self.state.position(tier)
+            if gap > 0:
+                room = sum(
+                    h
+                    for a in self.state.assets
+                    if a.tier == tier and not self._matured(a)
+                    for h in (self._headroom(a),)
+                    if h >= self.min_amount
+                )
+                need += min(gap, room)
+        return max(0, need)
+
     def tier_flows(self, force: bool) -> None:
         """Move tiers to ``desired``: spend spare cash first, then sell in steps that keep
         L1 under its band maximum, and repeat while something moves."""
@@ -473,7 +490,7 @@ class _Planner:
                 if want >= self.min_amount:
                     moved += self.buy(tier, want, d[tier], 1, f"deploy cash to L{tier + 1}")
             for tier in (Tier.L2, Tier.L3):  # cash needed: L2 first, then L3
-                want = min(self.state.position(tier) - d[tier], self.l1_room())
+                want = min(self.state.position(tier) - d[tier], self.l1_room(), self.demand(d))
                 if want >= self.min_amount:
                     moved += self.sell(tier, want, d[tier], 1, f"L{tier + 1} above its target")
             if moved == 0:
@@ -570,6 +587,7 @@ def plan(state: FundState, config: PlanningConfig, triggers: Sequence[Trigger], 
         replace(a, priority=0 if a.priority == 0 else i) for i, a in enumerate(p.actions, 1)
     )
     unresolved = _explain(state, actions, p.notes, forecast, p.min_amount)
+    unresolved += _slippage_edges(state, actions, unresolved, config.rebalance_max_slippage)
     return Plan(plan_id(now, actions), now, trig, actions, unresolved)
 
 
@@ -600,3 +618,20 @@ def _explain(
             detail = "; ".join(n.detail for n in why if n.detail)
             out.append(Unresolved(tier, why[0].reason, f"L{tier + 1} off band by {gap}: {detail}"))
     return tuple(out)
+
+
+def _slippage_edges(
+    state: FundState, actions: tuple[Action, ...], known: tuple[Unresolved, ...], bps: int
+) -> tuple[Unresolved, ...]:
+    """Tiers that end inside their band at the oracle price but outside it when every fill is
+    REBALANCE_MAX_SLIPPAGE worse (a plan that lands on a band edge)."""
+    if not actions:
+        return ()
+    fill = Decimal(BPS - bps) / BPS
+    worst = apply(state, Plan("", 0, (), actions), {a.token: fill for a in state.assets})
+    explained = {u.tier for u in known}
+    return tuple(
+        Unresolved(t, "slippage", f"L{t + 1} leaves its band if fills are {bps} bps worse")
+        for t in range(3)
+        if t not in explained and band_distance(worst, t) > 0
+    )

@@ -20,7 +20,7 @@ CFG = load_planning_config({})
 UNLIMITED = load_planning_config(
     {}, asset_concentration_limit=10_000, top3_concentration_limit=10_000
 )
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -54,6 +54,7 @@ def fund_states(draw: st.DrawFn, decimals: int, liquid: bool = False) -> FundSta
                     conc=conc,
                     price_num=draw(st.sampled_from([1, 3, 10**12])),
                     window_opens_at=window,
+                    matures_at=0 if liquid else draw(st.sampled_from([0, 0, NOW - 1, NOW + 60])),
                 )
             )
     cash = whole * unit * weights[0] // 10_000
