@@ -106,3 +106,50 @@ def test_plan__liquid_funds__every_tier_inside_its_band(decimals: int) -> None:
             assert band_distance(after, tier) == 0, (tier, after.positions(), result)
 
     check()
+
+
+@st.composite
+def settled_funds(draw: st.DrawFn, decimals: int) -> FundState:
+    """Funds whose tiers all sit inside their comfort zones (L1 8-15%, L2 25-35%, L3 55-65%)."""
+    unit = 10**decimals
+    whole = draw(st.integers(1_000_000, 500_000_000))
+    w1 = draw(st.integers(800, 1_500))
+    w2 = draw(st.integers(max(2_500, 10_000 - w1 - 6_500), min(3_500, 10_000 - w1 - 5_500)))
+    l2 = whole * unit * w2 // 10_000
+    l3 = whole * unit * (10_000 - w1 - w2) // 10_000
+    cash = whole * unit - l2 - l3
+    assets = [
+        make_asset("MMF", 1, l2),
+        make_asset("H1", 2, l3 // 2),
+        make_asset("H2", 2, l3 - l3 // 2),
+    ]
+    return make_state(cash, assets, decimals=decimals)
+
+
+@pytest.mark.parametrize("decimals", [6, 18])
+def test_plan__tiers_inside_comfort_zones__no_turnover(decimals: int) -> None:
+    @SETTINGS
+    @given(state=settled_funds(decimals))
+    def check(state: FundState) -> None:
+        assert plan(state, UNLIMITED, [], NOW).actions == ()
+
+    check()
+
+
+@pytest.mark.parametrize("decimals", [6, 18])
+def test_plan__liquid_funds__turnover_bounded_by_distance_to_target(decimals: int) -> None:
+    """Least turnover: buys and sells each add up to at most the distance to target (plus one
+    minimum-sized leg per tier for rounding up), never a round trip through the tiers."""
+
+    @SETTINGS
+    @given(state=fund_states(decimals, liquid=True))
+    def check(state: FundState) -> None:
+        result = plan(state, UNLIMITED, [], NOW)
+        total = state.total_assets
+        gap = sum(
+            abs(state.position(t.tier) - t.target_bps * total // 10_000) for t in state.tiers[1:]
+        )
+        moved = sum(a.amount for a in result.actions)
+        assert moved <= gap + 2 * CFG.min_amount_units(decimals), (moved, gap, result)
+
+    check()
