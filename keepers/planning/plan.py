@@ -140,6 +140,7 @@ def _deltas(tier: int, cash: int, value: int) -> tuple[int, int, int]:
 
 
 def _bought(asset: AssetState, value_in: int) -> AssetState:
+    # Tokens at the position's own price; an empty position is assumed priced 1:1.
     tokens = value_in * asset.balance // asset.value if asset.value else value_in
     return replace(
         asset,
@@ -440,11 +441,22 @@ class _Planner:
             residual -= step
         return d
 
-    def prepare_redemptions(self) -> None:
+    def prepare_redemptions(self, force: bool) -> None:
+        """Cash for redemptions: first from the tiers' planned surplus over their desired
+        positions (L2, then L3), so no tier is sold now and bought back later; then from L2,
+        then L3, down to their band minimums."""
         need = self.state.pending_redemptions - self.state.cash
         if need <= 0:
             return
         reason = "prepare pending and forecast redemptions (L1 cash)"
+        d, notes = self.desired(force), len(self.notes)
+        for tier in (Tier.L2, Tier.L3):
+            surplus = self.state.position(tier) - d[tier]
+            if surplus > 0:
+                need -= self.sell(tier, min(need, surplus), d[tier], 0, reason, round_up=True)
+            if need <= 0:
+                return
+        del self.notes[notes:]  # shortfalls of this first pass are not final
         for tier in (Tier.L2, Tier.L3):
             need -= self.sell(tier, need, self.band(tier)[0], 0, reason, round_up=True)
             if need <= 0:
@@ -566,11 +578,20 @@ class _Planner:
 
 
 def plan(state: FundState, config: PlanningConfig, triggers: Sequence[Trigger], now: int) -> Plan:
-    """Plan the moves that bring every tier inside its band (see the module docstring)."""
+    """Plan the moves that bring every tier inside its band (see the module docstring).
+
+    The plan always starts from ``state``; triggers change it in two ways only: the amounts
+    of ``redemption_forecast`` triggers are prepared as if already pending, and a
+    ``manual_force`` trigger moves every tier to its target. Every trigger is recorded in
+    the plan for the report and the approval ticket.
+    """
     trig = tuple(triggers)
     if state.paused:
         paused = Unresolved(None, "paused", "the fund is paused: no rebalance")
         return Plan(plan_id(now, [], "paused"), now, trig, (), (paused,))
+    if state.total_assets <= 0:
+        broke = Unresolved(None, "redemptions", "pending redemptions exceed the fund's assets")
+        return Plan(plan_id(now, [], "insolvent"), now, trig, (), (broke,))
     forecast = sum(t.amount or 0 for t in trig if t.code == "redemption_forecast")
     force = any(t.kind is TriggerKind.MANUAL and t.code == "manual_force" for t in trig)
     working = replace(
@@ -579,7 +600,7 @@ def plan(state: FundState, config: PlanningConfig, triggers: Sequence[Trigger], 
         total_assets=state.total_assets - forecast,
     )
     p = _Planner(config, now, working, config.min_amount_units(state.base_decimals))
-    p.prepare_redemptions()
+    p.prepare_redemptions(force)
     p.tier_flows(force)
     p.rotate()
     # Priorities: redemption preparation 0, then the order the planner emitted (1, 2, ...).

@@ -229,3 +229,24 @@ def test_apply__waterfall__l2_before_l3_and_never_past_max_tier() -> None:
         state, Plan("", 0, (), (Action(ActionType.WATERFALL, 350 * u, 0, "t", max_tier=1),))
     )
     assert (capped.tiers[1].value, capped.tiers[2].value) == (0, 600 * u)
+
+
+def test_plan__redemptions_above_assets__no_actions_and_reason() -> None:
+    state = fund(10, 30, 60, pending=200)
+    p = plan(state, OPEN_CFG, [], NOW)
+    assert p.actions == () and p.unresolved[0].reason == "redemptions"
+
+
+def test_plan__pending_beyond_liquidity__funds_what_it_can_and_says_rest() -> None:
+    u = K * 10**6
+    state = make_state(
+        0,
+        [
+            make_asset("MMF", 1, 300 * u, redeemable=40 * u),
+            make_asset("RWA", 2, 700 * u, instant=False, redeemable=0, window_opens_at=NOW + 60),
+        ],
+        pending=100 * u,
+    )
+    p = plan(state, OPEN_CFG, [], NOW)
+    assert [(a.priority, a.type, a.amount) for a in p.actions] == [(0, ActionType.REDEEM, 40 * u)]
+    assert any(x.tier == 0 and x.reason == "redemptions" for x in p.unresolved)
