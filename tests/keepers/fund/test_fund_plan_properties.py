@@ -14,6 +14,7 @@ from keepers.planning.config import load_planning_config
 from keepers.planning.metrics import band_distance
 from keepers.planning.plan import Plan, apply, apply_action, plan
 from keepers.planning.state import FundState
+from keepers.planning.triggers import Trigger, TriggerKind
 
 CFG = load_planning_config({})
 # No concentration limits: only bands and the minimum amount constrain the planner.
@@ -151,5 +152,23 @@ def test_plan__liquid_funds__turnover_bounded_by_distance_to_target(decimals: in
         )
         moved = sum(a.amount for a in result.actions)
         assert moved <= gap + 2 * CFG.min_amount_units(decimals), (moved, gap, result)
+
+    check()
+
+
+@pytest.mark.parametrize("decimals", [6, 18])
+def test_plan__redemption_forecast__cash_prepared_or_explained(decimals: int) -> None:
+    @SETTINGS
+    @given(state=fund_states(decimals), share=st.integers(0, 5_000))
+    def check(state: FundState, share: int) -> None:
+        forecast = state.total_assets * share // 10_000
+        trigger = Trigger(TriggerKind.LIQUIDITY, "redemption_forecast", "f", 0, None, forecast)
+        result = plan(state, CFG, [trigger], NOW)
+        minimum = CFG.min_amount_units(decimals)
+        assert all(type(a.amount) is int and a.amount >= minimum for a in result.actions)
+        assert [a.priority for a in result.ordered()] == sorted(a.priority for a in result.actions)
+        after = apply(state, result)
+        funded = after.cash >= after.pending_redemptions + forecast
+        assert funded or any(u.reason == "redemptions" for u in result.unresolved), result
 
     check()
