@@ -130,7 +130,7 @@ def liquidity_triggers(
     total = state.total_assets
     l1 = state.position(0)
     if l1 * BPS < config.l1_low_ratio * total:
-        need = config.l1_target_ratio * total // BPS - l1
+        need = state.tiers[0].target_bps * total // BPS - l1
         out.append(
             Trigger(
                 TriggerKind.LIQUIDITY,
@@ -141,7 +141,7 @@ def liquidity_triggers(
             )
         )
     elif l1 * BPS > config.l1_high_ratio * total:
-        surplus = l1 - config.l1_target_ratio * total // BPS
+        surplus = l1 - state.tiers[0].target_bps * total // BPS
         out.append(
             Trigger(
                 TriggerKind.LIQUIDITY,
