@@ -46,179 +46,36 @@ Fixes against the seed's generate_rebalance_plan:
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_FLOOR, Decimal, localcontext
-from enum import StrEnum
+from decimal import Decimal
 
+from keepers.planning.actions import (
+    Action,
+    ActionResult,
+    ActionType,
+    Plan,
+    Unresolved,
+    plan_id,
+)
 from keepers.planning.config import PlanningConfig
 from keepers.planning.metrics import band_distance
+from keepers.planning.simulate import apply, apply_action, tier_deltas
 from keepers.planning.state import BPS, AssetState, FundState, Tier
 from keepers.planning.triggers import Trigger, TriggerKind
 
-
-class ActionType(StrEnum):
-    """Values are the AssetController functions the keeper calls."""
-
-    ALLOCATE = "allocateToLayer"
-    PURCHASE = "purchaseAsset"
-    REDEEM = "redeemAsset"
-    REBALANCE_BUFFER = "rebalanceBuffer"
-    WATERFALL = "executeWaterfallLiquidation"
-
-
-@dataclass(frozen=True)
-class Action:
-    type: ActionType
-    amount: int  # base units: cash spent (purchase, allocate) or value redeemed (redeem, waterfall)
-    priority: int  # 0 first
-    reason: str
-    from_tier: int | None = None
-    to_tier: int | None = None
-    asset: str | None = None  # token address (purchase, redeem)
-    token_amount: int | None = None  # redeemAsset's tokenAmount
-    max_tier: int | None = None  # executeWaterfallLiquidation's maxTier
-    expected_deltas: tuple[int, int, int] = (0, 0, 0)  # change of cash, L2 value, L3 value
-
-
-@dataclass(frozen=True)
-class Unresolved:
-    tier: int | None
-    reason: str  # liquidity | window | concentration | below_minimum | redemptions | paused
-    detail: str
-
-
-@dataclass(frozen=True)
-class Plan:
-    id: str
-    created_at: int
-    triggers: tuple[Trigger, ...]
-    actions: tuple[Action, ...]
-    unresolved: tuple[Unresolved, ...] = ()
-    manual: bool = False
-    parent_id: str | None = None  # the plan a rollback reverses
-
-    @property
-    def total_amount(self) -> int:
-        return sum(a.amount for a in self.actions)
-
-    def ordered(self) -> list[Action]:
-        return sorted(self.actions, key=lambda a: a.priority)
-
-
-@dataclass(frozen=True)
-class ActionResult:
-    """What executing one action did (filled by the keeper's verify step)."""
-
-    action: Action
-    success: bool
-    received: int | None = None  # tokens (purchase) or cash (redeem, waterfall) received
-    actual_deltas: tuple[int, int, int] | None = None  # measured change of cash, L2, L3
-    tx_hash: str | None = None
-    error: str | None = None
-
-
-def plan_id(created_at: int, actions: Sequence[Action], salt: str = "") -> str:
-    text = f"{salt}|{created_at}|" + "|".join(repr(a) for a in actions)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-# ---------------------------------------------------------------------- simulation
-
-
-def _scale(amount: int, ratio: Decimal) -> int:
-    with localcontext() as ctx:
-        ctx.prec = 80
-        return int((Decimal(amount) * ratio).to_integral_value(rounding=ROUND_FLOOR))
-
-
-def _deltas(tier: int, cash: int, value: int) -> tuple[int, int, int]:
-    d = [cash, 0, 0]
-    d[tier] += value
-    return (d[0], d[1], d[2])
-
-
-def _bought(asset: AssetState, value_in: int) -> AssetState:
-    # Tokens at the position's own price; an empty position is assumed priced 1:1.
-    tokens = value_in * asset.balance // asset.value if asset.value else value_in
-    return replace(
-        asset,
-        balance=asset.balance + tokens,
-        value=asset.value + value_in,
-        redeemable_now_value=asset.redeemable_now_value + (value_in if asset.instant else 0),
-    )
-
-
-def _sold(asset: AssetState, value_out: int, tokens: int) -> AssetState:
-    if value_out > asset.sellable_value:
-        raise ValueError(f"{asset.symbol}: redeem {value_out} > redeemable {asset.sellable_value}")
-    return replace(
-        asset,
-        balance=asset.balance - min(tokens, asset.balance),
-        value=asset.value - value_out,
-        redeemable_now_value=asset.redeemable_now_value - value_out,
-    )
-
-
-def apply_action(state: FundState, action: Action, fill: Decimal = Decimal(1)) -> FundState:
-    """One action's effect; ``fill`` = quoted value out / oracle value (1 = at the oracle)."""
-    t = action.type
-    if t is ActionType.PURCHASE:
-        asset = state.asset(action.asset or "")
-        return state.replace_asset(
-            _bought(asset, _scale(action.amount, fill)), state.cash - action.amount
-        )
-    if t is ActionType.REDEEM:
-        asset = state.asset(action.asset or "")
-        tokens = action.token_amount if action.token_amount is not None else 0
-        cash = state.cash + _scale(action.amount, fill)
-        return state.replace_asset(_sold(asset, action.amount, tokens), cash)
-    if t is ActionType.ALLOCATE:
-        return _allocate(state, action.to_tier or 0, action.amount, fill)
-    if t is ActionType.WATERFALL:
-        return _waterfall(state, action.amount, action.max_tier or Tier.L3, fill)
-    raise ValueError(f"{t.value} is decided on chain; simulate it with eth_call")
-
-
-def _allocate(state: FundState, tier: int, amount: int, fill: Decimal) -> FundState:
-    """allocateToLayer model: pro rata to the tier's assets' values (all to the first if none
-    has value)."""
-    targets = [a for a in state.assets if a.tier == tier]
-    if not targets or tier == Tier.L1:
-        raise ValueError(f"no assets in tier {tier} to allocate to")
-    value_in = _scale(amount, fill)
-    held = sum(a.value for a in targets)
-    shares = {a.token: (value_in * a.value // held if held else 0) for a in targets}
-    shares[targets[0].token] += value_in - sum(shares.values())
-    assets = [_bought(a, shares[a.token]) if a.token in shares else a for a in state.assets]
-    return state.with_assets(state.cash - amount, assets)
-
-
-def _waterfall(state: FundState, amount: int, max_tier: int, fill: Decimal) -> FundState:
-    """executeWaterfallLiquidation model: L2 before L3, assets in registration order, never
-    past ``max_tier``."""
-    remaining, cash, assets = amount, state.cash, list(state.assets)
-    for tier in range(Tier.L2, max_tier + 1):
-        for i, a in enumerate(assets):
-            if a.tier != tier or remaining == 0:
-                continue
-            take = min(remaining, a.sellable_value)
-            if take:
-                assets[i] = _sold(a, take, a.tokens_for_value(take))
-                cash += _scale(take, fill)
-                remaining -= take
-    return state.with_assets(cash, assets)
-
-
-def apply(state: FundState, plan: Plan, prices: Mapping[str, Decimal] | None = None) -> FundState:
-    """Simulate a plan in priority order. ``prices`` maps a token to its quoted fill relative to
-    the oracle (quote out / oracle out, e.g. Decimal("0.995")); missing tokens fill at 1."""
-    prices = prices or {}
-    for action in plan.ordered():
-        state = apply_action(state, action, prices.get(action.asset or "", Decimal(1)))
-    return state
-
+# Re-exported: callers import the plan vocabulary and apply() from here.
+__all__ = [
+    "Action",
+    "ActionResult",
+    "ActionType",
+    "Plan",
+    "Unresolved",
+    "apply",
+    "apply_action",
+    "plan",
+    "plan_id",
+]
 
 # ---------------------------------------------------------------------- planner
 
@@ -323,7 +180,7 @@ class _Planner:
                     to_tier=Tier.L1,
                     asset=a.token,
                     token_amount=a.tokens_for_value(leg),
-                    expected_deltas=_deltas(tier, leg, -leg),
+                    expected_deltas=tier_deltas(tier, leg, -leg),
                 )
             )
             done += leg
@@ -364,7 +221,7 @@ class _Planner:
                     from_tier=Tier.L1,
                     to_tier=tier,
                     asset=a.token,
-                    expected_deltas=_deltas(tier, -leg, leg),
+                    expected_deltas=tier_deltas(tier, -leg, leg),
                 )
             )
             done += leg

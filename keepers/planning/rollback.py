@@ -22,14 +22,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from keepers.planning.plan import Action, ActionResult, ActionType, Plan, Unresolved, plan_id
+from keepers.planning.simulate import tier_deltas
 from keepers.planning.state import Tier
 from keepers.planning.triggers import manual_trigger
-
-
-def _deltas(tier: int, cash: int, value: int) -> tuple[int, int, int]:
-    d = [cash, 0, 0]
-    d[tier] += value
-    return (d[0], d[1], d[2])
 
 
 def reverse_action(result: ActionResult) -> Action | Unresolved:
@@ -49,7 +44,7 @@ def reverse_action(result: ActionResult) -> Action | Unresolved:
             to_tier=Tier.L1,
             asset=a.asset,
             token_amount=result.received,
-            expected_deltas=_deltas(a.to_tier, value, -value),
+            expected_deltas=tier_deltas(a.to_tier, value, -value),
         )
     if a.type is ActionType.REDEEM:
         cash = result.received if result.received is not None else a.amount
@@ -62,7 +57,7 @@ def reverse_action(result: ActionResult) -> Action | Unresolved:
             from_tier=Tier.L1,
             to_tier=tier,
             asset=a.asset,
-            expected_deltas=_deltas(tier, -cash, cash),
+            expected_deltas=tier_deltas(tier, -cash, cash),
         )
     if a.type is ActionType.ALLOCATE and a.to_tier == Tier.L2:
         return Action(
@@ -73,7 +68,7 @@ def reverse_action(result: ActionResult) -> Action | Unresolved:
             from_tier=Tier.L2,
             to_tier=Tier.L1,
             max_tier=Tier.L2,
-            expected_deltas=_deltas(Tier.L2, a.amount, -a.amount),
+            expected_deltas=tier_deltas(Tier.L2, a.amount, -a.amount),
         )
     return Unresolved(
         a.to_tier,
@@ -98,7 +93,7 @@ def _waterfall_reversals(result: ActionResult) -> list[Action | Unresolved]:
                     f"rollback of waterfall: {a.reason}",
                     from_tier=Tier.L1,
                     to_tier=tier,
-                    expected_deltas=_deltas(tier, -taken, taken),
+                    expected_deltas=tier_deltas(tier, -taken, taken),
                 )
             )
     if not out:
