@@ -30,7 +30,7 @@ class Action:
     from_tier: int | None = None
     to_tier: int | None = None
     asset: str | None = None  # token address (purchase, redeem)
-    token_amount: int | None = None  # redeemAsset's tokenAmount
+    token_amount: int | None = None  # redeemAsset's tokenAmount (minOut: risk.min_out)
     max_tier: int | None = None  # executeWaterfallLiquidation's maxTier
     expected_deltas: tuple[int, int, int] = (0, 0, 0)  # change of cash, L2 value, L3 value
 
@@ -38,7 +38,9 @@ class Action:
 @dataclass(frozen=True)
 class Unresolved:
     tier: int | None
-    reason: str  # liquidity | window | concentration | below_minimum | redemptions | paused
+    # liquidity | window | concentration | below_minimum | redemptions | slippage | paused;
+    # rollback plans also: missing_receipt | irreversible
+    reason: str
     detail: str
 
 
