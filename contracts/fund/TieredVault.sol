@@ -93,27 +93,30 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuard {
         return super.mint(shares, receiver);
     }
 
+    /// @dev One valuation pass instead of OpenZeppelin's two (maxWithdraw + preview): the cash
+    /// check replaces maxWithdraw, and _burn enforces the owner's balance.
     function withdraw(uint256 assets, address receiver, address owner)
         public
         override(ERC4626, IERC4626)
-        returns (uint256)
+        returns (uint256 shares)
     {
         if (withdrawalsPaused) revert WithdrawalsPaused();
         uint256 cash = availableCash();
         if (assets > cash) revert InsufficientCash(assets, cash);
-        return super.withdraw(assets, receiver, owner);
+        shares = previewWithdraw(assets);
+        _withdraw(_msgSender(), receiver, owner, assets, shares);
     }
 
     function redeem(uint256 shares, address receiver, address owner)
         public
         override(ERC4626, IERC4626)
-        returns (uint256)
+        returns (uint256 assets)
     {
         if (withdrawalsPaused) revert WithdrawalsPaused();
-        uint256 assets = previewRedeem(shares);
+        assets = previewRedeem(shares);
         uint256 cash = availableCash();
         if (assets > cash) revert InsufficientCash(assets, cash);
-        return super.redeem(shares, receiver, owner);
+        _withdraw(_msgSender(), receiver, owner, assets, shares);
     }
 
     function _decimalsOffset() internal pure override returns (uint8) {

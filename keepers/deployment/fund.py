@@ -82,6 +82,7 @@ def deploy_core(
         project.AssetController, vault.address, deployer.address, [list(t) for t in tiers], risk.as_tuple()
     )
     vault.setController(controller.address, sender=deployer)
+    controller.mark(sender=deployer)  # a fresh mark: deposits price from it for navMaxAge
     lens = deployer.deploy(project.FundLens)
     return FundDeployment(cash=cash, vault=vault, controller=controller, lens=lens)
 

@@ -1,0 +1,71 @@
+"""`make demo`: the fund on a local anvil chain that ape-foundry starts itself.
+
+Deploys the local profile (real Uniswap V3 pools, test feeds and funds), takes deposits,
+invests to target, lets the tiers drift out of band (a price drop through the feed and a real
+pool trade, then a large deposit), and has the keeper account call
+AssetController.rebalance(true). Prints the tiers before and after.
+"""
+
+import time
+
+import click
+from ape.cli import ConnectedProviderCommand, network_option
+
+from keepers.deployment.fund import fund_state
+from keepers.deployment.profile import deploy_profile, load_profile, write_addresses
+from keepers.deployment.tables import fmt_bps, render_before_after
+from keepers.deployment.uniswap import MAX_DEADLINE
+
+
+@click.command(cls=ConnectedProviderCommand)
+@network_option()
+@click.option("--profile", "profile_path", default="scripts/profiles/local.yaml", show_default=True)
+def cli(network, profile_path):
+    from ape import accounts
+
+    t0 = time.monotonic()
+    acct = accounts.test_accounts
+    deployer, admin, keeper = acct[0], acct[1], acct[2]
+    investors = [acct[4], acct[5], acct[6]]
+    profile = load_profile(profile_path)
+    click.echo(f"[{time.monotonic() - t0:5.1f}s] deploying the local profile ({len(profile.assets)} assets)")
+    fund = deploy_profile(profile, deployer, accounts, log=lambda *_: None)
+    path = write_addresses(fund, profile.network)
+    click.echo(f"[{time.monotonic() - t0:5.1f}s] deployed; addresses in {path}")
+    unit = 10 ** int(fund.cash.decimals())
+    v, c = fund.vault, fund.controller
+
+    for who, amount in zip(investors, (2_000_000, 1_500_000, 1_000_000), strict=True):
+        fund.cash.mint(who, 10_000_000 * unit, sender=deployer)
+        fund.cash.approve(v, 2**256 - 1, sender=who)
+        v.deposit(amount * unit, who, sender=who)
+    click.echo(f"[{time.monotonic() - t0:5.1f}s] deposits: 4,500,000 USDT from 3 investors, all in L1")
+    c.rebalance(True, sender=keeper)
+    click.echo(f"[{time.monotonic() - t0:5.1f}s] keeper invested to target: {_ratios(fund)}")
+
+    # Drift 1: TBILL-A falls 12%: the feed reports it and a seller moves the real pool too.
+    sym = "TBILL-A"
+    feed, token = fund.feeds[sym], fund.assets[sym]
+    feed.updateAnswer(feed.latestAnswer() * 88 // 100, sender=deployer)
+    seller = acct[7]
+    token.mint(seller, 30_000 * 10**18, sender=deployer)
+    token.approve(fund.adapters["uniswap_router"], 2**256 - 1, sender=seller)
+    fund.adapters["uniswap_router"].exactInputSingle(
+        (token, fund.cash, 3000, seller, MAX_DEADLINE, 30_000 * 10**18, 0, 0), sender=seller
+    )
+    # Drift 2: a 3,000,000 USDT deposit lands in L1.
+    v.deposit(3_000_000 * unit, investors[0], sender=investors[0])
+    c.mark(sender=keeper)
+    before = fund_state(fund)
+    click.echo(f"[{time.monotonic() - t0:5.1f}s] drift: {sym} -12% and a 3,000,000 USDT deposit: {_ratios(fund)}")
+
+    tx = c.rebalance(True, sender=keeper)
+    after = fund_state(fund)
+    click.echo(f"[{time.monotonic() - t0:5.1f}s] keeper called AssetController.rebalance(true): gas {tx.gas_used:,}\n")
+    click.echo(render_before_after(before, after))
+    click.echo(f"\ndemo finished in {time.monotonic() - t0:.1f}s")
+
+
+def _ratios(fund):
+    s = fund_state(fund)
+    return " / ".join(f"L{i + 1} {fmt_bps(r)}" for i, r in enumerate(s.tierRatioBps))
