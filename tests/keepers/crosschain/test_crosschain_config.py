@@ -1,6 +1,5 @@
 """Cross-chain config: a bad value refuses to start and the error names field and value."""
 
-import copy
 import json
 from decimal import Decimal
 
@@ -16,48 +15,9 @@ from keepers.crosschain.config import (
     parse_config,
 )
 
-USDC_ETH = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
-USDT_ETH = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
-USDT_BSC = "0x55d398326f99059fF775485246999027B3197955"
-USDC_BSC = "0x8AC76a51cc950d9822D68b83fE1Ad97B32Cd580d"
 
-
-def good_doc() -> dict:
-    return {
-        "trigger_percentage": "0.5",
-        "chains": [
-            {
-                "name": "ethereum",
-                "rpc_url": "http://127.0.0.1:8545",
-                "chain_id": 1,
-                "cctp_domain": 0,
-                "lz_endpoint_id": 30101,
-                "tokens": {
-                    "USDC": {"address": USDC_ETH, "decimals": 6},
-                    "USDT": {"address": USDT_ETH, "decimals": 6},
-                },
-                "base_balances": {"USDC": "100000", "USDT": "50000.5"},
-                "routes": ["CCTP", "USDT0", "CEX"],
-            },
-            {
-                "name": "bsc",
-                "rpc_url": "https://bsc.example.org",
-                "chain_id": 56,
-                "lz_endpoint_id": 30102,
-                "tokens": {
-                    "USDC": {"address": USDC_BSC, "decimals": 18},
-                    "USDT": {"address": USDT_BSC, "decimals": 18},
-                },
-                "base_balances": {"USDC": "20000", "USDT": "75000.000000000000000001"},
-                "routes": ["USDT0", "CEX"],
-            },
-        ],
-        "route_costs": {"CCTP": 1, "USDT0": 2, "CEX": 10},
-    }
-
-
-def test_parse_config__good_document__scaled_bases_and_routes():
-    cfg = parse_config(good_doc())
+def test_parse_config__good_document__scaled_bases_and_routes(cc_doc):
+    cfg = parse_config(cc_doc)
     assert cfg.trigger_percentage == Decimal("0.5")
     eth, bsc = cfg.chain("ethereum"), cfg.chain("bsc")
     assert eth.tokens[Asset.USDT].decimals == 6
@@ -72,8 +32,7 @@ def test_parse_config__good_document__scaled_bases_and_routes():
     assert table[("USDC", "ethereum", "bsc")] == 10
 
 
-def _mutate(path: str, value):
-    doc = good_doc()
+def _mutate(doc: dict, path: str, value) -> dict:
     node = doc
     parts = path.split(".")
     for part in parts[:-1]:
@@ -117,7 +76,7 @@ BAD_VALUES = [
     ("chains.0.tokens.USDT.decimals", 37, ["chains.0.tokens.USDT.decimals", "37"]),
     ("chains.0.tokens.USDT.decimals", -1, ["chains.0.tokens.USDT.decimals", "-1"]),
     ("chains.0.tokens.USDT.address", "0x1234", ["chains.0.tokens.USDT.address", "0x1234"]),
-    ("chains.0.tokens.DAI", {"address": USDT_ETH, "decimals": 18}, ["chains.0.tokens.DAI"]),
+    ("chains.0.tokens.DAI", {"address": "0x" + "11" * 20, "decimals": 18}, ["chains.0.tokens.DAI"]),
     ("chains.0.rpc_url", "localhost:8545", ["chains.0.rpc_url", "localhost:8545"]),
     ("chains.0.name", "Ethereum Mainnet", ["chains.0.name", "Ethereum Mainnet"]),
     ("chains.0.cctp_domain", -1, ["chains.0.cctp_domain", "-1"]),
@@ -127,32 +86,34 @@ BAD_VALUES = [
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "expected"), BAD_VALUES, ids=[b[0] for b in BAD_VALUES])
-def test_parse_config__bad_value__refuses_naming_field_and_value(path, value, expected):
+@pytest.mark.parametrize(
+    ("path", "value", "expected"), BAD_VALUES, ids=[f"{b[0]}={b[1]!r}" for b in BAD_VALUES]
+)
+def test_parse_config__bad_value__refuses_naming_field_and_value(cc_doc, path, value, expected):
     with pytest.raises(ConfigError) as err:
-        parse_config(_mutate(path, value))
+        parse_config(_mutate(cc_doc, path, value))
     for text in expected:
         assert text in str(err.value)
 
 
-def test_parse_config__base_without_token__refused():
-    doc = good_doc()
+def test_parse_config__base_without_token__refused(cc_doc):
+    doc = cc_doc
     del doc["chains"][1]["tokens"]["USDC"]
     with pytest.raises(ConfigError, match=r"base_balances.USDC is set but tokens.USDC"):
         parse_config(doc)
 
 
-def test_parse_config__route_without_cost__refused():
-    doc = good_doc()
+def test_parse_config__route_without_cost__refused(cc_doc):
+    doc = cc_doc
     del doc["route_costs"]["CEX"]
     doc["route_costs"].setdefault("CCTP", 1)
     with pytest.raises(ConfigError, match=r"chain 'ethereum' uses route CEX with no cost"):
         parse_config(doc)
 
 
-def test_load_config__yaml_and_json_files_and_env__same_config(tmp_path):
+def test_load_config__yaml_and_json_files_and_env__same_config(cc_doc, tmp_path):
     yaml = pytest.importorskip("yaml")
-    doc = good_doc()
+    doc = cc_doc
     y = tmp_path / "cc.yaml"
     y.write_text(yaml.safe_dump(doc))
     j = tmp_path / "cc.json"
@@ -168,8 +129,8 @@ def test_load_config__nothing_configured__refuses():
         load_config(env={})
 
 
-def test_load_config__bad_file__names_field_and_value(tmp_path):
-    doc = copy.deepcopy(good_doc())
+def test_load_config__bad_file__names_field_and_value(cc_doc, tmp_path):
+    doc = cc_doc
     doc["trigger_percentage"] = "2"
     p = tmp_path / "cc.json"
     p.write_text(json.dumps(doc))
