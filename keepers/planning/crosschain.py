@@ -30,7 +30,8 @@ Rules (rulebook sections 2-5)
   and no plan at all (no partial rebalance).
 * `greedy_match` is the rulebook's greedy matching, kept as the reference.
 * `exact_match` minimises the number of transfers exactly (formulation below) for up to
-  `EXACT_PARTY_LIMIT` parties and falls back to greedy above that.
+  `EXACT_PARTY_LIMIT` parties; above that it takes the better of greedy and the best-fit
+  heuristic (`best_fit_match`), so it never plans more transfers than greedy.
 
 Exact formulation
 -----------------
@@ -74,9 +75,9 @@ from fractions import Fraction
 
 SCALE_DECIMALS = 18
 EXACT_PARTY_LIMIT = 12
-"""Above this many parties (deficits + sources) of one asset the exact planner uses greedy."""
+"""Above this many parties (deficits + sources) of one asset the planner is heuristic."""
 
-_EXHAUSTIVE_ORDERS = 720
+_EXHAUSTIVE_ORDERS = 144
 """Search every sweep order of a block while (#sources)! * (#deficits)! stays within this."""
 
 RouteCost = Callable[[str, str, str], int | None]
@@ -344,17 +345,68 @@ def exact_match(
     route_cost: RouteCost | None = None,
     limit: int = EXACT_PARTY_LIMIT,
 ) -> list[Transfer]:
-    """Fewest transfers (exact up to `limit` parties, else greedy); ties -> cheapest routes."""
+    """Fewest transfers (exact up to `limit` parties, else the better of greedy and best-fit);
+    ties -> cheapest routes."""
     _check_sufficient(asset, deficits, surpluses)
     if not deficits:
         return []
     dl = sorted(deficits.items())
     sl = sorted(surpluses.items())
     if len(dl) + len(sl) > limit:
-        plan = greedy_match(asset, deficits, surpluses)
-        _require_routes(asset, plan, route_cost)
-        return plan
+        return _large_instance(asset, deficits, surpluses, route_cost)
     return _ExactSolver(asset, dl, sl, route_cost).solve()
+
+
+def best_fit_match(
+    asset: str, deficits: Mapping[str, int], surpluses: Mapping[str, int]
+) -> list[Transfer]:
+    """Heuristic for instances above the exact limit. Deficits largest first; a deficit that
+    one source can cover takes the *smallest* such source (one leg closes it, big sources
+    stay whole for big deficits); otherwise it takes the largest source whole (the leg
+    exhausts that source). Every leg exhausts a deficit or a source, like greedy."""
+    _check_sufficient(asset, deficits, surpluses)
+    left = dict(surpluses)
+    out: list[Transfer] = []
+    for dest, d in _by_amount_desc(deficits):
+        while d > 0:
+            fits = [(amount, name) for name, amount in left.items() if amount >= d]
+            if fits:
+                _, name = min(fits)
+                x = d
+            else:
+                name, x = min(left.items(), key=lambda kv: (-kv[1], kv[0]))
+            out.append(Transfer(name, dest, asset, x))
+            left[name] -= x
+            d -= x
+            if left[name] == 0:
+                del left[name]
+    return out
+
+
+def _large_instance(
+    asset: str,
+    deficits: Mapping[str, int],
+    surpluses: Mapping[str, int],
+    route_cost: RouteCost | None,
+) -> list[Transfer]:
+    """Above the exact limit: the better of greedy and best-fit (fewest legs, then cost), so
+    never more transfers than greedy; only plans whose every leg has a route qualify."""
+    candidates = [
+        greedy_match(asset, deficits, surpluses),
+        best_fit_match(asset, deficits, surpluses),
+    ]
+    scored = []
+    for plan in candidates:
+        cost = 0
+        if route_cost is not None:
+            legs = [route_cost(asset, t.source, t.dest) for t in plan]
+            if any(c is None for c in legs):
+                continue
+            cost = sum(c for c in legs if c is not None)
+        scored.append((len(plan), cost, plan))
+    if not scored:
+        _require_routes(asset, candidates[0], route_cost)  # raises NoRouteError
+    return min(scored, key=lambda x: x[:2])[2]
 
 
 def _require_routes(asset: str, plan: Sequence[Transfer], route_cost: RouteCost | None) -> None:

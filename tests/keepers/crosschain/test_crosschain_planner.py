@@ -17,6 +17,7 @@ from keepers.planning.crosschain import (
     NoRouteError,
     NotRepresentableError,
     Rounding,
+    best_fit_match,
     exact_match,
     from_scaled,
     greedy_match,
@@ -221,10 +222,22 @@ def test_plan_rebalance__greedy_mode_missing_route__no_route_error():
     assert (err.value.source, err.value.dest) == ("b", "a")
 
 
-def test_exact_match__above_party_limit__falls_back_to_greedy():
+def test_exact_match__above_party_limit__greedy_when_best_fit_no_better():
     deficits = {f"d{i}": 5 + i for i in range(EXACT_PARTY_LIMIT)}
     surpluses = {"s0": 10_000}
     assert exact_match("USDC", deficits, surpluses) == greedy_match("USDC", deficits, surpluses)
+
+
+def test_exact_match__above_party_limit__best_fit_when_fewer_legs():
+    # Greedy gives the 100 to the first deficit and splits everything after it; best fit
+    # pairs each deficit with the source of its own size.
+    deficits = {f"d{i}": 10 * (i + 1) for i in range(7)}
+    surpluses = {f"s{i}": 10 * (i + 1) + 5 for i in range(7)}
+    assert len(deficits) + len(surpluses) > EXACT_PARTY_LIMIT
+    greedy = greedy_match("USDC", deficits, surpluses)
+    plan = exact_match("USDC", deficits, surpluses)
+    check_plan(deficits, surpluses, plan)
+    assert len(plan) == 7 < len(greedy)
 
 
 # --------------------------------------------------------------------------- in flight
@@ -464,3 +477,13 @@ def test_to_scaled__6_decimals__exact_round_trip_property(units):
     assert from_scaled(scaled, 6) == units
     assert from_scaled(scaled + 1, 6, Rounding.DOWN) == units
     assert from_scaled(scaled + 1, 6, Rounding.UP) == units + 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(small_instances(max_d=12, max_s=12))
+def test_exact_match__above_party_limit__valid_and_never_more_than_greedy(inst):
+    deficits, surpluses = inst
+    plan = exact_match("USDC", deficits, surpluses, limit=0)
+    check_plan(deficits, surpluses, plan)
+    assert len(plan) <= len(greedy_match("USDC", deficits, surpluses))
+    check_plan(deficits, surpluses, best_fit_match("USDC", deficits, surpluses))
