@@ -148,3 +148,65 @@ def test_handle_receive__not_from_transmitter__refused(cctp, attacker):
         cctp["m_b"].handleReceiveFinalizedMessage(
             DOMAIN_A, address_to_bytes32(cctp["m_a"].address), 2000, b"", sender=attacker
         )
+
+
+# --------------------------------------------------------------------------- route adapter
+
+
+def test_cctp_route__initiate_status_finalize__minted_once_and_replay_is_idempotent(
+    cctp, chain, keeper, bob, attester
+):
+    from keepers.crosschain.routes import (
+        CctpEndpoint,
+        CctpRoute,
+        LocalAttestations,
+        RouteStatus,
+        Web3Sender,
+    )
+
+    w3 = chain.provider.web3
+    src = CctpEndpoint(
+        "a", w3, DOMAIN_A, cctp["m_a"].address, cctp["t_a"].address, cctp["a"].address
+    )
+    dst = CctpEndpoint(
+        "b", w3, DOMAIN_B, cctp["m_b"].address, cctp["t_b"].address, cctp["b"].address
+    )
+    route = CctpRoute(
+        src, dst, LocalAttestations(attester), Web3Sender(keeper.address), keeper.address
+    )
+    amount = 1234 * cctp["unit"] + 5
+    cctp["a"].mint(keeper, amount, sender=keeper)
+    assert route.quote(amount).min_received == amount
+
+    handle = route.initiate(amount, bob.address)
+    assert cctp["a"].balanceOf(keeper) == 0
+    assert route.status(handle) is RouteStatus.ATTESTED
+
+    before = cctp["b"].balanceOf(bob)
+    first = route.finalize(handle)
+    assert first.tx_hash is not None and not first.already_received
+    assert route.status(handle) is RouteStatus.COMPLETED
+    again = route.finalize(handle)  # a restarted keeper repeating the step
+    assert again.already_received and again.tx_hash is None
+    assert cctp["b"].balanceOf(bob) == before + amount
+
+
+def test_is_nonce_used__web3_revert_data__replay_told_apart_from_bad_attestation(
+    cctp, chain, alice, bob, keeper, attester
+):
+    from web3.exceptions import ContractCustomError, ContractLogicError
+
+    from keepers.crosschain.routes import _TRANSMITTER_ABI, _is_nonce_used
+
+    tx, log = burn(cctp, alice, bob, 7 * cctp["unit"])
+    att = attester.attest(bytes(log.message), HexBytes(tx.txn_hash), log.log_index)
+    cctp["t_b"].receiveMessage(att.message, att.attestation, sender=keeper)
+    w3 = chain.provider.web3
+    t_b = w3.eth.contract(address=cctp["t_b"].address, abi=_TRANSMITTER_ABI)
+    with pytest.raises((ContractCustomError, ContractLogicError)) as replay:
+        t_b.functions.receiveMessage(att.message, att.attestation).call({"from": keeper.address})
+    assert _is_nonce_used(replay.value)
+    forged = LocalCctpAttester(keccak(b"forger")).sign(att.message)
+    with pytest.raises((ContractCustomError, ContractLogicError)) as bad:
+        t_b.functions.receiveMessage(att.message, forged).call({"from": keeper.address})
+    assert not _is_nonce_used(bad.value)
