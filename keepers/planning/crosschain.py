@@ -492,10 +492,11 @@ class _ExactSolver:
             block = sub | dbit
             nb = net[block]
             if nb >= 0 and (nb < min_src[block] or not prune) and net[mask ^ block] >= 0:
-                priced = self._block(block)
-                if priced is not None:
-                    blocks, neg_cost, _ = self._best_cached(mask ^ block)
-                    if blocks >= 0:
+                blocks, neg_cost, _ = self._best_cached(mask ^ block)
+                # The count decides first: price a block only if it can tie or win.
+                if blocks >= 0 and blocks + 1 >= best[0]:
+                    priced = self._block(block)
+                    if priced is not None:
                         cand = (blocks + 1, neg_cost - priced[0], block)
                         if cand[:2] > best[:2]:
                             best = cand

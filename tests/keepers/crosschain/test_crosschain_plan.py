@@ -487,3 +487,24 @@ def test_exact_match__above_party_limit__valid_and_never_more_than_greedy(inst):
     check_plan(deficits, surpluses, plan)
     assert len(plan) <= len(greedy_match("USDC", deficits, surpluses))
     check_plan(deficits, surpluses, best_fit_match("USDC", deficits, surpluses))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    small_instances(max_d=3, max_s=4),
+    st.sets(
+        st.tuples(st.sampled_from([f"s{i}" for i in range(4)]), st.sampled_from(["d0", "d1", "d2"]))
+    ),
+)
+def test_exact_match__route_gaps__every_leg_routable_or_no_route_error(inst, missing):
+    deficits, surpluses = inst
+    table = {("USDC", s, d): 1 for d in deficits for s in surpluses if (s, d) not in missing}
+    try:
+        plan = exact_match("USDC", deficits, surpluses, table_route_cost(table))
+    except NoRouteError:
+        # Refused only if greedy's plan is not routable either.
+        greedy = greedy_match("USDC", deficits, surpluses)
+        assert any(("USDC", t.source, t.dest) not in table for t in greedy)
+        return
+    check_plan(deficits, surpluses, plan)
+    assert all(("USDC", t.source, t.dest) in table for t in plan)
