@@ -508,3 +508,25 @@ def test_exact_match__route_gaps__every_leg_routable_or_no_route_error(inst, mis
         return
     check_plan(deficits, surpluses, plan)
     assert all(("USDC", t.source, t.dest) in table for t in plan)
+
+
+@settings(max_examples=200, deadline=None)
+@given(holdings_sets(), st.booleans())
+def test_plan_rebalance__plan_fed_back_as_in_flight__nothing_planned_twice(data, debited):
+    holdings, p = data
+    try:
+        plan = plan_rebalance(holdings, p)
+    except InsufficientSurplusError:
+        return
+    moves = [InFlightMove(t.source, t.dest, t.asset, t.amount, debited) for t in plan.transfers]
+    if debited:  # the sources' on-chain balances already dropped
+        sent = defaultdict(int)
+        for t in plan.transfers:
+            sent[(t.source, t.asset)] += t.amount
+        holdings = [
+            Holding(x.chain, x.asset, x.balance - sent[(x.chain, x.asset)], x.base, x.decimals)
+            for x in holdings
+        ]
+    again = plan_rebalance(holdings, p, moves)
+    assert again.transfers == ()
+    assert again.triggered == ()
