@@ -1,0 +1,303 @@
+"""Cross-chain inventory configuration: validated at start, I/O only in `load_config`.
+
+Units (documented choice): base balances are written in **human units as decimal strings**
+(``"250000"`` or ``"1234.56"`` means that many USDC/USDT, each worth $1). A base must be
+representable at its token's decimals (``"0.0000001"`` on a 6-decimal token is refused).
+The planner works on integers at a common 18-decimal scale; `base_balance_scaled` gives that.
+
+A bad value refuses to start: `load_config` raises `ConfigError`, whose message names every
+offending field (dotted path, e.g. ``chains.1.tokens.USDT.decimals``) and the value found.
+
+Sources, first match wins: an explicit path; env ``BALLAST_CROSSCHAIN_CONFIG`` (a path to a
+.yaml/.yml/.json file); env ``BALLAST_CROSSCHAIN_CONFIG_JSON`` (the JSON document itself).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from decimal import Context, Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+SCALE_DECIMALS = 18
+"""Every planner amount is an integer at this many decimals (1 USD = 10**18)."""
+
+MAX_TOKEN_DECIMALS = 36
+
+ENV_PATH = "BALLAST_CROSSCHAIN_CONFIG"
+ENV_JSON = "BALLAST_CROSSCHAIN_CONFIG_JSON"
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_CHAIN_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_RPC = re.compile(r"^(https?|wss?)://\S+$")
+
+
+# Wide enough that scaling any configured amount by 10**36 never rounds.
+_WIDE = Context(prec=120)
+_MAX_BASE = Decimal(10) ** 24
+
+
+def _is_integral(d: Decimal) -> bool:
+    return d == d.to_integral_value()
+
+
+class Asset(StrEnum):
+    USDC = "USDC"
+    USDT = "USDT"
+
+
+class RouteName(StrEnum):
+    """Bridges the keeper knows. CCTP moves USDC, USDT0 (LayerZero OFT) moves USDT, and a
+    CEX (deposit on one chain, withdraw on another) is the fallback for either asset."""
+
+    CCTP = "CCTP"
+    USDT0 = "USDT0"
+    CEX = "CEX"
+
+
+ROUTE_ASSETS: dict[RouteName, frozenset[Asset]] = {
+    RouteName.CCTP: frozenset({Asset.USDC}),
+    RouteName.USDT0: frozenset({Asset.USDT}),
+    RouteName.CEX: frozenset({Asset.USDC, Asset.USDT}),
+}
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names each field and value."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TokenConfig(_Strict):
+    address: str
+    decimals: int = Field(ge=0, le=MAX_TOKEN_DECIMALS)
+
+    @field_validator("address")
+    @classmethod
+    def _address_is_hex(cls, v: str) -> str:
+        if not _ADDRESS.match(v):
+            raise ValueError(f"address must be 0x followed by 40 hex digits, got {v!r}")
+        return v
+
+
+class ChainConfig(_Strict):
+    name: str
+    rpc_url: str
+    chain_id: int = Field(gt=0)
+    cctp_domain: int | None = Field(default=None, ge=0)
+    lz_endpoint_id: int | None = Field(default=None, gt=0)
+    tokens: dict[Asset, TokenConfig]
+    base_balances: dict[Asset, Decimal] = Field(
+        description="Target balance per asset in human units (decimal string)."
+    )
+    routes: tuple[RouteName, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_slug(cls, v: str) -> str:
+        if not _CHAIN_NAME.match(v):
+            raise ValueError(f"name must match {_CHAIN_NAME.pattern}, got {v!r}")
+        return v
+
+    @field_validator("rpc_url")
+    @classmethod
+    def _rpc_is_url(cls, v: str) -> str:
+        if not _RPC.match(v):
+            raise ValueError(f"rpc_url must be an http(s):// or ws(s):// URL, got {v!r}")
+        return v
+
+    @field_validator("base_balances", mode="before")
+    @classmethod
+    def _no_float_bases(cls, v: Any) -> Any:
+        # A float has already lost precision (0.1 is not 1/10): demand strings or integers.
+        if isinstance(v, Mapping):
+            for asset, amount in v.items():
+                if isinstance(amount, float):
+                    raise ValueError(
+                        f"base balance for {asset} must be a decimal string or an integer, "
+                        f"not the float {amount!r}"
+                    )
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChainConfig:
+        for asset, base in self.base_balances.items():
+            if not base.is_finite() or not 0 <= base < _MAX_BASE:
+                raise ValueError(f"base_balances.{asset} must be in [0, 1e24), got {base}")
+            token = self.tokens.get(asset)
+            if token is None:
+                raise ValueError(f"base_balances.{asset} is set but tokens.{asset} is missing")
+            places = min(token.decimals, SCALE_DECIMALS)
+            if not _is_integral(base.scaleb(places, _WIDE)):
+                raise ValueError(
+                    f"base_balances.{asset}={base} is finer than {places} decimals "
+                    f"(token decimals {token.decimals}, planning scale {SCALE_DECIMALS})"
+                )
+        if len(set(self.routes)) != len(self.routes):
+            raise ValueError(f"routes lists a route twice: {[r.value for r in self.routes]}")
+        for route in self.routes:
+            if not any(a in self.tokens for a in ROUTE_ASSETS[route]):
+                raise ValueError(f"route {route.value} needs a token it can move on this chain")
+            if route is RouteName.CCTP and self.cctp_domain is None:
+                raise ValueError("route CCTP needs cctp_domain")
+            if route is RouteName.USDT0 and self.lz_endpoint_id is None:
+                raise ValueError("route USDT0 needs lz_endpoint_id")
+        return self
+
+    def base_balance_scaled(self, asset: Asset) -> int:
+        """Base balance as an integer at the 18-decimal planning scale (0 if unset)."""
+        base = self.base_balances.get(asset, Decimal(0))
+        return int(
+            base.scaleb(SCALE_DECIMALS, _WIDE)
+        )  # exact: base has <= 18 places (checked above)
+
+    def supports(self, route: RouteName, asset: Asset) -> bool:
+        return route in self.routes and asset in ROUTE_ASSETS[route] and asset in self.tokens
+
+
+class CrosschainConfig(_Strict):
+    trigger_percentage: Decimal = Field(
+        description="p in (0, 1): trigger when current <= base * (1 - p)."
+    )
+    chains: tuple[ChainConfig, ...] = Field(min_length=1)
+    route_costs: dict[RouteName, int] = Field(
+        default_factory=lambda: {RouteName.CCTP: 1, RouteName.USDT0: 2, RouteName.CEX: 10},
+        description="Cost of one transfer leg per route (any unit, same for all routes); "
+        "used to prefer cheaper routes among plans with equally few transfers.",
+    )
+
+    @field_validator("trigger_percentage", mode="before")
+    @classmethod
+    def _no_float_p(cls, v: Any) -> Any:
+        if isinstance(v, float):
+            raise ValueError(f"trigger_percentage must be a decimal string, not the float {v!r}")
+        return v
+
+    @field_validator("trigger_percentage")
+    @classmethod
+    def _p_in_open_unit_interval(cls, v: Decimal) -> Decimal:
+        if not v.is_finite() or not (0 < v < 1):
+            raise ValueError(f"trigger_percentage must be strictly between 0 and 1, got {v}")
+        return v
+
+    @field_validator("route_costs")
+    @classmethod
+    def _costs_non_negative(cls, v: dict[RouteName, int]) -> dict[RouteName, int]:
+        for route, cost in v.items():
+            if cost < 0:
+                raise ValueError(f"route_costs.{route.value} must be >= 0, got {cost}")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> CrosschainConfig:
+        for label, key in (
+            ("name", lambda c: c.name),
+            ("chain_id", lambda c: c.chain_id),
+            ("cctp_domain", lambda c: c.cctp_domain),
+            ("lz_endpoint_id", lambda c: c.lz_endpoint_id),
+        ):
+            seen: dict[Any, tuple[int, str]] = {}
+            for i, chain in enumerate(self.chains):
+                value = key(chain)
+                if value is None:
+                    continue
+                if value in seen:
+                    j, first = seen[value]
+                    raise ValueError(
+                        f"chains.{i}.{label}: duplicate {label} {value!r} on chains "
+                        f"{first!r} (chains.{j}) and {chain.name!r} (chains.{i})"
+                    )
+                seen[value] = (i, chain.name)
+        for chain in self.chains:
+            for route in chain.routes:
+                if route not in self.route_costs:
+                    raise ValueError(f"chain {chain.name!r} uses route {route.value} with no cost")
+        return self
+
+    def chain(self, name: str) -> ChainConfig:
+        for chain in self.chains:
+            if chain.name == name:
+                return chain
+        raise KeyError(name)
+
+    def route_between(self, asset: Asset, source: str, dest: str) -> RouteName | None:
+        """Cheapest route both chains support for `asset` (ties: CCTP, USDT0, CEX order)."""
+        src, dst = self.chain(source), self.chain(dest)
+        usable = [r for r in RouteName if src.supports(r, asset) and dst.supports(r, asset)]
+        if not usable:
+            return None
+        return min(usable, key=lambda r: (self.route_costs[r], list(RouteName).index(r)))
+
+    def route_cost_table(self) -> dict[tuple[str, str, str], int]:
+        """(asset, source, dest) -> cost of the cheapest route; pairs with no route are absent."""
+        table: dict[tuple[str, str, str], int] = {}
+        for asset in Asset:
+            for src in self.chains:
+                for dst in self.chains:
+                    if src.name == dst.name:
+                        continue
+                    route = self.route_between(asset, src.name, dst.name)
+                    if route is not None:
+                        table[(asset.value, src.name, dst.name)] = self.route_costs[route]
+        return table
+
+
+def _describe(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "<root>"
+        value = e.get("input")
+        # A whole sub-document as "value" hides the point; model checks name it in the message.
+        shown = "" if isinstance(value, Mapping | list | tuple) and value else f" (value={value!r})"
+        lines.append(f"{loc}: {e['msg']}{shown}")
+    return "invalid cross-chain config:\n  " + "\n  ".join(lines)
+
+
+def parse_config(data: Mapping[str, Any]) -> CrosschainConfig:
+    """Validate an already-loaded document; raise `ConfigError` naming field and value."""
+    try:
+        return CrosschainConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_describe(err)) from None
+
+
+def load_config(
+    path: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> CrosschainConfig:
+    """Read and validate the config from `path`, or from the environment (see module doc)."""
+    env = os.environ if env is None else env
+    if path is None and env.get(ENV_PATH):
+        path = env[ENV_PATH]
+    if path is not None:
+        p = Path(path)
+        text = p.read_text()
+        try:
+            data = yaml.safe_load(text) if p.suffix in (".yaml", ".yml") else json.loads(text)
+        except (yaml.YAMLError, json.JSONDecodeError) as err:
+            raise ConfigError(f"cannot parse {p}: {err}") from None
+    elif env.get(ENV_JSON):
+        try:
+            data = json.loads(env[ENV_JSON])
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"cannot parse ${ENV_JSON}: {err}") from None
+    else:
+        raise ConfigError(f"no cross-chain config: pass a path or set ${ENV_PATH}")
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config must be a mapping at the top level, got {type(data).__name__}")
+    return parse_config(data)

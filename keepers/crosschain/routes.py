@@ -1,0 +1,300 @@
+"""Route adapters: how one planned leg crosses chains (quote, initiate, status, finalize).
+
+Each adapter is I/O at the edge: it reads chains through web3 and sends transactions through
+an injected `TxSender`, so the persisted transaction pipeline (keepers/chain) can be plugged
+in without changing the adapter. The CCTP adapter follows Circle's V2 flow: approve +
+depositForBurn on the source chain (Transfer_Out), wait for the attestation (Cross), then
+receiveMessage on the destination chain (Transfer_In). `finalize` is idempotent: a message
+already received (by us or by anyone else relaying it) reports `already_received` instead of
+failing, and "nonce already used" is told apart from every other revert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+from web3.exceptions import ContractCustomError, ContractLogicError
+
+from keepers.crosschain.cctp import (
+    FINALITY_FINALIZED,
+    Attested,
+    CctpMessage,
+    LocalCctpAttester,
+    address_to_bytes32,
+)
+
+
+class RouteStatus(StrEnum):
+    PENDING_ATTESTATION = "pending_attestation"
+    ATTESTED = "attested"
+    COMPLETED = "completed"
+
+
+@dataclass(frozen=True)
+class Quote:
+    route: str
+    amount: int  # source token base units
+    max_fee: int  # destination may keep at most this (base units)
+    min_received: int
+
+
+@dataclass(frozen=True)
+class RouteHandle:
+    """What `initiate` leaves behind; persisted by the caller so a restart can resume."""
+
+    route: str
+    source_chain: str
+    dest_chain: str
+    tx_hash: bytes
+    log_index: int
+    message: bytes  # the message as emitted on the source chain (nonce not yet assigned)
+
+
+@dataclass(frozen=True)
+class FinalizeResult:
+    tx_hash: bytes | None
+    already_received: bool
+
+
+class RouteError(Exception):
+    """A leg cannot proceed on this route."""
+
+
+class NonceAlreadyUsedError(RouteError):
+    """The destination has already received this message (reported distinctly)."""
+
+
+class TxSender(Protocol):
+    """Sends one transaction and returns its receipt (the pipeline implements this)."""
+
+    def send(self, w3: Web3, to: str, data: bytes) -> Any: ...
+
+
+class RouteAdapter(Protocol):
+    name: str
+
+    def quote(self, amount: int) -> Quote: ...
+
+    def initiate(self, amount: int, recipient: str) -> RouteHandle: ...
+
+    def status(self, handle: RouteHandle) -> RouteStatus: ...
+
+    def finalize(self, handle: RouteHandle) -> FinalizeResult: ...
+
+
+class AttestationSource(Protocol):
+    """Circle's attestation service on live chains; `LocalAttestations` on local ones."""
+
+    def fetch(self, handle: RouteHandle) -> Attested | None: ...
+
+
+class LocalAttestations:
+    """Local chains: attest at once with a local key (test stand-in for Circle's Iris)."""
+
+    def __init__(self, attester: LocalCctpAttester, finality: int = FINALITY_FINALIZED) -> None:
+        self.attester = attester
+        self.finality = finality
+
+    def fetch(self, handle: RouteHandle) -> Attested | None:
+        return self.attester.attest(handle.message, handle.tx_hash, handle.log_index, self.finality)
+
+
+# --------------------------------------------------------------------------- CCTP V2
+
+_ERC20_ABI = [
+    {
+        "name": "approve",
+        "type": "function",
+        "stateMutability": "nonpayable",
+        "inputs": [{"name": "spender", "type": "address"}, {"name": "amount", "type": "uint256"}],
+        "outputs": [{"name": "", "type": "bool"}],
+    },
+    {
+        "name": "allowance",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
+]
+_MESSENGER_ABI = [
+    {
+        "name": "depositForBurn",
+        "type": "function",
+        "stateMutability": "nonpayable",
+        "inputs": [
+            {"name": "amount", "type": "uint256"},
+            {"name": "destinationDomain", "type": "uint32"},
+            {"name": "mintRecipient", "type": "bytes32"},
+            {"name": "burnToken", "type": "address"},
+            {"name": "destinationCaller", "type": "bytes32"},
+            {"name": "maxFee", "type": "uint256"},
+            {"name": "minFinalityThreshold", "type": "uint32"},
+        ],
+        "outputs": [],
+    }
+]
+_TRANSMITTER_ABI = [
+    {
+        "name": "receiveMessage",
+        "type": "function",
+        "stateMutability": "nonpayable",
+        "inputs": [{"name": "message", "type": "bytes"}, {"name": "attestation", "type": "bytes"}],
+        "outputs": [{"name": "success", "type": "bool"}],
+    },
+    {
+        "name": "usedNonces",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [{"name": "nonce", "type": "bytes32"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
+]
+MESSAGE_SENT_TOPIC = keccak(text="MessageSent(bytes)")
+NONCE_ALREADY_USED_SELECTOR = keccak(text="NonceAlreadyUsed(bytes32)")[:4]
+
+
+@dataclass(frozen=True)
+class CctpEndpoint:
+    chain: str
+    w3: Web3
+    domain: int
+    token_messenger: str
+    message_transmitter: str
+    token: str
+
+
+class CctpRoute:
+    """USDC over CCTP V2 from `source` to `dest` (same adapter for Circle's contracts and
+    the local stand-ins: both speak the V2 interface)."""
+
+    name = "CCTP"
+
+    def __init__(
+        self,
+        source: CctpEndpoint,
+        dest: CctpEndpoint,
+        attestations: AttestationSource,
+        sender: TxSender,
+        owner: str,
+        max_fee: int = 0,
+        finality: int = FINALITY_FINALIZED,
+    ) -> None:
+        self.source, self.dest = source, dest
+        self.attestations = attestations
+        self.sender = sender
+        self.owner = to_checksum_address(owner)
+        self.max_fee = max_fee
+        self.finality = finality
+
+    def quote(self, amount: int) -> Quote:
+        if amount <= self.max_fee:
+            raise RouteError(f"amount {amount} must exceed the max fee {self.max_fee}")
+        return Quote(self.name, amount, self.max_fee, amount - self.max_fee)
+
+    def initiate(self, amount: int, recipient: str) -> RouteHandle:
+        self.quote(amount)
+        w3 = self.source.w3
+        token = w3.eth.contract(address=to_checksum_address(self.source.token), abi=_ERC20_ABI)
+        messenger_addr = to_checksum_address(self.source.token_messenger)
+        if token.functions.allowance(self.owner, messenger_addr).call() < amount:
+            self.sender.send(
+                w3, token.address, _calldata(token.functions.approve(messenger_addr, amount))
+            )
+        messenger = w3.eth.contract(address=messenger_addr, abi=_MESSENGER_ABI)
+        call = messenger.functions.depositForBurn(
+            amount,
+            self.dest.domain,
+            address_to_bytes32(recipient),
+            to_checksum_address(self.source.token),
+            b"\x00" * 32,
+            self.max_fee,
+            self.finality,
+        )
+        receipt = self.sender.send(w3, messenger_addr, _calldata(call))
+        if receipt["status"] != 1:
+            raise RouteError(f"depositForBurn reverted in {receipt['transactionHash'].hex()}")
+        for log in receipt["logs"]:
+            if (
+                log["address"].lower() == self.source.message_transmitter.lower()
+                and bytes(log["topics"][0]) == MESSAGE_SENT_TOPIC
+            ):
+                raw = w3.codec.decode(["bytes"], bytes(log["data"]))[0]
+                return RouteHandle(
+                    self.name,
+                    self.source.chain,
+                    self.dest.chain,
+                    bytes(receipt["transactionHash"]),
+                    int(log["logIndex"]),
+                    raw,
+                )
+        raise RouteError("depositForBurn emitted no MessageSent")
+
+    def status(self, handle: RouteHandle) -> RouteStatus:
+        attested = self.attestations.fetch(handle)
+        if attested is None:
+            return RouteStatus.PENDING_ATTESTATION
+        if self._received(attested):
+            return RouteStatus.COMPLETED
+        return RouteStatus.ATTESTED
+
+    def finalize(self, handle: RouteHandle) -> FinalizeResult:
+        attested = self.attestations.fetch(handle)
+        if attested is None:
+            raise RouteError("no attestation yet")
+        msg = CctpMessage.decode(attested.message)
+        if msg.destination_domain != self.dest.domain:
+            raise RouteError(f"message is for domain {msg.destination_domain}")
+        if self._received(attested):
+            return FinalizeResult(None, already_received=True)
+        transmitter = self._transmitter()
+        call = transmitter.functions.receiveMessage(attested.message, attested.attestation)
+        try:
+            call.call({"from": self.owner})  # simulate first: a replay is told apart here
+        except (ContractCustomError, ContractLogicError) as err:
+            if _is_nonce_used(err):
+                return FinalizeResult(None, already_received=True)
+            raise RouteError(f"receiveMessage would revert: {err}") from err
+        receipt = self.sender.send(self.dest.w3, transmitter.address, _calldata(call))
+        if receipt["status"] != 1:
+            if self._received(attested):  # someone else relayed it between call and send
+                return FinalizeResult(None, already_received=True)
+            raise RouteError(f"receiveMessage reverted in {receipt['transactionHash'].hex()}")
+        return FinalizeResult(bytes(receipt["transactionHash"]), already_received=False)
+
+    def _transmitter(self) -> Any:
+        return self.dest.w3.eth.contract(
+            address=to_checksum_address(self.dest.message_transmitter), abi=_TRANSMITTER_ABI
+        )
+
+    def _received(self, attested: Attested) -> bool:
+        return self._transmitter().functions.usedNonces(attested.nonce).call() != 0
+
+
+def _calldata(call: Any) -> bytes:
+    return bytes.fromhex(call._encode_transaction_data().removeprefix("0x"))
+
+
+def _is_nonce_used(err: Exception) -> bool:
+    data = getattr(err, "data", None) or (err.args[1] if len(err.args) > 1 else None)
+    if isinstance(data, bytes):
+        data = "0x" + data.hex()
+    return isinstance(data, str) and data.lower().startswith(
+        "0x" + NONCE_ALREADY_USED_SELECTOR.hex()
+    )
+
+
+class Web3Sender:
+    """Minimal sender for local chains with unlocked accounts (anvil): eth_sendTransaction
+    and wait. The production keeper uses the persisted pipeline instead."""
+
+    def __init__(self, account: str) -> None:
+        self.account = to_checksum_address(account)
+
+    def send(self, w3: Web3, to: str, data: bytes) -> Any:
+        tx_hash = w3.eth.send_transaction({"from": self.account, "to": to, "data": data})
+        return w3.eth.wait_for_transaction_receipt(tx_hash)

@@ -1,0 +1,62 @@
+"""Fixtures for the cross-chain keeper tests: a valid two-chain config document."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+# `ape test` puts tests/ on sys.path (tests/conftest.py has no package), so `import keepers`
+# would find tests/keepers/ as a namespace package before the editable install's finder and
+# hide the real package. Put the repository root first so the real `keepers` wins. (A
+# `pythonpath = ["."]` in pyproject's pytest options would fix this for every test dir.)
+_ROOT = str(Path(__file__).resolve().parents[3])
+if sys.path[:1] != [_ROOT]:
+    sys.path.insert(0, _ROOT)
+if getattr(sys.modules.get("keepers"), "__file__", "") is None:  # namespace already cached
+    for _name in [m for m in sys.modules if m == "keepers" or m.startswith("keepers.")]:
+        del sys.modules[_name]
+
+USDC_ETH = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
+USDT_ETH = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
+USDT_BSC = "0x55d398326f99059fF775485246999027B3197955"
+USDC_BSC = "0x8AC76a51cc950d9822D68b83fE1Ad97B32Cd580d"
+
+
+def good_doc() -> dict:
+    return {
+        "trigger_percentage": "0.5",
+        "chains": [
+            {
+                "name": "ethereum",
+                "rpc_url": "http://127.0.0.1:8545",
+                "chain_id": 1,
+                "cctp_domain": 0,
+                "lz_endpoint_id": 30101,
+                "tokens": {
+                    "USDC": {"address": USDC_ETH, "decimals": 6},
+                    "USDT": {"address": USDT_ETH, "decimals": 6},
+                },
+                "base_balances": {"USDC": "100000", "USDT": "50000.5"},
+                "routes": ["CCTP", "USDT0", "CEX"],
+            },
+            {
+                "name": "bsc",
+                "rpc_url": "https://bsc.example.org",
+                "chain_id": 56,
+                "lz_endpoint_id": 30102,
+                "tokens": {
+                    "USDC": {"address": USDC_BSC, "decimals": 18},
+                    "USDT": {"address": USDT_BSC, "decimals": 18},
+                },
+                "base_balances": {"USDC": "20000", "USDT": "75000.000000000000000001"},
+                "routes": ["USDT0", "CEX"],
+            },
+        ],
+        "route_costs": {"CCTP": 1, "USDT0": 2, "CEX": 10},
+    }
+
+
+@pytest.fixture
+def cc_doc() -> dict:
+    """A fresh valid config document (ethereum 6-dec tokens + CCTP, bsc 18-dec tokens)."""
+    return good_doc()
