@@ -14,7 +14,7 @@ from ape.cli import ConnectedProviderCommand, network_option
 from keepers.deployment.fund import fund_state
 from keepers.deployment.profile import deploy_profile, load_profile, write_addresses
 from keepers.deployment.tables import fmt_bps, render_before_after
-from keepers.deployment.uniswap import MAX_DEADLINE
+from keepers.deployment.uniswap import UniswapV3, arbitrage_to_price
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -42,17 +42,20 @@ def cli(network, profile_path):
     click.echo(f"[{time.monotonic() - t0:5.1f}s] deposits: 4,500,000 USDT from 3 investors, all in L1")
     c.rebalance(True, sender=keeper)
     click.echo(f"[{time.monotonic() - t0:5.1f}s] keeper invested to target: {_ratios(fund)}")
+    dex_assets = [a.symbol for a in profile.assets if a.kind == "uniswap"]
+    uni = UniswapV3(fund.adapters["uniswap_factory"], fund.adapters["uniswap_router"], None, None, None)
 
-    # Drift 1: TBILL-A falls 12%: the feed reports it and a seller moves the real pool too.
+    market = acct[7]  # an arbitrageur keeping the pools at the oracle price
+    for sym in dex_assets:
+        fund.assets[sym].mint(market, 10**9 * 10**18, sender=deployer)
+    fund.cash.mint(market, 10**12 * unit, sender=deployer)
+    arbitrage(fund, uni, dex_assets, market, unit)
+
+    # Drift 1: TBILL-A falls 12%: the feed reports it and the market trades the pool down too.
     sym = "TBILL-A"
-    feed, token = fund.feeds[sym], fund.assets[sym]
+    feed = fund.feeds[sym]
     feed.updateAnswer(feed.latestAnswer() * 88 // 100, sender=deployer)
-    seller = acct[7]
-    token.mint(seller, 30_000 * 10**18, sender=deployer)
-    token.approve(fund.adapters["uniswap_router"], 2**256 - 1, sender=seller)
-    fund.adapters["uniswap_router"].exactInputSingle(
-        (token, fund.cash, 3000, seller, MAX_DEADLINE, 30_000 * 10**18, 0, 0), sender=seller
-    )
+    arbitrage(fund, uni, dex_assets, market, unit)
     # Drift 2: a 3,000,000 USDT deposit lands in L1.
     v.deposit(3_000_000 * unit, investors[0], sender=investors[0])
     c.mark(sender=keeper)
@@ -64,6 +67,15 @@ def cli(network, profile_path):
     click.echo(f"[{time.monotonic() - t0:5.1f}s] keeper called AssetController.rebalance(true): gas {tx.gas_used:,}\n")
     click.echo(render_before_after(before, after))
     click.echo(f"\ndemo finished in {time.monotonic() - t0:.1f}s")
+
+
+def arbitrage(fund, uni, symbols, market, unit):
+    """Trade every DEX pool back to its oracle price (what arbitrageurs do on a real chain)."""
+    for sym in symbols:
+        answer = int(fund.feeds[sym].latestAnswer())  # 8 decimals
+        price = (answer * unit // 10**8, 10**18)
+        fee = int(fund.adapters["uniswap"].poolFee(fund.assets[sym]))
+        arbitrage_to_price(uni, fund.assets[sym], fund.cash, fee, price, market)
 
 
 def _ratios(fund):

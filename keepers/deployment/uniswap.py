@@ -214,3 +214,25 @@ def swap_exact_input(
         (token_in, token_out, fee, sender, MAX_DEADLINE, amount_in, 0, 0), sender=sender
     )
     return int(token_out.balanceOf(sender)) - before
+
+
+def arbitrage_to_price(
+    uni: UniswapV3, token: Any, quote: Any, fee: int, price: tuple[int, int], trader: Any
+) -> int:
+    """Trades the token/quote pool to `price` (raw quote per raw token, as in create_pool), as
+    an arbitrageur would after the oracle moves: one exactInputSingle with a price limit, so the
+    pool takes only what reaching the limit needs. `trader` must hold enough of both tokens.
+    Returns the amount paid in (0 when the pool is already there)."""
+    target, token_is_0 = sqrt_price_for(token, quote, price)
+    pool = uni.pool_at(uni.factory.getPool(token, quote, fee))
+    current = int(pool.slot0()[0])
+    if current == target:
+        return 0
+    # sqrtPrice is token1 per token0: selling token0 lowers it, selling token1 raises it
+    sell_token0 = target < current
+    t_in, t_out = ((token, quote) if token_is_0 else (quote, token)) if sell_token0 else ((quote, token) if token_is_0 else (token, quote))
+    budget = int(t_in.balanceOf(trader))
+    t_in.approve(uni.router, budget, sender=trader)
+    before = int(t_in.balanceOf(trader))
+    uni.router.exactInputSingle((t_in, t_out, fee, trader, MAX_DEADLINE, budget, 0, target), sender=trader)
+    return before - int(t_in.balanceOf(trader))

@@ -276,7 +276,7 @@ class PoolState:
     tick_list: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "tick_list", tuple(sorted(t for t, n in self.ticks.items())))
+        object.__setattr__(self, "tick_list", tuple(sorted(self.ticks)))
 
     @classmethod
     def from_positions(
@@ -295,7 +295,6 @@ class PoolState:
             ticks[upper] = ticks.get(upper, 0) - liq
             if lower <= tick < upper:
                 active += liq
-        ticks = {t: n for t, n in ticks.items()}
         spacing = tick_spacing if tick_spacing is not None else TICK_SPACINGS[fee]
         return cls(sqrt_price_x96, tick, active, fee, spacing, ticks)
 
