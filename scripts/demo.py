@@ -22,7 +22,9 @@ from keepers.deployment.uniswap import UniswapV3, arbitrage_to_price
 @click.option("--profile", "profile_path", default="scripts/profiles/local.yaml", show_default=True)
 def cli(network, profile_path):
     from ape import accounts
+    from ape.logging import logger
 
+    logger.set_level("WARNING")  # the demo prints its own progress
     t0 = time.monotonic()
     acct = accounts.test_accounts
     deployer, admin, keeper = acct[0], acct[1], acct[2]

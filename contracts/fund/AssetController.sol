@@ -187,7 +187,7 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
         if (t == 0 || t > 2) revert InvalidTier(t);
         if (amount == 0) revert ZeroAmount();
         invested = _deployToTier(t, amount);
-        if (invested < amount) revert TierCapacityExhausted(t, amount - invested);
+        if (amount - invested > _risk.minMoveValue) revert TierCapacityExhausted(t, amount - invested);
         emit Allocated(t, invested);
     }
 
@@ -462,8 +462,8 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
 
     /// @dev Invests up to `amount` in tier `t`, aiming at equal weights inside the tier: each
     /// asset is first filled up to an equal share of the tier's new value, then what is left goes
-    /// to any asset with headroom under its cap and concentration limit, default asset first.
-    /// Returns what was invested.
+    /// to any asset with headroom under its cap and concentration limit, default asset first
+    /// (leftovers below minMoveValue stay in L1). Returns what was invested.
     function _deployToTier(uint8 t, uint256 amount) private returns (uint256 invested) {
         address first = _default[t];
         if (first == address(0)) revert NoAssetInTier(t);
@@ -485,7 +485,9 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
                     if (want < x) x = want;
                 }
                 if (room < x) x = room;
-                if (x == 0) continue;
+                // dust (below the minimum move) stays in L1: a swap of a few base units only
+                // buys rounding error
+                if (x == 0 || (x < _risk.minMoveValue && pass == 1)) continue;
                 _purchase(members[j], x, 0);
                 invested += x;
             }
