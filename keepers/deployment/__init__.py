@@ -1,0 +1,1 @@
+"""Deploy wiring importable from scripts/ and tests (no ape script here)."""
