@@ -145,9 +145,10 @@ contract Supervisor is ISupervisor, RecurringTask, Ownable2Step {
                 emit ItemPruned(it.id, outcome);
                 n = _items.length;
                 if (n == 0) break;
+                // The last item now sits at i and is visited next. Visits stay bounded by the
+                // list length at the start; an item moved from behind the cursor may be seen
+                // twice in one tick, which is harmless (fixReschedule is idempotent).
                 if (i >= n) i = 0;
-                // The last item now sits at i; fewer items remain to visit this tick.
-                if (maxItems > n) maxItems = n;
             } else {
                 emit ItemChecked(it.id, outcome);
                 // Cannot overflow: i < n.

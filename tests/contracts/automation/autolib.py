@@ -48,8 +48,6 @@ def config(funder, **kw) -> tuple:
     return RecurringConfig(**c).as_tuple()
 
 
-
-
 def selector(signature: str) -> bytes:
     """4-byte selector of an error or function signature, e.g. 'Foo(uint256)'."""
     from eth_utils import keccak

@@ -72,3 +72,26 @@ def supervisor(project, deployer, gov, scheduler, registry, funder):
     funder.approveSpender(sup, 2**256 - 1, sender=gov)
     return sup
 
+
+@pytest.fixture
+def fleet(project, deployer, gov, scheduler, funder):
+    """A registry double that can hold misbehaving items and mass-create real Rebalancers."""
+    reg = deployer.deploy(project.TestFleetRegistry)
+    funder.setManager(reg, True, sender=gov)
+    scheduler.setSlotCapacity(1, 10**12, sender=gov)
+    return reg
+
+
+@pytest.fixture
+def fleet_supervisor(project, deployer, gov, scheduler, fleet, funder):
+    sup = deployer.deploy(
+        project.Supervisor,
+        gov,
+        scheduler,
+        fleet,
+        config(funder, execution_effort=9_000_000),
+        300_000,
+        1_000,
+    )
+    funder.approveSpender(sup, 2**256 - 1, sender=gov)
+    return sup

@@ -19,7 +19,9 @@ def test_withdraw_fee__over_allowance_or_balance__reverts(project, deployer, gov
     funder = deployer.deploy(project.TxFunder, gov)
     deployer.transfer(funder, 500)
     funder.approveSpender(alice, 1_000, sender=gov)
-    with ape.reverts(funder.AllowanceExceeded, spender=alice.address, allowance=1_000, amount=1_001):
+    with ape.reverts(
+        funder.AllowanceExceeded, spender=alice.address, allowance=1_000, amount=1_001
+    ):
         funder.withdrawFee(1_001, sender=alice)
     with ape.reverts(funder.InsufficientFunderBalance, balance=500, amount=900):
         funder.withdrawFee(900, sender=alice)

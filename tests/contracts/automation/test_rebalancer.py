@@ -70,7 +70,9 @@ def test_run__late_keeper__next_run_at_least_now_plus_one(chain, rebalancer, sch
     assert rebalancer.bookedRun()[1] >= now(chain) + 1
 
 
-def test_run__force_config__passes_force(chain, make_rebalancer, scheduler, position, alice, keeper):
+def test_run__force_config__passes_force(
+    chain, make_rebalancer, scheduler, position, alice, keeper
+):
     r = make_rebalancer(force_rebalance=True)
     r.fixReschedule(sender=alice)
     tx = run_booked(scheduler, r, keeper, chain)
@@ -125,7 +127,9 @@ def test_fix_reschedule__twice__same_state_as_once(make_rebalancer, scheduler, f
     assert snapshot(r, scheduler, funder) == once
 
 
-def test_fix_reschedule__overdue_unexecuted__does_not_double_book(chain, rebalancer, scheduler, bob):
+def test_fix_reschedule__overdue_unexecuted__does_not_double_book(
+    chain, rebalancer, scheduler, bob
+):
     run_id, ts = rebalancer.bookedRun()
     advance(chain, ts - now(chain) + 10)
     assert rebalancer.fixReschedule.call() == ALREADY_BOOKED
@@ -168,7 +172,9 @@ def test_booking__funder_empty__failed_event_then_refill_recovers(
     assert scheduler.status(r.bookedRun()[0]) == SCHEDULED
 
 
-def test_booking__unauthorised_funder__failed_event(project, deployer, gov, scheduler, position, alice):
+def test_booking__unauthorised_funder__failed_event(
+    project, deployer, gov, scheduler, position, alice
+):
     funder = deployer.deploy(project.TxFunder, gov)
     deployer.transfer(funder, 10**18)
     r = deployer.deploy(project.Rebalancer, alice, scheduler, position, config(funder))
@@ -233,9 +239,18 @@ def test_set_config__not_owner__reverts(rebalancer, funder, attacker):
         ("txFunder", {"tx_funder": "0x" + "00" * 20}, 0),
     ],
 )
-def test_set_config__bad_values__invalid_recurring_config(rebalancer, funder, alice, field, kw, value):
+def test_set_config__bad_values__invalid_recurring_config(
+    rebalancer, funder, alice, field, kw, value
+):
     c = list(config(funder))
-    names = ["interval", "priority", "execution_effort", "estimation_margin_bps", "force", "tx_funder"]
+    names = [
+        "interval",
+        "priority",
+        "execution_effort",
+        "estimation_margin_bps",
+        "force",
+        "tx_funder",
+    ]
     for k, v in kw.items():
         c[names.index(k)] = v
     with ape.reverts(rebalancer.InvalidRecurringConfig, field=field, value=value):

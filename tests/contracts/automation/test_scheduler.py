@@ -127,7 +127,9 @@ def test_execute__unknown_id__reverts(scheduler, keeper):
 
 
 @pytest.mark.parametrize("mode", [1, 2, 3, 4])  # Revert, BurnGas, ReturnBomb, ReenterExecute
-def test_execute__failing_handler__caught_executed_and_paid(chain, scheduler, handler, alice, keeper, mode):
+def test_execute__failing_handler__caught_executed_and_paid(
+    chain, scheduler, handler, alice, keeper, mode
+):
     handler.setMode(mode, sender=alice)
     run_id, _ = book(handler, alice, slot_start(chain))
     advance(chain, 3 * SLOT)
@@ -145,7 +147,9 @@ def test_execute__failing_handler__caught_executed_and_paid(chain, scheduler, ha
         assert tx.gas_used < EFFORT + 80_000
 
 
-def test_execute__too_little_gas__reverts_and_run_stays_scheduled(chain, scheduler, handler, alice, keeper):
+def test_execute__too_little_gas__reverts_and_run_stays_scheduled(
+    chain, scheduler, handler, alice, keeper
+):
     run_id, _ = book(handler, alice, slot_start(chain))
     advance(chain, 3 * SLOT)
     with ape.reverts(scheduler.InsufficientGasForEffort):
@@ -153,7 +157,9 @@ def test_execute__too_little_gas__reverts_and_run_stays_scheduled(chain, schedul
     assert scheduler.status(run_id) == SCHEDULED
 
 
-def test_execute_batch__mixed_ids__executes_due_skips_rest(chain, scheduler, handler, alice, keeper):
+def test_execute_batch__mixed_ids__executes_due_skips_rest(
+    chain, scheduler, handler, alice, keeper
+):
     a, _ = book(handler, alice, slot_start(chain, 1))
     b, _ = book(handler, alice, slot_start(chain, 1) + 1)
     later, _ = book(handler, alice, slot_start(chain, 50))
@@ -204,7 +210,9 @@ def test_cancel__payer_rejects_refund__reverts(chain, scheduler, handler, alice)
 
 
 @pytest.mark.parametrize("refund_bps", [0, 2_500, 10_000])
-def test_cancel__refund_share__never_exceeds_prepaid(chain, scheduler, handler, gov, alice, refund_bps):
+def test_cancel__refund_share__never_exceeds_prepaid(
+    chain, scheduler, handler, gov, alice, refund_bps
+):
     scheduler.setRefundBps(refund_bps, sender=gov)
     paid = fee(EFFORT, MEDIUM) + 7
     run_id, _ = book(handler, alice, slot_start(chain), value=paid)
@@ -213,7 +221,9 @@ def test_cancel__refund_share__never_exceeds_prepaid(chain, scheduler, handler, 
     assert scheduler.protocolFees() + refund == paid
 
 
-def test_views__due_range_and_handler__list_scheduled_only(chain, scheduler, handler, alice, keeper):
+def test_views__due_range_and_handler__list_scheduled_only(
+    chain, scheduler, handler, alice, keeper
+):
     t0 = slot_start(chain, 1)
     ids = [book(handler, alice, t0 + i * SLOT)[0] for i in range(4)]
     far, _ = book(handler, alice, t0 + 100 * SLOT)
