@@ -53,23 +53,19 @@ abstract contract RecurringTask is IRecurringTask, ReentrancyGuardTransient {
     /* EXTERNAL */
 
     /// @inheritdoc IRecurringTask
-    function fixReschedule() external nonReentrant returns (FixOutcome) {
-        Receipt memory r = _receipt;
-        if (r.destroyed) return FixOutcome.Destroyed;
-        if (r.runId != 0) {
-            // Only this task can cancel its run and a run cannot execute before its time, so a
-            // future run is certainly still booked: no external call on the hot path.
-            if (block.timestamp < r.runAt) return FixOutcome.AlreadyBooked;
-            IRebalanceScheduler.Status s = scheduler.status(r.runId);
-            if (s == IRebalanceScheduler.Status.Scheduled) return FixOutcome.AlreadyBooked;
-            _receipt.runId = 0;
-            _receipt.runAt = 0;
-            emit StaleReceiptCleared(r.runId, s);
+    function fixReschedule() external returns (FixOutcome) {
+        // Hot path (the Supervisor calls this for every item): only this task can cancel its run
+        // and a run cannot execute before its time, so a future run is certainly still booked.
+        // Read-only, so it needs no reentrancy lock. One raw read of the Receipt word:
+        // runId bits 0-63, runAt bits 64-103, destroyed bits 144-151.
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(_receipt.slot)
         }
-        (bool booked, uint256 runId, uint256 ts) = _bookNext();
-        if (!booked) return FixOutcome.Failed;
-        emit FixedReschedule(runId, ts);
-        return FixOutcome.Booked;
+        if (uint64(word) != 0 && block.timestamp < uint40(word >> 64) && uint8(word >> 144) == 0) {
+            return FixOutcome.AlreadyBooked;
+        }
+        return _fixReschedule(_receipt);
     }
 
     /// @notice Called by the scheduler on a booked run: does the task's work, then books the
@@ -110,6 +106,22 @@ abstract contract RecurringTask is IRecurringTask, ReentrancyGuardTransient {
     }
 
     /* INTERNAL */
+
+    function _fixReschedule(Receipt memory r) private nonReentrant returns (FixOutcome) {
+        if (r.destroyed) return FixOutcome.Destroyed;
+        if (r.runId != 0) {
+            if (block.timestamp < r.runAt) return FixOutcome.AlreadyBooked;
+            IRebalanceScheduler.Status s = scheduler.status(r.runId);
+            if (s == IRebalanceScheduler.Status.Scheduled) return FixOutcome.AlreadyBooked;
+            _receipt.runId = 0;
+            _receipt.runAt = 0;
+            emit StaleReceiptCleared(r.runId, s);
+        }
+        (bool booked, uint256 runId, uint256 ts) = _bookNext();
+        if (!booked) return FixOutcome.Failed;
+        emit FixedReschedule(runId, ts);
+        return FixOutcome.Booked;
+    }
 
     /// @dev The task's work on a run (rebalance a position, tick the supervisor).
     function _onRun(uint256 runId) internal virtual;

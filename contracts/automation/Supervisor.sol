@@ -128,21 +128,26 @@ contract Supervisor is ISupervisor, RecurringTask, Ownable2Step {
         uint256 i = cursor;
         if (i >= n) i = 0;
         bytes4 selector = IRecurringTask.fixReschedule.selector;
+        uint256 base = _itemsBase();
         while (checked < maxItems && gasleft() >= needed) {
-            Item memory it = _items[i];
-            (bool ok, bool returned, uint256 word) = BoundedCallLib.callSelector(it.rebalancer, cap, selector);
-            ItemOutcome outcome;
-            if (!ok) outcome = ItemOutcome.Reverted;
-            else if (!returned) outcome = ItemOutcome.NoResponse;
-            else if (word > uint256(ItemOutcome.Destroyed)) outcome = ItemOutcome.Reverted;
-            else outcome = ItemOutcome(word);
+            uint256 word;
+            assembly ("memory-safe") {
+                word := sload(add(base, i))
+            }
+            (bool ok, bool returned, uint256 answer) = BoundedCallLib.callSelector(address(uint160(word)), cap, selector);
+            uint256 id = uint64(word >> 160);
+            uint256 outcome;
+            if (!ok) outcome = uint256(ItemOutcome.Reverted);
+            else if (!returned) outcome = uint256(ItemOutcome.NoResponse);
+            else if (answer > uint256(ItemOutcome.Destroyed)) outcome = uint256(ItemOutcome.Reverted);
+            else outcome = answer;
             // Cannot overflow: bounded by maxItems <= n.
             unchecked {
                 ++checked;
             }
-            if (outcome == ItemOutcome.Destroyed || outcome == ItemOutcome.NoResponse) {
+            if (outcome == uint256(ItemOutcome.Destroyed) || outcome == uint256(ItemOutcome.NoResponse)) {
                 _remove(i);
-                emit ItemPruned(it.id, outcome);
+                emit ItemPruned(id, ItemOutcome(outcome));
                 n = _items.length;
                 if (n == 0) break;
                 // The last item now sits at i and is visited next. Visits stay bounded by the
@@ -150,7 +155,7 @@ contract Supervisor is ISupervisor, RecurringTask, Ownable2Step {
                 // twice in one tick, which is harmless (fixReschedule is idempotent).
                 if (i >= n) i = 0;
             } else {
-                emit ItemChecked(it.id, outcome);
+                _emitChecked(id, outcome);
                 // Cannot overflow: i < n.
                 unchecked {
                     if (++i == n) i = 0;
@@ -159,6 +164,24 @@ contract Supervisor is ISupervisor, RecurringTask, Ownable2Step {
         }
         cursor = i;
         emit Ticked(checked, n, i);
+    }
+
+    /// @dev Storage slot of _items[0] (an Item is exactly one slot).
+    function _itemsBase() internal pure returns (uint256 base) {
+        uint256 slot;
+        assembly ("memory-safe") {
+            slot := _items.slot
+        }
+        base = uint256(keccak256(abi.encode(slot)));
+    }
+
+    /// @dev emit ItemChecked(id, outcome), written in assembly: it runs once per item.
+    function _emitChecked(uint256 id, uint256 outcome) internal {
+        bytes32 topic = ItemChecked.selector;
+        assembly ("memory-safe") {
+            mstore(0x00, outcome)
+            log2(0x00, 0x20, topic, id)
+        }
     }
 
     function _remove(uint256 index) internal {

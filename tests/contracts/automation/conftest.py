@@ -78,6 +78,7 @@ def fleet(project, deployer, gov, scheduler, funder):
     """A registry double that can hold misbehaving items and mass-create real Rebalancers."""
     reg = deployer.deploy(project.TestFleetRegistry)
     funder.setManager(reg, True, sender=gov)
+    deployer.transfer(funder, 10**19)  # about 4,000 bookings
     scheduler.setSlotCapacity(1, 10**12, sender=gov)
     return reg
 
