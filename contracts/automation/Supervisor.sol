@@ -53,13 +53,14 @@ contract Supervisor is ISupervisor, RecurringTask, Ownable2Step {
 
     /// @inheritdoc ISupervisor
     function addPaidRebalancer(uint256 id) external {
-        _authorise(id);
-        if (_indexOf[id] != 0) revert AlreadySupervised(id);
-        address rebalancer = registry.rebalancerOf(id);
-        if (rebalancer == address(0) || id > type(uint64).max) revert UnknownRebalancer(id);
-        _items.push(Item({rebalancer: rebalancer, id: uint64(id)}));
-        _indexOf[id] = _items.length;
-        emit PaidRebalancerAdded(id, rebalancer);
+        _add(id);
+    }
+
+    /// @inheritdoc ISupervisor
+    function addPaidRebalancers(uint256[] calldata ids) external {
+        for (uint256 i; i < ids.length; ++i) {
+            _add(ids[i]);
+        }
     }
 
     /// @inheritdoc ISupervisor
@@ -182,6 +183,16 @@ contract Supervisor is ISupervisor, RecurringTask, Ownable2Step {
             mstore(0x00, outcome)
             log2(0x00, 0x20, topic, id)
         }
+    }
+
+    function _add(uint256 id) internal {
+        _authorise(id);
+        if (_indexOf[id] != 0) revert AlreadySupervised(id);
+        address rebalancer = registry.rebalancerOf(id);
+        if (rebalancer == address(0) || id > type(uint64).max) revert UnknownRebalancer(id);
+        _items.push(Item({rebalancer: rebalancer, id: uint64(id)}));
+        _indexOf[id] = _items.length;
+        emit PaidRebalancerAdded(id, rebalancer);
     }
 
     function _remove(uint256 index) internal {

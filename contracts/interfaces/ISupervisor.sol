@@ -40,6 +40,9 @@ interface ISupervisor is IRecurringTask {
     /// @notice Registers a paid rebalancer. Its registry owner or the admin.
     function addPaidRebalancer(uint256 id) external;
 
+    /// @notice addPaidRebalancer for many ids in one transaction (each id checked the same way).
+    function addPaidRebalancers(uint256[] calldata ids) external;
+
     /// @notice Unregisters a paid rebalancer. Its registry owner or the admin.
     function removePaidRebalancer(uint256 id) external;
 

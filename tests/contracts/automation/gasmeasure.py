@@ -127,8 +127,9 @@ def measure_supervisor(
             n = min(size - made, 15)
             fleet.createRebalancers(n, scheduler, position, config(funder), gov, sender=deployer)
             made += n
-        for i in range(sup.itemCount() + 1, size + 1):
-            sup.addPaidRebalancer(i, sender=gov)
+        new_ids = list(range(sup.itemCount() + 1, size + 1))
+        for k in range(0, len(new_ids), 200):
+            sup.addPaidRebalancers(new_ids[k : k + 200], sender=gov)
         tx = sup.tick(size, sender=keeper, gas_limit=29_000_000)
         assert tx.events.filter(sup.ItemChecked).__len__() == size
         out[f"supervisor_tick_{size}"] = tx.gas_used

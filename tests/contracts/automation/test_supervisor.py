@@ -42,6 +42,12 @@ def test_add_remove__owner_or_admin_only(
         supervisor.addPaidRebalancer(42, sender=gov)
     supervisor.addPaidRebalancer(paid_id, sender=alice)
     assert supervisor.itemCount() == 1
+    supervisor.removePaidRebalancer(paid_id, sender=alice)
+    with ape.reverts(supervisor.NotRebalancerOwnerOrAdmin, id=paid_id, caller=attacker.address):
+        supervisor.addPaidRebalancers([paid_id], sender=attacker)
+    supervisor.addPaidRebalancers([paid_id], sender=gov)
+    with ape.reverts(supervisor.AlreadySupervised, id=paid_id):
+        supervisor.addPaidRebalancers([paid_id], sender=gov)
 
 
 def test_admin__settings__owner_only_and_validated(supervisor, funder, gov, attacker):
@@ -153,8 +159,8 @@ def _run_isolation(
     # Interleave so bad items sit between healthy ones.
     total = len(ids)
     ids.sort(key=lambda i: (i * 7919) % total)
-    for i in ids:
-        fleet_supervisor.addPaidRebalancer(i, sender=gov)
+    for k in range(0, total, 200):
+        fleet_supervisor.addPaidRebalancers(ids[k : k + 200], sender=gov)
     seen: dict[int, int] = {}
     ticks = 0
     while len(seen) < len(ids) and ticks < 20:
