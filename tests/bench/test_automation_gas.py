@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contracts" / "automation"))
 
-from gasmeasure import (  # noqa: E402
+from autogas import (  # noqa: E402
     CHAINLINK_V23_CONDITIONAL_OVERHEAD,
     measure_rebalancer,
     measure_scheduler,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gasmeasure import measure_rebalancer, measure_scheduler, measure_supervisor
+from autogas import measure_rebalancer, measure_scheduler, measure_supervisor
 
 
 @pytest.fixture(scope="module")
