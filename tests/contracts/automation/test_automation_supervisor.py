@@ -57,6 +57,8 @@ def test_admin__settings__owner_only_and_validated(supervisor, funder, gov, atta
         supervisor.setRecurringConfig(config(funder), sender=attacker)
     with ape.reverts(supervisor.InvalidTickSettings, itemGasCap=1, maxItemsPerRun=10):
         supervisor.setTickSettings(1, 10, sender=gov)
+    with ape.reverts(supervisor.NotScheduler, caller=attacker.address):
+        supervisor.executeScheduled(1, b"", sender=attacker)
 
 
 def test_tick__cursor__least_recently_checked_first(
@@ -214,3 +216,24 @@ def test_tick__1000_items_with_bad_handlers__isolated_under_budget(
         900,
         20,
     )
+
+
+def test_supervisor_run__burners_exceed_its_effort__stops_early_and_rebooks(
+    chain, project, deployer, fleet, fleet_supervisor, scheduler, position, funder, gov, keeper, bob
+):
+    burners = [deployer.deploy(project.TestSupervisedItem, BURN, 0) for _ in range(40)]
+    first = fleet.registerMany(burners, gov, sender=deployer).return_value
+    fleet_supervisor.addPaidRebalancers(list(range(first, first + 40)), sender=gov)
+    fleet_supervisor.fixReschedule(sender=bob)
+    run_id, ts = fleet_supervisor.bookedRun()
+    advance(chain, ts - now(chain))
+    tx = scheduler.execute(run_id, sender=keeper)
+    assert events(tx, "RunExecuted")[0].success
+    [ticked] = events(tx, "Ticked")
+    assert 0 < ticked.checked < 40  # 40 x 300k cannot fit in a 9M run: it stopped early
+    assert len(events(tx, "ItemChecked")) == ticked.checked
+    assert all(e.outcome == REVERTED for e in events(tx, "ItemChecked"))
+    next_id, _ = fleet_supervisor.bookedRun()
+    assert next_id != run_id and scheduler.status(next_id) == SCHEDULED
+    # The next tick starts where this one stopped.
+    assert fleet_supervisor.cursor() == ticked.checked
