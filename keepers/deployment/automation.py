@@ -79,7 +79,8 @@ def deploy_automation(
     `admin` ends as owner of everything. When `admin` is a signer distinct from `deployer`, it
     accepts the funder's two-step ownership transfer here; when it is a bare address, the admin
     must call `acceptOwnership()` on the TxFunder itself (the other contracts are created with
-    `admin` as owner directly).
+    `admin` as owner directly). With `funder_deposit=0` the supervisor's first booking fails
+    (FailedRecurringSchedule, no revert); fund the TxFunder and call `supervisor.fixReschedule()`.
     """
     if base_fee < 0 or data_fee_per_byte < 0 or funder_deposit < 0:
         raise ValueError("fees and deposit must be >= 0")
