@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {IRebalanceScheduler} from "../interfaces/IRebalanceScheduler.sol";
+import {IRebalanceTarget} from "../interfaces/IRebalanceTarget.sol";
+import {IRebalancer} from "../interfaces/IRebalancer.sol";
+import {BoundedCallLib} from "../libraries/BoundedCallLib.sol";
+import {RecurringTask} from "./RecurringTask.sol";
+
+/// @title Rebalancer
+/// @notice Drives one position's rebalance(bool) on a recurring schedule. The owner (a user, or
+/// the PaidRebalancerRegistry) controls the config; anyone may fixReschedule.
+contract Rebalancer is IRebalancer, RecurringTask, Ownable2Step {
+    /* STORAGE */
+
+    /// @inheritdoc IRebalancer
+    IRebalanceTarget public immutable position;
+
+    /* CONSTRUCTOR */
+
+    /// @dev Does not book: the owner (or the registry) calls fixReschedule once the funder has
+    /// authorised this contract.
+    constructor(address owner_, IRebalanceScheduler scheduler_, IRebalanceTarget position_, RecurringConfig memory config)
+        RecurringTask(scheduler_, config)
+        Ownable(owner_)
+    {
+        position = position_;
+        emit CreatedRebalancer(owner_, address(position_), config.txFunder);
+    }
+
+    /* OWNER */
+
+    /// @inheritdoc IRebalancer
+    function setRecurringConfig(RecurringConfig calldata config) external onlyOwner nonReentrant {
+        if (_receipt.destroyed) revert TaskIsDestroyed();
+        _cancelBooked();
+        _setConfig(config);
+        _bookNext();
+    }
+
+    /// @inheritdoc IRebalancer
+    function destroy() external onlyOwner nonReentrant {
+        if (_receipt.destroyed) revert TaskIsDestroyed();
+        _destroy();
+    }
+
+    /* INTERNAL */
+
+    /// @dev Calls position.rebalance(force), keeping BOOKING_RESERVE gas for the next booking and
+    /// copying at most MAX_REASON bytes back: a reverting, gas-burning or return-bombing position
+    /// emits RebalanceFailed and the schedule goes on.
+    function _onRun(uint256 runId) internal override {
+        uint256 available = gasleft();
+        if (available <= BOOKING_RESERVE) {
+            emit RebalanceFailed(runId, "");
+            return;
+        }
+        (bool ok, bytes memory ret) = BoundedCallLib.call(
+            address(position),
+            available - BOOKING_RESERVE,
+            0,
+            abi.encodeCall(IRebalanceTarget.rebalance, (_config.forceRebalance)),
+            MAX_REASON
+        );
+        if (!ok) {
+            emit RebalanceFailed(runId, ret);
+            return;
+        }
+        bool moved;
+        if (ret.length >= 32) {
+            // Any non-zero first word counts as true; abi.decode would revert on a malformed bool.
+            assembly ("memory-safe") {
+                moved := iszero(iszero(mload(add(ret, 0x20))))
+            }
+        }
+        emit Rebalanced(runId, moved);
+    }
+}

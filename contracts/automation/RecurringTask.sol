@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IRebalanceScheduler} from "../interfaces/IRebalanceScheduler.sol";
+import {IRecurringTask} from "../interfaces/IRecurringTask.sol";
+import {ITxFunder} from "../interfaces/ITxFunder.sol";
+import {BoundedCallLib} from "../libraries/BoundedCallLib.sol";
+
+/// @title RecurringTask
+/// @notice Shared booking logic of Rebalancer and Supervisor: one booked run at a time, booking
+/// never reverts, fixReschedule is idempotent, refunds go back to the funder.
+abstract contract RecurringTask is IRecurringTask, ReentrancyGuardTransient {
+    /* CONSTANTS */
+
+    uint256 internal constant BPS = 10_000;
+    uint256 internal constant MAX_MARGIN_BPS = 50_000;
+    uint256 internal constant MAX_REASON = 256;
+    /// @dev Gas kept back inside a run for booking the next one (estimate, funder, schedule).
+    uint256 public constant BOOKING_RESERVE = 250_000;
+    /// @dev The smallest executionEffort a config may ask for: the work plus the booking.
+    uint256 public constant MIN_TASK_EFFORT = 300_000;
+    /// @dev Gas cap for calls into the (possibly user-supplied) funder.
+    uint256 internal constant FUNDER_GAS = 100_000;
+
+    /* STORAGE */
+
+    /// @inheritdoc IRecurringTask
+    IRebalanceScheduler public immutable scheduler;
+
+    /// @dev The receipt of the booked run and the task's life flag, in one slot so that a no-op
+    /// fixReschedule reads a single word.
+    struct Receipt {
+        uint64 runId;
+        uint40 runAt;
+        uint40 lastRunAt;
+        bool destroyed;
+    }
+
+    Receipt internal _receipt;
+    RecurringConfig internal _config;
+
+    /* CONSTRUCTOR */
+
+    constructor(IRebalanceScheduler scheduler_, RecurringConfig memory config) {
+        scheduler = scheduler_;
+        _setConfig(config);
+    }
+
+    /// @notice Fees from the funder and refunds from the scheduler land here on their way.
+    receive() external payable {}
+
+    /* EXTERNAL */
+
+    /// @inheritdoc IRecurringTask
+    function fixReschedule() external returns (FixOutcome) {
+        // Hot path (the Supervisor calls this for every item): only this task can cancel its run
+        // and a run cannot execute before its time, so a future run is certainly still booked.
+        // Read-only, so it needs no reentrancy lock. One raw read of the Receipt word:
+        // runId bits 0-63, runAt bits 64-103, destroyed bits 144-151.
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(_receipt.slot)
+        }
+        if (uint64(word) != 0 && block.timestamp < uint40(word >> 64) && uint8(word >> 144) == 0) {
+            return FixOutcome.AlreadyBooked;
+        }
+        return _fixReschedule(_receipt);
+    }
+
+    /// @notice Called by the scheduler on a booked run: does the task's work, then books the
+    /// next run (a failure to book emits FailedRecurringSchedule, never reverts).
+    function executeScheduled(uint256 id, bytes calldata) external nonReentrant {
+        if (msg.sender != address(scheduler)) revert NotScheduler(msg.sender);
+        Receipt memory r = _receipt;
+        if (r.destroyed) return;
+        if (r.runId == id) {
+            _receipt.runId = 0;
+            _receipt.runAt = 0;
+            _receipt.lastRunAt = r.runAt;
+        }
+        _onRun(id);
+        if (_receipt.runId == 0) _bookNext();
+    }
+
+    /* VIEWS */
+
+    /// @inheritdoc IRecurringTask
+    function bookedRun() external view returns (uint256 runId, uint256 timestamp) {
+        return (_receipt.runId, _receipt.runAt);
+    }
+
+    /// @inheritdoc IRecurringTask
+    function lastRunAt() external view returns (uint256) {
+        return _receipt.lastRunAt;
+    }
+
+    /// @inheritdoc IRecurringTask
+    function recurringConfig() external view returns (RecurringConfig memory) {
+        return _config;
+    }
+
+    /// @inheritdoc IRecurringTask
+    function destroyed() external view returns (bool) {
+        return _receipt.destroyed;
+    }
+
+    /* INTERNAL */
+
+    function _fixReschedule(Receipt memory r) private nonReentrant returns (FixOutcome) {
+        if (r.destroyed) return FixOutcome.Destroyed;
+        if (r.runId != 0) {
+            if (block.timestamp < r.runAt) return FixOutcome.AlreadyBooked;
+            IRebalanceScheduler.Status s = scheduler.status(r.runId);
+            if (s == IRebalanceScheduler.Status.Scheduled) return FixOutcome.AlreadyBooked;
+            _receipt.runId = 0;
+            _receipt.runAt = 0;
+            emit StaleReceiptCleared(r.runId, s);
+        }
+        (bool booked, uint256 runId, uint256 ts) = _bookNext();
+        if (!booked) return FixOutcome.Failed;
+        emit FixedReschedule(runId, ts);
+        return FixOutcome.Booked;
+    }
+
+    /// @dev The task's work on a run (rebalance a position, tick the supervisor).
+    function _onRun(uint256 runId) internal virtual;
+
+    function _setConfig(RecurringConfig memory c) internal {
+        if (c.interval == 0) revert InvalidRecurringConfig("interval", 0);
+        if (c.priority == IRebalanceScheduler.Priority.High) revert InvalidRecurringConfig("priority", 0);
+        if (c.executionEffort < MIN_TASK_EFFORT) revert InvalidRecurringConfig("executionEffort", c.executionEffort);
+        if (c.estimationMarginBps < BPS || c.estimationMarginBps > MAX_MARGIN_BPS) {
+            revert InvalidRecurringConfig("estimationMarginBps", c.estimationMarginBps);
+        }
+        if (c.txFunder == address(0)) revert InvalidRecurringConfig("txFunder", 0);
+        _config = c;
+        emit RecurringConfigSet(c);
+    }
+
+    /// @dev Books the next run at lastRunAt + interval (at least now + 1), paying estimate x
+    /// margin from the funder. Never reverts: every failure emits FailedRecurringSchedule.
+    function _bookNext() internal returns (bool booked, uint256 runId, uint256 ts) {
+        RecurringConfig memory c = _config;
+        uint256 last = _receipt.lastRunAt;
+        ts = (last == 0 ? block.timestamp : last) + c.interval;
+        if (ts <= block.timestamp) ts = block.timestamp + 1;
+
+        uint256 fee;
+        try scheduler.estimate("", ts, c.priority, c.executionEffort) returns (
+            uint256 f, uint256, IRebalanceScheduler.ScheduleError err
+        ) {
+            if (err != IRebalanceScheduler.ScheduleError.None) {
+                emit FailedRecurringSchedule(ts, abi.encodeWithSelector(EstimateRejected.selector, err));
+                return (false, 0, ts);
+            }
+            fee = f;
+        } catch (bytes memory reason) {
+            emit FailedRecurringSchedule(ts, reason);
+            return (false, 0, ts);
+        }
+        uint256 amount = fee * c.estimationMarginBps / BPS;
+
+        uint256 before = address(this).balance;
+        (bool ok, bytes memory ret) = BoundedCallLib.call(
+            c.txFunder, FUNDER_GAS, 0, abi.encodeCall(ITxFunder.withdrawFee, (amount)), MAX_REASON
+        );
+        if (!ok) {
+            emit FailedRecurringSchedule(ts, ret);
+            return (false, 0, ts);
+        }
+        if (address(this).balance < before + amount) {
+            emit FailedRecurringSchedule(
+                ts, abi.encodeWithSelector(FunderDidNotPay.selector, amount, address(this).balance)
+            );
+            return (false, 0, ts);
+        }
+
+        try scheduler.schedule{value: amount}(address(this), "", ts, c.priority, c.executionEffort) returns (
+            uint256 id
+        ) {
+            IRebalanceScheduler.Run memory run = scheduler.getRun(id);
+            _receipt.runId = uint64(id);
+            _receipt.runAt = run.timestamp;
+            emit RunBooked(id, run.timestamp, amount);
+            return (true, id, run.timestamp);
+        } catch (bytes memory reason) {
+            emit FailedRecurringSchedule(ts, reason);
+            _returnAll(c.txFunder, false);
+            return (false, 0, ts);
+        }
+    }
+
+    /// @dev Cancels the booked run (if still Scheduled) and returns every wei to `_config`'s
+    /// funder, which is the funder that paid for it.
+    function _cancelBooked() internal {
+        Receipt memory r = _receipt;
+        if (r.runId != 0) {
+            _receipt.runId = 0;
+            _receipt.runAt = 0;
+            if (scheduler.status(r.runId) == IRebalanceScheduler.Status.Scheduled) scheduler.cancel(r.runId);
+        }
+        _returnAll(_config.txFunder, true);
+    }
+
+    /// @dev Sends the whole balance to the funder's refund(). When `strict`, a failure reverts
+    /// (owner paths); otherwise the wei stay here until the next return.
+    function _returnAll(address funder, bool strict) internal {
+        uint256 amount = address(this).balance;
+        if (amount == 0) return;
+        (bool ok,) = BoundedCallLib.call(funder, FUNDER_GAS, amount, abi.encodeCall(ITxFunder.refund, ()), 0);
+        if (ok) emit RefundReturned(funder, amount);
+        else if (strict) revert RefundReturnFailed(funder, amount);
+    }
+
+    function _destroy() internal {
+        _cancelBooked();
+        _receipt.destroyed = true;
+        emit TaskDestroyed();
+    }
+}

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IRecurringTask} from "./IRecurringTask.sol";
+
+/// @title ISupervisor
+/// @notice Calls fixReschedule() on registered paid rebalancers so a transient booking failure
+/// (funder empty, slot full) never leaves one stuck. Books itself on the scheduler like a cron
+/// job and can itself be fixRescheduled.
+///
+/// A tick walks the list from a cursor and wraps around, so the items checked are the least
+/// recently checked ones (swap-and-pop pruning moves the last item into the pruned place; that
+/// item is then checked early once). Every item is isolated: a low-level call with a per-item gas
+/// cap, no returndata copied beyond one word, a failure recorded as an outcome. Items whose
+/// rebalancer reports Destroyed or that answer nothing (no code) are pruned.
+interface ISupervisor is IRecurringTask {
+    /// @notice Outcome of one item: the first four mirror IRecurringTask.FixOutcome.
+    enum ItemOutcome {
+        AlreadyBooked,
+        Booked,
+        Failed,
+        Destroyed,
+        Reverted,
+        NoResponse
+    }
+
+    event ItemChecked(uint256 indexed id, ItemOutcome outcome);
+    event ItemPruned(uint256 indexed id, ItemOutcome reason);
+    event PaidRebalancerAdded(uint256 indexed id, address rebalancer);
+    event PaidRebalancerRemoved(uint256 indexed id);
+    event Ticked(uint256 checked, uint256 remaining, uint256 cursor);
+    event TickSettingsSet(uint256 itemGasCap, uint256 maxItemsPerRun);
+
+    error NotRebalancerOwnerOrAdmin(uint256 id, address caller);
+    error UnknownRebalancer(uint256 id);
+    error AlreadySupervised(uint256 id);
+    error NotSupervised(uint256 id);
+    error InvalidTickSettings(uint256 itemGasCap, uint256 maxItemsPerRun);
+
+    /// @notice Registers a paid rebalancer. Its registry owner or the admin.
+    function addPaidRebalancer(uint256 id) external;
+
+    /// @notice addPaidRebalancer for many ids in one transaction (each id checked the same way).
+    function addPaidRebalancers(uint256[] calldata ids) external;
+
+    /// @notice Unregisters a paid rebalancer. Its registry owner or the admin.
+    function removePaidRebalancer(uint256 id) external;
+
+    /// @notice Permissionless: checks up to `maxItems` items from the cursor. Stops early, leaving
+    /// the cursor on the next unchecked item, when the gas left cannot cover another item.
+    /// @return checked Items checked (pruned ones included).
+    function tick(uint256 maxItems) external returns (uint256 checked);
+
+    /// @notice Admin: per-item gas cap and the items checked by each scheduled run.
+    function setTickSettings(uint256 itemGasCap, uint256 maxItemsPerRun) external;
+
+    /// @notice Admin: the supervisor's own recurring config (refund to the old funder).
+    function setRecurringConfig(RecurringConfig calldata config) external;
+
+    function itemCount() external view returns (uint256);
+    function itemAt(uint256 index) external view returns (uint256 id, address rebalancer);
+    function isSupervised(uint256 id) external view returns (bool);
+    function cursor() external view returns (uint256);
+    function itemGasCap() external view returns (uint256);
+    function maxItemsPerRun() external view returns (uint256);
+}

@@ -1,0 +1,138 @@
+"""Deploys and wires the recurring-rebalance automation (seed 002 on the EVM).
+
+`deploy_automation` deploys RebalanceScheduler, TxFunder, PaidRebalancerRegistry and Supervisor,
+makes the registry a manager of the funder (so it can authorise the paid rebalancers it
+creates), authorises the supervisor as a spender, funds the funder and lets the supervisor book
+its first run. Ownership of every contract ends with `admin`.
+
+It takes the ape `project` and accounts so scripts/deploy.py, the demo and tests share it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+PRIORITY_HIGH = 0
+PRIORITY_MEDIUM = 1
+PRIORITY_LOW = 2
+MAX_UINT256 = 2**256 - 1
+
+
+@dataclass(frozen=True)
+class RecurringConfig:
+    """Mirror of IRecurringTask.RecurringConfig (ints only: gas, seconds, bps)."""
+
+    interval: int
+    priority: int
+    execution_effort: int
+    estimation_margin_bps: int
+    force_rebalance: bool
+    tx_funder: str
+
+    def __post_init__(self) -> None:
+        if self.interval <= 0:
+            raise ValueError(f"interval must be > 0, got {self.interval}")
+        if self.priority not in (PRIORITY_MEDIUM, PRIORITY_LOW):
+            raise ValueError(f"priority must be Medium (1) or Low (2), got {self.priority}")
+        if self.estimation_margin_bps < 10_000:
+            raise ValueError(
+                f"estimation_margin_bps must be >= 10000, got {self.estimation_margin_bps}"
+            )
+
+    def as_tuple(self) -> tuple[int, int, int, int, bool, str]:
+        return (
+            self.interval,
+            self.priority,
+            self.execution_effort,
+            self.estimation_margin_bps,
+            self.force_rebalance,
+            self.tx_funder,
+        )
+
+
+def _address(x: Any) -> str:
+    return str(getattr(x, "address", x))
+
+
+def deploy_automation(
+    project: Any,
+    deployer: Any,
+    admin: Any,
+    *,
+    base_fee: int,
+    slot_seconds: int,
+    data_fee_per_byte: int = 0,
+    funder_deposit: int = 0,
+    paid_interval: int = 3_600,
+    paid_effort: int = 500_000,
+    paid_priority: int = PRIORITY_MEDIUM,
+    supervisor_interval: int = 3_600,
+    supervisor_effort: int = 5_000_000,
+    estimation_margin_bps: int = 12_000,
+    force_rebalance: bool = False,
+    item_gas_cap: int = 400_000,
+    max_items_per_run: int = 200,
+) -> dict[str, str]:
+    """Deploys the automation contracts and returns their addresses by name.
+
+    `admin` ends as owner of everything. When `admin` is a signer distinct from `deployer`, it
+    accepts the funder's two-step ownership transfer here; when it is a bare address, the admin
+    must call `acceptOwnership()` on the TxFunder itself (the other contracts are created with
+    `admin` as owner directly). With `funder_deposit=0` the supervisor's first booking fails
+    (FailedRecurringSchedule, no revert); fund the TxFunder and call `supervisor.fixReschedule()`.
+    """
+    if base_fee < 0 or data_fee_per_byte < 0 or funder_deposit < 0:
+        raise ValueError("fees and deposit must be >= 0")
+    if slot_seconds <= 0:
+        raise ValueError(f"slot_seconds must be > 0, got {slot_seconds}")
+    admin_address = _address(admin)
+    deployer_address = _address(deployer)
+
+    scheduler = deployer.deploy(
+        project.RebalanceScheduler, admin_address, slot_seconds, base_fee, data_fee_per_byte
+    )
+    funder = deployer.deploy(project.TxFunder, deployer_address)
+    paid_config = RecurringConfig(
+        paid_interval,
+        paid_priority,
+        paid_effort,
+        estimation_margin_bps,
+        force_rebalance,
+        funder.address,
+    )
+    supervisor_config = RecurringConfig(
+        supervisor_interval,
+        PRIORITY_MEDIUM,
+        supervisor_effort,
+        estimation_margin_bps,
+        False,
+        funder.address,
+    )
+    registry = deployer.deploy(
+        project.PaidRebalancerRegistry, admin_address, scheduler.address, paid_config.as_tuple()
+    )
+    supervisor = deployer.deploy(
+        project.Supervisor,
+        admin_address,
+        scheduler.address,
+        registry.address,
+        supervisor_config.as_tuple(),
+        item_gas_cap,
+        max_items_per_run,
+    )
+    funder.setManager(registry.address, True, sender=deployer)
+    funder.approveSpender(supervisor.address, MAX_UINT256, sender=deployer)
+    if funder_deposit:
+        deployer.transfer(funder.address, funder_deposit)
+    supervisor.fixReschedule(sender=deployer)
+    if admin_address != deployer_address:
+        funder.transferOwnership(admin_address, sender=deployer)
+        if hasattr(admin, "sign_transaction"):
+            funder.acceptOwnership(sender=admin)
+    return {
+        "scheduler": scheduler.address,
+        "tx_funder": funder.address,
+        "paid_registry": registry.address,
+        "supervisor": supervisor.address,
+    }

@@ -1,0 +1,55 @@
+"""Helpers and constants shared by the automation tests (imported as `autolib`)."""
+
+from __future__ import annotations
+
+from keepers.deployment.automation import PRIORITY_MEDIUM, RecurringConfig
+
+SLOT = 60
+BASE_FEE = 10**9  # wei per unit of effort
+DATA_FEE = 1_000  # wei per byte
+EFFORT = 400_000
+INTERVAL = 3_600
+MARGIN_BPS = 12_000
+HIGH, MEDIUM, LOW = 0, 1, 2
+UNKNOWN, SCHEDULED, EXECUTED, CANCELED = 0, 1, 2, 3
+
+
+def calldata_gas(data: bytes) -> int:
+    return sum(4 if b == 0 else 16 for b in data)
+
+
+def execution_gas(receipt) -> int:
+    """Receipt gas minus the 21,000 intrinsic and the calldata cost."""
+    return receipt.gas_used - 21_000 - calldata_gas(bytes(receipt.transaction.data))
+
+
+def advance(chain, seconds: int) -> None:
+    chain.mine(1, timestamp=chain.pending_timestamp + seconds)
+
+
+def now(chain) -> int:
+    return chain.blocks.head.timestamp
+
+
+def events(receipt, name: str) -> list:
+    return [log for log in receipt.events if log.event_name == name]
+
+
+def config(funder, **kw) -> tuple:
+    c = dict(
+        interval=INTERVAL,
+        priority=PRIORITY_MEDIUM,
+        execution_effort=EFFORT,
+        estimation_margin_bps=MARGIN_BPS,
+        force_rebalance=False,
+        tx_funder=str(getattr(funder, "address", funder)),
+    )
+    c.update(kw)
+    return RecurringConfig(**c).as_tuple()
+
+
+def selector(signature: str) -> bytes:
+    """4-byte selector of an error or function signature, e.g. 'Foo(uint256)'."""
+    from eth_utils import keccak
+
+    return keccak(text=signature)[:4]

@@ -1,0 +1,80 @@
+"""TxFunder: spenders, allowances, refunds, runway."""
+
+from __future__ import annotations
+
+import ape
+from autolib import events
+
+
+def test_withdraw_fee__authorised__pays_and_lowers_allowance(funder, gov, alice):
+    funder.approveSpender(alice, 1_000, sender=gov)
+    assert funder.isSpender(alice)
+    before = alice.balance
+    funder.withdrawFee(600, sender=alice, gas_price=0)
+    assert alice.balance - before == 600
+    assert funder.allowance(alice) == 400
+
+
+def test_withdraw_fee__over_allowance_or_balance__reverts(project, deployer, gov, alice):
+    funder = deployer.deploy(project.TxFunder, gov)
+    deployer.transfer(funder, 500)
+    funder.approveSpender(alice, 1_000, sender=gov)
+    with ape.reverts(
+        funder.AllowanceExceeded, spender=alice.address, allowance=1_000, amount=1_001
+    ):
+        funder.withdrawFee(1_001, sender=alice)
+    with ape.reverts(funder.InsufficientFunderBalance, balance=500, amount=900):
+        funder.withdrawFee(900, sender=alice)
+
+
+def test_withdraw_fee__unauthorised__reverts(funder, attacker):
+    with ape.reverts(funder.AllowanceExceeded, spender=attacker.address, allowance=0, amount=1):
+        funder.withdrawFee(1, sender=attacker)
+
+
+def test_approve_spender__not_owner_or_manager__reverts(funder, gov, attacker, bob):
+    with ape.reverts(funder.NotOwnerOrManager, caller=attacker.address):
+        funder.approveSpender(attacker, 10**18, sender=attacker)
+    with ape.reverts(funder.OwnableUnauthorizedAccount, account=attacker.address):
+        funder.setManager(attacker, True, sender=attacker)
+    funder.setManager(bob, True, sender=gov)
+    funder.approveSpender(attacker, 5, sender=bob)
+    assert funder.allowance(attacker) == 5
+
+
+def test_refund__spender__restores_allowance_revoked_does_not(funder, gov, alice):
+    funder.approveSpender(alice, 1_000, sender=gov)
+    funder.withdrawFee(300, sender=alice)
+    tx = funder.refund(value=100, sender=alice)
+    assert funder.allowance(alice) == 800
+    assert events(tx, "RefundCredited")[0].allowanceRestored
+    funder.approveSpender(alice, 0, sender=gov)
+    tx = funder.refund(value=50, sender=alice)
+    assert funder.allowance(alice) == 0 and not funder.isSpender(alice)
+    assert not events(tx, "RefundCredited")[0].allowanceRestored
+
+
+def test_runway__below_threshold__emits_low_runway(project, deployer, gov, alice):
+    funder = deployer.deploy(project.TxFunder, gov)
+    assert funder.runway() == 2**256 - 1
+    deployer.transfer(funder, 1_000)
+    funder.setRunwayParams(100, 5, sender=gov)
+    assert funder.runway() == 10
+    funder.approveSpender(alice, 10**18, sender=gov)
+    tx = funder.withdrawFee(400, sender=alice)
+    assert not events(tx, "LowRunway")
+    tx = funder.withdrawFee(200, sender=alice)
+    [low] = events(tx, "LowRunway")
+    assert (low.balance, low.runwayIntervals, low.threshold) == (400, 4, 5)
+    with ape.reverts(funder.OwnableUnauthorizedAccount):
+        funder.setRunwayParams(1, 1, sender=alice)
+
+
+def test_withdraw__owner_only(funder, gov, attacker, bob):
+    with ape.reverts(funder.OwnableUnauthorizedAccount, account=attacker.address):
+        funder.withdraw(attacker, 1, sender=attacker)
+    before = bob.balance
+    funder.withdraw(bob, 10, sender=gov)
+    assert bob.balance - before == 10
+    with ape.reverts(funder.InsufficientFunderBalance):
+        funder.withdraw(bob, 10**30, sender=gov)

@@ -1,0 +1,40 @@
+"""Gas targets of the automation (deterministic gas, not timing)."""
+
+from __future__ import annotations
+
+import pytest
+from autogas import measure_rebalancer, measure_scheduler, measure_supervisor
+
+
+@pytest.fixture(scope="module")
+def sched_gas(project, chain, accounts):
+    return measure_scheduler(project, chain, accounts)
+
+
+def test_execute__overhead__at_most_35k(sched_gas):
+    # Execution gas of execute() (receipt minus intrinsic and calldata) minus the handler's own.
+    assert sched_gas["execute_overhead_execution"] <= 35_000
+    assert sched_gas["handler_own_execution_gas"] > 20_000  # the handler really did work
+
+
+def test_fix_reschedule__booked__noop_under_5k_execution_gas(project, chain, accounts):
+    assert (
+        measure_rebalancer(project, chain, accounts)["rebalancer_fix_reschedule_noop_execution"]
+        <= 5_000
+    )
+
+
+# The issue's target is 8,000 per healthy item. The EVM floor of one item is already above it:
+# cold CALL to the rebalancer 2,600 + the supervisor's item SLOAD 2,100 + the rebalancer's receipt
+# SLOAD 2,100 + the indexed ItemChecked event (LOG2, 32 data bytes) 1,381 = 8,181. What is left
+# above the floor is stack/ABI work; we hold that to 1,100 gas and the total to 9,300.
+ITEM_FLOOR = 2_600 + 2_100 + 2_100 + 1_381
+
+
+def test_supervisor__healthy_items__marginal_near_evm_floor(project, chain, accounts):
+    g = measure_supervisor(project, chain, accounts, (10, 40))
+    assert g["supervisor_marginal_per_item"] <= 9_300
+    assert g["supervisor_marginal_per_item"] - ITEM_FLOOR <= 1_100
+    # Projected: a 1,000-item tick stays under 10M (measured for real in the slow suite and bench).
+    fixed = g["supervisor_tick_10"] - 10 * g["supervisor_marginal_per_item"]
+    assert fixed + 1_000 * g["supervisor_marginal_per_item"] < 10_000_000

@@ -1,0 +1,282 @@
+"""Rebalancer: recurring runs, failure isolation, fixReschedule, config swap, destroy."""
+
+from __future__ import annotations
+
+import ape
+import pytest
+from autolib import (
+    BASE_FEE,
+    CANCELED,
+    EFFORT,
+    EXECUTED,
+    INTERVAL,
+    MARGIN_BPS,
+    SCHEDULED,
+    advance,
+    config,
+    events,
+    now,
+    selector,
+)
+
+RUN_FEE = BASE_FEE * EFFORT * 5 * MARGIN_BPS // 10_000  # Medium, no data
+ALREADY_BOOKED, BOOKED, FAILED, DESTROYED = range(4)
+
+
+def run_booked(scheduler, rebalancer, keeper, chain):
+    run_id, ts = rebalancer.bookedRun()
+    advance(chain, max(ts - now(chain), 0))
+    return scheduler.execute(run_id, sender=keeper)
+
+
+def snapshot(rebalancer, scheduler, funder) -> tuple:
+    return (
+        tuple(rebalancer.bookedRun()),
+        rebalancer.lastRunAt(),
+        funder.balance,
+        funder.allowance(rebalancer),
+        scheduler.balance,
+        scheduler.handlerRunCount(rebalancer),
+        rebalancer.balance,
+    )
+
+
+def test_create__first_fix__books_run_paid_by_funder(chain, rebalancer, scheduler, funder):
+    run_id, ts = rebalancer.bookedRun()
+    assert run_id == 1 and scheduler.status(run_id) == SCHEDULED
+    assert ts == scheduler.getRun(run_id).timestamp
+    assert scheduler.getRun(run_id).fee == RUN_FEE
+    assert scheduler.balance == RUN_FEE and rebalancer.balance == 0
+    assert funder.balance == 10**18 - RUN_FEE
+
+
+def test_run__due__rebalances_and_books_next_at_last_plus_interval(
+    chain, rebalancer, scheduler, position, keeper
+):
+    first_id, first_ts = rebalancer.bookedRun()
+    tx = run_booked(scheduler, rebalancer, keeper, chain)
+    assert position.calls() == 1 and not position.lastForce()
+    assert not events(tx, "Rebalanced")[0].moved
+    next_id, next_ts = rebalancer.bookedRun()
+    assert next_id != first_id and next_ts == first_ts + INTERVAL
+    assert rebalancer.lastRunAt() == first_ts
+    assert scheduler.status(next_id) == SCHEDULED
+
+
+def test_run__late_keeper__next_run_at_least_now_plus_one(chain, rebalancer, scheduler, keeper):
+    _, ts = rebalancer.bookedRun()
+    advance(chain, ts - now(chain) + 3 * INTERVAL)
+    scheduler.execute(rebalancer.bookedRun()[0], sender=keeper)
+    assert rebalancer.bookedRun()[1] >= now(chain) + 1
+
+
+def test_run__force_config__passes_force(
+    chain, make_rebalancer, scheduler, position, alice, keeper
+):
+    r = make_rebalancer(force_rebalance=True)
+    r.fixReschedule(sender=alice)
+    tx = run_booked(scheduler, r, keeper, chain)
+    assert position.lastForce() and events(tx, "Rebalanced")[0].moved
+
+
+@pytest.mark.parametrize("mode", [1, 2, 3])  # Revert, BurnGas, ReturnBomb
+def test_run__failing_position__emits_and_keeps_schedule(
+    chain, rebalancer, scheduler, position, keeper, mode
+):
+    position.setMode(mode, sender=keeper)
+    tx = run_booked(scheduler, rebalancer, keeper, chain)
+    assert events(tx, "RunExecuted")[0].success
+    [failed] = events(tx, "RebalanceFailed")
+    assert len(failed.reason) <= 256
+    assert scheduler.status(rebalancer.bookedRun()[0]) == SCHEDULED
+
+
+def test_least_privilege__unauthorised_caller__position_reverts(
+    chain, make_rebalancer, scheduler, position, alice, attacker, keeper
+):
+    with ape.reverts(position.NotAuthorisedRebalancer, caller=attacker.address):
+        position.rebalance(True, sender=attacker)
+    r = make_rebalancer()
+    r.fixReschedule(sender=alice)
+    position.setRebalancer(r, False, sender=alice)
+    tx = run_booked(scheduler, r, keeper, chain)
+    [failed] = events(tx, "RebalanceFailed")
+    assert failed.reason[:4] == selector("NotAuthorisedRebalancer(address)")
+    assert position.calls() == 0
+
+
+def test_execute_scheduled__not_scheduler__reverts(rebalancer, attacker):
+    with ape.reverts(rebalancer.NotScheduler, caller=attacker.address):
+        rebalancer.executeScheduled(1, b"", sender=attacker)
+
+
+def test_fix_reschedule__booked__noop_pays_nothing(rebalancer, scheduler, funder, attacker):
+    before = snapshot(rebalancer, scheduler, funder)
+    assert rebalancer.fixReschedule.call() == ALREADY_BOOKED
+    tx = rebalancer.fixReschedule(sender=attacker)
+    assert not tx.events
+    assert snapshot(rebalancer, scheduler, funder) == before
+
+
+def test_fix_reschedule__twice__same_state_as_once(make_rebalancer, scheduler, funder, bob):
+    r = make_rebalancer()
+    r.fixReschedule(sender=bob)
+    once = snapshot(r, scheduler, funder)
+    tx = r.fixReschedule(sender=bob)
+    assert not tx.events
+    assert snapshot(r, scheduler, funder) == once
+
+
+def test_fix_reschedule__overdue_unexecuted__does_not_double_book(
+    chain, rebalancer, scheduler, bob
+):
+    run_id, ts = rebalancer.bookedRun()
+    advance(chain, ts - now(chain) + 10)
+    assert rebalancer.fixReschedule.call() == ALREADY_BOOKED
+    rebalancer.fixReschedule(sender=bob)
+    assert rebalancer.bookedRun()[0] == run_id
+    assert list(scheduler.bookedRuns(rebalancer, 0, 10)) == [run_id]
+
+
+def test_fix_reschedule__stale_receipt__cleared_then_books(
+    chain, project, deployer, scheduler, funder, position, handler, gov, alice, bob, keeper
+):
+    r = deployer.deploy(project.TestRebalancerHarness, alice, scheduler, position, config(funder))
+    funder.approveSpender(r, 2**256 - 1, sender=gov)
+    # An executed run of another handler stands in for "executed without calling back".
+    ts = now(chain) + 120
+    other = handler.book(b"", ts, 1, EFFORT, value=BASE_FEE * EFFORT * 5, sender=alice).return_value
+    advance(chain, 200)
+    scheduler.execute(other, sender=keeper)
+    r.plantReceipt(other, ts, sender=bob)
+    tx = r.fixReschedule(sender=bob)
+    [stale] = events(tx, "StaleReceiptCleared")
+    assert stale.runId == other and stale.status == EXECUTED
+    assert events(tx, "FixedReschedule")
+    new_id = r.bookedRun()[0]
+    assert new_id != other and scheduler.status(new_id) == SCHEDULED
+
+
+def test_booking__funder_empty__failed_event_then_refill_recovers(
+    project, deployer, gov, make_rebalancer, scheduler, bob
+):
+    empty = deployer.deploy(project.TxFunder, gov)
+    r = make_rebalancer(fund=empty)
+    tx = r.fixReschedule(sender=bob)
+    [failed] = events(tx, "FailedRecurringSchedule")
+    assert failed.reason[:4] == selector("InsufficientFunderBalance(uint256,uint256)")
+    assert r.bookedRun() == (0, 0) and r.balance == 0
+    deployer.transfer(empty, 10**17)
+    assert r.fixReschedule.call() == BOOKED
+    r.fixReschedule(sender=bob)
+    assert scheduler.status(r.bookedRun()[0]) == SCHEDULED
+
+
+def test_booking__unauthorised_funder__failed_event(
+    project, deployer, gov, scheduler, position, alice
+):
+    funder = deployer.deploy(project.TxFunder, gov)
+    deployer.transfer(funder, 10**18)
+    r = deployer.deploy(project.Rebalancer, alice, scheduler, position, config(funder))
+    tx = r.fixReschedule(sender=alice)
+    [failed] = events(tx, "FailedRecurringSchedule")
+    assert failed.reason[:4] == selector("AllowanceExceeded(address,uint256,uint256)")
+
+
+def test_booking__slot_full__failed_event_not_revert(chain, rebalancer, scheduler, gov, keeper):
+    scheduler.setSlotCapacity(1, EFFORT - 1, sender=gov)
+    tx = run_booked(scheduler, rebalancer, keeper, chain)
+    [failed] = events(tx, "FailedRecurringSchedule")
+    assert failed.reason[:4] == selector("EstimateRejected(uint8)")
+    assert rebalancer.bookedRun() == (0, 0)
+
+
+def test_booking__during_run_failure__run_itself_succeeds(
+    chain, rebalancer, scheduler, funder, gov, keeper, position
+):
+    funder.withdraw(gov, funder.balance, sender=gov)
+    tx = run_booked(scheduler, rebalancer, keeper, chain)
+    assert events(tx, "RunExecuted")[0].success
+    assert position.calls() == 1
+    assert events(tx, "FailedRecurringSchedule")
+    assert rebalancer.bookedRun() == (0, 0)
+
+
+def test_set_config__new_funder__refunds_old_then_books_with_new(
+    project, deployer, gov, rebalancer, scheduler, funder, alice
+):
+    other = deployer.deploy(project.TxFunder, gov)
+    deployer.transfer(other, 10**18)
+    other.approveSpender(rebalancer, 2**256 - 1, sender=gov)
+    old_id, _ = rebalancer.bookedRun()
+    paid = scheduler.getRun(old_id).fee
+    old_before = funder.balance
+    tx = rebalancer.setRecurringConfig(config(other, interval=600), sender=alice)
+    assert scheduler.status(old_id) == CANCELED
+    assert funder.balance - old_before == paid * scheduler.refundBps() // 10_000
+    assert events(tx, "RefundReturned")[0].txFunder == funder.address
+    new_id, _ = rebalancer.bookedRun()
+    assert scheduler.getRun(new_id).payer == rebalancer.address
+    assert other.balance == 10**18 - scheduler.getRun(new_id).fee
+    assert rebalancer.balance == 0
+    assert rebalancer.recurringConfig().interval == 600
+
+
+def test_set_config__not_owner__reverts(rebalancer, funder, attacker):
+    with ape.reverts(rebalancer.OwnableUnauthorizedAccount, account=attacker.address):
+        rebalancer.setRecurringConfig(config(funder), sender=attacker)
+    with ape.reverts(rebalancer.OwnableUnauthorizedAccount, account=attacker.address):
+        rebalancer.destroy(sender=attacker)
+
+
+@pytest.mark.parametrize(
+    "field,kw,value",
+    [
+        ("interval", {"interval": 0}, 0),
+        ("priority", {"priority": 0}, 0),
+        ("executionEffort", {"execution_effort": 299_999}, 299_999),
+        ("estimationMarginBps", {"estimation_margin_bps": 9_999}, 9_999),
+        ("txFunder", {"tx_funder": "0x" + "00" * 20}, 0),
+    ],
+)
+def test_set_config__bad_values__invalid_recurring_config(
+    rebalancer, funder, alice, field, kw, value
+):
+    c = list(config(funder))
+    names = [
+        "interval",
+        "priority",
+        "execution_effort",
+        "estimation_margin_bps",
+        "force",
+        "tx_funder",
+    ]
+    for k, v in kw.items():
+        c[names.index(k)] = v
+    with ape.reverts(rebalancer.InvalidRecurringConfig, field=field, value=value):
+        rebalancer.setRecurringConfig(tuple(c), sender=alice)
+
+
+def test_destroy__booked_run__refunds_everything_to_funder(
+    chain, rebalancer, scheduler, funder, alice, bob, keeper
+):
+    run_id, _ = rebalancer.bookedRun()
+    paid = scheduler.getRun(run_id).fee
+    bob.transfer(rebalancer, 777)  # stray balance goes back too
+    before = funder.balance
+    rebalancer.destroy(sender=alice)
+    refund = paid * scheduler.refundBps() // 10_000
+    assert funder.balance - before == refund + 777
+    assert rebalancer.balance == 0
+    assert scheduler.status(run_id) == CANCELED
+    assert rebalancer.destroyed() and rebalancer.fixReschedule.call() == DESTROYED
+    with ape.reverts(rebalancer.TaskIsDestroyed):
+        rebalancer.destroy(sender=alice)
+    with ape.reverts(rebalancer.TaskIsDestroyed):
+        rebalancer.setRecurringConfig(config(funder), sender=alice)
+
+
+def test_destroy__full_refund_share__funder_made_whole(rebalancer, scheduler, funder, gov, alice):
+    scheduler.setRefundBps(10_000, sender=gov)
+    rebalancer.destroy(sender=alice)
+    assert funder.balance == 10**18
