@@ -53,7 +53,7 @@ demo: compile
 	ape run demo
 
 gas: compile
-	UPDATE_GAS_SNAPSHOT=1 ape test tests/contracts/test_gas_snapshot.py
+	UPDATE_GAS_SNAPSHOT=1 ape test tests -k "gas_snapshot or within_snapshot" -m "not slow and not bench"
 
 bench: compile
 	ape test tests/bench -m bench -s
