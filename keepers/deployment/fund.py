@@ -41,6 +41,7 @@ class FundDeployment:
     adapters: dict[str, Any] = field(default_factory=dict)
     assets: dict[str, Any] = field(default_factory=dict)  # symbol -> token contract
     feeds: dict[str, Any] = field(default_factory=dict)  # symbol -> feed contract
+    automation: dict[str, Any] = field(default_factory=dict)  # name -> contract (and the paid id)
 
     def addresses(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -54,6 +55,8 @@ class FundDeployment:
         }
         if self.timelock is not None:
             out["timelock"] = self.timelock.address
+        if self.automation:
+            out["automation"] = {k: getattr(v, "address", v) for k, v in self.automation.items()}
         return out
 
 

@@ -92,6 +92,19 @@ class AssetSpec(BaseModel):
         return self
 
 
+class AutomationSpec(BaseModel):
+    """The recurring rebalancer booked on the fund (seed 002 on the EVM)."""
+
+    model_config = ConfigDict(extra="forbid")
+    base_fee_per_effort: int = Field(1_000, ge=0)  # wei per unit of execution effort
+    slot_seconds: int = Field(60, gt=0)
+    funder_deposit_wei: int = Field(10**18, ge=0)
+    interval: int = Field(86_400, gt=0)  # seconds between fund rebalance runs
+    execution_effort: int = Field(3_000_000, gt=0)
+    supervisor_interval: int = Field(86_400, gt=0)
+    force_rebalance: bool = False
+
+
 class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     network: str
@@ -102,6 +115,7 @@ class Profile(BaseModel):
     timelock_delay: int = Field(0, ge=0)
     uniswap: dict[str, Any] = {}
     assets: list[AssetSpec]
+    automation: AutomationSpec | None = None
 
     @field_validator("tiers")
     @classmethod
@@ -210,8 +224,58 @@ def deploy_profile(profile: Profile, deployer: Any, accounts: Any, log: Any = pr
         log(f"asset {a.symbol:<9} L{a.tier + 1} {a.kind:<8} {token.address}")
     if "uniswap" in fund.adapters:
         fund.adapters["uniswap"].transferOwnership(getattr(admin, "address", admin), sender=deployer)
+    if profile.automation is not None:
+        fund.automation = deploy_fund_automation(project, fund, profile.automation, deployer, admin, log)
     hand_over(project, fund, deployer, admin, profile.timelock_delay)
     return fund
+
+
+def deploy_fund_automation(
+    project: Any, fund: FundDeployment, spec: AutomationSpec, deployer: Any, admin: Any, log: Any
+) -> dict[str, Any]:
+    """Scheduler, funder, paid-rebalancer registry and supervisor; a paid rebalancer booked on
+    the AssetController (its only power: rebalance(bool), through REBALANCER_ROLE), registered
+    with the supervisor. Ownership ends with `admin` (two-step: a bare address must accept)."""
+    from keepers.deployment.automation import deploy_automation
+
+    addrs = deploy_automation(
+        project,
+        deployer,
+        deployer,
+        base_fee=spec.base_fee_per_effort,
+        slot_seconds=spec.slot_seconds,
+        funder_deposit=spec.funder_deposit_wei,
+        paid_interval=spec.interval,
+        paid_effort=spec.execution_effort,
+        supervisor_interval=spec.supervisor_interval,
+        force_rebalance=spec.force_rebalance,
+    )
+    scheduler = project.RebalanceScheduler.at(addrs["scheduler"])
+    funder = project.TxFunder.at(addrs["tx_funder"])
+    registry = project.PaidRebalancerRegistry.at(addrs["paid_registry"])
+    supervisor = project.Supervisor.at(addrs["supervisor"])
+    c = fund.controller
+    registry.setCreator(deployer, True, sender=deployer)
+    rid = registry.createPaidRebalancer(c, sender=deployer).return_value
+    rebalancer = registry.rebalancerOf(rid)
+    c.grantRole(c.REBALANCER_ROLE(), rebalancer, sender=deployer)
+    supervisor.addPaidRebalancer(rid, sender=deployer)
+    registry.setCreator(deployer, False, sender=deployer)
+    admin_address = getattr(admin, "address", admin)
+    if admin_address != deployer.address:
+        for x in (scheduler, funder, registry, supervisor):
+            x.transferOwnership(admin_address, sender=deployer)
+            if hasattr(admin, "sign_transaction"):
+                x.acceptOwnership(sender=admin)
+    log(f"automation: scheduler {scheduler.address}, fund rebalancer #{rid} {rebalancer}")
+    return {
+        "scheduler": scheduler,
+        "tx_funder": funder,
+        "paid_registry": registry,
+        "supervisor": supervisor,
+        "fund_rebalancer": project.Rebalancer.at(rebalancer),
+        "fund_rebalancer_id": rid,
+    }
 
 
 def _asset_contracts(project: Any, a: AssetSpec, cash: Any, deployer: Any, uni: Any, unit: int) -> tuple[Any, Any]:
