@@ -30,7 +30,9 @@ def cli(network, profile_path):
     deployer, admin, keeper = acct[0], acct[1], acct[2]
     investors = [acct[4], acct[5], acct[6]]
     profile = load_profile(profile_path)
-    click.echo(f"[{time.monotonic() - t0:5.1f}s] deploying the local profile ({len(profile.assets)} assets)")
+    click.echo(
+        f"[{time.monotonic() - t0:5.1f}s] deploying the local profile ({len(profile.assets)} assets)"
+    )
     fund = deploy_profile(profile, deployer, accounts, log=lambda *_: None)
     path = write_addresses(fund, profile.network)
     click.echo(f"[{time.monotonic() - t0:5.1f}s] deployed; addresses in {path}")
@@ -41,11 +43,15 @@ def cli(network, profile_path):
         fund.cash.mint(who, 10_000_000 * unit, sender=deployer)
         fund.cash.approve(v, 2**256 - 1, sender=who)
         v.deposit(amount * unit, who, sender=who)
-    click.echo(f"[{time.monotonic() - t0:5.1f}s] deposits: 4,500,000 USDT from 3 investors, all in L1")
+    click.echo(
+        f"[{time.monotonic() - t0:5.1f}s] deposits: 4,500,000 USDT from 3 investors, all in L1"
+    )
     c.rebalance(True, sender=keeper)
     click.echo(f"[{time.monotonic() - t0:5.1f}s] keeper invested to target: {_ratios(fund)}")
     dex_assets = [a.symbol for a in profile.assets if a.kind == "uniswap"]
-    uni = UniswapV3(fund.adapters["uniswap_factory"], fund.adapters["uniswap_router"], None, None, None)
+    uni = UniswapV3(
+        fund.adapters["uniswap_factory"], fund.adapters["uniswap_router"], None, None, None
+    )
 
     market = acct[7]  # an arbitrageur keeping the pools at the oracle price
     for sym in dex_assets:
@@ -62,11 +68,15 @@ def cli(network, profile_path):
     v.deposit(3_000_000 * unit, investors[0], sender=investors[0])
     c.mark(sender=keeper)
     before = fund_state(fund)
-    click.echo(f"[{time.monotonic() - t0:5.1f}s] drift: {sym} -12% and a 3,000,000 USDT deposit: {_ratios(fund)}")
+    click.echo(
+        f"[{time.monotonic() - t0:5.1f}s] drift: {sym} -12% and a 3,000,000 USDT deposit: {_ratios(fund)}"
+    )
 
     tx = c.rebalance(True, sender=keeper)
     after = fund_state(fund)
-    click.echo(f"[{time.monotonic() - t0:5.1f}s] keeper called AssetController.rebalance(true): gas {tx.gas_used:,}\n")
+    click.echo(
+        f"[{time.monotonic() - t0:5.1f}s] keeper called AssetController.rebalance(true): gas {tx.gas_used:,}\n"
+    )
     click.echo(render_before_after(before, after))
     if fund.automation:
         automation_scene(fund, deployer, admin, keeper, dex_assets, uni, market, unit, t0)
@@ -87,7 +97,9 @@ def automation_scene(fund, deployer, admin, keeper, dex_assets, uni, market, uni
 
     a = fund.automation
     sched, funder, sup, reb = a["scheduler"], a["tx_funder"], a["supervisor"], a["fund_rebalancer"]
-    click.echo("\nRecurring rebalancer on the fund (booked on RebalanceScheduler, paid by TxFunder)")
+    click.echo(
+        "\nRecurring rebalancer on the fund (booked on RebalanceScheduler, paid by TxFunder)"
+    )
     click.echo(f"{'day':>4}  {'funder ETH':>10}  {'L1 / L2 / L3':<35}{'what happened'}")
 
     def row(day, what):
@@ -116,12 +128,17 @@ def automation_scene(fund, deployer, admin, keeper, dex_assets, uni, market, uni
                 if e.event_name == "ItemChecked":
                     events.append(f"supervisor checked #{e.id}")
         booked = reb.bookedRun()[0] != 0
-        row(day, f"executed {n} due run(s): " + (", ".join(events) or "-") + ("" if booked else "  [NOTHING BOOKED]"))
+        row(
+            day,
+            f"executed {n} due run(s): "
+            + (", ".join(events) or "-")
+            + ("" if booked else "  [NOTHING BOOKED]"),
+        )
         if day == 6:
             funder.refund(value=10**17, sender=admin)  # a deposit: anyone may fund
             row(day, "funder refilled with 0.1 ETH")
             sup.fixReschedule(sender=keeper)  # permissionless: books the supervisor again
-            checked = sup.tick(10, sender=keeper)  # permissionless tick: fixReschedule on each item
+            sup.tick(10, sender=keeper)  # permissionless tick: fixReschedule on each item
             booked = reb.bookedRun()[0] != 0
             row(day, f"supervisor fixReschedule + tick: rebalancer booked again = {booked}")
     click.echo(f"[{time.monotonic() - t0:5.1f}s] automation scene done")

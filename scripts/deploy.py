@@ -13,7 +13,9 @@ from keepers.deployment.profile import ProfileError, deploy_profile, load_profil
 @click.command(cls=ConnectedProviderCommand)
 @network_option()
 @click.option("--profile", "profile_path", default="scripts/profiles/local.yaml", show_default=True)
-@click.option("--account", "alias", default=None, help="ape account alias (default: test account 0)")
+@click.option(
+    "--account", "alias", default=None, help="ape account alias (default: test account 0)"
+)
 def cli(network, profile_path, alias):
     from ape import accounts
 

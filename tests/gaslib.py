@@ -35,4 +35,6 @@ def check_snapshot(name: str, measured: dict[str, int]) -> None:
         elif gas > committed[key] * (1 + TOLERANCE):
             problems.append(f"{key}: {committed[key]} -> {gas} (+{gas - committed[key]})")
     if problems:
-        raise AssertionError("gas regression against tests/gas/" + name + ".json:\n" + "\n".join(problems))
+        raise AssertionError(
+            "gas regression against tests/gas/" + name + ".json:\n" + "\n".join(problems)
+        )

@@ -82,7 +82,11 @@ def deploy_core(
     """Vault + controller with the deployer as admin (hand over with `hand_over`)."""
     vault = deployer.deploy(project.TieredVault, cash.address, name, symbol, deployer.address)
     controller = deployer.deploy(
-        project.AssetController, vault.address, deployer.address, [list(t) for t in tiers], risk.as_tuple()
+        project.AssetController,
+        vault.address,
+        deployer.address,
+        [list(t) for t in tiers],
+        risk.as_tuple(),
     )
     vault.setController(controller.address, sender=deployer)
     controller.mark(sender=deployer)  # a fresh mark: deposits price from it for navMaxAge
@@ -90,7 +94,9 @@ def deploy_core(
     return FundDeployment(cash=cash, vault=vault, controller=controller, lens=lens)
 
 
-def grant_roles(fund: FundDeployment, admin: Any, *, keepers: list[Any], guardians: list[Any], sender: Any) -> None:
+def grant_roles(
+    fund: FundDeployment, admin: Any, *, keepers: list[Any], guardians: list[Any], sender: Any
+) -> None:
     for c in (fund.vault, fund.controller):
         c.grantRole(role(c, "ADMIN_ROLE"), admin, sender=sender)
         for k in keepers:
@@ -136,7 +142,9 @@ def hand_over(project: Any, fund: FundDeployment, deployer: Any, admin: Any, del
     """Moves DEFAULT_ADMIN_ROLE (risk-increasing changes) to a TimelockController proposed and
     executed by `admin`, and renounces the deployer's roles."""
     admin_address = getattr(admin, "address", admin)
-    timelock = deployer.deploy(project.FundTimelock, delay, [admin_address], [admin_address], "0x" + "00" * 20)
+    timelock = deployer.deploy(
+        project.FundTimelock, delay, [admin_address], [admin_address], "0x" + "00" * 20
+    )
     for c in (fund.vault, fund.controller):
         c.grantRole(role(c, "DEFAULT_ADMIN_ROLE"), timelock.address, sender=deployer)
         if deployer.address != admin_address:

@@ -71,7 +71,9 @@ class AssetSpec(BaseModel):
     cap: int | None = Field(None, ge=0)  # whole base tokens; None = no cap
     pool_fee: int = 3000
     pool_liquidity: int = Field(10_000_000, gt=0)  # local only: USD value seeded in the pool
-    pool_range_ticks: int | None = Field(2000, gt=0)  # local only: +-ticks around the price; None = full range
+    pool_range_ticks: int | None = Field(
+        2000, gt=0
+    )  # local only: +-ticks around the price; None = full range
     notice_period: int = 86_400
     window_period: int = 7 * 86_400
     window_length: int = 2 * 86_400
@@ -80,13 +82,17 @@ class AssetSpec(BaseModel):
     @classmethod
     def _fee(cls, v: int) -> int:
         if v not in (100, 500, 3000, 10_000):
-            raise ValueError(f"pool_fee must be a Uniswap V3 fee tier (100, 500, 3000, 10000), got {v}")
+            raise ValueError(
+                f"pool_fee must be a Uniswap V3 fee tier (100, 500, 3000, 10000), got {v}"
+            )
         return v
 
     @model_validator(mode="after")
     def _source(self) -> AssetSpec:
         if not self.deploy_test and (self.token is None or self.feed is None):
-            raise ValueError(f"asset {self.symbol}: give token and feed addresses, or deploy_test: true")
+            raise ValueError(
+                f"asset {self.symbol}: give token and feed addresses, or deploy_test: true"
+            )
         if self.price <= 0:
             raise ValueError(f"asset {self.symbol}: price must be positive, got {self.price}")
         return self
@@ -110,7 +116,7 @@ class Profile(BaseModel):
     network: str
     base: BaseSpec
     tiers: list[tuple[int, int, int]]
-    risk: RiskFile = RiskFile()
+    risk: RiskFile = Field(default_factory=lambda: RiskFile.model_validate({}))
     roles: dict[Literal["admin", "keeper", "guardian"], int | Address]
     timelock_delay: int = Field(0, ge=0)
     uniswap: dict[str, Any] = {}
@@ -124,7 +130,9 @@ class Profile(BaseModel):
             raise ValueError(f"tiers: need exactly 3 (L1, L2, L3), got {len(v)}")
         for i, (target, lo, hi) in enumerate(v):
             if not (0 <= lo <= target <= hi <= 10_000):
-                raise ValueError(f"tiers[{i}] (L{i + 1}): need 0 <= min <= target <= max <= 10000, got {[target, lo, hi]}")
+                raise ValueError(
+                    f"tiers[{i}] (L{i + 1}): need 0 <= min <= target <= max <= 10000, got {[target, lo, hi]}"
+                )
         total = sum(t for t, _, _ in v)
         if total != 10_000:
             raise ValueError(f"tiers: targets must sum to 10000 bps, got {total}")
@@ -154,7 +162,9 @@ def load_profile(path: str | Path) -> Profile:
         for err in e.errors():
             loc = ".".join(str(x) for x in err["loc"])
             lines.append(f"{loc}: {err['msg']} (got {err.get('input')!r})")
-        raise ProfileError(f"{path}: invalid deployment profile:\n  " + "\n  ".join(lines)) from None
+        raise ProfileError(
+            f"{path}: invalid deployment profile:\n  " + "\n  ".join(lines)
+        ) from None
 
 
 def _account(accounts: Any, ref: int | str) -> Any:
@@ -163,7 +173,9 @@ def _account(accounts: Any, ref: int | str) -> Any:
     return ref
 
 
-def deploy_profile(profile: Profile, deployer: Any, accounts: Any, log: Any = print) -> FundDeployment:
+def deploy_profile(
+    profile: Profile, deployer: Any, accounts: Any, log: Any = print
+) -> FundDeployment:
     """Deploys the fund described by `profile`. Local-only pieces (test tokens, pools, feeds)
     are deployed where the profile says deploy_test; real networks give addresses."""
     from ape import project
@@ -171,13 +183,21 @@ def deploy_profile(profile: Profile, deployer: Any, accounts: Any, log: Any = pr
     dec = profile.base.decimals
     unit = 10**dec
     if profile.base.deploy_test_token:
-        cash = deployer.deploy(project.TestStablecoin, f"{profile.base.symbol} (test)", profile.base.symbol, dec)
+        cash = deployer.deploy(
+            project.TestStablecoin, f"{profile.base.symbol} (test)", profile.base.symbol, dec
+        )
     else:
         cash = project.TestStablecoin.at(profile.base.address)  # only the ERC20 part is used
         dec = int(cash.decimals())
         unit = 10**dec
     r = profile.risk
-    risk = RiskSpec(r.max_slippage_bps, r.max_value_loss_bps, r.max_top3_bps, r.nav_max_age, r.min_move_value * unit)
+    risk = RiskSpec(
+        r.max_slippage_bps,
+        r.max_value_loss_bps,
+        r.max_top3_bps,
+        r.nav_max_age,
+        r.min_move_value * unit,
+    )
     fund = deploy_core(project, deployer, cash, tiers=profile.tiers, risk=risk)
     log(f"vault {fund.vault.address}  controller {fund.controller.address}")
     admin = _account(accounts, profile.roles["admin"])
@@ -223,9 +243,13 @@ def deploy_profile(profile: Profile, deployer: Any, accounts: Any, log: Any = pr
         )
         log(f"asset {a.symbol:<9} L{a.tier + 1} {a.kind:<8} {token.address}")
     if "uniswap" in fund.adapters:
-        fund.adapters["uniswap"].transferOwnership(getattr(admin, "address", admin), sender=deployer)
+        fund.adapters["uniswap"].transferOwnership(
+            getattr(admin, "address", admin), sender=deployer
+        )
     if profile.automation is not None:
-        fund.automation = deploy_fund_automation(project, fund, profile.automation, deployer, admin, log)
+        fund.automation = deploy_fund_automation(
+            project, fund, profile.automation, deployer, admin, log
+        )
     hand_over(project, fund, deployer, admin, profile.timelock_delay)
     return fund
 
@@ -278,13 +302,17 @@ def deploy_fund_automation(
     }
 
 
-def _asset_contracts(project: Any, a: AssetSpec, cash: Any, deployer: Any, uni: Any, unit: int) -> tuple[Any, Any]:
+def _asset_contracts(
+    project: Any, a: AssetSpec, cash: Any, deployer: Any, uni: Any, unit: int
+) -> tuple[Any, Any]:
     if not a.deploy_test:
         return project.TestStablecoin.at(a.token), project.TestPriceFeed.at(a.feed)
     answer = int(a.price * 10**FEED_DECIMALS)
     feed = deployer.deploy(project.TestPriceFeed, FEED_DECIMALS, answer)
     if a.kind == "erc4626":
-        token = deployer.deploy(project.TestMoneyMarketFund, cash, f"{a.symbol} (test fund)", a.symbol)
+        token = deployer.deploy(
+            project.TestMoneyMarketFund, cash, f"{a.symbol} (test fund)", a.symbol
+        )
     elif a.kind == "async":
         token = deployer.deploy(
             project.TestAsyncRwaIssuer,
@@ -306,11 +334,22 @@ def _asset_contracts(project: Any, a: AssetSpec, cash: Any, deployer: Any, uni: 
         token.mint(deployer, tokens, sender=deployer)
         price_raw = (int(a.price * unit), 10**18)  # base units per 1e18 token units
         ranges = [(-a.pool_range_ticks, a.pool_range_ticks)] if a.pool_range_ticks else None
-        create_pool(uni, token, cash, a.pool_fee, price_raw, (tokens, half_usd * unit), deployer, ranges=ranges)
+        create_pool(
+            uni,
+            token,
+            cash,
+            a.pool_fee,
+            price_raw,
+            (tokens, half_usd * unit),
+            deployer,
+            ranges=ranges,
+        )
     return token, feed
 
 
-def write_addresses(fund: FundDeployment, network: str, extra: dict[str, Any] | None = None) -> Path:
+def write_addresses(
+    fund: FundDeployment, network: str, extra: dict[str, Any] | None = None
+) -> Path:
     DEPLOYMENTS_DIR.mkdir(parents=True, exist_ok=True)
     path = DEPLOYMENTS_DIR / f"{network}.json"
     data = fund.addresses()

@@ -50,5 +50,7 @@ def render_before_after(before: Any, after: Any) -> str:
     lines.append(
         f"{'total assets':<20}{fmt_amount(before.totalAssets, d):>16}{'':>9}   {fmt_amount(after.totalAssets, d):>16}"
     )
-    lines.append(f"{'top-3 concentration':<20}{fmt_bps(before.top3Bps):>16}{'':>9}   {fmt_bps(after.top3Bps):>16}")
+    lines.append(
+        f"{'top-3 concentration':<20}{fmt_bps(before.top3Bps):>16}{'':>9}   {fmt_bps(after.top3Bps):>16}"
+    )
     return "\n".join(lines)

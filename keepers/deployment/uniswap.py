@@ -230,9 +230,15 @@ def arbitrage_to_price(
         return 0
     # sqrtPrice is token1 per token0: selling token0 lowers it, selling token1 raises it
     sell_token0 = target < current
-    t_in, t_out = ((token, quote) if token_is_0 else (quote, token)) if sell_token0 else ((quote, token) if token_is_0 else (token, quote))
+    t_in, t_out = (
+        ((token, quote) if token_is_0 else (quote, token))
+        if sell_token0
+        else ((quote, token) if token_is_0 else (token, quote))
+    )
     budget = int(t_in.balanceOf(trader))
     t_in.approve(uni.router, budget, sender=trader)
     before = int(t_in.balanceOf(trader))
-    uni.router.exactInputSingle((t_in, t_out, fee, trader, MAX_DEADLINE, budget, 0, target), sender=trader)
+    uni.router.exactInputSingle(
+        (t_in, t_out, fee, trader, MAX_DEADLINE, budget, 0, target), sender=trader
+    )
     return before - int(t_in.balanceOf(trader))

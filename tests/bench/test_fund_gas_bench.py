@@ -22,7 +22,16 @@ def test_bench__deposit_withdraw_gas__vs_plain_erc4626(project, accounts, decima
     for sym, tier in (("m1", 1), ("m2", 1), ("c1", 2), ("c2", 2)):  # 3 tiers, 4 assets
         tok = deployer.deploy(project.TestMoneyMarketFund, usdt, sym, sym)
         feed = deployer.deploy(project.TestPriceFeed, 8, 10**8)
-        add_asset(f, deployer, symbol=sym, token=tok, tier=tier, adapter=erc, feed=feed, max_concentration_bps=10_000)
+        add_asset(
+            f,
+            deployer,
+            symbol=sym,
+            token=tok,
+            tier=tier,
+            adapter=erc,
+            feed=feed,
+            max_concentration_bps=10_000,
+        )
     for who in (alice, bob):
         usdt.mint(who, 10**9 * unit, sender=deployer)
         usdt.approve(plain, 2**256 - 1, sender=who)
@@ -51,7 +60,9 @@ def test_bench__deposit_withdraw_gas__vs_plain_erc4626(project, accounts, decima
         feed.updateAnswer(10**8, sender=deployer)
     both("deposit, stale mark (live oracle pass)", lambda: f.vault.deposit(1000 * unit, bob, sender=bob),
          lambda: plain.deposit(1000 * unit, bob, sender=bob))  # fmt: skip
-    print(f"\nTieredVault vs plain OpenZeppelin ERC4626, {decimals}-decimal base, 3 tiers, 4 assets")
+    print(
+        f"\nTieredVault vs plain OpenZeppelin ERC4626, {decimals}-decimal base, 3 tiers, 4 assets"
+    )
     print(f"{'operation':<40}{'TieredVault':>12}{'plain':>10}{'ratio':>8}")
     for label, ours, base, ratio in rows:
         print(f"{label:<40}{ours:>12,}{base:>10,}{ratio:>7.2f}x")

@@ -47,11 +47,24 @@ def fund(project, deployer, gov, keeper, guardian, usdt, adapters, create_feed):
     for symbol, tier in (("mmfA", 1), ("mmfB", 1), ("crA", 2), ("crB", 2), ("crC", 2)):
         token = deployer.deploy(project.TestMoneyMarketFund, usdt.address, symbol, symbol)
         add_asset(
-            f, deployer, symbol=symbol, token=token, tier=tier, adapter=adapters["erc4626"], feed=create_feed()
+            f,
+            deployer,
+            symbol=symbol,
+            token=token,
+            tier=tier,
+            adapter=adapters["erc4626"],
+            feed=create_feed(),
         )
     nav = create_feed()
     rwa = deployer.deploy(
-        project.TestAsyncRwaIssuer, "Async RWA", "aRWA", usdt.address, nav.address, ONE_DAY, 7 * ONE_DAY, 2 * ONE_DAY
+        project.TestAsyncRwaIssuer,
+        "Async RWA",
+        "aRWA",
+        usdt.address,
+        nav.address,
+        ONE_DAY,
+        7 * ONE_DAY,
+        2 * ONE_DAY,
     )
     add_asset(f, deployer, symbol="rwa", token=rwa, tier=2, adapter=adapters["async"], feed=nav)
     f.adapters.update(adapters)

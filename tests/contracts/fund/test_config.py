@@ -32,10 +32,9 @@ def test_set_tiers__not_timelock__reverts(controller, gov):
 def _constructor_revert_selector(container, types, args, sender):
     """Revert data of a deployment, by eth_call (ape's decoding of constructor reverts can pick
     the wrong error ABI when several contracts declare the same error)."""
+    from ape import chain
     from eth_abi import encode
     from web3.exceptions import ContractCustomError, ContractLogicError
-
-    from ape import chain
 
     code = container.contract_type.deployment_bytecode.bytecode
     data = code + encode(types, args).hex()
@@ -53,13 +52,21 @@ def test_constructor__zero_addresses__revert(project, deployer, usdt):
     tiers = [list(t) for t in TIERS]
     got = _constructor_revert_selector(
         project.AssetController,
-        ["address", "address", "(uint16,uint16,uint16)[3]", "(uint16,uint16,uint16,uint32,uint128)"],
+        [
+            "address",
+            "address",
+            "(uint16,uint16,uint16)[3]",
+            "(uint16,uint16,uint16,uint32,uint128)",
+        ],
         [ZERO, deployer.address, tiers, (500, 300, 6000, 3600, 0)],
         deployer,
     )
     assert got == want
     got = _constructor_revert_selector(
-        project.TieredVault, ["address", "string", "string", "address"], [usdt.address, "x", "x", ZERO], deployer
+        project.TieredVault,
+        ["address", "string", "string", "address"],
+        [usdt.address, "x", "x", ZERO],
+        deployer,
     )
     assert got == want
 
@@ -67,7 +74,17 @@ def test_constructor__zero_addresses__revert(project, deployer, usdt):
 def test_add_asset__bad_inputs__revert(project, controller, fund, deployer, adapters, create_feed):
     feed = create_feed()
     token = deployer.deploy(project.TestStablecoin, "New", "NEW", 18)
-    base = [token.address, 1, adapters["erc4626"].address, feed.address, 3600, 1, 10**30, 10**30, 2500]
+    base = [
+        token.address,
+        1,
+        adapters["erc4626"].address,
+        feed.address,
+        3600,
+        1,
+        10**30,
+        10**30,
+        2500,
+    ]
     cases = [
         ({0: ZERO}, controller.ZeroAddress),
         ({2: ZERO}, controller.ZeroAddress),
@@ -85,7 +102,9 @@ def test_add_asset__bad_inputs__revert(project, controller, fund, deployer, adap
             controller.addAsset(p, sender=deployer)
 
 
-def test_limits__guardian_lowers_at_once_but_cannot_raise(controller, fund, guardian, deployer, attacker):
+def test_limits__guardian_lowers_at_once_but_cannot_raise(
+    controller, fund, guardian, deployer, attacker
+):
     token = fund.assets["mmfA"]
     controller.setAssetLimits(token, 10**20, 2000, sender=guardian)
     assert controller.assetParams(token).maxConcentrationBps == 2000
@@ -104,7 +123,9 @@ def test_risk_params__raise_needs_timelock_lower_is_immediate(controller, gov, g
         controller.setRiskParams((400, 300, 6000, 10 * 86_400, 0), sender=deployer)
 
 
-def test_remove_asset__not_empty__reverts_then_empty_ok(controller, fund, keeper, gov, deposited, unit):
+def test_remove_asset__not_empty__reverts_then_empty_ok(
+    controller, fund, keeper, gov, deposited, unit
+):
     token = fund.assets["mmfB"]
     controller.allocateToLayer(1, 100_000 * unit, sender=keeper)
     with ape.reverts(controller.AssetNotEmpty):

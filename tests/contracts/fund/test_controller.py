@@ -56,7 +56,9 @@ def test_purchase__above_concentration__reverts(controller, fund, keeper, deposi
         controller.purchaseAsset(fund.assets["crA"], 260_000 * unit, 0, sender=keeper)
 
 
-def test_purchase__caller_min_out_above_result__reverts_slippage(controller, fund, keeper, deposited, unit):
+def test_purchase__caller_min_out_above_result__reverts_slippage(
+    controller, fund, keeper, deposited, unit
+):
     with ape.reverts(controller.SlippageExceeded):
         controller.purchaseAsset(fund.assets["mmfA"], 1000 * unit, 1001 * unit, sender=keeper)
 
@@ -115,7 +117,9 @@ def test_rebalance__rebalancer_role_only_rebalance(controller, deployer, attacke
         controller.allocateToLayer(1, unit, sender=attacker)
 
 
-def test_waterfall__l2_before_l3_never_past_max_tier(controller, fund, keeper, vault, deposited, unit):
+def test_waterfall__l2_before_l3_never_past_max_tier(
+    controller, fund, keeper, vault, deposited, unit
+):
     controller.allocateToLayer(1, 300_000 * unit, sender=keeper)
     controller.allocateToLayer(2, 600_000 * unit, sender=keeper)
     l3_before = state(controller).tierValues[2]
@@ -182,7 +186,9 @@ def test_feed__out_of_bounds__reverts(controller, fund, keeper, deployer, deposi
         controller.purchaseAsset(fund.assets["mmfA"], unit, 0, sender=keeper)
 
 
-def test_price_drop__value_counted_at_oracle(controller, fund, keeper, vault, deployer, deposited, unit):
+def test_price_drop__value_counted_at_oracle(
+    controller, fund, keeper, vault, deployer, deposited, unit
+):
     controller.allocateToLayer(2, 600_000 * unit, sender=keeper)
     fund.feeds["crA"].updateAnswer(90_000_000, sender=deployer)  # 0.90
     controller.mark(sender=keeper)

@@ -1,6 +1,8 @@
 """scripts/deploy.py's profile: the local profile deploys a working fund; bad files are refused
 with the field and value named."""
 
+from pathlib import Path
+
 import pytest
 
 from keepers.deployment.fund import fund_state
@@ -25,7 +27,9 @@ def test_local_profile__deploys_and_rebalances(accounts, project):
     v.deposit(2_000_000 * unit, admin, sender=admin)
     c.rebalance(True, sender=keeper)
     st = fund_state(fund)
-    assert [abs(r - t) <= 100 for r, t in zip(st.tierRatioBps, (1000, 3000, 6000), strict=True)] == [True] * 3
+    assert [
+        abs(r - t) <= 100 for r, t in zip(st.tierRatioBps, (1000, 3000, 6000), strict=True)
+    ] == [True] * 3
     assert st.top3Bps <= 6000
     assert v.totalAssets() > 2_000_000 * unit * 99 // 100  # swap fees and impact under 1%
 
@@ -33,15 +37,21 @@ def test_local_profile__deploys_and_rebalances(accounts, project):
 @pytest.mark.parametrize(
     "patch,needle",
     [
-        ("tiers:\n  - [1000, 500, 2000]\n  - [3000, 2000, 4000]\n  - [5000, 5000, 7000]\n", "sum to 10000"),
-        ("tiers:\n  - [1000, 2500, 2000]\n  - [3000, 2000, 4000]\n  - [6000, 5000, 7000]\n", "tiers"),
+        (
+            "tiers:\n  - [1000, 500, 2000]\n  - [3000, 2000, 4000]\n  - [5000, 5000, 7000]\n",
+            "sum to 10000",
+        ),
+        (
+            "tiers:\n  - [1000, 2500, 2000]\n  - [3000, 2000, 4000]\n  - [6000, 5000, 7000]\n",
+            "tiers",
+        ),
         ("risk:\n  max_slippage_bps: 9000\n", "risk.max_slippage_bps"),
     ],
 )
 def test_profile__bad_values__refused_naming_field(tmp_path, patch, needle):
     import yaml
 
-    data = yaml.safe_load(open(LOCAL).read())
+    data = yaml.safe_load(Path(LOCAL).read_text())
     data.update(yaml.safe_load(patch))
     p = tmp_path / "bad.yaml"
     p.write_text(yaml.safe_dump(data))
@@ -52,7 +62,7 @@ def test_profile__bad_values__refused_naming_field(tmp_path, patch, needle):
 def test_profile__unknown_pool_fee__refused(tmp_path):
     import yaml
 
-    data = yaml.safe_load(open(LOCAL).read())
+    data = yaml.safe_load(Path(LOCAL).read_text())
     data["assets"][2]["pool_fee"] = 2500
     p = tmp_path / "bad.yaml"
     p.write_text(yaml.safe_dump(data))

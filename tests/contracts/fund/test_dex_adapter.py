@@ -22,10 +22,21 @@ def dex(project, deployer, gov, keeper, guardian, base_decimals, attacker):
     usdt.mint(deployer, 10**9 * unit, sender=deployer)
     rwa.mint(deployer, 10**9 * 10**18, sender=deployer)
     # 2M USDT / 20k TBILL full range at 100 USDT per TBILL
-    create_pool(uni, rwa, usdt, 3000, (PRICE * unit, 10**18), (20_000 * 10**18, 2_000_000 * unit), deployer)
+    create_pool(
+        uni, rwa, usdt, 3000, (PRICE * unit, 10**18), (20_000 * 10**18, 2_000_000 * unit), deployer
+    )
     adapter.setPoolFee(rwa, 3000, sender=deployer)
     feed = deployer.deploy(project.TestPriceFeed, 8, PRICE * 10**8)
-    add_asset(f, deployer, symbol="TBILL", token=rwa, tier=2, adapter=adapter, feed=feed, max_concentration_bps=10_000)
+    add_asset(
+        f,
+        deployer,
+        symbol="TBILL",
+        token=rwa,
+        tier=2,
+        adapter=adapter,
+        feed=feed,
+        max_concentration_bps=10_000,
+    )
     usdt.mint(attacker, 10**8 * unit, sender=deployer)
     usdt.approve(f.vault, 2**256 - 1, sender=deployer)
     f.vault.deposit(1_000_000 * unit, deployer, sender=deployer)
@@ -61,7 +72,9 @@ def test_sandwich__front_run_purchase__refused_by_oracle_min_out(dex, keeper, at
     assert rwa.balanceOf(f.controller) == 0
 
 
-def test_small_price_move__inside_slippage_but_over_value_loss__reverts(dex, keeper, attacker, deployer):
+def test_small_price_move__inside_slippage_but_over_value_loss__reverts(
+    dex, keeper, attacker, deployer
+):
     f, rwa, usdt, uni, unit = dex["fund"], dex["rwa"], dex["usdt"], dex["uni"], dex["unit"]
     # a 4% move: inside the 5% max slippage, above the 3% max value loss per operation
     swap_exact_input(uni, usdt, rwa, 3000, 20_000 * unit, attacker)

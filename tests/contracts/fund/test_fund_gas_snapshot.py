@@ -24,32 +24,69 @@ def test_gas_snapshot__vault_and_controller(
     rec("vault.mint", lambda: vault.mint(10**6 * unit, bob, sender=bob))
     rec("vault.withdraw", lambda: vault.withdraw(100 * unit, alice, alice, sender=alice))
     rec("vault.redeem", lambda: vault.redeem(10**6 * unit, alice, alice, sender=alice))
-    rec("controller.allocateToLayer.l2", lambda: controller.allocateToLayer(1, 300_000 * unit, sender=keeper))
-    rec("controller.allocateToLayer.l3", lambda: controller.allocateToLayer(2, 450_000 * unit, sender=keeper))
-    rec("controller.purchaseAsset.erc4626", lambda: controller.purchaseAsset(fund.assets["crA"], 10_000 * unit, 0, sender=keeper))
-    rec("controller.purchaseAsset.async", lambda: controller.purchaseAsset(fund.assets["rwa"], 10_000 * unit, 0, sender=keeper))
-    rec("controller.redeemAsset.erc4626", lambda: controller.redeemAsset(fund.assets["crA"], 5_000 * unit, 0, sender=keeper))
+    rec(
+        "controller.allocateToLayer.l2",
+        lambda: controller.allocateToLayer(1, 300_000 * unit, sender=keeper),
+    )
+    rec(
+        "controller.allocateToLayer.l3",
+        lambda: controller.allocateToLayer(2, 450_000 * unit, sender=keeper),
+    )
+    rec(
+        "controller.purchaseAsset.erc4626",
+        lambda: controller.purchaseAsset(fund.assets["crA"], 10_000 * unit, 0, sender=keeper),
+    )
+    rec(
+        "controller.purchaseAsset.async",
+        lambda: controller.purchaseAsset(fund.assets["rwa"], 10_000 * unit, 0, sender=keeper),
+    )
+    rec(
+        "controller.redeemAsset.erc4626",
+        lambda: controller.redeemAsset(fund.assets["crA"], 5_000 * unit, 0, sender=keeper),
+    )
     rec("controller.rebalance.out_of_band", lambda: controller.rebalance(False, sender=keeper))
     rec("controller.rebalance.noop_in_band", lambda: controller.rebalance(False, sender=keeper))
     rec("controller.rebalance.forced_in_band", lambda: controller.rebalance(True, sender=keeper))
     rec("vault.deposit.marked", lambda: vault.deposit(1000 * unit, bob, sender=bob))
     rec("controller.rebalanceBuffer", lambda: controller.rebalanceBuffer(sender=keeper))
     rec("controller.mark", lambda: controller.mark(sender=keeper))
-    rec("vault.requestRedeem", lambda: vault.requestRedeem(vault.balanceOf(alice) // 4, alice, alice, sender=alice))
-    rec("controller.executeWaterfallLiquidation", lambda: controller.executeWaterfallLiquidation(400_000 * unit, 2, sender=keeper))
+    rec(
+        "vault.requestRedeem",
+        lambda: vault.requestRedeem(vault.balanceOf(alice) // 4, alice, alice, sender=alice),
+    )
+    rec(
+        "controller.executeWaterfallLiquidation",
+        lambda: controller.executeWaterfallLiquidation(400_000 * unit, 2, sender=keeper),
+    )
     rec("vault.fulfilRedemptions.empty", lambda: vault.fulfilRedemptions(10, sender=keeper))
     rec("vault.claimRedemption", lambda: vault.claimRedemption(0, sender=alice))
     rec("controller.settle", lambda: controller.settle(fund.assets["rwa"], sender=keeper))
     rec("vault.setDepositsPaused", lambda: vault.setDepositsPaused(True, sender=guardian))
     rec("vault.setWithdrawalsPaused", lambda: vault.setWithdrawalsPaused(True, sender=guardian))
     rec("controller.setTiers", lambda: controller.setTiers(TIERS, sender=deployer))
-    rec("controller.setRiskParams", lambda: controller.setRiskParams((400, 300, 6000, 3600, 0), sender=guardian))
-    rec("controller.setAssetLimits", lambda: controller.setAssetLimits(fund.assets["mmfA"], 10**30, 2400, sender=guardian))
+    rec(
+        "controller.setRiskParams",
+        lambda: controller.setRiskParams((400, 300, 6000, 3600, 0), sender=guardian),
+    )
+    rec(
+        "controller.setAssetLimits",
+        lambda: controller.setAssetLimits(fund.assets["mmfA"], 10**30, 2400, sender=guardian),
+    )
     feed = create_feed()
-    rec("controller.setFeed", lambda: controller.setFeed(fund.assets["mmfA"], feed, 3600, 1, 10**20, sender=deployer))
-    rec("controller.setDefaultAsset", lambda: controller.setDefaultAsset(1, fund.assets["mmfB"], sender=gov))
+    rec(
+        "controller.setFeed",
+        lambda: controller.setFeed(fund.assets["mmfA"], feed, 3600, 1, 10**20, sender=deployer),
+    )
+    rec(
+        "controller.setDefaultAsset",
+        lambda: controller.setDefaultAsset(1, fund.assets["mmfB"], sender=gov),
+    )
     token = deployer.deploy(project.TestMoneyMarketFund, usdt, "new", "NEW")
-    rec("controller.addAsset", lambda: controller.addAsset((token, 1, adapters["erc4626"], feed, 3600, 1, 10**20, 10**30, 2500), sender=deployer),
+    rec(
+        "controller.addAsset",
+        lambda: controller.addAsset(
+            (token, 1, adapters["erc4626"], feed, 3600, 1, 10**20, 10**30, 2500), sender=deployer
+        ),
     )
     rec("controller.removeAsset", lambda: controller.removeAsset(token, sender=gov))
     rec("controller.pause", lambda: controller.pause(sender=guardian))
@@ -57,7 +94,9 @@ def test_gas_snapshot__vault_and_controller(
     check_snapshot("fund", g)
 
 
-def test_deposit_gas__tiered_vault_vs_plain_erc4626__within_1_3x(project, deployer, alice, bob, usdt, fund, fund_usdt, keeper, unit):
+def test_deposit_gas__tiered_vault_vs_plain_erc4626__within_1_3x(
+    project, deployer, alice, bob, usdt, fund, fund_usdt, keeper, unit
+):
     """Issue target: deposit at most 1.3x a plain OpenZeppelin ERC4626 with 3 tiers and 4
     assets registered (this fixture has 6, all invested). Gas is deterministic on anvil, so this
     is a pass/fail check; the benchmark prints the full comparison."""

@@ -2,7 +2,9 @@ import ape
 import pytest
 
 
-def test_deposit__lands_in_l1__shares_with_offset(vault, usdt, alice, fund_usdt, unit, base_decimals):
+def test_deposit__lands_in_l1__shares_with_offset(
+    vault, usdt, alice, fund_usdt, unit, base_decimals
+):
     shares = vault.deposit(1000 * unit, alice, sender=alice).return_value
     assert usdt.balanceOf(vault) == 1000 * unit
     assert vault.freeCash() == 1000 * unit
@@ -17,7 +19,9 @@ def test_withdraw__from_l1__at_once(vault, usdt, alice, deposited, unit):
     assert usdt.balanceOf(alice) - before == 1000 * unit
 
 
-def test_withdraw__above_available_cash__reverts_insufficient_cash(vault, controller, keeper, alice, deposited, unit):
+def test_withdraw__above_available_cash__reverts_insufficient_cash(
+    vault, controller, keeper, alice, deposited, unit
+):
     controller.allocateToLayer(1, 400_000 * unit, sender=keeper)
     with ape.reverts(vault.InsufficientCash):
         vault.withdraw(700_000 * unit, alice, alice, sender=alice)
@@ -53,14 +57,18 @@ def test_request_redeem__someone_else_without_allowance__reverts(vault, alice, a
         vault.requestRedeem(10**12, attacker, alice, sender=attacker)
 
 
-def test_claim__by_stranger__reverts_not_request_party(vault, controller, keeper, alice, attacker, deposited, unit):
+def test_claim__by_stranger__reverts_not_request_party(
+    vault, controller, keeper, alice, attacker, deposited, unit
+):
     rid = vault.requestRedeem(vault.balanceOf(alice) // 10, alice, alice, sender=alice).return_value
     vault.fulfilRedemptions(10, sender=keeper)
     with ape.reverts(vault.NotRequestParty):
         vault.claimRedemption(rid, sender=attacker)
 
 
-def test_pause__guardian_pauses_admin_unpauses(vault, guardian, gov, alice, attacker, fund_usdt, unit):
+def test_pause__guardian_pauses_admin_unpauses(
+    vault, guardian, gov, alice, attacker, fund_usdt, unit
+):
     vault.setDepositsPaused(True, sender=guardian)
     with ape.reverts(vault.DepositsPaused):
         vault.deposit(unit, alice, sender=alice)
