@@ -41,13 +41,15 @@ setup: $(STAMPS)/venv $(STAMPS)/npm $(SOLC_BIN)
 compile: setup $(STAMPS)/compile
 
 test: compile
-	ape test tests -m "not slow and not bench" $(APE_TEST_ARGS)
+	ape test tests -m "not slow and not bench and not fork" $(APE_TEST_ARGS)
+	bash tests/fork/run.sh
 
 test-slow: compile
-	ape test tests -m "slow" $(APE_TEST_ARGS)
+	ape test tests -m "slow and not fork" $(APE_TEST_ARGS)
 
 test-all: compile
-	ape test tests -m "not bench" $(APE_TEST_ARGS)
+	ape test tests -m "not bench and not fork" $(APE_TEST_ARGS)
+	bash tests/fork/run.sh
 
 demo: compile
 	ape run demo

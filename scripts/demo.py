@@ -34,7 +34,7 @@ def cli(network, profile_path):
         f"[{time.monotonic() - t0:5.1f}s] deploying the local profile ({len(profile.assets)} assets)"
     )
     fund = deploy_profile(profile, deployer, accounts, log=lambda *_: None)
-    path = write_addresses(fund, profile.network)
+    path = write_addresses(fund, "ethereum-local-demo")
     click.echo(f"[{time.monotonic() - t0:5.1f}s] deployed; addresses in {path}")
     unit = 10 ** int(fund.cash.decimals())
     v, c = fund.vault, fund.controller

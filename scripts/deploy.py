@@ -4,6 +4,8 @@ On a real network pass `--network ethereum:mainnet:node --account <alias>`; the 
 every address. Addresses are written to scripts/deployments/<network>.json.
 """
 
+from pathlib import Path
+
 import click
 from ape.cli import ConnectedProviderCommand, network_option
 
@@ -16,14 +18,22 @@ from keepers.deployment.profile import ProfileError, deploy_profile, load_profil
 @click.option(
     "--account", "alias", default=None, help="ape account alias (default: test account 0)"
 )
-def cli(network, profile_path, alias):
-    from ape import accounts
+@click.option("--dump-state", default=None, help="anvil only: write the chain state to this file")
+def cli(network, profile_path, alias, dump_state):
+    from ape import accounts, chain
 
     try:
         profile = load_profile(profile_path)
     except ProfileError as e:
         raise click.ClickException(str(e)) from None
+
     deployer = accounts.load(alias) if alias else accounts.test_accounts[0]
     fund = deploy_profile(profile, deployer, accounts, log=click.echo)
-    path = write_addresses(fund, profile.network)
+    net = chain.provider.network
+    path = write_addresses(fund, f"{net.ecosystem.name}-{net.name}", {"profile": profile_path})
     click.echo(f"addresses written to {path}")
+    if dump_state:
+        # anvil only: the chain's whole state, to start an upstream node with --load-state
+        state = chain.provider.make_request("anvil_dumpState", [])
+        Path(dump_state).write_text(state)
+        click.echo(f"anvil state written to {dump_state}")
