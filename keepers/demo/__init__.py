@@ -1,0 +1,1 @@
+"""The demo's scenario pieces (charts, summary) kept out of scripts/ so they can be tested."""
