@@ -56,14 +56,18 @@ abstract contract RecurringTask is IRecurringTask, ReentrancyGuardTransient {
     function fixReschedule() external returns (FixOutcome) {
         // Hot path (the Supervisor calls this for every item): only this task can cancel its run
         // and a run cannot execute before its time, so a future run is certainly still booked.
-        // Read-only, so it needs no reentrancy lock. One raw read of the Receipt word:
-        // runId bits 0-63, runAt bits 64-103, destroyed bits 144-151.
-        uint256 word;
+        // Read-only, so it needs no reentrancy lock. One raw read of the Receipt word (runId bits
+        // 0-63, runAt bits 64-103, destroyed bits 144-151) and a direct return of
+        // FixOutcome.AlreadyBooked (0), in assembly: it runs once per supervised item.
         assembly ("memory-safe") {
-            word := sload(_receipt.slot)
-        }
-        if (uint64(word) != 0 && block.timestamp < uint40(word >> 64) && uint8(word >> 144) == 0) {
-            return FixOutcome.AlreadyBooked;
+            let word := sload(_receipt.slot)
+            if and(
+                and(iszero(iszero(and(word, 0xffffffffffffffff))), lt(timestamp(), and(shr(64, word), 0xffffffffff))),
+                iszero(and(shr(144, word), 0xff))
+            ) {
+                mstore(0x00, 0)
+                return(0x00, 0x20)
+            }
         }
         return _fixReschedule(_receipt);
     }

@@ -6,7 +6,6 @@ import {IPaidRebalancerRegistry} from "../interfaces/IPaidRebalancerRegistry.sol
 import {IRebalanceScheduler} from "../interfaces/IRebalanceScheduler.sol";
 import {IRecurringTask} from "../interfaces/IRecurringTask.sol";
 import {ISupervisor} from "../interfaces/ISupervisor.sol";
-import {BoundedCallLib} from "../libraries/BoundedCallLib.sol";
 import {RecurringTask} from "./RecurringTask.sol";
 
 /// @title Supervisor
@@ -17,6 +16,8 @@ contract Supervisor is ISupervisor, RecurringTask, Ownable2Step {
     /// @dev Gas a public tick keeps back after its last item (cursor write, events).
     uint256 internal constant TICK_RESERVE = 30_000;
     uint256 internal constant MIN_ITEM_GAS = 50_000;
+    /// @dev Ticked's data grows by one 32-byte word per item checked: 8 gas a byte at the LOG.
+    uint256 internal constant OUTCOME_LOG_GAS = 256;
 
     /* STORAGE */
 
@@ -118,7 +119,9 @@ contract Supervisor is ISupervisor, RecurringTask, Ownable2Step {
     }
 
     /// @dev The loop. Each item: one storage read, one capped call that copies at most one
-    /// return word, one event. `reserve` is the gas kept for what follows the loop.
+    /// return word, one packed outcome word written into the Ticked event's data, which is built
+    /// in place in memory and logged once after the loop (one LOG per tick instead of one per
+    /// item). `reserve` is the gas kept for what follows the loop.
     function _tick(uint256 maxItems, uint256 reserve) internal returns (uint256 checked) {
         uint256 n = _items.length;
         if (n == 0) return 0;
@@ -130,57 +133,84 @@ contract Supervisor is ISupervisor, RecurringTask, Ownable2Step {
         if (i >= n) i = 0;
         bytes4 selector = IRecurringTask.fixReschedule.selector;
         uint256 base = _itemsBase();
-        while (checked < maxItems && gasleft() >= needed) {
-            uint256 word;
-            assembly ("memory-safe") {
-                word := sload(add(base, i))
-            }
-            (bool ok, bool returned, uint256 answer) = BoundedCallLib.callSelector(address(uint160(word)), cap, selector);
-            uint256 id = uint64(word >> 160);
-            uint256 outcome;
-            if (!ok) outcome = uint256(ItemOutcome.Reverted);
-            else if (!returned) outcome = uint256(ItemOutcome.NoResponse);
-            else if (answer > uint256(ItemOutcome.Destroyed)) outcome = uint256(ItemOutcome.Reverted);
-            else outcome = answer;
-            // Cannot overflow: bounded by maxItems <= n.
-            unchecked {
+        // Ticked's ABI data: checked, remaining, cursor, offset of outcomes, length, outcomes[].
+        // The whole region is allocated up front (no gas until written): nothing in the loop
+        // allocates memory (calls and logs use the scratch space), so the words stay in place.
+        uint256 head;
+        assembly ("memory-safe") {
+            head := mload(0x40)
+            mstore(0x40, add(head, add(0xa0, shl(5, maxItems))))
+        }
+        uint256 ptr = head + 0xa0;
+        // Cannot overflow: checked <= maxItems <= n, i < n, cap <= 5M, and ptr stays inside the
+        // region allocated above.
+        unchecked {
+            while (checked < maxItems && gasleft() >= needed + checked * OUTCOME_LOG_GAS) {
+                uint256 id;
+                uint256 outcome;
+                // One item, in assembly: it runs once per item. The call is BoundedCallLib's
+                // callSelector, inlined: gas capped, the output area is the single scratch word at
+                // 0x00, so a return bomb copies nothing more.
+                assembly ("memory-safe") {
+                    let word := sload(add(base, i))
+                    id := shr(160, word)
+                    mstore(0x00, selector)
+                    outcome := 4 // ItemOutcome.Reverted
+                    if call(cap, and(word, 0xffffffffffffffffffffffffffffffffffffffff), 0, 0x00, 0x04, 0x00, 0x20) {
+                        switch lt(returndatasize(), 0x20)
+                        // ItemOutcome.NoResponse: no code (or nothing returned).
+                        case 1 { outcome := 5 }
+                        default {
+                            // A FixOutcome (0-3) is taken as is; any other answer counts as Reverted.
+                            let answer := mload(0x00)
+                            if lt(answer, 4) { outcome := answer }
+                        }
+                    }
+                    mstore(ptr, or(shl(8, id), outcome))
+                    ptr := add(ptr, 0x20)
+                }
                 ++checked;
-            }
-            if (outcome == uint256(ItemOutcome.Destroyed) || outcome == uint256(ItemOutcome.NoResponse)) {
-                _remove(i);
-                emit ItemPruned(id, ItemOutcome(outcome));
-                n = _items.length;
-                if (n == 0) break;
-                // The last item now sits at i and is visited next. Visits stay bounded by the
-                // list length at the start; an item moved from behind the cursor may be seen
-                // twice in one tick, which is harmless (fixReschedule is idempotent).
-                if (i >= n) i = 0;
-            } else {
-                _emitChecked(id, outcome);
-                // Cannot overflow: i < n.
-                unchecked {
-                    if (++i == n) i = 0;
+                if (outcome == uint256(ItemOutcome.Destroyed) || outcome == uint256(ItemOutcome.NoResponse)) {
+                    _remove(i);
+                    _emitPruned(id, outcome);
+                    n = _items.length;
+                    if (n == 0) break;
+                    // The last item now sits at i and is visited next. Visits stay bounded by the
+                    // list length at the start; an item moved from behind the cursor may be seen
+                    // twice in one tick, which is harmless (fixReschedule is idempotent).
+                    if (i >= n) i = 0;
+                } else if (++i == n) {
+                    i = 0;
                 }
             }
         }
         cursor = i;
-        emit Ticked(checked, n, i);
-    }
-
-    /// @dev Storage slot of _items[0] (an Item is exactly one slot).
-    function _itemsBase() internal pure returns (uint256 base) {
-        uint256 slot;
+        bytes32 topic = Ticked.selector;
         assembly ("memory-safe") {
-            slot := _items.slot
+            mstore(head, checked)
+            mstore(add(head, 0x20), n)
+            mstore(add(head, 0x40), i)
+            mstore(add(head, 0x60), 0x80)
+            mstore(add(head, 0x80), checked)
+            log1(head, add(0xa0, shl(5, checked)), topic)
         }
-        base = uint256(keccak256(abi.encode(slot)));
     }
 
-    /// @dev emit ItemChecked(id, outcome), written in assembly: it runs once per item.
-    function _emitChecked(uint256 id, uint256 outcome) internal {
-        bytes32 topic = ItemChecked.selector;
+    /// @dev Storage slot of _items[0] (an Item is exactly one slot). Hashes in the scratch
+    /// space, so it allocates no memory.
+    function _itemsBase() internal pure returns (uint256 base) {
         assembly ("memory-safe") {
-            mstore(0x00, outcome)
+            mstore(0x00, _items.slot)
+            base := keccak256(0x00, 0x20)
+        }
+    }
+
+    /// @dev emit ItemPruned(id, reason) from the scratch space: the tick's outcome words sit
+    /// at the free memory pointer.
+    function _emitPruned(uint256 id, uint256 reason) internal {
+        bytes32 topic = ItemPruned.selector;
+        assembly ("memory-safe") {
+            mstore(0x00, reason)
             log2(0x00, 0x20, topic, id)
         }
     }
@@ -195,16 +225,25 @@ contract Supervisor is ISupervisor, RecurringTask, Ownable2Step {
         emit PaidRebalancerAdded(id, rebalancer);
     }
 
+    /// @dev Swap-and-pop on raw item words. Uses no memory: it runs inside the tick, whose
+    /// outcome words sit at the free memory pointer (see _tick).
     function _remove(uint256 index) internal {
+        uint256 base = _itemsBase();
         uint256 last = _items.length - 1;
-        uint256 id = _items[index].id;
+        uint256 removed;
+        uint256 moved;
+        assembly ("memory-safe") {
+            removed := sload(add(base, index))
+            moved := sload(add(base, last))
+        }
         if (index != last) {
-            Item memory moved = _items[last];
-            _items[index] = moved;
-            _indexOf[moved.id] = index + 1;
+            assembly ("memory-safe") {
+                sstore(add(base, index), moved)
+            }
+            _indexOf[moved >> 160] = index + 1;
         }
         _items.pop();
-        delete _indexOf[id];
+        delete _indexOf[removed >> 160];
     }
 
     function _authorise(uint256 id) internal view {

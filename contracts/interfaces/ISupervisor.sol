@@ -13,6 +13,10 @@ import {IRecurringTask} from "./IRecurringTask.sol";
 /// item is then checked early once). Every item is isolated: a low-level call with a per-item gas
 /// cap, no returndata copied beyond one word, a failure recorded as an outcome. Items whose
 /// rebalancer reports Destroyed or that answer nothing (no code) are pruned.
+///
+/// Outcomes are reported once per tick, not once per item: Ticked.outcomes holds one word per
+/// item checked, in order, packing the registry id and its ItemOutcome (see Ticked). A keeper
+/// decodes id = word >> 8, outcome = word & 0xff.
 interface ISupervisor is IRecurringTask {
     /// @notice Outcome of one item: the first four mirror IRecurringTask.FixOutcome.
     enum ItemOutcome {
@@ -24,11 +28,19 @@ interface ISupervisor is IRecurringTask {
         NoResponse
     }
 
-    event ItemChecked(uint256 indexed id, ItemOutcome outcome);
+    /// @notice An item was removed by a tick (its outcome, Destroyed or NoResponse, is also in
+    /// that tick's Ticked.outcomes).
     event ItemPruned(uint256 indexed id, ItemOutcome reason);
     event PaidRebalancerAdded(uint256 indexed id, address rebalancer);
     event PaidRebalancerRemoved(uint256 indexed id);
-    event Ticked(uint256 checked, uint256 remaining, uint256 cursor);
+    /// @notice One event per tick, carrying every item's outcome (one LOG per tick instead of one
+    /// per item keeps a healthy item under 8,000 gas).
+    /// @param checked Items checked, pruned ones included (= outcomes.length).
+    /// @param remaining Items left in the list after pruning.
+    /// @param cursor Index the next tick starts from.
+    /// @param outcomes One word per item checked, in the order checked:
+    /// `(id << 8) | uint8(ItemOutcome)`, i.e. id = word >> 8 and outcome = word & 0xff.
+    event Ticked(uint256 checked, uint256 remaining, uint256 cursor, uint256[] outcomes);
     event TickSettingsSet(uint256 itemGasCap, uint256 maxItemsPerRun);
 
     error NotRebalancerOwnerOrAdmin(uint256 id, address caller);

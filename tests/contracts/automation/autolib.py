@@ -35,6 +35,12 @@ def events(receipt, name: str) -> list:
     return [log for log in receipt.events if log.event_name == name]
 
 
+def outcomes(receipt) -> list[tuple[int, int]]:
+    """(id, outcome) of every item a Supervisor tick checked, in order, decoded from the packed
+    words of its Ticked events (`(id << 8) | outcome`)."""
+    return [(w >> 8, w & 0xFF) for log in events(receipt, "Ticked") for w in log.outcomes]
+
+
 def config(funder, **kw) -> tuple:
     c = dict(
         interval=INTERVAL,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ape
 import pytest
-from autolib import SCHEDULED, advance, config, events, now
+from autolib import SCHEDULED, advance, config, events, now, outcomes
 
 ALREADY_BOOKED, BOOKED, FAILED, DESTROYED, REVERTED, NO_RESPONSE = range(6)
 ANSWER, REVERT, BURN, BOMB = range(4)
@@ -21,7 +21,10 @@ def make_paid(project, deployer, registry, supervisor, owner, n):
 
 
 def checked(tx) -> list[tuple[int, int]]:
-    return [(e.id, e.outcome) for e in events(tx, "ItemChecked")]
+    """(id, outcome) per item checked, from the tick's single Ticked event."""
+    [ticked] = events(tx, "Ticked")
+    assert ticked.checked == len(ticked.outcomes)
+    return outcomes(tx)
 
 
 def test_add_remove__owner_or_admin_only(
@@ -80,7 +83,8 @@ def test_tick__removed_rebalancer__pruned(project, deployer, registry, superviso
     [pruned] = events(tx, "ItemPruned")
     assert (pruned.id, pruned.reason) == (ids[1], DESTROYED)
     assert supervisor.itemCount() == 2 and not supervisor.isSupervised(ids[1])
-    assert sorted(i for i, _ in checked(tx)) == [ids[0], ids[2]]
+    # The pruned item's outcome is in the tick's outcomes too, and the ones after it are intact.
+    assert sorted(checked(tx)) == sorted([(ids[0], 0), (ids[1], DESTROYED), (ids[2], 0)])
 
 
 def test_tick__funder_empty_then_refilled__recovers(
@@ -106,7 +110,7 @@ def test_tick__funder_empty_then_refilled__recovers(
 def test_supervisor__books_itself_and_runs_as_cron(
     chain, project, deployer, registry, supervisor, scheduler, alice, keeper, bob
 ):
-    make_paid(project, deployer, registry, supervisor, alice, 2)
+    ids = make_paid(project, deployer, registry, supervisor, alice, 2)
     assert supervisor.fixReschedule.call() == BOOKED
     supervisor.fixReschedule(sender=bob)
     run_id, ts = supervisor.bookedRun()
@@ -116,7 +120,7 @@ def test_supervisor__books_itself_and_runs_as_cron(
     advance(chain, ts - now(chain))
     tx = scheduler.execute(run_id, sender=keeper)
     assert events(tx, "RunExecuted")[0].success
-    assert len(events(tx, "ItemChecked")) == 2
+    assert checked(tx) == [(ids[0], ALREADY_BOOKED), (ids[1], ALREADY_BOOKED)]
     next_id, next_ts = supervisor.bookedRun()
     assert next_id != run_id and next_ts == ts + 3_600
 
@@ -168,8 +172,11 @@ def _run_isolation(
     while len(seen) < len(ids) and ticks < 20:
         tx = fleet_supervisor.tick(len(ids), sender=bob, gas_limit=TICK_BUDGET)
         assert tx.gas_used <= TICK_BUDGET
-        for e in events(tx, "ItemChecked") + events(tx, "ItemPruned"):
-            seen.setdefault(e.id, e.outcome if hasattr(e, "outcome") else e.reason)
+        pruned = {e.id: e.reason for e in events(tx, "ItemPruned")}
+        assert set(pruned) <= {item_id for item_id, _ in checked(tx)}
+        for item_id, outcome in checked(tx):
+            seen.setdefault(item_id, outcome)
+            assert pruned.get(item_id, outcome) == outcome
         ticks += 1
     assert all(seen[i] == ALREADY_BOOKED for i in healthy_ids)
     assert all(seen[i] == REVERTED for i in bad)
@@ -231,8 +238,7 @@ def test_supervisor_run__burners_exceed_its_effort__stops_early_and_rebooks(
     assert events(tx, "RunExecuted")[0].success
     [ticked] = events(tx, "Ticked")
     assert 0 < ticked.checked < 40  # 40 x 300k cannot fit in a 9M run: it stopped early
-    assert len(events(tx, "ItemChecked")) == ticked.checked
-    assert all(e.outcome == REVERTED for e in events(tx, "ItemChecked"))
+    assert [o for _, o in checked(tx)] == [REVERTED] * ticked.checked
     next_id, _ = fleet_supervisor.bookedRun()
     assert next_id != run_id and scheduler.status(next_id) == SCHEDULED
     # The next tick starts where this one stopped.
