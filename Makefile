@@ -34,7 +34,7 @@ $(SOLC_BIN): $(STAMPS)/npm scripts/toolchain/setup.sh scripts/toolchain/solc-wra
 	bash scripts/toolchain/setup.sh
 
 $(STAMPS)/compile: $(STAMPS)/venv $(SOLC_BIN) ape-config.yaml $(CONTRACTS)
-	ape compile
+	ape compile --force
 	@touch $@
 
 setup: $(STAMPS)/venv $(STAMPS)/npm $(SOLC_BIN)
