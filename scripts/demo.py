@@ -125,8 +125,9 @@ def automation_scene(fund, deployer, admin, keeper, dex_assets, uni, market, uni
                 if e.event_name == "FailedRecurringSchedule":
                     who = "rebalancer" if e.contract_address == reb.address else "supervisor"
                     events.append(f"{who}: FailedRecurringSchedule")
-                if e.event_name == "ItemChecked":
-                    events.append(f"supervisor checked #{e.id}")
+                if e.event_name == "Ticked":  # one word per item: (id << 8) | outcome
+                    ids = [int(w) >> 8 for w in e.outcomes]
+                    events.append("supervisor checked " + ", ".join(f"#{i}" for i in ids))
         booked = reb.bookedRun()[0] != 0
         row(
             day,
