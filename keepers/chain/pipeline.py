@@ -169,24 +169,34 @@ class Pipeline:
         for account in self.signers:
             pending = self.node.tx_count(account, "pending")
             latest = self.node.tx_count(account, "latest")
-            with self.store.transaction() as s:
-                row = self._allocator_row(s, account)
-                ours = s.scalar(
-                    select(func.max(TxIntent.nonce)).where(
-                        TxIntent.chain_id == self.chain_id, TxIntent.sender == account
-                    )
-                )
-                stored = row.next_nonce if row is not None else 0
-                nxt = max(stored, pending, (ours + 1) if ours is not None else 0)
-                if row is None:
-                    s.add(NonceAllocator(chain_id=self.chain_id, account=account, next_nonce=nxt))
-                else:
-                    row.next_nonce = nxt
+            for attempt in range(3):  # replicas starting together may race on the insert
+                try:
+                    stored, nxt = self._reconcile_one(account, pending)
+                    break
+                except IntegrityError:
+                    if attempt == 2:
+                        raise
             if pending > stored and stored:
                 log.warning("nonce.external_use", account=account, stored=stored, node=pending)
             log.info("nonce.reconciled", account=account, next=nxt, pending=pending, latest=latest)
             out[account] = nxt
         return out
+
+    def _reconcile_one(self, account: str, pending: int) -> tuple[int, int]:
+        with self.store.transaction() as s:
+            row = self._allocator_row(s, account)
+            ours = s.scalar(
+                select(func.max(TxIntent.nonce)).where(
+                    TxIntent.chain_id == self.chain_id, TxIntent.sender == account
+                )
+            )
+            stored = row.next_nonce if row is not None else 0
+            nxt = max(stored, pending, (ours + 1) if ours is not None else 0)
+            if row is None:
+                s.add(NonceAllocator(chain_id=self.chain_id, account=account, next_nonce=nxt))
+            else:
+                row.next_nonce = nxt
+        return stored, nxt
 
     # ==================================================================================
     # the worker loop
@@ -549,7 +559,7 @@ class Pipeline:
             raise Retry(f"insufficient funds for {attempt.tx_hash}: {err}") from err
         self.crash("sent")
         attempt.status = "broadcast"
-        attempt.sent_at_block = self._head
+        attempt.sent_at_block = self.node.block_number()
         intent.status = "broadcast"
         intent.checked_block = -1
         intent.error = None
