@@ -637,7 +637,7 @@ class Pipeline:
         results = self.node.batch(
             [("eth_sendRawTransaction", [raw]) for raw in raws] + [("eth_blockNumber", [])]
         )
-        self.crash("sent")
+        self.crash("sent", len(intents))
         head = results[-1]
         sent_at = int(head, 16) if isinstance(head, str) else self._head
         return {it.id: (results[i], sent_at) for i, it in enumerate(intents)}
