@@ -281,8 +281,9 @@ class Pipeline:
             q.order_by(TxIntent.nonce, TxIntent.id)
             .limit(self.settings.batch_size)
             .with_for_update(skip_locked=True)
-            .options(selectinload(TxIntent.attempts))
         )
+        if status not in ("pending", "built", "audited"):  # these steps read no attempts
+            q = q.options(selectinload(TxIntent.attempts))
         return list(s.scalars(q).all())
 
     def _phase(self, status: str) -> int:
@@ -581,7 +582,7 @@ class Pipeline:
             gas_limit=intent.gas_limit,
             status="signed",
         )
-        intent.attempts.append(attempt)
+        s.add(attempt)  # not via intent.attempts: loading that collection would autoflush
         self._new_attempts.append((intent, attempt))  # ids assigned by one flush per batch
         intent.status = "signed"
         return self._log(s, intent, "sign", "ok", tx_hash=attempt.tx_hash)
