@@ -1,10 +1,13 @@
 """The transaction pipeline: Build -> Audit -> Sign -> Validate -> Broadcast -> Confirm.
 
 Every transaction any keeper sends is a :class:`~keepers.store.models.TxIntent` that moves
-through these steps. Each step runs in ONE database transaction that first claims the intent
-(``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite is single-process), then does its
-node calls, then records the new status and a step-log row. A process that dies anywhere
-resumes from the last recorded status; a step that ran but did not commit simply runs again.
+through these steps. A step runs for a batch of intents in ONE database transaction: claim
+the intents (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so each intent is worked by
+exactly one replica; SQLite is single-process), ask the node what the step needs in one
+JSON-RPC batch, record every intent's new status and step-log row, commit. Only then does the
+next step start. A process that dies anywhere resumes from the last recorded status; a step
+that ran but did not commit simply runs again (its node calls are all safe to repeat:
+simulations, re-sending the same signed bytes, reading receipts).
 
 Why the same effect is never sent twice: an intent gets one nonce at Build (from the per
 (chain, account) allocator, in the Build transaction) and every attempt of that intent (the

@@ -33,7 +33,7 @@ class RawKeySigner:
 
     def __init__(self, private_key: str | bytes) -> None:
         account: LocalAccount = Account.from_key(private_key)
-        self.address = account.address
+        self.address: str = str(account.address)
         self._key = PrivateKey(bytes(account.key))
 
     def sign_transaction(self, tx: dict[str, Any]) -> bytes:

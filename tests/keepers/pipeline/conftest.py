@@ -39,8 +39,10 @@ def counter(anvil: Anvil) -> Any:
 
 def policy_for(counter_address: str, **role: Any) -> dict[str, Any]:
     selector = "0x" + keccak(text="hit(uint256)")[:4].hex()
-    keeper = {"allowed": [{"contract": counter_address, "selector": selector}],
-              "max_value_wei": 10**18}
+    keeper = {
+        "allowed": [{"contract": counter_address, "selector": selector}],
+        "max_value_wei": 10**18,
+    }
     keeper.update(role)
     return {"roles": {"keeper": keeper}}
 
@@ -63,23 +65,38 @@ def make_settings(db_url: str, rpc_url: str, counter_address: str, **kw: Any) ->
 def make_pipeline(settings: KeeperSettings, signer: Any = None, exclusive: bool = True) -> Pipeline:
     store = Store(settings.db_url, exclusive=exclusive)
     node = Node(settings.rpc_url)
-    pipe = Pipeline(store, node, [signer or RawKeySigner(SENDER_KEY)], settings, crash=lambda *a: None)
+    pipe = Pipeline(
+        store, node, [signer or RawKeySigner(SENDER_KEY)], settings, crash=lambda *a: None
+    )
     pipe.reconcile_nonces()
     return pipe
 
 
-def hit_spec(counter: Any, ident: int, *, key: str | None = None, value: int = 0,
-             chain_id: int = 31337, role: str = "keeper", sender: str = SENDER) -> IntentSpec:
+def hit_spec(
+    counter: Any,
+    ident: int,
+    *,
+    key: str | None = None,
+    value: int = 0,
+    chain_id: int = 31337,
+    role: str = "keeper",
+    sender: str = SENDER,
+) -> IntentSpec:
     data = counter.encode_abi("hit", args=[ident])
     return IntentSpec(
         idempotency_key=key or f"hit:{counter.address}:{ident}",
-        role=role, chain_id=chain_id, sender=sender, target=counter.address,
-        calldata=data, value=value,
+        role=role,
+        chain_id=chain_id,
+        sender=sender,
+        target=counter.address,
+        calldata=data,
+        value=value,
     )
 
 
-def worker_env(settings_db: str, rpc_url: str, counter_address: str, tmp: Path,
-               **extra: str) -> dict[str, str]:
+def worker_env(
+    settings_db: str, rpc_url: str, counter_address: str, tmp: Path, **extra: str
+) -> dict[str, str]:
     policy = tmp / "policy.json"
     policy.write_text(json.dumps(policy_for(counter_address)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPER_")}
@@ -96,8 +113,14 @@ def worker_env(settings_db: str, rpc_url: str, counter_address: str, tmp: Path,
     return env
 
 
-def run_worker(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_worker(
+    env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "keepers.chain.worker", *args],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

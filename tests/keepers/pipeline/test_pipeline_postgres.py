@@ -58,7 +58,11 @@ def _replicas(tmp_path: Any, anvil: Any, counter: Any, url: str, n_intents: int)
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "keepers.chain.worker", "--until-idle", "--max-seconds", "300"],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(3)
     ]

@@ -40,7 +40,14 @@ def test_pipeline__one_intent__every_step_recorded_and_effect_once(tmp_path, anv
     done = _intent(pipe, intent.id)
     assert done.status == "confirmed"
     assert [s for s, _ in _steps(pipe, intent.id)] == [
-        "submit", "build", "audit", "sign", "validate", "broadcast", "watch", "confirm"
+        "submit",
+        "build",
+        "audit",
+        "sign",
+        "validate",
+        "broadcast",
+        "watch",
+        "confirm",
     ]
     assert counter.functions.hits(101).call() == 1
     pipe.store.close()
@@ -61,9 +68,7 @@ def test_build__simulation_reverts__custom_error_decoded_and_nothing_signed(
     pipe.store.close()
 
 
-def test_audit__selector_not_allowed__rejected_with_rule_and_nonce_filled(
-    tmp_path, anvil, counter
-):
+def test_audit__selector_not_allowed__rejected_with_rule_and_nonce_filled(tmp_path, anvil, counter):
     settings = make_settings(f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address)
     pipe = make_pipeline(settings)
     count_before = counter.functions.count().call()
@@ -87,7 +92,9 @@ def test_audit__selector_not_allowed__rejected_with_rule_and_nonce_filled(
 
 def test_audit__value_and_daily_notional_caps__rejected_with_rule(tmp_path, anvil, counter):
     settings = make_settings(
-        f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address,
+        f"sqlite:///{tmp_path}/k.db",
+        anvil.url,
+        counter.address,
         role={"max_value_wei": 1000, "daily_notional_cap": 1500},
     )
     pipe = make_pipeline(settings)

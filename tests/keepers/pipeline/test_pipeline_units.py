@@ -61,9 +61,17 @@ def test_revert_decoder__project_artifacts__custom_error_standard_error_and_pani
     assert dec.describe(None) == "revert without data"
 
 
-TX = {"type": 2, "chainId": 31337, "nonce": 4, "to": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
-      "value": 3, "data": "0xebf6e91d" + "00" * 31 + "65", "gas": 60000,
-      "maxFeePerGas": 3 * 10**9, "maxPriorityFeePerGas": 10**9}
+TX = {
+    "type": 2,
+    "chainId": 31337,
+    "nonce": 4,
+    "to": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+    "value": 3,
+    "data": "0xebf6e91d" + "00" * 31 + "65",
+    "gas": 60000,
+    "maxFeePerGas": 3 * 10**9,
+    "maxPriorityFeePerGas": 10**9,
+}
 
 
 def test_sign_1559__same_tx__byte_identical_to_eth_account_and_recoverable():
@@ -76,17 +84,27 @@ def test_sign_1559__same_tx__byte_identical_to_eth_account_and_recoverable():
 
 def test_check_signed__each_field_changed__mismatch_named():
     acct = Account.from_key(KEYS[2])
-    exp = Expected(31337, acct.address, 4, TX["to"], 3, TX["data"], 60000, 3 * 10**9, 10**9,
-                   5 * 10**9)
+    exp = Expected(
+        31337, acct.address, 4, TX["to"], 3, TX["data"], 60000, 3 * 10**9, 10**9, 5 * 10**9
+    )
     assert check_signed(bytes(acct.sign_transaction(TX).raw_transaction), exp) == []
-    for field, value in [("nonce", 5), ("chainId", 1), ("value", 4), ("gas", 1),
-                         ("to", "0x" + "22" * 20), ("data", "0x"), ("maxFeePerGas", 4 * 10**9)]:
+    for field, value in [
+        ("nonce", 5),
+        ("chainId", 1),
+        ("value", 4),
+        ("gas", 1),
+        ("to", "0x" + "22" * 20),
+        ("data", "0x"),
+        ("maxFeePerGas", 4 * 10**9),
+    ]:
         raw = bytes(acct.sign_transaction({**TX, field: value}).raw_transaction)
         problems = check_signed(raw, exp)
         assert any(p.startswith(field) for p in problems), (field, problems)
     other = Account.from_key(KEYS[3])
-    assert any(p.startswith("sender") for p in check_signed(
-        bytes(other.sign_transaction(TX).raw_transaction), exp))
+    assert any(
+        p.startswith("sender")
+        for p in check_signed(bytes(other.sign_transaction(TX).raw_transaction), exp)
+    )
     good = bytearray(acct.sign_transaction(TX).raw_transaction)
     good[-40] ^= 1  # flip one bit of the signature: another (or no) signer
     assert check_signed(bytes(good), exp) != []
@@ -94,13 +112,30 @@ def test_check_signed__each_field_changed__mismatch_named():
 
 def test_audit__rules__first_failing_rule_named():
     target = "0x" + "ab" * 20
-    policy = PolicyConfig.model_validate({"roles": {"keeper": {
-        "allowed": [{"contract": target, "selector": "0x11223344"}],
-        "max_value_wei": 10, "daily_notional_cap": 100}}})
+    policy = PolicyConfig.model_validate(
+        {
+            "roles": {
+                "keeper": {
+                    "allowed": [{"contract": target, "selector": "0x11223344"}],
+                    "max_value_wei": 10,
+                    "daily_notional_cap": 100,
+                }
+            }
+        }
+    )
 
     def req(**kw):
-        base = dict(kind="call", role="keeper", sender="0x" + "01" * 20, target=target,
-                    calldata="0x11223344", value=0, notional=0, max_fee_per_gas=1, fee_cap=2)
+        base = dict(
+            kind="call",
+            role="keeper",
+            sender="0x" + "01" * 20,
+            target=target,
+            calldata="0x11223344",
+            value=0,
+            notional=0,
+            max_fee_per_gas=1,
+            fee_cap=2,
+        )
         base.update(kw)
         return AuditRequest(**base)
 
