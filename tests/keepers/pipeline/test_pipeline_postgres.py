@@ -54,7 +54,8 @@ def _replicas(tmp_path: Any, anvil: Any, counter: Any, url: str, n_intents: int)
     for i in ids:
         submit_intent(store, hit_spec(counter, i))
     count_before = counter.functions.count().call()
-    env = worker_env(url, anvil.url, counter.address, tmp_path)
+    # small batches so that the replicas really contend for the same rows
+    env = worker_env(url, anvil.url, counter.address, tmp_path, KEEPER_BATCH_SIZE="8")
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "keepers.chain.worker", "--until-idle", "--max-seconds", "300"],
@@ -83,14 +84,10 @@ def _replicas(tmp_path: Any, anvil: Any, counter: Any, url: str, n_intents: int)
     per_step = Counter((i, st) for i, st, _ in steps if st in ("build", "confirm"))
     assert set(per_step.values()) == {1}
     assert len(set(nonces)) == n_intents
-    workers = Counter(w for _, st, w in steps if st == "build")
+    workers = Counter(w for _, st, w in steps if w is not None)
     assert len(workers) >= 2, f"work was not shared: {workers}"
 
 
-def test_replicas__three_workers_60_intents__each_exactly_once(tmp_path, anvil, counter, pg_url):
-    _replicas(tmp_path, anvil, counter, pg_url, 60)
-
-
-@pytest.mark.slow
 def test_replicas__three_workers_500_intents__each_exactly_once(tmp_path, anvil, counter, pg_url):
+    """About 15 s here, so it stays in the normal suite (no smaller stand-in needed)."""
     _replicas(tmp_path, anvil, counter, pg_url, 500)
