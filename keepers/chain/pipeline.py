@@ -38,7 +38,7 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -481,6 +481,11 @@ class Pipeline:
         role = self.settings.policy.roles.get(intent.role)
         capped = role is not None and role.daily_notional_cap is not None and intent.kind == "call"
         day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+        if capped and self.store.dialect == "postgresql":
+            # replicas audit one role's notional one at a time, so the cap holds across them
+            s.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"notional:{intent.role}"}
+            )
         approved = (
             []
             if not capped

@@ -91,3 +91,22 @@ def _replicas(tmp_path: Any, anvil: Any, counter: Any, url: str, n_intents: int)
 def test_replicas__three_workers_500_intents__each_exactly_once(tmp_path, anvil, counter, pg_url):
     """About 15 s here, so it stays in the normal suite (no smaller stand-in needed)."""
     _replicas(tmp_path, anvil, counter, pg_url, 500)
+
+
+def test_audit_on_postgres__daily_notional_cap__enforced_under_advisory_lock(
+    tmp_path, anvil, counter, pg_url
+):
+    from conftest import make_pipeline, make_settings
+
+    settings = make_settings(
+        pg_url, anvil.url, counter.address, role={"max_value_wei": 1000, "daily_notional_cap": 1500}
+    )
+    pipe = make_pipeline(settings)
+    a, b = (next(_ids) for _ in range(2))
+    first = pipe.submit(hit_spec(counter, a, value=1000))
+    over = pipe.submit(hit_spec(counter, b, value=600))
+    pipe.run(until_idle=True, max_seconds=60)
+    with pipe.store.sessions() as s:
+        assert s.get(TxIntent, first.id).status == "confirmed"  # type: ignore[union-attr]
+        assert "daily-notional-cap" in (s.get(TxIntent, over.id).error or "")  # type: ignore[union-attr]
+    pipe.store.close()

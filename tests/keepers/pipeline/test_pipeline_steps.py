@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from conftest import SENDER, hit_spec, make_pipeline, make_settings
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from keepers.chain.signers import RawKeySigner
@@ -30,8 +31,16 @@ def _attempts(pipe: Any, intent_id: int) -> list[TxAttempt]:
         return list(s.scalars(select(TxAttempt).where(TxAttempt.intent_id == intent_id)))
 
 
+def _metric(step: str, outcome: str) -> float:
+    return (
+        REGISTRY.get_sample_value("keeper_pipeline_steps_total", {"step": step, "outcome": outcome})
+        or 0.0
+    )
+
+
 def test_pipeline__one_intent__every_step_recorded_and_effect_once(tmp_path, anvil, counter):
     pipe = make_pipeline(make_settings(f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address))
+    confirmed_before = _metric("confirm", "confirmed")
     intent = pipe.submit(hit_spec(counter, 101))
     again = pipe.submit(hit_spec(counter, 101))
     assert again.id == intent.id  # same idempotency key -> the first intent
@@ -50,6 +59,7 @@ def test_pipeline__one_intent__every_step_recorded_and_effect_once(tmp_path, anv
         "confirm",
     ]
     assert counter.functions.hits(101).call() == 1
+    assert _metric("confirm", "confirmed") == confirmed_before + 1
     pipe.store.close()
 
 
@@ -130,3 +140,18 @@ def test_validate__tampered_signed_tx__refused_and_not_broadcast(tmp_path, anvil
     assert [a.status for a in _attempts(pipe, intent.id)] == ["invalid"]
     assert counter.functions.hits(401).call() == 0
     pipe.store.close()
+
+
+def test_worker__production_logging__json_lines_on_stderr(tmp_path, anvil, counter):
+    import json
+
+    from conftest import run_worker, worker_env
+
+    env = worker_env(
+        f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address, tmp_path, KEEPER_LOG_LEVEL="INFO"
+    )
+    out = run_worker(env, "--until-idle", timeout=60)
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("{")]
+    start = next(e for e in events if e["event"] == "worker.start")
+    assert start["chain_id"] == 31337 and start["level"] == "info" and "timestamp" in start
