@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, SENDER, run_worker
+from pipeline_helpers import ROOT, SENDER, run_worker
 from sqlalchemy import inspect, text
 
 from keepers.chain.pipeline import IntentSpec, submit_intent, submit_intents

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SENDER, SENDER_KEY, hit_spec, make_pipeline, make_settings
 from eth_account import Account
+from pipeline_helpers import SENDER, SENDER_KEY, hit_spec, make_pipeline, make_settings
 
 from keepers.chain.signers import ApeAccountSigner, RemoteSigner, signer_from_settings
 from keepers.config import KeeperSettings

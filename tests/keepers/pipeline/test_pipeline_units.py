@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from anvil import ARTIFACTS, KEYS
 from coincurve import PrivateKey
 from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak
+from pipeline_anvil import ARTIFACTS, KEYS
 
 from keepers.chain import errors
 from keepers.chain.fees import Fees, bump_fees, suggest_fees
