@@ -47,7 +47,6 @@ from keepers.chain.errors import (
     AlreadyKnown,
     ExecutionReverted,
     FeeTooLow,
-    InsufficientFunds,
     NodeError,
     NonceTooLow,
     ReplacementUnderpriced,
@@ -661,9 +660,7 @@ class Pipeline:
             return self._nonce_used(s, intent, "broadcast")
         elif isinstance(result, ReplacementUnderpriced | FeeTooLow):
             return self._replace(s, intent, "broadcast", reason=type(result).__name__)
-        elif isinstance(result, InsufficientFunds):
-            raise Retry(f"insufficient funds for {attempt.tx_hash}: {result}")
-        elif isinstance(result, NodeError):
+        elif isinstance(result, NodeError):  # InsufficientFunds and the rest: back off, retry
             raise result
         attempt.status = "broadcast"
         attempt.sent_at_block = sent_at

@@ -155,3 +155,24 @@ def test_worker__production_logging__json_lines_on_stderr(tmp_path, anvil, count
     events = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("{")]
     start = next(e for e in events if e["event"] == "worker.start")
     assert start["chain_id"] == 31337 and start["level"] == "info" and "timestamp" in start
+
+
+def test_broadcast__insufficient_funds__typed_retry_then_confirmed_once_funded(
+    tmp_path, anvil, counter
+):
+    from eth_account import Account
+
+    poor = RawKeySigner(Account.create().key)
+    pipe = make_pipeline(
+        make_settings(f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address), signer=poor
+    )
+    intent = pipe.submit(hit_spec(counter, 601, sender=poor.address))
+    pipe.run_once()
+    assert _intent(pipe, intent.id).status == "validated"
+    assert "InsufficientFunds" in (_intent(pipe, intent.id).error or "")
+    assert ("broadcast", "retry") in _steps(pipe, intent.id)
+    anvil.rpc("anvil_setBalance", poor.address, hex(10**18))
+    pipe.run(until_idle=True, max_seconds=30)
+    assert _intent(pipe, intent.id).status == "confirmed"
+    assert counter.functions.hits(601).call() == 1
+    pipe.store.close()
