@@ -22,8 +22,11 @@ Statuses (the last step recorded) and the step that moves each one on:
     built     --audit-->     audited | rejected (policy rule named)
     audited   --sign-->      signed
     signed    --validate-->  validated | invalid (signed tx differs from what was built)
-    validated --broadcast--> broadcast (or mined when the node says nonce too low and it is ours)
-    broadcast --watch-->     mined | audited (replacement with bumped fees) | validated
+    validated --broadcast--> broadcast | mined (node: nonce too low, and the receipt is ours)
+                             | audited (node: underpriced; fees bumped, signed again)
+    broadcast --watch-->     mined | audited (not mined after N blocks: replacement, same
+                             nonce, fees +12.5% up to the cap) | validated (at the cap: the
+                             same bytes again) | pending (a foreign tx used the nonce)
     mined     --confirm-->   confirmed | reverted | validated (reorg: same nonce, same effect)
 """
 
@@ -82,7 +85,8 @@ FILLER_GAS = 21_000
 
 
 class Retry(Exception):
-    """A transient condition: the step is retried after a back-off."""
+    """A transient condition a step (or a custom signer) may raise: the intent backs off and
+    the step is retried; node errors (typed NodeError subclasses) are treated the same way."""
 
 
 @dataclass(frozen=True)
