@@ -128,3 +128,12 @@ def test_migrations__head__match_the_models(tmp_path):
     store.close()
     # SQLite reports our decorated types as their impl types; anything else is real drift
     assert [d for d in diff if not (isinstance(d, list) and d[0][0] == "modify_type")] == []
+
+
+def test_worker_import__pipeline_and_store__do_not_load_ape():
+    code = (
+        "import sys, keepers.chain.worker, keepers.store.repo; "
+        "print(any(m == 'ape' or m.startswith('ape.') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
