@@ -7,6 +7,12 @@ STAMPS := $(CURDIR)/.stamps
 SOLC_VERSION := 0.8.28
 SOLC_BIN := $(HOME)/.solcx/solc-v$(SOLC_VERSION)
 export PATH := $(CURDIR)/node_modules/.bin:$(VENV)/bin:$(PATH)
+# ape compiles in an isolated copy of the project under the temp dir, unless the project itself
+# is in the temp dir (a clone under /tmp): then it unpacks every dependency into
+# contracts/.cache, and its 500-file source scan can miss our own contracts. A temp dir of our
+# own keeps the isolation wherever the clone lives.
+export TMPDIR := $(HOME)/.cache/ballast-tmp
+$(shell mkdir -p $(TMPDIR))
 export APE_TEST_ARGS ?=
 CONTRACTS := $(shell find contracts -name '*.sol' 2>/dev/null)
 
@@ -34,6 +40,7 @@ $(SOLC_BIN): $(STAMPS)/npm scripts/toolchain/setup.sh scripts/toolchain/solc-wra
 	bash scripts/toolchain/setup.sh
 
 $(STAMPS)/compile: $(STAMPS)/venv $(SOLC_BIN) ape-config.yaml $(CONTRACTS)
+	rm -rf contracts/.cache
 	ape compile --force
 	@touch $@
 
