@@ -1,0 +1,201 @@
+"""USDT over USDT0 between two anvil chains (Ethereum 6-dec USDT locked in an OFT adapter,
+BSC 18-dec USDT0 minted/burnt), through LayerZero's real EndpointV2 + SimpleMessageLib."""
+
+import pytest
+from conftest import BSC_EID, ETH_EID, deploy_ct, transact
+
+from keepers.crosschain.cctp import address_to_bytes32
+from keepers.crosschain.lz_local import LocalLzRelayer, LocalLzVerifier, deploy_local_lz
+from keepers.crosschain.routes import RouteError, RouteStatus, Web3Sender
+from keepers.crosschain.usdt0 import LzPacket, OftEndpoint, Usdt0Route, oft_message
+
+E6, E18 = 10**6, 10**18
+
+
+@pytest.fixture(scope="module")
+def lz(project, two_chains):
+    eth, bsc = two_chains
+    owner_e, owner_b = eth.accounts[0], bsc.accounts[0]
+    lz_e = deploy_local_lz(eth.w3, ETH_EID, owner_e, [BSC_EID])
+    lz_b = deploy_local_lz(bsc.w3, BSC_EID, owner_b, [ETH_EID])
+    usdt = deploy_ct(eth.w3, project.TestStablecoin.contract_type, owner_e, "Tether USD", "USDT", 6)
+    adapter = deploy_ct(
+        eth.w3,
+        project.TestUsdt0OftAdapter.contract_type,
+        owner_e,
+        usdt.address,
+        6,
+        lz_e.endpoint,
+        owner_e,
+    )
+    usdt0 = deploy_ct(
+        bsc.w3,
+        project.TestUsdt0Oft.contract_type,
+        owner_b,
+        "USDT0",
+        "USDT0",
+        18,
+        lz_b.endpoint,
+        owner_b,
+    )
+    transact(eth.w3, adapter.functions.setPeer(BSC_EID, address_to_bytes32(usdt0.address)), owner_e)
+    transact(bsc.w3, usdt0.functions.setPeer(ETH_EID, address_to_bytes32(adapter.address)), owner_b)
+    side_e = OftEndpoint("ethereum", eth.w3, ETH_EID, adapter.address, lz_e.endpoint)
+    side_b = OftEndpoint("bsc", bsc.w3, BSC_EID, usdt0.address, lz_b.endpoint)
+    return {
+        "eth": eth,
+        "bsc": bsc,
+        "lz_e": lz_e,
+        "lz_b": lz_b,
+        "usdt": usdt,
+        "adapter": adapter,
+        "usdt0": usdt0,
+        "side_e": side_e,
+        "side_b": side_b,
+    }
+
+
+def _route(lz, src, dst, keeper):
+    sender = Web3Sender(keeper)
+    src_side, dst_side = lz[f"side_{src}"], lz[f"side_{dst}"]
+    dst_lz = lz["lz_b" if dst == "b" else "lz_e"]
+    verifier = LocalLzVerifier(dst_side, dst_lz.lib, sender)
+    route = Usdt0Route(src_side, dst_side, verifier, sender, keeper)
+    relayer = LocalLzRelayer(src_side.w3, src_side.endpoint, dst_side, verifier, sender, keeper)
+    return route, relayer
+
+
+def test_usdt0_route__eth_to_bsc__locked_equals_minted_plus_in_flight_and_relay_is_idempotent(lz):
+    eth = lz["eth"]
+    keeper, bob = eth.accounts[2], eth.accounts[5]
+    route, relayer = _route(lz, "e", "b", keeper)
+    amount = 1_234_567 * E6 + 89  # 6-dec source: no dust
+    transact(eth.w3, lz["usdt"].functions.mint(keeper, amount), keeper)
+    locked0 = lz["usdt"].functions.balanceOf(lz["adapter"].address).call()
+    supply0 = lz["usdt0"].functions.totalSupply().call()
+
+    q = route.quote(amount)
+    assert (q.amount, q.max_fee, q.min_received) == (amount, 0, amount)
+    handle = route.initiate(amount, bob)
+    assert handle.amount == amount
+    packet = LzPacket.decode(handle.message)
+    assert "0x" + packet.guid.hex() == handle.ref
+    assert packet.guid == packet.computed_guid()
+    assert packet.message == oft_message(bob, amount)  # 6 shared decimals == local decimals
+    assert lz["usdt"].functions.balanceOf(keeper).call() == 0
+    assert route.status(handle) is RouteStatus.PENDING_ATTESTATION
+
+    locked = lz["usdt"].functions.balanceOf(lz["adapter"].address).call() - locked0
+    minted = (lz["usdt0"].functions.totalSupply().call() - supply0) // 10**12
+    in_flight = amount
+    assert locked == minted + in_flight == amount
+
+    delivered = relayer.relay()
+    assert not delivered[packet.guid].already_received
+    assert route.status(handle) is RouteStatus.COMPLETED
+    assert lz["usdt0"].functions.balanceOf(bob).call() == amount * 10**12  # 6 -> 18 decimals
+    minted = (lz["usdt0"].functions.totalSupply().call() - supply0) // 10**12
+    assert locked == minted + 0
+
+    again = relayer.relay()  # duplicate relay of everything sent so far
+    assert all(r.already_received for r in again.values()) and packet.guid in again
+    assert route.finalize(handle).already_received
+    assert lz["usdt0"].functions.balanceOf(bob).call() == amount * 10**12
+
+
+def test_usdt0_route__bsc_to_eth_with_dust__finalize_verifies_and_executes_once(lz):
+    eth, bsc = lz["eth"], lz["bsc"]
+    keeper, carol = bsc.accounts[2], bsc.accounts[8]
+    # Put USDT on the Ethereum adapter first (a prior eth->bsc leg) so the unlock has funds.
+    feed_route, feed_relayer = _route(lz, "e", "b", eth.accounts[3])
+    transact(eth.w3, lz["usdt"].functions.mint(eth.accounts[3], 500 * E6), eth.accounts[3])
+    feed_route.initiate(500 * E6, keeper)
+    feed_relayer.relay()
+    assert lz["usdt0"].functions.balanceOf(keeper).call() >= 500 * E18
+
+    route, _relayer = _route(lz, "b", "e", keeper)
+    amount = 321 * E18 + 5 * 10**17 + 777  # 321.5 USDT plus dust below 1e-6
+    before = lz["usdt0"].functions.balanceOf(keeper).call()
+    supply0 = lz["usdt0"].functions.totalSupply().call()
+    q = route.quote(amount)
+    assert q.min_received == 321 * E18 + 5 * 10**17 and q.max_fee == 777
+    handle = route.initiate(amount, carol)
+    assert handle.amount == q.min_received
+    assert before - lz["usdt0"].functions.balanceOf(keeper).call() == q.min_received  # dust kept
+    assert supply0 - lz["usdt0"].functions.totalSupply().call() == q.min_received  # burnt
+
+    assert route.status(handle) is RouteStatus.PENDING_ATTESTATION
+    first = route.finalize(handle)  # local verifier (DVN stand-in) + lzReceive
+    assert first.tx_hash is not None and not first.already_received
+    assert route.status(handle) is RouteStatus.COMPLETED
+    assert lz["usdt"].functions.balanceOf(carol).call() == 321_500_000
+    second = route.finalize(handle)
+    assert second.already_received and second.tx_hash is None
+    assert lz["usdt"].functions.balanceOf(carol).call() == 321_500_000
+
+
+def test_usdt0_route__verified_not_executed__attested_then_completed(lz):
+    eth = lz["eth"]
+    keeper = eth.accounts[4]
+    route, relayer = _route(lz, "e", "b", keeper)
+    transact(eth.w3, lz["usdt"].functions.mint(keeper, 7 * E6), keeper)
+    handle = route.initiate(7 * E6, keeper)
+    assert relayer.verifier.verify(LzPacket.decode(handle.message))
+    assert route.status(handle) is RouteStatus.ATTESTED
+    assert not route.finalize(handle).already_received
+    assert route.status(handle) is RouteStatus.COMPLETED
+
+
+def test_lz_endpoint__forged_packet__not_delivered(lz):
+    """A packet whose payload does not match what the source sent is refused by the endpoint
+    (the relayer cannot mint: the payload hash is what the DVN verified)."""
+    eth, bsc = lz["eth"], lz["bsc"]
+    keeper = eth.accounts[2]
+    route, relayer = _route(lz, "e", "b", keeper)
+    transact(eth.w3, lz["usdt"].functions.mint(keeper, 3 * E6), keeper)
+    handle = route.initiate(3 * E6, keeper)
+    packet = LzPacket.decode(handle.message)
+    relayer.verifier.verify(packet)
+    forged = LzPacket(
+        packet.nonce,
+        packet.src_eid,
+        packet.sender,
+        packet.dst_eid,
+        packet.receiver,
+        packet.guid,
+        oft_message(bsc.accounts[6], 3_000 * E6),
+    )
+    from keepers.crosschain.usdt0 import execute_packet
+
+    with pytest.raises(RouteError, match="lzReceive would revert"):
+        execute_packet(lz["side_b"], forged, Web3Sender(keeper), keeper)
+    assert lz["usdt0"].functions.balanceOf(bsc.accounts[6]).call() == 0
+    assert not route.finalize(handle).already_received
+
+
+def test_usdt0_route__blocked_send_library__quote_raises_route_down(lz):
+    eth = lz["eth"]
+    owner = eth.accounts[0]
+    ep = lz["lz_e"].endpoint_contract()
+    blocked = ep.functions.blockedLibrary().call()
+    transact(eth.w3, ep.functions.setSendLibrary(lz["adapter"].address, BSC_EID, blocked), owner)
+    try:
+        route, _ = _route(lz, "e", "b", eth.accounts[2])
+        with pytest.raises(RouteError, match="down"):
+            route.quote(10 * E6)
+    finally:
+        transact(
+            eth.w3,
+            ep.functions.setSendLibrary(lz["adapter"].address, BSC_EID, lz["lz_e"].lib),
+            owner,
+        )
+    assert route.quote(10 * E6).min_received == 10 * E6
+
+
+def test_lz_packet__guid__matches_endpoint_next_guid(lz):
+    ep = lz["lz_e"].endpoint_contract()
+    adapter = lz["adapter"].address
+    peer = address_to_bytes32(lz["usdt0"].address)
+    nonce = ep.functions.outboundNonce(adapter, BSC_EID, peer).call() + 1
+    packet = LzPacket(nonce, ETH_EID, address_to_bytes32(adapter), BSC_EID, peer, b"\0" * 32, b"")
+    assert ep.functions.nextGuid(adapter, BSC_EID, peer).call() == packet.computed_guid()
