@@ -46,17 +46,6 @@ _TRANSFER_ABI = [
     }
 ]
 
-# ccxt unified network codes for the chains the keeper knows (chain id -> code).
-DEFAULT_CEX_NETWORKS: dict[int, str] = {
-    1: "ERC20",
-    56: "BEP20",
-    137: "MATIC",
-    10: "OPTIMISM",
-    42161: "ARBITRUM",
-    8453: "BASE",
-    43114: "AVAXC",
-}
-
 _WITHDRAWAL_DONE = {"ok"}
 _WITHDRAWAL_FAILED = {"failed", "canceled"}
 _UNIFIED = {"ok", "pending", "failed", "canceled"}
