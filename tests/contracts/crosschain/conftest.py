@@ -115,3 +115,67 @@ def transact(w3: Web3, call, sender: str, value: int = 0):
     receipt = w3.eth.wait_for_transaction_receipt(call.transact({"from": sender, "value": value}))
     assert receipt["status"] == 1, f"{call.fn_name} reverted"
     return receipt
+
+
+@pytest.fixture(scope="session")
+def lz(project, two_chains):
+    """USDT0 on both chains: Ethereum USDT (6) locked in an OFT adapter, BSC USDT0 (18)
+    minted/burnt, each wired to the real EndpointV2 + SimpleMessageLib of its chain."""
+    from keepers.crosschain.cctp import address_to_bytes32
+    from keepers.crosschain.lz_local import deploy_local_lz
+    from keepers.crosschain.usdt0 import OftEndpoint
+
+    eth, bsc = two_chains
+    owner_e, owner_b = eth.accounts[0], bsc.accounts[0]
+    lz_e = deploy_local_lz(eth.w3, ETH_EID, owner_e, [BSC_EID])
+    lz_b = deploy_local_lz(bsc.w3, BSC_EID, owner_b, [ETH_EID])
+    usdt = deploy_ct(eth.w3, project.TestStablecoin.contract_type, owner_e, "Tether USD", "USDT", 6)
+    adapter = deploy_ct(
+        eth.w3,
+        project.TestUsdt0OftAdapter.contract_type,
+        owner_e,
+        usdt.address,
+        6,
+        lz_e.endpoint,
+        owner_e,
+    )
+    usdt0 = deploy_ct(
+        bsc.w3,
+        project.TestUsdt0Oft.contract_type,
+        owner_b,
+        "USDT0",
+        "USDT0",
+        18,
+        lz_b.endpoint,
+        owner_b,
+    )
+    transact(eth.w3, adapter.functions.setPeer(BSC_EID, address_to_bytes32(usdt0.address)), owner_e)
+    transact(bsc.w3, usdt0.functions.setPeer(ETH_EID, address_to_bytes32(adapter.address)), owner_b)
+    side_e = OftEndpoint("ethereum", eth.w3, ETH_EID, adapter.address, lz_e.endpoint)
+    side_b = OftEndpoint("bsc", bsc.w3, BSC_EID, usdt0.address, lz_b.endpoint)
+    return {
+        "eth": eth,
+        "bsc": bsc,
+        "lz_e": lz_e,
+        "lz_b": lz_b,
+        "usdt": usdt,
+        "adapter": adapter,
+        "usdt0": usdt0,
+        "side_e": side_e,
+        "side_b": side_b,
+    }
+
+
+def make_usdt0_route(lz, src, dst, keeper):
+    """(Usdt0Route, LocalLzRelayer) from side `src` to `dst` ('e' or 'b'), keeper-sent."""
+    from keepers.crosschain.lz_local import LocalLzRelayer, LocalLzVerifier
+    from keepers.crosschain.routes import Web3Sender
+    from keepers.crosschain.usdt0 import Usdt0Route
+
+    sender = Web3Sender(keeper)
+    src_side, dst_side = lz[f"side_{src}"], lz[f"side_{dst}"]
+    dst_lz = lz["lz_b" if dst == "b" else "lz_e"]
+    verifier = LocalLzVerifier(dst_side, dst_lz.lib, sender)
+    route = Usdt0Route(src_side, dst_side, verifier, sender, keeper)
+    relayer = LocalLzRelayer(src_side.w3, src_side.endpoint, dst_side, verifier, sender, keeper)
+    return route, relayer

@@ -2,67 +2,14 @@
 BSC 18-dec USDT0 minted/burnt), through LayerZero's real EndpointV2 + SimpleMessageLib."""
 
 import pytest
-from conftest import BSC_EID, ETH_EID, deploy_ct, transact
+from conftest import BSC_EID, ETH_EID, transact
+from conftest import make_usdt0_route as _route
 
 from keepers.crosschain.cctp import address_to_bytes32
-from keepers.crosschain.lz_local import LocalLzRelayer, LocalLzVerifier, deploy_local_lz
 from keepers.crosschain.routes import RouteError, RouteStatus, Web3Sender
-from keepers.crosschain.usdt0 import LzPacket, OftEndpoint, Usdt0Route, oft_message
+from keepers.crosschain.usdt0 import LzPacket, oft_message
 
 E6, E18 = 10**6, 10**18
-
-
-@pytest.fixture(scope="module")
-def lz(project, two_chains):
-    eth, bsc = two_chains
-    owner_e, owner_b = eth.accounts[0], bsc.accounts[0]
-    lz_e = deploy_local_lz(eth.w3, ETH_EID, owner_e, [BSC_EID])
-    lz_b = deploy_local_lz(bsc.w3, BSC_EID, owner_b, [ETH_EID])
-    usdt = deploy_ct(eth.w3, project.TestStablecoin.contract_type, owner_e, "Tether USD", "USDT", 6)
-    adapter = deploy_ct(
-        eth.w3,
-        project.TestUsdt0OftAdapter.contract_type,
-        owner_e,
-        usdt.address,
-        6,
-        lz_e.endpoint,
-        owner_e,
-    )
-    usdt0 = deploy_ct(
-        bsc.w3,
-        project.TestUsdt0Oft.contract_type,
-        owner_b,
-        "USDT0",
-        "USDT0",
-        18,
-        lz_b.endpoint,
-        owner_b,
-    )
-    transact(eth.w3, adapter.functions.setPeer(BSC_EID, address_to_bytes32(usdt0.address)), owner_e)
-    transact(bsc.w3, usdt0.functions.setPeer(ETH_EID, address_to_bytes32(adapter.address)), owner_b)
-    side_e = OftEndpoint("ethereum", eth.w3, ETH_EID, adapter.address, lz_e.endpoint)
-    side_b = OftEndpoint("bsc", bsc.w3, BSC_EID, usdt0.address, lz_b.endpoint)
-    return {
-        "eth": eth,
-        "bsc": bsc,
-        "lz_e": lz_e,
-        "lz_b": lz_b,
-        "usdt": usdt,
-        "adapter": adapter,
-        "usdt0": usdt0,
-        "side_e": side_e,
-        "side_b": side_b,
-    }
-
-
-def _route(lz, src, dst, keeper):
-    sender = Web3Sender(keeper)
-    src_side, dst_side = lz[f"side_{src}"], lz[f"side_{dst}"]
-    dst_lz = lz["lz_b" if dst == "b" else "lz_e"]
-    verifier = LocalLzVerifier(dst_side, dst_lz.lib, sender)
-    route = Usdt0Route(src_side, dst_side, verifier, sender, keeper)
-    relayer = LocalLzRelayer(src_side.w3, src_side.endpoint, dst_side, verifier, sender, keeper)
-    return route, relayer
 
 
 def test_usdt0_route__eth_to_bsc__locked_equals_minted_plus_in_flight_and_relay_is_idempotent(lz):
