@@ -5,7 +5,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from conftest import deploy_ct, transact
+from xchainlib import deploy_ct, transact
 
 from keepers.crosschain.cex import CexRoute, CexSide
 from keepers.crosschain.cex_sim import BinanceSim, SimCoin, SimNetwork, make_sim_exchange

@@ -6,7 +6,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from conftest import BSC_EID, make_usdt0_route, transact
+from xchainlib import BSC_EID, make_usdt0_route, transact
 
 from keepers.crosschain.cex import CexRoute, CexSide
 from keepers.crosschain.cex_sim import BinanceSim, SimCoin, SimNetwork, make_sim_exchange

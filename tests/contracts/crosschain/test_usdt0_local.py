@@ -2,22 +2,24 @@
 BSC 18-dec USDT0 minted/burnt), through LayerZero's real EndpointV2 + SimpleMessageLib."""
 
 import pytest
-from conftest import BSC_EID, ETH_EID, transact
-from conftest import make_usdt0_route as _route
+from xchainlib import BSC_EID, ETH_EID, transact
+from xchainlib import make_usdt0_route as _route
 
 from keepers.crosschain.cctp import address_to_bytes32
 from keepers.crosschain.routes import RouteError, RouteStatus, Web3Sender
 from keepers.crosschain.usdt0 import LzPacket, oft_message
 
 E6, E18 = 10**6, 10**18
+THIEF = "0x000000000000000000000000000000000000bad1"
 
 
 def test_usdt0_route__eth_to_bsc__locked_equals_minted_plus_in_flight_and_relay_is_idempotent(lz):
     eth = lz["eth"]
-    keeper, bob = eth.accounts[2], eth.accounts[5]
+    keeper, bob = eth.accounts[2], "0x000000000000000000000000000000000000b0b1"  # fresh
     route, relayer = _route(lz, "e", "b", keeper)
     amount = 1_234_567 * E6 + 89  # 6-dec source: no dust
     transact(eth.w3, lz["usdt"].functions.mint(keeper, amount), keeper)
+    keeper0 = lz["usdt"].functions.balanceOf(keeper).call()
     locked0 = lz["usdt"].functions.balanceOf(lz["adapter"].address).call()
     supply0 = lz["usdt0"].functions.totalSupply().call()
 
@@ -29,7 +31,7 @@ def test_usdt0_route__eth_to_bsc__locked_equals_minted_plus_in_flight_and_relay_
     assert "0x" + packet.guid.hex() == handle.ref
     assert packet.guid == packet.computed_guid()
     assert packet.message == oft_message(bob, amount)  # 6 shared decimals == local decimals
-    assert lz["usdt"].functions.balanceOf(keeper).call() == 0
+    assert keeper0 - lz["usdt"].functions.balanceOf(keeper).call() == amount
     assert route.status(handle) is RouteStatus.PENDING_ATTESTATION
 
     locked = lz["usdt"].functions.balanceOf(lz["adapter"].address).call() - locked0
@@ -52,7 +54,7 @@ def test_usdt0_route__eth_to_bsc__locked_equals_minted_plus_in_flight_and_relay_
 
 def test_usdt0_route__bsc_to_eth_with_dust__finalize_verifies_and_executes_once(lz):
     eth, bsc = lz["eth"], lz["bsc"]
-    keeper, carol = bsc.accounts[2], bsc.accounts[8]
+    keeper, carol = bsc.accounts[2], "0x000000000000000000000000000000000000ca01"  # fresh
     # Put USDT on the Ethereum adapter first (a prior eth->bsc leg) so the unlock has funds.
     feed_route, feed_relayer = _route(lz, "e", "b", eth.accounts[3])
     transact(eth.w3, lz["usdt"].functions.mint(eth.accounts[3], 500 * E6), eth.accounts[3])
@@ -96,7 +98,7 @@ def test_usdt0_route__verified_not_executed__attested_then_completed(lz):
 def test_lz_endpoint__forged_packet__not_delivered(lz):
     """A packet whose payload does not match what the source sent is refused by the endpoint
     (the relayer cannot mint: the payload hash is what the DVN verified)."""
-    eth, bsc = lz["eth"], lz["bsc"]
+    eth = lz["eth"]
     keeper = eth.accounts[2]
     route, relayer = _route(lz, "e", "b", keeper)
     transact(eth.w3, lz["usdt"].functions.mint(keeper, 3 * E6), keeper)
@@ -110,13 +112,13 @@ def test_lz_endpoint__forged_packet__not_delivered(lz):
         packet.dst_eid,
         packet.receiver,
         packet.guid,
-        oft_message(bsc.accounts[6], 3_000 * E6),
+        oft_message(THIEF, 3_000 * E6),
     )
     from keepers.crosschain.usdt0 import execute_packet
 
     with pytest.raises(RouteError, match="lzReceive would revert"):
         execute_packet(lz["side_b"], forged, Web3Sender(keeper), keeper)
-    assert lz["usdt0"].functions.balanceOf(bsc.accounts[6]).call() == 0
+    assert lz["usdt0"].functions.balanceOf(THIEF).call() == 0
     assert not route.finalize(handle).already_received
 
 
