@@ -257,14 +257,21 @@ class CexRoute:
         if amount <= fee:
             raise RouteError(f"credited {credited} does not cover the withdrawal fee {fee}")
         recipient = json.loads(handle.message)["recipient"]
-        self._call(
-            "withdraw",
-            self.exchange.withdraw,
-            self.asset,
-            format(amount, "f"),  # a string: ccxt formats it without going through float
-            recipient,
-            params={"network": self.dest.network, "withdrawOrderId": handle.ref},
-        )
+        try:
+            self._call(
+                "withdraw",
+                self.exchange.withdraw,
+                self.asset,
+                format(amount, "f"),  # a string: ccxt formats it without going through float
+                recipient,
+                params={"network": self.dest.network, "withdrawOrderId": handle.ref},
+            )
+        except RouteError:
+            # Another keeper instance may have applied it between our check and our call: the
+            # exchange refuses a second withdrawal under the same client id.
+            if self._withdrawal(handle) is not None:
+                return FinalizeResult(None, already_received=True)
+            raise
         return FinalizeResult(None, already_received=False)
 
     def payout(self, handle: RouteHandle) -> tuple[int, int] | None:

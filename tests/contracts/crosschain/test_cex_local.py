@@ -169,3 +169,36 @@ def test_cex_sim__bad_signature__refused(cex):
     ex.secret = "not-the-secret"
     with pytest.raises(ccxt.AuthenticationError):
         ex.fetch_deposits("USDT")
+
+
+def test_cex_route__withdrawal_applied_by_another_instance__finalize_reports_already(cex):
+    """Two keeper instances race: the exchange refuses the second withdrawal under the same
+    client id, and the loser reports `already_received` instead of failing."""
+    bsc, sim = cex["bsc"], cex["sim"]
+    keeper = bsc.accounts[4]
+    route = CexRoute(
+        make_sim_exchange(sim), "USDT", cex["side_b"], cex["side_e"], Web3Sender(keeper), keeper
+    )
+    transact(bsc.w3, cex["usdt_b"].functions.mint(keeper, 12 * E18), keeper)
+    handle = route.initiate(12 * E18, keeper)
+    assert wait_status(route, handle, RouteStatus.ATTESTED) is RouteStatus.ATTESTED
+    route.finalize(handle)
+    with pytest.raises(RouteError, match="duplicate withdrawOrderId"):  # the exchange refuses
+        route._call(
+            "withdraw",
+            make_sim_exchange(sim).withdraw,
+            "USDT",
+            "11",
+            keeper,
+            params={"network": "ERC20", "withdrawOrderId": handle.ref},
+        )
+    real_lookup = route._withdrawal
+    calls = []
+
+    def stale_then_real(h):  # first lookup misses (the race), the re-check sees it
+        calls.append(h.ref)
+        return None if len(calls) == 1 else real_lookup(h)
+
+    route._withdrawal = stale_then_real
+    assert route.finalize(handle).already_received
+    assert len([w for w in sim.state.withdrawals if w.withdraw_order_id == handle.ref]) == 1

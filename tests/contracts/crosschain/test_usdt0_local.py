@@ -148,3 +148,53 @@ def test_lz_packet__guid__matches_endpoint_next_guid(lz):
     nonce = ep.functions.outboundNonce(adapter, BSC_EID, peer).call() + 1
     packet = LzPacket(nonce, ETH_EID, address_to_bytes32(adapter), BSC_EID, peer, b"\0" * 32, b"")
     assert ep.functions.nextGuid(adapter, BSC_EID, peer).call() == packet.computed_guid()
+
+
+@pytest.mark.parametrize("direction", ["e->b", "b->e"])
+def test_usdt0_route__several_legs_partly_delivered__debited_equals_credited_plus_in_flight(
+    lz, direction
+):
+    """Conservation with legs in flight: what left the source (locked on Ethereum, burnt on
+    BSC) equals what arrived (minted on BSC, unlocked on Ethereum) plus the undelivered legs,
+    in source units; after the relay nothing is in flight."""
+    src, dst = direction.split("->")
+    chain = lz["eth"] if src == "e" else lz["bsc"]
+    keeper = chain.accounts[1]
+    route, relayer = _route(lz, src, dst, keeper)
+    scale = 10**12  # BSC units per Ethereum unit
+    usdt, usdt0, adapter = lz["usdt"], lz["usdt0"], lz["adapter"].address
+    if src == "e":
+        transact(chain.w3, usdt.functions.mint(keeper, 30 * E6), keeper)
+        amounts = [10 * E6, 7 * E6 + 1, 3 * E6 + 999_999]
+    else:
+        transact(chain.w3, usdt0.functions.mint(keeper, 30 * E18), chain.accounts[0])
+        transact(lz["eth"].w3, usdt.functions.mint(adapter, 30 * E6), lz["eth"].accounts[0])
+        amounts = [10 * E18, 7 * E18 + 10**12, 3 * E18 + 5]  # last leg leaves 5 wei of dust
+
+    def debited_credited():
+        locked = usdt.functions.balanceOf(adapter).call()
+        supply = usdt0.functions.totalSupply().call()
+        return locked, supply
+
+    locked0, supply0 = debited_credited()
+    handles = [route.initiate(a, keeper) for a in amounts]
+    route.finalize(handles[0])  # one leg delivered, two in flight
+    locked, supply = debited_credited()
+    in_flight = sum(h.amount for h in handles[1:])
+    if src == "e":  # locked on Ethereum = minted on BSC + in flight (Ethereum units)
+        assert locked - locked0 == (supply - supply0) // scale + in_flight
+    else:  # burnt on BSC = unlocked on Ethereum + in flight (BSC units)
+        assert supply0 - supply == (locked0 - locked) * scale + in_flight
+        assert handles[2].amount == 3 * E18  # the 5 wei of dust never left
+    assert [route.status(h) for h in handles] == [
+        RouteStatus.COMPLETED,
+        RouteStatus.PENDING_ATTESTATION,
+        RouteStatus.PENDING_ATTESTATION,
+    ]
+    relayer.relay()
+    locked, supply = debited_credited()
+    if src == "e":
+        assert locked - locked0 == (supply - supply0) // scale == sum(h.amount for h in handles)
+    else:
+        assert supply0 - supply == (locked0 - locked) * scale == sum(h.amount for h in handles)
+    assert all(route.status(h) is RouteStatus.COMPLETED for h in handles)
