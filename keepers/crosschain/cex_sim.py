@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
 from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
 from web3 import Web3
 
 TRANSFER_TOPIC = keccak(text="Transfer(address,address,uint256)")
@@ -190,9 +191,9 @@ class BinanceSim:
                     "toBlock": head,
                     "address": [to_checksum_address(c.token) for c in net.coins.values()],
                     "topics": [
-                        TRANSFER_TOPIC,
+                        HexBytes(TRANSFER_TOPIC),
                         None,
-                        b"\x00" * 12 + bytes.fromhex(net.deposit_address.removeprefix("0x")),
+                        HexBytes(b"\x00" * 12 + bytes.fromhex(net.deposit_address[2:])),
                     ],
                 }
             )

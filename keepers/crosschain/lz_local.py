@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_utils import to_checksum_address
+from hexbytes import HexBytes
 from web3 import Web3
 
 from keepers.crosschain.routes import FinalizeResult, RouteError, TxSender, _calldata
@@ -72,10 +73,14 @@ class LocalLz:
     lib: str
 
     def endpoint_contract(self) -> Any:
-        return self.w3.eth.contract(address=self.endpoint, abi=load_artifact("EndpointV2")[0])
+        return self.w3.eth.contract(
+            address=to_checksum_address(self.endpoint), abi=load_artifact("EndpointV2")[0]
+        )
 
     def lib_contract(self) -> Any:
-        return self.w3.eth.contract(address=self.lib, abi=load_artifact("SimpleMessageLib")[0])
+        return self.w3.eth.contract(
+            address=to_checksum_address(self.lib), abi=load_artifact("SimpleMessageLib")[0]
+        )
 
 
 def deploy_local_lz(w3: Web3, eid: int, owner: str, remote_eids: list[int]) -> LocalLz:
@@ -86,7 +91,7 @@ def deploy_local_lz(w3: Web3, eid: int, owner: str, remote_eids: list[int]) -> L
     owner = to_checksum_address(owner)
     endpoint = deploy_contract(w3, ep_abi, ep_code, owner, eid, owner)
     lib = deploy_contract(w3, lib_abi, lib_code, owner, endpoint, owner)
-    ep = w3.eth.contract(address=endpoint, abi=ep_abi)
+    ep = w3.eth.contract(address=to_checksum_address(endpoint), abi=ep_abi)
 
     def tx(call: Any) -> None:
         receipt = w3.eth.wait_for_transaction_receipt(call.transact({"from": owner}))
@@ -143,7 +148,7 @@ class LocalLzRelayer:
         logs = self.source_w3.eth.get_logs(
             {
                 "address": self.source_endpoint,
-                "topics": [PACKET_SENT_TOPIC],
+                "topics": [HexBytes(PACKET_SENT_TOPIC)],
                 "fromBlock": from_block,
                 "toBlock": "latest",
             }

@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
@@ -320,7 +321,7 @@ def find_delivery(dest: OftEndpoint, guid: bytes) -> dict[str, Any] | None:
     logs = dest.w3.eth.get_logs(
         {
             "address": to_checksum_address(dest.oft),
-            "topics": [OFT_RECEIVED_TOPIC, guid],
+            "topics": [HexBytes(OFT_RECEIVED_TOPIC), HexBytes(guid)],
             "fromBlock": dest.from_block,
             "toBlock": "latest",
         }
