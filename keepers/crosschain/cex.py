@@ -141,29 +141,28 @@ class CexRoute:
                 f"{self.exchange.id} {what} failed: {type(err).__name__}: {err}"
             ) from err
 
-    def _network_info(self, network: str) -> dict[str, Any]:
-        self._call("load_markets", self.exchange.load_markets)
-        currency = self.exchange.currencies.get(self.asset) if self.exchange.currencies else None
+    def _withdraw_terms(self) -> tuple[Decimal, Decimal]:
+        """(fee, step) for withdrawals to the destination network, as exchange decimals.
+        Read fresh on every call (one capital/config request on Binance): networks get
+        suspended and fees change, and a cached view would hide an exchange outage."""
+        currencies = self._call("fetch_currencies", self.exchange.fetch_currencies) or {}
+        currency = currencies.get(self.asset)
         if currency is None:
             raise RouteError(f"{self.exchange.id} lists no {self.asset}")
-        net = currency.get("networks", {}).get(network)
-        if net is None:
-            raise RouteError(f"{self.exchange.id} has no {self.asset} network {network}")
-        return dict(net["info"])
-
-    def _withdraw_terms(self) -> tuple[Decimal, Decimal]:
-        """(fee, step) for withdrawals to the destination network, as exchange decimals."""
-        src = self._network_info(self.source.network)
-        dst = self._network_info(self.dest.network)
+        networks = currency.get("networks") or {}
+        infos = []
+        for network in (self.source.network, self.dest.network):
+            if network not in networks:
+                raise RouteError(f"{self.exchange.id} has no {self.asset} network {network}")
+            infos.append(dict(networks[network]["info"]))
+        src, dst = infos
         if not src.get("depositEnable", False):
             raise RouteError(f"{self.exchange.id} {self.asset} deposits on {src['network']} off")
         if not dst.get("withdrawEnable", False):
             raise RouteError(f"{self.exchange.id} {self.asset} withdrawals on {dst['network']} off")
         fee = Decimal(str(dst["withdrawFee"]))
-        step = Decimal(str(dst.get("withdrawIntegerMultiple") or 0)) or Decimal(1).scaleb(
-            -self.dest.decimals
-        )
-        step = max(step, Decimal(1).scaleb(-self.dest.decimals))
+        tick = Decimal(1).scaleb(-self.dest.decimals)
+        step = max(Decimal(str(dst.get("withdrawIntegerMultiple") or 0)), tick)
         return fee, step
 
     def _withdrawable(self, credited: Decimal, step: Decimal) -> Decimal:

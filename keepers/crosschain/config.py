@@ -121,6 +121,14 @@ class ChainConfig(_Strict):
         description="ccxt unified network code of this chain on the exchange (ERC20, BEP20...); "
         "defaults from chain_id for well-known chains.",
     )
+    usdt0_oft: str | None = Field(
+        default=None, description="USDT0 OFT (or OFT adapter) address on this chain."
+    )
+    lz_endpoint: str | None = Field(
+        default=None, description="LayerZero EndpointV2 address on this chain."
+    )
+    cctp_token_messenger: str | None = None
+    cctp_message_transmitter: str | None = None
     tokens: dict[Asset, TokenConfig]
     base_balances: dict[Asset, Decimal] = Field(
         description="Target balance per asset in human units (decimal string)."
@@ -132,6 +140,13 @@ class ChainConfig(_Strict):
     def _name_is_slug(cls, v: str) -> str:
         if not _CHAIN_NAME.match(v):
             raise ValueError(f"name must match {_CHAIN_NAME.pattern}, got {v!r}")
+        return v
+
+    @field_validator("usdt0_oft", "lz_endpoint", "cctp_token_messenger", "cctp_message_transmitter")
+    @classmethod
+    def _optional_address(cls, v: str | None) -> str | None:
+        if v is not None and not _ADDRESS.match(v):
+            raise ValueError(f"must be 0x followed by 40 hex digits, got {v!r}")
         return v
 
     @field_validator("cex_network")

@@ -156,7 +156,7 @@ def test_cex_route__withdrawals_disabled_or_exchange_down__quote_raises_route_er
             Web3Sender(keeper),
             keeper,
         )
-        with pytest.raises(RouteError, match="load_markets failed"):
+        with pytest.raises(RouteError, match="fetch_currencies failed"):
             route.quote(10 * E18)
     finally:
         sim.down = False

@@ -8,11 +8,12 @@ from decimal import Decimal
 import pytest
 from xchainlib import BSC_EID, make_usdt0_route, transact
 
-from keepers.crosschain.cex import CexRoute, CexSide
 from keepers.crosschain.cex_sim import BinanceSim, SimCoin, SimNetwork, make_sim_exchange
 from keepers.crosschain.config import Asset, RouteName, parse_config
+from keepers.crosschain.lz_local import LocalLzVerifier
 from keepers.crosschain.router import NoRouteError, dispatch
 from keepers.crosschain.routes import RouteStatus, Web3Sender
+from keepers.crosschain.wiring import adapter_factory
 
 E6, E18 = 10**6, 10**18
 FEE_BSC = Decimal("0.25")
@@ -52,6 +53,8 @@ def setup(lz):
                 "rpc_url": eth.w3.provider.endpoint_uri,
                 "chain_id": eth.chain_id,
                 "lz_endpoint_id": 30101,
+                "lz_endpoint": lz["lz_e"].endpoint,
+                "usdt0_oft": lz["adapter"].address,
                 "tokens": {"USDT": {"address": lz["usdt"].address, "decimals": 6}},
                 "base_balances": {"USDT": "1000"},
                 "routes": ["USDT0", "CEX"],
@@ -61,6 +64,8 @@ def setup(lz):
                 "rpc_url": bsc.w3.provider.endpoint_uri,
                 "chain_id": bsc.chain_id,
                 "lz_endpoint_id": 30102,
+                "lz_endpoint": lz["lz_b"].endpoint,
+                "usdt0_oft": lz["usdt0"].address,
                 "tokens": {"USDT": {"address": lz["usdt0"].address, "decimals": 18}},
                 "base_balances": {"USDT": "1000"},
                 "routes": ["USDT0", "CEX"],
@@ -69,29 +74,16 @@ def setup(lz):
     }
     cfg = parse_config(doc)
     keeper = eth.accounts[2]
-    usdt0_route, relayer = make_usdt0_route(lz, "e", "b", keeper)
-    sides = {
-        c.name: CexSide(
-            c.name,
-            eth.w3 if c.name == "ethereum" else bsc.w3,
-            c.exchange_network,
-            c.tokens[Asset.USDT].address,
-            c.tokens[Asset.USDT].decimals,
-        )
-        for c in cfg.chains
-    }
-    assert cfg.cex_exchange == "binance"  # make_sim_exchange builds ccxt.binance
-
-    def factory(route, asset, src, dst):
-        if (asset, src, dst) != (Asset.USDT, "ethereum", "bsc"):
-            return None
-        if route is RouteName.USDT0:
-            return usdt0_route
-        if route is RouteName.CEX:
-            ex = make_sim_exchange(sim)
-            return CexRoute(ex, "USDT", sides[src], sides[dst], Web3Sender(keeper), keeper)
-        return None
-
+    sender = Web3Sender(keeper)
+    _usdt0_route, relayer = make_usdt0_route(lz, "e", "b", keeper)
+    factory = adapter_factory(
+        cfg,
+        {"ethereum": eth.w3, "bsc": bsc.w3},
+        sender,
+        keeper,
+        exchange=make_sim_exchange(sim),
+        lz_verifiers={"bsc": LocalLzVerifier(lz["side_b"], lz["lz_b"].lib, sender)},
+    )
     try:
         yield {"cfg": cfg, "factory": factory, "sim": sim, "relayer": relayer, "keeper": keeper}
     finally:
@@ -151,7 +143,7 @@ def test_dispatch__lz_blocked_and_exchange_down__no_route_error(lz, setup):
     _block_lz(lz, True)
     setup["sim"].down = True
     try:
-        with pytest.raises(NoRouteError, match="USDT0: .*down.*; CEX: binance load_markets"):
+        with pytest.raises(NoRouteError, match="USDT0: .*down.*; CEX: binance fetch_currencies"):
             dispatch(
                 setup["cfg"],
                 setup["factory"],

@@ -106,3 +106,67 @@ def test_config__cex_exchange_bad_id__refused(cc_doc):
     cc_doc["cex_exchange"] = "Binance US!"
     with pytest.raises(ConfigError, match="cex_exchange"):
         parse_config(cc_doc)
+
+
+class _Exchange:
+    def __init__(self, exchange_id):
+        self.id = exchange_id
+
+
+def _w3s():
+    from web3 import Web3
+
+    return {n: Web3(Web3.HTTPProvider("http://127.0.0.1:9")) for n in ("ethereum", "bsc")}
+
+
+def test_adapter_factory__usdt0_addresses_missing__no_adapter_and_dispatch_falls_back(cc_doc):
+    from keepers.crosschain.routes import Web3Sender
+    from keepers.crosschain.wiring import adapter_factory
+
+    cfg = parse_config(cc_doc)  # lz_endpoint / usdt0_oft not configured
+    factory = adapter_factory(cfg, _w3s(), Web3Sender("0x" + "11" * 20), "0x" + "11" * 20)
+    assert factory(RouteName.USDT0, Asset.USDT, "ethereum", "bsc") is None
+    assert factory(RouteName.CEX, Asset.USDT, "ethereum", "bsc") is None  # no exchange given
+    with pytest.raises(NoRouteError, match="USDT0: no adapter wired; CEX: no adapter wired"):
+        dispatch(cfg, factory, Asset.USDT, "ethereum", "bsc", 1, "0xb0b")
+
+
+def test_adapter_factory__fully_configured__builds_each_route_with_its_sides(cc_doc):
+    from keepers.crosschain.cex import CexRoute
+    from keepers.crosschain.routes import Web3Sender
+    from keepers.crosschain.usdt0 import DvnVerification, Usdt0Route
+    from keepers.crosschain.wiring import adapter_factory
+
+    for i, chain in enumerate(cc_doc["chains"]):
+        chain["lz_endpoint"] = "0x" + "1a" * 20
+        chain["usdt0_oft"] = f"0x{i + 1:040x}"
+    cfg = parse_config(cc_doc)
+    owner = "0x" + "11" * 20
+    factory = adapter_factory(cfg, _w3s(), Web3Sender(owner), owner, exchange=_Exchange("binance"))
+    usdt0 = factory(RouteName.USDT0, Asset.USDT, "bsc", "ethereum")
+    assert isinstance(usdt0, Usdt0Route)
+    assert (usdt0.source.eid, usdt0.dest.eid) == (30102, 30101)
+    assert usdt0.dest.oft == f"0x{1:040x}" and isinstance(usdt0.verifier, DvnVerification)
+    cex = factory(RouteName.CEX, Asset.USDC, "ethereum", "bsc")
+    assert isinstance(cex, CexRoute) and cex.asset == "USDC"
+    assert (cex.source.network, cex.dest.network) == ("ERC20", "BEP20")
+    assert (cex.source.decimals, cex.dest.decimals) == (6, 18)
+    assert factory(RouteName.CCTP, Asset.USDC, "ethereum", "bsc") is None  # bsc has no CCTP
+    assert factory(RouteName.USDT0, Asset.USDC, "ethereum", "bsc") is None  # wrong asset
+
+
+def test_adapter_factory__exchange_not_the_configured_one__refused(cc_doc):
+    from keepers.crosschain.routes import Web3Sender
+    from keepers.crosschain.wiring import adapter_factory
+
+    cfg = parse_config(cc_doc)
+    with pytest.raises(ValueError, match="'okx' is not cex_exchange 'binance'"):
+        adapter_factory(
+            cfg, _w3s(), Web3Sender("0x" + "11" * 20), "0x" + "11" * 20, exchange=_Exchange("okx")
+        )
+
+
+def test_config__usdt0_oft_not_an_address__refused_naming_field(cc_doc):
+    cc_doc["chains"][0]["usdt0_oft"] = "0x1234"
+    with pytest.raises(ConfigError, match=r"chains\.0\.usdt0_oft.*0x1234"):
+        parse_config(cc_doc)
