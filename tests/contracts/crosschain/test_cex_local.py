@@ -202,3 +202,24 @@ def test_cex_route__withdrawal_applied_by_another_instance__finalize_reports_alr
     route._withdrawal = stale_then_real
     assert route.finalize(handle).already_received
     assert len([w for w in sim.state.withdrawals if w.withdraw_order_id == handle.ref]) == 1
+
+
+def test_cex_route__payout_fails_on_destination__failed_and_refunded_on_exchange(cex):
+    eth, bsc, sim = cex["eth"], cex["bsc"], cex["sim"]
+    keeper = bsc.accounts[5]
+    route = CexRoute(
+        make_sim_exchange(sim), "USDT", cex["side_b"], cex["side_e"], Web3Sender(keeper), keeper
+    )
+    transact(bsc.w3, cex["usdt_b"].functions.mint(keeper, 20 * E18), keeper)
+    handle = route.initiate(20 * E18, eth.accounts[5])
+    assert wait_status(route, handle, RouteStatus.ATTESTED) is RouteStatus.ATTESTED
+    net = sim.networks["ETH"]
+    hot, net.hot_wallet = net.hot_wallet, eth.accounts[1]  # a hot wallet holding no USDT
+    try:
+        balance0 = sim.state.balances["USDT"]
+        route.finalize(handle)
+        assert wait_status(route, handle, RouteStatus.FAILED) is RouteStatus.FAILED
+    finally:
+        net.hot_wallet = hot
+    assert route.payout(handle) is None
+    assert sim.state.balances["USDT"] == balance0  # the exchange refunded the account
