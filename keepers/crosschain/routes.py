@@ -44,10 +44,13 @@ class RouteStatus(StrEnum):
 
 @dataclass(frozen=True)
 class Quote:
+    """Amounts of one leg. Decimals may differ between the chains (USDT: 6 on Ethereum, 18 on
+    BSC), so `max_fee` and `min_received` are in *destination* base units."""
+
     route: str
     amount: int  # source token base units
-    max_fee: int  # destination may keep at most this (base units)
-    min_received: int
+    max_fee: int  # route keeps at most this: amount at dest decimals (floored) - min_received
+    min_received: int  # destination token base units
 
 
 @dataclass(frozen=True)

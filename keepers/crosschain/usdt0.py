@@ -40,6 +40,7 @@ from keepers.crosschain.routes import (
     _calldata,
 )
 
+SHARED_DECIMALS = 6  # USDT0 / LayerZero OFT default
 PACKET_HEADER_LENGTH = 81  # version 1 | nonce 8 | srcEid 4 | sender 32 | dstEid 4 | receiver 32
 PACKET_VERSION = 1
 PACKET_SENT_TOPIC = keccak(text="PacketSent(bytes,bytes,address)")
@@ -274,6 +275,7 @@ class OftEndpoint:
     eid: int
     oft: str
     endpoint: str
+    decimals: int  # local decimals of the token the OFT moves (>= 6 shared decimals)
     from_block: int = 0  # where to start looking for OFTReceived logs
 
 
@@ -404,7 +406,12 @@ class Usdt0Route:
 
     def quote(self, amount: int) -> Quote:
         received, _fee = self._quote(amount, self.owner)
-        return Quote(self.name, amount, amount - received, received)
+        # What arrives is the shared-decimal amount at the destination's decimals; the dust
+        # below one shared unit is not sent (it stays with the sender), so it is no fee.
+        shared = received // 10 ** (self.source.decimals - SHARED_DECIMALS)
+        out = shared * 10 ** (self.dest.decimals - SHARED_DECIMALS)
+        at_dest = _rescale(amount, self.source.decimals, self.dest.decimals)
+        return Quote(self.name, amount, at_dest - out, out)
 
     def initiate(self, amount: int, recipient: str) -> RouteHandle:
         received, native_fee = self._quote(amount, recipient)
@@ -499,3 +506,10 @@ def _revert_selector(err: Exception) -> bytes:
     if isinstance(data, str):
         data = bytes.fromhex(data.removeprefix("0x")[:8]) if len(data) >= 10 else b""
     return bytes(data[:4]) if isinstance(data, bytes | bytearray) else b""
+
+
+def _rescale(units: int, from_decimals: int, to_decimals: int) -> int:
+    """Base units at other decimals, floored."""
+    if to_decimals >= from_decimals:
+        return units * 10 ** (to_decimals - from_decimals)
+    return units // 10 ** (from_decimals - to_decimals)

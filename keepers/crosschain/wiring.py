@@ -66,9 +66,12 @@ def adapter_factory(
 
     def oft_side(name: str) -> OftEndpoint | None:
         c = config.chain(name)
-        if c.lz_endpoint_id is None or c.lz_endpoint is None or c.usdt0_oft is None:
+        usdt = c.tokens.get(Asset.USDT)
+        if c.lz_endpoint_id is None or c.lz_endpoint is None or c.usdt0_oft is None or usdt is None:
             return None
-        return OftEndpoint(name, w3s[name], c.lz_endpoint_id, c.usdt0_oft, c.lz_endpoint)
+        return OftEndpoint(
+            name, w3s[name], c.lz_endpoint_id, c.usdt0_oft, c.lz_endpoint, usdt.decimals
+        )
 
     def cex_side(name: str, asset: Asset) -> CexSide | None:
         c = config.chain(name)

@@ -77,8 +77,8 @@ def lz(project, two_chains):
     )
     transact(eth.w3, adapter.functions.setPeer(BSC_EID, address_to_bytes32(usdt0.address)), owner_e)
     transact(bsc.w3, usdt0.functions.setPeer(ETH_EID, address_to_bytes32(adapter.address)), owner_b)
-    side_e = OftEndpoint("ethereum", eth.w3, ETH_EID, adapter.address, lz_e.endpoint)
-    side_b = OftEndpoint("bsc", bsc.w3, BSC_EID, usdt0.address, lz_b.endpoint)
+    side_e = OftEndpoint("ethereum", eth.w3, ETH_EID, adapter.address, lz_e.endpoint, 6)
+    side_b = OftEndpoint("bsc", bsc.w3, BSC_EID, usdt0.address, lz_b.endpoint, 18)
     return {
         "eth": eth,
         "bsc": bsc,
