@@ -50,8 +50,6 @@ def _start_anvil(name: str, chain_id: int) -> LocalChain:
                 "--silent",
                 "--gas-limit",
                 "60000000",
-                "--code-size-limit",
-                "40000",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
