@@ -32,6 +32,7 @@ abstract contract TestUsdt0OftCore is IUsdt0Oft, ILayerZeroReceiver, Ownable {
     error OnlyPeer(uint32 eid, bytes32 sender);
     error ComposeUnsupported();
     error InvalidMessageLength(uint256 length);
+    error AmountSDOverflowed(uint256 amountSD);
 
     /* EVENTS */
 
@@ -148,7 +149,9 @@ abstract contract TestUsdt0OftCore is IUsdt0Oft, ILayerZeroReceiver, Ownable {
     }
 
     function _toSD(uint256 amountLD) internal view returns (uint64) {
-        return uint64(amountLD / decimalConversionRate); // bounded by OFTLimit.maxAmountLD
+        uint256 amountSD = amountLD / decimalConversionRate;
+        if (amountSD > type(uint64).max) revert AmountSDOverflowed(amountSD);
+        return uint64(amountSD);
     }
 
     function _debit(address from, uint256 amountLD) internal virtual;

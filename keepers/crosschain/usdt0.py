@@ -399,7 +399,10 @@ class Usdt0Route:
             _limit, _details, (sent, received) = oft.functions.quoteOFT(param).call()
             native_fee, _lz = oft.functions.quoteSend(param, False).call()
         except (ContractCustomError, ContractLogicError) as err:
-            raise RouteError(f"USDT0 {self.source.chain}->{self.dest.chain} down: {err}") from err
+            raise RouteError(
+                f"USDT0 {self.source.chain}->{self.dest.chain} quote refused "
+                f"(route down or amount not sendable): {err}"
+            ) from err
         if received == 0:
             raise RouteError(f"amount {amount} is below one shared-decimal unit")
         return received, native_fee

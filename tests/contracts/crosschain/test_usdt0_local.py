@@ -198,3 +198,21 @@ def test_usdt0_route__several_legs_partly_delivered__debited_equals_credited_plu
     else:
         assert supply0 - supply == (locked0 - locked) * scale == sum(h.amount for h in handles)
     assert all(route.status(h) is RouteStatus.COMPLETED for h in handles)
+
+
+def test_usdt0_oft__amount_beyond_uint64_shared_units__refused(lz):
+    """The wire carries uint64 shared-decimal units: a larger amount is refused, never
+    truncated (a truncated amount would burn more than it mints)."""
+    from web3.exceptions import ContractCustomError
+
+    from keepers.crosschain.usdt0 import OFT_ABI
+
+    bsc = lz["bsc"]
+    oft = bsc.w3.eth.contract(address=lz["usdt0"].address, abi=OFT_ABI)
+    too_big = (2**64) * 10**12
+    param = (ETH_EID, address_to_bytes32(bsc.accounts[0]), too_big, 0, b"", b"", b"")
+    with pytest.raises(ContractCustomError):
+        oft.functions.quoteSend(param, False).call()
+    route, _ = _route(lz, "b", "e", bsc.accounts[0])
+    with pytest.raises(RouteError, match="down"):
+        route.quote(too_big)
