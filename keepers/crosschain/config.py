@@ -44,6 +44,20 @@ ENV_JSON = "BALLAST_CROSSCHAIN_CONFIG_JSON"
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _CHAIN_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _RPC = re.compile(r"^(https?|wss?)://\S+$")
+_CEX_NETWORK = re.compile(r"^[A-Z0-9]{2,20}$")
+_EXCHANGE = re.compile(r"^[a-z0-9]{2,32}$")
+
+# ccxt unified network codes of the chains the keeper knows (chain id -> code); a chain
+# elsewhere must set `cex_network` to use the CEX route.
+DEFAULT_CEX_NETWORKS: dict[int, str] = {
+    1: "ERC20",
+    56: "BEP20",
+    137: "MATIC",
+    10: "OPTIMISM",
+    42161: "ARBITRUM",
+    8453: "BASE",
+    43114: "AVAXC",
+}
 
 
 # Wide enough that scaling any configured amount by 10**36 never rounds.
@@ -102,6 +116,19 @@ class ChainConfig(_Strict):
     chain_id: int = Field(gt=0)
     cctp_domain: int | None = Field(default=None, ge=0)
     lz_endpoint_id: int | None = Field(default=None, gt=0)
+    cex_network: str | None = Field(
+        default=None,
+        description="ccxt unified network code of this chain on the exchange (ERC20, BEP20...); "
+        "defaults from chain_id for well-known chains.",
+    )
+    usdt0_oft: str | None = Field(
+        default=None, description="USDT0 OFT (or OFT adapter) address on this chain."
+    )
+    lz_endpoint: str | None = Field(
+        default=None, description="LayerZero EndpointV2 address on this chain."
+    )
+    cctp_token_messenger: str | None = None
+    cctp_message_transmitter: str | None = None
     tokens: dict[Asset, TokenConfig]
     base_balances: dict[Asset, Decimal] = Field(
         description="Target balance per asset in human units (decimal string)."
@@ -114,6 +141,25 @@ class ChainConfig(_Strict):
         if not _CHAIN_NAME.match(v):
             raise ValueError(f"name must match {_CHAIN_NAME.pattern}, got {v!r}")
         return v
+
+    @field_validator("usdt0_oft", "lz_endpoint", "cctp_token_messenger", "cctp_message_transmitter")
+    @classmethod
+    def _optional_address(cls, v: str | None) -> str | None:
+        if v is not None and not _ADDRESS.match(v):
+            raise ValueError(f"must be 0x followed by 40 hex digits, got {v!r}")
+        return v
+
+    @field_validator("cex_network")
+    @classmethod
+    def _network_code(cls, v: str | None) -> str | None:
+        if v is not None and not _CEX_NETWORK.match(v):
+            raise ValueError(f"cex_network must match {_CEX_NETWORK.pattern}, got {v!r}")
+        return v
+
+    @property
+    def exchange_network(self) -> str | None:
+        """The network code used on the exchange (explicit, else the chain id's default)."""
+        return self.cex_network or DEFAULT_CEX_NETWORKS.get(self.chain_id)
 
     @field_validator("rpc_url")
     @classmethod
@@ -158,6 +204,10 @@ class ChainConfig(_Strict):
                 raise ValueError("route CCTP needs cctp_domain")
             if route is RouteName.USDT0 and self.lz_endpoint_id is None:
                 raise ValueError("route USDT0 needs lz_endpoint_id")
+            if route is RouteName.CEX and self.exchange_network is None:
+                raise ValueError(
+                    f"route CEX needs cex_network (no default for chain_id {self.chain_id})"
+                )
         return self
 
     def base_balance_scaled(self, asset: Asset) -> int:
@@ -176,6 +226,9 @@ class CrosschainConfig(_Strict):
         description="p in (0, 1): trigger when current <= base * (1 - p)."
     )
     chains: tuple[ChainConfig, ...] = Field(min_length=1)
+    cex_exchange: str = Field(
+        default="binance", description="ccxt exchange id used by the CEX fallback route."
+    )
     route_costs: dict[RouteName, int] = Field(
         default_factory=lambda: {RouteName.CCTP: 1, RouteName.USDT0: 2, RouteName.CEX: 10},
         description="Cost of one transfer leg per route (any unit, same for all routes); "
@@ -194,6 +247,13 @@ class CrosschainConfig(_Strict):
     def _p_in_open_unit_interval(cls, v: Decimal) -> Decimal:
         if not v.is_finite() or not (0 < v < 1):
             raise ValueError(f"trigger_percentage must be strictly between 0 and 1, got {v}")
+        return v
+
+    @field_validator("cex_exchange")
+    @classmethod
+    def _exchange_id(cls, v: str) -> str:
+        if not _EXCHANGE.match(v):
+            raise ValueError(f"cex_exchange must be a ccxt exchange id (e.g. binance), got {v!r}")
         return v
 
     @field_validator("route_costs")
@@ -238,11 +298,14 @@ class CrosschainConfig(_Strict):
 
     def route_between(self, asset: Asset, source: str, dest: str) -> RouteName | None:
         """Cheapest route both chains support for `asset` (ties: CCTP, USDT0, CEX order)."""
+        usable = self.routes_between(asset, source, dest)
+        return usable[0] if usable else None
+
+    def routes_between(self, asset: Asset, source: str, dest: str) -> list[RouteName]:
+        """Every route both chains support for `asset`, cheapest first (the fallback order)."""
         src, dst = self.chain(source), self.chain(dest)
         usable = [r for r in RouteName if src.supports(r, asset) and dst.supports(r, asset)]
-        if not usable:
-            return None
-        return min(usable, key=lambda r: (self.route_costs[r], list(RouteName).index(r)))
+        return sorted(usable, key=lambda r: (self.route_costs[r], list(RouteName).index(r)))
 
     def route_cost_table(self) -> dict[tuple[str, str, str], int]:
         """(asset, source, dest) -> cost of the cheapest route; pairs with no route are absent."""

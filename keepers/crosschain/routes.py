@@ -29,17 +29,28 @@ from keepers.crosschain.cctp import (
 
 
 class RouteStatus(StrEnum):
+    """Where a leg is. PENDING_ATTESTATION: the route's off-chain step (Circle attestation,
+    LayerZero DVN verification, CEX deposit credit) has not happened yet. ATTESTED: ready for
+    `finalize`. IN_FLIGHT: finalize was done, the destination payout is still pending (CEX
+    withdrawal processing). COMPLETED: paid on the destination. FAILED: the route gave up
+    (a rejected CEX withdrawal); the funds are where the route left them."""
+
     PENDING_ATTESTATION = "pending_attestation"
     ATTESTED = "attested"
+    IN_FLIGHT = "in_flight"
     COMPLETED = "completed"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
 class Quote:
+    """Amounts of one leg. Decimals may differ between the chains (USDT: 6 on Ethereum, 18 on
+    BSC), so `max_fee` and `min_received` are in *destination* base units."""
+
     route: str
     amount: int  # source token base units
-    max_fee: int  # destination may keep at most this (base units)
-    min_received: int
+    max_fee: int  # route keeps at most this: amount at dest decimals (floored) - min_received
+    min_received: int  # destination token base units
 
 
 @dataclass(frozen=True)
@@ -51,7 +62,9 @@ class RouteHandle:
     dest_chain: str
     tx_hash: bytes
     log_index: int
-    message: bytes  # the message as emitted on the source chain (nonce not yet assigned)
+    message: bytes  # the message as emitted on the source chain (CCTP: nonce not yet assigned)
+    amount: int = 0  # source base units that left the owner (all routes but CCTP set it)
+    ref: str = ""  # route-specific id: LayerZero guid (0x hex), CEX withdrawal order id
 
 
 @dataclass(frozen=True)
@@ -71,7 +84,7 @@ class NonceAlreadyUsedError(RouteError):
 class TxSender(Protocol):
     """Sends one transaction and returns its receipt (the pipeline implements this)."""
 
-    def send(self, w3: Web3, to: str, data: bytes) -> Any: ...
+    def send(self, w3: Web3, to: str, data: bytes, value: int = 0) -> Any: ...
 
 
 class RouteAdapter(Protocol):
@@ -295,6 +308,7 @@ class Web3Sender:
     def __init__(self, account: str) -> None:
         self.account = to_checksum_address(account)
 
-    def send(self, w3: Web3, to: str, data: bytes) -> Any:
-        tx_hash = w3.eth.send_transaction({"from": self.account, "to": to, "data": data})
+    def send(self, w3: Web3, to: str, data: bytes, value: int = 0) -> Any:
+        tx = {"from": self.account, "to": to, "data": data, "value": value}
+        tx_hash = w3.eth.send_transaction(tx)  # type: ignore[arg-type]
         return w3.eth.wait_for_transaction_receipt(tx_hash)

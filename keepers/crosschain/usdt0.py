@@ -1,0 +1,518 @@
+"""USDT over USDT0 (a LayerZero V2 OFT): quoteSend + send on the source chain, delivery on the
+destination matched by guid.
+
+LayerZero V2 flow: the OFT debits the sender (burn, or lock on Ethereum's adapter) and calls
+EndpointV2.send, which emits PacketSent (the encoded packet, guid included). DVNs then verify
+the packet on the destination (the receive library calls EndpointV2.verify); after that
+*anyone* may execute it with EndpointV2.lzReceive (the executor normally does). So:
+
+- `status`: COMPLETED once an OFTReceived with our guid is on the destination; ATTESTED when
+  the endpoint holds the packet's payload hash (verified, not executed); else pending.
+- `finalize`: executes a verified packet ourselves (LayerZero's permissionless execution),
+  idempotent: a packet already executed (by the executor, a relayer or us) is reported as
+  `already_received`. Verification itself comes from a `PacketVerifier`: on live chains the
+  DVNs (nothing to do but wait); on local chains `keepers.crosschain.lz_local`.
+
+Amounts: USDT0 moves 6 shared decimals; dust below that stays with the sender, so on an
+18-decimal chain `amount_sent <= amount`. Quote and handle carry the exact sent amount.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.exceptions import ContractCustomError, ContractLogicError
+
+from keepers.crosschain.cctp import address_to_bytes32, bytes32_to_address
+from keepers.crosschain.routes import (
+    _ERC20_ABI,
+    FinalizeResult,
+    Quote,
+    RouteError,
+    RouteHandle,
+    RouteStatus,
+    TxSender,
+    _calldata,
+)
+
+SHARED_DECIMALS = 6  # USDT0 / LayerZero OFT default
+PACKET_HEADER_LENGTH = 81  # version 1 | nonce 8 | srcEid 4 | sender 32 | dstEid 4 | receiver 32
+PACKET_VERSION = 1
+PACKET_SENT_TOPIC = keccak(text="PacketSent(bytes,bytes,address)")
+OFT_SENT_TOPIC = keccak(text="OFTSent(bytes32,uint32,address,uint256,uint256)")
+OFT_RECEIVED_TOPIC = keccak(text="OFTReceived(bytes32,uint32,address,uint256)")
+PAYLOAD_HASH_NOT_FOUND_SELECTOR = keccak(text="LZ_PayloadHashNotFound(bytes32,bytes32)")[:4]
+EMPTY_PAYLOAD_HASH = b"\x00" * 32
+
+
+@dataclass(frozen=True)
+class LzPacket:
+    """PacketV1Codec layout (lz-evm-protocol-v2 messagelib/libs/PacketV1Codec.sol)."""
+
+    nonce: int
+    src_eid: int
+    sender: bytes
+    dst_eid: int
+    receiver: bytes
+    guid: bytes
+    message: bytes
+
+    @classmethod
+    def decode(cls, raw: bytes) -> LzPacket:
+        if len(raw) < PACKET_HEADER_LENGTH + 32:
+            raise ValueError(f"LayerZero packet too short: {len(raw)} bytes")
+        if raw[0] != PACKET_VERSION:
+            raise ValueError(f"unknown packet version {raw[0]}")
+        return cls(
+            nonce=int.from_bytes(raw[1:9], "big"),
+            src_eid=int.from_bytes(raw[9:13], "big"),
+            sender=raw[13:45],
+            dst_eid=int.from_bytes(raw[45:49], "big"),
+            receiver=raw[49:81],
+            guid=raw[81:113],
+            message=raw[113:],
+        )
+
+    def encode(self) -> bytes:
+        return (
+            bytes([PACKET_VERSION])
+            + self.nonce.to_bytes(8, "big")
+            + self.src_eid.to_bytes(4, "big")
+            + self.sender
+            + self.dst_eid.to_bytes(4, "big")
+            + self.receiver
+            + self.guid
+            + self.message
+        )
+
+    @property
+    def payload(self) -> bytes:
+        return self.guid + self.message
+
+    @property
+    def payload_hash(self) -> bytes:
+        return keccak(self.payload)
+
+    @property
+    def origin(self) -> tuple[int, bytes, int]:
+        return (self.src_eid, self.sender, self.nonce)
+
+    @property
+    def receiver_address(self) -> str:
+        return to_checksum_address(bytes32_to_address(self.receiver))
+
+    def computed_guid(self) -> bytes:
+        """GUID.generate: keccak256(nonce u64 | srcEid u32 | sender | dstEid u32 | receiver)."""
+        return keccak(
+            self.nonce.to_bytes(8, "big")
+            + self.src_eid.to_bytes(4, "big")
+            + self.sender
+            + self.dst_eid.to_bytes(4, "big")
+            + self.receiver
+        )
+
+
+def oft_message(to: str, amount_sd: int) -> bytes:
+    """OFTMsgCodec without compose: bytes32 sendTo | uint64 amountSD."""
+    return address_to_bytes32(to) + amount_sd.to_bytes(8, "big")
+
+
+_SEND_PARAM = {
+    "name": "p",
+    "type": "tuple",
+    "components": [
+        {"name": "dstEid", "type": "uint32"},
+        {"name": "to", "type": "bytes32"},
+        {"name": "amountLD", "type": "uint256"},
+        {"name": "minAmountLD", "type": "uint256"},
+        {"name": "extraOptions", "type": "bytes"},
+        {"name": "composeMsg", "type": "bytes"},
+        {"name": "oftCmd", "type": "bytes"},
+    ],
+}
+_FEE = {
+    "name": "fee",
+    "type": "tuple",
+    "components": [
+        {"name": "nativeFee", "type": "uint256"},
+        {"name": "lzTokenFee", "type": "uint256"},
+    ],
+}
+_OFT_RECEIPT = {
+    "name": "r",
+    "type": "tuple",
+    "components": [
+        {"name": "amountSentLD", "type": "uint256"},
+        {"name": "amountReceivedLD", "type": "uint256"},
+    ],
+}
+OFT_ABI: list[dict[str, Any]] = [
+    {
+        "name": "quoteOFT",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [_SEND_PARAM],
+        "outputs": [
+            {
+                "name": "limit",
+                "type": "tuple",
+                "components": [
+                    {"name": "minAmountLD", "type": "uint256"},
+                    {"name": "maxAmountLD", "type": "uint256"},
+                ],
+            },
+            {
+                "name": "details",
+                "type": "tuple[]",
+                "components": [
+                    {"name": "feeAmountLD", "type": "int256"},
+                    {"name": "description", "type": "string"},
+                ],
+            },
+            _OFT_RECEIPT,
+        ],
+    },
+    {
+        "name": "quoteSend",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [_SEND_PARAM, {"name": "payInLzToken", "type": "bool"}],
+        "outputs": [_FEE],
+    },
+    {
+        "name": "send",
+        "type": "function",
+        "stateMutability": "payable",
+        "inputs": [_SEND_PARAM, _FEE, {"name": "refundAddress", "type": "address"}],
+        "outputs": [
+            {
+                "name": "m",
+                "type": "tuple",
+                "components": [
+                    {"name": "guid", "type": "bytes32"},
+                    {"name": "nonce", "type": "uint64"},
+                    _FEE,
+                ],
+            },
+            _OFT_RECEIPT,
+        ],
+    },
+    {
+        "name": "token",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "address"}],
+    },
+    {
+        "name": "approvalRequired",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "bool"}],
+    },
+]
+_ORIGIN = {
+    "name": "origin",
+    "type": "tuple",
+    "components": [
+        {"name": "srcEid", "type": "uint32"},
+        {"name": "sender", "type": "bytes32"},
+        {"name": "nonce", "type": "uint64"},
+    ],
+}
+ENDPOINT_ABI: list[dict[str, Any]] = [
+    {
+        "name": "inboundPayloadHash",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [
+            {"name": "receiver", "type": "address"},
+            {"name": "srcEid", "type": "uint32"},
+            {"name": "sender", "type": "bytes32"},
+            {"name": "nonce", "type": "uint64"},
+        ],
+        "outputs": [{"name": "", "type": "bytes32"}],
+    },
+    {
+        "name": "lazyInboundNonce",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [
+            {"name": "receiver", "type": "address"},
+            {"name": "srcEid", "type": "uint32"},
+            {"name": "sender", "type": "bytes32"},
+        ],
+        "outputs": [{"name": "", "type": "uint64"}],
+    },
+    {
+        "name": "lzReceive",
+        "type": "function",
+        "stateMutability": "payable",
+        "inputs": [
+            _ORIGIN,
+            {"name": "receiver", "type": "address"},
+            {"name": "guid", "type": "bytes32"},
+            {"name": "message", "type": "bytes"},
+            {"name": "extraData", "type": "bytes"},
+        ],
+        "outputs": [],
+    },
+]
+
+
+@dataclass(frozen=True)
+class OftEndpoint:
+    """One chain's side of USDT0: the OFT (or adapter), its token, the LayerZero endpoint."""
+
+    chain: str
+    w3: Web3
+    eid: int
+    oft: str
+    endpoint: str
+    decimals: int  # local decimals of the token the OFT moves (>= 6 shared decimals)
+    from_block: int = 0  # where to start looking for OFTReceived logs
+
+
+class PacketVerifier(Protocol):
+    """Gets a sent packet verified on the destination. Live chains: the OApp's DVNs do it, so
+    the implementation only reports whether it happened; local chains: lz_local verifies."""
+
+    def verify(self, packet: LzPacket) -> bool: ...
+
+
+class DvnVerification:
+    """Live chains: verification is the DVNs' job; `verify` just reads the endpoint."""
+
+    def __init__(self, dest: OftEndpoint) -> None:
+        self.dest = dest
+
+    def verify(self, packet: LzPacket) -> bool:
+        return packet_state(self.dest, packet) is not PacketState.SENT
+
+
+class PacketState(StrEnum):
+    SENT = "sent"  # not verified on the destination yet
+    VERIFIED = "verified"  # payload hash stored, not executed
+    EXECUTED = "executed"  # lzReceive done (payload hash cleared, lazy nonce passed it)
+
+
+def packet_state(dest: OftEndpoint, packet: LzPacket) -> PacketState:
+    ep = dest.w3.eth.contract(address=to_checksum_address(dest.endpoint), abi=ENDPOINT_ABI)
+    receiver = packet.receiver_address
+    stored = bytes(
+        ep.functions.inboundPayloadHash(
+            receiver, packet.src_eid, packet.sender, packet.nonce
+        ).call()
+    )
+    if stored == packet.payload_hash:
+        return PacketState.VERIFIED
+    lazy = ep.functions.lazyInboundNonce(receiver, packet.src_eid, packet.sender).call()
+    if stored == EMPTY_PAYLOAD_HASH and lazy >= packet.nonce:
+        return PacketState.EXECUTED
+    return PacketState.SENT
+
+
+def find_delivery(dest: OftEndpoint, guid: bytes) -> dict[str, Any] | None:
+    """The OFTReceived log for `guid` on the destination OFT, or None (matched by guid)."""
+    logs = dest.w3.eth.get_logs(
+        {
+            "address": to_checksum_address(dest.oft),
+            "topics": [HexBytes(OFT_RECEIVED_TOPIC), HexBytes(guid)],
+            "fromBlock": dest.from_block,
+            "toBlock": "latest",
+        }
+    )
+    if not logs:
+        return None
+    log = logs[0]
+    src_eid, amount = dest.w3.codec.decode(["uint32", "uint256"], bytes(log["data"]))
+    return {
+        "guid": guid,
+        "src_eid": src_eid,
+        "to": to_checksum_address(bytes(log["topics"][2])[12:]),
+        "amount": amount,
+        "tx_hash": bytes(log["transactionHash"]),
+    }
+
+
+def packets_in_receipt(receipt: Any, endpoint: str) -> list[LzPacket]:
+    out = []
+    for log in receipt["logs"]:
+        if (
+            log["address"].lower() == endpoint.lower()
+            and bytes(log["topics"][0]) == PACKET_SENT_TOPIC
+        ):
+            raw = Web3().codec.decode(["bytes", "bytes", "address"], bytes(log["data"]))[0]
+            out.append(LzPacket.decode(raw))
+    return out
+
+
+class Usdt0Route:
+    """USDT over USDT0 from `source` to `dest` (OFT or OFT adapter on either side)."""
+
+    name = "USDT0"
+
+    def __init__(
+        self,
+        source: OftEndpoint,
+        dest: OftEndpoint,
+        verifier: PacketVerifier,
+        sender: TxSender,
+        owner: str,
+        extra_options: bytes = b"",
+    ) -> None:
+        self.source, self.dest = source, dest
+        self.verifier = verifier
+        self.sender = sender
+        self.owner = to_checksum_address(owner)
+        self.extra_options = extra_options
+
+    def _oft(self) -> Any:
+        return self.source.w3.eth.contract(
+            address=to_checksum_address(self.source.oft), abi=OFT_ABI
+        )
+
+    def _send_param(self, amount: int, recipient: str, min_amount: int) -> tuple[Any, ...]:
+        return (
+            self.dest.eid,
+            address_to_bytes32(recipient),
+            amount,
+            min_amount,
+            self.extra_options,
+            b"",
+            b"",
+        )
+
+    def _quote(self, amount: int, recipient: str) -> tuple[int, int]:
+        """(amount that crosses, native messaging fee); RouteError when the route is down."""
+        if amount <= 0:
+            raise RouteError(f"amount must be positive, got {amount}")
+        oft = self._oft()
+        param = self._send_param(amount, recipient, 0)
+        try:
+            _limit, _details, (sent, received) = oft.functions.quoteOFT(param).call()
+            native_fee, _lz = oft.functions.quoteSend(param, False).call()
+        except (ContractCustomError, ContractLogicError) as err:
+            raise RouteError(
+                f"USDT0 {self.source.chain}->{self.dest.chain} quote refused "
+                f"(route down or amount not sendable): {err}"
+            ) from err
+        if received == 0:
+            raise RouteError(f"amount {amount} is below one shared-decimal unit")
+        return received, native_fee
+
+    def quote(self, amount: int) -> Quote:
+        received, _fee = self._quote(amount, self.owner)
+        # What arrives is the shared-decimal amount at the destination's decimals; the dust
+        # below one shared unit is not sent (it stays with the sender), so it is no fee.
+        shared = received // 10 ** (self.source.decimals - SHARED_DECIMALS)
+        out = shared * 10 ** (self.dest.decimals - SHARED_DECIMALS)
+        at_dest = _rescale(amount, self.source.decimals, self.dest.decimals)
+        return Quote(self.name, amount, at_dest - out, out)
+
+    def initiate(self, amount: int, recipient: str) -> RouteHandle:
+        received, native_fee = self._quote(amount, recipient)
+        w3 = self.source.w3
+        oft = self._oft()
+        if oft.functions.approvalRequired().call():
+            token = w3.eth.contract(address=oft.functions.token().call(), abi=_ERC20_ABI)
+            if token.functions.allowance(self.owner, oft.address).call() < amount:
+                self.sender.send(
+                    w3, token.address, _calldata(token.functions.approve(oft.address, amount))
+                )
+        call = oft.functions.send(
+            self._send_param(amount, recipient, received), (native_fee, 0), self.owner
+        )
+        receipt = self.sender.send(w3, oft.address, _calldata(call), value=native_fee)
+        if receipt["status"] != 1:
+            raise RouteError(f"OFT send reverted in {bytes(receipt['transactionHash']).hex()}")
+        packets = packets_in_receipt(receipt, self.source.endpoint)
+        if len(packets) != 1:
+            raise RouteError(f"OFT send emitted {len(packets)} PacketSent logs, expected 1")
+        packet = packets[0]
+        log_index = next(
+            int(log["logIndex"])
+            for log in receipt["logs"]
+            if bytes(log["topics"][0]) == PACKET_SENT_TOPIC
+        )
+        return RouteHandle(
+            self.name,
+            self.source.chain,
+            self.dest.chain,
+            bytes(receipt["transactionHash"]),
+            log_index,
+            packet.encode(),
+            amount=received,
+            ref="0x" + packet.guid.hex(),
+        )
+
+    def _packet(self, handle: RouteHandle) -> LzPacket:
+        packet = LzPacket.decode(handle.message)
+        if packet.dst_eid != self.dest.eid:
+            raise RouteError(f"packet is for eid {packet.dst_eid}, not {self.dest.eid}")
+        return packet
+
+    def status(self, handle: RouteHandle) -> RouteStatus:
+        packet = self._packet(handle)
+        if find_delivery(self.dest, packet.guid) is not None:
+            return RouteStatus.COMPLETED
+        if packet_state(self.dest, packet) is PacketState.VERIFIED:
+            return RouteStatus.ATTESTED
+        return RouteStatus.PENDING_ATTESTATION
+
+    def finalize(self, handle: RouteHandle) -> FinalizeResult:
+        packet = self._packet(handle)
+        if find_delivery(self.dest, packet.guid) is not None:
+            return FinalizeResult(None, already_received=True)
+        state = packet_state(self.dest, packet)
+        if state is PacketState.EXECUTED:
+            return FinalizeResult(None, already_received=True)
+        if state is PacketState.SENT and not self.verifier.verify(packet):
+            raise RouteError(f"packet {handle.ref} not verified on {self.dest.chain} yet")
+        return execute_packet(self.dest, packet, self.sender, self.owner)
+
+
+def execute_packet(
+    dest: OftEndpoint, packet: LzPacket, sender: TxSender, caller: str
+) -> FinalizeResult:
+    """EndpointV2.lzReceive for a verified packet; a packet already executed by anyone is
+    `already_received` (told apart from every other revert by LZ_PayloadHashNotFound plus the
+    endpoint state)."""
+    ep = dest.w3.eth.contract(address=to_checksum_address(dest.endpoint), abi=ENDPOINT_ABI)
+    call = ep.functions.lzReceive(
+        packet.origin, packet.receiver_address, packet.guid, packet.message, b""
+    )
+    try:
+        call.call({"from": to_checksum_address(caller)})
+    except (ContractCustomError, ContractLogicError) as err:
+        if _revert_selector(err) == PAYLOAD_HASH_NOT_FOUND_SELECTOR and (
+            packet_state(dest, packet) is PacketState.EXECUTED
+        ):
+            return FinalizeResult(None, already_received=True)
+        raise RouteError(f"lzReceive would revert: {err}") from err
+    receipt = sender.send(dest.w3, ep.address, _calldata(call))
+    if receipt["status"] != 1:
+        if packet_state(dest, packet) is PacketState.EXECUTED:  # someone executed it meanwhile
+            return FinalizeResult(None, already_received=True)
+        raise RouteError(f"lzReceive reverted in {bytes(receipt['transactionHash']).hex()}")
+    return FinalizeResult(bytes(receipt["transactionHash"]), already_received=False)
+
+
+def _revert_selector(err: Exception) -> bytes:
+    data = getattr(err, "data", None) or (err.args[1] if len(err.args) > 1 else None)
+    if isinstance(data, str):
+        data = bytes.fromhex(data.removeprefix("0x")[:8]) if len(data) >= 10 else b""
+    return bytes(data[:4]) if isinstance(data, bytes | bytearray) else b""
+
+
+def _rescale(units: int, from_decimals: int, to_decimals: int) -> int:
+    """Base units at other decimals, floored."""
+    if to_decimals >= from_decimals:
+        return units * 10 ** (to_decimals - from_decimals)
+    return units // 10 ** (from_decimals - to_decimals)
