@@ -62,7 +62,10 @@ class ChainIO:
         for abi in self.abis.values():
             for item in abi:
                 if item.get("type") == "event":
-                    self._events.setdefault(event_abi_to_log_topic(item), (item["name"], item))
+                    self._events.setdefault(
+                        event_abi_to_log_topic(item),  # type: ignore[arg-type]
+                        (item["name"], item),
+                    )
 
     def contract(self, name: str, address: str) -> Contract:
         return self.w3.eth.contract(address=to_checksum_address(address), abi=self.abis[name])
@@ -101,7 +104,9 @@ class ChainIO:
             raise res
         return res
 
-    def estimate_many(self, calls: Sequence[Call], sender: str, block: str = "pending") -> list[Any]:
+    def estimate_many(
+        self, calls: Sequence[Call], sender: str, block: str = "pending"
+    ) -> list[Any]:
         """(eth_call result, eth_estimateGas) per call, one round trip; errors as NodeError."""
         reqs = []
         for c in calls:
@@ -149,9 +154,7 @@ class ChainIO:
         ``addresses`` None means from any contract (filtered by topic only)."""
         if to_block < from_block:
             return []
-        topics = [
-            "0x" + t.hex() for t, (name, _abi) in self._events.items() if name in set(events)
-        ]
+        topics = ["0x" + t.hex() for t, (name, _abi) in self._events.items() if name in set(events)]
         flt: dict[str, Any] = {
             "fromBlock": hex(from_block),
             "toBlock": hex(to_block),
@@ -186,7 +189,8 @@ class ChainIO:
 
 
 def _types(inputs: list[dict[str, Any]]) -> list[str]:
-    return list(get_abi_input_types({"type": "event", "inputs": inputs}))  # type: ignore[arg-type]
+    element: Any = {"type": "event", "inputs": inputs}
+    return list(get_abi_input_types(element))
 
 
 @dataclass(frozen=True)

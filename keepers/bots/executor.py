@@ -98,9 +98,7 @@ class ExecutorBot:
 
     name = "executor"
 
-    def __init__(
-        self, settings: KeeperSettings, cfg: ExecutorConfig, pipeline: Pipeline
-    ) -> None:
+    def __init__(self, settings: KeeperSettings, cfg: ExecutorConfig, pipeline: Pipeline) -> None:
         self.settings = settings
         self.cfg = cfg
         self.interval_s = cfg.interval_s
@@ -152,8 +150,13 @@ class ExecutorBot:
         head = self.io.head()["number"]
         self._scan(max(0, head - self.cfg.log_lookback_blocks), head, None)
         self.last_block = head
-        log.info("executor.start", scheduler=self.scheduler.address, sender=self.sender,
-                 known=len(self.known), in_flight=len(self.in_flight))
+        log.info(
+            "executor.start",
+            scheduler=self.scheduler.address,
+            sender=self.sender,
+            known=len(self.known),
+            in_flight=len(self.in_flight),
+        )
 
     def stop(self) -> None:
         self.store.close()
@@ -233,18 +236,26 @@ class ExecutorBot:
         out.unprofitable += [r.id for r in unprofitable]
         if unprofitable:
             BATCHES.labels("unprofitable").inc()
-            log.info("executor.unprofitable", runs=[r.id for r in unprofitable], gas_price=gas_price)
+            log.info(
+                "executor.unprofitable", runs=[r.id for r in unprofitable], gas_price=gas_price
+            )
         specs: list[tuple[IntentSpec, Batch]] = []
         sims = self.io.estimate_many([self._call(b) for b in batches], self.sender)
         for batch, (sim, gas) in zip(batches, sims, strict=True):
-            batch, gas = self._cope_with_race(batch, sim, gas, now, out)
-            if batch is None:
+            kept, gas = self._cope_with_race(batch, sim, gas, now, out)
+            if kept is None:
                 continue
+            batch = kept
             if not batch_pays(batch, gas, gas_price, self.policy.fee_margin_bps):
                 BATCHES.labels("unprofitable").inc()
                 out.unprofitable += batch.ids
-                log.info("executor.batch_unprofitable", runs=batch.ids, fee=batch.fee, gas=gas,
-                         gas_price=gas_price)
+                log.info(
+                    "executor.batch_unprofitable",
+                    runs=batch.ids,
+                    fee=batch.fee,
+                    gas=gas,
+                    gas_price=gas_price,
+                )
                 continue
             specs.append((self._spec(batch, now), batch))
         if not specs:
@@ -256,8 +267,11 @@ class ExecutorBot:
             self.in_flight[intent.id] = tuple(batch.ids)
             out.submitted.append(batch.ids)
             BATCHES.labels("submitted").inc()
-        log.info("executor.submitted", batches=len(out.submitted),
-                 runs=sum(len(b) for b in out.submitted))
+        log.info(
+            "executor.submitted",
+            batches=len(out.submitted),
+            runs=sum(len(b) for b in out.submitted),
+        )
 
     def _cope_with_race(
         self, batch: Batch, sim: Any, gas: Any, now: int, out: ExecutorTick
@@ -309,8 +323,9 @@ class ExecutorBot:
             if isinstance(r, NodeError):
                 continue
             handler, ts, effort, _prio, status, _has_data, _payer, fee = r
-            run = DueRun(id=i, timestamp=int(ts), effort=int(effort), fee=int(fee),
-                         status=int(status))
+            run = DueRun(
+                id=i, timestamp=int(ts), effort=int(effort), fee=int(fee), status=int(status)
+            )
             runs.append(run)
             if run.status == SCHEDULED:
                 self.known[i] = run
@@ -383,8 +398,15 @@ class ExecutorBot:
                     out.executed_by_us.append(rid)
                     out.lags.append(lag)
                 ours.setdefault(ev.tx_hash, []).append(
-                    {"id": rid, "due": due, "executed_at": at, "lag_s": lag, "block": ev.block,
-                     "fee_wei": str(int(ev.args["fee"])), "success": bool(ev.args["success"])}
+                    {
+                        "id": rid,
+                        "due": due,
+                        "executed_at": at,
+                        "lag_s": lag,
+                        "block": ev.block,
+                        "fee_wei": str(int(ev.args["fee"])),
+                        "success": bool(ev.args["success"]),
+                    }
                 )
         if ours:
             self._record(ours)

@@ -116,10 +116,14 @@ class SupervisorBot:
         self.io = ChainIO(self.node, settings.artifacts_path)
         self.sinks = sinks if sinks is not None else [log_sink]
         if len(pipeline.signers) != 1:
-            raise ConfigError(f"supervisor bot needs exactly one signer, got {len(pipeline.signers)}")
+            raise ConfigError(
+                f"supervisor bot needs exactly one signer, got {len(pipeline.signers)}"
+            )
         self.sender = to_checksum_address(next(iter(pipeline.signers)))
         self.scheduler = self.io.contract("RebalanceScheduler", cfg.scheduler)
-        self.registry = self.io.contract("PaidRebalancerRegistry", cfg.registry) if cfg.registry else None
+        self.registry = (
+            self.io.contract("PaidRebalancerRegistry", cfg.registry) if cfg.registry else None
+        )
         self.supervisor = self.io.contract("Supervisor", cfg.supervisor) if cfg.supervisor else None
         self.tasks: dict[str, Task] = {}
         self.extra_funders = {to_checksum_address(a) for a in cfg.funders}
@@ -134,7 +138,10 @@ class SupervisorBot:
 
     @classmethod
     def from_settings(
-        cls, settings: KeeperSettings, cfg: SupervisorBotConfig, sinks: list[AlertSink] | None = None
+        cls,
+        settings: KeeperSettings,
+        cfg: SupervisorBotConfig,
+        sinks: list[AlertSink] | None = None,
     ) -> SupervisorBot:
         node = Node(settings.rpc_url, settings.rpc_timeout_s)
         store = Store(settings.db_url, exclusive=True)
@@ -150,8 +157,11 @@ class SupervisorBot:
     # ----------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        named = {"scheduler": self.cfg.scheduler, "supervisor": self.cfg.supervisor,
-                 "registry": self.cfg.registry}
+        named = {
+            "scheduler": self.cfg.scheduler,
+            "supervisor": self.cfg.supervisor,
+            "registry": self.cfg.registry,
+        }
         named |= {f"rebalancers[{i}]": a for i, a in enumerate(self.cfg.rebalancers)}
         for fname, addr in named.items():
             if addr is None:
@@ -187,8 +197,10 @@ class SupervisorBot:
         if self.registry is not None:
             need.append((self.registry.address, "fixReschedule(uint256)"))
         if self.supervisor is not None:
-            need += [(self.supervisor.address, "fixReschedule()"),
-                     (self.supervisor.address, "tick(uint256)")]
+            need += [
+                (self.supervisor.address, "fixReschedule()"),
+                (self.supervisor.address, "tick(uint256)"),
+            ]
         need += [(a, "fixReschedule()") for a in self.cfg.rebalancers]
         role = self.settings.policy.roles.get(self.cfg.role)
         for target, fn in need:
@@ -298,7 +310,10 @@ class SupervisorBot:
             elif ev.name == "LowRunway":
                 if ev.address in self._funders():
                     self._alert(
-                        out, "warning", "low_runway_event", ev.address,
+                        out,
+                        "warning",
+                        "low_runway_event",
+                        ev.address,
                         f"funder {ev.address} emitted LowRunway: runway "
                         f"{ev.args['runwayIntervals']} < {ev.args['threshold']} intervals",
                         balance=str(ev.args["balance"]),
@@ -356,8 +371,11 @@ class SupervisorBot:
         for (view, why), task, (sim, gas) in zip(stuck, tasks, sims, strict=True):
             outcome = sim if not isinstance(sim, NodeError) else None
             if outcome is None or isinstance(gas, NodeError):
-                log.warning("supervisor_bot.fix_simulation_failed", task=task.address,
-                            error=str(sim if isinstance(sim, NodeError) else gas))
+                log.warning(
+                    "supervisor_bot.fix_simulation_failed",
+                    task=task.address,
+                    error=str(sim if isinstance(sim, NodeError) else gas),
+                )
                 self.blocked.add(task.address)
                 continue
             outcome = int(outcome)
@@ -430,9 +448,19 @@ class SupervisorBot:
                 self.blocked.discard(task.address)
                 out.fixes.append(task.address)
                 FIXES.labels("submitted").inc()
-                s.add(JobRun(job="supervisor.fix", status="ok", finished_at=utcnow(),
-                             detail={"task": task.address, "kind": task.kind, "reason": why,
-                                     "intent": intent.id}))
+                s.add(
+                    JobRun(
+                        job="supervisor.fix",
+                        status="ok",
+                        finished_at=utcnow(),
+                        detail={
+                            "task": task.address,
+                            "kind": task.kind,
+                            "reason": why,
+                            "intent": intent.id,
+                        },
+                    )
+                )
         log.info("supervisor_bot.fixes", tasks=out.fixes)
 
     def _settle(self) -> None:
@@ -446,8 +474,9 @@ class SupervisorBot:
             if status in FINAL:
                 task = self.in_flight.pop(intent_id)
                 if status != "confirmed":
-                    log.warning("supervisor_bot.intent_final", intent=intent_id, status=status,
-                                task=task)
+                    log.warning(
+                        "supervisor_bot.intent_final", intent=intent_id, status=status, task=task
+                    )
 
     # ----------------------------------------------------------------------------------------
     # funders
@@ -476,11 +505,20 @@ class SupervisorBot:
                         continue  # critical supersedes, keep the warning armed
                     self.armed.discard((f, code))
             if alert is not None:
-                self._alert(out, alert.level, alert.code, f, alert.message,
-                            balance=str(bal), runway=int(runway), next_fee=str(next_fee))
+                self._alert(
+                    out,
+                    alert.level,
+                    alert.code,
+                    f,
+                    alert.message,
+                    balance=str(bal),
+                    runway=int(runway),
+                    next_fee=str(next_fee),
+                )
 
-    def _alert(self, out: SupervisorTick, level: str, code: str, funder: str, message: str,
-               **detail: Any) -> None:
+    def _alert(
+        self, out: SupervisorTick, level: str, code: str, funder: str, message: str, **detail: Any
+    ) -> None:
         if (funder, code) in self.armed:
             return
         self.armed.add((funder, code))

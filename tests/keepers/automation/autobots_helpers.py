@@ -36,7 +36,9 @@ def policy(addrs: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def make_settings(db: Path, rpc_url: str, key: str, addrs: dict[str, str], **kw: Any) -> KeeperSettings:
+def make_settings(
+    db: Path, rpc_url: str, key: str, addrs: dict[str, str], **kw: Any
+) -> KeeperSettings:
     base: dict[str, Any] = {
         "db_url": f"sqlite:///{db}",
         "rpc_url": rpc_url,

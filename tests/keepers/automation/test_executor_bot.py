@@ -25,7 +25,9 @@ def booked_ids(rebalancers) -> list[int]:
     return [int(r.bookedRun()[0]) for r in rebalancers]
 
 
-def test_executor__due_runs__executed_in_one_batch_and_paid(chain, auto, make_paid, settings, keeper):
+def test_executor__due_runs__executed_in_one_batch_and_paid(
+    chain, auto, make_paid, settings, keeper
+):
     paid = make_paid(3)
     rebs = [r for _, r, _ in paid]
     ids = booked_ids(rebs)
@@ -51,8 +53,8 @@ def test_executor__due_runs__executed_in_one_batch_and_paid(chain, auto, make_pa
         assert all(b != 0 and b not in ids for b in booked_ids(rebs))  # next runs booked
         (intent,) = intents(bot.store)
         assert intent.status == "confirmed" and intent.role == "executor"
-        gas_cost = keeper.balance - balance - sum(
-            int(sched.getRun(i).fee) for i in tick.submitted[0]
+        gas_cost = (
+            keeper.balance - balance - sum(int(sched.getRun(i).fee) for i in tick.submitted[0])
         )
         assert gas_cost < 0 and keeper.balance > balance  # paid more than the gas it burned
         assert fees > -gas_cost

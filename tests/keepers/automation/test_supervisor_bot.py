@@ -16,8 +16,11 @@ FEE = 10**9 * 400_000 * 5 * 12_000 // 10_000  # a paid rebalancer's booking (Med
 
 
 def make_bot(settings, auto, **kw) -> SupervisorBot:
-    fields = {"scheduler": auto["scheduler"].address, "registry": auto["registry"].address,
-              "scan_every_s": 86_400}
+    fields = {
+        "scheduler": auto["scheduler"].address,
+        "registry": auto["registry"].address,
+        "scan_every_s": 86_400,
+    }
     fields.update(kw)
     cfg = load_settings(SupervisorBotConfig, **fields)
     bot = SupervisorBot.from_settings(settings, cfg, sinks=[])
@@ -138,12 +141,20 @@ def test_supervisor_bot_config__bad_values__refuse_start_naming_field(auto, sett
     with pytest.raises(ConfigError, match=r"registry='0xnope'"):
         load_settings(SupervisorBotConfig, scheduler=auto["scheduler"].address, registry="0xnope")
     with pytest.raises(ConfigError, match=r"runway_alert_intervals=0"):
-        load_settings(SupervisorBotConfig, scheduler=auto["scheduler"].address,
-                      registry=auto["registry"].address, runway_alert_intervals=0)
+        load_settings(
+            SupervisorBotConfig,
+            scheduler=auto["scheduler"].address,
+            registry=auto["registry"].address,
+            runway_alert_intervals=0,
+        )
     with pytest.raises(ConfigError, match="at least one of supervisor, registry, rebalancers"):
         load_settings(SupervisorBotConfig, scheduler=auto["scheduler"].address)
-    cfg = load_settings(SupervisorBotConfig, scheduler=auto["scheduler"].address,
-                        registry=auto["registry"].address, role="executor")
+    cfg = load_settings(
+        SupervisorBotConfig,
+        scheduler=auto["scheduler"].address,
+        registry=auto["registry"].address,
+        role="executor",
+    )
     bot = SupervisorBot.from_settings(settings, cfg, sinks=[])
     try:
         with pytest.raises(ConfigError, match=r"policy\.roles\.executor: must allow fixReschedule"):
