@@ -26,6 +26,9 @@ class ExecutorConfig(BaseSettings):
     max_batch_gas: int = Field(default=25_000_000, ge=500_000)
     fee_margin_bps: int = Field(default=12_000, ge=0, le=1_000_000)
     max_due_scan: int = Field(default=500, ge=1, le=5_000)  # nextDueRuns(maxCount)
+    # nextDueRuns walks lookbackSlots slots on chain (heavy); between these scans the log index
+    # (RunScheduled events) says what is due
+    due_scan_every_s: int = Field(default=30, ge=0)
     log_lookback_blocks: int = Field(default=10_000, ge=0)
     interval_s: float = Field(default=0.2, gt=0)
     pipeline_passes: int = Field(default=3, ge=0, le=100)  # pipeline passes per tick

@@ -7,8 +7,8 @@ One ``tick(now)``:
    RunExecuted observes the lag (block time of execution minus due time) on the
    ``keeper_scheduler_run_lag_seconds`` histogram; the ones this keeper executed are recorded in
    the store (``job_runs`` rows ``executor.batch``: run ids, due times, lags, fees, tx hash).
-2. Candidates: the index's runs due at ``now`` plus ``nextDueRuns`` (catches runs booked before
-   the log window), minus runs already in one of our transactions in flight. Their current
+2. Candidates: the index's runs due at ``now`` plus, every ``due_scan_every_s``,
+   ``nextDueRuns`` (catches runs booked before the log window), minus runs already in one of our transactions in flight. Their current
    status is read in one JSON-RPC batch at the pending block.
 3. :func:`keepers.planning.automation.plan_batches` groups them (oldest first, under a gas
    budget) and leaves out runs whose fee cannot pay their own gas times the margin.
@@ -40,7 +40,7 @@ from keepers.chain.errors import NodeError
 from keepers.chain.node import Node
 from keepers.chain.pipeline import ACTIVE, FINAL, IntentSpec, Pipeline
 from keepers.chain.signers import signer_from_settings
-from keepers.config import ConfigError, KeeperSettings
+from keepers.config import ConfigError, KeeperSettings, load_settings
 from keepers.logging import get_logger
 from keepers.planning.automation import (
     SCHEDULED,
@@ -48,6 +48,7 @@ from keepers.planning.automation import (
     DueRun,
     ExecutorPolicy,
     batch_pays,
+    due_again,
     lag_seconds,
     plan_batches,
     refine_batch,
@@ -119,6 +120,7 @@ class ExecutorBot:
         self.known: dict[int, DueRun] = {}
         self.in_flight: dict[int, tuple[int, ...]] = {}  # intent id -> run ids
         self.last_block: int | None = None
+        self.last_due_scan: int | None = None
         self.lags: deque[int] = deque(maxlen=100_000)  # every lag seen for our runs
         self.executed_total = 0
 
@@ -132,6 +134,12 @@ class ExecutorBot:
             store.close()
             raise ConfigError(f"invalid keeper configuration: {err}") from None
         return cls(settings, cfg, Pipeline(store, node, [signer], settings))
+
+    @classmethod
+    def from_env(cls) -> ExecutorBot:
+        """``KEEPER_*`` pipeline settings + ``KEEPER_EXECUTOR_*`` (what ``keeper run`` uses);
+        a bad value raises ConfigError naming the field."""
+        return cls.from_settings(load_settings(KeeperSettings), load_settings(ExecutorConfig))
 
     # ----------------------------------------------------------------------------------------
     # lifecycle
@@ -197,7 +205,11 @@ class ExecutorBot:
     # ----------------------------------------------------------------------------------------
 
     def tick(self, now: int) -> ExecutorTick:
-        head = self.io.head()["number"]
+        """One pass. A run counts as due when its time is at most ``now`` or the latest block's
+        timestamp (whichever is later: a clock behind the chain must not hold runs back)."""
+        latest = self.io.head()
+        head = latest["number"]
+        now = max(now, latest["timestamp"])
         out = ExecutorTick(now=now, block=head)
         if self.last_block is None:
             self.last_block = max(-1, head - self.cfg.log_lookback_blocks - 1)
@@ -218,12 +230,14 @@ class ExecutorBot:
 
     def _execute_due(self, now: int, out: ExecutorTick) -> None:
         taken = frozenset(i for ids in self.in_flight.values() for i in ids)
-        listed = self.io.call_many(
-            [Call(self.scheduler, "nextDueRuns", (self.cfg.max_due_scan,))], "pending"
-        )[0]
         ids = {r.id for r in self.known.values() if r.timestamp <= now}
-        if not isinstance(listed, NodeError):
-            ids |= set(int(i) for i in listed)
+        if due_again(self.last_due_scan, now, self.cfg.due_scan_every_s):
+            self.last_due_scan = now
+            listed = self.io.call_many(
+                [Call(self.scheduler, "nextDueRuns", (self.cfg.max_due_scan,))], "pending"
+            )[0]
+            if not isinstance(listed, NodeError):
+                ids |= set(int(i) for i in listed)
         ids -= taken
         runs = self._read_runs(sorted(ids))
         due = [r for r in runs if r.status == SCHEDULED and r.timestamp <= now]

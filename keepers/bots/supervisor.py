@@ -38,7 +38,7 @@ from keepers.chain.errors import NodeError
 from keepers.chain.node import Node
 from keepers.chain.pipeline import FINAL, IntentSpec, Pipeline
 from keepers.chain.signers import signer_from_settings
-from keepers.config import ConfigError, KeeperSettings
+from keepers.config import ConfigError, KeeperSettings, load_settings
 from keepers.logging import get_logger
 from keepers.planning.automation import (
     BPS,
@@ -151,6 +151,13 @@ class SupervisorBot:
             store.close()
             raise ConfigError(f"invalid keeper configuration: {err}") from None
         return cls(settings, cfg, Pipeline(store, node, [signer], settings), sinks)
+
+    @classmethod
+    def from_env(cls, sinks: list[AlertSink] | None = None) -> SupervisorBot:
+        """``KEEPER_*`` pipeline settings + ``KEEPER_SUPERVISOR_*``."""
+        return cls.from_settings(
+            load_settings(KeeperSettings), load_settings(SupervisorBotConfig), sinks
+        )
 
     # ----------------------------------------------------------------------------------------
     # lifecycle

@@ -156,3 +156,27 @@ def test_executor_config__bad_values__refuse_start_naming_field(auto, settings):
             bot.start()
     finally:
         bot.stop()
+
+
+def test_executor__restart_with_batch_in_flight__sends_it_once(chain, auto, make_paid, settings):
+    from keepers.bots.base import Bot
+
+    paid = make_paid(2)
+    ids = booked_ids([r for _, r, _ in paid])
+    bot = make_bot(settings, auto, pipeline_passes=0)  # submit, do not send yet
+    assert isinstance(bot, Bot)
+    now = advance(chain, 3_700)
+    tick = bot.tick(now)
+    assert set(ids) <= set(tick.submitted[0])
+    bot.stop()  # dies with the intent recorded, nothing sent
+
+    again = make_bot(settings, auto)
+    try:
+        assert set(ids) <= {i for run_ids in again.in_flight.values() for i in run_ids}
+        tick = again.tick(now + 1)
+        assert tick.submitted == []  # its runs are in flight: not planned twice
+        again.drive()
+        assert all(auto["scheduler"].status(i) == EXECUTED for i in ids)
+        assert [i.status for i in intents(again.store)] == ["confirmed"]
+    finally:
+        again.stop()
