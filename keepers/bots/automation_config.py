@@ -53,7 +53,6 @@ class SupervisorBotConfig(BaseSettings):
     role: str = "supervisor"
     scan_every_s: int = Field(default=60, ge=1)  # full bookedRun() scan of every task
     runway_alert_intervals: int = Field(default=3, ge=1)
-    log_lookback_blocks: int = Field(default=10_000, ge=0)
     interval_s: float = Field(default=1.0, gt=0)
     pipeline_passes: int = Field(default=3, ge=0, le=100)
     max_fixes_per_tick: int = Field(default=200, ge=1)

@@ -188,9 +188,7 @@ class SupervisorBot:
             self.tasks[self.supervisor.address] = Task(self.supervisor.address, "supervisor")
             self._load_supervised()
         if self.registry is not None:
-            start = max(0, head - self.cfg.log_lookback_blocks)
-            for ev in self.io.logs(start, head, [self.registry.address], WATCHED_EVENTS):
-                self._on_registry_event(ev.name, ev.args)
+            self._load_registry()
         self._load_configs(list(self.tasks))
         self._load_in_flight()
         self.last_block = head
@@ -229,6 +227,20 @@ class SupervisorBot:
                 continue
             rid, reb = int(item[0]), to_checksum_address(item[1])
             self.tasks.setdefault(reb, Task(reb, "paid", rid))
+
+    def _load_registry(self) -> None:
+        """Every live paid rebalancer from the registry's state (ids 1 .. nextId - 1), so a
+        rebalancer created long before the log window is watched too."""
+        assert self.registry is not None
+        next_id = int(self.io.call(Call(self.registry, "nextId")))
+        ids = list(range(1, next_id))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            res = self.io.call_many([Call(self.registry, "rebalancerOf", (j,)) for j in chunk])
+            for rid, reb in zip(chunk, res, strict=True):
+                if not isinstance(reb, NodeError) and int(reb, 16) != 0:
+                    addr = to_checksum_address(reb)
+                    self.tasks.setdefault(addr, Task(addr, "paid", rid))
 
     def _on_registry_event(self, name: str, args: dict[str, Any]) -> list[str]:
         if name == "PaidRebalancerCreated":

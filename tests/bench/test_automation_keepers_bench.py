@@ -148,6 +148,21 @@ def _confirmed(bot: ExecutorBot) -> int:
         return int(conn.exec_driver_sql(q).scalar() or 0)
 
 
+def _gas_used(bot: ExecutorBot) -> int:
+    """Gas of every transaction this executor got mined (receipts, in batches of 500)."""
+    with bot.store.engine.connect() as conn:
+        q = (
+            "select a.tx_hash from tx_intents i join tx_attempts a on a.id = i.mined_attempt_id "
+            "where i.status = 'confirmed'"
+        )
+        hashes = [r[0] for r in conn.exec_driver_sql(q).all()]
+    total = 0
+    for i in range(0, len(hashes), 500):
+        calls = [("eth_getTransactionReceipt", [h]) for h in hashes[i : i + 500]]
+        total += sum(int(r["gasUsed"], 16) for r in bot.node.batch(calls) if r)
+    return total
+
+
 def _executed_by(c: Chain, scheduler: Any, executor: str, from_block: int, to_block: int) -> int:
     topic = "0x" + keccak(text="RunExecuted(uint256,address,bool,uint256)").hex()
     who = "0x" + "00" * 12 + executor.lower()[2:]
@@ -215,11 +230,9 @@ def test_automation_keepers_bench__lag_and_throughput__batched_vs_unbatched(tmp_
         b1 = c.w3.eth.block_number
         bot.drive(10)
         batched = _executed_by(c, sched, bot.sender, b0 + 1, b1)
-        batched_txs = len(
-            bot.pipeline.store.engine.connect()
-            .exec_driver_sql("select id from tx_intents where status='confirmed'")
-            .all()
-        )
+        batched_txs = _confirmed(bot)
+        batched_gas = _gas_used(bot)
+        batched_all = _executed_by(c, sched, bot.sender, 0, c.w3.eth.block_number)
         bot.stop()
 
         # --- 2'. throughput: one execute(id) per transaction (baseline) ---------------------
@@ -237,6 +250,8 @@ def test_automation_keepers_bench__lag_and_throughput__batched_vs_unbatched(tmp_
         base.drive(15)
         unbatched = _executed_by(c, sched, base.sender, b2 + 1, b3)
         unbatched_txs = _confirmed(base)
+        unbatched_gas = _gas_used(base)
+        unbatched_all = _executed_by(c, sched, base.sender, 0, c.w3.eth.block_number)
         base.stop()
 
         p50, p95 = percentile(lags, 50), percentile(lags, 95)
@@ -257,6 +272,11 @@ def test_automation_keepers_bench__lag_and_throughput__batched_vs_unbatched(tmp_
         print(
             f"throughput unbatched: {unbatched} runs in {unbatched_s:.1f}s = {per_min_u:.0f}/min "
             f"({unbatched_txs} txs)"
+        )
+        print(
+            f"gas per run: batched {batched_gas // max(batched_all, 1):,} "
+            f"(all {batched_all} runs of the executor), unbatched "
+            f"{unbatched_gas // max(unbatched_all, 1):,}"
         )
         ratio = per_min_b / per_min_u if per_min_u else float("inf")
         print(f"batched / unbatched = {ratio:.2f}x (target >= 500/min)")

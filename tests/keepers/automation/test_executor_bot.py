@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 from autobots_helpers import advance, intents
+from prometheus_client import REGISTRY
 
 from keepers.bots.automation_config import ExecutorConfig
-from keepers.bots.executor import RUN_LAG, ExecutorBot, executed_records
+from keepers.bots.executor import ExecutorBot, executed_records
 from keepers.config import ConfigError, load_settings
 from keepers.planning.automation import SCHEDULED
 
@@ -19,6 +20,11 @@ def make_bot(settings, auto, **kw) -> ExecutorBot:
     bot = ExecutorBot.from_settings(settings, cfg)
     bot.start()
     return bot
+
+
+def lag_sample(kind: str) -> float:
+    name = f"keeper_scheduler_run_lag_seconds_{kind}"
+    return REGISTRY.get_sample_value(name, {"executor": "self"}) or 0.0
 
 
 def booked_ids(rebalancers) -> list[int]:
@@ -38,7 +44,8 @@ def test_executor__due_runs__executed_in_one_batch_and_paid(
         first = bot.tick(now)
         assert first.due == 0 and first.submitted == []  # booked an hour ahead: nothing due
 
-        lag_before = RUN_LAG.labels("self")._sum.get()
+        count_before = lag_sample("count")
+        sum_before = lag_sample("sum")
         fees = sum(int(sched.getRun(i).fee) for i in ids)
         balance = keeper.balance
         now = advance(chain, 3_600)
@@ -64,7 +71,9 @@ def test_executor__due_runs__executed_in_one_batch_and_paid(
         # due an hour after booking; the clock jumped 3,610 s, so each lag is the overshoot
         assert all(r["lag_s"] == r["executed_at"] - r["due"] > 0 for r in records)
         assert all(r["executed_at"] - now <= 2 for r in records)
-        assert RUN_LAG.labels("self")._sum.get() >= lag_before
+        # the histogram saw exactly these runs and lags
+        assert lag_sample("count") - count_before == len(records)
+        assert lag_sample("sum") - sum_before == sum(r["lag_s"] for r in records)
         assert bot.executed_total == len(tick.submitted[0])
     finally:
         bot.stop()

@@ -82,6 +82,27 @@ def test_supervisor_bot__funder_dry_then_refilled__recovers_rebalancer_at_once(
         bot.stop()
 
 
+def test_supervisor_bot__failure_before_start__found_by_scan_of_nothing_booked(
+    chain, auto, make_paid, settings, gov, bob, deployer
+):
+    paid = make_paid(1)
+    reb = paid[0][1]
+    sched, funder = auto["scheduler"], auto["funder"]
+    drain(funder, gov, 0)
+    advance(chain, 3_600)
+    run_due(chain, sched, bob, [reb])
+    assert int(reb.bookedRun()[0]) == 0
+    deployer.transfer(funder, 10**17)
+    bot = make_bot(settings, auto)  # starts at the head: the failure event is out of sight
+    try:
+        t = bot.tick(advance(chain, 1))
+        bot.drive()
+        assert t.failed_events == [] and t.stuck == [(reb.address, "nothing-booked")]
+        assert t.fixes == [reb.address] and int(reb.bookedRun()[0]) != 0
+    finally:
+        bot.stop()
+
+
 def test_supervisor_bot__low_runway__alert_fires_before_booking_fails(
     chain, auto, make_paid, settings, gov, bob
 ):
