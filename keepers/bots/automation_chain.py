@@ -149,6 +149,7 @@ class ChainIO:
         to_block: int,
         addresses: Sequence[str] | None,
         events: Sequence[str],
+        max_range: int = 5_000,
     ) -> list[Event]:
         """Decoded logs of the named events in [from_block, to_block], in chain order.
         ``addresses`` None means from any contract (filtered by topic only)."""
@@ -164,8 +165,12 @@ class ChainIO:
             if not addresses:
                 return []
             flt["address"] = [to_checksum_address(a) for a in addresses]
-        raw = self.node.request("eth_getLogs", [flt]) or []
-        return [self._decode_log(x) for x in raw]
+        out: list[Event] = []
+        for start in range(from_block, to_block + 1, max_range):  # providers cap the range
+            flt["fromBlock"] = hex(start)
+            flt["toBlock"] = hex(min(to_block, start + max_range - 1))
+            out += [self._decode_log(x) for x in self.node.request("eth_getLogs", [flt]) or []]
+        return out
 
     def _decode_log(self, log: dict[str, Any]) -> Event:
         topics = [bytes(HexBytes(t)) for t in log["topics"]]

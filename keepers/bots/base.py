@@ -53,6 +53,25 @@ def log_sink(alert: Alert) -> None:
     fn("alert", level=alert.level, code=alert.code, message=alert.message, **alert.detail)
 
 
+# Bots the ``keeper`` CLI can start by name: "module:Class", each with ``from_env()``.
+BOTS = {
+    "executor": "keepers.bots.executor:ExecutorBot",
+    "supervisor": "keepers.bots.supervisor:SupervisorBot",
+}
+
+
+def build_bot(name: str) -> Bot:
+    """The named bot built from the environment (``KEEPER_*`` plus its own prefix); raises
+    ConfigError naming the field on a bad value, KeyError on an unknown name."""
+    import importlib
+
+    if name not in BOTS:
+        raise KeyError(f"unknown bot {name!r}; known: {sorted(BOTS)}")
+    module, cls = BOTS[name].split(":")
+    bot: Bot = getattr(importlib.import_module(module), cls).from_env()
+    return bot
+
+
 def run_loop(
     bot: Bot,
     *,
