@@ -22,8 +22,11 @@ Statuses (the last step recorded) and the step that moves each one on:
     built     --audit-->     audited | rejected (policy rule named)
     audited   --sign-->      signed
     signed    --validate-->  validated | invalid (signed tx differs from what was built)
-    validated --broadcast--> broadcast (or mined when the node says nonce too low and it is ours)
-    broadcast --watch-->     mined | audited (replacement with bumped fees) | validated
+    validated --broadcast--> broadcast | mined (node: nonce too low, and the receipt is ours)
+                             | audited (node: underpriced; fees bumped, signed again)
+    broadcast --watch-->     mined | audited (not mined after N blocks: replacement, same
+                             nonce, fees +12.5% up to the cap) | validated (at the cap: the
+                             same bytes again) | pending (a foreign tx used the nonce)
     mined     --confirm-->   confirmed | reverted | validated (reorg: same nonce, same effect)
 """
 
@@ -82,7 +85,8 @@ FILLER_GAS = 21_000
 
 
 class Retry(Exception):
-    """A transient condition: the step is retried after a back-off."""
+    """A transient condition a step (or a custom signer) may raise: the intent backs off and
+    the step is retried; node errors (typed NodeError subclasses) are treated the same way."""
 
 
 @dataclass(frozen=True)
@@ -701,6 +705,7 @@ class Pipeline:
         intent.current_attempt_id = attempt.id
         intent.mined_block = int(receipt["blockNumber"], 16)
         intent.mined_block_hash = receipt["blockHash"]
+        intent.receipt_status = int(receipt.get("status", "0x1"), 16)
         intent.status = "mined"
         intent.checked_block = -1
         return self._log(
@@ -778,25 +783,27 @@ class Pipeline:
     # ==================================================================================
 
     def _prefetch_confirm(self, intents: list[TxIntent]) -> dict[int, Any]:
-        """Receipts of every attempt and the canonical hash at each mined block, one trip."""
-        receipts = self._receipts([a for it in intents for a in it.attempts])
+        """The canonical hash at each mined block (one trip). A block hash fixes the block's
+        transactions, so an unchanged hash means the receipt still stands; only intents whose
+        block changed need their receipts again (a second trip, after a reorg)."""
         blocks = self.node.batch(
             [("eth_getBlockByNumber", [hex(int(it.mined_block or 0)), False]) for it in intents]
         )
-        out = {}
+        hashes: dict[int, str | None] = {}
         for it, block in zip(intents, blocks, strict=True):
             if isinstance(block, NodeError):
                 raise block
-            out[it.id] = (receipts, None if block is None else block["hash"])
-        return out
+            hashes[it.id] = None if block is None else block["hash"]
+        moved = [it for it in intents if hashes[it.id] != it.mined_block_hash]
+        receipts = self._receipts([a for it in moved for a in it.attempts]) if moved else {}
+        return {it.id: (receipts, hashes[it.id]) for it in intents}
 
     def _confirm(self, s: Session, intent: TxIntent, pre: tuple[dict[str, Any], str | None]) -> str:
         receipts, canonical_hash = pre
         intent.checked_block = self._head
         attempt = self._attempt(intent, intent.mined_attempt_id)
         assert intent.mined_block is not None
-        receipt = receipts.get(attempt.tx_hash)
-        if receipt is None or receipt.get("blockHash") != intent.mined_block_hash:
+        if canonical_hash != intent.mined_block_hash:
             found = self._find_mined(intent, receipts)
             if found is not None:
                 out = self._record_mined(s, intent, *found, step="confirm")
@@ -808,15 +815,13 @@ class Pipeline:
             intent.mined_attempt_id = None
             intent.mined_block = None
             intent.mined_block_hash = None
+            intent.receipt_status = None
             intent.status = "validated"
             return self._log(s, intent, "confirm", "reorged", tx_hash=attempt.tx_hash)
         depth = self._head - intent.mined_block + 1
         if depth < self.confirmations:
             return "waiting"
-        if canonical_hash != intent.mined_block_hash:
-            intent.checked_block = -1  # the receipt and the block disagree: look again
-            return "not-canonical"
-        ok = int(receipt.get("status", "0x1"), 16) == 1
+        ok = intent.receipt_status == 1
         intent.status = "confirmed" if ok else "reverted"
         if not ok:
             intent.error = "mined but reverted"

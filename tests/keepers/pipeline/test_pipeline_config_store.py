@@ -114,3 +114,26 @@ def test_sqlite_store__second_process__refused_naming_holder_pid(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_migrations__head__match_the_models(tmp_path):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from keepers.store.models import Base
+
+    store = Store(f"sqlite:///{tmp_path}/k.db")
+    with store.engine.connect() as c:
+        diff = compare_metadata(MigrationContext.configure(c), Base.metadata)
+    store.close()
+    # SQLite reports our decorated types as their impl types; anything else is real drift
+    assert [d for d in diff if not (isinstance(d, list) and d[0][0] == "modify_type")] == []
+
+
+def test_worker_import__pipeline_and_store__do_not_load_ape():
+    code = (
+        "import sys, keepers.chain.worker, keepers.store.repo; "
+        "print(any(m == 'ape' or m.startswith('ape.') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
