@@ -1,5 +1,7 @@
-"""Fund fixtures: a vault + controller over a 6- or 18-decimal base stablecoin with six assets
-(two money-market funds in L2; three instant credit funds and one asynchronous RWA in L3)."""
+"""Fund fixtures (module-scoped: ape restores the chain snapshot taken when each module starts,
+so a session fixture first deployed inside one module would vanish from the chain after it):
+a vault + controller over a 6- or 18-decimal base stablecoin with six assets (two money-market
+funds in L2; three instant credit funds and one asynchronous RWA in L3)."""
 
 import pytest
 
@@ -8,23 +10,23 @@ from keepers.deployment.fund import FEED_DECIMALS, RiskSpec, add_asset, deploy_c
 ONE_DAY = 86_400
 
 
-@pytest.fixture(scope="session", params=[6, 18], ids=["usdt6", "usdt18"])
+@pytest.fixture(scope="module", params=[6, 18], ids=["usdt6", "usdt18"])
 def base_decimals(request):
     return request.param
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def unit(base_decimals):
     """One whole base token in base units."""
     return 10**base_decimals
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def usdt(project, deployer, base_decimals):
     return deployer.deploy(project.TestStablecoin, "Tether USD (test)", "USDT", base_decimals)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def create_feed(project, deployer):
     def create(price_e8: int = 10**FEED_DECIMALS):
         return deployer.deploy(project.TestPriceFeed, FEED_DECIMALS, price_e8)
@@ -32,7 +34,7 @@ def create_feed(project, deployer):
     return create
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def adapters(project, deployer):
     return {
         "erc4626": deployer.deploy(project.ERC4626Adapter),
@@ -40,7 +42,7 @@ def adapters(project, deployer):
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fund(project, deployer, gov, keeper, guardian, usdt, adapters, create_feed):
     f = deploy_core(project, deployer, usdt, risk=RiskSpec(min_move_value=0))
     grant_roles(f, gov, keepers=[keeper], guardians=[guardian], sender=deployer)
@@ -71,17 +73,17 @@ def fund(project, deployer, gov, keeper, guardian, usdt, adapters, create_feed):
     return f
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vault(fund):
     return fund.vault
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def controller(fund):
     return fund.controller
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fund_usdt(usdt, vault, alice, bob, whale, deployer, unit):
     """Mint and approve generous balances for the usual depositors."""
     for who in (alice, bob, whale):
