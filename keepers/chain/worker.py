@@ -1,0 +1,77 @@
+"""The keeper transaction worker: ``python -m keepers.chain.worker``.
+
+Reads settings from the environment (``KEEPER_*``), runs the store migrations, takes the SQLite
+lock (SQLite mode is single-process), reconciles nonces with the node and works intents until
+stopped (or, with ``--until-idle``, until no intent of its accounts is left in flight).
+Exit codes: 0 done, 2 bad configuration, 3 store already in use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+
+from keepers.chain.node import Node
+from keepers.chain.pipeline import Pipeline
+from keepers.chain.signers import signer_from_settings
+from keepers.config import ConfigError, KeeperSettings, load_settings
+from keepers.logging import configure_logging, get_logger
+from keepers.store.db import Store, StoreLockedError
+
+
+def build_pipeline(settings: KeeperSettings) -> Pipeline:
+    store = Store(settings.db_url, exclusive=True)
+    node = Node(settings.rpc_url, settings.rpc_timeout_s)
+    return Pipeline(store, node, [signer_from_settings(settings)], settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m keepers.chain.worker")
+    parser.add_argument("--until-idle", action="store_true", help="exit when nothing is left")
+    parser.add_argument("--max-seconds", type=float, default=None)
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as err:
+        print(f"keeper worker: {err}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_json, settings.log_level)
+    log = get_logger("keepers.worker")
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port)
+    try:
+        pipeline = build_pipeline(settings)
+    except StoreLockedError as err:
+        print(f"keeper worker: {err}", file=sys.stderr)
+        return 3
+    except ValueError as err:  # signer misconfiguration found while building it
+        print(f"keeper worker: invalid keeper configuration: {err}", file=sys.stderr)
+        return 2
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    log.info(
+        "worker.start",
+        chain_id=pipeline.chain_id,
+        accounts=list(pipeline.signers),
+        db=pipeline.store.dialect,
+        confirmations=pipeline.confirmations,
+    )
+    try:
+        pipeline.reconcile_nonces()
+        pipeline.run(until_idle=args.until_idle, max_seconds=args.max_seconds)
+    except KeyboardInterrupt:
+        log.info("worker.stop")
+    finally:
+        pipeline.store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

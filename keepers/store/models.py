@@ -1,0 +1,218 @@
+"""SQLAlchemy 2 models of the keeper store.
+
+Amounts that can exceed 64 bits (wei values, fees, notional) are stored as decimal strings
+through :class:`Uint256` so that SQLite and PostgreSQL both keep them exact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Uint256(TypeDecorator[int]):
+    """An unsigned 256-bit integer kept exactly as a decimal string."""
+
+    impl = String(78)
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        if value < 0 or value >= 2**256:
+            raise ValueError(f"not a uint256: {value}")
+        return str(int(value))
+
+    def process_result_value(self, value: str | None, dialect: Any) -> int | None:
+        return None if value is None else int(value)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on both backends (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# --- plans, actions, approvals, job runs (used by the planners' bots) --------------------------
+
+
+class Plan(Base):
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32), default="proposed")
+    trigger: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    actions: Mapped[list[Action]] = relationship(back_populates="plan", order_by="Action.seq")
+    approvals: Mapped[list[Approval]] = relationship(back_populates="plan")
+
+
+class Action(Base):
+    __tablename__ = "actions"
+    __table_args__ = (UniqueConstraint("plan_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32), default="pending")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    intent_id: Mapped[int | None] = mapped_column(ForeignKey("tx_intents.id"))
+
+    plan: Mapped[Plan] = relationship(back_populates="actions")
+
+
+class Approval(Base):
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    tier: Mapped[str] = mapped_column(String(32))
+    approver: Mapped[str | None] = mapped_column(String(128))
+    decision: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    plan: Mapped[Plan] = relationship(back_populates="approvals")
+
+
+class JobRun(Base):
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# --- the transaction pipeline ------------------------------------------------------------------
+
+
+class NonceAllocator(Base):
+    """Next nonce to hand out per (chain, account); reconciled with the node at start."""
+
+    __tablename__ = "nonce_allocators"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    account: Mapped[str] = mapped_column(String(42), primary_key=True)
+    next_nonce: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class TxIntent(Base):
+    """One on-chain effect. ``status`` is the last step recorded (see keepers.chain.pipeline)."""
+
+    __tablename__ = "tx_intents"
+    __table_args__ = (
+        Index("ix_tx_intents_work", "status", "next_try_at"),
+        Index("ix_tx_intents_nonce", "chain_id", "sender", "nonce"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="call")  # call | filler
+    role: Mapped[str] = mapped_column(String(64))
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    sender: Mapped[str] = mapped_column(String(42))
+    target: Mapped[str] = mapped_column(String(42))
+    calldata: Mapped[str] = mapped_column(Text)
+    value: Mapped[int] = mapped_column(Uint256, default=0)
+    notional: Mapped[int] = mapped_column(Uint256, default=0)
+    fee_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    nonce: Mapped[int | None] = mapped_column(BigInteger)
+    gas_limit: Mapped[int | None] = mapped_column(BigInteger)
+    max_fee_per_gas: Mapped[int | None] = mapped_column(Uint256)
+    max_priority_fee_per_gas: Mapped[int | None] = mapped_column(Uint256)
+    fee_cap: Mapped[int | None] = mapped_column(Uint256)
+    current_attempt_id: Mapped[int | None] = mapped_column(Integer)
+    mined_attempt_id: Mapped[int | None] = mapped_column(Integer)
+    mined_block: Mapped[int | None] = mapped_column(BigInteger)
+    mined_block_hash: Mapped[str | None] = mapped_column(String(66))
+    checked_block: Mapped[int] = mapped_column(BigInteger, default=-1)
+    error: Mapped[str | None] = mapped_column(Text)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    audited_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    attempts: Mapped[list[TxAttempt]] = relationship(
+        back_populates="intent", order_by="TxAttempt.id"
+    )
+
+
+class TxAttempt(Base):
+    """One signed transaction for an intent; all attempts of an intent share its nonce."""
+
+    __tablename__ = "tx_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    intent_id: Mapped[int] = mapped_column(ForeignKey("tx_intents.id"), index=True)
+    tx_hash: Mapped[str] = mapped_column(String(66), index=True)
+    raw_tx: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    max_fee_per_gas: Mapped[int] = mapped_column(Uint256)
+    max_priority_fee_per_gas: Mapped[int] = mapped_column(Uint256)
+    gas_limit: Mapped[int] = mapped_column(BigInteger)
+    # signed | validated | broadcast | mined | replaced | invalid | dropped
+    status: Mapped[str] = mapped_column(String(16), default="signed")
+    sent_at_block: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    intent: Mapped[TxIntent] = relationship(back_populates="attempts")
+
+
+class StepLog(Base):
+    """Append-only record of every step outcome, written in the step's own DB transaction."""
+
+    __tablename__ = "step_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    intent_id: Mapped[int] = mapped_column(ForeignKey("tx_intents.id"), index=True)
+    step: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    worker: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
