@@ -32,6 +32,19 @@ class Node:
             raise classify(dict(resp["error"]))  # type: ignore[arg-type]
         return resp.get("result")
 
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """One HTTP round trip for many calls; each item is its result or its typed error."""
+        if not calls:
+            return []
+        resp = self.w3.provider.make_batch_request(calls)  # type: ignore[arg-type]
+        if not isinstance(resp, list):  # the whole batch was refused
+            raise classify(dict(resp.get("error") or {"message": str(resp)}))
+        out: list[Any] = []
+        for item in resp:
+            err = item.get("error")
+            out.append(classify(dict(err)) if err else item.get("result"))
+        return out
+
     # --- reads ----------------------------------------------------------------------------
 
     @property

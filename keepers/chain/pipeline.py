@@ -35,9 +35,9 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from keepers.chain import fees as feelib
 from keepers.chain.errors import (
@@ -101,8 +101,9 @@ class IntentSpec:
 
 @dataclass
 class CrashHook:
-    """``KEEPER_CRASH_AT=<step>[:<n>]``: ``os._exit(137)`` right after the n-th commit of
-    ``step`` (n defaults to 1). For the crash-safety tests; inert when unset."""
+    """``KEEPER_CRASH_AT=<step>[:<n>]``: ``os._exit(137)`` right after the commit that
+    recorded ``step`` for the n-th intent (n defaults to 1). For the crash-safety tests; inert
+    when unset. "sent" fires after eth_sendRawTransaction returned, before that commit."""
 
     step: str | None = None
     nth: int = 1
@@ -120,10 +121,10 @@ class CrashHook:
             )
         return cls(step, int(nth or 1))
 
-    def __call__(self, step: str) -> None:
+    def __call__(self, step: str, intents: int = 1) -> None:
         if step != self.step:
             return
-        self.seen += 1
+        self.seen += intents
         if self.seen >= self.nth:
             os._exit(137)
 
@@ -139,7 +140,7 @@ class Pipeline:
         settings: KeeperSettings,
         decoder: RevertDecoder | None = None,
         worker_id: str | None = None,
-        crash: Callable[[str], None] | None = None,
+        crash: Callable[..., None] | None = None,
     ) -> None:
         self.store = store
         self.node = node
@@ -152,6 +153,9 @@ class Pipeline:
         self.confirmations = settings.confirmations_for(self.chain_id)
         self._head = -1
         self._latest_nonce: dict[str, int] = {}
+        self._steplog: list[dict[str, Any]] = []
+        self._new_attempts: list[tuple[TxIntent, TxAttempt]] = []
+        self._alloc_rows: dict[str, NonceAllocator] = {}
 
     # ==================================================================================
     # submission and start-up
@@ -160,6 +164,10 @@ class Pipeline:
     def submit(self, spec: IntentSpec) -> TxIntent:
         """Record an intent (status ``pending``); the same idempotency key returns the first."""
         return submit_intent(self.store, spec)
+
+    def submit_many(self, specs: list[IntentSpec]) -> list[TxIntent]:
+        """Record many intents in one DB transaction (same idempotency rule)."""
+        return submit_intents(self.store, specs)
 
     def reconcile_nonces(self) -> dict[str, int]:
         """Align each account's allocator with the node: never below the node's pending count
@@ -203,24 +211,33 @@ class Pipeline:
     # ==================================================================================
 
     def run_once(self) -> int:
-        """One pass: advance up to ``batch_size`` intents per status, earliest step first, so
-        that a whole batch is built, signed and broadcast before any receipt is awaited.
-        Returns the number of steps done."""
+        """One pass over the statuses, earliest step first: a whole batch is built, signed and
+        broadcast before any receipt is awaited. Returns the number of intents moved."""
         self._refresh_head()
         done = 0
         for status in ACTIVE:
             if status == "broadcast":
                 self._refresh_head()
-            for _ in range(self.settings.batch_size):
-                if not self._step(status):
+            while True:
+                n = self._phase(status)
+                done += n
+                if n < self.settings.batch_size:
                     break
-                done += 1
         return done
 
     def run(self, until_idle: bool = False, max_seconds: float | None = None) -> None:
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        failures = 0
         while deadline is None or time.monotonic() < deadline:
-            done = self.run_once()
+            try:
+                done = self.run_once()
+                failures = 0
+            except (NodeError, OSError) as err:  # node unreachable: back off, keep state
+                failures += 1
+                delay = min(self.settings.retry_backoff_s * 2 ** min(failures, 6), 30.0)
+                log.warning("loop.node_error", error=str(err), delay_s=delay)
+                time.sleep(delay)
+                continue
             if until_idle and done == 0 and self.active_count() == 0:
                 return
             if done == 0:
@@ -250,7 +267,8 @@ class Pipeline:
             self._latest_nonce[account] = self.node.tx_count(account, "latest")
         return self._latest_nonce[account]
 
-    def _claim(self, s: Session, status: str) -> TxIntent | None:
+    def _claim(self, s: Session, status: str) -> list[TxIntent]:
+        """Lock up to batch_size intents in ``status`` that no other replica holds."""
         q = select(TxIntent).where(
             TxIntent.status == status,
             TxIntent.chain_id == self.chain_id,
@@ -259,31 +277,60 @@ class Pipeline:
         )
         if status in ("broadcast", "mined"):
             q = q.where(TxIntent.checked_block < self._head)
-        q = q.order_by(TxIntent.nonce, TxIntent.id).limit(1).with_for_update(skip_locked=True)
-        return s.scalars(q).first()
+        q = (
+            q.order_by(TxIntent.nonce, TxIntent.id)
+            .limit(self.settings.batch_size)
+            .with_for_update(skip_locked=True)
+            .options(selectinload(TxIntent.attempts))
+        )
+        return list(s.scalars(q).all())
 
-    def _step(self, status: str) -> bool:
-        """Claim one intent in ``status`` and run its step in one DB transaction."""
+    def _phase(self, status: str) -> int:
+        """One DB transaction: claim a batch in ``status``, fetch what the step needs from the
+        node in one round trip, run the step for each intent, write the step-log rows, commit.
+        If one intent's step fails transiently the whole batch rolls back (nothing of it is
+        recorded; its node calls are all safe to repeat) and that intent alone backs off.
+        Returns the number of intents moved."""
         step = STEP_OF[status]
         started = time.perf_counter()
-        intent_id: int | None = None
+        outcomes: list[str] = []
+        self._steplog = []
+        self._new_attempts = []
+        self._alloc_rows = {}
+        failed: tuple[int, Exception] | None = None
         try:
             with self.store.transaction() as s:
-                intent = self._claim(s, status)
-                if intent is None:
-                    return False
-                intent_id = intent.id
-                outcome = getattr(self, f"_{step}")(s, intent)
-                intent.retries = 0
-        except (Retry, NodeError, OSError) as err:
-            if intent_id is None:
-                raise
-            self._backoff(intent_id, step, err)
-            return True
-        PIPELINE_STEPS.labels(step, outcome).inc()
-        PIPELINE_STEP_SECONDS.labels(step).observe(time.perf_counter() - started)
-        self.crash(step)
-        return True
+                intents = self._claim(s, status)
+                if not intents:
+                    return 0
+                prefetch = getattr(self, f"_prefetch_{step}", None)
+                pre: dict[int, Any] = prefetch(intents) if prefetch else {}
+                handler = getattr(self, f"_{step}")
+                for intent in intents:
+                    try:
+                        outcomes.append(handler(s, intent, pre.get(intent.id)))
+                    except (Retry, NodeError, OSError) as err:
+                        failed = (intent.id, err)
+                        raise
+                    if intent.retries:
+                        intent.retries = 0
+                if self._new_attempts:
+                    s.flush()
+                    for it, attempt in self._new_attempts:
+                        it.current_attempt_id = attempt.id
+                if self._steplog:
+                    s.execute(insert(StepLog), self._steplog)
+        except (Retry, NodeError, OSError):
+            if failed is None:
+                raise  # the batch's node round trip failed: the run loop backs off
+            self._backoff(failed[0], step, failed[1])
+            return 1
+        elapsed = time.perf_counter() - started
+        for outcome in outcomes:
+            PIPELINE_STEPS.labels(step, outcome).inc()
+        PIPELINE_STEP_SECONDS.labels(step).observe(elapsed / len(outcomes))
+        self.crash(step, len(outcomes))
+        return len(outcomes)
 
     def _backoff(self, intent_id: int, step: str, err: Exception) -> None:
         with self.store.transaction() as s:
@@ -294,19 +341,36 @@ class Pipeline:
             delay = min(self.settings.retry_backoff_s * 2 ** min(intent.retries - 1, 6), 60.0)
             intent.next_try_at = utcnow() + dt.timedelta(seconds=delay)
             intent.error = f"{type(err).__name__}: {err}"
-            self._log(s, intent, step, "retry", error=intent.error, delay_s=delay)
+            s.add(
+                StepLog(
+                    intent_id=intent.id,
+                    step=step,
+                    outcome="retry",
+                    worker=self.worker_id,
+                    detail={"error": intent.error, "delay_s": delay},
+                )
+            )
         PIPELINE_STEPS.labels(step, "retry").inc()
-        log.warning("step.retry", intent=intent_id, step=step, error=str(err))
+        log.warning("step.retry", intent=intent_id, step=step, error=str(err), delay_s=delay)
+
+    @staticmethod
+    def _attempt(intent: TxIntent, attempt_id: int | None) -> TxAttempt:
+        for a in intent.attempts:
+            if a.id == attempt_id:
+                return a
+        raise LookupError(f"intent {intent.id} has no attempt {attempt_id}")
 
     def _log(self, s: Session, intent: TxIntent, step: str, outcome: str, **detail: Any) -> str:
-        s.add(
-            StepLog(
-                intent_id=intent.id,
-                step=step,
-                outcome=outcome,
-                detail=detail,
-                worker=self.worker_id,
-            )
+        """Queue the step-log row (written in this step's transaction) and log the outcome."""
+        self._steplog.append(
+            {
+                "intent_id": intent.id,
+                "step": step,
+                "outcome": outcome,
+                "detail": detail,
+                "worker": self.worker_id,
+                "at": utcnow(),
+            }
         )
         fields: dict[str, Any] = {
             "intent": intent.id,
@@ -317,7 +381,9 @@ class Pipeline:
             "nonce": intent.nonce,
         }
         fields.update(detail)
-        log.info("step", **fields)
+        (log.debug if outcome in ("ok", "sent", "mined", "confirmed") else log.info)(
+            "step", **fields
+        )
         return outcome
 
     # ==================================================================================
@@ -336,21 +402,29 @@ class Pipeline:
             self.node.fee_history(self.settings.fee_history_blocks), floor, self._fee_cap(intent)
         )
 
-    def _build(self, s: Session, intent: TxIntent) -> str:
-        tx = {
-            "from": intent.sender,
-            "to": intent.target,
-            "data": intent.calldata,
-            "value": intent.value,
-        }
-        try:
-            self.node.call(tx, "pending")
-            gas = self.node.estimate_gas(tx, "pending")
-        except ExecutionReverted as err:
-            reason = self.decoder.describe(revert_data(err))
-            intent.status = "failed"
-            intent.error = f"simulation reverted: {reason}"
-            return self._log(s, intent, "build", "reverted", reason=reason)
+    def _prefetch_build(self, intents: list[TxIntent]) -> dict[int, Any]:
+        """eth_call (the simulation) and eth_estimateGas against the pending block, for the
+        whole batch in one round trip."""
+        calls: list[tuple[str, list[Any]]] = []
+        for it in intents:
+            tx = Node._rpc_tx(
+                {"from": it.sender, "to": it.target, "data": it.calldata, "value": it.value}
+            )
+            calls += [("eth_call", [tx, "pending"]), ("eth_estimateGas", [tx, "pending"])]
+        results = self.node.batch(calls)
+        return {it.id: (results[2 * i], results[2 * i + 1]) for i, it in enumerate(intents)}
+
+    def _build(self, s: Session, intent: TxIntent, pre: tuple[Any, Any]) -> str:
+        simulated, estimate = pre
+        for res in (simulated, estimate):
+            if isinstance(res, ExecutionReverted):
+                reason = self.decoder.describe(revert_data(res))
+                intent.status = "failed"
+                intent.error = f"simulation reverted: {reason}"
+                return self._log(s, intent, "build", "reverted", reason=reason)
+            if isinstance(res, NodeError):
+                raise res
+        gas = int(estimate, 16)
         fees = self._suggest(intent)
         intent.gas_limit = gas * (10_000 + self.settings.gas_margin_bps) // 10_000
         intent.max_fee_per_gas = fees.max_fee_per_gas
@@ -376,7 +450,13 @@ class Pipeline:
         return s.scalars(q.with_for_update()).first()
 
     def _allocate_nonce(self, s: Session, account: str) -> int:
-        row = self._allocator_row(s, account)
+        """Next nonce of ``account``; the allocator row is locked once per batch and handed
+        out in memory (batch allocation), written back by the batch's commit."""
+        row = self._alloc_rows.get(account)
+        if row is None:
+            with s.no_autoflush:
+                row = self._allocator_row(s, account)
+            self._alloc_rows[account] = row  # type: ignore[assignment]
         if row is None:
             row = NonceAllocator(
                 chain_id=self.chain_id,
@@ -384,6 +464,7 @@ class Pipeline:
                 next_nonce=self.node.tx_count(account, "pending"),
             )
             s.add(row)
+            self._alloc_rows[account] = row
         nonce = row.next_nonce
         row.next_nonce = nonce + 1
         return nonce
@@ -392,16 +473,22 @@ class Pipeline:
     # Audit
     # ==================================================================================
 
-    def _audit(self, s: Session, intent: TxIntent) -> str:
+    def _audit(self, s: Session, intent: TxIntent, _pre: None = None) -> str:
+        role = self.settings.policy.roles.get(intent.role)
+        capped = role is not None and role.daily_notional_cap is not None and intent.kind == "call"
         day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-        approved = s.scalars(
-            select(TxIntent.notional).where(
-                TxIntent.role == intent.role,
-                TxIntent.audited_at >= day,
-                TxIntent.status.not_in(("rejected", "invalid")),
-                TxIntent.id != intent.id,
-            )
-        ).all()
+        approved = (
+            []
+            if not capped
+            else s.scalars(
+                select(TxIntent.notional).where(
+                    TxIntent.role == intent.role,
+                    TxIntent.audited_at >= day,
+                    TxIntent.status.not_in(("rejected", "invalid")),
+                    TxIntent.id != intent.id,
+                )
+            ).all()
+        )
         decision = audit(
             AuditRequest(
                 kind=intent.kind,
@@ -469,7 +556,7 @@ class Pipeline:
     # Sign
     # ==================================================================================
 
-    def _sign(self, s: Session, intent: TxIntent) -> str:
+    def _sign(self, s: Session, intent: TxIntent, _pre: None = None) -> str:
         signer = self.signers[intent.sender.lower()]
         assert intent.nonce is not None and intent.gas_limit is not None
         tx = {
@@ -494,18 +581,17 @@ class Pipeline:
             gas_limit=intent.gas_limit,
             status="signed",
         )
-        s.add(attempt)
-        s.flush()
-        intent.current_attempt_id = attempt.id
+        intent.attempts.append(attempt)
+        self._new_attempts.append((intent, attempt))  # ids assigned by one flush per batch
         intent.status = "signed"
-        return self._log(s, intent, "sign", "ok", attempt=attempt.id, tx_hash=attempt.tx_hash)
+        return self._log(s, intent, "sign", "ok", tx_hash=attempt.tx_hash)
 
     # ==================================================================================
     # Validate
     # ==================================================================================
 
-    def _validate(self, s: Session, intent: TxIntent) -> str:
-        attempt = s.get(TxAttempt, intent.current_attempt_id)
+    def _validate(self, s: Session, intent: TxIntent, _pre: None = None) -> str:
+        attempt = self._attempt(intent, intent.current_attempt_id)
         assert attempt is not None and intent.nonce is not None and intent.gas_limit is not None
         problems = check_signed(
             attempt.raw_tx,
@@ -543,33 +629,57 @@ class Pipeline:
     # Broadcast
     # ==================================================================================
 
-    def _broadcast(self, s: Session, intent: TxIntent) -> str:
-        attempt = s.get(TxAttempt, intent.current_attempt_id)
-        assert attempt is not None
-        outcome = "sent"
-        try:
-            self.node.send_raw(attempt.raw_tx)
-        except AlreadyKnown:
-            outcome = "already-known"
-        except NonceTooLow:
-            return self._nonce_used(s, intent, "broadcast")
-        except (ReplacementUnderpriced, FeeTooLow) as err:
-            return self._replace(s, intent, "broadcast", reason=type(err).__name__)
-        except InsufficientFunds as err:
-            raise Retry(f"insufficient funds for {attempt.tx_hash}: {err}") from err
+    def _prefetch_broadcast(self, intents: list[TxIntent]) -> dict[int, Any]:
+        """eth_sendRawTransaction for the whole batch in one round trip (then the head, as the
+        attempts' sent-at block). Re-sending a signed transaction is harmless: the node knows
+        it already, or its nonce is used and the receipt tells whether by us."""
+        raws = [self._attempt(it, it.current_attempt_id).raw_tx for it in intents]
+        results = self.node.batch(
+            [("eth_sendRawTransaction", [raw]) for raw in raws] + [("eth_blockNumber", [])]
+        )
         self.crash("sent")
+        head = results[-1]
+        sent_at = int(head, 16) if isinstance(head, str) else self._head
+        return {it.id: (results[i], sent_at) for i, it in enumerate(intents)}
+
+    def _broadcast(self, s: Session, intent: TxIntent, pre: tuple[Any, int]) -> str:
+        result, sent_at = pre
+        attempt = self._attempt(intent, intent.current_attempt_id)
+        outcome = "sent"
+        if isinstance(result, AlreadyKnown):
+            outcome = "already-known"
+        elif isinstance(result, NonceTooLow):
+            return self._nonce_used(s, intent, "broadcast")
+        elif isinstance(result, ReplacementUnderpriced | FeeTooLow):
+            return self._replace(s, intent, "broadcast", reason=type(result).__name__)
+        elif isinstance(result, InsufficientFunds):
+            raise Retry(f"insufficient funds for {attempt.tx_hash}: {result}")
+        elif isinstance(result, NodeError):
+            raise result
         attempt.status = "broadcast"
-        attempt.sent_at_block = self.node.block_number()
+        attempt.sent_at_block = sent_at
         intent.status = "broadcast"
         intent.checked_block = -1
         intent.error = None
-        return self._log(s, intent, "broadcast", outcome, tx_hash=attempt.tx_hash, block=self._head)
+        return self._log(s, intent, "broadcast", outcome, tx_hash=attempt.tx_hash, block=sent_at)
 
-    def _find_mined(self, intent: TxIntent) -> tuple[TxAttempt, dict[str, Any]] | None:
+    def _receipts(self, attempts: list[TxAttempt]) -> dict[str, dict[str, Any] | None]:
+        hashes = [a.tx_hash for a in attempts if a.status not in ("signed", "invalid")]
+        results = self.node.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        out: dict[str, dict[str, Any] | None] = {}
+        for h, r in zip(hashes, results, strict=True):
+            if isinstance(r, NodeError):
+                raise r
+            out[h] = r
+        return out
+
+    def _find_mined(
+        self, intent: TxIntent, receipts: dict[str, dict[str, Any] | None] | None = None
+    ) -> tuple[TxAttempt, dict[str, Any]] | None:
+        if receipts is None:
+            receipts = self._receipts(intent.attempts)
         for attempt in reversed(intent.attempts):
-            if attempt.status in ("signed", "invalid"):
-                continue
-            receipt = self.node.receipt(attempt.tx_hash)
+            receipt = receipts.get(attempt.tx_hash)
             if receipt is not None and receipt.get("blockHash"):
                 return attempt, receipt
         return None
@@ -610,14 +720,19 @@ class Pipeline:
     # Watch (broadcast, not yet mined): replacement of stuck attempts
     # ==================================================================================
 
-    def _watch(self, s: Session, intent: TxIntent) -> str:
+    def _prefetch_watch(self, intents: list[TxIntent]) -> dict[int, Any]:
+        """Receipts, in one round trip, of the intents whose nonce the chain has passed."""
+        passed = [it for it in intents if self._latest(it.sender) > int(it.nonce or 0)]
+        receipts = self._receipts([a for it in passed for a in it.attempts])
+        return {it.id: receipts for it in passed}
+
+    def _watch(self, s: Session, intent: TxIntent, receipts: dict[str, Any] | None) -> str:
         assert intent.nonce is not None
         intent.checked_block = self._head
-        current = s.get(TxAttempt, intent.current_attempt_id)
-        assert current is not None
+        current = self._attempt(intent, intent.current_attempt_id)
         waited = self._head - int(current.sent_at_block or self._head)
-        if self._latest(intent.sender) > intent.nonce:
-            found = self._find_mined(intent)
+        if receipts is not None:  # the chain is past our nonce
+            found = self._find_mined(intent, receipts)
             if found is not None:
                 return self._record_mined(s, intent, *found, step="watch")
             if waited >= self.settings.replace_after_blocks:
@@ -656,13 +771,27 @@ class Pipeline:
     # Confirm
     # ==================================================================================
 
-    def _confirm(self, s: Session, intent: TxIntent) -> str:
+    def _prefetch_confirm(self, intents: list[TxIntent]) -> dict[int, Any]:
+        """Receipts of every attempt and the canonical hash at each mined block, one trip."""
+        receipts = self._receipts([a for it in intents for a in it.attempts])
+        blocks = self.node.batch(
+            [("eth_getBlockByNumber", [hex(int(it.mined_block or 0)), False]) for it in intents]
+        )
+        out = {}
+        for it, block in zip(intents, blocks, strict=True):
+            if isinstance(block, NodeError):
+                raise block
+            out[it.id] = (receipts, None if block is None else block["hash"])
+        return out
+
+    def _confirm(self, s: Session, intent: TxIntent, pre: tuple[dict[str, Any], str | None]) -> str:
+        receipts, canonical_hash = pre
         intent.checked_block = self._head
-        attempt = s.get(TxAttempt, intent.mined_attempt_id)
-        assert attempt is not None and intent.mined_block is not None
-        receipt = self.node.receipt(attempt.tx_hash)
+        attempt = self._attempt(intent, intent.mined_attempt_id)
+        assert intent.mined_block is not None
+        receipt = receipts.get(attempt.tx_hash)
         if receipt is None or receipt.get("blockHash") != intent.mined_block_hash:
-            found = self._find_mined(intent)
+            found = self._find_mined(intent, receipts)
             if found is not None:
                 out = self._record_mined(s, intent, *found, step="confirm")
                 self._log(s, intent, "confirm", "reorg-moved")
@@ -678,7 +807,7 @@ class Pipeline:
         depth = self._head - intent.mined_block + 1
         if depth < self.confirmations:
             return "waiting"
-        if self.node.block_hash(intent.mined_block) != intent.mined_block_hash:
+        if canonical_hash != intent.mined_block_hash:
             intent.checked_block = -1  # the receipt and the block disagree: look again
             return "not-canonical"
         ok = int(receipt.get("status", "0x1"), 16) == 1
@@ -690,34 +819,64 @@ class Pipeline:
         )
 
 
+def _new_intent(spec: IntentSpec) -> TxIntent:
+    return TxIntent(
+        idempotency_key=spec.idempotency_key,
+        kind="call",
+        role=spec.role,
+        chain_id=spec.chain_id,
+        sender=spec.sender.lower(),
+        target=spec.target.lower(),
+        calldata=spec.calldata,
+        value=spec.value,
+        notional=spec.value if spec.notional is None else spec.notional,
+        fee_policy=dict(spec.fee_policy),
+        status="pending",
+    )
+
+
 def submit_intent(store: Store, spec: IntentSpec) -> TxIntent:
     """Insert an intent in its own transaction; an existing idempotency key wins."""
-    existing = _by_key(store, spec.idempotency_key)
-    if existing is not None:
-        return existing
+    return submit_intents(store, [spec])[0]
+
+
+def submit_intents(store: Store, specs: list[IntentSpec]) -> list[TxIntent]:
+    """Insert many intents in one transaction (e.g. all actions of a plan). Keys that already
+    exist return their first intent. On a concurrent insert of the same key, falls back to
+    one transaction per intent."""
+    keys = [sp.idempotency_key for sp in specs]
+    with store.sessions() as s:
+        existing = {
+            it.idempotency_key: it
+            for it in s.scalars(select(TxIntent).where(TxIntent.idempotency_key.in_(keys)))
+        }
+    fresh: dict[str, TxIntent] = {}
     try:
         with store.transaction() as s:
-            intent = TxIntent(
-                idempotency_key=spec.idempotency_key,
-                kind="call",
-                role=spec.role,
-                chain_id=spec.chain_id,
-                sender=spec.sender.lower(),
-                target=spec.target.lower(),
-                calldata=spec.calldata,
-                value=spec.value,
-                notional=spec.value if spec.notional is None else spec.notional,
-                fee_policy=dict(spec.fee_policy),
-                status="pending",
-            )
-            s.add(intent)
+            for sp in specs:
+                if sp.idempotency_key not in existing and sp.idempotency_key not in fresh:
+                    fresh[sp.idempotency_key] = _new_intent(sp)
+            s.add_all(fresh.values())
             s.flush()
-            s.add(StepLog(intent_id=intent.id, step="submit", outcome="ok", detail={}))
-        return intent
+            if fresh:
+                rows = [
+                    {
+                        "intent_id": it.id,
+                        "step": "submit",
+                        "outcome": "ok",
+                        "detail": {},
+                        "at": utcnow(),
+                    }
+                    for it in fresh.values()
+                ]
+                s.execute(insert(StepLog), rows)
     except IntegrityError:
-        found = _by_key(store, spec.idempotency_key)
+        if len(specs) > 1:
+            return [submit_intent(store, sp) for sp in specs]
+        found = _by_key(store, specs[0].idempotency_key)
         assert found is not None
-        return found
+        return [found]
+    return [existing.get(k) or fresh[k] for k in keys]
 
 
 def _by_key(store: Store, key: str) -> TxIntent | None:

@@ -63,7 +63,7 @@ def make_settings(db_url: str, rpc_url: str, counter_address: str, **kw: Any) ->
 def make_pipeline(settings: KeeperSettings, signer: Any = None, exclusive: bool = True) -> Pipeline:
     store = Store(settings.db_url, exclusive=exclusive)
     node = Node(settings.rpc_url)
-    pipe = Pipeline(store, node, [signer or RawKeySigner(SENDER_KEY)], settings, crash=lambda s: None)
+    pipe = Pipeline(store, node, [signer or RawKeySigner(SENDER_KEY)], settings, crash=lambda *a: None)
     pipe.reconcile_nonces()
     return pipe
 
