@@ -52,12 +52,12 @@ def test_liquidity_check__l1_high__plan_executed_and_verified(make_bot, fresh, a
 
 def test_threshold_check__tier_off_target__plan_fires(make_bot, fresh, accounts):
     c, keeper = fresh.controller, accounts[2]
-    # Move ~9% of the fund from L2 to L3 by hand: L1 stays at target, only tiers deviate.
-    mmf = fresh.assets["MMF-A"]
-    c.redeemAsset(mmf, 180_000 * 10**18 // 1, 0, sender=keeper) if mmf.decimals() == 18 else None
+    bot = make_bot(NO_APPROVAL)
+    # Move 9% of the fund from L2 to L3 by hand: L1 stays at target, only the tiers deviate.
+    mmf = bot.read().state.asset(fresh.assets["MMF-A"].address)
+    c.redeemAsset(mmf.token, mmf.tokens_for_value(180_000 * UNIT), 0, sender=keeper)
     c.purchaseAsset(fresh.assets["CREDIT"], 90_000 * UNIT, 0, sender=keeper)
     c.purchaseAsset(fresh.assets["TBILL-B"], 90_000 * UNIT, 0, sender=keeper)
-    bot = make_bot(NO_APPROVAL)
     assert bot.check("liquidity", NOW).status == "nothing_to_do"
     out = bot.check("threshold", NOW, dry_run=True)
     assert out.status == "dry_run" and out.plan_id
