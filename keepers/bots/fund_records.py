@@ -187,8 +187,8 @@ class PlanStore:
         if exact is not None or len(prefix) < 6:
             return exact
         with self.store.sessions() as s:
-            rows = s.scalars(select(m.Plan).where(m.Plan.ref.like(f"{prefix}%"))).all()
-            return self.get(rows[0].ref) if len(rows) == 1 and rows[0].ref else None
+            refs = s.scalars(select(m.Plan.ref).where(m.Plan.ref.like(f"{prefix}%"))).all()
+        return self.get(refs[0]) if len(refs) == 1 and refs[0] else None
 
     def plan(self, ref: str) -> Plan:
         row = self.get(ref)

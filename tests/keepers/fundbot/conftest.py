@@ -59,7 +59,12 @@ def alerts() -> list[Alert]:
 
 @pytest.fixture
 def make_bot(
-    fresh: Any, chain: Any, accounts: Any, deployment_file: Path, tmp_path: Path, alerts: list[Alert]
+    fresh: Any,
+    chain: Any,
+    accounts: Any,
+    deployment_file: Path,
+    tmp_path: Path,
+    alerts: list[Alert],
 ) -> Iterator[Any]:
     stores: list[Store] = []
 

@@ -62,7 +62,9 @@ def test_approval__rejected__nothing_sent(make_bot, fresh, accounts):
     assert intents(bot) == 0
 
 
-def test_simulation_failure__aborts_with_decoded_error__nothing_sent(make_bot, fresh, accounts, alerts):
+def test_simulation_failure__aborts_with_decoded_error__nothing_sent(
+    make_bot, fresh, accounts, alerts
+):
     deposit(fresh, accounts, 400_000)
     admin = accounts[1]
     # Lowering caps is risk-reducing (no timelock); the planner does not model caps.
