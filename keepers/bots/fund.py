@@ -119,7 +119,9 @@ class FundBot:
         self.alert = alerter or Alerter()
         self.signer = signer
         self._pipeline = pipeline
-        # test seam: called after execution, before verification
+        # test seams: before each action is re-quoted and sent (with its index), and after
+        # execution, before verification
+        self.before_action: Callable[[int], None] | None = None
         self.before_verify: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ wiring
@@ -283,6 +285,10 @@ class FundBot:
                     if any(f.rule == "paused" for f in report.findings)
                     else AlertLevel.WARNING
                 )
+                if any(
+                    f.rule == "slippage" and f.level is riskmod.Level.BLOCK for f in report.findings
+                ):
+                    level = AlertLevel.CRITICAL
                 self.alert(level, "risk_" + report.level.value, _findings_text(report), ref)
                 self.plans.update(ref, BLOCKED, risk=findings)
                 return CycleOutcome(ref, BLOCKED, _findings_text(report))
@@ -361,7 +367,17 @@ class FundBot:
 
     def encode_all(self, reading: FundReading, p: Plan) -> list[tuple[int, Action, EncodedCall]]:
         order = sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)
-        return [(i, p.actions[i], self.encoder.encode(reading, p.actions[i])) for i in order]
+        out = []
+        for i in order:
+            a = p.actions[i]
+            out.append(
+                (
+                    i,
+                    a,
+                    self.encoder.encode(reading, a, self.encoder.quote(reading, a, reading.block)),
+                )
+            )
+        return out
 
     def simulate(self, reading: FundReading, calls: list[tuple[int, Action, EncodedCall]]) -> Any:
         sim = ForkSimulator(self.k.rpc_url, self.decoder, self.k.anvil_bin)
@@ -467,6 +483,9 @@ class FundBot:
         self, ref: str, idx: int, order: int, action: Action, before: FundReading
     ) -> tuple[ActionResult, FundReading, int, str | None]:
         """Returns (result, reading after, gas wei, abort reason for the rest or None)."""
+        if self.before_action is not None:
+            self.before_action(idx)
+            before = self.read()
         # slippage re-check at the state the previous actions left
         quote = self.encoder.quote(before, action, before.block)
         if quote is not None:
@@ -480,7 +499,7 @@ class FundBot:
                     ref, idx, "skipped", result=result_to_dict(res), order=order
                 )
                 return res, before, 0, None
-        encoded = self.encoder.encode(before, action)
+        encoded = self.encoder.encode(before, action, quote)
         spec = IntentSpec(
             idempotency_key=f"fund:{ref}:{idx}",
             role=ROLE,

@@ -4,6 +4,11 @@ the slippage of a real pool quote (Uniswap QuoterV2, eth_call).
 - purchaseAsset(token, cash, minOut): oracle tokens for ``cash`` at the feed price, less
   REBALANCE_MAX_SLIPPAGE (``risk.min_out``). The contract also enforces its own oracle minimum.
 - redeemAsset(token, tokens, minOut): ``controller.valueOf(token, tokens)`` less the same.
+- DEX assets with a pool quote: a quote between REBALANCE_MAX_SLIPPAGE (2%, warn) and
+  SLIPPAGE_BLOCK_BPS (5%, block) under the oracle is allowed to run by the seed, but the
+  oracle minOut would revert it; there minOut is the quote itself (the fill may not get worse
+  than what the keeper saw just before sending), never below the oracle less
+  SLIPPAGE_BLOCK_BPS.
 - allocateToLayer / executeWaterfallLiquidation / rebalanceBuffer: no minOut (the contract
   applies its oracle minimum per leg).
 
@@ -75,19 +80,28 @@ class ActionEncoder:
             return action.token_amount
         return reading.state.asset(action.asset or "").tokens_for_value(action.amount)
 
-    def encode(self, reading: FundReading, action: Action) -> EncodedCall:
+    def dex_min_out(self, oracle: int, quote: Quote | None) -> int:
+        mo = min_out(oracle, self.config)
+        if quote is None or quote.quote_out >= mo:
+            return mo
+        floor = oracle * (10_000 - self.config.slippage_block_bps) // 10_000
+        return max(floor, quote.quote_out)
+
+    def encode(
+        self, reading: FundReading, action: Action, quote: Quote | None = None
+    ) -> EncodedCall:
         t = action.type
         if t is ActionType.PURCHASE:
             token = Web3.to_checksum_address(action.asset or "")
             oracle = self.oracle_tokens_for(reading, token, action.amount)
-            mo = min_out(oracle, self.config)
+            mo = self.dex_min_out(oracle, quote)
             args: tuple[object, ...] = (token, action.amount, mo)
             return self._call("purchaseAsset", args, mo, oracle)
         if t is ActionType.REDEEM:
             token = Web3.to_checksum_address(action.asset or "")
             tokens = self.token_amount(reading, action)
             oracle = self.oracle_value_of(token, tokens, reading.block)
-            mo = min_out(oracle, self.config)
+            mo = self.dex_min_out(oracle, quote)
             return self._call("redeemAsset", (token, tokens, mo), mo, oracle)
         if t is ActionType.ALLOCATE:
             return self._call("allocateToLayer", (int(action.to_tier or 0), action.amount))

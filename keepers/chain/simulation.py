@@ -174,7 +174,15 @@ class ForkSimulator:
             data = _revert_data(err)
             reason = self.decoder.describe(data) if data else str(err)
             return SimStep(index, False, error=reason, revert_data=data)
-        resp = w3.provider.make_request("eth_sendTransaction", [tx])  # type: ignore[arg-type]
+        try:
+            gas = int(w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
+        except Exception as err:  # noqa: BLE001 - a revert found by the estimate
+            data = _revert_data(err)
+            reason = self.decoder.describe(data) if data else str(err)
+            return SimStep(index, False, error=reason, revert_data=data)
+        # the pipeline sends with a gas margin too (KEEPER_GAS_MARGIN_BPS)
+        sent = {**tx, "gas": hex(gas * 3 // 2)}
+        resp = w3.provider.make_request("eth_sendTransaction", [sent])  # type: ignore[arg-type]
         if resp.get("error"):
             err_obj = resp["error"]
             data = err_obj.get("data") if isinstance(err_obj, dict) else None
@@ -183,5 +191,10 @@ class ForkSimulator:
             return SimStep(index, False, error=reason, revert_data=data)
         receipt = w3.eth.wait_for_transaction_receipt(HexBytes(resp["result"]), timeout=30)
         if int(receipt["status"]) != 1:
-            return SimStep(index, False, int(receipt["gasUsed"]), "mined but reverted")
+            return SimStep(
+                index,
+                False,
+                int(receipt["gasUsed"]),
+                f"mined but reverted (gas limit {gas * 3 // 2})",
+            )
         return SimStep(index, True, int(receipt["gasUsed"]))
