@@ -265,7 +265,7 @@ def status(ctx: Ctx) -> None:
 
     r = ctx.bot().read()
     st = r.state
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "tier": f"L{m.tier + 1}",
             "value": m.value,

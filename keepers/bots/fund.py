@@ -158,14 +158,15 @@ class FundBot:
         if self._pipeline is None:
             settings = self.k.model_copy(update={"policy": self.policy()})
             node = Node(self.k.rpc_url, self.k.rpc_timeout_s)
-            assert self.signer is not None or self.sender
+            _ = self.sender  # builds the signer from the settings when none was given
+            assert self.signer is not None
             self._pipeline = Pipeline(
                 self.store,
                 node,
                 [self.signer],
                 settings,
                 decoder=self.decoder,
-                crash=lambda *_a: None,  # type: ignore[list-item]
+                crash=lambda *_a: None,
             )
             self._pipeline.reconcile_nonces()
         return self._pipeline
@@ -424,7 +425,7 @@ class FundBot:
         # gas funds: the simulated gas at the current price must be covered
         gas_price = int(self.w3.eth.gas_price)
         need = sim.gas_used * gas_price * 2
-        balance = int(self.w3.eth.get_balance(self.sender))
+        balance = int(self.w3.eth.get_balance(Web3.to_checksum_address(self.sender)))
         if balance < need:
             msg = f"keeper {self.sender} has {balance} wei, needs ~{need}: execution paused"
             self.alert(AlertLevel.CRITICAL, "gas_funds", msg, ref)

@@ -118,23 +118,20 @@ class FundContracts:
     addresses: FundAddresses
     artifacts: Path
 
+    def _at(self, address: str, contract_abi: list[dict[str, Any]]) -> Contract:
+        return self.w3.eth.contract(to_checksum_address(address), abi=contract_abi)
+
     def __post_init__(self) -> None:
         a = self.addresses
-        self.controller: Contract = self.w3.eth.contract(
-            a.controller, abi=abi(self.artifacts, "AssetController")
-        )
-        self.lens: Contract = self.w3.eth.contract(a.lens, abi=abi(self.artifacts, "FundLens"))
-        self.vault: Contract = self.w3.eth.contract(a.vault, abi=abi(self.artifacts, "TieredVault"))
-        self.quoter: Contract | None = (
-            self.w3.eth.contract(a.quoter, abi=QUOTER_V2_ABI) if a.quoter else None
-        )
-        self.uniswap_adapter: Contract | None = (
-            self.w3.eth.contract(a.adapters["uniswap"], abi=abi(self.artifacts, "UniswapV3Adapter"))
+        self.controller = self._at(a.controller, abi(self.artifacts, "AssetController"))
+        self.lens = self._at(a.lens, abi(self.artifacts, "FundLens"))
+        self.vault = self._at(a.vault, abi(self.artifacts, "TieredVault"))
+        self.quoter = self._at(a.quoter, QUOTER_V2_ABI) if a.quoter else None
+        self.uniswap_adapter = (
+            self._at(a.adapters["uniswap"], abi(self.artifacts, "UniswapV3Adapter"))
             if "uniswap" in a.adapters
             else None
         )
 
     def erc20(self, token: str) -> Contract:
-        return self.w3.eth.contract(
-            to_checksum_address(token), abi=abi(self.artifacts, "TestStablecoin")
-        )
+        return self._at(token, abi(self.artifacts, "TestStablecoin"))

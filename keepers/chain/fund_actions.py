@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from web3 import Web3
 
@@ -63,7 +64,7 @@ class ActionEncoder:
         base = reading.state.base_decimals
         return cash * 10 ** (fdec + self.token_decimals(token)) // (price * 10**base)
 
-    def oracle_value_of(self, token: str, tokens: int, block: int | str = "latest") -> int:
+    def oracle_value_of(self, token: str, tokens: int, block: Any = "latest") -> int:
         return int(self.c.controller.functions.valueOf(token, tokens).call(block_identifier=block))
 
     def pool_fee(self, token: str) -> int | None:
@@ -124,17 +125,15 @@ class ActionEncoder:
 
     # ------------------------------------------------------------------ quotes
 
-    def quote(
-        self, reading: FundReading, action: Action, block: int | str = "latest"
-    ) -> Quote | None:
+    def quote(self, reading: FundReading, action: Action, block: Any = "latest") -> Quote | None:
         """A pool quote for a purchase or redeem of a DEX asset; None for other assets."""
         if action.type not in (ActionType.PURCHASE, ActionType.REDEEM) or not action.asset:
             return None
-        token = Web3.to_checksum_address(action.asset)
+        token: str = Web3.to_checksum_address(action.asset)
         fee = self.pool_fee(token)
         if fee is None or self.c.quoter is None:
             return None
-        cash = self.c.addresses.cash
+        cash: str = self.c.addresses.cash
         if action.type is ActionType.PURCHASE:
             amount_in, token_in, token_out = action.amount, cash, token
             oracle = self.oracle_tokens_for(reading, token, action.amount)

@@ -103,7 +103,7 @@ class FundReader:
         self.w3 = contracts.w3
         self.symbols = contracts.addresses.symbols
 
-    def read(self, block: int | str = "latest") -> FundReading:
+    def read(self, block: Any = "latest") -> FundReading:
         header = with_retries(lambda: self.w3.eth.get_block(block), "eth_getBlockByNumber")
         number = int(header["number"])
         raw = with_retries(
