@@ -218,6 +218,39 @@ class FundBot:
             return CycleOutcome(None, NOTHING, f"{job}: no trigger")
         return self.plan_and_run(reading, triggers, now, dry_run=dry_run)
 
+    def events(self, now: int) -> CycleOutcome:
+        """Event triggers (seed 001 section 2.1 item 4) since the previous events check: vault
+        deposits above LARGE_DEPOSIT_AMOUNT (Deposit logs), assets matured or whose redemption
+        window opened, and oracle prices that moved by more than PRICE_MOVE_THRESHOLD. The
+        first check only records where it starts."""
+        try:
+            reading = self.read()
+        except NetworkUnavailable as err:
+            self.alert(AlertLevel.WARNING, "network", str(err))
+            return CycleOutcome(None, "network_error", str(err))
+        last = self.plans.last_job_detail("events")
+        detail = {
+            "block": reading.block,
+            "at": now,
+            "prices": {k: str(v) for k, v in reading.prices.items()},
+        }
+        triggers: list[trig.Trigger] = []
+        if last is not None:
+            dec = reading.state.base_decimals
+            if reading.block > int(last["block"]):
+                logs = self.contracts.vault.events.Deposit.get_logs(
+                    from_block=int(last["block"]) + 1, to_block=reading.block
+                )
+                for lg in logs:
+                    triggers += trig.deposit_trigger(int(lg["args"]["assets"]), dec, self.cfg)
+            triggers += trig.asset_event_triggers(reading.state, int(last["at"]), now)
+            previous = {k: int(v) for k, v in (last.get("prices") or {}).items()}
+            triggers += trig.price_move_triggers(previous, reading.prices, self.cfg)
+        self.plans.record_job_run("events", now, detail)
+        if not triggers:
+            return CycleOutcome(None, NOTHING, "events: no trigger")
+        return self.plan_and_run(reading, triggers, now)
+
     def manual(
         self, now: int, requested_by: str, reason: str, *, force: bool = True, dry_run: bool = False
     ) -> CycleOutcome:

@@ -299,6 +299,16 @@ class PlanStore:
             ).first()
             return int(row.started_at.timestamp()) if row else None
 
+    def last_job_detail(self, job: str) -> dict[str, Any] | None:
+        with self.store.sessions() as s:
+            row = s.scalars(
+                select(m.JobRun)
+                .where(m.JobRun.job == job, m.JobRun.status == "done")
+                .order_by(m.JobRun.id.desc())
+                .limit(1)
+            ).first()
+            return dict(row.detail) if row else None
+
     def record_job_run(self, job: str, at: int, detail: dict[str, Any]) -> None:
         with self.store.transaction() as s:
             s.add(

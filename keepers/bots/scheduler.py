@@ -38,11 +38,13 @@ class JobSpec:
 
 def fund_jobs(bot: Any) -> list[JobSpec]:
     """Section 5.2: daily 00:00 UTC, weekly Monday 00:00, hourly thresholds, 5-minute
-    liquidity (which also moves waiting plans on: approvals, expiry)."""
+    liquidity (which also moves waiting plans on, approvals and expiry, and checks the event
+    triggers: large deposits, maturities and windows, price moves)."""
     cfg = bot.cfg
 
     def liquidity(now: int) -> Any:
         bot.tick(now)
+        bot.events(now)
         return bot.check("liquidity", now)
 
     return [

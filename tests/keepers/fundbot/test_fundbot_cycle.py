@@ -76,3 +76,43 @@ def test_daily_check__runs_once_per_day(make_bot, fresh, accounts):
     out = bot.check("daily", NOW + 86_400)
     assert out.status == "executed", out.detail
     assert "SCHEDULED" in bot.plans.get(out.plan_id).trigger
+
+
+def test_event_check__large_deposit__plan_fires(make_bot, fresh, accounts):
+    bot = make_bot(NO_APPROVAL)
+    assert bot.events(NOW).status == "nothing_to_do"  # first check: records where it starts
+    deposit(fresh, accounts, 50_000)  # below LARGE_DEPOSIT_AMOUNT (100K): no event
+    assert bot.events(NOW + 300).status == "nothing_to_do"
+    deposit(fresh, accounts, 400_000)
+    out = bot.events(NOW + 600)
+    assert out.status == "executed", out.detail
+    row = bot.plans.get(out.plan_id)
+    codes = [t["code"] for t in row.payload["plan"]["triggers"]]
+    assert codes == ["large_deposit"] and row.trigger == "EVENT"
+
+
+def test_event_check__price_move__trigger_recorded(make_bot, fresh, accounts):
+    bot = make_bot(NO_APPROVAL)
+    bot.events(NOW)
+    feed = fresh.feeds["TBILL-B"]
+    feed.updateAnswer(feed.latestAnswer() * 94 // 100, sender=accounts[0])  # -6% > 5%
+    reading = bot.read()
+    last = bot.plans.last_job_detail("events")
+    from keepers.planning.triggers import price_move_triggers
+
+    moved = price_move_triggers(
+        {k: int(v) for k, v in last["prices"].items()}, reading.prices, bot.cfg
+    )
+    assert [t.asset for t in moved] == [fresh.assets["TBILL-B"].address]
+    out = bot.events(NOW + 300)  # the move triggers a plan (in band: it has nothing to do)
+    assert out.plan_id is not None and out.status in ("nothing_to_do", "executed")
+    assert bot.plans.last_job_detail("events")["at"] == NOW + 300
+
+
+def test_manual__operator_request__plan_goes_through_approval(make_bot, fresh, accounts):
+    deposit(fresh, accounts, 400_000)
+    bot = make_bot()
+    out = bot.manual(NOW, "alice", "deploy the new cash")
+    assert out.status == "pending_approval"
+    row = bot.plans.get(out.plan_id)
+    assert row.trigger == "MANUAL" and row.payload["plan"]["triggers"][0]["code"] == "manual_force"
