@@ -45,7 +45,7 @@ from keepers.bots.fund_records import (
     result_to_dict,
 )
 from keepers.chain.contracts import FundAddresses, FundContracts
-from keepers.chain.fund_actions import ActionEncoder, EncodedCall
+from keepers.chain.fund_actions import ActionEncoder, EncodedCall, fill_ratio
 from keepers.chain.fund_reader import FundReader, FundReading, to_fund_state
 from keepers.chain.node import Node
 from keepers.chain.pipeline import IntentSpec, Pipeline
@@ -466,6 +466,7 @@ class FundBot:
             return CycleOutcome(ref, ABORTED, msg)
         # 5. execute in priority order; one failure does not stop the rest
         results: list[ActionResult] = []
+        self._fills: dict[str, Decimal] = {}
         gas_wei = 0
         before = reading
         aborted: str | None = None
@@ -484,7 +485,7 @@ class FundBot:
         if self.before_verify is not None:
             self.before_verify()
         final = self.read()
-        verification = self.verify(reading.state, results, final.state, ref)
+        verification = self.verify(reading.state, results, final.state, ref, self._fills)
         ok = [r for r in results if r.success]
         if aborted:
             status = ABORTED
@@ -533,6 +534,8 @@ class FundBot:
                     ref, idx, "skipped", result=result_to_dict(res), order=order
                 )
                 return res, before, 0, None
+        if quote is not None and action.asset:
+            self._fills[action.asset] = fill_ratio(quote)
         encoded = self.encoder.encode(before, action, quote)
         spec = IntentSpec(
             idempotency_key=f"fund:{ref}:{idx}",
@@ -573,6 +576,11 @@ class FundBot:
         # positions: L1 is cash - pending; use the cash delta for L1
         deltas = (after.state.cash - before.state.cash, deltas[1], deltas[2])
         ok = status == "confirmed"
+        if ok and action.asset and action.amount:
+            got = deltas[action.to_tier] if action.type.value == "purchaseAsset" else deltas[0]
+            if action.to_tier is not None:
+                short = max(0, action.amount - got) * BPS // action.amount
+                metrics.observe_slippage(action.asset, short)
         stop = None
         if not ok:
             error = error or status
@@ -616,19 +624,18 @@ class FundBot:
         return None
 
     def verify(
-        self, before: FundState, results: list[ActionResult], actual: FundState, ref: str
+        self,
+        before: FundState,
+        results: list[ActionResult],
+        actual: FundState,
+        ref: str,
+        fills: dict[str, Decimal] | None = None,
     ) -> dict[str, Any]:
-        """Expected (planning.simulate.apply of what succeeded, at the measured fills) vs actual
-        tier positions; alert when any differs by more than KEEPER_VERIFY_TOLERANCE_BPS (1%) of
-        total assets."""
+        """Expected (planning.simulate.apply of the actions that succeeded, at the fills quoted
+        just before sending; oracle fills for assets without a pool) vs actual tier positions;
+        alert when any differs by more than KEEPER_VERIFY_TOLERANCE_BPS (1%) of total assets."""
         done = tuple(r.action for r in results if r.success)
-        fills = {}
-        for r in results:
-            if r.success and r.action.asset and r.actual_deltas and r.action.amount:
-                t = r.action.to_tier if r.action.type.value == "purchaseAsset" else None
-                if t is not None:
-                    fills[r.action.asset] = Decimal(r.actual_deltas[t]) / Decimal(r.action.amount)
-        expected = apply(before, Plan("", 0, (), done), fills)
+        expected = apply(before, Plan("", 0, (), done), fills or {})
         total = max(actual.total_assets, 1)
         diffs = [
             abs(actual.positions()[t] - expected.positions()[t]) * BPS // total for t in range(3)
