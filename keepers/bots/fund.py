@@ -283,7 +283,8 @@ class FundBot:
             if q is not None:
                 quotes[i] = q
         gas_cost = 0
-        if self.k.native_price:
+        # Manual plans (operator requests, rollbacks) are never skipped for gas: a human asked.
+        if self.k.native_price and not p.manual:
             gas = self.cfg.rebalance_gas_limit * len(p.actions)
             price = int(self.w3.eth.gas_price)
             gas_cost = gas * price * self.k.native_price * 10**reading.state.base_decimals // 10**18

@@ -77,7 +77,6 @@ def make_bot(
             "KEEPER_CHAIN_ID": str(chain.chain_id),
             "KEEPER_LOG_LEVEL": "WARNING",
             "KEEPER_RETRY_BACKOFF_S": "0.05",
-            "KEEPER_NATIVE_PRICE": "0",
             "REBALANCE_ADMINS": "alice,bob,carol",
             **(env or {}),
         }

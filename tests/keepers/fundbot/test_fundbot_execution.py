@@ -201,3 +201,13 @@ def test_alert_rules__seed_thresholds():
     assert exprs["RebalanceGasCostHigh"][0] == "rebalance_gas_cost > 0.5"
     assert exprs["RebalanceSuccessRateLow"][0] == "rebalance_success_rate < 0.90"
     assert exprs["RebalancePendingPlans"][0] == "rebalance_pending_count > 5"
+
+
+def test_risk__gas_above_10pct_of_benefit__skipped(make_bot, fresh, accounts, alerts):
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    ok = make_bot(NO_APPROVAL).check("liquidity", NOW, dry_run=True)
+    assert "gas:skip" not in ok.detail  # default native price: gas is cheap next to the benefit
+    bot = make_bot({**NO_APPROVAL, "KEEPER_NATIVE_PRICE": str(10**9)})
+    out = bot.check("liquidity", NOW)
+    assert out.status == "blocked" and "gas:skip" in out.detail
+    assert any(a.code == "risk_skip" for a in alerts)
