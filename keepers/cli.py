@@ -140,7 +140,7 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     import importlib
 
     from keepers import metrics
-    from keepers.bots.scheduler import build_scheduler
+    from keepers.bots.scheduler import build_scheduler, stop_scheduler
 
     names = [b.strip() for b in bots.split(",") if b.strip()]
     unknown = [b for b in names if b not in BOTS]
@@ -164,14 +164,14 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
         ),
     )
     if once:
-        sched.shutdown(wait=False)
+        stop_scheduler(sched)
         return
     sched.resume()
     try:
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
-        sched.shutdown()
+        stop_scheduler(sched)
 
 
 @main.command()

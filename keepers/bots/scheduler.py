@@ -112,6 +112,16 @@ def build_scheduler(
     return sched
 
 
+def stop_scheduler(sched: BackgroundScheduler) -> None:
+    """Shut down without touching the stored jobs. (APScheduler 3's shutdown wakes the loop
+    once more, and that pass would take a due job from the store and fail to submit it to the
+    already stopped executor: the run would be lost. Detaching the job stores first keeps the
+    stored next run times for the next start.)"""
+    for alias in list(sched._jobstores):  # noqa: SLF001 - no public listing of aliases
+        sched.remove_jobstore(alias, shutdown=True)
+    sched.shutdown(wait=False)
+
+
 def due_runs(spec: JobSpec, since: dt.datetime, until: dt.datetime) -> list[dt.datetime]:
     """The fire times of ``spec`` in (since, until]: for replays and tests."""
     trig = CronTrigger(timezone=dt.UTC, **spec.cron)

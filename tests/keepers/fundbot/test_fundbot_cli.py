@@ -11,7 +11,13 @@ import pytest
 from click.testing import CliRunner
 from conftest import ROOT, UNIT
 
-from keepers.bots.scheduler import JobSpec, build_scheduler, due_runs, scheduled_time
+from keepers.bots.scheduler import (
+    JobSpec,
+    build_scheduler,
+    due_runs,
+    scheduled_time,
+    stop_scheduler,
+)
 from keepers.cli import main
 
 NOW = 1_800_000_000
@@ -96,11 +102,11 @@ def test_scheduler__jobs_persisted__restart_keeps_next_run(tmp_path):
     first = s1.get_job("t.daily")
     assert first.trigger.fields and first.coalesce and first.misfire_grace_time == 300
     next_run = first.next_run_time
-    s1.shutdown(wait=False)
+    stop_scheduler(s1)
     s2 = build_scheduler(url, specs)  # a restart: the stored job is kept, not re-added
     assert [j.id for j in s2.get_jobs()] == ["t.daily"]
     assert s2.get_job("t.daily").next_run_time == next_run
-    s2.shutdown(wait=False)
+    stop_scheduler(s2)
 
 
 def test_scheduler__handler_gets_scheduled_time__replays_deterministically():
@@ -112,3 +118,25 @@ def test_scheduler__handler_gets_scheduled_time__replays_deterministically():
         monday, dt.datetime(2027, 1, 1, tzinfo=dt.UTC), dt.datetime(2027, 1, 31, tzinfo=dt.UTC)
     )
     assert [r.day for r in runs] == [4, 11, 18, 25] and all(r.weekday() == 0 for r in runs)
+
+
+def test_scheduler__restart_after_missed_runs__runs_once(tmp_path):
+    import time as _time
+
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    calls: list[int] = []
+    specs = [JobSpec("t.five", {"minute": "*/5"}, calls.append)]
+    s1 = build_scheduler(url, specs)
+    now = dt.datetime.now(dt.UTC)
+    s1.get_job("t.five").modify(next_run_time=now - dt.timedelta(minutes=12))  # 3 runs missed
+    stop_scheduler(s1)
+    s2 = build_scheduler(url, specs)  # the keeper restarts
+    s2.resume()
+    deadline = _time.monotonic() + 10
+    while not calls and _time.monotonic() < deadline:
+        _time.sleep(0.05)
+    _time.sleep(0.5)
+    stop_scheduler(s2)
+    assert len(calls) == 1  # coalesced: one run, not three
+    slot = dt.datetime.fromtimestamp(calls[0], dt.UTC)
+    assert slot.minute % 5 == 0 and slot.second == 0 and slot <= dt.datetime.now(dt.UTC)
