@@ -140,3 +140,36 @@ def test_scheduler__restart_after_missed_runs__runs_once(tmp_path):
     assert len(calls) == 1  # coalesced: one run, not three
     slot = dt.datetime.fromtimestamp(calls[0], dt.UTC)
     assert slot.minute % 5 == 0 and slot.second == 0 and slot <= dt.datetime.now(dt.UTC)
+
+
+def test_keeper_run__long_lived_process__serves_metrics_and_stops(env, accounts, tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time as _time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    full = {**os.environ, **env, "KEEPER_SIGNER_KEY": accounts[2].private_key,
+            "KEEPER_METRICS_PORT": str(port)}
+    exe = Path(sys.executable).with_name("keeper")
+    proc = subprocess.Popen([str(exe), "run", "--bots", "fund"], env=full,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        body = ""
+        deadline = _time.monotonic() + 30
+        while _time.monotonic() < deadline and proc.poll() is None:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+                break
+            except OSError:
+                _time.sleep(0.2)
+        assert "rebalance_pending_count" in body, proc.stderr.read().decode() if proc.poll() else ""
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    assert b"fund.liquidity" in out
