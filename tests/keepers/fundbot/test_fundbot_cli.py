@@ -154,17 +154,29 @@ def test_keeper_run__long_lived_process__serves_metrics_and_stops(env, accounts,
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    full = {**os.environ, **env, "KEEPER_SIGNER_KEY": accounts[2].private_key,
-            "KEEPER_METRICS_PORT": str(port)}
+    full = {
+        **os.environ,
+        **env,
+        "KEEPER_SIGNER_KEY": accounts[2].private_key,
+        "KEEPER_METRICS_PORT": str(port),
+    }
     exe = Path(sys.executable).with_name("keeper")
-    proc = subprocess.Popen([str(exe), "run", "--bots", "fund"], env=full,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(exe), "run", "--bots", "fund"],
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         body = ""
         deadline = _time.monotonic() + 30
         while _time.monotonic() < deadline and proc.poll() is None:
             try:
-                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+                body = (
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)
+                    .read()
+                    .decode()
+                )
                 break
             except OSError:
                 _time.sleep(0.2)
