@@ -116,3 +116,26 @@ def test_manual__operator_request__plan_goes_through_approval(make_bot, fresh, a
     assert out.status == "pending_approval"
     row = bot.plans.get(out.plan_id)
     assert row.trigger == "MANUAL" and row.payload["plan"]["triggers"][0]["code"] == "manual_force"
+
+
+def test_reader__pending_redemptions__l1_is_cash_less_owed_and_planned_for(
+    make_bot, fresh, accounts
+):
+    admin = accounts[1]
+    shares = fresh.vault.convertToShares(300_000 * UNIT)  # more than L1's ~200K of cash
+    fresh.vault.requestRedeem(shares, admin, admin, sender=admin)
+    bot = make_bot(NO_APPROVAL)
+    r = bot.read()
+    st = fresh.lens.fundState(fresh.controller.address)
+    assert st.pendingRedemptions > 0 and r.state.pending_redemptions == st.pendingRedemptions
+    assert r.state.cash == st.freeCash and r.state.total_assets == st.totalAssets
+    assert (
+        r.state.position(0) == st.freeCash - st.pendingRedemptions < 0
+    )  # the contract clamps to 0
+    assert st.tierValues[0] == 0
+    out = bot.check("liquidity", NOW)
+    assert out.status == "executed", out.detail
+    p = bot.plans.plan(out.plan_id)
+    assert [a.priority for a in p.actions][0] == 0  # redemption preparation first
+    after = bot.read().state
+    assert after.position(0) >= 0  # free cash now covers what is owed
