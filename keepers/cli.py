@@ -152,8 +152,6 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     for name in names:
         module, fn = BOTS[name].split(":")
         specs.extend(getattr(importlib.import_module(module), fn)(bot))
-    if cfg.keeper.metrics_port:
-        metrics.serve(cfg.keeper.metrics_port)
     sched = build_scheduler(cfg.keeper.db_url, specs)
     jobs = [{"id": j.id, "next_run": j.next_run_time.isoformat()} for j in sched.get_jobs()]
     ctx.out(
@@ -163,11 +161,14 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
             + [f"  {j['id']:<16} next {j['next_run']}" for j in jobs]
         ),
     )
+    sys.stdout.flush()
     if once:
         stop_scheduler(sched)
         return
-    sched.resume()
     try:
+        if cfg.keeper.metrics_port:
+            metrics.serve(cfg.keeper.metrics_port)
+        sched.resume()
         while True:
             time.sleep(1)
     except KeyboardInterrupt:

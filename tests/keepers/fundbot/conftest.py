@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fundbotlib import ROOT, UNIT
 
 from keepers.bots.alerts import Alert, Alerter
 from keepers.bots.fund import FundBot
@@ -16,14 +17,6 @@ from keepers.bots.fund_config import load_fund_config
 from keepers.chain.signers import RawKeySigner
 from keepers.deployment.profile import deploy_profile, load_profile
 from keepers.store.db import Store
-
-UNIT = 10**6
-ROOT = Path(__file__).resolve().parents[3]
-NO_APPROVAL = {
-    "APPROVAL_REVIEW_AMOUNT": "50000000",
-    "REBALANCE_APPROVAL_THRESHOLD": "50000000",
-    "APPROVAL_MULTISIG_AMOUNT": "50000000",
-}
 
 
 @pytest.fixture(scope="module")

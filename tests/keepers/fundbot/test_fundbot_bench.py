@@ -9,7 +9,7 @@ import statistics
 import time
 
 import pytest
-from conftest import NO_APPROVAL, UNIT
+from fundbotlib import NO_APPROVAL, UNIT
 
 from keepers.chain.simulation import ForkSimulator
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, UNIT
+from fundbotlib import ROOT, UNIT
 
 from keepers.bots.scheduler import (
     JobSpec,
@@ -169,7 +169,7 @@ def test_keeper_run__long_lived_process__serves_metrics_and_stops(env, accounts,
     )
     try:
         body = ""
-        deadline = _time.monotonic() + 30
+        deadline = _time.monotonic() + 60
         while _time.monotonic() < deadline and proc.poll() is None:
             try:
                 body = (

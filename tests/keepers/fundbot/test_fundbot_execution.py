@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import NO_APPROVAL, ROOT, UNIT
+from fundbotlib import NO_APPROVAL, ROOT, UNIT
 
 from keepers.bots.fund import FundBot
 from keepers.chain.retry import NetworkUnavailable, with_retries

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import NO_APPROVAL, UNIT
+from fundbotlib import NO_APPROVAL, UNIT
 from sqlalchemy import func, select
 
 from keepers.store import models as m
