@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -93,6 +94,9 @@ def build_scheduler(
     """Started scheduler with every job; jobs already in the store keep their next run time."""
     sched = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(url=db_url)},
+        # One worker: jobs that fire together (00:00 is daily, hourly and 5-minute at once) run
+        # one after the other, each on the state the previous one left; never two plans at once.
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
         job_defaults={"coalesce": True, "misfire_grace_time": grace_s, "max_instances": 1},
         timezone=dt.UTC,
     )
