@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +42,7 @@ from keepers.bots.fund_records import (
     PROPOSED,
     REJECTED,
     PlanStore,
+    result_from_dict,
     result_to_dict,
 )
 from keepers.chain.contracts import FundAddresses, FundContracts
@@ -52,7 +53,7 @@ from keepers.chain.pipeline import IntentSpec, Pipeline
 from keepers.chain.retry import NetworkUnavailable
 from keepers.chain.revert import RevertDecoder
 from keepers.chain.signers import Signer, signer_from_settings
-from keepers.chain.simulation import ForkSimulator, SimCall
+from keepers.chain.simulation import ForkSimulator, SimCall, SimulationResult
 from keepers.config import AllowedCall, PolicyConfig, RolePolicy
 from keepers.logging import get_logger
 from keepers.planning import approval as approval_policy
@@ -391,7 +392,7 @@ class FundBot:
         """Move every waiting plan on (approvals that arrived, deadlines that passed)."""
         return [
             self.advance(r.ref, now)
-            for r in self.plans.with_status(PROPOSED, PENDING_APPROVAL)
+            for r in self.plans.with_status(PROPOSED, PENDING_APPROVAL, APPROVED)
             if r.ref
         ]
 
@@ -400,10 +401,14 @@ class FundBot:
 
     # ------------------------------------------------------------------ 4-7
 
-    def encode_all(self, reading: FundReading, p: Plan) -> list[tuple[int, Action, EncodedCall]]:
+    def encode_all(
+        self, reading: FundReading, p: Plan, skip: set[int] | None = None
+    ) -> list[tuple[int, Action, EncodedCall]]:
         order = sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)
         out = []
         for i in order:
+            if skip and i in skip:
+                continue
             a = p.actions[i]
             out.append(
                 (
@@ -439,17 +444,28 @@ class FundBot:
             self.alert(AlertLevel.CRITICAL, "paused", "the fund is paused: plan aborted", ref)
             self.plans.update(ref, ABORTED, abort="paused")
             return CycleOutcome(ref, ABORTED, "paused")
-        calls = self.encode_all(reading, p)
+        # A restarted keeper resumes: actions already sent (an intent exists) are neither
+        # simulated nor sent again; their intents are followed to the end.
+        done: dict[int, dict[str, Any]] = {}
+        sent: dict[int, int] = {}
+        row = self.plans.get(ref)
+        assert row is not None
+        for arow in row.actions:
+            if "result" in arow.payload:
+                done[arow.seq] = arow.payload["result"]
+            elif arow.intent_id is not None:
+                sent[arow.seq] = arow.intent_id
+        calls = [c for c in self.encode_all(reading, p, skip=set(done) | set(sent))]
         # 4. simulate, in order, on a fork
-        sim = self.simulate(reading, calls)
+        sim = self.simulate(reading, calls) if calls else SimulationResult()
         sim_doc = {
             "ok": sim.ok,
             "gas": [s.gas_used for s in sim.steps],
             "seconds": round(sim.seconds, 3),
             "error": sim.failure.error if sim.failure else None,
         }
-        if not sim.ok:
-            failed = sim.failure
+        failed = sim.failure
+        if failed is not None:
             idx = calls[failed.index][0]
             msg = f"simulation of action {idx} ({calls[failed.index][2].function}) failed: {failed.error}"
             self.alert(AlertLevel.CRITICAL, "simulation_failed", msg, ref, error=failed.error)
@@ -467,17 +483,26 @@ class FundBot:
             return CycleOutcome(ref, ABORTED, msg)
         # 5. execute in priority order; one failure does not stop the rest
         results: list[ActionResult] = []
+        this_run: list[ActionResult] = []  # results of actions sent by this run
         self._fills: dict[str, Decimal] = {}
         gas_wei = 0
         before = reading
         aborted: str | None = None
-        for order, (idx, action, _encoded) in enumerate(calls):
+        order_of = sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)
+        for order, idx in enumerate(order_of):
+            action = p.actions[idx]
+            if idx in done:  # before a restart: already in the state read at the start
+                results.append(result_from_dict(action, done[idx]))
+                continue
             if aborted:
                 self.plans.record_action(ref, idx, "aborted", error=aborted, order=order)
                 continue
-            res, before, wei, stop = self._execute_one(ref, idx, order, action, before)
+            res, before, wei, stop = self._execute_one(
+                ref, idx, order, action, before, sent.get(idx)
+            )
             gas_wei += wei
             results.append(res)
+            this_run.append(res)
             metrics.observe_action(res.success)
             if stop:
                 aborted = stop
@@ -486,7 +511,7 @@ class FundBot:
         if self.before_verify is not None:
             self.before_verify()
         final = self.read()
-        verification = self.verify(reading.state, results, final.state, ref, self._fills)
+        verification = self.verify(reading.state, this_run, final.state, ref, self._fills)
         ok = [r for r in results if r.success]
         if aborted:
             status = ABORTED
@@ -499,7 +524,12 @@ class FundBot:
         # 7. record
         seconds = time.perf_counter() - started
         metrics.EXECUTION_TIME.set(seconds)
-        report = plan_report(reading.state, p, results, final.state)
+        if done:  # resumed: the state read at the start already holds the earlier actions
+            rest = tuple(a for i, a in enumerate(p.actions) if i not in done)
+            report = plan_report(reading.state, replace(p, actions=rest), this_run, final.state)
+            report["resumed_after"] = sorted(done)
+        else:
+            report = plan_report(reading.state, p, results, final.state)
         self.plans.update(
             ref,
             status,
@@ -516,12 +546,21 @@ class FundBot:
         return CycleOutcome(ref, status, verification.get("detail", ""), results, seconds)
 
     def _execute_one(
-        self, ref: str, idx: int, order: int, action: Action, before: FundReading
+        self,
+        ref: str,
+        idx: int,
+        order: int,
+        action: Action,
+        before: FundReading,
+        intent_id: int | None = None,
     ) -> tuple[ActionResult, FundReading, int, str | None]:
-        """Returns (result, reading after, gas wei, abort reason for the rest or None)."""
+        """Returns (result, reading after, gas wei, abort reason for the rest or None).
+        With ``intent_id`` (sent before a restart) it only follows that intent to the end."""
         if self.before_action is not None:
             self.before_action(idx)
             before = self.read()
+        if intent_id is not None:
+            return self._follow(ref, idx, order, action, before, intent_id)
         # slippage re-check at the state the previous actions left
         quote = self.encoder.quote(before, action, before.block)
         if quote is not None:
@@ -559,9 +598,15 @@ class FundBot:
                 "min_out": None if encoded.min_out is None else str(encoded.min_out),
             },
         )
+        return self._follow(ref, idx, order, action, before, intent.id)
+
+    def _follow(
+        self, ref: str, idx: int, order: int, action: Action, before: FundReading, intent_id: int
+    ) -> tuple[ActionResult, FundReading, int, str | None]:
+        """Work the pipeline until the action's intent is final, then measure and record it."""
         self.pipeline.run(until_idle=True, max_seconds=self.k.execute_timeout_s)
         with self.store.sessions() as s:
-            row = s.get(m.TxIntent, intent.id)
+            row = s.get(m.TxIntent, intent_id)
             assert row is not None
             status, error = row.status, row.error
             attempt = s.get(m.TxAttempt, row.mined_attempt_id) if row.mined_attempt_id else None
@@ -577,9 +622,9 @@ class FundBot:
         # positions: L1 is cash - pending; use the cash delta for L1
         deltas = (after.state.cash - before.state.cash, deltas[1], deltas[2])
         ok = status == "confirmed"
-        if ok and action.asset and action.amount:
+        if ok and action.asset and action.amount and action.to_tier is not None:
             got = deltas[action.to_tier] if action.type.value == "purchaseAsset" else deltas[0]
-            if action.to_tier is not None:
+            if got:
                 short = max(0, action.amount - got) * BPS // action.amount
                 metrics.observe_slippage(action.asset, short)
         stop = None

@@ -3,6 +3,7 @@ rollback, on anvil."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from fundbotlib import NO_APPROVAL, UNIT
@@ -135,3 +136,34 @@ def test_rollback__executed_plan__reverse_plan_approved_and_run(make_bot, fresh,
     assert rb.status in ("executed", "partial"), rb.detail
     after = bot.read().state
     assert after.cash > before.cash  # the purchases were sold back to cash
+
+
+def test_restart__mid_plan__resumes_without_resending(make_bot, fresh, accounts, chain):
+    deposit(fresh, accounts, 400_000)
+    bot = make_bot(NO_APPROVAL)
+    w3 = chain.provider.web3
+    nonce0 = w3.eth.get_transaction_count(accounts[2].address)
+
+    def crash(i: int) -> None:
+        if i != first:
+            raise KeyboardInterrupt("keeper killed")
+
+    reading = bot.read()
+    from keepers.planning.plan import plan as make_plan
+    from keepers.planning.triggers import liquidity_triggers
+
+    p = make_plan(reading.state, bot.cfg, liquidity_triggers(reading.state, bot.cfg), NOW)
+    assert len(p.actions) >= 2
+    first = sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)[0]
+    bot.before_action = crash
+    with contextlib.suppress(KeyboardInterrupt):
+        bot.check("liquidity", NOW)
+    assert w3.eth.get_transaction_count(accounts[2].address) == nonce0 + 1
+    assert bot.plans.get(p.id).status == "approved"
+    # the restarted keeper (same DB) finishes the plan on its next tick
+    restarted = type(bot)(bot.config, bot.store, signer=bot.signer, alerter=bot.alert)
+    outs = restarted.tick(NOW + 300)
+    assert [o.status for o in outs] == ["executed"], outs
+    assert w3.eth.get_transaction_count(accounts[2].address) == nonce0 + len(p.actions)
+    assert len(outs[0].results) == len(p.actions) and all(r.success for r in outs[0].results)
+    assert intents(restarted) == len(p.actions)
