@@ -36,7 +36,7 @@ class Node:
         """One HTTP round trip for many calls; each item is its result or its typed error."""
         if not calls:
             return []
-        resp = self.w3.provider.make_batch_request(calls)  # type: ignore[arg-type]
+        resp = self.w3.provider.make_batch_request(calls)  # type: ignore[attr-defined]
         if not isinstance(resp, list):  # the whole batch was refused
             raise classify(dict(resp.get("error") or {"message": str(resp)}))
         out: list[Any] = []

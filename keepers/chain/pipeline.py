@@ -1,10 +1,13 @@
 """The transaction pipeline: Build -> Audit -> Sign -> Validate -> Broadcast -> Confirm.
 
 Every transaction any keeper sends is a :class:`~keepers.store.models.TxIntent` that moves
-through these steps. Each step runs in ONE database transaction that first claims the intent
-(``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite is single-process), then does its
-node calls, then records the new status and a step-log row. A process that dies anywhere
-resumes from the last recorded status; a step that ran but did not commit simply runs again.
+through these steps. A step runs for a batch of intents in ONE database transaction: claim
+the intents (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so each intent is worked by
+exactly one replica; SQLite is single-process), ask the node what the step needs in one
+JSON-RPC batch, record every intent's new status and step-log row, commit. Only then does the
+next step start. A process that dies anywhere resumes from the last recorded status; a step
+that ran but did not commit simply runs again (its node calls are all safe to repeat:
+simulations, re-sending the same signed bytes, reading receipts).
 
 Why the same effect is never sent twice: an intent gets one nonce at Build (from the per
 (chain, account) allocator, in the Build transaction) and every attempt of that intent (the
@@ -19,8 +22,11 @@ Statuses (the last step recorded) and the step that moves each one on:
     built     --audit-->     audited | rejected (policy rule named)
     audited   --sign-->      signed
     signed    --validate-->  validated | invalid (signed tx differs from what was built)
-    validated --broadcast--> broadcast (or mined when the node says nonce too low and it is ours)
-    broadcast --watch-->     mined | audited (replacement with bumped fees) | validated
+    validated --broadcast--> broadcast | mined (node: nonce too low, and the receipt is ours)
+                             | audited (node: underpriced; fees bumped, signed again)
+    broadcast --watch-->     mined | audited (not mined after N blocks: replacement, same
+                             nonce, fees +12.5% up to the cap) | validated (at the cap: the
+                             same bytes again) | pending (a foreign tx used the nonce)
     mined     --confirm-->   confirmed | reverted | validated (reorg: same nonce, same effect)
 """
 
@@ -35,7 +41,7 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -44,7 +50,6 @@ from keepers.chain.errors import (
     AlreadyKnown,
     ExecutionReverted,
     FeeTooLow,
-    InsufficientFunds,
     NodeError,
     NonceTooLow,
     ReplacementUnderpriced,
@@ -80,7 +85,8 @@ FILLER_GAS = 21_000
 
 
 class Retry(Exception):
-    """A transient condition: the step is retried after a back-off."""
+    """A transient condition a step (or a custom signer) may raise: the intent backs off and
+    the step is retried; node errors (typed NodeError subclasses) are treated the same way."""
 
 
 @dataclass(frozen=True)
@@ -281,8 +287,9 @@ class Pipeline:
             q.order_by(TxIntent.nonce, TxIntent.id)
             .limit(self.settings.batch_size)
             .with_for_update(skip_locked=True)
-            .options(selectinload(TxIntent.attempts))
         )
+        if status not in ("pending", "built", "audited"):  # these steps read no attempts
+            q = q.options(selectinload(TxIntent.attempts))
         return list(s.scalars(q).all())
 
     def _phase(self, status: str) -> int:
@@ -477,6 +484,11 @@ class Pipeline:
         role = self.settings.policy.roles.get(intent.role)
         capped = role is not None and role.daily_notional_cap is not None and intent.kind == "call"
         day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+        if capped and self.store.dialect == "postgresql":
+            # replicas audit one role's notional one at a time, so the cap holds across them
+            s.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"notional:{intent.role}"}
+            )
         approved = (
             []
             if not capped
@@ -581,7 +593,7 @@ class Pipeline:
             gas_limit=intent.gas_limit,
             status="signed",
         )
-        intent.attempts.append(attempt)
+        s.add(attempt)  # not via intent.attempts: loading that collection would autoflush
         self._new_attempts.append((intent, attempt))  # ids assigned by one flush per batch
         intent.status = "signed"
         return self._log(s, intent, "sign", "ok", tx_hash=attempt.tx_hash)
@@ -637,7 +649,7 @@ class Pipeline:
         results = self.node.batch(
             [("eth_sendRawTransaction", [raw]) for raw in raws] + [("eth_blockNumber", [])]
         )
-        self.crash("sent")
+        self.crash("sent", len(intents))
         head = results[-1]
         sent_at = int(head, 16) if isinstance(head, str) else self._head
         return {it.id: (results[i], sent_at) for i, it in enumerate(intents)}
@@ -652,9 +664,7 @@ class Pipeline:
             return self._nonce_used(s, intent, "broadcast")
         elif isinstance(result, ReplacementUnderpriced | FeeTooLow):
             return self._replace(s, intent, "broadcast", reason=type(result).__name__)
-        elif isinstance(result, InsufficientFunds):
-            raise Retry(f"insufficient funds for {attempt.tx_hash}: {result}")
-        elif isinstance(result, NodeError):
+        elif isinstance(result, NodeError):  # InsufficientFunds and the rest: back off, retry
             raise result
         attempt.status = "broadcast"
         attempt.sent_at_block = sent_at
@@ -695,6 +705,7 @@ class Pipeline:
         intent.current_attempt_id = attempt.id
         intent.mined_block = int(receipt["blockNumber"], 16)
         intent.mined_block_hash = receipt["blockHash"]
+        intent.receipt_status = int(receipt.get("status", "0x1"), 16)
         intent.status = "mined"
         intent.checked_block = -1
         return self._log(
@@ -772,25 +783,27 @@ class Pipeline:
     # ==================================================================================
 
     def _prefetch_confirm(self, intents: list[TxIntent]) -> dict[int, Any]:
-        """Receipts of every attempt and the canonical hash at each mined block, one trip."""
-        receipts = self._receipts([a for it in intents for a in it.attempts])
+        """The canonical hash at each mined block (one trip). A block hash fixes the block's
+        transactions, so an unchanged hash means the receipt still stands; only intents whose
+        block changed need their receipts again (a second trip, after a reorg)."""
         blocks = self.node.batch(
             [("eth_getBlockByNumber", [hex(int(it.mined_block or 0)), False]) for it in intents]
         )
-        out = {}
+        hashes: dict[int, str | None] = {}
         for it, block in zip(intents, blocks, strict=True):
             if isinstance(block, NodeError):
                 raise block
-            out[it.id] = (receipts, None if block is None else block["hash"])
-        return out
+            hashes[it.id] = None if block is None else block["hash"]
+        moved = [it for it in intents if hashes[it.id] != it.mined_block_hash]
+        receipts = self._receipts([a for it in moved for a in it.attempts]) if moved else {}
+        return {it.id: (receipts, hashes[it.id]) for it in intents}
 
     def _confirm(self, s: Session, intent: TxIntent, pre: tuple[dict[str, Any], str | None]) -> str:
         receipts, canonical_hash = pre
         intent.checked_block = self._head
         attempt = self._attempt(intent, intent.mined_attempt_id)
         assert intent.mined_block is not None
-        receipt = receipts.get(attempt.tx_hash)
-        if receipt is None or receipt.get("blockHash") != intent.mined_block_hash:
+        if canonical_hash != intent.mined_block_hash:
             found = self._find_mined(intent, receipts)
             if found is not None:
                 out = self._record_mined(s, intent, *found, step="confirm")
@@ -802,15 +815,13 @@ class Pipeline:
             intent.mined_attempt_id = None
             intent.mined_block = None
             intent.mined_block_hash = None
+            intent.receipt_status = None
             intent.status = "validated"
             return self._log(s, intent, "confirm", "reorged", tx_hash=attempt.tx_hash)
         depth = self._head - intent.mined_block + 1
         if depth < self.confirmations:
             return "waiting"
-        if canonical_hash != intent.mined_block_hash:
-            intent.checked_block = -1  # the receipt and the block disagree: look again
-            return "not-canonical"
-        ok = int(receipt.get("status", "0x1"), 16) == 1
+        ok = intent.receipt_status == 1
         intent.status = "confirmed" if ok else "reverted"
         if not ok:
             intent.error = "mined but reverted"

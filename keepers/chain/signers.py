@@ -12,12 +12,14 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
+from coincurve import PrivateKey
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import HTTPProvider
 
 from keepers.chain.errors import NodeError
+from keepers.chain.txcodec import sign_1559
 
 
 class Signer(Protocol):
@@ -30,11 +32,14 @@ class RawKeySigner:
     """A private key in memory: for local chains and tests only."""
 
     def __init__(self, private_key: str | bytes) -> None:
-        self._account: LocalAccount = Account.from_key(private_key)
-        self.address = self._account.address
+        account: LocalAccount = Account.from_key(private_key)
+        self.address: str = str(account.address)
+        self._key = PrivateKey(bytes(account.key))
 
     def sign_transaction(self, tx: dict[str, Any]) -> bytes:
-        return bytes(self._account.sign_transaction(tx).raw_transaction)
+        if int(tx.get("type", 2)) != 2:
+            raise ValueError("only EIP-1559 (type 2) transactions are signed")
+        return sign_1559(tx, self._key)
 
 
 class ApeAccountSigner(RawKeySigner):

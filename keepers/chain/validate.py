@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_account import Account
-from eth_account.typed_transactions import TypedTransaction
 from hexbytes import HexBytes
+
+from keepers.chain.txcodec import decode_1559
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,8 @@ class Expected:
 
 def check_signed(raw: bytes | str, exp: Expected) -> list[str]:
     """Return the list of mismatches (empty when the transaction is the one expected)."""
-    raw_b = HexBytes(raw)
     try:
-        fields: dict[str, Any] = TypedTransaction.from_bytes(raw_b).as_dict()
-        signer = Account.recover_transaction(raw_b)
+        fields, signer = decode_1559(bytes(HexBytes(raw)))
     except Exception as err:  # noqa: BLE001 - any decoding failure is a refusal
         return [f"undecodable signed transaction: {err}"]
     problems = []
@@ -42,10 +40,9 @@ def check_signed(raw: bytes | str, exp: Expected) -> list[str]:
     want("chainId", fields.get("chainId"), exp.chain_id)
     want("sender", signer.lower(), exp.sender.lower())
     want("nonce", fields.get("nonce"), exp.nonce)
-    to = fields.get("to")
-    want("to", HexBytes(to).hex().lower() if to else None, HexBytes(exp.target).hex().lower())
+    want("to", fields["to"], exp.target.lower())
     want("value", fields.get("value"), exp.value)
-    want("data", HexBytes(fields.get("data", b"")), HexBytes(exp.data or "0x"))
+    want("data", fields["data"], HexBytes(exp.data or "0x").to_0x_hex())
     want("gas", fields.get("gas"), exp.gas)
     want("maxFeePerGas", fields.get("maxFeePerGas"), exp.max_fee_per_gas)
     want("maxPriorityFeePerGas", fields.get("maxPriorityFeePerGas"), exp.max_priority_fee_per_gas)

@@ -9,6 +9,7 @@ Exit codes: 0 done, 2 bad configuration, 3 store already in use.
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
 from types import FrameType
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
+    gc.freeze()  # long-lived process: keep the start-up heap (web3, SQLAlchemy) out of GC scans
     log.info(
         "worker.start",
         chain_id=pipeline.chain_id,

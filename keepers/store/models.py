@@ -171,6 +171,7 @@ class TxIntent(Base):
     mined_attempt_id: Mapped[int | None] = mapped_column(Integer)
     mined_block: Mapped[int | None] = mapped_column(BigInteger)
     mined_block_hash: Mapped[str | None] = mapped_column(String(66))
+    receipt_status: Mapped[int | None] = mapped_column(Integer)
     checked_block: Mapped[int] = mapped_column(BigInteger, default=-1)
     error: Mapped[str | None] = mapped_column(Text)
     retries: Mapped[int] = mapped_column(Integer, default=0)

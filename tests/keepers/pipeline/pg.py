@@ -10,6 +10,7 @@ cluster is created and run as the ``postgres`` system user (created by the packa
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -71,12 +72,35 @@ class ThrowawayPostgres:
 
     def start(self) -> str:
         data = self.dir / "data"
-        self._run(str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U", self.role,
-                  "--no-sync", "-E", "UTF8")
-        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
-        self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-o", opts, "-l",
-                  str(self.dir / "log"), "-w", "-t", "60", "start")
+        self._run(
+            str(self.bin / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            self.role,
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
+        opts = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+        )
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            opts,
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with socket.socket() as s:
@@ -86,11 +110,16 @@ class ThrowawayPostgres:
         raise PostgresUnavailable("PostgreSQL did not accept connections")
 
     def stop(self) -> None:
-        try:
-            self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate",
-                      "-w", "stop")
-        except PostgresUnavailable:
-            pass
+        with contextlib.suppress(PostgresUnavailable):
+            self._run(
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.dir / "data"),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            )
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

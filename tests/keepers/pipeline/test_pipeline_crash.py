@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import ROOT, hit_spec, run_worker, worker_env
+from pipeline_helpers import ROOT, hit_spec, run_worker, worker_env
 from sqlalchemy import func, select
 
 from keepers.chain.pipeline import CRASH_POINTS, submit_intent
@@ -73,7 +73,8 @@ def test_worker__killed_after_step_20_trials__resumes_with_each_effect_once(
 
 
 @pytest.mark.parametrize(
-    "delay_s", [2.5, pytest.param(2.0, marks=pytest.mark.slow), pytest.param(3.0, marks=pytest.mark.slow)]
+    "delay_s",
+    [2.5, pytest.param(2.0, marks=pytest.mark.slow), pytest.param(3.0, marks=pytest.mark.slow)],
 )
 def test_worker__sigkill_at_random_moment__resumes_with_each_effect_once(
     tmp_path, anvil, counter, delay_s
@@ -89,7 +90,10 @@ def test_worker__sigkill_at_random_moment__resumes_with_each_effect_once(
     env = worker_env(db, anvil.url, counter.address, tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "keepers.chain.worker", "--until-idle"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     time.sleep(delay_s)
     proc.send_signal(signal.SIGKILL)

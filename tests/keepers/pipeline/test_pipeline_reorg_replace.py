@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from anvil import Anvil, deploy
-from conftest import hit_spec, make_pipeline, make_settings
+from pipeline_anvil import Anvil, deploy
+from pipeline_helpers import hit_spec, make_pipeline, make_settings
 from sqlalchemy import select
 
 from keepers.store.models import StepLog, TxAttempt, TxIntent
@@ -108,7 +108,9 @@ def test_confirm__reorg_after_inclusion__effect_lands_exactly_once(tmp_path, anv
     """Confirmations = 12, so a reorg of depth <= 10 hits an included, not yet final, tx. Odd
     depths re-include our signed tx in a different block; even depths drop it."""
     settings = make_settings(
-        f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address,
+        f"sqlite:///{tmp_path}/k.db",
+        anvil.url,
+        counter.address,
         confirmations_by_chain={31337: 12},
     )
     pipe = make_pipeline(settings)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from conftest import SENDER, hit_spec, make_pipeline, make_settings
+from pipeline_helpers import SENDER, hit_spec, make_pipeline, make_settings
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from keepers.chain.signers import RawKeySigner
@@ -30,8 +31,16 @@ def _attempts(pipe: Any, intent_id: int) -> list[TxAttempt]:
         return list(s.scalars(select(TxAttempt).where(TxAttempt.intent_id == intent_id)))
 
 
+def _metric(step: str, outcome: str) -> float:
+    return (
+        REGISTRY.get_sample_value("keeper_pipeline_steps_total", {"step": step, "outcome": outcome})
+        or 0.0
+    )
+
+
 def test_pipeline__one_intent__every_step_recorded_and_effect_once(tmp_path, anvil, counter):
     pipe = make_pipeline(make_settings(f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address))
+    confirmed_before = _metric("confirm", "confirmed")
     intent = pipe.submit(hit_spec(counter, 101))
     again = pipe.submit(hit_spec(counter, 101))
     assert again.id == intent.id  # same idempotency key -> the first intent
@@ -40,9 +49,17 @@ def test_pipeline__one_intent__every_step_recorded_and_effect_once(tmp_path, anv
     done = _intent(pipe, intent.id)
     assert done.status == "confirmed"
     assert [s for s, _ in _steps(pipe, intent.id)] == [
-        "submit", "build", "audit", "sign", "validate", "broadcast", "watch", "confirm"
+        "submit",
+        "build",
+        "audit",
+        "sign",
+        "validate",
+        "broadcast",
+        "watch",
+        "confirm",
     ]
     assert counter.functions.hits(101).call() == 1
+    assert _metric("confirm", "confirmed") == confirmed_before + 1
     pipe.store.close()
 
 
@@ -61,9 +78,7 @@ def test_build__simulation_reverts__custom_error_decoded_and_nothing_signed(
     pipe.store.close()
 
 
-def test_audit__selector_not_allowed__rejected_with_rule_and_nonce_filled(
-    tmp_path, anvil, counter
-):
+def test_audit__selector_not_allowed__rejected_with_rule_and_nonce_filled(tmp_path, anvil, counter):
     settings = make_settings(f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address)
     pipe = make_pipeline(settings)
     count_before = counter.functions.count().call()
@@ -87,7 +102,9 @@ def test_audit__selector_not_allowed__rejected_with_rule_and_nonce_filled(
 
 def test_audit__value_and_daily_notional_caps__rejected_with_rule(tmp_path, anvil, counter):
     settings = make_settings(
-        f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address,
+        f"sqlite:///{tmp_path}/k.db",
+        anvil.url,
+        counter.address,
         role={"max_value_wei": 1000, "daily_notional_cap": 1500},
     )
     pipe = make_pipeline(settings)
@@ -111,7 +128,7 @@ class TamperingSigner(RawKeySigner):
 
 
 def test_validate__tampered_signed_tx__refused_and_not_broadcast(tmp_path, anvil, counter):
-    from conftest import SENDER_KEY
+    from pipeline_helpers import SENDER_KEY
 
     settings = make_settings(f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address)
     pipe = make_pipeline(settings, signer=TamperingSigner(SENDER_KEY))
@@ -122,4 +139,40 @@ def test_validate__tampered_signed_tx__refused_and_not_broadcast(tmp_path, anvil
     assert "value: signed 1 != built 0" in (done.error or "")
     assert [a.status for a in _attempts(pipe, intent.id)] == ["invalid"]
     assert counter.functions.hits(401).call() == 0
+    pipe.store.close()
+
+
+def test_worker__production_logging__json_lines_on_stderr(tmp_path, anvil, counter):
+    import json
+
+    from pipeline_helpers import run_worker, worker_env
+
+    env = worker_env(
+        f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address, tmp_path, KEEPER_LOG_LEVEL="INFO"
+    )
+    out = run_worker(env, "--until-idle", timeout=60)
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("{")]
+    start = next(e for e in events if e["event"] == "worker.start")
+    assert start["chain_id"] == 31337 and start["level"] == "info" and "timestamp" in start
+
+
+def test_broadcast__insufficient_funds__typed_retry_then_confirmed_once_funded(
+    tmp_path, anvil, counter
+):
+    from eth_account import Account
+
+    poor = RawKeySigner(Account.create().key)
+    pipe = make_pipeline(
+        make_settings(f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address), signer=poor
+    )
+    intent = pipe.submit(hit_spec(counter, 601, sender=poor.address))
+    pipe.run_once()
+    assert _intent(pipe, intent.id).status == "validated"
+    assert "InsufficientFunds" in (_intent(pipe, intent.id).error or "")
+    assert ("broadcast", "retry") in _steps(pipe, intent.id)
+    anvil.rpc("anvil_setBalance", poor.address, hex(10**18))
+    pipe.run(until_idle=True, max_seconds=30)
+    assert _intent(pipe, intent.id).status == "confirmed"
+    assert counter.functions.hits(601).call() == 1
     pipe.store.close()

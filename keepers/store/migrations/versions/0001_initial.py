@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("mined_attempt_id", sa.Integer(), nullable=True),
         sa.Column("mined_block", sa.BigInteger(), nullable=True),
         sa.Column("mined_block_hash", sa.String(length=66), nullable=True),
+        sa.Column("receipt_status", sa.Integer(), nullable=True),
         sa.Column("checked_block", sa.BigInteger(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("retries", sa.Integer(), nullable=False),
