@@ -148,6 +148,10 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
         fail(f"--bots: unknown bot(s) {unknown or names}; available: {sorted(BOTS)}")
     cfg = ctx.config()
     bot = ctx.bot()
+    try:
+        bot.sender  # noqa: B018 - the signer is built now: a long-lived keeper must be able to send
+    except (ValueError, OSError) as err:
+        fail(f"invalid signer configuration: {err}", 2)
     specs = []
     for name in names:
         module, fn = BOTS[name].split(":")
@@ -201,7 +205,7 @@ def _decide(ctx: Ctx, ref: str, by: str, approve: bool, note: str) -> None:
     try:
         o = ctx.bot().approve(row.ref, by, ctx.time(), approve=approve, note=note)
     except ValueError as err:
-        fail(str(err))
+        fail(str(err), 2 if "KEEPER_SIGNER" in str(err) else 1)
     ctx.out(_outcome(o), lambda: _outcome_text(o))
 
 

@@ -185,3 +185,8 @@ def test_keeper_run__long_lived_process__serves_metrics_and_stops(env, accounts,
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=20)
     assert b"fund.liquidity" in out
+
+
+def test_keeper_run__no_signer_key__refuses_start_naming_variable(env):
+    result = keeper({k: v for k, v in env.items() if k != "KEEPER_SIGNER_KEY"}, "run", "--once")
+    assert result.exit_code == 2 and "KEEPER_SIGNER_KEY" in result.output
