@@ -213,7 +213,7 @@ class FundBot:
             self.alert(AlertLevel.WARNING, "network", str(err))
             return CycleOutcome(None, "network_error", str(err))
         triggers = self.triggers_for(job, reading.state, now)
-        if job in ("daily", "weekly"):
+        if job in ("daily", "weekly") and not dry_run:
             self.plans.record_job_run(job, now, {"triggers": len(triggers)})
         if not triggers:
             return CycleOutcome(None, NOTHING, f"{job}: no trigger")

@@ -69,13 +69,15 @@ def test_threshold_check__tier_off_target__plan_fires(make_bot, fresh, accounts)
 def test_daily_check__runs_once_per_day(make_bot, fresh, accounts):
     deposit(fresh, accounts, 400_000)
     bot = make_bot(NO_APPROVAL)
-    out = bot.check("daily", NOW, dry_run=True)
-    assert out.status == "dry_run"
+    assert bot.check("daily", NOW, dry_run=True).status == "dry_run"  # a dry run does not count
     out = bot.check("daily", NOW + 60)
-    assert out.status == "nothing_to_do" and "no trigger" in out.detail  # already ran today
-    out = bot.check("daily", NOW + 86_400)
     assert out.status == "executed", out.detail
     assert "SCHEDULED" in bot.plans.get(out.plan_id).trigger
+    out = bot.check("daily", NOW + 120)
+    assert out.status == "nothing_to_do" and "no trigger" in out.detail  # already ran today
+    out = bot.check("daily", NOW + 86_400)  # the next day: due again, the fund is in band
+    assert out.plan_id is not None and out.status == "nothing_to_do"
+    assert bot.check("weekly", NOW + 86_400).plan_id is not None  # never ran: due
 
 
 def test_event_check__large_deposit__plan_fires(make_bot, fresh, accounts):
