@@ -86,6 +86,9 @@ def test_cli__status_plan_approve_review_history(env, fresh, accounts):
     data = json.loads(r.output)
     assert data["verification"]["ok"] and data["approvals"][0]["by"] == "alice"
     assert ref in keeper(env, "history").output
+    text = keeper(env, "review", ref)
+    assert text.exit_code == 0 and f"plan {ref}  status executed" in text.output
+    assert "alice approve" in text.output and "verification" in text.output
     r = keeper(env, "--json", "--now", str(NOW + 120), "approve", ref, "--by", "bob")
     assert r.exit_code == 1  # no longer waiting
     r = keeper(env, "--json", "run", "--bots", "fund", "--once")
