@@ -49,7 +49,7 @@ from keepers.chain.contracts import FundAddresses, FundContracts
 from keepers.chain.fund_actions import ActionEncoder, EncodedCall, fill_ratio
 from keepers.chain.fund_reader import FundReader, FundReading, to_fund_state
 from keepers.chain.node import Node
-from keepers.chain.pipeline import IntentSpec, Pipeline
+from keepers.chain.pipeline import FINAL, IntentSpec, Pipeline
 from keepers.chain.retry import NetworkUnavailable
 from keepers.chain.revert import RevertDecoder
 from keepers.chain.signers import Signer, signer_from_settings
@@ -80,6 +80,7 @@ KEEPER_FUNCTIONS = (
     "rebalanceBuffer",
 )
 JOBS = ("daily", "weekly", "threshold", "liquidity")
+PAUSED = "paused"  # an outcome, not a stored status: the plan stays approved and resumes
 
 
 @dataclass
@@ -479,8 +480,9 @@ class FundBot:
         if balance < need:
             msg = f"keeper {self.sender} has {balance} wei, needs ~{need}: execution paused"
             self.alert(AlertLevel.CRITICAL, "gas_funds", msg, ref)
-            self.plans.update(ref, ABORTED, simulation=sim_doc, abort="gas_funds")
-            return CycleOutcome(ref, ABORTED, msg)
+            # paused, not aborted: the next tick resumes once the keeper has gas again
+            self.plans.update(ref, APPROVED, simulation=sim_doc, paused="gas_funds")
+            return CycleOutcome(ref, PAUSED, msg)
         # 5. execute in priority order; one failure does not stop the rest
         results: list[ActionResult] = []
         this_run: list[ActionResult] = []  # results of actions sent by this run
@@ -500,6 +502,11 @@ class FundBot:
             res, before, wei, stop = self._execute_one(
                 ref, idx, order, action, before, sent.get(idx)
             )
+            if stop == "gas_funds":  # the intent waits for gas; the plan resumes later
+                msg = f"keeper {self.sender} out of gas funds at action {idx}: execution paused"
+                self.alert(AlertLevel.CRITICAL, "gas_funds", msg, ref)
+                self.plans.update(ref, APPROVED, paused="gas_funds")
+                return CycleOutcome(ref, PAUSED, msg, results)
             gas_wei += wei
             results.append(res)
             this_run.append(res)
@@ -604,11 +611,17 @@ class FundBot:
         self, ref: str, idx: int, order: int, action: Action, before: FundReading, intent_id: int
     ) -> tuple[ActionResult, FundReading, int, str | None]:
         """Work the pipeline until the action's intent is final, then measure and record it."""
-        self.pipeline.run(until_idle=True, max_seconds=self.k.execute_timeout_s)
+        self._wait_intent(intent_id)
         with self.store.sessions() as s:
             row = s.get(m.TxIntent, intent_id)
             assert row is not None
             status, error = row.status, row.error
+        if status not in FINAL and "insufficient funds" in (error or "").lower():
+            self.plans.record_action(ref, idx, "waiting_gas", order=order)
+            return ActionResult(action, False, error=error), before, 0, "gas_funds"
+        with self.store.sessions() as s:
+            row = s.get(m.TxIntent, intent_id)
+            assert row is not None
             attempt = s.get(m.TxAttempt, row.mined_attempt_id) if row.mined_attempt_id else None
             tx_hash = attempt.tx_hash if attempt else None
         after = self.read()
@@ -635,9 +648,6 @@ class FundBot:
                 self.alert(
                     AlertLevel.CRITICAL, "paused", f"{stop}: every remaining action aborted", ref
                 )
-            elif "insufficient funds" in (error or "").lower():
-                stop = f"keeper out of gas funds at action {idx}"
-                self.alert(AlertLevel.CRITICAL, "gas_funds", stop, ref)
             else:
                 self.alert(AlertLevel.WARNING, "tx_failed", f"action {idx} {status}: {error}", ref)
         res = ActionResult(
@@ -652,6 +662,18 @@ class FundBot:
             ref, idx, "done" if ok else "failed", result=result_to_dict(res), order=order
         )
         return res, after, wei, stop
+
+    def _wait_intent(self, intent_id: int) -> None:
+        """Run the pipeline in short slices until the intent is final, the keeper turns out to
+        be out of gas funds (the pipeline backs off on that; we stop), or the timeout."""
+        deadline = time.monotonic() + self.k.execute_timeout_s
+        while time.monotonic() < deadline:
+            self.pipeline.run(until_idle=True, max_seconds=2.0)
+            with self.store.sessions() as s:
+                row = s.get(m.TxIntent, intent_id)
+                assert row is not None
+                if row.status in FINAL or "insufficient funds" in (row.error or "").lower():
+                    return
 
     def _received(self, receipt: Any, action: Action) -> int | None:
         ctl = self.contracts.controller

@@ -22,6 +22,15 @@ from keepers.planning.triggers import manual_trigger
 NOW = 1_800_000_000
 
 
+def intents(bot: Any) -> int:
+    from sqlalchemy import func, select
+
+    from keepers.store import models as m
+
+    with bot.store.sessions() as s:
+        return int(s.scalar(select(func.count(m.TxIntent.id))) or 0)
+
+
 def purchase_plan(bot: FundBot, fund: Any, legs: list[tuple[str, int]]) -> str:
     """A manual plan buying L3 assets (symbol, whole units), stored as proposed."""
     actions = tuple(
@@ -102,17 +111,50 @@ def test_execute__failed_transaction__recorded_next_runs(make_bot, fresh, accoun
     assert any(a.code == "tx_failed" for a in alerts)
 
 
-def test_execute__keeper_out_of_gas_funds__paused_nothing_sent(
+def test_execute__keeper_out_of_gas_funds__paused_then_resumed(
     make_bot, fresh, accounts, alerts, chain
 ):
     fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
     bot = make_bot(NO_APPROVAL)
     w3 = chain.provider.web3
-    w3.provider.make_request("anvil_setBalance", [accounts[2].address, hex(10**9)])
+    keeper = accounts[2].address
+    w3.provider.make_request("anvil_setBalance", [keeper, hex(10**9)])
     out = bot.check("liquidity", NOW)
-    assert out.status == "aborted" and "execution paused" in out.detail
+    assert out.status == "paused" and "execution paused" in out.detail
     assert any(a.code == "gas_funds" and a.level == "critical" for a in alerts)
-    assert bot.plans.get(out.plan_id).payload["abort"] == "gas_funds"
+    row = bot.plans.get(out.plan_id)
+    assert row.status == "approved" and row.payload["paused"] == "gas_funds"
+    assert intents(bot) == 0
+    w3.provider.make_request("anvil_setBalance", [keeper, hex(10**21)])  # gas refilled
+    assert [o.status for o in bot.tick(NOW + 300)] == ["executed"]
+
+
+def test_execute__gas_runs_out_mid_plan__paused_and_resumed_without_resending(
+    make_bot, fresh, accounts, alerts, chain
+):
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    bot = make_bot({**NO_APPROVAL, "KEEPER_EXECUTE_TIMEOUT_S": "20"})
+    w3 = chain.provider.web3
+    keeper = accounts[2].address
+    nonce0 = w3.eth.get_transaction_count(keeper)
+    calls: list[int] = []
+
+    def drain(i: int) -> None:
+        calls.append(i)
+        if len(calls) == 2:
+            w3.provider.make_request("anvil_setBalance", [keeper, hex(10**9)])
+
+    bot.before_action = drain
+    out = bot.check("liquidity", NOW)
+    assert out.status == "paused", out.detail
+    assert w3.eth.get_transaction_count(keeper) == nonce0 + 1
+    assert any(a.code == "gas_funds" for a in alerts)
+    bot.before_action = None
+    w3.provider.make_request("anvil_setBalance", [keeper, hex(10**21)])
+    outs = bot.tick(NOW + 300)
+    assert [o.status for o in outs] == ["executed"], outs
+    n = len(bot.plans.plan(out.plan_id).actions)
+    assert w3.eth.get_transaction_count(keeper) == nonce0 + n and intents(bot) == n
 
 
 def _dead_port() -> int:
