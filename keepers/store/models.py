@@ -73,6 +73,7 @@ class Plan(Base):
     __tablename__ = "plans"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)  # planner's id
     kind: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(32), default="proposed")
     trigger: Mapped[str | None] = mapped_column(String(64))

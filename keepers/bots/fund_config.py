@@ -1,0 +1,73 @@
+"""The fund keeper's configuration: KEEPER_* settings (node, chain, deployment, signer, DB,
+metrics) plus seed 001 section 8.1's planning variables (keepers.planning.config).
+
+``load_fund_config(env)`` refuses a bad value with a FundConfigError whose message names the
+environment variable and the value, e.g. ``KEEPER_CHAIN_ID='abc': Input should be a valid
+integer`` or ``L1_TARGET_RATIO + ... = 11000, must be 10000``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from keepers.config import KeeperSettings
+from keepers.planning.config import ConfigError, PlanningConfig, load_planning_config
+
+ENV_PREFIX = "KEEPER_"
+
+
+class FundConfigError(ValueError):
+    """A bad configuration value; the message names the environment variable."""
+
+
+class FundKeeperSettings(KeeperSettings):
+    """KEEPER_CHAIN_ID, KEEPER_DEPLOYMENT, KEEPER_NATIVE_PRICE, ... on top of KeeperSettings
+    (KEEPER_RPC_URL, KEEPER_DB_URL, KEEPER_SIGNER_KEY, KEEPER_METRICS_PORT, ...)."""
+
+    chain_id: int | None = Field(default=None, gt=0)  # checked against the node at start
+    deployment: Path = Path("scripts/deployments/local.json")
+    native_price: int = Field(default=600, ge=0)  # whole base units per native coin (gas check)
+    anvil_bin: str = "anvil"  # for the simulation fork
+    execute_timeout_s: float = Field(default=300.0, gt=0)  # per action, through the pipeline
+    verify_tolerance_bps: int = Field(default=100, ge=0, le=10_000)  # seed: alert above 1%
+    predicted_redemptions: int = Field(default=0, ge=0)  # base units, liquidity check forecast
+
+
+@dataclass(frozen=True)
+class FundConfig:
+    keeper: FundKeeperSettings
+    planning: PlanningConfig
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(p) for p in loc).upper()
+
+
+def load_fund_config(env: Mapping[str, str] | None = None, **overrides: Any) -> FundConfig:
+    """Both halves from ``env`` (the process environment when None)."""
+    env = dict(os.environ if env is None else env)
+    keeper_values = {
+        k[len(ENV_PREFIX) :].lower(): v
+        for k, v in env.items()
+        if k.upper().startswith(ENV_PREFIX) and "__" not in k
+    }
+    keeper_values = {k: v for k, v in keeper_values.items() if k in FundKeeperSettings.model_fields}
+    keeper_values.update(overrides)
+    try:
+        # init kwargs, not the process env: the mapping given is the whole configuration.
+        keeper = FundKeeperSettings.model_validate(keeper_values)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = first["loc"] or ("settings",)
+        raise FundConfigError(f"{_env_name(loc)}={first.get('input')!r}: {first['msg']}") from None
+    try:
+        planning = load_planning_config(env)
+    except ConfigError as err:
+        raise FundConfigError(str(err)) from None
+    return FundConfig(keeper, planning)

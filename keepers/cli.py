@@ -1,0 +1,354 @@
+"""The operator's command line: ``keeper run|plan|approve|reject|review|status|history|rollback``.
+
+Configuration comes from the environment (KEEPER_* and seed 001 section 8.1's names, see
+keepers.bots.fund_config); a bad value exits with status 2 and names the variable. Unknown
+plans and other bad input exit with status 1. ``--json`` prints machine-readable output.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+import click
+
+from keepers.bots.fund_config import FundConfig, FundConfigError, load_fund_config
+
+BOTS: dict[str, str] = {"fund": "keepers.bots.scheduler:fund_jobs"}
+
+
+class Ctx:
+    def __init__(self, as_json: bool, now: int | None) -> None:
+        self.as_json = as_json
+        self.now = now
+        self._bot: Any = None
+        self._config: FundConfig | None = None
+
+    def config(self) -> FundConfig:
+        if self._config is None:
+            try:
+                self._config = load_fund_config()
+            except FundConfigError as err:
+                click.echo(f"keeper: invalid configuration: {err}", err=True)
+                sys.exit(2)
+        return self._config
+
+    def bot(self) -> Any:
+        if self._bot is None:
+            from keepers.bots.fund import FundBot
+            from keepers.chain.contracts import DeploymentError
+            from keepers.logging import configure_logging
+            from keepers.store.db import Store
+
+            cfg = self.config()
+            configure_logging(cfg.keeper.log_json, cfg.keeper.log_level)
+            try:
+                self._bot = FundBot(cfg, Store(cfg.keeper.db_url))
+                self._bot.check_chain()
+            except DeploymentError as err:
+                fail(f"KEEPER_DEPLOYMENT: {err}", 2)
+            except RuntimeError as err:
+                fail(str(err), 2)
+        return self._bot
+
+    def close(self) -> None:
+        if self._bot is not None:
+            self._bot.store.close()
+            self._bot = None
+
+    def time(self) -> int:
+        return self.now if self.now is not None else int(time.time())
+
+    def out(self, data: Any, text: Callable[[], str]) -> None:
+        if self.as_json:
+            click.echo(json.dumps(_plain(data), indent=2, default=str))
+        else:
+            click.echo(text())
+
+
+def _plain(x: Any) -> Any:
+    if is_dataclass(x) and not isinstance(x, type):
+        return _plain(asdict(x))
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    return x
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"keeper: {message}", err=True)
+    sys.exit(code)
+
+
+def _find(ctx: Ctx, ref: str) -> Any:
+    row = ctx.bot().plans.find(ref)
+    if row is None:
+        fail(f"no plan {ref!r} (see `keeper history`)")
+    return row
+
+
+def _outcome(o: Any) -> dict[str, Any]:
+    return {
+        "plan": o.plan_id,
+        "status": o.status,
+        "detail": o.detail,
+        "seconds": round(o.seconds, 3),
+        "results": [
+            {
+                "type": r.action.type.value,
+                "amount": str(r.action.amount),
+                "success": r.success,
+                "tx_hash": r.tx_hash,
+                "error": r.error,
+            }
+            for r in o.results
+        ],
+    }
+
+
+def _outcome_text(o: Any) -> str:
+    lines = [f"plan {o.plan_id or '-'}: {o.status}" + (f" ({o.detail})" if o.detail else "")]
+    for r in o.results:
+        mark = "ok " if r.success else "ERR"
+        lines.append(
+            f"  {mark} {r.action.type.value} {r.action.amount} {r.tx_hash or r.error or ''}"
+        )
+    return "\n".join(lines)
+
+
+@click.group()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.option("--now", type=int, default=None, hidden=True, help="unix time (replays)")
+@click.pass_context
+def main(ctx: click.Context, as_json: bool, now: int | None) -> None:
+    """Ballast fund keeper."""
+    ctx.obj = Ctx(as_json, now)
+    ctx.call_on_close(ctx.obj.close)
+
+
+@main.command()
+@click.option("--bots", default="fund", show_default=True, help="comma-separated bots to run")
+@click.option("--once", is_flag=True, help="start, schedule the jobs, and exit (for checks)")
+@click.pass_obj
+def run(ctx: Ctx, bots: str, once: bool) -> None:
+    """Long-lived: the scheduler with every job of the chosen bots."""
+    import importlib
+
+    from keepers import metrics
+    from keepers.bots.scheduler import build_scheduler, stop_scheduler
+
+    names = [b.strip() for b in bots.split(",") if b.strip()]
+    unknown = [b for b in names if b not in BOTS]
+    if unknown or not names:
+        fail(f"--bots: unknown bot(s) {unknown or names}; available: {sorted(BOTS)}")
+    cfg = ctx.config()
+    bot = ctx.bot()
+    try:
+        bot.sender  # noqa: B018 - the signer is built now: a long-lived keeper must be able to send
+    except (ValueError, OSError) as err:
+        fail(f"invalid signer configuration: {err}", 2)
+    specs = []
+    for name in names:
+        module, fn = BOTS[name].split(":")
+        specs.extend(getattr(importlib.import_module(module), fn)(bot))
+    sched = build_scheduler(cfg.keeper.db_url, specs)
+    jobs = [{"id": j.id, "next_run": j.next_run_time.isoformat()} for j in sched.get_jobs()]
+    ctx.out(
+        {"bots": names, "jobs": jobs},
+        lambda: "\n".join(
+            [f"keeper running bots {','.join(names)}"]
+            + [f"  {j['id']:<16} next {j['next_run']}" for j in jobs]
+        ),
+    )
+    sys.stdout.flush()
+    if once:
+        stop_scheduler(sched)
+        return
+    try:
+        if cfg.keeper.metrics_port:
+            metrics.serve(cfg.keeper.metrics_port)
+        sched.resume()
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        stop_scheduler(sched)
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="plan and risk-check only; nothing stored or sent")
+@click.option(
+    "--job",
+    type=click.Choice(["manual", "daily", "weekly", "threshold", "liquidity"]),
+    default="manual",
+    show_default=True,
+)
+@click.option("--by", "by", default="operator", help="who asks (manual plans)")
+@click.option("--reason", default="operator request")
+@click.pass_obj
+def plan(ctx: Ctx, dry_run: bool, job: str, by: str, reason: str) -> None:
+    """Generate a plan now (then risk check, approval, simulate, execute, verify)."""
+    bot = ctx.bot()
+    if job == "manual":
+        o = bot.manual(ctx.time(), by, reason, dry_run=dry_run)
+    else:
+        o = bot.check(job, ctx.time(), dry_run=dry_run)
+    ctx.out(_outcome(o), lambda: _outcome_text(o))
+
+
+def _decide(ctx: Ctx, ref: str, by: str, approve: bool, note: str) -> None:
+    row = _find(ctx, ref)
+    try:
+        o = ctx.bot().approve(row.ref, by, ctx.time(), approve=approve, note=note)
+    except ValueError as err:
+        fail(str(err), 2 if "KEEPER_SIGNER" in str(err) else 1)
+    ctx.out(_outcome(o), lambda: _outcome_text(o))
+
+
+@main.command()
+@click.argument("plan_ref")
+@click.option("--by", required=True, help="the approving admin")
+@click.option("--note", default="")
+@click.pass_obj
+def approve(ctx: Ctx, plan_ref: str, by: str, note: str) -> None:
+    """Approve a plan waiting for approval."""
+    _decide(ctx, plan_ref, by, True, note)
+
+
+@main.command()
+@click.argument("plan_ref")
+@click.option("--by", required=True, help="the rejecting admin")
+@click.option("--note", default="")
+@click.pass_obj
+def reject(ctx: Ctx, plan_ref: str, by: str, note: str) -> None:
+    """Reject a plan waiting for approval."""
+    _decide(ctx, plan_ref, by, False, note)
+
+
+@main.command()
+@click.argument("plan_ref")
+@click.pass_obj
+def review(ctx: Ctx, plan_ref: str) -> None:
+    """A plan's report: triggers, actions, risk, approvals, simulation, verification."""
+    from keepers.planning.report import render_text
+
+    row = _find(ctx, plan_ref)
+    data = {
+        "plan": row.ref,
+        "status": row.status,
+        "trigger": row.trigger,
+        "approvals": [
+            {"by": a.approver, "decision": a.decision, "at": a.decided_at} for a in row.approvals
+        ],
+        **{k: v for k, v in row.payload.items() if k != "plan"},
+    }
+
+    def text() -> str:
+        head = f"plan {row.ref}  status {row.status}  trigger {row.trigger}"
+        body = render_text(row.payload["report"]) if row.payload.get("report") else ""
+        extra = [
+            f"{k}: {json.dumps(row.payload[k], default=str)}"
+            for k in ("risk", "approval", "simulation", "verification")
+            if k in row.payload
+        ]
+        appr = [f"  {a['by']} {a['decision']} at {a['at']}" for a in data["approvals"]]
+        return "\n".join([head, body, *extra, *(["approvals:", *appr] if appr else [])])
+
+    ctx.out(data, text)
+
+
+@main.command()
+@click.pass_obj
+def status(ctx: Ctx) -> None:
+    """The fund's tiers now (one eth_call)."""
+    from keepers.planning.metrics import tier_metrics
+    from keepers.planning.report import whole
+
+    r = ctx.bot().read()
+    st = r.state
+    rows: list[dict[str, Any]] = [
+        {
+            "tier": f"L{m.tier + 1}",
+            "value": m.value,
+            "ratio_bps": m.ratio_bps,
+            "target_bps": m.target_bps,
+            "band": [m.min_bps, m.max_bps],
+            "within": m.within_bounds,
+        }
+        for m in tier_metrics(st)
+    ]
+    data = {
+        "block": r.block,
+        "total_assets": st.total_assets,
+        "pending_redemptions": st.pending_redemptions,
+        "paused": st.paused,
+        "tiers": rows,
+    }
+
+    def text() -> str:
+        d = st.base_decimals
+        lines = [
+            f"block {r.block}  total {whole(st.total_assets, d)}  pending redemptions "
+            f"{whole(st.pending_redemptions, d)}{'  PAUSED' if st.paused else ''}",
+            f"{'tier':<5}{'value':>20}{'ratio':>9}{'target':>9}{'band':>14}  ok",
+        ]
+        for x in rows:
+            lines.append(
+                f"{x['tier']:<5}{whole(x['value'], d):>20}{x['ratio_bps'] / 100:>8.2f}%"
+                f"{x['target_bps'] / 100:>8.2f}%{x['band'][0] / 100:>6.1f}-{x['band'][1] / 100:.1f}%"
+                f"  {'yes' if x['within'] else 'NO'}"
+            )
+        return "\n".join(lines)
+
+    ctx.out(data, text)
+
+
+@main.command()
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.pass_obj
+def history(ctx: Ctx, limit: int) -> None:
+    """Recent plans, newest first."""
+    rows = ctx.bot().plans.history(limit)
+    data = [
+        {
+            "plan": r.ref,
+            "status": r.status,
+            "trigger": r.trigger,
+            "created_at": r.created_at,
+            "actions": len(r.payload["plan"]["actions"]),
+        }
+        for r in rows
+    ]
+    ctx.out(
+        data,
+        lambda: (
+            "\n".join(
+                f"{d['plan']}  {d['status']:<17} {d['trigger'] or '-':<22} {d['actions']} actions  "
+                f"{d['created_at']}"
+                for d in data
+            )
+            or "no plans yet"
+        ),
+    )
+
+
+@main.command()
+@click.argument("plan_ref")
+@click.option("--by", required=True, help="who asks for the rollback")
+@click.pass_obj
+def rollback(ctx: Ctx, plan_ref: str, by: str) -> None:
+    """Plan the reverse of an executed plan; it is approved like any plan."""
+    row = _find(ctx, plan_ref)
+    try:
+        o = ctx.bot().rollback(row.ref, ctx.time(), by)
+    except ValueError as err:
+        fail(str(err))
+    ctx.out(_outcome(o), lambda: _outcome_text(o))
+
+
+if __name__ == "__main__":
+    main()
