@@ -31,7 +31,7 @@ class FundKeeperSettings(KeeperSettings):
     (KEEPER_RPC_URL, KEEPER_DB_URL, KEEPER_SIGNER_KEY, KEEPER_METRICS_PORT, ...)."""
 
     chain_id: int | None = Field(default=None, gt=0)  # checked against the node at start
-    deployment: Path = Path("scripts/deployments/local.json")
+    deployment: Path = Path("scripts/deployments/ethereum-local.json")
     native_price: int = Field(default=600, ge=0)  # whole base units per native coin (gas check)
     anvil_bin: str = "anvil"  # for the simulation fork
     execute_timeout_s: float = Field(default=300.0, gt=0)  # per action, through the pipeline
