@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from eth_typing import HexStr
 from sqlalchemy import select
 from web3 import HTTPProvider, Web3
 from web3.logs import DISCARD as _DISCARD
@@ -703,7 +704,7 @@ class FundBot:
         if not resumed or not res.tx_hash:
             return False
         try:
-            receipt = self.w3.eth.get_transaction_receipt(res.tx_hash)
+            receipt = self.w3.eth.get_transaction_receipt(HexStr(res.tx_hash))
         except Exception:  # noqa: BLE001 - unknown receipt: count it as this run's
             return False
         return int(receipt["blockNumber"]) <= block

@@ -96,7 +96,7 @@ class Demo:
         from keepers.bots.automation_config import ExecutorConfig, SupervisorBotConfig
         from keepers.bots.executor import ExecutorBot
         from keepers.bots.supervisor import SupervisorBot
-        from keepers.config import KeeperSettings, load_settings
+        from keepers.config import KeeperSettings, PolicyConfig, load_settings
 
         a = self.fund.automation
         addrs = {k: getattr(v, "address", v) for k, v in a.items()}
@@ -135,7 +135,7 @@ class Demo:
                 db_url=f"sqlite:///{self.out}/{name}.db",
                 rpc_url=self.chain.provider.uri,
                 signer_key=account.private_key,
-                policy=policy,
+                policy=PolicyConfig.model_validate(policy),
                 artifacts_path=ROOT / ".build/__local__.json",
                 log_level="ERROR",
                 log_json=False,

@@ -27,7 +27,9 @@ def _refresh(fund, deployer):
         f.updateAnswer(f.latestAnswer(), sender=deployer)
 
 
-def test_fork__config_change_through_timelock__rehearsed(fund, accounts, upstream_fingerprint, chain):
+def test_fork__config_change_through_timelock__rehearsed(
+    fund, accounts, upstream_fingerprint, chain
+):
     before = upstream_fingerprint()
     admin = accounts[1]
     c, tl = fund["controller"], fund["timelock"]
@@ -60,7 +62,12 @@ def test_fork__full_rebalance_cycle(fund, accounts, upstream_fingerprint, chain)
 def test_fork__stuck_rebalancer__recovered(fund, accounts, upstream_fingerprint, chain):
     before = upstream_fingerprint()
     deployer, admin, keeper = accounts[0], accounts[1], accounts[2]
-    sched, funder, sup, reb = fund["scheduler"], fund["funder"], fund["supervisor"], fund["rebalancer"]
+    sched, funder, sup, reb = (
+        fund["scheduler"],
+        fund["funder"],
+        fund["supervisor"],
+        fund["rebalancer"],
+    )
     funder.withdraw(admin, chain.provider.get_balance(funder.address), sender=admin)
     chain.pending_timestamp += 86_400 + 60
     _refresh(fund, deployer)
