@@ -51,3 +51,12 @@ def intents(store: Any) -> list[Any]:
     with store.sessions() as s:
         rows = s.scalars(select(TxIntent).order_by(TxIntent.id)).all()
     return [r for r in rows if not r.idempotency_key.startswith("filler:")]
+
+
+def mined_tx(store: Any, intent: Any) -> str:
+    """The hash of the attempt of ``intent`` that was mined."""
+    from keepers.store.models import TxAttempt
+
+    assert intent.mined_attempt_id is not None, f"intent {intent.id} is not mined"
+    with store.sessions() as s:
+        return str(s.get(TxAttempt, intent.mined_attempt_id).tx_hash)
