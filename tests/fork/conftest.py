@@ -7,7 +7,9 @@ import pytest
 from web3 import Web3
 
 UPSTREAM = "http://127.0.0.1:8645"
-ADDRESSES = Path(__file__).resolve().parents[2] / "scripts" / "deployments" / "ethereum-upstream.json"
+ADDRESSES = (
+    Path(__file__).resolve().parents[2] / "scripts" / "deployments" / "ethereum-upstream.json"
+)
 
 
 @pytest.fixture(scope="session")

@@ -115,21 +115,32 @@ def test_fork__config_change_through_timelock__sent_by_the_admins_pipeline(
         pipeline.submit(spec("risk:direct-safer", c.address, safer))
         _drive(pipeline)
         up, down = intents(store)
-        assert up.status == "failed" and "RiskIncreaseRequiresTimelock" in (up.error or ""), up.error
+        assert up.status == "failed" and "RiskIncreaseRequiresTimelock" in (up.error or ""), (
+            up.error
+        )
         assert down.status == "rejected" and "audit denied" in (down.error or ""), down.error
         assert c.riskParams().maxSlippageBps == old.maxSlippageBps
 
         pipeline.submit(
-            spec("risk:schedule", tl.address, tl.schedule.encode_input(c, 0, data, pred, salt, delay))
+            spec(
+                "risk:schedule", tl.address, tl.schedule.encode_input(c, 0, data, pred, salt, delay)
+            )
         )
         _drive(pipeline)
         op = tl.hashOperation(c, 0, data, pred, salt)
         assert tl.isOperationPending(op) and c.riskParams().maxSlippageBps == old.maxSlippageBps
         if delay:
             _advance(chain, delay)
-        pipeline.submit(spec("risk:execute", tl.address, tl.execute.encode_input(c, 0, data, pred, salt)))
+        pipeline.submit(
+            spec("risk:execute", tl.address, tl.execute.encode_input(c, 0, data, pred, salt))
+        )
         _drive(pipeline)
-        assert [i.status for i in intents(store)] == ["failed", "rejected", "confirmed", "confirmed"]
+        assert [i.status for i in intents(store)] == [
+            "failed",
+            "rejected",
+            "confirmed",
+            "confirmed",
+        ]
         assert tl.isOperationDone(op)
         assert c.riskParams().maxSlippageBps == 600
     finally:
@@ -293,7 +304,9 @@ def test_fork__stuck_rebalancer__executor_fails_it_supervisor_keeper_recovers(
         assert reb.address in t.fixes
         rebooked = int(reb.bookedRun()[0])
         assert rebooked not in (0, booked) and sched.status(rebooked) == SCHEDULED
-        fixes = [i for i in intents(supervisor.store) if i.target.lower() == registry.address.lower()]
+        fixes = [
+            i for i in intents(supervisor.store) if i.target.lower() == registry.address.lower()
+        ]
         assert [i.status for i in fixes] == ["confirmed"]
 
         # the recovered rebalancer runs again when due, through the executor keeper
