@@ -69,11 +69,17 @@ def _drive(pipeline: Pipeline) -> None:
     pipeline.run(until_idle=True, max_seconds=30)
 
 
-def test_deployment_file__upstream_json__loads_in_the_keepers_format(addresses):
+def test_deployment_file__upstream_json__loads_in_the_keepers_format(
+    addresses, upstream_fingerprint, rpc
+):
+    """The deploy script's JSON is what the keepers read (KEEPER_DEPLOYMENT): no second file."""
+    before = upstream_fingerprint()
     a = FundAddresses.load(DEPLOYMENT)
     assert a.controller == Web3.to_checksum_address(addresses["controller"])
     assert set(a.assets) == set(addresses["assets"]) and a.quoter
     assert a.symbols[a.assets["MMF-A"].lower()] == "MMF-A"
+    assert Web3(Web3.HTTPProvider(rpc)).eth.get_code(a.controller)  # forked code is there
+    assert upstream_fingerprint() == before
 
 
 def test_fork__config_change_through_timelock__sent_by_the_admins_pipeline(
