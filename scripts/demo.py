@@ -7,27 +7,29 @@ AssetController.rebalance(true). Prints the tiers before and after.
 """
 
 import time
+from pathlib import Path
 
 import click
 from ape.cli import ConnectedProviderCommand, network_option
 
 from keepers.deployment.fund import fund_state
 from keepers.deployment.profile import deploy_profile, load_profile, write_addresses
-from keepers.deployment.tables import fmt_amount, fmt_bps, render_before_after
+from keepers.deployment.tables import fmt_bps, render_before_after
 from keepers.deployment.uniswap import UniswapV3, arbitrage_to_price
 
 
 @click.command(cls=ConnectedProviderCommand)
 @network_option()
 @click.option("--profile", "profile_path", default="scripts/profiles/local.yaml", show_default=True)
-def cli(network, profile_path):
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 90))
+def cli(network, profile_path, days):
     from ape import accounts
     from ape.logging import logger
 
     logger.set_level("WARNING")  # the demo prints its own progress
     t0 = time.monotonic()
     acct = accounts.test_accounts
-    deployer, admin, keeper = acct[0], acct[1], acct[2]
+    deployer, keeper = acct[0], acct[2]
     investors = [acct[4], acct[5], acct[6]]
     profile = load_profile(profile_path)
     click.echo(
@@ -78,71 +80,31 @@ def cli(network, profile_path):
         f"[{time.monotonic() - t0:5.1f}s] keeper called AssetController.rebalance(true): gas {tx.gas_used:,}\n"
     )
     click.echo(render_before_after(before, after))
-    if fund.automation:
-        automation_scene(fund, deployer, admin, keeper, dex_assets, uni, market, unit, t0)
-    click.echo(f"\ndemo finished in {time.monotonic() - t0:.1f}s")
 
+    from keepers.demo.charts import lag_chart, tier_ratio_chart
+    from keepers.demo.run import run, summary
 
-def execute_due(scheduler, keeper):
-    """What the executor keeper does: execute every due run in one batch, paid the fees."""
-    due = list(scheduler.nextDueRuns(50))
-    if not due:
-        return 0, []
-    tx = scheduler.executeBatch(due, sender=keeper)
-    return len(due), tx
-
-
-def automation_scene(fund, deployer, admin, keeper, dex_assets, uni, market, unit, t0):
-    from ape import chain
-
-    a = fund.automation
-    sched, funder, sup, reb = a["scheduler"], a["tx_funder"], a["supervisor"], a["fund_rebalancer"]
+    out = Path("reports") / time.strftime("demo-%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
     click.echo(
-        "\nRecurring rebalancer on the fund (booked on RebalanceScheduler, paid by TxFunder)"
+        f"\n[{time.monotonic() - t0:5.1f}s] a simulated month with the keepers running (files in {out})"
     )
-    click.echo(f"{'day':>4}  {'funder ETH':>10}  {'L1 / L2 / L3':<35}{'what happened'}")
-
-    def row(day, what):
-        bal = fmt_amount(chain.provider.get_balance(funder.address), 18, 4)
-        click.echo(f"{day:>4}  {bal:>10}  {_ratios(fund):<35}{what}")
-
-    prices = {"TBILL-B": [100, 96, 103, 94, 100, 97, 92, 99]}
-    for day in range(1, 9):
-        chain.pending_timestamp += 86_400
-        for feed in fund.feeds.values():
-            feed.updateAnswer(feed.latestAnswer(), sender=deployer)
-        # the market: TBILL-B wanders; arbitrage keeps its pool at the oracle
-        move = prices["TBILL-B"][day - 1]
-        f = fund.feeds["TBILL-B"]
-        f.updateAnswer(50 * 10**8 * move // 100, sender=deployer)
-        arbitrage(fund, uni, dex_assets, market, unit)
-        n, tx = execute_due(sched, keeper)
-        events = []
-        if n:
-            for e in tx.events:
-                if e.event_name == "Rebalanced" and e.contract_address == reb.address:
-                    events.append("rebalanced" if e.moved else "in band, no-op")
-                if e.event_name == "FailedRecurringSchedule":
-                    who = "rebalancer" if e.contract_address == reb.address else "supervisor"
-                    events.append(f"{who}: FailedRecurringSchedule")
-                if e.event_name == "Ticked":  # one word per item: (id << 8) | outcome
-                    ids = [int(w) >> 8 for w in e.outcomes]
-                    events.append("supervisor checked " + ", ".join(f"#{i}" for i in ids))
-        booked = reb.bookedRun()[0] != 0
-        row(
-            day,
-            f"executed {n} due run(s): "
-            + (", ".join(events) or "-")
-            + ("" if booked else "  [NOTHING BOOKED]"),
-        )
-        if day == 6:
-            funder.refund(value=10**17, sender=admin)  # a deposit: anyone may fund
-            row(day, "funder refilled with 0.1 ETH")
-            sup.fixReschedule(sender=keeper)  # permissionless: books the supervisor again
-            sup.tick(10, sender=keeper)  # permissionless tick: fixReschedule on each item
-            booked = reb.bookedRun()[0] != 0
-            row(day, f"supervisor fixReschedule + tick: rebalancer booked again = {booked}")
-    click.echo(f"[{time.monotonic() - t0:5.1f}s] automation scene done")
+    start = fund_state(fund)
+    ledger = run(fund, accounts.test_accounts, out, days, click.echo)
+    end = fund_state(fund)
+    click.echo("\n".join(ledger.log))
+    if ledger.alerts:
+        click.echo("\nalerts raised by the keepers:")
+        click.echo("\n".join("  " + a for a in ledger.alerts[:12]))
+    click.echo("")
+    click.echo(summary(ledger, out / "fund-keeper.db", start, end))
+    bands = [(int(t.targetBps), int(t.minBps), int(t.maxBps)) for t in end.tiers]
+    c1 = tier_ratio_chart(out / "tier-ratios.png", ledger.days, ledger.ratios, bands, ledger.events)
+    c2 = lag_chart(
+        out / "scheduled-run-lag.png", [d for d, _ in ledger.lags], [s for _, s in ledger.lags], 1
+    )
+    click.echo(f"\ncharts: {c1}  {c2}")
+    click.echo(f"\ndemo finished in {time.monotonic() - t0:.1f}s")
 
 
 def arbitrage(fund, uni, symbols, market, unit):

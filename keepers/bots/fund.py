@@ -486,6 +486,7 @@ class FundBot:
         # 5. execute in priority order; one failure does not stop the rest
         results: list[ActionResult] = []
         this_run: list[ActionResult] = []  # results of actions sent by this run
+        mined_before: set[int] = set()
         self._fills: dict[str, Decimal] = {}
         gas_wei = 0
         before = reading
@@ -509,7 +510,10 @@ class FundBot:
                 return CycleOutcome(ref, PAUSED, msg, results)
             gas_wei += wei
             results.append(res)
-            this_run.append(res)
+            if self._mined_by(res, idx in sent, reading.block):
+                mined_before.add(idx)  # its effect is already in `reading`
+            else:
+                this_run.append(res)
             metrics.observe_action(res.success)
             if stop:
                 aborted = stop
@@ -531,10 +535,11 @@ class FundBot:
         # 7. record
         seconds = time.perf_counter() - started
         metrics.EXECUTION_TIME.set(seconds)
-        if done:  # resumed: the state read at the start already holds the earlier actions
-            rest = tuple(a for i, a in enumerate(p.actions) if i not in done)
+        already = set(done) | mined_before
+        if already:  # resumed: the state read at the start already holds the earlier actions
+            rest = tuple(a for i, a in enumerate(p.actions) if i not in already)
             report = plan_report(reading.state, replace(p, actions=rest), this_run, final.state)
-            report["resumed_after"] = sorted(done)
+            report["resumed_after"] = sorted(already)
         else:
             report = plan_report(reading.state, p, results, final.state)
         self.plans.update(
@@ -690,6 +695,18 @@ class FundBot:
             if logs:
                 return int(sum(int(lg["args"][arg]) for lg in logs))
         return None
+
+    def _mined_by(self, res: ActionResult, resumed: bool, block: int) -> bool:
+        """Whether a resumed action's transaction was already mined at `block` (the state read
+        when this run started): then its effect is in that state and verify must not apply it
+        again (a keeper killed between broadcast and recording the result)."""
+        if not resumed or not res.tx_hash:
+            return False
+        try:
+            receipt = self.w3.eth.get_transaction_receipt(res.tx_hash)
+        except Exception:  # noqa: BLE001 - unknown receipt: count it as this run's
+            return False
+        return int(receipt["blockNumber"]) <= block
 
     def verify(
         self,

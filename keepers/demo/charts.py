@@ -46,7 +46,9 @@ def tier_ratio_chart(
     return path
 
 
-def lag_chart(path: Path, executed_days: Sequence[float], lags_s: Sequence[int], block_time_s: int) -> Path:
+def lag_chart(
+    path: Path, executed_days: Sequence[float], lags_s: Sequence[int], block_time_s: int
+) -> Path:
     """Seconds from a scheduled run's due time to its execution."""
     fig, ax = plt.subplots(figsize=(10, 3.6), dpi=110)
     ax.scatter(executed_days, lags_s, s=12, color="#3182bd", label="run executed")
