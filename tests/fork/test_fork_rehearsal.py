@@ -252,14 +252,9 @@ def test_fork__stuck_rebalancer__executor_fails_it_supervisor_keeper_recovers(
             + allow(sup.address, "fixReschedule()", "tick(uint256)")
         },
     )
-    # fee_margin_bps=0: the local profile prepays 0.2 gwei per unit of effort, below what a run
-    # burns at the fork's 1 gwei gas price, so at the default 1.2 margin this executor would
-    # (rightly) leave every run as unprofitable; the rehearsal runs them at cost
+    # the default fee margin: the profile's prepaid fees must pay this executor's gas
     executor = ExecutorBot.from_settings(
-        ex_cfg,
-        load_settings(
-            ExecutorConfig, scheduler=sched.address, due_scan_every_s=0, fee_margin_bps=0
-        ),
+        ex_cfg, load_settings(ExecutorConfig, scheduler=sched.address, due_scan_every_s=0)
     )
     supervisor = SupervisorBot.from_settings(
         sup_cfg,
@@ -283,10 +278,12 @@ def test_fork__stuck_rebalancer__executor_fails_it_supervisor_keeper_recovers(
         assert chain.provider.get_balance(funder.address) == 0
         now = _advance(chain, 86_400 + 60)
         _refresh(fund, deployer)
+        paid_before = keeper.balance
         t = executor.tick(now)
         executor.drive()
         assert any(booked in ids for ids in t.submitted), t
         assert sched.status(booked) == EXECUTED
+        assert keeper.balance > paid_before  # the runs' prepaid fees paid more than the gas
         (intent,) = intents(executor.store)
         assert intent.status == "confirmed" and intent.role == "executor"
         receipt = chain.get_receipt(mined_tx(executor.store, intent))
