@@ -26,14 +26,20 @@ def addresses():
 
 
 @pytest.fixture(scope="session")
-def upstream_fingerprint(upstream, addresses):
-    """What must not change upstream: its head and the fund's storage the tests write to."""
+def upstream_fingerprint(upstream, addresses, accounts):
+    """What must not change upstream: its head (number and hash), the nonces of the accounts
+    the keepers and the tests sign with, and the fund's storage the tests write to."""
+    signers = [a.address for a in list(accounts)[:6]]
 
     def take():
         c = addresses["controller"]
         v = addresses["vault"]
+        head = upstream.eth.get_block("latest")
         return (
-            upstream.eth.block_number,
+            head["number"],
+            head["hash"],
+            tuple(upstream.eth.get_transaction_count(a) for a in signers),
+            upstream.eth.get_storage_at(addresses["automation"]["fund_rebalancer"], 0),
             upstream.eth.get_storage_at(c, 0),
             upstream.eth.get_balance(addresses["automation"]["tx_funder"]),
             upstream.eth.call({"to": v, "data": Web3.keccak(text="totalAssets()")[:4].hex()}),

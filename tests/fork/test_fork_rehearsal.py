@@ -1,8 +1,31 @@
-"""Rehearsals on an ape-foundry fork of the upstream deployment (tests/fork/run.sh)."""
+"""Rehearsals on an ape-foundry fork of the upstream deployment (tests/fork/run.sh): the real
+keepers (fund keeper, scheduler executor, supervisor keeper, and the transaction pipeline for an
+admin's timelock calls) talk to the fork's RPC over web3, each with its SQLite store in a tmp
+dir; ape only sets the scene (deposits, drain, refill, clock). Every test checks that nothing
+reached the upstream."""
+
+from __future__ import annotations
 
 import pytest
+from forklib import ARTIFACTS, DEPLOYMENT, allow, intents, mined_tx, settings
+from web3 import Web3
+
+from keepers.bots.alerts import Alerter
+from keepers.bots.automation_config import ExecutorConfig, SupervisorBotConfig
+from keepers.bots.executor import ExecutorBot
+from keepers.bots.fund import FundBot
+from keepers.bots.fund_config import load_fund_config
+from keepers.bots.supervisor import SupervisorBot
+from keepers.chain.contracts import FundAddresses
+from keepers.chain.node import Node
+from keepers.chain.pipeline import IntentSpec, Pipeline
+from keepers.chain.signers import RawKeySigner
+from keepers.config import load_settings
+from keepers.store.db import Store
 
 pytestmark = pytest.mark.fork
+
+SCHEDULED, EXECUTED = 1, 2
 
 
 @pytest.fixture(scope="module")
@@ -17,67 +40,286 @@ def fund(project, addresses):
         "feeds": {k: project.TestPriceFeed.at(v) for k, v in a["feeds"].items()},
         "scheduler": project.RebalanceScheduler.at(a["automation"]["scheduler"]),
         "funder": project.TxFunder.at(a["automation"]["tx_funder"]),
+        "registry": project.PaidRebalancerRegistry.at(a["automation"]["paid_registry"]),
         "supervisor": project.Supervisor.at(a["automation"]["supervisor"]),
         "rebalancer": project.Rebalancer.at(a["automation"]["fund_rebalancer"]),
     }
 
 
+@pytest.fixture
+def rpc(chain) -> str:
+    """The fork's RPC, the one URL every keeper here is given."""
+    uri = str(chain.provider.http_uri)
+    assert not uri.rstrip("/").endswith(":8645"), f"keepers would talk to the upstream: {uri}"
+    return uri
+
+
 def _refresh(fund, deployer):
+    """The deploy script's prices, re-stamped now (the fund refuses NAV older than an hour)."""
     for f in fund["feeds"].values():
         f.updateAnswer(f.latestAnswer(), sender=deployer)
 
 
-def test_fork__config_change_through_timelock__rehearsed(
-    fund, accounts, upstream_fingerprint, chain
+def _advance(chain, seconds: int) -> int:
+    chain.mine(1, timestamp=chain.pending_timestamp + seconds)
+    return int(chain.blocks.head.timestamp)
+
+
+def _drive(pipeline: Pipeline) -> None:
+    pipeline.run(until_idle=True, max_seconds=30)
+
+
+def test_deployment_file__upstream_json__loads_in_the_keepers_format(
+    addresses, upstream_fingerprint, rpc
 ):
+    """The deploy script's JSON is what the keepers read (KEEPER_DEPLOYMENT): no second file."""
+    before = upstream_fingerprint()
+    a = FundAddresses.load(DEPLOYMENT)
+    assert a.controller == Web3.to_checksum_address(addresses["controller"])
+    assert set(a.assets) == set(addresses["assets"]) and a.quoter
+    assert a.symbols[a.assets["MMF-A"].lower()] == "MMF-A"
+    assert Web3(Web3.HTTPProvider(rpc)).eth.get_code(a.controller)  # forked code is there
+    assert upstream_fingerprint() == before
+
+
+def test_fork__config_change_through_timelock__sent_by_the_admins_pipeline(
+    fund, accounts, upstream_fingerprint, chain, rpc, tmp_path
+):
+    """The admin's own keeper pipeline (audit policy: the timelock's schedule and execute only)
+    schedules and executes a risk-parameter change; a direct call is refused by the audit."""
     before = upstream_fingerprint()
     admin = accounts[1]
     c, tl = fund["controller"], fund["timelock"]
+    old = c.riskParams()
     new_risk = (600, 300, 6000, 3600, 10_000 * 10**6)  # raising max slippage: risk-increasing
     data = c.setRiskParams.encode_input(new_risk)
     salt, pred = b"\x01" * 32, b"\x00" * 32
-    tl.schedule(c.address, 0, data, pred, salt, int(tl.getMinDelay()), sender=admin)
-    tl.execute(c.address, 0, data, pred, salt, sender=admin)
-    assert c.riskParams().maxSlippageBps == 600
+    delay = int(tl.getMinDelay())
+    roles = {
+        "admin": allow(
+            tl.address,
+            "schedule(address,uint256,bytes,bytes32,bytes32,uint256)",
+            "execute(address,uint256,bytes,bytes32,bytes32)",
+        )
+    }
+    cfg = settings(tmp_path / "admin.db", rpc, admin.private_key, roles)
+    store = Store(cfg.db_url)
+    try:
+        node = Node(cfg.rpc_url)
+        pipeline = Pipeline(store, node, [RawKeySigner(admin.private_key)], cfg)
+        pipeline.reconcile_nonces()
+
+        def spec(key: str, target: str, calldata: bytes) -> IntentSpec:
+            return IntentSpec(
+                key, "admin", node.chain_id, admin.address, target, Web3.to_hex(calldata)
+            )
+
+        # straight to the controller: the contract refuses a risk increase (the build step's
+        # estimate reverts), and the audit policy refuses even a decrease the contract allows
+        pipeline.submit(spec("risk:direct", c.address, data))
+        safer = c.setRiskParams.encode_input((400, 300, 6000, 3600, 10_000 * 10**6))
+        pipeline.submit(spec("risk:direct-safer", c.address, safer))
+        _drive(pipeline)
+        up, down = intents(store)
+        assert up.status == "failed" and "RiskIncreaseRequiresTimelock" in (up.error or ""), (
+            up.error
+        )
+        assert down.status == "rejected" and "audit denied" in (down.error or ""), down.error
+        assert c.riskParams().maxSlippageBps == old.maxSlippageBps
+
+        pipeline.submit(
+            spec(
+                "risk:schedule", tl.address, tl.schedule.encode_input(c, 0, data, pred, salt, delay)
+            )
+        )
+        _drive(pipeline)
+        op = tl.hashOperation(c, 0, data, pred, salt)
+        assert tl.isOperationPending(op) and c.riskParams().maxSlippageBps == old.maxSlippageBps
+        if delay:
+            _advance(chain, delay)
+        pipeline.submit(
+            spec("risk:execute", tl.address, tl.execute.encode_input(c, 0, data, pred, salt))
+        )
+        _drive(pipeline)
+        assert [i.status for i in intents(store)] == [
+            "failed",
+            "rejected",
+            "confirmed",
+            "confirmed",
+        ]
+        assert tl.isOperationDone(op)
+        assert c.riskParams().maxSlippageBps == 600
+    finally:
+        store.close()
     assert upstream_fingerprint() == before
 
 
-def test_fork__full_rebalance_cycle(fund, accounts, upstream_fingerprint, chain):
+def test_fork__fund_keeper__full_rebalance_cycle(
+    fund, accounts, upstream_fingerprint, chain, rpc, tmp_path
+):
+    """Deposits put the fund out of band; FundBot plans, checks risk, waits for two of the
+    configured admins, simulates on its own fork of the fork, executes through the pipeline,
+    verifies and records."""
     before = upstream_fingerprint()
     deployer, keeper, investor = accounts[0], accounts[2], accounts[4]
-    v, c, cash = fund["vault"], fund["controller"], fund["cash"]
+    v, c, cash, lens = fund["vault"], fund["controller"], fund["cash"], fund["lens"]
     unit = 10 ** int(cash.decimals())
     cash.mint(investor, 5_000_000 * unit, sender=deployer)
     cash.approve(v, 2**256 - 1, sender=investor)
-    v.deposit(5_000_000 * unit, investor, sender=investor)
-    st = fund["lens"].fundState(c)
-    assert st.tierRatioBps[0] > st.tiers[0].maxBps  # all in L1: out of band
-    c.rebalance(False, sender=keeper)
-    st = fund["lens"].fundState(c)
+    _refresh(fund, deployer)
+    # a fund in operation: invested and in band (the controller's own rebalance) ...
+    v.deposit(2_000_000 * unit, investor, sender=investor)
+    c.rebalance(True, sender=keeper)
+    st = lens.fundState(c)
+    assert all(st.tiers[t].minBps <= st.tierRatioBps[t] <= st.tiers[t].maxBps for t in range(3))
+    # ... then a drift: a large deposit sits in L1, and a T-bill's price moves
+    v.deposit(1_000_000 * unit, investor, sender=investor)
+    feed = fund["feeds"]["TBILL-B"]
+    feed.updateAnswer(feed.latestAnswer() * 102 // 100, sender=deployer)
+    st = lens.fundState(c)
+    assert st.tierRatioBps[0] > st.tiers[0].maxBps, st  # out of band
+
+    env = {
+        "KEEPER_RPC_URL": rpc,
+        "KEEPER_DB_URL": f"sqlite:///{tmp_path}/fund-keeper.db",
+        "KEEPER_DEPLOYMENT": str(DEPLOYMENT),
+        "KEEPER_ARTIFACTS_PATH": str(ARTIFACTS),
+        "KEEPER_CHAIN_ID": str(chain.chain_id),
+        "KEEPER_LOG_LEVEL": "WARNING",
+        "KEEPER_RETRY_BACKOFF_S": "0.05",
+        "REBALANCE_ADMINS": "alice,bob,carol",
+    }
+    cfg = load_fund_config(env)
+    store = Store(cfg.keeper.db_url)
+    alerts: list = []
+    try:
+        bot = FundBot(
+            cfg, store, signer=RawKeySigner(keeper.private_key), alerter=Alerter([alerts.append])
+        )
+        bot.check_chain()
+        now = int(chain.blocks.head.timestamp)
+        out = bot.check("liquidity", now)
+        assert out.status == "pending_approval", (out.detail, alerts)
+        row = bot.plans.get(out.plan_id)
+        assert row.payload["approval"]["requirement"] == "multi_admin"
+        assert intents(store) == []  # nothing sent before the admins approve
+        assert bot.approve(out.plan_id, "alice", now + 60).status == "pending_approval"
+        done = bot.approve(out.plan_id, "bob", now + 120)
+        assert done.status == "executed", (done.detail, alerts)
+        assert done.results and all(r.success and r.tx_hash for r in done.results)
+
+        row = bot.plans.get(out.plan_id)
+        assert row.payload["simulation"]["ok"], row.payload["simulation"]
+        assert row.payload["verification"]["ok"], row.payload["verification"]
+        assert "LIQUIDITY" in row.trigger
+        assert [(a.approver, a.decision) for a in row.approvals] == [
+            ("alice", "approve"),
+            ("bob", "approve"),
+        ]
+        sent = intents(store)
+        assert len(sent) == len(done.results) and {i.status for i in sent} == {"confirmed"}
+        assert {i.sender.lower() for i in sent} == {keeper.address.lower()}
+    finally:
+        store.close()
+    st = lens.fundState(c)
     for t in range(3):
-        assert st.tiers[t].minBps <= st.tierRatioBps[t] <= st.tiers[t].maxBps
+        assert st.tiers[t].minBps <= st.tierRatioBps[t] <= st.tiers[t].maxBps, (t, st)
     assert upstream_fingerprint() == before
 
 
-def test_fork__stuck_rebalancer__recovered(fund, accounts, upstream_fingerprint, chain):
+def test_fork__stuck_rebalancer__executor_fails_it_supervisor_keeper_recovers(
+    fund, accounts, upstream_fingerprint, chain, rpc, tmp_path
+):
+    """The funder drained by its owner; a day later the executor keeper executes the due runs,
+    the fund rebalancer cannot book its next one (FailedRecurringSchedule); after a refill the
+    supervisor keeper books it again at once, and the executor keeper runs it when due."""
     before = upstream_fingerprint()
-    deployer, admin, keeper = accounts[0], accounts[1], accounts[2]
-    sched, funder, sup, reb = (
-        fund["scheduler"],
-        fund["funder"],
-        fund["supervisor"],
-        fund["rebalancer"],
+    deployer, admin, keeper, watcher = accounts[0], accounts[1], accounts[2], accounts[5]
+    sched, funder, reb = fund["scheduler"], fund["funder"], fund["rebalancer"]
+    sup, registry = fund["supervisor"], fund["registry"]
+    ex_cfg = settings(
+        tmp_path / "executor.db",
+        rpc,
+        keeper.private_key,
+        {"executor": allow(sched.address, "executeBatch(uint256[])", "execute(uint256)")},
     )
-    funder.withdraw(admin, chain.provider.get_balance(funder.address), sender=admin)
-    chain.pending_timestamp += 86_400 + 60
-    _refresh(fund, deployer)
-    due = list(sched.nextDueRuns(50))
-    assert due, "the fund rebalancer's run should be due"
-    tx = sched.executeBatch(due, sender=keeper)
-    assert any(e.event_name == "FailedRecurringSchedule" for e in tx.events)
-    assert reb.bookedRun()[0] == 0  # stuck: nothing booked
-    funder.refund(value=10**17, sender=admin)
-    sup.fixReschedule(sender=keeper)
-    sup.tick(10, sender=keeper)
-    assert reb.bookedRun()[0] != 0
+    sup_cfg = settings(
+        tmp_path / "supervisor.db",
+        rpc,
+        watcher.private_key,
+        {
+            "supervisor": allow(registry.address, "fixReschedule(uint256)")
+            + allow(sup.address, "fixReschedule()", "tick(uint256)")
+        },
+    )
+    # the default fee margin: the profile's prepaid fees must pay this executor's gas
+    executor = ExecutorBot.from_settings(
+        ex_cfg, load_settings(ExecutorConfig, scheduler=sched.address, due_scan_every_s=0)
+    )
+    supervisor = SupervisorBot.from_settings(
+        sup_cfg,
+        load_settings(
+            SupervisorBotConfig,
+            scheduler=sched.address,
+            supervisor=sup.address,
+            registry=registry.address,
+        ),
+        sinks=[],
+    )
+    executor.start()
+    supervisor.start()
+    try:
+        booked = int(reb.bookedRun()[0])
+        assert booked != 0 and sched.status(booked) == SCHEDULED
+        assert reb.address in supervisor.tasks
+        assert supervisor.tick(_advance(chain, 1)).stuck == []
+
+        funder.withdraw(admin, chain.provider.get_balance(funder.address), sender=admin)
+        assert chain.provider.get_balance(funder.address) == 0
+        now = _advance(chain, 86_400 + 60)
+        _refresh(fund, deployer)
+        paid_before = keeper.balance
+        t = executor.tick(now)
+        executor.drive()
+        assert any(booked in ids for ids in t.submitted), t
+        assert sched.status(booked) == EXECUTED
+        assert keeper.balance > paid_before  # the runs' prepaid fees paid more than the gas
+        (intent,) = intents(executor.store)
+        assert intent.status == "confirmed" and intent.role == "executor"
+        receipt = chain.get_receipt(mined_tx(executor.store, intent))
+        failed = [e for e in receipt.events if e.event_name == "FailedRecurringSchedule"]
+        assert failed and any(e.contract_address == reb.address for e in failed)
+        assert int(reb.bookedRun()[0]) == 0  # stuck: nothing booked
+
+        now = _advance(chain, 1)
+        t = supervisor.tick(now)
+        assert reb.address in t.failed_events
+        assert reb.address in {a for a, _ in t.stuck} and reb.address in t.blocked
+        # a fix bound to fail is not sent (the on-chain Supervisor's own run failed to book as
+        # well, so the keeper ticks it instead: that is its only intent)
+        assert t.fixes == [] and t.supervisor_ticked
+        assert [i.target.lower() for i in intents(supervisor.store)] == [sup.address.lower()]
+        assert "funder_empty" in [a.code for a in t.alerts]
+
+        funder.refund(value=10**17, sender=admin)
+        t = supervisor.tick(now + 1)
+        supervisor.drive()
+        assert reb.address in t.fixes
+        rebooked = int(reb.bookedRun()[0])
+        assert rebooked not in (0, booked) and sched.status(rebooked) == SCHEDULED
+        fixes = [
+            i for i in intents(supervisor.store) if i.target.lower() == registry.address.lower()
+        ]
+        assert [i.status for i in fixes] == ["confirmed"]
+
+        # the recovered rebalancer runs again when due, through the executor keeper
+        now = _advance(chain, 86_400 + 60)
+        _refresh(fund, deployer)
+        t = executor.tick(now)
+        executor.drive()
+        assert any(rebooked in ids for ids in t.submitted), t
+        assert sched.status(rebooked) == EXECUTED and int(reb.bookedRun()[0]) not in (0, rebooked)
+    finally:
+        executor.stop()
+        supervisor.stop()
     assert upstream_fingerprint() == before
