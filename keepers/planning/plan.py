@@ -79,6 +79,8 @@ __all__ = [
 
 # ---------------------------------------------------------------------- planner
 
+HEADROOM_BPS = 9_900  # plan to 99% of a concentration limit (see _limit)
+
 
 @dataclass
 class _Planner:
@@ -92,14 +94,19 @@ class _Planner:
     # -------------------------------------------------------------- asset legs
 
     def _limit(self, asset: AssetState) -> int:
+        """The most an asset may hold after this plan: its concentration limit less a 1%
+        margin (as the AssetController keeps), because each swap's fee and impact lowers the
+        fund's total a little and a plan sized to the exact limit would breach it on chain."""
         bps = min(asset.max_concentration_bps, self.config.asset_concentration_limit)
-        return bps * self.state.total_assets // BPS
+        return bps * self.state.total_assets * HEADROOM_BPS // (BPS * BPS)
 
     def _headroom(self, asset: AssetState) -> int:
         others = sorted(
             (a.value for a in self.state.assets if a.token != asset.token), reverse=True
         )
-        top3_cap = self.config.top3_concentration_limit * self.state.total_assets // BPS
+        top3_cap = (
+            self.config.top3_concentration_limit * self.state.total_assets * HEADROOM_BPS
+        ) // (BPS * BPS)
         third = others[2] if len(others) > 2 else 0
         top3_allowed = max(top3_cap - sum(others[:2]), third)
         return max(0, min(self._limit(asset), top3_allowed) - asset.value)
@@ -207,9 +214,17 @@ class _Planner:
             key=lambda a: (not a.instant, -self._headroom(a), a.token),
         )
         done = 0
-        for a in candidates:
+        # First towards equal weights inside the tier, then whatever headroom is left (instant
+        # assets first). Filling one asset to its limit before the next would use up the top-3
+        # allowance on a few assets and starve the rest of the fund (seen on a new fund's
+        # first investment: L2 could not reach its band).
+        equal = (self.state.position(tier) + amount) // max(1, len(candidates))
+        for pass_, a in [(0, a) for a in candidates] + [(1, a) for a in candidates]:
             want = min(amount - done, cap - self.state.position(tier))
-            leg = min(want, self._headroom(self.state.asset(a.token)))
+            current = self.state.asset(a.token)
+            leg = min(want, self._headroom(current))
+            if pass_ == 0:
+                leg = min(leg, max(0, equal - current.value))
             if leg < self.min_amount:
                 continue
             self._emit(
