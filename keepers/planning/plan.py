@@ -214,12 +214,13 @@ class _Planner:
             key=lambda a: (not a.instant, -self._headroom(a), a.token),
         )
         done = 0
-        # First towards equal weights inside the tier, then whatever headroom is left (instant
-        # assets first). Filling one asset to its limit before the next would use up the top-3
+        # First towards equal weights over the tier's instant assets, then whatever headroom
+        # is left (instant assets first, then asynchronous ones). Filling one asset to its limit before the next would use up the top-3
         # allowance on a few assets and starve the rest of the fund (seen on a new fund's
         # first investment: L2 could not reach its band).
-        equal = (self.state.position(tier) + amount) // max(1, len(candidates))
-        for pass_, a in [(0, a) for a in candidates] + [(1, a) for a in candidates]:
+        liquid = [a for a in candidates if a.instant] or candidates
+        equal = (self.state.position(tier) + amount) // max(1, len(liquid))
+        for pass_, a in [(0, a) for a in liquid] + [(1, a) for a in candidates]:
             want = min(amount - done, cap - self.state.position(tier))
             current = self.state.asset(a.token)
             leg = min(want, self._headroom(current))
