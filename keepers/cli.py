@@ -17,8 +17,7 @@ from typing import Any
 import click
 
 from keepers.bots.fund_config import FundConfig, FundConfigError, load_fund_config
-
-BOTS: dict[str, str] = {"fund": "keepers.bots.scheduler:fund_jobs"}
+from keepers.bots.runner import BOT_NAMES
 
 
 class Ctx:
@@ -132,51 +131,80 @@ def main(ctx: click.Context, as_json: bool, now: int | None) -> None:
 
 
 @main.command()
-@click.option("--bots", default="fund", show_default=True, help="comma-separated bots to run")
-@click.option("--once", is_flag=True, help="start, schedule the jobs, and exit (for checks)")
+@click.option(
+    "--bots",
+    default=",".join(BOT_NAMES),
+    show_default=True,
+    help="comma-separated bots to run in this process",
+)
+@click.option("--once", is_flag=True, help="start, check, schedule, and exit (for checks)")
 @click.pass_obj
 def run(ctx: Ctx, bots: str, once: bool) -> None:
-    """Long-lived: the scheduler with every job of the chosen bots."""
-    import importlib
+    """Long-lived: the fund bot's scheduled jobs and the executor / supervisor loops.
+
+    Every chosen bot's configuration is checked before anything starts (exit 2 naming the
+    variable). SIGINT or SIGTERM stops the jobs and the loops, closes the store, exits 0.
+    """
+    import signal
+    import threading
 
     from keepers import metrics
-    from keepers.bots.scheduler import build_scheduler, stop_scheduler
+    from keepers.bots.runner import RunConfigError, UnknownBotError, build_runtime, parse_bots
+    from keepers.bots.scheduler import build_scheduler, fund_jobs
+    from keepers.logging import configure_logging
 
-    names = [b.strip() for b in bots.split(",") if b.strip()]
-    unknown = [b for b in names if b not in BOTS]
-    if unknown or not names:
-        fail(f"--bots: unknown bot(s) {unknown or names}; available: {sorted(BOTS)}")
-    cfg = ctx.config()
-    bot = ctx.bot()
     try:
-        bot.sender  # noqa: B018 - the signer is built now: a long-lived keeper must be able to send
-    except (ValueError, OSError) as err:
-        fail(f"invalid signer configuration: {err}", 2)
-    specs = []
-    for name in names:
-        module, fn = BOTS[name].split(":")
-        specs.extend(getattr(importlib.import_module(module), fn)(bot))
-    sched = build_scheduler(cfg.keeper.db_url, specs)
-    jobs = [{"id": j.id, "next_run": j.next_run_time.isoformat()} for j in sched.get_jobs()]
+        names = parse_bots(bots)
+    except UnknownBotError as err:
+        fail(str(err))
+    if "fund" in names:
+        cfg = ctx.config()  # exit 2 naming the variable
+        configure_logging(cfg.keeper.log_json, cfg.keeper.log_level)
+    try:
+        rt = build_runtime(names)
+    except RunConfigError as err:
+        fail(str(err), 2)
+    if "fund" not in names:
+        configure_logging(rt.settings.log_json, rt.settings.log_level)
+    if rt.fund is not None:
+        rt.scheduler = build_scheduler(rt.settings.db_url, fund_jobs(rt.fund))
+    jobs = (
+        [{"id": j.id, "next_run": j.next_run_time.isoformat()} for j in rt.scheduler.get_jobs()]
+        if rt.scheduler is not None
+        else []
+    )
+    loops = [{"bot": n, "interval_s": b.interval_s} for n, b in rt.loops.items()]
     ctx.out(
-        {"bots": names, "jobs": jobs},
+        {"bots": names, "jobs": jobs, "loops": loops},
         lambda: "\n".join(
             [f"keeper running bots {','.join(names)}"]
             + [f"  {j['id']:<16} next {j['next_run']}" for j in jobs]
+            + [f"  {x['bot']:<16} every {x['interval_s']}s" for x in loops]
         ),
     )
     sys.stdout.flush()
     if once:
-        stop_scheduler(sched)
+        rt.stop()
         return
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        if cfg.keeper.metrics_port:
-            metrics.serve(cfg.keeper.metrics_port)
-        sched.resume()
-        while True:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        stop_scheduler(sched)
+        if rt.settings.metrics_port:
+            metrics.serve(rt.settings.metrics_port)
+        rt.start()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        stuck = rt.stop()
+    if stuck:
+        fail(f"stopped, but {', '.join(stuck)} did not finish in time", 1)
+    click.echo("keeper stopped", err=True)
 
 
 @main.command()

@@ -31,9 +31,9 @@ from eth_utils import keccak, to_checksum_address
 from prometheus_client import Counter
 from sqlalchemy import select
 
+from keepers.bots.alerts import Alert, Alerter, AlertLevel, AlertSink
 from keepers.bots.automation_chain import Call, ChainIO
 from keepers.bots.automation_config import SupervisorBotConfig
-from keepers.bots.base import Alert, AlertSink, log_sink
 from keepers.chain.errors import NodeError
 from keepers.chain.node import Node
 from keepers.chain.pipeline import FINAL, IntentSpec, Pipeline
@@ -114,7 +114,9 @@ class SupervisorBot:
         self.store: Store = pipeline.store
         self.node: Node = pipeline.node
         self.io = ChainIO(self.node, settings.artifacts_path)
-        self.sinks = sinks if sinks is not None else [log_sink]
+        self.alerter = Alerter(sinks)
+        self.sinks = self.alerter.sinks
+        self.owns_store = False  # from_settings: the bot opened the store, stop() closes it
         if len(pipeline.signers) != 1:
             raise ConfigError(
                 f"supervisor bot needs exactly one signer, got {len(pipeline.signers)}"
@@ -150,7 +152,9 @@ class SupervisorBot:
         except ValueError as err:
             store.close()
             raise ConfigError(f"invalid keeper configuration: {err}") from None
-        return cls(settings, cfg, Pipeline(store, node, [signer], settings), sinks)
+        bot = cls(settings, cfg, Pipeline(store, node, [signer], settings), sinks)
+        bot.owns_store = True
+        return bot
 
     @classmethod
     def from_env(cls, sinks: list[AlertSink] | None = None) -> SupervisorBot:
@@ -195,7 +199,8 @@ class SupervisorBot:
         log.info("supervisor_bot.start", tasks=len(self.tasks), sender=self.sender)
 
     def stop(self) -> None:
-        self.store.close()
+        if self.owns_store:  # a shared store (``keeper run``) is closed by its owner
+            self.store.close()
 
     def _check_policy(self) -> None:
         need: list[tuple[str, str]] = []
@@ -541,9 +546,13 @@ class SupervisorBot:
         if (funder, code) in self.armed:
             return
         self.armed.add((funder, code))
-        alert = Alert(level, code, message, {"funder": funder, "block": out.block, **detail})
+        alert = Alert(
+            AlertLevel(level),
+            code,
+            message,
+            detail={"funder": funder, "block": out.block, **detail},
+        )
         ALERTS.labels(code).inc()
         self.alerts.append(alert)
         out.alerts.append(alert)
-        for sink in self.sinks:
-            sink(alert)
+        self.alerter.send(alert)
