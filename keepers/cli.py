@@ -149,23 +149,40 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     import threading
 
     from keepers import metrics
-    from keepers.bots.runner import RunConfigError, UnknownBotError, build_runtime, parse_bots
+    from keepers.bots.runner import (
+        RunConfigError,
+        UnknownBotError,
+        build_runtime,
+        load_env_settings,
+        parse_bots,
+    )
     from keepers.bots.scheduler import build_scheduler, fund_jobs
+    from keepers.config import KeeperSettings
     from keepers.logging import configure_logging
 
     try:
         names = parse_bots(bots)
     except UnknownBotError as err:
         fail(str(err))
-    if "fund" in names:
-        cfg = ctx.config()  # exit 2 naming the variable
-        configure_logging(cfg.keeper.log_json, cfg.keeper.log_level)
+    try:
+        if "fund" in names:
+            ctx.config()  # exit 2 naming the variable
+        log_cfg = load_env_settings(KeeperSettings)
+    except RunConfigError as err:
+        fail(str(err), 2)
+    configure_logging(log_cfg.log_json, log_cfg.log_level)  # before anything logs
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+    if not once:  # from now on a signal stops the keeper cleanly, even during start-up
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            stop.set()
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         rt = build_runtime(names)
     except RunConfigError as err:
         fail(str(err), 2)
-    if "fund" not in names:
-        configure_logging(rt.settings.log_json, rt.settings.log_level)
     if rt.fund is not None:
         rt.scheduler = build_scheduler(rt.settings.db_url, fund_jobs(rt.fund))
     jobs = (
@@ -186,15 +203,13 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     if once:
         rt.stop()
         return
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        if rt.settings.metrics_port:
+    if rt.settings.metrics_port:
+        try:
             metrics.serve(rt.settings.metrics_port)
+        except OSError as err:
+            rt.stop()
+            fail(f"KEEPER_METRICS_PORT={rt.settings.metrics_port}: {err}", 2)
+    try:
         rt.start()
         while not stop.wait(0.5):
             pass
@@ -292,12 +307,18 @@ def review(ctx: Ctx, plan_ref: str) -> None:
 @main.command()
 @click.pass_obj
 def status(ctx: Ctx) -> None:
-    """The fund's tiers now (one eth_call)."""
+    """The fund's tiers now (one eth_call); with a scheduler configured, the automation
+    side too: runs due, stuck tasks and funders (KEEPER_SUPERVISOR_*)."""
+    from keepers.bots.runner import RunConfigError, automation_status
     from keepers.planning.metrics import tier_metrics
     from keepers.planning.report import whole
 
     r = ctx.bot().read()
     st = r.state
+    try:
+        auto = automation_status(ctx.time())
+    except RunConfigError as err:
+        fail(str(err), 2)
     rows: list[dict[str, Any]] = [
         {
             "tier": f"L{m.tier + 1}",
@@ -315,6 +336,7 @@ def status(ctx: Ctx) -> None:
         "pending_redemptions": st.pending_redemptions,
         "paused": st.paused,
         "tiers": rows,
+        **({"automation": auto} if auto is not None else {}),
     }
 
     def text() -> str:
@@ -330,9 +352,25 @@ def status(ctx: Ctx) -> None:
                 f"{x['target_bps'] / 100:>8.2f}%{x['band'][0] / 100:>6.1f}-{x['band'][1] / 100:.1f}%"
                 f"  {'yes' if x['within'] else 'NO'}"
             )
+        if auto is not None:
+            lines.append(f"automation: scheduler {auto['scheduler']}  due runs {auto['due_runs']}")
+            if "stuck" in auto:
+                stuck = ", ".join(f"{x['task']} ({x['reason']})" for x in auto["stuck"])
+                lines.append(f"  tasks {auto['tasks']}  stuck {len(auto['stuck'])} {stuck}")
+                for f in auto["funders"]:
+                    lines.append(
+                        f"  funder {f['funder']}  balance {whole(f['balance_wei'], 18)}  "
+                        f"runway {_runway(f['runway_intervals'])} intervals"
+                    )
         return "\n".join(lines)
 
     ctx.out(data, text)
+
+
+def _runway(n: int | None) -> str:
+    if n is None:
+        return "?"
+    return "unlimited" if n >= 2**255 else str(n)
 
 
 @main.command()

@@ -49,20 +49,27 @@ def metrics_body(port: int) -> str:
         return ""
 
 
-def test_keeper_run__all_bots__executes_due_run_fixes_stuck_rebalancer_stops_on_sigint(
-    chain, env, auto, make_paid, gov, bob, deployer
-):
-    sched, funder, registry = auto["scheduler"], auto["funder"], auto["registry"]
+def due_and_stuck(chain, auto, make_paid, gov, bob, deployer) -> tuple[Any, Any]:
+    """Two paid rebalancers an hour later: the first one's run is due and waits for an
+    executor; the second is stuck (the funder was empty when another executor ran its
+    booking, so the next booking failed: nothing booked), and the funder is refilled."""
+    sched, funder = auto["scheduler"], auto["funder"]
     (_, due_reb, _), (_, stuck_reb, _) = make_paid(2)
-    due_id = int(due_reb.bookedRun()[0])
-    # stuck: the funder is empty when another executor runs stuck_reb's booking, so its next
-    # booking fails (FailedRecurringSchedule, nothing booked); then the funder is refilled
     funder.withdraw(gov, funder.balance, sender=gov)
     chain.mine(1, timestamp=chain.pending_timestamp + 3_600)
     tx = sched.executeBatch([int(stuck_reb.bookedRun()[0])], sender=bob)
     assert [e.event_name for e in tx.events].count("FailedRecurringSchedule") == 1
     assert int(stuck_reb.bookedRun()[0]) == 0
     deployer.transfer(funder, 10**17)
+    return due_reb, stuck_reb
+
+
+def test_keeper_run__all_bots__executes_due_run_fixes_stuck_rebalancer_stops_on_sigint(
+    chain, env, auto, make_paid, gov, bob, deployer
+):
+    sched, registry = auto["scheduler"], auto["registry"]
+    due_reb, stuck_reb = due_and_stuck(chain, auto, make_paid, gov, bob, deployer)
+    due_id = int(due_reb.bookedRun()[0])
     assert sched.status(due_id) == SCHEDULED  # due now, waiting for an executor
 
     port = free_port()
@@ -144,3 +151,44 @@ def test_keeper_run__policy_misses_executor_role__refused_naming_variable(env, t
     assert r.exit_code == 2 and "KEEPER_POLICY" in r.output and "executor" in r.output
     # nothing kept the store: the same DB starts with a good policy
     assert keeper(env, "run", "--once").exit_code == 0
+
+
+def test_keeper_status__automation_configured__due_runs_stuck_tasks_funders(
+    chain, env, auto, make_paid, gov, bob, deployer
+):
+    due_reb, stuck_reb = due_and_stuck(chain, auto, make_paid, gov, bob, deployer)
+    r = keeper(env, "--json", "status")
+    assert r.exit_code == 0, r.output
+    a = json.loads(r.output)["automation"]
+    # due: due_reb's run and the on-chain Supervisor's own run (both booked an hour ago)
+    assert a["due_runs"] == 2 and a["tasks"] == 2
+    assert a["stuck"] == [{"task": stuck_reb.address, "reason": "nothing-booked"}]
+    (f,) = a["funders"]
+    assert f["funder"] == auto["funder"].address and f["balance_wei"] == 10**17
+    text = keeper(env, "status").output
+    assert "due runs 2" in text and f"{stuck_reb.address} (nothing-booked)" in text
+    assert "balance 0.10" in text
+    no_auto = {k: v for k, v in env.items() if "_SCHEDULER" not in k}
+    assert "automation" not in json.loads(keeper(no_auto, "--json", "status").output)
+
+
+def test_keeper_run__executor_alone__sigterm_stops_cleanly(env):
+    only = {k: v for k, v in env.items() if not k.startswith("KEEPER_SUPERVISOR_")}
+    exe = Path(sys.executable).with_name("keeper")
+    proc = subprocess.Popen(
+        [str(exe), "run", "--bots", "executor"],
+        env={**os.environ, **only},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline().decode()
+        assert first.strip() == "keeper running bots executor"
+        time.sleep(1.0)  # a few ticks
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()[-2_000:]
+    assert b"keeper stopped" in err and b"fund." not in out
