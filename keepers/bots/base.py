@@ -71,7 +71,11 @@ def run_loop(
     interrupted, then stop(). A failing tick is logged and the loop goes on (the next tick reads
     the chain afresh). With ``stop_event`` the wait between ticks ends as soon as it is set."""
     if stop_event is not None:
-        sleep = stop_event.wait  # returns early when the event is set
+        event = stop_event
+
+        def sleep(seconds: float) -> None:  # returns early when the event is set
+            event.wait(seconds)
+
     if start:
         bot.start()
     started = time.monotonic()

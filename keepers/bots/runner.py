@@ -135,7 +135,9 @@ class Runtime:
 
         self.stop_event.set()
         if self.scheduler is not None:
-            stop_scheduler(self.scheduler)
+            # a fund job that is running finishes first (its plan's transactions are followed
+            # to the end); the loops stop at their next wait meanwhile
+            stop_scheduler(self.scheduler, wait=True)
             self.scheduler = None
         for t in self.threads:
             t.join(JOIN_TIMEOUT_S)
