@@ -16,8 +16,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from keepers.cli import main
+from keepers.store.db import Store
+from keepers.store.models import TxIntent
 
 SCHEDULED, EXECUTED = 1, 2
 
@@ -96,6 +99,15 @@ def test_keeper_run__all_bots__executes_due_run_fixes_stuck_rebalancer_stops_on_
     assert "keeper running bots fund,executor,supervisor" in text
     assert "fund.liquidity" in text and "executor" in text and "supervisor" in text
     assert b"keeper stopped" in err
+    # one store, one pipeline: both bots' transactions, one nonce sequence, all confirmed
+    store = Store(env["KEEPER_DB_URL"])
+    with store.sessions() as s:
+        rows = s.execute(select(TxIntent.role, TxIntent.nonce, TxIntent.status)).all()
+    store.close()
+    assert {r.role for r in rows} == {"executor", "supervisor"}
+    assert {r.status for r in rows} == {"confirmed"}
+    nonces = sorted(r.nonce for r in rows)
+    assert nonces == list(range(nonces[0], nonces[0] + len(rows)))
     # the store was closed: its lock is free, a new keeper can start on it at once
     r = keeper(env, "--json", "run", "--bots", "executor", "--once")
     assert r.exit_code == 0, r.output
