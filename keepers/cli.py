@@ -3,6 +3,10 @@
 Configuration comes from the environment (KEEPER_* and seed 001 section 8.1's names, see
 keepers.bots.fund_config); a bad value exits with status 2 and names the variable. Unknown
 plans and other bad input exit with status 1. ``--json`` prints machine-readable output.
+
+``keeper run`` starts every bot (fund, executor, supervisor) in one process, or those named
+by ``--bots`` (keepers.bots.runner); ``keeper status`` adds the automation side when a
+scheduler is configured.
 """
 
 from __future__ import annotations
