@@ -3,6 +3,10 @@
 Configuration comes from the environment (KEEPER_* and seed 001 section 8.1's names, see
 keepers.bots.fund_config); a bad value exits with status 2 and names the variable. Unknown
 plans and other bad input exit with status 1. ``--json`` prints machine-readable output.
+
+``keeper run`` starts every bot (fund, executor, supervisor) in one process, or those named
+by ``--bots`` (keepers.bots.runner); ``keeper status`` adds the automation side when a
+scheduler is configured.
 """
 
 from __future__ import annotations
@@ -17,8 +21,7 @@ from typing import Any
 import click
 
 from keepers.bots.fund_config import FundConfig, FundConfigError, load_fund_config
-
-BOTS: dict[str, str] = {"fund": "keepers.bots.scheduler:fund_jobs"}
+from keepers.bots.runner import BOT_NAMES
 
 
 class Ctx:
@@ -132,51 +135,95 @@ def main(ctx: click.Context, as_json: bool, now: int | None) -> None:
 
 
 @main.command()
-@click.option("--bots", default="fund", show_default=True, help="comma-separated bots to run")
-@click.option("--once", is_flag=True, help="start, schedule the jobs, and exit (for checks)")
+@click.option(
+    "--bots",
+    default=",".join(BOT_NAMES),
+    show_default=True,
+    help="comma-separated bots to run in this process",
+)
+@click.option("--once", is_flag=True, help="start, check, schedule, and exit (for checks)")
 @click.pass_obj
 def run(ctx: Ctx, bots: str, once: bool) -> None:
-    """Long-lived: the scheduler with every job of the chosen bots."""
-    import importlib
+    """Long-lived: the fund bot's scheduled jobs and the executor / supervisor loops.
+
+    Every chosen bot's configuration is checked before anything starts (exit 2 naming the
+    variable). SIGINT or SIGTERM stops the jobs and the loops, closes the store, exits 0.
+    """
+    import signal
+    import threading
 
     from keepers import metrics
-    from keepers.bots.scheduler import build_scheduler, stop_scheduler
+    from keepers.bots.runner import (
+        RunConfigError,
+        UnknownBotError,
+        build_runtime,
+        load_env_settings,
+        parse_bots,
+    )
+    from keepers.bots.scheduler import build_scheduler, fund_jobs
+    from keepers.config import KeeperSettings
+    from keepers.logging import configure_logging
 
-    names = [b.strip() for b in bots.split(",") if b.strip()]
-    unknown = [b for b in names if b not in BOTS]
-    if unknown or not names:
-        fail(f"--bots: unknown bot(s) {unknown or names}; available: {sorted(BOTS)}")
-    cfg = ctx.config()
-    bot = ctx.bot()
     try:
-        bot.sender  # noqa: B018 - the signer is built now: a long-lived keeper must be able to send
-    except (ValueError, OSError) as err:
-        fail(f"invalid signer configuration: {err}", 2)
-    specs = []
-    for name in names:
-        module, fn = BOTS[name].split(":")
-        specs.extend(getattr(importlib.import_module(module), fn)(bot))
-    sched = build_scheduler(cfg.keeper.db_url, specs)
-    jobs = [{"id": j.id, "next_run": j.next_run_time.isoformat()} for j in sched.get_jobs()]
+        names = parse_bots(bots)
+    except UnknownBotError as err:
+        fail(str(err))
+    try:
+        if "fund" in names:
+            ctx.config()  # exit 2 naming the variable
+        log_cfg = load_env_settings(KeeperSettings)
+    except RunConfigError as err:
+        fail(str(err), 2)
+    configure_logging(log_cfg.log_json, log_cfg.log_level)  # before anything logs
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+    if not once:  # from now on a signal stops the keeper cleanly, even during start-up
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            stop.set()
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        rt = build_runtime(names)
+    except RunConfigError as err:
+        fail(str(err), 2)
+    if rt.fund is not None:
+        rt.scheduler = build_scheduler(rt.settings.db_url, fund_jobs(rt.fund))
+    jobs = (
+        [{"id": j.id, "next_run": j.next_run_time.isoformat()} for j in rt.scheduler.get_jobs()]
+        if rt.scheduler is not None
+        else []
+    )
+    loops = [{"bot": n, "interval_s": b.interval_s} for n, b in rt.loops.items()]
     ctx.out(
-        {"bots": names, "jobs": jobs},
+        {"bots": names, "jobs": jobs, "loops": loops},
         lambda: "\n".join(
             [f"keeper running bots {','.join(names)}"]
             + [f"  {j['id']:<16} next {j['next_run']}" for j in jobs]
+            + [f"  {x['bot']:<16} every {x['interval_s']}s" for x in loops]
         ),
     )
     sys.stdout.flush()
     if once:
-        stop_scheduler(sched)
+        rt.stop()
         return
+    if rt.settings.metrics_port:
+        try:
+            metrics.serve(rt.settings.metrics_port)
+        except OSError as err:
+            rt.stop()
+            fail(f"KEEPER_METRICS_PORT={rt.settings.metrics_port}: {err}", 2)
     try:
-        if cfg.keeper.metrics_port:
-            metrics.serve(cfg.keeper.metrics_port)
-        sched.resume()
-        while True:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        stop_scheduler(sched)
+        rt.start()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        stuck = rt.stop()
+    if stuck:
+        fail(f"stopped, but {', '.join(stuck)} did not finish in time", 1)
+    click.echo("keeper stopped", err=True)
 
 
 @main.command()
@@ -264,12 +311,18 @@ def review(ctx: Ctx, plan_ref: str) -> None:
 @main.command()
 @click.pass_obj
 def status(ctx: Ctx) -> None:
-    """The fund's tiers now (one eth_call)."""
+    """The fund's tiers now (one eth_call); with a scheduler configured, the automation
+    side too: runs due, stuck tasks and funders (KEEPER_SUPERVISOR_*)."""
+    from keepers.bots.runner import RunConfigError, automation_status
     from keepers.planning.metrics import tier_metrics
     from keepers.planning.report import whole
 
     r = ctx.bot().read()
     st = r.state
+    try:
+        auto = automation_status(ctx.time())
+    except RunConfigError as err:
+        fail(str(err), 2)
     rows: list[dict[str, Any]] = [
         {
             "tier": f"L{m.tier + 1}",
@@ -287,6 +340,7 @@ def status(ctx: Ctx) -> None:
         "pending_redemptions": st.pending_redemptions,
         "paused": st.paused,
         "tiers": rows,
+        **({"automation": auto} if auto is not None else {}),
     }
 
     def text() -> str:
@@ -302,9 +356,25 @@ def status(ctx: Ctx) -> None:
                 f"{x['target_bps'] / 100:>8.2f}%{x['band'][0] / 100:>6.1f}-{x['band'][1] / 100:.1f}%"
                 f"  {'yes' if x['within'] else 'NO'}"
             )
+        if auto is not None:
+            lines.append(f"automation: scheduler {auto['scheduler']}  due runs {auto['due_runs']}")
+            if "stuck" in auto:
+                stuck = ", ".join(f"{x['task']} ({x['reason']})" for x in auto["stuck"])
+                lines.append(f"  tasks {auto['tasks']}  stuck {len(auto['stuck'])} {stuck}")
+                for f in auto["funders"]:
+                    lines.append(
+                        f"  funder {f['funder']}  balance {whole(f['balance_wei'], 18)}  "
+                        f"runway {_runway(f['runway_intervals'])} intervals"
+                    )
         return "\n".join(lines)
 
     ctx.out(data, text)
+
+
+def _runway(n: int | None) -> str:
+    if n is None:
+        return "?"
+    return "unlimited" if n >= 2**255 else str(n)
 
 
 @main.command()

@@ -9,17 +9,18 @@ naming the field before anything starts), then:
   same times decides the same things;
 - ``stop()`` releases the store.
 
-``run_loop`` drives a bot from the wall clock (``keeper run --bots executor,supervisor`` calls it
-or schedules ``tick`` with APScheduler at ``interval_s``).
+``run_loop`` drives a bot from the wall clock; ``keeper run`` runs each of these bots' loops in
+its own thread, next to the fund bot's APScheduler jobs (keepers.cli).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from keepers.bots.alerts import Alert, AlertSink, log_sink  # noqa: F401 - re-exported
 from keepers.logging import get_logger
 
 log = get_logger("keepers.bots")
@@ -35,22 +36,6 @@ class Bot(Protocol):
     def stop(self) -> None: ...
 
     def tick(self, now: int) -> Any: ...
-
-
-@dataclass(frozen=True)
-class Alert:
-    level: str  # info | warning | critical
-    code: str
-    message: str
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-AlertSink = Callable[[Alert], None]
-
-
-def log_sink(alert: Alert) -> None:
-    fn = log.error if alert.level == "critical" else log.warning
-    fn("alert", level=alert.level, code=alert.code, message=alert.message, **alert.detail)
 
 
 # Bots the ``keeper`` CLI can start by name: "module:Class", each with ``from_env()``.
@@ -78,13 +63,26 @@ def run_loop(
     max_seconds: float | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    stop_event: threading.Event | None = None,
+    start: bool = True,
 ) -> None:
-    """start(), tick(int(clock())) every ``bot.interval_s`` until stopped, stop(). A failing tick
-    is logged and the loop goes on (the next tick reads the chain afresh)."""
-    bot.start()
+    """start() (unless ``start`` is False: the caller started the bot already), tick(int(clock()))
+    every ``bot.interval_s`` until ``max_seconds``, ``stop_event`` is set or the loop is
+    interrupted, then stop(). A failing tick is logged and the loop goes on (the next tick reads
+    the chain afresh). With ``stop_event`` the wait between ticks ends as soon as it is set."""
+    if stop_event is not None:
+        event = stop_event
+
+        def sleep(seconds: float) -> None:  # returns early when the event is set
+            event.wait(seconds)
+
+    if start:
+        bot.start()
     started = time.monotonic()
     try:
         while max_seconds is None or time.monotonic() - started < max_seconds:
+            if stop_event is not None and stop_event.is_set():
+                break
             t0 = time.monotonic()
             try:
                 bot.tick(int(clock()))

@@ -122,6 +122,7 @@ class ExecutorBot:
         self.last_block: int | None = None
         self.last_due_scan: int | None = None
         self.lags: deque[int] = deque(maxlen=100_000)  # every lag seen for our runs
+        self.owns_store = False  # from_settings: the bot opened the store, stop() closes it
         self.executed_total = 0
 
     @classmethod
@@ -133,7 +134,9 @@ class ExecutorBot:
         except ValueError as err:
             store.close()
             raise ConfigError(f"invalid keeper configuration: {err}") from None
-        return cls(settings, cfg, Pipeline(store, node, [signer], settings))
+        bot = cls(settings, cfg, Pipeline(store, node, [signer], settings))
+        bot.owns_store = True
+        return bot
 
     @classmethod
     def from_env(cls) -> ExecutorBot:
@@ -167,7 +170,8 @@ class ExecutorBot:
         )
 
     def stop(self) -> None:
-        self.store.close()
+        if self.owns_store:  # a shared store (``keeper run``) is closed by its owner
+            self.store.close()
 
     def _check_policy(self) -> None:
         fn = "execute(uint256)" if self.cfg.unbatched else "executeBatch(uint256[])"

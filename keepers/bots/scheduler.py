@@ -116,14 +116,15 @@ def build_scheduler(
     return sched
 
 
-def stop_scheduler(sched: BackgroundScheduler) -> None:
+def stop_scheduler(sched: BackgroundScheduler, *, wait: bool = False) -> None:
     """Shut down without touching the stored jobs. (APScheduler 3's shutdown wakes the loop
     once more, and that pass would take a due job from the store and fail to submit it to the
     already stopped executor: the run would be lost. Detaching the job stores first keeps the
-    stored next run times for the next start.)"""
+    stored next run times for the next start.) ``wait``: let a job that is running finish
+    first (``keeper run`` does, before it closes the store)."""
     for alias in list(sched._jobstores):  # noqa: SLF001 - no public listing of aliases
         sched.remove_jobstore(alias, shutdown=True)
-    sched.shutdown(wait=False)
+    sched.shutdown(wait=wait)
 
 
 def due_runs(spec: JobSpec, since: dt.datetime, until: dt.datetime) -> list[dt.datetime]:

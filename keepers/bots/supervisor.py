@@ -31,9 +31,9 @@ from eth_utils import keccak, to_checksum_address
 from prometheus_client import Counter
 from sqlalchemy import select
 
+from keepers.bots.alerts import Alert, Alerter, AlertLevel, AlertSink
 from keepers.bots.automation_chain import Call, ChainIO
 from keepers.bots.automation_config import SupervisorBotConfig
-from keepers.bots.base import Alert, AlertSink, log_sink
 from keepers.chain.errors import NodeError
 from keepers.chain.node import Node
 from keepers.chain.pipeline import FINAL, IntentSpec, Pipeline
@@ -97,7 +97,127 @@ class SupervisorTick:
     alerts: list[Alert] = field(default_factory=list)
 
 
-class SupervisorBot:
+class TaskReader:
+    """The read side of the supervisor (no signer, no store): the watched tasks, their
+    bookings and their funders. ``keeper status`` uses it on its own."""
+
+    def __init__(self, io: ChainIO, cfg: SupervisorBotConfig) -> None:
+        self.io = io
+        self.cfg = cfg
+        self.scheduler = self.io.contract("RebalanceScheduler", cfg.scheduler)
+        self.registry = (
+            self.io.contract("PaidRebalancerRegistry", cfg.registry) if cfg.registry else None
+        )
+        self.supervisor = self.io.contract("Supervisor", cfg.supervisor) if cfg.supervisor else None
+        self.tasks: dict[str, Task] = {}
+        self.extra_funders = {to_checksum_address(a) for a in cfg.funders}
+
+    def load_tasks(self) -> None:
+        """Every watched task: the configured rebalancers, the Supervisor and its items, the
+        registry's paid rebalancers; with each one's funder and next booking fee."""
+        for a in self.cfg.rebalancers:
+            self.tasks[to_checksum_address(a)] = Task(to_checksum_address(a), "standard")
+        if self.supervisor is not None:
+            self.tasks[self.supervisor.address] = Task(self.supervisor.address, "supervisor")
+            self._load_supervised()
+        if self.registry is not None:
+            self._load_registry()
+        self._load_configs(list(self.tasks))
+
+    def status(self, now: int) -> dict[str, Any]:
+        """Stuck tasks and funders (balance, runway in intervals), read now."""
+        self.load_tasks()
+        stuck = stuck_tasks(self._views(list(self.tasks)), now)
+        funders = sorted(self._funders())
+        balances = self.io.balances(funders) if funders else []
+        runways = self.io.call_many(
+            [Call(self.io.contract("TxFunder", f), "runway") for f in funders]
+        )
+        return {
+            "tasks": len(self.tasks),
+            "stuck": [{"task": v.address, "reason": why} for v, why in stuck],
+            "funders": [
+                {
+                    "funder": f,
+                    "balance_wei": bal,
+                    "runway_intervals": None if isinstance(r, NodeError) else int(r),
+                }
+                for f, bal, r in zip(funders, balances, runways, strict=True)
+            ],
+        }
+
+    def _load_supervised(self) -> None:
+        assert self.supervisor is not None
+        n = int(self.io.call(Call(self.supervisor, "itemCount")))
+        items = self.io.call_many([Call(self.supervisor, "itemAt", (i,)) for i in range(n)])
+        for item in items:
+            if isinstance(item, NodeError):
+                continue
+            rid, reb = int(item[0]), to_checksum_address(item[1])
+            self.tasks.setdefault(reb, Task(reb, "paid", rid))
+
+    def _load_registry(self) -> None:
+        """Every live paid rebalancer from the registry's state (ids 1 .. nextId - 1), so a
+        rebalancer created long before the log window is watched too."""
+        assert self.registry is not None
+        next_id = int(self.io.call(Call(self.registry, "nextId")))
+        ids = list(range(1, next_id))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            res = self.io.call_many([Call(self.registry, "rebalancerOf", (j,)) for j in chunk])
+            for rid, reb in zip(chunk, res, strict=True):
+                if not isinstance(reb, NodeError) and int(reb, 16) != 0:
+                    addr = to_checksum_address(reb)
+                    self.tasks.setdefault(addr, Task(addr, "paid", rid))
+
+    def _load_configs(self, addresses: list[str]) -> None:
+        """Each task's funder and next booking fee (feeFor x margin)."""
+        if not addresses:
+            return
+        cfgs = self.io.call_many(
+            [Call(self.io.contract("Rebalancer", a), "recurringConfig") for a in addresses]
+        )
+        fee_calls, owners = [], []
+        for addr, c in zip(addresses, cfgs, strict=True):
+            if isinstance(c, NodeError) or addr not in self.tasks:
+                continue
+            interval, priority, effort, margin, _force, funder = c
+            t = self.tasks[addr]
+            t.funder, t.interval = to_checksum_address(funder), int(interval)
+            fee_calls.append(Call(self.scheduler, "feeFor", (0, int(priority), int(effort))))
+            owners.append((t, int(margin)))
+        for (t, margin), fee in zip(owners, self.io.call_many(fee_calls), strict=True):
+            if not isinstance(fee, NodeError):
+                t.next_fee = int(fee) * margin // BPS
+
+    def _views(self, addresses: list[str]) -> list[TaskView]:
+        calls: list[Call] = []
+        for a in addresses:
+            c = self.io.contract("Rebalancer", a)
+            calls += [Call(c, "bookedRun"), Call(c, "destroyed")]
+        res = self.io.call_many(calls, "pending")
+        booked: list[tuple[str, int, int, bool]] = []
+        for i, a in enumerate(addresses):
+            run, destroyed = res[2 * i], res[2 * i + 1]
+            if isinstance(run, NodeError) or isinstance(destroyed, NodeError):
+                log.warning("supervisor_bot.unreadable", task=a)
+                continue
+            booked.append((a, int(run[0]), int(run[1]), bool(destroyed)))
+        with_run = [b for b in booked if b[1] != 0]
+        statuses = self.io.call_many(
+            [Call(self.scheduler, "status", (b[1],)) for b in with_run], "pending"
+        )
+        status_of = {
+            b[0]: (UNKNOWN if isinstance(s, NodeError) else int(s))
+            for b, s in zip(with_run, statuses, strict=True)
+        }
+        return [TaskView(a, rid, at, status_of.get(a, UNKNOWN), d) for a, rid, at, d in booked]
+
+    def _funders(self) -> set[str]:
+        return {t.funder for t in self.tasks.values() if t.funder} | self.extra_funders
+
+
+class SupervisorBot(TaskReader):
     name = "supervisor"
 
     def __init__(
@@ -114,19 +234,15 @@ class SupervisorBot:
         self.store: Store = pipeline.store
         self.node: Node = pipeline.node
         self.io = ChainIO(self.node, settings.artifacts_path)
-        self.sinks = sinks if sinks is not None else [log_sink]
+        self.alerter = Alerter(sinks)
+        self.sinks = self.alerter.sinks
+        self.owns_store = False  # from_settings: the bot opened the store, stop() closes it
         if len(pipeline.signers) != 1:
             raise ConfigError(
                 f"supervisor bot needs exactly one signer, got {len(pipeline.signers)}"
             )
         self.sender = to_checksum_address(next(iter(pipeline.signers)))
-        self.scheduler = self.io.contract("RebalanceScheduler", cfg.scheduler)
-        self.registry = (
-            self.io.contract("PaidRebalancerRegistry", cfg.registry) if cfg.registry else None
-        )
-        self.supervisor = self.io.contract("Supervisor", cfg.supervisor) if cfg.supervisor else None
-        self.tasks: dict[str, Task] = {}
-        self.extra_funders = {to_checksum_address(a) for a in cfg.funders}
+        TaskReader.__init__(self, self.io, cfg)
         self.blocked: set[str] = set()
         self.in_flight: dict[int, str] = {}  # intent id -> task
         self.attempts: dict[str, int] = {}
@@ -150,7 +266,9 @@ class SupervisorBot:
         except ValueError as err:
             store.close()
             raise ConfigError(f"invalid keeper configuration: {err}") from None
-        return cls(settings, cfg, Pipeline(store, node, [signer], settings), sinks)
+        bot = cls(settings, cfg, Pipeline(store, node, [signer], settings), sinks)
+        bot.owns_store = True
+        return bot
 
     @classmethod
     def from_env(cls, sinks: list[AlertSink] | None = None) -> SupervisorBot:
@@ -182,20 +300,14 @@ class SupervisorBot:
         self._check_policy()
         self.pipeline.reconcile_nonces()
         head = self.io.head()["number"]
-        for a in self.cfg.rebalancers:
-            self.tasks[to_checksum_address(a)] = Task(to_checksum_address(a), "standard")
-        if self.supervisor is not None:
-            self.tasks[self.supervisor.address] = Task(self.supervisor.address, "supervisor")
-            self._load_supervised()
-        if self.registry is not None:
-            self._load_registry()
-        self._load_configs(list(self.tasks))
+        self.load_tasks()
         self._load_in_flight()
         self.last_block = head
         log.info("supervisor_bot.start", tasks=len(self.tasks), sender=self.sender)
 
     def stop(self) -> None:
-        self.store.close()
+        if self.owns_store:  # a shared store (``keeper run``) is closed by its owner
+            self.store.close()
 
     def _check_policy(self) -> None:
         need: list[tuple[str, str]] = []
@@ -218,30 +330,6 @@ class SupervisorBot:
                     f"{fn} ({sel}) on {target.lower()}"
                 )
 
-    def _load_supervised(self) -> None:
-        assert self.supervisor is not None
-        n = int(self.io.call(Call(self.supervisor, "itemCount")))
-        items = self.io.call_many([Call(self.supervisor, "itemAt", (i,)) for i in range(n)])
-        for item in items:
-            if isinstance(item, NodeError):
-                continue
-            rid, reb = int(item[0]), to_checksum_address(item[1])
-            self.tasks.setdefault(reb, Task(reb, "paid", rid))
-
-    def _load_registry(self) -> None:
-        """Every live paid rebalancer from the registry's state (ids 1 .. nextId - 1), so a
-        rebalancer created long before the log window is watched too."""
-        assert self.registry is not None
-        next_id = int(self.io.call(Call(self.registry, "nextId")))
-        ids = list(range(1, next_id))
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            res = self.io.call_many([Call(self.registry, "rebalancerOf", (j,)) for j in chunk])
-            for rid, reb in zip(chunk, res, strict=True):
-                if not isinstance(reb, NodeError) and int(reb, 16) != 0:
-                    addr = to_checksum_address(reb)
-                    self.tasks.setdefault(addr, Task(addr, "paid", rid))
-
     def _on_registry_event(self, name: str, args: dict[str, Any]) -> list[str]:
         if name == "PaidRebalancerCreated":
             reb = to_checksum_address(args["rebalancer"])
@@ -253,26 +341,6 @@ class SupervisorBot:
                     del self.tasks[addr]
                     self.blocked.discard(addr)
         return []
-
-    def _load_configs(self, addresses: list[str]) -> None:
-        """Each task's funder and next booking fee (feeFor x margin)."""
-        if not addresses:
-            return
-        cfgs = self.io.call_many(
-            [Call(self.io.contract("Rebalancer", a), "recurringConfig") for a in addresses]
-        )
-        fee_calls, owners = [], []
-        for addr, c in zip(addresses, cfgs, strict=True):
-            if isinstance(c, NodeError) or addr not in self.tasks:
-                continue
-            interval, priority, effort, margin, _force, funder = c
-            t = self.tasks[addr]
-            t.funder, t.interval = to_checksum_address(funder), int(interval)
-            fee_calls.append(Call(self.scheduler, "feeFor", (0, int(priority), int(effort))))
-            owners.append((t, int(margin)))
-        for (t, margin), fee in zip(owners, self.io.call_many(fee_calls), strict=True):
-            if not isinstance(fee, NodeError):
-                t.next_fee = int(fee) * margin // BPS
 
     def _load_in_flight(self) -> None:
         with self.store.sessions() as s:
@@ -342,29 +410,6 @@ class SupervisorBot:
         if created:
             self._load_configs(created)
         return suspects
-
-    def _views(self, addresses: list[str]) -> list[TaskView]:
-        calls: list[Call] = []
-        for a in addresses:
-            c = self.io.contract("Rebalancer", a)
-            calls += [Call(c, "bookedRun"), Call(c, "destroyed")]
-        res = self.io.call_many(calls, "pending")
-        booked: list[tuple[str, int, int, bool]] = []
-        for i, a in enumerate(addresses):
-            run, destroyed = res[2 * i], res[2 * i + 1]
-            if isinstance(run, NodeError) or isinstance(destroyed, NodeError):
-                log.warning("supervisor_bot.unreadable", task=a)
-                continue
-            booked.append((a, int(run[0]), int(run[1]), bool(destroyed)))
-        with_run = [b for b in booked if b[1] != 0]
-        statuses = self.io.call_many(
-            [Call(self.scheduler, "status", (b[1],)) for b in with_run], "pending"
-        )
-        status_of = {
-            b[0]: (UNKNOWN if isinstance(s, NodeError) else int(s))
-            for b, s in zip(with_run, statuses, strict=True)
-        }
-        return [TaskView(a, rid, at, status_of.get(a, UNKNOWN), d) for a, rid, at, d in booked]
 
     def _fix_call(self, task: Task) -> Call:
         if task.kind == "paid" and self.registry is not None:
@@ -501,9 +546,6 @@ class SupervisorBot:
     # funders
     # ----------------------------------------------------------------------------------------
 
-    def _funders(self) -> set[str]:
-        return {t.funder for t in self.tasks.values() if t.funder} | self.extra_funders
-
     def _check_funders(self, out: SupervisorTick) -> None:
         funders = sorted(self._funders())
         if not funders:
@@ -541,9 +583,13 @@ class SupervisorBot:
         if (funder, code) in self.armed:
             return
         self.armed.add((funder, code))
-        alert = Alert(level, code, message, {"funder": funder, "block": out.block, **detail})
+        alert = Alert(
+            AlertLevel(level),
+            code,
+            message,
+            detail={"funder": funder, "block": out.block, **detail},
+        )
         ALERTS.labels(code).inc()
         self.alerts.append(alert)
         out.alerts.append(alert)
-        for sink in self.sinks:
-            sink(alert)
+        self.alerter.send(alert)
