@@ -88,6 +88,8 @@ def start_anvil(chain_id: int) -> tuple[subprocess.Popen[bytes], str]:
                 "--host",
                 "127.0.0.1",
                 "--silent",
+                "--accounts",
+                "20",
                 "--gas-limit",
                 "60000000",
             ],
