@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from keepers.bots.base import Alert, AlertSink, log_sink
+from keepers.config import PolicyConfig
 from keepers.crosschain.config import Asset, CrosschainConfig
 from keepers.crosschain.inventory import orders, plan_from_config
 from keepers.crosschain.moves import _TRANSFER_ABI, MoveEngine, MoveView
@@ -199,3 +200,61 @@ class CrosschainBot:
 
 def _human(scaled: int) -> str:
     return format(Decimal(scaled).scaleb(-18).normalize(), "f")
+
+
+def crosschain_policy(
+    config: CrosschainConfig, extra: list[dict[str, str]] | None = None
+) -> PolicyConfig:
+    """The audit policy role `crosschain` needs for `config`: token approve / transfer /
+    transferFrom, depositForBurn, receiveMessage, OFT send (with a native fee), lzReceive."""
+
+    def sel(sig: str) -> str:
+        return "0x" + keccak(text=sig)[:4].hex()
+
+    allowed: list[dict[str, str]] = []
+    for c in config.chains:
+        for token in c.tokens.values():
+            for sig in (
+                "approve(address,uint256)",
+                "transfer(address,uint256)",
+                "transferFrom(address,address,uint256)",
+            ):
+                allowed.append({"contract": token.address, "selector": sel(sig)})
+        if c.cctp_token_messenger:
+            allowed.append(
+                {
+                    "contract": c.cctp_token_messenger,
+                    "selector": sel(
+                        "depositForBurn(uint256,uint32,bytes32,address,bytes32,uint256,uint32)"
+                    ),
+                }
+            )
+        if c.cctp_message_transmitter:
+            allowed.append(
+                {
+                    "contract": c.cctp_message_transmitter,
+                    "selector": sel("receiveMessage(bytes,bytes)"),
+                }
+            )
+        if c.usdt0_oft:
+            allowed.append(
+                {
+                    "contract": c.usdt0_oft,
+                    "selector": sel(
+                        "send((uint32,bytes32,uint256,uint256,bytes,bytes,bytes),(uint256,uint256),address)"
+                    ),
+                }
+            )
+        if c.lz_endpoint:
+            allowed.append(
+                {
+                    "contract": c.lz_endpoint,
+                    "selector": sel(
+                        "lzReceive((uint32,bytes32,uint64),address,bytes32,bytes,bytes)"
+                    ),
+                }
+            )
+    allowed += extra or []
+    return PolicyConfig.model_validate(
+        {"roles": {"crosschain": {"allowed": allowed, "max_value_wei": 10**18}}}
+    )

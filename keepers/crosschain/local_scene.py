@@ -28,8 +28,8 @@ from web3 import HTTPProvider, Web3
 from keepers.chain.node import Node
 from keepers.chain.pipeline import Pipeline
 from keepers.chain.signers import RawKeySigner
-from keepers.config import KeeperSettings, PolicyConfig
-from keepers.crosschain.bot import CrosschainBot
+from keepers.config import KeeperSettings
+from keepers.crosschain.bot import CrosschainBot, crosschain_policy
 from keepers.crosschain.cctp import Attested, LocalCctpAttester, address_to_bytes32
 from keepers.crosschain.cex_sim import BinanceSim, SimCoin, SimNetwork, make_sim_exchange
 from keepers.crosschain.config import CrosschainConfig, parse_config
@@ -222,6 +222,7 @@ class Scene:
         engine_kw.setdefault("step_timeout_s", 30.0)
         engine_kw.setdefault("poll_interval_s", 0.0)
         engine_kw.setdefault("retry_backoff_s", 0.05)
+        engine_kw.setdefault("planning", PlanningConfig())
         engine = MoveEngine(
             store,
             self.config,
@@ -230,7 +231,6 @@ class Scene:
             KEEPER,
             builder,
             holders=self.holders if holders is None else holders,
-            planning=PlanningConfig(),
             **engine_kw,
         )
         bot = CrosschainBot(self.config, engine, w3s, on_stop=store.close)
@@ -313,64 +313,6 @@ class Scene:
                 side.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 side.proc.kill()
-
-
-def crosschain_policy(
-    config: CrosschainConfig, extra: list[dict[str, str]] | None = None
-) -> PolicyConfig:
-    """The audit policy role `crosschain` needs for `config`: token approve / transfer /
-    transferFrom, depositForBurn, receiveMessage, OFT send (with a native fee), lzReceive."""
-
-    def sel(sig: str) -> str:
-        return "0x" + keccak(text=sig)[:4].hex()
-
-    allowed: list[dict[str, str]] = []
-    for c in config.chains:
-        for token in c.tokens.values():
-            for sig in (
-                "approve(address,uint256)",
-                "transfer(address,uint256)",
-                "transferFrom(address,address,uint256)",
-            ):
-                allowed.append({"contract": token.address, "selector": sel(sig)})
-        if c.cctp_token_messenger:
-            allowed.append(
-                {
-                    "contract": c.cctp_token_messenger,
-                    "selector": sel(
-                        "depositForBurn(uint256,uint32,bytes32,address,bytes32,uint256,uint32)"
-                    ),
-                }
-            )
-        if c.cctp_message_transmitter:
-            allowed.append(
-                {
-                    "contract": c.cctp_message_transmitter,
-                    "selector": sel("receiveMessage(bytes,bytes)"),
-                }
-            )
-        if c.usdt0_oft:
-            allowed.append(
-                {
-                    "contract": c.usdt0_oft,
-                    "selector": sel(
-                        "send((uint32,bytes32,uint256,uint256,bytes,bytes,bytes),(uint256,uint256),address)"
-                    ),
-                }
-            )
-        if c.lz_endpoint:
-            allowed.append(
-                {
-                    "contract": c.lz_endpoint,
-                    "selector": sel(
-                        "lzReceive((uint32,bytes32,uint64),address,bytes32,bytes,bytes)"
-                    ),
-                }
-            )
-    allowed += extra or []
-    return PolicyConfig.model_validate(
-        {"roles": {"crosschain": {"allowed": allowed, "max_value_wei": 10**18}}}
-    )
 
 
 def build_scene(
