@@ -28,7 +28,7 @@ from web3 import HTTPProvider, Web3
 from keepers.chain.node import Node
 from keepers.chain.pipeline import Pipeline
 from keepers.chain.signers import RawKeySigner
-from keepers.config import KeeperSettings
+from keepers.config import KeeperSettings, PolicyConfig
 from keepers.crosschain.bot import CrosschainBot, crosschain_policy
 from keepers.crosschain.cctp import Attested, LocalCctpAttester, address_to_bytes32
 from keepers.crosschain.cex_sim import BinanceSim, SimCoin, SimNetwork, make_sim_exchange
@@ -175,8 +175,8 @@ class Scene:
 
     # ------------------------------------------------------------------ keeper side
 
-    def settings(self) -> KeeperSettings:
-        return KeeperSettings(
+    def settings(self, **overrides: Any) -> KeeperSettings:
+        kw: dict[str, Any] = dict(
             db_url=self.db_url,
             signer_key=KEEPER_KEY,
             policy=crosschain_policy(self.config),
@@ -185,13 +185,20 @@ class Scene:
             retry_backoff_s=0.05,
             confirmations_by_chain={s.spec.chain_id: 1 for s in self.sides.values()},
         )
+        kw.update(overrides)
+        return KeeperSettings(**kw)
 
     def w3s(self) -> dict[str, Web3]:
         return {n: s.w3 for n, s in self.sides.items()}
 
-    def bot(self, holders: dict[str, str] | None = None, **engine_kw: Any) -> CrosschainBot:
+    def bot(
+        self,
+        holders: dict[str, str] | None = None,
+        policy: PolicyConfig | None = None,
+        **engine_kw: Any,
+    ) -> CrosschainBot:
         """A fresh bot (a new 'process'): new store handle, pipelines, engine, on the same DB."""
-        settings = self.settings()
+        settings = self.settings(**({"policy": policy} if policy is not None else {}))
         store = Store(self.db_url)
         self.stores.append(store)
         signer = RawKeySigner(KEEPER_KEY)

@@ -560,6 +560,18 @@ class MoveEngine:
         addr = self.config.chain(chain).tokens[Asset(asset)].address
         return self.w3s[chain].eth.contract(address=to_checksum_address(addr), abi=_TRANSFER_ABI)
 
+    def _pulled(self, row: m.CrosschainMove, token: str) -> bool:
+        pattern = f"xmove:{row.id}:{TRANSFER_OUT}:g%:{token.lower()}:0x23b872dd"  # transferFrom
+        with self.store.sessions() as s:
+            found = s.scalars(
+                select(m.TxIntent.id).where(
+                    m.TxIntent.idempotency_key.like(pattern),
+                    m.TxIntent.status == "confirmed",
+                    m.TxIntent.receipt_status == 1,
+                )
+            ).first()
+        return found is not None
+
     def _mark(self, move_id: int, step: str, point: str) -> None:
         if self.hook is not None:
             self.hook(move_id, step, point)
@@ -581,15 +593,6 @@ class MoveEngine:
     def _transfer_out(self, move_id: int, now: float) -> bool:
         row = self._row(move_id)
         sender = self._sender(row, TRANSFER_OUT)
-        holder = self.holder(row.source)
-        if holder != self.keeper:  # pull the amount from the inventory holder
-            token = self._token(row.source, row.asset)
-            call = token.functions.transferFrom(holder, self.keeper, row.amount_source)
-            receipt = sender.send(self.w3s[row.source], token.address, _calldata(call))
-            if receipt["status"] != 1:
-                raise StepFailed(
-                    f"transferFrom reverted in {bytes(receipt['transactionHash']).hex()}"
-                )
         route = row.route
         if route is None:  # choose (fallback on quote failures) and persist BEFORE sending
             skipped: list[list[str]] = []
@@ -606,6 +609,17 @@ class MoveEngine:
                 raise RouteError(f"no route for {row.asset} {row.source}->{row.dest}: {why}")
             self._update(move_id, route=route, routes_skipped=skipped)
             log.info("move.route", move=move_id, route=route, skipped=skipped)
+        holder = self.holder(row.source)
+        token = self._token(row.source, row.asset)
+        if holder != self.keeper and not self._pulled(row, token.address):
+            # pull from the inventory holder, once a route is chosen (and only once: a pull
+            # confirmed under an earlier `gen` is not repeated when a later send failed)
+            call = token.functions.transferFrom(holder, self.keeper, row.amount_source)
+            receipt = sender.send(self.w3s[row.source], token.address, _calldata(call))
+            if receipt["status"] != 1:
+                raise StepFailed(
+                    f"transferFrom reverted in {bytes(receipt['transactionHash']).hex()}"
+                )
         self._mark(move_id, TRANSFER_OUT, "before_initiate")
         handle = self._adapter(row, route, sender).initiate(row.amount_source, self.keeper)
         self._mark(move_id, TRANSFER_OUT, "sent")

@@ -141,3 +141,66 @@ def test_move__usdt0_down__falls_back_to_cex_and_conserves(xscene):
     assert xscene.balance("ethereum", "USDT", who) == 1000 * E6
     assert xscene.nonce("bsc") - n_b0 == 1  # invest only; the withdrawal is the exchange's
     bot.stop()
+
+
+def test_move__burn_refused_by_audit__retried_later_without_pulling_twice(xscene):
+    from keepers.config import PolicyConfig
+    from keepers.crosschain.bot import crosschain_policy
+
+    who = holder(xscene, 14, {("ethereum", "USDC"): "1600", ("base", "USDC"): "400"})
+    eth = xscene.sides["ethereum"]
+    full = crosschain_policy(xscene.config)
+    role = full.roles["crosschain"]
+    no_burn = PolicyConfig(
+        roles={
+            "crosschain": role.model_copy(
+                update={
+                    "allowed": [
+                        a for a in role.allowed if a.contract != eth.messenger.address.lower()
+                    ]
+                }
+            )
+        }
+    )
+    blk_e0 = eth.w3.eth.block_number
+    first = xscene.bot(holders=holders_map(xscene, who), policy=no_burn)
+    (move,) = first.tick().created
+    row = first.engine._row(move.id)
+    assert row.state == "transfer_out" and row.gen == 1 and "call-not-allowed" in row.error
+    assert xscene.balance("ethereum", "USDC", who) == 1000 * E6  # pulled once already
+
+    second = xscene.bot(holders=holders_map(xscene, who))  # policy fixed, new process
+    ticks(second, lambda r: second.engine.move(move.id).state == "done")
+    assert xscene.balance("ethereum", "USDC", who) == 1000 * E6  # not pulled again
+    assert xscene.balance("base", "USDC", who) == 1000 * E6
+    assert len(logs(eth.w3, eth.transmitter.address, MESSAGE_SENT_TOPIC, blk_e0 + 1)) == 1
+    for b in (first, second):
+        b.stop()
+
+
+def test_move__no_route_up__error_surfaced_and_move_failed_nothing_sent(xscene):
+    alerts = []
+    who = holder(xscene, 15, {("ethereum", "USDT"): "1800", ("bsc", "USDT"): "200"})
+    bot = xscene.bot(holders=holders_map(xscene, who), max_attempts=2, retry_backoff_s=0.0)
+    bot.alert = alerts.append
+    eth = xscene.sides["ethereum"]
+    ep = eth.lz.endpoint_contract()
+    n_e0 = xscene.nonce("ethereum")
+    transact(
+        eth.w3,
+        ep.functions.setSendLibrary(eth.oft.address, 30102, ep.functions.blockedLibrary().call()),
+        eth.owner,
+    )
+    xscene.sim.down = True
+    try:
+        (move,) = bot.tick().created
+        ticks(bot, lambda r: bot.engine.move(move.id).state == "failed", max_ticks=5)
+    finally:
+        xscene.sim.down = False
+        transact(eth.w3, ep.functions.setSendLibrary(eth.oft.address, 30102, eth.lz.lib), eth.owner)
+    view = bot.engine.move(move.id)
+    assert "no route for USDT ethereum->bsc" in view.error and "USDT0" in view.error
+    assert any(a.code == "crosschain_move_failed" for a in alerts)
+    assert xscene.nonce("ethereum") == n_e0  # nothing pulled, nothing sent
+    assert xscene.balance("ethereum", "USDT", who) == 1800 * E6
+    bot.stop()
