@@ -96,3 +96,44 @@ def test_cli__bad_config__exit_2_names_the_field(tmp_path):
         env={"KEEPER_DB_URL": f"sqlite:///{tmp_path}/k.db"},
     )
     assert out.exit_code == 2 and "trigger_percentage" in out.output
+
+
+def test_cli_run__process_killed_right_after_broadcasting_the_burn__rerun_finishes_once(
+    xscene, tmp_path
+):
+    import os
+    import subprocess
+    import sys
+
+    from movelib import MESSAGE_RECEIVED, logs
+
+    from keepers.crosschain.local_scene import ROOT
+    from keepers.crosschain.routes import MESSAGE_SENT_TOPIC
+
+    who = holder(xscene, 16, {("ethereum", "USDC"): "1700", ("base", "USDC"): "300"})
+    eth, base = xscene.sides["ethereum"], xscene.sides["base"]
+    n_e0, n_b0 = xscene.nonce("ethereum"), xscene.nonce("base")
+    blk_e0, blk_b0 = eth.w3.eth.block_number, base.w3.eth.block_number
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPER_")}
+    env.update(_env(xscene, tmp_path, who))
+    cmd = [sys.executable, "-m", "keepers.crosschain.cli", "run", "--once"]
+    # the 3rd intent is depositForBurn (after the pull and the approve): SIGKILL-like exit
+    # right after eth_sendRawTransaction returned, before the pipeline recorded it
+    dead = subprocess.run(
+        cmd,
+        env={**env, "KEEPER_CRASH_AT": "sent:3"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dead.returncode == 137, dead.stderr[-2000:]
+    assert len(logs(eth.w3, eth.transmitter.address, MESSAGE_SENT_TOPIC, blk_e0 + 1)) == 1
+    again = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "done" in again.stdout
+    assert xscene.nonce("ethereum") - n_e0 == 3 and xscene.nonce("base") - n_b0 == 2
+    assert len(logs(eth.w3, eth.transmitter.address, MESSAGE_SENT_TOPIC, blk_e0 + 1)) == 1
+    assert len(logs(base.w3, base.transmitter.address, MESSAGE_RECEIVED, blk_b0 + 1)) == 1
+    assert xscene.balance("base", "USDC", who) == 1000 * E6
+    assert xscene.balance("ethereum", "USDC", who) == 1000 * E6
