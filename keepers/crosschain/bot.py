@@ -32,6 +32,7 @@ from keepers.planning.crosschain import (
     Plan,
     effective_balances,
     is_triggered,
+    to_scaled,
 )
 from keepers.planning.crosschain import Holding as _Holding
 
@@ -165,8 +166,6 @@ class CrosschainBot:
         holdings = []
         for chain in self.config.chains:
             for asset, token in chain.tokens.items():
-                from keepers.planning.crosschain import to_scaled
-
                 holdings.append(
                     _Holding(
                         chain.name,

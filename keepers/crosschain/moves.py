@@ -37,6 +37,15 @@ answers (a message relayed by someone else is not received twice).
 Big moves (operator instructions) need approval (keepers.planning.approval, at least one
 admin); small moves (from the planner) run at once. Moves are independent: `advance_all`
 advances each in its own thread (one pipeline per chain, driven under a per-chain lock).
+
+In flight (`in_flight`, for the planner): every move not in a terminal state, including one
+awaiting approval (so its deficit is not planned a second time meanwhile); ``debited`` once
+Transfer_Out completed (before that the source is treated as still holding the amount, so
+the planner can only under-estimate a surplus, never spend it twice). A `failed` move is no
+longer in flight: an operator must look at it (the bot raises a critical alert); the error
+names the step and the reason. Transfer_In never gives up (funds on their way are claimed
+whenever the route allows); a route with no usable candidate fails Transfer_Out before any
+transaction is sent (rulebook section 7).
 """
 
 from __future__ import annotations
@@ -48,7 +57,6 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -70,7 +78,7 @@ from keepers.crosschain.routes import (
 from keepers.logging import get_logger
 from keepers.planning.approval import ApprovalRecord, ApprovalStatus, decide
 from keepers.planning.config import PlanningConfig
-from keepers.planning.crosschain import InFlightMove, to_scaled
+from keepers.planning.crosschain import InFlightMove, Rounding, from_scaled
 from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.store.repo import create_plan
@@ -334,8 +342,6 @@ class MoveEngine:
             a = Asset(asset)
             src, dst = self.config.chain(source), self.config.chain(dest)
             sd, dd = src.tokens[a].decimals, dst.tokens[a].decimals
-            from keepers.planning.crosschain import Rounding, from_scaled
-
             plan_id = None
             if kind == "big":
                 plan = create_plan(
@@ -706,11 +712,3 @@ class MoveEngine:
         self._update(move_id, state=DONE, invest_tx=tx, error=None, finished_at=m.utcnow())
         log.info("move.done", move=move_id, received=row.amount_received)
         return False
-
-
-def human(units: int, decimals: int) -> str:
-    return format(Decimal(units).scaleb(-decimals).normalize(), "f")
-
-
-def scaled_from_units(units: int, decimals: int) -> int:
-    return to_scaled(units, decimals)
