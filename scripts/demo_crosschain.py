@@ -22,7 +22,13 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from keepers.crosschain.local_scene import KEEPER, ChainSpec, build_scene, transact  # noqa: E402
+from keepers.crosschain.local_scene import (  # noqa: E402
+    KEEPER,
+    ChainSpec,
+    account,
+    build_scene,
+    transact,
+)  # noqa: E402
 
 MAX = 2**256 - 1
 
@@ -68,7 +74,7 @@ def cli() -> None:
         )
         try:
             click.echo(f"  ready in {time.monotonic() - t0:.1f}s")
-            holder = scene.sides["ethereum"].w3.eth.accounts[3]
+            holder = account(scene.sides["ethereum"].w3, 3)
             start = {
                 ("ethereum", "USDC"): "4000",
                 ("ethereum", "USDT"): "3000",

@@ -98,7 +98,8 @@ class CrosschainBot:
             report.error = str(err)
             self.alert(Alert("warning", "crosschain_plan", str(err)))
             legs = []
-        small, big = [], []
+        small: list[tuple[str, str, str, int]] = []
+        big: list[tuple[str, str, str, int]] = []
         for o in legs:
             t = o.transfer
             leg = (t.asset, t.source, t.dest, t.amount)

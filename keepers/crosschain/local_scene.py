@@ -67,6 +67,11 @@ class ChainSpec:
     usdt_base: str = "1000"
 
 
+def account(w3: Web3, index: int) -> str:
+    """Anvil's unlocked account `index`."""
+    return str(list(w3.eth.accounts)[index])
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -246,7 +251,7 @@ class Scene:
 
     @property
     def dvn_account(self) -> str:
-        return str(next(iter(self.sides.values())).w3.eth.accounts[8])
+        return account(next(iter(self.sides.values())).w3, 8)
 
     def oft_side(self, name: str) -> OftEndpoint:
         s = self.sides[name]
@@ -414,7 +419,7 @@ def build_scene(
             for side in sides.values():
                 if side.spec.cex_network is None:
                     continue
-                hot = side.w3.eth.accounts[9]
+                hot = account(side.w3, 9)
                 coins = {}
                 for asset, token, dec in (
                     ("USDC", side.usdc, side.spec.usdc_decimals),
