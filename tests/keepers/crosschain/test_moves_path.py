@@ -114,3 +114,28 @@ def test_bot__two_independent_deficits__moves_advance_in_parallel(xscene):
     assert xscene.balance("base", "USDC", who) == 1000 * E6
     assert xscene.balance("bsc", "USDT", who) == 1000 * E18
     bot.stop()
+
+
+def test_bot__usdt_deficit_on_ethereum__usdt0_move_18_to_6_decimals_unlocked_once(xscene):
+    who = holder(xscene, 17, {("bsc", "USDT"): "1800", ("ethereum", "USDT"): "300"})
+    eth, bsc = xscene.sides["ethereum"], xscene.sides["bsc"]
+    xscene.fund("ethereum", "USDT", eth.oft.address, "700")  # locked by earlier sends
+    locked0 = eth.usdt.functions.balanceOf(eth.oft.address).call()
+    supply0 = bsc.usdt.functions.totalSupply().call()
+    bot = xscene.bot(holders=holders_map(xscene, who))
+    (move,) = bot.tick().created
+    assert (move.source, move.dest, move.amount_source, move.amount_dest) == (
+        "bsc",
+        "ethereum",
+        700 * E18,
+        700 * E6,
+    )
+    assert supply0 - bsc.usdt.functions.totalSupply().call() == 700 * E18  # burnt on bsc
+    xscene.dvn("ethereum")
+    ticks(bot, lambda r: bot.engine.move(move.id).state == "done")
+    view = bot.engine.move(move.id)
+    assert view.amount_sent == 700 * E18 and view.amount_received == 700 * E6
+    assert locked0 - eth.usdt.functions.balanceOf(eth.oft.address).call() == 700 * E6
+    assert xscene.balance("ethereum", "USDT", who) == 1000 * E6
+    assert xscene.balance("bsc", "USDT", who) == 1100 * E18
+    bot.stop()
