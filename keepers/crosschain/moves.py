@@ -366,6 +366,8 @@ class MoveEngine:
                     amount_dest=from_scaled(amount, dd, Rounding.DOWN),
                     source_decimals=sd,
                     dest_decimals=dd,
+                    source_holder=self.holder(source),
+                    dest_holder=self.holder(dest),
                     plan_id=plan_id,
                     attempts=0,
                     gen=0,
@@ -615,7 +617,7 @@ class MoveEngine:
                 raise RouteError(f"no route for {row.asset} {row.source}->{row.dest}: {why}")
             self._update(move_id, route=route, routes_skipped=skipped)
             log.info("move.route", move=move_id, route=route, skipped=skipped)
-        holder = self.holder(row.source)
+        holder = to_checksum_address(row.source_holder or self.keeper)  # fixed at creation
         token = self._token(row.source, row.asset)
         if holder != self.keeper and not self._pulled(row, token.address):
             # pull from the inventory holder, once a route is chosen (and only once: a pull
@@ -697,7 +699,7 @@ class MoveEngine:
 
     def _invest(self, move_id: int, now: float) -> bool:
         row = self._row(move_id)
-        holder = self.holder(row.dest)
+        holder = to_checksum_address(row.dest_holder or self.keeper)  # fixed at creation
         tx = None
         if holder != self.keeper and row.amount_received:
             sender = self._sender(row, INVEST)

@@ -248,6 +248,8 @@ class CrosschainMove(Base):
     amount_received: Mapped[int | None] = mapped_column(Uint256)  # arrived, destination units
     source_decimals: Mapped[int] = mapped_column(Integer)
     dest_decimals: Mapped[int] = mapped_column(Integer)
+    source_holder: Mapped[str | None] = mapped_column(String(42))  # pulled from (None: keeper)
+    dest_holder: Mapped[str | None] = mapped_column(String(42))  # invested into (None: keeper)
     handle_tx: Mapped[str | None] = mapped_column(String(66))
     handle_log_index: Mapped[int | None] = mapped_column(Integer)
     handle_message: Mapped[str | None] = mapped_column(Text)  # 0x hex

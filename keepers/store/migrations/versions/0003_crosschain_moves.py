@@ -35,6 +35,8 @@ def upgrade() -> None:
         sa.Column("amount_received", sa.String(length=78), nullable=True),
         sa.Column("source_decimals", sa.Integer(), nullable=False),
         sa.Column("dest_decimals", sa.Integer(), nullable=False),
+        sa.Column("source_holder", sa.String(length=42), nullable=True),
+        sa.Column("dest_holder", sa.String(length=42), nullable=True),
         sa.Column("handle_tx", sa.String(length=66), nullable=True),
         sa.Column("handle_log_index", sa.Integer(), nullable=True),
         sa.Column("handle_message", sa.Text(), nullable=True),
