@@ -218,3 +218,49 @@ class StepLog(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     worker: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# --- cross-chain moves (keepers.crosschain.moves) ----------------------------------------------
+
+
+class CrosschainMove(Base):
+    """One cross-chain transfer driven through Transfer_Out -> Cross -> Transfer_In -> Invest.
+
+    ``state`` is the next step to run (or a terminal state); amounts are base units of the
+    source token (``amount_source``) and of the destination token (the others)."""
+
+    __tablename__ = "crosschain_moves"
+    __table_args__ = (Index("ix_crosschain_moves_work", "state", "next_try_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # small (planner) | big (operator)
+    asset: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(32))
+    dest: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    route: Mapped[str | None] = mapped_column(String(16))
+    routes_skipped: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    amount_scaled: Mapped[int] = mapped_column(Uint256)  # 18-decimal planning scale
+    amount_source: Mapped[int] = mapped_column(Uint256)
+    amount_dest: Mapped[int] = mapped_column(Uint256)  # planned, destination units
+    amount_sent: Mapped[int | None] = mapped_column(Uint256)  # left the source (dust kept)
+    amount_received: Mapped[int | None] = mapped_column(Uint256)  # arrived, destination units
+    source_decimals: Mapped[int] = mapped_column(Integer)
+    dest_decimals: Mapped[int] = mapped_column(Integer)
+    source_holder: Mapped[str | None] = mapped_column(String(42))  # pulled from (None: keeper)
+    dest_holder: Mapped[str | None] = mapped_column(String(42))  # invested into (None: keeper)
+    handle_tx: Mapped[str | None] = mapped_column(String(66))
+    handle_log_index: Mapped[int | None] = mapped_column(Integer)
+    handle_message: Mapped[str | None] = mapped_column(Text)  # 0x hex
+    handle_ref: Mapped[str | None] = mapped_column(String(80))  # LayerZero guid, CEX client id
+    finalize_tx: Mapped[str | None] = mapped_column(String(66))
+    invest_tx: Mapped[str | None] = mapped_column(String(66))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))  # approvals (big moves)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # failed step runs
+    gen: Mapped[int] = mapped_column(Integer, default=0)  # bumped when a step's tx failed
+    error: Mapped[str | None] = mapped_column(Text)
+    next_try_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

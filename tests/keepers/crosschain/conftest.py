@@ -60,3 +60,36 @@ def good_doc() -> dict:
 def cc_doc() -> dict:
     """A fresh valid config document (ethereum 6-dec tokens + CCTP, bsc 18-dec tokens)."""
     return good_doc()
+
+
+# --------------------------------------------------------------------------- local scene
+
+
+@pytest.fixture(scope="session")
+def xscene(tmp_path_factory):
+    """Three anvil chains: ethereum (USDC 6 over CCTP, USDT 6 in a USDT0 adapter, CEX),
+    bsc (USDT0 18 decimals, CEX), base (USDC 6 over CCTP); one SQLite store."""
+    from keepers.crosschain.local_scene import ChainSpec, build_scene
+
+    db = tmp_path_factory.mktemp("xmoves") / "keeper.db"
+    scene = build_scene(
+        [
+            ChainSpec(
+                "ethereum",
+                1,
+                6,
+                6,
+                cctp_domain=0,
+                lz_eid=30101,
+                cex_network="ETH",
+                usdt_adapter=True,
+            ),
+            ChainSpec("bsc", 56, None, 18, lz_eid=30102, cex_network="BSC"),
+            ChainSpec("base", 8453, 6, None, cctp_domain=6),
+        ],
+        f"sqlite:///{db}",
+    )
+    try:
+        yield scene
+    finally:
+        scene.close()

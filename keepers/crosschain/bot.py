@@ -1,0 +1,260 @@
+"""The cross-chain inventory bot: read balances on every chain, plan (rulebook, in-flight
+aware through the moves table), create moves, advance every move.
+
+`tick(now)` is one pass. Planner transfers below ``big_move_units`` (whole units, default
+the planning config's REBALANCE_APPROVAL_THRESHOLD) become *small* moves that run at once;
+larger ones, and every operator instruction (`instruct`), are *big* moves that wait for
+approval (keepers.planning.approval). Moves created in one tick are recorded in one DB
+transaction; the next tick sees them as in flight, so a deficit is never planned twice.
+A planning error (insufficient surplus, no route) is reported and the tick still advances
+the moves already under way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+
+from keepers.bots.base import Alert, AlertSink, log_sink
+from keepers.config import PolicyConfig
+from keepers.crosschain.config import Asset, CrosschainConfig
+from keepers.crosschain.inventory import orders, plan_from_config
+from keepers.crosschain.moves import _TRANSFER_ABI, MoveEngine, MoveView
+from keepers.logging import get_logger
+from keepers.planning.crosschain import (
+    CrosschainPlanningError,
+    Plan,
+    effective_balances,
+    is_triggered,
+    to_scaled,
+)
+from keepers.planning.crosschain import Holding as _Holding
+
+log = get_logger("keepers.crosschain.bot")
+
+
+@dataclass
+class TickReport:
+    now: int
+    balances: dict[tuple[str, str], int]
+    planned: list[dict[str, Any]] = field(default_factory=list)
+    created: list[MoveView] = field(default_factory=list)
+    moves: list[MoveView] = field(default_factory=list)
+    error: str | None = None
+
+
+class CrosschainBot:
+    name = "crosschain"
+
+    def __init__(
+        self,
+        config: CrosschainConfig,
+        engine: MoveEngine,
+        w3s: Mapping[str, Web3],
+        *,
+        big_move_units: int | None = None,
+        interval_s: float = 30.0,
+        alert: AlertSink = log_sink,
+        parallel: bool = True,
+        on_stop: Callable[[], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.w3s = dict(w3s)
+        self.big_move_units = (
+            engine.planning.rebalance_approval_threshold
+            if big_move_units is None
+            else big_move_units
+        )
+        self.interval_s = interval_s
+        self.alert = alert
+        self.parallel = parallel
+        self.on_stop = on_stop
+
+    # ------------------------------------------------------------------ Bot protocol
+
+    def start(self) -> None:
+        for driver in self.engine.drivers.values():
+            driver.pipeline.reconcile_nonces()
+
+    def stop(self) -> None:
+        if self.on_stop is not None:
+            self.on_stop()
+
+    def tick(self, now: int | None = None) -> TickReport:
+        now = int(time.time()) if now is None else now
+        balances = self.balances()
+        report = TickReport(now, balances)
+        try:
+            plan = self.plan(balances)
+            legs = orders(self.config, plan)
+        except CrosschainPlanningError as err:
+            report.error = str(err)
+            self.alert(Alert("warning", "crosschain_plan", str(err)))
+            legs = []
+        small: list[tuple[str, str, str, int]] = []
+        big: list[tuple[str, str, str, int]] = []
+        for o in legs:
+            t = o.transfer
+            leg = (t.asset, t.source, t.dest, t.amount)
+            report.planned.append(
+                {
+                    "asset": t.asset,
+                    "source": t.source,
+                    "dest": t.dest,
+                    "amount": o.amount,
+                    "route": o.route.value,
+                }
+            )
+            (big if Decimal(o.amount) >= self.big_move_units else small).append(leg)
+        if small:
+            report.created += self.engine.create_many(small, kind="small", now=now)
+        if big:
+            report.created += self.engine.create_many(big, kind="big", now=now)
+            for v in report.created[-len(big) :]:
+                self.alert(
+                    Alert(
+                        "info",
+                        "crosschain_approval",
+                        f"move {v.id} ({v.asset} {v.source}->{v.dest}) needs approval",
+                    )
+                )
+        report.moves = self.engine.advance_all(now, parallel=self.parallel)
+        for v in report.moves:
+            if v.state == "failed":
+                self.alert(
+                    Alert("critical", "crosschain_move_failed", f"move {v.id} failed: {v.error}")
+                )
+        return report
+
+    # ------------------------------------------------------------------ reads
+
+    def balances(self) -> dict[tuple[str, str], int]:
+        """Each configured token's balance at the chain's inventory holder (base units)."""
+        out = {}
+        for chain in self.config.chains:
+            holder = self.engine.holder(chain.name)
+            for asset, token in chain.tokens.items():
+                c = self.w3s[chain.name].eth.contract(
+                    address=to_checksum_address(token.address), abi=_TRANSFER_ABI
+                )
+                out[(chain.name, asset.value)] = int(c.functions.balanceOf(holder).call())
+        return out
+
+    def plan(self, balances: Mapping[tuple[str, str], int] | None = None) -> Plan:
+        balances = self.balances() if balances is None else balances
+        return plan_from_config(self.config, balances, self.engine.in_flight())
+
+    def instruct(
+        self, asset: str, source: str, dest: str, amount: str, now: int | None = None
+    ) -> MoveView:
+        """An operator's big move (human amount, e.g. "250000"): waits for approval."""
+        scaled = int(Decimal(amount).scaleb(18))
+        return self.engine.create(Asset(asset).value, source, dest, scaled, kind="big", now=now)
+
+    def status_rows(
+        self, balances: Mapping[tuple[str, str], int] | None = None
+    ) -> list[dict[str, Any]]:
+        """Per chain/asset: balance, base, trigger threshold, in flight in and out."""
+        balances = self.balances() if balances is None else balances
+        flights = self.engine.in_flight()
+        holdings = []
+        for chain in self.config.chains:
+            for asset, token in chain.tokens.items():
+                holdings.append(
+                    _Holding(
+                        chain.name,
+                        asset.value,
+                        to_scaled(balances[(chain.name, asset.value)], token.decimals),
+                        chain.base_balance_scaled(asset),
+                        token.decimals,
+                    )
+                )
+        eff = effective_balances(holdings, flights)
+        rows = []
+        p = self.config.trigger_percentage
+        for h in holdings:
+            inbound = sum(f.amount for f in flights if (f.dest, f.asset) == (h.chain, h.asset))
+            outbound = sum(f.amount for f in flights if (f.source, f.asset) == (h.chain, h.asset))
+            rows.append(
+                {
+                    "chain": h.chain,
+                    "asset": h.asset,
+                    "balance": _human(h.balance),
+                    "base": _human(h.base),
+                    "trigger_at": _human(int(Decimal(h.base) * (1 - p))),
+                    "in_flight_in": _human(inbound),
+                    "in_flight_out": _human(outbound),
+                    "triggered": is_triggered(eff[(h.chain, h.asset)], h.base, p)
+                    and eff[(h.chain, h.asset)] < h.base,
+                }
+            )
+        return rows
+
+
+def _human(scaled: int) -> str:
+    return format(Decimal(scaled).scaleb(-18).normalize(), "f")
+
+
+def crosschain_policy(
+    config: CrosschainConfig, extra: list[dict[str, str]] | None = None
+) -> PolicyConfig:
+    """The audit policy role `crosschain` needs for `config`: token approve / transfer /
+    transferFrom, depositForBurn, receiveMessage, OFT send (with a native fee), lzReceive."""
+
+    def sel(sig: str) -> str:
+        return "0x" + keccak(text=sig)[:4].hex()
+
+    allowed: list[dict[str, str]] = []
+    for c in config.chains:
+        for token in c.tokens.values():
+            for sig in (
+                "approve(address,uint256)",
+                "transfer(address,uint256)",
+                "transferFrom(address,address,uint256)",
+            ):
+                allowed.append({"contract": token.address, "selector": sel(sig)})
+        if c.cctp_token_messenger:
+            allowed.append(
+                {
+                    "contract": c.cctp_token_messenger,
+                    "selector": sel(
+                        "depositForBurn(uint256,uint32,bytes32,address,bytes32,uint256,uint32)"
+                    ),
+                }
+            )
+        if c.cctp_message_transmitter:
+            allowed.append(
+                {
+                    "contract": c.cctp_message_transmitter,
+                    "selector": sel("receiveMessage(bytes,bytes)"),
+                }
+            )
+        if c.usdt0_oft:
+            allowed.append(
+                {
+                    "contract": c.usdt0_oft,
+                    "selector": sel(
+                        "send((uint32,bytes32,uint256,uint256,bytes,bytes,bytes),(uint256,uint256),address)"
+                    ),
+                }
+            )
+        if c.lz_endpoint:
+            allowed.append(
+                {
+                    "contract": c.lz_endpoint,
+                    "selector": sel(
+                        "lzReceive((uint32,bytes32,uint64),address,bytes32,bytes,bytes)"
+                    ),
+                }
+            )
+    allowed += extra or []
+    return PolicyConfig.model_validate(
+        {"roles": {"crosschain": {"allowed": allowed, "max_value_wei": 10**18}}}
+    )

@@ -1,0 +1,259 @@
+"""``crosschain status|plan|run|move|approve``: the cross-chain inventory bot's commands.
+
+Export: the click group `crosschain` (the lead adds it to the ``keeper`` CLI with
+``main.add_command(crosschain)``; ``python -m keepers.crosschain.cli`` runs it standalone).
+
+Environment:
+- BALLAST_CROSSCHAIN_CONFIG (or --config): the cross-chain config (keepers.crosschain.config).
+- KEEPER_* (keepers.config.KeeperSettings): store URL, signer, fees, confirmations; the audit
+  policy gets a generated ``crosschain`` role (tokens, CCTP, USDT0 contracts of the config)
+  unless KEEPER_POLICY* already defines one.
+- BALLAST_CROSSCHAIN_HOLDERS: JSON {chain: address} of each chain's inventory holder
+  (default: the keeper account itself).
+- BALLAST_CEX_API_KEY / BALLAST_CEX_SECRET: enables the CEX route (ccxt, ``cex_exchange``).
+- BALLAST_CCTP_LOCAL_ATTESTER_KEY: LOCAL CHAINS ONLY attester for the CCTP stand-ins. No
+  client for Circle's attestation service ships yet, so without it the CCTP route is not
+  wired and USDC legs fall back to the CEX (reported as "no adapter wired").
+Exit codes: 0 ok, 1 planning error or bad input, 2 bad configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from keepers.crosschain.config import ENV_PATH, ConfigError, load_config
+
+
+def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
+    """A `CrosschainBot` from the environment (see the module doc)."""
+    from web3 import HTTPProvider, Web3
+
+    from keepers.chain.node import Node
+    from keepers.chain.pipeline import Pipeline
+    from keepers.chain.signers import signer_from_settings
+    from keepers.config import load_settings
+    from keepers.crosschain.bot import CrosschainBot, crosschain_policy
+    from keepers.crosschain.moves import ChainDriver, MoveEngine
+    from keepers.crosschain.wiring import adapter_factory
+    from keepers.planning.config import PlanningConfig
+    from keepers.store.db import Store
+
+    cfg = load_config(config_path)
+    settings = load_settings()
+    if "crosschain" not in settings.policy.roles:
+        roles = dict(settings.policy.roles)
+        roles.update(crosschain_policy(cfg).roles)
+        settings = settings.model_copy(update={"policy": type(settings.policy)(roles=roles)})
+    signer = signer_from_settings(settings)
+    keeper = signer.address
+    store = Store(settings.db_url, exclusive=exclusive)
+    w3s = {
+        c.name: Web3(HTTPProvider(c.rpc_url, request_kwargs={"timeout": 30})) for c in cfg.chains
+    }
+    drivers = {
+        c.name: ChainDriver(
+            Pipeline(store, Node(c.rpc_url, settings.rpc_timeout_s), [signer], settings)
+        )
+        for c in cfg.chains
+    }
+    holders = json.loads(os.environ.get("BALLAST_CROSSCHAIN_HOLDERS") or "{}")
+    attestations = None
+    if os.environ.get("BALLAST_CCTP_LOCAL_ATTESTER_KEY"):
+        from keepers.crosschain.cctp import LocalCctpAttester
+        from keepers.crosschain.routes import LocalAttestations
+
+        attestations = LocalAttestations(
+            LocalCctpAttester(os.environ["BALLAST_CCTP_LOCAL_ATTESTER_KEY"])
+        )
+    exchange = None
+    if os.environ.get("BALLAST_CEX_API_KEY"):
+        from keepers.crosschain.cex import make_exchange
+
+        exchange = make_exchange(
+            cfg.cex_exchange,
+            os.environ["BALLAST_CEX_API_KEY"],
+            os.environ.get("BALLAST_CEX_SECRET", ""),
+        )
+
+    def builder(sender: Any) -> Any:
+        return adapter_factory(
+            cfg, w3s, sender, keeper, exchange=exchange, attestations=attestations
+        )
+
+    engine = MoveEngine(
+        store, cfg, w3s, drivers, keeper, builder, holders=holders, planning=PlanningConfig()
+    )
+    return CrosschainBot(cfg, engine, w3s, on_stop=store.close)
+
+
+def _bot(ctx: click.Context, exclusive: bool = False) -> Any:
+    try:
+        return build_bot(ctx.obj["config"], exclusive=exclusive)
+    except (ConfigError, ValueError) as err:
+        click.echo(f"crosschain: invalid configuration: {err}", err=True)
+        sys.exit(2)
+
+
+def _emit(ctx: click.Context, data: Any, text: str) -> None:
+    click.echo(json.dumps(data, indent=2, default=str) if ctx.obj["json"] else text)
+
+
+@click.group("crosschain")
+@click.option("--config", "config", envvar=ENV_PATH, default=None, help="cross-chain config file")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.pass_context
+def crosschain(ctx: click.Context, config: str | None, as_json: bool) -> None:
+    """Cross-chain USDC/USDT inventory: balances, plans, moves."""
+    ctx.obj = {"config": config, "json": as_json}
+
+
+@crosschain.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Per chain and asset: balance, base, trigger threshold, in flight; then the moves."""
+    bot = _bot(ctx)
+    try:
+        rows = bot.status_rows()
+        moves = [vars(v) for v in bot.engine.moves(active_only=True)]
+    finally:
+        bot.stop()
+    lines = [
+        f"{'chain':<12}{'asset':<6}{'balance':>16}{'base':>14}{'trigger<=':>14}"
+        f"{'in':>12}{'out':>12}  triggered"
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['chain']:<12}{r['asset']:<6}{r['balance']:>16}{r['base']:>14}"
+            f"{r['trigger_at']:>14}{r['in_flight_in']:>12}{r['in_flight_out']:>12}  "
+            f"{'YES' if r['triggered'] else '-'}"
+        )
+    for mv in moves:
+        lines.append(
+            f"move {mv['id']} {mv['asset']} {mv['source']}->{mv['dest']} "
+            f"{mv['amount_source']} via {mv['route']}: {mv['state']}"
+        )
+    _emit(ctx, {"balances": rows, "moves": moves}, "\n".join(lines))
+
+
+@crosschain.command()
+@click.pass_context
+def plan(ctx: click.Context) -> None:
+    """The transfers the planner would start now (in-flight aware); nothing is sent."""
+    from keepers.crosschain.inventory import orders
+    from keepers.planning.crosschain import CrosschainPlanningError
+
+    bot = _bot(ctx)
+    try:
+        legs = orders(bot.config, bot.plan())
+    except CrosschainPlanningError as err:
+        click.echo(f"crosschain: {err}", err=True)
+        sys.exit(1)
+    finally:
+        bot.stop()
+    data = [
+        {
+            "asset": o.coin,
+            "source": o.transfer.source,
+            "dest": o.transfer.dest,
+            "amount": o.amount,
+            "route": o.route.value,
+            "source_units": o.source_units,
+            "destination_units": o.destination_units,
+            "from": o.source,
+            "to": o.destination,
+        }
+        for o in legs
+    ]
+    text = (
+        "\n".join(
+            f"{d['asset']} {d['amount']} {d['source']} -> {d['dest']} via {d['route']}"
+            for d in data
+        )
+        or "nothing to do"
+    )
+    _emit(ctx, data, text)
+
+
+@crosschain.command()
+@click.option("--once", is_flag=True, help="one tick, then exit")
+@click.option("--interval", type=float, default=30.0, show_default=True)
+@click.option("--max-seconds", type=float, default=None)
+@click.pass_context
+def run(ctx: click.Context, once: bool, interval: float, max_seconds: float | None) -> None:
+    """Tick: read balances, plan, create moves, advance every move (long-lived loop)."""
+    bot = _bot(ctx, exclusive=True)
+    bot.start()
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    try:
+        while True:
+            report = bot.tick(int(time.time()))
+            _emit(
+                ctx,
+                {
+                    "created": [vars(v) for v in report.created],
+                    "moves": [vars(v) for v in report.moves],
+                    "error": report.error,
+                },
+                f"tick: {len(report.created)} created, "
+                + ", ".join(f"move {v.id} {v.state}" for v in report.moves)
+                + (f"; plan error: {report.error}" if report.error else ""),
+            )
+            if once or (deadline is not None and time.monotonic() > deadline):
+                break
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bot.stop()
+
+
+@crosschain.command()
+@click.argument("asset")
+@click.argument("source")
+@click.argument("dest")
+@click.argument("amount")
+@click.pass_context
+def move(ctx: click.Context, asset: str, source: str, dest: str, amount: str) -> None:
+    """An operator's big move (human AMOUNT); it waits for approval."""
+    bot = _bot(ctx)
+    try:
+        view = bot.instruct(asset.upper(), source, dest, amount)
+    except (KeyError, ValueError) as err:
+        click.echo(f"crosschain: {err}", err=True)
+        sys.exit(1)
+    finally:
+        bot.stop()
+    _emit(ctx, vars(view), f"move {view.id} created, awaiting approval")
+
+
+@crosschain.command()
+@click.argument("move_id", type=int)
+@click.option("--admin", required=True)
+@click.option("--reject", is_flag=True)
+@click.option("--note", default="")
+@click.pass_context
+def approve(ctx: click.Context, move_id: int, admin: str, reject: bool, note: str) -> None:
+    """Record an admin's approval (or --reject) of a big move."""
+    bot = _bot(ctx)
+    try:
+        bot.engine.approve(move_id, admin, not reject, note)
+    except LookupError as err:
+        click.echo(f"crosschain: {err}", err=True)
+        sys.exit(1)
+    finally:
+        bot.stop()
+    _emit(
+        ctx,
+        {"move": move_id, "admin": admin, "approve": not reject},
+        f"move {move_id} {'rejected' if reject else 'approved'} by {admin}",
+    )
+
+
+if __name__ == "__main__":
+    crosschain()

@@ -1,0 +1,716 @@
+"""The cross-chain move state machine (seed 000), persisted in `crosschain_moves`.
+
+Every move goes through the seed's four states, each one atomic, retryable and idempotent:
+
+    awaiting_approval --(approved)--> transfer_out -> cross -> transfer_in -> invest -> done
+            |                             |             |          |            |
+         rejected / expired            failed (after `max_attempts` errors, or a route FAILED)
+
+``state`` is always the *next* step to run, so a new process picks a move up where the last
+one left it (`MoveEngine.advance_all`). What each step means on each route:
+
+| seed step    | CCTP (USDC)                  | USDT0 (USDT, LayerZero OFT)  | CEX (either)              |
+|--------------|------------------------------|------------------------------|---------------------------|
+| Transfer_Out | [pull holder->keeper] +      | [pull] + approve (adapter) + | [pull] + ERC-20 transfer  |
+|              | approve + depositForBurn     | OFT send (burn / lock)       | to the deposit address    |
+| Cross        | wait for the attestation     | wait for DVN verification    | wait for the deposit      |
+|              | (`status` polled)            | (or delivery by an executor) | to be credited            |
+| Transfer_In  | receiveMessage (mint)        | lzReceive (execute packet)   | withdraw, then wait for   |
+|              |                              |                              | the withdrawal to be paid |
+| Invest       | ERC-20 transfer of the amount that arrived, keeper -> the destination's holder     |
+
+The burn / send / deposit *is* the seed's "move to the bridge's start": on these routes the
+keeper account is the bridge's start and end address. When a chain's inventory holder is
+not the keeper account, Transfer_Out first pulls the amount (``transferFrom``, the holder
+approved the keeper) and Invest pays it to the holder; when they are the same account the
+pull and Invest are no-ops (recorded as such).
+
+Idempotency: every on-chain step goes through the transaction pipeline with the intent key
+``xmove:<move id>:<step>:g<gen>:<target>:<selector>``; running a step again (after a crash,
+a timeout, a duplicate tick) finds the same intent and its receipt instead of sending again.
+``gen`` only moves on when a step's transaction ended failed/reverted (a new try needs new
+transactions); an error *after* a transaction confirmed never re-sends it. The route is
+persisted before anything is sent, so a resumed Transfer_Out never falls back to another
+route after funds may have left. Transfer_In relies on the routes' "already received"
+answers (a message relayed by someone else is not received twice).
+
+Big moves (operator instructions) need approval (keepers.planning.approval, at least one
+admin); small moves (from the planner) run at once. Moves are independent: `advance_all`
+advances each in its own thread (one pipeline per chain, driven under a per-chain lock).
+
+In flight (`in_flight`, for the planner): every move not in a terminal state, including one
+awaiting approval (so its deficit is not planned a second time meanwhile); ``debited`` once
+Transfer_Out completed (before that the source is treated as still holding the amount, so
+the planner can only under-estimate a surplus, never spend it twice). A `failed` move is no
+longer in flight: an operator must look at it (the bot raises a critical alert); the error
+names the step and the reason. Transfer_In never gives up (funds on their way are claimed
+whenever the route allows); a route with no usable candidate fails Transfer_Out before any
+transaction is sent (rulebook section 7).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import to_checksum_address
+from sqlalchemy import select
+from web3 import Web3
+
+from keepers.chain.pipeline import FINAL, IntentSpec, Pipeline
+from keepers.crosschain.cctp import BurnBody, CctpMessage
+from keepers.crosschain.config import Asset, CrosschainConfig, RouteName
+from keepers.crosschain.router import AdapterFactory
+from keepers.crosschain.routes import (
+    RouteAdapter,
+    RouteError,
+    RouteHandle,
+    RouteStatus,
+    TxSender,
+    _calldata,
+)
+from keepers.logging import get_logger
+from keepers.planning.approval import ApprovalRecord, ApprovalStatus, decide
+from keepers.planning.config import PlanningConfig
+from keepers.planning.crosschain import InFlightMove, Rounding, from_scaled
+from keepers.store import models as m
+from keepers.store.db import Store
+from keepers.store.repo import create_plan
+
+log = get_logger("keepers.crosschain.moves")
+
+ROLE = "crosschain"
+AWAITING_APPROVAL = "awaiting_approval"
+TRANSFER_OUT, CROSS, TRANSFER_IN, INVEST = "transfer_out", "cross", "transfer_in", "invest"
+DONE, FAILED, REJECTED, EXPIRED = "done", "failed", "rejected", "expired"
+TERMINAL = frozenset({DONE, FAILED, REJECTED, EXPIRED})
+STEPS = (TRANSFER_OUT, CROSS, TRANSFER_IN, INVEST)
+DEBITED = frozenset({CROSS, TRANSFER_IN, INVEST})  # the source holder no longer has it
+
+_TRANSFER_ABI = [
+    {
+        "name": "transfer",
+        "type": "function",
+        "stateMutability": "nonpayable",
+        "inputs": [{"name": "to", "type": "address"}, {"name": "amount", "type": "uint256"}],
+        "outputs": [{"name": "", "type": "bool"}],
+    },
+    {
+        "name": "transferFrom",
+        "type": "function",
+        "stateMutability": "nonpayable",
+        "inputs": [
+            {"name": "from", "type": "address"},
+            {"name": "to", "type": "address"},
+            {"name": "amount", "type": "uint256"},
+        ],
+        "outputs": [{"name": "", "type": "bool"}],
+    },
+    {
+        "name": "balanceOf",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [{"name": "a", "type": "address"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
+]
+
+
+class StepPending(Exception):  # noqa: N818 - a state, not a failure
+    """The step's transaction is not final yet; the move stays in its state."""
+
+
+class StepFailed(RouteError):
+    """A step's transaction ended failed, reverted, rejected or invalid."""
+
+
+# --------------------------------------------------------------------------- pipelines
+
+
+class ChainDriver:
+    """One chain's pipeline; whichever thread waits for an intent drives it (under a lock)."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.lock = threading.Lock()
+
+    @property
+    def chain_id(self) -> int:
+        return self.pipeline.chain_id
+
+    def drive(self) -> int:
+        if not self.lock.acquire(blocking=False):
+            return 0
+        try:
+            return self.pipeline.run_once()
+        finally:
+            self.lock.release()
+
+
+class PipelineSender:
+    """`TxSender` for route adapters: one intent per (move, step, gen, target, selector),
+    submitted to that chain's pipeline and waited for (at most `timeout_s`, then
+    `StepPending`). Returns the mined receipt; a failed/rejected intent raises `StepFailed`."""
+
+    def __init__(
+        self,
+        store: Store,
+        drivers: Mapping[int, ChainDriver],
+        account: str,
+        key_prefix: str,
+        timeout_s: float = 60.0,
+        poll_s: float = 0.05,
+    ) -> None:
+        self.store = store
+        self.drivers = drivers
+        self.account = to_checksum_address(account)
+        self.key_prefix = key_prefix
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+        self.sent: list[int] = []  # intent ids this sender asked for
+
+    def send(self, w3: Web3, to: str, data: bytes, value: int = 0) -> Any:
+        chain_id = int(w3.eth.chain_id)
+        driver = self.drivers.get(chain_id)
+        if driver is None:
+            raise RouteError(f"no pipeline for chain id {chain_id}")
+        key = f"{self.key_prefix}:{to.lower()}:0x{data[:4].hex()}"
+        intent = driver.pipeline.submit(
+            IntentSpec(
+                idempotency_key=key,
+                role=ROLE,
+                chain_id=chain_id,
+                sender=self.account,
+                target=to_checksum_address(to),
+                calldata="0x" + data.hex(),
+                value=value,
+            )
+        )
+        self.sent.append(intent.id)
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            with self.store.sessions() as s:
+                row = s.get(m.TxIntent, intent.id)
+                assert row is not None
+                status, error, attempt_id = row.status, row.error, row.mined_attempt_id
+                tx_hash = None
+                if attempt_id is not None:
+                    attempt = s.get(m.TxAttempt, attempt_id)
+                    tx_hash = attempt.tx_hash if attempt else None
+            if status in ("confirmed", "reverted") and tx_hash:
+                return w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+            if status in FINAL:
+                raise StepFailed(f"intent {key} {status}: {error}")
+            if time.monotonic() > deadline:
+                raise StepPending(f"intent {key} still {status}")
+            if driver.drive() == 0:
+                time.sleep(self.poll_s)
+
+
+# --------------------------------------------------------------------------- engine
+
+
+@dataclass(frozen=True)
+class MoveView:
+    """A move as read from the store (detached, for reports and tests)."""
+
+    id: int
+    ref: str
+    kind: str
+    asset: str
+    source: str
+    dest: str
+    state: str
+    route: str | None
+    amount_scaled: int
+    amount_source: int
+    amount_dest: int
+    amount_sent: int | None
+    amount_received: int | None
+    attempts: int
+    error: str | None
+    handle_ref: str | None
+
+    @classmethod
+    def of(cls, row: m.CrosschainMove) -> MoveView:
+        return cls(
+            row.id,
+            row.ref,
+            row.kind,
+            row.asset,
+            row.source,
+            row.dest,
+            row.state,
+            row.route,
+            row.amount_scaled,
+            row.amount_source,
+            row.amount_dest,
+            row.amount_sent,
+            row.amount_received,
+            row.attempts,
+            row.error,
+            row.handle_ref,
+        )
+
+
+FactoryBuilder = Callable[[TxSender], AdapterFactory]
+"""sender -> adapter factory (e.g. ``lambda s: wiring.adapter_factory(cfg, w3s, s, keeper)``)."""
+
+
+def _utc(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, dt.UTC)
+
+
+class MoveEngine:
+    """Creates moves and advances them through their states (see the module doc)."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: CrosschainConfig,
+        w3s: Mapping[str, Web3],
+        drivers: Mapping[str, ChainDriver],
+        keeper: str,
+        factory_builder: FactoryBuilder,
+        *,
+        holders: Mapping[str, str] | None = None,
+        planning: PlanningConfig | None = None,
+        step_timeout_s: float = 60.0,
+        poll_interval_s: float = 2.0,
+        retry_backoff_s: float = 5.0,
+        max_attempts: int = 5,
+        max_workers: int = 8,
+        hook: Callable[[int, str, str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.w3s = dict(w3s)
+        self.drivers = dict(drivers)
+        self._by_chain_id = {d.chain_id: d for d in self.drivers.values()}
+        self.keeper = to_checksum_address(keeper)
+        self.factory_builder = factory_builder
+        self.holders = {k: to_checksum_address(v) for k, v in (holders or {}).items()}
+        self.planning = planning or PlanningConfig()
+        self.step_timeout_s = step_timeout_s
+        self.poll_interval_s = poll_interval_s
+        self.retry_backoff_s = retry_backoff_s
+        self.max_attempts = max_attempts
+        self.max_workers = max_workers
+        self.hook = hook  # (move id, step, point) -> None; fault injection in tests
+
+    def holder(self, chain: str) -> str:
+        return self.holders.get(chain, self.keeper)
+
+    # ------------------------------------------------------------------ creation
+
+    def create(
+        self,
+        asset: str,
+        source: str,
+        dest: str,
+        amount_scaled: int,
+        *,
+        kind: str = "small",
+        ref: str | None = None,
+        now: float | None = None,
+    ) -> MoveView:
+        return self.create_many(
+            [(asset, source, dest, amount_scaled)], kind=kind, now=now, refs=[ref]
+        )[0]
+
+    def create_many(
+        self,
+        legs: Iterable[tuple[str, str, str, int]],
+        *,
+        kind: str = "small",
+        now: float | None = None,
+        refs: Iterable[str | None] | None = None,
+    ) -> list[MoveView]:
+        """Record moves in ONE DB transaction (a plan's legs appear together or not at all).
+        ``kind='big'`` moves wait for approval; their approvals live on a `plans` row."""
+        legs = list(legs)
+        refs_l = list(refs) if refs is not None else [None] * len(legs)
+        at = _utc(now if now is not None else time.time())
+        rows = []
+        for (asset, source, dest, amount), ref in zip(legs, refs_l, strict=True):
+            a = Asset(asset)
+            src, dst = self.config.chain(source), self.config.chain(dest)
+            sd, dd = src.tokens[a].decimals, dst.tokens[a].decimals
+            plan_id = None
+            if kind == "big":
+                plan = create_plan(
+                    self.store,
+                    "crosschain_move",
+                    {"asset": asset, "source": source, "dest": dest, "amount": str(amount)},
+                    [],
+                    trigger="operator",
+                )
+                plan_id = plan.id
+            rows.append(
+                m.CrosschainMove(
+                    ref=ref or uuid.uuid4().hex[:16],
+                    kind=kind,
+                    asset=a.value,
+                    source=source,
+                    dest=dest,
+                    state=AWAITING_APPROVAL if kind == "big" else TRANSFER_OUT,
+                    routes_skipped=[],
+                    amount_scaled=amount,
+                    amount_source=from_scaled(amount, sd, Rounding.DOWN),
+                    amount_dest=from_scaled(amount, dd, Rounding.DOWN),
+                    source_decimals=sd,
+                    dest_decimals=dd,
+                    source_holder=self.holder(source),
+                    dest_holder=self.holder(dest),
+                    plan_id=plan_id,
+                    attempts=0,
+                    gen=0,
+                    next_try_at=at,
+                    created_at=at,
+                )
+            )
+        with self.store.transaction() as s:
+            s.add_all(rows)
+            s.flush()
+            views = [MoveView.of(r) for r in rows]
+        for v in views:
+            log.info(
+                "move.created",
+                move=v.id,
+                ref=v.ref,
+                kind=kind,
+                asset=v.asset,
+                source=v.source,
+                dest=v.dest,
+                amount=v.amount_source,
+            )
+        return views
+
+    # ------------------------------------------------------------------ reads
+
+    def moves(self, active_only: bool = False) -> list[MoveView]:
+        with self.store.sessions() as s:
+            q = select(m.CrosschainMove).order_by(m.CrosschainMove.id)
+            if active_only:
+                q = q.where(m.CrosschainMove.state.not_in(list(TERMINAL)))
+            return [MoveView.of(r) for r in s.scalars(q)]
+
+    def move(self, move_id: int) -> MoveView:
+        with self.store.sessions() as s:
+            row = s.get(m.CrosschainMove, move_id)
+            if row is None:
+                raise LookupError(f"no move {move_id}")
+            return MoveView.of(row)
+
+    def in_flight(self) -> list[InFlightMove]:
+        """Every move not finished, for the planner (18-decimal amounts)."""
+        return [
+            InFlightMove(v.source, v.dest, v.asset, v.amount_scaled, v.state in DEBITED)
+            for v in self.moves(active_only=True)
+        ]
+
+    # ------------------------------------------------------------------ approval
+
+    def approve(self, move_id: int, admin: str, approve: bool = True, note: str = "") -> None:
+        from keepers.store.repo import record_approval
+
+        v = self._row_plan(move_id)
+        record_approval(
+            self.store, v, "crosschain", admin, "approve" if approve else "reject", note
+        )
+
+    def _row_plan(self, move_id: int) -> int:
+        with self.store.sessions() as s:
+            row = s.get(m.CrosschainMove, move_id)
+            if row is None or row.plan_id is None:
+                raise LookupError(f"move {move_id} needs no approval")
+            return row.plan_id
+
+    def approval(self, move_id: int, now: float) -> ApprovalStatus:
+        with self.store.sessions() as s:
+            row = s.get(m.CrosschainMove, move_id)
+            assert row is not None and row.plan_id is not None
+            records = [
+                ApprovalRecord(
+                    a.approver or "",
+                    int(a.decided_at.timestamp()) if a.decided_at else 0,
+                    a.decision == "approve",
+                    a.reason or "",
+                )
+                for a in s.scalars(select(m.Approval).where(m.Approval.plan_id == row.plan_id))
+                if a.decision in ("approve", "reject")
+            ]
+            total, decimals = row.amount_source, row.source_decimals
+            requested = int(row.created_at.timestamp())
+        # an operator's move always needs at least one admin (tiers above from the policy)
+        cfg = self.planning.model_copy(
+            update={"approval_review_amount": 0, "rebalance_approval_threshold": 0}
+        )
+        return decide(total, decimals, requested, records, int(now), cfg).status
+
+    # ------------------------------------------------------------------ advancing
+
+    def advance_all(self, now: float | None = None, parallel: bool = True) -> list[MoveView]:
+        """Advance every active move as far as it can go now; moves run in parallel."""
+        ids = [v.id for v in self.moves(active_only=True)]
+        if not ids:
+            return []
+        if parallel and len(ids) > 1:
+            with ThreadPoolExecutor(max_workers=min(self.max_workers, len(ids))) as pool:
+                list(pool.map(lambda i: self.advance(i, now), ids))
+        else:
+            for i in ids:
+                self.advance(i, now)
+        return [self.move(i) for i in ids]
+
+    def advance(self, move_id: int, now: float | None = None) -> MoveView:
+        """Run steps of one move until it waits (off-chain, backoff) or ends."""
+        for _ in range(len(STEPS) + 2):
+            t = now if now is not None else time.time()
+            with self.store.sessions() as s:
+                row = s.get(m.CrosschainMove, move_id)
+                assert row is not None
+                state, due = row.state, row.next_try_at
+            if state in TERMINAL or due > _utc(max(t, time.time())):
+                break
+            if not self._step(move_id, state, t):
+                break
+        return self.move(move_id)
+
+    def _step(self, move_id: int, state: str, now: float) -> bool:
+        """One step; True when the move moved on (and may continue at once)."""
+        try:
+            if state == AWAITING_APPROVAL:
+                return self._await_approval(move_id, now)
+            return bool(getattr(self, f"_{state}")(move_id, now))
+        except StepPending as err:
+            self._update(
+                move_id, next_try_at=_utc(time.time() + self.poll_interval_s), error=str(err)
+            )
+            return False
+        except (RouteError, ValueError, KeyError) as err:
+            self._failure(move_id, state, err)
+            return False
+
+    def _failure(self, move_id: int, state: str, err: Exception) -> None:
+        with self.store.transaction() as s:
+            row = s.get(m.CrosschainMove, move_id)
+            assert row is not None
+            row.attempts += 1
+            if isinstance(err, StepFailed):
+                row.gen += 1  # the failed transaction is final: a new try needs new ones
+            row.error = f"{state}: {type(err).__name__}: {err}"
+            row.next_try_at = _utc(time.time() + self.retry_backoff_s * 2 ** min(row.attempts, 6))
+            if row.attempts >= self.max_attempts and state != TRANSFER_IN:
+                # Transfer_In keeps retrying: the funds are on their way and must be claimed
+                row.state = FAILED
+                row.finished_at = m.utcnow()
+            attempts, final = row.attempts, row.state
+        log.warning(
+            "move.step_error",
+            move=move_id,
+            step=state,
+            attempts=attempts,
+            state=final,
+            error=str(err),
+        )
+
+    def _update(self, move_id: int, **fields: Any) -> None:
+        with self.store.transaction() as s:
+            row = s.get(m.CrosschainMove, move_id)
+            assert row is not None
+            for k, v in fields.items():
+                setattr(row, k, v)
+
+    def _row(self, move_id: int) -> m.CrosschainMove:
+        with self.store.sessions() as s:
+            row = s.get(m.CrosschainMove, move_id)
+            assert row is not None
+            return row
+
+    def _sender(self, row: m.CrosschainMove, step: str) -> PipelineSender:
+        return PipelineSender(
+            self.store,
+            self._by_chain_id,
+            self.keeper,
+            f"xmove:{row.id}:{step}:g{row.gen}",
+            timeout_s=self.step_timeout_s,
+        )
+
+    def _adapter(self, row: m.CrosschainMove, route: str, sender: TxSender) -> RouteAdapter:
+        factory = self.factory_builder(sender)
+        adapter = factory(RouteName(route), Asset(row.asset), row.source, row.dest)
+        if adapter is None:
+            raise RouteError(f"no adapter wired for {route} {row.source}->{row.dest}")
+        return adapter
+
+    @staticmethod
+    def _handle(row: m.CrosschainMove) -> RouteHandle:
+        assert row.route and row.handle_tx and row.handle_message is not None
+        return RouteHandle(
+            row.route,
+            row.source,
+            row.dest,
+            bytes.fromhex(row.handle_tx.removeprefix("0x")),
+            int(row.handle_log_index or 0),
+            bytes.fromhex(row.handle_message.removeprefix("0x")),
+            amount=int(row.amount_sent or 0),
+            ref=row.handle_ref or "",
+        )
+
+    def _token(self, chain: str, asset: str) -> Any:
+        addr = self.config.chain(chain).tokens[Asset(asset)].address
+        return self.w3s[chain].eth.contract(address=to_checksum_address(addr), abi=_TRANSFER_ABI)
+
+    def _pulled(self, row: m.CrosschainMove, token: str) -> bool:
+        pattern = f"xmove:{row.id}:{TRANSFER_OUT}:g%:{token.lower()}:0x23b872dd"  # transferFrom
+        with self.store.sessions() as s:
+            found = s.scalars(
+                select(m.TxIntent.id).where(
+                    m.TxIntent.idempotency_key.like(pattern),
+                    m.TxIntent.status == "confirmed",
+                    m.TxIntent.receipt_status == 1,
+                )
+            ).first()
+        return found is not None
+
+    def _mark(self, move_id: int, step: str, point: str) -> None:
+        if self.hook is not None:
+            self.hook(move_id, step, point)
+
+    # ------------------------------------------------------------------ the states
+
+    def _await_approval(self, move_id: int, now: float) -> bool:
+        status = self.approval(move_id, now)
+        if status.may_execute:
+            self._update(move_id, state=TRANSFER_OUT, error=None)
+            return True
+        if status in (ApprovalStatus.REJECTED, ApprovalStatus.EXPIRED):
+            final = REJECTED if status is ApprovalStatus.REJECTED else EXPIRED
+            self._update(move_id, state=final, finished_at=m.utcnow())
+            return False
+        self._update(move_id, next_try_at=_utc(time.time() + self.poll_interval_s))
+        return False
+
+    def _transfer_out(self, move_id: int, now: float) -> bool:
+        row = self._row(move_id)
+        sender = self._sender(row, TRANSFER_OUT)
+        route = row.route
+        if route is None:  # choose (fallback on quote failures) and persist BEFORE sending
+            skipped: list[list[str]] = []
+            for candidate in self.config.routes_between(Asset(row.asset), row.source, row.dest):
+                try:
+                    self._adapter(row, candidate.value, sender).quote(row.amount_source)
+                except RouteError as err:
+                    skipped.append([candidate.value, str(err)])
+                    continue
+                route = candidate.value
+                break
+            if route is None:
+                why = "; ".join(f"{r}: {w}" for r, w in skipped) or "none configured"
+                raise RouteError(f"no route for {row.asset} {row.source}->{row.dest}: {why}")
+            self._update(move_id, route=route, routes_skipped=skipped)
+            log.info("move.route", move=move_id, route=route, skipped=skipped)
+        holder = to_checksum_address(row.source_holder or self.keeper)  # fixed at creation
+        token = self._token(row.source, row.asset)
+        if holder != self.keeper and not self._pulled(row, token.address):
+            # pull from the inventory holder, once a route is chosen (and only once: a pull
+            # confirmed under an earlier `gen` is not repeated when a later send failed)
+            call = token.functions.transferFrom(holder, self.keeper, row.amount_source)
+            receipt = sender.send(self.w3s[row.source], token.address, _calldata(call))
+            if receipt["status"] != 1:
+                raise StepFailed(
+                    f"transferFrom reverted in {bytes(receipt['transactionHash']).hex()}"
+                )
+        self._mark(move_id, TRANSFER_OUT, "before_initiate")
+        handle = self._adapter(row, route, sender).initiate(row.amount_source, self.keeper)
+        self._mark(move_id, TRANSFER_OUT, "sent")
+        self._update(
+            move_id,
+            state=CROSS,
+            handle_tx="0x" + handle.tx_hash.hex(),
+            handle_log_index=handle.log_index,
+            handle_message="0x" + handle.message.hex(),
+            handle_ref=handle.ref or None,
+            amount_sent=handle.amount or row.amount_source,
+            error=None,
+        )
+        return True
+
+    def _cross(self, move_id: int, now: float) -> bool:
+        row = self._row(move_id)
+        assert row.route is not None
+        status = self._adapter(row, row.route, self._sender(row, CROSS)).status(self._handle(row))
+        if status is RouteStatus.PENDING_ATTESTATION:
+            self._update(move_id, next_try_at=_utc(time.time() + self.poll_interval_s))
+            return False
+        if status is RouteStatus.FAILED:
+            self._update(
+                move_id, state=FAILED, error="route reported FAILED", finished_at=m.utcnow()
+            )
+            return False
+        self._update(move_id, state=TRANSFER_IN, error=None)
+        return True
+
+    def _transfer_in(self, move_id: int, now: float) -> bool:
+        row = self._row(move_id)
+        assert row.route is not None
+        adapter = self._adapter(row, row.route, self._sender(row, TRANSFER_IN))
+        handle = self._handle(row)
+        self._mark(move_id, TRANSFER_IN, "before_finalize")
+        result = adapter.finalize(handle)
+        self._mark(move_id, TRANSFER_IN, "finalized")
+        if result.tx_hash is not None:
+            self._update(move_id, finalize_tx="0x" + result.tx_hash.hex())
+        received = self._received(adapter, row, handle)
+        if received is None:  # CEX withdrawal still processing
+            status = adapter.status(handle)
+            if status is RouteStatus.FAILED:
+                self._update(
+                    move_id, state=FAILED, error="withdrawal failed", finished_at=m.utcnow()
+                )
+                return False
+            self._update(move_id, next_try_at=_utc(time.time() + self.poll_interval_s))
+            return False
+        self._update(move_id, state=INVEST, amount_received=received, error=None)
+        return True
+
+    def _received(self, adapter: Any, row: m.CrosschainMove, handle: RouteHandle) -> int | None:
+        """What arrived at the keeper on the destination, destination base units."""
+        if row.route == RouteName.CCTP.value:
+            attested = adapter.attestations.fetch(handle)
+            if attested is None:
+                return None
+            body = BurnBody.decode(CctpMessage.decode(attested.message).body)
+            return body.amount - body.fee_executed
+        if row.route == RouteName.USDT0.value:
+            from keepers.crosschain.usdt0 import find_delivery
+
+            found = find_delivery(adapter.dest, bytes.fromhex(handle.ref.removeprefix("0x")))
+            return None if found is None else int(found["amount"])
+        payout = adapter.payout(handle)
+        return None if payout is None else int(payout[0])
+
+    def _invest(self, move_id: int, now: float) -> bool:
+        row = self._row(move_id)
+        holder = to_checksum_address(row.dest_holder or self.keeper)  # fixed at creation
+        tx = None
+        if holder != self.keeper and row.amount_received:
+            sender = self._sender(row, INVEST)
+            token = self._token(row.dest, row.asset)
+            call = token.functions.transfer(holder, int(row.amount_received))
+            receipt = sender.send(self.w3s[row.dest], token.address, _calldata(call))
+            if receipt["status"] != 1:
+                raise StepFailed(
+                    f"invest transfer reverted in {bytes(receipt['transactionHash']).hex()}"
+                )
+            tx = "0x" + bytes(receipt["transactionHash"]).hex()
+        self._update(move_id, state=DONE, invest_tx=tx, error=None, finished_at=m.utcnow())
+        log.info("move.done", move=move_id, received=row.amount_received)
+        return False
