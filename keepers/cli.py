@@ -420,5 +420,13 @@ def rollback(ctx: Ctx, plan_ref: str, by: str) -> None:
     ctx.out(_outcome(o), lambda: _outcome_text(o))
 
 
+def _add_crosschain() -> None:
+    from keepers.crosschain.cli import crosschain
+
+    main.add_command(crosschain)
+
+
+_add_crosschain()
+
 if __name__ == "__main__":
     main()
