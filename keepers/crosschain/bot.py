@@ -21,6 +21,7 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
+from keepers.bots.alerts import AlertLevel
 from keepers.bots.base import Alert, AlertSink, log_sink
 from keepers.config import PolicyConfig
 from keepers.crosschain.config import Asset, CrosschainConfig
@@ -96,7 +97,7 @@ class CrosschainBot:
             legs = orders(self.config, plan)
         except CrosschainPlanningError as err:
             report.error = str(err)
-            self.alert(Alert("warning", "crosschain_plan", str(err)))
+            self.alert(Alert(AlertLevel.WARNING, "crosschain_plan", str(err)))
             legs = []
         small: list[tuple[str, str, str, int]] = []
         big: list[tuple[str, str, str, int]] = []
@@ -120,7 +121,7 @@ class CrosschainBot:
             for v in report.created[-len(big) :]:
                 self.alert(
                     Alert(
-                        "info",
+                        AlertLevel.INFO,
                         "crosschain_approval",
                         f"move {v.id} ({v.asset} {v.source}->{v.dest}) needs approval",
                     )
@@ -129,7 +130,11 @@ class CrosschainBot:
         for v in report.moves:
             if v.state == "failed":
                 self.alert(
-                    Alert("critical", "crosschain_move_failed", f"move {v.id} failed: {v.error}")
+                    Alert(
+                        AlertLevel.CRITICAL,
+                        "crosschain_move_failed",
+                        f"move {v.id} failed: {v.error}",
+                    )
                 )
         return report
 
