@@ -16,10 +16,11 @@ $(shell mkdir -p $(TMPDIR))
 export APE_TEST_ARGS ?=
 CONTRACTS := $(shell find contracts -name '*.sol' 2>/dev/null)
 
-.PHONY: help setup compile test test-slow test-all demo lint fmt gas bench clean
+.PHONY: help setup compile test test-slow test-all demo demo-crosschain lint fmt gas bench clean
 
 help:
 	@echo "make demo       run the fund on a local anvil chain the project starts itself"
+	@echo "make demo-crosschain  three local chains, USDC/USDT inventory rebalanced"
 	@echo "make test       run the tests (slow suites excluded; make test-slow runs them)"
 	@echo "make lint       ruff + mypy over keepers/ and scripts/"
 	@echo "make gas        rewrite the committed gas snapshot (gas-snapshot.json)"
@@ -60,6 +61,9 @@ test-all: compile
 
 demo: compile
 	ape run demo
+
+demo-crosschain: compile
+	python scripts/demo_crosschain.py
 
 gas: compile
 	UPDATE_GAS_SNAPSHOT=1 ape test tests -k "gas_snapshot or within_snapshot" -m "not slow and not bench"
