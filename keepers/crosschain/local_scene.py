@@ -36,7 +36,7 @@ from keepers.crosschain.config import CrosschainConfig, parse_config
 from keepers.crosschain.lz_local import LocalLz, LocalLzVerifier, deploy_local_lz
 from keepers.crosschain.moves import ChainDriver, MoveEngine
 from keepers.crosschain.routes import LocalAttestations, RouteHandle, Web3Sender
-from keepers.crosschain.usdt0 import OftEndpoint
+from keepers.crosschain.usdt0 import LOCAL_LZ_RECEIVE_GAS, OftEndpoint, lz_receive_options
 from keepers.crosschain.wiring import adapter_factory
 from keepers.planning.config import PlanningConfig
 from keepers.store.db import Store
@@ -229,6 +229,7 @@ class Scene:
                 exchange=exchange,
                 attestations=self.attestations,
                 lz_verifiers=verifiers,
+                lz_extra_options=lz_receive_options(LOCAL_LZ_RECEIVE_GAS),
             )
 
         engine_kw.setdefault("step_timeout_s", 30.0)
@@ -364,23 +365,20 @@ def build_scene(
                         )
                         side.oft = deploy(
                             w3,
-                            "TestUsdt0OftAdapter",
+                            "TestUsdt0OFTAdapter",
                             owner,
                             side.usdt.address,
-                            sp.usdt_decimals,
                             side.lz.endpoint,
                             owner,
                         )
                     else:
+                        if sp.usdt_decimals != 18:  # LayerZero's OFT is an 18-decimal ERC20
+                            raise ValueError(
+                                f"{sp.name}: usdt_decimals={sp.usdt_decimals}, the local USDT0 "
+                                "OFT has 18"
+                            )
                         side.oft = deploy(
-                            w3,
-                            "TestUsdt0Oft",
-                            owner,
-                            "USDT0",
-                            "USDT0",
-                            sp.usdt_decimals,
-                            side.lz.endpoint,
-                            owner,
+                            w3, "TestUsdt0OFT", owner, "USDT0", "USDT0", side.lz.endpoint, owner
                         )
                         side.usdt = side.oft
                 else:

@@ -48,6 +48,29 @@ OFT_SENT_TOPIC = keccak(text="OFTSent(bytes32,uint32,address,uint256,uint256)")
 OFT_RECEIVED_TOPIC = keccak(text="OFTReceived(bytes32,uint32,address,uint256)")
 PAYLOAD_HASH_NOT_FOUND_SELECTOR = keccak(text="LZ_PayloadHashNotFound(bytes32,bytes32)")[:4]
 EMPTY_PAYLOAD_HASH = b"\x00" * 32
+# LayerZero type-3 options (OptionsBuilder in oapp-evm): uint16 type 3, then per option
+# workerId (1 = executor) | uint16 size (option type + params) | option type (1 = lzReceive)
+# | uint128 gas [| uint128 value].
+OPTIONS_TYPE_3 = 3
+EXECUTOR_WORKER_ID = 1
+OPTION_TYPE_LZRECEIVE = 1
+LOCAL_LZ_RECEIVE_GAS = 200_000  # what the local OFT's lzReceive is given (it uses ~60k)
+
+
+def lz_receive_options(gas: int, value: int = 0) -> bytes:
+    """`OptionsBuilder.newOptions().addExecutorLzReceiveOption(gas, value)`: the executor
+    option asking for `gas` (and `value` wei) on the destination's lzReceive."""
+    limit = 2**128
+    if not 0 < gas < limit or not 0 <= value < limit:
+        raise ValueError(f"lzReceive gas {gas} / value {value} must fit uint128 (gas > 0)")
+    params = gas.to_bytes(16, "big") + (value.to_bytes(16, "big") if value else b"")
+    return (
+        OPTIONS_TYPE_3.to_bytes(2, "big")
+        + EXECUTOR_WORKER_ID.to_bytes(1, "big")
+        + (len(params) + 1).to_bytes(2, "big")
+        + OPTION_TYPE_LZRECEIVE.to_bytes(1, "big")
+        + params
+    )
 
 
 @dataclass(frozen=True)

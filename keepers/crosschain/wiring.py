@@ -39,6 +39,7 @@ def adapter_factory(
     exchange: Any | None = None,
     attestations: AttestationSource | None = None,
     lz_verifiers: Mapping[str, PacketVerifier] | None = None,
+    lz_extra_options: bytes = b"",
 ) -> AdapterFactory:
     """Build adapters on demand from `config` and one web3 per chain name."""
     if exchange is not None and exchange.id != config.cex_exchange:
@@ -98,7 +99,7 @@ def adapter_factory(
             if src_o is None or dst_o is None:
                 return None
             verifier = verifiers.get(dest) or DvnVerification(dst_o)
-            return Usdt0Route(src_o, dst_o, verifier, sender, owner)
+            return Usdt0Route(src_o, dst_o, verifier, sender, owner, lz_extra_options)
         if route is RouteName.CEX:
             src_x, dst_x = cex_side(source, asset), cex_side(dest, asset)
             if src_x is None or dst_x is None or exchange is None:

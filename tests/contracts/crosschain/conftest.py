@@ -58,20 +58,18 @@ def lz(project, two_chains):
     usdt = deploy_ct(eth.w3, project.TestStablecoin.contract_type, owner_e, "Tether USD", "USDT", 6)
     adapter = deploy_ct(
         eth.w3,
-        project.TestUsdt0OftAdapter.contract_type,
+        project.TestUsdt0OFTAdapter.contract_type,
         owner_e,
         usdt.address,
-        6,
         lz_e.endpoint,
         owner_e,
     )
     usdt0 = deploy_ct(
         bsc.w3,
-        project.TestUsdt0Oft.contract_type,
+        project.TestUsdt0OFT.contract_type,
         owner_b,
         "USDT0",
         "USDT0",
-        18,
         lz_b.endpoint,
         owner_b,
     )

@@ -216,3 +216,32 @@ def test_usdt0_oft__amount_beyond_uint64_shared_units__refused(lz):
     route, _ = _route(lz, "b", "e", bsc.accounts[0])
     with pytest.raises(RouteError, match="down"):
         route.quote(too_big)
+
+
+def test_lz_receive_options__200k_gas__matches_layerzero_options_builder():
+    from keepers.crosschain.usdt0 import lz_receive_options
+
+    # OptionsBuilder.newOptions().addExecutorLzReceiveOption(200000, 0), as in LayerZero's docs
+    assert lz_receive_options(200_000).hex() == "00030100110100000000000000000000000000030d40"
+    with_value = lz_receive_options(65_000, 7)
+    assert with_value[:6].hex() == "000301002101" and len(with_value) == 6 + 32
+    with pytest.raises(ValueError, match="uint128"):
+        lz_receive_options(0)
+
+
+def test_usdt0_route__send__real_oft_passes_extra_options_to_endpoint(lz):
+    from eth_abi import decode
+
+    from keepers.crosschain.usdt0 import PACKET_SENT_TOPIC
+
+    eth = lz["eth"]
+    keeper = eth.accounts[4]
+    route, relayer = _route(lz, "e", "b", keeper)
+    transact(eth.w3, lz["usdt"].functions.mint(keeper, 10 * E6), keeper)
+    handle = route.initiate(10 * E6, keeper)
+    receipt = eth.w3.eth.get_transaction_receipt(handle.tx_hash)
+    sent = [lg for lg in receipt["logs"] if bytes(lg["topics"][0]) == PACKET_SENT_TOPIC]
+    assert len(sent) == 1
+    _payload, options, _lib = decode(["bytes", "bytes", "address"], bytes(sent[0]["data"]))
+    assert options == route.extra_options and len(options) == 22
+    assert not relayer.relay()[LzPacket.decode(handle.message).guid].already_received

@@ -90,12 +90,13 @@ def make_usdt0_route(lz, src, dst, keeper):
     """(Usdt0Route, LocalLzRelayer) from side `src` to `dst` ('e' or 'b'), keeper-sent."""
     from keepers.crosschain.lz_local import LocalLzRelayer, LocalLzVerifier
     from keepers.crosschain.routes import Web3Sender
-    from keepers.crosschain.usdt0 import Usdt0Route
+    from keepers.crosschain.usdt0 import LOCAL_LZ_RECEIVE_GAS, Usdt0Route, lz_receive_options
 
     sender = Web3Sender(keeper)
     src_side, dst_side = lz[f"side_{src}"], lz[f"side_{dst}"]
     dst_lz = lz["lz_b" if dst == "b" else "lz_e"]
     verifier = LocalLzVerifier(dst_side, dst_lz.lib, sender)
-    route = Usdt0Route(src_side, dst_side, verifier, sender, keeper)
+    options = lz_receive_options(LOCAL_LZ_RECEIVE_GAS)
+    route = Usdt0Route(src_side, dst_side, verifier, sender, keeper, options)
     relayer = LocalLzRelayer(src_side.w3, src_side.endpoint, dst_side, verifier, sender, keeper)
     return route, relayer
