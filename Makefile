@@ -34,7 +34,7 @@ $(STAMPS)/venv: pyproject.toml
 
 $(STAMPS)/npm: package.json package-lock.json
 	@mkdir -p $(STAMPS)
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error --legacy-peer-deps
 	@touch $@
 
 $(SOLC_BIN): $(STAMPS)/npm scripts/toolchain/setup.sh scripts/toolchain/solc-wrapper.js
