@@ -1,25 +1,35 @@
 #!/usr/bin/env bash
 # Forked-chain integration tests, as operators rehearse before mainnet:
-#   1. an "upstream" anvil on 127.0.0.1:8645 gets the full local deployment (scripts/deploy.py),
-#      whose state is dumped and reloaded so the upstream starts from a known snapshot;
+#   1. an "upstream" anvil on 127.0.0.1:8645 holds the full local deployment: deployed by
+#      scripts/deploy.py the first time (its anvil state is dumped), reloaded from that dump with
+#      anvil_loadState on later runs, so the upstream starts from a known snapshot;
 #   2. `ape test tests/fork --network ethereum:upstream-fork:foundry` runs the keepers against an
 #      ape-foundry fork of it; the tests check that nothing touched the upstream.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 port=8645
 state=.build/fork-upstream-state.json
-cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true; }
+log=.build/fork-upstream.log
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; }
 trap cleanup EXIT
-if ! [ -s "$state" ] || [ "$state" -ot .stamps/compile ] || [ "$state" -ot scripts/profiles/local.yaml ]; then
-  anvil --port $port --silent & pid=$!
-  for _ in $(seq 50); do curl -s -o /dev/null 127.0.0.1:$port && break; sleep 0.1; done
-  ape run deploy --network ethereum:upstream:node --dump-state "$state" >/dev/null
-  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+
+if curl -s -o /dev/null "127.0.0.1:$port"; then
+  echo "port $port is already in use: stop what listens there (another upstream node?)" >&2
+  exit 1
 fi
-anvil --port $port --silent & pid=$!
-for _ in $(seq 50); do curl -s -o /dev/null 127.0.0.1:$port && break; sleep 0.1; done
-# anvil_dumpState's hex (gzip) goes back in through anvil_loadState
-python3 - "$state" $port <<'PY'
+anvil --port $port --silent > "$log" 2>&1 & pid=$!
+for _ in $(seq 100); do curl -s -o /dev/null "127.0.0.1:$port" && break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null || { echo "upstream anvil did not start:" >&2; cat "$log" >&2; exit 1; }
+
+if ! [ -s "$state" ] || [ "$state" -ot .stamps/compile ] || [ "$state" -ot scripts/profiles/local.yaml ]; then
+  # first run (or contracts/profile changed): deploy into this node and keep it running
+  if ! ape run deploy --network ethereum:upstream:node --dump-state "$state" > "$log.deploy" 2>&1; then
+    echo "deploying the upstream failed:" >&2; tail -40 "$log.deploy" >&2; rm -f "$state"; exit 1
+  fi
+else
+  # anvil_dumpState's hex (gzip) goes back in through anvil_loadState
+  python3 - "$state" $port <<'PY'
 import json, sys, urllib.request
 state, port = open(sys.argv[1]).read().strip(), sys.argv[2]
 req = urllib.request.Request(f"http://127.0.0.1:{port}", json.dumps(
@@ -29,6 +39,8 @@ out = json.load(urllib.request.urlopen(req))
 if out.get("result") is not True:
     sys.exit(f"anvil_loadState failed: {out}")
 PY
+fi
+
 run() { ape test tests/fork --network ethereum:upstream-fork:foundry -m "fork" "$@"; }
 # exit 3 is pytest's INTERNALERROR: here, ape-foundry failing to start the fork node (seen once
 # under load when a port it picked was taken); test failures (exit 1) are never retried
