@@ -15,7 +15,7 @@ from ape.cli import ConnectedProviderCommand, network_option
 from keepers.deployment.fund import fund_state
 from keepers.deployment.profile import deploy_profile, load_profile, write_addresses
 from keepers.deployment.tables import fmt_bps, render_before_after
-from keepers.deployment.uniswap import UniswapV3, arbitrage_to_price
+from keepers.deployment.uniswap import UniswapV3, arbitrage_to_oracle
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -59,13 +59,13 @@ def cli(network, profile_path, days):
     for sym in dex_assets:
         fund.assets[sym].mint(market, 10**9 * 10**18, sender=deployer)
     fund.cash.mint(market, 10**12 * unit, sender=deployer)
-    arbitrage(fund, uni, dex_assets, market, unit)
+    arbitrage_to_oracle(fund, uni, dex_assets, market)
 
     # Drift 1: TBILL-A falls 12%: the feed reports it and the market trades the pool down too.
     sym = "TBILL-A"
     feed = fund.feeds[sym]
     feed.updateAnswer(feed.latestAnswer() * 88 // 100, sender=deployer)
-    arbitrage(fund, uni, dex_assets, market, unit)
+    arbitrage_to_oracle(fund, uni, dex_assets, market)
     # Drift 2: a 3,000,000 USDT deposit lands in L1.
     v.deposit(3_000_000 * unit, investors[0], sender=investors[0])
     c.mark(sender=keeper)
@@ -105,15 +105,6 @@ def cli(network, profile_path, days):
     )
     click.echo(f"\ncharts: {c1}  {c2}")
     click.echo(f"\ndemo finished in {time.monotonic() - t0:.1f}s")
-
-
-def arbitrage(fund, uni, symbols, market, unit):
-    """Trade every DEX pool back to its oracle price (what arbitrageurs do on a real chain)."""
-    for sym in symbols:
-        answer = int(fund.feeds[sym].latestAnswer())  # 8 decimals
-        price = (answer * unit // 10**8, 10**18)
-        fee = int(fund.adapters["uniswap"].poolFee(fund.assets[sym]))
-        arbitrage_to_price(uni, fund.assets[sym], fund.cash, fee, price, market)
 
 
 def _ratios(fund):

@@ -1,7 +1,7 @@
 """Deploy the fund from a profile: `ape run deploy --profile scripts/profiles/local.yaml`.
 
 On a real network pass `--network ethereum:mainnet:node --account <alias>`; the profile gives
-every address. Addresses are written to scripts/deployments/<network>.json.
+every address. Addresses are written to scripts/deployments/<ecosystem>-<network>.json.
 """
 
 from pathlib import Path

@@ -38,7 +38,7 @@ from keepers.bots.automation_chain import Call, ChainIO, Event
 from keepers.bots.automation_config import ExecutorConfig
 from keepers.chain.errors import NodeError
 from keepers.chain.node import Node
-from keepers.chain.pipeline import ACTIVE, FINAL, IntentSpec, Pipeline
+from keepers.chain.pipeline import ACTIVE, FINAL, IntentSpec, Pipeline, final_statuses
 from keepers.chain.signers import signer_from_settings
 from keepers.config import ConfigError, KeeperSettings, load_settings
 from keepers.logging import get_logger
@@ -353,17 +353,10 @@ class ExecutorBot:
 
     def _settle(self) -> None:
         """Forget in-flight intents that reached a final status."""
-        if not self.in_flight:
-            return
-        with self.store.sessions() as s:
-            rows = s.execute(
-                select(TxIntent.id, TxIntent.status).where(TxIntent.id.in_(list(self.in_flight)))
-            ).all()
-        for intent_id, status in rows:
-            if status in FINAL:
-                ids = self.in_flight.pop(intent_id)
-                if status != "confirmed":
-                    log.warning("executor.intent_final", intent=intent_id, status=status, runs=ids)
+        for intent_id, status in final_statuses(self.store, self.in_flight).items():
+            ids = self.in_flight.pop(intent_id)
+            if status != "confirmed":
+                log.warning("executor.intent_final", intent=intent_id, status=status, runs=ids)
 
     # ----------------------------------------------------------------------------------------
     # logs: index, lag metric, store records

@@ -36,7 +36,7 @@ from keepers.bots.automation_chain import Call, ChainIO
 from keepers.bots.automation_config import SupervisorBotConfig
 from keepers.chain.errors import NodeError
 from keepers.chain.node import Node
-from keepers.chain.pipeline import FINAL, IntentSpec, Pipeline
+from keepers.chain.pipeline import FINAL, IntentSpec, Pipeline, final_statuses
 from keepers.chain.signers import signer_from_settings
 from keepers.config import ConfigError, KeeperSettings, load_settings
 from keepers.logging import get_logger
@@ -528,19 +528,12 @@ class SupervisorBot(TaskReader):
         log.info("supervisor_bot.fixes", tasks=out.fixes)
 
     def _settle(self) -> None:
-        if not self.in_flight:
-            return
-        with self.store.sessions() as s:
-            rows = s.execute(
-                select(TxIntent.id, TxIntent.status).where(TxIntent.id.in_(list(self.in_flight)))
-            ).all()
-        for intent_id, status in rows:
-            if status in FINAL:
-                task = self.in_flight.pop(intent_id)
-                if status != "confirmed":
-                    log.warning(
-                        "supervisor_bot.intent_final", intent=intent_id, status=status, task=task
-                    )
+        for intent_id, status in final_statuses(self.store, self.in_flight).items():
+            task = self.in_flight.pop(intent_id)
+            if status != "confirmed":
+                log.warning(
+                    "supervisor_bot.intent_final", intent=intent_id, status=status, task=task
+                )
 
     # ----------------------------------------------------------------------------------------
     # funders

@@ -135,6 +135,17 @@ class CrashHook:
             os._exit(137)
 
 
+def final_statuses(store: Store, intent_ids: Iterable[int]) -> dict[int, str]:
+    """The intents among ``intent_ids`` that reached a final status, with that status (bots
+    use it to forget what they had in flight)."""
+    ids = list(intent_ids)
+    if not ids:
+        return {}
+    with store.sessions() as s:
+        rows = s.execute(select(TxIntent.id, TxIntent.status).where(TxIntent.id.in_(ids))).all()
+    return {int(i): st for i, st in rows if st in FINAL}
+
+
 class Pipeline:
     """Runs intents of the accounts it holds signers for, on the chain of ``node``."""
 

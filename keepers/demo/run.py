@@ -30,7 +30,7 @@ from typing import Any
 
 from keepers.deployment.fund import FundDeployment, fund_state
 from keepers.deployment.tables import fmt_amount, fmt_bps, render_before_after
-from keepers.deployment.uniswap import UniswapV3, arbitrage_to_price
+from keepers.deployment.uniswap import UniswapV3, arbitrage_to_oracle
 
 DAY = 86_400
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,17 +205,7 @@ class Demo:
             if moves and sym in moves:
                 answer = answer * (100 + moves[sym]) // 100
             feed.updateAnswer(answer, sender=self.deployer)
-        for sym in self.dex:
-            answer = int(self.fund.feeds[sym].latestAnswer())
-            fee = int(self.fund.adapters["uniswap"].poolFee(self.fund.assets[sym]))
-            arbitrage_to_price(
-                self.uni,
-                self.fund.assets[sym],
-                self.fund.cash,
-                fee,
-                (answer * self.unit // 10**8, 10**18),
-                self.market,
-            )
+        arbitrage_to_oracle(self.fund, self.uni, self.dex, self.market)
 
     # ------------------------------------------------------------------ actors
 

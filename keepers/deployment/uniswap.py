@@ -242,3 +242,14 @@ def arbitrage_to_price(
         (t_in, t_out, fee, trader, MAX_DEADLINE, budget, 0, target), sender=trader
     )
     return before - int(t_in.balanceOf(trader))
+
+
+def arbitrage_to_oracle(fund: Any, uni: UniswapV3, symbols: list[str], trader: Any) -> None:
+    """Trades each of the fund's DEX assets' pools to its feed's price (8-decimal answers),
+    as arbitrageurs keep a real pool at the market price."""
+    unit = 10 ** int(fund.cash.decimals())
+    for sym in symbols:
+        answer = int(fund.feeds[sym].latestAnswer())
+        fee = int(fund.adapters["uniswap"].poolFee(fund.assets[sym]))
+        price = (answer * unit // 10**8, 10**18)
+        arbitrage_to_price(uni, fund.assets[sym], fund.cash, fee, price, trader)

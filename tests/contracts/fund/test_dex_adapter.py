@@ -89,3 +89,24 @@ def test_adapter__pool_not_configured_or_bad_fee__reverts(dex, deployer, project
     other = deployer.deploy(project.TestStablecoin, "X", "X", 18)
     with ape.reverts(adapter.PoolNotConfigured):
         adapter.invest(other, 0, sender=deployer)
+
+
+def test_arbitrage_to_price__moved_pool__back_at_oracle_then_purchase_passes(
+    dex, keeper, attacker, deployer
+):
+    """The demo's market: after a front-run moves the pool, one price-limited swap brings it
+    back to the oracle price and the fund's guarded purchase goes through again."""
+    from keepers.deployment.uniswap import arbitrage_to_price, sqrt_price_for
+
+    f, rwa, usdt, uni, unit = dex["fund"], dex["rwa"], dex["usdt"], dex["uni"], dex["unit"]
+    swap_exact_input(uni, usdt, rwa, 3000, 400_000 * unit, attacker)
+    rwa.mint(deployer, 10**6 * 10**18, sender=deployer)
+    usdt.mint(deployer, 10**9 * unit, sender=deployer)
+    price = (PRICE * unit, 10**18)
+    paid = arbitrage_to_price(uni, rwa, usdt, 3000, price, deployer)
+    assert paid > 0
+    pool = uni.pool_at(uni.factory.getPool(rwa, usdt, 3000))
+    target, _ = sqrt_price_for(rwa, usdt, price)
+    assert int(pool.slot0()[0]) == target
+    assert arbitrage_to_price(uni, rwa, usdt, 3000, price, deployer) == 0  # already there
+    f.controller.purchaseAsset(rwa, 10_000 * unit, 0, sender=keeper)
