@@ -10,8 +10,9 @@ export PATH := $(CURDIR)/node_modules/.bin:$(VENV)/bin:$(PATH)
 # ape compiles in an isolated copy of the project under the temp dir, unless the project itself
 # is in the temp dir (a clone under /tmp): then it unpacks every dependency into
 # contracts/.cache, and its 500-file source scan can miss our own contracts. A temp dir of our
-# own keeps the isolation wherever the clone lives.
-export TMPDIR := $(HOME)/.cache/ballast-tmp
+# own keeps the isolation wherever the clone lives; one per checkout, so that two checkouts
+# (git worktrees) compiling at once do not share ape's isolated copy.
+export TMPDIR := $(HOME)/.cache/ballast-tmp/$(shell printf '%s' '$(CURDIR)' | md5sum | cut -c1-10)
 $(shell mkdir -p $(TMPDIR))
 export APE_TEST_ARGS ?=
 CONTRACTS := $(shell find contracts -name '*.sol' 2>/dev/null)
