@@ -9,10 +9,21 @@ Nested settings use ``__`` (``KEEPER_POLICY__ROLES='{"keeper": {...}}'``) or a J
 from __future__ import annotations
 
 import json
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretBytes,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_CHAIN_IDS = (31337, 1337)
@@ -125,7 +136,14 @@ class KeeperSettings(BaseSettings):
         if self.signer_kind == "remote" and not (self.signer_url and self.signer_address):
             raise ValueError("signer_url and signer_address are required for a remote signer")
         if self.policy_file is not None:
-            data = json.loads(Path(self.policy_file).read_text())
+            try:
+                data = json.loads(Path(self.policy_file).read_text())
+            except OSError as err:
+                raise ValueError(f"policy_file {str(self.policy_file)!r}: {err.strerror}") from None
+            except json.JSONDecodeError as err:
+                raise ValueError(
+                    f"policy_file {str(self.policy_file)!r} is not JSON: {err}"
+                ) from None
             self.policy = PolicyConfig.model_validate(data)
         return self
 
@@ -134,12 +152,89 @@ class KeeperSettings(BaseSettings):
         return self.confirmations_by_chain.get(chain_id, self.confirmations_default)
 
 
-def _describe(err: ValidationError) -> str:
+# Names that hold secrets, wherever they appear (a settings field, an env variable, a profile
+# key): their values are never printed, whatever the error.
+_SECRET_NAME = re.compile(
+    r"(^|_)(key|private_key|passphrase|password|secret|api_secret|mnemonic)$", re.IGNORECASE
+)
+REDACTED = "<redacted>"
+
+
+def is_secret_name(name: str) -> bool:
+    """True for a field or variable name whose value must never be shown."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def _secret_values(value: Any, out: set[str]) -> None:
+    if isinstance(value, SecretStr | SecretBytes):
+        out.add(str(value.get_secret_value()))
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            if is_secret_name(str(k)) and isinstance(v, str | bytes | SecretStr | SecretBytes):
+                raw = v.get_secret_value() if isinstance(v, SecretStr | SecretBytes) else v
+                out.add(raw.decode() if isinstance(raw, bytes) else str(raw))
+            else:
+                _secret_values(v, out)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _secret_values(v, out)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every known secret value (4+ characters) replaced by ``<redacted>``."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def env_secrets(env: Mapping[str, str] | None = None) -> set[str]:
+    """Values of every environment variable whose name says it holds a secret."""
+    env = os.environ if env is None else env
+    return {v for k, v in env.items() if is_secret_name(k) and v}
+
+
+def shown_value(loc: tuple[Any, ...], value: Any) -> str | None:
+    """How an offending input is shown: never a secret, never a whole document."""
+    if any(is_secret_name(str(p)) for p in loc) or isinstance(value, SecretStr | SecretBytes):
+        return REDACTED
+    if isinstance(value, Mapping | list | tuple | set):
+        # a whole (sub-)document: the message names what is wrong instead (an empty one is
+        # shown, it is the point)
+        return None if value else repr(value)
+    return repr(value)
+
+
+def dotted(loc: tuple[Any, ...]) -> str:
+    """``a.b.0`` for a pydantic location."""
+    return ".".join(str(part) for part in loc)
+
+
+def describe_validation_error(
+    err: ValidationError,
+    name: Callable[[tuple[Any, ...]], str] = dotted,
+    root: str = "<settings>",
+    env: Mapping[str, str] | None = None,
+    first_only: bool = False,
+) -> str:
+    """The one translator of pydantic errors for every keeper and deploy configuration.
+
+    Each error reads ``NAME=VALUE: message`` (``NAME: message`` when the input is a whole
+    document). Secret fields are shown as ``<redacted>``, and every secret value found in the
+    inputs or in the environment is scrubbed from the text, so no message carries a key.
+    """
+    secrets = env_secrets(env)
     parts = []
-    for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "<settings>"
-        parts.append(f"{field}={e.get('input')!r}: {e['msg']}")
-    return "; ".join(parts)
+    errors = err.errors(include_url=False)
+    for e in errors[:1] if first_only else errors:
+        loc = tuple(e["loc"])
+        _secret_values(e.get("input"), secrets)
+        label = name(loc) if loc else root
+        # a missing field has no value of its own (its "input" is the enclosing document)
+        value = None if e["type"] == "missing" else shown_value(loc, e.get("input"))
+        parts.append(
+            f"{label}={value}: {e['msg']}" if value is not None else f"{label}: {e['msg']}"
+        )
+    return scrub("; ".join(parts), secrets)
 
 
 def load_settings(cls: type[BaseSettings] = KeeperSettings, **overrides: Any) -> Any:
@@ -147,6 +242,9 @@ def load_settings(cls: type[BaseSettings] = KeeperSettings, **overrides: Any) ->
     try:
         return cls(**overrides)
     except ValidationError as err:
-        raise ConfigError(f"invalid keeper configuration: {_describe(err)}") from None
+        raise ConfigError(
+            f"invalid keeper configuration: {describe_validation_error(err)}"
+        ) from None
     except (OSError, json.JSONDecodeError) as err:
-        raise ConfigError(f"invalid keeper configuration: {err}") from None
+        msg = scrub(str(err), env_secrets())
+        raise ConfigError(f"invalid keeper configuration: {msg}") from None

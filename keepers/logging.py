@@ -4,8 +4,24 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
+
+
+def _redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Never log a secret: fields named like one are redacted, and every secret value from the
+    environment is scrubbed from every string (exception text included)."""
+    from keepers.config import REDACTED, env_secrets, is_secret_name, scrub
+
+    secrets = env_secrets()
+    for k, v in list(event.items()):
+        if is_secret_name(k):
+            event[k] = REDACTED
+        elif isinstance(v, str) and secrets:
+            event[k] = scrub(v, secrets)
+    return event
 
 
 def configure_logging(json: bool = True, level: str = "INFO") -> None:
@@ -19,6 +35,7 @@ def configure_logging(json: bool = True, level: str = "INFO") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            _redact_secrets,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from keepers.config import KeeperSettings
+from keepers.config import KeeperSettings, describe_validation_error
 from keepers.planning.config import ConfigError, PlanningConfig, load_planning_config
 
 ENV_PREFIX = "KEEPER_"
@@ -63,9 +63,10 @@ def load_fund_config(env: Mapping[str, str] | None = None, **overrides: Any) -> 
         # init kwargs, not the process env: the mapping given is the whole configuration.
         keeper = FundKeeperSettings.model_validate(keeper_values)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = first["loc"] or ("settings",)
-        raise FundConfigError(f"{_env_name(loc)}={first.get('input')!r}: {first['msg']}") from None
+        msg = describe_validation_error(
+            err, name=_env_name, root=ENV_PREFIX + "SETTINGS", env=env, first_only=True
+        )
+        raise FundConfigError(msg) from None
     try:
         planning = load_planning_config(env)
     except ConfigError as err:

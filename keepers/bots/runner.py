@@ -29,7 +29,14 @@ from keepers.bots.alerts import Alerter
 from keepers.bots.automation_config import ExecutorConfig, SupervisorBotConfig
 from keepers.chain.node import Node
 from keepers.chain.pipeline import Pipeline
-from keepers.config import ConfigError, KeeperSettings, PolicyConfig
+from keepers.config import (
+    ConfigError,
+    KeeperSettings,
+    PolicyConfig,
+    describe_validation_error,
+    env_secrets,
+    scrub,
+)
 from keepers.logging import get_logger
 
 log = get_logger("keepers.runner")
@@ -71,14 +78,14 @@ def load_env_settings(cls: type[BaseSettings]) -> Any:
     try:
         return cls()
     except ValidationError as err:
-        first = err.errors()[0]
-        if first["loc"]:
-            name = env_name(prefix, first["loc"])
-            raise RunConfigError(f"{name}={first.get('input')!r}: {first['msg']}") from None
-        fields = ", ".join(prefix + f.upper() for f in cls.model_fields)
-        raise RunConfigError(f"{prefix}*: {first['msg']} (variables: {fields})") from None
+        msg = describe_validation_error(
+            err, name=lambda loc: env_name(prefix, loc), root=f"{prefix}*", first_only=True
+        )
+        if not err.errors()[0]["loc"]:
+            msg += f" (variables: {', '.join(prefix + f.upper() for f in cls.model_fields)})"
+        raise RunConfigError(msg) from None
     except (OSError, ValueError) as err:  # KEEPER_POLICY_FILE unreadable or not JSON
-        raise RunConfigError(f"{prefix}POLICY_FILE: {err}") from None
+        raise RunConfigError(f"{prefix}POLICY_FILE: {scrub(str(err), env_secrets())}") from None
 
 
 class SerialPipeline(Pipeline):

@@ -33,6 +33,8 @@ from pydantic import (
     model_validator,
 )
 
+from keepers.config import describe_validation_error
+
 SCALE_DECIMALS = 18
 """Every planner amount is an integer at this many decimals (1 USD = 10**18)."""
 
@@ -322,14 +324,8 @@ class CrosschainConfig(_Strict):
 
 
 def _describe(err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "<root>"
-        value = e.get("input")
-        # A whole sub-document as "value" hides the point; model checks name it in the message.
-        shown = "" if isinstance(value, Mapping | list | tuple) and value else f" (value={value!r})"
-        lines.append(f"{loc}: {e['msg']}{shown}")
-    return "invalid cross-chain config:\n  " + "\n  ".join(lines)
+    text = describe_validation_error(err, root="<root>")
+    return "invalid cross-chain config:\n  " + text.replace("; ", "\n  ")
 
 
 def parse_config(data: Mapping[str, Any]) -> CrosschainConfig:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from keepers.config import describe_validation_error
 from keepers.deployment.fund import (
     FEED_DECIMALS,
     FundDeployment,
@@ -158,12 +159,9 @@ def load_profile(path: str | Path) -> Profile:
         data = yaml.safe_load(Path(path).read_text())
         return Profile.model_validate(data)
     except ValidationError as e:
-        lines = []
-        for err in e.errors():
-            loc = ".".join(str(x) for x in err["loc"])
-            lines.append(f"{loc}: {err['msg']} (got {err.get('input')!r})")
+        text = describe_validation_error(e, root="<profile>")
         raise ProfileError(
-            f"{path}: invalid deployment profile:\n  " + "\n  ".join(lines)
+            f"{path}: invalid deployment profile:\n  " + text.replace("; ", "\n  ")
         ) from None
 
 

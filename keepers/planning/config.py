@@ -18,6 +18,8 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from keepers.config import describe_validation_error
+
 BPS = 10_000
 Bps = Annotated[int, Field(ge=0, le=BPS)]
 Whole = Annotated[int, Field(ge=0)]
@@ -190,5 +192,11 @@ def load_planning_config(env: Mapping[str, str] | None = None, **overrides: Any)
         ctx_error = (first.get("ctx") or {}).get("error")
         if isinstance(ctx_error, ConfigError):
             raise ctx_error from None
-        name = ".".join(str(p) for p in first["loc"]).upper() or "config"
-        raise ConfigError(f"{name}={first.get('input')!r}: {first['msg']}") from None
+        msg = describe_validation_error(
+            exc,
+            name=lambda loc: ".".join(str(p) for p in loc).upper(),
+            root="config",
+            env=env,
+            first_only=True,
+        )
+        raise ConfigError(msg) from None
