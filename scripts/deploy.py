@@ -9,7 +9,13 @@ from pathlib import Path
 import click
 from ape.cli import ConnectedProviderCommand, network_option
 
-from keepers.deployment.profile import ProfileError, deploy_profile, load_profile, write_addresses
+from keepers.deployment.profile import (
+    ProfileError,
+    check_target,
+    deploy_profile,
+    load_profile,
+    write_addresses,
+)
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -24,12 +30,17 @@ def cli(network, profile_path, alias, dump_state):
 
     try:
         profile = load_profile(profile_path)
+        net = chain.provider.network
+        check_target(profile, net.name, chain.chain_id)
     except ProfileError as e:
         raise click.ClickException(str(e)) from None
 
-    deployer = accounts.load(alias) if alias else accounts.test_accounts[0]
+    try:
+        deployer = accounts.load(alias) if alias else accounts.test_accounts[0]
+    except Exception as e:  # ape raises its own AccountsError for an unknown alias
+        known = ", ".join(a.alias for a in accounts) or "none"
+        raise click.ClickException(f"--account {alias!r}: {e} (known: {known})") from None
     fund = deploy_profile(profile, deployer, accounts, log=click.echo)
-    net = chain.provider.network
     path = write_addresses(fund, f"{net.ecosystem.name}-{net.name}", {"profile": profile_path})
     click.echo(f"addresses written to {path}")
     if dump_state:

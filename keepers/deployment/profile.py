@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from eth_utils import is_checksum_address, to_checksum_address
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from keepers.config import describe_validation_error
+from keepers.config import LOCAL_CHAIN_IDS, describe_validation_error
 from keepers.deployment.fund import (
     FEED_DECIMALS,
     FundDeployment,
@@ -28,7 +29,30 @@ from keepers.deployment.fund import (
 )
 
 DEPLOYMENTS_DIR = Path(__file__).resolve().parents[2] / "scripts" / "deployments"
-Address = str
+ZERO_ADDRESS = "0x" + "0" * 40
+
+
+def _address(v: str) -> str:
+    """A real 20-byte address: hex, EIP-55 checksum when mixed-case, never the zero address
+    (the example profile's placeholders must be filled in before anything is sent)."""
+    if not isinstance(v, str) or len(v) != 42 or not v.startswith("0x"):
+        raise ValueError(f"not a 20-byte hex address (0x + 40 hex digits): {v!r}")
+    try:
+        int(v[2:], 16)
+    except ValueError:
+        raise ValueError(f"not a hex address: {v!r}") from None
+    if v.lower() == ZERO_ADDRESS:
+        raise ValueError("the zero address (a placeholder to fill in?)")
+    digits = v[2:]
+    mixed = digits != digits.lower() and digits != digits.upper()
+    if mixed and not is_checksum_address(v):
+        raise ValueError(f"bad EIP-55 checksum: {v!r}, expected {to_checksum_address(v)!r}")
+    return to_checksum_address(v)
+
+
+Address = Annotated[str, AfterValidator(_address)]
+# a role: an address, or on a local chain an index into the test accounts
+RoleRef = Annotated[int | str, AfterValidator(lambda v: v if isinstance(v, int) else _address(v))]
 
 
 class ProfileError(ValueError):
@@ -118,7 +142,7 @@ class Profile(BaseModel):
     base: BaseSpec
     tiers: list[tuple[int, int, int]]
     risk: RiskFile = Field(default_factory=lambda: RiskFile.model_validate({}))
-    roles: dict[Literal["admin", "keeper", "guardian"], int | Address]
+    roles: dict[Literal["admin", "keeper", "guardian"], RoleRef]
     timelock_delay: int = Field(0, ge=0)
     uniswap: dict[str, Any] = {}
     assets: list[AssetSpec]
@@ -152,12 +176,51 @@ class Profile(BaseModel):
         return self
 
 
+def check_target(profile: Profile, network: str, chain_id: int) -> None:
+    """Refuse, before the first transaction, a profile meant for another network.
+
+    ``network`` is the connected ape network's name (``mainnet``, ``mainnet-fork``, ``local``,
+    ``upstream``); a fork rehearses the network it forks. A ``local`` profile (test doubles,
+    account indices as roles) deploys only to a chain with a local chain id."""
+    target = network.removesuffix("-fork")
+    local_chain = chain_id in LOCAL_CHAIN_IDS
+    if profile.network == "local":
+        if not local_chain:
+            raise ProfileError(
+                f"profile network 'local' deploys test doubles; connected to {network!r} "
+                f"(chain id {chain_id}), which is not a local chain"
+            )
+        return
+    if target != profile.network:
+        raise ProfileError(
+            f"profile network {profile.network!r} but connected to {network!r} (chain id "
+            f"{chain_id}): connect to {profile.network!r} (or its fork) or fix network:"
+        )
+    if not local_chain:
+        test_parts = [a.symbol for a in profile.assets if a.deploy_test]
+        if profile.base.deploy_test_token:
+            test_parts.insert(0, "base")
+        if test_parts:
+            raise ProfileError(
+                f"deploy_test on a real network ({network!r}): {', '.join(test_parts)}"
+            )
+        index_roles = [r for r, v in profile.roles.items() if isinstance(v, int)]
+        if index_roles:
+            raise ProfileError(
+                f"roles given as test-account indices on a real network: {', '.join(index_roles)}"
+            )
+
+
 def load_profile(path: str | Path) -> Profile:
     from pydantic import ValidationError
 
     try:
         data = yaml.safe_load(Path(path).read_text())
         return Profile.model_validate(data)
+    except OSError as e:
+        raise ProfileError(f"{path}: cannot read the profile: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ProfileError(f"{path}: not valid YAML: {e}") from None
     except ValidationError as e:
         text = describe_validation_error(e, root="<profile>")
         raise ProfileError(
