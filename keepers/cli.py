@@ -216,11 +216,17 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     try:
         rt.start()
         while not stop.wait(0.5):
-            pass
+            if rt.pipeline.halted is not None:  # another sender uses our key: stop at once
+                conflict = rt.pipeline.halted
+                if rt.fund is not None:
+                    rt.fund.alert("critical", "signer_conflict", str(conflict))
+                break
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         stuck = rt.stop()
+    if rt.pipeline.halted is not None:
+        fail(f"stopped: {rt.pipeline.halted}", 4)
     if stuck:
         fail(f"stopped, but {', '.join(stuck)} did not finish in time", 1)
     click.echo("keeper stopped", err=True)

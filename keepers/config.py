@@ -105,6 +105,9 @@ class KeeperSettings(BaseSettings):
     signer_passphrase: SecretStr | None = None
     signer_url: str | None = None
     signer_address: str | None = None
+    # One sender per key: a foreign transaction at this keeper's nonces halts the pipeline
+    # (two keepers with one key could execute a plan twice). Off only for tests that simulate it.
+    exclusive_signer: bool = True
     # --- policy ----------------------------------------------------------------------------
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     policy_file: Path | None = None

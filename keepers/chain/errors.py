@@ -66,3 +66,18 @@ def classify(error: dict[str, Any]) -> NodeError:
         if any(n in lowered or n.replace(" ", "") in compact for n in needles):
             return cls(message, error.get("code"), error.get("data"))
     return NodeError(message, error.get("code"), error.get("data"))
+
+
+class SignerConflict(RuntimeError):
+    """Another process sends with this keeper's key: a transaction this keeper did not send
+    used one of its nonces, or the account's nonce moved past everything it allocated. Two
+    senders with one key can execute the same plan twice, so the pipeline halts for good (in
+    this process) and the keeper stops with a critical alert; the operator must stop the other
+    user of the key (or point every replica at one shared store) before restarting."""
+
+    def __init__(self, account: str, detail: str) -> None:
+        super().__init__(
+            f"signer {account} is used by another sender ({detail}); stop the other process "
+            "using this key, or run every replica on one shared store, then restart"
+        )
+        self.account = account

@@ -53,6 +53,7 @@ from keepers.chain.errors import (
     NodeError,
     NonceTooLow,
     ReplacementUnderpriced,
+    SignerConflict,
 )
 from keepers.chain.metrics import PIPELINE_STEP_SECONDS, PIPELINE_STEPS
 from keepers.chain.node import Node, revert_data
@@ -173,6 +174,7 @@ class Pipeline:
         self._steplog: list[dict[str, Any]] = []
         self._new_attempts: list[tuple[TxIntent, TxAttempt]] = []
         self._alloc_rows: dict[str, NonceAllocator] = {}
+        self.halted: SignerConflict | None = None
 
     # ==================================================================================
     # submission and start-up
@@ -229,8 +231,14 @@ class Pipeline:
 
     def run_once(self) -> int:
         """One pass over the statuses, earliest step first: a whole batch is built, signed and
-        broadcast before any receipt is awaited. Returns the number of intents moved."""
-        self._refresh_head()
+        broadcast before any receipt is awaited. Returns the number of intents moved.
+
+        Raises SignerConflict (and refuses every later pass) once another sender is seen
+        using this keeper's key."""
+        if self.halted is not None:
+            raise self.halted
+        if self._refresh_head() and self.settings.exclusive_signer:
+            self._check_foreign_use()
         done = 0
         for status in ACTIVE:
             if status == "broadcast":
@@ -273,11 +281,40 @@ class Pipeline:
                 or 0
             )
 
-    def _refresh_head(self) -> None:
+    def _refresh_head(self) -> bool:
+        """Re-read the head; True when it moved (nonce caches are dropped then)."""
         head = self.node.block_number()
         if head != self._head:
             self._head = head
             self._latest_nonce.clear()
+            return True
+        return False
+
+    def _check_foreign_use(self) -> None:
+        """The chain's nonce of an account must never pass what this keeper (and its replicas,
+        which share the allocator row) allocated: if it does, someone else signs with the key."""
+        with self.store.sessions() as s:
+            rows = s.scalars(
+                select(NonceAllocator).where(
+                    NonceAllocator.chain_id == self.chain_id,
+                    NonceAllocator.account.in_(list(self.signers)),
+                )
+            ).all()
+            allocated = {r.account: r.next_nonce for r in rows}
+        for account, nxt in allocated.items():
+            latest = self._latest(account)
+            if latest > nxt:
+                self._halt(
+                    SignerConflict(
+                        account,
+                        f"the chain's nonce is {latest}, this keeper allocated up to {nxt - 1}",
+                    )
+                )
+
+    def _halt(self, err: SignerConflict) -> None:
+        self.halted = err
+        log.critical("signer.conflict", account=err.account, error=str(err))
+        raise err
 
     def _latest(self, account: str) -> int:
         if account not in self._latest_nonce:
@@ -729,6 +766,15 @@ class Pipeline:
         found = self._find_mined(intent)
         if found is not None:
             return self._record_mined(s, intent, *found, step=step)
+        if self.settings.exclusive_signer:
+            # not rebuilt: another sender with our key may be executing the same plan
+            self._halt(
+                SignerConflict(
+                    intent.sender,
+                    f"nonce {intent.nonce} of intent {intent.id} was used by a transaction "
+                    "this keeper did not send",
+                )
+            )
         for a in intent.attempts:
             if a.status not in ("invalid",):
                 a.status = "dropped"

@@ -14,6 +14,7 @@ import signal
 import sys
 from types import FrameType
 
+from keepers.chain.errors import SignerConflict
 from keepers.chain.node import Node
 from keepers.chain.pipeline import Pipeline
 from keepers.chain.signers import signer_from_settings
@@ -70,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         pipeline.run(until_idle=args.until_idle, max_seconds=args.max_seconds)
     except KeyboardInterrupt:
         log.info("worker.stop")
+    except SignerConflict as err:
+        print(f"keeper worker: stopped: {err}", file=sys.stderr)
+        return 4
     finally:
         pipeline.store.close()
     return 0
