@@ -41,7 +41,13 @@ def cli(network, profile_path, alias, dump_state):
         known = ", ".join(a.alias for a in accounts) or "none"
         raise click.ClickException(f"--account {alias!r}: {e} (known: {known})") from None
     fund = deploy_profile(profile, deployer, accounts, log=click.echo)
-    path = write_addresses(fund, f"{net.ecosystem.name}-{net.name}", {"profile": profile_path})
+    record = {
+        "profile": profile_path,
+        "chain_id": chain.chain_id,
+        "deployer": deployer.address,
+        "block": chain.blocks.head.number,
+    }
+    path = write_addresses(fund, f"{net.ecosystem.name}-{net.name}", record)
     click.echo(f"addresses written to {path}")
     if dump_state:
         # anvil only: the chain's whole state, to start an upstream node with --load-state

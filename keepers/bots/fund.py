@@ -140,6 +140,7 @@ class FundBot:
         actual = int(self.w3.eth.chain_id)
         if self.k.chain_id is not None and actual != self.k.chain_id:
             raise RuntimeError(f"KEEPER_CHAIN_ID={self.k.chain_id} but the node is chain {actual}")
+        self.contracts.verify()
 
     def policy(self) -> PolicyConfig:
         """The configured policy plus this bot's role: the controller's keeper functions."""

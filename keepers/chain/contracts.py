@@ -75,6 +75,8 @@ class FundAddresses:
     assets: dict[str, str] = field(default_factory=dict)  # symbol -> token
     feeds: dict[str, str] = field(default_factory=dict)
     adapters: dict[str, str] = field(default_factory=dict)
+    chain_id: int | None = None  # the chain the record was written on (deploy script)
+    where: str = "deployment"  # the file it came from, for messages
 
     @property
     def quoter(self) -> str | None:
@@ -90,7 +92,12 @@ class FundAddresses:
         p = Path(path)
         if not p.exists():
             raise DeploymentError(f"deployment file {p} not found (scripts/deploy.py writes it)")
-        data = json.loads(p.read_text())
+        try:
+            data = json.loads(p.read_text())
+        except json.JSONDecodeError as err:
+            raise DeploymentError(f"deployment file {p} is not valid JSON: {err}") from None
+        if not isinstance(data, dict):
+            raise DeploymentError(f"deployment file {p}: expected a JSON object")
         return cls.from_dict(data, str(p))
 
     @classmethod
@@ -98,7 +105,14 @@ class FundAddresses:
         for key in ("controller", "lens", "vault", "cash"):
             if not data.get(key):
                 raise DeploymentError(f"{where}: no {key!r} address")
-        cs = to_checksum_address
+
+        def cs(v: Any) -> str:
+            try:
+                return to_checksum_address(v)
+            except (ValueError, TypeError):
+                raise DeploymentError(f"{where}: not an address: {v!r}") from None
+
+        chain_id = data.get("chain_id")
         return cls(
             controller=cs(data["controller"]),
             lens=cs(data["lens"]),
@@ -107,6 +121,8 @@ class FundAddresses:
             assets={k: cs(v) for k, v in (data.get("assets") or {}).items()},
             feeds={k: cs(v) for k, v in (data.get("feeds") or {}).items()},
             adapters={k: cs(v) for k, v in (data.get("adapters") or {}).items()},
+            chain_id=int(chain_id) if chain_id is not None else None,
+            where=where,
         )
 
 
@@ -132,6 +148,49 @@ class FundContracts:
             if "uniswap" in a.adapters
             else None
         )
+
+    def verify(self) -> None:
+        """Start-up check: the record belongs to this chain, every contract in it has code and
+        the fund's contracts answer as they should about each other. Raises DeploymentError
+        naming the file and what is wrong (a controller at 0x...dEaD used to pass)."""
+        a = self.addresses
+        where = a.where
+        actual = int(self.w3.eth.chain_id)
+        if a.chain_id is not None and a.chain_id != actual:
+            raise DeploymentError(
+                f"{where} was written on chain {a.chain_id}, the node is chain {actual}"
+            )
+        named = {"controller": a.controller, "lens": a.lens, "vault": a.vault, "cash": a.cash}
+        named.update({f"assets.{k}": v for k, v in a.assets.items()})
+        named.update({f"feeds.{k}": v for k, v in a.feeds.items()})
+        named.update({f"adapters.{k}": v for k, v in a.adapters.items()})
+        empty = [
+            f"{k} {v}" for k, v in named.items() if not self.w3.eth.get_code(to_checksum_address(v))
+        ]
+        if empty:
+            raise DeploymentError(f"{where}: no contract code at " + ", ".join(empty))
+        checks = [
+            ("controller.vault()", lambda: self.controller.functions.vault().call(), a.vault),
+            ("vault.controller()", lambda: self.vault.functions.controller().call(), a.controller),
+            ("vault.asset()", lambda: self.vault.functions.asset().call(), a.cash),
+            ("controller.cash()", lambda: self.controller.functions.cash().call(), a.cash),
+        ]
+        for label, call, expected in checks:
+            try:
+                got = call()
+            except Exception as err:  # noqa: BLE001 - any failure: not the contract we expect
+                raise DeploymentError(
+                    f"{where}: {label} does not answer ({type(err).__name__}): not a Ballast "
+                    "fund contract, or built from other sources"
+                ) from None
+            if str(got).lower() != expected.lower():
+                raise DeploymentError(f"{where}: {label} is {got}, the record says {expected}")
+        listed = {str(t).lower() for t in self.controller.functions.assetList().call()}
+        unknown = [s for s, t in a.assets.items() if t.lower() not in listed]
+        if unknown:
+            raise DeploymentError(
+                f"{where}: assets not listed on the controller: {', '.join(unknown)}"
+            )
 
     def erc20(self, token: str) -> Contract:
         return self._at(token, abi(self.artifacts, "TestStablecoin"))
