@@ -81,7 +81,7 @@ def measure_rebalancer(project: Any, chain: Any, accounts: Any) -> dict[str, int
     s = _system(project, accounts)
     scheduler, registry, alice, keeper = s["scheduler"], s["registry"], s["alice"], s["keeper"]
     position = s["deployer"].deploy(project.TestPosition, alice)
-    create_tx = registry.createPaidRebalancer(position, sender=alice)
+    create_tx = registry.createPaidRebalancerFor(position, alice, sender=s["gov"])
     r = project.Rebalancer.at(registry.rebalancerOf(create_tx.return_value))
     position.setRebalancer(r, True, sender=alice)
     noop_tx = r.fixReschedule(sender=keeper)
