@@ -14,9 +14,11 @@ contract TxFunder is ITxFunder, Ownable2Step {
 
     /* STORAGE */
 
-    /// @dev The leaky bucket: fees counted against the cap as of `updatedAt` (one slot).
-    struct Spent {
-        uint128 amount;
+    /// @dev The cap and the leaky bucket in one slot (a fee reads and writes one word): fees
+    /// counted against the cap as of `updatedAt`.
+    struct Window {
+        uint96 cap;
+        uint96 spent;
         uint64 updatedAt;
     }
 
@@ -25,9 +27,7 @@ contract TxFunder is ITxFunder, Ownable2Step {
     mapping(address manager => bool) public isManager;
     uint256 public expectedFeePerInterval;
     uint256 public lowRunwayIntervals;
-    /// @inheritdoc ITxFunder
-    uint256 public spendCapPerWindow;
-    Spent internal _spent;
+    Window internal _window;
 
     /* CONSTRUCTOR */
 
@@ -63,14 +63,13 @@ contract TxFunder is ITxFunder, Ownable2Step {
         if (amount > allowed) revert AllowanceExceeded(msg.sender, allowed, amount);
         uint256 balance = address(this).balance;
         if (amount > balance) revert InsufficientFunderBalance(balance, amount);
-        uint256 spent = _spentNow();
-        uint256 cap = spendCapPerWindow;
-        // Cannot underflow: _spentNow() <= cap unless the owner lowered the cap (then 0 is left).
-        uint256 available = spent >= cap ? 0 : cap - spent;
+        Window memory w = _window;
+        uint256 spent = _spentNow(w);
+        uint256 available = spent >= w.cap ? 0 : w.cap - spent;
         if (amount > available) revert SpendCapExceeded(amount, available);
-        // Cannot overflow: spent + amount <= cap <= 2^128 - 1; allowance checked above.
+        // Cannot overflow: spent + amount <= cap < 2^96; allowance checked above.
         unchecked {
-            _spent = Spent({amount: uint128(spent + amount), updatedAt: uint64(block.timestamp)});
+            _window = Window({cap: w.cap, spent: uint96(spent + amount), updatedAt: uint64(block.timestamp)});
             allowance[msg.sender] = allowed - amount;
         }
         emit FeeWithdrawn(msg.sender, amount, balance - amount);
@@ -112,7 +111,8 @@ contract TxFunder is ITxFunder, Ownable2Step {
     /// @inheritdoc ITxFunder
     function setSpendCap(uint256 spendCapPerWindow_) external onlyOwner {
         // Settle the drain at the old rate before the rate changes.
-        _spent = Spent({amount: uint128(_spentNow()), updatedAt: uint64(block.timestamp)});
+        Window memory w = _window;
+        _window = Window({cap: w.cap, spent: uint96(_spentNow(w)), updatedAt: uint64(block.timestamp)});
         _setSpendCap(spendCapPerWindow_);
     }
 
@@ -120,14 +120,19 @@ contract TxFunder is ITxFunder, Ownable2Step {
 
     /// @inheritdoc ITxFunder
     function spentInWindow() external view returns (uint256) {
-        return _spentNow();
+        return _spentNow(_window);
+    }
+
+    /// @inheritdoc ITxFunder
+    function spendCapPerWindow() external view returns (uint256) {
+        return _window.cap;
     }
 
     /// @inheritdoc ITxFunder
     function availableToSpend() external view returns (uint256) {
-        uint256 spent = _spentNow();
-        uint256 cap = spendCapPerWindow;
-        return spent >= cap ? 0 : cap - spent;
+        Window memory w = _window;
+        uint256 spent = _spentNow(w);
+        return spent >= w.cap ? 0 : w.cap - spent;
     }
 
     /// @inheritdoc ITxFunder
@@ -139,18 +144,16 @@ contract TxFunder is ITxFunder, Ownable2Step {
     /* INTERNAL */
 
     /// @dev `spent` after draining linearly at spendCapPerWindow per WINDOW since the last fee.
-    function _spentNow() internal view returns (uint256) {
-        Spent memory s = _spent;
-        uint256 elapsed = block.timestamp - s.updatedAt;
+    function _spentNow(Window memory w) internal view returns (uint256) {
+        uint256 elapsed = block.timestamp - w.updatedAt;
         if (elapsed >= WINDOW) return 0;
-        // Cannot overflow: cap < 2^128 and elapsed < 2^17.
-        uint256 drained = spendCapPerWindow * elapsed / WINDOW;
-        return drained >= s.amount ? 0 : s.amount - drained;
+        uint256 drained = uint256(w.cap) * elapsed / WINDOW;
+        return drained >= w.spent ? 0 : w.spent - drained;
     }
 
     function _setSpendCap(uint256 cap) internal {
-        if (cap == 0 || cap > type(uint128).max) revert InvalidSpendCap(cap);
-        spendCapPerWindow = cap;
+        if (cap == 0 || cap > type(uint96).max) revert InvalidSpendCap(cap);
+        _window.cap = uint96(cap);
         emit SpendCapSet(cap);
     }
 

@@ -50,7 +50,7 @@ interface ITxFunder {
     function refund() external payable;
 
     /// @notice Owner: the most the spenders together may withdraw per rolling WINDOW (> 0, at
-    /// most 2^128 - 1). Lowering it below what was already spent blocks fees until it drains.
+    /// most 2^96 - 1, about 7.9e28 wei). Lowering it below what was already spent blocks fees until it drains.
     function setSpendCap(uint256 spendCapPerWindow) external;
 
     /// @notice Fees counted against the cap now (after the linear drain since the last fee).

@@ -136,7 +136,7 @@ class AutomationSpec(BaseModel):
     force_rebalance: bool = False
     # Issue 11: the most the funder pays per rolling day (all spenders), and each paid
     # rebalancer's life-time allowance on it (finite; at most 1,000 native units).
-    funder_spend_cap_wei: int = Field(10**18, gt=0, lt=2**128)
+    funder_spend_cap_wei: int = Field(10**18, gt=0, lt=2**96)
     paid_allowance_wei: int = Field(10**18, gt=0, le=1_000 * 10**18)
 
 
