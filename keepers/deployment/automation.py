@@ -104,9 +104,7 @@ def deploy_automation(
     if slot_seconds <= 0:
         raise ValueError(f"slot_seconds must be > 0, got {slot_seconds}")
     if not 0 < funder_spend_cap_wei < 2**96:
-        raise ValueError(
-            f"funder_spend_cap_wei must be in (0, 2**96), got {funder_spend_cap_wei}"
-        )
+        raise ValueError(f"funder_spend_cap_wei must be in (0, 2**96), got {funder_spend_cap_wei}")
     if not 0 < paid_allowance_wei <= 1_000 * 10**18:
         raise ValueError(f"paid_allowance_wei must be in (0, 1e21], got {paid_allowance_wei}")
     if not 0 < max_paid_per_owner <= max_paid_total:

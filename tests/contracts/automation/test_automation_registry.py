@@ -276,17 +276,22 @@ def test_exploit__forty_fake_positions_and_public_tick__funder_not_drained(
         registry.createPaidRebalancer(own, sender=attacker)
     with ape.reverts(supervisor.NotAdminOrRegistry, caller=attacker.address):
         supervisor.addPaidRebalancers([fund_id], sender=attacker)
-    # The attacker executes everything due a few minutes later (the old attack's payday).
-    advance(chain, 5 * 60)
-    fees_to_attacker = 0
+    # The attacker executes everything due once the booked runs come due (the old attack's
+    # payday: 40 runs' fees to the attacker as executor, paid from the admin's funder).
+    advance(chain, 3_600 + 120)
     due = list(scheduler.nextDueRuns(100))
-    if due:
-        tx = scheduler.executeBatch(due, sender=attacker)
-        fees_to_attacker = sum(e.fee for e in events(tx, "RunExecuted"))
+    tx = scheduler.executeBatch(due, sender=attacker)
+    handlers = {scheduler.getRun(e.id).handler for e in events(tx, "RunExecuted")}
+    fees_to_attacker = sum(e.fee for e in events(tx, "RunExecuted"))
+    rebooked = sum(e.feePaid for e in events(tx, "RunBooked"))
     assert created == 0
     assert registry.liveCount() == 1 and registry.nextId() == 2
-    assert fees_to_attacker == 0
-    assert funder.balance == funder_before
+    # Only the fund's own run was there to execute: the honest executor's pay, nothing more.
+    assert handlers == {fund_reb.address}
+    assert fees_to_attacker == scheduler.getRun(fund_run).fee
+    assert funder.balance == funder_before - rebooked
+    fund_run = fund_reb.bookedRun()[0]
+    funder_before = funder.balance
     # The admin tops up; one public tick re-books nothing but what is already booked.
     gov.transfer(funder, 10**18)
     supervisor.tick(100, sender=attacker)
@@ -294,3 +299,32 @@ def test_exploit__forty_fake_positions_and_public_tick__funder_not_drained(
     assert fund_reb.bookedRun()[0] == fund_run and scheduler.status(fund_run) == SCHEDULED
     assert now(chain) < scheduler.getRun(fund_run).timestamp
     assert funder.spendCapPerWindow() == FUNDER_CAP
+
+
+def test_stolen_creator_key__funder_pays_at_most_the_daily_cap(
+    chain, project, deployer, registry, supervisor, scheduler, funder, gov, attacker
+):
+    """The worst case of a stolen creator key (or registry owner key): the thief creates as many
+    paid rebalancers as the caps allow and executes every run itself for a day, ticking the
+    supervisor each hour to re-book. The admin's funder pays at most the rolling-day cap: a
+    full bucket plus one day's drain, 2 x cap over 24 hours, whatever the allowances."""
+    run_fee = scheduler.feeFor(0, 1, 400_000) * 12_000 // 10_000
+    cap = 5 * run_fee
+    funder.setSpendCap(cap, sender=gov)
+    registry.setCreator(attacker, True, sender=gov)
+    registry.setSupervisor(supervisor, sender=gov)
+    before = funder.balance
+    for _ in range(10):
+        pos = attacker.deploy(project.TestPosition, attacker)
+        registry.createPaidRebalancerFor(pos, attacker, sender=attacker)
+    assert registry.liveCount() == 10
+    assert funder.spentInWindow() <= cap
+    for _ in range(24):
+        advance(chain, 3_600)
+        due = list(scheduler.nextDueRuns(100))
+        if due:
+            scheduler.executeBatch(due, sender=attacker)
+        supervisor.tick(100, sender=attacker)
+        assert funder.spentInWindow() <= cap
+    paid = before - funder.balance
+    assert cap <= paid <= 2 * cap
