@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from keepers.planning.actions import Action, ActionResult, ActionType, Plan, Unresolved
+from keepers.planning.actions import Action, ActionResult, ActionType, Carry, Plan, Unresolved
 from keepers.planning.approval import ApprovalRecord
 from keepers.planning.triggers import Trigger, TriggerKind
 from keepers.store import models as m
@@ -94,6 +94,7 @@ def plan_to_dict(p: Plan) -> dict[str, Any]:
         "unresolved": [
             {"tier": u.tier, "reason": u.reason, "detail": u.detail} for u in p.unresolved
         ],
+        "carry": [{"tier": c.tier, "amount": str(c.amount), "reason": c.reason} for c in p.carry],
     }
 
 
@@ -116,6 +117,9 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         unresolved=tuple(Unresolved(u["tier"], u["reason"], u["detail"]) for u in d["unresolved"]),
         manual=bool(d.get("manual")),
         parent_id=d.get("parent_id"),
+        carry=tuple(
+            Carry(int(c["tier"]), int(c["amount"]), c["reason"]) for c in d.get("carry", ())
+        ),
     )
 
 
