@@ -4,11 +4,14 @@ a flow that depth holds back is carried and deployed in slices; a block alerts o
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from fundbotlib import NO_APPROVAL, UNIT
 
+from keepers.cli import main
 from keepers.deployment.uniswap import UniswapV3, arbitrage_to_oracle, arbitrage_to_price
 from keepers.planning.risk import slippage_bps
 
@@ -113,6 +116,23 @@ def test_slices__venues_off_the_oracle__partial_move_now_rest_carried_over_slice
     assert bot.plans.get(out.plan_id).payload["verification"]["progress"] == "improved"
     carry = bot.carry.active()
     assert carry and {c.tier for c in carry} >= {2}
+    # `keeper status` shows the remaining carry (the CLI opens the keeper's own database)
+    db = bot.k.db_url
+    bot.store.close()
+    cli_env = {
+        "KEEPER_RPC_URL": fresh.cash.provider.uri,
+        "KEEPER_DB_URL": db,
+        "KEEPER_DEPLOYMENT": str(bot.k.deployment),
+        "KEEPER_ARTIFACTS_PATH": str(bot.k.artifacts_path),
+        "KEEPER_LOG_LEVEL": "WARNING",
+    }
+    r = CliRunner().invoke(main, ["--json", "status"], env=cli_env, catch_exceptions=False)
+    shown = json.loads(r.output)["carry"]
+    assert {c["tier"] for c in shown} == {f"L{c.tier + 1}" for c in carry}
+    assert {c["amount"] for c in shown} == {int(c.amount) for c in carry}
+    text = CliRunner().invoke(main, ["status"], env=cli_env).output
+    assert "carried flow (slice schedule" in text
+    bot = make_bot({**NO_APPROVAL, "KEEPER_DB_URL": db})  # the keeper again, same database
     assert bot.tick(NOW + 60) == []  # the next slice is not due yet
     # due, but the pools are still off the oracle: no safe move, one alert
     assert [o.status for o in bot.tick(NOW + HOUR)] == ["no_safe_move"]
@@ -134,3 +154,35 @@ def test_slices__venues_off_the_oracle__partial_move_now_rest_carried_over_slice
     assert all(
         after.position(t) * 10_000 <= after.tiers[t].max_bps * after.total_assets for t in range(3)
     )
+
+
+def test_execute__attacker_moves_pool_between_plan_and_send__leg_refused_rest_runs(
+    make_bot, fresh, accounts, market, alerts
+):
+    """Attacker: any trader. After the keeper sized its plan on a pool at the oracle, the
+    attacker trades TBILL-B 6% above the oracle right before that leg is sent, hoping the
+    keeper buys at the top. The re-quote refuses the leg (> SLIPPAGE_BLOCK_BPS), the other
+    legs still run, and the fund loses nothing to the move beyond fees on what it bought."""
+    bot = make_bot(NO_APPROVAL)
+    deposit(fresh, accounts, 600_000)
+    tbill_b = fresh.assets["TBILL-B"].address
+    attacked = []
+
+    def attack(idx: int) -> None:
+        p = bot.plans.with_status("approved")[0]
+        action = p.payload["plan"]["actions"][idx]
+        if action["asset"] == tbill_b and not attacked:
+            push_pool(fresh, market, "TBILL-B", 6)
+            attacked.append(idx)
+
+    bot.before_action = attack
+    before = bot.read().state.total_assets
+    out = bot.check("liquidity", NOW)
+    assert attacked, "the plan had no TBILL-B leg to attack"
+    assert out.status == "partial", out.detail
+    skipped = [r for r in out.results if not r.success]
+    assert [r.action.asset for r in skipped] == [tbill_b]
+    assert "under the oracle" in (skipped[0].error or "")
+    assert all(r.success for r in out.results if r.action.asset != tbill_b)
+    after = bot.read().state.total_assets
+    assert (before - after) * 10_000 <= before * 5  # < 0.05% of the fund: fees and impact
