@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from eth_typing import HexStr
@@ -72,7 +73,7 @@ from keepers.logging import get_logger
 from keepers.planning import approval as approval_policy
 from keepers.planning import risk as riskmod
 from keepers.planning import triggers as trig
-from keepers.planning.actions import Action, ActionResult, ActionType, Plan
+from keepers.planning.actions import Action, ActionResult, ActionType, Plan, Unresolved
 from keepers.planning.depth import AssetDepth, largest_within
 from keepers.planning.metrics import tier_metrics
 from keepers.planning.plan import CARRY
@@ -334,6 +335,7 @@ class FundBot:
         depth = self.read_depth(reading)
         p = make_plan(reading.state, self.cfg, triggers, now, depth)
         limit = self.cfg.rebalance_max_slippage
+        notes: list[Unresolved] = []
         for _ in range(3):
             cut = False
             for a in p.actions:
@@ -342,9 +344,7 @@ class FundBot:
                 bps = self._quote_bps(reading, a, a.amount)
                 if bps is None or bps <= limit:
                     continue
-                safe = largest_within(
-                    lambda x, a=a: self._quote_bps(reading, a, x) or 0, a.amount, limit
-                )
+                safe = largest_within(partial(self._quote_bps_or_0, reading, a), a.amount, limit)
                 d = depth.get(a.asset) or AssetDepth(a.asset, limit_bps=limit)
                 why = f"QuoterV2 {bps} bps under the oracle for {a.amount}: cut to {safe}"
                 if a.type is ActionType.PURCHASE:
@@ -352,11 +352,27 @@ class FundBot:
                 else:
                     d = replace(d, max_sell=safe, detail=f"{d.detail}; {why}".lstrip("; "))
                 depth[a.asset] = d
+                symbol = reading.state.asset(a.asset).symbol
+                tier = a.to_tier if a.type is ActionType.PURCHASE else a.from_tier
+                notes.append(
+                    Unresolved(
+                        tier,
+                        "depth",
+                        f"{symbol}: {a.type.value} {why}",
+                    )
+                )
                 cut = True
             if not cut:
                 break
             p = make_plan(reading.state, self.cfg, triggers, now, depth)
+        if notes:  # the reason for every leg the quotes cut stays on the plan
+            p = replace(
+                p, unresolved=p.unresolved + tuple(n for n in notes if n not in p.unresolved)
+            )
         return p
+
+    def _quote_bps_or_0(self, reading: FundReading, a: Action, amount: int) -> int:
+        return self._quote_bps(reading, a, amount) or 0
 
     def _quote_bps(self, reading: FundReading, a: Action, amount: int) -> int | None:
         if amount <= 0:

@@ -144,3 +144,25 @@ def test_plan__depth_limited_redeem__sold_elsewhere(decimals):
     assert sold_tb <= 50_000 * u
     assert apply(st, p).position(0) >= 0  # redemptions still funded (from CR)
     assert replace(p, actions=()).carry == p.carry
+
+
+def test_hold_hook__step_reached__writes_marker_and_waits(tmp_path, monkeypatch):
+    """The kill point the demo's kill scene relies on: inert when unset; at the n-th matching
+    step it writes the marker and holds (here for 0.1 s instead of until killed)."""
+    import time
+
+    from keepers.bots.fund import HoldHook
+
+    monkeypatch.delenv("KEEPER_HOLD_AT", raising=False)
+    HoldHook.from_env()("sent")  # unset: returns at once
+    marker = tmp_path / "held"
+    monkeypatch.setenv("KEEPER_HOLD_AT", "sent:2")
+    monkeypatch.setenv("KEEPER_HOLD_FILE", str(marker))
+    monkeypatch.setenv("KEEPER_HOLD_MAX_S", "0.1")
+    hook = HoldHook.from_env()
+    hook("broadcast")
+    hook("sent")
+    assert not marker.exists()
+    started = time.monotonic()
+    hook("sent")
+    assert marker.exists() and time.monotonic() - started >= 0.1

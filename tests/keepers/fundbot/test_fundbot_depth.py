@@ -186,3 +186,33 @@ def test_execute__attacker_moves_pool_between_plan_and_send__leg_refused_rest_ru
     assert all(r.success for r in out.results if r.action.asset != tbill_b)
     after = bot.read().state.total_assets
     assert (before - after) * 10_000 <= before * 5  # < 0.05% of the fund: fees and impact
+
+
+def test_make_sized_plan__depth_unreadable__leg_cut_on_live_quote_and_plan_remade(
+    make_bot, fresh, accounts, market, monkeypatch
+):
+    """With no depth (the pool read failed), the plan is still cut on QuoterV2 before it is
+    stored: the out-of-range TBILL-A leg is dropped with the reason, the rest re-planned."""
+    shock(fresh, accounts, market, "TBILL-A", -12)
+    shock(fresh, accounts, market, "TBILL-A", -12)
+    bot = make_bot(NO_APPROVAL)
+
+    def broken(*_a: Any) -> Any:
+        raise ConnectionError("pool read failed")
+
+    monkeypatch.setattr(bot.depth, "read", broken)
+    assert bot.read_depth(bot.read()) == {}
+    deposit(fresh, accounts, 600_000)
+    tbill_a = fresh.assets["TBILL-A"].address
+    reading = bot.read()
+    from keepers.planning.plan import plan as make_plan
+
+    unsized = make_plan(
+        reading.state, bot.cfg, bot.triggers_for("liquidity", reading.state, NOW), NOW
+    )
+    assert any(a.asset == tbill_a for a in unsized.actions)  # what the old keeper sent to risk
+    out = bot.check("liquidity", NOW)
+    assert out.status == "executed", out.detail
+    p = bot.plans.plan(out.plan_id)
+    assert all(a.asset != tbill_a for a in p.actions)
+    assert any(u.reason == "depth" and "QuoterV2" in u.detail for u in p.unresolved)
