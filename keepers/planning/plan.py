@@ -22,6 +22,13 @@ order the planner emitted the legs; the keeper runs them in priority order):
 Every leg only moves tiers toward their bands (never out of them), so an action that fails
 leaves no tier worse than before.
 
+Venue depth (``depth``, keepers.planning.depth): every purchase and redeem of a depth-limited
+asset (a Uniswap V3 pool) is capped at what its venue fills inside REBALANCE_MAX_SLIPPAGE of
+the oracle, counting the plan's earlier legs on the same asset; the rest of the tier's need
+goes to its other assets (ordered by headroom within depth). Cuts are noted (reason
+``depth``), and what they leave of the tiers' goals is ``Plan.carry``, which the keeper runs
+in later slices (``carry`` triggers move those tiers to target).
+
 Assets are picked inside a tier: sells prefer instant assets, then matured ones, then those
 above their concentration limit, then the most redeemable; buys prefer instant assets with
 the most headroom (single-asset and top-3 limits) and skip matured assets. No leg is below
