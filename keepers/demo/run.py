@@ -75,6 +75,22 @@ class Demo:
         self.deployment_file.write_text(json.dumps(fund.addresses(), default=str, indent=2))
         self.fund_env = self._fund_env()
         self.keeper_balance0 = int(chain.provider.get_balance(self.keeper.address))
+        self.desk = self._redemption_desk()
+
+    def _redemption_desk(self) -> Any:
+        """The account that pays queued redemptions (vault KEEPER_ROLE, granted through the
+        timelock) and marks the NAV: the admin's, never the fund keeper's key, which only its
+        own pipeline may use (a foreign transaction on it halts the pipeline: SignerConflict)."""
+        from keepers.deployment.fund import role
+
+        v, tl, desk = self.fund.vault, self.fund.timelock, self.admin
+        keeper_role = role(v, "KEEPER_ROLE")
+        if not v.hasRole(keeper_role, desk.address):
+            data = v.grantRole.encode_input(keeper_role, desk.address)
+            zero = b"\x00" * 32
+            tl.schedule(v.address, 0, data, zero, zero, int(tl.getMinDelay()), sender=desk)
+            tl.execute(v.address, 0, data, zero, zero, sender=desk)
+        return desk
 
     # ------------------------------------------------------------------ keepers
 
@@ -226,7 +242,7 @@ class Demo:
         if int(v.pendingRedemptions()) == 0:
             return 0
         start = int(v.nextRequestToFulfil())
-        v.fulfilRedemptions(50, sender=self.keeper)
+        v.fulfilRedemptions(50, sender=self.desk)
         paid = 0
         for rid in range(start, int(v.nextRequestToFulfil())):
             r = v.redeemRequest(rid)
@@ -496,7 +512,7 @@ def run(fund: FundDeployment, accounts: Any, out: Path, days: int, echo: Any) ->
             if paid:
                 d.note(f"redemptions paid: {fmt_amount(paid, 18 if d.unit == 10**18 else 6)}")
             d.run_scheduled(start + DAY - 120)
-            c.mark(sender=d.keeper)
+            c.mark(sender=d.desk)  # permissionless; never the keeper's key (see Demo.desk)
             d.record()
             progress.update(task, advance=1)
     from keepers.bots.executor import executed_records
