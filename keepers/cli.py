@@ -340,12 +340,24 @@ def status(ctx: Ctx) -> None:
         }
         for m in tier_metrics(st)
     ]
+    carry = [
+        {
+            "tier": f"L{c.tier + 1}",
+            "amount": int(c.amount),
+            "next_at": int(c.next_at.timestamp()),
+            "slices": c.slices,
+            "plan": c.plan_ref,
+            "reason": c.reason,
+        }
+        for c in ctx.bot().carry.active()
+    ]
     data = {
         "block": r.block,
         "total_assets": st.total_assets,
         "pending_redemptions": st.pending_redemptions,
         "paused": st.paused,
         "tiers": rows,
+        "carry": carry,
         **({"automation": auto} if auto is not None else {}),
     }
 
@@ -362,6 +374,15 @@ def status(ctx: Ctx) -> None:
                 f"{x['target_bps'] / 100:>8.2f}%{x['band'][0] / 100:>6.1f}-{x['band'][1] / 100:.1f}%"
                 f"  {'yes' if x['within'] else 'NO'}"
             )
+        if carry:
+            lines.append("carried flow (slice schedule, left by venue depth):")
+            for c in carry:
+                lines.append(
+                    f"  {c['tier']} {whole(c['amount'], d):>18}  next slice at {c['next_at']}  "
+                    f"slices so far {c['slices']}  plan {c['plan']}"
+                )
+        else:
+            lines.append("carried flow: none")
         if auto is not None:
             lines.append(f"automation: scheduler {auto['scheduler']}  due runs {auto['due_runs']}")
             if "stuck" in auto:
