@@ -43,7 +43,8 @@ class Ctx:
     def bot(self) -> Any:
         if self._bot is None:
             from keepers.bots.fund import FundBot
-            from keepers.chain.contracts import DeploymentError
+            from keepers.chain.contracts import ChainMismatchError, DeploymentError
+            from keepers.chain.retry import NetworkUnavailable
             from keepers.logging import configure_logging
             from keepers.store.db import Store
 
@@ -54,8 +55,10 @@ class Ctx:
                 self._bot.check_chain()
             except DeploymentError as err:
                 fail(f"KEEPER_DEPLOYMENT: {err}", 2)
-            except RuntimeError as err:
+            except ChainMismatchError as err:
                 fail(str(err), 2)
+            except (OSError, NetworkUnavailable) as err:  # requests' errors are OSErrors
+                fail(node_unreachable(cfg.keeper.rpc_url, err), 3)
         return self._bot
 
     def close(self) -> None:
@@ -81,6 +84,15 @@ def _plain(x: Any) -> Any:
     if isinstance(x, list | tuple):
         return [_plain(v) for v in x]
     return x
+
+
+def node_unreachable(url: str, err: BaseException) -> str:
+    """One line for a node that does not answer (no traceback, no credentials in the URL)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    shown = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return f"KEEPER_RPC_URL={shown}: node unreachable ({type(err).__name__})"
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -154,6 +166,7 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
 
     from keepers import metrics
     from keepers.bots.runner import (
+        NodeUnreachableError,
         RunConfigError,
         UnknownBotError,
         build_runtime,
@@ -187,6 +200,8 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
         rt = build_runtime(names)
     except RunConfigError as err:
         fail(str(err), 2)
+    except NodeUnreachableError as err:
+        fail(str(err), 3)
     if rt.fund is not None:
         rt.scheduler = build_scheduler(rt.settings.db_url, fund_jobs(rt.fund))
     jobs = (

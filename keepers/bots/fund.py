@@ -58,7 +58,7 @@ from keepers.bots.fund_records import (
     result_from_dict,
     result_to_dict,
 )
-from keepers.chain.contracts import FundAddresses, FundContracts
+from keepers.chain.contracts import ChainMismatchError, FundAddresses, FundContracts
 from keepers.chain.depth import DepthReader
 from keepers.chain.fund_actions import ActionEncoder, EncodedCall, fill_ratio
 from keepers.chain.fund_reader import FundReader, FundReading, to_fund_state
@@ -197,8 +197,26 @@ class FundBot:
         """Refuse to run against the wrong chain (KEEPER_CHAIN_ID)."""
         actual = int(self.w3.eth.chain_id)
         if self.k.chain_id is not None and actual != self.k.chain_id:
-            raise RuntimeError(f"KEEPER_CHAIN_ID={self.k.chain_id} but the node is chain {actual}")
+            raise ChainMismatchError(
+                f"KEEPER_CHAIN_ID={self.k.chain_id} but the node is chain {actual}"
+            )
         self.contracts.verify()
+        self._check_bands()
+
+    def _check_bands(self) -> None:
+        """The planner uses the controller's tier bands. L1_TARGET_RATIO .. L3_MAX_RATIO, when an
+        operator sets them, must say the same: a disagreement is refused, not silently ignored."""
+        names = ("target", "min", "max")
+        for t in range(3):
+            on_chain = self.contracts.controller.functions.tier(t).call()
+            for name, value in zip(names, on_chain, strict=True):
+                field = f"l{t + 1}_{name}_ratio"
+                if field in self.cfg.model_fields_set and getattr(self.cfg, field) != int(value):
+                    raise ChainMismatchError(
+                        f"{field.upper()}={getattr(self.cfg, field)} but the controller's L{t + 1} "
+                        f"{name} is {int(value)} bps (the planner uses the on-chain bands: unset "
+                        "the variable or make it match)"
+                    )
 
     def policy(self) -> PolicyConfig:
         """The configured policy plus this bot's role: the controller's keeper functions."""

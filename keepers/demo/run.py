@@ -84,6 +84,7 @@ class Demo:
         from keepers.deployment.fund import role
 
         v, tl, desk = self.fund.vault, self.fund.timelock, self.admin
+        assert tl is not None, "the local profile deploys a timelock"
         keeper_role = role(v, "KEEPER_ROLE")
         if not v.hasRole(keeper_role, desk.address):
             data = v.grantRole.encode_input(keeper_role, desk.address)
