@@ -43,7 +43,8 @@ class Ctx:
     def bot(self) -> Any:
         if self._bot is None:
             from keepers.bots.fund import FundBot
-            from keepers.chain.contracts import DeploymentError
+            from keepers.chain.contracts import ChainMismatchError, DeploymentError
+            from keepers.chain.retry import NetworkUnavailable
             from keepers.logging import configure_logging
             from keepers.store.db import Store
 
@@ -54,8 +55,10 @@ class Ctx:
                 self._bot.check_chain()
             except DeploymentError as err:
                 fail(f"KEEPER_DEPLOYMENT: {err}", 2)
-            except RuntimeError as err:
+            except ChainMismatchError as err:
                 fail(str(err), 2)
+            except (OSError, NetworkUnavailable) as err:  # requests' errors are OSErrors
+                fail(node_unreachable(cfg.keeper.rpc_url, err), 3)
         return self._bot
 
     def close(self) -> None:
@@ -81,6 +84,15 @@ def _plain(x: Any) -> Any:
     if isinstance(x, list | tuple):
         return [_plain(v) for v in x]
     return x
+
+
+def node_unreachable(url: str, err: BaseException) -> str:
+    """One line for a node that does not answer (no traceback, no credentials in the URL)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    shown = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return f"KEEPER_RPC_URL={shown}: node unreachable ({type(err).__name__})"
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -154,6 +166,7 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
 
     from keepers import metrics
     from keepers.bots.runner import (
+        NodeUnreachableError,
         RunConfigError,
         UnknownBotError,
         build_runtime,
@@ -187,6 +200,8 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
         rt = build_runtime(names)
     except RunConfigError as err:
         fail(str(err), 2)
+    except NodeUnreachableError as err:
+        fail(str(err), 3)
     if rt.fund is not None:
         rt.scheduler = build_scheduler(rt.settings.db_url, fund_jobs(rt.fund))
     jobs = (
@@ -340,12 +355,24 @@ def status(ctx: Ctx) -> None:
         }
         for m in tier_metrics(st)
     ]
+    carry = [
+        {
+            "tier": f"L{c.tier + 1}",
+            "amount": int(c.amount),
+            "next_at": int(c.next_at.timestamp()),
+            "slices": c.slices,
+            "plan": c.plan_ref,
+            "reason": c.reason,
+        }
+        for c in ctx.bot().carry.active()
+    ]
     data = {
         "block": r.block,
         "total_assets": st.total_assets,
         "pending_redemptions": st.pending_redemptions,
         "paused": st.paused,
         "tiers": rows,
+        "carry": carry,
         **({"automation": auto} if auto is not None else {}),
     }
 
@@ -362,6 +389,15 @@ def status(ctx: Ctx) -> None:
                 f"{x['target_bps'] / 100:>8.2f}%{x['band'][0] / 100:>6.1f}-{x['band'][1] / 100:.1f}%"
                 f"  {'yes' if x['within'] else 'NO'}"
             )
+        if carry:
+            lines.append("carried flow (slice schedule, left by venue depth):")
+            for c in carry:
+                lines.append(
+                    f"  {c['tier']} {whole(c['amount'], d):>18}  next slice at {c['next_at']}  "
+                    f"slices so far {c['slices']}  plan {c['plan']}"
+                )
+        else:
+            lines.append("carried flow: none")
         if auto is not None:
             lines.append(f"automation: scheduler {auto['scheduler']}  due runs {auto['due_runs']}")
             if "stuck" in auto:

@@ -12,14 +12,25 @@ deterministically. Failure handling (seed 001 section 7.1):
 | keeper out of gas funds       | execution paused (plan aborted), critical alert            |
 | network timeout               | retried 3 times (keepers.chain.retry), then alert          |
 | contract paused               | every remaining action aborted, critical alert             |
+
+Partial progress (issue 14): every plan is sized to each venue's depth inside
+REBALANCE_MAX_SLIPPAGE (keepers.chain.depth reads the pools, keepers.planning.depth does the
+exact V3 maths) and re-checked on QuoterV2 before it is stored; a leg that does not fit is cut
+to the safe size or dropped (the plan's ``depth`` notes say which and why) and the rest of the
+plan runs. What depth leaves undone is the plan's carry, stored as a slice schedule
+(fund_carry) that ``tick`` works off every CARRY_SLICE_INTERVAL_S, so a large flow goes out
+over hours. A block that needs a human alerts once per cause (deduplicated) and says what
+would unblock it.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from eth_typing import HexStr
@@ -42,11 +53,13 @@ from keepers.bots.fund_records import (
     PENDING_APPROVAL,
     PROPOSED,
     REJECTED,
+    CarryStore,
     PlanStore,
     result_from_dict,
     result_to_dict,
 )
-from keepers.chain.contracts import FundAddresses, FundContracts
+from keepers.chain.contracts import ChainMismatchError, FundAddresses, FundContracts
+from keepers.chain.depth import DepthReader
 from keepers.chain.fund_actions import ActionEncoder, EncodedCall, fill_ratio
 from keepers.chain.fund_reader import FundReader, FundReading, to_fund_state
 from keepers.chain.node import Node
@@ -60,10 +73,12 @@ from keepers.logging import get_logger
 from keepers.planning import approval as approval_policy
 from keepers.planning import risk as riskmod
 from keepers.planning import triggers as trig
-from keepers.planning.actions import Action, ActionResult, Plan
+from keepers.planning.actions import Action, ActionResult, ActionType, Plan, Unresolved
+from keepers.planning.depth import AssetDepth, largest_within
 from keepers.planning.metrics import tier_metrics
+from keepers.planning.plan import CARRY
 from keepers.planning.plan import plan as make_plan
-from keepers.planning.report import plan_report
+from keepers.planning.report import plan_report, progress
 from keepers.planning.rollback import create_rollback_plan
 from keepers.planning.simulate import apply
 from keepers.planning.state import BPS, FundState
@@ -82,6 +97,47 @@ KEEPER_FUNCTIONS = (
 )
 JOBS = ("daily", "weekly", "threshold", "liquidity")
 PAUSED = "paused"  # an outcome, not a stored status: the plan stays approved and resumes
+NO_SAFE_MOVE_STATUS = "no_safe_move"  # an outcome: the plan's every leg was cut to nothing
+
+
+@dataclass
+class HoldHook:
+    """``KEEPER_HOLD_AT=<pipeline step>[:<n>]`` (e.g. ``sent:2``): at that crash point of the
+    n-th intent the process writes ``KEEPER_HOLD_FILE`` and waits (up to
+    ``KEEPER_HOLD_MAX_S``, 300 s) to be killed: a kill point a supervisor (the demo's kill
+    scene, the crash tests) reaches for sure, with transactions in flight. Inert when unset."""
+
+    step: str | None = None
+    nth: int = 1
+    path: str = ""
+    max_s: float = 300.0
+    seen: int = 0
+
+    @classmethod
+    def from_env(cls) -> HoldHook:
+        spec = os.environ.get("KEEPER_HOLD_AT", "").strip()
+        if not spec:
+            return cls()
+        step, _, nth = spec.partition(":")
+        return cls(
+            step,
+            int(nth or 1),
+            os.environ.get("KEEPER_HOLD_FILE", ""),
+            float(os.environ.get("KEEPER_HOLD_MAX_S", "300")),
+        )
+
+    def __call__(self, step: str, intents: int = 1) -> None:
+        if step != self.step:
+            return
+        self.seen += intents
+        if self.seen != self.nth:
+            return
+        if self.path:
+            with open(self.path, "w") as f:
+                f.write(f"{step}:{self.nth} pid {os.getpid()}\n")
+        deadline = time.monotonic() + self.max_s
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 @dataclass
@@ -118,6 +174,8 @@ class FundBot:
         self.contracts = FundContracts(self.w3, self.addresses, self.k.artifacts_path)
         self.reader = FundReader(self.contracts)
         self.encoder = ActionEncoder(self.contracts, self.cfg)
+        self.depth = DepthReader(self.contracts, self.encoder)
+        self.carry = CarryStore(store)
         self.decoder = RevertDecoder.from_artifacts(self.k.artifacts_path)
         self.alert = alerter or Alerter()
         self.signer = signer
@@ -139,8 +197,26 @@ class FundBot:
         """Refuse to run against the wrong chain (KEEPER_CHAIN_ID)."""
         actual = int(self.w3.eth.chain_id)
         if self.k.chain_id is not None and actual != self.k.chain_id:
-            raise RuntimeError(f"KEEPER_CHAIN_ID={self.k.chain_id} but the node is chain {actual}")
+            raise ChainMismatchError(
+                f"KEEPER_CHAIN_ID={self.k.chain_id} but the node is chain {actual}"
+            )
         self.contracts.verify()
+        self._check_bands()
+
+    def _check_bands(self) -> None:
+        """The planner uses the controller's tier bands. L1_TARGET_RATIO .. L3_MAX_RATIO, when an
+        operator sets them, must say the same: a disagreement is refused, not silently ignored."""
+        names = ("target", "min", "max")
+        for t in range(3):
+            on_chain = self.contracts.controller.functions.tier(t).call()
+            for name, value in zip(names, on_chain, strict=True):
+                field = f"l{t + 1}_{name}_ratio"
+                if field in self.cfg.model_fields_set and getattr(self.cfg, field) != int(value):
+                    raise ChainMismatchError(
+                        f"{field.upper()}={getattr(self.cfg, field)} but the controller's L{t + 1} "
+                        f"{name} is {int(value)} bps (the planner uses the on-chain bands: unset "
+                        "the variable or make it match)"
+                    )
 
     def policy(self) -> PolicyConfig:
         """The configured policy plus this bot's role: the controller's keeper functions."""
@@ -170,7 +246,7 @@ class FundBot:
                 [self.signer],
                 settings,
                 decoder=self.decoder,
-                crash=lambda *_a: None,
+                crash=HoldHook.from_env(),
             )
             self._pipeline.reconcile_nonces()
         return self._pipeline
@@ -262,21 +338,144 @@ class FundBot:
         triggers = [trig.manual_trigger(requested_by, reason, force_targets=force)]
         return self.plan_and_run(reading, triggers, now, dry_run=dry_run)
 
+    def read_depth(self, reading: FundReading) -> dict[str, AssetDepth]:
+        """Each DEX venue's depth inside REBALANCE_MAX_SLIPPAGE; on a read failure none (the
+        risk check's quotes still guard every leg)."""
+        try:
+            return self.depth.read(reading, self.cfg.rebalance_max_slippage)
+        except Exception as err:  # noqa: BLE001 - depth is an optimisation over the risk check
+            log.warning("depth.unavailable", error=str(err))
+            return {}
+
+    def make_sized_plan(self, reading: FundReading, triggers: list[trig.Trigger], now: int) -> Plan:
+        """The plan sized to venue depth, then to live quotes: a leg QuoterV2 prices more than
+        REBALANCE_MAX_SLIPPAGE under the oracle is cut to the size the quoter accepts (0:
+        dropped) and the plan is made again around it (at most 3 rounds)."""
+        depth = self.read_depth(reading)
+        p = make_plan(reading.state, self.cfg, triggers, now, depth)
+        limit = self.cfg.rebalance_max_slippage
+        notes: list[Unresolved] = []
+        for _ in range(3):
+            cut = False
+            for a in p.actions:
+                if a.type not in (ActionType.PURCHASE, ActionType.REDEEM) or not a.asset:
+                    continue
+                bps = self._quote_bps(reading, a, a.amount)
+                if bps is None or bps <= limit:
+                    continue
+                safe = largest_within(partial(self._quote_bps_or_0, reading, a), a.amount, limit)
+                d = depth.get(a.asset) or AssetDepth(a.asset, limit_bps=limit)
+                why = f"QuoterV2 {bps} bps under the oracle for {a.amount}: cut to {safe}"
+                if a.type is ActionType.PURCHASE:
+                    d = replace(d, max_buy=safe, detail=f"{d.detail}; {why}".lstrip("; "))
+                else:
+                    d = replace(d, max_sell=safe, detail=f"{d.detail}; {why}".lstrip("; "))
+                depth[a.asset] = d
+                symbol = reading.state.asset(a.asset).symbol
+                tier = a.to_tier if a.type is ActionType.PURCHASE else a.from_tier
+                notes.append(
+                    Unresolved(
+                        tier,
+                        "depth",
+                        f"{symbol}: {a.type.value} {why}",
+                    )
+                )
+                cut = True
+            if not cut:
+                break
+            p = make_plan(reading.state, self.cfg, triggers, now, depth)
+        if notes:  # the reason for every leg the quotes cut stays on the plan
+            p = replace(
+                p, unresolved=p.unresolved + tuple(n for n in notes if n not in p.unresolved)
+            )
+        return p
+
+    def _quote_bps_or_0(self, reading: FundReading, a: Action, amount: int) -> int:
+        return self._quote_bps(reading, a, amount) or 0
+
+    def _quote_bps(self, reading: FundReading, a: Action, amount: int) -> int | None:
+        if amount <= 0:
+            return 0
+        sized = replace(a, amount=amount, token_amount=None)
+        if a.type is ActionType.REDEEM:
+            asset = reading.state.asset(a.asset or "")
+            sized = replace(sized, token_amount=asset.tokens_for_value(amount))
+        q = self.encoder.quote(reading, sized, reading.block)
+        return None if q is None else riskmod.slippage_bps(q.quote_out, q.oracle_out)
+
     def plan_and_run(
         self, reading: FundReading, triggers: list[trig.Trigger], now: int, *, dry_run: bool = False
     ) -> CycleOutcome:
-        p = make_plan(reading.state, self.cfg, triggers, now)
+        p = self.make_sized_plan(reading, triggers, now)
         report = plan_report(reading.state, p)
+        carried = any(t.code == CARRY for t in triggers)
+        if not dry_run and (p.carry or carried):
+            self.carry.replace(p, now, now + self.cfg.carry_slice_interval_s)
+            if not p.carry:
+                self._clear_alert("no_safe_move", now)
         if not p.actions:
             detail = "; ".join(f"{u.reason}: {u.detail}" for u in p.unresolved) or "in band"
             if reading.state.paused:
                 self.alert(AlertLevel.CRITICAL, "paused", "the fund is paused: no rebalance", p.id)
+                return CycleOutcome(p.id, NOTHING, detail)
+            if p.carry and not dry_run:
+                self._no_safe_move(p, now)
+                return CycleOutcome(p.id, NO_SAFE_MOVE_STATUS, detail)
             return CycleOutcome(p.id, NOTHING, detail)
         if dry_run:
             findings = self.risk_check(reading, p, now)
             return CycleOutcome(p.id, "dry_run", _findings_text(findings))
         self.plans.save_new(p, PROPOSED, {"report": report, "block": reading.block})
         return self.advance(p.id, now, reading)
+
+    # ------------------------------------------------------------------ alerts needing a human
+
+    def _alert_once(
+        self, level: AlertLevel, code: str, key: str, message: str, now: int, ref: str | None
+    ) -> bool:
+        """Alert unless the same cause (``key``) was alerted last for ``code``; a cleared or
+        different cause alerts again."""
+        last = self.plans.last_job_detail("alert:" + code)
+        if last is not None and last.get("key") == key:
+            log.info("alert.repeat_suppressed", code=code, key=key)
+            return False
+        self.plans.record_job_run("alert:" + code, now, {"key": key})
+        self.alert(level, code, message, ref)
+        return True
+
+    def _clear_alert(self, code: str, now: int) -> None:
+        last = self.plans.last_job_detail("alert:" + code)
+        if last is not None and last.get("key") is not None:
+            self.plans.record_job_run("alert:" + code, now, {"key": None})
+
+    def _no_safe_move(self, p: Plan, now: int) -> None:
+        depth = [u.detail for u in p.unresolved if u.reason == "depth"]
+        carry = "; ".join(c.reason for c in p.carry)
+        key = "|".join(sorted(d.split(":")[0] for d in depth)) or "depth"
+        msg = (
+            f"no safe move: {carry}; {' / '.join(depth)}. Unblock: liquidity within "
+            f"{self.cfg.rebalance_max_slippage} bps of the oracle on those venues (arbitrage "
+            "back to the oracle, or new pool liquidity), another asset with headroom in the "
+            "tier, or an operator-approved REBALANCE_MAX_SLIPPAGE; retried every "
+            f"{self.cfg.carry_slice_interval_s} s"
+        )
+        self._alert_once(AlertLevel.WARNING, "no_safe_move", key, msg, now, p.id)
+
+    # ------------------------------------------------------------------ slice schedule
+
+    def slices(self, now: int) -> list[CycleOutcome]:
+        """The next slice of the carried flow, when one is due and no plan is in flight."""
+        if not self.carry.due(now) or self.plans.with_status(PROPOSED, PENDING_APPROVAL, APPROVED):
+            return []
+        try:
+            reading = self.read()
+        except NetworkUnavailable as err:
+            self.alert(AlertLevel.WARNING, "network", str(err))
+            return [CycleOutcome(None, "network_error", str(err))]
+        out = self.plan_and_run(reading, self.carry.triggers(), now)
+        if out.status in (NOTHING, NO_SAFE_MOVE_STATUS) and self.carry.active():
+            self.carry.postpone(now + self.cfg.carry_slice_interval_s)
+        return [out]
 
     # ------------------------------------------------------------------ 2. risk
 
@@ -328,9 +527,14 @@ class FundBot:
                     f.rule == "slippage" and f.level is riskmod.Level.BLOCK for f in report.findings
                 ):
                     level = AlertLevel.CRITICAL
-                self.alert(level, "risk_" + report.level.value, _findings_text(report), ref)
+                text = _findings_text(report)
+                key = _block_key(p, report)
+                self._alert_once(
+                    level, "risk_" + report.level.value, key, f"{text}; unblock: {_unblock(report)}",
+                    now, ref,
+                )  # fmt: skip
                 self.plans.update(ref, BLOCKED, risk=findings)
-                return CycleOutcome(ref, BLOCKED, _findings_text(report))
+                return CycleOutcome(ref, BLOCKED, text)
             if report.level is riskmod.Level.WARN:
                 self.alert(AlertLevel.WARNING, "risk_warn", _findings_text(report), ref)
             self.plans.update(ref, PENDING_APPROVAL, risk=findings)
@@ -392,12 +596,14 @@ class FundBot:
         return self.advance(ref, now)
 
     def tick(self, now: int) -> list[CycleOutcome]:
-        """Move every waiting plan on (approvals that arrived, deadlines that passed)."""
-        return [
+        """Move every waiting plan on (approvals that arrived, deadlines that passed), then
+        run the next slice of the carried flow when it is due."""
+        outs = [
             self.advance(r.ref, now)
             for r in self.plans.with_status(PROPOSED, PENDING_APPROVAL, APPROVED)
             if r.ref
         ]
+        return outs + self.slices(now)
 
     def _pending_gauge(self) -> None:
         metrics.PENDING_COUNT.set(len(self.plans.with_status(PROPOSED, PENDING_APPROVAL, APPROVED)))
@@ -526,6 +732,11 @@ class FundBot:
         final = self.read()
         verification = self.verify(reading.state, this_run, final.state, ref, self._fills)
         ok = [r for r in results if r.success]
+        verification["progress"] = progress(reading.state, final.state, len(ok))
+        verification["detail"] = f"{verification['progress']}; {verification['detail']}"
+        if ok:
+            self._clear_alert("risk_block", now)
+            self._clear_alert("risk_skip", now)
         if aborted:
             status = ABORTED
         elif results and len(ok) == len(results):
@@ -544,6 +755,7 @@ class FundBot:
             report["resumed_after"] = sorted(already)
         else:
             report = plan_report(reading.state, p, results, final.state)
+        report["progress"] = verification["progress"]
         self.plans.update(
             ref,
             status,
@@ -777,6 +989,32 @@ def _findings_text(report: riskmod.RiskReport) -> str:
         )
         or "ok"
     )
+
+
+def _block_key(p: Plan, report: riskmod.RiskReport) -> str:
+    """The cause of a block, independent of amounts: rule, call and asset of each blocking
+    finding (the same pool refusing every day is one cause)."""
+    parts = set()
+    for f in report.findings:
+        if f.level not in (riskmod.Level.BLOCK, riskmod.Level.SKIP):
+            continue
+        a = p.actions[f.action_index] if f.action_index is not None else None
+        parts.add(f"{f.rule}:{a.type.value if a else ''}:{a.asset if a else ''}")
+    return "|".join(sorted(parts))
+
+
+def _unblock(report: riskmod.RiskReport) -> str:
+    what = {
+        "slippage": "liquidity near the oracle on that venue (arbitrage or new liquidity)",
+        "liquidity": "the asset's redemption window / redeemable liquidity",
+        "blackout": "the end of the blackout window",
+        "paused": "the guardian or admin unpausing the controller",
+        "gas": "a lower gas price or a larger deviation (benefit)",
+    }
+    rules = sorted(
+        {f.rule for f in report.findings if f.level in (riskmod.Level.BLOCK, riskmod.Level.SKIP)}
+    )
+    return "; ".join(what.get(r, r) for r in rules)
 
 
 def _bps_from(detail: str) -> int:

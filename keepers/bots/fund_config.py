@@ -8,6 +8,7 @@ integer`` or ``L1_TARGET_RATIO + ... = 11000, must be 10000``.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,15 +50,31 @@ def _env_name(loc: tuple[Any, ...]) -> str:
     return ENV_PREFIX + "__".join(str(p) for p in loc).upper()
 
 
+def _json_or_text(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 def load_fund_config(env: Mapping[str, str] | None = None, **overrides: Any) -> FundConfig:
     """Both halves from ``env`` (the process environment when None)."""
     env = dict(os.environ if env is None else env)
-    keeper_values = {
-        k[len(ENV_PREFIX) :].lower(): v
-        for k, v in env.items()
-        if k.upper().startswith(ENV_PREFIX) and "__" not in k
-    }
-    keeper_values = {k: v for k, v in keeper_values.items() if k in FundKeeperSettings.model_fields}
+    keeper_values: dict[str, Any] = {}
+    for k, v in env.items():
+        if not k.upper().startswith(ENV_PREFIX):
+            continue
+        path = k[len(ENV_PREFIX) :].lower().split("__")
+        if path[0] not in FundKeeperSettings.model_fields:
+            continue
+        # nested settings as pydantic-settings reads them in `keeper run`:
+        # KEEPER_POLICY__ROLES='{"keeper": {...}}' -> {"policy": {"roles": {...}}}
+        node = keeper_values
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise FundConfigError(f"{k}: {ENV_PREFIX}{path[0].upper()} is set as a whole too")
+        node[path[-1]] = _json_or_text(v) if len(path) > 1 else v
     keeper_values.update(overrides)
     try:
         # init kwargs, not the process env: the mapping given is the whole configuration.

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from keepers.planning.actions import Action, ActionResult, ActionType, Plan, Unresolved
+from keepers.planning.actions import Action, ActionResult, ActionType, Carry, Plan, Unresolved
 from keepers.planning.approval import ApprovalRecord
 from keepers.planning.triggers import Trigger, TriggerKind
 from keepers.store import models as m
@@ -94,6 +94,7 @@ def plan_to_dict(p: Plan) -> dict[str, Any]:
         "unresolved": [
             {"tier": u.tier, "reason": u.reason, "detail": u.detail} for u in p.unresolved
         ],
+        "carry": [{"tier": c.tier, "amount": str(c.amount), "reason": c.reason} for c in p.carry],
     }
 
 
@@ -116,6 +117,9 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         unresolved=tuple(Unresolved(u["tier"], u["reason"], u["detail"]) for u in d["unresolved"]),
         manual=bool(d.get("manual")),
         parent_id=d.get("parent_id"),
+        carry=tuple(
+            Carry(int(c["tier"]), int(c["amount"]), c["reason"]) for c in d.get("carry", ())
+        ),
     )
 
 
@@ -316,3 +320,63 @@ class PlanStore:
                     job=job, status="done", started_at=_ts(at), finished_at=_ts(at), detail=detail
                 )
             )
+
+
+# ---------------------------------------------------------------------- slice schedule
+
+
+class CarryStore:
+    """The fund keeper's slice schedule (table fund_carry): the flow venue depth left undone,
+    one active row per tier, replaced by every plan the keeper makes."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def active(self) -> list[m.FundCarry]:
+        with self.store.sessions() as s:
+            return list(
+                s.scalars(
+                    select(m.FundCarry)
+                    .where(m.FundCarry.status == "active")
+                    .order_by(m.FundCarry.tier)
+                ).all()
+            )
+
+    def due(self, now: int) -> list[m.FundCarry]:
+        return [r for r in self.active() if int(r.next_at.timestamp()) <= now]
+
+    def replace(self, plan: Plan, now: int, next_at: int) -> None:
+        """The plan's carry becomes the schedule: earlier rows are closed (``done`` when the
+        plan leaves nothing to carry, ``superseded`` otherwise); slices count on."""
+        with self.store.transaction() as s:
+            rows = s.scalars(select(m.FundCarry).where(m.FundCarry.status == "active")).all()
+            slices = max((r.slices for r in rows), default=-1) + 1
+            for r in rows:
+                r.status = "superseded" if plan.carry else "done"
+            for c in plan.carry:
+                s.add(
+                    m.FundCarry(
+                        plan_ref=plan.id,
+                        tier=c.tier,
+                        amount=str(c.amount),
+                        status="active",
+                        reason=c.reason,
+                        slices=slices,
+                        next_at=_ts(next_at),
+                        created_at=_ts(now),
+                    )
+                )
+
+    def postpone(self, next_at: int) -> None:
+        with self.store.transaction() as s:
+            for r in s.scalars(select(m.FundCarry).where(m.FundCarry.status == "active")).all():
+                r.next_at = _ts(next_at)
+
+    def triggers(self) -> list[Trigger]:
+        """The active schedule as ``carry`` triggers for the planner."""
+        from keepers.planning.plan import CARRY
+
+        return [
+            Trigger(TriggerKind.SCHEDULED, CARRY, r.reason, r.tier, None, int(r.amount))
+            for r in self.active()
+        ]

@@ -29,6 +29,7 @@ from keepers.bots.alerts import Alerter
 from keepers.bots.automation_config import ExecutorConfig, SupervisorBotConfig
 from keepers.chain.node import Node
 from keepers.chain.pipeline import Pipeline
+from keepers.chain.retry import NetworkUnavailable
 from keepers.config import (
     ConfigError,
     KeeperSettings,
@@ -51,6 +52,10 @@ JOIN_TIMEOUT_S = 30.0
 
 class RunConfigError(ValueError):
     """A bot cannot start with this configuration; the message names the variable."""
+
+
+class NodeUnreachableError(RuntimeError):
+    """The node named by KEEPER_RPC_URL does not answer at start-up (exit code 3)."""
 
 
 class UnknownBotError(ValueError):
@@ -170,7 +175,7 @@ def build_runtime(names: list[str], *, alerter: Alerter | None = None) -> Runtim
     and the bots, and check them against the chain (contracts have code, the policy lets each
     role call what it needs, the chain id). Raises RunConfigError naming the variable."""
     from keepers.bots.fund import FundBot
-    from keepers.chain.contracts import DeploymentError
+    from keepers.chain.contracts import ChainMismatchError, DeploymentError
     from keepers.chain.signers import signer_from_settings
     from keepers.store.db import Store, StoreLockedError
 
@@ -213,9 +218,14 @@ def build_runtime(names: list[str], *, alerter: Alerter | None = None) -> Runtim
     except DeploymentError as err:
         store.close()
         raise RunConfigError(f"KEEPER_DEPLOYMENT: {err}") from None
-    except RuntimeError as err:  # the fund bot's KEEPER_CHAIN_ID check
+    except ChainMismatchError as err:  # KEEPER_CHAIN_ID or the bands against the chain
         store.close()
         raise RunConfigError(str(err)) from None
+    except (OSError, NetworkUnavailable) as err:  # no answer (requests' errors are OSErrors)
+        store.close()
+        raise NodeUnreachableError(
+            f"KEEPER_RPC_URL: node unreachable ({type(err).__name__})"
+        ) from None
     except BaseException:
         store.close()
         raise

@@ -49,6 +49,11 @@ class DeploymentError(ValueError):
     """The deployment JSON or the build artifacts are missing something the keeper needs."""
 
 
+class ChainMismatchError(ValueError):
+    """The node, the configuration and the deployment disagree (KEEPER_CHAIN_ID, the tier
+    bands); the message names the variable and both values."""
+
+
 @lru_cache(maxsize=4)
 def _manifest(path: str) -> dict[str, Any]:
     p = Path(path)

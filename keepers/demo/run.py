@@ -50,6 +50,8 @@ class Ledger:
     outcomes: Counter[str] = field(default_factory=Counter)
     log: list[str] = field(default_factory=list)
     keeper_gas_wei: int = 0
+    kill: dict[str, Any] = field(default_factory=dict)  # what the kill scene did
+    slices: int = 0  # carried slices run between the daily checks
 
 
 class Demo:
@@ -73,6 +75,23 @@ class Demo:
         self.deployment_file.write_text(json.dumps(fund.addresses(), default=str, indent=2))
         self.fund_env = self._fund_env()
         self.keeper_balance0 = int(chain.provider.get_balance(self.keeper.address))
+        self.desk = self._redemption_desk()
+
+    def _redemption_desk(self) -> Any:
+        """The account that pays queued redemptions (vault KEEPER_ROLE, granted through the
+        timelock) and marks the NAV: the admin's, never the fund keeper's key, which only its
+        own pipeline may use (a foreign transaction on it halts the pipeline: SignerConflict)."""
+        from keepers.deployment.fund import role
+
+        v, tl, desk = self.fund.vault, self.fund.timelock, self.admin
+        assert tl is not None, "the local profile deploys a timelock"
+        keeper_role = role(v, "KEEPER_ROLE")
+        if not v.hasRole(keeper_role, desk.address):
+            data = v.grantRole.encode_input(keeper_role, desk.address)
+            zero = b"\x00" * 32
+            tl.schedule(v.address, 0, data, zero, zero, int(tl.getMinDelay()), sender=desk)
+            tl.execute(v.address, 0, data, zero, zero, sender=desk)
+        return desk
 
     # ------------------------------------------------------------------ keepers
 
@@ -224,7 +243,7 @@ class Demo:
         if int(v.pendingRedemptions()) == 0:
             return 0
         start = int(v.nextRequestToFulfil())
-        v.fulfilRedemptions(50, sender=self.keeper)
+        v.fulfilRedemptions(50, sender=self.desk)
         paid = 0
         for rid in range(start, int(v.nextRequestToFulfil())):
             r = v.redeemRequest(rid)
@@ -287,24 +306,34 @@ class Demo:
 
     # ------------------------------------------------------------------ the kill
 
-    def kill_keeper_mid_plan(self, now: int) -> str:
-        """A plan waits for approval; the admins approve it through the CLI (`keeper approve`),
-        whose process then executes it; it is SIGKILLed once its first transaction is mined,
-        and the restarted keeper (same database) finishes the plan without re-sending."""
+    def kill_keeper_mid_plan(self, now: int, deposit: int) -> str:
+        """The scene sets up its own precondition: a deposit large enough for a multi-action
+        plan above the approval thresholds; the event check makes the plan, which waits for
+        the admins. The last admin approves through the CLI (`keeper approve`), whose process
+        then executes it and is held (KEEPER_HOLD_AT) right after its second transaction went
+        to the node, before the keeper recorded it: a kill point reached on every run, with a
+        transaction in flight. The demo SIGKILLs it there; the restarted keeper (same
+        database) follows the in-flight transaction and sends only what was never sent."""
         from keepers.bots.fund_records import PENDING_APPROVAL
 
+        self.deposit(2, deposit)
         bot = self.fund_bot
-        bot.events(now)
-        out = bot.check("liquidity", now)
+        out = bot.events(now)
         rows = bot.plans.with_status(PENDING_APPROVAL)
         if not rows:
             self.ledger.outcomes[out.status] += 1
-            return f"no plan waiting for approval ({out.status}: {out.detail})"
+            self.ledger.kill = {
+                "error": f"no plan waiting for approval ({out.status}: {out.detail})"
+            }
+            return self.ledger.kill["error"]
         ref = rows[0].ref
         n_actions = len(rows[0].payload["plan"]["actions"])
         req = str((rows[0].payload.get("approval") or {}).get("requirement", ""))
+        hold_at = min(2, n_actions)
         # the CLI process needs the database: the in-process keeper stops first
         bot.store.close()
+        marker = self.out / "keeper-held"
+        marker.unlink(missing_ok=True)
         env = {**os.environ, **self.fund_env, "PYTHONPATH": str(ROOT)}
         w3 = self.chain.provider.web3
         nonce0 = w3.eth.get_transaction_count(self.keeper.address)
@@ -314,31 +343,61 @@ class Demo:
                 [sys.executable, "-m", "keepers.cli", "--now", str(now + 300), "approve", ref, "--by", admin],
                 env=env, check=True, capture_output=True, timeout=120,
             )  # fmt: skip
+        held = {**env, "KEEPER_HOLD_AT": f"sent:{hold_at}", "KEEPER_HOLD_FILE": str(marker)}
         proc = subprocess.Popen(
             [sys.executable, "-m", "keepers.cli", "--now", str(now + 600), "approve", ref, "--by", admins[-1]],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=held, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         self.ledger.approvals += len(admins)
-        deadline = time.monotonic() + 60
-        killed = False
-        while time.monotonic() < deadline and proc.poll() is None:
-            if w3.eth.get_transaction_count(self.keeper.address) > nonce0:
-                proc.send_signal(signal.SIGKILL)
-                killed = True
-                break
-            time.sleep(0.01)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and not marker.exists():
+            time.sleep(0.02)
+        killed = proc.poll() is None and marker.exists()
+        if killed:
+            proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         sent_before = w3.eth.get_transaction_count(self.keeper.address) - nonce0
         self.fund_bot = self._make_fund_bot()  # restarted on the same database
-        outs = self.fund_bot.tick(now + 900)
+        outs = [o for o in self.fund_bot.tick(now + 900) if o.plan_id == ref]
         for o in outs:
             self.ledger.outcomes[o.status] += 1
         sent_total = w3.eth.get_transaction_count(self.keeper.address) - nonce0
-        what = "SIGKILLed after its first transaction" if killed else "finished before the kill"
-        return (
-            f"keeper {what} ({sent_before}/{n_actions} sent); restarted: plan "
-            f"{outs[0].status if outs else 'already done'}, {sent_total} transactions for {n_actions} actions"
+        row = self.fund_bot.plans.get(ref)
+        status = row.status if row else "missing"
+        self.ledger.kill = {
+            "killed": killed,
+            "at": f"action {hold_at} of {n_actions} (its transaction sent, not yet recorded)",
+            "sent_before": sent_before,
+            "actions": n_actions,
+            "transactions": sent_total,
+            "status": status,
+        }
+        what = (
+            f"SIGKILLed at action {hold_at} of {n_actions} with its transaction in flight"
+            if killed
+            else "was never held at the kill point"
         )
+        return (
+            f"keeper {what} ({sent_before}/{n_actions} sent); restarted: plan {status}, "
+            f"{sent_total} transactions for {n_actions} actions"
+        )
+
+    def carry_slices(self, start: int, max_slices: int = 8) -> None:
+        """Between the daily checks: while the fund keeper carries a flow that venue depth
+        held back, the clock moves one slice interval, arbitrageurs trade the pools back to
+        the oracle, and the keeper's tick runs the next slice."""
+        bot = self.fund_bot
+        interval = bot.cfg.carry_slice_interval_s
+        for _ in range(max_slices):
+            if not bot.carry.active():
+                return
+            now = self.warp_to(max(self.now() + 1, start + interval))
+            start = now
+            self.report_prices()
+            for o in bot.tick(now):
+                self.ledger.outcomes[o.status] += 1
+                self.ledger.slices += 1
+            self.approve_pending(now)
 
     # ------------------------------------------------------------------ recording
 
@@ -352,6 +411,53 @@ class Demo:
         if not any(abs(d - day) < 0.5 for d, _ in self.ledger.events):  # one label a day
             self.ledger.events.append((day, text.split(":")[0][:28]))
         self.ledger.log.append(f"day {day:4.1f}  {text}")
+
+
+def prologue(fund: FundDeployment, accounts: Any, echo: Any) -> tuple[Any, Any, int]:
+    """Part 1 of the demo: deposits, invest to target, a drift (TBILL-A -12% through the feed
+    and the pool, a 3,000,000 deposit), the keeper account's ``rebalance(true)``. Returns the
+    fund state before and after that call and its gas."""
+    acct = accounts
+    deployer, keeper = acct[0], acct[2]
+    investors = [acct[4], acct[5], acct[6]]
+    unit = 10 ** int(fund.cash.decimals())
+    v, c = fund.vault, fund.controller
+    t0 = time.monotonic()
+    for who, amount in zip(investors, (2_000_000, 1_500_000, 1_000_000), strict=True):
+        fund.cash.mint(who, 10_000_000 * unit, sender=deployer)
+        fund.cash.approve(v, 2**256 - 1, sender=who)
+        v.deposit(amount * unit, who, sender=who)
+    echo(f"[{time.monotonic() - t0:5.1f}s] deposits: 4,500,000 USDT from 3 investors, all in L1")
+    c.rebalance(True, sender=keeper)
+    echo(f"[{time.monotonic() - t0:5.1f}s] keeper invested to target: {_ratios(fund)}")
+    dex = [s for s in fund.assets if s.startswith("TBILL")]
+    uni = UniswapV3(
+        fund.adapters["uniswap_factory"], fund.adapters["uniswap_router"], None, None, None
+    )
+    market = acct[7]  # an arbitrageur keeping the pools at the oracle price
+    for sym in dex:
+        fund.assets[sym].mint(market, 10**9 * 10**18, sender=deployer)
+    fund.cash.mint(market, 10**12 * unit, sender=deployer)
+    arbitrage_to_oracle(fund, uni, dex, market)
+    # Drift 1: TBILL-A falls 12%: the feed reports it and the market trades the pool down too.
+    feed = fund.feeds["TBILL-A"]
+    feed.updateAnswer(feed.latestAnswer() * 88 // 100, sender=deployer)
+    arbitrage_to_oracle(fund, uni, dex, market)
+    # Drift 2: a 3,000,000 USDT deposit lands in L1.
+    v.deposit(3_000_000 * unit, investors[0], sender=investors[0])
+    c.mark(sender=keeper)
+    before = fund_state(fund)
+    echo(
+        f"[{time.monotonic() - t0:5.1f}s] drift: TBILL-A -12% and a 3,000,000 USDT deposit: "
+        f"{_ratios(fund)}"
+    )
+    tx = c.rebalance(True, sender=keeper)
+    return before, fund_state(fund), int(tx.gas_used)
+
+
+def _ratios(fund: FundDeployment) -> str:
+    s = fund_state(fund)
+    return " / ".join(f"L{i + 1} {fmt_bps(r)}" for i, r in enumerate(s.tierRatioBps))
 
 
 def run(fund: FundDeployment, accounts: Any, out: Path, days: int, echo: Any) -> Ledger:
@@ -374,20 +480,7 @@ def run(fund: FundDeployment, accounts: Any, out: Path, days: int, echo: Any) ->
     d.note("deposits: 4,500,000 USDT in L1")
     d.record()
 
-    script: dict[int, list[tuple[str, Any]]] = {
-        1: [("fund keeper deploys the new cash (liquidity trigger)", None)],
-        3: [("large deposit: 3,000,000 (event trigger)", lambda: d.deposit(0, 3_000_000))],
-        6: [("redemption requests: 1,200,000", lambda: d.request_redeem(1, 1_200_000))],
-        9: [("price shock: TBILL-A -12%", {"TBILL-A": -12})],
-        13: [("funder drained by its owner", lambda: _drain(d))],
-        16: [("funder refilled: 0.5 ETH", lambda: _refill(d))],
-        20: [
-            ("large deposit: 2,500,000", lambda: d.deposit(2, 2_500_000)),
-            ("keeper killed mid-plan", "kill"),
-        ],
-        23: [("TBILL-B +8%", {"TBILL-B": 8})],
-        26: [("redemption requests: 800,000", lambda: d.request_redeem(2, 800_000))],
-    }
+    script = month_script(d, days)
     with Progress(
         TextColumn("[bold]simulated month[/bold]"), BarColumn(), TextColumn("day {task.completed:>2}/{task.total}"),
         TextColumn("{task.description}"), TimeElapsedColumn(), transient=False,
@@ -407,7 +500,7 @@ def run(fund: FundDeployment, accounts: Any, out: Path, days: int, echo: Any) ->
                 if callable(act):
                     act()
                 if act == "kill":
-                    text = text + ": " + d.kill_keeper_mid_plan(now)
+                    text = text + ": " + d.kill_keeper_mid_plan(now, 2_500_000)
                 d.note(text)
                 progress.update(task, description=text[:60])
             if actions:
@@ -415,11 +508,12 @@ def run(fund: FundDeployment, accounts: Any, out: Path, days: int, echo: Any) ->
             monday = (start // DAY + 4) % 7 == 0  # 1970-01-01 was a Thursday
             jobs = ["liquidity", "threshold", "daily"] + (["weekly"] if monday else [])
             d.fund_checks(now, jobs)
+            d.carry_slices(now)
             paid = d.settle_redemptions()
             if paid:
                 d.note(f"redemptions paid: {fmt_amount(paid, 18 if d.unit == 10**18 else 6)}")
             d.run_scheduled(start + DAY - 120)
-            c.mark(sender=d.keeper)
+            c.mark(sender=d.desk)  # permissionless; never the keeper's key (see Demo.desk)
             d.record()
             progress.update(task, advance=1)
     from keepers.bots.executor import executed_records
@@ -433,6 +527,61 @@ def run(fund: FundDeployment, accounts: Any, out: Path, days: int, echo: Any) ->
     d.executor.stop()
     d.supervisor.stop()
     return d.ledger
+
+
+def month_script(d: Demo, days: int) -> dict[int, list[tuple[str, Any]]]:
+    """The month's scenes on days 1-26 of 30; a shorter run (``days`` < 30, the month test)
+    keeps them in the same order on a compressed clock (day x -> x * days / 30, at least 1)."""
+    scenes: list[tuple[int, str, Any]] = [
+        (1, "fund keeper deploys the new cash (liquidity trigger)", None),
+        (3, "large deposit: 3,000,000 (event trigger)", lambda: d.deposit(0, 3_000_000)),
+        (6, "redemption requests: 1,200,000", lambda: d.request_redeem(1, 1_200_000)),
+        (9, "price shock: TBILL-A -12%", {"TBILL-A": -12}),
+        (13, "funder drained by its owner", lambda: _drain(d)),
+        (16, "funder refilled: 0.5 ETH", lambda: _refill(d)),
+        (20, "large deposit 2,500,000, keeper killed mid-plan", "kill"),
+        (23, "TBILL-B +8%", {"TBILL-B": 8}),
+        (26, "redemption requests: 800,000", lambda: d.request_redeem(2, 800_000)),
+    ]
+    script: dict[int, list[tuple[str, Any]]] = {}
+    for day, text, act in scenes:
+        at = day if days >= 30 else max(1, day * days // 30)
+        script.setdefault(at, []).append((text, act))
+    return script
+
+
+def verdict(ledger: Ledger, fund_db: Path, end: Any) -> tuple[bool, str]:
+    """How the month ended, as one line: every tier in band, no plan blocked on two
+    consecutive cycles, and the kill scene killed and recovered with one transaction per
+    action."""
+    from sqlalchemy import create_engine, text
+
+    ratios = [int(r) for r in end.tierRatioBps]
+    bands = [(int(t.minBps), int(t.maxBps)) for t in end.tiers]
+    in_band = all(lo <= r <= hi for r, (lo, hi) in zip(ratios, bands, strict=True))
+    eng = create_engine(f"sqlite:///{fund_db}")
+    with eng.connect() as cx:
+        statuses = [r[0] for r in cx.execute(text("select status from plans order by id")).all()]
+    eng.dispose()
+    repeats = sum(1 for a, b in zip(statuses, statuses[1:], strict=False) if a == b == "blocked")
+    k = ledger.kill
+    kill_ok = bool(
+        k.get("killed")
+        and k.get("status") == "executed"
+        and k.get("transactions") == k.get("actions")
+    )
+    tiers = ", ".join(f"L{i + 1} {fmt_bps(r)}" for i, r in enumerate(ratios))
+    head = "every tier in band" if in_band else "NOT every tier in band"
+    if k.get("killed"):
+        kill = (
+            f"killed at {k['at']}, recovered with {k['transactions']} tx for "
+            f"{k['actions']} actions (plan {k['status']})"
+        )
+    else:
+        kill = f"NOT exercised ({k.get('error', 'never held at the kill point')})"
+    blocked = f"; {repeats} plans blocked twice in a row" if repeats else ""
+    ok = in_band and kill_ok and repeats == 0
+    return ok, f"VERDICT: {head} ({tiers}); kill scene: {kill}{blocked}"
 
 
 def _drain(d: Demo) -> None:
@@ -479,4 +628,4 @@ def summary(ledger: Ledger, fund_db: Path, before: Any, after: Any) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["run", "summary", "fmt_bps"]
+__all__ = ["run", "summary", "verdict", "month_script", "fmt_bps"]

@@ -38,10 +38,21 @@ class Action:
 @dataclass(frozen=True)
 class Unresolved:
     tier: int | None
-    # liquidity | window | concentration | below_minimum | redemptions | slippage | paused;
+    # liquidity | window | concentration | below_minimum | redemptions | slippage | paused |
+    # depth (a leg cut to what its venue fills inside the slippage limit);
     # rollback plans also: missing_receipt | irreversible
     reason: str
     detail: str
+
+
+@dataclass(frozen=True)
+class Carry:
+    """Flow a depth-limited plan leaves for the next cycles (a slice schedule): ``amount`` is
+    what tier ``tier`` still has to gain (> 0) or give (< 0), in base units."""
+
+    tier: int
+    amount: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ class Plan:
     unresolved: tuple[Unresolved, ...] = ()
     manual: bool = False
     parent_id: str | None = None  # the plan a rollback reverses
+    carry: tuple[Carry, ...] = ()  # left undone by venue depth, for the next cycles
 
     @property
     def total_amount(self) -> int:

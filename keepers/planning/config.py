@@ -96,6 +96,8 @@ class PlanningConfig(BaseSettings):
     liquidity_impact_warn_bps: Bps = 5_000  # of an asset's redeemable liquidity
     liquidity_impact_block_bps: Bps = 10_000
     blackout_windows: Annotated[tuple[tuple[int, int], ...], NoDecode] = ()  # "HH:MM-HH:MM,..."
+    # -- partial progress: what venue depth leaves of a flow is carried in slices this far apart
+    carry_slice_interval_s: Annotated[int, Field(gt=0)] = 3_600
 
     @field_validator("rebalance_admins", mode="before")
     @classmethod

@@ -22,6 +22,13 @@ order the planner emitted the legs; the keeper runs them in priority order):
 Every leg only moves tiers toward their bands (never out of them), so an action that fails
 leaves no tier worse than before.
 
+Venue depth (``depth``, keepers.planning.depth): every purchase and redeem of a depth-limited
+asset (a Uniswap V3 pool) is capped at what its venue fills inside REBALANCE_MAX_SLIPPAGE of
+the oracle, counting the plan's earlier legs on the same asset; the rest of the tier's need
+goes to its other assets (ordered by headroom within depth). Cuts are noted (reason
+``depth``), and what they leave of the tiers' goals is ``Plan.carry``, which the keeper runs
+in later slices (``carry`` triggers move those tiers to target).
+
 Assets are picked inside a tier: sells prefer instant assets, then matured ones, then those
 above their concentration limit, then the most redeemable; buys prefer instant assets with
 the most headroom (single-asset and top-3 limits) and skip matured assets. No leg is below
@@ -46,7 +53,7 @@ Fixes against the seed's generate_rebalance_plan:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -54,11 +61,13 @@ from keepers.planning.actions import (
     Action,
     ActionResult,
     ActionType,
+    Carry,
     Plan,
     Unresolved,
     plan_id,
 )
 from keepers.planning.config import PlanningConfig
+from keepers.planning.depth import AssetDepth
 from keepers.planning.metrics import band_distance
 from keepers.planning.simulate import apply, apply_action, tier_deltas
 from keepers.planning.state import BPS, AssetState, FundState, Tier
@@ -69,6 +78,7 @@ __all__ = [
     "Action",
     "ActionResult",
     "ActionType",
+    "Carry",
     "Plan",
     "Unresolved",
     "apply",
@@ -80,6 +90,7 @@ __all__ = [
 # ---------------------------------------------------------------------- planner
 
 HEADROOM_BPS = 9_900  # plan to 99% of a concentration limit (see _limit)
+CARRY = "carry"  # the trigger code of a carried slice (moves its tier to target)
 
 
 @dataclass
@@ -88,8 +99,56 @@ class _Planner:
     now: int
     state: FundState  # working state, as if forecast redemptions were already pending
     min_amount: int
+    depth: Mapping[str, AssetDepth] = field(default_factory=dict)
+    carried: frozenset[int] = frozenset()  # tiers a carried slice schedule moves to target
     actions: list[Action] = field(default_factory=list)
     notes: list[Unresolved] = field(default_factory=list)
+    bought: dict[str, int] = field(default_factory=dict)  # cash spent per asset so far
+    sold: dict[str, int] = field(default_factory=dict)  # value redeemed per asset so far
+    cut: dict[tuple[str, str], int] = field(default_factory=dict)  # (asset, side) -> cut by depth
+    goal: list[int] = field(default_factory=list)  # desired tier positions (tier_flows)
+
+    # -------------------------------------------------------------- depth
+
+    def buy_room(self, a: AssetState) -> int | None:
+        """Cash this plan may still spend on ``a`` inside the slippage limit (None: no limit)."""
+        d = self.depth.get(a.token)
+        if d is None or d.max_buy is None:
+            return None
+        return max(0, d.max_buy - self.bought.get(a.token, 0))
+
+    def sell_room(self, a: AssetState) -> int | None:
+        d = self.depth.get(a.token)
+        if d is None or d.max_sell is None:
+            return None
+        return max(0, d.max_sell - self.sold.get(a.token, 0))
+
+    def _depth_cap(self, a: AssetState, side: str, want: int) -> int:
+        """``want`` cut to the venue's depth; the cut is remembered for the notes."""
+        room = self.buy_room(a) if side == "buy" else self.sell_room(a)
+        if room is None or room >= want:
+            return want
+        if want - room >= self.min_amount:
+            key = (a.token, side)
+            self.cut[key] = max(self.cut.get(key, 0), want - room)
+        return room
+
+    def depth_notes(self) -> list[Unresolved]:
+        out = []
+        for (token, side), amount in self.cut.items():
+            a = self.state.asset(token)
+            d = self.depth[token]
+            room = (self.buy_room(a) if side == "buy" else self.sell_room(a)) or 0
+            used = self.bought.get(token, 0) if side == "buy" else self.sold.get(token, 0)
+            out.append(
+                Unresolved(
+                    a.tier,
+                    "depth",
+                    f"{a.symbol}: {side} cut by {amount} to {used} (left {room}) to stay within "
+                    f"{d.limit_bps} bps of the oracle; {d.detail}",
+                )
+            )
+        return out
 
     # -------------------------------------------------------------- asset legs
 
@@ -114,10 +173,24 @@ class _Planner:
     def _matured(self, asset: AssetState) -> bool:
         return 0 < asset.matures_at <= self.now
 
+    def _sellable(self, asset: AssetState) -> int:
+        """Redeemable now and inside the venue's depth."""
+        room = self.sell_room(asset)
+        return asset.sellable_value if room is None else min(asset.sellable_value, room)
+
+    def _buyable(self, asset: AssetState) -> int:
+        """Concentration headroom, inside the venue's depth."""
+        room = self.buy_room(asset)
+        head = self._headroom(asset)
+        return head if room is None else min(head, room)
+
     def _emit(self, action: Action) -> None:
         """Record a leg at the oracle price; a leg right after one of the same call, asset and
         tiers is merged into it (one transaction instead of two)."""
         self.state = apply_action(self.state, action)
+        if action.asset is not None:
+            book = self.bought if action.type is ActionType.PURCHASE else self.sold
+            book[action.asset] = book.get(action.asset, 0) + action.amount
         last = self.actions[-1] if self.actions else None
         same = ("type", "asset", "from_tier", "to_tier", "max_tier")
         if (
@@ -164,7 +237,7 @@ class _Planner:
                 not a.instant,
                 not self._matured(a),
                 -max(0, a.value - self._limit(a)),
-                -a.sellable_value,
+                -self._sellable(a),
                 a.token,
             ),
         )
@@ -174,7 +247,9 @@ class _Planner:
             want = amount - done
             if want <= 0 or room < self.min_amount:
                 break
+            a = self.state.asset(a.token)
             leg = min(max(want, self.min_amount) if round_up else want, a.sellable_value, room)
+            leg = self._depth_cap(a, "sell", leg)
             if leg < self.min_amount:
                 continue
             self._emit(
@@ -211,7 +286,7 @@ class _Planner:
                 for a in self.state.assets
                 if a.tier == tier and not self._matured(a) and a.token != exclude
             ),
-            key=lambda a: (not a.instant, -self._headroom(a), a.token),
+            key=lambda a: (not a.instant, -self._buyable(a), a.token),
         )
         done = 0
         # First towards equal weights over the tier's instant assets, then whatever headroom
@@ -226,6 +301,7 @@ class _Planner:
             leg = min(want, self._headroom(current))
             if pass_ == 0:
                 leg = min(leg, max(0, equal - current.value))
+            leg = self._depth_cap(current, "buy", leg)
             if leg < self.min_amount:
                 continue
             self._emit(
@@ -299,7 +375,7 @@ class _Planner:
         targets = [total * t.target_bps // BPS for t in self.state.tiers]
         targets[0] = total - targets[1] - targets[2]
         fixed = [
-            force or not (lo * total <= v[i] * BPS <= hi * total)
+            force or i in self.carried or not (lo * total <= v[i] * BPS <= hi * total)
             for i, (lo, hi) in enumerate(self.zone(i) for i in range(3))
         ]
         d = [targets[i] if fixed[i] else v[i] for i in range(3)]
@@ -358,7 +434,7 @@ class _Planner:
                     h
                     for a in self.state.assets
                     if a.tier == tier and not self._matured(a)
-                    for h in (self._headroom(a),)
+                    for h in (self._buyable(a),)
                     if h >= self.min_amount
                 )
                 need += min(gap, room)
@@ -368,6 +444,7 @@ class _Planner:
         """Move tiers to ``desired``: spend spare cash first, then sell in steps that keep
         L1 under its band maximum, and repeat while something moves."""
         d = self.desired(force)
+        self.goal = list(d)
         for _ in range(8):  # each round moves at least min_amount; 8 is plenty in practice
             moved = 0
             for tier in (Tier.L3, Tier.L2):  # spare cash: L3 first (yield), then L2
@@ -430,12 +507,12 @@ class _Planner:
         for step_no in range(8):
             a = self.state.asset(a.token)
             room = sum(
-                self._headroom(b)
+                self._buyable(b)
                 for b in self.state.assets
                 if b.tier == a.tier and b.token != a.token and not self._matured(b)
             )
             band_room = self.state.position(a.tier) - self.band(a.tier)[0]
-            step = min(amount, a.sellable_value, room, band_room, self.l1_room())
+            step = min(amount, self._sellable(a), room, band_room, self.l1_room())
             if step < self.min_amount:
                 if step_no == 0:
                     self.notes.append(why)
@@ -450,13 +527,24 @@ class _Planner:
         return band_distance(self.state, tier) == 0
 
 
-def plan(state: FundState, config: PlanningConfig, triggers: Sequence[Trigger], now: int) -> Plan:
+def plan(
+    state: FundState,
+    config: PlanningConfig,
+    triggers: Sequence[Trigger],
+    now: int,
+    depth: Mapping[str, AssetDepth] | None = None,
+) -> Plan:
     """Plan the moves that bring every tier inside its band (see the module docstring).
 
-    The plan always starts from ``state``; triggers change it in two ways only: the amounts
-    of ``redemption_forecast`` triggers are prepared as if already pending, and a
-    ``manual_force`` trigger moves every tier to its target. Every trigger is recorded in
-    the plan for the report and the approval ticket.
+    The plan always starts from ``state``; triggers change it in three ways only: the amounts
+    of ``redemption_forecast`` triggers are prepared as if already pending, a ``manual_force``
+    trigger moves every tier to its target, and a ``carry`` trigger (the slice schedule a
+    depth-limited plan left) moves its tier to target. Every trigger is recorded in the plan
+    for the report and the approval ticket.
+
+    ``depth`` (keepers.planning.depth, per asset) caps every leg to what its venue can fill
+    inside the slippage limit now; what the caps leave undone becomes ``Plan.carry``, the
+    remaining flow per tier that the keeper carries into the next cycle.
     """
     trig = tuple(triggers)
     if state.paused:
@@ -472,17 +560,39 @@ def plan(state: FundState, config: PlanningConfig, triggers: Sequence[Trigger], 
         pending_redemptions=state.pending_redemptions + forecast,
         total_assets=state.total_assets - forecast,
     )
-    p = _Planner(config, now, working, config.min_amount_units(state.base_decimals))
+    carried = frozenset(int(t.tier) for t in trig if t.code == CARRY and t.tier is not None)
+    p = _Planner(
+        config,
+        now,
+        working,
+        config.min_amount_units(state.base_decimals),
+        depth=dict(depth or {}),
+        carried=carried,
+    )
     p.prepare_redemptions(force)
     p.tier_flows(force)
     p.rotate()
+    p.notes += p.depth_notes()
     # Priorities: redemption preparation 0, then the order the planner emitted (1, 2, ...).
     actions = tuple(
         replace(a, priority=0 if a.priority == 0 else i) for i, a in enumerate(p.actions, 1)
     )
     unresolved = _explain(state, actions, p.notes, forecast, p.min_amount)
     unresolved += _slippage_edges(state, actions, unresolved, config.rebalance_max_slippage)
-    return Plan(plan_id(now, actions), now, trig, actions, unresolved)
+    carry = _carry(p) if p.cut else ()
+    return Plan(plan_id(now, actions), now, trig, actions, unresolved, carry=carry)
+
+
+def _carry(p: _Planner) -> tuple[Carry, ...]:
+    """What the depth caps left of each tier's flow: goal less the position after the plan
+    (positive: the tier still has to gain). L1's line is the net of the others."""
+    out = []
+    for t in range(3):
+        gap = p.goal[t] - p.state.position(t) if p.goal else 0
+        if abs(gap) >= p.min_amount:
+            side = "gain" if gap > 0 else "give"
+            out.append(Carry(t, gap, f"L{t + 1} to {side} {abs(gap)} more (venue depth)"))
+    return tuple(out)
 
 
 def _explain(
@@ -497,7 +607,9 @@ def _explain(
     after = apply(state, Plan("", 0, (), actions))
     off = [tier for tier in range(3) if band_distance(after, tier) > 0]
     notes = list(dict.fromkeys(notes))
-    out = [n for n in notes if n.tier in off or n.reason in ("redemptions", "concentration")]
+    out = [
+        n for n in notes if n.tier in off or n.reason in ("redemptions", "concentration", "depth")
+    ]
     for tier in off:
         if any(n.tier == tier for n in out):
             continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from keepers.planning.metrics import tier_metrics
+from keepers.planning.metrics import band_distance, tier_metrics
 from keepers.planning.plan import ActionResult, Plan, apply
 from keepers.planning.state import FundState
 
@@ -69,6 +69,7 @@ def plan_report(
         "unresolved": [
             {"tier": u.tier, "reason": u.reason, "detail": u.detail} for u in plan.unresolved
         ],
+        "carry": [{"tier": c.tier, "amount": c.amount, "reason": c.reason} for c in plan.carry],
         "tiers_before": _tiers(state),
         "tiers_expected": _tiers(expected),
     }
@@ -88,7 +89,28 @@ def plan_report(
         ]
     if actual is not None:
         report["tiers_actual"] = _tiers(actual)
+        moved = sum(1 for r in results or () if r.success)
+        report["progress"] = progress(state, actual, moved)
     return report
+
+
+IN_BAND = "in band"
+IMPROVED = "improved"
+NO_SAFE_MOVE = "no safe move"
+NOT_IMPROVED = "not improved"
+
+
+def progress(before: FundState, after: FundState, moved: int) -> str:
+    """How far a plan got: every tier in band; closer to the bands (or, inside them, to the
+    targets); nothing could be done safely (``moved`` = actions that went through); or not
+    better (a market move outran it)."""
+    if all(band_distance(after, t) == 0 for t in range(3)):
+        return IN_BAND
+    if moved == 0:
+        return NO_SAFE_MOVE
+    gap_before = sum(band_distance(before, t) for t in range(3))
+    gap_after = sum(band_distance(after, t) for t in range(3))
+    return IMPROVED if gap_after < gap_before else NOT_IMPROVED
 
 
 def whole(amount: int, decimals: int) -> str:
@@ -158,4 +180,8 @@ def render_text(report: dict[str, Any]) -> str:
     for u in report["unresolved"]:
         tier = "-" if u["tier"] is None else f"L{u['tier'] + 1}"
         lines.append(f"unresolved {tier} {u['reason']}: {u['detail']}")
+    for c in report.get("carry", ()):
+        lines.append(f"carried L{c['tier'] + 1} {whole(c['amount'], d)}: {c['reason']}")
+    if "progress" in report:
+        lines.append(f"progress: {report['progress']}")
     return "\n".join(lines)

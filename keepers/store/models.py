@@ -126,6 +126,26 @@ class JobRun(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class FundCarry(Base):
+    """A fund plan's slice schedule: what venue depth left of a tier's flow (``amount`` > 0:
+    the tier still has to gain, < 0: to give; base units, signed, kept as a decimal string),
+    retried from ``next_at`` until a plan leaves none. One active row per tier."""
+
+    __tablename__ = "fund_carry"
+    __table_args__ = (Index("ix_fund_carry_status", "status", "next_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_ref: Mapped[str] = mapped_column(String(64))  # the plan that left it
+    tier: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[str] = mapped_column(String(80))  # signed integer, base units
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active|done|superseded
+    reason: Mapped[str] = mapped_column(Text, default="")
+    slices: Mapped[int] = mapped_column(Integer, default=0)  # slices run since it was opened
+    next_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
 # --- the transaction pipeline ------------------------------------------------------------------
 
 

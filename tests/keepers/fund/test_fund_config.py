@@ -63,3 +63,16 @@ def test_config__bad_value__error_names_env_variable_and_value(
     with pytest.raises(ConfigError) as err:
         load_planning_config(env)
     assert needle in str(err.value)
+
+
+def test_load_fund_config__nested_policy_variable__honoured_like_keeper_run():
+    """KEEPER_POLICY__ROLES used to be dropped by `keeper plan/approve/...` (every key with
+    `__` was skipped) while `keeper run` honoured it."""
+    import json as _json
+
+    from keepers.bots.fund_config import load_fund_config
+
+    roles = {"ops": {"allowed": [{"contract": "0x" + "11" * 20, "selector": "0x12345678"}]}}
+    cfg = load_fund_config({"KEEPER_POLICY__ROLES": _json.dumps(roles)})
+    assert set(cfg.keeper.policy.roles) == {"ops"}
+    assert cfg.keeper.policy.roles["ops"].allowed[0].selector == "0x12345678"

@@ -38,3 +38,18 @@ def test_report__plan_and_results__json_and_table() -> None:
 def test_whole__truncates_without_float() -> None:
     assert whole(1_234_567_891, 6) == "1,234.56"
     assert whole(-5 * 10**17, 18) == "-0.50"
+
+
+def test_progress__outcomes__in_band_improved_no_safe_move_not_improved():
+    from fundlib import make_asset, make_state
+
+    from keepers.planning.report import progress
+
+    def fund(cash: int):
+        return make_state(cash, [make_asset("M", 1, 300), make_asset("T", 2, 600)])
+
+    inside, off, closer = fund(100), fund(400), fund(250)
+    assert progress(off, inside, 2) == "in band"
+    assert progress(off, closer, 1) == "improved"
+    assert progress(off, off, 0) == "no safe move"
+    assert progress(closer, off, 1) == "not improved"

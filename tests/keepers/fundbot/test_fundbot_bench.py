@@ -32,7 +32,24 @@ def test_bench__full_plan_cycle(make_bot, fresh, accounts, chain):
         with sim.fork(block):
             pass
         forks.append(time.perf_counter() - t)
+    depths = []
+    reading = bot.read()
+    for _ in range(5):
+        t = time.perf_counter()
+        bot.read_depth(reading)
+        depths.append(time.perf_counter() - t)
     snap = chain.snapshot()
+    # baseline in the same run: the cycle without depth sizing (the keeper before issue 14)
+    plain = []
+    for i in range(3):
+        fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+        bot = make_bot(NO_APPROVAL)
+        bot.depth.read = lambda *_a: {}  # type: ignore[method-assign]
+        t = time.perf_counter()
+        assert bot.check("liquidity", NOW + i).status == "executed"
+        plain.append(time.perf_counter() - t)
+        chain.restore(snap)
+        snap = chain.snapshot()
     cycles, execs, sims, actions = [], [], [], 0
     for i in range(3):
         fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
@@ -56,4 +73,8 @@ def test_bench__full_plan_cycle(make_bot, fresh, accounts, chain):
         f"\nsimulate..verify       {statistics.median(execs):8.2f} s"
         f"\nfull plan cycle        {cycle_s:8.2f} s   = {cycle_s * 1000 / read_ms:.0f}x a read, "
         f"{cycle_s / fork_s:.1f}x a fork start"
+        f"\nvenue depth (2 pools)  {statistics.median(depths) * 1000:8.1f} ms  "
+        f"(exact V3 maths + QuoterV2 checks)"
+        f"\ncycle without depth    {statistics.median(plain):8.2f} s   (baseline: the keeper "
+        f"before depth sizing); with it {cycle_s / statistics.median(plain):.2f}x"
     )

@@ -81,3 +81,34 @@ def test_startup__garbled_record__named_error(env, deployment_file):
     deployment_file.write_text("{not json")
     r = _status(env)
     assert r.exit_code == 2 and "is not valid JSON" in r.output, r.output
+
+
+def test_startup__band_variable_disagrees_with_chain__refused_naming_it(env):
+    """L1_TARGET_RATIO .. L3_MAX_RATIO used to be validated and then read by nothing."""
+    r = _status({**env, "L1_MIN_RATIO": "600"})
+    assert r.exit_code == 2, r.output
+    assert "L1_MIN_RATIO=600 but the controller's L1 min is 500 bps" in r.output
+    assert _status({**env, "L1_MIN_RATIO": "500"}).exit_code == 0  # set and matching: fine
+
+
+def test_startup__node_unreachable__exit_3_one_line_no_credentials(env):
+    r = _status({**env, "KEEPER_RPC_URL": "http://user:secretpw@127.0.0.1:9"})
+    assert r.exit_code == 3, r.output
+    assert "KEEPER_RPC_URL=http://127.0.0.1:9: node unreachable" in r.output
+    assert "secretpw" not in r.output and "Traceback" not in r.output
+
+
+def test_startup__wrong_chain_id__typed_error_exit_2(env):
+    r = _status({**env, "KEEPER_CHAIN_ID": "5"})
+    assert r.exit_code == 2 and "KEEPER_CHAIN_ID=5 but the node is chain" in r.output
+
+
+def test_keeper_run__node_unreachable__exit_3_no_traceback(env, accounts):
+    run_env = {
+        **env,
+        "KEEPER_RPC_URL": "http://127.0.0.1:9",
+        "KEEPER_SIGNER_KEY": accounts[2].private_key,
+    }
+    r = CliRunner().invoke(main, ["run", "--bots", "fund", "--once"], env=run_env)
+    assert r.exit_code == 3, r.output
+    assert "node unreachable" in r.output and "Traceback" not in r.output
