@@ -77,6 +77,8 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
         uint256 executionEffort
     ) external payable returns (uint256 id) {
         if (handler == address(0)) revert ZeroHandler();
+        // Only the handler books its own runs: nobody else chooses when its work runs.
+        if (handler != msg.sender) revert NotHandlerItself(handler, msg.sender);
         (uint256 fee, uint256 effective, ScheduleError err) = _estimate(data.length, timestamp, priority, executionEffort);
         if (err != ScheduleError.None) revert ScheduleRejected(err);
         if (msg.value < fee) revert FeeTooLow(fee, msg.value);
@@ -310,13 +312,17 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
     function _execute(uint256 id, Run storage run) internal returns (uint256 fee) {
         run.status = Status.Executed;
         uint256 effort = run.effort;
-        // EIP-150 passes at most 63/64 of the remaining gas: demand enough that the handler gets
-        // its full effort, so a keeper cannot make a run fail by sending too little gas.
-        uint256 needed = effort + effort / 63 + POST_CALL_RESERVE;
-        if (gasleft() < needed) revert InsufficientGasForEffort(gasleft(), needed);
         address handler = run.handler;
         bytes memory data = run.hasData ? _data[id] : bytes("");
         bytes memory callData = abi.encodeCall(IScheduledHandler.executeScheduled, (id, data));
+        // EIP-150 passes at most 63/64 of the remaining gas: demand enough that the handler gets
+        // its full effort, so a keeper cannot make a run fail by sending too little gas. Checked
+        // here, after the data is loaded (up to 33 cold reads) and the call encoded, so nothing
+        // but the CALL itself stands between the check and the handler; POST_CALL_RESERVE covers
+        // the CALL's own cost (cold account access) and the work after it.
+        uint256 needed = effort + effort / 63 + POST_CALL_RESERVE;
+        uint256 available = gasleft();
+        if (available < needed) revert InsufficientGasForEffort(available, needed);
         bool ok;
         uint256 reasonSize;
         assembly ("memory-safe") {

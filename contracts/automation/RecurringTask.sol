@@ -72,17 +72,17 @@ abstract contract RecurringTask is IRecurringTask, ReentrancyGuardTransient {
         return _fixReschedule(_receipt);
     }
 
-    /// @notice Called by the scheduler on a booked run: does the task's work, then books the
-    /// next run (a failure to book emits FailedRecurringSchedule, never reverts).
+    /// @notice Called by the scheduler on the run this task booked: does the task's work, then
+    /// books the next run (a failure to book emits FailedRecurringSchedule, never reverts). Any
+    /// other run id reverts with ForeignRun: the work runs only on the task's own run.
     function executeScheduled(uint256 id, bytes calldata) external nonReentrant {
         if (msg.sender != address(scheduler)) revert NotScheduler(msg.sender);
         Receipt memory r = _receipt;
         if (r.destroyed) return;
-        if (r.runId == id) {
-            _receipt.runId = 0;
-            _receipt.runAt = 0;
-            _receipt.lastRunAt = r.runAt;
-        }
+        if (r.runId != id) revert ForeignRun(id, r.runId);
+        _receipt.runId = 0;
+        _receipt.runAt = 0;
+        _receipt.lastRunAt = r.runAt;
         _onRun(id);
         if (_receipt.runId == 0) _bookNext();
     }

@@ -216,7 +216,9 @@ contract Supervisor is ISupervisor, RecurringTask, Ownable2Step {
     }
 
     function _add(uint256 id) internal {
-        _authorise(id);
+        // Items only from the admin or the registry (whose creations are capped): outsiders
+        // cannot flood the list, and with it every tick's fixReschedule calls into the funder.
+        if (msg.sender != owner() && msg.sender != address(registry)) revert NotAdminOrRegistry(msg.sender);
         if (_indexOf[id] != 0) revert AlreadySupervised(id);
         address rebalancer = registry.rebalancerOf(id);
         if (rebalancer == address(0) || id > type(uint64).max) revert UnknownRebalancer(id);
@@ -247,7 +249,9 @@ contract Supervisor is ISupervisor, RecurringTask, Ownable2Step {
     }
 
     function _authorise(uint256 id) internal view {
-        if (msg.sender != owner() && msg.sender != registry.ownerOf(id)) revert NotRebalancerOwnerOrAdmin(id, msg.sender);
+        if (msg.sender != owner() && msg.sender != address(registry) && msg.sender != registry.ownerOf(id)) {
+            revert NotRebalancerOwnerOrAdmin(id, msg.sender);
+        }
     }
 
     function _setTickSettings(uint256 itemGasCap_, uint256 maxItemsPerRun_) internal {

@@ -7,17 +7,34 @@ import {ITxFunder} from "../interfaces/ITxFunder.sol";
 /// @title TxFunder
 /// @notice Native-currency purse that pays scheduler fees for authorised rebalancers.
 contract TxFunder is ITxFunder, Ownable2Step {
+    /* CONSTANTS */
+
+    /// @notice Length of the rolling spend window.
+    uint256 public constant WINDOW = 1 days;
+
     /* STORAGE */
+
+    /// @dev The cap and the leaky bucket in one slot (a fee reads and writes one word): fees
+    /// counted against the cap as of `updatedAt`.
+    struct Window {
+        uint96 cap;
+        uint96 spent;
+        uint64 updatedAt;
+    }
 
     mapping(address spender => uint256) public allowance;
     mapping(address spender => bool) public isSpender;
     mapping(address manager => bool) public isManager;
     uint256 public expectedFeePerInterval;
     uint256 public lowRunwayIntervals;
+    Window internal _window;
 
     /* CONSTRUCTOR */
 
-    constructor(address owner_) Ownable(owner_) {}
+    /// @param spendCapPerWindow_ The most all spenders together may withdraw per rolling day.
+    constructor(address owner_, uint256 spendCapPerWindow_) Ownable(owner_) {
+        _setSpendCap(spendCapPerWindow_);
+    }
 
     /// @notice Top-ups from anyone.
     receive() external payable {
@@ -46,8 +63,13 @@ contract TxFunder is ITxFunder, Ownable2Step {
         if (amount > allowed) revert AllowanceExceeded(msg.sender, allowed, amount);
         uint256 balance = address(this).balance;
         if (amount > balance) revert InsufficientFunderBalance(balance, amount);
-        // Cannot underflow: checked against the allowance above.
+        Window memory w = _window;
+        uint256 spent = _spentNow(w);
+        uint256 available = spent >= w.cap ? 0 : w.cap - spent;
+        if (amount > available) revert SpendCapExceeded(amount, available);
+        // Cannot overflow: spent + amount <= cap < 2^96; allowance checked above.
         unchecked {
+            _window = Window({cap: w.cap, spent: uint96(spent + amount), updatedAt: uint64(block.timestamp)});
             allowance[msg.sender] = allowed - amount;
         }
         emit FeeWithdrawn(msg.sender, amount, balance - amount);
@@ -58,7 +80,13 @@ contract TxFunder is ITxFunder, Ownable2Step {
     /// @inheritdoc ITxFunder
     function refund() external payable {
         bool restore = isSpender[msg.sender];
-        if (restore) allowance[msg.sender] += msg.value;
+        if (restore) {
+            uint256 allowed = allowance[msg.sender];
+            // Saturates: an unlimited allowance (max uint) plus a refund or an ETH gift that
+            // reaches the spender stays unlimited instead of overflowing (which blocked the
+            // spender's reconfiguration and removal).
+            allowance[msg.sender] = msg.value > type(uint256).max - allowed ? type(uint256).max : allowed + msg.value;
+        }
         emit RefundCredited(msg.sender, msg.value, restore);
     }
 
@@ -80,7 +108,32 @@ contract TxFunder is ITxFunder, Ownable2Step {
         emit RunwayParamsSet(expectedFeePerInterval_, lowRunwayIntervals_);
     }
 
+    /// @inheritdoc ITxFunder
+    function setSpendCap(uint256 spendCapPerWindow_) external onlyOwner {
+        // Settle the drain at the old rate before the rate changes.
+        Window memory w = _window;
+        _window = Window({cap: w.cap, spent: uint96(_spentNow(w)), updatedAt: uint64(block.timestamp)});
+        _setSpendCap(spendCapPerWindow_);
+    }
+
     /* VIEWS */
+
+    /// @inheritdoc ITxFunder
+    function spentInWindow() external view returns (uint256) {
+        return _spentNow(_window);
+    }
+
+    /// @inheritdoc ITxFunder
+    function spendCapPerWindow() external view returns (uint256) {
+        return _window.cap;
+    }
+
+    /// @inheritdoc ITxFunder
+    function availableToSpend() external view returns (uint256) {
+        Window memory w = _window;
+        uint256 spent = _spentNow(w);
+        return spent >= w.cap ? 0 : w.cap - spent;
+    }
 
     /// @inheritdoc ITxFunder
     function runway() public view returns (uint256) {
@@ -89,6 +142,20 @@ contract TxFunder is ITxFunder, Ownable2Step {
     }
 
     /* INTERNAL */
+
+    /// @dev `spent` after draining linearly at spendCapPerWindow per WINDOW since the last fee.
+    function _spentNow(Window memory w) internal view returns (uint256) {
+        uint256 elapsed = block.timestamp - w.updatedAt;
+        if (elapsed >= WINDOW) return 0;
+        uint256 drained = uint256(w.cap) * elapsed / WINDOW;
+        return drained >= w.spent ? 0 : w.spent - drained;
+    }
+
+    function _setSpendCap(uint256 cap) internal {
+        if (cap == 0 || cap > type(uint96).max) revert InvalidSpendCap(cap);
+        _window.cap = uint96(cap);
+        emit SpendCapSet(cap);
+    }
 
     function _checkRunway() internal {
         uint256 intervals = runway();

@@ -18,6 +18,16 @@ pragma solidity ^0.8.24;
 /// Money: the scheduler's balance always equals prepaid - paid to executors - refunded -
 /// protocol fees withdrawn. On cancel, `refundBps` of the fee goes back to the payer and the rest
 /// accrues to the protocol (it compensates the slot capacity the run held).
+///
+/// Who books (issue 11): only the handler itself may book its runs (`msg.sender == handler`, as
+/// in Flow, where booking needs the handler's own capability). Before, anyone could book a run
+/// for any handler and execute it at once (the prepaid fee came back to the executor), so an
+/// outsider chose when a fund's rebalance ran and could sandwich it. Handlers that book through
+/// a contract (a RecurringTask) are unaffected; IRecurringTask also ignores runs it did not book.
+///
+/// Gas: execute checks, at the moment the handler is called (after the run's data is loaded and
+/// the call encoded), that the handler will receive its full effort under EIP-150's 63/64 rule
+/// plus POST_CALL_RESERVE for what follows; otherwise it reverts and the run stays Scheduled.
 interface IRebalanceScheduler {
     /* TYPES */
 
@@ -84,6 +94,7 @@ interface IRebalanceScheduler {
     error FeeTooLow(uint256 required, uint256 paid);
     error FeeTooHigh(uint256 paid);
     error ZeroHandler();
+    error NotHandlerItself(address handler, address caller);
     error RunNotScheduled(uint256 id, Status status);
     error RunNotDue(uint256 id, uint256 timestamp, uint256 nowTimestamp);
     error NotRunHandler(uint256 id, address caller);
@@ -96,7 +107,8 @@ interface IRebalanceScheduler {
 
     /// @notice Books a run. Reverts with ScheduleRejected(code) when `estimate` reports an error
     /// and with FeeTooLow when `msg.value` is below the estimated fee.
-    /// @param handler The contract called on execution (IScheduledHandler); only it may cancel.
+    /// @param handler The contract called on execution (IScheduledHandler); it must be the
+    /// caller (NotHandlerItself otherwise), and only it may cancel.
     /// @param data Bytes passed to the handler (charged per byte).
     /// @param timestamp Requested time, strictly in the future.
     /// @param priority High (exact slot or fail), Medium or Low (next slot with room).

@@ -9,6 +9,13 @@ import {IScheduledHandler} from "./IScheduledHandler.sol";
 /// the Supervisor). At most one run is booked at a time. Booking the next run never reverts: a
 /// failure (funder empty, slot full, scheduler error) emits FailedRecurringSchedule and leaves no
 /// run booked, and the permissionless, idempotent fixReschedule() books it later.
+///
+/// Only its own run (issue 11): executeScheduled acts only on the run id the task booked itself
+/// and recorded in its receipt; any other id reverts with ForeignRun (the scheduler catches it
+/// and reports HandlerFailed, the task's work is not done and its schedule is untouched). The
+/// scheduler already refuses a booking made by anyone but the handler itself, so this is the
+/// second of two locks: a task's work (a fund's rebalance) runs only at the times its own config
+/// chose, never at a moment an outsider picked (to sandwich it).
 interface IRecurringTask is IScheduledHandler {
     /// @notice How and who pays for the recurring runs (Flow's RecurringConfig).
     /// @param interval Seconds between runs (next run = last run + interval, at least now + 1).
@@ -44,6 +51,8 @@ interface IRecurringTask is IScheduledHandler {
     event TaskDestroyed();
 
     error NotScheduler(address caller);
+    /// @notice executeScheduled was called for a run this task did not book (or no longer holds).
+    error ForeignRun(uint256 runId, uint256 bookedRunId);
     error InvalidRecurringConfig(string field, uint256 value);
     error TaskIsDestroyed();
     error RefundReturnFailed(address txFunder, uint256 amount);

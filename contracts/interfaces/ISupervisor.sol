@@ -17,6 +17,11 @@ import {IRecurringTask} from "./IRecurringTask.sol";
 /// Outcomes are reported once per tick, not once per item: Ticked.outcomes holds one word per
 /// item checked, in order, packing the registry id and its ItemOutcome (see Ticked). A keeper
 /// decodes id = word >> 8, outcome = word & 0xff.
+///
+/// Who adds items (issue 11): only the admin (owner) and the registry (which registers each paid
+/// rebalancer it creates, within its caps). Before, any registry owner of an id could add it, and
+/// ids were free to make, so one public tick re-booked a flood of attacker rebalancers on the
+/// admin's funder. Removal: the admin, the registry, or the id's registry owner.
 interface ISupervisor is IRecurringTask {
     /// @notice Outcome of one item: the first four mirror IRecurringTask.FixOutcome.
     enum ItemOutcome {
@@ -44,18 +49,19 @@ interface ISupervisor is IRecurringTask {
     event TickSettingsSet(uint256 itemGasCap, uint256 maxItemsPerRun);
 
     error NotRebalancerOwnerOrAdmin(uint256 id, address caller);
+    error NotAdminOrRegistry(address caller);
     error UnknownRebalancer(uint256 id);
     error AlreadySupervised(uint256 id);
     error NotSupervised(uint256 id);
     error InvalidTickSettings(uint256 itemGasCap, uint256 maxItemsPerRun);
 
-    /// @notice Registers a paid rebalancer. Its registry owner or the admin.
+    /// @notice Registers a paid rebalancer. The admin or the registry only.
     function addPaidRebalancer(uint256 id) external;
 
     /// @notice addPaidRebalancer for many ids in one transaction (each id checked the same way).
     function addPaidRebalancers(uint256[] calldata ids) external;
 
-    /// @notice Unregisters a paid rebalancer. Its registry owner or the admin.
+    /// @notice Unregisters a paid rebalancer. Its registry owner, the registry or the admin.
     function removePaidRebalancer(uint256 id) external;
 
     /// @notice Permissionless: checks up to `maxItems` items from the cursor. Stops early, leaving

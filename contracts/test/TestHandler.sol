@@ -12,7 +12,8 @@ contract TestHandler is IScheduledHandler {
         Revert,
         BurnGas,
         ReturnBomb,
-        ReenterExecute
+        ReenterExecute,
+        RecordGas
     }
 
     error HandlerBroken(uint256 id);
@@ -25,6 +26,8 @@ contract TestHandler is IScheduledHandler {
     uint256 public workLoops;
     uint256 public sink;
     bool public rejectPayments;
+    /// @notice gasleft() on entry of the last run executed in RecordGas mode.
+    uint256 public lastGas;
 
     constructor(IRebalanceScheduler scheduler_) {
         scheduler = scheduler_;
@@ -59,6 +62,8 @@ contract TestHandler is IScheduledHandler {
     }
 
     function executeScheduled(uint256 id, bytes calldata data) external {
+        uint256 entryGas = gasleft();
+        if (mode == Mode.RecordGas) lastGas = entryGas;
         if (mode == Mode.Revert) revert HandlerBroken(id);
         if (mode == Mode.BurnGas) {
             while (true) {}

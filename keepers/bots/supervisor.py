@@ -18,8 +18,9 @@ bot closes the gap. One ``tick(now)``:
 4. When the Supervisor itself cannot book (its fix fails), the bot ticks it directly once per the
    Supervisor's interval so that its items are still checked and pruned.
 5. Funders of the watched tasks: critical alert when the balance cannot pay the next booking,
-   warning when ``runway()`` is below ``runway_alert_intervals``. An alert fires once and
-   re-arms when the condition clears.
+   warning when ``runway()`` is below ``runway_alert_intervals``; critical
+   ``spend_cap_reached`` when the funder's rolling-day spend cap (``availableToSpend()``)
+   cannot pay the next booking. An alert fires once and re-arms when the condition clears.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from keepers.planning.automation import (
     TaskView,
     due_again,
     runway_alert,
+    spend_cap_alert,
     stuck_tasks,
 )
 from keepers.store.db import Store
@@ -59,6 +61,7 @@ FIXES = Counter(
     "Stuck recurring tasks handled, by outcome (submitted, blocked, already_booked, destroyed)",
     ["outcome"],
 )
+CAP_VIEWS = ("availableToSpend", "spendCapPerWindow")
 ALERTS = Counter("keeper_automation_alerts_total", "Automation alerts, by code", ["code"])
 
 # IRecurringTask.FixOutcome
@@ -547,10 +550,30 @@ class SupervisorBot(TaskReader):
         runways = self.io.call_many(
             [Call(self.io.contract("TxFunder", f), "runway") for f in funders]
         )
-        for f, bal, runway in zip(funders, balances, runways, strict=True):
+        # The rolling-day spend cap (issue 11): what each funder may still pay in this window.
+        caps = self.io.call_many(
+            [Call(self.io.contract("TxFunder", f), m) for f in funders for m in CAP_VIEWS]
+        )
+        for i, (f, bal, runway) in enumerate(zip(funders, balances, runways, strict=True)):
+            available, cap = caps[2 * i], caps[2 * i + 1]
+            next_fee = max((t.next_fee for t in self.tasks.values() if t.funder == f), default=0)
+            if not isinstance(available, NodeError) and not isinstance(cap, NodeError):
+                capped = spend_cap_alert(f, int(available), int(cap), next_fee)
+                if capped is None:
+                    self.armed.discard((f, "spend_cap_reached"))
+                else:
+                    self._alert(
+                        out,
+                        capped.level,
+                        capped.code,
+                        f,
+                        capped.message,
+                        available=str(int(available)),
+                        cap=str(int(cap)),
+                        next_fee=str(next_fee),
+                    )
             if isinstance(runway, NodeError):
                 continue
-            next_fee = max((t.next_fee for t in self.tasks.values() if t.funder == f), default=0)
             view = FunderView(f, bal, int(runway))
             alert = runway_alert(view, self.cfg.runway_alert_intervals, next_fee)
             for code in ("funder_empty", "low_runway"):

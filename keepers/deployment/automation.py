@@ -2,8 +2,14 @@
 
 `deploy_automation` deploys RebalanceScheduler, TxFunder, PaidRebalancerRegistry and Supervisor,
 makes the registry a manager of the funder (so it can authorise the paid rebalancers it
-creates), authorises the supervisor as a spender, funds the funder and lets the supervisor book
-its first run. Ownership of every contract ends with `admin`.
+creates, each for a finite allowance) and the registry's supervisor (new paid rebalancers are
+supervised at once), authorises the supervisor as a spender, funds the funder and lets the
+supervisor book its first run. Ownership of every contract ends with `admin` (two-step).
+
+Limits set here (issue 11): the funder pays at most `funder_spend_cap_wei` per rolling day in
+all; each paid rebalancer may spend at most `paid_allowance_wei` in its life; at most
+`max_paid_per_owner` / `max_paid_total` live paid rebalancers; only the admin (or a creator it
+names, or the owner of a position it allow-lists) creates them.
 
 It takes the ape `project` and accounts so scripts/deploy.py, the demo and tests share it.
 """
@@ -17,6 +23,11 @@ PRIORITY_HIGH = 0
 PRIORITY_MEDIUM = 1
 PRIORITY_LOW = 2
 MAX_UINT256 = 2**256 - 1
+# Defaults sized for the local profile (1 gwei/effort): a paid run costs about 3e15 wei.
+DEFAULT_FUNDER_SPEND_CAP_WEI = 10**18  # per rolling day, all spenders together
+DEFAULT_PAID_ALLOWANCE_WEI = 10**18  # per paid rebalancer, life-time (refunds restore it)
+DEFAULT_MAX_PAID_PER_OWNER = 5
+DEFAULT_MAX_PAID_TOTAL = 50
 
 
 @dataclass(frozen=True)
@@ -73,26 +84,41 @@ def deploy_automation(
     force_rebalance: bool = False,
     item_gas_cap: int = 400_000,
     max_items_per_run: int = 200,
+    funder_spend_cap_wei: int = DEFAULT_FUNDER_SPEND_CAP_WEI,
+    paid_allowance_wei: int = DEFAULT_PAID_ALLOWANCE_WEI,
+    max_paid_per_owner: int = DEFAULT_MAX_PAID_PER_OWNER,
+    max_paid_total: int = DEFAULT_MAX_PAID_TOTAL,
 ) -> dict[str, str]:
     """Deploys the automation contracts and returns their addresses by name.
 
-    `admin` ends as owner of everything. When `admin` is a signer distinct from `deployer`, it
-    accepts the funder's two-step ownership transfer here; when it is a bare address, the admin
-    must call `acceptOwnership()` on the TxFunder itself (the other contracts are created with
-    `admin` as owner directly). With `funder_deposit=0` the supervisor's first booking fails
-    (FailedRecurringSchedule, no revert); fund the TxFunder and call `supervisor.fixReschedule()`.
+    `admin` ends as owner of everything. The deployer owns the four contracts while it wires
+    them, then starts the two-step transfer of each to `admin`: when `admin` is a signer distinct
+    from `deployer` it accepts here; when it is a bare address, the admin must call
+    `acceptOwnership()` on the RebalanceScheduler, TxFunder, PaidRebalancerRegistry and
+    Supervisor (until then the deployer key still owns them). With `funder_deposit=0` the
+    supervisor's first booking fails (FailedRecurringSchedule, no revert); fund the TxFunder and
+    call `supervisor.fixReschedule()`.
     """
     if base_fee < 0 or data_fee_per_byte < 0 or funder_deposit < 0:
         raise ValueError("fees and deposit must be >= 0")
     if slot_seconds <= 0:
         raise ValueError(f"slot_seconds must be > 0, got {slot_seconds}")
+    if not 0 < funder_spend_cap_wei < 2**96:
+        raise ValueError(f"funder_spend_cap_wei must be in (0, 2**96), got {funder_spend_cap_wei}")
+    if not 0 < paid_allowance_wei <= 1_000 * 10**18:
+        raise ValueError(f"paid_allowance_wei must be in (0, 1e21], got {paid_allowance_wei}")
+    if not 0 < max_paid_per_owner <= max_paid_total:
+        raise ValueError(
+            f"paid limits need 0 < max_paid_per_owner <= max_paid_total, "
+            f"got {max_paid_per_owner}, {max_paid_total}"
+        )
     admin_address = _address(admin)
     deployer_address = _address(deployer)
 
     scheduler = deployer.deploy(
-        project.RebalanceScheduler, admin_address, slot_seconds, base_fee, data_fee_per_byte
+        project.RebalanceScheduler, deployer_address, slot_seconds, base_fee, data_fee_per_byte
     )
-    funder = deployer.deploy(project.TxFunder, deployer_address)
+    funder = deployer.deploy(project.TxFunder, deployer_address, funder_spend_cap_wei)
     paid_config = RecurringConfig(
         paid_interval,
         paid_priority,
@@ -110,11 +136,17 @@ def deploy_automation(
         funder.address,
     )
     registry = deployer.deploy(
-        project.PaidRebalancerRegistry, admin_address, scheduler.address, paid_config.as_tuple()
+        project.PaidRebalancerRegistry,
+        deployer_address,
+        scheduler.address,
+        paid_config.as_tuple(),
+        paid_allowance_wei,
+        max_paid_per_owner,
+        max_paid_total,
     )
     supervisor = deployer.deploy(
         project.Supervisor,
-        admin_address,
+        deployer_address,
         scheduler.address,
         registry.address,
         supervisor_config.as_tuple(),
@@ -123,16 +155,25 @@ def deploy_automation(
     )
     funder.setManager(registry.address, True, sender=deployer)
     funder.approveSpender(supervisor.address, MAX_UINT256, sender=deployer)
+    registry.setSupervisor(supervisor.address, sender=deployer)
     if funder_deposit:
         deployer.transfer(funder.address, funder_deposit)
     supervisor.fixReschedule(sender=deployer)
     if admin_address != deployer_address:
-        funder.transferOwnership(admin_address, sender=deployer)
-        if hasattr(admin, "sign_transaction"):
-            funder.acceptOwnership(sender=admin)
+        hand_over_automation([scheduler, funder, registry, supervisor], deployer, admin)
     return {
         "scheduler": scheduler.address,
         "tx_funder": funder.address,
         "paid_registry": registry.address,
         "supervisor": supervisor.address,
     }
+
+
+def hand_over_automation(contracts: list[Any], deployer: Any, admin: Any) -> None:
+    """Starts the Ownable2Step transfer of each contract to `admin`; a signer admin accepts at
+    once, a bare address must call `acceptOwnership()` on each (the deployer owns them until)."""
+    admin_address = _address(admin)
+    for c in contracts:
+        c.transferOwnership(admin_address, sender=deployer)
+        if hasattr(admin, "sign_transaction"):
+            c.acceptOwnership(sender=admin)

@@ -134,6 +134,10 @@ class AutomationSpec(BaseModel):
     execution_effort: int = Field(3_000_000, gt=0)
     supervisor_interval: int = Field(86_400, gt=0)
     force_rebalance: bool = False
+    # Issue 11: the most the funder pays per rolling day (all spenders), and each paid
+    # rebalancer's life-time allowance on it (finite; at most 1,000 native units).
+    funder_spend_cap_wei: int = Field(10**18, gt=0, lt=2**96)
+    paid_allowance_wei: int = Field(10**18, gt=0, le=1_000 * 10**18)
 
 
 class Profile(BaseModel):
@@ -321,7 +325,7 @@ def deploy_fund_automation(
     """Scheduler, funder, paid-rebalancer registry and supervisor; a paid rebalancer booked on
     the AssetController (its only power: rebalance(bool), through REBALANCER_ROLE), registered
     with the supervisor. Ownership ends with `admin` (two-step: a bare address must accept)."""
-    from keepers.deployment.automation import deploy_automation
+    from keepers.deployment.automation import deploy_automation, hand_over_automation
 
     addrs = deploy_automation(
         project,
@@ -334,24 +338,23 @@ def deploy_fund_automation(
         paid_effort=spec.execution_effort,
         supervisor_interval=spec.supervisor_interval,
         force_rebalance=spec.force_rebalance,
+        funder_spend_cap_wei=spec.funder_spend_cap_wei,
+        paid_allowance_wei=spec.paid_allowance_wei,
     )
     scheduler = project.RebalanceScheduler.at(addrs["scheduler"])
     funder = project.TxFunder.at(addrs["tx_funder"])
     registry = project.PaidRebalancerRegistry.at(addrs["paid_registry"])
     supervisor = project.Supervisor.at(addrs["supervisor"])
     c = fund.controller
-    registry.setCreator(deployer, True, sender=deployer)
-    rid = registry.createPaidRebalancer(c, sender=deployer).return_value
+    admin_address = getattr(admin, "address", admin)
+    # The fund's paid rebalancer belongs to the admin from the start (the deployer, still the
+    # registry owner here, creates it *for* the admin): after hand-over the deployer can neither
+    # remove it nor unregister it. The registry registers it with the supervisor itself.
+    rid = registry.createPaidRebalancerFor(c, admin_address, sender=deployer).return_value
     rebalancer = registry.rebalancerOf(rid)
     c.grantRole(c.REBALANCER_ROLE(), rebalancer, sender=deployer)
-    supervisor.addPaidRebalancer(rid, sender=deployer)
-    registry.setCreator(deployer, False, sender=deployer)
-    admin_address = getattr(admin, "address", admin)
     if admin_address != deployer.address:
-        for x in (scheduler, funder, registry, supervisor):
-            x.transferOwnership(admin_address, sender=deployer)
-            if hasattr(admin, "sign_transaction"):
-                x.acceptOwnership(sender=admin)
+        hand_over_automation([scheduler, funder, registry, supervisor], deployer, admin)
     log(f"automation: scheduler {scheduler.address}, fund rebalancer #{rid} {rebalancer}")
     return {
         "scheduler": scheduler,

@@ -263,6 +263,23 @@ def runway_alert(
     return None
 
 
+def spend_cap_alert(
+    funder: str, available: int, cap: int, next_booking_fee: int
+) -> RunwayAlert | None:
+    """Critical when the funder's rolling-day spend cap (TxFunder.availableToSpend) cannot pay
+    the next booking: bookings fail until the window drains, whatever the balance. Unexpected in
+    normal running (the cap is sized for the fees the deployment expects), so it also means
+    someone is spending the day's budget: check the registry's creators and paid rebalancers."""
+    if next_booking_fee > 0 and available < next_booking_fee:
+        return RunwayAlert(
+            "critical",
+            "spend_cap_reached",
+            f"funder {funder} may pay {available} wei more in this rolling day (cap {cap}), the "
+            f"next booking needs {next_booking_fee}: bookings fail until the window drains",
+        )
+    return None
+
+
 def due_again(last: int | None, now: int, every: int) -> bool:
     """True when something done at ``last`` (None: never) may be done again at ``now``."""
     return last is None or now - last >= every

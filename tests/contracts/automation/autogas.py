@@ -21,8 +21,15 @@ CHAINLINK_V23_CONDITIONAL_OVERHEAD = 98_200
 
 def _system(project: Any, accounts: Any) -> dict[str, Any]:
     deployer, gov, keeper, alice = accounts[0], accounts[1], accounts[2], accounts[4]
+    # A spend cap above the 1,000-rebalancer fleet's bookings: this measures gas, not the cap.
     addr = deploy_automation(
-        project, deployer, gov, base_fee=BASE_FEE, slot_seconds=SLOT, funder_deposit=10**20
+        project,
+        deployer,
+        gov,
+        base_fee=BASE_FEE,
+        slot_seconds=SLOT,
+        funder_deposit=10**20,
+        funder_spend_cap_wei=10**22,
     )
     c = {
         "deployer": deployer,
@@ -81,7 +88,7 @@ def measure_rebalancer(project: Any, chain: Any, accounts: Any) -> dict[str, int
     s = _system(project, accounts)
     scheduler, registry, alice, keeper = s["scheduler"], s["registry"], s["alice"], s["keeper"]
     position = s["deployer"].deploy(project.TestPosition, alice)
-    create_tx = registry.createPaidRebalancer(position, sender=alice)
+    create_tx = registry.createPaidRebalancerFor(position, alice, sender=s["gov"])
     r = project.Rebalancer.at(registry.rebalancerOf(create_tx.return_value))
     position.setRebalancer(r, True, sender=alice)
     noop_tx = r.fixReschedule(sender=keeper)

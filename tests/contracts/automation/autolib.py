@@ -12,6 +12,12 @@ INTERVAL = 3_600
 MARGIN_BPS = 12_000
 HIGH, MEDIUM, LOW = 0, 1, 2
 UNKNOWN, SCHEDULED, EXECUTED, CANCELED = 0, 1, 2, 3
+# Issue 11 limits used by the fixtures: the funder's rolling-day spend cap (large, so that only
+# the tests about it meet it), each paid rebalancer's allowance, the registry's caps.
+FUNDER_CAP = 10**22
+PAID_ALLOWANCE = 10**18
+MAX_PER_OWNER = 20
+MAX_TOTAL = 100
 
 
 def calldata_gas(data: bytes) -> int:
@@ -59,3 +65,12 @@ def selector(signature: str) -> bytes:
     from eth_utils import keccak
 
     return keccak(text=signature)[:4]
+
+
+def create_paid(registry, position, owner, gov):
+    """A paid rebalancer for `position` owned by `owner`, the way an owner gets one now: the
+    admin allow-lists the position, its owner() creates. Returns (id, tx)."""
+    if not registry.isPositionAllowed(position):
+        registry.setPositionAllowed(position, True, sender=gov)
+    tx = registry.createPaidRebalancer(position, sender=owner)
+    return tx.return_value, tx

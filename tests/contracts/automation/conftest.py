@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from autolib import BASE_FEE, DATA_FEE, SLOT, config
+from autolib import (
+    BASE_FEE,
+    DATA_FEE,
+    FUNDER_CAP,
+    MAX_PER_OWNER,
+    MAX_TOTAL,
+    PAID_ALLOWANCE,
+    SLOT,
+    config,
+)
 
 
 @pytest.fixture
@@ -18,7 +27,7 @@ def handler(project, deployer, scheduler):
 
 @pytest.fixture
 def funder(project, deployer, gov):
-    f = deployer.deploy(project.TxFunder, gov)
+    f = deployer.deploy(project.TxFunder, gov, FUNDER_CAP)
     deployer.transfer(f, 10**18)
     return f
 
@@ -53,7 +62,15 @@ def rebalancer(make_rebalancer, alice):
 
 @pytest.fixture
 def registry(project, deployer, gov, scheduler, funder):
-    reg = deployer.deploy(project.PaidRebalancerRegistry, gov, scheduler, config(funder))
+    reg = deployer.deploy(
+        project.PaidRebalancerRegistry,
+        gov,
+        scheduler,
+        config(funder),
+        PAID_ALLOWANCE,
+        MAX_PER_OWNER,
+        MAX_TOTAL,
+    )
     funder.setManager(reg, True, sender=gov)
     return reg
 

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import ape
 import pytest
+from ape.utils import ZERO_ADDRESS
 from autolib import SCHEDULED
 
-from keepers.deployment.automation import RecurringConfig, deploy_automation
+from keepers.deployment.automation import (
+    DEFAULT_FUNDER_SPEND_CAP_WEI,
+    DEFAULT_MAX_PAID_PER_OWNER,
+    DEFAULT_MAX_PAID_TOTAL,
+    DEFAULT_PAID_ALLOWANCE_WEI,
+    RecurringConfig,
+    deploy_automation,
+)
 
 
 def test_deploy_automation__admin_signer__wired_and_owned(project, deployer, gov, alice):
@@ -24,18 +33,63 @@ def test_deploy_automation__admin_signer__wired_and_owned(project, deployer, gov
     run_id, _ = supervisor.bookedRun()
     assert scheduler.status(run_id) == SCHEDULED
     assert registry.defaultRecurringConfig().txFunder == funder.address
-    # The wiring works end to end: a position owner gets a booked paid rebalancer.
+    # Issue 11 limits are set: finite allowance, caps, a rolling-day spend cap.
+    assert registry.allowancePerRebalancer() == DEFAULT_PAID_ALLOWANCE_WEI
+    assert (registry.maxPerOwner(), registry.maxTotal()) == (
+        DEFAULT_MAX_PAID_PER_OWNER,
+        DEFAULT_MAX_PAID_TOTAL,
+    )
+    assert funder.spendCapPerWindow() == DEFAULT_FUNDER_SPEND_CAP_WEI
+    assert registry.supervisor() == supervisor.address
+    # The wiring works end to end: the admin allow-lists a position, its owner gets a booked
+    # paid rebalancer, registered with the supervisor by the registry.
     position = deployer.deploy(project.TestPosition, alice)
+    registry.setPositionAllowed(position, True, sender=gov)
     paid_id = registry.createPaidRebalancer(position, sender=alice).return_value
-    supervisor.addPaidRebalancer(paid_id, sender=alice)
-    assert supervisor.itemCount() == 1
+    assert supervisor.isSupervised(paid_id) and supervisor.itemCount() == 1
+
+
+def test_deploy_automation__deployer_after_hand_over__no_power(project, deployer, gov, alice):
+    """Who else can call the admin functions after deploy? Not the deployer: it owns nothing,
+    is not a creator, and cannot spend, approve, add or remove."""
+    addr = deploy_automation(project, deployer, gov, base_fee=10**9, slot_seconds=60)
+    scheduler = project.RebalanceScheduler.at(addr["scheduler"])
+    funder = project.TxFunder.at(addr["tx_funder"])
+    registry = project.PaidRebalancerRegistry.at(addr["paid_registry"])
+    supervisor = project.Supervisor.at(addr["supervisor"])
+    for c in (scheduler, funder, registry, supervisor):
+        assert c.owner() == gov.address and c.pendingOwner() == ZERO_ADDRESS
+    assert not registry.isCreator(deployer) and not funder.isManager(deployer)
+    position = deployer.deploy(project.TestPosition, deployer)
+    d = deployer.address
+    with ape.reverts(registry.NotAuthorisedCreator, caller=d, position=position.address):
+        registry.createPaidRebalancer(position, sender=deployer)
+    with ape.reverts(registry.OwnableUnauthorizedAccount, account=d):
+        registry.setCreator(deployer, True, sender=deployer)
+    with ape.reverts(funder.NotOwnerOrManager, caller=d):
+        funder.approveSpender(deployer, 1, sender=deployer)
+    with ape.reverts(funder.OwnableUnauthorizedAccount, account=d):
+        funder.setSpendCap(2**100, sender=deployer)
+    with ape.reverts(funder.OwnableUnauthorizedAccount, account=d):
+        funder.withdraw(deployer, 1, sender=deployer)
+    with ape.reverts(scheduler.OwnableUnauthorizedAccount, account=d):
+        scheduler.setFees(0, 0, sender=deployer)
+    with ape.reverts(supervisor.NotAdminOrRegistry, caller=d):
+        supervisor.addPaidRebalancer(1, sender=deployer)
 
 
 def test_deploy_automation__bare_admin_address__pending_owner(project, deployer, accounts):
+    """With a bare admin address the admin must accept ownership of all four contracts."""
     admin = accounts[8].address
     addr = deploy_automation(project, deployer, admin, base_fee=1, slot_seconds=30)
-    funder = project.TxFunder.at(addr["tx_funder"])
-    assert funder.pendingOwner() == admin and funder.owner() == deployer.address
+    for name, ctype in (
+        ("scheduler", project.RebalanceScheduler),
+        ("tx_funder", project.TxFunder),
+        ("paid_registry", project.PaidRebalancerRegistry),
+        ("supervisor", project.Supervisor),
+    ):
+        c = ctype.at(addr[name])
+        assert c.pendingOwner() == admin and c.owner() == deployer.address
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ape
-from autolib import events
+from autolib import FUNDER_CAP, advance, events
 
 
 def test_withdraw_fee__authorised__pays_and_lowers_allowance(funder, gov, alice):
@@ -16,7 +16,7 @@ def test_withdraw_fee__authorised__pays_and_lowers_allowance(funder, gov, alice)
 
 
 def test_withdraw_fee__over_allowance_or_balance__reverts(project, deployer, gov, alice):
-    funder = deployer.deploy(project.TxFunder, gov)
+    funder = deployer.deploy(project.TxFunder, gov, FUNDER_CAP)
     deployer.transfer(funder, 500)
     funder.approveSpender(alice, 1_000, sender=gov)
     with ape.reverts(
@@ -55,7 +55,7 @@ def test_refund__spender__restores_allowance_revoked_does_not(funder, gov, alice
 
 
 def test_runway__below_threshold__emits_low_runway(project, deployer, gov, alice):
-    funder = deployer.deploy(project.TxFunder, gov)
+    funder = deployer.deploy(project.TxFunder, gov, FUNDER_CAP)
     assert funder.runway() == 2**256 - 1
     deployer.transfer(funder, 1_000)
     funder.setRunwayParams(100, 5, sender=gov)
@@ -78,3 +78,56 @@ def test_withdraw__owner_only(funder, gov, attacker, bob):
     assert bob.balance - before == 10
     with ape.reverts(funder.InsufficientFunderBalance):
         funder.withdraw(bob, 10**30, sender=gov)
+
+
+def test_spend_cap__rolling_day__caps_all_spenders_then_drains(
+    project, deployer, chain, gov, alice, bob
+):
+    """Whatever the allowances (here unlimited), all spenders together withdraw at most the cap
+    per rolling day; it drains linearly, so half a day later half the cap is free again. Who
+    else can raise it? Only the owner (not a manager, not a spender)."""
+    cap = 10**15
+    funder = deployer.deploy(project.TxFunder, gov, cap)
+    deployer.transfer(funder, 10**18)
+    for spender in (alice, bob):
+        funder.approveSpender(spender, 2**256 - 1, sender=gov)
+    funder.withdrawFee(6 * 10**14, sender=alice)
+    with ape.reverts(funder.SpendCapExceeded, amount=5 * 10**14):
+        funder.withdrawFee(5 * 10**14, sender=bob)
+    funder.withdrawFee(funder.availableToSpend(), sender=bob)
+    assert funder.availableToSpend() == 0
+    with ape.reverts(funder.SpendCapExceeded):
+        funder.withdrawFee(1, sender=alice)
+    advance(chain, 43_200)
+    assert cap // 2 - 10**11 <= funder.availableToSpend() <= cap // 2 + 10**11
+    advance(chain, 43_200)
+    assert funder.availableToSpend() == cap and funder.spentInWindow() == 0
+    funder.setManager(bob, True, sender=gov)
+    for outsider in (bob, alice):
+        with ape.reverts(funder.OwnableUnauthorizedAccount, account=outsider.address):
+            funder.setSpendCap(10**18, sender=outsider)
+    tx = funder.setSpendCap(2 * cap, sender=gov)
+    assert events(tx, "SpendCapSet")[0].spendCapPerWindow == 2 * cap
+    funder.withdrawFee(2 * cap, sender=alice)
+
+
+def test_spend_cap__zero_or_too_large__reverts(project, deployer, gov):
+    for bad in (0, 2**96):
+        with ape.reverts(project.TxFunder.InvalidSpendCap, spendCapPerWindow=bad):
+            deployer.deploy(project.TxFunder, gov, bad)
+    funder = deployer.deploy(project.TxFunder, gov, FUNDER_CAP)
+    with ape.reverts(funder.InvalidSpendCap, spendCapPerWindow=0):
+        funder.setSpendCap(0, sender=gov)
+
+
+def test_refund__unlimited_allowance__saturates_instead_of_overflowing(funder, gov, alice):
+    """Issue 11 (low): an unlimited spender that received an ETH gift refunded more than it
+    withdrew, and allowance + value overflowed: the refund reverted, which blocked the
+    spender's reconfiguration and removal. Now the allowance stays max."""
+    funder.approveSpender(alice, 2**256 - 1, sender=gov)
+    tx = funder.refund(value=10**15, sender=alice)
+    assert funder.allowance(alice) == 2**256 - 1
+    assert events(tx, "RefundCredited")[0].allowanceRestored
+    funder.withdrawFee(10**6, sender=alice)
+    funder.refund(value=10**6 + 1, sender=alice)
+    assert funder.allowance(alice) == 2**256 - 1

@@ -9,6 +9,7 @@ from autolib import (
     CANCELED,
     EFFORT,
     EXECUTED,
+    FUNDER_CAP,
     INTERVAL,
     MARGIN_BPS,
     SCHEDULED,
@@ -160,7 +161,7 @@ def test_fix_reschedule__stale_receipt__cleared_then_books(
 def test_booking__funder_empty__failed_event_then_refill_recovers(
     project, deployer, gov, make_rebalancer, scheduler, bob
 ):
-    empty = deployer.deploy(project.TxFunder, gov)
+    empty = deployer.deploy(project.TxFunder, gov, FUNDER_CAP)
     r = make_rebalancer(fund=empty)
     tx = r.fixReschedule(sender=bob)
     [failed] = events(tx, "FailedRecurringSchedule")
@@ -175,7 +176,7 @@ def test_booking__funder_empty__failed_event_then_refill_recovers(
 def test_booking__unauthorised_funder__failed_event(
     project, deployer, gov, scheduler, position, alice
 ):
-    funder = deployer.deploy(project.TxFunder, gov)
+    funder = deployer.deploy(project.TxFunder, gov, FUNDER_CAP)
     deployer.transfer(funder, 10**18)
     r = deployer.deploy(project.Rebalancer, alice, scheduler, position, config(funder))
     tx = r.fixReschedule(sender=alice)
@@ -205,7 +206,7 @@ def test_booking__during_run_failure__run_itself_succeeds(
 def test_set_config__new_funder__refunds_old_then_books_with_new(
     project, deployer, gov, rebalancer, scheduler, funder, alice
 ):
-    other = deployer.deploy(project.TxFunder, gov)
+    other = deployer.deploy(project.TxFunder, gov, FUNDER_CAP)
     deployer.transfer(other, 10**18)
     other.approveSpender(rebalancer, 2**256 - 1, sender=gov)
     old_id, _ = rebalancer.bookedRun()
@@ -280,3 +281,62 @@ def test_destroy__full_refund_share__funder_made_whole(rebalancer, scheduler, fu
     scheduler.setRefundBps(10_000, sender=gov)
     rebalancer.destroy(sender=alice)
     assert funder.balance == 10**18
+
+
+def test_set_config_and_destroy__unlimited_allowance_after_gift__not_blocked(
+    rebalancer, scheduler, funder, alice, attacker
+):
+    """Issue 11 (low): with an unlimited allowance, a gift larger than half the booked fee made
+    the refund on reconfiguration exceed what was withdrawn; TxFunder.refund overflowed, the
+    strict return reverted (RefundReturnFailed) and the owner could neither reconfigure nor
+    remove the rebalancer. Anyone can send such a gift (here the attacker)."""
+    assert funder.allowance(rebalancer) > 2**255
+    paid = scheduler.getRun(rebalancer.bookedRun()[0]).fee
+    attacker.transfer(rebalancer, paid)
+    rebalancer.setRecurringConfig(config(funder, interval=900), sender=alice)
+    assert funder.allowance(rebalancer) > 2**255 and rebalancer.balance == 0
+    attacker.transfer(rebalancer, 10**17)
+    rebalancer.destroy(sender=alice)
+    assert rebalancer.destroyed() and rebalancer.balance == 0
+    assert funder.allowance(rebalancer) == 2**256 - 1
+
+
+def test_exploit__attacker_books_and_executes_run_for_rebalancer__position_untouched(
+    chain, rebalancer, position, scheduler, attacker
+):
+    """Issue 11, finding 2 (medium), automation half: the attacker books a run for someone's
+    rebalancer (the fund's, in production), pays the fee, and executes it at once to trigger the
+    position's rebalance at a moment of its choosing (the fee comes back to it as executor).
+    Now the scheduler refuses a booking not made by the handler itself, so no run exists to
+    execute: the position is not rebalanced, the attacker gets nothing and the rebalancer's own
+    booking is untouched."""
+    booked = rebalancer.bookedRun()
+    calls = position.calls()
+    fee = scheduler.feeFor(0, 1, EFFORT)
+    try:
+        tx = scheduler.schedule(
+            rebalancer, b"", now(chain) + 1, 1, EFFORT, value=fee, sender=attacker
+        )
+        advance(chain, 120)
+        scheduler.execute(tx.return_value, sender=attacker)
+    except ape.exceptions.ContractLogicError:
+        pass
+    assert position.calls() == calls
+    assert rebalancer.bookedRun() == booked and scheduler.status(booked[0]) == SCHEDULED
+    with ape.reverts(
+        scheduler.NotHandlerItself, handler=rebalancer.address, caller=attacker.address
+    ):
+        scheduler.schedule(rebalancer, b"", now(chain) + 1, 1, EFFORT, value=fee, sender=attacker)
+
+
+def test_execute_scheduled__foreign_run_id__reverts_without_work(
+    project, deployer, scheduler, funder, position, alice, bob
+):
+    """Second lock: a RecurringTask acts only on the run id it booked. Here its scheduler is an
+    account (bob) that calls with any id, as a scheduler that let anyone book would: a foreign id
+    reverts with ForeignRun and the position is not called."""
+    r = deployer.deploy(project.Rebalancer, alice, bob, position, config(funder))
+    position.setRebalancer(r, True, sender=alice)
+    with ape.reverts(r.ForeignRun, runId=999, bookedRunId=0):
+        r.executeScheduled(999, b"", sender=bob)
+    assert position.calls() == 0

@@ -1,19 +1,34 @@
-"""PaidRebalancerRegistry: creation rights, one per position, admin config, removal."""
+"""PaidRebalancerRegistry: creation rights, caps, finite allowances, one per position, admin
+config, removal; the issue-11 drain exploit."""
 
 from __future__ import annotations
 
+import contextlib
+
 import ape
-from autolib import CANCELED, SCHEDULED, config, events
+from autolib import (
+    CANCELED,
+    FUNDER_CAP,
+    MAX_PER_OWNER,
+    MAX_TOTAL,
+    PAID_ALLOWANCE,
+    SCHEDULED,
+    advance,
+    config,
+    create_paid,
+    events,
+    now,
+)
 
 ALREADY_BOOKED, BOOKED, FAILED, DESTROYED = range(4)
 
 
 def create(registry, position, sender):
-    tx = registry.createPaidRebalancer(position, sender=sender)
-    return tx.return_value, tx
+    """The position's owner creates, after the admin allow-listed the position."""
+    return create_paid(registry, position, sender, registry.owner())
 
 
-def test_create__position_owner__books_with_admin_funder(
+def test_create__allow_listed_position_owner__books_with_admin_funder(
     project, registry, scheduler, funder, position, alice
 ):
     paid_id, tx = create(registry, position, alice)
@@ -26,6 +41,9 @@ def test_create__position_owner__books_with_admin_funder(
     assert scheduler.status(r.bookedRun()[0]) == SCHEDULED
     assert scheduler.getRun(r.bookedRun()[0]).payer == r.address
     assert registry.idOfPosition(position) == paid_id and registry.ownerOf(paid_id) == alice.address
+    # A finite allowance, never the unlimited one.
+    assert funder.allowance(r) == PAID_ALLOWANCE - scheduler.getRun(r.bookedRun()[0]).fee
+    assert registry.liveCount() == 1 and registry.liveCountOf(alice) == 1
 
 
 def test_create__second_for_same_position__reverts(registry, position, alice, gov):
@@ -37,31 +55,123 @@ def test_create__second_for_same_position__reverts(registry, position, alice, go
         registry.createPaidRebalancer(position, sender=gov)
 
 
-def test_create__not_owner__reverts(project, deployer, registry, position, attacker, handler):
+def test_create__not_authorised__reverts(
+    project, deployer, registry, position, gov, attacker, handler
+):
+    """Who else can call createPaidRebalancer? Nobody but the admin, a creator, or the owner()
+    of an allow-listed position: the attacker's own positions are not allow-listed, an
+    allow-listed position of someone else is not the attacker's, and createPaidRebalancerFor is
+    creators only."""
+    own = deployer.deploy(project.TestPosition, attacker)
+    with ape.reverts(registry.NotAuthorisedCreator, caller=attacker.address, position=own.address):
+        registry.createPaidRebalancer(own, sender=attacker)
+    with ape.reverts(registry.NotAuthorisedCreator, caller=attacker.address, position=own.address):
+        registry.createPaidRebalancerFor(own, attacker, sender=attacker)
+    registry.setPositionAllowed(position, True, sender=gov)
     with ape.reverts(registry.NotPositionOwner, caller=attacker.address, position=position.address):
         registry.createPaidRebalancer(position, sender=attacker)
     # A position with no owner() (or an EOA) cannot be claimed by a stranger either.
+    registry.setPositionAllowed(handler, True, sender=gov)
     with ape.reverts(registry.NotPositionOwner):
         registry.createPaidRebalancer(handler, sender=attacker)
     with ape.reverts(registry.ZeroPosition):
         registry.createPaidRebalancer(ape.utils.ZERO_ADDRESS, sender=attacker)
+    with ape.reverts(registry.OwnableUnauthorizedAccount, account=attacker.address):
+        registry.setPositionAllowed(own, True, sender=attacker)
+    assert registry.liveCount() == 0
 
 
-def test_create__authorised_creator__allowed(registry, position, gov, bob):
+def test_create__authorised_creator__allowed_for_any_owner(
+    project, deployer, registry, position, gov, bob, alice
+):
     with ape.reverts(registry.OwnableUnauthorizedAccount, account=bob.address):
         registry.setCreator(bob, True, sender=bob)
     registry.setCreator(bob, True, sender=gov)
-    paid_id, _ = create(registry, position, bob)
+    paid_id = registry.createPaidRebalancer(position, sender=bob).return_value
     assert registry.ownerOf(paid_id) == bob.address
+    other = deployer.deploy(project.TestPosition, alice)
+    paid_id = registry.createPaidRebalancerFor(other, alice, sender=bob).return_value
+    assert registry.ownerOf(paid_id) == alice.address
+    with ape.reverts(registry.ZeroOwner):
+        registry.createPaidRebalancerFor(other, ape.utils.ZERO_ADDRESS, sender=bob)
+    # A creator can give its right up itself (the deployer does after set-up).
+    registry.renounceCreator(sender=bob)
+    assert not registry.isCreator(bob)
+    third = deployer.deploy(project.TestPosition, bob)
+    with ape.reverts(registry.NotAuthorisedCreator, caller=bob.address, position=third.address):
+        registry.createPaidRebalancer(third, sender=bob)
+
+
+def test_create__caps__per_owner_and_total(project, deployer, registry, gov, alice, bob):
+    """Caps bound what even the admin's creators can make: per owner, then in total; a removal
+    frees a place."""
+    registry.setLimits(2, 3, sender=gov)
+    pos = [deployer.deploy(project.TestPosition, alice) for _ in range(5)]
+    a1 = registry.createPaidRebalancerFor(pos[0], alice, sender=gov).return_value
+    registry.createPaidRebalancerFor(pos[1], alice, sender=gov)
+    with ape.reverts(registry.OwnerCapReached, owner=alice.address, maxPerOwner=2):
+        registry.createPaidRebalancerFor(pos[2], alice, sender=gov)
+    registry.createPaidRebalancerFor(pos[2], bob, sender=gov)
+    with ape.reverts(registry.TotalCapReached, maxTotal=3):
+        registry.createPaidRebalancerFor(pos[3], bob, sender=gov)
+    registry.removePaidRebalancer(a1, sender=alice)
+    assert registry.liveCount() == 2 and registry.liveCountOf(alice) == 1
+    registry.createPaidRebalancerFor(pos[3], alice, sender=gov)
+    with ape.reverts(registry.InvalidLimits, maxPerOwner=4, maxTotal=3):
+        registry.setLimits(4, 3, sender=gov)
+    with ape.reverts(registry.InvalidLimits, maxPerOwner=0, maxTotal=3):
+        registry.setLimits(0, 3, sender=gov)
+    with ape.reverts(registry.OwnableUnauthorizedAccount, account=alice.address):
+        registry.setLimits(5, 50, sender=alice)
+
+
+def test_allowance__finite_validated_and_topped_up_by_admin_only(
+    project, deployer, registry, scheduler, funder, position, gov, alice
+):
+    """No unlimited default: 0, max uint and anything above MAX_ALLOWANCE_PER_REBALANCER are
+    refused, at construction too. Who else can top an allowance up? Only the registry owner."""
+    cap = registry.MAX_ALLOWANCE_PER_REBALANCER()
+    assert registry.allowancePerRebalancer() == PAID_ALLOWANCE
+    for bad in (0, cap + 1, 2**256 - 1):
+        with ape.reverts(registry.InvalidAllowance, allowance=bad):
+            registry.setAllowancePerRebalancer(bad, sender=gov)
+    with ape.reverts(registry.InvalidAllowance, allowance=2**256 - 1):
+        deployer.deploy(
+            project.PaidRebalancerRegistry,
+            gov,
+            scheduler,
+            config(funder),
+            2**256 - 1,
+            MAX_PER_OWNER,
+            MAX_TOTAL,
+        )
+    registry.setAllowancePerRebalancer(cap, sender=gov)
+    paid_id, _ = create(registry, position, alice)
+    r = registry.rebalancerOf(paid_id)
+    with ape.reverts(registry.OwnableUnauthorizedAccount, account=alice.address):
+        registry.setRebalancerAllowance(paid_id, 10**16, sender=alice)
+    with ape.reverts(registry.InvalidAllowance, allowance=2**256 - 1):
+        registry.setRebalancerAllowance(paid_id, 2**256 - 1, sender=gov)
+    tx = registry.setRebalancerAllowance(paid_id, 10**16, sender=gov)
+    assert funder.allowance(r) == 10**16
+    assert events(tx, "RebalancerAllowanceSet")[0].allowance == 10**16
 
 
 def test_create__registry_not_funder_manager__reverts(
     project, deployer, gov, scheduler, position, alice
 ):
-    funder = deployer.deploy(project.TxFunder, gov)
-    reg = deployer.deploy(project.PaidRebalancerRegistry, gov, scheduler, config(funder))
+    funder = deployer.deploy(project.TxFunder, gov, FUNDER_CAP)
+    reg = deployer.deploy(
+        project.PaidRebalancerRegistry,
+        gov,
+        scheduler,
+        config(funder),
+        PAID_ALLOWANCE,
+        MAX_PER_OWNER,
+        MAX_TOTAL,
+    )
     with ape.reverts(funder.NotOwnerOrManager, caller=reg.address):
-        reg.createPaidRebalancer(position, sender=alice)
+        reg.createPaidRebalancerFor(position, alice, sender=gov)
 
 
 def test_update_config__admin__refunds_old_funder(
@@ -71,7 +181,7 @@ def test_update_config__admin__refunds_old_funder(
     r = project.Rebalancer.at(registry.rebalancerOf(paid_id))
     old_run = r.bookedRun()[0]
     paid = scheduler.getRun(old_run).fee
-    other = deployer.deploy(project.TxFunder, gov)
+    other = deployer.deploy(project.TxFunder, gov, FUNDER_CAP)
     deployer.transfer(other, 10**18)
     other.setManager(registry, True, sender=gov)
     before = funder.balance
@@ -90,6 +200,8 @@ def test_update_config__not_admin__reverts(registry, position, funder, alice):
         registry.updateDefaultRecurringConfig(config(funder), sender=alice)
     with ape.reverts(registry.OwnableUnauthorizedAccount, account=alice.address):
         registry.setAllowancePerRebalancer(1, sender=alice)
+    with ape.reverts(registry.OwnableUnauthorizedAccount, account=alice.address):
+        registry.setCreator(alice, True, sender=alice)
 
 
 def test_remove__owner_or_admin__cancels_refunds_destroys(
@@ -131,3 +243,88 @@ def test_paid_rebalancer__direct_owner_calls__only_registry(
         r.destroy(sender=alice)
     with ape.reverts(r.OwnableUnauthorizedAccount, account=alice.address):
         r.setRecurringConfig(config(funder), sender=alice)
+
+
+def test_exploit__forty_fake_positions_and_public_tick__funder_not_drained(
+    chain, project, deployer, registry, supervisor, scheduler, funder, gov, attacker
+):
+    """Issue 11, finding 1 (high), replayed: the attacker deploys 40 positions it owns, asks
+    for a paid rebalancer on each (on the old code each was authorised without limit on the
+    admin's funder and booked at once, the fee paid to whoever executes: the attacker), executes
+    every due run, and after the admin's top-up calls the public Supervisor.tick to re-book.
+    Now: every creation reverts, the attacker cannot add items to the supervisor, the funder
+    pays nothing beyond the fund's own rebalancer and the top-up stays, and the fund's own
+    rebalancer keeps its booking."""
+    registry.setSupervisor(supervisor, sender=gov)
+    fund_pos = deployer.deploy(project.TestPosition, gov)
+    fund_id = registry.createPaidRebalancerFor(fund_pos, gov, sender=gov).return_value
+    fund_reb = project.Rebalancer.at(registry.rebalancerOf(fund_id))
+    fund_run = fund_reb.bookedRun()[0]
+    funder_before = funder.balance
+    created = 0
+    for _ in range(40):
+        pos = attacker.deploy(project.TestPosition, attacker)
+        try:
+            registry.createPaidRebalancer(pos, sender=attacker)
+            created += 1
+        except ape.exceptions.ContractLogicError:
+            pass
+        with contextlib.suppress(ape.exceptions.ContractLogicError):
+            supervisor.addPaidRebalancer(registry.nextId() - 1, sender=attacker)
+    own = attacker.deploy(project.TestPosition, attacker)
+    with ape.reverts(registry.NotAuthorisedCreator, caller=attacker.address, position=own.address):
+        registry.createPaidRebalancer(own, sender=attacker)
+    with ape.reverts(supervisor.NotAdminOrRegistry, caller=attacker.address):
+        supervisor.addPaidRebalancers([fund_id], sender=attacker)
+    # The attacker executes everything due once the booked runs come due (the old attack's
+    # payday: 40 runs' fees to the attacker as executor, paid from the admin's funder).
+    advance(chain, 3_600 + 120)
+    due = list(scheduler.nextDueRuns(100))
+    tx = scheduler.executeBatch(due, sender=attacker)
+    handlers = {scheduler.getRun(e.id).handler for e in events(tx, "RunExecuted")}
+    fees_to_attacker = sum(e.fee for e in events(tx, "RunExecuted"))
+    rebooked = sum(e.feePaid for e in events(tx, "RunBooked"))
+    assert created == 0
+    assert registry.liveCount() == 1 and registry.nextId() == 2
+    # Only the fund's own run was there to execute: the honest executor's pay, nothing more.
+    assert handlers == {fund_reb.address}
+    assert fees_to_attacker == scheduler.getRun(fund_run).fee
+    assert funder.balance == funder_before - rebooked
+    fund_run = fund_reb.bookedRun()[0]
+    funder_before = funder.balance
+    # The admin tops up; one public tick re-books nothing but what is already booked.
+    gov.transfer(funder, 10**18)
+    supervisor.tick(100, sender=attacker)
+    assert funder.balance == funder_before + 10**18
+    assert fund_reb.bookedRun()[0] == fund_run and scheduler.status(fund_run) == SCHEDULED
+    assert now(chain) < scheduler.getRun(fund_run).timestamp
+    assert funder.spendCapPerWindow() == FUNDER_CAP
+
+
+def test_stolen_creator_key__funder_pays_at_most_the_daily_cap(
+    chain, project, deployer, registry, supervisor, scheduler, funder, gov, attacker
+):
+    """The worst case of a stolen creator key (or registry owner key): the thief creates as many
+    paid rebalancers as the caps allow and executes every run itself for a day, ticking the
+    supervisor each hour to re-book. The admin's funder pays at most the rolling-day cap: a
+    full bucket plus one day's drain, 2 x cap over 24 hours, whatever the allowances."""
+    run_fee = scheduler.feeFor(0, 1, 400_000) * 12_000 // 10_000
+    cap = 5 * run_fee
+    funder.setSpendCap(cap, sender=gov)
+    registry.setCreator(attacker, True, sender=gov)
+    registry.setSupervisor(supervisor, sender=gov)
+    before = funder.balance
+    for _ in range(10):
+        pos = attacker.deploy(project.TestPosition, attacker)
+        registry.createPaidRebalancerFor(pos, attacker, sender=attacker)
+    assert registry.liveCount() == 10
+    assert funder.spentInWindow() <= cap
+    for _ in range(24):
+        advance(chain, 3_600)
+        due = list(scheduler.nextDueRuns(100))
+        if due:
+            scheduler.executeBatch(due, sender=attacker)
+        supervisor.tick(100, sender=attacker)
+        assert funder.spentInWindow() <= cap
+    paid = before - funder.balance
+    assert cap <= paid <= 2 * cap

@@ -68,6 +68,18 @@ def test_schedule__rejected_or_underpaid__reverts(chain, scheduler, handler, ali
         scheduler.schedule(ape.utils.ZERO_ADDRESS, b"", ts, MEDIUM, EFFORT, sender=alice)
 
 
+def test_schedule__for_another_handler__reverts(chain, scheduler, handler, attacker):
+    """Who else can book a run for a handler? Nobody: only the handler itself (issue 11,
+    finding 2). Before, an attacker booked a run for the fund's rebalancer and executed it to
+    pick the moment of its rebalance."""
+    ts = slot_start(chain)
+    with ape.reverts(scheduler.NotHandlerItself, handler=handler.address, caller=attacker.address):
+        scheduler.schedule(
+            handler, b"", ts, MEDIUM, EFFORT, value=fee(EFFORT, MEDIUM), sender=attacker
+        )
+    assert scheduler.handlerRunCount(handler) == 0
+
+
 def test_schedule__high_slot_full__fails_while_medium_moves(chain, scheduler, handler, gov, alice):
     scheduler.setSlotCapacity(HIGH, 250_000, sender=gov)
     scheduler.setSlotCapacity(MEDIUM, 250_000, sender=gov)
@@ -155,6 +167,37 @@ def test_execute__too_little_gas__reverts_and_run_stays_scheduled(
     with ape.reverts(scheduler.InsufficientGasForEffort):
         scheduler.execute(run_id, sender=keeper, gas_limit=100_000)
     assert scheduler.status(run_id) == SCHEDULED
+
+
+def test_execute__1024_byte_run_minimum_gas__handler_gets_full_effort(
+    chain, scheduler, handler, alice, keeper
+):
+    """Issue 11 (low): the gas check ran before the run's data was loaded, so at the smallest
+    gas limit that passed it a 1,024-byte run's handler got ~44.7k less than its effort, the
+    run was consumed and the executor paid. Now the check sits at the call: at the smallest gas
+    limit with which execute succeeds (the node's estimate), the handler receives its full
+    effort; with less, execute reverts and the run stays Scheduled. The executor (anyone) picks
+    the gas limit: this is the bound on what it can do with it."""
+    effort = 1_000_000  # the handler stores the 1,024 bytes (32 fresh slots) and its gasleft
+    handler.setMode(5, sender=alice)  # RecordGas
+    data = bytes(range(256)) * 4
+    run_id, _ = book(handler, alice, slot_start(chain), effort=effort, data=data)
+    advance(chain, 3 * SLOT)
+    w3 = chain.provider.web3
+    call = {
+        "from": keeper.address,
+        "to": scheduler.address,
+        "data": scheduler.execute.encode_input(run_id),
+    }
+    minimum = w3.eth.estimate_gas(call)
+    with ape.reverts(scheduler.InsufficientGasForEffort):
+        scheduler.execute(run_id, sender=keeper, gas_limit=minimum - 2_000)
+    assert scheduler.status(run_id) == SCHEDULED
+    tx = scheduler.execute(run_id, sender=keeper, gas_limit=minimum)
+    assert events(tx, "RunExecuted")[0].success
+    assert handler.lastData() == data
+    # gasleft() read at the handler's entry: the effort less its dispatch and calldata copy.
+    assert handler.lastGas() >= effort - 1_000
 
 
 def test_execute_batch__mixed_ids__executes_due_skips_rest(

@@ -12,11 +12,13 @@ TICK_BUDGET = 10_000_000
 
 
 def make_paid(project, deployer, registry, supervisor, owner, n):
+    """n paid rebalancers owned by `owner` (created for it by the admin), added by the admin."""
+    gov = registry.owner()
     ids = []
     for _ in range(n):
         pos = deployer.deploy(project.TestPosition, owner)
-        ids.append(registry.createPaidRebalancer(pos, sender=owner).return_value)
-        supervisor.addPaidRebalancer(ids[-1], sender=owner)
+        ids.append(registry.createPaidRebalancerFor(pos, owner, sender=gov).return_value)
+        supervisor.addPaidRebalancer(ids[-1], sender=gov)
     return ids
 
 
@@ -27,9 +29,13 @@ def checked(tx) -> list[tuple[int, int]]:
     return outcomes(tx)
 
 
-def test_add_remove__owner_or_admin_only(
+def test_add_remove__admin_or_registry_adds_owner_removes(
     project, deployer, registry, supervisor, alice, gov, attacker
 ):
+    """Who else can call add/remove? add: only the admin (and the registry, see
+    test_registry_creates__registers_with_supervisor); the rebalancer's own registry owner
+    (alice) and an attacker cannot add, so nobody outside can flood the tick. remove: the
+    admin or the id's registry owner; an attacker cannot unregister someone's rebalancer."""
     [paid_id] = make_paid(project, deployer, registry, supervisor, alice, 1)
     assert supervisor.isSupervised(paid_id)
     with ape.reverts(supervisor.AlreadySupervised, id=paid_id):
@@ -39,18 +45,36 @@ def test_add_remove__owner_or_admin_only(
     supervisor.removePaidRebalancer(paid_id, sender=gov)
     with ape.reverts(supervisor.NotSupervised, id=paid_id):
         supervisor.removePaidRebalancer(paid_id, sender=alice)
-    with ape.reverts(supervisor.NotRebalancerOwnerOrAdmin, id=paid_id, caller=attacker.address):
-        supervisor.addPaidRebalancer(paid_id, sender=attacker)
+    for outsider in (attacker, alice):
+        with ape.reverts(supervisor.NotAdminOrRegistry, caller=outsider.address):
+            supervisor.addPaidRebalancer(paid_id, sender=outsider)
+        with ape.reverts(supervisor.NotAdminOrRegistry, caller=outsider.address):
+            supervisor.addPaidRebalancers([paid_id], sender=outsider)
     with ape.reverts(supervisor.UnknownRebalancer, id=42):
         supervisor.addPaidRebalancer(42, sender=gov)
-    supervisor.addPaidRebalancer(paid_id, sender=alice)
+    supervisor.addPaidRebalancer(paid_id, sender=gov)
     assert supervisor.itemCount() == 1
     supervisor.removePaidRebalancer(paid_id, sender=alice)
-    with ape.reverts(supervisor.NotRebalancerOwnerOrAdmin, id=paid_id, caller=attacker.address):
-        supervisor.addPaidRebalancers([paid_id], sender=attacker)
     supervisor.addPaidRebalancers([paid_id], sender=gov)
     with ape.reverts(supervisor.AlreadySupervised, id=paid_id):
         supervisor.addPaidRebalancers([paid_id], sender=gov)
+
+
+def test_registry_creates__registers_with_supervisor(
+    project, deployer, registry, supervisor, alice, gov, attacker
+):
+    """With the supervisor set on the registry, each paid rebalancer the registry creates is
+    registered at once (the registry is the supervisor's only other caller). Who else can set
+    the supervisor? Only the registry owner."""
+    with ape.reverts(registry.OwnableUnauthorizedAccount, account=attacker.address):
+        registry.setSupervisor(attacker, sender=attacker)
+    registry.setSupervisor(supervisor, sender=gov)
+    pos = deployer.deploy(project.TestPosition, alice)
+    tx = registry.createPaidRebalancerFor(pos, alice, sender=gov)
+    paid_id = tx.return_value
+    assert supervisor.isSupervised(paid_id) and supervisor.itemCount() == 1
+    [added] = events(tx, "PaidRebalancerAdded")
+    assert added.id == paid_id and added.rebalancer == registry.rebalancerOf(paid_id)
 
 
 def test_admin__settings__owner_only_and_validated(supervisor, funder, gov, attacker):

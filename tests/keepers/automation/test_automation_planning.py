@@ -25,6 +25,7 @@ from keepers.planning.automation import (
     plan_batches,
     refine_batch,
     runway_alert,
+    spend_cap_alert,
     stuck_reason,
 )
 
@@ -169,3 +170,10 @@ def test_runway_alert__critical_before_warning():
 def test_due_again__cadence():
     assert due_again(None, 5, 60)
     assert not due_again(0, 59, 60) and due_again(0, 60, 60)
+
+
+def test_spend_cap_alert__below_next_fee__critical_else_none():
+    alert = spend_cap_alert("0xf", available=9, cap=100, next_booking_fee=10)
+    assert alert is not None and (alert.level, alert.code) == ("critical", "spend_cap_reached")
+    assert spend_cap_alert("0xf", available=10, cap=100, next_booking_fee=10) is None
+    assert spend_cap_alert("0xf", available=0, cap=100, next_booking_fee=0) is None

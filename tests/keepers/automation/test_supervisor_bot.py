@@ -182,3 +182,33 @@ def test_supervisor_bot_config__bad_values__refuse_start_naming_field(auto, sett
             bot.start()
     finally:
         bot.stop()
+
+
+def test_supervisor_bot__spend_cap_reached__alert_then_clears_after_window(
+    chain, auto, make_paid, settings, gov, bob
+):
+    """The funder's rolling-day spend cap (issue 11) stops bookings whatever the balance: the
+    bot pages spend_cap_reached (critical) once, and re-arms when the window has drained.
+    Who else can lift the cap? Only the funder's owner (tests/contracts/automation)."""
+    paid = make_paid(1)
+    reb = paid[0][1]
+    sched, funder = auto["scheduler"], auto["funder"]
+    advance(chain, 86_400)  # the deploy's and the first bookings drain out of the window
+    funder.setSpendCap(FEE // 2, sender=gov)
+    bot = make_bot(settings, auto)
+    try:
+        t = bot.tick(advance(chain, 1))
+        [alert] = [a for a in t.alerts if a.code == "spend_cap_reached"]
+        assert alert.level.value == "critical" and alert.detail["funder"] == funder.address
+        assert int(alert.detail["available"]) < FEE
+        tx = run_due(chain, sched, bob, [reb])
+        assert [e for e in tx.events if e.event_name == "FailedRecurringSchedule"]
+        t = bot.tick(advance(chain, 1))
+        assert "spend_cap_reached" not in [a.code for a in t.alerts]  # fired once
+        advance(chain, 86_400)
+        funder.setSpendCap(10**18, sender=gov)
+        t = bot.tick(advance(chain, 1))
+        assert "spend_cap_reached" not in [a.code for a in t.alerts]
+        assert (funder.address, "spend_cap_reached") not in bot.armed
+    finally:
+        bot.stop()

@@ -64,14 +64,14 @@ def auto(fresh: Any, project: Any, deployer: Any, gov: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_paid(project: Any, deployer: Any, alice: Any, auto: dict[str, Any]) -> Any:
+def make_paid(project: Any, deployer: Any, alice: Any, gov: Any, auto: dict[str, Any]) -> Any:
     """make_paid(n) -> n (registry id, Rebalancer, TestPosition), each booked and authorised."""
 
     def make(n: int = 1) -> list[tuple[int, Any, Any]]:
         out = []
         for _ in range(n):
             pos = deployer.deploy(project.TestPosition, alice)
-            tx = auto["registry"].createPaidRebalancer(pos, sender=alice)
+            tx = auto["registry"].createPaidRebalancerFor(pos, alice, sender=gov)
             rid = next(e for e in tx.events if e.event_name == "PaidRebalancerCreated").id
             reb = project.Rebalancer.at(auto["registry"].rebalancerOf(rid))
             pos.setRebalancer(reb, True, sender=alice)
