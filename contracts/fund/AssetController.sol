@@ -15,65 +15,26 @@ import {IAssetAdapter} from "../interfaces/IAssetAdapter.sol";
 import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
 import {BpsLib} from "../libraries/BpsLib.sol";
+import {WindowBudgetLib} from "../libraries/WindowBudgetLib.sol";
+import {AssetControllerStorage} from "./AssetControllerStorage.sol";
+import {AssetControllerAdmin} from "./AssetControllerAdmin.sol";
 
 /// @title AssetController
 /// @notice See IAssetController.
-contract AssetController is IAssetController, AccessControl, Pausable, ReentrancyGuard {
+/// @dev Storage and constants in AssetControllerStorage; configuration in AssetControllerAdmin
+/// (created here, reached by delegatecall: the EIP-170 size limit).
+contract AssetController is IAssetController, AssetControllerStorage {
     using SafeERC20 for IERC20;
     using OracleLib for OracleLib.Feed;
 
-    /* ROLES AND CONSTANTS */
+    /// @dev The configuration module, created with this controller and never replaced.
+    address private immutable _admin;
 
-    bytes32 public constant ADMIN_ROLE = keccak256("ADMIN_ROLE");
-    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
-    bytes32 public constant KEEPER_ROLE = keccak256("KEEPER_ROLE");
-    bytes32 public constant REBALANCER_ROLE = keccak256("REBALANCER_ROLE");
-
-    uint256 public constant MAX_ASSETS = 16;
-    uint16 public constant MAX_SLIPPAGE_LIMIT = 2_000;
-    uint32 public constant MAX_NAV_AGE_LIMIT = 1 days;
-    /// @dev rebalance() and allocateToLayer() leave 1% of each concentration limit unused, so
-    /// the swap's own slippage cannot push an asset over its limit and revert the whole move.
-    uint256 private constant _HEADROOM_BPS = 9_900;
-    uint256 private constant _FULFIL_BATCH = 50;
-
-    /* STORAGE */
-
-    struct Asset {
-        uint8 tier;
-        bool instant;
-        uint16 maxConcentrationBps;
-        IAssetAdapter adapter;
-        uint128 cap;
-        OracleLib.Feed feed;
-    }
-
-    /// @dev One valuation pass over every asset.
-    struct Snap {
-        uint256 gross;
-        uint256[3] tierValues;
-        uint256[] values;
-        uint256[] prices;
-    }
-
-    ITieredVault private immutable _vault;
-    IERC20 private immutable _cash;
-    uint8 private immutable _baseDecimals;
-
-    TierConfig[3] private _tiers;
-    mapping(address token => Asset) private _assets;
-    address[] private _list;
-    address[3] private _default;
-    RiskParams private _risk;
-    uint192 private _markValue;
-    uint64 private _markedAt;
-
-    constructor(ITieredVault vault_, address admin, TierConfig[3] memory tiers_, RiskParams memory risk_) {
-        if (address(vault_) == address(0)) revert ZeroAddress("vault");
+    constructor(ITieredVault vault_, address admin, TierConfig[3] memory tiers_, RiskParams memory risk_)
+        AssetControllerStorage(vault_)
+    {
         if (admin == address(0)) revert ZeroAddress("admin");
-        _vault = vault_;
-        _cash = IERC20(vault_.asset());
-        _baseDecimals = IERC20Metadata(vault_.asset()).decimals();
+        _admin = address(new AssetControllerAdmin(vault_));
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(ADMIN_ROLE, admin);
         _setTiers(tiers_);
@@ -82,9 +43,15 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
 
     /* MODIFIERS */
 
+    /// @dev A function, not inlined: six moves share one copy of the role and sequencer checks.
     modifier onlyKeeper() {
-        _checkRole(KEEPER_ROLE);
+        _beforeMove(KEEPER_ROLE);
         _;
+    }
+
+    function _beforeMove(bytes32 role) private view {
+        if (role != bytes32(0)) _checkRole(role);
+        OracleLib.checkSequencer(_sequencer, _sequencerGrace);
     }
 
     /* VIEWS */
@@ -168,6 +135,23 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
     }
 
     /// @inheritdoc IAssetController
+    function moveLimits() external view returns (MoveLimits memory) {
+        return _limits;
+    }
+
+    /// @inheritdoc IAssetController
+    function budgetUsage() external view returns (uint256 lossUsed, uint256 notionalUsed) {
+        MoveLimits memory l = _limits;
+        if (l.window == 0) return (0, 0);
+        return WindowBudgetLib.current(_usage, l.lossBudget, l.notionalBudget, l.window);
+    }
+
+    /// @inheritdoc IAssetController
+    function sequencerFeed() external view returns (address, uint32) {
+        return (_sequencer, _sequencerGrace);
+    }
+
+    /// @inheritdoc IAssetController
     function valueOf(address token, uint256 amount) external view returns (uint256) {
         Asset storage a = _requireAsset(token);
         OracleLib.Feed memory f = a.feed;
@@ -200,7 +184,7 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
         returns (uint256)
     {
         if (cashAmount == 0) revert ZeroAmount();
-        return _purchase(token, cashAmount, minOut);
+        return _purchase(token, cashAmount, minOut, _risk.maxSlippageBps);
     }
 
     /// @inheritdoc IAssetController
@@ -212,7 +196,7 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
         returns (uint256 cashOut)
     {
         if (tokenAmount == 0) revert ZeroAmount();
-        cashOut = _redeem(token, tokenAmount, minOut);
+        cashOut = _redeem(token, tokenAmount, minOut, _risk.maxSlippageBps);
         _storeMark(_snapshot());
     }
 
@@ -258,6 +242,7 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
         if (!hasRole(REBALANCER_ROLE, msg.sender) && !hasRole(KEEPER_ROLE, msg.sender)) {
             revert NotRebalancer(msg.sender);
         }
+        _beforeMove(bytes32(0));
         Snap memory s = _snapshot();
         if (s.gross == 0 || (!force && _inBands(s))) {
             emit Rebalanced(msg.sender, force, false);
@@ -305,104 +290,50 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
         return s.tierValues[1] + s.tierValues[2];
     }
 
-    /* CONFIGURATION */
-
+    /* CONFIGURATION (delegated to the admin module, see AssetControllerAdmin) */
     /// @inheritdoc IAssetController
-    function setTiers(TierConfig[3] calldata tiers_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _setTiers(tiers_);
+    function setTiers(TierConfig[3] calldata) external {
+        _delegateToAdmin();
     }
 
     /// @inheritdoc IAssetController
-    function addAsset(AssetParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (p.token == address(0)) revert ZeroAddress("token");
-        if (p.adapter == address(0)) revert ZeroAddress("adapter");
-        if (p.feed == address(0)) revert ZeroAddress("feed");
-        if (p.tier == 0 || p.tier > 2) revert InvalidTier(p.tier);
-        if (address(_assets[p.token].adapter) != address(0)) revert AssetAlreadyRegistered(p.token);
-        if (_list.length >= MAX_ASSETS) revert TooManyAssets(MAX_ASSETS);
-        if (p.maxConcentrationBps > BpsLib.BPS) revert InvalidParameter("maxConcentrationBps", p.maxConcentrationBps);
-        Asset storage a = _assets[p.token];
-        a.tier = p.tier;
-        a.instant = IAssetAdapter(p.adapter).isInstant();
-        a.maxConcentrationBps = p.maxConcentrationBps;
-        a.adapter = IAssetAdapter(p.adapter);
-        a.cap = p.cap;
-        a.feed.tokenDecimals = IERC20Metadata(p.token).decimals();
-        _writeFeed(a, p.token, p.feed, p.heartbeat, p.minAnswer, p.maxAnswer);
-        _list.push(p.token);
-        if (_default[p.tier] == address(0)) {
-            _default[p.tier] = p.token;
-            emit DefaultAssetSet(p.tier, p.token);
-        }
-        emit AssetAdded(p.token, p.tier, p.adapter, p.feed);
-        emit AssetLimitsSet(p.token, p.cap, p.maxConcentrationBps);
+    function addAsset(AssetParams calldata) external {
+        _delegateToAdmin();
     }
 
     /// @inheritdoc IAssetController
-    function removeAsset(address token) external {
-        _authorize(false, "removeAsset");
-        Asset storage a = _requireAsset(token);
-        uint256 bal = IERC20(token).balanceOf(address(this));
-        (uint256 pc, uint256 pt) = a.adapter.pending(token, address(this));
-        if (bal + pc + pt != 0) revert AssetNotEmpty(token, bal + pc + pt);
-        uint8 t = a.tier;
-        uint256 n = _list.length;
-        for (uint256 i; i < n; ++i) {
-            if (_list[i] == token) {
-                _list[i] = _list[n - 1];
-                _list.pop();
-                break;
-            }
-        }
-        delete _assets[token];
-        if (_default[t] == token) {
-            _default[t] = address(0);
-            for (uint256 i; i < _list.length; ++i) {
-                if (_assets[_list[i]].tier == t) {
-                    _default[t] = _list[i];
-                    break;
-                }
-            }
-            emit DefaultAssetSet(t, _default[t]);
-        }
-        emit AssetRemoved(token);
+    function removeAsset(address) external {
+        _delegateToAdmin();
     }
 
     /// @inheritdoc IAssetController
-    function setDefaultAsset(uint8 t, address token) external {
-        _authorize(false, "setDefaultAsset");
-        if (t == 0 || t > 2) revert InvalidTier(t);
-        if (_requireAsset(token).tier != t) revert AssetNotInTier(token, t);
-        _default[t] = token;
-        emit DefaultAssetSet(t, token);
+    function setDefaultAsset(uint8, address) external {
+        _delegateToAdmin();
     }
 
     /// @inheritdoc IAssetController
-    function setAssetLimits(address token, uint128 cap, uint16 maxConcentrationBps) external {
-        Asset storage a = _requireAsset(token);
-        if (maxConcentrationBps > BpsLib.BPS) revert InvalidParameter("maxConcentrationBps", maxConcentrationBps);
-        _authorize(cap > a.cap || maxConcentrationBps > a.maxConcentrationBps, "setAssetLimits");
-        a.cap = cap;
-        a.maxConcentrationBps = maxConcentrationBps;
-        emit AssetLimitsSet(token, cap, maxConcentrationBps);
+    function setAssetLimits(address, uint128, uint16) external {
+        _delegateToAdmin();
     }
 
     /// @inheritdoc IAssetController
-    function setFeed(address token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer)
-        external
-        onlyRole(DEFAULT_ADMIN_ROLE)
-    {
-        if (feed == address(0)) revert ZeroAddress("feed");
-        _writeFeed(_requireAsset(token), token, feed, heartbeat, minAnswer, maxAnswer);
+    function setFeed(address, address, uint32, uint128, uint128) external {
+        _delegateToAdmin();
     }
 
     /// @inheritdoc IAssetController
-    function setRiskParams(RiskParams calldata p) external {
-        RiskParams memory o = _risk;
-        bool increases = p.maxSlippageBps > o.maxSlippageBps || p.maxValueLossBps > o.maxValueLossBps
-            || p.maxTop3Bps > o.maxTop3Bps || p.navMaxAge > o.navMaxAge;
-        _authorize(increases, "setRiskParams");
-        _setRisk(p);
+    function setRiskParams(RiskParams calldata) external {
+        _delegateToAdmin();
+    }
+
+    /// @inheritdoc IAssetController
+    function setMoveLimits(MoveLimits calldata) external {
+        _delegateToAdmin();
+    }
+
+    /// @inheritdoc IAssetController
+    function setSequencerFeed(address, uint32) external {
+        _delegateToAdmin();
     }
 
     /// @inheritdoc IAssetController
@@ -419,7 +350,13 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
 
     /* INTERNAL: MOVES */
 
-    function _purchase(address token, uint256 cashAmount, uint256 minOut) private returns (uint256 out) {
+    /// @dev `boundBps`: the oracle-derived minimum's slippage: the risk params' for an explicit
+    /// keeper call (which brings its own quoted minOut), the tight internal bound for the
+    /// controller's own swaps (rebalance, allocation, waterfall), which nobody else sizes.
+    function _purchase(address token, uint256 cashAmount, uint256 minOut, uint256 boundBps)
+        private
+        returns (uint256 out)
+    {
         Asset storage a = _requireAsset(token);
         OracleLib.Feed memory f = a.feed;
         uint256 p = f.price();
@@ -428,16 +365,23 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
         a.adapter.invest(token, cashAmount);
         out = IERC20(token).balanceOf(address(this)) - before;
         if (a.instant) {
-            uint256 oracleMin = BpsLib.less(f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor), _risk.maxSlippageBps);
+            uint256 oracleMin = BpsLib.less(f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor), boundBps);
             uint256 min = minOut > oracleMin ? minOut : oracleMin;
             if (out < min) revert SlippageExceeded(min, out);
-            _checkLoss(cashAmount, f.toBase(out, p, _baseDecimals));
+            uint256 valueOut = f.toBase(out, p, _baseDecimals);
+            _checkLoss(cashAmount, valueOut);
+            _useBudget(cashAmount > valueOut ? cashAmount - valueOut : 0, cashAmount);
+        } else {
+            _useBudget(0, cashAmount);
         }
         _checkAfterBuy(token, a);
         emit Purchased(token, cashAmount, out, !a.instant);
     }
 
-    function _redeem(address token, uint256 tokenAmount, uint256 minOut) private returns (uint256 out) {
+    function _redeem(address token, uint256 tokenAmount, uint256 minOut, uint256 boundBps)
+        private
+        returns (uint256 out)
+    {
         Asset storage a = _requireAsset(token);
         OracleLib.Feed memory f = a.feed;
         uint256 p = f.price();
@@ -451,10 +395,13 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
         out = _cash.balanceOf(address(this)) - before;
         if (a.instant) {
             uint256 oracleOut = f.toBase(tokenAmount, p, _baseDecimals);
-            uint256 oracleMin = BpsLib.less(oracleOut, _risk.maxSlippageBps);
+            uint256 oracleMin = BpsLib.less(oracleOut, boundBps);
             uint256 min = minOut > oracleMin ? minOut : oracleMin;
             if (out < min) revert SlippageExceeded(min, out);
             _checkLoss(oracleOut, out);
+            _useBudget(oracleOut > out ? oracleOut - out : 0, oracleOut);
+        } else {
+            _useBudget(0, f.toBase(tokenAmount, p, _baseDecimals));
         }
         if (out != 0) _cash.safeTransfer(address(_vault), out);
         emit Redeemed(token, tokenAmount, out, !a.instant);
@@ -488,7 +435,7 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
                 // dust (below the minimum move) stays in L1: a swap of a few base units only
                 // buys rounding error
                 if (x == 0 || (x < _risk.minMoveValue && pass == 1)) continue;
-                _purchase(members[j], x, 0);
+                _purchase(members[j], x, 0, _internalBound());
                 invested += x;
             }
         }
@@ -508,8 +455,11 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
                     emit WaterfallSkipped(_list[i], t, 1);
                     continue;
                 }
-                uint256 v = IERC20(_list[i]).balanceOf(address(this));
-                if (v > bestValue) (best, bestValue) = (i, v == 0 ? 0 : v);
+                // ranked by value at the oracle, not raw units (6- and 18-decimal assets mix)
+                OracleLib.Feed memory f = a.feed;
+                uint256 units = IERC20(_list[i]).balanceOf(address(this));
+                uint256 v = units == 0 ? 0 : f.toBase(units, f.price(), _baseDecimals);
+                if (v > bestValue) (best, bestValue) = (i, v);
             }
             if (best == type(uint256).max) break;
             done[best] = true;
@@ -528,7 +478,7 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
         OracleLib.Feed memory f = a.feed;
         uint256 tokens = f.toToken(value, f.price(), _baseDecimals, Math.Rounding.Ceil);
         if (tokens > redeemable) tokens = redeemable;
-        return _redeem(token, tokens, 0);
+        return _redeem(token, tokens, 0, _internalBound());
     }
 
     function _waterfall(uint256 amountNeeded, uint8 maxTier) private returns (uint256 raised) {
@@ -538,6 +488,25 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
     }
 
     /* INTERNAL: GUARDS AND VALUATION */
+
+    function _internalBound() private view returns (uint256) {
+        uint256 b = _limits.internalSlippageBps;
+        uint256 m = _risk.maxSlippageBps;
+        return b < m ? b : m;
+    }
+
+    /// @dev Books a move on the window budgets; reverts with the budget's error past either.
+    function _useBudget(uint256 lost, uint256 moved) private {
+        MoveLimits memory l = _limits;
+        if (l.window == 0) revert NotionalBudgetExceeded(moved, 0); // never configured
+        (uint256 a, uint256 b) = WindowBudgetLib.current(_usage, l.lossBudget, l.notionalBudget, l.window);
+        a += lost;
+        b += moved;
+        if (a > l.lossBudget) revert LossBudgetExceeded(a, l.lossBudget);
+        if (b > l.notionalBudget) revert NotionalBudgetExceeded(b, l.notionalBudget);
+        // cannot truncate: a and b are at most their uint96 budgets
+        _usage = WindowBudgetLib.Usage(uint96(a), uint96(b), uint64(block.timestamp));
+    }
 
     function _checkLoss(uint256 valueIn, uint256 valueOut) private view {
         if (valueOut >= valueIn) return;
@@ -634,56 +603,16 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
         emit Marked(invested, uint64(block.timestamp));
     }
 
-    function _requireAsset(address token) private view returns (Asset storage a) {
-        a = _assets[token];
-        if (address(a.adapter) == address(0)) revert UnknownAsset(token);
-    }
-
-    /* INTERNAL: CONFIGURATION */
-
-    /// @dev Risk-increasing changes only from the timelock (DEFAULT_ADMIN_ROLE); risk-reducing
-    /// ones also at once from the admin or the guardian.
-    function _authorize(bool increasesRisk, string memory what) private view {
-        if (hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) return;
-        if (increasesRisk) revert RiskIncreaseRequiresTimelock(msg.sender, what);
-        if (!hasRole(GUARDIAN_ROLE, msg.sender)) _checkRole(ADMIN_ROLE);
-    }
-
-    function _setTiers(TierConfig[3] memory tiers_) private {
-        uint256 sum;
-        for (uint8 t; t < 3; ++t) {
-            TierConfig memory c = tiers_[t];
-            if (c.minBps > c.targetBps || c.targetBps > c.maxBps || c.maxBps > BpsLib.BPS) {
-                revert InvalidTierBand(t, c.minBps, c.targetBps, c.maxBps);
-            }
-            sum += c.targetBps;
+    /// @dev Runs the calldata on the admin module in this contract's context and returns or
+    /// reverts with its result.
+    function _delegateToAdmin() private {
+        address m = _admin;
+        assembly ("memory-safe") {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), m, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
         }
-        if (sum != BpsLib.BPS) revert TierTargetsSum(sum);
-        for (uint8 t; t < 3; ++t) {
-            _tiers[t] = tiers_[t];
-        }
-        emit TiersSet(tiers_);
-    }
-
-    function _setRisk(RiskParams memory p) private {
-        if (p.maxSlippageBps > MAX_SLIPPAGE_LIMIT) revert InvalidParameter("maxSlippageBps", p.maxSlippageBps);
-        if (p.maxValueLossBps > MAX_SLIPPAGE_LIMIT) revert InvalidParameter("maxValueLossBps", p.maxValueLossBps);
-        if (p.maxTop3Bps > BpsLib.BPS) revert InvalidParameter("maxTop3Bps", p.maxTop3Bps);
-        if (p.navMaxAge > MAX_NAV_AGE_LIMIT) revert InvalidParameter("navMaxAge", p.navMaxAge);
-        _risk = p;
-        emit RiskParamsSet(p);
-    }
-
-    function _writeFeed(Asset storage a, address token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer)
-        private
-    {
-        if (heartbeat == 0) revert InvalidParameter("heartbeat", 0);
-        if (minAnswer == 0 || minAnswer >= maxAnswer) revert InvalidParameter("minAnswer", minAnswer);
-        a.feed.feed = AggregatorV3Interface(feed);
-        a.feed.heartbeat = heartbeat;
-        a.feed.feedDecimals = AggregatorV3Interface(feed).decimals();
-        a.feed.minAnswer = minAnswer;
-        a.feed.maxAnswer = maxAnswer;
-        emit FeedSet(token, feed, heartbeat, minAnswer, maxAnswer);
     }
 }

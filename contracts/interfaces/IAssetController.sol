@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IRebalanceTarget} from "./IRebalanceTarget.sol";
+import {IAssetControllerTypes} from "./IAssetControllerTypes.sol";
 
 /// @title IAssetController
 /// @notice Moves the fund's money between its three liquidity tiers (seed 001 section 4.2):
@@ -13,122 +14,7 @@ import {IRebalanceTarget} from "./IRebalanceTarget.sol";
 /// @dev Roles: DEFAULT_ADMIN_ROLE is held by a timelock and alone may make risk-increasing
 /// changes; ADMIN_ROLE makes risk-reducing changes at once; GUARDIAN_ROLE pauses and lowers
 /// limits at once; KEEPER_ROLE moves money; REBALANCER_ROLE may only call rebalance(bool).
-interface IAssetController is IRebalanceTarget {
-    /* TYPES */
-
-    struct TierConfig {
-        uint16 targetBps;
-        uint16 minBps;
-        uint16 maxBps;
-    }
-
-    struct AssetParams {
-        address token;
-        uint8 tier; // 1 (L2) or 2 (L3)
-        address adapter;
-        address feed;
-        uint32 heartbeat;
-        uint128 minAnswer;
-        uint128 maxAnswer;
-        uint128 cap; // max value in base units
-        uint16 maxConcentrationBps;
-    }
-
-    struct RiskParams {
-        uint16 maxSlippageBps; // min out = oracle out less this
-        uint16 maxValueLossBps; // per operation, at oracle prices
-        uint16 maxTop3Bps; // top-3 assets' share of gross assets
-        uint32 navMaxAge; // seconds a stored mark may serve the vault's totalAssets
-        uint128 minMoveValue; // rebalance() ignores moves below this (base units)
-    }
-
-    struct AssetState {
-        address token;
-        uint8 tier;
-        bool instant;
-        uint256 balance; // tokens held
-        uint256 price; // raw feed answer
-        uint8 feedDecimals;
-        uint256 value; // balance + pending, in base units
-        uint256 pendingValue; // locked in async requests
-        uint256 redeemableNowValue;
-        uint256 concentrationBps;
-        uint256 maxConcentrationBps;
-        uint256 cap;
-        uint256 windowOpensAt;
-    }
-
-    struct FundState {
-        uint256 totalAssets; // net of redemptions owed (the vault's totalAssets)
-        uint256 grossAssets; // tier values summed
-        uint256 freeCash;
-        uint256 pendingRedemptions;
-        uint256[3] tierValues;
-        uint256[3] tierRatioBps;
-        TierConfig[3] tiers;
-        AssetState[] assets;
-        uint256 top3Bps;
-        bool paused;
-        uint64 markedAt;
-        uint8 baseDecimals;
-    }
-
-    /* ERRORS */
-
-    error ZeroAddress(string what);
-    error ZeroAmount();
-    /// @notice Tier index out of range or not allowed for the operation.
-    error InvalidTier(uint8 tier);
-    /// @notice A tier's band is inconsistent (need min <= target <= max <= 10000).
-    error InvalidTierBand(uint8 tier, uint16 minBps, uint16 targetBps, uint16 maxBps);
-    /// @notice Tier targets must sum to 10000.
-    error TierTargetsSum(uint256 sum);
-    error UnknownAsset(address token);
-    error AssetAlreadyRegistered(address token);
-    error TooManyAssets(uint256 max);
-    error AssetNotInTier(address token, uint8 tier);
-    error AssetNotEmpty(address token, uint256 value);
-    error NoAssetInTier(uint8 tier);
-    /// @notice A parameter is out of its sane range.
-    error InvalidParameter(string name, uint256 value);
-    /// @notice A risk-increasing change was attempted without going through the timelock.
-    error RiskIncreaseRequiresTimelock(address caller, string what);
-    error NotRebalancer(address caller);
-    /// @notice Received less than the oracle-derived (or caller's) minimum.
-    error SlippageExceeded(uint256 minOut, uint256 out);
-    /// @notice The operation lost more value at oracle prices than allowed.
-    error ValueLossExceeded(uint256 lossBps, uint256 maxBps);
-    error ConcentrationExceeded(address token, uint256 bps, uint256 maxBps);
-    error Top3ConcentrationExceeded(uint256 bps, uint256 maxBps);
-    error AssetCapExceeded(address token, uint256 value, uint256 cap);
-    /// @notice The purchase would push an invested tier above its max band. (L1 cash above its
-    /// max costs yield, not safety: the keeper's liquidity trigger deploys it.)
-    error TierAboveMax(uint8 tier, uint256 ratioBps, uint256 maxBps);
-    /// @notice The tier's assets have no room left under their caps for `remaining`.
-    error TierCapacityExhausted(uint8 tier, uint256 remaining);
-    /// @notice The asset cannot be redeemed for that much now (window closed or illiquid).
-    error NotRedeemableNow(address token, uint256 requested, uint256 redeemable);
-
-    /* EVENTS */
-
-    event TiersSet(TierConfig[3] tiers);
-    event AssetAdded(address indexed token, uint8 tier, address adapter, address feed);
-    event AssetRemoved(address indexed token);
-    event DefaultAssetSet(uint8 indexed tier, address indexed token);
-    event AssetLimitsSet(address indexed token, uint256 cap, uint256 maxConcentrationBps);
-    event FeedSet(address indexed token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer);
-    event RiskParamsSet(RiskParams params);
-    event Marked(uint256 investedValue, uint64 at);
-    event Allocated(uint8 indexed tier, uint256 amount);
-    event Purchased(address indexed token, uint256 cashIn, uint256 tokensOut, bool pending);
-    event Redeemed(address indexed token, uint256 tokensIn, uint256 cashOut, bool pending);
-    event Settled(address indexed token, uint256 tokensIn, uint256 cashIn);
-    event BufferRebalanced(uint256 cashBefore, uint256 cashAfter);
-    /// @notice The waterfall could not use `token` now (reason: 1 = async, 2 = nothing redeemable now).
-    event WaterfallSkipped(address indexed token, uint8 tier, uint8 reason);
-    event WaterfallLiquidated(uint256 amountNeeded, uint8 maxTier, uint256 raised);
-    event Rebalanced(address indexed caller, bool force, bool moved);
-
+interface IAssetController is IAssetControllerTypes, IRebalanceTarget {
     /* VIEWS */
 
     function vault() external view returns (address);
@@ -161,6 +47,15 @@ interface IAssetController is IRebalanceTarget {
     function defaultAsset(uint8 t) external view returns (address);
 
     function riskParams() external view returns (RiskParams memory);
+
+    /// @notice The per-window move budgets and the bound of internal swaps.
+    function moveLimits() external view returns (MoveLimits memory);
+
+    /// @notice What the current window has used of each budget (drained to now).
+    function budgetUsage() external view returns (uint256 lossUsed, uint256 notionalUsed);
+
+    /// @notice The L2 sequencer-uptime feed moves check (zero: none) and its grace period.
+    function sequencerFeed() external view returns (address feed, uint32 gracePeriod);
 
     /// @notice Value of `amount` of `token` in base units at the oracle price.
     function valueOf(address token, uint256 amount) external view returns (uint256);
@@ -206,6 +101,16 @@ interface IAssetController is IRebalanceTarget {
     function setFeed(address token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer) external;
 
     function setRiskParams(RiskParams calldata p) external;
+
+    /// @notice Sets the per-window budgets and the internal swap bound. Raising a budget or the
+    /// bound, or shortening the window, increases risk (timelock); the rest is immediate for the
+    /// admin and the guardian. The window must lie in [1 hour, 30 days].
+    function setMoveLimits(MoveLimits calldata l) external;
+
+    /// @notice Sets the Chainlink L2 sequencer-uptime feed checked before every move (answer 0 =
+    /// up; moves wait `gracePeriod` after it comes back). Adding a feed where none was, or a
+    /// longer grace period on the same feed, is risk-reducing; anything else needs the timelock.
+    function setSequencerFeed(address feed, uint32 gracePeriod) external;
 
     function pause() external;
 

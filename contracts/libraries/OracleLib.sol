@@ -26,6 +26,21 @@ library OracleLib {
     /// @notice The feed's round is incomplete (answeredInRound < roundId).
     error IncompleteRound(address feed, uint80 roundId, uint80 answeredInRound);
 
+    /// @notice The L2 sequencer-uptime feed says the sequencer is down (answer 1).
+    error SequencerDown(address feed);
+    /// @notice The sequencer is back up since `upSince`, within the grace period.
+    error SequencerGracePeriod(address feed, uint256 upSince, uint256 gracePeriod);
+
+    /// @notice Reverts while an L2 sequencer is down or back up for less than `grace` seconds
+    /// (Chainlink's sequencer-uptime feed: answer 0 = up, startedAt = when that status began).
+    /// @dev `feed` zero: no check (L1 deployments).
+    function checkSequencer(address feed, uint256 grace) internal view {
+        if (feed == address(0)) return;
+        (, int256 answer, uint256 startedAt,,) = AggregatorV3Interface(feed).latestRoundData();
+        if (answer != 0) revert SequencerDown(feed);
+        if (block.timestamp < startedAt + grace) revert SequencerGracePeriod(feed, startedAt, grace);
+    }
+
     /// @notice The checked raw answer of `f`.
     function price(Feed memory f) internal view returns (uint256) {
         (uint80 roundId, int256 answer,, uint256 updatedAt, uint80 answeredInRound) = f.feed.latestRoundData();

@@ -31,6 +31,24 @@ class RiskSpec:
         )
 
 
+UINT96_MAX = 2**96 - 1
+
+
+@dataclass(frozen=True)
+class MoveLimitsSpec:
+    """Per-window budgets of keeper/rebalancer moves (base units) and the bound of the
+    controller's own swaps. The default (no budget, internal bound = max slippage) is for tests
+    that exercise other guards; every profile sets its own."""
+
+    loss_budget: int = UINT96_MAX
+    notional_budget: int = UINT96_MAX
+    window: int = 86_400
+    internal_slippage_bps: int = 500
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.loss_budget, self.notional_budget, self.window, self.internal_slippage_bps)
+
+
 @dataclass
 class FundDeployment:
     cash: Any
@@ -76,6 +94,9 @@ def deploy_core(
     *,
     tiers: list[tuple[int, int, int]] = DEFAULT_TIERS,
     risk: RiskSpec = RiskSpec(),
+    limits: MoveLimitsSpec = MoveLimitsSpec(),
+    sequencer_feed: str | None = None,
+    sequencer_grace: int = 3_600,
     name: str = "Ballast Fund Share",
     symbol: str = "bFUND",
 ) -> FundDeployment:
@@ -89,6 +110,9 @@ def deploy_core(
         risk.as_tuple(),
     )
     vault.setController(controller.address, sender=deployer)
+    controller.setMoveLimits(limits.as_tuple(), sender=deployer)
+    if sequencer_feed:
+        controller.setSequencerFeed(sequencer_feed, sequencer_grace, sender=deployer)
     controller.mark(sender=deployer)  # a fresh mark: deposits price from it for navMaxAge
     lens = deployer.deploy(project.FundLens)
     return FundDeployment(cash=cash, vault=vault, controller=controller, lens=lens)

@@ -21,6 +21,7 @@ from keepers.config import LOCAL_CHAIN_IDS, describe_validation_error
 from keepers.deployment.fund import (
     FEED_DECIMALS,
     FundDeployment,
+    MoveLimitsSpec,
     RiskSpec,
     add_asset,
     deploy_core,
@@ -80,6 +81,16 @@ class RiskFile(BaseModel):
     max_top3_bps: int = Field(6000, ge=0, le=10_000)
     nav_max_age: int = Field(3600, ge=0, le=86_400)
     min_move_value: int = Field(10_000, ge=0)  # whole base tokens
+    # per-window budgets of keeper/rebalancer moves (whole base tokens): what a stolen keeper
+    # key can lose (value at oracle prices) and move per window, however it repeats its calls
+    loss_budget: int = Field(gt=0, lt=2**96)
+    notional_budget: int = Field(gt=0, lt=2**96)
+    budget_window: int = Field(86_400, ge=3_600, le=30 * 86_400)
+    # oracle bound of the controller's own swaps (rebalance, allocateToLayer, waterfall)
+    internal_slippage_bps: int = Field(100, ge=0, le=2000)
+    # Chainlink L2 sequencer-uptime feed (L2 deployments), and the grace period after it is up
+    sequencer_uptime_feed: Address | None = None
+    sequencer_grace_period: int = Field(3_600, ge=0, le=86_400)
 
 
 class AssetSpec(BaseModel):
@@ -145,7 +156,7 @@ class Profile(BaseModel):
     network: str
     base: BaseSpec
     tiers: list[tuple[int, int, int]]
-    risk: RiskFile = Field(default_factory=lambda: RiskFile.model_validate({}))
+    risk: RiskFile
     roles: dict[Literal["admin", "keeper", "guardian"], RoleRef]
     timelock_delay: int = Field(0, ge=0)
     uniswap: dict[str, Any] = {}
@@ -263,7 +274,21 @@ def deploy_profile(
         r.nav_max_age,
         r.min_move_value * unit,
     )
-    fund = deploy_core(project, deployer, cash, tiers=profile.tiers, risk=risk)
+    limits = MoveLimitsSpec(
+        r.loss_budget * unit, r.notional_budget * unit, r.budget_window, r.internal_slippage_bps
+    )
+    if max(limits.loss_budget, limits.notional_budget) >= 2**96:
+        raise ProfileError("risk: loss_budget / notional_budget too large for uint96 base units")
+    fund = deploy_core(
+        project,
+        deployer,
+        cash,
+        tiers=profile.tiers,
+        risk=risk,
+        limits=limits,
+        sequencer_feed=r.sequencer_uptime_feed,
+        sequencer_grace=r.sequencer_grace_period,
+    )
     log(f"vault {fund.vault.address}  controller {fund.controller.address}")
     admin = _account(accounts, profile.roles["admin"])
     keeper = _account(accounts, profile.roles["keeper"])
@@ -307,15 +332,14 @@ def deploy_profile(
             max_concentration_bps=a.max_concentration_bps,
         )
         log(f"asset {a.symbol:<9} L{a.tier + 1} {a.kind:<8} {token.address}")
-    if "uniswap" in fund.adapters:
-        fund.adapters["uniswap"].transferOwnership(
-            getattr(admin, "address", admin), sender=deployer
-        )
     if profile.automation is not None:
         fund.automation = deploy_fund_automation(
             project, fund, profile.automation, deployer, admin, log
         )
-    hand_over(project, fund, deployer, admin, profile.timelock_delay)
+    timelock = hand_over(project, fund, deployer, admin, profile.timelock_delay)
+    if "uniswap" in fund.adapters:
+        # the pool fee tier decides where the fund trades: risk-increasing, so the timelock's
+        fund.adapters["uniswap"].transferOwnership(timelock.address, sender=deployer)
     return fund
 
 

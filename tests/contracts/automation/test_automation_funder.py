@@ -95,7 +95,9 @@ def test_spend_cap__rolling_day__caps_all_spenders_then_drains(
     with ape.reverts(funder.SpendCapExceeded, amount=5 * 10**14):
         funder.withdrawFee(5 * 10**14, sender=bob)
     funder.withdrawFee(funder.availableToSpend(), sender=bob)
-    assert funder.availableToSpend() == 0
+    # the view reads the latest block; the next one is a second or two later, and the bucket
+    # drains by cap / 86,400 per second meanwhile: "nothing left" is at most that
+    assert funder.availableToSpend() <= 2 * cap // 86_400
     with ape.reverts(funder.SpendCapExceeded):
         funder.withdrawFee(1, sender=alice)
     advance(chain, 43_200)

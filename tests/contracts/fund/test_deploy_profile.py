@@ -21,6 +21,11 @@ def test_local_profile__deploys_and_rebalances(accounts, project):
     assert c.hasRole(c.DEFAULT_ADMIN_ROLE(), fund.timelock)
     assert not c.hasRole(c.DEFAULT_ADMIN_ROLE(), deployer)
     assert c.hasRole(c.ADMIN_ROLE(), admin) and c.hasRole(c.KEEPER_ROLE(), keeper)
+    # the pool fee tier decides where the fund trades: only the timelock may switch it
+    assert fund.adapters["uniswap"].owner() == fund.timelock.address
+    limits = c.moveLimits()
+    assert (limits.lossBudget, limits.notionalBudget) == (100_000 * 10**6, 20_000_000 * 10**6)
+    assert (limits.window, limits.internalSlippageBps) == (86_400, 100)
     unit = 10**6
     fund.cash.mint(admin, 2_000_000 * unit, sender=deployer)
     fund.cash.approve(v, 2**256 - 1, sender=admin)

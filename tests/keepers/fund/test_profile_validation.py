@@ -21,6 +21,7 @@ def _mainnet_doc() -> dict:
         "network": "mainnet",
         "base": {"address": USDT},
         "tiers": [[1000, 500, 2000], [3000, 2000, 4000], [6000, 5000, 7000]],
+        "risk": {"loss_budget": 50_000, "notional_budget": 10_000_000},
         "roles": {"admin": GOOD, "keeper": "0x" + "22" * 20, "guardian": "0x" + "33" * 20},
         "uniswap": {},
         "assets": [

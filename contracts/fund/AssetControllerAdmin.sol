@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {IAssetAdapter} from "../interfaces/IAssetAdapter.sol";
+import {ITieredVault} from "../interfaces/ITieredVault.sol";
+import {BpsLib} from "../libraries/BpsLib.sol";
+import {AssetControllerStorage} from "./AssetControllerStorage.sol";
+
+/// @title AssetControllerAdmin
+/// @notice The AssetController's configuration functions (IAssetController's CONFIGURATION
+/// section). The controller creates this module in its constructor and delegatecalls it for
+/// those selectors, so they run on the controller's storage with the caller's roles there.
+/// @dev Called directly, the module acts on its own empty storage, where nobody holds a role:
+/// every function reverts or changes nothing that matters.
+contract AssetControllerAdmin is AssetControllerStorage {
+    constructor(ITieredVault vault_) AssetControllerStorage(vault_) {}
+
+
+    /// @dev See IAssetController.
+    function setTiers(TierConfig[3] calldata tiers_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setTiers(tiers_);
+    }
+
+    /// @dev See IAssetController.
+    function addAsset(AssetParams calldata p) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (p.token == address(0)) revert ZeroAddress("token");
+        if (p.adapter == address(0)) revert ZeroAddress("adapter");
+        if (p.feed == address(0)) revert ZeroAddress("feed");
+        if (p.tier == 0 || p.tier > 2) revert InvalidTier(p.tier);
+        if (address(_assets[p.token].adapter) != address(0)) revert AssetAlreadyRegistered(p.token);
+        if (_list.length >= MAX_ASSETS) revert TooManyAssets(MAX_ASSETS);
+        if (p.maxConcentrationBps > BpsLib.BPS) revert InvalidParameter("maxConcentrationBps", p.maxConcentrationBps);
+        Asset storage a = _assets[p.token];
+        a.tier = p.tier;
+        a.instant = IAssetAdapter(p.adapter).isInstant();
+        a.maxConcentrationBps = p.maxConcentrationBps;
+        a.adapter = IAssetAdapter(p.adapter);
+        a.cap = p.cap;
+        a.feed.tokenDecimals = IERC20Metadata(p.token).decimals();
+        _writeFeed(a, p.token, p.feed, p.heartbeat, p.minAnswer, p.maxAnswer);
+        _list.push(p.token);
+        if (_default[p.tier] == address(0)) {
+            _default[p.tier] = p.token;
+            emit DefaultAssetSet(p.tier, p.token);
+        }
+        emit AssetAdded(p.token, p.tier, p.adapter, p.feed);
+        emit AssetLimitsSet(p.token, p.cap, p.maxConcentrationBps);
+    }
+
+    /// @dev See IAssetController.
+    function removeAsset(address token) external {
+        _authorize(false, "removeAsset");
+        Asset storage a = _requireAsset(token);
+        uint256 bal = IERC20(token).balanceOf(address(this));
+        (uint256 pc, uint256 pt) = a.adapter.pending(token, address(this));
+        if (bal + pc + pt != 0) revert AssetNotEmpty(token, bal + pc + pt);
+        uint8 t = a.tier;
+        uint256 n = _list.length;
+        for (uint256 i; i < n; ++i) {
+            if (_list[i] == token) {
+                _list[i] = _list[n - 1];
+                _list.pop();
+                break;
+            }
+        }
+        delete _assets[token];
+        if (_default[t] == token) {
+            _default[t] = address(0);
+            for (uint256 i; i < _list.length; ++i) {
+                if (_assets[_list[i]].tier == t) {
+                    _default[t] = _list[i];
+                    break;
+                }
+            }
+            emit DefaultAssetSet(t, _default[t]);
+        }
+        emit AssetRemoved(token);
+    }
+
+    /// @dev See IAssetController.
+    function setDefaultAsset(uint8 t, address token) external {
+        _authorize(false, "setDefaultAsset");
+        if (t == 0 || t > 2) revert InvalidTier(t);
+        if (_requireAsset(token).tier != t) revert AssetNotInTier(token, t);
+        _default[t] = token;
+        emit DefaultAssetSet(t, token);
+    }
+
+    /// @dev See IAssetController.
+    function setAssetLimits(address token, uint128 cap, uint16 maxConcentrationBps) external {
+        Asset storage a = _requireAsset(token);
+        if (maxConcentrationBps > BpsLib.BPS) revert InvalidParameter("maxConcentrationBps", maxConcentrationBps);
+        _authorize(cap > a.cap || maxConcentrationBps > a.maxConcentrationBps, "setAssetLimits");
+        a.cap = cap;
+        a.maxConcentrationBps = maxConcentrationBps;
+        emit AssetLimitsSet(token, cap, maxConcentrationBps);
+    }
+
+    /// @dev See IAssetController.
+    function setFeed(address token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        if (feed == address(0)) revert ZeroAddress("feed");
+        _writeFeed(_requireAsset(token), token, feed, heartbeat, minAnswer, maxAnswer);
+    }
+
+    /// @dev See IAssetController.
+    function setRiskParams(RiskParams calldata p) external {
+        RiskParams memory o = _risk;
+        bool increases = p.maxSlippageBps > o.maxSlippageBps || p.maxValueLossBps > o.maxValueLossBps
+            || p.maxTop3Bps > o.maxTop3Bps || p.navMaxAge > o.navMaxAge
+        // either way adds risk: higher lets the fund drift further from target and leaves more
+        // cash unallocated; lower lets a keeper churn the pools with dust-sized moves
+        || p.minMoveValue != o.minMoveValue;
+        _authorize(increases, "setRiskParams");
+        _setRisk(p);
+    }
+
+    /// @dev See IAssetController.
+    function setMoveLimits(MoveLimits calldata l) external {
+        MoveLimits memory o = _limits;
+        bool increases = l.lossBudget > o.lossBudget || l.notionalBudget > o.notionalBudget
+            || l.internalSlippageBps > o.internalSlippageBps || l.window < o.window;
+        _authorize(increases, "setMoveLimits");
+        if (l.window < 1 hours || l.window > 30 days) revert InvalidParameter("window", l.window);
+        if (l.internalSlippageBps > MAX_SLIPPAGE_LIMIT) {
+            revert InvalidParameter("internalSlippageBps", l.internalSlippageBps);
+        }
+        _limits = l;
+        emit MoveLimitsSet(l);
+    }
+
+    /// @dev See IAssetController.
+    function setSequencerFeed(address feed, uint32 gracePeriod) external {
+        address old = _sequencer;
+        bool reduces = (old == address(0) && feed != address(0))
+            || (feed == old && feed != address(0) && gracePeriod >= _sequencerGrace);
+        _authorize(!reduces, "setSequencerFeed");
+        _sequencer = feed;
+        _sequencerGrace = gracePeriod;
+        emit SequencerFeedSet(feed, gracePeriod);
+    }
+}

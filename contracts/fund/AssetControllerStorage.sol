@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
+import {IAssetControllerTypes} from "../interfaces/IAssetControllerTypes.sol";
+import {IAssetAdapter} from "../interfaces/IAssetAdapter.sol";
+import {ITieredVault} from "../interfaces/ITieredVault.sol";
+import {OracleLib} from "../libraries/OracleLib.sol";
+import {BpsLib} from "../libraries/BpsLib.sol";
+import {WindowBudgetLib} from "../libraries/WindowBudgetLib.sol";
+
+/// @title AssetControllerStorage
+/// @notice The AssetController's storage, constants and the helpers its configuration shares,
+/// inherited by the controller and by its admin module (AssetControllerAdmin), which runs by
+/// delegatecall on the controller's storage: one layout, declared once.
+/// @dev Split for the EIP-170 size limit: the configuration functions live in the module, the
+/// moves and valuation in the controller. Never add state to either contract, only here.
+abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl, Pausable, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+    using OracleLib for OracleLib.Feed;
+
+    /* ROLES AND CONSTANTS */
+
+    bytes32 public constant ADMIN_ROLE = keccak256("ADMIN_ROLE");
+    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
+    bytes32 public constant KEEPER_ROLE = keccak256("KEEPER_ROLE");
+    bytes32 public constant REBALANCER_ROLE = keccak256("REBALANCER_ROLE");
+
+    uint256 public constant MAX_ASSETS = 16;
+    uint16 public constant MAX_SLIPPAGE_LIMIT = 2_000;
+    uint32 public constant MAX_NAV_AGE_LIMIT = 1 days;
+    /// @dev rebalance() and allocateToLayer() leave 1% of each concentration limit unused, so
+    /// the swap's own slippage cannot push an asset over its limit and revert the whole move.
+    uint256 internal constant _HEADROOM_BPS = 9_900;
+    uint256 internal constant _FULFIL_BATCH = 50;
+
+    /* STORAGE */
+
+    struct Asset {
+        uint8 tier;
+        bool instant;
+        uint16 maxConcentrationBps;
+        IAssetAdapter adapter;
+        uint128 cap;
+        OracleLib.Feed feed;
+    }
+
+    /// @dev One valuation pass over every asset.
+    struct Snap {
+        uint256 gross;
+        uint256[3] tierValues;
+        uint256[] values;
+        uint256[] prices;
+    }
+
+    ITieredVault internal immutable _vault;
+    IERC20 internal immutable _cash;
+    uint8 internal immutable _baseDecimals;
+
+    TierConfig[3] internal _tiers;
+    mapping(address token => Asset) internal _assets;
+    address[] internal _list;
+    address[3] internal _default;
+    RiskParams internal _risk;
+    uint192 internal _markValue;
+    uint64 internal _markedAt;
+    MoveLimits internal _limits;
+    WindowBudgetLib.Usage internal _usage;
+    address internal _sequencer;
+    uint32 internal _sequencerGrace;
+
+    constructor(ITieredVault vault_) {
+        if (address(vault_) == address(0)) revert ZeroAddress("vault");
+        _vault = vault_;
+        _cash = IERC20(vault_.asset());
+        _baseDecimals = IERC20Metadata(vault_.asset()).decimals();
+    }
+
+    function _requireAsset(address token) internal view returns (Asset storage a) {
+        a = _assets[token];
+        if (address(a.adapter) == address(0)) revert UnknownAsset(token);
+    }
+
+    /* INTERNAL: CONFIGURATION */
+
+    /// @dev Risk-increasing changes only from the timelock (DEFAULT_ADMIN_ROLE); risk-reducing
+    /// ones also at once from the admin or the guardian.
+    function _authorize(bool increasesRisk, string memory what) internal view {
+        if (hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) return;
+        if (increasesRisk) revert RiskIncreaseRequiresTimelock(msg.sender, what);
+        if (!hasRole(GUARDIAN_ROLE, msg.sender)) _checkRole(ADMIN_ROLE);
+    }
+
+    function _setTiers(TierConfig[3] memory tiers_) internal {
+        uint256 sum;
+        for (uint8 t; t < 3; ++t) {
+            TierConfig memory c = tiers_[t];
+            if (c.minBps > c.targetBps || c.targetBps > c.maxBps || c.maxBps > BpsLib.BPS) {
+                revert InvalidTierBand(t, c.minBps, c.targetBps, c.maxBps);
+            }
+            sum += c.targetBps;
+        }
+        if (sum != BpsLib.BPS) revert TierTargetsSum(sum);
+        for (uint8 t; t < 3; ++t) {
+            _tiers[t] = tiers_[t];
+        }
+        emit TiersSet(tiers_);
+    }
+
+    function _setRisk(RiskParams memory p) internal {
+        if (p.maxSlippageBps > MAX_SLIPPAGE_LIMIT) revert InvalidParameter("maxSlippageBps", p.maxSlippageBps);
+        if (p.maxValueLossBps > MAX_SLIPPAGE_LIMIT) revert InvalidParameter("maxValueLossBps", p.maxValueLossBps);
+        if (p.maxTop3Bps > BpsLib.BPS) revert InvalidParameter("maxTop3Bps", p.maxTop3Bps);
+        if (p.navMaxAge > MAX_NAV_AGE_LIMIT) revert InvalidParameter("navMaxAge", p.navMaxAge);
+        _risk = p;
+        emit RiskParamsSet(p);
+    }
+
+    function _writeFeed(Asset storage a, address token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer)
+        internal
+    {
+        if (heartbeat == 0) revert InvalidParameter("heartbeat", 0);
+        if (minAnswer == 0 || minAnswer >= maxAnswer) revert InvalidParameter("minAnswer", minAnswer);
+        a.feed.feed = AggregatorV3Interface(feed);
+        a.feed.heartbeat = heartbeat;
+        a.feed.feedDecimals = AggregatorV3Interface(feed).decimals();
+        a.feed.minAnswer = minAnswer;
+        a.feed.maxAnswer = maxAnswer;
+        emit FeedSet(token, feed, heartbeat, minAnswer, maxAnswer);
+    }
+}

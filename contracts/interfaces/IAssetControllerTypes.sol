@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title IAssetControllerTypes
+/// @notice The AssetController's types, errors and events, apart from its functions, so that
+/// the controller and its admin module (which shares its storage) declare them once.
+interface IAssetControllerTypes {
+    /* TYPES */
+
+    struct TierConfig {
+        uint16 targetBps;
+        uint16 minBps;
+        uint16 maxBps;
+    }
+
+    struct AssetParams {
+        address token;
+        uint8 tier; // 1 (L2) or 2 (L3)
+        address adapter;
+        address feed;
+        uint32 heartbeat;
+        uint128 minAnswer;
+        uint128 maxAnswer;
+        uint128 cap; // max value in base units
+        uint16 maxConcentrationBps;
+    }
+
+    struct RiskParams {
+        uint16 maxSlippageBps; // min out = oracle out less this
+        uint16 maxValueLossBps; // per operation, at oracle prices
+        uint16 maxTop3Bps; // top-3 assets' share of gross assets
+        uint32 navMaxAge; // seconds a stored mark may serve the vault's totalAssets
+        uint128 minMoveValue; // rebalance() ignores moves below this (base units)
+    }
+
+    /// @notice What keeper- and rebalancer-initiated moves may do per window, on top of the
+    /// per-call guards: a stolen keeper key loses at most `lossBudget` per window (twice it in
+    /// the worst window-long span, see WindowBudgetLib), however it repeats its calls.
+    struct MoveLimits {
+        uint96 lossBudget; // value lost at oracle prices per window (base units)
+        uint96 notionalBudget; // value moved (bought + sold) per window (base units)
+        uint32 window; // seconds; a day by default
+        uint16 internalSlippageBps; // oracle bound of the controller's own swaps (rebalance, ...)
+    }
+
+    struct AssetState {
+        address token;
+        uint8 tier;
+        bool instant;
+        uint256 balance; // tokens held
+        uint256 price; // raw feed answer
+        uint8 feedDecimals;
+        uint256 value; // balance + pending, in base units
+        uint256 pendingValue; // locked in async requests
+        uint256 redeemableNowValue;
+        uint256 concentrationBps;
+        uint256 maxConcentrationBps;
+        uint256 cap;
+        uint256 windowOpensAt;
+    }
+
+    struct FundState {
+        uint256 totalAssets; // net of redemptions owed (the vault's totalAssets)
+        uint256 grossAssets; // tier values summed
+        uint256 freeCash;
+        uint256 pendingRedemptions;
+        uint256[3] tierValues;
+        uint256[3] tierRatioBps;
+        TierConfig[3] tiers;
+        AssetState[] assets;
+        uint256 top3Bps;
+        bool paused;
+        uint64 markedAt;
+        uint8 baseDecimals;
+    }
+
+    /* ERRORS */
+
+    error ZeroAddress(string what);
+    error ZeroAmount();
+    /// @notice Tier index out of range or not allowed for the operation.
+    error InvalidTier(uint8 tier);
+    /// @notice A tier's band is inconsistent (need min <= target <= max <= 10000).
+    error InvalidTierBand(uint8 tier, uint16 minBps, uint16 targetBps, uint16 maxBps);
+    /// @notice Tier targets must sum to 10000.
+    error TierTargetsSum(uint256 sum);
+    error UnknownAsset(address token);
+    error AssetAlreadyRegistered(address token);
+    error TooManyAssets(uint256 max);
+    error AssetNotInTier(address token, uint8 tier);
+    error AssetNotEmpty(address token, uint256 value);
+    error NoAssetInTier(uint8 tier);
+    /// @notice A parameter is out of its sane range.
+    error InvalidParameter(string name, uint256 value);
+    /// @notice A risk-increasing change was attempted without going through the timelock.
+    error RiskIncreaseRequiresTimelock(address caller, string what);
+    error NotRebalancer(address caller);
+    /// @notice Received less than the oracle-derived (or caller's) minimum.
+    error SlippageExceeded(uint256 minOut, uint256 out);
+    /// @notice The operation lost more value at oracle prices than allowed.
+    error ValueLossExceeded(uint256 lossBps, uint256 maxBps);
+    error ConcentrationExceeded(address token, uint256 bps, uint256 maxBps);
+    error Top3ConcentrationExceeded(uint256 bps, uint256 maxBps);
+    error AssetCapExceeded(address token, uint256 value, uint256 cap);
+    /// @notice The purchase would push an invested tier above its max band. (L1 cash above its
+    /// max costs yield, not safety: the keeper's liquidity trigger deploys it.)
+    error TierAboveMax(uint8 tier, uint256 ratioBps, uint256 maxBps);
+    /// @notice The tier's assets have no room left under their caps for `remaining`.
+    error TierCapacityExhausted(uint8 tier, uint256 remaining);
+    /// @notice The asset cannot be redeemed for that much now (window closed or illiquid).
+    error NotRedeemableNow(address token, uint256 requested, uint256 redeemable);
+    /// @notice The window's value-lost budget would be passed: `used` including this move.
+    error LossBudgetExceeded(uint256 used, uint256 budget);
+    /// @notice The window's notional budget would be passed: `used` including this move.
+    error NotionalBudgetExceeded(uint256 used, uint256 budget);
+
+    /* EVENTS */
+
+    event TiersSet(TierConfig[3] tiers);
+    event AssetAdded(address indexed token, uint8 tier, address adapter, address feed);
+    event AssetRemoved(address indexed token);
+    event DefaultAssetSet(uint8 indexed tier, address indexed token);
+    event AssetLimitsSet(address indexed token, uint256 cap, uint256 maxConcentrationBps);
+    event FeedSet(address indexed token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer);
+    event RiskParamsSet(RiskParams params);
+    event MoveLimitsSet(MoveLimits limits);
+    event SequencerFeedSet(address feed, uint32 gracePeriod);
+    event Marked(uint256 investedValue, uint64 at);
+    event Allocated(uint8 indexed tier, uint256 amount);
+    event Purchased(address indexed token, uint256 cashIn, uint256 tokensOut, bool pending);
+    event Redeemed(address indexed token, uint256 tokensIn, uint256 cashOut, bool pending);
+    event Settled(address indexed token, uint256 tokensIn, uint256 cashIn);
+    event BufferRebalanced(uint256 cashBefore, uint256 cashAfter);
+    /// @notice The waterfall could not use `token` now (reason: 1 = async, 2 = nothing redeemable now).
+    event WaterfallSkipped(address indexed token, uint8 tier, uint8 reason);
+    event WaterfallLiquidated(uint256 amountNeeded, uint8 maxTier, uint256 raised);
+    event Rebalanced(address indexed caller, bool force, bool moved);
+
+}
