@@ -8,9 +8,10 @@ does, so a figure here and one read from the contract agree to the unit.
 - `simulate_seed` is seed 004's algorithm as a reference: sell each over-weighted asset down to
   its target at oracle prices, re-read the weights, split the available quote over the assets
   still under-weighted in proportion to their deficit (skip the others, skip dust buys, nothing
-  to do when the total deficit is zero), buy. `budget="excess"` (the contract's on-chain
-  `rebalance`) spends the quote held above the quote's own target; `budget="collected"` (the
-  seed's text) spends only what the sells brought in.
+  to do when the total deficit is zero, never an asset it just sold), buy. `budget="text"` is
+  the seed's text to the letter (all of what the sells brought in, split by deficit, even past
+  the deficits); `"collected"` the same capped at the total deficit; `"excess"` (the contract's
+  on-chain `rebalance`) spends the quote held above the quote's own target.
 - `plan_exact` sizes every trade with the market's real execution (fees and price impact, e.g.
   exact Uniswap V3 math from `univ3`) so that one rebalance lands on the targets: it searches the
   final portfolio value V' at which selling each over-weighted asset down to t_i * V' and buying
@@ -249,27 +250,34 @@ def seed_sells(portfolio: Portfolio) -> tuple[int, ...]:
 def seed_buys(
     after_sells: Portfolio,
     collected: int,
-    budget: Literal["excess", "collected"] = "excess",
+    budget: Literal["excess", "collected", "text"] = "excess",
     min_buy: int = 0,
+    sold: tuple[int, ...] | None = None,
 ) -> tuple[int, ...]:
     """Phases 2-4: re-read weights, split the budget over the deficits, skip dust.
 
-    Deficits are in value (proportional to the seed's bps deficits, same denominator). A budget
-    larger than the total deficit buys each deficit in full rather than overshooting.
+    Deficits are in value (proportional to the seed's bps deficits, same denominator). Assets
+    with a sell in `sold` are skipped (the seed's "amounts[i] > 0 -> skip (already sold)"): a
+    sale above the oracle value leaves the asset short of its new target, and buying it back
+    only pays the pool twice. With "excess" and "collected" a budget larger than the total
+    deficit buys each deficit in full rather than overshooting; "text" is the seed's text to
+    the letter: all the quote the sells collected, split by deficit, uncapped.
     """
     total = after_sells.total_value()
     values = after_sells.values()
+    skip = sold or (0,) * len(values)
     deficits = [
-        max(0, total * t // BPS - v) for v, t in zip(values, after_sells.targets_bps, strict=True)
+        0 if x else max(0, total * t // BPS - v)
+        for v, t, x in zip(values, after_sells.targets_bps, skip, strict=True)
     ]
     total_deficit = sum(deficits)
     if budget == "excess":
         available = max(0, after_sells.quote_balance - total * after_sells.quote_target_bps // BPS)
     else:
-        available = min(collected, after_sells.quote_balance)
+        available = max(0, min(collected, after_sells.quote_balance))
     if total_deficit == 0 or available == 0:
         return tuple(0 for _ in deficits)
-    spend = min(available, total_deficit)
+    spend = available if budget == "text" else min(available, total_deficit)
     buys = []
     for d in deficits:
         amount = d * spend // total_deficit
@@ -280,14 +288,19 @@ def seed_buys(
 def simulate_seed(
     portfolio: Portfolio,
     market: Market,
-    budget: Literal["excess", "collected"] = "excess",
+    budget: Literal["excess", "collected", "text"] = "excess",
     min_buy: int = 0,
+    buy_back: bool = False,
 ) -> Outcome:
-    """Seed 004's two-phase rebalance, executed on `market` (buys sized after the sells)."""
+    """Seed 004's two-phase rebalance, executed on `market` (buys sized after the sells).
+
+    `buy_back=True` reproduces the implementation before issue 14, which also bought back an
+    asset it had just sold when the sale returned more than the oracle value.
+    """
     sells = seed_sells(portfolio)
     after_sells = execute(portfolio, market, Plan(sells, tuple(0 for _ in sells))).after
     collected = after_sells.quote_balance - portfolio.quote_balance
-    buys = seed_buys(after_sells, collected, budget, min_buy)
+    buys = seed_buys(after_sells, collected, budget, min_buy, None if buy_back else sells)
     return execute(portfolio, market, Plan(sells, buys))
 
 

@@ -18,6 +18,8 @@ from keepers.planning import univ3
 from keepers.planning.portfolio import BPS, AssetSpec, Portfolio, V3Market, V3Pool
 
 FEED_DECIMALS = 8
+DEEP = (10, 200)  # pool TVL as a multiple of the portfolio's value
+SHALLOW = (1, 10)
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ def _split(rng: random.Random, n: int, total: int) -> list[int]:
     return parts
 
 
-def random_case(rng: random.Random) -> Case:
+def random_case(rng: random.Random, depth: tuple[int, int] = DEEP) -> Case:
     n = rng.randint(2, 10)
     quote_weighted = rng.random() < 0.5
     weights = _split(rng, n + (1 if quote_weighted else 0), BPS)
@@ -66,7 +68,7 @@ def random_case(rng: random.Random) -> Case:
         price = rng.randint(10**6, 10**13)  # $0.01 .. $100,000 with 8 decimals
         value = total_usd * q * drift[i] // norm  # quote base units
         balance = value * 10 ** (decimals + FEED_DECIMALS) // (price * q)
-        tvl = total_usd * rng.randint(10, 200) * q
+        tvl = total_usd * rng.randint(*depth) * q
         pool_asset = (tvl // 2) * 10 ** (decimals + FEED_DECIMALS) // (price * q)
         shape = rng.choice(("full", "one", "nested"))
         ranges: tuple[tuple[int, int], ...] | None

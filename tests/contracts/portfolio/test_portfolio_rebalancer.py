@@ -7,7 +7,7 @@ keeper's `executePlan` against plan_exact, both to the unit, over 6- and 18-deci
 import ape
 import pytest
 
-from keepers.deployment.portfolio import AssetParams, Params
+from keepers.deployment.portfolio import AssetParams, Budgets, Params
 from keepers.planning.portfolio import WAD, execute, plan_exact, simulate_seed
 
 DECIMALS = [6, 18]
@@ -71,6 +71,7 @@ def test_constructor__weights_not_10000__reverts_named(project, uni, deployer, g
             [(token, feed, 3000, 8_999)],
             1000,
             Params().as_tuple(),
+            Budgets(10**9, 10**12).as_tuple(),
         )
 
 
