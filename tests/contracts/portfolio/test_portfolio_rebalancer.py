@@ -306,8 +306,10 @@ def test_execute_plan__stolen_keeper_key_churns_40_plans__stopped_at_the_loss_bu
             raw = (a.params.price * q, 10**18 * 10**8)
             arbitrage_to_price(uni, a.token, dep.quote, a.params.pool_fee, raw, attacker)
     lost = start - dep.snapshot().total_value()
-    print(f"\nchurn: {calls} calls, lost {lost / 10**6:.2f} of {start / 10**6:.2f} "
-          f"({lost * 100 / start:.2f}%), deviation {dep.snapshot().deviation() * 100:.3f}%")
+    print(
+        f"\nchurn: {calls} calls, lost {lost / 10**6:.2f} of {start / 10**6:.2f} "
+        f"({lost * 100 / start:.2f}%), deviation {dep.snapshot().deviation() * 100:.3f}%"
+    )
     assert type(stopped).__name__ == "WindowBudgetExceeded", stopped
     assert 0 < calls < 40
     assert lost <= budget
@@ -345,11 +347,8 @@ def test_rebalance__loss_above_window_budget__reverts_until_admin_raises(
     dep.rebalancer.setBudgets(Budgets(lost, 10**6 * q).as_tuple(), sender=gov)
     dep.rebalancer.rebalance(True, sender=keeper)
     assert dep.snapshot() == expected.after
-    assert tuple(dep.rebalancer.budgetUsed()) == (lost, sum(
-        before_v for before_v in (
-            expected.before.value_of(i, x) for i, x in enumerate(expected.plan.sells)
-        )
-    ) + sum(expected.plan.buys))  # fmt: skip
+    sold = sum(expected.before.value_of(i, x) for i, x in enumerate(expected.plan.sells))
+    assert tuple(dep.rebalancer.budgetUsed()) == (lost, sold + sum(expected.plan.buys))
 
 
 def test_set_budgets__guardian_lowers_at_once__raising_needs_admin(make_portfolio, gov, guardian):
@@ -374,7 +373,9 @@ def test_set_budgets__guardian_lowers_at_once__raising_needs_admin(make_portfoli
 
 
 @pytest.mark.parametrize("who", ["keeper", "attacker"])
-def test_set_budgets__keeper_or_outsider__reverts_unauthorised(make_portfolio, keeper, attacker, who):
+def test_set_budgets__keeper_or_outsider__reverts_unauthorised(
+    make_portfolio, keeper, attacker, who
+):
     dep = make_portfolio(6)
     sender = keeper if who == "keeper" else attacker
     with ape.reverts(dep.rebalancer.AccessControlUnauthorizedAccount):
