@@ -164,49 +164,6 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
         return _checkAndEmit(s, devBefore, notional, true);
     }
 
-    /// @dev Phase 1: sells each over-weighted asset down to its target value at oracle prices.
-    /// Returns the oracle value sold and which assets were sold.
-    function _sellOverweights(Snapshot memory s)
-        internal
-        returns (uint256 notional, bool[] memory sold, bool anySold)
-    {
-        uint256 n = _assets.length;
-        sold = new bool[](n);
-        for (uint256 i; i < n; ++i) {
-            uint256 targetValue = Math.mulDiv(s.total, _assets[i].targetBps, _BPS);
-            if (s.values[i] > targetValue) {
-                uint256 amount = _tokensForValue(i, s.values[i] - targetValue, s.prices[i]);
-                if (amount > 0) {
-                    _sell(i, amount, s.prices[i]);
-                    notional += _valueOf(i, amount, s.prices[i]);
-                    sold[i] = true;
-                    anySold = true;
-                }
-            }
-        }
-    }
-
-    /// @dev Phases 2-4: re-reads, splits the quote held above its target over the deficits of
-    /// the assets not sold in phase 1 (a sale above the oracle value leaves the sold asset short
-    /// of its new target; buying it back would only pay the pool twice), buys. Returns the
-    /// quote spent.
-    function _buyDeficits(uint256[] memory prices, bool[] memory sold) internal returns (uint256 spent) {
-        Snapshot memory mid = _revalue(prices);
-        (uint256[] memory deficits, uint256 totalDeficit) = _deficits(mid, sold);
-        uint256 quoteTarget = Math.mulDiv(mid.total, _quoteTargetBps, _BPS);
-        uint256 available = mid.quoteBalance > quoteTarget ? mid.quoteBalance - quoteTarget : 0;
-        if (totalDeficit == 0 || available == 0) return 0;
-        uint256 spend = Math.min(available, totalDeficit);
-        uint256 minBuy = Math.max(_params.minBuyQuote, 1);
-        for (uint256 i; i < deficits.length; ++i) {
-            uint256 amount = Math.mulDiv(deficits[i], spend, totalDeficit);
-            if (amount >= minBuy) {
-                _buy(i, amount, prices[i]);
-                spent += amount;
-            }
-        }
-    }
-
     /* ADMIN */
 
     /// @inheritdoc IPortfolioRebalancer
@@ -302,6 +259,51 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
     {
         Snapshot memory s = _snapshot();
         return (s.values, s.quoteBalance, s.total, _deviation(s));
+    }
+
+    /* INTERNAL: SEED ALGORITHM */
+
+    /// @dev Phase 1: sells each over-weighted asset down to its target value at oracle prices.
+    /// Returns the oracle value sold and which assets were sold.
+    function _sellOverweights(Snapshot memory s)
+        internal
+        returns (uint256 notional, bool[] memory sold, bool anySold)
+    {
+        uint256 n = _assets.length;
+        sold = new bool[](n);
+        for (uint256 i; i < n; ++i) {
+            uint256 targetValue = Math.mulDiv(s.total, _assets[i].targetBps, _BPS);
+            if (s.values[i] > targetValue) {
+                uint256 amount = _tokensForValue(i, s.values[i] - targetValue, s.prices[i]);
+                if (amount > 0) {
+                    _sell(i, amount, s.prices[i]);
+                    notional += _valueOf(i, amount, s.prices[i]);
+                    sold[i] = true;
+                    anySold = true;
+                }
+            }
+        }
+    }
+
+    /// @dev Phases 2-4: re-reads, splits the quote held above its target over the deficits of
+    /// the assets not sold in phase 1 (a sale above the oracle value leaves the sold asset short
+    /// of its new target; buying it back would only pay the pool twice), buys. Returns the
+    /// quote spent.
+    function _buyDeficits(uint256[] memory prices, bool[] memory sold) internal returns (uint256 spent) {
+        Snapshot memory mid = _revalue(prices);
+        (uint256[] memory deficits, uint256 totalDeficit) = _deficits(mid, sold);
+        uint256 quoteTarget = Math.mulDiv(mid.total, _quoteTargetBps, _BPS);
+        uint256 available = mid.quoteBalance > quoteTarget ? mid.quoteBalance - quoteTarget : 0;
+        if (totalDeficit == 0 || available == 0) return 0;
+        uint256 spend = Math.min(available, totalDeficit);
+        uint256 minBuy = Math.max(_params.minBuyQuote, 1);
+        for (uint256 i; i < deficits.length; ++i) {
+            uint256 amount = Math.mulDiv(deficits[i], spend, totalDeficit);
+            if (amount >= minBuy) {
+                _buy(i, amount, prices[i]);
+                spent += amount;
+            }
+        }
     }
 
     /* INTERNAL: SWAPS */
