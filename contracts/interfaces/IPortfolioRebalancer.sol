@@ -9,7 +9,10 @@ import {IRebalanceTarget} from "./IRebalanceTarget.sol";
 /// sum to 10,000. Values are in quote base units at Chainlink prices (quote per whole token; the
 /// quote itself is valued at 1). A rebalance sells over-weighted assets for quote, then buys
 /// under-weighted ones, and must leave the total absolute weight deviation lower than it found
-/// it and the portfolio's value no more than `maxTotalValueLossBps` lower.
+/// it and the portfolio's value no more than `maxTotalValueLossBps` lower. No call buys an asset
+/// it sold. Keeper-initiated moves (rebalance, executePlan) also share two budgets per window
+/// (`Budgets`): the value they lose and the notional they move, so a stolen keeper or rebalancer
+/// key loses at most `lossPerWindow` per window (2x in any `period` seconds spanning two windows).
 interface IPortfolioRebalancer is IRebalanceTarget {
     /* TYPES */
 
@@ -38,6 +41,17 @@ interface IPortfolioRebalancer is IRebalanceTarget {
         uint256 minBuyQuote;
     }
 
+    /// @param lossPerWindow Value (quote units, oracle prices) keeper-initiated moves may lose
+    /// per window, summed over calls; gains are not credited back.
+    /// @param notionalPerWindow Value they may move per window: oracle value sold plus quote
+    /// spent on buys.
+    /// @param period Window length in seconds (a day by default). The three share one slot.
+    struct Budgets {
+        uint112 lossPerWindow;
+        uint112 notionalPerWindow;
+        uint32 period;
+    }
+
     /* ERRORS */
 
     /// @notice Target weights (assets + quote) do not sum to 10,000 bps.
@@ -56,6 +70,11 @@ interface IPortfolioRebalancer is IRebalanceTarget {
     error DeviationNotImproved(uint256 beforeWad, uint256 afterWad);
     /// @notice The rebalance lost more value than allowed (`lost` in quote units).
     error ValueLossExceeded(uint256 lost, uint256 maxLost);
+    /// @notice A plan sells and buys the same asset (a round trip that only pays fees).
+    error SoldAssetBought(address token);
+    /// @notice Raising a budget or shortening its period is risk-increasing: admin only.
+    error BudgetRaiseNeedsAdmin(address caller);
+    /// @dev Window overruns revert with WindowBudgetLib.WindowBudgetExceeded(used, amount, budget).
 
     /* EVENTS */
 
@@ -70,13 +89,16 @@ interface IPortfolioRebalancer is IRebalanceTarget {
     );
     event TargetsUpdated(uint16[] targetsBps, uint16 quoteTargetBps);
     event ParamsUpdated(Params params);
+    event BudgetsUpdated(Budgets budgets);
     event Withdrawn(address indexed token, address indexed to, uint256 amount);
 
     /* KEEPER */
 
     /// @notice Executes a keeper-made plan: sells `sells[i]` of asset i for quote, then spends
     /// `buys[i]` quote on asset i, each swap held to the oracle minimum out. Same post-checks as
-    /// rebalance: deviation must improve and value lost stay under maxTotalValueLossBps.
+    /// rebalance: deviation must improve and value lost stay under maxTotalValueLossBps; the value
+    /// lost and the notional count against the window budgets. An asset with both a sell and a
+    /// buy reverts with SoldAssetBought.
     /// @dev KEEPER_ROLE only.
     /// @return valueAfter Portfolio value after the plan (quote units, oracle prices).
     /// @return deviationAfterWad Total absolute deviation after the plan (1e18 = 100%).
@@ -92,6 +114,11 @@ interface IPortfolioRebalancer is IRebalanceTarget {
     /// @notice Sets the guard parameters.
     function setParams(Params calldata params) external;
 
+    /// @notice Sets the window budgets. The admin (the timelock in production) may set anything;
+    /// GUARDIAN_ROLE may only lower a budget or lengthen the period (immediate de-risking).
+    /// Lowering below what the window already used blocks moves until the window ends.
+    function setBudgets(Budgets calldata budgets) external;
+
     /// @notice Moves tokens out of the portfolio.
     function withdraw(address token, address to, uint256 amount) external;
 
@@ -99,6 +126,11 @@ interface IPortfolioRebalancer is IRebalanceTarget {
 
     function REBALANCER_ROLE() external view returns (bytes32);
     function KEEPER_ROLE() external view returns (bytes32);
+    function GUARDIAN_ROLE() external view returns (bytes32);
+    function budgets() external view returns (Budgets memory);
+
+    /// @notice Value lost and notional moved in the current window (0 once it has ended).
+    function budgetUsed() external view returns (uint256 lossUsed, uint256 notionalUsed);
     function quote() external view returns (address);
     function router() external view returns (address);
     function quoteTargetBps() external view returns (uint16);

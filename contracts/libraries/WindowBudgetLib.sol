@@ -2,12 +2,15 @@
 pragma solidity ^0.8.24;
 
 /// @title WindowBudgetLib
-/// @notice Per-window budgets as leaky buckets: what was used drains linearly at
-/// `budget / window` per second, and a use is allowed while the bucket stays within `budget`.
-/// @dev Over any span of T seconds at most `budget * (1 + T / window)` can be used: `budget`
-/// per window in steady state, at most twice it in any one window-long span (a full bucket, then
-/// what drains back during that span). The README states the bound as "X per day, 2X worst case
-/// in any 24 h span".
+/// @notice Budgets per window of time for keeper-initiated paths (value lost, notional moved),
+/// in two shapes:
+/// - `Usage` (AssetController): a leaky bucket. What was used drains linearly at
+///   `budget / window` per second; a use is allowed while the bucket stays within `budget`.
+/// - `Window` (PortfolioRebalancer): a tumbling window that opens at the first use after the
+///   previous one ended and restarts at zero.
+/// @dev Either way, over any span of T seconds at most `budget * (1 + T / window)` is used:
+/// `budget` per window in steady state and at most twice it in any window-long span. The README
+/// states the bound as "X per day, 2X in the worst 24 h span".
 library WindowBudgetLib {
     /// @notice Two budgets sharing one clock, packed in one slot.
     struct Usage {
@@ -32,5 +35,40 @@ library WindowBudgetLib {
         uint256 elapsed = block.timestamp - u.updatedAt;
         usedA = drained(u.a, elapsed, budgetA, window);
         usedB = drained(u.b, elapsed, budgetB, window);
+    }
+
+    /// @param start When the current window opened (unix seconds).
+    /// @param used What this window has used so far (the caller's unit, e.g. quote base units).
+    struct Window {
+        uint64 start;
+        uint192 used;
+    }
+
+    /// @notice Using `amount` on top of `used` would pass `budget` in the current window.
+    error WindowBudgetExceeded(uint256 used, uint256 amount, uint256 budget);
+
+    /// @notice Adds `amount` to the window's use, opening a new window first when `period`
+    /// seconds have passed since `start`; reverts with WindowBudgetExceeded above `budget`.
+    /// @return usedAfter The window's use including `amount`.
+    function consume(Window storage w, uint256 amount, uint256 budget, uint256 period)
+        internal
+        returns (uint256 usedAfter)
+    {
+        uint256 used = w.used;
+        if (block.timestamp >= uint256(w.start) + period) {
+            w.start = uint64(block.timestamp);
+            used = 0;
+        }
+        usedAfter = used + amount;
+        if (usedAfter > budget || usedAfter > type(uint192).max) {
+            revert WindowBudgetExceeded(used, amount, budget);
+        }
+        // checked just above: usedAfter fits in uint192
+        w.used = uint192(usedAfter);
+    }
+
+    /// @notice What the window has used as of now (0 once it has ended).
+    function usedNow(Window memory w, uint256 period) internal view returns (uint256) {
+        return block.timestamp >= uint256(w.start) + period ? 0 : w.used;
     }
 }

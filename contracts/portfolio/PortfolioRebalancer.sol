@@ -12,13 +12,16 @@ import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interf
 import {IRebalanceTarget} from "../interfaces/IRebalanceTarget.sol";
 import {IPortfolioRebalancer} from "../interfaces/IPortfolioRebalancer.sol";
 import {IUniswapV3SwapRouter} from "../interfaces/external/IUniswapV3SwapRouter.sol";
+import {WindowBudgetLib} from "../libraries/WindowBudgetLib.sol";
 
 /// @title PortfolioRebalancer
 /// @notice Seed 004's portfolio core: N assets against a quote asset, rebalanced through
 /// Uniswap V3. `rebalance` runs the seed's two-phase algorithm on-chain; `executePlan` runs a
-/// keeper's exactly sized plan (keepers/planning/portfolio.py). Both end in the same checks.
+/// keeper's exactly sized plan (keepers/planning/portfolio.py). Both end in the same checks and
+/// draw on the same window budgets (value lost, notional moved), and neither buys what it sold.
 contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
+    using WindowBudgetLib for WindowBudgetLib.Window;
 
     /* CONSTANTS */
 
@@ -31,6 +34,8 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
     bytes32 public constant REBALANCER_ROLE = keccak256("REBALANCER_ROLE");
     /// @inheritdoc IPortfolioRebalancer
     bytes32 public constant KEEPER_ROLE = keccak256("KEEPER_ROLE");
+    /// @inheritdoc IPortfolioRebalancer
+    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
 
     /* STORAGE */
 
@@ -58,6 +63,9 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
     Asset[] private _assets;
     uint16 private _quoteTargetBps;
     Params private _params;
+    Budgets private _budgets;
+    WindowBudgetLib.Window private _lossWindow;
+    WindowBudgetLib.Window private _notionalWindow;
 
     /* CONSTRUCTOR */
 
@@ -67,7 +75,8 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
         address router_,
         AssetConfig[] memory assets_,
         uint16 quoteTargetBps_,
-        Params memory params_
+        Params memory params_,
+        Budgets memory budgets_
     ) {
         if (admin == address(0) || quote_ == address(0) || router_ == address(0)) revert ZeroAddress();
         _quote = IERC20(quote_);
@@ -100,6 +109,7 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
         _quoteTargetBps = quoteTargetBps_;
         IERC20(quote_).forceApprove(router_, type(uint256).max);
         _setParams(params_);
+        _setBudgets(budgets_);
     }
 
     /* REBALANCE */
@@ -108,42 +118,19 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
     /// @dev Seed 004's algorithm, built properly: sell every over-weighted asset down to its
     /// target at oracle prices; re-read the weights; split the quote held above the quote's own
     /// target over the assets still under-weighted in proportion to their deficit (capped at the
-    /// total deficit, dust skipped, nothing when no deficit is left); buy.
+    /// total deficit, dust skipped, nothing when no deficit is left, never an asset just sold);
+    /// buy.
     function rebalance(bool force) external override onlyRole(REBALANCER_ROLE) nonReentrant returns (bool moved) {
         Snapshot memory s = _snapshot();
         uint256 devBefore = _deviation(s);
         if (devBefore == 0) return false;
         if (!force && devBefore < uint256(_params.driftThresholdBps) * (_WAD / _BPS)) return false;
 
-        uint256 n = _assets.length;
-        // Phase 1: sell each over-weighted asset down to its target value.
-        for (uint256 i; i < n; ++i) {
-            uint256 targetValue = Math.mulDiv(s.total, _assets[i].targetBps, _BPS);
-            if (s.values[i] > targetValue) {
-                uint256 amount = _tokensForValue(i, s.values[i] - targetValue, s.prices[i]);
-                if (amount > 0) {
-                    _sell(i, amount, s.prices[i]);
-                    moved = true;
-                }
-            }
-        }
-        // Phases 2-4: re-read, split the available quote over the remaining deficits, buy.
-        Snapshot memory mid = _revalue(s.prices);
-        (uint256[] memory deficits, uint256 totalDeficit) = _deficits(mid);
-        uint256 quoteTarget = Math.mulDiv(mid.total, _quoteTargetBps, _BPS);
-        uint256 available = mid.quoteBalance > quoteTarget ? mid.quoteBalance - quoteTarget : 0;
-        if (totalDeficit > 0 && available > 0) {
-            uint256 spend = Math.min(available, totalDeficit);
-            uint256 minBuy = Math.max(_params.minBuyQuote, 1);
-            for (uint256 i; i < n; ++i) {
-                uint256 amount = Math.mulDiv(deficits[i], spend, totalDeficit);
-                if (amount >= minBuy) {
-                    _buy(i, amount, s.prices[i]);
-                    moved = true;
-                }
-            }
-        }
-        if (moved) _checkAndEmit(s, devBefore, false);
+        (uint256 notional, bool[] memory sold, bool anySold) = _sellOverweights(s);
+        uint256 spent = _buyDeficits(s.prices, sold);
+        moved = anySold || spent > 0;
+        notional += spent;
+        if (moved) _checkAndEmit(s, devBefore, notional, false);
     }
 
     /// @inheritdoc IPortfolioRebalancer
@@ -158,19 +145,23 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
         if (buys.length != n) revert LengthMismatch(n, buys.length);
         Snapshot memory s = _snapshot();
         uint256 devBefore = _deviation(s);
+        uint256 notional;
         for (uint256 i; i < n; ++i) {
             if (sells[i] == 0) continue;
+            if (buys[i] != 0) revert SoldAssetBought(address(_assets[i].token));
             uint256 balance = _assets[i].token.balanceOf(address(this));
             if (sells[i] > balance) revert SellExceedsBalance(address(_assets[i].token), sells[i], balance);
             _sell(i, sells[i], s.prices[i]);
+            notional += _valueOf(i, sells[i], s.prices[i]);
         }
         for (uint256 i; i < n; ++i) {
             if (buys[i] == 0) continue;
             uint256 balance = _quote.balanceOf(address(this));
             if (buys[i] > balance) revert BuyExceedsQuote(address(_assets[i].token), buys[i], balance);
             _buy(i, buys[i], s.prices[i]);
+            notional += buys[i];
         }
-        return _checkAndEmit(s, devBefore, true);
+        return _checkAndEmit(s, devBefore, notional, true);
     }
 
     /* ADMIN */
@@ -194,6 +185,19 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
     /// @inheritdoc IPortfolioRebalancer
     function setParams(Params calldata params_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _setParams(params_);
+    }
+
+    /// @inheritdoc IPortfolioRebalancer
+    function setBudgets(Budgets calldata budgets_) external {
+        if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
+            _checkRole(GUARDIAN_ROLE);
+            Budgets memory old = _budgets;
+            if (
+                budgets_.lossPerWindow > old.lossPerWindow || budgets_.notionalPerWindow > old.notionalPerWindow
+                    || budgets_.period < old.period
+            ) revert BudgetRaiseNeedsAdmin(msg.sender);
+        }
+        _setBudgets(budgets_);
     }
 
     /// @inheritdoc IPortfolioRebalancer
@@ -226,6 +230,17 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
     }
 
     /// @inheritdoc IPortfolioRebalancer
+    function budgets() external view returns (Budgets memory) {
+        return _budgets;
+    }
+
+    /// @inheritdoc IPortfolioRebalancer
+    function budgetUsed() external view returns (uint256 lossUsed, uint256 notionalUsed) {
+        uint256 period = _budgets.period;
+        return (_lossWindow.usedNow(period), _notionalWindow.usedNow(period));
+    }
+
+    /// @inheritdoc IPortfolioRebalancer
     function assetCount() external view returns (uint256) {
         return _assets.length;
     }
@@ -244,6 +259,51 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
     {
         Snapshot memory s = _snapshot();
         return (s.values, s.quoteBalance, s.total, _deviation(s));
+    }
+
+    /* INTERNAL: SEED ALGORITHM */
+
+    /// @dev Phase 1: sells each over-weighted asset down to its target value at oracle prices.
+    /// Returns the oracle value sold and which assets were sold.
+    function _sellOverweights(Snapshot memory s)
+        internal
+        returns (uint256 notional, bool[] memory sold, bool anySold)
+    {
+        uint256 n = _assets.length;
+        sold = new bool[](n);
+        for (uint256 i; i < n; ++i) {
+            uint256 targetValue = Math.mulDiv(s.total, _assets[i].targetBps, _BPS);
+            if (s.values[i] > targetValue) {
+                uint256 amount = _tokensForValue(i, s.values[i] - targetValue, s.prices[i]);
+                if (amount > 0) {
+                    _sell(i, amount, s.prices[i]);
+                    notional += _valueOf(i, amount, s.prices[i]);
+                    sold[i] = true;
+                    anySold = true;
+                }
+            }
+        }
+    }
+
+    /// @dev Phases 2-4: re-reads, splits the quote held above its target over the deficits of
+    /// the assets not sold in phase 1 (a sale above the oracle value leaves the sold asset short
+    /// of its new target; buying it back would only pay the pool twice), buys. Returns the
+    /// quote spent.
+    function _buyDeficits(uint256[] memory prices, bool[] memory sold) internal returns (uint256 spent) {
+        Snapshot memory mid = _revalue(prices);
+        (uint256[] memory deficits, uint256 totalDeficit) = _deficits(mid, sold);
+        uint256 quoteTarget = Math.mulDiv(mid.total, _quoteTargetBps, _BPS);
+        uint256 available = mid.quoteBalance > quoteTarget ? mid.quoteBalance - quoteTarget : 0;
+        if (totalDeficit == 0 || available == 0) return 0;
+        uint256 spend = Math.min(available, totalDeficit);
+        uint256 minBuy = Math.max(_params.minBuyQuote, 1);
+        for (uint256 i; i < deficits.length; ++i) {
+            uint256 amount = Math.mulDiv(deficits[i], spend, totalDeficit);
+            if (amount >= minBuy) {
+                _buy(i, amount, prices[i]);
+                spent += amount;
+            }
+        }
     }
 
     /* INTERNAL: SWAPS */
@@ -288,9 +348,10 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
 
     /* INTERNAL: CHECKS */
 
-    /// @dev Revalues at the prices read before trading (so slippage shows as lost value) and
-    /// enforces the two post-conditions.
-    function _checkAndEmit(Snapshot memory before, uint256 devBefore, bool planned)
+    /// @dev Revalues at the prices read before trading (so slippage shows as lost value),
+    /// enforces the two post-conditions and charges the value lost and `notional` to the
+    /// window budgets (a gain is not credited back).
+    function _checkAndEmit(Snapshot memory before, uint256 devBefore, uint256 notional, bool planned)
         internal
         returns (uint256 valueAfter, uint256 devAfter)
     {
@@ -298,10 +359,12 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
         valueAfter = post.total;
         devAfter = _deviation(post);
         if (devAfter >= devBefore) revert DeviationNotImproved(devBefore, devAfter);
+        uint256 lost = valueAfter < before.total ? before.total - valueAfter : 0;
         uint256 maxLost = Math.mulDiv(before.total, _params.maxTotalValueLossBps, _BPS);
-        if (valueAfter < before.total && before.total - valueAfter > maxLost) {
-            revert ValueLossExceeded(before.total - valueAfter, maxLost);
-        }
+        if (lost > maxLost) revert ValueLossExceeded(lost, maxLost);
+        Budgets memory b = _budgets;
+        _lossWindow.consume(lost, b.lossPerWindow, b.period);
+        _notionalWindow.consume(notional, b.notionalPerWindow, b.period);
         emit Rebalanced(msg.sender, planned, before.total, valueAfter, devBefore, devAfter);
     }
 
@@ -315,11 +378,16 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
         dev += _absDiff(Math.mulDiv(s.quoteBalance, _WAD, s.total), uint256(_quoteTargetBps) * (_WAD / _BPS));
     }
 
-    /// @dev Value each asset still needs to reach its target (0 when at or above it).
-    function _deficits(Snapshot memory s) internal view returns (uint256[] memory deficits, uint256 total) {
+    /// @dev Value each asset still needs to reach its target (0 when at or above it, or sold).
+    function _deficits(Snapshot memory s, bool[] memory sold)
+        internal
+        view
+        returns (uint256[] memory deficits, uint256 total)
+    {
         uint256 n = _assets.length;
         deficits = new uint256[](n);
         for (uint256 i; i < n; ++i) {
+            if (sold[i]) continue;
             uint256 targetValue = Math.mulDiv(s.total, _assets[i].targetBps, _BPS);
             if (targetValue > s.values[i]) {
                 deficits[i] = targetValue - s.values[i];
@@ -338,6 +406,12 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
         if (p.driftThresholdBps > _BPS) revert ParamOutOfRange(p.driftThresholdBps, _BPS);
         _params = p;
         emit ParamsUpdated(p);
+    }
+
+    function _setBudgets(Budgets memory b) internal {
+        if (b.period == 0) revert ParamOutOfRange(0, type(uint32).max);
+        _budgets = b;
+        emit BudgetsUpdated(b);
     }
 
     /* INTERNAL: VALUATION */

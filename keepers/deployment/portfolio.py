@@ -39,6 +39,19 @@ class Params:
 
 
 @dataclass(frozen=True)
+class Budgets:
+    """PortfolioRebalancer.Budgets: what keeper-initiated moves may lose and move per window
+    (quote base units), so a stolen keeper key loses at most `loss_per_window` per window."""
+
+    loss_per_window: int
+    notional_per_window: int
+    period: int = 86_400
+
+    def as_tuple(self) -> tuple[int, int, int]:
+        return (self.loss_per_window, self.notional_per_window, self.period)
+
+
+@dataclass(frozen=True)
 class AssetParams:
     symbol: str
     decimals: int
@@ -99,6 +112,7 @@ def deploy_portfolio(
     quote_balance: int,
     quote_target_bps: int,
     params: Params,
+    budgets: Budgets,
 ) -> PortfolioDeployment:
     """Deploys tokens, feeds, pools and the rebalancer, and funds the portfolio.
 
@@ -106,6 +120,9 @@ def deploy_portfolio(
     (`admin` holds DEFAULT_ADMIN_ROLE).
     """
     quote_decimals = int(quote.decimals())
+    fees = {a.pool_fee for a in assets}
+    if 100 in fees and int(uni.factory.feeAmountTickSpacing(100)) == 0:
+        uni.factory.enableFeeAmount(100, 1, sender=deployer)  # the 0.01% tier (factory owner)
     deployed = []
     for a in assets:
         token = deployer.deploy(project.TestStablecoin, a.symbol, a.symbol, a.decimals)
@@ -127,6 +144,7 @@ def deploy_portfolio(
         configs,
         quote_target_bps,
         params.as_tuple(),
+        budgets.as_tuple(),
     )
     for d in deployed:
         if d.params.balance:

@@ -8,9 +8,10 @@ does, so a figure here and one read from the contract agree to the unit.
 - `simulate_seed` is seed 004's algorithm as a reference: sell each over-weighted asset down to
   its target at oracle prices, re-read the weights, split the available quote over the assets
   still under-weighted in proportion to their deficit (skip the others, skip dust buys, nothing
-  to do when the total deficit is zero), buy. `budget="excess"` (the contract's on-chain
-  `rebalance`) spends the quote held above the quote's own target; `budget="collected"` (the
-  seed's text) spends only what the sells brought in.
+  to do when the total deficit is zero, never an asset it just sold), buy. `budget="text"` is
+  the seed's text to the letter (all of what the sells brought in, split by deficit, even past
+  the deficits); `"collected"` the same capped at the total deficit; `"excess"` (the contract's
+  on-chain `rebalance`) spends the quote held above the quote's own target.
 - `plan_exact` sizes every trade with the market's real execution (fees and price impact, e.g.
   exact Uniswap V3 math from `univ3`) so that one rebalance lands on the targets: it searches the
   final portfolio value V' at which selling each over-weighted asset down to t_i * V' and buying
@@ -187,6 +188,18 @@ class V3Market:
             need += 1
         return need
 
+    def after(self, plan: Plan) -> V3Market:
+        """The pools once `plan` has traded through them (sells, then buys)."""
+        pools = list(self.pools)
+        for i, (x, c) in enumerate(zip(plan.sells, plan.buys, strict=True)):
+            for amount, asset_in in ((x, True), (c, False)):
+                if amount:
+                    p = pools[i]
+                    zero_for_one = p.asset_is_token0 == asset_in
+                    state = univ3.quote_exact_input(p.state, zero_for_one, amount)[1]
+                    pools[i] = replace(p, state=state)
+        return V3Market(tuple(pools))
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -249,27 +262,34 @@ def seed_sells(portfolio: Portfolio) -> tuple[int, ...]:
 def seed_buys(
     after_sells: Portfolio,
     collected: int,
-    budget: Literal["excess", "collected"] = "excess",
+    budget: Literal["excess", "collected", "text"] = "excess",
     min_buy: int = 0,
+    sold: tuple[int, ...] | None = None,
 ) -> tuple[int, ...]:
     """Phases 2-4: re-read weights, split the budget over the deficits, skip dust.
 
-    Deficits are in value (proportional to the seed's bps deficits, same denominator). A budget
-    larger than the total deficit buys each deficit in full rather than overshooting.
+    Deficits are in value (proportional to the seed's bps deficits, same denominator). Assets
+    with a sell in `sold` are skipped (the seed's "amounts[i] > 0 -> skip (already sold)"): a
+    sale above the oracle value leaves the asset short of its new target, and buying it back
+    only pays the pool twice. With "excess" and "collected" a budget larger than the total
+    deficit buys each deficit in full rather than overshooting; "text" is the seed's text to
+    the letter: all the quote the sells collected, split by deficit, uncapped.
     """
     total = after_sells.total_value()
     values = after_sells.values()
+    skip = sold or (0,) * len(values)
     deficits = [
-        max(0, total * t // BPS - v) for v, t in zip(values, after_sells.targets_bps, strict=True)
+        0 if x else max(0, total * t // BPS - v)
+        for v, t, x in zip(values, after_sells.targets_bps, skip, strict=True)
     ]
     total_deficit = sum(deficits)
     if budget == "excess":
         available = max(0, after_sells.quote_balance - total * after_sells.quote_target_bps // BPS)
     else:
-        available = min(collected, after_sells.quote_balance)
+        available = max(0, min(collected, after_sells.quote_balance))
     if total_deficit == 0 or available == 0:
         return tuple(0 for _ in deficits)
-    spend = min(available, total_deficit)
+    spend = available if budget == "text" else min(available, total_deficit)
     buys = []
     for d in deficits:
         amount = d * spend // total_deficit
@@ -280,14 +300,19 @@ def seed_buys(
 def simulate_seed(
     portfolio: Portfolio,
     market: Market,
-    budget: Literal["excess", "collected"] = "excess",
+    budget: Literal["excess", "collected", "text"] = "excess",
     min_buy: int = 0,
+    buy_back: bool = False,
 ) -> Outcome:
-    """Seed 004's two-phase rebalance, executed on `market` (buys sized after the sells)."""
+    """Seed 004's two-phase rebalance, executed on `market` (buys sized after the sells).
+
+    `buy_back=True` reproduces the implementation before issue 14, which also bought back an
+    asset it had just sold when the sale returned more than the oracle value.
+    """
     sells = seed_sells(portfolio)
     after_sells = execute(portfolio, market, Plan(sells, tuple(0 for _ in sells))).after
     collected = after_sells.quote_balance - portfolio.quote_balance
-    buys = seed_buys(after_sells, collected, budget, min_buy)
+    buys = seed_buys(after_sells, collected, budget, min_buy, None if buy_back else sells)
     return execute(portfolio, market, Plan(sells, buys))
 
 
@@ -352,6 +377,8 @@ def _marginal_cost(
     lo = max(0, size - chunk)
     if is_sell:
         x_hi, x_lo = portfolio.tokens_for_value(i, size), portfolio.tokens_for_value(i, lo)
+        if x_hi == 0:
+            return Decimal(0)
         paid = portfolio.value_of(i, x_hi) - portfolio.value_of(i, x_lo)
         got = market.sell(i, x_hi) - (market.sell(i, x_lo) if x_lo else 0)
     else:
@@ -361,22 +388,23 @@ def _marginal_cost(
 
 
 def _allocate_slack(
-    portfolio: Portfolio, market: Market, min_trade_value: int, residual_budget_bps: int
+    portfolio: Portfolio, market: Market, min_trade_value: int, residual_wad: int
 ) -> tuple[int, ...]:
     """Where to leave an allowed residual deviation: on the dearest last units of the trades.
 
     Every quote unit not sold on the sell side leaves one unit not bought on the buy side, and
-    together they add 2 units of absolute deviation; so `residual_budget_bps` of value buys
-    budget/2 of slack per side. Each side's slack is handed out in SLACK_CHUNKS chunks, each
+    together they add 2 units of absolute deviation (the quote absorbs any imbalance, so the
+    total is 2 x max(sell slack, buy slack)); so a residual of `residual_wad` of the value buys
+    half of it in slack per side, and slack on both sides saves the most. Each side's slack is handed out in SLACK_CHUNKS chunks, each
     to the trade whose last remaining chunk costs the most per unit (fee plus marginal price
     impact): water-filling, so a deep cheap pool keeps its full trade.
     """
     n = len(portfolio.balances)
-    if residual_budget_bps <= 0:
+    if residual_wad <= 0:
         return tuple(0 for _ in range(n))
     total = portfolio.total_value()
     sells, buys, _, _ = _trades_for(portfolio, market, total, min_trade_value, (0,) * n)
-    chunk = total * residual_budget_bps // BPS // 2 // SLACK_CHUNKS
+    chunk = total * residual_wad // WAD // 2 // SLACK_CHUNKS
     slack = [0] * n
     if chunk == 0:
         return tuple(slack)
@@ -402,27 +430,14 @@ def _allocate_slack(
     return tuple(slack)
 
 
-def plan_exact(
+def _plan_with_slack(
     portfolio: Portfolio,
     market: Market,
-    min_trade_value: int = 0,
-    residual_budget_bps: int = 0,
-    max_iterations: int = 64,
+    min_trade_value: int,
+    residual_wad: int,
+    max_iterations: int,
 ) -> Plan:
-    """Trades sized with the market's real execution so one rebalance lands on target.
-
-    Fixed-point search on the final value V': V'_{k+1} = oracle value of the portfolio that
-    trading to t_i * V'_k leaves. Each step's error shrinks by about the fee/impact rate (a
-    contraction), so a handful of iterations reach the unit. At the fixed point the quote left
-    is exactly t_q * V'.
-
-    `residual_budget_bps` > 0 trades a little accuracy for cost: that much total absolute
-    deviation is left on the trades that are dearest per unit (see _allocate_slack), so value
-    lost drops while the residual stays at about the budget. Trades smaller than
-    `min_trade_value` (quote units) are skipped as dust. The quote never goes negative: a
-    shortfall from rounding is taken off the largest buy.
-    """
-    slack = _allocate_slack(portfolio, market, min_trade_value, residual_budget_bps)
+    slack = _allocate_slack(portfolio, market, min_trade_value, residual_wad)
     v_guess = portfolio.total_value()
     for _ in range(max_iterations):
         _, _, _, v_new = _trades_for(portfolio, market, v_guess, min_trade_value, slack)
@@ -437,8 +452,60 @@ def plan_exact(
     return Plan(tuple(sells), tuple(buys))
 
 
+RESIDUAL_RETRIES = 8
+
+
+def plan_exact(
+    portfolio: Portfolio,
+    market: Market,
+    min_trade_value: int = 0,
+    residual_budget_bps: int | Decimal = 0,
+    max_iterations: int = 64,
+) -> Plan:
+    """Trades sized with the market's real execution so one rebalance lands on target.
+
+    Fixed-point search on the final value V': V'_{k+1} = oracle value of the portfolio that
+    trading to t_i * V'_k leaves. Each step's error shrinks by about the fee/impact rate (a
+    contraction), so a handful of iterations reach the unit. At the fixed point the quote left
+    is exactly t_q * V'.
+
+    `residual_budget_bps` > 0 is a residual target: the cheapest plan found whose total
+    absolute deviation after execution is at most that much. The deviation is left on the
+    trades whose last units cost the most per unit (fee plus price impact, exact pool math;
+    see _allocate_slack), so value lost drops while the residual stays at the target; the plan
+    is executed on `market` and, should rounding or the pools' curvature land it above the
+    target, re-planned with proportionally less slack. Trades smaller than `min_trade_value`
+    (quote units) are skipped as dust. The quote never goes negative: a shortfall from
+    rounding is taken off the largest buy. No asset is both sold and bought.
+    """
+    target = int(Decimal(residual_budget_bps) * WAD / BPS)
+    plan = _plan_with_slack(portfolio, market, min_trade_value, target, max_iterations)
+    if target <= 0:
+        return plan
+    # Secant on the slack handed out until the plan lands at (not above) the target: rounding
+    # and the pools' curvature move the landing a little either way. Keep the cheapest plan
+    # that lands at or under the target; landing on the exact plan is always possible.
+    best: tuple[int, Plan] | None = None
+    aim = target
+    for _ in range(RESIDUAL_RETRIES):
+        out = execute(portfolio, market, plan)
+        landed = out.after.deviation_wad()
+        if landed <= target and (best is None or out.value_lost < best[0]):
+            best = (out.value_lost, plan)
+        if landed == 0 or target - target // 200 <= landed <= target:
+            break  # within 0.5% of the target (relative): no cheaper plan worth the search
+        aim = aim * target // landed * (999 if landed > target else 1000) // 1000
+        plan = _plan_with_slack(portfolio, market, min_trade_value, aim, max_iterations)
+    if best is None:
+        return _plan_with_slack(portfolio, market, min_trade_value, 0, max_iterations)
+    return best[1]
+
+
 def simulate_exact(
-    portfolio: Portfolio, market: Market, min_trade_value: int = 0, residual_budget_bps: int = 0
+    portfolio: Portfolio,
+    market: Market,
+    min_trade_value: int = 0,
+    residual_budget_bps: int | Decimal = 0,
 ) -> Outcome:
     plan = plan_exact(portfolio, market, min_trade_value, residual_budget_bps)
     return execute(portfolio, market, plan)

@@ -3,21 +3,28 @@
 `random_case(rng)` draws 2-10 assets (6/8/18 decimals, prices $0.01-$100k), random target
 weights (the quote has a target in half the cases), a portfolio of $100k-$10M whose weights
 drifted from target by up to +-60% each, and one asset/quote pool per asset with a TVL of
-10x-200x the portfolio (0.05%, 0.3% or 1% fee), shaped as one full range, one concentrated
-range or 2-3 nested ranges. Everything is integers; `rng` is a `random.Random` so a seed
-reproduces the set. `case_portfolio`/`case_market` build the planner's types with pool state
-computed exactly as NonfungiblePositionManager would mint it.
+`depth` times the portfolio (DEEP: 10x-200x, SHALLOW: 1x-10x) and a fee from `fees` (0.05%,
+0.3% or 1%; FEES_WITH_001 adds the 0.01% tier), shaped as one full range, one concentrated
+range or 2-3 nested ranges, priced at the oracle. `offset_pools` moves every pool a given
+number of bps above or below its oracle (a sale can then return more than the oracle value).
+Everything is integers; `rng` is a `random.Random` so a seed reproduces the set.
+`case_portfolio`/`case_market` build the planner's types with pool state computed exactly as
+NonfungiblePositionManager would mint it.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from keepers.planning import univ3
 from keepers.planning.portfolio import BPS, AssetSpec, Portfolio, V3Market, V3Pool
 
 FEED_DECIMALS = 8
+DEEP = (10, 200)  # pool TVL as a multiple of the portfolio's value
+SHALLOW = (1, 10)
+FEES = (500, 3000, 10000)  # pool fee tiers, pips
+FEES_WITH_001 = (100, 500, 3000, 10000)
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,7 @@ class CaseAsset:
     pool_amounts: tuple[int, int]  # (asset, quote) offered to the pool
     ranges: tuple[tuple[int, int], ...] | None
     asset_is_token0: bool
+    pool_offset_bps: int = 0  # pool price against the oracle, signed
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,9 @@ def _split(rng: random.Random, n: int, total: int) -> list[int]:
     return parts
 
 
-def random_case(rng: random.Random) -> Case:
+def random_case(
+    rng: random.Random, depth: tuple[int, int] = DEEP, fees: tuple[int, ...] = FEES
+) -> Case:
     n = rng.randint(2, 10)
     quote_weighted = rng.random() < 0.5
     weights = _split(rng, n + (1 if quote_weighted else 0), BPS)
@@ -66,7 +76,7 @@ def random_case(rng: random.Random) -> Case:
         price = rng.randint(10**6, 10**13)  # $0.01 .. $100,000 with 8 decimals
         value = total_usd * q * drift[i] // norm  # quote base units
         balance = value * 10 ** (decimals + FEED_DECIMALS) // (price * q)
-        tvl = total_usd * rng.randint(10, 200) * q
+        tvl = total_usd * rng.randint(*depth) * q
         pool_asset = (tvl // 2) * 10 ** (decimals + FEED_DECIMALS) // (price * q)
         shape = rng.choice(("full", "one", "nested"))
         ranges: tuple[tuple[int, int], ...] | None
@@ -85,7 +95,7 @@ def random_case(rng: random.Random) -> Case:
                 price,
                 weights[i],
                 balance,
-                rng.choice((500, 3000, 10000)),
+                rng.choice(fees),
                 (pool_asset, tvl // 2),
                 ranges,
                 rng.random() < 0.5,
@@ -93,6 +103,12 @@ def random_case(rng: random.Random) -> Case:
         )
     quote_balance = total_usd * q * quote_drift // norm
     return Case(tuple(assets), qd, quote_balance, quote_target)
+
+
+def offset_pools(case: Case, rng: random.Random, bps: int) -> Case:
+    """The same case with each pool `bps` above or below its oracle price (sign drawn)."""
+    assets = tuple(replace(a, pool_offset_bps=rng.choice((-bps, bps))) for a in case.assets)
+    return replace(case, assets=assets)
 
 
 def case_portfolio(case: Case) -> Portfolio:
@@ -108,8 +124,8 @@ def case_portfolio(case: Case) -> Portfolio:
 
 def pool_state(a: CaseAsset, quote_decimals: int) -> univ3.PoolState:
     """The pool keepers.deployment.uniswap.create_pool would make for this asset."""
-    quote_raw = a.price * 10**quote_decimals
-    asset_raw = 10 ** (a.decimals + FEED_DECIMALS)
+    quote_raw = a.price * 10**quote_decimals * (BPS + a.pool_offset_bps)
+    asset_raw = 10 ** (a.decimals + FEED_DECIMALS) * BPS
     if a.asset_is_token0:
         sqrt_p = univ3.encode_price_sqrt(quote_raw, asset_raw)
         amount0, amount1 = a.pool_amounts

@@ -21,7 +21,7 @@ def create_token(project, deployer):
     return make
 
 
-from keepers.deployment.portfolio import AssetParams, Params, deploy_portfolio  # noqa: E402
+from keepers.deployment.portfolio import AssetParams, Budgets, Params, deploy_portfolio  # noqa: E402
 
 E8 = 10**8
 
@@ -56,9 +56,9 @@ def scenario2_assets(quote_decimals: int) -> list[AssetParams]:
 
 
 @pytest.fixture(scope="session")
-def make_portfolio(project, uni, deployer, gov, keeper, create_token):
+def make_portfolio(project, uni, deployer, gov, keeper, guardian, create_token):
     """Deploys a scenario-2 portfolio over a fresh quote with the given decimals; the keeper
-    holds REBALANCER_ROLE and KEEPER_ROLE."""
+    holds REBALANCER_ROLE and KEEPER_ROLE, the guardian GUARDIAN_ROLE."""
 
     def make(
         quote_decimals: int,
@@ -66,6 +66,7 @@ def make_portfolio(project, uni, deployer, gov, keeper, create_token):
         assets=None,
         quote_balance=None,
         quote_target_bps: int = 1000,
+        budgets: Budgets | None = None,
     ):
         quote = create_token(f"USDT{quote_decimals}", quote_decimals)
         q = 10**quote_decimals
@@ -79,10 +80,12 @@ def make_portfolio(project, uni, deployer, gov, keeper, create_token):
             11_000 * q if quote_balance is None else quote_balance,
             quote_target_bps,
             params or Params(),
+            budgets or Budgets(1_000 * q, 1_000_000 * q),  # roomy: scenario 2 is $60,000
         )
         r = dep.rebalancer
         r.grantRole(r.REBALANCER_ROLE(), keeper, sender=gov)
         r.grantRole(r.KEEPER_ROLE(), keeper, sender=gov)
+        r.grantRole(r.GUARDIAN_ROLE(), guardian, sender=gov)
         return dep
 
     return make

@@ -7,8 +7,8 @@ keeper's `executePlan` against plan_exact, both to the unit, over 6- and 18-deci
 import ape
 import pytest
 
-from keepers.deployment.portfolio import AssetParams, Params
-from keepers.planning.portfolio import WAD, execute, plan_exact, simulate_seed
+from keepers.deployment.portfolio import AssetParams, Budgets, Params
+from keepers.planning.portfolio import WAD, Plan, execute, plan_exact, simulate_seed
 
 DECIMALS = [6, 18]
 
@@ -71,6 +71,7 @@ def test_constructor__weights_not_10000__reverts_named(project, uni, deployer, g
             [(token, feed, 3000, 8_999)],
             1000,
             Params().as_tuple(),
+            Budgets(10**9, 10**12).as_tuple(),
         )
 
 
@@ -173,8 +174,17 @@ def test_gas__rebalance_and_execute_plan__within_snapshot(make_portfolio, keeper
             True, sender=keeper
         ).gas_used
         chain.restore(snap)
+        snap = chain.snapshot()
         plan = plan_exact(before, market)
         measured[f"execute_plan_3_assets_usdt{qd}"] = dep.rebalancer.executePlan(
+            list(plan.sells), list(plan.buys), sender=keeper
+        ).gas_used
+        # the same plan in a window already open (budget slots warm-written, not zero -> nonzero)
+        chain.restore(snap)
+        dep.rebalancer.executePlan([0, 0, 0], [0, 100 * 10**qd, 0], sender=keeper)
+        before, market = dep.snapshot(), dep.market()
+        plan = plan_exact(before, market)
+        measured[f"execute_plan_3_assets_usdt{qd}_window_open"] = dep.rebalancer.executePlan(
             list(plan.sells), list(plan.buys), sender=keeper
         ).gas_used
     check_snapshot("portfolio", measured)
@@ -215,4 +225,192 @@ def test_rebalance__no_deficit_left_after_sells__no_buys(make_portfolio, keeper)
     tx = dep.rebalancer.rebalance(True, sender=keeper)
     assert tx.return_value is True
     assert len(tx.events.filter(dep.rebalancer.Swapped)) == 1
+    assert dep.snapshot() == expected.after
+
+
+# ---------------------------------------------------------------- issue 11: bound a stolen key
+
+
+def _churn_plan(before, market, max_loss_bps: int) -> Plan:
+    """A compromised keeper's plan (issue 11's review): sell the over-weighted asset past its
+    target into the other asset, as far as the deviation still (barely) improves and the loss
+    stays under the per-call cap. Repeated, it loses fees and impact every call while the
+    deviation hardly moves, and never buys back what it sold."""
+    dev0, v0 = before.deviation_wad(), before.total_value()
+    over = 0 if before.values()[0] > before.values()[1] else 1
+    other = 1 - over
+
+    def run(x: int):
+        sells, buys = [0, 0], [0, 0]
+        sells[over], buys[other] = x, market.sell(over, x)
+        return execute(before, market, Plan(tuple(sells), tuple(buys)))
+
+    def ok(x: int) -> bool:
+        out = run(x)
+        return out.after.deviation_wad() < dev0 and out.value_lost * 10_000 <= v0 * max_loss_bps
+
+    lo = before.tokens_for_value(over, before.values()[over] - v0 // 2)  # the target
+    hi = before.balances[over]
+    while hi - lo > 10**12:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return run(lo).plan
+
+
+def _churn_portfolio(make_portfolio, budgets):
+    """$1M in two $100 assets at 60.2% / 39.8% against 50/50, 1%-fee pools 100x deep; at most
+    0.5% lost per call."""
+    q, e8, tok = 10**6, 10**8, 10**18
+    pools = (500_000 * tok, 50_000_000 * q)
+    assets = [
+        AssetParams("CHA", 18, 100 * e8, 5000, 6_020 * tok, pools, 10000),
+        AssetParams("CHB", 18, 100 * e8, 5000, 3_980 * tok, pools, 10000),
+    ]
+    params = Params(max_slippage_bps=300, max_total_value_loss_bps=50)
+    return make_portfolio(6, params, assets, 0, 0, budgets)
+
+
+def test_execute_plan__stolen_keeper_key_churns_40_plans__stopped_at_the_loss_budget(
+    make_portfolio, uni, gov, attacker, chain
+):
+    """Regression (issue 11): 40 chained executePlan calls, each under the 0.5% per-call cap,
+    each sold past the target into the other asset while the attacker trades the pools back
+    to the oracle after every call (pocketing the impact). On the code before the budgets all 40
+    calls went through and lost 15.6% of the portfolio (the review: 17.5% on its pools) while the
+    deviation went from 20.4% to 16.2%; now the call that would pass the daily loss budget
+    ($10,000, 1%) reverts, and only the next window allows another one."""
+    from ape.exceptions import ContractLogicError
+
+    from keepers.deployment.uniswap import arbitrage_to_price
+
+    q = 10**6
+    budget = 10_000 * q
+    dep = _churn_portfolio(make_portfolio, Budgets(budget, 10**9 * q))
+    r = dep.rebalancer
+    r.grantRole(r.KEEPER_ROLE(), attacker, sender=gov)  # the stolen key
+    for a in dep.assets:  # the attacker's inventory to trade the pools back
+        a.token.mint(attacker, 10**6 * 10**18, sender=attacker)
+    dep.quote.mint(attacker, 10**8 * q, sender=attacker)
+    start = dep.snapshot().total_value()
+    calls, stopped = 0, None
+    for _ in range(40):
+        before = dep.snapshot()
+        plan = _churn_plan(before, dep.market(), 50)
+        try:
+            r.executePlan(list(plan.sells), list(plan.buys), sender=attacker)
+        except ContractLogicError as err:
+            stopped = err
+            break
+        calls += 1
+        for a in dep.assets:
+            raw = (a.params.price * q, 10**18 * 10**8)
+            arbitrage_to_price(uni, a.token, dep.quote, a.params.pool_fee, raw, attacker)
+    lost = start - dep.snapshot().total_value()
+    print(
+        f"\nchurn: {calls} calls, lost {lost / 10**6:.2f} of {start / 10**6:.2f} "
+        f"({lost * 100 / start:.2f}%), deviation {dep.snapshot().deviation() * 100:.3f}%"
+    )
+    assert type(stopped).__name__ == "WindowBudgetExceeded", stopped
+    assert 0 < calls < 40
+    assert lost <= budget
+    assert int(r.budgetUsed()[0]) == lost
+    # the window rolls after a day: the key can lose at most one more budget per window
+    chain.pending_timestamp += 86_400
+    for a in dep.assets:
+        a.feed.updateAnswer(a.params.price, sender=gov)
+    before = dep.snapshot()
+    plan = _churn_plan(before, dep.market(), 50)
+    r.executePlan(list(plan.sells), list(plan.buys), sender=attacker)
+    assert int(r.budgetUsed()[0]) == before.total_value() - dep.snapshot().total_value() > 0
+
+
+def test_execute_plan__notional_above_window_budget__reverts_named(make_portfolio, keeper):
+    q = 10**6
+    dep = make_portfolio(6, budgets=Budgets(10**6 * q, 1_000 * q))  # $1,000 a day
+    before, market = dep.snapshot(), dep.market()
+    plan = plan_exact(before, market)
+    with ape.reverts(dep.rebalancer.WindowBudgetExceeded, used=0, budget=1_000 * q):
+        dep.rebalancer.executePlan(list(plan.sells), list(plan.buys), sender=keeper)
+
+
+@pytest.mark.parametrize("qd", DECIMALS)
+def test_rebalance__loss_above_window_budget__reverts_until_admin_raises(
+    make_portfolio, keeper, gov, qd
+):
+    q = 10**qd
+    dep = make_portfolio(qd, budgets=Budgets(1 * q, 10**6 * q))  # $1 of loss a day
+    expected = simulate_seed(dep.snapshot(), dep.market())
+    lost = expected.value_lost
+    assert lost > q
+    with ape.reverts(dep.rebalancer.WindowBudgetExceeded, used=0, amount=lost, budget=q):
+        dep.rebalancer.rebalance(True, sender=keeper)
+    dep.rebalancer.setBudgets(Budgets(lost, 10**6 * q).as_tuple(), sender=gov)
+    dep.rebalancer.rebalance(True, sender=keeper)
+    assert dep.snapshot() == expected.after
+    sold = sum(expected.before.value_of(i, x) for i, x in enumerate(expected.plan.sells))
+    assert tuple(dep.rebalancer.budgetUsed()) == (lost, sold + sum(expected.plan.buys))
+
+
+def test_set_budgets__guardian_lowers_at_once__raising_needs_admin(make_portfolio, gov, guardian):
+    dep = make_portfolio(6)
+    r = dep.rebalancer
+    q = 10**6
+    low = Budgets(500 * q, 500_000 * q, 2 * 86_400)
+    tx = r.setBudgets(low.as_tuple(), sender=guardian)
+    assert tuple(r.budgets()) == low.as_tuple()
+    assert tx.events.filter(r.BudgetsUpdated)
+    for raised in (
+        Budgets(501 * q, 500_000 * q, 2 * 86_400),
+        Budgets(500 * q, 500_001 * q, 2 * 86_400),
+        Budgets(500 * q, 500_000 * q, 86_400),  # a shorter window lets the budget refill sooner
+    ):
+        with ape.reverts(r.BudgetRaiseNeedsAdmin, caller=guardian.address):
+            r.setBudgets(raised.as_tuple(), sender=guardian)
+    r.setBudgets(Budgets(2_000 * q, 10**6 * q).as_tuple(), sender=gov)  # the timelock
+    assert tuple(r.budgets()) == Budgets(2_000 * q, 10**6 * q).as_tuple()
+    with ape.reverts(r.ParamOutOfRange):
+        r.setBudgets(Budgets(1, 1, 0).as_tuple(), sender=gov)
+
+
+@pytest.mark.parametrize("who", ["keeper", "attacker"])
+def test_set_budgets__keeper_or_outsider__reverts_unauthorised(
+    make_portfolio, keeper, attacker, who
+):
+    dep = make_portfolio(6)
+    sender = keeper if who == "keeper" else attacker
+    with ape.reverts(dep.rebalancer.AccessControlUnauthorizedAccount):
+        dep.rebalancer.setBudgets(Budgets(0, 0, 86_400).as_tuple(), sender=sender)
+    with ape.reverts(dep.rebalancer.AccessControlUnauthorizedAccount):  # not even lowering
+        dep.rebalancer.setBudgets(Budgets(0, 0, 10**6).as_tuple(), sender=sender)
+
+
+# ---------------------------------------------------------------- issue 11/14: no buy-back
+
+
+def test_execute_plan__sells_and_buys_same_asset__reverts_sold_asset_bought(
+    make_portfolio, gov, attacker
+):
+    dep = make_portfolio(18)
+    r = dep.rebalancer
+    r.grantRole(r.KEEPER_ROLE(), attacker, sender=gov)
+    # sell 0.1 BTC and buy it back with $4,000: a round trip that only pays the pool
+    with ape.reverts(r.SoldAssetBought, token=dep.assets[0].token.address):
+        r.executePlan([10**7, 0, 0], [4_000 * 10**18, 0, 0], sender=attacker)
+
+
+@pytest.mark.parametrize("qd", DECIMALS)
+def test_rebalance__sale_above_oracle__does_not_buy_back_the_sold_asset(make_portfolio, keeper, qd):
+    """Regression (issue 14): BTC's feed 2% under its pool, so selling BTC returns more than the
+    oracle value and leaves BTC short of its new target; the seed implementation bought it back
+    in the same rebalance."""
+    dep = make_portfolio(qd)
+    dep.assets[0].feed.updateAnswer(49_000 * 10**8, sender=keeper)
+    before, market = dep.snapshot(), dep.market()
+    old = simulate_seed(before, market, buy_back=True)
+    assert old.plan.sells[0] > 0 and old.plan.buys[0] > 0  # what the old code did
+    expected = simulate_seed(before, market)
+    assert expected.plan.buys[0] == 0
+    tx = dep.rebalancer.rebalance(True, sender=keeper)
+    bought = [s.tokenOut for s in tx.events.filter(dep.rebalancer.Swapped)]
+    assert dep.assets[0].token.address not in bought
     assert dep.snapshot() == expected.after

@@ -233,4 +233,4 @@ def test_plan_exact__residual_budget__leaves_budget_on_dearest_trades_for_less_l
     assert budget.value_lost < exact.value_lost
     # the slack went to the ETH buy (dearest), so ETH is the asset left short
     w = weights_pct(budget.after)
-    assert w[1] < D("29.9") and abs(w[2] - 30) < D("0.01")
+    assert w[1] < D("29.91") and abs(w[2] - 30) < D("0.01")  # ~all 0.10% of buy slack on ETH
