@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Static-analysis gate (issue 11): slither over every production contract (contracts/, not
+# contracts/test/), through crytic-compile's solc-json mode because our solc is the solc-js
+# wrapper, which speaks only --standard-json. Fails on any High/Medium finding that
+# scripts/toolchain/slither-triage.yaml does not explain. slither lives in its own venv: its
+# pins of web3 and eth-* packages do not fit eth-ape's.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+venv=.venv-slither
+if ! [ -x "$venv/bin/slither" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check slither-analyzer==0.11.6
+fi
+mkdir -p .build
+.venv/bin/python scripts/toolchain/slither_input.py .build/slither-input.json
+start=$(date +%s)
+# slither exits non-zero whenever it reports anything: the gate below decides
+"$venv/bin/slither" .build/slither-input.json --compile-force-framework solc-json \
+  --solc "$HOME/.solcx/solc-v0.8.28" --filter-paths node_modules \
+  --exclude-informational --exclude-low --exclude-optimization \
+  --json .build/slither.json > .build/slither.log 2>&1 || true
+if ! [ -s .build/slither.json ]; then
+  echo "slither produced no report:" >&2; tail -30 .build/slither.log >&2; exit 1
+fi
+.venv/bin/python scripts/toolchain/slither_gate.py .build/slither.json scripts/toolchain/slither-triage.yaml
+echo "slither: $(( $(date +%s) - start )) s"
