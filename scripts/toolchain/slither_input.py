@@ -27,8 +27,7 @@ def main(out: str) -> None:
     sources = {
         str(p.relative_to(ROOT)): {"urls": [str(p.relative_to(ROOT))]}
         for p in sorted((ROOT / "contracts").rglob("*.sol"))
-        if "test" not in p.relative_to(ROOT / "contracts").parts[:1]
-        and ".cache" not in p.parts
+        if "test" not in p.relative_to(ROOT / "contracts").parts[:1] and ".cache" not in p.parts
     }
     for name in sources:
         sources[name] = {"content": (ROOT / name).read_text()}
@@ -37,9 +36,17 @@ def main(out: str) -> None:
         "sources": sources,
         "settings": {
             "remappings": REMAPPINGS,
-            "optimizer": {"enabled": bool(cfg.get("optimize", True)), "runs": cfg.get("optimization_runs", 200)},
+            "optimizer": {
+                "enabled": bool(cfg.get("optimize", True)),
+                "runs": cfg.get("optimization_runs", 200),
+            },
             "evmVersion": cfg.get("evm_version", "cancun"),
-            "outputSelection": {"*": {"*": ["abi", "evm.bytecode", "evm.deployedBytecode", "evm.methodIdentifiers"], "": ["ast"]}},
+            "outputSelection": {
+                "*": {
+                    "*": ["abi", "evm.bytecode", "evm.deployedBytecode", "evm.methodIdentifiers"],
+                    "": ["ast"],
+                }
+            },
         },
     }
     Path(out).write_text(json.dumps(doc))
