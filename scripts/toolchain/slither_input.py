@@ -25,12 +25,10 @@ REMAPPINGS = [
 def main(out: str) -> None:
     cfg = yaml.safe_load((ROOT / "ape-config.yaml").read_text())["solidity"]
     sources = {
-        str(p.relative_to(ROOT)): {"urls": [str(p.relative_to(ROOT))]}
+        str(p.relative_to(ROOT)): {"content": p.read_text()}
         for p in sorted((ROOT / "contracts").rglob("*.sol"))
         if "test" not in p.relative_to(ROOT / "contracts").parts[:1] and ".cache" not in p.parts
     }
-    for name in sources:
-        sources[name] = {"content": (ROOT / name).read_text()}
     doc = {
         "language": "Solidity",
         "sources": sources,
