@@ -15,6 +15,7 @@ import {IAssetAdapter} from "../interfaces/IAssetAdapter.sol";
 import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
 import {BpsLib} from "../libraries/BpsLib.sol";
+import {ValuationLib} from "../libraries/ValuationLib.sol";
 
 /// @title AssetController
 /// @notice See IAssetController.
@@ -51,9 +52,9 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
     /// @dev One valuation pass over every asset.
     struct Snap {
         uint256 gross;
-        uint256[3] tierValues;
-        uint256[] values;
-        uint256[] prices;
+        uint256[3] tierValues; // 0 = the vault's cash not earmarked for redemptions
+        uint256[] values; // per asset, in list order, base units
+        bool down; // a held asset's feed is down: it is valued at zero (pending cash aside)
     }
 
     ITieredVault private immutable _vault;
@@ -67,6 +68,8 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
     RiskParams private _risk;
     uint192 private _markValue;
     uint64 private _markedAt;
+    uint128 private _dustValue;
+    mapping(address token => OracleLib.Feed) private _fallbackFeeds;
 
     constructor(ITieredVault vault_, address admin, TierConfig[3] memory tiers_, RiskParams memory risk_) {
         if (address(vault_) == address(0)) revert ZeroAddress("vault");
@@ -100,28 +103,29 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
     }
 
     /// @inheritdoc IAssetController
-    function investedValue() external view returns (uint256) {
-        // cannot overflow: a uint64 timestamp plus a uint32 age
+    function pricingValues() external view returns (uint256 low, uint256 high, bool feedDown) {
+        Snap memory s = _snapshot();
+        uint256 live = s.tierValues[1] + s.tierValues[2];
+        (low, high, feedDown) = (live, live, s.down);
+        // cannot overflow: a uint64 timestamp plus a uint32 age (a never-set mark, at 0, is
+        // older than any navMaxAge since block timestamps are far above 1 day)
         unchecked {
-            if (_markedAt != 0 && uint256(_markedAt) + _risk.navMaxAge >= block.timestamp) return _markValue;
+            if (uint256(_markedAt) + _risk.navMaxAge >= block.timestamp) {
+                uint256 m = _markValue;
+                if (m < low) low = m;
+                else high = m;
+            }
         }
-        return liveInvestedValue();
     }
 
     /// @inheritdoc IAssetController
-    function liveInvestedValue() public view returns (uint256) {
-        Snap memory s = _snapshot();
-        return s.tierValues[1] + s.tierValues[2];
+    function dustValue() external view returns (uint256) {
+        return _dustValue;
     }
 
     /// @inheritdoc IAssetController
-    function valuation()
-        external
-        view
-        returns (uint256 gross, uint256[3] memory tierValues, uint256[] memory values, uint256[] memory prices)
-    {
-        Snap memory s = _snapshot();
-        return (s.gross, s.tierValues, s.values, s.prices);
+    function fallbackFeed(address token) external view returns (address) {
+        return address(_fallbackFeeds[token].feed);
     }
 
     /// @inheritdoc IAssetController
@@ -299,7 +303,7 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
     }
 
     /// @inheritdoc IAssetController
-    function mark() external returns (uint256) {
+    function mark() external nonReentrant returns (uint256) {
         Snap memory s = _snapshot();
         _storeMark(s);
         return s.tierValues[1] + s.tierValues[2];
@@ -342,9 +346,12 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
     function removeAsset(address token) external {
         _authorize(false, "removeAsset");
         Asset storage a = _requireAsset(token);
-        uint256 bal = IERC20(token).balanceOf(address(this));
         (uint256 pc, uint256 pt) = a.adapter.pending(token, address(this));
-        if (bal + pc + pt != 0) revert AssetNotEmpty(token, bal + pc + pt);
+        // Valued at the feed's upper sanity bound, so it needs no live price: a position that
+        // is dust even at the highest sane price is written off (left where it is, unvalued).
+        OracleLib.Feed memory f = a.feed;
+        uint256 worst = pc + f.toBase(IERC20(token).balanceOf(address(this)) + pt, f.maxAnswer, _baseDecimals);
+        if (worst > _dustValue) revert AssetNotEmpty(token, worst);
         uint8 t = a.tier;
         uint256 n = _list.length;
         for (uint256 i; i < n; ++i) {
@@ -394,6 +401,45 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
     {
         if (feed == address(0)) revert ZeroAddress("feed");
         _writeFeed(_requireAsset(token), token, feed, heartbeat, minAnswer, maxAnswer);
+    }
+
+    /// @inheritdoc IAssetController
+    function setFallbackFeed(address token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        Asset storage a = _requireAsset(token);
+        OracleLib.Feed storage fb = _fallbackFeeds[token];
+        if (feed == address(0)) {
+            delete _fallbackFeeds[token];
+        } else {
+            _checkFeed(heartbeat, minAnswer, maxAnswer);
+            fb.feed = AggregatorV3Interface(feed);
+            fb.heartbeat = heartbeat;
+            fb.feedDecimals = AggregatorV3Interface(feed).decimals();
+            fb.tokenDecimals = a.feed.tokenDecimals;
+            fb.minAnswer = minAnswer;
+            fb.maxAnswer = maxAnswer;
+        }
+        emit FallbackFeedSet(token, feed, heartbeat, minAnswer, maxAnswer);
+    }
+
+    /// @inheritdoc IAssetController
+    function useFallbackFeed(address token) external {
+        _authorize(false, "useFallbackFeed");
+        Asset storage a = _requireAsset(token);
+        OracleLib.Feed memory fb = _fallbackFeeds[token];
+        if (address(fb.feed) == address(0)) revert NoFallbackFeed(token);
+        a.feed = fb;
+        delete _fallbackFeeds[token];
+        emit FeedSet(token, address(fb.feed), fb.heartbeat, fb.minAnswer, fb.maxAnswer);
+    }
+
+    /// @inheritdoc IAssetController
+    function setDustValue(uint128 value) external {
+        _authorize(value > _dustValue, "setDustValue");
+        _dustValue = value;
+        emit DustValueSet(value);
     }
 
     /// @inheritdoc IAssetController
@@ -555,7 +601,7 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
         if (v > a.cap) revert AssetCapExceeded(token, v, a.cap);
         uint256 c = BpsLib.ratio(v, s.gross);
         if (c > a.maxConcentrationBps) revert ConcentrationExceeded(token, c, a.maxConcentrationBps);
-        uint256 top3 = BpsLib.ratio(_top3(s.values), s.gross);
+        uint256 top3 = BpsLib.ratio(ValuationLib.top3(s.values), s.gross);
         if (top3 > _risk.maxTop3Bps) revert Top3ConcentrationExceeded(top3, _risk.maxTop3Bps);
         uint256 r = BpsLib.ratio(s.tierValues[a.tier], s.gross);
         if (r > _tiers[a.tier].maxBps) revert TierAboveMax(a.tier, r, _tiers[a.tier].maxBps);
@@ -570,48 +616,42 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
         for (uint256 i; i < _list.length; ++i) {
             if (_list[i] == token) v = s.values[i];
         }
+        (bool priced,) = a.feed.tryPrice();
+        if (!priced) return (0, v); // never buy what cannot be priced: a down feed is skipped
         uint256 limit = Math.mulDiv(s.gross, uint256(a.maxConcentrationBps) * _HEADROOM_BPS, BpsLib.BPS * BpsLib.BPS);
         uint256 capLimit = Math.mulDiv(a.cap, _HEADROOM_BPS, BpsLib.BPS);
         if (capLimit < limit) limit = capLimit;
         room = limit > v ? limit - v : 0;
     }
 
+    /// @dev Every position at oracle prices (ValuationLib.positionValue: never reverts on a
+    /// feed, an empty position is not priced, a down feed's tokens count as zero).
     function _snapshot() private view returns (Snap memory s) {
         uint256 cashFree = _vault.freeCash();
         uint256 owed = _vault.pendingRedemptions();
         s.tierValues[0] = cashFree > owed ? cashFree - owed : 0;
         uint256 n = _list.length;
         s.values = new uint256[](n);
-        s.prices = new uint256[](n);
         for (uint256 i; i < n; ++i) {
             address token = _list[i];
             Asset storage a = _assets[token];
-            OracleLib.Feed memory f = a.feed;
-            uint256 p = f.price();
             uint256 units = IERC20(token).balanceOf(address(this));
-            uint256 pendingCash;
+            uint256 v;
             if (!a.instant) {
                 uint256 pendingTokens;
-                (pendingCash, pendingTokens) = a.adapter.pending(token, address(this));
+                (v, pendingTokens) = a.adapter.pending(token, address(this));
                 units += pendingTokens;
             }
-            uint256 v = f.toBase(units, p, _baseDecimals) + pendingCash;
+            if (units != 0) {
+                // only a held position loads and reads its feed
+                bool down;
+                (v,, down) = ValuationLib.positionValue(a.feed, units, v, _baseDecimals);
+                if (down) s.down = true;
+            }
             s.values[i] = v;
-            s.prices[i] = p;
             s.tierValues[a.tier] += v;
         }
         s.gross = s.tierValues[0] + s.tierValues[1] + s.tierValues[2];
-    }
-
-    function _top3(uint256[] memory values) private pure returns (uint256) {
-        (uint256 a, uint256 b, uint256 c) = (0, 0, 0);
-        for (uint256 i; i < values.length; ++i) {
-            uint256 v = values[i];
-            if (v > a) (a, b, c) = (v, a, b);
-            else if (v > b) (b, c) = (v, b);
-            else if (v > c) c = v;
-        }
-        return a + b + c;
     }
 
     function _deficit(Snap memory s, uint8 t) private view returns (uint256) {
@@ -674,11 +714,15 @@ contract AssetController is IAssetController, AccessControl, Pausable, Reentranc
         emit RiskParamsSet(p);
     }
 
+    function _checkFeed(uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer) private pure {
+        if (heartbeat == 0) revert InvalidParameter("heartbeat", 0);
+        if (minAnswer == 0 || minAnswer >= maxAnswer) revert InvalidParameter("minAnswer", minAnswer);
+    }
+
     function _writeFeed(Asset storage a, address token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer)
         private
     {
-        if (heartbeat == 0) revert InvalidParameter("heartbeat", 0);
-        if (minAnswer == 0 || minAnswer >= maxAnswer) revert InvalidParameter("minAnswer", minAnswer);
+        _checkFeed(heartbeat, minAnswer, maxAnswer);
         a.feed.feed = AggregatorV3Interface(feed);
         a.feed.heartbeat = heartbeat;
         a.feed.feedDecimals = AggregatorV3Interface(feed).decimals();
