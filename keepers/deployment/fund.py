@@ -89,7 +89,7 @@ def deploy_core(
         risk.as_tuple(),
     )
     vault.setController(controller.address, sender=deployer)
-    controller.mark(sender=deployer)  # a fresh mark: deposits price from it for navMaxAge
+    controller.mark(sender=deployer)  # users price at the worse of this mark and live
     lens = deployer.deploy(project.FundLens)
     return FundDeployment(cash=cash, vault=vault, controller=controller, lens=lens)
 
