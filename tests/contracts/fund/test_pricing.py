@@ -211,3 +211,19 @@ def test_deposit__fee_on_transfer_base_token__reverts_transfer_amount_mismatch(
         v.deposit(10**9, alice, sender=alice)
     with ape.reverts(v.TransferAmountMismatch):
         v.mint(10**15, alice, sender=alice)
+
+
+def test_mark__reentered_from_a_token_hook_mid_move__reverts(
+    project, fund, controller, keeper, deployer, adapters, create_feed, usdt, invested, unit
+):
+    """An asset whose transfer hook calls the permissionless mark() in the middle of a purchase
+    would store a half-done valuation (cash gone, tokens not counted yet); the guard refuses."""
+    from keepers.deployment.fund import add_asset
+
+    token = deployer.deploy(project.TestReentrantFund, usdt.address, controller.address)
+    add_asset(
+        fund, deployer, symbol="reent", token=token, tier=2, adapter=adapters["erc4626"],
+        feed=create_feed(),
+    )  # fmt: skip
+    with ape.reverts(controller.ReentrancyGuardReentrantCall):
+        controller.purchaseAsset(token, 1000 * unit, 0, sender=keeper)
