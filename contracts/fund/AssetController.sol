@@ -16,6 +16,7 @@ import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
 import {BpsLib} from "../libraries/BpsLib.sol";
 import {WindowBudgetLib} from "../libraries/WindowBudgetLib.sol";
+import {ValuationLib} from "../libraries/ValuationLib.sol";
 import {AssetControllerStorage} from "./AssetControllerStorage.sol";
 import {AssetControllerAdmin} from "./AssetControllerAdmin.sol";
 
@@ -67,28 +68,29 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @inheritdoc IAssetController
-    function investedValue() external view returns (uint256) {
-        // cannot overflow: a uint64 timestamp plus a uint32 age
+    function pricingValues() external view returns (uint256 low, uint256 high, bool feedDown) {
+        Snap memory s = _snapshot();
+        uint256 live = s.tierValues[1] + s.tierValues[2];
+        (low, high, feedDown) = (live, live, s.down);
+        // cannot overflow: a uint64 timestamp plus a uint32 age (a never-set mark, at 0, is
+        // older than any navMaxAge since block timestamps are far above 1 day)
         unchecked {
-            if (_markedAt != 0 && uint256(_markedAt) + _risk.navMaxAge >= block.timestamp) return _markValue;
+            if (uint256(_markedAt) + _risk.navMaxAge >= block.timestamp) {
+                uint256 m = _markValue;
+                if (m < low) low = m;
+                else high = m;
+            }
         }
-        return liveInvestedValue();
     }
 
     /// @inheritdoc IAssetController
-    function liveInvestedValue() public view returns (uint256) {
-        Snap memory s = _snapshot();
-        return s.tierValues[1] + s.tierValues[2];
+    function dustValue() external view returns (uint256) {
+        return _dustValue;
     }
 
     /// @inheritdoc IAssetController
-    function valuation()
-        external
-        view
-        returns (uint256 gross, uint256[3] memory tierValues, uint256[] memory values, uint256[] memory prices)
-    {
-        Snap memory s = _snapshot();
-        return (s.gross, s.tierValues, s.values, s.prices);
+    function fallbackFeed(address token) external view returns (address) {
+        return address(_fallbackFeeds[token].feed);
     }
 
     /// @inheritdoc IAssetController
@@ -284,7 +286,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @inheritdoc IAssetController
-    function mark() external returns (uint256) {
+    function mark() external nonReentrant returns (uint256) {
         Snap memory s = _snapshot();
         _storeMark(s);
         return s.tierValues[1] + s.tierValues[2];
@@ -333,6 +335,21 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IAssetController
     function setSequencerFeed(address, uint32) external {
+        _delegateToAdmin();
+    }
+
+    /// @inheritdoc IAssetController
+    function setFallbackFeed(address, address, uint32, uint128, uint128) external {
+        _delegateToAdmin();
+    }
+
+    /// @inheritdoc IAssetController
+    function useFallbackFeed(address) external {
+        _delegateToAdmin();
+    }
+
+    /// @inheritdoc IAssetController
+    function setDustValue(uint128) external {
         _delegateToAdmin();
     }
 
@@ -458,7 +475,8 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 // ranked by value at the oracle, not raw units (6- and 18-decimal assets mix)
                 OracleLib.Feed memory f = a.feed;
                 uint256 units = IERC20(_list[i]).balanceOf(address(this));
-                uint256 v = units == 0 ? 0 : f.toBase(units, f.price(), _baseDecimals);
+                (bool priced, uint256 p) = units == 0 ? (false, 0) : f.tryPrice();
+                uint256 v = priced ? f.toBase(units, p, _baseDecimals) : 0; // down: not sold here
                 if (v > bestValue) (best, bestValue) = (i, v);
             }
             if (best == type(uint256).max) break;
@@ -524,7 +542,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (v > a.cap) revert AssetCapExceeded(token, v, a.cap);
         uint256 c = BpsLib.ratio(v, s.gross);
         if (c > a.maxConcentrationBps) revert ConcentrationExceeded(token, c, a.maxConcentrationBps);
-        uint256 top3 = BpsLib.ratio(_top3(s.values), s.gross);
+        uint256 top3 = BpsLib.ratio(ValuationLib.top3(s.values), s.gross);
         if (top3 > _risk.maxTop3Bps) revert Top3ConcentrationExceeded(top3, _risk.maxTop3Bps);
         uint256 r = BpsLib.ratio(s.tierValues[a.tier], s.gross);
         if (r > _tiers[a.tier].maxBps) revert TierAboveMax(a.tier, r, _tiers[a.tier].maxBps);
@@ -539,6 +557,8 @@ contract AssetController is IAssetController, AssetControllerStorage {
         for (uint256 i; i < _list.length; ++i) {
             if (_list[i] == token) v = s.values[i];
         }
+        (bool priced,) = a.feed.tryPrice();
+        if (!priced) return (0, v); // never buy what cannot be priced: a down feed is skipped
         uint256 limit = Math.mulDiv(s.gross, uint256(a.maxConcentrationBps) * _HEADROOM_BPS, BpsLib.BPS * BpsLib.BPS);
         uint256 capLimit = Math.mulDiv(a.cap, _HEADROOM_BPS, BpsLib.BPS);
         if (capLimit < limit) limit = capLimit;
@@ -551,37 +571,28 @@ contract AssetController is IAssetController, AssetControllerStorage {
         s.tierValues[0] = cashFree > owed ? cashFree - owed : 0;
         uint256 n = _list.length;
         s.values = new uint256[](n);
-        s.prices = new uint256[](n);
         for (uint256 i; i < n; ++i) {
             address token = _list[i];
             Asset storage a = _assets[token];
-            OracleLib.Feed memory f = a.feed;
-            uint256 p = f.price();
             uint256 units = IERC20(token).balanceOf(address(this));
-            uint256 pendingCash;
+            uint256 v;
             if (!a.instant) {
                 uint256 pendingTokens;
-                (pendingCash, pendingTokens) = a.adapter.pending(token, address(this));
+                (v, pendingTokens) = a.adapter.pending(token, address(this));
                 units += pendingTokens;
             }
-            uint256 v = f.toBase(units, p, _baseDecimals) + pendingCash;
+            if (units != 0) {
+                // only a held position loads and reads its feed
+                bool down;
+                (v,, down) = ValuationLib.positionValue(a.feed, units, v, _baseDecimals);
+                if (down) s.down = true;
+            }
             s.values[i] = v;
-            s.prices[i] = p;
             s.tierValues[a.tier] += v;
         }
         s.gross = s.tierValues[0] + s.tierValues[1] + s.tierValues[2];
     }
 
-    function _top3(uint256[] memory values) private pure returns (uint256) {
-        (uint256 a, uint256 b, uint256 c) = (0, 0, 0);
-        for (uint256 i; i < values.length; ++i) {
-            uint256 v = values[i];
-            if (v > a) (a, b, c) = (v, a, b);
-            else if (v > b) (b, c) = (v, b);
-            else if (v > c) c = v;
-        }
-        return a + b + c;
-    }
 
     function _deficit(Snap memory s, uint8 t) private view returns (uint256) {
         uint256 tv = BpsLib.share(s.gross, _tiers[t].targetBps);

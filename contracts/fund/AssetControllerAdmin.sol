@@ -6,6 +6,8 @@ import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IER
 import {IAssetAdapter} from "../interfaces/IAssetAdapter.sol";
 import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {BpsLib} from "../libraries/BpsLib.sol";
+import {OracleLib} from "../libraries/OracleLib.sol";
+import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 import {AssetControllerStorage} from "./AssetControllerStorage.sol";
 
 /// @title AssetControllerAdmin
@@ -15,6 +17,8 @@ import {AssetControllerStorage} from "./AssetControllerStorage.sol";
 /// @dev Called directly, the module acts on its own empty storage, where nobody holds a role:
 /// every function reverts or changes nothing that matters.
 contract AssetControllerAdmin is AssetControllerStorage {
+    using OracleLib for OracleLib.Feed;
+
     constructor(ITieredVault vault_) AssetControllerStorage(vault_) {}
 
 
@@ -53,9 +57,12 @@ contract AssetControllerAdmin is AssetControllerStorage {
     function removeAsset(address token) external {
         _authorize(false, "removeAsset");
         Asset storage a = _requireAsset(token);
-        uint256 bal = IERC20(token).balanceOf(address(this));
         (uint256 pc, uint256 pt) = a.adapter.pending(token, address(this));
-        if (bal + pc + pt != 0) revert AssetNotEmpty(token, bal + pc + pt);
+        // Valued at the feed's upper sanity bound, so it needs no live price: a position that
+        // is dust even at the highest sane price is written off (left where it is, unvalued).
+        OracleLib.Feed memory f = a.feed;
+        uint256 worst = pc + f.toBase(IERC20(token).balanceOf(address(this)) + pt, f.maxAnswer, _baseDecimals);
+        if (worst > _dustValue) revert AssetNotEmpty(token, worst);
         uint8 t = a.tier;
         uint256 n = _list.length;
         for (uint256 i; i < n; ++i) {
@@ -142,5 +149,44 @@ contract AssetControllerAdmin is AssetControllerStorage {
         _sequencer = feed;
         _sequencerGrace = gracePeriod;
         emit SequencerFeedSet(feed, gracePeriod);
+    }
+
+    /// @dev See IAssetController.
+    function setFallbackFeed(address token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        Asset storage a = _requireAsset(token);
+        OracleLib.Feed storage fb = _fallbackFeeds[token];
+        if (feed == address(0)) {
+            delete _fallbackFeeds[token];
+        } else {
+            _checkFeed(heartbeat, minAnswer, maxAnswer);
+            fb.feed = AggregatorV3Interface(feed);
+            fb.heartbeat = heartbeat;
+            fb.feedDecimals = AggregatorV3Interface(feed).decimals();
+            fb.tokenDecimals = a.feed.tokenDecimals;
+            fb.minAnswer = minAnswer;
+            fb.maxAnswer = maxAnswer;
+        }
+        emit FallbackFeedSet(token, feed, heartbeat, minAnswer, maxAnswer);
+    }
+
+    /// @dev See IAssetController.
+    function useFallbackFeed(address token) external {
+        _authorize(false, "useFallbackFeed");
+        Asset storage a = _requireAsset(token);
+        OracleLib.Feed memory fb = _fallbackFeeds[token];
+        if (address(fb.feed) == address(0)) revert NoFallbackFeed(token);
+        a.feed = fb;
+        delete _fallbackFeeds[token];
+        emit FeedSet(token, address(fb.feed), fb.heartbeat, fb.minAnswer, fb.maxAnswer);
+    }
+
+    /// @dev See IAssetController.
+    function setDustValue(uint128 value) external {
+        _authorize(value > _dustValue, "setDustValue");
+        _dustValue = value;
+        emit DustValueSet(value);
     }
 }

@@ -55,9 +55,9 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     /// @dev One valuation pass over every asset.
     struct Snap {
         uint256 gross;
-        uint256[3] tierValues;
-        uint256[] values;
-        uint256[] prices;
+        uint256[3] tierValues; // 0 = the vault's cash not earmarked for redemptions
+        uint256[] values; // per asset, in list order, base units
+        bool down; // a held asset's feed is down: it is valued at zero (pending cash aside)
     }
 
     ITieredVault internal immutable _vault;
@@ -73,6 +73,8 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     uint64 internal _markedAt;
     MoveLimits internal _limits;
     WindowBudgetLib.Usage internal _usage;
+    uint128 internal _dustValue;
+    mapping(address token => OracleLib.Feed) internal _fallbackFeeds;
     address internal _sequencer;
     uint32 internal _sequencerGrace;
 
@@ -123,11 +125,15 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         emit RiskParamsSet(p);
     }
 
+    function _checkFeed(uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer) internal pure {
+        if (heartbeat == 0) revert InvalidParameter("heartbeat", 0);
+        if (minAnswer == 0 || minAnswer >= maxAnswer) revert InvalidParameter("minAnswer", minAnswer);
+    }
+
     function _writeFeed(Asset storage a, address token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer)
         internal
     {
-        if (heartbeat == 0) revert InvalidParameter("heartbeat", 0);
-        if (minAnswer == 0 || minAnswer >= maxAnswer) revert InvalidParameter("minAnswer", minAnswer);
+        _checkFeed(heartbeat, minAnswer, maxAnswer);
         a.feed.feed = AggregatorV3Interface(feed);
         a.feed.heartbeat = heartbeat;
         a.feed.feedDecimals = AggregatorV3Interface(feed).decimals();

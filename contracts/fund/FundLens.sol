@@ -9,58 +9,74 @@ import {IAssetAdapter} from "../interfaces/IAssetAdapter.sol";
 import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {IFundLens} from "../interfaces/IFundLens.sol";
 import {BpsLib} from "../libraries/BpsLib.sol";
+import {OracleLib} from "../libraries/OracleLib.sol";
+import {ValuationLib} from "../libraries/ValuationLib.sol";
 
 /// @title FundLens
-/// @notice See IFundLens. Stateless; any number of controllers can share one lens.
+/// @notice See IFundLens. Stateless; any number of controllers can share one lens. Values the
+/// positions with the controller's own rules (ValuationLib), from its public configuration.
 contract FundLens is IFundLens {
+    using OracleLib for OracleLib.Feed;
+
     /// @inheritdoc IFundLens
     function fundState(IAssetController c) external view returns (IAssetController.FundState memory st) {
-        (uint256 gross, uint256[3] memory tierValues, uint256[] memory values, uint256[] memory prices) = c.valuation();
         ITieredVault v = ITieredVault(c.vault());
         st.freeCash = v.freeCash();
         st.pendingRedemptions = v.pendingRedemptions();
-        st.grossAssets = gross;
-        uint256 g = st.freeCash + tierValues[1] + tierValues[2];
-        st.totalAssets = g > st.pendingRedemptions ? g - st.pendingRedemptions : 0;
-        st.tierValues = tierValues;
-        for (uint8 t; t < 3; ++t) {
-            st.tierRatioBps[t] = BpsLib.ratio(tierValues[t], gross);
-            st.tiers[t] = c.tier(t);
-        }
+        st.tierValues[0] = st.freeCash > st.pendingRedemptions ? st.freeCash - st.pendingRedemptions : 0;
+        st.baseDecimals = _decimals(c.cash());
         address[] memory list = c.assetList();
         st.assets = new IAssetController.AssetState[](list.length);
-        (uint256 a, uint256 b, uint256 d) = (0, 0, 0);
+        uint256[] memory values = new uint256[](list.length);
         for (uint256 i; i < list.length; ++i) {
-            st.assets[i] = _asset(c, list[i], values[i], prices[i], gross);
-            uint256 x = values[i];
-            if (x > a) (a, b, d) = (x, a, b);
-            else if (x > b) (b, d) = (x, b);
-            else if (x > d) d = x;
+            st.assets[i] = _asset(c, list[i], st.baseDecimals);
+            values[i] = st.assets[i].value;
+            st.tierValues[st.assets[i].tier] += values[i];
         }
-        st.top3Bps = BpsLib.ratio(a + b + d, gross);
+        uint256 gross = st.tierValues[0] + st.tierValues[1] + st.tierValues[2];
+        st.grossAssets = gross;
+        uint256 g = st.freeCash + st.tierValues[1] + st.tierValues[2];
+        st.totalAssets = g > st.pendingRedemptions ? g - st.pendingRedemptions : 0;
+        for (uint8 t; t < 3; ++t) {
+            st.tierRatioBps[t] = BpsLib.ratio(st.tierValues[t], gross);
+            st.tiers[t] = c.tier(t);
+        }
+        for (uint256 i; i < list.length; ++i) {
+            st.assets[i].concentrationBps = BpsLib.ratio(values[i], gross);
+        }
+        st.top3Bps = BpsLib.ratio(ValuationLib.top3(values), gross);
         st.paused = Pausable(address(c)).paused();
         st.markedAt = c.markedAt();
-        st.baseDecimals = _decimals(c.cash());
     }
 
-    function _asset(IAssetController c, address token, uint256 value, uint256 price, uint256 gross)
+    function _asset(IAssetController c, address token, uint8 baseDecimals)
         private
         view
         returns (IAssetController.AssetState memory st)
     {
         IAssetController.AssetParams memory p = c.assetParams(token);
         IAssetAdapter adapter = IAssetAdapter(p.adapter);
+        OracleLib.Feed memory f = OracleLib.Feed({
+            feed: AggregatorV3Interface(p.feed),
+            heartbeat: p.heartbeat,
+            feedDecimals: AggregatorV3Interface(p.feed).decimals(),
+            tokenDecimals: _decimals(token),
+            minAnswer: p.minAnswer,
+            maxAnswer: p.maxAnswer
+        });
         st.token = token;
         st.tier = p.tier;
         st.instant = adapter.isInstant();
         st.balance = IERC20(token).balanceOf(address(c));
-        st.price = price;
-        st.feedDecimals = AggregatorV3Interface(p.feed).decimals();
-        st.value = value;
-        uint256 held = c.valueOf(token, st.balance);
-        st.pendingValue = value > held ? value - held : 0;
-        st.redeemableNowValue = c.valueOf(token, adapter.redeemableNow(token, address(c), st.balance));
-        st.concentrationBps = BpsLib.ratio(value, gross);
+        st.feedDecimals = f.feedDecimals;
+        (uint256 pendingCash, uint256 pendingTokens) = st.instant ? (0, 0) : adapter.pending(token, address(c));
+        (st.value, st.price,) = ValuationLib.positionValue(f, st.balance + pendingTokens, pendingCash, baseDecimals);
+        // empty positions are not priced by the rules; keepers still want the feed's answer
+        if (st.price == 0 && st.balance + pendingTokens == 0) (, st.price) = f.tryPrice();
+        uint256 held = st.price == 0 ? 0 : f.toBase(st.balance, st.price, baseDecimals);
+        st.pendingValue = st.value > held ? st.value - held : 0;
+        uint256 redeemable = adapter.redeemableNow(token, address(c), st.balance);
+        st.redeemableNowValue = st.price == 0 ? 0 : f.toBase(redeemable, st.price, baseDecimals);
         st.maxConcentrationBps = p.maxConcentrationBps;
         st.cap = p.cap;
         st.windowOpensAt = adapter.windowOpensAt(token);

@@ -10,6 +10,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {IAssetController} from "../interfaces/IAssetController.sol";
 
@@ -18,6 +19,7 @@ import {IAssetController} from "../interfaces/IAssetController.sol";
 /// inflation attack; valuation of the positions comes from the AssetController's oracle mark.
 contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
+    using Math for uint256;
 
     /* ROLES */
 
@@ -29,15 +31,19 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuard {
     /// (inflation) attack cost the attacker more than it can take.
     uint8 public constant DECIMALS_OFFSET = 6;
 
+    /// @notice ERC-165 id of ERC-7540's operator interface (setOperator, isOperator).
+    bytes4 public constant OPERATOR_INTERFACE_ID = 0xe3bc4e65;
+
     /* STORAGE */
 
     address public controller;
     bool public depositsPaused;
     bool public withdrawalsPaused;
-    uint128 private _pending; // owed to queued requests not funded yet
+    uint128 private _pending; // upper estimate of what queued, unfunded requests are owed
     uint128 private _claimable; // cash reserved for funded, unclaimed requests
     uint256 public nextRequestToFulfil;
-    RedeemRequest[] private _requests;
+    Redemption[] private _requests;
+    mapping(address controller => mapping(address operator => bool)) public isOperator;
 
     constructor(IERC20 asset_, string memory name_, string memory symbol_, address admin)
         ERC20(name_, symbol_)
@@ -51,21 +57,22 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuard {
 
     /* ERC4626 */
 
-    /// @notice Free cash + the controller's invested value - redemptions owed but not funded.
+    /// @notice Free cash + the controller's invested value at the exit price (the lower of
+    /// mark and live valuation, a down feed's asset at zero). Never reverts. Shares locked in
+    /// the redemption queue are still in the supply, so this includes what they will be paid.
     function totalAssets() public view override(ERC4626, IERC4626) returns (uint256) {
-        uint256 gross = freeCash();
-        address c = controller;
-        if (c != address(0)) gross += IAssetController(c).investedValue();
-        uint256 owed = _pending;
-        return gross > owed ? gross - owed : 0;
+        (uint256 low,,) = _invested();
+        return freeCash() + low;
     }
 
+    /// @notice 0 while deposits are paused or a held asset's feed is down.
     function maxDeposit(address receiver) public view override(ERC4626, IERC4626) returns (uint256) {
-        return depositsPaused ? 0 : super.maxDeposit(receiver);
+        return depositsPaused || _feedDown() ? 0 : super.maxDeposit(receiver);
     }
 
+    /// @notice 0 while deposits are paused or a held asset's feed is down.
     function maxMint(address receiver) public view override(ERC4626, IERC4626) returns (uint256) {
-        return depositsPaused ? 0 : super.maxMint(receiver);
+        return depositsPaused || _feedDown() ? 0 : super.maxMint(receiver);
     }
 
     /// @notice What `owner` can take at once: capped by cash not earmarked for the queue.
@@ -79,22 +86,37 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuard {
     function maxRedeem(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
         if (withdrawalsPaused) return 0;
         uint256 own = balanceOf(owner);
-        uint256 cashShares = _convertToShares(availableCash(), _roundDown());
+        uint256 cashShares = _convertToShares(availableCash(), Math.Rounding.Floor);
         return own < cashShares ? own : cashShares;
     }
 
-    function deposit(uint256 assets, address receiver) public override(ERC4626, IERC4626) returns (uint256) {
-        if (depositsPaused) revert DepositsPaused();
-        return super.deposit(assets, receiver);
+    /// @notice Shares for `assets` at the entry price: the higher of mark and live valuation.
+    function previewDeposit(uint256 assets) public view override(ERC4626, IERC4626) returns (uint256) {
+        (, uint256 high,) = _invested();
+        return assets.mulDiv(totalSupply() + 10 ** _decimalsOffset(), freeCash() + high + 1, Math.Rounding.Floor);
     }
 
-    function mint(uint256 shares, address receiver) public override(ERC4626, IERC4626) returns (uint256) {
-        if (depositsPaused) revert DepositsPaused();
-        return super.mint(shares, receiver);
+    /// @notice Assets for `shares` at the entry price: the higher of mark and live valuation.
+    function previewMint(uint256 shares) public view override(ERC4626, IERC4626) returns (uint256) {
+        (, uint256 high,) = _invested();
+        return shares.mulDiv(freeCash() + high + 1, totalSupply() + 10 ** _decimalsOffset(), Math.Rounding.Ceil);
+    }
+
+    function deposit(uint256 assets, address receiver) public override(ERC4626, IERC4626) returns (uint256 shares) {
+        uint256 high = _entryValue();
+        shares = assets.mulDiv(totalSupply() + 10 ** _decimalsOffset(), freeCash() + high + 1, Math.Rounding.Floor);
+        _deposit(_msgSender(), receiver, assets, shares);
+    }
+
+    function mint(uint256 shares, address receiver) public override(ERC4626, IERC4626) returns (uint256 assets) {
+        uint256 high = _entryValue();
+        assets = shares.mulDiv(freeCash() + high + 1, totalSupply() + 10 ** _decimalsOffset(), Math.Rounding.Ceil);
+        _deposit(_msgSender(), receiver, assets, shares);
     }
 
     /// @dev One valuation pass instead of OpenZeppelin's two (maxWithdraw + preview): the cash
-    /// check replaces maxWithdraw, and _burn enforces the owner's balance.
+    /// check replaces maxWithdraw, and _burn enforces the owner's balance. Priced at the exit
+    /// price (totalAssets: the lower of mark and live).
     function withdraw(uint256 assets, address receiver, address owner)
         public
         override(ERC4626, IERC4626)
@@ -119,8 +141,44 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuard {
         _withdraw(_msgSender(), receiver, owner, assets, shares);
     }
 
+    /// @dev Measures what arrived: a fee-on-transfer (or otherwise short-paying) base token
+    /// would mint shares for assets the vault never received.
+    function _deposit(address caller, address receiver, uint256 assets, uint256 shares) internal override {
+        IERC20 token = IERC20(asset());
+        uint256 before = token.balanceOf(address(this));
+        token.safeTransferFrom(caller, address(this), assets);
+        uint256 received = token.balanceOf(address(this)) - before;
+        if (received != assets) revert TransferAmountMismatch(assets, received);
+        _mint(receiver, shares);
+        emit Deposit(caller, receiver, assets, shares);
+    }
+
     function _decimalsOffset() internal pure override returns (uint8) {
         return DECIMALS_OFFSET;
+    }
+
+    /// @dev The controller's (low, high, feedDown); a reverting controller counts as nothing
+    /// invested for exits and refuses entries.
+    function _invested() private view returns (uint256 low, uint256 high, bool down) {
+        address c = controller;
+        if (c == address(0)) return (0, 0, false);
+        try IAssetController(c).pricingValues() returns (uint256 l, uint256 h, bool d) {
+            return (l, h, d);
+        } catch {
+            return (0, 0, true);
+        }
+    }
+
+    function _feedDown() private view returns (bool down) {
+        (,, down) = _invested();
+    }
+
+    /// @dev Checks for deposit/mint; returns the entry valuation.
+    function _entryValue() private view returns (uint256 high) {
+        if (depositsPaused) revert DepositsPaused();
+        bool down;
+        (, high, down) = _invested();
+        if (down) revert FeedDown();
     }
 
     /* VIEWS */
@@ -150,7 +208,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc ITieredVault
-    function redeemRequest(uint256 id) external view returns (RedeemRequest memory) {
+    function redeemRequest(uint256 id) external view returns (Redemption memory) {
         if (id >= _requests.length) revert UnknownRequest(id);
         return _requests[id];
     }
@@ -160,66 +218,111 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuard {
         return _requests.length;
     }
 
-    /* REDEMPTION QUEUE */
+    /// @inheritdoc ITieredVault
+    function pendingRedeemRequest(uint256 requestId, address controller_) external view returns (uint256) {
+        return _sharesIn(requestId, controller_, RequestStatus.Pending);
+    }
 
     /// @inheritdoc ITieredVault
-    function requestRedeem(uint256 shares, address receiver, address owner) external nonReentrant returns (uint256 id) {
+    function claimableRedeemRequest(uint256 requestId, address controller_) external view returns (uint256) {
+        return _sharesIn(requestId, controller_, RequestStatus.Claimable);
+    }
+
+    /// @inheritdoc AccessControl
+    function supportsInterface(bytes4 id) public view override returns (bool) {
+        return id == OPERATOR_INTERFACE_ID || super.supportsInterface(id);
+    }
+
+    function _sharesIn(uint256 id, address controller_, RequestStatus status) private view returns (uint256) {
+        if (id >= _requests.length) return 0;
+        Redemption storage r = _requests[id];
+        return r.controller == controller_ && r.status == status ? r.shares : 0;
+    }
+
+    /* REDEMPTION QUEUE (ERC-7540 request side) */
+
+    /// @inheritdoc ITieredVault
+    function setOperator(address operator, bool approved) external returns (bool) {
+        isOperator[msg.sender][operator] = approved;
+        emit OperatorSet(msg.sender, operator, approved);
+        return true;
+    }
+
+    /// @inheritdoc ITieredVault
+    function requestRedeem(uint256 shares, address controller_, address owner)
+        external
+        nonReentrant
+        returns (uint256 requestId)
+    {
         if (withdrawalsPaused) revert WithdrawalsPaused();
-        if (receiver == address(0)) revert ZeroAddress("receiver");
-        uint256 assets = previewRedeem(shares);
-        if (shares == 0 || assets == 0) revert ZeroRedemption(shares);
-        if (msg.sender != owner) _spendAllowance(owner, msg.sender, shares);
-        _burn(owner, shares);
-        _pending += uint128(assets);
-        id = _requests.length;
+        if (controller_ == address(0)) revert ZeroAddress("controller");
+        uint256 estimate = previewRedeem(shares);
+        if (shares == 0 || estimate == 0) revert ZeroRedemption(shares);
+        if (msg.sender != owner && !isOperator[owner][msg.sender]) _spendAllowance(owner, msg.sender, shares);
+        _transfer(owner, address(this), shares); // locked, still in the supply until fulfilment
+        uint128 est = SafeCast.toUint128(estimate);
+        _pending += est;
+        requestId = _requests.length;
         _requests.push(
-            RedeemRequest({
+            Redemption({
+                controller: controller_,
                 owner: owner,
-                receiver: receiver,
-                assets: uint128(assets),
+                shares: SafeCast.toUint128(shares),
+                assets: est,
                 requestedAt: uint64(block.timestamp),
                 status: RequestStatus.Pending
             })
         );
-        emit RedeemRequested(id, owner, receiver, shares, assets);
+        emit RedeemRequest(controller_, owner, requestId, msg.sender, shares);
     }
 
     /// @inheritdoc ITieredVault
     function fulfilRedemptions(uint256 maxCount) external nonReentrant returns (uint256 count, uint256 assets) {
         if (msg.sender != controller) _checkRole(KEEPER_ROLE);
-        uint256 cash = freeCash();
         uint256 id = nextRequestToFulfil;
         uint256 end = _requests.length;
+        if (id == end) return (0, 0); // nothing queued: no valuation pass
+        uint256 cash = freeCash();
+        // one exit price for the batch; each payout is at most its shares' worth at it, so the
+        // price of the shares left behind cannot fall as the batch proceeds
+        (uint256 low,,) = _invested();
+        uint256 ta = cash + low + 1;
+        uint256 supply = totalSupply() + 10 ** _decimalsOffset();
         while (id < end && count < maxCount) {
-            RedeemRequest storage r = _requests[id];
-            uint256 a = r.assets;
+            Redemption storage r = _requests[id];
+            uint256 estimate = r.assets;
+            uint256 a = Math.mulDiv(r.shares, ta, supply);
+            if (a > estimate) a = estimate; // a rise after the request stays with the holders
             if (a > cash) break; // strictly in order: no request overtakes an older one
             r.status = RequestStatus.Claimable;
-            // cannot underflow: every pending request's assets were added to pendingRedemptions
+            r.assets = uint128(a); // a <= estimate, a uint128
+            // cannot underflow: a <= cash, and every pending estimate was added to _pending
             unchecked {
                 cash -= a;
-                _pending -= uint128(a);
+                _pending -= uint128(estimate);
             }
             _claimable += uint128(a);
+            _burn(address(this), r.shares);
             assets += a;
             ++count;
             ++id;
-            emit RedemptionFulfilled(id - 1, a);
+            emit RedemptionFulfilled(id - 1, r.shares, a);
         }
         nextRequestToFulfil = id;
     }
 
     /// @inheritdoc ITieredVault
-    function claimRedemption(uint256 id) external nonReentrant returns (uint256 assets) {
+    function claimRedemption(uint256 id, address receiver) external nonReentrant returns (uint256 assets) {
         if (id >= _requests.length) revert UnknownRequest(id);
-        RedeemRequest storage r = _requests[id];
-        if (msg.sender != r.receiver && msg.sender != r.owner) revert NotRequestParty(id, msg.sender);
+        Redemption storage r = _requests[id];
+        if (msg.sender != r.controller && !isOperator[r.controller][msg.sender]) revert NotRequestParty(id, msg.sender);
         if (r.status != RequestStatus.Claimable) revert RequestNotClaimable(id, r.status);
+        if (receiver == address(0)) revert ZeroAddress("receiver");
         r.status = RequestStatus.Claimed;
         assets = r.assets;
         _claimable -= uint128(assets);
-        IERC20(asset()).safeTransfer(r.receiver, assets);
-        emit RedemptionClaimed(id, r.receiver, assets);
+        IERC20(asset()).safeTransfer(receiver, assets);
+        emit RedemptionClaimed(id, r.controller, receiver, assets);
     }
 
     /* CONTROLLER */
@@ -261,10 +364,6 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuard {
     function _checkPauser(bool pausing) private view {
         if (pausing && hasRole(GUARDIAN_ROLE, msg.sender)) return;
         _checkRole(ADMIN_ROLE);
-    }
-
-    function _roundDown() private pure returns (Math.Rounding) {
-        return Math.Rounding.Floor;
     }
 
     function decimals() public view override(ERC4626, IERC20Metadata) returns (uint8) {

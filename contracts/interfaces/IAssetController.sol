@@ -21,19 +21,19 @@ interface IAssetController is IAssetControllerTypes, IRebalanceTarget {
 
     function cash() external view returns (address);
 
-    /// @notice Value of all positions (incl. pending requests) in base units: the stored mark
-    /// while it is younger than navMaxAge, the live oracle value otherwise.
-    function investedValue() external view returns (uint256);
+    /// @notice The invested value users are priced at, never reverting: `low` = min(mark, live)
+    /// for exits, `high` = max(mark, live) for entries (the mark counts while younger than
+    /// navMaxAge), so no sequence of mark() and a feed update prices a user against the live
+    /// valuation. Empty positions need no price; a held asset whose feed is down (stale, out
+    /// of bounds, reverting) counts as zero in both and sets `feedDown` (the vault then refuses
+    /// entries, while exits go on at that conservative value).
+    function pricingValues() external view returns (uint256 low, uint256 high, bool feedDown);
 
-    /// @notice The live oracle value of all positions.
-    function liveInvestedValue() external view returns (uint256);
+    /// @notice Positions worth at most this (valued at the feed's upper bound) may be de-listed.
+    function dustValue() external view returns (uint256);
 
-    /// @notice One valuation pass: gross assets, value per tier (0 = cash not earmarked for
-    /// redemptions), value and raw feed price per asset in assetList() order.
-    function valuation()
-        external
-        view
-        returns (uint256 gross, uint256[3] memory tierValues, uint256[] memory values, uint256[] memory prices);
+    /// @notice The fallback feed approved for `token` (0 if none).
+    function fallbackFeed(address token) external view returns (address);
 
     /// @notice When the invested value was last marked.
     function markedAt() external view returns (uint64);
@@ -83,7 +83,8 @@ interface IAssetController is IAssetControllerTypes, IRebalanceTarget {
     /// @notice Claims due asynchronous requests of `token` (anyone).
     function settle(address token) external returns (uint256 tokensIn, uint256 cashIn);
 
-    /// @notice Stores the live invested value as the mark (anyone).
+    /// @notice Stores the live invested value as the mark (anyone). Since users are priced at
+    /// the worse of mark and live, calling it cannot move the price in the caller's favour.
     function mark() external returns (uint256);
 
     /* CONFIGURATION */
@@ -92,6 +93,8 @@ interface IAssetController is IAssetControllerTypes, IRebalanceTarget {
 
     function addAsset(AssetParams calldata p) external;
 
+    /// @notice De-lists `token` (guardian, admin or timelock) when its position, valued at the
+    /// feed's upper bound (no live price needed), is at most dustValue (0 by default: empty).
     function removeAsset(address token) external;
 
     function setDefaultAsset(uint8 t, address token) external;
@@ -99,6 +102,19 @@ interface IAssetController is IAssetControllerTypes, IRebalanceTarget {
     function setAssetLimits(address token, uint128 cap, uint16 maxConcentrationBps) external;
 
     function setFeed(address token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer) external;
+
+    /// @notice Approves `feed` as `token`'s fallback, for the guardian to switch to at once
+    /// (feed = 0 withdraws it). Timelock.
+    function setFallbackFeed(address token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer)
+        external;
+
+    /// @notice Switches `token` to its approved fallback feed at once (guardian, admin or timelock);
+    /// the approval is used up.
+    function useFallbackFeed(address token) external;
+
+    /// @notice Sets the dust value below which a position may be de-listed: raising it through
+    /// the timelock, lowering it at once (guardian, admin).
+    function setDustValue(uint128 value) external;
 
     function setRiskParams(RiskParams calldata p) external;
 

@@ -60,7 +60,7 @@ interface IAssetControllerTypes {
     }
 
     struct FundState {
-        uint256 totalAssets; // net of redemptions owed (the vault's totalAssets)
+        uint256 totalAssets; // free cash + invested - redemptions still owed (estimate)
         uint256 grossAssets; // tier values summed
         uint256 freeCash;
         uint256 pendingRedemptions;
@@ -109,6 +109,8 @@ interface IAssetControllerTypes {
     error TierCapacityExhausted(uint8 tier, uint256 remaining);
     /// @notice The asset cannot be redeemed for that much now (window closed or illiquid).
     error NotRedeemableNow(address token, uint256 requested, uint256 redeemable);
+    /// @notice No fallback feed was approved (through the timelock) for `token`.
+    error NoFallbackFeed(address token);
     /// @notice The window's value-lost budget would be passed: `used` including this move.
     error LossBudgetExceeded(uint256 used, uint256 budget);
     /// @notice The window's notional budget would be passed: `used` including this move.
@@ -123,6 +125,9 @@ interface IAssetControllerTypes {
     event AssetLimitsSet(address indexed token, uint256 cap, uint256 maxConcentrationBps);
     event FeedSet(address indexed token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer);
     event RiskParamsSet(RiskParams params);
+    /// @notice A fallback feed was approved (or withdrawn, feed = 0) for `token`.
+    event FallbackFeedSet(address indexed token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer);
+    event DustValueSet(uint256 value);
     event MoveLimitsSet(MoveLimits limits);
     event SequencerFeedSet(address feed, uint32 gracePeriod);
     event Marked(uint256 investedValue, uint64 at);

@@ -6,9 +6,14 @@ import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 /// @title ITieredVault
 /// @notice ERC-4626 shares over the base stablecoin, with the fund's money spread over three
 /// liquidity tiers. The vault holds L1 cash; the AssetController holds the L2/L3 positions.
-/// totalAssets() = free cash + the controller's invested value at oracle prices - redemptions
-/// still owed. Deposits land in L1. Withdrawals are served at once from L1 cash that is not
-/// earmarked for the redemption queue; larger exits go through requestRedeem -> fulfil -> claim.
+/// Pricing never favours the user against the live valuation: entries (deposit, mint) are
+/// priced at the higher of the stored mark and the live oracle value, exits (withdraw, redeem,
+/// queued redemptions) at the lower (see IAssetController.pricingValues). totalAssets() = free
+/// cash + invested value at the exit price. Deposits land in L1. Withdrawals are served at once
+/// from L1 cash not earmarked for the queue; larger exits go through ERC-7540's request side:
+/// requestRedeem locks the shares in the vault, fulfilRedemptions prices them at the lower of
+/// the request-time and fulfilment-time exit prices and burns them, claimRedemption pays.
+/// (Claims are not ERC-7540's redeem/withdraw: those stay synchronous ERC-4626 exits from L1.)
 interface ITieredVault is IERC4626 {
     /* TYPES */
 
@@ -19,10 +24,11 @@ interface ITieredVault is IERC4626 {
         Claimed
     }
 
-    struct RedeemRequest {
-        address owner;
-        address receiver;
-        uint128 assets; // fixed when requested: shares are burnt at that price
+    struct Redemption {
+        address controller; // ERC-7540 controller: claims (itself or through an operator)
+        address owner; // whose shares were locked
+        uint128 shares; // locked in the vault until fulfilment, burnt then
+        uint128 assets; // pending: upper estimate (exit price at request); then the amount owed
         uint64 requestedAt;
         RequestStatus status;
     }
@@ -45,10 +51,14 @@ interface ITieredVault is IERC4626 {
     error UnknownRequest(uint256 id);
     /// @notice The request is not claimable (still pending, or already claimed).
     error RequestNotClaimable(uint256 id, RequestStatus status);
-    /// @notice Only the request's receiver or owner may claim it.
+    /// @notice Only the request's controller or its operator may claim it.
     error NotRequestParty(uint256 id, address caller);
     /// @notice Redeeming zero shares, or shares worth zero assets.
     error ZeroRedemption(uint256 shares);
+    /// @notice A held asset's feed is down: entries are refused until it (or its fallback) is back.
+    error FeedDown();
+    /// @notice The base token delivered a different amount than transferred (fee on transfer).
+    error TransferAmountMismatch(uint256 sent, uint256 received);
 
     /* EVENTS */
 
@@ -56,14 +66,17 @@ interface ITieredVault is IERC4626 {
     event ControllerSet(address indexed controller);
     /// @notice The controller took `amount` cash out of L1 to `to`.
     event CashPulled(address indexed to, uint256 amount);
-    /// @notice A redemption was queued: `shares` were burnt for `assets` owed.
-    event RedeemRequested(
-        uint256 indexed id, address indexed owner, address indexed receiver, uint256 shares, uint256 assets
+    /// @notice ERC-7540: `owner`'s `assets` shares (sic: the standard's name) were locked in
+    /// request `requestId` for `controller`, by `sender`.
+    event RedeemRequest(
+        address indexed controller, address indexed owner, uint256 indexed requestId, address sender, uint256 assets
     );
-    /// @notice A queued redemption was funded and can be claimed.
-    event RedemptionFulfilled(uint256 indexed id, uint256 assets);
-    /// @notice A funded redemption was paid to its receiver.
-    event RedemptionClaimed(uint256 indexed id, address indexed receiver, uint256 assets);
+    /// @notice ERC-7540: `controller` approved or revoked `operator`.
+    event OperatorSet(address indexed controller, address indexed operator, bool approved);
+    /// @notice A queued redemption was priced and funded: `shares` burnt, `assets` claimable.
+    event RedemptionFulfilled(uint256 indexed id, uint256 shares, uint256 assets);
+    /// @notice A funded redemption was paid to `receiver`.
+    event RedemptionClaimed(uint256 indexed id, address indexed controller, address indexed receiver, uint256 assets);
     /// @notice Deposits were paused or unpaused.
     event DepositsPausedSet(bool paused);
     /// @notice Withdrawals were paused or unpaused.
@@ -77,7 +90,8 @@ interface ITieredVault is IERC4626 {
     /// @notice Cash in the vault that is not reserved for funded claims.
     function freeCash() external view returns (uint256);
 
-    /// @notice Assets owed to queued redemptions that are not funded yet.
+    /// @notice Upper estimate of what queued, unfunded redemptions will be paid (their exit
+    /// value at request): L1 cash earmarked for them.
     function pendingRedemptions() external view returns (uint256);
 
     /// @notice Cash reserved for funded, unclaimed redemptions.
@@ -87,7 +101,16 @@ interface ITieredVault is IERC4626 {
     function availableCash() external view returns (uint256);
 
     /// @notice A queued redemption.
-    function redeemRequest(uint256 id) external view returns (RedeemRequest memory);
+    function redeemRequest(uint256 id) external view returns (Redemption memory);
+
+    /// @notice ERC-7540: shares of request `requestId` still pending for `controller` (0 otherwise).
+    function pendingRedeemRequest(uint256 requestId, address controller) external view returns (uint256 shares);
+
+    /// @notice ERC-7540: shares of request `requestId` claimable by `controller` (0 otherwise).
+    function claimableRedeemRequest(uint256 requestId, address controller) external view returns (uint256 shares);
+
+    /// @notice ERC-7540: whether `operator` may request and claim for `controller`.
+    function isOperator(address controller, address operator) external view returns (bool);
 
     /// @notice Number of redemption requests ever made; ids are 0..count-1.
     function redeemRequestCount() external view returns (uint256);
@@ -101,18 +124,26 @@ interface ITieredVault is IERC4626 {
 
     /* REDEMPTION QUEUE */
 
-    /// @notice Burns `shares` of `owner` now at the current price and queues the assets owed.
-    /// @return id The request id.
-    function requestRedeem(uint256 shares, address receiver, address owner) external returns (uint256 id);
+    /// @notice ERC-7540: approves or revokes `operator` for the caller's requests and claims.
+    function setOperator(address operator, bool approved) external returns (bool);
 
-    /// @notice Funds up to `maxCount` pending requests in order, while free cash covers each.
+    /// @notice ERC-7540: moves `shares` of `owner` into the vault (locked, still in the supply)
+    /// and queues them for `controller`. By the owner, its operator, or with a share allowance.
+    /// Earmarks their current exit value (the estimate) of L1 cash.
+    /// @return requestId The request id.
+    function requestRedeem(uint256 shares, address controller, address owner) external returns (uint256 requestId);
+
+    /// @notice Funds up to `maxCount` pending requests in order, while free cash covers each:
+    /// each is priced at the lower of its estimate and its shares' exit value now, its shares
+    /// burnt, the assets reserved for its claim. So a loss known at request or found before
+    /// fulfilment is borne by the requester, and a later gain stays with the holders.
     /// @dev Keeper or controller.
     /// @return count Requests funded.
-    /// @return assets Assets earmarked for them.
+    /// @return assets Assets reserved for them.
     function fulfilRedemptions(uint256 maxCount) external returns (uint256 count, uint256 assets);
 
-    /// @notice Pays a funded request to its receiver. By the receiver or the owner.
-    function claimRedemption(uint256 id) external returns (uint256 assets);
+    /// @notice Pays a funded request to `receiver`. By the request's controller or its operator.
+    function claimRedemption(uint256 id, address receiver) external returns (uint256 assets);
 
     /* CONTROLLER */
 

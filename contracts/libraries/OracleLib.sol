@@ -52,6 +52,21 @@ library OracleLib {
         return uint256(answer);
     }
 
+    /// @notice Like price() but never reverts: `ok` is false (and `p` 0) where price() would
+    /// revert (stale, incomplete round, out of bounds) or where the feed itself reverts.
+    /// @dev Used by valuation views, which must not revert (EIP-4626 totalAssets / max*).
+    function tryPrice(Feed memory f) internal view returns (bool ok, uint256 p) {
+        try f.feed.latestRoundData() returns (
+            uint80 roundId, int256 answer, uint256, uint256 updatedAt, uint80 answeredInRound
+        ) {
+            if (answeredInRound < roundId || updatedAt + f.heartbeat < block.timestamp) return (false, 0);
+            if (answer <= 0 || uint256(answer) < f.minAnswer || uint256(answer) > f.maxAnswer) return (false, 0);
+            return (true, uint256(answer));
+        } catch {
+            return (false, 0);
+        }
+    }
+
     /// @notice Value in base units of `amount` token units at `p` (a raw answer of `f`), rounded down.
     function toBase(Feed memory f, uint256 amount, uint256 p, uint8 baseDecimals) internal pure returns (uint256) {
         return Math.mulDiv(amount * p, 10 ** baseDecimals, 10 ** (uint256(f.feedDecimals) + f.tokenDecimals));

@@ -6,7 +6,9 @@ Field semantics (IAssetController.FundState -> planner):
 - ``cash`` = the vault's ``freeCash`` and ``pending_redemptions`` = ``pendingRedemptions``, so
   the planner's L1 position ``cash - pending_redemptions`` is the contract's ``tierValues[0]``
   (cash not earmarked for redemptions; the contract clamps it at 0, the planner keeps the
-  sign) and the planner's ``total_assets`` is the contract's ``totalAssets``. The contract's
+  sign) and the planner's ``total_assets`` is the lens's ``totalAssets`` (free cash + live
+  invested value - the queue's estimate; the vault's own ``totalAssets`` prices exits at the
+  lower of mark and live and keeps queued shares in the supply until fulfilment). The contract's
   ``grossAssets`` counts only the unearmarked cash; the planner's gross counts all free cash.
 - ``value`` includes assets locked in pending async requests (``pendingValue``).
 - ``redeemable_now_value``: the whole value for instant assets (ERC-4626 funds, DEX tokens),

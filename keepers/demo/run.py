@@ -247,8 +247,8 @@ class Demo:
         paid = 0
         for rid in range(start, int(v.nextRequestToFulfil())):
             r = v.redeemRequest(rid)
-            if int(r.status) == 2:
-                v.claimRedemption(rid, sender=r.receiver)
+            if int(r.status) == 2:  # Claimable: priced and funded; the controller claims
+                v.claimRedemption(rid, r.controller, sender=r.controller)
                 paid += int(r.assets)
         return paid
 

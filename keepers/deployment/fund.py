@@ -113,7 +113,7 @@ def deploy_core(
     controller.setMoveLimits(limits.as_tuple(), sender=deployer)
     if sequencer_feed:
         controller.setSequencerFeed(sequencer_feed, sequencer_grace, sender=deployer)
-    controller.mark(sender=deployer)  # a fresh mark: deposits price from it for navMaxAge
+    controller.mark(sender=deployer)  # users price at the worse of this mark and live
     lens = deployer.deploy(project.FundLens)
     return FundDeployment(cash=cash, vault=vault, controller=controller, lens=lens)
 

@@ -59,7 +59,7 @@ def test_gas_snapshot__vault_and_controller(
         lambda: controller.executeWaterfallLiquidation(400_000 * unit, 2, sender=keeper),
     )
     rec("vault.fulfilRedemptions.empty", lambda: vault.fulfilRedemptions(10, sender=keeper))
-    rec("vault.claimRedemption", lambda: vault.claimRedemption(0, sender=alice))
+    rec("vault.claimRedemption", lambda: vault.claimRedemption(0, alice, sender=alice))
     rec("controller.settle", lambda: controller.settle(fund.assets["rwa"], sender=keeper))
     rec("vault.setDepositsPaused", lambda: vault.setDepositsPaused(True, sender=guardian))
     rec("vault.setWithdrawalsPaused", lambda: vault.setWithdrawalsPaused(True, sender=guardian))
@@ -89,17 +89,30 @@ def test_gas_snapshot__vault_and_controller(
         ),
     )
     rec("controller.removeAsset", lambda: controller.removeAsset(token, sender=gov))
+    fallback = create_feed()
+    rec(
+        "controller.setFallbackFeed",
+        lambda: controller.setFallbackFeed(
+            fund.assets["mmfB"], fallback, 3600, 1, 10**20, sender=deployer
+        ),
+    )
+    rec(
+        "controller.useFallbackFeed",
+        lambda: controller.useFallbackFeed(fund.assets["mmfB"], sender=guardian),
+    )
+    rec("controller.setDustValue", lambda: controller.setDustValue(10 * unit, sender=deployer))
     rec("controller.pause", lambda: controller.pause(sender=guardian))
     rec("controller.unpause", lambda: controller.unpause(sender=gov))
     check_snapshot("fund", g)
 
 
-def test_deposit_gas__tiered_vault_vs_plain_erc4626__within_1_3x(
+def test_deposit_gas__tiered_vault_vs_plain_erc4626__live_pricing_within_4x(
     project, deployer, alice, bob, usdt, fund, fund_usdt, keeper, unit
 ):
-    """Issue target: deposit at most 1.3x a plain OpenZeppelin ERC4626 with 3 tiers and 4
-    assets registered (this fixture has 6, all invested). Gas is deterministic on anvil, so this
-    is a pass/fail check; the benchmark prints the full comparison."""
+    """Was "within 1.3x" while deposits priced from the stored mark alone. Issue 11 finding 3:
+    that price was arbitrageable, so every entry now also reads the live valuation (six held
+    assets here) and is priced at max(mark, live): about 3.6x. This bounds the regression; the
+    benchmark prints the full comparison."""
     plain = deployer.deploy(project.TestMoneyMarketFund, usdt, "plain", "PLAIN")
     usdt.approve(plain, 2**256 - 1, sender=alice)
     usdt.approve(plain, 2**256 - 1, sender=bob)
@@ -108,4 +121,4 @@ def test_deposit_gas__tiered_vault_vs_plain_erc4626__within_1_3x(
     fund.controller.rebalance(True, sender=keeper)  # every asset holds a position, mark fresh
     ours = fund.vault.deposit(1000 * unit, bob, sender=bob).gas_used
     base = plain.deposit(1000 * unit, bob, sender=bob).gas_used
-    assert ours <= base * 13 // 10, f"deposit {ours} vs plain {base}: {ours / base:.3f}x"
+    assert ours <= base * 4, f"deposit {ours} vs plain {base}: {ours / base:.3f}x"

@@ -27,34 +27,68 @@ def test_withdraw__above_available_cash__reverts_insufficient_cash(
         vault.withdraw(700_000 * unit, alice, alice, sender=alice)
 
 
-def test_redemption_queue__request_fulfil_claim__pays_locked_amount(
+def test_redemption_queue__request_fulfil_claim__erc7540_request_side(
     vault, controller, usdt, keeper, alice, bob, deposited, unit
 ):
     controller.allocateToLayer(1, 280_000 * unit, sender=keeper)
     controller.allocateToLayer(2, 580_000 * unit, sender=keeper)
     shares = vault.balanceOf(alice) // 2
     owed = vault.previewRedeem(shares)
+    price_before = vault.convertToAssets(10**18)
     tx = vault.requestRedeem(shares, bob, alice, sender=alice)
     rid = tx.return_value
+    # ERC-7540: the shares are locked in the vault, pending for the controller (bob)
+    assert vault.balanceOf(vault) == shares
+    assert vault.pendingRedeemRequest(rid, bob) == shares
+    assert vault.pendingRedeemRequest(rid, alice) == 0
+    assert vault.claimableRedeemRequest(rid, bob) == 0
     assert vault.pendingRedemptions() == owed
     assert vault.availableCash() == 0  # 140k cash is now earmarked for the queue
-    # totalAssets drops by exactly what is owed: the remaining holders' price is unchanged
-    assert vault.totalAssets() == pytest.approx(deposited - owed, abs=2)
+    # the shares are still in the supply: the remaining holders' price is unchanged
+    assert vault.convertToAssets(10**18) == price_before
     with ape.reverts(vault.RequestNotClaimable):
-        vault.claimRedemption(rid, sender=bob)
+        vault.claimRedemption(rid, bob, sender=bob)
     raised = controller.executeWaterfallLiquidation(owed, 2, sender=keeper).return_value
     assert raised >= owed - 140_000 * unit
     assert vault.redeemRequest(rid).status == 2  # Claimable
+    assert vault.claimableRedeemRequest(rid, bob) == shares
+    assert vault.balanceOf(vault) == 0  # burnt at fulfilment
+    paid = vault.redeemRequest(rid).assets
+    assert owed - 2 <= paid <= owed  # priced at fulfilment, never above the estimate
+    assert vault.convertToAssets(10**18) >= price_before
     before = usdt.balanceOf(bob)
-    vault.claimRedemption(rid, sender=bob)
-    assert usdt.balanceOf(bob) - before == owed
+    vault.claimRedemption(rid, bob, sender=bob)
+    assert usdt.balanceOf(bob) - before == paid
     with ape.reverts(vault.RequestNotClaimable):
-        vault.claimRedemption(rid, sender=bob)
+        vault.claimRedemption(rid, bob, sender=bob)
 
 
 def test_request_redeem__someone_else_without_allowance__reverts(vault, alice, attacker, deposited):
     with ape.reverts(vault.ERC20InsufficientAllowance):
         vault.requestRedeem(10**12, attacker, alice, sender=attacker)
+
+
+def test_request_redeem__operator__requests_and_claims_for_controller(
+    vault, usdt, keeper, alice, bob, attacker, deposited
+):
+    vault.setOperator(bob, True, sender=alice)
+    assert vault.isOperator(alice, bob)
+    rid = vault.requestRedeem(10**12, alice, alice, sender=bob).return_value
+    vault.fulfilRedemptions(10, sender=keeper)
+    with ape.reverts(vault.NotRequestParty):
+        vault.claimRedemption(rid, attacker, sender=attacker)
+    before = usdt.balanceOf(bob)
+    vault.claimRedemption(rid, bob, sender=bob)  # the operator claims, to any receiver
+    assert usdt.balanceOf(bob) > before
+    vault.setOperator(bob, False, sender=alice)
+    with ape.reverts(vault.ERC20InsufficientAllowance):
+        vault.requestRedeem(10**12, alice, alice, sender=bob)
+
+
+def test_supports_interface__erc7540_operator_and_erc165(vault):
+    assert vault.supportsInterface("0xe3bc4e65")  # ERC-7540 operator
+    assert vault.supportsInterface("0x01ffc9a7")  # ERC-165
+    assert not vault.supportsInterface("0x620ee8e4")  # async redeem: claims are not redeem()
 
 
 def test_claim__by_stranger__reverts_not_request_party(
@@ -63,7 +97,7 @@ def test_claim__by_stranger__reverts_not_request_party(
     rid = vault.requestRedeem(vault.balanceOf(alice) // 10, alice, alice, sender=alice).return_value
     vault.fulfilRedemptions(10, sender=keeper)
     with ape.reverts(vault.NotRequestParty):
-        vault.claimRedemption(rid, sender=attacker)
+        vault.claimRedemption(rid, attacker, sender=attacker)
 
 
 def test_pause__guardian_pauses_admin_unpauses(

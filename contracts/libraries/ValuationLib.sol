@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {OracleLib} from "./OracleLib.sol";
+
+/// @title ValuationLib
+/// @notice The fund's valuation rules, shared by the AssetController (which prices users and
+/// guards moves with them) and the FundLens (which reports them to keepers).
+library ValuationLib {
+    using OracleLib for OracleLib.Feed;
+
+    /// @notice Value of a position of `units` tokens plus `pendingCash` base units, never
+    /// reverting on the feed: an empty position is not priced (`p` = 0), and when the feed is
+    /// down (stale, out of bounds, reverting) the tokens count as zero and `down` is set, so
+    /// one bad feed cannot freeze the fund's exits.
+    function positionValue(OracleLib.Feed memory f, uint256 units, uint256 pendingCash, uint8 baseDecimals)
+        internal
+        view
+        returns (uint256 v, uint256 p, bool down)
+    {
+        v = pendingCash;
+        if (units == 0) return (v, 0, false);
+        bool ok;
+        (ok, p) = f.tryPrice();
+        if (ok) v += f.toBase(units, p, baseDecimals);
+        else down = true;
+    }
+
+    /// @notice The sum of the three largest values.
+    function top3(uint256[] memory values) internal pure returns (uint256) {
+        (uint256 a, uint256 b, uint256 c) = (0, 0, 0);
+        for (uint256 i; i < values.length; ++i) {
+            uint256 v = values[i];
+            if (v > a) (a, b, c) = (v, a, b);
+            else if (v > b) (b, c) = (v, b);
+            else if (v > c) c = v;
+        }
+        return a + b + c;
+    }
+}
