@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from fundbotlib import ROOT, UNIT
+from fundbotlib import UNIT
 
 from keepers.bots.scheduler import (
     JobSpec,
@@ -21,21 +21,6 @@ from keepers.bots.scheduler import (
 from keepers.cli import main
 
 NOW = 1_800_000_000
-
-
-@pytest.fixture
-def env(fresh: Any, chain: Any, deployment_file: Path, tmp_path: Path) -> dict[str, str]:
-    return {
-        "KEEPER_RPC_URL": chain.provider.uri,
-        "KEEPER_DB_URL": f"sqlite:///{tmp_path}/cli.db",
-        "KEEPER_DEPLOYMENT": str(deployment_file),
-        "KEEPER_ARTIFACTS_PATH": str(ROOT / ".build/__local__.json"),
-        "KEEPER_CHAIN_ID": str(chain.chain_id),
-        "KEEPER_LOG_LEVEL": "WARNING",
-        "KEEPER_NATIVE_PRICE": "0",
-        "REBALANCE_ADMINS": "alice,bob,carol",
-        "APPROVAL_MULTISIG_AMOUNT": "1000000",
-    }
 
 
 def keeper(env: dict[str, str], *args: str) -> Any:

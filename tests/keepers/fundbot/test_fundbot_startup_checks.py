@@ -11,24 +11,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from fundbotlib import ROOT
 
 from keepers.cli import main
 
 DEAD = "0x000000000000000000000000000000000000dEaD"
-
-
-@pytest.fixture
-def env(fresh: Any, chain: Any, deployment_file: Path, tmp_path: Path) -> dict[str, str]:
-    return {
-        "KEEPER_RPC_URL": chain.provider.uri,
-        "KEEPER_DB_URL": f"sqlite:///{tmp_path}/cli.db",
-        "KEEPER_DEPLOYMENT": str(deployment_file),
-        "KEEPER_ARTIFACTS_PATH": str(ROOT / ".build/__local__.json"),
-        "KEEPER_CHAIN_ID": str(chain.chain_id),
-        "KEEPER_LOG_LEVEL": "WARNING",
-        "KEEPER_NATIVE_PRICE": "0",
-    }
 
 
 def _edit(path: Path, **changes: Any) -> None:
