@@ -224,7 +224,9 @@ def price_move_triggers(
     out = []
     for token, before in previous.items():
         after = current.get(token)
-        if after is None or before <= 0:
+        # a price of 0 is how the lens reports a feed that is down (the controller values the
+        # position at zero meanwhile): an outage, not a move to trade on
+        if after is None or before <= 0 or after <= 0:
             continue
         # |after - before| / before > threshold, exactly (prices may be ints or Decimals).
         if abs(Decimal(after) - Decimal(before)) * BPS > Decimal(config.price_move_threshold) * (

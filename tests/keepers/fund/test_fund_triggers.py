@@ -175,6 +175,14 @@ def test_event__price_move_above_5pct__triggers(cfg: PlanningConfig) -> None:
     assert [(t.code, t.asset) for t in found] == [("price_move", "b")]
 
 
+def test_event__feed_down_reported_as_zero__not_a_price_move(cfg: PlanningConfig) -> None:
+    """The lens reports a down feed's price as 0 (the controller values the position at zero
+    meanwhile): that is an outage, not a 100% move to trade on."""
+    prev = {"a": 100_000_000, "b": Decimal("1.00")}
+    cur = {"a": 0, "b": Decimal("0.50")}
+    assert [t.asset for t in price_move_triggers(prev, cur, cfg)] == ["b"]
+
+
 def test_manual__force__carries_requester(cfg: PlanningConfig) -> None:
     t = manual_trigger("0xAdmin", "quarter end", force_targets=True)
     assert (t.kind, t.code) == (TriggerKind.MANUAL, "manual_force")
