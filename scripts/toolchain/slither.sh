@@ -14,6 +14,7 @@ fi
 mkdir -p .build
 .venv/bin/python scripts/toolchain/slither_input.py .build/slither-input.json
 start=$(date +%s)
+rm -f .build/slither.json  # slither refuses to overwrite it, and the gate must not read a stale one
 # slither exits non-zero whenever it reports anything: the gate below decides
 "$venv/bin/slither" .build/slither-input.json --compile-force-framework solc-json \
   --solc "$HOME/.solcx/solc-v0.8.28" --filter-paths node_modules \
