@@ -17,7 +17,7 @@ $(shell mkdir -p $(TMPDIR))
 export APE_TEST_ARGS ?=
 CONTRACTS := $(shell find contracts -name '*.sol' 2>/dev/null)
 
-.PHONY: help setup compile slither test test-slow test-all demo demo-crosschain lint fmt gas bench clean
+.PHONY: FORCE help setup compile slither test test-slow test-all demo demo-crosschain lint fmt gas bench clean
 
 help:
 	@echo "make demo       run the fund on a local anvil chain the project starts itself"
@@ -39,8 +39,13 @@ $(STAMPS)/npm: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error --legacy-peer-deps
 	@touch $@
 
-$(SOLC_BIN): $(STAMPS)/npm scripts/toolchain/setup.sh scripts/toolchain/solc-wrapper.js
+# The wrapper under ~/.solcx is shared by every checkout on the machine: re-point it when it
+# runs another checkout's solc-js (which may since have been deleted).
+SOLC_STALE := $(shell grep -qsF 'node "$(CURDIR)/scripts/toolchain/solc-wrapper.js"' $(SOLC_BIN) || echo FORCE)
+$(SOLC_BIN): $(STAMPS)/npm scripts/toolchain/setup.sh scripts/toolchain/solc-wrapper.js $(SOLC_STALE)
 	bash scripts/toolchain/setup.sh
+
+FORCE:
 
 $(STAMPS)/compile: $(STAMPS)/venv $(SOLC_BIN) ape-config.yaml $(CONTRACTS)
 	rm -rf contracts/.cache
