@@ -17,12 +17,13 @@ $(shell mkdir -p $(TMPDIR))
 export APE_TEST_ARGS ?=
 CONTRACTS := $(shell find contracts -name '*.sol' 2>/dev/null)
 
-.PHONY: FORCE help setup compile slither test test-slow test-all demo demo-crosschain lint fmt gas bench clean
+.PHONY: FORCE help setup compile slither test test-deep test-slow test-all demo demo-crosschain lint fmt gas bench clean
 
 help:
 	@echo "make demo       run the fund on a local anvil chain the project starts itself"
 	@echo "make demo-crosschain  three local chains, USDC/USDT inventory rebalanced"
 	@echo "make test       run the tests (slow suites excluded; make test-slow runs them)"
+	@echo "make test-deep  the invariant suites at 10,000 sequences each (runs and time printed)"
 	@echo "make slither    static-analysis gate (High/Medium findings must be triaged)"
 	@echo "make lint       ruff + mypy over keepers/ and scripts/"
 	@echo "make gas        rewrite the committed gas snapshot (gas-snapshot.json)"
@@ -57,8 +58,13 @@ compile: setup $(STAMPS)/compile
 
 test: compile
 	ape test tests -m "not slow and not bench and not fork" $(APE_TEST_ARGS)
+	bash scripts/toolchain/invariant.sh fast
 	bash tests/fork/run.sh
 	bash scripts/toolchain/slither.sh
+
+# The adversarial invariant suites at depth: 10,000 sequences per suite (runs and time printed).
+test-deep: setup
+	bash scripts/toolchain/invariant.sh deep
 
 slither: setup
 	bash scripts/toolchain/slither.sh

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Adversarial invariant suites (tests/invariant, forge): `fast` (make test) or `deep`
+# (make test-deep: 10,000 sequences per suite). forge and the solc-js wrapper come from the
+# project's own set-up (npm, scripts/toolchain/setup.sh); nothing is downloaded.
+# usage: invariant.sh [fast|deep] [extra forge args...]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+profile=${1:-fast}; shift || true
+case "$profile" in
+  fast) export FOUNDRY_PROFILE=default ;;
+  deep) export FOUNDRY_PROFILE=deep ;;
+  *) echo "invariant.sh: profile must be fast or deep, got '$profile'" >&2; exit 2 ;;
+esac
+solc="${SOLCX_BINARY_PATH:-$HOME/.solcx}/solc-v0.8.28"
+[ -x "$solc" ] || { echo "no solc wrapper at $solc: run make setup" >&2; exit 1; }
+forge=node_modules/.bin/forge
+[ -x "$forge" ] || { echo "no forge at $forge: run make setup (npm ci)" >&2; exit 1; }
+mkdir -p .build
+start=$(date +%s)
+"$forge" test --use "$solc" --offline "$@" | tee .build/forge-invariant.log
+rc=${PIPESTATUS[0]}
+runs=$(grep -o 'runs: [0-9]*, calls: [0-9]*' .build/forge-invariant.log | awk -F'[ ,]+' '{r+=$2; c+=$4} END {print r+0, c+0}')
+echo "invariant suites ($profile): $(grep -c '^\[PASS\]' .build/forge-invariant.log) properties passed, $(grep -c '^\[FAIL' .build/forge-invariant.log) failed; ${runs%% *} runs, ${runs##* } calls in $(( $(date +%s) - start )) s"
+exit "$rc"

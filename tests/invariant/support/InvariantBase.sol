@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @notice The forge cheatcodes these suites use (forge-std from npm is years old and cannot
+/// be fetched into the tree, so the few declarations needed live here).
+interface Vm {
+    function prank(address sender) external;
+    function startPrank(address sender) external;
+    function stopPrank() external;
+    function warp(uint256 timestamp) external;
+    function roll(uint256 blockNumber) external;
+    function label(address account, string calldata name) external;
+    function deal(address account, uint256 newBalance) external;
+    function getCode(string calldata artifactPath) external view returns (bytes memory);
+    function expectRevert() external;
+    function assume(bool condition) external pure;
+}
+
+/// @notice Shared by handlers and suites: the cheatcode address and a uniform `bound`.
+abstract contract CheatBase {
+    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    /// @dev Maps any fuzzed x into [lo, hi] (inclusive), uniformly enough for fuzzing.
+    function bound(uint256 x, uint256 lo, uint256 hi) internal pure returns (uint256) {
+        require(lo <= hi, "bound: lo > hi");
+        if (hi == type(uint256).max && lo == 0) return x;
+        return lo + (x % (hi - lo + 1));
+    }
+}
+
+/// @notice The parts of forge-std's StdInvariant that forge's invariant runner reads: which
+/// contracts (and which of their functions) the fuzzer calls, and from which senders.
+abstract contract InvariantBase is CheatBase {
+    struct FuzzSelector {
+        address addr;
+        bytes4[] selectors;
+    }
+
+    address[] private _targets;
+    FuzzSelector[] private _selectors;
+    address[] private _senders;
+
+    /// @dev forge reads this marker to know the contract holds tests.
+    bool public IS_TEST = true;
+
+    function targetContract(address target) internal {
+        _targets.push(target);
+    }
+
+    function targetSelector(address target, bytes4[] memory selectors) internal {
+        _selectors.push(FuzzSelector(target, selectors));
+    }
+
+    function targetSender(address sender) internal {
+        _senders.push(sender);
+    }
+
+    function targetContracts() public view returns (address[] memory) {
+        return _targets;
+    }
+
+    function targetSelectors() public view returns (FuzzSelector[] memory) {
+        return _selectors;
+    }
+
+    function targetSenders() public view returns (address[] memory) {
+        return _senders;
+    }
+
+    /// @dev An invariant fails by reverting with a message that names the property.
+    function check(bool ok, string memory property) internal pure {
+        if (!ok) revert(property);
+    }
+}
