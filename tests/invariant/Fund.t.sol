@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {InvariantBase} from "./support/InvariantBase.sol";
+import {FundHandler} from "./handlers/FundHandler.sol";
+import {TieredVault} from "../../contracts/fund/TieredVault.sol";
+import {AssetController} from "../../contracts/fund/AssetController.sol";
+import {ERC4626Adapter} from "../../contracts/fund/adapters/ERC4626Adapter.sol";
+import {ITieredVault} from "../../contracts/interfaces/ITieredVault.sol";
+import {IAssetControllerTypes} from "../../contracts/interfaces/IAssetControllerTypes.sol";
+import {TestStablecoin} from "../../contracts/test/TestStablecoin.sol";
+import {TestMoneyMarketFund} from "../../contracts/test/TestMoneyMarketFund.sol";
+import {TestPriceFeed} from "../../contracts/test/TestPriceFeed.sol";
+import {TestExitFeeFund} from "./support/TestExitFeeFund.sol";
+
+/// @notice Vault + AssetController under holders, an attacker (eve), a compromised keeper key,
+/// market moves, feed outages and time. Five positions over two ERC-4626 money-market funds
+/// (L2) and three credit funds (L3), one of which keeps a 1% exit fee, each priced by its own Chainlink-shaped feed that the
+/// market moves away from the funds' real redemption value (so the keeper's moves gain or lose
+/// value at oracle prices). This suite is run for a 6- and an 18-decimal base token.
+abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
+    uint96 internal constant LOSS_BUDGET_UNITS = 2_000; // per window, whole base tokens
+    uint96 internal constant NOTIONAL_BUDGET_UNITS = 3_000_000;
+    uint32 internal constant WINDOW = 1 days;
+
+    FundHandler internal handler;
+    TieredVault internal vault;
+    AssetController internal controller;
+    TestStablecoin internal cash;
+    address[] internal tokens;
+    address internal keeper = address(0xBEEF);
+    address internal alice = address(0xA11CE);
+    address internal bob = address(0xB0B);
+    address internal eve = address(0xE5E);
+    uint256 internal unit;
+
+    function _decimals() internal pure virtual returns (uint8);
+
+    function setUp() public {
+        vm.warp(1_750_000_000);
+        cash = new TestStablecoin("Tether USD (test)", "USDT", _decimals());
+        unit = 10 ** _decimals();
+        vault = new TieredVault(cash, "Ballast Fund Share", "bFUND", address(this));
+        TierConfig[3] memory tiers =
+            [TierConfig(1000, 500, 2000), TierConfig(3000, 2000, 4000), TierConfig(6000, 5000, 7000)];
+        controller = new AssetController(vault, address(this), tiers, RiskParams(500, 300, 9000, 3600, 0));
+        vault.setController(address(controller));
+        controller.setMoveLimits(
+            MoveLimits(LOSS_BUDGET_UNITS * uint96(unit), NOTIONAL_BUDGET_UNITS * uint96(unit), WINDOW, 100)
+        );
+        controller.grantRole(controller.KEEPER_ROLE(), keeper);
+        vault.grantRole(vault.KEEPER_ROLE(), keeper);
+        ERC4626Adapter adapter = new ERC4626Adapter();
+        TestPriceFeed[] memory feeds = new TestPriceFeed[](5);
+        string[5] memory names = ["mmfA", "mmfB", "crA", "crB", "crC"];
+        for (uint256 i; i < 5; ++i) {
+            // crC charges 1% on exit: round trips through it lose real value
+            address f = i == 4
+                ? address(new TestExitFeeFund(cash, names[i], 100))
+                : address(new TestMoneyMarketFund(cash, names[i], names[i]));
+            feeds[i] = new TestPriceFeed(8, 1e8);
+            controller.addAsset(
+                AssetParams(f, i < 2 ? 1 : 2, address(adapter), address(feeds[i]), 86_400, 1, 1e30, type(uint128).max, 4000)
+            );
+            tokens.push(f);
+        }
+        controller.mark();
+        address[] memory actors = new address[](3);
+        (actors[0], actors[1], actors[2]) = (alice, bob, eve);
+        handler = new FundHandler(vault, controller, cash, keeper, actors, tokens, feeds);
+
+        // a fund already at work: alice holds 1M, invested to the tiers' targets
+        cash.mint(alice, 1_000_000 * unit);
+        vm.startPrank(alice);
+        cash.approve(address(vault), type(uint256).max);
+        vault.deposit(1_000_000 * unit, alice);
+        vm.stopPrank();
+        vm.startPrank(keeper);
+        controller.allocateToLayer(1, 300_000 * unit);
+        controller.allocateToLayer(2, 600_000 * unit);
+        vm.stopPrank();
+
+        targetContract(address(handler));
+    }
+
+    /* PROPERTIES */
+
+    /// @notice Nothing another actor does (deposit, mint, withdraw, redeem, request, claim,
+    /// mark, donate, fulfil) lowers the price per share the holders can exit at.
+    function invariant_sharePriceNeverFallsOnAnotherActorsStep() public view {
+        check(bytes(handler.broken()).length == 0, handler.broken());
+    }
+
+    /// @notice The base token is conserved to the wei: what came in less what went out is what
+    /// the vault, the controller and the funds it holds have.
+    function invariant_cashConservedToTheWei() public view {
+        uint256 held = cash.balanceOf(address(vault)) + cash.balanceOf(address(controller));
+        for (uint256 i; i < tokens.length; ++i) {
+            held += cash.balanceOf(tokens[i]);
+        }
+        check(handler.cashIn() + 1_000_000 * unit == handler.cashOut() + held, "cash conservation");
+    }
+
+    /// @notice The redemption queue's books: claimable cash is held, pending estimates and
+    /// locked shares add up to the open requests, and the supply is the holders' plus the locked.
+    function invariant_queueBooksBalance() public view {
+        uint256 n = vault.redeemRequestCount();
+        uint256 pending;
+        uint256 claimable;
+        uint256 locked;
+        for (uint256 id; id < n; ++id) {
+            ITieredVault.Redemption memory r = vault.redeemRequest(id);
+            if (r.status == ITieredVault.RequestStatus.Pending) {
+                pending += r.assets;
+                locked += r.shares;
+            } else if (r.status == ITieredVault.RequestStatus.Claimable) {
+                claimable += r.assets;
+            }
+        }
+        check(vault.pendingRedemptions() == pending, "pending estimates = open requests");
+        check(vault.claimableRedemptions() == claimable, "claimable = fulfilled, unclaimed requests");
+        check(cash.balanceOf(address(vault)) >= claimable, "claimable cash is held");
+        check(vault.balanceOf(address(vault)) == locked, "locked shares = pending requests");
+        uint256 held = vault.balanceOf(alice) + vault.balanceOf(bob) + vault.balanceOf(eve) + locked;
+        check(vault.totalSupply() == held, "supply = holders + locked");
+    }
+
+    /// @notice A request is paid at most what it was worth when made (ERC-7540 request side:
+    /// a later rise stays with the holders who stay), and claimed requests paid exactly that.
+    function invariant_requestPaidAtMostItsRequestValue() public view {
+        uint256 n = vault.redeemRequestCount();
+        for (uint256 id; id < n; ++id) {
+            ITieredVault.Redemption memory r = vault.redeemRequest(id);
+            check(r.assets <= handler.estimateAtRequest(id), "a request was paid more than its value when made");
+        }
+    }
+
+    /// @notice totalAssets, max*, preview* and convertTo* answer whatever the feeds do.
+    function invariant_viewsNeverRevert() public view {
+        try vault.totalAssets() returns (uint256) {} catch { check(false, "totalAssets reverted"); }
+        try vault.convertToAssets(1e18) returns (uint256) {} catch { check(false, "convertToAssets reverted"); }
+        try vault.convertToShares(unit) returns (uint256) {} catch { check(false, "convertToShares reverted"); }
+        try vault.previewRedeem(1e18) returns (uint256) {} catch { check(false, "previewRedeem reverted"); }
+        try vault.maxDeposit(alice) returns (uint256) {} catch { check(false, "maxDeposit reverted"); }
+        try vault.maxMint(alice) returns (uint256) {} catch { check(false, "maxMint reverted"); }
+        try vault.maxWithdraw(alice) returns (uint256) {} catch { check(false, "maxWithdraw reverted"); }
+        try vault.maxRedeem(alice) returns (uint256) {} catch { check(false, "maxRedeem reverted"); }
+        try controller.pricingValues() returns (uint256, uint256, bool) {} catch { check(false, "pricingValues reverted"); }
+    }
+
+    /// @notice While a held asset's feed is down, deposits are closed (maxDeposit 0), so no one
+    /// enters at a price the fund cannot check. (The handler also proves exits stay open.)
+    function invariant_feedDownClosesEntriesOnly() public view {
+        if (handler.heldAssetDown()) {
+            check(vault.maxDeposit(alice) == 0 && vault.maxMint(alice) == 0, "entries open with a feed down");
+            (,, bool down) = controller.pricingValues();
+            check(down, "controller does not see the outage");
+        }
+    }
+
+    /// @notice The compromised keeper's loss, measured here at unchanged prices, never passes
+    /// the budget in any window-long span: at most twice the per-window budget (leaky bucket),
+    /// plus a wei of rounding per position a move touches.
+    function invariant_keeperLossWithinWindowBudget() public view {
+        uint256 n = handler.lossCount();
+        uint256 bound2 = 2 * uint256(LOSS_BUDGET_UNITS) * unit;
+        for (uint256 i; i < n; ++i) {
+            uint256 start = handler.lossAt(i);
+            uint256 sum;
+            for (uint256 j; j < n; ++j) {
+                uint256 t = handler.lossAt(j);
+                if (t >= start && t < start + WINDOW) sum += handler.lossAmount(j) > 10 ? handler.lossAmount(j) - 10 : 0;
+            }
+            check(sum <= bound2, "keeper loss above twice the window budget in a window-long span");
+        }
+    }
+
+    /// @notice The controller's own books never show a bucket above its budget.
+    function invariant_budgetUsageWithinBudgets() public view {
+        (uint256 loss, uint256 notional) = controller.budgetUsage();
+        check(loss <= uint256(LOSS_BUDGET_UNITS) * unit, "loss usage above budget");
+        check(notional <= uint256(NOTIONAL_BUDGET_UNITS) * unit, "notional usage above budget");
+    }
+
+    /// @notice The keeper key never ends up holding anything of the fund's, and the controller
+    /// keeps no idle base tokens between calls.
+    function invariant_keeperHoldsNothing() public view {
+        check(cash.balanceOf(keeper) == 0 && vault.balanceOf(keeper) == 0, "keeper holds cash or shares");
+        for (uint256 i; i < tokens.length; ++i) {
+            check(TestStablecoin(tokens[i]).balanceOf(keeper) == 0, "keeper holds a position");
+        }
+        check(cash.balanceOf(address(controller)) == 0, "controller kept base tokens");
+    }
+}
+
+contract FundInvariants6 is FundInvariants {
+    function _decimals() internal pure override returns (uint8) {
+        return 6;
+    }
+}
+
+contract FundInvariants18 is FundInvariants {
+    function _decimals() internal pure override returns (uint8) {
+        return 18;
+    }
+}

@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {CheatBase} from "../support/InvariantBase.sol";
+import {TieredVault} from "../../../contracts/fund/TieredVault.sol";
+import {AssetController} from "../../../contracts/fund/AssetController.sol";
+import {ITieredVault} from "../../../contracts/interfaces/ITieredVault.sol";
+import {IAssetControllerTypes} from "../../../contracts/interfaces/IAssetControllerTypes.sol";
+import {TestStablecoin} from "../../../contracts/test/TestStablecoin.sol";
+import {TestPriceFeed} from "../../../contracts/test/TestPriceFeed.sol";
+
+/// @notice The actors of the fund suite. Holders (alice, bob) and an attacker (eve) use the
+/// vault's public functions; a compromised keeper key moves money with arbitrary sizes and no
+/// quoted minimum; the market moves prices, feeds go down and come back, time passes. Each
+/// action records what the properties need (ghosts) and latches a flag when a step breaks a
+/// property on the spot (the suite's invariants read the flags).
+contract FundHandler is CheatBase {
+    uint256 internal constant FEED_ONE = 1e8;
+    uint256 internal constant HEARTBEAT = 86_400;
+    uint256 internal constant PPS_SCALE = 1e30;
+
+    TieredVault public immutable vault;
+    AssetController public immutable controller;
+    TestStablecoin public immutable cash;
+    uint256 public immutable unit;
+    address public immutable keeper;
+    address[] public actors; // alice, bob, eve (the attacker)
+    address public immutable eve;
+    address[] public tokens;
+    TestPriceFeed[] public feeds;
+    bool[] public down;
+
+    // ghost ledger of the base token crossing the fund's boundary
+    uint256 public cashIn; // deposits, mints and donations
+    uint256 public cashOut; // withdrawals, redemptions and claims
+    uint256 public eveSpent;
+    uint256 public eveReceived;
+
+    // keeper moves: the value each lost at unchanged prices, when
+    uint256[] public lossAt;
+    uint256[] public lossAmount;
+
+    // properties broken on the spot (first failure kept, with what broke it)
+    string public broken;
+
+    uint256[] internal _requestIds;
+    mapping(uint256 => uint256) public estimateAtRequest;
+    mapping(bytes32 => uint256) public calls;
+
+    constructor(
+        TieredVault vault_,
+        AssetController controller_,
+        TestStablecoin cash_,
+        address keeper_,
+        address[] memory actors_,
+        address[] memory tokens_,
+        TestPriceFeed[] memory feeds_
+    ) {
+        vault = vault_;
+        controller = controller_;
+        cash = cash_;
+        unit = 10 ** cash_.decimals();
+        keeper = keeper_;
+        actors = actors_;
+        eve = actors_[actors_.length - 1];
+        tokens = tokens_;
+        feeds = feeds_;
+        for (uint256 i; i < feeds_.length; ++i) {
+            down.push(false);
+        }
+    }
+
+    /* ---------------------------------------------------------------- helpers */
+
+    function _fail(string memory what) internal {
+        if (bytes(broken).length == 0) broken = what;
+    }
+
+    function _actor(uint256 seed) internal view returns (address) {
+        return actors[seed % actors.length];
+    }
+
+    /// @dev Price per share at the exit price, as ERC-4626 (with the virtual offset) sees it.
+    function pps() public view returns (uint256) {
+        return Math.mulDiv(vault.totalAssets() + 1, PPS_SCALE, vault.totalSupply() + 1e6);
+    }
+
+    /// @dev The fund's value at the feeds' current answers, computed here, not by the
+    /// controller: base tokens held by the vault and the controller plus every position.
+    function fundValue() public view returns (uint256 v) {
+        v = cash.balanceOf(address(vault)) + cash.balanceOf(address(controller));
+        for (uint256 i; i < tokens.length; ++i) {
+            (, int256 answer,,,) = feeds[i].latestRoundData();
+            v += Math.mulDiv(_balanceOf(tokens[i], address(controller)), uint256(answer), FEED_ONE);
+        }
+    }
+
+    function _balanceOf(address token, address who) internal view returns (uint256) {
+        return TestStablecoin(token).balanceOf(who);
+    }
+
+    /// @dev A held asset whose feed is down (what the vault must treat as an outage).
+    function heldAssetDown() public view returns (bool) {
+        for (uint256 i; i < tokens.length; ++i) {
+            if (down[i] && _balanceOf(tokens[i], address(controller)) != 0) return true;
+        }
+        return false;
+    }
+
+    function _checkPps(uint256 before, string memory what) internal {
+        if (pps() < before) _fail(what);
+    }
+
+    function _count(string memory name) internal {
+        ++calls[keccak256(bytes(name))];
+    }
+
+    function requestIds() external view returns (uint256[] memory) {
+        return _requestIds;
+    }
+
+    function lossCount() external view returns (uint256) {
+        return lossAt.length;
+    }
+
+    /* ------------------------------------------------------- holders and eve */
+
+    function deposit(uint256 actorSeed, uint256 amount) external {
+        address a = _actor(actorSeed);
+        amount = bound(amount, 1, 2_000_000 * unit);
+        bool mustRefuse = heldAssetDown();
+        uint256 before = pps();
+        cash.mint(a, amount);
+        vm.startPrank(a);
+        cash.approve(address(vault), amount);
+        try vault.deposit(amount, a) returns (uint256) {
+            vm.stopPrank();
+            if (mustRefuse) _fail("deposit accepted while a held asset's feed is down");
+            cashIn += amount;
+            if (a == eve) eveSpent += amount;
+            _checkPps(before, "share price fell on a deposit");
+            _count("deposit");
+        } catch {
+            vm.stopPrank();
+            if (!mustRefuse && !vault.depositsPaused()) _fail("deposit refused with every held feed live");
+        }
+    }
+
+    function mint(uint256 actorSeed, uint256 shares) external {
+        address a = _actor(actorSeed);
+        shares = bound(shares, 1, 2_000_000 * unit * 1e6);
+        bool mustRefuse = heldAssetDown();
+        uint256 before = pps();
+        uint256 assets = mustRefuse ? 2_000_000 * unit * 2 : vault.previewMint(shares);
+        cash.mint(a, assets);
+        vm.startPrank(a);
+        cash.approve(address(vault), assets);
+        try vault.mint(shares, a) returns (uint256 paid) {
+            vm.stopPrank();
+            if (mustRefuse) _fail("mint accepted while a held asset's feed is down");
+            cashIn += paid;
+            if (a == eve) eveSpent += paid;
+            _checkPps(before, "share price fell on a mint");
+            _count("mint");
+        } catch {
+            vm.stopPrank();
+            if (!mustRefuse) _fail("mint refused with every held feed live");
+        }
+    }
+
+    function withdraw(uint256 actorSeed, uint256 amount) external {
+        address a = _actor(actorSeed);
+        uint256 max = vault.maxWithdraw(a);
+        if (max == 0) return;
+        amount = bound(amount, 1, max);
+        uint256 before = pps();
+        vm.prank(a);
+        try vault.withdraw(amount, a, a) returns (uint256) {
+            cashOut += amount;
+            if (a == eve) eveReceived += amount;
+            _checkPps(before, "share price fell on a withdrawal");
+            _count("withdraw");
+        } catch {
+            _fail("withdraw within maxWithdraw reverted");
+        }
+    }
+
+    function redeem(uint256 actorSeed, uint256 shares) external {
+        address a = _actor(actorSeed);
+        uint256 max = vault.maxRedeem(a);
+        if (max == 0) return;
+        shares = bound(shares, 1, max);
+        uint256 before = pps();
+        vm.prank(a);
+        try vault.redeem(shares, a, a) returns (uint256 assets) {
+            cashOut += assets;
+            if (a == eve) eveReceived += assets;
+            _checkPps(before, "share price fell on a redemption");
+            _count("redeem");
+        } catch {
+            _fail("redeem within maxRedeem reverted");
+        }
+    }
+
+    function requestRedeem(uint256 actorSeed, uint256 shares) external {
+        address a = _actor(actorSeed);
+        uint256 bal = vault.balanceOf(a);
+        if (bal == 0) return;
+        shares = bound(shares, 1, bal);
+        if (vault.previewRedeem(shares) == 0) return; // ZeroRedemption by design
+        uint256 before = pps();
+        vm.prank(a);
+        try vault.requestRedeem(shares, a, a) returns (uint256 id) {
+            _requestIds.push(id);
+            estimateAtRequest[id] = vault.redeemRequest(id).assets;
+            _checkPps(before, "share price fell on a redemption request");
+            _count("requestRedeem");
+        } catch {
+            _fail("requestRedeem of owned shares reverted");
+        }
+    }
+
+    function claim(uint256 seed) external {
+        uint256 n = _requestIds.length;
+        if (n == 0) return;
+        uint256 id = _requestIds[seed % n];
+        ITieredVault.Redemption memory r = vault.redeemRequest(id);
+        if (r.status != ITieredVault.RequestStatus.Claimable) return;
+        // eve first tries to take someone else's claim
+        if (r.controller != eve) {
+            vm.prank(eve);
+            try vault.claimRedemption(id, eve) {
+                _fail("eve claimed another holder's redemption");
+            } catch {}
+        }
+        uint256 before = pps();
+        vm.prank(r.controller);
+        try vault.claimRedemption(id, r.controller) returns (uint256 assets) {
+            if (assets != r.assets) _fail("claim paid other than the fulfilled amount");
+            if (assets > estimateAtRequest[id]) _fail("a request was paid more than its value when it was made");
+            cashOut += assets;
+            if (r.controller == eve) eveReceived += assets;
+            _checkPps(before, "share price fell on a claim");
+            _count("claim");
+        } catch {
+            _fail("claim of a claimable request reverted");
+        }
+    }
+
+    /// @notice Anyone may mark: eve marks whenever she likes.
+    function markByEve() external {
+        uint256 before = pps();
+        vm.prank(eve);
+        try controller.mark() {
+            _checkPps(before, "share price fell on eve's mark");
+            _count("mark");
+        } catch {}
+    }
+
+    /// @notice eve gives the vault cash (the donation attack's first step).
+    function donate(uint256 amount) external {
+        amount = bound(amount, 1, 100_000 * unit);
+        uint256 before = pps();
+        cash.mint(eve, amount);
+        vm.prank(eve);
+        cash.transfer(address(vault), amount);
+        cashIn += amount;
+        eveSpent += amount;
+        _checkPps(before, "share price fell on a donation");
+    }
+
+    /// @notice eve deposits and redeems at once: she may never get back more than she paid.
+    function roundTrip(uint256 amount) external {
+        if (heldAssetDown()) return;
+        amount = bound(amount, 1, 2_000_000 * unit);
+        cash.mint(eve, amount);
+        vm.startPrank(eve);
+        cash.approve(address(vault), amount);
+        try vault.deposit(amount, eve) returns (uint256 shares) {
+            cashIn += amount;
+            eveSpent += amount;
+            uint256 max = vault.maxRedeem(eve);
+            if (shares > max) shares = max;
+            if (shares != 0) {
+                uint256 got = vault.redeem(shares, eve, eve);
+                cashOut += got;
+                eveReceived += got;
+                if (got > amount) _fail("eve's deposit-redeem round trip paid more than it cost");
+            }
+            _count("roundTrip");
+        } catch {}
+        vm.stopPrank();
+    }
+
+    /// @notice eve tries every privileged path; each must revert.
+    function eveTriesPrivileged(uint256 which, uint256 amount) external {
+        amount = bound(amount, 1, 1_000_000 * unit);
+        address token = tokens[amount % tokens.length];
+        vm.startPrank(eve);
+        bool ok;
+        which = which % 9;
+        if (which == 0) (ok,) = address(controller).call(abi.encodeCall(controller.allocateToLayer, (1, amount)));
+        else if (which == 1) (ok,) = address(controller).call(abi.encodeCall(controller.purchaseAsset, (token, amount, 0)));
+        else if (which == 2) (ok,) = address(controller).call(abi.encodeCall(controller.redeemAsset, (token, amount, 0)));
+        else if (which == 3) (ok,) = address(controller).call(abi.encodeCall(controller.rebalanceBuffer, ()));
+        else if (which == 4) (ok,) = address(controller).call(abi.encodeCall(controller.executeWaterfallLiquidation, (amount, 2)));
+        else if (which == 5) (ok,) = address(controller).call(abi.encodeCall(controller.rebalance, (true)));
+        else if (which == 6) (ok,) = address(vault).call(abi.encodeCall(vault.pullCash, (eve, amount)));
+        else if (which == 7) (ok,) = address(vault).call(abi.encodeCall(vault.fulfilRedemptions, (10)));
+        else (ok,) = address(controller).call(abi.encodeCall(controller.useFallbackFeed, (token)));
+        vm.stopPrank();
+        if (ok) _fail("eve ran a keeper/admin/guardian function");
+    }
+
+    /* -------------------------------------------------- the compromised keeper */
+
+    /// @notice The keeper key moves whatever it likes, sized anyhow, with no quoted minimum. What
+    /// each move loses at unchanged prices is measured here (fundValue before - after).
+    function keeperMove(uint256 which, uint256 tokenSeed, uint256 amount) external {
+        uint256 i = tokenSeed % tokens.length;
+        address token = tokens[i];
+        uint256 valueBefore = fundValue();
+        uint256 before = pps();
+        vm.startPrank(keeper);
+        which = which % 7;
+        bool ok;
+        if (which == 0) {
+            amount = bound(amount, 1, vault.availableCash() + 1);
+            (ok,) = address(controller).call(abi.encodeCall(controller.allocateToLayer, (uint8(1 + amount % 2), amount)));
+        } else if (which == 1) {
+            amount = bound(amount, 1, vault.availableCash() + 1);
+            (ok,) = address(controller).call(abi.encodeCall(controller.purchaseAsset, (token, amount, 0)));
+        } else if (which == 2) {
+            amount = bound(amount, 1, _balanceOf(token, address(controller)) + 1);
+            (ok,) = address(controller).call(abi.encodeCall(controller.redeemAsset, (token, amount, 0)));
+        } else if (which == 3) {
+            (ok,) = address(controller).call(abi.encodeCall(controller.rebalanceBuffer, ()));
+        } else if (which == 4) {
+            amount = bound(amount, 1, 1_000_000 * unit);
+            (ok,) = address(controller).call(abi.encodeCall(controller.executeWaterfallLiquidation, (amount, 2)));
+        } else if (which == 5) {
+            (ok,) = address(controller).call(abi.encodeCall(controller.rebalance, (amount % 2 == 0)));
+        } else {
+            (ok,) = address(vault).call(abi.encodeCall(vault.fulfilRedemptions, (amount % 20)));
+            if (ok) _checkPps(before, "share price fell on a fulfilment");
+        }
+        vm.stopPrank();
+        if (!ok) return;
+        _count("keeperMove");
+        uint256 valueAfter = fundValue();
+        if (valueAfter < valueBefore) {
+            lossAt.push(block.timestamp);
+            lossAmount.push(valueBefore - valueAfter);
+        }
+    }
+
+    /// @notice The keeper key churns one position (buy, then sell what it bought) up to three
+    /// times in a call: at any gap between the feed and the fund's real redemption value every
+    /// round trip loses value at oracle prices, which only the window budget stops.
+    function keeperChurn(uint256 tokenSeed, uint256 amount, uint256 rounds) external {
+        address token = tokens[tokenSeed % tokens.length];
+        rounds = bound(rounds, 1, 3);
+        uint256 valueBefore = fundValue();
+        vm.startPrank(keeper);
+        for (uint256 r; r < rounds; ++r) {
+            uint256 avail = vault.availableCash();
+            if (avail == 0) break;
+            uint256 spend = bound(amount, 1, avail);
+            uint256 held = TestStablecoin(token).balanceOf(address(controller));
+            try controller.purchaseAsset(token, spend, 0) {
+                uint256 bought = TestStablecoin(token).balanceOf(address(controller)) - held;
+                try controller.redeemAsset(token, bought, 0) {} catch { break; }
+            } catch {
+                break;
+            }
+        }
+        vm.stopPrank();
+        _count("keeperChurn");
+        uint256 valueAfter = fundValue();
+        if (valueAfter < valueBefore) {
+            lossAt.push(block.timestamp);
+            lossAmount.push(valueBefore - valueAfter);
+        }
+    }
+
+    /* ------------------------------------------------------ market and time */
+
+    /// @notice A feed moves by up to 3% either way from par.
+    function marketMove(uint256 seed, uint256 bps) external {
+        uint256 i = seed % feeds.length;
+        if (down[i]) return;
+        bps = bound(bps, 9_700, 10_300);
+        feeds[i].updateAnswer(int256(FEED_ONE * bps / 10_000));
+    }
+
+    /// @notice A feed stops reporting: its last round is older than the heartbeat.
+    function feedDown(uint256 seed) external {
+        uint256 i = seed % feeds.length;
+        if (down[i]) return;
+        // exits must carry on while it is down (checked here, then by the actions)
+        (, int256 answer,,,) = feeds[i].latestRoundData();
+        uint80 round = uint80(feeds[i].latestRound() + 1);
+        uint256 stale = block.timestamp - HEARTBEAT - 1;
+        feeds[i].updateRoundData(round, answer, stale, stale);
+        down[i] = true;
+        _count("feedDown");
+        _exitsStillWork();
+    }
+
+    function feedUp(uint256 seed) external {
+        uint256 i = seed % feeds.length;
+        if (!down[i]) return;
+        (, int256 answer,,,) = feeds[i].latestRoundData();
+        feeds[i].updateAnswer(answer);
+        down[i] = false;
+        // the keeper fulfils the queue once the feed is back: requests made during the outage
+        // were estimated at its conservative value and must not be paid the recovery
+        uint256 before = pps();
+        vm.prank(keeper);
+        vault.fulfilRedemptions(20);
+        _checkPps(before, "share price fell on a fulfilment");
+    }
+
+    /// @notice Time passes (up to two days); live feeds report again, down ones stay down.
+    function passTime(uint256 secs) external {
+        secs = bound(secs, 60, 2 days);
+        vm.warp(block.timestamp + secs);
+        vm.roll(block.number + secs / 12 + 1);
+        for (uint256 i; i < feeds.length; ++i) {
+            (, int256 answer,,,) = feeds[i].latestRoundData();
+            if (down[i]) {
+                uint80 round = uint80(feeds[i].latestRound() + 1);
+                uint256 stale = block.timestamp - HEARTBEAT - 1;
+                feeds[i].updateRoundData(round, answer, stale, stale);
+            } else {
+                feeds[i].updateAnswer(answer);
+            }
+        }
+    }
+
+    /// @dev With a feed down: every view answers, and a holder can still leave through the
+    /// queue (and through cash, up to maxRedeem).
+    function _exitsStillWork() internal {
+        try vault.totalAssets() returns (uint256) {} catch { _fail("totalAssets reverted with a feed down"); }
+        for (uint256 k; k < actors.length; ++k) {
+            address a = actors[k];
+            uint256 bal = vault.balanceOf(a);
+            if (bal == 0) continue;
+            uint256 max;
+            try vault.maxRedeem(a) returns (uint256 m) {
+                max = m;
+            } catch {
+                _fail("maxRedeem reverted with a feed down");
+            }
+            if (max != 0) {
+                uint256 shares = max / 2 + 1;
+                vm.prank(a);
+                try vault.redeem(shares, a, a) returns (uint256 assets) {
+                    cashOut += assets;
+                    if (a == eve) eveReceived += assets;
+                } catch {
+                    _fail("redeem reverted with a feed down");
+                }
+            }
+            bal = vault.balanceOf(a);
+            if (bal != 0 && vault.previewRedeem(bal) != 0) {
+                vm.prank(a);
+                try vault.requestRedeem(bal, a, a) returns (uint256 id) {
+                    _requestIds.push(id);
+                    estimateAtRequest[id] = vault.redeemRequest(id).assets;
+                } catch {
+                    _fail("requestRedeem reverted with a feed down");
+                }
+            }
+            return; // one holder per outage keeps the fund populated for later calls
+        }
+    }
+}
