@@ -24,8 +24,11 @@ kill -0 "$pid" 2>/dev/null || { echo "upstream anvil did not start:" >&2; cat "$
 
 if ! [ -s "$state" ] || [ "$state" -ot .stamps/compile ] || [ "$state" -ot scripts/profiles/local.yaml ]; then
   # first run (or contracts/profile changed): deploy into this node and keep it running
-  if ! ape run deploy --network ethereum:upstream:node --dump-state "$state" > "$log.deploy" 2>&1; then
-    echo "deploying the upstream failed:" >&2; tail -40 "$log.deploy" >&2; rm -f "$state"; exit 1
+  # bounded: a deploy that waits on the node (for example for confirmations a node that only
+  # mines on demand never gives) must fail here with its log, not use up CI's time
+  if ! timeout 900 ape run deploy --network ethereum:upstream:node --dump-state "$state" > "$log.deploy" 2>&1; then
+    echo "deploying the upstream failed (or took over 900 s):" >&2; tail -40 "$log.deploy" >&2
+    rm -f "$state"; exit 1
   fi
 else
   # anvil_dumpState's hex (gzip) goes back in through anvil_loadState
