@@ -17,8 +17,8 @@ forge=node_modules/.bin/forge
 [ -x "$forge" ] || { echo "no forge at $forge: run make setup (npm ci)" >&2; exit 1; }
 mkdir -p .build
 start=$(date +%s)
-"$forge" test --use "$solc" --offline "$@" | tee .build/forge-invariant.log
+"$forge" test --use "$solc" --offline "$@" | tee .build/forge-invariant-$profile.log
 rc=${PIPESTATUS[0]}
-runs=$(grep -o 'runs: [0-9]*, calls: [0-9]*' .build/forge-invariant.log | awk -F'[ ,]+' '{r+=$2; c+=$4} END {print r+0, c+0}')
-echo "invariant suites ($profile): $(grep -c '^\[PASS\]' .build/forge-invariant.log) properties passed, $(grep -c '^\[FAIL' .build/forge-invariant.log) failed; ${runs%% *} runs, ${runs##* } calls in $(( $(date +%s) - start )) s"
+runs=$(grep -o 'runs: [0-9]*, calls: [0-9]*' .build/forge-invariant-$profile.log | awk -F'[ ,]+' '{r+=$2; c+=$4} END {print r+0, c+0}')
+echo "invariant suites ($profile): $(grep -c '^\[PASS\]' .build/forge-invariant-$profile.log) properties passed, $(grep -c '^\[FAIL' .build/forge-invariant-$profile.log) failed; ${runs%% *} runs, ${runs##* } calls in $(( $(date +%s) - start )) s"
 exit "$rc"

@@ -4,6 +4,12 @@ pragma solidity ^0.8.24;
 /// @notice The forge cheatcodes these suites use (forge-std from npm is years old and cannot
 /// be fetched into the tree, so the few declarations needed live here).
 interface Vm {
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
     function prank(address sender) external;
     function startPrank(address sender) external;
     function stopPrank() external;
@@ -14,6 +20,8 @@ interface Vm {
     function getCode(string calldata artifactPath) external view returns (bytes memory);
     function expectRevert() external;
     function assume(bool condition) external pure;
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory);
 }
 
 /// @notice Shared by handlers and suites: the cheatcode address and a uniform `bound`.

@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {CheatBase, Vm} from "../support/InvariantBase.sol";
+import {RebalanceScheduler} from "../../../contracts/automation/RebalanceScheduler.sol";
+import {TxFunder} from "../../../contracts/automation/TxFunder.sol";
+import {PaidRebalancerRegistry} from "../../../contracts/automation/PaidRebalancerRegistry.sol";
+import {Supervisor} from "../../../contracts/automation/Supervisor.sol";
+import {Rebalancer} from "../../../contracts/automation/Rebalancer.sol";
+import {IRebalanceScheduler} from "../../../contracts/interfaces/IRebalanceScheduler.sol";
+import {IRecurringTask} from "../../../contracts/interfaces/IRecurringTask.sol";
+import {IRebalancer} from "../../../contracts/interfaces/IRebalancer.sol";
+import {ITxFunder} from "../../../contracts/interfaces/ITxFunder.sol";
+import {TestPosition} from "../../../contracts/test/TestPosition.sol";
+import {TestHandler} from "../../../contracts/test/TestHandler.sol";
+
+/// @notice Actors of the automation suite: an attacker (eve) who creates fake positions, books
+/// runs for other handlers, calls tasks directly, ticks the supervisor, gifts ETH, breaks the
+/// positions she can reach and executes whatever is due; an executor; an authorised creator;
+/// position owners (alice, bob) who create and remove; the admin who tops up and raises
+/// allowances; and time. Every action's logs are read back (vm.recordLogs) to keep the books
+/// the properties check: fees prepaid, paid and refunded, who the funder paid and when, which
+/// runs executed and on which run each task did its work.
+contract AutomationHandler is CheatBase {
+    uint256 internal constant BPS = 10_000;
+
+    RebalanceScheduler public immutable scheduler;
+    TxFunder public immutable funder;
+    PaidRebalancerRegistry public immutable registry;
+    Supervisor public immutable supervisor;
+    address public immutable admin;
+    address public immutable creator;
+    address public immutable alice;
+    address public immutable bob;
+    address public immutable eve;
+    address public immutable executor;
+    TestHandler public immutable eveHandler;
+    uint256 public immutable eveStart;
+
+    // books kept from the logs
+    uint256 public prepaid;
+    uint256 public paid;
+    uint256 public refunded;
+    uint256 public eveOut;
+    mapping(address => uint256) public feesTo;
+    mapping(uint256 id => address) public runHandler;
+    mapping(uint256 id => uint256) public executions;
+    mapping(address task => uint256) public executedRunsOf;
+    uint256[] public withdrawAt;
+    uint256[] public withdrawAmount;
+
+    // what the handler created
+    mapping(address => bool) public legitSpender;
+    address[] public tasks;
+    mapping(address rebalancer => TestPosition) public positionOf;
+
+    // one failure message per property family (the first failure is kept)
+    string public brokenAuth;
+    string public brokenRun;
+    string public brokenFix;
+    string public brokenExec;
+    mapping(bytes32 => uint256) public calls;
+
+    constructor(
+        RebalanceScheduler scheduler_,
+        TxFunder funder_,
+        PaidRebalancerRegistry registry_,
+        Supervisor supervisor_,
+        address admin_,
+        address creator_,
+        address alice_,
+        address bob_,
+        address eve_,
+        address executor_
+    ) {
+        scheduler = scheduler_;
+        funder = funder_;
+        registry = registry_;
+        supervisor = supervisor_;
+        admin = admin_;
+        creator = creator_;
+        alice = alice_;
+        bob = bob_;
+        eve = eve_;
+        executor = executor_;
+        eveHandler = new TestHandler(scheduler_);
+        vm.deal(eve_, 1_000 ether);
+        eveStart = 1_000 ether;
+        // what setUp booked: every run is still Scheduled, its fee in the scheduler
+        prepaid = address(scheduler_).balance;
+        for (uint256 id = 1; id < scheduler_.nextId(); ++id) {
+            runHandler[id] = scheduler_.getRun(id).handler;
+        }
+        legitSpender[address(supervisor_)] = true;
+        tasks.push(address(supervisor_));
+        for (uint256 id = 1; id < registry_.nextId(); ++id) {
+            address r = registry_.rebalancerOf(id);
+            if (r != address(0)) {
+                legitSpender[r] = true;
+                tasks.push(r);
+                positionOf[r] = TestPosition(address(Rebalancer(payable(r)).position()));
+            }
+        }
+    }
+
+    receive() external payable {}
+
+    /* VIEWS FOR THE SUITE */
+
+    function taskCount() external view returns (uint256) {
+        return tasks.length;
+    }
+
+    function withdrawCount() external view returns (uint256) {
+        return withdrawAt.length;
+    }
+
+    /* ACTIONS */
+
+    /// @notice Time passes (30 s to 36 h).
+    function passTime(uint256 secs) external {
+        vm.warp(block.timestamp + bound(secs, 30, 36 hours));
+        ++calls["passTime"];
+    }
+
+    /// @notice The executor or eve executes everything due (executeBatch over nextDueRuns).
+    function executeDue(uint256 actorSeed) external {
+        address actor = actorSeed % 2 == 0 ? executor : eve;
+        uint256[] memory ids = scheduler.nextDueRuns(50);
+        uint256 before = actor.balance;
+        vm.recordLogs();
+        vm.prank(actor);
+        scheduler.executeBatch(ids);
+        uint256 earned = _drain();
+        if (actor.balance != before + earned) _failExec("executor not paid exactly the fees of the runs it executed");
+        ++calls["executeDue"];
+    }
+
+    /// @notice Eve executes one run of her choice, due or not.
+    function eveExecutes(uint256 idSeed) external {
+        uint256 id = bound(idSeed, 1, scheduler.nextId());
+        uint256 before = eve.balance;
+        vm.recordLogs();
+        vm.prank(eve);
+        try scheduler.execute(id) {} catch {}
+        uint256 earned = _drain();
+        if (eve.balance != before + earned) _failExec("eve's balance moved by more than the fee of the run she executed");
+        ++calls["eveExecutes"];
+    }
+
+    /// @notice Eve deploys a position she owns and tries every way to get a paid rebalancer for
+    /// it (or for bob's allow-listed one), and to put an item on the supervisor.
+    function eveCreates(uint256 seed) external {
+        TestPosition fake = new TestPosition(eve);
+        vm.recordLogs();
+        vm.startPrank(eve);
+        try registry.createPaidRebalancer(address(fake)) {
+            _failAuth("eve created a paid rebalancer for her own position");
+        } catch {}
+        try registry.createPaidRebalancerFor(address(fake), eve) {
+            _failAuth("eve created a paid rebalancer through createPaidRebalancerFor");
+        } catch {}
+        uint256 n = registry.nextId();
+        uint256 id = bound(seed, 1, n);
+        address p = registry.paidRebalancer(id).position;
+        if (p != address(0)) {
+            try registry.createPaidRebalancer(p) {
+                _failAuth("eve created a paid rebalancer for someone else's position");
+            } catch {}
+        }
+        try supervisor.addPaidRebalancer(id) {
+            _failAuth("eve added an item to the supervisor");
+        } catch {}
+        try supervisor.removePaidRebalancer(id) {
+            _failAuth("eve removed an item from the supervisor");
+        } catch {}
+        vm.stopPrank();
+        _drain();
+        ++calls["eveCreates"];
+    }
+
+    /// @notice Eve books a run for a task (the fund's rebalancer, the supervisor), paying the fee
+    /// herself, to choose when its work runs.
+    function eveBooksForeign(uint256 taskSeed, uint256 delay) external {
+        address task = tasks[taskSeed % tasks.length];
+        uint256 effort = 400_000;
+        uint256 fee = scheduler.feeFor(0, IRebalanceScheduler.Priority.Medium, effort);
+        vm.recordLogs();
+        vm.prank(eve);
+        try scheduler.schedule{value: fee}(
+            task, "", block.timestamp + bound(delay, 1, 1 days), IRebalanceScheduler.Priority.Medium, effort
+        ) {
+            _failRun("eve booked a run for a task");
+            eveOut += fee;
+        } catch {}
+        _drain();
+        ++calls["eveBooksForeign"];
+    }
+
+    /// @notice Eve books runs for her own handler (allowed: she pays), which re-enters the
+    /// scheduler when it runs, or fills a slot.
+    function eveBooksOwn(uint256 seed, uint256 delay, uint256 effortSeed) external {
+        eveHandler.setMode(seed % 2 == 0 ? TestHandler.Mode.ReenterExecute : TestHandler.Mode.Normal);
+        IRebalanceScheduler.Priority pr = IRebalanceScheduler.Priority(bound(seed >> 1, 1, 2));
+        uint256 effort = bound(effortSeed, 10_000, 2_000_000);
+        uint256 fee = scheduler.feeFor(0, pr, effort);
+        vm.recordLogs();
+        vm.prank(eve);
+        try eveHandler.book{value: fee}("", block.timestamp + bound(delay, 1, 2 hours), pr, effort) {
+            eveOut += fee;
+        } catch {}
+        _drain();
+        ++calls["eveBooksOwn"];
+    }
+
+    /// @notice Eve calls a task's executeScheduled herself, with a run id of her choice.
+    function eveCallsTask(uint256 taskSeed, uint256 idSeed) external {
+        address task = tasks[taskSeed % tasks.length];
+        uint256 id = bound(idSeed, 0, scheduler.nextId());
+        vm.recordLogs();
+        vm.prank(eve);
+        try IRecurringTask(task).executeScheduled(id, "") {
+            _failRun("eve ran a task's executeScheduled");
+        } catch {}
+        _drain();
+        ++calls["eveCallsTask"];
+    }
+
+    /// @notice fixReschedule (on the task or through the registry) twice in a row, by eve or
+    /// the executor: the second call changes nothing; a live task whose funder can pay gets
+    /// booked.
+    function fixTwice(uint256 taskSeed, uint256 actorSeed) external {
+        address task = tasks[taskSeed % tasks.length];
+        address actor = actorSeed % 2 == 0 ? executor : eve;
+        bool viaRegistry = (actorSeed >> 1) % 2 == 1 && task != address(supervisor);
+        uint256 regId = viaRegistry ? _registryId(task) : 0;
+        vm.recordLogs();
+        IRecurringTask.FixOutcome first = _fix(task, actor, regId);
+        _drain();
+        if (first == IRecurringTask.FixOutcome.Failed) _checkCouldNotPay(task);
+        (uint256 runId, uint256 runAt) = IRecurringTask(task).bookedRun();
+        uint256 nextId = scheduler.nextId();
+        uint256 funderBalance = address(funder).balance;
+        uint256 spent = funder.spentInWindow();
+        uint256 taskBalance = task.balance;
+        vm.recordLogs();
+        IRecurringTask.FixOutcome second = _fix(task, actor, regId);
+        _drain();
+        (uint256 runId2, uint256 runAt2) = IRecurringTask(task).bookedRun();
+        if (first == IRecurringTask.FixOutcome.Booked || first == IRecurringTask.FixOutcome.AlreadyBooked) {
+            if (second != IRecurringTask.FixOutcome.AlreadyBooked) _failFix("second fixReschedule did not answer AlreadyBooked");
+        }
+        if (
+            runId2 != runId || runAt2 != runAt || scheduler.nextId() != nextId || address(funder).balance != funderBalance
+                || funder.spentInWindow() != spent || task.balance != taskBalance
+        ) _failFix("a second fixReschedule changed state");
+        ++calls["fixTwice"];
+    }
+
+    /// @notice Anyone ticks the supervisor.
+    function eveTicks(uint256 n) external {
+        vm.recordLogs();
+        vm.prank(eve);
+        try supervisor.tick(bound(n, 1, 20)) {} catch {}
+        _drain();
+        ++calls["eveTicks"];
+    }
+
+    /// @notice Eve sends ETH to the funder (receive or refund) or to a task.
+    function eveGifts(uint256 where, uint256 amount) external {
+        amount = bound(amount, 1, 1 ether);
+        vm.recordLogs();
+        vm.startPrank(eve);
+        uint256 w = where % 3;
+        bool ok;
+        if (w == 0) (ok,) = address(funder).call{value: amount}("");
+        else if (w == 1) (ok,) = address(funder).call{value: amount}(abi.encodeCall(ITxFunder.refund, ()));
+        else (ok,) = tasks[(where / 3) % tasks.length].call{value: amount}("");
+        vm.stopPrank();
+        if (ok) eveOut += amount;
+        _drain();
+        ++calls["eveGifts"];
+    }
+
+    /// @notice Eve tries the funder's and the registry's privileged paths, cancels a task's
+    /// run, and re-configures a task.
+    function eveTriesPrivileged(uint256 which, uint256 amount) external {
+        amount = bound(amount, 1, 1 ether);
+        address task = tasks[which % tasks.length];
+        (uint256 runId,) = IRecurringTask(task).bookedRun();
+        vm.recordLogs();
+        vm.startPrank(eve);
+        try funder.withdrawFee(amount) {
+            _failAuth("eve withdrew a fee from the funder");
+        } catch {}
+        try funder.approveSpender(eve, amount) {
+            _failAuth("eve approved a spender on the funder");
+        } catch {}
+        try registry.setRebalancerAllowance(bound(which, 1, registry.nextId()), amount) {
+            _failAuth("eve set a rebalancer's allowance");
+        } catch {}
+        try registry.setCreator(eve, true) {
+            _failAuth("eve made herself a creator");
+        } catch {}
+        try registry.setPositionAllowed(address(0xBAD), true) {
+            _failAuth("eve allow-listed a position");
+        } catch {}
+        if (runId != 0) {
+            try scheduler.cancel(runId) {
+                _failRun("eve cancelled a task's run");
+            } catch {}
+        }
+        try Rebalancer(payable(task)).destroy() {
+            _failAuth("eve destroyed a task");
+        } catch {}
+        vm.stopPrank();
+        _drain();
+        ++calls["eveTriesPrivileged"];
+    }
+
+    /// @notice Eve breaks (or mends) a position (TestPosition's mode is open to anyone): a
+    /// reverting, gas-burning or return-bombing position must not stop its schedule.
+    function eveBreaksPosition(uint256 which, uint256 mode) external {
+        address task = tasks[which % tasks.length];
+        TestPosition p = positionOf[task];
+        if (address(p) == address(0)) return;
+        p.setMode(TestPosition.Mode(mode % 4));
+        ++calls["eveBreaksPosition"];
+    }
+
+    /// @notice The authorised creator makes a paid rebalancer for alice or bob (caps apply).
+    function creatorCreates(uint256 ownerSeed) external {
+        address owner_ = ownerSeed % 2 == 0 ? alice : bob;
+        TestPosition p = new TestPosition(owner_);
+        vm.recordLogs();
+        vm.prank(creator);
+        try registry.createPaidRebalancerFor(address(p), owner_) returns (uint256 id) {
+            _adopt(id, p, owner_);
+        } catch {}
+        _drain();
+        ++calls["creatorCreates"];
+    }
+
+    /// @notice The admin allow-lists a position of bob's and bob creates its rebalancer.
+    function ownerCreatesAllowed() external {
+        TestPosition p = new TestPosition(bob);
+        vm.prank(admin);
+        registry.setPositionAllowed(address(p), true);
+        vm.recordLogs();
+        vm.prank(bob);
+        try registry.createPaidRebalancer(address(p)) returns (uint256 id) {
+            _adopt(id, p, bob);
+        } catch {}
+        _drain();
+        ++calls["ownerCreatesAllowed"];
+    }
+
+    /// @notice A rebalancer's owner removes it (destroyed, its run cancelled, refund returned).
+    function ownerRemoves(uint256 idSeed) external {
+        uint256 id = bound(idSeed, 1, registry.nextId());
+        address owner_ = registry.ownerOf(id);
+        if (owner_ == address(0)) return;
+        vm.recordLogs();
+        vm.prank(owner_);
+        registry.removePaidRebalancer(id);
+        _drain();
+        ++calls["ownerRemoves"];
+    }
+
+    /// @notice The admin tops the funder up or restores a rebalancer's allowance.
+    function adminFunds(uint256 seed, uint256 amount) external {
+        vm.recordLogs();
+        if (seed % 2 == 0) {
+            amount = bound(amount, 0.01 ether, 2 ether);
+            vm.deal(admin, admin.balance + amount);
+            vm.prank(admin);
+            (bool ok,) = address(funder).call{value: amount}("");
+            require(ok, "top-up");
+        } else {
+            uint256 id = bound(seed >> 1, 1, registry.nextId());
+            if (registry.rebalancerOf(id) != address(0)) {
+                uint256 allowance = registry.allowancePerRebalancer();
+                vm.prank(admin);
+                registry.setRebalancerAllowance(id, allowance);
+            }
+        }
+        _drain();
+        ++calls["adminFunds"];
+    }
+
+    /* INTERNAL */
+
+    function _fix(address task, address actor, uint256 regId) internal returns (IRecurringTask.FixOutcome o) {
+        vm.prank(actor);
+        if (regId != 0) {
+            try registry.fixReschedule(regId) returns (IRecurringTask.FixOutcome r) {
+                o = r;
+            } catch {
+                o = IRecurringTask.FixOutcome.Destroyed;
+            }
+        } else {
+            o = IRecurringTask(task).fixReschedule();
+        }
+    }
+
+    function _registryId(address task) internal view returns (uint256) {
+        for (uint256 id = 1; id < registry.nextId(); ++id) {
+            if (registry.rebalancerOf(id) == task) return id;
+        }
+        return 0;
+    }
+
+    /// @dev A Failed fixReschedule is allowed only when the funder could not pay (balance, the
+    /// task's allowance, the rolling-day cap) or the scheduler had no room at that time.
+    function _checkCouldNotPay(address task) internal {
+        IRecurringTask.RecurringConfig memory c = IRecurringTask(task).recurringConfig();
+        uint256 last = IRecurringTask(task).lastRunAt();
+        uint256 ts = (last == 0 ? block.timestamp : last) + c.interval;
+        if (ts <= block.timestamp) ts = block.timestamp + 1;
+        (uint256 fee,, IRebalanceScheduler.ScheduleError err) = scheduler.estimate("", ts, c.priority, c.executionEffort);
+        if (err != IRebalanceScheduler.ScheduleError.None) return;
+        uint256 amount = fee * c.estimationMarginBps / BPS;
+        if (
+            address(funder).balance >= amount && funder.allowance(task) >= amount
+                && funder.availableToSpend() >= amount
+        ) _failFix("fixReschedule failed though the funder could pay and the scheduler had room");
+    }
+
+    function _adopt(uint256 id, TestPosition p, address owner_) internal {
+        address r = registry.rebalancerOf(id);
+        legitSpender[r] = true;
+        tasks.push(r);
+        positionOf[r] = p;
+        vm.prank(owner_);
+        p.setRebalancer(r, true);
+    }
+
+    /// @dev Reads the action's logs into the books; returns the fees paid out by the scheduler.
+    function _drain() internal returns (uint256 feesPaid) {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i; i < logs.length; ++i) {
+            Vm.Log memory l = logs[i];
+            bytes32 t0 = l.topics.length == 0 ? bytes32(0) : l.topics[0];
+            if (l.emitter == address(scheduler)) {
+                if (t0 == IRebalanceScheduler.RunScheduled.selector) {
+                    uint256 id = uint256(l.topics[1]);
+                    (,,, uint256 fee) = abi.decode(l.data, (uint256, uint8, uint256, uint256));
+                    prepaid += fee;
+                    runHandler[id] = address(uint160(uint256(l.topics[2])));
+                } else if (t0 == IRebalanceScheduler.RunExecuted.selector) {
+                    uint256 id = uint256(l.topics[1]);
+                    address by = address(uint160(uint256(l.topics[2])));
+                    (, uint256 fee) = abi.decode(l.data, (bool, uint256));
+                    if (++executions[id] > 1) _failExec("a run executed twice");
+                    if (fee != scheduler.getRun(id).fee) _failExec("executor paid other than the run's fee");
+                    ++executedRunsOf[runHandler[id]];
+                    paid += fee;
+                    feesTo[by] += fee;
+                    feesPaid += fee;
+                } else if (t0 == IRebalanceScheduler.RunCanceled.selector) {
+                    (uint256 refund,) = abi.decode(l.data, (uint256, uint256));
+                    refunded += refund;
+                }
+            } else if (l.emitter == address(funder) && t0 == ITxFunder.FeeWithdrawn.selector) {
+                address spender = address(uint160(uint256(l.topics[1])));
+                (uint256 amount,) = abi.decode(l.data, (uint256, uint256));
+                if (!legitSpender[spender]) _failAuth("the funder paid an account no authorised creator made");
+                withdrawAt.push(block.timestamp);
+                withdrawAmount.push(amount);
+            } else if (t0 == IRebalancer.Rebalanced.selector || t0 == IRebalancer.RebalanceFailed.selector) {
+                // the task's work: only on a run booked by this task that executed in this action
+                uint256 id = uint256(l.topics[1]);
+                if (runHandler[id] != l.emitter) _failRun("a task worked on a run it did not book");
+                if (!_executedIn(logs, id)) _failRun("a task worked outside the scheduler's execution of its run");
+            }
+        }
+    }
+
+    function _executedIn(Vm.Log[] memory logs, uint256 id) internal view returns (bool) {
+        for (uint256 j; j < logs.length; ++j) {
+            if (
+                logs[j].emitter == address(scheduler) && logs[j].topics.length > 1
+                    && logs[j].topics[0] == IRebalanceScheduler.RunExecuted.selector && uint256(logs[j].topics[1]) == id
+            ) return true;
+        }
+        return false;
+    }
+
+    function _failAuth(string memory what) internal {
+        if (bytes(brokenAuth).length == 0) brokenAuth = what;
+    }
+
+    function _failRun(string memory what) internal {
+        if (bytes(brokenRun).length == 0) brokenRun = what;
+    }
+
+    function _failFix(string memory what) internal {
+        if (bytes(brokenFix).length == 0) brokenFix = what;
+    }
+
+    function _failExec(string memory what) internal {
+        if (bytes(brokenExec).length == 0) brokenExec = what;
+    }
+}
