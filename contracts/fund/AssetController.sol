@@ -6,8 +6,8 @@ import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IER
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 import {IAssetController} from "../interfaces/IAssetController.sol";
 import {IRebalanceTarget} from "../interfaces/IRebalanceTarget.sol";
@@ -72,11 +72,11 @@ contract AssetController is IAssetController, AssetControllerStorage {
         Snap memory s = _snapshot();
         uint256 live = s.tierValues[1] + s.tierValues[2];
         (low, high, feedDown) = (live, live, s.down);
-        // cannot overflow: a uint64 timestamp plus a uint32 age (a never-set mark, at 0, is
+        // cannot overflow: a uint32 timestamp plus a uint32 age (a never-set mark, at 0, is
         // older than any navMaxAge since block timestamps are far above 1 day)
         unchecked {
             if (uint256(_markedAt) + _risk.navMaxAge >= block.timestamp) {
-                uint256 m = _markValue;
+                uint256 m = uint256(_markL2) + _markL3;
                 if (m < low) low = m;
                 else high = m;
             }
@@ -172,8 +172,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
     {
         if (t == 0 || t > 2) revert InvalidTier(t);
         if (amount == 0) revert ZeroAmount();
-        invested = _deployToTier(t, amount);
+        Snap memory s = _snapshot();
+        invested = _deployToTier(s, t, amount);
         if (amount - invested > _risk.minMoveValue) revert TierCapacityExhausted(t, amount - invested);
+        _storeMark(s);
         emit Allocated(t, invested);
     }
 
@@ -186,7 +188,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
         returns (uint256)
     {
         if (cashAmount == 0) revert ZeroAmount();
-        return _purchase(token, cashAmount, minOut, _risk.maxSlippageBps);
+        Snap memory s = _snapshot();
+        uint256 out = _purchase(s, _indexOf(token), cashAmount, minOut, _risk.maxSlippageBps);
+        _storeMark(s);
+        return out;
     }
 
     /// @inheritdoc IAssetController
@@ -198,8 +203,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
         returns (uint256 cashOut)
     {
         if (tokenAmount == 0) revert ZeroAmount();
-        cashOut = _redeem(token, tokenAmount, minOut, _risk.maxSlippageBps);
-        _storeMark(_snapshot());
+        Snap memory s = _snapshot();
+        cashOut = _redeem(s, _indexOf(token), tokenAmount, minOut, _risk.maxSlippageBps);
+        _storeMark(s);
     }
 
     /// @inheritdoc IAssetController
@@ -213,12 +219,11 @@ contract AssetController is IAssetController, AssetControllerStorage {
             uint256 d2 = _deficit(s, 2);
             if (d1 + d2 == 0) (d1, d2) = (_tiers[1].targetBps, _tiers[2].targetBps);
             uint256 x1 = Math.mulDiv(excess, d1, d1 + d2);
-            if (x1 != 0) _deployToTier(1, x1);
-            if (excess - x1 != 0) _deployToTier(2, excess - x1);
+            if (x1 != 0) _deployToTier(s, 1, x1);
+            if (excess - x1 != 0) _deployToTier(s, 2, excess - x1);
         } else if (before < target) {
-            _waterfall(target - before, 2);
+            _waterfall(s, target - before, 2);
         }
-        s = _snapshot();
         _storeMark(s);
         emit BufferRebalanced(before, s.tierValues[0]);
     }
@@ -233,9 +238,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
     {
         if (maxTier == 0 || maxTier > 2) revert InvalidTier(maxTier);
         if (amountNeeded == 0) revert ZeroAmount();
-        raised = _waterfall(amountNeeded, maxTier);
+        Snap memory s = _snapshot();
+        raised = _waterfall(s, amountNeeded, maxTier);
         _vault.fulfilRedemptions(_FULFIL_BATCH);
-        _storeMark(_snapshot());
+        _storeMark(s); // the mark covers L2 and L3, which fulfilment does not touch
         emit WaterfallLiquidated(amountNeeded, maxTier, raised);
     }
 
@@ -245,34 +251,41 @@ contract AssetController is IAssetController, AssetControllerStorage {
             revert NotRebalancer(msg.sender);
         }
         _beforeMove(bytes32(0));
+        // nothing to do in band: decided from the fresh stored mark and the vault's cash,
+        // without reading a single oracle
+        if (!force && _inBandsByMark()) {
+            emit Rebalanced(msg.sender, force, false);
+            return false;
+        }
         Snap memory s = _snapshot();
         if (s.gross == 0 || (!force && _inBands(s))) {
+            _storeMark(s);
             emit Rebalanced(msg.sender, force, false);
             return false;
         }
         uint256 minMove = _risk.minMoveValue;
-        // Sell what the invested tiers hold above target; the cash lands in L1.
+        // Sell what the invested tiers hold above target; the cash lands in L1. The snapshot is
+        // kept current as each move happens: one valuation pass for the whole call.
         for (uint8 t = 1; t < 3; ++t) {
             uint256 tv = BpsLib.share(s.gross, _tiers[t].targetBps);
             if (s.tierValues[t] > tv + minMove) {
-                moved = _sellFromTier(t, s.tierValues[t] - tv) != 0 || moved;
+                moved = _sellFromTier(s, t, s.tierValues[t] - tv) != 0 || moved;
             }
         }
         // Deploy the cash above L1's target to the tiers below theirs.
-        s = _snapshot();
         uint256 target0 = BpsLib.share(s.gross, _tiers[0].targetBps);
         uint256 surplus = s.tierValues[0] > target0 ? s.tierValues[0] - target0 : 0;
         for (uint8 t = 1; t < 3 && surplus > minMove; ++t) {
             uint256 d = _deficit(s, t);
             uint256 x = d < surplus ? d : surplus;
             if (x > minMove) {
-                uint256 done = _deployToTier(t, x);
+                uint256 done = _deployToTier(s, t, x);
                 surplus -= done;
                 moved = done != 0 || moved;
             }
         }
         if (_vault.pendingRedemptions() != 0) _vault.fulfilRedemptions(_FULFIL_BATCH);
-        _storeMark(_snapshot());
+        _storeMark(s);
         emit Rebalanced(msg.sender, force, moved);
     }
 
@@ -370,11 +383,12 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @dev `boundBps`: the oracle-derived minimum's slippage: the risk params' for an explicit
     /// keeper call (which brings its own quoted minOut), the tight internal bound for the
     /// controller's own swaps (rebalance, allocation, waterfall), which nobody else sizes.
-    function _purchase(address token, uint256 cashAmount, uint256 minOut, uint256 boundBps)
+    function _purchase(Snap memory s, uint256 i, uint256 cashAmount, uint256 minOut, uint256 boundBps)
         private
         returns (uint256 out)
     {
-        Asset storage a = _requireAsset(token);
+        address token = _list[i];
+        Asset storage a = _assets[token];
         OracleLib.Feed memory f = a.feed;
         uint256 p = f.price();
         uint256 before = IERC20(token).balanceOf(address(this));
@@ -391,15 +405,17 @@ contract AssetController is IAssetController, AssetControllerStorage {
         } else {
             _useBudget(0, cashAmount);
         }
-        _checkAfterBuy(token, a);
+        _update(s, i);
+        _checkAfterBuy(s, i, a);
         emit Purchased(token, cashAmount, out, !a.instant);
     }
 
-    function _redeem(address token, uint256 tokenAmount, uint256 minOut, uint256 boundBps)
+    function _redeem(Snap memory s, uint256 i, uint256 tokenAmount, uint256 minOut, uint256 boundBps)
         private
         returns (uint256 out)
     {
-        Asset storage a = _requireAsset(token);
+        address token = _list[i];
+        Asset storage a = _assets[token];
         OracleLib.Feed memory f = a.feed;
         uint256 p = f.price();
         if (a.instant) {
@@ -421,6 +437,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             _useBudget(0, f.toBase(tokenAmount, p, _baseDecimals));
         }
         if (out != 0) _cash.safeTransfer(address(_vault), out);
+        _update(s, i);
         emit Redeemed(token, tokenAmount, out, !a.instant);
     }
 
@@ -428,21 +445,21 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// asset is first filled up to an equal share of the tier's new value, then what is left goes
     /// to any asset with headroom under its cap and concentration limit, default asset first
     /// (leftovers below minMoveValue stay in L1). Returns what was invested.
-    function _deployToTier(uint8 t, uint256 amount) private returns (uint256 invested) {
+    function _deployToTier(Snap memory s, uint8 t, uint256 amount) private returns (uint256 invested) {
         address first = _default[t];
         if (first == address(0)) revert NoAssetInTier(t);
         uint256 n = _list.length;
-        address[] memory members = new address[](n);
-        uint256 k;
-        members[k++] = first;
+        uint256[] memory members = new uint256[](n); // indices into _list, default asset first
+        uint256 k = 1;
         for (uint256 i; i < n; ++i) {
-            if (_list[i] != first && _assets[_list[i]].tier == t) members[k++] = _list[i];
+            address token = _list[i];
+            if (token == first) members[0] = i;
+            else if (_assets[token].tier == t) members[k++] = i;
         }
-        Snap memory s = _snapshot();
         uint256 equalShare = (s.tierValues[t] + amount) / k;
         for (uint256 pass; pass < 2 && invested < amount; ++pass) {
             for (uint256 j; j < k && invested < amount; ++j) {
-                (uint256 room, uint256 v) = _room(members[j]);
+                (uint256 room, uint256 v) = _room(s, members[j]);
                 uint256 x = amount - invested;
                 if (pass == 0) {
                     uint256 want = equalShare > v ? equalShare - v : 0;
@@ -452,14 +469,14 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 // dust (below the minimum move) stays in L1: a swap of a few base units only
                 // buys rounding error
                 if (x == 0 || (x < _risk.minMoveValue && pass == 1)) continue;
-                _purchase(members[j], x, 0, _internalBound());
+                _purchase(s, members[j], x, 0, _internalBound());
                 invested += x;
             }
         }
     }
 
     /// @dev Sells about `value` of tier `t`'s instant assets, largest position first.
-    function _sellFromTier(uint8 t, uint256 value) private returns (uint256 raised) {
+    function _sellFromTier(Snap memory s, uint8 t, uint256 value) private returns (uint256 raised) {
         uint256 n = _list.length;
         bool[] memory done = new bool[](n);
         while (raised < value) {
@@ -472,21 +489,20 @@ contract AssetController is IAssetController, AssetControllerStorage {
                     emit WaterfallSkipped(_list[i], t, 1);
                     continue;
                 }
-                // ranked by value at the oracle, not raw units (6- and 18-decimal assets mix)
-                OracleLib.Feed memory f = a.feed;
-                uint256 units = IERC20(_list[i]).balanceOf(address(this));
-                (bool priced, uint256 p) = units == 0 ? (false, 0) : f.tryPrice();
-                uint256 v = priced ? f.toBase(units, p, _baseDecimals) : 0; // down: not sold here
+                // ranked by value at the oracle (the snapshot's), not raw units; a position
+                // whose feed is down is valued 0 there and is not sold here
+                uint256 v = s.values[i];
                 if (v > bestValue) (best, bestValue) = (i, v);
             }
             if (best == type(uint256).max) break;
             done[best] = true;
-            raised += _sellValue(_list[best], t, value - raised);
+            raised += _sellValue(s, best, t, value - raised);
         }
     }
 
     /// @dev Redeems about `value` of an instant asset (capped by what is redeemable now).
-    function _sellValue(address token, uint8 t, uint256 value) private returns (uint256) {
+    function _sellValue(Snap memory s, uint256 i, uint8 t, uint256 value) private returns (uint256) {
+        address token = _list[i];
         Asset storage a = _assets[token];
         uint256 redeemable = a.adapter.redeemableNow(token, address(this), IERC20(token).balanceOf(address(this)));
         if (redeemable == 0) {
@@ -496,12 +512,12 @@ contract AssetController is IAssetController, AssetControllerStorage {
         OracleLib.Feed memory f = a.feed;
         uint256 tokens = f.toToken(value, f.price(), _baseDecimals, Math.Rounding.Ceil);
         if (tokens > redeemable) tokens = redeemable;
-        return _redeem(token, tokens, 0, _internalBound());
+        return _redeem(s, i, tokens, 0, _internalBound());
     }
 
-    function _waterfall(uint256 amountNeeded, uint8 maxTier) private returns (uint256 raised) {
+    function _waterfall(Snap memory s, uint256 amountNeeded, uint8 maxTier) private returns (uint256 raised) {
         for (uint8 t = 1; t <= maxTier && raised < amountNeeded; ++t) {
-            raised += _sellFromTier(t, amountNeeded - raised);
+            raised += _sellFromTier(s, t, amountNeeded - raised);
         }
     }
 
@@ -532,31 +548,23 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (lossBps > _risk.maxValueLossBps) revert ValueLossExceeded(lossBps, _risk.maxValueLossBps);
     }
 
-    function _checkAfterBuy(address token, Asset storage a) private {
-        Snap memory s = _snapshot();
-        uint256 n = _list.length;
-        uint256 v;
-        for (uint256 i; i < n; ++i) {
-            if (_list[i] == token) v = s.values[i];
-        }
-        if (v > a.cap) revert AssetCapExceeded(token, v, a.cap);
+    /// @dev The limits after a buy of asset i, on the snapshot `_update` has just brought current.
+    function _checkAfterBuy(Snap memory s, uint256 i, Asset storage a) private view {
+        uint256 v = s.values[i];
+        if (v > a.cap) revert AssetCapExceeded(_list[i], v, a.cap);
         uint256 c = BpsLib.ratio(v, s.gross);
-        if (c > a.maxConcentrationBps) revert ConcentrationExceeded(token, c, a.maxConcentrationBps);
+        if (c > a.maxConcentrationBps) revert ConcentrationExceeded(_list[i], c, a.maxConcentrationBps);
         uint256 top3 = BpsLib.ratio(ValuationLib.top3(s.values), s.gross);
         if (top3 > _risk.maxTop3Bps) revert Top3ConcentrationExceeded(top3, _risk.maxTop3Bps);
         uint256 r = BpsLib.ratio(s.tierValues[a.tier], s.gross);
         if (r > _tiers[a.tier].maxBps) revert TierAboveMax(a.tier, r, _tiers[a.tier].maxBps);
-        _storeMark(s);
     }
 
     /// @dev Cash `token` can still absorb under its cap and concentration limit (with headroom),
     /// and its current value.
-    function _room(address token) private view returns (uint256 room, uint256 v) {
-        Asset storage a = _assets[token];
-        Snap memory s = _snapshot();
-        for (uint256 i; i < _list.length; ++i) {
-            if (_list[i] == token) v = s.values[i];
-        }
+    function _room(Snap memory s, uint256 i) private view returns (uint256 room, uint256 v) {
+        Asset storage a = _assets[_list[i]];
+        v = s.values[i];
         (bool priced,) = a.feed.tryPrice();
         if (!priced) return (0, v); // never buy what cannot be priced: a down feed is skipped
         uint256 limit = Math.mulDiv(s.gross, uint256(a.maxConcentrationBps) * _HEADROOM_BPS, BpsLib.BPS * BpsLib.BPS);
@@ -565,34 +573,74 @@ contract AssetController is IAssetController, AssetControllerStorage {
         room = limit > v ? limit - v : 0;
     }
 
+    /// @dev The one valuation pass of an external call: the vault's free cash (L1) and every
+    /// position at its oracle. Moves keep it current with `_update`.
     function _snapshot() private view returns (Snap memory s) {
-        uint256 cashFree = _vault.freeCash();
-        uint256 owed = _vault.pendingRedemptions();
-        s.tierValues[0] = cashFree > owed ? cashFree - owed : 0;
+        s.tierValues[0] = _freeCash();
         uint256 n = _list.length;
         s.values = new uint256[](n);
         for (uint256 i; i < n; ++i) {
-            address token = _list[i];
-            Asset storage a = _assets[token];
-            uint256 units = IERC20(token).balanceOf(address(this));
-            uint256 v;
-            if (!a.instant) {
-                uint256 pendingTokens;
-                (v, pendingTokens) = a.adapter.pending(token, address(this));
-                units += pendingTokens;
-            }
-            if (units != 0) {
-                // only a held position loads and reads its feed
-                bool down;
-                (v,, down) = ValuationLib.positionValue(a.feed, units, v, _baseDecimals);
-                if (down) s.down = true;
-            }
+            (uint256 v, uint8 t, bool down) = _positionValue(i);
+            if (down) s.down = true;
             s.values[i] = v;
-            s.tierValues[a.tier] += v;
+            s.tierValues[t] += v;
         }
         s.gross = s.tierValues[0] + s.tierValues[1] + s.tierValues[2];
     }
 
+    /// @dev After a move of position i: revalues it and the vault's cash, nothing else (no
+    /// other position changed), so the snapshot equals a fresh one at the same prices.
+    function _update(Snap memory s, uint256 i) private view {
+        (uint256 v, uint8 t, bool down) = _positionValue(i);
+        if (down) s.down = true;
+        s.tierValues[t] = s.tierValues[t] - s.values[i] + v;
+        s.values[i] = v;
+        s.tierValues[0] = _freeCash();
+        s.gross = s.tierValues[0] + s.tierValues[1] + s.tierValues[2];
+    }
+
+    /// @dev The vault's cash not earmarked for redemptions (L1).
+    function _freeCash() private view returns (uint256) {
+        return _vault.availableCash(); // free cash less what queued requests are owed, floored at 0
+    }
+
+    function _positionValue(uint256 i) private view returns (uint256 v, uint8 t, bool down) {
+        address token = _list[i];
+        Asset storage a = _assets[token];
+        t = a.tier;
+        uint256 units = IERC20(token).balanceOf(address(this));
+        if (!a.instant) {
+            uint256 pendingTokens;
+            (v, pendingTokens) = a.adapter.pending(token, address(this));
+            units += pendingTokens;
+        }
+        // only a held position loads and reads its feed
+        if (units != 0) (v,, down) = ValuationLib.positionValue(a.feed, units, v, _baseDecimals);
+    }
+
+    function _indexOf(address token) private view returns (uint256) {
+        _requireAsset(token);
+        uint256 n = _list.length;
+        for (uint256 i; i < n; ++i) {
+            if (_list[i] == token) return i;
+        }
+        revert UnknownAsset(token); // unreachable: a registered asset is listed
+    }
+
+    /// @dev In band by the stored mark (L2, L3) and the vault's cash, while the mark is fresh
+    /// (navMaxAge): rebalance(false)'s cheap answer. False when stale: then the oracles decide.
+    function _inBandsByMark() private view returns (bool) {
+        // cannot overflow: a uint32 timestamp plus a uint32 age
+        unchecked {
+            if (uint256(_markedAt) + _risk.navMaxAge < block.timestamp) return false;
+        }
+        Snap memory s;
+        s.tierValues[0] = _freeCash();
+        s.tierValues[1] = _markL2;
+        s.tierValues[2] = _markL3;
+        s.gross = s.tierValues[0] + s.tierValues[1] + s.tierValues[2];
+        return s.gross != 0 && _inBands(s);
+    }
 
     function _deficit(Snap memory s, uint8 t) private view returns (uint256) {
         uint256 tv = BpsLib.share(s.gross, _tiers[t].targetBps);
@@ -609,8 +657,8 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     function _storeMark(Snap memory s) private {
         uint256 invested = s.tierValues[1] + s.tierValues[2];
-        _markValue = uint192(invested);
-        _markedAt = uint64(block.timestamp);
+        (_markL2, _markL3, _markedAt) =
+            (SafeCast.toUint112(s.tierValues[1]), SafeCast.toUint112(s.tierValues[2]), uint32(block.timestamp));
         emit Marked(invested, uint64(block.timestamp));
     }
 

@@ -6,7 +6,7 @@ import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IER
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 import {IAssetControllerTypes} from "../interfaces/IAssetControllerTypes.sol";
@@ -22,7 +22,7 @@ import {WindowBudgetLib} from "../libraries/WindowBudgetLib.sol";
 /// delegatecall on the controller's storage: one layout, declared once.
 /// @dev Split for the EIP-170 size limit: the configuration functions live in the module, the
 /// moves and valuation in the controller. Never add state to either contract, only here.
-abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl, Pausable, ReentrancyGuard {
+abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl, Pausable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using OracleLib for OracleLib.Feed;
 
@@ -69,8 +69,11 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     address[] internal _list;
     address[3] internal _default;
     RiskParams internal _risk;
-    uint192 internal _markValue;
-    uint64 internal _markedAt;
+    // the last mark, per invested tier (L2, L3), in one slot: users' pricing reads their sum,
+    // rebalance(false) decides from it (with the vault's cash) while it is fresh
+    uint112 internal _markL2;
+    uint112 internal _markL3;
+    uint32 internal _markedAt; // unix seconds (fits until 2106)
     MoveLimits internal _limits;
     WindowBudgetLib.Usage internal _usage;
     uint128 internal _dustValue;

@@ -9,7 +9,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {IAssetController} from "../interfaces/IAssetController.sol";
@@ -17,7 +17,7 @@ import {IAssetController} from "../interfaces/IAssetController.sol";
 /// @title TieredVault
 /// @notice See ITieredVault. OpenZeppelin's ERC4626 with a decimals offset against the
 /// inflation attack; valuation of the positions comes from the AssetController's oracle mark.
-contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuard {
+contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using Math for uint256;
 

@@ -122,3 +122,66 @@ def test_deposit_gas__tiered_vault_vs_plain_erc4626__live_pricing_within_4x(
     ours = fund.vault.deposit(1000 * unit, bob, sender=bob).gas_used
     base = plain.deposit(1000 * unit, bob, sender=bob).gas_used
     assert ours <= base * 4, f"deposit {ours} vs plain {base}: {ours / base:.3f}x"
+
+
+BOOKED_EFFORT = 3_000_000  # the recurring rebalancer's execution effort (profile default)
+
+
+def _fund_with_assets(project, deployer, keeper, usdt, adapters, create_feed, n_l2, n_l3):
+    from keepers.deployment.fund import RiskSpec, add_asset, deploy_core, grant_roles
+
+    f = deploy_core(project, deployer, usdt, risk=RiskSpec(min_move_value=0, max_top3_bps=10_000))
+    grant_roles(f, deployer, keepers=[keeper], guardians=[], sender=deployer)
+    for i in range(n_l2 + n_l3):
+        token = deployer.deploy(project.TestMoneyMarketFund, usdt.address, f"a{i}", f"A{i}")
+        tier = 1 if i < n_l2 else 2
+        add_asset(
+            f,
+            deployer,
+            symbol=f"a{i}",
+            token=token,
+            tier=tier,
+            adapter=adapters["erc4626"],
+            feed=create_feed(),
+            max_concentration_bps=10_000,
+        )
+    return f
+
+
+def test_gas_snapshot__6_and_16_assets__forced_rebalance_fits_the_booked_effort(
+    project, deployer, keeper, alice, usdt, adapters, create_feed, chain, base_decimals, unit
+):
+    """Issue 14: one valuation pass per external call, so a rebalance's cost grows about
+    linearly with the assets. At 6 and at MAX_ASSETS (16) assets, every position held: an
+    out-of-band rebalance (a large deposit left in L1), a forced one, and the no-op in band
+    decided from the stored mark. The forced rebalance at 16 assets must fit the recurring
+    rebalancer's booked effort with room to spare (under two thirds of it)."""
+    g: dict[str, int] = {}
+    for n_l2, n_l3 in ((2, 4), (6, 10)):
+        n = n_l2 + n_l3
+        f = _fund_with_assets(project, deployer, keeper, usdt, adapters, create_feed, n_l2, n_l3)
+        assert f.controller.MAX_ASSETS() >= n
+        usdt.mint(alice, 10_000_000 * unit, sender=deployer)
+        usdt.approve(f.vault, 2**256 - 1, sender=alice)
+        f.vault.deposit(1_000_000 * unit, alice, sender=alice)
+        f.controller.allocateToLayer(1, 300_000 * unit, sender=keeper)
+        f.controller.allocateToLayer(2, 600_000 * unit, sender=keeper)
+        assert all(f.assets[f"a{i}"].balanceOf(f.controller) > 0 for i in range(n)), (
+            "every position held"
+        )
+        f.vault.deposit(2_000_000 * unit, alice, sender=alice)  # L1 at 70%: out of band
+
+        def rec(name, force, f=f, n=n):
+            chain.pending_timestamp += 1
+            tx = f.controller.rebalance(force, sender=keeper)
+            g[f"usdt{base_decimals}/{n}assets/controller.rebalance.{name}"] = tx.gas_used
+
+        rec("out_of_band", False)
+        rec("noop_in_band", False)
+        f.vault.deposit(200_000 * unit, alice, sender=alice)  # in band, but off target
+        rec("forced", True)
+    forced16 = g[f"usdt{base_decimals}/16assets/controller.rebalance.forced"]
+    out16 = g[f"usdt{base_decimals}/16assets/controller.rebalance.out_of_band"]
+    assert max(forced16, out16) < BOOKED_EFFORT * 2 // 3, (forced16, out16)
+    assert g[f"usdt{base_decimals}/16assets/controller.rebalance.noop_in_band"] < 70_000
+    check_snapshot("fund", g)
