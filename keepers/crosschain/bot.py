@@ -88,10 +88,12 @@ class CrosschainBot:
         if self.on_stop is not None:
             self.on_stop()
 
-    def tick(self, now: int | None = None) -> TickReport:
-        now = int(time.time()) if now is None else now
+    def tick(self, now: float | None = None) -> TickReport:
+        # one clock for the whole pass, not truncated: the engine compares it with the
+        # next-try times it stored (a truncated wall clock ran up to a second behind them)
+        now = time.time() if now is None else float(now)
         balances = self.balances()
-        report = TickReport(now, balances)
+        report = TickReport(int(now), balances)
         try:
             plan = self.plan(balances)
             legs = orders(self.config, plan)

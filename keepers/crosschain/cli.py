@@ -192,7 +192,7 @@ def run(ctx: click.Context, once: bool, interval: float, max_seconds: float | No
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     try:
         while True:
-            report = bot.tick(int(time.time()))
+            report = bot.tick()
             _emit(
                 ctx,
                 {

@@ -477,7 +477,7 @@ class MoveEngine:
                 row = s.get(m.CrosschainMove, move_id)
                 assert row is not None
                 state, due = row.state, row.next_try_at
-            if state in TERMINAL or due > _utc(max(t, time.time())):
+            if state in TERMINAL or due > _utc(t):
                 break
             if not self._step(move_id, state, t):
                 break
@@ -490,15 +490,13 @@ class MoveEngine:
                 return self._await_approval(move_id, now)
             return bool(getattr(self, f"_{state}")(move_id, now))
         except StepPending as err:
-            self._update(
-                move_id, next_try_at=_utc(time.time() + self.poll_interval_s), error=str(err)
-            )
+            self._update(move_id, next_try_at=_utc(now + self.poll_interval_s), error=str(err))
             return False
         except (RouteError, ValueError, KeyError) as err:
-            self._failure(move_id, state, err)
+            self._failure(move_id, state, err, now)
             return False
 
-    def _failure(self, move_id: int, state: str, err: Exception) -> None:
+    def _failure(self, move_id: int, state: str, err: Exception, now: float) -> None:
         with self.store.transaction() as s:
             row = s.get(m.CrosschainMove, move_id)
             assert row is not None
@@ -506,7 +504,7 @@ class MoveEngine:
             if isinstance(err, StepFailed):
                 row.gen += 1  # the failed transaction is final: a new try needs new ones
             row.error = f"{state}: {type(err).__name__}: {err}"
-            row.next_try_at = _utc(time.time() + self.retry_backoff_s * 2 ** min(row.attempts, 6))
+            row.next_try_at = _utc(now + self.retry_backoff_s * 2 ** min(row.attempts, 6))
             if row.attempts >= self.max_attempts and state != TRANSFER_IN:
                 # Transfer_In keeps retrying: the funds are on their way and must be claimed
                 row.state = FAILED
@@ -595,7 +593,7 @@ class MoveEngine:
             final = REJECTED if status is ApprovalStatus.REJECTED else EXPIRED
             self._update(move_id, state=final, finished_at=m.utcnow())
             return False
-        self._update(move_id, next_try_at=_utc(time.time() + self.poll_interval_s))
+        self._update(move_id, next_try_at=_utc(now + self.poll_interval_s))
         return False
 
     def _transfer_out(self, move_id: int, now: float) -> bool:
@@ -648,7 +646,7 @@ class MoveEngine:
         assert row.route is not None
         status = self._adapter(row, row.route, self._sender(row, CROSS)).status(self._handle(row))
         if status is RouteStatus.PENDING_ATTESTATION:
-            self._update(move_id, next_try_at=_utc(time.time() + self.poll_interval_s))
+            self._update(move_id, next_try_at=_utc(now + self.poll_interval_s))
             return False
         if status is RouteStatus.FAILED:
             self._update(
@@ -676,7 +674,7 @@ class MoveEngine:
                     move_id, state=FAILED, error="withdrawal failed", finished_at=m.utcnow()
                 )
                 return False
-            self._update(move_id, next_try_at=_utc(time.time() + self.poll_interval_s))
+            self._update(move_id, next_try_at=_utc(now + self.poll_interval_s))
             return False
         self._update(move_id, state=INVEST, amount_received=received, error=None)
         return True

@@ -204,3 +204,37 @@ def test_move__no_route_up__error_surfaced_and_move_failed_nothing_sent(xscene):
     assert xscene.nonce("ethereum") == n_e0  # nothing pulled, nothing sent
     assert xscene.balance("ethereum", "USDT", who) == 1800 * E6
     bot.stop()
+
+
+def test_move__simulated_clock__waits_poll_interval_on_the_clock_it_is_given(xscene):
+    """Issue 12: the engine takes `now` and must keep to it. A move waiting for its attestation
+    on a clock 30 days ahead of the wall waits poll_interval_s on that clock (it used to mix in
+    time.time(), so every tick on a simulated clock polled again at once)."""
+    import time
+
+    who = holder(xscene, 18, {("ethereum", "USDC"): "1800", ("base", "USDC"): "400"})
+    bot = xscene.bot(holders=holders_map(xscene, who), poll_interval_s=60.0)
+    t0 = int(time.time()) + 30 * 86_400
+    xscene.attestations.open = False
+    try:
+        (move,) = bot.tick(now=t0).created
+        row = bot.engine._row(move.id)
+        assert row.state == "cross"
+        assert row.next_try_at.replace(tzinfo=None) == _naive_utc(t0 + 60)
+        bot.tick(now=t0 + 30)  # inside the poll interval: the move is not stepped again
+        assert bot.engine._row(move.id).next_try_at == row.next_try_at
+        xscene.attestations.released.add(bytes.fromhex(row.handle_tx.removeprefix("0x")))
+        bot.tick(now=t0 + 30)  # released, but its next try is still 30 s away on this clock
+        assert bot.engine.move(move.id).state == "cross"
+        bot.tick(now=t0 + 61)
+    finally:
+        xscene.attestations.open = True
+        xscene.attestations.released.clear()
+    assert bot.engine.move(move.id).state == "done"
+    bot.stop()
+
+
+def _naive_utc(ts: int):
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, dt.UTC).replace(tzinfo=None)
