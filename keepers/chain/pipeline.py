@@ -109,8 +109,10 @@ class IntentSpec:
 @dataclass
 class CrashHook:
     """``KEEPER_CRASH_AT=<step>[:<n>]``: ``os._exit(137)`` right after the commit that
-    recorded ``step`` for the n-th intent (n defaults to 1). For the crash-safety tests; inert
-    when unset. "sent" fires after eth_sendRawTransaction returned, before that commit."""
+    recorded ``step`` for the n-th intent (n defaults to 1). "sent" fires after
+    eth_sendRawTransaction returned, before that commit. A fault injector for the crash-safety
+    tests: read only when ``KEEPER_FAULT_INJECTION=1`` is set too, so a production process never
+    acts on a stray KEEPER_CRASH_AT (it logs that it ignores it)."""
 
     step: str | None = None
     nth: int = 1
@@ -120,6 +122,13 @@ class CrashHook:
     def from_env(cls) -> CrashHook:
         spec = os.environ.get("KEEPER_CRASH_AT", "").strip()
         if not spec:
+            return cls()
+        if os.environ.get("KEEPER_FAULT_INJECTION", "").strip() != "1":
+            log.warning(
+                "pipeline.crash_hook_ignored",
+                KEEPER_CRASH_AT=spec,
+                reason="test-only fault injector: set KEEPER_FAULT_INJECTION=1 to arm it",
+            )
             return cls()
         step, _, nth = spec.partition(":")
         if step not in CRASH_POINTS:

@@ -121,7 +121,7 @@ def test_cli_run__process_killed_right_after_broadcasting_the_burn__rerun_finish
     # right after eth_sendRawTransaction returned, before the pipeline recorded it
     dead = subprocess.run(
         cmd,
-        env={**env, "KEEPER_CRASH_AT": "sent:3"},
+        env={**env, "KEEPER_CRASH_AT": "sent:3", "KEEPER_FAULT_INJECTION": "1"},
         cwd=ROOT,
         capture_output=True,
         text=True,

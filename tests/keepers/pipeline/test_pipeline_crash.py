@@ -39,7 +39,9 @@ def _trial(tmp_path: Any, anvil: Any, counter: Any, step: str, trial: int) -> No
     nth = trial % INTENTS_PER_TRIAL + 1  # crash at the 1st, 2nd or 3rd commit of the step
     env = worker_env(db, anvil.url, counter.address, tmp_path)
 
-    crashed = run_worker({**env, "KEEPER_CRASH_AT": f"{step}:{nth}"}, "--until-idle")
+    crashed = run_worker(
+        {**env, "KEEPER_CRASH_AT": f"{step}:{nth}", "KEEPER_FAULT_INJECTION": "1"}, "--until-idle"
+    )
     assert crashed.returncode == 137, crashed.stderr[-2000:]
     resumed = run_worker(env, "--until-idle")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -53,6 +55,20 @@ def _trial(tmp_path: Any, anvil: Any, counter: Any, step: str, trial: int) -> No
     assert statuses == {"confirmed": INTENTS_PER_TRIAL}  # zero lost intents
     assert [counter.functions.hits(i).call() for i in ids] == [1] * INTENTS_PER_TRIAL
     assert counter.functions.count().call() == count_before + INTENTS_PER_TRIAL  # no duplicate
+
+
+def test_worker__stray_crash_at_without_opt_in__not_killed(tmp_path, anvil, counter):
+    """A KEEPER_CRASH_AT left in a production environment does nothing without
+    KEEPER_FAULT_INJECTION=1: the worker sends everything and exits 0."""
+    db = f"sqlite:///{tmp_path}/stray.db"
+    i = next(_ids)
+    store = Store(db)
+    submit_intent(store, hit_spec(counter, i))
+    store.close()
+    env = worker_env(db, anvil.url, counter.address, tmp_path)
+    done = run_worker({**env, "KEEPER_CRASH_AT": "sent:1"}, "--until-idle")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert counter.functions.hits(i).call() == 1
 
 
 @pytest.mark.parametrize("trial", range(2))

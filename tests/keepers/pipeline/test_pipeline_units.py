@@ -149,3 +149,18 @@ def test_audit__rules__first_failing_rule_named():
     filler = req(kind="filler", target="0x" + "01" * 20, calldata="0x")
     assert audit(filler, policy, 10**9).allowed
     assert not audit(req(kind="filler", value=1), policy, 0).allowed
+
+
+def test_crash_hook__stray_crash_at_without_opt_in__inert(monkeypatch):
+    """Issue 12: the fault injector is test-only; a production process ignores a stray
+    KEEPER_CRASH_AT unless KEEPER_FAULT_INJECTION=1 arms it (a bad step is still refused)."""
+    from keepers.chain.pipeline import CrashHook
+
+    monkeypatch.setenv("KEEPER_CRASH_AT", "sent:1")
+    monkeypatch.delenv("KEEPER_FAULT_INJECTION", raising=False)
+    assert CrashHook.from_env().step is None
+    monkeypatch.setenv("KEEPER_FAULT_INJECTION", "1")
+    assert (CrashHook.from_env().step, CrashHook.from_env().nth) == ("sent", 1)
+    monkeypatch.setenv("KEEPER_CRASH_AT", "nowhere")
+    with pytest.raises(ValueError, match="KEEPER_CRASH_AT='nowhere'"):
+        CrashHook.from_env()
