@@ -186,31 +186,56 @@ def plan(ctx: click.Context) -> None:
 @click.option("--max-seconds", type=float, default=None)
 @click.pass_context
 def run(ctx: click.Context, once: bool, interval: float, max_seconds: float | None) -> None:
-    """Tick: read balances, plan, create moves, advance every move (long-lived loop)."""
+    """Tick: read balances, plan, create moves, advance every move (long-lived loop).
+
+    A tick that raises is logged and reported, and the loop goes on (the next tick reads the
+    chains afresh; moves resume from their stored state); with --once it exits 1. SIGTERM and
+    SIGINT end the loop at once, after the tick in progress, and the store is closed."""
+    import signal
+    import threading
+
+    from keepers.logging import get_logger
+
+    log = get_logger("keepers.crosschain")
     bot = _bot(ctx, exclusive=True)
-    bot.start()
+    stopping = threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: stopping.set())
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    failed = False
     try:
-        while True:
-            report = bot.tick()
-            _emit(
-                ctx,
-                {
-                    "created": [vars(v) for v in report.created],
-                    "moves": [vars(v) for v in report.moves],
-                    "error": report.error,
-                },
-                f"tick: {len(report.created)} created, "
-                + ", ".join(f"move {v.id} {v.state}" for v in report.moves)
-                + (f"; plan error: {report.error}" if report.error else ""),
-            )
+        bot.start()
+        while not stopping.is_set():
+            try:
+                report = bot.tick()
+            except Exception as err:  # noqa: BLE001 - one bad tick must not stop the bot
+                failed = True
+                log.error("crosschain.tick_failed", error=f"{type(err).__name__}: {err}")
+                click.echo(f"crosschain: tick failed: {type(err).__name__}: {err}", err=True)
+            else:
+                failed = False
+                _emit(
+                    ctx,
+                    {
+                        "created": [vars(v) for v in report.created],
+                        "moves": [vars(v) for v in report.moves],
+                        "error": report.error,
+                    },
+                    f"tick: {len(report.created)} created, "
+                    + ", ".join(f"move {v.id} {v.state}" for v in report.moves)
+                    + (f"; plan error: {report.error}" if report.error else ""),
+                )
             if once or (deadline is not None and time.monotonic() > deadline):
                 break
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        pass
+            stopping.wait(interval)
     finally:
         bot.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if once and failed:
+        sys.exit(1)
 
 
 @crosschain.command()
