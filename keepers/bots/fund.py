@@ -220,17 +220,8 @@ class FundBot:
 
     def policy(self) -> PolicyConfig:
         """The configured policy plus this bot's role: the controller's keeper functions."""
-        selectors = ["0x" + Web3.keccak(text=sig)[:4].hex() for sig in _SIGNATURES]
         roles = dict(self.k.policy.roles)
-        roles.setdefault(
-            ROLE,
-            RolePolicy(
-                allowed=[
-                    AllowedCall(contract=self.addresses.controller, selector=sel)
-                    for sel in selectors
-                ]
-            ),
-        )
+        roles.setdefault(ROLE, fund_role(self.addresses.controller))
         return PolicyConfig(roles=roles)
 
     @property
@@ -978,6 +969,17 @@ _SIGNATURES = (
     "executeWaterfallLiquidation(uint256,uint8)",
     "rebalanceBuffer()",
 )
+
+
+def fund_role(controller: str) -> RolePolicy:
+    """The fund keeper's audit role: the controller's keeper functions, nothing else. Built
+    here for `keeper run` and the standalone worker alike (keepers.bots.policy)."""
+    return RolePolicy(
+        allowed=[
+            AllowedCall(contract=controller, selector="0x" + Web3.keccak(text=sig)[:4].hex())
+            for sig in _SIGNATURES
+        ]
+    )
 
 
 def _findings_text(report: riskmod.RiskReport) -> str:

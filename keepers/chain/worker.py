@@ -24,6 +24,11 @@ from keepers.store.db import Store, StoreLockedError
 
 
 def build_pipeline(settings: KeeperSettings) -> Pipeline:
+    """The worker's pipeline, auditing with the same roles as the bots that submit the intents
+    (keepers.bots.policy); a broken deployment record or cross-chain config is a ValueError."""
+    from keepers.bots.policy import worker_policy
+
+    settings = settings.model_copy(update={"policy": worker_policy(settings)})
     store = Store(settings.db_url, exclusive=True)
     node = Node(settings.rpc_url, settings.rpc_timeout_s)
     return Pipeline(store, node, [signer_from_settings(settings)], settings)
@@ -63,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         "worker.start",
         chain_id=pipeline.chain_id,
         accounts=list(pipeline.signers),
+        roles=sorted(pipeline.settings.policy.roles),
         db=pipeline.store.dialect,
         confirmations=pipeline.confirmations,
     )
