@@ -164,7 +164,6 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     import signal
     import threading
 
-    from keepers import metrics
     from keepers.bots.runner import (
         NodeUnreachableError,
         RunConfigError,
@@ -175,6 +174,7 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     )
     from keepers.bots.scheduler import build_scheduler, fund_jobs
     from keepers.config import KeeperSettings
+    from keepers.health import Health, Monitor, serve, tick_bounds
     from keepers.logging import configure_logging
 
     try:
@@ -222,13 +222,30 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     if once:
         rt.stop()
         return
+    monitor = Monitor(
+        rt.pipeline.node,
+        next((s.address for s in rt.pipeline.signers.values()), None),
+        fund=rt.fund,
+        interval_s=rt.settings.health_interval_s,
+    )
+    server = None
     if rt.settings.metrics_port:
+        bounds = tick_bounds(names, {n: b.interval_s for n, b in rt.loops.items()})
+        health = Health(
+            bounds,
+            rpc_max_age_s=max(30.0, 3 * rt.settings.health_interval_s),
+            alive=lambda: all(t.is_alive() for t in rt.threads + [monitor.thread] if t),
+        )
+        where = f"{rt.settings.metrics_host}:{rt.settings.metrics_port}"
         try:
-            metrics.serve(rt.settings.metrics_port)
+            server = serve(
+                rt.settings.metrics_host, rt.settings.metrics_port, health=health, store=rt.store
+            )
         except OSError as err:
             rt.stop()
-            fail(f"KEEPER_METRICS_PORT={rt.settings.metrics_port}: {err}", 2)
+            fail(f"KEEPER_METRICS_HOST/KEEPER_METRICS_PORT={where}: {err}", 2)
     try:
+        monitor.start(rt.stop_event)
         rt.start()
         while not stop.wait(0.5):
             if rt.pipeline.halted is not None:  # another sender uses our key: stop at once
@@ -240,6 +257,9 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         stuck = rt.stop()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     if rt.pipeline.halted is not None:
         fail(f"stopped: {rt.pipeline.halted}", 4)
     if stuck:

@@ -117,6 +117,11 @@ class KeeperSettings(BaseSettings):
     log_json: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # /metrics, /healthz, /readyz listen here: loopback unless the operator opens it
+    # (0.0.0.0 or an interface address for a Prometheus on another host)
+    metrics_host: str = Field(default="127.0.0.1", min_length=1)
+    # keeper run's monitor: node health, gas balance and tier ratios every this many seconds
+    health_interval_s: float = Field(default=5.0, gt=0)
 
     @field_validator("db_url")
     @classmethod

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
+from keepers import metrics
 from keepers.bots.alerts import Alert, AlertSink, log_sink  # noqa: F401 - re-exported
 from keepers.logging import get_logger
 
@@ -86,6 +87,7 @@ def run_loop(
             t0 = time.monotonic()
             try:
                 bot.tick(int(clock()))
+                metrics.mark_tick(bot.name)
             except Exception as err:  # noqa: BLE001 - one bad tick must not stop the bot
                 log.error("bot.tick_failed", bot=bot.name, error=f"{type(err).__name__}: {err}")
             sleep(max(0.0, bot.interval_s - (time.monotonic() - t0)))

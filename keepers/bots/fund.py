@@ -246,10 +246,12 @@ class FundBot:
 
     def read(self) -> FundReading:
         reading = self.reader.read()
-        metrics.observe_deviation(
-            {f"L{t.tier + 1}": t.deviation_bps for t in tier_metrics(reading.state)}
-        )
+        metrics.observe_tiers(tier_metrics(reading.state))
         return reading
+
+    def symbol(self, token: str | None) -> str:
+        """The asset's symbol for metric labels (the address only if the record lacks it)."""
+        return self.addresses.symbols.get((token or "").lower(), token or "")
 
     # ------------------------------------------------------------------ 1. generate
 
@@ -507,7 +509,7 @@ class FundBot:
             for f in report.findings:
                 if f.rule == "slippage" and f.action_index is not None:
                     a = p.actions[f.action_index]
-                    metrics.observe_slippage(a.asset or "", _bps_from(f.detail))
+                    metrics.observe_slippage(self.symbol(a.asset), _bps_from(f.detail))
             if not report.proceed:
                 level = (
                     AlertLevel.CRITICAL
@@ -539,11 +541,9 @@ class FundBot:
                     approval_policy.ApprovalStatus.EXPIRED: EXPIRED,
                 }.get(decision.status, PENDING_APPROVAL)
                 self.plans.update(ref, status)
-                self._pending_gauge()
                 return CycleOutcome(ref, status, decision.detail)
             self.plans.update(ref, APPROVED)
             row = self.plans.get(ref)
-        self._pending_gauge()
         if row is not None and row.status == APPROVED:
             return self.execute(ref, now)
         return CycleOutcome(ref, row.status if row else "missing")
@@ -595,9 +595,6 @@ class FundBot:
             if r.ref
         ]
         return outs + self.slices(now)
-
-    def _pending_gauge(self) -> None:
-        metrics.PENDING_COUNT.set(len(self.plans.with_status(PROPOSED, PENDING_APPROVAL, APPROVED)))
 
     # ------------------------------------------------------------------ 4-7
 
@@ -713,10 +710,8 @@ class FundBot:
                 mined_before.add(idx)  # its effect is already in `reading`
             else:
                 this_run.append(res)
-            metrics.observe_action(res.success)
             if stop:
                 aborted = stop
-        metrics.observe_gas(gas_wei)
         # 6. verify
         if self.before_verify is not None:
             self.before_verify()
@@ -738,7 +733,6 @@ class FundBot:
             status = FAILED
         # 7. record
         seconds = time.perf_counter() - started
-        metrics.EXECUTION_TIME.set(seconds)
         already = set(done) | mined_before
         if already:  # resumed: the state read at the start already holds the earlier actions
             rest = tuple(a for i, a in enumerate(p.actions) if i not in already)
@@ -756,7 +750,6 @@ class FundBot:
             gas_wei=str(gas_wei),
             seconds=round(seconds, 3),
         )
-        self._pending_gauge()
         log.info(
             "plan.done", plan=ref, status=status, seconds=round(seconds, 2), actions=len(results)
         )
@@ -782,7 +775,7 @@ class FundBot:
         quote = self.encoder.quote(before, action, before.block)
         if quote is not None:
             bps = riskmod.slippage_bps(quote.quote_out, quote.oracle_out)
-            metrics.observe_slippage(action.asset or "", bps)
+            metrics.observe_slippage(self.symbol(action.asset), bps)
             if bps > self.cfg.slippage_block_bps:
                 msg = f"action {idx}: quote {bps} bps under the oracle > {self.cfg.slippage_block_bps}: not sent"
                 self.alert(AlertLevel.CRITICAL, "slippage", msg, ref)
@@ -849,7 +842,7 @@ class FundBot:
             got = deltas[action.to_tier] if action.type.value == "purchaseAsset" else deltas[0]
             if got:
                 short = max(0, action.amount - got) * BPS // action.amount
-                metrics.observe_slippage(action.asset, short)
+                metrics.observe_slippage(self.symbol(action.asset), short)
         stop = None
         if not ok:
             error = error or status

@@ -22,6 +22,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from keepers import metrics
 from keepers.logging import get_logger
 
 log = get_logger("keepers.scheduler")
@@ -76,7 +77,9 @@ def run_job(name: str) -> Any:
     now = dt.datetime.now(dt.UTC)
     when = scheduled_time(spec, now)
     log.info("job.run", job=name, at=when.isoformat())
-    return spec.handler(int(when.timestamp()))
+    out = spec.handler(int(when.timestamp()))
+    metrics.mark_tick(name.split(".", 1)[0])  # the bot ("fund") ticked without an error
+    return out
 
 
 def scheduled_time(spec: JobSpec, now: dt.datetime) -> dt.datetime:

@@ -32,6 +32,7 @@ from eth_utils import keccak, to_checksum_address
 from prometheus_client import Counter
 from sqlalchemy import select
 
+from keepers import metrics
 from keepers.bots.alerts import Alert, Alerter, AlertLevel, AlertSink
 from keepers.bots.automation_chain import Call, ChainIO
 from keepers.bots.automation_config import SupervisorBotConfig
@@ -379,6 +380,7 @@ class SupervisorBot(TaskReader):
         suspects -= set(self.in_flight.values())
         if suspects:
             self._fix(sorted(suspects), now, out)
+        metrics.STUCK_TASKS.set(len(self.blocked))
         self._check_funders(out)
         for _ in range(self.cfg.pipeline_passes):
             if self.pipeline.run_once() == 0:
@@ -572,6 +574,13 @@ class SupervisorBot(TaskReader):
                         cap=str(int(cap)),
                         next_fee=str(next_fee),
                     )
+            metrics.observe_funder(
+                f,
+                bal,
+                None if isinstance(runway, NodeError) else int(runway),
+                self.cfg.runway_alert_intervals,
+                next_fee,
+            )
             if isinstance(runway, NodeError):
                 continue
             view = FunderView(f, bal, int(runway))

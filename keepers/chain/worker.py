@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings.metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.metrics_port)
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
     try:
         pipeline = build_pipeline(settings)
     except StoreLockedError as err:

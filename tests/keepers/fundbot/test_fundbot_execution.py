@@ -205,14 +205,19 @@ def test_network__retried_3_times_then_alert(make_bot, fresh, alerts):
 
 
 def test_metrics__endpoint_serves_seed_metrics(make_bot, fresh, accounts):
-    from keepers import metrics
+    from keepers.health import serve
 
     fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
     bot = make_bot(NO_APPROVAL)
     assert bot.check("liquidity", NOW).status == "executed"
     port = _dead_port()
-    metrics.serve(port)
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    server = serve("127.0.0.1", port, store=bot.store)
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+    finally:
+        server.shutdown()
+        server.server_close()
+    body = body.decode()
     for name in (
         "rebalance_deviation_ratio",
         "rebalance_execution_time",
@@ -224,6 +229,11 @@ def test_metrics__endpoint_serves_seed_metrics(make_bot, fresh, accounts):
         assert f"\n{name}" in body, name
     gas = [ln for ln in body.splitlines() if ln.startswith("rebalance_gas_cost ")]
     assert float(gas[0].split()[1]) > 0
+    # the store's figures: one plan executed, every action done; slippage labelled by symbol
+    assert 'rebalance_plans{status="executed"} 1.0' in body
+    assert "rebalance_success_rate 1.0" in body
+    slip = [ln for ln in body.splitlines() if ln.startswith("rebalance_slippage{")]
+    assert slip and all('asset="0x' not in ln for ln in slip), slip
 
 
 def test_alert_rules__seed_thresholds():

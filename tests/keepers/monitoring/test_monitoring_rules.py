@@ -1,0 +1,88 @@
+"""The shipped alert rules through Prometheus's own tool: `promtool check rules` (syntax and
+PromQL) and `promtool test rules` (tests/keepers/monitoring/rules.test.yml: each alert fires
+just past the seed's threshold and not at it). A rules file with a threshold moved must fail
+those tests, so they can fail. Skips with a message where promtool is not installed (.ci/run
+installs Debian's prometheus package)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+RULES = ROOT / "keepers/alerts/rebalance.rules.yml"
+UNIT_TESTS = Path(__file__).with_name("rules.test.yml")
+PROMTOOL = shutil.which("promtool")
+
+needs_promtool = pytest.mark.skipif(
+    PROMTOOL is None,
+    reason="promtool not found: install Debian's `prometheus` package (.ci/run does)",
+)
+
+
+def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    assert PROMTOOL is not None
+    return subprocess.run(
+        [PROMTOOL, *map(str, args)], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@needs_promtool
+def test_promtool_check_rules__shipped_rules__valid():
+    r = promtool("check", "rules", RULES)
+    assert r.returncode == 0, r.stdout + r.stderr
+    n = sum(len(g["rules"]) for g in yaml.safe_load(RULES.read_text())["groups"])
+    assert f"SUCCESS: {n} rules found" in r.stdout
+
+
+@needs_promtool
+def test_promtool_check_rules__broken_expression__refused(tmp_path):
+    bad = tmp_path / "bad.rules.yml"
+    bad.write_text(RULES.read_text().replace("> 0.07", "> > 0.07", 1))
+    r = promtool("check", "rules", bad)
+    assert r.returncode != 0 and "RebalanceDeviationWarning" in r.stdout + r.stderr
+
+
+@needs_promtool
+def test_promtool_test_rules__seed_thresholds__fire_above_not_at():
+    r = promtool("test", "rules", UNIT_TESTS)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "SUCCESS" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        ("> 0.07", "> 0.06"),  # deviation warning below the seed's 7%
+        ("> 0.10", ">= 0.10"),  # critical at exactly 10%
+        ("< 0.90", "<= 0.90"),  # success rate at exactly 90%
+        ("rebalance_pending_count > 5", "rebalance_pending_count > 6"),
+        ("keeper_rpc_up == 0", "keeper_rpc_up < 0"),  # outage never fires
+        ("keeper_supervisor_stuck_tasks > 0", "keeper_supervisor_stuck_tasks > 1"),
+        (
+            "keeper_funder_runway_intervals < keeper_funder_runway_alert_intervals",
+            "keeper_funder_runway_intervals <= keeper_funder_runway_alert_intervals",
+        ),
+    ],
+)
+@needs_promtool
+def test_promtool_test_rules__threshold_moved__unit_tests_fail(tmp_path, old, new):
+    text = RULES.read_text()
+    assert old in text
+    (tmp_path / "rules.yml").write_text(text.replace(old, new, 1))
+    tests = yaml.safe_load(UNIT_TESTS.read_text())
+    tests["rule_files"] = ["rules.yml"]
+    (tmp_path / "rules.test.yml").write_text(yaml.safe_dump(tests))
+    r = promtool("test", "rules", tmp_path / "rules.test.yml")
+    assert r.returncode != 0, r.stdout
+
+
+def test_rules__every_alert_has_severity_and_summary():
+    for group in yaml.safe_load(RULES.read_text())["groups"]:
+        for rule in group["rules"]:
+            assert rule["labels"]["severity"] in ("warning", "critical"), rule["alert"]
+            assert rule["annotations"]["summary"], rule["alert"]
