@@ -81,6 +81,19 @@ def status_of(url: str) -> int:
         return 0
 
 
+def other_address() -> str | None:
+    """An address of this machine that is not loopback, if it has one."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: nothing is sent for a UDP connect
+            addr = str(s.getsockname()[0])
+        except OSError:
+            return None
+    return None if addr.startswith("127.") else addr
+
+
 class RpcProxy:
     """Forwards JSON-RPC POSTs to the node; while ``down`` is set it answers 503 (an outage)."""
 
@@ -255,6 +268,9 @@ def test_prometheus__running_keeper__each_condition_fires_its_alert_dashboard_ha
         wait_for("Prometheus ready", lambda: status_of(prom.url + "/-/ready") == 200, 30, alive)
         wait_for("keeper ready", lambda: status_of(keeper + "/readyz") == 200, 60, alive)
         assert status_of(keeper + "/healthz") == 200
+        outside = other_address()
+        if outside is not None:  # loopback by default: not reachable on another interface
+            assert status_of(f"http://{outside}:{port}/metrics") == 0
         timings["keeper ready"] = time.monotonic() - t0
 
         def value(expr: str) -> float | None:
