@@ -221,3 +221,42 @@ def test_systemd_unit__keeper_run_restart_policy_graceful_stop():
             ln for ln in (r.stdout + r.stderr).splitlines() if ln and "/opt/ballast" not in ln
         ]
         assert not problems, problems
+
+
+def test_last_tick__scheduled_job_and_loop__marked_only_when_they_end_without_error():
+    from keepers.bots import scheduler
+    from keepers.bots.base import run_loop
+
+    def boom(now: int) -> None:
+        raise RuntimeError("node gone")
+
+    scheduler._HANDLERS["mon.ok"] = scheduler.JobSpec("mon.ok", {"minute": 0}, lambda now: now)
+    scheduler._HANDLERS["monbad.job"] = scheduler.JobSpec("monbad.job", {"minute": 0}, boom)
+    try:
+        scheduler.run_job("mon.ok")
+        with pytest.raises(RuntimeError):
+            scheduler.run_job("monbad.job")
+    finally:
+        scheduler._HANDLERS.pop("mon.ok")
+        scheduler._HANDLERS.pop("monbad.job")
+    assert metrics.last_tick("mon") is not None  # the bot is the job name's prefix
+    assert metrics.last_tick("monbad") is None
+
+    class Loop:
+        name, interval_s = "monloop", 0.0
+
+        def __init__(self, fail: bool) -> None:
+            self.fail = fail
+
+        def start(self) -> None: ...
+
+        def stop(self) -> None: ...
+
+        def tick(self, now: int) -> None:
+            if self.fail:
+                raise RuntimeError("tick failed")
+
+    run_loop(Loop(fail=True), max_seconds=0.05, sleep=lambda s: None)
+    assert metrics.last_tick("monloop") is None
+    run_loop(Loop(fail=False), max_seconds=0.05, sleep=lambda s: None)
+    assert metrics.last_tick("monloop") is not None
