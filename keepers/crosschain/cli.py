@@ -11,9 +11,10 @@ Environment:
 - BALLAST_CROSSCHAIN_HOLDERS: JSON {chain: address} of each chain's inventory holder
   (default: the keeper account itself).
 - BALLAST_CEX_API_KEY / BALLAST_CEX_SECRET: enables the CEX route (ccxt, ``cex_exchange``).
-- BALLAST_CCTP_LOCAL_ATTESTER_KEY: LOCAL CHAINS ONLY attester for the CCTP stand-ins. No
-  client for Circle's attestation service ships yet, so without it the CCTP route is not
-  wired and USDC legs fall back to the CEX (reported as "no adapter wired").
+- CCTP attestations: the config's ``iris`` section (Circle's attestation service: sandbox,
+  mainnet or a custom URL) on real networks; BALLAST_CCTP_LOCAL_ATTESTER_KEY, LOCAL CHAINS
+  ONLY, for the CCTP stand-ins. Both at once is refused (exit 2); with neither the CCTP route
+  is not wired and USDC legs fall back to the CEX (reported as "no adapter wired").
 Exit codes: 0 ok, 1 planning error or bad input, 2 bad configuration.
 """
 
@@ -63,8 +64,17 @@ def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
         for c in cfg.chains
     }
     holders = json.loads(os.environ.get("BALLAST_CROSSCHAIN_HOLDERS") or "{}")
-    attestations = None
-    if os.environ.get("BALLAST_CCTP_LOCAL_ATTESTER_KEY"):
+    attestations: Any = None
+    if cfg.iris is not None:
+        from keepers.crosschain.iris import IrisAttestations, IrisClient
+
+        if os.environ.get("BALLAST_CCTP_LOCAL_ATTESTER_KEY"):
+            raise ValueError(
+                "BALLAST_CCTP_LOCAL_ATTESTER_KEY is set and the config has an iris section: "
+                "the local attester is for local chains only, unset one of them"
+            )
+        attestations = IrisAttestations(IrisClient(cfg.iris))
+    elif os.environ.get("BALLAST_CCTP_LOCAL_ATTESTER_KEY"):
         from keepers.crosschain.cctp import LocalCctpAttester
         from keepers.crosschain.routes import LocalAttestations
 
