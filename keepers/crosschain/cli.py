@@ -8,6 +8,10 @@ Environment:
 - KEEPER_* (keepers.config.KeeperSettings): store URL, signer, fees, confirmations; the audit
   policy gets a generated ``crosschain`` role (tokens, CCTP, USDT0 contracts of the config)
   unless KEEPER_POLICY* already defines one.
+- BALLAST_CROSSCHAIN_ROUTES: route-contract files or directories of them, separated by
+  ``os.pathsep`` (keepers.crosschain.route_contracts; examples in keepers/crosschain/networks/).
+  Whether from these files or from the config, every route contract is read on its chain at
+  start-up (code, domain, endpoint id, versions) and a mismatch refuses to start (exit 2).
 - BALLAST_CROSSCHAIN_HOLDERS: JSON {chain: address} of each chain's inventory holder
   (default: the keeper account itself).
 - BALLAST_CEX_API_KEY / BALLAST_CEX_SECRET: enables the CEX route (ccxt, ``cex_exchange``).
@@ -29,6 +33,10 @@ from typing import Any
 import click
 
 from keepers.crosschain.config import ENV_PATH, ConfigError, load_config
+from keepers.logging import get_logger
+
+log = get_logger("keepers.crosschain.cli")
+ENV_ROUTES = "BALLAST_CROSSCHAIN_ROUTES"
 
 
 def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
@@ -41,11 +49,22 @@ def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
     from keepers.config import load_settings
     from keepers.crosschain.bot import CrosschainBot, crosschain_policy
     from keepers.crosschain.moves import ChainDriver, MoveEngine
+    from keepers.crosschain.route_contracts import (
+        apply_routes,
+        check_on_chain,
+        load_route_files,
+        routes_of_config,
+    )
     from keepers.crosschain.wiring import adapter_factory
     from keepers.planning.config import PlanningConfig
     from keepers.store.db import Store
 
     cfg = load_config(config_path)
+    pinned = None
+    route_files = [p for p in os.environ.get(ENV_ROUTES, "").split(os.pathsep) if p]
+    if route_files:  # the published route contracts fill in (and must agree with) the config
+        pinned = load_route_files(route_files)
+        cfg = apply_routes(cfg, pinned)
     settings = load_settings()
     if "crosschain" not in settings.policy.roles:
         roles = dict(settings.policy.roles)
@@ -57,6 +76,10 @@ def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
     w3s = {
         c.name: Web3(HTTPProvider(c.rpc_url, request_kwargs={"timeout": 30})) for c in cfg.chains
     }
+    routes = routes_of_config(cfg, pinned)
+    if routes is not None:  # refuse to start when a chain does not hold what is configured
+        for line in check_on_chain(routes, w3s):
+            log.info("crosschain.route_contract", seen=line)
     drivers = {
         c.name: ChainDriver(
             Pipeline(store, Node(c.rpc_url, settings.rpc_timeout_s), [signer], settings)
