@@ -33,9 +33,7 @@ from typing import Any
 import click
 
 from keepers.crosschain.config import ENV_PATH, ConfigError, load_config
-from keepers.logging import get_logger
 
-log = get_logger("keepers.crosschain.cli")
 ENV_ROUTES = "BALLAST_CROSSCHAIN_ROUTES"
 
 
@@ -78,8 +76,7 @@ def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
     }
     routes = routes_of_config(cfg, pinned)
     if routes is not None:  # refuse to start when a chain does not hold what is configured
-        for line in check_on_chain(routes, w3s):
-            log.info("crosschain.route_contract", seen=line)
+        check_on_chain(routes, w3s)
     drivers = {
         c.name: ChainDriver(
             Pipeline(store, Node(c.rpc_url, settings.rpc_timeout_s), [signer], settings)
