@@ -20,7 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from web3.exceptions import TransactionNotFound
+
 from keepers.crosschain.cctp import Attested, BurnBody, CctpMessage, bytes32_to_address
+from keepers.crosschain.routes import MESSAGE_SENT_TOPIC
 
 
 @dataclass
@@ -160,3 +163,42 @@ class FakeIris:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+def chain_resolver(scene, script: list[Reply | str]):
+    """Iris over the local chains: per burn tx, the next scripted reply; "pending" and
+    "complete" are built from the tx's MessageSent logs (attested by the local attester)."""
+    attester = scene.attestations.inner.attester
+    served: dict[str, int] = {}
+
+    def resolve(domain: int, tx: str) -> Reply:
+        side = next(
+            (s for s in scene.sides.values() if s.spec.cctp_domain == domain),
+            None,
+        )
+        if side is None:
+            return NOT_FOUND
+        try:
+            receipt = side.w3.eth.get_transaction_receipt(tx)
+        except TransactionNotFound:
+            return NOT_FOUND
+        burns = [
+            (bytes(side.w3.codec.decode(["bytes"], bytes(lg["data"]))[0]), int(lg["logIndex"]))
+            for lg in receipt["logs"]
+            if lg["address"].lower() == side.transmitter.address.lower()
+            and bytes(lg["topics"][0]) == MESSAGE_SENT_TOPIC
+        ]
+        if not burns:
+            return NOT_FOUND
+        i = served.get(tx, 0)
+        served[tx] = i + 1
+        step = script[min(i, len(script) - 1)]
+        if step == "pending":
+            return pending(burns[0][0])
+        if step == "complete":
+            tx_hash = bytes.fromhex(tx.removeprefix("0x"))
+            return complete(*[(m, attester.attest(m, tx_hash, li)) for m, li in burns])
+        assert isinstance(step, Reply)
+        return step
+
+    return resolve

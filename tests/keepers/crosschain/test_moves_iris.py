@@ -6,13 +6,11 @@ each out on the clock it is given, and the move ends minted and invested once.""
 
 import time
 
-from irislib import NOT_FOUND, FakeIris, Reply, complete, pending
+from irislib import NOT_FOUND, FakeIris, Reply, chain_resolver
 from movelib import MESSAGE_RECEIVED, holder, holders_map, logs
-from web3.exceptions import TransactionNotFound
 
 from keepers.crosschain.iris import IrisAttestations, IrisClient
 from keepers.crosschain.iris_config import IrisConfig
-from keepers.crosschain.routes import MESSAGE_SENT_TOPIC
 
 E6 = 10**6
 
@@ -23,45 +21,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
-
-
-def chain_resolver(scene, script: list[Reply | str]):
-    """Iris over the local chains: per burn tx, the next scripted reply; "pending" and
-    "complete" are built from the tx's MessageSent logs (attested by the local attester)."""
-    attester = scene.attestations.inner.attester
-    served: dict[str, int] = {}
-
-    def resolve(domain: int, tx: str) -> Reply:
-        side = next(
-            (s for s in scene.sides.values() if s.spec.cctp_domain == domain),
-            None,
-        )
-        if side is None:
-            return NOT_FOUND
-        try:
-            receipt = side.w3.eth.get_transaction_receipt(tx)
-        except TransactionNotFound:
-            return NOT_FOUND
-        burns = [
-            (bytes(side.w3.codec.decode(["bytes"], bytes(lg["data"]))[0]), int(lg["logIndex"]))
-            for lg in receipt["logs"]
-            if lg["address"].lower() == side.transmitter.address.lower()
-            and bytes(lg["topics"][0]) == MESSAGE_SENT_TOPIC
-        ]
-        if not burns:
-            return NOT_FOUND
-        i = served.get(tx, 0)
-        served[tx] = i + 1
-        step = script[min(i, len(script) - 1)]
-        if step == "pending":
-            return pending(burns[0][0])
-        if step == "complete":
-            tx_hash = bytes.fromhex(tx.removeprefix("0x"))
-            return complete(*[(m, attester.attest(m, tx_hash, li)) for m, li in burns])
-        assert isinstance(step, Reply)
-        return step
-
-    return resolve
 
 
 def test_move__usdc_over_cctp_on_the_iris_client__404_429_pending_complete_then_minted_once(
@@ -124,3 +83,65 @@ def _naive_utc(ts: int):
     import datetime as dt
 
     return dt.datetime.fromtimestamp(ts, dt.UTC).replace(tzinfo=None)
+
+
+def _cli_env(scene, tmp_path, who, iris: dict | None, local_key: bool):
+    import json
+
+    from keepers.crosschain.local_scene import ARTIFACTS, KEEPER_KEY
+
+    doc = scene.config.model_dump(mode="json")
+    doc["iris"] = iris
+    cfg = tmp_path / "crosschain.json"
+    cfg.write_text(json.dumps(doc))
+    env = {
+        "BALLAST_CROSSCHAIN_CONFIG": str(cfg),
+        "BALLAST_CROSSCHAIN_HOLDERS": json.dumps(holders_map(scene, who)),
+        "KEEPER_DB_URL": scene.db_url,
+        "KEEPER_SIGNER_KEY": KEEPER_KEY,
+        "KEEPER_ARTIFACTS_PATH": str(ARTIFACTS),
+        "KEEPER_CONFIRMATIONS_BY_CHAIN": json.dumps(
+            {str(s.spec.chain_id): 1 for s in scene.sides.values()}
+        ),
+        "KEEPER_LOG_LEVEL": "WARNING",
+    }
+    if local_key:
+        env["BALLAST_CCTP_LOCAL_ATTESTER_KEY"] = scene.attestations.inner.attester.account.key.hex()
+    return env
+
+
+def test_cli__iris_section__usdc_move_crosses_over_cctp_not_the_exchange(xscene, tmp_path):
+    """The CLI's bot on a config with an `iris` section and no local attester key: the USDC
+    leg goes over CCTP with Iris's attestation (without it, it fell back to the CEX)."""
+    from click.testing import CliRunner
+
+    from keepers.crosschain.cli import crosschain
+
+    who = holder(xscene, 11, {("ethereum", "USDC"): "1600", ("base", "USDC"): "450"})
+    with FakeIris(chain_resolver(xscene, ["complete"])) as server:
+        iris = {"environment": "custom", "base_url": server.url, "min_poll_interval_s": 0}
+        env = _cli_env(xscene, tmp_path, who, iris, local_key=False)
+        out = CliRunner().invoke(crosschain, ["run", "--once"], env=env)
+        assert out.exit_code == 0, out.output
+        assert "1 created" in out.output and "done" in out.output
+        assert [p for p, _, _ in server.requests] == ["/v2/messages/0"]
+    assert xscene.balance("base", "USDC", who) == 1000 * E6
+    assert xscene.balance("ethereum", "USDC", who) == 1050 * E6
+    bot = xscene.bot()
+    (move,) = [m for m in bot.engine.moves() if m.amount_received == 550 * E6]
+    assert move.route == "CCTP" and move.state == "done"
+    assert bot.engine._row(move.id).routes_skipped == []  # CCTP was wired: nothing skipped
+    bot.stop()
+
+
+def test_cli__iris_section_and_local_attester_key__refused_exit_2(xscene, tmp_path):
+    from click.testing import CliRunner
+
+    from keepers.crosschain.cli import crosschain
+    from keepers.crosschain.local_scene import KEEPER
+
+    iris = {"environment": "sandbox"}
+    env = _cli_env(xscene, tmp_path, KEEPER, iris, local_key=True)
+    out = CliRunner().invoke(crosschain, ["status"], env=env)
+    assert out.exit_code == 2
+    assert "BALLAST_CCTP_LOCAL_ATTESTER_KEY" in out.output and "iris" in out.output
