@@ -149,6 +149,7 @@ class IrisClient:
         self._sent: deque[float] = deque()  # request times within the last second
         self.blocked_until = 0.0
         self.requests = 0  # requests actually sent (for tests and metrics)
+        self.errors_in_a_row = 0  # server errors, timeouts, malformed answers: back off more
 
     # ------------------------------------------------------------------ limits
 
@@ -208,26 +209,27 @@ class IrisClient:
         except urllib.error.HTTPError as err:
             return self._http_error(err)
         except (urllib.error.URLError, TimeoutError, OSError) as err:
-            reason = getattr(err, "reason", err)
-            return IrisResult(
-                IrisStatus.ERROR,
-                retry_after_s=self.config.error_backoff_s,
-                detail=f"request failed: {reason}",
-            )
+            return self._error(f"request failed: {getattr(err, 'reason', err)}")
         try:
             parsed = parse_messages(json.loads(body))
         except (ValueError, UnicodeDecodeError) as err:
-            return IrisResult(
-                IrisStatus.ERROR,
-                retry_after_s=self.config.error_backoff_s,
-                detail=f"malformed answer: {err}",
-            )
+            return self._error(f"malformed answer: {err}")
+        self.errors_in_a_row = 0
         if any(m.complete for m in parsed):
             return IrisResult(IrisStatus.COMPLETE, parsed)
         return IrisResult(IrisStatus.PENDING, parsed, detail="pending confirmations")
 
+    def _error(self, detail: str) -> IrisResult:
+        """A transient failure: back off `error_backoff_s`, doubled per failure in a row."""
+        with self._lock:
+            n = self.errors_in_a_row
+            self.errors_in_a_row += 1
+        wait = min(self.config.error_backoff_s * 2 ** min(n, 6), 3600.0)
+        return IrisResult(IrisStatus.ERROR, retry_after_s=wait, detail=detail)
+
     def _http_error(self, err: urllib.error.HTTPError) -> IrisResult:
         if err.code == 404:
+            self.errors_in_a_row = 0
             return IrisResult(IrisStatus.NOT_FOUND, detail="404: not indexed yet")
         if err.code == 429:
             after = _retry_after(err.headers.get("Retry-After"), time.time())
@@ -238,11 +240,7 @@ class IrisClient:
                 retry_after_s=lockout,
                 detail=f"429 from Iris: no request for {lockout:.0f} s",
             )
-        return IrisResult(
-            IrisStatus.ERROR,
-            retry_after_s=self.config.error_backoff_s,
-            detail=f"HTTP {err.code} from Iris",
-        )
+        return self._error(f"HTTP {err.code} from Iris")
 
 
 def same_burn(emitted: bytes, attested: bytes) -> bool:

@@ -356,3 +356,21 @@ def test_iris_config__environments__documented_hosts():
     assert IrisConfig(environment="mainnet").url == IRIS_MAINNET == "https://iris-api.circle.com"
     custom = IrisConfig(environment="custom", base_url="http://127.0.0.1:9/")
     assert custom.url == "http://127.0.0.1:9"
+
+
+def test_client__server_errors_in_a_row__backoff_doubles_then_resets_on_an_answer(iris):
+    emitted = burn()
+    iris.play(
+        0,
+        TX,
+        Reply(500, {}),
+        Reply(502, {}),
+        Reply(200, "not json"),
+        pending(emitted),
+        Reply(500, {}),
+    )
+    c = client(iris, error_backoff_s=5)
+    waits = [c.messages(0, TX).retry_after_s for _ in range(3)]
+    assert waits == [5, 10, 20]
+    assert c.messages(0, TX).status is IrisStatus.PENDING
+    assert c.messages(0, TX).retry_after_s == 5  # an answer in between: back to the base

@@ -117,7 +117,7 @@ def test_cli__iris_section__usdc_move_crosses_over_cctp_not_the_exchange(xscene,
 
     from keepers.crosschain.cli import crosschain
 
-    who = holder(xscene, 11, {("ethereum", "USDC"): "1600", ("base", "USDC"): "450"})
+    who = holder(xscene, 11, {("ethereum", "USDC"): "1700", ("base", "USDC"): "430"})
     with FakeIris(chain_resolver(xscene, ["complete"])) as server:
         iris = {"environment": "custom", "base_url": server.url, "min_poll_interval_s": 0}
         env = _cli_env(xscene, tmp_path, who, iris, local_key=False)
@@ -126,10 +126,11 @@ def test_cli__iris_section__usdc_move_crosses_over_cctp_not_the_exchange(xscene,
         assert "1 created" in out.output and "done" in out.output
         assert [p for p, _, _ in server.requests] == ["/v2/messages/0"]
     assert xscene.balance("base", "USDC", who) == 1000 * E6
-    assert xscene.balance("ethereum", "USDC", who) == 1050 * E6
+    assert xscene.balance("ethereum", "USDC", who) == 1130 * E6
     bot = xscene.bot()
-    (move,) = [m for m in bot.engine.moves() if m.amount_received == 550 * E6]
+    (move,) = [m for m in bot.engine.moves() if bot.engine._row(m.id).dest_holder == who]
     assert move.route == "CCTP" and move.state == "done"
+    assert move.amount_received == 570 * E6
     assert bot.engine._row(move.id).routes_skipped == []  # CCTP was wired: nothing skipped
     bot.stop()
 
