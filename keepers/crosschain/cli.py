@@ -32,9 +32,7 @@ from typing import Any
 
 import click
 
-from keepers.crosschain.config import ENV_PATH, ConfigError, load_config
-
-ENV_ROUTES = "BALLAST_CROSSCHAIN_ROUTES"
+from keepers.crosschain.config import ENV_PATH, ConfigError
 
 
 def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
@@ -48,21 +46,16 @@ def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
     from keepers.crosschain.bot import CrosschainBot, crosschain_policy
     from keepers.crosschain.moves import ChainDriver, MoveEngine
     from keepers.crosschain.route_contracts import (
-        apply_routes,
         check_on_chain,
-        load_route_files,
+        load_with_routes,
         routes_of_config,
     )
     from keepers.crosschain.wiring import adapter_factory
     from keepers.planning.config import PlanningConfig
     from keepers.store.db import Store
 
-    cfg = load_config(config_path)
-    pinned = None
-    route_files = [p for p in os.environ.get(ENV_ROUTES, "").split(os.pathsep) if p]
-    if route_files:  # the published route contracts fill in (and must agree with) the config
-        pinned = load_route_files(route_files)
-        cfg = apply_routes(cfg, pinned)
+    # the route files fill in (and must agree with) the config's route contracts
+    cfg, pinned = load_with_routes(config_path)
     settings = load_settings()
     if "crosschain" not in settings.policy.roles:
         roles = dict(settings.policy.roles)

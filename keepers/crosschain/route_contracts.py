@@ -32,7 +32,13 @@ from eth_utils import to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from keepers.config import describe_validation_error
-from keepers.crosschain.config import Asset, ConfigError, CrosschainConfig, parse_config
+from keepers.crosschain.config import (
+    Asset,
+    ConfigError,
+    CrosschainConfig,
+    load_config,
+    parse_config,
+)
 
 # Circle, "CCTP supported blockchains and domains" / "EVM smart contracts" (mainnet and the
 # matching testnets share the domain): chain id -> CCTP domain.
@@ -249,6 +255,25 @@ def load_route_files(paths: Iterable[str | Path]) -> RouteContracts:
     if not docs:
         raise ConfigError("no route files given")
     return parse_routes(docs)
+
+
+ENV_ROUTES = "BALLAST_CROSSCHAIN_ROUTES"
+
+
+def load_with_routes(
+    path: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> tuple[CrosschainConfig, RouteContracts | None]:
+    """The cross-chain config with the route files of ``BALLAST_CROSSCHAIN_ROUTES`` (files or
+    directories, ``os.pathsep``-separated) applied; the one loader of the bot and the worker."""
+    import os
+
+    env = os.environ if env is None else env
+    config = load_config(path, env)
+    files = [p for p in env.get(ENV_ROUTES, "").split(os.pathsep) if p]
+    if not files:
+        return config, None
+    pinned = load_route_files(files)
+    return apply_routes(config, pinned), pinned
 
 
 def apply_routes(config: CrosschainConfig, routes: RouteContracts) -> CrosschainConfig:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import good_doc
 
 from keepers.crosschain.config import ConfigError, parse_config
 from keepers.crosschain.route_contracts import (
@@ -116,8 +115,8 @@ def test_unknown_field__refused_by_name():
     _refused([("e.yaml", doc)], "e.yaml:cctp.token_minter")
 
 
-def test_apply__fills_the_config_chain_by_chain_id():
-    doc = good_doc()
+def test_apply__fills_the_config_chain_by_chain_id(cc_doc):
+    doc = cc_doc
     cfg = parse_config(doc)
     out = apply_routes(cfg, load_route_files([NETWORKS / "ethereum.yaml"]))
     eth = out.chain("ethereum")
@@ -128,8 +127,8 @@ def test_apply__fills_the_config_chain_by_chain_id():
     assert out.chain("bsc") == cfg.chain("bsc")  # no file for it: untouched
 
 
-def test_apply__config_disagrees_with_the_file__refused_not_overwritten():
-    doc = copy.deepcopy(good_doc())
+def test_apply__config_disagrees_with_the_file__refused_not_overwritten(cc_doc):
+    doc = copy.deepcopy(cc_doc)
     doc["chains"][0]["lz_endpoint_id"] = 30111
     doc["chains"][1]["lz_endpoint_id"] = 30102
     with pytest.raises(ConfigError) as err:
@@ -137,9 +136,40 @@ def test_apply__config_disagrees_with_the_file__refused_not_overwritten():
     assert "chains.0.lz_endpoint_id=30111" in str(err.value) and "30101" in str(err.value)
 
 
-def test_apply__token_address_differs_from_the_file__refused():
-    doc = good_doc()
+def test_apply__token_address_differs_from_the_file__refused(cc_doc):
+    doc = cc_doc
     doc["chains"][0]["tokens"]["USDT"]["address"] = "0x55d398326f99059fF775485246999027B3197955"
     with pytest.raises(ConfigError) as err:
         apply_routes(parse_config(doc), load_route_files([NETWORKS / "ethereum.yaml"]))
     assert "tokens.USDT.address=0x55d398326f99059fF775485246999027B3197955" in str(err.value)
+
+
+def test_worker_policy__route_files_applied__burn_on_the_files_messenger_allowed(tmp_path, cc_doc):
+    """The standalone worker audits with the contracts of the route files, as the bot does
+    (it read the bare config before: the messenger from a file was not in its role)."""
+    import json
+
+    from eth_utils import keccak
+
+    from keepers.bots.policy import worker_policy
+    from keepers.chain.policy import AuditRequest, audit
+    from keepers.config import KeeperSettings
+
+    cfg = tmp_path / "crosschain.json"
+    cfg.write_text(json.dumps(cc_doc))
+    env = {"BALLAST_CROSSCHAIN_CONFIG": str(cfg)}
+    sig = "depositForBurn(uint256,uint32,bytes32,address,bytes32,uint256,uint32)"
+    req = AuditRequest(
+        "call",
+        "crosschain",
+        "0x" + "ab" * 20,
+        "0x28b5a0e9C621a5BadaA536219b3a228C8168cf5d",
+        "0x" + keccak(text=sig)[:4].hex() + "00" * 224,
+        0,
+        0,
+        1,
+        10**12,
+    )
+    assert not audit(req, worker_policy(KeeperSettings(), env), 0).allowed
+    env["BALLAST_CROSSCHAIN_ROUTES"] = str(NETWORKS / "ethereum.yaml")
+    assert audit(req, worker_policy(KeeperSettings(), env), 0).allowed
