@@ -16,8 +16,8 @@ What Circle documents (developers.circle.com, "CCTP APIs" and the API reference 
 - rate limit 35 requests per second; above it the service blocks *every* request for
   5 minutes and answers 429. Circle asks for a poll interval of at least 5 seconds.
 
-This client therefore (a) caps its own request rate well below 35/s (default 10/s, across
-threads), (b) after a 429 sends nothing until the lockout is over (``Retry-After`` when the
+This client therefore (a) caps its own request rate well below 35/s (default 10/s, at most
+30/s, requests spaced 1/cap apart across threads), (b) after a 429 sends nothing until the lockout is over (``Retry-After`` when the
 answer carries one, else 300 s), (c) asks about one burn at most every ``min_poll_interval_s``
 and (d) keeps a complete attestation, so the Cross, Transfer_In and received-amount reads of
 one move cost one request. Outcomes are typed (`IrisStatus`); transient ones reach the move
@@ -32,7 +32,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -146,7 +145,7 @@ class IrisClient:
         self.sleep = sleep
         self.max_wait_s = max_wait_s
         self._lock = threading.Lock()
-        self._sent: deque[float] = deque()  # request times within the last second
+        self._next_at = 0.0  # no request before this (the cap's spacing)
         self.blocked_until = 0.0
         self.requests = 0  # requests actually sent (for tests and metrics)
         self.errors_in_a_row = 0  # server errors, timeouts, malformed answers: back off more
@@ -155,20 +154,16 @@ class IrisClient:
 
     def _slot(self) -> float | None:
         """Reserve a request slot: None when reserved; a positive wait during a lockout; a
-        negative one (minus the wait) when the cap is full for a moment."""
-        cap = self.config.max_requests_per_s
-        window = max(1.0, 1.0 / cap)  # at most `limit` requests in any `window` seconds
-        limit = max(1, int(cap * window))
+        negative one (minus the wait) while the spacing of the cap is not over. Requests are
+        spaced 1/cap apart (no bursts), so no second holds more than cap + 1 of them."""
         with self._lock:
             now = self.clock()
             if now < self.blocked_until:
                 return self.blocked_until - now
-            while self._sent and now - self._sent[0] >= window:
-                self._sent.popleft()
-            if len(self._sent) < limit:
-                self._sent.append(now)
-                return None
-            return -max(window - (now - self._sent[0]), 1e-3)
+            if now < self._next_at:
+                return -max(self._next_at - now, 1e-6)
+            self._next_at = now + 1.0 / self.config.max_requests_per_s
+            return None
 
     def _acquire(self) -> float | None:
         """Wait for a slot under the cap (at most `max_wait_s`); the lockout left otherwise."""

@@ -12,6 +12,7 @@ IRIS_SANDBOX = "https://iris-api-sandbox.circle.com"
 IRIS_MAINNET = "https://iris-api.circle.com"
 CIRCLE_RATE_LIMIT_PER_S = 35  # documented: above this every request is refused for 5 minutes
 CIRCLE_LOCKOUT_S = 300.0
+MAX_REQUESTS_PER_S = 30  # the client's cap may not come closer to Circle's limit than this
 
 
 class IrisConfig(BaseModel):
@@ -25,7 +26,11 @@ class IrisConfig(BaseModel):
     base_url: str | None = Field(default=None, description="only with environment: custom")
     timeout_s: float = Field(default=10.0, gt=0, le=120)
     max_requests_per_s: float = Field(
-        default=10.0, gt=0, lt=CIRCLE_RATE_LIMIT_PER_S, description="client-side cap"
+        default=10.0,
+        gt=0,
+        le=MAX_REQUESTS_PER_S,
+        description="client-side cap; requests are spaced 1/cap apart, so a second holds at "
+        "most cap + 1 of them, below Circle's 35",
     )
     min_poll_interval_s: float = Field(default=5.0, ge=0, le=600)
     lockout_s: float = Field(default=CIRCLE_LOCKOUT_S, gt=0, le=3600)
