@@ -40,8 +40,9 @@ def worker_policy(
     cc_path = env.get("BALLAST_CROSSCHAIN_CONFIG")
     if cc_path:
         from keepers.crosschain.bot import crosschain_policy
-        from keepers.crosschain.config import load_config
+        from keepers.crosschain.route_contracts import load_with_routes
 
-        roles.update(crosschain_policy(load_config(cc_path)).roles)
+        # with BALLAST_CROSSCHAIN_ROUTES applied, as the bot does: same contracts, same role
+        roles.update(crosschain_policy(load_with_routes(cc_path, env)[0]).roles)
     roles.update(settings.policy.roles)
     return PolicyConfig(roles=roles)

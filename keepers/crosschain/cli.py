@@ -8,12 +8,17 @@ Environment:
 - KEEPER_* (keepers.config.KeeperSettings): store URL, signer, fees, confirmations; the audit
   policy gets a generated ``crosschain`` role (tokens, CCTP, USDT0 contracts of the config)
   unless KEEPER_POLICY* already defines one.
+- BALLAST_CROSSCHAIN_ROUTES: route-contract files or directories of them, separated by
+  ``os.pathsep`` (keepers.crosschain.route_contracts; examples in keepers/crosschain/networks/).
+  Whether from these files or from the config, every route contract is read on its chain at
+  start-up (code, domain, endpoint id, versions) and a mismatch refuses to start (exit 2).
 - BALLAST_CROSSCHAIN_HOLDERS: JSON {chain: address} of each chain's inventory holder
   (default: the keeper account itself).
 - BALLAST_CEX_API_KEY / BALLAST_CEX_SECRET: enables the CEX route (ccxt, ``cex_exchange``).
-- BALLAST_CCTP_LOCAL_ATTESTER_KEY: LOCAL CHAINS ONLY attester for the CCTP stand-ins. No
-  client for Circle's attestation service ships yet, so without it the CCTP route is not
-  wired and USDC legs fall back to the CEX (reported as "no adapter wired").
+- CCTP attestations: the config's ``iris`` section (Circle's attestation service: sandbox,
+  mainnet or a custom URL) on real networks; BALLAST_CCTP_LOCAL_ATTESTER_KEY, LOCAL CHAINS
+  ONLY, for the CCTP stand-ins. Both at once is refused (exit 2); with neither the CCTP route
+  is not wired and USDC legs fall back to the CEX (reported as "no adapter wired").
 Exit codes: 0 ok, 1 planning error or bad input, 2 bad configuration.
 """
 
@@ -27,7 +32,7 @@ from typing import Any
 
 import click
 
-from keepers.crosschain.config import ENV_PATH, ConfigError, load_config
+from keepers.crosschain.config import ENV_PATH, ConfigError
 
 
 def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
@@ -40,11 +45,17 @@ def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
     from keepers.config import load_settings
     from keepers.crosschain.bot import CrosschainBot, crosschain_policy
     from keepers.crosschain.moves import ChainDriver, MoveEngine
+    from keepers.crosschain.route_contracts import (
+        check_on_chain,
+        load_with_routes,
+        routes_of_config,
+    )
     from keepers.crosschain.wiring import adapter_factory
     from keepers.planning.config import PlanningConfig
     from keepers.store.db import Store
 
-    cfg = load_config(config_path)
+    # the route files fill in (and must agree with) the config's route contracts
+    cfg, pinned = load_with_routes(config_path)
     settings = load_settings()
     if "crosschain" not in settings.policy.roles:
         roles = dict(settings.policy.roles)
@@ -56,6 +67,9 @@ def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
     w3s = {
         c.name: Web3(HTTPProvider(c.rpc_url, request_kwargs={"timeout": 30})) for c in cfg.chains
     }
+    routes = routes_of_config(cfg, pinned)
+    if routes is not None:  # refuse to start when a chain does not hold what is configured
+        check_on_chain(routes, w3s)
     drivers = {
         c.name: ChainDriver(
             Pipeline(store, Node(c.rpc_url, settings.rpc_timeout_s), [signer], settings)
@@ -63,8 +77,17 @@ def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
         for c in cfg.chains
     }
     holders = json.loads(os.environ.get("BALLAST_CROSSCHAIN_HOLDERS") or "{}")
-    attestations = None
-    if os.environ.get("BALLAST_CCTP_LOCAL_ATTESTER_KEY"):
+    attestations: Any = None
+    if cfg.iris is not None:
+        from keepers.crosschain.iris import IrisAttestations, IrisClient
+
+        if os.environ.get("BALLAST_CCTP_LOCAL_ATTESTER_KEY"):
+            raise ValueError(
+                "BALLAST_CCTP_LOCAL_ATTESTER_KEY is set and the config has an iris section: "
+                "the local attester is for local chains only, unset one of them"
+            )
+        attestations = IrisAttestations(IrisClient(cfg.iris))
+    elif os.environ.get("BALLAST_CCTP_LOCAL_ATTESTER_KEY"):
         from keepers.crosschain.cctp import LocalCctpAttester
         from keepers.crosschain.routes import LocalAttestations
 

@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from keepers.config import describe_validation_error
+from keepers.crosschain.iris_config import IrisConfig
 
 SCALE_DECIMALS = 18
 """Every planner amount is an integer at this many decimals (1 USD = 10**18)."""
@@ -230,6 +231,11 @@ class CrosschainConfig(_Strict):
     chains: tuple[ChainConfig, ...] = Field(min_length=1)
     cex_exchange: str = Field(
         default="binance", description="ccxt exchange id used by the CEX fallback route."
+    )
+    iris: IrisConfig | None = Field(
+        default=None,
+        description="Circle's CCTP attestation service (sandbox, mainnet or a custom URL); "
+        "without it CCTP needs the local attester (local chains only).",
     )
     route_costs: dict[RouteName, int] = Field(
         default_factory=lambda: {RouteName.CCTP: 1, RouteName.USDT0: 2, RouteName.CEX: 10},

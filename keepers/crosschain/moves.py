@@ -69,6 +69,7 @@ from keepers.crosschain.config import Asset, CrosschainConfig, RouteName
 from keepers.crosschain.router import AdapterFactory
 from keepers.crosschain.routes import (
     RouteAdapter,
+    RouteDeferred,
     RouteError,
     RouteHandle,
     RouteStatus,
@@ -491,6 +492,11 @@ class MoveEngine:
             return bool(getattr(self, f"_{state}")(move_id, now))
         except StepPending as err:
             self._update(move_id, next_try_at=_utc(now + self.poll_interval_s), error=str(err))
+            return False
+        except RouteDeferred as err:  # the route's service asks to wait: not a failed attempt
+            wait = max(err.retry_after_s, self.poll_interval_s)
+            self._update(move_id, next_try_at=_utc(now + wait), error=f"{state}: {err}")
+            log.info("move.deferred", move=move_id, step=state, wait_s=wait, reason=str(err))
             return False
         except (RouteError, ValueError, KeyError) as err:
             self._failure(move_id, state, err, now)

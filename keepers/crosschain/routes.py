@@ -77,6 +77,16 @@ class RouteError(Exception):
     """A leg cannot proceed on this route."""
 
 
+class RouteDeferred(RouteError):  # noqa: N818 - a wait, not a failure
+    """The route's off-chain service asks to be left alone for `retry_after_s` seconds (rate
+    limited, or failing for now). The move engine retries the step after that wait on its own
+    clock and does not count it as a failed attempt."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(0.0, float(retry_after_s))
+
+
 class NonceAlreadyUsedError(RouteError):
     """The destination has already received this message (reported distinctly)."""
 
@@ -100,7 +110,8 @@ class RouteAdapter(Protocol):
 
 
 class AttestationSource(Protocol):
-    """Circle's attestation service on live chains; `LocalAttestations` on local ones."""
+    """Circle's attestation service on live chains (`keepers.crosschain.iris`),
+    `LocalAttestations` on local ones. None while not attested; `RouteDeferred` to wait."""
 
     def fetch(self, handle: RouteHandle) -> Attested | None: ...
 
