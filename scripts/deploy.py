@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 from ape.cli import ConnectedProviderCommand, network_option
+from ape.exceptions import NetworkError
 
 from keepers.deployment.handover import handover_status, render
 from keepers.deployment.profile import (
@@ -143,6 +144,12 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
                 click.echo(render(h))
         except RecordError as e:
             raise click.ClickException(str(e)) from None
+        except NetworkError as e:
+            raise click.ClickException(
+                f"--dry-run forks the connected network and cannot fork {net.name!r} ({e}): "
+                f"declare foundry.fork.{net.ecosystem.name}.{net.name}.upstream_provider: node "
+                "in your ape config (README 'Deploying to a real network')"
+            ) from None
         click.echo(f"dry run on a fork of {net.name}: nothing was sent to it")
         return
 

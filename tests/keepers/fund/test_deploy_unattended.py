@@ -83,9 +83,19 @@ def ape_home(tmp_path):
 
 
 def _deploy(
-    url: str | None, home: Path, *args: str, passphrase: str | None = None, network: str = ""
+    url: str | None,
+    home: Path,
+    *args: str,
+    passphrase: str | None = None,
+    network: str = "",
+    extra: dict[str, str] | None = None,
 ):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APE_ACCOUNTS_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("APE_ACCOUNTS_", "DEPLOY_STOP", "DEPLOY_FAULT"))
+    }
+    env.update(extra or {})
     env["APE_DATA_FOLDER"] = str(home)
     env["PATH"] = f"{ROOT / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{env['PATH']}"
     if passphrase is not None:
@@ -135,8 +145,20 @@ def test_deploy__dry_run_then_autosign__nothing_sent_by_the_dry_run_then_the_pla
     assert missing.returncode != 0
     assert f"set APE_ACCOUNTS_{ALIAS}_PASSPHRASE" in missing.stderr
 
+    # stopped after 10 transactions (the fault injector, armed on purpose), then run again
+    fault = {"DEPLOY_FAULT_INJECTION": "1", "DEPLOY_STOP_AFTER": "10"}
+    stopped = _deploy(
+        url, home, "--autosign", "--record", str(record), passphrase=PASSPHRASE, extra=fault
+    )
+    assert stopped.returncode != 0
+    assert f"stopped after 10 steps (record: {record})" in stopped.stderr
+    assert json.loads(record.read_text())["complete"] is False
+    assert w3.eth.get_transaction_count(deployer) == before[2] + 10
+
     real = _deploy(url, home, "--autosign", "--record", str(record), passphrase=PASSPHRASE)
     assert real.returncode == 0, real.stdout[-3000:] + real.stderr[-3000:]
+    assert f"resuming from {record}: 10 steps done" in real.stdout
+    assert "10 resumed from the record" in real.stdout
     assert PASSPHRASE not in real.stdout + real.stderr
     data = json.loads(record.read_text())
     assert data["complete"] is True and data["deployer"] == deployer
@@ -144,6 +166,9 @@ def test_deploy__dry_run_then_autosign__nothing_sent_by_the_dry_run_then_the_pla
     assert [s["step"] for s in data["steps"] if s["step"].startswith("deploy:")] == planned
     assert data["handover"]["todo"] == [] and data["handover"]["deployer_holds"] == []
     assert "hand-over complete" in real.stdout
+    # the deploy sent what the dry run planned, once
+    mine = [s for s in data["steps"] if s["from"] == deployer]
+    assert w3.eth.get_transaction_count(deployer) == before[2] + len(mine)
     # every deployer step is on chain, in its recorded block
     for s in data["steps"]:
         assert w3.eth.get_transaction_receipt(s["tx"])["blockNumber"] == s["block"]
@@ -176,6 +201,7 @@ def _deploy_raw(w3: Web3, name: str, *args, sender: str) -> str:
     return str(w3.eth.wait_for_transaction_receipt(tx, timeout=60)["contractAddress"])
 
 
+@pytest.mark.slow  # about 2 minutes: the deploy waits on 1-second blocks by design
 def test_deploy__network_in_user_config_only__dry_run_and_deploy_with_its_confirmations(
     ape_home, tmp_path
 ):
