@@ -190,11 +190,34 @@ class RecordedSteps:
         if getattr(signed, "signature", None) is not None:
             tx_hash = "0x" + bytes(signed.txn_hash).hex()
         frm = str(sender.address)
-        self.data["pending"] = {"step": key, "from": frm, "nonce": int(signed.nonce), "tx": tx_hash}
+        pending = {"step": key, "from": frm, "nonce": int(signed.nonce), "tx": tx_hash}
+        self.data["pending"] = pending
         self._write()
-        receipt = provider.send_transaction(signed)
+        try:
+            receipt = provider.send_transaction(signed)
+        except Exception:
+            if self._mined(provider, tx_hash):  # reverted on chain: its nonce is spent
+                self._failed(pending)
+            raise
         self._record(key, what, to, frm, int(signed.nonce), receipt, result)
         return receipt
+
+    @staticmethod
+    def _mined(provider: Any, tx_hash: str | None) -> Any:
+        """The transaction's web3 receipt if it is mined (without waiting), else None."""
+        if not tx_hash:
+            return None
+        try:
+            return provider.web3.eth.get_transaction_receipt(tx_hash)
+        except Exception:  # noqa: BLE001 - web3's TransactionNotFound: not mined
+            return None
+
+    def _failed(self, pending: dict[str, Any]) -> None:
+        """A step whose transaction was mined and reverted: not done (a re-run sends it again,
+        under a new nonce), its nonce accounted for."""
+        self.data.setdefault("failed", []).append(pending)
+        self.data.pop("pending", None)
+        self._write()
 
     def _record(
         self,
@@ -278,13 +301,12 @@ class RecordedSteps:
         if not pending:
             return
         key, nonce, tx = pending["step"], pending["nonce"], pending.get("tx")
-        mined = False
-        if tx:
-            try:  # no waiting: mined already, or not
-                mined = provider.web3.eth.get_transaction_receipt(tx) is not None
-            except Exception:  # noqa: BLE001 - web3's TransactionNotFound: not mined
-                mined = False
-        if mined:
+        mined = self._mined(provider, tx)
+        if mined is not None and int(mined["status"]) == 0:
+            self.log(f"step {key}: its transaction {tx} reverted; it will be sent again")
+            self._failed(pending)
+            return
+        if mined is not None:
             receipt = provider.get_receipt(tx)
             self.log(f"step {key}: its transaction {tx} was mined while the deploy was stopped")
             self._record(key, "settled after a stop", None, pending["from"], nonce, receipt)
@@ -313,7 +335,8 @@ class RecordedSteps:
 
     def _check_nonce(self, provider: Any, source: Path) -> None:
         deployer = self.data["deployer"]
-        mine = [s["nonce"] for s in self.data["steps"] if s.get("from") == deployer]
+        spent = self.data["steps"] + self.data.get("failed", [])
+        mine = [s["nonce"] for s in spent if s.get("from") == deployer]
         if not mine:
             return
         expected = max(mine) + 1

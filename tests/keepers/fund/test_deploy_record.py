@@ -238,3 +238,46 @@ def test_deploy__funder_runway__set_from_profile_and_finite(accounts, deployer):
     assert runway == int(funder.balance) // expected < 2**256 - 1
     # the local deposit lasts longer than the alert threshold: no alert at deploy
     assert runway >= profile.automation.low_runway_intervals
+
+
+def test_resume__pending_step_mined_while_stopped__recorded_not_sent_again(
+    tmp_path, chain, deployer, accounts
+):
+    """A deploy killed after broadcasting and before recording: the re-run finds the
+    transaction mined and records it instead of sending it again."""
+    profile = load_profile(LOCAL)
+    header = _header(profile, chain, deployer)
+    path = tmp_path / "r.json"
+    steps = RecordedSteps.open(path, header, provider=chain.provider, log=quiet)
+    steps.transfer("pay", deployer, accounts[9], 5)
+    doc = json.loads(path.read_text())
+    step = doc["steps"].pop()  # as if the process died between the receipt and the write
+    doc["pending"] = {k: step[k] for k in ("step", "from", "nonce", "tx")}
+    path.write_text(json.dumps(doc))
+    nonce = deployer.nonce
+
+    logged: list[str] = []
+    again = RecordedSteps.open(path, header, provider=chain.provider, log=logged.append)
+    assert any("was mined while the deploy was stopped" in m for m in logged)
+    assert again.done("pay") and again.data["steps"][-1]["tx"] == step["tx"]
+    again.transfer("pay", deployer, accounts[9], 5)  # done: nothing sent
+    assert deployer.nonce == nonce
+
+
+def test_step__reverted_on_chain__not_recorded_as_done_and_its_nonce_accounted_for(
+    tmp_path, chain, deployer, accounts, project
+):
+    profile = load_profile(LOCAL)
+    header = _header(profile, chain, deployer)
+    path = tmp_path / "r.json"
+    steps = RecordedSteps.open(path, header, provider=chain.provider, log=quiet)
+    funder = steps.deploy("deploy:f", project.TxFunder, accounts[8], 10**18, sender=deployer)
+    # not the owner: reverts; a set gas limit skips the estimate, so it is mined and fails
+    txn = funder.setRunwayParams.as_transaction(1, 1, sender=deployer, gas=200_000)
+    with pytest.raises(Exception):  # noqa: B017 - ape's ContractLogicError
+        steps._send("funder.setRunwayParams", deployer, txn, what="x", to=funder.address)
+    doc = json.loads(path.read_text())
+    assert not steps.done("funder.setRunwayParams") and "pending" not in doc
+    assert [f["step"] for f in doc["failed"]] == ["funder.setRunwayParams"]
+    # the reverted transaction's nonce is no unrecorded transaction: the record resumes
+    RecordedSteps.open(path, header, provider=chain.provider, log=quiet)
