@@ -1,21 +1,93 @@
 """Deploy the fund from a profile: `ape run deploy --profile scripts/profiles/local.yaml`.
 
 On a real network pass `--network ethereum:mainnet:node --account <alias>`; the profile gives
-every address. Addresses are written to scripts/deployments/<ecosystem>-<network>.json.
+every address. The deployment record, scripts/deployments/<ecosystem>-<network>.json, is written
+after every transaction: run the same command again after an interruption and it resumes.
+
+  --dry-run   the whole deploy on a fork of the connected network (ape-foundry): prints each
+              transaction (what, to, gas) and the total; nothing reaches the network
+  --autosign  sign without prompting: the account is unlocked with the passphrase in
+              APE_ACCOUNTS_<alias>_PASSPHRASE (never prompted for, never printed)
+
+At the end it prints the hand-over checklist (what the admin must call), or "hand-over
+complete".
 """
 
+from __future__ import annotations
+
+import os
+import time
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import click
 from ape.cli import ConnectedProviderCommand, network_option
+from ape.exceptions import NetworkError
 
+from keepers.deployment.handover import handover_status, render
 from keepers.deployment.profile import (
+    DEPLOYMENTS_DIR,
     ProfileError,
     check_target,
     deploy_profile,
     load_profile,
-    write_addresses,
 )
+from keepers.deployment.record import DeployInterrupted, RecordedSteps, RecordError, profile_hash
+
+
+def _deployer(accounts: Any, alias: str | None, autosign: bool) -> Any:
+    if not alias:
+        if autosign:
+            raise click.ClickException("--autosign needs --account <alias>")
+        return accounts.test_accounts[0]
+    try:
+        account = accounts.load(alias)
+    except Exception as e:  # ape raises its own AccountsError for an unknown alias
+        known = ", ".join(a.alias for a in accounts if getattr(a, "alias", None)) or "none"
+        raise click.ClickException(f"--account {alias!r}: {e} (known: {known})") from None
+    if autosign:
+        var = f"APE_ACCOUNTS_{alias}_PASSPHRASE"
+        passphrase = os.environ.get(var)
+        if not passphrase:
+            raise click.ClickException(f"--autosign: set {var} to the passphrase of {alias!r}")
+        if not hasattr(account, "set_autosign"):
+            raise click.ClickException(f"--autosign: account {alias!r} cannot autosign")
+        try:
+            account.set_autosign(True, passphrase=passphrase)
+        except Exception as e:  # eth_keyfile's ValueError / ape's InvalidPasswordError
+            raise click.ClickException(
+                f"--autosign: cannot unlock {alias!r} with {var} ({type(e).__name__})"
+            ) from None
+    return account
+
+
+def _plan(steps: RecordedSteps, gas_price: int) -> str:
+    rows = steps.sent
+    if not rows:
+        return "dry run: nothing left to send (the record is complete up to the hand-over)"
+    w = max(len(s["step"]) for s in rows)
+    lines = [f"dry run: {len(rows)} transactions", f"  {'step':<{w}}  {'to':<42}  {'gas':>9}"]
+    for s in rows:
+        to = s.get("to") or f"(new {s['what'].removeprefix('deploy ')})"
+        lines.append(f"  {s['step']:<{w}}  {to:<42}  {s['gas']:>9,}")
+    total = sum(s["gas"] for s in rows)
+    lines.append(f"  total gas {total:,}")
+    if gas_price:
+        cost = Decimal(total * gas_price) / Decimal(10**18)
+        lines.append(
+            f"  at the node's gas price now ({Decimal(gas_price) / Decimal(10**9):.3f} gwei): "
+            f"about {cost:.6f} native units"
+        )
+    return "\n".join(lines)
+
+
+def _stop_after() -> int | None:
+    """Fault injection for the resumption tests: armed only with DEPLOY_FAULT_INJECTION=1."""
+    raw = os.environ.get("DEPLOY_STOP_AFTER")
+    if raw and os.environ.get("DEPLOY_FAULT_INJECTION") == "1":
+        return int(raw)
+    return None
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -24,9 +96,14 @@ from keepers.deployment.profile import (
 @click.option(
     "--account", "alias", default=None, help="ape account alias (default: test account 0)"
 )
+@click.option(
+    "--autosign", is_flag=True, help="unlock --account from APE_ACCOUNTS_<alias>_PASSPHRASE"
+)
+@click.option("--dry-run", is_flag=True, help="simulate on a fork; print the plan and gas")
+@click.option("--record", "record_path", default=None, help="record file (default per network)")
 @click.option("--dump-state", default=None, help="anvil only: write the chain state to this file")
-def cli(network, profile_path, alias, dump_state):
-    from ape import accounts, chain
+def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state):
+    from ape import accounts, chain, networks, project
 
     try:
         profile = load_profile(profile_path)
@@ -35,20 +112,74 @@ def cli(network, profile_path, alias, dump_state):
     except ProfileError as e:
         raise click.ClickException(str(e)) from None
 
-    try:
-        deployer = accounts.load(alias) if alias else accounts.test_accounts[0]
-    except Exception as e:  # ape raises its own AccountsError for an unknown alias
-        known = ", ".join(a.alias for a in accounts) or "none"
-        raise click.ClickException(f"--account {alias!r}: {e} (known: {known})") from None
-    fund = deploy_profile(profile, deployer, accounts, log=click.echo)
-    record = {
-        "profile": profile_path,
+    deployer = _deployer(accounts, alias, autosign)
+    name = f"{net.ecosystem.name}-{net.name.removesuffix('-fork')}"
+    path = Path(record_path) if record_path else DEPLOYMENTS_DIR / f"{name}.json"
+    header = {
+        "network": f"{net.ecosystem.name}:{net.name}",
         "chain_id": chain.chain_id,
-        "deployer": deployer.address,
-        "block": chain.blocks.head.number,
+        "deployer": str(deployer.address),
+        "profile": profile_path,
+        "profile_hash": profile_hash(profile),
     }
-    path = write_addresses(fund, f"{net.ecosystem.name}-{net.name}", record)
-    click.echo(f"addresses written to {path}")
+    admin = profile.roles["admin"]
+    admin_address = str(accounts.test_accounts[admin].address if isinstance(admin, int) else admin)
+    confirmations = int(net.required_confirmations or 0)
+
+    if dry_run:
+        gas_price = int(chain.provider.gas_price)
+        try:
+            with networks.fork(provider_name="foundry") as fork:
+                signer = (
+                    accounts.test_accounts.impersonate_account(deployer.address)
+                    if alias
+                    else deployer
+                )
+                steps = RecordedSteps.open(
+                    None, header, provider=fork, existing=path, log=click.echo
+                )
+                fund = deploy_profile(profile, signer, accounts, log=click.echo, steps=steps)
+                h = handover_status(project, fund.addresses(), str(deployer.address), admin_address)
+                click.echo(_plan(steps, gas_price))
+                click.echo(render(h))
+        except RecordError as e:
+            raise click.ClickException(str(e)) from None
+        except NetworkError as e:
+            raise click.ClickException(
+                f"--dry-run forks the connected network and cannot fork {net.name!r} ({e}): "
+                f"declare foundry.fork.{net.ecosystem.name}.{net.name}.upstream_provider: node "
+                "in your ape config (README 'Deploying to a real network')"
+            ) from None
+        click.echo(f"dry run on a fork of {net.name}: nothing was sent to it")
+        return
+
+    started = time.monotonic()
+    if net.name == "local" and path.exists():
+        # ape starts a fresh chain for `local` on every run: a record of an earlier run names
+        # contracts of a chain that is gone, there is nothing to resume
+        click.echo(f"{path}: from an earlier local chain (gone), replaced")
+        path.unlink()
+    try:
+        steps = RecordedSteps.open(
+            path, header, provider=chain.provider, log=click.echo, stop_after=_stop_after()
+        )
+        fund = deploy_profile(profile, deployer, accounts, log=click.echo, steps=steps)
+        steps.wait_confirmations(chain.provider, confirmations)
+        h = handover_status(project, fund.addresses(), str(deployer.address), admin_address)
+        steps.finish(
+            fund.addresses(),
+            {"admin": admin_address, "todo": h.todo, "deployer_holds": h.held},
+            chain.blocks.head.number,
+        )
+    except (RecordError, DeployInterrupted) as e:
+        raise click.ClickException(f"{e} (record: {path})") from None
+    click.echo(
+        f"deployed in {time.monotonic() - started:.1f} s: {len(steps.sent)} transactions sent, "
+        f"{len(steps.data['steps']) - len(steps.sent)} resumed from the record, "
+        f"{sum(s['gas'] for s in steps.sent):,} gas; {confirmations} confirmation(s) awaited"
+    )
+    click.echo(f"record written to {path}")
+    click.echo(render(h))
     if dump_state:
         # anvil only: the chain's whole state, to start an upstream node with --load-state
         state = chain.provider.make_request("anvil_dumpState", [])

@@ -107,6 +107,11 @@ class FundAddresses:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "deployment") -> FundAddresses:
+        if data.get("complete") is False:
+            raise DeploymentError(
+                f"{where}: the deploy that writes it did not finish "
+                f"({len(data.get('steps') or [])} steps recorded): run it again to resume"
+            )
         for key in ("controller", "lens", "vault", "cash"):
             if not data.get(key):
                 raise DeploymentError(f"{where}: no {key!r} address")

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from keepers.deployment.record import DirectSteps
+
 PRIORITY_HIGH = 0
 PRIORITY_MEDIUM = 1
 PRIORITY_LOW = 2
@@ -88,6 +90,8 @@ def deploy_automation(
     paid_allowance_wei: int = DEFAULT_PAID_ALLOWANCE_WEI,
     max_paid_per_owner: int = DEFAULT_MAX_PAID_PER_OWNER,
     max_paid_total: int = DEFAULT_MAX_PAID_TOTAL,
+    low_runway_intervals: int = 0,
+    steps: Any = None,
 ) -> dict[str, str]:
     """Deploys the automation contracts and returns their addresses by name.
 
@@ -98,7 +102,13 @@ def deploy_automation(
     Supervisor (until then the deployer key still owns them). With `funder_deposit=0` the
     supervisor's first booking fails (FailedRecurringSchedule, no revert); fund the TxFunder and
     call `supervisor.fixReschedule()`.
+
+    With `low_runway_intervals` > 0 the funder's runway is measured in paid-rebalancer intervals:
+    the expected fee per interval is one paid run plus the supervisor's runs in that interval
+    (scheduler fees at deploy time), and LowRunway fires below that many intervals (0 leaves
+    the runway unmeasured: it reads as unlimited).
     """
+    steps = steps or DirectSteps()
     if base_fee < 0 or data_fee_per_byte < 0 or funder_deposit < 0:
         raise ValueError("fees and deposit must be >= 0")
     if slot_seconds <= 0:
@@ -115,10 +125,22 @@ def deploy_automation(
     admin_address = _address(admin)
     deployer_address = _address(deployer)
 
-    scheduler = deployer.deploy(
-        project.RebalanceScheduler, deployer_address, slot_seconds, base_fee, data_fee_per_byte
+    scheduler = steps.deploy(
+        "deploy:scheduler",
+        project.RebalanceScheduler,
+        deployer_address,
+        slot_seconds,
+        base_fee,
+        data_fee_per_byte,
+        sender=deployer,
     )
-    funder = deployer.deploy(project.TxFunder, deployer_address, funder_spend_cap_wei)
+    funder = steps.deploy(
+        "deploy:tx_funder",
+        project.TxFunder,
+        deployer_address,
+        funder_spend_cap_wei,
+        sender=deployer,
+    )
     paid_config = RecurringConfig(
         paid_interval,
         paid_priority,
@@ -135,7 +157,8 @@ def deploy_automation(
         False,
         funder.address,
     )
-    registry = deployer.deploy(
+    registry = steps.deploy(
+        "deploy:paid_registry",
         project.PaidRebalancerRegistry,
         deployer_address,
         scheduler.address,
@@ -143,8 +166,10 @@ def deploy_automation(
         paid_allowance_wei,
         max_paid_per_owner,
         max_paid_total,
+        sender=deployer,
     )
-    supervisor = deployer.deploy(
+    supervisor = steps.deploy(
+        "deploy:supervisor",
         project.Supervisor,
         deployer_address,
         scheduler.address,
@@ -152,15 +177,47 @@ def deploy_automation(
         supervisor_config.as_tuple(),
         item_gas_cap,
         max_items_per_run,
+        sender=deployer,
     )
-    funder.setManager(registry.address, True, sender=deployer)
-    funder.approveSpender(supervisor.address, MAX_UINT256, sender=deployer)
-    registry.setSupervisor(supervisor.address, sender=deployer)
+    steps.send(
+        "tx_funder.setManager:registry",
+        funder.setManager,
+        registry.address,
+        True,
+        sender=deployer,
+    )
+    steps.send(
+        "tx_funder.approveSpender:supervisor",
+        funder.approveSpender,
+        supervisor.address,
+        MAX_UINT256,
+        sender=deployer,
+    )
+    steps.send(
+        "paid_registry.setSupervisor",
+        registry.setSupervisor,
+        supervisor.address,
+        sender=deployer,
+    )
+    if low_runway_intervals:
+        per_run = int(scheduler.feeFor(0, paid_priority, paid_effort))
+        per_tick = int(scheduler.feeFor(0, PRIORITY_MEDIUM, supervisor_effort))
+        ticks = -(-paid_interval // supervisor_interval)  # supervisor runs per paid interval
+        expected = (per_run + per_tick * ticks) * estimation_margin_bps // 10_000
+        steps.send(
+            "tx_funder.setRunwayParams",
+            funder.setRunwayParams,
+            expected,
+            low_runway_intervals,
+            sender=deployer,
+        )
     if funder_deposit:
-        deployer.transfer(funder.address, funder_deposit)
-    supervisor.fixReschedule(sender=deployer)
+        steps.transfer("tx_funder.deposit", deployer, funder.address, funder_deposit)
+    steps.send("supervisor.fixReschedule", supervisor.fixReschedule, sender=deployer)
     if admin_address != deployer_address:
-        hand_over_automation([scheduler, funder, registry, supervisor], deployer, admin)
+        hand_over_automation(
+            [scheduler, funder, registry, supervisor], deployer, admin, steps=steps
+        )
     return {
         "scheduler": scheduler.address,
         "tx_funder": funder.address,
@@ -169,11 +226,21 @@ def deploy_automation(
     }
 
 
-def hand_over_automation(contracts: list[Any], deployer: Any, admin: Any) -> None:
+def hand_over_automation(
+    contracts: list[Any], deployer: Any, admin: Any, steps: Any = None
+) -> None:
     """Starts the Ownable2Step transfer of each contract to `admin`; a signer admin accepts at
-    once, a bare address must call `acceptOwnership()` on each (the deployer owns them until)."""
+    once, a bare address must call `acceptOwnership()` on each (the deployer owns them until;
+    keepers.deployment.handover lists what is left)."""
+    steps = steps or DirectSteps()
     admin_address = _address(admin)
     for c in contracts:
-        c.transferOwnership(admin_address, sender=deployer)
+        name = c.contract_type.name
+        steps.send(
+            f"{name}.transferOwnership:admin",
+            c.transferOwnership,
+            admin_address,
+            sender=deployer,
+        )
         if hasattr(admin, "sign_transaction"):
-            c.acceptOwnership(sender=admin)
+            steps.send(f"{name}.acceptOwnership:admin", c.acceptOwnership, sender=admin)

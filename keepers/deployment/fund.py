@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from keepers.deployment.record import DirectSteps
+
 DEFAULT_TIERS = [(1000, 500, 2000), (3000, 2000, 4000), (6000, 5000, 7000)]  # (target, min, max)
 FEED_DECIMALS = 8
 
@@ -99,34 +101,78 @@ def deploy_core(
     sequencer_grace: int = 3_600,
     name: str = "Ballast Fund Share",
     symbol: str = "bFUND",
+    steps: Any = None,
 ) -> FundDeployment:
-    """Vault + controller with the deployer as admin (hand over with `hand_over`)."""
-    vault = deployer.deploy(project.TieredVault, cash.address, name, symbol, deployer.address)
-    controller = deployer.deploy(
+    """Vault + controller with the deployer as admin (hand over with `hand_over`). ``steps``
+    (keepers.deployment.record) records each transaction; None sends them unrecorded."""
+    steps = steps or DirectSteps()
+    vault = steps.deploy(
+        "deploy:vault",
+        project.TieredVault,
+        cash.address,
+        name,
+        symbol,
+        deployer.address,
+        sender=deployer,
+    )
+    controller = steps.deploy(
+        "deploy:controller",
         project.AssetController,
         vault.address,
         deployer.address,
         [list(t) for t in tiers],
         risk.as_tuple(),
+        sender=deployer,
     )
-    vault.setController(controller.address, sender=deployer)
-    controller.setMoveLimits(limits.as_tuple(), sender=deployer)
+    steps.send("vault.setController", vault.setController, controller.address, sender=deployer)
+    steps.send(
+        "controller.setMoveLimits", controller.setMoveLimits, limits.as_tuple(), sender=deployer
+    )
     if sequencer_feed:
-        controller.setSequencerFeed(sequencer_feed, sequencer_grace, sender=deployer)
-    controller.mark(sender=deployer)  # users price at the worse of this mark and live
-    lens = deployer.deploy(project.FundLens)
+        steps.send(
+            "controller.setSequencerFeed",
+            controller.setSequencerFeed,
+            sequencer_feed,
+            sequencer_grace,
+            sender=deployer,
+        )
+    # users price at the worse of this mark and live
+    steps.send("controller.mark", controller.mark, sender=deployer)
+    lens = steps.deploy("deploy:lens", project.FundLens, sender=deployer)
     return FundDeployment(cash=cash, vault=vault, controller=controller, lens=lens)
 
 
+def _label(c: Any, fund: FundDeployment) -> str:
+    return "vault" if c is fund.vault else "controller"
+
+
 def grant_roles(
-    fund: FundDeployment, admin: Any, *, keepers: list[Any], guardians: list[Any], sender: Any
+    fund: FundDeployment,
+    admin: Any,
+    *,
+    keepers: list[Any],
+    guardians: list[Any],
+    sender: Any,
+    steps: Any = None,
 ) -> None:
+    steps = steps or DirectSteps()
     for c in (fund.vault, fund.controller):
-        c.grantRole(role(c, "ADMIN_ROLE"), admin, sender=sender)
-        for k in keepers:
-            c.grantRole(role(c, "KEEPER_ROLE"), k, sender=sender)
-        for g in guardians:
-            c.grantRole(role(c, "GUARDIAN_ROLE"), g, sender=sender)
+        n = _label(c, fund)
+        steps.send(
+            f"{n}.grant:ADMIN_ROLE", c.grantRole, role(c, "ADMIN_ROLE"), admin, sender=sender
+        )
+        for i, k in enumerate(keepers):
+            steps.send(
+                f"{n}.grant:KEEPER_ROLE:{i}", c.grantRole, role(c, "KEEPER_ROLE"), k, sender=sender
+            )
+        for i, g in enumerate(guardians):
+            steps.send(
+                f"{n}.grant:GUARDIAN_ROLE:{i}",
+                c.grantRole,
+                role(c, "GUARDIAN_ROLE"),
+                g,
+                sender=sender,
+            )
 
 
 def add_asset(
@@ -143,8 +189,12 @@ def add_asset(
     max_answer: int = 10**30,
     cap: int = 2**128 - 1,
     max_concentration_bps: int = 2500,
+    steps: Any = None,
 ) -> None:
-    fund.controller.addAsset(
+    steps = steps or DirectSteps()
+    steps.send(
+        f"controller.addAsset:{symbol}",
+        fund.controller.addAsset,
         (
             token.address,
             tier,
@@ -162,17 +212,39 @@ def add_asset(
     fund.feeds[symbol] = feed
 
 
-def hand_over(project: Any, fund: FundDeployment, deployer: Any, admin: Any, delay: int) -> Any:
+def hand_over(
+    project: Any, fund: FundDeployment, deployer: Any, admin: Any, delay: int, steps: Any = None
+) -> Any:
     """Moves DEFAULT_ADMIN_ROLE (risk-increasing changes) to a TimelockController proposed and
     executed by `admin`, and renounces the deployer's roles."""
+    steps = steps or DirectSteps()
     admin_address = getattr(admin, "address", admin)
-    timelock = deployer.deploy(
-        project.FundTimelock, delay, [admin_address], [admin_address], "0x" + "00" * 20
+    timelock = steps.deploy(
+        "deploy:timelock",
+        project.FundTimelock,
+        delay,
+        [admin_address],
+        [admin_address],
+        "0x" + "00" * 20,
+        sender=deployer,
     )
     for c in (fund.vault, fund.controller):
-        c.grantRole(role(c, "DEFAULT_ADMIN_ROLE"), timelock.address, sender=deployer)
+        n = _label(c, fund)
+        steps.send(
+            f"{n}.grant:DEFAULT_ADMIN_ROLE:timelock",
+            c.grantRole,
+            role(c, "DEFAULT_ADMIN_ROLE"),
+            timelock.address,
+            sender=deployer,
+        )
         if deployer.address != admin_address:
-            c.renounceRole(role(c, "ADMIN_ROLE"), deployer.address, sender=deployer)
-            c.renounceRole(role(c, "DEFAULT_ADMIN_ROLE"), deployer.address, sender=deployer)
+            for r in ("ADMIN_ROLE", "DEFAULT_ADMIN_ROLE"):
+                steps.send(
+                    f"{n}.renounce:{r}",
+                    c.renounceRole,
+                    role(c, r),
+                    deployer.address,
+                    sender=deployer,
+                )
     fund.timelock = timelock
     return timelock

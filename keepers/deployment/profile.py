@@ -28,6 +28,7 @@ from keepers.deployment.fund import (
     grant_roles,
     hand_over,
 )
+from keepers.deployment.record import DirectSteps
 
 DEPLOYMENTS_DIR = Path(__file__).resolve().parents[2] / "scripts" / "deployments"
 ZERO_ADDRESS = "0x" + "0" * 40
@@ -149,6 +150,9 @@ class AutomationSpec(BaseModel):
     # rebalancer's life-time allowance on it (finite; at most 1,000 native units).
     funder_spend_cap_wei: int = Field(10**18, gt=0, lt=2**96)
     paid_allowance_wei: int = Field(10**18, gt=0, le=1_000 * 10**18)
+    # Issue 13: the funder's runway in fund-rebalancer intervals (expected fee per interval set
+    # from the scheduler's fees at deploy); LowRunway fires below this many intervals
+    low_runway_intervals: int = Field(7, ge=1, le=10_000)
 
 
 class Profile(BaseModel):
@@ -250,17 +254,26 @@ def _account(accounts: Any, ref: int | str) -> Any:
 
 
 def deploy_profile(
-    profile: Profile, deployer: Any, accounts: Any, log: Any = print
+    profile: Profile, deployer: Any, accounts: Any, log: Any = print, steps: Any = None
 ) -> FundDeployment:
     """Deploys the fund described by `profile`. Local-only pieces (test tokens, pools, feeds)
-    are deployed where the profile says deploy_test; real networks give addresses."""
+    are deployed where the profile says deploy_test; real networks give addresses.
+
+    ``steps`` (keepers.deployment.record.RecordedSteps) records every transaction as it goes
+    and skips those an earlier, interrupted run recorded; None sends them unrecorded."""
     from ape import project
 
+    steps = steps or DirectSteps()
     dec = profile.base.decimals
     unit = 10**dec
     if profile.base.deploy_test_token:
-        cash = deployer.deploy(
-            project.TestStablecoin, f"{profile.base.symbol} (test)", profile.base.symbol, dec
+        cash = steps.deploy(
+            "deploy:cash",
+            project.TestStablecoin,
+            f"{profile.base.symbol} (test)",
+            profile.base.symbol,
+            dec,
+            sender=deployer,
         )
     else:
         cash = project.TestStablecoin.at(profile.base.address)  # only the ERC20 part is used
@@ -288,12 +301,13 @@ def deploy_profile(
         limits=limits,
         sequencer_feed=r.sequencer_uptime_feed,
         sequencer_grace=r.sequencer_grace_period,
+        steps=steps,
     )
     log(f"vault {fund.vault.address}  controller {fund.controller.address}")
     admin = _account(accounts, profile.roles["admin"])
     keeper = _account(accounts, profile.roles["keeper"])
     guardian = _account(accounts, profile.roles["guardian"])
-    grant_roles(fund, admin, keepers=[keeper], guardians=[guardian], sender=deployer)
+    grant_roles(fund, admin, keepers=[keeper], guardians=[guardian], sender=deployer, steps=steps)
 
     uni = None
     needs_dex = any(a.kind == "uniswap" for a in profile.assets)
@@ -301,7 +315,7 @@ def deploy_profile(
         if profile.uniswap.get("deploy"):
             from keepers.deployment.uniswap import deploy_uniswap
 
-            uni = deploy_uniswap(deployer, with_quoter=True)
+            uni = deploy_uniswap(deployer, with_quoter=True, steps=steps)
             router = uni.router.address
             fund.adapters["uniswap_router"] = uni.router
             fund.adapters["uniswap_factory"] = uni.factory
@@ -309,16 +323,33 @@ def deploy_profile(
                 fund.adapters["uniswap_quoter"] = uni.quoter
         else:
             router = profile.uniswap["router"]
-        fund.adapters["uniswap"] = deployer.deploy(project.UniswapV3Adapter, router, cash, deployer)
+        fund.adapters["uniswap"] = steps.deploy(
+            "deploy:adapter.uniswap",
+            project.UniswapV3Adapter,
+            router,
+            cash,
+            deployer,
+            sender=deployer,
+        )
     if any(a.kind == "erc4626" for a in profile.assets):
-        fund.adapters["erc4626"] = deployer.deploy(project.ERC4626Adapter)
+        fund.adapters["erc4626"] = steps.deploy(
+            "deploy:adapter.erc4626", project.ERC4626Adapter, sender=deployer
+        )
     if any(a.kind == "async" for a in profile.assets):
-        fund.adapters["async"] = deployer.deploy(project.AsyncRwaAdapter)
+        fund.adapters["async"] = steps.deploy(
+            "deploy:adapter.async", project.AsyncRwaAdapter, sender=deployer
+        )
 
     for a in profile.assets:
-        token, feed = _asset_contracts(project, a, cash, deployer, uni, unit)
+        token, feed = _asset_contracts(project, a, cash, deployer, uni, unit, steps)
         if a.kind == "uniswap":
-            fund.adapters["uniswap"].setPoolFee(token, a.pool_fee, sender=deployer)
+            steps.send(
+                f"adapter.uniswap.setPoolFee:{a.symbol}",
+                fund.adapters["uniswap"].setPoolFee,
+                token,
+                a.pool_fee,
+                sender=deployer,
+            )
         add_asset(
             fund,
             deployer,
@@ -330,27 +361,40 @@ def deploy_profile(
             heartbeat=a.heartbeat,
             cap=(a.cap * unit) if a.cap is not None else 2**128 - 1,
             max_concentration_bps=a.max_concentration_bps,
+            steps=steps,
         )
         log(f"asset {a.symbol:<9} L{a.tier + 1} {a.kind:<8} {token.address}")
     if profile.automation is not None:
         fund.automation = deploy_fund_automation(
-            project, fund, profile.automation, deployer, admin, log
+            project, fund, profile.automation, deployer, admin, log, steps
         )
-    timelock = hand_over(project, fund, deployer, admin, profile.timelock_delay)
+    timelock = hand_over(project, fund, deployer, admin, profile.timelock_delay, steps=steps)
     if "uniswap" in fund.adapters:
         # the pool fee tier decides where the fund trades: risk-increasing, so the timelock's
-        fund.adapters["uniswap"].transferOwnership(timelock.address, sender=deployer)
+        steps.send(
+            "adapter.uniswap.transferOwnership:timelock",
+            fund.adapters["uniswap"].transferOwnership,
+            timelock.address,
+            sender=deployer,
+        )
     return fund
 
 
 def deploy_fund_automation(
-    project: Any, fund: FundDeployment, spec: AutomationSpec, deployer: Any, admin: Any, log: Any
+    project: Any,
+    fund: FundDeployment,
+    spec: AutomationSpec,
+    deployer: Any,
+    admin: Any,
+    log: Any,
+    steps: Any = None,
 ) -> dict[str, Any]:
     """Scheduler, funder, paid-rebalancer registry and supervisor; a paid rebalancer booked on
     the AssetController (its only power: rebalance(bool), through REBALANCER_ROLE), registered
     with the supervisor. Ownership ends with `admin` (two-step: a bare address must accept)."""
     from keepers.deployment.automation import deploy_automation, hand_over_automation
 
+    steps = steps or DirectSteps()
     addrs = deploy_automation(
         project,
         deployer,
@@ -364,6 +408,8 @@ def deploy_fund_automation(
         force_rebalance=spec.force_rebalance,
         funder_spend_cap_wei=spec.funder_spend_cap_wei,
         paid_allowance_wei=spec.paid_allowance_wei,
+        low_runway_intervals=spec.low_runway_intervals,
+        steps=steps,
     )
     scheduler = project.RebalanceScheduler.at(addrs["scheduler"])
     funder = project.TxFunder.at(addrs["tx_funder"])
@@ -374,11 +420,28 @@ def deploy_fund_automation(
     # The fund's paid rebalancer belongs to the admin from the start (the deployer, still the
     # registry owner here, creates it *for* the admin): after hand-over the deployer can neither
     # remove it nor unregister it. The registry registers it with the supervisor itself.
-    rid = registry.createPaidRebalancerFor(c, admin_address, sender=deployer).return_value
+    rid = int(
+        steps.send(
+            "paid_registry.createPaidRebalancerFor:fund",
+            registry.createPaidRebalancerFor,
+            c,
+            admin_address,
+            sender=deployer,
+            result=True,
+        )
+    )
     rebalancer = registry.rebalancerOf(rid)
-    c.grantRole(c.REBALANCER_ROLE(), rebalancer, sender=deployer)
+    steps.send(
+        "controller.grant:REBALANCER_ROLE:fund_rebalancer",
+        c.grantRole,
+        c.REBALANCER_ROLE(),
+        rebalancer,
+        sender=deployer,
+    )
     if admin_address != deployer.address:
-        hand_over_automation([scheduler, funder, registry, supervisor], deployer, admin)
+        hand_over_automation(
+            [scheduler, funder, registry, supervisor], deployer, admin, steps=steps
+        )
     log(f"automation: scheduler {scheduler.address}, fund rebalancer #{rid} {rebalancer}")
     return {
         "scheduler": scheduler,
@@ -391,18 +454,27 @@ def deploy_fund_automation(
 
 
 def _asset_contracts(
-    project: Any, a: AssetSpec, cash: Any, deployer: Any, uni: Any, unit: int
+    project: Any, a: AssetSpec, cash: Any, deployer: Any, uni: Any, unit: int, steps: Any
 ) -> tuple[Any, Any]:
     if not a.deploy_test:
         return project.TestStablecoin.at(a.token), project.TestPriceFeed.at(a.feed)
     answer = int(a.price * 10**FEED_DECIMALS)
-    feed = deployer.deploy(project.TestPriceFeed, FEED_DECIMALS, answer)
+    k = f"asset:{a.symbol}"
+    feed = steps.deploy(
+        f"deploy:{k}.feed", project.TestPriceFeed, FEED_DECIMALS, answer, sender=deployer
+    )
     if a.kind == "erc4626":
-        token = deployer.deploy(
-            project.TestMoneyMarketFund, cash, f"{a.symbol} (test fund)", a.symbol
+        token = steps.deploy(
+            f"deploy:{k}.token",
+            project.TestMoneyMarketFund,
+            cash,
+            f"{a.symbol} (test fund)",
+            a.symbol,
+            sender=deployer,
         )
     elif a.kind == "async":
-        token = deployer.deploy(
+        token = steps.deploy(
+            f"deploy:{k}.token",
             project.TestAsyncRwaIssuer,
             f"{a.symbol} (test RWA)",
             a.symbol,
@@ -411,15 +483,23 @@ def _asset_contracts(
             a.notice_period,
             a.window_period,
             a.window_length,
+            sender=deployer,
         )
     else:
         from keepers.deployment.uniswap import create_pool
 
-        token = deployer.deploy(project.TestStablecoin, f"{a.symbol} (test RWA)", a.symbol, 18)
+        token = steps.deploy(
+            f"deploy:{k}.token",
+            project.TestStablecoin,
+            f"{a.symbol} (test RWA)",
+            a.symbol,
+            18,
+            sender=deployer,
+        )
         half_usd = a.pool_liquidity // 2
-        cash.mint(deployer, half_usd * unit, sender=deployer)
+        steps.send(f"{k}.mint_cash", cash.mint, deployer, half_usd * unit, sender=deployer)
         tokens = int(Decimal(half_usd) / a.price * 10**18)
-        token.mint(deployer, tokens, sender=deployer)
+        steps.send(f"{k}.mint_token", token.mint, deployer, tokens, sender=deployer)
         price_raw = (int(a.price * unit), 10**18)  # base units per 1e18 token units
         ranges = [(-a.pool_range_ticks, a.pool_range_ticks)] if a.pool_range_ticks else None
         create_pool(
@@ -431,6 +511,7 @@ def _asset_contracts(
             (tokens, half_usd * unit),
             deployer,
             ranges=ranges,
+            steps=steps,
         )
     return token, feed
 

@@ -112,7 +112,9 @@ class Pool:
         return read_pool_state(self.contract, self.ticks)
 
 
-def deploy_uniswap(deployer: Any, weth: Any = None, with_quoter: bool = True) -> UniswapV3:
+def deploy_uniswap(
+    deployer: Any, weth: Any = None, with_quoter: bool = True, steps: Any = None
+) -> UniswapV3:
     """Deploys factory, SwapRouter, NonfungiblePositionManager (and QuoterV2).
 
     `weth` defaults to a fresh TestWETH9 from this project; the position manager's token
@@ -125,12 +127,27 @@ def deploy_uniswap(deployer: Any, weth: Any = None, with_quoter: bool = True) ->
             f"v3-core pool init code hash {pool_init_code_hash()} != periphery's "
             f"{PERIPHERY_POOL_INIT_CODE_HASH}: the router could not find pools"
         )
+    from keepers.deployment.record import DirectSteps
+
+    steps = steps or DirectSteps()
+    d = deployer
     if weth is None:
-        weth = deployer.deploy(project.TestWETH9)
-    factory = deployer.deploy(container("UniswapV3Factory"))
-    router = deployer.deploy(container("SwapRouter"), factory, weth)
-    npm = deployer.deploy(container("NonfungiblePositionManager"), factory, weth, "0x" + "00" * 20)
-    quoter = deployer.deploy(container("QuoterV2"), factory, weth) if with_quoter else None
+        weth = steps.deploy("deploy:uniswap.weth", project.TestWETH9, sender=d)
+    factory = steps.deploy("deploy:uniswap.factory", container("UniswapV3Factory"), sender=d)
+    router = steps.deploy("deploy:uniswap.router", container("SwapRouter"), factory, weth, sender=d)
+    npm = steps.deploy(
+        "deploy:uniswap.position_manager",
+        container("NonfungiblePositionManager"),
+        factory,
+        weth,
+        "0x" + "00" * 20,
+        sender=d,
+    )
+    quoter = (
+        steps.deploy("deploy:uniswap.quoter", container("QuoterV2"), factory, weth, sender=d)
+        if with_quoter
+        else None
+    )
     return UniswapV3(factory, router, npm, quoter, weth)
 
 
@@ -155,6 +172,7 @@ def create_pool(
     liquidity_amounts: tuple[int, int],
     deployer: Any,
     ranges: list[tuple[int, int]] | None = None,
+    steps: Any = None,
 ) -> Pool:
     """Creates and initialises the A/B pool at `price` (B per A, raw units) and adds liquidity.
 
@@ -163,25 +181,38 @@ def create_pool(
     spacing (default: one full-range position). The position manager takes what each range
     needs at the current price; the rest stays with `deployer`.
     """
+    from keepers.deployment.record import DirectSteps
+
+    steps = steps or DirectSteps()
     sqrt_price, a_is_token0 = sqrt_price_for(token_a, token_b, price)
     t0, t1 = (token_a, token_b) if a_is_token0 else (token_b, token_a)
     amount0, amount1 = liquidity_amounts if a_is_token0 else liquidity_amounts[::-1]
     npm = uni.position_manager
-    npm.createAndInitializePoolIfNecessary(t0, t1, fee, sqrt_price, sender=deployer)
+    # the step names of a resumable deploy: the same on every run (addresses are not)
+    key = "pool:" + "/".join(sorted([str(t0.symbol()), str(t1.symbol())])) + f"/{fee}"
+    steps.send(
+        f"{key}.create",
+        npm.createAndInitializePoolIfNecessary,
+        t0,
+        t1,
+        fee,
+        sqrt_price,
+        sender=deployer,
+    )
     contract = uni.pool_at(uni.factory.getPool(t0, t1, fee))
     spacing = int(contract.tickSpacing())
-    tick = int(contract.slot0()[1])
-    t0.approve(npm, amount0, sender=deployer)
-    t1.approve(npm, amount1, sender=deployer)
+    tick = int(contract.slot0()[1])  # as created: nothing trades the pool while it is seeded
+    steps.send(f"{key}.approve0", t0.approve, npm, amount0, sender=deployer)
+    steps.send(f"{key}.approve1", t1.approve, npm, amount1, sender=deployer)
     boundaries: set[int] = set()
     use: list[tuple[int, int] | None] = list(ranges) if ranges else [None]
-    for rng in use:
+    for i, rng in enumerate(use):
         lower, upper = univ3.position_ticks(tick, spacing, rng)
         params = (
             t0, t1, fee, lower, upper,
             amount0 // len(use), amount1 // len(use), 0, 0, deployer, MAX_DEADLINE,
         )  # fmt: skip
-        npm.mint(params, sender=deployer)
+        steps.send(f"{key}.mint:{i}", npm.mint, params, sender=deployer)
         boundaries.update((lower, upper))
     return Pool(contract, str(t0.address), str(t1.address), fee, spacing, sorted(boundaries))
 

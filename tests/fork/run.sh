@@ -23,7 +23,10 @@ for _ in $(seq 100); do curl -s -o /dev/null "127.0.0.1:$port" && break; sleep 0
 kill -0 "$pid" 2>/dev/null || { echo "upstream anvil did not start:" >&2; cat "$log" >&2; exit 1; }
 
 if ! [ -s "$state" ] || [ "$state" -ot .stamps/compile ] || [ "$state" -ot scripts/profiles/local.yaml ]; then
-  # first run (or contracts/profile changed): deploy into this node and keep it running
+  # first run (or contracts/profile changed): deploy into this node and keep it running; the
+  # record of an earlier upstream names contracts this fresh node does not have (the deploy
+  # would refuse to resume from it)
+  rm -f scripts/deployments/ethereum-upstream.json
   # bounded: a deploy that waits on the node (for example for confirmations a node that only
   # mines on demand never gives) must fail here with its log, not use up CI's time
   if ! timeout 900 ape run deploy --network ethereum:upstream:node --dump-state "$state" > "$log.deploy" 2>&1; then

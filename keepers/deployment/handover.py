@@ -1,0 +1,103 @@
+"""What the deployer still holds after a deploy, read from the chain, and what the admin must do
+(issue 13: four contracts waited for `acceptOwnership` and nothing said so).
+
+`handover_status` checks every role and ownership a deploy gives the deployer on the contracts
+of a deployment record. Each one is either gone, pending to the admin (an Ownable2Step transfer
+the admin must accept: an item of the checklist, with the call and who makes it) or still held
+(a power the deploy failed to give away). `render` prints the checklist, or "hand-over
+complete".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+FUND_ROLES = ("DEFAULT_ADMIN_ROLE", "ADMIN_ROLE", "KEEPER_ROLE", "GUARDIAN_ROLE")
+TIMELOCK_ROLES = ("DEFAULT_ADMIN_ROLE", "PROPOSER_ROLE", "EXECUTOR_ROLE", "CANCELLER_ROLE")
+TWO_STEP = (
+    ("scheduler", "RebalanceScheduler"),
+    ("tx_funder", "TxFunder"),
+    ("paid_registry", "PaidRebalancerRegistry"),
+    ("supervisor", "Supervisor"),
+    ("fund_rebalancer", "Rebalancer"),  # owned by the registry, which keeps it for the admin
+)
+
+
+@dataclass
+class Handover:
+    admin: str
+    deployer: str
+    todo: list[dict[str, str]] = field(default_factory=list)  # contract, address, call, who
+    held: list[str] = field(default_factory=list)  # powers the deployer still holds outright
+
+    @property
+    def complete(self) -> bool:
+        return not self.todo and not self.held
+
+
+def _same(a: Any, b: Any) -> bool:
+    return str(a).lower() == str(b).lower()
+
+
+def handover_status(project: Any, record: dict[str, Any], deployer: str, admin: str) -> Handover:
+    """Reads, for every contract of ``record`` (the deploy's addresses), what ``deployer`` holds."""
+    h = Handover(admin=str(admin), deployer=str(deployer))
+    if _same(deployer, admin):
+        h.held.append(f"the deployer {deployer} is the admin: it keeps the admin's powers")
+    fund = {
+        "vault": project.TieredVault.at(record["vault"]),
+        "controller": project.AssetController.at(record["controller"]),
+    }
+    for name, c in fund.items():
+        roles = FUND_ROLES + (("REBALANCER_ROLE",) if name == "controller" else ())
+        for r in roles:
+            if c.hasRole(getattr(c, r)(), deployer):
+                h.held.append(f"{name} {c.address}: {r}")
+    if record.get("timelock"):
+        t = project.FundTimelock.at(record["timelock"])
+        for r in TIMELOCK_ROLES:
+            if t.hasRole(getattr(t, r)(), deployer):
+                h.held.append(f"timelock {t.address}: {r}")
+    uni = (record.get("adapters") or {}).get("uniswap")
+    if uni and _same(project.UniswapV3Adapter.at(uni).owner(), deployer):
+        h.held.append(f"UniswapV3Adapter {uni}: owner")
+    automation = record.get("automation") or {}
+    for key, contract_name in TWO_STEP:
+        address = automation.get(key)
+        if not address:
+            continue
+        c = getattr(project, contract_name).at(address)
+        owner, pending = c.owner(), c.pendingOwner()
+        if _same(pending, admin):
+            h.todo.append(
+                {
+                    "contract": contract_name,
+                    "address": str(address),
+                    "call": "acceptOwnership()",
+                    "who": f"admin {admin}",
+                }
+            )
+        elif _same(owner, deployer):
+            h.held.append(f"{contract_name} {address}: owner (no transfer to the admin started)")
+        elif not (_same(owner, admin) or _same(owner, automation.get("paid_registry"))):
+            h.held.append(
+                f"{contract_name} {address}: owned by {owner}, neither the admin nor the deployer"
+            )
+    return h
+
+
+def render(h: Handover) -> str:
+    if h.complete:
+        return f"hand-over complete: the deployer {h.deployer} holds no role or ownership"
+    lines = []
+    if h.todo:
+        lines.append(f"hand-over checklist: {len(h.todo)} call(s) the admin must make")
+        w = max(len(t["contract"]) for t in h.todo)
+        for t in h.todo:
+            lines.append(f"  {t['contract']:<{w}}  {t['address']}  {t['call']:<18}  by {t['who']}")
+        lines.append(f"  until then the deployer {h.deployer} still owns these contracts")
+    if h.held:
+        lines.append(f"the deployer {h.deployer} still holds (the deploy did not give these away):")
+        lines.extend(f"  {x}" for x in h.held)
+    return "\n".join(lines)

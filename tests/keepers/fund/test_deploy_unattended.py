@@ -1,0 +1,267 @@
+"""The operator's deploy on a node declared as a real network (issue 13, "deploy unattended"):
+an anvil standing in for the chain, reached as the project's custom network ``upstream`` at
+its own URI (``--network ethereum:upstream:http://...``), the deploy key an ape keyfile account
+(what ``ape accounts import`` writes) in a temporary ape data folder.
+
+- ``--dry-run`` runs the whole deploy on an ape-foundry fork of that node and prints the plan:
+  the node's head and the deployer's nonce do not move, no record is written;
+- ``--autosign`` signs with the passphrase from ``APE_ACCOUNTS_<alias>_PASSPHRASE``, with no
+  terminal (stdin closed): a wrong passphrase stops before the first transaction, and the
+  passphrase never appears in the output;
+- the real deploy then sends what the dry run planned and ends with "hand-over complete".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from eth_account import Account
+from web3 import Web3
+
+ROOT = Path(__file__).resolve().parents[3]
+MNEMONIC = "test test test test test test test test test test test junk"
+PASSPHRASE = "correct horse battery staple 42"
+ALIAS = "ops-deployer"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_anvil(*args: str) -> tuple[subprocess.Popen, str, Web3]:
+    anvil = shutil.which("anvil", path=f"{ROOT / 'node_modules' / '.bin'}:{os.environ['PATH']}")
+    assert anvil, "anvil from npm (node_modules/.bin)"
+    port = _free_port()
+    proc = subprocess.Popen(
+        [anvil, "--port", str(port), "--silent", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    w3 = Web3(Web3.HTTPProvider(url))
+    for _ in range(100):
+        if w3.is_connected():
+            break
+        time.sleep(0.1)
+    return proc, url, w3
+
+
+@pytest.fixture
+def node():
+    proc, url, w3 = _start_anvil()
+    try:
+        yield url, w3
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def ape_home(tmp_path):
+    """An ape data folder holding one keyfile account (as `ape accounts import` writes it) for
+    the 8th key of the test mnemonic; the installed packages are shared, not copied."""
+    home = tmp_path / "ape-home"
+    (home / "accounts").mkdir(parents=True)
+    real = Path(os.environ.get("APE_DATA_FOLDER", Path.home() / ".ape"))
+    if (real / "packages").exists():
+        (home / "packages").symlink_to(real / "packages")
+    Account.enable_unaudited_hdwallet_features()
+    acct = Account.from_mnemonic(MNEMONIC, account_path="m/44'/60'/0'/0/7")
+    keyfile = Account.encrypt(acct.key, PASSPHRASE)
+    (home / "accounts" / f"{ALIAS}.json").write_text(json.dumps(keyfile))
+    return home, acct.address
+
+
+def _deploy(
+    url: str | None,
+    home: Path,
+    *args: str,
+    passphrase: str | None = None,
+    network: str = "",
+    extra: dict[str, str] | None = None,
+):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("APE_ACCOUNTS_", "DEPLOY_STOP", "DEPLOY_FAULT"))
+    }
+    env.update(extra or {})
+    env["APE_DATA_FOLDER"] = str(home)
+    env["PATH"] = f"{ROOT / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{env['PATH']}"
+    if passphrase is not None:
+        env[f"APE_ACCOUNTS_{ALIAS}_PASSPHRASE"] = passphrase
+    network = network or f"ethereum:upstream:{url}"
+    cmd = ["ape", "run", "deploy", "--network", network, "--account", ALIAS]
+    return subprocess.run(
+        [*cmd, *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,  # no terminal: a prompt would fail, not wait
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_deploy__dry_run_then_autosign__nothing_sent_by_the_dry_run_then_the_plan_deployed(
+    node, ape_home, tmp_path
+):
+    url, w3 = node
+    home, deployer = ape_home
+    record = tmp_path / "record.json"
+
+    def fingerprint():
+        head = w3.eth.get_block("latest")
+        return head["number"], head["hash"], w3.eth.get_transaction_count(deployer)
+
+    before = fingerprint()
+    dry = _deploy(url, home, "--dry-run", "--record", str(record))
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
+    assert fingerprint() == before  # the upstream's head and the deployer's nonce unchanged
+    assert not record.exists()
+    out = dry.stdout
+    assert "dry run: " in out and "total gas " in out and "nothing was sent to it" in out
+    planned = [ln.split()[0] for ln in out.splitlines() if ln.startswith("  deploy:")]
+    assert "deploy:vault" in planned and "deploy:timelock" in planned
+    total = int(out.split("total gas ")[1].split()[0].replace(",", ""))
+    assert total > 10_000_000
+    assert "hand-over complete" in out
+
+    wrong = _deploy(url, home, "--autosign", "--record", str(record), passphrase="wrong")
+    assert wrong.returncode != 0
+    assert f"cannot unlock '{ALIAS}' with APE_ACCOUNTS_{ALIAS}_PASSPHRASE" in wrong.stderr
+    assert fingerprint() == before and not record.exists()
+    missing = _deploy(url, home, "--autosign", "--record", str(record))
+    assert missing.returncode != 0
+    assert f"set APE_ACCOUNTS_{ALIAS}_PASSPHRASE" in missing.stderr
+
+    # stopped after 10 transactions (the fault injector, armed on purpose), then run again
+    fault = {"DEPLOY_FAULT_INJECTION": "1", "DEPLOY_STOP_AFTER": "10"}
+    stopped = _deploy(
+        url, home, "--autosign", "--record", str(record), passphrase=PASSPHRASE, extra=fault
+    )
+    assert stopped.returncode != 0
+    assert f"stopped after 10 steps (record: {record})" in stopped.stderr
+    assert json.loads(record.read_text())["complete"] is False
+    assert w3.eth.get_transaction_count(deployer) == before[2] + 10
+
+    real = _deploy(url, home, "--autosign", "--record", str(record), passphrase=PASSPHRASE)
+    assert real.returncode == 0, real.stdout[-3000:] + real.stderr[-3000:]
+    assert f"resuming from {record}: 10 steps done" in real.stdout
+    assert "10 resumed from the record" in real.stdout
+    assert PASSPHRASE not in real.stdout + real.stderr
+    data = json.loads(record.read_text())
+    assert data["complete"] is True and data["deployer"] == deployer
+    assert data["chain_id"] == w3.eth.chain_id and data["network"] == "ethereum:upstream"
+    assert [s["step"] for s in data["steps"] if s["step"].startswith("deploy:")] == planned
+    assert data["handover"]["todo"] == [] and data["handover"]["deployer_holds"] == []
+    assert "hand-over complete" in real.stdout
+    # the deploy sent what the dry run planned, once
+    mine = [s for s in data["steps"] if s["from"] == deployer]
+    assert w3.eth.get_transaction_count(deployer) == before[2] + len(mine)
+    # every deployer step is on chain, in its recorded block
+    for s in data["steps"]:
+        assert w3.eth.get_transaction_receipt(s["tx"])["blockNumber"] == s["block"]
+
+
+# -- a network declared outside the repository ------------------------------------------------
+
+USER_CONFIG = """
+node:
+  ethereum:
+    hoodi:
+      uri: {url}
+ethereum:
+  hoodi:
+    required_confirmations: 2
+foundry:
+  fork:
+    ethereum:
+      hoodi:
+        upstream_provider: node
+"""
+
+
+def _deploy_raw(w3: Web3, name: str, *args, sender: str) -> str:
+    """A contract of this project's build, deployed with web3 alone (the tokens and the feed
+    that exist already on the operator's chain)."""
+    build = json.loads((ROOT / ".build" / "__local__.json").read_text())["contractTypes"][name]
+    c = w3.eth.contract(abi=build["abi"], bytecode=build["deploymentBytecode"]["bytecode"])
+    tx = c.constructor(*args).transact({"from": sender})
+    return str(w3.eth.wait_for_transaction_receipt(tx, timeout=60)["contractAddress"])
+
+
+@pytest.mark.slow  # about 2 minutes: the deploy waits on 1-second blocks by design
+def test_deploy__network_in_user_config_only__dry_run_and_deploy_with_its_confirmations(
+    ape_home, tmp_path
+):
+    """The operator's network (here ``hoodi``: a chain ape knows, which the project's
+    ape-config.yaml does not configure) is given in the user-level config only: its RPC, its
+    confirmations and its fork provider. The dry run forks it, the deploy waits for the
+    user's 2 confirmations once, on its last transaction (anvil mines a block a second)."""
+    proc, url, w3 = _start_anvil("--chain-id", "560048", "--block-time", "1")
+    try:
+        home, deployer = ape_home
+        (home / "ape-config.yaml").write_text(USER_CONFIG.format(url=url))
+        funder = w3.eth.accounts[0]
+        cash = _deploy_raw(w3, "TestStablecoin", "Tether USD (test)", "USDT", 6, sender=funder)
+        feed = _deploy_raw(w3, "TestPriceFeed", 8, 10**8, sender=funder)
+        mmf = _deploy_raw(w3, "TestMoneyMarketFund", cash, "MMF", "MMF", sender=funder)
+        admin = Web3.to_checksum_address("0x" + "a1" * 20)
+        profile = {
+            "network": "hoodi",
+            "base": {"address": cash},
+            "tiers": [[1000, 500, 2000], [3000, 2000, 4000], [6000, 5000, 7000]],
+            "risk": {"loss_budget": 50_000, "notional_budget": 10_000_000},
+            "roles": {
+                "admin": admin,
+                "keeper": Web3.to_checksum_address("0x" + "b2" * 20),
+                "guardian": Web3.to_checksum_address("0x" + "c3" * 20),
+            },
+            "timelock_delay": 3600,
+            "assets": [{"symbol": "MMF", "kind": "erc4626", "tier": 1, "token": mmf, "feed": feed}],
+            "automation": {"funder_deposit_wei": 10**17},
+        }
+        prof = tmp_path / "hoodi.yaml"
+        prof.write_text(yaml.safe_dump(profile))
+        record = tmp_path / "record.json"
+        args = ("--profile", str(prof), "--record", str(record))
+
+        nonce = w3.eth.get_transaction_count(deployer)
+        dry = _deploy(None, home, "--dry-run", *args, network="ethereum:hoodi:node")
+        assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
+        assert "total gas" in dry.stdout and not record.exists()
+        assert w3.eth.get_transaction_count(deployer) == nonce
+        # the dry run knows the hand-over a bare-address admin must finish
+        assert "4 call(s) the admin must make" in dry.stdout
+
+        started = time.monotonic()
+        real = _deploy(
+            None, home, "--autosign", *args, passphrase=PASSPHRASE, network="ethereum:hoodi:node"
+        )
+        elapsed = time.monotonic() - started
+        assert real.returncode == 0, real.stdout[-3000:] + real.stderr[-3000:]
+        assert "2 confirmation(s) awaited" in real.stdout
+        data = json.loads(record.read_text())
+        assert data["network"] == "ethereum:hoodi" and data["chain_id"] == 560048
+        assert w3.eth.block_number >= data["blocks"]["last"] + 2
+        todo = data["handover"]["todo"]
+        assert [t["call"] for t in todo] == ["acceptOwnership()"] * 4
+        assert all(t["who"] == f"admin {admin}" for t in todo)
+        assert data["handover"]["deployer_holds"] == []
+        for t in todo:
+            assert f"{t['address']}  acceptOwnership()" in real.stdout
+        print(f"deploy of {len(data['steps'])} transactions at 1 s blocks: {elapsed:.1f} s")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
