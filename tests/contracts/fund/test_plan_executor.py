@@ -12,6 +12,7 @@ import pytest
 from eth_utils import keccak
 from gaslib import check_snapshot
 
+from keepers.deployment.plan_executor import deploy_plan_executor
 from keepers.deployment.safe import deploy_safe, exec_safe_tx
 from keepers.planning.plan_approval import SignedPlan, plan_hash, sign_plan_with
 
@@ -44,14 +45,17 @@ def timelock(project, deployer, safe):
 
 @pytest.fixture(scope="module")
 def executor(project, deployer, fund, controller, keeper, safe, timelock, unit, fund_usdt):
-    ex = deployer.deploy(project.PlanExecutor, controller, safe, deployer, THRESHOLD * unit, 2)
-    ex.grantRole(ex.KEEPER_ROLE(), keeper, sender=deployer)
-    ex.grantRole(ex.ADMIN_ROLE(), safe, sender=deployer)
-    ex.grantRole(ex.DEFAULT_ADMIN_ROLE(), timelock, sender=deployer)
-    ex.renounceRole(ex.DEFAULT_ADMIN_ROLE(), deployer, sender=deployer)
-    # the keeper key moves money only through the executor
-    controller.grantRole(controller.KEEPER_ROLE(), ex, sender=deployer)
-    controller.revokeRole(controller.KEEPER_ROLE(), keeper, sender=deployer)
+    ex = deploy_plan_executor(
+        project,
+        fund,
+        deployer,
+        safe=safe,
+        timelock=timelock,
+        keeper=keeper,
+        approval_threshold=THRESHOLD * unit,
+    )
+    assert not controller.hasRole(controller.KEEPER_ROLE(), keeper)
+    assert not ex.hasRole(ex.DEFAULT_ADMIN_ROLE(), deployer)
     return ex
 
 
@@ -159,6 +163,30 @@ def test_executeAction__large_plan_keeper_alone__reverts_PlanNeedsApproval(
     big = make_plan(alloc(controller, 1, 300_000 * unit), ref="big")
     with ape.reverts(executor.PlanNeedsApproval):
         run(executor, big, 0, sender=keeper)
+
+
+def test_executeAction__redeem_and_waterfall__notional_measured_on_every_move(
+    executor, controller, fund, make_plan, keeper, funded, unit, alice, bob
+):
+    invest = make_plan(alloc(controller, 1, 400_000 * unit), ref="invest")
+    run(executor, invest, 0, sigs(invest, alice, bob), sender=keeper)
+    mmf = fund.assets["mmfA"]
+    tokens = mmf.balanceOf(controller) // 20
+    value = controller.valueOf(mmf, tokens)
+    assert 0 < value < THRESHOLD * unit
+    redeem = controller.redeemAsset.encode_input(mmf.address, tokens, 0)
+    small = make_plan(redeem, ref="redeem")
+    ev = run(executor, small, 0, sender=keeper).decode_logs(executor.ActionExecuted)[0]
+    assert ev.notional == value  # the feed is flat: the controller booked the oracle value
+    # a waterfall is a move too: raising 200,000 is large whatever the keeper calls it
+    water = controller.executeWaterfallLiquidation.encode_input(200_000 * unit, 1)
+    big = make_plan(water, ref="water")
+    with ape.reverts(executor.PlanNeedsApproval, planId=big.plan_id):
+        run(executor, big, 0, sender=keeper)
+    ev = run(executor, big, 0, sigs(big, bob, alice), sender=keeper).decode_logs(
+        executor.ActionExecuted
+    )[0]
+    assert ev.notional > THRESHOLD * unit and ev.approvals == 2
 
 
 def test_executeAction__two_of_three_owners__large_plan_runs(
