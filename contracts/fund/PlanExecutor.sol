@@ -102,7 +102,7 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
         for (uint256 i; i < count; ++i) {
             (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(planHash, signatures[i]);
             if (err != ECDSA.RecoverError.NoError || !_safe.isOwner(signer)) continue;
-            bool repeat;
+            bool repeat = false;
             for (uint256 j; j < n; ++j) {
                 if (seen[j] == signer) {
                     repeat = true;
@@ -209,7 +209,7 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
         PlanRecord storage r = _plans[planId];
         uint256 total = r.notional + notional;
         r.notional = SafeCast.toUint128(total);
-        uint256 approvals;
+        uint256 approvals = 0; // none checked below the threshold
         if (total > _threshold) {
             if (signatures.length == 0) revert PlanNeedsApproval(planId, total, _threshold);
             approvals = countApprovals(r.planHash, signatures);

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_abi import encode
 from eth_account import Account
 from eth_account.messages import SignableMessage, _hash_eip191_message, encode_typed_data
 from eth_utils import keccak, to_checksum_address
@@ -195,3 +196,22 @@ def count_approvals(
         else:
             seen.append(signer)
     return ApprovalCount(tuple(seen), tuple(rejected))
+
+
+#: executeAction((bytes32,address,uint64),uint256,bytes,bytes32[],bytes[])
+EXECUTE_ACTION_SIGNATURE = "executeAction((bytes32,address,uint64),uint256,bytes,bytes32[],bytes[])"
+
+
+def encode_execute_action(
+    plan: SignedPlan, index: int, signatures: tuple[bytes, ...] | list[bytes] = ()
+) -> bytes:
+    """Calldata of PlanExecutor.executeAction for action `index` of `plan` (what the keeper's
+    pipeline sends to the executor instead of the bare controller call)."""
+    if not 0 <= index < len(plan.actions):
+        raise ValueError(f"index {index} outside the plan's {len(plan.actions)} actions")
+    selector = keccak(text=EXECUTE_ACTION_SIGNATURE)[:4]
+    args = encode(
+        ["(bytes32,address,uint64)", "uint256", "bytes", "bytes32[]", "bytes[]"],
+        [plan.header(), index, plan.actions[index], plan.action_hashes(), list(signatures)],
+    )
+    return selector + args

@@ -14,7 +14,12 @@ from gaslib import check_snapshot
 
 from keepers.deployment.plan_executor import deploy_plan_executor
 from keepers.deployment.safe import deploy_safe, exec_safe_tx
-from keepers.planning.plan_approval import SignedPlan, plan_hash, sign_plan_with
+from keepers.planning.plan_approval import (
+    SignedPlan,
+    encode_execute_action,
+    plan_hash,
+    sign_plan_with,
+)
 
 THRESHOLD = 100_000  # whole base tokens: plans that move more need 2 of 3 owners
 SENTINEL = "0x0000000000000000000000000000000000000001"
@@ -116,7 +121,20 @@ def test_hashPlan__matches_the_python_typed_data__to_the_byte(
     assert len({plan_hash(p) for p in plans}) == 3
 
 
-def test_countApprovals__distinct_current_owners_only(executor, controller, make_plan, unit, alice, bob, carol, attacker):  # fmt: skip
+def test_encode_execute_action__same_bytes_as_the_abi(executor, controller, make_plan, unit, alice):
+    p = make_plan(alloc(controller, 1, 5 * unit), alloc(controller, 2, 7 * unit))
+    s = sigs(p, alice)
+    for i in (0, 1):
+        ours = encode_execute_action(p, i, s)
+        theirs = executor.executeAction.encode_input(
+            p.header(), i, p.actions[i], p.action_hashes(), s
+        )
+        assert ours == bytes(theirs)
+
+
+def test_countApprovals__distinct_current_owners_only(
+    alice, bob, carol, attacker, executor, controller, make_plan, unit
+):
     p = make_plan(alloc(controller, 1, 5 * unit))
     h = plan_hash(p)
     assert executor.countApprovals(h, sigs(p, alice, bob, carol)) == 3
@@ -213,7 +231,7 @@ def test_executeAction__one_owner_signing_twice__counts_once(
 
 
 def test_executeAction__removed_safe_owner__signature_no_longer_counts(
-    executor, controller, make_plan, keeper, funded, unit, safe, alice, bob, carol, dave
+    alice, bob, carol, dave, safe, executor, controller, make_plan, keeper, funded, unit
 ):
     p = make_plan(alloc(controller, 1, 300_000 * unit))
     s = sigs(p, alice, bob)
