@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Address} from "@openzeppelin/contracts/utils/Address.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {IAssetController} from "../interfaces/IAssetController.sol";
+import {IRebalanceTarget} from "../interfaces/IRebalanceTarget.sol";
+import {IPlanExecutor, ISafeOwners} from "../interfaces/IPlanExecutor.sol";
+
+/// @title PlanExecutor
+/// @notice Runs the keeper's plans on the AssetController, one action per transaction, each at
+/// most once, and only with the admin Safe owners' signatures once a plan is large (measured).
+contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient, EIP712 {
+    /* ROLES AND CONSTANTS */
+
+    bytes32 public constant ADMIN_ROLE = keccak256("ADMIN_ROLE");
+    bytes32 public constant KEEPER_ROLE = keccak256("KEEPER_ROLE");
+
+    bytes32 public constant PLAN_TYPEHASH =
+        keccak256("Plan(bytes32 planId,address controller,uint64 deadline,bytes[] actions)");
+
+    /// @notice More signatures than this are refused (bounds the owner look-ups of one action).
+    uint256 public constant MAX_SIGNATURES = 16;
+
+    /// @notice Actions per plan (one bit each, packed with the plan's notional in one slot).
+    uint256 public constant MAX_ACTIONS = 128;
+
+    /* STORAGE */
+
+    IAssetController private immutable _controller;
+    ISafeOwners private _safe;
+    uint256 private _threshold;
+    uint256 private _required;
+
+    /// @dev Two slots per plan: the first action writes both (the hash and the done bits with
+    /// the notional), every later one only the second.
+    struct PlanRecord {
+        bytes32 planHash; // bound at the plan's first action
+        uint128 notional; // sum of the notional its actions booked on the controller
+        uint128 done; // bit i: action i has run
+    }
+
+    mapping(bytes32 planId => PlanRecord) private _plans;
+
+    constructor(IAssetController controller_, ISafeOwners safe_, address admin, uint256 threshold, uint256 required)
+        EIP712("Ballast PlanExecutor", "1")
+    {
+        if (address(controller_) == address(0)) revert ZeroAddress("controller");
+        if (address(safe_) == address(0)) revert ZeroAddress("safe");
+        if (admin == address(0)) revert ZeroAddress("admin");
+        if (required == 0 || required > MAX_SIGNATURES) revert InvalidParameter("requiredApprovals", required);
+        _controller = controller_;
+        _safe = safe_;
+        _threshold = threshold;
+        _required = required;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        emit SafeSet(address(safe_));
+        emit ApprovalThresholdSet(threshold);
+        emit RequiredApprovalsSet(required);
+    }
+
+    /* VIEWS */
+
+    /// @inheritdoc IPlanExecutor
+    function controller() external view returns (address) {
+        return address(_controller);
+    }
+
+    /// @inheritdoc IPlanExecutor
+    function safe() external view returns (address) {
+        return address(_safe);
+    }
+
+    /// @inheritdoc IPlanExecutor
+    function approvalThreshold() external view returns (uint256) {
+        return _threshold;
+    }
+
+    /// @inheritdoc IPlanExecutor
+    function requiredApprovals() external view returns (uint256) {
+        return _required;
+    }
+
+    /// @inheritdoc IPlanExecutor
+    function hashPlan(PlanHeader calldata plan, bytes32[] calldata actionHashes) public view returns (bytes32) {
+        // EIP-712 encodes bytes[] as keccak256 of the concatenated keccak256 of each element
+        bytes32 actionsHash = keccak256(abi.encodePacked(actionHashes));
+        return _hashTypedDataV4(
+            keccak256(abi.encode(PLAN_TYPEHASH, plan.planId, plan.controller, plan.deadline, actionsHash))
+        );
+    }
+
+    /// @inheritdoc IPlanExecutor
+    function countApprovals(bytes32 planHash, bytes[] calldata signatures) public view returns (uint256 n) {
+        uint256 count = signatures.length;
+        if (count > MAX_SIGNATURES) revert TooManySignatures(count, MAX_SIGNATURES);
+        address[] memory seen = new address[](count);
+        for (uint256 i; i < count; ++i) {
+            (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(planHash, signatures[i]);
+            if (err != ECDSA.RecoverError.NoError || !_safe.isOwner(signer)) continue;
+            bool repeat = false;
+            for (uint256 j; j < n; ++j) {
+                if (seen[j] == signer) {
+                    repeat = true;
+                    break;
+                }
+            }
+            if (repeat) continue;
+            seen[n] = signer;
+            ++n;
+        }
+    }
+
+    /// @inheritdoc IPlanExecutor
+    function executed(bytes32 planId, uint256 index) external view returns (bool) {
+        return index < MAX_ACTIONS && _plans[planId].done & (uint128(1) << index) != 0;
+    }
+
+    /// @inheritdoc IPlanExecutor
+    function planState(bytes32 planId) external view returns (bytes32 planHash, uint256 notional) {
+        PlanRecord storage r = _plans[planId];
+        return (r.planHash, r.notional);
+    }
+
+    /* KEEPER */
+
+    /// @inheritdoc IPlanExecutor
+    function executeAction(
+        PlanHeader calldata plan,
+        uint256 index,
+        bytes calldata action,
+        bytes32[] calldata actionHashes,
+        bytes[] calldata signatures
+    ) external onlyRole(KEEPER_ROLE) nonReentrant returns (bytes memory result) {
+        _admit(plan, index, action, actionHashes);
+        uint256 notional;
+        (result, notional) = _run(action);
+        _settle(plan.planId, index, notional, signatures);
+    }
+
+    /* CONFIGURATION */
+
+    /// @inheritdoc IPlanExecutor
+    function setApprovalThreshold(uint256 threshold) external {
+        _authorize(threshold > _threshold, "approvalThreshold");
+        _threshold = threshold;
+        emit ApprovalThresholdSet(threshold);
+    }
+
+    /// @inheritdoc IPlanExecutor
+    function setRequiredApprovals(uint256 required) external {
+        if (required == 0 || required > MAX_SIGNATURES) revert InvalidParameter("requiredApprovals", required);
+        _authorize(required < _required, "requiredApprovals");
+        _required = required;
+        emit RequiredApprovalsSet(required);
+    }
+
+    /// @inheritdoc IPlanExecutor
+    function setSafe(address safe_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (safe_ == address(0)) revert ZeroAddress("safe");
+        _safe = ISafeOwners(safe_);
+        emit SafeSet(safe_);
+    }
+
+    /* INTERNAL */
+
+    /// @dev Every check that needs no call, then binds the plan id and marks the action done
+    /// (before the call: a re-entered executeAction would see it).
+    function _admit(PlanHeader calldata plan, uint256 index, bytes calldata action, bytes32[] calldata actionHashes)
+        private
+    {
+        bytes32 planId = plan.planId;
+        if (block.timestamp > plan.deadline) revert PlanExpired(planId, plan.deadline, block.timestamp);
+        if (plan.controller != address(_controller)) revert WrongController(address(_controller), plan.controller);
+        if (actionHashes.length > MAX_ACTIONS) revert TooManyActions(actionHashes.length, MAX_ACTIONS);
+        if (index >= actionHashes.length) revert ActionIndexOutOfRange(index, actionHashes.length);
+        bytes32 sent = keccak256(action);
+        if (sent != actionHashes[index]) revert ActionMismatch(planId, index, actionHashes[index], sent);
+        PlanRecord storage r = _plans[planId];
+        // index < MAX_ACTIONS = 128 (checked above): the shift stays inside uint128
+        uint128 bit = uint128(1) << index;
+        uint128 done = r.done;
+        if (done & bit != 0) revert ActionAlreadyExecuted(planId, index);
+        _allowedSelector(action);
+        bytes32 planHash = hashPlan(plan, actionHashes);
+        bytes32 bound = r.planHash;
+        if (bound == bytes32(0)) r.planHash = planHash;
+        else if (bound != planHash) revert PlanChanged(planId, bound, planHash);
+        r.done = done | bit;
+    }
+
+    /// @dev Calls the controller and measures the notional the call booked on its budget.
+    function _run(bytes calldata action) private returns (bytes memory result, uint256 notional) {
+        (, uint256 usedBefore) = _controller.budgetUsage();
+        result = Address.functionCall(address(_controller), action);
+        (, uint256 usedAfter) = _controller.budgetUsage();
+        // same block, so nothing drained between the reads: the delta is what this call booked
+        // (a controller whose usage fell would be broken; count nothing rather than underflow)
+        notional = usedAfter > usedBefore ? usedAfter - usedBefore : 0;
+    }
+
+    /// @dev Adds the action's notional to its plan and, past the threshold, requires the owners'
+    /// signatures over the plan hash the plan id is bound to.
+    function _settle(bytes32 planId, uint256 index, uint256 notional, bytes[] calldata signatures) private {
+        PlanRecord storage r = _plans[planId];
+        uint256 total = r.notional + notional;
+        r.notional = SafeCast.toUint128(total);
+        uint256 approvals = 0; // none checked below the threshold
+        if (total > _threshold) {
+            if (signatures.length == 0) revert PlanNeedsApproval(planId, total, _threshold);
+            approvals = countApprovals(r.planHash, signatures);
+            if (approvals < _required) revert NotEnoughApprovals(planId, approvals, _required);
+        }
+        emit ActionExecuted(planId, index, notional, total, approvals);
+    }
+
+    /// @dev The timelock may do anything; the admin only what reduces risk.
+    function _authorize(bool increasesRisk, string memory what) private view {
+        if (hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) return;
+        if (increasesRisk) revert RiskIncreaseRequiresTimelock(msg.sender, what);
+        _checkRole(ADMIN_ROLE);
+    }
+
+    /// @dev Only the controller's keeper moves; nothing else the executor's role could reach.
+    function _allowedSelector(bytes calldata action) private pure {
+        if (action.length < 4) revert SelectorNotAllowed(bytes4(0));
+        bytes4 s = bytes4(action[:4]);
+        if (
+            s != IAssetController.allocateToLayer.selector && s != IAssetController.purchaseAsset.selector
+                && s != IAssetController.redeemAsset.selector && s != IAssetController.rebalanceBuffer.selector
+                && s != IAssetController.executeWaterfallLiquidation.selector && s != IRebalanceTarget.rebalance.selector
+        ) revert SelectorNotAllowed(s);
+    }
+}

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title ISafeOwners
+/// @notice The one view of a Safe (1.4.1) the plan executor reads: whether an address is a
+/// current owner. Removing an owner from the Safe withdraws every approval it signed.
+interface ISafeOwners {
+    function isOwner(address owner) external view returns (bool);
+}
+
+/// @title IPlanExecutor
+/// @notice The keeper's only way to move the fund's money (issue 15 "approvals that mean
+/// something", issue 13 "double execution with one key"). The executor holds the controller's
+/// KEEPER_ROLE; the keeper key holds KEEPER_ROLE here. A keeper plan is
+/// (planId, chain id, this executor, controller, deadline, ordered action calldata), hashed as
+/// EIP-712 typed data:
+///
+///   domain  EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)
+///           name "Ballast PlanExecutor", version "1", the chain id, this contract
+///   message Plan(bytes32 planId,address controller,uint64 deadline,bytes[] actions)
+///
+/// The keeper sends one action per transaction (its pipeline resumes per action after a crash),
+/// with the keccak256 of every action of the plan, so the contract recomputes the plan hash from
+/// what it is given and checks the action it runs is the one at `index`. Each (planId, index)
+/// runs at most once, whoever sends it; a plan id is bound to the first plan hash it ran with.
+///
+/// "Large" is judged here, not declared by the keeper: each action's notional is what the
+/// controller booked on its notional budget during the call (`budgetUsage()` delta), summed per
+/// plan. Once a plan's sum passes `approvalThreshold`, the action runs only with EIP-712
+/// signatures of the plan hash by at least `requiredApprovals` distinct current owners of the
+/// admin Safe, checked at every such action (an owner removed mid-plan stops counting at once).
+/// @dev Roles: DEFAULT_ADMIN_ROLE (the timelock) makes risk-increasing changes (raise the
+/// threshold, lower the required approvals, change the Safe, grant roles); ADMIN_ROLE (the Safe)
+/// makes risk-reducing ones at once (lower the threshold, require more approvals).
+interface IPlanExecutor {
+    /// @notice What the keeper declares of a plan besides its actions (the chain id and this
+    /// contract are in the EIP-712 domain).
+    struct PlanHeader {
+        bytes32 planId;
+        address controller;
+        uint64 deadline;
+    }
+
+    /* EVENTS */
+
+    /// @notice Action `index` of `planId` ran; `notional` is what it booked on the controller's
+    /// notional budget, `planNotional` the plan's sum so far, `approvals` the distinct current
+    /// owners counted (0 when the plan was below the threshold and none were checked).
+    event ActionExecuted(
+        bytes32 indexed planId,
+        uint256 indexed index,
+        uint256 notional,
+        uint256 planNotional,
+        uint256 approvals
+    );
+    event ApprovalThresholdSet(uint256 threshold);
+    event RequiredApprovalsSet(uint256 required);
+    event SafeSet(address indexed safe);
+
+    /* ERRORS */
+
+    /// @notice (planId, index) has run before: an action runs at most once, whoever sends it.
+    error ActionAlreadyExecuted(bytes32 planId, uint256 index);
+    error PlanExpired(bytes32 planId, uint64 deadline, uint256 timestamp);
+    error ActionIndexOutOfRange(uint256 index, uint256 count);
+    error TooManyActions(uint256 count, uint256 max);
+    /// @notice The calldata sent is not the action the plan declares at `index`.
+    error ActionMismatch(bytes32 planId, uint256 index, bytes32 declared, bytes32 sent);
+    /// @notice `planId` already ran actions of another plan (edited after its first action).
+    error PlanChanged(bytes32 planId, bytes32 bound, bytes32 presented);
+    error WrongController(address expected, address presented);
+    error SelectorNotAllowed(bytes4 selector);
+    /// @notice The plan's measured notional passed the threshold and no signature was given.
+    error PlanNeedsApproval(bytes32 planId, uint256 notional, uint256 threshold);
+    /// @notice Signatures were given but fewer than `required` distinct current Safe owners signed.
+    error NotEnoughApprovals(bytes32 planId, uint256 approvals, uint256 required);
+    error TooManySignatures(uint256 count, uint256 max);
+    error RiskIncreaseRequiresTimelock(address caller, string what);
+    error InvalidParameter(string name, uint256 value);
+    error ZeroAddress(string what);
+
+    /* VIEWS */
+
+    function controller() external view returns (address);
+
+    /// @notice The admin Safe whose current owners approve large plans.
+    function safe() external view returns (address);
+
+    /// @notice Measured notional (base units) a plan may move before it needs approvals.
+    function approvalThreshold() external view returns (uint256);
+
+    /// @notice Distinct current Safe owners that must sign a plan above the threshold.
+    function requiredApprovals() external view returns (uint256);
+
+    /// @notice The EIP-712 digest of a plan, given the keccak256 of each action's calldata in order.
+    function hashPlan(PlanHeader calldata plan, bytes32[] calldata actionHashes) external view returns (bytes32);
+
+    /// @notice Distinct current Safe owners among the signers of `planHash` (invalid signatures,
+    /// non-owners and repeats are not counted).
+    function countApprovals(bytes32 planHash, bytes[] calldata signatures) external view returns (uint256);
+
+    function executed(bytes32 planId, uint256 index) external view returns (bool);
+
+    /// @notice The plan hash `planId` is bound to (0 before its first action) and the notional
+    /// its actions have moved.
+    function planState(bytes32 planId) external view returns (bytes32 planHash, uint256 notional);
+
+    /* KEEPER */
+
+    /// @notice Runs action `index` of the plan on the controller (one of its move functions),
+    /// refusing a replay, an expired plan, calldata other than the declared action, a plan id
+    /// bound to another plan, and (once the plan's measured notional passes the threshold)
+    /// fewer than `requiredApprovals` owner signatures over the plan hash. Bubbles the
+    /// controller's revert.
+    /// @param actionHashes keccak256 of every action's calldata, in plan order.
+    /// @param signatures 65-byte ECDSA signatures over the plan hash (any order; may be empty).
+    function executeAction(
+        PlanHeader calldata plan,
+        uint256 index,
+        bytes calldata action,
+        bytes32[] calldata actionHashes,
+        bytes[] calldata signatures
+    ) external returns (bytes memory result);
+
+    /* CONFIGURATION */
+
+    /// @notice Raising it (fewer plans need approval) is timelocked; lowering is immediate (admin).
+    function setApprovalThreshold(uint256 threshold) external;
+
+    /// @notice Lowering it is timelocked; raising it is immediate (admin). At least 1.
+    function setRequiredApprovals(uint256 required) external;
+
+    /// @notice Timelock only: names whose owners approve.
+    function setSafe(address safe_) external;
+}

@@ -1,0 +1,217 @@
+"""Approvals bound to the exact plan (issue 15): EIP-712 typed data of a keeper plan, its hash,
+signing, signer recovery, and counting the approvals that hold. Pure: no chain, no clock.
+
+A plan is what the admins approve and what the PlanExecutor contract
+(contracts/fund/PlanExecutor.sol) recomputes before each action:
+
+    domain  {name: "Ballast PlanExecutor", version: "1", chainId, verifyingContract: executor}
+    message Plan(bytes32 planId,address controller,uint64 deadline,bytes[] actions)
+
+so a signature covers the chain, the executor, the controller, the deadline and every byte of
+the ordered calldata; change any of them and the signature recovers to another address, which
+is not an owner. `count_approvals` is the keeper's (and `keeper review`'s) view of the same rule
+the contract enforces above the threshold: distinct current Safe owners, this plan, in time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_abi import encode
+from eth_account import Account
+from eth_account.messages import SignableMessage, _hash_eip191_message, encode_typed_data
+from eth_utils import keccak, to_checksum_address
+
+DOMAIN_NAME = "Ballast PlanExecutor"
+DOMAIN_VERSION = "1"
+PLAN_TYPE = [
+    {"name": "planId", "type": "bytes32"},
+    {"name": "controller", "type": "address"},
+    {"name": "deadline", "type": "uint64"},
+    {"name": "actions", "type": "bytes[]"},
+]
+EIP712_DOMAIN_TYPE = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+UINT64_MAX = 2**64 - 1
+
+
+def _bytes(value: bytes | str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    return bytes.fromhex(value.removeprefix("0x"))
+
+
+@dataclass(frozen=True)
+class SignedPlan:
+    """A keeper plan as approvers sign it. `actions` is the ordered calldata sent to the
+    controller through the executor; `deadline` is unix seconds (the executor refuses after)."""
+
+    plan_id: bytes
+    chain_id: int
+    executor: str
+    controller: str
+    deadline: int
+    actions: tuple[bytes, ...]
+
+    def __post_init__(self) -> None:
+        pid = _bytes(self.plan_id)
+        if len(pid) != 32:
+            raise ValueError(f"plan_id must be 32 bytes, got {len(pid)}: {self.plan_id!r}")
+        object.__setattr__(self, "plan_id", pid)
+        object.__setattr__(self, "executor", to_checksum_address(self.executor))
+        object.__setattr__(self, "controller", to_checksum_address(self.controller))
+        object.__setattr__(self, "actions", tuple(_bytes(a) for a in self.actions))
+        if not 0 <= self.deadline <= UINT64_MAX:
+            raise ValueError(f"deadline must fit uint64, got {self.deadline}")
+        if self.chain_id <= 0:
+            raise ValueError(f"chain_id must be positive, got {self.chain_id}")
+        if not self.actions:
+            raise ValueError("a plan needs at least one action")
+
+    @staticmethod
+    def plan_id_for(ref: str) -> bytes:
+        """The on-chain plan id of a keeper plan reference (keccak256 of its text)."""
+        return keccak(text=ref)
+
+    def action_hashes(self) -> list[bytes]:
+        """keccak256 of each action's calldata, in order (what executeAction takes)."""
+        return [keccak(a) for a in self.actions]
+
+    def header(self) -> tuple[bytes, str, int]:
+        """The PlanHeader tuple of executeAction / hashPlan."""
+        return (self.plan_id, self.controller, self.deadline)
+
+
+def typed_data(plan: SignedPlan) -> dict[str, Any]:
+    """The full EIP-712 message (what a wallet shows and signs)."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "Plan": PLAN_TYPE},
+        "primaryType": "Plan",
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": plan.chain_id,
+            "verifyingContract": plan.executor,
+        },
+        "message": {
+            "planId": plan.plan_id,
+            "controller": plan.controller,
+            "deadline": plan.deadline,
+            "actions": list(plan.actions),
+        },
+    }
+
+
+def signable(plan: SignedPlan) -> SignableMessage:
+    return encode_typed_data(full_message=typed_data(plan))
+
+
+def plan_hash(plan: SignedPlan) -> bytes:
+    """The EIP-712 digest: equal to PlanExecutor.hashPlan(header, actionHashes)."""
+    return bytes(_hash_eip191_message(signable(plan)))
+
+
+def sign_plan(plan: SignedPlan, private_key: bytes | str) -> bytes:
+    """A 65-byte r|s|v signature of the plan by a raw key (tests, scripts)."""
+    return bytes(Account.sign_message(signable(plan), private_key).signature)
+
+
+def sign_plan_with(plan: SignedPlan, account: Any) -> bytes:
+    """A 65-byte r|s|v signature by an ape account (keyfile, hardware wallet, test account):
+    the account signs the typed data, so a wallet can show what it signs."""
+    sig = account.sign_message(signable(plan))
+    if sig is None:
+        raise ValueError(f"account {account.address} refused to sign the plan")
+    return pack_signature(sig.v, sig.r, sig.s)
+
+
+def pack_signature(v: int, r: bytes | int, s: bytes | int) -> bytes:
+    """r|s|v, 65 bytes. ape's MessageSignature holds r and s as minimal big-endian bytes (a
+    leading zero byte is dropped, about one signature in 128): padded back to 32 bytes here,
+    or the contract sees a 64-byte signature and does not count it."""
+
+    def word(x: bytes | int) -> bytes:
+        n = x if isinstance(x, int) else int.from_bytes(bytes(x), "big")
+        return n.to_bytes(32, "big")
+
+    return word(r) + word(s) + bytes([v if v >= 27 else v + 27])
+
+
+def recover_signer(plan: SignedPlan, signature: bytes | str) -> str | None:
+    """The address whose signature of *this* plan `signature` is (None if malformed). Any
+    other plan's signature recovers to an unrelated address."""
+    try:
+        return str(Account._recover_hash(plan_hash(plan), signature=_bytes(signature)))
+    except Exception:  # malformed length, s out of range, bad v: not a signature of anything
+        return None
+
+
+@dataclass(frozen=True)
+class ApprovalCount:
+    """Who counts, and why each other signature does not (index in the input, reason)."""
+
+    approvers: tuple[str, ...]
+    rejected: tuple[tuple[int, str], ...] = field(default_factory=tuple)
+
+    @property
+    def count(self) -> int:
+        return len(self.approvers)
+
+    def enough(self, required: int) -> bool:
+        return self.count >= required
+
+
+def count_approvals(
+    plan: SignedPlan,
+    signatures: list[bytes | str],
+    owners: set[str] | list[str],
+    now: int,
+    deadline: int | None = None,
+) -> ApprovalCount:
+    """Counts distinct current `owners` who signed this exact plan, as of `now`.
+
+    `deadline` is the approval SLA's (the earlier of it and the plan's own deadline applies);
+    past it nothing counts. Signatures of another plan, chain or executor recover to an address
+    that is not an owner; a repeated signer counts once."""
+    limit = plan.deadline if deadline is None else min(deadline, plan.deadline)
+    if now > limit:
+        reason = f"expired: now {now} > deadline {limit}"
+        return ApprovalCount((), tuple((i, reason) for i in range(len(signatures))))
+    current = {to_checksum_address(o) for o in owners}
+    seen: list[str] = []
+    rejected: list[tuple[int, str]] = []
+    for i, sig in enumerate(signatures):
+        signer = recover_signer(plan, sig)
+        if signer is None:
+            rejected.append((i, "malformed signature"))
+        elif signer not in current:
+            rejected.append((i, f"{signer} is not a current owner (or signed another plan)"))
+        elif signer in seen:
+            rejected.append((i, f"{signer} already counted"))
+        else:
+            seen.append(signer)
+    return ApprovalCount(tuple(seen), tuple(rejected))
+
+
+#: executeAction((bytes32,address,uint64),uint256,bytes,bytes32[],bytes[])
+EXECUTE_ACTION_SIGNATURE = "executeAction((bytes32,address,uint64),uint256,bytes,bytes32[],bytes[])"
+
+
+def encode_execute_action(
+    plan: SignedPlan, index: int, signatures: tuple[bytes, ...] | list[bytes] = ()
+) -> bytes:
+    """Calldata of PlanExecutor.executeAction for action `index` of `plan` (what the keeper's
+    pipeline sends to the executor instead of the bare controller call)."""
+    if not 0 <= index < len(plan.actions):
+        raise ValueError(f"index {index} outside the plan's {len(plan.actions)} actions")
+    selector = keccak(text=EXECUTE_ACTION_SIGNATURE)[:4]
+    args = encode(
+        ["(bytes32,address,uint64)", "uint256", "bytes", "bytes32[]", "bytes[]"],
+        [plan.header(), index, plan.actions[index], plan.action_hashes(), list(signatures)],
+    )
+    return selector + args
