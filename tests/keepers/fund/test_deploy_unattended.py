@@ -265,3 +265,33 @@ def test_deploy__network_in_user_config_only__dry_run_and_deploy_with_its_confir
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_user_config__custom_network_list__replaced_by_the_projects(tmp_path):
+    """Why a chain ape does not know cannot be declared in the user-level config (README): ape
+    merges the user's and the project's configs key by key but replaces lists, so the project's
+    ``networks.custom`` (the rehearsal ``upstream``) hides the user's. If ape starts merging the
+    lists, this fails: then the README can tell operators to declare any chain there."""
+    home = tmp_path / "ape-home"
+    home.mkdir()
+    real = Path(os.environ.get("APE_DATA_FOLDER", Path.home() / ".ape"))
+    if (real / "packages").exists():
+        (home / "packages").symlink_to(real / "packages")
+    (home / "ape-config.yaml").write_text(
+        "networks:\n  custom:\n    - name: operatorchain\n      chain_id: 424242\n"
+        "      ecosystem: ethereum\n      base_ecosystem_plugin: ethereum\n"
+        "      default_provider: node\n"
+        "node:\n  ethereum:\n    operatorchain:\n      uri: http://127.0.0.1:1\n"
+    )
+    env = dict(os.environ, APE_DATA_FOLDER=str(home))
+    env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
+    out = subprocess.run(
+        ["ape", "networks", "list", "--ecosystem", "ethereum"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "upstream" in out.stdout and "operatorchain" not in out.stdout
