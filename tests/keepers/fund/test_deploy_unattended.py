@@ -295,3 +295,45 @@ def test_user_config__custom_network_list__replaced_by_the_projects(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "upstream" in out.stdout and "operatorchain" not in out.stdout
+
+
+def test_deploy__deployer_runs_out_of_funds_midway__stops_with_a_message_then_resumes(
+    node, tmp_path
+):
+    """The issue's half-written deploy: transactions sent, then a failure. The deploy stops
+    with where and what to do (no traceback), the record keeps what was sent, and the same
+    command run again (funds topped up) finishes it without deploying anything twice."""
+    url, w3 = node
+    deployer = w3.eth.accounts[0]  # test account 0: the deploy's default signer
+    w3.provider.make_request("anvil_setBalance", [deployer, hex(2 * 10**16)])  # 0.02 ETH
+    record = tmp_path / "record.json"
+    env = dict(os.environ)
+    env["PATH"] = f"{ROOT / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{env['PATH']}"
+    cmd = ["ape", "run", "deploy", "--network", f"ethereum:upstream:{url}", "--record", str(record)]
+
+    def run():
+        return subprocess.run(
+            cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    first = run()
+    assert first.returncode != 0
+    assert "the deploy stopped" in first.stderr
+    assert "run the same command again to resume" in first.stderr
+    assert "Traceback" not in first.stderr
+    partial = json.loads(record.read_text())
+    sent = len(partial["steps"])
+    assert 0 < sent < 60 and partial["complete"] is False
+
+    w3.provider.make_request("anvil_setBalance", [deployer, hex(10**21)])
+    second = run()
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert f"resuming from {record}: {sent} steps done" in second.stdout
+    data = json.loads(record.read_text())
+    assert data["complete"] is True
+    assert [s["step"] for s in data["steps"][:sent]] == [s["step"] for s in partial["steps"]]
+    mine = [s for s in data["steps"] if s["from"] == deployer]
+    assert w3.eth.get_transaction_count(deployer) == len(mine)  # nothing sent twice
+    deployed = [s["address"] for s in data["steps"] if s.get("address")]
+    assert len(deployed) == len(set(deployed))
