@@ -113,7 +113,7 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
         raise click.ClickException(str(e)) from None
 
     deployer = _deployer(accounts, alias, autosign)
-    name = f"{net.ecosystem.name}-{net.name.removesuffix('-fork')}"
+    name = f"{net.ecosystem.name}-{net.name}"  # a fork's record apart from its network's
     path = Path(record_path) if record_path else DEPLOYMENTS_DIR / f"{name}.json"
     header = {
         "network": f"{net.ecosystem.name}:{net.name}",
@@ -135,12 +135,12 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
                     if alias
                     else deployer
                 )
-                steps = RecordedSteps.open(
+                plan = RecordedSteps.open(
                     None, header, provider=fork, existing=path, log=click.echo
                 )
-                fund = deploy_profile(profile, signer, accounts, log=click.echo, steps=steps)
+                fund = deploy_profile(profile, signer, accounts, log=click.echo, steps=plan)
                 h = handover_status(project, fund.addresses(), str(deployer.address), admin_address)
-                click.echo(_plan(steps, gas_price))
+                click.echo(_plan(plan, gas_price))
                 click.echo(render(h))
         except RecordError as e:
             raise click.ClickException(str(e)) from None
@@ -159,6 +159,7 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
         # contracts of a chain that is gone, there is nothing to resume
         click.echo(f"{path}: from an earlier local chain (gone), replaced")
         path.unlink()
+    steps: RecordedSteps | None = None
     try:
         steps = RecordedSteps.open(
             path, header, provider=chain.provider, log=click.echo, stop_after=_stop_after()
@@ -173,6 +174,14 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
         )
     except (RecordError, DeployInterrupted) as e:
         raise click.ClickException(f"{e} (record: {path})") from None
+    except Exception as e:  # a revert, the node gone, gas run out: say where, and how to go on
+        done = len(steps.data["steps"]) if steps else 0
+        pending = steps.data.get("pending") if steps else None
+        at = f" at step {pending['step']}" if pending else ""
+        raise click.ClickException(
+            f"the deploy stopped{at} ({type(e).__name__}: {e}); {path} records the {done} "
+            "steps done: fix the cause and run the same command again to resume"
+        ) from None
     click.echo(
         f"deployed in {time.monotonic() - started:.1f} s: {len(steps.sent)} transactions sent, "
         f"{len(steps.data['steps']) - len(steps.sent)} resumed from the record, "

@@ -159,7 +159,9 @@ class RecordedSteps:
         kw: dict[str, Any] = {"sender": sender}
         if value:
             kw["value"] = value
-        txn = method.as_transaction(*args, **kw)
+        # the unprepared transaction (as ape's own __call__ builds it): `as_transaction` would
+        # prepare it twice (gas estimate, fees, nonce) before _send prepares it once
+        txn = method._as_transaction(*args).serialize_transaction(*args, **kw)
         self._send(key, sender, txn, what=_what(method), to=txn.receiver, result=result)
         return self._by_key[key].get("result")
 

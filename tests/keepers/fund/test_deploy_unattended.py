@@ -265,3 +265,75 @@ def test_deploy__network_in_user_config_only__dry_run_and_deploy_with_its_confir
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_user_config__custom_network_list__replaced_by_the_projects(tmp_path):
+    """Why a chain ape does not know cannot be declared in the user-level config (README): ape
+    merges the user's and the project's configs key by key but replaces lists, so the project's
+    ``networks.custom`` (the rehearsal ``upstream``) hides the user's. If ape starts merging the
+    lists, this fails: then the README can tell operators to declare any chain there."""
+    home = tmp_path / "ape-home"
+    home.mkdir()
+    real = Path(os.environ.get("APE_DATA_FOLDER", Path.home() / ".ape"))
+    if (real / "packages").exists():
+        (home / "packages").symlink_to(real / "packages")
+    (home / "ape-config.yaml").write_text(
+        "networks:\n  custom:\n    - name: operatorchain\n      chain_id: 424242\n"
+        "      ecosystem: ethereum\n      base_ecosystem_plugin: ethereum\n"
+        "      default_provider: node\n"
+        "node:\n  ethereum:\n    operatorchain:\n      uri: http://127.0.0.1:1\n"
+    )
+    env = dict(os.environ, APE_DATA_FOLDER=str(home))
+    env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
+    out = subprocess.run(
+        ["ape", "networks", "list", "--ecosystem", "ethereum"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "upstream" in out.stdout and "operatorchain" not in out.stdout
+
+
+def test_deploy__deployer_runs_out_of_funds_midway__stops_with_a_message_then_resumes(
+    node, tmp_path
+):
+    """The issue's half-written deploy: transactions sent, then a failure. The deploy stops
+    with where and what to do (no traceback), the record keeps what was sent, and the same
+    command run again (funds topped up) finishes it without deploying anything twice."""
+    url, w3 = node
+    deployer = w3.eth.accounts[0]  # test account 0: the deploy's default signer
+    w3.provider.make_request("anvil_setBalance", [deployer, hex(2 * 10**16)])  # 0.02 ETH
+    record = tmp_path / "record.json"
+    env = dict(os.environ)
+    env["PATH"] = f"{ROOT / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{env['PATH']}"
+    cmd = ["ape", "run", "deploy", "--network", f"ethereum:upstream:{url}", "--record", str(record)]
+
+    def run():
+        return subprocess.run(
+            cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    first = run()
+    assert first.returncode != 0
+    assert "the deploy stopped" in first.stderr
+    assert "run the same command again to resume" in first.stderr
+    assert "Traceback" not in first.stderr
+    partial = json.loads(record.read_text())
+    sent = len(partial["steps"])
+    assert 0 < sent < 60 and partial["complete"] is False
+
+    w3.provider.make_request("anvil_setBalance", [deployer, hex(10**21)])
+    second = run()
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert f"resuming from {record}: {sent} steps done" in second.stdout
+    data = json.loads(record.read_text())
+    assert data["complete"] is True
+    assert [s["step"] for s in data["steps"][:sent]] == [s["step"] for s in partial["steps"]]
+    mine = [s for s in data["steps"] if s["from"] == deployer]
+    assert w3.eth.get_transaction_count(deployer) == len(mine)  # nothing sent twice
+    deployed = [s["address"] for s in data["steps"] if s.get("address")]
+    assert len(deployed) == len(set(deployed))
