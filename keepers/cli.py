@@ -1,11 +1,11 @@
 """The operator's command line: ``keeper run|plan|approve|reject|review|status|history|rollback``.
 
 Configuration comes from the environment (KEEPER_* and seed 001 section 8.1's names, see
-keepers.bots.fund_config); a bad value exits with status 2 and names the variable. Unknown
+keepers.fund.settings); a bad value exits with status 2 and names the variable. Unknown
 plans and other bad input exit with status 1. ``--json`` prints machine-readable output.
 
 ``keeper run`` starts every bot (fund, executor, supervisor) in one process, or those named
-by ``--bots`` (keepers.bots.runner); ``keeper status`` adds the automation side when a
+by ``--bots`` (keepers.runtime.runner); ``keeper status`` adds the automation side when a
 scheduler is configured.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 
 import click
 
-from keepers.bots.fund_config import FundConfig, FundConfigError, load_fund_config
-from keepers.bots.runner import BOT_NAMES
+from keepers.fund.settings import FundConfig, FundConfigError, load_fund_config
+from keepers.runtime.runner import BOT_NAMES
 
 
 class Ctx:
@@ -42,10 +42,10 @@ class Ctx:
 
     def bot(self) -> Any:
         if self._bot is None:
-            from keepers.bots.fund import FundBot
-            from keepers.chain.contracts import ChainMismatchError, DeploymentError
-            from keepers.chain.retry import NetworkUnavailable
-            from keepers.logging import configure_logging
+            from keepers.fund.bot import FundBot
+            from keepers.tx.contracts import ChainMismatchError, DeploymentError
+            from keepers.tx.retry import NetworkUnavailable
+            from keepers.core.logging import configure_logging
             from keepers.store.db import Store
 
             cfg = self.config()
@@ -164,8 +164,8 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     import signal
     import threading
 
-    from keepers import metrics
-    from keepers.bots.runner import (
+    from keepers.runtime import metrics
+    from keepers.runtime.runner import (
         NodeUnreachableError,
         RunConfigError,
         UnknownBotError,
@@ -173,9 +173,9 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
         load_env_settings,
         parse_bots,
     )
-    from keepers.bots.scheduler import build_scheduler, fund_jobs
-    from keepers.config import KeeperSettings
-    from keepers.logging import configure_logging
+    from keepers.runtime.scheduler import build_scheduler, fund_jobs
+    from keepers.core.settings import KeeperSettings
+    from keepers.core.logging import configure_logging
 
     try:
         names = parse_bots(bots)
@@ -302,7 +302,7 @@ def reject(ctx: Ctx, plan_ref: str, by: str, note: str) -> None:
 @click.pass_obj
 def review(ctx: Ctx, plan_ref: str) -> None:
     """A plan's report: triggers, actions, risk, approvals, simulation, verification."""
-    from keepers.planning.report import render_text
+    from keepers.fund.planning.report import render_text
 
     row = _find(ctx, plan_ref)
     data = {
@@ -334,9 +334,9 @@ def review(ctx: Ctx, plan_ref: str) -> None:
 def status(ctx: Ctx) -> None:
     """The fund's tiers now (one eth_call); with a scheduler configured, the automation
     side too: runs due, stuck tasks and funders (KEEPER_SUPERVISOR_*)."""
-    from keepers.bots.runner import RunConfigError, automation_status
-    from keepers.planning.metrics import tier_metrics
-    from keepers.planning.report import whole
+    from keepers.runtime.runner import RunConfigError, automation_status
+    from keepers.fund.planning.metrics import tier_metrics
+    from keepers.fund.planning.report import whole
 
     r = ctx.bot().read()
     st = r.state

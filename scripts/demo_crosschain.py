@@ -22,7 +22,7 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from keepers.crosschain.local_scene import (  # noqa: E402
+from ballast_dev.local.crosschain_scene_local import (  # noqa: E402
     KEEPER,
     ChainSpec,
     account,
@@ -49,7 +49,7 @@ def _table(bot) -> str:
 
 @click.command()
 def cli() -> None:
-    from keepers.logging import configure_logging
+    from keepers.core.logging import configure_logging
 
     configure_logging(False, "WARNING")
     t0 = time.monotonic()

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from ape.cli import ConnectedProviderCommand, network_option
 
-from keepers.deployment.profile import (
+from ballast_dev.deployment.profile import (
     ProfileError,
     check_target,
     deploy_profile,

@@ -5,7 +5,7 @@ Export: the click group `crosschain` (the lead adds it to the ``keeper`` CLI wit
 
 Environment:
 - BALLAST_CROSSCHAIN_CONFIG (or --config): the cross-chain config (keepers.crosschain.config).
-- KEEPER_* (keepers.config.KeeperSettings): store URL, signer, fees, confirmations; the audit
+- KEEPER_* (keepers.core.settings.KeeperSettings): store URL, signer, fees, confirmations; the audit
   policy gets a generated ``crosschain`` role (tokens, CCTP, USDT0 contracts of the config)
   unless KEEPER_POLICY* already defines one.
 - BALLAST_CROSSCHAIN_HOLDERS: JSON {chain: address} of each chain's inventory holder
@@ -34,14 +34,14 @@ def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
     """A `CrosschainBot` from the environment (see the module doc)."""
     from web3 import HTTPProvider, Web3
 
-    from keepers.chain.node import Node
-    from keepers.chain.pipeline import Pipeline
-    from keepers.chain.signers import signer_from_settings
-    from keepers.config import load_settings
+    from keepers.tx.node import Node
+    from keepers.tx.pipeline import Pipeline
+    from keepers.tx.signers import signer_from_settings
+    from keepers.core.settings import load_settings
     from keepers.crosschain.bot import CrosschainBot, crosschain_policy
     from keepers.crosschain.moves import ChainDriver, MoveEngine
     from keepers.crosschain.wiring import adapter_factory
-    from keepers.planning.config import PlanningConfig
+    from keepers.fund.planning.config import PlanningConfig
     from keepers.store.db import Store
 
     cfg = load_config(config_path)
@@ -146,7 +146,7 @@ def status(ctx: click.Context) -> None:
 def plan(ctx: click.Context) -> None:
     """The transfers the planner would start now (in-flight aware); nothing is sent."""
     from keepers.crosschain.inventory import orders
-    from keepers.planning.crosschain import CrosschainPlanningError
+    from keepers.crosschain.planning import CrosschainPlanningError
 
     bot = _bot(ctx)
     try:
@@ -194,7 +194,7 @@ def run(ctx: click.Context, once: bool, interval: float, max_seconds: float | No
     import signal
     import threading
 
-    from keepers.logging import get_logger
+    from keepers.core.logging import get_logger
 
     log = get_logger("keepers.crosschain")
     bot = _bot(ctx, exclusive=True)

@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from keepers.config import describe_validation_error
+from keepers.core.settings import describe_validation_error
 
 SCALE_DECIMALS = 18
 """Every planner amount is an integer at this many decimals (1 USD = 10**18)."""

@@ -161,7 +161,7 @@ class NonceAllocator(Base):
 
 
 class TxIntent(Base):
-    """One on-chain effect. ``status`` is the last step recorded (see keepers.chain.pipeline)."""
+    """One on-chain effect. ``status`` is the last step recorded (see keepers.tx.pipeline)."""
 
     __tablename__ = "tx_intents"
     __table_args__ = (

@@ -9,11 +9,11 @@ import pytest
 from eth_utils import keccak
 from hexbytes import HexBytes
 
-from keepers.chain.node import Node
-from keepers.chain.pipeline import IntentSpec, Pipeline
-from keepers.chain.signers import RawKeySigner
-from keepers.config import KeeperSettings
-from keepers.logging import configure_logging
+from keepers.tx.node import Node
+from keepers.tx.pipeline import IntentSpec, Pipeline
+from keepers.tx.signers import RawKeySigner
+from keepers.core.settings import KeeperSettings
+from keepers.core.logging import configure_logging
 from keepers.store.db import Store
 
 N = 300

@@ -8,7 +8,7 @@ from typing import Any
 
 from eth_utils import keccak
 
-from keepers.config import KeeperSettings
+from keepers.core.settings import KeeperSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".build" / "__local__.json"

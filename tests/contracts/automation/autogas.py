@@ -1,5 +1,5 @@
 """Gas measurements of the automation contracts, shared by the gas tests, the committed snapshot
-and the benchmark. Everything is deployed here through keepers.deployment.automation, so the
+and the benchmark. Everything is deployed here through ballast_dev.deployment.automation, so the
 figures come from the production wiring. Gas on anvil is deterministic.
 """
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from autolib import advance, calldata_gas, config, execution_gas, now, outcomes
 
-from keepers.deployment.automation import deploy_automation
+from ballast_dev.deployment.automation import deploy_automation
 
 BASE_FEE = 10**9
 SLOT = 60

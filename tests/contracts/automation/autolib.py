@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keepers.deployment.automation import PRIORITY_MEDIUM, RecurringConfig
+from ballast_dev.deployment.automation import PRIORITY_MEDIUM, RecurringConfig
 
 SLOT = 60
 BASE_FEE = 10**9  # wei per unit of effort

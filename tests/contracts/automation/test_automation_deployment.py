@@ -1,4 +1,4 @@
-"""keepers.deployment.automation: deploys, wires and hands ownership to the admin."""
+"""ballast_dev.deployment.automation: deploys, wires and hands ownership to the admin."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from ape.utils import ZERO_ADDRESS
 from autolib import SCHEDULED
 
-from keepers.deployment.automation import (
+from ballast_dev.deployment.automation import (
     DEFAULT_FUNDER_SPEND_CAP_WEI,
     DEFAULT_MAX_PAID_PER_OWNER,
     DEFAULT_MAX_PAID_TOTAL,

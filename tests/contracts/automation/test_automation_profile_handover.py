@@ -7,7 +7,7 @@ import ape
 from ape.utils import ZERO_ADDRESS
 from autolib import SCHEDULED
 
-from keepers.deployment.profile import deploy_profile, load_profile
+from ballast_dev.deployment.profile import deploy_profile, load_profile
 
 LOCAL = "scripts/profiles/local.yaml"
 

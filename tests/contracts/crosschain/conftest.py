@@ -48,7 +48,7 @@ def lz(project, two_chains):
     """USDT0 on both chains: Ethereum USDT (6) locked in an OFT adapter, BSC USDT0 (18)
     minted/burnt, each wired to the real EndpointV2 + SimpleMessageLib of its chain."""
     from keepers.crosschain.cctp import address_to_bytes32
-    from keepers.crosschain.lz_local import deploy_local_lz
+    from ballast_dev.local.lz_local import deploy_local_lz
     from keepers.crosschain.usdt0 import OftEndpoint
 
     eth, bsc = two_chains

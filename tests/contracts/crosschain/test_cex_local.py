@@ -8,7 +8,7 @@ import pytest
 from xchainlib import deploy_ct, transact
 
 from keepers.crosschain.cex import CexRoute, CexSide
-from keepers.crosschain.cex_sim import BinanceSim, SimCoin, SimNetwork, make_sim_exchange
+from ballast_dev.local.cex_sim_local import BinanceSim, SimCoin, SimNetwork, make_sim_exchange
 from keepers.crosschain.routes import RouteError, RouteStatus, Web3Sender
 
 E6, E18 = 10**6, 10**18

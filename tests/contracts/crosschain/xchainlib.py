@@ -88,7 +88,7 @@ def transact(w3: Web3, call, sender: str, value: int = 0):
 
 def make_usdt0_route(lz, src, dst, keeper):
     """(Usdt0Route, LocalLzRelayer) from side `src` to `dst` ('e' or 'b'), keeper-sent."""
-    from keepers.crosschain.lz_local import LocalLzRelayer, LocalLzVerifier
+    from ballast_dev.local.lz_local import LocalLzRelayer, LocalLzVerifier
     from keepers.crosschain.routes import Web3Sender
     from keepers.crosschain.usdt0 import LOCAL_LZ_RECEIVE_GAS, Usdt0Route, lz_receive_options
 

@@ -1,5 +1,5 @@
 """Fixtures of the automation-keeper tests: the automation deployed on ape's anvil with
-keepers.deployment.automation, TestPosition positions with paid rebalancers, and keeper bots
+ballast_dev.deployment.automation, TestPosition positions with paid rebalancers, and keeper bots
 that talk to the same anvil over web3 (no ape inside the bots)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from autobots_helpers import BASE_FEE, SLOT, make_settings
 
-from keepers.deployment.automation import deploy_automation
+from ballast_dev.deployment.automation import deploy_automation
 
 
 @pytest.fixture

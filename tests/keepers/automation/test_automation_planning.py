@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keepers.planning.automation import (
+from keepers.automation.planning import (
     CANCELED,
     EXECUTED,
     SCHEDULED,

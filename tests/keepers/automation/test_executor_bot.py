@@ -7,10 +7,10 @@ import pytest
 from autobots_helpers import advance, intents
 from prometheus_client import REGISTRY
 
-from keepers.bots.automation_config import ExecutorConfig
-from keepers.bots.executor import ExecutorBot, executed_records
-from keepers.config import ConfigError, load_settings
-from keepers.planning.automation import SCHEDULED
+from keepers.automation.settings import ExecutorConfig
+from keepers.automation.executor import ExecutorBot, executed_records
+from keepers.core.settings import ConfigError, load_settings
+from keepers.automation.planning import SCHEDULED
 
 EXECUTED = 2
 
@@ -168,7 +168,7 @@ def test_executor_config__bad_values__refuse_start_naming_field(auto, settings):
 
 
 def test_executor__restart_with_batch_in_flight__sends_it_once(chain, auto, make_paid, settings):
-    from keepers.bots.base import Bot
+    from keepers.runtime.base import Bot
 
     paid = make_paid(2)
     ids = booked_ids([r for _, r, _ in paid])

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from autobots_helpers import advance, intents
 
-from keepers.bots.automation_config import SupervisorBotConfig
-from keepers.bots.supervisor import SupervisorBot
-from keepers.config import ConfigError, load_settings
+from keepers.automation.settings import SupervisorBotConfig
+from keepers.automation.supervisor import SupervisorBot
+from keepers.core.settings import ConfigError, load_settings
 
 SCHEDULED = 1
 FEE = 10**9 * 400_000 * 5 * 12_000 // 10_000  # a paid rebalancer's booking (Medium, 1.2 margin)

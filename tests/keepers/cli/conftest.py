@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
-from keepers.deployment.automation import deploy_automation
-from keepers.deployment.profile import deploy_profile, load_profile
+from ballast_dev.deployment.automation import deploy_automation
+from ballast_dev.deployment.profile import deploy_profile, load_profile
 
 ROOT = Path(__file__).resolve().parents[3]
 UNIT = 10**6

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from keepers.bots import alerts, base, supervisor
-from keepers.bots.alerts import Alert, Alerter, AlertLevel, log_sink
+from keepers.runtime import alerts
+from keepers.runtime import base
+from keepers.automation import supervisor
+from keepers.runtime.alerts import Alert, Alerter, AlertLevel, log_sink
 
 
 def count(level: str, code: str) -> float:

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from keepers.cli import main
-from keepers.config import ConfigError, describe_validation_error, load_settings, scrub
+from keepers.core.settings import ConfigError, describe_validation_error, load_settings, scrub
 
 KEY = "0x" + "ab" * 32
 PASSPHRASE = "hunter2-correct-horse"
@@ -117,7 +117,7 @@ def test_scrub__secret_inside_message__replaced():
 def test_logging__secret_in_event_or_exception__redacted(monkeypatch, capsys):
     import structlog
 
-    from keepers.logging import configure_logging, get_logger
+    from keepers.core.logging import configure_logging, get_logger
 
     monkeypatch.setenv("KEEPER_SIGNER_KEY", KEY)
     for as_json in (True, False):

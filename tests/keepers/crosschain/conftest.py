@@ -69,7 +69,7 @@ def cc_doc() -> dict:
 def xscene(tmp_path_factory):
     """Three anvil chains: ethereum (USDC 6 over CCTP, USDT 6 in a USDT0 adapter, CEX),
     bsc (USDT0 18 decimals, CEX), base (USDC 6 over CCTP); one SQLite store."""
-    from keepers.crosschain.local_scene import ChainSpec, build_scene
+    from ballast_dev.local.crosschain_scene_local import ChainSpec, build_scene
 
     db = tmp_path_factory.mktemp("xmoves") / "keeper.db"
     scene = build_scene(

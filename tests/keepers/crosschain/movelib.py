@@ -4,7 +4,7 @@ keeper, so tests sharing the session's chains do not see each other's balances."
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 
-from keepers.crosschain.local_scene import KEEPER, transact
+from ballast_dev.local.crosschain_scene_local import KEEPER, transact
 from keepers.crosschain.usdt0 import OFT_RECEIVED_TOPIC
 
 MAX = 2**256 - 1

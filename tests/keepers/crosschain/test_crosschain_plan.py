@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keepers.planning.crosschain import (
+from keepers.crosschain.planning import (
     EXACT_PARTY_LIMIT,
     Holding,
     InFlightMove,

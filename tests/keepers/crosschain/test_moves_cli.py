@@ -7,8 +7,8 @@ from click.testing import CliRunner
 from movelib import holder, holders_map
 
 from keepers.crosschain.cli import crosschain
-from keepers.crosschain.local_scene import ARTIFACTS, KEEPER_KEY
-from keepers.planning.config import PlanningConfig
+from ballast_dev.local.crosschain_scene_local import ARTIFACTS, KEEPER_KEY
+from keepers.fund.planning.config import PlanningConfig
 
 E6 = 10**6
 ADMINS = ("ops1", "ops2", "ops3")
@@ -107,7 +107,7 @@ def test_cli_run__process_killed_right_after_broadcasting_the_burn__rerun_finish
 
     from movelib import MESSAGE_RECEIVED, logs
 
-    from keepers.crosschain.local_scene import ROOT
+    from ballast_dev.local.crosschain_scene_local import ROOT
     from keepers.crosschain.routes import MESSAGE_SENT_TOPIC
 
     who = holder(xscene, 16, {("ethereum", "USDC"): "1700", ("base", "USDC"): "300"})

@@ -5,7 +5,7 @@ twice), and USDT0 down -> fallback to the CEX."""
 import pytest
 from movelib import MESSAGE_RECEIVED, OFT_RECEIVED_TOPIC, holder, holders_map, logs, ticks
 
-from keepers.crosschain.local_scene import transact
+from ballast_dev.local.crosschain_scene_local import transact
 from keepers.crosschain.routes import MESSAGE_SENT_TOPIC
 
 E6, E18 = 10**6, 10**18
@@ -144,7 +144,7 @@ def test_move__usdt0_down__falls_back_to_cex_and_conserves(xscene):
 
 
 def test_move__burn_refused_by_audit__retried_later_without_pulling_twice(xscene):
-    from keepers.config import PolicyConfig
+    from keepers.core.settings import PolicyConfig
     from keepers.crosschain.bot import crosschain_policy
 
     who = holder(xscene, 14, {("ethereum", "USDC"): "1600", ("base", "USDC"): "400"})

@@ -4,7 +4,7 @@ on-chain step through the transaction pipeline, pulled from and invested into a 
 
 from movelib import MESSAGE_RECEIVED, OFT_RECEIVED_TOPIC, holder, holders_map, logs, ticks
 
-from keepers.crosschain.local_scene import KEEPER
+from ballast_dev.local.crosschain_scene_local import KEEPER
 from keepers.store import models as m
 
 E6, E18 = 10**6, 10**18

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from keepers.demo.run import prologue, run, verdict
-from keepers.deployment.fund import fund_state
-from keepers.deployment.profile import deploy_profile, load_profile
+from ballast_dev.demo.run import prologue, run, verdict
+from ballast_dev.deployment.fund import fund_state
+from ballast_dev.deployment.profile import deploy_profile, load_profile
 
 ROOT = Path(__file__).resolve().parents[3]
 DAYS = 20

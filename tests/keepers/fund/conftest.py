@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from keepers.planning.config import PlanningConfig, load_planning_config
+from keepers.fund.planning.config import PlanningConfig, load_planning_config
 
 
 @pytest.fixture(scope="session")

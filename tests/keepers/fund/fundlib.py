@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from keepers.planning.state import AssetState, FundState
+from keepers.fund.planning.state import AssetState, FundState
 
 NOW = 1_767_571_200  # 2026-01-05 00:00:00 UTC, a Monday
 BANDS = ((1_000, 500, 2_000), (3_000, 2_000, 4_000), (6_000, 5_000, 7_000))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from keepers.planning.approval import (
+from keepers.fund.planning.approval import (
     HOUR,
     ApprovalRecord,
     ApprovalStatus,
@@ -12,7 +12,7 @@ from keepers.planning.approval import (
     decide,
     requirement,
 )
-from keepers.planning.config import PlanningConfig, load_planning_config
+from keepers.fund.planning.config import PlanningConfig, load_planning_config
 
 T0 = 1_767_571_200
 ADMINS = ("0xAAA", "0xBBB", "0xCCC")

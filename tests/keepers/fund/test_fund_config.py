@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from keepers.planning.config import ConfigError, PlanningConfig, load_planning_config
+from keepers.fund.planning.config import ConfigError, PlanningConfig, load_planning_config
 
 
 def test_config__defaults__match_seed_section_8() -> None:
@@ -70,7 +70,7 @@ def test_load_fund_config__nested_policy_variable__honoured_like_keeper_run():
     `__` was skipped) while `keeper run` honoured it."""
     import json as _json
 
-    from keepers.bots.fund_config import load_fund_config
+    from keepers.fund.settings import load_fund_config
 
     roles = {"ops": {"allowed": [{"contract": "0x" + "11" * 20, "selector": "0x12345678"}]}}
     cfg = load_fund_config({"KEEPER_POLICY__ROLES": _json.dumps(roles)})

@@ -1,4 +1,4 @@
-"""Depth-aware sizing (keepers.planning.depth and the planner's use of it), pure: V3 pools built
+"""Depth-aware sizing (keepers.fund.planning.depth and the planner's use of it), pure: V3 pools built
 with the exact math, funds built with fundlib."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ from dataclasses import replace
 import pytest
 from fundlib import make_asset, make_state
 
-from keepers.planning import univ3
-from keepers.planning.config import PlanningConfig
-from keepers.planning.depth import AssetDepth, PoolVenue, largest_within, pool_depth
-from keepers.planning.plan import CARRY, apply, plan
-from keepers.planning.state import BPS
-from keepers.planning.triggers import Trigger, TriggerKind
+from keepers.core import univ3
+from keepers.fund.planning.config import PlanningConfig
+from keepers.fund.planning.depth import AssetDepth, PoolVenue, largest_within, pool_depth
+from keepers.fund.planning.plan import CARRY, apply, plan
+from keepers.fund.planning.state import BPS
+from keepers.fund.planning.triggers import Trigger, TriggerKind
 
 CFG = PlanningConfig()
 M = 10**6  # 6-decimal base units
@@ -151,7 +151,7 @@ def test_hold_hook__step_reached__writes_marker_and_waits(tmp_path, monkeypatch)
     step it writes the marker and holds (here for 0.1 s instead of until killed)."""
     import time
 
-    from keepers.bots.fund import HoldHook
+    from keepers.fund.bot import HoldHook
 
     monkeypatch.delenv("KEEPER_HOLD_AT", raising=False)
     HoldHook.from_env()("sent")  # unset: returns at once

@@ -10,11 +10,11 @@ from fundlib import NOW, make_asset, make_state
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keepers.planning.config import load_planning_config
-from keepers.planning.metrics import band_distance
-from keepers.planning.plan import Plan, apply, apply_action, plan
-from keepers.planning.state import FundState
-from keepers.planning.triggers import Trigger, TriggerKind
+from keepers.fund.planning.config import load_planning_config
+from keepers.fund.planning.metrics import band_distance
+from keepers.fund.planning.plan import Plan, apply, apply_action, plan
+from keepers.fund.planning.state import FundState
+from keepers.fund.planning.triggers import Trigger, TriggerKind
 
 CFG = load_planning_config({})
 # No concentration limits: only bands and the minimum amount constrain the planner.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from fundlib import NOW, make_asset, make_state
 
-from keepers.planning.config import PlanningConfig, load_planning_config
-from keepers.planning.plan import Action, ActionType, Plan, plan
-from keepers.planning.risk import (
+from keepers.fund.planning.config import PlanningConfig, load_planning_config
+from keepers.fund.planning.plan import Action, ActionType, Plan, plan
+from keepers.fund.planning.risk import (
     Level,
     Quote,
     assess,

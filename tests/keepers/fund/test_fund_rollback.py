@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fundlib import NOW
 
-from keepers.planning.approval import ApprovalStatus, decide
-from keepers.planning.config import load_planning_config
-from keepers.planning.plan import Action, ActionResult, ActionType, Plan
-from keepers.planning.rollback import create_rollback_plan
-from keepers.planning.triggers import TriggerKind
+from keepers.fund.planning.approval import ApprovalStatus, decide
+from keepers.fund.planning.config import load_planning_config
+from keepers.fund.planning.plan import Action, ActionResult, ActionType, Plan
+from keepers.fund.planning.rollback import create_rollback_plan
+from keepers.fund.planning.triggers import TriggerKind
 
 U = 10**6
 K = 1_000 * U

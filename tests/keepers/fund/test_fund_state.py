@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from fundlib import make_asset, make_state
 
-from keepers.planning.metrics import band_distance, bps_of, tier_metrics, within
-from keepers.planning.state import AssetState
+from keepers.fund.planning.metrics import band_distance, bps_of, tier_metrics, within
+from keepers.fund.planning.state import AssetState
 
 K = 1_000 * 10**6
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from fundlib import NOW, make_asset, make_state
 
-from keepers.planning.config import PlanningConfig
-from keepers.planning.triggers import (
+from keepers.fund.planning.config import PlanningConfig
+from keepers.fund.planning.triggers import (
     DAY,
     TriggerKind,
     asset_event_triggers,

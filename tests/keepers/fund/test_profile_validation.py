@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from keepers.deployment.profile import ProfileError, check_target, load_profile
+from ballast_dev.deployment.profile import ProfileError, check_target, load_profile
 
 ROOT = Path(__file__).resolve().parents[3]
 GOOD = "0x" + "11" * 20

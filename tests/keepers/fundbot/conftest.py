@@ -1,4 +1,4 @@
-"""A deployed local fund (keepers.deployment.profile, real Uniswap pools) on ape's anvil, and a
+"""A deployed local fund (ballast_dev.deployment.profile, real Uniswap pools) on ape's anvil, and a
 FundBot driving it through web3 with its own SQLite store per test."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from fundbotlib import ROOT, UNIT
 
-from keepers.bots.alerts import Alert, Alerter
-from keepers.bots.fund import FundBot
-from keepers.bots.fund_config import load_fund_config
-from keepers.chain.signers import RawKeySigner
-from keepers.deployment.profile import deploy_profile, load_profile
+from keepers.runtime.alerts import Alert, Alerter
+from keepers.fund.bot import FundBot
+from keepers.fund.settings import load_fund_config
+from keepers.tx.signers import RawKeySigner
+from ballast_dev.deployment.profile import deploy_profile, load_profile
 from keepers.store.db import Store
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 from fundbotlib import NO_APPROVAL, UNIT
 
-from keepers.chain.simulation import ForkSimulator
+from keepers.tx.simulation import ForkSimulator
 
 NOW = 1_800_000_000
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from fundbotlib import UNIT
 
-from keepers.bots.scheduler import (
+from keepers.runtime.scheduler import (
     JobSpec,
     build_scheduler,
     due_runs,

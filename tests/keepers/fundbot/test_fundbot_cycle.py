@@ -100,7 +100,7 @@ def test_event_check__price_move__trigger_recorded(make_bot, fresh, accounts):
     feed.updateAnswer(feed.latestAnswer() * 94 // 100, sender=accounts[0])  # -6% > 5%
     reading = bot.read()
     last = bot.plans.last_job_detail("events")
-    from keepers.planning.triggers import price_move_triggers
+    from keepers.fund.planning.triggers import price_move_triggers
 
     moved = price_move_triggers(
         {k: int(v) for k, v in last["prices"].items()}, reading.prices, bot.cfg

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from fundbotlib import NO_APPROVAL, ROOT
 
-from keepers.deployment.profile import deploy_profile, load_profile
-from keepers.planning.actions import Action, ActionType, Plan, plan_id
-from keepers.planning.report import plan_report
-from keepers.planning.simulate import tier_deltas
-from keepers.planning.triggers import manual_trigger
+from ballast_dev.deployment.profile import deploy_profile, load_profile
+from keepers.fund.planning.actions import Action, ActionType, Plan, plan_id
+from keepers.fund.planning.report import plan_report
+from keepers.fund.planning.simulate import tier_deltas
+from keepers.fund.planning.triggers import manual_trigger
 
 NOW = 1_800_000_000
 

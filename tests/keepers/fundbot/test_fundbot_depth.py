@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from fundbotlib import NO_APPROVAL, UNIT
 
 from keepers.cli import main
-from keepers.deployment.uniswap import UniswapV3, arbitrage_to_oracle, arbitrage_to_price
-from keepers.planning.risk import slippage_bps
+from ballast_dev.deployment.uniswap import UniswapV3, arbitrage_to_oracle, arbitrage_to_price
+from keepers.fund.planning.risk import slippage_bps
 
 NOW = 1_800_000_000
 HOUR = 3_600
@@ -205,7 +205,7 @@ def test_make_sized_plan__depth_unreadable__leg_cut_on_live_quote_and_plan_remad
     deposit(fresh, accounts, 600_000)
     tbill_a = fresh.assets["TBILL-A"].address
     reading = bot.read()
-    from keepers.planning.plan import plan as make_plan
+    from keepers.fund.planning.plan import plan as make_plan
 
     unsized = make_plan(
         reading.state, bot.cfg, bot.triggers_for("liquidity", reading.state, NOW), NOW

@@ -12,12 +12,12 @@ import pytest
 import yaml
 from fundbotlib import NO_APPROVAL, ROOT, UNIT
 
-from keepers.bots.fund import FundBot
-from keepers.chain.retry import NetworkUnavailable, with_retries
-from keepers.planning.actions import Action, ActionType, Plan, plan_id
-from keepers.planning.report import plan_report
-from keepers.planning.simulate import tier_deltas
-from keepers.planning.triggers import manual_trigger
+from keepers.fund.bot import FundBot
+from keepers.tx.retry import NetworkUnavailable, with_retries
+from keepers.fund.planning.actions import Action, ActionType, Plan, plan_id
+from keepers.fund.planning.report import plan_report
+from keepers.fund.planning.simulate import tier_deltas
+from keepers.fund.planning.triggers import manual_trigger
 
 NOW = 1_800_000_000
 
@@ -179,7 +179,7 @@ def test_network__retried_3_times_then_alert(make_bot, fresh, alerts):
     dead = Web3(HTTPProvider(f"http://127.0.0.1:{_dead_port()}", request_kwargs={"timeout": 1}))
     bot.reader.w3 = dead
     bot.reader.contracts = type(bot.contracts)(dead, bot.addresses, bot.k.artifacts_path)
-    import keepers.chain.retry as retry
+    import keepers.tx.retry as retry
 
     orig = retry.with_retries
     seen: list[int] = []
@@ -189,7 +189,7 @@ def test_network__retried_3_times_then_alert(make_bot, fresh, alerts):
         return orig(fn, what, attempts, 0)
 
     retry.with_retries = counting
-    import keepers.chain.fund_reader as fr
+    import keepers.fund.reader as fr
 
     fr.with_retries = counting
     try:
@@ -205,7 +205,7 @@ def test_network__retried_3_times_then_alert(make_bot, fresh, alerts):
 
 
 def test_metrics__endpoint_serves_seed_metrics(make_bot, fresh, accounts):
-    from keepers import metrics
+    from keepers.runtime import metrics
 
     fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
     bot = make_bot(NO_APPROVAL)

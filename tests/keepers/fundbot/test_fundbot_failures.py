@@ -149,8 +149,8 @@ def test_restart__mid_plan__resumes_without_resending(make_bot, fresh, accounts,
             raise KeyboardInterrupt("keeper killed")
 
     reading = bot.read()
-    from keepers.planning.plan import plan as make_plan
-    from keepers.planning.triggers import liquidity_triggers
+    from keepers.fund.planning.plan import plan as make_plan
+    from keepers.fund.planning.triggers import liquidity_triggers
 
     p = make_plan(reading.state, bot.cfg, liquidity_triggers(reading.state, bot.cfg), NOW)
     assert len(p.actions) >= 2

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from fundbotlib import NO_APPROVAL, ROOT, UNIT
 
-from keepers.bots.alerts import Alerter
-from keepers.bots.fund import FundBot
-from keepers.bots.fund_config import load_fund_config
-from keepers.chain.signers import RawKeySigner
-from keepers.deployment.profile import deploy_profile, load_profile
+from keepers.runtime.alerts import Alerter
+from keepers.fund.bot import FundBot
+from keepers.fund.settings import load_fund_config
+from keepers.tx.signers import RawKeySigner
+from ballast_dev.deployment.profile import deploy_profile, load_profile
 from keepers.store.db import Store
 
 
@@ -61,8 +61,8 @@ def test_first_investment__empty_fund__keeper_fills_every_tier_in_band(
             alerter=Alerter([alerts.append]),
         )
         now = int(chain.pending_timestamp)
-        from keepers.planning.plan import plan as make_plan
-        from keepers.planning.triggers import liquidity_triggers
+        from keepers.fund.planning.plan import plan as make_plan
+        from keepers.fund.planning.triggers import liquidity_triggers
 
         reading = bot.read()
         p = make_plan(reading.state, bot.cfg, liquidity_triggers(reading.state, bot.cfg), now)

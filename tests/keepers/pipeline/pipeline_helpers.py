@@ -13,10 +13,10 @@ from eth_account import Account
 from eth_utils import keccak
 from pipeline_anvil import ARTIFACTS, KEYS, ROOT
 
-from keepers.chain.node import Node
-from keepers.chain.pipeline import IntentSpec, Pipeline
-from keepers.chain.signers import RawKeySigner
-from keepers.config import KeeperSettings
+from keepers.tx.node import Node
+from keepers.tx.pipeline import IntentSpec, Pipeline
+from keepers.tx.signers import RawKeySigner
+from keepers.core.settings import KeeperSettings
 from keepers.store.db import Store
 
 SENDER_KEY = KEYS[2]
@@ -103,7 +103,7 @@ def run_worker(
     env: dict[str, str], *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "keepers.chain.worker", *args],
+        [sys.executable, "-m", "keepers.tx.worker", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,

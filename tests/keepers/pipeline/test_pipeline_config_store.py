@@ -13,8 +13,8 @@ import pytest
 from pipeline_helpers import ROOT, SENDER, run_worker
 from sqlalchemy import inspect, text
 
-from keepers.chain.pipeline import IntentSpec, submit_intent, submit_intents
-from keepers.config import ConfigError, load_settings
+from keepers.tx.pipeline import IntentSpec, submit_intent, submit_intents
+from keepers.core.settings import ConfigError, load_settings
 from keepers.store.db import Store
 
 
@@ -146,7 +146,7 @@ def test_migrations__head__match_the_models(tmp_path):
 
 def test_worker_import__pipeline_and_store__do_not_load_ape():
     code = (
-        "import sys, keepers.chain.worker, keepers.store.repo; "
+        "import sys, keepers.tx.worker, keepers.store.repo; "
         "print(any(m == 'ape' or m.startswith('ape.') for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

@@ -19,7 +19,7 @@ import pytest
 from pipeline_helpers import ROOT, hit_spec, run_worker, worker_env
 from sqlalchemy import func, select
 
-from keepers.chain.pipeline import CRASH_POINTS, submit_intent
+from keepers.tx.pipeline import CRASH_POINTS, submit_intent
 from keepers.store.db import Store
 from keepers.store.models import TxIntent
 
@@ -105,7 +105,7 @@ def test_worker__sigkill_at_random_moment__resumes_with_each_effect_once(
     count_before = counter.functions.count().call()
     env = worker_env(db, anvil.url, counter.address, tmp_path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "keepers.chain.worker", "--until-idle"],
+        [sys.executable, "-m", "keepers.tx.worker", "--until-idle"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

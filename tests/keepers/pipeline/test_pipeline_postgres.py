@@ -19,7 +19,7 @@ from pg import PostgresUnavailable, ThrowawayPostgres
 from pipeline_helpers import ROOT, hit_spec, worker_env
 from sqlalchemy import select, text
 
-from keepers.chain.pipeline import submit_intent
+from keepers.tx.pipeline import submit_intent
 from keepers.store.db import Store
 from keepers.store.models import StepLog, TxIntent
 
@@ -58,7 +58,7 @@ def _replicas(tmp_path: Any, anvil: Any, counter: Any, url: str, n_intents: int)
     env = worker_env(url, anvil.url, counter.address, tmp_path, KEEPER_BATCH_SIZE="8")
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "keepers.chain.worker", "--until-idle", "--max-seconds", "300"],
+            [sys.executable, "-m", "keepers.tx.worker", "--until-idle", "--max-seconds", "300"],
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,

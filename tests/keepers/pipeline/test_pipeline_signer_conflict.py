@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from pipeline_helpers import hit_spec, make_pipeline, make_settings
 
-from keepers.chain.errors import SignerConflict
+from keepers.tx.errors import SignerConflict
 
 
 def _two(tmp_path, anvil, counter, **kw):

@@ -10,8 +10,8 @@ import pytest
 from eth_account import Account
 from pipeline_helpers import SENDER, SENDER_KEY, hit_spec, make_pipeline, make_settings
 
-from keepers.chain.signers import ApeAccountSigner, RemoteSigner, signer_from_settings
-from keepers.config import KeeperSettings
+from keepers.tx.signers import ApeAccountSigner, RemoteSigner, signer_from_settings
+from keepers.core.settings import KeeperSettings
 from keepers.store.models import TxIntent
 
 
@@ -54,7 +54,7 @@ def test_ape_account_signer__wrong_passphrase__refused(tmp_path):
 
 
 def test_signer_from_settings__remote_without_url__config_error_names_field():
-    from keepers.config import ConfigError, load_settings
+    from keepers.core.settings import ConfigError, load_settings
 
     with pytest.raises(ConfigError, match="signer_url"):
         load_settings(signer_kind="remote")

@@ -9,7 +9,7 @@ from pipeline_helpers import SENDER, hit_spec, make_pipeline, make_settings
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from keepers.chain.signers import RawKeySigner
+from keepers.tx.signers import RawKeySigner
 from keepers.store.models import StepLog, TxAttempt, TxIntent
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from keepers.chain.pipeline import IntentSpec, submit_intent
+from keepers.tx.pipeline import IntentSpec, submit_intent
 from keepers.store.db import Store
 from keepers.store.models import JobRun
 from keepers.store.repo import (

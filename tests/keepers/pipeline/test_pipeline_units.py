@@ -9,13 +9,13 @@ from eth_account import Account
 from eth_utils import keccak
 from pipeline_anvil import ARTIFACTS, KEYS
 
-from keepers.chain import errors
-from keepers.chain.fees import Fees, bump_fees, suggest_fees
-from keepers.chain.policy import AuditRequest, audit
-from keepers.chain.revert import RevertDecoder
-from keepers.chain.txcodec import decode_1559, sign_1559
-from keepers.chain.validate import Expected, check_signed
-from keepers.config import PolicyConfig
+from keepers.tx import errors
+from keepers.tx.fees import Fees, bump_fees, suggest_fees
+from keepers.tx.policy import AuditRequest, audit
+from keepers.tx.revert import RevertDecoder
+from keepers.tx.txcodec import decode_1559, sign_1559
+from keepers.tx.validate import Expected, check_signed
+from keepers.core.settings import PolicyConfig
 
 
 def test_suggest_fees__history__twice_base_plus_tip_capped():
@@ -154,7 +154,7 @@ def test_audit__rules__first_failing_rule_named():
 def test_crash_hook__stray_crash_at_without_opt_in__inert(monkeypatch):
     """Issue 12: the fault injector is test-only; a production process ignores a stray
     KEEPER_CRASH_AT unless KEEPER_FAULT_INJECTION=1 arms it (a bad step is still refused)."""
-    from keepers.chain.pipeline import CrashHook
+    from keepers.tx.pipeline import CrashHook
 
     monkeypatch.setenv("KEEPER_CRASH_AT", "sent:1")
     monkeypatch.delenv("KEEPER_FAULT_INJECTION", raising=False)

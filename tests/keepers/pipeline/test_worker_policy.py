@@ -13,12 +13,12 @@ import pytest
 from eth_utils import keccak
 from pipeline_helpers import run_worker
 
-from keepers.bots.fund import ROLE as FUND_ROLE
-from keepers.bots.fund import fund_role
-from keepers.bots.policy import worker_policy
-from keepers.chain.contracts import DeploymentError
-from keepers.chain.policy import AuditRequest, audit
-from keepers.config import KeeperSettings
+from keepers.fund.bot import ROLE as FUND_ROLE
+from keepers.fund.bot import fund_role
+from keepers.runtime.policy import worker_policy
+from keepers.tx.contracts import DeploymentError
+from keepers.tx.policy import AuditRequest, audit
+from keepers.core.settings import KeeperSettings
 
 CONTROLLER = "0x" + "c0" * 20
 USDC_ETH = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"

@@ -1,6 +1,6 @@
-"""Pure planner properties on generated portfolios (no chain): keepers.planning.portfolio.
+"""Pure planner properties on generated portfolios (no chain): keepers.portfolio.planning.
 
-Cases come from keepers.planning.portfolio_cases (exact Uniswap V3 pools, deep and shallow,
+Cases come from ballast_dev.bench.portfolio_cases (exact Uniswap V3 pools, deep and shallow,
 optionally priced off the oracle); hypothesis draws the generator's seed, so a failure prints a
 seed that reproduces the case.
 - no plan sells and buys the same asset (ours and every seed variant), even when a sale returns
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keepers.planning.portfolio import (
+from keepers.portfolio.planning import (
     WAD,
     AssetSpec,
     FixedSlippageMarket,
@@ -30,7 +30,7 @@ from keepers.planning.portfolio import (
     plan_exact,
     simulate_seed,
 )
-from keepers.planning.portfolio_cases import (
+from ballast_dev.bench.portfolio_cases import (
     DEEP,
     SHALLOW,
     case_market,

@@ -2,7 +2,7 @@
 
 Each test recomputes the scenario, says in comments where the seed's arithmetic is
 inconsistent, and asserts the residual total absolute deviation of both planners:
-- seed: keepers.planning.portfolio.simulate_seed (the seed's algorithm; `budget="collected"`
+- seed: keepers.portfolio.planning.simulate_seed (the seed's algorithm; `budget="collected"`
   spends only the sale proceeds as the seed's text does, `"excess"` also spends quote held
   above the quote's target, as the contract's on-chain rebalance does);
 - ours: plan_exact, which sizes the trades with the market's execution and lands on target.
@@ -16,7 +16,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from keepers.planning.portfolio import (
+from keepers.portfolio.planning import (
     AssetSpec,
     FixedSlippageMarket,
     Plan,

@@ -1,10 +1,10 @@
-"""keepers.planning.univ3: TickMath/SwapMath invariants (the on-chain match is in
+"""keepers.core.univ3: TickMath/SwapMath invariants (the on-chain match is in
 tests/contracts/portfolio/test_uniswap_deployment.py)."""
 
 import pytest
 
-from keepers.planning import univ3
-from keepers.planning.portfolio import V3Market, V3Pool
+from keepers.core import univ3
+from keepers.portfolio.planning import V3Market, V3Pool
 
 
 def test_get_sqrt_ratio_at_tick__bounds_and_zero__match_tickmath_constants():
