@@ -6,7 +6,7 @@ pool trade, then a large deposit), and has the keeper account call
 AssetController.rebalance(true); it prints the tiers before and after. Part 2 is a simulated
 month with the keepers running (ballast_dev/demo/run.py); it ends with a report and one VERDICT
 line (every tier in band; the kill scene killed and recovered), the same verdict the month
-test (tests/keepers/demo) asserts.
+test (tests/offchain/demo) asserts.
 """
 
 import sys

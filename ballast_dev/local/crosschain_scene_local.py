@@ -2,7 +2,7 @@
 (real LayerZero EndpointV2 + SimpleMessageLib), a Binance simulator for the CEX route, one
 transaction pipeline per chain in one store, and a `CrosschainBot` wired to all of it.
 
-Used by tests/keepers/crosschain/test_moves_*.py and scripts/demo_crosschain.py. Contracts
+Used by tests/offchain/crosschain/test_moves_*.py and scripts/demo_crosschain.py. Contracts
 come from the compiled artifacts (.build/__local__.json, `ape compile`). Off-chain actors are
 explicit so tests can delay or duplicate them: `GatedAttestations` (Circle's attestation
 service, releasable per burn) and `dvn()` (LayerZero verification, from a DVN account that is

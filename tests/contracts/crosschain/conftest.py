@@ -1,5 +1,5 @@
 """Make `import keepers` find the real package under `ape test` (see the same guard in
-tests/keepers/crosschain/conftest.py; a `pythonpath = ["."]` pytest option would replace both)."""
+tests/offchain/crosschain/conftest.py; a `pythonpath = ["."]` pytest option would replace both)."""
 
 import sys
 from pathlib import Path

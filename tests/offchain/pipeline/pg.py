@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster on loopback for tests: ``python tests/keepers/pipeline/pg.py``
+"""A throwaway PostgreSQL cluster on loopback for tests: ``python tests/offchain/pipeline/pg.py``
 prints a URL and keeps the server up until Ctrl-C; the ``postgres_url`` fixture uses
 :class:`ThrowawayPostgres` directly.
 

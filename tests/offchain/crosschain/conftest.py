@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 # `ape test` puts tests/ on sys.path (tests/conftest.py has no package), so `import keepers`
-# would find tests/keepers/ as a namespace package before the editable install's finder and
+# would find tests/offchain/ as a namespace package before the editable install's finder and
 # hide the real package. Put the repository root first so the real `keepers` wins. (A
 # `pythonpath = ["."]` in pyproject's pytest options would fix this for every test dir.)
 _ROOT = str(Path(__file__).resolve().parents[3])

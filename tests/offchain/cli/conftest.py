@@ -1,4 +1,4 @@
-"""The deployed local fund (module-scoped, as in tests/keepers/fundbot) plus the automation
+"""The deployed local fund (module-scoped, as in tests/offchain/fundbot) plus the automation
 contracts (per test) on ape's anvil, and the environment that `keeper run` reads for them."""
 
 from __future__ import annotations
