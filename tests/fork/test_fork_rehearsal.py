@@ -7,7 +7,7 @@ reached the upstream."""
 from __future__ import annotations
 
 import pytest
-from forklib import ARTIFACTS, DEPLOYMENT, allow, intents, mined_tx, settings
+from tests.support.forklib import ARTIFACTS, DEPLOYMENT, allow, intents, mined_tx, settings
 from web3 import Web3
 
 from keepers.runtime.alerts import Alerter

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ape
 import pytest
 from ape.utils import ZERO_ADDRESS
-from autolib import SCHEDULED
+from tests.support.autolib import SCHEDULED
 
 from ballast_dev.deployment.automation import (
     DEFAULT_FUNDER_SPEND_CAP_WEI,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ape
 from ape.utils import ZERO_ADDRESS
-from autolib import SCHEDULED
+from tests.support.autolib import SCHEDULED
 
 from ballast_dev.deployment.profile import deploy_profile, load_profile
 

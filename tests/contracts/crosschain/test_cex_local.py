@@ -5,7 +5,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from xchainlib import deploy_ct, transact
+from tests.support.xchainlib import deploy_ct, transact
 
 from keepers.crosschain.cex import CexRoute, CexSide
 from ballast_dev.local.cex_sim_local import BinanceSim, SimCoin, SimNetwork, make_sim_exchange

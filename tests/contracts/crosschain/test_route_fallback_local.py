@@ -6,7 +6,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from xchainlib import BSC_EID, make_usdt0_route, transact
+from tests.support.xchainlib import BSC_EID, make_usdt0_route, transact
 
 from ballast_dev.local.cex_sim_local import BinanceSim, SimCoin, SimNetwork, make_sim_exchange
 from keepers.crosschain.config import Asset, RouteName, parse_config

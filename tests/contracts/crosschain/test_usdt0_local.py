@@ -2,8 +2,8 @@
 BSC 18-dec USDT0 minted/burnt), through LayerZero's real EndpointV2 + SimpleMessageLib."""
 
 import pytest
-from xchainlib import BSC_EID, ETH_EID, transact
-from xchainlib import make_usdt0_route as _route
+from tests.support.xchainlib import BSC_EID, ETH_EID, transact
+from tests.support.xchainlib import make_usdt0_route as _route
 
 from keepers.crosschain.cctp import address_to_bytes32
 from keepers.crosschain.routes import RouteError, RouteStatus, Web3Sender

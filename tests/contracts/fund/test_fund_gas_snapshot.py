@@ -1,7 +1,7 @@
 """Gas of every public state-changing function of the vault and the controller, per base
 decimals, checked against tests/gas/fund.json (`make gas` rewrites it)."""
 
-from gaslib import check_snapshot
+from tests.support.gaslib import check_snapshot
 
 TIERS = [(1000, 500, 2000), (3000, 2000, 4000), (6000, 5000, 7000)]
 

@@ -163,7 +163,7 @@ def test_set_params__slippage_above_cap__reverts(make_portfolio, gov):
 
 
 def test_gas__rebalance_and_execute_plan__within_snapshot(make_portfolio, keeper, chain):
-    from gaslib import check_snapshot
+    from tests.support.gaslib import check_snapshot
 
     measured = {}
     for qd in DECIMALS:

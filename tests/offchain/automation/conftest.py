@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from autobots_helpers import BASE_FEE, SLOT, make_settings
+from tests.support.autobots_helpers import BASE_FEE, SLOT, make_settings
 
 from ballast_dev.deployment.automation import deploy_automation
 

@@ -4,7 +4,7 @@ executor, unprofitable runs left alone, config errors."""
 from __future__ import annotations
 
 import pytest
-from autobots_helpers import advance, intents
+from tests.support.autobots_helpers import advance, intents
 from prometheus_client import REGISTRY
 
 from keepers.automation.settings import ExecutorConfig

@@ -5,7 +5,7 @@ the Supervisor when its own booking is stuck, refuses bad config."""
 from __future__ import annotations
 
 import pytest
-from autobots_helpers import advance, intents
+from tests.support.autobots_helpers import advance, intents
 
 from keepers.automation.settings import SupervisorBotConfig
 from keepers.automation.supervisor import SupervisorBot

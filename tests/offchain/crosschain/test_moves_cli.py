@@ -4,7 +4,7 @@
 import json
 
 from click.testing import CliRunner
-from movelib import holder, holders_map
+from tests.support.movelib import holder, holders_map
 
 from keepers.crosschain.cli import crosschain
 from ballast_dev.local.crosschain_scene_local import ARTIFACTS, KEEPER_KEY
@@ -105,7 +105,7 @@ def test_cli_run__process_killed_right_after_broadcasting_the_burn__rerun_finish
     import subprocess
     import sys
 
-    from movelib import MESSAGE_RECEIVED, logs
+    from tests.support.movelib import MESSAGE_RECEIVED, logs
 
     from ballast_dev.local.crosschain_scene_local import ROOT
     from keepers.crosschain.routes import MESSAGE_SENT_TOPIC

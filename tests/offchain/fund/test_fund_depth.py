@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from fundlib import make_asset, make_state
+from tests.support.fundlib import make_asset, make_state
 
 from keepers.core import univ3
 from keepers.fund.planning.config import PlanningConfig

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from fundlib import NOW, make_asset, make_state
+from tests.support.fundlib import NOW, make_asset, make_state
 
 from keepers.fund.planning.config import PlanningConfig, load_planning_config
 from keepers.fund.planning.metrics import band_distance, tier_metrics

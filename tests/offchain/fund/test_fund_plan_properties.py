@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from fundlib import NOW, make_asset, make_state
+from tests.support.fundlib import NOW, make_asset, make_state
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from fundlib import NOW, make_asset, make_state
+from tests.support.fundlib import NOW, make_asset, make_state
 
 from keepers.fund.planning.config import load_planning_config
 from keepers.fund.planning.plan import ActionResult, apply, plan
@@ -41,7 +41,7 @@ def test_whole__truncates_without_float() -> None:
 
 
 def test_progress__outcomes__in_band_improved_no_safe_move_not_improved():
-    from fundlib import make_asset, make_state
+    from tests.support.fundlib import make_asset, make_state
 
     from keepers.fund.planning.report import progress
 

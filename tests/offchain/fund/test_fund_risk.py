@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fundlib import NOW, make_asset, make_state
+from tests.support.fundlib import NOW, make_asset, make_state
 
 from keepers.fund.planning.config import PlanningConfig, load_planning_config
 from keepers.fund.planning.plan import Action, ActionType, Plan, plan

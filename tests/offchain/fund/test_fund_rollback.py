@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fundlib import NOW
+from tests.support.fundlib import NOW
 
 from keepers.fund.planning.approval import ApprovalStatus, decide
 from keepers.fund.planning.config import load_planning_config

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fundbotlib import ROOT, UNIT
+from tests.support.fundbotlib import ROOT, UNIT
 
 from keepers.runtime.alerts import Alert, Alerter
 from keepers.fund.bot import FundBot

@@ -9,7 +9,7 @@ import statistics
 import time
 
 import pytest
-from fundbotlib import NO_APPROVAL, UNIT
+from tests.support.fundbotlib import NO_APPROVAL, UNIT
 
 from keepers.tx.simulation import ForkSimulator
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from fundbotlib import UNIT
+from tests.support.fundbotlib import UNIT
 
 from keepers.runtime.scheduler import (
     JobSpec,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fundbotlib import NO_APPROVAL, UNIT
+from tests.support.fundbotlib import NO_APPROVAL, UNIT
 from sqlalchemy import select
 
 from keepers.store import models as m

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fundbotlib import NO_APPROVAL, ROOT
+from tests.support.fundbotlib import NO_APPROVAL, ROOT
 
 from ballast_dev.deployment.profile import deploy_profile, load_profile
 from keepers.fund.planning.actions import Action, ActionType, Plan, plan_id

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from fundbotlib import NO_APPROVAL, UNIT
+from tests.support.fundbotlib import NO_APPROVAL, UNIT
 
 from keepers.cli import main
 from ballast_dev.deployment.uniswap import UniswapV3, arbitrage_to_oracle, arbitrage_to_price

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from fundbotlib import NO_APPROVAL, ROOT, UNIT
+from tests.support.fundbotlib import NO_APPROVAL, ROOT, UNIT
 
 from keepers.fund.bot import FundBot
 from keepers.tx.retry import NetworkUnavailable, with_retries

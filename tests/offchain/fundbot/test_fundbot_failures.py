@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from fundbotlib import NO_APPROVAL, UNIT
+from tests.support.fundbotlib import NO_APPROVAL, UNIT
 from sqlalchemy import func, select
 
 from keepers.store import models as m

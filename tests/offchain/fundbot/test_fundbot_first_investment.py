@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 import pytest
-from fundbotlib import NO_APPROVAL, ROOT, UNIT
+from tests.support.fundbotlib import NO_APPROVAL, ROOT, UNIT
 
 from keepers.runtime.alerts import Alerter
 from keepers.fund.bot import FundBot

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pipeline_anvil import Anvil, deploy
+from tests.support.pipeline_anvil import Anvil, deploy
 
 
 @pytest.fixture(scope="module")

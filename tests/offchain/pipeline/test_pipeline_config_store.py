@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from pipeline_helpers import ROOT, SENDER, run_worker
+from tests.support.pipeline_helpers import ROOT, SENDER, run_worker
 from sqlalchemy import inspect, text
 
 from keepers.tx.pipeline import IntentSpec, submit_intent, submit_intents

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 import pytest
-from pipeline_helpers import ROOT, hit_spec, run_worker, worker_env
+from tests.support.pipeline_helpers import ROOT, hit_spec, run_worker, worker_env
 from sqlalchemy import func, select
 
 from keepers.tx.pipeline import CRASH_POINTS, submit_intent

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pg import PostgresUnavailable, ThrowawayPostgres
-from pipeline_helpers import ROOT, hit_spec, worker_env
+from tests.support.pg import PostgresUnavailable, ThrowawayPostgres
+from tests.support.pipeline_helpers import ROOT, hit_spec, worker_env
 from sqlalchemy import select, text
 
 from keepers.tx.pipeline import submit_intent
@@ -96,7 +96,7 @@ def test_replicas__three_workers_500_intents__each_exactly_once(tmp_path, anvil,
 def test_audit_on_postgres__daily_notional_cap__enforced_under_advisory_lock(
     tmp_path, anvil, counter, pg_url
 ):
-    from pipeline_helpers import make_pipeline, make_settings
+    from tests.support.pipeline_helpers import make_pipeline, make_settings
 
     settings = make_settings(
         pg_url, anvil.url, counter.address, role={"max_value_wei": 1000, "daily_notional_cap": 1500}

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pipeline_anvil import Anvil, deploy
-from pipeline_helpers import hit_spec, make_pipeline, make_settings
+from tests.support.pipeline_anvil import Anvil, deploy
+from tests.support.pipeline_helpers import hit_spec, make_pipeline, make_settings
 from sqlalchemy import select
 
 from keepers.store.models import StepLog, TxAttempt, TxIntent

@@ -10,7 +10,7 @@ alert and exit code 4, the standalone worker with exit code 4.
 from __future__ import annotations
 
 import pytest
-from pipeline_helpers import hit_spec, make_pipeline, make_settings
+from tests.support.pipeline_helpers import hit_spec, make_pipeline, make_settings
 
 from keepers.tx.errors import SignerConflict
 

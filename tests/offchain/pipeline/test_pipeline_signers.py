@@ -8,7 +8,7 @@ import json
 
 import pytest
 from eth_account import Account
-from pipeline_helpers import SENDER, SENDER_KEY, hit_spec, make_pipeline, make_settings
+from tests.support.pipeline_helpers import SENDER, SENDER_KEY, hit_spec, make_pipeline, make_settings
 
 from keepers.tx.signers import ApeAccountSigner, RemoteSigner, signer_from_settings
 from keepers.core.settings import KeeperSettings
@@ -60,3 +60,4 @@ def test_signer_from_settings__remote_without_url__config_error_names_field():
         load_settings(signer_kind="remote")
     s = KeeperSettings(signer_kind="remote", signer_url="http://127.0.0.1:1", signer_address=SENDER)
     assert isinstance(signer_from_settings(s), RemoteSigner)
+

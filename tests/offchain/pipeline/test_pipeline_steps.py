@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pipeline_helpers import SENDER, hit_spec, make_pipeline, make_settings
+from tests.support.pipeline_helpers import SENDER, hit_spec, make_pipeline, make_settings
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
@@ -128,7 +128,7 @@ class TamperingSigner(RawKeySigner):
 
 
 def test_validate__tampered_signed_tx__refused_and_not_broadcast(tmp_path, anvil, counter):
-    from pipeline_helpers import SENDER_KEY
+    from tests.support.pipeline_helpers import SENDER_KEY
 
     settings = make_settings(f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address)
     pipe = make_pipeline(settings, signer=TamperingSigner(SENDER_KEY))
@@ -145,7 +145,7 @@ def test_validate__tampered_signed_tx__refused_and_not_broadcast(tmp_path, anvil
 def test_worker__production_logging__json_lines_on_stderr(tmp_path, anvil, counter):
     import json
 
-    from pipeline_helpers import run_worker, worker_env
+    from tests.support.pipeline_helpers import run_worker, worker_env
 
     env = worker_env(
         f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address, tmp_path, KEEPER_LOG_LEVEL="INFO"

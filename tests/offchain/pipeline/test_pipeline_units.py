@@ -7,7 +7,7 @@ from coincurve import PrivateKey
 from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak
-from pipeline_anvil import ARTIFACTS, KEYS
+from tests.support.pipeline_anvil import ARTIFACTS, KEYS
 
 from keepers.tx import errors
 from keepers.tx.fees import Fees, bump_fees, suggest_fees

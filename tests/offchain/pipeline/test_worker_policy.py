@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from eth_utils import keccak
-from pipeline_helpers import run_worker
+from tests.support.pipeline_helpers import run_worker
 
 from keepers.fund.bot import ROLE as FUND_ROLE
 from keepers.fund.bot import fund_role

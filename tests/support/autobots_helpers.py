@@ -9,7 +9,7 @@ from eth_utils import keccak
 
 from keepers.core.settings import KeeperSettings
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".build" / "__local__.json"
 SLOT = 60
 BASE_FEE = 10**9  # wei per unit of effort: a 400k-effort Medium run prepays 2e15 x margin

@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-GAS_DIR = Path(__file__).parent / "gas"
+GAS_DIR = Path(__file__).parents[1] / "gas"
 TOLERANCE = 0.01  # 1%: anvil gas is deterministic, this only absorbs calldata-length noise
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autolib import advance, calldata_gas, config, execution_gas, now, outcomes
+from tests.support.autolib import advance, calldata_gas, config, execution_gas, now, outcomes
 
 from ballast_dev.deployment.automation import deploy_automation
 

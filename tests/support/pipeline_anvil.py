@@ -12,7 +12,7 @@ from typing import Any
 
 from web3 import HTTPProvider, Web3
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".build" / "__local__.json"
 # anvil's default mnemonic ("test test ... junk"), accounts 0..3
 KEYS = [

@@ -11,7 +11,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_utils import keccak
-from pipeline_anvil import ARTIFACTS, KEYS, ROOT
+from tests.support.pipeline_anvil import ARTIFACTS, KEYS, ROOT
 
 from keepers.tx.node import Node
 from keepers.tx.pipeline import IntentSpec, Pipeline
