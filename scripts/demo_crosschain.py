@@ -1,6 +1,6 @@
 """Three local chains rebalanced by the cross-chain inventory bot.
 
-    python scripts/demo_crosschain.py        (or: ape run demo_crosschain)
+    python -m scripts.demo_crosschain        (or: ape run demo_crosschain)
 
 Starts three anvils on free ports itself (ethereum: USDC 6 + USDT 6 in a USDT0 adapter;
 bsc: USDT0 18 decimals; base: USDC 6), deploys the CCTP stand-ins, LayerZero's real
@@ -20,9 +20,7 @@ from pathlib import Path
 
 import click
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ballast_dev.local.crosschain_scene_local import (  # noqa: E402
+from ballast_dev.local.crosschain_scene_local import (
     KEEPER,
     ChainSpec,
     account,

@@ -18,6 +18,7 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import HTTPProvider
 
+from keepers.core.errors import ConfigError
 from keepers.tx.errors import NodeError
 from keepers.tx.txcodec import sign_1559
 
@@ -42,6 +43,13 @@ class RawKeySigner:
         return sign_1559(tx, self._key)
 
 
+def ape_data_folder() -> Path:
+    """ape's data folder as ape itself finds it (``APE_DATA_FOLDER``, else ``~/.ape``), without
+    importing ape: the runtime does not depend on it."""
+    env = os.environ.get("APE_DATA_FOLDER")
+    return Path(env) if env else Path.home() / ".ape"
+
+
 class ApeAccountSigner(RawKeySigner):
     """An ape account (``ape accounts generate/import``): the keyfile
     ``<ape data folder>/accounts/<alias>.json`` decrypted with a passphrase from the env."""
@@ -50,9 +58,7 @@ class ApeAccountSigner(RawKeySigner):
         self, alias: str, passphrase: str | None = None, data_folder: Path | None = None
     ) -> None:
         if data_folder is None:
-            from ape import config as ape_config  # only this signer needs ape at runtime
-
-            data_folder = Path(ape_config.DATA_FOLDER)
+            data_folder = ape_data_folder()
         keyfile = Path(data_folder) / "accounts" / f"{alias}.json"
         if not keyfile.exists():
             raise FileNotFoundError(f"ape account {alias!r} not found at {keyfile}")
@@ -61,7 +67,7 @@ class ApeAccountSigner(RawKeySigner):
                 f"APE_ACCOUNTS_{alias}_PASSPHRASE"
             )
         if passphrase is None:
-            raise ValueError(f"no passphrase for ape account {alias!r} (KEEPER_SIGNER_PASSPHRASE)")
+            raise ConfigError(f"no passphrase for ape account {alias!r} (KEEPER_SIGNER_PASSPHRASE)")
         key = Account.decrypt(json.loads(keyfile.read_text()), passphrase)
         super().__init__(key)
         self.alias = alias
@@ -107,7 +113,7 @@ def signer_from_settings(settings: Any) -> Signer:
     kind = settings.signer_kind
     if kind == "raw":
         if settings.signer_key is None:
-            raise ValueError("signer_key (KEEPER_SIGNER_KEY) is required for a raw-key signer")
+            raise ConfigError("signer_key (KEEPER_SIGNER_KEY) is required for a raw-key signer")
         return RawKeySigner(settings.signer_key.get_secret_value())
     if kind == "ape":
         pw = settings.signer_passphrase.get_secret_value() if settings.signer_passphrase else None

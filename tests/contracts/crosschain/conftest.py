@@ -1,22 +1,10 @@
-"""Make `import keepers` find the real package under `ape test` (see the same guard in
-tests/offchain/crosschain/conftest.py; a `pythonpath = ["."]` pytest option would replace both)."""
+"""Two local chains for the cross-chain contract tests."""
 
-import sys
-from pathlib import Path
 
-_ROOT = str(Path(__file__).resolve().parents[3])
-if sys.path[:1] != [_ROOT]:
-    sys.path.insert(0, _ROOT)
-if getattr(sys.modules.get("keepers"), "__file__", "") is None:  # namespace already cached
-    for _name in [m for m in sys.modules if m == "keepers" or m.startswith("keepers.")]:
-        del sys.modules[_name]
+import subprocess
 
-# --------------------------------------------------------------------------- two local chains
-
-import subprocess  # noqa: E402
-
-import pytest  # noqa: E402
-from xchainlib import (  # noqa: E402
+import pytest
+from tests.support.xchainlib import (
     BSC_CHAIN_ID,
     BSC_EID,
     ETH_CHAIN_ID,

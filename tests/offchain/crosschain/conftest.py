@@ -1,20 +1,6 @@
 """Fixtures for the cross-chain keeper tests: a valid two-chain config document."""
 
-import sys
-from pathlib import Path
-
 import pytest
-
-# `ape test` puts tests/ on sys.path (tests/conftest.py has no package), so `import keepers`
-# would find tests/offchain/ as a namespace package before the editable install's finder and
-# hide the real package. Put the repository root first so the real `keepers` wins. (A
-# `pythonpath = ["."]` in pyproject's pytest options would fix this for every test dir.)
-_ROOT = str(Path(__file__).resolve().parents[3])
-if sys.path[:1] != [_ROOT]:
-    sys.path.insert(0, _ROOT)
-if getattr(sys.modules.get("keepers"), "__file__", "") is None:  # namespace already cached
-    for _name in [m for m in sys.modules if m == "keepers" or m.startswith("keepers.")]:
-        del sys.modules[_name]
 
 USDC_ETH = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
 USDT_ETH = "0xdAC17F958D2ee523a2206206994597C13D831ec7"

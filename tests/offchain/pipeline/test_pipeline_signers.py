@@ -61,3 +61,18 @@ def test_signer_from_settings__remote_without_url__config_error_names_field():
     s = KeeperSettings(signer_kind="remote", signer_url="http://127.0.0.1:1", signer_address=SENDER)
     assert isinstance(signer_from_settings(s), RemoteSigner)
 
+
+def test_ape_account_signer__no_folder_given__reads_ape_data_folder_without_ape(
+    tmp_path, monkeypatch
+):
+    """The runtime finds ape's keyfiles where ape does (APE_DATA_FOLDER, else ~/.ape) without
+    importing ape, which is a dev-only dependency now."""
+    data = tmp_path / "ape-data"
+    (data / "accounts").mkdir(parents=True)
+    (data / "accounts" / "k.json").write_text(json.dumps(Account.encrypt(SENDER_KEY, "pw")))
+    monkeypatch.setenv("APE_DATA_FOLDER", str(data))
+    assert ApeAccountSigner("k", "pw").address == SENDER
+    monkeypatch.delenv("APE_DATA_FOLDER")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".ape").symlink_to(data)
+    assert ApeAccountSigner("k", "pw").address == SENDER
