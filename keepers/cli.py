@@ -20,6 +20,13 @@ from typing import Any
 
 import click
 
+from keepers.core.errors import (
+    EXIT_CONFIG,
+    EXIT_DOMAIN,
+    EXIT_UNAVAILABLE,
+    KeeperError,
+    exit_code,
+)
 from keepers.fund.settings import FundConfig, FundConfigError, load_fund_config
 from keepers.runtime.runner import BOT_NAMES
 
@@ -37,16 +44,16 @@ class Ctx:
                 self._config = load_fund_config()
             except FundConfigError as err:
                 click.echo(f"keeper: invalid configuration: {err}", err=True)
-                sys.exit(2)
+                sys.exit(exit_code(err))
         return self._config
 
     def bot(self) -> Any:
         if self._bot is None:
+            from keepers.core.logging import configure_logging
             from keepers.fund.bot import FundBot
+            from keepers.store.db import Store
             from keepers.tx.contracts import ChainMismatchError, DeploymentError
             from keepers.tx.retry import NetworkUnavailable
-            from keepers.core.logging import configure_logging
-            from keepers.store.db import Store
 
             cfg = self.config()
             configure_logging(cfg.keeper.log_json, cfg.keeper.log_level)
@@ -54,11 +61,11 @@ class Ctx:
                 self._bot = FundBot(cfg, Store(cfg.keeper.db_url))
                 self._bot.check_chain()
             except DeploymentError as err:
-                fail(f"KEEPER_DEPLOYMENT: {err}", 2)
+                fail(f"KEEPER_DEPLOYMENT: {err}", exit_code(err))
             except ChainMismatchError as err:
-                fail(str(err), 2)
+                fail(str(err), exit_code(err))
             except (OSError, NetworkUnavailable) as err:  # requests' errors are OSErrors
-                fail(node_unreachable(cfg.keeper.rpc_url, err), 3)
+                fail(node_unreachable(cfg.keeper.rpc_url, err), EXIT_UNAVAILABLE)
         return self._bot
 
     def close(self) -> None:
@@ -95,7 +102,7 @@ def node_unreachable(url: str, err: BaseException) -> str:
     return f"KEEPER_RPC_URL={shown}: node unreachable ({type(err).__name__})"
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = EXIT_DOMAIN) -> None:
     click.echo(f"keeper: {message}", err=True)
     sys.exit(code)
 
@@ -149,9 +156,10 @@ def main(ctx: click.Context, as_json: bool, now: int | None) -> None:
 @main.command()
 @click.option(
     "--bots",
-    default=",".join(BOT_NAMES),
+    default="all",
     show_default=True,
-    help="comma-separated bots to run in this process",
+    help=f"comma-separated bots to run in this process, of {','.join(BOT_NAMES)} (all: every "
+    "bot; crosschain when BALLAST_CROSSCHAIN_CONFIG is set)",
 )
 @click.option("--once", is_flag=True, help="start, check, schedule, and exit (for checks)")
 @click.pass_obj
@@ -164,9 +172,10 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     import signal
     import threading
 
+    from keepers.core.logging import configure_logging
+    from keepers.core.settings import KeeperSettings
     from keepers.runtime import metrics
     from keepers.runtime.runner import (
-        NodeUnreachableError,
         RunConfigError,
         UnknownBotError,
         build_runtime,
@@ -174,19 +183,17 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
         parse_bots,
     )
     from keepers.runtime.scheduler import build_scheduler, fund_jobs
-    from keepers.core.settings import KeeperSettings
-    from keepers.core.logging import configure_logging
 
     try:
         names = parse_bots(bots)
     except UnknownBotError as err:
-        fail(str(err))
+        fail(str(err), exit_code(err))
     try:
         if "fund" in names:
             ctx.config()  # exit 2 naming the variable
         log_cfg = load_env_settings(KeeperSettings)
     except RunConfigError as err:
-        fail(str(err), 2)
+        fail(str(err), exit_code(err))
     configure_logging(log_cfg.log_json, log_cfg.log_level)  # before anything logs
     stop = threading.Event()
     previous: dict[int, Any] = {}
@@ -198,10 +205,8 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         rt = build_runtime(names)
-    except RunConfigError as err:
-        fail(str(err), 2)
-    except NodeUnreachableError as err:
-        fail(str(err), 3)
+    except KeeperError as err:  # config 2, node or store unavailable 3 (keepers.core.errors)
+        fail(str(err), exit_code(err))
     if rt.fund is not None:
         rt.scheduler = build_scheduler(rt.settings.db_url, fund_jobs(rt.fund))
     jobs = (
@@ -227,7 +232,7 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
             metrics.serve(rt.settings.metrics_port)
         except OSError as err:
             rt.stop()
-            fail(f"KEEPER_METRICS_PORT={rt.settings.metrics_port}: {err}", 2)
+            fail(f"KEEPER_METRICS_PORT={rt.settings.metrics_port}: {err}", EXIT_CONFIG)
     try:
         rt.start()
         while not stop.wait(0.5):
@@ -241,9 +246,9 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
             signal.signal(sig, handler)
         stuck = rt.stop()
     if rt.pipeline.halted is not None:
-        fail(f"stopped: {rt.pipeline.halted}", 4)
+        fail(f"stopped: {rt.pipeline.halted}", exit_code(rt.pipeline.halted))
     if stuck:
-        fail(f"stopped, but {', '.join(stuck)} did not finish in time", 1)
+        fail(f"stopped, but {', '.join(stuck)} did not finish in time", EXIT_DOMAIN)
     click.echo("keeper stopped", err=True)
 
 
@@ -272,8 +277,8 @@ def _decide(ctx: Ctx, ref: str, by: str, approve: bool, note: str) -> None:
     row = _find(ctx, ref)
     try:
         o = ctx.bot().approve(row.ref, by, ctx.time(), approve=approve, note=note)
-    except ValueError as err:
-        fail(str(err), 2 if "KEEPER_SIGNER" in str(err) else 1)
+    except ValueError as err:  # a signer setting is a ConfigError (2), a refused decision 1
+        fail(str(err), exit_code(err))
     ctx.out(_outcome(o), lambda: _outcome_text(o))
 
 
@@ -334,16 +339,16 @@ def review(ctx: Ctx, plan_ref: str) -> None:
 def status(ctx: Ctx) -> None:
     """The fund's tiers now (one eth_call); with a scheduler configured, the automation
     side too: runs due, stuck tasks and funders (KEEPER_SUPERVISOR_*)."""
-    from keepers.runtime.runner import RunConfigError, automation_status
     from keepers.fund.planning.metrics import tier_metrics
     from keepers.fund.planning.report import whole
+    from keepers.runtime.runner import RunConfigError, automation_status
 
     r = ctx.bot().read()
     st = r.state
     try:
         auto = automation_status(ctx.time())
     except RunConfigError as err:
-        fail(str(err), 2)
+        fail(str(err), exit_code(err))
     rows: list[dict[str, Any]] = [
         {
             "tier": f"L{m.tier + 1}",

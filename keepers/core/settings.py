@@ -26,10 +26,12 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from keepers.core import errors as core_errors
+
 LOCAL_CHAIN_IDS = (31337, 1337)
 
 
-class ConfigError(ValueError):
+class ConfigError(core_errors.ConfigError):
     """Invalid configuration; the message names the field(s) and value(s)."""
 
 

@@ -17,6 +17,8 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
 from math import isqrt
 
+from keepers.core.errors import DomainError
+
 Q96 = 1 << 96
 Q128 = 1 << 128
 Q192 = 1 << 192
@@ -30,7 +32,7 @@ FEE_DENOMINATOR = 1_000_000
 TICK_SPACINGS = {100: 1, 500: 10, 3000: 60, 10000: 200}
 
 
-class V3MathError(ArithmeticError):
+class V3MathError(DomainError, ArithmeticError):
     """A condition under which the Solidity code reverts."""
 
 

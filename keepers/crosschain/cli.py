@@ -20,7 +20,6 @@ Exit codes: 0 ok, 1 planning error or bad input, 2 bad configuration.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from typing import Any
@@ -31,65 +30,24 @@ from keepers.crosschain.config import ENV_PATH, ConfigError, load_config
 
 
 def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
-    """A `CrosschainBot` from the environment (see the module doc)."""
-    from web3 import HTTPProvider, Web3
-
-    from keepers.tx.node import Node
-    from keepers.tx.pipeline import Pipeline
-    from keepers.tx.signers import signer_from_settings
+    """A `CrosschainBot` from the environment (see the module doc), with its own store and one
+    pipeline per chain; the crosschain role is added to KEEPER_POLICY* and stored for every
+    process (keepers.runtime.policy)."""
     from keepers.core.settings import load_settings
-    from keepers.crosschain.bot import CrosschainBot, crosschain_policy
-    from keepers.crosschain.moves import ChainDriver, MoveEngine
-    from keepers.crosschain.wiring import adapter_factory
-    from keepers.fund.planning.config import PlanningConfig
+    from keepers.crosschain.assemble import build_crosschain_bot
+    from keepers.crosschain.bot import crosschain_policy
+    from keepers.runtime.policy import merged, store_policy, stored_policy
     from keepers.store.db import Store
+    from keepers.tx.signers import signer_from_settings
 
     cfg = load_config(config_path)
     settings = load_settings()
-    if "crosschain" not in settings.policy.roles:
-        roles = dict(settings.policy.roles)
-        roles.update(crosschain_policy(cfg).roles)
-        settings = settings.model_copy(update={"policy": type(settings.policy)(roles=roles)})
+    own = merged(crosschain_policy(cfg), settings.policy)  # a configured role wins
     signer = signer_from_settings(settings)
-    keeper = signer.address
     store = Store(settings.db_url, exclusive=exclusive)
-    w3s = {
-        c.name: Web3(HTTPProvider(c.rpc_url, request_kwargs={"timeout": 30})) for c in cfg.chains
-    }
-    drivers = {
-        c.name: ChainDriver(
-            Pipeline(store, Node(c.rpc_url, settings.rpc_timeout_s), [signer], settings)
-        )
-        for c in cfg.chains
-    }
-    holders = json.loads(os.environ.get("BALLAST_CROSSCHAIN_HOLDERS") or "{}")
-    attestations = None
-    if os.environ.get("BALLAST_CCTP_LOCAL_ATTESTER_KEY"):
-        from keepers.crosschain.cctp import LocalCctpAttester
-        from keepers.crosschain.routes import LocalAttestations
-
-        attestations = LocalAttestations(
-            LocalCctpAttester(os.environ["BALLAST_CCTP_LOCAL_ATTESTER_KEY"])
-        )
-    exchange = None
-    if os.environ.get("BALLAST_CEX_API_KEY"):
-        from keepers.crosschain.cex import make_exchange
-
-        exchange = make_exchange(
-            cfg.cex_exchange,
-            os.environ["BALLAST_CEX_API_KEY"],
-            os.environ.get("BALLAST_CEX_SECRET", ""),
-        )
-
-    def builder(sender: Any) -> Any:
-        return adapter_factory(
-            cfg, w3s, sender, keeper, exchange=exchange, attestations=attestations
-        )
-
-    engine = MoveEngine(
-        store, cfg, w3s, drivers, keeper, builder, holders=holders, planning=PlanningConfig()
-    )
-    return CrosschainBot(cfg, engine, w3s, on_stop=store.close)
+    store_policy(store, own, written_by="crosschain")
+    settings = settings.model_copy(update={"policy": merged(stored_policy(store), own)})
+    return build_crosschain_bot(cfg, settings, store, signer, on_stop=store.close)
 
 
 def _bot(ctx: click.Context, exclusive: bool = False) -> Any:

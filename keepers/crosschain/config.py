@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from keepers.core import errors as core_errors
 from keepers.core.settings import describe_validation_error
 
 SCALE_DECIMALS = 18
@@ -92,7 +93,7 @@ ROUTE_ASSETS: dict[RouteName, frozenset[Asset]] = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(core_errors.ConfigError):
     """The configuration cannot be used; the message names each field and value."""
 
 

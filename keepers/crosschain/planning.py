@@ -73,6 +73,8 @@ from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
 
+from keepers.core.errors import DomainError
+
 SCALE_DECIMALS = 18
 EXACT_PARTY_LIMIT = 12
 """Above this many parties (deficits + sources) of one asset the planner is heuristic."""
@@ -87,7 +89,7 @@ RouteCost = Callable[[str, str, str], int | None]
 # --------------------------------------------------------------------------- errors
 
 
-class CrosschainPlanningError(Exception):
+class CrosschainPlanningError(DomainError):
     """Base class: no plan is produced when one of these is raised."""
 
 
@@ -114,7 +116,7 @@ class NoRouteError(CrosschainPlanningError):
         super().__init__(f"no route for {asset} from {source} to {dest}")
 
 
-class NotRepresentableError(ValueError):
+class NotRepresentableError(DomainError, ValueError):
     """An 18-decimal amount has no exact value in the token's base units."""
 
 

@@ -19,6 +19,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
+from keepers.core.errors import ChainError
 from keepers.crosschain.cctp import (
     FINALITY_FINALIZED,
     Attested,
@@ -73,7 +74,7 @@ class FinalizeResult:
     already_received: bool
 
 
-class RouteError(Exception):
+class RouteError(ChainError):
     """A leg cannot proceed on this route."""
 
 

@@ -17,13 +17,14 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
+from keepers.core import errors as core_errors
 from keepers.core.settings import KeeperSettings, describe_validation_error
 from keepers.fund.planning.config import ConfigError, PlanningConfig, load_planning_config
 
 ENV_PREFIX = "KEEPER_"
 
 
-class FundConfigError(ValueError):
+class FundConfigError(core_errors.ConfigError):
     """A bad configuration value; the message names the environment variable."""
 
 

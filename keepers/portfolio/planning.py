@@ -29,12 +29,13 @@ from decimal import Decimal
 from typing import Literal, Protocol
 
 from keepers.core import univ3
+from keepers.core.errors import DomainError
 
 BPS = 10_000
 WAD = 10**18
 
 
-class PortfolioError(ValueError):
+class PortfolioError(DomainError, ValueError):
     """Invalid portfolio description."""
 
 

@@ -6,6 +6,10 @@ cross-chain config). A standalone worker (``python -m keepers.tx.worker``, the r
 of a PostgreSQL deployment) works the same intents, so it must audit them with the same roles:
 otherwise it rejects every intent those bots submit unless an operator copies their roles by
 hand. :func:`worker_policy` builds them from the same environment the bots read.
+
+The roles are also stored (:func:`store_policy`, table ``audit_roles``): ``keeper run`` writes
+the roles of the bots it starts, and a worker that has only the database URL and its signer
+audits with the stored roles (:func:`stored_policy`) plus whatever its own environment adds.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from keepers.core.settings import KeeperSettings, PolicyConfig, RolePolicy
 
@@ -44,4 +49,40 @@ def worker_policy(
 
         roles.update(crosschain_policy(load_config(cc_path)).roles)
     roles.update(settings.policy.roles)
+    return PolicyConfig(roles=roles)
+
+
+def store_policy(store: Any, policy: PolicyConfig, written_by: str) -> None:
+    """Write ``policy``'s roles to the store (one row per role, replaced by name), so that every
+    process of the deployment audits with them, the standalone workers included. Roles not in
+    ``policy`` are kept: another process's bots may have declared them."""
+    from keepers.store.models import AuditRole
+
+    with store.transaction() as s:
+        for name, role in policy.roles.items():
+            row = s.get(AuditRole, name)
+            data = role.model_dump(mode="json")
+            if row is None:
+                s.add(AuditRole(name=name, policy=data, written_by=written_by))
+            elif row.policy != data:
+                row.policy = data
+                row.written_by = written_by
+
+
+def stored_policy(store: Any) -> PolicyConfig:
+    """The roles the bots stored (empty before any bot has started)."""
+    from sqlalchemy import select
+
+    from keepers.store.models import AuditRole
+
+    with store.sessions() as s:
+        rows = s.scalars(select(AuditRole)).all()
+        return PolicyConfig(roles={r.name: RolePolicy.model_validate(r.policy) for r in rows})
+
+
+def merged(*policies: PolicyConfig) -> PolicyConfig:
+    """Roles of every policy, a later policy's role winning by name."""
+    roles: dict[str, RolePolicy] = {}
+    for p in policies:
+        roles.update(p.roles)
     return PolicyConfig(roles=roles)

@@ -25,11 +25,9 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from keepers.runtime.alerts import Alerter
 from keepers.automation.settings import ExecutorConfig, SupervisorBotConfig
-from keepers.tx.node import Node
-from keepers.tx.pipeline import Pipeline
-from keepers.tx.retry import NetworkUnavailable
+from keepers.core.errors import ChainError, DomainError
+from keepers.core.logging import get_logger
 from keepers.core.settings import (
     ConfigError,
     KeeperSettings,
@@ -38,11 +36,17 @@ from keepers.core.settings import (
     env_secrets,
     scrub,
 )
-from keepers.core.logging import get_logger
+from keepers.runtime.alerts import Alerter
+from keepers.runtime.policy import merged, store_policy, stored_policy
+from keepers.tx.node import Node
+from keepers.tx.pipeline import Pipeline
+from keepers.tx.retry import NetworkUnavailable
 
 log = get_logger("keepers.runner")
 
-BOT_NAMES = ("fund", "executor", "supervisor")  # `keeper run` starts all of them by default
+# `keeper run` starts all of them by default (crosschain when BALLAST_CROSSCHAIN_CONFIG is set)
+BOT_NAMES = ("fund", "executor", "supervisor", "crosschain")
+CROSSCHAIN_ENV = "BALLAST_CROSSCHAIN_CONFIG"
 LOOP_BOTS: dict[str, type[BaseSettings]] = {
     "executor": ExecutorConfig,
     "supervisor": SupervisorBotConfig,
@@ -50,19 +54,29 @@ LOOP_BOTS: dict[str, type[BaseSettings]] = {
 JOIN_TIMEOUT_S = 30.0
 
 
-class RunConfigError(ValueError):
+class RunConfigError(ConfigError):
     """A bot cannot start with this configuration; the message names the variable."""
 
 
-class NodeUnreachableError(RuntimeError):
+class NodeUnreachableError(ChainError, RuntimeError):
     """The node named by KEEPER_RPC_URL does not answer at start-up (exit code 3)."""
 
 
-class UnknownBotError(ValueError):
+class UnknownBotError(DomainError, ValueError):
     """``--bots`` named a bot that does not exist."""
 
 
-def parse_bots(spec: str) -> list[str]:
+def default_bots(environ: Any = None) -> list[str]:
+    """Every bot; the cross-chain bot only where its config is named (it has no default)."""
+    import os
+
+    env = os.environ if environ is None else environ
+    return [n for n in BOT_NAMES if n != "crosschain" or env.get(CROSSCHAIN_ENV)]
+
+
+def parse_bots(spec: str | None) -> list[str]:
+    if spec is None or spec.strip() == "all":
+        return default_bots()
     names = list(dict.fromkeys(b.strip() for b in spec.split(",") if b.strip()))
     unknown = [b for b in names if b not in BOT_NAMES]
     if unknown or not names:
@@ -161,6 +175,20 @@ class Runtime:
         return stuck
 
 
+def _load_crosschain_config() -> Any:
+    import os
+
+    from keepers.crosschain.config import ConfigError as CrosschainConfigError
+    from keepers.crosschain.config import load_config
+
+    if not os.environ.get(CROSSCHAIN_ENV):
+        raise RunConfigError(f"{CROSSCHAIN_ENV}: not set (the cross-chain bot's config file)")
+    try:
+        return load_config(None)
+    except (CrosschainConfigError, OSError, ValueError) as err:
+        raise RunConfigError(f"{CROSSCHAIN_ENV}: {err}") from None
+
+
 def _load_fund_config() -> Any:
     from keepers.fund.settings import FundConfigError, load_fund_config
 
@@ -175,12 +203,13 @@ def build_runtime(names: list[str], *, alerter: Alerter | None = None) -> Runtim
     and the bots, and check them against the chain (contracts have code, the policy lets each
     role call what it needs, the chain id). Raises RunConfigError naming the variable."""
     from keepers.fund.bot import FundBot
+    from keepers.store.db import Store, StoreLockedError
     from keepers.tx.contracts import ChainMismatchError, DeploymentError
     from keepers.tx.signers import signer_from_settings
-    from keepers.store.db import Store, StoreLockedError
 
     # 1. configuration, all of it before anything touches the chain or the store
     fund_cfg = _load_fund_config() if "fund" in names else None
+    cc_cfg = _load_crosschain_config() if "crosschain" in names else None
     settings: KeeperSettings = load_env_settings(KeeperSettings)
     try:
         signer = signer_from_settings(settings)
@@ -192,23 +221,30 @@ def build_runtime(names: list[str], *, alerter: Alerter | None = None) -> Runtim
     try:
         store = Store(settings.db_url, exclusive=True)
     except StoreLockedError as err:
-        raise RunConfigError(f"KEEPER_DB_URL: {err}") from None
+        raise StoreLockedError(f"KEEPER_DB_URL: {err}") from None  # exit 3, like the worker
     try:
         node = Node(settings.rpc_url, settings.rpc_timeout_s)
         fund = None
-        policy = settings.policy
+        declared: list[PolicyConfig] = []  # the roles of the bots started here
         if fund_cfg is not None:
             fund = FundBot(fund_cfg, store, signer=signer, alerter=alerter)
             fund.check_chain()
-            roles = dict(fund.policy().roles) | dict(settings.policy.roles)
-            policy = PolicyConfig(roles=roles)
-        shared = settings.model_copy(update={"policy": policy})
+            declared.append(fund.policy())
+        if cc_cfg is not None:
+            from keepers.crosschain.bot import crosschain_policy
+
+            declared.append(crosschain_policy(cc_cfg))
+        own = merged(*declared, settings.policy)  # a configured role wins
+        store_policy(store, own, written_by=",".join(names))  # for every process (the workers)
+        shared = settings.model_copy(update={"policy": merged(stored_policy(store), own)})
         pipeline = SerialPipeline(store, node, [signer], shared)
         if fund is not None:
             fund._pipeline = pipeline  # noqa: SLF001 - the fund bot's injection seam
         loops: dict[str, Any] = {}
         for n, cfg in loop_cfgs.items():
             loops[n] = _loop_bot(n, shared, cfg, pipeline, alerter)
+        if cc_cfg is not None:
+            loops["crosschain"] = _crosschain_bot(cc_cfg, shared, store, signer, pipeline)
         pipeline.reconcile_nonces()
         for n, bot in loops.items():
             try:
@@ -248,10 +284,31 @@ def _loop_bot(
     return bot
 
 
+def _crosschain_bot(
+    cfg: Any, settings: KeeperSettings, store: Any, signer: Any, pipeline: Pipeline
+) -> Any:
+    """The cross-chain bot on the runtime's store and signer: the chain the runtime's node is on
+    reuses the runtime's pipeline (one pipeline per chain in the process); every other chain
+    gets a serial pipeline of its own on the same store, signer and policy."""
+    from keepers.crosschain.assemble import build_crosschain_bot
+
+    def pipeline_for(chain: Any) -> Pipeline:
+        if chain.chain_id == pipeline.chain_id:
+            return pipeline
+        node = Node(chain.rpc_url, settings.rpc_timeout_s)
+        return SerialPipeline(store, node, [signer], settings)
+
+    return build_crosschain_bot(cfg, settings, store, signer, pipeline_for=pipeline_for)
+
+
 def _env_hint(bot: str, message: str) -> str:
     """Start-up errors name config fields (``scheduler='0x..'``, ``policy.roles.executor``);
     add the environment variable they come from."""
-    prefix = {"executor": "KEEPER_EXECUTOR_", "supervisor": "KEEPER_SUPERVISOR_"}[bot]
+    prefix = {
+        "executor": "KEEPER_EXECUTOR_",
+        "supervisor": "KEEPER_SUPERVISOR_",
+        "crosschain": "BALLAST_CROSSCHAIN_",
+    }[bot]
     body = message.removeprefix("invalid keeper configuration: ")
     field_name = body.split("=", 1)[0].split(":", 1)[0].strip()
     if field_name.startswith("policy."):

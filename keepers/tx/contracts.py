@@ -17,6 +17,8 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 
+from keepers.core.errors import ConfigError
+
 QUOTER_V2_ABI: list[dict[str, Any]] = [
     {
         "type": "function",
@@ -45,11 +47,11 @@ QUOTER_V2_ABI: list[dict[str, Any]] = [
 ]
 
 
-class DeploymentError(ValueError):
+class DeploymentError(ConfigError):
     """The deployment JSON or the build artifacts are missing something the keeper needs."""
 
 
-class ChainMismatchError(ValueError):
+class ChainMismatchError(ConfigError):
     """The node, the configuration and the deployment disagree (KEEPER_CHAIN_ID, the tier
     bands); the message names the variable and both values."""
 

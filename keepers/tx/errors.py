@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from keepers.core.errors import ChainError, Halted
 
-class NodeError(RuntimeError):
+
+class NodeError(ChainError, RuntimeError):
     """A JSON-RPC error the pipeline has no specific handling for (retried with backoff)."""
 
     def __init__(self, message: str, code: int | None = None, data: Any = None) -> None:
@@ -68,7 +70,7 @@ def classify(error: dict[str, Any]) -> NodeError:
     return NodeError(message, error.get("code"), error.get("data"))
 
 
-class SignerConflict(RuntimeError):
+class SignerConflict(Halted, RuntimeError):
     """Another process sends with this keeper's key: a transaction this keeper did not send
     used one of its nonces, or the account's nonce moved past everything it allocated. Two
     senders with one key can execute the same plan twice, so the pipeline halts for good (in

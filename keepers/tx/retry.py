@@ -8,6 +8,8 @@ from typing import TypeVar
 
 import requests
 
+from keepers.core.errors import ChainError
+
 T = TypeVar("T")
 
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (
@@ -18,7 +20,7 @@ NETWORK_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class NetworkUnavailable(RuntimeError):
+class NetworkUnavailable(ChainError, RuntimeError):
     """The node did not answer after every retry."""
 
 

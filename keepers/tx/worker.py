@@ -3,7 +3,8 @@
 Reads settings from the environment (``KEEPER_*``), runs the store migrations, takes the SQLite
 lock (SQLite mode is single-process), reconciles nonces with the node and works intents until
 stopped (or, with ``--until-idle``, until no intent of its accounts is left in flight).
-Exit codes: 0 done, 2 bad configuration, 3 store already in use.
+Exit codes are the CLI's (keepers.core.errors.exit_code): 0 done, 2 bad configuration, 3 store
+already in use or node unreachable, 4 halted (another process signs with our key).
 """
 
 from __future__ import annotations
@@ -14,22 +15,26 @@ import signal
 import sys
 from types import FrameType
 
+from keepers.core.errors import EXIT_CONFIG, EXIT_OK, exit_code
+from keepers.core.logging import configure_logging, get_logger
+from keepers.core.settings import ConfigError, KeeperSettings, load_settings
+from keepers.store.db import Store, StoreLockedError
 from keepers.tx.errors import SignerConflict
 from keepers.tx.node import Node
 from keepers.tx.pipeline import Pipeline
 from keepers.tx.signers import signer_from_settings
-from keepers.core.settings import ConfigError, KeeperSettings, load_settings
-from keepers.core.logging import configure_logging, get_logger
-from keepers.store.db import Store, StoreLockedError
 
 
 def build_pipeline(settings: KeeperSettings) -> Pipeline:
-    """The worker's pipeline, auditing with the same roles as the bots that submit the intents
-    (keepers.runtime.policy); a broken deployment record or cross-chain config is a ValueError."""
-    from keepers.runtime.policy import worker_policy
+    """The worker's pipeline, auditing with the same roles as the bots that submit the intents:
+    the roles the bots stored in the database, then those its own environment gives
+    (keepers.runtime.policy; a configured role wins). A broken deployment record or cross-chain
+    config is a ValueError, raised before the store is touched."""
+    from keepers.runtime.policy import merged, stored_policy, worker_policy
 
-    settings = settings.model_copy(update={"policy": worker_policy(settings)})
+    own = worker_policy(settings)
     store = Store(settings.db_url, exclusive=True)
+    settings = settings.model_copy(update={"policy": merged(stored_policy(store), own)})
     node = Node(settings.rpc_url, settings.rpc_timeout_s)
     return Pipeline(store, node, [signer_from_settings(settings)], settings)
 
@@ -43,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as err:
         print(f"keeper worker: {err}", file=sys.stderr)
-        return 2
+        return exit_code(err)
     configure_logging(settings.log_json, settings.log_level)
     log = get_logger("keepers.worker")
     if settings.metrics_port:
@@ -54,10 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = build_pipeline(settings)
     except StoreLockedError as err:
         print(f"keeper worker: {err}", file=sys.stderr)
-        return 3
+        return exit_code(err)
     except ValueError as err:  # signer misconfiguration found while building it
         print(f"keeper worker: invalid keeper configuration: {err}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -79,10 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         log.info("worker.stop")
     except SignerConflict as err:
         print(f"keeper worker: stopped: {err}", file=sys.stderr)
-        return 4
+        return exit_code(err)
     finally:
         pipeline.store.close()
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

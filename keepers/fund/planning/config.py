@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from keepers.core import errors as core_errors
 from keepers.core.settings import describe_validation_error
 
 BPS = 10_000
@@ -25,7 +26,7 @@ Bps = Annotated[int, Field(ge=0, le=BPS)]
 Whole = Annotated[int, Field(ge=0)]
 
 
-class ConfigError(ValueError):
+class ConfigError(core_errors.ConfigError):
     """A configuration value is invalid; the message names the env variable and its value."""
 
 

@@ -11,14 +11,19 @@ from pathlib import Path
 
 import pytest
 from eth_utils import keccak
-from tests.support.pipeline_helpers import run_worker
+from sqlalchemy import select
 
+from keepers.core.settings import KeeperSettings, PolicyConfig
 from keepers.fund.bot import ROLE as FUND_ROLE
 from keepers.fund.bot import fund_role
-from keepers.runtime.policy import worker_policy
+from keepers.runtime.policy import store_policy, stored_policy, worker_policy
+from keepers.store.db import Store
+from keepers.store.models import TxIntent
 from keepers.tx.contracts import DeploymentError
+from keepers.tx.pipeline import submit_intent
 from keepers.tx.policy import AuditRequest, audit
-from keepers.core.settings import KeeperSettings
+from tests.support.pipeline_anvil import ARTIFACTS
+from tests.support.pipeline_helpers import SENDER_KEY, hit_spec, run_worker
 
 CONTROLLER = "0x" + "c0" * 20
 USDC_ETH = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
@@ -118,3 +123,55 @@ def test_worker__named_deployment_missing__exits_2_before_touching_the_store(tmp
     assert out.returncode == 2, out.stderr
     assert "none.json not found" in out.stderr
     assert not (tmp_path / "k.db").exists()
+
+
+def test_stored_policy__written_twice__replaced_by_name_and_other_roles_kept(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/k.db")
+    a = {"allowed": [{"contract": CONTROLLER, "selector": "0x12345678"}]}
+    b = {"allowed": [], "max_value_wei": 5}
+    store_policy(store, PolicyConfig.model_validate({"roles": {"x": a, "y": b}}), "fund")
+    store_policy(store, PolicyConfig.model_validate({"roles": {"y": {"allowed": []}}}), "cc")
+    roles = stored_policy(store).roles
+    store.close()
+    assert sorted(roles) == ["x", "y"]
+    assert roles["x"].allowed[0].selector == "0x12345678" and roles["y"].max_value_wei == 0
+
+
+def test_worker__only_db_url_and_signer__audits_every_bots_intents_with_the_stored_policy(
+    tmp_path, anvil, counter
+):
+    """Replicas of a PostgreSQL deployment: `keeper run` stored the roles of the fund,
+    automation and cross-chain bots; a worker given nothing but the database, the node and its
+    key works their intents, and still rejects a role nobody declared."""
+    db = f"sqlite:///{tmp_path}/replica.db"
+    hit = {"contract": counter.address, "selector": "0x" + keccak(text="hit(uint256)")[:4].hex()}
+    roles = {r: {"allowed": [hit]} for r in (FUND_ROLE, "executor", "supervisor", "crosschain")}
+    store = Store(db)
+    store_policy(store, PolicyConfig.model_validate({"roles": roles}), "fund,executor,crosschain")
+    ids = {}
+    for n, role in enumerate([*roles, "stranger"]):
+        spec = hit_spec(counter, 7100 + n, role=role, key=f"replica:{role}")
+        ids[role] = submit_intent(store, spec).id
+    store.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEEPER_", "BALLAST_"))}
+    env.update(
+        KEEPER_DB_URL=db,
+        KEEPER_RPC_URL=anvil.url,
+        KEEPER_SIGNER_KEY=SENDER_KEY,
+        KEEPER_ARTIFACTS_PATH=str(ARTIFACTS),  # revert decoding only
+        KEEPER_LOG_LEVEL="WARNING",
+    )
+    out = run_worker(env, "--until-idle", timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    store = Store(db)
+    with store.sessions() as s:
+        status = dict(s.execute(select(TxIntent.id, TxIntent.status)).all())
+    store.close()
+    assert {role: status[i] for role, i in ids.items()} == {
+        FUND_ROLE: "confirmed",
+        "executor": "confirmed",
+        "supervisor": "confirmed",
+        "crosschain": "confirmed",
+        "stranger": "rejected",
+    }
+    assert [counter.functions.hits(7100 + n).call() for n in range(5)] == [1, 1, 1, 1, 0]
