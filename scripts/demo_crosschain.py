@@ -13,10 +13,8 @@ delivers and invests. Prints the inventory before and after and the moves table.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import click
 

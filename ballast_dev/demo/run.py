@@ -112,8 +112,8 @@ class Demo:
 
     def start_keepers(self) -> None:
         self.fund_bot = self._make_fund_bot()
-        from keepers.automation.settings import ExecutorConfig, SupervisorBotConfig
         from keepers.automation.executor import ExecutorBot
+        from keepers.automation.settings import ExecutorConfig, SupervisorBotConfig
         from keepers.automation.supervisor import SupervisorBot
         from keepers.core.settings import KeeperSettings, PolicyConfig, load_settings
 
@@ -181,11 +181,11 @@ class Demo:
         self.supervisor.start()
 
     def _make_fund_bot(self) -> Any:
-        from keepers.runtime.alerts import Alerter
         from keepers.fund.bot import FundBot
         from keepers.fund.settings import load_fund_config
-        from keepers.tx.signers import RawKeySigner
+        from keepers.runtime.alerts import Alerter
         from keepers.store.db import Store
+        from keepers.tx.signers import RawKeySigner
 
         cfg = load_fund_config(self.fund_env)
         store = Store(cfg.keeper.db_url)

@@ -17,7 +17,6 @@ import yaml
 from eth_utils import is_checksum_address, to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from keepers.core.settings import LOCAL_CHAIN_IDS, describe_validation_error
 from ballast_dev.deployment.fund import (
     FEED_DECIMALS,
     FundDeployment,
@@ -28,6 +27,7 @@ from ballast_dev.deployment.fund import (
     grant_roles,
     hand_over,
 )
+from keepers.core.settings import LOCAL_CHAIN_IDS, describe_validation_error
 
 DEPLOYMENTS_DIR = Path(__file__).resolve().parents[2] / "scripts" / "deployments"
 ZERO_ADDRESS = "0x" + "0" * 40

@@ -25,21 +25,21 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 from web3 import HTTPProvider, Web3
 
-from keepers.tx.node import Node
-from keepers.tx.pipeline import Pipeline
-from keepers.tx.signers import RawKeySigner
+from ballast_dev.local.cex_sim_local import BinanceSim, SimCoin, SimNetwork, make_sim_exchange
+from ballast_dev.local.lz_local import LocalLz, LocalLzVerifier, deploy_local_lz
 from keepers.core.settings import KeeperSettings, PolicyConfig
 from keepers.crosschain.bot import CrosschainBot, crosschain_policy
 from keepers.crosschain.cctp import Attested, LocalCctpAttester, address_to_bytes32
-from ballast_dev.local.cex_sim_local import BinanceSim, SimCoin, SimNetwork, make_sim_exchange
 from keepers.crosschain.config import CrosschainConfig, parse_config
-from ballast_dev.local.lz_local import LocalLz, LocalLzVerifier, deploy_local_lz
 from keepers.crosschain.moves import ChainDriver, MoveEngine
 from keepers.crosschain.routes import LocalAttestations, RouteHandle, Web3Sender
 from keepers.crosschain.usdt0 import LOCAL_LZ_RECEIVE_GAS, OftEndpoint, lz_receive_options
 from keepers.crosschain.wiring import adapter_factory
 from keepers.fund.planning.config import PlanningConfig
 from keepers.store.db import Store
+from keepers.tx.node import Node
+from keepers.tx.pipeline import Pipeline
+from keepers.tx.signers import RawKeySigner
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".build" / "__local__.json"

@@ -35,13 +35,6 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import select
 
 from keepers.automation.chain import Call, ChainIO, Event
-from keepers.automation.settings import ExecutorConfig
-from keepers.tx.errors import NodeError
-from keepers.tx.node import Node
-from keepers.tx.pipeline import ACTIVE, FINAL, IntentSpec, Pipeline, final_statuses
-from keepers.tx.signers import signer_from_settings
-from keepers.core.settings import ConfigError, KeeperSettings, load_settings
-from keepers.core.logging import get_logger
 from keepers.automation.planning import (
     SCHEDULED,
     Batch,
@@ -53,8 +46,15 @@ from keepers.automation.planning import (
     plan_batches,
     refine_batch,
 )
+from keepers.automation.settings import ExecutorConfig
+from keepers.core.logging import get_logger
+from keepers.core.settings import ConfigError, KeeperSettings, load_settings
 from keepers.store.db import Store
 from keepers.store.models import JobRun, TxIntent, utcnow
+from keepers.tx.errors import NodeError
+from keepers.tx.node import Node
+from keepers.tx.pipeline import ACTIVE, FINAL, IntentSpec, Pipeline, final_statuses
+from keepers.tx.signers import signer_from_settings
 
 log = get_logger("keepers.executor")
 

@@ -32,15 +32,7 @@ from eth_utils import keccak, to_checksum_address
 from prometheus_client import Counter
 from sqlalchemy import select
 
-from keepers.runtime.alerts import Alert, Alerter, AlertLevel, AlertSink
 from keepers.automation.chain import Call, ChainIO
-from keepers.automation.settings import SupervisorBotConfig
-from keepers.tx.errors import NodeError
-from keepers.tx.node import Node
-from keepers.tx.pipeline import FINAL, IntentSpec, Pipeline, final_statuses
-from keepers.tx.signers import signer_from_settings
-from keepers.core.settings import ConfigError, KeeperSettings, load_settings
-from keepers.core.logging import get_logger
 from keepers.automation.planning import (
     BPS,
     UNKNOWN,
@@ -51,8 +43,16 @@ from keepers.automation.planning import (
     spend_cap_alert,
     stuck_tasks,
 )
+from keepers.automation.settings import SupervisorBotConfig
+from keepers.core.logging import get_logger
+from keepers.core.settings import ConfigError, KeeperSettings, load_settings
+from keepers.runtime.alerts import Alert, Alerter, AlertLevel, AlertSink
 from keepers.store.db import Store
 from keepers.store.models import JobRun, TxIntent, utcnow
+from keepers.tx.errors import NodeError
+from keepers.tx.node import Node
+from keepers.tx.pipeline import FINAL, IntentSpec, Pipeline, final_statuses
+from keepers.tx.signers import signer_from_settings
 
 log = get_logger("keepers.supervisor")
 

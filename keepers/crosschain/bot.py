@@ -21,13 +21,11 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
-from keepers.runtime.alerts import AlertLevel
-from keepers.runtime.base import Alert, AlertSink, log_sink
+from keepers.core.logging import get_logger
 from keepers.core.settings import PolicyConfig
 from keepers.crosschain.config import Asset, CrosschainConfig
 from keepers.crosschain.inventory import orders, plan_from_config
 from keepers.crosschain.moves import _TRANSFER_ABI, MoveEngine, MoveView
-from keepers.core.logging import get_logger
 from keepers.crosschain.planning import (
     CrosschainPlanningError,
     Plan,
@@ -36,6 +34,8 @@ from keepers.crosschain.planning import (
     to_scaled,
 )
 from keepers.crosschain.planning import Holding as _Holding
+from keepers.runtime.alerts import AlertLevel
+from keepers.runtime.base import Alert, AlertSink, log_sink
 
 log = get_logger("keepers.crosschain.bot")
 

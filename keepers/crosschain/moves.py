@@ -63,9 +63,10 @@ from eth_utils import to_checksum_address
 from sqlalchemy import select
 from web3 import Web3
 
-from keepers.tx.pipeline import FINAL, IntentSpec, Pipeline
+from keepers.core.logging import get_logger
 from keepers.crosschain.cctp import BurnBody, CctpMessage
 from keepers.crosschain.config import Asset, CrosschainConfig, RouteName
+from keepers.crosschain.planning import InFlightMove, Rounding, from_scaled
 from keepers.crosschain.router import AdapterFactory
 from keepers.crosschain.routes import (
     RouteAdapter,
@@ -75,13 +76,12 @@ from keepers.crosschain.routes import (
     TxSender,
     _calldata,
 )
-from keepers.core.logging import get_logger
 from keepers.fund.planning.approval import ApprovalRecord, ApprovalStatus, decide
 from keepers.fund.planning.config import PlanningConfig
-from keepers.crosschain.planning import InFlightMove, Rounding, from_scaled
 from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.store.repo import create_plan
+from keepers.tx.pipeline import FINAL, IntentSpec, Pipeline
 
 log = get_logger("keepers.crosschain.moves")
 

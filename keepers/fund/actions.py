@@ -24,11 +24,11 @@ from typing import Any
 
 from web3 import Web3
 
-from keepers.tx.contracts import FundContracts
-from keepers.fund.reader import FundReading
 from keepers.fund.planning.actions import Action, ActionType
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.risk import Quote, min_out
+from keepers.fund.reader import FundReading
+from keepers.tx.contracts import FundContracts
 
 
 @dataclass(frozen=True)

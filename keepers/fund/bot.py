@@ -38,9 +38,23 @@ from sqlalchemy import select
 from web3 import HTTPProvider, Web3
 from web3.logs import DISCARD as _DISCARD
 
-from keepers.runtime import metrics
-from keepers.runtime.alerts import Alerter, AlertLevel
-from keepers.fund.settings import FundConfig
+from keepers.core.logging import get_logger
+from keepers.core.settings import AllowedCall, PolicyConfig, RolePolicy
+from keepers.fund.actions import ActionEncoder, EncodedCall, fill_ratio
+from keepers.fund.depth_reader import DepthReader
+from keepers.fund.planning import approval as approval_policy
+from keepers.fund.planning import risk as riskmod
+from keepers.fund.planning import triggers as trig
+from keepers.fund.planning.actions import Action, ActionResult, ActionType, Plan, Unresolved
+from keepers.fund.planning.depth import AssetDepth, largest_within
+from keepers.fund.planning.metrics import tier_metrics
+from keepers.fund.planning.plan import CARRY
+from keepers.fund.planning.plan import plan as make_plan
+from keepers.fund.planning.report import plan_report, progress
+from keepers.fund.planning.rollback import create_rollback_plan
+from keepers.fund.planning.simulate import apply
+from keepers.fund.planning.state import BPS, FundState
+from keepers.fund.reader import FundReader, FundReading, to_fund_state
 from keepers.fund.records import (
     ABORTED,
     APPROVED,
@@ -58,32 +72,18 @@ from keepers.fund.records import (
     result_from_dict,
     result_to_dict,
 )
+from keepers.fund.settings import FundConfig
+from keepers.runtime import metrics
+from keepers.runtime.alerts import Alerter, AlertLevel
+from keepers.store import models as m
+from keepers.store.db import Store
 from keepers.tx.contracts import ChainMismatchError, FundAddresses, FundContracts
-from keepers.fund.depth_reader import DepthReader
-from keepers.fund.actions import ActionEncoder, EncodedCall, fill_ratio
-from keepers.fund.reader import FundReader, FundReading, to_fund_state
 from keepers.tx.node import Node
 from keepers.tx.pipeline import FINAL, IntentSpec, Pipeline
 from keepers.tx.retry import NetworkUnavailable
 from keepers.tx.revert import RevertDecoder
 from keepers.tx.signers import Signer, signer_from_settings
 from keepers.tx.simulation import ForkSimulator, SimCall, SimulationResult
-from keepers.core.settings import AllowedCall, PolicyConfig, RolePolicy
-from keepers.core.logging import get_logger
-from keepers.fund.planning import approval as approval_policy
-from keepers.fund.planning import risk as riskmod
-from keepers.fund.planning import triggers as trig
-from keepers.fund.planning.actions import Action, ActionResult, ActionType, Plan, Unresolved
-from keepers.fund.planning.depth import AssetDepth, largest_within
-from keepers.fund.planning.metrics import tier_metrics
-from keepers.fund.planning.plan import CARRY
-from keepers.fund.planning.plan import plan as make_plan
-from keepers.fund.planning.report import plan_report, progress
-from keepers.fund.planning.rollback import create_rollback_plan
-from keepers.fund.planning.simulate import apply
-from keepers.fund.planning.state import BPS, FundState
-from keepers.store import models as m
-from keepers.store.db import Store
 
 log = get_logger("keepers.fundbot")
 

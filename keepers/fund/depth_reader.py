@@ -16,12 +16,12 @@ from typing import Any
 
 from web3 import Web3
 
-from keepers.tx.contracts import FundContracts
-from keepers.fund.reader import FundReading
-from keepers.core.logging import get_logger
 from keepers.core import univ3
+from keepers.core.logging import get_logger
 from keepers.fund.planning.depth import AssetDepth, PoolVenue, largest_within, pool_depth
 from keepers.fund.planning.risk import slippage_bps
+from keepers.fund.reader import FundReading
+from keepers.tx.contracts import FundContracts
 
 log = get_logger("keepers.depth")
 

@@ -24,9 +24,9 @@ from typing import Any
 
 from web3 import Web3
 
+from keepers.fund.planning.state import AssetState, FundState
 from keepers.tx.contracts import FundContracts
 from keepers.tx.retry import with_retries
-from keepers.fund.planning.state import AssetState, FundState
 
 
 @dataclass(frozen=True)

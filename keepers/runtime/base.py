@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from keepers.runtime.alerts import Alert, AlertSink, log_sink  # noqa: F401 - re-exported
 from keepers.core.logging import get_logger
+from keepers.runtime.alerts import Alert, AlertSink, log_sink  # noqa: F401 - re-exported
 
 log = get_logger("keepers.runtime")
 

@@ -45,6 +45,10 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from keepers.core.logging import get_logger
+from keepers.core.settings import KeeperSettings
+from keepers.store.db import Store
+from keepers.store.models import NonceAllocator, StepLog, TxAttempt, TxIntent, utcnow
 from keepers.tx import fees as feelib
 from keepers.tx.errors import (
     AlreadyKnown,
@@ -61,10 +65,6 @@ from keepers.tx.policy import AuditRequest, audit
 from keepers.tx.revert import RevertDecoder
 from keepers.tx.signers import Signer
 from keepers.tx.validate import Expected, check_signed
-from keepers.core.settings import KeeperSettings
-from keepers.core.logging import get_logger
-from keepers.store.db import Store
-from keepers.store.models import NonceAllocator, StepLog, TxAttempt, TxIntent, utcnow
 
 log = get_logger("keepers.pipeline")
 

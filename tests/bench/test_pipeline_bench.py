@@ -9,12 +9,12 @@ import pytest
 from eth_utils import keccak
 from hexbytes import HexBytes
 
+from keepers.core.logging import configure_logging
+from keepers.core.settings import KeeperSettings
+from keepers.store.db import Store
 from keepers.tx.node import Node
 from keepers.tx.pipeline import IntentSpec, Pipeline
 from keepers.tx.signers import RawKeySigner
-from keepers.core.settings import KeeperSettings
-from keepers.core.logging import configure_logging
-from keepers.store.db import Store
 
 N = 300
 WARMUP = 5

@@ -38,17 +38,6 @@ from decimal import Decimal
 
 import pytest
 
-from ballast_dev.deployment.portfolio import AssetParams, Budgets, Params, deploy_portfolio
-from ballast_dev.deployment.uniswap import deploy_uniswap
-from keepers.portfolio.planning import (
-    Outcome,
-    Plan,
-    Portfolio,
-    V3Market,
-    execute,
-    plan_exact,
-    simulate_seed,
-)
 from ballast_dev.bench.portfolio_cases import (
     DEEP,
     FEES,
@@ -59,6 +48,17 @@ from ballast_dev.bench.portfolio_cases import (
     case_portfolio,
     offset_pools,
     random_case,
+)
+from ballast_dev.deployment.portfolio import AssetParams, Budgets, Params, deploy_portfolio
+from ballast_dev.deployment.uniswap import deploy_uniswap
+from keepers.portfolio.planning import (
+    Outcome,
+    Plan,
+    Portfolio,
+    V3Market,
+    execute,
+    plan_exact,
+    simulate_seed,
 )
 
 N_CASES = int(os.environ.get("PORTFOLIO_BENCH_CASES", "1000"))

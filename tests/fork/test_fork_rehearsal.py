@@ -7,21 +7,21 @@ reached the upstream."""
 from __future__ import annotations
 
 import pytest
-from tests.support.forklib import ARTIFACTS, DEPLOYMENT, allow, intents, mined_tx, settings
 from web3 import Web3
 
-from keepers.runtime.alerts import Alerter
-from keepers.automation.settings import ExecutorConfig, SupervisorBotConfig
 from keepers.automation.executor import ExecutorBot
+from keepers.automation.settings import ExecutorConfig, SupervisorBotConfig
+from keepers.automation.supervisor import SupervisorBot
+from keepers.core.settings import load_settings
 from keepers.fund.bot import FundBot
 from keepers.fund.settings import load_fund_config
-from keepers.automation.supervisor import SupervisorBot
+from keepers.runtime.alerts import Alerter
+from keepers.store.db import Store
 from keepers.tx.contracts import FundAddresses
 from keepers.tx.node import Node
 from keepers.tx.pipeline import IntentSpec, Pipeline
 from keepers.tx.signers import RawKeySigner
-from keepers.core.settings import load_settings
-from keepers.store.db import Store
+from tests.support.forklib import ARTIFACTS, DEPLOYMENT, allow, intents, mined_tx, settings
 
 pytestmark = pytest.mark.fork
 

@@ -41,6 +41,8 @@ def test_keepers_sources__no_repository_paths_and_no_ape_import():
         rel = path.relative_to(ROOT)
         if re.search(r"\.parents\[\d\]|\.parent\.parent", text):
             offenders.append(f"{rel}: a path climbing out of the package")
-        if re.search(r"^\s*(import ape\b|from ape\b|import ballast_dev|from ballast_dev)", text, re.M):
+        if re.search(
+            r"^\s*(import ape\b|from ape\b|import ballast_dev|from ballast_dev)", text, re.M
+        ):
             offenders.append(f"{rel}: imports a dev-only package")
     assert offenders == []

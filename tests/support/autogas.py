@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.autolib import advance, calldata_gas, config, execution_gas, now, outcomes
-
 from ballast_dev.deployment.automation import deploy_automation
+from tests.support.autolib import advance, calldata_gas, config, execution_gas, now, outcomes
 
 BASE_FEE = 10**9
 SLOT = 60

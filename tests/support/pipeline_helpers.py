@@ -11,13 +11,13 @@ from typing import Any
 
 from eth_account import Account
 from eth_utils import keccak
-from tests.support.pipeline_anvil import ARTIFACTS, KEYS, ROOT
 
+from keepers.core.settings import KeeperSettings
+from keepers.store.db import Store
 from keepers.tx.node import Node
 from keepers.tx.pipeline import IntentSpec, Pipeline
 from keepers.tx.signers import RawKeySigner
-from keepers.core.settings import KeeperSettings
-from keepers.store.db import Store
+from tests.support.pipeline_anvil import ARTIFACTS, KEYS, ROOT
 
 SENDER_KEY = KEYS[2]
 SENDER = Account.from_key(SENDER_KEY).address

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tests.support.autolib import (
     BASE_FEE,
     DATA_FEE,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ape
 import pytest
 from ape.utils import ZERO_ADDRESS
-from tests.support.autolib import SCHEDULED
 
 from ballast_dev.deployment.automation import (
     DEFAULT_FUNDER_SPEND_CAP_WEI,
@@ -15,6 +14,7 @@ from ballast_dev.deployment.automation import (
     RecurringConfig,
     deploy_automation,
 )
+from tests.support.autolib import SCHEDULED
 
 
 def test_deploy_automation__admin_signer__wired_and_owned(project, deployer, gov, alice):

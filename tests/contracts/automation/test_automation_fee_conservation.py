@@ -6,6 +6,7 @@ import random
 
 import ape
 import pytest
+
 from tests.support.autolib import SCHEDULED, SLOT, advance, events, now
 
 MULT = (10, 5, 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ape
+
 from tests.support.autolib import FUNDER_CAP, advance, events
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tests.support.autogas import measure_rebalancer, measure_scheduler, measure_supervisor
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ape
 import pytest
+
 from tests.support.autolib import (
     BASE_FEE,
     CANCELED,

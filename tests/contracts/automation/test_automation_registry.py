@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 
 import ape
+
 from tests.support.autolib import (
     CANCELED,
     FUNDER_CAP,

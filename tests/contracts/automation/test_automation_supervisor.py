@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ape
 import pytest
+
 from tests.support.autolib import SCHEDULED, advance, config, events, now, outcomes
 
 ALREADY_BOOKED, BOOKED, FAILED, DESTROYED, REVERTED, NO_RESPONSE = range(6)

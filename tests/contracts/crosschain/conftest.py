@@ -1,9 +1,9 @@
 """Two local chains for the cross-chain contract tests."""
 
-
 import subprocess
 
 import pytest
+
 from tests.support.xchainlib import (
     BSC_CHAIN_ID,
     BSC_EID,
@@ -35,8 +35,8 @@ def two_chains():
 def lz(project, two_chains):
     """USDT0 on both chains: Ethereum USDT (6) locked in an OFT adapter, BSC USDT0 (18)
     minted/burnt, each wired to the real EndpointV2 + SimpleMessageLib of its chain."""
-    from keepers.crosschain.cctp import address_to_bytes32
     from ballast_dev.local.lz_local import deploy_local_lz
+    from keepers.crosschain.cctp import address_to_bytes32
     from keepers.crosschain.usdt0 import OftEndpoint
 
     eth, bsc = two_chains

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.support.autobots_helpers import BASE_FEE, SLOT, make_settings
 
 from ballast_dev.deployment.automation import deploy_automation
+from tests.support.autobots_helpers import BASE_FEE, SLOT, make_settings
 
 
 @pytest.fixture

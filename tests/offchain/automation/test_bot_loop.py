@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from keepers.runtime.base import BOTS, Bot, build_bot, run_loop
 from keepers.core.settings import ConfigError
+from keepers.runtime.base import BOTS, Bot, build_bot, run_loop
 
 
 class FakeBot:

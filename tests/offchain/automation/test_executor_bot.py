@@ -4,13 +4,13 @@ executor, unprofitable runs left alone, config errors."""
 from __future__ import annotations
 
 import pytest
-from tests.support.autobots_helpers import advance, intents
 from prometheus_client import REGISTRY
 
-from keepers.automation.settings import ExecutorConfig
 from keepers.automation.executor import ExecutorBot, executed_records
-from keepers.core.settings import ConfigError, load_settings
 from keepers.automation.planning import SCHEDULED
+from keepers.automation.settings import ExecutorConfig
+from keepers.core.settings import ConfigError, load_settings
+from tests.support.autobots_helpers import advance, intents
 
 EXECUTED = 2
 

@@ -5,11 +5,11 @@ the Supervisor when its own booking is stuck, refuses bad config."""
 from __future__ import annotations
 
 import pytest
-from tests.support.autobots_helpers import advance, intents
 
 from keepers.automation.settings import SupervisorBotConfig
 from keepers.automation.supervisor import SupervisorBot
 from keepers.core.settings import ConfigError, load_settings
+from tests.support.autobots_helpers import advance, intents
 
 SCHEDULED = 1
 FEE = 10**9 * 400_000 * 5 * 12_000 // 10_000  # a paid rebalancer's booking (Medium, 1.2 margin)

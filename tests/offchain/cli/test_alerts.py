@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from keepers.runtime import alerts
-from keepers.runtime import base
 from keepers.automation import supervisor
+from keepers.runtime import alerts, base
 from keepers.runtime.alerts import Alert, Alerter, AlertLevel, log_sink
 
 

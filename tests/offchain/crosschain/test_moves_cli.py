@@ -4,11 +4,11 @@
 import json
 
 from click.testing import CliRunner
-from tests.support.movelib import holder, holders_map
 
-from keepers.crosschain.cli import crosschain
 from ballast_dev.local.crosschain_scene_local import ARTIFACTS, KEEPER_KEY
+from keepers.crosschain.cli import crosschain
 from keepers.fund.planning.config import PlanningConfig
+from tests.support.movelib import holder, holders_map
 
 E6 = 10**6
 ADMINS = ("ops1", "ops2", "ops3")
@@ -105,10 +105,9 @@ def test_cli_run__process_killed_right_after_broadcasting_the_burn__rerun_finish
     import subprocess
     import sys
 
-    from tests.support.movelib import MESSAGE_RECEIVED, logs
-
     from ballast_dev.local.crosschain_scene_local import ROOT
     from keepers.crosschain.routes import MESSAGE_SENT_TOPIC
+    from tests.support.movelib import MESSAGE_RECEIVED, logs
 
     who = holder(xscene, 16, {("ethereum", "USDC"): "1700", ("base", "USDC"): "300"})
     eth, base = xscene.sides["ethereum"], xscene.sides["base"]

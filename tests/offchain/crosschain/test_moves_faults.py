@@ -3,10 +3,17 @@ party, a keeper crash mid-move (new bot instances on the same DB finish it, noth
 twice), and USDT0 down -> fallback to the CEX."""
 
 import pytest
-from tests.support.movelib import MESSAGE_RECEIVED, OFT_RECEIVED_TOPIC, holder, holders_map, logs, ticks
 
 from ballast_dev.local.crosschain_scene_local import transact
 from keepers.crosschain.routes import MESSAGE_SENT_TOPIC
+from tests.support.movelib import (
+    MESSAGE_RECEIVED,
+    OFT_RECEIVED_TOPIC,
+    holder,
+    holders_map,
+    logs,
+    ticks,
+)
 
 E6, E18 = 10**6, 10**18
 

@@ -2,10 +2,16 @@
 USDC over CCTP (ethereum -> base) and USDT over USDT0 (ethereum 6 decimals -> bsc 18), every
 on-chain step through the transaction pipeline, pulled from and invested into a holder."""
 
-from tests.support.movelib import MESSAGE_RECEIVED, OFT_RECEIVED_TOPIC, holder, holders_map, logs, ticks
-
 from ballast_dev.local.crosschain_scene_local import KEEPER
 from keepers.store import models as m
+from tests.support.movelib import (
+    MESSAGE_RECEIVED,
+    OFT_RECEIVED_TOPIC,
+    holder,
+    holders_map,
+    logs,
+    ticks,
+)
 
 E6, E18 = 10**6, 10**18
 

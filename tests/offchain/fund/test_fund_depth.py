@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from tests.support.fundlib import make_asset, make_state
 
 from keepers.core import univ3
 from keepers.fund.planning.config import PlanningConfig
@@ -14,6 +13,7 @@ from keepers.fund.planning.depth import AssetDepth, PoolVenue, largest_within, p
 from keepers.fund.planning.plan import CARRY, apply, plan
 from keepers.fund.planning.state import BPS
 from keepers.fund.planning.triggers import Trigger, TriggerKind
+from tests.support.fundlib import make_asset, make_state
 
 CFG = PlanningConfig()
 M = 10**6  # 6-decimal base units

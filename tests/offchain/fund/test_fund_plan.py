@@ -6,13 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tests.support.fundlib import NOW, make_asset, make_state
 
 from keepers.fund.planning.config import PlanningConfig, load_planning_config
 from keepers.fund.planning.metrics import band_distance, tier_metrics
 from keepers.fund.planning.plan import Action, ActionType, Plan, apply, plan
 from keepers.fund.planning.state import FundState
 from keepers.fund.planning.triggers import Trigger, TriggerKind, manual_trigger
+from tests.support.fundlib import NOW, make_asset, make_state
 
 K = 1_000  # thousands of whole units
 OPEN_CFG = load_planning_config(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tests.support.fundlib import NOW, make_asset, make_state
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +14,7 @@ from keepers.fund.planning.metrics import band_distance
 from keepers.fund.planning.plan import Plan, apply, apply_action, plan
 from keepers.fund.planning.state import FundState
 from keepers.fund.planning.triggers import Trigger, TriggerKind
+from tests.support.fundlib import NOW, make_asset, make_state
 
 CFG = load_planning_config({})
 # No concentration limits: only bands and the minimum amount constrain the planner.

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
-from tests.support.fundlib import NOW, make_asset, make_state
-
 from keepers.fund.planning.config import load_planning_config
 from keepers.fund.planning.plan import ActionResult, apply, plan
 from keepers.fund.planning.report import plan_report, render_text, whole
 from keepers.fund.planning.triggers import liquidity_triggers
+from tests.support.fundlib import NOW, make_asset, make_state
 
 U = 10**18
 K = 1_000 * U
@@ -41,9 +40,8 @@ def test_whole__truncates_without_float() -> None:
 
 
 def test_progress__outcomes__in_band_improved_no_safe_move_not_improved():
-    from tests.support.fundlib import make_asset, make_state
-
     from keepers.fund.planning.report import progress
+    from tests.support.fundlib import make_asset, make_state
 
     def fund(cash: int):
         return make_state(cash, [make_asset("M", 1, 300), make_asset("T", 2, 600)])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.support.fundlib import NOW, make_asset, make_state
 
 from keepers.fund.planning.config import PlanningConfig, load_planning_config
 from keepers.fund.planning.plan import Action, ActionType, Plan, plan
@@ -20,6 +19,7 @@ from keepers.fund.planning.risk import (
     min_out,
     slippage_bps,
 )
+from tests.support.fundlib import NOW, make_asset, make_state
 
 U = 10**6
 K = 1_000 * U

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from tests.support.fundlib import NOW
-
 from keepers.fund.planning.approval import ApprovalStatus, decide
 from keepers.fund.planning.config import load_planning_config
 from keepers.fund.planning.plan import Action, ActionResult, ActionType, Plan
 from keepers.fund.planning.rollback import create_rollback_plan
 from keepers.fund.planning.triggers import TriggerKind
+from tests.support.fundlib import NOW
 
 U = 10**6
 K = 1_000 * U

@@ -6,10 +6,10 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from tests.support.fundlib import make_asset, make_state
 
 from keepers.fund.planning.metrics import band_distance, bps_of, tier_metrics, within
 from keepers.fund.planning.state import AssetState
+from tests.support.fundlib import make_asset, make_state
 
 K = 1_000 * 10**6
 

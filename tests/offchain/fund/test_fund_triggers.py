@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tests.support.fundlib import NOW, make_asset, make_state
 
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.triggers import (
@@ -20,6 +19,7 @@ from keepers.fund.planning.triggers import (
     scheduled_triggers,
     threshold_triggers,
 )
+from tests.support.fundlib import NOW, make_asset, make_state
 
 U = 10**6  # 6-decimal unit
 MONDAY = NOW  # 2026-01-05 00:00 UTC

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.fundbotlib import ROOT, UNIT
 
-from keepers.runtime.alerts import Alert, Alerter
+from ballast_dev.deployment.profile import deploy_profile, load_profile
 from keepers.fund.bot import FundBot
 from keepers.fund.settings import load_fund_config
-from keepers.tx.signers import RawKeySigner
-from ballast_dev.deployment.profile import deploy_profile, load_profile
+from keepers.runtime.alerts import Alert, Alerter
 from keepers.store.db import Store
+from keepers.tx.signers import RawKeySigner
+from tests.support.fundbotlib import ROOT, UNIT
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import statistics
 import time
 
 import pytest
-from tests.support.fundbotlib import NO_APPROVAL, UNIT
 
 from keepers.tx.simulation import ForkSimulator
+from tests.support.fundbotlib import NO_APPROVAL, UNIT
 
 NOW = 1_800_000_000
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from tests.support.fundbotlib import UNIT
 
+from keepers.cli import main
 from keepers.runtime.scheduler import (
     JobSpec,
     build_scheduler,
@@ -18,7 +18,7 @@ from keepers.runtime.scheduler import (
     scheduled_time,
     stop_scheduler,
 )
-from keepers.cli import main
+from tests.support.fundbotlib import UNIT
 
 NOW = 1_800_000_000
 

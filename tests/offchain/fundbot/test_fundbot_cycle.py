@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.support.fundbotlib import NO_APPROVAL, UNIT
 from sqlalchemy import select
 
 from keepers.store import models as m
+from tests.support.fundbotlib import NO_APPROVAL, UNIT
 
 NOW = 1_800_000_000  # a fixed replay time (Fri 2027-01-15 08:00 UTC)
 

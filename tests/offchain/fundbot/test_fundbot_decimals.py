@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.support.fundbotlib import NO_APPROVAL, ROOT
 
 from ballast_dev.deployment.profile import deploy_profile, load_profile
 from keepers.fund.planning.actions import Action, ActionType, Plan, plan_id
 from keepers.fund.planning.report import plan_report
 from keepers.fund.planning.simulate import tier_deltas
 from keepers.fund.planning.triggers import manual_trigger
+from tests.support.fundbotlib import NO_APPROVAL, ROOT
 
 NOW = 1_800_000_000
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from tests.support.fundbotlib import NO_APPROVAL, UNIT
 
-from keepers.cli import main
 from ballast_dev.deployment.uniswap import UniswapV3, arbitrage_to_oracle, arbitrage_to_price
+from keepers.cli import main
 from keepers.fund.planning.risk import slippage_bps
+from tests.support.fundbotlib import NO_APPROVAL, UNIT
 
 NOW = 1_800_000_000
 HOUR = 3_600

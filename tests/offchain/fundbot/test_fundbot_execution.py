@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.support.fundbotlib import NO_APPROVAL, ROOT, UNIT
 
 from keepers.fund.bot import FundBot
-from keepers.tx.retry import NetworkUnavailable, with_retries
 from keepers.fund.planning.actions import Action, ActionType, Plan, plan_id
 from keepers.fund.planning.report import plan_report
 from keepers.fund.planning.simulate import tier_deltas
 from keepers.fund.planning.triggers import manual_trigger
+from keepers.tx.retry import NetworkUnavailable, with_retries
+from tests.support.fundbotlib import NO_APPROVAL, ROOT, UNIT
 
 NOW = 1_800_000_000
 

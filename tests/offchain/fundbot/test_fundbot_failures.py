@@ -6,10 +6,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from tests.support.fundbotlib import NO_APPROVAL, UNIT
 from sqlalchemy import func, select
 
 from keepers.store import models as m
+from tests.support.fundbotlib import NO_APPROVAL, UNIT
 
 NOW = 1_800_000_000
 HOUR = 3_600

@@ -13,14 +13,14 @@ import json
 from typing import Any
 
 import pytest
-from tests.support.fundbotlib import NO_APPROVAL, ROOT, UNIT
 
-from keepers.runtime.alerts import Alerter
+from ballast_dev.deployment.profile import deploy_profile, load_profile
 from keepers.fund.bot import FundBot
 from keepers.fund.settings import load_fund_config
-from keepers.tx.signers import RawKeySigner
-from ballast_dev.deployment.profile import deploy_profile, load_profile
+from keepers.runtime.alerts import Alerter
 from keepers.store.db import Store
+from keepers.tx.signers import RawKeySigner
+from tests.support.fundbotlib import NO_APPROVAL, ROOT, UNIT
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ import time
 from typing import Any
 
 import pytest
-from tests.support.pipeline_helpers import ROOT, SENDER, run_worker
 from sqlalchemy import inspect, text
 
-from keepers.tx.pipeline import IntentSpec, submit_intent, submit_intents
 from keepers.core.settings import ConfigError, load_settings
 from keepers.store.db import Store
+from keepers.tx.pipeline import IntentSpec, submit_intent, submit_intents
+from tests.support.pipeline_helpers import ROOT, SENDER, run_worker
 
 
 @pytest.mark.parametrize(

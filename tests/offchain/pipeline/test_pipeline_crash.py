@@ -16,12 +16,12 @@ import time
 from typing import Any
 
 import pytest
-from tests.support.pipeline_helpers import ROOT, hit_spec, run_worker, worker_env
 from sqlalchemy import func, select
 
-from keepers.tx.pipeline import CRASH_POINTS, submit_intent
 from keepers.store.db import Store
 from keepers.store.models import TxIntent
+from keepers.tx.pipeline import CRASH_POINTS, submit_intent
+from tests.support.pipeline_helpers import ROOT, hit_spec, run_worker, worker_env
 
 STEPS = sorted(CRASH_POINTS)
 INTENTS_PER_TRIAL = 3

@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.support.pg import PostgresUnavailable, ThrowawayPostgres
-from tests.support.pipeline_helpers import ROOT, hit_spec, worker_env
 from sqlalchemy import select, text
 
-from keepers.tx.pipeline import submit_intent
 from keepers.store.db import Store
 from keepers.store.models import StepLog, TxIntent
+from keepers.tx.pipeline import submit_intent
+from tests.support.pg import PostgresUnavailable, ThrowawayPostgres
+from tests.support.pipeline_helpers import ROOT, hit_spec, worker_env
 
 _ids = itertools.count(50_000)
 

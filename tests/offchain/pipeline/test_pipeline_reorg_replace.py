@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.support.pipeline_anvil import Anvil, deploy
-from tests.support.pipeline_helpers import hit_spec, make_pipeline, make_settings
 from sqlalchemy import select
 
 from keepers.store.models import StepLog, TxAttempt, TxIntent
+from tests.support.pipeline_anvil import Anvil, deploy
+from tests.support.pipeline_helpers import hit_spec, make_pipeline, make_settings
 
 
 @pytest.fixture(scope="module")

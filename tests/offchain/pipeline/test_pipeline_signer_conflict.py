@@ -10,9 +10,9 @@ alert and exit code 4, the standalone worker with exit code 4.
 from __future__ import annotations
 
 import pytest
-from tests.support.pipeline_helpers import hit_spec, make_pipeline, make_settings
 
 from keepers.tx.errors import SignerConflict
+from tests.support.pipeline_helpers import hit_spec, make_pipeline, make_settings
 
 
 def _two(tmp_path, anvil, counter, **kw):

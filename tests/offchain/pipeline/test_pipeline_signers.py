@@ -8,11 +8,17 @@ import json
 
 import pytest
 from eth_account import Account
-from tests.support.pipeline_helpers import SENDER, SENDER_KEY, hit_spec, make_pipeline, make_settings
 
-from keepers.tx.signers import ApeAccountSigner, RemoteSigner, signer_from_settings
 from keepers.core.settings import KeeperSettings
 from keepers.store.models import TxIntent
+from keepers.tx.signers import ApeAccountSigner, RemoteSigner, signer_from_settings
+from tests.support.pipeline_helpers import (
+    SENDER,
+    SENDER_KEY,
+    hit_spec,
+    make_pipeline,
+    make_settings,
+)
 
 
 def _run_one(tmp_path, anvil, counter, signer, ident):

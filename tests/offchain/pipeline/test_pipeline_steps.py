@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from tests.support.pipeline_helpers import SENDER, hit_spec, make_pipeline, make_settings
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from keepers.tx.signers import RawKeySigner
 from keepers.store.models import StepLog, TxAttempt, TxIntent
+from keepers.tx.signers import RawKeySigner
+from tests.support.pipeline_helpers import SENDER, hit_spec, make_pipeline, make_settings
 
 
 def _intent(pipe: Any, intent_id: int) -> TxIntent:

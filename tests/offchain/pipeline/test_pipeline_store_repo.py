@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from keepers.tx.pipeline import IntentSpec, submit_intent
 from keepers.store.db import Store
 from keepers.store.models import JobRun
 from keepers.store.repo import (
@@ -16,6 +15,7 @@ from keepers.store.repo import (
     record_approval,
     set_plan_status,
 )
+from keepers.tx.pipeline import IntentSpec, submit_intent
 
 ADDR = "0x" + "11" * 20
 

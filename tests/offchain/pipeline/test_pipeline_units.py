@@ -7,15 +7,15 @@ from coincurve import PrivateKey
 from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak
-from tests.support.pipeline_anvil import ARTIFACTS, KEYS
 
+from keepers.core.settings import PolicyConfig
 from keepers.tx import errors
 from keepers.tx.fees import Fees, bump_fees, suggest_fees
 from keepers.tx.policy import AuditRequest, audit
 from keepers.tx.revert import RevertDecoder
 from keepers.tx.txcodec import decode_1559, sign_1559
 from keepers.tx.validate import Expected, check_signed
-from keepers.core.settings import PolicyConfig
+from tests.support.pipeline_anvil import ARTIFACTS, KEYS
 
 
 def test_suggest_fees__history__twice_base_plus_tip_capped():

@@ -20,6 +20,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ballast_dev.bench.portfolio_cases import (
+    DEEP,
+    SHALLOW,
+    case_market,
+    case_portfolio,
+    offset_pools,
+    random_case,
+)
 from keepers.portfolio.planning import (
     WAD,
     AssetSpec,
@@ -29,14 +37,6 @@ from keepers.portfolio.planning import (
     execute,
     plan_exact,
     simulate_seed,
-)
-from ballast_dev.bench.portfolio_cases import (
-    DEEP,
-    SHALLOW,
-    case_market,
-    case_portfolio,
-    offset_pools,
-    random_case,
 )
 
 SETTINGS = settings(
