@@ -4,7 +4,8 @@ Configuration comes from the environment (KEEPER_* and seed 001 section 8.1's na
 keepers.fund.settings); a bad value exits with status 2 and names the variable. Unknown
 plans and other bad input exit with status 1. ``--json`` prints machine-readable output.
 
-``keeper run`` starts every bot (fund, executor, supervisor) in one process, or those named
+``keeper run`` starts every bot (fund, executor, supervisor, and crosschain when
+BALLAST_CROSSCHAIN_CONFIG is set) in one process, or those named
 by ``--bots`` (keepers.runtime.runner); ``keeper status`` adds the automation side when a
 scheduler is configured.
 """
@@ -164,7 +165,7 @@ def main(ctx: click.Context, as_json: bool, now: int | None) -> None:
 @click.option("--once", is_flag=True, help="start, check, schedule, and exit (for checks)")
 @click.pass_obj
 def run(ctx: Ctx, bots: str, once: bool) -> None:
-    """Long-lived: the fund bot's scheduled jobs and the executor / supervisor loops.
+    """Long-lived: the fund bot's scheduled jobs and the executor, supervisor, crosschain loops.
 
     Every chosen bot's configuration is checked before anything starts (exit 2 naming the
     variable). SIGINT or SIGTERM stops the jobs and the loops, closes the store, exits 0.

@@ -1,5 +1,6 @@
 """Every keeper bot in one process (``keeper run``): the fund bot's APScheduler jobs and the
-executor / supervisor loops, sharing one store, one node and one transaction pipeline.
+executor, supervisor and cross-chain loops, sharing one store, one node, one signer and one
+transaction pipeline per chain (keepers.crosschain.assemble: the node's chain reuses the main one).
 
 Why one pipeline: all bots sign with the same key (``KEEPER_SIGNER_*``) and a pipeline works
 every intent of its signer, whichever bot submitted it. Separate pipelines would audit one
