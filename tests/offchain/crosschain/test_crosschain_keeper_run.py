@@ -9,31 +9,23 @@ import json
 
 from click.testing import CliRunner
 
-from ballast_dev.local.crosschain_scene_local import ARTIFACTS, KEEPER_KEY
 from keepers.cli import main
 from keepers.runtime.policy import stored_policy
 from keepers.runtime.runner import build_runtime, default_bots
-from tests.support.movelib import holder, holders_map
+from tests.support.movelib import holder, keeper_env
 
 E6 = 10**6
 
 
 def _env(xscene, tmp_path, who) -> dict[str, str]:
-    cfg = tmp_path / "crosschain.json"
-    cfg.write_text(json.dumps(xscene.config.model_dump(mode="json")))
-    return {
-        "BALLAST_CROSSCHAIN_CONFIG": str(cfg),
-        "BALLAST_CROSSCHAIN_HOLDERS": json.dumps(holders_map(xscene, who)),
-        "BALLAST_CCTP_LOCAL_ATTESTER_KEY": xscene.attestations.inner.attester.account.key.hex(),
-        "KEEPER_DB_URL": f"sqlite:///{tmp_path}/run.db",
-        "KEEPER_RPC_URL": xscene.sides["ethereum"].url,
-        "KEEPER_SIGNER_KEY": KEEPER_KEY,
-        "KEEPER_ARTIFACTS_PATH": str(ARTIFACTS),
-        "KEEPER_CONFIRMATIONS_BY_CHAIN": json.dumps(
-            {str(s.spec.chain_id): 1 for s in xscene.sides.values()}
-        ),
-        "KEEPER_LOG_LEVEL": "WARNING",
-    }
+    """The scene's keeper environment on a store of its own, with the node of chain 1."""
+    return keeper_env(
+        xscene,
+        tmp_path,
+        who,
+        KEEPER_DB_URL=f"sqlite:///{tmp_path}/run.db",
+        KEEPER_RPC_URL=xscene.sides["ethereum"].url,
+    )
 
 
 def test_build_runtime__crosschain__shares_store_signer_and_the_node_chains_pipeline(

@@ -5,10 +5,9 @@ import json
 
 from click.testing import CliRunner
 
-from ballast_dev.local.crosschain_scene_local import ARTIFACTS, KEEPER_KEY
 from keepers.crosschain.cli import crosschain
 from keepers.fund.planning.config import PlanningConfig
-from tests.support.movelib import holder, holders_map
+from tests.support.movelib import holder, holders_map, keeper_env
 
 E6 = 10**6
 ADMINS = ("ops1", "ops2", "ops3")
@@ -41,20 +40,7 @@ def test_big_move__needs_an_admin__runs_after_approval_and_a_rejection_ends_it(x
 
 
 def _env(xscene, tmp_path, who):
-    cfg = tmp_path / "crosschain.json"
-    cfg.write_text(json.dumps(xscene.config.model_dump(mode="json")))
-    return {
-        "BALLAST_CROSSCHAIN_CONFIG": str(cfg),
-        "BALLAST_CROSSCHAIN_HOLDERS": json.dumps(holders_map(xscene, who)),
-        "BALLAST_CCTP_LOCAL_ATTESTER_KEY": xscene.attestations.inner.attester.account.key.hex(),
-        "KEEPER_DB_URL": xscene.db_url,
-        "KEEPER_SIGNER_KEY": KEEPER_KEY,
-        "KEEPER_ARTIFACTS_PATH": str(ARTIFACTS),
-        "KEEPER_CONFIRMATIONS_BY_CHAIN": json.dumps(
-            {str(s.spec.chain_id): 1 for s in xscene.sides.values()}
-        ),
-        "KEEPER_LOG_LEVEL": "WARNING",
-    }
+    return keeper_env(xscene, tmp_path, who)
 
 
 def test_cli__plan_status_run_once__usdc_deficit_planned_then_moved(xscene, tmp_path):
