@@ -25,7 +25,7 @@ help:
 	@echo "make test       run the tests (slow suites excluded; make test-slow runs them)"
 	@echo "make test-deep  the invariant suites at 10,000 sequences each (runs and time printed)"
 	@echo "make slither    static-analysis gate (High/Medium findings must be triaged)"
-	@echo "make lint       ruff + mypy over keepers/ and scripts/"
+	@echo "make lint       ruff + mypy over keepers/, ballast_dev/ and scripts/"
 	@echo "make gas        rewrite the committed gas snapshot (gas-snapshot.json)"
 	@echo "make bench      benchmarks (gas against baselines measured in the same run)"
 
@@ -80,7 +80,7 @@ demo: compile
 	ape run demo
 
 demo-crosschain: compile
-	python scripts/demo_crosschain.py
+	python -m scripts.demo_crosschain
 
 gas: compile
 	UPDATE_GAS_SNAPSHOT=1 ape test tests -k "gas_snapshot or within_snapshot" -m "not slow and not bench"
@@ -89,13 +89,13 @@ bench: compile
 	ape test tests/bench -m bench -s
 
 lint: setup
-	ruff check keepers scripts tests
-	ruff format --check keepers scripts tests
-	mypy keepers scripts
+	ruff check keepers ballast_dev scripts tests
+	ruff format --check keepers ballast_dev scripts tests
+	mypy keepers ballast_dev scripts
 
 fmt: setup
-	ruff format keepers scripts tests
-	ruff check --fix keepers scripts tests
+	ruff format keepers ballast_dev scripts tests
+	ruff check --fix keepers ballast_dev scripts tests
 
 clean:
 	rm -rf .build .stamps .cache

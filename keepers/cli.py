@@ -1,11 +1,12 @@
 """The operator's command line: ``keeper run|plan|approve|reject|review|status|history|rollback``.
 
 Configuration comes from the environment (KEEPER_* and seed 001 section 8.1's names, see
-keepers.bots.fund_config); a bad value exits with status 2 and names the variable. Unknown
+keepers.fund.settings); a bad value exits with status 2 and names the variable. Unknown
 plans and other bad input exit with status 1. ``--json`` prints machine-readable output.
 
-``keeper run`` starts every bot (fund, executor, supervisor) in one process, or those named
-by ``--bots`` (keepers.bots.runner); ``keeper status`` adds the automation side when a
+``keeper run`` starts every bot (fund, executor, supervisor, and crosschain when
+BALLAST_CROSSCHAIN_CONFIG is set) in one process, or those named
+by ``--bots`` (keepers.runtime.runner); ``keeper status`` adds the automation side when a
 scheduler is configured.
 """
 
@@ -20,8 +21,15 @@ from typing import Any
 
 import click
 
-from keepers.bots.fund_config import FundConfig, FundConfigError, load_fund_config
-from keepers.bots.runner import BOT_NAMES
+from keepers.core.errors import (
+    EXIT_CONFIG,
+    EXIT_DOMAIN,
+    EXIT_UNAVAILABLE,
+    KeeperError,
+    exit_code,
+)
+from keepers.fund.settings import FundConfig, FundConfigError, load_fund_config
+from keepers.runtime.runner import BOT_NAMES
 
 
 class Ctx:
@@ -37,16 +45,16 @@ class Ctx:
                 self._config = load_fund_config()
             except FundConfigError as err:
                 click.echo(f"keeper: invalid configuration: {err}", err=True)
-                sys.exit(2)
+                sys.exit(exit_code(err))
         return self._config
 
     def bot(self) -> Any:
         if self._bot is None:
-            from keepers.bots.fund import FundBot
-            from keepers.chain.contracts import ChainMismatchError, DeploymentError
-            from keepers.chain.retry import NetworkUnavailable
-            from keepers.logging import configure_logging
+            from keepers.core.logging import configure_logging
+            from keepers.fund.bot import FundBot
             from keepers.store.db import Store
+            from keepers.tx.contracts import ChainMismatchError, DeploymentError
+            from keepers.tx.retry import NetworkUnavailable
 
             cfg = self.config()
             configure_logging(cfg.keeper.log_json, cfg.keeper.log_level)
@@ -54,11 +62,11 @@ class Ctx:
                 self._bot = FundBot(cfg, Store(cfg.keeper.db_url))
                 self._bot.check_chain()
             except DeploymentError as err:
-                fail(f"KEEPER_DEPLOYMENT: {err}", 2)
+                fail(f"KEEPER_DEPLOYMENT: {err}", exit_code(err))
             except ChainMismatchError as err:
-                fail(str(err), 2)
+                fail(str(err), exit_code(err))
             except (OSError, NetworkUnavailable) as err:  # requests' errors are OSErrors
-                fail(node_unreachable(cfg.keeper.rpc_url, err), 3)
+                fail(node_unreachable(cfg.keeper.rpc_url, err), EXIT_UNAVAILABLE)
         return self._bot
 
     def close(self) -> None:
@@ -95,7 +103,7 @@ def node_unreachable(url: str, err: BaseException) -> str:
     return f"KEEPER_RPC_URL={shown}: node unreachable ({type(err).__name__})"
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = EXIT_DOMAIN) -> None:
     click.echo(f"keeper: {message}", err=True)
     sys.exit(code)
 
@@ -149,14 +157,15 @@ def main(ctx: click.Context, as_json: bool, now: int | None) -> None:
 @main.command()
 @click.option(
     "--bots",
-    default=",".join(BOT_NAMES),
+    default="all",
     show_default=True,
-    help="comma-separated bots to run in this process",
+    help=f"comma-separated bots to run in this process, of {','.join(BOT_NAMES)} (all: every "
+    "bot; crosschain when BALLAST_CROSSCHAIN_CONFIG is set)",
 )
 @click.option("--once", is_flag=True, help="start, check, schedule, and exit (for checks)")
 @click.pass_obj
 def run(ctx: Ctx, bots: str, once: bool) -> None:
-    """Long-lived: the fund bot's scheduled jobs and the executor / supervisor loops.
+    """Long-lived: the fund bot's scheduled jobs and the executor, supervisor, crosschain loops.
 
     Every chosen bot's configuration is checked before anything starts (exit 2 naming the
     variable). SIGINT or SIGTERM stops the jobs and the loops, closes the store, exits 0.
@@ -164,29 +173,28 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     import signal
     import threading
 
-    from keepers.bots.runner import (
-        NodeUnreachableError,
+    from keepers.core.logging import configure_logging
+    from keepers.core.settings import KeeperSettings
+    from keepers.health import Health, Monitor, serve, tick_bounds
+    from keepers.runtime.runner import (
         RunConfigError,
         UnknownBotError,
         build_runtime,
         load_env_settings,
         parse_bots,
     )
-    from keepers.bots.scheduler import build_scheduler, fund_jobs
-    from keepers.config import KeeperSettings
-    from keepers.health import Health, Monitor, serve, tick_bounds
-    from keepers.logging import configure_logging
+    from keepers.runtime.scheduler import build_scheduler, fund_jobs
 
     try:
         names = parse_bots(bots)
     except UnknownBotError as err:
-        fail(str(err))
+        fail(str(err), exit_code(err))
     try:
         if "fund" in names:
             ctx.config()  # exit 2 naming the variable
         log_cfg = load_env_settings(KeeperSettings)
     except RunConfigError as err:
-        fail(str(err), 2)
+        fail(str(err), exit_code(err))
     configure_logging(log_cfg.log_json, log_cfg.log_level)  # before anything logs
     stop = threading.Event()
     previous: dict[int, Any] = {}
@@ -198,10 +206,8 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         rt = build_runtime(names)
-    except RunConfigError as err:
-        fail(str(err), 2)
-    except NodeUnreachableError as err:
-        fail(str(err), 3)
+    except KeeperError as err:  # config 2, node or store unavailable 3 (keepers.core.errors)
+        fail(str(err), exit_code(err))
     if rt.fund is not None:
         rt.scheduler = build_scheduler(rt.settings.db_url, fund_jobs(rt.fund))
     jobs = (
@@ -243,7 +249,7 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
             )
         except OSError as err:
             rt.stop()
-            fail(f"KEEPER_METRICS_HOST/KEEPER_METRICS_PORT={where}: {err}", 2)
+            fail(f"KEEPER_METRICS_HOST/KEEPER_METRICS_PORT={where}: {err}", EXIT_CONFIG)
     try:
         monitor.start(rt.stop_event)
         rt.start()
@@ -261,9 +267,9 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
             server.shutdown()
             server.server_close()
     if rt.pipeline.halted is not None:
-        fail(f"stopped: {rt.pipeline.halted}", 4)
+        fail(f"stopped: {rt.pipeline.halted}", exit_code(rt.pipeline.halted))
     if stuck:
-        fail(f"stopped, but {', '.join(stuck)} did not finish in time", 1)
+        fail(f"stopped, but {', '.join(stuck)} did not finish in time", EXIT_DOMAIN)
     click.echo("keeper stopped", err=True)
 
 
@@ -292,8 +298,8 @@ def _decide(ctx: Ctx, ref: str, by: str, approve: bool, note: str) -> None:
     row = _find(ctx, ref)
     try:
         o = ctx.bot().approve(row.ref, by, ctx.time(), approve=approve, note=note)
-    except ValueError as err:
-        fail(str(err), 2 if "KEEPER_SIGNER" in str(err) else 1)
+    except ValueError as err:  # a signer setting is a ConfigError (2), a refused decision 1
+        fail(str(err), exit_code(err))
     ctx.out(_outcome(o), lambda: _outcome_text(o))
 
 
@@ -322,7 +328,7 @@ def reject(ctx: Ctx, plan_ref: str, by: str, note: str) -> None:
 @click.pass_obj
 def review(ctx: Ctx, plan_ref: str) -> None:
     """A plan's report: triggers, actions, risk, approvals, simulation, verification."""
-    from keepers.planning.report import render_text
+    from keepers.fund.planning.report import render_text
 
     row = _find(ctx, plan_ref)
     data = {
@@ -354,16 +360,16 @@ def review(ctx: Ctx, plan_ref: str) -> None:
 def status(ctx: Ctx) -> None:
     """The fund's tiers now (one eth_call); with a scheduler configured, the automation
     side too: runs due, stuck tasks and funders (KEEPER_SUPERVISOR_*)."""
-    from keepers.bots.runner import RunConfigError, automation_status
-    from keepers.planning.metrics import tier_metrics
-    from keepers.planning.report import whole
+    from keepers.fund.planning.metrics import tier_metrics
+    from keepers.fund.planning.report import whole
+    from keepers.runtime.runner import RunConfigError, automation_status
 
     r = ctx.bot().read()
     st = r.state
     try:
         auto = automation_status(ctx.time())
     except RunConfigError as err:
-        fail(str(err), 2)
+        fail(str(err), exit_code(err))
     rows: list[dict[str, Any]] = [
         {
             "tier": f"L{m.tier + 1}",

@@ -3,8 +3,8 @@
 ``serve(host, port, health, store)`` answers, on one port (``KEEPER_METRICS_HOST``, loopback by
 default, and ``KEEPER_METRICS_PORT``):
 
-- ``/metrics``: every metric of keepers.metrics, keepers.chain.metrics and the bots, plus the
-  store-backed ones (:class:`keepers.metrics.StoreCollector`);
+- ``/metrics``: every metric of keepers.runtime.metrics, keepers.tx.metrics and the bots, plus the
+  store-backed ones (:class:`keepers.runtime.metrics.StoreCollector`);
 - ``/healthz`` (liveness): 200 while the process's loops and monitor are alive, else 503 (a
   supervisor restarts the process);
 - ``/readyz`` (readiness): 200 when the node answered within ``rpc_max_age_s`` and every bot
@@ -31,8 +31,8 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from keepers import metrics
-from keepers.logging import get_logger
+from keepers.core.logging import get_logger
+from keepers.runtime import metrics
 
 log = get_logger("keepers.health")
 
@@ -54,7 +54,7 @@ def tick_bounds(names: list[str], intervals: dict[str, float]) -> dict[str, floa
 @dataclass
 class Health:
     """Liveness and readiness of one keeper process, from the ticks and RPC checks recorded
-    in keepers.metrics. ``clock`` is injectable for tests."""
+    in keepers.runtime.metrics. ``clock`` is injectable for tests."""
 
     bots: dict[str, float]  # bot -> max age (s) of its last good tick
     rpc_max_age_s: float = 30.0

@@ -4,9 +4,9 @@ Part 1 deploys the local profile (real Uniswap V3 pools, test feeds and funds), 
 invests to target, lets the tiers drift out of band (a price drop through the feed and a real
 pool trade, then a large deposit), and has the keeper account call
 AssetController.rebalance(true); it prints the tiers before and after. Part 2 is a simulated
-month with the keepers running (keepers/demo/run.py); it ends with a report and one VERDICT
+month with the keepers running (ballast_dev/demo/run.py); it ends with a report and one VERDICT
 line (every tier in band; the kill scene killed and recovered), the same verdict the month
-test (tests/keepers/demo) asserts.
+test (tests/offchain/demo) asserts.
 """
 
 import sys
@@ -16,9 +16,9 @@ from pathlib import Path
 import click
 from ape.cli import ConnectedProviderCommand, network_option
 
-from keepers.deployment.fund import fund_state
-from keepers.deployment.profile import deploy_profile, load_profile, write_addresses
-from keepers.deployment.tables import render_before_after
+from ballast_dev.deployment.fund import fund_state
+from ballast_dev.deployment.profile import deploy_profile, load_profile, write_addresses
+from ballast_dev.deployment.tables import render_before_after
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -29,7 +29,7 @@ def cli(network, profile_path, days):
     from ape import accounts
     from ape.logging import logger
 
-    from keepers.demo.run import prologue
+    from ballast_dev.demo.run import prologue
 
     logger.set_level("WARNING")  # the demo prints its own progress
     t0 = time.monotonic()
@@ -47,8 +47,8 @@ def cli(network, profile_path, days):
     )
     click.echo(render_before_after(before, after))
 
-    from keepers.demo.charts import lag_chart, tier_ratio_chart
-    from keepers.demo.run import run, summary, verdict
+    from ballast_dev.demo.charts import lag_chart, tier_ratio_chart
+    from ballast_dev.demo.run import run, summary, verdict
 
     out = Path("reports") / time.strftime("demo-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)

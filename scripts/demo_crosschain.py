@@ -1,6 +1,6 @@
 """Three local chains rebalanced by the cross-chain inventory bot.
 
-    python scripts/demo_crosschain.py        (or: ape run demo_crosschain)
+    python -m scripts.demo_crosschain        (or: ape run demo_crosschain)
 
 Starts three anvils on free ports itself (ethereum: USDC 6 + USDT 6 in a USDT0 adapter;
 bsc: USDT0 18 decimals; base: USDC 6), deploys the CCTP stand-ins, LayerZero's real
@@ -13,16 +13,12 @@ delivers and invests. Prints the inventory before and after and the moves table.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import click
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from keepers.crosschain.local_scene import (  # noqa: E402
+from ballast_dev.local.crosschain_scene_local import (
     KEEPER,
     ChainSpec,
     account,
@@ -49,7 +45,7 @@ def _table(bot) -> str:
 
 @click.command()
 def cli() -> None:
-    from keepers.logging import configure_logging
+    from keepers.core.logging import configure_logging
 
     configure_logging(False, "WARNING")
     t0 = time.monotonic()

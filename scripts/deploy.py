@@ -25,15 +25,20 @@ import click
 from ape.cli import ConnectedProviderCommand, network_option
 from ape.exceptions import NetworkError
 
-from keepers.deployment.handover import handover_status, render
-from keepers.deployment.profile import (
+from ballast_dev.deployment.handover import handover_status, render
+from ballast_dev.deployment.profile import (
     DEPLOYMENTS_DIR,
     ProfileError,
     check_target,
     deploy_profile,
     load_profile,
 )
-from keepers.deployment.record import DeployInterrupted, RecordedSteps, RecordError, profile_hash
+from ballast_dev.deployment.record import (
+    DeployInterrupted,
+    RecordedSteps,
+    RecordError,
+    profile_hash,
+)
 
 
 def _deployer(accounts: Any, alias: str | None, autosign: bool) -> Any:

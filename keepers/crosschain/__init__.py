@@ -1,4 +1,4 @@
 """Cross-chain USDC/USDT inventory (seeds 000 and 003): configuration and route adapters.
 
-The matching itself is pure and lives in keepers.planning.crosschain.
+The matching itself is pure and lives in keepers.crosschain.planning.
 """

@@ -4,7 +4,7 @@ aware through the moves table), create moves, advance every move.
 `tick(now)` is one pass. Planner transfers below ``big_move_units`` (whole units, default
 the planning config's REBALANCE_APPROVAL_THRESHOLD) become *small* moves that run at once;
 larger ones, and every operator instruction (`instruct`), are *big* moves that wait for
-approval (keepers.planning.approval). Moves created in one tick are recorded in one DB
+approval (keepers.fund.planning.approval). Moves created in one tick are recorded in one DB
 transaction; the next tick sees them as in flight, so a deficit is never planned twice.
 A planning error (insufficient surplus, no route) is reported and the tick still advances
 the moves already under way.
@@ -21,21 +21,21 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
-from keepers.bots.alerts import AlertLevel
-from keepers.bots.base import Alert, AlertSink, log_sink
-from keepers.config import PolicyConfig
+from keepers.core.logging import get_logger
+from keepers.core.settings import PolicyConfig
 from keepers.crosschain.config import Asset, CrosschainConfig
 from keepers.crosschain.inventory import orders, plan_from_config
 from keepers.crosschain.moves import _TRANSFER_ABI, MoveEngine, MoveView
-from keepers.logging import get_logger
-from keepers.planning.crosschain import (
+from keepers.crosschain.planning import (
     CrosschainPlanningError,
     Plan,
     effective_balances,
     is_triggered,
     to_scaled,
 )
-from keepers.planning.crosschain import Holding as _Holding
+from keepers.crosschain.planning import Holding as _Holding
+from keepers.runtime.alerts import AlertLevel
+from keepers.runtime.base import Alert, AlertSink, log_sink
 
 log = get_logger("keepers.crosschain.bot")
 

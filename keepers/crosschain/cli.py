@@ -5,7 +5,7 @@ Export: the click group `crosschain` (the lead adds it to the ``keeper`` CLI wit
 
 Environment:
 - BALLAST_CROSSCHAIN_CONFIG (or --config): the cross-chain config (keepers.crosschain.config).
-- KEEPER_* (keepers.config.KeeperSettings): store URL, signer, fees, confirmations; the audit
+- KEEPER_* (keepers.core.settings.KeeperSettings): store URL, signer, fees, confirmations; the audit
   policy gets a generated ``crosschain`` role (tokens, CCTP, USDT0 contracts of the config)
   unless KEEPER_POLICY* already defines one.
 - BALLAST_CROSSCHAIN_ROUTES: route-contract files or directories of them, separated by
@@ -25,7 +25,6 @@ Exit codes: 0 ok, 1 planning error or bad input, 2 bad configuration.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from typing import Any
@@ -36,83 +35,26 @@ from keepers.crosschain.config import ENV_PATH, ConfigError
 
 
 def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
-    """A `CrosschainBot` from the environment (see the module doc)."""
-    from web3 import HTTPProvider, Web3
-
-    from keepers.chain.node import Node
-    from keepers.chain.pipeline import Pipeline
-    from keepers.chain.signers import signer_from_settings
-    from keepers.config import load_settings
-    from keepers.crosschain.bot import CrosschainBot, crosschain_policy
-    from keepers.crosschain.moves import ChainDriver, MoveEngine
-    from keepers.crosschain.route_contracts import (
-        check_on_chain,
-        load_with_routes,
-        routes_of_config,
-    )
-    from keepers.crosschain.wiring import adapter_factory
-    from keepers.planning.config import PlanningConfig
+    """A `CrosschainBot` from the environment (see the module doc), with its own store and one
+    pipeline per chain; the crosschain role is added to KEEPER_POLICY* and stored for every
+    process (keepers.runtime.policy)."""
+    from keepers.core.settings import load_settings
+    from keepers.crosschain.assemble import build_crosschain_bot
+    from keepers.crosschain.bot import crosschain_policy
+    from keepers.crosschain.route_contracts import load_with_routes
+    from keepers.runtime.policy import merged, store_policy, stored_policy
     from keepers.store.db import Store
+    from keepers.tx.signers import signer_from_settings
 
     # the route files fill in (and must agree with) the config's route contracts
     cfg, pinned = load_with_routes(config_path)
     settings = load_settings()
-    if "crosschain" not in settings.policy.roles:
-        roles = dict(settings.policy.roles)
-        roles.update(crosschain_policy(cfg).roles)
-        settings = settings.model_copy(update={"policy": type(settings.policy)(roles=roles)})
+    own = merged(crosschain_policy(cfg), settings.policy)  # a configured role wins
     signer = signer_from_settings(settings)
-    keeper = signer.address
     store = Store(settings.db_url, exclusive=exclusive)
-    w3s = {
-        c.name: Web3(HTTPProvider(c.rpc_url, request_kwargs={"timeout": 30})) for c in cfg.chains
-    }
-    routes = routes_of_config(cfg, pinned)
-    if routes is not None:  # refuse to start when a chain does not hold what is configured
-        check_on_chain(routes, w3s)
-    drivers = {
-        c.name: ChainDriver(
-            Pipeline(store, Node(c.rpc_url, settings.rpc_timeout_s), [signer], settings)
-        )
-        for c in cfg.chains
-    }
-    holders = json.loads(os.environ.get("BALLAST_CROSSCHAIN_HOLDERS") or "{}")
-    attestations: Any = None
-    if cfg.iris is not None:
-        from keepers.crosschain.iris import IrisAttestations, IrisClient
-
-        if os.environ.get("BALLAST_CCTP_LOCAL_ATTESTER_KEY"):
-            raise ValueError(
-                "BALLAST_CCTP_LOCAL_ATTESTER_KEY is set and the config has an iris section: "
-                "the local attester is for local chains only, unset one of them"
-            )
-        attestations = IrisAttestations(IrisClient(cfg.iris))
-    elif os.environ.get("BALLAST_CCTP_LOCAL_ATTESTER_KEY"):
-        from keepers.crosschain.cctp import LocalCctpAttester
-        from keepers.crosschain.routes import LocalAttestations
-
-        attestations = LocalAttestations(
-            LocalCctpAttester(os.environ["BALLAST_CCTP_LOCAL_ATTESTER_KEY"])
-        )
-    exchange = None
-    if os.environ.get("BALLAST_CEX_API_KEY"):
-        from keepers.crosschain.cex import make_exchange
-
-        exchange = make_exchange(
-            cfg.cex_exchange,
-            os.environ["BALLAST_CEX_API_KEY"],
-            os.environ.get("BALLAST_CEX_SECRET", ""),
-        )
-
-    def builder(sender: Any) -> Any:
-        return adapter_factory(
-            cfg, w3s, sender, keeper, exchange=exchange, attestations=attestations
-        )
-
-    engine = MoveEngine(
-        store, cfg, w3s, drivers, keeper, builder, holders=holders, planning=PlanningConfig()
-    )
-    return CrosschainBot(cfg, engine, w3s, on_stop=store.close)
+    store_policy(store, own, written_by="crosschain")
+    settings = settings.model_copy(update={"policy": merged(stored_policy(store), own)})
+    return build_crosschain_bot(cfg, settings, store, signer, pinned=pinned, on_stop=store.close)
 
 
 def _bot(ctx: click.Context, exclusive: bool = False) -> Any:
@@ -169,7 +111,7 @@ def status(ctx: click.Context) -> None:
 def plan(ctx: click.Context) -> None:
     """The transfers the planner would start now (in-flight aware); nothing is sent."""
     from keepers.crosschain.inventory import orders
-    from keepers.planning.crosschain import CrosschainPlanningError
+    from keepers.crosschain.planning import CrosschainPlanningError
 
     bot = _bot(ctx)
     try:
@@ -217,7 +159,7 @@ def run(ctx: click.Context, once: bool, interval: float, max_seconds: float | No
     import signal
     import threading
 
-    from keepers.logging import get_logger
+    from keepers.core.logging import get_logger
 
     log = get_logger("keepers.crosschain")
     bot = _bot(ctx, exclusive=True)

@@ -33,7 +33,8 @@ from pydantic import (
     model_validator,
 )
 
-from keepers.config import describe_validation_error
+from keepers.core import errors as core_errors
+from keepers.core.settings import describe_validation_error
 from keepers.crosschain.iris_config import IrisConfig
 
 SCALE_DECIMALS = 18
@@ -93,7 +94,7 @@ ROUTE_ASSETS: dict[RouteName, frozenset[Asset]] = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(core_errors.ConfigError):
     """The configuration cannot be used; the message names each field and value."""
 
 

@@ -1,6 +1,6 @@
 """Glue between the validated config and the pure planner (still no I/O).
 
-`plan_from_config` turns on-chain balances (token base units, as read by keepers/chain) into
+`plan_from_config` turns on-chain balances (token base units, as read by keepers/tx) into
 a plan; `orders` turns the plan into executable transfer orders (rulebook section 6): the
 route chosen per leg, the human-readable amount, and exact base units on both chains.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Context, Decimal
 
 from keepers.crosschain.config import Asset, CrosschainConfig, RouteName
-from keepers.planning.crosschain import (
+from keepers.crosschain.planning import (
     Holding,
     InFlightMove,
     NoRouteError,

@@ -34,7 +34,7 @@ persisted before anything is sent, so a resumed Transfer_Out never falls back to
 route after funds may have left. Transfer_In relies on the routes' "already received"
 answers (a message relayed by someone else is not received twice).
 
-Big moves (operator instructions) need approval (keepers.planning.approval, at least one
+Big moves (operator instructions) need approval (keepers.fund.planning.approval, at least one
 admin); small moves (from the planner) run at once. Moves are independent: `advance_all`
 advances each in its own thread (one pipeline per chain, driven under a per-chain lock).
 
@@ -63,9 +63,10 @@ from eth_utils import to_checksum_address
 from sqlalchemy import select
 from web3 import Web3
 
-from keepers.chain.pipeline import FINAL, IntentSpec, Pipeline
+from keepers.core.logging import get_logger
 from keepers.crosschain.cctp import BurnBody, CctpMessage
 from keepers.crosschain.config import Asset, CrosschainConfig, RouteName
+from keepers.crosschain.planning import InFlightMove, Rounding, from_scaled
 from keepers.crosschain.router import AdapterFactory
 from keepers.crosschain.routes import (
     RouteAdapter,
@@ -76,13 +77,12 @@ from keepers.crosschain.routes import (
     TxSender,
     _calldata,
 )
-from keepers.logging import get_logger
-from keepers.planning.approval import ApprovalRecord, ApprovalStatus, decide
-from keepers.planning.config import PlanningConfig
-from keepers.planning.crosschain import InFlightMove, Rounding, from_scaled
+from keepers.fund.planning.approval import ApprovalRecord, ApprovalStatus, decide
+from keepers.fund.planning.config import PlanningConfig
 from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.store.repo import create_plan
+from keepers.tx.pipeline import FINAL, IntentSpec, Pipeline
 
 log = get_logger("keepers.crosschain.moves")
 

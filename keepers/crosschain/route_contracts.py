@@ -31,7 +31,7 @@ import yaml
 from eth_utils import to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from keepers.config import describe_validation_error
+from keepers.core.settings import describe_validation_error
 from keepers.crosschain.config import (
     Asset,
     ConfigError,

@@ -1,7 +1,7 @@
 """Route adapters: how one planned leg crosses chains (quote, initiate, status, finalize).
 
 Each adapter is I/O at the edge: it reads chains through web3 and sends transactions through
-an injected `TxSender`, so the persisted transaction pipeline (keepers/chain) can be plugged
+an injected `TxSender`, so the persisted transaction pipeline (keepers/tx) can be plugged
 in without changing the adapter. The CCTP adapter follows Circle's V2 flow: approve +
 depositForBurn on the source chain (Transfer_Out), wait for the attestation (Cross), then
 receiveMessage on the destination chain (Transfer_In). `finalize` is idempotent: a message
@@ -19,6 +19,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
+from keepers.core.errors import ChainError
 from keepers.crosschain.cctp import (
     FINALITY_FINALIZED,
     Attested,
@@ -73,7 +74,7 @@ class FinalizeResult:
     already_received: bool
 
 
-class RouteError(Exception):
+class RouteError(ChainError):
     """A leg cannot proceed on this route."""
 
 

@@ -11,7 +11,7 @@ the packet on the destination (the receive library calls EndpointV2.verify); aft
 - `finalize`: executes a verified packet ourselves (LayerZero's permissionless execution),
   idempotent: a packet already executed (by the executor, a relayer or us) is reported as
   `already_received`. Verification itself comes from a `PacketVerifier`: on live chains the
-  DVNs (nothing to do but wait); on local chains `keepers.crosschain.lz_local`.
+  DVNs (nothing to do but wait); on local chains `ballast_dev.local.lz_local`.
 
 Amounts: USDT0 moves 6 shared decimals; dust below that stays with the sender, so on an
 18-decimal chain `amount_sent <= amount`. Quote and handle carry the exact sent amount.

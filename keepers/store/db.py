@@ -14,10 +14,12 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from keepers.core.errors import StoreError
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-class StoreLockedError(RuntimeError):
+class StoreLockedError(StoreError, RuntimeError):
     """Another process already holds this SQLite store."""
 
 

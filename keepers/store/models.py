@@ -161,7 +161,7 @@ class NonceAllocator(Base):
 
 
 class TxIntent(Base):
-    """One on-chain effect. ``status`` is the last step recorded (see keepers.chain.pipeline)."""
+    """One on-chain effect. ``status`` is the last step recorded (see keepers.tx.pipeline)."""
 
     __tablename__ = "tx_intents"
     __table_args__ = (
@@ -284,3 +284,21 @@ class CrosschainMove(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+# --- the audit policy every process uses (keepers.runtime.policy) ------------------------------
+
+
+class AuditRole(Base):
+    """One role of the audit policy, as the bots that submit its intents declared it.
+
+    ``keeper run`` (and any process that starts a bot) writes the roles of its bots here; every
+    pipeline of the deployment, the standalone workers included, audits with these roles plus
+    its own ``KEEPER_POLICY*`` (a configured role of the same name wins)."""
+
+    __tablename__ = "audit_roles"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)  # RolePolicy.model_dump(mode="json")
+    written_by: Mapped[str] = mapped_column(String(64))  # the bots that declared it
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

@@ -1,7 +1,7 @@
 """Small repositories over the store for the bots: plans with their actions, approvals, job runs.
 
 Each function is one DB transaction. Transaction intents have their own API in
-keepers.chain.pipeline (submit_intent / submit_intents).
+keepers.tx.pipeline (submit_intent / submit_intents).
 """
 
 from __future__ import annotations

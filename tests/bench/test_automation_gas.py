@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contracts" / "automation"))
-
-from autogas import (  # noqa: E402
+from tests.support.autogas import (
     CHAINLINK_V23_CONDITIONAL_OVERHEAD,
     measure_rebalancer,
     measure_scheduler,

@@ -25,11 +25,11 @@ from eth_account import Account
 from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
-from keepers.bots.automation_config import ExecutorConfig
-from keepers.bots.executor import ExecutorBot
-from keepers.config import KeeperSettings, load_settings
-from keepers.logging import configure_logging
-from keepers.planning.automation import percentile
+from keepers.automation.executor import ExecutorBot
+from keepers.automation.planning import percentile
+from keepers.automation.settings import ExecutorConfig
+from keepers.core.logging import configure_logging
+from keepers.core.settings import KeeperSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".build" / "__local__.json"

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from keepers.planning.crosschain import (
+from keepers.crosschain.planning import (
     EXACT_PARTY_LIMIT,
     Holding,
     InsufficientSurplusError,

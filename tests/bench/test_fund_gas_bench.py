@@ -6,7 +6,7 @@ Run with `make bench`. Prints a table; not part of the pass/fail run."""
 
 import pytest
 
-from keepers.deployment.fund import RiskSpec, add_asset, deploy_core, grant_roles
+from ballast_dev.deployment.fund import RiskSpec, add_asset, deploy_core, grant_roles
 
 pytestmark = pytest.mark.bench
 

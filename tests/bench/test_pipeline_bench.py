@@ -9,12 +9,12 @@ import pytest
 from eth_utils import keccak
 from hexbytes import HexBytes
 
-from keepers.chain.node import Node
-from keepers.chain.pipeline import IntentSpec, Pipeline
-from keepers.chain.signers import RawKeySigner
-from keepers.config import KeeperSettings
-from keepers.logging import configure_logging
+from keepers.core.logging import configure_logging
+from keepers.core.settings import KeeperSettings
 from keepers.store.db import Store
+from keepers.tx.node import Node
+from keepers.tx.pipeline import IntentSpec, Pipeline
+from keepers.tx.signers import RawKeySigner
 
 N = 300
 WARMUP = 5

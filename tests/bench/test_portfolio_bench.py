@@ -1,6 +1,6 @@
 """Benchmark: seed 004's rebalance against ours, same run, same cases, deep and shallow pools.
 
-1,000 random portfolios (keepers.planning.portfolio_cases: 2-10 assets, random weights,
+1,000 random portfolios (ballast_dev.bench.portfolio_cases: 2-10 assets, random weights,
 prices, decimals, drift, Uniswap V3 pools full-range, concentrated or nested, 0.05/0.3/1%
 fees), once with pools of 10x-200x the portfolio's value (deep) and once with 1x-10x (shallow),
 are rebalanced once on exact V3 math by
@@ -38,18 +38,7 @@ from decimal import Decimal
 
 import pytest
 
-from keepers.deployment.portfolio import AssetParams, Budgets, Params, deploy_portfolio
-from keepers.deployment.uniswap import deploy_uniswap
-from keepers.planning.portfolio import (
-    Outcome,
-    Plan,
-    Portfolio,
-    V3Market,
-    execute,
-    plan_exact,
-    simulate_seed,
-)
-from keepers.planning.portfolio_cases import (
+from ballast_dev.bench.portfolio_cases import (
     DEEP,
     FEES,
     FEES_WITH_001,
@@ -59,6 +48,17 @@ from keepers.planning.portfolio_cases import (
     case_portfolio,
     offset_pools,
     random_case,
+)
+from ballast_dev.deployment.portfolio import AssetParams, Budgets, Params, deploy_portfolio
+from ballast_dev.deployment.uniswap import deploy_uniswap
+from keepers.portfolio.planning import (
+    Outcome,
+    Plan,
+    Portfolio,
+    V3Market,
+    execute,
+    plan_exact,
+    simulate_seed,
 )
 
 N_CASES = int(os.environ.get("PORTFOLIO_BENCH_CASES", "1000"))

@@ -7,21 +7,21 @@ reached the upstream."""
 from __future__ import annotations
 
 import pytest
-from forklib import ARTIFACTS, DEPLOYMENT, allow, intents, mined_tx, settings
 from web3 import Web3
 
-from keepers.bots.alerts import Alerter
-from keepers.bots.automation_config import ExecutorConfig, SupervisorBotConfig
-from keepers.bots.executor import ExecutorBot
-from keepers.bots.fund import FundBot
-from keepers.bots.fund_config import load_fund_config
-from keepers.bots.supervisor import SupervisorBot
-from keepers.chain.contracts import FundAddresses
-from keepers.chain.node import Node
-from keepers.chain.pipeline import IntentSpec, Pipeline
-from keepers.chain.signers import RawKeySigner
-from keepers.config import load_settings
+from keepers.automation.executor import ExecutorBot
+from keepers.automation.settings import ExecutorConfig, SupervisorBotConfig
+from keepers.automation.supervisor import SupervisorBot
+from keepers.core.settings import load_settings
+from keepers.fund.bot import FundBot
+from keepers.fund.settings import load_fund_config
+from keepers.runtime.alerts import Alerter
 from keepers.store.db import Store
+from keepers.tx.contracts import FundAddresses
+from keepers.tx.node import Node
+from keepers.tx.pipeline import IntentSpec, Pipeline
+from keepers.tx.signers import RawKeySigner
+from tests.support.forklib import ARTIFACTS, DEPLOYMENT, allow, intents, mined_tx, settings
 
 pytestmark = pytest.mark.fork
 

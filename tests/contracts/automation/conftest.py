@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from autolib import (
+
+from tests.support.autolib import (
     BASE_FEE,
     DATA_FEE,
     FUNDER_CAP,

@@ -1,13 +1,12 @@
-"""keepers.deployment.automation: deploys, wires and hands ownership to the admin."""
+"""ballast_dev.deployment.automation: deploys, wires and hands ownership to the admin."""
 
 from __future__ import annotations
 
 import ape
 import pytest
 from ape.utils import ZERO_ADDRESS
-from autolib import SCHEDULED
 
-from keepers.deployment.automation import (
+from ballast_dev.deployment.automation import (
     DEFAULT_FUNDER_SPEND_CAP_WEI,
     DEFAULT_MAX_PAID_PER_OWNER,
     DEFAULT_MAX_PAID_TOTAL,
@@ -15,6 +14,7 @@ from keepers.deployment.automation import (
     RecurringConfig,
     deploy_automation,
 )
+from tests.support.autolib import SCHEDULED
 
 
 def test_deploy_automation__admin_signer__wired_and_owned(project, deployer, gov, alice):

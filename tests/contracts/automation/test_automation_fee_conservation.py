@@ -6,7 +6,8 @@ import random
 
 import ape
 import pytest
-from autolib import SCHEDULED, SLOT, advance, events, now
+
+from tests.support.autolib import SCHEDULED, SLOT, advance, events, now
 
 MULT = (10, 5, 2)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ape
-from autolib import FUNDER_CAP, advance, events
+
+from tests.support.autolib import FUNDER_CAP, advance, events
 
 
 def test_withdraw_fee__authorised__pays_and_lowers_allowance(funder, gov, alice):

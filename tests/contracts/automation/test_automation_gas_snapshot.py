@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from autogas import measure_rebalancer, measure_scheduler, measure_supervisor
-from gaslib import check_snapshot
+from tests.support.autogas import measure_rebalancer, measure_scheduler, measure_supervisor
+from tests.support.gaslib import check_snapshot
 
 
 def test_gas_snapshot__automation__no_regression(project, chain, accounts):

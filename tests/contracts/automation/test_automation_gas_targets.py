@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from autogas import measure_rebalancer, measure_scheduler, measure_supervisor
+
+from tests.support.autogas import measure_rebalancer, measure_scheduler, measure_supervisor
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import ape
 from ape.utils import ZERO_ADDRESS
-from autolib import SCHEDULED
 
-from keepers.deployment.profile import deploy_profile, load_profile
+from ballast_dev.deployment.profile import deploy_profile, load_profile
+from tests.support.autolib import SCHEDULED
 
 LOCAL = "scripts/profiles/local.yaml"
 

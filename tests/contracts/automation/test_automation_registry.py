@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 
 import ape
-from autolib import (
+
+from tests.support.autolib import (
     CANCELED,
     FUNDER_CAP,
     MAX_PER_OWNER,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ape
 import pytest
-from autolib import (
+
+from tests.support.autolib import (
     BASE_FEE,
     CANCELED,
     DATA_FEE,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ape
 import pytest
-from autolib import SCHEDULED, advance, config, events, now, outcomes
+
+from tests.support.autolib import SCHEDULED, advance, config, events, now, outcomes
 
 ALREADY_BOOKED, BOOKED, FAILED, DESTROYED, REVERTED, NO_RESPONSE = range(6)
 ANSWER, REVERT, BURN, BOMB = range(4)

@@ -1,22 +1,10 @@
-"""Make `import keepers` find the real package under `ape test` (see the same guard in
-tests/keepers/crosschain/conftest.py; a `pythonpath = ["."]` pytest option would replace both)."""
+"""Two local chains for the cross-chain contract tests."""
 
-import sys
-from pathlib import Path
+import subprocess
 
-_ROOT = str(Path(__file__).resolve().parents[3])
-if sys.path[:1] != [_ROOT]:
-    sys.path.insert(0, _ROOT)
-if getattr(sys.modules.get("keepers"), "__file__", "") is None:  # namespace already cached
-    for _name in [m for m in sys.modules if m == "keepers" or m.startswith("keepers.")]:
-        del sys.modules[_name]
+import pytest
 
-# --------------------------------------------------------------------------- two local chains
-
-import subprocess  # noqa: E402
-
-import pytest  # noqa: E402
-from xchainlib import (  # noqa: E402
+from tests.support.xchainlib import (
     BSC_CHAIN_ID,
     BSC_EID,
     ETH_CHAIN_ID,
@@ -47,8 +35,8 @@ def two_chains():
 def lz(project, two_chains):
     """USDT0 on both chains: Ethereum USDT (6) locked in an OFT adapter, BSC USDT0 (18)
     minted/burnt, each wired to the real EndpointV2 + SimpleMessageLib of its chain."""
+    from ballast_dev.local.lz_local import deploy_local_lz
     from keepers.crosschain.cctp import address_to_bytes32
-    from keepers.crosschain.lz_local import deploy_local_lz
     from keepers.crosschain.usdt0 import OftEndpoint
 
     eth, bsc = two_chains

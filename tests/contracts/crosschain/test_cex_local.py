@@ -5,11 +5,11 @@ import time
 from decimal import Decimal
 
 import pytest
-from xchainlib import deploy_ct, transact
 
+from ballast_dev.local.cex_sim_local import BinanceSim, SimCoin, SimNetwork, make_sim_exchange
 from keepers.crosschain.cex import CexRoute, CexSide
-from keepers.crosschain.cex_sim import BinanceSim, SimCoin, SimNetwork, make_sim_exchange
 from keepers.crosschain.routes import RouteError, RouteStatus, Web3Sender
+from tests.support.xchainlib import deploy_ct, transact
 
 E6, E18 = 10**6, 10**18
 FEE_ETH, FEE_BSC = Decimal("1"), Decimal("0.1")  # withdrawal fees (USDT)

@@ -6,14 +6,14 @@ import time
 from decimal import Decimal
 
 import pytest
-from xchainlib import BSC_EID, make_usdt0_route, transact
 
-from keepers.crosschain.cex_sim import BinanceSim, SimCoin, SimNetwork, make_sim_exchange
+from ballast_dev.local.cex_sim_local import BinanceSim, SimCoin, SimNetwork, make_sim_exchange
+from ballast_dev.local.lz_local import LocalLzVerifier
 from keepers.crosschain.config import Asset, RouteName, parse_config
-from keepers.crosschain.lz_local import LocalLzVerifier
 from keepers.crosschain.router import NoRouteError, dispatch
 from keepers.crosschain.routes import RouteStatus, Web3Sender
 from keepers.crosschain.wiring import adapter_factory
+from tests.support.xchainlib import BSC_EID, make_usdt0_route, transact
 
 E6, E18 = 10**6, 10**18
 FEE_BSC = Decimal("0.25")

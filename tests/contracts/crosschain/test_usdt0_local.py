@@ -2,12 +2,12 @@
 BSC 18-dec USDT0 minted/burnt), through LayerZero's real EndpointV2 + SimpleMessageLib."""
 
 import pytest
-from xchainlib import BSC_EID, ETH_EID, transact
-from xchainlib import make_usdt0_route as _route
 
 from keepers.crosschain.cctp import address_to_bytes32
 from keepers.crosschain.routes import RouteError, RouteStatus, Web3Sender
 from keepers.crosschain.usdt0 import LzPacket, oft_message
+from tests.support.xchainlib import BSC_EID, ETH_EID, transact
+from tests.support.xchainlib import make_usdt0_route as _route
 
 E6, E18 = 10**6, 10**18
 THIEF = "0x000000000000000000000000000000000000bad1"

@@ -5,7 +5,7 @@ funds in L2; three instant credit funds and one asynchronous RWA in L3)."""
 
 import pytest
 
-from keepers.deployment.fund import FEED_DECIMALS, RiskSpec, add_asset, deploy_core, grant_roles
+from ballast_dev.deployment.fund import FEED_DECIMALS, RiskSpec, add_asset, deploy_core, grant_roles
 
 ONE_DAY = 86_400
 

@@ -171,7 +171,7 @@ def test_access__stranger_denied(controller, fund, attacker, fn, args, role):
 
 
 def test_timelock__hand_over__risk_increase_waits_for_delay(project, fund, deployer, gov, chain):
-    from keepers.deployment.fund import hand_over
+    from ballast_dev.deployment.fund import hand_over
 
     timelock = hand_over(project, fund, deployer, gov, delay=3600)
     c = fund.controller

@@ -1,7 +1,7 @@
 import ape
 import pytest
 
-from keepers.deployment.fund import DEFAULT_TIERS
+from ballast_dev.deployment.fund import DEFAULT_TIERS
 
 ZERO = "0x" + "00" * 20
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from keepers.deployment.fund import fund_state
-from keepers.deployment.profile import ProfileError, deploy_profile, load_profile
+from ballast_dev.deployment.fund import fund_state
+from ballast_dev.deployment.profile import ProfileError, deploy_profile, load_profile
 
 LOCAL = "scripts/profiles/local.yaml"
 

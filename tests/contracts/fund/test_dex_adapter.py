@@ -4,8 +4,8 @@ through the SwapRouter, and a sandwich around purchaseAsset refused by the oracl
 import ape
 import pytest
 
-from keepers.deployment.fund import RiskSpec, add_asset, deploy_core, grant_roles
-from keepers.deployment.uniswap import create_pool, deploy_uniswap, swap_exact_input
+from ballast_dev.deployment.fund import RiskSpec, add_asset, deploy_core, grant_roles
+from ballast_dev.deployment.uniswap import create_pool, deploy_uniswap, swap_exact_input
 
 PRICE = 100  # one RWA token = 100 USDT
 
@@ -96,7 +96,7 @@ def test_arbitrage_to_price__moved_pool__back_at_oracle_then_purchase_passes(
 ):
     """The demo's market: after a front-run moves the pool, one price-limited swap brings it
     back to the oracle price and the fund's guarded purchase goes through again."""
-    from keepers.deployment.uniswap import arbitrage_to_price, sqrt_price_for
+    from ballast_dev.deployment.uniswap import arbitrage_to_price, sqrt_price_for
 
     f, rwa, usdt, uni, unit = dex["fund"], dex["rwa"], dex["usdt"], dex["uni"], dex["unit"]
     swap_exact_input(uni, usdt, rwa, 3000, 400_000 * unit, attacker)

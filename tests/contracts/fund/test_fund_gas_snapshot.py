@@ -1,7 +1,7 @@
 """Gas of every public state-changing function of the vault and the controller, per base
 decimals, checked against tests/gas/fund.json (`make gas` rewrites it)."""
 
-from gaslib import check_snapshot
+from tests.support.gaslib import check_snapshot
 
 TIERS = [(1000, 500, 2000), (3000, 2000, 4000), (6000, 5000, 7000)]
 
@@ -128,7 +128,7 @@ BOOKED_EFFORT = 3_000_000  # the recurring rebalancer's execution effort (profil
 
 
 def _fund_with_assets(project, deployer, keeper, usdt, adapters, create_feed, n_l2, n_l3):
-    from keepers.deployment.fund import RiskSpec, add_asset, deploy_core, grant_roles
+    from ballast_dev.deployment.fund import RiskSpec, add_asset, deploy_core, grant_roles
 
     f = deploy_core(project, deployer, usdt, risk=RiskSpec(min_move_value=0, max_top3_bps=10_000))
     grant_roles(f, deployer, keepers=[keeper], guardians=[], sender=deployer)

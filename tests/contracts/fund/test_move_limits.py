@@ -17,14 +17,14 @@ role; the keeper actor plays a stolen key; gov (ADMIN_ROLE) plays a compromised 
 import ape
 import pytest
 
-from keepers.deployment.fund import (
+from ballast_dev.deployment.fund import (
     MoveLimitsSpec,
     RiskSpec,
     add_asset,
     deploy_core,
     grant_roles,
 )
-from keepers.deployment.uniswap import create_pool, deploy_uniswap, swap_exact_input
+from ballast_dev.deployment.uniswap import create_pool, deploy_uniswap, swap_exact_input
 
 PRICE = 100  # one TBILL = 100 USDT
 FEE = 3000

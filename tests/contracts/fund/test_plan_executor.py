@@ -10,16 +10,16 @@ attacker (no role). Fund fixtures from conftest.py, 6- and 18-decimal base.
 import ape
 import pytest
 from eth_utils import keccak
-from gaslib import check_snapshot
 
-from keepers.deployment.plan_executor import deploy_plan_executor
-from keepers.deployment.safe import deploy_safe, exec_safe_tx
-from keepers.planning.plan_approval import (
+from ballast_dev.deployment.plan_executor import deploy_plan_executor
+from ballast_dev.deployment.safe import deploy_safe, exec_safe_tx
+from keepers.fund.planning.plan_approval import (
     SignedPlan,
     encode_execute_action,
     plan_hash,
     sign_plan_with,
 )
+from tests.support.gaslib import check_snapshot
 
 THRESHOLD = 100_000  # whole base tokens: plans that move more need 2 of 3 owners
 SENTINEL = "0x0000000000000000000000000000000000000001"

@@ -99,7 +99,7 @@ def test_fulfil__oracle_fall_after_request__requester_bears_it(
 @pytest.fixture
 def spare(project, fund, deployer, adapters, create_feed, usdt):
     """A listed L2 asset that the fund never invested in, with a realistic bound."""
-    from keepers.deployment.fund import add_asset
+    from ballast_dev.deployment.fund import add_asset
 
     token = deployer.deploy(project.TestMoneyMarketFund, usdt.address, "spare", "SPR")
     feed = create_feed()
@@ -218,7 +218,7 @@ def test_mark__reentered_from_a_token_hook_mid_move__reverts(
 ):
     """An asset whose transfer hook calls the permissionless mark() in the middle of a purchase
     would store a half-done valuation (cash gone, tokens not counted yet); the guard refuses."""
-    from keepers.deployment.fund import add_asset
+    from ballast_dev.deployment.fund import add_asset
 
     token = deployer.deploy(project.TestReentrantFund, usdt.address, controller.address)
     add_asset(

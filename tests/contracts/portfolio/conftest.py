@@ -2,7 +2,7 @@
 
 import pytest
 
-from keepers.deployment.uniswap import deploy_uniswap
+from ballast_dev.deployment.uniswap import deploy_uniswap
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +21,7 @@ def create_token(project, deployer):
     return make
 
 
-from keepers.deployment.portfolio import AssetParams, Budgets, Params, deploy_portfolio  # noqa: E402
+from ballast_dev.deployment.portfolio import AssetParams, Budgets, Params, deploy_portfolio  # noqa: E402
 
 E8 = 10**8
 

@@ -1,14 +1,14 @@
 """PortfolioRebalancer on anvil with real Uniswap V3 pools.
 
-The on-chain `rebalance` is checked against keepers.planning.portfolio.simulate_seed and a
+The on-chain `rebalance` is checked against keepers.portfolio.planning.simulate_seed and a
 keeper's `executePlan` against plan_exact, both to the unit, over 6- and 18-decimal USDT.
 """
 
 import ape
 import pytest
 
-from keepers.deployment.portfolio import AssetParams, Budgets, Params
-from keepers.planning.portfolio import WAD, Plan, execute, plan_exact, simulate_seed
+from ballast_dev.deployment.portfolio import AssetParams, Budgets, Params
+from keepers.portfolio.planning import WAD, Plan, execute, plan_exact, simulate_seed
 
 DECIMALS = [6, 18]
 
@@ -163,7 +163,7 @@ def test_set_params__slippage_above_cap__reverts(make_portfolio, gov):
 
 
 def test_gas__rebalance_and_execute_plan__within_snapshot(make_portfolio, keeper, chain):
-    from gaslib import check_snapshot
+    from tests.support.gaslib import check_snapshot
 
     measured = {}
     for qd in DECIMALS:
@@ -281,7 +281,7 @@ def test_execute_plan__stolen_keeper_key_churns_40_plans__stopped_at_the_loss_bu
     ($10,000, 1%) reverts, and only the next window allows another one."""
     from ape.exceptions import ContractLogicError
 
-    from keepers.deployment.uniswap import arbitrage_to_price
+    from ballast_dev.deployment.uniswap import arbitrage_to_price
 
     q = 10**6
     budget = 10_000 * q

@@ -1,14 +1,14 @@
-"""keepers.deployment.uniswap against real Uniswap V3 bytecode: swaps match the exact math."""
+"""ballast_dev.deployment.uniswap against real Uniswap V3 bytecode: swaps match the exact math."""
 
 import pytest
 
-from keepers.deployment.uniswap import (
+from ballast_dev.deployment.uniswap import (
     PERIPHERY_POOL_INIT_CODE_HASH,
     create_pool,
     pool_init_code_hash,
     swap_exact_input,
 )
-from keepers.planning import univ3
+from keepers.core import univ3
 
 
 def test_pool_init_code_hash__npm_core_artifact__matches_periphery_constant():

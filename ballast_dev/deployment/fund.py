@@ -1,0 +1,250 @@
+"""Deploys and wires the tiered fund: vault, AssetController, adapters, assets and feeds.
+
+Used by scripts/deploy.py (from a profile file), by the demo and by the tests. Everything here
+talks to the chain through ape; amounts are integers in base units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ballast_dev.deployment.record import DirectSteps
+
+DEFAULT_TIERS = [(1000, 500, 2000), (3000, 2000, 4000), (6000, 5000, 7000)]  # (target, min, max)
+FEED_DECIMALS = 8
+
+
+@dataclass(frozen=True)
+class RiskSpec:
+    max_slippage_bps: int = 500
+    max_value_loss_bps: int = 300
+    max_top3_bps: int = 6000
+    nav_max_age: int = 3600
+    min_move_value: int = 0
+
+    def as_tuple(self) -> tuple[int, int, int, int, int]:
+        return (
+            self.max_slippage_bps,
+            self.max_value_loss_bps,
+            self.max_top3_bps,
+            self.nav_max_age,
+            self.min_move_value,
+        )
+
+
+UINT96_MAX = 2**96 - 1
+
+
+@dataclass(frozen=True)
+class MoveLimitsSpec:
+    """Per-window budgets of keeper/rebalancer moves (base units) and the bound of the
+    controller's own swaps. The default (no budget, internal bound = max slippage) is for tests
+    that exercise other guards; every profile sets its own."""
+
+    loss_budget: int = UINT96_MAX
+    notional_budget: int = UINT96_MAX
+    window: int = 86_400
+    internal_slippage_bps: int = 500
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.loss_budget, self.notional_budget, self.window, self.internal_slippage_bps)
+
+
+@dataclass
+class FundDeployment:
+    cash: Any
+    vault: Any
+    controller: Any
+    lens: Any = None
+    timelock: Any | None = None
+    adapters: dict[str, Any] = field(default_factory=dict)
+    assets: dict[str, Any] = field(default_factory=dict)  # symbol -> token contract
+    feeds: dict[str, Any] = field(default_factory=dict)  # symbol -> feed contract
+    automation: dict[str, Any] = field(default_factory=dict)  # name -> contract (and the paid id)
+
+    def addresses(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "cash": self.cash.address,
+            "vault": self.vault.address,
+            "controller": self.controller.address,
+            "lens": self.lens.address if self.lens is not None else None,
+            "adapters": {k: v.address for k, v in self.adapters.items()},
+            "assets": {k: v.address for k, v in self.assets.items()},
+            "feeds": {k: v.address for k, v in self.feeds.items()},
+        }
+        if self.timelock is not None:
+            out["timelock"] = self.timelock.address
+        if self.automation:
+            out["automation"] = {k: getattr(v, "address", v) for k, v in self.automation.items()}
+        return out
+
+
+def fund_state(fund: FundDeployment) -> Any:
+    """The whole fund's state in one eth_call (IAssetController.FundState)."""
+    return fund.lens.fundState(fund.controller.address)
+
+
+def role(contract: Any, name: str) -> bytes:
+    return getattr(contract, name)()
+
+
+def deploy_core(
+    project: Any,
+    deployer: Any,
+    cash: Any,
+    *,
+    tiers: list[tuple[int, int, int]] = DEFAULT_TIERS,
+    risk: RiskSpec = RiskSpec(),
+    limits: MoveLimitsSpec = MoveLimitsSpec(),
+    sequencer_feed: str | None = None,
+    sequencer_grace: int = 3_600,
+    name: str = "Ballast Fund Share",
+    symbol: str = "bFUND",
+    steps: Any = None,
+) -> FundDeployment:
+    """Vault + controller with the deployer as admin (hand over with `hand_over`). ``steps``
+    (ballast_dev.deployment.record) records each transaction; None sends them unrecorded."""
+    steps = steps or DirectSteps()
+    vault = steps.deploy(
+        "deploy:vault",
+        project.TieredVault,
+        cash.address,
+        name,
+        symbol,
+        deployer.address,
+        sender=deployer,
+    )
+    controller = steps.deploy(
+        "deploy:controller",
+        project.AssetController,
+        vault.address,
+        deployer.address,
+        [list(t) for t in tiers],
+        risk.as_tuple(),
+        sender=deployer,
+    )
+    steps.send("vault.setController", vault.setController, controller.address, sender=deployer)
+    steps.send(
+        "controller.setMoveLimits", controller.setMoveLimits, limits.as_tuple(), sender=deployer
+    )
+    if sequencer_feed:
+        steps.send(
+            "controller.setSequencerFeed",
+            controller.setSequencerFeed,
+            sequencer_feed,
+            sequencer_grace,
+            sender=deployer,
+        )
+    # users price at the worse of this mark and live
+    steps.send("controller.mark", controller.mark, sender=deployer)
+    lens = steps.deploy("deploy:lens", project.FundLens, sender=deployer)
+    return FundDeployment(cash=cash, vault=vault, controller=controller, lens=lens)
+
+
+def _label(c: Any, fund: FundDeployment) -> str:
+    return "vault" if c is fund.vault else "controller"
+
+
+def grant_roles(
+    fund: FundDeployment,
+    admin: Any,
+    *,
+    keepers: list[Any],
+    guardians: list[Any],
+    sender: Any,
+    steps: Any = None,
+) -> None:
+    steps = steps or DirectSteps()
+    for c in (fund.vault, fund.controller):
+        n = _label(c, fund)
+        steps.send(
+            f"{n}.grant:ADMIN_ROLE", c.grantRole, role(c, "ADMIN_ROLE"), admin, sender=sender
+        )
+        for i, k in enumerate(keepers):
+            steps.send(
+                f"{n}.grant:KEEPER_ROLE:{i}", c.grantRole, role(c, "KEEPER_ROLE"), k, sender=sender
+            )
+        for i, g in enumerate(guardians):
+            steps.send(
+                f"{n}.grant:GUARDIAN_ROLE:{i}",
+                c.grantRole,
+                role(c, "GUARDIAN_ROLE"),
+                g,
+                sender=sender,
+            )
+
+
+def add_asset(
+    fund: FundDeployment,
+    sender: Any,
+    *,
+    symbol: str,
+    token: Any,
+    tier: int,
+    adapter: Any,
+    feed: Any,
+    heartbeat: int = 86_400,
+    min_answer: int = 1,
+    max_answer: int = 10**30,
+    cap: int = 2**128 - 1,
+    max_concentration_bps: int = 2500,
+    steps: Any = None,
+) -> None:
+    steps = steps or DirectSteps()
+    steps.send(
+        f"controller.addAsset:{symbol}",
+        fund.controller.addAsset,
+        (
+            token.address,
+            tier,
+            adapter.address,
+            feed.address,
+            heartbeat,
+            min_answer,
+            max_answer,
+            cap,
+            max_concentration_bps,
+        ),
+        sender=sender,
+    )
+    fund.assets[symbol] = token
+    fund.feeds[symbol] = feed
+
+
+def hand_over(
+    project: Any, fund: FundDeployment, deployer: Any, admin: Any, delay: int, steps: Any = None
+) -> Any:
+    """Moves DEFAULT_ADMIN_ROLE (risk-increasing changes) to a TimelockController proposed and
+    executed by `admin`, and renounces the deployer's roles."""
+    steps = steps or DirectSteps()
+    admin_address = getattr(admin, "address", admin)
+    timelock = steps.deploy(
+        "deploy:timelock",
+        project.FundTimelock,
+        delay,
+        [admin_address],
+        [admin_address],
+        "0x" + "00" * 20,
+        sender=deployer,
+    )
+    for c in (fund.vault, fund.controller):
+        n = _label(c, fund)
+        steps.send(
+            f"{n}.grant:DEFAULT_ADMIN_ROLE:timelock",
+            c.grantRole,
+            role(c, "DEFAULT_ADMIN_ROLE"),
+            timelock.address,
+            sender=deployer,
+        )
+        if deployer.address != admin_address:
+            for r in ("ADMIN_ROLE", "DEFAULT_ADMIN_ROLE"):
+                steps.send(
+                    f"{n}.renounce:{r}",
+                    c.renounceRole,
+                    role(c, r),
+                    deployer.address,
+                    sender=deployer,
+                )
+    fund.timelock = timelock
+    return timelock

@@ -1,0 +1,528 @@
+"""Deployment profiles: the fund's configuration as a validated file (assets, feeds, tiers,
+roles), and the code that deploys it.
+
+`load_profile(path)` refuses a bad file with an error naming the field and value;
+`deploy_profile(profile, deployer, accounts)` deploys, wires, hands risk-increasing powers to the
+timelock and returns a FundDeployment; `write_addresses` records it per network.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from eth_utils import is_checksum_address, to_checksum_address
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ballast_dev.deployment.fund import (
+    FEED_DECIMALS,
+    FundDeployment,
+    MoveLimitsSpec,
+    RiskSpec,
+    add_asset,
+    deploy_core,
+    grant_roles,
+    hand_over,
+)
+from ballast_dev.deployment.record import DirectSteps
+from keepers.core.settings import LOCAL_CHAIN_IDS, describe_validation_error
+
+DEPLOYMENTS_DIR = Path(__file__).resolve().parents[2] / "scripts" / "deployments"
+ZERO_ADDRESS = "0x" + "0" * 40
+
+
+def _address(v: str) -> str:
+    """A real 20-byte address: hex, EIP-55 checksum when mixed-case, never the zero address
+    (the example profile's placeholders must be filled in before anything is sent)."""
+    if not isinstance(v, str) or len(v) != 42 or not v.startswith("0x"):
+        raise ValueError(f"not a 20-byte hex address (0x + 40 hex digits): {v!r}")
+    try:
+        int(v[2:], 16)
+    except ValueError:
+        raise ValueError(f"not a hex address: {v!r}") from None
+    if v.lower() == ZERO_ADDRESS:
+        raise ValueError("the zero address (a placeholder to fill in?)")
+    digits = v[2:]
+    mixed = digits != digits.lower() and digits != digits.upper()
+    if mixed and not is_checksum_address(v):
+        raise ValueError(f"bad EIP-55 checksum: {v!r}, expected {to_checksum_address(v)!r}")
+    return to_checksum_address(v)
+
+
+Address = Annotated[str, AfterValidator(_address)]
+# a role: an address, or on a local chain an index into the test accounts
+RoleRef = Annotated[int | str, AfterValidator(lambda v: v if isinstance(v, int) else _address(v))]
+
+
+class ProfileError(ValueError):
+    pass
+
+
+class BaseSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    deploy_test_token: bool = False
+    address: Address | None = None
+    symbol: str = "USDT"
+    decimals: int = Field(6, ge=0, le=36)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BaseSpec:
+        if self.deploy_test_token == (self.address is not None):
+            raise ValueError("base: give exactly one of deploy_test_token: true or address")
+        return self
+
+
+class RiskFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_slippage_bps: int = Field(500, ge=0, le=2000)
+    max_value_loss_bps: int = Field(300, ge=0, le=2000)
+    max_top3_bps: int = Field(6000, ge=0, le=10_000)
+    nav_max_age: int = Field(3600, ge=0, le=86_400)
+    min_move_value: int = Field(10_000, ge=0)  # whole base tokens
+    # per-window budgets of keeper/rebalancer moves (whole base tokens): what a stolen keeper
+    # key can lose (value at oracle prices) and move per window, however it repeats its calls
+    loss_budget: int = Field(gt=0, lt=2**96)
+    notional_budget: int = Field(gt=0, lt=2**96)
+    budget_window: int = Field(86_400, ge=3_600, le=30 * 86_400)
+    # oracle bound of the controller's own swaps (rebalance, allocateToLayer, waterfall)
+    internal_slippage_bps: int = Field(100, ge=0, le=2000)
+    # Chainlink L2 sequencer-uptime feed (L2 deployments), and the grace period after it is up
+    sequencer_uptime_feed: Address | None = None
+    sequencer_grace_period: int = Field(3_600, ge=0, le=86_400)
+
+
+class AssetSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    symbol: str
+    kind: Literal["erc4626", "uniswap", "async"]
+    tier: Literal[1, 2]
+    deploy_test: bool = False
+    token: Address | None = None
+    feed: Address | None = None
+    heartbeat: int = Field(86_400, gt=0)
+    price: Decimal = Decimal(1)  # local only: initial feed answer, base tokens per token
+    max_concentration_bps: int = Field(2500, ge=0, le=10_000)
+    cap: int | None = Field(None, ge=0)  # whole base tokens; None = no cap
+    pool_fee: int = 3000
+    pool_liquidity: int = Field(10_000_000, gt=0)  # local only: USD value seeded in the pool
+    pool_range_ticks: int | None = Field(
+        2000, gt=0
+    )  # local only: +-ticks around the price; None = full range
+    notice_period: int = 86_400
+    window_period: int = 7 * 86_400
+    window_length: int = 2 * 86_400
+
+    @field_validator("pool_fee")
+    @classmethod
+    def _fee(cls, v: int) -> int:
+        if v not in (100, 500, 3000, 10_000):
+            raise ValueError(
+                f"pool_fee must be a Uniswap V3 fee tier (100, 500, 3000, 10000), got {v}"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _source(self) -> AssetSpec:
+        if not self.deploy_test and (self.token is None or self.feed is None):
+            raise ValueError(
+                f"asset {self.symbol}: give token and feed addresses, or deploy_test: true"
+            )
+        if self.price <= 0:
+            raise ValueError(f"asset {self.symbol}: price must be positive, got {self.price}")
+        return self
+
+
+class AutomationSpec(BaseModel):
+    """The recurring rebalancer booked on the fund (seed 002 on the EVM)."""
+
+    model_config = ConfigDict(extra="forbid")
+    base_fee_per_effort: int = Field(1_000, ge=0)  # wei per unit of execution effort
+    slot_seconds: int = Field(60, gt=0)
+    funder_deposit_wei: int = Field(10**18, ge=0)
+    interval: int = Field(86_400, gt=0)  # seconds between fund rebalance runs
+    execution_effort: int = Field(3_000_000, gt=0)
+    supervisor_interval: int = Field(86_400, gt=0)
+    force_rebalance: bool = False
+    # Issue 11: the most the funder pays per rolling day (all spenders), and each paid
+    # rebalancer's life-time allowance on it (finite; at most 1,000 native units).
+    funder_spend_cap_wei: int = Field(10**18, gt=0, lt=2**96)
+    paid_allowance_wei: int = Field(10**18, gt=0, le=1_000 * 10**18)
+    # Issue 13: the funder's runway in fund-rebalancer intervals (expected fee per interval set
+    # from the scheduler's fees at deploy); LowRunway fires below this many intervals
+    low_runway_intervals: int = Field(7, ge=1, le=10_000)
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    network: str
+    base: BaseSpec
+    tiers: list[tuple[int, int, int]]
+    risk: RiskFile
+    roles: dict[Literal["admin", "keeper", "guardian"], RoleRef]
+    timelock_delay: int = Field(0, ge=0)
+    uniswap: dict[str, Any] = {}
+    assets: list[AssetSpec]
+    automation: AutomationSpec | None = None
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers(cls, v: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        if len(v) != 3:
+            raise ValueError(f"tiers: need exactly 3 (L1, L2, L3), got {len(v)}")
+        for i, (target, lo, hi) in enumerate(v):
+            if not (0 <= lo <= target <= hi <= 10_000):
+                raise ValueError(
+                    f"tiers[{i}] (L{i + 1}): need 0 <= min <= target <= max <= 10000, got {[target, lo, hi]}"
+                )
+        total = sum(t for t, _, _ in v)
+        if total != 10_000:
+            raise ValueError(f"tiers: targets must sum to 10000 bps, got {total}")
+        return v
+
+    @model_validator(mode="after")
+    def _unique(self) -> Profile:
+        seen: set[str] = set()
+        for a in self.assets:
+            if a.symbol in seen:
+                raise ValueError(f"assets: duplicate symbol {a.symbol}")
+            seen.add(a.symbol)
+        for r in ("admin", "keeper", "guardian"):
+            if r not in self.roles:
+                raise ValueError(f"roles: missing {r}")
+        return self
+
+
+def check_target(profile: Profile, network: str, chain_id: int) -> None:
+    """Refuse, before the first transaction, a profile meant for another network.
+
+    ``network`` is the connected ape network's name (``mainnet``, ``mainnet-fork``, ``local``,
+    ``upstream``); a fork rehearses the network it forks. A ``local`` profile (test doubles,
+    account indices as roles) deploys only to a chain with a local chain id."""
+    target = network.removesuffix("-fork")
+    local_chain = chain_id in LOCAL_CHAIN_IDS
+    if profile.network == "local":
+        if not local_chain:
+            raise ProfileError(
+                f"profile network 'local' deploys test doubles; connected to {network!r} "
+                f"(chain id {chain_id}), which is not a local chain"
+            )
+        return
+    if target != profile.network:
+        raise ProfileError(
+            f"profile network {profile.network!r} but connected to {network!r} (chain id "
+            f"{chain_id}): connect to {profile.network!r} (or its fork) or fix network:"
+        )
+    if not local_chain:
+        test_parts = [a.symbol for a in profile.assets if a.deploy_test]
+        if profile.base.deploy_test_token:
+            test_parts.insert(0, "base")
+        if test_parts:
+            raise ProfileError(
+                f"deploy_test on a real network ({network!r}): {', '.join(test_parts)}"
+            )
+        index_roles = [r for r, v in profile.roles.items() if isinstance(v, int)]
+        if index_roles:
+            raise ProfileError(
+                f"roles given as test-account indices on a real network: {', '.join(index_roles)}"
+            )
+
+
+def load_profile(path: str | Path) -> Profile:
+    from pydantic import ValidationError
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+        return Profile.model_validate(data)
+    except OSError as e:
+        raise ProfileError(f"{path}: cannot read the profile: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ProfileError(f"{path}: not valid YAML: {e}") from None
+    except ValidationError as e:
+        text = describe_validation_error(e, root="<profile>")
+        raise ProfileError(
+            f"{path}: invalid deployment profile:\n  " + text.replace("; ", "\n  ")
+        ) from None
+
+
+def _account(accounts: Any, ref: int | str) -> Any:
+    if isinstance(ref, int):
+        return getattr(accounts, "test_accounts", accounts)[ref]
+    return ref
+
+
+def deploy_profile(
+    profile: Profile, deployer: Any, accounts: Any, log: Any = print, steps: Any = None
+) -> FundDeployment:
+    """Deploys the fund described by `profile`. Local-only pieces (test tokens, pools, feeds)
+    are deployed where the profile says deploy_test; real networks give addresses.
+
+    ``steps`` (ballast_dev.deployment.record.RecordedSteps) records every transaction as it goes
+    and skips those an earlier, interrupted run recorded; None sends them unrecorded."""
+    from ape import project
+
+    steps = steps or DirectSteps()
+    dec = profile.base.decimals
+    unit = 10**dec
+    if profile.base.deploy_test_token:
+        cash = steps.deploy(
+            "deploy:cash",
+            project.TestStablecoin,
+            f"{profile.base.symbol} (test)",
+            profile.base.symbol,
+            dec,
+            sender=deployer,
+        )
+    else:
+        cash = project.TestStablecoin.at(profile.base.address)  # only the ERC20 part is used
+        dec = int(cash.decimals())
+        unit = 10**dec
+    r = profile.risk
+    risk = RiskSpec(
+        r.max_slippage_bps,
+        r.max_value_loss_bps,
+        r.max_top3_bps,
+        r.nav_max_age,
+        r.min_move_value * unit,
+    )
+    limits = MoveLimitsSpec(
+        r.loss_budget * unit, r.notional_budget * unit, r.budget_window, r.internal_slippage_bps
+    )
+    if max(limits.loss_budget, limits.notional_budget) >= 2**96:
+        raise ProfileError("risk: loss_budget / notional_budget too large for uint96 base units")
+    fund = deploy_core(
+        project,
+        deployer,
+        cash,
+        tiers=profile.tiers,
+        risk=risk,
+        limits=limits,
+        sequencer_feed=r.sequencer_uptime_feed,
+        sequencer_grace=r.sequencer_grace_period,
+        steps=steps,
+    )
+    log(f"vault {fund.vault.address}  controller {fund.controller.address}")
+    admin = _account(accounts, profile.roles["admin"])
+    keeper = _account(accounts, profile.roles["keeper"])
+    guardian = _account(accounts, profile.roles["guardian"])
+    grant_roles(fund, admin, keepers=[keeper], guardians=[guardian], sender=deployer, steps=steps)
+
+    uni = None
+    needs_dex = any(a.kind == "uniswap" for a in profile.assets)
+    if needs_dex:
+        if profile.uniswap.get("deploy"):
+            from ballast_dev.deployment.uniswap import deploy_uniswap
+
+            uni = deploy_uniswap(deployer, with_quoter=True, steps=steps)
+            router = uni.router.address
+            fund.adapters["uniswap_router"] = uni.router
+            fund.adapters["uniswap_factory"] = uni.factory
+            if uni.quoter is not None:
+                fund.adapters["uniswap_quoter"] = uni.quoter
+        else:
+            router = profile.uniswap["router"]
+        fund.adapters["uniswap"] = steps.deploy(
+            "deploy:adapter.uniswap",
+            project.UniswapV3Adapter,
+            router,
+            cash,
+            deployer,
+            sender=deployer,
+        )
+    if any(a.kind == "erc4626" for a in profile.assets):
+        fund.adapters["erc4626"] = steps.deploy(
+            "deploy:adapter.erc4626", project.ERC4626Adapter, sender=deployer
+        )
+    if any(a.kind == "async" for a in profile.assets):
+        fund.adapters["async"] = steps.deploy(
+            "deploy:adapter.async", project.AsyncRwaAdapter, sender=deployer
+        )
+
+    for a in profile.assets:
+        token, feed = _asset_contracts(project, a, cash, deployer, uni, unit, steps)
+        if a.kind == "uniswap":
+            steps.send(
+                f"adapter.uniswap.setPoolFee:{a.symbol}",
+                fund.adapters["uniswap"].setPoolFee,
+                token,
+                a.pool_fee,
+                sender=deployer,
+            )
+        add_asset(
+            fund,
+            deployer,
+            symbol=a.symbol,
+            token=token,
+            tier=a.tier,
+            adapter=fund.adapters[a.kind],
+            feed=feed,
+            heartbeat=a.heartbeat,
+            cap=(a.cap * unit) if a.cap is not None else 2**128 - 1,
+            max_concentration_bps=a.max_concentration_bps,
+            steps=steps,
+        )
+        log(f"asset {a.symbol:<9} L{a.tier + 1} {a.kind:<8} {token.address}")
+    if profile.automation is not None:
+        fund.automation = deploy_fund_automation(
+            project, fund, profile.automation, deployer, admin, log, steps
+        )
+    timelock = hand_over(project, fund, deployer, admin, profile.timelock_delay, steps=steps)
+    if "uniswap" in fund.adapters:
+        # the pool fee tier decides where the fund trades: risk-increasing, so the timelock's
+        steps.send(
+            "adapter.uniswap.transferOwnership:timelock",
+            fund.adapters["uniswap"].transferOwnership,
+            timelock.address,
+            sender=deployer,
+        )
+    return fund
+
+
+def deploy_fund_automation(
+    project: Any,
+    fund: FundDeployment,
+    spec: AutomationSpec,
+    deployer: Any,
+    admin: Any,
+    log: Any,
+    steps: Any = None,
+) -> dict[str, Any]:
+    """Scheduler, funder, paid-rebalancer registry and supervisor; a paid rebalancer booked on
+    the AssetController (its only power: rebalance(bool), through REBALANCER_ROLE), registered
+    with the supervisor. Ownership ends with `admin` (two-step: a bare address must accept)."""
+    from ballast_dev.deployment.automation import deploy_automation, hand_over_automation
+
+    steps = steps or DirectSteps()
+    addrs = deploy_automation(
+        project,
+        deployer,
+        deployer,
+        base_fee=spec.base_fee_per_effort,
+        slot_seconds=spec.slot_seconds,
+        funder_deposit=spec.funder_deposit_wei,
+        paid_interval=spec.interval,
+        paid_effort=spec.execution_effort,
+        supervisor_interval=spec.supervisor_interval,
+        force_rebalance=spec.force_rebalance,
+        funder_spend_cap_wei=spec.funder_spend_cap_wei,
+        paid_allowance_wei=spec.paid_allowance_wei,
+        low_runway_intervals=spec.low_runway_intervals,
+        steps=steps,
+    )
+    scheduler = project.RebalanceScheduler.at(addrs["scheduler"])
+    funder = project.TxFunder.at(addrs["tx_funder"])
+    registry = project.PaidRebalancerRegistry.at(addrs["paid_registry"])
+    supervisor = project.Supervisor.at(addrs["supervisor"])
+    c = fund.controller
+    admin_address = getattr(admin, "address", admin)
+    # The fund's paid rebalancer belongs to the admin from the start (the deployer, still the
+    # registry owner here, creates it *for* the admin): after hand-over the deployer can neither
+    # remove it nor unregister it. The registry registers it with the supervisor itself.
+    rid = int(
+        steps.send(
+            "paid_registry.createPaidRebalancerFor:fund",
+            registry.createPaidRebalancerFor,
+            c,
+            admin_address,
+            sender=deployer,
+            result=True,
+        )
+    )
+    rebalancer = registry.rebalancerOf(rid)
+    steps.send(
+        "controller.grant:REBALANCER_ROLE:fund_rebalancer",
+        c.grantRole,
+        c.REBALANCER_ROLE(),
+        rebalancer,
+        sender=deployer,
+    )
+    if admin_address != deployer.address:
+        hand_over_automation(
+            [scheduler, funder, registry, supervisor], deployer, admin, steps=steps
+        )
+    log(f"automation: scheduler {scheduler.address}, fund rebalancer #{rid} {rebalancer}")
+    return {
+        "scheduler": scheduler,
+        "tx_funder": funder,
+        "paid_registry": registry,
+        "supervisor": supervisor,
+        "fund_rebalancer": project.Rebalancer.at(rebalancer),
+        "fund_rebalancer_id": rid,
+    }
+
+
+def _asset_contracts(
+    project: Any, a: AssetSpec, cash: Any, deployer: Any, uni: Any, unit: int, steps: Any
+) -> tuple[Any, Any]:
+    if not a.deploy_test:
+        return project.TestStablecoin.at(a.token), project.TestPriceFeed.at(a.feed)
+    answer = int(a.price * 10**FEED_DECIMALS)
+    k = f"asset:{a.symbol}"
+    feed = steps.deploy(
+        f"deploy:{k}.feed", project.TestPriceFeed, FEED_DECIMALS, answer, sender=deployer
+    )
+    if a.kind == "erc4626":
+        token = steps.deploy(
+            f"deploy:{k}.token",
+            project.TestMoneyMarketFund,
+            cash,
+            f"{a.symbol} (test fund)",
+            a.symbol,
+            sender=deployer,
+        )
+    elif a.kind == "async":
+        token = steps.deploy(
+            f"deploy:{k}.token",
+            project.TestAsyncRwaIssuer,
+            f"{a.symbol} (test RWA)",
+            a.symbol,
+            cash,
+            feed,
+            a.notice_period,
+            a.window_period,
+            a.window_length,
+            sender=deployer,
+        )
+    else:
+        from ballast_dev.deployment.uniswap import create_pool
+
+        token = steps.deploy(
+            f"deploy:{k}.token",
+            project.TestStablecoin,
+            f"{a.symbol} (test RWA)",
+            a.symbol,
+            18,
+            sender=deployer,
+        )
+        half_usd = a.pool_liquidity // 2
+        steps.send(f"{k}.mint_cash", cash.mint, deployer, half_usd * unit, sender=deployer)
+        tokens = int(Decimal(half_usd) / a.price * 10**18)
+        steps.send(f"{k}.mint_token", token.mint, deployer, tokens, sender=deployer)
+        price_raw = (int(a.price * unit), 10**18)  # base units per 1e18 token units
+        ranges = [(-a.pool_range_ticks, a.pool_range_ticks)] if a.pool_range_ticks else None
+        create_pool(
+            uni,
+            token,
+            cash,
+            a.pool_fee,
+            price_raw,
+            (tokens, half_usd * unit),
+            deployer,
+            ranges=ranges,
+            steps=steps,
+        )
+    return token, feed
+
+
+def write_addresses(
+    fund: FundDeployment, network: str, extra: dict[str, Any] | None = None
+) -> Path:
+    DEPLOYMENTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = DEPLOYMENTS_DIR / f"{network}.json"
+    data = fund.addresses()
+    if extra:
+        data.update(extra)
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    return path

@@ -1,0 +1,155 @@
+"""Deploy a real Safe 1.4.1 multisig with ape, and run Safe transactions signed by its owners.
+
+The bytecode is the audited build shipped in npm `@safe-global/safe-contracts` 1.4.1
+(node_modules/, installed by `make setup`): the SafeL2 singleton (it emits the events indexers
+read), SafeProxyFactory and CompatibilityFallbackHandler. A Safe is a SafeProxy created by the
+factory with `setup(owners, threshold, ...)` as its initializer.
+
+`exec_safe_tx` does what the Safe web app does for a transaction every owner signs off-line:
+the Safe transaction hash (EIP-712, `getTransactionHash` at the Safe's current nonce), one
+ECDSA signature per owner over that hash, the signatures packed r|s|v in ascending owner order
+(Safe's `checkNSignatures` requires it), then `execTransaction` sent by any account.
+
+Why not `ape-safe` (PyPI) here: its 0.8 line resolves against this venv but is an account
+plugin around the Safe transaction service (proposals posted to an HTTP API, the Safe found by
+address in `ape safe` config): no service runs on the local chain, and tests need Safes created
+per module. The signing done here is the protocol itself (Safe's own hash and checks on chain),
+so what passes here passes with any Safe client.
+
+Usage::
+
+    safe = deploy_safe(deployer, owners=[alice, bob, carol], threshold=2)
+    exec_safe_tx(safe, target.address, calldata, signers=[alice, carol], sender=alice)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from keepers.fund.planning.plan_approval import pack_signature
+
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+_BUILD = "@safe-global/safe-contracts/build/artifacts/contracts"
+ARTIFACTS = {
+    "SafeL2": f"{_BUILD}/SafeL2.sol/SafeL2.json",
+    "SafeProxyFactory": f"{_BUILD}/proxies/SafeProxyFactory.sol/SafeProxyFactory.json",
+    "CompatibilityFallbackHandler": (
+        f"{_BUILD}/handler/CompatibilityFallbackHandler.sol/CompatibilityFallbackHandler.json"
+    ),
+}
+ZERO = "0x" + "00" * 20
+SAFE_VERSION = "1.4.1"
+
+
+class SafeDeploymentError(RuntimeError):
+    pass
+
+
+@cache
+def _artifact(name: str) -> dict[str, Any]:
+    path = NODE_MODULES / ARTIFACTS[name]
+    if not path.exists():
+        raise SafeDeploymentError(f"{path} missing: run `make setup` (npm ci)")
+    return json.loads(path.read_text())
+
+
+def container(name: str) -> Any:
+    """An ape ContractContainer for one of the npm Safe artifacts (see ARTIFACTS)."""
+    from ape.contracts import ContractContainer
+    from ethpm_types import ContractType
+
+    art = _artifact(name)
+    return ContractContainer(
+        ContractType.model_validate(
+            {
+                "contractName": art["contractName"],
+                "abi": art["abi"],
+                "deploymentBytecode": {"bytecode": art["bytecode"]},
+                "runtimeBytecode": {"bytecode": art["deployedBytecode"]},
+            }
+        )
+    )
+
+
+@dataclass
+class SafeSingletons:
+    singleton: Any
+    factory: Any
+    fallback_handler: Any
+
+
+def deploy_singletons(deployer: Any) -> SafeSingletons:
+    """The three shared contracts one chain needs (mainnet has them at fixed addresses)."""
+    return SafeSingletons(
+        singleton=deployer.deploy(container("SafeL2")),
+        factory=deployer.deploy(container("SafeProxyFactory")),
+        fallback_handler=deployer.deploy(container("CompatibilityFallbackHandler")),
+    )
+
+
+def deploy_safe(
+    deployer: Any,
+    owners: list[Any],
+    threshold: int,
+    *,
+    singletons: SafeSingletons | None = None,
+    salt_nonce: int = 0,
+) -> Any:
+    """A Safe proxy with `owners` and `threshold`, as an ape contract with the SafeL2 ABI."""
+    if not 1 <= threshold <= len(owners):
+        raise SafeDeploymentError(f"threshold {threshold} must lie in [1, {len(owners)}] owners")
+    s = singletons or deploy_singletons(deployer)
+    owner_addresses = [getattr(o, "address", o) for o in owners]
+    safe_abi = container("SafeL2")
+    setup = s.singleton.setup.encode_input(
+        owner_addresses, threshold, ZERO, b"", s.fallback_handler.address, ZERO, 0, ZERO
+    )
+    receipt = s.factory.createProxyWithNonce(
+        s.singleton.address, setup, salt_nonce, sender=deployer
+    )
+    events = receipt.decode_logs(s.factory.ProxyCreation)
+    if not events:
+        raise SafeDeploymentError("SafeProxyFactory emitted no ProxyCreation")
+    safe = safe_abi.at(events[0].proxy)
+    if safe.VERSION() != SAFE_VERSION:
+        raise SafeDeploymentError(f"Safe reports version {safe.VERSION()}, expected {SAFE_VERSION}")
+    return safe
+
+
+def safe_tx_hash(
+    safe: Any, to: str, data: bytes | str, *, value: int = 0, nonce: int | None = None
+) -> bytes:
+    """The EIP-712 hash owners sign for a plain CALL (no refund, no gas token). The Safe's
+    `nonce` view is read by name: ape's `.nonce` on a contract is its account nonce."""
+    n = int(safe.call_view_method("nonce")) if nonce is None else nonce
+    return bytes(safe.getTransactionHash(to, value, data, 0, 0, 0, 0, ZERO, ZERO, n))
+
+
+def owner_signature(account: Any, tx_hash: bytes) -> bytes:
+    """One owner's ECDSA signature of the Safe transaction hash, r|s|v with v in {27, 28}
+    (what Safe's checkNSignatures recovers with ecrecover on the hash itself)."""
+    sig = account.sign_raw_msghash(tx_hash)
+    if sig is None:
+        raise SafeDeploymentError(f"account {account.address} cannot sign a raw hash")
+    return pack_signature(sig.v, sig.r, sig.s)
+
+
+def pack_signatures(signatures: dict[str, bytes]) -> bytes:
+    """Owner address -> signature, packed in ascending owner address order."""
+    return b"".join(signatures[a] for a in sorted(signatures, key=lambda a: int(a, 16)))
+
+
+def exec_safe_tx(
+    safe: Any, to: str, data: bytes | str, *, signers: list[Any], sender: Any, value: int = 0
+) -> Any:
+    """Signs a CALL to `to` by each of `signers` and executes it through `safe`; the Safe
+    reverts (GS0xx) with fewer valid owner signatures than its threshold."""
+    h = safe_tx_hash(safe, to, data, value=value)
+    sigs = {s.address: owner_signature(s, h) for s in signers}
+    return safe.execTransaction(
+        to, value, data, 0, 0, 0, 0, ZERO, ZERO, pack_signatures(sigs), sender=sender
+    )

@@ -1,0 +1,449 @@
+"""Scheduler executor: executes due RebalanceScheduler runs and collects their fees.
+
+One ``tick(now)``:
+
+1. Scan the scheduler's logs since the last tick: RunScheduled adds a run to the local index
+   (so its due time is known without polling), RunExecuted / RunCanceled remove it. Every
+   RunExecuted observes the lag (block time of execution minus due time) on the
+   ``keeper_scheduler_run_lag_seconds`` histogram; the ones this keeper executed are recorded in
+   the store (``job_runs`` rows ``executor.batch``: run ids, due times, lags, fees, tx hash).
+2. Candidates: the index's runs due at ``now`` plus, every ``due_scan_every_s``,
+   ``nextDueRuns`` (catches runs booked before the log window), minus runs already in one of our transactions in flight. Their current
+   status is read in one JSON-RPC batch at the pending block.
+3. :func:`keepers.automation.planning.plan_batches` groups them (oldest first, under a gas
+   budget) and leaves out runs whose fee cannot pay their own gas times the margin.
+4. Each batch is simulated with eth_call + eth_estimateGas (one round trip for all batches).
+   Another executor may have been faster: a simulation that executes 0 runs sends nothing; one
+   that executes fewer than planned re-reads the statuses and drops the taken runs. A batch is
+   submitted only when its fees cover the estimated gas times the margin.
+5. The intents go through the transaction pipeline (idempotency key = batch ids + tick time) and
+   the pipeline is driven a few passes.
+
+With ``unbatched`` the bot sends one ``execute(id)`` per run instead (the benchmark's baseline);
+``execute`` reverts on a taken run, so the pipeline's own simulation drops it before signing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_utils import keccak, to_checksum_address
+from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import select
+
+from keepers.automation.chain import Call, ChainIO, Event
+from keepers.automation.planning import (
+    SCHEDULED,
+    Batch,
+    DueRun,
+    ExecutorPolicy,
+    batch_pays,
+    due_again,
+    lag_seconds,
+    plan_batches,
+    refine_batch,
+)
+from keepers.automation.settings import ExecutorConfig
+from keepers.core.logging import get_logger
+from keepers.core.settings import ConfigError, KeeperSettings, load_settings
+from keepers.store.db import Store
+from keepers.store.models import JobRun, TxIntent, utcnow
+from keepers.tx.errors import NodeError
+from keepers.tx.node import Node
+from keepers.tx.pipeline import ACTIVE, FINAL, IntentSpec, Pipeline, final_statuses
+from keepers.tx.signers import signer_from_settings
+
+log = get_logger("keepers.executor")
+
+RUN_LAG = Histogram(
+    "keeper_scheduler_run_lag_seconds",
+    "Seconds from a scheduler run being due to the block that executed it",
+    ["executor"],  # self | other
+    buckets=(0, 1, 2, 3, 5, 10, 30, 60, 300, 3600),
+)
+RUNS_EXECUTED = Counter(
+    "keeper_scheduler_runs_executed_total", "Scheduler runs executed, by executor", ["executor"]
+)
+BATCHES = Counter(
+    "keeper_executor_batches_total",
+    "Executor batch decisions by outcome (submitted, raced, unprofitable, sim_error)",
+    ["outcome"],
+)
+DUE_RUNS = Gauge("keeper_scheduler_due_runs", "Scheduled runs due and not yet executed")
+FEES_EARNED = Counter("keeper_executor_fees_earned_wei_total", "Fees paid to this executor (wei)")
+
+SCHEDULER_EVENTS = ("RunScheduled", "RunExecuted", "RunCanceled")
+
+
+def _selector(signature: str) -> str:
+    return "0x" + keccak(text=signature)[:4].hex()
+
+
+@dataclass
+class ExecutorTick:
+    now: int
+    block: int
+    due: int = 0
+    submitted: list[list[int]] = field(default_factory=list)  # run ids per intent
+    raced: list[int] = field(default_factory=list)  # runs another executor took first
+    unprofitable: list[int] = field(default_factory=list)
+    executed_by_us: list[int] = field(default_factory=list)  # seen in this tick's logs
+    lags: list[int] = field(default_factory=list)  # of runs executed by us, this tick
+
+
+class ExecutorBot:
+    """See the module docstring. Build with :meth:`from_settings` or pass a pipeline."""
+
+    name = "executor"
+
+    def __init__(self, settings: KeeperSettings, cfg: ExecutorConfig, pipeline: Pipeline) -> None:
+        self.settings = settings
+        self.cfg = cfg
+        self.interval_s = cfg.interval_s
+        self.pipeline = pipeline
+        self.store: Store = pipeline.store
+        self.node: Node = pipeline.node
+        self.io = ChainIO(self.node, settings.artifacts_path)
+        self.scheduler = self.io.contract("RebalanceScheduler", cfg.scheduler)
+        if len(pipeline.signers) != 1:
+            raise ConfigError(f"executor needs exactly one signer, got {len(pipeline.signers)}")
+        self.sender = to_checksum_address(next(iter(pipeline.signers)))
+        self.policy = ExecutorPolicy(
+            max_batch_runs=cfg.max_batch_runs,
+            max_batch_gas=cfg.max_batch_gas,
+            fee_margin_bps=cfg.fee_margin_bps,
+            unbatched=cfg.unbatched,
+        )
+        self.known: dict[int, DueRun] = {}
+        self.in_flight: dict[int, tuple[int, ...]] = {}  # intent id -> run ids
+        self.last_block: int | None = None
+        self.last_due_scan: int | None = None
+        self.lags: deque[int] = deque(maxlen=100_000)  # every lag seen for our runs
+        self.owns_store = False  # from_settings: the bot opened the store, stop() closes it
+        self.executed_total = 0
+
+    @classmethod
+    def from_settings(cls, settings: KeeperSettings, cfg: ExecutorConfig) -> ExecutorBot:
+        node = Node(settings.rpc_url, settings.rpc_timeout_s)
+        store = Store(settings.db_url, exclusive=True)
+        try:
+            signer = signer_from_settings(settings)
+        except ValueError as err:
+            store.close()
+            raise ConfigError(f"invalid keeper configuration: {err}") from None
+        bot = cls(settings, cfg, Pipeline(store, node, [signer], settings))
+        bot.owns_store = True
+        return bot
+
+    @classmethod
+    def from_env(cls) -> ExecutorBot:
+        """``KEEPER_*`` pipeline settings + ``KEEPER_EXECUTOR_*`` (what ``keeper run`` uses);
+        a bad value raises ConfigError naming the field."""
+        return cls.from_settings(load_settings(KeeperSettings), load_settings(ExecutorConfig))
+
+    # ----------------------------------------------------------------------------------------
+    # lifecycle
+    # ----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        code = self.node.request("eth_getCode", [self.scheduler.address, "latest"])
+        if code in (None, "0x", "0x0"):
+            raise ConfigError(
+                f"invalid keeper configuration: scheduler={self.cfg.scheduler!r}: no contract "
+                f"at that address on chain {self.node.chain_id}"
+            )
+        self._check_policy()
+        self.pipeline.reconcile_nonces()
+        self._load_in_flight()
+        head = self.io.head()["number"]
+        self._scan(max(0, head - self.cfg.log_lookback_blocks), head, None)
+        self.last_block = head
+        log.info(
+            "executor.start",
+            scheduler=self.scheduler.address,
+            sender=self.sender,
+            known=len(self.known),
+            in_flight=len(self.in_flight),
+        )
+
+    def stop(self) -> None:
+        if self.owns_store:  # a shared store (``keeper run``) is closed by its owner
+            self.store.close()
+
+    def _check_policy(self) -> None:
+        fn = "execute(uint256)" if self.cfg.unbatched else "executeBatch(uint256[])"
+        sel = _selector(fn)
+        role = self.settings.policy.roles.get(self.cfg.role)
+        target = self.scheduler.address.lower()
+        if role is None or not any(
+            a.contract == target and a.selector in ("*", sel) for a in role.allowed
+        ):
+            raise ConfigError(
+                f"invalid keeper configuration: policy.roles.{self.cfg.role}: must allow "
+                f"{fn} ({sel}) on the scheduler {target}"
+            )
+
+    def _load_in_flight(self) -> None:
+        """Our transactions still in the pipeline (after a restart): their runs are taken."""
+        with self.store.sessions() as s:
+            rows = s.scalars(
+                select(TxIntent).where(
+                    TxIntent.role == self.cfg.role,
+                    TxIntent.sender == self.sender.lower(),
+                    TxIntent.target == self.scheduler.address.lower(),
+                    TxIntent.status.in_(ACTIVE),
+                )
+            ).all()
+        for it in rows:
+            self.in_flight[it.id] = tuple(self._ids_of(it.calldata))
+
+    def _ids_of(self, calldata: str) -> list[int]:
+        name, args = self.io.decode_input(self.scheduler, calldata)
+        return list(args["ids"]) if name == "executeBatch" else [int(args["id"])]
+
+    # ----------------------------------------------------------------------------------------
+    # the tick
+    # ----------------------------------------------------------------------------------------
+
+    def tick(self, now: int) -> ExecutorTick:
+        """One pass. A run counts as due when its time is at most ``now`` or the latest block's
+        timestamp (whichever is later: a clock behind the chain must not hold runs back)."""
+        latest = self.io.head()
+        head = latest["number"]
+        now = max(now, latest["timestamp"])
+        out = ExecutorTick(now=now, block=head)
+        if self.last_block is None:
+            self.last_block = max(-1, head - self.cfg.log_lookback_blocks - 1)
+        if head > self.last_block:
+            self._scan(self.last_block + 1, head, out)
+            self.last_block = head
+        self._settle()
+        self._execute_due(now, out)
+        for _ in range(self.cfg.pipeline_passes):
+            if self.pipeline.run_once() == 0:
+                break
+        return out
+
+    def drive(self, max_seconds: float = 30.0) -> None:
+        """Run the pipeline until our intents are final (tests, benchmarks, shutdown)."""
+        self.pipeline.run(until_idle=True, max_seconds=max_seconds)
+        self._settle()
+
+    def _execute_due(self, now: int, out: ExecutorTick) -> None:
+        taken = frozenset(i for ids in self.in_flight.values() for i in ids)
+        ids = {r.id for r in self.known.values() if r.timestamp <= now}
+        if due_again(self.last_due_scan, now, self.cfg.due_scan_every_s):
+            self.last_due_scan = now
+            listed = self.io.call_many(
+                [Call(self.scheduler, "nextDueRuns", (self.cfg.max_due_scan,))], "pending"
+            )[0]
+            if not isinstance(listed, NodeError):
+                ids |= set(int(i) for i in listed)
+        ids -= taken
+        runs = self._read_runs(sorted(ids))
+        due = [r for r in runs if r.status == SCHEDULED and r.timestamp <= now]
+        out.due = len(due)
+        DUE_RUNS.set(len(due))
+        if not due:
+            return
+        gas_price = self.io.gas_price()
+        batches, unprofitable = plan_batches(due, now, gas_price, self.policy, taken)
+        out.unprofitable += [r.id for r in unprofitable]
+        if unprofitable:
+            BATCHES.labels("unprofitable").inc()
+            log.info(
+                "executor.unprofitable", runs=[r.id for r in unprofitable], gas_price=gas_price
+            )
+        specs: list[tuple[IntentSpec, Batch]] = []
+        sims = self.io.estimate_many([self._call(b) for b in batches], self.sender)
+        for batch, (sim, gas) in zip(batches, sims, strict=True):
+            kept, gas = self._cope_with_race(batch, sim, gas, now, out)
+            if kept is None:
+                continue
+            batch = kept
+            if not batch_pays(batch, gas, gas_price, self.policy.fee_margin_bps):
+                BATCHES.labels("unprofitable").inc()
+                out.unprofitable += batch.ids
+                log.info(
+                    "executor.batch_unprofitable",
+                    runs=batch.ids,
+                    fee=batch.fee,
+                    gas=gas,
+                    gas_price=gas_price,
+                )
+                continue
+            specs.append((self._spec(batch, now), batch))
+        if not specs:
+            return
+        intents = self.pipeline.submit_many([s for s, _ in specs])
+        for intent, (_spec, batch) in zip(intents, specs, strict=True):
+            if intent.status in FINAL:
+                continue  # this exact batch at this exact time was already handled
+            self.in_flight[intent.id] = tuple(batch.ids)
+            out.submitted.append(batch.ids)
+            BATCHES.labels("submitted").inc()
+        log.info(
+            "executor.submitted",
+            batches=len(out.submitted),
+            runs=sum(len(b) for b in out.submitted),
+        )
+
+    def _cope_with_race(
+        self, batch: Batch, sim: Any, gas: Any, now: int, out: ExecutorTick
+    ) -> tuple[Batch | None, int]:
+        """The simulated batch minus what someone else executed first; None if nothing left."""
+        if isinstance(sim, NodeError) or isinstance(gas, NodeError):
+            if self.cfg.unbatched:  # execute(id) reverts on a taken run
+                out.raced += batch.ids
+                BATCHES.labels("raced").inc()
+                return None, 0
+            BATCHES.labels("sim_error").inc()
+            log.warning("executor.simulation_failed", runs=batch.ids, error=str(sim or gas))
+            return None, 0
+        executed = len(batch.ids) if self.cfg.unbatched else int(sim)
+        if executed == len(batch.ids):
+            return batch, int(gas)
+        statuses = {r.id: r.status for r in self._read_runs(batch.ids)}
+        refined = refine_batch(batch, statuses, now)
+        out.raced += [i for i in batch.ids if i not in set(refined.ids)]
+        BATCHES.labels("raced").inc()
+        if not refined.runs or executed == 0:
+            return None, 0
+        (sim2, gas2) = self.io.estimate_many([self._call(refined)], self.sender)[0]
+        if isinstance(gas2, NodeError) or int(sim2) != len(refined.ids):
+            return None, 0
+        return refined, int(gas2)
+
+    def _call(self, batch: Batch) -> Call:
+        if self.cfg.unbatched:
+            return Call(self.scheduler, "execute", (batch.ids[0],))
+        return Call(self.scheduler, "executeBatch", (batch.ids,))
+
+    def _spec(self, batch: Batch, now: int) -> IntentSpec:
+        digest = hashlib.sha256(",".join(map(str, batch.ids)).encode()).hexdigest()[:16]
+        return IntentSpec(
+            idempotency_key=f"exec:{self.node.chain_id}:{self.scheduler.address.lower()}:"
+            f"{digest}:{now}",
+            role=self.cfg.role,
+            chain_id=self.node.chain_id,
+            sender=self.sender,
+            target=self.scheduler.address,
+            calldata=ChainIO.encode(self._call(batch)),
+        )
+
+    def _read_runs(self, ids: list[int]) -> list[DueRun]:
+        res = self.io.call_many([Call(self.scheduler, "getRun", (i,)) for i in ids], "pending")
+        runs = []
+        for i, r in zip(ids, res, strict=True):
+            if isinstance(r, NodeError):
+                continue
+            handler, ts, effort, _prio, status, _has_data, _payer, fee = r
+            run = DueRun(
+                id=i, timestamp=int(ts), effort=int(effort), fee=int(fee), status=int(status)
+            )
+            runs.append(run)
+            if run.status == SCHEDULED:
+                self.known[i] = run
+            else:
+                self.known.pop(i, None)
+        return runs
+
+    def _settle(self) -> None:
+        """Forget in-flight intents that reached a final status."""
+        for intent_id, status in final_statuses(self.store, self.in_flight).items():
+            ids = self.in_flight.pop(intent_id)
+            if status != "confirmed":
+                log.warning("executor.intent_final", intent=intent_id, status=status, runs=ids)
+
+    # ----------------------------------------------------------------------------------------
+    # logs: index, lag metric, store records
+    # ----------------------------------------------------------------------------------------
+
+    def _scan(self, from_block: int, to_block: int, out: ExecutorTick | None) -> None:
+        events = self.io.logs(from_block, to_block, [self.scheduler.address], SCHEDULER_EVENTS)
+        executed: list[Event] = []
+        for ev in events:
+            rid = int(ev.args["id"])
+            if ev.name == "RunScheduled":
+                self.known[rid] = DueRun(
+                    id=rid,
+                    timestamp=int(ev.args["timestamp"]),
+                    effort=int(ev.args["effort"]),
+                    fee=int(ev.args["fee"]),
+                )
+            elif ev.name == "RunCanceled":
+                self.known.pop(rid, None)
+            else:
+                executed.append(ev)
+        if not executed:
+            return
+        missing = [int(e.args["id"]) for e in executed if int(e.args["id"]) not in self.known]
+        due_of = {i: r.timestamp for i, r in self.known.items()}
+        if missing:
+            res = self.io.call_many([Call(self.scheduler, "getRun", (i,)) for i in missing])
+            for i, r in zip(missing, res, strict=True):
+                if not isinstance(r, NodeError):
+                    due_of[i] = int(r[1])
+        times = self.io.block_times([e.block for e in executed])
+        ours: dict[str, list[dict[str, Any]]] = {}
+        me = self.sender.lower()
+        for ev in executed:
+            rid = int(ev.args["id"])
+            self.known.pop(rid, None)
+            due = due_of.get(rid)
+            at = times.get(ev.block)
+            who = "self" if str(ev.args["executor"]).lower() == me else "other"
+            RUNS_EXECUTED.labels(who).inc()
+            if due is None or at is None:
+                continue
+            lag = lag_seconds(due, at)
+            RUN_LAG.labels(who).observe(lag)
+            if who == "self":
+                self.lags.append(lag)
+                self.executed_total += 1
+                FEES_EARNED.inc(int(ev.args["fee"]))
+                if out is not None:
+                    out.executed_by_us.append(rid)
+                    out.lags.append(lag)
+                ours.setdefault(ev.tx_hash, []).append(
+                    {
+                        "id": rid,
+                        "due": due,
+                        "executed_at": at,
+                        "lag_s": lag,
+                        "block": ev.block,
+                        "fee_wei": str(int(ev.args["fee"])),
+                        "success": bool(ev.args["success"]),
+                    }
+                )
+        if ours:
+            self._record(ours)
+
+    def _record(self, ours: dict[str, list[dict[str, Any]]]) -> None:
+        with self.store.transaction() as s:
+            for tx_hash, runs in ours.items():
+                s.add(
+                    JobRun(
+                        job="executor.batch",
+                        status="ok",
+                        finished_at=utcnow(),
+                        detail={
+                            "tx": tx_hash,
+                            "scheduler": self.scheduler.address,
+                            "runs": runs,
+                            "fees_wei": str(sum(int(r["fee_wei"]) for r in runs)),
+                        },
+                    )
+                )
+
+
+def executed_records(store: Store) -> list[dict[str, Any]]:
+    """Every run this executor recorded (oldest first): id, due, executed_at, lag_s, fee_wei."""
+    with store.sessions() as s:
+        rows = s.scalars(
+            select(JobRun).where(JobRun.job == "executor.batch").order_by(JobRun.id)
+        ).all()
+    return [run | {"tx": r.detail["tx"]} for r in rows for run in r.detail["runs"]]

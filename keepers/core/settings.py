@@ -1,0 +1,260 @@
+"""Keeper settings (pydantic-settings, env prefix ``KEEPER_``).
+
+A bad value refuses to start: :func:`load_settings` turns pydantic's error into a
+:class:`ConfigError` whose message names every offending field and the value it was given.
+Nested settings use ``__`` (``KEEPER_POLICY__ROLES='{"keeper": {...}}'``) or a JSON policy file
+(``KEEPER_POLICY_FILE``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretBytes,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from keepers.core import errors as core_errors
+
+LOCAL_CHAIN_IDS = (31337, 1337)
+
+
+class ConfigError(core_errors.ConfigError):
+    """Invalid configuration; the message names the field(s) and value(s)."""
+
+
+class AllowedCall(BaseModel):
+    """One (contract, function selector) pair a role may call. ``selector`` "*" allows any."""
+
+    contract: str
+    selector: str
+
+    @field_validator("contract")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        if not (v.startswith("0x") and len(v) == 42):
+            raise ValueError(f"not a 20-byte hex address: {v!r}")
+        int(v, 16)
+        return v.lower()
+
+    @field_validator("selector")
+    @classmethod
+    def _selector(cls, v: str) -> str:
+        if v == "*":
+            return v
+        if not (v.startswith("0x") and len(v) == 10):
+            raise ValueError(f"not a 4-byte hex selector: {v!r}")
+        int(v, 16)
+        return v.lower()
+
+
+class RolePolicy(BaseModel):
+    """What one keeper role may send. Amounts are integers in wei / token base units."""
+
+    allowed: list[AllowedCall] = Field(default_factory=list)
+    max_value_wei: int = Field(default=0, ge=0)
+    daily_notional_cap: int | None = Field(default=None, ge=0)
+
+
+class PolicyConfig(BaseModel):
+    """Audit policy: per role allowed calls, per-intent value cap, daily notional cap."""
+
+    roles: dict[str, RolePolicy] = Field(default_factory=dict)
+
+
+class KeeperSettings(BaseSettings):
+    """Base settings shared by every keeper process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KEEPER_", env_nested_delimiter="__", extra="ignore", validate_default=True
+    )
+
+    # --- store -----------------------------------------------------------------------------
+    db_url: str = "sqlite:///keeper.db"
+    # --- node ------------------------------------------------------------------------------
+    rpc_url: str = "http://127.0.0.1:8545"
+    rpc_timeout_s: float = Field(default=10.0, gt=0)
+    # --- build -----------------------------------------------------------------------------
+    max_fee_cap_wei: int = Field(default=500 * 10**9, gt=0)
+    priority_fee_wei: int = Field(default=10**9, ge=0)
+    gas_margin_bps: int = Field(default=2_000, ge=0, le=50_000)
+    fee_history_blocks: int = Field(default=10, ge=1, le=1024)
+    # --- broadcast / confirm ---------------------------------------------------------------
+    replace_after_blocks: int = Field(default=5, ge=1)
+    fee_bump_bps: int = Field(default=1_250, ge=1_250)
+    confirmations_default: int = Field(default=15, ge=1)
+    confirmations_by_chain: dict[int, int] = Field(default_factory=lambda: {31337: 1, 1337: 1})
+    # --- worker ----------------------------------------------------------------------------
+    batch_size: int = Field(default=64, ge=1)
+    poll_interval_s: float = Field(default=0.05, gt=0)
+    retry_backoff_s: float = Field(default=1.0, ge=0)
+    # --- signer ----------------------------------------------------------------------------
+    signer_kind: Literal["raw", "ape", "remote"] = "raw"
+    signer_key: SecretStr | None = None
+    signer_alias: str | None = None
+    signer_passphrase: SecretStr | None = None
+    signer_url: str | None = None
+    signer_address: str | None = None
+    # One sender per key: a foreign transaction at this keeper's nonces halts the pipeline
+    # (two keepers with one key could execute a plan twice). Off only for tests that simulate it.
+    exclusive_signer: bool = True
+    # --- policy ----------------------------------------------------------------------------
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    policy_file: Path | None = None
+    # --- build artifacts (custom-error decoding) -------------------------------------------
+    artifacts_path: Path = Path(".build/__local__.json")
+    # --- observability ---------------------------------------------------------------------
+    log_json: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # /metrics, /healthz, /readyz listen here: loopback unless the operator opens it
+    # (0.0.0.0 or an interface address for a Prometheus on another host)
+    metrics_host: str = Field(default="127.0.0.1", min_length=1)
+    # keeper run's monitor: node health, gas balance and tier ratios every this many seconds
+    health_interval_s: float = Field(default=5.0, gt=0)
+
+    @field_validator("db_url")
+    @classmethod
+    def _db_url(cls, v: str) -> str:
+        if not v.startswith(("sqlite:", "postgresql")):
+            raise ValueError(f"expected sqlite:///<file> or postgresql+psycopg://..., got {v!r}")
+        return v
+
+    @field_validator("rpc_url", "signer_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http(s) URL, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _signer_complete(self) -> KeeperSettings:
+        if self.signer_kind == "ape" and not self.signer_alias:
+            raise ValueError("signer_alias is required when signer_kind is 'ape'")
+        if self.signer_kind == "remote" and not (self.signer_url and self.signer_address):
+            raise ValueError("signer_url and signer_address are required for a remote signer")
+        if self.policy_file is not None:
+            try:
+                data = json.loads(Path(self.policy_file).read_text())
+            except OSError as err:
+                raise ValueError(f"policy_file {str(self.policy_file)!r}: {err.strerror}") from None
+            except json.JSONDecodeError as err:
+                raise ValueError(
+                    f"policy_file {str(self.policy_file)!r} is not JSON: {err}"
+                ) from None
+            self.policy = PolicyConfig.model_validate(data)
+        return self
+
+    def confirmations_for(self, chain_id: int) -> int:
+        """Confirmations required on ``chain_id`` (15 by default, 1 on a local chain)."""
+        return self.confirmations_by_chain.get(chain_id, self.confirmations_default)
+
+
+# Names that hold secrets, wherever they appear (a settings field, an env variable, a profile
+# key): their values are never printed, whatever the error.
+_SECRET_NAME = re.compile(
+    r"(^|_)(key|private_key|passphrase|password|secret|api_secret|mnemonic)$", re.IGNORECASE
+)
+REDACTED = "<redacted>"
+
+
+def is_secret_name(name: str) -> bool:
+    """True for a field or variable name whose value must never be shown."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def _secret_values(value: Any, out: set[str]) -> None:
+    if isinstance(value, SecretStr | SecretBytes):
+        out.add(str(value.get_secret_value()))
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            if is_secret_name(str(k)) and isinstance(v, str | bytes | SecretStr | SecretBytes):
+                raw = v.get_secret_value() if isinstance(v, SecretStr | SecretBytes) else v
+                out.add(raw.decode() if isinstance(raw, bytes) else str(raw))
+            else:
+                _secret_values(v, out)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _secret_values(v, out)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every known secret value (4+ characters) replaced by ``<redacted>``."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def env_secrets(env: Mapping[str, str] | None = None) -> set[str]:
+    """Values of every environment variable whose name says it holds a secret."""
+    env = os.environ if env is None else env
+    return {v for k, v in env.items() if is_secret_name(k) and v}
+
+
+def shown_value(loc: tuple[Any, ...], value: Any) -> str | None:
+    """How an offending input is shown: never a secret, never a whole document."""
+    if any(is_secret_name(str(p)) for p in loc) or isinstance(value, SecretStr | SecretBytes):
+        return REDACTED
+    if isinstance(value, Mapping | list | tuple | set):
+        # a whole (sub-)document: the message names what is wrong instead (an empty one is
+        # shown, it is the point)
+        return None if value else repr(value)
+    return repr(value)
+
+
+def dotted(loc: tuple[Any, ...]) -> str:
+    """``a.b.0`` for a pydantic location."""
+    return ".".join(str(part) for part in loc)
+
+
+def describe_validation_error(
+    err: ValidationError,
+    name: Callable[[tuple[Any, ...]], str] = dotted,
+    root: str = "<settings>",
+    env: Mapping[str, str] | None = None,
+    first_only: bool = False,
+) -> str:
+    """The one translator of pydantic errors for every keeper and deploy configuration.
+
+    Each error reads ``NAME=VALUE: message`` (``NAME: message`` when the input is a whole
+    document). Secret fields are shown as ``<redacted>``, and every secret value found in the
+    inputs or in the environment is scrubbed from the text, so no message carries a key.
+    """
+    secrets = env_secrets(env)
+    parts = []
+    errors = err.errors(include_url=False)
+    for e in errors[:1] if first_only else errors:
+        loc = tuple(e["loc"])
+        _secret_values(e.get("input"), secrets)
+        label = name(loc) if loc else root
+        # a missing field has no value of its own (its "input" is the enclosing document)
+        value = None if e["type"] == "missing" else shown_value(loc, e.get("input"))
+        parts.append(
+            f"{label}={value}: {e['msg']}" if value is not None else f"{label}: {e['msg']}"
+        )
+    return scrub("; ".join(parts), secrets)
+
+
+def load_settings(cls: type[BaseSettings] = KeeperSettings, **overrides: Any) -> Any:
+    """Build settings from the environment (and ``overrides``) or raise :class:`ConfigError`."""
+    try:
+        return cls(**overrides)
+    except ValidationError as err:
+        raise ConfigError(
+            f"invalid keeper configuration: {describe_validation_error(err)}"
+        ) from None
+    except (OSError, json.JSONDecodeError) as err:
+        msg = scrub(str(err), env_secrets())
+        raise ConfigError(f"invalid keeper configuration: {msg}") from None

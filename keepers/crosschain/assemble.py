@@ -1,0 +1,96 @@
+"""The cross-chain bot assembled from its config and the process's store, signer and settings.
+
+One function for every process that runs the bot: ``keeper crosschain run`` (its own store and
+one pipeline per chain) and ``keeper run`` (the runtime's store and signer; the chain the
+runtime's node is on reuses the runtime's pipeline, so one chain's intents are worked by one
+pipeline in the process). Environment read here: ``BALLAST_CROSSCHAIN_HOLDERS`` (JSON),
+``BALLAST_CCTP_LOCAL_ATTESTER_KEY`` (local chains; Circle's Iris when the config has an
+``iris`` section), ``BALLAST_CEX_API_KEY`` /
+``BALLAST_CEX_SECRET``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from web3 import HTTPProvider, Web3
+
+from keepers.core.settings import KeeperSettings
+from keepers.crosschain.bot import CrosschainBot
+from keepers.crosschain.config import ChainConfig, CrosschainConfig
+from keepers.crosschain.moves import ChainDriver, MoveEngine
+from keepers.crosschain.route_contracts import RouteContracts, check_on_chain, routes_of_config
+from keepers.crosschain.wiring import adapter_factory
+from keepers.fund.planning.config import PlanningConfig
+from keepers.tx.node import Node
+from keepers.tx.pipeline import Pipeline
+
+
+def build_crosschain_bot(
+    cfg: CrosschainConfig,
+    settings: KeeperSettings,
+    store: Any,
+    signer: Any,
+    *,
+    pipeline_for: Callable[[ChainConfig], Pipeline | None] | None = None,
+    pinned: RouteContracts | None = None,
+    environ: Mapping[str, str] | None = None,
+    on_stop: Callable[[], None] | None = None,
+) -> CrosschainBot:
+    """``pipeline_for(chain)`` may hand over an existing pipeline for a chain (None: a new one
+    on ``store`` with ``signer`` and ``settings``, whose policy must hold the crosschain role).
+    ``pinned``: the route files applied to ``cfg`` (`load_with_routes`); every route contract is
+    read on its chain first and a mismatch refuses to start (`RouteContractsMismatch`)."""
+    env = os.environ if environ is None else environ
+    keeper = signer.address
+    w3s = {
+        c.name: Web3(HTTPProvider(c.rpc_url, request_kwargs={"timeout": 30})) for c in cfg.chains
+    }
+
+    routes = routes_of_config(cfg, pinned)
+    if routes is not None:  # refuse to start when a chain does not hold what is configured
+        check_on_chain(routes, w3s)
+
+    def pipeline(chain: ChainConfig) -> Pipeline:
+        given = pipeline_for(chain) if pipeline_for is not None else None
+        if given is not None:
+            return given
+        return Pipeline(store, Node(chain.rpc_url, settings.rpc_timeout_s), [signer], settings)
+
+    drivers = {c.name: ChainDriver(pipeline(c)) for c in cfg.chains}
+    holders = json.loads(env.get("BALLAST_CROSSCHAIN_HOLDERS") or "{}")
+    attestations: Any = None
+    if cfg.iris is not None:
+        from keepers.crosschain.iris import IrisAttestations, IrisClient
+
+        if env.get("BALLAST_CCTP_LOCAL_ATTESTER_KEY"):
+            raise ValueError(
+                "BALLAST_CCTP_LOCAL_ATTESTER_KEY is set and the config has an iris section: "
+                "the local attester is for local chains only, unset one of them"
+            )
+        attestations = IrisAttestations(IrisClient(cfg.iris))
+    elif env.get("BALLAST_CCTP_LOCAL_ATTESTER_KEY"):
+        from keepers.crosschain.cctp import LocalCctpAttester
+        from keepers.crosschain.routes import LocalAttestations
+
+        attestations = LocalAttestations(LocalCctpAttester(env["BALLAST_CCTP_LOCAL_ATTESTER_KEY"]))
+    exchange = None
+    if env.get("BALLAST_CEX_API_KEY"):
+        from keepers.crosschain.cex import make_exchange
+
+        exchange = make_exchange(
+            cfg.cex_exchange, env["BALLAST_CEX_API_KEY"], env.get("BALLAST_CEX_SECRET", "")
+        )
+
+    def builder(sender: Any) -> Any:
+        return adapter_factory(
+            cfg, w3s, sender, keeper, exchange=exchange, attestations=attestations
+        )
+
+    engine = MoveEngine(
+        store, cfg, w3s, drivers, keeper, builder, holders=holders, planning=PlanningConfig()
+    )
+    return CrosschainBot(cfg, engine, w3s, on_stop=on_stop)

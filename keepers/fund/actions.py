@@ -1,0 +1,154 @@
+"""Planner actions -> AssetController calls, with minOut from the oracle and, for DEX assets,
+the slippage of a real pool quote (Uniswap QuoterV2, eth_call).
+
+- purchaseAsset(token, cash, minOut): oracle tokens for ``cash`` at the feed price, less
+  REBALANCE_MAX_SLIPPAGE (``risk.min_out``). The contract also enforces its own oracle minimum.
+- redeemAsset(token, tokens, minOut): ``controller.valueOf(token, tokens)`` less the same.
+- DEX assets with a pool quote: a quote between REBALANCE_MAX_SLIPPAGE (2%, warn) and
+  SLIPPAGE_BLOCK_BPS (5%, block) under the oracle is allowed to run by the seed, but the
+  oracle minOut would revert it; there minOut is the quote itself (the fill may not get worse
+  than what the keeper saw just before sending), never below the oracle less
+  SLIPPAGE_BLOCK_BPS.
+- allocateToLayer / executeWaterfallLiquidation / rebalanceBuffer: no minOut (the contract
+  applies its oracle minimum per leg).
+
+``quote`` returns a :class:`keepers.fund.planning.risk.Quote` (quote out vs oracle out, same unit)
+for DEX assets; ERC-4626 and async assets fill at the oracle and have none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from web3 import Web3
+
+from keepers.fund.planning.actions import Action, ActionType
+from keepers.fund.planning.config import PlanningConfig
+from keepers.fund.planning.risk import Quote, min_out
+from keepers.fund.reader import FundReading
+from keepers.tx.contracts import FundContracts
+
+
+@dataclass(frozen=True)
+class EncodedCall:
+    target: str
+    calldata: str
+    function: str
+    args: tuple[object, ...]
+    min_out: int | None = None
+    oracle_out: int | None = None  # tokens (purchase) or base units (redeem)
+
+
+class ActionEncoder:
+    """Encodes planner actions for one fund, caching token decimals and pool fees."""
+
+    def __init__(self, contracts: FundContracts, config: PlanningConfig) -> None:
+        self.c = contracts
+        self.config = config
+        self._decimals: dict[str, int] = {}
+        self._pool_fee: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ oracle maths
+
+    def token_decimals(self, token: str) -> int:
+        if token not in self._decimals:
+            self._decimals[token] = int(self.c.erc20(token).functions.decimals().call())
+        return self._decimals[token]
+
+    def oracle_tokens_for(self, reading: FundReading, token: str, cash: int) -> int:
+        """Tokens ``cash`` buys at the feed price (floor)."""
+        price = reading.prices[token]
+        fdec = reading.feed_decimals[token]
+        base = reading.state.base_decimals
+        return cash * 10 ** (fdec + self.token_decimals(token)) // (price * 10**base)
+
+    def oracle_value_of(self, token: str, tokens: int, block: Any = "latest") -> int:
+        return int(self.c.controller.functions.valueOf(token, tokens).call(block_identifier=block))
+
+    def pool_fee(self, token: str) -> int | None:
+        if self.c.uniswap_adapter is None:
+            return None
+        if token not in self._pool_fee:
+            self._pool_fee[token] = int(self.c.uniswap_adapter.functions.poolFee(token).call())
+        return self._pool_fee[token] or None
+
+    # ------------------------------------------------------------------ encoding
+
+    def token_amount(self, reading: FundReading, action: Action) -> int:
+        if action.token_amount is not None:
+            return action.token_amount
+        return reading.state.asset(action.asset or "").tokens_for_value(action.amount)
+
+    def dex_min_out(self, oracle: int, quote: Quote | None) -> int:
+        mo = min_out(oracle, self.config)
+        if quote is None or quote.quote_out >= mo:
+            return mo
+        floor = oracle * (10_000 - self.config.slippage_block_bps) // 10_000
+        return max(floor, quote.quote_out)
+
+    def encode(
+        self, reading: FundReading, action: Action, quote: Quote | None = None
+    ) -> EncodedCall:
+        t = action.type
+        if t is ActionType.PURCHASE:
+            token = Web3.to_checksum_address(action.asset or "")
+            oracle = self.oracle_tokens_for(reading, token, action.amount)
+            mo = self.dex_min_out(oracle, quote)
+            args: tuple[object, ...] = (token, action.amount, mo)
+            return self._call("purchaseAsset", args, mo, oracle)
+        if t is ActionType.REDEEM:
+            token = Web3.to_checksum_address(action.asset or "")
+            tokens = self.token_amount(reading, action)
+            oracle = self.oracle_value_of(token, tokens, reading.block)
+            mo = self.dex_min_out(oracle, quote)
+            return self._call("redeemAsset", (token, tokens, mo), mo, oracle)
+        if t is ActionType.ALLOCATE:
+            return self._call("allocateToLayer", (int(action.to_tier or 0), action.amount))
+        if t is ActionType.WATERFALL:
+            max_tier = int(action.max_tier if action.max_tier is not None else 2)
+            return self._call("executeWaterfallLiquidation", (action.amount, max_tier))
+        if t is ActionType.REBALANCE_BUFFER:
+            return self._call("rebalanceBuffer", ())
+        raise ValueError(f"unknown action type {t}")
+
+    def _call(
+        self,
+        fn: str,
+        args: tuple[object, ...],
+        mo: int | None = None,
+        oracle: int | None = None,
+    ) -> EncodedCall:
+        data = self.c.controller.encode_abi(fn, args=list(args))
+        return EncodedCall(self.c.addresses.controller, data, fn, args, mo, oracle)
+
+    # ------------------------------------------------------------------ quotes
+
+    def quote(self, reading: FundReading, action: Action, block: Any = "latest") -> Quote | None:
+        """A pool quote for a purchase or redeem of a DEX asset; None for other assets."""
+        if action.type not in (ActionType.PURCHASE, ActionType.REDEEM) or not action.asset:
+            return None
+        token: str = Web3.to_checksum_address(action.asset)
+        fee = self.pool_fee(token)
+        if fee is None or self.c.quoter is None:
+            return None
+        cash: str = self.c.addresses.cash
+        if action.type is ActionType.PURCHASE:
+            amount_in, token_in, token_out = action.amount, cash, token
+            oracle = self.oracle_tokens_for(reading, token, action.amount)
+        else:
+            amount_in = self.token_amount(reading, action)
+            token_in, token_out = token, cash
+            oracle = self.oracle_value_of(token, amount_in, block)
+        out = self.c.quoter.functions.quoteExactInputSingle(
+            (token_in, token_out, amount_in, fee, 0)
+        ).call(block_identifier=block)
+        return Quote(quote_out=int(out[0]), oracle_out=oracle)
+
+
+def fill_ratio(quote: Quote | None) -> Decimal:
+    """Quoted value out / oracle value out (1 when there is no quote)."""
+    if quote is None or quote.oracle_out == 0:
+        return Decimal(1)
+    return Decimal(quote.quote_out) / Decimal(quote.oracle_out)

@@ -1,0 +1,1026 @@
+"""The fund rebalance bot (seed 001 section 4.1): generate plan -> risk check -> approval ->
+simulate -> execute -> verify -> record.
+
+Time is passed into every entry point (``now``, unix seconds) so scheduled runs replay
+deterministically. Failure handling (seed 001 section 7.1):
+
+| event                         | handling                                                   |
+|-------------------------------|------------------------------------------------------------|
+| simulation failure            | plan aborted, nothing sent, alert with the decoded error   |
+| transaction failed            | recorded, the next action runs                             |
+| slippage too high (re-quote)  | that action is not sent, alert, the next action runs       |
+| keeper out of gas funds       | execution paused (plan aborted), critical alert            |
+| network timeout               | retried 3 times (keepers.tx.retry), then alert          |
+| contract paused               | every remaining action aborted, critical alert             |
+
+Partial progress (issue 14): every plan is sized to each venue's depth inside
+REBALANCE_MAX_SLIPPAGE (keepers.fund.depth_reader reads the pools, keepers.fund.planning.depth does the
+exact V3 maths) and re-checked on QuoterV2 before it is stored; a leg that does not fit is cut
+to the safe size or dropped (the plan's ``depth`` notes say which and why) and the rest of the
+plan runs. What depth leaves undone is the plan's carry, stored as a slice schedule
+(fund_carry) that ``tick`` works off every CARRY_SLICE_INTERVAL_S, so a large flow goes out
+over hours. A block that needs a human alerts once per cause (deduplicated) and says what
+would unblock it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from eth_typing import HexStr
+from sqlalchemy import select
+from web3 import HTTPProvider, Web3
+from web3.logs import DISCARD as _DISCARD
+
+from keepers.core.logging import get_logger
+from keepers.core.settings import AllowedCall, PolicyConfig, RolePolicy
+from keepers.fund.actions import ActionEncoder, EncodedCall, fill_ratio
+from keepers.fund.depth_reader import DepthReader
+from keepers.fund.planning import approval as approval_policy
+from keepers.fund.planning import risk as riskmod
+from keepers.fund.planning import triggers as trig
+from keepers.fund.planning.actions import Action, ActionResult, ActionType, Plan, Unresolved
+from keepers.fund.planning.depth import AssetDepth, largest_within
+from keepers.fund.planning.metrics import tier_metrics
+from keepers.fund.planning.plan import CARRY
+from keepers.fund.planning.plan import plan as make_plan
+from keepers.fund.planning.report import plan_report, progress
+from keepers.fund.planning.rollback import create_rollback_plan
+from keepers.fund.planning.simulate import apply
+from keepers.fund.planning.state import BPS, FundState
+from keepers.fund.reader import FundReader, FundReading, to_fund_state
+from keepers.fund.records import (
+    ABORTED,
+    APPROVED,
+    BLOCKED,
+    EXECUTED,
+    EXPIRED,
+    FAILED,
+    NOTHING,
+    PARTIAL,
+    PENDING_APPROVAL,
+    PROPOSED,
+    REJECTED,
+    CarryStore,
+    PlanStore,
+    result_from_dict,
+    result_to_dict,
+)
+from keepers.fund.settings import FundConfig
+from keepers.runtime import metrics
+from keepers.runtime.alerts import Alerter, AlertLevel
+from keepers.store import models as m
+from keepers.store.db import Store
+from keepers.tx.contracts import ChainMismatchError, FundAddresses, FundContracts
+from keepers.tx.node import Node
+from keepers.tx.pipeline import FINAL, IntentSpec, Pipeline
+from keepers.tx.retry import NetworkUnavailable
+from keepers.tx.revert import RevertDecoder
+from keepers.tx.signers import Signer, signer_from_settings
+from keepers.tx.simulation import ForkSimulator, SimCall, SimulationResult
+
+log = get_logger("keepers.fundbot")
+
+ROLE = "fund-keeper"
+KEEPER_FUNCTIONS = (
+    "purchaseAsset",
+    "redeemAsset",
+    "allocateToLayer",
+    "executeWaterfallLiquidation",
+    "rebalanceBuffer",
+)
+JOBS = ("daily", "weekly", "threshold", "liquidity")
+PAUSED = "paused"  # an outcome, not a stored status: the plan stays approved and resumes
+NO_SAFE_MOVE_STATUS = "no_safe_move"  # an outcome: the plan's every leg was cut to nothing
+
+
+@dataclass
+class HoldHook:
+    """``KEEPER_HOLD_AT=<pipeline step>[:<n>]`` (e.g. ``sent:2``): at that crash point of the
+    n-th intent the process writes ``KEEPER_HOLD_FILE`` and waits (up to
+    ``KEEPER_HOLD_MAX_S``, 300 s) to be killed: a kill point a supervisor (the demo's kill
+    scene, the crash tests) reaches for sure, with transactions in flight. Inert when unset."""
+
+    step: str | None = None
+    nth: int = 1
+    path: str = ""
+    max_s: float = 300.0
+    seen: int = 0
+
+    @classmethod
+    def from_env(cls) -> HoldHook:
+        spec = os.environ.get("KEEPER_HOLD_AT", "").strip()
+        if not spec:
+            return cls()
+        step, _, nth = spec.partition(":")
+        return cls(
+            step,
+            int(nth or 1),
+            os.environ.get("KEEPER_HOLD_FILE", ""),
+            float(os.environ.get("KEEPER_HOLD_MAX_S", "300")),
+        )
+
+    def __call__(self, step: str, intents: int = 1) -> None:
+        if step != self.step:
+            return
+        self.seen += intents
+        if self.seen != self.nth:
+            return
+        if self.path:
+            with open(self.path, "w") as f:
+                f.write(f"{step}:{self.nth} pid {os.getpid()}\n")
+        deadline = time.monotonic() + self.max_s
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+@dataclass
+class CycleOutcome:
+    """What one pass over a plan did (returned to the CLI and the tests)."""
+
+    plan_id: str | None
+    status: str
+    detail: str = ""
+    results: list[ActionResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class FundBot:
+    def __init__(
+        self,
+        config: FundConfig,
+        store: Store,
+        *,
+        w3: Web3 | None = None,
+        signer: Signer | None = None,
+        alerter: Alerter | None = None,
+        pipeline: Pipeline | None = None,
+    ) -> None:
+        self.config = config
+        self.cfg = config.planning
+        self.k = config.keeper
+        self.store = store
+        self.plans = PlanStore(store)
+        self.w3 = w3 or Web3(
+            HTTPProvider(self.k.rpc_url, request_kwargs={"timeout": self.k.rpc_timeout_s})
+        )
+        self.addresses = FundAddresses.load(self.k.deployment)
+        self.contracts = FundContracts(self.w3, self.addresses, self.k.artifacts_path)
+        self.reader = FundReader(self.contracts)
+        self.encoder = ActionEncoder(self.contracts, self.cfg)
+        self.depth = DepthReader(self.contracts, self.encoder)
+        self.carry = CarryStore(store)
+        self.decoder = RevertDecoder.from_artifacts(self.k.artifacts_path)
+        self.alert = alerter or Alerter()
+        self.signer = signer
+        self._pipeline = pipeline
+        # test seams: before each action is re-quoted and sent (with its index), and after
+        # execution, before verification
+        self.before_action: Callable[[int], None] | None = None
+        self.before_verify: Callable[[], None] | None = None
+
+    # ------------------------------------------------------------------ wiring
+
+    @property
+    def sender(self) -> str:
+        if self.signer is None:
+            self.signer = signer_from_settings(self.k)
+        return self.signer.address
+
+    def check_chain(self) -> None:
+        """Refuse to run against the wrong chain (KEEPER_CHAIN_ID)."""
+        actual = int(self.w3.eth.chain_id)
+        if self.k.chain_id is not None and actual != self.k.chain_id:
+            raise ChainMismatchError(
+                f"KEEPER_CHAIN_ID={self.k.chain_id} but the node is chain {actual}"
+            )
+        self.contracts.verify()
+        self._check_bands()
+
+    def _check_bands(self) -> None:
+        """The planner uses the controller's tier bands. L1_TARGET_RATIO .. L3_MAX_RATIO, when an
+        operator sets them, must say the same: a disagreement is refused, not silently ignored."""
+        names = ("target", "min", "max")
+        for t in range(3):
+            on_chain = self.contracts.controller.functions.tier(t).call()
+            for name, value in zip(names, on_chain, strict=True):
+                field = f"l{t + 1}_{name}_ratio"
+                if field in self.cfg.model_fields_set and getattr(self.cfg, field) != int(value):
+                    raise ChainMismatchError(
+                        f"{field.upper()}={getattr(self.cfg, field)} but the controller's L{t + 1} "
+                        f"{name} is {int(value)} bps (the planner uses the on-chain bands: unset "
+                        "the variable or make it match)"
+                    )
+
+    def policy(self) -> PolicyConfig:
+        """The configured policy plus this bot's role: the controller's keeper functions."""
+        roles = dict(self.k.policy.roles)
+        roles.setdefault(ROLE, fund_role(self.addresses.controller))
+        return PolicyConfig(roles=roles)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        if self._pipeline is None:
+            settings = self.k.model_copy(update={"policy": self.policy()})
+            node = Node(self.k.rpc_url, self.k.rpc_timeout_s)
+            _ = self.sender  # builds the signer from the settings when none was given
+            assert self.signer is not None
+            self._pipeline = Pipeline(
+                self.store,
+                node,
+                [self.signer],
+                settings,
+                decoder=self.decoder,
+                crash=HoldHook.from_env(),
+            )
+            self._pipeline.reconcile_nonces()
+        return self._pipeline
+
+    # ------------------------------------------------------------------ reading
+
+    def read(self) -> FundReading:
+        reading = self.reader.read()
+        metrics.observe_tiers(tier_metrics(reading.state))
+        return reading
+
+    def symbol(self, token: str | None) -> str:
+        """The asset's symbol for metric labels (the address only if the record lacks it)."""
+        return self.addresses.symbols.get((token or "").lower(), token or "")
+
+    # ------------------------------------------------------------------ 1. generate
+
+    def triggers_for(self, job: str, state: FundState, now: int) -> list[trig.Trigger]:
+        if job in ("daily", "weekly"):
+            due = trig.scheduled_triggers(
+                now,
+                None if job != "daily" else self.plans.last_job_run("daily"),
+                None if job != "weekly" else self.plans.last_job_run("weekly"),
+                self.cfg,
+            )
+            due = [t for t in due if t.code == job]
+            if not due:
+                return []
+            return (
+                due
+                + trig.threshold_triggers(state, self.cfg)
+                + trig.liquidity_triggers(state, self.cfg, self.k.predicted_redemptions)
+            )
+        if job == "threshold":
+            return trig.threshold_triggers(state, self.cfg)
+        if job == "liquidity":
+            return trig.liquidity_triggers(state, self.cfg, self.k.predicted_redemptions)
+        raise ValueError(f"unknown job {job!r}; one of {JOBS}")
+
+    def check(self, job: str, now: int, *, dry_run: bool = False) -> CycleOutcome:
+        """One scheduled check: triggers -> plan -> (unless dry_run) the rest of the cycle."""
+        try:
+            reading = self.read()
+        except NetworkUnavailable as err:
+            self.alert(AlertLevel.WARNING, "network", str(err))
+            return CycleOutcome(None, "network_error", str(err))
+        triggers = self.triggers_for(job, reading.state, now)
+        if job in ("daily", "weekly") and not dry_run:
+            self.plans.record_job_run(job, now, {"triggers": len(triggers)})
+        if not triggers:
+            return CycleOutcome(None, NOTHING, f"{job}: no trigger")
+        return self.plan_and_run(reading, triggers, now, dry_run=dry_run)
+
+    def events(self, now: int) -> CycleOutcome:
+        """Event triggers (seed 001 section 2.1 item 4) since the previous events check: vault
+        deposits above LARGE_DEPOSIT_AMOUNT (Deposit logs), assets matured or whose redemption
+        window opened, and oracle prices that moved by more than PRICE_MOVE_THRESHOLD. The
+        first check only records where it starts."""
+        try:
+            reading = self.read()
+        except NetworkUnavailable as err:
+            self.alert(AlertLevel.WARNING, "network", str(err))
+            return CycleOutcome(None, "network_error", str(err))
+        last = self.plans.last_job_detail("events")
+        detail = {
+            "block": reading.block,
+            "at": now,
+            "prices": {k: str(v) for k, v in reading.prices.items()},
+        }
+        triggers: list[trig.Trigger] = []
+        if last is not None:
+            dec = reading.state.base_decimals
+            if reading.block > int(last["block"]):
+                logs = self.contracts.vault.events.Deposit.get_logs(
+                    from_block=int(last["block"]) + 1, to_block=reading.block
+                )
+                for lg in logs:
+                    triggers += trig.deposit_trigger(int(lg["args"]["assets"]), dec, self.cfg)
+            triggers += trig.asset_event_triggers(reading.state, int(last["at"]), now)
+            previous = {k: int(v) for k, v in (last.get("prices") or {}).items()}
+            triggers += trig.price_move_triggers(previous, reading.prices, self.cfg)
+        self.plans.record_job_run("events", now, detail)
+        if not triggers:
+            return CycleOutcome(None, NOTHING, "events: no trigger")
+        return self.plan_and_run(reading, triggers, now)
+
+    def manual(
+        self, now: int, requested_by: str, reason: str, *, force: bool = True, dry_run: bool = False
+    ) -> CycleOutcome:
+        reading = self.read()
+        triggers = [trig.manual_trigger(requested_by, reason, force_targets=force)]
+        return self.plan_and_run(reading, triggers, now, dry_run=dry_run)
+
+    def read_depth(self, reading: FundReading) -> dict[str, AssetDepth]:
+        """Each DEX venue's depth inside REBALANCE_MAX_SLIPPAGE; on a read failure none (the
+        risk check's quotes still guard every leg)."""
+        try:
+            return self.depth.read(reading, self.cfg.rebalance_max_slippage)
+        except Exception as err:  # noqa: BLE001 - depth is an optimisation over the risk check
+            log.warning("depth.unavailable", error=str(err))
+            return {}
+
+    def make_sized_plan(self, reading: FundReading, triggers: list[trig.Trigger], now: int) -> Plan:
+        """The plan sized to venue depth, then to live quotes: a leg QuoterV2 prices more than
+        REBALANCE_MAX_SLIPPAGE under the oracle is cut to the size the quoter accepts (0:
+        dropped) and the plan is made again around it (at most 3 rounds)."""
+        depth = self.read_depth(reading)
+        p = make_plan(reading.state, self.cfg, triggers, now, depth)
+        limit = self.cfg.rebalance_max_slippage
+        notes: list[Unresolved] = []
+        for _ in range(3):
+            cut = False
+            for a in p.actions:
+                if a.type not in (ActionType.PURCHASE, ActionType.REDEEM) or not a.asset:
+                    continue
+                bps = self._quote_bps(reading, a, a.amount)
+                if bps is None or bps <= limit:
+                    continue
+                safe = largest_within(partial(self._quote_bps_or_0, reading, a), a.amount, limit)
+                d = depth.get(a.asset) or AssetDepth(a.asset, limit_bps=limit)
+                why = f"QuoterV2 {bps} bps under the oracle for {a.amount}: cut to {safe}"
+                if a.type is ActionType.PURCHASE:
+                    d = replace(d, max_buy=safe, detail=f"{d.detail}; {why}".lstrip("; "))
+                else:
+                    d = replace(d, max_sell=safe, detail=f"{d.detail}; {why}".lstrip("; "))
+                depth[a.asset] = d
+                symbol = reading.state.asset(a.asset).symbol
+                tier = a.to_tier if a.type is ActionType.PURCHASE else a.from_tier
+                notes.append(
+                    Unresolved(
+                        tier,
+                        "depth",
+                        f"{symbol}: {a.type.value} {why}",
+                    )
+                )
+                cut = True
+            if not cut:
+                break
+            p = make_plan(reading.state, self.cfg, triggers, now, depth)
+        if notes:  # the reason for every leg the quotes cut stays on the plan
+            p = replace(
+                p, unresolved=p.unresolved + tuple(n for n in notes if n not in p.unresolved)
+            )
+        return p
+
+    def _quote_bps_or_0(self, reading: FundReading, a: Action, amount: int) -> int:
+        return self._quote_bps(reading, a, amount) or 0
+
+    def _quote_bps(self, reading: FundReading, a: Action, amount: int) -> int | None:
+        if amount <= 0:
+            return 0
+        sized = replace(a, amount=amount, token_amount=None)
+        if a.type is ActionType.REDEEM:
+            asset = reading.state.asset(a.asset or "")
+            sized = replace(sized, token_amount=asset.tokens_for_value(amount))
+        q = self.encoder.quote(reading, sized, reading.block)
+        return None if q is None else riskmod.slippage_bps(q.quote_out, q.oracle_out)
+
+    def plan_and_run(
+        self, reading: FundReading, triggers: list[trig.Trigger], now: int, *, dry_run: bool = False
+    ) -> CycleOutcome:
+        p = self.make_sized_plan(reading, triggers, now)
+        report = plan_report(reading.state, p)
+        carried = any(t.code == CARRY for t in triggers)
+        if not dry_run and (p.carry or carried):
+            self.carry.replace(p, now, now + self.cfg.carry_slice_interval_s)
+            if not p.carry:
+                self._clear_alert("no_safe_move", now)
+        if not p.actions:
+            detail = "; ".join(f"{u.reason}: {u.detail}" for u in p.unresolved) or "in band"
+            if reading.state.paused:
+                self.alert(AlertLevel.CRITICAL, "paused", "the fund is paused: no rebalance", p.id)
+                return CycleOutcome(p.id, NOTHING, detail)
+            if p.carry and not dry_run:
+                self._no_safe_move(p, now)
+                return CycleOutcome(p.id, NO_SAFE_MOVE_STATUS, detail)
+            return CycleOutcome(p.id, NOTHING, detail)
+        if dry_run:
+            findings = self.risk_check(reading, p, now)
+            return CycleOutcome(p.id, "dry_run", _findings_text(findings))
+        self.plans.save_new(p, PROPOSED, {"report": report, "block": reading.block})
+        return self.advance(p.id, now, reading)
+
+    # ------------------------------------------------------------------ alerts needing a human
+
+    def _alert_once(
+        self, level: AlertLevel, code: str, key: str, message: str, now: int, ref: str | None
+    ) -> bool:
+        """Alert unless the same cause (``key``) was alerted last for ``code``; a cleared or
+        different cause alerts again."""
+        last = self.plans.last_job_detail("alert:" + code)
+        if last is not None and last.get("key") == key:
+            log.info("alert.repeat_suppressed", code=code, key=key)
+            return False
+        self.plans.record_job_run("alert:" + code, now, {"key": key})
+        self.alert(level, code, message, ref)
+        return True
+
+    def _clear_alert(self, code: str, now: int) -> None:
+        last = self.plans.last_job_detail("alert:" + code)
+        if last is not None and last.get("key") is not None:
+            self.plans.record_job_run("alert:" + code, now, {"key": None})
+
+    def _no_safe_move(self, p: Plan, now: int) -> None:
+        depth = [u.detail for u in p.unresolved if u.reason == "depth"]
+        carry = "; ".join(c.reason for c in p.carry)
+        key = "|".join(sorted(d.split(":")[0] for d in depth)) or "depth"
+        msg = (
+            f"no safe move: {carry}; {' / '.join(depth)}. Unblock: liquidity within "
+            f"{self.cfg.rebalance_max_slippage} bps of the oracle on those venues (arbitrage "
+            "back to the oracle, or new pool liquidity), another asset with headroom in the "
+            "tier, or an operator-approved REBALANCE_MAX_SLIPPAGE; retried every "
+            f"{self.cfg.carry_slice_interval_s} s"
+        )
+        self._alert_once(AlertLevel.WARNING, "no_safe_move", key, msg, now, p.id)
+
+    # ------------------------------------------------------------------ slice schedule
+
+    def slices(self, now: int) -> list[CycleOutcome]:
+        """The next slice of the carried flow, when one is due and no plan is in flight."""
+        if not self.carry.due(now) or self.plans.with_status(PROPOSED, PENDING_APPROVAL, APPROVED):
+            return []
+        try:
+            reading = self.read()
+        except NetworkUnavailable as err:
+            self.alert(AlertLevel.WARNING, "network", str(err))
+            return [CycleOutcome(None, "network_error", str(err))]
+        out = self.plan_and_run(reading, self.carry.triggers(), now)
+        if out.status in (NOTHING, NO_SAFE_MOVE_STATUS) and self.carry.active():
+            self.carry.postpone(now + self.cfg.carry_slice_interval_s)
+        return [out]
+
+    # ------------------------------------------------------------------ 2. risk
+
+    def risk_check(self, reading: FundReading, p: Plan, now: int) -> riskmod.RiskReport:
+        quotes = {}
+        for i, a in enumerate(p.actions):
+            q = self.encoder.quote(reading, a, reading.block)
+            if q is not None:
+                quotes[i] = q
+        gas_cost = 0
+        # Manual plans (operator requests, rollbacks) are never skipped for gas: a human asked.
+        if self.k.native_price and not p.manual:
+            gas = self.cfg.rebalance_gas_limit * len(p.actions)
+            price = int(self.w3.eth.gas_price)
+            gas_cost = gas * price * self.k.native_price * 10**reading.state.base_decimals // 10**18
+        return riskmod.assess(reading.state, p, self.cfg, now, quotes=quotes, gas_cost=gas_cost)
+
+    # ------------------------------------------------------------------ the state machine
+
+    def advance(self, ref: str, now: int, reading: FundReading | None = None) -> CycleOutcome:
+        """Move a stored plan on as far as it can go at ``now``."""
+        row = self.plans.get(ref)
+        if row is None:
+            raise KeyError(ref)
+        p = self.plans.plan(ref)
+        if row.status == PROPOSED:
+            reading = reading or self.read()
+            report = self.risk_check(reading, p, now)
+            findings = [
+                {
+                    "rule": f.rule,
+                    "level": f.level.value,
+                    "detail": f.detail,
+                    "action": f.action_index,
+                }
+                for f in report.findings
+            ]
+            for f in report.findings:
+                if f.rule == "slippage" and f.action_index is not None:
+                    a = p.actions[f.action_index]
+                    metrics.observe_slippage(self.symbol(a.asset), _bps_from(f.detail))
+            if not report.proceed:
+                level = (
+                    AlertLevel.CRITICAL
+                    if any(f.rule == "paused" for f in report.findings)
+                    else AlertLevel.WARNING
+                )
+                if any(
+                    f.rule == "slippage" and f.level is riskmod.Level.BLOCK for f in report.findings
+                ):
+                    level = AlertLevel.CRITICAL
+                text = _findings_text(report)
+                key = _block_key(p, report)
+                self._alert_once(
+                    level, "risk_" + report.level.value, key, f"{text}; unblock: {_unblock(report)}",
+                    now, ref,
+                )  # fmt: skip
+                self.plans.update(ref, BLOCKED, risk=findings)
+                return CycleOutcome(ref, BLOCKED, text)
+            if report.level is riskmod.Level.WARN:
+                self.alert(AlertLevel.WARNING, "risk_warn", _findings_text(report), ref)
+            self.plans.update(ref, PENDING_APPROVAL, risk=findings)
+            row = self.plans.get(ref)
+            assert row is not None
+        if row.status == PENDING_APPROVAL:
+            decision = self.decide(ref, now)
+            if not decision.status.may_execute:
+                status = {
+                    approval_policy.ApprovalStatus.REJECTED: REJECTED,
+                    approval_policy.ApprovalStatus.EXPIRED: EXPIRED,
+                }.get(decision.status, PENDING_APPROVAL)
+                self.plans.update(ref, status)
+                return CycleOutcome(ref, status, decision.detail)
+            self.plans.update(ref, APPROVED)
+            row = self.plans.get(ref)
+        if row is not None and row.status == APPROVED:
+            return self.execute(ref, now)
+        return CycleOutcome(ref, row.status if row else "missing")
+
+    def decide(self, ref: str, now: int) -> approval_policy.ApprovalDecision:
+        row = self.plans.get(ref)
+        assert row is not None
+        p = self.plans.plan(ref)
+        requested = int(row.payload.get("requested_at", p.created_at))
+        dec = self.read_decimals(row)
+        decision = approval_policy.decide(
+            p.total_amount, dec, requested, self.plans.approvals(ref), now, self.cfg
+        )
+        self.plans.update(
+            ref,
+            approval={
+                "status": decision.status.value,
+                "requirement": decision.requirement.value,
+                "required": decision.required,
+                "approvals": list(decision.approvals),
+                "deadline": decision.deadline,
+                "detail": decision.detail,
+            },
+        )
+        return decision
+
+    def read_decimals(self, row: m.Plan) -> int:
+        report = row.payload.get("report") or {}
+        return int(report.get("base_decimals", 6))
+
+    def approve(
+        self, ref: str, admin: str, now: int, approve: bool = True, note: str = ""
+    ) -> CycleOutcome:
+        row = self.plans.get(ref)
+        if row is None:
+            raise KeyError(ref)
+        if row.status != PENDING_APPROVAL:
+            raise ValueError(f"plan {ref} is {row.status}, not {PENDING_APPROVAL}")
+        req = (row.payload.get("approval") or {}).get("requirement", "")
+        self.plans.add_approval(ref, admin, approve, now, req, note)
+        return self.advance(ref, now)
+
+    def tick(self, now: int) -> list[CycleOutcome]:
+        """Move every waiting plan on (approvals that arrived, deadlines that passed), then
+        run the next slice of the carried flow when it is due."""
+        outs = [
+            self.advance(r.ref, now)
+            for r in self.plans.with_status(PROPOSED, PENDING_APPROVAL, APPROVED)
+            if r.ref
+        ]
+        return outs + self.slices(now)
+
+    # ------------------------------------------------------------------ 4-7
+
+    def encode_all(
+        self, reading: FundReading, p: Plan, skip: set[int] | None = None
+    ) -> list[tuple[int, Action, EncodedCall]]:
+        order = sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)
+        out = []
+        for i in order:
+            if skip and i in skip:
+                continue
+            a = p.actions[i]
+            out.append(
+                (
+                    i,
+                    a,
+                    self.encoder.encode(reading, a, self.encoder.quote(reading, a, reading.block)),
+                )
+            )
+        return out
+
+    def simulate(self, reading: FundReading, calls: list[tuple[int, Action, EncodedCall]]) -> Any:
+        sim = ForkSimulator(self.k.rpc_url, self.decoder, self.k.anvil_bin)
+        sim_calls = [SimCall(self.sender, c.target, c.calldata, c.function) for _, _, c in calls]
+        symbols = self.addresses.symbols
+        lens, ctl = self.contracts.lens, self.addresses.controller
+
+        def after(w3: Web3) -> FundState:
+            fork_lens = w3.eth.contract(lens.address, abi=lens.abi)
+            raw = fork_lens.functions.fundState(ctl).call()
+            return to_fund_state(raw, reading.state.timestamp, symbols)
+
+        return sim.simulate(reading.block, sim_calls, read_after=after)
+
+    def execute(self, ref: str, now: int) -> CycleOutcome:
+        started = time.perf_counter()
+        p = self.plans.plan(ref)
+        try:
+            reading = self.read()
+        except NetworkUnavailable as err:
+            self.alert(AlertLevel.WARNING, "network", str(err), ref)
+            return CycleOutcome(ref, APPROVED, str(err))
+        if reading.state.paused:
+            self.alert(AlertLevel.CRITICAL, "paused", "the fund is paused: plan aborted", ref)
+            self.plans.update(ref, ABORTED, abort="paused")
+            return CycleOutcome(ref, ABORTED, "paused")
+        # A restarted keeper resumes: actions already sent (an intent exists) are neither
+        # simulated nor sent again; their intents are followed to the end.
+        done: dict[int, dict[str, Any]] = {}
+        sent: dict[int, int] = {}
+        row = self.plans.get(ref)
+        assert row is not None
+        for arow in row.actions:
+            if "result" in arow.payload:
+                done[arow.seq] = arow.payload["result"]
+            elif arow.intent_id is not None:
+                sent[arow.seq] = arow.intent_id
+        calls = [c for c in self.encode_all(reading, p, skip=set(done) | set(sent))]
+        # 4. simulate, in order, on a fork
+        sim = self.simulate(reading, calls) if calls else SimulationResult()
+        sim_doc = {
+            "ok": sim.ok,
+            "gas": [s.gas_used for s in sim.steps],
+            "seconds": round(sim.seconds, 3),
+            "error": sim.failure.error if sim.failure else None,
+        }
+        failed = sim.failure
+        if failed is not None:
+            idx = calls[failed.index][0]
+            msg = f"simulation of action {idx} ({calls[failed.index][2].function}) failed: {failed.error}"
+            self.alert(AlertLevel.CRITICAL, "simulation_failed", msg, ref, error=failed.error)
+            self.plans.update(ref, ABORTED, simulation=sim_doc, abort="simulation")
+            return CycleOutcome(ref, ABORTED, msg, seconds=time.perf_counter() - started)
+        self.plans.update(ref, simulation=sim_doc)
+        # gas funds: the simulated gas at the current price must be covered
+        gas_price = int(self.w3.eth.gas_price)
+        need = sim.gas_used * gas_price * 2
+        balance = int(self.w3.eth.get_balance(Web3.to_checksum_address(self.sender)))
+        if balance < need:
+            msg = f"keeper {self.sender} has {balance} wei, needs ~{need}: execution paused"
+            self.alert(AlertLevel.CRITICAL, "gas_funds", msg, ref)
+            # paused, not aborted: the next tick resumes once the keeper has gas again
+            self.plans.update(ref, APPROVED, simulation=sim_doc, paused="gas_funds")
+            return CycleOutcome(ref, PAUSED, msg)
+        # 5. execute in priority order; one failure does not stop the rest
+        results: list[ActionResult] = []
+        this_run: list[ActionResult] = []  # results of actions sent by this run
+        mined_before: set[int] = set()
+        self._fills: dict[str, Decimal] = {}
+        gas_wei = 0
+        before = reading
+        aborted: str | None = None
+        order_of = sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)
+        for order, idx in enumerate(order_of):
+            action = p.actions[idx]
+            if idx in done:  # before a restart: already in the state read at the start
+                results.append(result_from_dict(action, done[idx]))
+                continue
+            if aborted:
+                self.plans.record_action(ref, idx, "aborted", error=aborted, order=order)
+                continue
+            res, before, wei, stop = self._execute_one(
+                ref, idx, order, action, before, sent.get(idx)
+            )
+            if stop == "gas_funds":  # the intent waits for gas; the plan resumes later
+                msg = f"keeper {self.sender} out of gas funds at action {idx}: execution paused"
+                self.alert(AlertLevel.CRITICAL, "gas_funds", msg, ref)
+                self.plans.update(ref, APPROVED, paused="gas_funds")
+                return CycleOutcome(ref, PAUSED, msg, results)
+            gas_wei += wei
+            results.append(res)
+            if self._mined_by(res, idx in sent, reading.block):
+                mined_before.add(idx)  # its effect is already in `reading`
+            else:
+                this_run.append(res)
+            if stop:
+                aborted = stop
+        # 6. verify
+        if self.before_verify is not None:
+            self.before_verify()
+        final = self.read()
+        verification = self.verify(reading.state, this_run, final.state, ref, self._fills)
+        ok = [r for r in results if r.success]
+        verification["progress"] = progress(reading.state, final.state, len(ok))
+        verification["detail"] = f"{verification['progress']}; {verification['detail']}"
+        if ok:
+            self._clear_alert("risk_block", now)
+            self._clear_alert("risk_skip", now)
+        if aborted:
+            status = ABORTED
+        elif results and len(ok) == len(results):
+            status = EXECUTED
+        elif ok:
+            status = PARTIAL
+        else:
+            status = FAILED
+        # 7. record
+        seconds = time.perf_counter() - started
+        already = set(done) | mined_before
+        if already:  # resumed: the state read at the start already holds the earlier actions
+            rest = tuple(a for i, a in enumerate(p.actions) if i not in already)
+            report = plan_report(reading.state, replace(p, actions=rest), this_run, final.state)
+            report["resumed_after"] = sorted(already)
+        else:
+            report = plan_report(reading.state, p, results, final.state)
+        report["progress"] = verification["progress"]
+        self.plans.update(
+            ref,
+            status,
+            verification=verification,
+            report=report,
+            executed_at=now,
+            gas_wei=str(gas_wei),
+            seconds=round(seconds, 3),
+        )
+        log.info(
+            "plan.done", plan=ref, status=status, seconds=round(seconds, 2), actions=len(results)
+        )
+        return CycleOutcome(ref, status, verification.get("detail", ""), results, seconds)
+
+    def _execute_one(
+        self,
+        ref: str,
+        idx: int,
+        order: int,
+        action: Action,
+        before: FundReading,
+        intent_id: int | None = None,
+    ) -> tuple[ActionResult, FundReading, int, str | None]:
+        """Returns (result, reading after, gas wei, abort reason for the rest or None).
+        With ``intent_id`` (sent before a restart) it only follows that intent to the end."""
+        if self.before_action is not None:
+            self.before_action(idx)
+            before = self.read()
+        if intent_id is not None:
+            return self._follow(ref, idx, order, action, before, intent_id)
+        # slippage re-check at the state the previous actions left
+        quote = self.encoder.quote(before, action, before.block)
+        if quote is not None:
+            bps = riskmod.slippage_bps(quote.quote_out, quote.oracle_out)
+            metrics.observe_slippage(self.symbol(action.asset), bps)
+            if bps > self.cfg.slippage_block_bps:
+                msg = f"action {idx}: quote {bps} bps under the oracle > {self.cfg.slippage_block_bps}: not sent"
+                self.alert(AlertLevel.CRITICAL, "slippage", msg, ref)
+                res = ActionResult(action, False, error=msg)
+                self.plans.record_action(
+                    ref, idx, "skipped", result=result_to_dict(res), order=order
+                )
+                return res, before, 0, None
+        if quote is not None and action.asset:
+            self._fills[action.asset] = fill_ratio(quote)
+        encoded = self.encoder.encode(before, action, quote)
+        spec = IntentSpec(
+            idempotency_key=f"fund:{ref}:{idx}",
+            role=ROLE,
+            chain_id=self.pipeline.chain_id,
+            sender=self.sender,
+            target=encoded.target,
+            calldata=encoded.calldata,
+            notional=action.amount,
+        )
+        intent = self.pipeline.submit(spec)
+        self.plans.record_action(
+            ref,
+            idx,
+            "sent",
+            intent_id=intent.id,
+            order=order,
+            call={
+                "function": encoded.function,
+                "min_out": None if encoded.min_out is None else str(encoded.min_out),
+            },
+        )
+        return self._follow(ref, idx, order, action, before, intent.id)
+
+    def _follow(
+        self, ref: str, idx: int, order: int, action: Action, before: FundReading, intent_id: int
+    ) -> tuple[ActionResult, FundReading, int, str | None]:
+        """Work the pipeline until the action's intent is final, then measure and record it."""
+        self._wait_intent(intent_id)
+        with self.store.sessions() as s:
+            row = s.get(m.TxIntent, intent_id)
+            assert row is not None
+            status, error = row.status, row.error
+        if status not in FINAL and "insufficient funds" in (error or "").lower():
+            self.plans.record_action(ref, idx, "waiting_gas", order=order)
+            return ActionResult(action, False, error=error), before, 0, "gas_funds"
+        with self.store.sessions() as s:
+            row = s.get(m.TxIntent, intent_id)
+            assert row is not None
+            attempt = s.get(m.TxAttempt, row.mined_attempt_id) if row.mined_attempt_id else None
+            tx_hash = attempt.tx_hash if attempt else None
+        after = self.read()
+        wei = 0
+        received = None
+        if tx_hash:
+            receipt = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+            wei = int(receipt["gasUsed"]) * int(receipt.get("effectiveGasPrice", 0))
+            received = self._received(receipt, action)
+        deltas = tuple(after.state.positions()[t] - before.state.positions()[t] for t in range(3))
+        # positions: L1 is cash - pending; use the cash delta for L1
+        deltas = (after.state.cash - before.state.cash, deltas[1], deltas[2])
+        ok = status == "confirmed"
+        if ok and action.asset and action.amount and action.to_tier is not None:
+            got = deltas[action.to_tier] if action.type.value == "purchaseAsset" else deltas[0]
+            if got:
+                short = max(0, action.amount - got) * BPS // action.amount
+                metrics.observe_slippage(self.symbol(action.asset), short)
+        stop = None
+        if not ok:
+            error = error or status
+            if "EnforcedPause" in (error or ""):
+                stop = f"contract paused at action {idx}"
+                self.alert(
+                    AlertLevel.CRITICAL, "paused", f"{stop}: every remaining action aborted", ref
+                )
+            else:
+                self.alert(AlertLevel.WARNING, "tx_failed", f"action {idx} {status}: {error}", ref)
+        res = ActionResult(
+            action,
+            ok,
+            received=received,
+            actual_deltas=deltas if ok else None,  # type: ignore[arg-type]
+            tx_hash=tx_hash,
+            error=None if ok else error,
+        )
+        self.plans.record_action(
+            ref, idx, "done" if ok else "failed", result=result_to_dict(res), order=order
+        )
+        return res, after, wei, stop
+
+    def _wait_intent(self, intent_id: int) -> None:
+        """Run the pipeline in short slices until the intent is final, the keeper turns out to
+        be out of gas funds (the pipeline backs off on that; we stop), or the timeout."""
+        deadline = time.monotonic() + self.k.execute_timeout_s
+        while time.monotonic() < deadline:
+            self.pipeline.run(until_idle=True, max_seconds=2.0)
+            with self.store.sessions() as s:
+                row = s.get(m.TxIntent, intent_id)
+                assert row is not None
+                if row.status in FINAL or "insufficient funds" in (row.error or "").lower():
+                    return
+
+    def _received(self, receipt: Any, action: Action) -> int | None:
+        ctl = self.contracts.controller
+        for ev, arg in (
+            ("Purchased", "tokensOut"),
+            ("Redeemed", "cashOut"),
+            ("WaterfallLiquidated", "raised"),
+            ("Allocated", "amount"),
+        ):
+            try:
+                logs = getattr(ctl.events, ev)().process_receipt(receipt, errors=_DISCARD)
+            except Exception:  # noqa: BLE001
+                continue
+            if logs:
+                return int(sum(int(lg["args"][arg]) for lg in logs))
+        return None
+
+    def _mined_by(self, res: ActionResult, resumed: bool, block: int) -> bool:
+        """Whether a resumed action's transaction was already mined at `block` (the state read
+        when this run started): then its effect is in that state and verify must not apply it
+        again (a keeper killed between broadcast and recording the result)."""
+        if not resumed or not res.tx_hash:
+            return False
+        try:
+            receipt = self.w3.eth.get_transaction_receipt(HexStr(res.tx_hash))
+        except Exception:  # noqa: BLE001 - unknown receipt: count it as this run's
+            return False
+        return int(receipt["blockNumber"]) <= block
+
+    def verify(
+        self,
+        before: FundState,
+        results: list[ActionResult],
+        actual: FundState,
+        ref: str,
+        fills: dict[str, Decimal] | None = None,
+    ) -> dict[str, Any]:
+        """Expected (planning.simulate.apply of the actions that succeeded, at the fills quoted
+        just before sending; oracle fills for assets without a pool) vs actual tier positions;
+        alert when any differs by more than KEEPER_VERIFY_TOLERANCE_BPS (1%) of total assets."""
+        done = tuple(r.action for r in results if r.success)
+        expected = apply(before, Plan("", 0, (), done), fills or {})
+        total = max(actual.total_assets, 1)
+        diffs = [
+            abs(actual.positions()[t] - expected.positions()[t]) * BPS // total for t in range(3)
+        ]
+        worst = max(diffs)
+        ok = worst <= self.k.verify_tolerance_bps
+        detail = f"max tier divergence {worst} bps (tolerance {self.k.verify_tolerance_bps})"
+        if not ok:
+            self.alert(AlertLevel.WARNING, "verify_divergence", detail, ref, diffs_bps=diffs)
+        return {
+            "ok": ok,
+            "diffs_bps": diffs,
+            "expected": [str(x) for x in expected.positions()],
+            "actual": [str(x) for x in actual.positions()],
+            "detail": detail,
+        }
+
+    # ------------------------------------------------------------------ rollback
+
+    def rollback(self, ref: str, now: int, requested_by: str) -> CycleOutcome:
+        row = self.plans.get(ref)
+        if row is None:
+            raise KeyError(ref)
+        if row.status not in (EXECUTED, PARTIAL, ABORTED, FAILED):
+            raise ValueError(f"plan {ref} is {row.status}: only executed plans can be rolled back")
+        p = self.plans.plan(ref)
+        rb = create_rollback_plan(p, self.plans.results(ref), now, requested_by)
+        if not rb.actions:
+            return CycleOutcome(rb.id, NOTHING, "nothing executed to reverse")
+        reading = self.read()
+        self.plans.save_new(
+            rb, PROPOSED, {"report": plan_report(reading.state, rb), "block": reading.block}
+        )
+        return self.advance(rb.id, now, reading)
+
+
+_SIGNATURES = (
+    "purchaseAsset(address,uint256,uint256)",
+    "redeemAsset(address,uint256,uint256)",
+    "allocateToLayer(uint8,uint256)",
+    "executeWaterfallLiquidation(uint256,uint8)",
+    "rebalanceBuffer()",
+)
+
+
+def fund_role(controller: str) -> RolePolicy:
+    """The fund keeper's audit role: the controller's keeper functions, nothing else. Built
+    here for `keeper run` and the standalone worker alike (keepers.runtime.policy)."""
+    return RolePolicy(
+        allowed=[
+            AllowedCall(contract=controller, selector="0x" + Web3.keccak(text=sig)[:4].hex())
+            for sig in _SIGNATURES
+        ]
+    )
+
+
+def _findings_text(report: riskmod.RiskReport) -> str:
+    return (
+        "; ".join(
+            f"{f.rule}:{f.level.value} {f.detail}"
+            for f in report.findings
+            if f.level is not riskmod.Level.OK
+        )
+        or "ok"
+    )
+
+
+def _block_key(p: Plan, report: riskmod.RiskReport) -> str:
+    """The cause of a block, independent of amounts: rule, call and asset of each blocking
+    finding (the same pool refusing every day is one cause)."""
+    parts = set()
+    for f in report.findings:
+        if f.level not in (riskmod.Level.BLOCK, riskmod.Level.SKIP):
+            continue
+        a = p.actions[f.action_index] if f.action_index is not None else None
+        parts.add(f"{f.rule}:{a.type.value if a else ''}:{a.asset if a else ''}")
+    return "|".join(sorted(parts))
+
+
+def _unblock(report: riskmod.RiskReport) -> str:
+    what = {
+        "slippage": "liquidity near the oracle on that venue (arbitrage or new liquidity)",
+        "liquidity": "the asset's redemption window / redeemable liquidity",
+        "blackout": "the end of the blackout window",
+        "paused": "the guardian or admin unpausing the controller",
+        "gas": "a lower gas price or a larger deviation (benefit)",
+    }
+    rules = sorted(
+        {f.rule for f in report.findings if f.level in (riskmod.Level.BLOCK, riskmod.Level.SKIP)}
+    )
+    return "; ".join(what.get(r, r) for r in rules)
+
+
+def _bps_from(detail: str) -> int:
+    try:
+        return int(detail.split()[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def pending_plans(store: Store) -> int:
+    with store.sessions() as s:
+        return len(
+            s.scalars(select(m.Plan).where(m.Plan.status.in_((PROPOSED, PENDING_APPROVAL)))).all()
+        )

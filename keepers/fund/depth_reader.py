@@ -1,0 +1,185 @@
+"""Reads each venue's depth for the planner (I/O; the maths is keepers.fund.planning.depth).
+
+For every Uniswap V3 asset: the pool (QuoterV2.factory().getPool(asset, cash, adapter fee)),
+its slot0, in-range liquidity and the initialised ticks of the bitmap words around the price
+(``WORDS`` each side: a word spans 256 x tickSpacing ticks, far beyond any slippage limit), as
+a ``univ3.PoolState``; the exact V3 maths then sizes purchases and sales inside the limit.
+Each size is checked against QuoterV2 (an eth_call on the real pool): where the quoter says
+more slippage than the model (a pool state the model misread), the quoter wins and the size is
+bisected on the quoter, with a warning. ERC-4626 and asynchronous assets have no entry: they
+fill at the oracle, and their redeemable liquidity and windows come from FundLens already.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from web3 import Web3
+
+from keepers.core import univ3
+from keepers.core.logging import get_logger
+from keepers.fund.planning.depth import AssetDepth, PoolVenue, largest_within, pool_depth
+from keepers.fund.planning.risk import slippage_bps
+from keepers.fund.reader import FundReading
+from keepers.tx.contracts import FundContracts
+
+log = get_logger("keepers.depth")
+
+WORDS = 2  # bitmap words read on each side of the current one
+
+_FACTORY_OF = [
+    {
+        "type": "function",
+        "name": "factory",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "address"}],
+    }
+]
+_FACTORY = [
+    {
+        "type": "function",
+        "name": "getPool",
+        "stateMutability": "view",
+        "inputs": [
+            {"name": "a", "type": "address"},
+            {"name": "b", "type": "address"},
+            {"name": "fee", "type": "uint24"},
+        ],
+        "outputs": [{"name": "", "type": "address"}],
+    }
+]
+
+
+def _fn(name: str, inputs: list[str], outputs: list[str]) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "name": name,
+        "stateMutability": "view",
+        "inputs": [{"name": f"a{i}", "type": t} for i, t in enumerate(inputs)],
+        "outputs": [{"name": f"o{i}", "type": t} for i, t in enumerate(outputs)],
+    }
+
+
+_POOL = [
+    _fn("slot0", [], ["uint160", "int24", "uint16", "uint16", "uint16", "uint8", "bool"]),
+    _fn("liquidity", [], ["uint128"]),
+    _fn("fee", [], ["uint24"]),
+    _fn("tickSpacing", [], ["int24"]),
+    _fn("token0", [], ["address"]),
+    _fn("tickBitmap", ["int16"], ["uint256"]),
+    _fn(
+        "ticks",
+        ["int24"],
+        ["uint128", "int128", "uint256", "uint256", "int56", "uint160", "uint32", "bool"],
+    ),
+]
+
+
+class DepthReader:
+    """``read(reading, limit_bps)`` -> {token: AssetDepth} for the fund's V3 assets."""
+
+    def __init__(self, contracts: FundContracts, encoder: Any) -> None:
+        self.c = contracts
+        self.w3: Web3 = contracts.w3
+        self.encoder = encoder  # ActionEncoder: token decimals and pool fees, cached
+        self._pools: dict[str, str | None] = {}
+
+    def pool_address(self, token: str) -> str | None:
+        if token not in self._pools:
+            fee = self.encoder.pool_fee(token)
+            if fee is None or self.c.quoter is None:
+                self._pools[token] = None
+            else:
+                q = self.w3.eth.contract(self.c.quoter.address, abi=_FACTORY_OF)
+                factory = self.w3.eth.contract(q.functions.factory().call(), abi=_FACTORY)
+                addr = factory.functions.getPool(token, self.c.addresses.cash, fee).call()
+                self._pools[token] = None if int(addr, 16) == 0 else addr
+        return self._pools[token]
+
+    def pool_state(self, address: str, block: int) -> tuple[univ3.PoolState, str]:
+        pool = self.w3.eth.contract(Web3.to_checksum_address(address), abi=_POOL)
+        f = pool.functions
+        slot0 = f.slot0().call(block_identifier=block)
+        spacing = int(f.tickSpacing().call(block_identifier=block))
+        word = (int(slot0[1]) // spacing) >> 8
+        ticks: dict[int, int] = {}
+        for w in range(word - WORDS, word + WORDS + 1):
+            if not -(2**15) <= w < 2**15:
+                continue
+            bits = int(f.tickBitmap(w).call(block_identifier=block))
+            while bits:
+                low = bits & -bits
+                tick = ((w << 8) + low.bit_length() - 1) * spacing
+                ticks[tick] = int(f.ticks(tick).call(block_identifier=block)[1])
+                bits ^= low
+        state = univ3.PoolState(
+            sqrt_price_x96=int(slot0[0]),
+            tick=int(slot0[1]),
+            liquidity=int(f.liquidity().call(block_identifier=block)),
+            fee=int(f.fee().call(block_identifier=block)),
+            tick_spacing=spacing,
+            ticks=ticks,
+        )
+        return state, str(f.token0().call(block_identifier=block))
+
+    def read(self, reading: FundReading, limit_bps: int) -> dict[str, AssetDepth]:
+        out: dict[str, AssetDepth] = {}
+        st = reading.state
+        for a in st.assets:
+            if not a.instant:
+                continue
+            address = self.pool_address(a.token)
+            if address is None:
+                continue
+            pool, token0 = self.pool_state(address, reading.block)
+            fdec = reading.feed_decimals[a.token]
+            tdec = self.encoder.token_decimals(a.token)
+            venue = PoolVenue(
+                pool,
+                token0.lower() == a.token.lower(),
+                reading.prices[a.token] * 10**st.base_decimals,
+                10 ** (fdec + tdec),
+            )
+            depth = pool_depth(a.token, venue, limit_bps, st.total_assets, a.value)
+            out[a.token] = self._checked(reading, a.token, venue, depth, limit_bps)
+        return out
+
+    def _checked(
+        self,
+        reading: FundReading,
+        token: str,
+        venue: PoolVenue,
+        depth: AssetDepth,
+        limit_bps: int,
+    ) -> AssetDepth:
+        """The model's sizes against QuoterV2 on the real pool; the quoter wins."""
+        fee = self.encoder.pool_fee(token)
+        cash = self.c.addresses.cash
+
+        def quoted(token_in: str, token_out: str, amount: int) -> int:
+            assert self.c.quoter is not None
+            out = self.c.quoter.functions.quoteExactInputSingle(
+                (token_in, token_out, amount, fee, 0)
+            ).call(block_identifier=reading.block)
+            return int(out[0])
+
+        def buy_bps(x: int) -> int:
+            return slippage_bps(quoted(cash, token, x), max(1, venue.oracle_tokens(x)))
+
+        def sell_bps(tokens: int) -> int:
+            return slippage_bps(quoted(token, cash, tokens), max(1, venue.oracle_value(tokens)))
+
+        max_buy, max_sell = depth.max_buy or 0, depth.max_sell or 0
+        detail = depth.detail
+        if max_buy and buy_bps(max_buy) > limit_bps:
+            log.warning("depth.quoter_disagrees", token=token, side="buy", model=max_buy)
+            max_buy = largest_within(buy_bps, max_buy, limit_bps)
+            detail += "; buy size from QuoterV2 (model disagreed)"
+        if max_sell:
+            tokens = venue.oracle_tokens(max_sell)
+            if sell_bps(tokens) > limit_bps:
+                log.warning("depth.quoter_disagrees", token=token, side="sell", model=max_sell)
+                max_sell = venue.oracle_value(largest_within(sell_bps, tokens, limit_bps))
+                detail += "; sell size from QuoterV2 (model disagreed)"
+        return AssetDepth(token, max_buy, max_sell, limit_bps, detail)

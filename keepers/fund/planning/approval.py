@@ -1,0 +1,141 @@
+"""Approval policy (seed 001 section 6.1), pure: plan total + decisions + now -> status.
+
+| plan total (whole units)     | requirement                       | SLA                        |
+|------------------------------|-----------------------------------|----------------------------|
+| < APPROVAL_REVIEW_AMOUNT 10K | none                              | -                          |
+| 10K <= total < 50K           | automatic, flagged for review     | -                          |
+| 50K <= total <= 200K         | one admin                         | APPROVAL_SINGLE_SLA_HOURS 2 |
+| > 200K                       | APPROVAL_MULTISIG_REQUIRED (2) of the admins (3) | 4 hours     |
+
+50K is REBALANCE_APPROVAL_THRESHOLD. Amounts compare in base units (whole x 10^decimals),
+never a 1e18 factor applied to a 6-decimal stablecoin (the seed's bug).
+
+Rules: only configured admins count (case-insensitive addresses); an admin counts once
+however many times they approve; a rejection by any admin rejects; decisions before the
+request, after the SLA deadline or after ``now`` do not count; once the deadline passes without enough
+approvals the request is expired (an approval reached in time stays approved).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from keepers.fund.planning.config import PlanningConfig
+
+HOUR = 3_600
+
+
+class Requirement(StrEnum):
+    NONE = "none"
+    AUTO_REVIEW = "auto_review"
+    SINGLE_ADMIN = "single_admin"
+    MULTI_ADMIN = "multi_admin"
+
+
+class ApprovalStatus(StrEnum):
+    NOT_REQUIRED = "not_required"
+    AUTO_FLAGGED = "auto_flagged"  # runs now, reviewed afterwards
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def may_execute(self) -> bool:
+        return self in (self.NOT_REQUIRED, self.AUTO_FLAGGED, self.APPROVED)
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    admin: str  # address or operator id
+    at: int  # unix seconds
+    approve: bool  # False = rejection
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ApprovalDecision:
+    status: ApprovalStatus
+    requirement: Requirement
+    required: int  # approvals needed (0 when none)
+    approvals: tuple[str, ...]  # distinct admins who approved in time
+    deadline: int | None  # SLA deadline, None when no human approval is needed
+    detail: str
+
+
+def requirement(total: int, base_decimals: int, config: PlanningConfig) -> Requirement:
+    """Which approval a plan total (base units) needs."""
+    unit = 10**base_decimals
+    if total < config.approval_review_amount * unit:
+        return Requirement.NONE
+    if total < config.rebalance_approval_threshold * unit:
+        return Requirement.AUTO_REVIEW
+    if total <= config.approval_multisig_amount * unit:
+        return Requirement.SINGLE_ADMIN
+    return Requirement.MULTI_ADMIN
+
+
+def decide(
+    total: int,
+    base_decimals: int,
+    requested_at: int,
+    records: Sequence[ApprovalRecord],
+    now: int,
+    config: PlanningConfig,
+) -> ApprovalDecision:
+    """The approval status of a plan of ``total`` base units requested at ``requested_at``."""
+    req = requirement(total, base_decimals, config)
+    if req is Requirement.NONE:
+        return ApprovalDecision(ApprovalStatus.NOT_REQUIRED, req, 0, (), None, "below review")
+    if req is Requirement.AUTO_REVIEW:
+        return ApprovalDecision(
+            ApprovalStatus.AUTO_FLAGGED, req, 0, (), None, "runs now, flagged for review"
+        )
+    if req is Requirement.SINGLE_ADMIN:
+        required, hours = 1, config.approval_single_sla_hours
+    else:
+        required, hours = config.approval_multisig_required, config.approval_multisig_sla_hours
+    deadline = requested_at + hours * HOUR
+    admins = {a.lower() for a in config.rebalance_admins}
+    valid = sorted(
+        (
+            r
+            for r in records
+            if r.admin.lower() in admins and requested_at <= r.at <= min(deadline, now)
+        ),
+        key=lambda r: r.at,
+    )
+    approvers: list[str] = []
+    for r in valid:
+        who = r.admin.lower()
+        if not r.approve:
+            return ApprovalDecision(
+                ApprovalStatus.REJECTED,
+                req,
+                required,
+                tuple(approvers),
+                deadline,
+                f"rejected by {r.admin} at {r.at}",
+            )
+        if who not in approvers:
+            approvers.append(who)
+        if len(approvers) >= required:
+            return ApprovalDecision(
+                ApprovalStatus.APPROVED,
+                req,
+                required,
+                tuple(approvers),
+                deadline,
+                f"{len(approvers)} of {required} approvals by {r.at}",
+            )
+    status = ApprovalStatus.EXPIRED if now > deadline else ApprovalStatus.PENDING
+    return ApprovalDecision(
+        status,
+        req,
+        required,
+        tuple(approvers),
+        deadline,
+        f"{len(approvers)} of {required} approvals, deadline {deadline}",
+    )

@@ -1,0 +1,205 @@
+"""Planning configuration: seed 001 section 8.1's environment names and units.
+
+Whole-stablecoin amounts (``REBALANCE_MIN_AMOUNT=10000`` means 10K USDT) are converted to base
+units with the fund's ``base_decimals`` by the ``*_units`` helpers; ratios are integer bps;
+durations are hours or seconds as named. ``load_planning_config`` turns any validation failure
+into a ``ConfigError`` that names the environment variable and the bad value.
+
+Section 2.2's thresholds (seed floats such as ``0.05``) are bps here: L1 low 800, L1 high 1500,
+asset concentration 2500, top-3 6000, price move 500; large deposit 100K; approval tiers
+10K / 50K / 200K with SLAs of 2 and 4 hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from keepers.core import errors as core_errors
+from keepers.core.settings import describe_validation_error
+
+BPS = 10_000
+Bps = Annotated[int, Field(ge=0, le=BPS)]
+Whole = Annotated[int, Field(ge=0)]
+
+
+class ConfigError(core_errors.ConfigError):
+    """A configuration value is invalid; the message names the env variable and its value."""
+
+
+def _parse_windows(raw: str) -> tuple[tuple[int, int], ...]:
+    """'13:25-13:35,23:50-00:10' -> ((805, 815), (1430, 10)) minutes after 00:00 UTC."""
+    windows = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        start, sep, end = part.partition("-")
+        if not sep:
+            raise ValueError(f"window {part!r} is not HH:MM-HH:MM")
+        windows.append((_minutes(start), _minutes(end)))
+    return tuple(windows)
+
+
+def _minutes(hhmm: str) -> int:
+    hours, sep, minutes = hhmm.strip().partition(":")
+    if not sep or not hours.isdigit() or not minutes.isdigit():
+        raise ValueError(f"time {hhmm!r} is not HH:MM")
+    h, m = int(hours), int(minutes)
+    if h > 23 or m > 59:
+        raise ValueError(f"time {hhmm!r} is out of range")
+    return h * 60 + m
+
+
+class PlanningConfig(BaseSettings):
+    """Env names are the upper-cased field names (no prefix, as in seed 001 section 8.1)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    # -- seed 001 section 8.1
+    rebalance_min_amount: Whole = 10_000  # whole stablecoins; no action below it
+    rebalance_approval_threshold: Whole = 50_000  # whole; single-admin approval from here
+    rebalance_max_slippage: Bps = 200  # bps; above it a quote is a warning
+    rebalance_gas_limit: Annotated[int, Field(gt=0)] = 500_000
+    l1_target_ratio: Bps = 1_000
+    l2_target_ratio: Bps = 3_000
+    l3_target_ratio: Bps = 6_000
+    l1_min_ratio: Bps = 500
+    l1_max_ratio: Bps = 2_000
+    deviation_threshold: Bps = 500
+    # -- the other bands (design: L2 [20%, 40%], L3 [50%, 70%])
+    l2_min_ratio: Bps = 2_000
+    l2_max_ratio: Bps = 4_000
+    l3_min_ratio: Bps = 5_000
+    l3_max_ratio: Bps = 7_000
+    # -- seed 001 section 2.2 thresholds
+    l1_low_ratio: Bps = 800
+    l1_high_ratio: Bps = 1_500
+    asset_concentration_limit: Bps = 2_500
+    top3_concentration_limit: Bps = 6_000
+    large_deposit_amount: Whole = 100_000  # whole
+    price_move_threshold: Bps = 500
+    daily_check_hour: Annotated[int, Field(ge=0, le=23)] = 0  # UTC
+    weekly_check_weekday: Annotated[int, Field(ge=0, le=6)] = 0  # Monday
+    # -- seed 001 section 6.1 approval tiers
+    approval_review_amount: Whole = 10_000  # whole; below: no approval
+    approval_multisig_amount: Whole = 200_000  # whole; above: 2 of 3 admins
+    approval_single_sla_hours: Annotated[int, Field(gt=0)] = 2
+    approval_multisig_sla_hours: Annotated[int, Field(gt=0)] = 4
+    approval_multisig_required: Annotated[int, Field(gt=0)] = 2
+    rebalance_admins: Annotated[tuple[str, ...], NoDecode] = ()  # comma-separated
+    # -- seed 001 section 4.1 risk checks
+    slippage_block_bps: Bps = 500
+    gas_benefit_max_bps: Bps = 1_000  # skip when gas cost > 10% of the benefit
+    rebalance_benefit_bps: Bps = 50  # benefit = deviation moved x this (see risk.py)
+    liquidity_impact_warn_bps: Bps = 5_000  # of an asset's redeemable liquidity
+    liquidity_impact_block_bps: Bps = 10_000
+    blackout_windows: Annotated[tuple[tuple[int, int], ...], NoDecode] = ()  # "HH:MM-HH:MM,..."
+    # -- partial progress: what venue depth leaves of a flow is carried in slices this far apart
+    carry_slice_interval_s: Annotated[int, Field(gt=0)] = 3_600
+
+    @field_validator("rebalance_admins", mode="before")
+    @classmethod
+    def _split_admins(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return tuple(a.strip() for a in v.split(",") if a.strip())
+        return v
+
+    @field_validator("blackout_windows", mode="before")
+    @classmethod
+    def _parse_blackouts(cls, v: Any) -> Any:
+        return _parse_windows(v) if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _check_relations(self) -> PlanningConfig:
+        def bad(name: str, why: str) -> ConfigError:
+            return ConfigError(f"{name.upper()}={getattr(self, name)!r}: {why}")
+
+        targets = ("l1_target_ratio", "l2_target_ratio", "l3_target_ratio")
+        total = sum(getattr(self, n) for n in targets)
+        if total != BPS:
+            raise ConfigError(
+                "L1_TARGET_RATIO + L2_TARGET_RATIO + L3_TARGET_RATIO = "
+                f"{'+'.join(str(getattr(self, n)) for n in targets)} = {total}, must be {BPS}"
+            )
+        for t in (1, 2, 3):
+            lo, tgt, hi = (f"l{t}_min_ratio", f"l{t}_target_ratio", f"l{t}_max_ratio")
+            if getattr(self, lo) > getattr(self, tgt):
+                raise bad(lo, f"above {tgt.upper()}={getattr(self, tgt)}")
+            if getattr(self, hi) < getattr(self, tgt):
+                raise bad(hi, f"below {tgt.upper()}={getattr(self, tgt)}")
+        if not self.l1_min_ratio <= self.l1_low_ratio <= self.l1_target_ratio:
+            raise bad("l1_low_ratio", "must lie between L1_MIN_RATIO and L1_TARGET_RATIO")
+        if not self.l1_target_ratio <= self.l1_high_ratio <= self.l1_max_ratio:
+            raise bad("l1_high_ratio", "must lie between L1_TARGET_RATIO and L1_MAX_RATIO")
+        if self.deviation_threshold == 0:
+            raise bad("deviation_threshold", "must be > 0")
+        if self.rebalance_min_amount == 0:
+            raise bad("rebalance_min_amount", "must be > 0")
+        if not self.approval_review_amount <= self.rebalance_approval_threshold:
+            raise bad("approval_review_amount", "must be <= REBALANCE_APPROVAL_THRESHOLD")
+        if not self.rebalance_approval_threshold <= self.approval_multisig_amount:
+            raise bad("approval_multisig_amount", "must be >= REBALANCE_APPROVAL_THRESHOLD")
+        if self.approval_single_sla_hours > self.approval_multisig_sla_hours:
+            raise bad("approval_single_sla_hours", "must be <= APPROVAL_MULTISIG_SLA_HOURS")
+        if self.rebalance_admins and self.approval_multisig_required > len(self.rebalance_admins):
+            raise bad(
+                "approval_multisig_required", f"more than {len(self.rebalance_admins)} admins"
+            )
+        if self.rebalance_max_slippage > self.slippage_block_bps:
+            raise bad("rebalance_max_slippage", "must be <= SLIPPAGE_BLOCK_BPS")
+        if self.liquidity_impact_warn_bps > self.liquidity_impact_block_bps:
+            raise bad("liquidity_impact_warn_bps", "must be <= LIQUIDITY_IMPACT_BLOCK_BPS")
+        return self
+
+    # ------------------------------------------------------------------ derived values
+
+    def units(self, whole: int, base_decimals: int) -> int:
+        """Whole stablecoins -> base units."""
+        return whole * 10**base_decimals
+
+    def min_amount_units(self, base_decimals: int) -> int:
+        return self.units(self.rebalance_min_amount, base_decimals)
+
+    def bands(self) -> tuple[tuple[int, int, int], ...]:
+        """(target, min, max) bps for L1, L2, L3."""
+        return tuple(
+            (
+                getattr(self, f"l{t}_target_ratio"),
+                getattr(self, f"l{t}_min_ratio"),
+                getattr(self, f"l{t}_max_ratio"),
+            )
+            for t in (1, 2, 3)
+        )
+
+
+def load_planning_config(env: Mapping[str, str] | None = None, **overrides: Any) -> PlanningConfig:
+    """Build the config from ``env`` (or the process environment when None) and overrides.
+
+    Raises ConfigError naming the upper-case env variable and the offending value.
+    """
+    try:
+        if env is None:
+            return PlanningConfig(**overrides)
+        values: dict[str, Any] = {
+            k.lower(): v for k, v in env.items() if k.lower() in PlanningConfig.model_fields
+        }
+        values.update(overrides)
+        # init kwargs do not go through env decoding: run the same parsing here.
+        return PlanningConfig.model_validate(values)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        ctx_error = (first.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, ConfigError):
+            raise ctx_error from None
+        msg = describe_validation_error(
+            exc,
+            name=lambda loc: ".".join(str(p) for p in loc).upper(),
+            root="config",
+            env=env,
+            first_only=True,
+        )
+        raise ConfigError(msg) from None

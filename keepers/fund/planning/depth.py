@@ -1,0 +1,136 @@
+"""Venue depth: how much the fund can buy or sell of an asset right now inside the slippage
+limit, pure (no I/O).
+
+- Uniswap V3 assets: the pool's own state (sqrtPrice, in-range liquidity, initialised ticks,
+  read by keepers.fund.depth_reader) run through the exact V3 math of keepers.core.univ3 and
+  compared with the oracle. ``max_buy`` is the largest cash amount whose exactInputSingle pays
+  out at least the oracle's tokens less ``limit_bps``; ``max_sell`` the largest value (at the
+  oracle) of tokens whose sale returns at least the oracle value less ``limit_bps``. Slippage
+  against the oracle grows with the size (fee, then impact, then ticks without liquidity), so
+  a bisection finds the edge; a pool whose first liquidity lies beyond the limit has depth 0.
+- ERC-4626 and asynchronous assets fill at the oracle: purchases are not depth-limited; sales
+  are limited by the redeemable liquidity and windows FundLens reports (``AssetState.
+  sellable_value``), which the planner already honours.
+
+Amounts are integer base units; the price is the feed's, as a fraction (base units per token
+unit = ``price_num / price_den``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from keepers.core import univ3
+from keepers.fund.planning.state import BPS
+
+
+@dataclass(frozen=True)
+class PoolVenue:
+    """A V3 pool of (asset, base cash) and the oracle price of the asset."""
+
+    pool: univ3.PoolState
+    token_is_0: bool  # the asset is the pool's token0
+    price_num: int  # base units per token unit = price_num / price_den
+    price_den: int
+
+    def oracle_tokens(self, cash: int) -> int:
+        return cash * self.price_den // self.price_num
+
+    def oracle_value(self, tokens: int) -> int:
+        return tokens * self.price_num // self.price_den
+
+    def buy_out(self, cash: int) -> int | None:
+        """Tokens exactInputSingle pays for ``cash`` (None: the pool cannot fill it)."""
+        try:
+            out, _ = univ3.quote_exact_input(self.pool, not self.token_is_0, cash)
+        except univ3.V3MathError:
+            return None
+        return out
+
+    def sell_out(self, tokens: int) -> int | None:
+        """Cash exactInputSingle pays for ``tokens`` (None: the pool cannot fill it)."""
+        try:
+            out, _ = univ3.quote_exact_input(self.pool, self.token_is_0, tokens)
+        except univ3.V3MathError:
+            return None
+        return out
+
+    def buy_slippage_bps(self, cash: int) -> int:
+        out, oracle = self.buy_out(cash), self.oracle_tokens(cash)
+        return _short_bps(out, oracle)
+
+    def sell_slippage_bps(self, tokens: int) -> int:
+        out, oracle = self.sell_out(tokens), self.oracle_value(tokens)
+        return _short_bps(out, oracle)
+
+    def mid_offset_bps(self) -> int:
+        """The pool's mid price against the oracle, signed bps (positive: the pool is dearer)."""
+        p = self.pool.sqrt_price_x96**2  # token1 per token0 x 2^192
+        # base units per token unit at the pool's mid
+        num, den = (p, univ3.Q192) if self.token_is_0 else (univ3.Q192, p)
+        return (num * self.price_den - self.price_num * den) * BPS // (self.price_num * den)
+
+
+def _short_bps(out: int | None, oracle: int) -> int:
+    if oracle <= 0:
+        return 0
+    if out is None:
+        return BPS
+    return max(0, -(-(oracle - out) * BPS // oracle))
+
+
+def largest_within(slippage: Callable[[int], int], hi: int, limit_bps: int) -> int:
+    """The largest x in [0, hi] with slippage(x) <= limit_bps, by bisection (slippage is
+    non-decreasing in the size above rounding noise, which only matters for dust)."""
+    if hi <= 0:
+        return 0
+    if slippage(hi) <= limit_bps:
+        return hi
+    lo, top = 0, hi  # slippage(lo) ok (or lo == 0), slippage(top) too much
+    while top - lo > max(1, hi >> 40):
+        mid = (lo + top) // 2
+        if slippage(mid) <= limit_bps:
+            lo = mid
+        else:
+            top = mid
+    return lo
+
+
+@dataclass(frozen=True)
+class AssetDepth:
+    """What the fund can trade of one asset now inside the limit. ``None``: not depth-limited
+    (fills at the oracle). ``max_sell`` is the oracle value of the tokens."""
+
+    token: str
+    max_buy: int | None = None
+    max_sell: int | None = None
+    limit_bps: int = 0
+    detail: str = ""
+
+
+def pool_depth(
+    token: str,
+    venue: PoolVenue,
+    limit_bps: int,
+    buy_cap: int,
+    sell_cap_value: int,
+) -> AssetDepth:
+    """Depth of a V3 asset for purchases up to ``buy_cap`` cash and sales up to
+    ``sell_cap_value`` (oracle value), inside ``limit_bps`` against the oracle."""
+    # 1 bps of the size back from the edge: value <-> token conversions round on the way to
+    # the calldata, and the edge itself is where a rounding unit tips over the limit.
+    max_buy = largest_within(venue.buy_slippage_bps, buy_cap, limit_bps) * (BPS - 1) // BPS
+    sell_tokens_cap = venue.oracle_tokens(sell_cap_value)
+    max_sell_tokens = largest_within(venue.sell_slippage_bps, sell_tokens_cap, limit_bps)
+    max_sell = venue.oracle_value(max_sell_tokens) * (BPS - 1) // BPS
+    offset = venue.mid_offset_bps()
+    detail = f"pool mid {offset:+d} bps vs oracle, fee {venue.pool.fee // 100} bps"
+    if max_buy == 0 or max_sell == 0:
+        side = "buy" if max_buy == 0 else "sell"
+        detail += f"; no {side} fits {limit_bps} bps (pool liquidity out of range or too thin)"
+    return AssetDepth(token, max_buy, max_sell, limit_bps, detail)
+
+
+def unlimited(token: str) -> AssetDepth:
+    return AssetDepth(token)

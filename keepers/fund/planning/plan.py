@@ -1,0 +1,643 @@
+"""The rebalance planner (seed 001 section 3.2), pure: ``plan(state, config, triggers, now)``.
+
+Policy, in execution order (priority 0 for redemption preparation, then 1, 2, ... in the
+order the planner emitted the legs; the keeper runs them in priority order):
+
+0. Redemption preparation: free cash must cover pending redemptions plus any
+   ``redemption_forecast`` trigger's amount (planned as if already pending). Redeem from L2,
+   then L3, never below a tier's band minimum; what cannot be funded that way is listed in
+   ``unresolved`` (a manual executeWaterfallLiquidation can go further).
+1. Tier flows. A tier outside its comfort zone (its band narrowed to target +/-
+   DEVIATION_THRESHOLD; for L1 also [L1 low, L1 high]) is moved to its target; the other tiers
+   move only toward their targets, just enough to net the flows to zero (L1 first, as moving
+   cash costs no trade). That is the least turnover that resolves every trigger without
+   parking a tier on its band edge. Spare cash is bought into L3 first, then L2; cash needed
+   is redeemed from L2 first, then L3, in steps that keep L1 under its band maximum (the
+   on-chain guard) with purchases in between. If a tier cannot sell or buy enough
+   (liquidity, windows, concentration headroom), L1 is refilled / drained through the other
+   tier, within that tier's band.
+2. Concentration: an asset above its limit is partly redeemed and the cash bought into the
+   same tier's assets with headroom, when the tier stays inside its band.
+
+Every leg only moves tiers toward their bands (never out of them), so an action that fails
+leaves no tier worse than before.
+
+Venue depth (``depth``, keepers.fund.planning.depth): every purchase and redeem of a depth-limited
+asset (a Uniswap V3 pool) is capped at what its venue fills inside REBALANCE_MAX_SLIPPAGE of
+the oracle, counting the plan's earlier legs on the same asset; the rest of the tier's need
+goes to its other assets (ordered by headroom within depth). Cuts are noted (reason
+``depth``), and what they leave of the tiers' goals is ``Plan.carry``, which the keeper runs
+in later slices (``carry`` triggers move those tiers to target).
+
+Assets are picked inside a tier: sells prefer instant assets, then matured ones, then those
+above their concentration limit, then the most redeemable; buys prefer instant assets with
+the most headroom (single-asset and top-3 limits) and skip matured assets. No leg is below
+REBALANCE_MIN_AMOUNT. Amounts are integer base units. Whatever cannot be brought inside its
+band is listed in ``Plan.unresolved`` with the reason.
+
+Fixes against the seed's generate_rebalance_plan:
+- the approval threshold multiplied a USDT amount by 1e18; approval is now approval.py's
+  policy over integer base units scaled by the fund's base_decimals;
+- float ratios times Decimal values; now integer base units and integer bps everywhere;
+- the L1 refill aimed at L1_LOW (8%) and measured L2's spare against its target while the
+  deploy aimed at L1's target: every tier now moves to its own target;
+- "redemption preparation" compared pending redemptions with L1 + L2 (times 0.8); only L1
+  cash pays redemptions, so it compares with free cash and redeems L2 first;
+- the L3 "REDEEM" had no asset and the L2 "TRANSFER" was executed as an L3 redeem; every leg
+  now names its asset, on-chain function and tier deltas;
+- nothing checked the minimum amount on the L2 leg, bands after the move, concentration or
+  liquidity; the planner does, and the plan carries the reasons for what it cannot do;
+- ``datetime.utcnow()`` and uuid4 made plans unreproducible; time is passed in and the id is
+  a hash of the plan's content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from keepers.fund.planning.actions import (
+    Action,
+    ActionResult,
+    ActionType,
+    Carry,
+    Plan,
+    Unresolved,
+    plan_id,
+)
+from keepers.fund.planning.config import PlanningConfig
+from keepers.fund.planning.depth import AssetDepth
+from keepers.fund.planning.metrics import band_distance
+from keepers.fund.planning.simulate import apply, apply_action, tier_deltas
+from keepers.fund.planning.state import BPS, AssetState, FundState, Tier
+from keepers.fund.planning.triggers import Trigger, TriggerKind
+
+# Re-exported: callers import the plan vocabulary and apply() from here.
+__all__ = [
+    "Action",
+    "ActionResult",
+    "ActionType",
+    "Carry",
+    "Plan",
+    "Unresolved",
+    "apply",
+    "apply_action",
+    "plan",
+    "plan_id",
+]
+
+# ---------------------------------------------------------------------- planner
+
+HEADROOM_BPS = 9_900  # plan to 99% of a concentration limit (see _limit)
+CARRY = "carry"  # the trigger code of a carried slice (moves its tier to target)
+
+
+@dataclass
+class _Planner:
+    config: PlanningConfig
+    now: int
+    state: FundState  # working state, as if forecast redemptions were already pending
+    min_amount: int
+    depth: Mapping[str, AssetDepth] = field(default_factory=dict)
+    carried: frozenset[int] = frozenset()  # tiers a carried slice schedule moves to target
+    actions: list[Action] = field(default_factory=list)
+    notes: list[Unresolved] = field(default_factory=list)
+    bought: dict[str, int] = field(default_factory=dict)  # cash spent per asset so far
+    sold: dict[str, int] = field(default_factory=dict)  # value redeemed per asset so far
+    cut: dict[tuple[str, str], int] = field(default_factory=dict)  # (asset, side) -> cut by depth
+    goal: list[int] = field(default_factory=list)  # desired tier positions (tier_flows)
+
+    # -------------------------------------------------------------- depth
+
+    def buy_room(self, a: AssetState) -> int | None:
+        """Cash this plan may still spend on ``a`` inside the slippage limit (None: no limit)."""
+        d = self.depth.get(a.token)
+        if d is None or d.max_buy is None:
+            return None
+        return max(0, d.max_buy - self.bought.get(a.token, 0))
+
+    def sell_room(self, a: AssetState) -> int | None:
+        d = self.depth.get(a.token)
+        if d is None or d.max_sell is None:
+            return None
+        return max(0, d.max_sell - self.sold.get(a.token, 0))
+
+    def _depth_cap(self, a: AssetState, side: str, want: int) -> int:
+        """``want`` cut to the venue's depth; the cut is remembered for the notes."""
+        room = self.buy_room(a) if side == "buy" else self.sell_room(a)
+        if room is None or room >= want:
+            return want
+        if want - room >= self.min_amount:
+            key = (a.token, side)
+            self.cut[key] = max(self.cut.get(key, 0), want - room)
+        return room
+
+    def depth_notes(self) -> list[Unresolved]:
+        out = []
+        for (token, side), amount in self.cut.items():
+            a = self.state.asset(token)
+            d = self.depth[token]
+            room = (self.buy_room(a) if side == "buy" else self.sell_room(a)) or 0
+            used = self.bought.get(token, 0) if side == "buy" else self.sold.get(token, 0)
+            out.append(
+                Unresolved(
+                    a.tier,
+                    "depth",
+                    f"{a.symbol}: {side} cut by {amount} to {used} (left {room}) to stay within "
+                    f"{d.limit_bps} bps of the oracle; {d.detail}",
+                )
+            )
+        return out
+
+    # -------------------------------------------------------------- asset legs
+
+    def _limit(self, asset: AssetState) -> int:
+        """The most an asset may hold after this plan: its concentration limit less a 1%
+        margin (as the AssetController keeps), because each swap's fee and impact lowers the
+        fund's total a little and a plan sized to the exact limit would breach it on chain."""
+        bps = min(asset.max_concentration_bps, self.config.asset_concentration_limit)
+        return bps * self.state.total_assets * HEADROOM_BPS // (BPS * BPS)
+
+    def _headroom(self, asset: AssetState) -> int:
+        others = sorted(
+            (a.value for a in self.state.assets if a.token != asset.token), reverse=True
+        )
+        top3_cap = (
+            self.config.top3_concentration_limit * self.state.total_assets * HEADROOM_BPS
+        ) // (BPS * BPS)
+        third = others[2] if len(others) > 2 else 0
+        top3_allowed = max(top3_cap - sum(others[:2]), third)
+        return max(0, min(self._limit(asset), top3_allowed) - asset.value)
+
+    def _matured(self, asset: AssetState) -> bool:
+        return 0 < asset.matures_at <= self.now
+
+    def _sellable(self, asset: AssetState) -> int:
+        """Redeemable now and inside the venue's depth."""
+        room = self.sell_room(asset)
+        return asset.sellable_value if room is None else min(asset.sellable_value, room)
+
+    def _buyable(self, asset: AssetState) -> int:
+        """Concentration headroom, inside the venue's depth."""
+        room = self.buy_room(asset)
+        head = self._headroom(asset)
+        return head if room is None else min(head, room)
+
+    def _emit(self, action: Action) -> None:
+        """Record a leg at the oracle price; a leg right after one of the same call, asset and
+        tiers is merged into it (one transaction instead of two)."""
+        self.state = apply_action(self.state, action)
+        if action.asset is not None:
+            book = self.bought if action.type is ActionType.PURCHASE else self.sold
+            book[action.asset] = book.get(action.asset, 0) + action.amount
+        last = self.actions[-1] if self.actions else None
+        same = ("type", "asset", "from_tier", "to_tier", "max_tier")
+        if (
+            last is None
+            or any(getattr(last, f) != getattr(action, f) for f in same)
+            or ((last.priority == 0) != (action.priority == 0))
+        ):
+            self.actions.append(action)
+            return
+        reason = last.reason if action.reason == last.reason else f"{last.reason}; {action.reason}"
+        tokens = None
+        if last.token_amount is not None and action.token_amount is not None:
+            tokens = last.token_amount + action.token_amount
+        deltas = tuple(
+            x + y for x, y in zip(last.expected_deltas, action.expected_deltas, strict=True)
+        )
+        self.actions[-1] = replace(
+            last,
+            amount=last.amount + action.amount,
+            token_amount=tokens,
+            reason=reason,
+            expected_deltas=deltas,  # type: ignore[arg-type]
+        )
+
+    def sell(
+        self,
+        tier: int,
+        amount: int,
+        floor: int,
+        priority: int,
+        reason: str,
+        round_up: bool = False,
+        only: str | None = None,
+    ) -> int:
+        """Redeem up to ``amount`` from a tier's assets, keeping the tier at or above ``floor``.
+        Returns the value redeemed; notes why it fell short."""
+        candidates = sorted(
+            (
+                a
+                for a in self.state.assets
+                if a.tier == tier and a.sellable_value > 0 and only in (None, a.token)
+            ),
+            key=lambda a: (
+                not a.instant,
+                not self._matured(a),
+                -max(0, a.value - self._limit(a)),
+                -self._sellable(a),
+                a.token,
+            ),
+        )
+        done = 0
+        for a in candidates:
+            room = self.state.position(tier) - floor
+            want = amount - done
+            if want <= 0 or room < self.min_amount:
+                break
+            a = self.state.asset(a.token)
+            leg = min(max(want, self.min_amount) if round_up else want, a.sellable_value, room)
+            leg = self._depth_cap(a, "sell", leg)
+            if leg < self.min_amount:
+                continue
+            self._emit(
+                Action(
+                    ActionType.REDEEM,
+                    leg,
+                    priority,
+                    reason,
+                    from_tier=tier,
+                    to_tier=Tier.L1,
+                    asset=a.token,
+                    token_amount=a.tokens_for_value(leg),
+                    expected_deltas=tier_deltas(tier, leg, -leg),
+                )
+            )
+            done += leg
+        if done < amount:
+            self._note_sell_shortfall(tier, amount - done, floor)
+        return done
+
+    def buy(
+        self,
+        tier: int,
+        amount: int,
+        cap: int,
+        priority: int,
+        reason: str,
+        exclude: str | None = None,
+    ) -> int:
+        """Purchase up to ``amount`` of a tier's assets, keeping the tier at or below ``cap``."""
+        candidates = sorted(
+            (
+                a
+                for a in self.state.assets
+                if a.tier == tier and not self._matured(a) and a.token != exclude
+            ),
+            key=lambda a: (not a.instant, -self._buyable(a), a.token),
+        )
+        done = 0
+        # First towards equal weights over the tier's instant assets, then whatever headroom
+        # is left (instant assets first, then asynchronous ones). Filling one asset to its limit before the next would use up the top-3
+        # allowance on a few assets and starve the rest of the fund (seen on a new fund's
+        # first investment: L2 could not reach its band).
+        liquid = [a for a in candidates if a.instant] or candidates
+        equal = (self.state.position(tier) + amount) // max(1, len(liquid))
+        for pass_, a in [(0, a) for a in liquid] + [(1, a) for a in candidates]:
+            want = min(amount - done, cap - self.state.position(tier))
+            current = self.state.asset(a.token)
+            leg = min(want, self._headroom(current))
+            if pass_ == 0:
+                leg = min(leg, max(0, equal - current.value))
+            leg = self._depth_cap(current, "buy", leg)
+            if leg < self.min_amount:
+                continue
+            self._emit(
+                Action(
+                    ActionType.PURCHASE,
+                    leg,
+                    priority,
+                    reason,
+                    from_tier=Tier.L1,
+                    to_tier=tier,
+                    asset=a.token,
+                    expected_deltas=tier_deltas(tier, -leg, leg),
+                )
+            )
+            done += leg
+        if amount - done >= self.min_amount and self.state.position(tier) < cap:
+            self.notes.append(
+                Unresolved(
+                    tier,
+                    "concentration",
+                    f"L{tier + 1}: no asset has headroom for {amount - done} more "
+                    "(single-asset / top-3 limits, matured assets)",
+                )
+            )
+        return done
+
+    def _note_sell_shortfall(self, tier: int, missing: int, floor: int) -> None:
+        if missing < self.min_amount:
+            self.notes.append(
+                Unresolved(tier, "below_minimum", f"L{tier + 1}: {missing} left, below the minimum")
+            )
+            return
+        if self.state.position(tier) - floor < self.min_amount:
+            self.notes.append(
+                Unresolved(tier, "liquidity", f"L{tier + 1}: at its floor {floor}, {missing} short")
+            )
+            return
+        closed = [
+            a
+            for a in self.state.assets
+            if a.tier == tier and a.sellable_value == 0 and a.window_opens_at > self.now
+        ]
+        if closed:
+            opens = ", ".join(f"{a.symbol} opens at {a.window_opens_at}" for a in closed)
+            self.notes.append(Unresolved(tier, "window", f"L{tier + 1}: {missing} short; {opens}"))
+        else:
+            self.notes.append(
+                Unresolved(
+                    tier, "liquidity", f"L{tier + 1}: {missing} short of redeemable liquidity"
+                )
+            )
+
+    # -------------------------------------------------------------- stages
+
+    def band(self, tier: int) -> tuple[int, int]:
+        t, total = self.state.tiers[tier], self.state.total_assets
+        return -(-t.min_bps * total // BPS), t.max_bps * total // BPS
+
+    def zone(self, tier: int) -> tuple[int, int]:
+        """Comfort zone in bps: band narrowed to target +/- deviation (L1: low/high marks)."""
+        t, dev = self.state.tiers[tier], self.config.deviation_threshold
+        lo, hi = max(t.min_bps, t.target_bps - dev), min(t.max_bps, t.target_bps + dev)
+        if tier == Tier.L1:
+            lo, hi = max(lo, self.config.l1_low_ratio), min(hi, self.config.l1_high_ratio)
+        return min(lo, t.target_bps), max(hi, t.target_bps)
+
+    def desired(self, force: bool) -> list[int]:
+        """Target position per tier: off-zone tiers to target, the others toward it."""
+        total = self.state.total_assets
+        v = list(self.state.positions())
+        targets = [total * t.target_bps // BPS for t in self.state.tiers]
+        targets[0] = total - targets[1] - targets[2]
+        fixed = [
+            force or i in self.carried or not (lo * total <= v[i] * BPS <= hi * total)
+            for i, (lo, hi) in enumerate(self.zone(i) for i in range(3))
+        ]
+        d = [targets[i] if fixed[i] else v[i] for i in range(3)]
+        residual = total - sum(d)  # > 0: free tiers must gain it; < 0: give it
+        order = (0, 2, 1) if residual > 0 else (0, 1, 2)  # L1 first: no turnover
+        for i in order:
+            if fixed[i] or residual == 0:
+                continue
+            gap = targets[i] - d[i]
+            step = max(0, min(gap, residual)) if residual > 0 else min(0, max(gap, residual))
+            d[i] += step
+            residual -= step
+        return d
+
+    def prepare_redemptions(self, force: bool) -> None:
+        """Cash for redemptions: first from the tiers' planned surplus over their desired
+        positions (L2, then L3), so no tier is sold now and bought back later; then from L2,
+        then L3, down to their band minimums."""
+        need = self.state.pending_redemptions - self.state.cash
+        if need <= 0:
+            return
+        reason = "prepare pending and forecast redemptions (L1 cash)"
+        d, notes = self.desired(force), len(self.notes)
+        for tier in (Tier.L2, Tier.L3):
+            surplus = self.state.position(tier) - d[tier]
+            if surplus > 0:
+                need -= self.sell(tier, min(need, surplus), d[tier], 0, reason, round_up=True)
+            if need <= 0:
+                return
+        del self.notes[notes:]  # shortfalls of this first pass are not final
+        for tier in (Tier.L2, Tier.L3):
+            need -= self.sell(tier, need, self.band(tier)[0], 0, reason, round_up=True)
+            if need <= 0:
+                return
+        self.notes.append(
+            Unresolved(
+                Tier.L1,
+                "redemptions",
+                f"{need} of redemptions cannot be funded inside the L2/L3 bands now; "
+                "a manual executeWaterfallLiquidation can fund them below the bands",
+            )
+        )
+
+    def l1_room(self) -> int:
+        """Cash a redeem may add before L1 passes its band maximum (on-chain guard)."""
+        return self.band(Tier.L1)[1] - self.state.position(Tier.L1)
+
+    def demand(self, d: list[int]) -> int:
+        """Cash the plan can use: L1's own shortfall plus what the tiers below target can
+        still absorb (their assets' headroom); selling beyond it would only park cash in L1."""
+        need = d[0] - self.state.position(0)
+        for tier in (Tier.L2, Tier.L3):
+            gap = d[tier] - self.state.position(tier)
+            if gap > 0:
+                room = sum(
+                    h
+                    for a in self.state.assets
+                    if a.tier == tier and not self._matured(a)
+                    for h in (self._buyable(a),)
+                    if h >= self.min_amount
+                )
+                need += min(gap, room)
+        return max(0, need)
+
+    def tier_flows(self, force: bool) -> None:
+        """Move tiers to ``desired``: spend spare cash first, then sell in steps that keep
+        L1 under its band maximum, and repeat while something moves."""
+        d = self.desired(force)
+        self.goal = list(d)
+        for _ in range(8):  # each round moves at least min_amount; 8 is plenty in practice
+            moved = 0
+            for tier in (Tier.L3, Tier.L2):  # spare cash: L3 first (yield), then L2
+                want = min(d[tier] - self.state.position(tier), self.state.position(0) - d[0])
+                if want >= self.min_amount:
+                    moved += self.buy(tier, want, d[tier], 1, f"deploy cash to L{tier + 1}")
+            for tier in (Tier.L2, Tier.L3):  # cash needed: L2 first, then L3
+                want = min(self.state.position(tier) - d[tier], self.l1_room(), self.demand(d))
+                if want >= self.min_amount:
+                    moved += self.sell(tier, want, d[tier], 1, f"L{tier + 1} above its target")
+            if moved == 0:
+                break
+        self._fallbacks(d)
+        for t in range(3):
+            gap = abs(d[t] - self.state.position(t))
+            if 0 < gap < self.min_amount and not self._in_band(t):
+                self.notes.append(Unresolved(t, "below_minimum", f"L{t + 1}: {gap} < min"))
+
+    def _fallbacks(self, d: list[int]) -> None:
+        """A tier could not sell or buy its share: move L1 through the other tier instead,
+        within that tier's band (refill) or comfort zone (deploy)."""
+        total = self.state.total_assets
+        lo, hi = self.zone(Tier.L1)
+        for tier in (Tier.L2, Tier.L3):
+            if self.state.position(0) * BPS >= lo * total:
+                break
+            want = min(d[0] - self.state.position(0), self.l1_room())
+            if want >= self.min_amount:
+                self.sell(tier, want, self.band(tier)[0], 1, "refill L1 (fallback)")
+        for tier in (Tier.L3, Tier.L2):
+            if self.state.position(0) * BPS <= hi * total:
+                break
+            want = self.state.position(0) - d[0]
+            if want >= self.min_amount:
+                cap = self.zone(tier)[1] * total // BPS
+                self.buy(tier, want, cap, 1, "deploy cash (fallback)")
+
+    def rotate(self) -> None:
+        """Inside each tier: swap the part of an asset above its concentration limit, and the
+        whole of a matured asset, into the tier's other assets with headroom."""
+        for token in [a.token for a in self.state.assets]:
+            a = self.state.asset(token)
+            excess = a.value - self._limit(a)
+            if excess > 0:
+                why = Unresolved(a.tier, "concentration", f"{a.symbol}: {excess} above its limit")
+                self._swap(a, excess, f"diversify {a.symbol}", why)
+            a = self.state.asset(token)
+            if self._matured(a) and a.value >= self.min_amount:
+                kind = "liquidity" if a.sellable_value else "window"
+                why = Unresolved(a.tier, kind, f"{a.symbol} matured; {a.value} not rolled over")
+                self._swap(a, a.value, f"roll over matured {a.symbol}", why)
+        total = self.state.total_assets
+        top3 = sum(sorted((a.value for a in self.state.assets), reverse=True)[:3])
+        if top3 * BPS > self.config.top3_concentration_limit * total:
+            self.notes.append(Unresolved(None, "concentration", f"top 3 assets hold {top3}"))
+
+    def _swap(self, a: AssetState, amount: int, reason: str, why: Unresolved) -> None:
+        """Redeem up to ``amount`` of ``a`` and buy the same tier's other assets with it, in
+        steps that keep the tier inside its band and L1 under its maximum."""
+        for step_no in range(8):
+            a = self.state.asset(a.token)
+            room = sum(
+                self._buyable(b)
+                for b in self.state.assets
+                if b.tier == a.tier and b.token != a.token and not self._matured(b)
+            )
+            band_room = self.state.position(a.tier) - self.band(a.tier)[0]
+            step = min(amount, self._sellable(a), room, band_room, self.l1_room())
+            if step < self.min_amount:
+                if step_no == 0:
+                    self.notes.append(why)
+                return
+            sold = self.sell(a.tier, step, 0, 1, reason, only=a.token)
+            bought = self.buy(a.tier, sold, self.band(a.tier)[1], 1, reason, exclude=a.token)
+            amount -= bought
+            if bought < self.min_amount:
+                return
+
+    def _in_band(self, tier: int) -> bool:
+        return band_distance(self.state, tier) == 0
+
+
+def plan(
+    state: FundState,
+    config: PlanningConfig,
+    triggers: Sequence[Trigger],
+    now: int,
+    depth: Mapping[str, AssetDepth] | None = None,
+) -> Plan:
+    """Plan the moves that bring every tier inside its band (see the module docstring).
+
+    The plan always starts from ``state``; triggers change it in three ways only: the amounts
+    of ``redemption_forecast`` triggers are prepared as if already pending, a ``manual_force``
+    trigger moves every tier to its target, and a ``carry`` trigger (the slice schedule a
+    depth-limited plan left) moves its tier to target. Every trigger is recorded in the plan
+    for the report and the approval ticket.
+
+    ``depth`` (keepers.fund.planning.depth, per asset) caps every leg to what its venue can fill
+    inside the slippage limit now; what the caps leave undone becomes ``Plan.carry``, the
+    remaining flow per tier that the keeper carries into the next cycle.
+    """
+    trig = tuple(triggers)
+    if state.paused:
+        paused = Unresolved(None, "paused", "the fund is paused: no rebalance")
+        return Plan(plan_id(now, [], "paused"), now, trig, (), (paused,))
+    if state.total_assets <= 0:
+        broke = Unresolved(None, "redemptions", "pending redemptions exceed the fund's assets")
+        return Plan(plan_id(now, [], "insolvent"), now, trig, (), (broke,))
+    forecast = sum(t.amount or 0 for t in trig if t.code == "redemption_forecast")
+    force = any(t.kind is TriggerKind.MANUAL and t.code == "manual_force" for t in trig)
+    working = replace(
+        state,
+        pending_redemptions=state.pending_redemptions + forecast,
+        total_assets=state.total_assets - forecast,
+    )
+    carried = frozenset(int(t.tier) for t in trig if t.code == CARRY and t.tier is not None)
+    p = _Planner(
+        config,
+        now,
+        working,
+        config.min_amount_units(state.base_decimals),
+        depth=dict(depth or {}),
+        carried=carried,
+    )
+    p.prepare_redemptions(force)
+    p.tier_flows(force)
+    p.rotate()
+    p.notes += p.depth_notes()
+    # Priorities: redemption preparation 0, then the order the planner emitted (1, 2, ...).
+    actions = tuple(
+        replace(a, priority=0 if a.priority == 0 else i) for i, a in enumerate(p.actions, 1)
+    )
+    unresolved = _explain(state, actions, p.notes, forecast, p.min_amount)
+    unresolved += _slippage_edges(state, actions, unresolved, config.rebalance_max_slippage)
+    carry = _carry(p) if p.cut else ()
+    return Plan(plan_id(now, actions), now, trig, actions, unresolved, carry=carry)
+
+
+def _carry(p: _Planner) -> tuple[Carry, ...]:
+    """What the depth caps left of each tier's flow: goal less the position after the plan
+    (positive: the tier still has to gain). L1's line is the net of the others."""
+    out = []
+    for t in range(3):
+        gap = p.goal[t] - p.state.position(t) if p.goal else 0
+        if abs(gap) >= p.min_amount:
+            side = "gain" if gap > 0 else "give"
+            out.append(Carry(t, gap, f"L{t + 1} to {side} {abs(gap)} more (venue depth)"))
+    return tuple(out)
+
+
+def _explain(
+    state: FundState,
+    actions: tuple[Action, ...],
+    notes: list[Unresolved],
+    forecast: int,
+    min_amount: int,
+) -> tuple[Unresolved, ...]:
+    """Reasons for every tier the plan leaves outside its band, plus the planner's notes on
+    redemptions and concentration."""
+    after = apply(state, Plan("", 0, (), actions))
+    off = [tier for tier in range(3) if band_distance(after, tier) > 0]
+    notes = list(dict.fromkeys(notes))
+    out = [
+        n for n in notes if n.tier in off or n.reason in ("redemptions", "concentration", "depth")
+    ]
+    for tier in off:
+        if any(n.tier == tier for n in out):
+            continue
+        gap = band_distance(after, tier)
+        if tier == Tier.L1 and forecast:
+            out.append(Unresolved(tier, "redemptions", f"cash reserved for a {forecast} forecast"))
+        elif gap < min_amount:
+            out.append(Unresolved(tier, "below_minimum", f"L{tier + 1} off band by {gap}"))
+        else:
+            # A tier moves only against the others: their shortfalls are the reason.
+            why = [n for n in notes if n.tier != tier] or [Unresolved(None, "liquidity", "")]
+            detail = "; ".join(n.detail for n in why if n.detail)
+            out.append(Unresolved(tier, why[0].reason, f"L{tier + 1} off band by {gap}: {detail}"))
+    return tuple(out)
+
+
+def _slippage_edges(
+    state: FundState, actions: tuple[Action, ...], known: tuple[Unresolved, ...], bps: int
+) -> tuple[Unresolved, ...]:
+    """Tiers that end inside their band at the oracle price but outside it when every fill is
+    REBALANCE_MAX_SLIPPAGE worse (a plan that lands on a band edge)."""
+    if not actions:
+        return ()
+    fill = Decimal(BPS - bps) / BPS
+    worst = apply(state, Plan("", 0, (), actions), {a.token: fill for a in state.assets})
+    explained = {u.tier for u in known}
+    return tuple(
+        Unresolved(t, "slippage", f"L{t + 1} leaves its band if fills are {bps} bps worse")
+        for t in range(3)
+        if t not in explained and band_distance(worst, t) > 0
+    )

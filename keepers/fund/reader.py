@@ -1,0 +1,127 @@
+"""Reads the fund's state in ONE eth_call (``FundLens.fundState(controller)``) and maps it to
+the planner's :class:`keepers.fund.planning.state.FundState`.
+
+Field semantics (IAssetController.FundState -> planner):
+
+- ``cash`` = the vault's ``freeCash`` and ``pending_redemptions`` = ``pendingRedemptions``, so
+  the planner's L1 position ``cash - pending_redemptions`` is the contract's ``tierValues[0]``
+  (cash not earmarked for redemptions; the contract clamps it at 0, the planner keeps the
+  sign) and the planner's ``total_assets`` is the lens's ``totalAssets`` (free cash + live
+  invested value - the queue's estimate; the vault's own ``totalAssets`` prices exits at the
+  lower of mark and live and keeps queued shares in the supply until fulfilment). The contract's
+  ``grossAssets`` counts only the unearmarked cash; the planner's gross counts all free cash.
+- ``value`` includes assets locked in pending async requests (``pendingValue``).
+- ``redeemable_now_value``: the whole value for instant assets (ERC-4626 funds, DEX tokens),
+  the lens's ``redeemableNowValue`` (0 outside a window) for asynchronous RWAs.
+- ``tiers[1..2].value`` are the contract's ``tierValues``; asset values are summed again by
+  FundState, which checks the identity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from web3 import Web3
+
+from keepers.fund.planning.state import AssetState, FundState
+from keepers.tx.contracts import FundContracts
+from keepers.tx.retry import with_retries
+
+
+@dataclass(frozen=True)
+class FundReading:
+    """One read: the planner's state, the block it was read at, and raw lens fields."""
+
+    state: FundState
+    block: int
+    prices: dict[str, int]  # token -> raw feed answer
+    feed_decimals: dict[str, int]
+    tier_ratio_bps: tuple[int, int, int]  # the contract's (over its gross)
+    top3_bps: int
+    marked_at: int
+
+
+def _field(obj: Any, name: str, index: int) -> Any:
+    return obj[name] if isinstance(obj, dict) else obj[index]
+
+
+def to_fund_state(raw: Any, timestamp: int, symbols: dict[str, str]) -> FundState:
+    """Map a decoded ``FundState`` tuple (web3 returns tuples) to the planner's state."""
+    (
+        _total,
+        _gross,
+        free_cash,
+        pending,
+        tier_values,
+        _ratios,
+        tiers,
+        assets_raw,
+        _top3,
+        paused,
+        _marked,
+        base_decimals,
+    ) = raw
+    assets = []
+    for a in assets_raw:
+        (token, tier, instant, balance, _price, _fdec, value, pending_value, redeemable,
+         _conc, max_conc, _cap, window_opens_at) = a  # fmt: skip
+        token = Web3.to_checksum_address(token)
+        assets.append(
+            AssetState(
+                token=token,
+                symbol=symbols.get(token.lower(), token[:10]),
+                tier=int(tier),
+                balance=int(balance),
+                value=int(value),
+                instant=bool(instant),
+                redeemable_now_value=int(value) if instant else min(int(redeemable), int(value)),
+                pending_value=int(pending_value),
+                max_concentration_bps=int(max_conc),
+                window_opens_at=int(window_opens_at),
+            )
+        )
+    state = FundState.build(
+        timestamp=timestamp,
+        base_decimals=int(base_decimals),
+        cash=int(free_cash),
+        pending_redemptions=int(pending),
+        bands=[(int(t[0]), int(t[1]), int(t[2])) for t in tiers],
+        assets=assets,
+        paused=bool(paused),
+    )
+    # The lens sums the same values: a mismatch means the mapping above is wrong.
+    for t in (1, 2):
+        if state.tiers[t].value != int(tier_values[t]):
+            raise ValueError(f"tier {t}: lens {tier_values[t]} != assets {state.tiers[t].value}")
+    return state
+
+
+class FundReader:
+    """``read()`` -> FundReading, pinned to one block (one eth_call plus the block header)."""
+
+    def __init__(self, contracts: FundContracts) -> None:
+        self.contracts = contracts
+        self.w3 = contracts.w3
+        self.symbols = contracts.addresses.symbols
+
+    def read(self, block: Any = "latest") -> FundReading:
+        header = with_retries(lambda: self.w3.eth.get_block(block), "eth_getBlockByNumber")
+        number = int(header["number"])
+        raw = with_retries(
+            lambda: self.contracts.lens.functions.fundState(
+                self.contracts.addresses.controller
+            ).call(block_identifier=number),
+            "FundLens.fundState",
+        )
+        state = to_fund_state(raw, int(header["timestamp"]), self.symbols)
+        assets_raw = raw[7]
+        return FundReading(
+            state=state,
+            block=number,
+            prices={Web3.to_checksum_address(a[0]): int(a[4]) for a in assets_raw},
+            feed_decimals={Web3.to_checksum_address(a[0]): int(a[5]) for a in assets_raw},
+            tier_ratio_bps=(int(raw[5][0]), int(raw[5][1]), int(raw[5][2])),
+            top3_bps=int(raw[8]),
+            marked_at=int(raw[10]),
+        )

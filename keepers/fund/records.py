@@ -1,0 +1,382 @@
+"""Plans, actions and approvals in the keeper store (tables plans / actions / approvals).
+
+A plan row's ``ref`` is the planner's content-hash id; its ``payload`` holds the planner's Plan
+(round-trips through ``plan_to_dict`` / ``plan_from_dict``), the risk findings, the approval
+decision, the simulation, the verification and the report. An action row per planner action
+(``seq`` = index in ``plan.actions``) holds its encoded call and its ActionResult.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from keepers.fund.planning.actions import Action, ActionResult, ActionType, Carry, Plan, Unresolved
+from keepers.fund.planning.approval import ApprovalRecord
+from keepers.fund.planning.triggers import Trigger, TriggerKind
+from keepers.store import models as m
+from keepers.store.db import Store
+
+KIND = "fund_rebalance"
+
+# Plan statuses
+PROPOSED = "proposed"
+NOTHING = "nothing_to_do"
+BLOCKED = "blocked"  # risk check blocked or skipped it
+PENDING_APPROVAL = "pending_approval"
+APPROVED = "approved"
+REJECTED = "rejected"
+EXPIRED = "expired"
+ABORTED = "aborted"  # simulation failed, paused, out of gas funds: nothing (more) sent
+EXECUTED = "executed"  # every action succeeded
+PARTIAL = "partial"  # some actions failed
+FAILED = "failed"  # every action failed
+WAITING = (PROPOSED, PENDING_APPROVAL, APPROVED)
+
+
+def _ts(x: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(x, dt.UTC)
+
+
+# ---------------------------------------------------------------------- (de)serialisation
+
+
+def action_to_dict(a: Action) -> dict[str, Any]:
+    return {
+        "type": a.type.value,
+        "amount": str(a.amount),
+        "priority": a.priority,
+        "reason": a.reason,
+        "from_tier": a.from_tier,
+        "to_tier": a.to_tier,
+        "asset": a.asset,
+        "token_amount": None if a.token_amount is None else str(a.token_amount),
+        "max_tier": a.max_tier,
+        "expected_deltas": [str(d) for d in a.expected_deltas],
+    }
+
+
+def action_from_dict(d: dict[str, Any]) -> Action:
+    return Action(
+        type=ActionType(d["type"]),
+        amount=int(d["amount"]),
+        priority=int(d["priority"]),
+        reason=d["reason"],
+        from_tier=d.get("from_tier"),
+        to_tier=d.get("to_tier"),
+        asset=d.get("asset"),
+        token_amount=None if d.get("token_amount") is None else int(d["token_amount"]),
+        max_tier=d.get("max_tier"),
+        expected_deltas=tuple(int(x) for x in d.get("expected_deltas", (0, 0, 0))),  # type: ignore[arg-type]
+    )
+
+
+def plan_to_dict(p: Plan) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "created_at": p.created_at,
+        "manual": p.manual,
+        "parent_id": p.parent_id,
+        "triggers": [
+            {
+                "kind": t.kind.value,
+                "code": t.code,
+                "reason": t.reason,
+                "tier": t.tier,
+                "asset": t.asset,
+                "amount": None if t.amount is None else str(t.amount),
+            }
+            for t in p.triggers
+        ],
+        "actions": [action_to_dict(a) for a in p.actions],
+        "unresolved": [
+            {"tier": u.tier, "reason": u.reason, "detail": u.detail} for u in p.unresolved
+        ],
+        "carry": [{"tier": c.tier, "amount": str(c.amount), "reason": c.reason} for c in p.carry],
+    }
+
+
+def plan_from_dict(d: dict[str, Any]) -> Plan:
+    return Plan(
+        id=d["id"],
+        created_at=int(d["created_at"]),
+        triggers=tuple(
+            Trigger(
+                TriggerKind(t["kind"]),
+                t["code"],
+                t["reason"],
+                t.get("tier"),
+                t.get("asset"),
+                None if t.get("amount") is None else int(t["amount"]),
+            )
+            for t in d["triggers"]
+        ),
+        actions=tuple(action_from_dict(a) for a in d["actions"]),
+        unresolved=tuple(Unresolved(u["tier"], u["reason"], u["detail"]) for u in d["unresolved"]),
+        manual=bool(d.get("manual")),
+        parent_id=d.get("parent_id"),
+        carry=tuple(
+            Carry(int(c["tier"]), int(c["amount"]), c["reason"]) for c in d.get("carry", ())
+        ),
+    )
+
+
+def result_to_dict(r: ActionResult) -> dict[str, Any]:
+    return {
+        "success": r.success,
+        "received": None if r.received is None else str(r.received),
+        "actual_deltas": None if r.actual_deltas is None else [str(x) for x in r.actual_deltas],
+        "tx_hash": r.tx_hash,
+        "error": r.error,
+    }
+
+
+def result_from_dict(action: Action, d: dict[str, Any]) -> ActionResult:
+    deltas = d.get("actual_deltas")
+    return ActionResult(
+        action=action,
+        success=bool(d["success"]),
+        received=None if d.get("received") is None else int(d["received"]),
+        actual_deltas=None if deltas is None else tuple(int(x) for x in deltas),  # type: ignore[arg-type]
+        tx_hash=d.get("tx_hash"),
+        error=d.get("error"),
+    )
+
+
+# ---------------------------------------------------------------------- repository
+
+
+class PlanStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def save_new(self, plan: Plan, status: str, payload: dict[str, Any]) -> None:
+        """Insert a plan and its actions (a plan id already stored is left as it is)."""
+        with self.store.transaction() as s:
+            if s.scalars(select(m.Plan).where(m.Plan.ref == plan.id)).first() is not None:
+                return
+            trig = ",".join(sorted({t.kind.value for t in plan.triggers})) or None
+            row = m.Plan(
+                ref=plan.id,
+                kind=KIND,
+                status=status,
+                trigger=trig[:64] if trig else None,
+                payload={"plan": plan_to_dict(plan), **payload},
+                created_at=_ts(plan.created_at),
+            )
+            s.add(row)
+            s.flush()
+            for i, a in enumerate(plan.actions):
+                s.add(
+                    m.Action(
+                        plan_id=row.id,
+                        seq=i,
+                        kind=a.type.value,
+                        payload={"action": action_to_dict(a)},
+                    )
+                )
+
+    def get(self, ref: str) -> m.Plan | None:
+        with self.store.sessions() as s:
+            row = s.scalars(select(m.Plan).where(m.Plan.ref == ref)).first()
+            if row is not None:
+                _ = list(row.actions), list(row.approvals)
+            return row
+
+    def find(self, prefix: str) -> m.Plan | None:
+        """By full ref or a unique prefix of at least 6 characters."""
+        exact = self.get(prefix)
+        if exact is not None or len(prefix) < 6:
+            return exact
+        with self.store.sessions() as s:
+            refs = s.scalars(select(m.Plan.ref).where(m.Plan.ref.like(f"{prefix}%"))).all()
+        return self.get(refs[0]) if len(refs) == 1 and refs[0] else None
+
+    def plan(self, ref: str) -> Plan:
+        row = self.get(ref)
+        if row is None:
+            raise KeyError(ref)
+        return plan_from_dict(row.payload["plan"])
+
+    def update(self, ref: str, status: str | None = None, **payload: Any) -> None:
+        with self.store.transaction() as s:
+            row = s.scalars(select(m.Plan).where(m.Plan.ref == ref).with_for_update()).one()
+            if status is not None:
+                row.status = status
+            if payload:
+                row.payload = {**row.payload, **payload}
+
+    def record_action(self, ref: str, seq: int, status: str, **payload: Any) -> None:
+        with self.store.transaction() as s:
+            row = s.scalars(select(m.Plan).where(m.Plan.ref == ref)).one()
+            act = s.scalars(
+                select(m.Action).where(m.Action.plan_id == row.id, m.Action.seq == seq)
+            ).one()
+            act.status = status
+            intent_id = payload.pop("intent_id", None)
+            if intent_id is not None:
+                act.intent_id = intent_id
+            act.payload = {**act.payload, **payload}
+
+    def results(self, ref: str) -> list[ActionResult]:
+        """Executed actions' results, in execution (priority) order."""
+        row = self.get(ref)
+        if row is None:
+            raise KeyError(ref)
+        out = []
+        for a in row.actions:
+            if "result" in a.payload:
+                out.append(
+                    (
+                        a.payload.get("order", a.seq),
+                        result_from_dict(
+                            action_from_dict(a.payload["action"]), a.payload["result"]
+                        ),
+                    )
+                )
+        return [r for _, r in sorted(out, key=lambda x: x[0])]
+
+    def add_approval(
+        self, ref: str, admin: str, approve: bool, at: int, requirement: str, note: str = ""
+    ) -> None:
+        with self.store.transaction() as s:
+            row = s.scalars(select(m.Plan).where(m.Plan.ref == ref)).one()
+            s.add(
+                m.Approval(
+                    plan_id=row.id,
+                    tier=requirement,
+                    approver=admin,
+                    decision="approve" if approve else "reject",
+                    reason=note or None,
+                    decided_at=_ts(at),
+                    created_at=_ts(at),
+                )
+            )
+
+    def approvals(self, ref: str) -> list[ApprovalRecord]:
+        row = self.get(ref)
+        if row is None:
+            raise KeyError(ref)
+        return [
+            ApprovalRecord(
+                a.approver or "",
+                int(a.decided_at.timestamp()) if a.decided_at else 0,
+                a.decision == "approve",
+                a.reason or "",
+            )
+            for a in row.approvals
+            if a.decision in ("approve", "reject")
+        ]
+
+    def with_status(self, *statuses: str) -> list[m.Plan]:
+        with self.store.sessions() as s:
+            return list(
+                s.scalars(
+                    select(m.Plan)
+                    .where(m.Plan.kind == KIND, m.Plan.status.in_(statuses))
+                    .order_by(m.Plan.id)
+                ).all()
+            )
+
+    def history(self, limit: int = 20) -> list[m.Plan]:
+        with self.store.sessions() as s:
+            return list(
+                s.scalars(
+                    select(m.Plan)
+                    .where(m.Plan.kind == KIND)
+                    .order_by(m.Plan.id.desc())
+                    .limit(limit)
+                ).all()
+            )
+
+    # -- job runs (last scheduled checks, for the daily / weekly triggers)
+
+    def last_job_run(self, job: str) -> int | None:
+        with self.store.sessions() as s:
+            row = s.scalars(
+                select(m.JobRun)
+                .where(m.JobRun.job == job, m.JobRun.status == "done")
+                .order_by(m.JobRun.started_at.desc())
+                .limit(1)
+            ).first()
+            return int(row.started_at.timestamp()) if row else None
+
+    def last_job_detail(self, job: str) -> dict[str, Any] | None:
+        with self.store.sessions() as s:
+            row = s.scalars(
+                select(m.JobRun)
+                .where(m.JobRun.job == job, m.JobRun.status == "done")
+                .order_by(m.JobRun.id.desc())
+                .limit(1)
+            ).first()
+            return dict(row.detail) if row else None
+
+    def record_job_run(self, job: str, at: int, detail: dict[str, Any]) -> None:
+        with self.store.transaction() as s:
+            s.add(
+                m.JobRun(
+                    job=job, status="done", started_at=_ts(at), finished_at=_ts(at), detail=detail
+                )
+            )
+
+
+# ---------------------------------------------------------------------- slice schedule
+
+
+class CarryStore:
+    """The fund keeper's slice schedule (table fund_carry): the flow venue depth left undone,
+    one active row per tier, replaced by every plan the keeper makes."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def active(self) -> list[m.FundCarry]:
+        with self.store.sessions() as s:
+            return list(
+                s.scalars(
+                    select(m.FundCarry)
+                    .where(m.FundCarry.status == "active")
+                    .order_by(m.FundCarry.tier)
+                ).all()
+            )
+
+    def due(self, now: int) -> list[m.FundCarry]:
+        return [r for r in self.active() if int(r.next_at.timestamp()) <= now]
+
+    def replace(self, plan: Plan, now: int, next_at: int) -> None:
+        """The plan's carry becomes the schedule: earlier rows are closed (``done`` when the
+        plan leaves nothing to carry, ``superseded`` otherwise); slices count on."""
+        with self.store.transaction() as s:
+            rows = s.scalars(select(m.FundCarry).where(m.FundCarry.status == "active")).all()
+            slices = max((r.slices for r in rows), default=-1) + 1
+            for r in rows:
+                r.status = "superseded" if plan.carry else "done"
+            for c in plan.carry:
+                s.add(
+                    m.FundCarry(
+                        plan_ref=plan.id,
+                        tier=c.tier,
+                        amount=str(c.amount),
+                        status="active",
+                        reason=c.reason,
+                        slices=slices,
+                        next_at=_ts(next_at),
+                        created_at=_ts(now),
+                    )
+                )
+
+    def postpone(self, next_at: int) -> None:
+        with self.store.transaction() as s:
+            for r in s.scalars(select(m.FundCarry).where(m.FundCarry.status == "active")).all():
+                r.next_at = _ts(next_at)
+
+    def triggers(self) -> list[Trigger]:
+        """The active schedule as ``carry`` triggers for the planner."""
+        from keepers.fund.planning.plan import CARRY
+
+        return [
+            Trigger(TriggerKind.SCHEDULED, CARRY, r.reason, r.tier, None, int(r.amount))
+            for r in self.active()
+        ]

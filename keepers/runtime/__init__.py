@@ -1,0 +1,1 @@
+"""keepers.runtime"""

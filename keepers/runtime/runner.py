@@ -1,0 +1,354 @@
+"""Every keeper bot in one process (``keeper run``): the fund bot's APScheduler jobs and the
+executor, supervisor and cross-chain loops, sharing one store, one node, one signer and one
+transaction pipeline per chain (keepers.crosschain.assemble: the node's chain reuses the main one).
+
+Why one pipeline: all bots sign with the same key (``KEEPER_SIGNER_*``) and a pipeline works
+every intent of its signer, whichever bot submitted it. Separate pipelines would audit one
+bot's intents against another bot's policy, and their passes would interleave on one store.
+So the pipeline holds the union of the roles (``KEEPER_POLICY*`` plus the fund bot's role on
+the controller) and its passes are serialised by a lock; each bot still drives it after it
+submits, and any bot's pass moves every bot's intents on.
+
+Why threads: the executor and supervisor tick every second or faster, while one fund job can
+take minutes (fork simulation, execution, verification). Each loop runs in its own thread
+(:func:`keepers.runtime.base.run_loop`), the fund jobs in APScheduler's single worker thread.
+
+A bad configuration raises :class:`RunConfigError` whose message names the environment
+variable, before anything is scheduled or sent.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+
+from keepers.automation.settings import ExecutorConfig, SupervisorBotConfig
+from keepers.core.errors import ChainError, DomainError
+from keepers.core.logging import get_logger
+from keepers.core.settings import (
+    ConfigError,
+    KeeperSettings,
+    PolicyConfig,
+    describe_validation_error,
+    env_secrets,
+    scrub,
+)
+from keepers.runtime.alerts import Alerter
+from keepers.runtime.policy import merged, store_policy, stored_policy
+from keepers.tx.node import Node
+from keepers.tx.pipeline import Pipeline
+from keepers.tx.retry import NetworkUnavailable
+
+log = get_logger("keepers.runner")
+
+# `keeper run` starts all of them by default (crosschain when BALLAST_CROSSCHAIN_CONFIG is set)
+BOT_NAMES = ("fund", "executor", "supervisor", "crosschain")
+CROSSCHAIN_ENV = "BALLAST_CROSSCHAIN_CONFIG"
+LOOP_BOTS: dict[str, type[BaseSettings]] = {
+    "executor": ExecutorConfig,
+    "supervisor": SupervisorBotConfig,
+}
+JOIN_TIMEOUT_S = 30.0
+
+
+class RunConfigError(ConfigError):
+    """A bot cannot start with this configuration; the message names the variable."""
+
+
+class NodeUnreachableError(ChainError, RuntimeError):
+    """The node named by KEEPER_RPC_URL does not answer at start-up (exit code 3)."""
+
+
+class UnknownBotError(DomainError, ValueError):
+    """``--bots`` named a bot that does not exist."""
+
+
+def default_bots(environ: Any = None) -> list[str]:
+    """Every bot; the cross-chain bot only where its config is named (it has no default)."""
+    import os
+
+    env = os.environ if environ is None else environ
+    return [n for n in BOT_NAMES if n != "crosschain" or env.get(CROSSCHAIN_ENV)]
+
+
+def parse_bots(spec: str | None) -> list[str]:
+    if spec is None or spec.strip() == "all":
+        return default_bots()
+    names = list(dict.fromkeys(b.strip() for b in spec.split(",") if b.strip()))
+    unknown = [b for b in names if b not in BOT_NAMES]
+    if unknown or not names:
+        raise UnknownBotError(
+            f"--bots: unknown bot(s) {', '.join(unknown) or repr(spec)}; "
+            f"available: {', '.join(BOT_NAMES)}"
+        )
+    return names
+
+
+def env_name(prefix: str, loc: tuple[Any, ...]) -> str:
+    return prefix + "__".join(str(p) for p in loc).upper()
+
+
+def load_env_settings(cls: type[BaseSettings]) -> Any:
+    """``cls`` from the environment, or RunConfigError naming the variable and value."""
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    try:
+        return cls()
+    except ValidationError as err:
+        msg = describe_validation_error(
+            err, name=lambda loc: env_name(prefix, loc), root=f"{prefix}*", first_only=True
+        )
+        if not err.errors()[0]["loc"]:
+            msg += f" (variables: {', '.join(prefix + f.upper() for f in cls.model_fields)})"
+        raise RunConfigError(msg) from None
+    except (OSError, ValueError) as err:  # KEEPER_POLICY_FILE unreadable or not JSON
+        raise RunConfigError(f"{prefix}POLICY_FILE: {scrub(str(err), env_secrets())}") from None
+
+
+class SerialPipeline(Pipeline):
+    """A pipeline whose passes run one at a time (several bot threads drive it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lock = threading.RLock()
+
+    def run_once(self) -> int:
+        with self._lock:
+            return super().run_once()
+
+    def reconcile_nonces(self) -> dict[str, int]:
+        with self._lock:
+            return super().reconcile_nonces()
+
+
+@dataclass
+class Runtime:
+    names: list[str]
+    settings: KeeperSettings
+    store: Any
+    pipeline: Pipeline
+    fund: Any = None  # FundBot
+    loops: dict[str, Any] = field(default_factory=dict)  # name -> ExecutorBot | SupervisorBot
+    scheduler: Any = None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self, *, loops: bool = True) -> None:
+        """Resume the fund jobs and start one thread per loop bot."""
+        if self.scheduler is not None:
+            self.scheduler.resume()
+        if not loops:
+            return
+        from keepers.runtime.base import run_loop
+
+        for name, bot in self.loops.items():
+            t = threading.Thread(
+                target=run_loop,
+                args=(bot,),
+                kwargs={"stop_event": self.stop_event, "start": False},
+                name=f"keeper-{name}",
+                daemon=True,  # a tick stuck on the node must not keep the process alive
+            )
+            t.start()
+            self.threads.append(t)
+
+    def stop(self) -> list[str]:
+        """Stop the jobs and the loops, wait for them, close the store. Returns the names of
+        threads that did not end within JOIN_TIMEOUT_S (empty on a clean stop)."""
+        from keepers.runtime.scheduler import stop_scheduler
+
+        self.stop_event.set()
+        if self.scheduler is not None:
+            # a fund job that is running finishes first (its plan's transactions are followed
+            # to the end); the loops stop at their next wait meanwhile
+            stop_scheduler(self.scheduler, wait=True)
+            self.scheduler = None
+        for t in self.threads:
+            t.join(JOIN_TIMEOUT_S)
+        stuck = [t.name for t in self.threads if t.is_alive()]
+        if not self.threads:  # loops never started: stop() them here
+            for bot in self.loops.values():
+                bot.stop()
+        self.store.close()
+        return stuck
+
+
+def _load_crosschain_config() -> Any:
+    import os
+
+    from keepers.crosschain.config import ConfigError as CrosschainConfigError
+    from keepers.crosschain.route_contracts import load_with_routes
+
+    if not os.environ.get(CROSSCHAIN_ENV):
+        raise RunConfigError(f"{CROSSCHAIN_ENV}: not set (the cross-chain bot's config file)")
+    try:
+        # with BALLAST_CROSSCHAIN_ROUTES applied: (config, the route files or None)
+        return load_with_routes(None)
+    except (CrosschainConfigError, OSError, ValueError) as err:
+        raise RunConfigError(f"{CROSSCHAIN_ENV}: {err}") from None
+
+
+def _load_fund_config() -> Any:
+    from keepers.fund.settings import FundConfigError, load_fund_config
+
+    try:
+        return load_fund_config()
+    except FundConfigError as err:
+        raise RunConfigError(str(err)) from None
+
+
+def build_runtime(names: list[str], *, alerter: Alerter | None = None) -> Runtime:
+    """Validate every chosen bot's configuration, then build the shared store, node, pipeline
+    and the bots, and check them against the chain (contracts have code, the policy lets each
+    role call what it needs, the chain id). Raises RunConfigError naming the variable."""
+    from keepers.fund.bot import FundBot
+    from keepers.store.db import Store, StoreLockedError
+    from keepers.tx.contracts import ChainMismatchError, DeploymentError
+    from keepers.tx.signers import signer_from_settings
+
+    # 1. configuration, all of it before anything touches the chain or the store
+    fund_cfg = _load_fund_config() if "fund" in names else None
+    cc_cfg = _load_crosschain_config() if "crosschain" in names else None
+    settings: KeeperSettings = load_env_settings(KeeperSettings)
+    try:
+        signer = signer_from_settings(settings)
+    except (ValueError, OSError) as err:
+        raise RunConfigError(f"invalid signer configuration: {err}") from None
+    loop_cfgs = {n: load_env_settings(LOOP_BOTS[n]) for n in names if n in LOOP_BOTS}
+
+    # 2. shared store / node / pipeline
+    try:
+        store = Store(settings.db_url, exclusive=True)
+    except StoreLockedError as err:
+        raise StoreLockedError(f"KEEPER_DB_URL: {err}") from None  # exit 3, like the worker
+    try:
+        node = Node(settings.rpc_url, settings.rpc_timeout_s)
+        fund = None
+        declared: list[PolicyConfig] = []  # the roles of the bots started here
+        if fund_cfg is not None:
+            fund = FundBot(fund_cfg, store, signer=signer, alerter=alerter)
+            fund.check_chain()
+            declared.append(fund.policy())
+        if cc_cfg is not None:
+            from keepers.crosschain.bot import crosschain_policy
+
+            declared.append(crosschain_policy(cc_cfg[0]))
+        own = merged(*declared, settings.policy)  # a configured role wins
+        store_policy(store, own, written_by=",".join(names))  # for every process (the workers)
+        shared = settings.model_copy(update={"policy": merged(stored_policy(store), own)})
+        pipeline = SerialPipeline(store, node, [signer], shared)
+        if fund is not None:
+            fund._pipeline = pipeline  # noqa: SLF001 - the fund bot's injection seam
+        loops: dict[str, Any] = {}
+        for n, cfg in loop_cfgs.items():
+            loops[n] = _loop_bot(n, shared, cfg, pipeline, alerter)
+        if cc_cfg is not None:
+            loops["crosschain"] = _crosschain_bot(*cc_cfg, shared, store, signer, pipeline)
+        pipeline.reconcile_nonces()
+        for n, bot in loops.items():
+            try:
+                bot.start()
+            except ConfigError as err:
+                raise RunConfigError(f"{n}: {_env_hint(n, str(err))}") from None
+    except DeploymentError as err:
+        store.close()
+        raise RunConfigError(f"KEEPER_DEPLOYMENT: {err}") from None
+    except ChainMismatchError as err:  # KEEPER_CHAIN_ID or the bands against the chain
+        store.close()
+        raise RunConfigError(str(err)) from None
+    except (OSError, NetworkUnavailable) as err:  # no answer (requests' errors are OSErrors)
+        store.close()
+        raise NodeUnreachableError(
+            f"KEEPER_RPC_URL: node unreachable ({type(err).__name__})"
+        ) from None
+    except BaseException:
+        store.close()
+        raise
+    return Runtime(names, shared, store, pipeline, fund, loops)
+
+
+def _loop_bot(
+    name: str, settings: KeeperSettings, cfg: Any, pipeline: Pipeline, alerter: Alerter | None
+) -> Any:
+    if name == "executor":
+        from keepers.automation.executor import ExecutorBot
+
+        return ExecutorBot(settings, cfg, pipeline)
+    from keepers.automation.supervisor import SupervisorBot
+
+    bot = SupervisorBot(settings, cfg, pipeline)
+    if alerter is not None:
+        bot.alerter = alerter
+        bot.sinks = alerter.sinks
+    return bot
+
+
+def _crosschain_bot(
+    cfg: Any, pinned: Any, settings: KeeperSettings, store: Any, signer: Any, pipeline: Pipeline
+) -> Any:
+    """The cross-chain bot on the runtime's store and signer: the chain the runtime's node is on
+    reuses the runtime's pipeline (one pipeline per chain in the process); every other chain
+    gets a serial pipeline of its own on the same store, signer and policy."""
+    from keepers.crosschain.assemble import build_crosschain_bot
+
+    def pipeline_for(chain: Any) -> Pipeline:
+        if chain.chain_id == pipeline.chain_id:
+            return pipeline
+        node = Node(chain.rpc_url, settings.rpc_timeout_s)
+        return SerialPipeline(store, node, [signer], settings)
+
+    return build_crosschain_bot(
+        cfg, settings, store, signer, pipeline_for=pipeline_for, pinned=pinned
+    )
+
+
+def _env_hint(bot: str, message: str) -> str:
+    """Start-up errors name config fields (``scheduler='0x..'``, ``policy.roles.executor``);
+    add the environment variable they come from."""
+    prefix = {
+        "executor": "KEEPER_EXECUTOR_",
+        "supervisor": "KEEPER_SUPERVISOR_",
+        "crosschain": "BALLAST_CROSSCHAIN_",
+    }[bot]
+    body = message.removeprefix("invalid keeper configuration: ")
+    field_name = body.split("=", 1)[0].split(":", 1)[0].strip()
+    if field_name.startswith("policy."):
+        return f"KEEPER_POLICY_FILE / KEEPER_POLICY__ROLES: {body}"
+    base = field_name.split("[", 1)[0]
+    if base and base.isidentifier():
+        return f"{prefix}{base.upper()}: {body}"
+    return body
+
+
+def automation_status(now: int) -> dict[str, Any] | None:
+    """``keeper status``'s automation part, when a scheduler is configured
+    (``KEEPER_EXECUTOR_SCHEDULER`` or ``KEEPER_SUPERVISOR_SCHEDULER``): runs due now, and with
+    the supervisor configured its stuck tasks and funders. Read-only; no signer needed."""
+    import os
+
+    from keepers.automation.chain import Call, ChainIO
+    from keepers.automation.supervisor import TaskReader
+
+    scheduler = os.environ.get("KEEPER_SUPERVISOR_SCHEDULER") or os.environ.get(
+        "KEEPER_EXECUTOR_SCHEDULER"
+    )
+    if not scheduler:
+        return None
+    settings: KeeperSettings = load_env_settings(KeeperSettings)
+    io = ChainIO(Node(settings.rpc_url, settings.rpc_timeout_s), settings.artifacts_path)
+    sched = io.contract("RebalanceScheduler", scheduler)
+    head = io.head()
+    now = max(now, int(head["timestamp"]))
+    due = io.call(Call(sched, "nextDueRuns", (500,)))
+    out: dict[str, Any] = {
+        "block": int(head["number"]),
+        "scheduler": sched.address,
+        "due_runs": len(due),
+    }
+    if os.environ.get("KEEPER_SUPERVISOR_SCHEDULER"):
+        cfg = load_env_settings(SupervisorBotConfig)
+        out |= TaskReader(io, cfg).status(now)
+    return out

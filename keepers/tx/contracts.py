@@ -1,0 +1,208 @@
+"""Contract handles for the keepers, from ape's build output and the deployment JSON (no ape).
+
+``.build/__local__.json`` (written by ``ape compile``) holds every project ABI; the deployment
+JSON (``scripts/deployments/<network>.json``, written by ``write_addresses``) holds addresses.
+QuoterV2 is not a project contract: its one function is declared here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from eth_utils import to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+
+from keepers.core.errors import ConfigError
+
+QUOTER_V2_ABI: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "name": "quoteExactInputSingle",
+        "stateMutability": "nonpayable",
+        "inputs": [
+            {
+                "name": "params",
+                "type": "tuple",
+                "components": [
+                    {"name": "tokenIn", "type": "address"},
+                    {"name": "tokenOut", "type": "address"},
+                    {"name": "amountIn", "type": "uint256"},
+                    {"name": "fee", "type": "uint24"},
+                    {"name": "sqrtPriceLimitX96", "type": "uint160"},
+                ],
+            }
+        ],
+        "outputs": [
+            {"name": "amountOut", "type": "uint256"},
+            {"name": "sqrtPriceX96After", "type": "uint160"},
+            {"name": "initializedTicksCrossed", "type": "uint32"},
+            {"name": "gasEstimate", "type": "uint256"},
+        ],
+    }
+]
+
+
+class DeploymentError(ConfigError):
+    """The deployment JSON or the build artifacts are missing something the keeper needs."""
+
+
+class ChainMismatchError(ConfigError):
+    """The node, the configuration and the deployment disagree (KEEPER_CHAIN_ID, the tier
+    bands); the message names the variable and both values."""
+
+
+@lru_cache(maxsize=4)
+def _manifest(path: str) -> dict[str, Any]:
+    p = Path(path)
+    if not p.exists():
+        raise DeploymentError(f"build artifacts {p} not found: run `ape compile`")
+    return json.loads(p.read_text())  # type: ignore[no-any-return]
+
+
+def abi(artifacts: Path | str, name: str) -> list[dict[str, Any]]:
+    types = _manifest(str(artifacts)).get("contractTypes") or {}
+    if name not in types:
+        raise DeploymentError(f"{name} is not in {artifacts}: run `ape compile`")
+    return types[name]["abi"]  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class FundAddresses:
+    """The addresses of one deployed fund (scripts/deployments/<network>.json)."""
+
+    controller: str
+    lens: str
+    vault: str
+    cash: str
+    assets: dict[str, str] = field(default_factory=dict)  # symbol -> token
+    feeds: dict[str, str] = field(default_factory=dict)
+    adapters: dict[str, str] = field(default_factory=dict)
+    chain_id: int | None = None  # the chain the record was written on (deploy script)
+    where: str = "deployment"  # the file it came from, for messages
+
+    @property
+    def quoter(self) -> str | None:
+        return self.adapters.get("uniswap_quoter")
+
+    @property
+    def symbols(self) -> dict[str, str]:
+        """token (lower-case) -> symbol."""
+        return {a.lower(): s for s, a in self.assets.items()}
+
+    @classmethod
+    def load(cls, path: Path | str) -> FundAddresses:
+        p = Path(path)
+        if not p.exists():
+            raise DeploymentError(f"deployment file {p} not found (scripts/deploy.py writes it)")
+        try:
+            data = json.loads(p.read_text())
+        except json.JSONDecodeError as err:
+            raise DeploymentError(f"deployment file {p} is not valid JSON: {err}") from None
+        if not isinstance(data, dict):
+            raise DeploymentError(f"deployment file {p}: expected a JSON object")
+        return cls.from_dict(data, str(p))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "deployment") -> FundAddresses:
+        if data.get("complete") is False:
+            raise DeploymentError(
+                f"{where}: the deploy that writes it did not finish "
+                f"({len(data.get('steps') or [])} steps recorded): run it again to resume"
+            )
+        for key in ("controller", "lens", "vault", "cash"):
+            if not data.get(key):
+                raise DeploymentError(f"{where}: no {key!r} address")
+
+        def cs(v: Any) -> str:
+            try:
+                return to_checksum_address(v)
+            except (ValueError, TypeError):
+                raise DeploymentError(f"{where}: not an address: {v!r}") from None
+
+        chain_id = data.get("chain_id")
+        return cls(
+            controller=cs(data["controller"]),
+            lens=cs(data["lens"]),
+            vault=cs(data["vault"]),
+            cash=cs(data["cash"]),
+            assets={k: cs(v) for k, v in (data.get("assets") or {}).items()},
+            feeds={k: cs(v) for k, v in (data.get("feeds") or {}).items()},
+            adapters={k: cs(v) for k, v in (data.get("adapters") or {}).items()},
+            chain_id=int(chain_id) if chain_id is not None else None,
+            where=where,
+        )
+
+
+@dataclass
+class FundContracts:
+    """web3 contract objects of one fund."""
+
+    w3: Web3
+    addresses: FundAddresses
+    artifacts: Path
+
+    def _at(self, address: str, contract_abi: list[dict[str, Any]]) -> Contract:
+        return self.w3.eth.contract(to_checksum_address(address), abi=contract_abi)
+
+    def __post_init__(self) -> None:
+        a = self.addresses
+        self.controller = self._at(a.controller, abi(self.artifacts, "AssetController"))
+        self.lens = self._at(a.lens, abi(self.artifacts, "FundLens"))
+        self.vault = self._at(a.vault, abi(self.artifacts, "TieredVault"))
+        self.quoter = self._at(a.quoter, QUOTER_V2_ABI) if a.quoter else None
+        self.uniswap_adapter = (
+            self._at(a.adapters["uniswap"], abi(self.artifacts, "UniswapV3Adapter"))
+            if "uniswap" in a.adapters
+            else None
+        )
+
+    def verify(self) -> None:
+        """Start-up check: the record belongs to this chain, every contract in it has code and
+        the fund's contracts answer as they should about each other. Raises DeploymentError
+        naming the file and what is wrong (a controller at 0x...dEaD used to pass)."""
+        a = self.addresses
+        where = a.where
+        actual = int(self.w3.eth.chain_id)
+        if a.chain_id is not None and a.chain_id != actual:
+            raise DeploymentError(
+                f"{where} was written on chain {a.chain_id}, the node is chain {actual}"
+            )
+        named = {"controller": a.controller, "lens": a.lens, "vault": a.vault, "cash": a.cash}
+        named.update({f"assets.{k}": v for k, v in a.assets.items()})
+        named.update({f"feeds.{k}": v for k, v in a.feeds.items()})
+        named.update({f"adapters.{k}": v for k, v in a.adapters.items()})
+        empty = [
+            f"{k} {v}" for k, v in named.items() if not self.w3.eth.get_code(to_checksum_address(v))
+        ]
+        if empty:
+            raise DeploymentError(f"{where}: no contract code at " + ", ".join(empty))
+        checks = [
+            ("controller.vault()", lambda: self.controller.functions.vault().call(), a.vault),
+            ("vault.controller()", lambda: self.vault.functions.controller().call(), a.controller),
+            ("vault.asset()", lambda: self.vault.functions.asset().call(), a.cash),
+            ("controller.cash()", lambda: self.controller.functions.cash().call(), a.cash),
+        ]
+        for label, call, expected in checks:
+            try:
+                got = call()
+            except Exception as err:  # noqa: BLE001 - any failure: not the contract we expect
+                raise DeploymentError(
+                    f"{where}: {label} does not answer ({type(err).__name__}): not a Ballast "
+                    "fund contract, or built from other sources"
+                ) from None
+            if str(got).lower() != expected.lower():
+                raise DeploymentError(f"{where}: {label} is {got}, the record says {expected}")
+        listed = {str(t).lower() for t in self.controller.functions.assetList().call()}
+        unknown = [s for s, t in a.assets.items() if t.lower() not in listed]
+        if unknown:
+            raise DeploymentError(
+                f"{where}: assets not listed on the controller: {', '.join(unknown)}"
+            )
+
+    def erc20(self, token: str) -> Contract:
+        return self._at(token, abi(self.artifacts, "TestStablecoin"))

@@ -1,0 +1,116 @@
+"""Thin JSON-RPC client over web3.py's HTTP provider (no ape at runtime)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from hexbytes import HexBytes
+from web3 import HTTPProvider, Web3
+
+from keepers.tx.errors import ExecutionReverted, NodeError, classify
+
+
+def _hex(x: int) -> str:
+    return hex(int(x))
+
+
+class Node:
+    """The calls the pipeline needs, with node errors mapped to typed exceptions."""
+
+    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
+        self.url = url
+        self.w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout_s}))
+        self._fee_history: tuple[float, dict[str, Any]] | None = None
+        self._chain_id: int | None = None
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def request(self, method: str, params: list[Any]) -> Any:
+        resp = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        if "error" in resp and resp["error"] is not None:
+            raise classify(dict(resp["error"]))  # type: ignore[arg-type]
+        return resp.get("result")
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """One HTTP round trip for many calls; each item is its result or its typed error."""
+        if not calls:
+            return []
+        resp = self.w3.provider.make_batch_request(calls)  # type: ignore[attr-defined]
+        if not isinstance(resp, list):  # the whole batch was refused
+            raise classify(dict(resp.get("error") or {"message": str(resp)}))
+        out: list[Any] = []
+        for item in resp:
+            err = item.get("error")
+            out.append(classify(dict(err)) if err else item.get("result"))
+        return out
+
+    # --- reads ----------------------------------------------------------------------------
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = int(self.request("eth_chainId", []), 16)
+        return self._chain_id
+
+    def block_number(self) -> int:
+        return int(self.request("eth_blockNumber", []), 16)
+
+    def tx_count(self, account: str, block: str = "latest") -> int:
+        return int(self.request("eth_getTransactionCount", [account, block]), 16)
+
+    def fee_history(self, blocks: int, max_age_s: float = 1.0) -> dict[str, Any]:
+        """eth_feeHistory(blocks, latest, [50]), cached for ``max_age_s`` (one per batch)."""
+        now = time.monotonic()
+        if self._fee_history is None or now - self._fee_history[0] > max_age_s:
+            result = self.request("eth_feeHistory", [_hex(blocks), "latest", [50]])
+            self._fee_history = (now, result)
+        return self._fee_history[1]
+
+    def call(self, tx: dict[str, Any], block: str = "pending") -> bytes:
+        """eth_call; raises ExecutionReverted with the revert data on a revert."""
+        result = self.request("eth_call", [self._rpc_tx(tx), block])
+        return bytes(HexBytes(result or "0x"))
+
+    def estimate_gas(self, tx: dict[str, Any], block: str = "pending") -> int:
+        return int(self.request("eth_estimateGas", [self._rpc_tx(tx), block]), 16)
+
+    def receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        return self.request("eth_getTransactionReceipt", [tx_hash])  # type: ignore[no-any-return]
+
+    def block_hash(self, number: int) -> str | None:
+        block = self.request("eth_getBlockByNumber", [_hex(number), False])
+        return None if block is None else str(block["hash"])
+
+    def transaction(self, tx_hash: str) -> dict[str, Any] | None:
+        return self.request("eth_getTransactionByHash", [tx_hash])  # type: ignore[no-any-return]
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def send_raw(self, raw: bytes | str) -> str:
+        return str(self.request("eth_sendRawTransaction", [HexBytes(raw).to_0x_hex()]))
+
+    @staticmethod
+    def _rpc_tx(tx: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"from": tx["from"], "to": tx["to"]}
+        data = tx.get("data")
+        if data:
+            out["data"] = data if isinstance(data, str) else HexBytes(data).to_0x_hex()
+        if tx.get("value"):
+            out["value"] = _hex(tx["value"])
+        if tx.get("gas"):
+            out["gas"] = _hex(tx["gas"])
+        return out
+
+
+def revert_data(err: NodeError) -> str | None:
+    """The revert data carried by an eth_call error, whatever shape the node gives it."""
+    data = err.data
+    if isinstance(data, dict):
+        data = data.get("data") or data.get("result")
+    if isinstance(data, str) and data.startswith("0x"):
+        return data
+    return None
+
+
+__all__ = ["ExecutionReverted", "Node", "NodeError", "revert_data"]

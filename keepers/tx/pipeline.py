@@ -1,0 +1,961 @@
+"""The transaction pipeline: Build -> Audit -> Sign -> Validate -> Broadcast -> Confirm.
+
+Every transaction any keeper sends is a :class:`~keepers.store.models.TxIntent` that moves
+through these steps. A step runs for a batch of intents in ONE database transaction: claim
+the intents (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so each intent is worked by
+exactly one replica; SQLite is single-process), ask the node what the step needs in one
+JSON-RPC batch, record every intent's new status and step-log row, commit. Only then does the
+next step start. A process that dies anywhere resumes from the last recorded status; a step
+that ran but did not commit simply runs again (its node calls are all safe to repeat:
+simulations, re-sending the same signed bytes, reading receipts).
+
+Why the same effect is never sent twice: an intent gets one nonce at Build (from the per
+(chain, account) allocator, in the Build transaction) and every attempt of that intent (the
+first one, fee-bumped replacements, re-broadcasts after a reorg) is signed at that nonce, so
+at most one of them can ever be mined. A nonce is only given up when the chain proves that a
+transaction which is not ours used it; an intent refused after its nonce was allocated hands
+the nonce to a 0-value self-send "filler" so later nonces are not blocked.
+
+Statuses (the last step recorded) and the step that moves each one on:
+
+    pending   --build-->     built | failed (simulation reverted, reason decoded)
+    built     --audit-->     audited | rejected (policy rule named)
+    audited   --sign-->      signed
+    signed    --validate-->  validated | invalid (signed tx differs from what was built)
+    validated --broadcast--> broadcast | mined (node: nonce too low, and the receipt is ours)
+                             | audited (node: underpriced; fees bumped, signed again)
+    broadcast --watch-->     mined | audited (not mined after N blocks: replacement, same
+                             nonce, fees +12.5% up to the cap) | validated (at the cap: the
+                             same bytes again) | pending (a foreign tx used the nonce)
+    mined     --confirm-->   confirmed | reverted | validated (reorg: same nonce, same effect)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from keepers.core.logging import get_logger
+from keepers.core.settings import KeeperSettings
+from keepers.store.db import Store
+from keepers.store.models import NonceAllocator, StepLog, TxAttempt, TxIntent, utcnow
+from keepers.tx import fees as feelib
+from keepers.tx.errors import (
+    AlreadyKnown,
+    ExecutionReverted,
+    FeeTooLow,
+    NodeError,
+    NonceTooLow,
+    ReplacementUnderpriced,
+    SignerConflict,
+)
+from keepers.tx.metrics import PIPELINE_STEP_SECONDS, PIPELINE_STEPS
+from keepers.tx.node import Node, revert_data
+from keepers.tx.policy import AuditRequest, audit
+from keepers.tx.revert import RevertDecoder
+from keepers.tx.signers import Signer
+from keepers.tx.validate import Expected, check_signed
+
+log = get_logger("keepers.pipeline")
+
+FINAL = frozenset({"confirmed", "reverted", "failed", "rejected", "invalid"})
+ACTIVE = ("pending", "built", "audited", "signed", "validated", "broadcast", "mined")
+# status -> step that moves it on (the crash points of KEEPER_CRASH_AT are these step names,
+# plus "sent": right after eth_sendRawTransaction returned, before Broadcast commits)
+STEP_OF = {
+    "pending": "build",
+    "built": "audit",
+    "audited": "sign",
+    "signed": "validate",
+    "validated": "broadcast",
+    "broadcast": "watch",
+    "mined": "confirm",
+}
+CRASH_POINTS = frozenset(STEP_OF.values()) | {"sent"}
+FILLER_GAS = 21_000
+
+
+class Retry(Exception):
+    """A transient condition a step (or a custom signer) may raise: the intent backs off and
+    the step is retried; node errors (typed NodeError subclasses) are treated the same way."""
+
+
+@dataclass(frozen=True)
+class IntentSpec:
+    """What a keeper asks for. ``idempotency_key`` names the effect: asking twice returns the
+    first intent."""
+
+    idempotency_key: str
+    role: str
+    chain_id: int
+    sender: str
+    target: str
+    calldata: str
+    value: int = 0
+    notional: int | None = None
+    fee_policy: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class CrashHook:
+    """``KEEPER_CRASH_AT=<step>[:<n>]``: ``os._exit(137)`` right after the commit that
+    recorded ``step`` for the n-th intent (n defaults to 1). "sent" fires after
+    eth_sendRawTransaction returned, before that commit. A fault injector for the crash-safety
+    tests: read only when ``KEEPER_FAULT_INJECTION=1`` is set too, so a production process never
+    acts on a stray KEEPER_CRASH_AT (it logs that it ignores it)."""
+
+    step: str | None = None
+    nth: int = 1
+    seen: int = 0
+
+    @classmethod
+    def from_env(cls) -> CrashHook:
+        spec = os.environ.get("KEEPER_CRASH_AT", "").strip()
+        if not spec:
+            return cls()
+        if os.environ.get("KEEPER_FAULT_INJECTION", "").strip() != "1":
+            log.warning(
+                "pipeline.crash_hook_ignored",
+                KEEPER_CRASH_AT=spec,
+                reason="test-only fault injector: set KEEPER_FAULT_INJECTION=1 to arm it",
+            )
+            return cls()
+        step, _, nth = spec.partition(":")
+        if step not in CRASH_POINTS:
+            raise ValueError(
+                f"KEEPER_CRASH_AT={spec!r}: step must be one of {sorted(CRASH_POINTS)}"
+            )
+        return cls(step, int(nth or 1))
+
+    def __call__(self, step: str, intents: int = 1) -> None:
+        if step != self.step:
+            return
+        self.seen += intents
+        if self.seen >= self.nth:
+            os._exit(137)
+
+
+def final_statuses(store: Store, intent_ids: Iterable[int]) -> dict[int, str]:
+    """The intents among ``intent_ids`` that reached a final status, with that status (bots
+    use it to forget what they had in flight)."""
+    ids = list(intent_ids)
+    if not ids:
+        return {}
+    with store.sessions() as s:
+        rows = s.execute(select(TxIntent.id, TxIntent.status).where(TxIntent.id.in_(ids))).all()
+    return {int(i): st for i, st in rows if st in FINAL}
+
+
+class Pipeline:
+    """Runs intents of the accounts it holds signers for, on the chain of ``node``."""
+
+    def __init__(
+        self,
+        store: Store,
+        node: Node,
+        signers: Iterable[Signer],
+        settings: KeeperSettings,
+        decoder: RevertDecoder | None = None,
+        worker_id: str | None = None,
+        crash: Callable[..., None] | None = None,
+    ) -> None:
+        self.store = store
+        self.node = node
+        self.settings = settings
+        self.signers = {s.address.lower(): s for s in signers}
+        self.decoder = decoder or RevertDecoder.from_artifacts(settings.artifacts_path)
+        self.worker_id = worker_id or f"pid-{os.getpid()}"
+        self.crash = crash or CrashHook.from_env()
+        self.chain_id = node.chain_id
+        self.confirmations = settings.confirmations_for(self.chain_id)
+        self._head = -1
+        self._latest_nonce: dict[str, int] = {}
+        self._steplog: list[dict[str, Any]] = []
+        self._new_attempts: list[tuple[TxIntent, TxAttempt]] = []
+        self._alloc_rows: dict[str, NonceAllocator] = {}
+        self.halted: SignerConflict | None = None
+
+    # ==================================================================================
+    # submission and start-up
+    # ==================================================================================
+
+    def submit(self, spec: IntentSpec) -> TxIntent:
+        """Record an intent (status ``pending``); the same idempotency key returns the first."""
+        return submit_intent(self.store, spec)
+
+    def submit_many(self, specs: list[IntentSpec]) -> list[TxIntent]:
+        """Record many intents in one DB transaction (same idempotency rule)."""
+        return submit_intents(self.store, specs)
+
+    def reconcile_nonces(self) -> dict[str, int]:
+        """Align each account's allocator with the node: never below the node's pending count
+        (someone else used the account) nor below our own highest allocated nonce + 1 (our
+        in-flight transactions may have been dropped by the node; they will be re-sent)."""
+        out = {}
+        for account in self.signers:
+            pending = self.node.tx_count(account, "pending")
+            latest = self.node.tx_count(account, "latest")
+            for attempt in range(3):  # replicas starting together may race on the insert
+                try:
+                    stored, nxt = self._reconcile_one(account, pending)
+                    break
+                except IntegrityError:
+                    if attempt == 2:
+                        raise
+            if pending > stored and stored:
+                log.warning("nonce.external_use", account=account, stored=stored, node=pending)
+            log.info("nonce.reconciled", account=account, next=nxt, pending=pending, latest=latest)
+            out[account] = nxt
+        return out
+
+    def _reconcile_one(self, account: str, pending: int) -> tuple[int, int]:
+        with self.store.transaction() as s:
+            row = self._allocator_row(s, account)
+            ours = s.scalar(
+                select(func.max(TxIntent.nonce)).where(
+                    TxIntent.chain_id == self.chain_id, TxIntent.sender == account
+                )
+            )
+            stored = row.next_nonce if row is not None else 0
+            nxt = max(stored, pending, (ours + 1) if ours is not None else 0)
+            if row is None:
+                s.add(NonceAllocator(chain_id=self.chain_id, account=account, next_nonce=nxt))
+            else:
+                row.next_nonce = nxt
+        return stored, nxt
+
+    # ==================================================================================
+    # the worker loop
+    # ==================================================================================
+
+    def run_once(self) -> int:
+        """One pass over the statuses, earliest step first: a whole batch is built, signed and
+        broadcast before any receipt is awaited. Returns the number of intents moved.
+
+        Raises SignerConflict (and refuses every later pass) once another sender is seen
+        using this keeper's key."""
+        if self.halted is not None:
+            raise self.halted
+        if self._refresh_head() and self.settings.exclusive_signer:
+            self._check_foreign_use()
+        done = 0
+        for status in ACTIVE:
+            if status == "broadcast":
+                self._refresh_head()
+            while True:
+                n = self._phase(status)
+                done += n
+                if n < self.settings.batch_size:
+                    break
+        return done
+
+    def run(self, until_idle: bool = False, max_seconds: float | None = None) -> None:
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        failures = 0
+        while deadline is None or time.monotonic() < deadline:
+            try:
+                done = self.run_once()
+                failures = 0
+            except (NodeError, OSError) as err:  # node unreachable: back off, keep state
+                failures += 1
+                delay = min(self.settings.retry_backoff_s * 2 ** min(failures, 6), 30.0)
+                log.warning("loop.node_error", error=str(err), delay_s=delay)
+                time.sleep(delay)
+                continue
+            if until_idle and done == 0 and self.active_count() == 0:
+                return
+            if done == 0:
+                time.sleep(self.settings.poll_interval_s)
+
+    def active_count(self) -> int:
+        with self.store.sessions() as s:
+            return int(
+                s.scalar(
+                    select(func.count(TxIntent.id)).where(
+                        TxIntent.status.in_(ACTIVE),
+                        TxIntent.chain_id == self.chain_id,
+                        TxIntent.sender.in_(list(self.signers)),
+                    )
+                )
+                or 0
+            )
+
+    def _refresh_head(self) -> bool:
+        """Re-read the head; True when it moved (nonce caches are dropped then)."""
+        head = self.node.block_number()
+        if head != self._head:
+            self._head = head
+            self._latest_nonce.clear()
+            return True
+        return False
+
+    def _check_foreign_use(self) -> None:
+        """The chain's nonce of an account must never pass what this keeper (and its replicas,
+        which share the allocator row) allocated: if it does, someone else signs with the key."""
+        with self.store.sessions() as s:
+            rows = s.scalars(
+                select(NonceAllocator).where(
+                    NonceAllocator.chain_id == self.chain_id,
+                    NonceAllocator.account.in_(list(self.signers)),
+                )
+            ).all()
+            allocated = {r.account: r.next_nonce for r in rows}
+        for account, nxt in allocated.items():
+            latest = self._latest(account)
+            if latest > nxt:
+                self._halt(
+                    SignerConflict(
+                        account,
+                        f"the chain's nonce is {latest}, this keeper allocated up to {nxt - 1}",
+                    )
+                )
+
+    def _halt(self, err: SignerConflict) -> None:
+        self.halted = err
+        log.critical("signer.conflict", account=err.account, error=str(err))
+        raise err
+
+    def _latest(self, account: str) -> int:
+        if account not in self._latest_nonce:
+            self._latest_nonce[account] = self.node.tx_count(account, "latest")
+        return self._latest_nonce[account]
+
+    def _claim(self, s: Session, status: str) -> list[TxIntent]:
+        """Lock up to batch_size intents in ``status`` that no other replica holds."""
+        q = select(TxIntent).where(
+            TxIntent.status == status,
+            TxIntent.chain_id == self.chain_id,
+            TxIntent.sender.in_(list(self.signers)),
+            TxIntent.next_try_at <= utcnow(),
+        )
+        if status in ("broadcast", "mined"):
+            q = q.where(TxIntent.checked_block < self._head)
+        q = (
+            q.order_by(TxIntent.nonce, TxIntent.id)
+            .limit(self.settings.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        if status not in ("pending", "built", "audited"):  # these steps read no attempts
+            q = q.options(selectinload(TxIntent.attempts))
+        return list(s.scalars(q).all())
+
+    def _phase(self, status: str) -> int:
+        """One DB transaction: claim a batch in ``status``, fetch what the step needs from the
+        node in one round trip, run the step for each intent, write the step-log rows, commit.
+        If one intent's step fails transiently the whole batch rolls back (nothing of it is
+        recorded; its node calls are all safe to repeat) and that intent alone backs off.
+        Returns the number of intents moved."""
+        step = STEP_OF[status]
+        started = time.perf_counter()
+        outcomes: list[str] = []
+        self._steplog = []
+        self._new_attempts = []
+        self._alloc_rows = {}
+        failed: tuple[int, Exception] | None = None
+        try:
+            with self.store.transaction() as s:
+                intents = self._claim(s, status)
+                if not intents:
+                    return 0
+                prefetch = getattr(self, f"_prefetch_{step}", None)
+                pre: dict[int, Any] = prefetch(intents) if prefetch else {}
+                handler = getattr(self, f"_{step}")
+                for intent in intents:
+                    try:
+                        outcomes.append(handler(s, intent, pre.get(intent.id)))
+                    except (Retry, NodeError, OSError) as err:
+                        failed = (intent.id, err)
+                        raise
+                    if intent.retries:
+                        intent.retries = 0
+                if self._new_attempts:
+                    s.flush()
+                    for it, attempt in self._new_attempts:
+                        it.current_attempt_id = attempt.id
+                if self._steplog:
+                    s.execute(insert(StepLog), self._steplog)
+        except (Retry, NodeError, OSError):
+            if failed is None:
+                raise  # the batch's node round trip failed: the run loop backs off
+            self._backoff(failed[0], step, failed[1])
+            return 1
+        elapsed = time.perf_counter() - started
+        for outcome in outcomes:
+            PIPELINE_STEPS.labels(step, outcome).inc()
+        PIPELINE_STEP_SECONDS.labels(step).observe(elapsed / len(outcomes))
+        self.crash(step, len(outcomes))
+        return len(outcomes)
+
+    def _backoff(self, intent_id: int, step: str, err: Exception) -> None:
+        with self.store.transaction() as s:
+            intent = s.get(TxIntent, intent_id, with_for_update=True)
+            if intent is None:
+                return
+            intent.retries += 1
+            delay = min(self.settings.retry_backoff_s * 2 ** min(intent.retries - 1, 6), 60.0)
+            intent.next_try_at = utcnow() + dt.timedelta(seconds=delay)
+            intent.error = f"{type(err).__name__}: {err}"
+            s.add(
+                StepLog(
+                    intent_id=intent.id,
+                    step=step,
+                    outcome="retry",
+                    worker=self.worker_id,
+                    detail={"error": intent.error, "delay_s": delay},
+                )
+            )
+        PIPELINE_STEPS.labels(step, "retry").inc()
+        log.warning("step.retry", intent=intent_id, step=step, error=str(err), delay_s=delay)
+
+    @staticmethod
+    def _attempt(intent: TxIntent, attempt_id: int | None) -> TxAttempt:
+        for a in intent.attempts:
+            if a.id == attempt_id:
+                return a
+        raise LookupError(f"intent {intent.id} has no attempt {attempt_id}")
+
+    def _log(self, s: Session, intent: TxIntent, step: str, outcome: str, **detail: Any) -> str:
+        """Queue the step-log row (written in this step's transaction) and log the outcome."""
+        self._steplog.append(
+            {
+                "intent_id": intent.id,
+                "step": step,
+                "outcome": outcome,
+                "detail": detail,
+                "worker": self.worker_id,
+                "at": utcnow(),
+            }
+        )
+        fields: dict[str, Any] = {
+            "intent": intent.id,
+            "key": intent.idempotency_key,
+            "step": step,
+            "outcome": outcome,
+            "status": intent.status,
+            "nonce": intent.nonce,
+        }
+        fields.update(detail)
+        (log.debug if outcome in ("ok", "sent", "mined", "confirmed") else log.info)(
+            "step", **fields
+        )
+        return outcome
+
+    # ==================================================================================
+    # Build
+    # ==================================================================================
+
+    def _fee_cap(self, intent: TxIntent) -> int:
+        return min(
+            self.settings.max_fee_cap_wei,
+            int(intent.fee_policy.get("max_fee_cap_wei", self.settings.max_fee_cap_wei)),
+        )
+
+    def _suggest(self, intent: TxIntent) -> feelib.Fees:
+        floor = int(intent.fee_policy.get("priority_fee_wei", self.settings.priority_fee_wei))
+        return feelib.suggest_fees(
+            self.node.fee_history(self.settings.fee_history_blocks), floor, self._fee_cap(intent)
+        )
+
+    def _prefetch_build(self, intents: list[TxIntent]) -> dict[int, Any]:
+        """eth_call (the simulation) and eth_estimateGas against the pending block, for the
+        whole batch in one round trip."""
+        calls: list[tuple[str, list[Any]]] = []
+        for it in intents:
+            tx = Node._rpc_tx(
+                {"from": it.sender, "to": it.target, "data": it.calldata, "value": it.value}
+            )
+            calls += [("eth_call", [tx, "pending"]), ("eth_estimateGas", [tx, "pending"])]
+        results = self.node.batch(calls)
+        return {it.id: (results[2 * i], results[2 * i + 1]) for i, it in enumerate(intents)}
+
+    def _build(self, s: Session, intent: TxIntent, pre: tuple[Any, Any]) -> str:
+        simulated, estimate = pre
+        for res in (simulated, estimate):
+            if isinstance(res, ExecutionReverted):
+                reason = self.decoder.describe(revert_data(res))
+                intent.status = "failed"
+                intent.error = f"simulation reverted: {reason}"
+                return self._log(s, intent, "build", "reverted", reason=reason)
+            if isinstance(res, NodeError):
+                raise res
+        gas = int(estimate, 16)
+        fees = self._suggest(intent)
+        intent.gas_limit = gas * (10_000 + self.settings.gas_margin_bps) // 10_000
+        intent.max_fee_per_gas = fees.max_fee_per_gas
+        intent.max_priority_fee_per_gas = fees.max_priority_fee_per_gas
+        intent.fee_cap = self._fee_cap(intent)
+        intent.nonce = self._allocate_nonce(s, intent.sender)
+        intent.status = "built"
+        intent.error = None
+        return self._log(
+            s,
+            intent,
+            "build",
+            "ok",
+            gas=intent.gas_limit,
+            max_fee=fees.max_fee_per_gas,
+            tip=fees.max_priority_fee_per_gas,
+        )
+
+    def _allocator_row(self, s: Session, account: str) -> NonceAllocator | None:
+        q = select(NonceAllocator).where(
+            NonceAllocator.chain_id == self.chain_id, NonceAllocator.account == account
+        )
+        return s.scalars(q.with_for_update()).first()
+
+    def _allocate_nonce(self, s: Session, account: str) -> int:
+        """Next nonce of ``account``; the allocator row is locked once per batch and handed
+        out in memory (batch allocation), written back by the batch's commit."""
+        row = self._alloc_rows.get(account)
+        if row is None:
+            with s.no_autoflush:
+                row = self._allocator_row(s, account)
+            self._alloc_rows[account] = row  # type: ignore[assignment]
+        if row is None:
+            row = NonceAllocator(
+                chain_id=self.chain_id,
+                account=account,
+                next_nonce=self.node.tx_count(account, "pending"),
+            )
+            s.add(row)
+            self._alloc_rows[account] = row
+        nonce = row.next_nonce
+        row.next_nonce = nonce + 1
+        return nonce
+
+    # ==================================================================================
+    # Audit
+    # ==================================================================================
+
+    def _audit(self, s: Session, intent: TxIntent, _pre: None = None) -> str:
+        role = self.settings.policy.roles.get(intent.role)
+        capped = role is not None and role.daily_notional_cap is not None and intent.kind == "call"
+        day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+        if capped and self.store.dialect == "postgresql":
+            # replicas audit one role's notional one at a time, so the cap holds across them
+            s.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"notional:{intent.role}"}
+            )
+        approved = (
+            []
+            if not capped
+            else s.scalars(
+                select(TxIntent.notional).where(
+                    TxIntent.role == intent.role,
+                    TxIntent.audited_at >= day,
+                    TxIntent.status.not_in(("rejected", "invalid")),
+                    TxIntent.id != intent.id,
+                )
+            ).all()
+        )
+        decision = audit(
+            AuditRequest(
+                kind=intent.kind,
+                role=intent.role,
+                sender=intent.sender,
+                target=intent.target,
+                calldata=intent.calldata,
+                value=intent.value,
+                notional=intent.notional,
+                max_fee_per_gas=int(intent.max_fee_per_gas or 0),
+                fee_cap=int(intent.fee_cap or 0),
+            ),
+            self.settings.policy,
+            sum(int(n) for n in approved),
+        )
+        if not decision.allowed:
+            intent.status = "rejected"
+            intent.error = f"audit denied by rule {decision.rule}: {decision.detail}"
+            self._release_nonce(s, intent, "rejected")
+            return self._log(
+                s, intent, "audit", "denied", rule=decision.rule, detail=decision.detail
+            )
+        intent.status = "audited"
+        intent.audited_at = utcnow()
+        return self._log(s, intent, "audit", "ok", rule=decision.rule)
+
+    def _release_nonce(self, s: Session, intent: TxIntent, why: str) -> None:
+        """An intent given up after its nonce was allocated: a filler keeps the nonce
+        sequence gap-free (0-value self-send, its own intent through the same steps)."""
+        if intent.nonce is None or any(a.status == "broadcast" for a in intent.attempts):
+            return
+        if intent.kind == "filler":  # a refused filler: no filler for the filler
+            log.error("nonce.gap", account=intent.sender, nonce=intent.nonce, intent=intent.id)
+            return
+        filler = TxIntent(
+            idempotency_key=f"filler:{self.chain_id}:{intent.sender}:{intent.nonce}:{intent.id}",
+            kind="filler",
+            role=intent.role,
+            chain_id=intent.chain_id,
+            sender=intent.sender,
+            target=intent.sender,
+            calldata="0x",
+            value=0,
+            notional=0,
+            fee_policy={},
+            status="built",
+            nonce=intent.nonce,
+            gas_limit=FILLER_GAS,
+            max_fee_per_gas=intent.max_fee_per_gas,
+            max_priority_fee_per_gas=intent.max_priority_fee_per_gas,
+            fee_cap=intent.fee_cap,
+        )
+        s.add(filler)
+        s.flush()
+        self._log(
+            s,
+            intent,
+            "audit" if why == "rejected" else "validate",
+            "nonce-filler",
+            filler=filler.id,
+            nonce=intent.nonce,
+        )
+
+    # ==================================================================================
+    # Sign
+    # ==================================================================================
+
+    def _sign(self, s: Session, intent: TxIntent, _pre: None = None) -> str:
+        signer = self.signers[intent.sender.lower()]
+        assert intent.nonce is not None and intent.gas_limit is not None
+        tx = {
+            "type": 2,
+            "chainId": self.chain_id,
+            "nonce": intent.nonce,
+            "to": to_checksum_address(intent.target),
+            "value": intent.value,
+            "data": intent.calldata,
+            "gas": intent.gas_limit,
+            "maxFeePerGas": intent.max_fee_per_gas,
+            "maxPriorityFeePerGas": intent.max_priority_fee_per_gas,
+        }
+        raw = signer.sign_transaction(tx)
+        attempt = TxAttempt(
+            intent_id=intent.id,
+            tx_hash="0x" + keccak(raw).hex(),
+            raw_tx=HexBytes(raw).to_0x_hex(),
+            nonce=intent.nonce,
+            max_fee_per_gas=int(intent.max_fee_per_gas or 0),
+            max_priority_fee_per_gas=int(intent.max_priority_fee_per_gas or 0),
+            gas_limit=intent.gas_limit,
+            status="signed",
+        )
+        s.add(attempt)  # not via intent.attempts: loading that collection would autoflush
+        self._new_attempts.append((intent, attempt))  # ids assigned by one flush per batch
+        intent.status = "signed"
+        return self._log(s, intent, "sign", "ok", tx_hash=attempt.tx_hash)
+
+    # ==================================================================================
+    # Validate
+    # ==================================================================================
+
+    def _validate(self, s: Session, intent: TxIntent, _pre: None = None) -> str:
+        attempt = self._attempt(intent, intent.current_attempt_id)
+        assert attempt is not None and intent.nonce is not None and intent.gas_limit is not None
+        problems = check_signed(
+            attempt.raw_tx,
+            Expected(
+                chain_id=self.chain_id,
+                sender=intent.sender,
+                nonce=intent.nonce,
+                target=intent.target,
+                value=intent.value,
+                data=intent.calldata,
+                gas=intent.gas_limit,
+                max_fee_per_gas=int(intent.max_fee_per_gas or 0),
+                max_priority_fee_per_gas=int(intent.max_priority_fee_per_gas or 0),
+                fee_cap=int(intent.fee_cap or 0),
+            ),
+        )
+        if "0x" + keccak(HexBytes(attempt.raw_tx)).hex() != attempt.tx_hash:
+            problems.append("recorded hash does not match the signed bytes")
+        if problems:
+            attempt.status = "invalid"
+            intent.error = "validate refused: " + "; ".join(problems)
+            if any(a.status in ("broadcast", "replaced") for a in intent.attempts):
+                # a replacement was refused; the earlier attempt may still be mined
+                intent.status = "broadcast"
+                intent.checked_block = -1
+            else:
+                intent.status = "invalid"
+                self._release_nonce(s, intent, "invalid")
+            return self._log(s, intent, "validate", "refused", problems=problems)
+        attempt.status = "validated"
+        intent.status = "validated"
+        return self._log(s, intent, "validate", "ok", attempt=attempt.id)
+
+    # ==================================================================================
+    # Broadcast
+    # ==================================================================================
+
+    def _prefetch_broadcast(self, intents: list[TxIntent]) -> dict[int, Any]:
+        """eth_sendRawTransaction for the whole batch in one round trip (then the head, as the
+        attempts' sent-at block). Re-sending a signed transaction is harmless: the node knows
+        it already, or its nonce is used and the receipt tells whether by us."""
+        raws = [self._attempt(it, it.current_attempt_id).raw_tx for it in intents]
+        results = self.node.batch(
+            [("eth_sendRawTransaction", [raw]) for raw in raws] + [("eth_blockNumber", [])]
+        )
+        self.crash("sent", len(intents))
+        head = results[-1]
+        sent_at = int(head, 16) if isinstance(head, str) else self._head
+        return {it.id: (results[i], sent_at) for i, it in enumerate(intents)}
+
+    def _broadcast(self, s: Session, intent: TxIntent, pre: tuple[Any, int]) -> str:
+        result, sent_at = pre
+        attempt = self._attempt(intent, intent.current_attempt_id)
+        outcome = "sent"
+        if isinstance(result, AlreadyKnown):
+            outcome = "already-known"
+        elif isinstance(result, NonceTooLow):
+            return self._nonce_used(s, intent, "broadcast")
+        elif isinstance(result, ReplacementUnderpriced | FeeTooLow):
+            return self._replace(s, intent, "broadcast", reason=type(result).__name__)
+        elif isinstance(result, NodeError):  # InsufficientFunds and the rest: back off, retry
+            raise result
+        attempt.status = "broadcast"
+        attempt.sent_at_block = sent_at
+        intent.status = "broadcast"
+        intent.checked_block = -1
+        intent.error = None
+        return self._log(s, intent, "broadcast", outcome, tx_hash=attempt.tx_hash, block=sent_at)
+
+    def _receipts(self, attempts: list[TxAttempt]) -> dict[str, dict[str, Any] | None]:
+        hashes = [a.tx_hash for a in attempts if a.status not in ("signed", "invalid")]
+        results = self.node.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        out: dict[str, dict[str, Any] | None] = {}
+        for h, r in zip(hashes, results, strict=True):
+            if isinstance(r, NodeError):
+                raise r
+            out[h] = r
+        return out
+
+    def _find_mined(
+        self, intent: TxIntent, receipts: dict[str, dict[str, Any] | None] | None = None
+    ) -> tuple[TxAttempt, dict[str, Any]] | None:
+        if receipts is None:
+            receipts = self._receipts(intent.attempts)
+        for attempt in reversed(intent.attempts):
+            receipt = receipts.get(attempt.tx_hash)
+            if receipt is not None and receipt.get("blockHash"):
+                return attempt, receipt
+        return None
+
+    def _record_mined(
+        self, s: Session, intent: TxIntent, attempt: TxAttempt, receipt: dict[str, Any], step: str
+    ) -> str:
+        for a in intent.attempts:
+            if a.id != attempt.id and a.status in ("broadcast", "validated", "mined"):
+                a.status = "replaced"
+        attempt.status = "mined"
+        intent.mined_attempt_id = attempt.id
+        intent.current_attempt_id = attempt.id
+        intent.mined_block = int(receipt["blockNumber"], 16)
+        intent.mined_block_hash = receipt["blockHash"]
+        intent.receipt_status = int(receipt.get("status", "0x1"), 16)
+        intent.status = "mined"
+        intent.checked_block = -1
+        return self._log(
+            s, intent, step, "mined", tx_hash=attempt.tx_hash, block=intent.mined_block
+        )
+
+    def _nonce_used(self, s: Session, intent: TxIntent, step: str) -> str:
+        """The chain is past our nonce: either one of our attempts was mined, or (proved by
+        the absence of all of our receipts) a foreign transaction used it: build again."""
+        found = self._find_mined(intent)
+        if found is not None:
+            return self._record_mined(s, intent, *found, step=step)
+        if self.settings.exclusive_signer:
+            # not rebuilt: another sender with our key may be executing the same plan
+            self._halt(
+                SignerConflict(
+                    intent.sender,
+                    f"nonce {intent.nonce} of intent {intent.id} was used by a transaction "
+                    "this keeper did not send",
+                )
+            )
+        for a in intent.attempts:
+            if a.status not in ("invalid",):
+                a.status = "dropped"
+        old = intent.nonce
+        intent.nonce = None
+        intent.current_attempt_id = None
+        intent.status = "pending"
+        return self._log(s, intent, step, "nonce-taken", old_nonce=old)
+
+    # ==================================================================================
+    # Watch (broadcast, not yet mined): replacement of stuck attempts
+    # ==================================================================================
+
+    def _prefetch_watch(self, intents: list[TxIntent]) -> dict[int, Any]:
+        """Receipts, in one round trip, of the intents whose nonce the chain has passed."""
+        passed = [it for it in intents if self._latest(it.sender) > int(it.nonce or 0)]
+        receipts = self._receipts([a for it in passed for a in it.attempts])
+        return {it.id: receipts for it in passed}
+
+    def _watch(self, s: Session, intent: TxIntent, receipts: dict[str, Any] | None) -> str:
+        assert intent.nonce is not None
+        intent.checked_block = self._head
+        current = self._attempt(intent, intent.current_attempt_id)
+        waited = self._head - int(current.sent_at_block or self._head)
+        if receipts is not None:  # the chain is past our nonce
+            found = self._find_mined(intent, receipts)
+            if found is not None:
+                return self._record_mined(s, intent, *found, step="watch")
+            if waited >= self.settings.replace_after_blocks:
+                return self._nonce_used(s, intent, "watch")
+            return "waiting"
+        if waited >= self.settings.replace_after_blocks:
+            return self._replace(s, intent, "watch", reason=f"not mined after {waited} blocks")
+        return "waiting"
+
+    def _replace(self, s: Session, intent: TxIntent, step: str, reason: str) -> str:
+        """Same nonce, fees bumped by at least fee_bump_bps (12.5%), at most the fee cap. At
+        the cap the same signed transaction is broadcast again instead."""
+        old = feelib.Fees(
+            int(intent.max_fee_per_gas or 0), int(intent.max_priority_fee_per_gas or 0)
+        )
+        bumped = feelib.bump_fees(
+            old, self._suggest(intent), self.settings.fee_bump_bps, int(intent.fee_cap or 0)
+        )
+        if bumped is None:
+            intent.status = "validated"
+            return self._log(s, intent, step, "rebroadcast-at-cap", reason=reason)
+        intent.max_fee_per_gas = bumped.max_fee_per_gas
+        intent.max_priority_fee_per_gas = bumped.max_priority_fee_per_gas
+        intent.status = "audited"  # Sign -> Validate -> Broadcast again, same nonce
+        return self._log(
+            s,
+            intent,
+            step,
+            "replace",
+            reason=reason,
+            max_fee=bumped.max_fee_per_gas,
+            tip=bumped.max_priority_fee_per_gas,
+        )
+
+    # ==================================================================================
+    # Confirm
+    # ==================================================================================
+
+    def _prefetch_confirm(self, intents: list[TxIntent]) -> dict[int, Any]:
+        """The canonical hash at each mined block (one trip). A block hash fixes the block's
+        transactions, so an unchanged hash means the receipt still stands; only intents whose
+        block changed need their receipts again (a second trip, after a reorg)."""
+        blocks = self.node.batch(
+            [("eth_getBlockByNumber", [hex(int(it.mined_block or 0)), False]) for it in intents]
+        )
+        hashes: dict[int, str | None] = {}
+        for it, block in zip(intents, blocks, strict=True):
+            if isinstance(block, NodeError):
+                raise block
+            hashes[it.id] = None if block is None else block["hash"]
+        moved = [it for it in intents if hashes[it.id] != it.mined_block_hash]
+        receipts = self._receipts([a for it in moved for a in it.attempts]) if moved else {}
+        return {it.id: (receipts, hashes[it.id]) for it in intents}
+
+    def _confirm(self, s: Session, intent: TxIntent, pre: tuple[dict[str, Any], str | None]) -> str:
+        receipts, canonical_hash = pre
+        intent.checked_block = self._head
+        attempt = self._attempt(intent, intent.mined_attempt_id)
+        assert intent.mined_block is not None
+        if canonical_hash != intent.mined_block_hash:
+            found = self._find_mined(intent, receipts)
+            if found is not None:
+                out = self._record_mined(s, intent, *found, step="confirm")
+                self._log(s, intent, "confirm", "reorg-moved")
+                return out
+            # reorged out: back to Broadcast with the same signed transaction (same nonce)
+            attempt.status = "validated"
+            intent.current_attempt_id = attempt.id
+            intent.mined_attempt_id = None
+            intent.mined_block = None
+            intent.mined_block_hash = None
+            intent.receipt_status = None
+            intent.status = "validated"
+            return self._log(s, intent, "confirm", "reorged", tx_hash=attempt.tx_hash)
+        depth = self._head - intent.mined_block + 1
+        if depth < self.confirmations:
+            return "waiting"
+        ok = intent.receipt_status == 1
+        intent.status = "confirmed" if ok else "reverted"
+        if not ok:
+            intent.error = "mined but reverted"
+        return self._log(
+            s, intent, "confirm", intent.status, confirmations=depth, block=intent.mined_block
+        )
+
+
+def _new_intent(spec: IntentSpec) -> TxIntent:
+    return TxIntent(
+        idempotency_key=spec.idempotency_key,
+        kind="call",
+        role=spec.role,
+        chain_id=spec.chain_id,
+        sender=spec.sender.lower(),
+        target=spec.target.lower(),
+        calldata=spec.calldata,
+        value=spec.value,
+        notional=spec.value if spec.notional is None else spec.notional,
+        fee_policy=dict(spec.fee_policy),
+        status="pending",
+    )
+
+
+def submit_intent(store: Store, spec: IntentSpec) -> TxIntent:
+    """Insert an intent in its own transaction; an existing idempotency key wins."""
+    return submit_intents(store, [spec])[0]
+
+
+def submit_intents(store: Store, specs: list[IntentSpec]) -> list[TxIntent]:
+    """Insert many intents in one transaction (e.g. all actions of a plan). Keys that already
+    exist return their first intent. On a concurrent insert of the same key, falls back to
+    one transaction per intent."""
+    keys = [sp.idempotency_key for sp in specs]
+    with store.sessions() as s:
+        existing = {
+            it.idempotency_key: it
+            for it in s.scalars(select(TxIntent).where(TxIntent.idempotency_key.in_(keys)))
+        }
+    fresh: dict[str, TxIntent] = {}
+    try:
+        with store.transaction() as s:
+            for sp in specs:
+                if sp.idempotency_key not in existing and sp.idempotency_key not in fresh:
+                    fresh[sp.idempotency_key] = _new_intent(sp)
+            s.add_all(fresh.values())
+            s.flush()
+            if fresh:
+                rows = [
+                    {
+                        "intent_id": it.id,
+                        "step": "submit",
+                        "outcome": "ok",
+                        "detail": {},
+                        "at": utcnow(),
+                    }
+                    for it in fresh.values()
+                ]
+                s.execute(insert(StepLog), rows)
+    except IntegrityError:
+        if len(specs) > 1:
+            return [submit_intent(store, sp) for sp in specs]
+        found = _by_key(store, specs[0].idempotency_key)
+        assert found is not None
+        return [found]
+    return [existing.get(k) or fresh[k] for k in keys]
+
+
+def _by_key(store: Store, key: str) -> TxIntent | None:
+    with store.sessions() as s:
+        return s.scalars(select(TxIntent).where(TxIntent.idempotency_key == key)).first()

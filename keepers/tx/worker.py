@@ -1,0 +1,94 @@
+"""The keeper transaction worker: ``python -m keepers.tx.worker``.
+
+Reads settings from the environment (``KEEPER_*``), runs the store migrations, takes the SQLite
+lock (SQLite mode is single-process), reconciles nonces with the node and works intents until
+stopped (or, with ``--until-idle``, until no intent of its accounts is left in flight).
+Exit codes are the CLI's (keepers.core.errors.exit_code): 0 done, 2 bad configuration, 3 store
+already in use or node unreachable, 4 halted (another process signs with our key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import signal
+import sys
+from types import FrameType
+
+from keepers.core.errors import EXIT_CONFIG, EXIT_OK, exit_code
+from keepers.core.logging import configure_logging, get_logger
+from keepers.core.settings import ConfigError, KeeperSettings, load_settings
+from keepers.store.db import Store, StoreLockedError
+from keepers.tx.errors import SignerConflict
+from keepers.tx.node import Node
+from keepers.tx.pipeline import Pipeline
+from keepers.tx.signers import signer_from_settings
+
+
+def build_pipeline(settings: KeeperSettings) -> Pipeline:
+    """The worker's pipeline, auditing with the same roles as the bots that submit the intents:
+    the roles the bots stored in the database, then those its own environment gives
+    (keepers.runtime.policy; a configured role wins). A broken deployment record or cross-chain
+    config is a ValueError, raised before the store is touched."""
+    from keepers.runtime.policy import merged, stored_policy, worker_policy
+
+    own = worker_policy(settings)
+    store = Store(settings.db_url, exclusive=True)
+    settings = settings.model_copy(update={"policy": merged(stored_policy(store), own)})
+    node = Node(settings.rpc_url, settings.rpc_timeout_s)
+    return Pipeline(store, node, [signer_from_settings(settings)], settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m keepers.tx.worker")
+    parser.add_argument("--until-idle", action="store_true", help="exit when nothing is left")
+    parser.add_argument("--max-seconds", type=float, default=None)
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as err:
+        print(f"keeper worker: {err}", file=sys.stderr)
+        return exit_code(err)
+    configure_logging(settings.log_json, settings.log_level)
+    log = get_logger("keepers.worker")
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
+    try:
+        pipeline = build_pipeline(settings)
+    except StoreLockedError as err:
+        print(f"keeper worker: {err}", file=sys.stderr)
+        return exit_code(err)
+    except ValueError as err:  # signer misconfiguration found while building it
+        print(f"keeper worker: invalid keeper configuration: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    gc.freeze()  # long-lived process: keep the start-up heap (web3, SQLAlchemy) out of GC scans
+    log.info(
+        "worker.start",
+        chain_id=pipeline.chain_id,
+        accounts=list(pipeline.signers),
+        roles=sorted(pipeline.settings.policy.roles),
+        db=pipeline.store.dialect,
+        confirmations=pipeline.confirmations,
+    )
+    try:
+        pipeline.reconcile_nonces()
+        pipeline.run(until_idle=args.until_idle, max_seconds=args.max_seconds)
+    except KeyboardInterrupt:
+        log.info("worker.stop")
+    except SignerConflict as err:
+        print(f"keeper worker: stopped: {err}", file=sys.stderr)
+        return exit_code(err)
+    finally:
+        pipeline.store.close()
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""The demo's month on a compressed clock (the same scripted scenes, in the same order, over
+20 simulated days: short enough for `make test`, long enough that TBILL-A's pool leaves its
+liquidity range before the 2.5M deposit, which left the old keeper blocked with L1 at 20.06%
+for the rest of the month), asserting how it ends: every tier in band, no plan blocked on two
+consecutive cycles, and the kill scene exercised (SIGKILL with a transaction in flight, the
+restart finishing with one transaction per action). `make demo` prints the same verdict."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from ballast_dev.demo.run import prologue, run, verdict
+from ballast_dev.deployment.fund import fund_state
+from ballast_dev.deployment.profile import deploy_profile, load_profile
+
+ROOT = Path(__file__).resolve().parents[3]
+DAYS = 20
+
+
+def test_demo_month__compressed_scenes__ends_in_band_and_kill_recovered(
+    accounts: Any, chain: Any, tmp_path: Path
+) -> None:
+    started = time.perf_counter()
+    snap = chain.snapshot()
+    try:
+        profile = load_profile(ROOT / "scripts/profiles/local.yaml")
+        fund = deploy_profile(profile, accounts[0], accounts, log=lambda *_: None)
+        prologue(fund, accounts, lambda *_: None)
+        ledger = run(fund, accounts, tmp_path, DAYS, lambda *_: None)
+        end = fund_state(fund)
+        ok, line = verdict(ledger, tmp_path / "fund-keeper.db", end)
+    finally:
+        chain.restore(snap)
+    print(f"\n{line}\nmonth of {DAYS} days in {time.perf_counter() - started:.1f}s")
+    assert ok, (line, ledger.log, ledger.alerts)
+    assert ledger.kill["killed"] and ledger.kill["sent_before"] < ledger.kill["actions"]
+    assert ledger.kill["transactions"] == ledger.kill["actions"]
+    eng = create_engine(f"sqlite:///{tmp_path}/fund-keeper.db")
+    with eng.connect() as cx:
+        statuses = [r[0] for r in cx.execute(text("select status from plans order by id"))]
+        keys = [r[0] for r in cx.execute(text("select idempotency_key from tx_intents"))]
+    eng.dispose()
+    assert "blocked" not in statuses, statuses
+    assert len(keys) == len(set(keys))  # no effect sent twice
+    # every critical alert is a real incident (the drained funder), never a repeated block
+    critical = [a for a in ledger.alerts if " critical " in a and "funder" not in a]
+    assert not critical, critical

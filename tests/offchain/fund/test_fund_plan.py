@@ -1,0 +1,252 @@
+"""Planner unit cases: refill order, deploy order, redemption preparation, minimum amount,
+windows, concentration, forecast, manual force, pause, and apply() at quoted prices."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from keepers.fund.planning.config import PlanningConfig, load_planning_config
+from keepers.fund.planning.metrics import band_distance, tier_metrics
+from keepers.fund.planning.plan import Action, ActionType, Plan, apply, plan
+from keepers.fund.planning.state import FundState
+from keepers.fund.planning.triggers import Trigger, TriggerKind, manual_trigger
+from tests.support.fundlib import NOW, make_asset, make_state
+
+K = 1_000  # thousands of whole units
+OPEN_CFG = load_planning_config(
+    {}, asset_concentration_limit=10_000, top3_concentration_limit=10_000
+)
+
+
+def fund(cash: int, l2: int, l3: int, decimals: int = 6, pending: int = 0, **l2kw) -> FundState:
+    """A fund with one L2 asset and one L3 asset, amounts in thousands of whole units."""
+    u = K * 10**decimals
+    return make_state(
+        cash * u,
+        [make_asset("MMF", 1, l2 * u, **l2kw), make_asset("HYD", 2, l3 * u)],
+        decimals=decimals,
+        pending=pending * u,
+    )
+
+
+def by_tier(p: Plan, kind: ActionType) -> list[tuple[int | None, int]]:
+    return [
+        (a.from_tier if kind is ActionType.REDEEM else a.to_tier, a.amount)
+        for a in p.ordered()
+        if a.type is kind
+    ]
+
+
+def ratios(state: FundState) -> list[int]:
+    return [m.ratio_bps for m in tier_metrics(state)]
+
+
+@pytest.mark.parametrize("decimals", [6, 18])
+def test_plan__l1_low__refills_from_l2_first_then_l3(decimals: int) -> None:
+    u = K * 10**decimals
+    p = plan(fund(40, 340, 620, decimals), OPEN_CFG, [], NOW)
+    assert by_tier(p, ActionType.REDEEM) == [(1, 40 * u), (2, 20 * u)]
+    assert ratios(apply(fund(40, 340, 620, decimals), p)) == [1_000, 3_000, 6_000]
+    assert not p.unresolved
+
+
+def test_plan__l2_window_closed__refills_from_l3_and_says_why() -> None:
+    state = fund(40, 340, 620, redeemable=0, instant=False, window_opens_at=NOW + 3_600)
+    p = plan(state, OPEN_CFG, [], NOW)
+    assert [a.from_tier for a in p.actions] == [2]
+    assert band_distance(apply(state, p), 0) == 0
+    assert [u.reason for u in p.unresolved] == []  # L1 reached its band through L3
+
+
+def test_plan__nothing_redeemable__unresolved_window_for_l1() -> None:
+    u = K * 10**6
+    state = make_state(
+        30 * u,
+        [
+            make_asset("MMF", 1, 370 * u, instant=False, redeemable=0, window_opens_at=NOW + 60),
+            make_asset("RWA", 2, 600 * u, instant=False, redeemable=0),
+        ],
+    )
+    p = plan(state, OPEN_CFG, [], NOW)
+    assert p.actions == ()
+    reasons = {(x.tier, x.reason) for x in p.unresolved}
+    assert (0, "window") in reasons or (1, "window") in reasons
+    assert any(x.tier == 0 for x in p.unresolved)
+
+
+@pytest.mark.parametrize("decimals", [6, 18])
+def test_plan__l1_high__deploys_to_l3_first_then_l2(decimals: int) -> None:
+    u = K * 10**decimals
+    state = fund(250, 250, 500, decimals)
+    p = plan(state, OPEN_CFG, [], NOW)
+    assert by_tier(p, ActionType.PURCHASE) == [(2, 100 * u), (1, 50 * u)]
+    assert ratios(apply(state, p)) == [1_000, 3_000, 6_000]
+
+
+def test_plan__l2_over_l3_under__redeem_then_buy_keeping_l1_under_its_max() -> None:
+    state = fund(100, 450, 450)  # L2 45% > 40%, L3 45% < 50%
+    p = plan(state, OPEN_CFG, [], NOW)
+    current = state
+    for a in p.ordered():
+        current = apply(current, Plan("", 0, (), (a,)))
+        assert band_distance(current, 0) == 0, "a redeem pushed L1 over its band"
+    assert ratios(current) == [1_000, 3_000, 6_000]
+    assert len(p.actions) > 2  # stepped: redeem, buy, redeem, buy
+
+
+def test_plan__pending_beyond_cash__priority0_redeem_from_l2() -> None:
+    # Seed bug: pending 80K vs L1 + L2 = 400K looked fine; only cash (50K) pays redemptions.
+    u = K * 10**6
+    state = fund(50, 350, 600, pending=80)
+    p = plan(state, OPEN_CFG, [], NOW)
+    first = p.ordered()[0]
+    assert (first.priority, first.type, first.from_tier) == (0, ActionType.REDEEM, 1)
+    assert first.amount == 30 * u
+    after = apply(state, p)
+    assert after.cash >= after.pending_redemptions
+    assert all(band_distance(after, t) == 0 for t in range(3))
+
+
+def test_plan__forecast_redemptions__cash_reserved_and_l1_explained() -> None:
+    u = K * 10**6
+    state = fund(100, 300, 600)
+    forecast = Trigger(TriggerKind.LIQUIDITY, "redemption_forecast", "forecast", 0, None, 250 * u)
+    p = plan(state, OPEN_CFG, [forecast], NOW)
+    after = apply(state, p)
+    assert after.cash >= 250 * u
+    assert [a.priority for a in p.actions if a.priority == 0]
+    assert any(x.tier == 0 and x.reason == "redemptions" for x in p.unresolved)
+
+
+def test_plan__move_below_minimum__no_action_and_reason() -> None:
+    # 150K fund: L1 at 4% (6K), band min 5%; the 9K refill is below the 10K minimum.
+    u = 10**6
+    state = make_state(
+        6_000 * u, [make_asset("MMF", 1, 49_500 * u), make_asset("HYD", 2, 94_500 * u)]
+    )
+    p = plan(state, OPEN_CFG, [], NOW)
+    assert p.actions == ()
+    assert [(x.tier, x.reason) for x in p.unresolved] == [(0, "below_minimum")]
+
+
+def test_plan__inside_comfort_zones__no_action(cfg: PlanningConfig) -> None:
+    assert plan(fund(120, 280, 600), OPEN_CFG, [], NOW).actions == ()
+
+
+def test_plan__manual_force__moves_every_tier_to_target() -> None:
+    state = fund(120, 280, 600)
+    p = plan(state, OPEN_CFG, [manual_trigger("0xA", "month end", force_targets=True)], NOW)
+    assert ratios(apply(state, p)) == [1_000, 3_000, 6_000]
+
+
+def test_plan__paused__no_actions() -> None:
+    state = fund(250, 250, 500)
+    paused = make_state(state.cash, state.assets, paused=True)
+    p = plan(paused, OPEN_CFG, [], NOW)
+    assert p.actions == () and p.unresolved[0].reason == "paused"
+
+
+def test_plan__asset_above_limit__swapped_within_its_tier(cfg: PlanningConfig) -> None:
+    u = K * 10**6
+    assets = [
+        make_asset("MMF1", 1, 150 * u, conc=2_500),
+        make_asset("MMF2", 1, 150 * u, conc=2_500),
+        make_asset("BIG", 2, 320 * u, conc=2_500),
+        make_asset("S1", 2, 140 * u, conc=2_500),
+        make_asset("S2", 2, 140 * u, conc=2_500),
+    ]
+    state = make_state(100 * u, assets)
+    wide_top3 = load_planning_config({}, top3_concentration_limit=10_000)
+    p = plan(state, wide_top3, [], NOW)
+    big = state.asset(assets[2].token)
+    assert [(a.type, a.asset) for a in p.ordered()][0] == (ActionType.REDEEM, big.token)
+    assert apply(state, p).asset(big.token).value <= 250 * u
+    assert ratios(apply(state, p)) == ratios(state)
+
+
+def test_plan__matured_asset__sold_first_rolled_over_never_bought() -> None:
+    u = K * 10**6
+    old, new = make_asset("OLD", 1, 170 * u, matures_at=NOW - 1), make_asset("NEW", 1, 170 * u)
+    state = make_state(60 * u, [old, new, make_asset("HYD", 2, 600 * u)])
+    p = plan(state, OPEN_CFG, [], NOW)  # L1 6%: refill 40K from L2, from OLD first
+    first = p.ordered()[0]
+    assert (first.type, first.asset) == (ActionType.REDEEM, old.token)
+    assert old.token not in {a.asset for a in p.actions if a.type is ActionType.PURCHASE}
+    after = apply(state, p)
+    assert (after.asset(old.token).value, after.asset(new.token).value) == (0, 300 * u)
+    assert ratios(after) == [1_000, 3_000, 6_000]
+
+
+def test_plan__matured_asset_outside_window__not_rolled_and_says_why() -> None:
+    u = K * 10**6
+    old = make_asset("OLD", 2, 300 * u, matures_at=NOW - 1, instant=False, redeemable=0)
+    state = make_state(100 * u, [make_asset("MMF", 1, 300 * u), old, make_asset("H", 2, 300 * u)])
+    p = plan(state, OPEN_CFG, [], NOW)
+    assert p.actions == ()
+    assert [(x.tier, x.reason) for x in p.unresolved] == []  # bands are fine: nothing to explain
+
+
+def test_plan__same_input__same_plan_id() -> None:
+    a = plan(fund(250, 250, 500), OPEN_CFG, [], NOW)
+    b = plan(fund(250, 250, 500), OPEN_CFG, [], NOW)
+    assert a == b and len(a.id) == 16
+
+
+def test_plan__decimals__amounts_scale_exactly() -> None:
+    p6 = plan(fund(40, 340, 620, 6), OPEN_CFG, [], NOW)
+    p18 = plan(fund(40, 340, 620, 18), OPEN_CFG, [], NOW)
+    assert [a.amount * 10**12 for a in p6.actions] == [a.amount for a in p18.actions]
+
+
+def test_apply__quoted_prices__fills_below_oracle() -> None:
+    u = K * 10**6
+    state = fund(100, 300, 600)
+    mmf, hyd = state.assets
+    buy = Action(ActionType.PURCHASE, 100 * u, 1, "t", 0, 1, asset=mmf.token)
+    sell = Action(ActionType.REDEEM, 100 * u, 2, "t", 2, 0, asset=hyd.token, token_amount=100 * u)
+    after = apply(state, Plan("", 0, (), (buy, sell)), {mmf.token: Decimal("0.99")})
+    assert after.asset(mmf.token).value == 399 * u
+    assert after.asset(hyd.token).value == 500 * u
+    assert after.cash == 100 * u  # redeem filled at 1 (no quote given)
+
+
+def test_apply__redeem_more_than_redeemable__raises() -> None:
+    state = fund(100, 300, 600, redeemable=0)
+    bad = Action(ActionType.REDEEM, 10**10, 1, "t", 1, 0, asset=state.assets[0].token)
+    with pytest.raises(ValueError, match="redeemable"):
+        apply(state, Plan("", 0, (), (bad,)))
+
+
+def test_apply__waterfall__l2_before_l3_and_never_past_max_tier() -> None:
+    u = K * 10**6
+    state = fund(100, 300, 600)
+    fall = Action(ActionType.WATERFALL, 350 * u, 0, "t", max_tier=2)
+    after = apply(state, Plan("", 0, (), (fall,)))
+    assert (after.tiers[1].value, after.tiers[2].value, after.cash) == (0, 550 * u, 450 * u)
+    capped = apply(
+        state, Plan("", 0, (), (Action(ActionType.WATERFALL, 350 * u, 0, "t", max_tier=1),))
+    )
+    assert (capped.tiers[1].value, capped.tiers[2].value) == (0, 600 * u)
+
+
+def test_plan__redemptions_above_assets__no_actions_and_reason() -> None:
+    state = fund(10, 30, 60, pending=200)
+    p = plan(state, OPEN_CFG, [], NOW)
+    assert p.actions == () and p.unresolved[0].reason == "redemptions"
+
+
+def test_plan__pending_beyond_liquidity__funds_what_it_can_and_says_rest() -> None:
+    u = K * 10**6
+    state = make_state(
+        0,
+        [
+            make_asset("MMF", 1, 300 * u, redeemable=40 * u),
+            make_asset("RWA", 2, 700 * u, instant=False, redeemable=0, window_opens_at=NOW + 60),
+        ],
+        pending=100 * u,
+    )
+    p = plan(state, OPEN_CFG, [], NOW)
+    assert [(a.priority, a.type, a.amount) for a in p.actions] == [(0, ActionType.REDEEM, 40 * u)]
+    assert any(x.tier == 0 and x.reason == "redemptions" for x in p.unresolved)

@@ -1,0 +1,85 @@
+"""FundState identities and the per-tier metrics (Decimal ratios, integer bps)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from keepers.fund.planning.metrics import band_distance, bps_of, tier_metrics, within
+from keepers.fund.planning.state import AssetState
+from tests.support.fundlib import make_asset, make_state
+
+K = 1_000 * 10**6
+
+
+def test_state__build__derives_totals_and_positions() -> None:
+    state = make_state(
+        150 * K, [make_asset("M", 1, 300 * K), make_asset("H", 2, 600 * K)], pending=50 * K
+    )
+    assert state.gross_assets == 1_050 * K and state.total_assets == 1_000 * K
+    assert state.positions() == (100 * K, 300 * K, 600 * K)
+    assert sum(state.positions()) == state.total_assets
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("total_assets", 1, "total_assets"),
+        ("gross_assets", 1, "gross_assets"),
+        ("cash", 1, "cash"),
+        ("base_decimals", 8, "base_decimals"),
+    ],
+)
+def test_state__inconsistent_view__raises(field: str, value: int, needle: str) -> None:
+    state = make_state(100 * K, [make_asset("M", 1, 300 * K), make_asset("H", 2, 600 * K)])
+    with pytest.raises(ValueError, match=needle):
+        replace(state, **{field: value})
+
+
+def test_asset__tier_zero_or_negative__raises() -> None:
+    with pytest.raises(ValueError, match="tier"):
+        make_asset("X", 0, K)
+    with pytest.raises(ValueError, match="balance"):
+        AssetState("0x1", "X", 1, -1, 0, True, 0)
+
+
+def test_asset__sellable__capped_by_window_and_pending() -> None:
+    a = make_asset("R", 2, 100 * K, instant=False, redeemable=80 * K, pending_value=30 * K)
+    assert a.sellable_value == 70 * K
+    assert make_asset("R", 2, 100 * K, instant=False, redeemable=0).sellable_value == 0
+
+
+def test_asset__tokens_for_value__rounds_up_capped_at_balance() -> None:
+    a = make_asset("R", 2, 3, price_num=1)  # 3 tokens worth 3
+    a = replace(a, balance=10)  # 10 tokens worth 3: 1 unit of value = 3.33 tokens
+    assert a.tokens_for_value(1) == 4 and a.tokens_for_value(3) == 10
+
+
+@pytest.mark.parametrize("decimals", [6, 18])
+def test_metrics__ratios__decimal_and_bps(decimals: int) -> None:
+    k = 1_000 * 10**decimals
+    state = make_state(
+        41 * k, [make_asset("M", 1, 333 * k), make_asset("H", 2, 626 * k)], decimals=decimals
+    )
+    l1, l2, l3 = tier_metrics(state)
+    assert l1.ratio == Decimal(41) / Decimal(1_000) and isinstance(l1.ratio, Decimal)
+    assert (l1.ratio_bps, l1.deviation_bps, l1.within_bounds) == (410, -590, False)
+    assert (l2.ratio_bps, l2.deviation_bps, l2.within_bounds) == (3_330, 330, True)
+    assert (l3.ratio_bps, l3.deviation_bps, l3.within_bounds) == (6_260, 260, True)
+    assert band_distance(state, 0) == 9 * k and band_distance(state, 1) == 0
+
+
+def test_metrics__pending_beyond_cash__negative_l1() -> None:
+    state = make_state(
+        10 * K, [make_asset("M", 1, 300 * K), make_asset("H", 2, 600 * K)], pending=20 * K
+    )
+    l1 = tier_metrics(state)[0]
+    assert l1.value == -10 * K and l1.ratio_bps < 0 and not l1.within_bounds
+
+
+def test_metrics__exact_edges__inclusive() -> None:
+    assert within(500, 10_000, 500, 2_000) and within(2_000, 10_000, 500, 2_000)
+    assert not within(2_001, 10_000, 500, 2_000)
+    assert bps_of(1, 3) == 3333 and bps_of(-1, 3) == -3333 and bps_of(5, 0) == 0

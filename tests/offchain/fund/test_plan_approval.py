@@ -1,0 +1,148 @@
+"""Approvals bound to the exact plan (issue 15), without a chain: EIP-712 typed data of a plan,
+signatures, recovery and the count of approvals that hold. The hash is checked against the
+contract's own `hashPlan` in tests/contracts/fund/test_plan_executor.py."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from eth_account import Account
+from eth_utils import keccak, to_bytes
+
+from keepers.fund.planning.plan_approval import (
+    SignedPlan,
+    count_approvals,
+    pack_signature,
+    plan_hash,
+    recover_signer,
+    sign_plan,
+    signable,
+    typed_data,
+)
+
+KEYS = {name: "0x" + keccak(text=name).hex() for name in ("alice", "bob", "carol", "mallory")}
+ADDR = {name: Account.from_key(k).address for name, k in KEYS.items()}
+OWNERS = [ADDR["alice"], ADDR["bob"], ADDR["carol"]]
+NOW = 1_800_000_000
+
+
+def make(**kw) -> SignedPlan:
+    base = dict(
+        plan_id=SignedPlan.plan_id_for("plan-3e0efd41"),
+        chain_id=31337,
+        executor="0x" + "11" * 20,
+        controller="0x" + "22" * 20,
+        deadline=NOW + 3600,
+        actions=(bytes.fromhex("aabbccdd" + "00" * 31 + "01"), bytes.fromhex("eeff0011")),
+    )
+    base.update(kw)
+    return SignedPlan(**base)
+
+
+def sign(plan: SignedPlan, *names: str) -> list[bytes]:
+    return [sign_plan(plan, KEYS[n]) for n in names]
+
+
+def test_count_approvals__two_distinct_owners__both_count():
+    p = make()
+    got = count_approvals(p, sign(p, "bob", "alice"), OWNERS, NOW)
+    assert set(got.approvers) == {ADDR["alice"], ADDR["bob"]} and got.enough(2)
+    assert got.rejected == ()
+
+
+def test_count_approvals__non_owner_and_duplicate__not_counted():
+    p = make()
+    got = count_approvals(p, sign(p, "alice", "mallory", "alice"), OWNERS, NOW)
+    assert got.approvers == (ADDR["alice"],) and not got.enough(2)
+    assert [i for i, _ in got.rejected] == [1, 2]
+    assert "not a current owner" in got.rejected[0][1] and "already counted" in got.rejected[1][1]
+
+
+def test_count_approvals__owner_removed__signature_no_longer_counts():
+    p = make()
+    s = sign(p, "alice", "bob")
+    assert count_approvals(p, s, [ADDR["alice"], ADDR["carol"]], NOW).count == 1
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"chain_id": 56},
+        {"executor": "0x" + "33" * 20},
+        {"controller": "0x" + "33" * 20},
+        {"deadline": NOW + 3601},
+        {"plan_id": SignedPlan.plan_id_for("plan-other")},
+        {"actions": (bytes.fromhex("eeff0011"), bytes.fromhex("aabbccdd" + "00" * 31 + "01"))},
+        {"actions": (bytes.fromhex("aabbccdd" + "00" * 31 + "02"), bytes.fromhex("eeff0011"))},
+        {"actions": (bytes.fromhex("aabbccdd" + "00" * 31 + "01"),)},
+    ],
+    ids=["chain", "executor", "controller", "deadline", "plan_id", "order", "one_byte", "dropped"],
+)
+def test_count_approvals__plan_changed_after_signing__approvals_lost(edit):
+    signed = make()
+    s = sign(signed, "alice", "bob")
+    changed = replace(signed, **edit)
+    assert plan_hash(changed) != plan_hash(signed)
+    got = count_approvals(changed, s, OWNERS, NOW)
+    assert got.count == 0 and len(got.rejected) == 2
+
+
+def test_count_approvals__after_the_deadline__nothing_counts():
+    p = make()
+    s = sign(p, "alice", "bob")
+    assert count_approvals(p, s, OWNERS, p.deadline).count == 2
+    assert count_approvals(p, s, OWNERS, p.deadline + 1).count == 0
+    # the approval SLA's deadline applies when it is earlier than the plan's own
+    got = count_approvals(p, s, OWNERS, NOW + 10, deadline=NOW + 5)
+    assert got.count == 0 and "expired" in got.rejected[0][1]
+
+
+def test_recover_signer__malformed__none():
+    p = make()
+    good = sign(p, "alice")[0]
+    assert recover_signer(p, good) == ADDR["alice"]
+    assert recover_signer(p, good[:64]) is None
+    assert recover_signer(p, b"\x00" * 65) is None
+    assert count_approvals(p, [good[:64], b""], OWNERS, NOW).count == 0
+
+
+def test_pack_signature__short_r_as_ape_holds_it__padded_and_recovers():
+    # ape's MessageSignature holds r and s as minimal bytes (eth_utils.to_bytes(int)): about one
+    # signature in 128 has a leading zero byte dropped, and a 64-byte signature never counts
+    for i in range(4000):
+        p = make(plan_id=SignedPlan.plan_id_for(f"plan-{i}"))
+        signed = Account.sign_message(signable(p), KEYS["alice"])
+        if signed.r < 1 << 248:
+            break
+    else:
+        pytest.fail("no signature with a short r in 4,000 plans")
+    r, s = to_bytes(signed.r), to_bytes(signed.s)
+    assert len(r) < 32  # what ape hands over
+    assert len(r + s + bytes([signed.v])) < 65
+    sig = pack_signature(signed.v, r, s)
+    assert sig == bytes(signed.signature)
+    assert recover_signer(p, sig) == ADDR["alice"]
+    assert count_approvals(p, [sig], OWNERS, NOW).count == 1
+
+
+def test_typed_data__domain_and_types_are_what_the_contract_hashes():
+    td = typed_data(make())
+    assert td["domain"]["name"] == "Ballast PlanExecutor" and td["domain"]["version"] == "1"
+    assert [f["name"] + ":" + f["type"] for f in td["types"]["Plan"]] == [
+        "planId:bytes32",
+        "controller:address",
+        "deadline:uint64",
+        "actions:bytes[]",
+    ]
+
+
+def test_signed_plan__bad_fields__named_in_the_error():
+    with pytest.raises(ValueError, match="plan_id must be 32 bytes"):
+        make(plan_id=b"\x01" * 31)
+    with pytest.raises(ValueError, match="deadline must fit uint64"):
+        make(deadline=2**64)
+    with pytest.raises(ValueError, match="at least one action"):
+        make(actions=())
+    with pytest.raises(ValueError, match="chain_id"):
+        make(chain_id=0)

@@ -1,0 +1,100 @@
+"""A deployed local fund (ballast_dev.deployment.profile, real Uniswap pools) on ape's anvil, and a
+FundBot driving it through web3 with its own SQLite store per test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ballast_dev.deployment.profile import deploy_profile, load_profile
+from keepers.fund.bot import FundBot
+from keepers.fund.settings import load_fund_config
+from keepers.runtime.alerts import Alert, Alerter
+from keepers.store.db import Store
+from keepers.tx.signers import RawKeySigner
+from tests.support.fundbotlib import ROOT, UNIT
+
+
+@pytest.fixture(scope="module")
+def fund(accounts: Any, chain: Any) -> Any:
+    profile = load_profile(ROOT / "scripts/profiles/local.yaml")
+    f = deploy_profile(profile, accounts[0], accounts, log=lambda *_: None)
+    admin, keeper = accounts[1], accounts[2]
+    f.cash.mint(admin, 10_000_000 * UNIT, sender=accounts[0])
+    f.cash.approve(f.vault, 2**256 - 1, sender=admin)
+    f.vault.deposit(2_000_000 * UNIT, admin, sender=admin)
+    f.controller.rebalance(True, sender=keeper)
+    return f
+
+
+@pytest.fixture
+def fresh(fund: Any, chain: Any) -> Iterator[Any]:
+    snap = chain.snapshot()
+    yield fund
+    chain.restore(snap)
+
+
+@pytest.fixture
+def deployment_file(fund: Any, tmp_path: Path) -> Path:
+    p = tmp_path / "local.json"
+    p.write_text(json.dumps(fund.addresses(), default=str))
+    return p
+
+
+@pytest.fixture
+def alerts() -> list[Alert]:
+    return []
+
+
+@pytest.fixture
+def make_bot(
+    fresh: Any,
+    chain: Any,
+    accounts: Any,
+    deployment_file: Path,
+    tmp_path: Path,
+    alerts: list[Alert],
+) -> Iterator[Any]:
+    stores: list[Store] = []
+
+    def make(env: dict[str, str] | None = None) -> FundBot:
+        full = {
+            "KEEPER_RPC_URL": chain.provider.uri,
+            "KEEPER_DB_URL": f"sqlite:///{tmp_path}/keeper-{len(stores)}.db",
+            "KEEPER_DEPLOYMENT": str(deployment_file),
+            "KEEPER_ARTIFACTS_PATH": str(ROOT / ".build/__local__.json"),
+            "KEEPER_CHAIN_ID": str(chain.chain_id),
+            "KEEPER_LOG_LEVEL": "WARNING",
+            "KEEPER_RETRY_BACKOFF_S": "0.05",
+            "REBALANCE_ADMINS": "alice,bob,carol",
+            **(env or {}),
+        }
+        cfg = load_fund_config(full)
+        store = Store(cfg.keeper.db_url)
+        stores.append(store)
+        signer = RawKeySigner(accounts[2].private_key)
+        return FundBot(cfg, store, signer=signer, alerter=Alerter([alerts.append]))
+
+    yield make
+    for s in stores:
+        s.close()
+
+
+@pytest.fixture
+def env(fresh: Any, chain: Any, deployment_file: Path, tmp_path: Path) -> dict[str, str]:
+    """The environment `keeper` CLI commands read for the deployed local fund."""
+    return {
+        "KEEPER_RPC_URL": chain.provider.uri,
+        "KEEPER_DB_URL": f"sqlite:///{tmp_path}/cli.db",
+        "KEEPER_DEPLOYMENT": str(deployment_file),
+        "KEEPER_ARTIFACTS_PATH": str(ROOT / ".build/__local__.json"),
+        "KEEPER_CHAIN_ID": str(chain.chain_id),
+        "KEEPER_LOG_LEVEL": "WARNING",
+        "KEEPER_NATIVE_PRICE": "0",
+        "REBALANCE_ADMINS": "alice,bob,carol",
+        "APPROVAL_MULTISIG_AMOUNT": "1000000",
+    }

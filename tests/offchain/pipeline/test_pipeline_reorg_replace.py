@@ -1,0 +1,135 @@
+"""Dropped transactions are replaced at the same nonce; reorgs after confirmation never make an
+effect land twice (or not at all)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from keepers.store.models import StepLog, TxAttempt, TxIntent
+from tests.support.pipeline_anvil import Anvil, deploy
+from tests.support.pipeline_helpers import hit_spec, make_pipeline, make_settings
+
+
+@pytest.fixture(scope="module")
+def manual_anvil() -> Iterator[Anvil]:
+    """anvil with automine off: blocks only when the test mines them."""
+    node = Anvil("--no-mining")
+    yield node
+    node.stop()
+
+
+def _load(pipe: Any, intent_id: int) -> tuple[TxIntent, list[TxAttempt], list[str]]:
+    with pipe.store.sessions() as s:
+        intent = s.get(TxIntent, intent_id)
+        attempts = list(s.scalars(select(TxAttempt).where(TxAttempt.intent_id == intent_id)))
+        outcomes = list(s.scalars(select(StepLog.outcome).where(StepLog.intent_id == intent_id)))
+    assert intent is not None
+    return intent, attempts, outcomes
+
+
+def _until(pipe: Any, intent_id: int, status: str, anvil: Anvil | None = None, rounds: int = 50):
+    for _ in range(rounds):
+        pipe.run_once()
+        intent, _, _ = _load(pipe, intent_id)
+        if intent.status == status:
+            return intent
+        if anvil is not None:
+            anvil.mine(1)
+    raise AssertionError(f"intent {intent_id} stuck in {intent.status}")
+
+
+def test_broadcast__dropped_tx__replaced_at_same_nonce_with_bumped_fees(tmp_path, manual_anvil):
+    counter = deploy(manual_anvil.w3, "TestCounter")
+    settings = make_settings(
+        f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address, replace_after_blocks=3
+    )
+    pipe = make_pipeline(settings)
+    intent = pipe.submit(hit_spec(counter, 7))
+    _until(pipe, intent.id, "broadcast")
+    _, (first,), _ = _load(pipe, intent.id)
+    manual_anvil.rpc("anvil_dropTransaction", first.tx_hash)
+    assert manual_anvil.rpc("eth_getTransactionByHash", first.tx_hash) is None
+
+    for _ in range(6):  # empty blocks: the attempt is not mined
+        manual_anvil.mine(1)
+        pipe.run_once()
+        if len(_load(pipe, intent.id)[1]) > 1:
+            break
+    pipe.run_once()
+    _, (old, new), outcomes = _load(pipe, intent.id)
+    assert "replace" in outcomes
+    assert new.nonce == old.nonce
+    assert new.max_fee_per_gas * 1000 >= old.max_fee_per_gas * 1125
+    assert new.max_priority_fee_per_gas * 1000 >= old.max_priority_fee_per_gas * 1125
+
+    manual_anvil.mine(1)
+    done = _until(pipe, intent.id, "confirmed", manual_anvil)
+    _, attempts, _ = _load(pipe, intent.id)
+    assert [a.status for a in attempts] == ["replaced", "mined"]
+    assert done.mined_attempt_id == new.id
+    assert counter.functions.hits(7).call() == 1
+    pipe.store.close()
+
+
+def test_watch__original_attempt_mines_after_replacement__original_wins(tmp_path, manual_anvil):
+    counter = deploy(manual_anvil.w3, "TestCounter")
+    settings = make_settings(
+        f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address, replace_after_blocks=2
+    )
+    pipe = make_pipeline(settings)
+    intent = pipe.submit(hit_spec(counter, 8))
+    _until(pipe, intent.id, "broadcast")
+    _, (first,), _ = _load(pipe, intent.id)
+    manual_anvil.rpc("anvil_dropTransaction", first.tx_hash)
+    for _ in range(6):
+        manual_anvil.mine(1)
+        pipe.run_once()
+        if len(_load(pipe, intent.id)[1]) > 1 and _load(pipe, intent.id)[0].status == "broadcast":
+            break
+    _, (old, new), _ = _load(pipe, intent.id)
+    # the replacement disappears and the ORIGINAL signed transaction comes back and is mined
+    manual_anvil.rpc("anvil_dropTransaction", new.tx_hash)
+    manual_anvil.rpc("eth_sendRawTransaction", old.raw_tx)
+    manual_anvil.mine(1)
+    done = _until(pipe, intent.id, "confirmed", manual_anvil)
+    _, attempts, _ = _load(pipe, intent.id)
+    assert [a.status for a in attempts] == ["mined", "replaced"]
+    assert done.mined_attempt_id == old.id
+    assert counter.functions.hits(8).call() == 1
+    pipe.store.close()
+
+
+@pytest.mark.parametrize("depth", range(1, 11))
+def test_confirm__reorg_after_inclusion__effect_lands_exactly_once(tmp_path, anvil, counter, depth):
+    """Confirmations = 12, so a reorg of depth <= 10 hits an included, not yet final, tx. Odd
+    depths re-include our signed tx in a different block; even depths drop it."""
+    settings = make_settings(
+        f"sqlite:///{tmp_path}/k.db",
+        anvil.url,
+        counter.address,
+        confirmations_by_chain={31337: 12},
+    )
+    pipe = make_pipeline(settings)
+    ident = 500 + depth
+    intent = pipe.submit(hit_spec(counter, ident))
+    mined = _until(pipe, intent.id, "mined")
+    anvil.mine(depth - 1)  # the tx block is now `depth` deep
+    pipe.run_once()
+    assert _load(pipe, intent.id)[0].status == "mined"  # not final early
+    assert anvil.w3.eth.block_number - mined.mined_block + 1 == depth
+
+    _, attempts, _ = _load(pipe, intent.id)
+    pairs = [[attempts[-1].raw_tx, depth - 1]] if depth % 2 else []
+    anvil.rpc("anvil_reorg", depth, pairs)
+    assert counter.functions.hits(ident).call() == (1 if depth % 2 else 0)
+
+    done = _until(pipe, intent.id, "confirmed", anvil, rounds=60)
+    _, _, outcomes = _load(pipe, intent.id)
+    assert ("reorg-moved" if depth % 2 else "reorged") in outcomes
+    assert done.mined_block_hash == anvil.w3.eth.get_block(done.mined_block)["hash"].to_0x_hex()
+    assert counter.functions.hits(ident).call() == 1
+    pipe.store.close()

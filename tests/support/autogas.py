@@ -1,0 +1,154 @@
+"""Gas measurements of the automation contracts, shared by the gas tests, the committed snapshot
+and the benchmark. Everything is deployed here through ballast_dev.deployment.automation, so the
+figures come from the production wiring. Gas on anvil is deterministic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ballast_dev.deployment.automation import deploy_automation
+from tests.support.autolib import advance, calldata_gas, config, execution_gas, now, outcomes
+
+BASE_FEE = 10**9
+SLOT = 60
+WORK_LOOPS = 20
+# Chainlink Automation v2.3 conditional upkeep overhead constant (REGISTRY_CONDITIONAL_OVERHEAD):
+# the fixed gas its registry charges per perform on top of the upkeep's own gas.
+CHAINLINK_V23_CONDITIONAL_OVERHEAD = 98_200
+
+
+def _system(project: Any, accounts: Any) -> dict[str, Any]:
+    deployer, gov, keeper, alice = accounts[0], accounts[1], accounts[2], accounts[4]
+    # A spend cap above the 1,000-rebalancer fleet's bookings: this measures gas, not the cap.
+    addr = deploy_automation(
+        project,
+        deployer,
+        gov,
+        base_fee=BASE_FEE,
+        slot_seconds=SLOT,
+        funder_deposit=10**20,
+        funder_spend_cap_wei=10**22,
+    )
+    c = {
+        "deployer": deployer,
+        "gov": gov,
+        "keeper": keeper,
+        "alice": alice,
+        "scheduler": project.RebalanceScheduler.at(addr["scheduler"]),
+        "funder": project.TxFunder.at(addr["tx_funder"]),
+        "registry": project.PaidRebalancerRegistry.at(addr["paid_registry"]),
+        "supervisor": project.Supervisor.at(addr["supervisor"]),
+    }
+    c["scheduler"].setSlotCapacity(1, 10**12, sender=gov)
+    c["scheduler"].setSlotCapacity(2, 10**12, sender=gov)
+    return c
+
+
+def measure_scheduler(project: Any, chain: Any, accounts: Any) -> dict[str, int]:
+    """Execution overhead: execute() minus the handler's own gas for the same work."""
+    s = _system(project, accounts)
+    scheduler, alice, keeper = s["scheduler"], s["alice"], s["keeper"]
+    handler = s["deployer"].deploy(project.TestHandler, scheduler)
+    handler.setWorkLoops(WORK_LOOPS, sender=alice)
+    effort = 200_000
+    fee = BASE_FEE * effort * 5
+    ts = now(chain) + 2 * SLOT
+    ids = []
+    first_book = None
+    for _ in range(8):
+        tx = handler.book(b"", ts, 1, effort, value=fee, sender=alice)
+        first_book = first_book or tx
+        ids.append(tx.return_value)
+    # Same slot, same priority, zero-to-nonzero writes already done: a steady-state booking.
+    book_tx = handler.book(b"", ts, 1, effort, value=fee, sender=alice)
+    ids.append(book_tx.return_value)
+    advance(chain, 3 * SLOT)
+    scheduler.execute(ids[0], sender=keeper)  # warm-up: handler's storage becomes non-zero
+    run_tx = scheduler.execute(ids[1], sender=keeper)
+    direct_tx = handler.work(sender=keeper)  # the same work, called directly
+    handler_gas = execution_gas(direct_tx)
+    batch_tx = scheduler.executeBatch(ids[2:7], sender=keeper)
+    cancel_tx = handler.cancel(ids[7], sender=alice)
+    return {
+        "scheduler_schedule_first": first_book.gas_used,
+        "scheduler_schedule": book_tx.gas_used,
+        "scheduler_execute": run_tx.gas_used,
+        "scheduler_execute_batch_5": batch_tx.gas_used,
+        "scheduler_cancel": cancel_tx.gas_used,
+        "handler_own_execution_gas": handler_gas,
+        "execute_overhead_execution": execution_gas(run_tx) - handler_gas,
+        "execute_overhead_with_intrinsic": run_tx.gas_used - handler_gas,
+    }
+
+
+def measure_rebalancer(project: Any, chain: Any, accounts: Any) -> dict[str, int]:
+    """Paid rebalancer creation, its run (rebalance + rebook), and a no-op fixReschedule."""
+    s = _system(project, accounts)
+    scheduler, registry, alice, keeper = s["scheduler"], s["registry"], s["alice"], s["keeper"]
+    position = s["deployer"].deploy(project.TestPosition, alice)
+    create_tx = registry.createPaidRebalancerFor(position, alice, sender=s["gov"])
+    r = project.Rebalancer.at(registry.rebalancerOf(create_tx.return_value))
+    position.setRebalancer(r, True, sender=alice)
+    noop_tx = r.fixReschedule(sender=keeper)
+    run_id, ts = r.bookedRun()
+    advance(chain, ts - now(chain))
+    run_tx = scheduler.execute(run_id, sender=keeper)
+    funder = s["funder"]
+    funder.approveSpender(alice, 10**18, sender=s["gov"])
+    withdraw_tx = funder.withdrawFee(10**9, sender=alice)
+    return {
+        "registry_create_paid_rebalancer": create_tx.gas_used,
+        "rebalancer_run_rebalance_and_rebook": run_tx.gas_used,
+        "rebalancer_fix_reschedule_noop": noop_tx.gas_used,
+        "rebalancer_fix_reschedule_noop_execution": execution_gas(noop_tx),
+        "funder_withdraw_fee": withdraw_tx.gas_used,
+    }
+
+
+def measure_supervisor(
+    project: Any, chain: Any, accounts: Any, sizes: tuple[int, int]
+) -> dict[str, int]:
+    """Ticks over `sizes` healthy (booked) real Rebalancers; marginal gas per item."""
+    s = _system(project, accounts)
+    deployer, gov, keeper = s["deployer"], s["gov"], s["keeper"]
+    scheduler, funder = s["scheduler"], s["funder"]
+    fleet = deployer.deploy(project.TestFleetRegistry)
+    funder.setManager(fleet, True, sender=gov)
+    sup = deployer.deploy(
+        project.Supervisor,
+        gov,
+        scheduler,
+        fleet,
+        config(funder, execution_effort=9_000_000),
+        300_000,
+        5_000,
+    )
+    position = deployer.deploy(project.TestPosition, s["alice"])
+    small, large = sizes
+    made = 0
+    out: dict[str, int] = {}
+    for size in (small, large):
+        while made < size:
+            n = min(size - made, 15)
+            fleet.createRebalancers(n, scheduler, position, config(funder), gov, sender=deployer)
+            made += n
+        new_ids = list(range(sup.itemCount() + 1, size + 1))
+        for k in range(0, len(new_ids), 200):
+            sup.addPaidRebalancers(new_ids[k : k + 200], sender=gov)
+        tx = sup.tick(size, sender=keeper, gas_limit=29_000_000)
+        assert [o for _, o in outcomes(tx)] == [0] * size  # every item AlreadyBooked
+        out[f"supervisor_tick_{size}"] = tx.gas_used
+    out["supervisor_marginal_per_item"] = (
+        out[f"supervisor_tick_{large}"] - out[f"supervisor_tick_{small}"]
+    ) // (large - small)
+    return out
+
+
+__all__ = [
+    "CHAINLINK_V23_CONDITIONAL_OVERHEAD",
+    "calldata_gas",
+    "measure_rebalancer",
+    "measure_scheduler",
+    "measure_supervisor",
+]

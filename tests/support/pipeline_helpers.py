@@ -1,0 +1,112 @@
+"""Helpers of the transaction-pipeline tests: settings, pipelines, intents, worker runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_utils import keccak
+
+from keepers.core.settings import KeeperSettings
+from keepers.store.db import Store
+from keepers.tx.node import Node
+from keepers.tx.pipeline import IntentSpec, Pipeline
+from keepers.tx.signers import RawKeySigner
+from tests.support.pipeline_anvil import ARTIFACTS, KEYS, ROOT
+
+SENDER_KEY = KEYS[2]
+SENDER = Account.from_key(SENDER_KEY).address
+
+
+def policy_for(counter_address: str, **role: Any) -> dict[str, Any]:
+    selector = "0x" + keccak(text="hit(uint256)")[:4].hex()
+    keeper = {
+        "allowed": [{"contract": counter_address, "selector": selector}],
+        "max_value_wei": 10**18,
+    }
+    keeper.update(role)
+    return {"roles": {"keeper": keeper}}
+
+
+def make_settings(db_url: str, rpc_url: str, counter_address: str, **kw: Any) -> KeeperSettings:
+    base: dict[str, Any] = {
+        "db_url": db_url,
+        "rpc_url": rpc_url,
+        "signer_key": SENDER_KEY,
+        "policy": policy_for(counter_address, **kw.pop("role", {})),
+        "artifacts_path": ARTIFACTS,
+        "log_json": True,
+        "log_level": "WARNING",
+        "retry_backoff_s": 0.05,
+    }
+    base.update(kw)
+    return KeeperSettings(**base)
+
+
+def make_pipeline(settings: KeeperSettings, signer: Any = None, exclusive: bool = True) -> Pipeline:
+    store = Store(settings.db_url, exclusive=exclusive)
+    node = Node(settings.rpc_url)
+    pipe = Pipeline(
+        store, node, [signer or RawKeySigner(SENDER_KEY)], settings, crash=lambda *a: None
+    )
+    pipe.reconcile_nonces()
+    return pipe
+
+
+def hit_spec(
+    counter: Any,
+    ident: int,
+    *,
+    key: str | None = None,
+    value: int = 0,
+    chain_id: int = 31337,
+    role: str = "keeper",
+    sender: str = SENDER,
+) -> IntentSpec:
+    data = counter.encode_abi("hit", args=[ident])
+    return IntentSpec(
+        idempotency_key=key or f"hit:{counter.address}:{ident}",
+        role=role,
+        chain_id=chain_id,
+        sender=sender,
+        target=counter.address,
+        calldata=data,
+        value=value,
+    )
+
+
+def worker_env(
+    settings_db: str, rpc_url: str, counter_address: str, tmp: Path, **extra: str
+) -> dict[str, str]:
+    policy = tmp / "policy.json"
+    policy.write_text(json.dumps(policy_for(counter_address)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPER_")}
+    env.update(
+        KEEPER_DB_URL=settings_db,
+        KEEPER_RPC_URL=rpc_url,
+        KEEPER_SIGNER_KEY=SENDER_KEY,
+        KEEPER_POLICY_FILE=str(policy),
+        KEEPER_ARTIFACTS_PATH=str(ARTIFACTS),
+        KEEPER_LOG_LEVEL="WARNING",
+        KEEPER_RETRY_BACKOFF_S="0.05",
+    )
+    env.update(extra)
+    return env
+
+
+def run_worker(
+    env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "keepers.tx.worker", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
