@@ -1,23 +1,15 @@
 """Helpers for the two-anvil cross-chain tests (imported by test modules; fixtures live in
 conftest.py next to this file)."""
 
-import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 
-import pytest
 from web3 import Web3
+
+from ballast_dev.local.crosschain_scene_local import start_anvil
 
 ETH_CHAIN_ID, BSC_CHAIN_ID = 1, 56
 ETH_EID, BSC_EID = 30101, 30102  # LayerZero V2 endpoint ids of Ethereum and BSC
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -33,38 +25,11 @@ class LocalChain:
 
 
 def _start_anvil(name: str, chain_id: int) -> LocalChain:
-    anvil = shutil.which("anvil")
-    if anvil is None:
-        pytest.fail("anvil not on PATH (export PATH=$PWD/node_modules/.bin:$PATH)")
-    for _attempt in range(3):
-        port = _free_port()
-        proc = subprocess.Popen(
-            [
-                anvil,
-                "--chain-id",
-                str(chain_id),
-                "--port",
-                str(port),
-                "--host",
-                "127.0.0.1",
-                "--silent",
-                "--gas-limit",
-                "60000000",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 30}))
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if w3.eth.chain_id == chain_id:
-                    return LocalChain(name, chain_id, w3, proc)
-            except Exception:  # noqa: BLE001 - not listening yet
-                time.sleep(0.1)
-        proc.kill()
-        proc.wait()
-    pytest.fail(f"anvil for {name} did not start")
+    """One anvil with ``chain_id``, started by the scene's starter (one anvil starter)."""
+    proc, url = start_anvil(chain_id)
+    return LocalChain(
+        name, chain_id, Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30})), proc
+    )
 
 
 def deploy_ct(w3: Web3, contract_type, sender: str, *args):
