@@ -175,7 +175,7 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
 
     from keepers.core.logging import configure_logging
     from keepers.core.settings import KeeperSettings
-    from keepers.health import Health, Monitor, serve, tick_bounds
+    from keepers.runtime.health import Health, Monitor, serve, tick_bounds
     from keepers.runtime.runner import (
         RunConfigError,
         UnknownBotError,

@@ -14,7 +14,7 @@ Two kinds of metric:
   terminal, a replica, a restarted keeper) are counted once, and a fresh keeper with no
   executed action exports no success rate, so the success-rate alert cannot fire on it.
 
-``keepers.health.serve`` serves them on /metrics next to /healthz and /readyz.
+``keepers.runtime.health.serve`` serves them on /metrics next to /healthz and /readyz.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ FUNDER_NEXT_FEE = Gauge(
 
 UINT256_MAX = 2**256 - 1
 
-# the process's own view of its health, read by keepers.health (readiness)
+# the process's own view of its health, read by keepers.runtime.health (readiness)
 _state: dict[str, Any] = {"rpc_up": False, "rpc_last_ok": None, "ticks": {}}
 
 
@@ -261,7 +261,7 @@ class StoreCollector(Collector):
         return iter(())  # collected lazily: nothing is read from the store at registration
 
 
-# --- readings for keepers.health (the process's own view, not scraped) ------------------------
+# --- readings for keepers.runtime.health (the process's own view, not scraped) ------------------------
 
 
 def rpc_up() -> bool:

@@ -205,7 +205,7 @@ def test_network__retried_3_times_then_alert(make_bot, fresh, alerts):
 
 
 def test_metrics__endpoint_serves_seed_metrics(make_bot, fresh, accounts):
-    from keepers.health import serve
+    from keepers.runtime.health import serve
 
     fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
     bot = make_bot(NO_APPROVAL)

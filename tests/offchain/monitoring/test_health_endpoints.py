@@ -1,4 +1,4 @@
-"""keepers.health and the store-backed metrics without a chain: readiness from ticks and RPC
+"""keepers.runtime.health and the store-backed metrics without a chain: readiness from ticks and RPC
 checks on a clock we move, the HTTP endpoints on loopback, plans counted from the store (a
 plan executed through another store handle, as by another process, is counted once), a fresh
 keeper with no success rate, and the systemd unit example."""
@@ -19,8 +19,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
 from keepers.core.settings import KeeperSettings
-from keepers.health import Health, Monitor, serve, tick_bounds
 from keepers.runtime import metrics
+from keepers.runtime.health import Health, Monitor, serve, tick_bounds
 from keepers.runtime.runner import JOIN_TIMEOUT_S
 from keepers.store import models as m
 from keepers.store.db import Store

@@ -34,7 +34,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from keepers.core.logging import get_logger
 from keepers.runtime import metrics
 
-log = get_logger("keepers.health")
+log = get_logger("keepers.runtime.health")
 
 FUND_TICK_MAX_AGE_S = 660.0  # the fund bot's jobs run every 5 minutes: two slots and a minute
 LOOP_TICK_MIN_AGE_S = 60.0  # a loop bot is late after max(this, 10 intervals)
