@@ -85,9 +85,10 @@ EXACT_PARTY_LIMIT = 24
 """Above this many parties (deficits + sources) of one asset the planner is heuristic."""
 
 _SWEEP_ORDERS = 144
-"""Try every leg order of a mixed-decimal block while (#sources)! * (#deficits)! is within."""
+"""Try every leg order of a block (mixed decimals, or priced routes) while
+(#sources)! * (#deficits)! is within this."""
 
-EXACT_WORK = 1_500
+EXACT_WORK = 3_000
 """Block tests the exact search may spend on one asset before it gives up proving the optimum
 and falls back to the heuristic (so a pathological instance cannot stall a keeper tick)."""
 
@@ -426,7 +427,7 @@ def _large_instance(
 ) -> list[Transfer]:
     """Above the exact limit (or out of work): the better of greedy and best-fit (both in the
     asset's coarsest quantum; fewest legs, then cost) among those whose every leg has a
-    route, else the search's first plan over the allowed routes."""
+    route, else the cheapest flow over the allowed routes, cut to a forest."""
     q = max(_quantum_of(decimals, c) for c in [*deficits, *surpluses])
     d_q = {c: _round_up(x, q) for c, x in deficits.items()}
     s_q = {c: _round_down(x, q) for c, x in surpluses.items()}
@@ -444,14 +445,14 @@ def _large_instance(
         scored.append((len(plan), cost, plan))
     if scored:
         return min(scored, key=lambda x: x[:2])[2]
-    # Neither heuristic plan is routable (or whole micro-units fall short): the search's
-    # first plan over the allowed routes, if there is one.
+    # Neither heuristic plan is routable (or whole micro-units fall short): one block of
+    # every party, served by its cheapest flow over the allowed routes (a forest).
     search = _Search(asset, deficits, surpluses, route_cost, decimals)
-    first = search.first()
-    if first is None:
+    whole = search.whole()
+    if whole is None:
         search.fail()
-    assert first is not None
-    return first
+    assert whole is not None
+    return whole
 
 
 def _require_routes(asset: str, plan: Sequence[Transfer], route_cost: RouteCost | None) -> None:
@@ -567,15 +568,12 @@ class _Search:
     def _excess(self, groups: tuple[Group, ...]) -> int:
         return sum(gy.bit_count() - 1 for _, gy in groups)
 
-    def first(self) -> list[Transfer] | None:
-        """Any plan over the allowed routes (the first the search meets), or None."""
-        full = (1 << self.k) - 1
-        if self._lb(0, full, ()) >= self.k or self._unmet():
+    def whole(self) -> list[Transfer] | None:
+        """All parties as one block, served by its cheapest flow (a forest), or None."""
+        groups = (((1 << self.m) - 1, (1 << self.k) - 1),)
+        if self._plan(*groups[0]) is None:
             return None
-        if not self._dfs(0, full, (), 0, self.k - 1):
-            return None
-        assert self.best is not None
-        return self._transfers(self.best)
+        return self._transfers(groups)
 
     def _unmet(self) -> list[str]:
         """Deficits that a flow over the allowed routes (to the wei) leaves short."""
@@ -800,20 +798,29 @@ class _Search:
         return self._flow_plan(x, y) is not None
 
     def _plan(self, x: int, y: int) -> tuple[int, list[tuple[int, int, int]]] | None:
-        """How a block is served: its cheapest flow in the block's coarsest quantum (a
-        forest), else, in a block that mixes decimals, the cheapest tree built leg by leg
-        with each leg rounded by its own two ends (`_leg_sweeps`); None if neither works."""
+        """How a block is served: its flow in the block's coarsest quantum, cut to a forest
+        (cheapest per unit moved), else, in a block that mixes decimals, a tree built leg by
+        leg with each leg rounded by its own two ends (`_leg_sweeps`); None if neither works.
+        With route costs (per leg), the cheapest of those, the plain flow and the sweeps."""
         if (x, y) in self._plans:
             return self._plans[(x, y)]
-        result = self._flow_plan(x, y)
-        if result is None and self._mixed(x, y):
-            result = self._leg_sweeps(x, y)
+        options = [self._flow_plan(x, y)]
+        if self.priced:
+            options += [self._flow_plan(x, y, priced=False), self._leg_sweeps(x, y)]
+        elif options[0] is None and self._mixed(x, y):
+            options.append(self._leg_sweeps(x, y))
+        found = [o for o in options if o is not None]
+        result = min(found, key=lambda o: o[0]) if found else None
         self._plans[(x, y)] = result
         return result
 
-    def _flow_plan(self, x: int, y: int) -> tuple[int, list[tuple[int, int, int]]] | None:
+    def _flow_plan(
+        self, x: int, y: int, priced: bool = True
+    ) -> tuple[int, list[tuple[int, int, int]]] | None:
         q, d, s = self._amounts(x, y)
-        arcs = {(j, i): self.cost[(j, i)] for i in d for j in s if (j, i) in self.cost}
+        arcs = {
+            (j, i): self.cost[(j, i)] if priced else 0 for i in d for j in s if (j, i) in self.cost
+        }
         flow, got = _min_cost_flow(
             {j: v // q for j, v in s.items()}, {i: v // q for i, v in d.items()}, arcs
         )
@@ -821,11 +828,11 @@ class _Search:
             return None
         _to_forest(flow, arcs)
         legs = [(j, i, f * q) for (j, i), f in sorted(flow.items()) if f > 0]
-        return (sum(arcs[(j, i)] for j, i, _ in legs), legs)
+        return (sum(self.cost[(j, i)] for j, i, _ in legs), legs)
 
     def _leg_sweeps(self, x: int, y: int) -> tuple[int, list[tuple[int, int, int]]] | None:
-        """Fill-in-order sweeps of a mixed block where each leg is rounded by its own ends:
-        an 18-decimal residue moves only on 18-to-18 legs. Every order for small blocks
+        """Fill-in-order sweeps of a block where each leg is rounded by its own ends (an
+        18-decimal residue moves only on 18-to-18 legs). Every order for small blocks
         (`_SWEEP_ORDERS`), 18-decimal parties first otherwise; the cheapest that works."""
         xs, ys = _bits(x), _bits(y)
         if len(xs) > 7 or len(ys) > 7:
