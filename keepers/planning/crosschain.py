@@ -681,12 +681,8 @@ class _Search:
                 for d in _bits(x):
                     reach |= self.nbr[d]
                 need = sum(self.D[d] for d in _bits(x)) - sum(self.S[j] for j in _bits(gy))
-                for add in self._minimal(
-                    unused & reach,
-                    need,
-                    allowance,
-                    lambda a, x=x, gy=gy: self._feasible(x, gy | a),
-                ):
+                ok = functools.partial(self._feasible_with, x, gy)
+                for add in self._minimal(unused & reach, need, allowance, ok):
                     y = gy | add
                     out.append(
                         (
@@ -777,6 +773,9 @@ class _Search:
 
     def _slack(self, x: int, y: int) -> int:
         return self._info(x, y)[1][0]
+
+    def _feasible_with(self, x: int, y: int, more: int) -> bool:
+        return self._feasible(x, y | more)
 
     def _feasible(self, x: int, y: int) -> bool:
         if self.budget is not None:

@@ -680,7 +680,7 @@ def test_exact_match__route_gaps__equals_brute_force_or_no_route_when_none(inst,
 
 
 @st.composite
-def mid_instances(draw, n_min=13, n_max=15):
+def mid_instances(draw, n_min=13, n_max=14):
     n = draw(st.integers(n_min, n_max))
     nd = draw(st.integers(3, n - 3))
     deficits = {f"d{i}": draw(st.integers(1, 25)) for i in range(nd)}
@@ -691,9 +691,9 @@ def mid_instances(draw, n_min=13, n_max=15):
     return deficits, surpluses
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(mid_instances())
-def test_exact_match__13_to_15_parties__equals_subset_dp_optimum(inst):
+def test_exact_match__13_to_14_parties__equals_subset_dp_optimum(inst):
     deficits, surpluses = inst
     plan = exact_match("USDC", deficits, surpluses, work=None)
     check_plan(deficits, surpluses, plan)
