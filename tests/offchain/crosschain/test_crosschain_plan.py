@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keepers.crosschain.planning import (
-    EXACT_PARTY_LIMIT,
     Holding,
     InFlightMove,
     InsufficientSurplusError,
@@ -223,9 +222,12 @@ def test_plan_rebalance__greedy_mode_missing_route__no_route_error():
 
 
 def test_exact_match__above_party_limit__greedy_when_best_fit_no_better():
-    deficits = {f"d{i}": 5 + i for i in range(EXACT_PARTY_LIMIT)}
+    deficits = {f"d{i}": 5 + i for i in range(12)}
     surpluses = {"s0": 10_000}
-    assert exact_match("USDC", deficits, surpluses) == greedy_match("USDC", deficits, surpluses)
+    plan = exact_match("USDC", deficits, surpluses, limit=12)
+    assert plan == greedy_match("USDC", deficits, surpluses)
+    # the exact path agrees (one source: one leg per deficit, nothing to choose)
+    assert exact_match("USDC", deficits, surpluses) == plan
 
 
 def test_exact_match__above_party_limit__best_fit_when_fewer_legs():
@@ -233,9 +235,8 @@ def test_exact_match__above_party_limit__best_fit_when_fewer_legs():
     # pairs each deficit with the source of its own size.
     deficits = {f"d{i}": 10 * (i + 1) for i in range(7)}
     surpluses = {f"s{i}": 10 * (i + 1) + 5 for i in range(7)}
-    assert len(deficits) + len(surpluses) > EXACT_PARTY_LIMIT
     greedy = greedy_match("USDC", deficits, surpluses)
-    plan = exact_match("USDC", deficits, surpluses)
+    plan = exact_match("USDC", deficits, surpluses, limit=12)  # heuristic path
     check_plan(deficits, surpluses, plan)
     assert len(plan) == 7 < len(greedy)
 
@@ -319,23 +320,29 @@ def test_plan__mixed_decimals_dust__deficit_rounded_up_surplus_down():
 def test_plan__surplus_dust_on_18_dec_chain__rounded_down_never_below_base():
     holdings = [
         Holding("eth", "USDT", 0, usd(2), 6),
-        # surplus 2 USD - 1e-18: rounded down to 1.999999 -> insufficient (safe side)
+        # surplus 2 USD - 1e-18 on an 18-decimal chain: short of the 6-decimal deficit
         Holding("bsc", "USDT", usd(12) - 1, usd(10), 18),
     ]
     with pytest.raises(InsufficientSurplusError) as err:
         plan_rebalance(holdings, P)
-    assert err.value.surplus == usd("1.999999")
+    # the surplus is reported to the wei of its own chain (issue 15a), still refused
+    assert err.value.surplus == usd(2) - 1
+    # half a micro-unit more than needed: the leg is a whole micro-unit amount, the rest stays
+    holdings[1] = Holding("bsc", "USDT", usd("12.0000005"), usd(10), 18)
+    (t,) = plan_rebalance(holdings, P).transfers
+    assert t.amount == usd(2) and t.units(6) == 2_000_000
 
 
 # --------------------------------------------------------------------------- properties
 
 
-def brute_force_min_transfers(deficits: dict, surpluses: dict) -> int:
+def brute_force_min_transfers(deficits: dict, surpluses: dict, allowed=None) -> int | None:
     """Fewest source->deficit edges admitting a flow that fills every deficit exactly with
-    no source over its surplus. Feasibility by Hall's condition (edges uncapacitated):
+    no source over its surplus, over the `allowed` (source, deficit) pairs (all if None);
+    None if no edge set works. Feasibility by Hall's condition (edges uncapacitated):
     every set X of deficits needs sum D(X) <= sum S(neighbours of X)."""
     ds, ss = list(deficits), list(surpluses)
-    pairs = [(s, d) for d in ds for s in ss]
+    pairs = [(s, d) for d in ds for s in ss if allowed is None or (s, d) in allowed]
     subsets_of_d = [c for r in range(1, len(ds) + 1) for c in itertools.combinations(ds, r)]
     for k in range(len(pairs) + 1):
         for edges in itertools.combinations(pairs, k):
@@ -348,7 +355,37 @@ def brute_force_min_transfers(deficits: dict, surpluses: dict) -> int:
                 for xs in subsets_of_d
             ):
                 return k
-    raise AssertionError("infeasible")
+    return None
+
+
+def subset_dp_min_transfers(deficits: dict, surpluses: dict) -> int:
+    """Independent optimum for larger instances (all routes open): parties minus the most
+    blocks of non-negative net (sources minus deficits) that partition them, by dynamic
+    programming over subsets (the block holding the lowest remaining party, O(3^n))."""
+    vals = [-x for x in deficits.values()] + list(surpluses.values())
+    n = len(vals)
+    net = [0] * (1 << n)
+    for mask in range(1, 1 << n):
+        low = (mask & -mask).bit_length() - 1
+        net[mask] = net[mask & (mask - 1)] + vals[low]
+    best = [0] * (1 << n)
+    for mask in range(1, 1 << n):
+        if net[mask] < 0:
+            best[mask] = -(10**9)
+            continue
+        low = mask & -mask
+        rest = mask ^ low
+        top = -(10**9)
+        sub = rest
+        while True:
+            block = sub | low
+            if net[block] >= 0 and best[mask ^ block] >= 0:
+                top = max(top, best[mask ^ block] + 1)
+            if sub == 0:
+                break
+            sub = (sub - 1) & rest
+        best[mask] = top
+    return n - best[(1 << n) - 1]
 
 
 def check_plan(deficits, surpluses, plan):
@@ -530,3 +567,189 @@ def test_plan_rebalance__plan_fed_back_as_in_flight__nothing_planned_twice(data,
     again = plan_rebalance(holdings, p, moves)
     assert again.transfers == ()
     assert again.triggered == ()
+
+
+# --------------------------------------------------------------------------- issue 15 edge cases
+
+
+def test_plan__exact_18_to_18_with_unrelated_6_dec_chain__one_wei_transfer_exact():
+    # (a) The 6-decimal chain takes no part, yet its micro-unit used to round the 18-decimal
+    # deficit up past the exactly sufficient 18-decimal surplus ("insufficient surplus").
+    holdings = [
+        Holding("bsc", "USDT", 0, usd(1) + 1, 18),  # deficit 1 USD + 1 wei
+        Holding("plasma", "USDT", usd(3) + 1, usd(2), 18),  # surplus exactly 1 USD + 1 wei
+        Holding("eth", "USDT", to_scaled(5 * 10**6, 6), to_scaled(5 * 10**6, 6), 6),  # at base
+    ]
+    plan = plan_rebalance(holdings, P)
+    assert [(t.source, t.dest, t.amount) for t in plan.transfers] == [("plasma", "bsc", usd(1) + 1)]
+    after = apply(holdings, plan.transfers)
+    assert after[("bsc", "USDT")] == usd(1) + 1 and after[("plasma", "USDT")] == usd(2)
+    assert plan.transfers[0].units(18) == usd(1) + 1
+
+
+def test_plan__one_wei_short_18_to_18__still_insufficient_no_plan():
+    holdings = [
+        Holding("bsc", "USDT", 0, usd(1) + 1, 18),
+        Holding("plasma", "USDT", usd(3), usd(2), 18),  # one wei short
+        Holding("eth", "USDT", to_scaled(5 * 10**6, 6), to_scaled(5 * 10**6, 6), 6),
+    ]
+    with pytest.raises(InsufficientSurplusError) as err:
+        plan_rebalance(holdings, P)
+    assert (err.value.deficit, err.value.surplus) == (usd(1) + 1, usd(1))
+
+
+@pytest.mark.parametrize(("src_dec", "dst_dec"), [(18, 6), (6, 18), (18, 18), (6, 6)])
+def test_plan__leg_rounded_by_its_two_ends__representable_and_source_not_below_base(
+    src_dec, dst_dec
+):
+    dst_base = usd(1) + 10**12 if dst_dec == 6 else usd(1) + 7  # a whole unit of each token
+    src_balance = usd(5) + 3 * 10**12 if src_dec == 6 else usd(5) + 3
+    holdings = [
+        Holding("dst", "USDC", 0, dst_base, dst_dec),
+        Holding("src", "USDC", src_balance, usd(2), src_dec),
+    ]
+    (t,) = plan_rebalance(holdings, P).transfers
+    t.units(src_dec), t.units(dst_dec)  # exact at both ends, or NotRepresentableError
+    q = 10 ** (18 - min(src_dec, dst_dec))
+    assert dst_base <= t.amount < dst_base + q  # covers the deficit, under one unit over
+    assert src_balance - t.amount >= usd(2)
+    if src_dec == dst_dec == 18:
+        assert t.amount == dst_base  # exact to the wei
+
+
+def test_exact_match__spider_tree_route_table__plan_found_not_no_route():
+    # (b) The only plan is a spider: s0 feeds all three deficits, each si only its own di.
+    # No fill-in-order sweep builds that tree; the old planner said "no route".
+    deficits = {"d1": 10, "d2": 10, "d3": 10}
+    surpluses = {"s0": 15, "s1": 5, "s2": 5, "s3": 5}
+    table = {("USDC", "s0", d): 1 for d in deficits}
+    table |= {("USDC", f"s{i}", f"d{i}"): 1 for i in (1, 2, 3)}
+    plan = exact_match("USDC", deficits, surpluses, table_route_cost(table))
+    check_plan(deficits, surpluses, plan)
+    assert all(("USDC", t.source, t.dest) in table for t in plan)
+    allowed = {(s, d) for _, s, d in table}
+    assert len(plan) == brute_force_min_transfers(deficits, surpluses, allowed) == 6
+
+
+def test_exact_match__no_route_to_enough_surplus__error_names_the_unmet_deficit():
+    deficits = {"a": 10, "b": 10}
+    surpluses = {"s": 15, "t": 20}
+    # a reaches only s (15 >= 10); b reaches only s too: 20 needed from 15
+    table = table_route_cost({("USDC", "s", "a"): 1, ("USDC", "s", "b"): 1})
+    with pytest.raises(NoRouteError) as err:
+        exact_match("USDC", deficits, surpluses, table)
+    assert set(err.value.unmet) & {"a", "b"} and "USDC" in str(err.value)
+    # b reaches nothing at all: named
+    table = table_route_cost({("USDC", "s", "a"): 1, ("USDC", "t", "a"): 1})
+    with pytest.raises(NoRouteError) as err:
+        exact_match("USDC", deficits, surpluses, table)
+    assert err.value.unmet == ("b",) and "b" in str(err.value)
+
+
+def test_exact_match__13_parties__optimum_the_old_limit_missed():
+    # (c) 13 parties: the old planner fell back to greedy/best-fit here and planned 11 legs.
+    deficits = {"d0": 19, "d1": 8, "d2": 11, "d3": 1, "d4": 9, "d5": 20, "d6": 6, "d7": 11}
+    surpluses = {"s0": 18, "s1": 19, "s2": 19, "s3": 4, "s4": 25}
+    plan = exact_match("USDC", deficits, surpluses)
+    check_plan(deficits, surpluses, plan)
+    assert len(plan) == subset_dp_min_transfers(deficits, surpluses) == 9
+    assert len(greedy_match("USDC", deficits, surpluses)) > 9
+    assert len(best_fit_match("USDC", deficits, surpluses)) > 9
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    small_instances(max_d=3, max_s=4),
+    st.sets(
+        st.tuples(st.sampled_from([f"s{i}" for i in range(4)]), st.sampled_from(["d0", "d1", "d2"]))
+    ),
+)
+def test_exact_match__route_gaps__equals_brute_force_or_no_route_when_none(inst, missing):
+    deficits, surpluses = inst
+    allowed = {(s, d) for d in deficits for s in surpluses if (s, d) not in missing}
+    table = {("USDC", s, d): 1 for s, d in allowed}
+    optimum = brute_force_min_transfers(deficits, surpluses, allowed)
+    if optimum is None:
+        with pytest.raises(NoRouteError):
+            exact_match("USDC", deficits, surpluses, table_route_cost(table))
+        return
+    plan = exact_match("USDC", deficits, surpluses, table_route_cost(table))
+    check_plan(deficits, surpluses, plan)
+    assert all((t.source, t.dest) in allowed for t in plan)
+    assert len(plan) == optimum
+
+
+@st.composite
+def mid_instances(draw, n_min=13, n_max=14):
+    n = draw(st.integers(n_min, n_max))
+    nd = draw(st.integers(3, n - 3))
+    deficits = {f"d{i}": draw(st.integers(1, 25)) for i in range(nd)}
+    surpluses = {f"s{i}": draw(st.integers(1, 25)) for i in range(n - nd)}
+    short = sum(deficits.values()) - sum(surpluses.values())
+    if short > 0:
+        surpluses[f"s{n - nd - 1}"] += short + draw(st.integers(0, 3))
+    return deficits, surpluses
+
+
+@settings(max_examples=8, deadline=None)
+@given(mid_instances())
+def test_exact_match__13_to_14_parties__equals_subset_dp_optimum(inst):
+    deficits, surpluses = inst
+    plan = exact_match("USDC", deficits, surpluses, work=None)
+    check_plan(deficits, surpluses, plan)
+    assert len(plan) == subset_dp_min_transfers(deficits, surpluses)
+
+
+@st.composite
+def mixed_decimal_instances(draw):
+    """Small instances over 6- and 18-decimal chains, amounts either whole micro-units or
+    with wei residues."""
+    nd = draw(st.integers(1, 3))
+    ns = draw(st.integers(1, 4))
+    names = [f"d{i}" for i in range(nd)] + [f"s{i}" for i in range(ns)]
+    decimals = {c: draw(st.sampled_from([6, 18])) for c in names}
+    aligned = draw(st.booleans())
+
+    def amount(c):
+        whole = draw(st.integers(1, 12)) * 10**18
+        if decimals[c] == 18 and not aligned:
+            whole += draw(st.integers(0, 10**13))
+        return whole
+
+    deficits = {c: amount(c) for c in names[:nd]}
+    surpluses = {c: amount(c) for c in names[nd:]}
+    short = sum(deficits.values()) - sum(surpluses.values())
+    if short > 0:  # top up (a whole number of micro-units) so that the instance is feasible
+        surpluses[names[-1]] += -(-short // 10**12) * 10**12
+    return deficits, surpluses, decimals, aligned
+
+
+@settings(max_examples=200, deadline=None)
+@given(mixed_decimal_instances())
+def test_exact_match__6_18_mixes__legs_representable_optimal_when_aligned(inst):
+    deficits, surpluses, decimals, aligned = inst
+    try:
+        plan = exact_match("USDT", deficits, surpluses, decimals=decimals)
+    except InsufficientSurplusError:
+        # Legs from 6-decimal sources into 18-decimal deficits round up per leg, so enough
+        # wei can still be short; refused only if short in whole micro-units as well.
+        assert not aligned
+        micro = 10**12
+        assert sum(s // micro for s in surpluses.values()) < sum(
+            -(-d // micro) for d in deficits.values()
+        )
+        return
+    got, sent = defaultdict(int), defaultdict(int)
+    for t in plan:
+        assert t.amount > 0
+        t.units(decimals[t.source]), t.units(decimals[t.dest])  # both ends exact
+        got[t.dest] += t.amount
+        sent[t.source] += t.amount
+    for d, need in deficits.items():  # filled, at most one unit of the coarsest token over
+        assert need <= got[d] < need + 10**12
+    for s, amount in sent.items():
+        assert amount <= surpluses[s]  # no source below its base
+    if aligned or all(
+        v == 18 for v in decimals.values()
+    ):  # whole micro-units everywhere: rounding cannot matter, the optimum is exact
+        assert len(plan) == brute_force_min_transfers(deficits, surpluses)
