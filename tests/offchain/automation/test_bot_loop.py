@@ -58,5 +58,5 @@ def test_build_bot__unknown_or_bad_env__named_error(monkeypatch):
         build_bot("executor")
     monkeypatch.setenv("KEEPER_SUPERVISOR_SCHEDULER", "0x" + "11" * 20)
     monkeypatch.setenv("KEEPER_SUPERVISOR_RUNWAY_ALERT_INTERVALS", "0")
-    with pytest.raises(ConfigError, match=r"runway_alert_intervals='0'"):
+    with pytest.raises(ConfigError, match=r"KEEPER_SUPERVISOR_RUNWAY_ALERT_INTERVALS='0'"):
         build_bot("supervisor")
