@@ -28,6 +28,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -108,6 +109,12 @@ class CrosschainSettings(BaseSettings):
     config: Path | None = None  # BALLAST_CROSSCHAIN_CONFIG: .yaml/.yml/.json file
     config_json: str | None = None  # BALLAST_CROSSCHAIN_CONFIG_JSON: the document inline
     routes: str | None = None  # BALLAST_CROSSCHAIN_ROUTES: route-contract files, os.pathsep
+    # the CEX route's credentials and the local CCTP attester's key: secrets, never shown
+    cex_api_key: SecretStr | None = Field(default=None, validation_alias="BALLAST_CEX_API_KEY")
+    cex_secret: SecretStr | None = Field(default=None, validation_alias="BALLAST_CEX_SECRET")
+    cctp_local_attester_key: SecretStr | None = Field(
+        default=None, validation_alias="BALLAST_CCTP_LOCAL_ATTESTER_KEY"
+    )
 
 
 class _Strict(BaseModel):
