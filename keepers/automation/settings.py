@@ -1,6 +1,7 @@
 """Config of the automation bots (pydantic-settings; env prefixes ``KEEPER_EXECUTOR_`` and
-``KEEPER_SUPERVISOR_``). Load with :func:`keepers.core.settings.load_settings`, which turns a bad
-value into a ConfigError naming the field and the value."""
+``KEEPER_SUPERVISOR_``). They are the ``executor`` and ``supervisor`` sections of the settings tree:
+load with :func:`keepers.core.settings.load_settings`, which turns a bad value into the one
+ConfigError naming the variable and the value."""
 
 from __future__ import annotations
 

@@ -28,10 +28,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from keepers.core import errors as core_errors
 from keepers.core.settings import describe_validation_error
@@ -94,8 +96,25 @@ ROUTE_ASSETS: dict[RouteName, frozenset[Asset]] = {
 }
 
 
-class ConfigError(core_errors.ConfigError):
-    """The configuration cannot be used; the message names each field and value."""
+# the one ConfigError (keepers.core.errors); its messages name each field and value
+ConfigError = core_errors.ConfigError
+
+
+class CrosschainSettings(BaseSettings):
+    """The ``crosschain`` section of the settings tree: where the bot's config document is.
+    The document itself (a YAML or JSON file) is validated by :func:`load_config`."""
+
+    model_config = SettingsConfigDict(env_prefix="BALLAST_CROSSCHAIN_", extra="ignore")
+
+    config: Path | None = None  # BALLAST_CROSSCHAIN_CONFIG: .yaml/.yml/.json file
+    config_json: str | None = None  # BALLAST_CROSSCHAIN_CONFIG_JSON: the document inline
+    routes: str | None = None  # BALLAST_CROSSCHAIN_ROUTES: route-contract files, os.pathsep
+    # the CEX route's credentials and the local CCTP attester's key: secrets, never shown
+    cex_api_key: SecretStr | None = Field(default=None, validation_alias="BALLAST_CEX_API_KEY")
+    cex_secret: SecretStr | None = Field(default=None, validation_alias="BALLAST_CEX_SECRET")
+    cctp_local_attester_key: SecretStr | None = Field(
+        default=None, validation_alias="BALLAST_CCTP_LOCAL_ATTESTER_KEY"
+    )
 
 
 class _Strict(BaseModel):

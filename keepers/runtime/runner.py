@@ -13,7 +13,7 @@ Why threads: the executor and supervisor tick every second or faster, while one 
 take minutes (fork simulation, execution, verification). Each loop runs in its own thread
 (:func:`keepers.runtime.base.run_loop`), the fund jobs in APScheduler's single worker thread.
 
-A bad configuration raises :class:`RunConfigError` whose message names the environment
+A bad configuration raises :class:`ConfigError` (alias ``RunConfigError``) whose message names the environment
 variable, before anything is scheduled or sent.
 """
 
@@ -23,7 +23,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from keepers.automation.settings import ExecutorConfig, SupervisorBotConfig
@@ -33,9 +32,7 @@ from keepers.core.settings import (
     ConfigError,
     KeeperSettings,
     PolicyConfig,
-    describe_validation_error,
-    env_secrets,
-    scrub,
+    load_settings,
 )
 from keepers.runtime.alerts import Alerter
 from keepers.runtime.policy import merged, store_policy, stored_policy
@@ -55,8 +52,8 @@ LOOP_BOTS: dict[str, type[BaseSettings]] = {
 JOIN_TIMEOUT_S = 30.0
 
 
-class RunConfigError(ConfigError):
-    """A bot cannot start with this configuration; the message names the variable."""
+# A bot cannot start with this configuration: the one ConfigError, under its old name.
+RunConfigError = ConfigError
 
 
 class NodeUnreachableError(ChainError, RuntimeError):
@@ -88,24 +85,10 @@ def parse_bots(spec: str | None) -> list[str]:
     return names
 
 
-def env_name(prefix: str, loc: tuple[Any, ...]) -> str:
-    return prefix + "__".join(str(p) for p in loc).upper()
-
-
 def load_env_settings(cls: type[BaseSettings]) -> Any:
-    """``cls`` from the environment, or RunConfigError naming the variable and value."""
-    prefix = str(cls.model_config.get("env_prefix", ""))
-    try:
-        return cls()
-    except ValidationError as err:
-        msg = describe_validation_error(
-            err, name=lambda loc: env_name(prefix, loc), root=f"{prefix}*", first_only=True
-        )
-        if not err.errors()[0]["loc"]:
-            msg += f" (variables: {', '.join(prefix + f.upper() for f in cls.model_fields)})"
-        raise RunConfigError(msg) from None
-    except (OSError, ValueError) as err:  # KEEPER_POLICY_FILE unreadable or not JSON
-        raise RunConfigError(f"{prefix}POLICY_FILE: {scrub(str(err), env_secrets())}") from None
+    """``cls`` from the environment through the one loader (keepers.core.settings.load_settings),
+    or the ConfigError naming the variable and value."""
+    return load_settings(cls)
 
 
 class SerialPipeline(Pipeline):

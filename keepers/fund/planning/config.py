@@ -15,19 +15,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from keepers.core import errors as core_errors
-from keepers.core.settings import describe_validation_error
+from keepers.core.settings import ConfigError, load_settings
 
 BPS = 10_000
 Bps = Annotated[int, Field(ge=0, le=BPS)]
 Whole = Annotated[int, Field(ge=0)]
 
 
-class ConfigError(core_errors.ConfigError):
-    """A configuration value is invalid; the message names the env variable and its value."""
+__all__ = ["BPS", "ConfigError", "PlanningConfig", "load_planning_config"]
 
 
 def _parse_windows(raw: str) -> tuple[tuple[int, int], ...]:
@@ -176,30 +174,9 @@ class PlanningConfig(BaseSettings):
 
 
 def load_planning_config(env: Mapping[str, str] | None = None, **overrides: Any) -> PlanningConfig:
-    """Build the config from ``env`` (or the process environment when None) and overrides.
+    """Build the config from ``env`` (or the process environment when None) and overrides,
+    through the one loader (keepers.core.settings.load_settings).
 
     Raises ConfigError naming the upper-case env variable and the offending value.
     """
-    try:
-        if env is None:
-            return PlanningConfig(**overrides)
-        values: dict[str, Any] = {
-            k.lower(): v for k, v in env.items() if k.lower() in PlanningConfig.model_fields
-        }
-        values.update(overrides)
-        # init kwargs do not go through env decoding: run the same parsing here.
-        return PlanningConfig.model_validate(values)
-    except ValidationError as exc:
-        errors = exc.errors()
-        first = errors[0]
-        ctx_error = (first.get("ctx") or {}).get("error")
-        if isinstance(ctx_error, ConfigError):
-            raise ctx_error from None
-        msg = describe_validation_error(
-            exc,
-            name=lambda loc: ".".join(str(p) for p in loc).upper(),
-            root="config",
-            env=env,
-            first_only=True,
-        )
-        raise ConfigError(msg) from None
+    return load_settings(PlanningConfig, env=env, **overrides)

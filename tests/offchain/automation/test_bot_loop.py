@@ -51,12 +51,12 @@ def test_build_bot__unknown_or_bad_env__named_error(monkeypatch):
     with pytest.raises(KeyError, match="unknown bot 'nope'"):
         build_bot("nope")
     monkeypatch.setenv("KEEPER_EXECUTOR_SCHEDULER", "0xbad")
-    with pytest.raises(ConfigError, match=r"scheduler='0xbad'"):
+    with pytest.raises(ConfigError, match=r"KEEPER_EXECUTOR_SCHEDULER='0xbad'"):
         build_bot("executor")
     monkeypatch.delenv("KEEPER_EXECUTOR_SCHEDULER")
-    with pytest.raises(ConfigError, match=r"scheduler: Field required"):
+    with pytest.raises(ConfigError, match=r"KEEPER_EXECUTOR_SCHEDULER: Field required"):
         build_bot("executor")
     monkeypatch.setenv("KEEPER_SUPERVISOR_SCHEDULER", "0x" + "11" * 20)
     monkeypatch.setenv("KEEPER_SUPERVISOR_RUNWAY_ALERT_INTERVALS", "0")
-    with pytest.raises(ConfigError, match=r"runway_alert_intervals='0'"):
+    with pytest.raises(ConfigError, match=r"KEEPER_SUPERVISOR_RUNWAY_ALERT_INTERVALS='0'"):
         build_bot("supervisor")

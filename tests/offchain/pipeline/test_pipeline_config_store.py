@@ -21,21 +21,21 @@ from tests.support.pipeline_helpers import ROOT, SENDER, run_worker
 @pytest.mark.parametrize(
     ("env", "named"),
     [
-        ({"KEEPER_CONFIRMATIONS_DEFAULT": "0"}, "confirmations_default='0'"),
-        ({"KEEPER_GAS_MARGIN_BPS": "lots"}, "gas_margin_bps='lots'"),
-        ({"KEEPER_DB_URL": "mysql://x"}, "db_url='mysql://x'"),
-        ({"KEEPER_FEE_BUMP_BPS": "1000"}, "fee_bump_bps='1000'"),
-        ({"KEEPER_SIGNER_KIND": "hsm"}, "signer_kind='hsm'"),
+        ({"KEEPER_CONFIRMATIONS_DEFAULT": "0"}, "KEEPER_CONFIRMATIONS_DEFAULT='0'"),
+        ({"KEEPER_GAS_MARGIN_BPS": "lots"}, "KEEPER_GAS_MARGIN_BPS='lots'"),
+        ({"KEEPER_DB_URL": "mysql://x"}, "KEEPER_DB_URL='mysql://x'"),
+        ({"KEEPER_FEE_BUMP_BPS": "1000"}, "KEEPER_FEE_BUMP_BPS='1000'"),
+        ({"KEEPER_SIGNER_KIND": "hsm"}, "KEEPER_SIGNER_KIND='hsm'"),
         (
             {
                 "KEEPER_POLICY": '{"roles": {"keeper": {"allowed": [{"contract": "0x12", '
                 '"selector": "0xebf6e91d"}]}}}'
             },
-            "policy.roles.keeper.allowed.0.contract='0x12'",
+            "KEEPER_POLICY[roles.keeper.allowed.0.contract]='0x12'",
         ),
     ],
 )
-def test_config__bad_value__refuses_naming_field(monkeypatch, env, named):
+def test_config__bad_value__refuses_naming_variable(monkeypatch, env, named):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     with pytest.raises(ConfigError) as err:
@@ -48,7 +48,7 @@ def test_worker__bad_config__exits_2_naming_field(tmp_path):
     env.update(KEEPER_DB_URL=f"sqlite:///{tmp_path}/k.db", KEEPER_REPLACE_AFTER_BLOCKS="-3")
     out = run_worker(env, "--until-idle", timeout=60)
     assert out.returncode == 2
-    assert "replace_after_blocks='-3'" in out.stderr
+    assert "KEEPER_REPLACE_AFTER_BLOCKS='-3'" in out.stderr
     assert not (tmp_path / "k.db").exists()  # refused before touching anything
 
 
