@@ -83,7 +83,8 @@ def make_paid(project: Any, deployer: Any, alice: Any, gov: Any, auto: dict[str,
 
 @pytest.fixture
 def policy_file(auto: dict[str, Any], tmp_path: Path) -> Path:
-    """KEEPER_POLICY_FILE: what the executor and supervisor roles may call."""
+    """KEEPER_POLICY_FILE: the executor and supervisor roles written by hand, as operators did
+    before the bots declared their calls (the same calls the declarations give)."""
     a = auto["addresses"]
 
     def allow(contract: str, *sigs: str) -> list[dict[str, str]]:
@@ -118,17 +119,16 @@ def env(
     accounts: Any,
     auto: dict[str, Any],
     deployment_file: Path,
-    policy_file: Path,
     tmp_path: Path,
 ) -> dict[str, str]:
-    """Everything `keeper run` needs for all three bots."""
+    """Everything `keeper run` needs for all three bots. No KEEPER_POLICY*: the audit roles
+    are built from the calls each bot declares (keepers.runtime.bots)."""
     a = auto["addresses"]
     return {
-        # shared: node, store, signer, policy, artifacts, logs
+        # shared: node, store, signer, artifacts, logs
         "KEEPER_RPC_URL": chain.provider.uri,
         "KEEPER_DB_URL": f"sqlite:///{tmp_path}/keeper.db",
         "KEEPER_SIGNER_KEY": accounts[2].private_key,
-        "KEEPER_POLICY_FILE": str(policy_file),
         "KEEPER_ARTIFACTS_PATH": str(ROOT / ".build/__local__.json"),
         "KEEPER_LOG_LEVEL": "WARNING",
         "KEEPER_RETRY_BACKOFF_S": "0.05",
