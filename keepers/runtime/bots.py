@@ -7,10 +7,11 @@ A :class:`BotDeclaration` says what a bot is, beside its code (``keepers/fund/bo
 - ``name`` (what ``keeper run --bots`` takes) and ``settings`` (its settings section: the
   environment prefix its loader reads; the settings themselves stay in their slice's loader);
 - ``triggers``: when it acts (an interval, a cron, a contract event), for the reader and the
-  operator (``keeper run`` logs them); the runner drives interval bots with
-  :func:`keepers.runtime.base.run_loop` and cron jobs with APScheduler, and the event triggers
-  are read by the bot's own log scan (no websocket subscription: a tick reads the logs since
-  the last block, which survives restarts and reorgs the same way);
+  operator (``keeper run`` logs them with each bot's role and calls: ``runtime.bot_declared``);
+  the runner drives interval bots with :func:`keepers.runtime.base.run_loop` and cron jobs
+  with APScheduler, and the event triggers are read by the bot's own log scan (no websocket
+  subscription: a tick reads the logs since the last block, which survives restarts and
+  reorgs the same way);
 - ``calls``: given the bot's loaded config, the contract calls it needs, as one
   :class:`Calls` (the audit role its intents carry, each contract's address and where the
   address comes from, the function signatures, the value cap).

@@ -238,7 +238,16 @@ def build_runtime(names: list[str], *, alerter: Alerter | None = None) -> Runtim
         if cc_cfg is not None:
             sources["crosschain"] = cc_cfg[0]
         decls = declarations()
-        declared = declared_policy(decls[n].calls(sources[n]) for n in names)
+        calls = {n: decls[n].calls(sources[n]) for n in names}
+        for n, c in calls.items():
+            log.info(
+                "runtime.bot_declared",
+                bot=n,
+                triggers=[t.describe() for t in decls[n].triggers],
+                role=c.role,
+                calls=[f"{x.contract}:{s}" for x in c.calls for s in x.signatures],
+            )
+        declared = declared_policy(calls.values())
         own = merged(declared, settings.policy)  # a configured role wins
         store_policy(store, own, written_by=",".join(names))  # for every process (the workers)
         shared = settings.model_copy(update={"policy": merged(stored_policy(store), own)})
