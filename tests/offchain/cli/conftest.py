@@ -1,18 +1,15 @@
-"""The deployed local fund (module-scoped, as in tests/offchain/fundbot) plus the automation
-contracts (per test) on ape's anvil, and the environment that `keeper run` reads for them."""
+"""The deployed local fund (``fund``/``fresh``, tests/support/fixtures_fund.py) plus the
+automation contracts (``auto``/``make_paid``, tests/support/fixtures_automation.py) on ape's
+anvil, and the environment that `keeper run` reads for them."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_utils import keccak
-
-from ballast_dev.deployment.automation import deploy_automation
-from ballast_dev.deployment.profile import deploy_profile, load_profile
 
 ROOT = Path(__file__).resolve().parents[3]
 UNIT = 10**6
@@ -22,63 +19,11 @@ def selector(signature: str) -> str:
     return "0x" + keccak(text=signature)[:4].hex()
 
 
-@pytest.fixture(scope="module")
-def fund(accounts: Any, chain: Any) -> Any:
-    profile = load_profile(ROOT / "scripts/profiles/local.yaml")
-    f = deploy_profile(profile, accounts[0], accounts, log=lambda *_: None)
-    admin, keeper = accounts[1], accounts[2]
-    f.cash.mint(admin, 10_000_000 * UNIT, sender=accounts[0])
-    f.cash.approve(f.vault, 2**256 - 1, sender=admin)
-    f.vault.deposit(2_000_000 * UNIT, admin, sender=admin)
-    f.controller.rebalance(True, sender=keeper)
-    return f
-
-
 @pytest.fixture
-def fresh(fund: Any, chain: Any) -> Iterator[Any]:
-    snap = chain.snapshot()
-    yield fund
-    chain.restore(snap)
-
-
-@pytest.fixture
-def auto(fresh: Any, project: Any, deployer: Any, gov: Any) -> dict[str, Any]:
-    addrs = deploy_automation(
-        project,
-        deployer,
-        gov,
-        base_fee=10**9,
-        slot_seconds=60,
-        funder_deposit=10**18,
-        paid_interval=3_600,
-        paid_effort=400_000,
-        supervisor_interval=3_600,
-    )
-    return {
-        "scheduler": project.RebalanceScheduler.at(addrs["scheduler"]),
-        "funder": project.TxFunder.at(addrs["tx_funder"]),
-        "registry": project.PaidRebalancerRegistry.at(addrs["paid_registry"]),
-        "supervisor": project.Supervisor.at(addrs["supervisor"]),
-        "addresses": addrs,
-    }
-
-
-@pytest.fixture
-def make_paid(project: Any, deployer: Any, alice: Any, gov: Any, auto: dict[str, Any]) -> Any:
-    """make_paid(n) -> n (registry id, Rebalancer, TestPosition), each booked and authorised."""
-
-    def make(n: int = 1) -> list[tuple[int, Any, Any]]:
-        out = []
-        for _ in range(n):
-            pos = deployer.deploy(project.TestPosition, alice)
-            tx = auto["registry"].createPaidRebalancerFor(pos, alice, sender=gov)
-            rid = next(e for e in tx.events if e.event_name == "PaidRebalancerCreated").id
-            reb = project.Rebalancer.at(auto["registry"].rebalancerOf(rid))
-            pos.setRebalancer(reb, True, sender=alice)
-            out.append((rid, reb, pos))
-        return out
-
-    return make
+def auto(fresh: Any, auto: dict[str, Any]) -> dict[str, Any]:
+    """The shared automation fixture, deployed after the fund's snapshot (``fresh``), so the
+    test's restore removes it."""
+    return auto
 
 
 @pytest.fixture
