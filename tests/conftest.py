@@ -1,6 +1,9 @@
-"""Session-wide fixtures: accounts named by role (Yearn style)."""
+"""Session-wide fixtures: accounts named by role (Yearn style); the domain fixtures shared by
+several test folders live in tests/support and are loaded here."""
 
 import pytest
+
+pytest_plugins = ["tests.support.fixtures_fund", "tests.support.fixtures_automation"]
 
 
 @pytest.fixture(scope="session")

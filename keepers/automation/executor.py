@@ -30,7 +30,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import select
 
@@ -49,6 +49,8 @@ from keepers.automation.planning import (
 from keepers.automation.settings import ExecutorConfig
 from keepers.core.logging import get_logger
 from keepers.core.settings import ConfigError, KeeperSettings, load_settings
+from keepers.runtime.bots import BotDeclaration, Calls, Trigger, check_allowed, settings_from
+from keepers.runtime.bots import Call as DeclaredCall
 from keepers.store.db import Store
 from keepers.store.models import JobRun, TxIntent, utcnow
 from keepers.tx.errors import NodeError
@@ -76,10 +78,6 @@ DUE_RUNS = Gauge("keeper_scheduler_due_runs", "Scheduled runs due and not yet ex
 FEES_EARNED = Counter("keeper_executor_fees_earned_wei_total", "Fees paid to this executor (wei)")
 
 SCHEDULER_EVENTS = ("RunScheduled", "RunExecuted", "RunCanceled")
-
-
-def _selector(signature: str) -> str:
-    return "0x" + keccak(text=signature)[:4].hex()
 
 
 @dataclass
@@ -174,17 +172,7 @@ class ExecutorBot:
             self.store.close()
 
     def _check_policy(self) -> None:
-        fn = "execute(uint256)" if self.cfg.unbatched else "executeBatch(uint256[])"
-        sel = _selector(fn)
-        role = self.settings.policy.roles.get(self.cfg.role)
-        target = self.scheduler.address.lower()
-        if role is None or not any(
-            a.contract == target and a.selector in ("*", sel) for a in role.allowed
-        ):
-            raise ConfigError(
-                f"invalid keeper configuration: policy.roles.{self.cfg.role}: must allow "
-                f"{fn} ({sel}) on the scheduler {target}"
-            )
+        check_allowed(executor_calls(self.cfg), self.settings.policy)
 
     def _load_in_flight(self) -> None:
         """Our transactions still in the pipeline (after a restart): their runs are taken."""
@@ -447,3 +435,30 @@ def executed_records(store: Store) -> list[dict[str, Any]]:
             select(JobRun).where(JobRun.job == "executor.batch").order_by(JobRun.id)
         ).all()
     return [run | {"tx": r.detail["tx"]} for r in rows for run in r.detail["runs"]]
+
+
+def executor_calls(cfg: ExecutorConfig) -> Calls:
+    """The executor's declared calls: the scheduler's batch call (or ``execute`` one run at a
+    time, with ``unbatched``)."""
+    fn = "execute(uint256)" if cfg.unbatched else "executeBatch(uint256[])"
+    return Calls(cfg.role, (DeclaredCall(cfg.scheduler, (fn,), "KEEPER_EXECUTOR_SCHEDULER"),))
+
+
+def _load(environ: Any) -> ExecutorConfig | None:
+    if not environ.get("KEEPER_EXECUTOR_SCHEDULER"):
+        return None
+    cfg: ExecutorConfig = settings_from(ExecutorConfig, environ)
+    return cfg
+
+
+DECLARATION = BotDeclaration(
+    name="executor",
+    settings="KEEPER_EXECUTOR_",
+    triggers=(
+        Trigger(interval_s="KEEPER_EXECUTOR_INTERVAL_S"),
+        *(Trigger(event=f"RebalanceScheduler.{e}") for e in SCHEDULER_EVENTS),
+    ),
+    calls=executor_calls,
+    load=_load,
+    doc="executes the scheduler's due runs in profitable batches",
+)

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from prometheus_client import Counter
 from sqlalchemy import select
 
@@ -48,6 +48,8 @@ from keepers.core.logging import get_logger
 from keepers.core.settings import ConfigError, KeeperSettings, load_settings
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alert, Alerter, AlertLevel, AlertSink
+from keepers.runtime.bots import BotDeclaration, Calls, Trigger, check_allowed, settings_from
+from keepers.runtime.bots import Call as DeclaredCall
 from keepers.store.db import Store
 from keepers.store.models import JobRun, TxIntent, utcnow
 from keepers.tx.errors import NodeError
@@ -73,10 +75,6 @@ WATCHED_EVENTS = (
     "PaidRebalancerRemoved",
     "LowRunway",
 )
-
-
-def _selector(signature: str) -> str:
-    return "0x" + keccak(text=signature)[:4].hex()
 
 
 @dataclass
@@ -314,25 +312,7 @@ class SupervisorBot(TaskReader):
             self.store.close()
 
     def _check_policy(self) -> None:
-        need: list[tuple[str, str]] = []
-        if self.registry is not None:
-            need.append((self.registry.address, "fixReschedule(uint256)"))
-        if self.supervisor is not None:
-            need += [
-                (self.supervisor.address, "fixReschedule()"),
-                (self.supervisor.address, "tick(uint256)"),
-            ]
-        need += [(a, "fixReschedule()") for a in self.cfg.rebalancers]
-        role = self.settings.policy.roles.get(self.cfg.role)
-        for target, fn in need:
-            sel = _selector(fn)
-            if role is None or not any(
-                a.contract == target.lower() and a.selector in ("*", sel) for a in role.allowed
-            ):
-                raise ConfigError(
-                    f"invalid keeper configuration: policy.roles.{self.cfg.role}: must allow "
-                    f"{fn} ({sel}) on {target.lower()}"
-                )
+        check_allowed(supervisor_calls(self.cfg), self.settings.policy)
 
     def _on_registry_event(self, name: str, args: dict[str, Any]) -> list[str]:
         if name == "PaidRebalancerCreated":
@@ -618,3 +598,46 @@ class SupervisorBot(TaskReader):
         self.alerts.append(alert)
         out.alerts.append(alert)
         self.alerter.send(alert)
+
+
+def supervisor_calls(cfg: SupervisorBotConfig) -> Calls:
+    """The supervisor's declared calls: ``fixReschedule`` on the registry, the Supervisor
+    contract and the watched standard rebalancers, and the Supervisor's ``tick``."""
+    calls: list[DeclaredCall] = []
+    if cfg.registry is not None:
+        calls.append(
+            DeclaredCall(cfg.registry, ("fixReschedule(uint256)",), "KEEPER_SUPERVISOR_REGISTRY")
+        )
+    if cfg.supervisor is not None:
+        calls.append(
+            DeclaredCall(
+                cfg.supervisor,
+                ("fixReschedule()", "tick(uint256)"),
+                "KEEPER_SUPERVISOR_SUPERVISOR",
+            )
+        )
+    calls += [
+        DeclaredCall(a, ("fixReschedule()",), "KEEPER_SUPERVISOR_REBALANCERS")
+        for a in cfg.rebalancers
+    ]
+    return Calls(cfg.role, tuple(calls))
+
+
+def _load(environ: Any) -> SupervisorBotConfig | None:
+    if not environ.get("KEEPER_SUPERVISOR_SCHEDULER"):
+        return None
+    cfg: SupervisorBotConfig = settings_from(SupervisorBotConfig, environ)
+    return cfg
+
+
+DECLARATION = BotDeclaration(
+    name="supervisor",
+    settings="KEEPER_SUPERVISOR_",
+    triggers=(
+        Trigger(interval_s="KEEPER_SUPERVISOR_INTERVAL_S"),
+        *(Trigger(event=e) for e in WATCHED_EVENTS),
+    ),
+    calls=supervisor_calls,
+    load=_load,
+    doc="recovers stuck recurring tasks, ticks the Supervisor, pages on low runway",
+)

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from web3 import Web3
 
 from keepers.core.logging import get_logger
-from keepers.core.settings import PolicyConfig
+from keepers.core.settings import AllowedCall, PolicyConfig
 from keepers.crosschain.config import Asset, CrosschainConfig
 from keepers.crosschain.inventory import orders, plan_from_config
 from keepers.crosschain.moves import _TRANSFER_ABI, MoveEngine, MoveView
@@ -36,6 +36,8 @@ from keepers.crosschain.planning import (
 from keepers.crosschain.planning import Holding as _Holding
 from keepers.runtime.alerts import AlertLevel
 from keepers.runtime.base import Alert, AlertSink, log_sink
+from keepers.runtime.bots import BotDeclaration, Calls, Trigger
+from keepers.runtime.bots import Call as DeclaredCall
 
 log = get_logger("keepers.crosschain.bot")
 
@@ -209,59 +211,66 @@ def _human(scaled: int) -> str:
     return format(Decimal(scaled).scaleb(-18).normalize(), "f")
 
 
+ROLE = "crosschain"
+MAX_VALUE_WEI = 10**18  # the OFT send's native fee
+_TOKEN_SIGNATURES = (
+    "approve(address,uint256)",
+    "transfer(address,uint256)",
+    "transferFrom(address,address,uint256)",
+)
+_CCTP_BURN = "depositForBurn(uint256,uint32,bytes32,address,bytes32,uint256,uint32)"
+_CCTP_RECEIVE = "receiveMessage(bytes,bytes)"
+_OFT_SEND = "send((uint32,bytes32,uint256,uint256,bytes,bytes,bytes),(uint256,uint256),address)"
+_LZ_RECEIVE = "lzReceive((uint32,bytes32,uint64),address,bytes32,bytes,bytes)"
+
+
+def crosschain_calls(config: CrosschainConfig) -> Calls:
+    """The cross-chain bot's declared calls for ``config``: token approve / transfer /
+    transferFrom, depositForBurn, receiveMessage, OFT send (with a native fee), lzReceive."""
+    calls: list[DeclaredCall] = []
+    for c in config.chains:
+        where = f"chains[{c.name}]"
+        for sym, token in c.tokens.items():
+            calls.append(DeclaredCall(token.address, _TOKEN_SIGNATURES, f"{where}.tokens.{sym}"))
+        for addr, sig, name in (
+            (c.cctp_token_messenger, _CCTP_BURN, "cctp_token_messenger"),
+            (c.cctp_message_transmitter, _CCTP_RECEIVE, "cctp_message_transmitter"),
+            (c.usdt0_oft, _OFT_SEND, "usdt0_oft"),
+            (c.lz_endpoint, _LZ_RECEIVE, "lz_endpoint"),
+        ):
+            if addr:
+                calls.append(DeclaredCall(addr, (sig,), f"{where}.{name}"))
+    return Calls(ROLE, tuple(calls), MAX_VALUE_WEI)
+
+
 def crosschain_policy(
     config: CrosschainConfig, extra: list[dict[str, str]] | None = None
 ) -> PolicyConfig:
-    """The audit policy role `crosschain` needs for `config`: token approve / transfer /
-    transferFrom, depositForBurn, receiveMessage, OFT send (with a native fee), lzReceive."""
+    """The audit policy role `crosschain` needs for `config` (its declared calls), plus
+    ``extra`` allowed calls."""
+    role = crosschain_calls(config).role_policy()
+    role.allowed += [AllowedCall.model_validate(e) for e in extra or []]
+    return PolicyConfig(roles={ROLE: role})
 
-    def sel(sig: str) -> str:
-        return "0x" + keccak(text=sig)[:4].hex()
 
-    allowed: list[dict[str, str]] = []
-    for c in config.chains:
-        for token in c.tokens.values():
-            for sig in (
-                "approve(address,uint256)",
-                "transfer(address,uint256)",
-                "transferFrom(address,address,uint256)",
-            ):
-                allowed.append({"contract": token.address, "selector": sel(sig)})
-        if c.cctp_token_messenger:
-            allowed.append(
-                {
-                    "contract": c.cctp_token_messenger,
-                    "selector": sel(
-                        "depositForBurn(uint256,uint32,bytes32,address,bytes32,uint256,uint32)"
-                    ),
-                }
-            )
-        if c.cctp_message_transmitter:
-            allowed.append(
-                {
-                    "contract": c.cctp_message_transmitter,
-                    "selector": sel("receiveMessage(bytes,bytes)"),
-                }
-            )
-        if c.usdt0_oft:
-            allowed.append(
-                {
-                    "contract": c.usdt0_oft,
-                    "selector": sel(
-                        "send((uint32,bytes32,uint256,uint256,bytes,bytes,bytes),(uint256,uint256),address)"
-                    ),
-                }
-            )
-        if c.lz_endpoint:
-            allowed.append(
-                {
-                    "contract": c.lz_endpoint,
-                    "selector": sel(
-                        "lzReceive((uint32,bytes32,uint64),address,bytes32,bytes,bytes)"
-                    ),
-                }
-            )
-    allowed += extra or []
-    return PolicyConfig.model_validate(
-        {"roles": {"crosschain": {"allowed": allowed, "max_value_wei": 10**18}}}
-    )
+def _load(environ: Any) -> CrosschainConfig | None:
+    """``BALLAST_CROSSCHAIN_CONFIG`` with ``BALLAST_CROSSCHAIN_ROUTES`` applied, as the bot
+    reads it; None when it is not set."""
+    path = environ.get("BALLAST_CROSSCHAIN_CONFIG")
+    if not path:
+        return None
+    from keepers.crosschain.route_contracts import load_with_routes
+
+    return load_with_routes(path, environ)[0]
+
+
+DECLARATION = BotDeclaration(
+    name="crosschain",
+    settings="BALLAST_CROSSCHAIN_ (the config file BALLAST_CROSSCHAIN_CONFIG)",
+    triggers=(
+        Trigger(interval_s=30.0),
+    ),  # CrosschainBot.interval_s; `keeper crosschain run --interval`
+    calls=crosschain_calls,
+    load=_load,
+    doc="rebalances stablecoin inventory between chains (CEX, CCTP, USDT0)",
+)

@@ -39,7 +39,7 @@ from web3 import HTTPProvider, Web3
 from web3.logs import DISCARD as _DISCARD
 
 from keepers.core.logging import get_logger
-from keepers.core.settings import AllowedCall, PolicyConfig, RolePolicy
+from keepers.core.settings import PolicyConfig, RolePolicy
 from keepers.fund.actions import ActionEncoder, EncodedCall, fill_ratio
 from keepers.fund.depth_reader import DepthReader
 from keepers.fund.planning import approval as approval_policy
@@ -75,6 +75,8 @@ from keepers.fund.records import (
 from keepers.fund.settings import FundConfig
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alerter, AlertLevel
+from keepers.runtime.bots import BotDeclaration, Calls, Trigger
+from keepers.runtime.bots import Call as DeclaredCall
 from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.tx.contracts import ChainMismatchError, FundAddresses, FundContracts
@@ -964,15 +966,48 @@ _SIGNATURES = (
 )
 
 
+def fund_calls(addresses: FundAddresses) -> Calls:
+    """The fund bot's declared calls: the controller's keeper functions, nothing else."""
+    return Calls(ROLE, (DeclaredCall(addresses.controller, _SIGNATURES, "KEEPER_DEPLOYMENT"),))
+
+
 def fund_role(controller: str) -> RolePolicy:
-    """The fund keeper's audit role: the controller's keeper functions, nothing else. Built
-    here for `keeper run` and the standalone worker alike (keepers.runtime.policy)."""
-    return RolePolicy(
-        allowed=[
-            AllowedCall(contract=controller, selector="0x" + Web3.keccak(text=sig)[:4].hex())
-            for sig in _SIGNATURES
-        ]
-    )
+    """The fund keeper's audit role (its declared calls on ``controller``)."""
+    return Calls(ROLE, (DeclaredCall(controller, _SIGNATURES),)).role_policy()
+
+
+def _load(environ: Any) -> FundAddresses | None:
+    """The deployment record the fund bot reads (``KEEPER_DEPLOYMENT``, or the default path if
+    that file exists); None when there is none. A record named but missing or broken raises
+    DeploymentError: a worker refuses to start rather than audit with less."""
+    from pathlib import Path
+
+    from keepers.fund.settings import FundKeeperSettings
+
+    explicit = environ.get("KEEPER_DEPLOYMENT")
+    default = FundKeeperSettings.model_fields["deployment"].default
+    deployment = Path(explicit) if explicit else Path(default)
+    if not (explicit or deployment.exists()):
+        return None
+    return FundAddresses.load(deployment)
+
+
+DECLARATION = BotDeclaration(
+    name="fund",
+    settings="KEEPER_ (keepers.fund.settings.load_fund_config: FundKeeperSettings + FundConfig)",
+    triggers=(
+        Trigger(cron="hour=daily_check_hour minute=0 UTC (fund.daily)"),
+        Trigger(
+            cron="day_of_week=weekly_check_weekday hour=daily_check_hour minute=0 (fund.weekly)"
+        ),
+        Trigger(cron="minute=0 (fund.threshold)"),
+        Trigger(cron="minute=*/5 (fund.liquidity)"),
+        Trigger(event="TieredVault deposits, maturities, price moves (read by fund.liquidity)"),
+    ),
+    calls=fund_calls,
+    load=_load,
+    doc="plans, approves, executes and verifies the fund's rebalances",
+)
 
 
 def _findings_text(report: riskmod.RiskReport) -> str:

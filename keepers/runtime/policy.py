@@ -1,11 +1,10 @@
 """The audit policy every keeper process uses, built one way.
 
-The fund bot and the cross-chain bot add their own roles to ``KEEPER_POLICY*`` inside their
-processes (the controller's keeper functions; the tokens, CCTP and USDT0 contracts of the
-cross-chain config). A standalone worker (``python -m keepers.tx.worker``, the replicas
-of a PostgreSQL deployment) works the same intents, so it must audit them with the same roles:
-otherwise it rejects every intent those bots submit unless an operator copies their roles by
-hand. :func:`worker_policy` builds them from the same environment the bots read.
+Every bot declares the contract calls it needs (keepers.runtime.bots); the policy is the roles
+built from those declarations, merged with ``KEEPER_POLICY*`` (a configured role of the same
+name wins). A standalone worker (``python -m keepers.tx.worker``, the replicas of a PostgreSQL
+deployment) works the same intents, so it must audit them with the same roles: otherwise it
+rejects every intent those bots submit unless an operator copies their roles by hand.
 
 The roles are also stored (:func:`store_policy`, table ``audit_roles``): ``keeper run`` writes
 the roles of the bots it starts, and a worker that has only the database URL and its signer
@@ -15,42 +14,37 @@ audits with the stored roles (:func:`stored_policy`) plus whatever its own envir
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from keepers.core.settings import KeeperSettings, PolicyConfig, RolePolicy
+from keepers.runtime.bots import declarations, declared_policy
 
 
 def worker_policy(
     settings: KeeperSettings, environ: Mapping[str, str] | None = None
 ) -> PolicyConfig:
-    """``KEEPER_POLICY*`` plus, when their configuration is present, the fund bot's role (the
-    deployment record of ``KEEPER_DEPLOYMENT``, or the fund bot's default path if that file
-    exists) and the cross-chain bot's role (``BALLAST_CROSSCHAIN_CONFIG``). A configured role
-    of the same name wins, as in the bots. A record or config that is present but broken raises
-    (DeploymentError, ConfigError): the worker refuses to start rather than audit with less."""
-    from keepers.fund.bot import ROLE as FUND_ROLE
-    from keepers.fund.bot import fund_role
-    from keepers.fund.settings import FundKeeperSettings
-    from keepers.tx.contracts import FundAddresses
-
+    """The declared calls of every bot the environment configures (each declaration's
+    ``load``: the fund bot's deployment record, ``KEEPER_EXECUTOR_*``, ``KEEPER_SUPERVISOR_*``,
+    ``BALLAST_CROSSCHAIN_CONFIG``), then ``KEEPER_POLICY*`` (a configured role of the same
+    name wins, as in the bots). A record or config that is present but broken raises
+    (DeploymentError, ConfigError, ValidationError): the worker refuses to start rather than
+    audit with less."""
     env = os.environ if environ is None else environ
-    roles: dict[str, RolePolicy] = {}
-    explicit = env.get("KEEPER_DEPLOYMENT")
-    default = FundKeeperSettings.model_fields["deployment"].default
-    deployment = Path(explicit) if explicit else Path(default)
-    if explicit or deployment.exists():
-        roles[FUND_ROLE] = fund_role(FundAddresses.load(deployment).controller)
-    cc_path = env.get("BALLAST_CROSSCHAIN_CONFIG")
-    if cc_path:
-        from keepers.crosschain.bot import crosschain_policy
-        from keepers.crosschain.route_contracts import load_with_routes
+    return merged(declared_from_env(env), settings.policy)
 
-        # with BALLAST_CROSSCHAIN_ROUTES applied, as the bot does: same contracts, same role
-        roles.update(crosschain_policy(load_with_routes(cc_path, env)[0]).roles)
-    roles.update(settings.policy.roles)
-    return PolicyConfig(roles=roles)
+
+def declared_from_env(
+    environ: Mapping[str, str], names: Iterable[str] | None = None
+) -> PolicyConfig:
+    """The policy built from the declared calls of the bots ``environ`` configures."""
+    decls = declarations()
+    calls = []
+    for name in decls if names is None else names:
+        cfg = decls[name].load(environ)
+        if cfg is not None:
+            calls.append(decls[name].calls(cfg))
+    return declared_policy(calls)
 
 
 def store_policy(store: Any, policy: PolicyConfig, written_by: str) -> None:

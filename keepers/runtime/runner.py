@@ -5,8 +5,9 @@ transaction pipeline per chain (keepers.crosschain.assemble: the node's chain re
 Why one pipeline: all bots sign with the same key (``KEEPER_SIGNER_*``) and a pipeline works
 every intent of its signer, whichever bot submitted it. Separate pipelines would audit one
 bot's intents against another bot's policy, and their passes would interleave on one store.
-So the pipeline holds the union of the roles (``KEEPER_POLICY*`` plus the fund bot's role on
-the controller) and its passes are serialised by a lock; each bot still drives it after it
+So the pipeline holds the union of the roles (built from the declared calls of the bots
+started here, keepers.runtime.bots, merged with ``KEEPER_POLICY*`` and the roles other
+processes stored) and its passes are serialised by a lock; each bot still drives it after it
 submits, and any bot's pass moves every bot's intents on.
 
 Why threads: the executor and supervisor tick every second or faster, while one fund job can
@@ -31,10 +32,10 @@ from keepers.core.logging import get_logger
 from keepers.core.settings import (
     ConfigError,
     KeeperSettings,
-    PolicyConfig,
     load_settings,
 )
 from keepers.runtime.alerts import Alerter
+from keepers.runtime.bots import declarations, declared_policy
 from keepers.runtime.policy import merged, store_policy, stored_policy
 from keepers.tx.node import Node
 from keepers.tx.pipeline import Pipeline
@@ -42,7 +43,8 @@ from keepers.tx.retry import NetworkUnavailable
 
 log = get_logger("keepers.runner")
 
-# `keeper run` starts all of them by default (crosschain when BALLAST_CROSSCHAIN_CONFIG is set)
+# `keeper run` starts all of them by default (crosschain when BALLAST_CROSSCHAIN_CONFIG is set);
+# the names of keepers.runtime.bots.declarations(), in its order (a test checks)
 BOT_NAMES = ("fund", "executor", "supervisor", "crosschain")
 CROSSCHAIN_ENV = "BALLAST_CROSSCHAIN_CONFIG"
 LOOP_BOTS: dict[str, type[BaseSettings]] = {
@@ -210,16 +212,26 @@ def build_runtime(names: list[str], *, alerter: Alerter | None = None) -> Runtim
     try:
         node = Node(settings.rpc_url, settings.rpc_timeout_s)
         fund = None
-        declared: list[PolicyConfig] = []  # the roles of the bots started here
+        # what each started bot's declaration builds its calls from
+        sources: dict[str, Any] = dict(loop_cfgs)
         if fund_cfg is not None:
             fund = FundBot(fund_cfg, store, signer=signer, alerter=alerter)
             fund.check_chain()
-            declared.append(fund.policy())
+            sources["fund"] = fund.addresses
         if cc_cfg is not None:
-            from keepers.crosschain.bot import crosschain_policy
-
-            declared.append(crosschain_policy(cc_cfg[0]))
-        own = merged(*declared, settings.policy)  # a configured role wins
+            sources["crosschain"] = cc_cfg[0]
+        decls = declarations()
+        calls = {n: decls[n].calls(sources[n]) for n in names}
+        for n, c in calls.items():
+            log.info(
+                "runtime.bot_declared",
+                bot=n,
+                triggers=[t.describe() for t in decls[n].triggers],
+                role=c.role,
+                calls=[f"{x.contract}:{s}" for x in c.calls for s in x.signatures],
+            )
+        declared = declared_policy(calls.values())
+        own = merged(declared, settings.policy)  # a configured role wins
         store_policy(store, own, written_by=",".join(names))  # for every process (the workers)
         shared = settings.model_copy(update={"policy": merged(stored_policy(store), own)})
         pipeline = SerialPipeline(store, node, [signer], shared)

@@ -23,6 +23,14 @@ from keepers.store.db import Store
 from keepers.store.models import TxIntent
 
 SCHEDULED, EXECUTED = 1, 2
+BATCH = "executeBatch(uint256[])"
+EXECUTE = "execute(uint256)"
+
+
+def selector(signature: str) -> str:
+    from keepers.runtime.bots import selector as sel
+
+    return sel(signature)
 
 
 def keeper(env: dict[str, str], *args: str) -> Any:
@@ -154,15 +162,107 @@ def test_keeper_run__one_bot_misconfigured__whole_process_refused_naming_variabl
     assert var in r.output
 
 
-def test_keeper_run__policy_misses_executor_role__refused_naming_variable(env, tmp_path):
-    p = tmp_path / "policy-sup-only.json"
-    data = json.loads(Path(env["KEEPER_POLICY_FILE"]).read_text())
-    del data["roles"]["executor"]
+def test_keeper_run__configured_executor_role_allows_less__refused_naming_variable(
+    env, policy_file, tmp_path
+):
+    """A configured role of the same name wins over the declared one, so an operator's role
+    that lacks the declared executeBatch is refused at start-up, naming KEEPER_POLICY."""
+    p = tmp_path / "policy-execute-only.json"
+    data = json.loads(policy_file.read_text())
+    data["roles"]["executor"]["allowed"] = [
+        a for a in data["roles"]["executor"]["allowed"] if a["selector"] == selector(EXECUTE)
+    ]
     p.write_text(json.dumps(data))
     r = keeper({**env, "KEEPER_POLICY_FILE": str(p)}, "run", "--once")
     assert r.exit_code == 2 and "KEEPER_POLICY" in r.output and "executor" in r.output
-    # nothing kept the store: the same DB starts with a good policy
+    assert "executeBatch(uint256[])" in r.output
+    # nothing kept the store: the same DB starts with the declared roles alone
     assert keeper(env, "run", "--once").exit_code == 0
+
+
+def test_keeper_run_then_worker__no_keeper_policy__declared_calls_audited_undeclared_refused(
+    chain, env, auto, make_paid, gov, bob, deployer, tmp_path
+):
+    """Issue 12: with no KEEPER_POLICY* at all, `keeper run` stores the roles built from the
+    bots' declared calls; a standalone worker given only the database, node and key audits
+    and confirms the executor's executeBatch and the supervisor's fixReschedule, passes the
+    fund role's controller call through audit, and refuses a call no bot declared."""
+    from eth_abi import encode as abi_encode
+
+    from keepers.fund.bot import ROLE as FUND_ROLE
+    from keepers.runtime.bots import selector as sel
+    from keepers.runtime.policy import stored_policy
+    from keepers.tx.contracts import FundAddresses
+    from keepers.tx.pipeline import IntentSpec, submit_intent
+    from tests.support.pipeline_helpers import run_worker
+
+    assert not any(k.startswith("KEEPER_POLICY") for k in env)
+    due_reb, stuck_reb = due_and_stuck(chain, auto, make_paid, gov, bob, deployer)
+    due_id = int(due_reb.bookedRun()[0])
+    r = keeper(env, "run", "--once")
+    assert r.exit_code == 0, r.output
+
+    a = auto["addresses"]
+    controller = FundAddresses.load(Path(env["KEEPER_DEPLOYMENT"])).controller
+    store = Store(env["KEEPER_DB_URL"])
+    roles = stored_policy(store).roles
+    assert sorted(roles) == sorted([FUND_ROLE, "executor", "supervisor"])
+    assert {(c.contract, c.selector) for c in roles["executor"].allowed} == {
+        (a["scheduler"].lower(), sel(BATCH))
+    }
+    assert {(c.contract, c.selector) for c in roles["supervisor"].allowed} == {
+        (a["paid_registry"].lower(), sel("fixReschedule(uint256)"))
+    }
+    assert all(c.contract == controller.lower() for c in roles[FUND_ROLE].allowed)
+
+    sender = chain.provider.web3.eth.account.from_key(env["KEEPER_SIGNER_KEY"]).address
+    registry_id = next(
+        i for i in range(1, 10) if auto["registry"].rebalancerOf(i) == stuck_reb.address
+    )
+
+    def enc(sig: str, *args: Any) -> str:
+        types = [t for t in sig[sig.index("(") + 1 : -1].split(",") if t]
+        return sel(sig) + abi_encode(types, list(args)).hex()
+
+    def spec(key: str, role: str, target: str, data: str) -> IntentSpec:
+        return IntentSpec(
+            idempotency_key=key,
+            role=role,
+            chain_id=chain.chain_id,
+            sender=sender,
+            target=target,
+            calldata=data,
+        )
+
+    intents = {
+        "executor": spec("x:exec", "executor", a["scheduler"], enc(BATCH, [due_id])),
+        "supervisor": spec(
+            "x:fix", "supervisor", a["paid_registry"], enc("fixReschedule(uint256)", registry_id)
+        ),
+        "fund": spec("x:fund", FUND_ROLE, controller, enc("rebalanceBuffer()")),
+        # undeclared: the executor role calling the registry, the supervisor the scheduler
+        "undeclared-1": spec(
+            "x:u1", "executor", a["paid_registry"], enc("fixReschedule(uint256)", registry_id)
+        ),
+        "undeclared-2": spec("x:u2", "supervisor", a["scheduler"], enc(BATCH, [due_id])),
+    }
+    ids = {k: submit_intent(store, v).id for k, v in intents.items()}
+    worker_env = {k: v for k, v in os.environ.items() if not k.startswith(("KEEPER_", "BALLAST_"))}
+    worker_env |= {k: env[k] for k in ("KEEPER_DB_URL", "KEEPER_RPC_URL", "KEEPER_SIGNER_KEY")}
+    worker_env |= {"KEEPER_ARTIFACTS_PATH": env["KEEPER_ARTIFACTS_PATH"]}
+    out = run_worker(worker_env, "--until-idle", "--max-seconds", "120", timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    with store.sessions() as s:
+        rows = {k: s.get(TxIntent, i) for k, i in ids.items()}
+        got = {k: (r.status, r.error or "") for k, r in rows.items()}
+    store.close()
+    assert got["executor"][0] == "confirmed", got
+    assert got["supervisor"][0] == "confirmed", got
+    assert "audit denied" not in got["fund"][1], got
+    for k in ("undeclared-1", "undeclared-2"):
+        assert got[k][0] == "rejected" and "call-not-allowed" in got[k][1], got
+    assert auto["scheduler"].status(due_id) == EXECUTED
+    assert int(stuck_reb.bookedRun()[0]) != 0
 
 
 def test_keeper_status__automation_configured__due_runs_stuck_tasks_funders(

@@ -1,5 +1,5 @@
-"""A deployed local fund (ballast_dev.deployment.profile, real Uniswap pools) on ape's anvil, and a
-FundBot driving it through web3 with its own SQLite store per test."""
+"""A FundBot driving the deployed local fund (``fund``/``fresh``: tests/support/fixtures_fund.py)
+through web3 with its own SQLite store per test."""
 
 from __future__ import annotations
 
@@ -10,32 +10,12 @@ from typing import Any
 
 import pytest
 
-from ballast_dev.deployment.profile import deploy_profile, load_profile
 from keepers.fund.bot import FundBot
 from keepers.fund.settings import load_fund_config
 from keepers.runtime.alerts import Alert, Alerter
 from keepers.store.db import Store
 from keepers.tx.signers import RawKeySigner
-from tests.support.fundbotlib import ROOT, UNIT
-
-
-@pytest.fixture(scope="module")
-def fund(accounts: Any, chain: Any) -> Any:
-    profile = load_profile(ROOT / "scripts/profiles/local.yaml")
-    f = deploy_profile(profile, accounts[0], accounts, log=lambda *_: None)
-    admin, keeper = accounts[1], accounts[2]
-    f.cash.mint(admin, 10_000_000 * UNIT, sender=accounts[0])
-    f.cash.approve(f.vault, 2**256 - 1, sender=admin)
-    f.vault.deposit(2_000_000 * UNIT, admin, sender=admin)
-    f.controller.rebalance(True, sender=keeper)
-    return f
-
-
-@pytest.fixture
-def fresh(fund: Any, chain: Any) -> Iterator[Any]:
-    snap = chain.snapshot()
-    yield fund
-    chain.restore(snap)
+from tests.support.fundbotlib import ROOT
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ with the reason, only where PostgreSQL cannot be installed or started.
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import subprocess
 import sys
 import time
@@ -19,8 +21,9 @@ from sqlalchemy import select, text
 
 from keepers.store.db import Store
 from keepers.store.models import StepLog, TxIntent
-from keepers.tx.pipeline import submit_intent
+from keepers.tx.pipeline import IntentSpec, submit_intent
 from tests.support.pg import PostgresUnavailable, ThrowawayPostgres
+from tests.support.pipeline_anvil import ARTIFACTS
 from tests.support.pipeline_helpers import ROOT, hit_spec, worker_env
 
 _ids = itertools.count(50_000)
@@ -110,3 +113,166 @@ def test_audit_on_postgres__daily_notional_cap__enforced_under_advisory_lock(
         assert s.get(TxIntent, first.id).status == "confirmed"  # type: ignore[union-attr]
         assert "daily-notional-cap" in (s.get(TxIntent, over.id).error or "")  # type: ignore[union-attr]
     pipe.store.close()
+
+
+# --- issue 12: three replicas, every bot's role, one policy built from the declared calls ----
+
+_EOA = {n: "0x" + f"{i:02x}" * 20 for i, n in enumerate(("ctl", "sch", "sup", "reb", "tok"), 0xA1)}
+
+
+def _bots_env(tmp_path: Any) -> dict[str, str]:
+    """The four bots configured on plain addresses (no code on anvil: every call succeeds, so
+    the audit and the exactly-once accounting are what the test sees)."""
+    record = tmp_path / "deployment.json"
+    record.write_text(
+        json.dumps(
+            {
+                "controller": _EOA["ctl"],
+                "lens": _EOA["sch"],
+                "vault": _EOA["sup"],
+                "cash": _EOA["tok"],
+            }
+        )
+    )
+    chain = {
+        "rpc_url": "http://127.0.0.1:1",
+        "base_balances": {"USDC": "100"},
+        "routes": ["CEX"],
+    }
+    cc = tmp_path / "crosschain.json"
+    cc.write_text(
+        json.dumps(
+            {
+                "trigger_percentage": "0.5",
+                "chains": [
+                    {
+                        **chain,
+                        "name": "local",
+                        "cex_network": "ETH",
+                        "chain_id": 31337,
+                        "tokens": {"USDC": {"address": _EOA["tok"], "decimals": 6}},
+                    },
+                    {
+                        **chain,
+                        "name": "other",
+                        "chain_id": 56,
+                        "tokens": {"USDC": {"address": "0x" + "b5" * 20, "decimals": 18}},
+                    },
+                ],
+                "route_costs": {"CEX": 10},
+            }
+        )
+    )
+    return {
+        "KEEPER_DEPLOYMENT": str(record),
+        "KEEPER_EXECUTOR_SCHEDULER": _EOA["sch"],
+        "KEEPER_SUPERVISOR_SCHEDULER": _EOA["sch"],
+        "KEEPER_SUPERVISOR_SUPERVISOR": _EOA["sup"],
+        "KEEPER_SUPERVISOR_REBALANCERS": json.dumps([_EOA["reb"]]),
+        "BALLAST_CROSSCHAIN_CONFIG": str(cc),
+    }
+
+
+def _call(sig: str, *args: Any) -> str:
+    from eth_abi import encode
+
+    from keepers.runtime.bots import selector
+
+    types = [t for t in sig[sig.index("(") + 1 : -1].split(",") if t]
+    return selector(sig) + encode(types, list(args)).hex()
+
+
+def test_replicas__fund_automation_crosschain_intents__each_once_with_one_stored_policy(
+    tmp_path, anvil, pg_url
+):
+    """Three workers with no KEEPER_POLICY* and no bot configuration share one PostgreSQL
+    store; the policy was built once from the four bots' declared calls and stored. Every
+    intent of the fund, executor, supervisor and cross-chain roles is executed exactly once
+    (one nonce, one successful receipt each); a call no bot declared is refused."""
+    from keepers.fund.bot import ROLE as FUND_ROLE
+    from keepers.runtime.policy import declared_from_env, store_policy
+    from keepers.store.models import TxAttempt
+    from tests.support.pipeline_helpers import SENDER, SENDER_KEY
+
+    policy = declared_from_env(_bots_env(tmp_path))
+    assert sorted(policy.roles) == sorted([FUND_ROLE, "executor", "supervisor", "crosschain"])
+    store = Store(pg_url)
+    store_policy(store, policy, written_by="test")
+
+    per_role = 20
+    calls: list[tuple[str, str, str]] = []  # role, target, calldata
+    for i in range(per_role):
+        calls += [
+            (FUND_ROLE, _EOA["ctl"], _call("allocateToLayer(uint8,uint256)", 1, i)),
+            ("executor", _EOA["sch"], _call("executeBatch(uint256[])", [i, i + 1])),
+            ("supervisor", _EOA["sup"], _call("tick(uint256)", i)),
+            ("supervisor", _EOA["reb"], _call("fixReschedule()") + f"{i:064x}"),
+            ("crosschain", _EOA["tok"], _call("approve(address,uint256)", _EOA["sch"], i)),
+        ]
+    undeclared = ("executor", _EOA["sch"], _call("cancel(uint256)", 1))
+    for n, (role, target, data) in enumerate([*calls, undeclared]):
+        submit_intent(
+            store,
+            IntentSpec(
+                idempotency_key=f"bots:{n}",
+                role=role,
+                chain_id=31337,
+                sender=SENDER,
+                target=target,
+                calldata=data,
+            ),
+        )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEEPER_", "BALLAST_"))}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        KEEPER_DB_URL=pg_url,
+        KEEPER_RPC_URL=anvil.url,
+        KEEPER_SIGNER_KEY=SENDER_KEY,
+        KEEPER_ARTIFACTS_PATH=str(ARTIFACTS),
+        KEEPER_LOG_LEVEL="WARNING",
+        KEEPER_RETRY_BACKOFF_S="0.05",
+        KEEPER_BATCH_SIZE="4",
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "keepers.tx.worker", "--until-idle", "--max-seconds", "300"],
+            env=env,
+            cwd=tmp_path,  # no default deployment record here: the stored roles alone
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=330)
+        assert p.returncode == 0, err[-2000:]
+
+    with store.sessions() as s:
+        rows = s.scalars(select(TxIntent).where(TxIntent.idempotency_key.like("bots:%"))).all()
+        by_status = Counter(r.status for r in rows)
+        refused = [r.error for r in rows if r.status == "rejected"]
+        mined = {
+            r.id: (r.nonce, s.get(TxAttempt, r.mined_attempt_id).tx_hash)  # type: ignore[union-attr]
+            for r in rows
+            if r.status == "confirmed"
+        }
+        steps = s.execute(
+            select(StepLog.intent_id, StepLog.step, StepLog.worker).where(
+                StepLog.intent_id.in_([r.id for r in rows])
+            )
+        ).all()
+    store.close()
+    assert by_status == {"confirmed": len(calls), "rejected": 1}, by_status
+    assert len(refused) == 1 and "call-not-allowed" in refused[0]
+    per_step = Counter((i, st) for i, st, _ in steps if st in ("build", "confirm"))
+    assert set(per_step.values()) == {1}
+    nonces = sorted(n for n, _ in mined.values())
+    assert nonces == list(range(nonces[0], nonces[0] + len(calls)))
+    for nonce, tx_hash in mined.values():
+        tx = anvil.w3.eth.get_transaction(tx_hash)
+        assert tx["nonce"] == nonce
+        assert anvil.w3.eth.get_transaction_receipt(tx_hash)["status"] == 1
+    workers = Counter(w for _, st, w in steps if w is not None)
+    assert len(workers) >= 2, f"work was not shared: {workers}"
+    print(f"replicas: {len(calls)} intents of 4 roles, steps per worker {dict(workers)}")

@@ -1,0 +1,165 @@
+"""The bot model: every keeper bot declares itself as data (issue 12, "one bot model").
+
+A :class:`BotDeclaration` says what a bot is, beside its code (``keepers/fund/bot.py``,
+``keepers/automation/executor.py``, ``keepers/automation/supervisor.py``,
+``keepers/crosschain/bot.py``):
+
+- ``name`` (what ``keeper run --bots`` takes) and ``settings`` (its settings section: the
+  environment prefix its loader reads; the settings themselves stay in their slice's loader);
+- ``triggers``: when it acts (an interval, a cron, a contract event), for the reader and the
+  operator (``keeper run`` logs them with each bot's role and calls: ``runtime.bot_declared``);
+  the runner drives interval bots with :func:`keepers.runtime.base.run_loop` and cron jobs
+  with APScheduler, and the event triggers are read by the bot's own log scan (no websocket
+  subscription: a tick reads the logs since the last block, which survives restarts and
+  reorgs the same way);
+- ``calls``: given the bot's loaded config, the contract calls it needs, as one
+  :class:`Calls` (the audit role its intents carry, each contract's address and where the
+  address comes from, the function signatures, the value cap).
+
+The audit policy is built from the declared calls of every bot (:func:`declared_policy`),
+merged with ``KEEPER_POLICY*`` (a configured role of the same name wins), stored, and read by
+every process (keepers.runtime.policy). No operator writes the bots' roles by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_utils import keccak
+
+from keepers.core.settings import AllowedCall, PolicyConfig, RolePolicy
+
+
+def selector(signature: str) -> str:
+    """``0x`` + the first four bytes of keccak(signature)."""
+    return "0x" + keccak(text=signature)[:4].hex()
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Exactly one of ``interval_s`` (seconds, or the name of the setting that holds them),
+    ``cron`` (APScheduler CronTrigger fields, UTC) and ``event`` (``Contract.Event``)."""
+
+    interval_s: float | str | None = None
+    cron: str | None = None
+    event: str | None = None
+
+    def __post_init__(self) -> None:
+        if sum(x is not None for x in (self.interval_s, self.cron, self.event)) != 1:
+            raise ValueError("a trigger is one of interval_s, cron, event")
+
+    def describe(self) -> str:
+        if self.interval_s is not None:
+            return f"every {self.interval_s}" + (
+                "s" if not isinstance(self.interval_s, str) else ""
+            )
+        return f"cron {self.cron}" if self.cron is not None else f"event {self.event}"
+
+
+@dataclass(frozen=True)
+class Call:
+    """Functions a bot calls on one contract. ``source`` says where the address comes from
+    (a setting or a config field), for the error messages and the README."""
+
+    contract: str
+    signatures: tuple[str, ...]
+    source: str = ""
+
+    def allowed(self) -> list[AllowedCall]:
+        return [AllowedCall(contract=self.contract, selector=selector(s)) for s in self.signatures]
+
+
+@dataclass(frozen=True)
+class Calls:
+    """The audit role a bot's intents carry and every call it may make under it."""
+
+    role: str
+    calls: tuple[Call, ...]
+    max_value_wei: int = 0
+
+    def role_policy(self) -> RolePolicy:
+        allowed: list[AllowedCall] = []
+        for c in self.calls:
+            for a in c.allowed():
+                if a not in allowed:
+                    allowed.append(a)
+        return RolePolicy(allowed=allowed, max_value_wei=self.max_value_wei)
+
+
+@dataclass(frozen=True)
+class BotDeclaration:
+    """One bot as data. ``load(environ)`` returns its config through its slice's loader, or
+    None when the environment does not configure it (a standalone worker then builds no role
+    for it); ``calls(config)`` its declared calls."""
+
+    name: str
+    settings: str
+    triggers: tuple[Trigger, ...]
+    calls: Callable[[Any], Calls]
+    load: Callable[[Mapping[str, str]], Any]
+    doc: str = field(default="", compare=False)
+
+
+def declared_policy(calls: Iterable[Calls]) -> PolicyConfig:
+    """One role per declared role name; two bots declaring the same role name share it (the
+    union of their calls, the larger value cap)."""
+    roles: dict[str, RolePolicy] = {}
+    for c in calls:
+        rp = c.role_policy()
+        old = roles.get(c.role)
+        if old is not None:
+            rp = RolePolicy(
+                allowed=old.allowed + [a for a in rp.allowed if a not in old.allowed],
+                max_value_wei=max(old.max_value_wei, rp.max_value_wei),
+            )
+        roles[c.role] = rp
+    return PolicyConfig(roles=roles)
+
+
+def declarations() -> dict[str, BotDeclaration]:
+    """Every bot, by name, in the order ``keeper run`` starts them."""
+    from keepers.automation.executor import DECLARATION as EXECUTOR
+    from keepers.automation.supervisor import DECLARATION as SUPERVISOR
+    from keepers.crosschain.bot import DECLARATION as CROSSCHAIN
+    from keepers.fund.bot import DECLARATION as FUND
+
+    return {d.name: d for d in (FUND, EXECUTOR, SUPERVISOR, CROSSCHAIN)}
+
+
+def settings_from(cls: Any, environ: Mapping[str, str]) -> Any:
+    """``cls`` (a pydantic-settings class) from ``environ``: the class's own loader when that is
+    the process environment, else its prefixed variables of ``environ`` (lists and dicts as
+    JSON, as pydantic-settings reads them). Raises pydantic's ValidationError (a ValueError)."""
+    if environ is os.environ:
+        return cls()
+    prefix = str(cls.model_config.get("env_prefix", "")).upper()
+    data: dict[str, Any] = {}
+    for k, v in environ.items():
+        if k.upper().startswith(prefix):
+            name = k[len(prefix) :].lower()
+            if name in cls.model_fields:
+                data[name] = json.loads(v) if v[:1] in "[{" else v
+    return cls.model_validate(data)
+
+
+def check_allowed(calls: Calls, policy: PolicyConfig) -> None:
+    """Raise ConfigError naming the role, function, selector and contract when ``policy`` (the
+    one the pipeline audits with) does not let ``calls.role`` make one of the declared calls:
+    a configured role of the same name replaces the declared one and may allow less."""
+    from keepers.core.settings import ConfigError
+
+    role = policy.roles.get(calls.role)
+    for c in calls.calls:
+        for sig in c.signatures:
+            sel, target = selector(sig), c.contract.lower()
+            if role is None or not any(
+                a.contract == target and a.selector in ("*", sel) for a in role.allowed
+            ):
+                raise ConfigError(
+                    f"invalid keeper configuration: policy.roles.{calls.role}: must allow "
+                    f"{sig} ({sel}) on {target}"
+                )

@@ -1,0 +1,35 @@
+"""Fixtures of a deployed local fund on ape's anvil (ballast_dev.deployment.profile, real
+Uniswap pools), shared by tests/offchain/fundbot and tests/offchain/cli; loaded for the whole
+suite with ``pytest_plugins`` in tests/conftest.py (a conftest fixture of the same name wins)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ballast_dev.deployment.profile import deploy_profile, load_profile
+from tests.support.fundbotlib import ROOT, UNIT
+
+
+@pytest.fixture(scope="module")
+def fund(accounts: Any, chain: Any) -> Any:
+    """The local profile deployed once per module: 2M of cash deposited, the controller
+    rebalanced once by the keeper."""
+    profile = load_profile(ROOT / "scripts/profiles/local.yaml")
+    f = deploy_profile(profile, accounts[0], accounts, log=lambda *_: None)
+    admin, keeper = accounts[1], accounts[2]
+    f.cash.mint(admin, 10_000_000 * UNIT, sender=accounts[0])
+    f.cash.approve(f.vault, 2**256 - 1, sender=admin)
+    f.vault.deposit(2_000_000 * UNIT, admin, sender=admin)
+    f.controller.rebalance(True, sender=keeper)
+    return f
+
+
+@pytest.fixture
+def fresh(fund: Any, chain: Any) -> Iterator[Any]:
+    """The module's fund, restored to its deployed state after the test."""
+    snap = chain.snapshot()
+    yield fund
+    chain.restore(snap)
