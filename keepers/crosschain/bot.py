@@ -36,6 +36,7 @@ from keepers.crosschain.planning import (
 from keepers.crosschain.planning import Holding as _Holding
 from keepers.runtime.alerts import AlertLevel
 from keepers.runtime.base import Alert, AlertSink, log_sink
+from keepers.store.statuses import MoveState
 
 log = get_logger("keepers.crosschain.bot")
 
@@ -130,7 +131,7 @@ class CrosschainBot:
                 )
         report.moves = self.engine.advance_all(now, parallel=self.parallel)
         for v in report.moves:
-            if v.state == "failed":
+            if v.state == MoveState.FAILED:
                 self.alert(
                     Alert(
                         AlertLevel.CRITICAL,
