@@ -106,10 +106,15 @@ class IntentOutcome:
 
 
 def read_outcomes(
-    store: Store, intent_ids: Iterable[int], decoder: RevertDecoder | None = None
+    store: Store,
+    intent_ids: Iterable[int],
+    decoder: RevertDecoder | None = None,
+    *,
+    refused_after: int | None = None,
 ) -> dict[int, IntentOutcome]:
     """The outcomes of the intents among ``intent_ids`` that ended or wait for gas funds
-    (intents still on their way are left out)."""
+    (intents still on their way are left out). With ``refused_after`` (a step-log id), a
+    refusal for gas funds counts only when it was logged after that row."""
     ids = list(intent_ids)
     if not ids:
         return {}
@@ -118,7 +123,7 @@ def read_outcomes(
     with store.sessions() as s:
         rows = s.scalars(select(m.TxIntent).where(m.TxIntent.id.in_(ids))).all()
         for row in rows:
-            found = _outcome(s, row, decoder)
+            found = _outcome(s, row, decoder, refused_after)
             if found is not None:
                 out[row.id] = found
     return out
@@ -131,7 +136,16 @@ def _last_log(s: Any, intent_id: int, step: str | None = None) -> m.StepLog | No
     return s.scalars(q.order_by(m.StepLog.id.desc()).limit(1)).first()
 
 
-def _outcome(s: Any, row: m.TxIntent, decoder: RevertDecoder) -> IntentOutcome | None:
+def last_log_id(store: Store, intent_id: int) -> int:
+    """The id of the intent's latest step-log row (0 if none)."""
+    with store.sessions() as s:
+        last = _last_log(s, intent_id)
+        return last.id if last is not None else 0
+
+
+def _outcome(
+    s: Any, row: m.TxIntent, decoder: RevertDecoder, refused_after: int | None = None
+) -> IntentOutcome | None:
     status = IntentStatus(row.status)
     kind = _OF_STATUS.get(status)
     if kind is None:  # on its way: only a gas-funds back-off is an outcome
@@ -139,6 +153,7 @@ def _outcome(s: Any, row: m.TxIntent, decoder: RevertDecoder) -> IntentOutcome |
         if (
             last is not None
             and last.outcome == "retry"
+            and (refused_after is None or last.id > refused_after)
             and last.detail.get("error_type") == InsufficientFunds.__name__
         ):
             return IntentOutcome(row.id, Outcome.OUT_OF_GAS_FUNDS, row.status, error=row.error)

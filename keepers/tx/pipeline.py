@@ -63,7 +63,7 @@ from keepers.tx.errors import (
 )
 from keepers.tx.metrics import PIPELINE_STEP_SECONDS, PIPELINE_STEPS
 from keepers.tx.node import Node, revert_data
-from keepers.tx.outcome import IntentOutcome, Outcome, read_outcomes
+from keepers.tx.outcome import IntentOutcome, Outcome, last_log_id, read_outcomes
 from keepers.tx.policy import AuditRequest, audit
 from keepers.tx.revert import RevertDecoder
 from keepers.tx.signers import Signer
@@ -283,12 +283,17 @@ class Pipeline:
 
         ``drive`` runs the pipeline once (default: one pass, node errors waited out); pass a
         shared driver's ``drive`` when several threads wait on one pipeline. A halted
-        pipeline (SignerConflict) is returned as ``halted``, not raised."""
+        pipeline (SignerConflict) is returned as ``halted``, not raised. ``out_of_gas_funds``
+        is returned when the node refuses the intent for gas funds during this wait (a wait
+        resumed after the keeper was funded tries again first)."""
         step = drive or self._drive_once
         poll = self.settings.poll_interval_s if poll_s is None else poll_s
         deadline = time.monotonic() + timeout_s
+        since = last_log_id(self.store, intent_id)  # a gas refusal counts from now on
         while True:
-            found = read_outcomes(self.store, [intent_id], self.decoder).get(intent_id)
+            found = read_outcomes(self.store, [intent_id], self.decoder, refused_after=since).get(
+                intent_id
+            )
             if found is not None:
                 return found
             if self.halted is not None:

@@ -28,10 +28,7 @@ from keepers.store.statuses import (
 from tests.support.pg import PostgresUnavailable, ThrowawayPostgres
 
 ALL_PAIRS = [
-    (machine, frm, to)
-    for machine in MACHINES
-    for frm in machine.states
-    for to in machine.states
+    (machine, frm, to) for machine in MACHINES for frm in machine.states for to in machine.states
 ]
 
 
