@@ -104,7 +104,8 @@ PLAN_TRANSITIONS: Mapping[PlanStatus, frozenset[PlanStatus]] = {
 }
 
 MOVE_TRANSITIONS: Mapping[MoveState, frozenset[MoveState]] = {
-    _M.AWAITING_APPROVAL: frozenset({_M.TRANSFER_OUT, _M.REJECTED, _M.EXPIRED}),
+    # failed: the approval check itself errored max_attempts times (MoveEngine._failure)
+    _M.AWAITING_APPROVAL: frozenset({_M.TRANSFER_OUT, _M.REJECTED, _M.EXPIRED, _M.FAILED}),
     _M.TRANSFER_OUT: frozenset({_M.CROSS, _M.FAILED}),
     _M.CROSS: frozenset({_M.TRANSFER_IN, _M.FAILED}),
     _M.TRANSFER_IN: frozenset({_M.INVEST, _M.FAILED}),
