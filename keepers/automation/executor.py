@@ -55,7 +55,8 @@ from keepers.store.db import Store
 from keepers.store.models import JobRun, TxIntent, utcnow
 from keepers.tx.errors import NodeError
 from keepers.tx.node import Node
-from keepers.tx.pipeline import ACTIVE, FINAL, IntentSpec, Pipeline, final_statuses
+from keepers.tx.outcome import read_outcomes
+from keepers.tx.pipeline import ACTIVE, FINAL, IntentSpec, Pipeline
 from keepers.tx.signers import signer_from_settings
 
 log = get_logger("keepers.executor")
@@ -341,10 +342,15 @@ class ExecutorBot:
 
     def _settle(self) -> None:
         """Forget in-flight intents that reached a final status."""
-        for intent_id, status in final_statuses(self.store, self.in_flight).items():
+        outcomes = read_outcomes(self.store, self.in_flight, self.pipeline.decoder)
+        for intent_id, outcome in outcomes.items():
+            if not outcome.final:  # waiting for gas funds: still in flight
+                continue
             ids = self.in_flight.pop(intent_id)
-            if status != "confirmed":
-                log.warning("executor.intent_final", intent=intent_id, status=status, runs=ids)
+            if not outcome.ok:
+                log.warning(
+                    "executor.intent_final", intent=intent_id, outcome=str(outcome), runs=ids
+                )
 
     # ----------------------------------------------------------------------------------------
     # logs: index, lag metric, store records

@@ -54,7 +54,8 @@ from keepers.store.db import Store
 from keepers.store.models import JobRun, TxIntent, utcnow
 from keepers.tx.errors import NodeError
 from keepers.tx.node import Node
-from keepers.tx.pipeline import FINAL, IntentSpec, Pipeline, final_statuses
+from keepers.tx.outcome import read_outcomes
+from keepers.tx.pipeline import FINAL, IntentSpec, Pipeline
 from keepers.tx.signers import signer_from_settings
 
 log = get_logger("keepers.supervisor")
@@ -513,11 +514,14 @@ class SupervisorBot(TaskReader):
         log.info("supervisor_bot.fixes", tasks=out.fixes)
 
     def _settle(self) -> None:
-        for intent_id, status in final_statuses(self.store, self.in_flight).items():
+        outcomes = read_outcomes(self.store, self.in_flight, self.pipeline.decoder)
+        for intent_id, outcome in outcomes.items():
+            if not outcome.final:  # waiting for gas funds: still in flight
+                continue
             task = self.in_flight.pop(intent_id)
-            if status != "confirmed":
+            if not outcome.ok:
                 log.warning(
-                    "supervisor_bot.intent_final", intent=intent_id, status=status, task=task
+                    "supervisor_bot.intent_final", intent=intent_id, outcome=str(outcome), task=task
                 )
 
     # ----------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from keepers.runtime.alerts import AlertLevel
 from keepers.runtime.base import Alert, AlertSink, log_sink
 from keepers.runtime.bots import BotDeclaration, Calls, Trigger
 from keepers.runtime.bots import Call as DeclaredCall
+from keepers.store.statuses import MoveState
 
 log = get_logger("keepers.crosschain.bot")
 
@@ -132,7 +133,7 @@ class CrosschainBot:
                 )
         report.moves = self.engine.advance_all(now, parallel=self.parallel)
         for v in report.moves:
-            if v.state == "failed":
+            if v.state == MoveState.FAILED:
                 self.alert(
                     Alert(
                         AlertLevel.CRITICAL,

@@ -82,15 +82,20 @@ from keepers.fund.planning.config import PlanningConfig
 from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.store.repo import create_plan
-from keepers.tx.pipeline import FINAL, IntentSpec, Pipeline
+from keepers.store.statuses import MOVE, MoveState, transition
+from keepers.tx.outcome import Outcome
+from keepers.tx.pipeline import IntentSpec, Pipeline
 
 log = get_logger("keepers.crosschain.moves")
 
 ROLE = "crosschain"
-AWAITING_APPROVAL = "awaiting_approval"
-TRANSFER_OUT, CROSS, TRANSFER_IN, INVEST = "transfer_out", "cross", "transfer_in", "invest"
-DONE, FAILED, REJECTED, EXPIRED = "done", "failed", "rejected", "expired"
-TERMINAL = frozenset({DONE, FAILED, REJECTED, EXPIRED})
+# the states and their transitions are data: keepers.store.statuses (MOVE)
+AWAITING_APPROVAL = MoveState.AWAITING_APPROVAL
+TRANSFER_OUT, CROSS = MoveState.TRANSFER_OUT, MoveState.CROSS
+TRANSFER_IN, INVEST = MoveState.TRANSFER_IN, MoveState.INVEST
+DONE, FAILED = MoveState.DONE, MoveState.FAILED
+REJECTED, EXPIRED = MoveState.REJECTED, MoveState.EXPIRED
+TERMINAL = MOVE.final
 STEPS = (TRANSFER_OUT, CROSS, TRANSFER_IN, INVEST)
 DEBITED = frozenset({CROSS, TRANSFER_IN, INVEST})  # the source holder no longer has it
 
@@ -194,24 +199,17 @@ class PipelineSender:
             )
         )
         self.sent.append(intent.id)
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            with self.store.sessions() as s:
-                row = s.get(m.TxIntent, intent.id)
-                assert row is not None
-                status, error, attempt_id = row.status, row.error, row.mined_attempt_id
-                tx_hash = None
-                if attempt_id is not None:
-                    attempt = s.get(m.TxAttempt, attempt_id)
-                    tx_hash = attempt.tx_hash if attempt else None
-            if status in ("confirmed", "reverted") and tx_hash:
-                return w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-            if status in FINAL:
-                raise StepFailed(f"intent {key} {status}: {error}")
-            if time.monotonic() > deadline:
-                raise StepPending(f"intent {key} still {status}")
-            if driver.drive() == 0:
-                time.sleep(self.poll_s)
+        outcome = driver.pipeline.wait_final(
+            intent.id, self.timeout_s, drive=driver.drive, poll_s=self.poll_s
+        )
+        if outcome.kind is Outcome.HALTED and outcome.halted is not None:
+            raise outcome.halted  # another process signs with our key: stop, do not retry
+        if outcome.kind in (Outcome.CONFIRMED, Outcome.REVERTED) and outcome.tx_hash:
+            return w3.eth.get_transaction_receipt(outcome.tx_hash)  # type: ignore[arg-type]
+        if outcome.final:
+            raise StepFailed(f"intent {key} {outcome.status}: {outcome.error}")
+        # timeout, or waiting for gas funds: the move stays in its step and comes back
+        raise StepPending(f"intent {key} still {outcome.status} ({outcome.kind.value})")
 
 
 # --------------------------------------------------------------------------- engine
@@ -360,7 +358,7 @@ class MoveEngine:
                     asset=a.value,
                     source=source,
                     dest=dest,
-                    state=AWAITING_APPROVAL if kind == "big" else TRANSFER_OUT,
+                    state=MOVE.start(AWAITING_APPROVAL if kind == "big" else TRANSFER_OUT),
                     routes_skipped=[],
                     amount_scaled=amount,
                     amount_source=from_scaled(amount, sd, Rounding.DOWN),
@@ -513,7 +511,7 @@ class MoveEngine:
             row.next_try_at = _utc(now + self.retry_backoff_s * 2 ** min(row.attempts, 6))
             if row.attempts >= self.max_attempts and state != TRANSFER_IN:
                 # Transfer_In keeps retrying: the funds are on their way and must be claimed
-                row.state = FAILED
+                transition(MOVE, row, FAILED)
                 row.finished_at = m.utcnow()
             attempts, final = row.attempts, row.state
         log.warning(
@@ -529,6 +527,8 @@ class MoveEngine:
         with self.store.transaction() as s:
             row = s.get(m.CrosschainMove, move_id)
             assert row is not None
+            if "state" in fields:
+                transition(MOVE, row, fields.pop("state"))
             for k, v in fields.items():
                 setattr(row, k, v)
 

@@ -81,7 +81,8 @@ from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.tx.contracts import ChainMismatchError, FundAddresses, FundContracts
 from keepers.tx.node import Node
-from keepers.tx.pipeline import FINAL, IntentSpec, Pipeline
+from keepers.tx.outcome import Outcome
+from keepers.tx.pipeline import IntentSpec, Pipeline
 from keepers.tx.retry import NetworkUnavailable
 from keepers.tx.revert import RevertDecoder
 from keepers.tx.signers import Signer, signer_from_settings
@@ -816,19 +817,13 @@ class FundBot:
         self, ref: str, idx: int, order: int, action: Action, before: FundReading, intent_id: int
     ) -> tuple[ActionResult, FundReading, int, str | None]:
         """Work the pipeline until the action's intent is final, then measure and record it."""
-        self._wait_intent(intent_id)
-        with self.store.sessions() as s:
-            row = s.get(m.TxIntent, intent_id)
-            assert row is not None
-            status, error = row.status, row.error
-        if status not in FINAL and "insufficient funds" in (error or "").lower():
+        outcome = self.pipeline.wait_final(intent_id, self.k.execute_timeout_s)
+        if outcome.kind is Outcome.HALTED and outcome.halted is not None:
+            raise outcome.halted  # another process signs with our key: the keeper stops
+        if outcome.kind is Outcome.OUT_OF_GAS_FUNDS:
             self.plans.record_action(ref, idx, "waiting_gas", order=order)
-            return ActionResult(action, False, error=error), before, 0, "gas_funds"
-        with self.store.sessions() as s:
-            row = s.get(m.TxIntent, intent_id)
-            assert row is not None
-            attempt = s.get(m.TxAttempt, row.mined_attempt_id) if row.mined_attempt_id else None
-            tx_hash = attempt.tx_hash if attempt else None
+            return ActionResult(action, False, error=outcome.error), before, 0, "gas_funds"
+        status, error, tx_hash = outcome.status, outcome.error, outcome.tx_hash
         after = self.read()
         wei = 0
         received = None
@@ -839,7 +834,7 @@ class FundBot:
         deltas = tuple(after.state.positions()[t] - before.state.positions()[t] for t in range(3))
         # positions: L1 is cash - pending; use the cash delta for L1
         deltas = (after.state.cash - before.state.cash, deltas[1], deltas[2])
-        ok = status == "confirmed"
+        ok = outcome.ok
         if ok and action.asset and action.amount and action.to_tier is not None:
             got = deltas[action.to_tier] if action.type.value == "purchaseAsset" else deltas[0]
             if got:
@@ -848,7 +843,7 @@ class FundBot:
         stop = None
         if not ok:
             error = error or status
-            if "EnforcedPause" in (error or ""):
+            if outcome.revert is not None and outcome.revert.name == "EnforcedPause":
                 stop = f"contract paused at action {idx}"
                 self.alert(
                     AlertLevel.CRITICAL, "paused", f"{stop}: every remaining action aborted", ref
@@ -867,18 +862,6 @@ class FundBot:
             ref, idx, "done" if ok else "failed", result=result_to_dict(res), order=order
         )
         return res, after, wei, stop
-
-    def _wait_intent(self, intent_id: int) -> None:
-        """Run the pipeline in short slices until the intent is final, the keeper turns out to
-        be out of gas funds (the pipeline backs off on that; we stop), or the timeout."""
-        deadline = time.monotonic() + self.k.execute_timeout_s
-        while time.monotonic() < deadline:
-            self.pipeline.run(until_idle=True, max_seconds=2.0)
-            with self.store.sessions() as s:
-                row = s.get(m.TxIntent, intent_id)
-                assert row is not None
-                if row.status in FINAL or "insufficient funds" in (row.error or "").lower():
-                    return
 
     def _received(self, receipt: Any, action: Action) -> int | None:
         ctl = self.contracts.controller

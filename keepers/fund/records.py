@@ -18,21 +18,22 @@ from keepers.fund.planning.approval import ApprovalRecord
 from keepers.fund.planning.triggers import Trigger, TriggerKind
 from keepers.store import models as m
 from keepers.store.db import Store
+from keepers.store.statuses import PLAN, PlanStatus, transition
 
 KIND = "fund_rebalance"
 
-# Plan statuses
-PROPOSED = "proposed"
-NOTHING = "nothing_to_do"
-BLOCKED = "blocked"  # risk check blocked or skipped it
-PENDING_APPROVAL = "pending_approval"
-APPROVED = "approved"
-REJECTED = "rejected"
-EXPIRED = "expired"
-ABORTED = "aborted"  # simulation failed, paused, out of gas funds: nothing (more) sent
-EXECUTED = "executed"  # every action succeeded
-PARTIAL = "partial"  # some actions failed
-FAILED = "failed"  # every action failed
+# Plan statuses (stored; their transitions: keepers.store.statuses.PLAN)
+PROPOSED = PlanStatus.PROPOSED
+BLOCKED = PlanStatus.BLOCKED  # risk check blocked or skipped it
+PENDING_APPROVAL = PlanStatus.PENDING_APPROVAL
+APPROVED = PlanStatus.APPROVED
+REJECTED = PlanStatus.REJECTED
+EXPIRED = PlanStatus.EXPIRED
+ABORTED = PlanStatus.ABORTED  # simulation failed, paused, out of gas funds: nothing (more) sent
+EXECUTED = PlanStatus.EXECUTED  # every action succeeded
+PARTIAL = PlanStatus.PARTIAL  # some actions failed
+FAILED = PlanStatus.FAILED  # every action failed
+NOTHING = "nothing_to_do"  # an outcome, never stored: the planner found nothing to do
 WAITING = (PROPOSED, PENDING_APPROVAL, APPROVED)
 
 
@@ -161,7 +162,7 @@ class PlanStore:
             row = m.Plan(
                 ref=plan.id,
                 kind=KIND,
-                status=status,
+                status=PLAN.start(status),
                 trigger=trig[:64] if trig else None,
                 payload={"plan": plan_to_dict(plan), **payload},
                 created_at=_ts(plan.created_at),
@@ -204,7 +205,7 @@ class PlanStore:
         with self.store.transaction() as s:
             row = s.scalars(select(m.Plan).where(m.Plan.ref == ref).with_for_update()).one()
             if status is not None:
-                row.status = status
+                transition(PLAN, row, status)
             if payload:
                 row.payload = {**row.payload, **payload}
 

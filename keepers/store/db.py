@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -59,15 +59,44 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def migrate(engine: Engine) -> None:
-    """Upgrade the schema to head. On PostgreSQL replicas serialise on an advisory lock."""
+def migrate(engine: Engine, target: str = "head") -> None:
+    """Upgrade the schema to ``target`` (head). On PostgreSQL replicas serialise on an
+    advisory lock."""
+    _alembic(engine, lambda cfg: command.upgrade(cfg, target))
+
+
+def downgrade(engine: Engine, target: str) -> None:
+    """Downgrade the schema to ``target`` (an operator's way back; the tests use it)."""
+    _alembic(engine, lambda cfg: command.downgrade(cfg, target))
+
+
+def _alembic(engine: Engine, run: Callable[[Config], None]) -> None:
+    """Run an Alembic command on one connection, in one transaction.
+
+    SQLite: batch migrations (0006) re-create tables that other tables' foreign keys point
+    at, and dropping the old copy would fail those keys; ``PRAGMA foreign_keys`` cannot change
+    inside a transaction, so it is turned off on the connection before the transaction and on
+    again after, and ``PRAGMA foreign_key_check`` must find nothing before the commit."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        raw: Any = conn.connection.driver_connection if sqlite else None
+        if sqlite:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+                cfg.attributes["connection"] = conn
+                run(cfg)
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise StoreError(f"migration left broken foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 class SQLiteLock:

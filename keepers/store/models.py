@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -22,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from keepers.store.statuses import INTENT, MOVE, PLAN, check_constraint_sql
 
 
 def utcnow() -> dt.datetime:
@@ -71,6 +74,7 @@ class Base(DeclarativeBase):
 
 class Plan(Base):
     __tablename__ = "plans"
+    __table_args__ = (CheckConstraint(check_constraint_sql(PLAN), name="ck_plans_status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ref: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)  # planner's id
@@ -161,12 +165,14 @@ class NonceAllocator(Base):
 
 
 class TxIntent(Base):
-    """One on-chain effect. ``status`` is the last step recorded (see keepers.tx.pipeline)."""
+    """One on-chain effect. ``status`` is the last step recorded (see keepers.tx.pipeline;
+    the statuses and their transitions: keepers.store.statuses.INTENT)."""
 
     __tablename__ = "tx_intents"
     __table_args__ = (
         Index("ix_tx_intents_work", "status", "next_try_at"),
         Index("ix_tx_intents_nonce", "chain_id", "sender", "nonce"),
+        CheckConstraint(check_constraint_sql(INTENT), name="ck_tx_intents_status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -250,7 +256,10 @@ class CrosschainMove(Base):
     source token (``amount_source``) and of the destination token (the others)."""
 
     __tablename__ = "crosschain_moves"
-    __table_args__ = (Index("ix_crosschain_moves_work", "state", "next_try_at"),)
+    __table_args__ = (
+        Index("ix_crosschain_moves_work", "state", "next_try_at"),
+        CheckConstraint(check_constraint_sql(MOVE), name="ck_crosschain_moves_state"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ref: Mapped[str] = mapped_column(String(64), unique=True)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from keepers.store.db import Store
 from keepers.store.models import Action, Approval, JobRun, Plan, utcnow
+from keepers.store.statuses import PLAN, transition
 
 
 def create_plan(
@@ -26,7 +27,7 @@ def create_plan(
 ) -> Plan:
     """A plan and its ordered actions, recorded together."""
     with store.transaction() as s:
-        plan = Plan(kind=kind, payload=payload, trigger=trigger, status="proposed")
+        plan = Plan(kind=kind, payload=payload, trigger=trigger, status=PLAN.start("proposed"))
         s.add(plan)
         s.flush()
         for seq, (akind, apayload) in enumerate(actions):
@@ -49,7 +50,7 @@ def set_plan_status(store: Store, plan_id: int, status: str) -> None:
         plan = s.get(Plan, plan_id, with_for_update=True)
         if plan is None:
             raise LookupError(f"no plan {plan_id}")
-        plan.status = status
+        transition(PLAN, plan, status)
 
 
 def link_action_intent(

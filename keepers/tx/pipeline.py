@@ -49,6 +49,8 @@ from keepers.core.logging import get_logger
 from keepers.core.settings import KeeperSettings
 from keepers.store.db import Store
 from keepers.store.models import NonceAllocator, StepLog, TxAttempt, TxIntent, utcnow
+from keepers.store.statuses import INTENT, transition
+from keepers.store.statuses import IntentStatus as S
 from keepers.tx import fees as feelib
 from keepers.tx.errors import (
     AlreadyKnown,
@@ -61,6 +63,7 @@ from keepers.tx.errors import (
 )
 from keepers.tx.metrics import PIPELINE_STEP_SECONDS, PIPELINE_STEPS
 from keepers.tx.node import Node, revert_data
+from keepers.tx.outcome import IntentOutcome, Outcome, last_log_id, read_outcomes
 from keepers.tx.policy import AuditRequest, audit
 from keepers.tx.revert import RevertDecoder
 from keepers.tx.signers import Signer
@@ -68,8 +71,9 @@ from keepers.tx.validate import Expected, check_signed
 
 log = get_logger("keepers.pipeline")
 
-FINAL = frozenset({"confirmed", "reverted", "failed", "rejected", "invalid"})
-ACTIVE = ("pending", "built", "audited", "signed", "validated", "broadcast", "mined")
+# the statuses and their transitions are data: keepers.store.statuses (INTENT)
+FINAL = frozenset(s.value for s in INTENT.final)
+ACTIVE = tuple(s.value for s in INTENT.active)
 # status -> step that moves it on (the crash points of KEEPER_CRASH_AT are these step names,
 # plus "sent": right after eth_sendRawTransaction returned, before Broadcast commits)
 STEP_OF = {
@@ -143,17 +147,6 @@ class CrashHook:
         self.seen += intents
         if self.seen >= self.nth:
             os._exit(137)
-
-
-def final_statuses(store: Store, intent_ids: Iterable[int]) -> dict[int, str]:
-    """The intents among ``intent_ids`` that reached a final status, with that status (bots
-    use it to forget what they had in flight)."""
-    ids = list(intent_ids)
-    if not ids:
-        return {}
-    with store.sessions() as s:
-        rows = s.execute(select(TxIntent.id, TxIntent.status).where(TxIntent.id.in_(ids))).all()
-    return {int(i): st for i, st in rows if st in FINAL}
 
 
 class Pipeline:
@@ -276,6 +269,61 @@ class Pipeline:
                 return
             if done == 0:
                 time.sleep(self.settings.poll_interval_s)
+
+    def wait_final(
+        self,
+        intent_id: int,
+        timeout_s: float,
+        *,
+        drive: Callable[[], int | None] | None = None,
+        poll_s: float | None = None,
+    ) -> IntentOutcome:
+        """Drive the pipeline until the intent ends (or waits for gas funds, or the pipeline
+        halts, or ``timeout_s`` passes) and return how it ended, as a type.
+
+        ``drive`` runs the pipeline once (default: one pass, node errors waited out); pass a
+        shared driver's ``drive`` when several threads wait on one pipeline. A halted
+        pipeline (SignerConflict) is returned as ``halted``, not raised. ``out_of_gas_funds``
+        is returned when the node refuses the intent for gas funds during this wait (a wait
+        resumed after the keeper was funded tries again first)."""
+        step = drive or self._drive_once
+        poll = self.settings.poll_interval_s if poll_s is None else poll_s
+        deadline = time.monotonic() + timeout_s
+        since = last_log_id(self.store, intent_id)  # a gas refusal counts from now on
+        while True:
+            found = read_outcomes(self.store, [intent_id], self.decoder, refused_after=since).get(
+                intent_id
+            )
+            if found is not None:
+                return found
+            if self.halted is not None:
+                return self._halted_outcome(intent_id, self.halted)
+            if time.monotonic() > deadline:
+                with self.store.sessions() as s:
+                    row = s.get(TxIntent, intent_id)
+                    status = row.status if row is not None else "missing"
+                    error = row.error if row is not None else None
+                return IntentOutcome(intent_id, Outcome.TIMEOUT, status, error=error)
+            try:
+                moved = step()
+            except SignerConflict as err:
+                return self._halted_outcome(intent_id, err)
+            if not moved:
+                time.sleep(poll)
+
+    def _drive_once(self) -> int:
+        try:
+            return self.run_once()
+        except (NodeError, OSError) as err:  # node unreachable: wait, keep state
+            log.warning("wait.node_error", error=str(err))
+            time.sleep(min(self.settings.retry_backoff_s, 5.0))
+            return 0
+
+    def _halted_outcome(self, intent_id: int, err: SignerConflict) -> IntentOutcome:
+        with self.store.sessions() as s:
+            row = s.get(TxIntent, intent_id)
+            status = row.status if row is not None else "missing"
+        return IntentOutcome(intent_id, Outcome.HALTED, status, error=str(err), halted=err)
 
     def active_count(self) -> int:
         with self.store.sessions() as s:
@@ -411,7 +459,12 @@ class Pipeline:
                     step=step,
                     outcome="retry",
                     worker=self.worker_id,
-                    detail={"error": intent.error, "delay_s": delay},
+                    # error_type: read by wait_final (InsufficientFunds: out of gas funds)
+                    detail={
+                        "error": intent.error,
+                        "error_type": type(err).__name__,
+                        "delay_s": delay,
+                    },
                 )
             )
         PIPELINE_STEPS.labels(step, "retry").inc()
@@ -482,10 +535,11 @@ class Pipeline:
         simulated, estimate = pre
         for res in (simulated, estimate):
             if isinstance(res, ExecutionReverted):
-                reason = self.decoder.describe(revert_data(res))
-                intent.status = "failed"
+                data = revert_data(res)
+                reason = self.decoder.describe(data)
+                transition(INTENT, intent, S.FAILED)
                 intent.error = f"simulation reverted: {reason}"
-                return self._log(s, intent, "build", "reverted", reason=reason)
+                return self._log(s, intent, "build", "reverted", reason=reason, data=data)
             if isinstance(res, NodeError):
                 raise res
         gas = int(estimate, 16)
@@ -495,7 +549,7 @@ class Pipeline:
         intent.max_priority_fee_per_gas = fees.max_priority_fee_per_gas
         intent.fee_cap = self._fee_cap(intent)
         intent.nonce = self._allocate_nonce(s, intent.sender)
-        intent.status = "built"
+        transition(INTENT, intent, S.BUILT)
         intent.error = None
         return self._log(
             s,
@@ -574,13 +628,13 @@ class Pipeline:
             sum(int(n) for n in approved),
         )
         if not decision.allowed:
-            intent.status = "rejected"
+            transition(INTENT, intent, S.REJECTED)
             intent.error = f"audit denied by rule {decision.rule}: {decision.detail}"
             self._release_nonce(s, intent, "rejected")
             return self._log(
                 s, intent, "audit", "denied", rule=decision.rule, detail=decision.detail
             )
-        intent.status = "audited"
+        transition(INTENT, intent, S.AUDITED)
         intent.audited_at = utcnow()
         return self._log(s, intent, "audit", "ok", rule=decision.rule)
 
@@ -603,7 +657,7 @@ class Pipeline:
             value=0,
             notional=0,
             fee_policy={},
-            status="built",
+            status=INTENT.start(S.BUILT),
             nonce=intent.nonce,
             gas_limit=FILLER_GAS,
             max_fee_per_gas=intent.max_fee_per_gas,
@@ -652,7 +706,7 @@ class Pipeline:
         )
         s.add(attempt)  # not via intent.attempts: loading that collection would autoflush
         self._new_attempts.append((intent, attempt))  # ids assigned by one flush per batch
-        intent.status = "signed"
+        transition(INTENT, intent, S.SIGNED)
         return self._log(s, intent, "sign", "ok", tx_hash=attempt.tx_hash)
 
     # ==================================================================================
@@ -684,14 +738,14 @@ class Pipeline:
             intent.error = "validate refused: " + "; ".join(problems)
             if any(a.status in ("broadcast", "replaced") for a in intent.attempts):
                 # a replacement was refused; the earlier attempt may still be mined
-                intent.status = "broadcast"
+                transition(INTENT, intent, S.BROADCAST)
                 intent.checked_block = -1
             else:
-                intent.status = "invalid"
+                transition(INTENT, intent, S.INVALID)
                 self._release_nonce(s, intent, "invalid")
             return self._log(s, intent, "validate", "refused", problems=problems)
         attempt.status = "validated"
-        intent.status = "validated"
+        transition(INTENT, intent, S.VALIDATED)
         return self._log(s, intent, "validate", "ok", attempt=attempt.id)
 
     # ==================================================================================
@@ -725,7 +779,7 @@ class Pipeline:
             raise result
         attempt.status = "broadcast"
         attempt.sent_at_block = sent_at
-        intent.status = "broadcast"
+        transition(INTENT, intent, S.BROADCAST)
         intent.checked_block = -1
         intent.error = None
         return self._log(s, intent, "broadcast", outcome, tx_hash=attempt.tx_hash, block=sent_at)
@@ -763,7 +817,7 @@ class Pipeline:
         intent.mined_block = int(receipt["blockNumber"], 16)
         intent.mined_block_hash = receipt["blockHash"]
         intent.receipt_status = int(receipt.get("status", "0x1"), 16)
-        intent.status = "mined"
+        transition(INTENT, intent, S.MINED)
         intent.checked_block = -1
         return self._log(
             s, intent, step, "mined", tx_hash=attempt.tx_hash, block=intent.mined_block
@@ -790,7 +844,7 @@ class Pipeline:
         old = intent.nonce
         intent.nonce = None
         intent.current_attempt_id = None
-        intent.status = "pending"
+        transition(INTENT, intent, S.PENDING)
         return self._log(s, intent, step, "nonce-taken", old_nonce=old)
 
     # ==================================================================================
@@ -829,11 +883,11 @@ class Pipeline:
             old, self._suggest(intent), self.settings.fee_bump_bps, int(intent.fee_cap or 0)
         )
         if bumped is None:
-            intent.status = "validated"
+            transition(INTENT, intent, S.VALIDATED)
             return self._log(s, intent, step, "rebroadcast-at-cap", reason=reason)
         intent.max_fee_per_gas = bumped.max_fee_per_gas
         intent.max_priority_fee_per_gas = bumped.max_priority_fee_per_gas
-        intent.status = "audited"  # Sign -> Validate -> Broadcast again, same nonce
+        transition(INTENT, intent, S.AUDITED)  # Sign -> Validate -> Broadcast again, same nonce
         return self._log(
             s,
             intent,
@@ -882,13 +936,13 @@ class Pipeline:
             intent.mined_block = None
             intent.mined_block_hash = None
             intent.receipt_status = None
-            intent.status = "validated"
+            transition(INTENT, intent, S.VALIDATED)
             return self._log(s, intent, "confirm", "reorged", tx_hash=attempt.tx_hash)
         depth = self._head - intent.mined_block + 1
         if depth < self.confirmations:
             return "waiting"
         ok = intent.receipt_status == 1
-        intent.status = "confirmed" if ok else "reverted"
+        transition(INTENT, intent, S.CONFIRMED if ok else S.REVERTED)
         if not ok:
             intent.error = "mined but reverted"
         return self._log(
@@ -908,7 +962,7 @@ def _new_intent(spec: IntentSpec) -> TxIntent:
         value=spec.value,
         notional=spec.value if spec.notional is None else spec.notional,
         fee_policy=dict(spec.fee_policy),
-        status="pending",
+        status=INTENT.start(S.PENDING),
     )
 
 

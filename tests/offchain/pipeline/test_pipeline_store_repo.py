@@ -32,9 +32,9 @@ def test_plan__created_with_actions_approved_and_linked__read_back(tmp_path):
     record_approval(store, plan.id, "auto", None, "approved")
     intent = submit_intent(store, IntentSpec("plan-1-0", "keeper", 31337, ADDR, ADDR, "0x"))
     link_action_intent(store, plan.actions[0].id, intent.id)
-    set_plan_status(store, plan.id, "executing")
+    set_plan_status(store, plan.id, "pending_approval")
     again = load_plan(store, plan.id)
-    assert again.status == "executing"
+    assert again.status == "pending_approval"
     assert again.actions[0].intent_id == intent.id and again.actions[0].status == "submitted"
     assert [a.decision for a in again.approvals] == ["approved"]
     store.close()
