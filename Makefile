@@ -17,7 +17,7 @@ $(shell mkdir -p $(TMPDIR))
 export APE_TEST_ARGS ?=
 CONTRACTS := $(shell find contracts -name '*.sol' 2>/dev/null)
 
-.PHONY: FORCE help setup compile slither test test-deep test-slow test-all demo demo-crosschain lint fmt gas bench clean
+.PHONY: FORCE help setup compile abis slither test test-deep test-slow test-all demo demo-crosschain lint fmt gas bench clean
 
 help:
 	@echo "make demo       run the fund on a local anvil chain the project starts itself"
@@ -25,6 +25,7 @@ help:
 	@echo "make test       run the tests (slow suites excluded; make test-slow runs them)"
 	@echo "make test-deep  the invariant suites at 10,000 sequences each (runs and time printed)"
 	@echo "make slither    static-analysis gate (High/Medium findings must be triaged)"
+	@echo "make abis       re-export the ABIs the keepers call (keepers/abis/) from the build"
 	@echo "make lint       ruff + mypy over keepers/, ballast_dev/ and scripts/"
 	@echo "make gas        rewrite the committed gas snapshot (gas-snapshot.json)"
 	@echo "make bench      benchmarks (gas against baselines measured in the same run)"
@@ -54,7 +55,12 @@ $(STAMPS)/compile: $(STAMPS)/venv $(SOLC_BIN) ape-config.yaml $(CONTRACTS)
 	@touch $@
 
 setup: $(STAMPS)/venv $(STAMPS)/npm $(SOLC_BIN)
-compile: setup $(STAMPS)/compile
+compile: setup $(STAMPS)/compile abis
+
+# The ABIs the keepers call, from the build into keepers/abis/ (committed package data: the
+# runtime wheel needs no build). Commit what it rewrites; tests/offchain/abis fails when stale.
+abis: $(STAMPS)/compile
+	python -m scripts.toolchain.export_abis
 
 test: compile
 	ape test tests -m "not slow and not bench and not fork" $(APE_TEST_ARGS)

@@ -35,16 +35,9 @@ from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 
+from keepers import abis
+
 TRANSFER_TOPIC = keccak(text="Transfer(address,address,uint256)")
-_TRANSFER_ABI = [
-    {
-        "name": "transfer",
-        "type": "function",
-        "stateMutability": "nonpayable",
-        "inputs": [{"name": "to", "type": "address"}, {"name": "amount", "type": "uint256"}],
-        "outputs": [{"name": "", "type": "bool"}],
-    }
-]
 
 
 @dataclass
@@ -229,7 +222,9 @@ class BinanceSim:
             net = self.networks[wd.network]
             coin = net.coins[wd.coin]
             units = (wd.amount - wd.fee).scaleb(coin.decimals)
-            token = net.w3.eth.contract(address=to_checksum_address(coin.token), abi=_TRANSFER_ABI)
+            token = net.w3.eth.contract(
+                address=to_checksum_address(coin.token), abi=abis.load("IERC20Min")
+            )
             try:
                 tx_hash = token.functions.transfer(
                     to_checksum_address(wd.address), int(units)

@@ -2,8 +2,8 @@
 pragma solidity ^0.8.24;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {ICctpMessageTransmitterV2} from "../interfaces/ICctpMessageTransmitterV2.sol";
-import {ICctpTokenMessengerV2} from "../interfaces/ICctpTokenMessengerV2.sol";
+import {ICctpMessageTransmitterV2} from "../interfaces/external/ICctpMessageTransmitterV2.sol";
+import {ICctpTokenMessengerV2} from "../interfaces/external/ICctpTokenMessengerV2.sol";
 
 /// @notice Local/test stand-in for Circle's CCTP V2 MessageTransmitterV2: the same message
 /// format, nonce rule and handler calls, with one attester (signature threshold 1) and no

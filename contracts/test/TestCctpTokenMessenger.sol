@@ -4,8 +4,8 @@ pragma solidity ^0.8.24;
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ICctpMessageTransmitterV2} from "../interfaces/ICctpMessageTransmitterV2.sol";
-import {ICctpTokenMessengerV2} from "../interfaces/ICctpTokenMessengerV2.sol";
+import {ICctpMessageTransmitterV2} from "../interfaces/external/ICctpMessageTransmitterV2.sol";
+import {ICctpTokenMessengerV2} from "../interfaces/external/ICctpTokenMessengerV2.sol";
 
 interface ITestMintBurnToken {
     function mint(address to, uint256 amount) external;

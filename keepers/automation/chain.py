@@ -1,4 +1,4 @@
-"""Chain I/O shared by the automation bots: ABIs from the compiled artifacts, batched eth_calls,
+"""Chain I/O shared by the automation bots: ABIs from ``keepers.abis``, batched eth_calls,
 log scans with event decoding. web3.py only (no ape at runtime).
 
 Every read goes through :class:`keepers.tx.node.Node` so that many calls cost one HTTP round
@@ -7,41 +7,27 @@ trip (JSON-RPC batch) and node errors arrive as the pipeline's typed exceptions.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from eth_utils import event_abi_to_log_topic, to_checksum_address
-from eth_utils.abi import get_abi_input_types, get_abi_output_types
+from eth_utils.abi import get_abi_output_types
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 
+from keepers import abis
+from keepers.abis import abi_type
 from keepers.tx.errors import NodeError
 from keepers.tx.node import Node
 
 CONTRACTS = ("RebalanceScheduler", "TxFunder", "Rebalancer", "PaidRebalancerRegistry", "Supervisor")
 
 
-@cache
-def _load_abis(path: str) -> dict[str, list[dict[str, Any]]]:
-    data = json.loads(Path(path).read_text())
-    types = data["contractTypes"]
-    missing = [n for n in CONTRACTS if n not in types]
-    if missing:
-        raise FileNotFoundError(f"{path} lacks {missing}: run `ape compile`")
-    return {name: types[name]["abi"] for name in CONTRACTS}
-
-
-def load_abis(path: Path | str) -> dict[str, list[dict[str, Any]]]:
-    """ABIs of the automation contracts from ``.build/__local__.json``."""
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"artifacts {p} not found: run `ape compile`")
-    return _load_abis(str(p.resolve()))
+def load_abis() -> dict[str, list[dict[str, Any]]]:
+    """ABIs of the automation contracts (exported from the build by ``make abis``)."""
+    return {name: abis.load(name) for name in CONTRACTS}
 
 
 @dataclass(frozen=True)
@@ -54,13 +40,13 @@ class Call:
 class ChainIO:
     """Batched reads and log scans for the automation contracts."""
 
-    def __init__(self, node: Node, artifacts: Path | str) -> None:
+    def __init__(self, node: Node) -> None:
         self.node = node
         self.w3: Web3 = node.w3
-        self.abis = load_abis(artifacts)
+        self.abis = load_abis()
         self._events: dict[bytes, tuple[str, dict[str, Any]]] = {}
-        for abi in self.abis.values():
-            for item in abi:
+        for contract_abi in self.abis.values():
+            for item in contract_abi:
                 if item.get("type") == "event":
                     self._events.setdefault(
                         event_abi_to_log_topic(item),  # type: ignore[arg-type]
@@ -194,8 +180,7 @@ class ChainIO:
 
 
 def _types(inputs: list[dict[str, Any]]) -> list[str]:
-    element: Any = {"type": "event", "inputs": inputs}
-    return list(get_abi_input_types(element))
+    return [abi_type(i) for i in inputs]
 
 
 @dataclass(frozen=True)

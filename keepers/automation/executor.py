@@ -105,7 +105,7 @@ class ExecutorBot:
         self.pipeline = pipeline
         self.store: Store = pipeline.store
         self.node: Node = pipeline.node
-        self.io = ChainIO(self.node, settings.artifacts_path)
+        self.io = ChainIO(self.node)
         self.scheduler = self.io.contract("RebalanceScheduler", cfg.scheduler)
         if len(pipeline.signers) != 1:
             raise ConfigError(f"executor needs exactly one signer, got {len(pipeline.signers)}")

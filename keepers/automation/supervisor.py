@@ -236,7 +236,7 @@ class SupervisorBot(TaskReader):
         self.pipeline = pipeline
         self.store: Store = pipeline.store
         self.node: Node = pipeline.node
-        self.io = ChainIO(self.node, settings.artifacts_path)
+        self.io = ChainIO(self.node)
         self.alerter = Alerter(sinks)
         self.sinks = self.alerter.sinks
         self.owns_store = False  # from_settings: the bot opened the store, stop() closes it

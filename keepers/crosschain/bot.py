@@ -21,11 +21,12 @@ from typing import Any
 from eth_utils import to_checksum_address
 from web3 import Web3
 
+from keepers import abis
 from keepers.core.logging import get_logger
 from keepers.core.settings import AllowedCall, PolicyConfig
 from keepers.crosschain.config import Asset, CrosschainConfig
 from keepers.crosschain.inventory import orders, plan_from_config
-from keepers.crosschain.moves import _TRANSFER_ABI, MoveEngine, MoveView
+from keepers.crosschain.moves import MoveEngine, MoveView
 from keepers.crosschain.planning import (
     CrosschainPlanningError,
     Plan,
@@ -152,7 +153,7 @@ class CrosschainBot:
             holder = self.engine.holder(chain.name)
             for asset, token in chain.tokens.items():
                 c = self.w3s[chain.name].eth.contract(
-                    address=to_checksum_address(token.address), abi=_TRANSFER_ABI
+                    address=to_checksum_address(token.address), abi=abis.load("IERC20Min")
                 )
                 out[(chain.name, asset.value)] = int(c.functions.balanceOf(holder).call())
         return out

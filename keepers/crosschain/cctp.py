@@ -1,9 +1,10 @@
 """CCTP V2 message codec (pure) and a local attester for local chains.
 
-Layouts follow Circle's V2 contracts (see contracts/interfaces/ICctpMessageTransmitterV2.sol
-and ICctpTokenMessengerV2.sol). On a live chain Circle's attestation service (Iris) fills in
-the nonce and the executed finality and signs; on local chains `LocalCctpAttester` does the
-same with a local key, so the keeper code path is the one used in production.
+Layouts follow Circle's V2 contracts (see ICctpMessageTransmitterV2.sol and
+ICctpTokenMessengerV2.sol in contracts/interfaces/external/). On a live chain Circle's
+attestation service (Iris) fills in the nonce and the executed finality and signs; on local
+chains `LocalCctpAttester` does the same with a local key, so the keeper code path is the one
+used in production.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 from web3 import Web3
 
+from keepers import abis
 from keepers.crosschain.routes import (
     FinalizeResult,
     Quote,
@@ -35,16 +36,6 @@ from keepers.crosschain.routes import (
     TxSender,
     _calldata,
 )
-
-_TRANSFER_ABI = [
-    {
-        "name": "transfer",
-        "type": "function",
-        "stateMutability": "nonpayable",
-        "inputs": [{"name": "to", "type": "address"}, {"name": "amount", "type": "uint256"}],
-        "outputs": [{"name": "", "type": "bool"}],
-    }
-]
 
 _WITHDRAWAL_DONE = {"ok"}
 _WITHDRAWAL_FAILED = {"failed", "canceled"}
@@ -190,7 +181,9 @@ class CexRoute:
         )
         deposit_to = to_checksum_address(addr["address"])
         w3 = self.source.w3
-        token = w3.eth.contract(address=to_checksum_address(self.source.token), abi=_TRANSFER_ABI)
+        token = w3.eth.contract(
+            address=to_checksum_address(self.source.token), abi=abis.load("IERC20Min")
+        )
         receipt = self.sender.send(
             w3, token.address, _calldata(token.functions.transfer(deposit_to, amount))
         )

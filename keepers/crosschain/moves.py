@@ -63,6 +63,7 @@ from eth_utils import to_checksum_address
 from sqlalchemy import select
 from web3 import Web3
 
+from keepers import abis
 from keepers.core.logging import get_logger
 from keepers.crosschain.cctp import BurnBody, CctpMessage
 from keepers.crosschain.config import Asset, CrosschainConfig, RouteName
@@ -98,34 +99,6 @@ REJECTED, EXPIRED = MoveState.REJECTED, MoveState.EXPIRED
 TERMINAL = MOVE.final
 STEPS = (TRANSFER_OUT, CROSS, TRANSFER_IN, INVEST)
 DEBITED = frozenset({CROSS, TRANSFER_IN, INVEST})  # the source holder no longer has it
-
-_TRANSFER_ABI = [
-    {
-        "name": "transfer",
-        "type": "function",
-        "stateMutability": "nonpayable",
-        "inputs": [{"name": "to", "type": "address"}, {"name": "amount", "type": "uint256"}],
-        "outputs": [{"name": "", "type": "bool"}],
-    },
-    {
-        "name": "transferFrom",
-        "type": "function",
-        "stateMutability": "nonpayable",
-        "inputs": [
-            {"name": "from", "type": "address"},
-            {"name": "to", "type": "address"},
-            {"name": "amount", "type": "uint256"},
-        ],
-        "outputs": [{"name": "", "type": "bool"}],
-    },
-    {
-        "name": "balanceOf",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [{"name": "a", "type": "address"}],
-        "outputs": [{"name": "", "type": "uint256"}],
-    },
-]
 
 
 class StepPending(Exception):  # noqa: N818 - a state, not a failure
@@ -570,7 +543,9 @@ class MoveEngine:
 
     def _token(self, chain: str, asset: str) -> Any:
         addr = self.config.chain(chain).tokens[Asset(asset)].address
-        return self.w3s[chain].eth.contract(address=to_checksum_address(addr), abi=_TRANSFER_ABI)
+        return self.w3s[chain].eth.contract(
+            address=to_checksum_address(addr), abi=abis.load("IERC20Min")
+        )
 
     def _pulled(self, row: m.CrosschainMove, token: str) -> bool:
         pattern = f"xmove:{row.id}:{TRANSFER_OUT}:g%:{token.lower()}:0x23b872dd"  # transferFrom

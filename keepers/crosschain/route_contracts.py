@@ -31,6 +31,7 @@ import yaml
 from eth_utils import to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from keepers import abis
 from keepers.core.settings import describe_validation_error
 from keepers.crosschain.config import (
     Asset,
@@ -358,26 +359,13 @@ def routes_of_config(
 # ------------------------------------------------------------------ the chain
 
 
-def _fn(name: str, outputs: list[str]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": f"o{i}", "type": t} for i, t in enumerate(outputs)],
-    }
-
-
-_ABI = [
-    _fn("localDomain", ["uint32"]),
-    _fn("version", ["uint32"]),
-    _fn("localMessageTransmitter", ["address"]),
-    _fn("messageBodyVersion", ["uint32"]),
-    _fn("eid", ["uint32"]),
-    _fn("endpoint", ["address"]),
-    _fn("token", ["address"]),
-    _fn("oftVersion", ["bytes4", "uint64"]),
-]
+# The interface each labelled route contract is read through (contracts/interfaces/external).
+_ABI_OF = {
+    "cctp.message_transmitter": "ICctpMessageTransmitterV2",
+    "cctp.token_messenger": "ICctpTokenMessengerV2",
+    "usdt0.endpoint": "ILzEndpointV2",
+    "usdt0.oft": "ILzOFT",
+}
 
 
 def check_on_chain(routes: RouteContracts, w3s: Mapping[str, Any]) -> list[str]:
@@ -401,7 +389,7 @@ class _ChainCheck:
         self.r, self.w3, self.seen, self.bad = r, w3, seen, bad
 
     def read(self, addr: str, fn: str, label: str) -> Any:
-        c = self.w3.eth.contract(address=addr, abi=_ABI)
+        c = self.w3.eth.contract(address=addr, abi=abis.load(_ABI_OF[label]))
         try:
             return getattr(c.functions, fn)().call()
         except Exception as err:  # noqa: BLE001 - revert, empty or undecodable answer

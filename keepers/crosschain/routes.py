@@ -19,6 +19,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
+from keepers import abis
 from keepers.core.errors import ChainError
 from keepers.crosschain.cctp import (
     FINALITY_FINALIZED,
@@ -130,55 +131,6 @@ class LocalAttestations:
 
 # --------------------------------------------------------------------------- CCTP V2
 
-_ERC20_ABI = [
-    {
-        "name": "approve",
-        "type": "function",
-        "stateMutability": "nonpayable",
-        "inputs": [{"name": "spender", "type": "address"}, {"name": "amount", "type": "uint256"}],
-        "outputs": [{"name": "", "type": "bool"}],
-    },
-    {
-        "name": "allowance",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"}],
-        "outputs": [{"name": "", "type": "uint256"}],
-    },
-]
-_MESSENGER_ABI = [
-    {
-        "name": "depositForBurn",
-        "type": "function",
-        "stateMutability": "nonpayable",
-        "inputs": [
-            {"name": "amount", "type": "uint256"},
-            {"name": "destinationDomain", "type": "uint32"},
-            {"name": "mintRecipient", "type": "bytes32"},
-            {"name": "burnToken", "type": "address"},
-            {"name": "destinationCaller", "type": "bytes32"},
-            {"name": "maxFee", "type": "uint256"},
-            {"name": "minFinalityThreshold", "type": "uint32"},
-        ],
-        "outputs": [],
-    }
-]
-_TRANSMITTER_ABI = [
-    {
-        "name": "receiveMessage",
-        "type": "function",
-        "stateMutability": "nonpayable",
-        "inputs": [{"name": "message", "type": "bytes"}, {"name": "attestation", "type": "bytes"}],
-        "outputs": [{"name": "success", "type": "bool"}],
-    },
-    {
-        "name": "usedNonces",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [{"name": "nonce", "type": "bytes32"}],
-        "outputs": [{"name": "", "type": "uint256"}],
-    },
-]
 MESSAGE_SENT_TOPIC = keccak(text="MessageSent(bytes)")
 NONCE_ALREADY_USED_SELECTOR = keccak(text="NonceAlreadyUsed(bytes32)")[:4]
 
@@ -224,13 +176,15 @@ class CctpRoute:
     def initiate(self, amount: int, recipient: str) -> RouteHandle:
         self.quote(amount)
         w3 = self.source.w3
-        token = w3.eth.contract(address=to_checksum_address(self.source.token), abi=_ERC20_ABI)
+        token = w3.eth.contract(
+            address=to_checksum_address(self.source.token), abi=abis.load("IERC20Min")
+        )
         messenger_addr = to_checksum_address(self.source.token_messenger)
         if token.functions.allowance(self.owner, messenger_addr).call() < amount:
             self.sender.send(
                 w3, token.address, _calldata(token.functions.approve(messenger_addr, amount))
             )
-        messenger = w3.eth.contract(address=messenger_addr, abi=_MESSENGER_ABI)
+        messenger = w3.eth.contract(address=messenger_addr, abi=abis.load("ICctpTokenMessengerV2"))
         call = messenger.functions.depositForBurn(
             amount,
             self.dest.domain,
@@ -293,7 +247,8 @@ class CctpRoute:
 
     def _transmitter(self) -> Any:
         return self.dest.w3.eth.contract(
-            address=to_checksum_address(self.dest.message_transmitter), abi=_TRANSMITTER_ABI
+            address=to_checksum_address(self.dest.message_transmitter),
+            abi=abis.load("ICctpMessageTransmitterV2"),
         )
 
     def _received(self, attested: Attested) -> bool:

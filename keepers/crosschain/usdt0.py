@@ -28,9 +28,9 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
+from keepers import abis
 from keepers.crosschain.cctp import address_to_bytes32, bytes32_to_address
 from keepers.crosschain.routes import (
-    _ERC20_ABI,
     FinalizeResult,
     Quote,
     RouteError,
@@ -145,150 +145,6 @@ def oft_message(to: str, amount_sd: int) -> bytes:
     return address_to_bytes32(to) + amount_sd.to_bytes(8, "big")
 
 
-_SEND_PARAM = {
-    "name": "p",
-    "type": "tuple",
-    "components": [
-        {"name": "dstEid", "type": "uint32"},
-        {"name": "to", "type": "bytes32"},
-        {"name": "amountLD", "type": "uint256"},
-        {"name": "minAmountLD", "type": "uint256"},
-        {"name": "extraOptions", "type": "bytes"},
-        {"name": "composeMsg", "type": "bytes"},
-        {"name": "oftCmd", "type": "bytes"},
-    ],
-}
-_FEE = {
-    "name": "fee",
-    "type": "tuple",
-    "components": [
-        {"name": "nativeFee", "type": "uint256"},
-        {"name": "lzTokenFee", "type": "uint256"},
-    ],
-}
-_OFT_RECEIPT = {
-    "name": "r",
-    "type": "tuple",
-    "components": [
-        {"name": "amountSentLD", "type": "uint256"},
-        {"name": "amountReceivedLD", "type": "uint256"},
-    ],
-}
-OFT_ABI: list[dict[str, Any]] = [
-    {
-        "name": "quoteOFT",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [_SEND_PARAM],
-        "outputs": [
-            {
-                "name": "limit",
-                "type": "tuple",
-                "components": [
-                    {"name": "minAmountLD", "type": "uint256"},
-                    {"name": "maxAmountLD", "type": "uint256"},
-                ],
-            },
-            {
-                "name": "details",
-                "type": "tuple[]",
-                "components": [
-                    {"name": "feeAmountLD", "type": "int256"},
-                    {"name": "description", "type": "string"},
-                ],
-            },
-            _OFT_RECEIPT,
-        ],
-    },
-    {
-        "name": "quoteSend",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [_SEND_PARAM, {"name": "payInLzToken", "type": "bool"}],
-        "outputs": [_FEE],
-    },
-    {
-        "name": "send",
-        "type": "function",
-        "stateMutability": "payable",
-        "inputs": [_SEND_PARAM, _FEE, {"name": "refundAddress", "type": "address"}],
-        "outputs": [
-            {
-                "name": "m",
-                "type": "tuple",
-                "components": [
-                    {"name": "guid", "type": "bytes32"},
-                    {"name": "nonce", "type": "uint64"},
-                    _FEE,
-                ],
-            },
-            _OFT_RECEIPT,
-        ],
-    },
-    {
-        "name": "token",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "address"}],
-    },
-    {
-        "name": "approvalRequired",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "bool"}],
-    },
-]
-_ORIGIN = {
-    "name": "origin",
-    "type": "tuple",
-    "components": [
-        {"name": "srcEid", "type": "uint32"},
-        {"name": "sender", "type": "bytes32"},
-        {"name": "nonce", "type": "uint64"},
-    ],
-}
-ENDPOINT_ABI: list[dict[str, Any]] = [
-    {
-        "name": "inboundPayloadHash",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [
-            {"name": "receiver", "type": "address"},
-            {"name": "srcEid", "type": "uint32"},
-            {"name": "sender", "type": "bytes32"},
-            {"name": "nonce", "type": "uint64"},
-        ],
-        "outputs": [{"name": "", "type": "bytes32"}],
-    },
-    {
-        "name": "lazyInboundNonce",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [
-            {"name": "receiver", "type": "address"},
-            {"name": "srcEid", "type": "uint32"},
-            {"name": "sender", "type": "bytes32"},
-        ],
-        "outputs": [{"name": "", "type": "uint64"}],
-    },
-    {
-        "name": "lzReceive",
-        "type": "function",
-        "stateMutability": "payable",
-        "inputs": [
-            _ORIGIN,
-            {"name": "receiver", "type": "address"},
-            {"name": "guid", "type": "bytes32"},
-            {"name": "message", "type": "bytes"},
-            {"name": "extraData", "type": "bytes"},
-        ],
-        "outputs": [],
-    },
-]
-
-
 @dataclass(frozen=True)
 class OftEndpoint:
     """One chain's side of USDT0: the OFT (or adapter), its token, the LayerZero endpoint."""
@@ -326,7 +182,9 @@ class PacketState(StrEnum):
 
 
 def packet_state(dest: OftEndpoint, packet: LzPacket) -> PacketState:
-    ep = dest.w3.eth.contract(address=to_checksum_address(dest.endpoint), abi=ENDPOINT_ABI)
+    ep = dest.w3.eth.contract(
+        address=to_checksum_address(dest.endpoint), abi=abis.load("ILzEndpointV2")
+    )
     receiver = packet.receiver_address
     stored = bytes(
         ep.functions.inboundPayloadHash(
@@ -398,7 +256,7 @@ class Usdt0Route:
 
     def _oft(self) -> Any:
         return self.source.w3.eth.contract(
-            address=to_checksum_address(self.source.oft), abi=OFT_ABI
+            address=to_checksum_address(self.source.oft), abi=abis.load("ILzOFT")
         )
 
     def _send_param(self, amount: int, recipient: str, min_amount: int) -> tuple[Any, ...]:
@@ -444,7 +302,9 @@ class Usdt0Route:
         w3 = self.source.w3
         oft = self._oft()
         if oft.functions.approvalRequired().call():
-            token = w3.eth.contract(address=oft.functions.token().call(), abi=_ERC20_ABI)
+            token = w3.eth.contract(
+                address=oft.functions.token().call(), abi=abis.load("IERC20Min")
+            )
             if token.functions.allowance(self.owner, oft.address).call() < amount:
                 self.sender.send(
                     w3, token.address, _calldata(token.functions.approve(oft.address, amount))
@@ -507,7 +367,9 @@ def execute_packet(
     """EndpointV2.lzReceive for a verified packet; a packet already executed by anyone is
     `already_received` (told apart from every other revert by LZ_PayloadHashNotFound plus the
     endpoint state)."""
-    ep = dest.w3.eth.contract(address=to_checksum_address(dest.endpoint), abi=ENDPOINT_ABI)
+    ep = dest.w3.eth.contract(
+        address=to_checksum_address(dest.endpoint), abi=abis.load("ILzEndpointV2")
+    )
     call = ep.functions.lzReceive(
         packet.origin, packet.receiver_address, packet.guid, packet.message, b""
     )

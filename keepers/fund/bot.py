@@ -174,12 +174,12 @@ class FundBot:
             HTTPProvider(self.k.rpc_url, request_kwargs={"timeout": self.k.rpc_timeout_s})
         )
         self.addresses = FundAddresses.load(self.k.deployment)
-        self.contracts = FundContracts(self.w3, self.addresses, self.k.artifacts_path)
+        self.contracts = FundContracts(self.w3, self.addresses)
         self.reader = FundReader(self.contracts)
         self.encoder = ActionEncoder(self.contracts, self.cfg)
         self.depth = DepthReader(self.contracts, self.encoder)
         self.carry = CarryStore(store)
-        self.decoder = RevertDecoder.from_artifacts(self.k.artifacts_path)
+        self.decoder = RevertDecoder.default()
         self.alert = alerter or Alerter()
         self.signer = signer
         self._pipeline = pipeline

@@ -16,6 +16,7 @@ from typing import Any
 
 from web3 import Web3
 
+from keepers import abis
 from keepers.core import univ3
 from keepers.core.logging import get_logger
 from keepers.fund.planning.depth import AssetDepth, PoolVenue, largest_within, pool_depth
@@ -26,54 +27,6 @@ from keepers.tx.contracts import FundContracts
 log = get_logger("keepers.depth")
 
 WORDS = 2  # bitmap words read on each side of the current one
-
-_FACTORY_OF = [
-    {
-        "type": "function",
-        "name": "factory",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "address"}],
-    }
-]
-_FACTORY = [
-    {
-        "type": "function",
-        "name": "getPool",
-        "stateMutability": "view",
-        "inputs": [
-            {"name": "a", "type": "address"},
-            {"name": "b", "type": "address"},
-            {"name": "fee", "type": "uint24"},
-        ],
-        "outputs": [{"name": "", "type": "address"}],
-    }
-]
-
-
-def _fn(name: str, inputs: list[str], outputs: list[str]) -> dict[str, Any]:
-    return {
-        "type": "function",
-        "name": name,
-        "stateMutability": "view",
-        "inputs": [{"name": f"a{i}", "type": t} for i, t in enumerate(inputs)],
-        "outputs": [{"name": f"o{i}", "type": t} for i, t in enumerate(outputs)],
-    }
-
-
-_POOL = [
-    _fn("slot0", [], ["uint160", "int24", "uint16", "uint16", "uint16", "uint8", "bool"]),
-    _fn("liquidity", [], ["uint128"]),
-    _fn("fee", [], ["uint24"]),
-    _fn("tickSpacing", [], ["int24"]),
-    _fn("token0", [], ["address"]),
-    _fn("tickBitmap", ["int16"], ["uint256"]),
-    _fn(
-        "ticks",
-        ["int24"],
-        ["uint128", "int128", "uint256", "uint256", "int56", "uint160", "uint32", "bool"],
-    ),
-]
 
 
 class DepthReader:
@@ -91,14 +44,18 @@ class DepthReader:
             if fee is None or self.c.quoter is None:
                 self._pools[token] = None
             else:
-                q = self.w3.eth.contract(self.c.quoter.address, abi=_FACTORY_OF)
-                factory = self.w3.eth.contract(q.functions.factory().call(), abi=_FACTORY)
+                q = self.c.quoter
+                factory = self.w3.eth.contract(
+                    q.functions.factory().call(), abi=abis.load("IUniswapV3Factory")
+                )
                 addr = factory.functions.getPool(token, self.c.addresses.cash, fee).call()
                 self._pools[token] = None if int(addr, 16) == 0 else addr
         return self._pools[token]
 
     def pool_state(self, address: str, block: int) -> tuple[univ3.PoolState, str]:
-        pool = self.w3.eth.contract(Web3.to_checksum_address(address), abi=_POOL)
+        pool = self.w3.eth.contract(
+            Web3.to_checksum_address(address), abi=abis.load("IUniswapV3Pool")
+        )
         f = pool.functions
         slot0 = f.slot0().call(block_identifier=block)
         spacing = int(f.tickSpacing().call(block_identifier=block))

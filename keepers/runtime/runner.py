@@ -333,7 +333,7 @@ def automation_status(now: int) -> dict[str, Any] | None:
     if not scheduler:
         return None
     settings: KeeperSettings = load_env_settings(KeeperSettings)
-    io = ChainIO(Node(settings.rpc_url, settings.rpc_timeout_s), settings.artifacts_path)
+    io = ChainIO(Node(settings.rpc_url, settings.rpc_timeout_s))
     sched = io.contract("RebalanceScheduler", scheduler)
     head = io.head()
     now = max(now, int(head["timestamp"]))

@@ -1,15 +1,14 @@
-"""Contract handles for the keepers, from ape's build output and the deployment JSON (no ape).
+"""Contract handles for the keepers, from the exported ABIs and the deployment JSON (no ape).
 
-``.build/__local__.json`` (written by ``ape compile``) holds every project ABI; the deployment
-JSON (``scripts/deployments/<network>.json``, written by ``write_addresses``) holds addresses.
-QuoterV2 is not a project contract: its one function is declared here.
+ABIs come from ``keepers.abis`` (package data exported from the build by ``make abis``); the
+deployment JSON (``scripts/deployments/<network>.json``, written by ``write_addresses``) holds
+addresses.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -17,58 +16,17 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 
+from keepers import abis
 from keepers.core.errors import ConfigError
-
-QUOTER_V2_ABI: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "name": "quoteExactInputSingle",
-        "stateMutability": "nonpayable",
-        "inputs": [
-            {
-                "name": "params",
-                "type": "tuple",
-                "components": [
-                    {"name": "tokenIn", "type": "address"},
-                    {"name": "tokenOut", "type": "address"},
-                    {"name": "amountIn", "type": "uint256"},
-                    {"name": "fee", "type": "uint24"},
-                    {"name": "sqrtPriceLimitX96", "type": "uint160"},
-                ],
-            }
-        ],
-        "outputs": [
-            {"name": "amountOut", "type": "uint256"},
-            {"name": "sqrtPriceX96After", "type": "uint160"},
-            {"name": "initializedTicksCrossed", "type": "uint32"},
-            {"name": "gasEstimate", "type": "uint256"},
-        ],
-    }
-]
 
 
 class DeploymentError(ConfigError):
-    """The deployment JSON or the build artifacts are missing something the keeper needs."""
+    """The deployment JSON is missing something the keeper needs, or does not match the chain."""
 
 
 class ChainMismatchError(ConfigError):
     """The node, the configuration and the deployment disagree (KEEPER_CHAIN_ID, the tier
     bands); the message names the variable and both values."""
-
-
-@lru_cache(maxsize=4)
-def _manifest(path: str) -> dict[str, Any]:
-    p = Path(path)
-    if not p.exists():
-        raise DeploymentError(f"build artifacts {p} not found: run `ape compile`")
-    return json.loads(p.read_text())  # type: ignore[no-any-return]
-
-
-def abi(artifacts: Path | str, name: str) -> list[dict[str, Any]]:
-    types = _manifest(str(artifacts)).get("contractTypes") or {}
-    if name not in types:
-        raise DeploymentError(f"{name} is not in {artifacts}: run `ape compile`")
-    return types[name]["abi"]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -144,19 +102,18 @@ class FundContracts:
 
     w3: Web3
     addresses: FundAddresses
-    artifacts: Path
 
     def _at(self, address: str, contract_abi: list[dict[str, Any]]) -> Contract:
         return self.w3.eth.contract(to_checksum_address(address), abi=contract_abi)
 
     def __post_init__(self) -> None:
         a = self.addresses
-        self.controller = self._at(a.controller, abi(self.artifacts, "AssetController"))
-        self.lens = self._at(a.lens, abi(self.artifacts, "FundLens"))
-        self.vault = self._at(a.vault, abi(self.artifacts, "TieredVault"))
-        self.quoter = self._at(a.quoter, QUOTER_V2_ABI) if a.quoter else None
+        self.controller = self._at(a.controller, abis.load("AssetController"))
+        self.lens = self._at(a.lens, abis.load("FundLens"))
+        self.vault = self._at(a.vault, abis.load("TieredVault"))
+        self.quoter = self._at(a.quoter, abis.load("IQuoterV2")) if a.quoter else None
         self.uniswap_adapter = (
-            self._at(a.adapters["uniswap"], abi(self.artifacts, "UniswapV3Adapter"))
+            self._at(a.adapters["uniswap"], abis.load("UniswapV3Adapter"))
             if "uniswap" in a.adapters
             else None
         )
@@ -205,4 +162,4 @@ class FundContracts:
             )
 
     def erc20(self, token: str) -> Contract:
-        return self._at(token, abi(self.artifacts, "TestStablecoin"))
+        return self._at(token, abis.load("IERC20Min"))

@@ -166,7 +166,7 @@ class Pipeline:
         self.node = node
         self.settings = settings
         self.signers = {s.address.lower(): s for s in signers}
-        self.decoder = decoder or RevertDecoder.from_artifacts(settings.artifacts_path)
+        self.decoder = decoder or RevertDecoder.default()
         self.worker_id = worker_id or f"pid-{os.getpid()}"
         self.crash = crash or CrashHook.from_env()
         self.chain_id = node.chain_id

@@ -1,25 +1,20 @@
-"""Decode revert data: custom errors from the project's compiled ABIs, Error(string), Panic."""
+"""Decode revert data: custom errors of the build (``keepers.abis.errors()``, exported by
+``make abis``), Error(string), Panic."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
+from functools import cache
 from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_utils import keccak
 
+from keepers import abis
+from keepers.abis import abi_type
+
 ERROR_STRING = bytes.fromhex("08c379a0")
 PANIC = bytes.fromhex("4e487b71")
-
-
-def _type_str(item: dict[str, Any]) -> str:
-    t = str(item["type"])
-    if t.startswith("tuple"):
-        inner = ",".join(_type_str(c) for c in item.get("components", []))
-        return f"({inner}){t[5:]}"
-    return t
 
 
 @dataclass(frozen=True)
@@ -50,27 +45,28 @@ class DecodedRevert:
 
 
 class RevertDecoder:
-    """A selector -> custom error map built from ape's ``.build/__local__.json``."""
+    """A selector -> custom error map of the build's errors (``keepers.abis.errors()``)."""
 
     def __init__(self, errors: dict[bytes, ErrorSpec] | None = None) -> None:
         self.errors: dict[bytes, ErrorSpec] = errors or {}
 
     @classmethod
-    def from_artifacts(cls, path: Path | str) -> RevertDecoder:
-        path = Path(path)
-        if not path.exists():
-            return cls()
-        manifest = json.loads(path.read_text())
+    def from_abi_errors(cls, items: list[dict[str, Any]]) -> RevertDecoder:
+        """From ``{"contract", "name", "inputs"}`` entries; the first one wins per selector."""
         errors: dict[bytes, ErrorSpec] = {}
-        for cname, ctype in (manifest.get("contractTypes") or {}).items():
-            for item in ctype.get("abi", []):
-                if item.get("type") != "error":
-                    continue
-                types = tuple(_type_str(i) for i in item.get("inputs", []))
-                selector = keccak(text=f"{item['name']}({','.join(types)})")[:4]
-                names = tuple(i.get("name", "") for i in item.get("inputs", []))
-                errors.setdefault(selector, ErrorSpec(cname, item["name"], types, names))
+        for item in items:
+            types = tuple(abi_type(i) for i in item.get("inputs", []))
+            selector = keccak(text=f"{item['name']}({','.join(types)})")[:4]
+            names = tuple(i.get("name", "") for i in item.get("inputs", []))
+            errors.setdefault(
+                selector, ErrorSpec(str(item.get("contract", "")), item["name"], types, names)
+            )
         return cls(errors)
+
+    @classmethod
+    def default(cls) -> RevertDecoder:
+        """Every custom error of the project (shared, built once)."""
+        return _default()
 
     def decode(self, data: str | bytes | None) -> DecodedRevert | None:
         """Decode revert data; None when there is none (a bare revert)."""
@@ -103,3 +99,8 @@ class RevertDecoder:
     def describe(self, data: str | bytes | None) -> str:
         decoded = self.decode(data)
         return "revert without data" if decoded is None else str(decoded)
+
+
+@cache
+def _default() -> RevertDecoder:
+    return RevertDecoder.from_abi_errors(abis.errors())

@@ -196,13 +196,14 @@ def test_is_nonce_used__web3_revert_data__replay_told_apart_from_bad_attestation
 ):
     from web3.exceptions import ContractCustomError, ContractLogicError
 
-    from keepers.crosschain.routes import _TRANSMITTER_ABI, _is_nonce_used
+    from keepers import abis
+    from keepers.crosschain.routes import _is_nonce_used
 
     tx, log = burn(cctp, alice, bob, 7 * cctp["unit"])
     att = attester.attest(bytes(log.message), HexBytes(tx.txn_hash), log.log_index)
     cctp["t_b"].receiveMessage(att.message, att.attestation, sender=keeper)
     w3 = chain.provider.web3
-    t_b = w3.eth.contract(address=cctp["t_b"].address, abi=_TRANSMITTER_ABI)
+    t_b = w3.eth.contract(address=cctp["t_b"].address, abi=abis.load("ICctpMessageTransmitterV2"))
     with pytest.raises((ContractCustomError, ContractLogicError)) as replay:
         t_b.functions.receiveMessage(att.message, att.attestation).call({"from": keeper.address})
     assert _is_nonce_used(replay.value)

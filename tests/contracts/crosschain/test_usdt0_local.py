@@ -205,10 +205,10 @@ def test_usdt0_oft__amount_beyond_uint64_shared_units__refused(lz):
     truncated (a truncated amount would burn more than it mints)."""
     from web3.exceptions import ContractCustomError
 
-    from keepers.crosschain.usdt0 import OFT_ABI
+    from keepers import abis
 
     bsc = lz["bsc"]
-    oft = bsc.w3.eth.contract(address=lz["usdt0"].address, abi=OFT_ABI)
+    oft = bsc.w3.eth.contract(address=lz["usdt0"].address, abi=abis.load("ILzOFT"))
     too_big = (2**64) * 10**12
     param = (ETH_EID, address_to_bytes32(bsc.accounts[0]), too_big, 0, b"", b"", b"")
     with pytest.raises(ContractCustomError):

@@ -178,7 +178,7 @@ def test_network__retried_3_times_then_alert(make_bot, fresh, alerts):
 
     dead = Web3(HTTPProvider(f"http://127.0.0.1:{_dead_port()}", request_kwargs={"timeout": 1}))
     bot.reader.w3 = dead
-    bot.reader.contracts = type(bot.contracts)(dead, bot.addresses, bot.k.artifacts_path)
+    bot.reader.contracts = type(bot.contracts)(dead, bot.addresses)
     import keepers.tx.retry as retry
 
     orig = retry.with_retries

@@ -15,7 +15,7 @@ from keepers.tx.policy import AuditRequest, audit
 from keepers.tx.revert import RevertDecoder
 from keepers.tx.txcodec import decode_1559, sign_1559
 from keepers.tx.validate import Expected, check_signed
-from tests.support.pipeline_anvil import ARTIFACTS, KEYS
+from tests.support.pipeline_anvil import KEYS
 
 
 def test_suggest_fees__history__twice_base_plus_tip_capped():
@@ -49,8 +49,8 @@ def test_classify__node_error_message__typed_exception(message, cls):
     assert type(errors.classify({"code": -32000, "message": message})) is cls
 
 
-def test_revert_decoder__project_artifacts__custom_error_standard_error_and_panic():
-    dec = RevertDecoder.from_artifacts(ARTIFACTS)
+def test_revert_decoder__exported_project_errors__custom_error_standard_error_and_panic():
+    dec = RevertDecoder.default()
     sel = keccak(text="IdRejected(uint256,uint256)")[:4]
     data = "0x" + (sel + encode(["uint256", "uint256"], [7, 9])).hex()
     assert dec.describe(data) == "IdRejected(id=7, limit=9)"

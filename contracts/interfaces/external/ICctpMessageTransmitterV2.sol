@@ -55,4 +55,7 @@ interface ICctpMessageTransmitterV2 {
 
     /// @notice The domain of this chain.
     function localDomain() external view returns (uint32);
+
+    /// @notice The message format version this transmitter sends and accepts.
+    function version() external view returns (uint32);
 }

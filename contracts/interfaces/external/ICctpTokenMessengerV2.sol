@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {ICctpMessageTransmitterV2} from "./ICctpMessageTransmitterV2.sol";
+
 /// @title ICctpTokenMessengerV2
 /// @notice The part of Circle's CCTP V2 TokenMessengerV2 the cross-chain keeper uses
 /// (signatures as published in circlefin/evm-cctp-contracts src/v2).
@@ -43,6 +45,12 @@ interface ICctpTokenMessengerV2 {
         uint256 maxFee,
         uint32 minFinalityThreshold
     ) external;
+
+    /// @notice The MessageTransmitterV2 this messenger sends through and accepts messages from.
+    function localMessageTransmitter() external view returns (ICctpMessageTransmitterV2);
+
+    /// @notice The burn message body version this messenger writes and accepts.
+    function messageBodyVersion() external view returns (uint32);
 
     /// @notice Called by the local MessageTransmitter for a message attested at finality.
     function handleReceiveFinalizedMessage(
