@@ -118,7 +118,7 @@ class KeeperSettings(BaseSettings):
     # --- policy ----------------------------------------------------------------------------
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     policy_file: Path | None = None
-    # --- build artifacts (custom-error decoding) -------------------------------------------
+    # --- deprecated: accepted and ignored (the ABIs ship in the package, keepers/abis/) -------
     artifacts_path: Path = Path(".build/__local__.json")
     # --- observability ---------------------------------------------------------------------
     log_json: bool = True

@@ -26,7 +26,7 @@ class Clock:
 def test_move__usdc_over_cctp_on_the_iris_client__404_429_pending_complete_then_minted_once(
     xscene,
 ):
-    who = holder(xscene, 19, {("ethereum", "USDC"): "1700", ("base", "USDC"): "500"})
+    who = holder(xscene, 8, {("ethereum", "USDC"): "1700", ("base", "USDC"): "500"})
     script = [NOT_FOUND, Reply(429, {"error": "rate limited"}, {"Retry-After": "30"}), "pending"]
     script.append("complete")
     clock = Clock()
