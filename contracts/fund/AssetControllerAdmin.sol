@@ -21,7 +21,6 @@ contract AssetControllerAdmin is AssetControllerStorage {
 
     constructor(ITieredVault vault_) AssetControllerStorage(vault_) {}
 
-
     /// @dev See IAssetController.
     function setTiers(TierConfig[3] calldata tiers_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _setTiers(tiers_);
@@ -116,7 +115,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
 
     /// @dev See IAssetController.
     function setRiskParams(RiskParams calldata p) external {
-        RiskParams memory o = _risk;
+        RiskParams memory o = _riskParams();
         bool increases = p.maxSlippageBps > o.maxSlippageBps || p.maxValueLossBps > o.maxValueLossBps
             || p.maxTop3Bps > o.maxTop3Bps || p.navMaxAge > o.navMaxAge
         // either way adds risk: higher lets the fund drift further from target and leaves more
@@ -148,6 +147,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
         _authorize(!reduces, "setSequencerFeed");
         _sequencer = feed;
         _sequencerGrace = gracePeriod;
+        _hot.sequencerOn = feed != address(0);
         emit SequencerFeedSet(feed, gracePeriod);
     }
 
