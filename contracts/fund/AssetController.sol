@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
@@ -573,7 +573,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (v > a.cap) revert AssetCapExceeded(_list[i], v, a.cap);
         uint256 c = BpsLib.ratio(v, s.gross);
         if (c > a.maxConcentrationBps) revert ConcentrationExceeded(_list[i], c, a.maxConcentrationBps);
-        uint256 top3 = BpsLib.ratio(ValuationLib.top3(s.values), s.gross);
+        uint256 top3 = ValuationLib.top3Bps(s.values, s.gross);
         if (top3 > _risk.maxTop3Bps) revert Top3ConcentrationExceeded(top3, _risk.maxTop3Bps);
         uint256 r = BpsLib.ratio(s.tierValues[a.tier], s.gross);
         (, uint256 maxBps) = _band(_hot.bands, a.tier);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
@@ -43,7 +43,7 @@ contract FundLens is IFundLens {
         for (uint256 i; i < list.length; ++i) {
             st.assets[i].concentrationBps = BpsLib.ratio(values[i], gross);
         }
-        st.top3Bps = BpsLib.ratio(ValuationLib.top3(values), gross);
+        st.top3Bps = ValuationLib.top3Bps(values, gross);
         st.paused = c.paused();
         st.markedAt = c.markedAt();
     }
