@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IRebalanceScheduler} from "../interfaces/IRebalanceScheduler.sol";
 import {IScheduledHandler} from "../interfaces/IScheduledHandler.sol";
+import {BpsLib} from "../libraries/BpsLib.sol";
 
 /// @title RebalanceScheduler
 /// @notice Flow's transaction scheduler as a contract: handlers book runs, keepers execute them.
@@ -11,7 +12,7 @@ import {IScheduledHandler} from "../interfaces/IScheduledHandler.sol";
 contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
     /* CONSTANTS */
 
-    uint256 public constant BPS = 10_000;
+    uint256 public constant BPS = BpsLib.BPS;
     uint256 public constant MAX_SLOT_SEARCH = 32;
     uint256 public constant MAX_DATA_LENGTH = 1024;
     uint256 public constant MAX_REASON_LENGTH = 256;

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IRebalanceScheduler} from "../interfaces/IRebalanceScheduler.sol";
 import {IRecurringTask} from "../interfaces/IRecurringTask.sol";
 import {ITxFunder} from "../interfaces/ITxFunder.sol";
 import {BoundedCallLib} from "../libraries/BoundedCallLib.sol";
+import {BpsLib} from "../libraries/BpsLib.sol";
 
 /// @title RecurringTask
 /// @notice Shared booking logic of Rebalancer and Supervisor: one booked run at a time, booking
@@ -13,7 +14,6 @@ import {BoundedCallLib} from "../libraries/BoundedCallLib.sol";
 abstract contract RecurringTask is IRecurringTask, ReentrancyGuardTransient {
     /* CONSTANTS */
 
-    uint256 internal constant BPS = 10_000;
     uint256 internal constant MAX_MARGIN_BPS = 50_000;
     uint256 internal constant MAX_REASON = 256;
     /// @dev Gas kept back inside a run for booking the next one (estimate, funder, schedule).
@@ -134,7 +134,7 @@ abstract contract RecurringTask is IRecurringTask, ReentrancyGuardTransient {
         if (c.interval == 0) revert InvalidRecurringConfig("interval", 0);
         if (c.priority == IRebalanceScheduler.Priority.High) revert InvalidRecurringConfig("priority", 0);
         if (c.executionEffort < MIN_TASK_EFFORT) revert InvalidRecurringConfig("executionEffort", c.executionEffort);
-        if (c.estimationMarginBps < BPS || c.estimationMarginBps > MAX_MARGIN_BPS) {
+        if (c.estimationMarginBps < BpsLib.BPS || c.estimationMarginBps > MAX_MARGIN_BPS) {
             revert InvalidRecurringConfig("estimationMarginBps", c.estimationMarginBps);
         }
         if (c.txFunder == address(0)) revert InvalidRecurringConfig("txFunder", 0);
@@ -163,7 +163,7 @@ abstract contract RecurringTask is IRecurringTask, ReentrancyGuardTransient {
             emit FailedRecurringSchedule(ts, reason);
             return (false, 0, ts);
         }
-        uint256 amount = fee * c.estimationMarginBps / BPS;
+        uint256 amount = fee * c.estimationMarginBps / BpsLib.BPS;
 
         uint256 before = address(this).balance;
         (bool ok, bytes memory ret) = BoundedCallLib.call(

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
@@ -46,13 +45,18 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @dev A function, not inlined: six moves share one copy of the role and sequencer checks.
     modifier onlyKeeper() {
-        _beforeMove(KEEPER_ROLE);
+        _beforeMove();
         _;
     }
 
-    function _beforeMove(bytes32 role) private view {
-        if (role != bytes32(0)) _checkRole(role);
-        OracleLib.checkSequencer(_sequencer, _sequencerGrace);
+    function _beforeMove() private view {
+        _checkRole(KEEPER_ROLE);
+        _checkSequencer();
+    }
+
+    /// @dev The L2 sequencer-uptime check; its slot is read only when a feed is set.
+    function _checkSequencer() private view {
+        if (_hot.sequencerOn) OracleLib.checkSequencer(_sequencer, _sequencerGrace);
     }
 
     /* VIEWS */
@@ -75,7 +79,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         // cannot overflow: a uint32 timestamp plus a uint32 age (a never-set mark, at 0, is
         // older than any navMaxAge since block timestamps are far above 1 day)
         unchecked {
-            if (uint256(_markedAt) + _risk.navMaxAge >= block.timestamp) {
+            if (uint256(_markedAt) + _hot.navMaxAge >= block.timestamp) {
                 uint256 m = uint256(_markL2) + _markL3;
                 if (m < low) low = m;
                 else high = m;
@@ -101,7 +105,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @inheritdoc IAssetController
     function tier(uint8 t) external view returns (TierConfig memory) {
         if (t > 2) revert InvalidTier(t);
-        return _tiers[t];
+        return _tier(t);
     }
 
     /// @inheritdoc IAssetController
@@ -133,7 +137,17 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IAssetController
     function riskParams() external view returns (RiskParams memory) {
-        return _risk;
+        return _riskParams();
+    }
+
+    /// @inheritdoc IAssetController
+    function paused() external view returns (bool) {
+        return _hot.paused;
+    }
+
+    /// @inheritdoc IAssetController
+    function queueReserve() external view returns (uint256) {
+        return _hot.queueReserve;
     }
 
     /// @inheritdoc IAssetController
@@ -212,12 +226,12 @@ contract AssetController is IAssetController, AssetControllerStorage {
     function rebalanceBuffer() external onlyKeeper whenNotPaused nonReentrant {
         Snap memory s = _snapshot();
         uint256 before = s.tierValues[0];
-        uint256 target = BpsLib.share(s.gross, _tiers[0].targetBps);
+        uint256 target = BpsLib.share(s.gross, _targets[0]);
         if (before > target) {
             uint256 excess = before - target;
             uint256 d1 = _deficit(s, 1);
             uint256 d2 = _deficit(s, 2);
-            if (d1 + d2 == 0) (d1, d2) = (_tiers[1].targetBps, _tiers[2].targetBps);
+            if (d1 + d2 == 0) (d1, d2) = (_targets[1], _targets[2]);
             uint256 x1 = Math.mulDiv(excess, d1, d1 + d2);
             if (x1 != 0) _deployToTier(s, 1, x1);
             if (excess - x1 != 0) _deployToTier(s, 2, excess - x1);
@@ -247,10 +261,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IRebalanceTarget
     function rebalance(bool force) external whenNotPaused nonReentrant returns (bool moved) {
-        if (!hasRole(REBALANCER_ROLE, msg.sender) && !hasRole(KEEPER_ROLE, msg.sender)) {
-            revert NotRebalancer(msg.sender);
-        }
-        _beforeMove(bytes32(0));
+        // holds REBALANCER_ROLE or KEEPER_ROLE (one slot: see _mayRebalance)
+        if (!_mayRebalance[msg.sender]) revert NotRebalancer(msg.sender);
+        _checkSequencer();
         // nothing to do in band: decided from the fresh stored mark and the vault's cash,
         // without reading a single oracle
         if (!force && _inBandsByMark()) {
@@ -267,13 +280,13 @@ contract AssetController is IAssetController, AssetControllerStorage {
         // Sell what the invested tiers hold above target; the cash lands in L1. The snapshot is
         // kept current as each move happens: one valuation pass for the whole call.
         for (uint8 t = 1; t < 3; ++t) {
-            uint256 tv = BpsLib.share(s.gross, _tiers[t].targetBps);
+            uint256 tv = BpsLib.share(s.gross, _targets[t]);
             if (s.tierValues[t] > tv + minMove) {
                 moved = _sellFromTier(s, t, s.tierValues[t] - tv) != 0 || moved;
             }
         }
         // Deploy the cash above L1's target to the tiers below theirs.
-        uint256 target0 = BpsLib.share(s.gross, _tiers[0].targetBps);
+        uint256 target0 = BpsLib.share(s.gross, _targets[0]);
         uint256 surplus = s.tierValues[0] > target0 ? s.tierValues[0] - target0 : 0;
         for (uint8 t = 1; t < 3 && surplus > minMove; ++t) {
             uint256 d = _deficit(s, t);
@@ -296,6 +309,12 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (cashIn != 0) _cash.safeTransfer(address(_vault), cashIn);
         _storeMark(_snapshot());
         emit Settled(token, tokensIn, cashIn);
+    }
+
+    /// @inheritdoc IAssetController
+    function syncQueueReserve(uint256 reserve) external {
+        if (msg.sender != address(_vault)) revert NotVault(msg.sender);
+        _hot.queueReserve = reserve < _RESERVE_UNKNOWN ? uint112(reserve) : _RESERVE_UNKNOWN;
     }
 
     /// @inheritdoc IAssetController
@@ -554,10 +573,11 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (v > a.cap) revert AssetCapExceeded(_list[i], v, a.cap);
         uint256 c = BpsLib.ratio(v, s.gross);
         if (c > a.maxConcentrationBps) revert ConcentrationExceeded(_list[i], c, a.maxConcentrationBps);
-        uint256 top3 = BpsLib.ratio(ValuationLib.top3(s.values), s.gross);
+        uint256 top3 = ValuationLib.top3Bps(s.values, s.gross);
         if (top3 > _risk.maxTop3Bps) revert Top3ConcentrationExceeded(top3, _risk.maxTop3Bps);
         uint256 r = BpsLib.ratio(s.tierValues[a.tier], s.gross);
-        if (r > _tiers[a.tier].maxBps) revert TierAboveMax(a.tier, r, _tiers[a.tier].maxBps);
+        (, uint256 maxBps) = _band(_hot.bands, a.tier);
+        if (r > maxBps) revert TierAboveMax(a.tier, r, maxBps);
     }
 
     /// @dev Cash `token` can still absorb under its cap and concentration limit (with headroom),
@@ -627,32 +647,50 @@ contract AssetController is IAssetController, AssetControllerStorage {
         revert UnknownAsset(token); // unreachable: a registered asset is listed
     }
 
-    /// @dev In band by the stored mark (L2, L3) and the vault's cash, while the mark is fresh
-    /// (navMaxAge): rebalance(false)'s cheap answer. False when stale: then the oracles decide.
+    /// @dev In band by the stored mark (L2, L3) and the vault's free cash, while the mark is
+    /// fresh (navMaxAge): rebalance(false)'s cheap answer. False when stale: then the oracles
+    /// decide. The free cash is the vault's token balance less the queue reserve the vault
+    /// reports (equal to vault.availableCash() without calling the vault), or the vault's own
+    /// answer while that reserve is unknown.
     function _inBandsByMark() private view returns (bool) {
         // cannot overflow: a uint32 timestamp plus a uint32 age
         unchecked {
-            if (uint256(_markedAt) + _risk.navMaxAge < block.timestamp) return false;
+            if (uint256(_markedAt) + _hot.navMaxAge < block.timestamp) return false;
         }
-        Snap memory s;
-        s.tierValues[0] = _freeCash();
-        s.tierValues[1] = _markL2;
-        s.tierValues[2] = _markL3;
-        s.gross = s.tierValues[0] + s.tierValues[1] + s.tierValues[2];
-        return s.gross != 0 && _inBands(s);
+        uint256 reserve = _hot.queueReserve;
+        uint256 l1;
+        if (reserve == _RESERVE_UNKNOWN) {
+            l1 = _freeCash();
+        } else {
+            uint256 bal = _cash.balanceOf(address(_vault));
+            l1 = bal > reserve ? bal - reserve : 0;
+        }
+        uint256 l2 = _markL2;
+        uint256 l3 = _markL3;
+        uint256 gross = l1 + l2 + l3;
+        uint96 bands = _hot.bands;
+        return gross != 0 && _inBand(bands, 0, l1, gross) && _inBand(bands, 1, l2, gross)
+            && _inBand(bands, 2, l3, gross);
     }
 
     function _deficit(Snap memory s, uint8 t) private view returns (uint256) {
-        uint256 tv = BpsLib.share(s.gross, _tiers[t].targetBps);
+        uint256 tv = BpsLib.share(s.gross, _targets[t]);
         return tv > s.tierValues[t] ? tv - s.tierValues[t] : 0;
     }
 
     function _inBands(Snap memory s) private view returns (bool) {
-        for (uint8 t; t < 3; ++t) {
-            uint256 r = BpsLib.ratio(s.tierValues[t], s.gross);
-            if (r < _tiers[t].minBps || r > _tiers[t].maxBps) return false;
+        uint96 bands = _hot.bands;
+        for (uint256 t; t < 3; ++t) {
+            if (!_inBand(bands, t, s.tierValues[t], s.gross)) return false;
         }
         return true;
+    }
+
+    /// @dev Tier t's value `v` lies inside its band of `gross` (ratio in bps, rounded down).
+    function _inBand(uint96 bands, uint256 t, uint256 v, uint256 gross) private pure returns (bool) {
+        (uint256 lo, uint256 hi) = _band(bands, t);
+        uint256 r = BpsLib.ratio(v, gross);
+        return r >= lo && r <= hi;
     }
 
     function _storeMark(Snap memory s) private {

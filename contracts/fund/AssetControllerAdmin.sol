@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
@@ -20,7 +20,6 @@ contract AssetControllerAdmin is AssetControllerStorage {
     using OracleLib for OracleLib.Feed;
 
     constructor(ITieredVault vault_) AssetControllerStorage(vault_) {}
-
 
     /// @dev See IAssetController.
     function setTiers(TierConfig[3] calldata tiers_) external onlyRole(DEFAULT_ADMIN_ROLE) {
@@ -116,7 +115,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
 
     /// @dev See IAssetController.
     function setRiskParams(RiskParams calldata p) external {
-        RiskParams memory o = _risk;
+        RiskParams memory o = _riskParams();
         bool increases = p.maxSlippageBps > o.maxSlippageBps || p.maxValueLossBps > o.maxValueLossBps
             || p.maxTop3Bps > o.maxTop3Bps || p.navMaxAge > o.navMaxAge
         // either way adds risk: higher lets the fund drift further from target and leaves more
@@ -148,6 +147,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
         _authorize(!reduces, "setSequencerFeed");
         _sequencer = feed;
         _sequencerGrace = gracePeriod;
+        _hot.sequencerOn = feed != address(0);
         emit SequencerFeedSet(feed, gracePeriod);
     }
 

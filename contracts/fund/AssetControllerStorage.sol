@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
@@ -22,7 +21,7 @@ import {WindowBudgetLib} from "../libraries/WindowBudgetLib.sol";
 /// delegatecall on the controller's storage: one layout, declared once.
 /// @dev Split for the EIP-170 size limit: the configuration functions live in the module, the
 /// moves and valuation in the controller. Never add state to either contract, only here.
-abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl, Pausable, ReentrancyGuardTransient {
+abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using OracleLib for OracleLib.Feed;
 
@@ -60,32 +59,112 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         bool down; // a held asset's feed is down: it is valued at zero (pending cash aside)
     }
 
+    /// @dev What rebalance(false) reads when it has nothing to do, in one slot (the mark is the
+    /// other): the pause flag, whether a sequencer feed is set, navMaxAge, every tier's band and
+    /// the vault's queue reserve. Each field has one writer: bands `_setTiers`, navMaxAge
+    /// `_setRisk`, paused `_pause`/`_unpause`, sequencerOn the admin's setSequencerFeed,
+    /// queueReserve the vault (syncQueueReserve).
+    struct Hot {
+        uint96 bands; // tier t's minBps at bit 32t, its maxBps at bit 32t + 16
+        uint32 navMaxAge; // seconds a stored mark may serve users' pricing and the no-op
+        bool paused;
+        bool sequencerOn; // _sequencer != 0
+        uint112 queueReserve; // the vault's pending + claimable; _RESERVE_UNKNOWN: ask the vault
+    }
+
+    /// @dev RiskParams less navMaxAge, which lives in `_hot`.
+    struct Risk {
+        uint16 maxSlippageBps;
+        uint16 maxValueLossBps;
+        uint16 maxTop3Bps;
+        uint128 minMoveValue;
+    }
+
+    /// @dev The queue reserve before the vault has reported one, or above uint112.
+    uint112 internal constant _RESERVE_UNKNOWN = type(uint112).max;
+
     ITieredVault internal immutable _vault;
     IERC20 internal immutable _cash;
     uint8 internal immutable _baseDecimals;
 
-    TierConfig[3] internal _tiers;
+    uint16[3] internal _targets; // each tier's targetBps (bands in _hot)
     mapping(address token => Asset) internal _assets;
     address[] internal _list;
     address[3] internal _default;
-    RiskParams internal _risk;
+    Risk internal _risk;
     // the last mark, per invested tier (L2, L3), in one slot: users' pricing reads their sum,
     // rebalance(false) decides from it (with the vault's cash) while it is fresh
     uint112 internal _markL2;
     uint112 internal _markL3;
     uint32 internal _markedAt; // unix seconds (fits until 2106)
+    Hot internal _hot;
     MoveLimits internal _limits;
     WindowBudgetLib.Usage internal _usage;
     uint128 internal _dustValue;
     mapping(address token => OracleLib.Feed) internal _fallbackFeeds;
     address internal _sequencer;
     uint32 internal _sequencerGrace;
+    /// @dev Holds KEEPER_ROLE or REBALANCER_ROLE (may call rebalance): one slot for the
+    /// rebalance's role check, kept by `_grantRole`/`_revokeRole` from AccessControl's roles.
+    mapping(address account => bool) internal _mayRebalance;
 
     constructor(ITieredVault vault_) {
         if (address(vault_) == address(0)) revert ZeroAddress("vault");
         _vault = vault_;
         _cash = IERC20(vault_.asset());
         _baseDecimals = IERC20Metadata(vault_.asset()).decimals();
+        _hot.queueReserve = _RESERVE_UNKNOWN;
+    }
+
+    /* PAUSE (OpenZeppelin's Pausable, with its flag in `_hot`) */
+
+    modifier whenNotPaused() {
+        if (_hot.paused) revert EnforcedPause();
+        _;
+    }
+
+    function _pause() internal whenNotPaused {
+        _hot.paused = true;
+        emit Paused(msg.sender);
+    }
+
+    function _unpause() internal {
+        if (!_hot.paused) revert ExpectedPause();
+        _hot.paused = false;
+        emit Unpaused(msg.sender);
+    }
+
+    /* ROLES: AccessControl's, with the rebalance check's index kept current */
+
+    function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
+        granted = super._grantRole(role, account);
+        if (granted && (role == KEEPER_ROLE || role == REBALANCER_ROLE)) _mayRebalance[account] = true;
+    }
+
+    function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
+        revoked = super._revokeRole(role, account);
+        if (revoked && (role == KEEPER_ROLE || role == REBALANCER_ROLE)) {
+            _mayRebalance[account] = hasRole(KEEPER_ROLE, account) || hasRole(REBALANCER_ROLE, account);
+        }
+    }
+
+    /* TIERS AND RISK */
+
+    /// @dev Tier t's band (minBps, maxBps) from `_hot.bands`.
+    function _band(uint96 bands, uint256 t) internal pure returns (uint256 minBps, uint256 maxBps) {
+        uint256 w = uint256(bands) >> (32 * t);
+        return (w & 0xffff, (w >> 16) & 0xffff);
+    }
+
+    function _tier(uint256 t) internal view returns (TierConfig memory c) {
+        (uint256 lo, uint256 hi) = _band(_hot.bands, t);
+        // cannot truncate: each was stored from a uint16
+        c = TierConfig(_targets[t], uint16(lo), uint16(hi));
+    }
+
+    function _riskParams() internal view returns (RiskParams memory) {
+        Risk memory r = _risk;
+        return RiskParams(r.maxSlippageBps, r.maxValueLossBps, r.maxTop3Bps, _hot.navMaxAge, r.minMoveValue);
     }
 
     function _requireAsset(address token) internal view returns (Asset storage a) {
@@ -113,9 +192,12 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
             sum += c.targetBps;
         }
         if (sum != BpsLib.BPS) revert TierTargetsSum(sum);
+        uint256 bands;
         for (uint8 t; t < 3; ++t) {
-            _tiers[t] = tiers_[t];
+            _targets[t] = tiers_[t].targetBps;
+            bands |= (uint256(tiers_[t].minBps) | (uint256(tiers_[t].maxBps) << 16)) << (32 * t);
         }
+        _hot.bands = uint96(bands); // cannot truncate: three 32-bit pairs
         emit TiersSet(tiers_);
     }
 
@@ -124,7 +206,8 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         if (p.maxValueLossBps > MAX_SLIPPAGE_LIMIT) revert InvalidParameter("maxValueLossBps", p.maxValueLossBps);
         if (p.maxTop3Bps > BpsLib.BPS) revert InvalidParameter("maxTop3Bps", p.maxTop3Bps);
         if (p.navMaxAge > MAX_NAV_AGE_LIMIT) revert InvalidParameter("navMaxAge", p.navMaxAge);
-        _risk = p;
+        _risk = Risk(p.maxSlippageBps, p.maxValueLossBps, p.maxTop3Bps, p.minMoveValue);
+        _hot.navMaxAge = p.navMaxAge;
         emit RiskParamsSet(p);
     }
 

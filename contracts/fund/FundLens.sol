@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 import {IAssetController} from "../interfaces/IAssetController.sol";
 import {IAssetAdapter} from "../interfaces/IAssetAdapter.sol";
@@ -44,8 +43,8 @@ contract FundLens is IFundLens {
         for (uint256 i; i < list.length; ++i) {
             st.assets[i].concentrationBps = BpsLib.ratio(values[i], gross);
         }
-        st.top3Bps = BpsLib.ratio(ValuationLib.top3(values), gross);
-        st.paused = Pausable(address(c)).paused();
+        st.top3Bps = ValuationLib.top3Bps(values, gross);
+        st.paused = c.paused();
         st.markedAt = c.markedAt();
     }
 

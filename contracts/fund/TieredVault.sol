@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
@@ -273,6 +273,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
                 status: RequestStatus.Pending
             })
         );
+        _syncQueueReserve();
         emit RedeemRequest(controller_, owner, requestId, msg.sender, shares);
     }
 
@@ -309,6 +310,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             emit RedemptionFulfilled(id - 1, r.shares, a);
         }
         nextRequestToFulfil = id;
+        if (count != 0) _syncQueueReserve();
     }
 
     /// @inheritdoc ITieredVault
@@ -321,6 +323,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         r.status = RequestStatus.Claimed;
         assets = r.assets;
         _claimable -= uint128(assets);
+        _syncQueueReserve();
         IERC20(asset()).safeTransfer(receiver, assets);
         emit RedemptionClaimed(id, r.controller, receiver, assets);
     }
@@ -336,6 +339,13 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         emit CashPulled(to, amount);
     }
 
+    /// @dev Tells the controller the queue's reserve after every change of it, so that its
+    /// rebalance(false) can tell the free cash from this vault's token balance alone.
+    function _syncQueueReserve() private {
+        address c = controller;
+        if (c != address(0)) IAssetController(c).syncQueueReserve(uint256(_pending) + _claimable);
+    }
+
     /* ADMIN */
 
     /// @inheritdoc ITieredVault
@@ -343,6 +353,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (controller_ == address(0)) revert ZeroAddress("controller");
         if (controller != address(0)) revert ControllerAlreadySet(controller);
         controller = controller_;
+        IAssetController(controller_).syncQueueReserve(uint256(_pending) + _claimable);
         emit ControllerSet(controller_);
     }
 

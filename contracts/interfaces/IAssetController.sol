@@ -60,6 +60,14 @@ interface IAssetController is IAssetControllerTypes, IRebalanceTarget {
     /// @notice Value of `amount` of `token` in base units at the oracle price.
     function valueOf(address token, uint256 amount) external view returns (uint256);
 
+    /// @notice Whether moves are paused (guardian, admin or timelock pause; admin unpauses).
+    function paused() external view returns (bool);
+
+    /// @notice The vault's cash owed to its redemption queue (pending + claimable) as the vault
+    /// last reported it (syncQueueReserve); type(uint112).max until it has (then
+    /// rebalance(false) asks the vault).
+    function queueReserve() external view returns (uint256);
+
     /* MOVES (keeper) */
 
     /// @notice Invests `amount` of L1 cash in tier `t` (1 or 2): the default asset first, then the
@@ -86,6 +94,11 @@ interface IAssetController is IAssetControllerTypes, IRebalanceTarget {
     /// @notice Stores the live invested value as the mark (anyone). Since users are priced at
     /// the worse of mark and live, calling it cannot move the price in the caller's favour.
     function mark() external returns (uint256);
+
+    /// @notice The vault reports its redemption queue's reserve (pending + claimable) after
+    /// every change, so that rebalance(false) can tell the vault's free cash from its token
+    /// balance alone. Only the vault; values above uint112 are stored as "unknown".
+    function syncQueueReserve(uint256 reserve) external;
 
     /* CONFIGURATION */
 

@@ -95,6 +95,12 @@ interface IAssetControllerTypes {
     /// @notice A risk-increasing change was attempted without going through the timelock.
     error RiskIncreaseRequiresTimelock(address caller, string what);
     error NotRebalancer(address caller);
+    /// @notice Only the vault reports its redemption queue's reserve.
+    error NotVault(address caller);
+    /// @notice The controller is paused (the same error as OpenZeppelin's Pausable).
+    error EnforcedPause();
+    /// @notice unpause() while not paused.
+    error ExpectedPause();
     /// @notice Received less than the oracle-derived (or caller's) minimum.
     error SlippageExceeded(uint256 minOut, uint256 out);
     /// @notice The operation lost more value at oracle prices than allowed.
@@ -140,5 +146,8 @@ interface IAssetControllerTypes {
     event WaterfallSkipped(address indexed token, uint8 tier, uint8 reason);
     event WaterfallLiquidated(uint256 amountNeeded, uint8 maxTier, uint256 raised);
     event Rebalanced(address indexed caller, bool force, bool moved);
+    /// @notice Moves were paused (the same event as OpenZeppelin's Pausable).
+    event Paused(address account);
+    event Unpaused(address account);
 
 }

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {OracleLib} from "./OracleLib.sol";
+import {BpsLib} from "./BpsLib.sol";
 
 /// @title ValuationLib
 /// @notice The fund's valuation rules, shared by the AssetController (which prices users and
@@ -24,6 +25,12 @@ library ValuationLib {
         (ok, p) = f.tryPrice();
         if (ok) v += f.toBase(units, p, baseDecimals);
         else down = true;
+    }
+
+    /// @notice The three largest values' share of `gross`, in bps (the top-3 concentration
+    /// guard's measure; 0 when `gross` is 0).
+    function top3Bps(uint256[] memory values, uint256 gross) internal pure returns (uint256) {
+        return BpsLib.ratio(top3(values), gross);
     }
 
     /// @notice The sum of the three largest values.

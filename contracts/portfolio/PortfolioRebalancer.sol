@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
@@ -13,6 +13,7 @@ import {IRebalanceTarget} from "../interfaces/IRebalanceTarget.sol";
 import {IPortfolioRebalancer} from "../interfaces/IPortfolioRebalancer.sol";
 import {IUniswapV3SwapRouter} from "../interfaces/external/IUniswapV3SwapRouter.sol";
 import {WindowBudgetLib} from "../libraries/WindowBudgetLib.sol";
+import {BpsLib} from "../libraries/BpsLib.sol";
 
 /// @title PortfolioRebalancer
 /// @notice Seed 004's portfolio core: N assets against a quote asset, rebalanced through
@@ -25,7 +26,6 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
 
     /* CONSTANTS */
 
-    uint256 private constant _BPS = 10_000;
     uint256 private constant _WAD = 1e18;
     /// @dev Slippage and value-loss caps above this are refused as configuration mistakes.
     uint256 private constant _MAX_GUARD_BPS = 5_000;
@@ -105,7 +105,7 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
             totalBps += c.targetBps;
             IERC20(c.token).forceApprove(router_, type(uint256).max);
         }
-        if (totalBps != _BPS) revert WeightsSumInvalid(totalBps);
+        if (totalBps != BpsLib.BPS) revert WeightsSumInvalid(totalBps);
         _quoteTargetBps = quoteTargetBps_;
         IERC20(quote_).forceApprove(router_, type(uint256).max);
         _setParams(params_);
@@ -124,7 +124,7 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
         Snapshot memory s = _snapshot();
         uint256 devBefore = _deviation(s);
         if (devBefore == 0) return false;
-        if (!force && devBefore < uint256(_params.driftThresholdBps) * (_WAD / _BPS)) return false;
+        if (!force && devBefore < uint256(_params.driftThresholdBps) * (_WAD / BpsLib.BPS)) return false;
 
         (uint256 notional, bool[] memory sold, bool anySold) = _sellOverweights(s);
         uint256 spent = _buyDeficits(s.prices, sold);
@@ -174,7 +174,7 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
         for (uint256 i; i < n; ++i) {
             totalBps += targetsBps[i];
         }
-        if (totalBps != _BPS) revert WeightsSumInvalid(totalBps);
+        if (totalBps != BpsLib.BPS) revert WeightsSumInvalid(totalBps);
         for (uint256 i; i < n; ++i) {
             _assets[i].targetBps = targetsBps[i];
         }
@@ -272,7 +272,7 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
         uint256 n = _assets.length;
         sold = new bool[](n);
         for (uint256 i; i < n; ++i) {
-            uint256 targetValue = Math.mulDiv(s.total, _assets[i].targetBps, _BPS);
+            uint256 targetValue = Math.mulDiv(s.total, _assets[i].targetBps, BpsLib.BPS);
             if (s.values[i] > targetValue) {
                 uint256 amount = _tokensForValue(i, s.values[i] - targetValue, s.prices[i]);
                 if (amount > 0) {
@@ -292,7 +292,7 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
     function _buyDeficits(uint256[] memory prices, bool[] memory sold) internal returns (uint256 spent) {
         Snapshot memory mid = _revalue(prices);
         (uint256[] memory deficits, uint256 totalDeficit) = _deficits(mid, sold);
-        uint256 quoteTarget = Math.mulDiv(mid.total, _quoteTargetBps, _BPS);
+        uint256 quoteTarget = Math.mulDiv(mid.total, _quoteTargetBps, BpsLib.BPS);
         uint256 available = mid.quoteBalance > quoteTarget ? mid.quoteBalance - quoteTarget : 0;
         if (totalDeficit == 0 || available == 0) return 0;
         uint256 spend = Math.min(available, totalDeficit);
@@ -311,7 +311,7 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
     /// @dev Sells `amount` of asset i for quote; minimum out = oracle value minus max slippage.
     function _sell(uint256 i, uint256 amount, uint256 price) internal {
         Asset storage a = _assets[i];
-        uint256 minOut = Math.mulDiv(_valueOf(i, amount, price), _BPS - _params.maxSlippageBps, _BPS);
+        uint256 minOut = Math.mulDiv(_valueOf(i, amount, price), BpsLib.BPS - _params.maxSlippageBps, BpsLib.BPS);
         uint256 out = _router.exactInputSingle(
             IUniswapV3SwapRouter.ExactInputSingleParams({
                 tokenIn: address(a.token),
@@ -330,7 +330,7 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
     /// @dev Spends `quoteIn` on asset i; minimum out = oracle amount minus max slippage.
     function _buy(uint256 i, uint256 quoteIn, uint256 price) internal {
         Asset storage a = _assets[i];
-        uint256 minOut = Math.mulDiv(_tokensForValue(i, quoteIn, price), _BPS - _params.maxSlippageBps, _BPS);
+        uint256 minOut = Math.mulDiv(_tokensForValue(i, quoteIn, price), BpsLib.BPS - _params.maxSlippageBps, BpsLib.BPS);
         uint256 out = _router.exactInputSingle(
             IUniswapV3SwapRouter.ExactInputSingleParams({
                 tokenIn: address(_quote),
@@ -360,7 +360,7 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
         devAfter = _deviation(post);
         if (devAfter >= devBefore) revert DeviationNotImproved(devBefore, devAfter);
         uint256 lost = valueAfter < before.total ? before.total - valueAfter : 0;
-        uint256 maxLost = Math.mulDiv(before.total, _params.maxTotalValueLossBps, _BPS);
+        uint256 maxLost = Math.mulDiv(before.total, _params.maxTotalValueLossBps, BpsLib.BPS);
         if (lost > maxLost) revert ValueLossExceeded(lost, maxLost);
         Budgets memory b = _budgets;
         _lossWindow.consume(lost, b.lossPerWindow, b.period);
@@ -373,9 +373,9 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
         if (s.total == 0) return 0;
         uint256 n = _assets.length;
         for (uint256 i; i < n; ++i) {
-            dev += _absDiff(Math.mulDiv(s.values[i], _WAD, s.total), uint256(_assets[i].targetBps) * (_WAD / _BPS));
+            dev += _absDiff(Math.mulDiv(s.values[i], _WAD, s.total), uint256(_assets[i].targetBps) * (_WAD / BpsLib.BPS));
         }
-        dev += _absDiff(Math.mulDiv(s.quoteBalance, _WAD, s.total), uint256(_quoteTargetBps) * (_WAD / _BPS));
+        dev += _absDiff(Math.mulDiv(s.quoteBalance, _WAD, s.total), uint256(_quoteTargetBps) * (_WAD / BpsLib.BPS));
     }
 
     /// @dev Value each asset still needs to reach its target (0 when at or above it, or sold).
@@ -388,7 +388,7 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
         deficits = new uint256[](n);
         for (uint256 i; i < n; ++i) {
             if (sold[i]) continue;
-            uint256 targetValue = Math.mulDiv(s.total, _assets[i].targetBps, _BPS);
+            uint256 targetValue = Math.mulDiv(s.total, _assets[i].targetBps, BpsLib.BPS);
             if (targetValue > s.values[i]) {
                 deficits[i] = targetValue - s.values[i];
                 total += deficits[i];
@@ -403,7 +403,7 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
     function _setParams(Params memory p) internal {
         if (p.maxSlippageBps > _MAX_GUARD_BPS) revert ParamOutOfRange(p.maxSlippageBps, _MAX_GUARD_BPS);
         if (p.maxTotalValueLossBps > _MAX_GUARD_BPS) revert ParamOutOfRange(p.maxTotalValueLossBps, _MAX_GUARD_BPS);
-        if (p.driftThresholdBps > _BPS) revert ParamOutOfRange(p.driftThresholdBps, _BPS);
+        if (p.driftThresholdBps > BpsLib.BPS) revert ParamOutOfRange(p.driftThresholdBps, BpsLib.BPS);
         _params = p;
         emit ParamsUpdated(p);
     }

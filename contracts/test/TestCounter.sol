@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 /// @notice Test-only counter used by the keeper pipeline tests: every effect the pipeline sends
 /// is a `hit(id)`, so duplicates and losses are visible on-chain (`hits[id]` must end at 1).

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {IRebalanceScheduler} from "../interfaces/IRebalanceScheduler.sol";
 import {IRebalanceTarget} from "../interfaces/IRebalanceTarget.sol";

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 /// @notice A misbehaving "rebalancer" for Supervisor isolation tests: its fixReschedule reverts,
 /// burns all its gas, return-bombs, or answers a word chosen by the test.

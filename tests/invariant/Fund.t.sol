@@ -125,6 +125,16 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         check(vault.totalSupply() == held, "supply = holders + locked");
     }
 
+    /// @notice The queue reserve the controller's rebalance(false) counts against L1 is the
+    /// vault's, to the wei, whatever the holders, eve and the keeper did (the vault reports
+    /// every change; a stale copy would let the no-op leave the queue unpaid).
+    function invariant_controllerSeesTheVaultsQueueReserve() public view {
+        check(
+            controller.queueReserve() == vault.pendingRedemptions() + vault.claimableRedemptions(),
+            "controller's queue reserve differs from the vault's"
+        );
+    }
+
     /// @notice A request is paid at most what it was worth when made (ERC-7540 request side:
     /// a later rise stays with the holders who stay), and claimed requests paid exactly that.
     function invariant_requestPaidAtMostItsRequestValue() public view {

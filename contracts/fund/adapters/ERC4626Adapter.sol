@@ -1,21 +1,17 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IAssetAdapter} from "../../interfaces/IAssetAdapter.sol";
+import {SyncAdapter} from "./SyncAdapter.sol";
 
 /// @title ERC4626Adapter
 /// @notice Instant entry and exit of an ERC-4626 fund over the base asset (e.g. a tokenized
 /// money-market fund): deposit for shares, redeem shares for cash.
-contract ERC4626Adapter is IAssetAdapter {
+contract ERC4626Adapter is SyncAdapter {
     using SafeERC20 for IERC20;
-
-    /// @inheritdoc IAssetAdapter
-    function isInstant() external pure returns (bool) {
-        return true;
-    }
 
     /// @inheritdoc IAssetAdapter
     function invest(address token, uint256 cashIn) external returns (uint256) {
@@ -33,20 +29,5 @@ contract ERC4626Adapter is IAssetAdapter {
     function redeemableNow(address token, address holder, uint256 balance) external view returns (uint256) {
         uint256 max = IERC4626(token).maxRedeem(holder);
         return max < balance ? max : balance;
-    }
-
-    /// @inheritdoc IAssetAdapter
-    function pending(address, address) external pure returns (uint256, uint256) {
-        return (0, 0);
-    }
-
-    /// @inheritdoc IAssetAdapter
-    function settle(address) external pure returns (uint256, uint256) {
-        return (0, 0);
-    }
-
-    /// @inheritdoc IAssetAdapter
-    function windowOpensAt(address) external pure returns (uint256) {
-        return 0;
     }
 }

@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IAssetAdapter} from "../../interfaces/IAssetAdapter.sol";
-import {ISwapRouter} from "../../interfaces/ISwapRouter.sol";
+import {IUniswapV3SwapRouter} from "../../interfaces/external/IUniswapV3SwapRouter.sol";
+import {SyncAdapter} from "./SyncAdapter.sol";
 
 /// @title UniswapV3Adapter
 /// @notice Buys and sells a DEX-traded token against the base asset through the Uniswap V3
 /// SwapRouter (exactInputSingle). The swap asks the router for no minimum: the AssetController
 /// measures what arrived and reverts with SlippageExceeded below its oracle-derived minimum, in
 /// the same transaction, so a sandwich is refused with the fund's own error.
-contract UniswapV3Adapter is IAssetAdapter, Ownable {
+contract UniswapV3Adapter is SyncAdapter, Ownable {
     using SafeERC20 for IERC20;
 
     /// @notice No pool fee tier is configured for the token.
@@ -25,12 +26,12 @@ contract UniswapV3Adapter is IAssetAdapter, Ownable {
     /// @notice A token's pool fee tier was set.
     event PoolFeeSet(address indexed token, uint24 fee);
 
-    ISwapRouter public immutable router;
+    IUniswapV3SwapRouter public immutable router;
     IERC20 public immutable cash;
     /// @notice Pool fee tier per token (0 = not configured).
     mapping(address token => uint24) public poolFee;
 
-    constructor(ISwapRouter router_, IERC20 cash_, address owner_) Ownable(owner_) {
+    constructor(IUniswapV3SwapRouter router_, IERC20 cash_, address owner_) Ownable(owner_) {
         if (address(router_) == address(0)) revert ZeroAddress("router");
         if (address(cash_) == address(0)) revert ZeroAddress("cash");
         router = router_;
@@ -43,11 +44,6 @@ contract UniswapV3Adapter is IAssetAdapter, Ownable {
         if (fee != 100 && fee != 500 && fee != 3000 && fee != 10000) revert InvalidPoolFee(fee);
         poolFee[token] = fee;
         emit PoolFeeSet(token, fee);
-    }
-
-    /// @inheritdoc IAssetAdapter
-    function isInstant() external pure returns (bool) {
-        return true;
     }
 
     /// @inheritdoc IAssetAdapter
@@ -65,28 +61,13 @@ contract UniswapV3Adapter is IAssetAdapter, Ownable {
         return balance;
     }
 
-    /// @inheritdoc IAssetAdapter
-    function pending(address, address) external pure returns (uint256, uint256) {
-        return (0, 0);
-    }
-
-    /// @inheritdoc IAssetAdapter
-    function settle(address) external pure returns (uint256, uint256) {
-        return (0, 0);
-    }
-
-    /// @inheritdoc IAssetAdapter
-    function windowOpensAt(address) external pure returns (uint256) {
-        return 0;
-    }
-
     function _swap(address tokenIn, address tokenOut, uint256 amountIn) private returns (uint256) {
         address asset = tokenIn == address(cash) ? tokenOut : tokenIn;
         uint24 fee = poolFee[asset];
         if (fee == 0) revert PoolNotConfigured(asset);
         IERC20(tokenIn).forceApprove(address(router), amountIn);
         return router.exactInputSingle(
-            ISwapRouter.ExactInputSingleParams({
+            IUniswapV3SwapRouter.ExactInputSingleParams({
                 tokenIn: tokenIn,
                 tokenOut: tokenOut,
                 fee: fee,

@@ -103,6 +103,8 @@ def test_gas_snapshot__vault_and_controller(
     rec("controller.setDustValue", lambda: controller.setDustValue(10 * unit, sender=deployer))
     rec("controller.pause", lambda: controller.pause(sender=guardian))
     rec("controller.unpause", lambda: controller.unpause(sender=gov))
+    # issue 14: rebalance(false) with nothing to do, whole transaction (intrinsic included)
+    assert g[f"usdt{base_decimals}/controller.rebalance.noop_in_band"] < NO_OP_LIMIT
     check_snapshot("fund", g)
 
 
@@ -125,6 +127,7 @@ def test_deposit_gas__tiered_vault_vs_plain_erc4626__live_pricing_within_4x(
 
 
 BOOKED_EFFORT = 3_000_000  # the recurring rebalancer's execution effort (profile default)
+NO_OP_LIMIT = 40_000  # issue 14: rebalance(false) in band, fresh mark, whole transaction
 
 
 def _fund_with_assets(project, deployer, keeper, usdt, adapters, create_feed, n_l2, n_l3):
@@ -148,16 +151,17 @@ def _fund_with_assets(project, deployer, keeper, usdt, adapters, create_feed, n_
     return f
 
 
-def test_gas_snapshot__6_and_16_assets__forced_rebalance_fits_the_booked_effort(
+def test_gas_snapshot__4_6_and_16_assets__forced_fits_the_booked_effort_noop_under_40k(
     project, deployer, keeper, alice, usdt, adapters, create_feed, chain, base_decimals, unit
 ):
     """Issue 14: one valuation pass per external call, so a rebalance's cost grows about
-    linearly with the assets. At 6 and at MAX_ASSETS (16) assets, every position held: an
+    linearly with the assets. At 4, 6 and MAX_ASSETS (16) assets, every position held: an
     out-of-band rebalance (a large deposit left in L1), a forced one, and the no-op in band
     decided from the stored mark. The forced rebalance at 16 assets must fit the recurring
-    rebalancer's booked effort with room to spare (under two thirds of it)."""
+    rebalancer's booked effort with room to spare (under two thirds of it); the no-op costs
+    under 40k at every size (it reads no position)."""
     g: dict[str, int] = {}
-    for n_l2, n_l3 in ((2, 4), (6, 10)):
+    for n_l2, n_l3 in ((2, 2), (2, 4), (6, 10)):
         n = n_l2 + n_l3
         f = _fund_with_assets(project, deployer, keeper, usdt, adapters, create_feed, n_l2, n_l3)
         assert f.controller.MAX_ASSETS() >= n
@@ -183,5 +187,7 @@ def test_gas_snapshot__6_and_16_assets__forced_rebalance_fits_the_booked_effort(
     forced16 = g[f"usdt{base_decimals}/16assets/controller.rebalance.forced"]
     out16 = g[f"usdt{base_decimals}/16assets/controller.rebalance.out_of_band"]
     assert max(forced16, out16) < BOOKED_EFFORT * 2 // 3, (forced16, out16)
-    assert g[f"usdt{base_decimals}/16assets/controller.rebalance.noop_in_band"] < 70_000
+    for n in (4, 6, 16):
+        noop = g[f"usdt{base_decimals}/{n}assets/controller.rebalance.noop_in_band"]
+        assert noop < NO_OP_LIMIT, (n, noop)
     check_snapshot("fund", g)

@@ -13,6 +13,7 @@ import {IRebalancer} from "../../../contracts/interfaces/IRebalancer.sol";
 import {ITxFunder} from "../../../contracts/interfaces/ITxFunder.sol";
 import {TestPosition} from "../../../contracts/test/TestPosition.sol";
 import {TestHandler} from "../../../contracts/test/TestHandler.sol";
+import {BpsLib} from "../../../contracts/libraries/BpsLib.sol";
 
 /// @notice Actors of the automation suite: an attacker (eve) who creates fake positions, books
 /// runs for other handlers, calls tasks directly, ticks the supervisor, gifts ETH, breaks the
@@ -22,7 +23,6 @@ import {TestHandler} from "../../../contracts/test/TestHandler.sol";
 /// the properties check: fees prepaid, paid and refunded, who the funder paid and when, which
 /// runs executed and on which run each task did its work.
 contract AutomationHandler is CheatBase {
-    uint256 internal constant BPS = 10_000;
 
     RebalanceScheduler public immutable scheduler;
     TxFunder public immutable funder;
@@ -419,7 +419,7 @@ contract AutomationHandler is CheatBase {
         if (ts <= block.timestamp) ts = block.timestamp + 1;
         (uint256 fee,, IRebalanceScheduler.ScheduleError err) = scheduler.estimate("", ts, c.priority, c.executionEffort);
         if (err != IRebalanceScheduler.ScheduleError.None) return;
-        uint256 amount = fee * c.estimationMarginBps / BPS;
+        uint256 amount = fee * c.estimationMarginBps / BpsLib.BPS;
         if (
             address(funder).balance >= amount && funder.allowance(task) >= amount
                 && funder.availableToSpend() >= amount

@@ -299,7 +299,7 @@ contract FundHandler is CheatBase {
         address token = tokens[amount % tokens.length];
         vm.startPrank(eve);
         bool ok;
-        which = which % 9;
+        which = which % 10;
         if (which == 0) (ok,) = address(controller).call(abi.encodeCall(controller.allocateToLayer, (1, amount)));
         else if (which == 1) (ok,) = address(controller).call(abi.encodeCall(controller.purchaseAsset, (token, amount, 0)));
         else if (which == 2) (ok,) = address(controller).call(abi.encodeCall(controller.redeemAsset, (token, amount, 0)));
@@ -308,7 +308,8 @@ contract FundHandler is CheatBase {
         else if (which == 5) (ok,) = address(controller).call(abi.encodeCall(controller.rebalance, (true)));
         else if (which == 6) (ok,) = address(vault).call(abi.encodeCall(vault.pullCash, (eve, amount)));
         else if (which == 7) (ok,) = address(vault).call(abi.encodeCall(vault.fulfilRedemptions, (10)));
-        else (ok,) = address(controller).call(abi.encodeCall(controller.useFallbackFeed, (token)));
+        else if (which == 8) (ok,) = address(controller).call(abi.encodeCall(controller.useFallbackFeed, (token)));
+        else (ok,) = address(controller).call(abi.encodeCall(controller.syncQueueReserve, (0)));
         vm.stopPrank();
         if (ok) _fail("eve ran a keeper/admin/guardian function");
     }
