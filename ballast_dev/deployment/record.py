@@ -144,12 +144,12 @@ class RecordedSteps:
 
     def deploy(self, key: str, container: Any, *args: Any, sender: Any) -> Any:
         if key in self._by_key:
-            return container.at(self._by_key[key]["address"])
+            return _bind(container, self._by_key[key]["address"])
         txn = container(*args)
         txn.sender = sender.address
         name = container.contract_type.name or "contract"
         receipt = self._send(key, sender, txn, what=f"deploy {name}", to=None)
-        return container.at(receipt.contract_address)
+        return _bind(container, receipt.contract_address)
 
     def send(
         self, key: str, method: Any, *args: Any, sender: Any, value: int = 0, result: bool = False
@@ -390,3 +390,13 @@ def check_resumable(data: dict[str, Any], header: dict[str, Any], source: Path) 
             f"{source}: this deploy is complete (vault {data.get('vault')}); move the record "
             "away to deploy a new fund"
         )
+
+
+def _bind(container: Any, address: str) -> Any:
+    """The contract at ``address`` with ``container``'s ABI. Not ``container.at``: ape answers
+    that from its address cache, so an address that held another contract earlier in the same
+    process (a chain reverted to a snapshot, as between tests) came back with the old ABI, and a
+    resumed deploy called the wrong functions."""
+    from ape.contracts import ContractInstance
+
+    return ContractInstance(to_checksum_address(address), container.contract_type)

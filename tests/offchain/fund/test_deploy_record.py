@@ -27,6 +27,15 @@ ROOT = Path(__file__).resolve().parents[3]
 LOCAL = ROOT / "scripts" / "profiles" / "local.yaml"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_contract_cache(chain):
+    """A resumed deploy is a new process with an empty ape address cache. Earlier tests in the
+    same session deploy other contracts at these addresses (the chain is reverted between
+    tests), and ape would otherwise answer with their ABIs."""
+    chain.contracts.clear_local_caches()
+    yield
+
+
 def quiet(*_: Any) -> None:
     pass
 
