@@ -1,5 +1,5 @@
 """The shipped alert rules through Prometheus's own tool: `promtool check rules` (syntax and
-PromQL) and `promtool test rules` (tests/keepers/monitoring/rules.test.yml: each alert fires
+PromQL) and `promtool test rules` (tests/offchain/monitoring/rules.test.yml: each alert fires
 just past the seed's threshold and not at it). A rules file with a threshold moved must fail
 those tests, so they can fail. Skips with a message where promtool is not installed (.ci/run
 installs Debian's prometheus package)."""
