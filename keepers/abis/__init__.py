@@ -18,6 +18,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from keepers.core.errors import ConfigError
+
 # What `make abis` exports and all the keepers may load.
 NAMES: tuple[str, ...] = (
     # the fund (contracts/fund)
@@ -44,8 +46,9 @@ NAMES: tuple[str, ...] = (
 ERRORS = "_errors"  # every custom error of the build: [{"contract", "name", "inputs"}]
 
 
-class AbiNotExported(LookupError):
-    """A name the keepers load is not exported (not in NAMES, or `make abis` not run)."""
+class AbiNotExported(ConfigError, LookupError):
+    """A name the keepers load is not exported (not in NAMES, or `make abis` not run): the
+    installation lacks its package data, a configuration error (exit 2)."""
 
 
 @cache

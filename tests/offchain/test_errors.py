@@ -21,7 +21,11 @@ from keepers.core.errors import (
 )
 
 # Control flow, not failures: caught where they are raised, never reach a process boundary.
-CONTROL_FLOW = {"keepers.tx.pipeline.Retry", "keepers.crosschain.moves.StepPending"}
+CONTROL_FLOW = {
+    "keepers.tx.pipeline.Retry",
+    "keepers.crosschain.moves.StepPending",
+    "keepers.crosschain.planning._OutOfWork",  # the exact search's work budget, caught inside
+}
 
 
 def _keeper_exceptions() -> list[type[BaseException]]:
