@@ -24,15 +24,12 @@ Usage::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
+from ballast_dev.deployment import npm_artifacts
 from keepers.fund.planning.plan_approval import pack_signature
 
-NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 _BUILD = "@safe-global/safe-contracts/build/artifacts/contracts"
 ARTIFACTS = {
     "SafeL2": f"{_BUILD}/SafeL2.sol/SafeL2.json",
@@ -49,30 +46,13 @@ class SafeDeploymentError(RuntimeError):
     pass
 
 
-@cache
 def _artifact(name: str) -> dict[str, Any]:
-    path = NODE_MODULES / ARTIFACTS[name]
-    if not path.exists():
-        raise SafeDeploymentError(f"{path} missing: run `make setup` (npm ci)")
-    return json.loads(path.read_text())
+    return npm_artifacts.artifact(ARTIFACTS[name], SafeDeploymentError)
 
 
 def container(name: str) -> Any:
     """An ape ContractContainer for one of the npm Safe artifacts (see ARTIFACTS)."""
-    from ape.contracts import ContractContainer
-    from ethpm_types import ContractType
-
-    art = _artifact(name)
-    return ContractContainer(
-        ContractType.model_validate(
-            {
-                "contractName": art["contractName"],
-                "abi": art["abi"],
-                "deploymentBytecode": {"bytecode": art["bytecode"]},
-                "runtimeBytecode": {"bytecode": art["deployedBytecode"]},
-            }
-        )
-    )
+    return npm_artifacts.container(ARTIFACTS[name], SafeDeploymentError)
 
 
 @dataclass

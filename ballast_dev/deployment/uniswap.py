@@ -20,17 +20,14 @@ position). Everything here does I/O through ape; the math lives in keepers/core/
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from eth_utils import keccak
 
+from ballast_dev.deployment import npm_artifacts
 from keepers.core import univ3
 
-NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 ARTIFACTS = {
     "UniswapV3Factory": "@uniswap/v3-core/artifacts/contracts/UniswapV3Factory.sol/UniswapV3Factory.json",
     "UniswapV3Pool": "@uniswap/v3-core/artifacts/contracts/UniswapV3Pool.sol/UniswapV3Pool.json",
@@ -50,30 +47,13 @@ class UniswapDeploymentError(RuntimeError):
     pass
 
 
-@cache
 def _artifact(name: str) -> dict[str, Any]:
-    path = NODE_MODULES / ARTIFACTS[name]
-    if not path.exists():
-        raise UniswapDeploymentError(f"{path} missing: run `make setup` (npm ci)")
-    return json.loads(path.read_text())
+    return npm_artifacts.artifact(ARTIFACTS[name], UniswapDeploymentError)
 
 
 def container(name: str) -> Any:
     """An ape ContractContainer for one of the npm Uniswap artifacts (see ARTIFACTS)."""
-    from ape.contracts import ContractContainer
-    from ethpm_types import ContractType
-
-    art = _artifact(name)
-    return ContractContainer(
-        ContractType.model_validate(
-            {
-                "contractName": art["contractName"],
-                "abi": art["abi"],
-                "deploymentBytecode": {"bytecode": art["bytecode"]},
-                "runtimeBytecode": {"bytecode": art["deployedBytecode"]},
-            }
-        )
-    )
+    return npm_artifacts.container(ARTIFACTS[name], UniswapDeploymentError)
 
 
 def pool_init_code_hash() -> str:
