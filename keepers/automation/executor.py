@@ -49,7 +49,13 @@ from keepers.automation.planning import (
 from keepers.automation.settings import ExecutorConfig
 from keepers.core.logging import get_logger
 from keepers.core.settings import ConfigError, KeeperSettings, load_settings
-from keepers.runtime.bots import BotDeclaration, Calls, Trigger, check_allowed, settings_from
+from keepers.runtime.bots import (
+    BotDeclaration,
+    Calls,
+    Trigger,
+    check_allowed,
+    load_when_set,
+)
 from keepers.runtime.bots import Call as DeclaredCall
 from keepers.store.db import Store
 from keepers.store.models import JobRun, TxIntent, utcnow
@@ -450,13 +456,6 @@ def executor_calls(cfg: ExecutorConfig) -> Calls:
     return Calls(cfg.role, (DeclaredCall(cfg.scheduler, (fn,), "KEEPER_EXECUTOR_SCHEDULER"),))
 
 
-def _load(environ: Any) -> ExecutorConfig | None:
-    if not environ.get("KEEPER_EXECUTOR_SCHEDULER"):
-        return None
-    cfg: ExecutorConfig = settings_from(ExecutorConfig, environ)
-    return cfg
-
-
 DECLARATION = BotDeclaration(
     name="executor",
     settings="KEEPER_EXECUTOR_",
@@ -465,6 +464,6 @@ DECLARATION = BotDeclaration(
         *(Trigger(event=f"RebalanceScheduler.{e}") for e in SCHEDULER_EVENTS),
     ),
     calls=executor_calls,
-    load=_load,
+    load=load_when_set(ExecutorConfig, "KEEPER_EXECUTOR_SCHEDULER"),
     doc="executes the scheduler's due runs in profitable batches",
 )

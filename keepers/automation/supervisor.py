@@ -48,7 +48,13 @@ from keepers.core.logging import get_logger
 from keepers.core.settings import ConfigError, KeeperSettings, load_settings
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alert, Alerter, AlertLevel, AlertSink
-from keepers.runtime.bots import BotDeclaration, Calls, Trigger, check_allowed, settings_from
+from keepers.runtime.bots import (
+    BotDeclaration,
+    Calls,
+    Trigger,
+    check_allowed,
+    load_when_set,
+)
 from keepers.runtime.bots import Call as DeclaredCall
 from keepers.store.db import Store
 from keepers.store.models import JobRun, TxIntent, utcnow
@@ -627,13 +633,6 @@ def supervisor_calls(cfg: SupervisorBotConfig) -> Calls:
     return Calls(cfg.role, tuple(calls))
 
 
-def _load(environ: Any) -> SupervisorBotConfig | None:
-    if not environ.get("KEEPER_SUPERVISOR_SCHEDULER"):
-        return None
-    cfg: SupervisorBotConfig = settings_from(SupervisorBotConfig, environ)
-    return cfg
-
-
 DECLARATION = BotDeclaration(
     name="supervisor",
     settings="KEEPER_SUPERVISOR_",
@@ -642,6 +641,6 @@ DECLARATION = BotDeclaration(
         *(Trigger(event=e) for e in WATCHED_EVENTS),
     ),
     calls=supervisor_calls,
-    load=_load,
+    load=load_when_set(SupervisorBotConfig, "KEEPER_SUPERVISOR_SCHEDULER"),
     doc="recovers stuck recurring tasks, ticks the Supervisor, pages on low runway",
 )

@@ -163,3 +163,13 @@ def check_allowed(calls: Calls, policy: PolicyConfig) -> None:
                     f"invalid keeper configuration: policy.roles.{calls.role}: must allow "
                     f"{sig} ({sel}) on {target}"
                 )
+
+
+def load_when_set(cls: Any, variable: str) -> Callable[[Mapping[str, str]], Any]:
+    """A declaration's ``load``: ``cls`` read from the environment when ``variable`` is set
+    there (the bot is configured), else None (the bot is not run and declares no calls)."""
+
+    def load(environ: Mapping[str, str]) -> Any:
+        return settings_from(cls, environ) if environ.get(variable) else None
+
+    return load
