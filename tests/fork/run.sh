@@ -7,6 +7,16 @@
 #      ape-foundry fork of it; the tests check that nothing touched the upstream.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# The rehearsal network is declared as an operator declares theirs: in a user-level ape config
+# (deploy/ape/rehearsal.ape-config.yaml), here in an ape data folder of its own that shares the
+# installed packages and accounts; the project's ape-config.yaml declares no custom network.
+real_home=${APE_DATA_FOLDER:-$HOME/.ape}
+home=$PWD/.build/ape-home-rehearsal
+mkdir -p "$real_home/packages" "$real_home/accounts" "$home"
+ln -sfn "$real_home/packages" "$home/packages"
+ln -sfn "$real_home/accounts" "$home/accounts"
+cp deploy/ape/rehearsal.ape-config.yaml "$home/ape-config.yaml"
+export APE_DATA_FOLDER=$home
 port=8645
 state=.build/fork-upstream-state.json
 log=.build/fork-upstream.log

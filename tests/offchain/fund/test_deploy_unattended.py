@@ -1,7 +1,8 @@
 """The operator's deploy on a node declared as a real network (issue 13, "deploy unattended"):
-an anvil standing in for the chain, reached as the project's custom network ``upstream`` at
-its own URI (``--network ethereum:upstream:http://...``), the deploy key an ape keyfile account
-(what ``ape accounts import`` writes) in a temporary ape data folder.
+an anvil standing in for the chain, reached as the custom network ``upstream`` at its own URI
+(``--network ethereum:upstream:http://...``), declared as an operator declares theirs: in the
+user-level config of a temporary ape data folder (tests/support/ape_home.py), which also holds
+the deploy key as an ape keyfile account (what ``ape accounts import`` writes).
 
 - ``--dry-run`` runs the whole deploy on an ape-foundry fork of that node and prints the plan:
   the node's head and the deployer's nonce do not move, no record is written;
@@ -25,6 +26,8 @@ import pytest
 import yaml
 from eth_account import Account
 from web3 import Web3
+
+from tests.support.ape_home import make_ape_home
 
 ROOT = Path(__file__).resolve().parents[3]
 MNEMONIC = "test test test test test test test test test test test junk"
@@ -68,13 +71,10 @@ def node():
 
 @pytest.fixture
 def ape_home(tmp_path):
-    """An ape data folder holding one keyfile account (as `ape accounts import` writes it) for
-    the 8th key of the test mnemonic; the installed packages are shared, not copied."""
-    home = tmp_path / "ape-home"
-    (home / "accounts").mkdir(parents=True)
-    real = Path(os.environ.get("APE_DATA_FOLDER", Path.home() / ".ape"))
-    if (real / "packages").exists():
-        (home / "packages").symlink_to(real / "packages")
+    """An ape data folder (tests/support/ape_home.py: the rehearsal network ``upstream``
+    declared in its user-level config, the installed packages shared) holding one keyfile
+    account (as `ape accounts import` writes it) for the 8th key of the test mnemonic."""
+    home = make_ape_home(tmp_path / "ape-home")
     Account.enable_unaudited_hdwallet_features()
     acct = Account.from_mnemonic(MNEMONIC, account_path="m/44'/60'/0'/0/7")
     keyfile = Account.encrypt(acct.key, PASSPHRASE)
@@ -267,22 +267,7 @@ def test_deploy__network_in_user_config_only__dry_run_and_deploy_with_its_confir
         proc.wait(timeout=10)
 
 
-def test_user_config__custom_network_list__replaced_by_the_projects(tmp_path):
-    """Why a chain ape does not know cannot be declared in the user-level config (README): ape
-    merges the user's and the project's configs key by key but replaces lists, so the project's
-    ``networks.custom`` (the rehearsal ``upstream``) hides the user's. If ape starts merging the
-    lists, this fails: then the README can tell operators to declare any chain there."""
-    home = tmp_path / "ape-home"
-    home.mkdir()
-    real = Path(os.environ.get("APE_DATA_FOLDER", Path.home() / ".ape"))
-    if (real / "packages").exists():
-        (home / "packages").symlink_to(real / "packages")
-    (home / "ape-config.yaml").write_text(
-        "networks:\n  custom:\n    - name: operatorchain\n      chain_id: 424242\n"
-        "      ecosystem: ethereum\n      base_ecosystem_plugin: ethereum\n"
-        "      default_provider: node\n"
-        "node:\n  ethereum:\n    operatorchain:\n      uri: http://127.0.0.1:1\n"
-    )
+def _networks(home: Path) -> str:
     env = dict(os.environ, APE_DATA_FOLDER=str(home))
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
     out = subprocess.run(
@@ -294,7 +279,36 @@ def test_user_config__custom_network_list__replaced_by_the_projects(tmp_path):
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "upstream" in out.stdout and "operatorchain" not in out.stdout
+    return out.stdout
+
+
+OPERATOR_CHAIN = {
+    "networks": {
+        "custom": [
+            {
+                "name": "operatorchain",
+                "chain_id": 424242,
+                "ecosystem": "ethereum",
+                "base_ecosystem_plugin": "ethereum",
+                "default_provider": "node",
+            }
+        ]
+    },
+    "node": {"ethereum": {"operatorchain": {"uri": "http://127.0.0.1:1"}}},
+}
+
+
+def test_user_config__custom_chain__declared_without_editing_a_tracked_file(tmp_path):
+    """An operator declares a chain ape does not know in the user-level config only (README
+    "Run on a real network", step 2): the project's ape-config.yaml declares no custom network,
+    so the user's list is the one ape reads. With the project's rehearsal network in the same
+    user-level file, both are there; without it, only the operator's."""
+    alone = _networks(make_ape_home(tmp_path / "alone", extra=OPERATOR_CHAIN, rehearsal=False))
+    assert "operatorchain" in alone and "upstream" not in alone
+    both = _networks(make_ape_home(tmp_path / "both", extra=OPERATOR_CHAIN))
+    assert "operatorchain" in both and "upstream" in both
+    tracked = yaml.safe_load((ROOT / "ape-config.yaml").read_text())
+    assert "custom" not in (tracked.get("networks") or {})  # a project list would hide theirs
 
 
 def test_deploy__deployer_runs_out_of_funds_midway__stops_with_a_message_then_resumes(
@@ -307,7 +321,7 @@ def test_deploy__deployer_runs_out_of_funds_midway__stops_with_a_message_then_re
     deployer = w3.eth.accounts[0]  # test account 0: the deploy's default signer
     w3.provider.make_request("anvil_setBalance", [deployer, hex(2 * 10**16)])  # 0.02 ETH
     record = tmp_path / "record.json"
-    env = dict(os.environ)
+    env = dict(os.environ, APE_DATA_FOLDER=str(make_ape_home(tmp_path / "ape-home")))
     env["PATH"] = f"{ROOT / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{env['PATH']}"
     cmd = ["ape", "run", "deploy", "--network", f"ethereum:upstream:{url}", "--record", str(record)]
 
