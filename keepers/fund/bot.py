@@ -301,7 +301,10 @@ class FundBot:
     ) -> CycleOutcome:
         reading = self.read()
         triggers = [trig.manual_trigger(requested_by, reason, force_targets=force)]
-        return self.plan_and_run(reading, triggers, now, dry_run=dry_run)
+        out = self.plan_and_run(reading, triggers, now, dry_run=dry_run)
+        if out.status == DUPLICATE:  # an operator asked: refused, naming the pending plan
+            raise PlanPendingError(out.detail)
+        return out
 
     # ------------------------------------------------------------------ start-up
 
@@ -428,8 +431,6 @@ class FundBot:
                 "no second plan while it is pending"
             )
             log.warning("plan.duplicate", plan=p.id, covered_by=covering.ref)
-            if p.manual:
-                raise PlanPendingError(msg)
             return CycleOutcome(covering.ref, DUPLICATE, msg)
         self.plans.save_new(p, PROPOSED, {"report": report, "block": reading.block})
         return self.advance(p.id, now, reading)
