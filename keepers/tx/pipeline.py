@@ -201,7 +201,6 @@ class HoldHook:
                 return
 
 
-
 class Pipeline:
     """Runs intents of the accounts it holds signers for, on the chain of ``node``."""
 
