@@ -96,6 +96,8 @@ class CrosschainBot:
         # one clock for the whole pass, not truncated: the engine compares it with the
         # next-try times it stored (a truncated wall clock ran up to a second behind them)
         now = time.time() if now is None else float(now)
+        if self.engine.stopping.is_set():  # stopping: no new move, no new step
+            return TickReport(int(now), {})
         balances = self.balances()
         report = TickReport(int(now), balances)
         try:
@@ -298,7 +300,7 @@ def _build(ctx: BotContext, loaded: tuple[CrosschainConfig, Any]) -> CrosschainB
     from keepers.crosschain.assemble import build_crosschain_bot
 
     cfg, pinned = loaded
-    return build_crosschain_bot(
+    bot = build_crosschain_bot(
         cfg,
         ctx.settings,
         ctx.store,
@@ -306,6 +308,8 @@ def _build(ctx: BotContext, loaded: tuple[CrosschainConfig, Any]) -> CrosschainB
         pipeline_for=lambda chain: ctx.pipeline_for(chain.chain_id, chain.rpc_url),
         pinned=pinned,
     )
+    bot.engine.stopping = ctx.stop_event
+    return bot
 
 
 DECLARATION = BotDeclaration(

@@ -235,13 +235,25 @@ def build_runtime(
 
     decls = declarations()
     chosen = [decls[n] for n in names]
-    # 1. configuration, all of it before anything touches the chain or the store
-    configs = {d.name: _configure(d) for d in chosen}
-    settings: KeeperSettings = load_env_settings(KeeperSettings)
+    # 1. configuration, all of it before anything touches the chain or the store; every
+    #    problem is reported at once (each names its variable)
+    configs: dict[str, Any] = {}
+    problems: list[str] = []
+    for d in chosen:
+        try:
+            configs[d.name] = _configure(d)
+        except ConfigError as err:
+            problems.append(str(err))
+    signer = None
     try:
+        settings: KeeperSettings = load_env_settings(KeeperSettings)
         signer = signer_from_settings(settings)
+    except ConfigError as err:
+        problems.append(str(err))
     except (ValueError, OSError) as err:
-        raise RunConfigError(f"invalid signer configuration: {err}") from None
+        problems.append(f"invalid signer configuration: {err}")
+    if problems:
+        raise RunConfigError("; ".join(dict.fromkeys(problems)))
     stop = stop_event if stop_event is not None else threading.Event()
 
     # 2. shared store / node / pipeline
