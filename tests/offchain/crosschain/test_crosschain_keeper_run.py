@@ -156,3 +156,50 @@ def test_keeper_run__crosschain__sigterm_mid_move__exit_0_in_bound_no_wal_rerun_
     assert len(logs(base.w3, base.transmitter.address, MESSAGE_RECEIVED, blk_b0 + 1)) == 1
     assert xscene.balance("base", "USDC", who) == 1000 * E6
     print(f"keeper run --bots crosschain: SIGTERM to exit 0 in {seconds:.2f}s")
+
+
+def test_keeper_crosschain_run__sigterm__logged_exit_0_store_closed(xscene, tmp_path):
+    """The standalone cross-chain keeper (`keeper crosschain run`) on SIGTERM between ticks:
+    it logs the signal, stops the bot, closes its store (no -wal file) and exits 0 (not 143)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from ballast_dev.local.crosschain_scene_local import ROOT
+
+    who = xscene.sides["ethereum"].w3.eth.accounts[18]  # balanced: a tick does nothing
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEEPER_", "BALLAST_"))}
+    env |= _env(xscene, tmp_path, who) | {"PYTHONPATH": str(ROOT), "KEEPER_LOG_JSON": "1"}
+    db = Path(env["KEEPER_DB_URL"].removeprefix("sqlite:///"))
+    keeper = str(Path(sys.executable).with_name("keeper"))
+    proc = subprocess.Popen(
+        [keeper, "crosschain", "run", "--interval", "3600"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        seen = []  # log lines, then the first tick's line
+        while not (seen and seen[-1].startswith("tick:")) and proc.poll() is None:
+            seen.append(proc.stdout.readline().decode())
+        assert seen[-1].startswith("tick:"), (seen, proc.poll())
+        assert Path(f"{db}-wal").exists()  # the store is open (WAL mode) while it runs
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        seconds = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    text = out.decode() + err.decode()
+    assert proc.returncode == 0, text[-2_000:]
+    assert "crosschain.signal_received" in text and "SIGTERM" in text
+    assert not Path(f"{db}-wal").exists() and not Path(f"{db}-shm").exists()
+    assert seconds < 30.0
+    print(f"keeper crosschain run: SIGTERM to exit 0 in {seconds:.2f}s")
