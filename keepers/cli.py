@@ -168,12 +168,15 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     """Long-lived: the fund bot's scheduled jobs and the executor, supervisor, crosschain loops.
 
     Every chosen bot's configuration is checked before anything starts (exit 2 naming the
-    variable). SIGINT or SIGTERM stops the jobs and the loops, closes the store, exits 0.
+    variable). SIGINT or SIGTERM: logged; no new plan or intent is started, the transaction in
+    flight is left recorded (a restart resumes the plan), the jobs and loops end within
+    KEEPER_STOP_TIMEOUT_S (30 s), the store is closed, exit 0.
     """
+    import os
     import signal
     import threading
 
-    from keepers.core.logging import configure_logging
+    from keepers.core.logging import configure_logging, get_logger
     from keepers.core.settings import KeeperSettings
     from keepers.runtime.health import Health, Monitor, serve, tick_bounds
     from keepers.runtime.runner import (
@@ -183,7 +186,6 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
         load_env_settings,
         parse_bots,
     )
-    from keepers.runtime.scheduler import build_scheduler, fund_jobs
 
     try:
         names = parse_bots(bots)
@@ -201,15 +203,21 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     if not once:  # from now on a signal stops the keeper cleanly, even during start-up
 
         def on_signal(signum: int, _frame: Any) -> None:
+            name = signal.Signals(signum).name
+            if not stop.is_set():
+                get_logger("keepers.cli").warning(
+                    "keeper.signal_received", signal=name, bound_s=log_cfg.stop_timeout_s
+                )
+                click.echo(f"keeper: received {name}, stopping", err=True)
             stop.set()
 
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        rt = build_runtime(names)
+        rt = build_runtime(names, stop_event=stop)
     except KeeperError as err:  # config 2, node or store unavailable 3 (keepers.core.errors)
         fail(str(err), exit_code(err))
-    if rt.fund is not None:
-        rt.scheduler = build_scheduler(rt.settings.db_url, fund_jobs(rt.fund))
+    rt.schedule()
+    resumes = [{"bot": n, **r} for n, work in rt.resumed.items() for r in work]
     jobs = (
         [{"id": j.id, "next_run": j.next_run_time.isoformat()} for j in rt.scheduler.get_jobs()]
         if rt.scheduler is not None
@@ -217,11 +225,16 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     )
     loops = [{"bot": n, "interval_s": b.interval_s} for n, b in rt.loops.items()]
     ctx.out(
-        {"bots": names, "jobs": jobs, "loops": loops},
+        {"bots": names, "jobs": jobs, "loops": loops, "resumes": resumes},
         lambda: "\n".join(
             [f"keeper running bots {','.join(names)}"]
             + [f"  {j['id']:<16} next {j['next_run']}" for j in jobs]
             + [f"  {x['bot']:<16} every {x['interval_s']}s" for x in loops]
+            + [
+                f"  resumes plan {r['ref']} ({r['status']}): {r['done']}/{r['total']} actions "
+                f"done, {r['in_flight']} in flight"
+                for r in resumes
+            ]
         ),
     )
     sys.stdout.flush()
@@ -268,8 +281,10 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
             server.server_close()
     if rt.pipeline.halted is not None:
         fail(f"stopped: {rt.pipeline.halted}", exit_code(rt.pipeline.halted))
-    if stuck:
-        fail(f"stopped, but {', '.join(stuck)} did not finish in time", EXIT_DOMAIN)
+    if stuck:  # a thread still works: leave without waiting for it (the store stays as is)
+        click.echo(f"keeper: stopped, but {', '.join(stuck)} did not finish in time", err=True)
+        sys.stderr.flush()
+        os._exit(EXIT_DOMAIN)
     click.echo("keeper stopped", err=True)
 
 
@@ -288,7 +303,10 @@ def plan(ctx: Ctx, dry_run: bool, job: str, by: str, reason: str) -> None:
     """Generate a plan now (then risk check, approval, simulate, execute, verify)."""
     bot = ctx.bot()
     if job == "manual":
-        o = bot.manual(ctx.time(), by, reason, dry_run=dry_run)
+        try:
+            o = bot.manual(ctx.time(), by, reason, dry_run=dry_run)
+        except KeeperError as err:  # a pending plan already covers these actions (exit 1)
+            fail(str(err), exit_code(err))
     else:
         o = bot.check(job, ctx.time(), dry_run=dry_run)
     ctx.out(_outcome(o), lambda: _outcome_text(o))

@@ -50,6 +50,7 @@ from keepers.automation.settings import ExecutorConfig
 from keepers.core.logging import get_logger
 from keepers.core.settings import ConfigError, KeeperSettings, load_settings
 from keepers.runtime.bots import (
+    BotContext,
     BotDeclaration,
     Calls,
     Trigger,
@@ -456,6 +457,15 @@ def executor_calls(cfg: ExecutorConfig) -> Calls:
     return Calls(cfg.role, (DeclaredCall(cfg.scheduler, (fn,), "KEEPER_EXECUTOR_SCHEDULER"),))
 
 
+def _build(ctx: BotContext, cfg: ExecutorConfig) -> ExecutorBot:
+    """``keeper run``'s executor: on the runtime's settings and pipeline."""
+    return ExecutorBot(ctx.settings, cfg, ctx.pipeline)
+
+
+def _configure() -> ExecutorConfig:
+    return load_settings(ExecutorConfig)  # type: ignore[no-any-return]
+
+
 DECLARATION = BotDeclaration(
     name="executor",
     settings="KEEPER_EXECUTOR_",
@@ -466,4 +476,6 @@ DECLARATION = BotDeclaration(
     calls=executor_calls,
     load=load_when_set(ExecutorConfig, "KEEPER_EXECUTOR_SCHEDULER"),
     doc="executes the scheduler's due runs in profitable batches",
+    configure=_configure,
+    build=_build,
 )

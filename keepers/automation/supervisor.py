@@ -49,6 +49,7 @@ from keepers.core.settings import ConfigError, KeeperSettings, load_settings
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alert, Alerter, AlertLevel, AlertSink
 from keepers.runtime.bots import (
+    BotContext,
     BotDeclaration,
     Calls,
     Trigger,
@@ -633,6 +634,20 @@ def supervisor_calls(cfg: SupervisorBotConfig) -> Calls:
     return Calls(cfg.role, tuple(calls))
 
 
+def _build(ctx: BotContext, cfg: SupervisorBotConfig) -> SupervisorBot:
+    """``keeper run``'s supervisor: on the runtime's settings and pipeline, paging through the
+    runtime's alerter when it has one."""
+    bot = SupervisorBot(ctx.settings, cfg, ctx.pipeline)
+    if ctx.alerter is not None:
+        bot.alerter = ctx.alerter
+        bot.sinks = ctx.alerter.sinks
+    return bot
+
+
+def _configure() -> SupervisorBotConfig:
+    return load_settings(SupervisorBotConfig)  # type: ignore[no-any-return]
+
+
 DECLARATION = BotDeclaration(
     name="supervisor",
     settings="KEEPER_SUPERVISOR_",
@@ -643,4 +658,6 @@ DECLARATION = BotDeclaration(
     calls=supervisor_calls,
     load=load_when_set(SupervisorBotConfig, "KEEPER_SUPERVISOR_SCHEDULER"),
     doc="recovers stuck recurring tasks, ticks the Supervisor, pages on low runway",
+    configure=_configure,
+    build=_build,
 )

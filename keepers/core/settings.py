@@ -129,6 +129,9 @@ class KeeperSettings(BaseSettings):
     metrics_host: str = Field(default="127.0.0.1", min_length=1)
     # keeper run's monitor: node health, gas balance and tier ratios every this many seconds
     health_interval_s: float = Field(default=5.0, gt=0)
+    # keeper run on SIGTERM / SIGINT: the jobs and loops finish the transaction in flight and
+    # end within this many seconds (KEEPER_STOP_TIMEOUT_S)
+    stop_timeout_s: float = Field(default=30.0, gt=0)
 
     @field_validator("db_url")
     @classmethod

@@ -37,7 +37,7 @@ from keepers.crosschain.planning import (
 from keepers.crosschain.planning import Holding as _Holding
 from keepers.runtime.alerts import AlertLevel
 from keepers.runtime.base import Alert, AlertSink, log_sink
-from keepers.runtime.bots import BotDeclaration, Calls, Trigger
+from keepers.runtime.bots import BotContext, BotDeclaration, Calls, Trigger
 from keepers.runtime.bots import Call as DeclaredCall
 from keepers.store.statuses import MoveState
 
@@ -96,6 +96,8 @@ class CrosschainBot:
         # one clock for the whole pass, not truncated: the engine compares it with the
         # next-try times it stored (a truncated wall clock ran up to a second behind them)
         now = time.time() if now is None else float(now)
+        if self.engine.stopping.is_set():  # stopping: no new move, no new step
+            return TickReport(int(now), {})
         balances = self.balances()
         report = TickReport(int(now), balances)
         try:
@@ -266,6 +268,50 @@ def _load(environ: Any) -> CrosschainConfig | None:
     return load_with_routes(path, environ)[0]
 
 
+CONFIG_ENV = "BALLAST_CROSSCHAIN_CONFIG"
+
+
+def _configure() -> tuple[CrosschainConfig, Any]:
+    """``keeper run``'s cross-chain config: ``BALLAST_CROSSCHAIN_CONFIG`` with
+    ``BALLAST_CROSSCHAIN_ROUTES`` applied, as (config, the route files or None); a
+    ConfigError naming the variable when it is unset or does not load."""
+    import os
+
+    from keepers.core.settings import ConfigError
+    from keepers.crosschain.config import ConfigError as CrosschainConfigError
+    from keepers.crosschain.route_contracts import load_with_routes
+
+    if not os.environ.get(CONFIG_ENV):
+        raise ConfigError(f"{CONFIG_ENV}: not set (the cross-chain bot's config file)")
+    try:
+        return load_with_routes(None)
+    except (CrosschainConfigError, OSError, ValueError) as err:
+        raise ConfigError(f"{CONFIG_ENV}: {err}") from None
+
+
+def _declared_from(loaded: tuple[CrosschainConfig, Any]) -> CrosschainConfig:
+    return loaded[0]
+
+
+def _build(ctx: BotContext, loaded: tuple[CrosschainConfig, Any]) -> CrosschainBot:
+    """The cross-chain bot on the runtime's store and signer: the chain of the runtime's node
+    reuses the runtime's pipeline, every other chain gets the runtime's pipeline for it (same
+    store, signer and policy)."""
+    from keepers.crosschain.assemble import build_crosschain_bot
+
+    cfg, pinned = loaded
+    bot = build_crosschain_bot(
+        cfg,
+        ctx.settings,
+        ctx.store,
+        ctx.signer,
+        pipeline_for=lambda chain: ctx.pipeline_for(chain.chain_id, chain.rpc_url),
+        pinned=pinned,
+    )
+    bot.engine.stopping = ctx.stop_event
+    return bot
+
+
 DECLARATION = BotDeclaration(
     name="crosschain",
     settings="BALLAST_CROSSCHAIN_ (the config file BALLAST_CROSSCHAIN_CONFIG)",
@@ -275,4 +321,7 @@ DECLARATION = BotDeclaration(
     calls=crosschain_calls,
     load=_load,
     doc="rebalances stablecoin inventory between chains (CEX, CCTP, USDT0)",
+    configure=_configure,
+    build=_build,
+    declared_from=_declared_from,
 )

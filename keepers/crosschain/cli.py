@@ -164,10 +164,19 @@ def run(ctx: click.Context, once: bool, interval: float, max_seconds: float | No
     log = get_logger("keepers.crosschain")
     bot = _bot(ctx, exclusive=True)
     stopping = threading.Event()
+    engine = getattr(bot, "engine", None)
+    if engine is not None:  # once set: no new move, step or intent; the one in flight ends
+        engine.stopping = stopping
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if not stopping.is_set():
+            log.warning("crosschain.signal_received", signal=signal.Signals(signum).name)
+        stopping.set()
+
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, lambda *_: stopping.set())
+            previous[sig] = signal.signal(sig, on_signal)
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     failed = False
     try:

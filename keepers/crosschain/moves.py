@@ -145,8 +145,10 @@ class PipelineSender:
         key_prefix: str,
         timeout_s: float = 60.0,
         poll_s: float = 0.05,
+        stop: threading.Event | None = None,
     ) -> None:
         self.store = store
+        self.stop = stop  # the keeper is stopping: send nothing new, leave the wait
         self.drivers = drivers
         self.account = to_checksum_address(account)
         self.key_prefix = key_prefix
@@ -160,6 +162,8 @@ class PipelineSender:
         if driver is None:
             raise RouteError(f"no pipeline for chain id {chain_id}")
         key = f"{self.key_prefix}:{to.lower()}:0x{data[:4].hex()}"
+        if self.stop is not None and self.stop.is_set():
+            raise StepPending(f"intent {key}: not sent, the keeper is stopping")
         intent = driver.pipeline.submit(
             IntentSpec(
                 idempotency_key=key,
@@ -173,7 +177,7 @@ class PipelineSender:
         )
         self.sent.append(intent.id)
         outcome = driver.pipeline.wait_final(
-            intent.id, self.timeout_s, drive=driver.drive, poll_s=self.poll_s
+            intent.id, self.timeout_s, drive=driver.drive, poll_s=self.poll_s, stop=self.stop
         )
         if outcome.kind is Outcome.HALTED and outcome.halted is not None:
             raise outcome.halted  # another process signs with our key: stop, do not retry
@@ -181,7 +185,8 @@ class PipelineSender:
             return w3.eth.get_transaction_receipt(outcome.tx_hash)  # type: ignore[arg-type]
         if outcome.final:
             raise StepFailed(f"intent {key} {outcome.status}: {outcome.error}")
-        # timeout, or waiting for gas funds: the move stays in its step and comes back
+        # timeout, waiting for gas funds, or stopping (the intent recorded where it stands): the
+        # move stays in its step and comes back
         raise StepPending(f"intent {key} still {outcome.status} ({outcome.kind.value})")
 
 
@@ -275,6 +280,9 @@ class MoveEngine:
         self.max_attempts = max_attempts
         self.max_workers = max_workers
         self.hook = hook  # (move id, step, point) -> None; fault injection in tests
+        # set when the keeper stops (SIGTERM): no new step, no new intent; a step's transaction
+        # in flight is left recorded and the move resumes from its state on restart
+        self.stopping = threading.Event()
 
     def holder(self, chain: str) -> str:
         return self.holders.get(chain, self.keeper)
@@ -444,6 +452,8 @@ class MoveEngine:
     def advance(self, move_id: int, now: float | None = None) -> MoveView:
         """Run steps of one move until it waits (off-chain, backoff) or ends."""
         for _ in range(len(STEPS) + 2):
+            if self.stopping.is_set():
+                break
             t = now if now is not None else time.time()
             with self.store.sessions() as s:
                 row = s.get(m.CrosschainMove, move_id)
@@ -518,6 +528,7 @@ class MoveEngine:
             self.keeper,
             f"xmove:{row.id}:{step}:g{row.gen}",
             timeout_s=self.step_timeout_s,
+            stop=self.stopping,
         )
 
     def _adapter(self, row: m.CrosschainMove, route: str, sender: TxSender) -> RouteAdapter:

@@ -25,7 +25,7 @@ would unblock it.
 
 from __future__ import annotations
 
-import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -67,22 +67,26 @@ from keepers.fund.records import (
     PENDING_APPROVAL,
     PROPOSED,
     REJECTED,
+    WAITING,
     CarryStore,
+    PlanPendingError,
     PlanStore,
+    action_legs,
     result_from_dict,
     result_to_dict,
+    resumed_report,
 )
 from keepers.fund.settings import FundConfig
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alerter, AlertLevel
-from keepers.runtime.bots import BotDeclaration, Calls, Trigger
+from keepers.runtime.bots import BotContext, BotDeclaration, Calls, Trigger
 from keepers.runtime.bots import Call as DeclaredCall
 from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.tx.contracts import ChainMismatchError, FundAddresses, FundContracts
 from keepers.tx.node import Node
 from keepers.tx.outcome import Outcome
-from keepers.tx.pipeline import IntentSpec, Pipeline
+from keepers.tx.pipeline import HoldHook, IntentSpec, Pipeline  # HoldHook: re-exported
 from keepers.tx.retry import NetworkUnavailable
 from keepers.tx.revert import RevertDecoder
 from keepers.tx.signers import Signer, signer_from_settings
@@ -99,48 +103,10 @@ KEEPER_FUNCTIONS = (
     "rebalanceBuffer",
 )
 JOBS = ("daily", "weekly", "threshold", "liquidity")
+DUPLICATE = "duplicate"  # an outcome: a pending plan already covers the same actions
+STOPPED = "stopped"  # an outcome: the keeper stopped mid-plan; the plan stays approved
 PAUSED = "paused"  # an outcome, not a stored status: the plan stays approved and resumes
 NO_SAFE_MOVE_STATUS = "no_safe_move"  # an outcome: the plan's every leg was cut to nothing
-
-
-@dataclass
-class HoldHook:
-    """``KEEPER_HOLD_AT=<pipeline step>[:<n>]`` (e.g. ``sent:2``): at that crash point of the
-    n-th intent the process writes ``KEEPER_HOLD_FILE`` and waits (up to
-    ``KEEPER_HOLD_MAX_S``, 300 s) to be killed: a kill point a supervisor (the demo's kill
-    scene, the crash tests) reaches for sure, with transactions in flight. Inert when unset."""
-
-    step: str | None = None
-    nth: int = 1
-    path: str = ""
-    max_s: float = 300.0
-    seen: int = 0
-
-    @classmethod
-    def from_env(cls) -> HoldHook:
-        spec = os.environ.get("KEEPER_HOLD_AT", "").strip()
-        if not spec:
-            return cls()
-        step, _, nth = spec.partition(":")
-        return cls(
-            step,
-            int(nth or 1),
-            os.environ.get("KEEPER_HOLD_FILE", ""),
-            float(os.environ.get("KEEPER_HOLD_MAX_S", "300")),
-        )
-
-    def __call__(self, step: str, intents: int = 1) -> None:
-        if step != self.step:
-            return
-        self.seen += intents
-        if self.seen != self.nth:
-            return
-        if self.path:
-            with open(self.path, "w") as f:
-                f.write(f"{step}:{self.nth} pid {os.getpid()}\n")
-        deadline = time.monotonic() + self.max_s
-        while time.monotonic() < deadline:
-            time.sleep(0.05)
 
 
 @dataclass
@@ -187,6 +153,9 @@ class FundBot:
         # execution, before verification
         self.before_action: Callable[[int], None] | None = None
         self.before_verify: Callable[[], None] | None = None
+        # set when the keeper stops (keeper run's SIGTERM): no new plan, no new intent; the
+        # transaction in flight is left recorded, for a restart to resume
+        self.stopping = threading.Event()
 
     # ------------------------------------------------------------------ wiring
 
@@ -332,7 +301,39 @@ class FundBot:
     ) -> CycleOutcome:
         reading = self.read()
         triggers = [trig.manual_trigger(requested_by, reason, force_targets=force)]
-        return self.plan_and_run(reading, triggers, now, dry_run=dry_run)
+        out = self.plan_and_run(reading, triggers, now, dry_run=dry_run)
+        if out.status == DUPLICATE:  # an operator asked: refused, naming the pending plan
+            raise PlanPendingError(out.detail)
+        return out
+
+    # ------------------------------------------------------------------ start-up
+
+    def start(self) -> list[dict[str, Any]]:
+        """At start-up: the plans this keeper resumes (waiting for approval or executing),
+        logged one line each, returned for ``keeper run`` to print."""
+        resumed = self.plans.resumable()
+        for r in resumed:
+            log.warning(
+                "fund.resume",
+                plan=r["ref"],
+                status=r["status"],
+                done=r["done"],
+                in_flight=r["in_flight"],
+                actions=r["total"],
+            )
+        return resumed
+
+    # ------------------------------------------------------------------ planning guards
+
+    def _covering(self, p: Plan) -> m.Plan | None:
+        """A pending plan (waiting for approval or executing) with the same actions as ``p``:
+        the same legs (type, tiers, asset), whatever their amounts, as a state read while
+        that plan is pending still shows the imbalance it will correct."""
+        legs = action_legs(p.actions)
+        for row in self.plans.with_status(*WAITING):
+            if row.ref != p.id and action_legs(self.plans.plan(row.ref or "").actions) == legs:
+                return row
+        return None
 
     def read_depth(self, reading: FundReading) -> dict[str, AssetDepth]:
         """Each DEX venue's depth inside REBALANCE_MAX_SLIPPAGE; on a read failure none (the
@@ -421,6 +422,16 @@ class FundBot:
         if dry_run:
             findings = self.risk_check(reading, p, now)
             return CycleOutcome(p.id, "dry_run", _findings_text(findings))
+        if self.stopping.is_set():
+            return CycleOutcome(None, NOTHING, "stopping: no new plan")
+        covering = self._covering(p)
+        if covering is not None:
+            msg = (
+                f"plan {covering.ref} ({covering.status}) already covers these actions: "
+                "no second plan while it is pending"
+            )
+            log.warning("plan.duplicate", plan=p.id, covered_by=covering.ref)
+            return CycleOutcome(covering.ref, DUPLICATE, msg)
         self.plans.save_new(p, PROPOSED, {"report": report, "block": reading.block})
         return self.advance(p.id, now, reading)
 
@@ -635,6 +646,8 @@ class FundBot:
     def execute(self, ref: str, now: int) -> CycleOutcome:
         started = time.perf_counter()
         p = self.plans.plan(ref)
+        if self.stopping.is_set():  # stopping: the plan stays approved, a restart runs it
+            return CycleOutcome(ref, STOPPED, "stopping: execution not started")
         try:
             reading = self.read()
         except NetworkUnavailable as err:
@@ -699,9 +712,13 @@ class FundBot:
             if aborted:
                 self.plans.record_action(ref, idx, "aborted", error=aborted, order=order)
                 continue
+            if self.stopping.is_set() and idx not in sent:  # no new intent once stopping
+                return self._stopped(ref, idx, results)
             res, before, wei, stop = self._execute_one(
                 ref, idx, order, action, before, sent.get(idx)
             )
+            if stop == STOPPED:  # its intent is recorded where it stands; a restart follows it
+                return self._stopped(ref, idx, results)
             if stop == "gas_funds":  # the intent waits for gas; the plan resumes later
                 msg = f"keeper {self.sender} out of gas funds at action {idx}: execution paused"
                 self.alert(AlertLevel.CRITICAL, "gas_funds", msg, ref)
@@ -739,8 +756,9 @@ class FundBot:
         already = set(done) | mined_before
         if already:  # resumed: the state read at the start already holds the earlier actions
             rest = tuple(a for i, a in enumerate(p.actions) if i not in already)
-            report = plan_report(reading.state, replace(p, actions=rest), this_run, final.state)
-            report["resumed_after"] = sorted(already)
+            report = plan_report(reading.state, replace(p, actions=rest), results, final.state)
+            # every action and result, the tiers as planned before the first action
+            report = resumed_report(row.payload.get("report") or {}, report, sorted(already))
         else:
             report = plan_report(reading.state, p, results, final.state)
         report["progress"] = verification["progress"]
@@ -757,6 +775,12 @@ class FundBot:
             "plan.done", plan=ref, status=status, seconds=round(seconds, 2), actions=len(results)
         )
         return CycleOutcome(ref, status, verification.get("detail", ""), results, seconds)
+
+    def _stopped(self, ref: str, idx: int, results: list[ActionResult]) -> CycleOutcome:
+        """The keeper stops mid-plan: nothing more is sent, the plan stays approved with its
+        sent actions recorded, and a restart resumes it from there."""
+        log.warning("plan.stopped", plan=ref, at_action=idx, done=len(results))
+        return CycleOutcome(ref, STOPPED, f"stopped at action {idx}: resumes on restart", results)
 
     def _execute_one(
         self,
@@ -817,9 +841,11 @@ class FundBot:
         self, ref: str, idx: int, order: int, action: Action, before: FundReading, intent_id: int
     ) -> tuple[ActionResult, FundReading, int, str | None]:
         """Work the pipeline until the action's intent is final, then measure and record it."""
-        outcome = self.pipeline.wait_final(intent_id, self.k.execute_timeout_s)
+        outcome = self.pipeline.wait_final(intent_id, self.k.execute_timeout_s, stop=self.stopping)
         if outcome.kind is Outcome.HALTED and outcome.halted is not None:
             raise outcome.halted  # another process signs with our key: the keeper stops
+        if outcome.kind is Outcome.STOPPED:  # the action stays sent, its intent recorded
+            return ActionResult(action, False, error=STOPPED), before, 0, STOPPED
         if outcome.kind is Outcome.OUT_OF_GAS_FUNDS:
             self.plans.record_action(ref, idx, "waiting_gas", order=order)
             return ActionResult(action, False, error=outcome.error), before, 0, "gas_funds"
@@ -975,6 +1001,38 @@ def _load(environ: Any) -> FundAddresses | None:
     return FundAddresses.load(deployment)
 
 
+def _configure() -> FundConfig:
+    """``keeper run``'s fund config (``KEEPER_*`` and the planning variables): a ConfigError
+    naming the variable."""
+    from keepers.core.settings import ConfigError
+    from keepers.fund.settings import FundConfigError, load_fund_config
+
+    try:
+        return load_fund_config()
+    except FundConfigError as err:
+        raise ConfigError(str(err)) from None
+
+
+def _declared_from(cfg: FundConfig) -> FundAddresses:
+    return FundAddresses.load(cfg.keeper.deployment)
+
+
+def _build(ctx: BotContext, cfg: FundConfig) -> FundBot:
+    """``keeper run``'s fund bot: on the runtime's store, signer and pipeline, checked against
+    the chain (KEEPER_CHAIN_ID, the contracts' code, the bands); it starts no new plan or
+    intent once the runtime's stop event is set."""
+    bot = FundBot(cfg, ctx.store, signer=ctx.signer, alerter=ctx.alerter, pipeline=ctx.pipeline)
+    bot.stopping = ctx.stop_event
+    bot.check_chain()
+    return bot
+
+
+def _jobs(bot: FundBot) -> list[Any]:
+    from keepers.runtime.scheduler import fund_jobs
+
+    return fund_jobs(bot)
+
+
 DECLARATION = BotDeclaration(
     name="fund",
     settings="KEEPER_ (keepers.fund.settings.load_fund_config: FundKeeperSettings + FundConfig)",
@@ -990,6 +1048,10 @@ DECLARATION = BotDeclaration(
     calls=fund_calls,
     load=_load,
     doc="plans, approves, executes and verifies the fund's rebalances",
+    configure=_configure,
+    build=_build,
+    declared_from=_declared_from,
+    jobs=_jobs,
 )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from keepers.core.errors import DomainError
 from keepers.fund.planning.actions import Action, ActionResult, ActionType, Carry, Plan, Unresolved
 from keepers.fund.planning.approval import ApprovalRecord
 from keepers.fund.planning.triggers import Trigger, TriggerKind
@@ -35,6 +36,19 @@ PARTIAL = PlanStatus.PARTIAL  # some actions failed
 FAILED = PlanStatus.FAILED  # every action failed
 NOTHING = "nothing_to_do"  # an outcome, never stored: the planner found nothing to do
 WAITING = (PROPOSED, PENDING_APPROVAL, APPROVED)
+
+
+class PlanPendingError(DomainError, ValueError):
+    """A plan with the same actions is already pending (waiting for approval or executing):
+    no second one is built (exit 1, naming the pending plan)."""
+
+
+def action_legs(actions: tuple[Action, ...] | list[Action]) -> tuple[tuple[Any, ...], ...]:
+    """What makes two plans' actions "the same": each leg's type, tiers and asset, sorted;
+    the amounts are left out (they follow the state read, which moves between two reads)."""
+    return tuple(
+        sorted((a.type.value, a.from_tier, a.to_tier, a.asset or "", a.max_tier) for a in actions)
+    )
 
 
 def _ts(x: int) -> dt.datetime:
@@ -144,6 +158,24 @@ def result_from_dict(action: Action, d: dict[str, Any]) -> ActionResult:
         tx_hash=d.get("tx_hash"),
         error=d.get("error"),
     )
+
+
+def resumed_report(
+    planned: dict[str, Any], report: dict[str, Any], resumed_after: list[int]
+) -> dict[str, Any]:
+    """The report of a plan resumed after a crash or a stop. ``report`` is built on the state
+    read on resuming (which already holds the earlier actions) from the actions left, with
+    every result (those recorded before the crash and this run's). The report made when the
+    plan was planned (``planned``) gives back what that state cannot: every action with its
+    amount, the plan's total, and the tiers before and expected. The tiers read on resuming
+    stay as ``tiers_at_resume``, the actions done before it as ``resumed_after`` (indexes)."""
+    out = dict(report)
+    out["tiers_at_resume"] = report["tiers_before"]
+    for key in ("actions", "total_amount", "tiers_before", "tiers_expected"):
+        if key in planned:
+            out[key] = planned[key]
+    out["resumed_after"] = list(resumed_after)
+    return out
 
 
 # ---------------------------------------------------------------------- repository
@@ -270,6 +302,27 @@ class PlanStore:
             for a in row.approvals
             if a.decision in ("approve", "reject")
         ]
+
+    def resumable(self) -> list[dict[str, Any]]:
+        """The plans a starting keeper takes up again: waiting for approval or executing,
+        each with its actions done (a result recorded), in flight (sent, no result yet) and
+        in all."""
+        out = []
+        for row in self.with_status(*WAITING):
+            acts = self.get(row.ref or "")
+            actions = list(acts.actions) if acts is not None else []
+            done = sum(1 for a in actions if "result" in a.payload)
+            sent = sum(1 for a in actions if "result" not in a.payload and a.intent_id)
+            out.append(
+                {
+                    "ref": row.ref,
+                    "status": str(row.status),
+                    "done": done,
+                    "in_flight": sent,
+                    "total": len(actions),
+                }
+            )
+        return out
 
     def with_status(self, *statuses: str) -> list[m.Plan]:
         with self.store.sessions() as s:

@@ -14,7 +14,15 @@ A :class:`BotDeclaration` says what a bot is, beside its code (``keepers/fund/bo
   reorgs the same way);
 - ``calls``: given the bot's loaded config, the contract calls it needs, as one
   :class:`Calls` (the audit role its intents carry, each contract's address and where the
-  address comes from, the function signatures, the value cap).
+  address comes from, the function signatures, the value cap);
+- how ``keeper run`` builds it (keepers.runtime.runner, one loop over the chosen
+  declarations): ``configure()`` loads its settings section (a ConfigError naming the
+  variable), ``declared_from(config)`` is what ``calls`` takes, ``build(context, config)``
+  makes the bot on the runtime's :class:`BotContext` (store, signer, pipeline, alerter, stop
+  event), and ``jobs(bot)`` gives its cron jobs. A bot with an interval trigger runs in its
+  own :func:`keepers.runtime.base.run_loop` thread; one with cron triggers runs its jobs in
+  APScheduler's worker. Adding a bot is one declaration beside its code, listed in
+  :func:`declarations`, and its settings section.
 
 The audit policy is built from the declared calls of every bot (:func:`declared_policy`),
 merged with ``KEEPER_POLICY*`` (a configured role of the same name wins), stored, and read by
@@ -90,11 +98,38 @@ class Calls:
         return RolePolicy(allowed=allowed, max_value_wei=self.max_value_wei)
 
 
+@dataclass
+class BotContext:
+    """What ``keeper run`` shares with every bot it builds: the settings (with the stored,
+    merged audit policy), the store, the signer, the pipeline of the node's chain, the
+    alerter, the stop event (set on SIGTERM / SIGINT: start nothing new), and
+    ``pipeline_for(chain_id, rpc_url)``: the pipeline of another chain, on the same store,
+    signer and policy (one per chain in the process)."""
+
+    settings: Any
+    store: Any
+    signer: Any
+    pipeline: Any
+    alerter: Any
+    stop_event: Any
+    pipeline_for: Callable[[int, str], Any]
+
+
+def _same(config: Any) -> Any:
+    return config
+
+
 @dataclass(frozen=True)
 class BotDeclaration:
     """One bot as data. ``load(environ)`` returns its config through its slice's loader, or
     None when the environment does not configure it (a standalone worker then builds no role
-    for it); ``calls(config)`` its declared calls."""
+    for it); ``calls(config)`` its declared calls.
+
+    For ``keeper run``: ``configure()`` its config from the process environment, strictly
+    (raises keepers.core.settings.ConfigError naming the variable; the bot is wanted);
+    ``declared_from(config)`` what ``calls`` takes (default: the config itself);
+    ``build(context, config)`` the bot; ``jobs(bot)`` its cron jobs
+    (keepers.runtime.scheduler.JobSpec), for bots with cron triggers."""
 
     name: str
     settings: str
@@ -102,6 +137,20 @@ class BotDeclaration:
     calls: Callable[[Any], Calls]
     load: Callable[[Mapping[str, str]], Any]
     doc: str = field(default="", compare=False)
+    configure: Callable[[], Any] | None = field(default=None, compare=False)
+    build: Callable[[BotContext, Any], Any] | None = field(default=None, compare=False)
+    declared_from: Callable[[Any], Any] = field(default=_same, compare=False)
+    jobs: Callable[[Any], list[Any]] | None = field(default=None, compare=False)
+
+    @property
+    def env_prefix(self) -> str:
+        """The environment prefix of its settings section (``KEEPER_EXECUTOR_``)."""
+        return self.settings.split(" ", 1)[0]
+
+    @property
+    def loops(self) -> bool:
+        """Driven by :func:`keepers.runtime.base.run_loop` (it has an interval trigger)."""
+        return any(t.interval_s is not None for t in self.triggers)
 
 
 def declared_policy(calls: Iterable[Calls]) -> PolicyConfig:

@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic_settings import BaseSettings
 
-from keepers.automation.settings import ExecutorConfig, SupervisorBotConfig
+from keepers.automation.settings import SupervisorBotConfig
 from keepers.core.errors import ChainError, DomainError
 from keepers.core.logging import get_logger
 from keepers.core.settings import (
@@ -35,7 +35,7 @@ from keepers.core.settings import (
     load_settings,
 )
 from keepers.runtime.alerts import Alerter
-from keepers.runtime.bots import declarations, declared_policy
+from keepers.runtime.bots import BotContext, declarations, declared_policy
 from keepers.runtime.policy import merged, store_policy, stored_policy
 from keepers.tx.node import Node
 from keepers.tx.pipeline import Pipeline
@@ -47,10 +47,7 @@ log = get_logger("keepers.runner")
 # the names of keepers.runtime.bots.declarations(), in its order (a test checks)
 BOT_NAMES = ("fund", "executor", "supervisor", "crosschain")
 CROSSCHAIN_ENV = "BALLAST_CROSSCHAIN_CONFIG"
-LOOP_BOTS: dict[str, type[BaseSettings]] = {
-    "executor": ExecutorConfig,
-    "supervisor": SupervisorBotConfig,
-}
+# the default bound of a stop (KEEPER_STOP_TIMEOUT_S): jobs and loops end within it
 JOIN_TIMEOUT_S = 30.0
 
 
@@ -115,15 +112,34 @@ class Runtime:
     settings: KeeperSettings
     store: Any
     pipeline: Pipeline
-    fund: Any = None  # FundBot
-    loops: dict[str, Any] = field(default_factory=dict)  # name -> ExecutorBot | SupervisorBot
+    bots: dict[str, Any] = field(default_factory=dict)  # name -> the bot, in start order
+    loops: dict[str, Any] = field(default_factory=dict)  # the interval bots (run_loop threads)
+    jobs: list[Any] = field(default_factory=list)  # the cron bots' JobSpecs
+    resumed: dict[str, list[Any]] = field(default_factory=dict)  # what each bot's start resumes
     scheduler: Any = None
     stop_event: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
+    @property
+    def fund(self) -> Any:
+        """The fund bot, when it runs here (the monitor and the alerts read it)."""
+        return self.bots.get("fund")
+
+    def schedule(self) -> Any:
+        """The cron bots' jobs on APScheduler (persisted in the keeper DB), paused until
+        :meth:`start`; None when no chosen bot has cron triggers."""
+        if self.jobs and self.scheduler is None:
+            from keepers.runtime.scheduler import build_scheduler
+
+            self.scheduler = build_scheduler(self.settings.db_url, self.jobs)
+        return self.scheduler
+
     def start(self, *, loops: bool = True) -> None:
-        """Resume the fund jobs and start one thread per loop bot."""
+        """Resume the cron jobs (a cron bot whose start resumed work ticks once now, in the
+        job worker: a plan interrupted by a stop or a crash goes on at once) and start one
+        thread per loop bot."""
         if self.scheduler is not None:
+            self._tick_resumed_now()
             self.scheduler.resume()
         if not loops:
             return
@@ -140,69 +156,105 @@ class Runtime:
             t.start()
             self.threads.append(t)
 
-    def stop(self) -> list[str]:
-        """Stop the jobs and the loops, wait for them, close the store. Returns the names of
-        threads that did not end within JOIN_TIMEOUT_S (empty on a clean stop)."""
+    def _tick_resumed_now(self) -> None:
+        import time
+
+        from apscheduler.jobstores.memory import MemoryJobStore
+
+        due = [n for n, work in self.resumed.items() if work and n not in self.loops]
+        if not due:
+            return
+        self.scheduler.add_jobstore(MemoryJobStore(), "resume")
+        for n in due:
+            bot = self.bots[n]
+            self.scheduler.add_job(
+                lambda b=bot: b.tick(int(time.time())), id=f"{n}.resume", jobstore="resume"
+            )
+
+    def stop(self, timeout_s: float | None = None) -> list[str]:
+        """Stop the jobs and the loops within ``timeout_s`` (KEEPER_STOP_TIMEOUT_S): a bot's
+        job or tick in progress starts nothing new once the stop event is set and finishes the
+        transaction in flight (recorded, so a restart resumes it). Then close the store.
+        Returns the names of what did not end in time (empty on a clean stop; then the store
+        is left open, as something still uses it)."""
+        import time
+
         from keepers.runtime.scheduler import stop_scheduler
 
+        bound = self.settings.stop_timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + bound
         self.stop_event.set()
+        waiting: list[threading.Thread] = []
         if self.scheduler is not None:
-            # a fund job that is running finishes first (its plan's transactions are followed
-            # to the end); the loops stop at their next wait meanwhile
-            stop_scheduler(self.scheduler, wait=True)
-            self.scheduler = None
-        for t in self.threads:
-            t.join(JOIN_TIMEOUT_S)
-        stuck = [t.name for t in self.threads if t.is_alive()]
+            # a job that is running finishes first; the loops stop at their next wait meanwhile
+            sched, self.scheduler = self.scheduler, None
+            t = threading.Thread(
+                target=stop_scheduler,
+                args=(sched,),
+                kwargs={"wait": True},
+                name="keeper-jobs",
+                daemon=True,
+            )
+            t.start()
+            waiting.append(t)
+        for t in waiting + self.threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        stuck = [t.name for t in waiting + self.threads if t.is_alive()]
         if not self.threads:  # loops never started: stop() them here
             for bot in self.loops.values():
                 bot.stop()
+        if stuck:
+            log.error("runtime.stop_timeout", stuck=stuck, bound_s=bound)
+            return stuck
         self.store.close()
         return stuck
 
 
-def _load_crosschain_config() -> Any:
-    import os
-
-    from keepers.crosschain.config import ConfigError as CrosschainConfigError
-    from keepers.crosschain.route_contracts import load_with_routes
-
-    if not os.environ.get(CROSSCHAIN_ENV):
-        raise RunConfigError(f"{CROSSCHAIN_ENV}: not set (the cross-chain bot's config file)")
-    try:
-        # with BALLAST_CROSSCHAIN_ROUTES applied: (config, the route files or None)
-        return load_with_routes(None)
-    except (CrosschainConfigError, OSError, ValueError) as err:
-        raise RunConfigError(f"{CROSSCHAIN_ENV}: {err}") from None
+def _configure(decl: Any) -> Any:
+    if decl.configure is None or decl.build is None:
+        raise UnknownBotError(f"--bots: {decl.name} declares no way to build it")
+    return decl.configure()
 
 
-def _load_fund_config() -> Any:
-    from keepers.fund.settings import FundConfigError, load_fund_config
-
-    try:
-        return load_fund_config()
-    except FundConfigError as err:
-        raise RunConfigError(str(err)) from None
-
-
-def build_runtime(names: list[str], *, alerter: Alerter | None = None) -> Runtime:
-    """Validate every chosen bot's configuration, then build the shared store, node, pipeline
-    and the bots, and check them against the chain (contracts have code, the policy lets each
-    role call what it needs, the chain id). Raises RunConfigError naming the variable."""
-    from keepers.fund.bot import FundBot
+def build_runtime(
+    names: list[str],
+    *,
+    alerter: Alerter | None = None,
+    stop_event: threading.Event | None = None,
+) -> Runtime:
+    """Every chosen bot from its declaration (keepers.runtime.bots): load each one's settings
+    section, all of them before anything touches the chain or the store; open the shared
+    store, node and pipeline with the audit policy built from the bots' declared calls; build
+    each bot on them (``declaration.build``), attach its triggers (an interval: a loop thread;
+    crons: its jobs on the scheduler; events: read by its own tick) and start it. Raises
+    RunConfigError naming the variable. ``stop_event``: the runtime's stop (set by a signal,
+    even during start-up)."""
     from keepers.store.db import Store, StoreLockedError
     from keepers.tx.contracts import ChainMismatchError, DeploymentError
     from keepers.tx.signers import signer_from_settings
 
-    # 1. configuration, all of it before anything touches the chain or the store
-    fund_cfg = _load_fund_config() if "fund" in names else None
-    cc_cfg = _load_crosschain_config() if "crosschain" in names else None
-    settings: KeeperSettings = load_env_settings(KeeperSettings)
+    decls = declarations()
+    chosen = [decls[n] for n in names]
+    # 1. configuration, all of it before anything touches the chain or the store; every
+    #    problem is reported at once (each names its variable)
+    configs: dict[str, Any] = {}
+    problems: list[str] = []
+    for d in chosen:
+        try:
+            configs[d.name] = _configure(d)
+        except ConfigError as err:
+            problems.append(str(err))
+    signer = None
     try:
+        settings: KeeperSettings = load_env_settings(KeeperSettings)
         signer = signer_from_settings(settings)
+    except ConfigError as err:
+        problems.append(str(err))
     except (ValueError, OSError) as err:
-        raise RunConfigError(f"invalid signer configuration: {err}") from None
-    loop_cfgs = {n: load_env_settings(LOOP_BOTS[n]) for n in names if n in LOOP_BOTS}
+        problems.append(f"invalid signer configuration: {err}")
+    if problems:
+        raise RunConfigError("; ".join(dict.fromkeys(problems)))
+    stop = stop_event if stop_event is not None else threading.Event()
 
     # 2. shared store / node / pipeline
     try:
@@ -211,22 +263,13 @@ def build_runtime(names: list[str], *, alerter: Alerter | None = None) -> Runtim
         raise StoreLockedError(f"KEEPER_DB_URL: {err}") from None  # exit 3, like the worker
     try:
         node = Node(settings.rpc_url, settings.rpc_timeout_s)
-        fund = None
-        # what each started bot's declaration builds its calls from
-        sources: dict[str, Any] = dict(loop_cfgs)
-        if fund_cfg is not None:
-            fund = FundBot(fund_cfg, store, signer=signer, alerter=alerter)
-            fund.check_chain()
-            sources["fund"] = fund.addresses
-        if cc_cfg is not None:
-            sources["crosschain"] = cc_cfg[0]
-        decls = declarations()
-        calls = {n: decls[n].calls(sources[n]) for n in names}
-        for n, c in calls.items():
+        calls = {d.name: d.calls(d.declared_from(configs[d.name])) for d in chosen}
+        for d in chosen:
+            c = calls[d.name]
             log.info(
                 "runtime.bot_declared",
-                bot=n,
-                triggers=[t.describe() for t in decls[n].triggers],
+                bot=d.name,
+                triggers=[t.describe() for t in d.triggers],
                 role=c.role,
                 calls=[f"{x.contract}:{s}" for x in c.calls for s in x.signatures],
             )
@@ -234,20 +277,37 @@ def build_runtime(names: list[str], *, alerter: Alerter | None = None) -> Runtim
         own = merged(declared, settings.policy)  # a configured role wins
         store_policy(store, own, written_by=",".join(names))  # for every process (the workers)
         shared = settings.model_copy(update={"policy": merged(stored_policy(store), own)})
-        pipeline = SerialPipeline(store, node, [signer], shared)
-        if fund is not None:
-            fund._pipeline = pipeline  # noqa: SLF001 - the fund bot's injection seam
-        loops: dict[str, Any] = {}
-        for n, cfg in loop_cfgs.items():
-            loops[n] = _loop_bot(n, shared, cfg, pipeline, alerter)
-        if cc_cfg is not None:
-            loops["crosschain"] = _crosschain_bot(*cc_cfg, shared, store, signer, pipeline)
+        pipeline = SerialPipeline(store, node, [signer], shared, crash=fault_hook(stop))
+        pipelines = {pipeline.chain_id: pipeline}
+
+        def pipeline_for(chain_id: int, rpc_url: str) -> Pipeline:
+            if chain_id not in pipelines:
+                other = Node(rpc_url, shared.rpc_timeout_s)
+                pipelines[chain_id] = SerialPipeline(
+                    store, other, [signer], shared, crash=fault_hook(stop)
+                )
+            return pipelines[chain_id]
+
+        ctx = BotContext(shared, store, signer, pipeline, alerter, stop, pipeline_for)
+        rt = Runtime(names, shared, store, pipeline, stop_event=stop)
+        for d in chosen:
+            bot = d.build(ctx, configs[d.name])  # type: ignore[misc]
+            rt.bots[d.name] = bot
+            if d.loops:
+                rt.loops[d.name] = bot
+            if d.jobs is not None:
+                rt.jobs += d.jobs(bot)
         pipeline.reconcile_nonces()
-        for n, bot in loops.items():
+        for d in chosen:
+            start = getattr(rt.bots[d.name], "start", None)
+            if start is None:
+                continue
             try:
-                bot.start()
+                resumed = start()
             except ConfigError as err:
-                raise RunConfigError(f"{n}: {_env_hint(n, str(err))}") from None
+                raise RunConfigError(f"{d.name}: {_env_hint(d, str(err))}") from None
+            if isinstance(resumed, list):
+                rt.resumed[d.name] = resumed
     except DeploymentError as err:
         store.close()
         raise RunConfigError(f"KEEPER_DEPLOYMENT: {err}") from None
@@ -262,52 +322,29 @@ def build_runtime(names: list[str], *, alerter: Alerter | None = None) -> Runtim
     except BaseException:
         store.close()
         raise
-    return Runtime(names, shared, store, pipeline, fund, loops)
+    return rt
 
 
-def _loop_bot(
-    name: str, settings: KeeperSettings, cfg: Any, pipeline: Pipeline, alerter: Alerter | None
-) -> Any:
-    if name == "executor":
-        from keepers.automation.executor import ExecutorBot
+def fault_hook(release: threading.Event) -> Any:
+    """The pipeline's fault injector in ``keeper run``: ``KEEPER_CRASH_AT`` (exit 137 at a
+    step) and ``KEEPER_HOLD_AT`` (wait at a step, until ``release`` is set: a stop), both
+    read only with ``KEEPER_FAULT_INJECTION=1`` (keepers.tx.pipeline)."""
+    from keepers.tx.pipeline import CrashHook, HoldHook
 
-        return ExecutorBot(settings, cfg, pipeline)
-    from keepers.automation.supervisor import SupervisorBot
+    crash = CrashHook.from_env()
+    hold = HoldHook.from_env(release=release, armed_only=True)
 
-    bot = SupervisorBot(settings, cfg, pipeline)
-    if alerter is not None:
-        bot.alerter = alerter
-        bot.sinks = alerter.sinks
-    return bot
+    def hook(step: str, intents: int = 1) -> None:
+        crash(step, intents)
+        hold(step, intents)
 
-
-def _crosschain_bot(
-    cfg: Any, pinned: Any, settings: KeeperSettings, store: Any, signer: Any, pipeline: Pipeline
-) -> Any:
-    """The cross-chain bot on the runtime's store and signer: the chain the runtime's node is on
-    reuses the runtime's pipeline (one pipeline per chain in the process); every other chain
-    gets a serial pipeline of its own on the same store, signer and policy."""
-    from keepers.crosschain.assemble import build_crosschain_bot
-
-    def pipeline_for(chain: Any) -> Pipeline:
-        if chain.chain_id == pipeline.chain_id:
-            return pipeline
-        node = Node(chain.rpc_url, settings.rpc_timeout_s)
-        return SerialPipeline(store, node, [signer], settings)
-
-    return build_crosschain_bot(
-        cfg, settings, store, signer, pipeline_for=pipeline_for, pinned=pinned
-    )
+    return hook
 
 
-def _env_hint(bot: str, message: str) -> str:
+def _env_hint(decl: Any, message: str) -> str:
     """Start-up errors name config fields (``scheduler='0x..'``, ``policy.roles.executor``);
-    add the environment variable they come from."""
-    prefix = {
-        "executor": "KEEPER_EXECUTOR_",
-        "supervisor": "KEEPER_SUPERVISOR_",
-        "crosschain": "BALLAST_CROSSCHAIN_",
-    }[bot]
+    add the environment variable they come from (the bot's settings section)."""
+    prefix = decl.env_prefix
     body = message.removeprefix("invalid keeper configuration: ")
     field_name = body.split("=", 1)[0].split(":", 1)[0].strip()
     if field_name.startswith("policy."):

@@ -17,6 +17,8 @@ The kinds, from the intent's status and its step log:
 - ``halted``: the pipeline stopped itself (another process signs with our key); ``halted``
   holds the error, which the caller should raise.
 - ``timeout``: not final when the wait ended.
+- ``stopped``: not final; the keeper is stopping (``wait_final(stop=...)``) and left the
+  intent recorded where it stands, for a restart to follow.
 
 There is no ``dropped``: a transaction the node dropped is re-sent at the same nonce, and a
 nonce used by a foreign transaction sends the intent back to Build; neither ends an intent.
@@ -47,6 +49,7 @@ class Outcome(StrEnum):
     OUT_OF_GAS_FUNDS = "out_of_gas_funds"
     HALTED = "halted"
     TIMEOUT = "timeout"
+    STOPPED = "stopped"
 
 
 FINAL_OUTCOMES = frozenset(

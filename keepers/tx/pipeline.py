@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -147,6 +148,57 @@ class CrashHook:
         self.seen += intents
         if self.seen >= self.nth:
             os._exit(137)
+
+
+@dataclass
+class HoldHook:
+    """``KEEPER_HOLD_AT=<pipeline step>[:<n>]`` (e.g. ``sent:2``): at that crash point of the
+    n-th intent the process writes ``KEEPER_HOLD_FILE`` and waits (up to
+    ``KEEPER_HOLD_MAX_S``, 300 s) to be killed: a kill point a supervisor (the demo's kill
+    scene, the crash tests) reaches for sure, with transactions in flight. Inert when unset.
+    ``release``: an event that ends the wait early (``keeper run``'s stop: a SIGTERM test holds
+    the keeper mid-plan, then stops it)."""
+
+    step: str | None = None
+    nth: int = 1
+    path: str = ""
+    max_s: float = 300.0
+    seen: int = 0
+    release: threading.Event | None = None
+
+    @classmethod
+    def from_env(
+        cls, *, release: threading.Event | None = None, armed_only: bool = False
+    ) -> HoldHook:
+        """``armed_only``: like KEEPER_CRASH_AT, act only with KEEPER_FAULT_INJECTION=1."""
+        spec = os.environ.get("KEEPER_HOLD_AT", "").strip()
+        armed = os.environ.get("KEEPER_FAULT_INJECTION", "").strip() == "1"
+        if not spec or (armed_only and not armed):
+            return cls()
+        step, _, nth = spec.partition(":")
+        return cls(
+            step,
+            int(nth or 1),
+            os.environ.get("KEEPER_HOLD_FILE", ""),
+            float(os.environ.get("KEEPER_HOLD_MAX_S", "300")),
+            release=release,
+        )
+
+    def __call__(self, step: str, intents: int = 1) -> None:
+        if step != self.step:
+            return
+        self.seen += intents
+        if self.seen != self.nth:
+            return
+        if self.path:
+            with open(self.path, "w") as f:
+                f.write(f"{step}:{self.nth} pid {os.getpid()}\n")
+        deadline = time.monotonic() + self.max_s
+        while time.monotonic() < deadline:
+            if self.release is None:
+                time.sleep(0.05)
+            elif self.release.wait(0.05):
+                return
 
 
 class Pipeline:
@@ -277,6 +329,7 @@ class Pipeline:
         *,
         drive: Callable[[], int | None] | None = None,
         poll_s: float | None = None,
+        stop: threading.Event | None = None,
     ) -> IntentOutcome:
         """Drive the pipeline until the intent ends (or waits for gas funds, or the pipeline
         halts, or ``timeout_s`` passes) and return how it ended, as a type.
@@ -285,7 +338,11 @@ class Pipeline:
         shared driver's ``drive`` when several threads wait on one pipeline. A halted
         pipeline (SignerConflict) is returned as ``halted``, not raised. ``out_of_gas_funds``
         is returned when the node refuses the intent for gas funds during this wait (a wait
-        resumed after the keeper was funded tries again first)."""
+        resumed after the keeper was funded tries again first).
+
+        ``stop`` (the keeper is stopping): once it is set the wait ends after the pass in
+        progress, with ``stopped``; every step the pass made is committed, so the intent is
+        recorded where it stands (a sent transaction as broadcast) and a restart follows it."""
         step = drive or self._drive_once
         poll = self.settings.poll_interval_s if poll_s is None else poll_s
         deadline = time.monotonic() + timeout_s
@@ -298,6 +355,12 @@ class Pipeline:
                 return found
             if self.halted is not None:
                 return self._halted_outcome(intent_id, self.halted)
+            if stop is not None and stop.is_set():
+                with self.store.sessions() as s:
+                    row = s.get(TxIntent, intent_id)
+                    status = row.status if row is not None else "missing"
+                log.warning("wait.stopped", intent=intent_id, status=status)
+                return IntentOutcome(intent_id, Outcome.STOPPED, status)
             if time.monotonic() > deadline:
                 with self.store.sessions() as s:
                     row = s.get(TxIntent, intent_id)

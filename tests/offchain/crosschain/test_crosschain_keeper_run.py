@@ -76,3 +76,130 @@ def test_default_bots__all_four_when_the_crosschain_config_is_named():
         "crosschain",
     ]
     assert default_bots({}) == ["fund", "executor", "supervisor"]
+
+
+def test_keeper_run__crosschain__sigterm_mid_move__exit_0_in_bound_no_wal_rerun_finishes_once(
+    xscene, tmp_path
+):
+    """Issue 13, "Stopping": `keeper run --bots crosschain` held right after its burn went to
+    the node (KEEPER_HOLD_AT, armed by KEEPER_FAULT_INJECTION) gets SIGTERM: it logs the
+    signal, sends nothing more, closes its store (no -wal file) and exits 0 within the bound;
+    `keeper crosschain run --once` on the same store then finishes the move, each transaction
+    sent once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from ballast_dev.local.crosschain_scene_local import ROOT
+    from keepers.crosschain.routes import MESSAGE_SENT_TOPIC
+    from tests.support.movelib import MESSAGE_RECEIVED, logs
+
+    bound_s = 30.0
+    who = holder(xscene, 17, {("ethereum", "USDC"): "1700", ("base", "USDC"): "300"})
+    eth, base = xscene.sides["ethereum"], xscene.sides["base"]
+    n_e0, n_b0 = xscene.nonce("ethereum"), xscene.nonce("base")
+    blk_e0, blk_b0 = eth.w3.eth.block_number, base.w3.eth.block_number
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEEPER_", "BALLAST_"))}
+    env |= _env(xscene, tmp_path, who) | {"PYTHONPATH": str(ROOT), "KEEPER_LOG_JSON": "1"}
+    db = Path(env["KEEPER_DB_URL"].removeprefix("sqlite:///"))
+    marker = tmp_path / "held"
+    keeper = str(Path(sys.executable).with_name("keeper"))
+    # the 3rd intent on ethereum is depositForBurn (after the pull and the approve)
+    held = env | {
+        "KEEPER_FAULT_INJECTION": "1",
+        "KEEPER_HOLD_AT": "sent:3",
+        "KEEPER_HOLD_FILE": str(marker),
+    }
+    proc = subprocess.Popen(
+        [keeper, "run", "--bots", "crosschain"],
+        env=held,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None and not marker.exists():
+            time.sleep(0.05)
+        assert marker.exists(), proc.communicate(timeout=30)
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=bound_s + 30)
+        seconds = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    text = err.decode()
+    assert proc.returncode == 0, text[-3_000:]
+    assert seconds < bound_s, seconds
+    assert "keeper.signal_received" in text and "keeper stopped" in text
+    assert not Path(f"{db}-wal").exists() and not Path(f"{db}-shm").exists()
+    assert len(logs(eth.w3, eth.transmitter.address, MESSAGE_SENT_TOPIC, blk_e0 + 1)) == 1
+    assert xscene.nonce("base") == n_b0  # nothing sent on the destination while stopping
+
+    again = subprocess.run(
+        [keeper, "crosschain", "run", "--once"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "done" in again.stdout
+    assert xscene.nonce("ethereum") - n_e0 == 3 and xscene.nonce("base") - n_b0 == 2
+    assert len(logs(eth.w3, eth.transmitter.address, MESSAGE_SENT_TOPIC, blk_e0 + 1)) == 1
+    assert len(logs(base.w3, base.transmitter.address, MESSAGE_RECEIVED, blk_b0 + 1)) == 1
+    assert xscene.balance("base", "USDC", who) == 1000 * E6
+    print(f"keeper run --bots crosschain: SIGTERM to exit 0 in {seconds:.2f}s")
+
+
+def test_keeper_crosschain_run__sigterm__logged_exit_0_store_closed(xscene, tmp_path):
+    """The standalone cross-chain keeper (`keeper crosschain run`) on SIGTERM between ticks:
+    it logs the signal, stops the bot, closes its store (no -wal file) and exits 0 (not 143)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from ballast_dev.local.crosschain_scene_local import ROOT
+
+    who = xscene.sides["ethereum"].w3.eth.accounts[18]  # balanced: a tick does nothing
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEEPER_", "BALLAST_"))}
+    env |= _env(xscene, tmp_path, who) | {"PYTHONPATH": str(ROOT), "KEEPER_LOG_JSON": "1"}
+    db = Path(env["KEEPER_DB_URL"].removeprefix("sqlite:///"))
+    keeper = str(Path(sys.executable).with_name("keeper"))
+    proc = subprocess.Popen(
+        [keeper, "crosschain", "run", "--interval", "3600"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        seen = []  # log lines, then the first tick's line
+        while not (seen and seen[-1].startswith("tick:")) and proc.poll() is None:
+            seen.append(proc.stdout.readline().decode())
+        assert seen[-1].startswith("tick:"), (seen, proc.poll())
+        assert Path(f"{db}-wal").exists()  # the store is open (WAL mode) while it runs
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        seconds = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    text = out.decode() + err.decode()
+    assert proc.returncode == 0, text[-2_000:]
+    assert "crosschain.signal_received" in text and "SIGTERM" in text
+    assert not Path(f"{db}-wal").exists() and not Path(f"{db}-shm").exists()
+    assert seconds < 30.0
+    print(f"keeper crosschain run: SIGTERM to exit 0 in {seconds:.2f}s")

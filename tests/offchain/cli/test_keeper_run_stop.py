@@ -1,0 +1,191 @@
+"""Issue 13, "Stopping": `keeper run` on SIGTERM mid-plan logs the signal, starts no new intent,
+leaves the transaction in flight sent and recorded, closes its store (no SQLite -wal left) and
+exits 0 within KEEPER_STOP_TIMEOUT_S; a restart says which plan it resumes and completes it,
+each action sent once.
+
+The keeper is paused mid-plan the way the kill tests pause it: KEEPER_HOLD_AT=<step>:<n> holds
+the process at a pipeline step (here with KEEPER_FAULT_INJECTION=1, which `keeper run` needs
+to arm it) and writes KEEPER_HOLD_FILE, so the signal lands with a transaction in flight on
+every run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from keepers.cli import main
+from keepers.store import models as m
+from keepers.store.db import Store
+from tests.support.fundbotlib import NO_APPROVAL, UNIT
+
+ROOT = Path(__file__).resolve().parents[3]
+BOUND_S = 30.0
+
+
+def keeper_exe() -> str:
+    return str(Path(sys.executable).with_name("keeper"))
+
+
+def wait_file(path: Path, proc: subprocess.Popen[bytes], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        if path.exists():
+            return True
+        time.sleep(0.05)
+    return path.exists()
+
+
+def plan_rows(db: str) -> list[tuple[str, str, list[tuple[int, str, int | None]]]]:
+    store = Store(db)
+    try:
+        with store.sessions() as s:
+            out = []
+            for p in s.scalars(select(m.Plan).order_by(m.Plan.id)).all():
+                acts = [(a.seq, a.status or "", a.intent_id) for a in p.actions]
+                out.append((p.ref or "", str(p.status), acts))
+            return out
+    finally:
+        store.close()
+
+
+def fund_intents_sent(db: str) -> int:
+    """The fund's intents recorded as sent (broadcast or later)."""
+    store = Store(db)
+    try:
+        with store.sessions() as s:
+            return int(
+                s.scalar(
+                    select(func.count(m.TxIntent.id)).where(
+                        m.TxIntent.idempotency_key.like("fund:%"),
+                        m.TxIntent.status.in_(("broadcast", "mined", "confirmed", "reverted")),
+                    )
+                )
+                or 0
+            )
+    finally:
+        store.close()
+
+
+def intents_per_key(db: str) -> dict[str, int]:
+    store = Store(db)
+    try:
+        with store.sessions() as s:
+            rows = s.execute(
+                select(m.TxIntent.idempotency_key, func.count(m.TxIntent.id)).group_by(
+                    m.TxIntent.idempotency_key
+                )
+            ).all()
+        return {k: int(n) for k, n in rows}
+    finally:
+        store.close()
+
+
+def test_keeper_run__sigterm_mid_plan__exit_0_in_bound_store_closed_restart_completes_plan(
+    chain: Any, env: dict[str, str], fresh: Any, accounts: Any, tmp_path: Path
+) -> None:
+    full = {**os.environ, **env, **NO_APPROVAL, "PYTHONPATH": str(ROOT), "KEEPER_LOG_JSON": "1"}
+    db_file = Path(env["KEEPER_DB_URL"].removeprefix("sqlite:///"))
+    w3 = chain.provider.web3
+    keeper_addr = accounts[2].address
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    nonce0 = w3.eth.get_transaction_count(keeper_addr)
+
+    # 1. `keeper plan` killed (-9) right after it built its first intent: an approved plan
+    #    whose first action has an intent, nothing sent
+    marker = tmp_path / "held-plan"
+    proc = subprocess.Popen(
+        [keeper_exe(), "plan", "--job", "liquidity"],
+        env={**full, "KEEPER_HOLD_AT": "build:1", "KEEPER_HOLD_FILE": str(marker)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert wait_file(marker, proc, 180), proc.communicate(timeout=30)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+    ((ref, status, acts),) = plan_rows(env["KEEPER_DB_URL"])
+    n = len(acts)
+    assert status == "approved" and n >= 2, acts
+    assert w3.eth.get_transaction_count(keeper_addr) == nonce0  # nothing sent yet
+
+    # 2. `keeper run` (fund, executor, supervisor) resumes it at start and is held right
+    #    after its second transaction went to the node; SIGTERM there
+    marker = tmp_path / "held-run"
+    held = {
+        **full,
+        "KEEPER_FAULT_INJECTION": "1",
+        "KEEPER_HOLD_AT": "sent:2",
+        "KEEPER_HOLD_FILE": str(marker),
+    }
+    proc = subprocess.Popen(
+        [keeper_exe(), "run"], env=held, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert wait_file(marker, proc, 180), proc.communicate(timeout=30)
+        sent_at_signal = w3.eth.get_transaction_count(keeper_addr, "pending") - nonce0
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=BOUND_S + 30)
+        seconds = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    text = err.decode()
+    assert proc.returncode == 0, text[-3_000:]
+    assert seconds < BOUND_S, seconds
+    assert "keeper.signal_received" in text and "SIGTERM" in text
+    assert "keeper: received SIGTERM, stopping" in text and "keeper stopped" in text
+    assert f"resumes plan {ref} (approved): 0/{n} actions done, 1 in flight" in out.decode()
+    assert not Path(f"{db_file}-wal").exists() and not Path(f"{db_file}-shm").exists()
+    # the held transaction was sent and recorded; nothing after it was sent
+    assert w3.eth.get_transaction_count(keeper_addr, "pending") - nonce0 == sent_at_signal
+    assert fund_intents_sent(env["KEEPER_DB_URL"]) == 2
+    ((_, status, acts),) = plan_rows(env["KEEPER_DB_URL"])
+    assert status == "approved", acts
+    assert sum(1 for _, _, intent in acts if intent is not None) == 2
+
+    # 3. the restart says what it resumes (`keeper run --once` prints it) ...
+    r = CliRunner(mix_stderr=False).invoke(
+        main, ["--json", "run", "--bots", "fund", "--once"], env=full
+    )
+    assert r.exit_code == 0, r.output
+    (resumed,) = json.loads(r.stdout)["resumes"]
+    assert resumed["ref"] == ref and resumed["total"] == n
+    assert resumed["done"] + resumed["in_flight"] == 2
+
+    # ... and `keeper run` completes the plan, each action sent once
+    proc = subprocess.Popen(
+        [keeper_exe(), "run", "--bots", "fund"],
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            if plan_rows(env["KEEPER_DB_URL"])[0][1] != "approved":
+                break
+            time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=BOUND_S + 30)
+    assert proc.returncode == 0, err.decode()[-3_000:]
+    ((_, status, acts),) = plan_rows(env["KEEPER_DB_URL"])
+    assert status == "executed", acts
+    keys = intents_per_key(env["KEEPER_DB_URL"])
+    assert {k: v for k, v in keys.items() if k.startswith("fund:")} == {
+        f"fund:{ref}:{i}": 1 for i in range(n)
+    }
+    assert w3.eth.get_transaction_count(keeper_addr) - nonce0 == n
+    print(f"SIGTERM mid-plan to exit 0: {seconds:.2f}s (bound {BOUND_S:.0f}s), {n} actions")
