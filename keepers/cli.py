@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -41,6 +41,8 @@ class Ctx:
         self.now = now
         self._bot: Any = None
         self._config: FundConfig | None = None
+        self._store: Any = None
+        self.offline: str | None = None  # why the node did not answer (read-only commands)
 
     def config(self) -> FundConfig:
         if self._config is None:
@@ -52,30 +54,62 @@ class Ctx:
         return self._config
 
     def bot(self) -> Any:
-        if self._bot is None:
+        """The fund bot, its chain checked (KEEPER_CHAIN_ID, the deployment record's code);
+        a node that does not answer exits 3 (EXIT_UNAVAILABLE) naming KEEPER_RPC_URL."""
+        bot = self.bot_or_offline()
+        if bot is None:
+            fail(self.offline or "node unreachable", EXIT_UNAVAILABLE)
+        return bot
+
+    def bot_or_offline(self) -> Any:
+        """The fund bot, or None when the node does not answer (``self.offline`` then says
+        why, naming KEEPER_RPC_URL): for the read-only commands, which answer from the store.
+        A bad deployment record or a chain mismatch still exits (2), as for every command."""
+        if self._bot is None and self.offline is None:
             from keepers.core.logging import configure_logging
             from keepers.fund.bot import FundBot
-            from keepers.store.db import Store
             from keepers.tx.contracts import ChainMismatchError, DeploymentError
             from keepers.tx.retry import NetworkUnavailable
 
             cfg = self.config()
             configure_logging(cfg.keeper.log_json, cfg.keeper.log_level)
             try:
-                self._bot = FundBot(cfg, Store(cfg.keeper.db_url))
-                self._bot.check_chain()
+                bot = FundBot(cfg, self.store())
+                bot.check_chain()
             except DeploymentError as err:
                 fail(f"KEEPER_DEPLOYMENT: {err}", exit_code(err))
             except ChainMismatchError as err:
                 fail(str(err), exit_code(err))
             except (OSError, NetworkUnavailable) as err:  # requests' errors are OSErrors
-                fail(node_unreachable(cfg.keeper.rpc_url, err), EXIT_UNAVAILABLE)
+                self.offline = node_unreachable(cfg.keeper.rpc_url, err)
+            else:
+                self._bot = bot
         return self._bot
 
-    def close(self) -> None:
+    def store(self) -> Any:
+        """The keeper's store (KEEPER_DB_URL) alone: no node, no deployment record."""
+        if self._store is None:
+            from keepers.store.db import Store
+
+            self._store = Store(self.config().keeper.db_url)
+        return self._store
+
+    def records(self) -> Any:
+        """The fund's records in the store (``.plans``, ``.carry``): what the read-only
+        commands show, with the node up or down."""
         if self._bot is not None:
-            self._bot.store.close()
-            self._bot = None
+            return self._bot
+        from types import SimpleNamespace
+
+        from keepers.fund.records import CarryStore, PlanStore
+
+        return SimpleNamespace(plans=PlanStore(self.store()), carry=CarryStore(self.store()))
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self._bot = None
 
     def time(self) -> int:
         return self.now if self.now is not None else int(time.time())
@@ -106,7 +140,7 @@ def node_unreachable(url: str, err: BaseException) -> str:
     return f"KEEPER_RPC_URL={shown}: node unreachable ({type(err).__name__})"
 
 
-def fail(message: str, code: int = EXIT_DOMAIN) -> None:
+def fail(message: str, code: int = EXIT_DOMAIN) -> NoReturn:
     click.echo(f"keeper: {message}", err=True)
     sys.exit(code)
 
@@ -240,6 +274,52 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     click.echo("keeper stopped", err=True)
 
 
+def _late_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:  # the root's Ctx, or the crosschain group's dict
+        if isinstance(ctx.obj, dict):
+            ctx.obj["json"] = True
+        else:
+            ctx.obj.as_json = True
+
+
+def _late_now(ctx: click.Context, _param: click.Parameter, value: int | None) -> None:
+    if value is not None and isinstance(ctx.obj, Ctx):
+        ctx.obj.now = value
+
+
+def accept_root_options_after(group: click.Group) -> None:
+    """``--json`` (and the root's hidden ``--now``) after the subcommand too: ``keeper status
+    --json`` is ``keeper --json status``, down nested groups (``keeper crosschain status
+    --json``). The option sets the shared context before the command body runs (click parses
+    a subcommand's options after its group's callback)."""
+    for cmd in group.commands.values():
+        if isinstance(cmd, click.Group):
+            accept_root_options_after(cmd)
+            continue
+        names = {p.name for p in cmd.params}
+        if "late_json" not in names:
+            cmd.params.append(
+                click.Option(
+                    ["--json", "late_json"],
+                    is_flag=True,
+                    expose_value=False,
+                    callback=_late_json,
+                    help="machine-readable output (as `keeper --json ...`)",
+                )
+            )
+        if group is main and "late_now" not in names:
+            cmd.params.append(
+                click.Option(
+                    ["--now", "late_now"],
+                    type=int,
+                    default=None,
+                    hidden=True,
+                    expose_value=False,
+                    callback=_late_now,
+                )
+            )
+
+
 def _add_slices() -> None:
     """The slices' command groups: the fund commands register themselves on ``main`` (their
     module imports this one's helpers); the cross-chain group is added as ``crosschain``."""
@@ -247,6 +327,7 @@ def _add_slices() -> None:
     from keepers.crosschain.cli import crosschain
 
     main.add_command(crosschain)
+    accept_root_options_after(main)
 
 
 _add_slices()

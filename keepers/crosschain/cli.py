@@ -75,7 +75,8 @@ def _emit(ctx: click.Context, data: Any, text: str) -> None:
 @click.pass_context
 def crosschain(ctx: click.Context, config: str | None, as_json: bool) -> None:
     """Cross-chain USDC/USDT inventory: balances, plans, moves."""
-    ctx.obj = {"config": config, "json": as_json}
+    root_json = bool(getattr(ctx.obj, "as_json", False))  # `keeper --json crosschain ...`
+    ctx.obj = {"config": config, "json": as_json or root_json}
 
 
 @crosschain.command()

@@ -17,11 +17,12 @@ from typing import Any
 
 import click
 
-from keepers.cli import Ctx, exit_code, fail, main
+from keepers.cli import Ctx, accept_root_options_after, exit_code, fail, main
+from keepers.core.errors import EXIT_UNAVAILABLE
 
 
 def _find(ctx: Ctx, ref: str) -> Any:
-    row = ctx.bot().plans.find(ref)
+    row = ctx.records().plans.find(ref)
     if row is None:
         fail(f"no plan {ref!r} (see `keeper history`)")
     return row
@@ -147,7 +148,10 @@ def status(ctx: Ctx) -> None:
     from keepers.fund.planning.report import whole
     from keepers.runtime.runner import RunConfigError, automation_status
 
-    r = ctx.bot().read()
+    bot = ctx.bot_or_offline()
+    if bot is None:  # the node does not answer: what the store knows, then exit 3
+        _status_offline(ctx)
+    r = bot.read()
     st = r.state
     try:
         auto = automation_status(ctx.time())
@@ -164,17 +168,7 @@ def status(ctx: Ctx) -> None:
         }
         for m in tier_metrics(st)
     ]
-    carry = [
-        {
-            "tier": f"L{c.tier + 1}",
-            "amount": int(c.amount),
-            "next_at": int(c.next_at.timestamp()),
-            "slices": c.slices,
-            "plan": c.plan_ref,
-            "reason": c.reason,
-        }
-        for c in ctx.bot().carry.active()
-    ]
+    carry = _carry(ctx)
     data = {
         "block": r.block,
         "total_assets": st.total_assets,
@@ -222,6 +216,63 @@ def status(ctx: Ctx) -> None:
     ctx.out(data, text)
 
 
+def _carry(ctx: Ctx) -> list[dict[str, Any]]:
+    return [
+        {
+            "tier": f"L{c.tier + 1}",
+            "amount": int(c.amount),
+            "next_at": int(c.next_at.timestamp()),
+            "slices": c.slices,
+            "plan": c.plan_ref,
+            "reason": c.reason,
+        }
+        for c in ctx.records().carry.active()
+    ]
+
+
+# what `keeper status` reads from the chain, missing while the node does not answer
+CHAIN_FIELDS = ("block", "total_assets", "pending_redemptions", "paused", "tiers", "automation")
+
+
+def _status_offline(ctx: Ctx) -> None:
+    """``keeper status`` with the node down: the store's part (the carried flow, the last
+    plan), the chain's fields named as unavailable, and exit 3 (EXIT_UNAVAILABLE) so that a
+    script or a probe sees the status is partial."""
+    carry = _carry(ctx)
+    last = ctx.records().plans.history(1)
+    plan = (
+        {"plan": last[0].ref, "status": last[0].status, "created_at": last[0].created_at}
+        if last
+        else None
+    )
+    data = {
+        "chain": "unavailable",
+        "reason": ctx.offline,
+        "unavailable": list(CHAIN_FIELDS),
+        "last_plan": plan,
+        "carry": carry,
+    }
+
+    def text() -> str:
+        lines = [
+            f"chain data unavailable ({ctx.offline})",
+            f"  missing: {', '.join(CHAIN_FIELDS)}",
+            "from the store:",
+            f"  last plan: {plan['plan']} {plan['status']} at {plan['created_at']}"
+            if plan
+            else "  last plan: none",
+        ]
+        lines += [
+            f"  carried {c['tier']} {c['amount']} base units  next slice at {c['next_at']}  "
+            f"plan {c['plan']}"
+            for c in carry
+        ] or ["  carried flow: none"]
+        return "\n".join(lines)
+
+    ctx.out(data, text)
+    fail(f"{ctx.offline}: status shows the store only", EXIT_UNAVAILABLE)
+
+
 def _runway(n: int | None) -> str:
     if n is None:
         return "?"
@@ -233,7 +284,7 @@ def _runway(n: int | None) -> str:
 @click.pass_obj
 def history(ctx: Ctx, limit: int) -> None:
     """Recent plans, newest first."""
-    rows = ctx.bot().plans.history(limit)
+    rows = ctx.records().plans.history(limit)
     data = [
         {
             "plan": r.ref,
@@ -269,3 +320,6 @@ def rollback(ctx: Ctx, plan_ref: str, by: str) -> None:
     except ValueError as err:
         fail(str(err))
     ctx.out(_outcome(o), lambda: _outcome_text(o))
+
+
+accept_root_options_after(main)  # idempotent; here too for whichever module is imported first
