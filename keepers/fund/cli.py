@@ -144,9 +144,10 @@ def review(ctx: Ctx, plan_ref: str) -> None:
 def status(ctx: Ctx) -> None:
     """The fund's tiers now (one eth_call); with a scheduler configured, the automation
     side too: runs due, stuck tasks and funders (KEEPER_SUPERVISOR_*)."""
+    from keepers.automation.status import automation_status
     from keepers.fund.planning.metrics import tier_metrics
     from keepers.fund.planning.report import whole
-    from keepers.runtime.runner import RunConfigError, automation_status
+    from keepers.runtime.runner import RunConfigError
 
     bot = ctx.bot_or_offline()
     if bot is None:  # the node does not answer: what the store knows, then exit 3
