@@ -70,7 +70,9 @@ def _emit(ctx: click.Context, data: Any, text: str) -> None:
 
 
 @click.group("crosschain")
-@click.option("--config", "config", envvar=ENV_PATH, default=None, help="cross-chain config file")
+@click.option(
+    "--config", "config", default=None, help=f"cross-chain config file (default: ${ENV_PATH})"
+)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @click.pass_context
 def crosschain(ctx: click.Context, config: str | None, as_json: bool) -> None:

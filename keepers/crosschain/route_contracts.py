@@ -268,9 +268,10 @@ def load_with_routes(
     directories, ``os.pathsep``-separated) applied; the one loader of the bot and the worker."""
     import os
 
-    env = os.environ if env is None else env
+    from keepers.crosschain.config import crosschain_settings
+
     config = load_config(path, env)
-    files = [p for p in env.get(ENV_ROUTES, "").split(os.pathsep) if p]
+    files = [p for p in (crosschain_settings(env).routes or "").split(os.pathsep) if p]
     if not files:
         return config, None
     pinned = load_route_files(files)
