@@ -133,11 +133,9 @@ def _plain(x: Any) -> Any:
 
 def node_unreachable(url: str, err: BaseException) -> str:
     """One line for a node that does not answer (no traceback, no credentials in the URL)."""
-    from urllib.parse import urlsplit
+    from keepers.tx.node import unreachable
 
-    parts = urlsplit(url)
-    shown = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return f"KEEPER_RPC_URL={shown}: node unreachable ({type(err).__name__})"
+    return unreachable(url, err)
 
 
 def fail(message: str, code: int = EXIT_DOMAIN) -> NoReturn:

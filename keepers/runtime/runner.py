@@ -256,9 +256,9 @@ def build_runtime(names: list[str], *, alerter: Alerter | None = None) -> Runtim
         raise RunConfigError(str(err)) from None
     except (OSError, NetworkUnavailable) as err:  # no answer (requests' errors are OSErrors)
         store.close()
-        raise NodeUnreachableError(
-            f"KEEPER_RPC_URL: node unreachable ({type(err).__name__})"
-        ) from None
+        from keepers.tx.node import unreachable
+
+        raise NodeUnreachableError(unreachable(settings.rpc_url, err)) from None
     except BaseException:
         store.close()
         raise
