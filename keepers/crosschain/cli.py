@@ -19,7 +19,8 @@ Environment:
   mainnet or a custom URL) on real networks; BALLAST_CCTP_LOCAL_ATTESTER_KEY, LOCAL CHAINS
   ONLY, for the CCTP stand-ins. Both at once is refused (exit 2); with neither the CCTP route
   is not wired and USDC legs fall back to the CEX (reported as "no adapter wired").
-Exit codes: 0 ok, 1 planning error or bad input, 2 bad configuration.
+Exit codes: 0 ok, 1 planning error or bad input, 2 bad configuration, 3 a chain's node does
+not answer (``status`` then shows the moves from the store and names what is missing).
 """
 
 from __future__ import annotations
