@@ -1,4 +1,7 @@
-"""The operator's command line: ``keeper run|plan|approve|reject|review|status|history|rollback``.
+"""The operator's command line: the root group ``keeper``, its shared context, output and exit
+helpers, and ``keeper run``. Each slice brings its own commands: the fund's
+``plan|approve|reject|review|status|history|rollback`` (keepers.fund.cli) and the cross-chain
+group ``crosschain`` (keepers.crosschain.cli).
 
 Configuration comes from the environment (KEEPER_* and seed 001 section 8.1's names, see
 keepers.fund.settings); a bad value exits with status 2 and names the variable. Unknown
@@ -17,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -38,6 +41,8 @@ class Ctx:
         self.now = now
         self._bot: Any = None
         self._config: FundConfig | None = None
+        self._store: Any = None
+        self.offline: str | None = None  # why the node did not answer (read-only commands)
 
     def config(self) -> FundConfig:
         if self._config is None:
@@ -49,30 +54,62 @@ class Ctx:
         return self._config
 
     def bot(self) -> Any:
-        if self._bot is None:
+        """The fund bot, its chain checked (KEEPER_CHAIN_ID, the deployment record's code);
+        a node that does not answer exits 3 (EXIT_UNAVAILABLE) naming KEEPER_RPC_URL."""
+        bot = self.bot_or_offline()
+        if bot is None:
+            fail(self.offline or "node unreachable", EXIT_UNAVAILABLE)
+        return bot
+
+    def bot_or_offline(self) -> Any:
+        """The fund bot, or None when the node does not answer (``self.offline`` then says
+        why, naming KEEPER_RPC_URL): for the read-only commands, which answer from the store.
+        A bad deployment record or a chain mismatch still exits (2), as for every command."""
+        if self._bot is None and self.offline is None:
             from keepers.core.logging import configure_logging
             from keepers.fund.bot import FundBot
-            from keepers.store.db import Store
             from keepers.tx.contracts import ChainMismatchError, DeploymentError
             from keepers.tx.retry import NetworkUnavailable
 
             cfg = self.config()
             configure_logging(cfg.keeper.log_json, cfg.keeper.log_level)
             try:
-                self._bot = FundBot(cfg, Store(cfg.keeper.db_url))
-                self._bot.check_chain()
+                bot = FundBot(cfg, self.store())
+                bot.check_chain()
             except DeploymentError as err:
                 fail(f"KEEPER_DEPLOYMENT: {err}", exit_code(err))
             except ChainMismatchError as err:
                 fail(str(err), exit_code(err))
             except (OSError, NetworkUnavailable) as err:  # requests' errors are OSErrors
-                fail(node_unreachable(cfg.keeper.rpc_url, err), EXIT_UNAVAILABLE)
+                self.offline = node_unreachable(cfg.keeper.rpc_url, err)
+            else:
+                self._bot = bot
         return self._bot
 
-    def close(self) -> None:
+    def store(self) -> Any:
+        """The keeper's store (KEEPER_DB_URL) alone: no node, no deployment record."""
+        if self._store is None:
+            from keepers.store.db import Store
+
+            self._store = Store(self.config().keeper.db_url)
+        return self._store
+
+    def records(self) -> Any:
+        """The fund's records in the store (``.plans``, ``.carry``): what the read-only
+        commands show, with the node up or down."""
         if self._bot is not None:
-            self._bot.store.close()
-            self._bot = None
+            return self._bot
+        from types import SimpleNamespace
+
+        from keepers.fund.records import CarryStore, PlanStore
+
+        return SimpleNamespace(plans=PlanStore(self.store()), carry=CarryStore(self.store()))
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self._bot = None
 
     def time(self) -> int:
         return self.now if self.now is not None else int(time.time())
@@ -96,52 +133,14 @@ def _plain(x: Any) -> Any:
 
 def node_unreachable(url: str, err: BaseException) -> str:
     """One line for a node that does not answer (no traceback, no credentials in the URL)."""
-    from urllib.parse import urlsplit
+    from keepers.tx.node import unreachable
 
-    parts = urlsplit(url)
-    shown = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return f"KEEPER_RPC_URL={shown}: node unreachable ({type(err).__name__})"
+    return unreachable(url, err)
 
 
-def fail(message: str, code: int = EXIT_DOMAIN) -> None:
+def fail(message: str, code: int = EXIT_DOMAIN) -> NoReturn:
     click.echo(f"keeper: {message}", err=True)
     sys.exit(code)
-
-
-def _find(ctx: Ctx, ref: str) -> Any:
-    row = ctx.bot().plans.find(ref)
-    if row is None:
-        fail(f"no plan {ref!r} (see `keeper history`)")
-    return row
-
-
-def _outcome(o: Any) -> dict[str, Any]:
-    return {
-        "plan": o.plan_id,
-        "status": o.status,
-        "detail": o.detail,
-        "seconds": round(o.seconds, 3),
-        "results": [
-            {
-                "type": r.action.type.value,
-                "amount": str(r.action.amount),
-                "success": r.success,
-                "tx_hash": r.tx_hash,
-                "error": r.error,
-            }
-            for r in o.results
-        ],
-    }
-
-
-def _outcome_text(o: Any) -> str:
-    lines = [f"plan {o.plan_id or '-'}: {o.status}" + (f" ({o.detail})" if o.detail else "")]
-    for r in o.results:
-        mark = "ok " if r.success else "ERR"
-        lines.append(
-            f"  {mark} {r.action.type.value} {r.action.amount} {r.tx_hash or r.error or ''}"
-        )
-    return "\n".join(lines)
 
 
 @click.group()
@@ -288,231 +287,65 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     click.echo("keeper stopped", err=True)
 
 
-@main.command()
-@click.option("--dry-run", is_flag=True, help="plan and risk-check only; nothing stored or sent")
-@click.option(
-    "--job",
-    type=click.Choice(["manual", "daily", "weekly", "threshold", "liquidity"]),
-    default="manual",
-    show_default=True,
-)
-@click.option("--by", "by", default="operator", help="who asks (manual plans)")
-@click.option("--reason", default="operator request")
-@click.pass_obj
-def plan(ctx: Ctx, dry_run: bool, job: str, by: str, reason: str) -> None:
-    """Generate a plan now (then risk check, approval, simulate, execute, verify)."""
-    bot = ctx.bot()
-    if job == "manual":
-        try:
-            o = bot.manual(ctx.time(), by, reason, dry_run=dry_run)
-        except KeeperError as err:  # a pending plan already covers these actions (exit 1)
-            fail(str(err), exit_code(err))
-    else:
-        o = bot.check(job, ctx.time(), dry_run=dry_run)
-    ctx.out(_outcome(o), lambda: _outcome_text(o))
-
-
-def _decide(ctx: Ctx, ref: str, by: str, approve: bool, note: str) -> None:
-    row = _find(ctx, ref)
-    try:
-        o = ctx.bot().approve(row.ref, by, ctx.time(), approve=approve, note=note)
-    except ValueError as err:  # a signer setting is a ConfigError (2), a refused decision 1
-        fail(str(err), exit_code(err))
-    ctx.out(_outcome(o), lambda: _outcome_text(o))
-
-
-@main.command()
-@click.argument("plan_ref")
-@click.option("--by", required=True, help="the approving admin")
-@click.option("--note", default="")
-@click.pass_obj
-def approve(ctx: Ctx, plan_ref: str, by: str, note: str) -> None:
-    """Approve a plan waiting for approval."""
-    _decide(ctx, plan_ref, by, True, note)
-
-
-@main.command()
-@click.argument("plan_ref")
-@click.option("--by", required=True, help="the rejecting admin")
-@click.option("--note", default="")
-@click.pass_obj
-def reject(ctx: Ctx, plan_ref: str, by: str, note: str) -> None:
-    """Reject a plan waiting for approval."""
-    _decide(ctx, plan_ref, by, False, note)
-
-
-@main.command()
-@click.argument("plan_ref")
-@click.pass_obj
-def review(ctx: Ctx, plan_ref: str) -> None:
-    """A plan's report: triggers, actions, risk, approvals, simulation, verification."""
-    from keepers.fund.planning.report import render_text
-
-    row = _find(ctx, plan_ref)
-    data = {
-        "plan": row.ref,
-        "status": row.status,
-        "trigger": row.trigger,
-        "approvals": [
-            {"by": a.approver, "decision": a.decision, "at": a.decided_at} for a in row.approvals
-        ],
-        **{k: v for k, v in row.payload.items() if k != "plan"},
-    }
-
-    def text() -> str:
-        head = f"plan {row.ref}  status {row.status}  trigger {row.trigger}"
-        body = render_text(row.payload["report"]) if row.payload.get("report") else ""
-        extra = [
-            f"{k}: {json.dumps(row.payload[k], default=str)}"
-            for k in ("risk", "approval", "simulation", "verification")
-            if k in row.payload
-        ]
-        appr = [f"  {a['by']} {a['decision']} at {a['at']}" for a in data["approvals"]]
-        return "\n".join([head, body, *extra, *(["approvals:", *appr] if appr else [])])
-
-    ctx.out(data, text)
-
-
-@main.command()
-@click.pass_obj
-def status(ctx: Ctx) -> None:
-    """The fund's tiers now (one eth_call); with a scheduler configured, the automation
-    side too: runs due, stuck tasks and funders (KEEPER_SUPERVISOR_*)."""
-    from keepers.fund.planning.metrics import tier_metrics
-    from keepers.fund.planning.report import whole
-    from keepers.runtime.runner import RunConfigError, automation_status
-
-    r = ctx.bot().read()
-    st = r.state
-    try:
-        auto = automation_status(ctx.time())
-    except RunConfigError as err:
-        fail(str(err), exit_code(err))
-    rows: list[dict[str, Any]] = [
-        {
-            "tier": f"L{m.tier + 1}",
-            "value": m.value,
-            "ratio_bps": m.ratio_bps,
-            "target_bps": m.target_bps,
-            "band": [m.min_bps, m.max_bps],
-            "within": m.within_bounds,
-        }
-        for m in tier_metrics(st)
-    ]
-    carry = [
-        {
-            "tier": f"L{c.tier + 1}",
-            "amount": int(c.amount),
-            "next_at": int(c.next_at.timestamp()),
-            "slices": c.slices,
-            "plan": c.plan_ref,
-            "reason": c.reason,
-        }
-        for c in ctx.bot().carry.active()
-    ]
-    data = {
-        "block": r.block,
-        "total_assets": st.total_assets,
-        "pending_redemptions": st.pending_redemptions,
-        "paused": st.paused,
-        "tiers": rows,
-        "carry": carry,
-        **({"automation": auto} if auto is not None else {}),
-    }
-
-    def text() -> str:
-        d = st.base_decimals
-        lines = [
-            f"block {r.block}  total {whole(st.total_assets, d)}  pending redemptions "
-            f"{whole(st.pending_redemptions, d)}{'  PAUSED' if st.paused else ''}",
-            f"{'tier':<5}{'value':>20}{'ratio':>9}{'target':>9}{'band':>14}  ok",
-        ]
-        for x in rows:
-            lines.append(
-                f"{x['tier']:<5}{whole(x['value'], d):>20}{x['ratio_bps'] / 100:>8.2f}%"
-                f"{x['target_bps'] / 100:>8.2f}%{x['band'][0] / 100:>6.1f}-{x['band'][1] / 100:.1f}%"
-                f"  {'yes' if x['within'] else 'NO'}"
-            )
-        if carry:
-            lines.append("carried flow (slice schedule, left by venue depth):")
-            for c in carry:
-                lines.append(
-                    f"  {c['tier']} {whole(c['amount'], d):>18}  next slice at {c['next_at']}  "
-                    f"slices so far {c['slices']}  plan {c['plan']}"
-                )
+def _late_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:  # the root's Ctx, or the crosschain group's dict
+        if isinstance(ctx.obj, dict):
+            ctx.obj["json"] = True
         else:
-            lines.append("carried flow: none")
-        if auto is not None:
-            lines.append(f"automation: scheduler {auto['scheduler']}  due runs {auto['due_runs']}")
-            if "stuck" in auto:
-                stuck = ", ".join(f"{x['task']} ({x['reason']})" for x in auto["stuck"])
-                lines.append(f"  tasks {auto['tasks']}  stuck {len(auto['stuck'])} {stuck}")
-                for f in auto["funders"]:
-                    lines.append(
-                        f"  funder {f['funder']}  balance {whole(f['balance_wei'], 18)}  "
-                        f"runway {_runway(f['runway_intervals'])} intervals"
-                    )
-        return "\n".join(lines)
-
-    ctx.out(data, text)
+            ctx.obj.as_json = True
 
 
-def _runway(n: int | None) -> str:
-    if n is None:
-        return "?"
-    return "unlimited" if n >= 2**255 else str(n)
+def _late_now(ctx: click.Context, _param: click.Parameter, value: int | None) -> None:
+    if value is not None and isinstance(ctx.obj, Ctx):
+        ctx.obj.now = value
 
 
-@main.command()
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
-@click.pass_obj
-def history(ctx: Ctx, limit: int) -> None:
-    """Recent plans, newest first."""
-    rows = ctx.bot().plans.history(limit)
-    data = [
-        {
-            "plan": r.ref,
-            "status": r.status,
-            "trigger": r.trigger,
-            "created_at": r.created_at,
-            "actions": len(r.payload["plan"]["actions"]),
-        }
-        for r in rows
-    ]
-    ctx.out(
-        data,
-        lambda: (
-            "\n".join(
-                f"{d['plan']}  {d['status']:<17} {d['trigger'] or '-':<22} {d['actions']} actions  "
-                f"{d['created_at']}"
-                for d in data
+def accept_root_options_after(group: click.Group) -> None:
+    """``--json`` (and the root's hidden ``--now``) after the subcommand too: ``keeper status
+    --json`` is ``keeper --json status``, down nested groups (``keeper crosschain status
+    --json``). The option sets the shared context before the command body runs (click parses
+    a subcommand's options after its group's callback)."""
+    for cmd in group.commands.values():
+        if isinstance(cmd, click.Group):
+            accept_root_options_after(cmd)
+            continue
+        names = {p.name for p in cmd.params}
+        if "late_json" not in names:
+            cmd.params.append(
+                click.Option(
+                    ["--json", "late_json"],
+                    is_flag=True,
+                    expose_value=False,
+                    callback=_late_json,
+                    help="machine-readable output (as `keeper --json ...`)",
+                )
             )
-            or "no plans yet"
-        ),
-    )
+        if group is main and "late_now" not in names:
+            cmd.params.append(
+                click.Option(
+                    ["--now", "late_now"],
+                    type=int,
+                    default=None,
+                    hidden=True,
+                    expose_value=False,
+                    callback=_late_now,
+                )
+            )
 
 
-@main.command()
-@click.argument("plan_ref")
-@click.option("--by", required=True, help="who asks for the rollback")
-@click.pass_obj
-def rollback(ctx: Ctx, plan_ref: str, by: str) -> None:
-    """Plan the reverse of an executed plan; it is approved like any plan."""
-    row = _find(ctx, plan_ref)
-    try:
-        o = ctx.bot().rollback(row.ref, ctx.time(), by)
-    except ValueError as err:
-        fail(str(err))
-    ctx.out(_outcome(o), lambda: _outcome_text(o))
-
-
-def _add_crosschain() -> None:
+def _add_slices() -> None:
+    """The slices' command groups: the fund commands register themselves on ``main`` (their
+    module imports this one's helpers); the cross-chain group is added as ``crosschain``."""
+    import keepers.fund.cli  # noqa: F401  (plan, approve, reject, review, status, history, rollback)
     from keepers.crosschain.cli import crosschain
 
     main.add_command(crosschain)
+    accept_root_options_after(main)
 
 
-_add_crosschain()
+_add_slices()
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # `python -m keepers.cli`: the fund commands sit on the module's group
+    from keepers.cli import main as _module_main
+
+    _module_main()

@@ -150,17 +150,27 @@ class KeeperSettings(BaseSettings):
     @model_validator(mode="after")
     def _signer_complete(self) -> KeeperSettings:
         if self.signer_kind == "ape" and not self.signer_alias:
-            raise ValueError("signer_alias is required when signer_kind is 'ape'")
+            raise ConfigError(
+                "KEEPER_SIGNER_KIND='ape': signer_alias is required when signer_kind is 'ape' "
+                "(set KEEPER_SIGNER_ALIAS)"
+            )
         if self.signer_kind == "remote" and not (self.signer_url and self.signer_address):
-            raise ValueError("signer_url and signer_address are required for a remote signer")
+            raise ConfigError(
+                "KEEPER_SIGNER_KIND='remote': signer_url and signer_address are required for a "
+                "remote signer (set KEEPER_SIGNER_URL and KEEPER_SIGNER_ADDRESS)"
+            )
         if self.policy_file is not None:
             try:
                 data = json.loads(Path(self.policy_file).read_text())
             except OSError as err:
-                raise ValueError(f"policy_file {str(self.policy_file)!r}: {err.strerror}") from None
+                raise ConfigError(
+                    f"KEEPER_POLICY_FILE={str(self.policy_file)!r}: cannot read the policy file "
+                    f"({err.strerror})"
+                ) from None
             except json.JSONDecodeError as err:
-                raise ValueError(
-                    f"policy_file {str(self.policy_file)!r} is not JSON: {err}"
+                raise ConfigError(
+                    f"KEEPER_POLICY_FILE={str(self.policy_file)!r}: the policy file is not JSON "
+                    f"({err.msg} at line {err.lineno} column {err.colno})"
                 ) from None
             self.policy = PolicyConfig.model_validate(data)
         return self

@@ -3,7 +3,8 @@
 One function for every process that runs the bot: ``keeper crosschain run`` (its own store and
 one pipeline per chain) and ``keeper run`` (the runtime's store and signer; the chain the
 runtime's node is on reuses the runtime's pipeline, so one chain's intents are worked by one
-pipeline in the process). Environment read here: ``BALLAST_CROSSCHAIN_HOLDERS`` (JSON),
+pipeline in the process). Settings read here (the settings tree's ``crosschain`` section, keepers.crosschain.config.
+CrosschainSettings, through the one loader): ``BALLAST_CROSSCHAIN_HOLDERS`` (JSON),
 ``BALLAST_CCTP_LOCAL_ATTESTER_KEY`` (local chains; Circle's Iris when the config has an
 ``iris`` section), ``BALLAST_CEX_API_KEY`` /
 ``BALLAST_CEX_SECRET``.
@@ -11,16 +12,15 @@ pipeline in the process). Environment read here: ``BALLAST_CROSSCHAIN_HOLDERS`` 
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from web3 import HTTPProvider, Web3
 
+from keepers.core.errors import ConfigError
 from keepers.core.settings import KeeperSettings
 from keepers.crosschain.bot import CrosschainBot
-from keepers.crosschain.config import ChainConfig, CrosschainConfig
+from keepers.crosschain.config import ChainConfig, CrosschainConfig, crosschain_settings
 from keepers.crosschain.moves import ChainDriver, MoveEngine
 from keepers.crosschain.route_contracts import RouteContracts, check_on_chain, routes_of_config
 from keepers.crosschain.wiring import adapter_factory
@@ -44,7 +44,7 @@ def build_crosschain_bot(
     on ``store`` with ``signer`` and ``settings``, whose policy must hold the crosschain role).
     ``pinned``: the route files applied to ``cfg`` (`load_with_routes`); every route contract is
     read on its chain first and a mismatch refuses to start (`RouteContractsMismatch`)."""
-    env = os.environ if environ is None else environ
+    env = crosschain_settings(environ)  # the settings tree's crosschain section
     keeper = signer.address
     w3s = {
         c.name: Web3(HTTPProvider(c.rpc_url, request_kwargs={"timeout": 30})) for c in cfg.chains
@@ -61,28 +61,28 @@ def build_crosschain_bot(
         return Pipeline(store, Node(chain.rpc_url, settings.rpc_timeout_s), [signer], settings)
 
     drivers = {c.name: ChainDriver(pipeline(c)) for c in cfg.chains}
-    holders = json.loads(env.get("BALLAST_CROSSCHAIN_HOLDERS") or "{}")
+    holders = dict(env.holders)
     attestations: Any = None
     if cfg.iris is not None:
         from keepers.crosschain.iris import IrisAttestations, IrisClient
 
-        if env.get("BALLAST_CCTP_LOCAL_ATTESTER_KEY"):
-            raise ValueError(
+        if env.cctp_local_attester_key is not None:
+            raise ConfigError(
                 "BALLAST_CCTP_LOCAL_ATTESTER_KEY is set and the config has an iris section: "
                 "the local attester is for local chains only, unset one of them"
             )
         attestations = IrisAttestations(IrisClient(cfg.iris))
-    elif env.get("BALLAST_CCTP_LOCAL_ATTESTER_KEY"):
+    elif env.cctp_local_attester_key is not None:
         from keepers.crosschain.cctp import LocalCctpAttester
         from keepers.crosschain.routes import LocalAttestations
 
-        attestations = LocalAttestations(LocalCctpAttester(env["BALLAST_CCTP_LOCAL_ATTESTER_KEY"]))
+        attestations = LocalAttestations(LocalCctpAttester(env.secret("cctp_local_attester_key")))
     exchange = None
-    if env.get("BALLAST_CEX_API_KEY"):
+    if env.cex_api_key is not None:
         from keepers.crosschain.cex import make_exchange
 
         exchange = make_exchange(
-            cfg.cex_exchange, env["BALLAST_CEX_API_KEY"], env.get("BALLAST_CEX_SECRET", "")
+            cfg.cex_exchange, env.secret("cex_api_key"), env.secret("cex_secret") or ""
         )
 
     def builder(sender: Any) -> Any:

@@ -260,10 +260,12 @@ def crosschain_policy(
 def _load(environ: Any) -> CrosschainConfig | None:
     """``BALLAST_CROSSCHAIN_CONFIG`` with ``BALLAST_CROSSCHAIN_ROUTES`` applied, as the bot
     reads it; None when it is not set."""
-    path = environ.get("BALLAST_CROSSCHAIN_CONFIG")
+    from keepers.crosschain.config import crosschain_settings
+    from keepers.crosschain.route_contracts import load_with_routes
+
+    path = crosschain_settings(environ).config
     if not path:
         return None
-    from keepers.crosschain.route_contracts import load_with_routes
 
     return load_with_routes(path, environ)[0]
 

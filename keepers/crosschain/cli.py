@@ -19,7 +19,8 @@ Environment:
   mainnet or a custom URL) on real networks; BALLAST_CCTP_LOCAL_ATTESTER_KEY, LOCAL CHAINS
   ONLY, for the CCTP stand-ins. Both at once is refused (exit 2); with neither the CCTP route
   is not wired and USDC legs fall back to the CEX (reported as "no adapter wired").
-Exit codes: 0 ok, 1 planning error or bad input, 2 bad configuration.
+Exit codes: 0 ok, 1 planning error or bad input, 2 bad configuration, 3 a chain's node does
+not answer (``status`` then shows the moves from the store and names what is missing).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -57,12 +59,81 @@ def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
     return build_crosschain_bot(cfg, settings, store, signer, pinned=pinned, on_stop=store.close)
 
 
-def _bot(ctx: click.Context, exclusive: bool = False) -> Any:
+def _bot(
+    ctx: click.Context,
+    exclusive: bool = False,
+    on_unreachable: Callable[[dict[str, str]], None] | None = None,
+) -> Any:
+    """The bot, or exit: 2 for a bad configuration, 3 when a chain's node does not answer
+    (``on_unreachable(down)`` first, for the read-only commands)."""
+    from keepers.core.errors import EXIT_UNAVAILABLE
+    from keepers.crosschain.route_contracts import ChainsUnreachable
+    from keepers.tx.retry import NetworkUnavailable
+
     try:
         return build_bot(ctx.obj["config"], exclusive=exclusive)
+    except ChainsUnreachable as err:  # the route contracts' start-up check found a node down
+        if on_unreachable is not None:
+            on_unreachable(err.down)
+        click.echo(f"crosschain: {err}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
     except (ConfigError, ValueError) as err:
         click.echo(f"crosschain: invalid configuration: {err}", err=True)
         sys.exit(2)
+    except (OSError, NetworkUnavailable) as err:  # a chain's node does not answer at start-up
+        click.echo(f"crosschain: a chain's node is unreachable ({type(err).__name__})", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+
+
+# what `crosschain status` reads from the chains, missing while a node does not answer
+CHAIN_FIELDS = ("balance", "trigger_at", "triggered")
+
+
+def _stored_moves() -> list[dict[str, Any]]:
+    """The moves in flight, from the store alone (KEEPER_DB_URL): no chain, no signer."""
+    from sqlalchemy import select
+
+    from keepers.core.settings import load_settings
+    from keepers.crosschain.moves import TERMINAL, MoveView
+    from keepers.store import models as m
+    from keepers.store.db import Store
+
+    store = Store(load_settings().db_url)
+    try:
+        with store.sessions() as s:
+            q = select(m.CrosschainMove).where(m.CrosschainMove.state.not_in(list(TERMINAL)))
+            return [vars(MoveView.of(r)) for r in s.scalars(q.order_by(m.CrosschainMove.id))]
+    finally:
+        store.close()
+
+
+def _status_offline(ctx: click.Context, down: dict[str, str], bot: Any = None) -> None:
+    """``crosschain status`` with a chain's node down: the moves from the store, the chains
+    that do not answer named (URL without credentials), the balance fields listed as missing;
+    exit 3 (EXIT_UNAVAILABLE), as ``keeper status``."""
+    from keepers.core.errors import EXIT_UNAVAILABLE
+
+    if bot is not None:
+        moves = [vars(v) for v in bot.engine.moves(active_only=True)]
+    else:
+        moves = _stored_moves()
+    lines = [f"chain data unavailable: {name}: {why}" for name, why in down.items()]
+    lines.append(f"  missing: {', '.join(CHAIN_FIELDS)} of every chain and asset")
+    lines.append("from the store:")
+    lines += [
+        f"  move {mv['id']} {mv['asset']} {mv['source']}->{mv['dest']} "
+        f"{mv['amount_source']} via {mv['route']}: {mv['state']}"
+        for mv in moves
+    ] or ["  no move in flight"]
+    data = {
+        "chain": "unavailable",
+        "unreachable": down,
+        "unavailable": list(CHAIN_FIELDS),
+        "moves": moves,
+    }
+    _emit(ctx, data, "\n".join(lines))
+    click.echo(f"crosschain: {'; '.join(down.values())}: status shows the store only", err=True)
+    sys.exit(EXIT_UNAVAILABLE)
 
 
 def _emit(ctx: click.Context, data: Any, text: str) -> None:
@@ -70,20 +141,28 @@ def _emit(ctx: click.Context, data: Any, text: str) -> None:
 
 
 @click.group("crosschain")
-@click.option("--config", "config", envvar=ENV_PATH, default=None, help="cross-chain config file")
+@click.option(
+    "--config", "config", default=None, help=f"cross-chain config file (default: ${ENV_PATH})"
+)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @click.pass_context
 def crosschain(ctx: click.Context, config: str | None, as_json: bool) -> None:
     """Cross-chain USDC/USDT inventory: balances, plans, moves."""
-    ctx.obj = {"config": config, "json": as_json}
+    root_json = bool(getattr(ctx.obj, "as_json", False))  # `keeper --json crosschain ...`
+    ctx.obj = {"config": config, "json": as_json or root_json}
 
 
 @crosschain.command()
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Per chain and asset: balance, base, trigger threshold, in flight; then the moves."""
-    bot = _bot(ctx)
+    from keepers.crosschain.route_contracts import unreachable
+
+    bot = _bot(ctx, on_unreachable=lambda down: _status_offline(ctx, down))
     try:
+        down = unreachable(bot.w3s)
+        if down:  # a node does not answer: what the store knows, then exit 3
+            _status_offline(ctx, down, bot)
         rows = bot.status_rows()
         moves = [vars(v) for v in bot.engine.moves(active_only=True)]
     finally:

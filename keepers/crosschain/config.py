@@ -15,7 +15,6 @@ Sources, first match wins: an explicit path; env ``BALLAST_CROSSCHAIN_CONFIG`` (
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from decimal import Context, Decimal
@@ -109,12 +108,42 @@ class CrosschainSettings(BaseSettings):
     config: Path | None = None  # BALLAST_CROSSCHAIN_CONFIG: .yaml/.yml/.json file
     config_json: str | None = None  # BALLAST_CROSSCHAIN_CONFIG_JSON: the document inline
     routes: str | None = None  # BALLAST_CROSSCHAIN_ROUTES: route-contract files, os.pathsep
+    # BALLAST_CROSSCHAIN_HOLDERS: JSON {chain: address} of each chain's inventory holder
+    holders: dict[str, str] = Field(default_factory=dict)
     # the CEX route's credentials and the local CCTP attester's key: secrets, never shown
     cex_api_key: SecretStr | None = Field(default=None, validation_alias="BALLAST_CEX_API_KEY")
     cex_secret: SecretStr | None = Field(default=None, validation_alias="BALLAST_CEX_SECRET")
     cctp_local_attester_key: SecretStr | None = Field(
         default=None, validation_alias="BALLAST_CCTP_LOCAL_ATTESTER_KEY"
     )
+
+    @field_validator("config", "config_json", "routes", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v: Any) -> Any:
+        return None if v == "" else v
+
+    @field_validator("holders")
+    @classmethod
+    def _holders_are_addresses(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = {chain: a for chain, a in v.items() if not _ADDRESS.match(a)}
+        if bad:
+            raise ValueError(f"not 0x-prefixed 40-hex addresses: {bad}")
+        return v
+
+    def secret(self, name: str) -> str | None:
+        """A secret field's value (``cex_api_key``, ``cex_secret``, ``cctp_local_attester_key``)
+        for the code that uses it; never for output."""
+        value = getattr(self, name)
+        return value.get_secret_value() if value is not None else None
+
+
+def crosschain_settings(env: Mapping[str, str] | None = None) -> CrosschainSettings:
+    """The ``crosschain`` section through the one loader (keepers.core.settings.load_settings):
+    a bad variable raises the one ConfigError naming it and its value (secrets redacted)."""
+    from keepers.core.settings import load_settings
+
+    settings: CrosschainSettings = load_settings(CrosschainSettings, env=env)
+    return settings
 
 
 class _Strict(BaseModel):
@@ -366,19 +395,24 @@ def load_config(
     path: str | Path | None = None, env: Mapping[str, str] | None = None
 ) -> CrosschainConfig:
     """Read and validate the config from `path`, or from the environment (see module doc)."""
-    env = os.environ if env is None else env
-    if path is None and env.get(ENV_PATH):
-        path = env[ENV_PATH]
+    settings = crosschain_settings(env)
+    if path is None and settings.config:
+        path = settings.config
     if path is not None:
         p = Path(path)
-        text = p.read_text()
+        try:
+            text = p.read_text()
+        except OSError as err:  # missing, a directory, unreadable
+            raise ConfigError(
+                f"{ENV_PATH}={str(p)!r}: cannot read the cross-chain config ({err.strerror})"
+            ) from None
         try:
             data = yaml.safe_load(text) if p.suffix in (".yaml", ".yml") else json.loads(text)
         except (yaml.YAMLError, json.JSONDecodeError) as err:
             raise ConfigError(f"cannot parse {p}: {err}") from None
-    elif env.get(ENV_JSON):
+    elif settings.config_json:
         try:
-            data = json.loads(env[ENV_JSON])
+            data = json.loads(settings.config_json)
         except json.JSONDecodeError as err:
             raise ConfigError(f"cannot parse ${ENV_JSON}: {err}") from None
     else:

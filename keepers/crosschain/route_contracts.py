@@ -32,6 +32,7 @@ from eth_utils import to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from keepers import abis
+from keepers.core.errors import ChainError
 from keepers.core.settings import describe_validation_error
 from keepers.crosschain.config import (
     Asset,
@@ -268,9 +269,10 @@ def load_with_routes(
     directories, ``os.pathsep``-separated) applied; the one loader of the bot and the worker."""
     import os
 
-    env = os.environ if env is None else env
+    from keepers.crosschain.config import crosschain_settings
+
     config = load_config(path, env)
-    files = [p for p in env.get(ENV_ROUTES, "").split(os.pathsep) if p]
+    files = [p for p in (crosschain_settings(env).routes or "").split(os.pathsep) if p]
     if not files:
         return config, None
     pinned = load_route_files(files)
@@ -368,9 +370,36 @@ _ABI_OF = {
 }
 
 
+class ChainsUnreachable(ChainError):  # noqa: N818 - a state, named as such
+    """Configured chains whose node does not answer (exit 3, not a configuration error):
+    ``down`` maps each chain to one line, its URL shown without credentials, path or query."""
+
+    def __init__(self, down: Mapping[str, str]) -> None:
+        self.down = dict(down)
+        super().__init__("; ".join(f"{name}: {why}" for name, why in self.down.items()))
+
+
+def unreachable(w3s: Mapping[str, Any]) -> dict[str, str]:
+    """{chain: one line} for each chain (web3 per chain name) whose node does not answer."""
+    from keepers.tx.node import shown_url
+
+    down = {}
+    for name, w3 in w3s.items():
+        try:
+            w3.eth.chain_id  # noqa: B018 - a probe
+        except Exception as err:  # noqa: BLE001 - requests' and web3's transport errors alike
+            url = shown_url(str(getattr(w3.provider, "endpoint_uri", "") or "?"))
+            down[name] = f"rpc_url {url} unreachable ({type(err).__name__})"
+    return down
+
+
 def check_on_chain(routes: RouteContracts, w3s: Mapping[str, Any]) -> list[str]:
     """Read every route contract on its chain (web3 per chain *name*); return what was seen,
-    or raise `RouteContractsMismatch` listing every difference."""
+    or raise `RouteContractsMismatch` listing every difference (`ChainsUnreachable`, exit 3,
+    when a chain's node does not answer at all)."""
+    down = unreachable({r.name: w3s[r.name] for r in routes.chains if r.name in w3s})
+    if down:
+        raise ChainsUnreachable(down)
     seen: list[str] = []
     bad: list[str] = []
     for r in routes.chains:
@@ -413,7 +442,7 @@ class _ChainCheck:
         try:
             chain_id = int(w3.eth.chain_id)
         except Exception as err:  # noqa: BLE001 - any transport failure is a refusal here
-            self.bad.append(f"{r.name}: cannot read the chain id: {err}")
+            self.bad.append(f"{r.name}: cannot read the chain id ({type(err).__name__})")
             return
         if chain_id != r.chain_id:
             self.bad.append(f"{r.name}: chain_id={r.chain_id} but the RPC serves chain {chain_id}")

@@ -26,7 +26,6 @@ from typing import Any
 
 from pydantic_settings import BaseSettings
 
-from keepers.automation.settings import SupervisorBotConfig
 from keepers.core.errors import ChainError, DomainError
 from keepers.core.logging import get_logger
 from keepers.core.settings import (
@@ -316,9 +315,9 @@ def build_runtime(
         raise RunConfigError(str(err)) from None
     except (OSError, NetworkUnavailable) as err:  # no answer (requests' errors are OSErrors)
         store.close()
-        raise NodeUnreachableError(
-            f"KEEPER_RPC_URL: node unreachable ({type(err).__name__})"
-        ) from None
+        from keepers.tx.node import unreachable
+
+        raise NodeUnreachableError(unreachable(settings.rpc_url, err)) from None
     except BaseException:
         store.close()
         raise
@@ -353,34 +352,3 @@ def _env_hint(decl: Any, message: str) -> str:
     if base and base.isidentifier():
         return f"{prefix}{base.upper()}: {body}"
     return body
-
-
-def automation_status(now: int) -> dict[str, Any] | None:
-    """``keeper status``'s automation part, when a scheduler is configured
-    (``KEEPER_EXECUTOR_SCHEDULER`` or ``KEEPER_SUPERVISOR_SCHEDULER``): runs due now, and with
-    the supervisor configured its stuck tasks and funders. Read-only; no signer needed."""
-    import os
-
-    from keepers.automation.chain import Call, ChainIO
-    from keepers.automation.supervisor import TaskReader
-
-    scheduler = os.environ.get("KEEPER_SUPERVISOR_SCHEDULER") or os.environ.get(
-        "KEEPER_EXECUTOR_SCHEDULER"
-    )
-    if not scheduler:
-        return None
-    settings: KeeperSettings = load_env_settings(KeeperSettings)
-    io = ChainIO(Node(settings.rpc_url, settings.rpc_timeout_s))
-    sched = io.contract("RebalanceScheduler", scheduler)
-    head = io.head()
-    now = max(now, int(head["timestamp"]))
-    due = io.call(Call(sched, "nextDueRuns", (500,)))
-    out: dict[str, Any] = {
-        "block": int(head["number"]),
-        "scheduler": sched.address,
-        "due_runs": len(due),
-    }
-    if os.environ.get("KEEPER_SUPERVISOR_SCHEDULER"):
-        cfg = load_env_settings(SupervisorBotConfig)
-        out |= TaskReader(io, cfg).status(now)
-    return out

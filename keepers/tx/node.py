@@ -11,6 +11,20 @@ from web3 import HTTPProvider, Web3
 from keepers.tx.errors import ExecutionReverted, NodeError, classify
 
 
+def shown_url(url: str) -> str:
+    """``url`` as an error message may show it: scheme, host and port only (no credentials,
+    path or query, where providers put API keys)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+
+
+def unreachable(url: str, err: BaseException) -> str:
+    """One line for a node that does not answer, naming the variable and the shown URL."""
+    return f"KEEPER_RPC_URL={shown_url(url)}: node unreachable ({type(err).__name__})"
+
+
 def _hex(x: int) -> str:
     return hex(int(x))
 

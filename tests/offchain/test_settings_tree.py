@@ -200,3 +200,43 @@ def test_old_error_names__are_the_one_config_error() -> None:
         FundConfigError,
         RunConfigError,
     } == {ConfigError}
+
+
+CROSSCHAIN_CASES = [c for c in CASES if c.values[0] == "crosschain"] + [
+    pytest.param(
+        "crosschain", "BALLAST_CROSSCHAIN_HOLDERS", '{"eth": "0xbad"}', id="holders-not-address"
+    )
+]
+
+
+def test_crosschain_section__a_variable_can_be_wrong() -> None:
+    # the table above reaches the section (BALLAST_CROSSCHAIN_HOLDERS); the rest is free text
+    assert {c.values[1] for c in CROSSCHAIN_CASES} == {"BALLAST_CROSSCHAIN_HOLDERS"}
+
+
+@pytest.mark.parametrize(("section", "var", "bad"), CROSSCHAIN_CASES)
+@pytest.mark.parametrize(
+    "args", [["crosschain", "status"], ["crosschain", "plan"], ["run", "--bots", "crosschain"]]
+)
+def test_cli__bad_crosschain_variable__the_one_translators_message(
+    section: str, var: str, bad: str, args: list[str], tmp_path: Any
+) -> None:
+    """The cross-chain commands and `keeper run` read the crosschain section through the one
+    loader: the message is the translator's (the same text as load_settings raises), exit 2,
+    no secret."""
+    env = {
+        var: bad,
+        "BALLAST_CROSSCHAIN_CONFIG": str(tmp_path / "never-read.yaml"),
+        "BALLAST_CEX_API_KEY": "cex-key-31337",
+        "BALLAST_CEX_SECRET": "cex-secret-31337",
+        "KEEPER_DB_URL": f"sqlite:///{tmp_path}/k.db",
+    }
+    with pytest.raises(ConfigError) as info:
+        load_settings(section, env=env)
+    expected = str(info.value)
+    assert expected.startswith(var), expected
+    result = CliRunner().invoke(main, args, env=env)
+    out = result.output
+    assert result.exit_code == EXIT_CONFIG, out
+    assert expected in out, out
+    assert "Traceback" not in out and "31337" not in out
