@@ -62,11 +62,10 @@ compile: setup $(STAMPS)/compile abis
 abis: $(STAMPS)/compile
 	python -m scripts.toolchain.export_abis
 
+# The ape suite, with the invariant suites and slither beside it, then the fork rehearsal
+# (scripts/toolchain/test.sh says why and how the exit code is kept).
 test: compile
-	ape test tests -m "not slow and not bench and not fork" $(APE_TEST_ARGS)
-	bash scripts/toolchain/invariant.sh fast
-	bash tests/fork/run.sh
-	bash scripts/toolchain/slither.sh
+	bash scripts/toolchain/test.sh
 
 # The adversarial invariant suites at depth: 10,000 sequences per suite (runs and time printed).
 test-deep: setup

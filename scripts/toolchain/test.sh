@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `make test`: the ape suite, with the forge invariant suites and slither run BESIDE it (they
+# read only the compiled sources and write only under .build/forge and .build/slither*, and the
+# ape suite is mostly waiting on anvil, so they overlap instead of adding ~2 min after it). Their
+# output is kept in .build/static-checks.log and printed whole after the suite, so nothing
+# interleaves. The fork rehearsal runs last, alone (it starts an upstream anvil on a fixed port
+# and its own ape session). Every part runs even when an earlier one fails; any failure fails
+# the whole (exit 1), and a summary names which part failed.
+# usage: test.sh [ape test paths/args...]   (default: tests -m "not slow and not bench and not fork")
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+mkdir -p .build
+log=.build/static-checks.log
+(bash scripts/toolchain/invariant.sh fast && bash scripts/toolchain/slither.sh) > "$log" 2>&1 &
+static_pid=$!
+trap 'kill "$static_pid" 2>/dev/null || true' INT TERM
+
+if [ $# -eq 0 ]; then set -- tests -m "not slow and not bench and not fork"; fi
+# shellcheck disable=SC2086  # APE_TEST_ARGS is a word list by design (as in the Makefile)
+ape test "$@" ${APE_TEST_ARGS:-}
+suite=$?
+
+wait "$static_pid"
+static=$?
+echo "==== invariant suites and slither (ran beside the ape suite; log: $log) ===="
+cat "$log"
+
+bash tests/fork/run.sh
+fork=$?
+
+echo "make test: ape suite exit $suite, invariants+slither exit $static, fork rehearsal exit $fork"
+[ "$suite" -eq 0 ] && [ "$static" -eq 0 ] && [ "$fork" -eq 0 ]
