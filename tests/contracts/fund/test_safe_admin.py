@@ -36,6 +36,7 @@ def fund(project, deployer, keeper, guardian, safe):
     f = deploy_core(project, deployer, cash, limits=START)
     grant_roles(f, safe, keepers=[keeper], guardians=[guardian], sender=deployer)
     hand_over(project, f, deployer, safe, DELAY)
+    f.safe = safe
     return f
 
 
@@ -47,7 +48,9 @@ def test_handover_leaves_the_deployer_nothing(project, fund, deployer, safe):
     t, c = fund.timelock, fund.controller
     assert t.hasRole(t.PROPOSER_ROLE(), safe) and t.hasRole(t.EXECUTOR_ROLE(), safe)
     assert c.hasRole(c.ADMIN_ROLE(), safe) and c.hasRole(c.DEFAULT_ADMIN_ROLE(), t)
-    h = handover_status(project, fund.addresses(), deployer.address, safe.address)
+    record = fund.addresses()
+    assert record["safe"] == safe.address and safe.getThreshold() == 2
+    h = handover_status(project, record, deployer.address, safe.address)
     assert h.complete, (h.held, h.todo)
 
 
