@@ -58,6 +58,7 @@ class FundDeployment:
     controller: Any
     lens: Any = None
     timelock: Any | None = None
+    safe: Any | None = None  # the admin Safe (ADMIN_ROLE, the timelock's proposer/executor)
     adapters: dict[str, Any] = field(default_factory=dict)
     assets: dict[str, Any] = field(default_factory=dict)  # symbol -> token contract
     feeds: dict[str, Any] = field(default_factory=dict)  # symbol -> feed contract
@@ -75,6 +76,8 @@ class FundDeployment:
         }
         if self.timelock is not None:
             out["timelock"] = self.timelock.address
+        if self.safe is not None:
+            out["safe"] = self.safe.address
         if self.automation:
             out["automation"] = {k: getattr(v, "address", v) for k, v in self.automation.items()}
         return out

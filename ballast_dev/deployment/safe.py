@@ -133,3 +133,35 @@ def exec_safe_tx(
     return safe.execTransaction(
         to, value, data, 0, 0, 0, 0, ZERO, ZERO, pack_signatures(sigs), sender=sender
     )
+
+
+def safe_admin_call(safe: Any, target: Any, calldata: bytes | str, signers: list[Any]) -> Any:
+    """A direct admin call (the Safe holds ADMIN_ROLE) as a Safe transaction signed by
+    `signers`; the first signer sends it. Fewer than the threshold: the Safe reverts (GS020)."""
+    to = getattr(target, "address", target)
+    return exec_safe_tx(safe, to, calldata, signers=signers, sender=signers[0])
+
+
+def timelock_via_safe(
+    safe: Any,
+    timelock: Any,
+    target: Any,
+    calldata: bytes | str,
+    signers: list[Any],
+    *,
+    salt: bytes = b"\x00" * 32,
+    execute: bool = True,
+) -> bytes:
+    """Schedules `calldata` on `target` through the timelock (the Safe is its proposer), as a
+    Safe transaction; with `execute`, also executes it (the Safe is its executor), which the
+    timelock refuses before its delay has passed. Returns the timelock operation id."""
+    to = getattr(target, "address", target)
+    pred = b"\x00" * 32
+    op_id = bytes(timelock.hashOperation(to, 0, calldata, pred, salt))
+    delay = int(timelock.getMinDelay())
+    schedule = timelock.schedule.encode_input(to, 0, calldata, pred, salt, delay)
+    safe_admin_call(safe, timelock, schedule, signers)
+    if execute:
+        run = timelock.execute.encode_input(to, 0, calldata, pred, salt)
+        safe_admin_call(safe, timelock, run, signers)
+    return op_id
