@@ -347,24 +347,24 @@ class PlanStore:
 
     # -- job runs (last scheduled checks, for the daily / weekly triggers)
 
+    @staticmethod
+    def _last_done_job(s: Any, job: str, newest_first: Any) -> m.JobRun | None:
+        """The newest finished run of `job`; `newest_first` is the column that orders them."""
+        return s.scalars(
+            select(m.JobRun)
+            .where(m.JobRun.job == job, m.JobRun.status == "done")
+            .order_by(newest_first.desc())
+            .limit(1)
+        ).first()
+
     def last_job_run(self, job: str) -> int | None:
         with self.store.sessions() as s:
-            row = s.scalars(
-                select(m.JobRun)
-                .where(m.JobRun.job == job, m.JobRun.status == "done")
-                .order_by(m.JobRun.started_at.desc())
-                .limit(1)
-            ).first()
+            row = self._last_done_job(s, job, m.JobRun.started_at)
             return int(row.started_at.timestamp()) if row else None
 
     def last_job_detail(self, job: str) -> dict[str, Any] | None:
         with self.store.sessions() as s:
-            row = s.scalars(
-                select(m.JobRun)
-                .where(m.JobRun.job == job, m.JobRun.status == "done")
-                .order_by(m.JobRun.id.desc())
-                .limit(1)
-            ).first()
+            row = self._last_done_job(s, job, m.JobRun.id)
             return dict(row.detail) if row else None
 
     def record_job_run(self, job: str, at: int, detail: dict[str, Any]) -> None:
