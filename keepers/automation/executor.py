@@ -30,10 +30,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import to_checksum_address
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import select
 
+from keepers.automation.base import AutomationBot, settings_loader
 from keepers.automation.chain import Call, ChainIO, Event
 from keepers.automation.planning import (
     SCHEDULED,
@@ -48,23 +48,20 @@ from keepers.automation.planning import (
 )
 from keepers.automation.settings import ExecutorConfig
 from keepers.core.logging import get_logger
-from keepers.core.settings import ConfigError, KeeperSettings, load_settings
+from keepers.core.settings import KeeperSettings, load_settings
 from keepers.runtime.bots import (
     BotContext,
     BotDeclaration,
     Calls,
     Trigger,
-    check_allowed,
     load_when_set,
 )
 from keepers.runtime.bots import Call as DeclaredCall
 from keepers.store.db import Store
 from keepers.store.models import JobRun, TxIntent, utcnow
 from keepers.tx.errors import NodeError
-from keepers.tx.node import Node
 from keepers.tx.outcome import read_outcomes
 from keepers.tx.pipeline import ACTIVE, FINAL, IntentSpec, Pipeline
-from keepers.tx.signers import signer_from_settings
 
 log = get_logger("keepers.executor")
 
@@ -100,23 +97,15 @@ class ExecutorTick:
     lags: list[int] = field(default_factory=list)  # of runs executed by us, this tick
 
 
-class ExecutorBot:
+class ExecutorBot(AutomationBot):
     """See the module docstring. Build with :meth:`from_settings` or pass a pipeline."""
 
     name = "executor"
+    signer_label = "executor"
 
     def __init__(self, settings: KeeperSettings, cfg: ExecutorConfig, pipeline: Pipeline) -> None:
-        self.settings = settings
-        self.cfg = cfg
-        self.interval_s = cfg.interval_s
-        self.pipeline = pipeline
-        self.store: Store = pipeline.store
-        self.node: Node = pipeline.node
-        self.io = ChainIO(self.node)
+        self._attach(settings, cfg, pipeline)
         self.scheduler = self.io.contract("RebalanceScheduler", cfg.scheduler)
-        if len(pipeline.signers) != 1:
-            raise ConfigError(f"executor needs exactly one signer, got {len(pipeline.signers)}")
-        self.sender = to_checksum_address(next(iter(pipeline.signers)))
         self.policy = ExecutorPolicy(
             max_batch_runs=cfg.max_batch_runs,
             max_batch_gas=cfg.max_batch_gas,
@@ -128,21 +117,11 @@ class ExecutorBot:
         self.last_block: int | None = None
         self.last_due_scan: int | None = None
         self.lags: deque[int] = deque(maxlen=100_000)  # every lag seen for our runs
-        self.owns_store = False  # from_settings: the bot opened the store, stop() closes it
         self.executed_total = 0
 
-    @classmethod
-    def from_settings(cls, settings: KeeperSettings, cfg: ExecutorConfig) -> ExecutorBot:
-        node = Node(settings.rpc_url, settings.rpc_timeout_s)
-        store = Store(settings.db_url, exclusive=True)
-        try:
-            signer = signer_from_settings(settings)
-        except ValueError as err:
-            store.close()
-            raise ConfigError(f"invalid keeper configuration: {err}") from None
-        bot = cls(settings, cfg, Pipeline(store, node, [signer], settings))
-        bot.owns_store = True
-        return bot
+    @staticmethod
+    def declared_calls(cfg: ExecutorConfig) -> Calls:
+        return executor_calls(cfg)
 
     @classmethod
     def from_env(cls) -> ExecutorBot:
@@ -155,12 +134,7 @@ class ExecutorBot:
     # ----------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        code = self.node.request("eth_getCode", [self.scheduler.address, "latest"])
-        if code in (None, "0x", "0x0"):
-            raise ConfigError(
-                f"invalid keeper configuration: scheduler={self.cfg.scheduler!r}: no contract "
-                f"at that address on chain {self.node.chain_id}"
-            )
+        self._require_code({"scheduler": self.cfg.scheduler})
         self._check_policy()
         self.pipeline.reconcile_nonces()
         self._load_in_flight()
@@ -174,13 +148,6 @@ class ExecutorBot:
             known=len(self.known),
             in_flight=len(self.in_flight),
         )
-
-    def stop(self) -> None:
-        if self.owns_store:  # a shared store (``keeper run``) is closed by its owner
-            self.store.close()
-
-    def _check_policy(self) -> None:
-        check_allowed(executor_calls(self.cfg), self.settings.policy)
 
     def _load_in_flight(self) -> None:
         """Our transactions still in the pipeline (after a restart): their runs are taken."""
@@ -218,15 +185,8 @@ class ExecutorBot:
             self.last_block = head
         self._settle()
         self._execute_due(now, out)
-        for _ in range(self.cfg.pipeline_passes):
-            if self.pipeline.run_once() == 0:
-                break
+        self._pipeline_passes()
         return out
-
-    def drive(self, max_seconds: float = 30.0) -> None:
-        """Run the pipeline until our intents are final (tests, benchmarks, shutdown)."""
-        self.pipeline.run(until_idle=True, max_seconds=max_seconds)
-        self._settle()
 
     def _execute_due(self, now: int, out: ExecutorTick) -> None:
         taken = frozenset(i for ids in self.in_flight.values() for i in ids)
@@ -462,10 +422,6 @@ def _build(ctx: BotContext, cfg: ExecutorConfig) -> ExecutorBot:
     return ExecutorBot(ctx.settings, cfg, ctx.pipeline)
 
 
-def _configure() -> ExecutorConfig:
-    return load_settings(ExecutorConfig)  # type: ignore[no-any-return]
-
-
 DECLARATION = BotDeclaration(
     name="executor",
     settings="KEEPER_EXECUTOR_",
@@ -476,6 +432,6 @@ DECLARATION = BotDeclaration(
     calls=executor_calls,
     load=load_when_set(ExecutorConfig, "KEEPER_EXECUTOR_SCHEDULER"),
     doc="executes the scheduler's due runs in profitable batches",
-    configure=_configure,
+    configure=settings_loader(ExecutorConfig),
     build=_build,
 )

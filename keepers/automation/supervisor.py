@@ -32,6 +32,7 @@ from eth_utils import to_checksum_address
 from prometheus_client import Counter
 from sqlalchemy import select
 
+from keepers.automation.base import AutomationBot, settings_loader
 from keepers.automation.chain import Call, ChainIO
 from keepers.automation.planning import (
     BPS,
@@ -45,7 +46,7 @@ from keepers.automation.planning import (
 )
 from keepers.automation.settings import SupervisorBotConfig
 from keepers.core.logging import get_logger
-from keepers.core.settings import ConfigError, KeeperSettings, load_settings
+from keepers.core.settings import KeeperSettings, load_settings
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alert, Alerter, AlertLevel, AlertSink
 from keepers.runtime.bots import (
@@ -53,17 +54,13 @@ from keepers.runtime.bots import (
     BotDeclaration,
     Calls,
     Trigger,
-    check_allowed,
     load_when_set,
 )
 from keepers.runtime.bots import Call as DeclaredCall
-from keepers.store.db import Store
 from keepers.store.models import JobRun, TxIntent, utcnow
 from keepers.tx.errors import NodeError
-from keepers.tx.node import Node
 from keepers.tx.outcome import read_outcomes
 from keepers.tx.pipeline import FINAL, IntentSpec, Pipeline
-from keepers.tx.signers import signer_from_settings
 
 log = get_logger("keepers.supervisor")
 
@@ -227,8 +224,9 @@ class TaskReader:
         return {t.funder for t in self.tasks.values() if t.funder} | self.extra_funders
 
 
-class SupervisorBot(TaskReader):
+class SupervisorBot(AutomationBot, TaskReader):
     name = "supervisor"
+    signer_label = "supervisor bot"
 
     def __init__(
         self,
@@ -237,21 +235,9 @@ class SupervisorBot(TaskReader):
         pipeline: Pipeline,
         sinks: list[AlertSink] | None = None,
     ) -> None:
-        self.settings = settings
-        self.cfg = cfg
-        self.interval_s = cfg.interval_s
-        self.pipeline = pipeline
-        self.store: Store = pipeline.store
-        self.node: Node = pipeline.node
-        self.io = ChainIO(self.node)
+        self._attach(settings, cfg, pipeline)
         self.alerter = Alerter(sinks)
         self.sinks = self.alerter.sinks
-        self.owns_store = False  # from_settings: the bot opened the store, stop() closes it
-        if len(pipeline.signers) != 1:
-            raise ConfigError(
-                f"supervisor bot needs exactly one signer, got {len(pipeline.signers)}"
-            )
-        self.sender = to_checksum_address(next(iter(pipeline.signers)))
         TaskReader.__init__(self, self.io, cfg)
         self.blocked: set[str] = set()
         self.in_flight: dict[int, str] = {}  # intent id -> task
@@ -262,23 +248,9 @@ class SupervisorBot(TaskReader):
         self.last_scan: int | None = None
         self.last_supervisor_tick: int | None = None
 
-    @classmethod
-    def from_settings(
-        cls,
-        settings: KeeperSettings,
-        cfg: SupervisorBotConfig,
-        sinks: list[AlertSink] | None = None,
-    ) -> SupervisorBot:
-        node = Node(settings.rpc_url, settings.rpc_timeout_s)
-        store = Store(settings.db_url, exclusive=True)
-        try:
-            signer = signer_from_settings(settings)
-        except ValueError as err:
-            store.close()
-            raise ConfigError(f"invalid keeper configuration: {err}") from None
-        bot = cls(settings, cfg, Pipeline(store, node, [signer], settings), sinks)
-        bot.owns_store = True
-        return bot
+    @staticmethod
+    def declared_calls(cfg: SupervisorBotConfig) -> Calls:
+        return supervisor_calls(cfg)
 
     @classmethod
     def from_env(cls, sinks: list[AlertSink] | None = None) -> SupervisorBot:
@@ -298,15 +270,7 @@ class SupervisorBot(TaskReader):
             "registry": self.cfg.registry,
         }
         named |= {f"rebalancers[{i}]": a for i, a in enumerate(self.cfg.rebalancers)}
-        for fname, addr in named.items():
-            if addr is None:
-                continue
-            code = self.node.request("eth_getCode", [addr, "latest"])
-            if code in (None, "0x", "0x0"):
-                raise ConfigError(
-                    f"invalid keeper configuration: {fname}={addr!r}: no contract at that "
-                    f"address on chain {self.node.chain_id}"
-                )
+        self._require_code(named)
         self._check_policy()
         self.pipeline.reconcile_nonces()
         head = self.io.head()["number"]
@@ -314,13 +278,6 @@ class SupervisorBot(TaskReader):
         self._load_in_flight()
         self.last_block = head
         log.info("supervisor_bot.start", tasks=len(self.tasks), sender=self.sender)
-
-    def stop(self) -> None:
-        if self.owns_store:  # a shared store (``keeper run``) is closed by its owner
-            self.store.close()
-
-    def _check_policy(self) -> None:
-        check_allowed(supervisor_calls(self.cfg), self.settings.policy)
 
     def _on_registry_event(self, name: str, args: dict[str, Any]) -> list[str]:
         if name == "PaidRebalancerCreated":
@@ -370,14 +327,8 @@ class SupervisorBot(TaskReader):
             self._fix(sorted(suspects), now, out)
         metrics.STUCK_TASKS.set(len(self.blocked))
         self._check_funders(out)
-        for _ in range(self.cfg.pipeline_passes):
-            if self.pipeline.run_once() == 0:
-                break
+        self._pipeline_passes()
         return out
-
-    def drive(self, max_seconds: float = 30.0) -> None:
-        self.pipeline.run(until_idle=True, max_seconds=max_seconds)
-        self._settle()
 
     def _scan(self, from_block: int, to_block: int, out: SupervisorTick) -> set[str]:
         suspects: set[str] = set()
@@ -644,10 +595,6 @@ def _build(ctx: BotContext, cfg: SupervisorBotConfig) -> SupervisorBot:
     return bot
 
 
-def _configure() -> SupervisorBotConfig:
-    return load_settings(SupervisorBotConfig)  # type: ignore[no-any-return]
-
-
 DECLARATION = BotDeclaration(
     name="supervisor",
     settings="KEEPER_SUPERVISOR_",
@@ -658,6 +605,6 @@ DECLARATION = BotDeclaration(
     calls=supervisor_calls,
     load=load_when_set(SupervisorBotConfig, "KEEPER_SUPERVISOR_SCHEDULER"),
     doc="recovers stuck recurring tasks, ticks the Supervisor, pages on low runway",
-    configure=_configure,
+    configure=settings_loader(SupervisorBotConfig),
     build=_build,
 )

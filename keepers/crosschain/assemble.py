@@ -76,13 +76,15 @@ def build_crosschain_bot(
         from keepers.crosschain.cctp import LocalCctpAttester
         from keepers.crosschain.routes import LocalAttestations
 
-        attestations = LocalAttestations(LocalCctpAttester(env.secret("cctp_local_attester_key")))
+        attestations = LocalAttestations(
+            LocalCctpAttester(env.secret("cctp_local_attester_key") or "")
+        )
     exchange = None
     if env.cex_api_key is not None:
         from keepers.crosschain.cex import make_exchange
 
         exchange = make_exchange(
-            cfg.cex_exchange, env.secret("cex_api_key"), env.secret("cex_secret") or ""
+            cfg.cex_exchange, env.secret("cex_api_key") or "", env.secret("cex_secret") or ""
         )
 
     def builder(sender: Any) -> Any:

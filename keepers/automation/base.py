@@ -1,0 +1,98 @@
+"""What the two automation bots (the scheduler executor and the supervisor keeper) share: one
+sender on a pipeline, a standalone start that opens its own node, store and signer, a start-up
+check that every configured contract has code, the policy check of the bot's declared calls,
+and the pipeline passes at the end of a tick."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Self
+
+from eth_utils import to_checksum_address
+
+from keepers.automation.chain import ChainIO
+from keepers.core.settings import ConfigError, KeeperSettings, load_settings
+from keepers.runtime.bots import Calls, check_allowed
+from keepers.store.db import Store
+from keepers.tx.node import Node
+from keepers.tx.pipeline import Pipeline
+from keepers.tx.signers import signer_from_settings
+
+
+def open_pipeline(settings: KeeperSettings) -> Pipeline:
+    """A standalone bot's own pipeline: node, store (exclusive) and the one signer."""
+    node = Node(settings.rpc_url, settings.rpc_timeout_s)
+    store = Store(settings.db_url, exclusive=True)
+    try:
+        signer = signer_from_settings(settings)
+    except ValueError as err:
+        store.close()
+        raise ConfigError(f"invalid keeper configuration: {err}") from None
+    return Pipeline(store, node, [signer], settings)
+
+
+def settings_loader(section: type) -> Callable[[], Any]:
+    """A declaration's ``configure``: the bot's settings section through the one loader."""
+    return lambda: load_settings(section)
+
+
+class AutomationBot:
+    """Base of :class:`ExecutorBot` and :class:`SupervisorBot`. A subclass sets ``name`` and
+    ``signer_label`` and gives its declared calls in ``declared_calls``."""
+
+    name = ""
+    signer_label = ""
+    declared_calls: Callable[[Any], Calls]
+    _settle: Callable[[], None]  # each bot's: folds final intents into its state
+
+    def _attach(self, settings: KeeperSettings, cfg: Any, pipeline: Pipeline) -> None:
+        self.settings = settings
+        self.cfg = cfg
+        self.interval_s = cfg.interval_s
+        self.pipeline = pipeline
+        self.store: Store = pipeline.store
+        self.node: Node = pipeline.node
+        self.io = ChainIO(self.node)
+        self.owns_store = False  # from_settings: the bot opened the store, stop() closes it
+        if len(pipeline.signers) != 1:
+            raise ConfigError(
+                f"{self.signer_label} needs exactly one signer, got {len(pipeline.signers)}"
+            )
+        self.sender = to_checksum_address(next(iter(pipeline.signers)))
+
+    @classmethod
+    def from_settings(cls, settings: KeeperSettings, cfg: Any, *args: Any, **kw: Any) -> Self:
+        """A standalone bot on a pipeline of its own (stop() closes its store); the rest of
+        the arguments go to the bot's constructor (the supervisor's alert ``sinks``)."""
+        bot = cls(settings, cfg, open_pipeline(settings), *args, **kw)  # type: ignore[call-arg]
+        bot.owns_store = True
+        return bot
+
+    def _require_code(self, named: Mapping[str, str | None]) -> None:
+        """Every configured contract has code on this chain (the setting named otherwise)."""
+        for fname, addr in named.items():
+            if addr is None:
+                continue
+            code = self.node.request("eth_getCode", [addr, "latest"])
+            if code in (None, "0x", "0x0"):
+                raise ConfigError(
+                    f"invalid keeper configuration: {fname}={addr!r}: no contract at that "
+                    f"address on chain {self.node.chain_id}"
+                )
+
+    def _check_policy(self) -> None:
+        check_allowed(type(self).declared_calls(self.cfg), self.settings.policy)
+
+    def stop(self) -> None:
+        if self.owns_store:  # a shared store (``keeper run``) is closed by its owner
+            self.store.close()
+
+    def _pipeline_passes(self) -> None:
+        for _ in range(self.cfg.pipeline_passes):
+            if self.pipeline.run_once() == 0:
+                break
+
+    def drive(self, max_seconds: float = 30.0) -> None:
+        """Run the pipeline until our intents are final (tests, benchmarks, shutdown)."""
+        self.pipeline.run(until_idle=True, max_seconds=max_seconds)
+        self._settle()
