@@ -15,7 +15,8 @@ log=.build/static-checks.log
 static_pid=$!
 trap 'kill "$static_pid" 2>/dev/null || true' INT TERM
 
-if [ $# -eq 0 ]; then set -- tests -m "not slow and not bench and not fork"; fi
+# the 25 slowest tests are listed after the run, where the time goes (for the next speed-up)
+if [ $# -eq 0 ]; then set -- tests -m "not slow and not bench and not fork" --durations=25; fi
 # shellcheck disable=SC2086  # APE_TEST_ARGS is a word list by design (as in the Makefile)
 ape test "$@" ${APE_TEST_ARGS:-}
 suite=$?
