@@ -23,6 +23,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from tests.support.ape_home import make_ape_home
+
 ROOT = Path(__file__).resolve().parents[3]
 README = ROOT / "README.md"
 DEAD = "0x000000000000000000000000000000000000dEaD"
@@ -378,13 +380,9 @@ def test_keeper__bad_input__named_refusal_no_traceback_no_secret(
 
 @pytest.fixture
 def ape_data(tmp_path: Path) -> Path:
-    """An ape data folder with no accounts (installed packages shared, not copied)."""
-    home = tmp_path / "ape-home"
-    (home / "accounts").mkdir(parents=True)
-    real = Path(os.environ.get("APE_DATA_FOLDER", Path.home() / ".ape"))
-    if (real / "packages").exists():
-        (home / "packages").symlink_to(real / "packages")
-    return home
+    """An ape data folder with no accounts, the rehearsal network ``upstream`` declared in its
+    user-level config (tests/support/ape_home.py; installed packages shared, not copied)."""
+    return make_ape_home(tmp_path / "ape-home")
 
 
 @pytest.mark.parametrize("case", DEPLOY_CASES, ids=lambda c: c.id)
