@@ -94,7 +94,7 @@ def start_anvil(chain_id: int) -> tuple[subprocess.Popen[bytes], str]:
                 "127.0.0.1",
                 "--silent",
                 "--accounts",
-                "20",
+                "30",  # one inventory holder per test on the shared scene (tests/support/movelib.py)
                 "--gas-limit",
                 "60000000",
             ],

@@ -98,7 +98,7 @@ def test_keeper_run__crosschain__sigterm_mid_move__exit_0_in_bound_no_wal_rerun_
     from tests.support.movelib import MESSAGE_RECEIVED, logs
 
     bound_s = 30.0
-    who = holder(xscene, 17, {("ethereum", "USDC"): "1700", ("base", "USDC"): "300"})
+    who = holder(xscene, 20, {("ethereum", "USDC"): "1700", ("base", "USDC"): "300"})
     eth, base = xscene.sides["ethereum"], xscene.sides["base"]
     n_e0, n_b0 = xscene.nonce("ethereum"), xscene.nonce("base")
     blk_e0, blk_b0 = eth.w3.eth.block_number, base.w3.eth.block_number
