@@ -90,24 +90,22 @@ def _decide(ctx: Ctx, ref: str, by: str, approve: bool, note: str) -> None:
     ctx.out(_outcome(o), lambda: _outcome_text(o))
 
 
-@main.command()
-@click.argument("plan_ref")
-@click.option("--by", required=True, help="the approving admin")
-@click.option("--note", default="")
-@click.pass_obj
-def approve(ctx: Ctx, plan_ref: str, by: str, note: str) -> None:
-    """Approve a plan waiting for approval."""
-    _decide(ctx, plan_ref, by, True, note)
+def _decision_command(name: str, approve: bool, admin: str, doc: str) -> click.Command:
+    """`keeper approve` and `keeper reject`: the same shell around `_decide`."""
+
+    @main.command(name=name, help=doc)
+    @click.argument("plan_ref")
+    @click.option("--by", required=True, help=f"the {admin} admin")
+    @click.option("--note", default="")
+    @click.pass_obj
+    def decide(ctx: Ctx, plan_ref: str, by: str, note: str) -> None:
+        _decide(ctx, plan_ref, by, approve, note)
+
+    return decide
 
 
-@main.command()
-@click.argument("plan_ref")
-@click.option("--by", required=True, help="the rejecting admin")
-@click.option("--note", default="")
-@click.pass_obj
-def reject(ctx: Ctx, plan_ref: str, by: str, note: str) -> None:
-    """Reject a plan waiting for approval."""
-    _decide(ctx, plan_ref, by, False, note)
+approve = _decision_command("approve", True, "approving", "Approve a plan waiting for approval.")
+reject = _decision_command("reject", False, "rejecting", "Reject a plan waiting for approval.")
 
 
 @main.command()

@@ -1,6 +1,7 @@
 """Constants shared by the fund-bot tests (a uniquely named module: `conftest` is not)."""
 
 from pathlib import Path
+from typing import Any
 
 UNIT = 10**6
 ROOT = Path(__file__).resolve().parents[2]
@@ -9,3 +10,17 @@ NO_APPROVAL = {
     "REBALANCE_APPROVAL_THRESHOLD": "50000000",
     "APPROVAL_MULTISIG_AMOUNT": "50000000",
 }
+
+
+def local_fund_env(chain: Any, deployment_file: Path, db_url: str) -> dict[str, str]:
+    """The environment `keeper` CLI commands read for the deployed local fund (3 admins)."""
+    return {
+        "KEEPER_RPC_URL": chain.provider.uri,
+        "KEEPER_DB_URL": db_url,
+        "KEEPER_DEPLOYMENT": str(deployment_file),
+        "KEEPER_ARTIFACTS_PATH": str(ROOT / ".build/__local__.json"),
+        "KEEPER_CHAIN_ID": str(chain.chain_id),
+        "KEEPER_LOG_LEVEL": "WARNING",
+        "KEEPER_NATIVE_PRICE": "0",
+        "REBALANCE_ADMINS": "alice,bob,carol",
+    }

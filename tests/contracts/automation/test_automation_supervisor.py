@@ -169,85 +169,50 @@ def _fleet(project, deployer, fleet, scheduler, position, funder, alice, healthy
     return healthy_ids, bad, eoa
 
 
-def _run_isolation(
-    project,
-    deployer,
-    fleet,
-    fleet_supervisor,
-    scheduler,
-    position,
-    funder,
-    alice,
-    gov,
-    bob,
-    healthy,
-    bad_each,
-):
-    healthy_ids, bad, eoa = _fleet(
-        project, deployer, fleet, scheduler, position, funder, alice, healthy, bad_each
-    )
-    ids = healthy_ids + bad + eoa
-    # Interleave so bad items sit between healthy ones.
-    total = len(ids)
-    ids.sort(key=lambda i: (i * 7919) % total)
-    for k in range(0, total, 200):
-        fleet_supervisor.addPaidRebalancers(ids[k : k + 200], sender=gov)
-    seen: dict[int, int] = {}
-    ticks = 0
-    while len(seen) < len(ids) and ticks < 20:
-        tx = fleet_supervisor.tick(len(ids), sender=bob, gas_limit=TICK_BUDGET)
-        assert tx.gas_used <= TICK_BUDGET
-        pruned = {e.id: e.reason for e in events(tx, "ItemPruned")}
-        assert set(pruned) <= {item_id for item_id, _ in checked(tx)}
-        for item_id, outcome in checked(tx):
-            seen.setdefault(item_id, outcome)
-            assert pruned.get(item_id, outcome) == outcome
-        ticks += 1
-    assert all(seen[i] == ALREADY_BOOKED for i in healthy_ids)
-    assert all(seen[i] == REVERTED for i in bad)
-    assert all(seen[i] == NO_RESPONSE for i in eoa)
-    assert fleet_supervisor.itemCount() == len(ids) - len(eoa)
-    return ticks
-
-
-def test_tick__50_items_with_bad_handlers__isolated_under_budget(
+@pytest.fixture
+def run_isolation(
     project, deployer, fleet, fleet_supervisor, scheduler, position, funder, alice, gov, bob
 ):
-    ticks = _run_isolation(
-        project,
-        deployer,
-        fleet,
-        fleet_supervisor,
-        scheduler,
-        position,
-        funder,
-        alice,
-        gov,
-        bob,
-        35,
-        3,
-    )
-    assert ticks <= 2
+    """Register `healthy` paid items plus `bad_each` of each bad handler kind and an EOA each,
+    tick until every item was checked once, assert each outcome; returns the ticks it took."""
+
+    def run(healthy, bad_each):
+        healthy_ids, bad, eoa = _fleet(
+            project, deployer, fleet, scheduler, position, funder, alice, healthy, bad_each
+        )
+        ids = healthy_ids + bad + eoa
+        # Interleave so bad items sit between healthy ones.
+        total = len(ids)
+        ids.sort(key=lambda i: (i * 7919) % total)
+        for k in range(0, total, 200):
+            fleet_supervisor.addPaidRebalancers(ids[k : k + 200], sender=gov)
+        seen: dict[int, int] = {}
+        ticks = 0
+        while len(seen) < len(ids) and ticks < 20:
+            tx = fleet_supervisor.tick(len(ids), sender=bob, gas_limit=TICK_BUDGET)
+            assert tx.gas_used <= TICK_BUDGET
+            pruned = {e.id: e.reason for e in events(tx, "ItemPruned")}
+            assert set(pruned) <= {item_id for item_id, _ in checked(tx)}
+            for item_id, outcome in checked(tx):
+                seen.setdefault(item_id, outcome)
+                assert pruned.get(item_id, outcome) == outcome
+            ticks += 1
+        assert all(seen[i] == ALREADY_BOOKED for i in healthy_ids)
+        assert all(seen[i] == REVERTED for i in bad)
+        assert all(seen[i] == NO_RESPONSE for i in eoa)
+        assert fleet_supervisor.itemCount() == len(ids) - len(eoa)
+        return ticks
+
+    return run
+
+
+def test_tick__50_items_with_bad_handlers__isolated_under_budget(run_isolation):
+    assert run_isolation(35, 3) <= 2
 
 
 @pytest.mark.slow
-def test_tick__1000_items_with_bad_handlers__isolated_under_budget(
-    project, deployer, fleet, fleet_supervisor, scheduler, position, funder, alice, gov, bob
-):
-    _run_isolation(
-        project,
-        deployer,
-        fleet,
-        fleet_supervisor,
-        scheduler,
-        position,
-        funder,
-        alice,
-        gov,
-        bob,
-        900,
-        20,
-    )
+def test_tick__1000_items_with_bad_handlers__isolated_under_budget(run_isolation):
+    run_isolation(900, 20)
 
 
 def test_supervisor_run__burners_exceed_its_effort__stops_early_and_rebooks(

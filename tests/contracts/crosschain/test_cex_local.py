@@ -60,12 +60,16 @@ def wait_status(route, handle, want, timeout=15.0):
         time.sleep(0.05)
 
 
+def _usdt_route(cex, keeper, source="side_b", dest="side_e"):
+    """A USDT CexRoute through the exchange simulator, signed and paid by `keeper`."""
+    sim = make_sim_exchange(cex["sim"])
+    return CexRoute(sim, "USDT", cex[source], cex[dest], Web3Sender(keeper), keeper)
+
+
 def test_cex_route__bsc_to_eth__deposit_credited_withdrawn_once_and_conserved(cex):
     eth, bsc, sim = cex["eth"], cex["bsc"], cex["sim"]
     keeper, bob = bsc.accounts[2], eth.accounts[5]
-    route = CexRoute(
-        make_sim_exchange(sim), "USDT", cex["side_b"], cex["side_e"], Web3Sender(keeper), keeper
-    )
+    route = _usdt_route(cex, keeper)
     amount = 2_500 * E18 + 123_456_789  # 18-dec source with dust below 1e-8
     transact(bsc.w3, cex["usdt_b"].functions.mint(keeper, amount), keeper)
     q = route.quote(amount)
@@ -94,11 +98,9 @@ def test_cex_route__bsc_to_eth__deposit_credited_withdrawn_once_and_conserved(ce
 
 
 def test_cex_route__eth_to_bsc__six_to_eighteen_decimals(cex):
-    eth, bsc, sim = cex["eth"], cex["bsc"], cex["sim"]
+    eth, bsc = cex["eth"], cex["bsc"]
     keeper, carol = eth.accounts[2], bsc.accounts[7]
-    route = CexRoute(
-        make_sim_exchange(sim), "USDT", cex["side_e"], cex["side_b"], Web3Sender(keeper), keeper
-    )
+    route = _usdt_route(cex, keeper, "side_e", "side_b")
     amount = 40 * E6 + 250_000  # 40.25 USDT
     transact(eth.w3, cex["usdt_e"].functions.mint(keeper, amount), keeper)
     assert route.quote(amount).min_received == 40_150_000_000_000_000_000  # 40.25 - 0.1
@@ -112,9 +114,7 @@ def test_cex_route__eth_to_bsc__six_to_eighteen_decimals(cex):
 def test_cex_route__finalize_before_credit__refused_and_nothing_withdrawn(cex):
     bsc, sim = cex["bsc"], cex["sim"]
     keeper = bsc.accounts[3]
-    route = CexRoute(
-        make_sim_exchange(sim), "USDT", cex["side_b"], cex["side_e"], Web3Sender(keeper), keeper
-    )
+    route = _usdt_route(cex, keeper)
     transact(bsc.w3, cex["usdt_b"].functions.mint(keeper, 5 * E18), keeper)
     sim.networks["BSC"].confirmations = 10**9  # never confirmed
     try:
@@ -134,28 +134,14 @@ def test_cex_route__withdrawals_disabled_or_exchange_down__quote_raises_route_er
     coin = sim.networks["ETH"].coins["USDT"]
     coin.withdraw_enable = False
     try:
-        route = CexRoute(
-            make_sim_exchange(sim),
-            "USDT",
-            cex["side_b"],
-            cex["side_e"],
-            Web3Sender(keeper),
-            keeper,
-        )
+        route = _usdt_route(cex, keeper)
         with pytest.raises(RouteError, match="withdrawals on ETH off"):
             route.quote(10 * E18)
     finally:
         coin.withdraw_enable = True
     sim.down = True
     try:
-        route = CexRoute(
-            make_sim_exchange(sim),
-            "USDT",
-            cex["side_b"],
-            cex["side_e"],
-            Web3Sender(keeper),
-            keeper,
-        )
+        route = _usdt_route(cex, keeper)
         with pytest.raises(RouteError, match="fetch_currencies failed"):
             route.quote(10 * E18)
     finally:
@@ -176,9 +162,7 @@ def test_cex_route__withdrawal_applied_by_another_instance__finalize_reports_alr
     client id, and the loser reports `already_received` instead of failing."""
     bsc, sim = cex["bsc"], cex["sim"]
     keeper = bsc.accounts[4]
-    route = CexRoute(
-        make_sim_exchange(sim), "USDT", cex["side_b"], cex["side_e"], Web3Sender(keeper), keeper
-    )
+    route = _usdt_route(cex, keeper)
     transact(bsc.w3, cex["usdt_b"].functions.mint(keeper, 12 * E18), keeper)
     handle = route.initiate(12 * E18, keeper)
     assert wait_status(route, handle, RouteStatus.ATTESTED) is RouteStatus.ATTESTED
@@ -207,9 +191,7 @@ def test_cex_route__withdrawal_applied_by_another_instance__finalize_reports_alr
 def test_cex_route__payout_fails_on_destination__failed_and_refunded_on_exchange(cex):
     eth, bsc, sim = cex["eth"], cex["bsc"], cex["sim"]
     keeper = bsc.accounts[5]
-    route = CexRoute(
-        make_sim_exchange(sim), "USDT", cex["side_b"], cex["side_e"], Web3Sender(keeper), keeper
-    )
+    route = _usdt_route(cex, keeper)
     transact(bsc.w3, cex["usdt_b"].functions.mint(keeper, 20 * E18), keeper)
     handle = route.initiate(20 * E18, eth.accounts[5])
     assert wait_status(route, handle, RouteStatus.ATTESTED) is RouteStatus.ATTESTED

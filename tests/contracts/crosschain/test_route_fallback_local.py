@@ -48,28 +48,8 @@ def setup(lz):
         "trigger_percentage": "0.5",
         "cex_exchange": "binance",
         "chains": [
-            {
-                "name": "ethereum",
-                "rpc_url": eth.w3.provider.endpoint_uri,
-                "chain_id": eth.chain_id,
-                "lz_endpoint_id": 30101,
-                "lz_endpoint": lz["lz_e"].endpoint,
-                "usdt0_oft": lz["adapter"].address,
-                "tokens": {"USDT": {"address": lz["usdt"].address, "decimals": 6}},
-                "base_balances": {"USDT": "1000"},
-                "routes": ["USDT0", "CEX"],
-            },
-            {
-                "name": "bsc",
-                "rpc_url": bsc.w3.provider.endpoint_uri,
-                "chain_id": bsc.chain_id,
-                "lz_endpoint_id": 30102,
-                "lz_endpoint": lz["lz_b"].endpoint,
-                "usdt0_oft": lz["usdt0"].address,
-                "tokens": {"USDT": {"address": lz["usdt0"].address, "decimals": 18}},
-                "base_balances": {"USDT": "1000"},
-                "routes": ["USDT0", "CEX"],
-            },
+            _chain("ethereum", eth, 30101, lz["lz_e"], lz["adapter"], lz["usdt"], 6),
+            _chain("bsc", bsc, 30102, lz["lz_b"], lz["usdt0"], lz["usdt0"], 18),
         ],
     }
     cfg = parse_config(doc)
@@ -105,6 +85,21 @@ def _wait(adapter, handle, want, timeout=15.0):
     while (got := adapter.status(handle)) is not want and time.monotonic() < deadline:
         time.sleep(0.05)
     return got
+
+
+def _chain(name, node, eid, lz_side, oft, usdt, decimals):
+    """One chain of the cross-chain config: USDT on `usdt`, routes USDT0 then CEX."""
+    return {
+        "name": name,
+        "rpc_url": node.w3.provider.endpoint_uri,
+        "chain_id": node.chain_id,
+        "lz_endpoint_id": eid,
+        "lz_endpoint": lz_side.endpoint,
+        "usdt0_oft": oft.address,
+        "tokens": {"USDT": {"address": usdt.address, "decimals": decimals}},
+        "base_balances": {"USDT": "1000"},
+        "routes": ["USDT0", "CEX"],
+    }
 
 
 def test_dispatch__lz_up__usdt0_chosen_and_delivered(lz, setup):

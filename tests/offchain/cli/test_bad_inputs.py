@@ -24,6 +24,7 @@ import yaml
 from click.testing import CliRunner
 
 from tests.support.ape_home import make_ape_home
+from tests.support.fundbotlib import local_fund_env
 
 ROOT = Path(__file__).resolve().parents[3]
 README = ROOT / "README.md"
@@ -349,15 +350,8 @@ def _check(case: Case, code: int, out: str, vals: dict[str, str]) -> None:
 @pytest.fixture
 def keeper_env(fresh: Any, chain: Any, deployment_file: Path, tmp_path: Path) -> dict[str, str]:
     """The deployed local fund's environment, with secrets set (which must never show)."""
-    return {
-        "KEEPER_RPC_URL": chain.provider.uri,
-        "KEEPER_DB_URL": f"sqlite:///{tmp_path}/bad-inputs.db",
-        "KEEPER_DEPLOYMENT": str(deployment_file),
-        "KEEPER_ARTIFACTS_PATH": str(ROOT / ".build/__local__.json"),
-        "KEEPER_CHAIN_ID": str(chain.chain_id),
-        "KEEPER_LOG_LEVEL": "WARNING",
-        "KEEPER_NATIVE_PRICE": "0",
-        "REBALANCE_ADMINS": "alice,bob,carol",
+    env = local_fund_env(chain, deployment_file, f"sqlite:///{tmp_path}/bad-inputs.db")
+    return env | {
         "KEEPER_SIGNER_KEY": SIGNER_KEY,
         "KEEPER_SIGNER_PASSPHRASE": PASSPHRASE,
         "BALLAST_CEX_SECRET": PASSPHRASE,

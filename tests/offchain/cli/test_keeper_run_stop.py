@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,22 +25,10 @@ from keepers.cli import main
 from keepers.store import models as m
 from keepers.store.db import Store
 from tests.support.fundbotlib import NO_APPROVAL, UNIT
+from tests.support.keeper_proc import keeper_exe, sigterm_when_held, wait_file
 
 ROOT = Path(__file__).resolve().parents[3]
 BOUND_S = 30.0
-
-
-def keeper_exe() -> str:
-    return str(Path(sys.executable).with_name("keeper"))
-
-
-def wait_file(path: Path, proc: subprocess.Popen[bytes], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and proc.poll() is None:
-        if path.exists():
-            return True
-        time.sleep(0.05)
-    return path.exists()
 
 
 def plan_rows(db: str) -> list[tuple[str, str, list[tuple[int, str, int | None]]]]:
@@ -127,26 +114,16 @@ def test_keeper_run__sigterm_mid_plan__exit_0_in_bound_store_closed_restart_comp
         "KEEPER_HOLD_AT": "sent:2",
         "KEEPER_HOLD_FILE": str(marker),
     }
-    proc = subprocess.Popen(
-        [keeper_exe(), "run"], env=held, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    out, text, seconds, sent_at_signal = sigterm_when_held(
+        [keeper_exe(), "run"],
+        held,
+        marker,
+        BOUND_S,
+        at_hold=lambda: w3.eth.get_transaction_count(keeper_addr, "pending") - nonce0,
     )
-    try:
-        assert wait_file(marker, proc, 180), proc.communicate(timeout=30)
-        sent_at_signal = w3.eth.get_transaction_count(keeper_addr, "pending") - nonce0
-        signalled = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=BOUND_S + 30)
-        seconds = time.monotonic() - signalled
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=30)
-    text = err.decode()
-    assert proc.returncode == 0, text[-3_000:]
-    assert seconds < BOUND_S, seconds
-    assert "keeper.signal_received" in text and "SIGTERM" in text
+    assert "SIGTERM" in text
     assert "keeper: received SIGTERM, stopping" in text and "keeper stopped" in text
-    assert f"resumes plan {ref} (approved): 0/{n} actions done, 1 in flight" in out.decode()
+    assert f"resumes plan {ref} (approved): 0/{n} actions done, 1 in flight" in out
     assert not Path(f"{db_file}-wal").exists() and not Path(f"{db_file}-shm").exists()
     # the held transaction was sent and recorded; nothing after it was sent
     assert w3.eth.get_transaction_count(keeper_addr, "pending") - nonce0 == sent_at_signal

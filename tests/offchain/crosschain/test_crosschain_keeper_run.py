@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from keepers.cli import main
 from keepers.runtime.policy import stored_policy
 from keepers.runtime.runner import build_runtime, default_bots
+from tests.support.keeper_proc import keeper_exe, sigterm_when_held
 from tests.support.movelib import holder, keeper_env
 
 E6 = 10**6
@@ -87,10 +88,7 @@ def test_keeper_run__crosschain__sigterm_mid_move__exit_0_in_bound_no_wal_rerun_
     `keeper crosschain run --once` on the same store then finishes the move, each transaction
     sent once."""
     import os
-    import signal
     import subprocess
-    import sys
-    import time
     from pathlib import Path
 
     from ballast_dev.local.crosschain_scene_local import ROOT
@@ -106,37 +104,16 @@ def test_keeper_run__crosschain__sigterm_mid_move__exit_0_in_bound_no_wal_rerun_
     env |= _env(xscene, tmp_path, who) | {"PYTHONPATH": str(ROOT), "KEEPER_LOG_JSON": "1"}
     db = Path(env["KEEPER_DB_URL"].removeprefix("sqlite:///"))
     marker = tmp_path / "held"
-    keeper = str(Path(sys.executable).with_name("keeper"))
+    keeper = keeper_exe()
     # the 3rd intent on ethereum is depositForBurn (after the pull and the approve)
     held = env | {
         "KEEPER_FAULT_INJECTION": "1",
         "KEEPER_HOLD_AT": "sent:3",
         "KEEPER_HOLD_FILE": str(marker),
     }
-    proc = subprocess.Popen(
-        [keeper, "run", "--bots", "crosschain"],
-        env=held,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    _, _, seconds, _ = sigterm_when_held(
+        [keeper, "run", "--bots", "crosschain"], held, marker, bound_s, cwd=ROOT
     )
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and proc.poll() is None and not marker.exists():
-            time.sleep(0.05)
-        assert marker.exists(), proc.communicate(timeout=30)
-        signalled = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=bound_s + 30)
-        seconds = time.monotonic() - signalled
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=30)
-    text = err.decode()
-    assert proc.returncode == 0, text[-3_000:]
-    assert seconds < bound_s, seconds
-    assert "keeper.signal_received" in text and "keeper stopped" in text
     assert not Path(f"{db}-wal").exists() and not Path(f"{db}-shm").exists()
     assert len(logs(eth.w3, eth.transmitter.address, MESSAGE_SENT_TOPIC, blk_e0 + 1)) == 1
     assert xscene.nonce("base") == n_b0  # nothing sent on the destination while stopping

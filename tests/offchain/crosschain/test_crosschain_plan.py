@@ -414,6 +414,15 @@ def small_instances(draw, max_d=3, max_s=4):
     return deficits, surpluses
 
 
+# A small instance and a set of (surplus, deficit) pairs with no route between them.
+_WITH_ROUTE_GAPS = given(
+    small_instances(max_d=3, max_s=4),
+    st.sets(
+        st.tuples(st.sampled_from([f"s{i}" for i in range(4)]), st.sampled_from(["d0", "d1", "d2"]))
+    ),
+)
+
+
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_instances())
 def test_exact_match__small_instances__equals_brute_force_optimum(inst):
@@ -527,12 +536,7 @@ def test_exact_match__above_party_limit__valid_and_never_more_than_greedy(inst):
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    small_instances(max_d=3, max_s=4),
-    st.sets(
-        st.tuples(st.sampled_from([f"s{i}" for i in range(4)]), st.sampled_from(["d0", "d1", "d2"]))
-    ),
-)
+@_WITH_ROUTE_GAPS
 def test_exact_match__route_gaps__every_leg_routable_or_no_route_error(inst, missing):
     deficits, surpluses = inst
     table = {("USDC", s, d): 1 for d in deficits for s in surpluses if (s, d) not in missing}
@@ -658,12 +662,7 @@ def test_exact_match__13_parties__optimum_the_old_limit_missed():
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    small_instances(max_d=3, max_s=4),
-    st.sets(
-        st.tuples(st.sampled_from([f"s{i}" for i in range(4)]), st.sampled_from(["d0", "d1", "d2"]))
-    ),
-)
+@_WITH_ROUTE_GAPS
 def test_exact_match__route_gaps__equals_brute_force_or_no_route_when_none(inst, missing):
     deficits, surpluses = inst
     allowed = {(s, d) for d in deficits for s in surpluses if (s, d) not in missing}

@@ -35,18 +35,22 @@ def test_routes_between__usdt_eth_bsc__usdt0_then_cex(cc_doc):
     assert cfg.chain("bsc").exchange_network == "BEP20"
 
 
-def test_dispatch__preferred_route_up__used_and_cex_untouched(cc_doc):
-    cfg = parse_config(cc_doc)
-    usdt0, cex = FakeRoute("USDT0"), FakeRoute("CEX")
-    got = dispatch(
+def _dispatch_usdt_eth_bsc(cfg, usdt0, cex, amount):
+    return dispatch(
         cfg,
         _factory({RouteName.USDT0: usdt0, RouteName.CEX: cex}),
         Asset.USDT,
         "ethereum",
         "bsc",
-        5,
+        amount,
         "0xb0b",
     )
+
+
+def test_dispatch__preferred_route_up__used_and_cex_untouched(cc_doc):
+    cfg = parse_config(cc_doc)
+    usdt0, cex = FakeRoute("USDT0"), FakeRoute("CEX")
+    got = _dispatch_usdt_eth_bsc(cfg, usdt0, cex, 5)
     assert got.route is RouteName.USDT0 and got.skipped == ()
     assert usdt0.initiated == [(5, "0xb0b")] and cex.initiated == []
 
@@ -54,15 +58,7 @@ def test_dispatch__preferred_route_up__used_and_cex_untouched(cc_doc):
 def test_dispatch__usdt0_down__falls_back_to_cex(cc_doc):
     cfg = parse_config(cc_doc)
     usdt0, cex = FakeRoute("USDT0", down="blocked library"), FakeRoute("CEX")
-    got = dispatch(
-        cfg,
-        _factory({RouteName.USDT0: usdt0, RouteName.CEX: cex}),
-        Asset.USDT,
-        "ethereum",
-        "bsc",
-        7,
-        "0xb0b",
-    )
+    got = _dispatch_usdt_eth_bsc(cfg, usdt0, cex, 7)
     assert got.route is RouteName.CEX
     assert got.skipped == ((RouteName.USDT0, "blocked library"),)
     assert usdt0.initiated == [] and cex.initiated == [(7, "0xb0b")]

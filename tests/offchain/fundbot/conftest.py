@@ -15,7 +15,7 @@ from keepers.fund.settings import load_fund_config
 from keepers.runtime.alerts import Alert, Alerter
 from keepers.store.db import Store
 from keepers.tx.signers import RawKeySigner
-from tests.support.fundbotlib import ROOT
+from tests.support.fundbotlib import ROOT, local_fund_env
 
 
 @pytest.fixture
@@ -67,14 +67,5 @@ def make_bot(
 @pytest.fixture
 def env(fresh: Any, chain: Any, deployment_file: Path, tmp_path: Path) -> dict[str, str]:
     """The environment `keeper` CLI commands read for the deployed local fund."""
-    return {
-        "KEEPER_RPC_URL": chain.provider.uri,
-        "KEEPER_DB_URL": f"sqlite:///{tmp_path}/cli.db",
-        "KEEPER_DEPLOYMENT": str(deployment_file),
-        "KEEPER_ARTIFACTS_PATH": str(ROOT / ".build/__local__.json"),
-        "KEEPER_CHAIN_ID": str(chain.chain_id),
-        "KEEPER_LOG_LEVEL": "WARNING",
-        "KEEPER_NATIVE_PRICE": "0",
-        "REBALANCE_ADMINS": "alice,bob,carol",
-        "APPROVAL_MULTISIG_AMOUNT": "1000000",
-    }
+    env = local_fund_env(chain, deployment_file, f"sqlite:///{tmp_path}/cli.db")
+    return env | {"APPROVAL_MULTISIG_AMOUNT": "1000000"}

@@ -59,20 +59,7 @@ def _replicas(tmp_path: Any, anvil: Any, counter: Any, url: str, n_intents: int)
     count_before = counter.functions.count().call()
     # small batches so that the replicas really contend for the same rows
     env = worker_env(url, anvil.url, counter.address, tmp_path, KEEPER_BATCH_SIZE="8")
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "keepers.tx.worker", "--until-idle", "--max-seconds", "300"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    for p in procs:
-        _, err = p.communicate(timeout=330)
-        assert p.returncode == 0, err[-2000:]
+    _run_three_workers(env, ROOT)
 
     with store.sessions() as s:
         statuses = Counter(s.scalars(select(TxIntent.status)).all())
@@ -89,6 +76,20 @@ def _replicas(tmp_path: Any, anvil: Any, counter: Any, url: str, n_intents: int)
     assert len(set(nonces)) == n_intents
     workers = Counter(w for _, st, w in steps if w is not None)
     assert len(workers) >= 2, f"work was not shared: {workers}"
+
+
+def _run_three_workers(env, cwd):
+    """Three `keepers.tx.worker --until-idle` replicas on one store; each must exit 0."""
+    argv = [sys.executable, "-m", "keepers.tx.worker", "--until-idle", "--max-seconds", "300"]
+    procs = [
+        subprocess.Popen(
+            argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=330)
+        assert p.returncode == 0, err[-2000:]
 
 
 def test_replicas__three_workers_500_intents__each_exactly_once(tmp_path, anvil, counter, pg_url):
@@ -233,20 +234,8 @@ def test_replicas__fund_automation_crosschain_intents__each_once_with_one_stored
         KEEPER_RETRY_BACKOFF_S="0.05",
         KEEPER_BATCH_SIZE="4",
     )
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "keepers.tx.worker", "--until-idle", "--max-seconds", "300"],
-            env=env,
-            cwd=tmp_path,  # no default deployment record here: the stored roles alone
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    for p in procs:
-        _, err = p.communicate(timeout=330)
-        assert p.returncode == 0, err[-2000:]
+    # cwd: no default deployment record here, the stored roles alone
+    _run_three_workers(env, tmp_path)
 
     with store.sessions() as s:
         rows = s.scalars(select(TxIntent).where(TxIntent.idempotency_key.like("bots:%"))).all()

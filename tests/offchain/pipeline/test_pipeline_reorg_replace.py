@@ -42,16 +42,26 @@ def _until(pipe: Any, intent_id: int, status: str, anvil: Anvil | None = None, r
     raise AssertionError(f"intent {intent_id} stuck in {intent.status}")
 
 
-def test_broadcast__dropped_tx__replaced_at_same_nonce_with_bumped_fees(tmp_path, manual_anvil):
+def _broadcast_then_drop(tmp_path, manual_anvil, hit, replace_after_blocks):
+    """Submit hits(`hit`) on a fresh counter, broadcast it, then drop its only attempt from the
+    node's pool; returns the counter, the pipeline, the intent and the dropped attempt."""
     counter = deploy(manual_anvil.w3, "TestCounter")
     settings = make_settings(
-        f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address, replace_after_blocks=3
+        f"sqlite:///{tmp_path}/k.db",
+        manual_anvil.url,
+        counter.address,
+        replace_after_blocks=replace_after_blocks,
     )
     pipe = make_pipeline(settings)
-    intent = pipe.submit(hit_spec(counter, 7))
+    intent = pipe.submit(hit_spec(counter, hit))
     _until(pipe, intent.id, "broadcast")
     _, (first,), _ = _load(pipe, intent.id)
     manual_anvil.rpc("anvil_dropTransaction", first.tx_hash)
+    return counter, pipe, intent, first
+
+
+def test_broadcast__dropped_tx__replaced_at_same_nonce_with_bumped_fees(tmp_path, manual_anvil):
+    counter, pipe, intent, first = _broadcast_then_drop(tmp_path, manual_anvil, 7, 3)
     assert manual_anvil.rpc("eth_getTransactionByHash", first.tx_hash) is None
 
     for _ in range(6):  # empty blocks: the attempt is not mined
@@ -76,15 +86,7 @@ def test_broadcast__dropped_tx__replaced_at_same_nonce_with_bumped_fees(tmp_path
 
 
 def test_watch__original_attempt_mines_after_replacement__original_wins(tmp_path, manual_anvil):
-    counter = deploy(manual_anvil.w3, "TestCounter")
-    settings = make_settings(
-        f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address, replace_after_blocks=2
-    )
-    pipe = make_pipeline(settings)
-    intent = pipe.submit(hit_spec(counter, 8))
-    _until(pipe, intent.id, "broadcast")
-    _, (first,), _ = _load(pipe, intent.id)
-    manual_anvil.rpc("anvil_dropTransaction", first.tx_hash)
+    counter, pipe, intent, first = _broadcast_then_drop(tmp_path, manual_anvil, 8, 2)
     for _ in range(6):
         manual_anvil.mine(1)
         pipe.run_once()

@@ -109,10 +109,9 @@ def test_scenario1_btc_eth__seed_numbers_inconsistent__proper_algorithm_lands_cl
 # ---------------------------------------------------------------- scenario 2
 
 
-def test_scenario2_four_assets__seed_leaves_17pct__ours_lands_on_target():
-    # BTC 0.6 = $30,000 (50%), ETH 3 = $9,000 (15%), BNB 20 = $10,000 (16.67%),
-    # USDT $11,000 (18.33%); total $60,000 (consistent); targets 30/30/30/10.
-    p = Portfolio(
+def _four_assets():
+    """Scenario 2's portfolio: BTC 0.6, ETH 3, BNB 20 and $11,000 USDT; targets 30/30/30/10."""
+    return Portfolio(
         (BTC, ETH, BNB),
         (6 * 10**7, 3 * 10**18, 20 * 10**18),
         (3000, 3000, 3000),
@@ -120,6 +119,12 @@ def test_scenario2_four_assets__seed_leaves_17pct__ours_lands_on_target():
         usd(11_000),
         1000,
     )
+
+
+def test_scenario2_four_assets__seed_leaves_17pct__ours_lands_on_target():
+    # BTC 0.6 = $30,000 (50%), ETH 3 = $9,000 (15%), BNB 20 = $10,000 (16.67%),
+    # USDT $11,000 (18.33%); total $60,000 (consistent); targets 30/30/30/10.
+    p = _four_assets()
     assert close(p.deviation() * 100, "56.6667")  # 20 + 15 + 13.33 + 8.33
     m = FixedSlippageMarket(p, (200,) * 3, (200,) * 3)
     seed = simulate_seed(p, m, budget="collected")
@@ -217,14 +222,7 @@ def test_seed_buys__dust_below_min_buy__skipped():
 
 def test_plan_exact__residual_budget__leaves_budget_on_dearest_trades_for_less_loss():
     # ETH trades on a 5% slippage "pool", BNB on 0.5%: the budget is spent on ETH first.
-    p = Portfolio(
-        (BTC, ETH, BNB),
-        (6 * 10**7, 3 * 10**18, 20 * 10**18),
-        (3000, 3000, 3000),
-        6,
-        usd(11_000),
-        1000,
-    )
+    p = _four_assets()
     m = FixedSlippageMarket(p, (50, 500, 50), (50, 500, 50))
     exact = simulate_exact(p, m)
     budget = simulate_exact(p, m, residual_budget_bps=20)

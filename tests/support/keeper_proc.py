@@ -1,0 +1,57 @@
+"""`keeper run` as a subprocess: the console script of this venv, waiting for a hold marker, and
+the stop-on-SIGTERM check that the fund and cross-chain run tests share."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def keeper_exe() -> str:
+    return str(Path(sys.executable).with_name("keeper"))
+
+
+def wait_file(path: Path, proc: subprocess.Popen[bytes], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        if path.exists():
+            return True
+        time.sleep(0.05)
+    return path.exists()
+
+
+def sigterm_when_held(
+    argv: list[str],
+    env: dict[str, str],
+    marker: Path,
+    bound_s: float,
+    *,
+    cwd: Path | None = None,
+    at_hold: Callable[[], Any] = lambda: None,
+) -> tuple[str, str, float, Any]:
+    """Start `argv`, wait (180 s at most) for the fault injector's hold `marker`, call `at_hold`,
+    send SIGTERM and assert the process exits 0 within `bound_s` seconds, logging the signal and
+    its stop. Returns its stdout, its stderr, the seconds from SIGTERM to exit and what
+    `at_hold` returned."""
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert wait_file(marker, proc, 180), proc.communicate(timeout=30)
+        held = at_hold()
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=bound_s + 30)
+        seconds = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    text = err.decode()
+    assert proc.returncode == 0, text[-3_000:]
+    assert seconds < bound_s, seconds
+    assert "keeper.signal_received" in text and "keeper stopped" in text
+    return out.decode(), text, seconds, held
