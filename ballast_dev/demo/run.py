@@ -309,9 +309,9 @@ class Demo:
     def kill_keeper_mid_plan(self, now: int, deposit: int) -> str:
         """The scene sets up its own precondition: a deposit large enough for a multi-action
         plan above the approval thresholds; the event check makes the plan, which waits for
-        the admins. The last admin approves through the CLI (`keeper approve`), whose process
-        then executes it and is held (KEEPER_HOLD_AT) right after its second transaction went
-        to the node, before the keeper recorded it: a kill point reached on every run, with a
+        the admins. The admins approve through the CLI (`keeper approve`, which records only);
+        a keeper process then executes it on its tick and is held (KEEPER_HOLD_AT) right after
+        its second transaction went to the node, before the keeper recorded it: a kill point reached on every run, with a
         transaction in flight. The demo SIGKILLs it there; the restarted keeper (same
         database) follows the in-flight transaction and sends only what was never sent."""
         from keepers.fund.records import PENDING_APPROVAL
@@ -338,14 +338,16 @@ class Demo:
         w3 = self.chain.provider.web3
         nonce0 = w3.eth.get_transaction_count(self.keeper.address)
         admins = list(ADMINS[: 2 if req == "multi_admin" else 1])
-        for admin in admins[:-1]:
+        for admin in admins:  # `keeper approve` records the decision only
             subprocess.run(
                 [sys.executable, "-m", "keepers.cli", "--now", str(now + 300), "approve", ref, "--by", admin],
                 env=env, check=True, capture_output=True, timeout=120,
             )  # fmt: skip
+        # the keeper process executes it on its own tick, under its own approval rules
         held = {**env, "KEEPER_HOLD_AT": f"sent:{hold_at}", "KEEPER_HOLD_FILE": str(marker)}
+        tick = f"from keepers.cli import Ctx; Ctx(False, {now + 600}).bot().tick({now + 600})"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "keepers.cli", "--now", str(now + 600), "approve", ref, "--by", admins[-1]],
+            [sys.executable, "-c", tick],
             env=held, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         self.ledger.approvals += len(admins)

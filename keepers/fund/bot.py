@@ -579,6 +579,8 @@ class FundBot:
                 "required": decision.required,
                 "approvals": list(decision.approvals),
                 "deadline": decision.deadline,
+                # the running keeper's own admins: `keeper approve` checks against these only
+                "admins": [a.lower() for a in self.cfg.rebalance_admins],
                 "detail": decision.detail,
             },
         )
@@ -588,16 +590,17 @@ class FundBot:
         report = row.payload.get("report") or {}
         return int(report.get("base_decimals", 6))
 
+    def record_decision(
+        self, ref: str, admin: str, now: int, approve: bool = True, note: str = ""
+    ) -> dict[str, Any]:
+        """Record one admin's decision only (see PlanStore.record_decision)."""
+        return self.plans.record_decision(ref, admin, now, approve, note)
+
     def approve(
         self, ref: str, admin: str, now: int, approve: bool = True, note: str = ""
     ) -> CycleOutcome:
-        row = self.plans.get(ref)
-        if row is None:
-            raise KeyError(ref)
-        if row.status != PENDING_APPROVAL:
-            raise ValueError(f"plan {ref} is {row.status}, not {PENDING_APPROVAL}")
-        req = (row.payload.get("approval") or {}).get("requirement", "")
-        self.plans.add_approval(ref, admin, approve, now, req, note)
+        """In the running keeper: record a decision, then move the plan on at once."""
+        self.record_decision(ref, admin, now, approve, note)
         return self.advance(ref, now)
 
     def tick(self, now: int) -> list[CycleOutcome]:

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from keepers.cli import Ctx, accept_root_options_after, exit_code, fail, main
-from keepers.core.errors import EXIT_UNAVAILABLE, KeeperError
+from keepers.core.errors import EXIT_UNAVAILABLE, DomainError, KeeperError
 
 
 def _find(ctx: Ctx, ref: str) -> Any:
@@ -83,11 +83,19 @@ def plan(ctx: Ctx, dry_run: bool, job: str, by: str, reason: str) -> None:
 
 def _decide(ctx: Ctx, ref: str, by: str, approve: bool, note: str) -> None:
     row = _find(ctx, ref)
+    # records the decision only: the running keeper executes on its next tick, under the
+    # admins and approvals it stored with the plan (never this process's settings)
     try:
-        o = ctx.bot().approve(row.ref, by, ctx.time(), approve=approve, note=note)
-    except ValueError as err:  # a signer setting is a ConfigError (2), a refused decision 1
+        d = ctx.records().plans.record_decision(row.ref, by, ctx.time(), approve=approve, note=note)
+    except (ValueError, DomainError) as err:  # a signer setting is a ConfigError (2)
         fail(str(err), exit_code(err))
-    ctx.out(_outcome(o), lambda: _outcome_text(o))
+    ctx.out(
+        d,
+        lambda: (
+            f"plan {d['plan']}: {d['recorded']} by {d['by']} recorded "
+            f"({d['approvals']} of {d['required']}); the running keeper executes it"
+        ),
+    )
 
 
 def _decision_command(name: str, approve: bool, admin: str, doc: str) -> click.Command:

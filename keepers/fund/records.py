@@ -288,6 +288,39 @@ class PlanStore:
                 )
             )
 
+    def record_decision(
+        self, ref: str, admin: str, now: int, approve: bool = True, note: str = ""
+    ) -> dict[str, Any]:
+        """Record one admin's decision and nothing else (no advance, no transaction): the
+        running keeper executes on its next tick. Checked against what the keeper stored with
+        the plan (its admins, the approvals required, the deadline), never this process's
+        settings. Refusals raise DomainError and record nothing."""
+        row = self.get(ref)
+        if row is None:
+            raise DomainError(f"unknown plan {ref}")
+        if row.status != PENDING_APPROVAL:
+            raise DomainError(f"plan {ref} is {row.status}, not waiting for approval")
+        stored = row.payload.get("approval") or {}
+        admins = [str(a).lower() for a in stored.get("admins") or []]
+        if admin.lower() not in admins:
+            raise DomainError(
+                f"{admin} is not an admin of plan {ref} (admins: {', '.join(admins) or 'none'})"
+            )
+        deadline = stored.get("deadline")
+        if deadline is not None and now > int(deadline):
+            raise DomainError(f"plan {ref} expired: approval deadline {deadline} passed")
+        if any(a.admin.lower() == admin.lower() for a in self.approvals(ref)):
+            raise DomainError(f"{admin} already decided on plan {ref}")
+        self.add_approval(ref, admin, approve, now, stored.get("requirement", ""), note)
+        return {
+            "plan": ref,
+            "status": row.status,
+            "recorded": "approve" if approve else "reject",
+            "by": admin,
+            "required": stored.get("required"),
+            "approvals": sum(1 for a in self.approvals(ref) if a.approve),
+        }
+
     def approvals(self, ref: str) -> list[ApprovalRecord]:
         row = self.get(ref)
         if row is None:

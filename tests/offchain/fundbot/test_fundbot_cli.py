@@ -50,8 +50,9 @@ def test_cli__wrong_chain_id__refused(env):
     assert result.exit_code == 2 and "KEEPER_CHAIN_ID=1" in result.output
 
 
-def test_cli__status_plan_approve_review_history(env, fresh, accounts):
+def test_cli__status_plan_approve_review_history(env, fresh, accounts, make_bot):
     env = {**env, "KEEPER_SIGNER_KEY": accounts[2].private_key}
+    running = make_bot({k: env[k] for k in ("KEEPER_DB_URL", "APPROVAL_MULTISIG_AMOUNT")})
     r = keeper(env, "--json", "status")
     assert r.exit_code == 0, r.output
     tiers = json.loads(r.output)["tiers"]
@@ -66,7 +67,9 @@ def test_cli__status_plan_approve_review_history(env, fresh, accounts):
     ref = out["plan"]
     assert keeper(env, "approve", "nosuchplan", "--by", "alice").exit_code == 1
     r = keeper(env, "--json", "--now", str(NOW + 60), "approve", ref[:8], "--by", "alice")
-    assert json.loads(r.output)["status"] == "executed", r.output
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["recorded"] == "approve"  # recorded only: the keeper executes
+    assert [o.status for o in running.tick(NOW + 90) if o.plan_id == ref] == ["executed"]
     r = keeper(env, "--json", "review", ref)
     data = json.loads(r.output)
     assert data["verification"]["ok"] and data["approvals"][0]["by"] == "alice"

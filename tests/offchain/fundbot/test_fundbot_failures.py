@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
+from keepers.core.errors import DomainError
 from keepers.store import models as m
 from tests.support.fundbotlib import NO_APPROVAL, UNIT
 
@@ -33,13 +35,13 @@ def test_approval__multisig__holds_until_two_admins_then_runs(make_bot, fresh, a
     assert row.payload["approval"]["requirement"] == "multi_admin"
     assert intents(bot) == 0
     assert bot.approve(out.plan_id, "alice", NOW + 60).status == "pending_approval"
-    assert bot.approve(out.plan_id, "mallory", NOW + 70).status == "pending_approval"  # not admin
+    with pytest.raises(DomainError, match="mallory is not an admin"):  # refused, not recorded
+        bot.approve(out.plan_id, "mallory", NOW + 70)
     done = bot.approve(out.plan_id, "bob", NOW + 120)
     assert done.status == "executed", done.detail
     approvals = bot.plans.get(out.plan_id).approvals
     assert [(a.approver, a.decision, int(a.decided_at.timestamp())) for a in approvals] == [
         ("alice", "approve", NOW + 60),
-        ("mallory", "approve", NOW + 70),
         ("bob", "approve", NOW + 120),
     ]
 
