@@ -272,7 +272,15 @@ class PlanStore:
         return [r for _, r in sorted(out, key=lambda x: x[0])]
 
     def add_approval(
-        self, ref: str, admin: str, approve: bool, at: int, requirement: str, note: str = ""
+        self,
+        ref: str,
+        admin: str,
+        approve: bool,
+        at: int,
+        requirement: str,
+        note: str = "",
+        signature: str | None = None,
+        plan_hash: str | None = None,
     ) -> None:
         with self.store.transaction() as s:
             row = s.scalars(select(m.Plan).where(m.Plan.ref == ref)).one()
@@ -285,11 +293,20 @@ class PlanStore:
                     reason=note or None,
                     decided_at=_ts(at),
                     created_at=_ts(at),
+                    signature=signature,
+                    plan_hash=plan_hash,
                 )
             )
 
     def record_decision(
-        self, ref: str, admin: str, now: int, approve: bool = True, note: str = ""
+        self,
+        ref: str,
+        admin: str,
+        now: int,
+        approve: bool = True,
+        note: str = "",
+        signature: str | None = None,
+        plan_hash: str | None = None,
     ) -> dict[str, Any]:
         """Record one admin's decision and nothing else (no advance, no transaction): the
         running keeper executes on its next tick. Checked against what the keeper stored with
@@ -311,7 +328,9 @@ class PlanStore:
             raise DomainError(f"plan {ref} expired: approval deadline {deadline} passed")
         if any(a.admin.lower() == admin.lower() for a in self.approvals(ref)):
             raise DomainError(f"{admin} already decided on plan {ref}")
-        self.add_approval(ref, admin, approve, now, stored.get("requirement", ""), note)
+        self.add_approval(
+            ref, admin, approve, now, stored.get("requirement", ""), note, signature, plan_hash
+        )
         return {
             "plan": ref,
             "status": row.status,
@@ -331,6 +350,8 @@ class PlanStore:
                 int(a.decided_at.timestamp()) if a.decided_at else 0,
                 a.decision == "approve",
                 a.reason or "",
+                a.signature or "",
+                a.plan_hash or "",
             )
             for a in row.approvals
             if a.decision in ("approve", "reject")

@@ -86,6 +86,48 @@ class SignedPlan:
         """The PlanHeader tuple of executeAction / hashPlan."""
         return (self.plan_id, self.controller, self.deadline)
 
+    def to_frozen(self, order: list[int], functions: list[str]) -> dict[str, Any]:
+        """The plan as the keeper stores it when it freezes a plan (payload key ``frozen``):
+        JSON only. ``order[k]`` is the planner's action index sent at position k (the on-chain
+        index), ``functions[k]`` its controller function (for people, not hashed)."""
+        if len(order) != len(self.actions) or len(functions) != len(self.actions):
+            raise ValueError(
+                f"order ({len(order)}) and functions ({len(functions)}) must match the "
+                f"{len(self.actions)} actions"
+            )
+        return {
+            "chain_id": self.chain_id,
+            "executor": self.executor,
+            "controller": self.controller,
+            "plan_id": "0x" + self.plan_id.hex(),
+            "deadline": self.deadline,
+            "actions": ["0x" + a.hex() for a in self.actions],
+            "order": list(order),
+            "functions": list(functions),
+            "plan_hash": "0x" + plan_hash(self).hex(),
+        }
+
+    @classmethod
+    def from_frozen(cls, doc: dict[str, Any]) -> SignedPlan:
+        """The plan back from a stored ``frozen`` document. Its hash is always recomputed from
+        these fields (the stored ``plan_hash`` is informational): an edited action, deadline or
+        address gives another hash, so earlier signatures stop counting."""
+        missing = [
+            k
+            for k in ("chain_id", "executor", "controller", "plan_id", "deadline", "actions")
+            if k not in doc
+        ]
+        if missing:
+            raise ValueError(f"frozen plan lacks {', '.join(missing)}")
+        return cls(
+            plan_id=doc["plan_id"],
+            chain_id=int(doc["chain_id"]),
+            executor=doc["executor"],
+            controller=doc["controller"],
+            deadline=int(doc["deadline"]),
+            actions=tuple(doc["actions"]),
+        )
+
 
 def typed_data(plan: SignedPlan) -> dict[str, Any]:
     """The full EIP-712 message (what a wallet shows and signs)."""
