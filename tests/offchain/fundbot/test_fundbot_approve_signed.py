@@ -360,3 +360,62 @@ def test_reject__stays_by_name__an_owner_address(fund):
     assert view["approvals"][0]["decision"] == "reject" and not view["approvals"][0]["counts"]
     r = keeper(fund.env, "reject", REF, "--by", "mallory")
     assert r.exit_code == EXIT_DOMAIN and "not an admin" in r.stderr
+
+
+def _run_in_terminal(env: dict[str, str], args: list[str], typed: str) -> tuple[int, str]:
+    """`keeper ARGS` with a pseudo-terminal as stdin/stdout/stderr (an approver at a shell):
+    waits for the passphrase prompt, types `typed`, returns the exit status and all it showed."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import termios
+    import time
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keepers.cli", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, **env, "PYTHONPATH": str(Path.cwd())},
+        close_fds=True,
+    )
+    os.close(slave)
+    seen, sent, end = b"", False, time.monotonic() + 60
+    while time.monotonic() < end:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        # type once the prompt is shown and the terminal stopped echoing (getpass turns echo
+        # off after click prints the prompt, flushing what was typed before: a person is slower)
+        if (
+            not sent
+            and b"passphrase of ape account" in seen
+            and not termios.tcgetattr(master)[3] & termios.ECHO
+        ):
+            os.write(master, typed.encode() + b"\n")
+            sent = True
+        if proc.poll() is not None and not ready:
+            break
+    os.close(master)
+    return proc.wait(timeout=30), seen.decode(errors="replace")
+
+
+def test_approve__in_a_terminal__hidden_prompt__passphrase_never_shown(fund):
+    env = {k: v for k, v in fund.env.items() if not k.startswith("APE_ACCOUNTS_")}
+    code, shown = _run_in_terminal(
+        env, ["--now", str(NOW + 60), "approve", REF, "--account", "alice"], PASSPHRASE
+    )
+    assert code == 0, shown
+    assert "passphrase of ape account 'alice'" in shown
+    assert f"signed by {OWNERS[0]} recorded (1 of 2)" in shown
+    assert_no_secret(shown)  # the terminal did not echo what was typed
+    assert [a for a, _ in fund.recorded(REF)] == [OWNERS[0]]
