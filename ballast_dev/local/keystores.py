@@ -63,3 +63,13 @@ def write_test_keystores(
         write_keystore(data_folder, name, account_key(name), passphrase, scrypt_n)
         out[name] = account_address(name)
     return out
+
+
+def approver_env(data_folder: Path, passphrase: str, names: tuple[str, ...]) -> dict[str, str]:
+    """The environment a non-interactive `keeper approve PLAN --account NAME` needs for these
+    keystores (the demo's approvers, end-to-end tests): ape's data folder and ape's own
+    passphrase variable per alias."""
+    return {
+        "APE_DATA_FOLDER": str(data_folder),
+        **{f"APE_ACCOUNTS_{n}_PASSPHRASE": passphrase for n in names},
+    }
