@@ -260,14 +260,17 @@ def _approval_view(ctx: Ctx, row: Any, now: int) -> dict[str, Any]:
     stored = row.payload.get("approval") or {}
     admins = [str(a).lower() for a in stored.get("admins") or []]
     deadline = stored.get("deadline")
+    broken: str | None = None
     try:
         plan = plans.signed_plan(row.ref)
     except DomainError as err:
         plan, broken = None, str(err)
-    else:
-        broken = None
     records = plans.approvals(row.ref)
     approving = [r for r in records if r.approve]
+    if str(row.status) != "pending_approval" and records:
+        # a decided plan: whether each approval counted when the last one was recorded (past
+        # the deadline now, every signature would read "expired")
+        now = min(now, max(r.at for r in records))
     entries: list[dict[str, Any]] = []
     if plan is not None:
         limit = plan.deadline if deadline is None else min(int(deadline), plan.deadline)
@@ -291,6 +294,8 @@ def _approval_view(ctx: Ctx, row: Any, now: int) -> dict[str, Any]:
         }
         if not r.approve:
             entry |= {"signer": None, "counts": False, "reason": "a rejection (rejects the plan)"}
+        elif broken is not None:
+            entry |= {"signer": None, "counts": False, "reason": "the frozen plan is unusable"}
         elif plan is not None:
             v = by_record[id(r)]
             entry |= {"signer": v.signer, "counts": v.counts, "reason": v.reason}
@@ -316,6 +321,7 @@ def _approval_view(ctx: Ctx, row: Any, now: int) -> dict[str, Any]:
         "admins": admins,
         "deadline": limit,
         "deadline_utc": _utc(limit),
+        "as_of": now,
         "signed_plan": plan is not None,
         **({"frozen_error": broken} if broken else {}),
         "plan_hash": None if plan is None else "0x" + plan_hash(plan).hex(),

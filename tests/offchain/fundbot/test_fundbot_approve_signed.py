@@ -419,3 +419,25 @@ def test_approve__in_a_terminal__hidden_prompt__passphrase_never_shown(fund):
     assert f"signed by {OWNERS[0]} recorded (1 of 2)" in shown
     assert_no_secret(shown)  # the terminal did not echo what was typed
     assert [a for a, _ in fund.recorded(REF)] == [OWNERS[0]]
+
+
+def test_review__decided_plan__counted_as_of_the_last_approval_not_now(fund):
+    for who, at in (("alice", NOW + 60), ("bob", NOW + 120)):
+        assert keeper(fund.env, "approve", REF, "--account", who, at=at).exit_code == 0
+    fund.plans.update(REF, APPROVED)  # the keeper moved it on; a day later someone reviews it
+    view = json.loads(keeper(fund.env, "--json", "review", REF, at=NOW + 24 * HOUR).stdout)
+    assert view["signatures"]["as_of"] == NOW + 120 and view["signatures"]["counted"] == 2
+
+
+def test_frozen_document_damaged__approve_refused__review_says_why(fund):
+    assert keeper(fund.env, "approve", REF, "--account", "alice").exit_code == 0
+    frozen = {k: v for k, v in fund.plans.get(REF).payload["frozen"].items() if k != "deadline"}
+    fund.plans.update(REF, frozen=frozen)
+    r = keeper(fund.env, "approve", REF, "--account", "alice")
+    assert r.exit_code == EXIT_DOMAIN and "frozen document is unusable" in r.stderr, r.stderr
+    assert "lacks deadline" in r.stderr and len(fund.recorded(REF)) == 1
+    r = keeper(fund.env, "review", REF, "--typed-data")
+    assert r.exit_code == EXIT_DOMAIN and "lacks deadline" in r.stderr
+    view = json.loads(keeper(fund.env, "--json", "review", REF).stdout)
+    assert "lacks deadline" in view["signatures"]["frozen_error"]
+    assert view["signatures"]["counted"] == 0 and not view["approvals"][0]["counts"]
