@@ -12,7 +12,9 @@ a scheduler is configured.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import sys
 from typing import Any
 
 import click
@@ -98,40 +100,309 @@ def _decide(ctx: Ctx, ref: str, by: str, approve: bool, note: str) -> None:
     )
 
 
-def _decision_command(name: str, approve: bool, admin: str, doc: str) -> click.Command:
-    """`keeper approve` and `keeper reject`: the same shell around `_decide`."""
-
-    @main.command(name=name, help=doc)
-    @click.argument("plan_ref")
-    @click.option("--by", required=True, help=f"the {admin} admin")
-    @click.option("--note", default="")
-    @click.pass_obj
-    def decide(ctx: Ctx, plan_ref: str, by: str, note: str) -> None:
-        _decide(ctx, plan_ref, by, approve, note)
-
-    return decide
+def _utc(ts: int | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(int(ts), dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-approve = _decision_command("approve", True, "approving", "Approve a plan waiting for approval.")
-reject = _decision_command("reject", False, "rejecting", "Reject a plan waiting for approval.")
+def _what_is_signed(ref: str, plan: Any, frozen: dict[str, Any]) -> dict[str, Any]:
+    """What an approver signs, for people: the fields of the EIP-712 message and each action's
+    function (display only) and calldata hash (what the executor checks)."""
+    from keepers.fund.planning.plan_approval import plan_hash
+
+    functions = list(frozen.get("functions") or [])
+    return {
+        "plan": ref,
+        "plan_id": "0x" + plan.plan_id.hex(),
+        "chain_id": plan.chain_id,
+        "executor": plan.executor,
+        "controller": plan.controller,
+        "deadline": plan.deadline,
+        "deadline_utc": _utc(plan.deadline),
+        "actions": [
+            {
+                "index": i,
+                "function": functions[i] if i < len(functions) else "?",
+                "calldata_hash": "0x" + h.hex(),
+                "bytes": len(plan.actions[i]),
+            }
+            for i, h in enumerate(plan.action_hashes())
+        ],
+        "plan_hash": "0x" + plan_hash(plan).hex(),
+    }
+
+
+def _signed_text(w: dict[str, Any]) -> str:
+    lines = [
+        f'signing plan {w["plan"]} (EIP-712 "Ballast PlanExecutor" v1)',
+        f"  chain id    {w['chain_id']}",
+        f"  executor    {w['executor']}",
+        f"  controller  {w['controller']}",
+        f"  deadline    {w['deadline_utc']} ({w['deadline']})",
+        f"  plan id     {w['plan_id']}",
+        f"  actions     {len(w['actions'])}, in the order the executor runs them:",
+        *(
+            f"    {a['index']}. {a['function']:<28} calldata keccak {a['calldata_hash']}"
+            for a in w["actions"]
+        ),
+        f"  plan hash   {w['plan_hash']}",
+    ]
+    return "\n".join(lines)
+
+
+def _ask_passphrase(alias: str) -> str:
+    return str(click.prompt(f"passphrase of ape account {alias!r}", hide_input=True, err=True))
+
+
+@main.command(name="approve")
+@click.argument("plan_ref")
+@click.option(
+    "--account",
+    "alias",
+    default=None,
+    help="sign the plan with this ape account (keystore alias in APE_DATA_FOLDER or ~/.ape; "
+    "passphrase from APE_ACCOUNTS_<alias>_PASSPHRASE or a hidden prompt)",
+)
+@click.option(
+    "--signature",
+    default=None,
+    help="record a signature made elsewhere (0x, 65 bytes) over `keeper review PLAN "
+    "--typed-data` (a hardware wallet, cast wallet sign --data, a Safe owner's wallet)",
+)
+@click.option(
+    "--by", default=None, help="plans without a PlanExecutor only: the approving admin's name"
+)
+@click.option("--note", default="")
+@click.pass_obj
+def approve(
+    ctx: Ctx, plan_ref: str, alias: str | None, signature: str | None, by: str | None, note: str
+) -> None:
+    """Approve a plan waiting for approval: sign it (--account) or record a signature made
+    elsewhere (--signature). Records only: no node, no keeper key, no transaction."""
+    if sum(x is not None for x in (alias, signature, by)) != 1:
+        raise click.UsageError("give exactly one of --account ALIAS, --signature 0x..., --by NAME")
+    row = _find(ctx, plan_ref)
+    plans = ctx.records().plans
+    try:
+        plan = plans.signed_plan(row.ref)
+    except DomainError as err:
+        fail(str(err), exit_code(err))
+    if by is not None:
+        if plan is not None:
+            fail(
+                f"plan {row.ref} is frozen for the PlanExecutor: only signed approvals count; "
+                f"sign with --account ALIAS (an ape account), or sign `keeper review {row.ref} "
+                "--typed-data` elsewhere and record it with --signature 0x... (--by is for "
+                "deployments without a PlanExecutor)"
+            )
+        _decide(ctx, plan_ref, by, True, note)
+        return
+    if plan is None:
+        fail(
+            f"plan {row.ref} has no frozen plan to sign (a deployment without a PlanExecutor): "
+            "approve it with --by NAME"
+        )
+    now = ctx.time()
+    try:
+        plans.open_for_decision(row.ref, now)  # before asking for a passphrase
+    except DomainError as err:
+        fail(str(err), exit_code(err))
+    what = _what_is_signed(row.ref, plan, row.payload["frozen"])
+    if not ctx.as_json:
+        click.echo(_signed_text(what))
+    if alias is not None:
+        from keepers.fund.planning.plan_approval import sign_plan
+        from keepers.tx.signers import load_keystore_account
+
+        prompt = _ask_passphrase if sys.stdin.isatty() else None
+        try:
+            account = load_keystore_account(alias, prompt=prompt)
+        except KeeperError as err:  # unknown alias, wrong passphrase 1; no passphrase 2
+            fail(str(err), exit_code(err))
+        signature = "0x" + sign_plan(plan, account.key).hex()
+        del account
+        note = f"account {alias}" + (f": {note}" if note else "")
+    assert signature is not None
+    try:
+        d = plans.record_signature(row.ref, signature, now, note)
+    except DomainError as err:
+        fail(str(err), exit_code(err))
+    d = {**d, "signed": what, "signature": signature}
+    ctx.out(
+        d,
+        lambda: (
+            f"plan {d['plan']}: approval signed by {d['signer']} recorded "
+            f"({d['approvals']} of {d['required']}); the running keeper executes it"
+        ),
+    )
+
+
+@main.command(name="reject")
+@click.argument("plan_ref")
+@click.option(
+    "--by", required=True, help="the rejecting admin (an owner's address for a frozen plan)"
+)
+@click.option("--note", default="")
+@click.pass_obj
+def reject(ctx: Ctx, plan_ref: str, by: str, note: str) -> None:
+    """Reject a plan waiting for approval (unsigned: a rejection cannot move money)."""
+    _decide(ctx, plan_ref, by, False, note)
+
+
+def _approval_view(ctx: Ctx, row: Any, now: int) -> dict[str, Any]:
+    """Who approved what and whether it counts now (`keeper review`): for a frozen plan each
+    signature is recovered over the plan hash recomputed from the stored document, checked
+    against the stored admins (the Safe owners) and the deadline, as the keeper counts."""
+    from keepers.fund.planning.plan_approval import plan_hash, review_signatures
+
+    plans = ctx.records().plans
+    stored = row.payload.get("approval") or {}
+    admins = [str(a).lower() for a in stored.get("admins") or []]
+    deadline = stored.get("deadline")
+    broken: str | None = None
+    try:
+        plan = plans.signed_plan(row.ref)
+    except DomainError as err:
+        plan, broken = None, str(err)
+    records = plans.approvals(row.ref)
+    approving = [r for r in records if r.approve]
+    if str(row.status) != "pending_approval" and records:
+        # a decided plan: whether each approval counted when the last one was recorded (past
+        # the deadline now, every signature would read "expired")
+        now = min(now, max(r.at for r in records))
+    entries: list[dict[str, Any]] = []
+    if plan is not None:
+        limit = plan.deadline if deadline is None else min(int(deadline), plan.deadline)
+        verdicts = review_signatures(
+            plan, [(r.signature, r.plan_hash) for r in approving], admins, now, deadline
+        )
+        by_record = dict(zip(map(id, approving), verdicts, strict=True))
+    else:
+        limit = None if deadline is None else int(deadline)
+        by_record = {}
+    seen: set[str] = set()
+    for r in records:
+        entry: dict[str, Any] = {
+            "by": r.admin,
+            "decision": "approve" if r.approve else "reject",
+            "note": r.note,
+            "at": r.at,
+            "at_utc": _utc(r.at),
+            "plan_hash": r.plan_hash or None,
+            "signed": bool(r.signature),
+        }
+        if not r.approve:
+            entry |= {"signer": None, "counts": False, "reason": "a rejection (rejects the plan)"}
+        elif broken is not None:
+            entry |= {"signer": None, "counts": False, "reason": "the frozen plan is unusable"}
+        elif plan is not None:
+            v = by_record[id(r)]
+            entry |= {"signer": v.signer, "counts": v.counts, "reason": v.reason}
+        else:  # no executor: named approvals, as the keeper counts them
+            who = r.admin.lower()
+            reason = (
+                f"{r.admin} is not among the stored admins"
+                if who not in admins
+                else "after the deadline"
+                if limit is not None and (r.at > limit or now > limit)
+                else f"{r.admin} already counted"
+                if who in seen
+                else ""
+            )
+            seen.add(who)
+            entry |= {"signer": None, "counts": not reason, "reason": reason}
+        entries.append(entry)
+    return {
+        "plan": row.ref,
+        "status": str(row.status),
+        "requirement": stored.get("requirement"),
+        "required": stored.get("required"),
+        "admins": admins,
+        "deadline": limit,
+        "deadline_utc": _utc(limit),
+        "as_of": now,
+        "signed_plan": plan is not None,
+        **({"frozen_error": broken} if broken else {}),
+        "plan_hash": None if plan is None else "0x" + plan_hash(plan).hex(),
+        "counted": sum(1 for e in entries if e["counts"]),
+        "approvals": entries,
+    }
+
+
+def _approval_text(v: dict[str, Any]) -> str:
+    head = (
+        f"plan {v['plan']}  {v['status']}  requirement {v['requirement'] or '-'}  "
+        f"{v['counted']} of {v['required'] if v['required'] is not None else '?'} counted  "
+        f"deadline {v['deadline_utc'] or '-'}"
+    )
+    lines = [head]
+    if v["plan_hash"]:
+        lines.append(f"  plan hash now {v['plan_hash']}  (approve: keeper approve --account)")
+    elif v.get("frozen_error"):
+        lines.append(f"  {v['frozen_error']}")
+    else:
+        lines.append("  no executor: approvals by name (keeper approve --by)")
+    for e in v["approvals"]:
+        who = e["signer"] or e["by"]
+        mark = "counts" if e["counts"] else f"does not count: {e['reason']}"
+        lines.append(f"  {e['decision']:<7} {who}  ({e['note'] or e['by']})  at {e['at_utc']}")
+        if e["plan_hash"]:
+            lines.append(f"          signed {e['plan_hash']}")
+        lines.append(f"          {mark}")
+    return "\n".join(lines)
 
 
 @main.command()
-@click.argument("plan_ref")
+@click.argument("plan_ref", required=False)
+@click.option(
+    "--typed-data",
+    is_flag=True,
+    help="print the plan's EIP-712 typed data (JSON) to sign elsewhere, then record the "
+    "signature with `keeper approve PLAN --signature 0x...`",
+)
 @click.pass_obj
-def review(ctx: Ctx, plan_ref: str) -> None:
-    """A plan's report: triggers, actions, risk, approvals, simulation, verification."""
+def review(ctx: Ctx, plan_ref: str | None, typed_data: bool) -> None:
+    """A plan's report: triggers, actions, risk, approvals (who signed what, and whether it
+    counts now), simulation, verification. Without PLAN: every plan waiting for approval."""
     from keepers.fund.planning.report import render_text
+    from keepers.fund.records import PENDING_APPROVAL
 
+    now = ctx.time()
+    if plan_ref is None:
+        if typed_data:
+            raise click.UsageError("--typed-data needs a PLAN")
+        views = [
+            _approval_view(ctx, r, now) for r in ctx.records().plans.with_status(PENDING_APPROVAL)
+        ]
+        ctx.out(
+            views,
+            lambda: "\n".join(_approval_text(v) for v in views) or "no plan waits for approval",
+        )
+        return
     row = _find(ctx, plan_ref)
+    if typed_data:
+        from keepers.fund.planning.plan_approval import typed_data_json
+
+        try:
+            plan = ctx.records().plans.signed_plan(row.ref)
+        except DomainError as err:
+            fail(str(err), exit_code(err))
+        if plan is None:
+            fail(
+                f"plan {row.ref} has no frozen plan (a deployment without a PlanExecutor): "
+                "nothing to sign; approve it with --by NAME"
+            )
+        click.echo(json.dumps(typed_data_json(plan), indent=2))
+        return
+    view = _approval_view(ctx, row, now)
     data = {
         "plan": row.ref,
         "status": row.status,
         "trigger": row.trigger,
-        "approvals": [
-            {"by": a.approver, "decision": a.decision, "at": a.decided_at} for a in row.approvals
-        ],
+        "approvals": view["approvals"],
         **{k: v for k, v in row.payload.items() if k != "plan"},
+        "signatures": {k: v for k, v in view.items() if k != "approvals"},
     }
 
     def text() -> str:
@@ -143,7 +414,9 @@ def review(ctx: Ctx, plan_ref: str) -> None:
             if k in row.payload
         ]
         appr = [f"  {a['by']} {a['decision']} at {a['at']}" for a in data["approvals"]]
-        return "\n".join([head, body, *extra, *(["approvals:", *appr] if appr else [])])
+        return "\n".join(
+            [head, body, *extra, *(["approvals:", *appr] if appr else []), _approval_text(view)]
+        )
 
     ctx.out(data, text)
 

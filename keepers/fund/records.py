@@ -16,6 +16,7 @@ from sqlalchemy import select
 from keepers.core.errors import DomainError
 from keepers.fund.planning.actions import Action, ActionResult, ActionType, Carry, Plan, Unresolved
 from keepers.fund.planning.approval import ApprovalRecord
+from keepers.fund.planning.plan_approval import SignedPlan, plan_hash, recover_signer
 from keepers.fund.planning.triggers import Trigger, TriggerKind
 from keepers.store import models as m
 from keepers.store.db import Store
@@ -49,6 +50,13 @@ def action_legs(actions: tuple[Action, ...] | list[Action]) -> tuple[tuple[Any, 
     return tuple(
         sorted((a.type.value, a.from_tier, a.to_tier, a.asset or "", a.max_tier) for a in actions)
     )
+
+
+def _hex_bytes(text: str) -> bytes | None:
+    try:
+        return bytes.fromhex(text.strip().removeprefix("0x"))
+    except ValueError:
+        return None
 
 
 def _ts(x: int) -> dt.datetime:
@@ -272,7 +280,15 @@ class PlanStore:
         return [r for _, r in sorted(out, key=lambda x: x[0])]
 
     def add_approval(
-        self, ref: str, admin: str, approve: bool, at: int, requirement: str, note: str = ""
+        self,
+        ref: str,
+        admin: str,
+        approve: bool,
+        at: int,
+        requirement: str,
+        note: str = "",
+        signature: str | None = None,
+        plan_hash: str | None = None,
     ) -> None:
         with self.store.transaction() as s:
             row = s.scalars(select(m.Plan).where(m.Plan.ref == ref)).one()
@@ -285,33 +301,37 @@ class PlanStore:
                     reason=note or None,
                     decided_at=_ts(at),
                     created_at=_ts(at),
+                    signature=signature,
+                    plan_hash=plan_hash,
                 )
             )
 
     def record_decision(
-        self, ref: str, admin: str, now: int, approve: bool = True, note: str = ""
+        self,
+        ref: str,
+        admin: str,
+        now: int,
+        approve: bool = True,
+        note: str = "",
+        signature: str | None = None,
+        plan_hash: str | None = None,
     ) -> dict[str, Any]:
         """Record one admin's decision and nothing else (no advance, no transaction): the
         running keeper executes on its next tick. Checked against what the keeper stored with
         the plan (its admins, the approvals required, the deadline), never this process's
         settings. Refusals raise DomainError and record nothing."""
-        row = self.get(ref)
-        if row is None:
-            raise DomainError(f"unknown plan {ref}")
-        if row.status != PENDING_APPROVAL:
-            raise DomainError(f"plan {ref} is {row.status}, not waiting for approval")
+        row = self.open_for_decision(ref, now)
         stored = row.payload.get("approval") or {}
         admins = [str(a).lower() for a in stored.get("admins") or []]
         if admin.lower() not in admins:
             raise DomainError(
                 f"{admin} is not an admin of plan {ref} (admins: {', '.join(admins) or 'none'})"
             )
-        deadline = stored.get("deadline")
-        if deadline is not None and now > int(deadline):
-            raise DomainError(f"plan {ref} expired: approval deadline {deadline} passed")
         if any(a.admin.lower() == admin.lower() for a in self.approvals(ref)):
             raise DomainError(f"{admin} already decided on plan {ref}")
-        self.add_approval(ref, admin, approve, now, stored.get("requirement", ""), note)
+        self.add_approval(
+            ref, admin, approve, now, stored.get("requirement", ""), note, signature, plan_hash
+        )
         return {
             "plan": ref,
             "status": row.status,
@@ -320,6 +340,77 @@ class PlanStore:
             "required": stored.get("required"),
             "approvals": sum(1 for a in self.approvals(ref) if a.approve),
         }
+
+    def open_for_decision(self, ref: str, now: int) -> m.Plan:
+        """The plan row if a decision on it can be recorded now (it exists, waits for
+        approval, its approval deadline and, when frozen, its executor deadline have not
+        passed), else DomainError naming why. `keeper approve --account` asks this before it
+        asks for a passphrase."""
+        row = self.get(ref)
+        if row is None:
+            raise DomainError(f"unknown plan {ref}")
+        if row.status != PENDING_APPROVAL:
+            raise DomainError(f"plan {ref} is {row.status}, not waiting for approval")
+        deadline = (row.payload.get("approval") or {}).get("deadline")
+        if deadline is not None and now > int(deadline):
+            raise DomainError(f"plan {ref} expired: approval deadline {deadline} passed")
+        frozen = row.payload.get("frozen")
+        if frozen and "deadline" in frozen and now > int(frozen["deadline"]):
+            raise DomainError(
+                f"plan {ref} expired: its executor deadline {frozen['deadline']} passed"
+            )
+        return row
+
+    def signed_plan(self, ref: str) -> SignedPlan | None:
+        """The plan as approvers sign it, rebuilt from the stored ``frozen`` document (its
+        hash recomputed, never read), or None for a plan without an executor."""
+        row = self.get(ref)
+        if row is None:
+            raise DomainError(f"unknown plan {ref}")
+        frozen = row.payload.get("frozen")
+        if not frozen:
+            return None
+        try:
+            return SignedPlan.from_frozen(frozen)
+        except (ValueError, TypeError) as err:
+            raise DomainError(f"plan {ref}: its frozen document is unusable: {err}") from None
+
+    def record_signature(
+        self, ref: str, signature: bytes | str, now: int, note: str = ""
+    ) -> dict[str, Any]:
+        """Record a signed approval of a frozen plan: the signature is recovered over the plan
+        hash recomputed from the stored frozen document, and the recovered ADDRESS is the
+        admin checked against the stored admins (the Safe owners) by `record_decision`. A
+        signature of another plan, chain, executor or of an edited plan recovers to an
+        unrelated address and is refused; so are a malformed signature, a repeated signer, an
+        expired or a non-waiting plan (DomainError, nothing recorded)."""
+        self.open_for_decision(ref, now)
+        plan = self.signed_plan(ref)
+        if plan is None:
+            raise DomainError(
+                f"plan {ref} has no frozen plan (a deployment without a PlanExecutor): "
+                "approve it with --by NAME"
+            )
+        sig = signature if isinstance(signature, bytes) else _hex_bytes(signature)
+        if sig is None or len(sig) != 65:
+            raise DomainError("malformed signature: expected 65 bytes as 0x hex (r|s|v)")
+        signer = recover_signer(plan, sig)
+        if signer is None:
+            raise DomainError("malformed signature: it recovers to no address")
+        digest = "0x" + plan_hash(plan).hex()
+        row = self.get(ref)
+        assert row is not None
+        admins = [str(a).lower() for a in (row.payload.get("approval") or {}).get("admins") or []]
+        if signer.lower() not in admins:
+            raise DomainError(
+                f"the signature recovers to {signer}, not an admin of plan {ref} (admins: "
+                f"{', '.join(admins) or 'none'}): signed by a non-owner, or over another "
+                f"plan, chain, executor or an edited plan (plan hash now {digest})"
+            )
+        out = self.record_decision(
+            ref, signer, now, True, note, signature="0x" + sig.hex(), plan_hash=digest
+        )
+        return {**out, "signer": signer, "plan_hash": digest}
 
     def approvals(self, ref: str) -> list[ApprovalRecord]:
         row = self.get(ref)
@@ -331,6 +422,8 @@ class PlanStore:
                 int(a.decided_at.timestamp()) if a.decided_at else 0,
                 a.decision == "approve",
                 a.reason or "",
+                a.signature or "",
+                a.plan_hash or "",
             )
             for a in row.approvals
             if a.decision in ("approve", "reject")

@@ -115,6 +115,10 @@ class Approval(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # signed approvals (0007): the 65-byte EIP-712 signature (0x hex) and the plan hash it
+    # signed; None for an unsigned decision (deployments without a PlanExecutor)
+    signature: Mapped[str | None] = mapped_column(String(132))
+    plan_hash: Mapped[str | None] = mapped_column(String(66))
 
     plan: Mapped[Plan] = relationship(back_populates="approvals")
 

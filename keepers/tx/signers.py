@@ -18,7 +18,7 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import HTTPProvider
 
-from keepers.core.errors import ConfigError
+from keepers.core.errors import ConfigError, DomainError
 from keepers.tx.errors import NodeError
 from keepers.tx.txcodec import sign_1559
 
@@ -71,6 +71,71 @@ class ApeAccountSigner(RawKeySigner):
         key = Account.decrypt(json.loads(keyfile.read_text()), passphrase)
         super().__init__(key)
         self.alias = alias
+
+
+class KeystoreError(DomainError):
+    """An approver's keystore cannot be used: unknown alias (the message lists the known
+    ones), not a keystore, or a wrong passphrase (never echoed). Exit 1."""
+
+
+class NoPassphraseError(ConfigError):
+    """No passphrase in the environment and no terminal to ask on (exit 2, naming the
+    variable)."""
+
+
+def passphrase_variable(alias: str) -> str:
+    """ape's own variable for an account's passphrase (``KeyfileAccount.unlock``): the alias
+    as written, ``APE_ACCOUNTS_alice_PASSPHRASE``."""
+    return f"APE_ACCOUNTS_{alias}_PASSPHRASE"
+
+
+def keystore_aliases(data_folder: Path | None = None) -> list[str]:
+    """The ape accounts (keyfile aliases) in the data folder, as ``ape accounts list`` shows."""
+    folder = Path(data_folder if data_folder is not None else ape_data_folder()) / "accounts"
+    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+
+
+def load_keystore_account(
+    alias: str,
+    passphrase: str | None = None,
+    data_folder: Path | None = None,
+    prompt: Any = None,
+) -> LocalAccount:
+    """The key of an ape keyfile account, for signing messages (an approver's EIP-712
+    approval), without importing ape. The passphrase: given, else ape's variable
+    ``APE_ACCOUNTS_<alias>_PASSPHRASE`` (also upper-case), else ``prompt(alias)`` (a hidden
+    terminal prompt, given by the caller only when stdin is a terminal), else
+    NoPassphraseError naming the variable. KEEPER_SIGNER_PASSPHRASE (the keeper's hot key)
+    is never used here. No error message holds the passphrase or the key."""
+    folder = Path(data_folder if data_folder is not None else ape_data_folder())
+    keyfile = folder / "accounts" / f"{alias}.json"
+    if not alias or "/" in alias or not keyfile.is_file():
+        known = keystore_aliases(folder)
+        raise KeystoreError(
+            f"no ape account {alias!r} in {folder / 'accounts'} (known: "
+            f"{', '.join(known) or 'none'}; add one with `ape accounts import {alias}`; "
+            "APE_DATA_FOLDER sets the folder)"
+        )
+    try:
+        doc = json.loads(keyfile.read_text())
+        if not isinstance(doc, dict) or "crypto" not in doc and "Crypto" not in doc:
+            raise ValueError("no crypto section")
+    except ValueError as err:
+        raise KeystoreError(f"{keyfile} is not an ape keystore ({type(err).__name__})") from None
+    var = passphrase_variable(alias)
+    if passphrase is None:
+        passphrase = os.environ.get(var) or os.environ.get(var.upper())
+    if passphrase is None and prompt is not None:
+        passphrase = prompt(alias)
+    if passphrase is None:
+        raise NoPassphraseError(
+            f"no passphrase for ape account {alias!r}: set {var} or run in a terminal"
+        )
+    try:
+        key = Account.decrypt(doc, passphrase)
+    except ValueError:  # MAC mismatch: the message must not carry what was typed
+        raise KeystoreError(f"wrong passphrase for ape account {alias!r} ({keyfile})") from None
+    return Account.from_key(key)
 
 
 class RemoteSigner:

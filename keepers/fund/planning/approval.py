@@ -53,6 +53,8 @@ class ApprovalRecord:
     at: int  # unix seconds
     approve: bool  # False = rejection
     note: str = ""
+    signature: str = ""  # 0x hex EIP-712 signature of the plan hash (signed approvals)
+    plan_hash: str = ""  # 0x hex: the plan hash the signature was made for
 
 
 @dataclass(frozen=True)

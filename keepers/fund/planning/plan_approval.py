@@ -86,6 +86,48 @@ class SignedPlan:
         """The PlanHeader tuple of executeAction / hashPlan."""
         return (self.plan_id, self.controller, self.deadline)
 
+    def to_frozen(self, order: list[int], functions: list[str]) -> dict[str, Any]:
+        """The plan as the keeper stores it when it freezes a plan (payload key ``frozen``):
+        JSON only. ``order[k]`` is the planner's action index sent at position k (the on-chain
+        index), ``functions[k]`` its controller function (for people, not hashed)."""
+        if len(order) != len(self.actions) or len(functions) != len(self.actions):
+            raise ValueError(
+                f"order ({len(order)}) and functions ({len(functions)}) must match the "
+                f"{len(self.actions)} actions"
+            )
+        return {
+            "chain_id": self.chain_id,
+            "executor": self.executor,
+            "controller": self.controller,
+            "plan_id": "0x" + self.plan_id.hex(),
+            "deadline": self.deadline,
+            "actions": ["0x" + a.hex() for a in self.actions],
+            "order": list(order),
+            "functions": list(functions),
+            "plan_hash": "0x" + plan_hash(self).hex(),
+        }
+
+    @classmethod
+    def from_frozen(cls, doc: dict[str, Any]) -> SignedPlan:
+        """The plan back from a stored ``frozen`` document. Its hash is always recomputed from
+        these fields (the stored ``plan_hash`` is informational): an edited action, deadline or
+        address gives another hash, so earlier signatures stop counting."""
+        missing = [
+            k
+            for k in ("chain_id", "executor", "controller", "plan_id", "deadline", "actions")
+            if k not in doc
+        ]
+        if missing:
+            raise ValueError(f"frozen plan lacks {', '.join(missing)}")
+        return cls(
+            plan_id=doc["plan_id"],
+            chain_id=int(doc["chain_id"]),
+            executor=doc["executor"],
+            controller=doc["controller"],
+            deadline=int(doc["deadline"]),
+            actions=tuple(doc["actions"]),
+        )
+
 
 def typed_data(plan: SignedPlan) -> dict[str, Any]:
     """The full EIP-712 message (what a wallet shows and signs)."""
@@ -215,3 +257,83 @@ def encode_execute_action(
         [plan.header(), index, plan.actions[index], plan.action_hashes(), list(signatures)],
     )
     return selector + args
+
+
+def typed_data_json(plan: SignedPlan) -> dict[str, Any]:
+    """`typed_data(plan)` as JSON (bytes as 0x hex): what `keeper review PLAN --typed-data`
+    prints for a signer elsewhere (a hardware wallet through ape, `cast wallet sign --data`,
+    eth_account's ``encode_typed_data(full_message=...)``); it hashes to `plan_hash(plan)`."""
+
+    def plain(x: Any) -> Any:
+        if isinstance(x, bytes):
+            return "0x" + x.hex()
+        if isinstance(x, dict):
+            return {k: plain(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [plain(v) for v in x]
+        return x
+
+    return plain(typed_data(plan))  # type: ignore[no-any-return]
+
+
+def recover_hash_signer(digest: bytes | str, signature: bytes | str) -> str | None:
+    """Who signed `digest` (a plan hash as it was when signed), None if malformed."""
+    try:
+        d = _bytes(digest)
+        if len(d) != 32:
+            return None
+        return str(Account._recover_hash(d, signature=_bytes(signature)))
+    except Exception:  # malformed: not a signature of anything
+        return None
+
+
+@dataclass(frozen=True)
+class SignatureVerdict:
+    """One recorded approval as `keeper review` shows it: who signed (recovered over the
+    hash it signed), whether it counts now (this plan's current hash, a stored admin, in
+    time, first of its signer) and why not."""
+
+    signer: str | None
+    counts: bool
+    reason: str = ""
+
+
+def review_signatures(
+    plan: SignedPlan,
+    signed: list[tuple[str, str]],
+    owners: set[str] | list[str],
+    now: int,
+    deadline: int | None = None,
+) -> list[SignatureVerdict]:
+    """A verdict per recorded approval (``(signature, plan_hash it signed)``, 0x hex; an empty
+    signature is an unsigned ``--by`` approval). Counting is `count_approvals`' (the keeper's
+    rule), so review and keeper agree; the reason adds what recovery alone cannot say: that
+    the plan changed after the signature (its signed hash is not the plan's hash now)."""
+    current = "0x" + plan_hash(plan).hex()
+    idx = [i for i, (sig, _) in enumerate(signed) if sig]
+    counted = count_approvals(plan, [signed[i][0] for i in idx], owners, now, deadline)
+    why = {idx[j]: reason for j, reason in counted.rejected}
+    out = []
+    for i, (sig, signed_hash) in enumerate(signed):
+        if not sig:
+            out.append(
+                SignatureVerdict(
+                    None, False, "unsigned (--by): only signatures count for a frozen plan"
+                )
+            )
+            continue
+        who = recover_hash_signer(signed_hash, sig) if signed_hash else None
+        who = who or recover_signer(plan, sig)
+        if i not in why:
+            out.append(SignatureVerdict(who, True))
+            continue
+        reason = why[i]
+        if signed_hash and signed_hash.lower() != current and not reason.startswith("expired"):
+            reason = (
+                f"signed plan hash {signed_hash} but the plan's hash is now {current}: "
+                "the plan changed after this signature"
+            )
+        elif who is not None and "not a current owner" in reason:
+            reason = f"{who} is not among the stored admins (owners)"
+        out.append(SignatureVerdict(who, False, reason))
+    return out

@@ -146,3 +146,25 @@ def test_signed_plan__bad_fields__named_in_the_error():
         make(actions=())
     with pytest.raises(ValueError, match="chain_id"):
         make(chain_id=0)
+
+
+def test_frozen_document_round_trips_and_an_edit_changes_the_hash():
+    """What the keeper stores when it freezes a plan gives back the same plan and hash; an
+    edited action in the stored document gives another hash (the old signatures stop counting)."""
+    plan = SignedPlan(
+        plan_id=SignedPlan.plan_id_for("plan-frozen"),
+        chain_id=31337,
+        executor="0x" + "11" * 20,
+        controller="0x" + "22" * 20,
+        deadline=1_800_000_000,
+        actions=(b"\x01\x02", b"\x03"),
+    )
+    doc = plan.to_frozen([1, 0], ["invest", "divest"])
+    again = SignedPlan.from_frozen(doc)
+    assert again == plan and doc["plan_hash"] == "0x" + plan_hash(plan).hex()
+    edited = dict(doc, actions=[doc["actions"][0], "0x04"])
+    assert plan_hash(SignedPlan.from_frozen(edited)) != plan_hash(plan)
+    with pytest.raises(ValueError, match="lacks deadline"):
+        SignedPlan.from_frozen({k: v for k, v in doc.items() if k != "deadline"})
+    with pytest.raises(ValueError, match="must match"):
+        plan.to_frozen([0], ["invest"])
