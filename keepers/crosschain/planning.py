@@ -83,6 +83,7 @@ best-effort. Blocks of one decimals, and any instance in whole micro-units, are 
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import itertools
@@ -495,6 +496,80 @@ def _bits(mask: int) -> tuple[int, ...]:
     return tuple(out)
 
 
+CHAIN_CAP = 4_096
+"""Most near-balanced sub-multisets `_max_groups` chains over before it gives up."""
+
+
+def _max_groups(
+    deficits: Sequence[int], sources: Sequence[int], cap: int = CHAIN_CAP
+) -> list[int] | None:
+    """A partition of the parties (bit masks: deficits, then sources) into the most groups of all parties can have when every group's sources hold
+    possible when every group's sources hold at least its deficits (routes and rounding
+    ignored: a relaxation, so every plan has at least parties - len(result) transfers). None
+    if more than `cap` subsets lie in range.
+
+    Let T = total surplus - total deficit. Order the groups of a partition G_1..G_g and let
+    C_t = G_1 + ... + G_t: net(C_t) rises from 0 to T, so every C_t has net in [0, T], and
+    conversely any chain of nested subsets with non-decreasing nets in [0, T] from the empty
+    set to all parties is a partition into groups of net >= 0. The subsets with net in [0, T]
+    are listed by meet-in-the-middle (two halves of 2^(n/2) sums each, sorted); the longest
+    chain is a DP over them in order of size, the proper subsets of each found with bitsets
+    over the list (sorted by net, so "net <= net(C)" is a prefix). When the total is exactly
+    balanced and no proper subset balances (amounts to the wei: the hard case for the
+    search), the list is {empty, all}: one group, proved at once."""
+    vals = [-d for d in deficits] + list(sources)
+    total, n = sum(vals), len(vals)
+    if total < 0:
+        return None
+    half = n // 2
+
+    def sums(vs: Sequence[int], shift: int) -> list[tuple[int, int]]:
+        out = [(0, 0)]
+        for b, v in enumerate(vs):
+            out += [(x + v, mask | 1 << (b + shift)) for x, mask in out]
+        return out
+
+    low, high = sums(vals[:half], 0), sorted(sums(vals[half:], half))
+    keys = [x for x, _ in high]
+    listed: list[tuple[int, int]] = []
+    for x, mask in low:
+        lo, hi = bisect.bisect_left(keys, -x), bisect.bisect_right(keys, total - x)
+        if len(listed) + hi - lo > cap:
+            return None
+        listed += [(x + y, mask | other) for y, other in high[lo:hi]]
+    listed.sort()
+    nets = [x for x, _ in listed]
+    lacks = [0] * n  # bit c set: listed subset c does not hold party p
+    for c, (_, mask) in enumerate(listed):
+        for p in range(n):
+            if not mask >> p & 1:
+                lacks[p] |= 1 << c
+    level: list[int] = []  # level[b]: the listed subsets whose longest chain has b groups
+    before: dict[int, int] = {}  # a listed subset -> the one before it on a longest chain
+    full = next(c for c, (_, mask) in enumerate(listed) if mask == (1 << n) - 1)
+    for c in sorted(range(len(listed)), key=lambda c: listed[c][1].bit_count()):
+        mask = listed[c][1]
+        cand = (1 << bisect.bisect_right(nets, nets[c])) - 1 & ~(1 << c)
+        for p in range(n):
+            if not mask >> p & 1:
+                cand &= lacks[p]
+        b = 0
+        if mask:
+            b = next((b for b in range(len(level), 0, -1) if level[b - 1] & cand), 0)
+            if b == 0:
+                continue
+            prev = level[b - 1] & cand
+            before[c] = (prev & -prev).bit_length() - 1
+        while len(level) <= b:
+            level.append(0)
+        level[b] |= 1 << c
+    groups, c = [], full
+    while c in before:
+        groups.append(listed[c][1] ^ listed[before[c]][1])
+        c = before[c]
+    return groups
+
+
 class _OutOfWork(Exception):
     """The search has spent its work budget (block tests)."""
 
@@ -563,9 +638,17 @@ class _Search:
         limit = self._lb(0, full, ())
         if limit >= self.k:
             self.fail()
+        chain = _max_groups(self.D, self.S)
+        if chain is not None:  # the all-routes relaxation: at most that many trees
+            limit = max(limit, self.k - len(chain))
+            blocks = self._blocks(chain)
+            if blocks is not None and self._excess(blocks) == limit:
+                self.best = blocks  # the relaxation's partition is servable: optimal
         self.budget = self.work_budget
         try:  # iterative deepening on the excess: the first plan found is optimal
-            while limit < self.k and not self._dfs(0, full, (), 0, limit):
+            while (
+                self.best is None and limit < self.k and not self._dfs(0, full, (), 0, limit)
+            ):
                 limit += 1
         except _OutOfWork:
             return None
@@ -579,6 +662,19 @@ class _Search:
             with contextlib.suppress(_OutOfWork):
                 self._dfs(0, full, (), 0, limit)
         return self._transfers(self.best)
+
+    def _blocks(self, chain: Sequence[int]) -> tuple[Group, ...] | None:
+        """The groups of a partition of the parties (masks over deficits then sources) as
+        blocks, if every block can be served over its routes and quanta; else None."""
+        blocks = []
+        for mask in chain:
+            x, y = mask & (1 << self.m) - 1, mask >> self.m
+            if x == 0:
+                continue  # sources left alone
+            if not self._feasible(x, y):
+                return None
+            blocks.append((x, y))
+        return tuple(sorted(blocks))
 
     def _excess(self, groups: tuple[Group, ...]) -> int:
         return sum(gy.bit_count() - 1 for _, gy in groups)
