@@ -570,6 +570,43 @@ def _max_groups(
     return groups
 
 
+_HALL_SIDE = 10
+"""Hall's condition is checked by enumeration while one side of a block has at most this
+many parties (2^side subsets); a max flow decides larger blocks."""
+
+
+def _hall(d: Mapping[int, int], s: Mapping[int, int], nbr: Sequence[int], y: int) -> bool:
+    """Hall's condition for a block with uncapacitated routes: the deficits whose routes
+    (within the block's sources `y`) all lead into a set Z of sources need at most S(Z), for
+    every Z (equivalently, every set of deficits needs at most what its neighbours hold).
+    Enumerates the subsets of the smaller side."""
+    if len(d) <= len(s):
+        ds = list(d)
+        reach = {0: 0}
+        need = {0: 0}
+        for mask in range(1, 1 << len(ds)):
+            low = mask & -mask
+            i = ds[low.bit_length() - 1]
+            reach[mask] = reach[mask ^ low] | nbr[i] & y
+            need[mask] = need[mask ^ low] + d[i]
+            if need[mask] > sum(s[j] for j in _bits(reach[mask])):
+                return False
+        return True
+    inside = [(nbr[i] & y, amount) for i, amount in d.items()]
+    js = list(s)
+    held = {0: 0}
+    for mask in range(1 << len(js)):
+        if mask:
+            low = mask & -mask
+            held[mask] = held[mask ^ low] + s[js[low.bit_length() - 1]]
+        z = 0
+        for b in _bits(mask):
+            z |= 1 << js[b]
+        if sum(amount for reach, amount in inside if reach & ~z == 0) > held[mask]:
+            return False
+    return True
+
+
 class _OutOfWork(Exception):
     """The search has spent its work budget (block tests)."""
 
@@ -636,8 +673,8 @@ class _Search:
         caller then falls back to a heuristic); raises if no plan exists."""
         full = (1 << self.k) - 1
         limit = self._lb(0, full, ())
-        if limit >= self.k:
-            self.fail()
+        if limit >= self.k or not self.all_routes and self._unmet():
+            self.fail()  # no flow over the allowed routes, even to the wei: no plan at all
         chain = _max_groups(self.D, self.S)
         if chain is not None:  # the all-routes relaxation: at most that many trees
             limit = max(limit, self.k - len(chain))
@@ -646,9 +683,7 @@ class _Search:
                 self.best = blocks  # the relaxation's partition is servable: optimal
         self.budget = self.work_budget
         try:  # iterative deepening on the excess: the first plan found is optimal
-            while (
-                self.best is None and limit < self.k and not self._dfs(0, full, (), 0, limit)
-            ):
+            while self.best is None and limit < self.k and not self._dfs(0, full, (), 0, limit):
                 limit += 1
         except _OutOfWork:
             return None
@@ -900,15 +935,8 @@ class _Search:
             return False
         if self.all_routes or all(self.nbr[i] & y == y for i in d):
             return True
-        if len(d) <= 6:  # Hall's condition over the deficits' subsets
-            for r in range(1, len(d) + 1):
-                for sub in itertools.combinations(d, r):
-                    reach = 0
-                    for i in sub:
-                        reach |= self.nbr[i]
-                    if sum(d[i] for i in sub) > sum(s[j] for j in _bits(reach & y)):
-                        return False
-            return True
+        if min(len(d), len(s)) <= _HALL_SIDE:
+            return _hall(d, s, self.nbr, y)
         return self._flow_plan(x, y) is not None
 
     def _plan(self, x: int, y: int) -> tuple[int, list[tuple[int, int, int]]] | None:
