@@ -104,11 +104,11 @@ _SWEEP_ORDERS = 144
 """Try every leg order of a block (mixed decimals, or priced routes) while
 (#sources)! * (#deficits)! is within this."""
 
-EXACT_WORK = 1_500
+EXACT_WORK = 4_000
 """Block tests the exact search may spend on one asset before it gives up proving the optimum
 and falls back to the heuristic (so a pathological instance cannot stall a keeper tick)."""
 
-_TIE_WORK = 1_000
+_TIE_WORK = 400
 """Block tests spent looking for a cheaper plan among plans of the optimal count."""
 
 RouteCost = Callable[[str, str, str], int | None]
@@ -681,10 +681,14 @@ class _Search:
             blocks = self._blocks(chain)
             if blocks is not None and self._excess(blocks) == limit:
                 self.best = blocks  # the relaxation's partition is servable: optimal
+        known = None if self.best is not None else self._best_fit()
         self.budget = self.work_budget
         try:  # iterative deepening on the excess: the first plan found is optimal
-            while self.best is None and limit < self.k and not self._dfs(0, full, (), 0, limit):
-                limit += 1
+            while self.best is None and limit < self.k:
+                if known is not None and self._excess(known) <= limit:
+                    self.best = known  # every smaller excess was refuted: optimal
+                elif not self._dfs(0, full, (), 0, limit):
+                    limit += 1
         except _OutOfWork:
             return None
         if self.best is None:
@@ -697,6 +701,45 @@ class _Search:
             with contextlib.suppress(_OutOfWork):
                 self._dfs(0, full, (), 0, limit)
         return self._transfers(self.best)
+
+    def _best_fit(self) -> tuple[Group, ...] | None:
+        """A plan found without search, as blocks (the trees of its legs): deficits largest
+        first, each from the smallest source it has a route from that covers it, else the
+        largest such source drained. None if that gets stuck or a block cannot be served
+        in its quanta. The search stops at this plan's excess instead of re-finding it."""
+        left = list(self.S)
+        root = list(range(self.m + self.k))  # union-find over deficits, then sources
+
+        def find(a: int) -> int:
+            while root[a] != a:
+                root[a] = root[root[a]]
+                a = root[a]
+            return a
+
+        for i in range(self.m):
+            need = self.D[i]
+            while need > 0:
+                reach = [j for j in _bits(self.nbr[i]) if left[j] > 0]
+                if not reach:
+                    return None
+                fits = [j for j in reach if left[j] >= need]
+                j = min(fits, key=lambda j: left[j]) if fits else reach[0]
+                moved = min(need, left[j])
+                left[j] -= moved
+                need -= moved
+                root[find(self.m + j)] = find(i)
+        blocks: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        for i in range(self.m):
+            blocks[find(i)][0] |= 1 << i
+        for j in range(self.k):
+            if find(self.m + j) in blocks:
+                blocks[find(self.m + j)][1] |= 1 << j
+        out = []
+        for x, y in blocks.values():
+            if not self._feasible(x, y):
+                return None
+            out.append((x, y))
+        return tuple(sorted(out))
 
     def _blocks(self, chain: Sequence[int]) -> tuple[Group, ...] | None:
         """The groups of a partition of the parties (masks over deficits then sources) as
@@ -888,8 +931,20 @@ class _Search:
             n_new += 1
         if need > 0:
             return self.k
-        biggest = max([0, *left, *us[:1]])
-        big = sum(1 for d in self.D[i:] if d > biggest)
+        if self.all_routes:
+            biggest = max([0, *left, *us[:1]])
+            big = sum(1 for d in self.D[i:] if d > biggest)
+        else:  # what each deficit can reach with one leg: an open block it has a route
+            big = 0  # into, or one unused source it has a route from (largest first)
+            for d in range(i, self.m):
+                reach = unused & self.nbr[d]
+                cap = self.S[(reach & -reach).bit_length() - 1] if reach else 0
+                for (_, gy), room in zip(groups, left, strict=True):
+                    if self.nbr[d] & gy and room > cap:
+                        cap = room
+                if cap == 0:
+                    return self.k
+                big += self.D[d] > cap
         return max(n_new - (self.m - i), big, 0)
 
     # ------------------------------------------------------------------ blocks
