@@ -104,7 +104,7 @@ _SWEEP_ORDERS = 144
 """Try every leg order of a block (mixed decimals, or priced routes) while
 (#sources)! * (#deficits)! is within this."""
 
-EXACT_WORK = 4_000
+EXACT_WORK = 6_000
 """Block tests the exact search may spend on one asset before it gives up proving the optimum
 and falls back to the heuristic (so a pathological instance cannot stall a keeper tick)."""
 
@@ -570,6 +570,22 @@ def _max_groups(
     return groups
 
 
+PARTITION_LIMIT = 40
+"""An excess level whose partitions of the sources number at most this is decided by going
+through them (`_Search._by_source_partition`), not by the deficit-driven search: few
+sources and many deficits is where the latter is slow."""
+
+
+@functools.lru_cache(maxsize=1024)
+def _stirling2(n: int, k: int) -> int:
+    """Partitions of n labelled items into exactly k non-empty parts."""
+    if n == k:
+        return 1
+    if k == 0 or k > n:
+        return 0
+    return k * _stirling2(n - 1, k) + _stirling2(n - 1, k - 1)
+
+
 _HALL_SIDE = 10
 """Hall's condition is checked by enumeration while one side of a block has at most this
 many parties (2^side subsets); a max flow decides larger blocks."""
@@ -687,6 +703,12 @@ class _Search:
             while self.best is None and limit < self.k:
                 if known is not None and self._excess(known) <= limit:
                     self.best = known  # every smaller excess was refuted: optimal
+                elif _stirling2(self.k, self.k - limit) <= PARTITION_LIMIT:
+                    found = self._by_source_partition(limit)
+                    if found is None:
+                        limit += 1
+                    else:
+                        self.best = found
                 elif not self._dfs(0, full, (), 0, limit):
                     limit += 1
         except _OutOfWork:
@@ -701,6 +723,76 @@ class _Search:
             with contextlib.suppress(_OutOfWork):
                 self._dfs(0, full, (), 0, limit)
         return self._transfers(self.best)
+
+    def _by_source_partition(self, excess: int) -> tuple[Group, ...] | None:
+        """A plan of exactly `excess`, or None if there is none (exhaustive). A plan's blocks
+        and its unused sources partition the k sources into k - excess parts (a block with
+        |Y| sources has |Y| - 1 of the excess), so: every such partition (restricted growth
+        strings), and for each, the deficits (largest first) placed into parts, each part
+        served over its routes and quanta (monotone: a part that fails stays failed),
+        cut when the demand left exceeds the room left in the parts it can reach."""
+        parts = self.k - excess
+        if parts < 1:
+            return None
+        label = [0] * self.k
+
+        def partitions(j: int, used: int) -> Iterator[list[int]]:
+            if self.k - j < parts - used:
+                return
+            if j == self.k:
+                if used == parts:
+                    ys = [0] * parts
+                    for jj, p in enumerate(label):
+                        ys[p] |= 1 << jj
+                    yield ys
+                return
+            for p in range(min(used + 1, parts)):
+                label[j] = p
+                yield from partitions(j + 1, max(used, p + 1))
+
+        for ys in partitions(0, 0):
+            xs = self._place(ys)
+            if xs is not None:
+                return tuple(sorted((x, y) for x, y in zip(xs, ys, strict=True) if x))
+        return None
+
+    def _place(self, ys: list[int]) -> list[int] | None:
+        """Deficits into the source parts `ys`, each part servable; None if impossible."""
+        xs = [0] * len(ys)
+        room = [sum(self.S[j] for j in _bits(y)) for y in ys]
+        failed: set[tuple[int, tuple[int, ...]]] = set()
+        tick = [0]
+
+        def place(i: int) -> bool:
+            if i == self.m:
+                return True
+            key = (i, tuple(xs))
+            if key in failed:
+                return False
+            if self.suffix[i] > sum(r for r, y in zip(room, ys, strict=True) if r > 0):
+                failed.add(key)
+                return False
+            for p, y in enumerate(ys):
+                if room[p] < self.D[i] or not self.nbr[i] & y:
+                    continue
+                hit = self._feas.get((xs[p] | 1 << i, y))
+                if hit is None:
+                    hit = self._feasible(xs[p] | 1 << i, y)
+                else:  # a test already made costs a quarter of one
+                    tick[0] += 1
+                    if tick[0] % 4 == 0:
+                        self._charge()
+                if hit:
+                    xs[p] |= 1 << i
+                    room[p] -= self.D[i]
+                    if place(i + 1):
+                        return True
+                    xs[p] ^= 1 << i
+                    room[p] += self.D[i]
+            failed.add(key)
+            return False
+
+        return xs if place(0) else None
 
     def _best_fit(self) -> tuple[Group, ...] | None:
         """A plan found without search, as blocks (the trees of its legs): deficits largest
@@ -965,11 +1057,14 @@ class _Search:
     def _feasible_with(self, x: int, y: int, more: int) -> bool:
         return self._feasible(x, y | more)
 
-    def _feasible(self, x: int, y: int) -> bool:
+    def _charge(self) -> None:
         if self.budget is not None:
             self.budget -= 1
             if self.budget < 0:
                 raise _OutOfWork
+
+    def _feasible(self, x: int, y: int) -> bool:
+        self._charge()
         hit = self._feas.get((x, y))
         if hit is None:
             hit = self._feas[(x, y)] = self._check(x, y)
