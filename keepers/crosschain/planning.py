@@ -60,15 +60,28 @@ is a vertex of the transportation polytope, i.e. a forest, and it is a single tr
 optimal partition (otherwise the partition was not optimal). So the planner minimises the
 *excess* sum (|Y| - 1) over partitions of the deficits into blocks with disjoint source sets.
 
-Search: deficits largest first; each joins an open block (adding sources to it if needed) or
-opens a block with a minimal set of unused sources it can reach; iterative deepening on the
-excess with two lower bounds that prune (a deficit larger than any capacity left needs at least
-one more source; the demand left needs at least so many of the largest unused sources, each new
-block's first one free), a memo of states proved short (with every route open, blocks of equal
-slack are one state), an exact fit taken alone (exchange argument), and sources of equal amount,
-decimals and routes tried once. The first plan found is optimal in count. The search is
-exponential in the worst case: `EXACT_WORK` bounds it (measured: the optimum is proved on about
-4 in 5 random instances at 20 parties, all at 8, see the README), so a keeper tick never stalls.
+Search. First the bounds and shortcuts: no flow over the allowed routes even to the wei ->
+"no route" at once; the *all-routes relaxation* (`_max_groups`: the most groups of net >= 0
+a partition of the parties can have, a chain DP over the near-balanced subsets found by
+meet-in-the-middle, when there are at most `CHAIN_CAP` of them) gives excess >= k - groups,
+and its partition is the plan when every group can be served over its routes (an instance
+balanced to the wei with no balanced proper subset is one tree, proved at once: the class the
+search alone could not prove); a route-aware best-fit plan caps the levels to try. Then
+iterative deepening on the excess, each level decided either by going through the partitions
+of the sources into k - excess parts and placing the deficits into them (when there are at
+most `PARTITION_LIMIT` such partitions: few sources, many deficits) or by the deficit-driven
+search: deficits largest first; each joins an open block (adding sources to it if needed) or
+opens a block with a minimal set of unused sources it can reach; two lower bounds prune (a
+deficit larger than what it can reach with one leg, an open block it has a route into or an
+unused source it has a route from, needs at least one more source; the demand left needs at
+least so many of the largest unused sources, each new block's first one free), a memo of
+states proved short (with every route open, blocks of equal slack are one state), an exact
+fit taken alone (exchange argument), and sources of equal amount, decimals and routes tried
+once. The first plan found is optimal in count. A block can be served iff Hall's condition
+holds over its routes (a connected, balanced route graph is not enough: a tree's flow is set
+by the balances and may run backwards), checked by enumerating the subsets of the block's
+smaller side. The search is exponential in the worst case: `EXACT_WORK` bounds it (the share
+proved is measured in the README), so a keeper tick never stalls.
 
 Ties in count are broken by route cost (sum of per-leg costs from a table): every block takes
 the cheapest of its per-unit cheapest flow, its plain flow and its fill-in-order sweeps (all
@@ -104,7 +117,7 @@ _SWEEP_ORDERS = 144
 """Try every leg order of a block (mixed decimals, or priced routes) while
 (#sources)! * (#deficits)! is within this."""
 
-EXACT_WORK = 6_000
+EXACT_WORK = 20_000
 """Block tests the exact search may spend on one asset before it gives up proving the optimum
 and falls back to the heuristic (so a pathological instance cannot stall a keeper tick)."""
 
@@ -496,7 +509,7 @@ def _bits(mask: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-CHAIN_CAP = 4_096
+CHAIN_CAP = 1_024
 """Most near-balanced sub-multisets `_max_groups` chains over before it gives up."""
 
 
