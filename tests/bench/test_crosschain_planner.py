@@ -1,9 +1,12 @@
 """Cross-chain planner benchmark (`make bench`): planner time (p50/p95) and transfer count
 at 8, 12, 16 and 20 parties per asset, each printed next to the rulebook's greedy matching
-measured in the same run, and next to a HiGHS MILP (fixed-charge formulation, issue 15) at
-12-24 parties with and without route gaps. No timed assertions; the only assertions are
-correctness ones (never more transfers than greedy or than the MILP's proved optimum, every
-plan valid)."""
+measured in the same run; and at 12-24 parties, with and without route gaps, the planner
+next to main's planner before the exact route-aware one (loaded from git) and a HiGHS MILP
+on the same seeded instances, against a reference optimum (an all-subsets DP with every
+route open, the MILP's proved optimum with gaps). Cases and oracles:
+ballast_dev/bench/crosschain_cases.py. No timed assertions; the only assertions are
+correctness ones (never more transfers than greedy or than the reference optimum, every plan
+valid)."""
 
 import random
 import statistics
