@@ -60,15 +60,28 @@ is a vertex of the transportation polytope, i.e. a forest, and it is a single tr
 optimal partition (otherwise the partition was not optimal). So the planner minimises the
 *excess* sum (|Y| - 1) over partitions of the deficits into blocks with disjoint source sets.
 
-Search: deficits largest first; each joins an open block (adding sources to it if needed) or
-opens a block with a minimal set of unused sources it can reach; iterative deepening on the
-excess with two lower bounds that prune (a deficit larger than any capacity left needs at least
-one more source; the demand left needs at least so many of the largest unused sources, each new
-block's first one free), a memo of states proved short (with every route open, blocks of equal
-slack are one state), an exact fit taken alone (exchange argument), and sources of equal amount,
-decimals and routes tried once. The first plan found is optimal in count. The search is
-exponential in the worst case: `EXACT_WORK` bounds it (measured: the optimum is proved on about
-4 in 5 random instances at 20 parties, all at 8, see the README), so a keeper tick never stalls.
+Search. First the bounds and shortcuts: no flow over the allowed routes even to the wei ->
+"no route" at once; the *all-routes relaxation* (`_max_groups`: the most groups of net >= 0
+a partition of the parties can have, a chain DP over the near-balanced subsets found by
+meet-in-the-middle, when there are at most `CHAIN_CAP` of them) gives excess >= k - groups,
+and its partition is the plan when every group can be served over its routes (an instance
+balanced to the wei with no balanced proper subset is one tree, proved at once: the class the
+search alone could not prove); a route-aware best-fit plan caps the levels to try. Then
+iterative deepening on the excess, each level decided either by going through the partitions
+of the sources into k - excess parts and placing the deficits into them (when there are at
+most `PARTITION_LIMIT` such partitions: few sources, many deficits) or by the deficit-driven
+search: deficits largest first; each joins an open block (adding sources to it if needed) or
+opens a block with a minimal set of unused sources it can reach; two lower bounds prune (a
+deficit larger than what it can reach with one leg, an open block it has a route into or an
+unused source it has a route from, needs at least one more source; the demand left needs at
+least so many of the largest unused sources, each new block's first one free), a memo of
+states proved short (with every route open, blocks of equal slack are one state), an exact
+fit taken alone (exchange argument), and sources of equal amount, decimals and routes tried
+once. The first plan found is optimal in count. A block can be served iff Hall's condition
+holds over its routes (a connected, balanced route graph is not enough: a tree's flow is set
+by the balances and may run backwards), checked by enumerating the subsets of the block's
+smaller side. The search is exponential in the worst case: `EXACT_WORK` bounds it (the share
+proved is measured in the README), so a keeper tick never stalls.
 
 Ties in count are broken by route cost (sum of per-leg costs from a table): every block takes
 the cheapest of its per-unit cheapest flow, its plain flow and its fill-in-order sweeps (all
@@ -83,6 +96,7 @@ best-effort. Blocks of one decimals, and any instance in whole micro-units, are 
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import itertools
@@ -103,11 +117,11 @@ _SWEEP_ORDERS = 144
 """Try every leg order of a block (mixed decimals, or priced routes) while
 (#sources)! * (#deficits)! is within this."""
 
-EXACT_WORK = 1_500
+EXACT_WORK = 20_000
 """Block tests the exact search may spend on one asset before it gives up proving the optimum
 and falls back to the heuristic (so a pathological instance cannot stall a keeper tick)."""
 
-_TIE_WORK = 1_000
+_TIE_WORK = 400
 """Block tests spent looking for a cheaper plan among plans of the optimal count."""
 
 RouteCost = Callable[[str, str, str], int | None]
@@ -495,6 +509,133 @@ def _bits(mask: int) -> tuple[int, ...]:
     return tuple(out)
 
 
+CHAIN_CAP = 1_024
+"""Most near-balanced sub-multisets `_max_groups` chains over before it gives up."""
+
+
+def _max_groups(
+    deficits: Sequence[int], sources: Sequence[int], cap: int = CHAIN_CAP
+) -> list[int] | None:
+    """A partition of the parties (bit masks: deficits, then sources) into the most groups of all parties can have when every group's sources hold
+    possible when every group's sources hold at least its deficits (routes and rounding
+    ignored: a relaxation, so every plan has at least parties - len(result) transfers). None
+    if more than `cap` subsets lie in range.
+
+    Let T = total surplus - total deficit. Order the groups of a partition G_1..G_g and let
+    C_t = G_1 + ... + G_t: net(C_t) rises from 0 to T, so every C_t has net in [0, T], and
+    conversely any chain of nested subsets with non-decreasing nets in [0, T] from the empty
+    set to all parties is a partition into groups of net >= 0. The subsets with net in [0, T]
+    are listed by meet-in-the-middle (two halves of 2^(n/2) sums each, sorted); the longest
+    chain is a DP over them in order of size, the proper subsets of each found with bitsets
+    over the list (sorted by net, so "net <= net(C)" is a prefix). When the total is exactly
+    balanced and no proper subset balances (amounts to the wei: the hard case for the
+    search), the list is {empty, all}: one group, proved at once."""
+    vals = [-d for d in deficits] + list(sources)
+    total, n = sum(vals), len(vals)
+    if total < 0:
+        return None
+    half = n // 2
+
+    def sums(vs: Sequence[int], shift: int) -> list[tuple[int, int]]:
+        out = [(0, 0)]
+        for b, v in enumerate(vs):
+            out += [(x + v, mask | 1 << (b + shift)) for x, mask in out]
+        return out
+
+    low, high = sums(vals[:half], 0), sorted(sums(vals[half:], half))
+    keys = [x for x, _ in high]
+    listed: list[tuple[int, int]] = []
+    for x, mask in low:
+        lo, hi = bisect.bisect_left(keys, -x), bisect.bisect_right(keys, total - x)
+        if len(listed) + hi - lo > cap:
+            return None
+        listed += [(x + y, mask | other) for y, other in high[lo:hi]]
+    listed.sort()
+    nets = [x for x, _ in listed]
+    lacks = [0] * n  # bit c set: listed subset c does not hold party p
+    for c, (_, mask) in enumerate(listed):
+        for p in range(n):
+            if not mask >> p & 1:
+                lacks[p] |= 1 << c
+    level: list[int] = []  # level[b]: the listed subsets whose longest chain has b groups
+    before: dict[int, int] = {}  # a listed subset -> the one before it on a longest chain
+    full = next(c for c, (_, mask) in enumerate(listed) if mask == (1 << n) - 1)
+    for c in sorted(range(len(listed)), key=lambda c: listed[c][1].bit_count()):
+        mask = listed[c][1]
+        cand = (1 << bisect.bisect_right(nets, nets[c])) - 1 & ~(1 << c)
+        for p in range(n):
+            if not mask >> p & 1:
+                cand &= lacks[p]
+        b = 0
+        if mask:
+            b = next((b for b in range(len(level), 0, -1) if level[b - 1] & cand), 0)
+            if b == 0:
+                continue
+            prev = level[b - 1] & cand
+            before[c] = (prev & -prev).bit_length() - 1
+        while len(level) <= b:
+            level.append(0)
+        level[b] |= 1 << c
+    groups, c = [], full
+    while c in before:
+        groups.append(listed[c][1] ^ listed[before[c]][1])
+        c = before[c]
+    return groups
+
+
+PARTITION_LIMIT = 40
+"""An excess level whose partitions of the sources number at most this is decided by going
+through them (`_Search._by_source_partition`), not by the deficit-driven search: few
+sources and many deficits is where the latter is slow."""
+
+
+@functools.lru_cache(maxsize=1024)
+def _stirling2(n: int, k: int) -> int:
+    """Partitions of n labelled items into exactly k non-empty parts."""
+    if n == k:
+        return 1
+    if k == 0 or k > n:
+        return 0
+    return k * _stirling2(n - 1, k) + _stirling2(n - 1, k - 1)
+
+
+_HALL_SIDE = 10
+"""Hall's condition is checked by enumeration while one side of a block has at most this
+many parties (2^side subsets); a max flow decides larger blocks."""
+
+
+def _hall(d: Mapping[int, int], s: Mapping[int, int], nbr: Sequence[int], y: int) -> bool:
+    """Hall's condition for a block with uncapacitated routes: the deficits whose routes
+    (within the block's sources `y`) all lead into a set Z of sources need at most S(Z), for
+    every Z (equivalently, every set of deficits needs at most what its neighbours hold).
+    Enumerates the subsets of the smaller side."""
+    if len(d) <= len(s):
+        ds = list(d)
+        reach = {0: 0}
+        need = {0: 0}
+        for mask in range(1, 1 << len(ds)):
+            low = mask & -mask
+            i = ds[low.bit_length() - 1]
+            reach[mask] = reach[mask ^ low] | nbr[i] & y
+            need[mask] = need[mask ^ low] + d[i]
+            if need[mask] > sum(s[j] for j in _bits(reach[mask])):
+                return False
+        return True
+    inside = [(nbr[i] & y, amount) for i, amount in d.items()]
+    js = list(s)
+    held = {0: 0}
+    for mask in range(1 << len(js)):
+        if mask:
+            low = mask & -mask
+            held[mask] = held[mask ^ low] + s[js[low.bit_length() - 1]]
+        z = 0
+        for b in _bits(mask):
+            z |= 1 << js[b]
+        if sum(amount for reach, amount in inside if reach & ~z == 0) > held[mask]:
+            return False
+    return True
+
+
 class _OutOfWork(Exception):
     """The search has spent its work budget (block tests)."""
 
@@ -561,12 +702,28 @@ class _Search:
         caller then falls back to a heuristic); raises if no plan exists."""
         full = (1 << self.k) - 1
         limit = self._lb(0, full, ())
-        if limit >= self.k:
-            self.fail()
+        if limit >= self.k or not self.all_routes and self._unmet():
+            self.fail()  # no flow over the allowed routes, even to the wei: no plan at all
+        chain = _max_groups(self.D, self.S)
+        if chain is not None:  # the all-routes relaxation: at most that many trees
+            limit = max(limit, self.k - len(chain))
+            blocks = self._blocks(chain)
+            if blocks is not None and self._excess(blocks) == limit:
+                self.best = blocks  # the relaxation's partition is servable: optimal
+        known = None if self.best is not None else self._best_fit()
         self.budget = self.work_budget
         try:  # iterative deepening on the excess: the first plan found is optimal
-            while limit < self.k and not self._dfs(0, full, (), 0, limit):
-                limit += 1
+            while self.best is None and limit < self.k:
+                if known is not None and self._excess(known) <= limit:
+                    self.best = known  # every smaller excess was refuted: optimal
+                elif _stirling2(self.k, self.k - limit) <= PARTITION_LIMIT:
+                    found = self._by_source_partition(limit)
+                    if found is None:
+                        limit += 1
+                    else:
+                        self.best = found
+                elif not self._dfs(0, full, (), 0, limit):
+                    limit += 1
         except _OutOfWork:
             return None
         if self.best is None:
@@ -579,6 +736,128 @@ class _Search:
             with contextlib.suppress(_OutOfWork):
                 self._dfs(0, full, (), 0, limit)
         return self._transfers(self.best)
+
+    def _by_source_partition(self, excess: int) -> tuple[Group, ...] | None:
+        """A plan of exactly `excess`, or None if there is none (exhaustive). A plan's blocks
+        and its unused sources partition the k sources into k - excess parts (a block with
+        |Y| sources has |Y| - 1 of the excess), so: every such partition (restricted growth
+        strings), and for each, the deficits (largest first) placed into parts, each part
+        served over its routes and quanta (monotone: a part that fails stays failed),
+        cut when the demand left exceeds the room left in the parts it can reach."""
+        parts = self.k - excess
+        if parts < 1:
+            return None
+        label = [0] * self.k
+
+        def partitions(j: int, used: int) -> Iterator[list[int]]:
+            if self.k - j < parts - used:
+                return
+            if j == self.k:
+                if used == parts:
+                    ys = [0] * parts
+                    for jj, p in enumerate(label):
+                        ys[p] |= 1 << jj
+                    yield ys
+                return
+            for p in range(min(used + 1, parts)):
+                label[j] = p
+                yield from partitions(j + 1, max(used, p + 1))
+
+        for ys in partitions(0, 0):
+            xs = self._place(ys)
+            if xs is not None:
+                return tuple(sorted((x, y) for x, y in zip(xs, ys, strict=True) if x))
+        return None
+
+    def _place(self, ys: list[int]) -> list[int] | None:
+        """Deficits into the source parts `ys`, each part servable; None if impossible."""
+        xs = [0] * len(ys)
+        room = [sum(self.S[j] for j in _bits(y)) for y in ys]
+        failed: set[tuple[int, tuple[int, ...]]] = set()
+        tick = [0]
+
+        def place(i: int) -> bool:
+            if i == self.m:
+                return True
+            key = (i, tuple(xs))
+            if key in failed:
+                return False
+            if self.suffix[i] > sum(r for r, y in zip(room, ys, strict=True) if r > 0):
+                failed.add(key)
+                return False
+            for p, y in enumerate(ys):
+                if room[p] < self.D[i] or not self.nbr[i] & y:
+                    continue
+                hit = self._feas.get((xs[p] | 1 << i, y))
+                if hit is None:
+                    hit = self._feasible(xs[p] | 1 << i, y)
+                else:  # a test already made costs a quarter of one
+                    tick[0] += 1
+                    if tick[0] % 4 == 0:
+                        self._charge()
+                if hit:
+                    xs[p] |= 1 << i
+                    room[p] -= self.D[i]
+                    if place(i + 1):
+                        return True
+                    xs[p] ^= 1 << i
+                    room[p] += self.D[i]
+            failed.add(key)
+            return False
+
+        return xs if place(0) else None
+
+    def _best_fit(self) -> tuple[Group, ...] | None:
+        """A plan found without search, as blocks (the trees of its legs): deficits largest
+        first, each from the smallest source it has a route from that covers it, else the
+        largest such source drained. None if that gets stuck or a block cannot be served
+        in its quanta. The search stops at this plan's excess instead of re-finding it."""
+        left = list(self.S)
+        root = list(range(self.m + self.k))  # union-find over deficits, then sources
+
+        def find(a: int) -> int:
+            while root[a] != a:
+                root[a] = root[root[a]]
+                a = root[a]
+            return a
+
+        for i in range(self.m):
+            need = self.D[i]
+            while need > 0:
+                reach = [j for j in _bits(self.nbr[i]) if left[j] > 0]
+                if not reach:
+                    return None
+                fits = [j for j in reach if left[j] >= need]
+                j = min(fits, key=lambda j: left[j]) if fits else reach[0]
+                moved = min(need, left[j])
+                left[j] -= moved
+                need -= moved
+                root[find(self.m + j)] = find(i)
+        blocks: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        for i in range(self.m):
+            blocks[find(i)][0] |= 1 << i
+        for j in range(self.k):
+            if find(self.m + j) in blocks:
+                blocks[find(self.m + j)][1] |= 1 << j
+        out = []
+        for x, y in blocks.values():
+            if not self._feasible(x, y):
+                return None
+            out.append((x, y))
+        return tuple(sorted(out))
+
+    def _blocks(self, chain: Sequence[int]) -> tuple[Group, ...] | None:
+        """The groups of a partition of the parties (masks over deficits then sources) as
+        blocks, if every block can be served over its routes and quanta; else None."""
+        blocks = []
+        for mask in chain:
+            x, y = mask & (1 << self.m) - 1, mask >> self.m
+            if x == 0:
+                continue  # sources left alone
+            if not self._feasible(x, y):
+                return None
+            blocks.append((x, y))
+        return tuple(sorted(blocks))
 
     def _excess(self, groups: tuple[Group, ...]) -> int:
         return sum(gy.bit_count() - 1 for _, gy in groups)
@@ -757,8 +1036,20 @@ class _Search:
             n_new += 1
         if need > 0:
             return self.k
-        biggest = max([0, *left, *us[:1]])
-        big = sum(1 for d in self.D[i:] if d > biggest)
+        if self.all_routes:
+            biggest = max([0, *left, *us[:1]])
+            big = sum(1 for d in self.D[i:] if d > biggest)
+        else:  # what each deficit can reach with one leg: an open block it has a route
+            big = 0  # into, or one unused source it has a route from (largest first)
+            for d in range(i, self.m):
+                reach = unused & self.nbr[d]
+                cap = self.S[(reach & -reach).bit_length() - 1] if reach else 0
+                for (_, gy), room in zip(groups, left, strict=True):
+                    if self.nbr[d] & gy and room > cap:
+                        cap = room
+                if cap == 0:
+                    return self.k
+                big += self.D[d] > cap
         return max(n_new - (self.m - i), big, 0)
 
     # ------------------------------------------------------------------ blocks
@@ -779,11 +1070,14 @@ class _Search:
     def _feasible_with(self, x: int, y: int, more: int) -> bool:
         return self._feasible(x, y | more)
 
-    def _feasible(self, x: int, y: int) -> bool:
+    def _charge(self) -> None:
         if self.budget is not None:
             self.budget -= 1
             if self.budget < 0:
                 raise _OutOfWork
+
+    def _feasible(self, x: int, y: int) -> bool:
+        self._charge()
         hit = self._feas.get((x, y))
         if hit is None:
             hit = self._feas[(x, y)] = self._check(x, y)
@@ -804,15 +1098,8 @@ class _Search:
             return False
         if self.all_routes or all(self.nbr[i] & y == y for i in d):
             return True
-        if len(d) <= 6:  # Hall's condition over the deficits' subsets
-            for r in range(1, len(d) + 1):
-                for sub in itertools.combinations(d, r):
-                    reach = 0
-                    for i in sub:
-                        reach |= self.nbr[i]
-                    if sum(d[i] for i in sub) > sum(s[j] for j in _bits(reach & y)):
-                        return False
-            return True
+        if min(len(d), len(s)) <= _HALL_SIDE:
+            return _hall(d, s, self.nbr, y)
         return self._flow_plan(x, y) is not None
 
     def _plan(self, x: int, y: int) -> tuple[int, list[tuple[int, int, int]]] | None:

@@ -1,9 +1,12 @@
 """Cross-chain planner benchmark (`make bench`): planner time (p50/p95) and transfer count
 at 8, 12, 16 and 20 parties per asset, each printed next to the rulebook's greedy matching
-measured in the same run, and next to a HiGHS MILP (fixed-charge formulation, issue 15) at
-12-24 parties with and without route gaps. No timed assertions; the only assertions are
-correctness ones (never more transfers than greedy or than the MILP's proved optimum, every
-plan valid)."""
+measured in the same run; and at 12-24 parties, with and without route gaps, the planner
+next to main's planner before the exact route-aware one (loaded from git) and a HiGHS MILP
+on the same seeded instances, against a reference optimum (an all-subsets DP with every
+route open, the MILP's proved optimum with gaps). Cases and oracles:
+ballast_dev/bench/crosschain_cases.py. No timed assertions; the only assertions are
+correctness ones (never more transfers than greedy or than the reference optimum, every plan
+valid)."""
 
 import random
 import statistics
@@ -13,10 +16,17 @@ from decimal import Decimal
 
 import pytest
 
+from ballast_dev.bench.crosschain_cases import (
+    BASELINE_REVISION,
+    baseline_planning,
+    instance,
+    milp_min_transfers,
+    route_table,
+    subset_dp_min_transfers,
+)
 from keepers.crosschain.planning import (
     EXACT_WORK,
     Holding,
-    NoRouteError,
     _Search,
     exact_match,
     greedy_match,
@@ -43,23 +53,7 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-def _instance(rng: random.Random, n: int, wei: bool) -> tuple[dict[str, int], dict[str, int]]:
-    """n parties of one asset. `wei`: amounts to the wei (18-decimal balances as read on
-    chain); else whole thousands of USD (operator-chosen round bases: equal and complementary
-    amounts happen, the hard case for an exact search)."""
-    nd = rng.randint(max(1, n // 4), n - max(1, n // 4))
-
-    def amount() -> int:
-        if wei:
-            return rng.randint(1, 30_000) * 10**15 + rng.randint(0, 10**15)
-        return rng.randint(1, 30) * 1000 * E18
-
-    deficits = {f"d{i}": amount() for i in range(nd)}
-    surpluses = {f"s{i}": amount() for i in range(n - nd)}
-    gap = sum(deficits.values()) - sum(surpluses.values())
-    if gap > 0:
-        surpluses[f"s{n - nd - 1}"] += gap + rng.choice([0, 0, 1000 * E18, 5000 * E18])
-    return deficits, surpluses
+_instance = instance
 
 
 def _check(deficits, surpluses, plan) -> None:
@@ -175,132 +169,113 @@ def test_bench_crosschain_planner__64_chains_2_assets__time():
     assert len(exact.transfers) <= len(greedy.transfers)  # type: ignore[union-attr]
 
 
-# --------------------------------------------------------------------------- MILP comparison
-
-
-def _milp_min_transfers(
-    deficits: dict[str, int], surpluses: dict[str, int], allowed: set[tuple[str, str]] | None
-) -> tuple[str, int | None]:
-    """Fewest transfers as a fixed-charge MILP solved by HiGHS (the formulation issue 15
-    suggested): binary u per allowed (source, deficit) pair, amount x <= min(S, D) * u,
-    every deficit filled, no source over its surplus, minimise sum u. Amounts scaled to at
-    most 1e4 (floating point: a reference count, not a plan). ("optimal", count),
-    ("infeasible", None) or ("unproved", None) after MILP_SECONDS."""
-    highspy = pytest.importorskip("highspy")
-    import numpy as np
-
-    ds, ss = sorted(deficits), sorted(surpluses)
-    pairs = [(s, d) for d in ds for s in ss if allowed is None or (s, d) in allowed]
-    n = len(pairs)
-    top = max([*deficits.values(), *surpluses.values()])
-    scale = max(top / 1e4, 1.0)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    h.setOptionValue("mip_rel_gap", 0.0)
-    h.setOptionValue("mip_abs_gap", 0.5)
-    h.setOptionValue("time_limit", MILP_SECONDS)
-    big_m = [min(deficits[d], surpluses[s]) / scale for s, d in pairs]
-    h.addVars(2 * n, np.zeros(2 * n), np.array(big_m + [1.0] * n))
-    h.changeColsCost(n, np.arange(n, 2 * n, dtype=np.int32), np.ones(n))
-    h.changeColsIntegrality(
-        n, np.arange(n, 2 * n, dtype=np.int32), np.array([highspy.HighsVarType.kInteger] * n)
-    )
-    inf = highspy.kHighsInf
-    for d in ds:
-        idx = np.array([e for e, (_, d2) in enumerate(pairs) if d2 == d], dtype=np.int32)
-        if len(idx) == 0:
-            return "infeasible", None
-        h.addRow(deficits[d] / scale, deficits[d] / scale, len(idx), idx, np.ones(len(idx)))
-        h.addRow(1.0, inf, len(idx), idx + n, np.ones(len(idx)))
-    for s in ss:
-        idx = np.array([e for e, (s2, _) in enumerate(pairs) if s2 == s], dtype=np.int32)
-        if len(idx):
-            h.addRow(-inf, surpluses[s] / scale, len(idx), idx, np.ones(len(idx)))
-    for e in range(n):
-        h.addRow(-inf, 0.0, 2, np.array([e, n + e], dtype=np.int32), np.array([1.0, -big_m[e]]))
-    h.run()
-    status = h.getModelStatus()
-    if status == highspy.HighsModelStatus.kInfeasible:
-        return "infeasible", None
-    if status != highspy.HighsModelStatus.kOptimal:
-        return "unproved", None
-    return "optimal", round(h.getInfo().objective_function_value)
+# --------------------------------------------------------------------------- exactness and time
 
 
 MILP_SECONDS = 3.0
-MILP_INSTANCES = 20  # per row: the MILP needs up to MILP_SECONDS each
+ROW_INSTANCES = 20  # per row: the MILP needs up to MILP_SECONDS each
 
 
 def _cpu_wall_ms(fn) -> tuple[float, float, object]:
     c0, w0 = time.process_time(), time.perf_counter()
     try:
         out = fn()
-    except NoRouteError as err:
+    except Exception as err:  # NoRouteError of either planner module
+        if type(err).__name__ != "NoRouteError":
+            raise
         out = err
     return (time.process_time() - c0) * 1000, (time.perf_counter() - w0) * 1000, out
 
 
-def test_bench_crosschain_planner__search_vs_milp__12_to_24_parties():
-    """The planner's search (work budget EXACT_WORK, heuristic beyond) next to the HiGHS MILP
-    on the same seeded instances, all routes open and a fifth of the pairs unroutable (with
-    per-leg costs for the planner). CPU time (time.process_time) and wall time: the machine
-    is shared. The MILP's count, where it proves it, is the reference optimum for the
-    planner's exactness (an independent method)."""
+def _proved(module, deficits, surpluses, rc) -> bool:
+    """The search proves its optimum within the module's own work budget (a "no route"
+    verdict is a proof too); else the module falls back to a heuristic."""
+    search = module._Search("USDC", deficits, surpluses, rc, {}, module.EXACT_WORK)
+    try:
+        return search.solve() is not None
+    except Exception as err:
+        if type(err).__name__ != "NoRouteError":
+            raise
+        return True
+
+
+def _stats(xs: list[float]) -> str:
+    return f"{statistics.median(xs):5.1f}/{_pct(xs, 0.95):6.1f}"
+
+
+def test_bench_crosschain_planner__exact_vs_baseline_vs_milp__12_to_24_parties():
+    """Issue 15 (c): the planner against the planner of main before it (loaded from git at
+    BASELINE_REVISION) and a HiGHS MILP, on the same seeded instances, all routes open and
+    a fifth of the pairs unroutable (with per-leg costs), half to the wei and half in whole
+    k$. CPU time (time.process_time) and wall time, p50/p95 in ms: the machine is shared,
+    wall time is noisy. The reference optimum is the all-subsets DP with every route open
+    (up to 20 parties) and the MILP's proved optimum with gaps; "exact" counts plans with
+    the reference's count ("no route" where the MILP is infeasible); "proved" counts
+    instances where the search proves its optimum within its work budget."""
+    import sys
+
+    import keepers.crosschain.planning as current
+
+    pytest.importorskip("highspy")
+    base = baseline_planning()
+    if base is None:
+        pytest.skip(f"git show {BASELINE_REVISION} failed: no baseline planner")
     rows = []
     for gaps in (False, True):
-        for n in (12, 16, 20, 24):
+        for n in (12, 14, 16, 18, 20, 24):
             rng = random.Random(1000 * n + gaps)
-            cpu_s, wall_s, cpu_m, wall_m = [], [], [], []
-            ref = exact = proved = milp_proved = 0
-            for _ in range(MILP_INSTANCES):
-                deficits, surpluses = _instance(rng, n, wei=rng.random() < 0.5)
-                table = None
-                if gaps:
-                    table = {
-                        ("USDC", s, d): rng.choice([1, 2, 10])
-                        for s in surpluses
-                        for d in deficits
-                        if rng.random() > 0.2
-                    }
-                rc = table_route_cost(table) if table is not None else None
-                c, w, plan = _cpu_wall_ms(
-                    lambda d=deficits, s=surpluses, r=rc: exact_match("USDC", d, s, r)
-                )
-                cpu_s.append(c)
-                wall_s.append(w)
-                search = _Search("USDC", deficits, surpluses, rc, {}, EXACT_WORK)
-                try:
-                    proved += search.solve() is not None
-                except NoRouteError:
-                    proved += 1
+            t = {"new": ([], []), "old": ([], []), "milp": ([], [])}
+            proved = {"new": 0, "old": 0}
+            exact = {"new": 0, "old": 0}
+            ref = milp_proved = 0
+            for _ in range(ROW_INSTANCES):
+                deficits, surpluses = instance(rng, n, wei=rng.random() < 0.5)
+                table = route_table(rng, deficits, surpluses) if gaps else None
+                plans = {}
+                for name, module in (("new", current), ("old", base)):
+                    rc = module.table_route_cost(table) if table is not None else None
+                    c, w, plans[name] = _cpu_wall_ms(
+                        lambda m=module, d=deficits, s=surpluses, r=rc: m.exact_match(
+                            "USDC", d, s, r
+                        )
+                    )
+                    t[name][0].append(c)
+                    t[name][1].append(w)
+                    proved[name] += _proved(module, deficits, surpluses, rc)
                 allowed = None if table is None else {(s, d) for _, s, d in table}
                 c, w, (status, count) = _cpu_wall_ms(
-                    lambda d=deficits, s=surpluses, a=allowed: _milp_min_transfers(d, s, a)
+                    lambda d=deficits, s=surpluses, a=allowed: milp_min_transfers(
+                        d, s, a, MILP_SECONDS
+                    )
                 )
-                cpu_m.append(c)
-                wall_m.append(w)
+                t["milp"][0].append(c)
+                t["milp"][1].append(w)
+                milp_proved += status != "unproved"
+                if not gaps and n <= 20:
+                    status, count = "optimal", subset_dp_min_transfers(deficits, surpluses)
                 if status == "unproved":
                     continue
-                milp_proved += 1
                 ref += 1
-                if status == "infeasible":
-                    exact += isinstance(plan, NoRouteError)
-                else:
-                    assert not isinstance(plan, Exception)
-                    _check(deficits, surpluses, plan)
-                    assert len(plan) >= count  # type: ignore[arg-type]
-                    exact += len(plan) == count  # type: ignore[arg-type]
+                for name, plan in plans.items():
+                    if status == "infeasible":
+                        exact[name] += type(plan).__name__ == "NoRouteError"
+                    else:
+                        assert not isinstance(plan, Exception), (name, plan)
+                        _check(deficits, surpluses, plan)
+                        assert len(plan) >= count  # type: ignore[arg-type]
+                        exact[name] += len(plan) == count  # type: ignore[arg-type]
             rows.append(
-                f"  {'gaps' if gaps else 'full'} {n:2d} parties: planner cpu p50/p95 "
-                f"{statistics.median(cpu_s):.1f}/{_pct(cpu_s, 0.95):.1f} ms (wall "
-                f"{statistics.median(wall_s):.1f}/{_pct(wall_s, 0.95):.1f}), proved "
-                f"{proved}/{MILP_INSTANCES}, equals MILP optimum {exact}/{ref}; MILP cpu "
-                f"p50/p95 {statistics.median(cpu_m):.1f}/{_pct(cpu_m, 0.95):.1f} ms (wall "
-                f"{statistics.median(wall_m):.1f}/{_pct(wall_m, 0.95):.1f}), proved "
-                f"{milp_proved}/{MILP_INSTANCES} within {MILP_SECONDS} s"
+                f"  {'gaps' if gaps else 'full'} {n:2d} | planner cpu {_stats(t['new'][0])} "
+                f"wall {_stats(t['new'][1])} proved {proved['new']:2d} exact "
+                f"{exact['new']:2d}/{ref:2d} | baseline cpu {_stats(t['old'][0])} proved "
+                f"{proved['old']:2d} exact {exact['old']:2d}/{ref:2d} | MILP cpu "
+                f"{_stats(t['milp'][0])} wall {_stats(t['milp'][1])} proved "
+                f"{milp_proved:2d}"
             )
+            print(rows[-1], file=sys.stderr, flush=True)
     print(
-        f"\n[crosschain] search vs HiGHS MILP, {MILP_INSTANCES} seeded instances per row "
-        "(half wei, half whole k$ amounts):\n" + "\n".join(rows)
+        f"\n[crosschain] planner (EXACT_WORK {EXACT_WORK}) vs baseline {BASELINE_REVISION} "
+        f"(EXACT_WORK {base.EXACT_WORK}) vs HiGHS MILP ({MILP_SECONDS} s cap), "
+        f"{ROW_INSTANCES} seeded instances per row; times p50/p95 ms; reference: all-subsets "
+        "DP (full, <= 20 parties) or the MILP's proved optimum (gaps, 24):\n" + "\n".join(rows)
     )
