@@ -317,3 +317,33 @@ def test_approved_plan_past_its_deadline__aborted_with_alert__fresh_plan_needs_f
     fresh_doc = bot.plans.get(out.plan_id).payload["frozen"]
     assert fresh_doc["plan_hash"] != frozen["plan_hash"]
     assert bot.plans.get(out.plan_id).payload["approval"]["approvals"] == []
+
+
+def test_owner_removed_mid_plan__next_action_refused_on_chain(
+    make_bot, fresh, accounts, chain, executor_fund, owners, alerts
+):
+    from ballast_dev.deployment.safe import exec_safe_tx
+
+    _, ex, safe = executor_fund
+    alice, bob, carol = owners
+    bot = make_bot()
+    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
+    sign(bot, ref, frozen, alice, now + 20)
+    sign(bot, ref, frozen, bob, now + 30)
+    assert len(sp.actions) >= 2
+
+    def remove_bob(i: int) -> None:  # after the first action ran with alice's and bob's
+        if ex.executed(sp.plan_id, 0) and safe.isOwner(bob.address):
+            current = list(safe.getOwners())
+            k = current.index(bob.address)
+            prev = SENTINEL if k == 0 else current[k - 1]
+            data = safe.removeOwner.encode_input(prev, bob.address, 2)
+            exec_safe_tx(safe, safe.address, data, signers=[alice, carol], sender=alice)
+
+    bot.before_action = remove_bob
+    (out,) = bot.tick(now + 60)
+    assert ex.executed(sp.plan_id, 0) and not safe.isOwner(bob.address)
+    assert not any(ex.executed(sp.plan_id, k) for k in range(1, len(sp.actions)))
+    assert out.status == "partial", out
+    failed = [r.error for r in out.results if not r.success]
+    assert failed and all("NotEnoughApprovals" in (e or "") for e in failed), failed
