@@ -347,3 +347,45 @@ def test_owner_removed_mid_plan__next_action_refused_on_chain(
     assert out.status == "partial", out
     failed = [r.error for r in out.results if not r.success]
     assert failed and all("NotEnoughApprovals" in (e or "") for e in failed), failed
+
+
+def test_frozen_min_out_no_longer_reachable__simulation_fails__aborted_with_alert(
+    make_bot, fresh, accounts, chain, executor_fund, owners, alerts
+):
+    from ballast_dev.deployment.uniswap import UniswapV3, arbitrage_to_price
+
+    _, ex, _ = executor_fund
+    alice, bob, _ = owners
+    bot = make_bot()
+    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
+    sign(bot, ref, frozen, alice, now + 20)
+    sign(bot, ref, frozen, bob, now + 30)
+    # a frozen DEX purchase: its min_out was fixed at the approved reading
+    p = bot.plans.plan(ref)
+    dex = {fresh.assets[s].address.lower(): s for s in ("TBILL-A", "TBILL-B")}
+    buys = [
+        (k, dex[(p.actions[i].asset or "").lower()])
+        for k, i in enumerate(frozen["order"])
+        if frozen["functions"][k] == "purchaseAsset" and (p.actions[i].asset or "").lower() in dex
+    ]
+    assert buys, frozen["functions"]
+    k, sym = buys[0]
+    assert int(frozen["min_out"][k]) > 0
+    # the pool moves 4% above the oracle after the approval: fewer tokens than the frozen min_out
+    mover = accounts[9]
+    fresh.cash.mint(mover, 10**12 * UNIT, sender=accounts[0])
+    fresh.assets[sym].mint(mover, 10**9 * 10**18, sender=accounts[0])
+    a = fresh.adapters
+    uni = UniswapV3(a["uniswap_factory"], a["uniswap_router"], None, None, None)
+    answer = int(fresh.feeds[sym].latestAnswer())
+    fee = int(a["uniswap"].poolFee(fresh.assets[sym]))
+    price = (answer * 104 // 100 * UNIT // 10**8, 10**18)
+    arbitrage_to_price(uni, fresh.assets[sym], fresh.cash, fee, price, mover)
+    (out,) = bot.tick(now + 60)
+    assert out.status == "aborted", out
+    assert f"simulation of action {frozen['order'][k]} (purchaseAsset)" in out.detail, out
+    assert f"SlippageExceeded(minOut={frozen['min_out'][k]}," in out.detail, out
+    assert [x.code for x in alerts if x.level == "critical"] == ["simulation_failed"]
+    assert intents(bot) == [] and not any(
+        ex.executed(sp.plan_id, j) for j in range(len(sp.actions))
+    )
