@@ -3,7 +3,7 @@
 ``make abis`` (run by ``make compile``) copies each contract's ABI from ape's build
 (``.build/__local__.json``) into ``keepers/abis/<Name>.json`` (scripts/toolchain/export_abis.py);
 the files are committed, so the runtime wheel needs no build and no repository. External
-contracts (ERC-20, Uniswap V3, CCTP V2, LayerZero) are declared once, as the subset the keepers
+contracts (ERC-20, Uniswap V3, CCTP V2, LayerZero, the Safe's owner views) are declared once, as the subset the keepers
 call, in ``contracts/interfaces/external/``. ``_errors.json`` holds every custom error of the
 build, for revert decoding. tests/offchain/abis checks that the files equal the current build.
 
@@ -33,6 +33,8 @@ NAMES: tuple[str, ...] = (
     "Rebalancer",
     "PaidRebalancerRegistry",
     "Supervisor",
+    # the keeper's plans go through it where deployed (contracts/fund/PlanExecutor.sol)
+    "PlanExecutor",
     # external contracts, the subset the keepers call (contracts/interfaces/external)
     "IERC20Min",
     "IQuoterV2",
@@ -42,6 +44,7 @@ NAMES: tuple[str, ...] = (
     "ICctpMessageTransmitterV2",
     "ILzEndpointV2",
     "ILzOFT",
+    "ISafeView",
 )
 ERRORS = "_errors"  # every custom error of the build: [{"contract", "name", "inputs"}]
 

@@ -35,6 +35,11 @@ class FundKeeperSettings(KeeperSettings):
     execute_timeout_s: float = Field(default=300.0, gt=0)  # per action, through the pipeline
     verify_tolerance_bps: int = Field(default=100, ge=0, le=10_000)  # seed: alert above 1%
     predicted_redemptions: int = Field(default=0, ge=0)  # base units, liquidity check forecast
+    # With a PlanExecutor: a frozen plan's on-chain deadline is its approval deadline (or the
+    # time it was frozen, when it needs no approval) plus this window; past it the executor
+    # refuses every action (PlanExpired) and the keeper aborts the plan and plans afresh.
+    # KEEPER_PLAN_EXECUTION_WINDOW_S (seconds, 1 min .. 7 days, default 6 h)
+    plan_execution_window_s: int = Field(default=6 * 3_600, ge=60, le=7 * 86_400)
 
 
 @dataclass(frozen=True)

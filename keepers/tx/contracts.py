@@ -41,6 +41,9 @@ class FundAddresses:
     feeds: dict[str, str] = field(default_factory=dict)
     adapters: dict[str, str] = field(default_factory=dict)
     chain_id: int | None = None  # the chain the record was written on (deploy script)
+    # the PlanExecutor in front of the controller (issue 15), when deployed: the record's
+    # ``automation.plan_executor`` (FundDeployment.addresses()) or a top-level ``plan_executor``
+    plan_executor: str | None = None
     where: str = "deployment"  # the file it came from, for messages
 
     @property
@@ -83,6 +86,10 @@ class FundAddresses:
                 raise DeploymentError(f"{where}: not an address: {v!r}") from None
 
         chain_id = data.get("chain_id")
+        automation = data.get("automation") or {}
+        executor = data.get("plan_executor") or (
+            automation.get("plan_executor") if isinstance(automation, dict) else None
+        )
         return cls(
             controller=cs(data["controller"]),
             lens=cs(data["lens"]),
@@ -92,6 +99,7 @@ class FundAddresses:
             feeds={k: cs(v) for k, v in (data.get("feeds") or {}).items()},
             adapters={k: cs(v) for k, v in (data.get("adapters") or {}).items()},
             chain_id=int(chain_id) if chain_id is not None else None,
+            plan_executor=cs(executor) if executor else None,
             where=where,
         )
 
@@ -117,6 +125,13 @@ class FundContracts:
             if "uniswap" in a.adapters
             else None
         )
+        self.executor = (
+            self._at(a.plan_executor, abis.load("PlanExecutor")) if a.plan_executor else None
+        )
+
+    def safe(self, address: str) -> Contract:
+        """The owner views of a Safe (the executor's admin Safe)."""
+        return self._at(address, abis.load("ISafeView"))
 
     def verify(self) -> None:
         """Start-up check: the record belongs to this chain, every contract in it has code and
@@ -133,6 +148,8 @@ class FundContracts:
         named.update({f"assets.{k}": v for k, v in a.assets.items()})
         named.update({f"feeds.{k}": v for k, v in a.feeds.items()})
         named.update({f"adapters.{k}": v for k, v in a.adapters.items()})
+        if a.plan_executor:
+            named["automation.plan_executor"] = a.plan_executor
         empty = [
             f"{k} {v}" for k, v in named.items() if not self.w3.eth.get_code(to_checksum_address(v))
         ]
@@ -144,6 +161,11 @@ class FundContracts:
             ("vault.asset()", lambda: self.vault.functions.asset().call(), a.cash),
             ("controller.cash()", lambda: self.controller.functions.cash().call(), a.cash),
         ]
+        if self.executor is not None:
+            ex = self.executor
+            checks.append(
+                ("plan_executor.controller()", ex.functions.controller().call, a.controller)
+            )
         for label, call, expected in checks:
             try:
                 got = call()

@@ -61,9 +61,13 @@ def test_cli__status_plan_approve_review_history(env, fresh, accounts, make_bot)
     fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
     r = keeper(env, "--json", "plan", "--dry-run", "--job", "liquidity")
     assert json.loads(r.output)["status"] == "dry_run"
-    r = keeper(env, "--json", "--now", str(NOW), "plan", "--job", "liquidity")
-    out = json.loads(r.output)
+    r = CliRunner(mix_stderr=False).invoke(
+        main, ["--json", "--now", str(NOW), "plan", "--job", "liquidity"], env=env
+    )
+    out = json.loads(r.stdout)
     assert out["status"] == "pending_approval", out
+    # issue 13: the plan that starts waiting alerts (a log line on stderr), naming what it needs
+    assert "approval_needed" in r.stderr and f"keeper approve {out['plan']} --by" in r.stderr
     ref = out["plan"]
     assert keeper(env, "approve", "nosuchplan", "--by", "alice").exit_code == 1
     r = keeper(env, "--json", "--now", str(NOW + 60), "approve", ref[:8], "--by", "alice")

@@ -1,0 +1,391 @@
+"""Issue 15 "approvals that mean something" and issue 13 "double execution with one key", through
+the running keeper: with a PlanExecutor in the deployment record, the fund bot freezes each plan
+that passed its risk check (calldata, order, deadline), counts only EIP-712 signatures of that
+frozen plan by current Safe owners, and sends exactly the frozen calldata through the executor.
+
+Actors: the keeper key (accounts[2], KEEPER_ROLE on the executor only; it also plays a stolen
+key), alice, bob and carol (owners of a real Safe 1.4.1, 2 of 3), the attacker (no role). The
+fixture is tests/offchain/fundbot/executor_fund.py (executor threshold 50,000: a 400,000 deposit
+makes a multi-admin plan)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import ape
+import pytest
+from eth_utils import keccak
+from sqlalchemy import select
+
+from keepers.fund.planning.plan_approval import SignedPlan, plan_hash, sign_plan
+from keepers.store import models as m
+from tests.offchain.fundbot.executor_fund import *  # noqa: F403 - the fixtures (one module)
+from tests.offchain.fundbot.executor_fund import THRESHOLD
+from tests.support.fundbotlib import UNIT
+
+SENTINEL = "0x0000000000000000000000000000000000000001"
+
+
+def pending(bot: Any, fresh: Any, accounts: Any, chain: Any) -> tuple[str, dict, SignedPlan, int]:
+    """A 400,000 deposit and the liquidity check: a plan above the executor's threshold waits
+    for 2 of 3 owners. Returns (ref, frozen document, the plan as signed, now)."""
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    now = int(chain.pending_timestamp)
+    out = bot.check("liquidity", now)
+    assert out.status == "pending_approval", out
+    row = bot.plans.get(out.plan_id)
+    frozen = row.payload["frozen"]
+    return out.plan_id, frozen, SignedPlan.from_frozen(frozen), now
+
+
+def sign(bot: Any, ref: str, frozen: dict, who: Any, at: int) -> None:
+    """What `keeper approve REF --account <alias>` records: the signer's address, the signature
+    and the plan hash it signed."""
+    sig = sign_plan(SignedPlan.from_frozen(frozen), who.private_key)
+    bot.plans.record_decision(
+        ref, who.address.lower(), at, signature="0x" + sig.hex(), plan_hash=frozen["plan_hash"]
+    )
+
+
+def intents(bot: Any) -> list[Any]:
+    with bot.store.sessions() as s:
+        return list(s.scalars(select(m.TxIntent)).all())
+
+
+def assert_in_band(bot: Any, controller: Any) -> None:
+    st = bot.read().state
+    for t in range(3):
+        _, lo, hi = (int(x) for x in controller.tier(t))
+        share = st.position(t) * 10_000 // st.total_assets
+        assert lo <= share <= hi, (t, share, lo, hi)
+
+
+def test_tick__two_owner_signatures__frozen_plan_runs_through_the_executor(
+    make_bot, fresh, accounts, chain, executor_fund, owners, alerts
+):
+    fund, ex, safe = executor_fund
+    alice, bob, _ = owners
+    bot = make_bot()
+    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
+    # frozen: this chain, this executor and controller, send order, plan id keccak(ref)
+    p = bot.plans.plan(ref)
+    assert frozen["plan_id"] == "0x" + keccak(text=ref).hex()
+    assert (frozen["chain_id"], frozen["executor"], frozen["controller"]) == (
+        chain.chain_id,
+        ex.address,
+        fund.controller.address,
+    )
+    assert frozen["order"] == sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)
+    assert bytes(ex.hashPlan(sp.header(), sp.action_hashes())).hex() == frozen["plan_hash"][2:]
+    approval = bot.plans.get(ref).payload["approval"]
+    assert approval["requirement"] == "multi_admin" and approval["required"] == 2
+    assert approval["admins"] == [o.lower() for o in safe.getOwners()]
+    # on-chain deadline: the approval deadline plus the execution window (6 h by default)
+    assert frozen["deadline"] == approval["deadline"] + 6 * 3_600
+    # the alert: once per plan, with what it needs and how to sign
+    (alert,) = [a for a in alerts if a.code == "approval_needed"]
+    for part in (ref, "multi_admin", "2 approval(s)", "UTC", frozen["plan_hash"]):
+        assert part in alert.message, (part, alert.message)
+    assert f"keeper approve {ref} --account <alias>" in alert.message
+    assert bot.tick(now + 10)[0].status == "pending_approval"
+    assert len([a for a in alerts if a.code == "approval_needed"]) == 1
+
+    sign(bot, ref, frozen, alice, now + 20)
+    sign(bot, ref, frozen, bob, now + 30)
+    (out,) = bot.tick(now + 60)
+    assert out.status == "executed", (out, alerts)
+    assert out.results and all(r.success for r in out.results)
+    for k in range(len(sp.actions)):
+        assert ex.executed(sp.plan_id, k)
+    sent = intents(bot)
+    assert {i.target.lower() for i in sent} == {ex.address.lower()}  # nothing to the controller
+    assert sorted(i.idempotency_key for i in sent) == sorted(
+        f"fund:{ref}:{i}" for i in range(len(p.actions))
+    )
+    bound, notional = ex.planState(sp.plan_id)
+    assert bytes(bound) == plan_hash(sp) and notional > THRESHOLD * UNIT
+    assert_in_band(bot, fund.controller)
+
+
+def test_tick__one_signature_and_by_name_rows__not_executed(
+    make_bot, fresh, accounts, chain, executor_fund, owners
+):
+    _, ex, _ = executor_fund
+    alice, bob, carol = owners
+    bot = make_bot()
+    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
+    sign(bot, ref, frozen, alice, now + 20)
+    # a `--by` row (no signature) under an owner's address, and under a configured admin name
+    bot.plans.record_decision(ref, bob.address.lower(), now + 30)
+    bot.plans.add_approval(ref, "carol", True, now + 40, "multi_admin")
+    (out,) = bot.tick(now + 60)
+    assert out.status == "pending_approval" and "1 of 2" in out.detail, out
+    assert bot.plans.get(ref).payload["approval"]["approvals"] == [alice.address.lower()]
+    assert intents(bot) == [] and not ex.executed(sp.plan_id, 0)
+
+
+def test_plan_edited_after_approval__signatures_stop_counting__replay_reverts(
+    make_bot, fresh, accounts, chain, executor_fund, owners
+):
+    fund, ex, _ = executor_fund
+    alice, bob, _ = owners
+    keeper = accounts[2]
+    bot = make_bot()
+    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
+    old = [sign_plan(sp, a.private_key) for a in (alice, bob)]
+    sign(bot, ref, frozen, alice, now + 20)
+    # someone with the database rewrites the frozen first action to move far more
+    big = fund.controller.allocateToLayer.encode_input(2, 300_000 * UNIT)
+    edited = dict(frozen, actions=["0x" + bytes(big).hex(), *frozen["actions"][1:]])
+    bot.plans.update(ref, frozen=edited)
+    sign(bot, ref, frozen, bob, now + 30)  # bob signed the plan he was shown (the original)
+    (out,) = bot.tick(now + 60)
+    assert out.status == "pending_approval" and "0 of 2" in out.detail, out
+    assert intents(bot) == []
+    # past the approval deadline it expires, never runs
+    deadline = bot.plans.get(ref).payload["approval"]["deadline"]
+    (out,) = bot.tick(deadline + 1)
+    assert out.status == "expired" and intents(bot) == []
+    # the stolen keeper key replays the old signatures with the edited action: refused on chain
+    e = SignedPlan.from_frozen(edited)
+    with ape.reverts(ex.NotEnoughApprovals, approvals=0, required=2):
+        ex.executeAction(e.header(), 0, e.actions[0], e.action_hashes(), old, sender=keeper)
+    # the edited action under the original plan's hashes: not the declared action
+    with ape.reverts(ex.ActionMismatch):
+        ex.executeAction(sp.header(), 0, e.actions[0], sp.action_hashes(), old, sender=keeper)
+
+
+def test_keeper_key_alone__large_action__reverts_on_executor_and_controller(
+    fresh, accounts, chain, executor_fund, attacker
+):
+    fund, ex, _ = executor_fund
+    keeper, c = accounts[2], fund.controller
+    fund.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    big = bytes(c.allocateToLayer.encode_input(1, 200_000 * UNIT))
+    p = SignedPlan(
+        plan_id=SignedPlan.plan_id_for("stolen"),
+        chain_id=chain.chain_id,
+        executor=ex.address,
+        controller=c.address,
+        deadline=int(chain.pending_timestamp) + 3_600,
+        actions=(big,),
+    )
+    with ape.reverts(ex.PlanNeedsApproval, planId=p.plan_id, threshold=THRESHOLD * UNIT):
+        ex.executeAction(p.header(), 0, big, p.action_hashes(), [], sender=keeper)
+    with ape.reverts(c.AccessControlUnauthorizedAccount, account=keeper.address):
+        c.allocateToLayer(1, 200_000 * UNIT, sender=keeper)
+    with ape.reverts(ex.AccessControlUnauthorizedAccount, account=attacker.address):
+        ex.executeAction(p.header(), 0, big, p.action_hashes(), [], sender=attacker)
+    # the attacker signs itself: not an owner, not counted
+    own = sign_plan(p, attacker.private_key)
+    with ape.reverts(ex.NotEnoughApprovals, approvals=0):
+        ex.executeAction(p.header(), 0, big, p.action_hashes(), [own], sender=keeper)
+
+
+def test_non_owner_and_late_signatures__do_not_count(
+    make_bot, fresh, accounts, chain, executor_fund, owners, attacker
+):
+    _, ex, _ = executor_fund
+    alice, bob, _ = owners
+    bot = make_bot()
+    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
+    deadline = bot.plans.get(ref).payload["approval"]["deadline"]
+    sign(bot, ref, frozen, alice, now + 20)
+    # the CLI refuses both; written straight into the database, the keeper ignores them
+    for who, at in ((attacker, now + 30), (bob, deadline + 1)):
+        sig = sign_plan(sp, who.private_key)
+        bot.plans.add_approval(
+            ref, who.address.lower(), True, at, "multi_admin", "", "0x" + sig.hex(), "0x"
+        )
+    (out,) = bot.tick(now + 60)
+    assert out.status == "pending_approval" and "1 of 2" in out.detail, out
+    assert "is not a current owner" in out.detail
+    (out,) = bot.tick(deadline + 60)
+    assert out.status == "expired" and intents(bot) == []
+    assert not ex.executed(sp.plan_id, 0)
+
+
+def test_owner_removed_from_the_safe__stops_counting(
+    make_bot, fresh, accounts, chain, executor_fund, owners
+):
+    from ballast_dev.deployment.safe import exec_safe_tx
+
+    _, ex, safe = executor_fund
+    alice, bob, carol = owners
+    bot = make_bot()
+    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
+    sign(bot, ref, frozen, alice, now + 20)
+    sign(bot, ref, frozen, bob, now + 30)
+    # alice and carol remove bob (threshold stays 2) before the keeper ticks
+    current = list(safe.getOwners())
+    i = current.index(bob.address)
+    prev = SENTINEL if i == 0 else current[i - 1]
+    data = safe.removeOwner.encode_input(prev, bob.address, 2)
+    exec_safe_tx(safe, safe.address, data, signers=[alice, carol], sender=alice)
+    assert not safe.isOwner(bob.address)
+    (out,) = bot.tick(now + 60)
+    assert out.status == "pending_approval" and "1 of 2" in out.detail, out
+    assert bot.plans.get(ref).payload["approval"]["admins"] == [o.lower() for o in safe.getOwners()]
+    assert intents(bot) == [] and not ex.executed(sp.plan_id, 0)
+    # the removed owner's signature does not count on chain either
+    h = plan_hash(sp)
+    assert ex.countApprovals(h, [sign_plan(sp, a.private_key) for a in (alice, bob)]) == 1
+
+
+def test_kill_mid_plan_and_resume__every_action_once__report_keeps_all(
+    make_bot, fresh, accounts, chain, executor_fund, owners
+):
+    _, ex, _ = executor_fund
+    alice, _, carol = owners
+    keeper = accounts[2]
+    bot = make_bot()
+    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
+    sign(bot, ref, frozen, alice, now + 20)
+    sign(bot, ref, frozen, carol, now + 30)
+    n = len(sp.actions)
+    assert n >= 2
+    sent: list[int] = []
+
+    def crash(i: int) -> None:  # the keeper dies before its second action
+        if sent:
+            raise KeyboardInterrupt("keeper killed")
+        sent.append(i)
+
+    bot.before_action = crash
+    with contextlib.suppress(KeyboardInterrupt):
+        bot.tick(now + 60)
+    assert ex.executed(sp.plan_id, 0) and not ex.executed(sp.plan_id, 1)
+    restarted = type(bot)(bot.config, bot.store, signer=bot.signer, alerter=bot.alert)
+    (r,) = restarted.start()
+    assert (r["ref"], r["done"], r["total"]) == (ref, 1, n)
+    (out,) = restarted.tick(now + 120)
+    assert out.status == "executed", out
+    assert all(ex.executed(sp.plan_id, k) for k in range(n))
+    keys = [i.idempotency_key for i in intents(bot)]
+    assert sorted(keys) == sorted(set(keys)) and len(keys) == n  # one intent per action
+    report = restarted.plans.get(ref).payload["report"]
+    assert len(report["actions"]) == n and len(report["results"]) == n
+    assert all(x["success"] for x in report["results"])
+    # a replay of the first action by the keeper key: refused, it ran once
+    with ape.reverts(ex.ActionAlreadyExecuted, index=0):
+        ex.executeAction(sp.header(), 0, sp.actions[0], sp.action_hashes(), [], sender=keeper)
+
+
+@pytest.mark.parametrize("window", ["59", str(7 * 86_400 + 1), "six hours"])
+def test_execution_window__out_of_range__refused_naming_the_variable(window):
+    from keepers.core.settings import ConfigError
+    from keepers.fund.settings import load_fund_config
+
+    with pytest.raises(ConfigError, match="KEEPER_PLAN_EXECUTION_WINDOW_S"):
+        load_fund_config({"KEEPER_PLAN_EXECUTION_WINDOW_S": window})
+
+
+def test_check_chain__executor_in_the_record__checked_at_start_up(
+    make_bot, fresh, executor_fund, deployment_file
+):
+    import json
+
+    from keepers.tx.contracts import DeploymentError
+
+    fund, ex, _ = executor_fund
+    make_bot().check_chain()  # code at the executor, executor.controller() is the controller
+    record = json.loads(deployment_file.read_text())
+    record["automation"]["plan_executor"] = fund.cash.address  # code, but not an executor
+    deployment_file.write_text(json.dumps(record))
+    with pytest.raises(DeploymentError, match="plan_executor.controller\\(\\) does not answer"):
+        make_bot().check_chain()
+
+
+def test_approved_plan_past_its_deadline__aborted_with_alert__fresh_plan_needs_fresh_signatures(
+    make_bot, fresh, accounts, chain, executor_fund, owners, alerts
+):
+    _, ex, _ = executor_fund
+    alice, bob, _ = owners
+    bot = make_bot()
+    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
+    sign(bot, ref, frozen, alice, now + 20)
+    sign(bot, ref, frozen, bob, now + 30)
+    # the keeper was down until after the frozen plan's deadline: signed in time, too late to run
+    (out,) = bot.tick(frozen["deadline"] + 1)
+    assert out.status == "aborted" and "expired" in out.detail, out
+    assert [a.code for a in alerts if a.level == "critical"] == ["plan_expired"]
+    assert intents(bot) == [] and not ex.executed(sp.plan_id, 0)
+    later = frozen["deadline"] + 60
+    out = bot.check("liquidity", later)
+    assert out.status == "pending_approval" and out.plan_id != ref, out
+    fresh_doc = bot.plans.get(out.plan_id).payload["frozen"]
+    assert fresh_doc["plan_hash"] != frozen["plan_hash"]
+    assert bot.plans.get(out.plan_id).payload["approval"]["approvals"] == []
+
+
+def test_owner_removed_mid_plan__next_action_refused_on_chain(
+    make_bot, fresh, accounts, chain, executor_fund, owners, alerts
+):
+    from ballast_dev.deployment.safe import exec_safe_tx
+
+    _, ex, safe = executor_fund
+    alice, bob, carol = owners
+    bot = make_bot()
+    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
+    sign(bot, ref, frozen, alice, now + 20)
+    sign(bot, ref, frozen, bob, now + 30)
+    assert len(sp.actions) >= 2
+
+    def remove_bob(i: int) -> None:  # after the first action ran with alice's and bob's
+        if ex.executed(sp.plan_id, 0) and safe.isOwner(bob.address):
+            current = list(safe.getOwners())
+            k = current.index(bob.address)
+            prev = SENTINEL if k == 0 else current[k - 1]
+            data = safe.removeOwner.encode_input(prev, bob.address, 2)
+            exec_safe_tx(safe, safe.address, data, signers=[alice, carol], sender=alice)
+
+    bot.before_action = remove_bob
+    (out,) = bot.tick(now + 60)
+    assert ex.executed(sp.plan_id, 0) and not safe.isOwner(bob.address)
+    assert not any(ex.executed(sp.plan_id, k) for k in range(1, len(sp.actions)))
+    assert out.status == "partial", out
+    failed = [r.error for r in out.results if not r.success]
+    assert failed and all("NotEnoughApprovals" in (e or "") for e in failed), failed
+
+
+def test_frozen_min_out_no_longer_reachable__simulation_fails__aborted_with_alert(
+    make_bot, fresh, accounts, chain, executor_fund, owners, alerts
+):
+    from ballast_dev.deployment.uniswap import UniswapV3, arbitrage_to_price
+
+    _, ex, _ = executor_fund
+    alice, bob, _ = owners
+    bot = make_bot()
+    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
+    sign(bot, ref, frozen, alice, now + 20)
+    sign(bot, ref, frozen, bob, now + 30)
+    # a frozen DEX purchase: its min_out was fixed at the approved reading
+    p = bot.plans.plan(ref)
+    dex = {fresh.assets[s].address.lower(): s for s in ("TBILL-A", "TBILL-B")}
+    buys = [
+        (k, dex[(p.actions[i].asset or "").lower()])
+        for k, i in enumerate(frozen["order"])
+        if frozen["functions"][k] == "purchaseAsset" and (p.actions[i].asset or "").lower() in dex
+    ]
+    assert buys, frozen["functions"]
+    k, sym = buys[0]
+    assert int(frozen["min_out"][k]) > 0
+    # the pool moves 4% above the oracle after the approval: fewer tokens than the frozen min_out
+    mover = accounts[9]
+    fresh.cash.mint(mover, 10**12 * UNIT, sender=accounts[0])
+    fresh.assets[sym].mint(mover, 10**9 * 10**18, sender=accounts[0])
+    a = fresh.adapters
+    uni = UniswapV3(a["uniswap_factory"], a["uniswap_router"], None, None, None)
+    answer = int(fresh.feeds[sym].latestAnswer())
+    fee = int(a["uniswap"].poolFee(fresh.assets[sym]))
+    price = (answer * 104 // 100 * UNIT // 10**8, 10**18)
+    arbitrage_to_price(uni, fresh.assets[sym], fresh.cash, fee, price, mover)
+    (out,) = bot.tick(now + 60)
+    assert out.status == "aborted", out
+    assert f"simulation of action {frozen['order'][k]} (purchaseAsset)" in out.detail, out
+    assert f"SlippageExceeded(minOut={frozen['min_out'][k]}," in out.detail, out
+    assert [x.code for x in alerts if x.level == "critical"] == ["simulation_failed"]
+    assert intents(bot) == [] and not any(
+        ex.executed(sp.plan_id, j) for j in range(len(sp.actions))
+    )
