@@ -389,3 +389,44 @@ def test_frozen_min_out_no_longer_reachable__simulation_fails__aborted_with_aler
     assert intents(bot) == [] and not any(
         ex.executed(sp.plan_id, j) for j in range(len(sp.actions))
     )
+
+
+def test_cli_signed_approvals__counted_by_the_running_keeper__plan_runs(
+    make_bot, fresh, accounts, chain, executor_fund, owners, attacker, tmp_path
+):
+    """The two halves together: `keeper approve REF --account <alias>` (store only, the
+    approver's own keystore) records signatures that the running keeper counts and executes;
+    mallory's keystore is refused by the CLI and nothing of hers is recorded."""
+    from click.testing import CliRunner
+
+    from ballast_dev.local.keystores import approver_env, write_keystore
+    from keepers.cli import main
+
+    fund, ex, _ = executor_fund
+    alice, bob, _ = owners
+    bot = make_bot()
+    ref, frozen, _sp, now = pending(bot, fresh, accounts, chain)
+    pw = "correct horse"
+    data = tmp_path / "ape"
+    for alias, who in (("alice", alice), ("bob", bob), ("mallory", attacker)):
+        write_keystore(data, alias, who.private_key, pw, scrypt_n=2**4)
+    env = {"KEEPER_DB_URL": bot.k.db_url, **approver_env(data, pw, ("alice", "bob", "mallory"))}
+
+    def approve(alias: str) -> Any:
+        return CliRunner(mix_stderr=False).invoke(
+            main, ["--now", str(now + 60), "approve", ref, "--account", alias], env=env
+        )
+
+    r = approve("mallory")
+    assert r.exit_code == 1 and "not an admin" in (r.stderr + r.stdout), r.stderr
+    for alias in ("alice", "bob"):
+        r = approve(alias)
+        assert r.exit_code == 0, r.stderr
+        assert pw not in r.stdout + r.stderr
+    assert not intents(bot)  # approving sent nothing
+    outs = bot.tick(now + 120)
+    assert [o.status for o in outs if o.plan_id == ref] == ["executed"], outs
+    sp = SignedPlan.from_frozen(frozen)
+    assert all(ex.executed(sp.plan_id, k) for k in range(len(sp.actions)))
+    assert {i.target.lower() for i in intents(bot)} == {ex.address.lower()}
+    assert_in_band(bot, fund.controller)
