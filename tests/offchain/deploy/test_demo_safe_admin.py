@@ -44,3 +44,15 @@ def test_demo__safe_admin__admin_actions_go_through_the_safe(tmp_path, accounts,
     assert int(safe.call_view_method("nonce")) == nonce0 + 3
     _refill(d)
     assert chain.provider.get_balance(funder.address) == 5 * 10**17
+
+
+def test_demo__account_admin__the_same_actions_sent_by_the_admin_account(tmp_path, accounts, chain):
+    profile = demo_profile("scripts/profiles/local.yaml")
+    assert profile.admin_safe is None
+    fund = deploy_profile(profile, accounts[actors.DEPLOYER], accounts, log=lambda *_: None)
+    d = Demo(fund, accounts, tmp_path, lambda *_: None)
+    desk = accounts[actors.ADMIN]
+    assert fund.safe is None and d.admin == desk == d.desk_account
+    assert fund.vault.hasRole(role(fund.vault, "KEEPER_ROLE"), desk)
+    _drain(d)
+    assert chain.provider.get_balance(fund.automation["tx_funder"].address) == 0
