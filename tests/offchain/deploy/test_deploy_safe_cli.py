@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from web3 import Web3
 
+from tests.support.anvil_node import start_anvil
 from tests.support.ape_home import make_ape_home
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -26,22 +24,7 @@ SAFE_CREATED_AT = 11  # steps: cash, vault, controller, 3 settings, lens, 3 Safe
 
 @pytest.fixture
 def node():
-    anvil = shutil.which("anvil", path=f"{ROOT / 'node_modules' / '.bin'}:{os.environ['PATH']}")
-    assert anvil, "anvil from npm (node_modules/.bin)"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    proc = subprocess.Popen(
-        [anvil, "--port", str(port), "--silent"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    w3 = Web3(Web3.HTTPProvider(url))
-    for _ in range(100):
-        if w3.is_connected():
-            break
-        time.sleep(0.1)
+    proc, url, w3 = start_anvil()
     try:
         yield url, w3
     finally:
