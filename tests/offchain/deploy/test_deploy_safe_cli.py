@@ -1,5 +1,5 @@
 """`ape run deploy --profile scripts/profiles/local-safe.yaml` on a standing node (the rehearsal
-network `upstream`), as an operator runs it: stopped by fault injection right after the Safe's
+network `upstream`), as an operator runs it: a dry run first, then stopped by fault injection right after the Safe's
 creation, resumed by the same command, it ends with the Safe as admin, the PlanExecutor in front
 of the controller and "hand-over complete" (issue 15; issue 13's hand-over and resumable
 deploy)."""
@@ -50,6 +50,15 @@ def test_deploy_cli__safe_profile__stopped_after_the_safe_resumed__handover_comp
             cmd, cwd=ROOT, env={**env, **extra}, capture_output=True, text=True, timeout=600,
             stdin=subprocess.DEVNULL,
         )  # fmt: skip
+
+    # the dry run signs the Safe transactions on its fork too, and sends nothing upstream
+    dry = subprocess.run(
+        [*cmd, "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
+    assert "safe.createProxyWithNonce" in dry.stdout and "hand-over complete" in dry.stdout
+    assert w3.eth.get_transaction_count(w3.eth.accounts[0]) == 0 and not record.exists()
 
     first = run(DEPLOY_FAULT_INJECTION="1", DEPLOY_STOP_AFTER=str(SAFE_CREATED_AT))
     assert first.returncode != 0 and "fault injection" in first.stderr, first.stderr[-2000:]
