@@ -29,6 +29,7 @@ from ballast_dev.deployment.handover import handover_status, render
 from ballast_dev.deployment.profile import (
     DEPLOYMENTS_DIR,
     ProfileError,
+    admin_address,
     check_target,
     deploy_profile,
     load_profile,
@@ -127,8 +128,6 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
         "profile": profile_path,
         "profile_hash": profile_hash(profile),
     }
-    admin = profile.roles["admin"]
-    admin_address = str(accounts.test_accounts[admin].address if isinstance(admin, int) else admin)
     confirmations = int(net.required_confirmations or 0)
 
     if dry_run:
@@ -144,10 +143,11 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
                     None, header, provider=fork, existing=path, log=click.echo
                 )
                 fund = deploy_profile(profile, signer, accounts, log=click.echo, steps=plan)
-                h = handover_status(project, fund.addresses(), str(deployer.address), admin_address)
+                admin = admin_address(profile, fund, accounts)
+                h = handover_status(project, fund.addresses(), str(deployer.address), admin)
                 click.echo(_plan(plan, gas_price))
                 click.echo(render(h))
-        except RecordError as e:
+        except (RecordError, ProfileError) as e:
             raise click.ClickException(str(e)) from None
         except NetworkError as e:
             raise click.ClickException(
@@ -171,12 +171,15 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
         )
         fund = deploy_profile(profile, deployer, accounts, log=click.echo, steps=steps)
         steps.wait_confirmations(chain.provider, confirmations)
-        h = handover_status(project, fund.addresses(), str(deployer.address), admin_address)
+        admin = admin_address(profile, fund, accounts)
+        h = handover_status(project, fund.addresses(), str(deployer.address), admin)
         steps.finish(
             fund.addresses(),
-            {"admin": admin_address, "todo": h.todo, "deployer_holds": h.held},
+            {"admin": admin, "todo": h.todo, "deployer_holds": h.held},
             chain.blocks.head.number,
         )
+    except ProfileError as e:  # found on chain before the first transaction (an existing Safe)
+        raise click.ClickException(str(e)) from None
     except (RecordError, DeployInterrupted) as e:
         raise click.ClickException(f"{e} (record: {path})") from None
     except Exception as e:  # a revert, the node gone, gas run out: say where, and how to go on

@@ -60,10 +60,20 @@ class Demo:
 
         self.fund, self.chain, self.out, self.echo = fund, chain, out, echo
         acct = accounts
-        self.deployer, self.admin, self.keeper = acct[0], acct[1], acct[2]
-        self.investors = [acct[4], acct[5], acct[6]]
-        self.market = acct[7]
-        self.executor_account, self.supervisor_account = acct[8], acct[9]
+        from ballast_dev.local import actors
+
+        self.deployer, self.keeper = acct[actors.DEPLOYER], acct[actors.KEEPER]
+        # the admin: the fund's Safe when the profile makes one (its owners alice and bob sign
+        # the demo's admin actions), else test account 1; the redemption desk (an EOA that pays
+        # queued redemptions and marks the NAV) is test account 1 either way
+        self.safe = fund.safe
+        self.safe_signers = [acct[actors.ALICE], acct[actors.BOB]]
+        self.desk_account = acct[actors.ADMIN]
+        self.admin = self.safe if self.safe is not None else self.desk_account
+        self.investors = [acct[i] for i in actors.INVESTORS]
+        self.market = acct[actors.MARKET]
+        self.executor_account = acct[actors.EXECUTOR]
+        self.supervisor_account = acct[actors.SUPERVISOR]
         self.unit = 10 ** int(fund.cash.decimals())
         self.ledger = Ledger()
         self.dex = [s for s in fund.assets if s.startswith("TBILL")]
@@ -83,15 +93,39 @@ class Demo:
         own pipeline may use (a foreign transaction on it halts the pipeline: SignerConflict)."""
         from ballast_dev.deployment.fund import role
 
-        v, tl, desk = self.fund.vault, self.fund.timelock, self.admin
+        v, tl, desk = self.fund.vault, self.fund.timelock, self.desk_account
         assert tl is not None, "the local profile deploys a timelock"
         keeper_role = role(v, "KEEPER_ROLE")
         if not v.hasRole(keeper_role, desk.address):
-            data = v.grantRole.encode_input(keeper_role, desk.address)
-            zero = b"\x00" * 32
-            tl.schedule(v.address, 0, data, zero, zero, int(tl.getMinDelay()), sender=desk)
-            tl.execute(v.address, 0, data, zero, zero, sender=desk)
+            self.through_timelock(v, v.grantRole.encode_input(keeper_role, desk.address))
         return desk
+
+    # ------------------------------------------------------------------ the admin's actions
+
+    def through_timelock(self, target: Any, data: bytes) -> None:
+        """A risk-increasing change: scheduled and executed on the timelock (delay 0 locally)
+        by the admin: Safe transactions signed by alice and bob, or the admin account."""
+        tl = self.fund.timelock
+        if self.safe is not None:
+            from ballast_dev.deployment.safe import timelock_via_safe
+
+            timelock_via_safe(self.safe, tl, target, data, self.safe_signers)
+            return
+        zero = b"\x00" * 32
+        tl.schedule(target.address, 0, data, zero, zero, int(tl.getMinDelay()), sender=self.admin)
+        tl.execute(target.address, 0, data, zero, zero, sender=self.admin)
+
+    def admin_call(self, method: Any, *args: Any) -> None:
+        """A call only the admin may make (ADMIN_ROLE, an ownership): a Safe transaction
+        signed by alice and bob when the admin is the Safe, else sent by the admin account."""
+        if self.safe is not None:
+            from ballast_dev.deployment.safe import safe_admin_call
+
+            safe_admin_call(
+                self.safe, method.contract, method.encode_input(*args), self.safe_signers
+            )
+            return
+        method(*args, sender=self.admin)
 
     # ------------------------------------------------------------------ keepers
 
@@ -589,11 +623,11 @@ def verdict(ledger: Ledger, fund_db: Path, end: Any) -> tuple[bool, str]:
 def _drain(d: Demo) -> None:
     funder = d.fund.automation["tx_funder"]
     bal = d.chain.provider.get_balance(funder.address)
-    funder.withdraw(d.admin, bal, sender=d.admin)
+    d.admin_call(funder.withdraw, d.desk_account.address, bal)
 
 
 def _refill(d: Demo) -> None:
-    d.fund.automation["tx_funder"].refund(value=5 * 10**17, sender=d.admin)
+    d.fund.automation["tx_funder"].refund(value=5 * 10**17, sender=d.desk_account)
 
 
 def summary(ledger: Ledger, fund_db: Path, before: Any, after: Any) -> str:

@@ -215,14 +215,11 @@ def add_asset(
     fund.feeds[symbol] = feed
 
 
-def hand_over(
-    project: Any, fund: FundDeployment, deployer: Any, admin: Any, delay: int, steps: Any = None
-) -> Any:
-    """Moves DEFAULT_ADMIN_ROLE (risk-increasing changes) to a TimelockController proposed and
-    executed by `admin`, and renounces the deployer's roles."""
+def deploy_timelock(project: Any, deployer: Any, admin: Any, delay: int, steps: Any = None) -> Any:
+    """The FundTimelock, proposed and executed by `admin` (an account or the admin Safe)."""
     steps = steps or DirectSteps()
-    admin_address = getattr(admin, "address", admin)
-    timelock = steps.deploy(
+    admin_address = str(getattr(admin, "address", admin))
+    return steps.deploy(
         "deploy:timelock",
         project.FundTimelock,
         delay,
@@ -231,6 +228,24 @@ def hand_over(
         "0x" + "00" * 20,
         sender=deployer,
     )
+
+
+def hand_over(
+    project: Any,
+    fund: FundDeployment,
+    deployer: Any,
+    admin: Any,
+    delay: int,
+    steps: Any = None,
+    timelock: Any = None,
+) -> Any:
+    """Moves DEFAULT_ADMIN_ROLE (risk-increasing changes) to a TimelockController proposed and
+    executed by `admin` (deployed here unless `timelock` is given), and renounces the
+    deployer's roles."""
+    steps = steps or DirectSteps()
+    admin_address = str(getattr(admin, "address", admin))
+    if timelock is None:
+        timelock = deploy_timelock(project, deployer, admin_address, delay, steps)
     for c in (fund.vault, fund.controller):
         n = _label(c, fund)
         steps.send(

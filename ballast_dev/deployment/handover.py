@@ -40,11 +40,36 @@ def _same(a: Any, b: Any) -> bool:
     return str(a).lower() == str(b).lower()
 
 
+ACCEPT_OWNERSHIP = "0x79ba5097"  # acceptOwnership()
+
+
+def _safe_who(record: dict[str, Any], admin: str) -> tuple[str | None, list[str]]:
+    """When the admin is the record's Safe: how its owners execute a call, and what the
+    deployer holds on the Safe itself (an owner's seat)."""
+    if not record.get("safe") or not _same(record["safe"], admin):
+        return None, []
+    from ballast_dev.deployment.safe import at
+
+    safe = at(str(record["safe"]))
+    owners = [str(o) for o in safe.getOwners()]
+    threshold = int(safe.getThreshold())
+    who = (
+        f"the Safe {admin}: a Safe transaction (CALL, value 0) signed by {threshold} of its "
+        f"{len(owners)} owners ({', '.join(owners)})"
+    )
+    return who, owners
+
+
 def handover_status(project: Any, record: dict[str, Any], deployer: str, admin: str) -> Handover:
-    """Reads, for every contract of ``record`` (the deploy's addresses), what ``deployer`` holds."""
+    """Reads, for every contract of ``record`` (the deploy's addresses), what ``deployer`` holds.
+    ``admin`` is an account or the record's Safe (``record["safe"]``): then every call left to
+    the admin is a Safe transaction its owners sign."""
     h = Handover(admin=str(admin), deployer=str(deployer))
     if _same(deployer, admin):
         h.held.append(f"the deployer {deployer} is the admin: it keeps the admin's powers")
+    safe_who, owners = _safe_who(record, str(admin))
+    if any(_same(o, deployer) for o in owners):
+        h.held.append(f"Safe {admin}: the deployer {deployer} is one of its owners")
     fund = {
         "vault": project.TieredVault.at(record["vault"]),
         "controller": project.AssetController.at(record["controller"]),
@@ -63,6 +88,11 @@ def handover_status(project: Any, record: dict[str, Any], deployer: str, admin: 
     if uni and _same(project.UniswapV3Adapter.at(uni).owner(), deployer):
         h.held.append(f"UniswapV3Adapter {uni}: owner")
     automation = record.get("automation") or {}
+    if automation.get("plan_executor"):
+        ex = project.PlanExecutor.at(automation["plan_executor"])
+        for r in ("DEFAULT_ADMIN_ROLE", "ADMIN_ROLE", "KEEPER_ROLE"):
+            if ex.hasRole(getattr(ex, r)(), deployer):
+                h.held.append(f"PlanExecutor {ex.address}: {r}")
     for key, contract_name in TWO_STEP:
         address = automation.get(key)
         if not address:
@@ -75,7 +105,8 @@ def handover_status(project: Any, record: dict[str, Any], deployer: str, admin: 
                     "contract": contract_name,
                     "address": str(address),
                     "call": "acceptOwnership()",
-                    "who": f"admin {admin}",
+                    "data": ACCEPT_OWNERSHIP,
+                    "who": safe_who or f"admin {admin}",
                 }
             )
         elif _same(owner, deployer):
@@ -94,8 +125,13 @@ def render(h: Handover) -> str:
     if h.todo:
         lines.append(f"hand-over checklist: {len(h.todo)} call(s) the admin must make")
         w = max(len(t["contract"]) for t in h.todo)
+        whos = {t["who"] for t in h.todo}
         for t in h.todo:
-            lines.append(f"  {t['contract']:<{w}}  {t['address']}  {t['call']:<18}  by {t['who']}")
+            data = f"  data {t['data']}" if t.get("data") else ""
+            by = "" if len(whos) == 1 else f"  by {t['who']}"
+            lines.append(f"  {t['contract']:<{w}}  to {t['address']}  {t['call']:<18}{data}{by}")
+        if len(whos) == 1:
+            lines.append(f"  each by {whos.pop()}")
         lines.append(f"  until then the deployer {h.deployer} still owns these contracts")
     if h.held:
         lines.append(f"the deployer {h.deployer} still holds (the deploy did not give these away):")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ballast_dev.deployment.fund import FundDeployment
+from ballast_dev.deployment.record import DirectSteps
 
 
 def deploy_plan_executor(
@@ -26,18 +27,46 @@ def deploy_plan_executor(
     keeper: Any,
     approval_threshold: int,
     required_approvals: int = 2,
+    steps: Any = None,
 ) -> Any:
-    """`approval_threshold` in base units of the fund's cash token."""
+    """`approval_threshold` in base units of the fund's cash token. ``steps`` records each
+    transaction (ballast_dev.deployment.record); None sends them unrecorded."""
+    steps = steps or DirectSteps()
     c = fund.controller
-    ex = deployer.deploy(
-        project.PlanExecutor, c, safe, deployer, approval_threshold, required_approvals
+    safe_address = str(getattr(safe, "address", safe))
+    timelock_address = str(getattr(timelock, "address", timelock))
+    ex = steps.deploy(
+        "deploy:plan_executor",
+        project.PlanExecutor,
+        c.address,
+        safe_address,
+        deployer.address,
+        approval_threshold,
+        required_approvals,
+        sender=deployer,
     )
-    ex.grantRole(ex.KEEPER_ROLE(), keeper, sender=deployer)
-    ex.grantRole(ex.ADMIN_ROLE(), safe, sender=deployer)
-    ex.grantRole(ex.DEFAULT_ADMIN_ROLE(), timelock, sender=deployer)
-    ex.renounceRole(ex.DEFAULT_ADMIN_ROLE(), deployer, sender=deployer)
-    c.grantRole(c.KEEPER_ROLE(), ex, sender=deployer)
-    if c.hasRole(c.KEEPER_ROLE(), keeper):
-        c.revokeRole(c.KEEPER_ROLE(), keeper, sender=deployer)
+    for key, role, who in (
+        ("KEEPER_ROLE:keeper", ex.KEEPER_ROLE(), keeper),
+        ("ADMIN_ROLE:safe", ex.ADMIN_ROLE(), safe_address),
+        ("DEFAULT_ADMIN_ROLE:timelock", ex.DEFAULT_ADMIN_ROLE(), timelock_address),
+    ):
+        steps.send(f"plan_executor.grant:{key}", ex.grantRole, role, who, sender=deployer)
+    steps.send(
+        "plan_executor.renounce:DEFAULT_ADMIN_ROLE",
+        ex.renounceRole,
+        ex.DEFAULT_ADMIN_ROLE(),
+        deployer.address,
+        sender=deployer,
+    )
+    steps.send(
+        "controller.grant:KEEPER_ROLE:plan_executor",
+        c.grantRole,
+        c.KEEPER_ROLE(),
+        ex.address,
+        sender=deployer,
+    )
+    key = "controller.revoke:KEEPER_ROLE:keeper"
+    if steps.done(key) or c.hasRole(c.KEEPER_ROLE(), keeper):
+        steps.send(key, c.revokeRole, c.KEEPER_ROLE(), keeper, sender=deployer)
     fund.automation["plan_executor"] = ex
     return ex

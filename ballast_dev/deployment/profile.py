@@ -15,7 +15,16 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from eth_utils import is_checksum_address, to_checksum_address
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from ballast_dev.deployment.fund import (
     FEED_DECIMALS,
@@ -24,6 +33,7 @@ from ballast_dev.deployment.fund import (
     RiskSpec,
     add_asset,
     deploy_core,
+    deploy_timelock,
     grant_roles,
     hand_over,
 )
@@ -59,6 +69,62 @@ RoleRef = Annotated[int | str, AfterValidator(lambda v: v if isinstance(v, int) 
 
 class ProfileError(ValueError):
     pass
+
+
+class SafeSpec(BaseModel):
+    """The admin Safe: a new one (``owners`` and ``threshold``) or an existing one (``address``;
+    ``owners`` / ``threshold``, when given, are checked on chain before the first transaction)."""
+
+    model_config = ConfigDict(extra="forbid")
+    owners: list[RoleRef] | None = None
+    threshold: int | None = None
+    address: Address | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> SafeSpec:
+        if self.address is None and (self.owners is None or self.threshold is None):
+            raise ValueError("give owners and threshold (a new Safe) or address (an existing one)")
+        if self.owners is not None:
+            if not self.owners:
+                raise ValueError("owners: at least one owner")
+            seen: set[str] = set()
+            for o in self.owners:
+                key = str(o).lower()
+                if key in seen:
+                    raise ValueError(f"owners: duplicate owner {o!r}")
+                seen.add(key)
+        if self.threshold is not None:
+            n = len(self.owners) if self.owners is not None else None
+            if self.threshold < 1 or (n is not None and self.threshold > n):
+                bound = f"[1, {n}] (the number of owners)" if n is not None else ">= 1"
+                raise ValueError(f"threshold must lie in {bound}, got {self.threshold}")
+        return self
+
+
+class AdminSafe(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    safe: SafeSpec
+
+
+def _admin_kind(v: Any) -> str:
+    return "[safe]" if isinstance(v, dict | AdminSafe) else "[account]"
+
+
+# roles.admin: an account (index or address), or {safe: {...}} (the tag is left out of messages)
+AdminRef = Annotated[
+    Annotated[RoleRef, Tag("[account]")] | Annotated[AdminSafe, Tag("[safe]")],
+    Discriminator(_admin_kind),
+]
+
+
+class PlanExecutorSpec(BaseModel):
+    """The PlanExecutor in front of the controller: the keeper key runs moves through it; a plan
+    that moves more than ``approval_threshold`` whole base tokens needs ``required_approvals``
+    signatures of the admin Safe's owners, verified on chain."""
+
+    model_config = ConfigDict(extra="forbid")
+    approval_threshold: int = Field(gt=0, lt=2**96)
+    required_approvals: int = Field(2, ge=1, le=16)
 
 
 class BaseSpec(BaseModel):
@@ -161,11 +227,17 @@ class Profile(BaseModel):
     base: BaseSpec
     tiers: list[tuple[int, int, int]]
     risk: RiskFile
-    roles: dict[Literal["admin", "keeper", "guardian"], RoleRef]
+    roles: dict[Literal["admin", "keeper", "guardian"], AdminRef]
     timelock_delay: int = Field(0, ge=0)
     uniswap: dict[str, Any] = {}
     assets: list[AssetSpec]
     automation: AutomationSpec | None = None
+    plan_executor: PlanExecutorSpec | None = None
+
+    @property
+    def admin_safe(self) -> SafeSpec | None:
+        admin = self.roles.get("admin")
+        return admin.safe if isinstance(admin, AdminSafe) else None
 
     @field_validator("tiers")
     @classmethod
@@ -192,6 +264,22 @@ class Profile(BaseModel):
         for r in ("admin", "keeper", "guardian"):
             if r not in self.roles:
                 raise ValueError(f"roles: missing {r}")
+        for r in ("keeper", "guardian"):
+            if isinstance(self.roles[r], AdminSafe):
+                raise ValueError(f"roles.{r}: an account (index or address), not a Safe")
+        safe = self.admin_safe
+        if self.plan_executor is not None:
+            if safe is None:
+                raise ValueError(
+                    "plan_executor: needs roles.admin: {safe: ...} (the executor counts the "
+                    "signatures of the Safe's owners)"
+                )
+            n = len(safe.owners) if safe.owners is not None else None
+            if n is not None and self.plan_executor.required_approvals > n:
+                raise ValueError(
+                    f"plan_executor.required_approvals={self.plan_executor.required_approvals}: "
+                    f"more than the Safe's {n} owners"
+                )
         return self
 
 
@@ -224,10 +312,18 @@ def check_target(profile: Profile, network: str, chain_id: int) -> None:
                 f"deploy_test on a real network ({network!r}): {', '.join(test_parts)}"
             )
         index_roles = [r for r, v in profile.roles.items() if isinstance(v, int)]
+        safe = profile.admin_safe
+        if safe is not None and any(isinstance(o, int) for o in safe.owners or []):
+            index_roles.append("admin.safe.owners")
         if index_roles:
             raise ProfileError(
                 f"roles given as test-account indices on a real network: {', '.join(index_roles)}"
             )
+
+
+def _loc_name(loc: tuple[Any, ...]) -> str:
+    """``roles.admin.safe.threshold``: the union's tags left out."""
+    return ".".join(str(p) for p in loc if p not in ("[safe]", "[account]"))
 
 
 def load_profile(path: str | Path) -> Profile:
@@ -241,7 +337,7 @@ def load_profile(path: str | Path) -> Profile:
     except yaml.YAMLError as e:
         raise ProfileError(f"{path}: not valid YAML: {e}") from None
     except ValidationError as e:
-        text = describe_validation_error(e, root="<profile>")
+        text = describe_validation_error(e, name=_loc_name, root="<profile>")
         raise ProfileError(
             f"{path}: invalid deployment profile:\n  " + text.replace("; ", "\n  ")
         ) from None
@@ -264,6 +360,8 @@ def deploy_profile(
     from ape import project
 
     steps = steps or DirectSteps()
+    # everything that can be checked is checked before the first transaction
+    existing_safe = _existing_safe(profile, accounts)
     dec = profile.base.decimals
     unit = 10**dec
     if profile.base.deploy_test_token:
@@ -304,9 +402,27 @@ def deploy_profile(
         steps=steps,
     )
     log(f"vault {fund.vault.address}  controller {fund.controller.address}")
-    admin = _account(accounts, profile.roles["admin"])
     keeper = _account(accounts, profile.roles["keeper"])
     guardian = _account(accounts, profile.roles["guardian"])
+    safe_spec = profile.admin_safe
+    signers: list[Any] = []  # owners whose keys this deploy holds (a local chain's accounts)
+    if safe_spec is None:
+        admin = _account(accounts, profile.roles["admin"])
+    else:
+        from ballast_dev.deployment.safe import deploy_safe_steps
+
+        if existing_safe is not None:
+            fund.safe = existing_safe
+        else:
+            owners = [_account(accounts, o) for o in safe_spec.owners or []]
+            fund.safe = deploy_safe_steps(steps, deployer, owners, int(safe_spec.threshold or 0))
+        admin = str(fund.safe.address)
+        threshold = int(fund.safe.getThreshold())
+        owner_refs = safe_spec.owners or []
+        signers = [_account(accounts, o) for o in owner_refs if isinstance(o, int)][:threshold]
+        if len(signers) < threshold:
+            signers = []
+        log(f"admin Safe {admin} ({threshold} of {len(fund.safe.getOwners())})")
     grant_roles(fund, admin, keepers=[keeper], guardians=[guardian], sender=deployer, steps=steps)
 
     uni = None
@@ -368,7 +484,29 @@ def deploy_profile(
         fund.automation = deploy_fund_automation(
             project, fund, profile.automation, deployer, admin, log, steps
         )
-    timelock = hand_over(project, fund, deployer, admin, profile.timelock_delay, steps=steps)
+        if fund.safe is not None and signers:
+            _accept_through_safe(fund, deployer, signers, steps)
+    timelock = None
+    if profile.plan_executor is not None:
+        from ballast_dev.deployment.plan_executor import deploy_plan_executor
+
+        # the executor's risk-increasing changes belong to the timelock, which must exist first
+        timelock = deploy_timelock(project, deployer, admin, profile.timelock_delay, steps)
+        ex = deploy_plan_executor(
+            project,
+            fund,
+            deployer,
+            safe=fund.safe,
+            timelock=timelock,
+            keeper=keeper,
+            approval_threshold=profile.plan_executor.approval_threshold * unit,
+            required_approvals=profile.plan_executor.required_approvals,
+            steps=steps,
+        )
+        log(f"plan executor {ex.address}: the keeper moves the fund through it only")
+    timelock = hand_over(
+        project, fund, deployer, admin, profile.timelock_delay, steps=steps, timelock=timelock
+    )
     if "uniswap" in fund.adapters:
         # the pool fee tier decides where the fund trades: risk-increasing, so the timelock's
         steps.send(
@@ -378,6 +516,50 @@ def deploy_profile(
             sender=deployer,
         )
     return fund
+
+
+def _existing_safe(profile: Profile, accounts: Any) -> Any:
+    """roles.admin: {safe: {address: ...}}: the Safe, checked on chain (code, version, and the
+    owners and threshold the profile gives), or None for any other admin."""
+    spec = profile.admin_safe
+    if spec is None or spec.address is None:
+        return None
+    from ballast_dev.deployment.safe import SafeDeploymentError, check_safe
+
+    owners = None
+    if spec.owners is not None:
+        owners = [str(getattr(_account(accounts, o), "address", o)) for o in spec.owners]
+    try:
+        return check_safe(spec.address, owners, spec.threshold)
+    except SafeDeploymentError as e:
+        raise ProfileError(str(e)) from None
+
+
+def _accept_through_safe(fund: FundDeployment, deployer: Any, signers: list[Any], steps: Any):
+    """Completes the Ownable2Step transfers to the admin Safe: one Safe transaction per
+    contract (acceptOwnership), signed by ``signers`` (threshold owners), sent by the deployer."""
+    from ballast_dev.deployment.safe import safe_step
+
+    for key in ("scheduler", "tx_funder", "paid_registry", "supervisor"):
+        c = fund.automation[key]
+        name = c.contract_type.name
+        safe_step(
+            steps,
+            f"{name}.acceptOwnership:safe",
+            fund.safe,
+            c,
+            c.acceptOwnership.encode_input(),
+            signers=signers,
+            sender=deployer,
+        )
+
+
+def admin_address(profile: Profile, fund: FundDeployment, accounts: Any) -> str:
+    """The deployed fund's admin: the Safe's address, or the admin account's."""
+    if fund.safe is not None:
+        return str(fund.safe.address)
+    ref = profile.roles["admin"]
+    return str(getattr(_account(accounts, ref), "address", ref))
 
 
 def deploy_fund_automation(

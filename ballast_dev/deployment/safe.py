@@ -40,6 +40,7 @@ ARTIFACTS = {
 }
 ZERO = "0x" + "00" * 20
 SAFE_VERSION = "1.4.1"
+SALT_NONCE = 0  # the deploy's Safe: one per (factory, owners, threshold)
 
 
 class SafeDeploymentError(RuntimeError):
@@ -165,3 +166,123 @@ def timelock_via_safe(
         run = timelock.execute.encode_input(to, 0, calldata, pred, salt)
         safe_admin_call(safe, timelock, run, signers)
     return op_id
+
+
+# ------------------------------------------------------------------ the deploy's steps
+#
+# scripts/deploy.py records every transaction (ballast_dev.deployment.record): the Safe's
+# creation and the Safe transactions the deploy makes for its owners are named steps too, so a
+# deploy interrupted between them resumes without creating a second Safe or signing twice.
+
+
+def deploy_safe_steps(steps: Any, deployer: Any, owners: list[Any], threshold: int) -> Any:
+    """`deploy_safe` as recorded steps: the singletons, then the proxy (at the address CREATE2
+    gives it: `proxy_address`)."""
+    if not 1 <= threshold <= len(owners):
+        raise SafeDeploymentError(f"threshold {threshold} must lie in [1, {len(owners)}] owners")
+    singleton = steps.deploy("deploy:safe.singleton", container("SafeL2"), sender=deployer)
+    factory = steps.deploy("deploy:safe.factory", container("SafeProxyFactory"), sender=deployer)
+    handler = steps.deploy(
+        "deploy:safe.fallback_handler", container("CompatibilityFallbackHandler"), sender=deployer
+    )
+    owner_addresses = [str(getattr(o, "address", o)) for o in owners]
+    setup = singleton.setup.encode_input(
+        owner_addresses, threshold, ZERO, b"", handler.address, ZERO, 0, ZERO
+    )
+    steps.send(
+        "safe.createProxyWithNonce",
+        factory.createProxyWithNonce,
+        singleton.address,
+        setup,
+        SALT_NONCE,
+        sender=deployer,
+    )
+    from ape import chain
+
+    proxy = proxy_address(factory, singleton.address, setup, SALT_NONCE)
+    if not chain.provider.get_code(proxy):
+        raise SafeDeploymentError(f"no Safe proxy at {proxy}, where the factory creates it")
+    safe = at(proxy)
+    if safe.VERSION() != SAFE_VERSION:
+        raise SafeDeploymentError(f"Safe reports version {safe.VERSION()}, expected {SAFE_VERSION}")
+    return safe
+
+
+def proxy_address(factory: Any, singleton: str, initializer: bytes, salt_nonce: int) -> str:
+    """Where SafeProxyFactory.createProxyWithNonce puts the proxy (CREATE2: salt =
+    keccak(keccak(initializer) ++ saltNonce), code = proxyCreationCode ++ singleton). Computed,
+    not read from the call's return value, so a resumed deploy finds the same Safe."""
+    from eth_abi import encode
+    from eth_utils import keccak, to_checksum_address
+
+    salt = keccak(keccak(bytes(initializer)) + encode(["uint256"], [salt_nonce]))
+    code = bytes(factory.proxyCreationCode()) + encode(["uint256"], [int(singleton, 16)])
+    raw = keccak(b"\xff" + bytes.fromhex(str(factory.address)[2:]) + salt + keccak(code))
+    return to_checksum_address(raw[12:])
+
+
+def at(address: str) -> Any:
+    """The Safe at ``address`` with the SafeL2 ABI (bound afresh, not from ape's cache)."""
+    from ape.contracts import ContractInstance
+    from eth_utils import to_checksum_address
+
+    return ContractInstance(to_checksum_address(address), container("SafeL2").contract_type)
+
+
+def check_safe(address: str, owners: list[str] | None, threshold: int | None) -> Any:
+    """An existing Safe, verified on chain before the deploy sends anything: code at
+    ``address`` answering as a Safe 1.4.x, with exactly ``owners`` and ``threshold`` when given.
+    Raises SafeDeploymentError naming what differs."""
+    from ape import chain
+
+    if not chain.provider.get_code(address):
+        raise SafeDeploymentError(f"roles.admin.safe.address={address}: no contract code there")
+    safe = at(address)
+    try:
+        version = str(safe.VERSION())
+        actual_owners = [str(o) for o in safe.getOwners()]
+        actual_threshold = int(safe.getThreshold())
+    except Exception as e:  # noqa: BLE001 - any revert or decoding error: not a Safe
+        raise SafeDeploymentError(
+            f"roles.admin.safe.address={address}: does not answer as a Safe "
+            f"(VERSION/getOwners/getThreshold: {type(e).__name__})"
+        ) from None
+    if not version.startswith("1.4"):
+        raise SafeDeploymentError(
+            f"roles.admin.safe.address={address}: Safe version {version}, expected 1.4.x"
+        )
+    if owners is not None and sorted(o.lower() for o in owners) != sorted(
+        o.lower() for o in actual_owners
+    ):
+        raise SafeDeploymentError(
+            f"roles.admin.safe.owners={owners}: the Safe at {address} has owners {actual_owners}"
+        )
+    if threshold is not None and threshold != actual_threshold:
+        raise SafeDeploymentError(
+            f"roles.admin.safe.threshold={threshold}: the Safe at {address} has threshold "
+            f"{actual_threshold}"
+        )
+    return safe
+
+
+def safe_step(
+    steps: Any,
+    key: str,
+    safe: Any,
+    target: Any,
+    calldata: bytes | str,
+    *,
+    signers: list[Any],
+    sender: Any,
+) -> None:
+    """One Safe transaction as a recorded step: signed by ``signers`` (owners' keys, on a local
+    chain) at the Safe's current nonce, sent by ``sender`` (any account: the deployer pays the
+    gas, the owners only sign). A step already in the record is neither signed nor sent."""
+    if steps.done(key):
+        return
+    to = str(getattr(target, "address", target))
+    h = safe_tx_hash(safe, to, calldata)
+    sigs = pack_signatures({str(s.address): owner_signature(s, h) for s in signers})
+    steps.send(
+        key, safe.execTransaction, to, 0, calldata, 0, 0, 0, 0, ZERO, ZERO, sigs, sender=sender
+    )

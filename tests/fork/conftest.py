@@ -1,10 +1,14 @@
 """Fork fixtures: the upstream deployment's addresses and a read-only view of the upstream."""
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from web3 import Web3
+
+from ballast_dev.local import actors
 
 UPSTREAM = "http://127.0.0.1:8645"
 ADDRESSES = (
@@ -46,3 +50,50 @@ def upstream_fingerprint(upstream, addresses, accounts):
         )
 
     return take
+
+
+@dataclass
+class Admin:
+    """The upstream fund's admin as the tests act for it: the admin account (profile
+    local.yaml), or the Safe of alice, bob and carol (local-safe.yaml), whose Safe transactions
+    alice and bob sign and alice sends."""
+
+    account: Any  # the key that sends: the admin account, or alice
+    safe: Any = None
+    signers: list[Any] = field(default_factory=list)
+
+    def call(self, method: Any, *args: Any) -> Any:
+        """An admin-only call (ADMIN_ROLE, an ownership), sent as the admin."""
+        if self.safe is None:
+            return method(*args, sender=self.account)
+        from ballast_dev.deployment.safe import safe_admin_call
+
+        return safe_admin_call(self.safe, method.contract, method.encode_input(*args), self.signers)
+
+    def route(self, target: str, calldata: bytes) -> tuple[str, bytes]:
+        """(to, data) of a transaction the admin's own key sends to make ``target`` receive
+        ``calldata`` from the admin: itself, or the Safe's execTransaction signed at the Safe's
+        current nonce (send it before routing the next)."""
+        if self.safe is None:
+            return target, calldata
+        from ballast_dev.deployment.safe import ZERO, owner_signature, pack_signatures, safe_tx_hash
+
+        h = safe_tx_hash(self.safe, target, calldata)
+        sigs = pack_signatures({str(s.address): owner_signature(s, h) for s in self.signers})
+        data = self.safe.execTransaction.encode_input(
+            target, 0, calldata, 0, 0, 0, 0, ZERO, ZERO, sigs
+        )
+        return str(self.safe.address), bytes(data)
+
+
+@pytest.fixture
+def admin(addresses, accounts):
+    """The admin of the upstream's profile (tests/fork/run.sh FORK_PROFILE)."""
+    if not addresses.get("safe"):
+        return Admin(account=accounts[actors.ADMIN])
+    from ballast_dev.deployment.safe import at
+
+    owners = actors.safe_owners(accounts)
+    alice = owners["alice"]
+    alice.balance = 10**19  # on the fork only: the upstream anvil funds accounts 0..9
+    return Admin(account=alice, safe=at(addresses["safe"]), signers=[alice, owners["bob"]])

@@ -18,7 +18,11 @@ ln -sfn "$real_home/accounts" "$home/accounts"
 cp deploy/ape/rehearsal.ape-config.yaml "$home/ape-config.yaml"
 export APE_DATA_FOLDER=$home
 port=8645
-state=.build/fork-upstream-state.json
+# The upstream's profile. local.yaml: the admin is test account 1. local-safe.yaml: the admin is
+# the Safe of alice, bob, carol and the keeper moves through the PlanExecutor (switch when the
+# fund keeper sends through it); the tests act as the admin through the Safe when there is one.
+profile=${FORK_PROFILE:-scripts/profiles/local.yaml}
+state=.build/fork-upstream-state-$(basename "$profile" .yaml).json
 log=.build/fork-upstream.log
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; }
@@ -32,14 +36,14 @@ anvil --port $port --silent > "$log" 2>&1 & pid=$!
 for _ in $(seq 100); do curl -s -o /dev/null "127.0.0.1:$port" && break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null || { echo "upstream anvil did not start:" >&2; cat "$log" >&2; exit 1; }
 
-if ! [ -s "$state" ] || [ "$state" -ot .stamps/compile ] || [ "$state" -ot scripts/profiles/local.yaml ]; then
+if ! [ -s "$state" ] || [ "$state" -ot .stamps/compile ] || [ "$state" -ot "$profile" ]; then
   # first run (or contracts/profile changed): deploy into this node and keep it running; the
   # record of an earlier upstream names contracts this fresh node does not have (the deploy
   # would refuse to resume from it)
   rm -f scripts/deployments/ethereum-upstream.json
   # bounded: a deploy that waits on the node (for example for confirmations a node that only
   # mines on demand never gives) must fail here with its log, not use up CI's time
-  if ! timeout 900 ape run deploy --network ethereum:upstream:node --dump-state "$state" > "$log.deploy" 2>&1; then
+  if ! timeout 900 ape run deploy --profile "$profile" --network ethereum:upstream:node --dump-state "$state" > "$log.deploy" 2>&1; then
     echo "deploying the upstream failed (or took over 900 s):" >&2; tail -40 "$log.deploy" >&2
     rm -f "$state"; exit 1
   fi

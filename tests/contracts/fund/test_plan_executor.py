@@ -4,7 +4,8 @@ chain: the keeper's moves go through the PlanExecutor, which holds the controlle
 Actors: the keeper (plays a stolen keeper key: it holds KEEPER_ROLE on the executor and nothing
 on the controller), alice, bob and carol (owners of a real Safe 1.4.1, threshold 2, which is the
 executor's ADMIN_ROLE and proposes/executes on its timelock), dave (swapped in for bob), and the
-attacker (no role). Fund fixtures from conftest.py, 6- and 18-decimal base.
+attacker (no role). Fund fixtures from conftest.py, 6- and 18-decimal base; the Safe and its
+owners from tests/support/fixtures_safe.py.
 """
 
 import ape
@@ -12,7 +13,7 @@ import pytest
 from eth_utils import keccak
 
 from ballast_dev.deployment.plan_executor import deploy_plan_executor
-from ballast_dev.deployment.safe import deploy_safe, exec_safe_tx
+from ballast_dev.deployment.safe import exec_safe_tx
 from keepers.fund.planning.plan_approval import (
     SignedPlan,
     encode_execute_action,
@@ -24,21 +25,6 @@ from tests.support.gaslib import check_snapshot
 THRESHOLD = 100_000  # whole base tokens: plans that move more need 2 of 3 owners
 SENTINEL = "0x0000000000000000000000000000000000000001"
 ZERO32 = b"\x00" * 32
-
-
-@pytest.fixture(scope="session")
-def carol(accounts):
-    return accounts[8]
-
-
-@pytest.fixture(scope="session")
-def dave(accounts):
-    return accounts[9]
-
-
-@pytest.fixture(scope="module")
-def safe(deployer, alice, bob, carol):
-    return deploy_safe(deployer, [alice, bob, carol], 2)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@
 Actors: alice, bob, carol (Safe owners), the deployer (after hand-over), the keeper (KEEPER_ROLE)
 and the attacker (no role). The fund is deployed as the deploy does it: deploy_core with the
 deployer as admin, grant_roles(ADMIN_ROLE -> Safe), hand_over(timelock proposed/executed by the
-Safe, deployer renounces).
+Safe, deployer renounces). The Safe and its owners: tests/support/fixtures_safe.py.
 """
 
 import ape
@@ -12,22 +12,12 @@ import pytest
 
 from ballast_dev.deployment.fund import MoveLimitsSpec, deploy_core, grant_roles, hand_over
 from ballast_dev.deployment.handover import handover_status
-from ballast_dev.deployment.safe import deploy_safe, safe_admin_call, timelock_via_safe
+from ballast_dev.deployment.safe import safe_admin_call, timelock_via_safe
 
 DELAY = 3_600
 START = MoveLimitsSpec(loss_budget=10**24, notional_budget=10**27)
 TIGHTER = MoveLimitsSpec(loss_budget=10**23, notional_budget=10**26)
 LOOSER = MoveLimitsSpec(loss_budget=10**25, notional_budget=10**28)
-
-
-@pytest.fixture(scope="module")
-def carol(accounts):
-    return accounts[8]
-
-
-@pytest.fixture(scope="module")
-def safe(deployer, alice, bob, carol):
-    return deploy_safe(deployer, [alice, bob, carol], 2)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ from sqlalchemy import create_engine, text
 
 from ballast_dev.demo.run import prologue, run, verdict
 from ballast_dev.deployment.fund import fund_state
-from ballast_dev.deployment.profile import deploy_profile, load_profile
+from ballast_dev.deployment.profile import deploy_profile
+from scripts.demo import DEFAULT_PROFILE, demo_profile
 
 ROOT = Path(__file__).resolve().parents[3]
 DAYS = 20
@@ -27,7 +28,7 @@ def test_demo_month__compressed_scenes__ends_in_band_and_kill_recovered(
     started = time.perf_counter()
     snap = chain.snapshot()
     try:
-        profile = load_profile(ROOT / "scripts/profiles/local.yaml")
+        profile = demo_profile(str(ROOT / DEFAULT_PROFILE))  # what `make demo` deploys
         fund = deploy_profile(profile, accounts[0], accounts, log=lambda *_: None)
         prologue(fund, accounts, lambda *_: None)
         ledger = run(fund, accounts, tmp_path, DAYS, lambda *_: None)

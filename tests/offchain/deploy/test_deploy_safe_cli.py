@@ -1,0 +1,85 @@
+"""`ape run deploy --profile scripts/profiles/local-safe.yaml` on a standing node (the rehearsal
+network `upstream`), as an operator runs it: a dry run first, then stopped by fault injection right after the Safe's
+creation, resumed by the same command, it ends with the Safe as admin, the PlanExecutor in front
+of the controller and "hand-over complete" (issue 15; issue 13's hand-over and resumable
+deploy)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from tests.support.anvil_node import start_anvil
+from tests.support.ape_home import make_ape_home
+
+ROOT = Path(__file__).resolve().parents[3]
+PROFILE = "scripts/profiles/local-safe.yaml"
+SAFE_CREATED_AT = 11  # steps: cash, vault, controller, 3 settings, lens, 3 Safe singletons, proxy
+
+
+@pytest.fixture
+def node():
+    proc, url, w3 = start_anvil()
+    try:
+        yield url, w3
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_deploy_cli__safe_profile__stopped_after_the_safe_resumed__handover_complete(
+    node, tmp_path
+):
+    url, w3 = node
+    record = tmp_path / "record.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEPLOY_", "APE_ACCOUNTS_"))}
+    env["APE_DATA_FOLDER"] = str(make_ape_home(tmp_path / "ape-home"))
+    env["PATH"] = f"{ROOT / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{env['PATH']}"
+    cmd = [
+        "ape", "run", "deploy", "--profile", PROFILE,
+        "--network", f"ethereum:upstream:{url}", "--record", str(record),
+    ]  # fmt: skip
+
+    def run(**extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            cmd, cwd=ROOT, env={**env, **extra}, capture_output=True, text=True, timeout=600,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    # the dry run signs the Safe transactions on its fork too, and sends nothing upstream
+    dry = subprocess.run(
+        [*cmd, "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
+    assert "safe.createProxyWithNonce" in dry.stdout and "hand-over complete" in dry.stdout
+    assert w3.eth.get_transaction_count(w3.eth.accounts[0]) == 0 and not record.exists()
+
+    first = run(DEPLOY_FAULT_INJECTION="1", DEPLOY_STOP_AFTER=str(SAFE_CREATED_AT))
+    assert first.returncode != 0 and "fault injection" in first.stderr, first.stderr[-2000:]
+    partial = json.loads(record.read_text())
+    assert partial["steps"][-1]["step"] == "safe.createProxyWithNonce"
+
+    second = run()
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert f"resuming from {record}: {SAFE_CREATED_AT} steps done" in second.stdout
+    assert "hand-over complete" in second.stdout
+    data = json.loads(record.read_text())
+    assert data["complete"] is True
+    assert data["handover"]["todo"] == [] and data["handover"]["deployer_holds"] == []
+    safe = data["safe"]
+    assert data["handover"]["admin"] == safe and w3.eth.get_code(safe)
+    assert data["automation"]["plan_executor"]
+    keys = [s["step"] for s in data["steps"]]
+    assert keys.count("safe.createProxyWithNonce") == 1  # one Safe, created once
+    assert sum(k.endswith(".acceptOwnership:safe") for k in keys) == 4
+    deployer = data["deployer"]
+    assert w3.eth.get_transaction_count(deployer) == len(keys)  # nothing sent twice
+    # the Safe: 2 of alice, bob, carol (test accounts 10, 11, 12)
+    threshold = w3.eth.call({"to": safe, "data": Web3.keccak(text="getThreshold()")[:4]})
+    assert int.from_bytes(threshold, "big") == 2

@@ -1,0 +1,29 @@
+"""The admin Safe's fixtures, shared by the Safe-admin, PlanExecutor and Safe-deploy tests
+(loaded for the whole suite with ``pytest_plugins`` in tests/conftest.py).
+
+Owners: alice and bob (tests/conftest.py) and carol (test account 12, the demo's carol:
+ballast_dev/local/actors.py); dave (no seat) is swapped in for an owner. The Safe is a real Safe
+1.4.1 from npm, 2 of 3, created per module (ape restores each module's chain snapshot).
+"""
+
+import pytest
+
+from ballast_dev.deployment.safe import deploy_safe
+from ballast_dev.local.actors import CAROL
+
+SAFE_THRESHOLD = 2
+
+
+@pytest.fixture(scope="session")
+def carol(accounts):
+    return accounts[CAROL]
+
+
+@pytest.fixture(scope="session")
+def dave(accounts):
+    return accounts[9]
+
+
+@pytest.fixture(scope="module")
+def safe(deployer, alice, bob, carol):
+    return deploy_safe(deployer, [alice, bob, carol], SAFE_THRESHOLD)
