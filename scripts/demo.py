@@ -20,19 +20,15 @@ from ballast_dev.deployment.fund import fund_state
 from ballast_dev.deployment.profile import deploy_profile, load_profile, write_addresses
 from ballast_dev.deployment.tables import render_before_after
 
-# The demo's fund: the admin is the Safe of alice, bob and carol (2 of 3) behind the timelock.
-# The profile also puts the PlanExecutor in front of the controller; the fund keeper does not
-# send through it yet, so the demo deploys without it until it does (set True then).
+# The demo's fund: the admin is the Safe of alice, bob and carol (2 of 3) behind the timelock,
+# and the PlanExecutor stands in front of the controller: the fund keeper sends every action
+# through it, and plans above its threshold run only with 2 of the 3 owners' signatures.
 DEFAULT_PROFILE = "scripts/profiles/local-safe.yaml"
-WITH_PLAN_EXECUTOR = False
 
 
 def demo_profile(path: str):
-    """The profile at ``path``; its plan_executor section left out unless WITH_PLAN_EXECUTOR."""
-    profile = load_profile(path)
-    if not WITH_PLAN_EXECUTOR:
-        profile = profile.model_copy(update={"plan_executor": None})
-    return profile
+    """The profile the demo deploys (kept as a function: the demo test deploys the same)."""
+    return load_profile(path)
 
 
 @click.command(cls=ConnectedProviderCommand)

@@ -326,13 +326,23 @@ class Demo:
             self.ledger.outcomes[o.status] += 1
 
     def approve_pending(self, now: int) -> None:
-        """The admins answer within the SLA: one for 50K-200K, two of three above."""
+        """The admins answer within the SLA: one for 50K-200K, two of three above. Behind the
+        PlanExecutor each answer is an EIP-712 signature of the frozen plan by the owner's own
+        key (what `keeper approve --account` records); a bare name counts for nothing there."""
+        from ballast_dev.local.keystores import account_key
+        from keepers.fund.planning.plan_approval import sign_plan
         from keepers.fund.records import PENDING_APPROVAL
 
         bot = self.fund_bot
         for row in bot.plans.with_status(PENDING_APPROVAL):
+            signed = bot.plans.signed_plan(row.ref)
             for admin in ADMINS:
-                out = bot.approve(row.ref, admin, now + 600)
+                if signed is not None:
+                    sig = sign_plan(signed, account_key(admin))
+                    bot.plans.record_signature(row.ref, sig, now + 600, note=admin)
+                    out = bot.advance(row.ref, now + 600)
+                else:
+                    out = bot.approve(row.ref, admin, now + 600)
                 self.ledger.approvals += 1
                 self.ledger.outcomes[out.status] += 1
                 if out.status != "pending_approval":
@@ -372,9 +382,18 @@ class Demo:
         w3 = self.chain.provider.web3
         nonce0 = w3.eth.get_transaction_count(self.keeper.address)
         admins = list(ADMINS[: 2 if req == "multi_admin" else 1])
-        for admin in admins:  # `keeper approve` records the decision only
+        if "frozen" in rows[0].payload:  # behind the executor: each admin signs with their key
+            from ballast_dev.local.keystores import approver_env, write_test_keystores
+
+            keys = self.out / "approver-keystores"
+            write_test_keystores(keys, "demo", tuple(admins), scrypt_n=2**10)
+            env.update(approver_env(keys, "demo", tuple(admins)))
+            how = [["--account", admin] for admin in admins]
+        else:
+            how = [["--by", admin] for admin in admins]
+        for args in how:  # `keeper approve` records the decision only
             subprocess.run(
-                [sys.executable, "-m", "keepers.cli", "--now", str(now + 300), "approve", ref, "--by", admin],
+                [sys.executable, "-m", "keepers.cli", "--now", str(now + 300), "approve", ref, *args],
                 env=env, check=True, capture_output=True, timeout=120,
             )  # fmt: skip
         # the keeper process executes it on its own tick, under its own approval rules
@@ -464,7 +483,7 @@ def prologue(fund: FundDeployment, accounts: Any, echo: Any) -> tuple[Any, Any, 
         fund.cash.approve(v, 2**256 - 1, sender=who)
         v.deposit(amount * unit, who, sender=who)
     echo(f"[{time.monotonic() - t0:5.1f}s] deposits: 4,500,000 USDT from 3 investors, all in L1")
-    c.rebalance(True, sender=keeper)
+    _keeper_rebalance(fund, keeper, "prologue-invest")
     echo(f"[{time.monotonic() - t0:5.1f}s] keeper invested to target: {_ratios(fund)}")
     dex = [s for s in fund.assets if s.startswith("TBILL")]
     uni = UniswapV3(
@@ -487,8 +506,37 @@ def prologue(fund: FundDeployment, accounts: Any, echo: Any) -> tuple[Any, Any, 
         f"[{time.monotonic() - t0:5.1f}s] drift: TBILL-A -12% and a 3,000,000 USDT deposit: "
         f"{_ratios(fund)}"
     )
-    tx = c.rebalance(True, sender=keeper)
+    tx = _keeper_rebalance(fund, keeper, "prologue-rebalance")
     return before, fund_state(fund), int(tx.gas_used)
+
+
+def _keeper_rebalance(fund: FundDeployment, keeper: Any, tag: str) -> Any:
+    """The keeper account's ``rebalance(true)``. Behind the PlanExecutor the keeper key holds
+    no role on the controller: it sends the call as a one-action plan through the executor,
+    and since the move is far above the executor's threshold, with the EIP-712 signatures of
+    two Safe owners (alice, bob) over that exact plan."""
+    c = fund.controller
+    ex = fund.automation.get("plan_executor")
+    if ex is None:
+        return c.rebalance(True, sender=keeper)
+    from eth_utils import keccak
+
+    from ballast_dev.local.keystores import account_key
+    from keepers.fund.planning.plan_approval import SignedPlan, sign_plan
+
+    chain = keeper.chain_manager
+    plan = SignedPlan(
+        plan_id=keccak(text=f"{tag}-{chain.blocks.head.number}"),
+        chain_id=chain.chain_id,
+        executor=ex.address,
+        controller=c.address,
+        deadline=int(chain.pending_timestamp) + 3_600,
+        actions=(bytes(c.rebalance.encode_input(True)),),
+    )
+    sigs = [sign_plan(plan, account_key(n)) for n in ("alice", "bob")]
+    return ex.executeAction(
+        plan.header(), 0, plan.actions[0], plan.action_hashes(), sigs, sender=keeper
+    )
 
 
 def _ratios(fund: FundDeployment) -> str:

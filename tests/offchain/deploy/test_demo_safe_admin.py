@@ -1,7 +1,7 @@
 """The demo with the Safe as admin (scripts/demo.py's default profile, local-safe.yaml): its
 admin actions (the redemption desk's vault role through the timelock, the funder drained by its
-owner) are Safe transactions signed by alice and bob; the keeper keeps its direct role while the
-plan executor is left out (scripts/demo.py WITH_PLAN_EXECUTOR)."""
+owner) are Safe transactions signed by alice and bob; the keeper holds the executor's role, not the
+controller's (the PlanExecutor stands in front of it)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from ballast_dev.demo.run import Demo, _drain, _refill
 from ballast_dev.deployment.fund import role
 from ballast_dev.deployment.profile import deploy_profile
 from ballast_dev.local import actors
-from scripts.demo import DEFAULT_PROFILE, WITH_PLAN_EXECUTOR, demo_profile
+from scripts.demo import DEFAULT_PROFILE, demo_profile
 
 
 def test_demo__safe_admin__admin_actions_go_through_the_safe(tmp_path, accounts, chain):
     profile = demo_profile(DEFAULT_PROFILE)
     assert profile.admin_safe is not None
-    assert (profile.plan_executor is None) == (not WITH_PLAN_EXECUTOR)
+    assert profile.plan_executor is not None
     fund = deploy_profile(profile, accounts[actors.DEPLOYER], accounts, log=lambda *_: None)
     safe, v = fund.safe, fund.vault
     desk = accounts[actors.ADMIN]
@@ -29,9 +29,9 @@ def test_demo__safe_admin__admin_actions_go_through_the_safe(tmp_path, accounts,
     assert d.admin == safe and d.desk_account == desk
     assert v.hasRole(role(v, "KEEPER_ROLE"), desk)
     assert int(safe.call_view_method("nonce")) == nonce0 + 2  # schedule, execute
-    if not WITH_PLAN_EXECUTOR:
-        c = fund.controller
-        assert c.hasRole(c.KEEPER_ROLE(), accounts[actors.KEEPER])
+    c, ex = fund.controller, fund.automation["plan_executor"]
+    assert not c.hasRole(c.KEEPER_ROLE(), accounts[actors.KEEPER])
+    assert c.hasRole(c.KEEPER_ROLE(), ex) and ex.hasRole(ex.KEEPER_ROLE(), accounts[actors.KEEPER])
 
     funder = fund.automation["tx_funder"]
     held = chain.provider.get_balance(funder.address)
