@@ -13,9 +13,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ from eth_account import Account
 from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
+from ballast_dev.local.anvil_local import ANVIL_KEYS, start_anvil, stop_anvil
 from keepers.automation.executor import ExecutorBot
 from keepers.automation.planning import percentile
 from keepers.automation.settings import ExecutorConfig
@@ -33,11 +31,7 @@ from keepers.core.settings import KeeperSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".build" / "__local__.json"
-KEYS = [  # anvil's default mnemonic, accounts 0, 2, 3
-    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
-]
+KEYS = [ANVIL_KEYS[i] for i in (0, 2, 3)]  # anvil's default mnemonic, accounts 0, 2, 3
 FLEET = 200
 PER_TX = 10  # Rebalancers created per transaction (about 1.7M gas each)
 INTERVAL = 20
@@ -47,37 +41,16 @@ RATE_S = 30
 TICK_S = 0.1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Chain:
     def __init__(self) -> None:
-        binary = shutil.which("anvil") or str(ROOT / "node_modules" / ".bin" / "anvil")
-        self.url = f"http://127.0.0.1:{_free_port()}"
-        port = self.url.rsplit(":", 1)[1]
-        self.proc = subprocess.Popen(
-            [binary, "--port", port, "--block-time", "1", "--silent", "--gas-limit", "30000000"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        self.proc, self.url = start_anvil("--block-time", "1", "--gas-limit", "30000000")
         self.w3 = Web3(HTTPProvider(self.url, request_kwargs={"timeout": 60}))
-        for _ in range(200):
-            try:
-                if self.w3.is_connected():
-                    break
-            except Exception:  # noqa: BLE001 - not up yet
-                pass
-            time.sleep(0.05)
         self.types = json.loads(ARTIFACTS.read_text())["contractTypes"]
         self.me = Account.from_key(KEYS[0])
         self.nonce = 0
 
     def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=10)
+        stop_anvil(self.proc)
 
     def send(self, tx: dict[str, Any]) -> str:
         tx = dict(tx)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from ballast_dev.local.anvil_local import free_port
+
 _db_numbers = itertools.count()
 
 
@@ -46,17 +48,11 @@ def _bin_dir() -> Path:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class ThrowawayPostgres:
     def __init__(self) -> None:
         self.bin = _bin_dir()
         self.dir = Path(tempfile.mkdtemp(prefix="ballast-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.user: str | None = None
         if os.geteuid() == 0:
             try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from ballast_dev.local.anvil_local import free_port
 from keepers.cli import main
 from keepers.store.db import Store
 from keepers.store.models import TxIntent
@@ -35,12 +35,6 @@ def selector(signature: str) -> str:
 
 def keeper(env: dict[str, str], *args: str) -> Any:
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(check: Any, seconds: float, proc: subprocess.Popen[bytes]) -> bool:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -27,6 +25,7 @@ import yaml
 from eth_account import Account
 from web3 import Web3
 
+from ballast_dev.local.anvil_local import start_anvil
 from tests.support.ape_home import make_ape_home
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -35,28 +34,9 @@ PASSPHRASE = "correct horse battery staple 42"
 ALIAS = "ops-deployer"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start_anvil(*args: str) -> tuple[subprocess.Popen, str, Web3]:
-    anvil = shutil.which("anvil", path=f"{ROOT / 'node_modules' / '.bin'}:{os.environ['PATH']}")
-    assert anvil, "anvil from npm (node_modules/.bin)"
-    port = _free_port()
-    proc = subprocess.Popen(
-        [anvil, "--port", str(port), "--silent", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    w3 = Web3(Web3.HTTPProvider(url))
-    for _ in range(100):
-        if w3.is_connected():
-            break
-        time.sleep(0.1)
-    return proc, url, w3
+    proc, url = start_anvil(*args)
+    return proc, url, Web3(Web3.HTTPProvider(url))
 
 
 @pytest.fixture
