@@ -123,17 +123,7 @@ def measure_supervisor(
     deployer, gov, keeper = s["deployer"], s["gov"], s["keeper"]
     scheduler, funder = s["scheduler"], s["funder"]
     fleet = deploy_fleet(project, deployer, gov, funder)
-    sup = deploy_supervisor(
-        project,
-        deployer,
-        gov,
-        scheduler,
-        fleet,
-        funder,
-        effort=9_000_000,
-        item_gas_cap=300_000,
-        max_items=5_000,
-    )
+    sup = deploy_supervisor(project, deployer, gov, scheduler, fleet, funder, max_items=5_000)
     position = deployer.deploy(project.TestPosition, s["alice"])
     small, large = sizes
     made = 0

@@ -88,9 +88,19 @@ def deploy_fleet(project, deployer, gov, funder):
 
 
 def deploy_supervisor(
-    project, deployer, gov, scheduler, registry, funder, *, effort, item_gas_cap, max_items
+    project,
+    deployer,
+    gov,
+    scheduler,
+    registry,
+    funder,
+    *,
+    max_items,
+    effort=9_000_000,
+    item_gas_cap=300_000,
 ):
-    """A Supervisor over `registry` running with `effort`, paid by `funder` (approved to spend)."""
+    """A Supervisor over `registry` checking up to `max_items` per run, paid by `funder`
+    (approved to spend). The defaults are a fleet's: a large run effort, a lean item gas cap."""
     supervisor = deployer.deploy(
         project.Supervisor,
         gov,

@@ -92,14 +92,4 @@ def fleet(project, deployer, gov, scheduler, funder):
 
 @pytest.fixture
 def fleet_supervisor(project, deployer, gov, scheduler, fleet, funder):
-    return deploy_supervisor(
-        project,
-        deployer,
-        gov,
-        scheduler,
-        fleet,
-        funder,
-        effort=9_000_000,
-        item_gas_cap=300_000,
-        max_items=1_000,
-    )
+    return deploy_supervisor(project, deployer, gov, scheduler, fleet, funder, max_items=1_000)
