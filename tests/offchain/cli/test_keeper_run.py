@@ -19,18 +19,13 @@ from sqlalchemy import select
 
 from ballast_dev.local.anvil_local import free_port
 from keepers.cli import main
+from keepers.runtime.bots import selector
 from keepers.store.db import Store
 from keepers.store.models import TxIntent
 
 SCHEDULED, EXECUTED = 1, 2
 BATCH = "executeBatch(uint256[])"
 EXECUTE = "execute(uint256)"
-
-
-def selector(signature: str) -> str:
-    from keepers.runtime.bots import selector as sel
-
-    return sel(signature)
 
 
 def keeper(env: dict[str, str], *args: str) -> Any:
