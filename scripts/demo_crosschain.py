@@ -20,9 +20,8 @@ import click
 
 from ballast_dev.local.crosschain_scene_local import (
     KEEPER,
-    ChainSpec,
     account,
-    build_scene,
+    build_three_chain_scene,
     transact,
 )  # noqa: E402
 
@@ -51,23 +50,7 @@ def cli() -> None:
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         click.echo("starting three anvils and deploying CCTP, LayerZero, USDT0, exchange sim...")
-        scene = build_scene(
-            [
-                ChainSpec(
-                    "ethereum",
-                    1,
-                    6,
-                    6,
-                    cctp_domain=0,
-                    lz_eid=30101,
-                    cex_network="ETH",
-                    usdt_adapter=True,
-                ),
-                ChainSpec("bsc", 56, None, 18, lz_eid=30102, cex_network="BSC"),
-                ChainSpec("base", 8453, 6, None, cctp_domain=6),
-            ],
-            f"sqlite:///{tmp}/keeper.db",
-        )
+        scene = build_three_chain_scene(f"sqlite:///{tmp}/keeper.db")
         try:
             click.echo(f"  ready in {time.monotonic() - t0:.1f}s")
             holder = account(scene.sides["ethereum"].w3, 3)

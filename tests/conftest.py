@@ -1,7 +1,7 @@
 """Session-wide fixtures: accounts named by role (Yearn style); the domain fixtures shared by
 several test folders live in tests/support and are loaded here."""
 
-import pytest
+from tests.support.roles import role_fixture
 
 pytest_plugins = [
     "tests.support.fixtures_fund",
@@ -10,44 +10,13 @@ pytest_plugins = [
 ]
 
 
-@pytest.fixture(scope="session")
-def deployer(accounts):
-    return accounts[0]
-
-
-@pytest.fixture(scope="session")
-def gov(accounts):
-    """Admin: configuration (risk-increasing changes go through the timelock)."""
-    return accounts[1]
-
-
-@pytest.fixture(scope="session")
-def keeper(accounts):
-    """Keeper: moves money between tiers."""
-    return accounts[2]
-
-
-@pytest.fixture(scope="session")
-def guardian(accounts):
-    """Guardian: pause and lower caps at once."""
-    return accounts[3]
-
-
-@pytest.fixture(scope="session")
-def alice(accounts):
-    return accounts[4]
-
-
-@pytest.fixture(scope="session")
-def bob(accounts):
-    return accounts[5]
-
-
-@pytest.fixture(scope="session")
-def attacker(accounts):
-    return accounts[6]
-
-
-@pytest.fixture(scope="session")
-def whale(accounts):
-    return accounts[7]
+deployer = role_fixture(0, "deployer")
+gov = role_fixture(
+    1, "gov", "Admin: configuration (risk-increasing changes go through the timelock)."
+)
+keeper = role_fixture(2, "keeper", "Keeper: moves money between tiers.")
+guardian = role_fixture(3, "guardian", "Guardian: pause and lower caps at once.")
+alice = role_fixture(4, "alice")
+bob = role_fixture(5, "bob")
+attacker = role_fixture(6, "attacker")
+whale = role_fixture(7, "whale")

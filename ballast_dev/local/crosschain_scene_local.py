@@ -12,19 +12,16 @@ not the keeper). Never used against a live network.
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 from web3 import HTTPProvider, Web3
 
+from ballast_dev.local.anvil_local import ANVIL_KEYS, ROOT, start_anvil
 from ballast_dev.local.cex_sim_local import BinanceSim, SimCoin, SimNetwork, make_sim_exchange
 from ballast_dev.local.lz_local import LocalLz, LocalLzVerifier, deploy_local_lz
 from keepers.core.settings import KeeperSettings, PolicyConfig
@@ -41,15 +38,9 @@ from keepers.tx.node import Node
 from keepers.tx.pipeline import Pipeline
 from keepers.tx.signers import RawKeySigner
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".build" / "__local__.json"
 # anvil's default mnemonic: account 2 is the keeper, 8 the DVN/relayer, 9 the exchange hot wallet
-KEYS = [
-    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-]
-KEEPER_KEY = KEYS[2]
+KEEPER_KEY = ANVIL_KEYS[2]
 KEEPER = Account.from_key(KEEPER_KEY).address
 
 
@@ -72,46 +63,10 @@ def account(w3: Web3, index: int) -> str:
     return str(list(w3.eth.accounts)[index])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_anvil(chain_id: int) -> tuple[subprocess.Popen[bytes], str]:
-    anvil = shutil.which("anvil") or str(ROOT / "node_modules" / ".bin" / "anvil")
-    for _ in range(3):
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen(
-            [
-                anvil,
-                "--chain-id",
-                str(chain_id),
-                "--port",
-                str(port),
-                "--host",
-                "127.0.0.1",
-                "--silent",
-                "--accounts",
-                "30",  # one inventory holder per test on the shared scene (tests/support/movelib.py)
-                "--gas-limit",
-                "60000000",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 30}))
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if w3.eth.chain_id == chain_id:
-                    return proc, url
-            except Exception:  # noqa: BLE001 - not listening yet
-                time.sleep(0.1)
-        proc.kill()
-        proc.wait()
-    raise RuntimeError(f"anvil for chain {chain_id} did not start")
+def start_chain(chain_id: int) -> tuple[subprocess.Popen[bytes], str]:
+    """One anvil of the scene: 30 accounts (one inventory holder per test on the shared scene,
+    tests/support/movelib.py) and a 60M block gas limit."""
+    return start_anvil("--accounts", "30", "--gas-limit", "60000000", chain_id=chain_id)
 
 
 def _contract_type(name: str) -> dict[str, Any]:
@@ -328,6 +283,28 @@ class Scene:
                 side.proc.kill()
 
 
+THREE_CHAINS = (
+    # ethereum: USDC 6 over CCTP, USDT 6 locked in a USDT0 adapter, the CEX
+    ChainSpec(
+        "ethereum",
+        1,
+        6,
+        6,
+        cctp_domain=0,
+        lz_eid=30101,
+        cex_network="ETH",
+        usdt_adapter=True,
+    ),
+    ChainSpec("bsc", 56, None, 18, lz_eid=30102, cex_network="BSC"),  # USDT0 18, the CEX
+    ChainSpec("base", 8453, 6, None, cctp_domain=6),  # USDC 6 over CCTP
+)
+
+
+def build_three_chain_scene(db_url: str) -> Scene:
+    """The scene of `make demo-crosschain` and the cross-chain tests: `THREE_CHAINS`."""
+    return build_scene(list(THREE_CHAINS), db_url)
+
+
 def build_scene(
     specs: list[ChainSpec], db_url: str, *, trigger: str = "0.5", with_cex: bool = True
 ) -> Scene:
@@ -335,7 +312,7 @@ def build_scene(
     sides: dict[str, Side] = {}
     try:
         for spec in specs:
-            proc, url = start_anvil(spec.chain_id)
+            proc, url = start_chain(spec.chain_id)
             sides[spec.name] = Side(
                 spec, proc, url, Web3(HTTPProvider(url, request_kwargs={"timeout": 30}))
             )

@@ -184,8 +184,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         nonReentrant
         returns (uint256 invested)
     {
-        if (t == 0 || t > 2) revert InvalidTier(t);
-        if (amount == 0) revert ZeroAmount();
+        _checkTierMove(t, amount);
         Snap memory s = _snapshot();
         invested = _deployToTier(s, t, amount);
         if (amount - invested > _risk.minMoveValue) revert TierCapacityExhausted(t, amount - invested);
@@ -250,8 +249,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         nonReentrant
         returns (uint256 raised)
     {
-        if (maxTier == 0 || maxTier > 2) revert InvalidTier(maxTier);
-        if (amountNeeded == 0) revert ZeroAmount();
+        _checkTierMove(maxTier, amountNeeded);
         Snap memory s = _snapshot();
         raised = _waterfall(s, amountNeeded, maxTier);
         _vault.fulfilRedemptions(_FULFIL_BATCH);
@@ -458,6 +456,13 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (out != 0) _cash.safeTransfer(address(_vault), out);
         _update(s, i);
         emit Redeemed(token, tokenAmount, out, !a.instant);
+    }
+
+    /// @dev The arguments of a keeper move into or out of the invested tiers: an invested tier
+    /// (1 or 2) and a non-zero amount.
+    function _checkTierMove(uint8 t, uint256 amount) private pure {
+        _requireInvestedTier(t);
+        if (amount == 0) revert ZeroAmount();
     }
 
     /// @dev Invests up to `amount` in tier `t`, aiming at equal weights inside the tier: each

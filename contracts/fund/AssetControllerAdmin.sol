@@ -31,7 +31,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
         if (p.token == address(0)) revert ZeroAddress("token");
         if (p.adapter == address(0)) revert ZeroAddress("adapter");
         if (p.feed == address(0)) revert ZeroAddress("feed");
-        if (p.tier == 0 || p.tier > 2) revert InvalidTier(p.tier);
+        _requireInvestedTier(p.tier);
         if (address(_assets[p.token].adapter) != address(0)) revert AssetAlreadyRegistered(p.token);
         if (_list.length >= MAX_ASSETS) revert TooManyAssets(MAX_ASSETS);
         if (p.maxConcentrationBps > BpsLib.BPS) revert InvalidParameter("maxConcentrationBps", p.maxConcentrationBps);
@@ -88,7 +88,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
     /// @dev See IAssetController.
     function setDefaultAsset(uint8 t, address token) external {
         _authorize(false, "setDefaultAsset");
-        if (t == 0 || t > 2) revert InvalidTier(t);
+        _requireInvestedTier(t);
         if (_requireAsset(token).tier != t) revert AssetNotInTier(token, t);
         _default[t] = token;
         emit DefaultAssetSet(t, token);

@@ -156,6 +156,11 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         return (w & 0xffff, (w >> 16) & 0xffff);
     }
 
+    /// @dev Reverts unless t is an invested tier (1 = L2, 2 = L3): the buffer (0) holds cash only.
+    function _requireInvestedTier(uint8 t) internal pure {
+        if (t == 0 || t > 2) revert InvalidTier(t);
+    }
+
     function _tier(uint256 t) internal view returns (TierConfig memory c) {
         (uint256 lo, uint256 hi) = _band(_hot.bands, t);
         // cannot truncate: each was stored from a uint16

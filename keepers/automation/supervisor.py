@@ -416,15 +416,8 @@ class SupervisorBot(AutomationBot, TaskReader):
         if isinstance(sim, NodeError) or isinstance(gas, NodeError):
             log.warning("supervisor_bot.tick_simulation_failed", error=str(sim or gas))
             return
-        spec = IntentSpec(
-            idempotency_key=f"suptick:{self.node.chain_id}:{task.address.lower()}:{now}",
-            role=self.cfg.role,
-            chain_id=self.node.chain_id,
-            sender=self.sender,
-            target=self.supervisor.address,
-            calldata=ChainIO.encode(call),
-        )
-        (intent,) = self.pipeline.submit_many([spec])
+        key = f"suptick:{self.node.chain_id}:{task.address.lower()}:{now}"
+        (intent,) = self.pipeline.submit_many([self._intent_spec(key, call)])
         self.in_flight[intent.id] = task.address
         self.last_supervisor_tick = now
         out.supervisor_ticked = True
@@ -435,8 +428,12 @@ class SupervisorBot(AutomationBot, TaskReader):
         after a final failed attempt of the same state gets the next attempt number."""
         base = f"{kind}:{self.node.chain_id}:{task.address.lower()}:{view.run_id}"
         n = self.attempts.get(base, 0)
+        return self._intent_spec(f"{base}:{n}", call)
+
+    def _intent_spec(self, key: str, call: Call) -> IntentSpec:
+        """`call` as this bot's intent (its role and sender on this chain) under `key`."""
         return IntentSpec(
-            idempotency_key=f"{base}:{n}",
+            idempotency_key=key,
             role=self.cfg.role,
             chain_id=self.node.chain_id,
             sender=self.sender,

@@ -13,31 +13,26 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from eth_account import Account
 from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
+from ballast_dev.local.anvil_local import ANVIL_KEYS, start_anvil, stop_anvil
 from keepers.automation.executor import ExecutorBot
 from keepers.automation.planning import percentile
 from keepers.automation.settings import ExecutorConfig
 from keepers.core.logging import configure_logging
 from keepers.core.settings import KeeperSettings, load_settings
+from tests.support.keeper_settings import allow
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".build" / "__local__.json"
-KEYS = [  # anvil's default mnemonic, accounts 0, 2, 3
-    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
-]
+KEYS = [ANVIL_KEYS[i] for i in (0, 2, 3)]  # anvil's default mnemonic, accounts 0, 2, 3
 FLEET = 200
 PER_TX = 10  # Rebalancers created per transaction (about 1.7M gas each)
 INTERVAL = 20
@@ -47,37 +42,16 @@ RATE_S = 30
 TICK_S = 0.1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Chain:
     def __init__(self) -> None:
-        binary = shutil.which("anvil") or str(ROOT / "node_modules" / ".bin" / "anvil")
-        self.url = f"http://127.0.0.1:{_free_port()}"
-        port = self.url.rsplit(":", 1)[1]
-        self.proc = subprocess.Popen(
-            [binary, "--port", port, "--block-time", "1", "--silent", "--gas-limit", "30000000"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        self.proc, self.url = start_anvil("--block-time", "1", "--gas-limit", "30000000")
         self.w3 = Web3(HTTPProvider(self.url, request_kwargs={"timeout": 60}))
-        for _ in range(200):
-            try:
-                if self.w3.is_connected():
-                    break
-            except Exception:  # noqa: BLE001 - not up yet
-                pass
-            time.sleep(0.05)
         self.types = json.loads(ARTIFACTS.read_text())["contractTypes"]
         self.me = Account.from_key(KEYS[0])
         self.nonce = 0
 
     def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=10)
+        stop_anvil(self.proc)
 
     def send(self, tx: dict[str, Any]) -> str:
         tx = dict(tx)
@@ -113,15 +87,8 @@ class Chain:
         return self.send(fn.build_transaction({"gas": gas, "from": self.me.address}))
 
 
-def _selector(sig: str) -> str:
-    return "0x" + keccak(text=sig)[:4].hex()
-
-
 def _settings(url: str, db: Path, key: str, scheduler: str) -> KeeperSettings:
-    allowed = [
-        {"contract": scheduler, "selector": _selector("executeBatch(uint256[])")},
-        {"contract": scheduler, "selector": _selector("execute(uint256)")},
-    ]
+    allowed = allow(scheduler, "executeBatch(uint256[])", "execute(uint256)")
     return KeeperSettings(
         db_url=f"sqlite:///{db}",
         rpc_url=url,
@@ -177,6 +144,31 @@ def _executed_by(c: Chain, scheduler: Any, executor: str, from_block: int, to_bl
     return len(logs)
 
 
+class Throughput(NamedTuple):
+    runs: int  # runs the executor executed in the window
+    seconds: float  # the window's wall time
+    txs: int  # the executor's confirmed transactions, all phases
+    gas: int  # their gas
+    all_runs: int  # runs the executor executed, all phases
+
+
+def _throughput(c: Chain, sched: Any, bot: ExecutorBot, drain_blocks: int) -> Throughput:
+    """Run `bot` on the wall clock for RATE_S seconds, then let it finish what it sent."""
+    first = c.w3.eth.block_number + 1
+    t0 = time.monotonic()
+    _run(bot, RATE_S)
+    seconds = time.monotonic() - t0
+    last = c.w3.eth.block_number
+    bot.drive(drain_blocks)
+    return Throughput(
+        runs=_executed_by(c, sched, bot.sender, first, last),
+        seconds=seconds,
+        txs=_confirmed(bot),
+        gas=_gas_used(bot),
+        all_runs=_executed_by(c, sched, bot.sender, 0, c.w3.eth.block_number),
+    )
+
+
 def _add_fleet(c: Chain, fleet: Any, sched: Any, position: Any, config: tuple, first_id: int):
     """FLEET booked Rebalancers on `position`, each authorised on it."""
     create = fleet.functions.createRebalancers(
@@ -200,7 +192,7 @@ def test_automation_keepers_bench__lag_and_throughput__batched_vs_unbatched(tmp_
         me = c.me.address
         sched = c.deploy("RebalanceScheduler", me, 60, 10**9, 0)
         c.wait(c.transact(sched.functions.setSlotCapacity(1, 10**12)))
-        funder = c.deploy("TxFunder", me)
+        funder = c.deploy("TxFunder", me, 10**22)  # a spend cap above the run: this measures speed
         c.wait(c.send({"to": funder.address, "value": 1_000 * 10**18, "gas": 100_000}))
         fleet = c.deploy("TestFleetRegistry")
         position = c.deploy("TestPosition", me)
@@ -223,16 +215,7 @@ def test_automation_keepers_bench__lag_and_throughput__batched_vs_unbatched(tmp_
         # --- 2. throughput: batched ----------------------------------------------------------
         fast = (1, 1, EFFORT, 12_000, False, funder.address)
         _add_fleet(c, fleet, sched, position, fast, first_id=FLEET + 1)
-        b0 = c.w3.eth.block_number
-        t0 = time.monotonic()
-        _run(bot, RATE_S)
-        batched_s = time.monotonic() - t0
-        b1 = c.w3.eth.block_number
-        bot.drive(10)
-        batched = _executed_by(c, sched, bot.sender, b0 + 1, b1)
-        batched_txs = _confirmed(bot)
-        batched_gas = _gas_used(bot)
-        batched_all = _executed_by(c, sched, bot.sender, 0, c.w3.eth.block_number)
+        batched = _throughput(c, sched, bot, drain_blocks=10)
         bot.stop()
 
         # --- 2'. throughput: one execute(id) per transaction (baseline) ---------------------
@@ -242,21 +225,12 @@ def test_automation_keepers_bench__lag_and_throughput__batched_vs_unbatched(tmp_
         )
         base = ExecutorBot.from_settings(s2, cfg2)
         base.start()
-        b2 = c.w3.eth.block_number
-        t0 = time.monotonic()
-        _run(base, RATE_S)
-        unbatched_s = time.monotonic() - t0
-        b3 = c.w3.eth.block_number
-        base.drive(15)
-        unbatched = _executed_by(c, sched, base.sender, b2 + 1, b3)
-        unbatched_txs = _confirmed(base)
-        unbatched_gas = _gas_used(base)
-        unbatched_all = _executed_by(c, sched, base.sender, 0, c.w3.eth.block_number)
+        unbatched = _throughput(c, sched, base, drain_blocks=15)
         base.stop()
 
         p50, p95 = percentile(lags, 50), percentile(lags, 95)
-        per_min_b = batched * 60 / batched_s
-        per_min_u = unbatched * 60 / unbatched_s
+        per_min_b = batched.runs * 60 / batched.seconds
+        per_min_u = unbatched.runs * 60 / unbatched.seconds
         print()
         print(f"fleet: {FLEET} recurring Rebalancers, interval {INTERVAL}s, 1-second blocks")
         print(f"throughput phase: + {FLEET} Rebalancers with a 1s interval (demand ~200 runs/s)")
@@ -266,20 +240,20 @@ def test_automation_keepers_bench__lag_and_throughput__batched_vs_unbatched(tmp_
             f"{len(overdue)}"
         )
         print(
-            f"throughput batched:   {batched} runs in {batched_s:.1f}s = {per_min_b:.0f}/min "
-            f"({batched_txs} txs incl. lag phase)"
+            f"throughput batched:   {batched.runs} runs in {batched.seconds:.1f}s = "
+            f"{per_min_b:.0f}/min ({batched.txs} txs incl. lag phase)"
         )
         print(
-            f"throughput unbatched: {unbatched} runs in {unbatched_s:.1f}s = {per_min_u:.0f}/min "
-            f"({unbatched_txs} txs)"
+            f"throughput unbatched: {unbatched.runs} runs in {unbatched.seconds:.1f}s = "
+            f"{per_min_u:.0f}/min ({unbatched.txs} txs)"
         )
         print(
-            f"gas per run: batched {batched_gas // max(batched_all, 1):,} "
-            f"(all {batched_all} runs of the executor), unbatched "
-            f"{unbatched_gas // max(unbatched_all, 1):,}"
+            f"gas per run: batched {batched.gas // max(batched.all_runs, 1):,} "
+            f"(all {batched.all_runs} runs of the executor), unbatched "
+            f"{unbatched.gas // max(unbatched.all_runs, 1):,}"
         )
         ratio = per_min_b / per_min_u if per_min_u else float("inf")
         print(f"batched / unbatched = {ratio:.2f}x (target >= 500/min)")
-        assert lag_runs > 0 and batched > 0 and unbatched > 0
+        assert lag_runs > 0 and batched.runs > 0 and unbatched.runs > 0
     finally:
         c.stop()

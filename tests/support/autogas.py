@@ -8,7 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 from ballast_dev.deployment.automation import deploy_automation
-from tests.support.autolib import advance, calldata_gas, config, execution_gas, now, outcomes
+from tests.support.autolib import (
+    advance,
+    calldata_gas,
+    config,
+    deploy_fleet,
+    deploy_supervisor,
+    execution_gas,
+    now,
+    outcomes,
+)
 
 BASE_FEE = 10**9
 SLOT = 60
@@ -113,17 +122,8 @@ def measure_supervisor(
     s = _system(project, accounts)
     deployer, gov, keeper = s["deployer"], s["gov"], s["keeper"]
     scheduler, funder = s["scheduler"], s["funder"]
-    fleet = deployer.deploy(project.TestFleetRegistry)
-    funder.setManager(fleet, True, sender=gov)
-    sup = deployer.deploy(
-        project.Supervisor,
-        gov,
-        scheduler,
-        fleet,
-        config(funder, execution_effort=9_000_000),
-        300_000,
-        5_000,
-    )
+    fleet = deploy_fleet(project, deployer, gov, funder)
+    sup = deploy_supervisor(project, deployer, gov, scheduler, fleet, funder, max_items=5_000)
     position = deployer.deploy(project.TestPosition, s["alice"])
     small, large = sizes
     made = 0

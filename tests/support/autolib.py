@@ -60,6 +60,60 @@ def config(funder, **kw) -> tuple:
     return RecurringConfig(**c).as_tuple()
 
 
+def deploy_registry(
+    project, deployer, gov, scheduler, funder, *, allowance=PAID_ALLOWANCE, manager=True
+):
+    """A PaidRebalancerRegistry booking on `scheduler`, its rebalancers paid by `funder` with the
+    fixtures' caps; made the funder's manager unless `manager=False`."""
+    registry = deployer.deploy(
+        project.PaidRebalancerRegistry,
+        gov,
+        scheduler,
+        config(funder),
+        allowance,
+        MAX_PER_OWNER,
+        MAX_TOTAL,
+    )
+    if manager:
+        funder.setManager(registry, True, sender=gov)
+    return registry
+
+
+def deploy_fleet(project, deployer, gov, funder):
+    """A TestFleetRegistry (holds misbehaving items, mass-creates real Rebalancers), made the
+    funder's manager."""
+    fleet = deployer.deploy(project.TestFleetRegistry)
+    funder.setManager(fleet, True, sender=gov)
+    return fleet
+
+
+def deploy_supervisor(
+    project,
+    deployer,
+    gov,
+    scheduler,
+    registry,
+    funder,
+    *,
+    max_items,
+    effort=9_000_000,
+    item_gas_cap=300_000,
+):
+    """A Supervisor over `registry` checking up to `max_items` per run, paid by `funder`
+    (approved to spend). The defaults are a fleet's: a large run effort, a lean item gas cap."""
+    supervisor = deployer.deploy(
+        project.Supervisor,
+        gov,
+        scheduler,
+        registry,
+        config(funder, execution_effort=effort),
+        item_gas_cap,
+        max_items,
+    )
+    funder.approveSpender(supervisor, 2**256 - 1, sender=gov)
+    return supervisor
+
+
 def selector(signature: str) -> bytes:
     """4-byte selector of an error or function signature, e.g. 'Foo(uint256)'."""
     from eth_utils import keccak

@@ -4,7 +4,9 @@ suite with ``pytest_plugins`` in tests/conftest.py (a conftest fixture of the sa
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,3 +35,11 @@ def fresh(fund: Any, chain: Any) -> Iterator[Any]:
     snap = chain.snapshot()
     yield fund
     chain.restore(snap)
+
+
+@pytest.fixture
+def deployment_file(fresh: Any, tmp_path: Path) -> Path:
+    """KEEPER_DEPLOYMENT: the fund's deployment record written to a file."""
+    p = tmp_path / "local.json"
+    p.write_text(json.dumps(fresh.addresses(), default=str))
+    return p

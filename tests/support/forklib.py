@@ -6,39 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eth_utils import keccak
-
 from keepers.core.settings import KeeperSettings
+from tests.support.keeper_settings import ARTIFACTS, ROOT, allow, local_settings, selector
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / ".build" / "__local__.json"
 DEPLOYMENT = ROOT / "scripts" / "deployments" / "ethereum-upstream.json"
-
-
-def selector(signature: str) -> str:
-    return "0x" + keccak(text=signature)[:4].hex()
-
-
-def allow(contract: str, *signatures: str) -> list[dict[str, str]]:
-    return [{"contract": contract, "selector": selector(s)} for s in signatures]
 
 
 def settings(
     db: Path, rpc_url: str, key: str, roles: dict[str, list[dict[str, str]]], **kw: Any
 ) -> KeeperSettings:
     """Pipeline settings: one SQLite file, one signer, an audit policy of ``roles``."""
-    base: dict[str, Any] = {
-        "db_url": f"sqlite:///{db}",
-        "rpc_url": rpc_url,
-        "signer_key": key,
-        "policy": {"roles": {name: {"allowed": calls} for name, calls in roles.items()}},
-        "artifacts_path": ARTIFACTS,
-        "log_level": "WARNING",
-        "retry_backoff_s": 0.05,
-        "poll_interval_s": 0.02,
-    }
-    base.update(kw)
-    return KeeperSettings(**base)
+    policy = {"roles": {name: {"allowed": calls} for name, calls in roles.items()}}
+    return local_settings(db, rpc_url, key, policy, **kw)
 
 
 def intents(store: Any) -> list[Any]:
@@ -60,3 +39,15 @@ def mined_tx(store: Any, intent: Any) -> str:
     assert intent.mined_attempt_id is not None, f"intent {intent.id} is not mined"
     with store.sessions() as s:
         return str(s.get(TxAttempt, intent.mined_attempt_id).tx_hash)
+
+
+__all__ = [
+    "ARTIFACTS",
+    "DEPLOYMENT",
+    "ROOT",
+    "allow",
+    "intents",
+    "mined_tx",
+    "selector",
+    "settings",
+]

@@ -2,11 +2,14 @@
 keeper, so tests sharing the session's chains do not see each other's balances."""
 
 import json
+import subprocess
+from dataclasses import dataclass
 
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 
 from ballast_dev.local.crosschain_scene_local import ARTIFACTS, KEEPER, KEEPER_KEY, transact
+from keepers.crosschain.routes import MESSAGE_SENT_TOPIC
 from keepers.crosschain.usdt0 import OFT_RECEIVED_TOPIC
 
 MAX = 2**256 - 1
@@ -56,18 +59,78 @@ def logs(w3, address, topic: bytes, from_block: int = 0):
 
 
 MESSAGE_RECEIVED = keccak(text="MessageReceived(address,uint32,bytes32,bytes32,uint32,bytes)")
+
+
+@dataclass(frozen=True)
+class CctpMoveStart:
+    """A holder with 1700 USDC on ethereum and 300 on base (the planner moves 700 over CCTP),
+    and where both chains stood before the move."""
+
+    who: str
+    nonce_eth: int
+    nonce_base: int
+    block_eth: int
+    block_base: int
+
+
+def start_cctp_move(scene, index: int) -> CctpMoveStart:
+    who = holder(scene, index, {("ethereum", "USDC"): "1700", ("base", "USDC"): "300"})
+    eth, base = scene.sides["ethereum"], scene.sides["base"]
+    return CctpMoveStart(
+        who,
+        scene.nonce("ethereum"),
+        scene.nonce("base"),
+        eth.w3.eth.block_number,
+        base.w3.eth.block_number,
+    )
+
+
+def burns_since(scene, start: CctpMoveStart) -> int:
+    """CCTP messages sent on ethereum since the move started (one per burn)."""
+    eth = scene.sides["ethereum"]
+    return len(logs(eth.w3, eth.transmitter.address, MESSAGE_SENT_TOPIC, start.block_eth + 1))
+
+
+def rerun_finishes_once(scene, start: CctpMoveStart, cmd: list[str], env, cwd) -> None:
+    """`cmd` (a `run --once` on the interrupted keeper's store) finishes the move: three
+    transactions on ethereum (pull, approve, burn) and two on base (mint, invest), each sent
+    once, one burn and one mint, the holder back to 1000 USDC on each chain."""
+    again = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=180)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "done" in again.stdout
+    assert scene.nonce("ethereum") - start.nonce_eth == 3
+    assert scene.nonce("base") - start.nonce_base == 2
+    assert burns_since(scene, start) == 1
+    base = scene.sides["base"]
+    minted = logs(base.w3, base.transmitter.address, MESSAGE_RECEIVED, start.block_base + 1)
+    assert len(minted) == 1
+    assert scene.balance("base", "USDC", start.who) == 1000 * 10**6
+    assert scene.balance("ethereum", "USDC", start.who) == 1000 * 10**6
+
+
 __all__ = ["OFT_RECEIVED_TOPIC", "MESSAGE_RECEIVED", "holder", "holders_map", "ticks", "logs"]
 
 
-def keeper_env(scene, tmp_path, who: str, **extra: str) -> dict[str, str]:
-    """The environment of a keeper process on the scene: the cross-chain config written to a
-    file, ``who`` as the holder on every chain, the scene's store, key and attester."""
+def keeper_env(
+    scene,
+    tmp_path,
+    who: str,
+    *,
+    iris: dict | None = None,
+    local_attester: bool = True,
+    **extra: str,
+) -> dict[str, str]:
+    """The environment of a keeper process on the scene: the cross-chain config (with `iris` as
+    its Iris section, where given) written to a file, ``who`` as the holder on every chain, the
+    scene's store and key, and its local CCTP attester's key unless `local_attester=False`."""
+    doc = scene.config.model_dump(mode="json")
+    if iris is not None:
+        doc["iris"] = iris
     cfg = tmp_path / "crosschain.json"
-    cfg.write_text(json.dumps(scene.config.model_dump(mode="json")))
+    cfg.write_text(json.dumps(doc))
     env = {
         "BALLAST_CROSSCHAIN_CONFIG": str(cfg),
         "BALLAST_CROSSCHAIN_HOLDERS": json.dumps(holders_map(scene, who)),
-        "BALLAST_CCTP_LOCAL_ATTESTER_KEY": scene.attestations.inner.attester.account.key.hex(),
         "KEEPER_DB_URL": scene.db_url,
         "KEEPER_SIGNER_KEY": KEEPER_KEY,
         "KEEPER_ARTIFACTS_PATH": str(ARTIFACTS),
@@ -76,5 +139,7 @@ def keeper_env(scene, tmp_path, who: str, **extra: str) -> dict[str, str]:
         ),
         "KEEPER_LOG_LEVEL": "WARNING",
     }
+    if local_attester:
+        env["BALLAST_CCTP_LOCAL_ATTESTER_KEY"] = scene.attestations.inner.attester.account.key.hex()
     env.update(extra)
     return env

@@ -1,6 +1,7 @@
 """A throwaway PostgreSQL cluster on loopback for tests: ``python tests/offchain/pipeline/pg.py``
-prints a URL and keeps the server up until Ctrl-C; the ``postgres_url`` fixture uses
-:class:`ThrowawayPostgres` directly.
+prints a URL and keeps the server up until Ctrl-C; the ``postgres`` fixture
+(tests/offchain/pipeline/conftest.py) starts one per module and each test takes a fresh
+database from it (:meth:`ThrowawayPostgres.fresh_database`).
 
 Needs Debian's ``postgresql`` package (``apt-get install -y postgresql``): initdb and pg_ctl
 are taken from /usr/lib/postgresql/*/bin. PostgreSQL refuses to run as root, so as root the
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import itertools
 import os
 import pwd
 import shutil
@@ -21,6 +23,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from ballast_dev.local.anvil_local import free_port
+
+_db_numbers = itertools.count()
 
 
 class PostgresUnavailable(RuntimeError):
@@ -40,17 +48,11 @@ def _bin_dir() -> Path:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class ThrowawayPostgres:
     def __init__(self) -> None:
         self.bin = _bin_dir()
         self.dir = Path(tempfile.mkdtemp(prefix="ballast-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.user: str | None = None
         if os.geteuid() == 0:
             try:
@@ -108,6 +110,15 @@ class ThrowawayPostgres:
                     return self.url
             time.sleep(0.1)
         raise PostgresUnavailable("PostgreSQL did not accept connections")
+
+    def fresh_database(self) -> str:
+        """CREATE a new, empty database on this server; its URL."""
+        name = f"keeper_{int(time.time() * 1000)}_{next(_db_numbers)}"
+        admin = create_engine(self.url)
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        return self.url.rsplit("/", 1)[0] + "/" + name
 
     def stop(self) -> None:
         with contextlib.suppress(PostgresUnavailable):

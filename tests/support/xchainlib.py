@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from web3 import Web3
 
-from ballast_dev.local.crosschain_scene_local import start_anvil
+from ballast_dev.local.crosschain_scene_local import start_chain
 
 ETH_CHAIN_ID, BSC_CHAIN_ID = 1, 56
 ETH_EID, BSC_EID = 30101, 30102  # LayerZero V2 endpoint ids of Ethereum and BSC
@@ -26,7 +26,7 @@ class LocalChain:
 
 def _start_anvil(name: str, chain_id: int) -> LocalChain:
     """One anvil with ``chain_id``, started by the scene's starter (one anvil starter)."""
-    proc, url = start_anvil(chain_id)
+    proc, url = start_chain(chain_id)
     return LocalChain(
         name, chain_id, Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30})), proc
     )

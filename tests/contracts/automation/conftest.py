@@ -8,11 +8,11 @@ from tests.support.autolib import (
     BASE_FEE,
     DATA_FEE,
     FUNDER_CAP,
-    MAX_PER_OWNER,
-    MAX_TOTAL,
-    PAID_ALLOWANCE,
     SLOT,
     config,
+    deploy_fleet,
+    deploy_registry,
+    deploy_supervisor,
 )
 
 
@@ -63,39 +63,28 @@ def rebalancer(make_rebalancer, alice):
 
 @pytest.fixture
 def registry(project, deployer, gov, scheduler, funder):
-    reg = deployer.deploy(
-        project.PaidRebalancerRegistry,
-        gov,
-        scheduler,
-        config(funder),
-        PAID_ALLOWANCE,
-        MAX_PER_OWNER,
-        MAX_TOTAL,
-    )
-    funder.setManager(reg, True, sender=gov)
-    return reg
+    return deploy_registry(project, deployer, gov, scheduler, funder)
 
 
 @pytest.fixture
 def supervisor(project, deployer, gov, scheduler, registry, funder):
-    sup = deployer.deploy(
-        project.Supervisor,
+    return deploy_supervisor(
+        project,
+        deployer,
         gov,
         scheduler,
         registry,
-        config(funder, execution_effort=5_000_000),
-        400_000,
-        200,
+        funder,
+        effort=5_000_000,
+        item_gas_cap=400_000,
+        max_items=200,
     )
-    funder.approveSpender(sup, 2**256 - 1, sender=gov)
-    return sup
 
 
 @pytest.fixture
 def fleet(project, deployer, gov, scheduler, funder):
     """A registry double that can hold misbehaving items and mass-create real Rebalancers."""
-    reg = deployer.deploy(project.TestFleetRegistry)
-    funder.setManager(reg, True, sender=gov)
+    reg = deploy_fleet(project, deployer, gov, funder)
     deployer.transfer(funder, 10**19)  # about 4,000 bookings
     scheduler.setSlotCapacity(1, 10**12, sender=gov)
     return reg
@@ -103,14 +92,4 @@ def fleet(project, deployer, gov, scheduler, funder):
 
 @pytest.fixture
 def fleet_supervisor(project, deployer, gov, scheduler, fleet, funder):
-    sup = deployer.deploy(
-        project.Supervisor,
-        gov,
-        scheduler,
-        fleet,
-        config(funder, execution_effort=9_000_000),
-        300_000,
-        1_000,
-    )
-    funder.approveSpender(sup, 2**256 - 1, sender=gov)
-    return sup
+    return deploy_supervisor(project, deployer, gov, scheduler, fleet, funder, max_items=1_000)

@@ -10,13 +10,12 @@ import ape
 from tests.support.autolib import (
     CANCELED,
     FUNDER_CAP,
-    MAX_PER_OWNER,
-    MAX_TOTAL,
     PAID_ALLOWANCE,
     SCHEDULED,
     advance,
     config,
     create_paid,
+    deploy_registry,
     events,
     now,
 )
@@ -137,15 +136,7 @@ def test_allowance__finite_validated_and_topped_up_by_admin_only(
         with ape.reverts(registry.InvalidAllowance, allowance=bad):
             registry.setAllowancePerRebalancer(bad, sender=gov)
     with ape.reverts(registry.InvalidAllowance, allowance=2**256 - 1):
-        deployer.deploy(
-            project.PaidRebalancerRegistry,
-            gov,
-            scheduler,
-            config(funder),
-            2**256 - 1,
-            MAX_PER_OWNER,
-            MAX_TOTAL,
-        )
+        deploy_registry(project, deployer, gov, scheduler, funder, allowance=2**256 - 1)
     registry.setAllowancePerRebalancer(cap, sender=gov)
     paid_id, _ = create(registry, position, alice)
     r = registry.rebalancerOf(paid_id)
@@ -162,15 +153,7 @@ def test_create__registry_not_funder_manager__reverts(
     project, deployer, gov, scheduler, position, alice
 ):
     funder = deployer.deploy(project.TxFunder, gov, FUNDER_CAP)
-    reg = deployer.deploy(
-        project.PaidRebalancerRegistry,
-        gov,
-        scheduler,
-        config(funder),
-        PAID_ALLOWANCE,
-        MAX_PER_OWNER,
-        MAX_TOTAL,
-    )
+    reg = deploy_registry(project, deployer, gov, scheduler, funder, manager=False)
     with ape.reverts(funder.NotOwnerOrManager, caller=reg.address):
         reg.createPaidRebalancerFor(position, alice, sender=gov)
 

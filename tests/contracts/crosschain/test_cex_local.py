@@ -128,24 +128,29 @@ def test_cex_route__finalize_before_credit__refused_and_nothing_withdrawn(cex):
     assert wait_status(route, handle, RouteStatus.ATTESTED) is RouteStatus.ATTESTED
 
 
-def test_cex_route__withdrawals_disabled_or_exchange_down__quote_raises_route_error(cex):
+def _withdrawals_off(sim, off: bool) -> None:
+    sim.networks["ETH"].coins["USDT"].withdraw_enable = not off
+
+
+def _exchange_down(sim, down: bool) -> None:
+    sim.down = down
+
+
+@pytest.mark.parametrize(
+    ("outage", "message"),
+    [(_withdrawals_off, "withdrawals on ETH off"), (_exchange_down, "fetch_currencies failed")],
+)
+def test_cex_route__withdrawals_disabled_or_exchange_down__quote_raises_route_error(
+    cex, outage, message
+):
     sim, bsc = cex["sim"], cex["bsc"]
-    keeper = bsc.accounts[2]
-    coin = sim.networks["ETH"].coins["USDT"]
-    coin.withdraw_enable = False
+    outage(sim, True)
     try:
-        route = _usdt_route(cex, keeper)
-        with pytest.raises(RouteError, match="withdrawals on ETH off"):
+        route = _usdt_route(cex, bsc.accounts[2])
+        with pytest.raises(RouteError, match=message):
             route.quote(10 * E18)
     finally:
-        coin.withdraw_enable = True
-    sim.down = True
-    try:
-        route = _usdt_route(cex, keeper)
-        with pytest.raises(RouteError, match="fetch_currencies failed"):
-            route.quote(10 * E18)
-    finally:
-        sim.down = False
+        outage(sim, False)
 
 
 def test_cex_sim__bad_signature__refused(cex):

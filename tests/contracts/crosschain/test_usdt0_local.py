@@ -13,6 +13,14 @@ E6, E18 = 10**6, 10**18
 THIEF = "0x000000000000000000000000000000000000bad1"
 
 
+def _sent_to_bsc(lz, keeper: str, amount: int):
+    """`amount` of USDT minted to `keeper` on ethereum and sent to itself on bsc over USDT0:
+    the route, its relayer and the send's handle."""
+    route, relayer = _route(lz, "e", "b", keeper)
+    transact(lz["eth"].w3, lz["usdt"].functions.mint(keeper, amount), keeper)
+    return route, relayer, route.initiate(amount, keeper)
+
+
 def test_usdt0_route__eth_to_bsc__locked_equals_minted_plus_in_flight_and_relay_is_idempotent(lz):
     eth = lz["eth"]
     keeper, bob = eth.accounts[2], "0x000000000000000000000000000000000000b0b1"  # fresh
@@ -86,9 +94,7 @@ def test_usdt0_route__bsc_to_eth_with_dust__finalize_verifies_and_executes_once(
 def test_usdt0_route__verified_not_executed__attested_then_completed(lz):
     eth = lz["eth"]
     keeper = eth.accounts[4]
-    route, relayer = _route(lz, "e", "b", keeper)
-    transact(eth.w3, lz["usdt"].functions.mint(keeper, 7 * E6), keeper)
-    handle = route.initiate(7 * E6, keeper)
+    route, relayer, handle = _sent_to_bsc(lz, keeper, 7 * E6)
     assert relayer.verifier.verify(LzPacket.decode(handle.message))
     assert route.status(handle) is RouteStatus.ATTESTED
     assert not route.finalize(handle).already_received
@@ -100,9 +106,7 @@ def test_lz_endpoint__forged_packet__not_delivered(lz):
     (the relayer cannot mint: the payload hash is what the DVN verified)."""
     eth = lz["eth"]
     keeper = eth.accounts[2]
-    route, relayer = _route(lz, "e", "b", keeper)
-    transact(eth.w3, lz["usdt"].functions.mint(keeper, 3 * E6), keeper)
-    handle = route.initiate(3 * E6, keeper)
+    route, relayer, handle = _sent_to_bsc(lz, keeper, 3 * E6)
     packet = LzPacket.decode(handle.message)
     relayer.verifier.verify(packet)
     forged = LzPacket(
@@ -236,9 +240,7 @@ def test_usdt0_route__send__real_oft_passes_extra_options_to_endpoint(lz):
 
     eth = lz["eth"]
     keeper = eth.accounts[4]
-    route, relayer = _route(lz, "e", "b", keeper)
-    transact(eth.w3, lz["usdt"].functions.mint(keeper, 10 * E6), keeper)
-    handle = route.initiate(10 * E6, keeper)
+    route, relayer, handle = _sent_to_bsc(lz, keeper, 10 * E6)
     receipt = eth.w3.eth.get_transaction_receipt(handle.tx_hash)
     sent = [lg for lg in receipt["logs"] if bytes(lg["topics"][0]) == PACKET_SENT_TOPIC]
     assert len(sent) == 1

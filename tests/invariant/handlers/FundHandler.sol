@@ -170,36 +170,32 @@ contract FundHandler is CheatBase {
     }
 
     function withdraw(uint256 actorSeed, uint256 amount) external {
-        address a = _actor(actorSeed);
-        uint256 max = vault.maxWithdraw(a);
-        if (max == 0) return;
-        amount = bound(amount, 1, max);
-        uint256 before = pps();
-        vm.prank(a);
-        try vault.withdraw(amount, a, a) returns (uint256) {
-            cashOut += amount;
-            if (a == eve) eveReceived += amount;
-            _checkPps(before, "share price fell on a withdrawal");
-            _count("withdraw");
-        } catch {
-            _fail("withdraw within maxWithdraw reverted");
-        }
+        _leave(actorSeed, amount, false);
     }
 
     function redeem(uint256 actorSeed, uint256 shares) external {
+        _leave(actorSeed, shares, true);
+    }
+
+    /// @dev A holder leaves through the vault's cash within its max: `redeem` (x in shares) or
+    /// `withdraw` (x in assets). Either must succeed and must not lower the share price.
+    function _leave(uint256 actorSeed, uint256 x, bool byShares) internal {
         address a = _actor(actorSeed);
-        uint256 max = vault.maxRedeem(a);
+        uint256 max = byShares ? vault.maxRedeem(a) : vault.maxWithdraw(a);
         if (max == 0) return;
-        shares = bound(shares, 1, max);
+        x = bound(x, 1, max);
         uint256 before = pps();
+        function(uint256, address, address) external returns (uint256) exit =
+            byShares ? vault.redeem : vault.withdraw;
         vm.prank(a);
-        try vault.redeem(shares, a, a) returns (uint256 assets) {
-            cashOut += assets;
-            if (a == eve) eveReceived += assets;
-            _checkPps(before, "share price fell on a redemption");
-            _count("redeem");
+        try exit(x, a, a) returns (uint256 r) {
+            uint256 paid = byShares ? r : x; // redeem returns assets, withdraw returns shares
+            cashOut += paid;
+            if (a == eve) eveReceived += paid;
+            _checkPps(before, byShares ? "share price fell on a redemption" : "share price fell on a withdrawal");
+            _count(byShares ? "redeem" : "withdraw");
         } catch {
-            _fail("redeem within maxRedeem reverted");
+            _fail(byShares ? "redeem within maxRedeem reverted" : "withdraw within maxWithdraw reverted");
         }
     }
 
@@ -425,9 +421,7 @@ contract FundHandler is CheatBase {
 
     /// @notice Time passes (up to two days); live feeds report again, down ones stay down.
     function passTime(uint256 secs) external {
-        secs = bound(secs, 60, 2 days);
-        vm.warp(block.timestamp + secs);
-        vm.roll(block.number + secs / 12 + 1);
+        _passTime(secs, 60, 2 days);
         for (uint256 i; i < feeds.length; ++i) {
             (, int256 answer,,,) = feeds[i].latestRoundData();
             if (down[i]) {

@@ -197,9 +197,7 @@ contract PortfolioHandler is CheatBase {
     }
 
     function passTime(uint256 secs) external {
-        secs = bound(secs, 60, 2 days);
-        vm.warp(block.timestamp + secs);
-        vm.roll(block.number + secs / 12 + 1);
+        _passTime(secs, 60, 2 days);
         for (uint256 i; i < feeds.length; ++i) {
             (, int256 answer,,,) = feeds[i].latestRoundData();
             feeds[i].updateAnswer(answer);

@@ -34,6 +34,13 @@ abstract contract CheatBase {
         if (hi == type(uint256).max && lo == 0) return x;
         return lo + (x % (hi - lo + 1));
     }
+
+    /// @dev Time passes: `secs` bounded to [lo, hi], one block per 12 s (at least one block).
+    function _passTime(uint256 secs, uint256 lo, uint256 hi) internal {
+        secs = bound(secs, lo, hi);
+        vm.warp(block.timestamp + secs);
+        vm.roll(block.number + secs / 12 + 1);
+    }
 }
 
 /// @notice The parts of forge-std's StdInvariant that forge's invariant runner reads: which

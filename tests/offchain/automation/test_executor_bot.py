@@ -10,7 +10,7 @@ from keepers.automation.executor import ExecutorBot, executed_records
 from keepers.automation.planning import SCHEDULED
 from keepers.automation.settings import ExecutorConfig
 from keepers.core.settings import ConfigError, load_settings
-from tests.support.autobots_helpers import advance, intents
+from tests.support.autobots_helpers import advance, intents, start_refused
 
 EXECUTED = 2
 
@@ -151,20 +151,10 @@ def test_executor_config__bad_values__refuse_start_naming_field(auto, settings):
         load_settings(ExecutorConfig, scheduler=auto["scheduler"].address, max_batch_runs=0)
     # an address with no contract
     cfg = load_settings(ExecutorConfig, scheduler="0x" + "11" * 20)
-    bot = ExecutorBot.from_settings(settings, cfg)
-    try:
-        with pytest.raises(ConfigError, match=r"scheduler='0x1111.*no contract"):
-            bot.start()
-    finally:
-        bot.stop()
+    start_refused(ExecutorBot.from_settings(settings, cfg), r"scheduler='0x1111.*no contract")
     # a policy that does not let the executor role call executeBatch
     cfg = load_settings(ExecutorConfig, scheduler=auto["scheduler"].address, role="nobody")
-    bot = ExecutorBot.from_settings(settings, cfg)
-    try:
-        with pytest.raises(ConfigError, match=r"policy\.roles\.nobody"):
-            bot.start()
-    finally:
-        bot.stop()
+    start_refused(ExecutorBot.from_settings(settings, cfg), r"policy\.roles\.nobody")
 
 
 def test_executor__restart_with_batch_in_flight__sends_it_once(chain, auto, make_paid, settings):

@@ -9,7 +9,7 @@ import pytest
 from keepers.automation.settings import SupervisorBotConfig
 from keepers.automation.supervisor import SupervisorBot
 from keepers.core.settings import ConfigError, load_settings
-from tests.support.autobots_helpers import advance, intents
+from tests.support.autobots_helpers import advance, intents, start_refused
 
 SCHEDULED = 1
 FEE = 10**9 * 400_000 * 5 * 12_000 // 10_000  # a paid rebalancer's booking (Medium, 1.2 margin)
@@ -176,12 +176,10 @@ def test_supervisor_bot_config__bad_values__refuse_start_naming_field(auto, sett
         registry=auto["registry"].address,
         role="executor",
     )
-    bot = SupervisorBot.from_settings(settings, cfg, sinks=[])
-    try:
-        with pytest.raises(ConfigError, match=r"policy\.roles\.executor: must allow fixReschedule"):
-            bot.start()
-    finally:
-        bot.stop()
+    start_refused(
+        SupervisorBot.from_settings(settings, cfg, sinks=[]),
+        r"policy\.roles\.executor: must allow fixReschedule",
+    )
 
 
 def test_supervisor_bot__spend_cap_reached__alert_then_clears_after_window(

@@ -9,14 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_utils import keccak
+
+from tests.support.keeper_settings import automation_policy
 
 ROOT = Path(__file__).resolve().parents[3]
 UNIT = 10**6
-
-
-def selector(signature: str) -> str:
-    return "0x" + keccak(text=signature)[:4].hex()
 
 
 @pytest.fixture
@@ -30,31 +27,9 @@ def auto(fresh: Any, auto: dict[str, Any]) -> dict[str, Any]:
 def policy_file(auto: dict[str, Any], tmp_path: Path) -> Path:
     """KEEPER_POLICY_FILE: the executor and supervisor roles written by hand, as operators did
     before the bots declared their calls (the same calls the declarations give)."""
-    a = auto["addresses"]
-
-    def allow(contract: str, *sigs: str) -> list[dict[str, str]]:
-        return [{"contract": contract, "selector": selector(s)} for s in sigs]
-
-    data = {
-        "roles": {
-            "executor": {
-                "allowed": allow(a["scheduler"], "executeBatch(uint256[])", "execute(uint256)")
-            },
-            "supervisor": {
-                "allowed": allow(a["paid_registry"], "fixReschedule(uint256)")
-                + allow(a["supervisor"], "fixReschedule()", "tick(uint256)")
-            },
-        }
-    }
+    data = automation_policy(auto["addresses"])
     p = tmp_path / "policy.json"
     p.write_text(json.dumps(data))
-    return p
-
-
-@pytest.fixture
-def deployment_file(fresh: Any, tmp_path: Path) -> Path:
-    p = tmp_path / "local.json"
-    p.write_text(json.dumps(fresh.addresses(), default=str))
     return p
 
 

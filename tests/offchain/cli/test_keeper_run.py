@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from ballast_dev.local.anvil_local import free_port
 from keepers.cli import main
+from keepers.runtime.bots import selector
 from keepers.store.db import Store
 from keepers.store.models import TxIntent
 
@@ -27,20 +28,8 @@ BATCH = "executeBatch(uint256[])"
 EXECUTE = "execute(uint256)"
 
 
-def selector(signature: str) -> str:
-    from keepers.runtime.bots import selector as sel
-
-    return sel(signature)
-
-
 def keeper(env: dict[str, str], *args: str) -> Any:
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(check: Any, seconds: float, proc: subprocess.Popen[bytes]) -> bool:

@@ -39,6 +39,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from ballast_dev.local.anvil_local import free_port
 from keepers.cli import main
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -56,14 +57,6 @@ pytestmark = pytest.mark.skipif(
     PROMETHEUS is None,
     reason="prometheus not found: install Debian's `prometheus` package (.ci/run does)",
 )
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get_json(url: str) -> Any:

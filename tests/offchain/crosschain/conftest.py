@@ -55,26 +55,10 @@ def cc_doc() -> dict:
 def xscene(tmp_path_factory):
     """Three anvil chains: ethereum (USDC 6 over CCTP, USDT 6 in a USDT0 adapter, CEX),
     bsc (USDT0 18 decimals, CEX), base (USDC 6 over CCTP); one SQLite store."""
-    from ballast_dev.local.crosschain_scene_local import ChainSpec, build_scene
+    from ballast_dev.local.crosschain_scene_local import build_three_chain_scene
 
     db = tmp_path_factory.mktemp("xmoves") / "keeper.db"
-    scene = build_scene(
-        [
-            ChainSpec(
-                "ethereum",
-                1,
-                6,
-                6,
-                cctp_domain=0,
-                lz_eid=30101,
-                cex_network="ETH",
-                usdt_adapter=True,
-            ),
-            ChainSpec("bsc", 56, None, 18, lz_eid=30102, cex_network="BSC"),
-            ChainSpec("base", 8453, 6, None, cctp_domain=6),
-        ],
-        f"sqlite:///{db}",
-    )
+    scene = build_three_chain_scene(f"sqlite:///{db}")
     try:
         yield scene
     finally:

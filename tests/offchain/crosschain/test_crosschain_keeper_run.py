@@ -13,7 +13,13 @@ from keepers.cli import main
 from keepers.runtime.policy import stored_policy
 from keepers.runtime.runner import build_runtime, default_bots
 from tests.support.keeper_proc import keeper_exe, sigterm_when_held
-from tests.support.movelib import holder, keeper_env
+from tests.support.movelib import (
+    burns_since,
+    holder,
+    keeper_env,
+    rerun_finishes_once,
+    start_cctp_move,
+)
 
 E6 = 10**6
 
@@ -88,20 +94,14 @@ def test_keeper_run__crosschain__sigterm_mid_move__exit_0_in_bound_no_wal_rerun_
     `keeper crosschain run --once` on the same store then finishes the move, each transaction
     sent once."""
     import os
-    import subprocess
     from pathlib import Path
 
     from ballast_dev.local.crosschain_scene_local import ROOT
-    from keepers.crosschain.routes import MESSAGE_SENT_TOPIC
-    from tests.support.movelib import MESSAGE_RECEIVED, logs
 
     bound_s = 30.0
-    who = holder(xscene, 20, {("ethereum", "USDC"): "1700", ("base", "USDC"): "300"})
-    eth, base = xscene.sides["ethereum"], xscene.sides["base"]
-    n_e0, n_b0 = xscene.nonce("ethereum"), xscene.nonce("base")
-    blk_e0, blk_b0 = eth.w3.eth.block_number, base.w3.eth.block_number
+    start = start_cctp_move(xscene, 20)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KEEPER_", "BALLAST_"))}
-    env |= _env(xscene, tmp_path, who) | {"PYTHONPATH": str(ROOT), "KEEPER_LOG_JSON": "1"}
+    env |= _env(xscene, tmp_path, start.who) | {"PYTHONPATH": str(ROOT), "KEEPER_LOG_JSON": "1"}
     db = Path(env["KEEPER_DB_URL"].removeprefix("sqlite:///"))
     marker = tmp_path / "held"
     keeper = keeper_exe()
@@ -115,23 +115,9 @@ def test_keeper_run__crosschain__sigterm_mid_move__exit_0_in_bound_no_wal_rerun_
         [keeper, "run", "--bots", "crosschain"], held, marker, bound_s, cwd=ROOT
     )
     assert not Path(f"{db}-wal").exists() and not Path(f"{db}-shm").exists()
-    assert len(logs(eth.w3, eth.transmitter.address, MESSAGE_SENT_TOPIC, blk_e0 + 1)) == 1
-    assert xscene.nonce("base") == n_b0  # nothing sent on the destination while stopping
-
-    again = subprocess.run(
-        [keeper, "crosschain", "run", "--once"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert "done" in again.stdout
-    assert xscene.nonce("ethereum") - n_e0 == 3 and xscene.nonce("base") - n_b0 == 2
-    assert len(logs(eth.w3, eth.transmitter.address, MESSAGE_SENT_TOPIC, blk_e0 + 1)) == 1
-    assert len(logs(base.w3, base.transmitter.address, MESSAGE_RECEIVED, blk_b0 + 1)) == 1
-    assert xscene.balance("base", "USDC", who) == 1000 * E6
+    assert burns_since(xscene, start) == 1
+    assert xscene.nonce("base") == start.nonce_base  # nothing sent on the destination meanwhile
+    rerun_finishes_once(xscene, start, [keeper, "crosschain", "run", "--once"], env, ROOT)
     print(f"keeper run --bots crosschain: SIGTERM to exit 0 in {seconds:.2f}s")
 
 

@@ -7,7 +7,14 @@ from click.testing import CliRunner
 
 from keepers.crosschain.cli import crosschain
 from keepers.fund.planning.config import PlanningConfig
-from tests.support.movelib import holder, holders_map, keeper_env
+from tests.support.movelib import (
+    burns_since,
+    holder,
+    holders_map,
+    keeper_env,
+    rerun_finishes_once,
+    start_cctp_move,
+)
 
 E6 = 10**6
 ADMINS = ("ops1", "ops2", "ops3")
@@ -92,15 +99,10 @@ def test_cli_run__process_killed_right_after_broadcasting_the_burn__rerun_finish
     import sys
 
     from ballast_dev.local.crosschain_scene_local import ROOT
-    from keepers.crosschain.routes import MESSAGE_SENT_TOPIC
-    from tests.support.movelib import MESSAGE_RECEIVED, logs
 
-    who = holder(xscene, 16, {("ethereum", "USDC"): "1700", ("base", "USDC"): "300"})
-    eth, base = xscene.sides["ethereum"], xscene.sides["base"]
-    n_e0, n_b0 = xscene.nonce("ethereum"), xscene.nonce("base")
-    blk_e0, blk_b0 = eth.w3.eth.block_number, base.w3.eth.block_number
+    start = start_cctp_move(xscene, 16)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPER_")}
-    env.update(_env(xscene, tmp_path, who))
+    env.update(_env(xscene, tmp_path, start.who))
     cmd = [sys.executable, "-m", "keepers.crosschain.cli", "run", "--once"]
     # the 3rd intent is depositForBurn (after the pull and the approve): SIGKILL-like exit
     # right after eth_sendRawTransaction returned, before the pipeline recorded it
@@ -113,12 +115,5 @@ def test_cli_run__process_killed_right_after_broadcasting_the_burn__rerun_finish
         timeout=120,
     )
     assert dead.returncode == 137, dead.stderr[-2000:]
-    assert len(logs(eth.w3, eth.transmitter.address, MESSAGE_SENT_TOPIC, blk_e0 + 1)) == 1
-    again = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert "done" in again.stdout
-    assert xscene.nonce("ethereum") - n_e0 == 3 and xscene.nonce("base") - n_b0 == 2
-    assert len(logs(eth.w3, eth.transmitter.address, MESSAGE_SENT_TOPIC, blk_e0 + 1)) == 1
-    assert len(logs(base.w3, base.transmitter.address, MESSAGE_RECEIVED, blk_b0 + 1)) == 1
-    assert xscene.balance("base", "USDC", who) == 1000 * E6
-    assert xscene.balance("ethereum", "USDC", who) == 1000 * E6
+    assert burns_since(xscene, start) == 1
+    rerun_finishes_once(xscene, start, cmd, env, ROOT)

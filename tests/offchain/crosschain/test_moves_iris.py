@@ -10,7 +10,7 @@ from irislib import NOT_FOUND, FakeIris, Reply, chain_resolver
 
 from keepers.crosschain.iris import IrisAttestations, IrisClient
 from keepers.crosschain.iris_config import IrisConfig
-from tests.support.movelib import MESSAGE_RECEIVED, holder, holders_map, logs
+from tests.support.movelib import MESSAGE_RECEIVED, holder, holders_map, keeper_env, logs
 
 E6 = 10**6
 
@@ -85,31 +85,6 @@ def _naive_utc(ts: int):
     return dt.datetime.fromtimestamp(ts, dt.UTC).replace(tzinfo=None)
 
 
-def _cli_env(scene, tmp_path, who, iris: dict | None, local_key: bool):
-    import json
-
-    from ballast_dev.local.crosschain_scene_local import ARTIFACTS, KEEPER_KEY
-
-    doc = scene.config.model_dump(mode="json")
-    doc["iris"] = iris
-    cfg = tmp_path / "crosschain.json"
-    cfg.write_text(json.dumps(doc))
-    env = {
-        "BALLAST_CROSSCHAIN_CONFIG": str(cfg),
-        "BALLAST_CROSSCHAIN_HOLDERS": json.dumps(holders_map(scene, who)),
-        "KEEPER_DB_URL": scene.db_url,
-        "KEEPER_SIGNER_KEY": KEEPER_KEY,
-        "KEEPER_ARTIFACTS_PATH": str(ARTIFACTS),
-        "KEEPER_CONFIRMATIONS_BY_CHAIN": json.dumps(
-            {str(s.spec.chain_id): 1 for s in scene.sides.values()}
-        ),
-        "KEEPER_LOG_LEVEL": "WARNING",
-    }
-    if local_key:
-        env["BALLAST_CCTP_LOCAL_ATTESTER_KEY"] = scene.attestations.inner.attester.account.key.hex()
-    return env
-
-
 def test_cli__iris_section__usdc_move_crosses_over_cctp_not_the_exchange(xscene, tmp_path):
     """The CLI's bot on a config with an `iris` section and no local attester key: the USDC
     leg goes over CCTP with Iris's attestation (without it, it fell back to the CEX)."""
@@ -120,7 +95,7 @@ def test_cli__iris_section__usdc_move_crosses_over_cctp_not_the_exchange(xscene,
     who = holder(xscene, 11, {("ethereum", "USDC"): "1700", ("base", "USDC"): "430"})
     with FakeIris(chain_resolver(xscene, ["complete"])) as server:
         iris = {"environment": "custom", "base_url": server.url, "min_poll_interval_s": 0}
-        env = _cli_env(xscene, tmp_path, who, iris, local_key=False)
+        env = keeper_env(xscene, tmp_path, who, iris=iris, local_attester=False)
         out = CliRunner().invoke(crosschain, ["run", "--once"], env=env)
         assert out.exit_code == 0, out.output
         assert "1 created" in out.output and "done" in out.output
@@ -142,7 +117,7 @@ def test_cli__iris_section_and_local_attester_key__refused_exit_2(xscene, tmp_pa
     from keepers.crosschain.cli import crosschain
 
     iris = {"environment": "sandbox"}
-    env = _cli_env(xscene, tmp_path, KEEPER, iris, local_key=True)
+    env = keeper_env(xscene, tmp_path, KEEPER, iris=iris)
     out = CliRunner().invoke(crosschain, ["status"], env=env)
     assert out.exit_code == 2
     assert "BALLAST_CCTP_LOCAL_ATTESTER_KEY" in out.output and "iris" in out.output

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -50,6 +51,19 @@ def _header(profile: Any, chain: Any, deployer: Any) -> dict[str, Any]:
     }
 
 
+@pytest.fixture
+def record(tmp_path, chain, deployer) -> SimpleNamespace:
+    """A deploy record of the local profile for this chain and deployer: `path`, `header`, and
+    `open(log)`, which opens or resumes it as a re-run of the deploy would."""
+    path = tmp_path / "r.json"
+    header = _header(load_profile(LOCAL), chain, deployer)
+
+    def open_(log: Any = quiet, path: Path = path, **kw: Any) -> RecordedSteps:
+        return RecordedSteps.open(path, header, provider=chain.provider, log=log, **kw)
+
+    return SimpleNamespace(path=path, header=header, open=open_)
+
+
 def _wiring(data: dict[str, Any], fund: Any, project: Any) -> dict[str, Any]:
     """The record's addresses and the fund's on-chain links, each address replaced by the step
     that deployed it: equal for two deploys wired the same way."""
@@ -76,21 +90,18 @@ def _wiring(data: dict[str, Any], fund: Any, project: Any) -> dict[str, Any]:
 
 
 def test_deploy__interrupted_twice__resumes_to_a_clean_deploys_wiring_deploying_nothing_twice(
-    tmp_path, accounts, chain, project, deployer
+    tmp_path, accounts, project, deployer, record
 ):
     profile = load_profile(LOCAL)
-    header = _header(profile, chain, deployer)
-    clean = RecordedSteps.open(tmp_path / "clean.json", header, provider=chain.provider, log=quiet)
+    clean = record.open(path=tmp_path / "clean.json")
     clean_fund = deploy_profile(profile, deployer, accounts, log=quiet, steps=clean)
     mine = [s for s in clean.data["steps"] if s["from"] == deployer.address]
 
-    path = tmp_path / "resumed.json"
+    path = record.path
     nonce0 = deployer.nonce
     # stop in the fund's core, then again inside the automation wiring
     for stop in (5, 60):
-        steps = RecordedSteps.open(
-            path, header, provider=chain.provider, log=quiet, stop_after=stop
-        )
+        steps = record.open(stop_after=stop)
         with pytest.raises(DeployInterrupted):
             deploy_profile(profile, deployer, accounts, log=quiet, steps=steps)
         on_disk = json.loads(path.read_text())
@@ -99,7 +110,7 @@ def test_deploy__interrupted_twice__resumes_to_a_clean_deploys_wiring_deploying_
         with pytest.raises(DeploymentError, match="did not finish .* run it again to resume"):
             FundAddresses.from_dict(on_disk, str(path))  # the keeper refuses it meanwhile
     logged: list[str] = []
-    steps = RecordedSteps.open(path, header, provider=chain.provider, log=logged.append)
+    steps = record.open(logged.append)
     assert logged and f"resuming from {path}: 60 steps done" in logged[0]
     fund = deploy_profile(profile, deployer, accounts, log=quiet, steps=steps)
 
@@ -147,49 +158,40 @@ def test_profile_hash__layout_does_not_count__values_do(tmp_path):
     assert profile_hash(load_profile(a)) != profile_hash(load_profile(LOCAL))
 
 
-def test_resume__recorded_contract_without_code__refused(tmp_path, chain, deployer):
-    profile = load_profile(LOCAL)
-    header = _header(profile, chain, deployer)
-    path = tmp_path / "r.json"
+def test_resume__recorded_contract_without_code__refused(record, deployer):
+    path, header = record.path, record.header
     step = {"step": "deploy:vault", "from": deployer.address, "nonce": deployer.nonce - 1,
             "tx": "0x00", "block": 1, "gas": 1, "address": "0x" + "de" * 20}  # fmt: skip
     path.write_text(json.dumps({"version": 1, "complete": False, **header, "steps": [step]}))
     with pytest.raises(RecordError, match="no contract code at deploy:vault 0x"):
-        RecordedSteps.open(path, header, provider=chain.provider, log=quiet)
+        record.open()
 
 
 def test_resume__pending_step__sent_again_when_never_mined_refused_when_its_nonce_was_used(
-    tmp_path, chain, deployer, accounts
+    record, deployer, accounts
 ):
-    profile = load_profile(LOCAL)
-    header = _header(profile, chain, deployer)
-    path = tmp_path / "r.json"
+    path, header = record.path, record.header
     pending = {"step": "deploy:cash", "from": deployer.address, "nonce": deployer.nonce,
                "tx": "0x" + "77" * 32}  # fmt: skip
     doc = {"version": 1, "complete": False, **header, "steps": [], "pending": pending}
     path.write_text(json.dumps(doc))
     logged: list[str] = []
-    steps = RecordedSteps.open(path, header, provider=chain.provider, log=logged.append)
+    steps = record.open(logged.append)
     assert "was never mined; sending it again" in logged[0]
     assert "pending" not in json.loads(path.read_text()) and not steps.done("deploy:cash")
 
     path.write_text(json.dumps(doc))
     deployer.transfer(accounts[9], 1)  # another transaction takes the recorded nonce
     with pytest.raises(RecordError, match="was used by a transaction that is not the one"):
-        RecordedSteps.open(path, header, provider=chain.provider, log=quiet)
+        record.open()
 
 
-def test_resume__deployer_sent_unrecorded_transactions__refused(
-    tmp_path, chain, deployer, accounts
-):
-    profile = load_profile(LOCAL)
-    header = _header(profile, chain, deployer)
-    path = tmp_path / "r.json"
-    steps = RecordedSteps.open(path, header, provider=chain.provider, log=quiet)
+def test_resume__deployer_sent_unrecorded_transactions__refused(record, deployer, accounts):
+    steps = record.open()
     steps.transfer("a transfer", deployer, accounts[9], 1)
     deployer.transfer(accounts[9], 1)  # not through the record
     with pytest.raises(RecordError, match="has sent 1 transaction"):
-        RecordedSteps.open(path, header, provider=chain.provider, log=quiet)
+        record.open()
 
 
 def test_handover__bare_address_admin__checklist_of_four_accepts_then_complete(
@@ -250,14 +252,12 @@ def test_deploy__funder_runway__set_from_profile_and_finite(accounts, deployer):
 
 
 def test_resume__pending_step_mined_while_stopped__recorded_not_sent_again(
-    tmp_path, chain, deployer, accounts
+    record, deployer, accounts
 ):
     """A deploy killed after broadcasting and before recording: the re-run finds the
     transaction mined and records it instead of sending it again."""
-    profile = load_profile(LOCAL)
-    header = _header(profile, chain, deployer)
-    path = tmp_path / "r.json"
-    steps = RecordedSteps.open(path, header, provider=chain.provider, log=quiet)
+    path = record.path
+    steps = record.open()
     steps.transfer("pay", deployer, accounts[9], 5)
     doc = json.loads(path.read_text())
     step = doc["steps"].pop()  # as if the process died between the receipt and the write
@@ -266,7 +266,7 @@ def test_resume__pending_step_mined_while_stopped__recorded_not_sent_again(
     nonce = deployer.nonce
 
     logged: list[str] = []
-    again = RecordedSteps.open(path, header, provider=chain.provider, log=logged.append)
+    again = record.open(logged.append)
     assert any("was mined while the deploy was stopped" in m for m in logged)
     assert again.done("pay") and again.data["steps"][-1]["tx"] == step["tx"]
     again.transfer("pay", deployer, accounts[9], 5)  # done: nothing sent
@@ -274,12 +274,10 @@ def test_resume__pending_step_mined_while_stopped__recorded_not_sent_again(
 
 
 def test_step__reverted_on_chain__not_recorded_as_done_and_its_nonce_accounted_for(
-    tmp_path, chain, deployer, accounts, project
+    record, deployer, accounts, project
 ):
-    profile = load_profile(LOCAL)
-    header = _header(profile, chain, deployer)
-    path = tmp_path / "r.json"
-    steps = RecordedSteps.open(path, header, provider=chain.provider, log=quiet)
+    path = record.path
+    steps = record.open()
     funder = steps.deploy("deploy:f", project.TxFunder, accounts[8], 10**18, sender=deployer)
     # not the owner: reverts; a set gas limit skips the estimate, so it is mined and fails
     txn = funder.setRunwayParams.as_transaction(1, 1, sender=deployer, gas=200_000)
@@ -289,4 +287,4 @@ def test_step__reverted_on_chain__not_recorded_as_done_and_its_nonce_accounted_f
     assert not steps.done("funder.setRunwayParams") and "pending" not in doc
     assert [f["step"] for f in doc["failed"]] == ["funder.setRunwayParams"]
     # the reverted transaction's nonce is no unrecorded transaction: the record resumes
-    RecordedSteps.open(path, header, provider=chain.provider, log=quiet)
+    record.open()

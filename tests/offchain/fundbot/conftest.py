@@ -3,7 +3,6 @@ through web3 with its own SQLite store per test."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,13 +15,6 @@ from keepers.runtime.alerts import Alert, Alerter
 from keepers.store.db import Store
 from keepers.tx.signers import RawKeySigner
 from tests.support.fundbotlib import ROOT, local_fund_env
-
-
-@pytest.fixture
-def deployment_file(fund: Any, tmp_path: Path) -> Path:
-    p = tmp_path / "local.json"
-    p.write_text(json.dumps(fund.addresses(), default=str))
-    return p
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Fixtures of the transaction-pipeline tests: a standalone anvil and a TestCounter on it.
+"""Fixtures of the transaction-pipeline tests: a standalone anvil and a TestCounter on it, and
+a throwaway PostgreSQL server (skipped, with the reason, where it cannot start).
 
 Helpers live in pipeline_helpers.py / pipeline_anvil.py (unique module names, so that they
 never collide with another test folder's modules).
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.pg import PostgresUnavailable, ThrowawayPostgres
 from tests.support.pipeline_anvil import Anvil, deploy
 
 
@@ -24,3 +26,15 @@ def anvil() -> Iterator[Anvil]:
 @pytest.fixture(scope="module")
 def counter(anvil: Anvil) -> Any:
     return deploy(anvil.w3, "TestCounter")
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[ThrowawayPostgres]:
+    """A PostgreSQL server per module; `postgres.fresh_database()` gives a test its own DB."""
+    try:
+        pg = ThrowawayPostgres()
+        pg.start()
+    except PostgresUnavailable as err:
+        pytest.skip(f"PostgreSQL unavailable: {err}")
+    yield pg
+    pg.stop()

@@ -11,44 +11,26 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from keepers.store.db import Store
 from keepers.store.models import StepLog, TxIntent
 from keepers.tx.pipeline import IntentSpec, submit_intent
-from tests.support.pg import PostgresUnavailable, ThrowawayPostgres
+from tests.support.pg import ThrowawayPostgres
 from tests.support.pipeline_anvil import ARTIFACTS
 from tests.support.pipeline_helpers import ROOT, hit_spec, worker_env
 
 _ids = itertools.count(50_000)
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[ThrowawayPostgres]:
-    try:
-        pg = ThrowawayPostgres()
-        pg.start()
-    except PostgresUnavailable as err:
-        pytest.skip(f"PostgreSQL unavailable: {err}")
-    yield pg
-    pg.stop()
-
-
 @pytest.fixture
-def pg_url(postgres: ThrowawayPostgres) -> Iterator[str]:
+def pg_url(postgres: ThrowawayPostgres) -> str:
     """A fresh database per test."""
-    name = f"keeper_{int(time.time() * 1000)}"
-    admin = Store(postgres.url, run_migrations=False)
-    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-        c.execute(text(f"CREATE DATABASE {name}"))
-    admin.close()
-    yield postgres.url.rsplit("/", 1)[0] + "/" + name
+    return postgres.fresh_database()
 
 
 def _replicas(tmp_path: Any, anvil: Any, counter: Any, url: str, n_intents: int) -> None:

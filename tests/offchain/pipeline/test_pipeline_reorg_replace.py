@@ -60,49 +60,54 @@ def _broadcast_then_drop(tmp_path, manual_anvil, hit, replace_after_blocks):
     return counter, pipe, intent, first
 
 
+def _mine_until_replaced(pipe: Any, manual_anvil: Anvil, intent_id: int, blocks: int = 6) -> None:
+    """Mine empty blocks (the dropped attempt cannot be mined), one pipeline round each, until
+    the intent is broadcast again under a second attempt."""
+    for _ in range(blocks):
+        manual_anvil.mine(1)
+        pipe.run_once()
+        intent, attempts, _ = _load(pipe, intent_id)
+        if len(attempts) > 1 and intent.status == "broadcast":
+            return
+    raise AssertionError(f"intent {intent_id} not replaced within {blocks} blocks")
+
+
+def _confirmed_once(
+    pipe: Any, manual_anvil: Anvil, counter: Any, intent_id: int, hit: int, statuses, winner
+) -> None:
+    """Mine until the intent is confirmed: its attempts end as `statuses`, `winner` is the one
+    mined, and the counter was hit exactly once."""
+    manual_anvil.mine(1)
+    done = _until(pipe, intent_id, "confirmed", manual_anvil)
+    _, attempts, _ = _load(pipe, intent_id)
+    assert [a.status for a in attempts] == statuses
+    assert done.mined_attempt_id == winner.id
+    assert counter.functions.hits(hit).call() == 1
+    pipe.store.close()
+
+
 def test_broadcast__dropped_tx__replaced_at_same_nonce_with_bumped_fees(tmp_path, manual_anvil):
     counter, pipe, intent, first = _broadcast_then_drop(tmp_path, manual_anvil, 7, 3)
     assert manual_anvil.rpc("eth_getTransactionByHash", first.tx_hash) is None
 
-    for _ in range(6):  # empty blocks: the attempt is not mined
-        manual_anvil.mine(1)
-        pipe.run_once()
-        if len(_load(pipe, intent.id)[1]) > 1:
-            break
-    pipe.run_once()
+    _mine_until_replaced(pipe, manual_anvil, intent.id)
     _, (old, new), outcomes = _load(pipe, intent.id)
     assert "replace" in outcomes
     assert new.nonce == old.nonce
     assert new.max_fee_per_gas * 1000 >= old.max_fee_per_gas * 1125
     assert new.max_priority_fee_per_gas * 1000 >= old.max_priority_fee_per_gas * 1125
 
-    manual_anvil.mine(1)
-    done = _until(pipe, intent.id, "confirmed", manual_anvil)
-    _, attempts, _ = _load(pipe, intent.id)
-    assert [a.status for a in attempts] == ["replaced", "mined"]
-    assert done.mined_attempt_id == new.id
-    assert counter.functions.hits(7).call() == 1
-    pipe.store.close()
+    _confirmed_once(pipe, manual_anvil, counter, intent.id, 7, ["replaced", "mined"], new)
 
 
 def test_watch__original_attempt_mines_after_replacement__original_wins(tmp_path, manual_anvil):
     counter, pipe, intent, first = _broadcast_then_drop(tmp_path, manual_anvil, 8, 2)
-    for _ in range(6):
-        manual_anvil.mine(1)
-        pipe.run_once()
-        if len(_load(pipe, intent.id)[1]) > 1 and _load(pipe, intent.id)[0].status == "broadcast":
-            break
+    _mine_until_replaced(pipe, manual_anvil, intent.id)
     _, (old, new), _ = _load(pipe, intent.id)
     # the replacement disappears and the ORIGINAL signed transaction comes back and is mined
     manual_anvil.rpc("anvil_dropTransaction", new.tx_hash)
     manual_anvil.rpc("eth_sendRawTransaction", old.raw_tx)
-    manual_anvil.mine(1)
-    done = _until(pipe, intent.id, "confirmed", manual_anvil)
-    _, attempts, _ = _load(pipe, intent.id)
-    assert [a.status for a in attempts] == ["mined", "replaced"]
-    assert done.mined_attempt_id == old.id
-    assert counter.functions.hits(8).call() == 1
-    pipe.store.close()
+    _confirmed_once(pipe, manual_anvil, counter, intent.id, 8, ["mined", "replaced"], old)
 
 
 @pytest.mark.parametrize("depth", range(1, 11))

@@ -5,8 +5,6 @@ chain up from 0001 and back down."""
 from __future__ import annotations
 
 import importlib.util
-import time
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,7 +23,6 @@ from keepers.store.statuses import (
     Machine,
     transition,
 )
-from tests.support.pg import PostgresUnavailable, ThrowawayPostgres
 
 ALL_PAIRS = [
     (machine, frm, to) for machine in MACHINES for frm in machine.states for to in machine.states
@@ -208,31 +205,11 @@ def test_migrations__sqlite_0001_to_head_and_down__rows_kept(tmp_path):
     _up_and_down(f"sqlite:///{tmp_path}/k.db")
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[ThrowawayPostgres]:
-    try:
-        pg = ThrowawayPostgres()
-        pg.start()
-    except PostgresUnavailable as err:
-        pytest.skip(f"PostgreSQL unavailable: {err}")
-    yield pg
-    pg.stop()
-
-
-def _fresh_db(pg: ThrowawayPostgres) -> str:
-    name = f"keeper_{int(time.time() * 1000)}"
-    admin = make_engine(pg.url)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-        c.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return pg.url.rsplit("/", 1)[0] + "/" + name
-
-
 def test_migrations__postgres_0001_to_head_and_down__rows_kept(postgres):
-    _up_and_down(_fresh_db(postgres))
+    _up_and_down(postgres.fresh_database())
 
 
 def test_postgres__unknown_status_by_raw_sql__refused_by_check(postgres):
-    store = Store(_fresh_db(postgres))
+    store = Store(postgres.fresh_database())
     _check_refuses_unknown(store.engine)
     store.close()

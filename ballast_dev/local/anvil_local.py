@@ -1,0 +1,73 @@
+"""LOCAL CHAINS ONLY: the one anvil starter of the repository (the cross-chain scene, the
+pipeline tests, the deploy tests, the benchmarks).
+
+anvil comes from PATH or, failing that, the npm package's `node_modules/.bin/anvil`. It listens
+on a free loopback port; a start that loses the port race or never answers is retried. It is
+ready when it answers `eth_chainId` (with the expected id, where one is given). The caller
+owns the process: `stop_anvil(proc)` (or the caller's own teardown) ends it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from web3 import HTTPProvider, Web3
+
+ROOT = Path(__file__).resolve().parents[2]
+# anvil's default mnemonic ("test test ... junk"), accounts 0..3
+ANVIL_KEYS = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+]
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def anvil_binary() -> str:
+    return shutil.which("anvil") or str(ROOT / "node_modules" / ".bin" / "anvil")
+
+
+def stop_anvil(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def start_anvil(
+    *args: str, chain_id: int | None = None, seconds: float = 20, attempts: int = 3
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start anvil with `args` (plus `--chain-id` when `chain_id` is given) on a free port;
+    the process and its URL once it answers."""
+    argv = [anvil_binary(), "--host", "127.0.0.1", "--silent", *args]
+    if chain_id is not None:
+        argv += ["--chain-id", str(chain_id)]
+    for _ in range(attempts):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen(
+            [*argv, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 30}))
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                answered = w3.eth.chain_id
+            except Exception:  # noqa: BLE001 - not listening yet
+                time.sleep(0.05)
+                continue
+            if chain_id is None or answered == chain_id:
+                return proc, url
+            break  # another node took the port between free_port() and anvil's bind
+        stop_anvil(proc)
+    raise RuntimeError(f"anvil {' '.join(args)} (chain id {chain_id}) did not start")
