@@ -161,7 +161,12 @@ def main(ctx: click.Context, as_json: bool, now: int | None) -> None:
     help=f"comma-separated bots to run in this process, of {','.join(BOT_NAMES)} (all: every "
     "bot; crosschain when BALLAST_CROSSCHAIN_CONFIG is set)",
 )
-@click.option("--once", is_flag=True, help="start, check, schedule, and exit (for checks)")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="start, check, run one full cycle of every bot (the fund's waiting plans moved on, "
+    "an approved plan executed, its event triggers; each loop bot's tick), and exit",
+)
 @click.pass_obj
 def run(ctx: Ctx, bots: str, once: bool) -> None:
     """Long-lived: the fund bot's scheduled jobs and the executor, supervisor, crosschain loops.
@@ -170,6 +175,9 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     variable). SIGINT or SIGTERM: logged; no new plan or intent is started, the transaction in
     flight is left recorded (a restart resumes the plan), the jobs and loops end within
     KEEPER_STOP_TIMEOUT_S (30 s), the store is closed, exit 0.
+
+    ``--once``: the same start-up and checks, then one cycle of every bot in this process
+    (keepers.runtime.runner.Runtime.cycle), then exit: 0, or 1 when a bot's cycle failed.
     """
     import os
     import signal
@@ -198,24 +206,36 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
         fail(str(err), exit_code(err))
     configure_logging(log_cfg.log_json, log_cfg.log_level)  # before anything logs
     stop = threading.Event()
-    previous: dict[int, Any] = {}
-    if not once:  # from now on a signal stops the keeper cleanly, even during start-up
 
-        def on_signal(signum: int, _frame: Any) -> None:
-            name = signal.Signals(signum).name
-            if not stop.is_set():
-                get_logger("keepers.cli").warning(
-                    "keeper.signal_received", signal=name, bound_s=log_cfg.stop_timeout_s
-                )
-                click.echo(f"keeper: received {name}, stopping", err=True)
-            stop.set()
+    # from now on a signal stops the keeper cleanly, even during start-up (and --once's cycle:
+    # no new plan or intent, the transaction in flight recorded)
+    def on_signal(signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if not stop.is_set():
+            get_logger("keepers.cli").warning(
+                "keeper.signal_received", signal=name, bound_s=log_cfg.stop_timeout_s
+            )
+            click.echo(f"keeper: received {name}, stopping", err=True)
+        stop.set()
 
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore_signals() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
     try:
         rt = build_runtime(names, stop_event=stop)
     except KeeperError as err:  # config 2, node or store unavailable 3 (keepers.core.errors)
+        restore_signals()
         fail(str(err), exit_code(err))
     rt.schedule()
+    cycle: list[dict[str, Any]] = []
+    if once:
+        try:
+            cycle = rt.cycle(ctx.time())
+        finally:
+            restore_signals()
     resumes = [{"bot": n, **r} for n, work in rt.resumed.items() for r in work]
     jobs = (
         [{"id": j.id, "next_run": j.next_run_time.isoformat()} for j in rt.scheduler.get_jobs()]
@@ -223,8 +243,9 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
         else []
     )
     loops = [{"bot": n, "interval_s": b.interval_s} for n, b in rt.loops.items()]
+    data = {"bots": names, "jobs": jobs, "loops": loops, "resumes": resumes}
     ctx.out(
-        {"bots": names, "jobs": jobs, "loops": loops, "resumes": resumes},
+        {**data, "cycle": cycle} if once else data,
         lambda: "\n".join(
             [f"keeper running bots {','.join(names)}"]
             + [f"  {j['id']:<16} next {j['next_run']}" for j in jobs]
@@ -234,11 +255,15 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
                 f"done, {r['in_flight']} in flight"
                 for r in resumes
             ]
+            + _cycle_lines(cycle)
         ),
     )
     sys.stdout.flush()
     if once:
-        rt.stop()
+        stuck = rt.stop()
+        failed = [c["bot"] for c in cycle if not c["ok"]]
+        if stuck or failed:
+            fail(f"cycle failed: {', '.join(failed + stuck)}", EXIT_DOMAIN)
         return
     monitor = Monitor(
         rt.pipeline.node,
@@ -272,8 +297,7 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
                     rt.fund.alert("critical", "signer_conflict", str(conflict))
                 break
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        restore_signals()
         stuck = rt.stop()
         if server is not None:
             server.shutdown()
@@ -285,6 +309,23 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
         sys.stderr.flush()
         os._exit(EXIT_DOMAIN)
     click.echo("keeper stopped", err=True)
+
+
+def _cycle_lines(cycle: list[dict[str, Any]]) -> list[str]:
+    """`keeper run --once`'s cycle, one line per bot and one per plan it moved."""
+    lines = []
+    for c in cycle:
+        if not c["ok"]:
+            lines.append(f"  cycle {c['bot']:<10} failed: {c['error']}")
+            continue
+        lines.append(f"  cycle {c['bot']:<10} ok")
+        result = c.get("result")
+        items = result if isinstance(result, list) else [result]
+        for r in items:
+            if isinstance(r, dict) and r.get("plan_id") and r.get("status"):
+                detail = f"  {r['detail']}" if r.get("detail") else ""
+                lines.append(f"    plan {r['plan_id']}: {r['status']}{detail}")
+    return lines
 
 
 def _late_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

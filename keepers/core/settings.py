@@ -132,6 +132,10 @@ class KeeperSettings(BaseSettings):
     # keeper run on SIGTERM / SIGINT: the jobs and loops finish the transaction in flight and
     # end within this many seconds (KEEPER_STOP_TIMEOUT_S)
     stop_timeout_s: float = Field(default=30.0, gt=0)
+    # keeper run: the fund bot moves waiting plans on (approvals recorded by `keeper approve`,
+    # deadlines) and reads its event triggers (deposits, maturities, price moves) this often,
+    # between its cron checks (KEEPER_PLAN_TICK_S)
+    plan_tick_s: float = Field(default=30.0, gt=0)
 
     @field_validator("db_url")
     @classmethod

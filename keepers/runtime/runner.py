@@ -155,6 +155,41 @@ class Runtime:
             t.start()
             self.threads.append(t)
 
+    def cycle(self, now: int) -> list[dict[str, Any]]:
+        """One full cycle of every bot, in this thread (``keeper run --once``): each loop bot's
+        ``tick(now)``; each cron bot's interval jobs (the fund's ``fund.tick``: waiting plans
+        moved on, an approved plan executed, a due slice, the event triggers), or its ``tick``
+        when it has none. A failing bot is reported (and logged) and the others still run, as
+        in the loops. Its scheduled checks (daily, weekly, hourly, 5-minute) keep their times.
+        Returns, per bot, what it did."""
+        from keepers.runtime import metrics
+
+        by_bot: dict[str, list[Any]] = {}
+        for spec in self.jobs:
+            if spec.every_s is not None:
+                by_bot.setdefault(spec.name.split(".", 1)[0], []).append(spec.handler)
+        out: list[dict[str, Any]] = []
+        for name, bot in self.bots.items():
+            if self.stop_event.is_set():
+                break
+            handlers = [bot.tick] if name in self.loops else by_bot.get(name, [bot.tick])
+            try:
+                result = [h(now) for h in handlers]
+            except Exception as err:  # noqa: BLE001 - one bad bot must not stop the others
+                text = f"{type(err).__name__}: {err}"
+                log.error("bot.tick_failed", bot=name, error=text)
+                out.append({"bot": name, "ok": False, "error": text})
+                continue
+            metrics.mark_tick(name)
+            out.append(
+                {
+                    "bot": name,
+                    "ok": True,
+                    "result": _plain(result[0] if len(result) == 1 else result),
+                }
+            )
+        return out
+
     def _tick_resumed_now(self) -> None:
         import time
 
@@ -207,6 +242,21 @@ class Runtime:
             return stuck
         self.store.close()
         return stuck
+
+
+def _plain(x: Any) -> Any:
+    """What a tick returned, as JSON-ready data (dataclasses as dicts)."""
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(x) and not isinstance(x, type):
+        return _plain(asdict(x))
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    if x is None or isinstance(x, bool | int | float | str):
+        return x
+    return str(x)
 
 
 def _configure(decl: Any) -> Any:

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from keepers.core.logging import get_logger
 from keepers.runtime import metrics
@@ -28,21 +30,32 @@ from keepers.runtime import metrics
 log = get_logger("keepers.scheduler")
 
 MISFIRE_GRACE_S = 300
+INTERVAL_STORE = "intervals"  # the in-memory job store of the interval jobs
 _HANDLERS: dict[str, Any] = {}  # name -> JobSpec
 
 
 @dataclass(frozen=True)
 class JobSpec:
     name: str  # also the persisted job id
-    cron: dict[str, Any]  # CronTrigger fields, UTC
+    cron: dict[str, Any]  # CronTrigger fields, UTC (unused for an interval job)
     handler: Callable[[int], Any]  # takes unix seconds (the scheduled time)
+    # an interval job instead of a cron: every this many seconds, kept in memory (its next run
+    # is "one interval after the start"; nothing worth persisting), first run one interval
+    # after the scheduler resumes. ``keeper run --once`` runs these handlers once.
+    every_s: float | None = None
 
 
 def fund_jobs(bot: Any) -> list[JobSpec]:
     """Section 5.2: daily 00:00 UTC, weekly Monday 00:00, hourly thresholds, 5-minute
     liquidity (which also moves waiting plans on, approvals and expiry, and checks the event
-    triggers: large deposits, maturities and windows, price moves)."""
+    triggers: large deposits, maturities and windows, price moves); and between them, every
+    KEEPER_PLAN_TICK_S (30 s), ``fund.tick``: the waiting plans moved on (an approval recorded
+    by `keeper approve` is executed within that, not at the next 5-minute check) and the
+    event triggers read."""
     cfg = bot.cfg
+
+    def plans(now: int) -> list[Any]:
+        return [*bot.tick(now), bot.events(now)]
 
     def liquidity(now: int) -> Any:
         bot.tick(now)
@@ -62,6 +75,7 @@ def fund_jobs(bot: Any) -> list[JobSpec]:
         ),
         JobSpec("fund.threshold", {"minute": 0}, lambda now: bot.check("threshold", now)),
         JobSpec("fund.liquidity", {"minute": "*/5"}, liquidity),
+        JobSpec("fund.tick", {}, plans, every_s=float(bot.k.plan_tick_s)),
     ]
 
 
@@ -75,7 +89,7 @@ def run_job(name: str) -> Any:
         return None
     spec = entry
     now = dt.datetime.now(dt.UTC)
-    when = scheduled_time(spec, now)
+    when = now if spec.every_s is not None else scheduled_time(spec, now)
     log.info("job.run", job=name, at=when.isoformat())
     out = spec.handler(int(when.timestamp()))
     metrics.mark_tick(name.split(".", 1)[0])  # the bot ("fund") ticked without an error
@@ -104,9 +118,22 @@ def build_scheduler(
         timezone=dt.UTC,
     )
     sched.start(paused=True)
+    if any(spec.every_s is not None for spec in specs):
+        sched.add_jobstore(MemoryJobStore(), INTERVAL_STORE)
     for spec in specs:
         _HANDLERS[spec.name] = spec
-        if sched.get_job(spec.name) is None:
+        if spec.every_s is not None:
+            sched.add_job(
+                run_job,
+                IntervalTrigger(seconds=spec.every_s, timezone=dt.UTC),
+                args=[spec.name],
+                id=spec.name,
+                name=spec.name,
+                jobstore=INTERVAL_STORE,
+                coalesce=True,
+                misfire_grace_time=grace_s,
+            )
+        elif sched.get_job(spec.name) is None:
             sched.add_job(
                 run_job,
                 CronTrigger(timezone=dt.UTC, **spec.cron),

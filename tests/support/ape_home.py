@@ -9,7 +9,9 @@ the folder, merged with what a test adds (its own networks, confirmations)."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +53,50 @@ def make_ape_home(
     config = merge(config, extra or {})
     (home / "ape-config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return home
+
+
+def write_account(home: Path, alias: str, key: bytes | str, passphrase: str) -> str:
+    """What ``ape accounts import <alias>`` writes: the key encrypted with ``passphrase`` as
+    ``accounts/<alias>.json`` in the data folder. Returns the account's address."""
+    from eth_account import Account
+
+    keyfile = Account.encrypt(key, passphrase)
+    (home / "accounts" / f"{alias}.json").write_text(json.dumps(keyfile))
+    return str(Account.from_key(key).address)
+
+
+def run_deploy(
+    home: Path,
+    network: str,
+    alias: str | None,
+    *args: str,
+    passphrase: str | None = None,
+    extra: dict[str, str] | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """``ape run deploy --network <network> [--account <alias>] <args>`` from the repository
+    root with ``home`` as the ape data folder, no terminal (stdin closed: a prompt fails
+    instead of waiting), the passphrase (if any) in ``APE_ACCOUNTS_<alias>_PASSPHRASE`` and
+    the deploy's fault injectors cleared unless ``extra`` sets them."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("APE_ACCOUNTS_", "DEPLOY_STOP", "DEPLOY_FAULT"))
+    }
+    env.update(extra or {})
+    env["APE_DATA_FOLDER"] = str(home)
+    env["PATH"] = f"{ROOT / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{env['PATH']}"
+    if passphrase is not None and alias is not None:
+        env[f"APE_ACCOUNTS_{alias}_PASSPHRASE"] = passphrase
+    cmd = ["ape", "run", "deploy", "--network", network]
+    if alias is not None:
+        cmd += ["--account", alias]
+    return subprocess.run(
+        [*cmd, *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -39,8 +39,21 @@ def sigterm_when_held(
     its stop. Returns its stdout, its stderr, the seconds from SIGTERM to exit and what
     `at_hold` returned."""
     proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return stop_when_held(proc, marker, bound_s, at_hold=at_hold)
+
+
+def stop_when_held(
+    proc: subprocess.Popen[bytes],
+    marker: Path,
+    bound_s: float,
+    *,
+    wait_s: float = 180,
+    at_hold: Callable[[], Any] = lambda: None,
+) -> tuple[str, str, float, Any]:
+    """:func:`sigterm_when_held` for a process already started (with stdout and stderr
+    piped), which the test drives to its hold point meanwhile; killed if it does not exit."""
     try:
-        assert wait_file(marker, proc, 180), proc.communicate(timeout=30)
+        assert wait_file(marker, proc, wait_s), proc.communicate(timeout=30)
         held = at_hold()
         signalled = time.monotonic()
         proc.send_signal(signal.SIGTERM)

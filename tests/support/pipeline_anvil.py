@@ -38,12 +38,13 @@ def contract_type(name: str) -> dict[str, Any]:
     return json.loads(ARTIFACTS.read_text())["contractTypes"][name]  # type: ignore[no-any-return]
 
 
-def deploy(w3: Web3, name: str, key: str = KEYS[0]) -> Any:
-    """Deploy a compiled contract with web3 (automine or not: mines if needed)."""
+def deploy(w3: Web3, name: str, *args: Any, key: str = KEYS[0]) -> Any:
+    """Deploy a compiled contract of this project's build with web3, constructor ``args``
+    (automine or not: mines if needed)."""
     ct = contract_type(name)
     acct = w3.eth.account.from_key(key)
     factory = w3.eth.contract(abi=ct["abi"], bytecode=ct["deploymentBytecode"]["bytecode"])
-    tx = factory.constructor().build_transaction(
+    tx = factory.constructor(*args).build_transaction(
         {"from": acct.address, "nonce": w3.eth.get_transaction_count(acct.address, "pending")}
     )
     tx_hash = w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)

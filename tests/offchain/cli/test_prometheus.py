@@ -25,13 +25,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +39,7 @@ from click.testing import CliRunner
 
 from ballast_dev.local.anvil_local import free_port
 from keepers.cli import main
+from tests.support.rpc_proxy import RpcProxy
 
 ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "keepers/alerts/rebalance.rules.yml"
@@ -85,45 +84,6 @@ def other_address() -> str | None:
         except OSError:
             return None
     return None if addr.startswith("127.") else addr
-
-
-class RpcProxy:
-    """Forwards JSON-RPC POSTs to the node; while ``down`` is set it answers 503 (an outage)."""
-
-    def __init__(self, upstream: str) -> None:
-        self.down = threading.Event()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if proxy.down.is_set():
-                    self.send_response(503)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                req = urllib.request.Request(
-                    upstream, data=body, headers={"Content-Type": "application/json"}
-                )
-                with urllib.request.urlopen(req, timeout=60) as r:
-                    data = r.read()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Prom:

@@ -26,7 +26,8 @@ from eth_account import Account
 from web3 import Web3
 
 from tests.support.anvil_node import start_anvil
-from tests.support.ape_home import make_ape_home
+from tests.support.ape_home import make_ape_home, run_deploy, write_account
+from tests.support.pipeline_anvil import deploy as deploy_built
 
 ROOT = Path(__file__).resolve().parents[3]
 MNEMONIC = "test test test test test test test test test test test junk"
@@ -52,9 +53,7 @@ def ape_home(tmp_path):
     home = make_ape_home(tmp_path / "ape-home")
     Account.enable_unaudited_hdwallet_features()
     acct = Account.from_mnemonic(MNEMONIC, account_path="m/44'/60'/0'/0/7")
-    keyfile = Account.encrypt(acct.key, PASSPHRASE)
-    (home / "accounts" / f"{ALIAS}.json").write_text(json.dumps(keyfile))
-    return home, acct.address
+    return home, write_account(home, ALIAS, acct.key, PASSPHRASE)
 
 
 def _deploy(
@@ -65,27 +64,8 @@ def _deploy(
     network: str = "",
     extra: dict[str, str] | None = None,
 ):
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("APE_ACCOUNTS_", "DEPLOY_STOP", "DEPLOY_FAULT"))
-    }
-    env.update(extra or {})
-    env["APE_DATA_FOLDER"] = str(home)
-    env["PATH"] = f"{ROOT / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{env['PATH']}"
-    if passphrase is not None:
-        env[f"APE_ACCOUNTS_{ALIAS}_PASSPHRASE"] = passphrase
     network = network or f"ethereum:upstream:{url}"
-    cmd = ["ape", "run", "deploy", "--network", network, "--account", ALIAS]
-    return subprocess.run(
-        [*cmd, *args],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,  # no terminal: a prompt would fail, not wait
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_deploy(home, network, ALIAS, *args, passphrase=passphrase, extra=extra)
 
 
 def test_deploy__dry_run_then_autosign__nothing_sent_by_the_dry_run_then_the_plan_deployed(
@@ -167,13 +147,10 @@ foundry:
 """
 
 
-def _deploy_raw(w3: Web3, name: str, *args, sender: str) -> str:
-    """A contract of this project's build, deployed with web3 alone (the tokens and the feed
-    that exist already on the operator's chain)."""
-    build = json.loads((ROOT / ".build" / "__local__.json").read_text())["contractTypes"][name]
-    c = w3.eth.contract(abi=build["abi"], bytecode=build["deploymentBytecode"]["bytecode"])
-    tx = c.constructor(*args).transact({"from": sender})
-    return str(w3.eth.wait_for_transaction_receipt(tx, timeout=60)["contractAddress"])
+def _deploy_raw(w3: Web3, name: str, *args) -> str:
+    """A contract of this project's build, deployed with web3 alone by test account 0 (the
+    tokens and the feed that exist already on the operator's chain)."""
+    return str(deploy_built(w3, name, *args).address)
 
 
 @pytest.mark.slow  # about 2 minutes: the deploy waits on 1-second blocks by design
@@ -188,10 +165,9 @@ def test_deploy__network_in_user_config_only__dry_run_and_deploy_with_its_confir
     try:
         home, deployer = ape_home
         (home / "ape-config.yaml").write_text(USER_CONFIG.format(url=url))
-        funder = w3.eth.accounts[0]
-        cash = _deploy_raw(w3, "TestStablecoin", "Tether USD (test)", "USDT", 6, sender=funder)
-        feed = _deploy_raw(w3, "TestPriceFeed", 8, 10**8, sender=funder)
-        mmf = _deploy_raw(w3, "TestMoneyMarketFund", cash, "MMF", "MMF", sender=funder)
+        cash = _deploy_raw(w3, "TestStablecoin", "Tether USD (test)", "USDT", 6)
+        feed = _deploy_raw(w3, "TestPriceFeed", 8, 10**8)
+        mmf = _deploy_raw(w3, "TestMoneyMarketFund", cash, "MMF", "MMF")
         admin = Web3.to_checksum_address("0x" + "a1" * 20)
         profile = {
             "network": "hoodi",

@@ -85,7 +85,7 @@ def test_cli__status_plan_approve_review_history(env, fresh, accounts, make_bot)
     assert r.exit_code == 1  # no longer waiting
     r = keeper(env, "--json", "run", "--bots", "fund", "--once")
     ids = sorted(j["id"] for j in json.loads(r.output)["jobs"])
-    assert ids == ["fund.daily", "fund.liquidity", "fund.threshold", "fund.weekly"]
+    assert ids == ["fund.daily", "fund.liquidity", "fund.threshold", "fund.tick", "fund.weekly"]
     assert keeper(env, "run", "--bots", "nope", "--once").exit_code == 1
 
 

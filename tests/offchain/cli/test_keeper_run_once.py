@@ -1,0 +1,71 @@
+"""`keeper run --once` runs one full cycle of every bot (issue 13's operator path needs it):
+the fund's waiting plans are moved on, so a plan that the admins approved with `keeper
+approve` is executed by the keeper's own process and key, under its own rules; a plan still
+short of approvals is left waiting; and a second cycle sends nothing again. Before this,
+`--once` started, checked and exited, leaving approved plans to the next 5-minute check."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from click.testing import CliRunner
+
+from keepers.cli import main
+from tests.support.fundbotlib import UNIT
+from tests.support.keeper_store import intents_per_key, plan_rows
+
+
+def keeper(env: dict[str, str], *args: str) -> Any:
+    return CliRunner(mix_stderr=False).invoke(main, list(args), env=env)
+
+
+def fund_cycle(r: Any) -> list[dict[str, Any]]:
+    """The fund bot's plan outcomes in `keeper --json run --once`'s cycle."""
+    assert r.exit_code == 0, r.output + r.stderr
+    data = json.loads(r.stdout)
+    assert [c["bot"] for c in data["cycle"]] == data["bots"]  # every bot ran its cycle
+    assert all(c["ok"] for c in data["cycle"]), data["cycle"]
+    (fund,) = [c for c in data["cycle"] if c["bot"] == "fund"]
+    *tick, events = fund["result"]  # fund.tick: the waiting plans, then the event triggers
+    assert isinstance(events, dict) and "status" in events
+    return [o for o in tick if o["plan_id"]]
+
+
+def test_keeper_run_once__approved_plan__executed_by_the_cycle_once(
+    chain: Any, env: dict[str, str], fresh: Any, accounts: Any
+) -> None:
+    w3 = chain.provider.web3
+    keeper_addr = accounts[2].address
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    # a plan over the 2-of-3 threshold (the default 200K), built in a terminal: it waits
+    r = keeper(env, "--json", "plan")
+    assert r.exit_code == 0, r.output + r.stderr
+    planned = json.loads(r.stdout)
+    assert planned["status"] == "pending_approval", planned
+    ref = planned["plan"]
+    nonce0 = w3.eth.get_transaction_count(keeper_addr)
+
+    # 1. one cycle with one approval of two: the plan is moved on, still waiting, nothing sent
+    assert keeper(env, "approve", ref, "--by", "alice").exit_code == 0
+    r = keeper(env, "--json", "run", "--once")
+    assert [(o["plan_id"], o["status"]) for o in fund_cycle(r)] == [(ref, "pending_approval")]
+    assert json.loads(r.stdout)["jobs"][-1]["id"] == "fund.tick"
+    assert w3.eth.get_transaction_count(keeper_addr) == nonce0
+
+    # 2. the second approval: the next cycle executes the plan with the keeper's key
+    assert keeper(env, "approve", ref, "--by", "bob").exit_code == 0
+    r = keeper(env, "run", "--once")  # the text output names the plan and how it ended
+    assert r.exit_code == 0, r.output + r.stderr
+    assert "cycle fund" in r.stdout and f"plan {ref}: executed" in r.stdout
+    ((_, status, acts),) = plan_rows(env["KEEPER_DB_URL"])
+    assert status == "executed" and len(acts) >= 1
+    sent = w3.eth.get_transaction_count(keeper_addr) - nonce0
+    assert sent == len(acts)
+    fund_keys = {k: n for k, n in intents_per_key(env["KEEPER_DB_URL"]).items() if "fund:" in k}
+    assert fund_keys == {f"fund:{ref}:{i}": 1 for i in range(len(acts))}
+
+    # 3. another cycle: nothing waits, nothing is sent again
+    r = keeper(env, "--json", "run", "--once")
+    assert fund_cycle(r) == []
+    assert w3.eth.get_transaction_count(keeper_addr) - nonce0 == sent

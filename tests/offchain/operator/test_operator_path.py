@@ -1,0 +1,458 @@
+"""Issue 13 "Done when": the operator's whole path, driven as an operator drives it, on a node
+declared as a real network (not ``local``).
+
+The node is an anvil with chain id 424242, declared as the custom network ``operatorchain`` in
+the user-level config of an ape data folder of the test's own (tests/support/ape_home.py),
+which also holds the deployer's and the keeper's keys as `ape accounts import` writes them.
+What already exists on the operator's chain (the stablecoin, the funds the fund will hold and
+their feed) is deployed first, and the profile names it by address, as a real profile does.
+
+1. ``ape run deploy --network ethereum:operatorchain:node --account deployer --dry-run``: the
+   plan and its gas, nothing sent; then the deploy, unattended (``--autosign``, the passphrase
+   from the environment);
+2. the hand-over: the admin makes the calls the checklist printed; the deployer holds nothing
+   (read from the chain with the deploy's own check, ballast_dev.deployment.handover);
+3. ``keeper run`` (every bot) as a long-lived process, signing with the keeper's ape keyfile,
+   metrics on loopback; a deposit; the running keeper plans it (its event trigger) and the
+   plan waits for 2 of 3 admins (the keeper's approval thresholds set small);
+4. two approvals from separate processes (:func:`approve_plan`); the running keeper executes,
+   and is stopped by SIGTERM with the plan's first transaction in flight (the fault injector
+   holds it there); a restart resumes the plan, and every action runs once on chain, sent by
+   the keeper's key alone;
+5. an RPC outage (the keeper's node URL is a proxy whose port the test closes for 10 s): the
+   keeper's ``keeper_rpc_up`` drops to 0, its RPC errors count and the fund bot raises its
+   ``network`` alert (``rebalance_alerts_total``); ``keeper history`` and ``keeper review``
+   answer from the store, ``keeper status`` gives what the store knows and exits 3; the port
+   open again, the keeper is healthy again; the fund ends in band.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from eth_account import Account
+from web3 import Web3
+
+from ballast_dev.deployment.handover import handover_status
+from tests.support.ape_home import make_ape_home, run_deploy, write_account
+from tests.support.keeper_proc import keeper_exe, stop_when_held
+from tests.support.keeper_store import intents, intents_per_key, plan_rows
+from tests.support.pipeline_anvil import Anvil, contract_type, deploy, free_port
+from tests.support.rpc_proxy import RpcProxy
+
+ROOT = Path(__file__).resolve().parents[3]
+CHAIN_ID = 424242
+NETWORK = "operatorchain"
+MNEMONIC = "test test test test test test test test test test test junk"
+PASSPHRASE = "operator passphrase 7"  # the deployer's and the keeper's keyfiles
+UNIT = 10**6  # the base stablecoin has 6 decimals
+BOUND_S = 30.0  # KEEPER_STOP_TIMEOUT_S's default: SIGTERM to exit
+OUTAGE_S = 10.0
+
+
+def key(index: int) -> bytes:
+    """The test mnemonic's key at m/44'/60'/0'/0/<index> (anvil funds 0..9)."""
+    Account.enable_unaudited_hdwallet_features()
+    return bytes(Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}").key)
+
+
+FUNDER, ADMIN, KEEPER, GUARDIAN, DEPOSITOR, DEPLOYER = 0, 1, 2, 3, 4, 7
+
+
+def user_config(url: str) -> dict[str, Any]:
+    """What the operator writes in ~/.ape/ape-config.yaml for a chain ape does not know."""
+    return {
+        "networks": {
+            "custom": [
+                {
+                    "name": NETWORK,
+                    "chain_id": CHAIN_ID,
+                    "ecosystem": "ethereum",
+                    "base_ecosystem_plugin": "ethereum",
+                    "default_provider": "node",
+                }
+            ]
+        },
+        "node": {"ethereum": {NETWORK: {"uri": url}}},
+        # a chain that mines on demand: nothing to wait for after the last transaction
+        "ethereum": {
+            NETWORK: {"required_confirmations": 0, "gas_limit": {"auto": {"multiplier": 1.25}}}
+        },
+        "foundry": {"fork": {"ethereum": {NETWORK: {"upstream_provider": "node"}}}},
+    }
+
+
+def transact(w3: Web3, signer: bytes, call: Any) -> Any:
+    """Sign ``call`` (a web3 contract function) with ``signer`` and wait for it."""
+    acct = Account.from_key(signer)
+    tx = call.build_transaction(
+        {"from": acct.address, "nonce": w3.eth.get_transaction_count(acct.address)}
+    )
+    h = w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(h, timeout=60)
+    assert receipt["status"] == 1, receipt
+    return receipt
+
+
+def at(w3: Web3, name: str, address: str) -> Any:
+    return w3.eth.contract(
+        address=Web3.to_checksum_address(address), abi=contract_type(name)["abi"]
+    )
+
+
+class Web3Project:
+    """ape's ``project.<Contract>.at(address).<view>(...)`` over web3 and this build's ABIs: the
+    deploy's own hand-over check (ballast_dev.deployment.handover) read with no ape."""
+
+    def __init__(self, w3: Web3) -> None:
+        self.w3 = w3
+
+    def __getattr__(self, name: str) -> Any:
+        w3 = self.w3
+
+        class Views:
+            def __init__(self, address: str) -> None:
+                self.address = address
+                self._c = at(w3, name, address)
+
+            def __getattr__(self, fn: str) -> Callable[..., Any]:
+                return lambda *args: self._c.functions[fn](*args).call()
+
+        return type(name, (), {"at": staticmethod(Views)})
+
+
+def approve_plan(env: dict[str, str], ref: str, approver: str) -> subprocess.CompletedProcess[str]:
+    """One admin approves from their own terminal: a separate process given only the keeper's
+    store, no node and no key (`keeper approve` records the decision; the running keeper
+    executes). The one place that changes when approvals are signed (`--account <alias>`)."""
+    return subprocess.run(
+        [keeper_exe(), "approve", ref, "--by", approver],
+        env={
+            "PATH": env["PATH"],
+            "PYTHONPATH": env["PYTHONPATH"],
+            "KEEPER_DB_URL": env["KEEPER_DB_URL"],
+            "KEEPER_LOG_LEVEL": "WARNING",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def keeper_cmd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [keeper_exe(), *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def metric(port: int, name: str, *labels: str) -> float | None:
+    """The value of the first sample of ``name`` whose labels include each of ``labels``
+    (``'code="network"'``) on /metrics, or None."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            body = r.read().decode()
+    except OSError:
+        return None
+    for line in body.splitlines():
+        if line.startswith(name) and line[len(name)] in " {" and all(x in line for x in labels):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def wait_until(what: str, check: Callable[[], Any], seconds: float, proc: Any = None) -> Any:
+    deadline = time.monotonic() + seconds
+    last = None
+    while time.monotonic() < deadline:
+        assert proc is None or proc.poll() is None, f"the keeper exited waiting for {what}"
+        last = check()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {seconds}s waiting for {what} (last: {last!r})")
+
+
+def chain_transactions(w3: Web3, sender: str, since: int) -> list[Any]:
+    """Every transaction ``sender`` sent in blocks after ``since``, from the chain itself."""
+    out = []
+    for n in range(since + 1, w3.eth.block_number + 1):
+        for tx in w3.eth.get_block(n, full_transactions=True)["transactions"]:
+            if tx["from"] == sender:
+                out.append(tx)
+    return out
+
+
+@pytest.fixture
+def node() -> Iterator[Anvil]:
+    anvil = Anvil("--chain-id", str(CHAIN_ID))
+    try:
+        yield anvil
+    finally:
+        anvil.stop()
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Keeper processes the test started: any still running at the end is stopped."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for p in started:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.communicate(timeout=30)
+
+
+def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_band_once(
+    node: Anvil, procs: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    t0 = time.monotonic()
+    timings: dict[str, float] = {}
+    w3 = node.w3
+    assert w3.eth.chain_id == CHAIN_ID
+    addr = {i: Account.from_key(key(i)).address for i in range(10)}
+
+    # -- 0. the operator's ape data folder: the network, the deployer's and the keeper's keys
+    home = make_ape_home(tmp_path / "ape-home", extra=user_config(node.url), rehearsal=False)
+    assert write_account(home, "deployer", key(DEPLOYER), PASSPHRASE) == addr[DEPLOYER]
+    assert write_account(home, "keeper", key(KEEPER), PASSPHRASE) == addr[KEEPER]
+
+    # what exists on the operator's chain already: the stablecoin, five funds, one feed
+    cash = deploy(w3, "TestStablecoin", "Tether USD (test)", "USDT", 6).address
+    feed = deploy(w3, "TestPriceFeed", 8, 10**8).address
+    funds = {
+        s: deploy(w3, "TestMoneyMarketFund", cash, s, s).address
+        for s in ("MMF-A", "MMF-B", "HY-A", "HY-B", "HY-C")
+    }
+    profile = {
+        "network": NETWORK,
+        "base": {"address": cash},
+        "tiers": [[1000, 500, 2000], [3000, 2000, 4000], [6000, 5000, 7000]],
+        "risk": {
+            "max_top3_bps": 7000,  # L3's 60% is spread over three funds of 20%
+            "min_move_value": 1000,
+            "loss_budget": 50_000,
+            "notional_budget": 10_000_000,
+        },
+        "roles": {"admin": addr[ADMIN], "keeper": addr[KEEPER], "guardian": addr[GUARDIAN]},
+        "timelock_delay": 3600,
+        "assets": [
+            {
+                "symbol": s,
+                "kind": "erc4626",
+                "tier": 1 if s.startswith("MMF") else 2,
+                "token": a,
+                "feed": feed,
+            }
+            for s, a in funds.items()
+        ],  # fmt: skip
+        "automation": {"funder_deposit_wei": 10**17, "low_runway_intervals": 7},
+    }
+    prof = tmp_path / "operatorchain.yaml"
+    prof.write_text(yaml.safe_dump(profile))
+    record = tmp_path / "ethereum-operatorchain.json"
+    args = ("--profile", str(prof), "--record", str(record))
+    network = f"ethereum:{NETWORK}:node"
+
+    # -- 1. dry run, then the unattended deploy
+    head, nonce = w3.eth.block_number, w3.eth.get_transaction_count(addr[DEPLOYER])
+    dry = run_deploy(home, network, "deployer", "--dry-run", *args)
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
+    assert "total gas " in dry.stdout and f"dry run on a fork of {NETWORK}" in dry.stdout
+    assert "4 call(s) the admin must make" in dry.stdout
+    assert (w3.eth.block_number, w3.eth.get_transaction_count(addr[DEPLOYER])) == (head, nonce)
+    assert not record.exists()
+    timings["dry run"] = time.monotonic() - t0
+
+    real = run_deploy(home, network, "deployer", "--autosign", *args, passphrase=PASSPHRASE)
+    assert real.returncode == 0, real.stdout[-3000:] + real.stderr[-3000:]
+    assert PASSPHRASE not in real.stdout + real.stderr
+    data = json.loads(record.read_text())
+    assert data["complete"] is True and data["chain_id"] == CHAIN_ID
+    assert data["network"] == f"ethereum:{NETWORK}" and data["deployer"] == addr[DEPLOYER]
+    timings["deploy"] = time.monotonic() - t0
+
+    # -- 2. the hand-over: the admin makes exactly the calls the checklist printed
+    todo = data["handover"]["todo"]
+    assert [t["call"] for t in todo] == ["acceptOwnership()"] * 4, todo
+    for t in todo:
+        assert f"{t['address']}  acceptOwnership()" in real.stdout
+        assert t["who"] == f"admin {addr[ADMIN]}"
+        contract = at(w3, t["contract"], t["address"])
+        transact(w3, key(ADMIN), contract.functions.acceptOwnership())
+    h = handover_status(Web3Project(w3), data, addr[DEPLOYER], addr[ADMIN])
+    assert h.complete, (h.todo, h.held)  # the deployer holds no role and no ownership
+    for t in todo:
+        assert at(w3, t["contract"], t["address"]).functions.owner().call() == addr[ADMIN]
+
+    # -- 3. the keeper, long-lived, every bot, signing with its ape keyfile
+    auto = data["automation"]
+    db = f"sqlite:///{tmp_path}/keeper.db"
+    proxy = RpcProxy(node.url)
+    port = free_port()
+    env = {
+        "PATH": f"{ROOT / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),  # this checkout's keepers, whichever the venv's script names
+        "HOME": os.environ.get("HOME", str(tmp_path)),
+        "APE_DATA_FOLDER": str(home),
+        "KEEPER_RPC_URL": proxy.url,
+        "KEEPER_DB_URL": db,
+        "KEEPER_SIGNER_KIND": "ape",
+        "KEEPER_SIGNER_ALIAS": "keeper",
+        "KEEPER_SIGNER_PASSPHRASE": PASSPHRASE,
+        "KEEPER_DEPLOYMENT": str(record),
+        "KEEPER_CHAIN_ID": str(CHAIN_ID),
+        "KEEPER_CONFIRMATIONS_BY_CHAIN": json.dumps({str(CHAIN_ID): 1}),
+        "KEEPER_NATIVE_PRICE": "0",
+        "KEEPER_METRICS_PORT": str(port),
+        "KEEPER_HEALTH_INTERVAL_S": "0.5",
+        "KEEPER_PLAN_TICK_S": "1",  # waiting plans and event triggers every second
+        "KEEPER_RETRY_BACKOFF_S": "0.05",
+        "KEEPER_LOG_LEVEL": "WARNING",
+        "KEEPER_LOG_JSON": "1",
+        "KEEPER_EXECUTOR_SCHEDULER": auto["scheduler"],
+        "KEEPER_SUPERVISOR_SCHEDULER": auto["scheduler"],
+        "KEEPER_SUPERVISOR_REGISTRY": auto["paid_registry"],
+        # the keeper's own approval rules, small so the amounts stay small: 2 of 3 above 5K
+        "REBALANCE_ADMINS": "alice,bob,carol",
+        "APPROVAL_REVIEW_AMOUNT": "1000",
+        "REBALANCE_APPROVAL_THRESHOLD": "2000",
+        "APPROVAL_MULTISIG_AMOUNT": "5000",
+        "LARGE_DEPOSIT_AMOUNT": "10000",
+    }
+    marker = tmp_path / "held"
+    first = subprocess.Popen(
+        [keeper_exe(), "run"],
+        env={**env, "KEEPER_FAULT_INJECTION": "1", "KEEPER_HOLD_AT": "sent:1",
+             "KEEPER_HOLD_FILE": str(marker)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    procs.append(first)
+    # its first fund tick has read the chain (the event triggers start from there)
+    wait_until(
+        "the fund bot's first tick",
+        lambda: metric(port, "keeper_last_tick_timestamp_seconds", 'bot="fund"'),
+        120,
+        first,
+    )
+    assert metric(port, "keeper_rpc_up") == 1.0
+    timings["keeper up"] = time.monotonic() - t0
+
+    # a deposit: the running keeper plans it, and the plan waits for 2 of 3 admins
+    vault = at(w3, "TieredVault", data["vault"])
+    usdt = at(w3, "TestStablecoin", cash)
+    transact(w3, key(FUNDER), usdt.functions.mint(addr[DEPOSITOR], 100_000 * UNIT))
+    transact(w3, key(DEPOSITOR), usdt.functions.approve(data["vault"], 100_000 * UNIT))
+    transact(w3, key(DEPOSITOR), vault.functions.deposit(100_000 * UNIT, addr[DEPOSITOR]))
+    waiting = wait_until(
+        "a plan waiting for approval",
+        lambda: [p for p in plan_rows(db) if p[1] == "pending_approval"],
+        120,
+        first,
+    )
+    ((ref, _, acts),) = waiting
+    n = len(acts)
+    assert n >= 2, acts  # SIGTERM lands mid-plan
+    assert wait_until("the pending count", lambda: metric(port, "rebalance_pending_count"), 10)
+    timings["plan waiting"] = time.monotonic() - t0
+
+    # -- 4. approvals from other processes; execution by the running keeper only
+    keeper_nonce = w3.eth.get_transaction_count(addr[KEEPER])
+    others = {i: w3.eth.get_transaction_count(a) for i, a in addr.items() if i != KEEPER}
+    block0 = w3.eth.block_number
+    r = approve_plan(env, ref, "alice")
+    assert r.returncode == 0, r.stdout + r.stderr
+    time.sleep(2)  # two keeper ticks: one approval of two, nothing may run
+    assert plan_rows(db)[0][1] == "pending_approval"
+    assert w3.eth.get_transaction_count(addr[KEEPER]) == keeper_nonce
+    r = approve_plan(env, ref, "mallory")  # not an admin: refused, nothing recorded
+    assert r.returncode == 1 and "mallory is not an admin" in r.stdout + r.stderr
+    r = approve_plan(env, ref, "bob")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+    # the keeper executes; SIGTERM with its first transaction in flight
+    _, text, seconds, sent_at_signal = stop_when_held(
+        first,
+        marker,
+        BOUND_S,
+        wait_s=120,
+        at_hold=lambda: w3.eth.get_transaction_count(addr[KEEPER], "pending") - keeper_nonce,
+    )
+    assert "keeper: received SIGTERM, stopping" in text
+    assert sent_at_signal == 1
+    db_file = Path(db.removeprefix("sqlite:///"))
+    assert not Path(f"{db_file}-wal").exists()  # the store was closed
+    ((_, status, acts),) = plan_rows(db)
+    assert status == "approved" and sum(1 for a in acts if a[2] is not None) == 1, acts
+    timings["SIGTERM mid-plan"] = time.monotonic() - t0
+
+    # the restart resumes the plan at once and ends it, each action once
+    log = tmp_path / "keeper.err"
+    with open(log, "wb") as err_file:
+        second = subprocess.Popen(
+            [keeper_exe(), "run"], env=env, stdout=subprocess.PIPE, stderr=err_file
+        )
+    procs.append(second)
+    wait_until("the resumed plan executed", lambda: plan_rows(db)[0][1] == "executed", 120, second)
+    timings["resumed and executed"] = time.monotonic() - t0
+    keys = {k: v for k, v in intents_per_key(db).items() if k.startswith("fund:")}
+    assert keys == {f"fund:{ref}:{i}": 1 for i in range(n)}
+    sent = chain_transactions(w3, addr[KEEPER], block0)
+    fund_txs = intents(db, "fund:")
+    assert len(sent) == n == len(fund_txs)  # on chain: the keeper sent n transactions, no more
+    assert [t["nonce"] for t in sent] == [t["nonce"] for t in fund_txs]
+    assert {t["receipt_status"] for t in fund_txs} == {1}
+    assert {str(t["sender"]).lower() for t in fund_txs} == {addr[KEEPER].lower()}
+    # nobody else sent anything: not the approvers, the admin or the deployer
+    assert {i: w3.eth.get_transaction_count(a) for i, a in addr.items() if i != KEEPER} == others
+
+    # -- 5. an RPC outage: the metric and the store-backed commands
+    network_alert = ("rebalance_alerts_total", 'code="network"')
+    errors_before = metric(port, "keeper_rpc_errors_total") or 0.0
+    alerts_before = metric(port, *network_alert) or 0.0
+    cut = time.monotonic()
+    proxy.close_port()
+    wait_until("keeper_rpc_up 0", lambda: metric(port, "keeper_rpc_up") == 0.0, 15, second)
+    hist = keeper_cmd(env, "history")
+    assert hist.returncode == 0 and ref in hist.stdout, hist.stdout + hist.stderr
+    review = keeper_cmd(env, "review", ref)
+    assert review.returncode == 0, review.stdout + review.stderr
+    assert f"plan {ref}  status executed" in review.stdout
+    assert "alice approve" in review.stdout and "bob approve" in review.stdout
+    status = keeper_cmd(env, "status")
+    assert status.returncode == 3 and "chain data unavailable" in status.stdout + status.stderr
+    assert "Traceback" not in status.stdout + status.stderr
+    time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - cut)))
+    assert second.poll() is None  # the keeper rode it out
+    assert (metric(port, "keeper_rpc_errors_total") or 0.0) > errors_before
+    wait_until("the network alert", lambda: (metric(port, *network_alert) or 0) > alerts_before, 15)
+    proxy.open_port()
+    wait_until("keeper_rpc_up 1", lambda: metric(port, "keeper_rpc_up") == 1.0, 15, second)
+    timings["outage"] = time.monotonic() - t0
+
+    # the fund ends in band, and the keeper stops cleanly
+    st = keeper_cmd(env, "--json", "status")
+    assert st.returncode == 0, st.stdout + st.stderr
+    tiers = json.loads(st.stdout)["tiers"]
+    assert all(t["within"] for t in tiers), tiers
+    second.send_signal(signal.SIGTERM)
+    second.communicate(timeout=BOUND_S + 30)
+    assert second.returncode == 0, log.read_text()[-3000:]
+    proxy.close()
+    print(
+        f"operator path: {time.monotonic() - t0:.1f}s; SIGTERM to exit {seconds:.2f}s; "
+        + ", ".join(f"{k} at {v:.1f}s" for k, v in timings.items())
+    )

@@ -1,0 +1,71 @@
+"""An RPC outage on demand: a JSON-RPC proxy in front of a node that a test can cut.
+
+The keeper is given the proxy's URL as its node (KEEPER_RPC_URL). Two kinds of outage, the
+node itself running on, so each ends the moment the test ends it:
+
+- ``down`` set: every request is answered 503 (a load balancer in front of a dead node);
+- :meth:`close_port` / :meth:`open_port`: the port refuses connections (the node's process
+  gone), then listens again on the same port."""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class RpcProxy:
+    """Forwards JSON-RPC POSTs to the node; while ``down`` is set it answers 503 (an outage)."""
+
+    def __init__(self, upstream: str) -> None:
+        self.down = threading.Event()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if proxy.down.is_set():
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                req = urllib.request.Request(
+                    upstream, data=body, headers={"Content-Type": "application/json"}
+                )
+                try:
+                    with urllib.request.urlopen(req, timeout=60) as r:
+                        data = r.read()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client left (a keeper stopped or killed mid-request)
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self._handler = Handler
+        self.server = self._serve(0)
+        self.port = int(self.server.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _serve(self, port: int) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+    def close_port(self) -> None:
+        """Stop listening: connections to the node's URL are refused."""
+        self.close()
+
+    def open_port(self) -> None:
+        """Listen again on the same port."""
+        self.server = self._serve(self.port)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
