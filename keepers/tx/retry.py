@@ -20,18 +20,36 @@ NETWORK_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# HTTP statuses that mean "the node is not serving now" (a load balancer's 502/503/504 in front
+# of a node being restarted, a provider's 429 rate limit), not "the request is wrong"
+UNAVAILABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def is_network_error(err: BaseException) -> bool:
+    """A dropped connection, a timeout, or an HTTP answer that says the node is unavailable."""
+    if isinstance(err, NETWORK_ERRORS):
+        return True
+    if isinstance(err, requests.exceptions.HTTPError):
+        response = err.response
+        return response is not None and response.status_code in UNAVAILABLE_STATUSES
+    return False
+
+
 class NetworkUnavailable(ChainError, RuntimeError):
     """The node did not answer after every retry."""
 
 
 def with_retries(fn: Callable[[], T], what: str, attempts: int = 3, delay_s: float = 0.5) -> T:
-    """Call ``fn``; on a network error try again, ``attempts`` retries in all (then raise
-    NetworkUnavailable naming ``what``)."""
+    """Call ``fn``; on a network error (``is_network_error``: an HTTP 503 from a load balancer
+    too) try again, ``attempts`` retries in all (then raise NetworkUnavailable naming ``what``).
+    Any other error is raised at once."""
     last: BaseException | None = None
     for i in range(attempts + 1):
         try:
             return fn()
-        except NETWORK_ERRORS as err:
+        except (*NETWORK_ERRORS, requests.exceptions.HTTPError) as err:
+            if not is_network_error(err):
+                raise
             last = err
             if i < attempts:
                 time.sleep(delay_s * 2**i)
