@@ -44,10 +44,11 @@ from eth_account import Account
 from web3 import Web3
 
 from ballast_dev.deployment.handover import handover_status
+from ballast_dev.local.anvil_local import free_port
 from tests.support.ape_home import make_ape_home, run_deploy, write_account
 from tests.support.keeper_proc import keeper_exe, stop_when_held
 from tests.support.keeper_store import intents, intents_per_key, plan_rows
-from tests.support.pipeline_anvil import Anvil, contract_type, deploy, free_port
+from tests.support.pipeline_anvil import Anvil, contract_type, deploy
 from tests.support.rpc_proxy import RpcProxy
 
 ROOT = Path(__file__).resolve().parents[3]
