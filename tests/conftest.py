@@ -3,7 +3,11 @@ several test folders live in tests/support and are loaded here."""
 
 import pytest
 
-pytest_plugins = ["tests.support.fixtures_fund", "tests.support.fixtures_automation"]
+pytest_plugins = [
+    "tests.support.fixtures_fund",
+    "tests.support.fixtures_automation",
+    "tests.support.quiet_reverts",
+]
 
 
 @pytest.fixture(scope="session")
