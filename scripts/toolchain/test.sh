@@ -36,5 +36,5 @@ cat "$log"
 bash tests/fork/run.sh
 fork=$?
 
-echo "make test: ape suite exit $suite, invariants+slither exit $static, fork rehearsal exit $fork"
+echo "make test: ape suite (xdist workers: $workers) exit $suite, invariants+slither exit $static, fork rehearsal exit $fork"
 [ "$suite" -eq 0 ] && [ "$static" -eq 0 ] && [ "$fork" -eq 0 ]
