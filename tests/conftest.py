@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.support.fixtures_fund",
     "tests.support.fixtures_automation",
     "tests.support.fixtures_safe",
+    "tests.support.quiet_reverts",
 ]
 
 

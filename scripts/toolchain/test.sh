@@ -6,6 +6,11 @@
 # interleaves. The fork rehearsal runs last, alone (it starts an upstream anvil on a fixed port
 # and its own ape session). Every part runs even when an earlier one fails; any failure fails
 # the whole (exit 1), and a summary names which part failed.
+# The ape suite runs on BALLAST_TEST_WORKERS pytest-xdist workers (default: one per core), each a
+# pytest process of its own with its own anvil (ape-config.yaml `foundry.host: auto` picks a free
+# port per worker); `--dist loadfile` keeps a test file on one worker, so module- and
+# session-scoped deployments are built once per file/worker as before and a file's tests keep
+# their order. BALLAST_TEST_WORKERS=0 runs the suite in one process, as before.
 # usage: test.sh [ape test paths/args...]   (default: tests -m "not slow and not bench and not fork")
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,6 +22,8 @@ trap 'kill "$static_pid" 2>/dev/null || true' INT TERM
 
 # the 25 slowest tests are listed after the run, where the time goes (for the next speed-up)
 if [ $# -eq 0 ]; then set -- tests -m "not slow and not bench and not fork" --durations=25; fi
+workers=${BALLAST_TEST_WORKERS:-$(nproc 2>/dev/null || echo 2)}
+if [ "$workers" != 0 ]; then set -- "$@" -n "$workers" --dist loadfile; fi
 # shellcheck disable=SC2086  # APE_TEST_ARGS is a word list by design (as in the Makefile)
 ape test "$@" ${APE_TEST_ARGS:-}
 suite=$?
@@ -29,5 +36,5 @@ cat "$log"
 bash tests/fork/run.sh
 fork=$?
 
-echo "make test: ape suite exit $suite, invariants+slither exit $static, fork rehearsal exit $fork"
+echo "make test: ape suite (xdist workers: $workers) exit $suite, invariants+slither exit $static, fork rehearsal exit $fork"
 [ "$suite" -eq 0 ] && [ "$static" -eq 0 ] && [ "$fork" -eq 0 ]
