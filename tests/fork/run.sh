@@ -18,10 +18,11 @@ ln -sfn "$real_home/accounts" "$home/accounts"
 cp deploy/ape/rehearsal.ape-config.yaml "$home/ape-config.yaml"
 export APE_DATA_FOLDER=$home
 port=8645
-# The upstream's profile. local.yaml: the admin is test account 1. local-safe.yaml: the admin is
-# the Safe of alice, bob, carol and the keeper moves through the PlanExecutor (switch when the
-# fund keeper sends through it); the tests act as the admin through the Safe when there is one.
-profile=${FORK_PROFILE:-scripts/profiles/local.yaml}
+# The upstream's profile. local-safe.yaml (default): the admin is the Safe of alice, bob and
+# carol (2 of 3) and the fund keeper moves only through the PlanExecutor, large plans with two
+# owners' EIP-712 signatures; the tests act as the admin through the Safe (owners sign, the
+# deployer sends). local.yaml: the admin is test account 1 and the keeper calls the controller.
+profile=${FORK_PROFILE:-scripts/profiles/local-safe.yaml}
 state=.build/fork-upstream-state-$(basename "$profile" .yaml).json
 log=.build/fork-upstream.log
 pid=
