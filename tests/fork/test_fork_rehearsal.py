@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 
-import ape
 import pytest
 from web3 import Web3
 
@@ -34,6 +33,7 @@ from tests.support.forklib import (
     DEPLOYMENT,
     ROOT,
     allow,
+    attack,
     intents,
     mined_tx,
     settings,
@@ -42,6 +42,9 @@ from tests.support.forklib import (
 pytestmark = pytest.mark.fork
 
 SCHEDULED, EXECUTED = 1, 2
+NEEDS = "PlanNeedsApproval(bytes32,uint256,uint256)"
+NOT_ENOUGH = "NotEnoughApprovals(bytes32,uint256,uint256)"
+NO_ROLE = "AccessControlUnauthorizedAccount(address,bytes32)"
 EXEC_TRANSACTION = (
     "execTransaction(address,uint256,bytes,uint8,uint256,uint256,uint256,address,address,bytes)"
 )
@@ -274,10 +277,12 @@ def test_fork__fund_keeper__full_rebalance_cycle_through_the_executor(
         signed = bot.plans.signed_plan(out.plan_id)
         assert intents(store) == []  # nothing sent before the owners sign
         # the keeper key alone cannot run it: the executor wants the owners' signatures
-        with ape.reverts(executor.PlanNeedsApproval, planId=signed.plan_id, threshold=threshold):
-            executor.executeAction(
-                signed.header(), 0, signed.actions[0], signed.action_hashes(), [], sender=keeper
-            )
+        data = executor.executeAction.encode_input(
+            signed.header(), 0, signed.actions[0], signed.action_hashes(), []
+        )
+        w3 = chain.provider.web3
+        plan_id, notional, limit = attack(w3, keeper.private_key, executor.address, data, NEEDS)
+        assert (plan_id, limit) == (bytes(signed.plan_id), threshold) and notional > threshold
 
         # alice: the CLI, from her ape keystore (scrypt lowered: this is a test keystore)
         keys = tmp_path / "approver-keystores"
@@ -336,10 +341,11 @@ def test_fork__keeper_key_alone__controller_and_large_executor_action_revert(
     unit = _in_operation(fund, accounts, investor, deployer)
     fund["vault"].deposit(1_000_000 * unit, investor, sender=investor)
     _refresh(fund, deployer)
-    with ape.reverts(c.AccessControlUnauthorizedAccount, account=keeper.address):
-        c.allocateToLayer(1, 300_000 * unit, sender=keeper)
-    with ape.reverts(c.NotRebalancer, caller=keeper.address):
-        c.rebalance(True, sender=keeper)
+    w3, key = chain.provider.web3, keeper.private_key
+    big_move = c.allocateToLayer.encode_input(1, 300_000 * unit)
+    assert attack(w3, key, c.address, big_move, NO_ROLE) == (keeper.address, bytes(c.KEEPER_ROLE()))
+    (who,) = attack(w3, key, c.address, c.rebalance.encode_input(True), "NotRebalancer(address)")
+    assert who == keeper.address
     threshold = int(executor.approvalThreshold())
 
     def plan(ref: str, amount: int) -> SignedPlan:
@@ -353,16 +359,18 @@ def test_fork__keeper_key_alone__controller_and_large_executor_action_revert(
         )
 
     big = plan("stolen-key", 300_000 * unit)
-    with ape.reverts(executor.PlanNeedsApproval, planId=big.plan_id, threshold=threshold):
-        executor.executeAction(
-            big.header(), 0, big.actions[0], big.action_hashes(), [], sender=keeper
-        )
+    run_big = executor.executeAction.encode_input(
+        big.header(), 0, big.actions[0], big.action_hashes(), []
+    )
+    plan_id, notional, limit = attack(w3, key, executor.address, run_big, NEEDS)
+    assert (plan_id, limit) == (bytes(big.plan_id), threshold) and notional >= 300_000 * unit
     # its own signature is not an owner's
-    own = sign_plan(big, keeper.private_key)
-    with ape.reverts(executor.NotEnoughApprovals, approvals=0, required=2):
-        executor.executeAction(
-            big.header(), 0, big.actions[0], big.action_hashes(), [own], sender=keeper
-        )
+    own = sign_plan(big, key)
+    run_signed = executor.executeAction.encode_input(
+        big.header(), 0, big.actions[0], big.action_hashes(), [own]
+    )
+    plan_id, approvals, required = attack(w3, key, executor.address, run_signed, NOT_ENOUGH)
+    assert (plan_id, approvals, required) == (bytes(big.plan_id), 0, 2)
     assert not executor.executed(big.plan_id, 0)
     small = plan("small", 50_000 * unit)
     executor.executeAction(
