@@ -73,6 +73,10 @@ class Admin:
         target = method.contract.address
         return exec_safe_tx(self.safe, target, data, signers=self.signers, sender=self.account)
 
+    def owners_sent_nothing(self, chain: Any) -> bool:
+        """The Safe's signers only signed: none of them sent a transaction on the fork."""
+        return all(chain.provider.get_nonce(s.address) == 0 for s in self.signers)
+
     def route(self, target: str, calldata: bytes) -> tuple[str, bytes]:
         """(to, data) of a transaction the sending key sends to make ``target`` receive
         ``calldata`` from the admin: itself, or the Safe's execTransaction signed at the Safe's

@@ -194,6 +194,7 @@ def test_fork__config_change_through_timelock__sent_by_the_admins_pipeline(
         assert c.riskParams().maxSlippageBps == 600
     finally:
         store.close()
+    assert actor.owners_sent_nothing(chain)
     assert upstream_fingerprint() == before
 
 
@@ -477,4 +478,5 @@ def test_fork__stuck_rebalancer__executor_fails_it_supervisor_keeper_recovers(
     finally:
         executor.stop()
         supervisor.stop()
+    assert admin.owners_sent_nothing(chain)
     assert upstream_fingerprint() == before
