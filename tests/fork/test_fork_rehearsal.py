@@ -2,7 +2,12 @@
 keepers (fund keeper, scheduler executor, supervisor keeper, and the transaction pipeline for an
 admin's timelock calls) talk to the fork's RPC over web3, each with its SQLite store in a tmp
 dir; ape only sets the scene (deposits, drain, refill, clock). Every test checks that nothing
-reached the upstream."""
+reached the upstream.
+
+The upstream's default profile (scripts/profiles/local-safe.yaml) makes the Safe of alice, bob
+and carol (2 of 3) the admin and puts the PlanExecutor in front of the controller: the fund
+keeper sends every action through it, large plans with two owners' EIP-712 signatures (alice's
+through `keeper approve --account alice`); the owners only sign, other keys send."""
 
 from __future__ import annotations
 
