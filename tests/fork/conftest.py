@@ -55,10 +55,11 @@ def upstream_fingerprint(upstream, addresses, accounts):
 @dataclass
 class Admin:
     """The upstream fund's admin as the tests act for it: the admin account (profile
-    local.yaml), or the Safe of alice, bob and carol (local-safe.yaml), whose Safe transactions
-    alice and bob sign and alice sends."""
+    local.yaml), or the Safe of alice, bob and carol (local-safe.yaml, the default), whose Safe
+    transactions alice and bob only sign: another funded key sends them (the deployer, test
+    account 0; the upstream anvil funds accounts 0..9, not the owners 10..12)."""
 
-    account: Any  # the key that sends: the admin account, or alice
+    account: Any  # the key that sends: the admin account, or the Safe transactions' relayer
     safe: Any = None
     signers: list[Any] = field(default_factory=list)
 
@@ -66,12 +67,18 @@ class Admin:
         """An admin-only call (ADMIN_ROLE, an ownership), sent as the admin."""
         if self.safe is None:
             return method(*args, sender=self.account)
-        from ballast_dev.deployment.safe import safe_admin_call
+        from ballast_dev.deployment.safe import exec_safe_tx
 
-        return safe_admin_call(self.safe, method.contract, method.encode_input(*args), self.signers)
+        data = method.encode_input(*args)
+        target = method.contract.address
+        return exec_safe_tx(self.safe, target, data, signers=self.signers, sender=self.account)
+
+    def owners_sent_nothing(self, chain: Any) -> bool:
+        """The Safe's signers only signed: none of them sent a transaction on the fork."""
+        return all(chain.provider.get_nonce(s.address) == 0 for s in self.signers)
 
     def route(self, target: str, calldata: bytes) -> tuple[str, bytes]:
-        """(to, data) of a transaction the admin's own key sends to make ``target`` receive
+        """(to, data) of a transaction the sending key sends to make ``target`` receive
         ``calldata`` from the admin: itself, or the Safe's execTransaction signed at the Safe's
         current nonce (send it before routing the next)."""
         if self.safe is None:
@@ -94,6 +101,8 @@ def admin(addresses, accounts):
     from ballast_dev.deployment.safe import at
 
     owners = actors.safe_owners(accounts)
-    alice = owners["alice"]
-    alice.balance = 10**19  # on the fork only: the upstream anvil funds accounts 0..9
-    return Admin(account=alice, safe=at(addresses["safe"]), signers=[alice, owners["bob"]])
+    return Admin(
+        account=accounts[actors.DEPLOYER],
+        safe=at(addresses["safe"]),
+        signers=[owners["alice"], owners["bob"]],
+    )

@@ -18,11 +18,16 @@ ln -sfn "$real_home/accounts" "$home/accounts"
 cp deploy/ape/rehearsal.ape-config.yaml "$home/ape-config.yaml"
 export APE_DATA_FOLDER=$home
 port=8645
-# The upstream's profile. local.yaml: the admin is test account 1. local-safe.yaml: the admin is
-# the Safe of alice, bob, carol and the keeper moves through the PlanExecutor (switch when the
-# fund keeper sends through it); the tests act as the admin through the Safe when there is one.
-profile=${FORK_PROFILE:-scripts/profiles/local.yaml}
+# The upstream's profile. local-safe.yaml (default): the admin is the Safe of alice, bob and
+# carol (2 of 3) and the fund keeper moves only through the PlanExecutor, large plans with two
+# owners' EIP-712 signatures; the tests act as the admin through the Safe (owners sign, the
+# deployer sends). local.yaml: the admin is test account 1 and the keeper calls the controller.
+profile=${FORK_PROFILE:-scripts/profiles/local-safe.yaml}
 state=.build/fork-upstream-state-$(basename "$profile" .yaml).json
+# the deployment record the tests and keepers read belongs to the state it was deployed with:
+# kept beside it, put back on a reload (the last deploy of ANOTHER profile overwrote it)
+record=scripts/deployments/ethereum-upstream.json
+saved_record=${state%.json}.record.json
 log=.build/fork-upstream.log
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; }
@@ -36,17 +41,19 @@ anvil --port $port --silent > "$log" 2>&1 & pid=$!
 for _ in $(seq 100); do curl -s -o /dev/null "127.0.0.1:$port" && break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null || { echo "upstream anvil did not start:" >&2; cat "$log" >&2; exit 1; }
 
-if ! [ -s "$state" ] || [ "$state" -ot .stamps/compile ] || [ "$state" -ot "$profile" ]; then
+if ! [ -s "$state" ] || ! [ -s "$saved_record" ] || [ "$state" -ot .stamps/compile ] \
+  || [ "$state" -ot "$profile" ]; then
   # first run (or contracts/profile changed): deploy into this node and keep it running; the
   # record of an earlier upstream names contracts this fresh node does not have (the deploy
   # would refuse to resume from it)
-  rm -f scripts/deployments/ethereum-upstream.json
+  rm -f "$record" "$saved_record"
   # bounded: a deploy that waits on the node (for example for confirmations a node that only
   # mines on demand never gives) must fail here with its log, not use up CI's time
   if ! timeout 900 ape run deploy --profile "$profile" --network ethereum:upstream:node --dump-state "$state" > "$log.deploy" 2>&1; then
     echo "deploying the upstream failed (or took over 900 s):" >&2; tail -40 "$log.deploy" >&2
     rm -f "$state"; exit 1
   fi
+  cp "$record" "$saved_record"
 else
   # anvil_dumpState's hex (gzip) goes back in through anvil_loadState
   python3 - "$state" $port <<'PY'
@@ -59,6 +66,7 @@ out = json.load(urllib.request.urlopen(req))
 if out.get("result") is not True:
     sys.exit(f"anvil_loadState failed: {out}")
 PY
+  cp "$saved_record" "$record"
 fi
 
 run() { ape test tests/fork --network ethereum:upstream-fork:foundry -m "fork" "$@"; }

@@ -2,18 +2,30 @@
 keepers (fund keeper, scheduler executor, supervisor keeper, and the transaction pipeline for an
 admin's timelock calls) talk to the fork's RPC over web3, each with its SQLite store in a tmp
 dir; ape only sets the scene (deposits, drain, refill, clock). Every test checks that nothing
-reached the upstream."""
+reached the upstream.
+
+The upstream's default profile (scripts/profiles/local-safe.yaml) makes the Safe of alice, bob
+and carol (2 of 3) the admin and puts the PlanExecutor in front of the controller: the fund
+keeper sends every action through it, large plans with two owners' EIP-712 signatures (alice's
+through `keeper approve --account alice`); the owners only sign, other keys send."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import pytest
 from web3 import Web3
 
+from ballast_dev.local import actors
+from ballast_dev.local.keystores import approver_env, write_test_keystores
 from keepers.automation.executor import ExecutorBot
 from keepers.automation.settings import ExecutorConfig, SupervisorBotConfig
 from keepers.automation.supervisor import SupervisorBot
 from keepers.core.settings import load_settings
 from keepers.fund.bot import FundBot
+from keepers.fund.planning.plan_approval import SignedPlan, plan_hash, sign_plan
 from keepers.fund.settings import load_fund_config
 from keepers.runtime.alerts import Alerter
 from keepers.store.db import Store
@@ -21,11 +33,23 @@ from keepers.tx.contracts import FundAddresses
 from keepers.tx.node import Node
 from keepers.tx.pipeline import IntentSpec, Pipeline
 from keepers.tx.signers import RawKeySigner
-from tests.support.forklib import ARTIFACTS, DEPLOYMENT, allow, intents, mined_tx, settings
+from tests.support.forklib import (
+    ARTIFACTS,
+    DEPLOYMENT,
+    ROOT,
+    allow,
+    attack,
+    intents,
+    mined_tx,
+    settings,
+)
 
 pytestmark = pytest.mark.fork
 
 SCHEDULED, EXECUTED = 1, 2
+NEEDS = "PlanNeedsApproval(bytes32,uint256,uint256)"
+NOT_ENOUGH = "NotEnoughApprovals(bytes32,uint256,uint256)"
+NO_ROLE = "AccessControlUnauthorizedAccount(address,bytes32)"
 EXEC_TRANSACTION = (
     "execTransaction(address,uint256,bytes,uint8,uint256,uint256,uint256,address,address,bytes)"
 )
@@ -47,6 +71,15 @@ def fund(project, addresses):
         "supervisor": project.Supervisor.at(a["automation"]["supervisor"]),
         "rebalancer": project.Rebalancer.at(a["automation"]["fund_rebalancer"]),
     }
+
+
+@pytest.fixture(scope="module")
+def executor(project, addresses):
+    """The PlanExecutor in front of the controller (profile local-safe.yaml, run.sh's default)."""
+    a = addresses["automation"].get("plan_executor")
+    if not a:
+        pytest.skip("the upstream's profile has no plan_executor (FORK_PROFILE)")
+    return project.PlanExecutor.at(a)
 
 
 @pytest.fixture
@@ -89,9 +122,9 @@ def test_fork__config_change_through_timelock__sent_by_the_admins_pipeline(
     fund, admin, upstream_fingerprint, chain, rpc, tmp_path
 ):
     """The admin's own keeper pipeline (audit policy: the timelock's schedule and execute only,
-    or the Safe's execTransaction when the admin is a Safe) schedules and executes a
-    risk-parameter change; a direct call is refused by the audit (by the contract for a Safe
-    owner's own key, which holds no role)."""
+    or the Safe's execTransaction when the admin is a Safe, signed by alice and bob and sent by
+    the relaying key) schedules and executes a risk-parameter change; a direct call is refused
+    by the audit (by the contract for the Safe's relaying key, which holds no role)."""
     before = upstream_fingerprint()
     actor, admin = admin, admin.account  # admin: the key its pipeline signs with
     c, tl = fund["controller"], fund["timelock"]
@@ -136,7 +169,7 @@ def test_fork__config_change_through_timelock__sent_by_the_admins_pipeline(
         )
         if actor.safe is None:
             assert down.status == "rejected" and "audit denied" in (down.error or ""), down.error
-        else:  # a Safe owner's own key holds no role: the contract refuses it first
+        else:  # the key that relays the Safe's transactions holds no role: the contract refuses it
             assert down.status == "failed" and "AccessControlUnauthorizedAccount" in (
                 down.error or ""
             ), down.error
@@ -166,27 +199,52 @@ def test_fork__config_change_through_timelock__sent_by_the_admins_pipeline(
         assert c.riskParams().maxSlippageBps == 600
     finally:
         store.close()
+    assert actor.owners_sent_nothing(chain)
     assert upstream_fingerprint() == before
 
 
-def test_fork__fund_keeper__full_rebalance_cycle(
-    fund, accounts, upstream_fingerprint, chain, rpc, tmp_path
-):
-    """Deposits put the fund out of band; FundBot plans, checks risk, waits for two of the
-    configured admins, simulates on its own fork of the fork, executes through the pipeline,
-    verifies and records."""
-    before = upstream_fingerprint()
-    deployer, keeper, investor = accounts[0], accounts[2], accounts[4]
+def _in_operation(fund, accounts, investor, deployer) -> int:
+    """A fund in operation: invested and in band by the controller's own rebalance, sent as
+    the fund's paid rebalancer sends it (REBALANCER_ROLE; impersonated on the fork, where
+    only ape sets the scene). Returns the base token's unit."""
     v, c, cash, lens = fund["vault"], fund["controller"], fund["cash"], fund["lens"]
     unit = 10 ** int(cash.decimals())
     cash.mint(investor, 5_000_000 * unit, sender=deployer)
     cash.approve(v, 2**256 - 1, sender=investor)
     _refresh(fund, deployer)
-    # a fund in operation: invested and in band (the controller's own rebalance) ...
     v.deposit(2_000_000 * unit, investor, sender=investor)
-    c.rebalance(True, sender=keeper)
+    rebalancer = accounts[fund["rebalancer"].address]
+    rebalancer.balance = 10**18
+    c.rebalance(True, sender=rebalancer)
     st = lens.fundState(c)
     assert all(st.tiers[t].minBps <= st.tierRatioBps[t] <= st.tiers[t].maxBps for t in range(3))
+    return unit
+
+
+def _approve_cli(env: dict[str, str], ref: str, alias: str, now: int) -> str:
+    """`keeper approve REF --account ALIAS` as an approver runs it: its own process, the ape
+    keystore of ALIAS, the passphrase from ape's variable; it records only."""
+    out = subprocess.run(
+        [sys.executable, "-m", "keepers.cli", "--now", str(now), "approve", ref, "--account", alias],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    return out.stdout
+
+
+def test_fork__fund_keeper__full_rebalance_cycle_through_the_executor(
+    fund, executor, accounts, upstream_fingerprint, chain, rpc, tmp_path
+):
+    """Deposits put the fund out of band; FundBot plans, checks risk and freezes the plan for
+    the PlanExecutor (above its 200,000 threshold: 2 of the Safe's 3 owners must sign); alice
+    signs with `keeper approve --account alice` from her ape keystore, bob in-process with his
+    key (what the CLI records); the keeper simulates on its own fork of the fork, sends every
+    action to the executor with the two signatures, verifies and records."""
+    before = upstream_fingerprint()
+    deployer, keeper, investor = accounts[0], accounts[2], accounts[4]
+    v, c, lens = fund["vault"], fund["controller"], fund["lens"]
+    owners = actors.safe_owners(accounts)
+    unit = _in_operation(fund, accounts, investor, deployer)
     # ... then a drift: a large deposit sits in L1, and a T-bill's price moves
     v.deposit(1_000_000 * unit, investor, sender=investor)
     feed = fund["feeds"]["TBILL-B"]
@@ -202,7 +260,6 @@ def test_fork__fund_keeper__full_rebalance_cycle(
         "KEEPER_CHAIN_ID": str(chain.chain_id),
         "KEEPER_LOG_LEVEL": "WARNING",
         "KEEPER_RETRY_BACKOFF_S": "0.05",
-        "REBALANCE_ADMINS": "alice,bob,carol",
     }
     cfg = load_fund_config(env)
     store = Store(cfg.keeper.db_url)
@@ -212,14 +269,44 @@ def test_fork__fund_keeper__full_rebalance_cycle(
             cfg, store, signer=RawKeySigner(keeper.private_key), alerter=Alerter([alerts.append])
         )
         bot.check_chain()
+        assert bot.contracts.executor is not None  # read from automation.plan_executor
         now = int(chain.blocks.head.timestamp)
         out = bot.check("liquidity", now)
         assert out.status == "pending_approval", (out.detail, alerts)
         row = bot.plans.get(out.plan_id)
-        assert row.payload["approval"]["requirement"] == "multi_admin"
-        assert intents(store) == []  # nothing sent before the admins approve
-        assert bot.approve(out.plan_id, "alice", now + 60).status == "pending_approval"
-        done = bot.approve(out.plan_id, "bob", now + 120)
+        approval, frozen = row.payload["approval"], row.payload["frozen"]
+        assert approval["requirement"] == "multi_admin" and approval["required"] == 2
+        assert sorted(approval["admins"]) == sorted(str(o.address).lower() for o in owners.values())
+        threshold = int(executor.approvalThreshold())
+        assert threshold == 200_000 * unit and int(executor.requiredApprovals()) == 2
+        assert frozen["executor"] == executor.address
+        signed = bot.plans.signed_plan(out.plan_id)
+        assert intents(store) == []  # nothing sent before the owners sign
+        # the keeper key alone cannot run it: the executor wants the owners' signatures
+        data = executor.executeAction.encode_input(
+            signed.header(), 0, signed.actions[0], signed.action_hashes(), []
+        )
+        w3 = chain.provider.web3
+        plan_id, notional, limit = attack(w3, keeper.private_key, executor.address, data, NEEDS)
+        assert (plan_id, limit) == (bytes(signed.plan_id), threshold) and notional > threshold
+
+        # alice: the CLI, from her ape keystore (scrypt lowered: this is a test keystore)
+        keys = tmp_path / "approver-keystores"
+        write_test_keystores(keys, "fork", ("alice",), scrypt_n=2**10)
+        cli_env = {
+            **os.environ,
+            **env,
+            **approver_env(keys, "fork", ("alice",)),
+            "PYTHONPATH": str(ROOT),
+        }
+        said = _approve_cli(cli_env, out.plan_id, "alice", now + 60)
+        assert "(1 of 2)" in said, said
+        assert bot.advance(out.plan_id, now + 60).status == "pending_approval"
+        assert intents(store) == []
+        # bob: in-process, what `keeper approve --account bob` records
+        sig = sign_plan(signed, owners["bob"].private_key)
+        bot.plans.record_signature(out.plan_id, sig, now + 120, note="account bob")
+        done = bot.advance(out.plan_id, now + 120)
         assert done.status == "executed", (done.detail, alerts)
         assert done.results and all(r.success and r.tx_hash for r in done.results)
 
@@ -227,18 +314,75 @@ def test_fork__fund_keeper__full_rebalance_cycle(
         assert row.payload["simulation"]["ok"], row.payload["simulation"]
         assert row.payload["verification"]["ok"], row.payload["verification"]
         assert "LIQUIDITY" in row.trigger
-        assert [(a.approver, a.decision) for a in row.approvals] == [
-            ("alice", "approve"),
-            ("bob", "approve"),
-        ]
+        signers = {a.approver.lower() for a in row.approvals if a.decision == "approve"}
+        assert signers == {str(owners[n].address).lower() for n in ("alice", "bob")}
         sent = intents(store)
-        assert len(sent) == len(done.results) and {i.status for i in sent} == {"confirmed"}
+        assert len(sent) == len(done.results) == len(signed.actions)
+        assert {i.status for i in sent} == {"confirmed"}
         assert {i.sender.lower() for i in sent} == {keeper.address.lower()}
+        assert {i.target.lower() for i in sent} == {executor.address.lower()}  # never c
+        for k in range(len(signed.actions)):
+            assert executor.executed(signed.plan_id, k), k
+        bound, notional = executor.planState(signed.plan_id)
+        assert bytes(bound) == plan_hash(signed) and notional > threshold
     finally:
         store.close()
     st = lens.fundState(c)
     for t in range(3):
         assert st.tiers[t].minBps <= st.tierRatioBps[t] <= st.tiers[t].maxBps, (t, st)
+    # the owners only signed: none of them sent a transaction on the fork
+    assert all(chain.provider.get_nonce(o.address) == 0 for o in owners.values())
+    assert upstream_fingerprint() == before
+
+
+def test_fork__keeper_key_alone__controller_and_large_executor_action_revert(
+    fund, executor, accounts, upstream_fingerprint, chain
+):
+    """A stolen keeper key on the fork: the controller refuses it outright (its KEEPER_ROLE
+    went to the executor), and a large action sent to the executor without the owners'
+    signatures reverts with PlanNeedsApproval; a small one runs alone, as the threshold says."""
+    before = upstream_fingerprint()
+    deployer, keeper, investor = accounts[0], accounts[2], accounts[4]
+    c = fund["controller"]
+    unit = _in_operation(fund, accounts, investor, deployer)
+    fund["vault"].deposit(1_000_000 * unit, investor, sender=investor)
+    _refresh(fund, deployer)
+    w3, key = chain.provider.web3, keeper.private_key
+    big_move = c.allocateToLayer.encode_input(1, 300_000 * unit)
+    assert attack(w3, key, c.address, big_move, NO_ROLE) == (keeper.address, bytes(c.KEEPER_ROLE()))
+    (who,) = attack(w3, key, c.address, c.rebalance.encode_input(True), "NotRebalancer(address)")
+    assert who == keeper.address
+    threshold = int(executor.approvalThreshold())
+
+    def plan(ref: str, amount: int) -> SignedPlan:
+        return SignedPlan(
+            plan_id=SignedPlan.plan_id_for(ref),
+            chain_id=chain.chain_id,
+            executor=executor.address,
+            controller=c.address,
+            deadline=int(chain.pending_timestamp) + 3_600,
+            actions=(bytes(c.allocateToLayer.encode_input(1, amount)),),
+        )
+
+    big = plan("stolen-key", 300_000 * unit)
+    run_big = executor.executeAction.encode_input(
+        big.header(), 0, big.actions[0], big.action_hashes(), []
+    )
+    plan_id, notional, limit = attack(w3, key, executor.address, run_big, NEEDS)
+    assert (plan_id, limit) == (bytes(big.plan_id), threshold) and notional >= 300_000 * unit
+    # its own signature is not an owner's
+    own = sign_plan(big, key)
+    run_signed = executor.executeAction.encode_input(
+        big.header(), 0, big.actions[0], big.action_hashes(), [own]
+    )
+    plan_id, approvals, required = attack(w3, key, executor.address, run_signed, NOT_ENOUGH)
+    assert (plan_id, approvals, required) == (bytes(big.plan_id), 0, 2)
+    assert not executor.executed(big.plan_id, 0)
+    small = plan("small", 50_000 * unit)
+    executor.executeAction(
+        small.header(), 0, small.actions[0], small.action_hashes(), [], sender=keeper
+    )
+    assert executor.executed(small.plan_id, 0)
     assert upstream_fingerprint() == before
 
 
@@ -339,4 +483,5 @@ def test_fork__stuck_rebalancer__executor_fails_it_supervisor_keeper_recovers(
     finally:
         executor.stop()
         supervisor.stop()
+    assert admin.owners_sent_nothing(chain)
     assert upstream_fingerprint() == before

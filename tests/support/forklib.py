@@ -20,6 +20,49 @@ def settings(
     return local_settings(db, rpc_url, key, policy, **kw)
 
 
+def attack(w3: Any, key: str, to: str, data: bytes | str, error: str) -> tuple[Any, ...]:
+    """A transaction that ``key`` sends alone (signed here, its gas fixed so that no estimate
+    stops it before the chain does) must revert on chain (receipt status 0) with the custom
+    error ``error`` ("Name(type,...)"): returns the error's arguments, decoded from the revert
+    data of the same call at the same state (eth_call). web3 directly: ape's revert handling
+    traces a deep revert on a fork for about ten seconds."""
+    from eth_abi import decode
+    from eth_account import Account
+    from web3 import Web3
+    from web3.exceptions import ContractLogicError
+
+    sender = Account.from_key(key)
+    data = Web3.to_hex(hexstr=data) if isinstance(data, str) else Web3.to_hex(data)
+    tx = {"from": sender.address, "to": Web3.to_checksum_address(to), "data": data}
+    try:
+        w3.eth.call(tx)
+    except ContractLogicError as err:
+        raw = err.data if isinstance(err.data, str) else None
+        assert raw, f"{error}: no revert data ({err!r})"
+    else:
+        raise AssertionError(f"{error}: the call by {sender.address} did not revert")
+    got = bytes.fromhex(raw.removeprefix("0x"))
+    assert got[:4] == Web3.keccak(text=error)[:4], f"expected {error}, reverted with {raw[:10]}"
+    signed = sender.sign_transaction(
+        {
+            **tx,
+            "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
+            "gas": 3_000_000,
+            "gasPrice": w3.eth.gas_price,
+            "chainId": w3.eth.chain_id,
+        }
+    )
+    receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(signed.raw_transaction), timeout=30
+    )
+    assert receipt["status"] == 0, f"{error}: the transaction by {sender.address} succeeded"
+    types = [t for t in error[error.index("(") + 1 : -1].split(",") if t]
+    return tuple(
+        Web3.to_checksum_address(v) if t == "address" else v
+        for t, v in zip(types, decode(types, got[4:]), strict=True)
+    )
+
+
 def intents(store: Any) -> list[Any]:
     """The keeper's intents in order, without the pipeline's nonce fillers (the self-transfers
     that take the nonce an intent refused after building had reserved)."""
@@ -46,6 +89,7 @@ __all__ = [
     "DEPLOYMENT",
     "ROOT",
     "allow",
+    "attack",
     "intents",
     "mined_tx",
     "selector",
