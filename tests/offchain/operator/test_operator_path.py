@@ -10,15 +10,27 @@ their feed) is deployed first, and the profile names it by address, as a real pr
 1. ``ape run deploy --network ethereum:operatorchain:node --account deployer --dry-run``: the
    plan and its gas, nothing sent; then the deploy, unattended (``--autosign``, the passphrase
    from the environment);
-2. the hand-over: the admin makes the calls the checklist printed; the deployer holds nothing
-   (read from the chain with the deploy's own check, ballast_dev.deployment.handover);
+2. the hand-over: the admin is a new Safe 1.4.1 of alice, bob and carol (2 of 3) that the
+   deploy creates, and the PlanExecutor stands in front of the controller (profile sections
+   ``roles.admin.safe`` and ``plan_executor``); the deploy holds no owner's key, so the
+   checklist names four Safe transactions (``acceptOwnership`` on the scheduler, funder,
+   registry and supervisor). The owners execute them as on a real network: two owners sign the
+   Safe's own transaction hash off-line, any funded account sends ``execTransaction``
+   (tests/support/safe_web3.py; one owner's signature is refused, GS020); the deploy's own
+   check (ballast_dev.deployment.handover) then reads that the deployer holds nothing;
 3. ``keeper run`` (every bot) as a long-lived process, signing with the keeper's ape keyfile,
-   metrics on loopback; a deposit; the running keeper plans it (its event trigger) and the
-   plan waits for 2 of 3 admins (the keeper's approval thresholds set small);
-4. two approvals from separate processes (:func:`approve_plan`); the running keeper executes,
-   and is stopped by SIGTERM with the plan's first transaction in flight (the fault injector
-   holds it there); a restart resumes the plan, and every action runs once on chain, sent by
-   the keeper's key alone;
+   metrics on loopback; a deposit; the running keeper plans it (its event trigger), freezes it
+   for the executor and the plan waits for 2 of the Safe's 3 owners (thresholds set small); the
+   ``approval_needed`` alert fires once (metric and JSON log line, with the plan hash and the
+   ``keeper approve --account`` hint), and not again after the restart;
+4. the owners sign from separate processes with their own ape keystores
+   (:func:`approve_plan`: ``keeper approve PLAN --account alice`` / ``bob``); mallory's keystore
+   is refused (exit 1, nothing recorded); the executor itself counts the two recorded
+   signatures; the owners send nothing (nonces 0). The running keeper executes through the
+   executor and is stopped by SIGTERM with the plan's first transaction in flight (the fault
+   injector holds it there); a restart resumes the plan: every keeper transaction targets the
+   executor, ``executed(planId, k)`` holds for each action, each sent exactly once, by the
+   keeper's key alone;
 5. an RPC outage (the keeper's node URL is a proxy whose port the test closes for 10 s): the
    keeper's ``keeper_rpc_up`` drops to 0, its RPC errors count and the fund bot raises its
    ``network`` alert (``rebalance_alerts_total``); ``keeper history`` and ``keeper review``
@@ -41,21 +53,36 @@ from typing import Any
 import pytest
 import yaml
 from eth_account import Account
+from sqlalchemy import select
 from web3 import Web3
 
+import ballast_dev.deployment.safe as ape_safe
 from ballast_dev.deployment.handover import handover_status
 from ballast_dev.local.anvil_local import free_port
+from ballast_dev.local.keystores import (
+    account_address,
+    account_key,
+    approver_env,
+    write_test_keystores,
+)
+from keepers.fund.planning.plan_approval import SignedPlan
+from keepers.store import models as m
+from keepers.store.db import Store
 from tests.support.ape_home import make_ape_home, run_deploy, write_account
 from tests.support.keeper_proc import keeper_exe, stop_when_held
 from tests.support.keeper_store import intents, intents_per_key, plan_rows
 from tests.support.pipeline_anvil import Anvil, contract_type, deploy
 from tests.support.rpc_proxy import RpcProxy
+from tests.support.safe_web3 import exec_call, exec_safe_tx, safe_at
 
 ROOT = Path(__file__).resolve().parents[3]
 CHAIN_ID = 424242
 NETWORK = "operatorchain"
 MNEMONIC = "test test test test test test test test test test test junk"
 PASSPHRASE = "operator passphrase 7"  # the deployer's and the keeper's keyfiles
+APPROVER_PASSPHRASE = "owner passphrase 3"  # the Safe owners' own keystores
+OWNERS = ("alice", "bob", "carol")  # the admin Safe's owners, 2 of 3 (test accounts 10-12)
+APPROVAL_THRESHOLD = 5000  # the executor's: whole base tokens (the deposit plan is ~90,000)
 UNIT = 10**6  # the base stablecoin has 6 decimals
 BOUND_S = 30.0  # KEEPER_STOP_TIMEOUT_S's default: SIGTERM to exit
 OUTAGE_S = 10.0
@@ -67,7 +94,9 @@ def key(index: int) -> bytes:
     return bytes(Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}").key)
 
 
-FUNDER, ADMIN, KEEPER, GUARDIAN, DEPOSITOR, DEPLOYER = 0, 1, 2, 3, 4, 7
+# SENDER relays the owners' signed Safe transactions (any account with gas: the owners send
+# nothing, so their nonces stay 0)
+FUNDER, SENDER, KEEPER, GUARDIAN, DEPOSITOR, DEPLOYER = 0, 1, 2, 3, 4, 7
 
 
 def user_config(url: str) -> dict[str, Any]:
@@ -111,6 +140,18 @@ def at(w3: Web3, name: str, address: str) -> Any:
     )
 
 
+class Views:
+    """An ape-like contract instance over a web3 contract: ``.address`` and its views called
+    by name (``c.owner()``)."""
+
+    def __init__(self, contract: Any) -> None:
+        self.address = contract.address
+        self._c = contract
+
+    def __getattr__(self, fn: str) -> Callable[..., Any]:
+        return lambda *args: self._c.functions[fn](*args).call()
+
+
 class Web3Project:
     """ape's ``project.<Contract>.at(address).<view>(...)`` over web3 and this build's ABIs: the
     deploy's own hand-over check (ballast_dev.deployment.handover) read with no ape."""
@@ -120,34 +161,56 @@ class Web3Project:
 
     def __getattr__(self, name: str) -> Any:
         w3 = self.w3
-
-        class Views:
-            def __init__(self, address: str) -> None:
-                self.address = address
-                self._c = at(w3, name, address)
-
-            def __getattr__(self, fn: str) -> Callable[..., Any]:
-                return lambda *args: self._c.functions[fn](*args).call()
-
-        return type(name, (), {"at": staticmethod(Views)})
+        return type(name, (), {"at": staticmethod(lambda a: Views(at(w3, name, a)))})
 
 
-def approve_plan(env: dict[str, str], ref: str, approver: str) -> subprocess.CompletedProcess[str]:
-    """One admin approves from their own terminal: a separate process given only the keeper's
-    store, no node and no key (`keeper approve` records the decision; the running keeper
-    executes). The one place that changes when approvals are signed (`--account <alias>`)."""
+def approve_plan(
+    env: dict[str, str], home: Path, ref: str, approver: str
+) -> subprocess.CompletedProcess[str]:
+    """One Safe owner approves from their own terminal: a separate process given the keeper's
+    store and the owner's own ape keystore (``home``, with ape's passphrase variable for the
+    alias), no node and no keeper key. `keeper approve --account` signs the frozen plan
+    (EIP-712) and records the signature; the running keeper executes."""
     return subprocess.run(
-        [keeper_exe(), "approve", ref, "--by", approver],
+        [keeper_exe(), "approve", ref, "--account", approver],
         env={
             "PATH": env["PATH"],
             "PYTHONPATH": env["PYTHONPATH"],
             "KEEPER_DB_URL": env["KEEPER_DB_URL"],
             "KEEPER_LOG_LEVEL": "WARNING",
+            **approver_env(home, APPROVER_PASSPHRASE, (approver,)),
         },
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def plan_state(db: str, ref: str) -> tuple[dict[str, Any], list[tuple[str, str, str | None]]]:
+    """The plan's payload and its approval rows (approver, decision, signature), from the
+    store."""
+    store = Store(db)
+    try:
+        with store.sessions() as s:
+            p = s.scalars(select(m.Plan).where(m.Plan.ref == ref)).one()
+            rows = [(str(a.approver), str(a.decision), a.signature) for a in p.approvals]
+            return dict(p.payload), rows
+    finally:
+        store.close()
+
+
+def alert_lines(stderr: str, code: str) -> list[dict[str, Any]]:
+    """The alerts with ``code`` in a keeper's JSON log (KEEPER_LOG_JSON=1): how an alert
+    reaches the outside besides ``rebalance_alerts_total`` (keepers/runtime/alerts.py)."""
+    out = []
+    for line in stderr.splitlines():
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and doc.get("event") == "alert" and doc.get("code") == code:
+            out.append(doc)
+    return out
 
 
 def keeper_cmd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -217,18 +280,28 @@ def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_band_once(
-    node: Anvil, procs: list[subprocess.Popen[bytes]], tmp_path: Path
+    node: Anvil,
+    procs: list[subprocess.Popen[bytes]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     t0 = time.monotonic()
     timings: dict[str, float] = {}
     w3 = node.w3
     assert w3.eth.chain_id == CHAIN_ID
     addr = {i: Account.from_key(key(i)).address for i in range(10)}
+    owner = {n: account_address(n) for n in (*OWNERS, "mallory")}
 
     # -- 0. the operator's ape data folder: the network, the deployer's and the keeper's keys
     home = make_ape_home(tmp_path / "ape-home", extra=user_config(node.url), rehearsal=False)
     assert write_account(home, "deployer", key(DEPLOYER), PASSPHRASE) == addr[DEPLOYER]
     assert write_account(home, "keeper", key(KEEPER), PASSPHRASE) == addr[KEEPER]
+    # the Safe owners' keys, and mallory's (nobody's owner): each in their own keystore
+    keystores = tmp_path / "owners-ape-home"
+    assert (
+        write_test_keystores(keystores, APPROVER_PASSPHRASE, (*OWNERS, "mallory"), scrypt_n=2**10)
+        == owner
+    )
 
     # what exists on the operator's chain already: the stablecoin, five funds, one feed
     cash = deploy(w3, "TestStablecoin", "Tether USD (test)", "USDT", 6).address
@@ -247,7 +320,12 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
             "loss_budget": 50_000,
             "notional_budget": 10_000_000,
         },
-        "roles": {"admin": addr[ADMIN], "keeper": addr[KEEPER], "guardian": addr[GUARDIAN]},
+        "roles": {
+            # a new Safe 1.4.1 of alice, bob and carol, 2 of 3, created by the deploy
+            "admin": {"safe": {"owners": [owner[n] for n in OWNERS], "threshold": 2}},
+            "keeper": addr[KEEPER],
+            "guardian": addr[GUARDIAN],
+        },
         "timelock_delay": 3600,
         "assets": [
             {
@@ -260,6 +338,9 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
             for s, a in funds.items()
         ],  # fmt: skip
         "automation": {"funder_deposit_wei": 10**17, "low_runway_intervals": 7},
+        # the keeper key moves the fund only through the executor: a plan above the threshold
+        # runs only with 2 owners' EIP-712 signatures, checked on chain
+        "plan_executor": {"approval_threshold": APPROVAL_THRESHOLD, "required_approvals": 2},
     }
     prof = tmp_path / "operatorchain.yaml"
     prof.write_text(yaml.safe_dump(profile))
@@ -270,6 +351,13 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
     # -- 1. dry run, then the unattended deploy
     head, nonce = w3.eth.block_number, w3.eth.get_transaction_count(addr[DEPLOYER])
     dry = run_deploy(home, network, "deployer", "--dry-run", *args)
+    if (
+        dry.returncode != 0
+        and "(RPCTimeoutError) Timed out waiting for successful RPC" in dry.stdout
+    ):
+        # ape waits a fixed 20 s for the fork's anvil to answer (not configurable in ape 0.8):
+        # on a loaded machine it can miss; the dry run sends nothing, so once more
+        dry = run_deploy(home, network, "deployer", "--dry-run", *args)
     assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
     assert "total gas " in dry.stdout and f"dry run on a fork of {NETWORK}" in dry.stdout
     assert "4 call(s) the admin must make" in dry.stdout
@@ -285,18 +373,36 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
     assert data["network"] == f"ethereum:{NETWORK}" and data["deployer"] == addr[DEPLOYER]
     timings["deploy"] = time.monotonic() - t0
 
-    # -- 2. the hand-over: the admin makes exactly the calls the checklist printed
+    # -- 2. the hand-over: the Safe's owners make exactly the calls the checklist printed,
+    # each a Safe transaction signed by two of them (off-line) and sent by any account
+    safe = safe_at(w3, data["safe"])
+    assert sorted(safe.functions.getOwners().call()) == sorted(owner[n] for n in OWNERS)
+    assert safe.functions.getThreshold().call() == 2
+    executor = at(w3, "PlanExecutor", data["automation"]["plan_executor"])
+    assert executor.functions.safe().call() == safe.address
     todo = data["handover"]["todo"]
-    assert [t["call"] for t in todo] == ["acceptOwnership()"] * 4, todo
+    assert [(t["call"], t["data"]) for t in todo] == [("acceptOwnership()", "0x79ba5097")] * 4
     for t in todo:
-        assert f"{t['address']}  acceptOwnership()" in real.stdout
-        assert t["who"] == f"admin {addr[ADMIN]}"
-        contract = at(w3, t["contract"], t["address"])
-        transact(w3, key(ADMIN), contract.functions.acceptOwnership())
-    h = handover_status(Web3Project(w3), data, addr[DEPLOYER], addr[ADMIN])
+        (line,) = [x for x in real.stdout.splitlines() if f"to {t['address']}" in x]
+        assert line.split()[3:] == ["acceptOwnership()", "data", "0x79ba5097"], line
+        assert t["who"].startswith(f"the Safe {safe.address}: a Safe transaction (CALL, value 0)")
+        assert "signed by 2 of its 3 owners" in t["who"]
+    assert f"each by {todo[0]['who']}" in real.stdout
+    one = exec_call(safe, todo[0]["address"], todo[0]["data"], [account_key("alice")])
+    with pytest.raises(Exception, match="GS020"):  # one owner's signature is not enough
+        one.call({"from": addr[SENDER]})
+    for t in todo:
+        exec_safe_tx(
+            w3, safe, t["address"], t["data"],
+            [account_key("alice"), account_key("carol")], key(SENDER),
+        )  # fmt: skip
+    # the deploy's own check; it binds the record's Safe through ape (`safe.at`), which is not
+    # connected to this chain in the test process: the same Safe over web3 instead
+    monkeypatch.setattr(ape_safe, "at", lambda a: Views(safe_at(w3, a)))
+    h = handover_status(Web3Project(w3), data, addr[DEPLOYER], safe.address)
     assert h.complete, (h.todo, h.held)  # the deployer holds no role and no ownership
     for t in todo:
-        assert at(w3, t["contract"], t["address"]).functions.owner().call() == addr[ADMIN]
+        assert at(w3, t["contract"], t["address"]).functions.owner().call() == safe.address
 
     # -- 3. the keeper, long-lived, every bot, signing with its ape keyfile
     auto = data["automation"]
@@ -327,7 +433,8 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
         "KEEPER_SUPERVISOR_SCHEDULER": auto["scheduler"],
         "KEEPER_SUPERVISOR_REGISTRY": auto["paid_registry"],
         # the keeper's own approval rules, small so the amounts stay small: 2 of 3 above 5K
-        "REBALANCE_ADMINS": "alice,bob,carol",
+        # (the executor's threshold caps them too); the admins are the Safe's owners, read
+        # from chain (no REBALANCE_ADMINS behind an executor)
         "APPROVAL_REVIEW_AMOUNT": "1000",
         "REBALANCE_APPROVAL_THRESHOLD": "2000",
         "APPROVAL_MULTISIG_AMOUNT": "5000",
@@ -352,7 +459,8 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
     assert metric(port, "keeper_rpc_up") == 1.0
     timings["keeper up"] = time.monotonic() - t0
 
-    # a deposit: the running keeper plans it, and the plan waits for 2 of 3 admins
+    # a deposit: the running keeper plans it, freezes it for the executor, and the plan waits
+    # for 2 of the Safe's 3 owners
     vault = at(w3, "TieredVault", data["vault"])
     usdt = at(w3, "TestStablecoin", cash)
     transact(w3, key(FUNDER), usdt.functions.mint(addr[DEPOSITOR], 100_000 * UNIT))
@@ -368,21 +476,44 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
     n = len(acts)
     assert n >= 2, acts  # SIGTERM lands mid-plan
     assert wait_until("the pending count", lambda: metric(port, "rebalance_pending_count"), 10)
+    # the approval_needed alert, once, on the metrics (the JSON log line is checked below);
+    # it follows the plan's freezing (the status is written first)
+    needed = ("rebalance_alerts_total", 'code="approval_needed"')
+    assert wait_until("the approval_needed alert", lambda: metric(port, *needed), 10) == 1.0
+    payload, approvals = plan_state(db, ref)
+    frozen = payload["frozen"]
+    plan_id = SignedPlan.plan_id_for(ref)
+    assert bytes.fromhex(frozen["plan_id"].removeprefix("0x")) == plan_id, frozen
+    assert Web3.to_checksum_address(frozen["executor"]) == executor.address
+    assert len(frozen["actions"]) == n and approvals == []
     timings["plan waiting"] = time.monotonic() - t0
 
-    # -- 4. approvals from other processes; execution by the running keeper only
+    # -- 4. signed approvals from the owners' own processes; execution by the running keeper
     keeper_nonce = w3.eth.get_transaction_count(addr[KEEPER])
     others = {i: w3.eth.get_transaction_count(a) for i, a in addr.items() if i != KEEPER}
     block0 = w3.eth.block_number
-    r = approve_plan(env, ref, "alice")
+    r = approve_plan(env, keystores, ref, "alice")
     assert r.returncode == 0, r.stdout + r.stderr
-    time.sleep(2)  # two keeper ticks: one approval of two, nothing may run
+    assert APPROVER_PASSPHRASE not in r.stdout + r.stderr
+    time.sleep(2)  # two keeper ticks: one signature of two, nothing may run
     assert plan_rows(db)[0][1] == "pending_approval"
     assert w3.eth.get_transaction_count(addr[KEEPER]) == keeper_nonce
-    r = approve_plan(env, ref, "mallory")  # not an admin: refused, nothing recorded
-    assert r.returncode == 1 and "mallory is not an admin" in r.stdout + r.stderr
-    r = approve_plan(env, ref, "bob")
+    # mallory's own keystore signs the same plan: her key is no owner, refused, nothing recorded
+    r = approve_plan(env, keystores, ref, "mallory")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"recovers to {owner['mallory']}, not an admin of plan {ref}" in r.stdout + r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+    assert [a for a, _, _ in plan_state(db, ref)[1]] == [owner["alice"]]
+    r = approve_plan(env, keystores, ref, "bob")
     assert r.returncode == 0, r.stdout + r.stderr
+    _, approvals = plan_state(db, ref)
+    assert sorted(a for a, _, _ in approvals) == sorted(owner[n] for n in ("alice", "bob"))
+    assert [d for _, d, _ in approvals] == ["approve", "approve"], approvals
+    # the executor itself counts the two recorded signatures of the frozen plan's hash as two
+    # distinct current owners of the Safe
+    sigs = [bytes.fromhex(str(sig).removeprefix("0x")) for _, _, sig in approvals]
+    plan_hash = bytes.fromhex(frozen["plan_hash"].removeprefix("0x"))
+    assert executor.functions.countApprovals(plan_hash, sigs).call() == 2
 
     # the keeper executes; SIGTERM with its first transaction in flight
     _, text, seconds, sent_at_signal = stop_when_held(
@@ -394,6 +525,11 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
     )
     assert "keeper: received SIGTERM, stopping" in text
     assert sent_at_signal == 1
+    # the approval_needed alert reached the log once, with the plan and how to sign it
+    (alert,) = alert_lines(text, "approval_needed")
+    assert alert["plan"] == ref and alert["level"] == "warning" and alert["required"] == 2
+    assert alert["plan_hash"] == frozen["plan_hash"]
+    assert f"keeper approve {ref} --account <alias>" in alert["message"]
     db_file = Path(db.removeprefix("sqlite:///"))
     assert not Path(f"{db_file}-wal").exists()  # the store was closed
     ((_, status, acts),) = plan_rows(db)
@@ -417,8 +553,16 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
     assert [t["nonce"] for t in sent] == [t["nonce"] for t in fund_txs]
     assert {t["receipt_status"] for t in fund_txs} == {1}
     assert {str(t["sender"]).lower() for t in fund_txs} == {addr[KEEPER].lower()}
-    # nobody else sent anything: not the approvers, the admin or the deployer
+    # every keeper transaction went to the executor, which ran each action exactly once
+    assert {t["to"] for t in sent} == {executor.address}, [t["to"] for t in sent]
+    assert [executor.functions.executed(plan_id, k).call() for k in range(n + 1)] == [True] * n + [
+        False
+    ]
+    # nobody else sent anything: not the owners (they only signed), the deployer or the others
     assert {i: w3.eth.get_transaction_count(a) for i, a in addr.items() if i != KEEPER} == others
+    assert {n_: w3.eth.get_transaction_count(a) for n_, a in owner.items()} == dict.fromkeys(
+        owner, 0
+    )
 
     # -- 5. an RPC outage: the metric and the store-backed commands
     network_alert = ("rebalance_alerts_total", 'code="network"')
@@ -432,7 +576,12 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
     review = keeper_cmd(env, "review", ref)
     assert review.returncode == 0, review.stdout + review.stderr
     assert f"plan {ref}  status executed" in review.stdout
-    assert "alice approve" in review.stdout and "bob approve" in review.stdout
+    # who signed what, read from the store with the node down: both signatures count
+    assert "requirement multi_admin  2 of 2 counted" in review.stdout
+    for name in ("alice", "bob"):
+        assert f"approve {owner[name]}  (account {name})" in review.stdout
+    assert review.stdout.count(f"signed {frozen['plan_hash']}") == 2
+    assert "mallory" not in review.stdout and owner["mallory"] not in review.stdout
     status = keeper_cmd(env, "status")
     assert status.returncode == 3 and "chain data unavailable" in status.stdout + status.stderr
     assert "Traceback" not in status.stdout + status.stderr
@@ -449,9 +598,11 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
     assert st.returncode == 0, st.stdout + st.stderr
     tiers = json.loads(st.stdout)["tiers"]
     assert all(t["within"] for t in tiers), tiers
+    assert not metric(port, *needed)  # the restarted keeper did not alert the plan again
     second.send_signal(signal.SIGTERM)
     second.communicate(timeout=BOUND_S + 30)
     assert second.returncode == 0, log.read_text()[-3000:]
+    assert alert_lines(log.read_text(), "approval_needed") == []
     proxy.close()
     print(
         f"operator path: {time.monotonic() - t0:.1f}s; SIGTERM to exit {seconds:.2f}s; "
