@@ -10,6 +10,7 @@ complete".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,14 +44,18 @@ def _same(a: Any, b: Any) -> bool:
 ACCEPT_OWNERSHIP = "0x79ba5097"  # acceptOwnership()
 
 
-def _safe_who(record: dict[str, Any], admin: str) -> tuple[str | None, list[str]]:
+def _safe_who(
+    record: dict[str, Any], admin: str, safe_at: Callable[[str], Any] | None = None
+) -> tuple[str | None, list[str]]:
     """When the admin is the record's Safe: how its owners execute a call, and what the
-    deployer holds on the Safe itself (an owner's seat)."""
+    deployer holds on the Safe itself (an owner's seat). ``safe_at`` binds the Safe (its
+    getOwners/getThreshold views); ape's binding of the npm artifact by default."""
     if not record.get("safe") or not _same(record["safe"], admin):
         return None, []
-    from ballast_dev.deployment.safe import at
+    if safe_at is None:
+        from ballast_dev.deployment.safe import at as safe_at
 
-    safe = at(str(record["safe"]))
+    safe = safe_at(str(record["safe"]))
     owners = [str(o) for o in safe.getOwners()]
     threshold = int(safe.getThreshold())
     who = (
@@ -60,14 +65,21 @@ def _safe_who(record: dict[str, Any], admin: str) -> tuple[str | None, list[str]
     return who, owners
 
 
-def handover_status(project: Any, record: dict[str, Any], deployer: str, admin: str) -> Handover:
+def handover_status(
+    project: Any,
+    record: dict[str, Any],
+    deployer: str,
+    admin: str,
+    safe_at: Callable[[str], Any] | None = None,
+) -> Handover:
     """Reads, for every contract of ``record`` (the deploy's addresses), what ``deployer`` holds.
     ``admin`` is an account or the record's Safe (``record["safe"]``): then every call left to
-    the admin is a Safe transaction its owners sign."""
+    the admin is a Safe transaction its owners sign. ``project`` binds the project's contracts
+    and ``safe_at`` the Safe (both through ape by default; a web3 binding works the same)."""
     h = Handover(admin=str(admin), deployer=str(deployer))
     if _same(deployer, admin):
         h.held.append(f"the deployer {deployer} is the admin: it keeps the admin's powers")
-    safe_who, owners = _safe_who(record, str(admin))
+    safe_who, owners = _safe_who(record, str(admin), safe_at)
     if any(_same(o, deployer) for o in owners):
         h.held.append(f"Safe {admin}: the deployer {deployer} is one of its owners")
     fund = {

@@ -56,7 +56,6 @@ from eth_account import Account
 from sqlalchemy import select
 from web3 import Web3
 
-import ballast_dev.deployment.safe as ape_safe
 from ballast_dev.deployment.handover import handover_status
 from ballast_dev.local.anvil_local import free_port
 from ballast_dev.local.keystores import (
@@ -283,7 +282,6 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
     node: Anvil,
     procs: list[subprocess.Popen[bytes]],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     t0 = time.monotonic()
     timings: dict[str, float] = {}
@@ -396,10 +394,11 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
             w3, safe, t["address"], t["data"],
             [account_key("alice"), account_key("carol")], key(SENDER),
         )  # fmt: skip
-    # the deploy's own check; it binds the record's Safe through ape (`safe.at`), which is not
-    # connected to this chain in the test process: the same Safe over web3 instead
-    monkeypatch.setattr(ape_safe, "at", lambda a: Views(safe_at(w3, a)))
-    h = handover_status(Web3Project(w3), data, addr[DEPLOYER], safe.address)
+    # the deploy's own check, with the project's contracts and the Safe bound over web3 (ape is
+    # not connected to this chain in the test process)
+    h = handover_status(
+        Web3Project(w3), data, addr[DEPLOYER], safe.address, safe_at=lambda a: Views(safe_at(w3, a))
+    )
     assert h.complete, (h.todo, h.held)  # the deployer holds no role and no ownership
     for t in todo:
         assert at(w3, t["contract"], t["address"]).functions.owner().call() == safe.address
