@@ -350,19 +350,17 @@ def accept_root_options_after(group: click.Group) -> None:
         if isinstance(cmd, click.Group):
             accept_root_options_after(cmd)
             continue
-        names = {p.name for p in cmd.params}
-        if "late_json" not in names:
-            cmd.params.append(
-                click.Option(
-                    ["--json", "late_json"],
-                    is_flag=True,
-                    expose_value=False,
-                    callback=_late_json,
-                    help="machine-readable output (as `keeper --json ...`)",
-                )
+        late = [
+            click.Option(
+                ["--json", "late_json"],
+                is_flag=True,
+                expose_value=False,
+                callback=_late_json,
+                help="machine-readable output (as `keeper --json ...`)",
             )
-        if group is main and "late_now" not in names:
-            cmd.params.append(
+        ]
+        if group is main:
+            late.append(
                 click.Option(
                     ["--now", "late_now"],
                     type=int,
@@ -372,6 +370,8 @@ def accept_root_options_after(group: click.Group) -> None:
                     callback=_late_now,
                 )
             )
+        names = {p.name for p in cmd.params}
+        cmd.params.extend(o for o in late if o.name not in names)
 
 
 def _add_slices() -> None:

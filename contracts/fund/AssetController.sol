@@ -413,12 +413,8 @@ contract AssetController is IAssetController, AssetControllerStorage {
         a.adapter.invest(token, cashAmount);
         out = IERC20(token).balanceOf(address(this)) - before;
         if (a.instant) {
-            uint256 oracleMin = BpsLib.less(f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor), boundBps);
-            uint256 min = minOut > oracleMin ? minOut : oracleMin;
-            if (out < min) revert SlippageExceeded(min, out);
-            uint256 valueOut = f.toBase(out, p, _baseDecimals);
-            _checkLoss(cashAmount, valueOut);
-            _useBudget(cashAmount > valueOut ? cashAmount - valueOut : 0, cashAmount);
+            uint256 oracleOut = f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor);
+            _checkInstantMove(out, minOut, oracleOut, boundBps, cashAmount, f.toBase(out, p, _baseDecimals));
         } else {
             _useBudget(0, cashAmount);
         }
@@ -445,17 +441,31 @@ contract AssetController is IAssetController, AssetControllerStorage {
         out = _cash.balanceOf(address(this)) - before;
         if (a.instant) {
             uint256 oracleOut = f.toBase(tokenAmount, p, _baseDecimals);
-            uint256 oracleMin = BpsLib.less(oracleOut, boundBps);
-            uint256 min = minOut > oracleMin ? minOut : oracleMin;
-            if (out < min) revert SlippageExceeded(min, out);
-            _checkLoss(oracleOut, out);
-            _useBudget(oracleOut > out ? oracleOut - out : 0, oracleOut);
+            _checkInstantMove(out, minOut, oracleOut, boundBps, oracleOut, out);
         } else {
             _useBudget(0, f.toBase(tokenAmount, p, _baseDecimals));
         }
         if (out != 0) _cash.safeTransfer(address(_vault), out);
         _update(s, i);
         emit Redeemed(token, tokenAmount, out, !a.instant);
+    }
+
+    /// @dev The guards of an instant purchase or redemption: `out` (what came back) at least the
+    /// larger of the caller's `minOut` and the oracle's `oracleOut` less `boundBps`; then the loss
+    /// check and the window budget for `valueIn` exchanged for `valueOut` (both in base units).
+    function _checkInstantMove(
+        uint256 out,
+        uint256 minOut,
+        uint256 oracleOut,
+        uint256 boundBps,
+        uint256 valueIn,
+        uint256 valueOut
+    ) private {
+        uint256 oracleMin = BpsLib.less(oracleOut, boundBps);
+        uint256 min = minOut > oracleMin ? minOut : oracleMin;
+        if (out < min) revert SlippageExceeded(min, out);
+        _checkLoss(valueIn, valueOut);
+        _useBudget(valueIn > valueOut ? valueIn - valueOut : 0, valueIn);
     }
 
     /// @dev The arguments of a keeper move into or out of the invested tiers: an invested tier

@@ -33,6 +33,9 @@ from keepers.core.errors import DomainError
 
 BPS = 10_000
 WAD = 10**18
+# How seed 004's buys are funded (see `seed_buys`): the quote above its target, what the sells
+# collected (capped at the deficits), or the seed's text to the letter (collected, uncapped).
+Budget = Literal["excess", "collected", "text"]
 
 
 class PortfolioError(DomainError, ValueError):
@@ -263,7 +266,7 @@ def seed_sells(portfolio: Portfolio) -> tuple[int, ...]:
 def seed_buys(
     after_sells: Portfolio,
     collected: int,
-    budget: Literal["excess", "collected", "text"] = "excess",
+    budget: Budget = "excess",
     min_buy: int = 0,
     sold: tuple[int, ...] | None = None,
 ) -> tuple[int, ...]:
@@ -301,7 +304,7 @@ def seed_buys(
 def simulate_seed(
     portfolio: Portfolio,
     market: Market,
-    budget: Literal["excess", "collected", "text"] = "excess",
+    budget: Budget = "excess",
     min_buy: int = 0,
     buy_back: bool = False,
 ) -> Outcome:

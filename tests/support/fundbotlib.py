@@ -24,3 +24,21 @@ def local_fund_env(chain: Any, deployment_file: Path, db_url: str) -> dict[str, 
         "KEEPER_NATIVE_PRICE": "0",
         "REBALANCE_ADMINS": "alice,bob,carol",
     }
+
+
+class KillBeforeSecondAction:
+    """A fund bot's `before_action` hook: lets the first action through, then kills the keeper
+    (KeyboardInterrupt, as SIGINT would) before the second. `sent` holds the index that ran."""
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    def __call__(self, i: int) -> None:
+        if self.sent:
+            raise KeyboardInterrupt("keeper killed")
+        self.sent.append(i)
+
+
+def restarted(bot: Any) -> Any:
+    """A new fund bot on the same store, signer and alerter: the keeper process restarted."""
+    return type(bot)(bot.config, bot.store, signer=bot.signer, alerter=bot.alert)

@@ -13,6 +13,19 @@ from keepers.crosschain.routes import MESSAGE_SENT_TOPIC
 from keepers.crosschain.usdt0 import OFT_RECEIVED_TOPIC
 
 MAX = 2**256 - 1
+E6, E18 = 10**6, 10**18
+
+
+def usdc_supplies(scene) -> tuple[int, int]:
+    """USDC's total supply on ethereum and on base (CCTP burns on one and mints on the other)."""
+    eth, base = scene.sides["ethereum"], scene.sides["base"]
+    return eth.usdc.functions.totalSupply().call(), base.usdc.functions.totalSupply().call()
+
+
+def burnt_and_minted(scene, before: tuple[int, int]) -> tuple[int, int]:
+    """(USDC burnt on ethereum, USDC minted on base) since `usdc_supplies` returned `before`."""
+    eth_now, base_now = usdc_supplies(scene)
+    return before[0] - eth_now, base_now - before[1]
 
 
 def holder(scene, index: int, balances: dict[tuple[str, str], str]) -> str:
@@ -108,7 +121,18 @@ def rerun_finishes_once(scene, start: CctpMoveStart, cmd: list[str], env, cwd) -
     assert scene.balance("ethereum", "USDC", start.who) == 1000 * 10**6
 
 
-__all__ = ["OFT_RECEIVED_TOPIC", "MESSAGE_RECEIVED", "holder", "holders_map", "ticks", "logs"]
+__all__ = [
+    "E6",
+    "E18",
+    "OFT_RECEIVED_TOPIC",
+    "MESSAGE_RECEIVED",
+    "burnt_and_minted",
+    "holder",
+    "holders_map",
+    "ticks",
+    "logs",
+    "usdc_supplies",
+]
 
 
 def keeper_env(

@@ -190,28 +190,22 @@ def asset_event_triggers(state: FundState, since: int, now: int) -> list[Trigger
     for a in state.assets:
         if a.value == 0:
             continue
-        if a.matures_at and since < a.matures_at <= now:
-            out.append(
-                Trigger(
-                    TriggerKind.EVENT,
-                    "asset_maturity",
-                    f"{a.symbol} matured at {a.matures_at}",
-                    tier=a.tier,
-                    asset=a.token,
-                    amount=a.value,
+        events = (
+            (a.matures_at, "asset_maturity", "matured", a.value),
+            (a.window_opens_at, "redemption_window", "redemption window opened", a.sellable_value),
+        )
+        for at, code, what, amount in events:
+            if at and since < at <= now:
+                out.append(
+                    Trigger(
+                        TriggerKind.EVENT,
+                        code,
+                        f"{a.symbol} {what} at {at}",
+                        tier=a.tier,
+                        asset=a.token,
+                        amount=amount,
+                    )
                 )
-            )
-        if a.window_opens_at and since < a.window_opens_at <= now:
-            out.append(
-                Trigger(
-                    TriggerKind.EVENT,
-                    "redemption_window",
-                    f"{a.symbol} redemption window opened at {a.window_opens_at}",
-                    tier=a.tier,
-                    asset=a.token,
-                    amount=a.sellable_value,
-                )
-            )
     return out
 
 

@@ -228,6 +228,16 @@ def _with_admin(tmp_path, admin) -> Path:
     return p
 
 
+def _refused_before_sending(tmp_path, accounts, deployer, safe: dict, needle: str) -> None:
+    """The local-safe profile with `safe` as its admin's Safe section stops with a ProfileError
+    matching `needle`, before the deploy sends anything."""
+    profile = load_profile(_with_admin(tmp_path, {"safe": safe}))
+    nonce = deployer.nonce
+    with pytest.raises(ProfileError, match=needle):
+        deploy_profile(profile, deployer, accounts, log=quiet)
+    assert deployer.nonce == nonce
+
+
 def test_existing_safe__owners_unknown_to_the_deploy__checklist_of_safe_transactions_then_complete(
     tmp_path, accounts, project, deployer, owners
 ):
@@ -265,11 +275,9 @@ def test_existing_safe__mismatch__refused_before_the_first_transaction(
     tmp_path, accounts, deployer, owners, spec, needle
 ):
     safe = deploy_safe(deployer, list(owners.values()), 2)
-    profile = load_profile(_with_admin(tmp_path, {"safe": {"address": str(safe.address), **spec}}))
-    nonce = deployer.nonce
-    with pytest.raises(ProfileError, match=needle):
-        deploy_profile(profile, deployer, accounts, log=quiet)
-    assert deployer.nonce == nonce
+    _refused_before_sending(
+        tmp_path, accounts, deployer, {"address": str(safe.address), **spec}, needle
+    )
 
 
 def test_existing_safe__not_a_safe__refused_before_the_first_transaction(
@@ -280,11 +288,7 @@ def test_existing_safe__not_a_safe__refused_before_the_first_transaction(
         (str(token.address), "does not answer as a Safe"),
         (str(attacker.address), "no contract code"),
     ):
-        profile = load_profile(_with_admin(tmp_path, {"safe": {"address": address}}))
-        nonce = deployer.nonce
-        with pytest.raises(ProfileError, match=needle):
-            deploy_profile(profile, deployer, accounts, log=quiet)
-        assert deployer.nonce == nonce
+        _refused_before_sending(tmp_path, accounts, deployer, {"address": address}, needle)
 
 
 # ---------------------------------------------------------------- resuming

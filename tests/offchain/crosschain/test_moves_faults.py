@@ -7,15 +7,17 @@ import pytest
 from ballast_dev.local.crosschain_scene_local import transact
 from keepers.crosschain.routes import MESSAGE_SENT_TOPIC
 from tests.support.movelib import (
+    E6,
+    E18,
     MESSAGE_RECEIVED,
     OFT_RECEIVED_TOPIC,
+    burnt_and_minted,
     holder,
     holders_map,
     logs,
     ticks,
+    usdc_supplies,
 )
-
-E6, E18 = 10**6, 10**18
 
 
 class Crash(BaseException):
@@ -33,17 +35,14 @@ def crash_at(step, point):
 def test_move__attestation_delayed__waits_in_cross_in_flight_then_minted_once(xscene):
     who = holder(xscene, 6, {("ethereum", "USDC"): "1800", ("base", "USDC"): "400"})
     bot = xscene.bot(holders=holders_map(xscene, who))
-    eth, base = xscene.sides["ethereum"], xscene.sides["base"]
-    supply_e0 = eth.usdc.functions.totalSupply().call()
-    supply_b0 = base.usdc.functions.totalSupply().call()
+    supplies0 = usdc_supplies(xscene)
     xscene.attestations.open = False
     try:
         (move,) = bot.tick().created
         for _ in range(3):  # the attestation is late: the move waits, nothing is re-planned
             report = bot.tick()
             assert report.created == [] and bot.engine.move(move.id).state == "cross"
-        burnt = supply_e0 - eth.usdc.functions.totalSupply().call()
-        minted = base.usdc.functions.totalSupply().call() - supply_b0
+        burnt, minted = burnt_and_minted(xscene, supplies0)
         in_flight = sum(f.amount for f in bot.engine.in_flight() if f.asset == "USDC") // 10**12
         assert burnt == minted + in_flight == 600 * E6 and minted == 0
         row = {(r["chain"], r["asset"]): r for r in bot.status_rows()}[("base", "USDC")]
@@ -56,8 +55,7 @@ def test_move__attestation_delayed__waits_in_cross_in_flight_then_minted_once(xs
         xscene.attestations.open = True
         xscene.attestations.released.clear()
     assert bot.engine.move(move.id).state == "done"
-    burnt = supply_e0 - eth.usdc.functions.totalSupply().call()
-    minted = base.usdc.functions.totalSupply().call() - supply_b0
+    burnt, minted = burnt_and_minted(xscene, supplies0)
     assert burnt == minted == 600 * E6 and bot.engine.in_flight() == []
     bot.stop()
 

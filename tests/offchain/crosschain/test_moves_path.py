@@ -5,23 +5,24 @@ on-chain step through the transaction pipeline, pulled from and invested into a 
 from ballast_dev.local.crosschain_scene_local import KEEPER
 from keepers.store import models as m
 from tests.support.movelib import (
+    E6,
+    E18,
     MESSAGE_RECEIVED,
     OFT_RECEIVED_TOPIC,
+    burnt_and_minted,
     holder,
     holders_map,
     logs,
     ticks,
+    usdc_supplies,
 )
-
-E6, E18 = 10**6, 10**18
 
 
 def test_bot__usdc_deficit_on_base__cctp_move_pulled_burnt_minted_invested_once(xscene):
     who = holder(xscene, 3, {("ethereum", "USDC"): "3000", ("base", "USDC"): "200"})
     bot = xscene.bot(holders=holders_map(xscene, who))
-    eth, base = xscene.sides["ethereum"], xscene.sides["base"]
-    supply_e0 = eth.usdc.functions.totalSupply().call()
-    supply_b0 = base.usdc.functions.totalSupply().call()
+    base = xscene.sides["base"]
+    supplies0 = usdc_supplies(xscene)
     n_e0, n_b0 = xscene.nonce("ethereum"), xscene.nonce("base")
     block_b0 = base.w3.eth.block_number
 
@@ -33,8 +34,7 @@ def test_bot__usdc_deficit_on_base__cctp_move_pulled_burnt_minted_invested_once(
     assert move.state == "done" and move.route == "CCTP"
     assert move.amount_source == move.amount_received == 800 * E6
     # conservation: burnt on ethereum == minted on base == what the holder got
-    burnt = supply_e0 - eth.usdc.functions.totalSupply().call()
-    minted = base.usdc.functions.totalSupply().call() - supply_b0
+    burnt, minted = burnt_and_minted(xscene, supplies0)
     assert burnt == minted == 800 * E6
     assert xscene.balance("ethereum", "USDC", who) == 2200 * E6
     assert xscene.balance("base", "USDC", who) == 1000 * E6

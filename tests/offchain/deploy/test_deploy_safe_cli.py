@@ -11,25 +11,13 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
 from web3 import Web3
 
-from tests.support.anvil_node import start_anvil
 from tests.support.ape_home import make_ape_home
 
 ROOT = Path(__file__).resolve().parents[3]
 PROFILE = "scripts/profiles/local-safe.yaml"
 SAFE_CREATED_AT = 11  # steps: cash, vault, controller, 3 settings, lens, 3 Safe singletons, proxy
-
-
-@pytest.fixture
-def node():
-    proc, url, w3 = start_anvil()
-    try:
-        yield url, w3
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_deploy_cli__safe_profile__stopped_after_the_safe_resumed__handover_complete(

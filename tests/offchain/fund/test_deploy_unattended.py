@@ -36,16 +36,6 @@ ALIAS = "ops-deployer"
 
 
 @pytest.fixture
-def node():
-    proc, url, w3 = start_anvil()
-    try:
-        yield url, w3
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-@pytest.fixture
 def ape_home(tmp_path):
     """An ape data folder (tests/support/ape_home.py: the rehearsal network ``upstream``
     declared in its user-level config, the installed packages shared) holding one keyfile

@@ -20,7 +20,10 @@ NOW = 1_800_000_000
 
 
 def keeper(env: dict[str, str], *args: str) -> Any:
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    """`keeper ARGS`; `.output` is stdout alone: the log lines (the approval_needed alert) go to
+    stderr, which structlog binds once per process, so mixing it in made JSON parsing depend on
+    which test first configured logging."""
+    return CliRunner(mix_stderr=False).invoke(main, list(args), env=env, catch_exceptions=False)
 
 
 def closed_port() -> int:

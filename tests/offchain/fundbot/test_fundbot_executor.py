@@ -22,7 +22,7 @@ from keepers.fund.planning.plan_approval import SignedPlan, plan_hash, sign_plan
 from keepers.store import models as m
 from tests.offchain.fundbot.executor_fund import *  # noqa: F403 - the fixtures (one module)
 from tests.offchain.fundbot.executor_fund import THRESHOLD
-from tests.support.fundbotlib import UNIT
+from tests.support.fundbotlib import UNIT, KillBeforeSecondAction, restarted
 
 SENTINEL = "0x0000000000000000000000000000000000000001"
 
@@ -46,6 +46,34 @@ def sign(bot: Any, ref: str, frozen: dict, who: Any, at: int) -> None:
     bot.plans.record_decision(
         ref, who.address.lower(), at, signature="0x" + sig.hex(), plan_hash=frozen["plan_hash"]
     )
+
+
+@pytest.fixture
+def signed_plan(make_bot, fresh, accounts, chain):
+    """`signed_plan(*signers)`: a fresh bot, the pending plan of `pending`, and the signatures of
+    `signers` recorded in that order at now + 20, now + 30, ... Returns
+    (bot, ref, frozen, the plan as signed, now)."""
+
+    def make(*signers: Any) -> tuple[Any, str, dict, SignedPlan, int]:
+        bot = make_bot()
+        ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
+        for k, who in enumerate(signers):
+            sign(bot, ref, frozen, who, now + 20 + 10 * k)
+        return bot, ref, frozen, sp, now
+
+    return make
+
+
+def remove_owner(safe: Any, who: Any, signers: list[Any]) -> None:
+    """The Safe removes `who` (threshold stays 2), signed by `signers`."""
+    from ballast_dev.deployment.safe import exec_safe_tx
+
+    current = list(safe.getOwners())
+    i = current.index(who.address)
+    prev = SENTINEL if i == 0 else current[i - 1]
+    data = safe.removeOwner.encode_input(prev, who.address, 2)
+    exec_safe_tx(safe, safe.address, data, signers=signers, sender=signers[0])
+    assert not safe.isOwner(who.address)
 
 
 def intents(bot: Any) -> list[Any]:
@@ -108,14 +136,10 @@ def test_tick__two_owner_signatures__frozen_plan_runs_through_the_executor(
     assert_in_band(bot, fund.controller)
 
 
-def test_tick__one_signature_and_by_name_rows__not_executed(
-    make_bot, fresh, accounts, chain, executor_fund, owners
-):
+def test_tick__one_signature_and_by_name_rows__not_executed(signed_plan, executor_fund, owners):
     _, ex, _ = executor_fund
     alice, bob, carol = owners
-    bot = make_bot()
-    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
-    sign(bot, ref, frozen, alice, now + 20)
+    bot, ref, frozen, sp, now = signed_plan(alice)
     # a `--by` row (no signature) under an owner's address, and under a configured admin name
     bot.plans.record_decision(ref, bob.address.lower(), now + 30)
     bot.plans.add_approval(ref, "carol", True, now + 40, "multi_admin")
@@ -126,15 +150,13 @@ def test_tick__one_signature_and_by_name_rows__not_executed(
 
 
 def test_plan_edited_after_approval__signatures_stop_counting__replay_reverts(
-    make_bot, fresh, accounts, chain, executor_fund, owners
+    signed_plan, accounts, executor_fund, owners
 ):
     fund, ex, _ = executor_fund
     alice, bob, _ = owners
     keeper = accounts[2]
-    bot = make_bot()
-    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
+    bot, ref, frozen, sp, now = signed_plan(alice)
     old = [sign_plan(sp, a.private_key) for a in (alice, bob)]
-    sign(bot, ref, frozen, alice, now + 20)
     # someone with the database rewrites the frozen first action to move far more
     big = fund.controller.allocateToLayer.encode_input(2, 300_000 * UNIT)
     edited = dict(frozen, actions=["0x" + bytes(big).hex(), *frozen["actions"][1:]])
@@ -183,15 +205,11 @@ def test_keeper_key_alone__large_action__reverts_on_executor_and_controller(
         ex.executeAction(p.header(), 0, big, p.action_hashes(), [own], sender=keeper)
 
 
-def test_non_owner_and_late_signatures__do_not_count(
-    make_bot, fresh, accounts, chain, executor_fund, owners, attacker
-):
+def test_non_owner_and_late_signatures__do_not_count(signed_plan, executor_fund, owners, attacker):
     _, ex, _ = executor_fund
     alice, bob, _ = owners
-    bot = make_bot()
-    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
+    bot, ref, frozen, sp, now = signed_plan(alice)
     deadline = bot.plans.get(ref).payload["approval"]["deadline"]
-    sign(bot, ref, frozen, alice, now + 20)
     # the CLI refuses both; written straight into the database, the keeper ignores them
     for who, at in ((attacker, now + 30), (bob, deadline + 1)):
         sig = sign_plan(sp, who.private_key)
@@ -206,24 +224,11 @@ def test_non_owner_and_late_signatures__do_not_count(
     assert not ex.executed(sp.plan_id, 0)
 
 
-def test_owner_removed_from_the_safe__stops_counting(
-    make_bot, fresh, accounts, chain, executor_fund, owners
-):
-    from ballast_dev.deployment.safe import exec_safe_tx
-
+def test_owner_removed_from_the_safe__stops_counting(signed_plan, executor_fund, owners):
     _, ex, safe = executor_fund
     alice, bob, carol = owners
-    bot = make_bot()
-    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
-    sign(bot, ref, frozen, alice, now + 20)
-    sign(bot, ref, frozen, bob, now + 30)
-    # alice and carol remove bob (threshold stays 2) before the keeper ticks
-    current = list(safe.getOwners())
-    i = current.index(bob.address)
-    prev = SENTINEL if i == 0 else current[i - 1]
-    data = safe.removeOwner.encode_input(prev, bob.address, 2)
-    exec_safe_tx(safe, safe.address, data, signers=[alice, carol], sender=alice)
-    assert not safe.isOwner(bob.address)
+    bot, ref, frozen, sp, now = signed_plan(alice, bob)
+    remove_owner(safe, bob, [alice, carol])  # before the keeper ticks
     (out,) = bot.tick(now + 60)
     assert out.status == "pending_approval" and "1 of 2" in out.detail, out
     assert bot.plans.get(ref).payload["approval"]["admins"] == [o.lower() for o in safe.getOwners()]
@@ -234,37 +239,27 @@ def test_owner_removed_from_the_safe__stops_counting(
 
 
 def test_kill_mid_plan_and_resume__every_action_once__report_keeps_all(
-    make_bot, fresh, accounts, chain, executor_fund, owners
+    signed_plan, accounts, executor_fund, owners
 ):
     _, ex, _ = executor_fund
     alice, _, carol = owners
     keeper = accounts[2]
-    bot = make_bot()
-    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
-    sign(bot, ref, frozen, alice, now + 20)
-    sign(bot, ref, frozen, carol, now + 30)
+    bot, ref, frozen, sp, now = signed_plan(alice, carol)
     n = len(sp.actions)
     assert n >= 2
-    sent: list[int] = []
-
-    def crash(i: int) -> None:  # the keeper dies before its second action
-        if sent:
-            raise KeyboardInterrupt("keeper killed")
-        sent.append(i)
-
-    bot.before_action = crash
+    bot.before_action = KillBeforeSecondAction()
     with contextlib.suppress(KeyboardInterrupt):
         bot.tick(now + 60)
     assert ex.executed(sp.plan_id, 0) and not ex.executed(sp.plan_id, 1)
-    restarted = type(bot)(bot.config, bot.store, signer=bot.signer, alerter=bot.alert)
-    (r,) = restarted.start()
+    again = restarted(bot)
+    (r,) = again.start()
     assert (r["ref"], r["done"], r["total"]) == (ref, 1, n)
-    (out,) = restarted.tick(now + 120)
+    (out,) = again.tick(now + 120)
     assert out.status == "executed", out
     assert all(ex.executed(sp.plan_id, k) for k in range(n))
     keys = [i.idempotency_key for i in intents(bot)]
     assert sorted(keys) == sorted(set(keys)) and len(keys) == n  # one intent per action
-    report = restarted.plans.get(ref).payload["report"]
+    report = again.plans.get(ref).payload["report"]
     assert len(report["actions"]) == n and len(report["results"]) == n
     assert all(x["success"] for x in report["results"])
     # a replay of the first action by the keeper key: refused, it ran once
@@ -298,14 +293,11 @@ def test_check_chain__executor_in_the_record__checked_at_start_up(
 
 
 def test_approved_plan_past_its_deadline__aborted_with_alert__fresh_plan_needs_fresh_signatures(
-    make_bot, fresh, accounts, chain, executor_fund, owners, alerts
+    signed_plan, executor_fund, owners, alerts
 ):
     _, ex, _ = executor_fund
     alice, bob, _ = owners
-    bot = make_bot()
-    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
-    sign(bot, ref, frozen, alice, now + 20)
-    sign(bot, ref, frozen, bob, now + 30)
+    bot, ref, frozen, sp, now = signed_plan(alice, bob)
     # the keeper was down until after the frozen plan's deadline: signed in time, too late to run
     (out,) = bot.tick(frozen["deadline"] + 1)
     assert out.status == "aborted" and "expired" in out.detail, out
@@ -320,25 +312,16 @@ def test_approved_plan_past_its_deadline__aborted_with_alert__fresh_plan_needs_f
 
 
 def test_owner_removed_mid_plan__next_action_refused_on_chain(
-    make_bot, fresh, accounts, chain, executor_fund, owners, alerts
+    signed_plan, executor_fund, owners, alerts
 ):
-    from ballast_dev.deployment.safe import exec_safe_tx
-
     _, ex, safe = executor_fund
     alice, bob, carol = owners
-    bot = make_bot()
-    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
-    sign(bot, ref, frozen, alice, now + 20)
-    sign(bot, ref, frozen, bob, now + 30)
+    bot, ref, frozen, sp, now = signed_plan(alice, bob)
     assert len(sp.actions) >= 2
 
     def remove_bob(i: int) -> None:  # after the first action ran with alice's and bob's
         if ex.executed(sp.plan_id, 0) and safe.isOwner(bob.address):
-            current = list(safe.getOwners())
-            k = current.index(bob.address)
-            prev = SENTINEL if k == 0 else current[k - 1]
-            data = safe.removeOwner.encode_input(prev, bob.address, 2)
-            exec_safe_tx(safe, safe.address, data, signers=[alice, carol], sender=alice)
+            remove_owner(safe, bob, [alice, carol])
 
     bot.before_action = remove_bob
     (out,) = bot.tick(now + 60)
@@ -350,16 +333,13 @@ def test_owner_removed_mid_plan__next_action_refused_on_chain(
 
 
 def test_frozen_min_out_no_longer_reachable__simulation_fails__aborted_with_alert(
-    make_bot, fresh, accounts, chain, executor_fund, owners, alerts
+    signed_plan, fresh, accounts, executor_fund, owners, alerts
 ):
     from ballast_dev.deployment.uniswap import UniswapV3, arbitrage_to_price
 
     _, ex, _ = executor_fund
     alice, bob, _ = owners
-    bot = make_bot()
-    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
-    sign(bot, ref, frozen, alice, now + 20)
-    sign(bot, ref, frozen, bob, now + 30)
+    bot, ref, frozen, sp, now = signed_plan(alice, bob)
     # a frozen DEX purchase: its min_out was fixed at the approved reading
     p = bot.plans.plan(ref)
     dex = {fresh.assets[s].address.lower(): s for s in ("TBILL-A", "TBILL-B")}

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from keepers.core.errors import DomainError
 from keepers.store import models as m
-from tests.support.fundbotlib import NO_APPROVAL, UNIT
+from tests.support.fundbotlib import NO_APPROVAL, UNIT, restarted
 
 NOW = 1_800_000_000
 HOUR = 3_600
@@ -163,9 +163,9 @@ def test_restart__mid_plan__resumes_without_resending(make_bot, fresh, accounts,
     assert w3.eth.get_transaction_count(accounts[2].address) == nonce0 + 1
     assert bot.plans.get(p.id).status == "approved"
     # the restarted keeper (same DB) finishes the plan on its next tick
-    restarted = type(bot)(bot.config, bot.store, signer=bot.signer, alerter=bot.alert)
-    outs = restarted.tick(NOW + 300)
+    again = restarted(bot)
+    outs = again.tick(NOW + 300)
     assert [o.status for o in outs] == ["executed"], outs
     assert w3.eth.get_transaction_count(accounts[2].address) == nonce0 + len(p.actions)
     assert len(outs[0].results) == len(p.actions) and all(r.success for r in outs[0].results)
-    assert intents(restarted) == len(p.actions)
+    assert intents(again) == len(p.actions)

@@ -16,7 +16,7 @@ from keepers.cli import main
 from keepers.fund.bot import DUPLICATE
 from keepers.fund.records import PlanPendingError
 from keepers.store import models as m
-from tests.support.fundbotlib import NO_APPROVAL, UNIT
+from tests.support.fundbotlib import NO_APPROVAL, UNIT, KillBeforeSecondAction, restarted
 
 NOW = 1_800_000_000
 
@@ -66,32 +66,25 @@ def test_restart__crash_between_actions__report_keeps_every_action_and_its_amoun
 ):
     fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
     bot = make_bot(NO_APPROVAL)
-    sent: list[int] = []
-
-    def crash(i: int) -> None:  # the keeper dies before its second action
-        if sent:
-            raise KeyboardInterrupt("keeper killed")
-        sent.append(i)
-
-    bot.before_action = crash
+    bot.before_action = kill = KillBeforeSecondAction()
     with contextlib.suppress(KeyboardInterrupt):
         bot.check("liquidity", NOW)
     (row,) = bot.plans.with_status("approved")
     ref = row.ref
     p = bot.plans.plan(ref)
     planned = row.payload["report"]  # made when the plan was planned, before any action
-    assert len(p.actions) >= 2 and sent == [
+    assert len(p.actions) >= 2 and kill.sent == [
         sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)[0]
     ]
 
     # the restarted keeper (same DB) says it resumes the plan, then finishes it
-    restarted = type(bot)(bot.config, bot.store, signer=bot.signer, alerter=bot.alert)
-    assert restarted.start() == [
+    again = restarted(bot)
+    assert again.start() == [
         {"ref": ref, "status": "approved", "done": 1, "in_flight": 0, "total": len(p.actions)}
     ]
-    (out,) = restarted.tick(NOW + 300)
+    (out,) = again.tick(NOW + 300)
     assert out.status == "executed", out
-    report = restarted.plans.get(ref).payload["report"]
+    report = again.plans.get(ref).payload["report"]
     ordered = p.ordered()
     assert [(a["type"], a["amount"], a["asset"]) for a in report["actions"]] == [
         (a.type.value, a.amount, a.asset) for a in ordered
@@ -101,9 +94,9 @@ def test_restart__crash_between_actions__report_keeps_every_action_and_its_amoun
         (a.type.value, a.amount) for a in ordered
     ]
     assert all(r["success"] and r["tx_hash"] for r in report["results"])
-    assert report["resumed_after"] == sent
+    assert report["resumed_after"] == kill.sent
     # the tiers before are those the plan was made on, not the state on resuming
     assert report["tiers_before"] == planned["tiers_before"]
     assert report["tiers_expected"] == planned["tiers_expected"]
     assert report["tiers_at_resume"] != planned["tiers_before"]
-    assert restarted.start() == []  # nothing left to resume
+    assert again.start() == []  # nothing left to resume
