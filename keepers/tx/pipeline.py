@@ -304,7 +304,15 @@ class Pipeline:
                     break
         return done
 
-    def run(self, until_idle: bool = False, max_seconds: float | None = None) -> None:
+    def run(self, until_idle: bool = False, max_seconds: float | None = None) -> bool:
+        """Work intents until ``max_seconds`` pass (forever when None) or, with
+        ``until_idle``, until no intent of this pipeline's accounts on its chain is left in a
+        non-final status: ``broadcast`` (sent, awaiting its receipt) and ``mined`` (awaiting
+        its confirmations) count as in flight, like every status before them.
+
+        Returns True when it stopped with nothing in flight, False when the time limit ended
+        it with intents still in flight: a caller that asked for ``until_idle`` must not
+        read a False as done (the worker exits EXIT_NOT_IDLE then)."""
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         failures = 0
         while deadline is None or time.monotonic() < deadline:
@@ -318,9 +326,11 @@ class Pipeline:
                 time.sleep(delay)
                 continue
             if until_idle and done == 0 and self.active_count() == 0:
-                return
+                return True
             if done == 0:
                 time.sleep(self.settings.poll_interval_s)
+        # the time limit: a replica may have finished the rest meanwhile
+        return self.active_count() == 0
 
     def wait_final(
         self,
@@ -389,17 +399,23 @@ class Pipeline:
         return IntentOutcome(intent_id, Outcome.HALTED, status, error=str(err), halted=err)
 
     def active_count(self) -> int:
+        """Intents of this pipeline's accounts on its chain in a non-final status."""
+        return sum(self.in_flight().values())
+
+    def in_flight(self) -> dict[str, int]:
+        """Non-final status -> how many intents of this pipeline's accounts on its chain are
+        in it (statuses with none left out): what a time-limited run left behind."""
         with self.store.sessions() as s:
-            return int(
-                s.scalar(
-                    select(func.count(TxIntent.id)).where(
-                        TxIntent.status.in_(ACTIVE),
-                        TxIntent.chain_id == self.chain_id,
-                        TxIntent.sender.in_(list(self.signers)),
-                    )
+            rows = s.execute(
+                select(TxIntent.status, func.count(TxIntent.id))
+                .where(
+                    TxIntent.status.in_(ACTIVE),
+                    TxIntent.chain_id == self.chain_id,
+                    TxIntent.sender.in_(list(self.signers)),
                 )
-                or 0
-            )
+                .group_by(TxIntent.status)
+            ).all()
+        return {status: int(n) for status, n in rows}
 
     def _refresh_head(self) -> bool:
         """Re-read the head; True when it moved (nonce caches are dropped then)."""

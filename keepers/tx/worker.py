@@ -4,7 +4,12 @@ Reads settings from the environment (``KEEPER_*``), runs the store migrations, t
 lock (SQLite mode is single-process), reconciles nonces with the node and works intents until
 stopped (or, with ``--until-idle``, until no intent of its accounts is left in flight).
 Exit codes are the CLI's (keepers.core.errors.exit_code): 0 done, 2 bad configuration, 3 store
-already in use or node unreachable, 4 halted (another process signs with our key).
+already in use or node unreachable, 4 halted (another process signs with our key); and the
+worker's own 5 (EXIT_NOT_IDLE): ``--until-idle --max-seconds N`` ran out of time with intents
+still in flight (any non-final status, ``broadcast`` awaiting its receipt included), so a
+supervisor or a test never reads a time limit as "all done"; it names the statuses left on
+stderr. With ``--until-idle`` a 0 means the worker saw nothing left (logged as ``worker.idle``
+at INFO). Without ``--until-idle`` the time limit is the planned end: exit 0.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import argparse
 import gc
 import signal
 import sys
+import time
 from types import FrameType
 
 from keepers.core.errors import EXIT_CONFIG, EXIT_OK, exit_code
@@ -23,6 +29,9 @@ from keepers.tx.errors import SignerConflict
 from keepers.tx.node import Node
 from keepers.tx.pipeline import Pipeline
 from keepers.tx.signers import signer_from_settings
+
+# not in keepers.core.errors' map: no error is raised, the run ended by its time limit
+EXIT_NOT_IDLE = 5
 
 
 def build_pipeline(settings: KeeperSettings) -> Pipeline:
@@ -77,17 +86,36 @@ def main(argv: list[str] | None = None) -> int:
         db=pipeline.store.dialect,
         confirmations=pipeline.confirmations,
     )
+    started = time.monotonic()
     try:
         pipeline.reconcile_nonces()
-        pipeline.run(until_idle=args.until_idle, max_seconds=args.max_seconds)
+        idle = pipeline.run(until_idle=args.until_idle, max_seconds=args.max_seconds)
+        left = {} if idle else pipeline.in_flight()
     except KeyboardInterrupt:
         log.info("worker.stop")
+        return EXIT_OK
     except SignerConflict as err:
         print(f"keeper worker: stopped: {err}", file=sys.stderr)
         return exit_code(err)
     finally:
         pipeline.store.close()
+    elapsed = time.monotonic() - started
+    if not args.until_idle:
+        return EXIT_OK
+    if left:
+        log.error("worker.not_idle", max_seconds=args.max_seconds, in_flight=left)
+        print(
+            f"keeper worker: not idle: --max-seconds {args.max_seconds:g} passed with "
+            f"{sum(left.values())} intents in flight ({_statuses(left)}); exit {EXIT_NOT_IDLE}",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_IDLE
+    log.info("worker.idle", seconds=round(elapsed, 1))
     return EXIT_OK
+
+
+def _statuses(counts: dict[str, int]) -> str:
+    return ", ".join(f"{status} {n}" for status, n in sorted(counts.items()))
 
 
 if __name__ == "__main__":

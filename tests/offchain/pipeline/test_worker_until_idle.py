@@ -1,0 +1,111 @@
+"""``--until-idle`` means nothing in flight, and a time limit is never read as done.
+
+The chain here mines only when told (anvil --no-mining): a broadcast intent then waits for its
+receipt for as long as the test wants, which is the state a loaded machine left 273 intents in
+when the replicas' time limit passed and they still exited 0.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from keepers.store.models import TxIntent
+from keepers.tx.pipeline import submit_intent
+from keepers.tx.worker import EXIT_NOT_IDLE
+from tests.support.pipeline_anvil import Anvil, deploy
+from tests.support.pipeline_helpers import (
+    hit_spec,
+    make_pipeline,
+    make_settings,
+    run_worker,
+    worker_env,
+)
+
+
+@pytest.fixture
+def still_anvil() -> Iterator[Anvil]:
+    node = Anvil("--no-mining")
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def still_counter(still_anvil: Anvil) -> Any:
+    return deploy(still_anvil.w3, "TestCounter")
+
+
+def _status(store: Any, intent_id: int) -> str:
+    with store.sessions() as s:
+        row = s.get(TxIntent, intent_id)
+        assert row is not None
+        return row.status
+
+
+def test_run__broadcast_awaiting_receipt__not_idle_until_mined_and_confirmed(
+    tmp_path, still_anvil, still_counter
+):
+    pipe = make_pipeline(
+        make_settings(f"sqlite:///{tmp_path}/k.db", still_anvil.url, still_counter.address)
+    )
+    intent = pipe.submit(hit_spec(still_counter, 1))
+
+    assert pipe.run(until_idle=True, max_seconds=1.0) is False
+    assert _status(pipe.store, intent.id) == "broadcast"
+    assert pipe.in_flight() == {"broadcast": 1}
+    assert pipe.active_count() == 1
+
+    still_anvil.mine()
+    assert pipe.run(until_idle=True, max_seconds=30) is True
+    assert _status(pipe.store, intent.id) == "confirmed"
+    assert pipe.in_flight() == {} and pipe.active_count() == 0
+    assert still_counter.functions.hits(1).call() == 1
+    pipe.store.close()
+
+
+def _events(stderr: str) -> list[str]:
+    return [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
+
+
+def test_worker__time_limit_passes_with_broadcast_in_flight__exit_not_idle_then_idle_exit_0(
+    tmp_path, still_anvil, still_counter
+):
+    url = f"sqlite:///{tmp_path}/k.db"
+    env = worker_env(url, still_anvil.url, still_counter.address, tmp_path, KEEPER_LOG_LEVEL="INFO")
+    pipe = make_pipeline(make_settings(url, still_anvil.url, still_counter.address))
+    intent = submit_intent(pipe.store, hit_spec(still_counter, 2))
+    pipe.store.close()  # the worker takes the SQLite lock
+
+    cut = run_worker(env, "--until-idle", "--max-seconds", "2", timeout=120)
+    assert cut.returncode == EXIT_NOT_IDLE == 5, cut.stderr[-2000:]
+    assert "not idle: --max-seconds 2 passed with 1 intents in flight (broadcast 1)" in cut.stderr
+    assert "worker.not_idle" in _events(cut.stderr)
+    assert "worker.idle" not in _events(cut.stderr)
+
+    still_anvil.mine()
+    done = run_worker(env, "--until-idle", "--max-seconds", "60", timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "worker.idle" in _events(done.stderr)
+    from keepers.store.db import Store
+
+    store = Store(url)
+    assert _status(store, intent.id) == "confirmed"
+    store.close()
+
+
+def test_worker__time_limit_without_until_idle__planned_stop_exit_0(
+    tmp_path, still_anvil, still_counter
+):
+    """Without --until-idle the time limit is how the run was meant to end."""
+    url = f"sqlite:///{tmp_path}/k.db"
+    env = worker_env(url, still_anvil.url, still_counter.address, tmp_path)
+    pipe = make_pipeline(make_settings(url, still_anvil.url, still_counter.address))
+    submit_intent(pipe.store, hit_spec(still_counter, 3))
+    pipe.store.close()
+
+    out = run_worker(env, "--max-seconds", "1", timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "not idle" not in out.stderr
