@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,73 @@ def run_worker(
         text=True,
         timeout=timeout,
     )
+
+
+# generous for a loaded 2-core machine (three workers + PostgreSQL + anvil on a full CI run); a
+# quiet machine finishes the 500-intent run in about 15 s, and an idle worker exits at once
+REPLICA_MAX_SECONDS = 600
+
+
+def run_replicas(
+    env: dict[str, str],
+    cwd: Path,
+    log_dir: Path,
+    n: int = 3,
+    max_seconds: float = REPLICA_MAX_SECONDS,
+) -> None:
+    """``n`` ``keepers.tx.worker --until-idle`` replicas on one store. Each must exit 0 having
+    gone idle (its ``worker.idle`` event: exit 5 is its time limit passing with work in
+    flight); on a failure every replica's exit code and stderr tail is in the message. A
+    replica still running after the limit (+60 s) is killed, never left behind."""
+    env = {**env, "KEEPER_LOG_LEVEL": "INFO", "KEEPER_LOG_JSON": "true"}
+    argv = [sys.executable, "-m", "keepers.tx.worker", "--until-idle"]
+    argv += ["--max-seconds", f"{max_seconds:g}"]
+    logs = [log_dir / f"worker-{i}.stderr" for i in range(n)]
+    procs = []
+    for path in logs:
+        with path.open("w") as err:
+            procs.append(
+                subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
+            )
+    deadline = time.monotonic() + max_seconds + 60
+    try:
+        for p in procs:
+            p.wait(timeout=max(deadline - time.monotonic(), 1))
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    report = []
+    idle = []
+    for i, (p, path) in enumerate(zip(procs, logs, strict=True)):
+        text = path.read_text(errors="replace")
+        events = [_event(line) for line in text.splitlines()]
+        idle.append(p.returncode == 0 and "worker.idle" in events)
+        report.append(f"--- worker {i} (pid {p.pid}) exit {p.returncode}:\n{text[-1500:]}")
+    assert all(idle), "not every replica exited idle:\n" + "\n".join(report)
+
+
+def _event(line: str) -> str | None:
+    try:
+        return str(json.loads(line).get("event"))
+    except (ValueError, AttributeError):
+        return None
+
+
+def assert_pool_drained(anvil: Any, account: str, allocated: int | None) -> None:
+    """Nothing of ``account`` is left in the node's pool and the chain's nonce is exactly what
+    the store allocated: a test that leaves transactions behind fails itself, not the next
+    test on the same node."""
+    content = anvil.rpc("txpool_content")
+    left = {
+        kind: sorted(int(n) for n in txs)
+        for kind in ("pending", "queued")
+        for acct, txs in (content.get(kind) or {}).items()
+        if acct.lower() == account.lower()
+    }
+    assert not any(left.values()), f"transactions of {account} left in the node's pool: {left}"
+    latest = anvil.w3.eth.get_transaction_count(account, "latest")
+    assert latest == allocated, f"chain nonce {latest}, store allocated up to {allocated}"

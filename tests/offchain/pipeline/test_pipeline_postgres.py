@@ -2,6 +2,12 @@
 
 The server is a throwaway cluster started by the test itself (see pg.py); the test is skipped,
 with the reason, only where PostgreSQL cannot be installed or started.
+
+Each test gets its own database AND its own anvil: every test signs with the same key
+(pipeline_helpers.SENDER), so a test that left transactions in a shared node's pool (a run cut
+short) would hand the next test a chain whose nonce moves past what the next test's fresh store
+allocated, and the next test would halt with SignerConflict (correctly: that is what a second
+sender with the key looks like). A replica run also checks that it left the node's pool empty.
 """
 
 from __future__ import annotations
@@ -9,22 +15,41 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from keepers.store.db import Store
-from keepers.store.models import StepLog, TxIntent
+from keepers.store.models import NonceAllocator, StepLog, TxIntent
 from keepers.tx.pipeline import IntentSpec, submit_intent
 from tests.support.pg import ThrowawayPostgres
-from tests.support.pipeline_anvil import ARTIFACTS
-from tests.support.pipeline_helpers import ROOT, hit_spec, worker_env
+from tests.support.pipeline_anvil import ARTIFACTS, Anvil, deploy
+from tests.support.pipeline_helpers import (
+    ROOT,
+    SENDER,
+    assert_pool_drained,
+    hit_spec,
+    run_replicas,
+    worker_env,
+)
 
 _ids = itertools.count(50_000)
+
+
+@pytest.fixture
+def anvil() -> Iterator[Anvil]:
+    """A chain per test (this module's tests all sign with SENDER: see the module doc)."""
+    node = Anvil()
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def counter(anvil: Anvil) -> Any:
+    return deploy(anvil.w3, "TestCounter")
 
 
 @pytest.fixture
@@ -41,14 +66,16 @@ def _replicas(tmp_path: Any, anvil: Any, counter: Any, url: str, n_intents: int)
     count_before = counter.functions.count().call()
     # small batches so that the replicas really contend for the same rows
     env = worker_env(url, anvil.url, counter.address, tmp_path, KEEPER_BATCH_SIZE="8")
-    _run_three_workers(env, ROOT)
+    run_replicas(env, ROOT, tmp_path)
 
     with store.sessions() as s:
         statuses = Counter(s.scalars(select(TxIntent.status)).all())
         steps = s.execute(select(StepLog.intent_id, StepLog.step, StepLog.worker)).all()
         nonces = s.scalars(select(TxIntent.nonce)).all()
+        allocated = s.scalar(select(NonceAllocator.next_nonce))
     store.close()
     assert statuses == {"confirmed": n_intents}
+    assert_pool_drained(anvil, SENDER, allocated)
     assert counter.functions.count().call() == count_before + n_intents
     assert all(counter.functions.hits(i).call() == 1 for i in ids)
     # one Build (one nonce) and one final Confirm per intent, by whichever replica claimed it;
@@ -60,22 +87,9 @@ def _replicas(tmp_path: Any, anvil: Any, counter: Any, url: str, n_intents: int)
     assert len(workers) >= 2, f"work was not shared: {workers}"
 
 
-def _run_three_workers(env, cwd):
-    """Three `keepers.tx.worker --until-idle` replicas on one store; each must exit 0."""
-    argv = [sys.executable, "-m", "keepers.tx.worker", "--until-idle", "--max-seconds", "300"]
-    procs = [
-        subprocess.Popen(
-            argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
-        for _ in range(3)
-    ]
-    for p in procs:
-        _, err = p.communicate(timeout=330)
-        assert p.returncode == 0, err[-2000:]
-
-
 def test_replicas__three_workers_500_intents__each_exactly_once(tmp_path, anvil, counter, pg_url):
-    """About 15 s here, so it stays in the normal suite (no smaller stand-in needed)."""
+    """About 15 s on a quiet machine, so it stays in the normal suite (no smaller stand-in
+    needed); the workers' time limit is generous (run_replicas) for a loaded one."""
     _replicas(tmp_path, anvil, counter, pg_url, 500)
 
 
@@ -217,7 +231,7 @@ def test_replicas__fund_automation_crosschain_intents__each_once_with_one_stored
         KEEPER_BATCH_SIZE="4",
     )
     # cwd: no default deployment record here, the stored roles alone
-    _run_three_workers(env, tmp_path)
+    run_replicas(env, tmp_path, tmp_path)
 
     with store.sessions() as s:
         rows = s.scalars(select(TxIntent).where(TxIntent.idempotency_key.like("bots:%"))).all()
@@ -233,13 +247,23 @@ def test_replicas__fund_automation_crosschain_intents__each_once_with_one_stored
                 StepLog.intent_id.in_([r.id for r in rows])
             )
         ).all()
+        rejected_nonce = next(r.nonce for r in rows if r.status == "rejected")
+        fillers = s.execute(
+            select(TxIntent.nonce, TxIntent.status).where(TxIntent.kind == "filler")
+        ).all()
+        allocated = s.scalar(select(NonceAllocator.next_nonce))
     store.close()
     assert by_status == {"confirmed": len(calls), "rejected": 1}, by_status
     assert len(refused) == 1 and "call-not-allowed" in refused[0]
     per_step = Counter((i, st) for i, st, _ in steps if st in ("build", "confirm"))
     assert set(per_step.values()) == {1}
-    nonces = sorted(n for n, _ in mined.values())
-    assert nonces == list(range(nonces[0], nonces[0] + len(calls)))
+    # the refused call was built (given a nonce) before its audit refused it: a 0-value filler
+    # sends at that nonce, wherever the replicas' interleaving put it among the others
+    assert rejected_nonce is not None
+    assert [tuple(f) for f in fillers] == [(rejected_nonce, "confirmed")]
+    nonces = sorted([n for n, _ in mined.values()] + [rejected_nonce])
+    assert nonces == list(range(nonces[0], nonces[0] + len(calls) + 1))
+    assert_pool_drained(anvil, SENDER, allocated)
     for nonce, tx_hash in mined.values():
         tx = anvil.w3.eth.get_transaction(tx_hash)
         assert tx["nonce"] == nonce
