@@ -45,18 +45,26 @@ def _status(store: Any, intent_id: int) -> str:
         return row.status
 
 
-def test_run__broadcast_awaiting_receipt__not_idle_until_mined_and_confirmed(
+def test_run__broadcast_then_mined_awaiting_confirmations__not_idle_until_confirmed(
     tmp_path, still_anvil, still_counter
 ):
-    pipe = make_pipeline(
-        make_settings(f"sqlite:///{tmp_path}/k.db", still_anvil.url, still_counter.address)
+    settings = make_settings(
+        f"sqlite:///{tmp_path}/k.db",
+        still_anvil.url,
+        still_counter.address,
+        confirmations_by_chain={31337: 2},
     )
+    pipe = make_pipeline(settings)
     intent = pipe.submit(hit_spec(still_counter, 1))
 
     assert pipe.run(until_idle=True, max_seconds=1.0) is False
     assert _status(pipe.store, intent.id) == "broadcast"
     assert pipe.in_flight() == {"broadcast": 1}
     assert pipe.active_count() == 1
+
+    still_anvil.mine()  # mined, 1 of 2 confirmations
+    assert pipe.run(until_idle=True, max_seconds=1.0) is False
+    assert pipe.in_flight() == {"mined": 1}
 
     still_anvil.mine()
     assert pipe.run(until_idle=True, max_seconds=30) is True
