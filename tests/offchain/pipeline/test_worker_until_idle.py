@@ -117,3 +117,28 @@ def test_worker__time_limit_without_until_idle__planned_stop_exit_0(
     out = run_worker(env, "--max-seconds", "1", timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "not idle" not in out.stderr
+
+
+def test_assert_pool_drained__tx_left_in_pool_or_nonce_mismatch__fails(
+    tmp_path, still_anvil, still_counter
+):
+    """The replica tests' leak check can fail: a broadcast transaction still in the node's
+    pool (what a time-limited run leaves for the next test on the same node) is named."""
+    from tests.support.pipeline_helpers import SENDER, assert_pool_drained
+
+    pipe = make_pipeline(
+        make_settings(f"sqlite:///{tmp_path}/k.db", still_anvil.url, still_counter.address)
+    )
+    intent = pipe.submit(hit_spec(still_counter, 4))
+    assert pipe.run(until_idle=True, max_seconds=1.0) is False
+    with pipe.store.sessions() as s:
+        nonce = s.get(TxIntent, intent.id).nonce  # type: ignore[union-attr]
+    with pytest.raises(
+        AssertionError, match=f"left in the node's pool: {{'pending': \\[{nonce}\\]"
+    ):
+        assert_pool_drained(still_anvil, SENDER, nonce + 1)
+    still_anvil.mine()
+    assert_pool_drained(still_anvil, SENDER, nonce + 1)
+    with pytest.raises(AssertionError, match="chain nonce"):
+        assert_pool_drained(still_anvil, SENDER, nonce)
+    pipe.store.close()
