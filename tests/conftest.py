@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.support.fixtures_safe",
     "tests.support.quiet_reverts",
     "tests.support.ape_speedups",
+    "tests.support.file_order",
 ]
 
 
