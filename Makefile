@@ -34,7 +34,7 @@ help:
 $(STAMPS)/venv: pyproject.toml
 	@mkdir -p $(STAMPS)
 	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -e ".[dev]"
+	bash scripts/toolchain/install_python.sh $(VENV) dev
 	@touch $@
 
 $(STAMPS)/npm: package.json package-lock.json
