@@ -34,7 +34,7 @@ help:
 $(STAMPS)/venv: pyproject.toml
 	@mkdir -p $(STAMPS)
 	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
-	bash scripts/toolchain/install_python.sh $(VENV) dev
+	bash scripts/toolchain/install_python.sh $(VENV) -e ".[dev]"
 	@touch $@
 
 $(STAMPS)/npm: package.json package-lock.json

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the project (editable) with its dev extra into the venv given (default .venv), with
+# Installs packages into a venv (the project, editable, with its dev extra into .venv by
+# default; slither into its own venv), with
 # uv (PyPI `uv`, pinned) where it can be had, and pip where not. On a fresh machine pip took
 # 148 s for the ~140 packages, uv 11 s for the same versions (`pip freeze` compared line by
 # line): pip resolves and downloads one package at a time, uv in parallel. Nothing else
@@ -8,11 +9,12 @@
 # find-links) are passed on; locations that do not exist are left out (pip only warns about
 # them, uv stops), and uv is told to pick the best version across all of them as pip does
 # (its default takes a package from the first index that has it). If uv cannot be installed or fails, pip does the install as before.
-# usage: install_python.sh [VENV] [EXTRAS]    (default: .venv dev)
+# usage: install_python.sh [VENV [PIP-INSTALL-ARGS...]]    (default: .venv -e ".[dev]")
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=${1:-.venv}
-extras=${2:-dev}
+shift || true
+if [ $# -eq 0 ]; then set -- -e ".[dev]"; fi
 UV_VERSION=0.13.9
 pip=("$venv/bin/pip" --disable-pip-version-check)
 
@@ -31,12 +33,15 @@ while IFS= read -r line; do
   done
 done < <("${pip[@]}" config list 2>/dev/null || true)
 
-if "${pip[@]}" install -q "uv==$UV_VERSION" >/dev/null 2>&1 \
-  && "$venv/bin/uv" pip install -q --python "$venv/bin/python" --index-strategy unsafe-best-match \
+# uv from the project's venv when it has it (the slither venv), else installed into this one
+uv=.venv/bin/uv
+if ! [ -x "$uv" ] || [[ "$("$uv" --version 2>/dev/null)" != "uv $UV_VERSION"* ]]; then uv=$venv/bin/uv; fi
+if { [ "$uv" = .venv/bin/uv ] || "${pip[@]}" install -q "uv==$UV_VERSION" >/dev/null 2>&1; } \
+  && "$uv" pip install -q --python "$venv/bin/python" --index-strategy unsafe-best-match \
     ${uv_args[@]+"${uv_args[@]}"} \
-    -e ".[$extras]"; then
+    "$@"; then
   echo "python packages: installed with uv $UV_VERSION"
 else
   echo "python packages: uv unavailable or failed; installing with pip" >&2
-  "${pip[@]}" install -q -e ".[$extras]"
+  "${pip[@]}" install -q "$@"
 fi
