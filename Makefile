@@ -17,12 +17,13 @@ $(shell mkdir -p $(TMPDIR))
 export APE_TEST_ARGS ?=
 CONTRACTS := $(shell find contracts -name '*.sol' 2>/dev/null)
 
-.PHONY: FORCE help setup compile abis slither test test-deep test-slow test-all demo demo-crosschain lint fmt gas bench clean
+.PHONY: FORCE help setup compile abis slither test test-durations test-deep test-slow test-all demo demo-crosschain lint fmt gas bench clean
 
 help:
 	@echo "make demo       run the fund on a local anvil chain the project starts itself"
 	@echo "make demo-crosschain  three local chains, USDC/USDT inventory rebalanced"
 	@echo "make test       run the tests (slow suites excluded; make test-slow runs them)"
+	@echo "make test-durations  refresh tests/file_durations.json from the last make test"
 	@echo "make test-deep  the invariant suites at 10,000 sequences each (runs and time printed)"
 	@echo "make slither    static-analysis gate (High/Medium findings must be triaged)"
 	@echo "make abis       re-export the ABIs the keepers call (keepers/abis/) from the build"
@@ -33,7 +34,7 @@ help:
 $(STAMPS)/venv: pyproject.toml
 	@mkdir -p $(STAMPS)
 	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -e ".[dev]"
+	bash scripts/toolchain/install_python.sh $(VENV) -e ".[dev]"
 	@touch $@
 
 $(STAMPS)/npm: package.json package-lock.json
@@ -66,6 +67,11 @@ abis: $(STAMPS)/compile
 # (scripts/toolchain/test.sh says why and how the exit code is kept).
 test: compile
 	bash scripts/toolchain/test.sh
+
+# Seconds per test file from the last `make test` (.build/test-results.xml): xdist hands the
+# files to the workers longest first (tests/support/file_order.py). Commit what it rewrites.
+test-durations:
+	python scripts/toolchain/file_durations.py .build/test-results.xml tests/file_durations.json
 
 # The adversarial invariant suites at depth: 10,000 sequences per suite (runs and time printed).
 test-deep: setup

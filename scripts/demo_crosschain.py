@@ -18,13 +18,6 @@ import time
 
 import click
 
-from ballast_dev.local.crosschain_scene_local import (
-    KEEPER,
-    account,
-    build_three_chain_scene,
-    transact,
-)  # noqa: E402
-
 MAX = 2**256 - 1
 
 
@@ -44,6 +37,15 @@ def _table(bot) -> str:
 
 @click.command()
 def cli() -> None:
+    # imported here, not at the top: `ape run` imports every script in scripts/ to list its
+    # commands, so a top-level import of the scene (the cross-chain bot, web3 middleware,
+    # SQLAlchemy models: about 1.3 s) was paid by every `ape run deploy` and `ape run demo`
+    from ballast_dev.local.crosschain_scene_local import (
+        KEEPER,
+        account,
+        build_three_chain_scene,
+        transact,
+    )
     from keepers.core.logging import configure_logging
 
     configure_logging(False, "WARNING")

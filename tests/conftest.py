@@ -8,6 +8,8 @@ pytest_plugins = [
     "tests.support.fixtures_automation",
     "tests.support.fixtures_safe",
     "tests.support.quiet_reverts",
+    "tests.support.ape_speedups",
+    "tests.support.file_order",
 ]
 
 

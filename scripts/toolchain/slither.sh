@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 venv=.venv-slither
 if ! [ -x "$venv/bin/slither" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check slither-analyzer==0.11.6
+  bash scripts/toolchain/install_python.sh "$venv" slither-analyzer==0.11.6
 fi
 mkdir -p .build
 .venv/bin/python scripts/toolchain/slither_input.py .build/slither-input.json

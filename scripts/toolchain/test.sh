@@ -20,8 +20,14 @@ log=.build/static-checks.log
 static_pid=$!
 trap 'kill "$static_pid" 2>/dev/null || true' INT TERM
 
-# the 25 slowest tests are listed after the run, where the time goes (for the next speed-up)
-if [ $# -eq 0 ]; then set -- tests -m "not slow and not bench and not fork" --durations=25; fi
+# the 25 slowest tests are listed after the run, where the time goes (for the next speed-up),
+# and every skipped test with its reason (-rs)
+# (and a JUnit report, .build/test-results.xml: `make test-durations` turns it into the
+# per-file durations the workers' file order is taken from)
+if [ $# -eq 0 ]; then
+  set -- tests -m "not slow and not bench and not fork" --durations=25 -rs \
+    --junitxml=.build/test-results.xml
+fi
 workers=${BALLAST_TEST_WORKERS:-$(nproc 2>/dev/null || echo 2)}
 if [ "$workers" != 0 ]; then set -- "$@" -n "$workers" --dist loadfile; fi
 # shellcheck disable=SC2086  # APE_TEST_ARGS is a word list by design (as in the Makefile)
