@@ -108,6 +108,7 @@ from enum import Enum
 from fractions import Fraction
 
 from keepers.core.errors import DomainError
+from keepers.crosschain.relaxation import max_groups_exact
 
 SCALE_DECIMALS = 18
 EXACT_PARTY_LIMIT = 24
@@ -704,7 +705,9 @@ class _Search:
         limit = self._lb(0, full, ())
         if limit >= self.k or not self.all_routes and self._unmet():
             self.fail()  # no flow over the allowed routes, even to the wei: no plan at all
-        chain = _max_groups(self.D, self.S)
+        chain = max_groups_exact(self.D, self.S)
+        if chain is None:
+            chain = _max_groups(self.D, self.S)
         if chain is not None:  # the all-routes relaxation: at most that many trees
             limit = max(limit, self.k - len(chain))
             blocks = self._blocks(chain)

@@ -1,0 +1,170 @@
+"""The cross-chain planner's all-routes relaxation, exact, by a dynamic programme over all
+subsets held as bitsets (Python ints: bit `mask` stands for the subset `mask`). Pure.
+
+Problem: parties with net amounts (a source's surplus positive, a deficit negative), total
+T >= 0. The most groups of net >= 0 that partition the parties. Order the groups of a
+partition; the unions C_1 of the first, C_2 of the first two, ... have nondecreasing nets in
+[0, T]. Conversely a chain of subsets empty = C_0 < C_1 < ... < C_g = all with nondecreasing
+nets cut the parties into g groups of net >= 0. So the answer is the longest such chain.
+
+Layers: R_b = the subsets with net in [0, T] at the end of a chain of b steps (R_0 = the empty
+set). R_b is R_{b-1}'s members C that have a proper subset C' in R_{b-1} with net(C') <=
+net(C) (a chain of b - 1 steps to C' and one more to C; and conversely). With the amounts in
+units of their greatest common divisor and T small (`SLACK_UNITS`), the nets in [0, T] take
+T + 1 values v, and for each v the subsets of net v that have a proper subset in a set X of
+net <= v are found by a superset transform of X (n shift-and-or steps over a 2^n-bit int).
+The answer is the last b whose R_b holds every party; the partition is read back through the
+layers (for C in R_b, any proper subset in R_{b-1} of net <= net(C)).
+
+Reduction first: a deficit equal to a source form a group of their own in some optimal
+partition (exchange: if d sits in G1 and s in G2, {d, s} and G1 + G2 - {d, s} are groups of net
+>= 0 as many as before), so such pairs are set aside and the DP runs on the rest.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+
+SLACK_UNITS = 12
+"""The DP runs while T, in units of the amounts' greatest common divisor, is at most this
+(T + 1 net values to sweep per layer); larger slack is left to the chain over listed subsets."""
+
+BITSET_PARTIES = 20
+"""Most parties (after the equal pairs are set aside) the DP runs on: 2^n-bit sets."""
+
+
+@functools.lru_cache(maxsize=32)
+def _without(n: int) -> tuple[int, ...]:
+    """For each party i, the bitset of subsets (of n parties) that do not hold i."""
+    size = 1 << n
+    out = []
+    for i in range(n):
+        pattern, width = (1 << (1 << i)) - 1, 1 << (i + 1)
+        while width < size:
+            pattern |= pattern << width
+            width <<= 1
+        out.append(pattern & (1 << size) - 1)
+    return tuple(out)
+
+
+def _up(x: int, without: Sequence[int]) -> int:
+    """Every superset of a member of x."""
+    for i, z in enumerate(without):
+        x |= (x & z) << (1 << i)
+    return x
+
+
+def _step(x: int, without: Sequence[int]) -> int:
+    """Every member of x with one party more."""
+    out = 0
+    for i, z in enumerate(without):
+        out |= (x & z) << (1 << i)
+    return out
+
+
+def _by_net(units: Sequence[int], slack: int) -> list[int]:
+    """Bitsets of the subsets of net exactly v, for v in 0..slack (meet in the middle: low
+    half of the parties within a row, high half picks the row)."""
+    n = len(units)
+    low = n if n < 6 else n // 2
+    row_bytes = max(1, (1 << low) // 8)
+    lows: dict[int, int] = defaultdict(int)
+    net = [0]
+    for v in units[:low]:
+        net += [x + v for x in net]
+    for mask, x in enumerate(net):
+        lows[x] |= 1 << mask
+    high = [0]
+    for v in units[low:]:
+        high += [x + v for x in high]
+    zero = bytes(row_bytes)
+    rows = {x: b.to_bytes(row_bytes, "little") for x, b in lows.items()}
+    return [
+        int.from_bytes(b"".join(rows.get(v - h, zero) for h in high), "little")
+        for v in range(slack + 1)
+    ]
+
+
+def _chain(units: Sequence[int], slack: int) -> list[int]:
+    """The longest chain (module doc) as the groups' masks; units sum to `slack` >= 0."""
+    n = len(units)
+    if n == 0:
+        return []
+    without = _without(n)
+    eq = _by_net(units, slack)
+    full = (1 << n) - 1
+    layers = [1]  # R_0: the empty set
+    listed = 0
+    for x in eq:
+        listed |= x
+    current = listed & ~1  # R_1: every non-empty subset of net in [0, T]
+    while current >> full & 1:
+        layers.append(current)
+        below, nxt = 0, 0  # below: supersets of the members of net < v (v ascending)
+        for e in eq:
+            x = current & e
+            if x:
+                up = _up(x, without)
+                nxt |= (below | _step(up, without)) & x
+                below |= up
+        current = nxt
+    # read the partition back: from the full set down the layers
+    groups, c = [], full
+    net_c = slack
+    below_eq = [0] * (slack + 1)
+    acc = 0
+    for v, e in enumerate(eq):
+        acc |= e
+        below_eq[v] = acc
+    for b in range(len(layers) - 2, -1, -1):
+        subsets = (1 << (1 << n)) - 1
+        for i in range(n):
+            if not c >> i & 1:
+                subsets &= without[i]
+        cand = layers[b] & subsets & below_eq[net_c] & ~(1 << c)
+        prev = (cand & -cand).bit_length() - 1
+        groups.append(c ^ prev)
+        net_c -= sum(units[i] for i in range(n) if (c ^ prev) >> i & 1)
+        c = prev
+    assert c == 0
+    return groups
+
+
+def max_groups_exact(deficits: Sequence[int], sources: Sequence[int]) -> list[int] | None:
+    """A partition of the parties (bit masks: deficits 0..m-1, then sources) into the most
+    groups of net >= 0, exactly; None when out of this method's range (slack above
+    `SLACK_UNITS` units, or more than `BITSET_PARTIES` parties left after the equal pairs)."""
+    vals = [-d for d in deficits] + list(sources)
+    total = sum(vals)
+    if total < 0 or not vals:
+        return None
+    unit = math.gcd(*vals)
+    slack = total // unit
+    if slack > SLACK_UNITS:
+        return None
+    m = len(deficits)
+    free: dict[int, list[int]] = defaultdict(list)
+    for j, s in enumerate(sources):
+        free[s].append(m + j)
+    groups, rest = [], []
+    for i, d in enumerate(deficits):
+        if free[d]:
+            groups.append(1 << i | 1 << free[d].pop())
+        else:
+            rest.append(i)
+    paired = set()
+    for g in groups:
+        paired.add(g.bit_length() - 1)
+    rest += [p for p in range(m, len(vals)) if p not in paired]
+    if len(rest) > BITSET_PARTIES:
+        return None
+    for g in _chain([vals[p] // unit for p in rest], slack):
+        mask = 0
+        for b, p in enumerate(rest):
+            if g >> b & 1:
+                mask |= 1 << p
+        groups.append(mask)
+    return groups
