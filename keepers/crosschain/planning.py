@@ -108,7 +108,7 @@ from enum import Enum
 from fractions import Fraction
 
 from keepers.core.errors import DomainError
-from keepers.crosschain.relaxation import max_groups_exact
+from keepers.crosschain.relaxation import layers_for, layers_for_range, max_groups_exact
 
 SCALE_DECIMALS = 18
 EXACT_PARTY_LIMIT = 24
@@ -121,6 +121,11 @@ _SWEEP_ORDERS = 144
 EXACT_WORK = 20_000
 """Block tests the exact search may spend on one asset before it gives up proving the optimum
 and falls back to the heuristic (so a pathological instance cannot stall a keeper tick)."""
+
+SEARCH_FIRST_WORK = 2_000
+"""Block tests the search gets before an instance in the layered DP's range
+(`relaxation.layers_for_range`) is handed to the layered search (`_Search._by_layers`): the
+search is faster on most instances, the layered search bounded on the rest."""
 
 _TIE_WORK = 400
 """Block tests spent looking for a cheaper plan among plans of the optimal count."""
@@ -714,7 +719,10 @@ class _Search:
             if blocks is not None and self._excess(blocks) == limit:
                 self.best = blocks  # the relaxation's partition is servable: optimal
         known = None if self.best is not None else self._best_fit()
-        self.budget = self.work_budget
+        first = self.work_budget
+        if first is not None and self.best is None and layers_for_range(self.D, self.S):
+            first = min(first, SEARCH_FIRST_WORK)  # the rest for the layered search
+        self.budget = first
         try:  # iterative deepening on the excess: the first plan found is optimal
             while self.best is None and limit < self.k:
                 if known is not None and self._excess(known) <= limit:
@@ -728,7 +736,16 @@ class _Search:
                 elif not self._dfs(0, full, (), 0, limit):
                     limit += 1
         except _OutOfWork:
-            return None
+            if first == self.work_budget:
+                return None
+            # every excess below `limit` is refuted: the layered search decides the rest
+            self.budget = self.work_budget - first
+            try:
+                self.best = self._by_layers(limit)
+            except _OutOfWork:
+                return None
+            if self.best is not None:
+                limit = self._excess(self.best)
         if self.best is None:
             self.fail()
         assert self.best is not None
@@ -739,6 +756,27 @@ class _Search:
             with contextlib.suppress(_OutOfWork):
                 self._dfs(0, full, (), 0, limit)
         return self._transfers(self.best)
+
+    def _by_layers(self, limit: int) -> tuple[Group, ...] | None:
+        """With few parties and a slack of a few units (`relaxation.layers_for`): the most
+        groups the parties can be cut into such that every group can be served, found
+        exhaustively for each count from the relaxation's down (a group of sources only
+        needs nothing); None out of that range. Raises if no count works (no plan)."""
+        layers = layers_for(self.D, self.S)
+        if layers is None:
+            return None
+        low = (1 << self.m) - 1
+
+        def ok(mask: int) -> bool:
+            x, y = mask & low, mask >> self.m
+            return x == 0 or self._feasible(x, y)
+
+        for count in range(min(layers.most, self.k - limit), 0, -1):
+            groups = layers.partition_where(count, ok, self._charge)
+            if groups is not None:
+                return tuple(sorted((g & low, g >> self.m) for g in groups if g & low))
+        self.fail()
+        return None
 
     def _by_source_partition(self, excess: int) -> tuple[Group, ...] | None:
         """A plan of exactly `excess`, or None if there is none (exhaustive). A plan's blocks

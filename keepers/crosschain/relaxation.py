@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 SLACK_UNITS = 12
 """The DP runs while T, in units of the amounts' greatest common divisor, is at most this
@@ -88,49 +88,111 @@ def _by_net(units: Sequence[int], slack: int) -> list[int]:
     ]
 
 
-def _chain(units: Sequence[int], slack: int) -> list[int]:
-    """The longest chain (module doc) as the groups' masks; units sum to `slack` >= 0."""
-    n = len(units)
-    if n == 0:
-        return []
-    without = _without(n)
-    eq = _by_net(units, slack)
-    full = (1 << n) - 1
-    layers = [1]  # R_0: the empty set
-    listed = 0
-    for x in eq:
-        listed |= x
-    current = listed & ~1  # R_1: every non-empty subset of net in [0, T]
-    while current >> full & 1:
-        layers.append(current)
-        below, nxt = 0, 0  # below: supersets of the members of net < v (v ascending)
+class Layers:
+    """The DP's layers R_0, R_1, ... for parties with integer `units` summing to `slack`."""
+
+    def __init__(self, units: Sequence[int], slack: int) -> None:
+        self.units, self.slack, self.n = list(units), slack, len(units)
+        n = self.n
+        self.without = without = _without(n)
+        eq = _by_net(units, slack)
+        self.full = (1 << n) - 1
+        self.layers = [1]  # R_0: the empty set
+        self.at_most: list[int] = []  # at_most[v]: the subsets of net in [0, v]
+        acc = 0
         for e in eq:
-            x = current & e
-            if x:
-                up = _up(x, without)
-                nxt |= (below | _step(up, without)) & x
-                below |= up
-        current = nxt
-    # read the partition back: from the full set down the layers
-    groups, c = [], full
-    net_c = slack
-    below_eq = [0] * (slack + 1)
-    acc = 0
-    for v, e in enumerate(eq):
-        acc |= e
-        below_eq[v] = acc
-    for b in range(len(layers) - 2, -1, -1):
-        subsets = (1 << (1 << n)) - 1
-        for i in range(n):
-            if not c >> i & 1:
-                subsets &= without[i]
-        cand = layers[b] & subsets & below_eq[net_c] & ~(1 << c)
-        prev = (cand & -cand).bit_length() - 1
-        groups.append(c ^ prev)
-        net_c -= sum(units[i] for i in range(n) if (c ^ prev) >> i & 1)
-        c = prev
-    assert c == 0
-    return groups
+            acc |= e
+            self.at_most.append(acc)
+        current = acc & ~1  # R_1: every non-empty subset of net in [0, T]
+        while current >> self.full & 1:
+            self.layers.append(current)
+            below, nxt = 0, 0  # below: supersets of the members of net < v (v ascending)
+            for e in eq:
+                x = current & e
+                if x:
+                    up = _up(x, without)
+                    nxt |= (below | _step(up, without)) & x
+                    below |= up
+            current = nxt
+
+    @property
+    def most(self) -> int:
+        """The most groups of net >= 0 all the parties can be cut into."""
+        return len(self.layers) - 1
+
+    def net(self, mask: int) -> int:
+        return sum(u for i, u in enumerate(self.units) if mask >> i & 1)
+
+    def _before(self, c: int, b: int, net_c: int, skip: int) -> int:
+        """The proper subsets of c in R_b of net <= net(c) that do not hold party `skip`."""
+        subsets = (1 << (1 << self.n)) - 1
+        for i in range(self.n):
+            if not c >> i & 1 or i == skip:
+                subsets &= self.without[i]
+        return self.layers[b] & subsets & self.at_most[net_c] & ~(1 << c)
+
+    def partition(self) -> list[int]:
+        """A partition into `most` groups, read back down the layers."""
+        groups, c, net_c = [], self.full, self.slack
+        for b in range(self.most - 1, -1, -1):
+            cand = self._before(c, b, net_c, -1)
+            prev = (cand & -cand).bit_length() - 1
+            groups.append(c ^ prev)
+            net_c -= self.net(c ^ prev)
+            c = prev
+        assert c == 0
+        return groups
+
+    def partition_where(
+        self, count: int, ok: Callable[[int], bool], tick: Callable[[], None]
+    ) -> list[int] | None:
+        """A partition into exactly `count` groups each passing `ok` (a group's own test,
+        such as its routes), or None if there is none. Exhaustive: the group that holds the
+        lowest party of what is left is chosen first, and what is left after it must be in
+        R_(count - 1) (a partition into groups that pass `ok` is one of net >= 0). `tick` is
+        called per state (a work budget may stop the search by raising)."""
+        if not 1 <= count <= self.most:
+            return None
+        failed: set[tuple[int, int]] = set()
+
+        def rec(c: int, b: int, net_c: int) -> list[int] | None:
+            if b == 1:
+                return [c] if ok(c) else None
+            if (c, b) in failed:
+                return None
+            tick()
+            low = (c & -c).bit_length() - 1
+            bits = bin(self._before(c, b - 1, net_c, low))[:1:-1]
+            at = bits.find("1")
+            while at >= 0:
+                g = c ^ at
+                if ok(g):
+                    rest = rec(at, b - 1, net_c - self.net(g))
+                    if rest is not None:
+                        return [g, *rest]
+                at = bits.find("1", at + 1)
+            failed.add((c, b))
+            return None
+
+        return rec(self.full, count, self.slack)
+
+
+def layers_for_range(deficits: Sequence[int], sources: Sequence[int]) -> bool:
+    """Whether `layers_for` runs on these parties (few enough, slack small enough)."""
+    vals = [-d for d in deficits] + list(sources)
+    total = sum(vals)
+    return (
+        0 < len(vals) <= BITSET_PARTIES and total >= 0 and total // math.gcd(*vals) <= SLACK_UNITS
+    )
+
+
+def layers_for(deficits: Sequence[int], sources: Sequence[int]) -> Layers | None:
+    """The DP for these parties (masks: deficits, then sources), None out of range."""
+    if not layers_for_range(deficits, sources):
+        return None
+    vals = [-d for d in deficits] + list(sources)
+    unit = math.gcd(*vals)
+    return Layers([v // unit for v in vals], sum(vals) // unit)
 
 
 def max_groups_exact(deficits: Sequence[int], sources: Sequence[int]) -> list[int] | None:
@@ -161,7 +223,7 @@ def max_groups_exact(deficits: Sequence[int], sources: Sequence[int]) -> list[in
     rest += [p for p in range(m, len(vals)) if p not in paired]
     if len(rest) > BITSET_PARTIES:
         return None
-    for g in _chain([vals[p] // unit for p in rest], slack):
+    for g in Layers([vals[p] // unit for p in rest], slack).partition() if rest else []:
         mask = 0
         for b, p in enumerate(rest):
             if g >> b & 1:
