@@ -127,6 +127,11 @@ SEARCH_FIRST_WORK = 2_000
 (`relaxation.layers_for_range`) is handed to the layered search (`_Search._by_layers`): the
 search is faster on most instances, the layered search bounded on the rest."""
 
+LATE_CHAIN_CAP = 40_000
+"""With every route open and the search out of its first work, the chain over the listed
+near-balanced subsets (`_max_groups`) runs up to this many of them (amounts to the wei with a
+slack of a few percent of the total: about 25,000 at 20 parties, some 0.3-0.6 s)."""
+
 _TIE_WORK = 400
 """Block tests spent looking for a cheaper plan among plans of the optimal count."""
 
@@ -558,11 +563,10 @@ def _max_groups(
         listed += [(x + y, mask | other) for y, other in high[lo:hi]]
     listed.sort()
     nets = [x for x, _ in listed]
-    lacks = [0] * n  # bit c set: listed subset c does not hold party p
-    for c, (_, mask) in enumerate(listed):
-        for p in range(n):
-            if not mask >> p & 1:
-                lacks[p] |= 1 << c
+    masks = [mask for _, mask in reversed(listed)]
+    lacks = [  # bit c set: listed subset c does not hold party p (built as a binary string)
+        int("".join("0" if mask >> p & 1 else "1" for mask in masks), 2) for p in range(n)
+    ]
     level: list[int] = []  # level[b]: the listed subsets whose longest chain has b groups
     before: dict[int, int] = {}  # a listed subset -> the one before it on a longest chain
     full = next(c for c, (_, mask) in enumerate(listed) if mask == (1 << n) - 1)
@@ -700,6 +704,7 @@ class _Search:
         self.budget: int | None = None
         self.work_budget = work_budget
         self.proved = False
+        self.limit = 0
 
     # ------------------------------------------------------------------ driver
 
@@ -713,39 +718,34 @@ class _Search:
         chain = max_groups_exact(self.D, self.S)
         if chain is None:
             chain = _max_groups(self.D, self.S)
-        if chain is not None:  # the all-routes relaxation: at most that many trees
-            limit = max(limit, self.k - len(chain))
-            blocks = self._blocks(chain)
-            if blocks is not None and self._excess(blocks) == limit:
-                self.best = blocks  # the relaxation's partition is servable: optimal
+        self.limit = limit
+        self._relax(chain)
+        limit = self.limit
         known = None if self.best is not None else self._best_fit()
         first = self.work_budget
-        if first is not None and self.best is None and layers_for_range(self.D, self.S):
-            first = min(first, SEARCH_FIRST_WORK)  # the rest for the layered search
-        self.budget = first
+        late = first is not None and self.best is None and first > SEARCH_FIRST_WORK
+        if late:
+            first = SEARCH_FIRST_WORK  # the rest for the layered search or the long chain
+        self.budget, self.limit = first, limit
         try:  # iterative deepening on the excess: the first plan found is optimal
-            while self.best is None and limit < self.k:
-                if known is not None and self._excess(known) <= limit:
-                    self.best = known  # every smaller excess was refuted: optimal
-                elif _stirling2(self.k, self.k - limit) <= PARTITION_LIMIT:
-                    found = self._by_source_partition(limit)
-                    if found is None:
-                        limit += 1
-                    else:
-                        self.best = found
-                elif not self._dfs(0, full, (), 0, limit):
-                    limit += 1
+            self._deepen(known)
         except _OutOfWork:
-            if first == self.work_budget:
+            if not late:
                 return None
-            # every excess below `limit` is refuted: the layered search decides the rest
-            self.budget = self.work_budget - first
+            assert self.work_budget is not None
+            self.budget = self.work_budget - first  # every excess below self.limit is refuted
             try:
-                self.best = self._by_layers(limit)
+                if layers_for_range(self.D, self.S):
+                    self.best = self._by_layers(self.limit)
+                else:
+                    if chain is None and self.all_routes:
+                        self._relax(_max_groups(self.D, self.S, LATE_CHAIN_CAP))
+                    self._deepen(known)
             except _OutOfWork:
                 return None
             if self.best is not None:
-                limit = self._excess(self.best)
+                self.limit = self._excess(self.best)
+        limit = self.limit
         if self.best is None:
             self.fail()
         assert self.best is not None
@@ -756,6 +756,32 @@ class _Search:
             with contextlib.suppress(_OutOfWork):
                 self._dfs(0, full, (), 0, limit)
         return self._transfers(self.best)
+
+    def _relax(self, chain: Sequence[int] | None) -> None:
+        """Raise the lower bound to the all-routes relaxation's (a partition into the most
+        groups of net >= 0), and take that partition if every group of it can be served."""
+        if chain is None:
+            return
+        self.limit = max(self.limit, self.k - len(chain))
+        blocks = self._blocks(chain)
+        if blocks is not None and self._excess(blocks) == self.limit:
+            self.best = blocks
+
+    def _deepen(self, known: tuple[Group, ...] | None) -> None:
+        """Iterative deepening on the excess from `self.limit` (every smaller excess is
+        refuted), raising it level by level: the first plan found is optimal."""
+        full = (1 << self.k) - 1
+        while self.best is None and self.limit < self.k:
+            if known is not None and self._excess(known) <= self.limit:
+                self.best = known  # every smaller excess was refuted: optimal
+            elif _stirling2(self.k, self.k - self.limit) <= PARTITION_LIMIT:
+                found = self._by_source_partition(self.limit)
+                if found is None:
+                    self.limit += 1
+                else:
+                    self.best = found
+            elif not self._dfs(0, full, (), 0, self.limit):
+                self.limit += 1
 
     def _by_layers(self, limit: int) -> tuple[Group, ...] | None:
         """With few parties and a slack of a few units (`relaxation.layers_for`): the most
