@@ -61,12 +61,15 @@ optimal partition (otherwise the partition was not optimal). So the planner mini
 *excess* sum (|Y| - 1) over partitions of the deficits into blocks with disjoint source sets.
 
 Search. First the bounds and shortcuts: no flow over the allowed routes even to the wei ->
-"no route" at once; the *all-routes relaxation* (`_max_groups`: the most groups of net >= 0
-a partition of the parties can have, a chain DP over the near-balanced subsets found by
-meet-in-the-middle, when there are at most `CHAIN_CAP` of them) gives excess >= k - groups,
-and its partition is the plan when every group can be served over its routes (an instance
-balanced to the wei with no balanced proper subset is one tree, proved at once: the class the
-search alone could not prove); a route-aware best-fit plan caps the levels to try. Then
+"no route" at once; the *all-routes relaxation* (the most groups of net >= 0 a partition of
+the parties can have) gives excess >= k - groups, and its partition is the plan when every
+group can be served over its routes. The relaxation is computed exactly either by the bitset
+DP over all subsets of `relaxation.py` (`max_groups_exact`: when the slack, total surplus -
+total deficit, is a few units of the amounts' gcd, e.g. whole k$ nearly balanced: the class
+the search alone could not prove at 20 parties), or by `_max_groups`, a chain DP over the
+near-balanced subsets found by meet-in-the-middle when there are at most `CHAIN_CAP` of them
+(an instance balanced to the wei with no balanced proper subset is one tree, proved at once).
+A route-aware best-fit plan caps the levels to try. Then
 iterative deepening on the excess, each level decided either by going through the partitions
 of the sources into k - excess parts and placing the deficits into them (when there are at
 most `PARTITION_LIMIT` such partitions: few sources, many deficits) or by the deficit-driven
@@ -80,8 +83,19 @@ fit taken alone (exchange argument), and sources of equal amount, decimals and r
 once. The first plan found is optimal in count. A block can be served iff Hall's condition
 holds over its routes (a connected, balanced route graph is not enough: a tree's flow is set
 by the balances and may run backwards), checked by enumerating the subsets of the block's
-smaller side. The search is exponential in the worst case: `EXACT_WORK` bounds it (the share
-proved is measured in the README), so a keeper tick never stalls.
+smaller side.
+
+Second phase. When the search has spent `SEARCH_FIRST_WORK` block tests without a proof (a
+few instances in 100 at 20 parties), every excess below the level it reached is refuted, and:
+in the layered DP's range (`relaxation.layers_for_range`) the *layered search* decides the
+rest exhaustively (`_Search._by_layers`: for each count of groups from the relaxation's down,
+a partition into that many groups every one of which can be served, the group holding the
+lowest party left chosen first, what is left required to lie in the relaxation's layer for
+the groups still to come, failures memoised); otherwise, with every route open, the chain
+over up to `LATE_CHAIN_CAP` listed subsets gives the exact relaxation, and the search goes on
+from there. The whole is exponential in the worst case: `EXACT_WORK` bounds the search and
+the layered search, `LATE_CHAIN_CAP` the chain (the share proved and the times are measured
+in the README), so a keeper tick never stalls.
 
 Ties in count are broken by route cost (sum of per-leg costs from a table): every block takes
 the cheapest of its per-unit cheapest flow, its plain flow and its fill-in-order sweeps (all
@@ -527,7 +541,7 @@ CHAIN_CAP = 1_024
 def _max_groups(
     deficits: Sequence[int], sources: Sequence[int], cap: int = CHAIN_CAP
 ) -> list[int] | None:
-    """A partition of the parties (bit masks: deficits, then sources) into the most groups of all parties can have when every group's sources hold
+    """A partition of the parties (bit masks: deficits, then sources) into the most groups
     possible when every group's sources hold at least its deficits (routes and rounding
     ignored: a relaxation, so every plan has at least parties - len(result) transfers). None
     if more than `cap` subsets lie in range.
@@ -715,9 +729,9 @@ class _Search:
         limit = self._lb(0, full, ())
         if limit >= self.k or not self.all_routes and self._unmet():
             self.fail()  # no flow over the allowed routes, even to the wei: no plan at all
-        chain = max_groups_exact(self.D, self.S)
+        chain = _max_groups(self.D, self.S)  # cheap when few subsets are near-balanced
         if chain is None:
-            chain = _max_groups(self.D, self.S)
+            chain = max_groups_exact(self.D, self.S)
         self.limit = limit
         self._relax(chain)
         limit = self.limit
