@@ -122,7 +122,12 @@ from enum import Enum
 from fractions import Fraction
 
 from keepers.core.errors import DomainError
-from keepers.crosschain.relaxation import layers_for, layers_for_range, max_groups_exact
+from keepers.crosschain.relaxation import (
+    Layers,
+    ListedLayers,
+    layers_for,
+    max_groups_exact,
+)
 
 SCALE_DECIMALS = 18
 EXACT_PARTY_LIMIT = 24
@@ -749,11 +754,12 @@ class _Search:
             assert self.work_budget is not None
             self.budget = self.work_budget - first  # every excess below self.limit is refuted
             try:
-                if layers_for_range(self.D, self.S):
-                    self.best = self._by_layers(self.limit)
+                layers = layers_for(self.D, self.S) or ListedLayers.build(
+                    [-d for d in self.D] + self.S, LATE_CHAIN_CAP
+                )
+                if layers is not None:
+                    self.best = self._by_layers(self.limit, layers)
                 else:
-                    if chain is None and self.all_routes:
-                        self._relax(_max_groups(self.D, self.S, LATE_CHAIN_CAP))
                     self._deepen(known)
             except _OutOfWork:
                 return None
@@ -797,14 +803,10 @@ class _Search:
             elif not self._dfs(0, full, (), 0, self.limit):
                 self.limit += 1
 
-    def _by_layers(self, limit: int) -> tuple[Group, ...] | None:
-        """With few parties and a slack of a few units (`relaxation.layers_for`): the most
-        groups the parties can be cut into such that every group can be served, found
-        exhaustively for each count from the relaxation's down (a group of sources only
-        needs nothing); None out of that range. Raises if no count works (no plan)."""
-        layers = layers_for(self.D, self.S)
-        if layers is None:
-            return None
+    def _by_layers(self, limit: int, layers: Layers | ListedLayers) -> tuple[Group, ...]:
+        """The most groups the parties can be cut into such that every group can be served
+        (a group of sources only needs nothing), found exhaustively for each count from
+        the relaxation's (`layers.most`) down. Raises if no count works (no plan)."""
         low = (1 << self.m) - 1
 
         def ok(mask: int) -> bool:
@@ -816,7 +818,7 @@ class _Search:
             if groups is not None:
                 return tuple(sorted((g & low, g >> self.m) for g in groups if g & low))
         self.fail()
-        return None
+        raise AssertionError("unreachable: fail() raises")
 
     def _by_source_partition(self, excess: int) -> tuple[Group, ...] | None:
         """A plan of exactly `excess`, or None if there is none (exhaustive). A plan's blocks

@@ -23,6 +23,7 @@ partition (exchange: if d sits in G1 and s in G2, {d, s} and G1 + G2 - {d, s} ar
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from collections import defaultdict
@@ -230,3 +231,101 @@ def max_groups_exact(deficits: Sequence[int], sources: Sequence[int]) -> list[in
                 mask |= 1 << p
         groups.append(mask)
     return groups
+
+
+class ListedLayers:
+    """The same layers over the listed subsets only (net in [0, T], found by meet in the
+    middle), for amounts of any size (to the wei): each listed subset's longest chain h, by
+    bitsets over the list (sorted by net, so "net <= net(C)" is a prefix). Built only while
+    at most `cap` subsets are listed (`ListedLayers.build` returns None beyond)."""
+
+    def __init__(self, vals: Sequence[int], listed: list[tuple[int, int]]) -> None:
+        self.vals, self.n = list(vals), len(vals)
+        n = self.n
+        self.nets = [x for x, _ in listed]
+        self.masks = [mask for _, mask in listed]
+        count = len(listed)
+        self.lacks = [  # bit c set: listed subset c does not hold party p
+            int("".join("0" if mask >> p & 1 else "1" for mask in reversed(self.masks)), 2)
+            for p in range(n)
+        ]
+        self.index = {mask: c for c, mask in enumerate(self.masks)}
+        level: list[int] = []  # level[b]: the listed subsets whose longest chain is b
+        for c in sorted(range(count), key=lambda c: self.masks[c].bit_count()):
+            cand = self._below(c)
+            b = 0
+            if self.masks[c]:
+                b = next((b for b in range(len(level), 0, -1) if level[b - 1] & cand), 0)
+                if b == 0:
+                    continue
+            while len(level) <= b:
+                level.append(0)
+            level[b] |= 1 << c
+        self.at_least = list(level)  # at_least[b]: longest chain >= b
+        for b in range(len(level) - 2, -1, -1):
+            self.at_least[b] |= self.at_least[b + 1]
+        self.full = self.index[(1 << n) - 1]
+        self.most = next(b for b in range(len(level) - 1, -1, -1) if level[b] >> self.full & 1)
+
+    @classmethod
+    def build(cls, vals: Sequence[int], cap: int) -> ListedLayers | None:
+        total, n = sum(vals), len(vals)
+        if total < 0 or n == 0:
+            return None
+        half = n // 2
+
+        def sums(vs: Sequence[int], shift: int) -> list[tuple[int, int]]:
+            out = [(0, 0)]
+            for b, v in enumerate(vs):
+                out += [(x + v, mask | 1 << (b + shift)) for x, mask in out]
+            return out
+
+        low, high = sums(vals[:half], 0), sorted(sums(vals[half:], half))
+        keys = [x for x, _ in high]
+        listed: list[tuple[int, int]] = []
+        for x, mask in low:
+            lo, hi = bisect.bisect_left(keys, -x), bisect.bisect_right(keys, total - x)
+            if len(listed) + hi - lo > cap:
+                return None
+            listed += [(x + y, mask | other) for y, other in high[lo:hi]]
+        listed.sort()
+        return cls(vals, listed)
+
+    def _below(self, c: int, skip: int = -1) -> int:
+        """Listed proper subsets of subset c of net <= net(c), without party `skip`."""
+        mask = self.masks[c]
+        cand = (1 << bisect.bisect_right(self.nets, self.nets[c])) - 1 & ~(1 << c)
+        for p in range(self.n):
+            if not mask >> p & 1 or p == skip:
+                cand &= self.lacks[p]
+        return cand
+
+    def partition_where(
+        self, count: int, ok: Callable[[int], bool], tick: Callable[[], None]
+    ) -> list[int] | None:
+        """As `Layers.partition_where`."""
+        if not 1 <= count <= self.most:
+            return None
+        failed: set[tuple[int, int]] = set()
+
+        def rec(c: int, b: int) -> list[int] | None:
+            mask = self.masks[c]
+            if b == 1:
+                return [mask] if ok(mask) else None
+            if (c, b) in failed:
+                return None
+            tick()
+            low = (mask & -mask).bit_length() - 1
+            bits = bin(self._below(c, low) & self.at_least[b - 1])[:1:-1]
+            at = bits.find("1")
+            while at >= 0:
+                g = mask ^ self.masks[at]
+                if ok(g):
+                    rest = rec(at, b - 1)
+                    if rest is not None:
+                        return [g, *rest]
+                at = bits.find("1", at + 1)
+            failed.add((c, b))
+            return None
+
+        return rec(self.full, count)
