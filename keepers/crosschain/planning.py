@@ -87,15 +87,16 @@ smaller side.
 
 Second phase. When the search has spent `SEARCH_FIRST_WORK` block tests without a proof (a
 few instances in 100 at 20 parties), every excess below the level it reached is refuted, and:
-in the layered DP's range (`relaxation.layers_for_range`) the *layered search* decides the
+in the bitset DP's range (`relaxation.layers_for_range`) the *layered search* decides the
 rest exhaustively (`_Search._by_layers`: for each count of groups from the relaxation's down,
 a partition into that many groups every one of which can be served, the group holding the
 lowest party left chosen first, what is left required to lie in the relaxation's layer for
-the groups still to come, failures memoised); otherwise, with every route open, the chain
-over up to `LATE_CHAIN_CAP` listed subsets gives the exact relaxation, and the search goes on
-from there. The whole is exponential in the worst case: `EXACT_WORK` bounds the search and
-the layered search, `LATE_CHAIN_CAP` the chain (the share proved and the times are measured
-in the README), so a keeper tick never stalls.
+the groups still to come, failures memoised); out of that range (amounts to the wei) the
+same layered search runs over the listed near-balanced subsets (`relaxation.ListedLayers`)
+while there are at most `LATE_CHAIN_CAP` of them; beyond, the search goes on. The whole is
+exponential in the worst case: `EXACT_WORK` bounds the search and the layered search,
+`LATE_CHAIN_CAP` the listing (the share proved and the times are measured in the README), so
+a keeper tick never stalls.
 
 Ties in count are broken by route cost (sum of per-leg costs from a table): every block takes
 the cheapest of its per-unit cheapest flow, its plain flow and its fill-in-order sweeps (all
@@ -142,14 +143,13 @@ EXACT_WORK = 20_000
 and falls back to the heuristic (so a pathological instance cannot stall a keeper tick)."""
 
 SEARCH_FIRST_WORK = 2_000
-"""Block tests the search gets before an instance in the layered DP's range
-(`relaxation.layers_for_range`) is handed to the layered search (`_Search._by_layers`): the
-search is faster on most instances, the layered search bounded on the rest."""
+"""Block tests the search gets before the second phase (module doc): the search is faster on
+most instances, the layered search bounded on the rest."""
 
 LATE_CHAIN_CAP = 40_000
-"""With every route open and the search out of its first work, the chain over the listed
-near-balanced subsets (`_max_groups`) runs up to this many of them (amounts to the wei with a
-slack of a few percent of the total: about 25,000 at 20 parties, some 0.3-0.6 s)."""
+"""The layered search over the listed near-balanced subsets (`relaxation.ListedLayers`, for
+amounts out of the bitset DP's range) runs while at most this many are listed (amounts to the
+wei with a slack of a few percent of the total: about 25,000 at 20 parties, 0.1-0.6 s)."""
 
 _TIE_WORK = 400
 """Block tests spent looking for a cheaper plan among plans of the optimal count."""

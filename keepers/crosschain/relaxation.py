@@ -18,7 +18,15 @@ layers (for C in R_b, any proper subset in R_{b-1} of net <= net(C)).
 
 Reduction first: a deficit equal to a source form a group of their own in some optimal
 partition (exchange: if d sits in G1 and s in G2, {d, s} and G1 + G2 - {d, s} are groups of net
->= 0 as many as before), so such pairs are set aside and the DP runs on the rest.
+>= 0 as many as before), so such pairs are set aside and the DP runs on the rest (with every
+route open only: with route gaps the merged group may have no flow).
+
+Route-aware use (`partition_where`): a partition into exactly `count` groups each passing a
+test of its own (the planner's: the block can be served over its routes and quanta), found
+exhaustively. Every such group has net >= 0, so what is left after the first groups must lie
+in the layer for the groups still to come: that prunes the search. `ListedLayers` is the same
+over the listed subsets (net in [0, T], by meet in the middle) for amounts of any size (to the
+wei), with bitsets over the list instead of over all 2^n subsets.
 """
 
 from __future__ import annotations
