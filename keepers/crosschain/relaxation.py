@@ -34,8 +34,9 @@ from __future__ import annotations
 import bisect
 import functools
 import math
+import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 SLACK_UNITS = 12
 """The DP runs while T, in units of the amounts' greatest common divisor, is at most this
@@ -57,6 +58,20 @@ def _without(n: int) -> tuple[int, ...]:
             width <<= 1
         out.append(pattern & (1 << size) - 1)
     return tuple(out)
+
+
+_NONZERO = re.compile(b"[^\x00]")
+_BITS = [tuple(b for b in range(8) if v >> b & 1) for v in range(256)]
+
+
+def _members(x: int) -> Iterator[int]:
+    """The positions of x's set bits, ascending (a regex finds the non-zero bytes, so a sparse
+    2^20-bit set costs a C-speed scan, not a Python loop per bit)."""
+    data = x.to_bytes((x.bit_length() + 7) // 8, "little")
+    for hit in _NONZERO.finditer(data):
+        at = hit.start()
+        for b in _BITS[data[at]]:
+            yield at * 8 + b
 
 
 def _up(x: int, without: Sequence[int]) -> int:
@@ -171,15 +186,12 @@ class Layers:
                 return None
             tick()
             low = (c & -c).bit_length() - 1
-            bits = bin(self._before(c, b - 1, net_c, low))[:1:-1]
-            at = bits.find("1")
-            while at >= 0:
+            for at in _members(self._before(c, b - 1, net_c, low)):
                 g = c ^ at
                 if ok(g):
                     rest = rec(at, b - 1, net_c - self.net(g))
                     if rest is not None:
                         return [g, *rest]
-                at = bits.find("1", at + 1)
             failed.add((c, b))
             return None
 
@@ -324,15 +336,12 @@ class ListedLayers:
                 return None
             tick()
             low = (mask & -mask).bit_length() - 1
-            bits = bin(self._below(c, low) & self.at_least[b - 1])[:1:-1]
-            at = bits.find("1")
-            while at >= 0:
+            for at in _members(self._below(c, low) & self.at_least[b - 1]):
                 g = mask ^ self.masks[at]
                 if ok(g):
                     rest = rec(at, b - 1)
                     if rest is not None:
                         return [g, *rest]
-                at = bits.find("1", at + 1)
             failed.add((c, b))
             return None
 
