@@ -744,14 +744,14 @@ class _Search:
         first = self.work_budget
         late = first is not None and self.best is None and first > SEARCH_FIRST_WORK
         if late:
-            first = SEARCH_FIRST_WORK  # the rest for the layered search or the long chain
+            first = SEARCH_FIRST_WORK  # the rest for the layered search (second phase)
         self.budget, self.limit = first, limit
         try:  # iterative deepening on the excess: the first plan found is optimal
             self._deepen(known)
         except _OutOfWork:
             if not late:
                 return None
-            assert self.work_budget is not None
+            assert self.work_budget is not None and first is not None
             self.budget = self.work_budget - first  # every excess below self.limit is refuted
             try:
                 layers = layers_for(self.D, self.S) or ListedLayers.build(
