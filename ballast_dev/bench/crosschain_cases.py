@@ -23,8 +23,9 @@ from pathlib import Path
 from types import ModuleType
 
 E18 = 10**18
-BASELINE_REVISION = "c584ac1"
-"""main before the exact route-aware planner (issue 15 (c)): the search with a work budget."""
+BASELINE_REVISION = "62a6ea9"
+"""main before the layered DP (issue 15 (c) at 20 parties): the search with a work budget
+and the chain over at most 1,024 listed subsets."""
 
 
 def instance(rng: random.Random, n: int, wei: bool) -> tuple[dict[str, int], dict[str, int]]:

@@ -61,12 +61,15 @@ optimal partition (otherwise the partition was not optimal). So the planner mini
 *excess* sum (|Y| - 1) over partitions of the deficits into blocks with disjoint source sets.
 
 Search. First the bounds and shortcuts: no flow over the allowed routes even to the wei ->
-"no route" at once; the *all-routes relaxation* (`_max_groups`: the most groups of net >= 0
-a partition of the parties can have, a chain DP over the near-balanced subsets found by
-meet-in-the-middle, when there are at most `CHAIN_CAP` of them) gives excess >= k - groups,
-and its partition is the plan when every group can be served over its routes (an instance
-balanced to the wei with no balanced proper subset is one tree, proved at once: the class the
-search alone could not prove); a route-aware best-fit plan caps the levels to try. Then
+"no route" at once; the *all-routes relaxation* (the most groups of net >= 0 a partition of
+the parties can have) gives excess >= k - groups, and its partition is the plan when every
+group can be served over its routes. The relaxation is computed exactly either by the bitset
+DP over all subsets of `relaxation.py` (`max_groups_exact`: when the slack, total surplus -
+total deficit, is a few units of the amounts' gcd, e.g. whole k$ nearly balanced: the class
+the search alone could not prove at 20 parties), or by `_max_groups`, a chain DP over the
+near-balanced subsets found by meet-in-the-middle when there are at most `CHAIN_CAP` of them
+(an instance balanced to the wei with no balanced proper subset is one tree, proved at once).
+A route-aware best-fit plan caps the levels to try. Then
 iterative deepening on the excess, each level decided either by going through the partitions
 of the sources into k - excess parts and placing the deficits into them (when there are at
 most `PARTITION_LIMIT` such partitions: few sources, many deficits) or by the deficit-driven
@@ -80,8 +83,20 @@ fit taken alone (exchange argument), and sources of equal amount, decimals and r
 once. The first plan found is optimal in count. A block can be served iff Hall's condition
 holds over its routes (a connected, balanced route graph is not enough: a tree's flow is set
 by the balances and may run backwards), checked by enumerating the subsets of the block's
-smaller side. The search is exponential in the worst case: `EXACT_WORK` bounds it (the share
-proved is measured in the README), so a keeper tick never stalls.
+smaller side.
+
+Second phase. When the search has spent `SEARCH_FIRST_WORK` block tests without a proof (a
+few instances in 100 at 20 parties), every excess below the level it reached is refuted, and:
+in the bitset DP's range (`relaxation.layers_for_range`) the *layered search* decides the
+rest exhaustively (`_Search._by_layers`: for each count of groups from the relaxation's down,
+a partition into that many groups every one of which can be served, the group holding the
+lowest party left chosen first, what is left required to lie in the relaxation's layer for
+the groups still to come, failures memoised); out of that range (amounts to the wei) the
+same layered search runs over the listed near-balanced subsets (`relaxation.ListedLayers`)
+while there are at most `LATE_CHAIN_CAP` of them; beyond, the search goes on. The whole is
+exponential in the worst case: `EXACT_WORK` bounds the search and the layered search,
+`LATE_CHAIN_CAP` the listing (the share proved and the times are measured in the README), so
+a keeper tick never stalls.
 
 Ties in count are broken by route cost (sum of per-leg costs from a table): every block takes
 the cheapest of its per-unit cheapest flow, its plain flow and its fill-in-order sweeps (all
@@ -108,6 +123,12 @@ from enum import Enum
 from fractions import Fraction
 
 from keepers.core.errors import DomainError
+from keepers.crosschain.relaxation import (
+    Layers,
+    ListedLayers,
+    layers_for,
+    max_groups_exact,
+)
 
 SCALE_DECIMALS = 18
 EXACT_PARTY_LIMIT = 24
@@ -120,6 +141,15 @@ _SWEEP_ORDERS = 144
 EXACT_WORK = 20_000
 """Block tests the exact search may spend on one asset before it gives up proving the optimum
 and falls back to the heuristic (so a pathological instance cannot stall a keeper tick)."""
+
+SEARCH_FIRST_WORK = 2_000
+"""Block tests the search gets before the second phase (module doc): the search is faster on
+most instances, the layered search bounded on the rest."""
+
+LATE_CHAIN_CAP = 40_000
+"""The layered search over the listed near-balanced subsets (`relaxation.ListedLayers`, for
+amounts out of the bitset DP's range) runs while at most this many are listed (amounts to the
+wei with a slack of a few percent of the total: about 25,000 at 20 parties, 0.1-0.6 s)."""
 
 _TIE_WORK = 400
 """Block tests spent looking for a cheaper plan among plans of the optimal count."""
@@ -516,7 +546,7 @@ CHAIN_CAP = 1_024
 def _max_groups(
     deficits: Sequence[int], sources: Sequence[int], cap: int = CHAIN_CAP
 ) -> list[int] | None:
-    """A partition of the parties (bit masks: deficits, then sources) into the most groups of all parties can have when every group's sources hold
+    """A partition of the parties (bit masks: deficits, then sources) into the most groups
     possible when every group's sources hold at least its deficits (routes and rounding
     ignored: a relaxation, so every plan has at least parties - len(result) transfers). None
     if more than `cap` subsets lie in range.
@@ -552,11 +582,10 @@ def _max_groups(
         listed += [(x + y, mask | other) for y, other in high[lo:hi]]
     listed.sort()
     nets = [x for x, _ in listed]
-    lacks = [0] * n  # bit c set: listed subset c does not hold party p
-    for c, (_, mask) in enumerate(listed):
-        for p in range(n):
-            if not mask >> p & 1:
-                lacks[p] |= 1 << c
+    masks = [mask for _, mask in reversed(listed)]
+    lacks = [  # bit c set: listed subset c does not hold party p (built as a binary string)
+        int("".join("0" if mask >> p & 1 else "1" for mask in masks), 2) for p in range(n)
+    ]
     level: list[int] = []  # level[b]: the listed subsets whose longest chain has b groups
     before: dict[int, int] = {}  # a listed subset -> the one before it on a longest chain
     full = next(c for c, (_, mask) in enumerate(listed) if mask == (1 << n) - 1)
@@ -694,6 +723,7 @@ class _Search:
         self.budget: int | None = None
         self.work_budget = work_budget
         self.proved = False
+        self.limit = 0
 
     # ------------------------------------------------------------------ driver
 
@@ -704,28 +734,38 @@ class _Search:
         limit = self._lb(0, full, ())
         if limit >= self.k or not self.all_routes and self._unmet():
             self.fail()  # no flow over the allowed routes, even to the wei: no plan at all
-        chain = _max_groups(self.D, self.S)
-        if chain is not None:  # the all-routes relaxation: at most that many trees
-            limit = max(limit, self.k - len(chain))
-            blocks = self._blocks(chain)
-            if blocks is not None and self._excess(blocks) == limit:
-                self.best = blocks  # the relaxation's partition is servable: optimal
+        chain = _max_groups(self.D, self.S)  # cheap when few subsets are near-balanced
+        if chain is None:
+            chain = max_groups_exact(self.D, self.S)
+        self.limit = limit
+        self._relax(chain)
+        limit = self.limit
         known = None if self.best is not None else self._best_fit()
-        self.budget = self.work_budget
+        first = self.work_budget
+        late = first is not None and self.best is None and first > SEARCH_FIRST_WORK
+        if late:
+            first = SEARCH_FIRST_WORK  # the rest for the layered search (second phase)
+        self.budget, self.limit = first, limit
         try:  # iterative deepening on the excess: the first plan found is optimal
-            while self.best is None and limit < self.k:
-                if known is not None and self._excess(known) <= limit:
-                    self.best = known  # every smaller excess was refuted: optimal
-                elif _stirling2(self.k, self.k - limit) <= PARTITION_LIMIT:
-                    found = self._by_source_partition(limit)
-                    if found is None:
-                        limit += 1
-                    else:
-                        self.best = found
-                elif not self._dfs(0, full, (), 0, limit):
-                    limit += 1
+            self._deepen(known)
         except _OutOfWork:
-            return None
+            if not late:
+                return None
+            assert self.work_budget is not None and first is not None
+            self.budget = self.work_budget - first  # every excess below self.limit is refuted
+            try:
+                layers = layers_for(self.D, self.S) or ListedLayers.build(
+                    [-d for d in self.D] + self.S, LATE_CHAIN_CAP
+                )
+                if layers is not None:
+                    self.best = self._by_layers(self.limit, layers)
+                else:
+                    self._deepen(known)
+            except _OutOfWork:
+                return None
+            if self.best is not None:
+                self.limit = self._excess(self.best)
+        limit = self.limit
         if self.best is None:
             self.fail()
         assert self.best is not None
@@ -736,6 +776,49 @@ class _Search:
             with contextlib.suppress(_OutOfWork):
                 self._dfs(0, full, (), 0, limit)
         return self._transfers(self.best)
+
+    def _relax(self, chain: Sequence[int] | None) -> None:
+        """Raise the lower bound to the all-routes relaxation's (a partition into the most
+        groups of net >= 0), and take that partition if every group of it can be served."""
+        if chain is None:
+            return
+        self.limit = max(self.limit, self.k - len(chain))
+        blocks = self._blocks(chain)
+        if blocks is not None and self._excess(blocks) == self.limit:
+            self.best = blocks
+
+    def _deepen(self, known: tuple[Group, ...] | None) -> None:
+        """Iterative deepening on the excess from `self.limit` (every smaller excess is
+        refuted), raising it level by level: the first plan found is optimal."""
+        full = (1 << self.k) - 1
+        while self.best is None and self.limit < self.k:
+            if known is not None and self._excess(known) <= self.limit:
+                self.best = known  # every smaller excess was refuted: optimal
+            elif _stirling2(self.k, self.k - self.limit) <= PARTITION_LIMIT:
+                found = self._by_source_partition(self.limit)
+                if found is None:
+                    self.limit += 1
+                else:
+                    self.best = found
+            elif not self._dfs(0, full, (), 0, self.limit):
+                self.limit += 1
+
+    def _by_layers(self, limit: int, layers: Layers | ListedLayers) -> tuple[Group, ...]:
+        """The most groups the parties can be cut into such that every group can be served
+        (a group of sources only needs nothing), found exhaustively for each count from
+        the relaxation's (`layers.most`) down. Raises if no count works (no plan)."""
+        low = (1 << self.m) - 1
+
+        def ok(mask: int) -> bool:
+            x, y = mask & low, mask >> self.m
+            return x == 0 or self._feasible(x, y)
+
+        for count in range(min(layers.most, self.k - limit), 0, -1):
+            groups = layers.partition_where(count, ok, self._charge)
+            if groups is not None:
+                return tuple(sorted((g & low, g >> self.m) for g in groups if g & low))
+        self.fail()
+        raise AssertionError("unreachable: fail() raises")
 
     def _by_source_partition(self, excess: int) -> tuple[Group, ...] | None:
         """A plan of exactly `excess`, or None if there is none (exhaustive). A plan's blocks

@@ -173,7 +173,8 @@ def test_bench_crosschain_planner__64_chains_2_assets__time():
 
 
 MILP_SECONDS = 3.0
-ROW_INSTANCES = 20  # per row: the MILP needs up to MILP_SECONDS each
+ROW_INSTANCES = 100  # per row: the planner and the baseline (time, proved)
+REF_INSTANCES = 20  # the first of each row also get the MILP and the reference optimum
 
 
 def _cpu_wall_ms(fn) -> tuple[float, float, object]:
@@ -187,16 +188,20 @@ def _cpu_wall_ms(fn) -> tuple[float, float, object]:
     return (time.process_time() - c0) * 1000, (time.perf_counter() - w0) * 1000, out
 
 
-def _proved(module, deficits, surpluses, rc) -> bool:
-    """The search proves its optimum within the module's own work budget (a "no route"
-    verdict is a proof too); else the module falls back to a heuristic."""
+def _plan_and_proof(module, deficits, surpluses, rc):
+    """What `exact_match` does (at or below the party limit), keeping the search to tell
+    whether it proved its optimum within the module's own work budget ("no route" is a
+    proof too): (plan or NoRouteError, proved)."""
     search = module._Search("USDC", deficits, surpluses, rc, {}, module.EXACT_WORK)
     try:
-        return search.solve() is not None
+        plan = search.solve()
     except Exception as err:
         if type(err).__name__ != "NoRouteError":
             raise
-        return True
+        return err, True
+    if plan is not None:
+        return plan, True
+    return module._large_instance("USDC", deficits, surpluses, rc, {}), False
 
 
 def _stats(xs: list[float]) -> str:
@@ -204,14 +209,15 @@ def _stats(xs: list[float]) -> str:
 
 
 def test_bench_crosschain_planner__exact_vs_baseline_vs_milp__12_to_24_parties():
-    """Issue 15 (c): the planner against the planner of main before it (loaded from git at
-    BASELINE_REVISION) and a HiGHS MILP, on the same seeded instances, all routes open and
-    a fifth of the pairs unroutable (with per-leg costs), half to the wei and half in whole
-    k$. CPU time (time.process_time) and wall time, p50/p95 in ms: the machine is shared,
-    wall time is noisy. The reference optimum is the all-subsets DP with every route open
-    (up to 20 parties) and the MILP's proved optimum with gaps; "exact" counts plans with
-    the reference's count ("no route" where the MILP is infeasible); "proved" counts
-    instances where the search proves its optimum within its work budget."""
+    """Issue 15 (c): the planner against main's planner before this change (loaded from git
+    at BASELINE_REVISION) on the same ROW_INSTANCES seeded instances per row, all routes
+    open and a fifth of the pairs unroutable (with per-leg costs), half to the wei and half
+    in whole k$; CPU time (time.process_time) and wall time, p50/p95 in ms (the machine is
+    shared: wall time is noisy); "proved": the search proved its optimum within its work
+    budget. The first REF_INSTANCES of each row also go to a HiGHS MILP, and both planners
+    are checked against the reference optimum there: the all-subsets DP with every route
+    open (up to 20 parties), else the MILP's proved optimum; "exact" counts plans of the
+    reference's count ("no route" where the MILP is infeasible)."""
     import sys
 
     import keepers.crosschain.planning as current
@@ -228,20 +234,26 @@ def test_bench_crosschain_planner__exact_vs_baseline_vs_milp__12_to_24_parties()
             proved = {"new": 0, "old": 0}
             exact = {"new": 0, "old": 0}
             ref = milp_proved = 0
-            for _ in range(ROW_INSTANCES):
+            for k in range(ROW_INSTANCES):
                 deficits, surpluses = instance(rng, n, wei=rng.random() < 0.5)
                 table = route_table(rng, deficits, surpluses) if gaps else None
                 plans = {}
                 for name, module in (("new", current), ("old", base)):
                     rc = module.table_route_cost(table) if table is not None else None
-                    c, w, plans[name] = _cpu_wall_ms(
-                        lambda m=module, d=deficits, s=surpluses, r=rc: m.exact_match(
-                            "USDC", d, s, r
-                        )
+                    c, w, (plans[name], ok) = _cpu_wall_ms(
+                        lambda m=module, d=deficits, s=surpluses, r=rc: _plan_and_proof(m, d, s, r)
                     )
                     t[name][0].append(c)
                     t[name][1].append(w)
-                    proved[name] += _proved(module, deficits, surpluses, rc)
+                    proved[name] += ok
+                    if not isinstance(plans[name], Exception):
+                        _check(deficits, surpluses, plans[name])
+                        assert table is None or all(
+                            ("USDC", t.source, t.dest) in table
+                            for t in plans[name]  # type: ignore[attr-defined]
+                        )
+                if k >= REF_INSTANCES:
+                    continue
                 allowed = None if table is None else {(s, d) for _, s, d in table}
                 c, w, (status, count) = _cpu_wall_ms(
                     lambda d=deficits, s=surpluses, a=allowed: milp_min_transfers(
@@ -261,21 +273,21 @@ def test_bench_crosschain_planner__exact_vs_baseline_vs_milp__12_to_24_parties()
                         exact[name] += type(plan).__name__ == "NoRouteError"
                     else:
                         assert not isinstance(plan, Exception), (name, plan)
-                        _check(deficits, surpluses, plan)
                         assert len(plan) >= count  # type: ignore[arg-type]
                         exact[name] += len(plan) == count  # type: ignore[arg-type]
             rows.append(
                 f"  {'gaps' if gaps else 'full'} {n:2d} | planner cpu {_stats(t['new'][0])} "
-                f"wall {_stats(t['new'][1])} proved {proved['new']:2d} exact "
-                f"{exact['new']:2d}/{ref:2d} | baseline cpu {_stats(t['old'][0])} proved "
-                f"{proved['old']:2d} exact {exact['old']:2d}/{ref:2d} | MILP cpu "
-                f"{_stats(t['milp'][0])} wall {_stats(t['milp'][1])} proved "
+                f"wall {_stats(t['new'][1])} max {max(t['new'][0]):6.1f} proved "
+                f"{proved['new']:3d} exact {exact['new']:2d}/{ref:2d} | baseline cpu "
+                f"{_stats(t['old'][0])} max {max(t['old'][0]):6.1f} proved {proved['old']:3d} "
+                f"exact {exact['old']:2d}/{ref:2d} | MILP cpu {_stats(t['milp'][0])} proved "
                 f"{milp_proved:2d}"
             )
             print(rows[-1], file=sys.stderr, flush=True)
     print(
         f"\n[crosschain] planner (EXACT_WORK {EXACT_WORK}) vs baseline {BASELINE_REVISION} "
         f"(EXACT_WORK {base.EXACT_WORK}) vs HiGHS MILP ({MILP_SECONDS} s cap), "
-        f"{ROW_INSTANCES} seeded instances per row; times p50/p95 ms; reference: all-subsets "
-        "DP (full, <= 20 parties) or the MILP's proved optimum (gaps, 24):\n" + "\n".join(rows)
+        f"{ROW_INSTANCES} seeded instances per row (reference and MILP on the first "
+        f"{REF_INSTANCES}); CPU times p50/p95 ms; reference: all-subsets DP (full, <= 20 "
+        "parties) or the MILP's proved optimum (gaps, 24):\n" + "\n".join(rows)
     )
