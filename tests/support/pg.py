@@ -51,16 +51,23 @@ def _bin_dir() -> Path:
 class ThrowawayPostgres:
     def __init__(self) -> None:
         self.bin = _bin_dir()
-        self.dir = Path(tempfile.mkdtemp(prefix="ballast-pg-"))
         self.port = free_port()
         self.user: str | None = None
+        pw = None
         if os.geteuid() == 0:
             try:
                 pw = pwd.getpwnam("postgres")
             except KeyError as err:
                 raise PostgresUnavailable("running as root and no 'postgres' user") from err
-            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
             self.user = "postgres"
+        # As root the server runs as 'postgres', which must reach its data directory: not under
+        # the temp dir `make` sets (~/.cache/ballast-tmp/..., inside root's private home: every
+        # PostgreSQL test skipped with "Permission denied" under `make test` in CI), but in
+        # /tmp, which every user can traverse.
+        base = "/tmp" if pw is not None and os.path.isdir("/tmp") else None
+        self.dir = Path(tempfile.mkdtemp(prefix="ballast-pg-", dir=base))
+        if pw is not None:
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
         self.role = self.user or pwd.getpwuid(os.geteuid()).pw_name
         self.url = f"postgresql+psycopg://{self.role}@127.0.0.1:{self.port}/postgres"
 

@@ -7,6 +7,7 @@ never collide with another test folder's modules).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,6 +36,10 @@ def postgres() -> Iterator[ThrowawayPostgres]:
         pg = ThrowawayPostgres()
         pg.start()
     except PostgresUnavailable as err:
+        # CI installs PostgreSQL (.ci/run) and sets BALLAST_REQUIRE_POSTGRES=1: there a server
+        # that cannot start is a failure, not a skip nobody reads
+        if os.environ.get("BALLAST_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required (BALLAST_REQUIRE_POSTGRES=1) but unavailable: {err}")
         pytest.skip(f"PostgreSQL unavailable: {err}")
     yield pg
     pg.stop()
