@@ -19,6 +19,7 @@ from ballast_dev.bench.crosschain_cases import (
     route_table,
     subset_dp_min_transfers,
 )
+from keepers.crosschain import planning
 from keepers.crosschain.planning import (
     EXACT_WORK,
     NoRouteError,
@@ -194,6 +195,24 @@ def test_exact_match__20_parties_left_unproved_by_main__proved_equals_reference(
             "optimal",
             len(plan),
         )
+
+
+def test_exact_match__20_parties_past_the_listing_cap__last_resort_proves_the_dp_optimum(
+    monkeypatch,
+):
+    """The bench's row (20 parties, every route open) instance 87: to the wei, more
+    near-balanced subsets than LATE_CHAIN_CAP, so the search and the capped layered search
+    both leave it unproved (the 3 in 400 of the merge's sweep); the third phase (up to
+    LAST_RESORT_CAP listed subsets) proves it, and the count is the all-subsets DP's. Without
+    the third phase it stays unproved (the phase is what proves it)."""
+    deficits, surpluses, _ = _stream(20000, 20, False, 87)
+    search = _Search("USDC", deficits, surpluses, None, {}, EXACT_WORK)
+    plan = search.solve()
+    assert plan is not None and search.proved
+    check_plan(deficits, surpluses, plan, None)
+    assert len(plan) == subset_dp_min_transfers(deficits, surpluses)
+    monkeypatch.setattr(planning, "LAST_RESORT_PARTIES", 0)
+    assert _Search("USDC", deficits, surpluses, None, {}, EXACT_WORK).solve() is None
 
 
 def test_exact_match__20_parties_wei_gaps_small_slack__listed_layers_prove_it():
