@@ -128,6 +128,7 @@ from keepers.crosschain.relaxation import (
     ListedLayers,
     layers_for,
     max_groups_exact,
+    near_balanced,
 )
 
 SCALE_DECIMALS = 18
@@ -569,26 +570,10 @@ def _max_groups(
     balanced and no proper subset balances (amounts to the wei: the hard case for the
     search), the list is {empty, all}: one group, proved at once."""
     vals = [-d for d in deficits] + list(sources)
-    total, n = sum(vals), len(vals)
-    if total < 0:
+    n = len(vals)
+    listed = near_balanced(vals, cap)
+    if listed is None:
         return None
-    half = n // 2
-
-    def sums(vs: Sequence[int], shift: int) -> list[tuple[int, int]]:
-        out = [(0, 0)]
-        for b, v in enumerate(vs):
-            out += [(x + v, mask | 1 << (b + shift)) for x, mask in out]
-        return out
-
-    low, high = sums(vals[:half], 0), sorted(sums(vals[half:], half))
-    keys = [x for x, _ in high]
-    listed: list[tuple[int, int]] = []
-    for x, mask in low:
-        lo, hi = bisect.bisect_left(keys, -x), bisect.bisect_right(keys, total - x)
-        if len(listed) + hi - lo > cap:
-            return None
-        listed += [(x + y, mask | other) for y, other in high[lo:hi]]
-    listed.sort()
     nets = [x for x, _ in listed]
     masks = [mask for _, mask in reversed(listed)]
     lacks = [  # bit c set: listed subset c does not hold party p (built as a binary string)

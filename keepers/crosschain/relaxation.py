@@ -253,6 +253,34 @@ def max_groups_exact(deficits: Sequence[int], sources: Sequence[int]) -> list[in
     return groups
 
 
+def near_balanced(vals: Sequence[int], cap: int) -> list[tuple[int, int]] | None:
+    """The subsets of the parties (net values `vals`: sources positive, deficits negative)
+    whose net lies in [0, total], as sorted (net, mask) pairs, listed by meet-in-the-middle
+    (two halves of 2^(n/2) sums each, one sorted and searched); None when the total is
+    negative or there would be more than `cap` of them."""
+    total, n = sum(vals), len(vals)
+    if total < 0:
+        return None
+    half = n // 2
+
+    def sums(vs: Sequence[int], shift: int) -> list[tuple[int, int]]:
+        out = [(0, 0)]
+        for b, v in enumerate(vs):
+            out += [(x + v, mask | 1 << (b + shift)) for x, mask in out]
+        return out
+
+    low, high = sums(vals[:half], 0), sorted(sums(vals[half:], half))
+    keys = [x for x, _ in high]
+    listed: list[tuple[int, int]] = []
+    for x, mask in low:
+        lo, hi = bisect.bisect_left(keys, -x), bisect.bisect_right(keys, total - x)
+        if len(listed) + hi - lo > cap:
+            return None
+        listed += [(x + y, mask | other) for y, other in high[lo:hi]]
+    listed.sort()
+    return listed
+
+
 class ListedLayers:
     """The same layers over the listed subsets only (net in [0, T], found by meet in the
     middle), for amounts of any size (to the wei): each listed subset's longest chain h, by
@@ -289,27 +317,10 @@ class ListedLayers:
 
     @classmethod
     def build(cls, vals: Sequence[int], cap: int) -> ListedLayers | None:
-        total, n = sum(vals), len(vals)
-        if total < 0 or n == 0:
+        if not vals:
             return None
-        half = n // 2
-
-        def sums(vs: Sequence[int], shift: int) -> list[tuple[int, int]]:
-            out = [(0, 0)]
-            for b, v in enumerate(vs):
-                out += [(x + v, mask | 1 << (b + shift)) for x, mask in out]
-            return out
-
-        low, high = sums(vals[:half], 0), sorted(sums(vals[half:], half))
-        keys = [x for x, _ in high]
-        listed: list[tuple[int, int]] = []
-        for x, mask in low:
-            lo, hi = bisect.bisect_left(keys, -x), bisect.bisect_right(keys, total - x)
-            if len(listed) + hi - lo > cap:
-                return None
-            listed += [(x + y, mask | other) for y, other in high[lo:hi]]
-        listed.sort()
-        return cls(vals, listed)
+        listed = near_balanced(vals, cap)
+        return None if listed is None else cls(vals, listed)
 
     def _below(self, c: int, skip: int = -1) -> int:
         """Listed proper subsets of subset c of net <= net(c), without party `skip`."""
