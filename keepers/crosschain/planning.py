@@ -153,12 +153,14 @@ amounts out of the bitset DP's range) runs while at most this many are listed (a
 wei with a slack of a few percent of the total: about 25,000 at 20 parties, 0.1-0.6 s)."""
 
 LAST_RESORT_CAP = 150_000
+LAST_RESORT_WORK = 100_000
 LAST_RESORT_PARTIES = 20
 """An instance of at most LAST_RESORT_PARTIES parties that the search and the capped layered
-search both leave unproved (about 1 in 200 at 20 parties with every route open, amounts to
-the wei: more near-balanced subsets than LATE_CHAIN_CAP) gets the layered search over up to
-LAST_RESORT_CAP listed subsets: 1-6 s of CPU for those few, a proof instead of an unproved
-fallback. Instances proved earlier never reach it, so the p95 does not move."""
+search both leave unproved (about 1 in 200 at 20 parties, amounts to the wei: more
+near-balanced subsets than LATE_CHAIN_CAP, or a work budget too small) gets a third phase
+with LAST_RESORT_WORK block tests: the layered search over up to LAST_RESORT_CAP listed
+subsets, or the search where there are more: 0.3-4 s of CPU for those few, a proof instead
+of an unproved fallback. Instances proved earlier never reach it, so the p95 does not move."""
 
 _TIE_WORK = 400
 """Block tests spent looking for a cheaper plan among plans of the optimal count."""
@@ -752,12 +754,12 @@ class _Search:
                 if layers is not None:
                     self.best = self._by_layers(self.limit, layers)
                 else:
-                    try:
-                        self._deepen(known)
-                    except _OutOfWork:
-                        self._last_resort(values)
+                    self._deepen(known)
             except _OutOfWork:
-                return None
+                try:
+                    self._last_resort(values, known)
+                except _OutOfWork:
+                    return None
             if self.best is not None:
                 self.limit = self._excess(self.best)
         limit = self.limit
@@ -772,19 +774,20 @@ class _Search:
                 self._dfs(0, full, (), 0, limit)
         return self._transfers(self.best)
 
-    def _last_resort(self, values: list[int]) -> None:
+    def _last_resort(self, values: list[int], known: tuple[Group, ...] | None) -> None:
         """Third phase, only for an instance the first two left unproved (so no instance they
-        prove takes longer): up to LAST_RESORT_PARTIES parties, the layered search over up to
-        LAST_RESORT_CAP listed subsets with a fresh budget of EXACT_WORK block tests. Every
-        excess below `self.limit` is already refuted. Raises _OutOfWork when it cannot run or
-        runs out."""
+        prove takes longer): up to LAST_RESORT_PARTIES parties, a fresh budget of
+        LAST_RESORT_WORK block tests for the layered search over up to LAST_RESORT_CAP listed
+        subsets, or, with more than that, for the search. Every excess below `self.limit` is
+        already refuted. Raises _OutOfWork when it cannot run or runs out."""
         if self.m + self.k > LAST_RESORT_PARTIES or self.work_budget is None:
             raise _OutOfWork
+        self.budget = LAST_RESORT_WORK
         layers = ListedLayers.build(values, LAST_RESORT_CAP)
-        if layers is None:
-            raise _OutOfWork
-        self.budget = self.work_budget
-        self.best = self._by_layers(self.limit, layers)
+        if layers is not None:
+            self.best = self._by_layers(self.limit, layers)
+        else:
+            self._deepen(known)
 
     def _relax(self, chain: Sequence[int] | None) -> None:
         """Raise the lower bound to the all-routes relaxation's (a partition into the most
