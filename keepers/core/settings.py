@@ -98,6 +98,10 @@ class KeeperSettings(BaseSettings):
     fee_history_blocks: int = Field(default=10, ge=1, le=1024)
     # --- broadcast / confirm ---------------------------------------------------------------
     replace_after_blocks: int = Field(default=5, ge=1)
+    # ... or after this many seconds while the head has not moved either: a chain that makes
+    # blocks only on demand (anvil's automine, some rollups) gives no blocks to count, and a
+    # node whose pool holds a transaction it never mines would stall the keeper for good
+    stall_replace_after_s: float = Field(default=60.0, gt=0)
     fee_bump_bps: int = Field(default=1_250, ge=1_250)
     confirmations_default: int = Field(default=15, ge=1)
     confirmations_by_chain: dict[int, int] = Field(default_factory=lambda: {31337: 1, 1337: 1})

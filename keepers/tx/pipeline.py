@@ -224,6 +224,7 @@ class Pipeline:
         self.chain_id = node.chain_id
         self.confirmations = settings.confirmations_for(self.chain_id)
         self._head = -1
+        self._head_moved_at = time.monotonic()
         self._latest_nonce: dict[str, int] = {}
         self._steplog: list[dict[str, Any]] = []
         self._new_attempts: list[tuple[TxIntent, TxAttempt]] = []
@@ -422,6 +423,7 @@ class Pipeline:
         head = self.node.block_number()
         if head != self._head:
             self._head = head
+            self._head_moved_at = time.monotonic()
             self._latest_nonce.clear()
             return True
         return False
@@ -465,7 +467,12 @@ class Pipeline:
             TxIntent.sender.in_(list(self.signers)),
             TxIntent.next_try_at <= utcnow(),
         )
-        if status in ("broadcast", "mined"):
+        if status == "broadcast" and self._head_stalled():
+            # no new block to watch for: what has waited the stall time is watched again
+            q = q.where(
+                (TxIntent.checked_block < self._head) | (TxIntent.updated_at <= self._stall_cut())
+            )
+        elif status in ("broadcast", "mined"):
             q = q.where(TxIntent.checked_block < self._head)
         q = (
             q.order_by(TxIntent.nonce, TxIntent.id)
@@ -936,8 +943,18 @@ class Pipeline:
         receipts = self._receipts([a for it in passed for a in it.attempts])
         return {it.id: receipts for it in passed}
 
+    def _head_stalled(self) -> bool:
+        """The head has not moved for ``stall_replace_after_s`` (as this process saw it)."""
+        return time.monotonic() - self._head_moved_at >= self.settings.stall_replace_after_s
+
+    def _stall_cut(self) -> dt.datetime:
+        return utcnow() - dt.timedelta(seconds=self.settings.stall_replace_after_s)
+
     def _watch(self, s: Session, intent: TxIntent, receipts: dict[str, Any] | None) -> str:
         assert intent.nonce is not None
+        # untouched for the stall time while the head stood still too: waiting for blocks
+        # that do not come would wait for ever (read before this step touches the row)
+        stalled = self._head_stalled() and intent.updated_at <= self._stall_cut()
         intent.checked_block = self._head
         current = self._attempt(intent, intent.current_attempt_id)
         waited = self._head - int(current.sent_at_block or self._head)
@@ -945,11 +962,19 @@ class Pipeline:
             found = self._find_mined(intent, receipts)
             if found is not None:
                 return self._record_mined(s, intent, *found, step="watch")
-            if waited >= self.settings.replace_after_blocks:
+            if waited >= self.settings.replace_after_blocks or stalled:
                 return self._nonce_used(s, intent, "watch")
             return "waiting"
         if waited >= self.settings.replace_after_blocks:
             return self._replace(s, intent, "watch", reason=f"not mined after {waited} blocks")
+        if stalled:
+            idle = (utcnow() - intent.updated_at).total_seconds()
+            return self._replace(
+                s,
+                intent,
+                "watch",
+                reason=f"not mined after {idle:.0f} s with the head still at block {self._head}",
+            )
         return "waiting"
 
     def _replace(self, s: Session, intent: TxIntent, step: str, reason: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_utils import keccak
+from web3 import HTTPProvider, Web3
 
 from keepers.core.settings import KeeperSettings
 from keepers.store.db import Store
@@ -129,7 +130,8 @@ def run_replicas(
     gone idle (its ``worker.idle`` event: exit 5 is its time limit passing with work in
     flight); on a failure every replica's exit code and stderr tail is in the message. A
     replica still running after the limit (+60 s) is killed, never left behind."""
-    env = {**env, "KEEPER_LOG_LEVEL": "INFO", "KEEPER_LOG_JSON": "true"}
+    env = {"KEEPER_STALL_REPLACE_AFTER_S": "10", **env}
+    env.update(KEEPER_LOG_LEVEL="INFO", KEEPER_LOG_JSON="true")
     argv = [sys.executable, "-m", "keepers.tx.worker", "--until-idle"]
     argv += ["--max-seconds", f"{max_seconds:g}"]
     logs = [log_dir / f"worker-{i}.stderr" for i in range(n)]
@@ -157,7 +159,33 @@ def run_replicas(
         events = [_event(line) for line in text.splitlines()]
         idle.append(p.returncode == 0 and "worker.idle" in events)
         report.append(f"--- worker {i} (pid {p.pid}) exit {p.returncode}:\n{text[-1500:]}")
+    if not all(idle):
+        report.append(node_state(env["KEEPER_RPC_URL"], SENDER))
     assert all(idle), "not every replica exited idle:\n" + "\n".join(report)
+
+
+def node_state(rpc_url: str, account: str) -> str:
+    """What the node holds of ``account``: its nonces (latest, pending), the head, and the
+    nonces in the pool's pending and queued parts (a failed run's message: a nonce gap, a
+    queued transaction the node never promoted, or a pool the miner skipped tell apart)."""
+    try:
+        w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 10}))
+        content = w3.provider.make_request("txpool_content", []).get("result") or {}  # type: ignore[arg-type]
+        pool = {
+            kind: sorted(int(n) for n in txs)
+            for kind in ("pending", "queued")
+            for acct, txs in (content.get(kind) or {}).items()
+            if acct.lower() == account.lower()
+        }
+        brief = {k: (len(v), v[:5], v[-2:]) for k, v in pool.items()}
+        return (
+            f"--- node: head {w3.eth.block_number}, nonce latest "
+            f"{w3.eth.get_transaction_count(account, 'latest')} pending "
+            f"{w3.eth.get_transaction_count(account, 'pending')}; pool (count, first, last): "
+            f"{brief}"
+        )
+    except Exception as err:  # noqa: BLE001 - a diagnostic only
+        return f"--- node: unreadable ({err})"
 
 
 def _event(line: str) -> str | None:
@@ -170,14 +198,19 @@ def _event(line: str) -> str | None:
 def assert_pool_drained(anvil: Any, account: str, allocated: int | None) -> None:
     """Nothing of ``account`` is left in the node's pool and the chain's nonce is exactly what
     the store allocated: a test that leaves transactions behind fails itself, not the next
-    test on the same node."""
+    test on the same node.
+
+    Only what could still be mined counts: a nonce at or above the chain's. anvil can keep a
+    transaction that reached it out of nonce order in its queue after the keeper replaced it
+    and the replacement was mined (foundry-rs/foundry#10122); that entry's nonce is used, so
+    it can never be mined and never move the nonce."""
     content = anvil.rpc("txpool_content")
+    latest = anvil.w3.eth.get_transaction_count(account, "latest")
     left = {
-        kind: sorted(int(n) for n in txs)
+        kind: sorted(int(n) for n in txs if int(n) >= latest)
         for kind in ("pending", "queued")
         for acct, txs in (content.get(kind) or {}).items()
         if acct.lower() == account.lower()
     }
     assert not any(left.values()), f"transactions of {account} left in the node's pool: {left}"
-    latest = anvil.w3.eth.get_transaction_count(account, "latest")
     assert latest == allocated, f"chain nonce {latest}, store allocated up to {allocated}"

@@ -42,8 +42,15 @@ _ids = itertools.count(50_000)
 
 @pytest.fixture
 def anvil() -> Iterator[Anvil]:
-    """A chain per test (this module's tests all sign with SENDER: see the module doc)."""
-    node = Anvil()
+    """A chain per test (this module's tests all sign with SENDER: see the module doc).
+
+    It mines on every transaction AND every second, as a real chain keeps making blocks:
+    anvil's automine alone can leave transactions that reached it out of nonce order in its
+    pool for good (foundry-rs/foundry#10122). CI saw that once: 297 intents the node had
+    accepted, unmined for the whole 10-minute limit, with the head standing still. The
+    keeper's own answer to a standing head (replacement after ``stall_replace_after_s``) is
+    tested on a chain that never mines (test_worker_until_idle.py)."""
+    node = Anvil("--mixed-mining", "--block-time", "1")
     yield node
     node.stop()
 

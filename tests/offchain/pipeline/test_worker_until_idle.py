@@ -142,3 +142,59 @@ def test_assert_pool_drained__tx_left_in_pool_or_nonce_mismatch__fails(
     with pytest.raises(AssertionError, match="chain nonce"):
         assert_pool_drained(still_anvil, SENDER, nonce)
     pipe.store.close()
+
+
+def test_watch__head_stands_still__stuck_transaction_replaced_after_the_stall_time_then_mined(
+    tmp_path, still_anvil, still_counter
+):
+    """A chain that makes no blocks gives block-counted replacement nothing to count: what CI
+    saw once, 297 intents the node accepted and never mined, with the head standing still for
+    ten minutes. After ``stall_replace_after_s`` without a new head the keeper replaces the
+    stuck transaction (a new hash the node must take up); with the default (60 s) a short run
+    leaves it alone."""
+    from sqlalchemy import select
+
+    from keepers.store.models import StepLog, TxAttempt
+    from tests.support.pipeline_helpers import SENDER, assert_pool_drained
+
+    url = f"sqlite:///{tmp_path}/k.db"
+    patient = make_pipeline(make_settings(url, still_anvil.url, still_counter.address))
+    intent = patient.submit(hit_spec(still_counter, 5))
+    assert patient.run(until_idle=True, max_seconds=2.0) is False
+    with patient.store.sessions() as s:
+        first = s.scalars(select(TxAttempt).where(TxAttempt.intent_id == intent.id)).all()
+    assert [a.status for a in first] == ["broadcast"]
+    patient.store.close()
+
+    stall = make_pipeline(
+        make_settings(url, still_anvil.url, still_counter.address, stall_replace_after_s=0.5)
+    )
+    assert stall.run(until_idle=True, max_seconds=2.0) is False
+    with stall.store.sessions() as s:
+        attempts = s.scalars(
+            select(TxAttempt).where(TxAttempt.intent_id == intent.id).order_by(TxAttempt.id)
+        ).all()
+        reasons = [
+            r.detail["reason"]
+            for r in s.scalars(
+                select(StepLog).where(StepLog.intent_id == intent.id, StepLog.outcome == "replace")
+            )
+        ]
+        fees = [a.max_fee_per_gas for a in attempts]
+    assert len(attempts) >= 2, attempts
+    assert reasons and all("with the head still at block" in r for r in reasons), reasons
+    assert fees == sorted(fees) and fees[-1] > fees[0]  # each replacement bumped
+    pool = still_anvil.rpc("txpool_content")["pending"]
+    (sent,) = [txs for acct, txs in pool.items() if acct.lower() == SENDER.lower()]
+    assert list(sent.values())[0]["hash"] == attempts[-1].tx_hash  # the node holds the last
+
+    still_anvil.mine()
+    assert stall.run(until_idle=True, max_seconds=30) is True
+    with stall.store.sessions() as s:
+        row = s.get(TxIntent, intent.id)
+        assert row is not None and row.status == "confirmed"
+        assert row.mined_attempt_id == attempts[-1].id
+        nonce = row.nonce
+    assert still_counter.functions.hits(5).call() == 1
+    assert_pool_drained(still_anvil, SENDER, nonce + 1)
+    stall.store.close()
