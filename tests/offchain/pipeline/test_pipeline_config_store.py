@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from keepers.core.settings import ConfigError, load_settings
-from keepers.store.db import Store
+from keepers.store.db import HEAD_REVISION, Store
 from keepers.tx.pipeline import IntentSpec, submit_intent, submit_intents
 from tests.support.pipeline_helpers import ROOT, SENDER, run_worker
 
@@ -82,8 +82,38 @@ def test_store__fresh_sqlite__migrated_to_head_with_all_tables(tmp_path):
         assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         head = ScriptDirectory.from_config(_alembic_cfg()).get_current_head()
         assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
+    assert head == HEAD_REVISION  # a new migration moves the store's fast path too
     store.close()
     Store(f"sqlite:///{tmp_path}/k.db").close()  # migrating again is a no-op
+
+
+def test_store__at_head__opens_without_alembic_behind_head__migrated(tmp_path):
+    """A store at the head revision opens without loading Alembic (a keeper start's cost); one
+    behind is upgraded as before."""
+    url = f"sqlite:///{tmp_path}/k.db"
+    Store(url).close()
+    probe = (
+        "import sys; from keepers.store.db import Store; Store(sys.argv[1]).close(); "
+        "print(any(m == 'alembic' or m.startswith('alembic.') for m in sys.modules))"
+    )
+    opened = subprocess.run(
+        [sys.executable, "-c", probe, url], capture_output=True, text=True, check=True
+    )
+    assert opened.stdout.strip() == "False", opened.stderr[-1000:]
+
+    from keepers.store.db import downgrade, make_engine, stored_revision
+
+    engine = make_engine(url)
+    downgrade(engine, "0006")
+    assert stored_revision(engine) == "0006"
+    engine.dispose()
+    upgraded = subprocess.run(
+        [sys.executable, "-c", probe, url], capture_output=True, text=True, check=True
+    )
+    assert upgraded.stdout.strip() == "True"
+    engine = make_engine(url)
+    assert stored_revision(engine) == HEAD_REVISION
+    engine.dispose()
 
 
 def test_submit__same_idempotency_key__returns_first_intent(tmp_path):
