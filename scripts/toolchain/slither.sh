@@ -16,7 +16,7 @@ mkdir -p .build
 start=$(date +%s)
 rm -f .build/slither.json  # slither refuses to overwrite it, and the gate must not read a stale one
 # slither exits non-zero whenever it reports anything: the gate below decides
-"$venv/bin/slither" .build/slither-input.json --compile-force-framework solc-json \
+BALLAST_SOLC_EMPTY_EVM=1 "$venv/bin/slither" .build/slither-input.json --compile-force-framework solc-json \
   --solc "${SOLCX_BINARY_PATH:-$HOME/.solcx}/solc-v0.8.28" --filter-paths node_modules \
   --exclude-informational --exclude-low --exclude-optimization \
   --json .build/slither.json > .build/slither.log 2>&1 || true

@@ -41,5 +41,18 @@ function findImports(p) {
 }
 
 const input = fs.readFileSync(0, "utf8");
-out(solc.compile(input, { import: findImports }));
+const result = solc.compile(input, { import: findImports });
+if (process.env.BALLAST_SOLC_EMPTY_EVM === "1") {
+  // For slither (scripts/toolchain/slither.sh): its input asks for the ASTs and ABIs only, so
+  // solc skips code generation and the optimizer (most of a solc-js compile), and
+  // crytic-compile, which reads every contract's bytecode and source map, gets empty ones.
+  const doc = JSON.parse(result);
+  const empty = () => ({ object: "", sourceMap: "" });
+  for (const file of Object.values(doc.contracts || {}))
+    for (const c of Object.values(file))
+      if (!c.evm) c.evm = { bytecode: empty(), deployedBytecode: empty(), methodIdentifiers: {} };
+  out(JSON.stringify(doc));
+} else {
+  out(result);
+}
 process.exit(0);
