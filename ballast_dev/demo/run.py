@@ -106,6 +106,7 @@ class Demo:
         """A risk-increasing change: scheduled and executed on the timelock (delay 0 locally)
         by the admin: Safe transactions signed by alice and bob, or the admin account."""
         tl = self.fund.timelock
+        assert tl is not None, "the demo's fund is deployed with its timelock"
         if self.safe is not None:
             from ballast_dev.deployment.safe import timelock_via_safe
 

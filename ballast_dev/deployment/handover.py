@@ -53,8 +53,9 @@ def _safe_who(
     if not record.get("safe") or not _same(record["safe"], admin):
         return None, []
     if safe_at is None:
-        from ballast_dev.deployment.safe import at as safe_at
+        from ballast_dev.deployment.safe import at
 
+        safe_at = at
     safe = safe_at(str(record["safe"]))
     owners = [str(o) for o in safe.getOwners()]
     threshold = int(safe.getThreshold())

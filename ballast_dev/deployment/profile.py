@@ -264,8 +264,8 @@ class Profile(BaseModel):
         for r in ("admin", "keeper", "guardian"):
             if r not in self.roles:
                 raise ValueError(f"roles: missing {r}")
-        for r in ("keeper", "guardian"):
-            if isinstance(self.roles[r], AdminSafe):
+        for r, v in self.roles.items():
+            if r != "admin" and isinstance(v, AdminSafe):
                 raise ValueError(f"roles.{r}: an account (index or address), not a Safe")
         safe = self.admin_safe
         if self.plan_executor is not None:
@@ -311,7 +311,7 @@ def check_target(profile: Profile, network: str, chain_id: int) -> None:
             raise ProfileError(
                 f"deploy_test on a real network ({network!r}): {', '.join(test_parts)}"
             )
-        index_roles = [r for r, v in profile.roles.items() if isinstance(v, int)]
+        index_roles: list[str] = [r for r, v in profile.roles.items() if isinstance(v, int)]
         safe = profile.admin_safe
         if safe is not None and any(isinstance(o, int) for o in safe.owners or []):
             index_roles.append("admin.safe.owners")
@@ -343,7 +343,9 @@ def load_profile(path: str | Path) -> Profile:
         ) from None
 
 
-def _account(accounts: Any, ref: int | str) -> Any:
+def _account(accounts: Any, ref: int | str | AdminSafe) -> Any:
+    if isinstance(ref, AdminSafe):  # validate() allows a Safe for the admin alone
+        raise ProfileError("roles: a Safe where an account (index or address) is needed")
     if isinstance(ref, int):
         return getattr(accounts, "test_accounts", accounts)[ref]
     return ref

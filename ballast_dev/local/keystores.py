@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from eth_account import Account
+from hexbytes import HexBytes
 
 TEST_MNEMONIC = "test test test test test test test test test test test junk"
 TEST_ACCOUNT_INDEX = {"alice": 10, "bob": 11, "carol": 12, "mallory": 13}
@@ -46,7 +47,7 @@ def write_keystore(
     folder = Path(data_folder) / "accounts"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{alias}.json"
-    doc = Account.encrypt(private_key, passphrase, iterations=scrypt_n)
+    doc = Account.encrypt(bytes(HexBytes(private_key)), passphrase, iterations=scrypt_n)
     path.write_text(json.dumps(doc), encoding="utf8")
     return path
 

@@ -39,6 +39,10 @@ class NetworkUnavailable(ChainError, RuntimeError):
     """The node did not answer after every retry."""
 
 
+# what with_retries catches (then is_network_error decides): an HTTP error may be a 503
+_RETRIED: tuple[type[BaseException], ...] = (*NETWORK_ERRORS, requests.exceptions.HTTPError)
+
+
 def with_retries(fn: Callable[[], T], what: str, attempts: int = 3, delay_s: float = 0.5) -> T:
     """Call ``fn``; on a network error (``is_network_error``: an HTTP 503 from a load balancer
     too) try again, ``attempts`` retries in all (then raise NetworkUnavailable naming ``what``).
@@ -47,7 +51,7 @@ def with_retries(fn: Callable[[], T], what: str, attempts: int = 3, delay_s: flo
     for i in range(attempts + 1):
         try:
             return fn()
-        except (*NETWORK_ERRORS, requests.exceptions.HTTPError) as err:
+        except _RETRIED as err:
             if not is_network_error(err):
                 raise
             last = err
