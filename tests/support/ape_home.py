@@ -55,12 +55,17 @@ def make_ape_home(
     return home
 
 
-def write_account(home: Path, alias: str, key: bytes | str, passphrase: str) -> str:
+def write_account(
+    home: Path, alias: str, key: bytes | str, passphrase: str, scrypt_n: int = 2**10
+) -> str:
     """What ``ape accounts import <alias>`` writes: the key encrypted with ``passphrase`` as
-    ``accounts/<alias>.json`` in the data folder. Returns the account's address."""
+    ``accounts/<alias>.json`` in the data folder. Returns the account's address.
+
+    ``scrypt_n`` is lower than ape's (eth_account's 2**18, about 1 s per encryption and per
+    unlock here, and every deploy or keeper process unlocks again); ape reads any n."""
     from eth_account import Account
 
-    keyfile = Account.encrypt(key, passphrase)
+    keyfile = Account.encrypt(key, passphrase, iterations=scrypt_n)
     (home / "accounts" / f"{alias}.json").write_text(json.dumps(keyfile))
     return str(Account.from_key(key).address)
 
