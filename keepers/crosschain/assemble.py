@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from web3 import HTTPProvider, Web3
-
 from keepers.core.errors import ConfigError
 from keepers.core.settings import KeeperSettings
 from keepers.crosschain.bot import CrosschainBot
@@ -25,7 +23,7 @@ from keepers.crosschain.moves import ChainDriver, MoveEngine
 from keepers.crosschain.route_contracts import RouteContracts, check_on_chain, routes_of_config
 from keepers.crosschain.wiring import adapter_factory
 from keepers.fund.planning.config import PlanningConfig
-from keepers.tx.node import Node
+from keepers.tx.node import Node, connect_web3
 from keepers.tx.pipeline import Pipeline
 
 
@@ -46,9 +44,7 @@ def build_crosschain_bot(
     read on its chain first and a mismatch refuses to start (`RouteContractsMismatch`)."""
     env = crosschain_settings(environ)  # the settings tree's crosschain section
     keeper = signer.address
-    w3s = {
-        c.name: Web3(HTTPProvider(c.rpc_url, request_kwargs={"timeout": 30})) for c in cfg.chains
-    }
+    w3s = {c.name: connect_web3(c.rpc_url, 30) for c in cfg.chains}
 
     routes = routes_of_config(cfg, pinned)
     if routes is not None:  # refuse to start when a chain does not hold what is configured

@@ -36,7 +36,7 @@ from typing import Any
 
 from eth_typing import HexStr
 from sqlalchemy import select
-from web3 import HTTPProvider, Web3
+from web3 import Web3
 from web3.logs import DISCARD as _DISCARD
 
 from keepers.core.logging import get_logger
@@ -86,7 +86,7 @@ from keepers.runtime.bots import Call as DeclaredCall
 from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.tx.contracts import ChainMismatchError, FundAddresses, FundContracts
-from keepers.tx.node import Node
+from keepers.tx.node import Node, connect_web3
 from keepers.tx.outcome import Outcome
 from keepers.tx.pipeline import HoldHook, IntentSpec, Pipeline  # HoldHook: re-exported
 from keepers.tx.retry import NetworkUnavailable
@@ -138,9 +138,7 @@ class FundBot:
         self.k = config.keeper
         self.store = store
         self.plans = PlanStore(store)
-        self.w3 = w3 or Web3(
-            HTTPProvider(self.k.rpc_url, request_kwargs={"timeout": self.k.rpc_timeout_s})
-        )
+        self.w3 = w3 or connect_web3(self.k.rpc_url, self.k.rpc_timeout_s)
         self.addresses = FundAddresses.load(self.k.deployment)
         self.contracts = FundContracts(self.w3, self.addresses)
         self.reader = FundReader(self.contracts)

@@ -7,6 +7,7 @@ from typing import Any
 
 from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
+from web3.types import RPCEndpoint
 
 from keepers.tx.errors import ExecutionReverted, NodeError, classify
 
@@ -25,6 +26,24 @@ def unreachable(url: str, err: BaseException) -> str:
     return f"KEEPER_RPC_URL={shown_url(url)}: node unreachable ({type(err).__name__})"
 
 
+def connect_web3(url: str, timeout_s: float) -> Web3:
+    """The runtime's one way to a node's web3 client. web3's validation middleware asks the
+    node ``eth_chainId`` before and after every ``eth_call``, ``eth_estimateGas`` and
+    ``eth_sendTransaction``: three round trips (and three requests of a paid plan's quota) for
+    one call. A node's chain id does not change, so its one answer is kept (web3's request
+    cache, for ``eth_chainId`` only; no other answer is cached). The keepers check the chain id
+    against their configuration when they start."""
+    return Web3(
+        HTTPProvider(
+            url,
+            request_kwargs={"timeout": timeout_s},
+            cache_allowed_requests=True,
+            cacheable_requests={RPCEndpoint("eth_chainId")},
+            request_cache_validation_threshold=None,
+        )
+    )
+
+
 def _hex(x: int) -> str:
     return hex(int(x))
 
@@ -34,7 +53,7 @@ class Node:
 
     def __init__(self, url: str, timeout_s: float = 10.0) -> None:
         self.url = url
-        self.w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout_s}))
+        self.w3 = connect_web3(url, timeout_s)
         self._fee_history: tuple[float, dict[str, Any]] | None = None
         self._chain_id: int | None = None
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hexbytes import HexBytes
-from web3 import HTTPProvider, Web3
+from web3 import Web3
 
+from keepers.tx.node import connect_web3
 from keepers.tx.revert import RevertDecoder
 
 
@@ -121,7 +122,7 @@ class ForkSimulator:
             stderr=subprocess.PIPE,
         )
         try:
-            w3 = Web3(HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 30}))
+            w3 = connect_web3(f"http://127.0.0.1:{port}", 30)
             deadline = time.monotonic() + self.startup_timeout_s
             while True:
                 if proc.poll() is not None:

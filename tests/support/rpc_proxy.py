@@ -9,6 +9,7 @@ node itself running on, so each ends the moment the test ends it:
 
 from __future__ import annotations
 
+import json
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,11 +21,13 @@ class RpcProxy:
 
     def __init__(self, upstream: str) -> None:
         self.down = threading.Event()
+        self.methods: list[str] = []  # every JSON-RPC method forwarded, in order (batches too)
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                proxy._note(body)
                 if proxy.down.is_set():
                     self.send_response(503)
                     self.send_header("Content-Length", "0")
@@ -51,6 +54,15 @@ class RpcProxy:
         self.server = self._serve(0)
         self.port = int(self.server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
+
+    def _note(self, body: bytes) -> None:
+        try:
+            sent = json.loads(body)
+        except ValueError:
+            return
+        for call in sent if isinstance(sent, list) else [sent]:
+            if isinstance(call, dict):
+                self.methods.append(str(call.get("method")))
 
     def _serve(self, port: int) -> ThreadingHTTPServer:
         server = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
