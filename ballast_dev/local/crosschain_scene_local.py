@@ -410,7 +410,7 @@ def build_scene(
                         side.spec.cex_network, side.w3, to_checksum_address(deposit), hot, coins
                     )
                 )
-            sim = BinanceSim(nets, interval=0.05).start() if nets else None
+            sim = BinanceSim(nets).start() if nets else None
         doc = {
             "trigger_percentage": trigger,
             "cex_exchange": "binance",

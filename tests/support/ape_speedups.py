@@ -1,5 +1,7 @@
-"""pytest plugin (tests/conftest.py's ``pytest_plugins``): two per-request costs of the test
-process that repeat unchanged thousands of times a run, removed for the suite only.
+"""pytest plugin (tests/conftest.py's ``pytest_plugins``): per-transaction costs of the test
+process that repeat unchanged thousands of times a run, removed for the suite only. Each is
+found by profiling the whole suite (py-spy over both xdist workers) and each keeps what a test
+can observe.
 
 - ``FoundryProvider.settings`` re-validates the provider's whole pydantic-settings model on
   every access (``ProviderAPI.settings``: ``model_validate`` of the config merged with
@@ -10,17 +12,36 @@ process that repeat unchanged thousands of times a run, removed for the suite on
 - ``requests`` looks for proxy variables in the whole environment on every JSON-RPC request
   (``Session.merge_environment_settings`` -> ``getproxies_environment``): the suite only talks
   to nodes on loopback, so the test process's web3 sessions do not read the environment.
+- web3 polls for a receipt every 100 ms when anvil answers a send before mining it: 5 ms here.
+- After every transaction to a contract, ape fetches the transaction's trace from anvil
+  (``trace_transaction``, decoded in the test process) to print what the contracts wrote with
+  ``console.log`` (``_post_send_transaction`` -> ``show_debug_logs``), and first asks the node
+  for the receiver's code. No contract of this repository uses ``console.log`` (checked here
+  at start-up: where one does, this skip is not applied), so both requests are skipped; the
+  "Confirmed <hash>" log line stays.
+- ape-foundry asks anvil ``anvil_getAutomine`` on every transaction (and more): the answer is
+  kept per provider and dropped whenever the mining mode is set, through ape or a raw request.
+- After the receipt, ape asks the node for the sender's nonce until it has moved past the
+  transaction's (``ReceiptAPI._await_sender_nonce_increment``, for nodes whose pending nonce
+  lags a receipt). A receipt with a block number was mined, so its nonce is spent: the wait is
+  skipped for mined receipts only.
+- web3's validation middleware asks the node ``eth_chainId`` twice per request (before and
+  after): ape's web3 provider keeps that one answer (a provider never changes chains).
 
-Profiled on a mint loop (tests with a chain): ... ms CPU per transaction before, ... after.
-``BALLAST_APE_SPEEDUPS=0`` turns both off.
+``BALLAST_APE_SPEEDUPS=0`` turns all of them off.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
+import ape_ethereum.provider as ape_eth_provider
+from ape.api.transactions import ReceiptAPI
+from ape.logging import logger
+from ape_ethereum.provider import Web3Provider
 from ape_foundry.provider import FoundryProvider
 from web3._utils.http_session_manager import HTTPSessionManager
 from web3.eth import Eth
@@ -67,6 +88,83 @@ def _faster_receipt_poll(original: Any) -> Any:
     return wait_for_transaction_receipt
 
 
+def _confirmed_log_only(tx: Any, receipt: Any) -> None:
+    """``_post_send_transaction`` without the ``console.log`` output (none exists here)."""
+    logger.info(f"Confirmed {receipt.txn_hash} (total fees paid = {receipt.total_fees_paid})")
+
+
+_confirmed_log_only.__wrapped__ = ape_eth_provider._post_send_transaction  # type: ignore[attr-defined]
+
+_AUTOMINE_SETTERS = {
+    "anvil_setAutomine",
+    "evm_setAutomine",
+    "evm_setIntervalMining",
+    "anvil_setIntervalMining",
+}
+
+
+_auto_mine_cache: dict[int, Any] = {}
+
+
+def _cached_auto_mine(original: Any) -> Any:
+    def get(self: Any) -> Any:
+        cached = _auto_mine_cache.get(id(self))
+        if cached is None:
+            cached = original.fget(self)
+            _auto_mine_cache[id(self)] = cached
+        return cached
+
+    def set_(self: Any, value: Any) -> None:
+        _auto_mine_cache.pop(id(self), None)
+        original.fset(self, value)
+
+    get.__wrapped__ = original  # type: ignore[attr-defined]
+    return property(get, set_)
+
+
+def _forget_auto_mine_on_set(original: Any) -> Any:
+    def make_request(self: Any, rpc: str, parameters: Any = None) -> Any:
+        if rpc in _AUTOMINE_SETTERS:
+            _auto_mine_cache.pop(id(self), None)
+        return original(self, rpc, parameters)
+
+    make_request.__wrapped__ = original  # type: ignore[attr-defined]
+    return make_request
+
+
+def _skip_nonce_wait_when_mined(original: Any) -> Any:
+    def await_sender_nonce_increment(self: Any) -> None:
+        block = getattr(self, "block_number", None)
+        if isinstance(block, int) and block >= 0:
+            return  # mined: the sender's nonce is spent
+        original(self)
+
+    await_sender_nonce_increment.__wrapped__ = original  # type: ignore[attr-defined]
+    return await_sender_nonce_increment
+
+
+def _chain_id_kept(original: Any) -> Any:
+    def post_connect(self: Any) -> None:
+        original(self)
+        _auto_mine_cache.pop(id(self), None)  # a new node: ask it again
+        node = getattr(getattr(self, "_web3", None), "provider", None)
+        if node is not None and hasattr(node, "cacheable_requests"):
+            node.cache_allowed_requests = True
+            node.cacheable_requests = {"eth_chainId"}
+
+    post_connect.__wrapped__ = original  # type: ignore[attr-defined]
+    return post_connect
+
+
+def _uses_console_log() -> bool:
+    root = Path(__file__).resolve().parents[2] / "contracts"
+    return any(
+        "console.log" in p.read_text(errors="replace")
+        for p in root.rglob("*.sol")
+        if ".cache" not in p.parts
+    )
+
+
 def pytest_configure(config: Any) -> None:
     if os.environ.get("BALLAST_APE_SPEEDUPS") == "0":
         return
@@ -81,3 +179,19 @@ def pytest_configure(config: Any) -> None:
         Eth.wait_for_transaction_receipt = _faster_receipt_poll(  # type: ignore[method-assign]
             Eth.wait_for_transaction_receipt
         )
+    if not hasattr(ape_eth_provider._post_send_transaction, "__wrapped__") and not (
+        _uses_console_log()
+    ):
+        ape_eth_provider._post_send_transaction = _confirmed_log_only
+    current = FoundryProvider.__dict__["auto_mine"]
+    if not hasattr(current.fget, "__wrapped__"):
+        FoundryProvider.auto_mine = _cached_auto_mine(current)  # type: ignore[method-assign]
+        FoundryProvider.make_request = _forget_auto_mine_on_set(  # type: ignore[method-assign]
+            FoundryProvider.make_request
+        )
+    if not hasattr(ReceiptAPI._await_sender_nonce_increment, "__wrapped__"):
+        ReceiptAPI._await_sender_nonce_increment = _skip_nonce_wait_when_mined(  # type: ignore[method-assign]
+            ReceiptAPI._await_sender_nonce_increment
+        )
+    if not hasattr(Web3Provider._post_connect, "__wrapped__"):
+        Web3Provider._post_connect = _chain_id_kept(Web3Provider._post_connect)  # type: ignore[method-assign]
