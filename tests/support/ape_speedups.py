@@ -27,6 +27,12 @@ can observe.
   skipped for mined receipts only.
 - web3's validation middleware asks the node ``eth_chainId`` twice per request (before and
   after): ape's web3 provider keeps that one answer (a provider never changes chains).
+- Every contract call and transaction first asks the node for the contract's code
+  (``ContractMethodHandler._validate_is_contract``, to refuse an address without code). An
+  address found to hold code is remembered until the chain's state is rolled back or code is
+  set (``evm_revert``, which ape's isolation sends after every test, ``anvil_reset``,
+  ``anvil_setCode``): within a test, code does not disappear (SELFDESTRUCT removes it only in
+  the transaction that created it). An address without code is asked again every time.
 
 ``BALLAST_APE_SPEEDUPS=0`` turns all of them off.
 """
@@ -40,6 +46,7 @@ from typing import Any
 
 import ape_ethereum.provider as ape_eth_provider
 from ape.api.transactions import ReceiptAPI
+from ape.contracts.base import ContractMethodHandler
 from ape.logging import logger
 from ape_ethereum.provider import Web3Provider
 from ape_foundry.provider import FoundryProvider
@@ -101,6 +108,9 @@ _AUTOMINE_SETTERS = {
     "evm_setIntervalMining",
     "anvil_setIntervalMining",
 }
+# requests after which an address's code may differ from what was seen
+_CODE_CHANGERS = {"evm_revert", "anvil_reset", "anvil_setCode", "hardhat_reset", "hardhat_setCode"}
+_has_code: set[tuple[int, str]] = set()  # (provider, address) seen holding code
 
 
 _auto_mine_cache: dict[int, Any] = {}
@@ -126,6 +136,8 @@ def _forget_auto_mine_on_set(original: Any) -> Any:
     def make_request(self: Any, rpc: str, parameters: Any = None) -> Any:
         if rpc in _AUTOMINE_SETTERS:
             _auto_mine_cache.pop(id(self), None)
+        if rpc in _CODE_CHANGERS:
+            _has_code.clear()
         return original(self, rpc, parameters)
 
     make_request.__wrapped__ = original  # type: ignore[attr-defined]
@@ -154,6 +166,18 @@ def _chain_id_kept(original: Any) -> Any:
 
     post_connect.__wrapped__ = original  # type: ignore[attr-defined]
     return post_connect
+
+
+def _code_seen_once(original: Any) -> Any:
+    def validate_is_contract(self: Any) -> None:
+        key = (id(self.provider), str(self.contract.address))
+        if key in _has_code:
+            return
+        original(self)  # raises ContractNotFoundError where there is no code
+        _has_code.add(key)
+
+    validate_is_contract.__wrapped__ = original  # type: ignore[attr-defined]
+    return validate_is_contract
 
 
 def _uses_console_log() -> bool:
@@ -195,3 +219,7 @@ def pytest_configure(config: Any) -> None:
         )
     if not hasattr(Web3Provider._post_connect, "__wrapped__"):
         Web3Provider._post_connect = _chain_id_kept(Web3Provider._post_connect)  # type: ignore[method-assign]
+    if not hasattr(ContractMethodHandler._validate_is_contract, "__wrapped__"):
+        ContractMethodHandler._validate_is_contract = _code_seen_once(  # type: ignore[method-assign]
+            ContractMethodHandler._validate_is_contract
+        )
