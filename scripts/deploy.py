@@ -40,6 +40,11 @@ from ballast_dev.deployment.record import (
     RecordError,
     profile_hash,
 )
+from ballast_dev.local.anvil_local import keep_ape_anvil_off_disk
+
+# a local chain ape starts here (a local deploy's, the dry run's fork) keeps no old state on
+# disk (ballast_dev/local/anvil_local.py); a real network's node is not ape's to start
+keep_ape_anvil_off_disk()
 
 
 def _deployer(accounts: Any, alias: str | None, autosign: bool) -> Any:

@@ -1,6 +1,7 @@
 """Session-wide fixtures: accounts named by role (Yearn style); the domain fixtures shared by
 several test folders live in tests/support and are loaded here."""
 
+from ballast_dev.local.anvil_local import keep_ape_anvil_off_disk
 from tests.support.roles import role_fixture
 
 pytest_plugins = [
@@ -23,3 +24,9 @@ alice = role_fixture(4, "alice")
 bob = role_fixture(5, "bob")
 attacker = role_fixture(6, "attacker")
 whale = role_fixture(7, "whale")
+
+
+def pytest_configure(config):
+    # the anvil ape starts for each worker keeps no old state on disk (it left ~1.5 GB per
+    # worker and run under ~/.foundry/anvil/tmp): ballast_dev/local/anvil_local.py
+    keep_ape_anvil_off_disk()

@@ -13,7 +13,9 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from web3 import HTTPProvider, Web3
 
@@ -34,6 +36,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# anvil writes each block's state beyond its in-memory window (a few hundred blocks) as JSON
+# under ~/.foundry/anvil/tmp and leaves it there when it exits, SIGINT or SIGKILL: a `make
+# test` left about 3 GB there, and months of runs filled the disk (76 GB). A local chain for
+# tests and demos needs no state older than that window (every read is at or near the head;
+# snapshots for evm_revert are kept apart), so none is written.
+NO_DISK_STATE = ("--max-persisted-states", "0")
+
+
+def no_disk_state(args: Sequence[str]) -> list[str]:
+    """``args`` plus ``NO_DISK_STATE`` unless they already say how much history to keep."""
+    if any(a in ("--max-persisted-states", "--prune-history") for a in args):
+        return list(args)
+    return [*args, *NO_DISK_STATE]
+
+
+def keep_ape_anvil_off_disk() -> None:
+    """ape-foundry builds its anvil's command line itself (no option for extra arguments): add
+    ``NO_DISK_STATE`` to it, for the anvils ape starts in this process (tests, demo, the
+    deploy's dry-run fork)."""
+    from ape_foundry.provider import FoundryProvider
+
+    build = FoundryProvider.build_command
+    if getattr(build, "__wrapped__", None) is not None:
+        return
+
+    def build_command(self: Any) -> list[str]:
+        return no_disk_state(build(self))
+
+    build_command.__wrapped__ = build  # type: ignore[attr-defined]
+    FoundryProvider.build_command = build_command  # type: ignore[method-assign]
+
+
 def anvil_binary() -> str:
     return shutil.which("anvil") or str(ROOT / "node_modules" / ".bin" / "anvil")
 
@@ -49,7 +83,7 @@ def start_anvil(
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start anvil with `args` (plus `--chain-id` when `chain_id` is given) on a free port;
     the process and its URL once it answers."""
-    argv = [anvil_binary(), "--host", "127.0.0.1", "--silent", *args]
+    argv = [anvil_binary(), "--host", "127.0.0.1", "--silent", *no_disk_state(args)]
     if chain_id is not None:
         argv += ["--chain-id", str(chain_id)]
     for _ in range(attempts):
