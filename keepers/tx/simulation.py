@@ -117,6 +117,10 @@ class ForkSimulator:
                 str(port),
                 "--silent",
                 "--no-storage-caching",
+                # a throwaway fork: no state written under ~/.foundry/anvil/tmp (anvil leaves
+                # that directory behind when it is stopped)
+                "--max-persisted-states",
+                "0",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
