@@ -17,7 +17,7 @@ $(shell mkdir -p $(TMPDIR))
 export APE_TEST_ARGS ?=
 CONTRACTS := $(shell find contracts -name '*.sol' 2>/dev/null)
 
-.PHONY: FORCE help setup compile abis slither test test-durations test-deep test-slow test-all demo demo-crosschain lint fmt gas bench clean
+.PHONY: FORCE help setup compile abis slither prove test test-durations test-deep test-slow test-all demo demo-crosschain lint fmt gas bench clean
 
 help:
 	@echo "make demo       run the fund on a local anvil chain the project starts itself"
@@ -25,6 +25,7 @@ help:
 	@echo "make test       run the tests (slow suites excluded; make test-slow runs them)"
 	@echo "make test-durations  refresh tests/file_durations.json from the last make test"
 	@echo "make test-deep  the invariant suites at 10,000 sequences each (runs and time printed)"
+	@echo "make prove      symbolic proofs (halmos) of the budget, share, executor and escrow rules"
 	@echo "make slither    static-analysis gate (High/Medium findings must be triaged)"
 	@echo "make abis       re-export the ABIs the keepers call (keepers/abis/) from the build"
 	@echo "make lint       ruff + mypy over keepers/, ballast_dev/ and scripts/"
@@ -76,6 +77,9 @@ test-durations:
 # The adversarial invariant suites at depth: 10,000 sequences per suite (runs and time printed).
 test-deep: setup
 	bash scripts/toolchain/invariant.sh deep
+
+prove: setup
+	bash scripts/toolchain/prove.sh full
 
 slither: setup
 	bash scripts/toolchain/slither.sh

