@@ -12,6 +12,7 @@ the moves already under way.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from keepers.core.logging import get_logger
 from keepers.core.settings import AllowedCall, PolicyConfig
 from keepers.crosschain.config import Asset, CrosschainConfig
 from keepers.crosschain.inventory import orders, plan_from_config
+from keepers.crosschain.moves import TERMINAL as TERMINAL_STATES
 from keepers.crosschain.moves import MoveEngine, MoveView
 from keepers.crosschain.planning import (
     CrosschainPlanningError,
@@ -40,6 +42,8 @@ from keepers.runtime.base import Alert, AlertSink, log_sink
 from keepers.runtime.bots import BotContext, BotDeclaration, Calls, Trigger
 from keepers.runtime.bots import Call as DeclaredCall
 from keepers.store.statuses import MoveState
+
+_DELAY_REASON = re.compile(r"delayReason ([A-Za-z0-9_,]+)")
 
 log = get_logger("keepers.crosschain.bot")
 
@@ -136,6 +140,7 @@ class CrosschainBot:
                 )
         report.moves = self.engine.advance_all(now, parallel=self.parallel)
         for v in report.moves:
+            self._attestation_alerts(v)
             if v.state == MoveState.FAILED:
                 self.alert(
                     Alert(
@@ -145,6 +150,30 @@ class CrosschainBot:
                     )
                 )
         return report
+
+    def _attestation_alerts(self, v: Any) -> None:
+        """Iris's permanent refusals and its stated reasons for holding a burn back, as
+        alerts naming the move (the engine keeps them in the move's error)."""
+        err = v.error or ""
+        if v.state in TERMINAL_STATES or not err:
+            return
+        if "RouteRejected" in err:
+            self.alert(
+                Alert(
+                    AlertLevel.CRITICAL,
+                    "attestation_rejected",
+                    f"move {v.id} ({v.asset} {v.source}->{v.dest}): {err}",
+                )
+            )
+        elif (m := _DELAY_REASON.search(err)) is not None:
+            self.alert(
+                Alert(
+                    AlertLevel.WARNING,
+                    "attestation_delayed",
+                    f"move {v.id} ({v.asset} {v.source}->{v.dest}) held back by Circle: "
+                    f"delayReason {m.group(1)}",
+                )
+            )
 
     # ------------------------------------------------------------------ reads
 

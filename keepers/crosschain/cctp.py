@@ -144,14 +144,25 @@ class Attested:
         return self.message[12:44]
 
 
-class LocalCctpAttester:
-    """Local/test stand-in for Circle's attestation service: assigns the nonce (unique per
-    source domain, transaction and log index, as Iris does per burn), sets the executed
-    finality, optionally the fee, and signs keccak256(message) with a local key (threshold 1).
-    For local chains only."""
+# Blocks after which a locally attested burn expires (Circle sets expirationBlock so that an
+# unreceived message must be re-attested; about a day of blocks here, never 0).
+DEFAULT_EXPIRY_BLOCKS = 7_200
 
-    def __init__(self, private_key: bytes | str) -> None:
+
+class LocalCctpAttester:
+    """Local/test stand-in for Circle's attestation service. It fills in every field Iris
+    fills in: the nonce (unique per source domain, transaction and log index, as Iris does
+    per burn), the executed finality, the executed fee and the expiration block (never 0,
+    as on a real network: `expiration_block`, or `expiry_blocks` past `destination_block`),
+    and signs keccak256(message) with a local key (threshold 1). For local chains only."""
+
+    def __init__(
+        self, private_key: bytes | str, expiry_blocks: int = DEFAULT_EXPIRY_BLOCKS
+    ) -> None:
+        if expiry_blocks <= 0:
+            raise ValueError(f"expiry_blocks must be positive, got {expiry_blocks}")
         self.account: LocalAccount = Account.from_key(private_key)
+        self.expiry_blocks = expiry_blocks
 
     @property
     def address(self) -> str:
@@ -164,13 +175,15 @@ class LocalCctpAttester:
         log_index: int,
         finality: int = FINALITY_FINALIZED,
         fee_executed: int = 0,
+        destination_block: int = 0,
+        expiration_block: int | None = None,
     ) -> Attested:
         msg = CctpMessage.decode(raw_message)
         nonce = keccak(
             msg.source_domain.to_bytes(4, "big") + tx_hash + log_index.to_bytes(32, "big")
         )
         body = msg.body
-        if fee_executed:
+        if len(body) >= BURN_BODY_LENGTH:  # a burn: Iris fills the fee and the expiry in
             burn = BurnBody.decode(body)
             body = BurnBody(
                 burn.version,
@@ -180,7 +193,9 @@ class LocalCctpAttester:
                 burn.message_sender,
                 burn.max_fee,
                 fee_executed,
-                burn.expiration_block,
+                destination_block + self.expiry_blocks
+                if expiration_block is None
+                else expiration_block,
                 burn.hook_data,
             ).encode()
         filled = CctpMessage(

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import random
 import threading
 import time
 import urllib.error
@@ -41,9 +42,10 @@ from keepers.crosschain.cctp import HEADER_LENGTH, Attested, CctpMessage
 from keepers.crosschain.iris_config import (
     IrisConfig,
 )
-from keepers.crosschain.routes import RouteDeferred, RouteHandle
+from keepers.crosschain.routes import RouteDeferred, RouteDelayed, RouteHandle, RouteRejected
 
 STATUS_COMPLETE = "complete"
+MAX_BACKOFF_S = 3600.0  # no back-off grows past an hour
 
 
 class IrisStatus(StrEnum):
@@ -52,6 +54,7 @@ class IrisStatus(StrEnum):
     NOT_FOUND = "not_found"  # 404: not observed / indexed yet
     RATE_LIMITED = "rate_limited"  # 429 or the client's own lockout / cap
     ERROR = "error"  # server error, malformed answer, timeout, connection refused
+    REJECTED = "rejected"  # 400 (bad hash or domain), 401, 403...: asking again cannot help
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ class IrisClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         max_wait_s: float = 2.0,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self.config = config
         self.base_url = config.url
@@ -149,6 +153,8 @@ class IrisClient:
         self.blocked_until = 0.0
         self.requests = 0  # requests actually sent (for tests and metrics)
         self.errors_in_a_row = 0  # server errors, timeouts, malformed answers: back off more
+        self.limited_in_a_row = 0  # 429s without an answer in between: back off more
+        self.jitter = jitter  # in [0, 1): spreads replicas' retries after a 429
 
     # ------------------------------------------------------------------ limits
 
@@ -210,6 +216,7 @@ class IrisClient:
         except (ValueError, UnicodeDecodeError) as err:
             return self._error(f"malformed answer: {err}")
         self.errors_in_a_row = 0
+        self.limited_in_a_row = 0
         if any(m.complete for m in parsed):
             return IrisResult(IrisStatus.COMPLETE, parsed)
         return IrisResult(IrisStatus.PENDING, parsed, detail="pending confirmations")
@@ -219,7 +226,7 @@ class IrisClient:
         with self._lock:
             n = self.errors_in_a_row
             self.errors_in_a_row += 1
-        wait = min(self.config.error_backoff_s * 2 ** min(n, 6), 3600.0)
+        wait = min(self.config.error_backoff_s * 2 ** min(n, 6), MAX_BACKOFF_S)
         return IrisResult(IrisStatus.ERROR, retry_after_s=wait, detail=detail)
 
     def _http_error(self, err: urllib.error.HTTPError) -> IrisResult:
@@ -227,30 +234,62 @@ class IrisClient:
             self.errors_in_a_row = 0
             return IrisResult(IrisStatus.NOT_FOUND, detail="404: not indexed yet")
         if err.code == 429:
-            after = _retry_after(err.headers.get("Retry-After"), time.time())
-            lockout = self.config.lockout_s if after is None else after
-            self._lock_out(lockout)
+            return self._rate_limited(err.headers.get("Retry-After"))
+        if 400 <= err.code < 500:
+            try:
+                said = err.read()[:200].decode("utf-8", "replace")
+            except OSError:
+                said = ""
             return IrisResult(
-                IrisStatus.RATE_LIMITED,
-                retry_after_s=lockout,
-                detail=f"429 from Iris: no request for {lockout:.0f} s",
+                IrisStatus.REJECTED,
+                detail=f"HTTP {err.code} from Iris (a permanent answer: check the source "
+                f"domain and the transaction hash){': ' + said if said else ''}",
             )
         return self._error(f"HTTP {err.code} from Iris")
+
+    def _rate_limited(self, retry_after: str | None) -> IrisResult:
+        """A 429: Circle blocks every request for its lockout (5 minutes) and asks clients to
+        back off. Wait what Retry-After says (Circle's lockout when it is absent), doubled per
+        429 in a row (at most an hour), plus up to 10% jitter so replicas do not return
+        together."""
+        after = _retry_after(retry_after, time.time())
+        with self._lock:
+            n = self.limited_in_a_row
+            self.limited_in_a_row += 1
+        base = self.config.lockout_s if after is None else after
+        grown = min(base * 2 ** min(n, 6), MAX_BACKOFF_S)
+        wait = grown + grown * 0.1 * self.jitter()
+        self._lock_out(wait)
+        return IrisResult(
+            IrisStatus.RATE_LIMITED,
+            retry_after_s=wait,
+            detail=f"429 from Iris ({n + 1} in a row): no request for {wait:.0f} s",
+        )
+
+
+# What Iris fills in when it attests a CCTP V2 message, as (offset, length) in the whole
+# message: the header's nonce and finalityThresholdExecuted, and in the BurnMessageV2 body
+# feeExecuted and expirationBlock (Circle, "CCTP message format": body offsets 164 and 196).
+ATTESTER_FILLED: tuple[tuple[int, int], ...] = (
+    (12, 32),  # nonce
+    (144, 4),  # finalityThresholdExecuted
+    (HEADER_LENGTH + 164, 32),  # BurnMessageV2 feeExecuted
+    (HEADER_LENGTH + 196, 32),  # BurnMessageV2 expirationBlock
+)
 
 
 def same_burn(emitted: bytes, attested: bytes) -> bool:
     """Is `attested` the message `emitted` on the source chain, as Iris fills it in? Iris sets
-    the nonce, the executed finality and the executed fee; every other byte must match."""
+    the nonce, the executed finality, the executed fee and the expiration block (every field
+    in ATTESTER_FILLED); every other byte must match."""
     if len(emitted) != len(attested) or len(emitted) < HEADER_LENGTH:
         return False
 
     def masked(raw: bytes) -> bytes:
         b = bytearray(raw)
-        b[12:44] = bytes(32)  # nonce
-        b[144:148] = bytes(4)  # finalityThresholdExecuted
-        fee = HEADER_LENGTH + 164  # BurnMessageV2 feeExecuted
-        if len(b) >= fee + 32:
-            b[fee : fee + 32] = bytes(32)
+        for start, length in ATTESTER_FILLED:
+            if len(b) >= start + length:
+                b[start : start + length] = bytes(length)
         return bytes(b)
 
     return masked(emitted) == masked(attested)
@@ -281,11 +320,16 @@ class IrisAttestations:
             self._asked[key] = now
         result = self.client.messages(emitted.source_domain, handle.tx_hash)
         self.last = result
+        if result.status is IrisStatus.REJECTED:
+            with self._lock:
+                self._asked.pop(key, None)
+            raise RouteRejected(f"iris: {result.detail}")
         if result.status in (IrisStatus.RATE_LIMITED, IrisStatus.ERROR):
             with self._lock:
                 self._asked.pop(key, None)  # the deferral, not the poll interval, decides
             raise RouteDeferred(f"iris: {result.detail}", result.retry_after_s)
         if result.status is not IrisStatus.COMPLETE:
+            self._delayed(handle, result)
             return None
         for m in result.messages:
             if m.complete and m.message is not None and same_burn(handle.message, m.message):
@@ -294,4 +338,20 @@ class IrisAttestations:
                 with self._lock:
                     self._done[key] = attested
                 return attested
+        self._delayed(handle, result)
         return None  # this transaction's other messages are attested, ours not yet
+
+    def _delayed(self, handle: RouteHandle, result: IrisResult) -> None:
+        """Our burn not attested yet: when Iris says why (``delayReason`` on our message, or
+        on the transaction's only message while Iris has not filled it in), wait with the
+        reason so the bot can alert with it."""
+        ours = [
+            m
+            for m in result.messages
+            if m.message is not None and same_burn(handle.message, m.message)
+        ]
+        if not ours and len(result.messages) == 1:
+            ours = list(result.messages)
+        reasons = sorted({m.delay_reason for m in ours if m.delay_reason})
+        if reasons:
+            raise RouteDelayed(",".join(reasons), self.client.config.min_poll_interval_s)

@@ -74,6 +74,7 @@ from keepers.crosschain.routes import (
     RouteDeferred,
     RouteError,
     RouteHandle,
+    RouteRejected,
     RouteStatus,
     TxSender,
     _calldata,
@@ -263,6 +264,7 @@ class MoveEngine:
         retry_backoff_s: float = 5.0,
         max_attempts: int = 5,
         max_workers: int = 8,
+        rejected_hold_s: float = 3600.0,
         hook: Callable[[int, str, str], None] | None = None,
     ) -> None:
         self.store = store
@@ -278,6 +280,9 @@ class MoveEngine:
         self.poll_interval_s = poll_interval_s
         self.retry_backoff_s = retry_backoff_s
         self.max_attempts = max_attempts
+        # a permanent refusal (RouteRejected) is asked again only after this long: an operator
+        # fixes the configuration meanwhile (the bot alerts); a restart asks again at once
+        self.rejected_hold_s = rejected_hold_s
         self.max_workers = max_workers
         self.hook = hook  # (move id, step, point) -> None; fault injection in tests
         # set when the keeper stops (SIGTERM): no new step, no new intent; a step's transaction
@@ -473,6 +478,14 @@ class MoveEngine:
             return bool(getattr(self, f"_{state}")(move_id, now))
         except StepPending as err:
             self._update(move_id, next_try_at=_utc(now + self.poll_interval_s), error=str(err))
+            return False
+        except RouteRejected as err:  # a permanent answer: retrying cannot help, hold the move
+            self._update(
+                move_id,
+                next_try_at=_utc(now + self.rejected_hold_s),
+                error=f"{state}: RouteRejected: {err}",
+            )
+            log.error("move.rejected", move=move_id, step=state, reason=str(err))
             return False
         except RouteDeferred as err:  # the route's service asks to wait: not a failed attempt
             wait = max(err.retry_after_s, self.poll_interval_s)

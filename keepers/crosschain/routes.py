@@ -89,6 +89,25 @@ class RouteDeferred(RouteError):  # noqa: N818 - a wait, not a failure
         self.retry_after_s = max(0.0, float(retry_after_s))
 
 
+class RouteRejected(RouteError):  # noqa: N818 - named for what the service said
+    """The route's off-chain service refused the request for good (Iris: HTTP 400, a bad
+    transaction hash or domain; 401/403): asking again cannot succeed, so it is not retried
+    as a transient failure. A configuration error: the move holds and the bot raises a
+    critical alert naming the move and the answer."""
+
+
+class RouteDelayed(RouteDeferred):  # noqa: N818 - a wait, not a failure
+    """The service says why the attestation is held back (Iris's ``delayReason``, e.g.
+    ``insufficient_fee``, ``amount_above_max``): the move waits as for any deferral, and the
+    reason is kept so the bot can alert with it."""
+
+    def __init__(self, reason: str, retry_after_s: float) -> None:
+        super().__init__(
+            f"iris: attestation delayed by Circle (delayReason {reason})", retry_after_s
+        )
+        self.reason = reason
+
+
 class NonceAlreadyUsedError(RouteError):
     """The destination has already received this message (reported distinctly)."""
 

@@ -24,7 +24,9 @@ class AlertLevel(StrEnum):
 @dataclass(frozen=True)
 class Alert:
     """``code``: fund bot simulation_failed | paused | slippage | verify_divergence | network |
-    gas_funds | tx_failed | risk_*; supervisor funder_empty | low_runway."""
+    gas_funds | tx_failed | risk_*; supervisor funder_empty | low_runway; cross-chain
+    crosschain_plan | crosschain_approval | crosschain_move_failed | attestation_rejected |
+    attestation_delayed."""
 
     level: AlertLevel  # a StrEnum: compares equal to "info" | "warning" | "critical"
     code: str

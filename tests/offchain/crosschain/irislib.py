@@ -166,8 +166,8 @@ class FakeIris:
 
 
 def chain_resolver(scene, script: list[Reply | str]):
-    """Iris over the local chains: per burn tx, the next scripted reply; "pending" and
-    "complete" are built from the tx's MessageSent logs (attested by the local attester)."""
+    """Iris over the local chains: per burn tx, the next scripted reply; "pending",
+    "delayed:<delayReason>" and "complete" are built from the tx's MessageSent logs (attested by the local attester)."""
     attester = scene.attestations.inner.attester
     served: dict[str, int] = {}
 
@@ -195,6 +195,10 @@ def chain_resolver(scene, script: list[Reply | str]):
         step = script[min(i, len(script) - 1)]
         if step == "pending":
             return pending(burns[0][0])
+        if isinstance(step, str) and step.startswith("delayed:"):  # Circle says why it waits
+            held = pending(burns[0][0])
+            held.body["messages"][0]["delayReason"] = step.removeprefix("delayed:")
+            return held
         if step == "complete":
             tx_hash = bytes.fromhex(tx.removeprefix("0x"))
             return complete(*[(m, attester.attest(m, tx_hash, li)) for m, li in burns])

@@ -15,6 +15,7 @@ from keepers.crosschain.cctp import (
     address_to_bytes32,
 )
 from keepers.crosschain.iris import (
+    ATTESTER_FILLED,
     IrisAttestations,
     IrisClient,
     IrisStatus,
@@ -22,7 +23,7 @@ from keepers.crosschain.iris import (
     same_burn,
 )
 from keepers.crosschain.iris_config import IRIS_MAINNET, IRIS_SANDBOX, IrisConfig
-from keepers.crosschain.routes import RouteDeferred, RouteHandle
+from keepers.crosschain.routes import RouteDeferred, RouteDelayed, RouteHandle, RouteRejected
 
 ATTESTER = LocalCctpAttester(keccak(b"iris test attester"))
 TX = keccak(b"burn tx")
@@ -79,7 +80,7 @@ def iris():
 
 def client(server, **kw) -> IrisClient:
     cfg = IrisConfig(environment="custom", base_url=server.url, **kw)
-    return IrisClient(cfg, clock=server.clock_obj, sleep=server.clock_obj.sleep)
+    return IrisClient(cfg, clock=server.clock_obj, sleep=server.clock_obj.sleep, jitter=lambda: 0.0)
 
 
 def handle(emitted: bytes, log_index: int = 3) -> RouteHandle:
@@ -375,3 +376,107 @@ def test_client__server_errors_in_a_row__backoff_doubles_then_resets_on_an_answe
     assert waits == [5, 10, 20]
     assert c.messages(0, TX).status is IrisStatus.PENDING
     assert c.messages(0, TX).retry_after_s == 5  # an answer in between: back to the base
+
+
+# ---------------------------------------------------------------- what Circle fills in, and refuses
+
+
+def _old_same_burn(emitted: bytes, attested: bytes) -> bool:
+    """The mask before: nonce, finalityThresholdExecuted and feeExecuted, not expirationBlock."""
+    if len(emitted) != len(attested):
+        return False
+
+    def masked(raw: bytes) -> bytes:
+        b = bytearray(raw)
+        b[12:44] = bytes(32)
+        b[144:148] = bytes(4)
+        b[148 + 164 : 148 + 196] = bytes(32)
+        return bytes(b)
+
+    return masked(emitted) == masked(attested)
+
+
+def test_local_attester__fills_every_field_iris_fills__expiration_block_never_zero():
+    emitted = burn()
+    got = CctpMessage.decode(
+        ATTESTER.attest(emitted, TX, 3, fee_executed=77, destination_block=500).message
+    )
+    body = BurnBody.decode(got.body)
+    assert got.nonce != bytes(32) and got.finality_threshold_executed == 2000
+    assert body.fee_executed == 77 and body.expiration_block == 500 + ATTESTER.expiry_blocks
+    assert BurnBody.decode(CctpMessage.decode(emitted).body).expiration_block == 0
+
+
+def test_same_burn__mainnet_style_answer_with_expiration_block__old_mask_misses_it_new_matches():
+    emitted = burn()
+    attested = ATTESTER.attest(emitted, TX, 3, fee_executed=1_000, expiration_block=23_456_789)
+    assert not _old_same_burn(emitted, attested.message)  # the move would have waited for ever
+    assert same_burn(emitted, attested.message)
+
+
+def test_same_burn__any_other_byte_changed__not_our_burn():
+    emitted = burn()
+    attested = ATTESTER.attest(emitted, TX, 3, fee_executed=1_000).message
+    filled = {i for start, n in ATTESTER_FILLED for i in range(start, start + n)}
+    for i in range(len(attested)):
+        if i in filled:
+            continue
+        forged = bytearray(attested)
+        forged[i] ^= 0x01
+        assert not same_burn(emitted, bytes(forged)), i
+
+
+def test_fetch__mainnet_answer_with_every_field_filled__matched_through_the_local_server(iris):
+    emitted = burn()
+    attested = ATTESTER.attest(emitted, TX, 3, fee_executed=4321, expiration_block=21_000_000)
+    iris.play(0, TX, pending(emitted), complete((emitted, attested)))
+    source = IrisAttestations(client(iris, min_poll_interval_s=0))
+    assert source.fetch(handle(emitted)) is None
+    assert source.fetch(handle(emitted)) == attested
+
+
+@pytest.mark.parametrize("code", [400, 401, 403])
+def test_fetch__permanent_answer__rejected_at_once_not_retried_as_transient(iris, code):
+    emitted = burn()
+    iris.play(0, TX, Reply(code, {"error": "Invalid transaction hash"}))
+    source = IrisAttestations(client(iris, min_poll_interval_s=0))
+    with pytest.raises(RouteRejected) as err:
+        source.fetch(handle(emitted))
+    assert f"HTTP {code}" in str(err.value) and "Invalid transaction hash" in str(err.value)
+    assert not isinstance(err.value, RouteDeferred)
+    assert source.last.status is IrisStatus.REJECTED
+
+
+def test_fetch__429s_in_a_row__back_off_doubles_from_retry_after_then_resets(iris):
+    emitted = burn()
+    attested = ATTESTER.attest(emitted, TX, 3)
+    limited = Reply(429, {}, {"Retry-After": "10"})
+    iris.play(0, TX, limited, limited, limited, pending(emitted), limited)
+    c = client(iris, min_poll_interval_s=0)
+    waits = []
+    for _ in range(3):
+        r = c.messages(0, TX)
+        assert r.status is IrisStatus.RATE_LIMITED
+        waits.append(r.retry_after_s)
+        iris.clock_obj.t += r.retry_after_s
+    assert waits == [10, 20, 40]
+    assert c.messages(0, TX).status is IrisStatus.PENDING  # an answer: back to Retry-After
+    assert c.messages(0, TX).retry_after_s == 10
+    assert attested  # the burn itself is untouched
+
+
+def test_fetch__429_jitter__within_ten_percent_above_the_wait(iris):
+    iris.play(0, TX, Reply(429, {}))
+    cfg = IrisConfig(environment="custom", base_url=iris.url)
+    c = IrisClient(cfg, clock=iris.clock_obj, sleep=iris.clock_obj.sleep, jitter=lambda: 0.999)
+    assert 300 < c.messages(0, TX).retry_after_s < 330
+
+
+def test_fetch__delay_reason__deferred_with_the_reason_named(iris):
+    emitted = burn()
+    held = pending(emitted)
+    held.body["messages"][0]["delayReason"] = "insufficient_fee"
+    iris.play(0, TX, held)
+    with pytest.raises(RouteDelayed) as err:
+        IrisAttestations(client(iris, min_poll_interval_s=0)).fetch(handle(emitted))
+    assert err.value.reason == "insufficient_fee" and "insufficient_fee" in str(err.value)

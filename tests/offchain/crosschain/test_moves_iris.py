@@ -33,7 +33,8 @@ def test_move__usdc_over_cctp_on_the_iris_client__404_429_pending_complete_then_
     local = xscene.attestations
     with FakeIris(chain_resolver(xscene, script)) as server:
         cfg = IrisConfig(environment="custom", base_url=server.url, min_poll_interval_s=5)
-        source = IrisAttestations(IrisClient(cfg, clock=clock))
+        # no jitter: the test reads the exact wait back from the move
+        source = IrisAttestations(IrisClient(cfg, clock=clock, jitter=lambda: 0.0))
         xscene.attestations = source  # the scene's bots build their CCTP adapters from this
         try:
             bot = xscene.bot(holders=holders_map(xscene, who), poll_interval_s=10.0)
@@ -77,6 +78,54 @@ def test_move__usdc_over_cctp_on_the_iris_client__404_429_pending_complete_then_
     assert xscene.balance("ethereum", "USDC", who) == 1200 * E6
     assert len(logs(base.w3, base.transmitter.address, MESSAGE_RECEIVED, block0)) == 1
     bot.stop()
+
+
+def _held_move(xscene, first: Reply | str, slot: int):
+    """One USDC ethereum->base move whose Cross step meets `first` on the Iris server: the
+    move after two ticks 10 s apart, with the bot's alerts. Then Iris completes and the move
+    is driven to its end (the scene's store is shared: a move left in flight would cover the
+    next test's imbalance); the final state is returned too."""
+    who = holder(xscene, slot, {("ethereum", "USDC"): "1700", ("base", "USDC"): "500"})
+    clock = Clock()
+    local = xscene.attestations
+    alerts = []
+    with FakeIris(chain_resolver(xscene, [NOT_FOUND, first, "complete"])) as server:
+        cfg = IrisConfig(environment="custom", base_url=server.url, min_poll_interval_s=0)
+        xscene.attestations = IrisAttestations(IrisClient(cfg, clock=clock, jitter=lambda: 0.0))
+        bot = xscene.bot(holders=holders_map(xscene, who), poll_interval_s=10.0)
+        try:
+            bot.alert = alerts.append
+            t0 = int(time.time()) + 86_400
+            (move,) = bot.tick(now=t0).created  # Iris: 404
+            clock.t = 10
+            bot.tick(now=t0 + 10)  # Iris: `first`
+            row = bot.engine._row(move.id)
+            clock.t = 4000
+            bot.tick(now=t0 + 4000)  # Iris: complete (the operator fixed it / Circle did)
+            final = bot.engine.move(move.id)
+        finally:
+            xscene.attestations = local
+            bot.stop()
+    return t0, row, alerts, final
+
+
+def test_move__iris_answers_400__held_with_a_named_error_and_a_critical_alert_not_retried(xscene):
+    t0, row, alerts, final = _held_move(xscene, Reply(400, {"error": "Invalid domain"}), 24)
+    assert row.state == "cross" and row.attempts == 0
+    assert "RouteRejected" in row.error and "HTTP 400" in row.error
+    assert row.next_try_at.replace(tzinfo=None) == _naive_utc(t0 + 10 + 3600)  # held, not backed off
+    rejected = [a for a in alerts if a.code == "attestation_rejected"]
+    assert rejected and rejected[0].level == "critical" and f"move {row.id}" in rejected[0].message
+    assert final.state == "done", final.error
+
+
+def test_move__iris_delay_reason__warning_alert_names_the_reason_and_the_move(xscene):
+    _, row, alerts, final = _held_move(xscene, "delayed:amount_above_max", 25)
+    assert row.state == "cross" and row.attempts == 0
+    delayed = [a for a in alerts if a.code == "attestation_delayed"]
+    assert delayed and "amount_above_max" in delayed[0].message
+    assert f"move {row.id}" in delayed[0].message
+    assert final.state == "done", final.error
 
 
 def _naive_utc(ts: int):
