@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import select
 
 from keepers.core.errors import DomainError
+from keepers.core.signatures import normalise_v
 from keepers.fund.planning.actions import Action, ActionResult, ActionType, Carry, Plan, Unresolved
 from keepers.fund.planning.approval import ApprovalRecord
-from keepers.fund.planning.plan_approval import SignedPlan, plan_hash, recover_signer
+from keepers.fund.planning.plan_approval import SignedPlan, plan_hash, signature_reason
 from keepers.fund.planning.triggers import Trigger, TriggerKind
 from keepers.store import models as m
 from keepers.store.db import Store
@@ -392,11 +393,15 @@ class PlanStore:
                 "approve it with --by NAME"
             )
         sig = signature if isinstance(signature, bytes) else _hex_bytes(signature)
-        if sig is None or len(sig) != 65:
-            raise DomainError("malformed signature: expected 65 bytes as 0x hex (r|s|v)")
-        signer = recover_signer(plan, sig)
-        if signer is None:
-            raise DomainError("malformed signature: it recovers to no address")
+        if sig is None:
+            raise DomainError("malformed signature: expected 0x hex (65 bytes, r|s|v)")
+        # v 0/1 (a raw recovery id from some wallets) is the same signature as v 27/28: it is
+        # recorded as 27/28, the form the executor counts
+        sig, _ = normalise_v(sig)
+        got = signature_reason(plan_hash(plan), sig)
+        if got.signer is None:
+            raise DomainError(f"signature not counted by the executor: {got.reason}")
+        signer = got.signer
         digest = "0x" + plan_hash(plan).hex()
         row = self.get(ref)
         assert row is not None

@@ -23,6 +23,8 @@ from eth_account import Account
 from eth_account.messages import SignableMessage, _hash_eip191_message, encode_typed_data
 from eth_utils import keccak, to_checksum_address
 
+from keepers.core.signatures import Recovered, try_recover
+
 DOMAIN_NAME = "Ballast PlanExecutor"
 DOMAIN_VERSION = "1"
 PLAN_TYPE = [
@@ -185,12 +187,19 @@ def pack_signature(v: int, r: bytes | int, s: bytes | int) -> bytes:
 
 
 def recover_signer(plan: SignedPlan, signature: bytes | str) -> str | None:
-    """The address whose signature of *this* plan `signature` is (None if malformed). Any
+    """The address whose signature of *this* plan `signature` is, by the executor's own rule
+    (keepers.core.signatures: 65 bytes, low s, v 27/28); None when it would not count. Any
     other plan's signature recovers to an unrelated address."""
+    return signature_reason(plan_hash(plan), signature).signer
+
+
+def signature_reason(digest: bytes, signature: bytes | str) -> Recovered:
+    """`try_recover` on 0x hex or bytes; a signature that is not hex does not count."""
     try:
-        return str(Account._recover_hash(plan_hash(plan), signature=_bytes(signature)))
-    except Exception:  # malformed length, s out of range, bad v: not a signature of anything
-        return None
+        raw = _bytes(signature)
+    except ValueError:
+        return Recovered(None, "not 0x hex")
+    return try_recover(digest, raw)
 
 
 @dataclass(frozen=True)
@@ -227,10 +236,12 @@ def count_approvals(
     current = {to_checksum_address(o) for o in owners}
     seen: list[str] = []
     rejected: list[tuple[int, str]] = []
+    digest = plan_hash(plan)
     for i, sig in enumerate(signatures):
-        signer = recover_signer(plan, sig)
+        got = signature_reason(digest, sig)
+        signer = got.signer
         if signer is None:
-            rejected.append((i, "malformed signature"))
+            rejected.append((i, f"does not count: {got.reason}"))
         elif signer not in current:
             rejected.append((i, f"{signer} is not a current owner (or signed another plan)"))
         elif signer in seen:
@@ -280,11 +291,11 @@ def recover_hash_signer(digest: bytes | str, signature: bytes | str) -> str | No
     """Who signed `digest` (a plan hash as it was when signed), None if malformed."""
     try:
         d = _bytes(digest)
-        if len(d) != 32:
-            return None
-        return str(Account._recover_hash(d, signature=_bytes(signature)))
-    except Exception:  # malformed: not a signature of anything
+    except ValueError:
         return None
+    if len(d) != 32:
+        return None
+    return signature_reason(d, signature).signer
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,9 @@ def test_move__iris_answers_400__held_with_a_named_error_and_a_critical_alert_no
     t0, row, alerts, final = _held_move(xscene, Reply(400, {"error": "Invalid domain"}), 24)
     assert row.state == "cross" and row.attempts == 0
     assert "RouteRejected" in row.error and "HTTP 400" in row.error
-    assert row.next_try_at.replace(tzinfo=None) == _naive_utc(t0 + 10 + 3600)  # held, not backed off
+    assert row.next_try_at.replace(tzinfo=None) == _naive_utc(
+        t0 + 10 + 3600
+    )  # held, not backed off
     rejected = [a for a in alerts if a.code == "attestation_rejected"]
     assert rejected and rejected[0].level == "critical" and f"move {row.id}" in rejected[0].message
     assert final.state == "done", final.error

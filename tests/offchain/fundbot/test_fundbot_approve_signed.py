@@ -22,6 +22,7 @@ from eth_account.messages import encode_typed_data
 from ballast_dev.local.keystores import account_address, account_key, write_test_keystores
 from keepers.cli import main
 from keepers.core.errors import EXIT_CONFIG, EXIT_DOMAIN
+from keepers.core.signatures import SECP256K1_N
 from keepers.fund.planning.actions import Action, ActionType, Plan
 from keepers.fund.planning.plan_approval import (
     SignedPlan,
@@ -234,6 +235,14 @@ def test_approve__signature_made_elsewhere__verified_and_recorded(fund):
     assert fund.recorded(REF) == [(OWNERS[2], "0x" + sig.hex())]
 
 
+def test_approve__signature_with_v_0_or_1__recorded_as_27_28_the_form_the_executor_counts(fund):
+    sig = sign_plan(frozen_plan(REF), account_key("carol"))
+    raw = sig[:64] + bytes([sig[64] - 27])
+    r = keeper(fund.env, "--json", "approve", REF, "--signature", "0x" + raw.hex())
+    assert r.exit_code == 0, r.stderr
+    assert fund.recorded(REF) == [(OWNERS[2], "0x" + sig.hex())]
+
+
 def _signatures(fund: Fund) -> dict[str, str]:
     """Signatures an attacker might replay or forge, each refused for plan REF."""
     fund.add_plan("plan-other")  # a second plan waiting, signed by alice
@@ -247,18 +256,33 @@ def _signatures(fund: Fund) -> dict[str, str]:
         "mallory": sign_plan(frozen_plan(REF), account_key("mallory")),
         "short": mine[:64],
         "zeros": b"\x00" * 65,
+        # the malleable twin of alice's own valid signature: the executor does not count it
+        "high_s": mine[:32]
+        + (SECP256K1_N - int.from_bytes(mine[32:64], "big")).to_bytes(32, "big")
+        + bytes([55 - mine[64]]),
     }
 
 
 @pytest.mark.parametrize(
     "case",
-    ["other_plan", "other_chain", "other_executor", "other_deadline", "mallory", "short", "zeros"],
+    [
+        "other_plan",
+        "other_chain",
+        "other_executor",
+        "other_deadline",
+        "mallory",
+        "short",
+        "zeros",
+        "high_s",
+    ],
 )
 def test_approve__forged_or_replayed_signature__refused(fund, case):
     sig = _signatures(fund)[case]
     r = keeper(fund.env, "approve", REF, "--signature", "0x" + sig.hex())
     assert r.exit_code == EXIT_DOMAIN, r.stdout
-    assert ("not an admin of plan" in r.stderr) or ("malformed signature" in r.stderr), r.stderr
+    assert ("not an admin of plan" in r.stderr) or ("not counted by the executor" in r.stderr), (
+        r.stderr
+    )
     assert fund.recorded(REF) == []
     r = keeper(fund.env, "approve", REF, "--signature", "0xnothex")
     assert r.exit_code == EXIT_DOMAIN and "malformed signature" in r.stderr
