@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 
 import click
 
+from keepers.core import redact
 from keepers.core.errors import (
     EXIT_CONFIG,
     EXIT_DOMAIN,
@@ -149,6 +150,7 @@ def fail(message: str, code: int = EXIT_DOMAIN) -> NoReturn:
 @click.pass_context
 def main(ctx: click.Context, as_json: bool, now: int | None) -> None:
     """Ballast fund keeper."""
+    redact.install()  # before anything can print: no secret in any message
     ctx.obj = Ctx(as_json, now)
     ctx.call_on_close(ctx.obj.close)
 

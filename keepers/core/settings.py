@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -216,6 +217,16 @@ def _secret_values(value: Any, out: set[str]) -> None:
             _secret_values(v, out)
 
 
+# Secret values met outside the environment (a config file's secret fields), registered by
+# the loaders that read them: every scrub of the process redacts them as well.
+_registered: set[str] = set()
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Redact these values too, wherever they appear, for the rest of the process."""
+    _registered.update(v for v in values if v and len(v) >= 4)
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every known secret value (4+ characters) replaced by ``<redacted>``."""
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
@@ -223,10 +234,47 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+# A value shaped like a secret, whatever variable it lands in (two variables swapped, a key
+# pasted into a path setting): a raw private key (32 bytes hex, with or without 0x) or a
+# BIP-39 mnemonic (12-24 lowercase words).
+_KEY_SHAPE = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+_MNEMONIC_SHAPE = re.compile(r"^[a-z]+( [a-z]+){11,23}$")
+
+
+def secret_shaped(value: str) -> set[str]:
+    """The secret parts of one configured value: the whole of it when it looks like a key or
+    a mnemonic (the key with and without its 0x), the password of a URL (a database URL's
+    ``postgresql://user:password@host/db``); empty otherwise."""
+    v = value.strip()
+    out: set[str] = set()
+    if _KEY_SHAPE.match(v):
+        bare = v.removeprefix("0x")
+        out |= {v, bare, "0x" + bare}
+    elif _MNEMONIC_SHAPE.match(v):
+        out.add(v)
+    if "://" in v:
+        try:
+            password = urllib.parse.urlsplit(v).password
+        except ValueError:
+            password = None
+        if password:
+            out |= {password, urllib.parse.quote(password, safe="")}
+    return out
+
+
 def env_secrets(env: Mapping[str, str] | None = None) -> set[str]:
-    """Values of every environment variable whose name says it holds a secret."""
+    """Every secret the environment holds: the value of each variable whose name says it is
+    a secret, and, in any variable, a value shaped like one (`secret_shaped`), so a key that
+    lands in a path setting is redacted too."""
     env = os.environ if env is None else env
-    return {v for k, v in env.items() if is_secret_name(k) and v}
+    out: set[str] = set()
+    for k, v in env.items():
+        if not v:
+            continue
+        if is_secret_name(k):
+            out.add(v)
+        out |= secret_shaped(v)
+    return out | _registered
 
 
 def shown_value(loc: tuple[Any, ...], value: Any) -> str | None:

@@ -33,6 +33,7 @@ from typing import Any
 
 import click
 
+from keepers.core import redact
 from keepers.crosschain.config import ENV_PATH, ConfigError
 
 
@@ -148,6 +149,7 @@ def _emit(ctx: click.Context, data: Any, text: str) -> None:
 @click.pass_context
 def crosschain(ctx: click.Context, config: str | None, as_json: bool) -> None:
     """Cross-chain USDC/USDT inventory: balances, plans, moves."""
+    redact.install()  # standalone too (python -m keepers.crosschain.cli): no secret printed
     root_json = bool(getattr(ctx.obj, "as_json", False))  # `keeper --json crosschain ...`
     ctx.obj = {"config": config, "json": as_json or root_json}
 
