@@ -24,6 +24,18 @@ def _redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> Mutable
     return event
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a line is written (not when logging was configured):
+    the CLI's scrubbing wrapper (keepers.core.redact) and a caller's redirect see every log
+    line, and a logger cached on first use never writes to a stream since replaced."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(json: bool = True, level: str = "INFO") -> None:
     """Configure structlog once per process (stderr, ISO timestamps, level, event, fields)."""
     renderer: structlog.typing.Processor = (
@@ -39,7 +51,7 @@ def configure_logging(json: bool = True, level: str = "INFO") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
 

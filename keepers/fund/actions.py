@@ -58,8 +58,12 @@ class ActionEncoder:
         return self._decimals[token]
 
     def oracle_tokens_for(self, reading: FundReading, token: str, cash: int) -> int:
-        """Tokens ``cash`` buys at the feed price (floor)."""
+        """Tokens ``cash`` buys at the feed price (floor). An unpriced asset (its feed down:
+        the lens answers 0) has no such amount: the planner never buys one, and this refuses
+        to size a leg against it rather than divide by zero."""
         price = reading.prices[token]
+        if price <= 0:
+            raise ValueError(f"asset {token}: its feed is down (price {price}): no amount to size")
         fdec = reading.feed_decimals[token]
         base = reading.state.base_decimals
         return cash * 10 ** (fdec + self.token_decimals(token)) // (price * 10**base)

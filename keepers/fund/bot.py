@@ -43,6 +43,7 @@ from keepers.core.logging import get_logger
 from keepers.core.settings import PolicyConfig, RolePolicy
 from keepers.fund.actions import ActionEncoder, EncodedCall, fill_ratio
 from keepers.fund.depth_reader import DepthReader
+from keepers.fund.feeds import feed_down_message, feeds_down
 from keepers.fund.planning import approval as approval_policy
 from keepers.fund.planning import plan_approval
 from keepers.fund.planning import risk as riskmod
@@ -50,7 +51,7 @@ from keepers.fund.planning import triggers as trig
 from keepers.fund.planning.actions import Action, ActionResult, ActionType, Plan, Unresolved
 from keepers.fund.planning.depth import AssetDepth, largest_within
 from keepers.fund.planning.metrics import tier_metrics
-from keepers.fund.planning.plan import CARRY
+from keepers.fund.planning.plan import CARRY, FEED_DOWN
 from keepers.fund.planning.plan import plan as make_plan
 from keepers.fund.planning.report import plan_report, progress
 from keepers.fund.planning.rollback import create_rollback_plan
@@ -219,7 +220,27 @@ class FundBot:
     def read(self) -> FundReading:
         reading = self.reader.read()
         metrics.observe_tiers(tier_metrics(reading.state))
+        self._feed_alert(reading)
         return reading
+
+    def _feed_alert(self, reading: FundReading) -> None:
+        """``feed_down`` (critical) while a held asset is unpriced, naming the asset, its feed,
+        the age of its last answer and what the keeper holds back; ``feed_restored`` once every
+        held asset is priced again."""
+        now = reading.state.timestamp
+        if not any(a.held_unpriced for a in reading.state.assets):
+            last = self.plans.last_job_detail("alert:" + FEED_DOWN)
+            if last is not None and last.get("key"):
+                self._clear_alert(FEED_DOWN, now)
+                self.alert(
+                    AlertLevel.INFO,
+                    "feed_restored",
+                    f"every held asset is priced again (was down: {last['key']})",
+                )
+            return
+        down = feeds_down(self.contracts.controller, self.w3, reading.state, reading.block)
+        key = ",".join(sorted(d.token for d in down))
+        self._alert_once(AlertLevel.CRITICAL, FEED_DOWN, key, feed_down_message(down), now, None)
 
     def symbol(self, token: str | None) -> str:
         """The asset's symbol for metric labels (the address only if the record lacks it)."""

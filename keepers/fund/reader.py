@@ -15,6 +15,9 @@ Field semantics (IAssetController.FundState -> planner):
   the lens's ``redeemableNowValue`` (0 outside a window) for asynchronous RWAs.
 - ``tiers[1..2].value`` are the contract's ``tierValues``; asset values are summed again by
   FundState, which checks the identity.
+- an asset whose feed is down (stale, zero, out of bounds, reverting) is read as *unpriced*
+  (``AssetState.priced`` False): the lens reports its price and value as 0, which is the
+  contract's conservative value for exits, never a price the planner may trade on.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def to_fund_state(raw: Any, timestamp: int, symbols: dict[str, str]) -> FundStat
     ) = raw
     assets = []
     for a in assets_raw:
-        (token, tier, instant, balance, _price, _fdec, value, pending_value, redeemable,
+        (token, tier, instant, balance, price, _fdec, value, pending_value, redeemable,
          _conc, max_conc, _cap, window_opens_at) = a  # fmt: skip
         token = Web3.to_checksum_address(token)
         assets.append(
@@ -79,6 +82,9 @@ def to_fund_state(raw: Any, timestamp: int, symbols: dict[str, str]) -> FundStat
                 pending_value=int(pending_value),
                 max_concentration_bps=int(max_conc),
                 window_opens_at=int(window_opens_at),
+                # the lens answers 0 for a feed that is stale, zero, out of bounds or
+                # reverting (never a price of 0): the asset is unpriced
+                priced=int(price) > 0,
             )
         )
     state = FundState.build(

@@ -4,6 +4,7 @@ plugs in the same way) and counted on ``rebalance_alerts{level,code}``."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -21,18 +22,56 @@ class AlertLevel(StrEnum):
     CRITICAL = "critical"
 
 
+# Every alert code a keeper can raise: code -> (the bot that raises it, what it means). The
+# runbook (docs/runbook.md) has one entry per code, and a test fails when one is missing; an
+# alert with a code not listed here is logged as ``alert.unlisted_code`` (and refused outright
+# under BALLAST_STRICT_ALERTS=1, as the test suite runs).
+ALERT_CODES: dict[str, tuple[str, str]] = {
+    "network": ("fund", "the node did not answer a read; the cycle is skipped"),
+    "paused": ("fund", "the fund is paused: no rebalance, or a plan aborted by a pause"),
+    "no_safe_move": ("fund", "a carried slice has no venue within the slippage limit"),
+    "risk_block": ("fund", "the risk check blocked a plan"),
+    "risk_skip": ("fund", "the risk check skipped a plan (not worth its gas now)"),
+    "risk_warn": ("fund", "the risk check passed a plan with warnings"),
+    "approval_needed": ("fund", "a plan waits for the admins' approval"),
+    "plan_expired": ("fund", "a plan's approval window ended unsigned"),
+    "simulation_failed": ("fund", "a plan reverted on the simulation fork; nothing was sent"),
+    "gas_funds": ("fund", "the keeper account cannot pay for a plan's gas"),
+    "slippage": ("fund", "an executed leg filled worse than the slippage limit"),
+    "tx_failed": ("fund", "an action's transaction reverted or was not sent"),
+    "verify_divergence": ("fund", "the fund after a plan differs from the plan's expectation"),
+    "feed_down": ("fund", "a held asset's price feed is stale, zero, out of bounds or reverting"),
+    "feed_restored": ("fund", "every held asset is priced again"),
+    "signer_conflict": ("runtime", "another process signs with the same key: keeper run stops"),
+    "job_failed": ("runtime", "a job raised an unexpected error; the other jobs go on"),
+    "funder_empty": ("supervisor", "a funder cannot pay the next booking"),
+    "low_runway": ("supervisor", "a funder has fewer intervals of fees than the threshold"),
+    "low_runway_event": ("supervisor", "a funder emitted LowRunway on chain"),
+    "spend_cap_reached": ("supervisor", "a funder's rolling-day spend cap cannot pay a booking"),
+    "crosschain_plan": ("crosschain", "the cross-chain planner could not plan this tick"),
+    "crosschain_approval": ("crosschain", "a big cross-chain move waits for approval"),
+    "crosschain_move_failed": ("crosschain", "a cross-chain move failed"),
+    "attestation_rejected": ("crosschain", "Circle's Iris refused a burn's attestation request"),
+    "attestation_delayed": ("crosschain", "Circle's Iris holds a burn back (delayReason)"),
+}
+
+
+class UnlistedAlertCode(ValueError):
+    """An alert code missing from ALERT_CODES (raised only under BALLAST_STRICT_ALERTS=1)."""
+
+
 @dataclass(frozen=True)
 class Alert:
-    """``code``: fund bot simulation_failed | paused | slippage | verify_divergence | network |
-    gas_funds | tx_failed | risk_*; supervisor funder_empty | low_runway; cross-chain
-    crosschain_plan | crosschain_approval | crosschain_move_failed | attestation_rejected |
-    attestation_delayed."""
+    """``code``: one of `ALERT_CODES` (each has a runbook entry)."""
 
     level: AlertLevel  # a StrEnum: compares equal to "info" | "warning" | "critical"
     code: str
     message: str
     plan: str | None = None  # the fund plan it concerns, if any
     detail: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_code(self.code)
 
 
 Sink = Callable[[Alert], None]
@@ -75,3 +114,35 @@ class Alerter:
         for sink in self.sinks:
             sink(alert)
         return alert
+
+
+def check_code(code: str) -> None:
+    """Log (or, under BALLAST_STRICT_ALERTS=1, refuse) a code without a runbook entry."""
+    if code in ALERT_CODES:
+        return
+    if os.environ.get("BALLAST_STRICT_ALERTS") == "1":
+        raise UnlistedAlertCode(f"alert code {code!r} is not in ALERT_CODES (no runbook entry)")
+    log.error("alert.unlisted_code", code=code)
+
+
+class JobPartsFailed(RuntimeError):
+    """Some parts of a composite job failed (each already alerted as ``job_failed``); the
+    other parts ran. Raised after all parts, so a caller that reports a cycle sees it."""
+
+
+RUNTIME_ALERTS = Alerter()  # the runtime's own: logged and counted (keeper_alerts_total)
+
+
+def job_failed(job: str, err: BaseException, alerter: Alerter | None = None) -> Alert | None:
+    """The critical alert for a job (or a part of one) that raised what it did not expect:
+    the job and the error's type and message. The next run goes on as usual. Nothing for
+    `JobPartsFailed` (its parts alerted already)."""
+    if isinstance(err, JobPartsFailed):
+        return None
+    return (alerter or RUNTIME_ALERTS)(
+        AlertLevel.CRITICAL,
+        "job_failed",
+        f"job {job} failed with {type(err).__name__}: {err}; the other jobs and its next run go on",
+        job=job,
+        error_type=type(err).__name__,
+    )

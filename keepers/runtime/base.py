@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from keepers.core.logging import get_logger
 from keepers.runtime import metrics
-from keepers.runtime.alerts import Alert, AlertSink, log_sink  # noqa: F401 - re-exported
+from keepers.runtime.alerts import Alert, AlertSink, job_failed, log_sink  # noqa: F401 - re-exported
 
 log = get_logger("keepers.runtime")
 
@@ -90,6 +90,7 @@ def run_loop(
                 metrics.mark_tick(bot.name)
             except Exception as err:  # noqa: BLE001 - one bad tick must not stop the bot
                 log.error("bot.tick_failed", bot=bot.name, error=f"{type(err).__name__}: {err}")
+                job_failed(f"{bot.name}.tick", err)
             sleep(max(0.0, bot.interval_s - (time.monotonic() - t0)))
     finally:
         bot.stop()

@@ -33,7 +33,7 @@ from keepers.core.settings import (
     KeeperSettings,
     load_settings,
 )
-from keepers.runtime.alerts import Alerter
+from keepers.runtime.alerts import Alerter, job_failed
 from keepers.runtime.bots import BotContext, declarations, declared_policy
 from keepers.runtime.policy import merged, store_policy, stored_policy
 from keepers.tx.node import Node
@@ -178,6 +178,7 @@ class Runtime:
             except Exception as err:  # noqa: BLE001 - one bad bot must not stop the others
                 text = f"{type(err).__name__}: {err}"
                 log.error("bot.tick_failed", bot=name, error=text)
+                job_failed(f"{name}.tick", err)
                 out.append({"bot": name, "ok": False, "error": text})
                 continue
             metrics.mark_tick(name)

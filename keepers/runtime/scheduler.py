@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from keepers.core.logging import get_logger
 from keepers.runtime import metrics
+from keepers.runtime.alerts import JobPartsFailed, job_failed
 
 log = get_logger("keepers.scheduler")
 
@@ -55,12 +56,18 @@ def fund_jobs(bot: Any) -> list[JobSpec]:
     cfg = bot.cfg
 
     def plans(now: int) -> list[Any]:
-        return [*bot.tick(now), bot.events(now)]
+        ticked, events = _parts("fund.tick", now, ("tick", bot.tick), ("events", bot.events))
+        return [*(ticked or []), events]
 
     def liquidity(now: int) -> Any:
-        bot.tick(now)
-        bot.events(now)
-        return bot.check("liquidity", now)
+        *_, checked = _parts(
+            "fund.liquidity",
+            now,
+            ("tick", bot.tick),
+            ("events", bot.events),
+            ("check", lambda t: bot.check("liquidity", t)),
+        )
+        return checked
 
     return [
         JobSpec(
@@ -79,6 +86,24 @@ def fund_jobs(bot: Any) -> list[JobSpec]:
     ]
 
 
+def _parts(job: str, now: int, *parts: tuple[str, Callable[[int], Any]]) -> list[Any]:
+    """Run every part of a composite job even when an earlier one raises: a failing part is
+    alerted (``job_failed``, naming ``job:part``) and gives None; after the last part,
+    `JobPartsFailed` is raised if any failed (so ``keeper run --once`` reports the bot)."""
+    out: list[Any] = []
+    failed: list[str] = []
+    for part, fn in parts:
+        try:
+            out.append(fn(now))
+        except Exception as err:  # noqa: BLE001 - one part must not stop the others
+            job_failed(f"{job}:{part}", err)
+            failed.append(f"{part}: {type(err).__name__}: {err}")
+            out.append(None)
+    if failed:
+        raise JobPartsFailed(f"{job}: " + "; ".join(failed))
+    return out
+
+
 def run_job(name: str) -> Any:
     """The persisted job's entry point (a module-level function, so the job store keeps a
     reference to it). The handler gets the scheduled fire time this run belongs to (the last
@@ -91,7 +116,11 @@ def run_job(name: str) -> Any:
     now = dt.datetime.now(dt.UTC)
     when = now if spec.every_s is not None else scheduled_time(spec, now)
     log.info("job.run", job=name, at=when.isoformat())
-    out = spec.handler(int(when.timestamp()))
+    try:
+        out = spec.handler(int(when.timestamp()))
+    except Exception as err:  # noqa: BLE001 - a job's error must not stop the others
+        job_failed(name, err)  # critical, with the job and the error's type; next run as usual
+        return None
     metrics.mark_tick(name.split(".", 1)[0])  # the bot ("fund") ticked without an error
     return out
 

@@ -91,6 +91,7 @@ __all__ = [
 
 HEADROOM_BPS = 9_900  # plan to 99% of a concentration limit (see _limit)
 CARRY = "carry"  # the trigger code of a carried slice (moves its tier to target)
+FEED_DOWN = "feed_down"  # the reason of what an unpriced asset holds back
 
 
 @dataclass
@@ -174,12 +175,17 @@ class _Planner:
         return 0 < asset.matures_at <= self.now
 
     def _sellable(self, asset: AssetState) -> int:
-        """Redeemable now and inside the venue's depth."""
+        """Redeemable now and inside the venue's depth (nothing of an unpriced asset: no
+        amount can be sized against an unknown price)."""
+        if not asset.priced:
+            return 0
         room = self.sell_room(asset)
         return asset.sellable_value if room is None else min(asset.sellable_value, room)
 
     def _buyable(self, asset: AssetState) -> int:
-        """Concentration headroom, inside the venue's depth."""
+        """Concentration headroom, inside the venue's depth (none for an unpriced asset)."""
+        if not asset.priced:
+            return 0
         room = self.buy_room(asset)
         head = self._headroom(asset)
         return head if room is None else min(head, room)
@@ -570,8 +576,25 @@ def plan(
         carried=carried,
     )
     p.prepare_redemptions(force)
-    p.tier_flows(force)
-    p.rotate()
+    unpriced = [a for a in state.assets if a.held_unpriced]
+    if unpriced:
+        # Degraded mode: a held asset's price is unknown, so its tier's value (and every ratio)
+        # is understated by an unknown amount. Only what stays safe without that price runs:
+        # cash for redemptions, raised from priced assets at their own prices. Tier flows and
+        # rotations wait for the feed (the bot's feed_down alert says so).
+        for a in unpriced:
+            p.notes.append(
+                Unresolved(
+                    a.tier,
+                    FEED_DOWN,
+                    f"{a.symbol}: feed down, asset unpriced (counted at 0 as the contract does "
+                    "for exits); holding back tier rebalancing and any buy or sale of it until "
+                    "its feed reports again; redemptions are still prepared",
+                )
+            )
+    else:
+        p.tier_flows(force)
+        p.rotate()
     p.notes += p.depth_notes()
     # Priorities: redemption preparation 0, then the order the planner emitted (1, 2, ...).
     actions = tuple(
@@ -608,7 +631,9 @@ def _explain(
     off = [tier for tier in range(3) if band_distance(after, tier) > 0]
     notes = list(dict.fromkeys(notes))
     out = [
-        n for n in notes if n.tier in off or n.reason in ("redemptions", "concentration", "depth")
+        n
+        for n in notes
+        if n.tier in off or n.reason in ("redemptions", "concentration", "depth", FEED_DOWN)
     ]
     for tier in off:
         if any(n.tier == tier for n in out):

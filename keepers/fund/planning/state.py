@@ -60,6 +60,15 @@ class AssetState:
     max_concentration_bps: int = 2_500
     matures_at: int = 0  # unix seconds, 0 if none
     window_opens_at: int = 0  # unix seconds of the next redemption window, 0 if none
+    # False while the asset's feed is stale, zero, out of bounds or reverting: its `value` is
+    # then the contract's conservative 0 (what exits are paid), not a price; the planner
+    # neither buys nor sells it, counts no headroom on it and holds tier rebalancing back
+    priced: bool = True
+
+    @property
+    def held_unpriced(self) -> bool:
+        """Held (a balance or a pending request) while its price is unknown."""
+        return not self.priced and (self.balance > 0 or self.pending_value > 0)
 
     def __post_init__(self) -> None:
         if self.tier not in (Tier.L2, Tier.L3):

@@ -250,3 +250,53 @@ def test_plan__pending_beyond_liquidity__funds_what_it_can_and_says_rest() -> No
     p = plan(state, OPEN_CFG, [], NOW)
     assert [(a.priority, a.type, a.amount) for a in p.actions] == [(0, ActionType.REDEEM, 40 * u)]
     assert any(x.tier == 0 and x.reason == "redemptions" for x in p.unresolved)
+
+
+# -- degraded mode: a held asset whose feed is down ---------------------------------------
+
+
+def unpriced(asset_symbol: str, tier: int, tokens: int) -> object:
+    """A held asset whose price is unknown: its balance is there, its value reads 0."""
+    import dataclasses
+
+    return dataclasses.replace(
+        make_asset(asset_symbol, tier, 0), balance=tokens, priced=False, redeemable_now_value=0
+    )
+
+
+@pytest.mark.parametrize("decimals", [6, 18])
+def test_plan__feed_down__prepares_redemptions_from_priced_assets_only(decimals: int) -> None:
+    u = K * 10**decimals
+    hyd = unpriced("HYD", 2, 620 * u)
+    state = make_state(
+        40 * u, [make_asset("MMF", 1, 340 * u), hyd], decimals=decimals, pending=90 * u
+    )
+    p = plan(state, OPEN_CFG, [], NOW)
+    assert p.actions, "the redemptions are still prepared"
+    assert {a.type for a in p.actions} == {ActionType.REDEEM}
+    assert all(a.asset != hyd.token for a in p.actions)  # type: ignore[attr-defined]
+    assert sum(a.amount for a in p.actions) >= 50 * u  # pending 90k less the 40k cash
+    feed = [n for n in p.unresolved if n.reason == "feed_down"]
+    assert (2, "feed_down") in [(n.tier, n.reason) for n in feed]  # the unpriced asset's tier
+    assert {n.reason for n in p.unresolved} <= {"feed_down", "redemptions"}  # every off tier: why
+    assert "HYD" in next(n.detail for n in p.unresolved if n.reason == "feed_down")
+
+
+def test_plan__feed_down__holds_back_tier_flows_it_would_otherwise_make() -> None:
+    u = K * 10**6
+    priced = make_state(400 * u, [make_asset("MMF", 1, 300 * u), make_asset("HYD", 2, 300 * u)])
+    assert plan(priced, OPEN_CFG, [], NOW).actions  # L1 high: the planner deploys
+    held = make_state(400 * u, [make_asset("MMF", 1, 300 * u), unpriced("HYD", 2, 300 * u)])
+    p = plan(held, OPEN_CFG, [], NOW)
+    assert p.actions == ()  # no deploy sized on a tier value it cannot know
+    assert any(n.reason == "feed_down" for n in p.unresolved)
+
+
+def test_plan__unpriced_but_not_held__plans_as_usual() -> None:
+    u = K * 10**6
+    empty = unpriced("HYD", 2, 0)
+    with_empty = make_state(40 * u, [make_asset("MMF", 1, 960 * u), empty])
+    p = plan(with_empty, OPEN_CFG, [], NOW)
+    assert not any(n.reason == "feed_down" for n in p.unresolved)
+    assert any(a.type is ActionType.REDEEM for a in p.actions)  # L1 refilled from MMF
+    assert all(a.asset != empty.token for a in p.actions)  # type: ignore[attr-defined]
