@@ -17,7 +17,7 @@ $(shell mkdir -p $(TMPDIR))
 export APE_TEST_ARGS ?=
 CONTRACTS := $(shell find contracts -name '*.sol' 2>/dev/null)
 
-.PHONY: FORCE help setup compile abis slither prove test test-durations test-deep test-slow test-all demo demo-crosschain lint fmt gas bench clean
+.PHONY: FORCE help setup compile abis docs slither prove test test-durations test-deep test-slow test-all demo demo-crosschain lint fmt gas bench clean
 
 help:
 	@echo "make demo       run the fund on a local anvil chain the project starts itself"
@@ -26,6 +26,7 @@ help:
 	@echo "make test-durations  refresh tests/file_durations.json from the last make test"
 	@echo "make test-deep  the invariant suites at 10,000 sequences each (runs and time printed)"
 	@echo "make prove      symbolic proofs (halmos) of the budget, share, executor and escrow rules"
+	@echo "make docs       build the documentation site (docs/ -> .build/site, strict: a broken link fails)"
 	@echo "make slither    static-analysis gate (High/Medium findings must be triaged)"
 	@echo "make abis       re-export the ABIs the keepers call (keepers/abis/) from the build"
 	@echo "make lint       ruff + mypy over keepers/, ballast_dev/ and scripts/"
@@ -63,6 +64,13 @@ compile: setup $(STAMPS)/compile abis
 # runtime wheel needs no build). Commit what it rewrites; tests/offchain/abis fails when stale.
 abis: $(STAMPS)/compile
 	python -m scripts.toolchain.export_abis
+
+# The documentation site: the reference pages regenerated from the code (settings, CLI, the
+# contracts' NatSpec, metrics), then the strict build (tests/offchain/docs runs the same build
+# and fails when a generated page is stale; commit what this rewrites).
+docs: compile
+	python -m scripts.docs.gen_reference
+	NO_MKDOCS_2_WARNING=1 mkdocs build --strict
 
 # The ape suite, with the invariant suites and slither beside it, then the fork rehearsal
 # (scripts/toolchain/test.sh says why and how the exit code is kept).

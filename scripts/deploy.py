@@ -158,7 +158,7 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
             raise click.ClickException(
                 f"--dry-run forks the connected network and cannot fork {net.name!r} ({e}): "
                 f"declare foundry.fork.{net.ecosystem.name}.{net.name}.upstream_provider: node "
-                "in your ape config (README 'Deploying to a real network')"
+                "in your ape config (docs/operator/deploy.md)"
             ) from None
         click.echo(f"dry run on a fork of {net.name}: nothing was sent to it")
         return

@@ -1,8 +1,14 @@
 """Session-wide fixtures: accounts named by role (Yearn style); the domain fixtures shared by
 several test folders live in tests/support and are loaded here."""
 
+import os
+
 from ballast_dev.local.anvil_local import keep_ape_anvil_off_disk
 from tests.support.roles import role_fixture
+
+# Every alert any test raises (in this process or in a keeper it starts) must have a code listed
+# in keepers.runtime.alerts.ALERT_CODES, and so a runbook entry: an unlisted one raises.
+os.environ.setdefault("BALLAST_STRICT_ALERTS", "1")
 
 pytest_plugins = [
     "tests.support.fixtures_fund",

@@ -1,7 +1,8 @@
 """The operator's bad inputs (issue 13), each through the real command: ``keeper ...`` (click's
 runner on the installed entry point's group) and ``ape run deploy ...`` (a subprocess). Each
 must exit non-zero, print no traceback, name the variable or field and its value, and show no
-secret. The same table is the README's "Bad inputs and their messages"
+secret. The same table is the operator guide's "Bad inputs and their messages"
+(docs/operator/bad-inputs.md)
 (``python -m tests.offchain.cli.test_bad_inputs`` prints it; a test checks they agree).
 
 Messages hold run-time values (a temporary path, a free port); the table writes them as
@@ -27,7 +28,7 @@ from tests.support.ape_home import make_ape_home
 from tests.support.fundbotlib import local_fund_env
 
 ROOT = Path(__file__).resolve().parents[3]
-README = ROOT / "README.md"
+PAGE = ROOT / "docs" / "operator" / "bad-inputs.md"  # the operator guide's page
 DEAD = "0x000000000000000000000000000000000000dEaD"
 USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
 SIGNER_KEY = "0x" + "5e" * 32  # a secret: never in any output
@@ -414,7 +415,7 @@ def test_deploy__bad_input__refused_before_any_transaction(
 
 
 def table() -> str:
-    """The README's table, from the cases."""
+    """The operator guide's table, from the cases."""
 
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
@@ -432,10 +433,10 @@ def table() -> str:
 
 
 def test_readme_table__lists_every_case_with_its_message() -> None:
-    text = README.read_text()
-    assert START in text and END in text, "README: the bad-inputs table markers"
+    text = PAGE.read_text()
+    assert START in text and END in text, f"{PAGE}: the bad-inputs table markers"
     body = text.split(START, 1)[1].split(END, 1)[0].strip()
-    assert body == table(), "README out of date: python -m tests.offchain.cli.test_bad_inputs"
+    assert body == table(), f"{PAGE} out of date: python -m tests.offchain.cli.test_bad_inputs"
 
 
 def test_cases__cover_every_bad_input_issue_13_names() -> None:
