@@ -37,6 +37,7 @@ NAMES: tuple[str, ...] = (
     "PlanExecutor",
     # external contracts, the subset the keepers call (contracts/interfaces/external)
     "IERC20Min",
+    "IChainlinkFeed",
     "IQuoterV2",
     "IUniswapV3Factory",
     "IUniswapV3Pool",

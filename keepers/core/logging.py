@@ -52,7 +52,9 @@ def configure_logging(json: bool = True, level: str = "INFO") -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=True,
+        # not cached: a logger follows the latest configuration (its level and stream), as a
+        # process that configures again (a CLI invoked twice in one process) expects
+        cache_logger_on_first_use=False,
     )
 
 

@@ -15,23 +15,8 @@ from typing import Any
 
 from web3 import Web3
 
+from keepers import abis
 from keepers.fund.planning.state import FundState
-
-FEED_ABI = [
-    {
-        "name": "latestRoundData",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [
-            {"name": "roundId", "type": "uint80"},
-            {"name": "answer", "type": "int256"},
-            {"name": "startedAt", "type": "uint256"},
-            {"name": "updatedAt", "type": "uint256"},
-            {"name": "answeredInRound", "type": "uint80"},
-        ],
-    }
-]
 
 HELD_BACK = (
     "holding back: tier rebalancing, any buy or sale of the asset, and entries (the vault "
@@ -65,7 +50,9 @@ def feeds_down(controller: Any, w3: Web3, state: FundState, block: int) -> list[
             feed, heartbeat = str(params[3]), int(params[4])
             lo, hi = int(params[5]), int(params[6])
             rd = (
-                w3.eth.contract(address=Web3.to_checksum_address(feed), abi=FEED_ABI)
+                w3.eth.contract(
+                    address=Web3.to_checksum_address(feed), abi=abis.load("IChainlinkFeed")
+                )
                 .functions.latestRoundData()
                 .call(block_identifier=block)
             )

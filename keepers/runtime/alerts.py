@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from keepers.core.errors import DomainError, KeeperError
 from keepers.core.logging import get_logger
 from keepers.runtime.metrics import ALERTS
 
@@ -40,6 +41,7 @@ ALERT_CODES: dict[str, tuple[str, str]] = {
     "slippage": ("fund", "an executed leg filled worse than the slippage limit"),
     "tx_failed": ("fund", "an action's transaction reverted or was not sent"),
     "verify_divergence": ("fund", "the fund after a plan differs from the plan's expectation"),
+    "plan_not_frozen": ("fund", "an approved plan without a frozen document was aborted"),
     "feed_down": ("fund", "a held asset's price feed is stale, zero, out of bounds or reverting"),
     "feed_restored": ("fund", "every held asset is priced again"),
     "signer_conflict": ("runtime", "another process signs with the same key: keeper run stops"),
@@ -56,7 +58,7 @@ ALERT_CODES: dict[str, tuple[str, str]] = {
 }
 
 
-class UnlistedAlertCode(ValueError):
+class UnlistedAlertCode(DomainError, ValueError):
     """An alert code missing from ALERT_CODES (raised only under BALLAST_STRICT_ALERTS=1)."""
 
 
@@ -125,7 +127,7 @@ def check_code(code: str) -> None:
     log.error("alert.unlisted_code", code=code)
 
 
-class JobPartsFailed(RuntimeError):
+class JobPartsFailed(KeeperError):
     """Some parts of a composite job failed (each already alerted as ``job_failed``); the
     other parts ran. Raised after all parts, so a caller that reports a cycle sees it."""
 
