@@ -53,7 +53,8 @@ class SupervisorBotConfig(BaseSettings):
     funders: list[str] = Field(default_factory=list)  # watched besides the tasks' funders
     role: str = "supervisor"
     scan_every_s: int = Field(default=60, ge=1)  # full bookedRun() scan of every task
-    runway_alert_intervals: int = Field(default=3, ge=1)
+    # a week of warning at a daily cadence (the local profiles' funders emit LowRunway at 7 too)
+    runway_alert_intervals: int = Field(default=7, ge=1)
     interval_s: float = Field(default=1.0, gt=0)
     pipeline_passes: int = Field(default=3, ge=0, le=100)
     max_fixes_per_tick: int = Field(default=200, ge=1)
