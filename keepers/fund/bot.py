@@ -565,9 +565,25 @@ class FundBot:
                 return CycleOutcome(ref, BLOCKED, text)
             if report.level is riskmod.Level.WARN:
                 self.alert(AlertLevel.WARNING, "risk_warn", _findings_text(report), ref)
-            self.plans.update(ref, PENDING_APPROVAL, risk=findings)
-            if self.contracts.executor is not None:
-                self.freeze(ref, reading, now)
+            # One write: the status, the frozen plan and who may approve it together, so that
+            # no kill can leave a plan waiting with nothing to sign or nobody to sign it.
+            frozen = (
+                self._frozen_doc(ref, reading, now) if self.contracts.executor is not None else None
+            )
+            _, approval = self._decision(ref, now, frozen)
+            docs = {"approval": approval, **({"frozen": frozen} if frozen is not None else {})}
+            self.plans.update(ref, PENDING_APPROVAL, risk=findings, **docs)
+            row = self.plans.get(ref)
+            assert row is not None
+        if (
+            row.status == PENDING_APPROVAL
+            and self.contracts.executor is not None
+            and row.payload.get("frozen") is None
+        ):
+            # Written by a keeper killed between its two writes (before they were one): nothing
+            # could be signed, so freeze it now and let the owners sign.
+            log.warning("plan.refrozen", plan=ref, why="pending approval without a frozen plan")
+            self.freeze(ref, reading or self.read(), now)
             row = self.plans.get(ref)
             assert row is not None
         if row.status == PENDING_APPROVAL:
@@ -592,12 +608,21 @@ class FundBot:
         counts only EIP-712 signatures of its recomputed plan hash by current Safe owners,
         recorded before the SLA deadline (``--by`` rows are ignored); otherwise the configured
         admins' recorded decisions (seed 001 section 6.1)."""
+        decision, approval = self._decision(ref, now)
+        self.plans.update(ref, approval=approval)
+        return decision
+
+    def _decision(
+        self, ref: str, now: int, frozen: dict[str, Any] | None = None
+    ) -> tuple[approval_policy.ApprovalDecision, dict[str, Any]]:
+        """`decide` without the write: the decision and the plan's ``approval`` document (of
+        ``frozen`` when given: the plan about to be stored with it)."""
         row = self.plans.get(ref)
         assert row is not None
         p = self.plans.plan(ref)
         requested = int(row.payload.get("requested_at", p.created_at))
         dec = self.read_decimals(row)
-        frozen = row.payload.get("frozen")
+        frozen = frozen if frozen is not None else row.payload.get("frozen")
         signed = frozen is not None and self.contracts.executor is not None
         cfg = self._approval_config(dec)
         records = self.plans.approvals(ref)
@@ -613,22 +638,19 @@ class FundBot:
             extra = {"signed": True, "plan_hash": frozen.get("plan_hash")}
             if decision.deadline is not None:
                 decision = self._decide_signed(decision, frozen, records, owners, requested, now)
-        self.plans.update(
-            ref,
-            approval={
-                "status": decision.status.value,
-                "requirement": decision.requirement.value,
-                "required": decision.required,
-                "approvals": list(decision.approvals),
-                "deadline": decision.deadline,
-                # the running keeper's own admins (the Safe's current owners behind an
-                # executor): `keeper approve` checks against these only
-                "admins": admins,
-                "detail": decision.detail,
-                **extra,
-            },
-        )
-        return decision
+        approval = {
+            "status": decision.status.value,
+            "requirement": decision.requirement.value,
+            "required": decision.required,
+            "approvals": list(decision.approvals),
+            "deadline": decision.deadline,
+            # the running keeper's own admins (the Safe's current owners behind an
+            # executor): `keeper approve` checks against these only
+            "admins": admins,
+            "detail": decision.detail,
+            **extra,
+        }
+        return decision, approval
 
     def _decide_signed(
         self,
@@ -752,6 +774,12 @@ class FundBot:
         reading (its quote and min_out), in send (priority) order; plan id keccak(ref); deadline
         the approval deadline (or now, when none is needed) plus KEEPER_PLAN_EXECUTION_WINDOW_S.
         Stored as the plan payload's ``frozen`` document; execution sends exactly its calldata."""
+        frozen = self._frozen_doc(ref, reading, now)
+        self.plans.update(ref, frozen=frozen)
+        return frozen
+
+    def _frozen_doc(self, ref: str, reading: FundReading, now: int) -> dict[str, Any]:
+        """The document `freeze` stores (nothing written)."""
         ex = self.contracts.executor
         assert ex is not None
         row = self.plans.get(ref)
@@ -775,7 +803,6 @@ class FundBot:
         frozen = sp.to_frozen([i for i, _, _ in calls], [c.function for _, _, c in calls])
         frozen["min_out"] = [None if c.min_out is None else str(c.min_out) for _, _, c in calls]
         frozen["block"] = reading.block
-        self.plans.update(ref, frozen=frozen)
         log.info("plan.frozen", plan=ref, plan_hash=frozen["plan_hash"], actions=len(calls))
         return frozen
 
@@ -939,6 +966,14 @@ class FundBot:
             elif arow.intent_id is not None:
                 sent[arow.seq] = arow.intent_id
         frozen = row.payload.get("frozen") if self.contracts.executor is not None else None
+        if self.contracts.executor is not None and frozen is None:
+            # With a PlanExecutor every action goes through it, and only a frozen plan can: an
+            # unfrozen one (a store from before the one-write freeze) is aborted, never sent
+            # around the executor; the planner plans again from the state now.
+            msg = "approved plan has no frozen document: aborted, never sent outside the executor"
+            self.alert(AlertLevel.CRITICAL, "plan_not_frozen", msg, ref)
+            self.plans.update(ref, ABORTED, abort="not_frozen")
+            return CycleOutcome(ref, ABORTED, msg)
         self._frozen_calls: dict[int, EncodedCall] = {}
         if frozen is not None:
             expired = self._frozen_expired(ref, frozen, now)

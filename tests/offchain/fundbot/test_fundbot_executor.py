@@ -410,3 +410,117 @@ def test_cli_signed_approvals__counted_by_the_running_keeper__plan_runs(
     assert all(ex.executed(sp.plan_id, k) for k in range(len(sp.actions)))
     assert {i.target.lower() for i in intents(bot)} == {ex.address.lower()}
     assert_in_band(bot, fund.controller)
+
+
+# -- a plan survives a kill at any write: its status and its frozen document are one write ----
+
+
+def _strip_frozen(bot: Any, ref: str) -> None:
+    """What an older keeper killed between its two writes left: waiting, nothing frozen."""
+    with bot.store.transaction() as s:
+        row = s.scalars(select(m.Plan).where(m.Plan.ref == ref)).one()
+        row.payload = {k: v for k, v in row.payload.items() if k != "frozen"}
+
+
+class Killed(BaseException):
+    """The process dies inside a write: that write's transaction never commits."""
+
+
+@pytest.mark.parametrize("kill_at", range(1, 11))
+def test_kill_at_every_write_of_the_lifecycle__plan_ends_executed_once_through_the_executor(
+    kill_at, make_bot, fresh, accounts, chain, executor_fund, owners, monkeypatch
+):
+    """Kill the keeper at its k-th write of a plan's lifecycle (status changes, the frozen
+    plan, each action's record), restart it on the same store, sign when it waits: the plan
+    ends executed, every action once, all through the executor; none is left unsignable."""
+    _, ex, _ = executor_fund
+    alice, bob, _ = owners
+    bot = make_bot()
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    now = int(chain.pending_timestamp)
+    cls = type(bot.plans)
+    real = {name: getattr(cls, name) for name in ("update", "record_action")}
+    writes = [0]
+
+    def killing(name: str) -> Any:
+        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+            writes[0] += 1
+            if writes[0] == kill_at:
+                raise Killed(f"{name} #{kill_at}")
+            return real[name](self, *args, **kwargs)
+
+        return write
+
+    for name in real:
+        monkeypatch.setattr(cls, name, killing(name))
+    killed = False
+    try:
+        out = bot.check("liquidity", now)
+        if out.status == "pending_approval":
+            frozen = bot.plans.get(out.plan_id).payload["frozen"]
+            sign(bot, out.plan_id, frozen, alice, now + 20)
+            sign(bot, out.plan_id, frozen, bob, now + 30)
+            bot.tick(now + 60)
+    except Killed:
+        killed = True
+    for name, fn in real.items():
+        monkeypatch.setattr(cls, name, fn)
+    if not killed:
+        pytest.skip(f"the lifecycle has fewer than {kill_at} writes ({writes[0]})")
+    again = restarted(bot)
+    signed: set[str] = set()
+    for step in range(6):  # restart, then tick until it is done (signing when it waits)
+        t = now + 100 + 60 * step
+        for row in again.plans.with_status("pending_approval"):
+            frozen = row.payload.get("frozen")
+            assert frozen is not None, f"plan {row.ref} waits with nothing to sign"
+            if row.ref not in signed:
+                done = {a.admin.lower() for a in again.plans.approvals(row.ref)}
+                for k, who in enumerate((alice, bob)):
+                    if who.address.lower() not in done:  # signed before the kill: recorded
+                        sign(again, row.ref, frozen, who, t + k)
+                signed.add(row.ref)
+        again.tick(t + 5)
+        if not again.plans.with_status("proposed", "pending_approval", "approved", "executing"):
+            break
+    rows = again.plans.history(10)
+    executed = [r for r in rows if r.status == "executed"]
+    assert len(executed) == 1, [(r.ref, r.status) for r in rows]
+    assert {r.status for r in rows} <= {"executed", "aborted"}
+    sent = intents(again)
+    keys = [i.idempotency_key for i in sent]
+    assert len(keys) == len(set(keys)), "an action sent twice"
+    assert {i.target.lower() for i in sent} == {ex.address.lower()}  # never around it
+    ref = executed[0].ref
+    sp = SignedPlan.from_frozen(executed[0].payload["frozen"])
+    assert all(ex.executed(sp.plan_id, k) for k in range(len(sp.actions))), ref
+
+
+def test_waiting_plan_without_a_frozen_document__refrozen_and_signable(
+    make_bot, fresh, accounts, chain, executor_fund, owners
+):
+    alice, bob, _ = owners
+    bot = make_bot()
+    ref, _, _, now = pending(bot, fresh, accounts, chain)
+    _strip_frozen(bot, ref)
+    (out,) = bot.tick(now + 5)
+    assert out.status == "pending_approval"
+    frozen = bot.plans.get(ref).payload["frozen"]
+    sign(bot, ref, frozen, alice, now + 20)
+    sign(bot, ref, frozen, bob, now + 30)
+    (out,) = bot.tick(now + 60)
+    assert out.status == "executed", out
+    assert {i.target.lower() for i in intents(bot)} == {executor_fund[1].address.lower()}
+
+
+def test_approved_plan_without_a_frozen_document__aborted__nothing_sent_around_the_executor(
+    make_bot, fresh, accounts, chain, executor_fund, alerts
+):
+    bot = make_bot()
+    ref, _, _, now = pending(bot, fresh, accounts, chain)
+    _strip_frozen(bot, ref)
+    bot.plans.update(ref, "approved")
+    out = bot.advance(ref, now + 5)
+    assert out.status == "aborted"
+    assert intents(bot) == []
+    assert [a.code for a in alerts if a.code == "plan_not_frozen"] == ["plan_not_frozen"]
