@@ -86,6 +86,7 @@ from keepers.runtime.bots import BotContext, BotDeclaration, Calls, Trigger
 from keepers.runtime.bots import Call as DeclaredCall
 from keepers.store import models as m
 from keepers.store.db import Store
+from keepers.tx import children
 from keepers.tx.contracts import ChainMismatchError, FundAddresses, FundContracts
 from keepers.tx.node import Node, connect_web3
 from keepers.tx.outcome import Outcome
@@ -147,6 +148,8 @@ class FundBot:
         self.depth = DepthReader(self.contracts, self.encoder)
         self.carry = CarryStore(store)
         self.decoder = RevertDecoder.default()
+        # a simulation fork an earlier, killed keeper left running (keepers.tx.children)
+        children.reap_orphans()
         self.alert = alerter or Alerter()
         self.signer = signer
         self._pipeline = pipeline

@@ -23,6 +23,7 @@ from typing import Any
 from hexbytes import HexBytes
 from web3 import Web3
 
+from keepers.tx import children
 from keepers.tx.node import connect_web3
 from keepers.tx.revert import RevertDecoder
 
@@ -124,7 +125,10 @@ class ForkSimulator:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            # killed by the kernel if the keeper dies (SIGKILL included): no orphan fork
+            preexec_fn=children.die_with_parent(),  # noqa: PLW1509 - prctl only, resolved before
         )
+        children.record(proc.pid, "anvil")  # a starting keeper reaps it if ever orphaned
         try:
             w3 = connect_web3(f"http://127.0.0.1:{port}", 30)
             deadline = time.monotonic() + self.startup_timeout_s
@@ -147,6 +151,7 @@ class ForkSimulator:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            children.forget(proc.pid)
 
     def simulate(
         self,
