@@ -27,10 +27,13 @@ def deploy_plan_executor(
     keeper: Any,
     approval_threshold: int,
     required_approvals: int = 2,
+    unapproved_per_day: int | None = None,
     steps: Any = None,
 ) -> Any:
-    """`approval_threshold` in base units of the fund's cash token. ``steps`` records each
-    transaction (ballast_dev.deployment.record); None sends them unrecorded."""
+    """`approval_threshold` and `unapproved_per_day` (the per-day total that may run without
+    signatures; None keeps the executor's default, twice the threshold) in base units of the
+    fund's cash token. ``steps`` records each transaction (ballast_dev.deployment.record); None
+    sends them unrecorded."""
     steps = steps or DirectSteps()
     c = fund.controller
     safe_address = str(getattr(safe, "address", safe))
@@ -45,6 +48,14 @@ def deploy_plan_executor(
         required_approvals,
         sender=deployer,
     )
+    if unapproved_per_day is not None:  # while the deployer still holds DEFAULT_ADMIN_ROLE
+        steps.send(
+            "plan_executor.setUnapprovedBudget",
+            ex.setUnapprovedBudget,
+            unapproved_per_day,
+            86_400,
+            sender=deployer,
+        )
     for key, role, who in (
         ("KEEPER_ROLE:keeper", ex.KEEPER_ROLE(), keeper),
         ("ADMIN_ROLE:safe", ex.ADMIN_ROLE(), safe_address),

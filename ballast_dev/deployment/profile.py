@@ -125,6 +125,9 @@ class PlanExecutorSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     approval_threshold: int = Field(gt=0, lt=2**96)
     required_approvals: int = Field(2, ge=1, le=16)
+    # whole base tokens that may run without signatures per day, however they are split into
+    # plans (the executor's per-window unapproved total); default: twice the threshold
+    unapproved_per_day: int | None = Field(None, ge=0, lt=2**96)
 
 
 class BaseSpec(BaseModel):
@@ -503,6 +506,11 @@ def deploy_profile(
             keeper=keeper,
             approval_threshold=profile.plan_executor.approval_threshold * unit,
             required_approvals=profile.plan_executor.required_approvals,
+            unapproved_per_day=(
+                None
+                if profile.plan_executor.unapproved_per_day is None
+                else profile.plan_executor.unapproved_per_day * unit
+            ),
             steps=steps,
         )
         log(f"plan executor {ex.address}: the keeper moves the fund through it only")

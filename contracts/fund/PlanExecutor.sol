@@ -10,11 +10,13 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IAssetController} from "../interfaces/IAssetController.sol";
 import {IRebalanceTarget} from "../interfaces/IRebalanceTarget.sol";
 import {IPlanExecutor, ISafeOwners} from "../interfaces/IPlanExecutor.sol";
+import {WindowBudgetLib} from "../libraries/WindowBudgetLib.sol";
 
 /// @title PlanExecutor
 /// @notice Runs the keeper's plans on the AssetController, one action per transaction, each at
 /// most once, and only with the admin Safe owners' signatures once a plan is large (measured).
 contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient, EIP712 {
+    using WindowBudgetLib for WindowBudgetLib.Window;
     /* ROLES AND CONSTANTS */
 
     bytes32 public constant ADMIN_ROLE = keccak256("ADMIN_ROLE");
@@ -28,6 +30,10 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
 
     /// @notice Actions per plan (one bit each, packed with the plan's notional in one slot).
     uint256 public constant MAX_ACTIONS = 128;
+
+    /// @notice Bounds of the unapproved window's length.
+    uint256 public constant MIN_UNAPPROVED_PERIOD = 1 hours;
+    uint256 public constant MAX_UNAPPROVED_PERIOD = 30 days;
 
     /* STORAGE */
 
@@ -46,6 +52,12 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
 
     mapping(bytes32 planId => PlanRecord) private _plans;
 
+    /// @dev What ran without approvals in the current window (a tumbling window: the same rule
+    /// the symbolic proof covers, tests/symbolic/WindowBudget.t.sol), its budget and length.
+    WindowBudgetLib.Window private _unapproved;
+    uint256 private _unapprovedBudget;
+    uint256 private _unapprovedPeriod;
+
     constructor(IAssetController controller_, ISafeOwners safe_, address admin, uint256 threshold, uint256 required)
         EIP712("Ballast PlanExecutor", "1")
     {
@@ -57,10 +69,16 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
         _safe = safe_;
         _threshold = threshold;
         _required = required;
+        // by default twice the per-plan threshold per day: splitting a large plan into small
+        // ones gains at most that much a day without the owners
+        uint256 daily = threshold > type(uint256).max / 2 ? type(uint256).max : 2 * threshold;
+        _unapprovedBudget = daily;
+        _unapprovedPeriod = 1 days;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         emit SafeSet(address(safe_));
         emit ApprovalThresholdSet(threshold);
         emit RequiredApprovalsSet(required);
+        emit UnapprovedBudgetSet(daily, 1 days);
     }
 
     /* VIEWS */
@@ -121,6 +139,12 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
     }
 
     /// @inheritdoc IPlanExecutor
+    function unapprovedBudget() external view returns (uint256 budget, uint256 period, uint256 used) {
+        period = _unapprovedPeriod;
+        return (_unapprovedBudget, period, _unapproved.usedNow(period));
+    }
+
+    /// @inheritdoc IPlanExecutor
     function planState(bytes32 planId) external view returns (bytes32 planHash, uint256 notional) {
         PlanRecord storage r = _plans[planId];
         return (r.planHash, r.notional);
@@ -157,6 +181,17 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
         _authorize(required < _required, "requiredApprovals");
         _required = required;
         emit RequiredApprovalsSet(required);
+    }
+
+    /// @inheritdoc IPlanExecutor
+    function setUnapprovedBudget(uint256 budget, uint256 period) external {
+        if (period < MIN_UNAPPROVED_PERIOD || period > MAX_UNAPPROVED_PERIOD) {
+            revert InvalidParameter("unapprovedPeriod", period);
+        }
+        _authorize(budget > _unapprovedBudget || period < _unapprovedPeriod, "unapprovedBudget");
+        _unapprovedBudget = budget;
+        _unapprovedPeriod = period;
+        emit UnapprovedBudgetSet(budget, period);
     }
 
     /// @inheritdoc IPlanExecutor
@@ -204,16 +239,28 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
     }
 
     /// @dev Adds the action's notional to its plan and, past the threshold, requires the owners'
-    /// signatures over the plan hash the plan id is bound to.
+    /// signatures over the plan hash the plan id is bound to; an unsigned action below it is
+    /// counted on the window's unapproved total.
     function _settle(bytes32 planId, uint256 index, uint256 notional, bytes[] calldata signatures) private {
         PlanRecord storage r = _plans[planId];
         uint256 total = r.notional + notional;
         r.notional = SafeCast.toUint128(total);
-        uint256 approvals = 0; // none checked below the threshold
-        if (total > _threshold) {
+        uint256 approvals = 0; // none checked below the threshold when none are given
+        // past the threshold signatures are required; below it, signatures given are checked
+        // the same way and, if enough, the action runs as approved (off the window's total)
+        if (total > _threshold || signatures.length != 0) {
             if (signatures.length == 0) revert PlanNeedsApproval(planId, total, _threshold);
             approvals = countApprovals(r.planHash, signatures);
             if (approvals < _required) revert NotEnoughApprovals(planId, approvals, _required);
+        } else {
+            // below the per-plan threshold: counted on the window's unapproved total, so that
+            // many small plans cannot move more without the owners than one large one
+            uint256 period = _unapprovedPeriod;
+            uint256 used = _unapproved.usedNow(period);
+            if (used + notional > _unapprovedBudget) {
+                revert UnapprovedBudgetExceeded(planId, used, notional, _unapprovedBudget);
+            }
+            _unapproved.consume(notional, type(uint256).max, period);
         }
         emit ActionExecuted(planId, index, notional, total, approvals);
     }

@@ -54,6 +54,8 @@ interface IPlanExecutor {
         uint256 approvals
     );
     event ApprovalThresholdSet(uint256 threshold);
+    /// @notice At most `budget` of measured notional runs without approvals per `period` seconds.
+    event UnapprovedBudgetSet(uint256 budget, uint256 period);
     event RequiredApprovalsSet(uint256 required);
     event SafeSet(address indexed safe);
 
@@ -75,6 +77,9 @@ interface IPlanExecutor {
     /// @notice Signatures were given but fewer than `required` distinct current Safe owners signed.
     error NotEnoughApprovals(bytes32 planId, uint256 approvals, uint256 required);
     error TooManySignatures(uint256 count, uint256 max);
+    /// @notice Running this action without approvals would take the window's unapproved
+    /// notional past its budget: the plan needs the owners' signatures (or the next window).
+    error UnapprovedBudgetExceeded(bytes32 planId, uint256 used, uint256 notional, uint256 budget);
     error RiskIncreaseRequiresTimelock(address caller, string what);
     error InvalidParameter(string name, uint256 value);
     error ZeroAddress(string what);
@@ -101,6 +106,10 @@ interface IPlanExecutor {
 
     function executed(bytes32 planId, uint256 index) external view returns (bool);
 
+    /// @notice The per-window total of notional that may run without approvals (whatever the
+    /// plans it is split into), the window's length, and what the current window has used.
+    function unapprovedBudget() external view returns (uint256 budget, uint256 period, uint256 used);
+
     /// @notice The plan hash `planId` is bound to (0 before its first action) and the notional
     /// its actions have moved.
     function planState(bytes32 planId) external view returns (bytes32 planHash, uint256 notional);
@@ -109,9 +118,10 @@ interface IPlanExecutor {
 
     /// @notice Runs action `index` of the plan on the controller (one of its move functions),
     /// refusing a replay, an expired plan, calldata other than the declared action, a plan id
-    /// bound to another plan, and (once the plan's measured notional passes the threshold)
-    /// fewer than `requiredApprovals` owner signatures over the plan hash. Bubbles the
-    /// controller's revert.
+    /// bound to another plan, (once the plan's measured notional passes the threshold, or
+    /// whenever signatures are given) fewer than `requiredApprovals` owner signatures over the
+    /// plan hash, and an unsigned action that would take the window's unapproved total past
+    /// its budget. Bubbles the controller's revert.
     /// @param actionHashes keccak256 of every action's calldata, in plan order.
     /// @param signatures 65-byte ECDSA signatures over the plan hash (any order; may be empty).
     function executeAction(
@@ -129,6 +139,10 @@ interface IPlanExecutor {
 
     /// @notice Lowering it is timelocked; raising it is immediate (admin). At least 1.
     function setRequiredApprovals(uint256 required) external;
+
+    /// @notice Raising the budget or shortening the period is timelocked; the opposite is
+    /// immediate (admin). The period is 1 hour to 30 days.
+    function setUnapprovedBudget(uint256 budget, uint256 period) external;
 
     /// @notice Timelock only: names whose owners approve.
     function setSafe(address safe_) external;

@@ -747,13 +747,18 @@ class FundBot:
 
     def _approval_config(self, base_decimals: int) -> Any:
         """The planning config the approval policy applies: behind a PlanExecutor, a plan above
-        the smaller of APPROVAL_MULTISIG_AMOUNT and the executor's approvalThreshold is
-        multi-admin, so the keeper never sends a plan the contract would refuse for lack of
+        the smallest of APPROVAL_MULTISIG_AMOUNT, the executor's approvalThreshold and what is
+        left of its per-window unapproved total is multi-admin, so the keeper never sends a plan the contract would refuse for lack of
         signatures (the contract measures notional as the controller's budget delta)."""
         ex = self.contracts.executor
         if ex is None:
             return self.cfg
-        whole = int(ex.functions.approvalThreshold().call()) // 10**base_decimals
+        limit = int(ex.functions.approvalThreshold().call())
+        # and what the executor's per-window unapproved total has left: a plan it cannot take
+        # without signatures needs them, however small (splitting gains nothing on chain)
+        budget, _, used = (int(x) for x in ex.functions.unapprovedBudget().call())
+        limit = min(limit, max(budget - used, 0))
+        whole = limit // 10**base_decimals
         if whole >= self.cfg.approval_multisig_amount:
             return self.cfg
         return self.cfg.model_copy(

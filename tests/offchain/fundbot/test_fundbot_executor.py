@@ -21,7 +21,7 @@ from sqlalchemy import select
 from keepers.fund.planning.plan_approval import SignedPlan, plan_hash, sign_plan
 from keepers.store import models as m
 from tests.offchain.fundbot.executor_fund import *  # noqa: F403 - the fixtures (one module)
-from tests.offchain.fundbot.executor_fund import THRESHOLD
+from tests.offchain.fundbot.executor_fund import THRESHOLD, _via_timelock
 from tests.support.fundbotlib import UNIT, KillBeforeSecondAction, restarted
 
 SENTINEL = "0x0000000000000000000000000000000000000001"
@@ -524,3 +524,34 @@ def test_approved_plan_without_a_frozen_document__aborted__nothing_sent_around_t
     assert out.status == "aborted"
     assert intents(bot) == []
     assert [a.code for a in alerts if a.code == "plan_not_frozen"] == ["plan_not_frozen"]
+
+
+def test_small_plan__executor_window_spent__keeper_asks_for_signatures_instead_of_failing(
+    make_bot, fresh, accounts, chain, executor_fund, owners
+):
+    """Below the per-plan threshold but past what the executor's per-window unapproved total
+    has left, a plan needs the owners: the keeper asks for their signatures (the executor
+    would refuse it unsigned, UnapprovedBudgetExceeded), and runs it once they sign."""
+    _, ex, safe = executor_fund
+    alice, bob, _ = owners
+    from ballast_dev.deployment.safe import exec_safe_tx
+
+    fund = executor_fund[0]
+    # the per-plan threshold raised out of the way (the timelock's), the window lowered to 1
+    # base unit (the Safe's, at once): every plan is "small", and none fits the window
+    big = 10**30
+    _via_timelock(fund.timelock, ex, ex.setApprovalThreshold.encode_input(big), accounts[1], 7)
+    data = ex.setUnapprovedBudget.encode_input(1, 86_400)
+    exec_safe_tx(safe, ex.address, data, signers=[alice, bob], sender=alice)
+    bot = make_bot()
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    now = int(chain.pending_timestamp)
+    out = bot.check("liquidity", now)
+    assert out.status == "pending_approval", out
+    assert 0 < bot.plans.plan(out.plan_id).total_amount < big
+    frozen = bot.plans.get(out.plan_id).payload["frozen"]
+    sign(bot, out.plan_id, frozen, alice, now + 20)
+    sign(bot, out.plan_id, frozen, bob, now + 30)
+    (done,) = bot.tick(now + 60)
+    assert done.status == "executed", done
+    assert ex.unapprovedBudget()[2] == 0  # signed: nothing booked on the unapproved window
