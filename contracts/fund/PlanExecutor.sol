@@ -256,11 +256,11 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
             // below the per-plan threshold: counted on the window's unapproved total, so that
             // many small plans cannot move more without the owners than one large one
             uint256 period = _unapprovedPeriod;
+            uint256 budget = _unapprovedBudget;
             uint256 used = _unapproved.usedNow(period);
-            if (used + notional > _unapprovedBudget) {
-                revert UnapprovedBudgetExceeded(planId, used, notional, _unapprovedBudget);
-            }
-            _unapproved.consume(notional, type(uint256).max, period);
+            if (used + notional > budget) revert UnapprovedBudgetExceeded(planId, used, notional, budget);
+            // within the budget (checked just above), so consume cannot revert here
+            assert(_unapproved.consume(notional, budget, period) <= budget);
         }
         emit ActionExecuted(planId, index, notional, total, approvals);
     }
