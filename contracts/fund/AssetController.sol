@@ -318,6 +318,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @inheritdoc IAssetController
     function mark() external nonReentrant returns (uint256) {
         Snap memory s = _snapshot();
+        if (s.down) revert MarkWhileFeedDown();
         _storeMark(s);
         return s.tierValues[1] + s.tierValues[2];
     }
@@ -651,6 +652,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
         }
         // only a held position loads and reads its feed
         if (units != 0) (v,, down) = ValuationLib.positionValue(a.feed, units, v, _baseDecimals);
+        // dust (at most a millionth of a token: a donated wei) counts as zero and, feed down
+        // or not, closes nothing: nobody can shut entries with one wei of an idle asset
+        if (down && ValuationLib.isTokenDust(units, a.feed.tokenDecimals)) down = false;
     }
 
     function _indexOf(address token) private view returns (uint256) {
@@ -709,6 +713,12 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     function _storeMark(Snap memory s) private {
+        if (s.down) {
+            // an outage decides nothing: a mark counting the down asset at zero would price
+            // exits and fulfilments below the fund's worth after the feed is back
+            emit MarkKept(_markedAt);
+            return;
+        }
         uint256 invested = s.tierValues[1] + s.tierValues[2];
         (_markL2, _markL3, _markedAt) =
             (SafeCast.toUint112(s.tierValues[1]), SafeCast.toUint112(s.tierValues[2]), uint32(block.timestamp));

@@ -7,6 +7,7 @@ import {IAssetAdapter} from "../interfaces/IAssetAdapter.sol";
 import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {BpsLib} from "../libraries/BpsLib.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
+import {ValuationLib} from "../libraries/ValuationLib.sol";
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 import {AssetControllerStorage} from "./AssetControllerStorage.sol";
 
@@ -59,9 +60,14 @@ contract AssetControllerAdmin is AssetControllerStorage {
         (uint256 pc, uint256 pt) = a.adapter.pending(token, address(this));
         // Valued at the feed's upper sanity bound, so it needs no live price: a position that
         // is dust even at the highest sane price is written off (left where it is, unvalued).
+        // A position of at most a millionth of a token is dust whatever its price (a donated
+        // wei of an 18-decimal token is 10,000 base tokens at a 1e30 bound).
         OracleLib.Feed memory f = a.feed;
-        uint256 worst = pc + f.toBase(IERC20(token).balanceOf(address(this)) + pt, f.maxAnswer, _baseDecimals);
-        if (worst > _dustValue) revert AssetNotEmpty(token, worst);
+        uint256 units = IERC20(token).balanceOf(address(this)) + pt;
+        uint256 worst = pc + f.toBase(units, f.maxAnswer, _baseDecimals);
+        if (worst > _dustValue && !(pc == 0 && ValuationLib.isTokenDust(units, f.tokenDecimals))) {
+            revert AssetNotEmpty(token, worst);
+        }
         uint8 t = a.tier;
         uint256 n = _list.length;
         for (uint256 i; i < n; ++i) {

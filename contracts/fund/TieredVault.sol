@@ -286,11 +286,20 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 cash = freeCash();
         // one exit price for the batch; each payout is at most its shares' worth at it, so the
         // price of the shares left behind cannot fall as the batch proceeds
-        (uint256 low,,) = _invested();
+        (uint256 low,, bool down) = _invested();
+        if (down) {
+            // an outage decides nothing: no request is priced with a held asset at zero
+            emit FulfilmentHeld(id);
+            return (0, 0);
+        }
         uint256 ta = cash + low + 1;
         uint256 supply = totalSupply() + 10 ** _decimalsOffset();
         while (id < end && count < maxCount) {
             Redemption storage r = _requests[id];
+            if (r.status == RequestStatus.Cancelled) {
+                ++id; // cancelled: nothing to fund, its earmark already released
+                continue;
+            }
             uint256 estimate = r.assets;
             uint256 a = Math.mulDiv(r.shares, ta, supply);
             if (a > estimate) a = estimate; // a rise after the request stays with the holders
@@ -311,6 +320,21 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         }
         nextRequestToFulfil = id;
         if (count != 0) _syncQueueReserve();
+    }
+
+    /// @inheritdoc ITieredVault
+    function cancelRedeem(uint256 id) external nonReentrant {
+        if (id >= _requests.length) revert UnknownRequest(id);
+        Redemption storage r = _requests[id];
+        address party = r.controller;
+        if (msg.sender != party && !isOperator[party][msg.sender]) revert NotRequestParty(id, msg.sender);
+        if (r.status != RequestStatus.Pending) revert RequestNotPending(id, r.status);
+        r.status = RequestStatus.Cancelled;
+        _pending -= r.assets; // the estimate added at request time
+        uint256 shares = r.shares;
+        _transfer(address(this), r.owner, shares);
+        _syncQueueReserve();
+        emit RedeemCancelled(id, party, r.owner, shares);
     }
 
     /// @inheritdoc ITieredVault

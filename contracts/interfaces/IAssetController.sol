@@ -93,6 +93,8 @@ interface IAssetController is IAssetControllerTypes, IRebalanceTarget {
 
     /// @notice Stores the live invested value as the mark (anyone). Since users are priced at
     /// the worse of mark and live, calling it cannot move the price in the caller's favour.
+    /// Refused (MarkWhileFeedDown) while a held asset's feed is down; a move made meanwhile
+    /// keeps the mark in force (MarkKept).
     function mark() external returns (uint256);
 
     /// @notice The vault reports its redemption queue's reserve (pending + claimable) after

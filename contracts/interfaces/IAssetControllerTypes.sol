@@ -121,6 +121,9 @@ interface IAssetControllerTypes {
     error LossBudgetExceeded(uint256 used, uint256 budget);
     /// @notice The window's notional budget would be passed: `used` including this move.
     error NotionalBudgetExceeded(uint256 used, uint256 budget);
+    /// @notice No mark is taken while a held asset's feed is down (it would count it at zero
+    /// for up to navMaxAge after the feed is back).
+    error MarkWhileFeedDown();
 
     /* EVENTS */
 
@@ -137,6 +140,9 @@ interface IAssetControllerTypes {
     event MoveLimitsSet(MoveLimits limits);
     event SequencerFeedSet(address feed, uint32 gracePeriod);
     event Marked(uint256 investedValue, uint64 at);
+    /// @notice A held asset's feed was down after a move: the mark in force was kept, not
+    /// replaced by a valuation that counts that asset at zero.
+    event MarkKept(uint64 markedAt);
     event Allocated(uint8 indexed tier, uint256 amount);
     event Purchased(address indexed token, uint256 cashIn, uint256 tokensOut, bool pending);
     event Redeemed(address indexed token, uint256 tokensIn, uint256 cashOut, bool pending);

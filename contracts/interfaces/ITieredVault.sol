@@ -21,7 +21,8 @@ interface ITieredVault is IERC4626 {
         None,
         Pending,
         Claimable,
-        Claimed
+        Claimed,
+        Cancelled
     }
 
     struct Redemption {
@@ -57,6 +58,8 @@ interface ITieredVault is IERC4626 {
     error ZeroRedemption(uint256 shares);
     /// @notice A held asset's feed is down: entries are refused until it (or its fallback) is back.
     error FeedDown();
+    /// @notice Only a pending request can be cancelled (`status` is where it is).
+    error RequestNotPending(uint256 id, RequestStatus status);
     /// @notice The base token delivered a different amount than transferred (fee on transfer).
     error TransferAmountMismatch(uint256 sent, uint256 received);
 
@@ -75,6 +78,10 @@ interface ITieredVault is IERC4626 {
     event OperatorSet(address indexed controller, address indexed operator, bool approved);
     /// @notice A queued redemption was priced and funded: `shares` burnt, `assets` claimable.
     event RedemptionFulfilled(uint256 indexed id, uint256 shares, uint256 assets);
+    /// @notice A pending request was cancelled: its shares went back to `owner`.
+    event RedeemCancelled(uint256 indexed id, address indexed controller, address indexed owner, uint256 shares);
+    /// @notice fulfilRedemptions paid nothing: a held asset's feed is down (requests wait for it).
+    event FulfilmentHeld(uint256 nextRequest);
     /// @notice A funded redemption was paid to `receiver`.
     event RedemptionClaimed(uint256 indexed id, address indexed controller, address indexed receiver, uint256 assets);
     /// @notice Deposits were paused or unpaused.
@@ -137,10 +144,16 @@ interface ITieredVault is IERC4626 {
     /// each is priced at the lower of its estimate and its shares' exit value now, its shares
     /// burnt, the assets reserved for its claim. So a loss known at request or found before
     /// fulfilment is borne by the requester, and a later gain stays with the holders.
+    /// While a held asset's feed is down nothing is funded (FulfilmentHeld): a request is
+    /// never priced with that asset at zero. Cancelled requests are skipped.
     /// @dev Keeper or controller.
     /// @return count Requests funded.
     /// @return assets Assets reserved for them.
     function fulfilRedemptions(uint256 maxCount) external returns (uint256 count, uint256 assets);
+
+    /// @notice Cancels a pending request (by its controller or the controller's operator): its
+    /// shares go back to its owner and its cash earmark is released.
+    function cancelRedeem(uint256 requestId) external;
 
     /// @notice Pays a funded request to `receiver`. By the request's controller or its operator.
     function claimRedemption(uint256 id, address receiver) external returns (uint256 assets);

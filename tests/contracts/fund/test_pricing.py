@@ -124,14 +124,36 @@ def test_stale_feed_of_empty_asset__deposit_exit_mark_rebalance_work(
     assert vault.maxDeposit(alice) > 0
 
 
-def test_remove_asset__one_wei_donated_feed_down__guardian_delists_dust(
-    fund, vault, controller, usdt, guardian, attacker, deployer, invested, spare, unit
+def test_remove_asset__one_wei_donated_feed_down__entries_stay_open__guardian_delists_it(
+    fund, vault, controller, usdt, guardian, attacker, alice, deployer, invested, spare, unit
+):
+    """The second review's PoC: one wei of an idle asset whose feed is down closed deposits
+    (FeedDown) and could not be de-listed (valued at the feed's 1e30 bound). A position of at
+    most a millionth of a token is dust whatever its price: it closes nothing, and the guardian
+    de-lists it at once, with dustValue at its default."""
+    token, feed = spare
+    usdt.mint(attacker, unit, sender=deployer)
+    usdt.approve(token, unit, sender=attacker)
+    token.deposit(unit, attacker, sender=attacker)
+    token.transfer(controller, 1, sender=attacker)  # the 1-wei donation
+    feed.updateAnswer(0, sender=deployer)
+    assert controller.dustValue() == 0
+    vault.deposit(1000 * unit, alice, sender=alice)  # entries stay open
+    assert vault.maxDeposit(alice) > 0
+    with ape.reverts(controller.AccessControlUnauthorizedAccount):
+        controller.removeAsset(token, sender=attacker)
+    controller.removeAsset(token, sender=guardian)
+    assert token.address not in controller.assetList()
+
+
+def test_remove_asset__more_than_token_dust__needs_the_dust_value_the_timelock_sets(
+    fund, controller, usdt, guardian, attacker, deployer, invested, spare, unit
 ):
     token, feed = spare
     usdt.mint(attacker, unit, sender=deployer)
     usdt.approve(token, unit, sender=attacker)
     token.deposit(unit, attacker, sender=attacker)
-    token.transfer(controller, 1, sender=attacker)  # the 1-wei donation that blocked de-listing
+    token.transfer(controller, unit // 1000, sender=attacker)  # a thousandth of a token
     feed.updateAnswer(0, sender=deployer)
     with ape.reverts(controller.AssetNotEmpty):
         controller.removeAsset(token, sender=guardian)  # dust value 0 by default
@@ -174,8 +196,62 @@ def test_held_feed_down__exits_conservative__entries_refused__views_never_revert
     assert got == 10**12 * (ta + 1) // (vault.totalSupply() + 10**12 + 10**6)
     vault.withdraw(unit, alice, alice, sender=alice)
     vault.requestRedeem(10**12, alice, alice, sender=alice)
-    controller.mark(sender=alice)
+    with ape.reverts(controller.MarkWhileFeedDown):  # an outage decides nothing
+        controller.mark(sender=alice)
     assert lost.totalAssets >= 0
+
+
+def test_outage_mark__poc_refused__queued_request_paid_in_full_once_the_feed_is_back(
+    fund, vault, controller, usdt, alice, attacker, keeper, deployer, invested, unit, chain
+):
+    """The second review's PoC: with a held asset's feed down, anyone marks (the asset at 0),
+    the keeper fulfils the queue, and for up to navMaxAge after the feed is back exits and
+    fulfilments still count the asset at 0 (a 100,000 request was paid 80,050). Now the mark
+    is refused, a keeper move keeps the mark in force, and fulfilment waits for the feed."""
+    shares = vault.convertToShares(100_000 * unit)
+    rid = vault.requestRedeem(shares, alice, alice, sender=alice).return_value
+    fair = vault.previewRedeem(shares)
+    answer = int(fund.feeds["crA"].latestAnswer())
+    fund.feeds["crA"].updateAnswer(0, sender=deployer)  # a held asset's feed goes down
+    marked = controller.markedAt()
+    with ape.reverts(controller.MarkWhileFeedDown):
+        controller.mark(sender=attacker)
+    tx = controller.executeWaterfallLiquidation(200_000 * unit, 2, sender=keeper)
+    assert tx.decode_logs(controller.MarkKept) and controller.markedAt() == marked
+    tx = vault.fulfilRedemptions(10, sender=keeper)
+    assert tx.return_value == (0, 0) and tx.decode_logs(vault.FulfilmentHeld)
+    assert vault.redeemRequest(rid).status == 1  # still pending
+    fund.feeds["crA"].updateAnswer(answer, sender=deployer)  # the feed is back
+    vault.fulfilRedemptions(10, sender=keeper)
+    paid = vault.redeemRequest(rid).assets
+    assert paid >= fair * 999 // 1000, (paid, fair)  # not 80% of it
+
+
+def test_cancel_redeem__shares_back__earmark_released__skipped_by_fulfilment(
+    vault, controller, alice, bob, attacker, keeper, invested, unit
+):
+    before = vault.balanceOf(alice)
+    shares = vault.convertToShares(10_000 * unit)
+    first = vault.requestRedeem(shares, alice, alice, sender=alice).return_value
+    second = vault.requestRedeem(shares, alice, alice, sender=alice).return_value
+    pending = vault.pendingRedemptions()
+    with ape.reverts(vault.NotRequestParty):
+        vault.cancelRedeem(first, sender=attacker)
+    tx = vault.cancelRedeem(first, sender=alice)
+    ev = tx.decode_logs(vault.RedeemCancelled)[0]
+    assert (ev.id, ev.controller, ev.owner, ev.shares) == (first, alice, alice, shares)
+    assert vault.balanceOf(alice) == before - shares  # the first request's shares are back
+    assert vault.pendingRedemptions() < pending
+    with ape.reverts(vault.RequestNotPending):
+        vault.cancelRedeem(first, sender=alice)
+    count, _ = vault.fulfilRedemptions(10, sender=keeper).return_value
+    assert count == 1 and vault.redeemRequest(second).status == 2  # the second, funded
+    assert vault.redeemRequest(first).status == 4  # cancelled, never funded
+    with ape.reverts(vault.RequestNotPending):
+        vault.cancelRedeem(second, sender=alice)  # funded: claim it instead
+    vault.setOperator(bob, True, sender=alice)
+    third = vault.requestRedeem(shares, alice, alice, sender=alice).return_value
+    vault.cancelRedeem(third, sender=bob)  # the controller's operator may
 
 
 def test_use_fallback_feed__preapproved_by_timelock__guardian_switches_at_once(
