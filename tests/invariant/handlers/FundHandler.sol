@@ -247,11 +247,38 @@ contract FundHandler is CheatBase {
     /// @notice Anyone may mark: eve marks whenever she likes.
     function markByEve() external {
         uint256 before = pps();
+        bool outage = heldAssetDown();
         vm.prank(eve);
         try controller.mark() {
+            // an outage decides nothing: no mark counting a held asset at zero
+            if (outage) _fail("a mark was taken while a held asset's feed was down");
             _checkPps(before, "share price fell on eve's mark");
             _count("mark");
         } catch {}
+    }
+
+    /// @notice A requester cancels one of its pending requests: its shares come back, nobody
+    /// else's share price moves, and eve cannot cancel another holder's.
+    function cancel(uint256 seed, bool byEve) external {
+        uint256 n = _requestIds.length;
+        if (n == 0) return;
+        uint256 id = _requestIds[seed % n];
+        ITieredVault.Redemption memory r = vault.redeemRequest(id);
+        address who = byEve ? eve : r.controller;
+        uint256 before = pps();
+        uint256 owned = vault.balanceOf(r.owner);
+        vm.prank(who);
+        try vault.cancelRedeem(id) {
+            if (who != r.controller) _fail("eve cancelled another holder's request");
+            if (r.status != ITieredVault.RequestStatus.Pending) _fail("a non-pending request was cancelled");
+            if (vault.balanceOf(r.owner) != owned + r.shares) _fail("a cancel did not return the shares");
+            _checkPps(before, "share price fell on a cancel");
+            _count("cancel");
+        } catch {
+            if (who == r.controller && r.status == ITieredVault.RequestStatus.Pending) {
+                _fail("the controller's cancel of a pending request reverted");
+            }
+        }
     }
 
     /// @notice eve gives the vault cash (the donation attack's first step).
@@ -319,6 +346,7 @@ contract FundHandler is CheatBase {
         address token = tokens[i];
         uint256 valueBefore = fundValue();
         uint256 before = pps();
+        uint64 markedBefore = controller.markedAt();
         vm.startPrank(keeper);
         which = which % 7;
         bool ok;
@@ -339,10 +367,17 @@ contract FundHandler is CheatBase {
         } else if (which == 5) {
             (ok,) = address(controller).call(abi.encodeCall(controller.rebalance, (amount % 2 == 0)));
         } else {
+            uint256 next = vault.nextRequestToFulfil();
+            bool outage = heldAssetDown();
             (ok,) = address(vault).call(abi.encodeCall(vault.fulfilRedemptions, (amount % 20)));
             if (ok) _checkPps(before, "share price fell on a fulfilment");
+            // an outage decides nothing: no request funded while a held feed is down
+            if (ok && outage && vault.nextRequestToFulfil() != next) _fail("a request was funded during an outage");
         }
         vm.stopPrank();
+        if (ok && which != 6 && heldAssetDown() && controller.markedAt() != markedBefore) {
+            _fail("a keeper move took a mark during an outage");
+        }
         if (!ok) return;
         _count("keeperMove");
         uint256 valueAfter = fundValue();
