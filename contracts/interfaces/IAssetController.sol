@@ -108,8 +108,9 @@ interface IAssetController is IAssetControllerTypes, IRebalanceTarget {
 
     function addAsset(AssetParams calldata p) external;
 
-    /// @notice De-lists `token` (guardian, admin or timelock) when its position, valued at the
-    /// feed's upper bound (no live price needed), is at most dustValue (0 by default: empty).
+    /// @notice De-lists `token` (guardian, admin or timelock) when its position is dust: at most
+    /// a millionth of a token (whatever its price), or, valued at the feed's upper bound (no
+    /// live price needed), at most dustValue (0 by default).
     function removeAsset(address token) external;
 
     function setDefaultAsset(uint8 t, address token) external;
