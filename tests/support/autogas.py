@@ -22,9 +22,15 @@ from tests.support.autolib import (
 BASE_FEE = 10**9
 SLOT = 60
 WORK_LOOPS = 20
-# Chainlink Automation v2.3 conditional upkeep overhead constant (REGISTRY_CONDITIONAL_OVERHEAD):
-# the fixed gas its registry charges per perform on top of the upkeep's own gas.
+# Chainlink Automation v2.3 (AutomationRegistryBase2_3), two different constants:
+# - REGISTRY_CONDITIONAL_OVERHEAD = 98,200: used only to ESTIMATE the maximum payment while
+#   checking a conditional upkeep (a ceiling, not what is billed);
+# - ACCOUNTING_FIXED_GAS_OVERHEAD = 51,200 per transmit transaction plus
+#   ACCOUNTING_PER_UPKEEP_GAS_OVERHEAD = 14,200 per upkeep in it: what BILLING adds to the gas
+#   measured around the perform. One upkeep alone in a transaction: 65,400.
 CHAINLINK_V23_CONDITIONAL_OVERHEAD = 98_200
+CHAINLINK_V23_BILLED_FIXED = 51_200
+CHAINLINK_V23_BILLED_PER_UPKEEP = 14_200
 
 
 def _system(project: Any, accounts: Any) -> dict[str, Any]:
@@ -147,6 +153,8 @@ def measure_supervisor(
 
 __all__ = [
     "CHAINLINK_V23_CONDITIONAL_OVERHEAD",
+    "CHAINLINK_V23_BILLED_FIXED",
+    "CHAINLINK_V23_BILLED_PER_UPKEEP",
     "calldata_gas",
     "measure_rebalancer",
     "measure_scheduler",
