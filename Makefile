@@ -109,6 +109,7 @@ demo-crosschain: compile
 GAS_TESTS = $(shell grep -rl --include='test_*.py' check_snapshot tests)
 gas: compile
 	UPDATE_GAS_SNAPSHOT=1 ape test $(GAS_TESTS) -m "not slow and not bench"
+	python -m scripts.docs.gen_reference  # docs/reference/gas.md follows the snapshots
 
 bench: compile
 	ape test tests/bench -m bench -s
