@@ -22,7 +22,8 @@ Field semantics (IAssetController.FundState -> planner):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from web3 import Web3
@@ -121,6 +122,7 @@ class FundReader:
             "FundLens.fundState",
         )
         state = to_fund_state(raw, int(header["timestamp"]), self.symbols)
+        state = self._dust_is_not_held(state, number)
         assets_raw = raw[7]
         return FundReading(
             state=state,
@@ -131,3 +133,28 @@ class FundReader:
             top3_bps=int(raw[8]),
             marked_at=int(raw[10]),
         )
+
+    def _decimals(self, token: str, block: int) -> int:
+        return int(self.contracts.erc20(token).functions.decimals().call(block_identifier=block))
+
+    def _dust_is_not_held(self, state: FundState, block: int) -> FundState:
+        """An unpriced asset whose position is token dust (at most a millionth of a token, the
+        controller's rule: ValuationLib.isTokenDust) closes nothing on chain; the keeper counts
+        it as priced at its (zero) value rather than holding the fund back for a donated wei.
+        Only unpriced, held assets cost a call (the token's decimals)."""
+        changed = []
+        for a in state.assets:
+            if a.held_unpriced:
+                dec = int(with_retries(partial(self._decimals, a.token, block), "ERC20.decimals"))
+                if is_token_dust(a.balance, dec):
+                    changed.append(a.token)
+        if not changed:
+            return state
+        assets = [replace(a, priced=True) if a.token in changed else a for a in state.assets]
+        return replace(state, assets=tuple(assets))
+
+
+def is_token_dust(units: int, token_decimals: int) -> bool:
+    """At most a millionth of one token (1 unit for a token of 6 decimals or fewer): the
+    controller's dust rule (ValuationLib.isTokenDust)."""
+    return units <= 1 if token_decimals <= 6 else units <= 10 ** (token_decimals - 6)

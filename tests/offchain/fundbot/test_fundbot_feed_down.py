@@ -57,3 +57,25 @@ def test_feed_down__cycle_completes_alerts_once_holds_back_then_clears(
     assert any(a.code == "feed_restored" for a in alerts)
     assert out.status == "executed", out.detail  # the held-back rebalance goes ahead
     assert all(a.priced for a in bot.read().state.assets)
+
+
+def test_feed_down_on_a_donated_wei__dust_holds_nothing_back(
+    make_bot, fresh, accounts, alerts, chain
+):
+    """One wei of an idle asset whose feed is down: the controller counts it as dust (entries
+    stay open), and so does the keeper: no feed_down alert, no degraded plan."""
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    bot = make_bot(NO_APPROVAL)
+    assert bot.check("liquidity", NOW).status == "executed"
+    sym = "PRIVCRED"  # the async RWA: idle after the first investment
+    token = fresh.assets[sym]
+    assert [a.balance for a in bot.read().state.assets if a.token == token.address] == [0]
+    token.mint(accounts[1], 10, sender=accounts[0])  # (the test issuer mints to anyone)
+    token.transfer(fresh.controller, 1, sender=accounts[1])  # the donated wei
+    _stale(fresh.feeds[sym], chain, accounts[0])
+    alerts.clear()
+    (dust,) = [a for a in bot.read().state.assets if a.token == token.address]
+    assert dust.balance == 1 and dust.priced and not dust.held_unpriced
+    bot.check("liquidity", NOW + 300)
+    assert [a for a in alerts if a.code == "feed_down"] == []
+    fresh.vault.deposit(UNIT, accounts[1], sender=accounts[1])  # entries open on chain too
