@@ -53,6 +53,10 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (admin == address(0)) revert ZeroAddress("admin");
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(ADMIN_ROLE, admin);
+        // request ids start at 1: 0 is never a request (ERC-7540 gives id 0 a meaning of its
+        // own, every request aggregated), so a caller cannot mistake one for the other
+        _requests.push();
+        nextRequestToFulfil = 1;
     }
 
     /* ERC4626 */

@@ -10,10 +10,13 @@ import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 /// priced at the higher of the stored mark and the live oracle value, exits (withdraw, redeem,
 /// queued redemptions) at the lower (see IAssetController.pricingValues). totalAssets() = free
 /// cash + invested value at the exit price. Deposits land in L1. Withdrawals are served at once
-/// from L1 cash not earmarked for the queue; larger exits go through ERC-7540's request side:
-/// requestRedeem locks the shares in the vault, fulfilRedemptions prices them at the lower of
-/// the request-time and fulfilment-time exit prices and burns them, claimRedemption pays.
-/// (Claims are not ERC-7540's redeem/withdraw: those stay synchronous ERC-4626 exits from L1.)
+/// from L1 cash not earmarked for the queue; larger exits go through the vault's own redemption
+/// queue, shaped like ERC-7540's request side but not an ERC-7540 vault: requestRedeem locks
+/// the shares in the vault, fulfilRedemptions prices them at the lower of the request-time and
+/// fulfilment-time exit prices and burns them, claimRedemption pays (or cancelRedeem takes the
+/// request back). Claims are not ERC-7540's redeem/withdraw: those stay synchronous ERC-4626
+/// exits from L1, so ERC-165 answers ERC-7540's operator interface (setOperator, isOperator:
+/// implemented as the EIP defines them) and not its async-redeem or ERC-7575 ids.
 interface ITieredVault is IERC4626 {
     /* TYPES */
 
@@ -119,7 +122,8 @@ interface ITieredVault is IERC4626 {
     /// @notice ERC-7540: whether `operator` may request and claim for `controller`.
     function isOperator(address controller, address operator) external view returns (bool);
 
-    /// @notice Number of redemption requests ever made; ids are 0..count-1.
+    /// @notice One more than the last request id: ids run from 1 to count - 1 (0 is never a
+    /// request; `redeemRequest(0)` is empty).
     function redeemRequestCount() external view returns (uint256);
 
     /// @notice Id of the oldest request not yet funded.

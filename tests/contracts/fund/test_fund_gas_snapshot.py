@@ -59,7 +59,9 @@ def test_gas_snapshot__vault_and_controller(
         lambda: controller.executeWaterfallLiquidation(400_000 * unit, 2, sender=keeper),
     )
     rec("vault.fulfilRedemptions.empty", lambda: vault.fulfilRedemptions(10, sender=keeper))
-    rec("vault.claimRedemption", lambda: vault.claimRedemption(0, alice, sender=alice))
+    rec(
+        "vault.claimRedemption", lambda: vault.claimRedemption(1, alice, sender=alice)
+    )  # ids from 1
     rec("controller.settle", lambda: controller.settle(fund.assets["rwa"], sender=keeper))
     rec("vault.setDepositsPaused", lambda: vault.setDepositsPaused(True, sender=guardian))
     rec("vault.setWithdrawalsPaused", lambda: vault.setWithdrawalsPaused(True, sender=guardian))

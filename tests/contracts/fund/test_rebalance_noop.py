@@ -128,7 +128,7 @@ def test_queue_reserve__follows_the_vault_through_request_fulfil_claim(
     vault.fulfilRedemptions(10, sender=keeper)
     assert vault.claimableRedemptions() > 0
     assert controller.queueReserve() == reserve()
-    vault.claimRedemption(0, alice, sender=alice)
+    vault.claimRedemption(1, alice, sender=alice)  # the first request (ids start at 1)
     assert controller.queueReserve() == reserve() == 0
     _noop(controller, keeper)
 

@@ -85,10 +85,45 @@ def test_request_redeem__operator__requests_and_claims_for_controller(
         vault.requestRedeem(10**12, alice, alice, sender=bob)
 
 
-def test_supports_interface__erc7540_operator_and_erc165(vault):
-    assert vault.supportsInterface("0xe3bc4e65")  # ERC-7540 operator
+def test_supports_interface__answers_only_what_the_vault_implements(vault):
+    from eth_utils import keccak
+
+    def iface(*sigs: str) -> str:
+        x = 0
+        for s in sigs:
+            x ^= int.from_bytes(keccak(text=s)[:4], "big")
+        return "0x" + x.to_bytes(4, "big").hex()
+
+    operator = iface("setOperator(address,bool)", "isOperator(address,address)")
+    assert operator == "0xe3bc4e65" and vault.supportsInterface(operator)  # implemented as 7540
     assert vault.supportsInterface("0x01ffc9a7")  # ERC-165
-    assert not vault.supportsInterface("0x620ee8e4")  # async redeem: claims are not redeem()
+    access = iface(
+        "hasRole(bytes32,address)",
+        "getRoleAdmin(bytes32)",
+        "grantRole(bytes32,address)",
+        "revokeRole(bytes32,address)",
+        "renounceRole(bytes32,address)",
+    )
+    assert vault.supportsInterface(access)  # IAccessControl
+    assert not vault.supportsInterface("0x620ee8e4")  # 7540 async redeem: claims are not redeem()
+    assert not vault.supportsInterface("0x2f0a18c5")  # ERC-7575: no share()
+    assert not vault.supportsInterface("0xffffffff")  # ERC-165's invalid id
+
+
+def test_request_ids__start_at_1__id_0_is_never_a_request(vault, alice, attacker, deposited):
+    """ERC-7540 gives request id 0 a meaning of its own (every request aggregated); the queue's
+    ids start at 1, and id 0 reads empty and cannot be acted on."""
+    first = vault.requestRedeem(10**12, alice, alice, sender=alice).return_value
+    assert first == 1 and vault.nextRequestToFulfil() == 1
+    assert vault.redeemRequestCount() == 2  # ids 1..count-1
+    empty = vault.redeemRequest(0)
+    assert (empty.shares, empty.assets, empty.status) == (0, 0, 0)
+    assert vault.pendingRedeemRequest(0, alice) == 0
+    for who in (alice, attacker):
+        with ape.reverts(vault.NotRequestParty):
+            vault.cancelRedeem(0, sender=who)
+        with ape.reverts(vault.NotRequestParty):
+            vault.claimRedemption(0, who, sender=who)
 
 
 def test_claim__by_stranger__reverts_not_request_party(
