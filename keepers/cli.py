@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from typing import Any, NoReturn
 
@@ -86,6 +87,30 @@ class Ctx:
             else:
                 self._bot = bot
         return self._bot
+
+    @contextmanager
+    def lead(self, bot: Any) -> Iterator[None]:
+        """Decide under the fund's lease (keepers.runtime.leases.Lead): a command that makes a
+        plan while a live `keeper run` leads the fund exits 1 naming that replica."""
+        import os
+        import socket
+
+        from keepers.runtime.leases import Lead, LeaseLost
+
+        lease = f"fund:{bot.lease_scope}"
+        replica = f"cli-{socket.gethostname()}-{os.getpid()}"[:64]
+        lead = Lead(self.store(), lease, ttl_s=self.config().keeper.lease_ttl_s, replica=replica)
+        try:
+            leases = lead.__enter__()
+        except LeaseLost as err:
+            fail(str(err), exit_code(err))
+        try:
+            bot.fence = leases.fence_for(lease)
+            bot.leading = lambda: leases.held(lease)
+            yield
+        finally:
+            bot.fence, bot.leading = None, lambda: True
+            lead.__exit__(None, None, None)
 
     def store(self) -> Any:
         """The keeper's store (KEEPER_DB_URL) alone: no node, no deployment record."""

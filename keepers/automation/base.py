@@ -60,6 +60,12 @@ class AutomationBot:
             )
         self.sender = to_checksum_address(next(iter(pipeline.signers)))
 
+    @property
+    def lease_scope(self) -> str:
+        """What this bot decides for, in its lease's name (keepers.runtime.leases): the
+        scheduler's runs on this chain."""
+        return f"{self.node.chain_id}:{str(self.cfg.scheduler).lower()}"
+
     @classmethod
     def from_settings(cls, settings: KeeperSettings, cfg: Any, *args: Any, **kw: Any) -> Self:
         """A standalone bot on a pipeline of its own (stop() closes its store); the rest of

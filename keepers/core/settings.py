@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -141,6 +142,19 @@ class KeeperSettings(BaseSettings):
     # deadlines) and reads its event triggers (deposits, maturities, price moves) this often,
     # between its cron checks (KEEPER_PLAN_TICK_S)
     plan_tick_s: float = Field(default=30.0, gt=0)
+    # --- replicas (several `keeper run` on one PostgreSQL store) ------------------------------
+    # this process's name in the fleet (`keeper status`, the metrics' replica label); one live
+    # process per id: two keepers on one host need their own (KEEPER_REPLICA_ID)
+    replica_id: str = Field(
+        default_factory=lambda: socket.gethostname()[:64] or "keeper",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+    )
+    # a bot's leader holds its lease this long on the database's clock and renews it every
+    # third of it; a replica takes the lead of a dead one within about 1 1/3 of it
+    # (KEEPER_LEASE_TTL_S; the leader itself stops deciding after 0.8 of it without a renewal)
+    lease_ttl_s: float = Field(default=15.0, ge=3.0, le=300.0)
 
     @field_validator("db_url")
     @classmethod

@@ -41,6 +41,7 @@ from keepers.runtime.alerts import AlertLevel
 from keepers.runtime.base import Alert, AlertSink, log_sink
 from keepers.runtime.bots import BotContext, BotDeclaration, Calls, Trigger
 from keepers.runtime.bots import Call as DeclaredCall
+from keepers.runtime.leases import LeaseLost
 from keepers.store.statuses import MoveState
 
 _DELAY_REASON = re.compile(r"delayReason ([A-Za-z0-9_,]+)")
@@ -86,6 +87,15 @@ class CrosschainBot:
         self.parallel = parallel
         self.on_stop = on_stop
 
+    @property
+    def fence(self) -> Callable[[Any], Any] | None:
+        """The lease fence of the moves this bot records (keeper run sets it)."""
+        return self.engine.fence
+
+    @fence.setter
+    def fence(self, value: Callable[[Any], Any] | None) -> None:
+        self.engine.fence = value
+
     # ------------------------------------------------------------------ Bot protocol
 
     def start(self) -> None:
@@ -126,10 +136,15 @@ class CrosschainBot:
                 }
             )
             (big if Decimal(o.amount) >= self.big_move_units else small).append(leg)
-        if small:
-            report.created += self.engine.create_many(small, kind="small", now=now)
+        try:
+            if small:
+                report.created += self.engine.create_many(small, kind="small", now=now)
+            if big:
+                report.created += self.engine.create_many(big, kind="big", now=now)
+        except LeaseLost as err:  # another replica leads: it decides and moves
+            report.error = str(err)
+            return report
         if big:
-            report.created += self.engine.create_many(big, kind="big", now=now)
             for v in report.created[-len(big) :]:
                 self.alert(
                     Alert(

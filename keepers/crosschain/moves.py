@@ -288,6 +288,9 @@ class MoveEngine:
         # set when the keeper stops (SIGTERM): no new step, no new intent; a step's transaction
         # in flight is left recorded and the move resumes from its state on restart
         self.stopping = threading.Event()
+        # replicas (keeper run): locks this bot's lease row inside the transaction that records
+        # new moves and raises LeaseLost unless this process leads (keepers.runtime.leases)
+        self.fence: Callable[[Any], Any] | None = None
 
     def holder(self, chain: str) -> str:
         return self.holders.get(chain, self.keeper)
@@ -361,6 +364,8 @@ class MoveEngine:
                 )
             )
         with self.store.transaction() as s:
+            if self.fence is not None:
+                self.fence(s)
             s.add_all(rows)
             s.flush()
             views = [MoveView.of(r) for r in rows]

@@ -70,11 +70,9 @@ from keepers.fund.records import (
     PENDING_APPROVAL,
     PROPOSED,
     REJECTED,
-    WAITING,
     CarryStore,
     PlanPendingError,
     PlanStore,
-    action_legs,
     result_from_dict,
     result_to_dict,
     resumed_report,
@@ -84,6 +82,7 @@ from keepers.runtime import metrics
 from keepers.runtime.alerts import Alerter, AlertLevel
 from keepers.runtime.bots import BotContext, BotDeclaration, Calls, Trigger
 from keepers.runtime.bots import Call as DeclaredCall
+from keepers.runtime.leases import LeaseLost
 from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.tx import children
@@ -111,6 +110,7 @@ DUPLICATE = "duplicate"  # an outcome: a pending plan already covers the same ac
 STOPPED = "stopped"  # an outcome: the keeper stopped mid-plan; the plan stays approved
 PAUSED = "paused"  # an outcome, not a stored status: the plan stays approved and resumes
 NO_SAFE_MOVE_STATUS = "no_safe_move"  # an outcome: the plan's every leg was cut to nothing
+NOT_LEADER = "not_leader"  # an outcome: another replica leads this fund (keepers.runtime.leases)
 
 
 @dataclass
@@ -160,6 +160,16 @@ class FundBot:
         # set when the keeper stops (keeper run's SIGTERM): no new plan, no new intent; the
         # transaction in flight is left recorded, for a restart to resume
         self.stopping = threading.Event()
+        # replicas (keeper run, keepers.runtime.leases): ``fence`` locks the fund's lease row
+        # inside the decision's transaction and raises LeaseLost unless this process leads;
+        # ``leading`` is the cheap check between two actions (False: start no new intent)
+        self.fence: Callable[[Any], Any] | None = None
+        self.leading: Callable[[], bool] = lambda: True
+
+    @property
+    def lease_scope(self) -> str:
+        """What this bot decides for, in its lease's name: the fund's vault."""
+        return str(self.addresses.vault).lower()
 
     # ------------------------------------------------------------------ wiring
 
@@ -349,16 +359,6 @@ class FundBot:
 
     # ------------------------------------------------------------------ planning guards
 
-    def _covering(self, p: Plan) -> m.Plan | None:
-        """A pending plan (waiting for approval or executing) with the same actions as ``p``:
-        the same legs (type, tiers, asset), whatever their amounts, as a state read while
-        that plan is pending still shows the imbalance it will correct."""
-        legs = action_legs(p.actions)
-        for row in self.plans.with_status(*WAITING):
-            if row.ref != p.id and action_legs(self.plans.plan(row.ref or "").actions) == legs:
-                return row
-        return None
-
     def read_depth(self, reading: FundReading) -> dict[str, AssetDepth]:
         """Each DEX venue's depth inside REBALANCE_MAX_SLIPPAGE; on a read failure none (the
         risk check's quotes still guard every leg)."""
@@ -448,7 +448,13 @@ class FundBot:
             return CycleOutcome(p.id, "dry_run", _findings_text(findings))
         if self.stopping.is_set():
             return CycleOutcome(None, NOTHING, "stopping: no new plan")
-        covering = self._covering(p)
+        try:  # the decision and its record: one transaction under the fund's decision lock
+            covering = self.plans.save_decided(
+                p, PROPOSED, {"report": report, "block": reading.block}, fence=self.fence
+            )
+        except LeaseLost as err:  # another replica leads this fund now: it decides
+            log.warning("plan.not_leader", plan=p.id, reason=str(err))
+            return CycleOutcome(None, NOT_LEADER, str(err))
         if covering is not None:
             msg = (
                 f"plan {covering.ref} ({covering.status}) already covers these actions: "
@@ -456,7 +462,6 @@ class FundBot:
             )
             log.warning("plan.duplicate", plan=p.id, covered_by=covering.ref)
             return CycleOutcome(covering.ref, DUPLICATE, msg)
-        self.plans.save_new(p, PROPOSED, {"report": report, "block": reading.block})
         return self.advance(p.id, now, reading)
 
     # ------------------------------------------------------------------ alerts needing a human
@@ -1039,7 +1044,9 @@ class FundBot:
             if aborted:
                 self.plans.record_action(ref, idx, "aborted", error=aborted, order=order)
                 continue
-            if self.stopping.is_set() and idx not in sent:  # no new intent once stopping
+            # no new intent once stopping, or once another replica leads this fund (the plan
+            # stays approved; the leader resumes it, the intents in flight exactly once)
+            if (self.stopping.is_set() or not self.leading()) and idx not in sent:
                 return self._stopped(ref, idx, results)
             res, before, wei, stop = self._execute_one(
                 ref, idx, order, action, before, sent.get(idx)

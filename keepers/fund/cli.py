@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from contextlib import nullcontext
 from typing import Any
 
 import click
@@ -73,13 +74,16 @@ def _outcome_text(o: Any) -> str:
 def plan(ctx: Ctx, dry_run: bool, job: str, by: str, reason: str) -> None:
     """Generate a plan now (then risk check, approval, simulate, execute, verify)."""
     bot = ctx.bot()
-    if job == "manual":
-        try:
-            o = bot.manual(ctx.time(), by, reason, dry_run=dry_run)
-        except KeeperError as err:  # a pending plan already covers these actions (exit 1)
-            fail(str(err), exit_code(err))
-    else:
-        o = bot.check(job, ctx.time(), dry_run=dry_run)
+    # a dry run decides nothing; a plan is made under the fund's lease (exit 1 naming the
+    # replica when a running keeper leads the fund)
+    with nullcontext() if dry_run else ctx.lead(bot):
+        if job == "manual":
+            try:
+                o = bot.manual(ctx.time(), by, reason, dry_run=dry_run)
+            except KeeperError as err:  # a pending plan already covers these actions (exit 1)
+                fail(str(err), exit_code(err))
+        else:
+            o = bot.check(job, ctx.time(), dry_run=dry_run)
     ctx.out(_outcome(o), lambda: _outcome_text(o))
 
 
@@ -452,6 +456,7 @@ def status(ctx: Ctx) -> None:
         for m in tier_metrics(st)
     ]
     carry = _carry(ctx)
+    replicas = _fleet(ctx)
     data = {
         "block": r.block,
         "total_assets": st.total_assets,
@@ -460,6 +465,7 @@ def status(ctx: Ctx) -> None:
         "tiers": rows,
         "carry": carry,
         **({"automation": auto} if auto is not None else {}),
+        "fleet": replicas,
     }
 
     def text() -> str:
@@ -494,9 +500,32 @@ def status(ctx: Ctx) -> None:
                         f"  funder {f['funder']}  balance {whole(f['balance_wei'], 18)}  "
                         f"runway {_runway(f['runway_intervals'])} intervals"
                     )
-        return "\n".join(lines)
+        return "\n".join(lines + _fleet_lines(replicas))
 
     ctx.out(data, text)
+
+
+def _fleet(ctx: Ctx) -> dict[str, Any]:
+    """Who runs and who leads what (keepers.runtime.leases): the replicas seen within their
+    lease's TTL, and each bot's lease."""
+    from keepers.runtime.leases import fleet
+
+    return fleet(ctx.store(), ctx.config().keeper.lease_ttl_s)
+
+
+def _fleet_lines(f: dict[str, Any]) -> list[str]:
+    lines = ["fleet:" if f["replicas"] or f["leases"] else "fleet: no keeper run has started"]
+    for r in f["replicas"]:
+        state = "live" if r["live"] else "gone"
+        leads = ", ".join(r["leads"]) or "nothing (follower)"
+        lines.append(
+            f"  replica {r['replica']:<16} {state:<5} {r['host']} pid {r['pid']}  "
+            f"seen {r['seen_s_ago']:.0f}s ago  leads {leads}"
+        )
+    for x in f["leases"]:
+        who = x["replica"] if x["live"] else f"nobody (last {x['replica']})"
+        lines.append(f"  lease {x['lease']:<40} {who}  term {x['term']}  until {x['expires_at']}")
+    return lines
 
 
 def _carry(ctx: Ctx) -> list[dict[str, Any]]:
@@ -598,8 +627,10 @@ def history(ctx: Ctx, limit: int) -> None:
 def rollback(ctx: Ctx, plan_ref: str, by: str) -> None:
     """Plan the reverse of an executed plan; it is approved like any plan."""
     row = _find(ctx, plan_ref)
+    bot = ctx.bot()
     try:
-        o = ctx.bot().rollback(row.ref, ctx.time(), by)
+        with ctx.lead(bot):  # a plan: made under the fund's lease, like `keeper plan`
+            o = bot.rollback(row.ref, ctx.time(), by)
     except ValueError as err:
         fail(str(err))
     ctx.out(_outcome(o), lambda: _outcome_text(o))

@@ -9,9 +9,12 @@ decision, the simulation, the verification and the report. An action row per pla
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from keepers.core.errors import DomainError
 from keepers.core.signatures import normalise_v
@@ -38,6 +41,8 @@ PARTIAL = PlanStatus.PARTIAL  # some actions failed
 FAILED = PlanStatus.FAILED  # every action failed
 NOTHING = "nothing_to_do"  # an outcome, never stored: the planner found nothing to do
 WAITING = (PROPOSED, PENDING_APPROVAL, APPROVED)
+# the PostgreSQL advisory lock every fund decision takes (PlanStore.save_decided)
+DECISION_LOCK = 727_275
 
 
 class PlanPendingError(DomainError, ValueError):
@@ -197,28 +202,69 @@ class PlanStore:
     def save_new(self, plan: Plan, status: str, payload: dict[str, Any]) -> None:
         """Insert a plan and its actions (a plan id already stored is left as it is)."""
         with self.store.transaction() as s:
-            if s.scalars(select(m.Plan).where(m.Plan.ref == plan.id)).first() is not None:
-                return
-            trig = ",".join(sorted({t.kind.value for t in plan.triggers})) or None
-            row = m.Plan(
-                ref=plan.id,
-                kind=KIND,
-                status=PLAN.start(status),
-                trigger=trig[:64] if trig else None,
-                payload={"plan": plan_to_dict(plan), **payload},
-                created_at=_ts(plan.created_at),
-            )
-            s.add(row)
-            s.flush()
-            for i, a in enumerate(plan.actions):
-                s.add(
-                    m.Action(
-                        plan_id=row.id,
-                        seq=i,
-                        kind=a.type.value,
-                        payload={"action": action_to_dict(a)},
-                    )
+            self._insert(s, plan, status, payload)
+
+    def save_decided(
+        self,
+        plan: Plan,
+        status: str,
+        payload: dict[str, Any],
+        *,
+        fence: Callable[[Session], Any] | None = None,
+    ) -> m.Plan | None:
+        """A decision and its record in ONE transaction: take the fund's decision lock (the
+        bot's lease row through ``fence``, which raises LeaseLost when this process does not
+        lead; on PostgreSQL also an advisory lock every process that plans takes, `keeper
+        plan` in a terminal included), then look for a pending plan with the same legs and
+        return it (nothing is written), else insert ``plan`` and return None. Two processes
+        that decide at once are serialised here: the second finds the first's plan. A plan id
+        another process stored meanwhile reads as that (covering) plan, never as an error."""
+        legs = action_legs(plan.actions)
+        try:
+            with self.store.transaction() as s:
+                if s.get_bind().dialect.name == "postgresql":
+                    s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": DECISION_LOCK})
+                if fence is not None:
+                    fence(s)
+                rows = s.scalars(
+                    select(m.Plan)
+                    .where(m.Plan.kind == KIND, m.Plan.status.in_(WAITING))
+                    .order_by(m.Plan.id)
+                ).all()
+                for row in rows:
+                    if row.ref == plan.id:
+                        return row
+                    if action_legs(plan_from_dict(row.payload["plan"]).actions) == legs:
+                        return row
+                self._insert(s, plan, status, payload)
+        except IntegrityError:  # the same plan id inserted by another process meanwhile
+            return self.get(plan.id)
+        return None
+
+    @staticmethod
+    def _insert(s: Session, plan: Plan, status: str, payload: dict[str, Any]) -> None:
+        if s.scalars(select(m.Plan).where(m.Plan.ref == plan.id)).first() is not None:
+            return
+        trig = ",".join(sorted({t.kind.value for t in plan.triggers})) or None
+        row = m.Plan(
+            ref=plan.id,
+            kind=KIND,
+            status=PLAN.start(status),
+            trigger=trig[:64] if trig else None,
+            payload={"plan": plan_to_dict(plan), **payload},
+            created_at=_ts(plan.created_at),
+        )
+        s.add(row)
+        s.flush()
+        for i, a in enumerate(plan.actions):
+            s.add(
+                m.Action(
+                    plan_id=row.id,
+                    seq=i,
+                    kind=a.type.value,
+                    payload={"action": action_to_dict(a)},
                 )
+            )
 
     def get(self, ref: str) -> m.Plan | None:
         with self.store.sessions() as s:

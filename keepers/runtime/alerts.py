@@ -46,6 +46,8 @@ ALERT_CODES: dict[str, tuple[str, str]] = {
     "feed_restored": ("fund", "every held asset is priced again"),
     "signer_conflict": ("runtime", "another process signs with the same key: keeper run stops"),
     "job_failed": ("runtime", "a job raised an unexpected error; the other jobs go on"),
+    "lease_acquired": ("runtime", "this replica now leads a bot (start or takeover)"),
+    "lease_lost": ("runtime", "this replica no longer leads a bot: it stops deciding for it"),
     "funder_empty": ("supervisor", "a funder cannot pay the next booking"),
     "low_runway": ("supervisor", "a funder has fewer intervals of fees than the threshold"),
     "low_runway_event": ("supervisor", "a funder emitted LowRunway on chain"),

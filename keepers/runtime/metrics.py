@@ -63,6 +63,19 @@ LAST_TICK = Gauge(
     ["bot"],
 )
 
+# --- replicas (keepers.runtime.leases) --------------------------------------------------------
+
+LEASE_HELD = Gauge(
+    "keeper_lease_held",
+    "1 when this replica leads the bot (holds its lease), else 0; summed over the fleet: 1",
+    ["bot", "replica"],
+)
+LEASE_ACQUIRED = Counter(
+    "keeper_lease_acquired",
+    "Times this replica took the lead of a bot (its start, or a takeover)",
+    ["bot", "replica"],
+)
+
 # --- automation (supervisor) ------------------------------------------------------------------
 
 STUCK_TASKS = Gauge(

@@ -51,9 +51,13 @@ def store_policy(store: Any, policy: PolicyConfig, written_by: str) -> None:
     """Write ``policy``'s roles to the store (one row per role, replaced by name), so that every
     process of the deployment audits with them, the standalone workers included. Roles not in
     ``policy`` are kept: another process's bots may have declared them."""
+    from sqlalchemy import text
+
     from keepers.store.models import AuditRole
 
     with store.transaction() as s:
+        if s.get_bind().dialect.name == "postgresql":  # replicas starting at the same moment
+            s.execute(text("SELECT pg_advisory_xact_lock(727276)"))
         for name, role in policy.roles.items():
             row = s.get(AuditRole, name)
             data = role.model_dump(mode="json")

@@ -21,7 +21,7 @@ variable, before anything is scheduled or sent.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic_settings import BaseSettings
@@ -35,6 +35,7 @@ from keepers.core.settings import (
 )
 from keepers.runtime.alerts import Alerter, job_failed
 from keepers.runtime.bots import BotContext, declarations, declared_policy
+from keepers.runtime.leases import Leases
 from keepers.runtime.policy import merged, store_policy, stored_policy
 from keepers.tx.node import Node
 from keepers.tx.pipeline import Pipeline
@@ -105,6 +106,9 @@ class SerialPipeline(Pipeline):
             return super().reconcile_nonces()
 
 
+_MEMORY = "resume"  # the scheduler's in-memory store of one-off ticks (resumes, takeovers)
+
+
 @dataclass
 class Runtime:
     names: list[str]
@@ -118,6 +122,104 @@ class Runtime:
     scheduler: Any = None
     stop_event: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
+    _started: bool = False
+    leases: Any = None  # keepers.runtime.leases.Leases: who leads which bot in the fleet
+    lease_of: dict[str, str] = field(default_factory=dict)  # bot -> its lease's name
+
+    # ------------------------------------------------------------------ replicas
+
+    def leads(self, bot: str) -> bool:
+        """This process leads ``bot`` (holds its lease); always, without leases."""
+        return self.leases is None or self.leases.held(self.lease_of[bot])
+
+    def gate(self, bot: str, handler: Any) -> Any:
+        """``handler`` run only while this process leads ``bot`` (a follower's run does
+        nothing and says so)."""
+
+        def gated(now: int) -> Any:
+            if not self.leads(bot):
+                log.info("job.follower", bot=bot, lease=self.lease_of.get(bot))
+                return {"follower": True, "lease": self.lease_of.get(bot)}
+            return handler(now)
+
+        return gated
+
+    def lead_round(self) -> None:
+        """One round of the lease loop: report this replica, then acquire or renew every
+        chosen bot's lease. A follower whose bot is led by a live replica counts as ticked
+        (it stands by, as it should: readiness stays green)."""
+        from sqlalchemy.exc import OperationalError
+
+        from keepers.runtime import metrics
+
+        if self.leases is None:
+            return
+        try:
+            self.leases.heartbeat()
+        except OperationalError as err:
+            log.warning("replica.heartbeat_failed", error=type(err).__name__)
+        for bot, lease in self.lease_of.items():
+            view = self.leases.try_acquire(lease)
+            held = self.leases.held(lease)
+            metrics.LEASE_HELD.labels(bot, self.leases.replica).set(1 if held else 0)
+            if view is not None and not view.mine and view.live:
+                metrics.mark_tick(bot)
+
+    def _lease_loop(self) -> None:
+        assert self.leases is not None
+        while not self.stop_event.wait(self.leases.renew_s):
+            try:
+                self.lead_round()
+            except Exception as err:  # noqa: BLE001 - the lease loop must outlive a bad round
+                log.error("lease.round_failed", error=f"{type(err).__name__}: {err}")
+
+    def _lease_changed(self, lease: str, mine: bool, view: Any) -> None:
+        """A lease gained or lost: alert, count, and for a cron bot resume or pause its
+        scheduler (the fleet's schedule is the shared job store: only the leader runs it);
+        a gained cron bot ticks at once, so a plan its dead predecessor left goes on now."""
+        import time
+
+        from keepers.runtime import metrics
+        from keepers.runtime.alerts import RUNTIME_ALERTS, AlertLevel
+
+        bot = next((b for b, n in self.lease_of.items() if n == lease), lease)
+        replica = self.leases.replica if self.leases is not None else "?"
+        metrics.LEASE_HELD.labels(bot, replica).set(1 if mine else 0)
+        if mine:
+            metrics.LEASE_ACQUIRED.labels(bot, replica).inc()
+            term = view.term if view is not None else self.leases.term(lease)
+            RUNTIME_ALERTS(
+                AlertLevel.INFO,
+                "lease_acquired",
+                f"replica {replica} now leads {bot} ({lease}, term {term})",
+                bot=bot,
+                lease=lease,
+                replica=replica,
+            )
+        else:
+            by = view.replica if view is not None else "unknown (the store did not answer)"
+            RUNTIME_ALERTS(
+                AlertLevel.WARNING,
+                "lease_lost",
+                f"replica {replica} no longer leads {bot} ({lease}; now {by}): it stops "
+                "deciding for it",
+                bot=bot,
+                lease=lease,
+                replica=replica,
+            )
+        if bot in self.loops or self.scheduler is None or not self._started:
+            return
+        if mine:
+            b = self.bots[bot]
+            self.scheduler.add_job(
+                self.gate(bot, lambda now, b=b: b.tick(now)),
+                args=[int(time.time())],
+                id=f"{bot}.takeover.{int(time.time() * 1000)}",
+                jobstore=_MEMORY,
+            )
+            self.scheduler.resume()
+        else:
+            self.scheduler.pause()
 
     @property
     def fund(self) -> Any:
@@ -137,9 +239,22 @@ class Runtime:
         """Resume the cron jobs (a cron bot whose start resumed work ticks once now, in the
         job worker: a plan interrupted by a stop or a crash goes on at once) and start one
         thread per loop bot."""
+        if self.leases is not None:
+            self.leases.on_change = self._lease_changed
+            for lease in self.lease_of.values():  # led since build_runtime's round
+                if self.leases.held(lease):
+                    self._lease_changed(lease, True, None)
+            t = threading.Thread(target=self._lease_loop, name="keeper-leases", daemon=True)
+            t.start()
+            self.threads.append(t)
         if self.scheduler is not None:
+            from apscheduler.jobstores.memory import MemoryJobStore
+
+            self.scheduler.add_jobstore(MemoryJobStore(), _MEMORY)
             self._tick_resumed_now()
-            self.scheduler.resume()
+            if all(self.leads(n) for n in self.bots if n not in self.loops):
+                self.scheduler.resume()
+        self._started = True
         if not loops:
             return
         from keepers.runtime.base import run_loop
@@ -172,6 +287,9 @@ class Runtime:
         for name, bot in self.bots.items():
             if self.stop_event.is_set():
                 break
+            if not self.leads(name):
+                out.append({"bot": name, "ok": True, "result": self.follower(name)})
+                continue
             handlers = [bot.tick] if name in self.loops else by_bot.get(name, [bot.tick])
             try:
                 result = [h(now) for h in handlers]
@@ -191,19 +309,27 @@ class Runtime:
             )
         return out
 
+    def follower(self, bot: str) -> dict[str, Any]:
+        """What a follower says of ``bot``: who leads it."""
+        from keepers.runtime.leases import fleet
+
+        lease = self.lease_of.get(bot)
+        led = next(
+            (x for x in fleet(self.store)["leases"] if x["lease"] == lease and x["live"]), None
+        )
+        return {"follower": True, "lease": lease, "led_by": led["replica"] if led else None}
+
     def _tick_resumed_now(self) -> None:
         import time
 
-        from apscheduler.jobstores.memory import MemoryJobStore
-
         due = [n for n, work in self.resumed.items() if work and n not in self.loops]
-        if not due:
-            return
-        self.scheduler.add_jobstore(MemoryJobStore(), "resume")
         for n in due:
             bot = self.bots[n]
             self.scheduler.add_job(
-                lambda b=bot: b.tick(int(time.time())), id=f"{n}.resume", jobstore="resume"
+                self.gate(n, lambda _now, b=bot: b.tick(int(time.time()))),
+                args=[0],
+                id=f"{n}.resume",
+                jobstore=_MEMORY,
             )
 
     def stop(self, timeout_s: float | None = None) -> list[str]:
@@ -241,8 +367,52 @@ class Runtime:
         if stuck:
             log.error("runtime.stop_timeout", stuck=stuck, bound_s=bound)
             return stuck
+        self._release()
         self.store.close()
         return stuck
+
+    def _release(self) -> None:
+        """A clean stop hands every lead over at once (the followers take it at their next
+        try, not after the TTL) and marks the replica gone."""
+        from sqlalchemy.exc import OperationalError
+
+        if self.leases is None:
+            return
+        self.leases.on_change = None
+        for lease in self.lease_of.values():
+            self.leases.release(lease)
+        try:
+            self.leases.unregister()
+        except OperationalError as err:
+            log.warning("replica.unregister_failed", error=type(err).__name__)
+
+
+class Led:
+    """A loop bot that ticks only while this process leads it (its lease); a follower's tick
+    says who leads instead. Everything else is the bot's."""
+
+    def __init__(self, bot: Any, runtime: Runtime, name: str) -> None:
+        self._bot, self._rt, self._name = bot, runtime, name
+
+    def tick(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._rt.leads(self._name):
+            return {"follower": True, "lease": self._rt.lease_of.get(self._name)}
+        return self._bot.tick(*args, **kwargs)
+
+    @property
+    def bot(self) -> Any:
+        """The bot itself."""
+        return self._bot
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._bot, attr)
+
+
+def lease_scope(name: str, bot: Any, chain_id: int) -> str:
+    """The lease of ``bot``: its name and what it decides for (the fund's vault, the
+    scheduler, ...: ``lease_scope`` on the bot), else the chain."""
+    scope = getattr(bot, "lease_scope", None)
+    return f"{name}:{scope}" if scope else f"{name}:{chain_id}"
 
 
 def _plain(x: Any) -> Any:
@@ -340,13 +510,23 @@ def build_runtime(
 
         ctx = BotContext(shared, store, signer, pipeline, alerter, stop, pipeline_for)
         rt = Runtime(names, shared, store, pipeline, stop_event=stop)
+        leases = Leases(store, shared.replica_id, ttl_s=shared.lease_ttl_s)
+        leases.register(names)  # KEEPER_REPLICA_ID already live elsewhere: exit 2
+        rt.leases = leases
         for d in chosen:
             bot = d.build(ctx, configs[d.name])  # type: ignore[misc]
             rt.bots[d.name] = bot
+            lease = lease_scope(d.name, bot, pipeline.chain_id)
+            rt.lease_of[d.name] = lease
+            if hasattr(bot, "fence"):  # its decisions are written under the lease
+                bot.fence = leases.fence_for(lease)
+            if hasattr(bot, "leading"):
+                bot.leading = lambda lease=lease: leases.held(lease)
             if d.loops:
-                rt.loops[d.name] = bot
+                rt.loops[d.name] = Led(bot, rt, d.name)
             if d.jobs is not None:
-                rt.jobs += d.jobs(bot)
+                rt.jobs += [replace(j, handler=rt.gate(d.name, j.handler)) for j in d.jobs(bot)]
+        rt.lead_round()  # lead at once what no live replica leads (a sole replica: all)
         pipeline.reconcile_nonces()
         for d in chosen:
             start = getattr(rt.bots[d.name], "start", None)

@@ -1,5 +1,9 @@
 """APScheduler jobs of the keeper (seed 001 section 5.2), persisted in the keeper DB.
 
+Replicas share the store and so the job store: the fleet has one schedule, and only the
+replica that leads the fund bot runs it (keepers.runtime.runner resumes its scheduler when it
+takes the lead and pauses it when it loses it; every handler checks the lead again).
+
 Bots are pluggable: a bot module exposes ``jobs(bot) -> list[JobSpec]``; ``keeper run --bots
 fund,...`` schedules the union. Jobs live in a SQLAlchemyJobStore on the keeper's DB (table
 ``apscheduler_jobs``) so that a restarted keeper knows each job's next run time, with
@@ -12,12 +16,14 @@ fires, so a replay with the same times does the same thing (``run_job(name, when
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import ConflictingIdError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -163,15 +169,17 @@ def build_scheduler(
                 misfire_grace_time=grace_s,
             )
         elif sched.get_job(spec.name) is None:
-            sched.add_job(
-                run_job,
-                CronTrigger(timezone=dt.UTC, **spec.cron),
-                args=[spec.name],
-                id=spec.name,
-                name=spec.name,
-                coalesce=True,
-                misfire_grace_time=grace_s,
-            )
+            # ConflictingIdError: a replica starting at the same moment stored it
+            with contextlib.suppress(ConflictingIdError):
+                sched.add_job(
+                    run_job,
+                    CronTrigger(timezone=dt.UTC, **spec.cron),
+                    args=[spec.name],
+                    id=spec.name,
+                    name=spec.name,
+                    coalesce=True,
+                    misfire_grace_time=grace_s,
+                )
     return sched
 
 

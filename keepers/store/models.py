@@ -315,3 +315,39 @@ class AuditRole(Base):
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)  # RolePolicy.model_dump(mode="json")
     written_by: Mapped[str] = mapped_column(String(64))  # the bots that declared it
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+# --- replicas and their leases (keepers.runtime.leases) ----------------------------------------
+
+
+class Lease(Base):
+    """Who leads one bot for one deployment (``fund:<vault>``, ``executor:<scheduler>``...).
+
+    The holder is a process (``replica/host/pid/token``); ``expires_at`` is on the database's
+    clock, so replicas whose clocks disagree still agree on who leads. ``term`` grows by one
+    at every change of holder: a decision fenced under an older term is refused."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(160), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    replica: Mapped[str] = mapped_column(String(64))
+    term: Mapped[int] = mapped_column(Integer, default=1)
+    acquired_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    renewed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Replica(Base):
+    """One `keeper run` process of the fleet, as it last reported itself (the status and the
+    metrics read this; a replica id may run in one live process only)."""
+
+    __tablename__ = "replicas"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(128))
+    pid: Mapped[int] = mapped_column(Integer)
+    bots: Mapped[list[str]] = mapped_column(JSON)
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

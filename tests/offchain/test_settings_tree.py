@@ -35,6 +35,7 @@ BAD_BY_NAME = {
     "KEEPER_SUPERVISOR_REBALANCERS": '["0xbad"]',
     "KEEPER_SUPERVISOR_FUNDERS": '["0xbad"]',
     "BLACKOUT_WINDOWS": "25:00-26:00",
+    "KEEPER_REPLICA_ID": "two words",
 }
 # free text (any string is a valid value): nothing to refuse
 FREE_TEXT = {

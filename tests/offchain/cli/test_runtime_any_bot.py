@@ -83,7 +83,7 @@ def test_build_runtime__a_fifth_declared_bot__built_started_looped_and_stopped(
     rt = runner.build_runtime(["ticker"])
     bot = rt.bots["ticker"]
     try:
-        assert isinstance(bot, Ticker) and bot.started and rt.loops == {"ticker": bot}
+        assert isinstance(bot, Ticker) and bot.started and rt.loops["ticker"].bot is bot
         assert rt.jobs == [] and rt.schedule() is None
         assert bot.stop_event is rt.stop_event
         rt.start()

@@ -1,0 +1,370 @@
+"""Replicas for real: two and three `keeper run` processes (fund, executor and supervisor bots)
+on one PostgreSQL store against the deployed local fund.
+
+- Two replicas, deposits, a price move and a withdrawal while both run: every decision is
+  planned once and executed once (plans, intents per idempotency key, the keeper's
+  transactions on chain), the due run is executed once and the stuck rebalancer fixed once,
+  `keeper status` shows who leads what, and the fund ends in band.
+- Three replicas, the leader SIGKILLed with its plan's first transaction just sent (held there
+  by the fault injector): another replica takes the lead within the stated bound, resumes the
+  plan, and nothing is sent twice; the survivors then run a due run once and fix a stuck
+  rebalancer once.
+
+The lease TTL is 6 s here (KEEPER_LEASE_TTL_S; 15 s by default), so the bound on a takeover is
+6 + 6/3 = 8 s plus a renewal's round trip; the measured time is printed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, text
+
+from keepers.cli import main
+from keepers.store import models as m
+from keepers.store.db import Store
+from tests.offchain.cli.test_keeper_run import EXECUTED, SCHEDULED, due_and_stuck
+from tests.support.fundbotlib import NO_APPROVAL, UNIT
+from tests.support.keeper_proc import keeper_exe, wait_file
+from tests.support.keeper_store import intents_per_key, plan_rows
+
+ROOT = Path(__file__).resolve().parents[3]
+TTL_S = 6.0
+TAKEOVER_BOUND_S = TTL_S + TTL_S / 3 + 4  # expiry + a follower's try + the round trips
+
+
+@pytest.fixture
+def fleet_env(env: dict[str, str], postgres: Any) -> dict[str, str]:
+    """`keeper run`'s environment on a fresh PostgreSQL database: approvals off (plans execute
+    at once), the fund's event triggers read every second, a 6 s lease."""
+    return {
+        **os.environ,
+        **env,
+        **NO_APPROVAL,
+        "KEEPER_DB_URL": postgres.fresh_database(),
+        "KEEPER_PLAN_TICK_S": "1",
+        "KEEPER_LEASE_TTL_S": str(TTL_S),
+        "KEEPER_LOG_JSON": "1",
+        "KEEPER_LOG_LEVEL": "INFO",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+class Fleet:
+    """The replicas a test started (stdout and stderr in files: a pipe nobody reads would
+    block a chatty process); every one still running is killed at the end."""
+
+    def __init__(self, env: dict[str, str], tmp: Path) -> None:
+        self.env, self.tmp = env, tmp
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, replica: str, **extra: str) -> subprocess.Popen[bytes]:
+        env = {**self.env, "KEEPER_REPLICA_ID": replica, **extra}
+        out = open(self.tmp / f"{replica}.out", "wb")  # noqa: SIM115 - the process owns it
+        err = open(self.tmp / f"{replica}.err", "wb")  # noqa: SIM115
+        p = subprocess.Popen([keeper_exe(), "run"], env=env, stdout=out, stderr=err)
+        self.procs[replica] = p
+        return p
+
+    def stderr(self, replica: str) -> str:
+        return (self.tmp / f"{replica}.err").read_text(errors="replace")
+
+    def events(self, replica: str, event: str) -> list[dict[str, Any]]:
+        out = []
+        for line in self.stderr(replica).splitlines():
+            if f'"{event}"' in line:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    continue
+        return out
+
+    def stop(self, replica: str) -> int:
+        p = self.procs[replica]
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(60)
+        assert b"keeper stopped" in (self.tmp / f"{replica}.err").read_bytes(), self.stderr(
+            replica
+        )[-3000:]
+        return rc
+
+    def close(self) -> None:
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait(30)
+
+
+@pytest.fixture
+def fleet(fleet_env: dict[str, str], tmp_path: Path) -> Iterator[Fleet]:
+    f = Fleet(fleet_env, tmp_path)
+    yield f
+    f.close()
+
+
+def wait_until(what: str, check: Callable[[], Any], seconds: float, fleet: Fleet) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        dead = {r: p.returncode for r, p in fleet.procs.items() if p.poll() not in (None, -9)}
+        assert not dead, f"replica exited while waiting for {what}: {dead}: " + "".join(
+            fleet.stderr(r)[-2000:] for r in dead
+        )
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {seconds:.0f}s waiting for {what}")
+
+
+def leaders(db: str) -> dict[str, str]:
+    """bot -> the replica that holds its lease now (on the database's clock)."""
+    store = Store(db)
+    try:
+        with store.sessions() as s:
+            rows = s.execute(
+                text("SELECT name, replica FROM leases WHERE expires_at > clock_timestamp()")
+            ).all()
+        return {name.split(":", 1)[0]: replica for name, replica in rows}
+    finally:
+        store.close()
+
+
+def replicas(db: str) -> list[str]:
+    store = Store(db)
+    try:
+        with store.sessions() as s:
+            return sorted(s.scalars(select(m.Replica.id)).all())
+    finally:
+        store.close()
+
+
+def deposit_plans(db: str) -> list[tuple[str, str]]:
+    """(ref, status) of the fund plans a large deposit triggered."""
+    store = Store(db)
+    try:
+        with store.sessions() as s:
+            rows = s.scalars(select(m.Plan).where(m.Plan.kind == "fund_rebalance")).all()
+            return [
+                (r.ref or "", str(r.status))
+                for r in rows
+                if any(t["code"] == "large_deposit" for t in r.payload["plan"]["triggers"])
+            ]
+    finally:
+        store.close()
+
+
+def intent_rows(db: str) -> list[tuple[str, str, str, int | None]]:
+    """(key, role, status, receipt status) of every intent."""
+    store = Store(db)
+    try:
+        with store.sessions() as s:
+            rows = s.execute(
+                select(
+                    m.TxIntent.idempotency_key,
+                    m.TxIntent.role,
+                    m.TxIntent.status,
+                    m.TxIntent.receipt_status,
+                )
+            ).all()
+        return [(k, r, st, rs) for k, r, st, rs in rows]
+    finally:
+        store.close()
+
+
+def status(env: dict[str, str]) -> dict[str, Any]:
+    r = CliRunner(mix_stderr=False).invoke(main, ["--json", "status"], env=env)
+    assert r.exit_code == 0, r.output
+    return dict(json.loads(r.stdout))
+
+
+def all_bots_led(db: str) -> bool:
+    return set(leaders(db)) == {"fund", "executor", "supervisor"}
+
+
+def test_two_replicas__every_decision_planned_and_executed_once__in_band(
+    chain: Any,
+    fleet: Fleet,
+    fleet_env: dict[str, str],
+    fresh: Any,
+    auto: Any,
+    make_paid: Any,
+    accounts: Any,
+    gov: Any,
+    bob: Any,
+    deployer: Any,
+) -> None:
+    db = fleet_env["KEEPER_DB_URL"]
+    w3 = chain.provider.web3
+    keeper_addr = accounts[2].address
+    admin = accounts[1]
+    sched = auto["scheduler"]
+    due_reb, stuck_reb = due_and_stuck(chain, auto, make_paid, gov, bob, deployer)
+    due_id = int(due_reb.bookedRun()[0])
+    nonce0 = w3.eth.get_transaction_count(keeper_addr)
+
+    fleet.start("r1")
+    wait_until("r1 leads every bot", lambda: all_bots_led(db), 120, fleet)
+    fleet.start("r2")
+    wait_until("r2 registered", lambda: replicas(db) == ["r1", "r2"], 120, fleet)
+    led = leaders(db)
+    assert set(led.values()) == {"r1"}, led  # the first replica leads; the second follows
+
+    # the automation work waiting at start: done once by the leader
+    wait_until("the due run executed", lambda: sched.status(due_id) == EXECUTED, 90, fleet)
+    wait_until("the stuck rebalancer fixed", lambda: int(stuck_reb.bookedRun()[0]) != 0, 90, fleet)
+    assert sched.status(int(stuck_reb.bookedRun()[0])) == SCHEDULED
+
+    # money moves while both run: a large deposit, a price move, a withdrawal, a deposit
+    fresh.vault.deposit(400_000 * UNIT, admin, sender=admin)
+    wait_until(
+        "the first deposit's plan executed",
+        lambda: [s for _, s in deposit_plans(db)] == ["executed"],
+        180,
+        fleet,
+    )
+    feed = fresh.feeds["TBILL-B"]
+    feed.updateAnswer(feed.latestAnswer() * 97 // 100, sender=accounts[0])
+    fresh.vault.withdraw(150_000 * UNIT, admin, admin, sender=admin)
+    fresh.vault.deposit(400_000 * UNIT, admin, sender=admin)
+    wait_until(
+        "the second deposit's plan executed",
+        lambda: [s for _, s in deposit_plans(db)] == ["executed", "executed"],
+        180,
+        fleet,
+    )
+    time.sleep(3 * float(fleet_env["KEEPER_PLAN_TICK_S"]) + TTL_S / 3)  # room for a double
+
+    st = status(fleet_env)
+    live = {r["replica"]: r for r in st["fleet"]["replicas"] if r["live"]}
+    assert set(live) == {"r1", "r2"}
+    assert sorted(live["r1"]["leads"]) == sorted(x["lease"] for x in st["fleet"]["leases"])
+    assert live["r2"]["leads"] == []
+    assert fleet.stop("r1") == 0 and fleet.stop("r2") == 0
+
+    # counts: every intent once, every one confirmed and successful, one chain transaction each
+    keys = intents_per_key(db)
+    assert keys and all(n == 1 for n in keys.values()), keys
+    rows = intent_rows(db)
+    assert {st for _, _, st, _ in rows} == {"confirmed"}, rows
+    assert {rs for _, _, _, rs in rows} == {1}, rows
+    assert w3.eth.get_transaction_count(keeper_addr) - nonce0 == len(rows)
+    roles = [r for _, r, _, _ in rows]
+    assert roles.count("supervisor") == 1  # the stuck rebalancer fixed once
+    # plans: the two deposits planned once each; every stored plan reached an end
+    plans = plan_rows(db)
+    assert [s for _, s in deposit_plans(db)] == ["executed", "executed"]
+    assert all(s in ("executed", "nothing_to_do", "blocked") for _, s, _ in plans), plans
+    fund_keys = sorted(k for k in keys if k.startswith("fund:"))
+    assert fund_keys == sorted(
+        f"fund:{ref}:{seq}" for ref, s, acts in plans if s == "executed" for seq, _, _ in acts
+    )
+    # the follower never decided: no plan attempt refused by the lease, no job run as leader
+    assert not fleet.events("r2", "plan.not_leader")
+    assert not fleet.events("r2", "plan.duplicate") and not fleet.events("r1", "plan.duplicate")
+    tiers = status(fleet_env)["tiers"]
+    assert all(t["within"] for t in tiers), tiers
+    print(
+        f"two replicas: {len(plans)} plans ({len(deposit_plans(db))} deposit plans executed "
+        f"once each), {len(rows)} intents each sent once: fund {len(fund_keys)}, executor "
+        f"{roles.count('executor')}, supervisor {roles.count('supervisor')}"
+    )
+
+
+def test_three_replicas__leader_sigkilled_mid_plan__taken_over_in_seconds__nothing_twice(
+    chain: Any,
+    fleet: Fleet,
+    fleet_env: dict[str, str],
+    fresh: Any,
+    auto: Any,
+    make_paid: Any,
+    accounts: Any,
+    gov: Any,
+    bob: Any,
+    deployer: Any,
+    tmp_path: Path,
+) -> None:
+    db = fleet_env["KEEPER_DB_URL"]
+    w3 = chain.provider.web3
+    keeper_addr = accounts[2].address
+    admin = accounts[1]
+    nonce0 = w3.eth.get_transaction_count(keeper_addr)
+    marker = tmp_path / "held"
+    r1 = fleet.start(
+        "r1",
+        KEEPER_FAULT_INJECTION="1",
+        KEEPER_HOLD_AT="sent:1",
+        KEEPER_HOLD_FILE=str(marker),
+    )
+    wait_until("r1 leads every bot", lambda: all_bots_led(db), 120, fleet)
+    fleet.start("r2")
+    fleet.start("r3")
+    wait_until("three replicas", lambda: replicas(db) == ["r1", "r2", "r3"], 120, fleet)
+
+    fresh.vault.deposit(400_000 * UNIT, admin, sender=admin)
+    assert wait_file(marker, r1, 180), fleet.stderr("r1")[-3000:]
+    ((ref, status_at_kill, acts),) = plan_rows(db)
+    assert status_at_kill == "approved" and len(acts) >= 2, acts
+    sent_at_kill = w3.eth.get_transaction_count(keeper_addr, "pending") - nonce0
+    assert sent_at_kill == 1
+    killed = time.monotonic()
+    r1.send_signal(signal.SIGKILL)
+    r1.wait(30)
+
+    new = wait_until(
+        "another replica leads the fund",
+        lambda: (leaders(db).get("fund") or "r1") != "r1" and leaders(db)["fund"],
+        60,
+        fleet,
+    )
+    takeover_s = time.monotonic() - killed
+    assert takeover_s < TAKEOVER_BOUND_S, takeover_s
+    wait_until(
+        "every bot led by a survivor",
+        lambda: set(leaders(db).values()) <= {"r2", "r3"} and all_bots_led(db),
+        60,
+        fleet,
+    )
+    done = wait_until(
+        "the plan carried on to its end",
+        lambda: plan_rows(db)[0][1] == "executed" and plan_rows(db)[0],
+        180,
+        fleet,
+    )
+    n = len(done[2])
+    keys = intents_per_key(db)
+    assert {k: v for k, v in keys.items() if k.startswith("fund:")} == {
+        f"fund:{ref}:{i}": 1 for i in range(n)
+    }
+    assert w3.eth.get_transaction_count(keeper_addr) - nonce0 == n  # nothing sent twice
+
+    # the survivors' automation: a due run executed once, a stuck rebalancer fixed once
+    sched = auto["scheduler"]
+    due_reb, stuck_reb = due_and_stuck(chain, auto, make_paid, gov, bob, deployer)
+    due_id = int(due_reb.bookedRun()[0])
+    wait_until("the due run executed", lambda: sched.status(due_id) == EXECUTED, 90, fleet)
+    wait_until("the stuck rebalancer fixed", lambda: int(stuck_reb.bookedRun()[0]) != 0, 90, fleet)
+    time.sleep(TTL_S / 3 + 2)  # room for a second replica to do it again
+    for r in ("r2", "r3"):
+        assert fleet.stop(r) == 0
+    rows = intent_rows(db)
+    assert all(n == 1 for n in intents_per_key(db).values()), intents_per_key(db)
+    # fixed once: by the supervisor bot's fixReschedule, or (when the executor got there first)
+    # by the on-chain Supervisor's own due run that the executor bot executed
+    assert [r for _, r, _, _ in rows].count("supervisor") <= 1
+    assert {rs for _, _, _, rs in rows} == {1}, rows
+    assert w3.eth.get_transaction_count(keeper_addr) - nonce0 == len(rows)
+    tiers = status(fleet_env)["tiers"]
+    assert all(t["within"] for t in tiers), tiers
+    print(
+        f"leader SIGKILLed mid-plan: {new} took the lead {takeover_s:.1f}s after the kill "
+        f"(TTL {TTL_S:.0f}s, bound {TAKEOVER_BOUND_S:.0f}s); plan {ref}: {n} actions, each sent "
+        f"once; then {len(rows) - n} automation intents once each"
+    )

@@ -1,0 +1,115 @@
+"""One decision, one plan (PlanStore.save_decided) on a real PostgreSQL server: processes that
+decide at the same moment are serialised, the second finds the first's plan and reports it
+(never an IntegrityError), a plan id stored meanwhile reads as that plan, and a process that
+does not lead the fund writes nothing."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from keepers.fund.planning.actions import Action, ActionType, Plan
+from keepers.fund.planning.triggers import manual_trigger
+from keepers.fund.records import APPROVED, EXECUTED, PENDING_APPROVAL, PROPOSED, PlanStore
+from keepers.runtime.leases import LeaseLost, Leases
+from keepers.store.db import Store
+
+ASSET = "0x" + "ab" * 20
+
+
+def _plan(ref: str, amount: int = 100_000 * 10**6) -> Plan:
+    return Plan(
+        id=ref,
+        created_at=1_800_000_000,
+        triggers=(manual_trigger("test", "race"),),
+        actions=(
+            Action(ActionType.ALLOCATE, amount, 0, "L1 over band", from_tier=0, to_tier=1),
+            Action(ActionType.PURCHASE, amount, 1, "L3 under band", to_tier=2, asset=ASSET),
+        ),
+    )
+
+
+@pytest.fixture
+def db(postgres: Any) -> str:
+    return str(postgres.fresh_database())
+
+
+@pytest.fixture
+def stores(db: str) -> Iterator[list[Store]]:
+    """Eight processes' worth of stores (each its own engine and connections)."""
+    out = [Store(db) for _ in range(8)]
+    yield out
+    for s in out:
+        s.close()
+
+
+def _race(stores: list[Store], plans: list[Plan]) -> list[Any]:
+    results: list[Any] = [None] * len(stores)
+    barrier = threading.Barrier(len(stores))
+
+    def go(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = PlanStore(stores[i]).save_decided(plans[i], PROPOSED, {})
+        except Exception as err:  # noqa: BLE001 - the test reports any
+            results[i] = err
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(stores))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_same_decision_at_the_same_second__one_plan__the_others_read_it(stores):
+    """Same state, same second: the same plan id from every process (the issue's
+    IntegrityError case)."""
+    results = _race(stores, [_plan("same-ref")] * len(stores))
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert results.count(None) == 1  # one process recorded it
+    assert {r.ref for r in results if r is not None} == {"same-ref"}
+    plans = PlanStore(stores[0]).with_status(PROPOSED)
+    assert [p.ref for p in plans] == ["same-ref"]
+
+
+def test_same_decision_30_s_apart_on_their_clocks__one_plan(stores):
+    """Clocks 30 s apart: different plan ids, the same legs. One is recorded; every other
+    process finds it pending and writes nothing."""
+    plans = [_plan(f"ref-{i}", amount=100_000 * 10**6 + i) for i in range(len(stores))]
+    results = _race(stores, plans)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert results.count(None) == 1
+    (kept,) = PlanStore(stores[0]).with_status(PROPOSED)
+    assert {r.ref for r in results if r is not None} == {kept.ref}
+
+
+def test_a_finished_plan_covers_nothing(stores):
+    ps = PlanStore(stores[0])
+    assert ps.save_decided(_plan("first"), PROPOSED, {}) is None
+    assert ps.save_decided(_plan("again"), PROPOSED, {}).ref == "first"  # pending: covers
+    for status in (PENDING_APPROVAL, APPROVED, EXECUTED):
+        ps.update("first", status)
+    # once the first plan has ended, the same legs are a new decision
+    assert ps.save_decided(_plan("second"), PROPOSED, {}) is None
+
+
+def test_not_the_leader__nothing_written(stores):
+    leader, other = Leases(stores[0], "r1"), Leases(stores[1], "r2")
+    leader.try_acquire("fund:0xv")
+    other.try_acquire("fund:0xv")
+    with pytest.raises(LeaseLost, match="replica r2 does not lead fund:0xv"):
+        PlanStore(stores[1]).save_decided(
+            _plan("from-r2"), PROPOSED, {}, fence=other.fence_for("fund:0xv")
+        )
+    assert PlanStore(stores[0]).get("from-r2") is None
+    assert (
+        PlanStore(stores[0]).save_decided(
+            _plan("from-r1"), PROPOSED, {}, fence=leader.fence_for("fund:0xv")
+        )
+        is None
+    )
+    assert PlanStore(stores[0]).get("from-r1") is not None
