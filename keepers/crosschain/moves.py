@@ -83,8 +83,7 @@ from keepers.fund.planning.approval import ApprovalRecord, ApprovalStatus, decid
 from keepers.fund.planning.config import PlanningConfig
 from keepers.store import models as m
 from keepers.store.db import Store
-from keepers.store.repo import create_plan
-from keepers.store.statuses import MOVE, MoveState, transition
+from keepers.store.statuses import MOVE, PLAN, MoveState, transition
 from keepers.tx.outcome import Outcome
 from keepers.tx.pipeline import IntentSpec, Pipeline
 
@@ -330,16 +329,6 @@ class MoveEngine:
             a = Asset(asset)
             src, dst = self.config.chain(source), self.config.chain(dest)
             sd, dd = src.tokens[a].decimals, dst.tokens[a].decimals
-            plan_id = None
-            if kind == "big":
-                plan = create_plan(
-                    self.store,
-                    "crosschain_move",
-                    {"asset": asset, "source": source, "dest": dest, "amount": str(amount)},
-                    [],
-                    trigger="operator",
-                )
-                plan_id = plan.id
             rows.append(
                 m.CrosschainMove(
                     ref=ref or uuid.uuid4().hex[:16],
@@ -356,16 +345,32 @@ class MoveEngine:
                     dest_decimals=dd,
                     source_holder=self.holder(source),
                     dest_holder=self.holder(dest),
-                    plan_id=plan_id,
+                    plan_id=None,
                     attempts=0,
                     gen=0,
                     next_try_at=at,
                     created_at=at,
                 )
             )
-        with self.store.transaction() as s:
+        with self.store.transaction() as s:  # the moves and their approval plans, or nothing
             if self.fence is not None:
                 self.fence(s)
+            if kind == "big":  # each waits for approval on a plan of its own
+                for r in rows:
+                    plan = m.Plan(
+                        kind="crosschain_move",
+                        payload={
+                            "asset": r.asset,
+                            "source": r.source,
+                            "dest": r.dest,
+                            "amount": str(r.amount_scaled),
+                        },
+                        trigger="operator",
+                        status=PLAN.start("proposed"),
+                    )
+                    s.add(plan)
+                    s.flush()
+                    r.plan_id = plan.id
             s.add_all(rows)
             s.flush()
             views = [MoveView.of(r) for r in rows]
