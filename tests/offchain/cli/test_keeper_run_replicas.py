@@ -368,3 +368,38 @@ def test_three_replicas__leader_sigkilled_mid_plan__taken_over_in_seconds__nothi
         f"(TTL {TTL_S:.0f}s, bound {TAKEOVER_BOUND_S:.0f}s); plan {ref}: {n} actions, each sent "
         f"once; then {len(rows) - n} automation intents once each"
     )
+
+
+def test_keeper_plan_from_a_terminal__while_a_replica_leads__refused_naming_it(
+    fleet_env: dict[str, str], fresh: Any, accounts: Any
+) -> None:
+    """`keeper plan` decides under the fund's lease: while a live replica leads the fund it
+    exits 1 naming that replica and writes nothing; `--dry-run` still answers; once the lead
+    is released, the same command plans (and leaves the lease free again)."""
+    from keepers.runtime.leases import Leases
+
+    db = fleet_env["KEEPER_DB_URL"]
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    store = Store(db)
+    lease = f"fund:{fresh.vault.address.lower()}"
+    try:
+        running = Leases(store, "r1", ttl_s=TTL_S)
+        assert running.try_acquire(lease).mine  # type: ignore[union-attr]
+        runner = CliRunner(mix_stderr=False)
+        r = runner.invoke(main, ["plan", "--job", "liquidity"], env=fleet_env)
+        assert r.exit_code == 1, r.output
+        assert f"replica r1 leads {lease}" in r.stderr and "keeper plan --dry-run" in r.stderr
+        assert plan_rows(db) == []
+        r = runner.invoke(
+            main, ["--json", "plan", "--job", "liquidity", "--dry-run"], env=fleet_env
+        )
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["status"] == "dry_run"
+        running.release(lease)
+        r = runner.invoke(main, ["--json", "plan", "--job", "liquidity"], env=fleet_env)
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["status"] == "executed"
+        assert [s for _, s, _ in plan_rows(db)] == ["executed"]
+        assert running.try_acquire(lease).mine  # type: ignore[union-attr] # released after
+    finally:
+        store.close()
