@@ -15,6 +15,7 @@ complete".
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from decimal import Decimal
@@ -25,7 +26,7 @@ import click
 from ape.cli import ConnectedProviderCommand, network_option
 from ape.exceptions import NetworkError
 
-from ballast_dev.deployment.handover import handover_status, render
+from ballast_dev.deployment.handover import handover_batch, handover_status, render
 from ballast_dev.deployment.profile import (
     DEPLOYMENTS_DIR,
     ProfileError,
@@ -71,6 +72,33 @@ def _deployer(accounts: Any, alias: str | None, autosign: bool) -> Any:
                 f"--autosign: cannot unlock {alias!r} with {var} ({type(e).__name__})"
             ) from None
     return account
+
+
+def _safe_batch(h: Any, fund: Any, out: Path | None) -> None:
+    """The calls left to the admin Safe as a Safe{Wallet} Transaction Builder batch file
+    (written to ``out``; none on a dry run), with the Safe nonce and SafeTx hash its owners
+    will see."""
+    from ape import chain
+
+    if h.safe is None or not h.todo or fund.safe is None:
+        return
+    nonce = int(fund.safe.call_view_method("nonce"))
+    made = handover_batch(h, chain.chain_id, nonce, _ms())
+    if made is None:
+        return
+    batch, tx, tx_hash = made
+    if out is not None:
+        out.write_text(json.dumps(batch, indent=2) + "\n")
+    where = f"written to {out}" if out is not None else "(dry run: not written)"
+    how = "one CALL" if tx.operation == 0 else f"one MultiSendCallOnly batch ({tx.to})"
+    click.echo(
+        f"Safe{{Wallet}} Transaction Builder batch {where}: {len(batch['transactions'])} "
+        f"call(s) as {how}, Safe nonce {nonce}, SafeTx hash 0x{tx_hash.hex()}"
+    )
+
+
+def _ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _plan(steps: RecordedSteps, gas_price: int) -> str:
@@ -152,6 +180,7 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
                 h = handover_status(project, fund.addresses(), str(deployer.address), admin)
                 click.echo(_plan(plan, gas_price))
                 click.echo(render(h))
+                _safe_batch(h, fund, None)  # what the batch would be; nothing written
         except (RecordError, ProfileError) as e:
             raise click.ClickException(str(e)) from None
         except NetworkError as e:
@@ -202,6 +231,7 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
     )
     click.echo(f"record written to {path}")
     click.echo(render(h))
+    _safe_batch(h, fund, path.with_name(path.stem + ".safe-batch.json"))
     if dump_state:
         # anvil only: the chain's whole state, to start an upstream node with --load-state
         state = chain.provider.make_request("anvil_dumpState", [])

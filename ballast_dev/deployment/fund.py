@@ -59,6 +59,8 @@ class FundDeployment:
     lens: Any = None
     timelock: Any | None = None
     safe: Any | None = None  # the admin Safe (ADMIN_ROLE, the timelock's proposer/executor)
+    # MultiSendCallOnly 1.4.1 the admin Safe batches its calls through (Transaction Builder)
+    safe_multisend: str | None = None
     adapters: dict[str, Any] = field(default_factory=dict)
     assets: dict[str, Any] = field(default_factory=dict)  # symbol -> token contract
     feeds: dict[str, Any] = field(default_factory=dict)  # symbol -> feed contract
@@ -78,6 +80,8 @@ class FundDeployment:
             out["timelock"] = self.timelock.address
         if self.safe is not None:
             out["safe"] = self.safe.address
+        if self.safe_multisend is not None:
+            out["safe_multisend"] = self.safe_multisend
         if self.automation:
             out["automation"] = {k: getattr(v, "address", v) for k, v in self.automation.items()}
         return out

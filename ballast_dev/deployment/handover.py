@@ -31,6 +31,8 @@ class Handover:
     deployer: str
     todo: list[dict[str, str]] = field(default_factory=list)  # contract, address, call, who
     held: list[str] = field(default_factory=list)  # powers the deployer still holds outright
+    safe: str | None = None  # the admin is this Safe (its owners sign every call left)
+    multisend: str | None = None  # the record's MultiSendCallOnly (the Safe's batches)
 
     @property
     def complete(self) -> bool:
@@ -81,6 +83,8 @@ def handover_status(
     if _same(deployer, admin):
         h.held.append(f"the deployer {deployer} is the admin: it keeps the admin's powers")
     safe_who, owners = _safe_who(record, str(admin), safe_at)
+    if safe_who is not None:
+        h.safe, h.multisend = str(record["safe"]), record.get("safe_multisend")
     if any(_same(o, deployer) for o in owners):
         h.held.append(f"Safe {admin}: the deployer {deployer} is one of its owners")
     fund = {
@@ -129,6 +133,38 @@ def handover_status(
                 f"{contract_name} {address}: owned by {owner}, neither the admin nor the deployer"
             )
     return h
+
+
+def handover_batch(
+    h: Handover, chain_id: int, nonce: int, created_at_ms: int
+) -> tuple[dict[str, Any], Any, bytes] | None:
+    """The hand-over's calls as a Safe{Wallet} Transaction Builder batch (one Safe transaction:
+    a MultiSendCallOnly DELEGATECALL for several calls), with the Safe ``nonce`` it expects and
+    its SafeTx hash in the description. Returns (batch, the Safe transaction, its hash), or
+    None when nothing is left to the Safe."""
+    from ballast_dev.deployment import txbuilder as tb
+
+    if h.safe is None or not h.todo:
+        return None
+    calls = [
+        tb.SafeCall(
+            to=t["address"],
+            data=bytes.fromhex(t["data"].removeprefix("0x")),
+            label=f"{t['contract']}.{t['call']} at {t['address']}",
+        )
+        for t in h.todo
+    ]
+    tx = tb.safe_transaction(calls, h.multisend or tb.MULTISEND_CALL_ONLY)
+    tx_hash = tb.safe_tx_hash(chain_id, h.safe, tx, nonce)
+    batch = tb.batch_file(
+        chain_id,
+        h.safe,
+        calls,
+        name="Ballast hand-over",
+        description=tb.describe("Ballast hand-over", calls, tx, nonce, tx_hash),
+        created_at_ms=created_at_ms,
+    )
+    return batch, tx, tx_hash
 
 
 def render(h: Handover) -> str:

@@ -414,13 +414,14 @@ def deploy_profile(
     if safe_spec is None:
         admin = _account(accounts, profile.roles["admin"])
     else:
-        from ballast_dev.deployment.safe import deploy_safe_steps
+        from ballast_dev.deployment.safe import deploy_safe_steps, multisend_steps
 
         if existing_safe is not None:
             fund.safe = existing_safe
         else:
             owners = [_account(accounts, o) for o in safe_spec.owners or []]
             fund.safe = deploy_safe_steps(steps, deployer, owners, int(safe_spec.threshold or 0))
+        fund.safe_multisend = multisend_steps(steps, deployer)
         admin = str(fund.safe.address)
         threshold = int(fund.safe.getThreshold())
         owner_refs = safe_spec.owners or []

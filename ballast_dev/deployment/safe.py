@@ -37,6 +37,7 @@ ARTIFACTS = {
     "CompatibilityFallbackHandler": (
         f"{_BUILD}/handler/CompatibilityFallbackHandler.sol/CompatibilityFallbackHandler.json"
     ),
+    "MultiSendCallOnly": f"{_BUILD}/libraries/MultiSendCallOnly.sol/MultiSendCallOnly.json",
 }
 ZERO = "0x" + "00" * 20
 SAFE_VERSION = "1.4.1"
@@ -206,6 +207,23 @@ def deploy_safe_steps(steps: Any, deployer: Any, owners: list[Any], threshold: i
     if safe.VERSION() != SAFE_VERSION:
         raise SafeDeploymentError(f"Safe reports version {safe.VERSION()}, expected {SAFE_VERSION}")
     return safe
+
+
+def multisend_steps(steps: Any, deployer: Any) -> str:
+    """The MultiSendCallOnly 1.4.1 the admin Safe's batches go through (Safe{Wallet}'s
+    Transaction Builder sends several calls as one DELEGATECALL to it): the canonical one where
+    the chain has it (every chain Safe supports), else one deployed from the npm build as a
+    recorded step (a local chain)."""
+    from ape import chain
+
+    from ballast_dev.deployment.txbuilder import MULTISEND_CALL_ONLY
+
+    if chain.provider.get_code(MULTISEND_CALL_ONLY):
+        return MULTISEND_CALL_ONLY
+    c = steps.deploy(
+        "deploy:safe.multisend_call_only", container("MultiSendCallOnly"), sender=deployer
+    )
+    return str(c.address)
 
 
 def proxy_address(factory: Any, singleton: str, initializer: bytes, salt_nonce: int) -> str:

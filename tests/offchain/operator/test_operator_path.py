@@ -55,7 +55,9 @@ import yaml
 from eth_account import Account
 from sqlalchemy import select
 from web3 import Web3
+from web3.logs import DISCARD
 
+from ballast_dev.deployment import txbuilder as tb
 from ballast_dev.deployment.handover import handover_status
 from ballast_dev.local.anvil_local import free_port
 from ballast_dev.local.keystores import (
@@ -72,7 +74,7 @@ from tests.support.keeper_proc import keeper_exe, stop_when_held
 from tests.support.keeper_store import intents, intents_per_key, plan_rows
 from tests.support.pipeline_anvil import Anvil, contract_type, deploy
 from tests.support.rpc_proxy import RpcProxy
-from tests.support.safe_web3 import exec_call, exec_safe_tx, safe_at
+from tests.support.safe_web3 import exec_call, owner_signatures, safe_at
 
 ROOT = Path(__file__).resolve().parents[3]
 CHAIN_ID = 424242
@@ -389,11 +391,34 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
     one = exec_call(safe, todo[0]["address"], todo[0]["data"], [account_key("alice")])
     with pytest.raises(Exception, match="GS020"):  # one owner's signature is not enough
         one.call({"from": addr[SENDER]})
-    for t in todo:
-        exec_safe_tx(
-            w3, safe, t["address"], t["data"],
-            [account_key("alice"), account_key("carol")], key(SENDER),
-        )  # fmt: skip
+    # the deploy wrote the same calls as a Safe{Wallet} Transaction Builder batch: one Safe
+    # transaction (a MultiSendCallOnly DELEGATECALL) at the nonce and SafeTx hash it states
+    batch_path = record.with_name(record.stem + ".safe-batch.json")
+    batch = json.loads(batch_path.read_text())
+    calls = tb.calls_of(batch)
+    assert [(c.to, "0x" + c.data.hex()) for c in calls] == [(t["address"], t["data"]) for t in todo]
+    assert batch["meta"]["createdFromSafeAddress"] == safe.address
+    assert batch["chainId"] == str(CHAIN_ID) and batch["meta"]["checksum"] == tb.checksum(batch)
+    tx = tb.safe_transaction(calls, data["safe_multisend"])
+    assert tx.operation == tb.DELEGATECALL
+    nonce = safe.functions.nonce().call()
+    tx_hash = safe.functions.getTransactionHash(
+        tx.to, 0, tx.data, tx.operation, 0, 0, 0, tb.ZERO, tb.ZERO, nonce
+    ).call()
+    assert tb.safe_tx_hash(CHAIN_ID, safe.address, tx, nonce) == tx_hash
+    stated = f"Safe nonce {nonce}: SafeTx hash 0x{tx_hash.hex()}"
+    assert stated in batch["meta"]["description"]
+    assert f"batch written to {batch_path}: 4 call(s) as one MultiSendCallOnly" in real.stdout
+    assert f"Safe nonce {nonce}, SafeTx hash 0x{tx_hash.hex()}" in real.stdout
+    sigs = owner_signatures(tx_hash, [account_key("alice"), account_key("carol")])
+    receipt = transact(
+        w3,
+        key(SENDER),
+        safe.functions.execTransaction(
+            tx.to, 0, tx.data, tx.operation, 0, 0, 0, tb.ZERO, tb.ZERO, sigs
+        ),
+    )
+    assert len(safe.events.ExecutionSuccess().process_receipt(receipt, errors=DISCARD)) == 1
     # the deploy's own check, with the project's contracts and the Safe bound over web3 (ape is
     # not connected to this chain in the test process)
     h = handover_status(
