@@ -112,7 +112,7 @@ gas: compile
 	python -m scripts.docs.gen_reference  # docs/reference/gas.md follows the snapshots
 
 bench: compile
-	ape test tests/bench -m bench -s
+	BALLAST_APE_SPEEDUPS=0 ape test tests/bench -m bench -s  # production ape: no test speed-ups
 
 lint: setup
 	ruff check keepers ballast_dev scripts tests
