@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
+from ballast_dev.local.anvil_local import free_port
 from keepers.cli import main
 from keepers.store import models as m
 from keepers.store.db import Store
@@ -185,6 +187,20 @@ def status(env: dict[str, str]) -> dict[str, Any]:
     return dict(json.loads(r.stdout))
 
 
+def lease_held(port: int, bot: str, replica: str) -> tuple[float] | None:
+    """``(keeper_lease_held{bot,replica},)`` from a replica's /metrics; None while absent."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            body = r.read().decode()
+    except OSError:
+        return None
+    prefix = f'keeper_lease_held{{bot="{bot}",replica="{replica}"}} '
+    for line in body.splitlines():
+        if line.startswith(prefix):
+            return (float(line[len(prefix) :]),)
+    return None
+
+
 def all_bots_led(db: str) -> bool:
     return set(leaders(db)) == {"fund", "executor", "supervisor"}
 
@@ -210,9 +226,10 @@ def test_two_replicas__every_decision_planned_and_executed_once__in_band(
     due_id = int(due_reb.bookedRun()[0])
     nonce0 = w3.eth.get_transaction_count(keeper_addr)
 
-    fleet.start("r1")
+    ports = {"r1": free_port(), "r2": free_port()}
+    fleet.start("r1", KEEPER_METRICS_PORT=str(ports["r1"]))
     wait_until("r1 leads every bot", lambda: all_bots_led(db), 120, fleet)
-    fleet.start("r2")
+    fleet.start("r2", KEEPER_METRICS_PORT=str(ports["r2"]))
     wait_until("r2 registered", lambda: replicas(db) == ["r1", "r2"], 120, fleet)
     led = leaders(db)
     assert set(led.values()) == {"r1"}, led  # the first replica leads; the second follows
@@ -247,6 +264,16 @@ def test_two_replicas__every_decision_planned_and_executed_once__in_band(
     assert set(live) == {"r1", "r2"}
     assert sorted(live["r1"]["leads"]) == sorted(x["lease"] for x in st["fleet"]["leases"])
     assert live["r2"]["leads"] == []
+    # the metrics say the same: keeper_lease_held is 1 on the leader, 0 on the follower
+    for bot in ("fund", "executor", "supervisor"):
+        for r, want in (("r1", 1.0), ("r2", 0.0)):
+            (got,) = wait_until(
+                f"{r}'s keeper_lease_held for {bot}",
+                lambda r=r, bot=bot: lease_held(ports[r], bot, r),
+                30,
+                fleet,
+            )
+            assert got == want, (r, bot, got)
     assert fleet.stop("r1") == 0 and fleet.stop("r2") == 0
 
     # counts: every intent once, every one confirmed and successful, one chain transaction each
