@@ -120,6 +120,18 @@ def owner_signature(account: Any, tx_hash: bytes) -> bytes:
     return pack_signature(sig.v, sig.r, sig.s)
 
 
+def safe_message_signature(safe: Any, digest: bytes, owners: list[Any]) -> bytes:
+    """The Safe's own ERC-1271 signature of ``digest`` as the PlanExecutor and `keeper approve
+    --signature` take it: the Safe's address, then ``owners``' signatures of the Safe's message
+    hash of ``digest`` (CompatibilityFallbackHandler.getMessageHashForSafe, what Safe{Wallet}
+    has owners sign for "sign message"), packed in ascending owner order. Local chains and
+    tests: on a real network Safe{Wallet} collects the owners' signatures."""
+    handler = container("CompatibilityFallbackHandler").at(safe.address)
+    message_hash = bytes(handler.getMessageHashForSafe(safe.address, digest))
+    packed = pack_signatures({str(o.address): owner_signature(o, message_hash) for o in owners})
+    return bytes.fromhex(str(safe.address)[2:]) + packed
+
+
 def pack_signatures(signatures: dict[str, bytes]) -> bytes:
     """Owner address -> signature, packed in ascending owner address order."""
     return b"".join(signatures[a] for a in sorted(signatures, key=lambda a: int(a, 16)))

@@ -28,6 +28,10 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
     /// @notice More signatures than this are refused (bounds the owner look-ups of one action).
     uint256 public constant MAX_SIGNATURES = 16;
 
+    /// @notice Gas a contract signer's `isValidSignature` may use (a Safe message with a few
+    /// owners, or a nested Safe, uses well under a tenth of it); more counts as invalid.
+    uint256 public constant ERC1271_GAS = 500_000;
+
     /// @notice Actions per plan (one bit each, packed with the plan's notional in one slot).
     uint256 public constant MAX_ACTIONS = 128;
 
@@ -117,9 +121,25 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
         uint256 count = signatures.length;
         if (count > MAX_SIGNATURES) revert TooManySignatures(count, MAX_SIGNATURES);
         address[] memory seen = new address[](count);
+        bool safeApproved = false;
         for (uint256 i; i < count; ++i) {
-            (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(planHash, signatures[i]);
-            if (err != ECDSA.RecoverError.NoError || !_safe.isOwner(signer)) continue;
+            bytes calldata sig = signatures[i];
+            address signer;
+            if (sig.length == 65) {
+                ECDSA.RecoverError err;
+                (signer, err,) = ECDSA.tryRecover(planHash, sig);
+                if (err != ECDSA.RecoverError.NoError) continue;
+            } else if (sig.length > 20) {
+                signer = address(bytes20(sig[:20]));
+                if (!_validContractSignature(signer, planHash, sig[20:])) continue;
+                if (signer == address(_safe)) {
+                    safeApproved = true;
+                    continue;
+                }
+            } else {
+                continue;
+            }
+            if (!_safe.isOwner(signer)) continue;
             bool repeat = false;
             for (uint256 j; j < n; ++j) {
                 if (seen[j] == signer) {
@@ -131,6 +151,24 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
             seen[n] = signer;
             ++n;
         }
+        if (safeApproved) {
+            uint256 threshold = _safe.getThreshold();
+            if (threshold > n) n = threshold;
+        }
+    }
+
+    /// @dev ERC-1271 with a gas cap: `signer` has code and answers `isValidSignature(hash,
+    /// signature)` with the magic value within ERC1271_GAS (a revert, a wrong answer, a short
+    /// return or running out of gas: not valid).
+    function _validContractSignature(address signer, bytes32 hash, bytes calldata signature)
+        private
+        view
+        returns (bool)
+    {
+        if (signer.code.length == 0) return false;
+        (bool ok, bytes memory ret) =
+            signer.staticcall{gas: ERC1271_GAS}(abi.encodeWithSelector(0x1626ba7e, hash, signature));
+        return ok && ret.length >= 32 && abi.decode(ret, (bytes4)) == bytes4(0x1626ba7e);
     }
 
     /// @inheritdoc IPlanExecutor

@@ -6,6 +6,9 @@ pragma solidity ^0.8.24;
 /// current owner. Removing an owner from the Safe withdraws every approval it signed.
 interface ISafeOwners {
     function isOwner(address owner) external view returns (bool);
+
+    /// @notice How many owners must sign a Safe transaction (or a Safe message).
+    function getThreshold() external view returns (uint256);
 }
 
 /// @title IPlanExecutor
@@ -102,6 +105,15 @@ interface IPlanExecutor {
 
     /// @notice Distinct current Safe owners among the signers of `planHash` (invalid signatures,
     /// non-owners and repeats are not counted).
+    /// @dev Each signature is either 65 bytes (r|s|v, an owner's key: low s, v 27 or 28, as
+    /// OpenZeppelin's ECDSA.tryRecover) or `signer ‖ signature` (20 bytes of address, then the
+    /// contract's own signature bytes) for a contract signer, checked with ERC-1271
+    /// `isValidSignature(planHash, signature)` under a gas cap (ERC1271_GAS): a contract that
+    /// is a current owner (a nested Safe, a smart account) counts as one owner; the admin Safe
+    /// itself (a Safe message of the plan hash signed by its owners in Safe{Wallet}, checked by
+    /// its CompatibilityFallbackHandler against its current owners and threshold) counts as
+    /// its current threshold of owners. The result is the larger of the two, never their sum:
+    /// the owners who signed the Safe message may be the same as those who signed alone.
     function countApprovals(bytes32 planHash, bytes[] calldata signatures) external view returns (uint256);
 
     function executed(bytes32 planId, uint256 index) external view returns (bool);

@@ -724,7 +724,17 @@ class FundBot:
             for r in records
             if r.approve and r.signature and requested <= r.at <= min(deadline, now)
         ]
-        return plan_approval.count_approvals(sp, list(sigs), owners, min(now, deadline), deadline)
+        safe, threshold = self.admin_safe()
+        return plan_approval.count_approvals(
+            sp,
+            list(sigs),
+            owners,
+            min(now, deadline),
+            deadline,
+            safe=safe,
+            safe_threshold=threshold,
+            erc1271=plan_approval.erc1271_checker(self.w3),
+        )
 
     def _signatures(self, ref: str, frozen: dict[str, Any], now: int) -> list[bytes]:
         """The signatures executeAction carries: those of the counted owners (recounted against
@@ -773,6 +783,15 @@ class FundBot:
                 "approval_review_amount": min(self.cfg.approval_review_amount, whole),
             }
         )
+
+    def admin_safe(self) -> tuple[str | None, int]:
+        """The admin Safe behind the executor and its current threshold (what a Safe message
+        of the plan is worth); (None, 0) without an executor."""
+        ex = self.contracts.executor
+        if ex is None:
+            return None, 0
+        address = Web3.to_checksum_address(ex.functions.safe().call())
+        return address, int(self.contracts.safe(address).functions.getThreshold().call())
 
     def safe_owners(self) -> list[str]:
         """The admin Safe's current owners (checksummed), read from chain: executor.safe()

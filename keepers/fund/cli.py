@@ -171,8 +171,10 @@ def _ask_passphrase(alias: str) -> str:
 @click.option(
     "--signature",
     default=None,
-    help="record a signature made elsewhere (0x, 65 bytes) over `keeper review PLAN "
-    "--typed-data` (a hardware wallet, cast wallet sign --data, a Safe owner's wallet)",
+    help="record a signature made elsewhere over `keeper review PLAN --typed-data`: 0x, 65 "
+    "bytes (a hardware wallet, cast wallet sign --data, a Safe owner's wallet), or a contract "
+    "signer's address followed by its signature (the admin Safe's own Safe message from "
+    "Safe{Wallet}, a Safe that is an owner), checked on chain with ERC-1271",
 )
 @click.option(
     "--by", default=None, help="plans without a PlanExecutor only: the approving admin's name"
@@ -183,7 +185,8 @@ def approve(
     ctx: Ctx, plan_ref: str, alias: str | None, signature: str | None, by: str | None, note: str
 ) -> None:
     """Approve a plan waiting for approval: sign it (--account) or record a signature made
-    elsewhere (--signature). Records only: no node, no keeper key, no transaction."""
+    elsewhere (--signature). Records only: no keeper key, no transaction (a contract signature
+    is checked on chain with ERC-1271, so the node must answer for it)."""
     if sum(x is not None for x in (alias, signature, by)) != 1:
         raise click.UsageError("give exactly one of --account ALIAS, --signature 0x..., --by NAME")
     row = _find(ctx, plan_ref)
@@ -228,8 +231,18 @@ def approve(
         del account
         note = f"account {alias}" + (f": {note}" if note else "")
     assert signature is not None
+    checked: dict[str, Any] = {}
+    from keepers.fund.planning.plan_approval import contract_signature, erc1271_checker
+
+    if contract_signature(signature) is not None:
+        # a contract signer (the admin Safe's own Safe message, or a nested Safe owner): the
+        # executor checks it with ERC-1271 on chain, and so does this command
+        bot = _optional_bot(ctx)
+        if bot is not None and bot.contracts.executor is not None:
+            safe, _ = bot.admin_safe()
+            checked = {"erc1271": erc1271_checker(bot.w3), "safe": safe}
     try:
-        d = plans.record_signature(row.ref, signature, now, note)
+        d = plans.record_signature(row.ref, signature, now, note, **checked)
     except DomainError as err:
         fail(str(err), exit_code(err))
     d = {**d, "signed": what, "signature": signature}
@@ -252,6 +265,38 @@ def approve(
 def reject(ctx: Ctx, plan_ref: str, by: str, note: str) -> None:
     """Reject a plan waiting for approval (unsigned: a rejection cannot move money)."""
     _decide(ctx, plan_ref, by, False, note)
+
+
+def _optional_bot(ctx: Ctx) -> Any:
+    """The fund bot when this environment configures a deployment whose node answers, else
+    None, and never an exit: for what only adds to a command that works from the store alone
+    (an approver's machine with KEEPER_DB_URL and nothing else)."""
+    from pathlib import Path
+
+    from keepers.fund.settings import FundConfigError, load_fund_config
+
+    try:
+        cfg = load_fund_config()
+    except FundConfigError:
+        return None
+    if not Path(cfg.keeper.deployment).exists():
+        return None
+    return ctx.bot_or_offline()
+
+
+def _contract_checks(ctx: Ctx, approving: list[Any]) -> dict[str, Any]:
+    """For contract signatures among ``approving`` (ERC-1271: the admin Safe's own approval, a
+    Safe that is an owner): the on-chain check, the Safe and its threshold, when the node
+    answers (without it they show as not checked)."""
+    from keepers.fund.planning.plan_approval import contract_signature, erc1271_checker
+
+    if not any(r.signature and contract_signature(r.signature) for r in approving):
+        return {}
+    bot = _optional_bot(ctx)
+    if bot is None or bot.contracts.executor is None:
+        return {}
+    safe, threshold = bot.admin_safe()
+    return {"safe": safe, "safe_threshold": threshold, "erc1271": erc1271_checker(bot.w3)}
 
 
 def _approval_view(ctx: Ctx, row: Any, now: int) -> dict[str, Any]:
@@ -278,13 +323,20 @@ def _approval_view(ctx: Ctx, row: Any, now: int) -> dict[str, Any]:
     entries: list[dict[str, Any]] = []
     if plan is not None:
         limit = plan.deadline if deadline is None else min(int(deadline), plan.deadline)
+        checks = _contract_checks(ctx, approving)
         verdicts = review_signatures(
-            plan, [(r.signature, r.plan_hash) for r in approving], admins, now, deadline
+            plan,
+            [(r.signature, r.plan_hash) for r in approving],
+            admins,
+            now,
+            deadline,
+            **checks,
         )
         by_record = dict(zip(map(id, approving), verdicts, strict=True))
     else:
         limit = None if deadline is None else int(deadline)
         by_record = {}
+        checks = {}
     seen: set[str] = set()
     for r in records:
         entry: dict[str, Any] = {
@@ -329,9 +381,19 @@ def _approval_view(ctx: Ctx, row: Any, now: int) -> dict[str, Any]:
         "signed_plan": plan is not None,
         **({"frozen_error": broken} if broken else {}),
         "plan_hash": None if plan is None else "0x" + plan_hash(plan).hex(),
-        "counted": sum(1 for e in entries if e["counts"]),
+        "counted": _counted(entries, checks),
         "approvals": entries,
     }
+
+
+def _counted(entries: list[dict[str, Any]], checks: dict[str, Any]) -> int:
+    """What the approvals are worth by the executor's rule: distinct counted owners, or the
+    admin Safe's threshold when the Safe approved as itself (the larger, never the sum)."""
+    owners = sum(1 for e in entries if e["counts"])
+    safe = str(checks.get("safe") or "").lower()
+    if safe and any(e["counts"] and str(e.get("signer") or "").lower() == safe for e in entries):
+        return max(owners - 1, int(checks.get("safe_threshold") or 0))
+    return owners
 
 
 def _approval_text(v: dict[str, Any]) -> str:
@@ -398,6 +460,7 @@ def review(ctx: Ctx, plan_ref: str | None, typed_data: bool) -> None:
                 "nothing to sign; approve it with --by NAME"
             )
         click.echo(json.dumps(typed_data_json(plan), indent=2))
+        _safe_message_help(ctx, row.ref, plan)
         return
     view = _approval_view(ctx, row, now)
     data = {
@@ -423,6 +486,32 @@ def review(ctx: Ctx, plan_ref: str | None, typed_data: bool) -> None:
         )
 
     ctx.out(data, text)
+
+
+def _safe_message_help(ctx: Ctx, ref: str, plan: Any) -> None:
+    """On stderr (stdout stays the typed data, for piping): how the admin Safe approves the
+    plan as itself in Safe{Wallet}, with the hashes its owners will see."""
+    from keepers.fund.planning.plan_approval import plan_hash, safe_message_hash
+
+    digest = plan_hash(plan)
+    bot = _optional_bot(ctx)
+    safe = bot.admin_safe()[0] if bot is not None and bot.contracts.executor is not None else None
+    lines = [
+        f"plan hash (EIP-712) 0x{digest.hex()}",
+        "to approve as the admin Safe in Safe{Wallet} (a Safe message, signed by its threshold "
+        "of owners): sign the typed data above as a message from the Safe;",
+    ]
+    if safe is not None:
+        lines.append(
+            f"  the Safe {safe} shows the SafeMessage hash "
+            f"0x{safe_message_hash(plan.chain_id, safe, digest).hex()}"
+        )
+    lines.append(
+        f"  once its owners have signed, record it: keeper approve {ref} --signature "
+        "0x<the Safe's address: 40 hex digits><the signature Safe{Wallet} shows for the "
+        "message, without its 0x> (it counts as the Safe's threshold of owners)"
+    )
+    click.echo("\n".join(lines), err=True)
 
 
 @main.command()

@@ -20,7 +20,13 @@ from keepers.core.errors import DomainError
 from keepers.core.signatures import normalise_v
 from keepers.fund.planning.actions import Action, ActionResult, ActionType, Carry, Plan, Unresolved
 from keepers.fund.planning.approval import ApprovalRecord
-from keepers.fund.planning.plan_approval import SignedPlan, plan_hash, signature_reason
+from keepers.fund.planning.plan_approval import (
+    Erc1271Check,
+    SignedPlan,
+    contract_signature,
+    plan_hash,
+    signature_reason,
+)
 from keepers.fund.planning.triggers import Trigger, TriggerKind
 from keepers.store import models as m
 from keepers.store.db import Store
@@ -362,14 +368,18 @@ class PlanStore:
         note: str = "",
         signature: str | None = None,
         plan_hash: str | None = None,
+        *,
+        extra_admins: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         """Record one admin's decision and nothing else (no advance, no transaction): the
         running keeper executes on its next tick. Checked against what the keeper stored with
         the plan (its admins, the approvals required, the deadline), never this process's
-        settings. Refusals raise DomainError and record nothing."""
+        settings; ``extra_admins``: who else may sign (the admin Safe itself, its signature
+        checked by the caller). Refusals raise DomainError and record nothing."""
         row = self.open_for_decision(ref, now)
         stored = row.payload.get("approval") or {}
         admins = [str(a).lower() for a in stored.get("admins") or []]
+        admins += [a.lower() for a in extra_admins]
         if admin.lower() not in admins:
             raise DomainError(
                 f"{admin} is not an admin of plan {ref} (admins: {', '.join(admins) or 'none'})"
@@ -423,7 +433,14 @@ class PlanStore:
             raise DomainError(f"plan {ref}: its frozen document is unusable: {err}") from None
 
     def record_signature(
-        self, ref: str, signature: bytes | str, now: int, note: str = ""
+        self,
+        ref: str,
+        signature: bytes | str,
+        now: int,
+        note: str = "",
+        *,
+        erc1271: Erc1271Check | None = None,
+        safe: str | None = None,
     ) -> dict[str, Any]:
         """Record a signed approval of a frozen plan: the signature is recovered over the plan
         hash recomputed from the stored frozen document, and the recovered ADDRESS is the
@@ -440,26 +457,66 @@ class PlanStore:
             )
         sig = signature if isinstance(signature, bytes) else _hex_bytes(signature)
         if sig is None:
-            raise DomainError("malformed signature: expected 0x hex (65 bytes, r|s|v)")
-        # v 0/1 (a raw recovery id from some wallets) is the same signature as v 27/28: it is
-        # recorded as 27/28, the form the executor counts
-        sig, _ = normalise_v(sig)
-        got = signature_reason(plan_hash(plan), sig)
-        if got.signer is None:
-            raise DomainError(f"signature not counted by the executor: {got.reason}")
-        signer = got.signer
+            raise DomainError(
+                "malformed signature: expected 0x hex (65 bytes r|s|v, or a contract "
+                "signer's address followed by its signature bytes)"
+            )
         digest = "0x" + plan_hash(plan).hex()
         row = self.get(ref)
         assert row is not None
         admins = [str(a).lower() for a in (row.payload.get("approval") or {}).get("admins") or []]
-        if signer.lower() not in admins:
+        if len(sig) == 64:
             raise DomainError(
-                f"the signature recovers to {signer}, not an admin of plan {ref} (admins: "
-                f"{', '.join(admins) or 'none'}): signed by a non-owner, or over another "
-                f"plan, chain, executor or an edited plan (plan hash now {digest})"
+                "signature not counted by the executor: a 64-byte EIP-2098 short signature; "
+                "ask the signer for the 65-byte r|s|v form"
             )
+        by_contract = contract_signature(sig)
+        if by_contract is not None:
+            # a contract signer (ERC-1271): the admin Safe itself (a Safe message of the plan
+            # hash its owners signed in Safe{Wallet}) or an owner that is a contract (a nested
+            # Safe), checked on chain as the executor checks it
+            signer, inner = by_contract
+            if erc1271 is None:
+                raise DomainError(
+                    f"a contract signature (signer {signer}) is checked on chain: "
+                    "KEEPER_RPC_URL must answer"
+                )
+            if signer.lower() not in admins and (safe is None or signer.lower() != safe.lower()):
+                raise DomainError(
+                    f"contract signer {signer} is neither the admin Safe "
+                    f"({safe or 'unknown'}) nor an admin of plan {ref} (admins: "
+                    f"{', '.join(admins) or 'none'})"
+                )
+            if not erc1271(signer, plan_hash(plan), inner):
+                raise DomainError(
+                    f"signature not counted by the executor: {signer}.isValidSignature does "
+                    f"not accept it for plan hash {digest} (a Safe message needs its current "
+                    "threshold of current owners; signed over another plan or an edited one?)"
+                )
+        else:
+            # v 0/1 (a raw recovery id from some wallets) is the same signature as v 27/28: it
+            # is recorded as 27/28, the form the executor counts
+            sig, _ = normalise_v(sig)
+            got = signature_reason(plan_hash(plan), sig)
+            if got.signer is None:
+                raise DomainError(f"signature not counted by the executor: {got.reason}")
+            signer = got.signer
+            if signer.lower() not in admins:
+                raise DomainError(
+                    f"the signature recovers to {signer}, not an admin of plan {ref} (admins: "
+                    f"{', '.join(admins) or 'none'}): signed by a non-owner, or over another "
+                    f"plan, chain, executor or an edited plan (plan hash now {digest})"
+                )
+        is_safe = safe is not None and signer.lower() == safe.lower()
         out = self.record_decision(
-            ref, signer, now, True, note, signature="0x" + sig.hex(), plan_hash=digest
+            ref,
+            signer,
+            now,
+            True,
+            note,
+            signature="0x" + sig.hex(),
+            plan_hash=digest,
+            extra_admins=(signer,) if is_safe else (),
         )
         return {**out, "signer": signer, "plan_hash": digest}
 

@@ -15,6 +15,7 @@ the contract enforces above the threshold: distinct current Safe owners, this pl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,17 +205,83 @@ def signature_reason(digest: bytes, signature: bytes | str) -> Recovered:
 
 @dataclass(frozen=True)
 class ApprovalCount:
-    """Who counts, and why each other signature does not (index in the input, reason)."""
+    """Who counts, and why each other signature does not (index in the input, reason).
+
+    ``approvers``: the distinct current owners who signed (a key, or a contract owner through
+    ERC-1271). ``safe``: the admin Safe, when it approved the plan itself (a Safe message its
+    owners signed, ERC-1271), worth its current ``safe_weight`` (threshold) of owners. The
+    count is the larger of the two, never their sum: the executor's rule."""
 
     approvers: tuple[str, ...]
     rejected: tuple[tuple[int, str], ...] = field(default_factory=tuple)
+    safe: str | None = None
+    safe_weight: int = 0
 
     @property
     def count(self) -> int:
-        return len(self.approvers)
+        return max(len(self.approvers), self.safe_weight if self.safe else 0)
 
     def enough(self, required: int) -> bool:
         return self.count >= required
+
+
+#: ERC-1271's magic value: ``isValidSignature(bytes32,bytes)`` answers it for a valid signature
+ERC1271_MAGIC = bytes.fromhex("1626ba7e")
+#: the gas the executor lets a contract signer use (PlanExecutor.ERC1271_GAS)
+ERC1271_GAS = 500_000
+
+#: (contract signer, digest, its signature bytes) -> valid, by ERC-1271 on chain
+Erc1271Check = Callable[[str, bytes, bytes], bool]
+
+
+def contract_signature(signature: bytes | str) -> tuple[str, bytes] | None:
+    """``signer ‖ signature`` (20 bytes of address, then the contract's own bytes): the
+    executor's form for a contract signer; None for a 65-byte key signature or anything
+    shorter than an address and one byte."""
+    try:
+        raw = _bytes(signature)
+    except ValueError:
+        return None
+    if len(raw) == 65 or len(raw) <= 20:
+        return None
+    return to_checksum_address(raw[:20]), raw[20:]
+
+
+def erc1271_checker(w3: Any) -> Erc1271Check:
+    """ERC-1271 through ``eth_call`` as the executor checks it: the signer has code and answers
+    ``isValidSignature(digest, signature)`` with the magic value within ERC1271_GAS gas."""
+
+    def check(signer: str, digest: bytes, signature: bytes) -> bool:
+        try:
+            if not w3.eth.get_code(signer):
+                return False
+            data = ERC1271_MAGIC + encode(["bytes32", "bytes"], [digest, signature])
+            out = w3.eth.call({"to": signer, "data": data, "gas": ERC1271_GAS})
+        except Exception:  # noqa: BLE001 - a revert, out of gas, a node error: not valid
+            return False
+        return len(out) >= 32 and bytes(out[:4]) == ERC1271_MAGIC
+
+    return check
+
+
+def safe_message_hash(chain_id: int, safe: str, digest: bytes) -> bytes:
+    """What each owner signs when the Safe signs ``digest`` as a message (Safe{Wallet}'s
+    "sign message", CompatibilityFallbackHandler.getMessageHashForSafe): EIP-712 SafeMessage
+    over the 32 bytes, in the Safe's domain (chainId, the Safe's address)."""
+    typed = {
+        "types": {
+            "EIP712Domain": [
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "SafeMessage": [{"name": "message", "type": "bytes"}],
+        },
+        "primaryType": "SafeMessage",
+        "domain": {"chainId": chain_id, "verifyingContract": to_checksum_address(safe)},
+        "message": {"message": digest},
+    }
+    signable = encode_typed_data(full_message=typed)
+    return keccak(b"\x19\x01" + signable.header + signable.body)
 
 
 def count_approvals(
@@ -223,8 +290,18 @@ def count_approvals(
     owners: set[str] | list[str],
     now: int,
     deadline: int | None = None,
+    *,
+    safe: str | None = None,
+    safe_threshold: int = 0,
+    erc1271: Erc1271Check | None = None,
 ) -> ApprovalCount:
-    """Counts distinct current `owners` who signed this exact plan, as of `now`.
+    """Counts distinct current `owners` who signed this exact plan, as of `now`, by the
+    executor's rule (PlanExecutor.countApprovals).
+
+    A 65-byte signature is an owner key's (low s, v 27/28). A longer one is a contract
+    signer's (``signer ‖ bytes``), checked with ``erc1271`` (ERC-1271 on chain; without it
+    such a signature is not counted): a contract that is a current owner counts once; the
+    admin ``safe`` itself (a Safe message of the plan hash) counts as ``safe_threshold``.
 
     `deadline` is the approval SLA's (the earlier of it and the plan's own deadline applies);
     past it nothing counts. Signatures of another plan, chain or executor recover to an address
@@ -234,21 +311,51 @@ def count_approvals(
         reason = f"expired: now {now} > deadline {limit}"
         return ApprovalCount((), tuple((i, reason) for i in range(len(signatures))))
     current = {to_checksum_address(o) for o in owners}
+    the_safe = to_checksum_address(safe) if safe else None
     seen: list[str] = []
     rejected: list[tuple[int, str]] = []
+    safe_approved = False
     digest = plan_hash(plan)
     for i, sig in enumerate(signatures):
-        got = signature_reason(digest, sig)
-        signer = got.signer
-        if signer is None:
-            rejected.append((i, f"does not count: {got.reason}"))
-        elif signer not in current:
+        by_contract = contract_signature(sig)
+        if by_contract is not None:
+            signer, inner = by_contract
+            if erc1271 is None:
+                why = f"contract signature of {signer}: no node to check it"
+                if len(inner) == 44:
+                    why = "a 64-byte EIP-2098 short signature: expected 65 bytes r|s|v"
+                rejected.append((i, why))
+                continue
+            if not erc1271(signer, digest, inner):
+                why = f"{signer} does not sign this plan hash (ERC-1271 isValidSignature)"
+                if len(inner) == 44:  # 64 bytes in all: a key's EIP-2098 short form
+                    why = (
+                        "a 64-byte EIP-2098 short signature: the executor counts only 65-byte "
+                        "r|s|v (ask the signer for that form)"
+                    )
+                rejected.append((i, why))
+                continue
+            if signer == the_safe:
+                safe_approved = True
+                continue
+        else:
+            got = signature_reason(digest, sig)
+            if got.signer is None:
+                rejected.append((i, f"does not count: {got.reason}"))
+                continue
+            signer = got.signer
+        if signer not in current:
             rejected.append((i, f"{signer} is not a current owner (or signed another plan)"))
         elif signer in seen:
             rejected.append((i, f"{signer} already counted"))
         else:
             seen.append(signer)
-    return ApprovalCount(tuple(seen), tuple(rejected))
+    return ApprovalCount(
+        tuple(seen),
+        tuple(rejected),
+        safe=the_safe if safe_approved else None,
+        safe_weight=int(safe_threshold) if safe_approved else 0,
+    )
 
 
 #: executeAction((bytes32,address,uint64),uint256,bytes,bytes32[],bytes[])
@@ -315,6 +422,10 @@ def review_signatures(
     owners: set[str] | list[str],
     now: int,
     deadline: int | None = None,
+    *,
+    safe: str | None = None,
+    safe_threshold: int = 0,
+    erc1271: Erc1271Check | None = None,
 ) -> list[SignatureVerdict]:
     """A verdict per recorded approval (``(signature, plan_hash it signed)``, 0x hex; an empty
     signature is an unsigned ``--by`` approval). Counting is `count_approvals`' (the keeper's
@@ -322,7 +433,16 @@ def review_signatures(
     the plan changed after the signature (its signed hash is not the plan's hash now)."""
     current = "0x" + plan_hash(plan).hex()
     idx = [i for i, (sig, _) in enumerate(signed) if sig]
-    counted = count_approvals(plan, [signed[i][0] for i in idx], owners, now, deadline)
+    counted = count_approvals(
+        plan,
+        [signed[i][0] for i in idx],
+        owners,
+        now,
+        deadline,
+        safe=safe,
+        safe_threshold=safe_threshold,
+        erc1271=erc1271,
+    )
     why = {idx[j]: reason for j, reason in counted.rejected}
     out = []
     for i, (sig, signed_hash) in enumerate(signed):
@@ -333,8 +453,12 @@ def review_signatures(
                 )
             )
             continue
-        who = recover_hash_signer(signed_hash, sig) if signed_hash else None
-        who = who or recover_signer(plan, sig)
+        by_contract = contract_signature(sig)
+        if by_contract is not None:
+            who: str | None = by_contract[0]
+        else:
+            who = recover_hash_signer(signed_hash, sig) if signed_hash else None
+            who = who or recover_signer(plan, sig)
         if i not in why:
             out.append(SignatureVerdict(who, True))
             continue

@@ -13,7 +13,11 @@ import pytest
 from eth_utils import keccak
 
 from ballast_dev.deployment.plan_executor import deploy_plan_executor
-from ballast_dev.deployment.safe import exec_safe_tx
+from ballast_dev.deployment.safe import (
+    deploy_safe,
+    exec_safe_tx,
+)
+from ballast_dev.deployment.safe import safe_message_signature as _safe_message_signature
 from keepers.fund.planning.plan_approval import (
     SignedPlan,
     encode_execute_action,
@@ -467,3 +471,113 @@ def test_gas__executeAction_against_a_direct_controller_call(
     # zero: about 22,000 of the overhead)
     assert 0 < later < overhead < 100_000 and overhead < signed < 110_000
     check_snapshot("plan_executor", {f"usdt{base_decimals}/{k}": v for k, v in g.items()})
+
+
+# ---------------------------------------------------------------- approvals the Safe way
+
+
+def safe_message_signature(safe, digest, *owners):
+    """The Safe's own ERC-1271 signature of ``digest``: what Safe{Wallet} collects when owners
+    sign a message as the Safe (ballast_dev.deployment.safe.safe_message_signature)."""
+    return _safe_message_signature(safe, digest, list(owners))
+
+
+def safe_call(safe, data, *signers):
+    exec_safe_tx(safe, safe.address, data, signers=list(signers), sender=signers[0])
+
+
+def test_countApprovals__the_safe_itself__a_safe_message_counts_as_its_threshold(
+    alice, bob, carol, safe, executor, controller, make_plan, keeper, funded, unit
+):
+    p = make_plan(alloc(controller, 1, 300_000 * unit))
+    h = plan_hash(p)
+    by_safe = safe_message_signature(safe, h, alice, carol)
+    assert executor.countApprovals(h, [by_safe]) == 2  # the Safe's threshold
+    # never the sum: the same owners signing alone as well still make 2, and a third makes 3
+    assert executor.countApprovals(h, [by_safe] + sigs(p, alice, carol)) == 2
+    assert executor.countApprovals(h, [by_safe] + sigs(p, alice, bob, carol)) == 3
+    # one owner's Safe message is below the Safe's threshold: the Safe does not sign it
+    assert executor.countApprovals(h, [safe_message_signature(safe, h, alice)]) == 0
+    # a Safe message of another plan
+    other = make_plan(alloc(controller, 1, 300_000 * unit + 1))
+    assert (
+        executor.countApprovals(h, [safe_message_signature(safe, plan_hash(other), alice, bob)])
+        == 0
+    )
+    tx = run(executor, p, 0, [by_safe], sender=keeper)
+    assert tx.decode_logs(executor.ActionExecuted)[0].approvals == 2
+
+
+def test_countApprovals__safe_message__threshold_raised_after_signing__no_longer_counts(
+    alice, bob, carol, safe, executor, controller, make_plan, keeper, funded, unit
+):
+    p = make_plan(alloc(controller, 1, 300_000 * unit))
+    h = plan_hash(p)
+    two = safe_message_signature(safe, h, alice, bob)
+    assert executor.countApprovals(h, [two]) == 2
+    safe_call(safe, safe.changeThreshold.encode_input(3), alice, bob)
+    assert safe.getThreshold() == 3
+    assert executor.countApprovals(h, [two]) == 0  # the Safe now needs three
+    with ape.reverts(executor.NotEnoughApprovals, approvals=0):
+        run(executor, p, 0, [two], sender=keeper)
+    three = safe_message_signature(safe, h, alice, bob, carol)
+    assert executor.countApprovals(h, [three]) == 3
+    run(executor, p, 0, [three], sender=keeper)
+
+
+def test_countApprovals__safe_message__an_owner_removed_after_signing__no_longer_counts(
+    alice, bob, carol, dave, safe, executor, controller, make_plan, keeper, funded, unit
+):
+    p = make_plan(alloc(controller, 1, 300_000 * unit))
+    h = plan_hash(p)
+    by_safe = safe_message_signature(safe, h, alice, bob)
+    owners = list(safe.getOwners())
+    prev = SENTINEL if owners.index(bob.address) == 0 else owners[owners.index(bob.address) - 1]
+    safe_call(safe, safe.swapOwner.encode_input(prev, bob.address, dave.address), alice, carol)
+    assert executor.countApprovals(h, [by_safe]) == 0  # bob's part no longer counts
+    with ape.reverts(executor.NotEnoughApprovals, approvals=0):
+        run(executor, p, 0, [by_safe], sender=keeper)
+    run(executor, p, 0, [safe_message_signature(safe, h, alice, dave)], sender=keeper)
+
+
+def test_countApprovals__nested_safe_owner__counts_as_one_owner_through_erc1271(
+    deployer, alice, bob, carol, dave, attacker, safe, executor, controller, make_plan, keeper,
+    funded, unit,
+):  # fmt: skip
+    """An ops team's Safe (dave and bob, 1 of 2) is an owner of the admin Safe: its signature
+    of the plan (its own Safe message, ERC-1271) counts as one owner, beside alice's key."""
+    team = deploy_safe(deployer, [dave, bob], 1, salt_nonce=7)
+    safe_call(safe, safe.addOwnerWithThreshold.encode_input(team.address, 2), alice, carol)
+    assert safe.isOwner(team.address)
+    p = make_plan(alloc(controller, 1, 300_000 * unit))
+    h = plan_hash(p)
+    by_team = safe_message_signature(team, h, dave)
+    assert executor.countApprovals(h, [by_team]) == 1
+    assert executor.countApprovals(h, [by_team, by_team]) == 1  # a repeat counts once
+    assert executor.countApprovals(h, sigs(p, alice) + [by_team]) == 2
+    run(executor, p, 0, sigs(p, alice) + [by_team], sender=keeper)
+    # a Safe that is not an owner (the attacker's own, signing for itself) counts nothing
+    rogue = deploy_safe(deployer, [attacker], 1, salt_nonce=8)
+    q = make_plan(alloc(controller, 1, 300_000 * unit), ref="plan-2")
+    assert (
+        executor.countApprovals(
+            plan_hash(q), [safe_message_signature(rogue, plan_hash(q), attacker)]
+        )
+        == 0
+    )
+    # nor does naming an owner Safe with signatures it never made (dave's over another hash)
+    forged = bytes.fromhex(team.address[2:]) + bytes(safe_message_signature(team, h, dave))[20:]
+    assert executor.countApprovals(plan_hash(q), [forged]) == 0
+
+
+def test_countApprovals__contract_signers_that_misbehave__count_nothing_and_never_revert(
+    alice, bob, executor, controller, make_plan, unit
+):
+    p = make_plan(alloc(controller, 1, 300_000 * unit))
+    h = plan_hash(p)
+    junk = b"\x01" * 65
+    assert executor.countApprovals(h, [bytes.fromhex(alice.address[2:]) + junk]) == 0  # no code
+    assert executor.countApprovals(h, [bytes.fromhex(controller.address[2:]) + junk]) == 0
+    assert executor.countApprovals(h, [bytes.fromhex(bob.address[2:])]) == 0  # 20 bytes: nothing
+    assert executor.countApprovals(h, [b"\x00" * 64, b"\x00" * 66]) == 0
+    assert executor.countApprovals(h, sigs(p, alice, bob) + [junk]) == 2

@@ -168,3 +168,78 @@ def test_frozen_document_round_trips_and_an_edit_changes_the_hash():
         SignedPlan.from_frozen({k: v for k, v in doc.items() if k != "deadline"})
     with pytest.raises(ValueError, match="must match"):
         plan.to_frozen([0], ["invest"])
+
+
+# ---- contract signers (ERC-1271): the keeper's rule is the executor's (PlanExecutor tests
+# ---- check the same cases on chain with real Safes)
+
+SAFE = "0x" + "5a" * 20
+TEAM = "0x" + "7e" * 20  # a Safe that is an owner
+
+
+def _checker(valid: set[tuple[str, bytes]]):
+    """A stand-in for ERC-1271 on chain: (signer, inner bytes) pairs that are valid."""
+
+    def check(signer: str, digest: bytes, inner: bytes) -> bool:
+        assert len(digest) == 32
+        return (signer.lower(), inner) in {(a.lower(), b) for a, b in valid}
+
+    return check
+
+
+def _by(contract: str, inner: bytes) -> bytes:
+    return bytes.fromhex(contract[2:]) + inner
+
+
+def test_count_approvals__the_safes_own_approval__worth_its_threshold_never_added():
+    p = make()
+    ok = _checker({(SAFE, b"safe-sig")})
+    by_safe = _by(SAFE, b"safe-sig")
+    got = count_approvals(p, [by_safe], OWNERS, NOW, safe=SAFE, safe_threshold=2, erc1271=ok)
+    assert got.count == 2 and got.enough(2) and got.safe is not None and got.approvers == ()
+    both = count_approvals(
+        p, [by_safe, *sign(p, "alice", "bob")], OWNERS, NOW, safe=SAFE, safe_threshold=2,
+        erc1271=ok,
+    )  # fmt: skip
+    assert both.count == 2  # max(2, 2), not 4
+    three = count_approvals(
+        p, [by_safe, *sign(p, "alice", "bob", "carol")], OWNERS, NOW, safe=SAFE,
+        safe_threshold=2, erc1271=ok,
+    )  # fmt: skip
+    assert three.count == 3
+
+
+def test_count_approvals__contract_owner_counts_once__others_refused_with_reasons():
+    p = make()
+    owners = [*OWNERS, TEAM]
+    ok = _checker({(TEAM, b"team-sig"), (SAFE, b"safe-sig")})
+    sigs = [
+        _by(TEAM, b"team-sig"),
+        _by(TEAM, b"team-sig"),  # repeat
+        _by(TEAM, b"forged"),  # the Safe does not sign this
+        _by("0x" + "99" * 20, b"x"),  # a contract that is no owner (valid for nobody)
+        *sign(p, "alice"),
+    ]
+    got = count_approvals(p, sigs, owners, NOW, safe=SAFE, safe_threshold=2, erc1271=ok)
+    assert {a.lower() for a in got.approvers} == {TEAM, ADDR["alice"].lower()}
+    assert got.count == 2
+    reasons = dict(got.rejected)
+    assert "already counted" in reasons[1]
+    assert "does not sign this plan hash (ERC-1271" in reasons[2]
+    assert "does not sign this plan hash" in reasons[3]
+    # without a node, a contract signature is not counted, and says why
+    offline = count_approvals(p, [_by(SAFE, b"safe-sig")], OWNERS, NOW, safe=SAFE, safe_threshold=2)
+    assert offline.count == 0 and "no node to check it" in offline.rejected[0][1]
+
+
+def test_count_approvals__key_signatures_keep_the_65_byte_rule():
+    p = make()
+    (alice,) = sign(p, "alice")
+    ok = _checker(set())
+    # any length but 65 is read as a contract's (the executor's rule): 64 bytes (EIP-2098)
+    # and 66 are refused, the short form with its own reason
+    got = count_approvals(p, [alice[:64], alice + b"\x00"], OWNERS, NOW, erc1271=ok)
+    assert got.count == 0
+    assert "EIP-2098 short signature" in got.rejected[0][1]
+    assert "does not sign this plan hash" in got.rejected[1][1]
+    assert count_approvals(p, [alice], OWNERS, NOW, erc1271=ok).count == 1

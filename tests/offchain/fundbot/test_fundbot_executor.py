@@ -11,6 +11,7 @@ makes a multi-admin plan)."""
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 import ape
@@ -407,6 +408,60 @@ def test_cli_signed_approvals__counted_by_the_running_keeper__plan_runs(
     outs = bot.tick(now + 120)
     assert [o.status for o in outs if o.plan_id == ref] == ["executed"], outs
     sp = SignedPlan.from_frozen(frozen)
+    assert all(ex.executed(sp.plan_id, k) for k in range(len(sp.actions)))
+    assert {i.target.lower() for i in intents(bot)} == {ex.address.lower()}
+    assert_in_band(bot, fund.controller)
+
+
+def test_cli_safe_message__the_admin_safe_approves_as_itself__plan_runs(
+    make_bot, fresh, accounts, chain, executor_fund, owners, attacker, deployment_file
+):
+    """Safe{Wallet}'s way: alice and carol sign the plan hash as a Safe message; `keeper approve
+    REF --signature <safe address><the Safe's signature>` checks it on chain (ERC-1271) and
+    records it; the running keeper counts it as the Safe's threshold (2) and the executor runs
+    the plan with it alone. A Safe message with one owner, or signed by someone else's Safe,
+    is refused by the CLI and recorded nowhere."""
+    from click.testing import CliRunner
+
+    from ballast_dev.deployment.safe import deploy_safe, safe_message_signature
+    from keepers.cli import main
+    from tests.support.fundbotlib import local_fund_env
+
+    fund, ex, safe = executor_fund
+    alice, bob, carol = owners
+    bot = make_bot()
+    ref, frozen, sp, now = pending(bot, fresh, accounts, chain)
+    digest = plan_hash(sp)
+    env = local_fund_env(chain, deployment_file, bot.k.db_url)
+
+    def approve(sig: bytes) -> Any:
+        return CliRunner(mix_stderr=False).invoke(
+            main, ["--now", str(now + 60), "approve", ref, "--signature", "0x" + sig.hex()],
+            env=env,
+        )  # fmt: skip
+
+    r = approve(safe_message_signature(safe, digest, [alice]))  # below the Safe's threshold
+    assert r.exit_code == 1 and "isValidSignature does not accept it" in r.stderr, r.stderr
+    rogue = deploy_safe(accounts[0], [attacker], 1, salt_nonce=11)
+    r = approve(safe_message_signature(rogue, digest, [attacker]))
+    assert r.exit_code == 1 and "neither the admin Safe" in r.stderr, r.stderr
+    assert bot.plans.approvals(ref) == []
+    by_safe = safe_message_signature(safe, digest, [alice, carol])
+    r = approve(by_safe)
+    assert r.exit_code == 0, r.stderr
+    assert f"approval signed by {safe.address}" in r.stdout
+    (rec,) = bot.plans.approvals(ref)
+    assert rec.admin.lower() == safe.address.lower() and rec.signature == "0x" + by_safe.hex()
+    review = CliRunner(mix_stderr=False).invoke(
+        main, ["--json", "--now", str(now + 61), "review", ref], env=env
+    )
+    assert review.exit_code == 0, review.stderr
+    view = json.loads(review.stdout)
+    (entry,) = view["approvals"]
+    assert entry["counts"] and entry["signer"].lower() == safe.address.lower(), entry
+    assert view["signatures"]["counted"] == 2  # the Safe's threshold
+    outs = bot.tick(now + 120)
+    assert [o.status for o in outs if o.plan_id == ref] == ["executed"], outs
     assert all(ex.executed(sp.plan_id, k) for k in range(len(sp.actions)))
     assert {i.target.lower() for i in intents(bot)} == {ex.address.lower()}
     assert_in_band(bot, fund.controller)
