@@ -73,9 +73,16 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IAssetController
     function pricingValues() external view returns (uint256 low, uint256 high, bool feedDown) {
-        Snap memory s = _snapshot();
-        uint256 live = s.tierValues[1] + s.tierValues[2];
-        (low, high, feedDown) = (live, live, s.down);
+        // the invested tiers (L2 + L3) live: every position (assets sit in tiers 1 and 2 only),
+        // without the vault's cash, which the vault adds itself (no call back to it here)
+        uint256 live;
+        uint256 n = _list.length;
+        for (uint256 i; i < n; ++i) {
+            (uint256 v,, bool down) = _positionValue(i);
+            live += v;
+            if (down) feedDown = true;
+        }
+        (low, high) = (live, live);
         // cannot overflow: a uint32 timestamp plus a uint32 age (a never-set mark, at 0, is
         // older than any navMaxAge since block timestamps are far above 1 day)
         unchecked {
