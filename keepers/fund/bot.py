@@ -42,6 +42,7 @@ from web3.logs import DISCARD as _DISCARD
 from keepers.core.logging import get_logger
 from keepers.core.settings import PolicyConfig, RolePolicy
 from keepers.fund.actions import ActionEncoder, EncodedCall, fill_ratio
+from keepers.fund.costs import receipt_cost
 from keepers.fund.depth_reader import DepthReader
 from keepers.fund.feeds import feed_down_message, feeds_down
 from keepers.fund.planning import approval as approval_policy
@@ -57,6 +58,7 @@ from keepers.fund.planning.report import plan_report, progress
 from keepers.fund.planning.rollback import create_rollback_plan
 from keepers.fund.planning.simulate import apply
 from keepers.fund.planning.state import BPS, FundState
+from keepers.fund.planning.triggers import DAY
 from keepers.fund.reader import FundReader, FundReading, to_fund_state
 from keepers.fund.records import (
     ABORTED,
@@ -360,10 +362,13 @@ class FundBot:
     # ------------------------------------------------------------------ planning guards
 
     def read_depth(self, reading: FundReading) -> dict[str, AssetDepth]:
-        """Each DEX venue's depth inside REBALANCE_MAX_SLIPPAGE; on a read failure none (the
-        risk check's quotes still guard every leg)."""
+        """Each DEX venue's depth inside REBALANCE_MAX_SLIPPAGE and inside
+        REBALANCE_TARGET_SLIPPAGE; on a read failure none (the risk check's quotes still guard
+        every leg)."""
         try:
-            return self.depth.read(reading, self.cfg.rebalance_max_slippage)
+            return self.depth.read(
+                reading, self.cfg.rebalance_max_slippage, self.cfg.rebalance_target_slippage
+            )
         except Exception as err:  # noqa: BLE001 - depth is an optimisation over the risk check
             log.warning("depth.unavailable", error=str(err))
             return {}
@@ -373,7 +378,8 @@ class FundBot:
         REBALANCE_MAX_SLIPPAGE under the oracle is cut to the size the quoter accepts (0:
         dropped) and the plan is made again around it (at most 3 rounds)."""
         depth = self.read_depth(reading)
-        p = make_plan(reading.state, self.cfg, triggers, now, depth)
+        spent = self.budget_spent(reading.state.total_assets, now)
+        p = make_plan(reading.state, self.cfg, triggers, now, depth, spent)
         limit = self.cfg.rebalance_max_slippage
         notes: list[Unresolved] = []
         for _ in range(3):
@@ -404,12 +410,29 @@ class FundBot:
                 cut = True
             if not cut:
                 break
-            p = make_plan(reading.state, self.cfg, triggers, now, depth)
+            p = make_plan(reading.state, self.cfg, triggers, now, depth, spent)
         if notes:  # the reason for every leg the quotes cut stays on the plan
             p = replace(
                 p, unresolved=p.unresolved + tuple(n for n in notes if n not in p.unresolved)
             )
         return p
+
+    def cost_spent(self, now: int) -> tuple[int, int]:
+        """The fills' cost booked over the last day and the last 30 days (base units)."""
+        return self.plans.cost_since(now - DAY), self.plans.cost_since(now - 30 * DAY)
+
+    def budget_spent(self, nav: int, now: int) -> str | None:
+        """Why the off-chain cost budget is spent (None: it is not): the last day's or the
+        last 30 days' fill cost at REBALANCE_COST_BUDGET_DAILY / _30D bps of NAV."""
+        day, month = self.cost_spent(now)
+        for spent, bps, name in (
+            (day, self.cfg.rebalance_cost_budget_daily, "REBALANCE_COST_BUDGET_DAILY"),
+            (month, self.cfg.rebalance_cost_budget_30d, "REBALANCE_COST_BUDGET_30D"),
+        ):
+            if spent * BPS >= bps * max(nav, 1):
+                used = spent * BPS // max(nav, 1)
+                return f"cost budget spent: {spent} ({used} bps of NAV) >= {name}={bps} bps"
+        return None
 
     def _quote_bps_or_0(self, reading: FundReading, a: Action, amount: int) -> int:
         return self._quote_bps(reading, a, amount) or 0
@@ -1115,9 +1138,13 @@ class FundBot:
         else:
             report = plan_report(reading.state, p, results, final.state)
         report["progress"] = verification["progress"]
-        self.plans.update(
+        cost = sum(r.cost or 0 for r in results)
+        report["cost"] = str(cost)
+        self.plans.finish(
             ref,
             status,
+            now,
+            cost,
             verification=verification,
             report=report,
             executed_at=now,
@@ -1208,10 +1235,12 @@ class FundBot:
         after = self.read()
         wei = 0
         received = None
+        cost = None
         if tx_hash:
             receipt = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
             wei = int(receipt["gasUsed"]) * int(receipt.get("effectiveGasPrice", 0))
             received = self._received(receipt, action)
+            cost = receipt_cost(self.contracts.controller, receipt) if outcome.ok else None
         deltas = tuple(after.state.positions()[t] - before.state.positions()[t] for t in range(3))
         # positions: L1 is cash - pending; use the cash delta for L1
         deltas = (after.state.cash - before.state.cash, deltas[1], deltas[2])
@@ -1238,6 +1267,7 @@ class FundBot:
             actual_deltas=deltas if ok else None,  # type: ignore[arg-type]
             tx_hash=tx_hash,
             error=None if ok else error,
+            cost=cost,
         )
         self.plans.record_action(
             ref, idx, "done" if ok else "failed", result=result_to_dict(res), order=order

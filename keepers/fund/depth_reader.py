@@ -12,6 +12,7 @@ fill at the oracle, and their redeemable liquidity and windows come from FundLen
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from web3 import Web3
@@ -30,7 +31,8 @@ WORDS = 2  # bitmap words read on each side of the current one
 
 
 class DepthReader:
-    """``read(reading, limit_bps)`` -> {token: AssetDepth} for the fund's V3 assets."""
+    """``read(reading, limit_bps, target_bps)`` -> {token: AssetDepth} for the fund's V3
+    assets: sizes inside the slippage limit and inside the per-leg cost target."""
 
     def __init__(self, contracts: FundContracts, encoder: Any) -> None:
         self.c = contracts
@@ -80,7 +82,9 @@ class DepthReader:
         )
         return state, str(f.token0().call(block_identifier=block))
 
-    def read(self, reading: FundReading, limit_bps: int) -> dict[str, AssetDepth]:
+    def read(
+        self, reading: FundReading, limit_bps: int, target_bps: int | None = None
+    ) -> dict[str, AssetDepth]:
         out: dict[str, AssetDepth] = {}
         st = reading.state
         for a in st.assets:
@@ -98,19 +102,15 @@ class DepthReader:
                 reading.prices[a.token] * 10**st.base_decimals,
                 10 ** (fdec + tdec),
             )
-            depth = pool_depth(a.token, venue, limit_bps, st.total_assets, a.value)
-            out[a.token] = self._checked(reading, a.token, venue, depth, limit_bps)
+            depth = pool_depth(a.token, venue, limit_bps, st.total_assets, a.value, target_bps)
+            out[a.token] = self._checked(reading, a.token, venue, depth)
         return out
 
     def _checked(
-        self,
-        reading: FundReading,
-        token: str,
-        venue: PoolVenue,
-        depth: AssetDepth,
-        limit_bps: int,
+        self, reading: FundReading, token: str, venue: PoolVenue, depth: AssetDepth
     ) -> AssetDepth:
-        """The model's sizes against QuoterV2 on the real pool; the quoter wins."""
+        """The model's sizes (at the limit and at the cost target) against QuoterV2 on the
+        real pool; the quoter wins."""
         fee = self.encoder.pool_fee(token)
         cash = self.c.addresses.cash
 
@@ -127,16 +127,31 @@ class DepthReader:
         def sell_bps(tokens: int) -> int:
             return slippage_bps(quoted(token, cash, tokens), max(1, venue.oracle_value(tokens)))
 
-        max_buy, max_sell = depth.max_buy or 0, depth.max_sell or 0
-        detail = depth.detail
-        if max_buy and buy_bps(max_buy) > limit_bps:
-            log.warning("depth.quoter_disagrees", token=token, side="buy", model=max_buy)
-            max_buy = largest_within(buy_bps, max_buy, limit_bps)
-            detail += "; buy size from QuoterV2 (model disagreed)"
-        if max_sell:
-            tokens = venue.oracle_tokens(max_sell)
-            if sell_bps(tokens) > limit_bps:
-                log.warning("depth.quoter_disagrees", token=token, side="sell", model=max_sell)
-                max_sell = venue.oracle_value(largest_within(sell_bps, tokens, limit_bps))
-                detail += "; sell size from QuoterV2 (model disagreed)"
-        return AssetDepth(token, max_buy, max_sell, limit_bps, detail)
+        notes: list[str] = []
+
+        def buy(size: int | None, bps: int) -> int | None:
+            if not size or buy_bps(size) <= bps:
+                return size
+            log.warning("depth.quoter_disagrees", token=token, side="buy", model=size, bps=bps)
+            notes.append(f"buy size at {bps} bps from QuoterV2 (model disagreed)")
+            return largest_within(buy_bps, size, bps)
+
+        def sell(size: int | None, bps: int) -> int | None:
+            if not size:
+                return size
+            tokens = venue.oracle_tokens(size)
+            if sell_bps(tokens) <= bps:
+                return size
+            log.warning("depth.quoter_disagrees", token=token, side="sell", model=size, bps=bps)
+            notes.append(f"sell size at {bps} bps from QuoterV2 (model disagreed)")
+            return venue.oracle_value(largest_within(sell_bps, tokens, bps))
+
+        limit, target = depth.limit_bps, depth.target_bps
+        return replace(
+            depth,
+            max_buy=buy(depth.max_buy, limit),
+            max_sell=sell(depth.max_sell, limit),
+            cheap_buy=depth.cheap_buy if target is None else buy(depth.cheap_buy, target),
+            cheap_sell=depth.cheap_sell if target is None else sell(depth.cheap_sell, target),
+            detail="; ".join([depth.detail, *notes]),
+        )

@@ -33,6 +33,7 @@ from keepers.store.db import Store
 from keepers.store.statuses import PLAN, PlanStatus, transition
 
 KIND = "fund_rebalance"
+COST_JOB = "cost:fund"  # job_runs rows booking each finished plan's fill cost (the cost budget)
 
 # Plan statuses (stored; their transitions: keepers.store.statuses.PLAN)
 PROPOSED = PlanStatus.PROPOSED
@@ -165,6 +166,7 @@ def result_to_dict(r: ActionResult) -> dict[str, Any]:
         "actual_deltas": None if r.actual_deltas is None else [str(x) for x in r.actual_deltas],
         "tx_hash": r.tx_hash,
         "error": r.error,
+        "cost": None if r.cost is None else str(r.cost),
     }
 
 
@@ -177,6 +179,7 @@ def result_from_dict(action: Action, d: dict[str, Any]) -> ActionResult:
         actual_deltas=None if deltas is None else tuple(int(x) for x in deltas),  # type: ignore[arg-type]
         tx_hash=d.get("tx_hash"),
         error=d.get("error"),
+        cost=None if d.get("cost") is None else int(d["cost"]),
     )
 
 
@@ -301,6 +304,33 @@ class PlanStore:
                 transition(PLAN, row, status)
             if payload:
                 row.payload = {**row.payload, **payload}
+
+    def finish(self, ref: str, status: str, at: int, cost: int, **payload: Any) -> None:
+        """A plan's final status and documents, and its fills' net cost booked on the cost
+        budget at ``at`` (floored at 0), in one transaction."""
+        with self.store.transaction() as s:
+            row = s.scalars(select(m.Plan).where(m.Plan.ref == ref).with_for_update()).one()
+            transition(PLAN, row, status)
+            row.payload = {**row.payload, **payload, "cost": str(cost)}
+            s.add(
+                m.JobRun(
+                    job=COST_JOB,
+                    status="done",
+                    started_at=_ts(at),
+                    finished_at=_ts(at),
+                    detail={"plan": ref, "cost": str(max(0, cost))},
+                )
+            )
+
+    def cost_since(self, since: int) -> int:
+        """The cost booked by plans finished at or after ``since`` (unix seconds)."""
+        with self.store.sessions() as s:
+            rows = s.scalars(
+                select(m.JobRun.detail).where(
+                    m.JobRun.job == COST_JOB, m.JobRun.started_at >= _ts(since)
+                )
+            ).all()
+        return sum(int(d.get("cost", 0)) for d in rows)
 
     def record_action(self, ref: str, seq: int, status: str, **payload: Any) -> None:
         with self.store.transaction() as s:

@@ -39,7 +39,8 @@ class Action:
 class Unresolved:
     tier: int | None
     # liquidity | window | concentration | below_minimum | redemptions | slippage | paused |
-    # depth (a leg cut to what its venue fills inside the slippage limit);
+    # depth (a leg cut to what its venue fills inside the cost target or slippage limit) |
+    # feed_down | cost_budget (the off-chain cost budget is spent: band restoration only);
     # rollback plans also: missing_receipt | irreversible
     reason: str
     detail: str
@@ -84,6 +85,7 @@ class ActionResult:
     actual_deltas: tuple[int, int, int] | None = None  # measured change of cash, L2, L3
     tx_hash: str | None = None
     error: str | None = None
+    cost: int | None = None  # the fill's shortfall against the oracle, base units (costs.py)
 
 
 def plan_id(created_at: int, actions: Sequence[Action], salt: str = "") -> str:

@@ -97,6 +97,16 @@ class PlanningConfig(BaseSettings):
     blackout_windows: Annotated[tuple[tuple[int, int], ...], NoDecode] = ()  # "HH:MM-HH:MM,..."
     # -- partial progress: what venue depth leaves of a flow is carried in slices this far apart
     carry_slice_interval_s: Annotated[int, Field(gt=0)] = 3_600
+    # -- cost-aware execution. A leg's cost is its fill's shortfall against the oracle, in bps
+    # of the leg. Moves toward target are sized so that each leg costs at most the target
+    # (the rest is carried to later slices, after arbitrage refills the venue); only what
+    # brings a tier back inside its band, and redemptions, may cost up to REBALANCE_MAX_SLIPPAGE
+    # (the hard stop).
+    rebalance_target_slippage: Bps = 50
+    # off-chain cost budget, bps of NAV: value lost to fills over the last day and the last
+    # 30 days. Once either is spent only band restoration and redemptions go ahead.
+    rebalance_cost_budget_daily: Bps = 10
+    rebalance_cost_budget_30d: Bps = 60
 
     @field_validator("rebalance_admins", mode="before")
     @classmethod
@@ -148,6 +158,10 @@ class PlanningConfig(BaseSettings):
             )
         if self.rebalance_max_slippage > self.slippage_block_bps:
             raise bad("rebalance_max_slippage", "must be <= SLIPPAGE_BLOCK_BPS")
+        if self.rebalance_target_slippage > self.rebalance_max_slippage:
+            raise bad("rebalance_target_slippage", "must be <= REBALANCE_MAX_SLIPPAGE")
+        if self.rebalance_cost_budget_daily > self.rebalance_cost_budget_30d:
+            raise bad("rebalance_cost_budget_daily", "must be <= REBALANCE_COST_BUDGET_30D")
         if self.liquidity_impact_warn_bps > self.liquidity_impact_block_bps:
             raise bad("liquidity_impact_warn_bps", "must be <= LIQUIDITY_IMPACT_BLOCK_BPS")
         return self

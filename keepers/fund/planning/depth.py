@@ -99,14 +99,37 @@ def largest_within(slippage: Callable[[int], int], hi: int, limit_bps: int) -> i
 
 @dataclass(frozen=True)
 class AssetDepth:
-    """What the fund can trade of one asset now inside the limit. ``None``: not depth-limited
-    (fills at the oracle). ``max_sell`` is the oracle value of the tokens."""
+    """What the fund can trade of one asset now. ``None``: not depth-limited (fills at the
+    oracle). ``max_buy`` (cash) and ``max_sell`` (the oracle value of the tokens) stay inside
+    ``limit_bps`` of the oracle (the hard stop); ``cheap_buy`` and ``cheap_sell`` inside
+    ``target_bps`` (the per-leg cost target, None: as the max). ``buy_cost_bps`` and
+    ``sell_cost_bps`` are a small first leg's cost (fee plus the pool's offset from the oracle):
+    the venue's marginal cost, by which the planner orders venues."""
 
     token: str
     max_buy: int | None = None
     max_sell: int | None = None
     limit_bps: int = 0
     detail: str = ""
+    cheap_buy: int | None = None
+    cheap_sell: int | None = None
+    target_bps: int | None = None
+    buy_cost_bps: int = 0
+    sell_cost_bps: int = 0
+
+    def room(self, side: str, cheap: bool) -> int | None:
+        """The size of one side ("buy" or "sell") inside the target (``cheap``) or the limit."""
+        hard = self.max_buy if side == "buy" else self.max_sell
+        soft = self.cheap_buy if side == "buy" else self.cheap_sell
+        if not cheap or soft is None:
+            return hard
+        return soft if hard is None else min(soft, hard)
+
+    def cost_bps(self, side: str) -> int:
+        return self.buy_cost_bps if side == "buy" else self.sell_cost_bps
+
+
+PROBE = 1_000  # a venue's marginal cost is measured on 1/PROBE of the sizes considered
 
 
 def pool_depth(
@@ -115,21 +138,45 @@ def pool_depth(
     limit_bps: int,
     buy_cap: int,
     sell_cap_value: int,
+    target_bps: int | None = None,
 ) -> AssetDepth:
     """Depth of a V3 asset for purchases up to ``buy_cap`` cash and sales up to
-    ``sell_cap_value`` (oracle value), inside ``limit_bps`` against the oracle."""
+    ``sell_cap_value`` (oracle value), inside ``limit_bps`` against the oracle, and inside
+    ``target_bps`` (the per-leg cost target) when given."""
     # 1 bps of the size back from the edge: value <-> token conversions round on the way to
     # the calldata, and the edge itself is where a rounding unit tips over the limit.
-    max_buy = largest_within(venue.buy_slippage_bps, buy_cap, limit_bps) * (BPS - 1) // BPS
     sell_tokens_cap = venue.oracle_tokens(sell_cap_value)
-    max_sell_tokens = largest_within(venue.sell_slippage_bps, sell_tokens_cap, limit_bps)
-    max_sell = venue.oracle_value(max_sell_tokens) * (BPS - 1) // BPS
+
+    def sizes(bps: int) -> tuple[int, int]:
+        buy = largest_within(venue.buy_slippage_bps, buy_cap, bps) * (BPS - 1) // BPS
+        sell_tokens = largest_within(venue.sell_slippage_bps, sell_tokens_cap, bps)
+        return buy, venue.oracle_value(sell_tokens) * (BPS - 1) // BPS
+
+    max_buy, max_sell = sizes(limit_bps)
+    cheap_buy, cheap_sell = (
+        sizes(min(target_bps, limit_bps)) if target_bps is not None else (None, None)
+    )
+    buy_cost = venue.buy_slippage_bps(max(1, buy_cap // PROBE)) if buy_cap > 0 else 0
+    sell_cost = (
+        venue.sell_slippage_bps(max(1, sell_tokens_cap // PROBE)) if sell_tokens_cap > 0 else 0
+    )
     offset = venue.mid_offset_bps()
     detail = f"pool mid {offset:+d} bps vs oracle, fee {venue.pool.fee // 100} bps"
     if max_buy == 0 or max_sell == 0:
         side = "buy" if max_buy == 0 else "sell"
         detail += f"; no {side} fits {limit_bps} bps (pool liquidity out of range or too thin)"
-    return AssetDepth(token, max_buy, max_sell, limit_bps, detail)
+    return AssetDepth(
+        token,
+        max_buy,
+        max_sell,
+        limit_bps,
+        detail,
+        cheap_buy,
+        cheap_sell,
+        target_bps,
+        buy_cost,
+        sell_cost,
+    )
 
 
 def unlimited(token: str) -> AssetDepth:

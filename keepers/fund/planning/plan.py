@@ -53,7 +53,7 @@ Fixes against the seed's generate_rebalance_plan:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -92,6 +92,7 @@ __all__ = [
 HEADROOM_BPS = 9_900  # plan to 99% of a concentration limit (see _limit)
 CARRY = "carry"  # the trigger code of a carried slice (moves its tier to target)
 FEED_DOWN = "feed_down"  # the reason of what an unpriced asset holds back
+COST_BUDGET = "cost_budget"  # the reason of what a spent cost budget holds back
 
 
 @dataclass
@@ -107,22 +108,40 @@ class _Planner:
     bought: dict[str, int] = field(default_factory=dict)  # cash spent per asset so far
     sold: dict[str, int] = field(default_factory=dict)  # value redeemed per asset so far
     cut: dict[tuple[str, str], int] = field(default_factory=dict)  # (asset, side) -> cut by depth
+    cut_bps: dict[tuple[str, str], int] = field(default_factory=dict)  # the bound of that cut
     goal: list[int] = field(default_factory=list)  # desired tier positions (tier_flows)
+    # True while planning what must happen now whatever it costs (redemptions, bringing a tier
+    # back inside its band): legs may cost up to the slippage limit. False: up to the target.
+    urgent: bool = False
 
     # -------------------------------------------------------------- depth
 
     def buy_room(self, a: AssetState) -> int | None:
-        """Cash this plan may still spend on ``a`` inside the slippage limit (None: no limit)."""
-        d = self.depth.get(a.token)
-        if d is None or d.max_buy is None:
-            return None
-        return max(0, d.max_buy - self.bought.get(a.token, 0))
+        """Cash this plan may still spend on ``a`` inside the cost target (urgent: the slippage
+        limit), counting its earlier legs (None: no limit)."""
+        return self._room(a, "buy")
 
     def sell_room(self, a: AssetState) -> int | None:
+        return self._room(a, "sell")
+
+    def _room(self, a: AssetState, side: str) -> int | None:
         d = self.depth.get(a.token)
-        if d is None or d.max_sell is None:
+        room = None if d is None else d.room(side, cheap=not self.urgent)
+        if room is None:
             return None
-        return max(0, d.max_sell - self.sold.get(a.token, 0))
+        book = self.bought if side == "buy" else self.sold
+        return max(0, room - book.get(a.token, 0))
+
+    def cost_bps(self, a: AssetState, side: str) -> int:
+        """The venue's marginal cost (0: fills at the oracle)."""
+        d = self.depth.get(a.token)
+        return 0 if d is None else d.cost_bps(side)
+
+    def bound_bps(self, a: AssetState) -> int:
+        d = self.depth[a.token]
+        if self.urgent or d.target_bps is None:
+            return d.limit_bps
+        return min(d.target_bps, d.limit_bps)
 
     def _depth_cap(self, a: AssetState, side: str, want: int) -> int:
         """``want`` cut to the venue's depth; the cut is remembered for the notes."""
@@ -132,6 +151,7 @@ class _Planner:
         if want - room >= self.min_amount:
             key = (a.token, side)
             self.cut[key] = max(self.cut.get(key, 0), want - room)
+            self.cut_bps[key] = self.bound_bps(a)
         return room
 
     def depth_notes(self) -> list[Unresolved]:
@@ -139,14 +159,15 @@ class _Planner:
         for (token, side), amount in self.cut.items():
             a = self.state.asset(token)
             d = self.depth[token]
-            room = (self.buy_room(a) if side == "buy" else self.sell_room(a)) or 0
             used = self.bought.get(token, 0) if side == "buy" else self.sold.get(token, 0)
+            bps = self.cut_bps.get((token, side), d.limit_bps)
+            bound = "the cost target" if bps != d.limit_bps else "the slippage limit"
             out.append(
                 Unresolved(
                     a.tier,
                     "depth",
-                    f"{a.symbol}: {side} cut by {amount} to {used} (left {room}) to stay within "
-                    f"{d.limit_bps} bps of the oracle; {d.detail}",
+                    f"{a.symbol}: {side} cut by {amount} to {used} to cost at most {bps} bps "
+                    f"under the oracle ({bound}); {d.detail}",
                 )
             )
         return out
@@ -243,6 +264,7 @@ class _Planner:
                 not a.instant,
                 not self._matured(a),
                 -max(0, a.value - self._limit(a)),
+                self.cost_bps(a, "sell"),  # the cheapest venue first (0: fills at the oracle)
                 -self._sellable(a),
                 a.token,
             ),
@@ -292,7 +314,8 @@ class _Planner:
                 for a in self.state.assets
                 if a.tier == tier and not self._matured(a) and a.token != exclude
             ),
-            key=lambda a: (not a.instant, -self._buyable(a), a.token),
+            # instant first; among them, what fills at the oracle, then the cheapest venue
+            key=lambda a: (not a.instant, self.cost_bps(a, "buy"), -self._buyable(a), a.token),
         )
         done = 0
         # First towards equal weights over the tier's instant assets, then whatever headroom
@@ -300,7 +323,9 @@ class _Planner:
         # allowance on a few assets and starve the rest of the fund (seen on a new fund's
         # first investment: L2 could not reach its band).
         liquid = [a for a in candidates if a.instant] or candidates
-        equal = (self.state.position(tier) + amount) // max(1, len(liquid))
+        # (what this call can place: ``amount`` within ``cap``, not a fallback's whole excess)
+        fits = max(0, min(amount, cap - self.state.position(tier)))
+        equal = (self.state.position(tier) + fits) // max(1, len(liquid))
         for pass_, a in [(0, a) for a in liquid] + [(1, a) for a in candidates]:
             want = min(amount - done, cap - self.state.position(tier))
             current = self.state.asset(a.token)
@@ -446,10 +471,70 @@ class _Planner:
                 need += min(gap, room)
         return max(0, need)
 
-    def tier_flows(self, force: bool) -> None:
-        """Move tiers to ``desired``: spend spare cash first, then sell in steps that keep
-        L1 under its band maximum, and repeat while something moves."""
-        d = self.desired(force)
+    def cheap_first(self, step: Callable[[], None]) -> None:
+        """A step that must happen now (redemptions, band restoration): first at the cost
+        target on every venue, then what is left up to the slippage limit, so no venue goes
+        past the target while another still fills under it. The first pass's notes and cuts
+        are provisional (the second may cover them) and are dropped."""
+        notes, cut, cut_bps = len(self.notes), dict(self.cut), dict(self.cut_bps)
+        self.urgent = False
+        step()
+        del self.notes[notes:]
+        self.cut, self.cut_bps = cut, cut_bps
+        self.urgent = True
+        step()
+
+    def restore_bands(self) -> None:
+        """Every tier back inside its band (``edge_goals``), if one is out."""
+        edges = self.edge_goals()
+        if edges is not None:
+            self.tier_flows(False, edges)
+
+    def edge_goals(self) -> list[int] | None:
+        """Positions that bring every tier back inside its band, a quarter of the way from the
+        edge it crossed to its target (a margin for prices and fills), moving no other tier
+        further than needed; None when every tier is in band. L1 absorbs what L2 and L3 move;
+        when L1 itself is out, the others give or take the difference (toward their targets
+        first, then as far as their own margins)."""
+        total = self.state.total_assets
+        v = list(self.state.positions())
+        targets = [total * t.target_bps // BPS for t in self.state.tiers]
+        if all(self.band(t)[0] <= v[t] <= self.band(t)[1] for t in range(3)):
+            return None
+
+        def inner(t: int) -> tuple[int, int]:  # the band less the margin, in base units
+            lo, hi = self.band(t)
+            return lo + max(0, targets[t] - lo) // 4, hi - max(0, hi - targets[t]) // 4
+
+        d = list(v)
+        for t in (Tier.L2, Tier.L3):
+            lo, hi = inner(t)
+            d[t] = (
+                max(lo, min(hi, v[t])) if not self.band(t)[0] <= v[t] <= self.band(t)[1] else v[t]
+            )
+        d[0] = total - d[1] - d[2]
+        lo0, hi0 = inner(Tier.L1)
+        if not self.band(Tier.L1)[0] <= d[0] <= self.band(Tier.L1)[1]:
+            gap = (hi0 if d[0] > hi0 else lo0) - d[0]  # < 0: L1 gives, > 0: L1 takes
+            order = (Tier.L3, Tier.L2) if gap < 0 else (Tier.L2, Tier.L3)
+            for bound in (targets, None):  # toward their targets first, then to the margins
+                for t in order:
+                    lo, hi = inner(t)
+                    if gap < 0:
+                        room = (targets[t] if bound else hi) - d[t]
+                        step = max(0, min(-gap, room))
+                        d[t], gap = d[t] + step, gap + step
+                    else:
+                        room = d[t] - (targets[t] if bound else lo)
+                        step = max(0, min(gap, room))
+                        d[t], gap = d[t] - step, gap - step
+            d[0] = total - d[1] - d[2]
+        return d
+
+    def tier_flows(self, force: bool, goal: list[int] | None = None) -> None:
+        """Move tiers to ``goal`` (default ``desired``): spend spare cash first, then sell in
+        steps that keep L1 under its band maximum, and repeat while something moves."""
+        d = list(goal) if goal is not None else self.desired(force)
         self.goal = list(d)
         for _ in range(8):  # each round moves at least min_amount; 8 is plenty in practice
             moved = 0
@@ -467,6 +552,8 @@ class _Planner:
         for t in range(3):
             gap = abs(d[t] - self.state.position(t))
             if 0 < gap < self.min_amount and not self._in_band(t):
+                # one note per tier: the last pass's (the band pass runs before the target one)
+                self.notes = [n for n in self.notes if (n.tier, n.reason) != (t, "below_minimum")]
                 self.notes.append(Unresolved(t, "below_minimum", f"L{t + 1}: {gap} < min"))
 
     def _fallbacks(self, d: list[int]) -> None:
@@ -529,6 +616,11 @@ class _Planner:
             if bought < self.min_amount:
                 return
 
+    def in_zone(self, tier: int) -> bool:
+        lo, hi = self.zone(tier)
+        total, v = self.state.total_assets, self.state.position(tier)
+        return lo * total <= v * BPS <= hi * total
+
     def _in_band(self, tier: int) -> bool:
         return band_distance(self.state, tier) == 0
 
@@ -539,6 +631,7 @@ def plan(
     triggers: Sequence[Trigger],
     now: int,
     depth: Mapping[str, AssetDepth] | None = None,
+    budget_spent: str | None = None,
 ) -> Plan:
     """Plan the moves that bring every tier inside its band (see the module docstring).
 
@@ -549,8 +642,13 @@ def plan(
     for the report and the approval ticket.
 
     ``depth`` (keepers.fund.planning.depth, per asset) caps every leg to what its venue can fill
-    inside the slippage limit now; what the caps leave undone becomes ``Plan.carry``, the
-    remaining flow per tier that the keeper carries into the next cycle.
+    now: inside the slippage limit for redemptions and for bringing a tier back inside its
+    band (``edge_goals``), inside the per-leg cost target for the rest of the way to target.
+    What the caps leave undone becomes ``Plan.carry``, the remaining flow per tier that the
+    keeper carries into the next cycles (slices, after arbitrage has refilled the venues).
+
+    ``budget_spent`` (the off-chain cost budget, why it is spent): only redemptions and band
+    restoration are planned, and the plan says what waits for the budget.
     """
     trig = tuple(triggers)
     if state.paused:
@@ -575,7 +673,8 @@ def plan(
         depth=dict(depth or {}),
         carried=carried,
     )
-    p.prepare_redemptions(force)
+    # redemptions are owed: cheap venues first, then up to the slippage limit
+    p.cheap_first(lambda: p.prepare_redemptions(force))
     unpriced = [a for a in state.assets if a.held_unpriced]
     if unpriced:
         # Degraded mode: a held asset's price is unknown, so its tier's value (and every ratio)
@@ -593,8 +692,25 @@ def plan(
                 )
             )
     else:
-        p.tier_flows(force)
-        p.rotate()
+        p.cheap_first(p.restore_bands)  # back inside the bands, up to the slippage limit
+        if budget_spent is None:
+            p.urgent = False  # the rest of the way at the cost target, the rest carried
+            p.tier_flows(force)
+            p.rotate()
+        else:
+            waiting = [t for t in range(3) if t in p.carried or not p.in_zone(t)]
+            p.notes.append(
+                Unresolved(
+                    None,
+                    COST_BUDGET,
+                    f"{budget_spent}: only redemptions and band restoration run; "
+                    + (
+                        "moving " + ", ".join(f"L{t + 1}" for t in waiting) + " to target waits"
+                        if waiting
+                        else "nothing else is due"
+                    ),
+                )
+            )
     p.notes += p.depth_notes()
     # Priorities: redemption preparation 0, then the order the planner emitted (1, 2, ...).
     actions = tuple(
@@ -633,7 +749,8 @@ def _explain(
     out = [
         n
         for n in notes
-        if n.tier in off or n.reason in ("redemptions", "concentration", "depth", FEED_DOWN)
+        if n.tier in off
+        or n.reason in ("redemptions", "concentration", "depth", FEED_DOWN, COST_BUDGET)
     ]
     for tier in off:
         if any(n.tier == tier for n in out):

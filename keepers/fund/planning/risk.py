@@ -88,7 +88,11 @@ def check_slippage(quote: Quote, config: PlanningConfig, index: int | None = Non
         level = Level.WARN
     else:
         level = Level.OK
-    return Finding("slippage", level, f"quote {bps} bps under the oracle", index)
+    target, limit = config.rebalance_target_slippage, config.rebalance_max_slippage
+    against = f"target {target}, limit {limit}"
+    if level is Level.OK and bps > target:
+        against += ": over the cost target (a band restoration or redemption leg)"
+    return Finding("slippage", level, f"quote {bps} bps under the oracle ({against})", index)
 
 
 def min_out(oracle_out: int, config: PlanningConfig) -> int:

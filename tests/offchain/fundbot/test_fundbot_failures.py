@@ -151,10 +151,10 @@ def test_restart__mid_plan__resumes_without_resending(make_bot, fresh, accounts,
             raise KeyboardInterrupt("keeper killed")
 
     reading = bot.read()
-    from keepers.fund.planning.plan import plan as make_plan
     from keepers.fund.planning.triggers import liquidity_triggers
 
-    p = make_plan(reading.state, bot.cfg, liquidity_triggers(reading.state, bot.cfg), NOW)
+    # the plan the keeper will make (sized to the venues' depth and the cost target)
+    p = bot.make_sized_plan(reading, liquidity_triggers(reading.state, bot.cfg), NOW)
     assert len(p.actions) >= 2
     first = sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)[0]
     bot.before_action = crash

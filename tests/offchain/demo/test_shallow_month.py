@@ -1,0 +1,76 @@
+"""The demo's month on the demo's pools and on pools 8x shallower (the local profile's
+pool_liquidity / 8), the same scenes on the same compressed clock, judged from chain state:
+every fill's cost against the controller's own oracle value (ballast_dev.demo.costs), the days a
+tier ended outside its band, and the demo's verdict. Cost-aware execution must keep the shallow
+month's value lost within twice the deep month's (an earlier keeper, sizing every leg at the
+slippage limit, paid about four times as much)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ballast_dev.demo.costs import days_out_of_band, month_cost
+from ballast_dev.demo.run import prologue, run, verdict
+from ballast_dev.deployment.fund import fund_state
+from ballast_dev.deployment.profile import deploy_profile
+from scripts.demo import DEFAULT_PROFILE, demo_profile
+
+ROOT = Path(__file__).resolve().parents[3]
+DAYS = 20
+SHALLOW = 8  # pools this many times shallower than the demo's
+
+pytestmark = pytest.mark.slow
+
+
+def _month(accounts: Any, chain: Any, out: Path, depth_div: int) -> dict[str, Any]:
+    out.mkdir(parents=True)
+    snap = chain.snapshot()
+    try:
+        profile = demo_profile(str(ROOT / DEFAULT_PROFILE))
+        assets = [
+            a.model_copy(update={"pool_liquidity": a.pool_liquidity // depth_div})
+            if a.kind == "uniswap"
+            else a
+            for a in profile.assets
+        ]
+        profile = profile.model_copy(update={"assets": assets})
+        fund = deploy_profile(profile, accounts[0], accounts, log=lambda *_: None)
+        prologue(fund, accounts, lambda *_: None)
+        start = int(chain.blocks.head.number) + 1
+        ledger = run(fund, accounts, out, DAYS, lambda *_: None)
+        end = fund_state(fund)
+        cost = month_cost(fund, start, int(chain.blocks.head.number))
+        bands = [(int(t.minBps), int(t.maxBps)) for t in end.tiers]
+        ok, line = verdict(ledger, out / "fund-keeper.db", end)
+        return {
+            "cost": cost,
+            "out_of_band": days_out_of_band(ledger.days, ledger.ratios, bands),
+            "ok": ok,
+            "verdict": line,
+            "decimals": profile.base.decimals,
+            "alerts": ledger.alerts,
+        }
+    finally:
+        chain.restore(snap)
+
+
+def test_shallow_month__value_lost_at_most_twice_the_deep_month__in_band_every_day(
+    accounts: Any, chain: Any, tmp_path: Path
+) -> None:
+    started = time.perf_counter()
+    deep = _month(accounts, chain, tmp_path / "deep", 1)
+    shallow = _month(accounts, chain, tmp_path / f"shallow{SHALLOW}", SHALLOW)
+    for name, m in (("deep", deep), (f"{SHALLOW}x shallower", shallow)):
+        print(
+            f"\n{name}: {m['cost'].line(m['decimals'])}; days ending out of band: "
+            f"{m['out_of_band']}\n  {m['verdict']}"
+        )
+    ratio = shallow["cost"].lost / max(deep["cost"].lost, 1)
+    print(f"shallow / deep value lost: {ratio:.2f}x; {time.perf_counter() - started:.0f}s")
+    assert deep["ok"] and shallow["ok"], (deep["verdict"], shallow["verdict"])
+    assert deep["out_of_band"] == 0 and shallow["out_of_band"] == 0
+    assert shallow["cost"].lost <= 2 * deep["cost"].lost, ratio

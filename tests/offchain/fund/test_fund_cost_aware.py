@@ -1,0 +1,154 @@
+"""Cost-aware execution, pure: legs toward target cost at most REBALANCE_TARGET_SLIPPAGE (the
+rest is carried to later slices), only redemptions and band restoration may cost up to
+REBALANCE_MAX_SLIPPAGE, venues are taken cheapest first (what fills at the oracle before any
+pool), and a spent cost budget leaves band restoration only. V3 venues built with the exact
+math (tests/offchain/fund/test_fund_depth.venue); funds with fundlib."""
+
+from __future__ import annotations
+
+import pytest
+
+from keepers.core.settings import ConfigError
+from keepers.fund.planning.config import PlanningConfig, load_planning_config
+from keepers.fund.planning.depth import AssetDepth, PoolVenue, pool_depth
+from keepers.fund.planning.plan import COST_BUDGET, apply, plan
+from keepers.fund.planning.state import BPS
+from keepers.fund.planning.triggers import Trigger, TriggerKind
+from tests.offchain.fund.test_fund_depth import venue
+from tests.support.fundlib import make_asset, make_state
+
+CFG = PlanningConfig()
+LIMIT, TARGET = CFG.rebalance_max_slippage, CFG.rebalance_target_slippage  # 200, 50
+M = 10**6
+LIQ = [Trigger(TriggerKind.LIQUIDITY, "l1_high", "L1 above its high mark")]
+
+
+def test_pool_depth__target__cheap_sizes_inside_it_and_marginal_cost_is_fee_plus_offset():
+    deep, shallow = venue(100), venue(100, usd=10_000_000)
+    d = pool_depth("T", deep, LIMIT, 50_000_000 * M, 50_000_000 * M, TARGET)
+    s = pool_depth("T", shallow, LIMIT, 50_000_000 * M, 50_000_000 * M, TARGET)
+    for x in (d, s):
+        assert 0 < x.cheap_buy < x.max_buy and 0 < x.cheap_sell < x.max_sell
+        assert deep.buy_slippage_bps(d.cheap_buy) <= TARGET
+    assert shallow.buy_slippage_bps(s.cheap_buy) <= TARGET < shallow.buy_slippage_bps(s.max_buy)
+    assert s.cheap_buy < d.cheap_buy  # a shallower pool takes less at the same cost
+    # a first small leg costs the fee (30 bps) at an in-line pool, more at a dear one
+    assert 30 <= d.buy_cost_bps <= 31
+    pool_above = PoolVenue(deep.pool, True, 99 * M, 10**18)  # the pool 1% over the oracle
+    dear = pool_depth("T", pool_above, LIMIT, 50_000_000 * M, 50_000_000 * M, TARGET)
+    assert dear.buy_cost_bps > d.buy_cost_bps + 50
+    assert AssetDepth("T", 5, 5).room("buy", cheap=True) == 5  # no target: the max
+
+
+def fund(l1_cash: int, u: int):
+    """L2: two ERC-4626 funds; L3: two V3 assets and two credit funds (fill at the oracle),
+    1.5M each."""
+    assets = [
+        make_asset(sym, tier, 1_500_000 * u, conc=2_500)
+        for sym, tier in (("MMA", 1), ("MMB", 1), ("TBA", 2), ("TBB", 2), ("CRD", 2), ("CRE", 2))
+    ]
+    return make_state(l1_cash * u, assets, decimals=6 if u == M else 18)
+
+
+def pools(st, u: int, cheap: int, costs: tuple[int, int] = (30, 30)):
+    """Both V3 assets: 3M inside the limit, ``cheap`` inside the target."""
+    a, b = st.assets[2].token, st.assets[3].token
+    return {
+        t: AssetDepth(
+            t, 3_000_000 * u, 3_000_000 * u, LIMIT, "pool", cheap * u, cheap * u, TARGET, c, c
+        )  # fmt: skip
+        for t, c in zip((a, b), costs, strict=True)
+    }
+
+
+def every_pool(st, u: int, cheap: int):
+    """Every instant asset behind a V3 pool: 3M inside the limit, ``cheap`` inside the target."""
+    return {
+        a.token: AssetDepth(
+            a.token,
+            3_000_000 * u,
+            3_000_000 * u,
+            LIMIT,
+            "pool",
+            cheap * u,
+            cheap * u,
+            TARGET,
+            30,
+            30,
+        )  # fmt: skip
+        for a in st.assets
+    }
+
+
+def l1_bps(st) -> int:
+    return st.position(0) * BPS // st.total_assets
+
+
+@pytest.mark.parametrize("u", [M, 10**18])
+def test_plan__in_band_flow__pools_held_to_the_target__oracle_fills_take_the_rest(u):
+    st = fund(1_700_000, u)  # L1 15.9%: inside its band (max 20%), above its comfort zone (15%)
+    depth = pools(st, u, 100_000)
+    p = plan(st, CFG, LIQ, st.timestamp, depth)
+    assert all(a.amount <= 100_000 * u for a in p.actions if a.asset in depth)
+    assert l1_bps(apply(st, p)) == 1_000 and not p.carry  # the funds filled the rest
+    # every venue a pool: the flow is sliced, the rest carried for later cycles
+    depth = every_pool(st, u, 100_000)
+    q = plan(st, CFG, LIQ, st.timestamp, depth)
+    assert q.actions and all(a.amount <= 100_000 * u for a in q.actions)
+    assert q.carry and q.carry[0].tier == 0 and q.carry[0].amount < 0  # L1 still to give
+    assert any("cost target" in x.detail for x in q.unresolved if x.reason == "depth")
+
+
+@pytest.mark.parametrize("u", [M, 10**18])
+def test_plan__out_of_band__back_inside_up_to_the_limit__then_to_target_at_the_target(u):
+    st = fund(3_100_000, u)  # L1 25.6%: above its 20% band maximum
+    depth = every_pool(st, u, 100_000)
+    p = plan(st, CFG, LIQ, st.timestamp, depth)
+    # back inside the band (to 17.5%, a quarter of the way to target) through legs past the
+    # cost target, up to the limit; the rest of the way to 10% waits for cheap depth
+    assert 1_500 <= l1_bps(apply(st, p)) <= 1_760  # (L2's pools took their cheap 100K each)
+    per_asset: dict[str, int] = {}
+    for a in p.actions:
+        per_asset[a.asset or ""] = per_asset.get(a.asset or "", 0) + a.amount
+    assert max(per_asset.values()) > 100_000 * u  # past the target (cheap legs came first)
+    assert p.carry and p.carry[0].tier == 0
+    # the same fund behind cheap depth everywhere goes all the way in one plan
+    rich = plan(st, CFG, LIQ, st.timestamp, every_pool(st, u, 3_000_000))
+    assert l1_bps(apply(st, rich)) == 1_000 and not rich.carry
+
+
+def test_plan__venues_by_cost__a_pool_whose_first_unit_passes_the_target_is_skipped():
+    st = fund(1_700_000, M)
+    depth = pools(st, M, 400_000, costs=(30, 45))
+    costly = st.assets[3].token
+    depth[costly] = AssetDepth(costly, 3_000_000 * M, 3_000_000 * M, LIMIT, "dear pool", 0, 0,
+                               TARGET, 120, 120)  # fmt: skip
+    p = plan(st, CFG, LIQ, st.timestamp, depth)
+    assert p.actions and all(a.asset != costly for a in p.actions)
+    bought = [a.asset for a in p.actions if a.type.value == "purchaseAsset"]
+    assert bought.index(st.assets[4].token) < bought.index(st.assets[2].token)  # oracle first
+
+
+@pytest.mark.parametrize("u", [M, 10**18])
+def test_plan__cost_budget_spent__band_restoration_only__and_the_plan_says_so(u):
+    why = "cost budget spent: 9 bps >= REBALANCE_COST_BUDGET_DAILY=10 bps"
+    inside = fund(1_700_000, u)  # in band, off its zone: a comfort move
+    p = plan(inside, CFG, LIQ, inside.timestamp, pools(inside, u, 3_000_000), why)
+    assert not p.actions
+    (note,) = [x for x in p.unresolved if x.reason == COST_BUDGET]
+    assert why in note.detail and "L1" in note.detail
+    outside = fund(3_100_000, u)
+    q = plan(outside, CFG, LIQ, outside.timestamp, pools(outside, u, 3_000_000), why)
+    after = apply(outside, q)
+    l1 = after.position(0) * BPS // after.total_assets
+    assert 1_500 < l1 <= 2_000  # inside the band again, not moved on to its 10% target
+    assert any(x.reason == COST_BUDGET for x in q.unresolved)
+
+
+def test_config__target_above_the_limit_or_daily_above_30d__named_error():
+    with pytest.raises(ConfigError, match="REBALANCE_TARGET_SLIPPAGE=300"):
+        load_planning_config({"REBALANCE_TARGET_SLIPPAGE": "300"})
+    with pytest.raises(ConfigError, match="REBALANCE_COST_BUDGET_DAILY=80"):
+        load_planning_config({"REBALANCE_COST_BUDGET_DAILY": "80"})
+    with pytest.raises(ConfigError, match="REBALANCE_TARGET_SLIPPAGE"):
+        load_planning_config({"REBALANCE_TARGET_SLIPPAGE": "-1"})
