@@ -10,7 +10,8 @@ import {RecurringTask} from "./RecurringTask.sol";
 
 /// @title Rebalancer
 /// @notice Drives one position's rebalance(bool) on a recurring schedule. The owner (a user, or
-/// the PaidRebalancerRegistry) controls the config; anyone may fixReschedule.
+/// the PaidRebalancerRegistry) controls the config; anyone may fixReschedule. A failed run books
+/// its retry after interval / RETRY_DIVISOR.
 contract Rebalancer is IRebalancer, RecurringTask, Ownable2Step {
     /* STORAGE */
 
@@ -64,6 +65,9 @@ contract Rebalancer is IRebalancer, RecurringTask, Ownable2Step {
             MAX_REASON
         );
         if (!ok) {
+            // a position that could not move (RebalanceHeld: pools past its bound) or failed
+            // for any reason is tried again soon rather than a full interval later
+            _retrySoon();
             emit RebalanceFailed(runId, ret);
             return;
         }

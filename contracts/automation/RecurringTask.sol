@@ -22,6 +22,12 @@ abstract contract RecurringTask is IRecurringTask, ReentrancyGuardTransient {
     uint256 public constant MIN_TASK_EFFORT = 300_000;
     /// @dev Gas cap for calls into the (possibly user-supplied) funder.
     uint256 internal constant FUNDER_GAS = 100_000;
+    /// @notice A run that could not do its work books its retry after interval / RETRY_DIVISOR
+    /// (an hour for a daily task), not a whole interval later.
+    uint256 public constant RETRY_DIVISOR = 24;
+    /// @dev Transient flag: the run in progress asks for a retry (set by _retrySoon, read and
+    /// cleared by the booking in the same transaction).
+    bytes32 private constant _RETRY_SLOT = keccak256("ballast.RecurringTask.retry");
 
     /* STORAGE */
 
@@ -130,6 +136,15 @@ abstract contract RecurringTask is IRecurringTask, ReentrancyGuardTransient {
     /// @dev The task's work on a run (rebalance a position, tick the supervisor).
     function _onRun(uint256 runId) internal virtual;
 
+    /// @dev Called by a run that could not do its work: the next run is booked after
+    /// interval / RETRY_DIVISOR instead of lastRunAt + interval.
+    function _retrySoon() internal {
+        bytes32 slot = _RETRY_SLOT;
+        assembly ("memory-safe") {
+            tstore(slot, 1)
+        }
+    }
+
     function _setConfig(RecurringConfig memory c) internal {
         if (c.interval == 0) revert InvalidRecurringConfig("interval", 0);
         if (c.priority == IRebalanceScheduler.Priority.High) revert InvalidRecurringConfig("priority", 0);
@@ -142,13 +157,25 @@ abstract contract RecurringTask is IRecurringTask, ReentrancyGuardTransient {
         emit RecurringConfigSet(c);
     }
 
-    /// @dev Books the next run at lastRunAt + interval (at least now + 1), paying estimate x
+    /// @dev Books the next run at lastRunAt + interval (at least now + 1), or interval /
+    /// RETRY_DIVISOR from now after a run that asked for a retry, paying estimate x
     /// margin from the funder. Never reverts: every failure emits FailedRecurringSchedule.
     function _bookNext() internal returns (bool booked, uint256 runId, uint256 ts) {
         RecurringConfig memory c = _config;
         uint256 last = _receipt.lastRunAt;
-        ts = (last == 0 ? block.timestamp : last) + c.interval;
-        if (ts <= block.timestamp) ts = block.timestamp + 1;
+        bytes32 slot = _RETRY_SLOT;
+        bool retry;
+        assembly ("memory-safe") {
+            retry := tload(slot)
+            tstore(slot, 0)
+        }
+        if (retry) {
+            uint256 delay = c.interval / RETRY_DIVISOR;
+            ts = block.timestamp + (delay == 0 ? 1 : delay);
+        } else {
+            ts = (last == 0 ? block.timestamp : last) + c.interval;
+            if (ts <= block.timestamp) ts = block.timestamp + 1;
+        }
 
         uint256 fee;
         try scheduler.estimate("", ts, c.priority, c.executionEffort) returns (

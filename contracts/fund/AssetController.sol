@@ -39,7 +39,14 @@ contract AssetController is IAssetController, AssetControllerStorage {
         _grantRole(ADMIN_ROLE, admin);
         _setTiers(tiers_);
         _setRisk(risk_);
+        // one base token: a position worth at most that even at its feed's upper bound is
+        // dust the guardian may de-list (the timelock raises it, the guardian lowers it)
+        _dustValue = uint128(10 ** _baseDecimals);
+        emit DustValueSet(_dustValue);
     }
+
+    /// @dev A tier member whose venue a rebalance move was cut at: skipped for the rest of the call.
+    uint256 private constant _CUT = type(uint256).max;
 
     /* MODIFIERS */
 
@@ -209,7 +216,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     {
         if (cashAmount == 0) revert ZeroAmount();
         Snap memory s = _snapshot();
-        uint256 out = _purchase(s, _indexOf(token), cashAmount, minOut, _risk.maxSlippageBps);
+        (uint256 out,) = _purchase(s, _indexOf(token), cashAmount, minOut, _risk.maxSlippageBps);
         _storeMark(s);
         return out;
     }
@@ -281,6 +288,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
             emit Rebalanced(msg.sender, force, false);
             return false;
         }
+        // Anyone may execute a due run, at a moment of their choosing: each swap fills only up
+        // to the internal bound's price and carries the rest, so a pool moved against the fund
+        // sells it nothing worse than the bound.
+        s.within = true;
         uint256 minMove = _risk.minMoveValue;
         // Sell what the invested tiers hold above target; the cash lands in L1. The snapshot is
         // kept current as each move happens: one valuation pass for the whole call.
@@ -302,6 +313,8 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 moved = done != 0 || moved;
             }
         }
+        // out of band and every move cut to nothing: refused, so that the run is retried soon
+        if (!moved && s.cut) revert RebalanceHeld();
         if (_vault.pendingRedemptions() != 0) _vault.fulfilRedemptions(_FULFIL_BATCH);
         _storeMark(s);
         emit Rebalanced(msg.sender, force, moved);
@@ -408,9 +421,11 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @dev `boundBps`: the oracle-derived minimum's slippage: the risk params' for an explicit
     /// keeper call (which brings its own quoted minOut), the tight internal bound for the
     /// controller's own swaps (rebalance, allocation, waterfall), which nobody else sizes.
+    /// In rebalance (`s.within`) an instant purchase fills up to the bound's rate and sends the
+    /// rest of the cash back to the vault; `spent` is what was used.
     function _purchase(Snap memory s, uint256 i, uint256 cashAmount, uint256 minOut, uint256 boundBps)
         private
-        returns (uint256 out)
+        returns (uint256 out, uint256 spent)
     {
         address token = _list[i];
         Asset storage a = _assets[token];
@@ -418,7 +433,14 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256 p = f.price();
         uint256 before = IERC20(token).balanceOf(address(this));
         _vault.pullCash(address(a.adapter), cashAmount);
-        a.adapter.invest(token, cashAmount);
+        if (s.within && a.instant) {
+            spent = _investWithin(s, i, cashAmount, _withinMin(f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor), boundBps));
+            if (spent == 0) return (0, 0);
+            cashAmount = spent;
+        } else {
+            a.adapter.invest(token, cashAmount);
+            spent = cashAmount;
+        }
         out = IERC20(token).balanceOf(address(this)) - before;
         if (a.instant) {
             uint256 oracleOut = f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor);
@@ -445,7 +467,20 @@ contract AssetController is IAssetController, AssetControllerStorage {
         }
         uint256 before = _cash.balanceOf(address(this));
         IERC20(token).safeTransfer(address(a.adapter), tokenAmount);
-        a.adapter.divest(token, tokenAmount);
+        if (s.within && a.instant) {
+            // what stays here after the transfer out, so that the unsold tokens can be told
+            uint256 kept = IERC20(token).balanceOf(address(this));
+            a.adapter.divestWithin(token, tokenAmount, _withinMin(f.toBase(tokenAmount, p, _baseDecimals), boundBps));
+            uint256 back = IERC20(token).balanceOf(address(this)) - kept;
+            if (back != 0) {
+                s.cut = true;
+                emit MoveCut(token, tokenAmount, tokenAmount - back);
+                tokenAmount -= back;
+                if (tokenAmount == 0) return 0;
+            }
+        } else {
+            a.adapter.divest(token, tokenAmount);
+        }
         out = _cash.balanceOf(address(this)) - before;
         if (a.instant) {
             uint256 oracleOut = f.toBase(tokenAmount, p, _baseDecimals);
@@ -456,6 +491,24 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (out != 0) _cash.safeTransfer(address(_vault), out);
         _update(s, i);
         emit Redeemed(token, tokenAmount, out, !a.instant);
+    }
+
+    /// @dev investWithin on position i's venue: returns the cash spent; the rest goes back to the
+    /// vault, and a cut is recorded on the snapshot and emitted.
+    function _investWithin(Snap memory s, uint256 i, uint256 cashAmount, uint256 minOut)
+        private
+        returns (uint256 spent)
+    {
+        address token = _list[i];
+        uint256 held = _cash.balanceOf(address(this));
+        _assets[token].adapter.investWithin(token, cashAmount, minOut);
+        uint256 back = _cash.balanceOf(address(this)) - held;
+        spent = cashAmount - back;
+        if (back != 0) {
+            _cash.safeTransfer(address(_vault), back);
+            s.cut = true;
+            emit MoveCut(token, cashAmount, spent);
+        }
     }
 
     /// @dev The guards of an instant purchase or redemption: `out` (what came back) at least the
@@ -501,6 +554,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256 equalShare = (s.tierValues[t] + amount) / k;
         for (uint256 pass; pass < 2 && invested < amount; ++pass) {
             for (uint256 j; j < k && invested < amount; ++j) {
+                if (members[j] == _CUT) continue;
                 (uint256 room, uint256 v) = _room(s, members[j]);
                 uint256 x = amount - invested;
                 if (pass == 0) {
@@ -511,8 +565,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 // dust (below the minimum move) stays in L1: a swap of a few base units only
                 // buys rounding error
                 if (x == 0 || (x < _risk.minMoveValue && pass == 1)) continue;
-                _purchase(s, members[j], x, 0, _internalBound());
-                invested += x;
+                (, uint256 spent) = _purchase(s, members[j], x, 0, _internalBound());
+                invested += spent;
+                // cut at the bound (rebalance only): this venue takes nothing more in this call
+                if (spent < x) members[j] = _CUT;
             }
         }
     }
@@ -564,6 +620,12 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /* INTERNAL: GUARDS AND VALUATION */
+
+    /// @dev The minimum out handed to an adapter's *Within call: one basis point inside the
+    /// bound that `_checkInstantMove` applies, so a partial fill's rounding never trips it.
+    function _withinMin(uint256 oracleOut, uint256 boundBps) private pure returns (uint256) {
+        return BpsLib.less(oracleOut, boundBps > 1 ? boundBps - 1 : 0);
+    }
 
     function _internalBound() private view returns (uint256) {
         uint256 b = _limits.internalSlippageBps;

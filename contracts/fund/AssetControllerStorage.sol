@@ -57,6 +57,9 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         uint256[3] tierValues; // 0 = the vault's cash not earmarked for redemptions
         uint256[] values; // per asset, in list order, base units
         bool down; // a held asset's feed is down: it is valued at zero (pending cash aside)
+        // rebalance() only: instant moves fill up to the internal bound and carry the rest
+        bool within;
+        bool cut; // a move was cut at the internal bound
     }
 
     /// @dev What rebalance(false) reads when it has nothing to do, in one slot (the mark is the

@@ -20,6 +20,18 @@ interface IAssetAdapter {
     /// @return cashOut Cash sent to the caller now (0 when a redemption request is pending).
     function divest(address token, uint256 tokenAmount) external returns (uint256 cashOut);
 
+    /// @notice Like invest, but stops where the next unit would fill at a worse rate than
+    /// `minOut / cashIn` (so every unit filled, and the average, is at least that rate) and sends
+    /// the unspent cash back to the caller. An adapter that fills at one price fills all or
+    /// nothing (the caller's checks decide); a pool adapter fills partially.
+    /// @return tokensOut Tokens sent to the caller now.
+    function investWithin(address token, uint256 cashIn, uint256 minOut) external returns (uint256 tokensOut);
+
+    /// @notice Like divest, but stops where the next token would fill at a worse rate than
+    /// `minOut / tokenAmount` and sends the unsold tokens back to the caller.
+    /// @return cashOut Cash sent to the caller now.
+    function divestWithin(address token, uint256 tokenAmount, uint256 minOut) external returns (uint256 cashOut);
+
     /// @notice Tokens of `holder`'s `balance` that can be divested for cash in this block.
     function redeemableNow(address token, address holder, uint256 balance) external view returns (uint256);
 

@@ -124,6 +124,10 @@ interface IAssetControllerTypes {
     /// @notice No mark is taken while a held asset's feed is down (it would count it at zero
     /// for up to navMaxAge after the feed is back).
     error MarkWhileFeedDown();
+    /// @notice rebalance() found the fund out of band, and every move it tried was cut to
+    /// nothing at the internal bound (pools moved past the bound): the run is refused, so a
+    /// recurring rebalancer books its retry soon instead of a full interval later.
+    error RebalanceHeld();
 
     /* EVENTS */
 
@@ -152,6 +156,9 @@ interface IAssetControllerTypes {
     event WaterfallSkipped(address indexed token, uint8 tier, uint8 reason);
     event WaterfallLiquidated(uint256 amountNeeded, uint8 maxTier, uint256 raised);
     event Rebalanced(address indexed caller, bool force, bool moved);
+    /// @notice A move of the controller's own rebalance filled `done` of the `asked` input
+    /// (cash for a purchase, tokens for a sale) inside the internal bound; the rest is carried.
+    event MoveCut(address indexed token, uint256 asked, uint256 done);
     /// @notice Moves were paused (the same event as OpenZeppelin's Pausable).
     event Paused(address account);
     event Unpaused(address account);

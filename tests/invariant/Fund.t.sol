@@ -64,10 +64,15 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
             );
             tokens.push(f);
         }
+        // listed, never bought (cap 1): the asset eve donates dust of
+        address spare = address(new TestMoneyMarketFund(cash, "spare", "spare"));
+        TestPriceFeed spareFeed = new TestPriceFeed(8, 1e8);
+        controller.addAsset(AssetParams(spare, 2, address(adapter), address(spareFeed), 86_400, 1, 1e30, 1, 4000));
         controller.mark();
         address[] memory actors = new address[](3);
         (actors[0], actors[1], actors[2]) = (alice, bob, eve);
         handler = new FundHandler(vault, controller, cash, keeper, actors, tokens, feeds);
+        handler.setSpare(spare, spareFeed);
 
         // a fund already at work: alice holds 1M, invested to the tiers' targets
         cash.mint(alice, 1_000_000 * unit);
@@ -92,12 +97,13 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     }
 
     /// @notice The base token is conserved to the wei: what came in less what went out is what
-    /// the vault, the controller and the funds it holds have.
+    /// the vault, the controller and the funds it holds (or may sell dust of) have.
     function invariant_cashConservedToTheWei() public view {
         uint256 held = cash.balanceOf(address(vault)) + cash.balanceOf(address(controller));
         for (uint256 i; i < tokens.length; ++i) {
             held += cash.balanceOf(tokens[i]);
         }
+        held += cash.balanceOf(handler.spare()); // eve's dust donations are sold from there
         check(handler.cashIn() + 1_000_000 * unit == handler.cashOut() + held, "cash conservation");
     }
 
@@ -166,6 +172,16 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
             (,, bool down) = controller.pricingValues();
             check(down, "controller does not see the outage");
         }
+    }
+
+    /// @notice Dust decides nothing (issue 25): with the held positions' feeds live, entries
+    /// are open whatever eve donated of an asset the fund does not hold and whatever its feed
+    /// does, and a mark can be taken.
+    function invariant_dustClosesNothing() public view {
+        if (handler.heldAssetDown()) return;
+        check(vault.maxDeposit(alice) > 0, "token dust of an unheld asset closed entries");
+        (,, bool down) = controller.pricingValues();
+        check(!down, "token dust of an unheld asset reads as an outage");
     }
 
     /// @notice The compromised keeper's loss, measured here at unchanged prices, never passes

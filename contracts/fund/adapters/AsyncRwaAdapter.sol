@@ -39,14 +39,34 @@ contract AsyncRwaAdapter is IAssetAdapter {
 
     /// @inheritdoc IAssetAdapter
     function invest(address token, uint256 cashIn) external returns (uint256) {
+        return _subscribe(token, cashIn);
+    }
+
+    /// @inheritdoc IAssetAdapter
+    /// @dev A request is priced later, whole: the same as invest (the controller never sends an
+    /// asynchronous asset here; it books such moves on its notional budget instead).
+    function investWithin(address token, uint256 cashIn, uint256) external returns (uint256) {
+        return _subscribe(token, cashIn);
+    }
+
+    /// @inheritdoc IAssetAdapter
+    function divest(address token, uint256 tokenAmount) external returns (uint256) {
+        return _requestRedemption(token, tokenAmount);
+    }
+
+    /// @inheritdoc IAssetAdapter
+    function divestWithin(address token, uint256 tokenAmount, uint256) external returns (uint256) {
+        return _requestRedemption(token, tokenAmount);
+    }
+
+    function _subscribe(address token, uint256 cashIn) private returns (uint256) {
         IERC20(IAsyncRwa(token).asset()).forceApprove(token, cashIn);
         uint256 id = IAsyncRwa(token).requestSubscription(cashIn);
         _file(token, id, cashIn, true);
         return 0;
     }
 
-    /// @inheritdoc IAssetAdapter
-    function divest(address token, uint256 tokenAmount) external returns (uint256) {
+    function _requestRedemption(address token, uint256 tokenAmount) private returns (uint256) {
         IERC20(token).forceApprove(token, tokenAmount);
         uint256 id = IAsyncRwa(token).requestRedemption(tokenAmount);
         _file(token, id, tokenAmount, false);

@@ -15,6 +15,22 @@ contract ERC4626Adapter is SyncAdapter {
 
     /// @inheritdoc IAssetAdapter
     function invest(address token, uint256 cashIn) external returns (uint256) {
+        return _invest(token, cashIn);
+    }
+
+    /// @inheritdoc IAssetAdapter
+    /// @dev A fund's share price is one price for the whole amount: all or nothing, and the
+    /// controller's bound decides.
+    function investWithin(address token, uint256 cashIn, uint256) external returns (uint256) {
+        return _invest(token, cashIn);
+    }
+
+    /// @inheritdoc IAssetAdapter
+    function divestWithin(address token, uint256 tokenAmount, uint256) external returns (uint256) {
+        return IERC4626(token).redeem(tokenAmount, msg.sender, address(this));
+    }
+
+    function _invest(address token, uint256 cashIn) private returns (uint256) {
         IERC20 cash = IERC20(IERC4626(token).asset());
         cash.forceApprove(token, cashIn);
         return IERC4626(token).deposit(cashIn, msg.sender);

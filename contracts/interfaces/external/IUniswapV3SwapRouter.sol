@@ -17,6 +17,9 @@ interface IUniswapV3SwapRouter {
         uint160 sqrtPriceLimitX96;
     }
 
+    /// @notice The Uniswap V3 factory the router swaps through (PeripheryImmutableState).
+    function factory() external view returns (address);
+
     /// @notice Swaps `amountIn` of one token for as much as possible of another token.
     function exactInputSingle(ExactInputSingleParams calldata params) external payable returns (uint256 amountOut);
 }

@@ -93,6 +93,41 @@ def test_run__failing_position__emits_and_keeps_schedule(
     assert scheduler.status(rebalancer.bookedRun()[0]) == SCHEDULED
 
 
+def test_run__failed__retry_booked_after_a_24th_of_the_interval__then_the_cadence_resumes(
+    chain, rebalancer, scheduler, position, keeper
+):
+    """Issue 25: a run that could not move (the fund's RebalanceHeld when every pool is past
+    its bound, or any failure) is retried after interval / RETRY_DIVISOR, not a whole interval
+    later; once the position moves again, the next run is a full interval after the retry."""
+    assert rebalancer.RETRY_DIVISOR() == 24
+    position.setMode(1, sender=keeper)  # Revert
+    tx = run_booked(scheduler, rebalancer, keeper, chain)
+    assert events(tx, "RebalanceFailed")
+    retry_id, retry_ts = rebalancer.bookedRun()
+    assert retry_ts == tx.timestamp + INTERVAL // 24
+    position.setMode(0, sender=keeper)
+    tx = run_booked(scheduler, rebalancer, keeper, chain)
+    assert events(tx, "Rebalanced") and position.calls() == 1
+    assert rebalancer.lastRunAt() == retry_ts
+    assert rebalancer.bookedRun()[1] == retry_ts + INTERVAL
+
+
+def test_run__failing_every_time__at_most_one_retry_per_24th_of_the_interval(
+    chain, rebalancer, scheduler, position, keeper, funder
+):
+    """What a position that always fails (or an attacker who moves the pools before each run)
+    costs the funder: one booking per interval / 24, never a loop within a block."""
+    position.setMode(1, sender=keeper)
+    start = now(chain)
+    runs = 0
+    while now(chain) < start + INTERVAL:
+        run_booked(scheduler, rebalancer, keeper, chain)
+        runs += 1
+    assert runs <= 24 + 1
+    _, ts = rebalancer.bookedRun()
+    assert ts > now(chain)
+
+
 def test_least_privilege__unauthorised_caller__position_reverts(
     chain, make_rebalancer, scheduler, position, alice, attacker, keeper
 ):

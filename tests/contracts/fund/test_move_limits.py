@@ -128,11 +128,17 @@ def test_allocate__old_bound_of_5pct__the_sandwich_pays(m, keeper, attacker, dep
     assert close() > 0
 
 
-def test_rebalance__rebalancer_triggered_while_pool_moved__internal_swap_refused(m, attacker):
-    f, unit = m["fund"], m["unit"]
+def test_rebalance__rebalancer_triggered_while_pool_moved__that_venue_fills_nothing(m, attacker):
+    """Issue 25: the controller's own rebalance no longer fails on a moved pool (which let
+    anyone consume the fund's due run): the pool past the bound fills nothing and its share is
+    carried (MoveCut), the ERC-4626 venues still move, and the attacker pays two fees."""
+    f, unit, rwa = m["fund"], m["unit"], m["rwa"]
     close = _round_trip(m, attacker, 75_000 * unit)
-    with ape.reverts(f.controller.SlippageExceeded):
-        f.controller.rebalance(True, sender=m["rebalancer"])
+    tx = f.controller.rebalance(True, sender=m["rebalancer"])
+    [cut] = tx.decode_logs(f.controller.MoveCut)
+    assert cut.token == rwa.address and cut.done == 0
+    assert rwa.balanceOf(f.controller) == 0
+    assert m["credit"].balanceOf(f.controller) > 0
     assert close() < 0
 
 

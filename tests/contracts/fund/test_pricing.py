@@ -137,7 +137,7 @@ def test_remove_asset__one_wei_donated_feed_down__entries_stay_open__guardian_de
     token.deposit(unit, attacker, sender=attacker)
     token.transfer(controller, 1, sender=attacker)  # the 1-wei donation
     feed.updateAnswer(0, sender=deployer)
-    assert controller.dustValue() == 0
+    assert controller.dustValue() == unit  # the default: one base token
     vault.deposit(1000 * unit, alice, sender=alice)  # entries stay open
     assert vault.maxDeposit(alice) > 0
     with ape.reverts(controller.AccessControlUnauthorizedAccount):
@@ -146,20 +146,34 @@ def test_remove_asset__one_wei_donated_feed_down__entries_stay_open__guardian_de
     assert token.address not in controller.assetList()
 
 
-def test_remove_asset__more_than_token_dust__needs_the_dust_value_the_timelock_sets(
+def test_remove_asset__below_the_default_dust_value__guardian_delists_it(
+    fund, controller, usdt, guardian, attacker, deployer, invested, spare, unit
+):
+    """More than token dust (a thousandth of a token) but worth at most one base token even at
+    the feed's upper bound ($2): the default dustValue lets the guardian de-list it."""
+    token, feed = spare
+    usdt.mint(attacker, unit, sender=deployer)
+    usdt.approve(token, unit, sender=attacker)
+    token.deposit(unit, attacker, sender=attacker)
+    token.transfer(controller, unit // 1000, sender=attacker)  # 0.002 at the $2 bound
+    feed.updateAnswer(0, sender=deployer)
+    controller.removeAsset(token, sender=guardian)
+    assert token.address not in controller.assetList()
+
+
+def test_remove_asset__above_the_default_dust_value__needs_the_value_the_timelock_sets(
     fund, controller, usdt, guardian, attacker, deployer, invested, spare, unit
 ):
     token, feed = spare
     usdt.mint(attacker, unit, sender=deployer)
     usdt.approve(token, unit, sender=attacker)
-    token.deposit(unit, attacker, sender=attacker)
-    token.transfer(controller, unit // 1000, sender=attacker)  # a thousandth of a token
+    token.deposit(unit, controller, sender=attacker)  # one token: 2 at the $2 bound
     feed.updateAnswer(0, sender=deployer)
     with ape.reverts(controller.AssetNotEmpty):
-        controller.removeAsset(token, sender=guardian)  # dust value 0 by default
+        controller.removeAsset(token, sender=guardian)  # above the default of one base token
     with ape.reverts(controller.RiskIncreaseRequiresTimelock):
-        controller.setDustValue(unit, sender=guardian)  # raising it is the timelock's
-    controller.setDustValue(unit, sender=deployer)
+        controller.setDustValue(10 * unit, sender=guardian)  # raising it is the timelock's
+    controller.setDustValue(10 * unit, sender=deployer)
     controller.removeAsset(token, sender=guardian)
     assert token.address not in controller.assetList()
     controller.setDustValue(0, sender=guardian)  # lowering: at once

@@ -9,6 +9,7 @@ import {ITieredVault} from "../../../contracts/interfaces/ITieredVault.sol";
 import {IAssetControllerTypes} from "../../../contracts/interfaces/IAssetControllerTypes.sol";
 import {TestStablecoin} from "../../../contracts/test/TestStablecoin.sol";
 import {TestPriceFeed} from "../../../contracts/test/TestPriceFeed.sol";
+import {TestMoneyMarketFund} from "../../../contracts/test/TestMoneyMarketFund.sol";
 
 /// @notice The actors of the fund suite. Holders (alice, bob) and an attacker (eve) use the
 /// vault's public functions; a compromised keeper key moves money with arbitrary sizes and no
@@ -30,6 +31,10 @@ contract FundHandler is CheatBase {
     address[] public tokens;
     TestPriceFeed[] public feeds;
     bool[] public down;
+
+    // an asset listed but never bought (cap 1): eve donates token dust of it (issue 25)
+    address public spare;
+    TestPriceFeed public spareFeed;
 
     // ghost ledger of the base token crossing the fund's boundary
     uint256 public cashIn; // deposits, mints and donations
@@ -69,6 +74,12 @@ contract FundHandler is CheatBase {
         for (uint256 i; i < feeds_.length; ++i) {
             down.push(false);
         }
+    }
+
+    /// @dev Set once by the suite's setUp; the fuzzer's calls find it set and change nothing.
+    function setSpare(address spare_, TestPriceFeed feed_) external {
+        if (spare != address(0)) return;
+        (spare, spareFeed) = (spare_, feed_);
     }
 
     /* ---------------------------------------------------------------- helpers */
@@ -291,6 +302,33 @@ contract FundHandler is CheatBase {
         cashIn += amount;
         eveSpent += amount;
         _checkPps(before, "share price fell on a donation");
+    }
+
+    /// @notice The second review's 1-wei PoC: eve donates at most a millionth of a token of the
+    /// listed asset the fund does not hold, and may take its feed down (or bring it back). Dust
+    /// must close nothing (invariant_dustClosesNothing).
+    function donateDust(uint256 amount, bool feedGoesDown) external {
+        if (spare == address(0)) return;
+        uint8 d = TestStablecoin(spare).decimals();
+        uint256 max = d <= 6 ? 1 : 10 ** (d - 6);
+        uint256 held = _balanceOf(spare, address(controller));
+        if (held >= max) return;
+        amount = bound(amount, 1, max - held);
+        cash.mint(eve, unit);
+        vm.startPrank(eve);
+        cash.approve(spare, unit);
+        TestMoneyMarketFund(spare).deposit(unit, eve);
+        cashIn += unit; // the spare fund's cash is counted with the fund's (a dust sale moves it)
+        TestStablecoin(spare).transfer(address(controller), amount);
+        vm.stopPrank();
+        (, int256 answer,,,) = spareFeed.latestRoundData();
+        if (feedGoesDown) {
+            uint256 stale = block.timestamp - HEARTBEAT - 1;
+            spareFeed.updateRoundData(uint80(spareFeed.latestRound() + 1), answer, stale, stale);
+        } else {
+            spareFeed.updateAnswer(answer);
+        }
+        _count("donateDust");
     }
 
     /// @notice eve deposits and redeems at once: she may never get back more than she paid.
