@@ -12,6 +12,20 @@ import {TestStablecoin} from "../../contracts/test/TestStablecoin.sol";
 import {TestMoneyMarketFund} from "../../contracts/test/TestMoneyMarketFund.sol";
 import {TestPriceFeed} from "../../contracts/test/TestPriceFeed.sol";
 import {TestExitFeeFund} from "./support/TestExitFeeFund.sol";
+import {PlanExecutor} from "../../contracts/fund/PlanExecutor.sol";
+import {ISafeOwners} from "../../contracts/interfaces/IPlanExecutor.sol";
+
+/// @notice A Safe with no owners the executor could count (test double: the suite's keeper
+/// never gets signatures, so everything it runs through the executor is unsigned).
+contract TestNoOwnersSafe is ISafeOwners {
+    function isOwner(address) external pure returns (bool) {
+        return false;
+    }
+
+    function getThreshold() external pure returns (uint256) {
+        return 1;
+    }
+}
 
 /// @notice Vault + AssetController under holders, an attacker (eve), a compromised keeper key,
 /// market moves, feed outages and time. Five positions over two ERC-4626 money-market funds
@@ -22,6 +36,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     uint96 internal constant LOSS_BUDGET_UNITS = 2_000; // per window, whole base tokens
     uint96 internal constant NOTIONAL_BUDGET_UNITS = 3_000_000;
     uint32 internal constant WINDOW = 1 days;
+    uint256 internal constant PLAN_THRESHOLD_UNITS = 50_000; // the executor's default total: twice this a day
 
     FundHandler internal handler;
     TieredVault internal vault;
@@ -32,6 +47,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     address internal alice = address(0xA11CE);
     address internal bob = address(0xB0B);
     address internal eve = address(0xE5E);
+    address internal planKeeper = address(0xBEEF2);
     uint256 internal unit;
 
     function _decimals() internal pure virtual returns (uint8);
@@ -73,6 +89,12 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         (actors[0], actors[1], actors[2]) = (alice, bob, eve);
         handler = new FundHandler(vault, controller, cash, keeper, actors, tokens, feeds);
         handler.setSpare(spare, spareFeed);
+        // the keeper key behind the PlanExecutor, which holds the controller's KEEPER_ROLE
+        PlanExecutor executor =
+            new PlanExecutor(controller, new TestNoOwnersSafe(), address(this), PLAN_THRESHOLD_UNITS * unit, 1);
+        controller.grantRole(controller.KEEPER_ROLE(), address(executor));
+        executor.grantRole(executor.KEEPER_ROLE(), planKeeper);
+        handler.setExecutor(executor, planKeeper);
 
         // a fund already at work: alice holds 1M, invested to the tiers' targets
         cash.mint(alice, 1_000_000 * unit);
@@ -182,6 +204,26 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         check(vault.maxDeposit(alice) > 0, "token dust of an unheld asset closed entries");
         (,, bool down) = controller.pricingValues();
         check(!down, "token dust of an unheld asset reads as an outage");
+    }
+
+    /// @notice Splitting gains nothing (issue 25): the notional the keeper key ran through the
+    /// executor without signatures, over any span one day long, is at most twice the executor's
+    /// unapproved total (a tumbling window: at most one total on each side of a boundary), and
+    /// the executor's own book never shows more than one total.
+    function invariant_unapprovedNotionalWithinWindowTotal() public view {
+        (uint256 budget,, uint256 used) = handler.executor().unapprovedBudget();
+        check(budget == 2 * PLAN_THRESHOLD_UNITS * unit, "unexpected unapproved total");
+        check(used <= budget, "executor's unapproved usage above its total");
+        uint256 n = handler.unsignedCount();
+        for (uint256 i; i < n; ++i) {
+            uint256 start = handler.unsignedAt(i);
+            uint256 sum;
+            for (uint256 j; j < n; ++j) {
+                uint256 t = handler.unsignedAt(j);
+                if (t >= start && t < start + 1 days) sum += handler.unsignedNotional(j);
+            }
+            check(sum <= 2 * budget, "unsigned notional above twice the window total in a day");
+        }
     }
 
     /// @notice The compromised keeper's loss, measured here at unchanged prices, never passes

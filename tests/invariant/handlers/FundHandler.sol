@@ -10,6 +10,8 @@ import {IAssetControllerTypes} from "../../../contracts/interfaces/IAssetControl
 import {TestStablecoin} from "../../../contracts/test/TestStablecoin.sol";
 import {TestPriceFeed} from "../../../contracts/test/TestPriceFeed.sol";
 import {TestMoneyMarketFund} from "../../../contracts/test/TestMoneyMarketFund.sol";
+import {PlanExecutor} from "../../../contracts/fund/PlanExecutor.sol";
+import {IPlanExecutor} from "../../../contracts/interfaces/IPlanExecutor.sol";
 
 /// @notice The actors of the fund suite. Holders (alice, bob) and an attacker (eve) use the
 /// vault's public functions; a compromised keeper key moves money with arbitrary sizes and no
@@ -35,6 +37,14 @@ contract FundHandler is CheatBase {
     // an asset listed but never bought (cap 1): eve donates token dust of it (issue 25)
     address public spare;
     TestPriceFeed public spareFeed;
+
+    // the keeper key behind the PlanExecutor (issue 25): unsigned plans split anyhow, and the
+    // notional each unsigned action booked, when
+    PlanExecutor public executor;
+    address public planKeeper;
+    uint256[] public unsignedAt;
+    uint256[] public unsignedNotional;
+    uint256 internal _planNonce;
 
     // ghost ledger of the base token crossing the fund's boundary
     uint256 public cashIn; // deposits, mints and donations
@@ -80,6 +90,16 @@ contract FundHandler is CheatBase {
     function setSpare(address spare_, TestPriceFeed feed_) external {
         if (spare != address(0)) return;
         (spare, spareFeed) = (spare_, feed_);
+    }
+
+    /// @dev Set once by the suite's setUp; the fuzzer's calls find it set and change nothing.
+    function setExecutor(PlanExecutor executor_, address planKeeper_) external {
+        if (address(executor) != address(0)) return;
+        (executor, planKeeper) = (executor_, planKeeper_);
+    }
+
+    function unsignedCount() external view returns (uint256) {
+        return unsignedAt.length;
     }
 
     /* ---------------------------------------------------------------- helpers */
@@ -376,6 +396,41 @@ contract FundHandler is CheatBase {
     }
 
     /* -------------------------------------------------- the compromised keeper */
+
+    /// @notice The review's split: the keeper key behind the executor cuts its moves into many
+    /// one-action plans under the per-plan threshold, none signed (the owners are not there).
+    /// What each executed action booked is recorded; the executor must hold the window total.
+    function keeperSplitsPlans(uint256 tokenSeed, uint256 amount, uint256 parts) external {
+        if (address(executor) == address(0)) return;
+        parts = bound(parts, 1, 8);
+        address token = tokens[tokenSeed % tokens.length];
+        for (uint256 p; p < parts; ++p) {
+            bytes memory action;
+            if (p % 2 == 0) {
+                uint256 cashNow = vault.availableCash();
+                if (cashNow == 0) continue;
+                uint256 a = bound(amount, 1, cashNow);
+                action = abi.encodeCall(controller.purchaseAsset, (token, a, 0));
+            } else {
+                uint256 held = _balanceOf(token, address(controller));
+                if (held == 0) continue;
+                action = abi.encodeCall(controller.redeemAsset, (token, bound(amount, 1, held), 0));
+            }
+            bytes32[] memory hashes = new bytes32[](1);
+            hashes[0] = keccak256(action);
+            IPlanExecutor.PlanHeader memory h = IPlanExecutor.PlanHeader(
+                keccak256(abi.encode("split", ++_planNonce)), address(controller), uint64(block.timestamp + 1 hours)
+            );
+            (, uint256 usedBefore) = controller.budgetUsage();
+            vm.prank(planKeeper);
+            try executor.executeAction(h, 0, action, hashes, new bytes[](0)) {
+                (, uint256 usedAfter) = controller.budgetUsage();
+                unsignedAt.push(block.timestamp);
+                unsignedNotional.push(usedAfter - usedBefore);
+                _count("keeperSplitsPlans");
+            } catch {}
+        }
+    }
 
     /// @notice The keeper key moves whatever it likes, sized anyhow, with no quoted minimum. What
     /// each move loses at unchanged prices is measured here (fundValue before - after).
