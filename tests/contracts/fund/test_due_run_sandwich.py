@@ -171,6 +171,11 @@ def test_inflow_bigger_than_the_pool_takes_at_the_bound__absorbed_up_to_it_not_f
     assert s["mmf"].balanceOf(f.controller) > 0  # L2 filled at the fund's price
 
 
+def _feeds_report(f, deployer) -> None:
+    for feed in f.feeds.values():
+        feed.updateAnswer(feed.latestRoundData().answer, sender=deployer)
+
+
 def test_every_leg_cut__RebalanceHeld__and_the_due_run_is_retried_within_the_hour(
     s, project, deployer, gov, keeper, attacker, chain
 ):
@@ -191,6 +196,7 @@ def test_every_leg_cut__RebalanceHeld__and_the_due_run_is_retried_within_the_hou
     r.fixReschedule(sender=attacker)
     run_id, ts = r.bookedRun()
     chain.mine(1, timestamp=ts)
+    _feeds_report(f, deployer)  # a day later: the feeds report (else nothing is priced)
     back_run = _front_run(s, attacker, 2_000_000 * unit)
     with ape.reverts(c.RebalanceHeld):
         c.rebalance(False, sender=s["rebalancer"])
@@ -204,8 +210,7 @@ def test_every_leg_cut__RebalanceHeld__and_the_due_run_is_retried_within_the_hou
     assert retry_ts == tx.timestamp + DAY // 24
     # the pool is back near the oracle (and the feeds report again): the retry moves
     chain.mine(1, timestamp=retry_ts)
-    for feed in f.feeds.values():
-        feed.updateAnswer(feed.latestRoundData().answer, sender=deployer)
+    _feeds_report(f, deployer)
     tx = scheduler.execute(r.bookedRun()[0], sender=attacker)
     [done] = tx.decode_logs(r.Rebalanced)
     assert done.moved and s["rwa"].balanceOf(c) > 0
