@@ -152,3 +152,63 @@ def test_config__target_above_the_limit_or_daily_above_30d__named_error():
         load_planning_config({"REBALANCE_COST_BUDGET_DAILY": "80"})
     with pytest.raises(ConfigError, match="REBALANCE_TARGET_SLIPPAGE"):
         load_planning_config({"REBALANCE_TARGET_SLIPPAGE": "-1"})
+
+
+@pytest.mark.parametrize("u", [M, 10**18])
+def test_plan__sale_to_restore_l1__taken_from_what_fills_at_the_oracle_before_larger_pools(u):
+    """Which venue pays for a sale is decided by cost, not size: L1 under its band, L3 above
+    target; the two credit funds (no pool: they fill at the oracle) are sold before the two
+    larger V3 positions (30 bps a first leg). Ranked by size alone, the pools would go first."""
+    assets = [
+        make_asset("MMA", 1, 1_500_000 * u, conc=3_000),
+        make_asset("MMB", 1, 1_500_000 * u, conc=3_000),
+        make_asset("TBA", 2, 2_500_000 * u, conc=3_000),
+        make_asset("TBB", 2, 2_500_000 * u, conc=3_000),
+        make_asset("CRD", 2, 1_000_000 * u, conc=3_000),
+        make_asset("CRE", 2, 1_000_000 * u, conc=3_000),
+    ]
+    st = make_state(200_000 * u, assets, decimals=6 if u == M else 18)  # L1 2%: under 5%
+    depth = pools(st, u, 3_000_000)  # TBA and TBB: deep, cheap room everywhere, 30 bps
+    p = plan(st, CFG, LIQ, st.timestamp, depth)
+    sold = [a for a in p.actions if a.type.value == "redeemAsset"]
+    assert sold and l1_bps(apply(st, p)) >= 500  # back inside the band
+    credit = {st.assets[4].token, st.assets[5].token}
+    assert all(a.asset in credit for a in sold), [a.asset for a in sold]
+
+
+@pytest.mark.parametrize("u", [M, 10**18])
+def test_plan__purchase_remainder__goes_to_the_oracle_fill_before_a_roomier_pool(u):
+    """Equal weights first, then the remainder by cost: pool APB is at its concentration limit,
+    so its equal share is left over; the credit fund ZCR (fills at the oracle) takes it before
+    pool APA, whose room is as large (ranked by room, then name, APA would)."""
+    assets = [
+        make_asset("MMA", 1, 1_200_000 * u, conc=3_000),
+        make_asset("MMB", 1, 1_200_000 * u, conc=3_000),
+        make_asset("ZCR", 2, 1_600_000 * u, conc=3_000),  # sorts last by name
+        make_asset("APA", 2, 1_600_000 * u, conc=4_000),
+        make_asset("APB", 2, 1_600_000 * u, conc=1_790),
+    ]
+    st = make_state(1_800_000 * u, assets, decimals=6 if u == M else 18)
+    a, b = st.assets[3].token, st.assets[4].token
+    depth = {
+        t: AssetDepth(
+            t,
+            3_000_000 * u,
+            3_000_000 * u,
+            LIMIT,
+            "pool",
+            3_000_000 * u,
+            3_000_000 * u,
+            TARGET,
+            30,
+            30,
+        )  # fmt: skip
+        for t in (a, b)
+    }
+    p = plan(st, CFG, LIQ, st.timestamp, depth)
+    bought: dict[str, int] = {}
+    for x in p.actions:
+        if x.type.value == "purchaseAsset":
+            bought[x.asset or ""] = bought.get(x.asset or "", 0) + x.amount
+    credit = st.assets[2].token
+    assert bought.get(credit, 0) > bought.get(a, 0) > 0, bought
