@@ -15,169 +15,21 @@ scheduler is configured.
 
 from __future__ import annotations
 
-import json
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, is_dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from keepers.core import redact
-from keepers.core.errors import (
-    EXIT_CONFIG,
-    EXIT_DOMAIN,
-    EXIT_UNAVAILABLE,
-    KeeperError,
+from keepers.cli_base import (  # noqa: F401  (re-exported: the slices' and the tests' names)
+    Ctx,
+    accept_root_options_after,
     exit_code,
+    fail,
+    main,
+    node_unreachable,
 )
-from keepers.fund.settings import FundConfig, FundConfigError, load_fund_config
+from keepers.core.errors import EXIT_CONFIG, EXIT_DOMAIN, KeeperError
 from keepers.runtime.runner import BOT_NAMES
-
-
-class Ctx:
-    def __init__(self, as_json: bool, now: int | None) -> None:
-        self.as_json = as_json
-        self.now = now
-        self._bot: Any = None
-        self._config: FundConfig | None = None
-        self._store: Any = None
-        self.offline: str | None = None  # why the node did not answer (read-only commands)
-
-    def config(self) -> FundConfig:
-        if self._config is None:
-            try:
-                self._config = load_fund_config()
-            except FundConfigError as err:
-                click.echo(f"keeper: invalid configuration: {err}", err=True)
-                sys.exit(exit_code(err))
-        return self._config
-
-    def bot(self) -> Any:
-        """The fund bot, its chain checked (KEEPER_CHAIN_ID, the deployment record's code);
-        a node that does not answer exits 3 (EXIT_UNAVAILABLE) naming KEEPER_RPC_URL."""
-        bot = self.bot_or_offline()
-        if bot is None:
-            fail(self.offline or "node unreachable", EXIT_UNAVAILABLE)
-        return bot
-
-    def bot_or_offline(self) -> Any:
-        """The fund bot, or None when the node does not answer (``self.offline`` then says
-        why, naming KEEPER_RPC_URL): for the read-only commands, which answer from the store.
-        A bad deployment record or a chain mismatch still exits (2), as for every command."""
-        if self._bot is None and self.offline is None:
-            from keepers.core.logging import configure_logging
-            from keepers.fund.bot import FundBot
-            from keepers.tx.contracts import ChainMismatchError, DeploymentError
-            from keepers.tx.retry import NetworkUnavailable
-
-            cfg = self.config()
-            configure_logging(cfg.keeper.log_json, cfg.keeper.log_level)
-            try:
-                bot = FundBot(cfg, self.store())
-                bot.check_chain()
-            except DeploymentError as err:
-                fail(f"KEEPER_DEPLOYMENT: {err}", exit_code(err))
-            except ChainMismatchError as err:
-                fail(str(err), exit_code(err))
-            except (OSError, NetworkUnavailable) as err:  # requests' errors are OSErrors
-                self.offline = node_unreachable(cfg.keeper.rpc_url, err)
-            else:
-                self._bot = bot
-        return self._bot
-
-    @contextmanager
-    def lead(self, bot: Any) -> Iterator[None]:
-        """Decide under the fund's lease (keepers.runtime.leases.Lead): a command that makes a
-        plan while a live `keeper run` leads the fund exits 1 naming that replica."""
-        import os
-        import socket
-
-        from keepers.runtime.leases import Lead, LeaseLost
-
-        lease = f"fund:{bot.lease_scope}"
-        replica = f"cli-{socket.gethostname()}-{os.getpid()}"[:64]
-        lead = Lead(self.store(), lease, ttl_s=self.config().keeper.lease_ttl_s, replica=replica)
-        try:
-            leases = lead.__enter__()
-        except LeaseLost as err:
-            fail(str(err), exit_code(err))
-        try:
-            bot.fence = leases.fence_for(lease)
-            bot.leading = lambda: leases.held(lease)
-            yield
-        finally:
-            bot.fence, bot.leading = None, lambda: True
-            lead.__exit__(None, None, None)
-
-    def store(self) -> Any:
-        """The keeper's store (KEEPER_DB_URL) alone: no node, no deployment record."""
-        if self._store is None:
-            from keepers.store.db import Store
-
-            self._store = Store(self.config().keeper.db_url)
-        return self._store
-
-    def records(self) -> Any:
-        """The fund's records in the store (``.plans``, ``.carry``): what the read-only
-        commands show, with the node up or down."""
-        if self._bot is not None:
-            return self._bot
-        from types import SimpleNamespace
-
-        from keepers.fund.records import CarryStore, PlanStore
-
-        return SimpleNamespace(plans=PlanStore(self.store()), carry=CarryStore(self.store()))
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-        self._bot = None
-
-    def time(self) -> int:
-        return self.now if self.now is not None else int(time.time())
-
-    def out(self, data: Any, text: Callable[[], str]) -> None:
-        if self.as_json:
-            click.echo(json.dumps(_plain(data), indent=2, default=str))
-        else:
-            click.echo(text())
-
-
-def _plain(x: Any) -> Any:
-    if is_dataclass(x) and not isinstance(x, type):
-        return _plain(asdict(x))
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    return x
-
-
-def node_unreachable(url: str, err: BaseException) -> str:
-    """One line for a node that does not answer (no traceback, no credentials in the URL)."""
-    from keepers.tx.node import unreachable
-
-    return unreachable(url, err)
-
-
-def fail(message: str, code: int = EXIT_DOMAIN) -> NoReturn:
-    click.echo(f"keeper: {message}", err=True)
-    sys.exit(code)
-
-
-@click.group()
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-@click.option("--now", type=int, default=None, hidden=True, help="unix time (replays)")
-@click.pass_context
-def main(ctx: click.Context, as_json: bool, now: int | None) -> None:
-    """Ballast fund keeper."""
-    redact.install()  # before anything can print: no secret in any message
-    ctx.obj = Ctx(as_json, now)
-    ctx.call_on_close(ctx.obj.close)
 
 
 @main.command()
@@ -355,55 +207,10 @@ def _cycle_lines(cycle: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _late_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:  # the root's Ctx, or the crosschain group's dict
-        if isinstance(ctx.obj, dict):
-            ctx.obj["json"] = True
-        else:
-            ctx.obj.as_json = True
-
-
-def _late_now(ctx: click.Context, _param: click.Parameter, value: int | None) -> None:
-    if value is not None and isinstance(ctx.obj, Ctx):
-        ctx.obj.now = value
-
-
-def accept_root_options_after(group: click.Group) -> None:
-    """``--json`` (and the root's hidden ``--now``) after the subcommand too: ``keeper status
-    --json`` is ``keeper --json status``, down nested groups (``keeper crosschain status
-    --json``). The option sets the shared context before the command body runs (click parses
-    a subcommand's options after its group's callback)."""
-    for cmd in group.commands.values():
-        if isinstance(cmd, click.Group):
-            accept_root_options_after(cmd)
-            continue
-        late = [
-            click.Option(
-                ["--json", "late_json"],
-                is_flag=True,
-                expose_value=False,
-                callback=_late_json,
-                help="machine-readable output (as `keeper --json ...`)",
-            )
-        ]
-        if group is main:
-            late.append(
-                click.Option(
-                    ["--now", "late_now"],
-                    type=int,
-                    default=None,
-                    hidden=True,
-                    expose_value=False,
-                    callback=_late_now,
-                )
-            )
-        names = {p.name for p in cmd.params}
-        cmd.params.extend(o for o in late if o.name not in names)
-
-
 def _add_slices() -> None:
     """The slices' command groups: the fund commands register themselves on ``main`` (their
-    module imports this one's helpers); the cross-chain group is added as ``crosschain``."""
+    module imports keepers.cli_base, never this one); the cross-chain group is added as
+    ``crosschain``."""
     import keepers.fund.cli  # noqa: F401  (plan, approve, reject, review, status, history, rollback)
     from keepers.crosschain.cli import crosschain
 
@@ -413,7 +220,5 @@ def _add_slices() -> None:
 
 _add_slices()
 
-if __name__ == "__main__":  # `python -m keepers.cli`: the fund commands sit on the module's group
-    from keepers.cli import main as _module_main
-
-    _module_main()
+if __name__ == "__main__":  # `python -m keepers.cli`: one group, shared with keepers.cli_base
+    main()

@@ -1,8 +1,9 @@
 """The fund slice's commands of ``keeper``: ``plan|approve|reject|review|status|history|rollback``.
 
-They are registered on the root group (keepers.cli.main) when this module is imported, which
-keepers.cli does at its end; the root group holds the shared context (``Ctx``: the settings, the
-fund bot, ``--json``/``--now``), the output and exit helpers, and ``run``.
+They are registered on the root group (keepers.cli_base.main) when this module is imported,
+which the composition root keepers.cli does at its end; keepers.cli_base holds the shared
+context (``Ctx``: the settings, the fund bot, ``--json``/``--now``) and the output and exit
+helpers, keepers.cli adds ``run``. This module never imports keepers.cli.
 
 Configuration comes from the environment (KEEPER_* and seed 001 section 8.1's names, see
 keepers.fund.settings); a bad value exits with status 2 and names the variable. Unknown
@@ -20,7 +21,7 @@ from typing import Any
 
 import click
 
-from keepers.cli import Ctx, accept_root_options_after, exit_code, fail, main
+from keepers.cli_base import Ctx, accept_root_options_after, exit_code, fail, main
 from keepers.core.errors import EXIT_UNAVAILABLE, DomainError, KeeperError
 
 

@@ -46,3 +46,16 @@ def test_keepers_sources__no_repository_paths_and_no_ape_import():
         ):
             offenders.append(f"{rel}: imports a dev-only package")
     assert offenders == []
+
+
+def test_cli_root__no_module_of_keepers_imports_it__slices_use_cli_base():
+    """keepers.cli is the composition root (issue 24): it imports every slice's commands, and
+    no module of the runtime imports it back (the old keepers.cli <-> keepers.fund.cli circle);
+    the slices take the shared group and context from keepers.cli_base."""
+    root = re.compile(r"^\s*(from keepers\.cli import|import keepers\.cli\b(?!_))", re.M)
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sorted(KEEPERS.rglob("*.py"))
+        if path != KEEPERS / "cli.py" and root.search(path.read_text())
+    ]
+    assert offenders == []
