@@ -48,6 +48,27 @@ from ballast_dev.local.anvil_local import keep_ape_anvil_off_disk
 keep_ape_anvil_off_disk()
 
 
+FORK_START_TIMEOUT_S = 90
+
+
+def _patient_fork_start() -> None:
+    """ape waits a fixed 20 s for a fork's anvil to answer (SubprocessProvider.start's default,
+    not configurable in ape 0.8); forking a remote node, or any node on a loaded machine, can
+    take longer, and the dry run then failed with RPCTimeoutError (seen in CI). The fork
+    provider's start waits FORK_START_TIMEOUT_S instead."""
+    from ape_foundry.provider import FoundryForkProvider
+
+    if getattr(FoundryForkProvider.start, "_ballast_patient", False):
+        return
+    base = FoundryForkProvider.start
+
+    def start(self, timeout: int = FORK_START_TIMEOUT_S) -> None:  # type: ignore[no-untyped-def]
+        base(self, timeout=max(timeout, FORK_START_TIMEOUT_S))
+
+    start._ballast_patient = True  # type: ignore[attr-defined]
+    FoundryForkProvider.start = start  # type: ignore[method-assign]
+
+
 def _deployer(accounts: Any, alias: str | None, autosign: bool) -> Any:
     if not alias:
         if autosign:
@@ -165,6 +186,7 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
 
     if dry_run:
         gas_price = int(chain.provider.gas_price)
+        _patient_fork_start()
         try:
             with networks.fork(provider_name="foundry") as fork:
                 signer = (
