@@ -88,9 +88,49 @@ contract UniswapV3Adapter is SyncAdapter, Ownable {
     }
 
     function _swap(address tokenIn, address tokenOut, uint256 amountIn) private returns (uint256) {
-        address asset = tokenIn == address(cash) ? tokenOut : tokenIn;
-        uint24 fee = poolFee[asset];
+        (, uint24 fee) = _feeOf(tokenIn, tokenOut);
+        return _exactIn(tokenIn, tokenOut, fee, amountIn, 0);
+    }
+
+    /// @dev Swaps at most `amountIn` with the pool's price limit set where the marginal rate
+    /// (fee included) reaches minOut / amountIn; returns the unspent input to the caller.
+    function _swapWithin(address tokenIn, address tokenOut, uint256 amountIn, uint256 minOut)
+        private
+        returns (uint256 out)
+    {
+        (address asset, uint24 fee) = _feeOf(tokenIn, tokenOut);
+        address pool = factory.getPool(tokenIn, tokenOut, fee);
+        if (pool == address(0)) revert PoolMissing(asset, fee);
+        bool zeroForOne = tokenIn < tokenOut;
+        uint160 limit = _sqrtPriceLimit(zeroForOne, amountIn, minOut, fee);
+        (uint160 current,,,,,,) = IUniswapV3Pool(pool).slot0();
+        // a pool already at or past the limit fills nothing (the pool would revert the swap)
+        if (!(zeroForOne ? limit < current : limit > current)) {
+            IERC20(tokenIn).safeTransfer(msg.sender, amountIn);
+            return 0;
+        }
+        uint256 before = IERC20(tokenIn).balanceOf(address(this));
+        out = _exactIn(tokenIn, tokenOut, fee, amountIn, limit);
+        uint256 spent = before - IERC20(tokenIn).balanceOf(address(this));
+        if (spent < amountIn) {
+            IERC20(tokenIn).forceApprove(address(router), 0); // the unused allowance
+            IERC20(tokenIn).safeTransfer(msg.sender, amountIn - spent);
+        }
+    }
+
+    /// @dev The asset of a pair with the base and its configured fee tier.
+    function _feeOf(address tokenIn, address tokenOut) private view returns (address asset, uint24 fee) {
+        asset = tokenIn == address(cash) ? tokenOut : tokenIn;
+        fee = poolFee[asset];
         if (fee == 0) revert PoolNotConfigured(asset);
+    }
+
+    /// @dev The router's exactInputSingle, output to the caller, no minimum (the controller
+    /// measures what arrived against its oracle minimum), `limit` 0: no price limit.
+    function _exactIn(address tokenIn, address tokenOut, uint24 fee, uint256 amountIn, uint160 limit)
+        private
+        returns (uint256)
+    {
         IERC20(tokenIn).forceApprove(address(router), amountIn);
         return router.exactInputSingle(
             IUniswapV3SwapRouter.ExactInputSingleParams({
@@ -104,47 +144,9 @@ contract UniswapV3Adapter is SyncAdapter, Ownable {
                 deadline: block.timestamp,
                 amountIn: amountIn,
                 amountOutMinimum: 0,
-                sqrtPriceLimitX96: 0
+                sqrtPriceLimitX96: limit
             })
         );
-    }
-
-    /// @dev Swaps at most `amountIn` with the pool's price limit set where the marginal rate
-    /// (fee included) reaches minOut / amountIn; returns the unspent input to the caller.
-    function _swapWithin(address tokenIn, address tokenOut, uint256 amountIn, uint256 minOut)
-        private
-        returns (uint256 out)
-    {
-        address asset = tokenIn == address(cash) ? tokenOut : tokenIn;
-        uint24 fee = poolFee[asset];
-        if (fee == 0) revert PoolNotConfigured(asset);
-        address pool = factory.getPool(tokenIn, tokenOut, fee);
-        if (pool == address(0)) revert PoolMissing(asset, fee);
-        bool zeroForOne = tokenIn < tokenOut;
-        uint160 limit = _sqrtPriceLimit(zeroForOne, amountIn, minOut, fee);
-        (uint160 current,,,,,,) = IUniswapV3Pool(pool).slot0();
-        uint256 before = IERC20(tokenIn).balanceOf(address(this));
-        // a pool already at or past the limit fills nothing (the pool would revert the swap)
-        if (zeroForOne ? limit < current : limit > current) {
-            IERC20(tokenIn).forceApprove(address(router), amountIn);
-            out = router.exactInputSingle(
-                IUniswapV3SwapRouter.ExactInputSingleParams({
-                    tokenIn: tokenIn,
-                    tokenOut: tokenOut,
-                    fee: fee,
-                    recipient: msg.sender,
-                    deadline: block.timestamp,
-                    amountIn: amountIn,
-                    amountOutMinimum: 0,
-                    sqrtPriceLimitX96: limit
-                })
-            );
-        }
-        uint256 spent = before - IERC20(tokenIn).balanceOf(address(this));
-        if (spent < amountIn) {
-            if (spent != 0) IERC20(tokenIn).forceApprove(address(router), 0);
-            IERC20(tokenIn).safeTransfer(msg.sender, amountIn - spent);
-        }
     }
 
     /// @dev The sqrt price (Q64.96, token1 per token0 in raw units) at which one more unit of

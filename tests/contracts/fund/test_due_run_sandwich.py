@@ -250,3 +250,19 @@ def test_adapter_divest_within__large_sale__partial_fill_unsold_tokens_returned(
     assert got == usdt.balanceOf(attacker) - 10**9 * unit
     assert got * 10**18 >= sold * PRICE * unit * 99 // 100  # every token at least the floor
     assert rwa.balanceOf(adapter) == 0 and usdt.balanceOf(adapter) == 0
+
+
+def test_adapter_within__bad_input__named_errors_and_nothing_kept(s, project, deployer, attacker):
+    """An asset without a fee tier is PoolNotConfigured; a fee tier with no pool behind it is
+    PoolMissing (the factory has none at 3000 for TBILL); either way the call reverts whole, so
+    the input is not kept."""
+    usdt, rwa, adapter, unit = s["usdt"], s["rwa"], s["adapter"], s["unit"]
+    other = deployer.deploy(project.TestStablecoin, "Other", "OTH", 18)
+    with ape.reverts(adapter.PoolNotConfigured):
+        adapter.investWithin(other, unit, 1, sender=attacker)
+    adapter.setPoolFee(rwa, 3000, sender=deployer)
+    usdt.mint(adapter, 10 * unit, sender=deployer)
+    with ape.reverts(adapter.PoolMissing):
+        adapter.investWithin(rwa, 10 * unit, 1, sender=attacker)
+    with ape.reverts(adapter.PoolMissing):
+        adapter.divestWithin(rwa, 10**18, 1, sender=attacker)
