@@ -80,14 +80,30 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IAssetController
     function pricingValues() external view returns (uint256 low, uint256 high, bool feedDown) {
-        // the invested tiers (L2 + L3) live: every position (assets sit in tiers 1 and 2 only),
-        // without the vault's cash, which the vault adds itself (no call back to it here)
+        return _pricing(true);
+    }
+
+    /// @inheritdoc IAssetController
+    function livePricingValues() external view returns (uint256 low, uint256 high, bool feedDown) {
+        return _pricing(false);
+    }
+
+    /// @dev Users' pricing: the invested tiers (L2 + L3) without the vault's cash, which the
+    /// vault adds itself (no call back to it here). `cheap`: from the stored mark while nothing
+    /// it priced has changed (`_standing`), else the live pass, which reads every position;
+    /// both give the same value to the wei. While the mark is fresh, the lower and the higher
+    /// of it and that value.
+    function _pricing(bool cheap) private view returns (uint256 low, uint256 high, bool feedDown) {
         uint256 live;
-        uint256 n = _list.length;
-        for (uint256 i; i < n; ++i) {
-            (uint256 v,, bool down) = _positionValue(i);
-            live += v;
-            if (down) feedDown = true;
+        bool ok;
+        if (cheap) (ok, live, feedDown) = _standing();
+        if (!ok) {
+            uint256 n = _list.length;
+            for (uint256 i; i < n; ++i) {
+                (uint256 v,, bool down) = _positionValue(i, true);
+                live += v;
+                if (down) feedDown = true;
+            }
         }
         (low, high) = (live, live);
         // cannot overflow: a uint32 timestamp plus a uint32 age (a never-set mark, at 0, is
@@ -99,6 +115,50 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 else high = m;
             }
         }
+    }
+
+    /// @dev The live value of the invested tiers from the stored mark, if its lines still
+    /// hold (`ok`): written with this mark, no held asset's marked round past its heartbeat,
+    /// and each held feed's latestRound() (AggregatorV2V3) the marked round. A Chainlink round
+    /// never changes once written, and the units the mark counted change only by the
+    /// controller's own moves (each one marks again; a third party's transfer counts from the
+    /// next mark on both paths), so each such position is worth what the mark counted. A
+    /// live-only position (an asynchronous request, a feed without round ids) is read live and
+    /// replaces its marked value. One slot per listed asset and one call per held feed,
+    /// against a position read and a full round per held asset.
+    function _standing() private view returns (bool ok, uint256 live, bool down) {
+        MarkLines memory ml = _markLines;
+        // at 0: no lines (never marked, a mark kept through an outage, a configuration change)
+        if (ml.at == 0 || ml.at != _markedAt || block.timestamp > ml.validUntil) return (false, 0, false);
+        uint256 n = ml.n;
+        uint256[] memory lines = new uint256[](n);
+        address blob = ml.lines;
+        // a contract whose code is not exactly STOP and the n lines (none: n is 0) proves nothing
+        if (n != 0) {
+            if (blob.code.length != n * 32 + 1) return (false, 0, false);
+            assembly ("memory-safe") {
+                extcodecopy(blob, add(lines, 32), 1, mul(n, 32))
+            }
+        }
+        live = uint256(_markL2) + _markL3;
+        for (uint256 i; i < n; ++i) {
+            uint256 line = lines[i];
+            if (line == 0) continue; // empty at the mark, and only a move (a new mark) fills it
+            if (line == _LIVE_ONLY) {
+                (uint256 v,, bool d) = _positionValue(i, true);
+                live = live - _liveOnlyMarked[i] + v; // what the mark counted for it, now live
+                if (d) down = true;
+                continue;
+            }
+            bool same;
+            assembly ("memory-safe") {
+                mstore(0, 0x668a0f02) // latestRound()
+                let ok_ := staticcall(gas(), and(line, 0xffffffffffffffffffffffffffffffffffffffff), 28, 4, 0, 32)
+                same := and(and(ok_, iszero(lt(returndatasize(), 32))), eq(mload(0), shr(160, line)))
+            }
+            if (!same) return (false, 0, false);
+        }
+        ok = true;
     }
 
     /// @inheritdoc IAssetController
@@ -685,7 +745,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256 n = _list.length;
         s.values = new uint256[](n);
         for (uint256 i; i < n; ++i) {
-            (uint256 v, uint8 t, bool down) = _positionValue(i);
+            (uint256 v, uint8 t, bool down) = _positionValue(i, false);
             if (down) s.down = true;
             s.values[i] = v;
             s.tierValues[t] += v;
@@ -696,7 +756,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @dev After a move of position i: revalues it and the vault's cash, nothing else (no
     /// other position changed), so the snapshot equals a fresh one at the same prices.
     function _update(Snap memory s, uint256 i) private view {
-        (uint256 v, uint8 t, bool down) = _positionValue(i);
+        (uint256 v, uint8 t, bool down) = _positionValue(i, false);
         if (down) s.down = true;
         s.tierValues[t] = s.tierValues[t] - s.values[i] + v;
         s.values[i] = v;
@@ -709,11 +769,15 @@ contract AssetController is IAssetController, AssetControllerStorage {
         return _vault.availableCash(); // free cash less what queued requests are owed, floored at 0
     }
 
-    function _positionValue(uint256 i) private view returns (uint256 v, uint8 t, bool down) {
+    /// @dev Position i's value at its oracle. For users' pricing (`pricing`) the units are at
+    /// most those of the last mark or move (`markUnits`): a third party's transfer in counts
+    /// from the next mark, as on the cheap path, and a transfer out (a seizure) at once.
+    function _positionValue(uint256 i, bool pricing) private view returns (uint256 v, uint8 t, bool down) {
         address token = _list[i];
         Asset storage a = _assets[token];
         t = a.tier;
         uint256 units = IERC20(token).balanceOf(address(this));
+        if (pricing && units != 0 && units > a.markUnits) units = a.markUnits;
         if (!a.instant) {
             uint256 pendingTokens;
             (v, pendingTokens) = a.adapter.pending(token, address(this));
@@ -782,6 +846,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     function _storeMark(Snap memory s) private {
+        _writeLines(s);
         if (s.down) {
             // an outage decides nothing: a mark counting the down asset at zero would price
             // exits and fulfilments below the fund's worth after the feed is back
@@ -792,6 +857,72 @@ contract AssetController is IAssetController, AssetControllerStorage {
         (_markL2, _markL3, _markedAt) =
             (SafeCast.toUint112(s.tierValues[1]), SafeCast.toUint112(s.tierValues[2]), uint32(block.timestamp));
         emit Marked(invested, uint64(block.timestamp));
+    }
+
+    /// @dev After every mark and move: each position's units (`markUnits`) and, unless the
+    /// mark is kept through an outage, the lines `_standing` checks users' pricing against
+    /// (a live-only line carries the value the mark counted for it). Everything read here
+    /// was read by the snapshot in this call (warm).
+    function _writeLines(Snap memory s) private {
+        uint256 n = _list.length;
+        uint256 validUntil = type(uint32).max;
+        uint256[] memory lines = new uint256[](n);
+        for (uint256 i; i < n; ++i) {
+            address token = _list[i];
+            Asset storage a = _assets[token];
+            uint256 units = IERC20(token).balanceOf(address(this));
+            a.markUnits = SafeCast.toUint128(units);
+            uint256 line;
+            if (!a.instant) {
+                (uint256 pc, uint256 pt) = a.adapter.pending(token, address(this));
+                if (units != 0 || pc != 0 || pt != 0) line = _LIVE_ONLY;
+            } else if (units != 0) {
+                address feed = address(a.feed.feed);
+                (bool ok, uint256 round, uint256 updatedAt) = (false, 0, 0);
+                assembly ("memory-safe") {
+                    let p := mload(0x40)
+                    mstore(p, shl(224, 0xfeaf968c)) // latestRoundData()
+                    let called := staticcall(gas(), feed, p, 4, p, 160) // before returndatasize()
+                    ok := and(called, iszero(lt(returndatasize(), 160)))
+                    round := mload(p)
+                    updatedAt := mload(add(p, 96))
+                }
+                line = _LIVE_ONLY;
+                if (ok && round != 0 && round <= type(uint80).max && updatedAt <= type(uint32).max) {
+                    line = uint256(uint160(feed)) | (round << 160);
+                    uint256 until = updatedAt + a.feed.heartbeat;
+                    if (until < validUntil) validUntil = until;
+                }
+            }
+            if (line == _LIVE_ONLY && !s.down) _liveOnlyMarked[i] = s.values[i];
+            lines[i] = line;
+        }
+        address blob = _markLines.lines;
+        if (!s.down && n != 0) {
+            bytes32 h; // of the code the lines' contract has: STOP and the lines
+            assembly ("memory-safe") {
+                let w := mload(lines)
+                mstore8(add(lines, 31), 0) // the length word's last byte (n < 256) as the STOP
+                h := keccak256(add(lines, 31), add(mul(n, 32), 1))
+                mstore(lines, w)
+            }
+            if (blob.codehash != h) blob = _deployLines(lines);
+        }
+        // cannot truncate: validUntil is capped at uint32's maximum, n at MAX_ASSETS
+        _markLines = MarkLines(uint32(validUntil), s.down ? 0 : uint32(block.timestamp), uint8(n), blob);
+    }
+
+    /// @dev SSTORE2: a contract whose code is a STOP byte and the lines (never callable).
+    function _deployLines(uint256[] memory lines) private returns (address blob) {
+        assembly ("memory-safe") {
+            let len := add(mul(mload(lines), 32), 1) // STOP + the lines
+            let p := mload(0x40)
+            // PUSH2 len DUP1 PUSH1 0x0c PUSH1 0 CODECOPY PUSH1 0 RETURN, then the code
+            mstore(p, or(shl(248, 0x61), or(shl(232, len), shl(152, 0x80600c6000396000f300))))
+            mcopy(add(p, 13), add(lines, 32), sub(len, 1))
+            blob := create(0, p, add(len, 12))
+        }
+        if (blob == address(0)) revert LinesNotWritten();
     }
 
     /// @dev Runs the calldata on the admin module in this contract's context and returns or

@@ -78,6 +78,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
             }
         }
         delete _assets[token];
+        _markLines.at = 0; // the list moved under the mark's lines: priced live until the next mark
         if (_default[t] == token) {
             _default[t] = address(0);
             for (uint256 i; i < _list.length; ++i) {
@@ -186,6 +187,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
         if (address(fb.feed) == address(0)) revert NoFallbackFeed(token);
         a.feed = fb;
         delete _fallbackFeeds[token];
+        _markLines.at = 0; // the mark's lines name the old feed: priced live until the next mark
         emit FeedSet(token, address(fb.feed), fb.heartbeat, fb.minAnswer, fb.maxAnswer);
     }
 

@@ -48,6 +48,9 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         uint16 maxConcentrationBps;
         IAssetAdapter adapter;
         uint128 cap;
+        // the units the fund's own moves left here, as of the last mark or move: users'
+        // pricing counts at most these, so a third party's transfer counts from the next mark
+        uint128 markUnits;
         OracleLib.Feed feed;
     }
 
@@ -86,6 +89,26 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     /// @dev The queue reserve before the vault has reported one, or above uint112.
     uint112 internal constant _RESERVE_UNKNOWN = type(uint112).max;
 
+    /// @dev What users' pricing needs to know that nothing priced has changed since the mark
+    /// (AssetController._standing): `at` is the mark the lines were written with (0: no
+    /// lines, a configuration change or a mark kept through an outage), `validUntil` the
+    /// earliest a held asset's marked round goes stale, `n` the listed assets then, and
+    /// `lines` the contract whose code holds their lines (SSTORE2: one cold account and a
+    /// copy instead of one cold slot per asset; rewritten only when a line changes).
+    struct MarkLines {
+        uint32 validUntil;
+        uint32 at;
+        uint8 n;
+        address lines;
+    }
+
+    /// @dev A mark line (per listed asset, list order): the feed (bits 0-159) and the round id
+    /// (bits 160-239) the mark priced the position at; 0 for a position empty at the mark;
+    /// _LIVE_ONLY for one whose value can change without a new round (an asynchronous
+    /// adapter's pending request, a feed without a round id), read live, the value the mark
+    /// counted for it kept in `_liveOnlyMarked`.
+    uint256 internal constant _LIVE_ONLY = 1 << 255;
+
     ITieredVault internal immutable _vault;
     IERC20 internal immutable _cash;
     uint8 internal immutable _baseDecimals;
@@ -110,6 +133,8 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     /// @dev Holds KEEPER_ROLE or REBALANCER_ROLE (may call rebalance): one slot for the
     /// rebalance's role check, kept by `_grantRole`/`_revokeRole` from AccessControl's roles.
     mapping(address account => bool) internal _mayRebalance;
+    MarkLines internal _markLines;
+    uint256[MAX_ASSETS] internal _liveOnlyMarked;
 
     constructor(ITieredVault vault_) {
         if (address(vault_) == address(0)) revert ZeroAddress("vault");
@@ -233,6 +258,7 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         a.feed.feedDecimals = AggregatorV3Interface(feed).decimals();
         a.feed.minAnswer = minAnswer;
         a.feed.maxAnswer = maxAnswer;
+        _markLines.at = 0; // the mark's lines name the old feed: priced live until the next mark
         emit FeedSet(token, feed, heartbeat, minAnswer, maxAnswer);
     }
 }

@@ -29,6 +29,16 @@ interface IAssetController is IAssetControllerTypes, IRebalanceTarget {
     /// entries, while exits go on at that conservative value).
     function pricingValues() external view returns (uint256 low, uint256 high, bool feedDown);
 
+    /// @notice pricingValues as the live pass computes it, every held position and feed read.
+    /// pricingValues itself answers from the stored mark, without reading a position or a
+    /// round's data, while nothing that mark priced has changed, whatever its age: every held
+    /// position's feed reports the round the mark used (latestRound) within its heartbeat, no
+    /// position moved since (each move marks again) and no feed or listing changed. It then
+    /// equals this to the wei (the property the fund invariant suite checks).
+    /// Either way users' pricing counts a position's units up to those of the last mark or
+    /// move: tokens sent to the controller by anyone else count from the next mark.
+    function livePricingValues() external view returns (uint256 low, uint256 high, bool feedDown);
+
     /// @notice Positions worth at most this (valued at the feed's upper bound) may be de-listed.
     function dustValue() external view returns (uint256);
 

@@ -78,6 +78,8 @@ interface IAssetControllerTypes {
 
     error ZeroAddress(string what);
     error ZeroAmount();
+    /// @notice The mark's lines could not be stored (the contract holding them was not created).
+    error LinesNotWritten();
     /// @notice Tier index out of range or not allowed for the operation.
     error InvalidTier(uint8 tier);
     /// @notice A tier's band is inconsistent (need min <= target <= max <= 10000).

@@ -160,8 +160,12 @@ def test_gas_snapshot__4_6_and_16_assets__forced_fits_the_booked_effort_noop_und
     linearly with the assets. At 4, 6 and MAX_ASSETS (16) assets, every position held: an
     out-of-band rebalance (a large deposit left in L1), a forced one, and the no-op in band
     decided from the stored mark. The forced rebalance at 16 assets must fit the recurring
-    rebalancer's booked effort with room to spare (under two thirds of it); the no-op costs
-    under 40k at every size (it reads no position)."""
+    rebalancer's booked effort with room to spare: under three quarters of it (it was two
+    thirds until issue 29, whose mark lines cost every move one stored word per position and
+    a warm feed read, +95k at 16 assets, so that every entry and exit can skip the positions:
+    3.38x -> 1.73x a plain vault at 4 assets). The quarter left covers the 63/64 rule and a
+    run with more legs than the fixture's. The no-op costs under 40k at every size (it reads
+    no position)."""
     g: dict[str, int] = {}
     for n_l2, n_l3 in ((2, 2), (2, 4), (6, 10)):
         n = n_l2 + n_l3
@@ -188,7 +192,7 @@ def test_gas_snapshot__4_6_and_16_assets__forced_fits_the_booked_effort_noop_und
         rec("forced", True)
     forced16 = g[f"usdt{base_decimals}/16assets/controller.rebalance.forced"]
     out16 = g[f"usdt{base_decimals}/16assets/controller.rebalance.out_of_band"]
-    assert max(forced16, out16) < BOOKED_EFFORT * 2 // 3, (forced16, out16)
+    assert max(forced16, out16) < BOOKED_EFFORT * 3 // 4, (forced16, out16)
     for n in (4, 6, 16):
         noop = g[f"usdt{base_decimals}/{n}assets/controller.rebalance.noop_in_band"]
         assert noop < NO_OP_LIMIT, (n, noop)

@@ -56,6 +56,10 @@ contract FundHandler is CheatBase {
     uint256[] public lossAt;
     uint256[] public lossAmount;
 
+    // probePricing: how often the stored mark answered users' pricing, of how many probes
+    uint256 public cheapPricing;
+    uint256 public pricingProbes;
+
     // properties broken on the spot (first failure kept, with what broke it)
     string public broken;
 
@@ -131,12 +135,23 @@ contract FundHandler is CheatBase {
         return TestStablecoin(token).balanceOf(who);
     }
 
-    /// @dev A held asset whose feed is down (what the vault must treat as an outage).
+    /// @dev A held asset whose feed is down (what the vault must treat as an outage). Held:
+    /// units the fund counts, at most those of the last mark or move (`Asset.markUnits`, read
+    /// from the controller's storage: eve's donations count from the next mark).
     function heldAssetDown() public view returns (bool) {
         for (uint256 i; i < tokens.length; ++i) {
-            if (down[i] && _balanceOf(tokens[i], address(controller)) != 0) return true;
+            if (down[i] && countedUnits(tokens[i]) != 0) return true;
         }
         return false;
+    }
+
+    /// @dev min(balance, markUnits): `_assets` is the controller's storage slot 2 (forge inspect
+    /// AssetController storageLayout), `markUnits` the high half of an Asset's second slot.
+    function countedUnits(address token) public view returns (uint256) {
+        uint256 bal = _balanceOf(token, address(controller));
+        bytes32 slot = bytes32(uint256(keccak256(abi.encode(token, uint256(2)))) + 1);
+        uint256 counted = uint256(vm.load(address(controller), slot)) >> 128;
+        return bal < counted ? bal : counted;
     }
 
     function _checkPps(uint256 before, string memory what) internal {
@@ -322,6 +337,38 @@ contract FundHandler is CheatBase {
         cashIn += amount;
         eveSpent += amount;
         _checkPps(before, "share price fell on a donation");
+    }
+
+    /// @notice eve sends the controller units of a listed asset outside any move (issue 29):
+    /// users' pricing counts them from the next mark, on the cheap path and the live pass alike
+    /// (invariant_cheapPricingIsTheLivePass).
+    function donateAsset(uint256 seed, uint256 amount) external {
+        uint256 i = seed % tokens.length;
+        amount = bound(amount, 1, 50_000 * unit);
+        uint256 before = pps();
+        cash.mint(eve, amount);
+        vm.startPrank(eve);
+        cash.approve(tokens[i], amount);
+        uint256 shares = TestMoneyMarketFund(tokens[i]).deposit(amount, eve);
+        TestStablecoin(tokens[i]).transfer(address(controller), shares);
+        vm.stopPrank();
+        cashIn += amount; // the asset's own cash is counted with the fund's
+        eveSpent += amount;
+        _checkPps(before, "share price fell on a donation of an asset");
+        _count("donateAsset");
+    }
+
+    /// @notice Reads users' pricing both ways and counts how often the stored mark answered
+    /// (far less gas than the live pass), so a suite where the cheap path never ran shows.
+    function probePricing() external {
+        uint256 g0 = gasleft();
+        (uint256 l1, uint256 h1, bool d1) = controller.pricingValues();
+        uint256 g1 = gasleft();
+        (uint256 l2, uint256 h2, bool d2) = controller.livePricingValues();
+        uint256 g2 = gasleft();
+        if (l1 != l2 || h1 != h2 || d1 != d2) _fail("users' pricing differs from the live pass");
+        if (g0 - g1 < (g1 - g2) / 2) ++cheapPricing;
+        ++pricingProbes;
     }
 
     /// @notice The second review's 1-wei PoC: eve donates at most a millionth of a token of the

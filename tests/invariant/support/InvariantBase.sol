@@ -14,6 +14,7 @@ interface Vm {
     function startPrank(address sender) external;
     function stopPrank() external;
     function warp(uint256 timestamp) external;
+    function load(address target, bytes32 slot) external view returns (bytes32);
     function roll(uint256 blockNumber) external;
     function label(address account, string calldata name) external;
     function deal(address account, uint256 newBalance) external;
