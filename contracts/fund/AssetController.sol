@@ -118,14 +118,14 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @dev The live value of the invested tiers from the stored mark, if its lines still
-    /// hold (`ok`): written with this mark, no held asset's marked round past its heartbeat,
-    /// and each held feed's latestRound() (AggregatorV2V3) the marked round. A Chainlink round
-    /// never changes once written, and the units the mark counted change only by the
-    /// controller's own moves (each one marks again; a third party's transfer counts from the
-    /// next mark on both paths), so each such position is worth what the mark counted. A
-    /// live-only position (an asynchronous request, a feed without round ids) is read live and
-    /// replaces its marked value. One slot per listed asset and one call per held feed,
-    /// against a position read and a full round per held asset.
+    /// hold (`ok`): written with this mark (the lines' contract) and no held asset's marked
+    /// round past its heartbeat. A position whose feed's latestRound() (AggregatorV2V3) is
+    /// the marked round is worth to the wei what the mark counted: a Chainlink round never
+    /// changes once written, and the units change only by the controller's own moves (each
+    /// one marks again; a third party's transfer counts from the next mark on both paths).
+    /// Any other held position (a new round, a feed without round ids, an asynchronous
+    /// request) is read live in place of its marked value (`_markedValue`), so one feed's
+    /// new round costs one position's read, not the whole live pass.
     function _standing() private view returns (bool ok, uint256 live, bool down) {
         MarkLines memory ml = _markLines;
         // at 0: no lines (never marked, a mark kept through an outage, a configuration change)
@@ -144,19 +144,20 @@ contract AssetController is IAssetController, AssetControllerStorage {
         for (uint256 i; i < n; ++i) {
             uint256 line = lines[i];
             if (line == 0) continue; // empty at the mark, and only a move (a new mark) fills it
-            if (line == _LIVE_ONLY) {
-                (uint256 v,, bool d) = _positionValue(i, true);
-                live = live - _liveOnlyMarked[i] + v; // what the mark counted for it, now live
-                if (d) down = true;
-                continue;
-            }
             bool same;
-            assembly ("memory-safe") {
-                mstore(0, 0x668a0f02) // latestRound()
-                let ok_ := staticcall(gas(), and(line, 0xffffffffffffffffffffffffffffffffffffffff), 28, 4, 0, 32)
-                same := and(and(ok_, iszero(lt(returndatasize(), 32))), eq(mload(0), shr(160, line)))
+            if (line != _LIVE_ONLY) {
+                assembly ("memory-safe") {
+                    mstore(0, 0x668a0f02) // latestRound()
+                    let ok_ := staticcall(gas(), and(line, 0xffffffffffffffffffffffffffffffffffffffff), 28, 4, 0, 32)
+                    same := and(and(ok_, iszero(lt(returndatasize(), 32))), eq(mload(0), shr(160, line)))
+                }
             }
-            if (!same) return (false, 0, false);
+            if (!same) {
+                // a new round, or live-only: this position live, in place of what the mark counted
+                (uint256 v,, bool d) = _positionValue(i, true);
+                live = live - _markedValue[i] + v;
+                if (d) down = true;
+            }
         }
         ok = true;
     }
@@ -894,7 +895,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
                     if (until < validUntil) validUntil = until;
                 }
             }
-            if (line == _LIVE_ONLY && !s.down) _liveOnlyMarked[i] = s.values[i];
+            if (line != 0 && !s.down) _markedValue[i] = s.values[i];
             lines[i] = line;
         }
         address blob = _markLines.lines;

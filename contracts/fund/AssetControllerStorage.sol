@@ -105,8 +105,9 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     /// @dev A mark line (per listed asset, list order): the feed (bits 0-159) and the round id
     /// (bits 160-239) the mark priced the position at; 0 for a position empty at the mark;
     /// _LIVE_ONLY for one whose value can change without a new round (an asynchronous
-    /// adapter's pending request, a feed without a round id), read live, the value the mark
-    /// counted for it kept in `_liveOnlyMarked`.
+    /// adapter's pending request, a feed without a round id), always read live. What the mark
+    /// counted for each held position is in `_markedValue`, so a position whose feed has a new
+    /// round is read live in its place and the others still come from the mark.
     uint256 internal constant _LIVE_ONLY = 1 << 255;
 
     ITieredVault internal immutable _vault;
@@ -134,7 +135,7 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     /// rebalance's role check, kept by `_grantRole`/`_revokeRole` from AccessControl's roles.
     mapping(address account => bool) internal _mayRebalance;
     MarkLines internal _markLines;
-    uint256[MAX_ASSETS] internal _liveOnlyMarked;
+    uint256[MAX_ASSETS] internal _markedValue; // per held position, what the mark counted
 
     constructor(ITieredVault vault_) {
         if (address(vault_) == address(0)) revert ZeroAddress("vault");

@@ -30,13 +30,14 @@ interface IAssetController is IAssetControllerTypes, IRebalanceTarget {
     function pricingValues() external view returns (uint256 low, uint256 high, bool feedDown);
 
     /// @notice pricingValues as the live pass computes it, every held position and feed read.
-    /// pricingValues itself answers from the stored mark, without reading a position or a
-    /// round's data, while nothing that mark priced has changed, whatever its age: every held
-    /// position's feed reports the round the mark used (latestRound) within its heartbeat, no
-    /// position moved since (each move marks again) and no feed or listing changed. It then
-    /// equals this to the wei (the property the fund invariant suite checks).
-    /// Either way users' pricing counts a position's units up to those of the last mark or
-    /// move: tokens sent to the controller by anyone else count from the next mark.
+    /// pricingValues itself answers from the stored mark for every position whose feed still
+    /// reports the round the mark used (latestRound), whatever the mark's age, and reads live
+    /// only the others (a new round, a feed without round ids, an asynchronous request), while
+    /// no marked round is past its heartbeat and no feed or listing changed since the mark.
+    /// Units change only by the controller's moves, each of which marks again, so both give the
+    /// same three values to the wei (the property the fund invariant suite checks). Either way
+    /// users' pricing counts a position's units up to those of the last mark or move: tokens
+    /// sent to the controller by anyone else count from the next mark.
     function livePricingValues() external view returns (uint256 low, uint256 high, bool feedDown);
 
     /// @notice Positions worth at most this (valued at the feed's upper bound) may be de-listed.

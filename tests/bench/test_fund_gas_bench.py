@@ -4,8 +4,9 @@ deployed in the same run, with 3 tiers and 4 or 16 held assets, on a 6- and an 1
 Entries are priced at the higher of the stored mark and the live valuation, exits at the lower
 (the stale-mark fix). While no held feed has a new round since the mark and no position moved
 (each move marks), the live valuation is the mark, and the controller answers from it after one
-latestRound() per held feed (`_standing`): the "mark stands" rows. Once a feed has a new round
-the live pass reads every position and round: the "live pass" rows. Targets (issue 29): with the
+latestRound() per held feed (`_standing`): the "mark stands" rows. A feed with a new round since
+the mark has its position read live in place of its marked value; once every feed has one, that
+is every position and round (the "live pass" rows, the cost until the next mark). Targets (issue 29): with the
 mark standing, deposit and redeem at most 2.0x the plain vault with 4 assets, 3.0x with 16.
 
 Run with `make bench`. Prints a table; not part of the pass/fail run."""
@@ -73,6 +74,9 @@ def test_bench__deposit_withdraw_gas__vs_plain_erc4626(
     both("redeem (from L1), mark stands", redeem)
     chain.pending_timestamp += 3601  # older than navMaxAge, but no feed has a new round
     both("deposit, mark past navMaxAge, stands", deposit)
+    next(iter(f.feeds.values())).updateAnswer(10**8, sender=deployer)  # one feed's new round
+    assert f.controller.livePricingValues() == f.controller.pricingValues()
+    both("deposit, one feed's new round", deposit)
     for feed in f.feeds.values():  # every feed reports again: a new round each
         feed.updateAnswer(10**8, sender=deployer)
     assert f.controller.livePricingValues() == f.controller.pricingValues()

@@ -161,8 +161,8 @@ def test_gas_snapshot__4_6_and_16_assets__forced_fits_the_booked_effort_noop_und
     out-of-band rebalance (a large deposit left in L1), a forced one, and the no-op in band
     decided from the stored mark. The forced rebalance at 16 assets must fit the recurring
     rebalancer's booked effort with room to spare: under three quarters of it (it was two
-    thirds until issue 29, whose mark lines cost every move one stored word per position and
-    a warm feed read, +95k at 16 assets, so that every entry and exit can skip the positions:
+    thirds until issue 29, whose mark lines cost every move two stored words per position and
+    a warm feed read, +158k at 16 assets, so that every entry and exit can skip the positions:
     3.38x -> 1.73x a plain vault at 4 assets). The quarter left covers the 63/64 rule and a
     run with more legs than the fixture's. The no-op costs under 40k at every size (it reads
     no position)."""

@@ -1,8 +1,9 @@
-"""Issue 29: users' pricing answers from the stored mark while nothing it priced has changed
-(`AssetController._standing`): every held feed still on the round the mark used (one
-latestRound() per held feed), within its heartbeat, no position moved since (every move marks)
-and no feed or listing changed. It must then equal the live pass to the wei, and every way a
-price can change must send it back to the live pass. The stale-mark PoCs of the first review
+"""Issue 29: users' pricing answers from the stored mark for every position whose feed is still
+on the round the mark used (`AssetController._standing`: one latestRound() per held feed)
+while no marked round is past its heartbeat and no feed or listing changed; a position whose
+feed has a new round (or that is live-only) is read live in place of its marked value. Units
+change only by moves, and every move marks. Users' pricing must equal the live pass to the wei
+in every case, and every way a price can change must show. The stale-mark PoCs of the first review
 stay in test_pricing.py; the random-state property is the fund invariant suite's
 invariant_cheapPricingIsTheLivePass."""
 
@@ -67,23 +68,23 @@ def test_mark_past_nav_max_age__no_new_round__still_stands(small, chain, deploye
     assert both(c) == before and stands(c)
 
 
-def test_a_feed_reports_a_new_round__live_pass__the_new_price_counts(small, deployer):
+def test_a_feed_reports_a_new_round__that_position_read_live__the_new_price_counts(small, deployer):
     c = small.controller
     low0, high0, _ = both(c)
+    g0 = gas(c, "pricingValues")
     feed = small.feeds["c1"]
     feed.updateAnswer(int(feed.latestAnswer()) * 101 // 100, sender=deployer)  # +1%
     low, high, down = both(c)
-    assert not stands(c)
     assert high > high0 and low == low0 and not down  # entries at the rise, exits at the mark
+    g1 = gas(c, "pricingValues")
+    assert g0 < g1 < gas(c, "livePricingValues")  # one position read, not three
 
 
-def test_same_answer_new_round__live_pass_anyway(small, deployer):
-    """A round id is all the cheap path compares: a new round with the same answer costs a
-    live pass, never a wrong price."""
+def test_every_feed_reports_a_new_round__every_position_read__equal_anyway(small, deployer):
     c = small.controller
     before = both(c)
-    feed = small.feeds["m"]
-    feed.updateAnswer(feed.latestAnswer(), sender=deployer)
+    for feed in small.feeds.values():
+        feed.updateAnswer(feed.latestAnswer(), sender=deployer)  # same answers, new rounds
     assert both(c) == before and not stands(c)
 
 
@@ -98,8 +99,8 @@ def test_marked_round_past_its_heartbeat__live_pass__feed_down(small, chain):
 
 def test_the_next_mark_stands_again(small, deployer, alice):
     c = small.controller
-    feed = small.feeds["c2"]
-    feed.updateAnswer(int(feed.latestAnswer()) * 99 // 100, sender=deployer)
+    for feed in small.feeds.values():
+        feed.updateAnswer(int(feed.latestAnswer()) * 99 // 100, sender=deployer)
     assert not stands(c)
     c.mark(sender=alice)  # permissionless
     low, high, _ = both(c)
