@@ -24,6 +24,7 @@ from web3 import HTTPProvider, Web3
 from ballast_dev.local.anvil_local import ANVIL_KEYS, ROOT, start_anvil
 from ballast_dev.local.cex_sim_local import BinanceSim, SimCoin, SimNetwork, make_sim_exchange
 from ballast_dev.local.lz_local import LocalLz, LocalLzVerifier, deploy_local_lz
+from keepers.core.approval import ApprovalPolicy
 from keepers.core.settings import KeeperSettings, PolicyConfig
 from keepers.crosschain.bot import CrosschainBot, crosschain_policy
 from keepers.crosschain.cctp import Attested, LocalCctpAttester, address_to_bytes32
@@ -32,7 +33,6 @@ from keepers.crosschain.moves import ChainDriver, MoveEngine
 from keepers.crosschain.routes import LocalAttestations, RouteHandle, Web3Sender
 from keepers.crosschain.usdt0 import LOCAL_LZ_RECEIVE_GAS, OftEndpoint, lz_receive_options
 from keepers.crosschain.wiring import adapter_factory
-from keepers.fund.planning.config import PlanningConfig
 from keepers.store.db import Store
 from keepers.tx.node import Node
 from keepers.tx.pipeline import Pipeline
@@ -190,7 +190,7 @@ class Scene:
         engine_kw.setdefault("step_timeout_s", 30.0)
         engine_kw.setdefault("poll_interval_s", 0.0)
         engine_kw.setdefault("retry_backoff_s", 0.05)
-        engine_kw.setdefault("planning", PlanningConfig())
+        engine_kw.setdefault("approval", ApprovalPolicy())
         engine = MoveEngine(
             store,
             self.config,

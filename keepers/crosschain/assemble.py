@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from keepers.core.approval import ApprovalPolicy
 from keepers.core.errors import ConfigError
 from keepers.core.settings import KeeperSettings
 from keepers.crosschain.bot import CrosschainBot
@@ -22,7 +23,6 @@ from keepers.crosschain.config import ChainConfig, CrosschainConfig, crosschain_
 from keepers.crosschain.moves import ChainDriver, MoveEngine
 from keepers.crosschain.route_contracts import RouteContracts, check_on_chain, routes_of_config
 from keepers.crosschain.wiring import adapter_factory
-from keepers.fund.planning.config import PlanningConfig
 from keepers.tx.node import Node, connect_web3
 from keepers.tx.pipeline import Pipeline
 
@@ -89,6 +89,6 @@ def build_crosschain_bot(
         )
 
     engine = MoveEngine(
-        store, cfg, w3s, drivers, keeper, builder, holders=holders, planning=PlanningConfig()
+        store, cfg, w3s, drivers, keeper, builder, holders=holders, approval=ApprovalPolicy()
     )
     return CrosschainBot(cfg, engine, w3s, on_stop=on_stop)

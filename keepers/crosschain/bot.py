@@ -2,9 +2,9 @@
 aware through the moves table), create moves, advance every move.
 
 `tick(now)` is one pass. Planner transfers below ``big_move_units`` (whole units, default
-the planning config's REBALANCE_APPROVAL_THRESHOLD) become *small* moves that run at once;
+the approval policy's REBALANCE_APPROVAL_THRESHOLD) become *small* moves that run at once;
 larger ones, and every operator instruction (`instruct`), are *big* moves that wait for
-approval (keepers.fund.planning.approval). Moves created in one tick are recorded in one DB
+approval (keepers.core.approval). Moves created in one tick are recorded in one DB
 transaction; the next tick sees them as in flight, so a deficit is never planned twice.
 A planning error (insufficient surplus, no route) is reported and the tick still advances
 the moves already under way.
@@ -78,7 +78,7 @@ class CrosschainBot:
         self.engine = engine
         self.w3s = dict(w3s)
         self.big_move_units = (
-            engine.planning.rebalance_approval_threshold
+            engine.approval_policy.rebalance_approval_threshold
             if big_move_units is None
             else big_move_units
         )

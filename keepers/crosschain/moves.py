@@ -34,7 +34,7 @@ persisted before anything is sent, so a resumed Transfer_Out never falls back to
 route after funds may have left. Transfer_In relies on the routes' "already received"
 answers (a message relayed by someone else is not received twice).
 
-Big moves (operator instructions) need approval (keepers.fund.planning.approval, at least one
+Big moves (operator instructions) need approval (keepers.core.approval, at least one
 admin); small moves (from the planner) run at once. Moves are independent: `advance_all`
 advances each in its own thread (one pipeline per chain, driven under a per-chain lock).
 
@@ -64,6 +64,7 @@ from sqlalchemy import select
 from web3 import Web3
 
 from keepers import abis
+from keepers.core.approval import ApprovalPolicy, ApprovalRecord, ApprovalStatus, decide
 from keepers.core.logging import get_logger
 from keepers.crosschain.cctp import BurnBody, CctpMessage
 from keepers.crosschain.config import Asset, CrosschainConfig, RouteName
@@ -79,8 +80,6 @@ from keepers.crosschain.routes import (
     TxSender,
     _calldata,
 )
-from keepers.fund.planning.approval import ApprovalRecord, ApprovalStatus, decide
-from keepers.fund.planning.config import PlanningConfig
 from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.store.statuses import MOVE, PLAN, MoveState, transition
@@ -257,7 +256,7 @@ class MoveEngine:
         factory_builder: FactoryBuilder,
         *,
         holders: Mapping[str, str] | None = None,
-        planning: PlanningConfig | None = None,
+        approval: ApprovalPolicy | None = None,
         step_timeout_s: float = 60.0,
         poll_interval_s: float = 2.0,
         retry_backoff_s: float = 5.0,
@@ -274,7 +273,7 @@ class MoveEngine:
         self.keeper = to_checksum_address(keeper)
         self.factory_builder = factory_builder
         self.holders = {k: to_checksum_address(v) for k, v in (holders or {}).items()}
-        self.planning = planning or PlanningConfig()
+        self.approval_policy = approval or ApprovalPolicy()
         self.step_timeout_s = step_timeout_s
         self.poll_interval_s = poll_interval_s
         self.retry_backoff_s = retry_backoff_s
@@ -444,7 +443,7 @@ class MoveEngine:
             total, decimals = row.amount_source, row.source_decimals
             requested = int(row.created_at.timestamp())
         # an operator's move always needs at least one admin (tiers above from the policy)
-        cfg = self.planning.model_copy(
+        cfg = self.approval_policy.model_copy(
             update={"approval_review_amount": 0, "rebalance_approval_threshold": 0}
         )
         return decide(total, decimals, requested, records, int(now), cfg).status

@@ -39,13 +39,13 @@ from sqlalchemy import select
 from web3 import Web3
 from web3.logs import DISCARD as _DISCARD
 
+from keepers.core import approval as approval_policy
 from keepers.core.logging import get_logger
 from keepers.core.settings import PolicyConfig, RolePolicy
 from keepers.fund.actions import ActionEncoder, EncodedCall, fill_ratio
 from keepers.fund.costs import receipt_cost
 from keepers.fund.depth_reader import DepthReader
 from keepers.fund.feeds import feed_down_message, feeds_down
-from keepers.fund.planning import approval as approval_policy
 from keepers.fund.planning import plan_approval
 from keepers.fund.planning import risk as riskmod
 from keepers.fund.planning import triggers as trig

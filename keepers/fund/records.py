@@ -16,10 +16,10 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from keepers.core.approval import ApprovalRecord
 from keepers.core.errors import DomainError
 from keepers.core.signatures import normalise_v
 from keepers.fund.planning.actions import Action, ActionResult, ActionType, Carry, Plan, Unresolved
-from keepers.fund.planning.approval import ApprovalRecord
 from keepers.fund.planning.plan_approval import (
     Erc1271Check,
     SignedPlan,

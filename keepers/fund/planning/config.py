@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
+from keepers.core.approval import ApprovalPolicy
 from keepers.core.settings import ConfigError, load_settings
 
 BPS = 10_000
@@ -51,14 +52,15 @@ def _minutes(hhmm: str) -> int:
     return h * 60 + m
 
 
-class PlanningConfig(BaseSettings):
-    """Env names are the upper-cased field names (no prefix, as in seed 001 section 8.1)."""
+class PlanningConfig(ApprovalPolicy):
+    """Env names are the upper-cased field names (no prefix, as in seed 001 section 8.1). The
+    approval tiers (REBALANCE_APPROVAL_THRESHOLD, APPROVAL_*, REBALANCE_ADMINS) are the shared
+    ``keepers.core.approval.ApprovalPolicy``'s, inherited."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
 
     # -- seed 001 section 8.1
     rebalance_min_amount: Whole = 10_000  # whole stablecoins; no action below it
-    rebalance_approval_threshold: Whole = 50_000  # whole; single-admin approval from here
     rebalance_max_slippage: Bps = 200  # bps; above it a quote is a warning
     rebalance_gas_limit: Annotated[int, Field(gt=0)] = 500_000
     l1_target_ratio: Bps = 1_000
@@ -81,13 +83,6 @@ class PlanningConfig(BaseSettings):
     price_move_threshold: Bps = 500
     daily_check_hour: Annotated[int, Field(ge=0, le=23)] = 0  # UTC
     weekly_check_weekday: Annotated[int, Field(ge=0, le=6)] = 0  # Monday
-    # -- seed 001 section 6.1 approval tiers
-    approval_review_amount: Whole = 10_000  # whole; below: no approval
-    approval_multisig_amount: Whole = 200_000  # whole; above: 2 of 3 admins
-    approval_single_sla_hours: Annotated[int, Field(gt=0)] = 2
-    approval_multisig_sla_hours: Annotated[int, Field(gt=0)] = 4
-    approval_multisig_required: Annotated[int, Field(gt=0)] = 2
-    rebalance_admins: Annotated[tuple[str, ...], NoDecode] = ()  # comma-separated
     # -- seed 001 section 4.1 risk checks
     slippage_block_bps: Bps = 500
     gas_benefit_max_bps: Bps = 1_000  # skip when gas cost > 10% of the benefit
@@ -108,20 +103,13 @@ class PlanningConfig(BaseSettings):
     rebalance_cost_budget_daily: Bps = 10
     rebalance_cost_budget_30d: Bps = 60
 
-    @field_validator("rebalance_admins", mode="before")
-    @classmethod
-    def _split_admins(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            return tuple(a.strip() for a in v.split(",") if a.strip())
-        return v
-
     @field_validator("blackout_windows", mode="before")
     @classmethod
     def _parse_blackouts(cls, v: Any) -> Any:
         return _parse_windows(v) if isinstance(v, str) else v
 
     @model_validator(mode="after")
-    def _check_relations(self) -> PlanningConfig:
+    def _check_relations(self) -> PlanningConfig:  # the approval tiers: ApprovalPolicy's
         def bad(name: str, why: str) -> ConfigError:
             return ConfigError(f"{name.upper()}={getattr(self, name)!r}: {why}")
 
@@ -146,16 +134,6 @@ class PlanningConfig(BaseSettings):
             raise bad("deviation_threshold", "must be > 0")
         if self.rebalance_min_amount == 0:
             raise bad("rebalance_min_amount", "must be > 0")
-        if not self.approval_review_amount <= self.rebalance_approval_threshold:
-            raise bad("approval_review_amount", "must be <= REBALANCE_APPROVAL_THRESHOLD")
-        if not self.rebalance_approval_threshold <= self.approval_multisig_amount:
-            raise bad("approval_multisig_amount", "must be >= REBALANCE_APPROVAL_THRESHOLD")
-        if self.approval_single_sla_hours > self.approval_multisig_sla_hours:
-            raise bad("approval_single_sla_hours", "must be <= APPROVAL_MULTISIG_SLA_HOURS")
-        if self.rebalance_admins and self.approval_multisig_required > len(self.rebalance_admins):
-            raise bad(
-                "approval_multisig_required", f"more than {len(self.rebalance_admins)} admins"
-            )
         if self.rebalance_max_slippage > self.slippage_block_bps:
             raise bad("rebalance_max_slippage", "must be <= SLIPPAGE_BLOCK_BPS")
         if self.rebalance_target_slippage > self.rebalance_max_slippage:

@@ -5,8 +5,8 @@ import json
 
 from click.testing import CliRunner
 
+from keepers.core.approval import ApprovalPolicy
 from keepers.crosschain.cli import crosschain
-from keepers.fund.planning.config import PlanningConfig
 from tests.support.movelib import (
     burns_since,
     holder,
@@ -23,7 +23,7 @@ ADMINS = ("ops1", "ops2", "ops3")
 def test_big_move__needs_an_admin__runs_after_approval_and_a_rejection_ends_it(xscene):
     who = holder(xscene, 12, {("ethereum", "USDC"): "1500"})
     bot = xscene.bot(
-        holders=holders_map(xscene, who), planning=PlanningConfig(rebalance_admins=ADMINS)
+        holders=holders_map(xscene, who), approval=ApprovalPolicy(rebalance_admins=ADMINS)
     )
     move = bot.instruct("USDC", "ethereum", "base", "300")
     assert move.kind == "big" and move.state == "awaiting_approval"

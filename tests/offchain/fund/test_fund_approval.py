@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from keepers.fund.planning.approval import (
+from keepers.core.approval import (
     HOUR,
     ApprovalRecord,
     ApprovalStatus,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keepers.fund.planning.approval import ApprovalStatus, decide
+from keepers.core.approval import ApprovalStatus, decide
 from keepers.fund.planning.config import load_planning_config
 from keepers.fund.planning.plan import Action, ActionResult, ActionType, Plan
 from keepers.fund.planning.rollback import create_rollback_plan

@@ -1,4 +1,7 @@
-"""Approval policy (seed 001 section 6.1), pure: plan total + decisions + now -> status.
+"""Approval policy (seed 001 section 6.1), shared by the fund and the cross-chain slices: its
+terms (``ApprovalPolicy``, the seed's environment names) and the pure decision, plan total +
+decisions + now -> status. ``keepers.fund.planning.config.PlanningConfig`` extends the terms
+with the fund's planning variables; the cross-chain slice reads the terms alone.
 
 | plan total (whole units)     | requirement                       | SLA                        |
 |------------------------------|-----------------------------------|----------------------------|
@@ -21,10 +24,54 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated, Any
 
-from keepers.fund.planning.config import PlanningConfig
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from keepers.core.settings import ConfigError
 
 HOUR = 3_600
+Whole = Annotated[int, Field(ge=0)]
+
+
+class ApprovalPolicy(BaseSettings):
+    """The approval tiers. Env names are the upper-cased field names (no prefix, as in seed
+    001 sections 6.1 and 8.1); amounts are whole stablecoins."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    rebalance_approval_threshold: Whole = 50_000  # whole; single-admin approval from here
+    approval_review_amount: Whole = 10_000  # whole; below: no approval
+    approval_multisig_amount: Whole = 200_000  # whole; above: 2 of 3 admins
+    approval_single_sla_hours: Annotated[int, Field(gt=0)] = 2
+    approval_multisig_sla_hours: Annotated[int, Field(gt=0)] = 4
+    approval_multisig_required: Annotated[int, Field(gt=0)] = 2
+    rebalance_admins: Annotated[tuple[str, ...], NoDecode] = ()  # comma-separated
+
+    @field_validator("rebalance_admins", mode="before")
+    @classmethod
+    def _split_admins(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return tuple(a.strip() for a in v.split(",") if a.strip())
+        return v
+
+    @model_validator(mode="after")
+    def _check_tiers(self) -> ApprovalPolicy:
+        def bad(name: str, why: str) -> ConfigError:
+            return ConfigError(f"{name.upper()}={getattr(self, name)!r}: {why}")
+
+        if not self.approval_review_amount <= self.rebalance_approval_threshold:
+            raise bad("approval_review_amount", "must be <= REBALANCE_APPROVAL_THRESHOLD")
+        if not self.rebalance_approval_threshold <= self.approval_multisig_amount:
+            raise bad("approval_multisig_amount", "must be >= REBALANCE_APPROVAL_THRESHOLD")
+        if self.approval_single_sla_hours > self.approval_multisig_sla_hours:
+            raise bad("approval_single_sla_hours", "must be <= APPROVAL_MULTISIG_SLA_HOURS")
+        if self.rebalance_admins and self.approval_multisig_required > len(self.rebalance_admins):
+            raise bad(
+                "approval_multisig_required", f"more than {len(self.rebalance_admins)} admins"
+            )
+        return self
 
 
 class Requirement(StrEnum):
@@ -67,7 +114,7 @@ class ApprovalDecision:
     detail: str
 
 
-def requirement(total: int, base_decimals: int, config: PlanningConfig) -> Requirement:
+def requirement(total: int, base_decimals: int, config: ApprovalPolicy) -> Requirement:
     """Which approval a plan total (base units) needs."""
     unit = 10**base_decimals
     if total < config.approval_review_amount * unit:
@@ -85,7 +132,7 @@ def decide(
     requested_at: int,
     records: Sequence[ApprovalRecord],
     now: int,
-    config: PlanningConfig,
+    config: ApprovalPolicy,
 ) -> ApprovalDecision:
     """The approval status of a plan of ``total`` base units requested at ``requested_at``."""
     req = requirement(total, base_decimals, config)
