@@ -29,6 +29,7 @@ from keepers.cli_base import (  # noqa: F401  (re-exported: the slices' and the 
     node_unreachable,
 )
 from keepers.core.errors import EXIT_CONFIG, EXIT_DOMAIN, KeeperError
+from keepers.registry import declarations
 from keepers.runtime.runner import BOT_NAMES
 
 
@@ -104,7 +105,7 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
             signal.signal(sig, handler)
 
     try:
-        rt = build_runtime(names, stop_event=stop)
+        rt = build_runtime(names, declarations=declarations(), stop_event=stop)
     except KeeperError as err:  # config 2, node or store unavailable 3 (keepers.core.errors)
         restore_signals()
         fail(str(err), exit_code(err))

@@ -22,7 +22,8 @@ A :class:`BotDeclaration` says what a bot is, beside its code (``keepers/fund/bo
   event), and ``jobs(bot)`` gives its cron jobs. A bot with an interval trigger runs in its
   own :func:`keepers.runtime.base.run_loop` thread; one with cron triggers runs its jobs in
   APScheduler's worker. Adding a bot is one declaration beside its code, listed in
-  :func:`declarations`, and its settings section.
+  ``keepers.registry.declarations`` (a composition root: this module imports no slice), and its
+  settings section.
 
 The audit policy is built from the declared calls of every bot (:func:`declared_policy`),
 merged with ``KEEPER_POLICY*`` (a configured role of the same name wins), stored, and read by
@@ -167,16 +168,6 @@ def declared_policy(calls: Iterable[Calls]) -> PolicyConfig:
             )
         roles[c.role] = rp
     return PolicyConfig(roles=roles)
-
-
-def declarations() -> dict[str, BotDeclaration]:
-    """Every bot, by name, in the order ``keeper run`` starts them."""
-    from keepers.automation.executor import DECLARATION as EXECUTOR
-    from keepers.automation.supervisor import DECLARATION as SUPERVISOR
-    from keepers.crosschain.bot import DECLARATION as CROSSCHAIN
-    from keepers.fund.bot import DECLARATION as FUND
-
-    return {d.name: d for d in (FUND, EXECUTOR, SUPERVISOR, CROSSCHAIN)}
 
 
 def settings_from(cls: Any, environ: Mapping[str, str]) -> Any:

@@ -18,11 +18,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from keepers.core.settings import KeeperSettings, PolicyConfig, RolePolicy
-from keepers.runtime.bots import declarations, declared_policy
+from keepers.runtime.bots import BotDeclaration, declared_policy
 
 
 def worker_policy(
-    settings: KeeperSettings, environ: Mapping[str, str] | None = None
+    settings: KeeperSettings,
+    declarations: Mapping[str, BotDeclaration],
+    environ: Mapping[str, str] | None = None,
 ) -> PolicyConfig:
     """The declared calls of every bot the environment configures (each declaration's
     ``load``: the fund bot's deployment record, ``KEEPER_EXECUTOR_*``, ``KEEPER_SUPERVISOR_*``,
@@ -31,14 +33,17 @@ def worker_policy(
     (DeploymentError, ConfigError, ValidationError): the worker refuses to start rather than
     audit with less."""
     env = os.environ if environ is None else environ
-    return merged(declared_from_env(env), settings.policy)
+    return merged(declared_from_env(env, declarations), settings.policy)
 
 
 def declared_from_env(
-    environ: Mapping[str, str], names: Iterable[str] | None = None
+    environ: Mapping[str, str],
+    declarations: Mapping[str, BotDeclaration],
+    names: Iterable[str] | None = None,
 ) -> PolicyConfig:
-    """The policy built from the declared calls of the bots ``environ`` configures."""
-    decls = declarations()
+    """The policy built from the declared calls of the bots ``environ`` configures, of
+    ``declarations`` (keepers.registry's, handed over by the entry point)."""
+    decls = declarations
     calls = []
     for name in decls if names is None else names:
         cfg = decls[name].load(environ)

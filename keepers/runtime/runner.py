@@ -21,6 +21,7 @@ variable, before anything is scheduled or sent.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,7 +35,7 @@ from keepers.core.settings import (
     load_settings,
 )
 from keepers.runtime.alerts import Alerter, job_failed
-from keepers.runtime.bots import BotContext, declarations, declared_policy
+from keepers.runtime.bots import BotContext, BotDeclaration, declared_policy
 from keepers.runtime.leases import Leases
 from keepers.runtime.policy import merged, store_policy, stored_policy
 from keepers.tx.node import Node
@@ -44,7 +45,7 @@ from keepers.tx.retry import NetworkUnavailable
 log = get_logger("keepers.runner")
 
 # `keeper run` starts all of them by default (crosschain when BALLAST_CROSSCHAIN_CONFIG is set);
-# the names of keepers.runtime.bots.declarations(), in its order (a test checks)
+# the names of keepers.registry.declarations(), in its order (a test checks)
 BOT_NAMES = ("fund", "executor", "supervisor", "crosschain")
 CROSSCHAIN_ENV = "BALLAST_CROSSCHAIN_CONFIG"
 # the default bound of a stop (KEEPER_STOP_TIMEOUT_S): jobs and loops end within it
@@ -439,10 +440,12 @@ def _configure(decl: Any) -> Any:
 def build_runtime(
     names: list[str],
     *,
+    declarations: Mapping[str, BotDeclaration],
     alerter: Alerter | None = None,
     stop_event: threading.Event | None = None,
 ) -> Runtime:
-    """Every chosen bot from its declaration (keepers.runtime.bots): load each one's settings
+    """Every chosen bot from its declaration (``declarations``: keepers.registry's, handed over
+    by the entry point): load each one's settings
     section, all of them before anything touches the chain or the store; open the shared
     store, node and pipeline with the audit policy built from the bots' declared calls; build
     each bot on them (``declaration.build``), attach its triggers (an interval: a loop thread;
@@ -453,7 +456,7 @@ def build_runtime(
     from keepers.tx.contracts import ChainMismatchError, DeploymentError
     from keepers.tx.signers import signer_from_settings
 
-    decls = declarations()
+    decls = declarations
     chosen = [decls[n] for n in names]
     # 1. configuration, all of it before anything touches the chain or the store; every
     #    problem is reported at once (each names its variable)

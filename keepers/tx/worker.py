@@ -19,7 +19,9 @@ import gc
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from types import FrameType
+from typing import Any
 
 from keepers.core.errors import EXIT_CONFIG, EXIT_OK, exit_code
 from keepers.core.logging import configure_logging, get_logger
@@ -34,14 +36,15 @@ from keepers.tx.signers import signer_from_settings
 EXIT_NOT_IDLE = 5
 
 
-def build_pipeline(settings: KeeperSettings) -> Pipeline:
+def build_pipeline(settings: KeeperSettings, declarations: Mapping[str, Any]) -> Pipeline:
     """The worker's pipeline, auditing with the same roles as the bots that submit the intents:
     the roles the bots stored in the database, then those its own environment gives
-    (keepers.runtime.policy; a configured role wins). A broken deployment record or cross-chain
-    config is a ValueError, raised before the store is touched."""
+    (keepers.runtime.policy, over ``declarations``: keepers.registry's; a configured role wins).
+    A broken deployment record or cross-chain config is a ValueError, raised before the store
+    is touched."""
     from keepers.runtime.policy import merged, stored_policy, worker_policy
 
-    own = worker_policy(settings)
+    own = worker_policy(settings, declarations)
     store = Store(settings.db_url, exclusive=True)
     settings = settings.model_copy(update={"policy": merged(stored_policy(store), own)})
     node = Node(settings.rpc_url, settings.rpc_timeout_s)
@@ -64,8 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         from prometheus_client import start_http_server
 
         start_http_server(settings.metrics_port, addr=settings.metrics_host)
+    # this entry point is a composition root, as keeper run is: the bot registry imports every
+    # slice (their declared calls make the worker's audit policy); nothing else in keepers.tx does
+    from keepers.registry import declarations
+
     try:
-        pipeline = build_pipeline(settings)
+        pipeline = build_pipeline(settings, declarations())
     except StoreLockedError as err:
         print(f"keeper worker: {err}", file=sys.stderr)
         return exit_code(err)

@@ -8,12 +8,12 @@ import json
 import pytest
 
 from keepers.core.settings import ConfigError, KeeperSettings, PolicyConfig
+from keepers.registry import declarations
 from keepers.runtime.bots import (
     Call,
     Calls,
     Trigger,
     check_allowed,
-    declarations,
     declared_policy,
     selector,
 )
@@ -64,7 +64,7 @@ def test_worker_policy__automation_bots_configured__their_declared_roles_built()
         "KEEPER_SUPERVISOR_SUPERVISOR": SUP,
         "KEEPER_SUPERVISOR_REBALANCERS": json.dumps(["0x" + "ab" * 20]),
     }
-    roles = worker_policy(KeeperSettings(), env).roles
+    roles = worker_policy(KeeperSettings(), declarations(), env).roles
     assert {(a.contract, a.selector) for a in roles["executor"].allowed} == {
         (SCHED, selector("executeBatch(uint256[])"))
     }
@@ -76,13 +76,13 @@ def test_worker_policy__automation_bots_configured__their_declared_roles_built()
     }
     # unbatched: execute(uint256), and the role name follows KEEPER_EXECUTOR_ROLE
     env |= {"KEEPER_EXECUTOR_UNBATCHED": "true", "KEEPER_EXECUTOR_ROLE": "exec2"}
-    roles = worker_policy(KeeperSettings(), env).roles
+    roles = worker_policy(KeeperSettings(), declarations(), env).roles
     assert [a.selector for a in roles["exec2"].allowed] == [selector("execute(uint256)")]
 
 
 def test_worker_policy__executor_address_invalid__refused_naming_the_field():
     with pytest.raises(ValueError, match="scheduler"):
-        worker_policy(KeeperSettings(), {"KEEPER_EXECUTOR_SCHEDULER": "0x1234"})
+        worker_policy(KeeperSettings(), declarations(), {"KEEPER_EXECUTOR_SCHEDULER": "0x1234"})
 
 
 def test_check_allowed__configured_role_allows_less__names_role_function_and_contract():

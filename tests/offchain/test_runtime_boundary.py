@@ -59,3 +59,35 @@ def test_cli_root__no_module_of_keepers_imports_it__slices_use_cli_base():
         if path != KEEPERS / "cli.py" and root.search(path.read_text())
     ]
     assert offenders == []
+
+
+_SLICES = ("fund", "automation", "crosschain", "portfolio")
+_SLICE_IMPORT = re.compile(
+    r"^\s*(?:from|import) keepers\.(?P<slice>" + "|".join(_SLICES) + r")\b", re.M
+)
+
+
+def test_shared_layers__import_no_slice__the_registry_is_a_composition_root():
+    """The layers every slice shares (core, store, tx, runtime, alerts) import no slice, and
+    the cross-chain slice nothing of the fund's: the approval policy they share lives in
+    keepers.core.approval, and the bot registry (which imports every slice) in
+    keepers.registry, handed to the runtime by the two entry points. The standalone worker's
+    main is the one entry point below the slices: it may import the registry, inside main."""
+    offenders = []
+    for layer in ("core", "store", "tx", "runtime", "alerts"):
+        for path in sorted((KEEPERS / layer).rglob("*.py")):
+            text = path.read_text()
+            for m in _SLICE_IMPORT.finditer(text):
+                offenders.append(f"{path.relative_to(ROOT)}: imports keepers.{m['slice']}")
+            registry = re.search(r"^\s*from keepers\.registry import", text, re.M)
+            if registry and path != KEEPERS / "tx" / "worker.py":
+                offenders.append(f"{path.relative_to(ROOT)}: imports the registry")
+    for path in sorted((KEEPERS / "crosschain").rglob("*.py")):
+        if re.search(r"^\s*(?:from|import) keepers\.fund\b", path.read_text(), re.M):
+            offenders.append(f"{path.relative_to(ROOT)}: imports the fund slice")
+    assert offenders == []
+    worker = (KEEPERS / "tx" / "worker.py").read_text()
+    at = worker.index("from keepers.registry import declarations")
+    assert worker.rfind("\ndef main(", 0, at) > worker.rfind("\ndef build_pipeline(", 0, at), (
+        "the worker imports the registry only inside main"
+    )

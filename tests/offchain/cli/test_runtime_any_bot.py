@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from keepers.core.settings import ConfigError
+from keepers.registry import declarations
 from keepers.runtime import runner
-from keepers.runtime.bots import BotDeclaration, Calls, Trigger, declarations
+from keepers.runtime.bots import BotDeclaration, Calls, Trigger
 from keepers.runtime.policy import stored_policy
 from keepers.store.db import Store
 
@@ -66,10 +67,15 @@ TICKER = BotDeclaration(
 )
 
 
+def decls_with_ticker() -> dict[str, BotDeclaration]:
+    return {**declarations(), "ticker": TICKER}
+
+
 @pytest.fixture
-def with_ticker(monkeypatch):
-    decls = {**declarations(), "ticker": TICKER}
-    monkeypatch.setattr(runner, "declarations", lambda: decls)
+def with_ticker():
+    """The registry with a fifth bot: what build_runtime is handed (keepers.registry's, plus
+    the ticker)."""
+    return decls_with_ticker()
 
 
 def test_build_runtime__a_fifth_declared_bot__built_started_looped_and_stopped(
@@ -80,7 +86,7 @@ def test_build_runtime__a_fifth_declared_bot__built_started_looped_and_stopped(
     monkeypatch.setenv("KEEPER_DB_URL", db)
     monkeypatch.setenv("KEEPER_SIGNER_KEY", accounts[2].private_key)
     monkeypatch.setenv("KEEPER_TICKER_INTERVAL_S", "0.05")
-    rt = runner.build_runtime(["ticker"])
+    rt = runner.build_runtime(["ticker"], declarations=decls_with_ticker())
     bot = rt.bots["ticker"]
     try:
         assert isinstance(bot, Ticker) and bot.started and rt.loops["ticker"].bot is bot
@@ -105,4 +111,4 @@ def test_build_runtime__fifth_bot_misconfigured__refused_naming_its_variable(
     monkeypatch.setenv("KEEPER_SIGNER_KEY", "0x" + "11" * 32)
     monkeypatch.setenv("KEEPER_TICKER_INTERVAL_S", "often")
     with pytest.raises(ConfigError, match="KEEPER_TICKER_INTERVAL_S='often'"):
-        runner.build_runtime(["ticker"])
+        runner.build_runtime(["ticker"], declarations=decls_with_ticker())

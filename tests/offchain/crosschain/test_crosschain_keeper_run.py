@@ -10,6 +10,7 @@ import json
 from click.testing import CliRunner
 
 from keepers.cli import main
+from keepers.registry import declarations
 from keepers.runtime.policy import stored_policy
 from keepers.runtime.runner import build_runtime, default_bots
 from tests.support.keeper_proc import keeper_exe, sigterm_when_held
@@ -41,7 +42,7 @@ def test_build_runtime__crosschain__shares_store_signer_and_the_node_chains_pipe
     who = holder(xscene, 19, {("ethereum", "USDC"): "2000", ("base", "USDC"): "250"})
     for k, v in _env(xscene, tmp_path, who).items():
         monkeypatch.setenv(k, v)
-    rt = build_runtime(["crosschain"])
+    rt = build_runtime(["crosschain"], declarations=declarations())
     try:
         bot = rt.loops["crosschain"]
         drivers = bot.engine.drivers

@@ -14,6 +14,7 @@ from keepers.crosschain.route_contracts import (
     load_route_files,
     parse_routes,
 )
+from keepers.registry import declarations
 
 NETWORKS = Path(__file__).resolve().parents[3] / "keepers" / "crosschain" / "networks"
 
@@ -170,6 +171,6 @@ def test_worker_policy__route_files_applied__burn_on_the_files_messenger_allowed
         1,
         10**12,
     )
-    assert not audit(req, worker_policy(KeeperSettings(), env), 0).allowed
+    assert not audit(req, worker_policy(KeeperSettings(), declarations(), env), 0).allowed
     env["BALLAST_CROSSCHAIN_ROUTES"] = str(NETWORKS / "ethereum.yaml")
-    assert audit(req, worker_policy(KeeperSettings(), env), 0).allowed
+    assert audit(req, worker_policy(KeeperSettings(), declarations(), env), 0).allowed

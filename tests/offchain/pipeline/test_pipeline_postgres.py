@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from keepers.registry import declarations
 from keepers.store.db import Store
 from keepers.store.models import NonceAllocator, StepLog, TxIntent
 from keepers.tx.node import Node
@@ -205,7 +206,7 @@ def test_replicas__fund_automation_crosschain_intents__each_once_with_one_stored
     from keepers.store.models import TxAttempt
     from tests.support.pipeline_helpers import SENDER, SENDER_KEY
 
-    policy = declared_from_env(_bots_env(tmp_path))
+    policy = declared_from_env(_bots_env(tmp_path), declarations())
     assert sorted(policy.roles) == sorted([FUND_ROLE, "executor", "supervisor", "crosschain"])
     store = Store(pg_url)
     store_policy(store, policy, written_by="test")

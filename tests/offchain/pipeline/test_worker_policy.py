@@ -16,6 +16,7 @@ from sqlalchemy import select
 from keepers.core.settings import KeeperSettings, PolicyConfig
 from keepers.fund.bot import ROLE as FUND_ROLE
 from keepers.fund.bot import fund_role
+from keepers.registry import declarations
 from keepers.runtime.policy import store_policy, stored_policy, worker_policy
 from keepers.store.db import Store
 from keepers.store.models import TxIntent
@@ -89,7 +90,7 @@ def test_worker_policy__bots_configured__their_roles_added_as_the_bots_build_the
         "KEEPER_DEPLOYMENT": str(_record(tmp_path)),
         "BALLAST_CROSSCHAIN_CONFIG": str(_crosschain(tmp_path)),
     }
-    policy = worker_policy(KeeperSettings(), env)
+    policy = worker_policy(KeeperSettings(), declarations(), env)
     assert policy.roles[FUND_ROLE] == fund_role(CONTROLLER)
     assert "crosschain" in policy.roles
     assert audit(_req(FUND_ROLE, CONTROLLER, "rebalanceBuffer()"), policy, 0).allowed
@@ -99,18 +100,20 @@ def test_worker_policy__bots_configured__their_roles_added_as_the_bots_build_the
 def test_worker_policy__configured_role_of_the_same_name__wins(tmp_path):
     own = {"roles": {FUND_ROLE: {"allowed": []}}}
     settings = KeeperSettings.model_validate({"policy": own})
-    policy = worker_policy(settings, {"KEEPER_DEPLOYMENT": str(_record(tmp_path))})
+    policy = worker_policy(settings, declarations(), {"KEEPER_DEPLOYMENT": str(_record(tmp_path))})
     assert policy.roles[FUND_ROLE].allowed == []
 
 
 def test_worker_policy__no_bot_configured__only_keeper_policy(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no default deployment record here
-    assert worker_policy(KeeperSettings(), {}).roles == {}
+    assert worker_policy(KeeperSettings(), declarations(), {}).roles == {}
 
 
 def test_worker_policy__deployment_named_but_missing__refused(tmp_path):
     with pytest.raises(DeploymentError, match="not found"):
-        worker_policy(KeeperSettings(), {"KEEPER_DEPLOYMENT": str(tmp_path / "none.json")})
+        worker_policy(
+            KeeperSettings(), declarations(), {"KEEPER_DEPLOYMENT": str(tmp_path / "none.json")}
+        )
 
 
 def test_worker__named_deployment_missing__exits_2_before_touching_the_store(tmp_path):
