@@ -18,6 +18,7 @@ BPS = 10_000
 class MonthCost:
     fills: int  # purchases and redemptions that traded (asynchronous ones fill at the oracle)
     lost: int  # base units, net of fills better than the oracle
+    paid: int  # base units, the fills that cost something only (gains not netted)
     lost_bps: float  # sum over fills of cost / NAV at the fill's block, bps (for the report)
     worst_fill_bps: int  # the costliest fill against its own size
 
@@ -34,7 +35,7 @@ def month_cost(fund: Any, start_block: int, end_block: int) -> MonthCost:
     w3 = chain.provider.web3
     ctl = w3.eth.contract(address=fund.controller.address, abi=abis.load("AssetController"))
     vault = w3.eth.contract(address=fund.vault.address, abi=abis.load("TieredVault"))
-    fills, lost, lost_bps, worst = 0, 0, 0.0, 0
+    fills, lost, paid, lost_bps, worst = 0, 0, 0, 0.0, 0
     for event in ("Purchased", "Redeemed"):
         logs = getattr(ctl.events, event)().get_logs(from_block=start_block, to_block=end_block)
         for lg in logs:
@@ -46,9 +47,10 @@ def month_cost(fund: Any, start_block: int, end_block: int) -> MonthCost:
             nav = int(vault.functions.totalAssets().call(block_identifier=block))
             fills += 1
             lost += cost
+            paid += max(0, cost)
             lost_bps += cost * BPS / max(nav, 1)
             worst = max(worst, cost * BPS // max(size, 1))
-    return MonthCost(fills, lost, lost_bps, worst)
+    return MonthCost(fills, lost, paid, lost_bps, worst)
 
 
 def days_out_of_band(days: list[float], ratios: list[tuple[int, int, int]], bands: Any) -> int:

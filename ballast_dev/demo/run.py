@@ -52,6 +52,8 @@ class Ledger:
     keeper_gas_wei: int = 0
     kill: dict[str, Any] = field(default_factory=dict)  # what the kill scene did
     slices: int = 0  # carried slices run between the daily checks
+    # every redemption request paid: (request id, requested at, paid at), chain timestamps
+    redemptions: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 class Demo:
@@ -285,7 +287,19 @@ class Demo:
             if int(r.status) == 2:  # Claimable: priced and funded; the controller claims
                 v.claimRedemption(rid, r.controller, sender=r.controller)
                 paid += int(r.assets)
+                self.ledger.redemptions.append((rid, int(r.requestedAt), self.now()))
         return paid
+
+    def mark_nav(self) -> None:
+        """The desk marks the NAV at the end of the day (permissionless; never the keeper's
+        key, see `desk`). The controller refuses a mark while a held asset's feed is down
+        (MarkWhileFeedDown): the last mark stands and the day says so."""
+        try:
+            self.fund.controller.mark(sender=self.desk)
+        except Exception as err:  # noqa: BLE001 - only the documented refusal is expected
+            if "MarkWhileFeedDown" not in f"{type(err).__name__} {err}":
+                raise
+            self.note("mark held: a held asset's feed is down (MarkWhileFeedDown)")
 
     def run_scheduled(self, until: int) -> None:
         """Step the chain through every booked run due before `until`, the executor and the
@@ -314,16 +328,22 @@ class Demo:
             who = ", ".join(sorted({names.get(a, a) for a in t.fixes}))
             self.note(f"supervisor keeper recovered: {who} booked again (fixReschedule)")
 
+    def job(self, name: str, fn: Any) -> Any:
+        """One keeper job (``fund.events``, ``fund.tick``, ...). The demo lets an error
+        propagate (its month must not raise any); the hostile month catches it as the
+        runtime's scheduler does (keepers.runtime.scheduler.run_job)."""
+        return fn()
+
     def fund_checks(self, now: int, jobs: list[str]) -> None:
         bot = self.fund_bot
-        outs = [bot.events(now)]
+        outs = [self.job("fund.events", lambda: bot.events(now))]
         for job in jobs:
-            outs.append(bot.check(job, now))
+            outs.append(self.job(f"fund.{job}", lambda job=job: bot.check(job, now)))
         for o in outs:
-            if o.plan_id and o.status not in ("nothing",):
+            if o is not None and o.plan_id and o.status not in ("nothing",):
                 self.ledger.outcomes[o.status] += 1
-        self.approve_pending(now)
-        for o in bot.tick(now):
+        self.job("fund.approvals", lambda: self.approve_pending(now))
+        for o in self.job("fund.tick", lambda: bot.tick(now)) or []:
             self.ledger.outcomes[o.status] += 1
 
     def approve_pending(self, now: int) -> None:
@@ -371,9 +391,10 @@ class Demo:
                 "error": f"no plan waiting for approval ({out.status}: {out.detail})"
             }
             return self.ledger.kill["error"]
-        ref = rows[0].ref
-        n_actions = len(rows[0].payload["plan"]["actions"])
-        req = str((rows[0].payload.get("approval") or {}).get("requirement", ""))
+        row0 = rows[-1]  # the newest: the plan of this deposit
+        ref = row0.ref
+        n_actions = len(row0.payload["plan"]["actions"])
+        req = str((row0.payload.get("approval") or {}).get("requirement", ""))
         hold_at = min(2, n_actions)
         # the CLI process needs the database: the in-process keeper stops first
         bot.store.close()
@@ -383,7 +404,7 @@ class Demo:
         w3 = self.chain.provider.web3
         nonce0 = w3.eth.get_transaction_count(self.keeper.address)
         admins = list(ADMINS[: 2 if req == "multi_admin" else 1])
-        if "frozen" in rows[0].payload:  # behind the executor: each admin signs with their key
+        if "frozen" in row0.payload:  # behind the executor: each admin signs with their key
             from ballast_dev.local.keystores import approver_env, write_test_keystores
 
             keys = self.out / "approver-keystores"
@@ -393,10 +414,15 @@ class Demo:
         else:
             how = [["--by", admin] for admin in admins]
         for args in how:  # `keeper approve` records the decision only
-            subprocess.run(
+            r = subprocess.run(
                 [sys.executable, "-m", "keepers.cli", "--now", str(now + 300), "approve", ref, *args],
-                env=env, check=True, capture_output=True, timeout=120,
+                env=env, capture_output=True, text=True, timeout=120,
             )  # fmt: skip
+            if r.returncode != 0:
+                raise RuntimeError(
+                    f"keeper approve {ref} {' '.join(args)} exited {r.returncode}: "
+                    f"{r.stderr.strip()[-2000:]}"
+                )
         # the keeper process executes it on its own tick, under its own approval rules
         held = {**env, "KEEPER_HOLD_AT": f"sent:{hold_at}", "KEEPER_HOLD_FILE": str(marker)}
         tick = f"from keepers.cli import Ctx; Ctx(False, {now + 600}).bot().tick({now + 600})"
@@ -450,10 +476,10 @@ class Demo:
             now = self.warp_to(max(self.now() + 1, start + interval))
             start = now
             self.report_prices()
-            for o in bot.tick(now):
+            for o in self.job("fund.tick", lambda now=now: bot.tick(now)) or []:
                 self.ledger.outcomes[o.status] += 1
                 self.ledger.slices += 1
-            self.approve_pending(now)
+            self.job("fund.approvals", lambda now=now: self.approve_pending(now))
 
     # ------------------------------------------------------------------ recording
 
@@ -546,13 +572,23 @@ def _ratios(fund: FundDeployment) -> str:
 
 
 def run(fund: FundDeployment, accounts: Any, out: Path, days: int, echo: Any) -> Ledger:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+    """The demo's month: `month_script`'s scenes over `days` simulated days."""
     from keepers.core.logging import configure_logging
 
     configure_logging(False, "ERROR")  # the demo prints its own story
     d = Demo(fund, accounts, out, echo)
-    c, v = fund.controller, fund.vault
+    return play(d, days, month_script(d, days))
+
+
+def play(d: Demo, days: int, script: dict[int, list[tuple[str, Any]]]) -> Ledger:
+    """Deposits of 4,500,000 from three investors, the keepers started, then one simulated
+    day at a time: the runs due overnight, the day's scenes (price moves in %, callables, or
+    "kill"), the fund keeper's checks and carried slices, redemptions paid, the runs due by
+    the evening and the desk's mark. Returns the ledger, the keepers stopped."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    fund = d.fund
+    v = fund.vault
     for i, amount in enumerate((2_000_000, 1_500_000, 1_000_000)):
         inv = d.investors[i]
         fund.cash.mint(inv, 50_000_000 * d.unit, sender=d.deployer)
@@ -565,7 +601,6 @@ def run(fund: FundDeployment, accounts: Any, out: Path, days: int, echo: Any) ->
     d.note("deposits: 4,500,000 USDT in L1")
     d.record()
 
-    script = month_script(d, days)
     with Progress(
         TextColumn("[bold]simulated month[/bold]"), BarColumn(), TextColumn("day {task.completed:>2}/{task.total}"),
         TextColumn("{task.description}"), TimeElapsedColumn(), transient=False,
@@ -583,13 +618,16 @@ def run(fund: FundDeployment, accounts: Any, out: Path, days: int, echo: Any) ->
             d.report_prices(moves)
             for text, act in actions:
                 if callable(act):
-                    act()
+                    said = act()
+                    if isinstance(said, str) and said:
+                        text = f"{text}: {said}"
                 if act == "kill":
                     text = text + ": " + d.kill_keeper_mid_plan(now, 2_500_000)
                 d.note(text)
                 progress.update(task, description=text[:60])
             if actions:
                 d.record()  # the drift, before the keepers answer it
+            now = max(now, d.now())  # a scene may have moved the clock (the hostile month's)
             monday = (start // DAY + 4) % 7 == 0  # 1970-01-01 was a Thursday
             jobs = ["liquidity", "threshold", "daily"] + (["weekly"] if monday else [])
             d.fund_checks(now, jobs)
@@ -598,7 +636,7 @@ def run(fund: FundDeployment, accounts: Any, out: Path, days: int, echo: Any) ->
             if paid:
                 d.note(f"redemptions paid: {fmt_amount(paid, 18 if d.unit == 10**18 else 6)}")
             d.run_scheduled(start + DAY - 120)
-            c.mark(sender=d.desk)  # permissionless; never the keeper's key (see Demo.desk)
+            d.mark_nav()
             d.record()
             progress.update(task, advance=1)
     from keepers.automation.executor import executed_records
@@ -713,4 +751,4 @@ def summary(ledger: Ledger, fund_db: Path, before: Any, after: Any) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["run", "summary", "verdict", "month_script", "fmt_bps"]
+__all__ = ["run", "play", "summary", "verdict", "month_script", "fmt_bps", "Demo", "Ledger"]

@@ -1,0 +1,79 @@
+"""The hostile month (ballast_dev/demo/hostile.py): pools 8x shallower than the demo's, a bank
+run of a third of the NAV over two days, a held asset's feed silent for two days while its pool
+moves, a depeg, the keeper's node cut mid-plan, SIGKILLs mid-plan and gas spikes, judged from
+chain state (`judge`). The short form (10 days, every scene once) runs in `make test`; the full
+month runs in `make test-slow` on the demo's pools and on the shallow ones, prints both HOSTILE
+VERDICT lines and holds the shallow month's value lost within twice the deep month's."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ballast_dev.demo.hostile import Judgement, judge, run_hostile
+from ballast_dev.demo.run import prologue
+from ballast_dev.deployment.profile import deploy_profile
+from scripts.demo import DEFAULT_PROFILE, demo_profile
+
+ROOT = Path(__file__).resolve().parents[3]
+SHALLOW = 8  # pools this many times shallower than the demo's
+
+
+def _month(accounts: Any, chain: Any, out: Path, days: int, depth_div: int) -> Judgement:
+    out.mkdir(parents=True)
+    snap = chain.snapshot()
+    try:
+        profile = demo_profile(str(ROOT / DEFAULT_PROFILE))
+        assets = [
+            a.model_copy(update={"pool_liquidity": a.pool_liquidity // depth_div})
+            if a.kind == "uniswap"
+            else a
+            for a in profile.assets
+        ]
+        profile = profile.model_copy(update={"assets": assets})
+        fund = deploy_profile(profile, accounts[0], accounts, log=lambda *_: None)
+        prologue(fund, accounts, lambda *_: None)
+        d, ledger, start, end = run_hostile(fund, accounts, out, days, print)
+        j = judge(d, ledger, start, end)
+        print("\n".join(ledger.log))  # shown when the test fails
+        print("\n".join(ledger.alerts))
+        return j
+    finally:
+        chain.restore(snap)
+
+
+def _explain(j: Judgement) -> tuple[Any, ...]:
+    return (j.line, j.crashes, j.unexplained, j.late, j.unpaid)
+
+
+def test_hostile_month_short__shallow_pools__no_crash_feed_down_in_band_paid_once(
+    accounts: Any, chain: Any, tmp_path: Path
+) -> None:
+    started = time.perf_counter()
+    j = _month(accounts, chain, tmp_path / "short", 10, SHALLOW)
+    print(f"\n{j.line}\nshort hostile month in {time.perf_counter() - started:.0f}s")
+    assert j.ok, _explain(j)
+
+
+@pytest.mark.slow
+def test_hostile_month__deep_and_shallow__verdicts_and_cost_within_twice(
+    accounts: Any, chain: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = time.perf_counter()
+    deep = _month(accounts, chain, tmp_path / "deep", 30, 1)
+    shallow = _month(accounts, chain, tmp_path / "shallow", 30, SHALLOW)
+    # what the fills cost (gains from buying a pool under its feed not netted)
+    ratio = shallow.cost.paid / max(deep.cost.paid, 1)
+    with capsys.disabled():  # make test-slow prints the verdicts
+        print(f"\nhostile month, demo's pools:    {deep.line}")
+        print(f"hostile month, {SHALLOW}x shallower: {shallow.line}")
+        print(
+            f"shallow / deep paid to fills: {ratio:.2f}x (at most 2x); "
+            f"{time.perf_counter() - started:.0f}s"
+        )
+    assert deep.ok, _explain(deep)
+    assert shallow.ok, _explain(shallow)
+    assert shallow.cost.paid <= 2 * deep.cost.paid, ratio
