@@ -19,14 +19,14 @@ from ballast_dev.bench.crosschain_cases import (
     route_table,
     subset_dp_min_transfers,
 )
-from keepers.crosschain import planning
+from keepers.crosschain import exact_search
+from keepers.crosschain.flow import _min_cost_flow
 from keepers.crosschain.planning import (
     EXACT_WORK,
     NoRouteError,
     _hall,
     _large_instance,
     _max_groups,
-    _min_cost_flow,
     _Search,
     exact_match,
     table_route_cost,
@@ -211,7 +211,7 @@ def test_exact_match__20_parties_past_the_listing_cap__last_resort_proves_the_dp
     assert plan is not None and search.proved
     check_plan(deficits, surpluses, plan, None)
     assert len(plan) == subset_dp_min_transfers(deficits, surpluses)
-    monkeypatch.setattr(planning, "LAST_RESORT_PARTIES", 0)
+    monkeypatch.setattr(exact_search, "LAST_RESORT_PARTIES", 0)  # where _Search reads it
     assert _Search("USDC", deficits, surpluses, None, {}, EXACT_WORK).solve() is None
 
 

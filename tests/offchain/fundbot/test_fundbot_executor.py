@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 from typing import Any
 
 import ape
@@ -488,10 +489,43 @@ def test_kill_at_every_write_of_the_lifecycle__plan_ends_executed_once_through_t
     """Kill the keeper at its k-th write of a plan's lifecycle (status changes, the frozen
     plan, each action's record), restart it on the same store, sign when it waits: the plan
     ends executed, every action once, all through the executor; none is left unsignable."""
+    _kill_trial(kill_at, 400_000, False, make_bot, fresh, accounts, chain, executor_fund, owners,
+                monkeypatch)  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trial", range(10))
+@pytest.mark.parametrize("kill_at", range(1, 11))
+def test_kill_at_every_write__ten_trials_each__random_plans_and_kill_moments(
+    kill_at, trial, make_bot, fresh, accounts, chain, executor_fund, owners, monkeypatch
+):
+    """Ten trials per write (make test-slow): a seeded random deposit between 250,000 and
+    2,000,000 (plans of one to several actions, one or two signatures) and a seeded choice of
+    the kill's moment: inside the write (its transaction never commits) or right after it
+    committed (the process dies before its next step). The same outcome is required."""
+    rng = random.Random(kill_at * 1_000 + trial)
+    deposit = rng.randrange(250_000, 2_000_001, 1_000)
+    after = rng.random() < 0.5
+    _kill_trial(kill_at, deposit, after, make_bot, fresh, accounts, chain, executor_fund, owners,
+                monkeypatch)  # fmt: skip
+
+
+def _kill_trial(
+    kill_at: int,
+    deposit: int,
+    after: bool,
+    make_bot: Any,
+    fresh: Any,
+    accounts: Any,
+    chain: Any,
+    executor_fund: Any,
+    owners: Any,
+    monkeypatch: Any,
+) -> None:
     _, ex, _ = executor_fund
     alice, bob, _ = owners
     bot = make_bot()
-    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    fresh.vault.deposit(deposit * UNIT, accounts[1], sender=accounts[1])
     now = int(chain.pending_timestamp)
     cls = type(bot.plans)
     real = {name: getattr(cls, name) for name in ("update", "record_action")}
@@ -500,9 +534,12 @@ def test_kill_at_every_write_of_the_lifecycle__plan_ends_executed_once_through_t
     def killing(name: str) -> Any:
         def write(self: Any, *args: Any, **kwargs: Any) -> Any:
             writes[0] += 1
-            if writes[0] == kill_at:
+            if writes[0] == kill_at and not after:
                 raise Killed(f"{name} #{kill_at}")
-            return real[name](self, *args, **kwargs)
+            out = real[name](self, *args, **kwargs)
+            if writes[0] == kill_at:
+                raise Killed(f"after {name} #{kill_at}")
+            return out
 
         return write
 
