@@ -27,25 +27,29 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from eth_typing import HexStr
 from sqlalchemy import select
 from web3 import Web3
-from web3.logs import DISCARD as _DISCARD
 
 from keepers.core import approval as approval_policy
 from keepers.core.logging import get_logger
 from keepers.core.settings import PolicyConfig, RolePolicy
-from keepers.fund.actions import ActionEncoder, EncodedCall, fill_ratio
-from keepers.fund.costs import receipt_cost
+from keepers.fund.actions import ActionEncoder, EncodedCall
 from keepers.fund.depth_reader import DepthReader
+from keepers.fund.execution import Execution
 from keepers.fund.feeds import feed_down_message, feeds_down
+from keepers.fund.outcome import (  # re-exported: the CLI and the tests import them from here
+    DUPLICATE,
+    NO_SAFE_MOVE_STATUS,
+    NOT_LEADER,
+    ROLE,
+    CycleOutcome,
+)
 from keepers.fund.planning import plan_approval
 from keepers.fund.planning import risk as riskmod
 from keepers.fund.planning import triggers as trig
@@ -54,7 +58,7 @@ from keepers.fund.planning.depth import AssetDepth, largest_within
 from keepers.fund.planning.metrics import tier_metrics
 from keepers.fund.planning.plan import CARRY, FEED_DOWN
 from keepers.fund.planning.plan import plan as make_plan
-from keepers.fund.planning.report import plan_report, progress
+from keepers.fund.planning.report import plan_report
 from keepers.fund.planning.rollback import create_rollback_plan
 from keepers.fund.planning.simulate import apply
 from keepers.fund.planning.state import BPS, FundState
@@ -75,9 +79,6 @@ from keepers.fund.records import (
     CarryStore,
     PlanPendingError,
     PlanStore,
-    result_from_dict,
-    result_to_dict,
-    resumed_report,
 )
 from keepers.fund.settings import FundConfig
 from keepers.runtime import metrics
@@ -90,16 +91,14 @@ from keepers.store.db import Store
 from keepers.tx import children
 from keepers.tx.contracts import ChainMismatchError, FundAddresses, FundContracts
 from keepers.tx.node import Node, connect_web3
-from keepers.tx.outcome import Outcome
-from keepers.tx.pipeline import HoldHook, IntentSpec, Pipeline  # HoldHook: re-exported
+from keepers.tx.pipeline import HoldHook, Pipeline  # HoldHook: re-exported
 from keepers.tx.retry import NetworkUnavailable
 from keepers.tx.revert import RevertDecoder
 from keepers.tx.signers import Signer, signer_from_settings
-from keepers.tx.simulation import ForkSimulator, SimCall, SimulationResult
+from keepers.tx.simulation import ForkSimulator, SimCall
 
 log = get_logger("keepers.fundbot")
 
-ROLE = "fund-keeper"
 KEEPER_FUNCTIONS = (
     "purchaseAsset",
     "redeemAsset",
@@ -108,22 +107,6 @@ KEEPER_FUNCTIONS = (
     "rebalanceBuffer",
 )
 JOBS = ("daily", "weekly", "threshold", "liquidity")
-DUPLICATE = "duplicate"  # an outcome: a pending plan already covers the same actions
-STOPPED = "stopped"  # an outcome: the keeper stopped mid-plan; the plan stays approved
-PAUSED = "paused"  # an outcome, not a stored status: the plan stays approved and resumes
-NO_SAFE_MOVE_STATUS = "no_safe_move"  # an outcome: the plan's every leg was cut to nothing
-NOT_LEADER = "not_leader"  # an outcome: another replica leads this fund (keepers.runtime.leases)
-
-
-@dataclass
-class CycleOutcome:
-    """What one pass over a plan did (returned to the CLI and the tests)."""
-
-    plan_id: str | None
-    status: str
-    detail: str = ""
-    results: list[ActionResult] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 class FundBot:
@@ -996,311 +979,9 @@ class FundBot:
         return sim.simulate(reading.block, sim_calls, read_after=after)
 
     def execute(self, ref: str, now: int) -> CycleOutcome:
-        started = time.perf_counter()
-        p = self.plans.plan(ref)
-        if self.stopping.is_set():  # stopping: the plan stays approved, a restart runs it
-            return CycleOutcome(ref, STOPPED, "stopping: execution not started")
-        try:
-            reading = self.read()
-        except NetworkUnavailable as err:
-            self.alert(AlertLevel.WARNING, "network", str(err), ref)
-            return CycleOutcome(ref, APPROVED, str(err))
-        if reading.state.paused:
-            self.alert(AlertLevel.CRITICAL, "paused", "the fund is paused: plan aborted", ref)
-            self.plans.update(ref, ABORTED, abort="paused")
-            return CycleOutcome(ref, ABORTED, "paused")
-        # A restarted keeper resumes: actions already sent (an intent exists) are neither
-        # simulated nor sent again; their intents are followed to the end.
-        done: dict[int, dict[str, Any]] = {}
-        sent: dict[int, int] = {}
-        row = self.plans.get(ref)
-        assert row is not None
-        for arow in row.actions:
-            if "result" in arow.payload:
-                done[arow.seq] = arow.payload["result"]
-            elif arow.intent_id is not None:
-                sent[arow.seq] = arow.intent_id
-        frozen = row.payload.get("frozen") if self.contracts.executor is not None else None
-        if self.contracts.executor is not None and frozen is None:
-            # With a PlanExecutor every action goes through it, and only a frozen plan can: an
-            # unfrozen one (a store from before the one-write freeze) is aborted, never sent
-            # around the executor; the planner plans again from the state now.
-            msg = "approved plan has no frozen document: aborted, never sent outside the executor"
-            self.alert(AlertLevel.CRITICAL, "plan_not_frozen", msg, ref)
-            self.plans.update(ref, ABORTED, abort="not_frozen")
-            return CycleOutcome(ref, ABORTED, msg)
-        self._frozen_calls: dict[int, EncodedCall] = {}
-        if frozen is not None:
-            expired = self._frozen_expired(ref, frozen, now)
-            if expired is not None:
-                return expired
-            self._frozen_calls = self.frozen_calls(ref, frozen, now)
-            order_of = [int(i) for i in frozen["order"]]
-            calls = [
-                (idx, p.actions[idx], self._frozen_calls[k])
-                for k, idx in enumerate(order_of)
-                if idx not in done and idx not in sent
-            ]
-        else:
-            order_of = sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)
-            calls = [c for c in self.encode_all(reading, p, skip=set(done) | set(sent))]
-        # 4. simulate, in order, on a fork
-        sim = self.simulate(reading, calls) if calls else SimulationResult()
-        sim_doc = {
-            "ok": sim.ok,
-            "gas": [s.gas_used for s in sim.steps],
-            "seconds": round(sim.seconds, 3),
-            "error": sim.failure.error if sim.failure else None,
-        }
-        failed = sim.failure
-        if failed is not None:
-            idx = calls[failed.index][0]
-            msg = f"simulation of action {idx} ({calls[failed.index][2].function}) failed: {failed.error}"
-            self.alert(AlertLevel.CRITICAL, "simulation_failed", msg, ref, error=failed.error)
-            self.plans.update(ref, ABORTED, simulation=sim_doc, abort="simulation")
-            return CycleOutcome(ref, ABORTED, msg, seconds=time.perf_counter() - started)
-        self.plans.update(ref, simulation=sim_doc)
-        # gas funds: the simulated gas at the current price must be covered
-        gas_price = int(self.w3.eth.gas_price)
-        need = sim.gas_used * gas_price * 2
-        balance = int(self.w3.eth.get_balance(Web3.to_checksum_address(self.sender)))
-        if balance < need:
-            msg = f"keeper {self.sender} has {balance} wei, needs ~{need}: execution paused"
-            self.alert(AlertLevel.CRITICAL, "gas_funds", msg, ref)
-            # paused, not aborted: the next tick resumes once the keeper has gas again
-            self.plans.update(ref, APPROVED, simulation=sim_doc, paused="gas_funds")
-            return CycleOutcome(ref, PAUSED, msg)
-        # 5. execute in priority order; one failure does not stop the rest
-        results: list[ActionResult] = []
-        this_run: list[ActionResult] = []  # results of actions sent by this run
-        mined_before: set[int] = set()
-        self._fills: dict[str, Decimal] = {}
-        gas_wei = 0
-        before = reading
-        aborted: str | None = None
-        for order, idx in enumerate(order_of):
-            action = p.actions[idx]
-            if idx in done:  # before a restart: already in the state read at the start
-                results.append(result_from_dict(action, done[idx]))
-                continue
-            if aborted:
-                self.plans.record_action(ref, idx, "aborted", error=aborted, order=order)
-                continue
-            # no new intent once stopping, or once another replica leads this fund (the plan
-            # stays approved; the leader resumes it, the intents in flight exactly once)
-            if (self.stopping.is_set() or not self.leading()) and idx not in sent:
-                return self._stopped(ref, idx, results)
-            res, before, wei, stop = self._execute_one(
-                ref, idx, order, action, before, sent.get(idx)
-            )
-            if stop == STOPPED:  # its intent is recorded where it stands; a restart follows it
-                return self._stopped(ref, idx, results)
-            if stop == "gas_funds":  # the intent waits for gas; the plan resumes later
-                msg = f"keeper {self.sender} out of gas funds at action {idx}: execution paused"
-                self.alert(AlertLevel.CRITICAL, "gas_funds", msg, ref)
-                self.plans.update(ref, APPROVED, paused="gas_funds")
-                return CycleOutcome(ref, PAUSED, msg, results)
-            gas_wei += wei
-            results.append(res)
-            if self._mined_by(res, idx in sent, reading.block):
-                mined_before.add(idx)  # its effect is already in `reading`
-            else:
-                this_run.append(res)
-            if stop:
-                aborted = stop
-        # 6. verify
-        if self.before_verify is not None:
-            self.before_verify()
-        final = self.read()
-        verification = self.verify(reading.state, this_run, final.state, ref, self._fills)
-        ok = [r for r in results if r.success]
-        verification["progress"] = progress(reading.state, final.state, len(ok))
-        verification["detail"] = f"{verification['progress']}; {verification['detail']}"
-        if ok:
-            self._clear_alert("risk_block", now)
-            self._clear_alert("risk_skip", now)
-        if aborted:
-            status = ABORTED
-        elif results and len(ok) == len(results):
-            status = EXECUTED
-        elif ok:
-            status = PARTIAL
-        else:
-            status = FAILED
-        # 7. record
-        seconds = time.perf_counter() - started
-        already = set(done) | mined_before
-        if already:  # resumed: the state read at the start already holds the earlier actions
-            rest = tuple(a for i, a in enumerate(p.actions) if i not in already)
-            report = plan_report(reading.state, replace(p, actions=rest), results, final.state)
-            # every action and result, the tiers as planned before the first action
-            report = resumed_report(row.payload.get("report") or {}, report, sorted(already))
-        else:
-            report = plan_report(reading.state, p, results, final.state)
-        report["progress"] = verification["progress"]
-        cost = sum(r.cost or 0 for r in results)
-        report["cost"] = str(cost)
-        self.plans.finish(
-            ref,
-            status,
-            now,
-            cost,
-            verification=verification,
-            report=report,
-            executed_at=now,
-            gas_wei=str(gas_wei),
-            seconds=round(seconds, 3),
-        )
-        log.info(
-            "plan.done", plan=ref, status=status, seconds=round(seconds, 2), actions=len(results)
-        )
-        return CycleOutcome(ref, status, verification.get("detail", ""), results, seconds)
-
-    def _stopped(self, ref: str, idx: int, results: list[ActionResult]) -> CycleOutcome:
-        """The keeper stops mid-plan: nothing more is sent, the plan stays approved with its
-        sent actions recorded, and a restart resumes it from there."""
-        log.warning("plan.stopped", plan=ref, at_action=idx, done=len(results))
-        return CycleOutcome(ref, STOPPED, f"stopped at action {idx}: resumes on restart", results)
-
-    def _execute_one(
-        self,
-        ref: str,
-        idx: int,
-        order: int,
-        action: Action,
-        before: FundReading,
-        intent_id: int | None = None,
-    ) -> tuple[ActionResult, FundReading, int, str | None]:
-        """Returns (result, reading after, gas wei, abort reason for the rest or None).
-        With ``intent_id`` (sent before a restart) it only follows that intent to the end."""
-        if self.before_action is not None:
-            self.before_action(idx)
-            before = self.read()
-        if intent_id is not None:
-            return self._follow(ref, idx, order, action, before, intent_id)
-        # slippage re-check at the state the previous actions left
-        quote = self.encoder.quote(before, action, before.block)
-        if quote is not None:
-            bps = riskmod.slippage_bps(quote.quote_out, quote.oracle_out)
-            metrics.observe_slippage(self.symbol(action.asset), bps)
-            if bps > self.cfg.slippage_block_bps:
-                msg = f"action {idx}: quote {bps} bps under the oracle > {self.cfg.slippage_block_bps}: not sent"
-                self.alert(AlertLevel.CRITICAL, "slippage", msg, ref)
-                res = ActionResult(action, False, error=msg)
-                self.plans.record_action(
-                    ref, idx, "skipped", result=result_to_dict(res), order=order
-                )
-                return res, before, 0, None
-        if quote is not None and action.asset:
-            self._fills[action.asset] = fill_ratio(quote)
-        frozen = getattr(self, "_frozen_calls", {})
-        # behind a PlanExecutor: exactly the frozen (approved) calldata, through the executor
-        encoded = frozen[order] if frozen else self.encoder.encode(before, action, quote)
-        spec = IntentSpec(
-            idempotency_key=f"fund:{ref}:{idx}",
-            role=ROLE,
-            chain_id=self.pipeline.chain_id,
-            sender=self.sender,
-            target=encoded.target,
-            calldata=encoded.calldata,
-            notional=action.amount,
-        )
-        intent = self.pipeline.submit(spec)
-        self.plans.record_action(
-            ref,
-            idx,
-            "sent",
-            intent_id=intent.id,
-            order=order,
-            call={
-                "function": encoded.function,
-                "min_out": None if encoded.min_out is None else str(encoded.min_out),
-            },
-        )
-        return self._follow(ref, idx, order, action, before, intent.id)
-
-    def _follow(
-        self, ref: str, idx: int, order: int, action: Action, before: FundReading, intent_id: int
-    ) -> tuple[ActionResult, FundReading, int, str | None]:
-        """Work the pipeline until the action's intent is final, then measure and record it."""
-        outcome = self.pipeline.wait_final(intent_id, self.k.execute_timeout_s, stop=self.stopping)
-        if outcome.kind is Outcome.HALTED and outcome.halted is not None:
-            raise outcome.halted  # another process signs with our key: the keeper stops
-        if outcome.kind is Outcome.STOPPED:  # the action stays sent, its intent recorded
-            return ActionResult(action, False, error=STOPPED), before, 0, STOPPED
-        if outcome.kind is Outcome.OUT_OF_GAS_FUNDS:
-            self.plans.record_action(ref, idx, "waiting_gas", order=order)
-            return ActionResult(action, False, error=outcome.error), before, 0, "gas_funds"
-        status, error, tx_hash = outcome.status, outcome.error, outcome.tx_hash
-        after = self.read()
-        wei = 0
-        received = None
-        cost = None
-        if tx_hash:
-            receipt = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-            wei = int(receipt["gasUsed"]) * int(receipt.get("effectiveGasPrice", 0))
-            received = self._received(receipt, action)
-            cost = receipt_cost(self.contracts.controller, receipt) if outcome.ok else None
-        deltas = tuple(after.state.positions()[t] - before.state.positions()[t] for t in range(3))
-        # positions: L1 is cash - pending; use the cash delta for L1
-        deltas = (after.state.cash - before.state.cash, deltas[1], deltas[2])
-        ok = outcome.ok
-        if ok and action.asset and action.amount and action.to_tier is not None:
-            got = deltas[action.to_tier] if action.type.value == "purchaseAsset" else deltas[0]
-            if got:
-                short = max(0, action.amount - got) * BPS // action.amount
-                metrics.observe_slippage(self.symbol(action.asset), short)
-        stop = None
-        if not ok:
-            error = error or status
-            if outcome.revert is not None and outcome.revert.name == "EnforcedPause":
-                stop = f"contract paused at action {idx}"
-                self.alert(
-                    AlertLevel.CRITICAL, "paused", f"{stop}: every remaining action aborted", ref
-                )
-            else:
-                self.alert(AlertLevel.WARNING, "tx_failed", f"action {idx} {status}: {error}", ref)
-        res = ActionResult(
-            action,
-            ok,
-            received=received,
-            actual_deltas=deltas if ok else None,  # type: ignore[arg-type]
-            tx_hash=tx_hash,
-            error=None if ok else error,
-            cost=cost,
-        )
-        self.plans.record_action(
-            ref, idx, "done" if ok else "failed", result=result_to_dict(res), order=order
-        )
-        return res, after, wei, stop
-
-    def _received(self, receipt: Any, action: Action) -> int | None:
-        ctl = self.contracts.controller
-        for ev, arg in (
-            ("Purchased", "tokensOut"),
-            ("Redeemed", "cashOut"),
-            ("WaterfallLiquidated", "raised"),
-            ("Allocated", "amount"),
-        ):
-            try:
-                logs = getattr(ctl.events, ev)().process_receipt(receipt, errors=_DISCARD)
-            except Exception:  # noqa: BLE001
-                continue
-            if logs:
-                return int(sum(int(lg["args"][arg]) for lg in logs))
-        return None
-
-    def _mined_by(self, res: ActionResult, resumed: bool, block: int) -> bool:
-        """Whether a resumed action's transaction was already mined at `block` (the state read
-        when this run started): then its effect is in that state and verify must not apply it
-        again (a keeper killed between broadcast and recording the result)."""
-        if not resumed or not res.tx_hash:
-            return False
-        try:
-            receipt = self.w3.eth.get_transaction_receipt(HexStr(res.tx_hash))
-        except Exception:  # noqa: BLE001 - unknown receipt: count it as this run's
-            return False
-        return int(receipt["blockNumber"]) <= block
+        """Stages 5-7 of an approved plan (resume, simulate, send, verify, record): one
+        `Execution` per call, holding what its steps pass along (keepers.fund.execution)."""
+        return Execution(self).run(ref, now)
 
     def verify(
         self,
