@@ -240,7 +240,7 @@ def approve(
         # executor checks it with ERC-1271 on chain, and so does this command
         bot = _optional_bot(ctx)
         if bot is not None and bot.contracts.executor is not None:
-            safe, _ = bot.admin_safe()
+            safe, _ = bot.approvals.admin_safe()
             checked = {"erc1271": erc1271_checker(bot.w3), "safe": safe}
     try:
         d = plans.record_signature(row.ref, signature, now, note, **checked)
@@ -296,7 +296,7 @@ def _contract_checks(ctx: Ctx, approving: list[Any]) -> dict[str, Any]:
     bot = _optional_bot(ctx)
     if bot is None or bot.contracts.executor is None:
         return {}
-    safe, threshold = bot.admin_safe()
+    safe, threshold = bot.approvals.admin_safe()
     return {"safe": safe, "safe_threshold": threshold, "erc1271": erc1271_checker(bot.w3)}
 
 
@@ -496,7 +496,11 @@ def _safe_message_help(ctx: Ctx, ref: str, plan: Any) -> None:
 
     digest = plan_hash(plan)
     bot = _optional_bot(ctx)
-    safe = bot.admin_safe()[0] if bot is not None and bot.contracts.executor is not None else None
+    safe = (
+        bot.approvals.admin_safe()[0]
+        if bot is not None and bot.contracts.executor is not None
+        else None
+    )
     lines = [
         f"plan hash (EIP-712) 0x{digest.hex()}",
         "to approve as the admin Safe in Safe{Wallet} (a Safe message, signed by its threshold "

@@ -96,10 +96,10 @@ class Execution:
             self.bot.plans.update(ref, ABORTED, abort="not_frozen")
             return CycleOutcome(ref, ABORTED, msg)
         if frozen is not None:
-            expired = self.bot._frozen_expired(ref, frozen, now)
+            expired = self.bot.approvals.frozen_expired(ref, frozen, now)
             if expired is not None:
                 return expired
-            self.frozen_calls = self.bot.frozen_calls(ref, frozen, now)
+            self.frozen_calls = self.bot.approvals.frozen_calls(ref, frozen, now)
             order_of = [int(i) for i in frozen["order"]]
             calls = [
                 (idx, p.actions[idx], self.frozen_calls[k])

@@ -1,0 +1,352 @@
+"""Stages 3-4 of a fund plan's lifecycle: the approval decision and the freeze.
+
+Without a PlanExecutor a plan's approval is the configured admins' recorded decisions under the
+approval policy (keepers.core.approval). With one, the plan is frozen (every action encoded at
+one reading, in send order, with its plan id, deadline and min_out: what the admins sign and
+the executor runs), and only EIP-712 signatures of that frozen plan's recomputed hash by the
+admin Safe's current owners count, within the SLA; the frozen calls carry those signatures.
+
+`ApprovalStage` holds no state of its own: every document is read from and written to the
+plan's row through the bot's store, so a keeper killed between two calls loses nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from web3 import Web3
+
+from keepers.core import approval as approval_policy
+from keepers.core.logging import get_logger
+from keepers.fund.actions import EncodedCall
+from keepers.fund.outcome import CycleOutcome
+from keepers.fund.planning import plan_approval
+from keepers.fund.reader import FundReading
+from keepers.fund.records import ABORTED
+from keepers.runtime.alerts import AlertLevel
+from keepers.store import models as m
+
+if TYPE_CHECKING:
+    from keepers.fund.bot import FundBot
+
+log = get_logger("keepers.fundbot")
+
+
+class ApprovalStage:
+    """The approval decision and the freeze of the bot's plans (see the module doc)."""
+
+    def __init__(self, bot: FundBot) -> None:
+        self.bot = bot
+
+    def decide(self, ref: str, now: int) -> approval_policy.ApprovalDecision:
+        """The plan's approval status at ``now``. A frozen plan (a PlanExecutor is deployed)
+        counts only EIP-712 signatures of its recomputed plan hash by current Safe owners,
+        recorded before the SLA deadline (``--by`` rows are ignored); otherwise the configured
+        admins' recorded decisions (seed 001 section 6.1)."""
+        decision, approval = self.decision(ref, now)
+        self.bot.plans.update(ref, approval=approval)
+        return decision
+
+    def decision(
+        self, ref: str, now: int, frozen: dict[str, Any] | None = None
+    ) -> tuple[approval_policy.ApprovalDecision, dict[str, Any]]:
+        """`decide` without the write: the decision and the plan's ``approval`` document (of
+        ``frozen`` when given: the plan about to be stored with it)."""
+        row = self.bot.plans.get(ref)
+        assert row is not None
+        p = self.bot.plans.plan(ref)
+        requested = int(row.payload.get("requested_at", p.created_at))
+        dec = self.read_decimals(row)
+        frozen = frozen if frozen is not None else row.payload.get("frozen")
+        signed = frozen is not None and self.bot.contracts.executor is not None
+        cfg = self._approval_config(dec)
+        records = self.bot.plans.approvals(ref)
+        decision = approval_policy.decide(
+            p.total_amount, dec, requested, [] if signed else records, now, cfg
+        )
+        admins = [a.lower() for a in self.bot.cfg.rebalance_admins]
+        extra: dict[str, Any] = {}
+        if signed:
+            assert frozen is not None
+            owners = self.safe_owners()
+            admins = [o.lower() for o in owners]
+            extra = {"signed": True, "plan_hash": frozen.get("plan_hash")}
+            if decision.deadline is not None:
+                decision = self._decide_signed(
+                    decision, frozen, records, owners, requested, now
+                )
+        approval = {
+            "status": decision.status.value,
+            "requirement": decision.requirement.value,
+            "required": decision.required,
+            "approvals": list(decision.approvals),
+            "deadline": decision.deadline,
+            # the running keeper's own admins (the Safe's current owners behind an
+            # executor): `keeper approve` checks against these only
+            "admins": admins,
+            "detail": decision.detail,
+            **extra,
+        }
+        return decision, approval
+
+    def _decide_signed(
+        self,
+        base: approval_policy.ApprovalDecision,
+        frozen: dict[str, Any],
+        records: list[approval_policy.ApprovalRecord],
+        owners: list[str],
+        requested: int,
+        now: int,
+    ) -> approval_policy.ApprovalDecision:
+        """``base`` (requirement, SLA deadline) decided on the owners' signatures."""
+        S = approval_policy.ApprovalStatus
+        assert base.deadline is not None
+        deadline = base.deadline
+        required = base.required
+        ex = self.bot.contracts.executor
+        if base.requirement is approval_policy.Requirement.MULTI_ADMIN and ex is not None:
+            required = max(required, int(ex.functions.requiredApprovals().call()))
+        lower = {o.lower() for o in owners}
+        # a rejection by a current owner (signed or not) rejects: refusing only reduces risk
+        for r in sorted(records, key=lambda r: r.at):
+            if (
+                not r.approve
+                and r.admin.lower() in lower
+                and requested <= r.at <= min(deadline, now)
+            ):
+                return replace(
+                    base,
+                    status=S.REJECTED,
+                    required=required,
+                    detail=f"rejected by {r.admin} at {r.at}",
+                )
+        count = self.count_signed(frozen, records, owners, requested, deadline, now)
+        approvers = tuple(a.lower() for a in count.approvers)
+        if count.enough(required):
+            status, what = S.APPROVED, "signed"
+        elif now > deadline:
+            status, what = S.EXPIRED, "signed; deadline passed"
+        else:
+            status, what = S.PENDING, "signed so far"
+        detail = (
+            f"{count.count} of {required} current Safe owners {what} plan hash "
+            f"{frozen.get('plan_hash')} (deadline {deadline})"
+        )
+        if count.rejected:
+            detail += "; not counted: " + "; ".join(why for _, why in count.rejected)
+        return replace(base, status=status, required=required, approvals=approvers, detail=detail)
+
+    def count_signed(
+        self,
+        frozen: dict[str, Any],
+        records: list[approval_policy.ApprovalRecord],
+        owners: list[str],
+        requested: int,
+        deadline: int,
+        now: int,
+    ) -> plan_approval.ApprovalCount:
+        """The owners whose signatures of the frozen plan (its hash recomputed from the stored
+        document, so an edited action counts nobody) were recorded in time."""
+        sp = plan_approval.SignedPlan.from_frozen(frozen)
+        sigs = [
+            r.signature
+            for r in records
+            if r.approve and r.signature and requested <= r.at <= min(deadline, now)
+        ]
+        safe, threshold = self.admin_safe()
+        return plan_approval.count_approvals(
+            sp,
+            list(sigs),
+            owners,
+            min(now, deadline),
+            deadline,
+            safe=safe,
+            safe_threshold=threshold,
+            erc1271=plan_approval.erc1271_checker(self.bot.w3),
+        )
+
+    def _signatures(self, ref: str, frozen: dict[str, Any], now: int) -> list[bytes]:
+        """The signatures executeAction carries: those of the counted owners (recounted against
+        the Safe's owners now: one removed since approval no longer counts)."""
+        row = self.bot.plans.get(ref)
+        assert row is not None
+        approval = row.payload.get("approval") or {}
+        if approval.get("deadline") is None:  # no approval needed: the executor asks none
+            return []
+        p = self.bot.plans.plan(ref)
+        requested = int(row.payload.get("requested_at", p.created_at))
+        deadline = int(approval["deadline"])
+        records = [
+            r
+            for r in self.bot.plans.approvals(ref)
+            if r.approve and r.signature and requested <= r.at <= min(deadline, now)
+        ]
+        count = self.count_signed(
+            frozen, records, self.safe_owners(), requested, deadline, now
+        )
+        skipped = {i for i, _ in count.rejected}
+        return [
+            bytes.fromhex(r.signature.removeprefix("0x"))
+            for i, r in enumerate(records)
+            if i not in skipped
+        ]
+
+    def _approval_config(self, base_decimals: int) -> Any:
+        """The planning config the approval policy applies: behind a PlanExecutor, a plan above
+        the smallest of APPROVAL_MULTISIG_AMOUNT, the executor's approvalThreshold and what is
+        left of its per-window unapproved total is multi-admin, so the keeper never sends a plan the contract would refuse for lack of
+        signatures (the contract measures notional as the controller's budget delta)."""
+        ex = self.bot.contracts.executor
+        if ex is None:
+            return self.bot.cfg
+        limit = int(ex.functions.approvalThreshold().call())
+        # and what the executor's per-window unapproved total has left: a plan it cannot take
+        # without signatures needs them, however small (splitting gains nothing on chain)
+        budget, _, used = (int(x) for x in ex.functions.unapprovedBudget().call())
+        limit = min(limit, max(budget - used, 0))
+        whole = limit // 10**base_decimals
+        if whole >= self.bot.cfg.approval_multisig_amount:
+            return self.bot.cfg
+        return self.bot.cfg.model_copy(
+            update={
+                "approval_multisig_amount": whole,
+                "rebalance_approval_threshold": min(
+                    self.bot.cfg.rebalance_approval_threshold, whole
+                ),
+                "approval_review_amount": min(self.bot.cfg.approval_review_amount, whole),
+            }
+        )
+
+    def admin_safe(self) -> tuple[str | None, int]:
+        """The admin Safe behind the executor and its current threshold (what a Safe message
+        of the plan is worth); (None, 0) without an executor."""
+        ex = self.bot.contracts.executor
+        if ex is None:
+            return None, 0
+        address = Web3.to_checksum_address(ex.functions.safe().call())
+        return address, int(self.bot.contracts.safe(address).functions.getThreshold().call())
+
+    def safe_owners(self) -> list[str]:
+        """The admin Safe's current owners (checksummed), read from chain: executor.safe()
+        -> getOwners()."""
+        ex = self.bot.contracts.executor
+        assert ex is not None
+        safe = self.bot.contracts.safe(ex.functions.safe().call())
+        return [Web3.to_checksum_address(o) for o in safe.functions.getOwners().call()]
+
+    def freeze(self, ref: str, reading: FundReading, now: int) -> dict[str, Any]:
+        """Fix the plan the admins sign and the executor runs: every action encoded at this
+        reading (its quote and min_out), in send (priority) order; plan id keccak(ref); deadline
+        the approval deadline (or now, when none is needed) plus KEEPER_PLAN_EXECUTION_WINDOW_S.
+        Stored as the plan payload's ``frozen`` document; execution sends exactly its calldata."""
+        frozen = self.frozen_doc(ref, reading, now)
+        self.bot.plans.update(ref, frozen=frozen)
+        return frozen
+
+    def frozen_doc(self, ref: str, reading: FundReading, now: int) -> dict[str, Any]:
+        """The document `freeze` stores (nothing written)."""
+        ex = self.bot.contracts.executor
+        assert ex is not None
+        row = self.bot.plans.get(ref)
+        assert row is not None
+        p = self.bot.plans.plan(ref)
+        calls = self.bot.encode_all(reading, p)
+        requested = int(row.payload.get("requested_at", p.created_at))
+        dec = self.read_decimals(row)
+        policy = approval_policy.decide(
+            p.total_amount, dec, requested, [], now, self._approval_config(dec)
+        )
+        base = policy.deadline if policy.deadline is not None else now
+        sp = plan_approval.SignedPlan(
+            plan_id=plan_approval.SignedPlan.plan_id_for(ref),
+            chain_id=int(self.bot.w3.eth.chain_id),
+            executor=ex.address,
+            controller=self.bot.addresses.controller,
+            deadline=base + self.bot.k.plan_execution_window_s,
+            actions=tuple(bytes.fromhex(c.calldata.removeprefix("0x")) for _, _, c in calls),
+        )
+        frozen = sp.to_frozen([i for i, _, _ in calls], [c.function for _, _, c in calls])
+        frozen["min_out"] = [None if c.min_out is None else str(c.min_out) for _, _, c in calls]
+        frozen["block"] = reading.block
+        log.info("plan.frozen", plan=ref, plan_hash=frozen["plan_hash"], actions=len(calls))
+        return frozen
+
+    def approval_alert(
+        self, ref: str, decision: approval_policy.ApprovalDecision, now: int
+    ) -> None:
+        """Once per plan, when it starts waiting: what it needs, by when, and how to sign."""
+        row = self.bot.plans.get(ref)
+        assert row is not None
+        if row.payload.get("approval_alerted") is not None:
+            return
+        p = self.bot.plans.plan(ref)
+        dec = self.read_decimals(row)
+        frozen = row.payload.get("frozen")
+        when = (
+            dt.datetime.fromtimestamp(decision.deadline, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            if decision.deadline is not None
+            else "none"
+        )
+        total = Decimal(p.total_amount) / Decimal(10**dec)
+        msg = (
+            f"plan {ref} needs approval: total {total:,} ({p.total_amount} base units), "
+            f"{decision.requirement.value}, {decision.required} approval(s) required by {when}"
+        )
+        if frozen is not None and self.bot.contracts.executor is not None:
+            msg += (
+                f"; plan hash {frozen.get('plan_hash')}; sign with: "
+                f"keeper approve {ref} --account <alias> (a current Safe owner)"
+            )
+        else:
+            msg += f"; approve with: keeper approve {ref} --by <admin>"
+        self.bot.alert(
+            AlertLevel.WARNING,
+            "approval_needed",
+            msg,
+            ref,
+            required=decision.required,
+            deadline=decision.deadline,
+            plan_hash=(frozen or {}).get("plan_hash"),
+        )
+        self.bot.plans.update(ref, approval_alerted=now)
+
+    def read_decimals(self, row: m.Plan) -> int:
+        report = row.payload.get("report") or {}
+        return int(report.get("base_decimals", 6))
+
+    def frozen_calls(self, ref: str, frozen: dict[str, Any], now: int) -> dict[int, EncodedCall]:
+        """position -> executor.executeAction(header, position, actions[position], actionHashes,
+        signatures) of a frozen plan: the calldata approved, with the counted owners'
+        signatures (none when the plan needs no approval)."""
+        ex = self.bot.contracts.executor
+        assert ex is not None
+        sp = plan_approval.SignedPlan.from_frozen(frozen)
+        sigs = self._signatures(ref, frozen, now)
+        functions = frozen.get("functions") or []
+        mins = frozen.get("min_out") or []
+        out = {}
+        for k in range(len(sp.actions)):
+            data = plan_approval.encode_execute_action(sp, k, sigs)
+            fn = functions[k] if k < len(functions) else "executeAction"
+            mo = mins[k] if k < len(mins) else None
+            out[k] = EncodedCall(
+                ex.address,
+                "0x" + data.hex(),
+                fn,
+                (k,),
+                None if mo is None else int(mo),
+            )
+        return out
+
+    def frozen_expired(self, ref: str, frozen: dict[str, Any], now: int) -> CycleOutcome | None:
+        """A frozen plan past its on-chain deadline cannot run: aborted with an alert (the
+        planner makes a fresh plan, which needs fresh approvals)."""
+        deadline = int(frozen["deadline"])
+        if now <= deadline:
+            return None
+        msg = f"frozen plan expired: deadline {deadline} < now {now}; the planner makes a new plan"
+        self.bot.alert(AlertLevel.CRITICAL, "plan_expired", msg, ref)
+        self.bot.plans.update(ref, ABORTED, abort="expired")
+        return CycleOutcome(ref, ABORTED, msg)
