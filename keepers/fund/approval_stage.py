@@ -74,9 +74,7 @@ class ApprovalStage:
             admins = [o.lower() for o in owners]
             extra = {"signed": True, "plan_hash": frozen.get("plan_hash")}
             if decision.deadline is not None:
-                decision = self._decide_signed(
-                    decision, frozen, records, owners, requested, now
-                )
+                decision = self._decide_signed(decision, frozen, records, owners, requested, now)
         approval = {
             "status": decision.status.value,
             "requirement": decision.requirement.value,
@@ -183,9 +181,7 @@ class ApprovalStage:
             for r in self.bot.plans.approvals(ref)
             if r.approve and r.signature and requested <= r.at <= min(deadline, now)
         ]
-        count = self.count_signed(
-            frozen, records, self.safe_owners(), requested, deadline, now
-        )
+        count = self.count_signed(frozen, records, self.safe_owners(), requested, deadline, now)
         skipped = {i for i, _ in count.rejected}
         return [
             bytes.fromhex(r.signature.removeprefix("0x"))

@@ -16,6 +16,12 @@ at most one of them can ever be mined. A nonce is only given up when the chain p
 transaction which is not ours used it; an intent refused after its nonce was allocated hands
 the nonce to a 0-value self-send "filler" so later nonces are not blocked.
 
+Why this is one module of about 1,000 lines: `Pipeline` is one state machine whose steps
+share the claim (row locks), the step log, the backoff and the nonce allocator inside one
+database transaction per step; split over modules, each step would reach back into the
+others' private helpers. What is not the state machine lives beside it: the fault-injection
+hooks (keepers.tx.hooks), fees, the node calls, the audit policy, validation, outcomes.
+
 Statuses (the last step recorded) and the step that moves each one on:
 
     pending   --build-->     built | failed (simulation reverted, reason decoded)
@@ -62,6 +68,12 @@ from keepers.tx.errors import (
     ReplacementUnderpriced,
     SignerConflict,
 )
+from keepers.tx.hooks import (  # noqa: F401 - re-exported: the runner and the tests use them
+    CRASH_POINTS,
+    STEP_OF,
+    CrashHook,
+    HoldHook,
+)
 from keepers.tx.metrics import PIPELINE_STEP_SECONDS, PIPELINE_STEPS
 from keepers.tx.node import Node, revert_data
 from keepers.tx.outcome import IntentOutcome, Outcome, last_log_id, read_outcomes
@@ -75,18 +87,6 @@ log = get_logger("keepers.pipeline")
 # the statuses and their transitions are data: keepers.store.statuses (INTENT)
 FINAL = frozenset(s.value for s in INTENT.final)
 ACTIVE = tuple(s.value for s in INTENT.active)
-# status -> step that moves it on (the crash points of KEEPER_CRASH_AT are these step names,
-# plus "sent": right after eth_sendRawTransaction returned, before Broadcast commits)
-STEP_OF = {
-    "pending": "build",
-    "built": "audit",
-    "audited": "sign",
-    "signed": "validate",
-    "validated": "broadcast",
-    "broadcast": "watch",
-    "mined": "confirm",
-}
-CRASH_POINTS = frozenset(STEP_OF.values()) | {"sent"}
 FILLER_GAS = 21_000
 
 
@@ -109,96 +109,6 @@ class IntentSpec:
     value: int = 0
     notional: int | None = None
     fee_policy: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class CrashHook:
-    """``KEEPER_CRASH_AT=<step>[:<n>]``: ``os._exit(137)`` right after the commit that
-    recorded ``step`` for the n-th intent (n defaults to 1). "sent" fires after
-    eth_sendRawTransaction returned, before that commit. A fault injector for the crash-safety
-    tests: read only when ``KEEPER_FAULT_INJECTION=1`` is set too, so a production process never
-    acts on a stray KEEPER_CRASH_AT (it logs that it ignores it)."""
-
-    step: str | None = None
-    nth: int = 1
-    seen: int = 0
-
-    @classmethod
-    def from_env(cls) -> CrashHook:
-        spec = os.environ.get("KEEPER_CRASH_AT", "").strip()
-        if not spec:
-            return cls()
-        if os.environ.get("KEEPER_FAULT_INJECTION", "").strip() != "1":
-            log.warning(
-                "pipeline.crash_hook_ignored",
-                KEEPER_CRASH_AT=spec,
-                reason="test-only fault injector: set KEEPER_FAULT_INJECTION=1 to arm it",
-            )
-            return cls()
-        step, _, nth = spec.partition(":")
-        if step not in CRASH_POINTS:
-            raise ValueError(
-                f"KEEPER_CRASH_AT={spec!r}: step must be one of {sorted(CRASH_POINTS)}"
-            )
-        return cls(step, int(nth or 1))
-
-    def __call__(self, step: str, intents: int = 1) -> None:
-        if step != self.step:
-            return
-        self.seen += intents
-        if self.seen >= self.nth:
-            os._exit(137)
-
-
-@dataclass
-class HoldHook:
-    """``KEEPER_HOLD_AT=<pipeline step>[:<n>]`` (e.g. ``sent:2``): at that crash point of the
-    n-th intent the process writes ``KEEPER_HOLD_FILE`` and waits (up to
-    ``KEEPER_HOLD_MAX_S``, 300 s) to be killed: a kill point a supervisor (the demo's kill
-    scene, the crash tests) reaches for sure, with transactions in flight. Inert when unset.
-    ``release``: an event that ends the wait early (``keeper run``'s stop: a SIGTERM test holds
-    the keeper mid-plan, then stops it)."""
-
-    step: str | None = None
-    nth: int = 1
-    path: str = ""
-    max_s: float = 300.0
-    seen: int = 0
-    release: threading.Event | None = None
-
-    @classmethod
-    def from_env(
-        cls, *, release: threading.Event | None = None, armed_only: bool = False
-    ) -> HoldHook:
-        """``armed_only``: like KEEPER_CRASH_AT, act only with KEEPER_FAULT_INJECTION=1."""
-        spec = os.environ.get("KEEPER_HOLD_AT", "").strip()
-        armed = os.environ.get("KEEPER_FAULT_INJECTION", "").strip() == "1"
-        if not spec or (armed_only and not armed):
-            return cls()
-        step, _, nth = spec.partition(":")
-        return cls(
-            step,
-            int(nth or 1),
-            os.environ.get("KEEPER_HOLD_FILE", ""),
-            float(os.environ.get("KEEPER_HOLD_MAX_S", "300")),
-            release=release,
-        )
-
-    def __call__(self, step: str, intents: int = 1) -> None:
-        if step != self.step:
-            return
-        self.seen += intents
-        if self.seen != self.nth:
-            return
-        if self.path:
-            with open(self.path, "w") as f:
-                f.write(f"{step}:{self.nth} pid {os.getpid()}\n")
-        deadline = time.monotonic() + self.max_s
-        while time.monotonic() < deadline:
-            if self.release is None:
-                time.sleep(0.05)
-            elif self.release.wait(0.05):
-                return
 
 
 class Pipeline:
