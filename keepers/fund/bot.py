@@ -1,6 +1,16 @@
 """The fund rebalance bot (seed 001 section 4.1): generate plan -> risk check -> approval ->
 simulate -> execute -> verify -> record.
 
+`FundBot` drives the stages and holds the services they share (store, pipeline, reader,
+alerts): the jobs and their triggers, and the plan's state machine (`advance`) are here; each
+stage is a module of its own and keeps nothing between calls, every document going through
+the plan's row (one write per status change):
+
+- plan and risk: keepers.fund.sizing (`bot.sizing`: depth- and quote-sized plans, the cost
+  budget, the risk check) around the pure planner (keepers.fund.planning);
+- approval and freeze: keepers.fund.approval_stage (`bot.approvals`);
+- execute, verify, record: keepers.fund.execution (one `Execution` per call of `execute`).
+
 Time is passed into every entry point (``now``, unix seconds) so scheduled runs replay
 deterministically. Failure handling (seed 001 section 7.1):
 
@@ -13,7 +23,7 @@ deterministically. Failure handling (seed 001 section 7.1):
 | network timeout               | retried 3 times (keepers.tx.retry), then alert          |
 | contract paused               | every remaining action aborted, critical alert             |
 
-Partial progress (issue 14): every plan is sized to each venue's depth inside
+Partial progress: every plan is sized to each venue's depth inside
 REBALANCE_MAX_SLIPPAGE (keepers.fund.depth_reader reads the pools, keepers.fund.planning.depth does the
 exact V3 maths) and re-checked on QuoterV2 before it is stored; a leg that does not fit is cut
 to the safe size or dropped (the plan's ``depth`` notes say which and why) and the rest of the
@@ -27,9 +37,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import replace
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -53,16 +61,13 @@ from keepers.fund.outcome import (  # re-exported: the CLI and the tests import 
 from keepers.fund.planning import plan_approval
 from keepers.fund.planning import risk as riskmod
 from keepers.fund.planning import triggers as trig
-from keepers.fund.planning.actions import Action, ActionResult, ActionType, Plan, Unresolved
-from keepers.fund.planning.depth import AssetDepth, largest_within
+from keepers.fund.planning.actions import Action, ActionResult, Plan
 from keepers.fund.planning.metrics import tier_metrics
 from keepers.fund.planning.plan import CARRY, FEED_DOWN
-from keepers.fund.planning.plan import plan as make_plan
 from keepers.fund.planning.report import plan_report
 from keepers.fund.planning.rollback import create_rollback_plan
 from keepers.fund.planning.simulate import apply
 from keepers.fund.planning.state import BPS, FundState
-from keepers.fund.planning.triggers import DAY
 from keepers.fund.reader import FundReader, FundReading, to_fund_state
 from keepers.fund.records import (
     ABORTED,
@@ -81,6 +86,7 @@ from keepers.fund.records import (
     PlanStore,
 )
 from keepers.fund.settings import FundConfig
+from keepers.fund.sizing import SizingStage
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alerter, AlertLevel
 from keepers.runtime.bots import BotContext, BotDeclaration, Calls, Trigger
@@ -132,9 +138,10 @@ class FundBot:
         self.encoder = ActionEncoder(self.contracts, self.cfg)
         self.depth = DepthReader(self.contracts, self.encoder)
         self.carry = CarryStore(store)
-        self.approvals = ApprovalStage(
-            self
-        )  # stages 3-4: decision, freeze (keepers.fund.approval_stage)
+        # the lifecycle's stages (plan -> risk: sizing; approval -> freeze: approvals; execute
+        # -> verify -> record: keepers.fund.execution, one Execution per call)
+        self.sizing = SizingStage(self)
+        self.approvals = ApprovalStage(self)
         self.decoder = RevertDecoder.default()
         # a simulation fork an earlier, killed keeper left running (keepers.tx.children)
         children.reap_orphans()
@@ -345,98 +352,10 @@ class FundBot:
             )
         return resumed
 
-    # ------------------------------------------------------------------ planning guards
-
-    def read_depth(self, reading: FundReading) -> dict[str, AssetDepth]:
-        """Each DEX venue's depth inside REBALANCE_MAX_SLIPPAGE and inside
-        REBALANCE_TARGET_SLIPPAGE; on a read failure none (the risk check's quotes still guard
-        every leg)."""
-        try:
-            return self.depth.read(
-                reading, self.cfg.rebalance_max_slippage, self.cfg.rebalance_target_slippage
-            )
-        except Exception as err:  # noqa: BLE001 - depth is an optimisation over the risk check
-            log.warning("depth.unavailable", error=str(err))
-            return {}
-
-    def make_sized_plan(self, reading: FundReading, triggers: list[trig.Trigger], now: int) -> Plan:
-        """The plan sized to venue depth, then to live quotes: a leg QuoterV2 prices more than
-        REBALANCE_MAX_SLIPPAGE under the oracle is cut to the size the quoter accepts (0:
-        dropped) and the plan is made again around it (at most 3 rounds)."""
-        depth = self.read_depth(reading)
-        spent = self.budget_spent(reading.state.total_assets, now)
-        p = make_plan(reading.state, self.cfg, triggers, now, depth, spent)
-        limit = self.cfg.rebalance_max_slippage
-        notes: list[Unresolved] = []
-        for _ in range(3):
-            cut = False
-            for a in p.actions:
-                if a.type not in (ActionType.PURCHASE, ActionType.REDEEM) or not a.asset:
-                    continue
-                bps = self._quote_bps(reading, a, a.amount)
-                if bps is None or bps <= limit:
-                    continue
-                safe = largest_within(partial(self._quote_bps_or_0, reading, a), a.amount, limit)
-                d = depth.get(a.asset) or AssetDepth(a.asset, limit_bps=limit)
-                why = f"QuoterV2 {bps} bps under the oracle for {a.amount}: cut to {safe}"
-                if a.type is ActionType.PURCHASE:
-                    d = replace(d, max_buy=safe, detail=f"{d.detail}; {why}".lstrip("; "))
-                else:
-                    d = replace(d, max_sell=safe, detail=f"{d.detail}; {why}".lstrip("; "))
-                depth[a.asset] = d
-                symbol = reading.state.asset(a.asset).symbol
-                tier = a.to_tier if a.type is ActionType.PURCHASE else a.from_tier
-                notes.append(
-                    Unresolved(
-                        tier,
-                        "depth",
-                        f"{symbol}: {a.type.value} {why}",
-                    )
-                )
-                cut = True
-            if not cut:
-                break
-            p = make_plan(reading.state, self.cfg, triggers, now, depth, spent)
-        if notes:  # the reason for every leg the quotes cut stays on the plan
-            p = replace(
-                p, unresolved=p.unresolved + tuple(n for n in notes if n not in p.unresolved)
-            )
-        return p
-
-    def cost_spent(self, now: int) -> tuple[int, int]:
-        """The fills' cost booked over the last day and the last 30 days (base units)."""
-        return self.plans.cost_since(now - DAY), self.plans.cost_since(now - 30 * DAY)
-
-    def budget_spent(self, nav: int, now: int) -> str | None:
-        """Why the off-chain cost budget is spent (None: it is not): the last day's or the
-        last 30 days' fill cost at REBALANCE_COST_BUDGET_DAILY / _30D bps of NAV."""
-        day, month = self.cost_spent(now)
-        for spent, bps, name in (
-            (day, self.cfg.rebalance_cost_budget_daily, "REBALANCE_COST_BUDGET_DAILY"),
-            (month, self.cfg.rebalance_cost_budget_30d, "REBALANCE_COST_BUDGET_30D"),
-        ):
-            if spent * BPS >= bps * max(nav, 1):
-                used = spent * BPS // max(nav, 1)
-                return f"cost budget spent: {spent} ({used} bps of NAV) >= {name}={bps} bps"
-        return None
-
-    def _quote_bps_or_0(self, reading: FundReading, a: Action, amount: int) -> int:
-        return self._quote_bps(reading, a, amount) or 0
-
-    def _quote_bps(self, reading: FundReading, a: Action, amount: int) -> int | None:
-        if amount <= 0:
-            return 0
-        sized = replace(a, amount=amount, token_amount=None)
-        if a.type is ActionType.REDEEM:
-            asset = reading.state.asset(a.asset or "")
-            sized = replace(sized, token_amount=asset.tokens_for_value(amount))
-        q = self.encoder.quote(reading, sized, reading.block)
-        return None if q is None else riskmod.slippage_bps(q.quote_out, q.oracle_out)
-
     def plan_and_run(
         self, reading: FundReading, triggers: list[trig.Trigger], now: int, *, dry_run: bool = False
     ) -> CycleOutcome:
-        p = self.make_sized_plan(reading, triggers, now)
+        p = self.sizing.make_sized_plan(reading, triggers, now)
         report = plan_report(reading.state, p)
         carried = any(t.code == CARRY for t in triggers)
         if not dry_run and (p.carry or carried):
@@ -453,7 +372,7 @@ class FundBot:
                 return CycleOutcome(p.id, NO_SAFE_MOVE_STATUS, detail)
             return CycleOutcome(p.id, NOTHING, detail)
         if dry_run:
-            findings = self.risk_check(reading, p, now)
+            findings = self.sizing.risk_check(reading, p, now)
             return CycleOutcome(p.id, "dry_run", _findings_text(findings))
         if self.stopping.is_set():
             return CycleOutcome(None, NOTHING, "stopping: no new plan")
@@ -522,22 +441,6 @@ class FundBot:
             self.carry.postpone(now + self.cfg.carry_slice_interval_s)
         return [out]
 
-    # ------------------------------------------------------------------ 2. risk
-
-    def risk_check(self, reading: FundReading, p: Plan, now: int) -> riskmod.RiskReport:
-        quotes = {}
-        for i, a in enumerate(p.actions):
-            q = self.encoder.quote(reading, a, reading.block)
-            if q is not None:
-                quotes[i] = q
-        gas_cost = 0
-        # Manual plans (operator requests, rollbacks) are never skipped for gas: a human asked.
-        if self.k.native_price and not p.manual:
-            gas = self.cfg.rebalance_gas_limit * len(p.actions)
-            price = int(self.w3.eth.gas_price)
-            gas_cost = gas * price * self.k.native_price * 10**reading.state.base_decimals // 10**18
-        return riskmod.assess(reading.state, p, self.cfg, now, quotes=quotes, gas_cost=gas_cost)
-
     # ------------------------------------------------------------------ the state machine
 
     def advance(self, ref: str, now: int, reading: FundReading | None = None) -> CycleOutcome:
@@ -548,7 +451,7 @@ class FundBot:
         p = self.plans.plan(ref)
         if row.status == PROPOSED:
             reading = reading or self.read()
-            report = self.risk_check(reading, p, now)
+            report = self.sizing.risk_check(reading, p, now)
             findings = [
                 {
                     "rule": f.rule,

@@ -9,11 +9,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from keepers.fund.bot import FundBot
 from keepers.fund.planning.actions import Action, ActionType, Plan
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.triggers import DAY
 from keepers.fund.records import APPROVED, EXECUTED, PARTIAL, PENDING_APPROVAL, PROPOSED, PlanStore
+from keepers.fund.sizing import SizingStage
 from keepers.store.db import Store
 
 T0 = 1_767_571_200
@@ -69,8 +69,10 @@ def test_finish__illegal_transition__nothing_booked(plans):
     ],
 )
 def test_budget_spent__the_first_window_at_its_limit_is_named(day, month, spent):
-    bot = SimpleNamespace(cfg=PlanningConfig(), cost_spent=lambda now: (day, month))
-    why = FundBot.budget_spent(bot, 10_000_000 * M, T0)  # type: ignore[arg-type]
+    stage = SimpleNamespace(
+        bot=SimpleNamespace(cfg=PlanningConfig()), cost_spent=lambda now: (day, month)
+    )
+    why = SizingStage.budget_spent(stage, 10_000_000 * M, T0)  # type: ignore[arg-type]
     if spent is None:
         assert why is None
     else:

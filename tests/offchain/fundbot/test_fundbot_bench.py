@@ -36,7 +36,7 @@ def test_bench__full_plan_cycle(make_bot, fresh, accounts, chain):
     reading = bot.read()
     for _ in range(5):
         t = time.perf_counter()
-        bot.read_depth(reading)
+        bot.sizing.read_depth(reading)
         depths.append(time.perf_counter() - t)
     snap = chain.snapshot()
     # baseline in the same run: the cycle without depth sizing (the keeper before issue 14)

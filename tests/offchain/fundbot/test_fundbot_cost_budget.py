@@ -43,7 +43,7 @@ def test_budget_spent__comfort_move_held_back_and_said__band_restoration_still_r
     c.purchaseAsset(fresh.assets["TBILL-B"], 90_000 * UNIT, 0, sender=keeper)
     daily = bot.cfg.rebalance_cost_budget_daily
     _spend(bot, daily, NOW - 600)  # the day's budget, to the bps
-    assert bot.budget_spent(bot.read().state.total_assets, NOW)
+    assert bot.sizing.budget_spent(bot.read().state.total_assets, NOW)
     before = _tiers(bot)
     out = bot.check("threshold", NOW)
     assert out.status not in ("executed", "partial"), out.detail
@@ -58,4 +58,4 @@ def test_budget_spent__comfort_move_held_back_and_said__band_restoration_still_r
     st = bot.read().state
     assert st.position(0) * 10_000 <= 2_000 * st.total_assets  # back inside L1's band
     # a day later the window has passed: the threshold move goes ahead again
-    assert bot.budget_spent(st.total_assets, NOW + 86_400 + 600) is None
+    assert bot.sizing.budget_spent(st.total_assets, NOW + 86_400 + 600) is None

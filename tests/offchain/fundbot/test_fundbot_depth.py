@@ -201,7 +201,7 @@ def test_make_sized_plan__depth_unreadable__leg_cut_on_live_quote_and_plan_remad
         raise ConnectionError("pool read failed")
 
     monkeypatch.setattr(bot.depth, "read", broken)
-    assert bot.read_depth(bot.read()) == {}
+    assert bot.sizing.read_depth(bot.read()) == {}
     deposit(fresh, accounts, 600_000)
     tbill_a = fresh.assets["TBILL-A"].address
     reading = bot.read()

@@ -154,7 +154,7 @@ def test_restart__mid_plan__resumes_without_resending(make_bot, fresh, accounts,
     from keepers.fund.planning.triggers import liquidity_triggers
 
     # the plan the keeper will make (sized to the venues' depth and the cost target)
-    p = bot.make_sized_plan(reading, liquidity_triggers(reading.state, bot.cfg), NOW)
+    p = bot.sizing.make_sized_plan(reading, liquidity_triggers(reading.state, bot.cfg), NOW)
     assert len(p.actions) >= 2
     first = sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)[0]
     bot.before_action = crash

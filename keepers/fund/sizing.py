@@ -1,0 +1,139 @@
+"""Stages 1-2 of a fund plan's lifecycle, around the pure planner (keepers.fund.planning.plan):
+the plan sized to each venue's depth (QuoterV2 and univ3 readings, inside REBALANCE_MAX_SLIPPAGE
+and the lower REBALANCE_TARGET_SLIPPAGE) and then to live quotes (a leg quoted past the limit
+is cut to what the quoter accepts and the plan is made again around it), the off-chain cost
+budget (REBALANCE_COST_BUDGET_DAILY / _30D, in bps of NAV, from the fills booked in the store),
+and the risk check of the plan at live quotes and gas.
+
+`SizingStage` keeps no state between calls: the depth and quotes are read each time, the cost
+booked is read from the store."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+from typing import TYPE_CHECKING
+
+from keepers.core.logging import get_logger
+from keepers.fund.planning import risk as riskmod
+from keepers.fund.planning import triggers as trig
+from keepers.fund.planning.actions import Action, ActionType, Plan, Unresolved
+from keepers.fund.planning.depth import AssetDepth, largest_within
+from keepers.fund.planning.plan import plan as make_plan
+from keepers.fund.planning.state import BPS
+from keepers.fund.planning.triggers import DAY
+from keepers.fund.reader import FundReading
+
+if TYPE_CHECKING:
+    from keepers.fund.bot import FundBot
+
+log = get_logger("keepers.fundbot")
+
+
+class SizingStage:
+    """Depth- and quote-sized plans, the cost budget and the risk check (see the module doc)."""
+
+    def __init__(self, bot: FundBot) -> None:
+        self.bot = bot
+
+    def read_depth(self, reading: FundReading) -> dict[str, AssetDepth]:
+        """Each DEX venue's depth inside REBALANCE_MAX_SLIPPAGE and inside
+        REBALANCE_TARGET_SLIPPAGE; on a read failure none (the risk check's quotes still guard
+        every leg)."""
+        try:
+            return self.bot.depth.read(
+                reading, self.bot.cfg.rebalance_max_slippage, self.bot.cfg.rebalance_target_slippage
+            )
+        except Exception as err:  # noqa: BLE001 - depth is an optimisation over the risk check
+            log.warning("depth.unavailable", error=str(err))
+            return {}
+
+    def make_sized_plan(self, reading: FundReading, triggers: list[trig.Trigger], now: int) -> Plan:
+        """The plan sized to venue depth, then to live quotes: a leg QuoterV2 prices more than
+        REBALANCE_MAX_SLIPPAGE under the oracle is cut to the size the quoter accepts (0:
+        dropped) and the plan is made again around it (at most 3 rounds)."""
+        depth = self.read_depth(reading)
+        spent = self.budget_spent(reading.state.total_assets, now)
+        p = make_plan(reading.state, self.bot.cfg, triggers, now, depth, spent)
+        limit = self.bot.cfg.rebalance_max_slippage
+        notes: list[Unresolved] = []
+        for _ in range(3):
+            cut = False
+            for a in p.actions:
+                if a.type not in (ActionType.PURCHASE, ActionType.REDEEM) or not a.asset:
+                    continue
+                bps = self._quote_bps(reading, a, a.amount)
+                if bps is None or bps <= limit:
+                    continue
+                safe = largest_within(partial(self._quote_bps_or_0, reading, a), a.amount, limit)
+                d = depth.get(a.asset) or AssetDepth(a.asset, limit_bps=limit)
+                why = f"QuoterV2 {bps} bps under the oracle for {a.amount}: cut to {safe}"
+                if a.type is ActionType.PURCHASE:
+                    d = replace(d, max_buy=safe, detail=f"{d.detail}; {why}".lstrip("; "))
+                else:
+                    d = replace(d, max_sell=safe, detail=f"{d.detail}; {why}".lstrip("; "))
+                depth[a.asset] = d
+                symbol = reading.state.asset(a.asset).symbol
+                tier = a.to_tier if a.type is ActionType.PURCHASE else a.from_tier
+                notes.append(
+                    Unresolved(
+                        tier,
+                        "depth",
+                        f"{symbol}: {a.type.value} {why}",
+                    )
+                )
+                cut = True
+            if not cut:
+                break
+            p = make_plan(reading.state, self.bot.cfg, triggers, now, depth, spent)
+        if notes:  # the reason for every leg the quotes cut stays on the plan
+            p = replace(
+                p, unresolved=p.unresolved + tuple(n for n in notes if n not in p.unresolved)
+            )
+        return p
+
+    def cost_spent(self, now: int) -> tuple[int, int]:
+        """The fills' cost booked over the last day and the last 30 days (base units)."""
+        return self.bot.plans.cost_since(now - DAY), self.bot.plans.cost_since(now - 30 * DAY)
+
+    def budget_spent(self, nav: int, now: int) -> str | None:
+        """Why the off-chain cost budget is spent (None: it is not): the last day's or the
+        last 30 days' fill cost at REBALANCE_COST_BUDGET_DAILY / _30D bps of NAV."""
+        day, month = self.cost_spent(now)
+        for spent, bps, name in (
+            (day, self.bot.cfg.rebalance_cost_budget_daily, "REBALANCE_COST_BUDGET_DAILY"),
+            (month, self.bot.cfg.rebalance_cost_budget_30d, "REBALANCE_COST_BUDGET_30D"),
+        ):
+            if spent * BPS >= bps * max(nav, 1):
+                used = spent * BPS // max(nav, 1)
+                return f"cost budget spent: {spent} ({used} bps of NAV) >= {name}={bps} bps"
+        return None
+
+    def _quote_bps_or_0(self, reading: FundReading, a: Action, amount: int) -> int:
+        return self._quote_bps(reading, a, amount) or 0
+
+    def _quote_bps(self, reading: FundReading, a: Action, amount: int) -> int | None:
+        if amount <= 0:
+            return 0
+        sized = replace(a, amount=amount, token_amount=None)
+        if a.type is ActionType.REDEEM:
+            asset = reading.state.asset(a.asset or "")
+            sized = replace(sized, token_amount=asset.tokens_for_value(amount))
+        q = self.bot.encoder.quote(reading, sized, reading.block)
+        return None if q is None else riskmod.slippage_bps(q.quote_out, q.oracle_out)
+
+    def risk_check(self, reading: FundReading, p: Plan, now: int) -> riskmod.RiskReport:
+        quotes = {}
+        for i, a in enumerate(p.actions):
+            q = self.bot.encoder.quote(reading, a, reading.block)
+            if q is not None:
+                quotes[i] = q
+        gas_cost = 0
+        # Manual plans (operator requests, rollbacks) are never skipped for gas: a human asked.
+        if self.bot.k.native_price and not p.manual:
+            gas = self.bot.cfg.rebalance_gas_limit * len(p.actions)
+            price = int(self.bot.w3.eth.gas_price)
+            gas_cost = (
+                gas * price * self.bot.k.native_price * 10**reading.state.base_decimals // 10**18
+            )
+        return riskmod.assess(reading.state, p, self.bot.cfg, now, quotes=quotes, gas_cost=gas_cost)
