@@ -14,11 +14,8 @@ from typing import Any
 import pytest
 
 from ballast_dev.demo.hostile import Judgement, judge, run_hostile
-from ballast_dev.demo.run import prologue
-from ballast_dev.deployment.profile import deploy_profile
-from scripts.demo import DEFAULT_PROFILE, demo_profile
+from tests.support.demo_months import demo_fund
 
-ROOT = Path(__file__).resolve().parents[3]
 SHALLOW = 8  # pools this many times shallower than the demo's
 
 
@@ -26,16 +23,7 @@ def _month(accounts: Any, chain: Any, out: Path, days: int, depth_div: int) -> J
     out.mkdir(parents=True)
     snap = chain.snapshot()
     try:
-        profile = demo_profile(str(ROOT / DEFAULT_PROFILE))
-        assets = [
-            a.model_copy(update={"pool_liquidity": a.pool_liquidity // depth_div})
-            if a.kind == "uniswap"
-            else a
-            for a in profile.assets
-        ]
-        profile = profile.model_copy(update={"assets": assets})
-        fund = deploy_profile(profile, accounts[0], accounts, log=lambda *_: None)
-        prologue(fund, accounts, lambda *_: None)
+        fund, _ = demo_fund(accounts, depth_div)
         d, ledger, start, end = run_hostile(fund, accounts, out, days, print)
         j = judge(d, ledger, start, end)
         print("\n".join(ledger.log))  # shown when the test fails

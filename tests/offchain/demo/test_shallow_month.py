@@ -14,12 +14,10 @@ from typing import Any
 import pytest
 
 from ballast_dev.demo.costs import days_out_of_band, month_cost
-from ballast_dev.demo.run import prologue, run, verdict
+from ballast_dev.demo.run import run, verdict
 from ballast_dev.deployment.fund import fund_state
-from ballast_dev.deployment.profile import deploy_profile
-from scripts.demo import DEFAULT_PROFILE, demo_profile
+from tests.support.demo_months import demo_fund
 
-ROOT = Path(__file__).resolve().parents[3]
 DAYS = 20
 SHALLOW = 8  # pools this many times shallower than the demo's
 
@@ -30,16 +28,7 @@ def _month(accounts: Any, chain: Any, out: Path, depth_div: int) -> dict[str, An
     out.mkdir(parents=True)
     snap = chain.snapshot()
     try:
-        profile = demo_profile(str(ROOT / DEFAULT_PROFILE))
-        assets = [
-            a.model_copy(update={"pool_liquidity": a.pool_liquidity // depth_div})
-            if a.kind == "uniswap"
-            else a
-            for a in profile.assets
-        ]
-        profile = profile.model_copy(update={"assets": assets})
-        fund = deploy_profile(profile, accounts[0], accounts, log=lambda *_: None)
-        prologue(fund, accounts, lambda *_: None)
+        fund, profile = demo_fund(accounts, depth_div)
         start = int(chain.blocks.head.number) + 1
         ledger = run(fund, accounts, out, DAYS, lambda *_: None)
         end = fund_state(fund)

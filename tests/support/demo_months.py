@@ -1,0 +1,29 @@
+"""The demo's fund for the month tests (tests/offchain/demo): the profile `make demo` deploys,
+with its Uniswap pools `depth_div` times shallower, deployed and through the demo's prologue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ballast_dev.demo.run import prologue
+from ballast_dev.deployment.profile import deploy_profile
+from scripts.demo import DEFAULT_PROFILE, demo_profile
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def demo_fund(accounts: Any, depth_div: int = 1) -> tuple[Any, Any]:
+    """(fund, profile): deployed from the demo's profile with pools `depth_div` x shallower,
+    after the prologue (deposits, invest to target, a drift and its correction)."""
+    profile = demo_profile(str(ROOT / DEFAULT_PROFILE))
+    assets = [
+        a.model_copy(update={"pool_liquidity": a.pool_liquidity // depth_div})
+        if a.kind == "uniswap"
+        else a
+        for a in profile.assets
+    ]
+    profile = profile.model_copy(update={"assets": assets})
+    fund = deploy_profile(profile, accounts[0], accounts, log=lambda *_: None)
+    prologue(fund, accounts, lambda *_: None)
+    return fund, profile
