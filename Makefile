@@ -88,6 +88,7 @@ test-deep: setup
 
 prove: setup
 	bash scripts/toolchain/prove.sh full
+	python -m scripts.toolchain.prove_mutations  # each proof must fail on its mutation
 
 slither: setup
 	bash scripts/toolchain/slither.sh

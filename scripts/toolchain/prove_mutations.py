@@ -87,6 +87,33 @@ MUTATIONS: tuple[Mutation, ...] = (
         "edited_action",
         "the executor lets a plan id's hash list change after its first action",
     ),
+    Mutation(
+        "leaky-checks-before-the-use",
+        "tests/symbolic/WindowBudget.t.sol",  # the harness, kept equal to the controller's
+        "if (a > l.lossBudget) revert LossBudgetExceeded(a, l.lossBudget);",
+        "if (a - lost > l.lossBudget) revert LossBudgetExceeded(a, l.lossBudget);",
+        "LeakyBudgetProofs",
+        "never_holds_more",
+        "the leaky bucket checks the loss budget before adding the use",
+    ),
+    Mutation(
+        "fix-trusts-a-due-run",
+        "contracts/automation/RecurringTask.sol",
+        "lt(timestamp(), and(shr(64, word), 0xffffffffff))",
+        "1",
+        "RecurringTaskProofs",
+        "twice_equals_once",
+        "fixReschedule's fast path trusts any booked run, due (and perhaps executed) or not",
+    ),
+    Mutation(
+        "cancel-keeps-the-whole-fee",
+        "contracts/automation/RebalanceScheduler.sol",
+        "protocolFees += kept;",
+        "protocolFees += fee;",
+        "SchedulerEscrowSlowProofs",
+        "escrow",
+        "a cancel books the whole fee as protocol fees while refunding part of it",
+    ),
 )
 
 

@@ -7,6 +7,7 @@ interface SymVm {
     function warp(uint256 timestamp) external;
     function prank(address sender) external;
     function assume(bool condition) external pure;
+    function deal(address who, uint256 amount) external;
 }
 
 abstract contract SymTest {
