@@ -56,11 +56,20 @@ contract TestPayingFunder {
 }
 
 /// @notice The smallest concrete RecurringTask (the Rebalancer's and the Supervisor's booking
-/// logic, with no work of its own).
+/// logic), whose work reverts when told to: the run is then spent (Executed, its handler call
+/// failed) while the task still holds its receipt, the stuck state fixReschedule exists for.
 contract TestTask is RecurringTask {
+    bool public failing;
+
     constructor(IRebalanceScheduler s, RecurringConfig memory c) RecurringTask(s, c) {}
 
-    function _onRun(uint256) internal override {}
+    function setFailing(bool f) external {
+        failing = f;
+    }
+
+    function _onRun(uint256) internal view override {
+        require(!failing, "work reverts");
+    }
 }
 
 /// @notice Proofs over the RebalanceScheduler's escrow and the RecurringTask's fixReschedule
@@ -210,10 +219,13 @@ contract RecurringTaskProofs is SymTest {
         );
     }
 
-    function check_fix_reschedule_twice_equals_once(uint256 t1, bool execute, bool broke, uint256 t2) public {
+    function check_fix_reschedule_twice_equals_once(uint256 t1, bool execute, bool workFails, bool broke, uint256 t2)
+        public
+    {
         task.fixReschedule(); // the first booking
         vm.assume(t1 >= block.timestamp && t1 < 2 ** 39);
         vm.warp(t1);
+        task.setFailing(workFails);
         if (execute) {
             (uint256 id,) = task.bookedRun();
             (bool ok,) = address(sched).call(abi.encodeCall(RebalanceScheduler.execute, (id)));
