@@ -173,6 +173,21 @@ def test_budget__notional__stops_a_churning_key(m, keeper):
     assert notional <= 5_000_000 * unit
 
 
+def test_budget__lowered_mid_window__what_fit_before_is_refused(m, keeper, guardian):
+    """Lowering a budget never lets more through: what was used stays booked, and a move that
+    fit under the old budget is refused under the lower one (the symbolic proofs do not cover
+    this: docs/trust-model.md)."""
+    f, unit = m["fund"], m["unit"]
+    c = f.controller
+    c.purchaseAsset(m["mmf"], 500_000 * unit, 0, sender=keeper)  # 500k of the 5M notional
+    c.setMoveLimits((20_000 * unit, 800_000 * unit, DAY, 100), sender=guardian)
+    with ape.reverts(c.NotionalBudgetExceeded):  # 500k more fit under 5M, not under 800k
+        c.purchaseAsset(m["mmf"], 500_000 * unit, 0, sender=keeper)
+    c.purchaseAsset(m["mmf"], 250_000 * unit, 0, sender=keeper)  # what the lower one leaves
+    _, notional = c.budgetUsage()
+    assert 750_000 * unit - 100 * unit <= notional <= 800_000 * unit
+
+
 def test_set_move_limits__who_may_raise_or_lower(m, gov, guardian, deployer, attacker):
     f, unit = m["fund"], m["unit"]
     c = f.controller
