@@ -104,6 +104,9 @@ class KeeperSettings(BaseSettings):
     # blocks only on demand (anvil's automine, some rollups) gives no blocks to count, and a
     # node whose pool holds a transaction it never mines would stall the keeper for good
     stall_replace_after_s: float = Field(default=60.0, gt=0)
+    # a nonce the chain has passed with none of this keeper's receipts found is judged (a foreign
+    # sender, or rebuild) only if the receipts are still missing this many seconds later
+    nonce_recheck_s: float = Field(default=2.0, ge=0)
     fee_bump_bps: int = Field(default=1_250, ge=1_250)
     confirmations_default: int = Field(default=15, ge=1)
     confirmations_by_chain: dict[int, int] = Field(default_factory=lambda: {31337: 1, 1337: 1})

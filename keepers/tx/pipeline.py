@@ -139,6 +139,8 @@ class Pipeline:
         self._steplog: list[dict[str, Any]] = []
         self._new_attempts: list[tuple[TxIntent, TxAttempt]] = []
         self._alloc_rows: dict[str, NonceAllocator] = {}
+        # intent id -> when its nonce was first seen used with none of its receipts found
+        self._nonce_passed: dict[int, float] = {}
         self.halted: SignerConflict | None = None
 
     # ==================================================================================
@@ -824,7 +826,21 @@ class Pipeline:
         the absence of all of our receipts) a foreign transaction used it: build again."""
         found = self._find_mined(intent)
         if found is not None:
+            self._nonce_passed.pop(intent.id, None)
             return self._record_mined(s, intent, *found, step=step)
+        # A node can show the new nonce before it serves the receipt of the block that used it
+        # (anvil between executing a block and storing it; a load-balanced RPC whose backends
+        # stand at different heads). Deciding on that one answer would halt the keeper, or with
+        # exclusive_signer off build the effect again: the receipts are read again after
+        # nonce_recheck_s, and only their absence then decides.
+        first = self._nonce_passed.setdefault(intent.id, time.monotonic())
+        if time.monotonic() - first < self.settings.nonce_recheck_s:
+            intent.next_try_at = utcnow() + dt.timedelta(seconds=self.settings.nonce_recheck_s)
+            return self._log(
+                s, intent, step, "nonce-passed-recheck", nonce=intent.nonce,
+                recheck_s=self.settings.nonce_recheck_s,
+            )  # fmt: skip
+        self._nonce_passed.pop(intent.id, None)
         if self.settings.exclusive_signer:
             # not rebuilt: another sender with our key may be executing the same plan
             self._halt(
@@ -872,7 +888,11 @@ class Pipeline:
             found = self._find_mined(intent, receipts)
             if found is not None:
                 return self._record_mined(s, intent, *found, step="watch")
-            if waited >= self.settings.replace_after_blocks or stalled:
+            if (
+                waited >= self.settings.replace_after_blocks
+                or stalled
+                or intent.id in self._nonce_passed
+            ):
                 return self._nonce_used(s, intent, "watch")
             return "waiting"
         if waited >= self.settings.replace_after_blocks:

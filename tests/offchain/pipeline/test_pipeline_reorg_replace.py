@@ -3,6 +3,7 @@ effect land twice (or not at all)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from keepers.store.models import StepLog, TxAttempt, TxIntent
+from keepers.tx.errors import SignerConflict
 from tests.support.pipeline_anvil import Anvil, deploy
 from tests.support.pipeline_helpers import hit_spec, make_pipeline, make_settings
 
@@ -139,4 +141,64 @@ def test_confirm__reorg_after_inclusion__effect_lands_exactly_once(tmp_path, anv
     assert ("reorg-moved" if depth % 2 else "reorged") in outcomes
     assert done.mined_block_hash == anvil.w3.eth.get_block(done.mined_block)["hash"].to_0x_hex()
     assert counter.functions.hits(ident).call() == 1
+    pipe.store.close()
+
+
+def _lagging_receipts(pipe: Any, monkeypatch: Any) -> dict[str, bool]:
+    """The node shows the new nonce but serves no receipt while ``hide["on"]``: what anvil does
+    between executing a block and storing it, and a load-balanced RPC whose backends differ."""
+    hide = {"on": True}
+    real = pipe.node.batch
+
+    def batch(calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        out = real(calls)
+        if not hide["on"]:
+            return out
+        return [
+            None if m == "eth_getTransactionReceipt" else r
+            for (m, _), r in zip(calls, out, strict=True)
+        ]
+
+    monkeypatch.setattr(pipe.node, "batch", batch)
+    return hide
+
+
+def _mined_but_receipt_hidden(tmp_path, manual_anvil, monkeypatch, hit):
+    counter = deploy(manual_anvil.w3, "TestCounter")
+    settings = make_settings(
+        f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address,
+        replace_after_blocks=2, nonce_recheck_s=0.5,
+    )  # fmt: skip
+    pipe = make_pipeline(settings)
+    intent = pipe.submit(hit_spec(counter, hit))
+    _until(pipe, intent.id, "broadcast")
+    manual_anvil.mine(3)  # mined in the first: the nonce is passed
+    hide = _lagging_receipts(pipe, monkeypatch)
+    pipe.run_once()
+    got, _, outcomes = _load(pipe, intent.id)
+    assert got.status == "broadcast" and outcomes[-1] == "nonce-passed-recheck"
+    assert pipe.halted is None  # one answer without our receipt decides nothing
+    return counter, pipe, intent, hide
+
+
+def test_watch__nonce_passed_before_the_receipt_is_served__rechecked_then_mined(
+    tmp_path, manual_anvil, monkeypatch
+):
+    counter, pipe, intent, hide = _mined_but_receipt_hidden(tmp_path, manual_anvil, monkeypatch, 9)
+    hide["on"] = False
+    time.sleep(0.6)
+    done = _until(pipe, intent.id, "confirmed", manual_anvil)
+    assert done.mined_block is not None and pipe.halted is None
+    assert counter.functions.hits(9).call() == 1
+    pipe.store.close()
+
+
+def test_watch__nonce_passed_and_still_no_receipt_after_recheck__halts(
+    tmp_path, manual_anvil, monkeypatch
+):
+    _, pipe, intent, _ = _mined_but_receipt_hidden(tmp_path, manual_anvil, monkeypatch, 10)
+    time.sleep(0.6)
+    manual_anvil.mine(1)
+    with pytest.raises(SignerConflict, match=rf"nonce \d+ of intent {intent.id} was used"):
+        pipe.run_once()
     pipe.store.close()
