@@ -39,6 +39,7 @@ Statuses (the last step recorded) and the step that moves each one on:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import threading
 import time
@@ -48,7 +49,7 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import bindparam, func, insert, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -88,6 +89,23 @@ log = get_logger("keepers.pipeline")
 FINAL = frozenset(s.value for s in INTENT.final)
 ACTIVE = tuple(s.value for s in INTENT.active)
 FILLER_GAS = 21_000
+_INTENT_COLUMNS = frozenset(TxIntent.__table__.c.keys())
+# the batch's rows are written with Core on the session's connection: through the Session a
+# statement on a mapped table is run as an ORM bulk statement (per-row mapper work)
+_STEPLOG_INSERT = insert(StepLog.__table__)  # type: ignore[arg-type]
+_ATTEMPT_INSERT = insert(TxAttempt.__table__)  # type: ignore[arg-type]
+
+
+@functools.cache
+def _update_intents(names: tuple[str, ...]) -> Any:
+    """UPDATE tx_intents SET <names> WHERE id = :_id, for executemany (one compiled
+    statement per set of changed columns; a batch has a handful)."""
+    table: Any = TxIntent.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("_id"))
+        .values({n: bindparam(n) for n in names if n != "_id"})
+    )
 
 
 class Retry(Exception):
@@ -137,7 +155,7 @@ class Pipeline:
         self._head_moved_at = time.monotonic()
         self._latest_nonce: dict[str, int] = {}
         self._steplog: list[dict[str, Any]] = []
-        self._new_attempts: list[tuple[TxIntent, TxAttempt]] = []
+        self._new_attempts: list[tuple[TxIntent, dict[str, Any]]] = []
         self._alloc_rows: dict[str, NonceAllocator] = {}
         # intent id -> when its nonce was first seen used with none of its receipts found
         self._nonce_passed: dict[int, float] = {}
@@ -424,12 +442,9 @@ class Pipeline:
                         raise
                     if intent.retries:
                         intent.retries = 0
-                if self._new_attempts:
-                    s.flush()
-                    for it, attempt in self._new_attempts:
-                        it.current_attempt_id = attempt.id
+                self._write_batch(s, intents)
                 if self._steplog:
-                    s.execute(insert(StepLog), self._steplog)
+                    s.connection().execute(_STEPLOG_INSERT, self._steplog)  # Core executemany
         except (Retry, NodeError, OSError):
             if failed is None:
                 raise  # the batch's node round trip failed: the run loop backs off
@@ -441,6 +456,45 @@ class Pipeline:
         PIPELINE_STEP_SECONDS.labels(step).observe(elapsed / len(outcomes))
         self.crash(step, len(outcomes))
         return len(outcomes)
+
+    def _write_batch(self, s: Session, intents: list[TxIntent]) -> None:
+        """Write the batch's rows: the new attempts first (for their ids), then every changed
+        intent in executemany UPDATEs by primary key (one per set of changed columns). The
+        ORM's unit of work issues the same statements, at several times the Python cost per
+        object (attribute history, dependency sort); at 256 intents a step that was a fifth of
+        the pipeline's time."""
+        changed = []
+        for it in intents:
+            names = [k for k in inspect(it).committed_state if k in _INTENT_COLUMNS]
+            changed.append((it, names))
+            s.expunge(it)  # written below, not by the unit of work
+        new_ids: dict[int, int] = {}
+        if self._new_attempts:
+            ids = (
+                s.connection()
+                .execute(
+                    _ATTEMPT_INSERT.returning(TxAttempt.id, sort_by_parameter_order=True),
+                    [attempt for _, attempt in self._new_attempts],
+                )
+                .scalars()
+                .all()
+            )
+            new_ids = {it.id: i for (it, _), i in zip(self._new_attempts, ids, strict=True)}
+        now = utcnow()
+        rows = []
+        for it, names in changed:
+            row = {n: getattr(it, n) for n in names}
+            if it.id in new_ids:
+                it.current_attempt_id = row["current_attempt_id"] = new_ids[it.id]
+            if row:
+                row["updated_at"] = now
+                row["_id"] = it.id
+                rows.append(row)
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(tuple(row), []).append(row)
+        for keys, group in groups.items():  # Core executemany: no per-row mapper work
+            s.connection().execute(_update_intents(keys), group)
 
     def _backoff(self, intent_id: int, step: str, err: Exception) -> None:
         with self.store.transaction() as s:
@@ -692,20 +746,20 @@ class Pipeline:
             "maxPriorityFeePerGas": intent.max_priority_fee_per_gas,
         }
         raw = signer.sign_transaction(tx)
-        attempt = TxAttempt(
-            intent_id=intent.id,
-            tx_hash="0x" + keccak(raw).hex(),
-            raw_tx=HexBytes(raw).to_0x_hex(),
-            nonce=intent.nonce,
-            max_fee_per_gas=int(intent.max_fee_per_gas or 0),
-            max_priority_fee_per_gas=int(intent.max_priority_fee_per_gas or 0),
-            gas_limit=intent.gas_limit,
-            status="signed",
-        )
-        s.add(attempt)  # not via intent.attempts: loading that collection would autoflush
-        self._new_attempts.append((intent, attempt))  # ids assigned by one flush per batch
+        tx_hash = "0x" + keccak(raw).hex()
+        attempt = {
+            "intent_id": intent.id,
+            "tx_hash": tx_hash,
+            "raw_tx": HexBytes(raw).to_0x_hex(),
+            "nonce": intent.nonce,
+            "max_fee_per_gas": int(intent.max_fee_per_gas or 0),
+            "max_priority_fee_per_gas": int(intent.max_priority_fee_per_gas or 0),
+            "gas_limit": intent.gas_limit,
+            "status": "signed",
+        }
+        self._new_attempts.append((intent, attempt))  # inserted with the batch (_write_batch)
         transition(INTENT, intent, S.SIGNED)
-        return self._log(s, intent, "sign", "ok", tx_hash=attempt.tx_hash)
+        return self._log(s, intent, "sign", "ok", tx_hash=tx_hash)
 
     # ==================================================================================
     # Validate
