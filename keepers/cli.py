@@ -29,6 +29,7 @@ from keepers.cli_base import (  # noqa: F401  (re-exported: the slices' and the 
     node_unreachable,
 )
 from keepers.core.errors import EXIT_CONFIG, EXIT_DOMAIN, KeeperError
+from keepers.core.gc_tuning import tune_gc
 from keepers.registry import declarations
 from keepers.runtime.runner import BOT_NAMES
 
@@ -110,6 +111,8 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
         restore_signals()
         fail(str(err), exit_code(err))
     rt.schedule()
+    if not once:
+        tune_gc()  # a long-lived process: keepers.core.gc_tuning
     cycle: list[dict[str, Any]] = []
     if once:
         try:

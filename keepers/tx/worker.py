@@ -15,7 +15,6 @@ at INFO). Without ``--until-idle`` the time limit is the planned end: exit 0.
 from __future__ import annotations
 
 import argparse
-import gc
 import signal
 import sys
 import time
@@ -24,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 from keepers.core.errors import EXIT_CONFIG, EXIT_OK, exit_code
+from keepers.core.gc_tuning import tune_gc
 from keepers.core.logging import configure_logging, get_logger
 from keepers.core.settings import ConfigError, KeeperSettings, load_settings
 from keepers.store.db import Store, StoreLockedError
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
-    gc.freeze()  # long-lived process: keep the start-up heap (web3, SQLAlchemy) out of GC scans
+    tune_gc()  # long-lived process: the start-up heap out of GC scans (keepers.core.gc_tuning)
     log.info(
         "worker.start",
         chain_id=pipeline.chain_id,

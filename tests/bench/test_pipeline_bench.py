@@ -9,7 +9,9 @@ this run on ape's anvil (automine).
   first (warm caches) or last.
 - **Production settings.** ``make bench`` runs with ``BALLAST_APE_SPEEDUPS=0``: the test suite's
   ape speed-ups (tests/support/ape_speedups.py) are off, so the ape baseline is the ape an
-  operator runs. The pipeline logs as in production (JSON, INFO).
+  operator runs. The pipeline logs as in production (JSON, INFO), and the process's garbage
+  collector is set as the worker sets it once started (keepers.core.gc_tuning; it applies to
+  every path measured here, the ape loop included).
 - **The floors.** ``raw``: the same N transactions signed before the clock starts and sent one
   ``eth_sendRawTransaction`` per HTTP request, then the last receipt awaited (what any client
   must at least pay per transaction). ``batched``: the same, all in one JSON-RPC batch request
@@ -30,6 +32,7 @@ from eth_account import Account
 from eth_utils import keccak
 from hexbytes import HexBytes
 
+from keepers.core.gc_tuning import tune_gc
 from keepers.core.logging import configure_logging
 from keepers.core.settings import KeeperSettings
 from keepers.store.db import Store
@@ -72,6 +75,7 @@ def test_pipeline_bench__rotated_rounds_same_chain__vs_ape_and_the_nodes_floors(
     gas = int(w3.eth.estimate_gas({"from": keeper.address, "to": counter.address,
                                    "data": calldata[0]}) * 13 // 10)  # fmt: skip
     configure_logging(json=True, level="INFO")  # production logging; per-step lines are DEBUG
+    tune_gc()  # what the worker and keeper run do once started (keepers.core.gc_tuning)
     acct = Account.from_key(keeper.private_key)
 
     def presigned() -> list[str]:
