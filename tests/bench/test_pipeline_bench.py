@@ -207,3 +207,100 @@ def test_pipeline_bench__rotated_rounds_same_chain__vs_ape_and_the_nodes_floors(
         f"\n  pipeline / batched floor  : {pipe / med['batched floor (1 request)']:.0%}"
         " (target >= 30%)"
     )
+
+
+LATENCY_SAMPLES = 10
+
+
+@pytest.mark.bench
+def test_pipeline_latency__1s_blocks__broadcast_to_confirmed_vs_the_raw_floor(tmp_path):
+    """Latency, not throughput: on an anvil that mines a block every second (a real chain's
+    rhythm, not automine), how long one intent takes from its broadcast to confirmed (the step
+    log's timestamps: the broadcast row is written right after eth_sendRawTransaction returned)
+    and from submit to confirmed, against the floor: one pre-signed transaction sent and its
+    receipt polled every 2 ms. Samples alternate between the two paths, so both see the same
+    spread of positions inside the block interval. Production settings (poll interval 50 ms,
+    confirmations 1 on a local chain id)."""
+    from sqlalchemy import select
+
+    from keepers.store.models import StepLog
+    from tests.support.pipeline_anvil import KEYS, Anvil, deploy
+    from tests.support.pipeline_helpers import SENDER_KEY, hit_spec, policy_for
+
+    node_proc = Anvil("--block-time", "1")
+    try:
+        counter = deploy(node_proc.w3, "TestCounter")
+        configure_logging(json=True, level="INFO")
+        tune_gc()
+        settings = KeeperSettings(
+            db_url=f"sqlite:///{tmp_path}/latency.db",
+            rpc_url=node_proc.url,
+            policy=policy_for(counter.address),
+        )
+        store = Store(settings.db_url, exclusive=True)
+        pipe = Pipeline(
+            store, Node(settings.rpc_url), [RawKeySigner(SENDER_KEY)], settings,
+            crash=lambda *a: None,
+        )  # fmt: skip
+        pipe.reconcile_nonces()
+        acct = Account.from_key(KEYS[3])  # the floor's own key: the keeper's is the keeper's alone
+        w3 = node_proc.w3
+        send_to_confirmed: list[float] = []
+        submit_to_confirmed: list[float] = []
+        raw: list[float] = []
+        for i in range(2 * LATENCY_SAMPLES):
+            if i % 2 == 0:
+                t0 = time.perf_counter()
+                intent = pipe.submit(hit_spec(counter, 5_000_000 + i))
+                assert pipe.run(until_idle=True, max_seconds=60)
+                submit_to_confirmed.append(time.perf_counter() - t0)
+                with store.sessions() as s:
+                    at = dict(
+                        s.execute(
+                            select(StepLog.step, StepLog.at).where(StepLog.intent_id == intent.id)
+                        ).all()
+                    )
+                send_to_confirmed.append((at["confirm"] - at["broadcast"]).total_seconds())
+            else:
+                tx = acct.sign_transaction(
+                    {
+                        "chainId": w3.eth.chain_id,
+                        "nonce": w3.eth.get_transaction_count(acct.address, "pending"),
+                        "to": counter.address,
+                        "data": counter.encode_abi("hit", args=[6_000_000 + i]),
+                        "gas": 200_000,
+                        "maxFeePerGas": 4 * int(w3.eth.get_block("latest")["baseFeePerGas"])
+                        + 10**9,
+                        "maxPriorityFeePerGas": 10**9,
+                        "value": 0,
+                        "type": 2,
+                    }
+                ).raw_transaction
+                t0 = time.perf_counter()
+                tx_hash = w3.eth.send_raw_transaction(tx)
+                _wait_receipt(node_proc.url, tx_hash.to_0x_hex())
+                raw.append(time.perf_counter() - t0)
+        store.close()
+    finally:
+        node_proc.stop()
+
+    def line(name: str, xs: list[float]) -> str:
+        r = sorted(xs)
+        return (
+            f"  {name:<34}: min {r[0]:6.3f}  median {statistics.median(r):6.3f}  max {r[-1]:6.3f} s"
+        )
+
+    med_raw = statistics.median(raw)
+    print(
+        f"\n[pipeline latency] one intent at a time, anvil --block-time 1, "
+        f"{LATENCY_SAMPLES} samples per path, alternating\n"
+        + line("pipeline, broadcast -> confirmed", send_to_confirmed)
+        + "\n"
+        + line("pipeline, submit -> confirmed", submit_to_confirmed)
+        + "\n"
+        + line("raw floor, send -> receipt", raw)
+        + f"\n  broadcast -> confirmed / raw floor : "
+        f"{statistics.median(send_to_confirmed) / med_raw:.2f}x"
+        + f"\n  submit -> confirmed / raw floor    : "
+        f"{statistics.median(submit_to_confirmed) / med_raw:.2f}x"
+    )
