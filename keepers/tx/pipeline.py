@@ -991,17 +991,18 @@ class Pipeline:
     # ==================================================================================
 
     def _prefetch_confirm(self, intents: list[TxIntent]) -> dict[int, Any]:
-        """The canonical hash at each mined block (one trip). A block hash fixes the block's
-        transactions, so an unchanged hash means the receipt still stands; only intents whose
-        block changed need their receipts again (a second trip, after a reorg)."""
-        blocks = self.node.batch(
-            [("eth_getBlockByNumber", [hex(int(it.mined_block or 0)), False]) for it in intents]
-        )
-        hashes: dict[int, str | None] = {}
-        for it, block in zip(intents, blocks, strict=True):
+        """The canonical hash at each mined block (one trip, each block read once however many
+        of the batch it holds). A block hash fixes the block's transactions, so an unchanged
+        hash means the receipt still stands; only intents whose block changed need their
+        receipts again (a second trip, after a reorg)."""
+        numbers = sorted({int(it.mined_block or 0) for it in intents})  # a block read once
+        blocks = self.node.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+        by_number: dict[int, str | None] = {}
+        for n, block in zip(numbers, blocks, strict=True):
             if isinstance(block, NodeError):
                 raise block
-            hashes[it.id] = None if block is None else block["hash"]
+            by_number[n] = None if block is None else block["hash"]
+        hashes = {it.id: by_number[int(it.mined_block or 0)] for it in intents}
         moved = [it for it in intents if hashes[it.id] != it.mined_block_hash]
         receipts = self._receipts([a for it in moved for a in it.attempts]) if moved else {}
         return {it.id: (receipts, hashes[it.id]) for it in intents}

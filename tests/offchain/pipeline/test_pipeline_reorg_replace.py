@@ -202,3 +202,31 @@ def test_watch__nonce_passed_and_still_no_receipt_after_recheck__halts(
     with pytest.raises(SignerConflict, match=rf"nonce \d+ of intent {intent.id} was used"):
         pipe.run_once()
     pipe.store.close()
+
+
+def test_confirm__five_intents_in_one_block__the_block_read_once(
+    tmp_path, manual_anvil, monkeypatch
+):
+    counter = deploy(manual_anvil.w3, "TestCounter")
+    pipe = make_pipeline(
+        make_settings(f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address)
+    )
+    intents = [pipe.submit(hit_spec(counter, 20 + i)) for i in range(5)]
+    for it in intents:
+        _until(pipe, it.id, "broadcast")
+    manual_anvil.mine(1)  # all five in one block
+    asked: list[str] = []
+    real = pipe.node.batch
+
+    def batch(calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        asked.extend(p[0] for m, p in calls if m == "eth_getBlockByNumber")
+        return real(calls)
+
+    monkeypatch.setattr(pipe.node, "batch", batch)
+    for it in intents:
+        _until(pipe, it.id, "confirmed", manual_anvil)
+    blocks = {_load(pipe, it.id)[0].mined_block for it in intents}
+    assert len(blocks) == 1
+    assert asked == [hex(blocks.pop())]  # one read for the five
+    assert [counter.functions.hits(20 + i).call() for i in range(5)] == [1] * 5
+    pipe.store.close()
