@@ -58,6 +58,15 @@ MUTATIONS: tuple[Mutation, ...] = (
         "the tumbling window accepts budget + 1",
     ),
     Mutation(
+        "window-lowered-accepts-budget-plus-one",
+        "contracts/libraries/WindowBudgetLib.sol",
+        "if (usedAfter > budget || usedAfter > type(uint192).max) {",
+        "if (usedAfter > budget + 1 || usedAfter > type(uint192).max) {",
+        "WindowBudgetProofs",
+        "lowered_budget",
+        "the tumbling window lets one unit past a lowered budget",
+    ),
+    Mutation(
         "executor-no-done-bit",
         "contracts/fund/PlanExecutor.sol",
         "if (done & bit != 0) revert ActionAlreadyExecuted(planId, index);",

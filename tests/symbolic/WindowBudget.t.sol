@@ -50,6 +50,39 @@ contract WindowBudgetProofs is SymTest {
         if (t3 - t2 < period) assert(x2 + x3 <= 2 * budget);
         if (t3 - t1 < period) assert(x1 + x2 + x3 <= 2 * budget);
     }
+
+    /// Lowering a budget never lets more through (tumbling window; the caller passes the budget
+    /// in force at each use, so an admin's change takes effect at the next use): three accepted
+    /// uses, each under any budget. After each, the window holds at most the budget then in
+    /// force, what it used before the change included; so once a budget is lowered below what
+    /// the window already used, nothing more passes in that window.
+    function check_lowered_budget_never_lets_more_through(
+        uint256 b1,
+        uint256 b2,
+        uint256 b3,
+        uint256 period,
+        uint64 t1,
+        uint64 t2,
+        uint64 t3,
+        uint256 x1,
+        uint256 x2,
+        uint256 x3
+    ) public {
+        vm.assume(period > 0 && period <= 365 * DAY);
+        vm.assume(t1 <= t2 && t2 <= t3);
+        _at(t1);
+        w.consume(x1, b1, period);
+        uint64 opened = w.start;
+        assert(w.used <= b1);
+        _at(t2);
+        w.consume(x2, b2, period);
+        assert(w.used <= b2);
+        if (w.start == opened) assert(x1 + x2 <= b2); // one window: the earlier use counts too
+        _at(t3);
+        w.consume(x3, b3, period);
+        assert(w.used <= b3);
+        if (w.start == opened) assert(x1 + x2 + x3 <= b3);
+    }
 }
 
 /// @notice The AssetController's leaky-bucket budgets (`loss_budget`, `notional_budget`).
