@@ -18,8 +18,11 @@ contract WindowBudgetProofs is SymTest {
 
     WindowBudgetLib.Window internal w;
 
-    function _at(uint256 t) internal {
+    /// One accepted use at `t` under `budget`; after it the window holds at most that budget.
+    function _use(uint256 t, uint256 x, uint256 budget, uint256 period) internal {
         vm.warp(t);
+        w.consume(x, budget, period);
+        assert(w.used <= budget);
     }
 
     /// Tumbling window (PortfolioRebalancer): for any three accepted uses at any times, the
@@ -37,15 +40,9 @@ contract WindowBudgetProofs is SymTest {
     ) public {
         vm.assume(period > 0 && period <= 365 * DAY);
         vm.assume(t1 <= t2 && t2 <= t3);
-        _at(t1);
-        w.consume(x1, budget, period);
-        assert(w.used <= budget);
-        _at(t2);
-        w.consume(x2, budget, period);
-        assert(w.used <= budget);
-        _at(t3);
-        w.consume(x3, budget, period);
-        assert(w.used <= budget);
+        _use(t1, x1, budget, period);
+        _use(t2, x2, budget, period);
+        _use(t3, x3, budget, period);
         if (t2 - t1 < period) assert(x1 + x2 <= 2 * budget);
         if (t3 - t2 < period) assert(x2 + x3 <= 2 * budget);
         if (t3 - t1 < period) assert(x1 + x2 + x3 <= 2 * budget);
@@ -70,17 +67,11 @@ contract WindowBudgetProofs is SymTest {
     ) public {
         vm.assume(period > 0 && period <= 365 * DAY);
         vm.assume(t1 <= t2 && t2 <= t3);
-        _at(t1);
-        w.consume(x1, b1, period);
+        _use(t1, x1, b1, period);
         uint64 opened = w.start;
-        assert(w.used <= b1);
-        _at(t2);
-        w.consume(x2, b2, period);
-        assert(w.used <= b2);
+        _use(t2, x2, b2, period);
         if (w.start == opened) assert(x1 + x2 <= b2); // one window: the earlier use counts too
-        _at(t3);
-        w.consume(x3, b3, period);
-        assert(w.used <= b3);
+        _use(t3, x3, b3, period);
         if (w.start == opened) assert(x1 + x2 + x3 <= b3);
     }
 }

@@ -25,6 +25,7 @@ from tests.support.pipeline_helpers import ROOT, SENDER, run_worker
         ({"KEEPER_GAS_MARGIN_BPS": "lots"}, "KEEPER_GAS_MARGIN_BPS='lots'"),
         ({"KEEPER_DB_URL": "mysql://x"}, "KEEPER_DB_URL='mysql://x'"),
         ({"KEEPER_FEE_BUMP_BPS": "1000"}, "KEEPER_FEE_BUMP_BPS='1000'"),
+        ({"KEEPER_NONCE_RECHECK_S": "-1"}, "KEEPER_NONCE_RECHECK_S='-1'"),
         ({"KEEPER_SIGNER_KIND": "hsm"}, "KEEPER_SIGNER_KIND='hsm'"),
         (
             {
