@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from keepers.store.models import StepLog, TxAttempt, TxIntent
 from keepers.tx.errors import SignerConflict
@@ -229,4 +229,33 @@ def test_confirm__five_intents_in_one_block__the_block_read_once(
     assert len(blocks) == 1
     assert asked == [hex(blocks.pop())]  # one read for the five
     assert [counter.functions.hits(20 + i).call() for i in range(5)] == [1] * 5
+    pipe.store.close()
+
+
+def test_broadcast__sent_before_a_crash_and_mined__receipt_late__rechecked_not_halted(
+    tmp_path, manual_anvil, monkeypatch
+):
+    """The crash point between eth_sendRawTransaction and Broadcast's commit: the intent is still
+    validated but its transaction is mined. Sending it again gets "nonce too low"; if the node
+    does not serve the receipt yet, the keeper waits nonce_recheck_s (no re-send meanwhile)
+    instead of halting, then finds the receipt and records the intent mined."""
+    counter = deploy(manual_anvil.w3, "TestCounter")
+    settings = make_settings(
+        f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address, nonce_recheck_s=0.5
+    )
+    pipe = make_pipeline(settings)
+    intent = pipe.submit(hit_spec(counter, 31))
+    _until(pipe, intent.id, "broadcast")
+    manual_anvil.mine(1)
+    with pipe.store.transaction() as s:  # as if the process died before Broadcast committed
+        s.execute(update(TxIntent).where(TxIntent.id == intent.id).values(status="validated"))
+    hide = _lagging_receipts(pipe, monkeypatch)
+    pipe.run_once()
+    got, _, outcomes = _load(pipe, intent.id)
+    assert got.status == "validated" and outcomes[-1] == "nonce-passed-recheck"
+    assert pipe.halted is None and pipe.run_once() == 0  # held back until the recheck time
+    hide["on"] = False
+    time.sleep(0.6)
+    _until(pipe, intent.id, "confirmed", manual_anvil)
+    assert counter.functions.hits(31).call() == 1
     pipe.store.close()
