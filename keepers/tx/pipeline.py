@@ -5,9 +5,12 @@ through these steps. A step runs for a batch of intents in ONE database transact
 the intents (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so each intent is worked by
 exactly one replica; SQLite is single-process), ask the node what the step needs in one
 JSON-RPC batch, record every intent's new status and step-log row, commit. Only then does the
-next step start. A process that dies anywhere resumes from the last recorded status; a step
-that ran but did not commit simply runs again (its node calls are all safe to repeat:
-simulations, re-sending the same signed bytes, reading receipts).
+next step start. The exception is the local steps: a batch claimed for Build goes on through
+Audit, Sign and Validate in the same transaction (they call no node), so one commit records
+all four steps' rows, and the signed transaction is committed validated before Broadcast
+sends it. A process that dies anywhere resumes from the last recorded status; a step that ran
+but did not commit simply runs again (its node calls are all safe to repeat: simulations,
+re-sending the same signed bytes, reading receipts).
 
 Why the same effect is never sent twice: an intent gets one nonce at Build (from the per
 (chain, account) allocator, in the Build transaction) and every attempt of that intent (the
@@ -90,6 +93,17 @@ FINAL = frozenset(s.value for s in INTENT.final)
 ACTIVE = tuple(s.value for s in INTENT.active)
 FILLER_GAS = 21_000
 _INTENT_COLUMNS = frozenset(TxIntent.__table__.c.keys())
+# A batch claimed before Validate goes on through these steps in its own transaction: they do
+# not call the node (Sign may call a remote signer: repeating that sends nothing), so
+# committing them together loses nothing a crash could need (the batch resumes where it was
+# claimed and gets the same nonces back: the allocator row is in the same transaction); what
+# is sent is still committed validated before Broadcast starts. (status reached, its step)
+_LOCAL = (("built", "audit"), ("audited", "sign"), ("signed", "validate"))
+LOCAL_STEPS: dict[str, tuple[tuple[str, str], ...]] = {
+    "pending": _LOCAL,
+    "built": _LOCAL[1:],
+    "audited": _LOCAL[2:],
+}
 # the batch's rows are written with Core on the session's connection: through the Session a
 # statement on a mapped table is run as an ORM bulk statement (per-row mapper work)
 _STEPLOG_INSERT = insert(StepLog.__table__)  # type: ignore[arg-type]
@@ -156,6 +170,8 @@ class Pipeline:
         self._latest_nonce: dict[str, int] = {}
         self._steplog: list[dict[str, Any]] = []
         self._new_attempts: list[tuple[TxIntent, dict[str, Any]]] = []
+        # intent id -> its attempt signed in this transaction, inserted at the batch's write
+        self._unsaved_attempts: dict[int, dict[str, Any]] = {}
         self._alloc_rows: dict[str, NonceAllocator] = {}
         # intent id -> when its nonce was first seen used with none of its receipts found
         self._nonce_passed: dict[int, float] = {}
@@ -416,46 +432,60 @@ class Pipeline:
     def _phase(self, status: str) -> int:
         """One DB transaction: claim a batch in ``status``, fetch what the step needs from the
         node in one round trip, run the step for each intent, write the step-log rows, commit.
-        If one intent's step fails transiently the whole batch rolls back (nothing of it is
-        recorded; its node calls are all safe to repeat) and that intent alone backs off.
-        Returns the number of intents moved."""
-        step = STEP_OF[status]
-        started = time.perf_counter()
-        outcomes: list[str] = []
+        A batch claimed before Validate goes on in the same transaction through the later
+        steps that touch nothing outside the database (LOCAL_STEPS: audit, sign, validate),
+        so it commits validated, with every step's row written. If one intent's step fails
+        transiently the whole batch rolls back (nothing of it is recorded; its node calls are
+        all safe to repeat) and that intent alone backs off. Returns the number claimed."""
         self._steplog = []
         self._new_attempts = []
+        self._unsaved_attempts = {}
         self._alloc_rows = {}
-        failed: tuple[int, Exception] | None = None
+        ran: list[tuple[str, list[str], float]] = []  # (step, outcomes, seconds)
+        failed: tuple[int, str, Exception] | None = None
         try:
             with self.store.transaction() as s:
                 intents = self._claim(s, status)
                 if not intents:
                     return 0
-                prefetch = getattr(self, f"_prefetch_{step}", None)
-                pre: dict[int, Any] = prefetch(intents) if prefetch else {}
-                handler = getattr(self, f"_{step}")
-                for intent in intents:
-                    try:
-                        outcomes.append(handler(s, intent, pre.get(intent.id)))
-                    except (Retry, NodeError, OSError) as err:
-                        failed = (intent.id, err)
-                        raise
-                    if intent.retries:
-                        intent.retries = 0
+                work = intents
+                for at, step in ((status, STEP_OF[status]), *LOCAL_STEPS.get(status, ())):
+                    work = [it for it in work if it.status == at]
+                    if not work:
+                        break
+                    started = time.perf_counter()
+                    prefetch = getattr(self, f"_prefetch_{step}", None)
+                    pre: dict[int, Any] = prefetch(work) if prefetch else {}
+                    handler = getattr(self, f"_{step}")
+                    outcomes = []
+                    for intent in work:
+                        try:
+                            outcomes.append(handler(s, intent, pre.get(intent.id)))
+                        except (Retry, NodeError, OSError) as err:
+                            failed = (intent.id, step, err)
+                            raise
+                        if intent.retries:
+                            intent.retries = 0
+                    ran.append((step, outcomes, time.perf_counter() - started))
+                started = time.perf_counter()
                 self._write_batch(s, intents)
                 if self._steplog:
                     s.connection().execute(_STEPLOG_INSERT, self._steplog)  # Core executemany
         except (Retry, NodeError, OSError):
             if failed is None:
                 raise  # the batch's node round trip failed: the run loop backs off
-            self._backoff(failed[0], step, failed[1])
+            self._backoff(*failed)
             return 1
-        elapsed = time.perf_counter() - started
-        for outcome in outcomes:
-            PIPELINE_STEPS.labels(step, outcome).inc()
-        PIPELINE_STEP_SECONDS.labels(step).observe(elapsed / len(outcomes))
-        self.crash(step, len(outcomes))
-        return len(outcomes)
+        written = time.perf_counter() - started  # the writes and the commit: shared
+        for step, outcomes, seconds in ran:
+            for outcome in outcomes:
+                PIPELINE_STEPS.labels(step, outcome).inc()
+            PIPELINE_STEP_SECONDS.labels(step).observe(
+                (seconds + written / len(ran)) / len(outcomes)
+            )
+        for step, outcomes, _ in ran:
+            self.crash(step, len(outcomes))
+        return len(ran[0][1])
 
     def _write_batch(self, s: Session, intents: list[TxIntent]) -> None:
         """Write the batch's rows: the new attempts first (for their ids), then every changed
@@ -758,6 +788,7 @@ class Pipeline:
             "status": "signed",
         }
         self._new_attempts.append((intent, attempt))  # inserted with the batch (_write_batch)
+        self._unsaved_attempts[intent.id] = attempt
         transition(INTENT, intent, S.SIGNED)
         return self._log(s, intent, "sign", "ok", tx_hash=tx_hash)
 
@@ -766,10 +797,17 @@ class Pipeline:
     # ==================================================================================
 
     def _validate(self, s: Session, intent: TxIntent, _pre: None = None) -> str:
-        attempt = self._attempt(intent, intent.current_attempt_id)
-        assert attempt is not None and intent.nonce is not None and intent.gas_limit is not None
+        # signed in this transaction (the batch's attempts are inserted at its write) or before
+        fresh = self._unsaved_attempts.get(intent.id)
+        attempt: Any = (
+            fresh if fresh is not None else self._attempt(intent, intent.current_attempt_id)
+        )
+        raw, tx_hash = (
+            (fresh["raw_tx"], fresh["tx_hash"]) if fresh else (attempt.raw_tx, attempt.tx_hash)
+        )
+        assert intent.nonce is not None and intent.gas_limit is not None
         problems = check_signed(
-            attempt.raw_tx,
+            raw,
             Expected(
                 chain_id=self.chain_id,
                 sender=intent.sender,
@@ -783,10 +821,14 @@ class Pipeline:
                 fee_cap=int(intent.fee_cap or 0),
             ),
         )
-        if "0x" + keccak(HexBytes(attempt.raw_tx)).hex() != attempt.tx_hash:
+        if "0x" + keccak(HexBytes(raw)).hex() != tx_hash:
             problems.append("recorded hash does not match the signed bytes")
+        status = "invalid" if problems else "validated"
+        if fresh is not None:
+            fresh["status"] = status
+        else:
+            attempt.status = status
         if problems:
-            attempt.status = "invalid"
             intent.error = "validate refused: " + "; ".join(problems)
             if any(a.status in ("broadcast", "replaced") for a in intent.attempts):
                 # a replacement was refused; the earlier attempt may still be mined
@@ -796,9 +838,8 @@ class Pipeline:
                 transition(INTENT, intent, S.INVALID)
                 self._release_nonce(s, intent, "invalid")
             return self._log(s, intent, "validate", "refused", problems=problems)
-        attempt.status = "validated"
         transition(INTENT, intent, S.VALIDATED)
-        return self._log(s, intent, "validate", "ok", attempt=attempt.id)
+        return self._log(s, intent, "validate", "ok", tx_hash=tx_hash)
 
     # ==================================================================================
     # Broadcast

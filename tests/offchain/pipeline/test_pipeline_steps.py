@@ -6,9 +6,10 @@ from dataclasses import replace
 from typing import Any
 
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from keepers.store.models import StepLog, TxAttempt, TxIntent
+from keepers.store.models import NonceAllocator, StepLog, TxAttempt, TxIntent, utcnow
+from keepers.tx.pipeline import Retry
 from keepers.tx.signers import RawKeySigner
 from tests.support.pipeline_helpers import SENDER, hit_spec, make_pipeline, make_settings
 
@@ -175,4 +176,67 @@ def test_broadcast__insufficient_funds__typed_retry_then_confirmed_once_funded(
     pipe.run(until_idle=True, max_seconds=30)
     assert _intent(pipe, intent.id).status == "confirmed"
     assert counter.functions.hits(601).call() == 1
+    pipe.store.close()
+
+
+class OnceFailingSigner(RawKeySigner):
+    """A remote signer that answers "try again" once for the calldata it is told to."""
+
+    def __init__(self, key: str, fail_data: str) -> None:
+        super().__init__(key)
+        self.fail_data = fail_data.lower()
+
+    def sign_transaction(self, tx: dict[str, Any]) -> bytes:
+        if str(tx["data"]).lower() == self.fail_data:
+            self.fail_data = ""
+            raise Retry("signer busy")
+        return super().sign_transaction(tx)
+
+
+def test_local_steps__one_transaction__built_to_validated_or_nothing(tmp_path, anvil, counter):
+    """Build, Audit, Sign and Validate of a claimed batch commit together: one pass leaves the
+    batch validated with each step's row and one attempt per intent; a transient failure in
+    Sign rolls the whole batch back to pending (no attempt, no nonce handed out), only the
+    failing intent backs off, and the next pass takes the rest. Nothing is broadcast before
+    the batch is committed validated."""
+    from tests.support.pipeline_helpers import SENDER_KEY
+
+    specs = [hit_spec(counter, 650 + i) for i in range(3)]
+    signer = OnceFailingSigner(SENDER_KEY, specs[1].calldata)
+    pipe = make_pipeline(
+        make_settings(f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address), signer=signer
+    )
+    pipe.reconcile_nonces()
+    ids = [pipe.submit(spec).id for spec in specs]
+    nonce_before = anvil.w3.eth.get_transaction_count(SENDER)
+
+    assert pipe._phase("pending") == 1  # the batch rolled back, the failing intent backs off
+    assert [_intent(pipe, i).status for i in ids] == ["pending"] * 3
+    assert [_attempts(pipe, i) for i in ids] == [[], [], []]
+    with pipe.store.sessions() as s:
+        alloc = s.scalars(select(NonceAllocator)).one()
+        assert alloc.next_nonce == nonce_before  # the nonces built in the batch were not kept
+    failing = _intent(pipe, ids[1])
+    assert failing.retries == 1 and "signer busy" in (failing.error or "")
+    assert _steps(pipe, ids[1])[-1] == ("sign", "retry")
+    assert _steps(pipe, ids[0]) == [("submit", "ok")]
+
+    assert pipe._phase("pending") == 2  # the other two, in one transaction
+    for i in (ids[0], ids[2]):
+        assert _intent(pipe, i).status == "validated"
+        assert [s for s, _ in _steps(pipe, i)] == ["submit", "build", "audit", "sign", "validate"]
+        assert [a.status for a in _attempts(pipe, i)] == ["validated"]
+        assert _intent(pipe, i).current_attempt_id == _attempts(pipe, i)[0].id
+    assert anvil.w3.eth.get_transaction_count(SENDER) == nonce_before  # nothing sent yet
+
+    with pipe.store.transaction() as s:  # the failing intent's backoff is over
+        s.execute(update(TxIntent).where(TxIntent.id == ids[1]).values(next_try_at=utcnow()))
+    pipe.run(until_idle=True, max_seconds=30)
+    assert [_intent(pipe, i).status for i in ids] == ["confirmed"] * 3
+    assert [_intent(pipe, i).nonce for i in ids] == [
+        nonce_before,
+        nonce_before + 2,
+        nonce_before + 1,
+    ]
+    assert [counter.functions.hits(650 + i).call() for i in range(3)] == [1, 1, 1]
     pipe.store.close()

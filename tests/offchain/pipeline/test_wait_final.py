@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from keepers.store.models import TxIntent
 from keepers.tx.outcome import Outcome, read_outcomes
+from keepers.tx.pipeline import LOCAL_STEPS
 from keepers.tx.signers import RawKeySigner
 from tests.support.pipeline_helpers import SENDER_KEY, hit_spec, make_pipeline, make_settings
 
@@ -40,10 +41,14 @@ def test_wait_final__simulation_reverts__custom_error_decoded_not_text(tmp_path,
     pipe.store.close()
 
 
-def test_wait_final__mined_but_reverted__reverted_with_its_tx(tmp_path, anvil, counter):
+def test_wait_final__mined_but_reverted__reverted_with_its_tx(
+    tmp_path, anvil, counter, monkeypatch
+):
     pipe = _pipe(tmp_path, anvil, counter)
     intent = pipe.submit(hit_spec(counter, 7002))
+    monkeypatch.setitem(LOCAL_STEPS, "pending", ())  # stop at built, before it is signed
     pipe._phase("pending")  # built: the simulation passed, gas estimated
+    monkeypatch.undo()
     with pipe.store.transaction() as s:  # too little gas for the SSTOREs: out of gas on chain
         s.execute(update(TxIntent).where(TxIntent.id == intent.id).values(gas_limit=22_000))
     out = pipe.wait_final(intent.id, 30)
