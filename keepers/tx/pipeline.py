@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 from hexbytes import HexBytes
 from sqlalchemy import bindparam, func, insert, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -768,7 +768,7 @@ class Pipeline:
             "type": 2,
             "chainId": self.chain_id,
             "nonce": intent.nonce,
-            "to": to_checksum_address(intent.target),
+            "to": intent.target,  # lower case as stored; a remote signer gets it checksummed
             "value": intent.value,
             "data": intent.calldata,
             "gas": intent.gas_limit,

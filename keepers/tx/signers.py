@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from coincurve import PrivateKey
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3 import HTTPProvider
 
@@ -149,7 +150,7 @@ class RemoteSigner:
     def sign_transaction(self, tx: dict[str, Any]) -> bytes:
         payload = {
             "from": self.address,
-            "to": tx["to"],
+            "to": to_checksum_address(tx["to"]),  # what a signing UI shows its user
             "data": HexBytes(tx.get("data", b"")).to_0x_hex(),
             **{
                 k: hex(int(tx[k]))
