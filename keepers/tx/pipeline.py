@@ -8,7 +8,7 @@ JSON-RPC batch, record every intent's new status and step-log row, commit. Only 
 next step start. The exception is the local steps: a batch claimed for Build goes on through
 Audit, Sign and Validate in the same transaction (they call no node), so one commit records
 all four steps' rows, and the signed transaction is committed validated before Broadcast
-sends it. A process that dies anywhere resumes from the last recorded status; a step that ran
+sends it (a transient failure in one of the later three commits what the batch got to). A process that dies anywhere resumes from the last recorded status; a step that ran
 but did not commit simply runs again (its node calls are all safe to repeat: simulations,
 re-sending the same signed bytes, reading receipts).
 
@@ -97,7 +97,9 @@ _INTENT_COLUMNS = frozenset(TxIntent.__table__.c.keys())
 # not call the node (Sign may call a remote signer: repeating that sends nothing), so
 # committing them together loses nothing a crash could need (the batch resumes where it was
 # claimed and gets the same nonces back: the allocator row is in the same transaction); what
-# is sent is still committed validated before Broadcast starts. (status reached, its step)
+# is sent is still committed validated before Broadcast starts. On PostgreSQL the sender's
+# nonce-allocator row stays locked until that commit, so replicas building for the same
+# sender also wait for the batch's signing. (status reached, its step)
 _LOCAL = (("built", "audit"), ("audited", "sign"), ("signed", "validate"))
 LOCAL_STEPS: dict[str, tuple[tuple[str, str], ...]] = {
     "pending": _LOCAL,
@@ -434,9 +436,14 @@ class Pipeline:
         node in one round trip, run the step for each intent, write the step-log rows, commit.
         A batch claimed before Validate goes on in the same transaction through the later
         steps that touch nothing outside the database (LOCAL_STEPS: audit, sign, validate),
-        so it commits validated, with every step's row written. If one intent's step fails
-        transiently the whole batch rolls back (nothing of it is recorded; its node calls are
-        all safe to repeat) and that intent alone backs off. Returns the number claimed."""
+        so it commits validated, with every step's row written.
+
+        If one intent's step fails transiently (Retry, a node or signer error), that intent
+        alone backs off. In the claimed step the whole batch rolls back (nothing of it is
+        recorded; its node calls are all safe to repeat). In a later local step the batch
+        stops where it got and commits that: a signer that is down leaves the batch built
+        and audited, so the next passes sign it without simulating it again. Returns the
+        number claimed."""
         self._steplog = []
         self._new_attempts = []
         self._unsaved_attempts = {}
@@ -463,10 +470,15 @@ class Pipeline:
                             outcomes.append(handler(s, intent, pre.get(intent.id)))
                         except (Retry, NodeError, OSError) as err:
                             failed = (intent.id, step, err)
-                            raise
+                            if not ran:
+                                raise  # the claimed step: the whole batch rolls back
+                            break  # a later local step: keep what the batch got to
                         if intent.retries:
                             intent.retries = 0
-                    ran.append((step, outcomes, time.perf_counter() - started))
+                    if outcomes:
+                        ran.append((step, outcomes, time.perf_counter() - started))
+                    if failed is not None:
+                        break
                 started = time.perf_counter()
                 self._write_batch(s, intents)
                 if self._steplog:
@@ -485,7 +497,9 @@ class Pipeline:
             )
         for step, outcomes, _ in ran:
             self.crash(step, len(outcomes))
-        return len(ran[0][1])
+        if failed is not None:  # after the commit: its row is read with the batch's progress
+            self._backoff(*failed)
+        return len(intents)
 
     def _write_batch(self, s: Session, intents: list[TxIntent]) -> None:
         """Write the batch's rows: the new attempts first (for their ids), then every changed
@@ -797,14 +811,14 @@ class Pipeline:
     # ==================================================================================
 
     def _validate(self, s: Session, intent: TxIntent, _pre: None = None) -> str:
-        # signed in this transaction (the batch's attempts are inserted at its write) or before
+        # signed in this transaction (its row is inserted at the batch's write) or stored
         fresh = self._unsaved_attempts.get(intent.id)
-        attempt: Any = (
-            fresh if fresh is not None else self._attempt(intent, intent.current_attempt_id)
-        )
-        raw, tx_hash = (
-            (fresh["raw_tx"], fresh["tx_hash"]) if fresh else (attempt.raw_tx, attempt.tx_hash)
-        )
+        stored = None if fresh is not None else self._attempt(intent, intent.current_attempt_id)
+        if fresh is not None:
+            raw, tx_hash = fresh["raw_tx"], fresh["tx_hash"]
+        else:
+            assert stored is not None
+            raw, tx_hash = stored.raw_tx, stored.tx_hash
         assert intent.nonce is not None and intent.gas_limit is not None
         problems = check_signed(
             raw,
@@ -824,10 +838,10 @@ class Pipeline:
         if "0x" + keccak(HexBytes(raw)).hex() != tx_hash:
             problems.append("recorded hash does not match the signed bytes")
         status = "invalid" if problems else "validated"
-        if fresh is not None:
+        if stored is not None:
+            stored.status = status
+        elif fresh is not None:
             fresh["status"] = status
-        else:
-            attempt.status = status
         if problems:
             intent.error = "validate refused: " + "; ".join(problems)
             if any(a.status in ("broadcast", "replaced") for a in intent.attempts):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from eth_utils import keccak
 from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 
@@ -193,12 +194,45 @@ class OnceFailingSigner(RawKeySigner):
         return super().sign_transaction(tx)
 
 
-def test_local_steps__one_transaction__built_to_validated_or_nothing(tmp_path, anvil, counter):
-    """Build, Audit, Sign and Validate of a claimed batch commit together: one pass leaves the
-    batch validated with each step's row and one attempt per intent; a transient failure in
-    Sign rolls the whole batch back to pending (no attempt, no nonce handed out), only the
-    failing intent backs off, and the next pass takes the rest. Nothing is broadcast before
-    the batch is committed validated."""
+class DownSigner(RawKeySigner):
+    """A remote signer that is down: every request fails (a timeout is an OSError)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.down = True
+
+    def sign_transaction(self, tx: dict[str, Any]) -> bytes:
+        if self.down:
+            raise TimeoutError("signer unreachable")
+        return super().sign_transaction(tx)
+
+
+def _count_node_calls(pipe: Any) -> list[str]:
+    calls: list[str] = []
+    batch = pipe.node.batch
+
+    def counted(c: list[tuple[str, list[Any]]]) -> list[Any]:
+        calls.extend(method for method, _ in c)
+        return batch(c)
+
+    pipe.node.batch = counted
+    return calls
+
+
+def _backoff_over(pipe: Any) -> None:
+    with pipe.store.transaction() as s:
+        s.execute(update(TxIntent).values(next_try_at=utcnow()))
+
+
+def test_local_steps__one_transaction__a_sign_failure_keeps_what_the_batch_got_to(
+    tmp_path, anvil, counter
+):
+    """Build, Audit, Sign and Validate of a claimed batch commit together (one pass: validated,
+    each step's row, one attempt per intent, nothing sent yet). A transient failure in Sign
+    stops the batch where it got and commits that: the intent signed before it stays signed
+    (validated next pass from its stored attempt), the failing one backs off at audited with
+    its nonce, the rest wait audited; nothing is simulated twice and each effect lands once,
+    in nonce order."""
     from tests.support.pipeline_helpers import SENDER_KEY
 
     specs = [hit_spec(counter, 650 + i) for i in range(3)]
@@ -207,36 +241,111 @@ def test_local_steps__one_transaction__built_to_validated_or_nothing(tmp_path, a
         make_settings(f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address), signer=signer
     )
     pipe.reconcile_nonces()
+    calls = _count_node_calls(pipe)
     ids = [pipe.submit(spec).id for spec in specs]
     nonce_before = anvil.w3.eth.get_transaction_count(SENDER)
 
-    assert pipe._phase("pending") == 1  # the batch rolled back, the failing intent backs off
-    assert [_intent(pipe, i).status for i in ids] == ["pending"] * 3
-    assert [_attempts(pipe, i) for i in ids] == [[], [], []]
+    assert pipe._phase("pending") == 3
+    assert [_intent(pipe, i).status for i in ids] == ["signed", "audited", "audited"]
+    assert [_intent(pipe, i).nonce for i in ids] == [nonce_before + i for i in range(3)]
+    assert [[a.status for a in _attempts(pipe, i)] for i in ids] == [["signed"], [], []]
     with pipe.store.sessions() as s:
-        alloc = s.scalars(select(NonceAllocator)).one()
-        assert alloc.next_nonce == nonce_before  # the nonces built in the batch were not kept
+        assert s.scalars(select(NonceAllocator)).one().next_nonce == nonce_before + 3
     failing = _intent(pipe, ids[1])
     assert failing.retries == 1 and "signer busy" in (failing.error or "")
-    assert _steps(pipe, ids[1])[-1] == ("sign", "retry")
-    assert _steps(pipe, ids[0]) == [("submit", "ok")]
-
-    assert pipe._phase("pending") == 2  # the other two, in one transaction
-    for i in (ids[0], ids[2]):
-        assert _intent(pipe, i).status == "validated"
-        assert [s for s, _ in _steps(pipe, i)] == ["submit", "build", "audit", "sign", "validate"]
-        assert [a.status for a in _attempts(pipe, i)] == ["validated"]
-        assert _intent(pipe, i).current_attempt_id == _attempts(pipe, i)[0].id
+    assert _steps(pipe, ids[1]) == [("submit", "ok"), ("build", "ok"), ("audit", "ok"),
+                                    ("sign", "retry")]  # fmt: skip
+    assert [s for s, _ in _steps(pipe, ids[0])] == ["submit", "build", "audit", "sign"]
     assert anvil.w3.eth.get_transaction_count(SENDER) == nonce_before  # nothing sent yet
 
-    with pipe.store.transaction() as s:  # the failing intent's backoff is over
-        s.execute(update(TxIntent).where(TxIntent.id == ids[1]).values(next_try_at=utcnow()))
+    _backoff_over(pipe)
     pipe.run(until_idle=True, max_seconds=30)
     assert [_intent(pipe, i).status for i in ids] == ["confirmed"] * 3
-    assert [_intent(pipe, i).nonce for i in ids] == [
-        nonce_before,
-        nonce_before + 2,
-        nonce_before + 1,
-    ]
+    for i in ids:
+        assert [s for s, _ in _steps(pipe, i)][-3:] == ["broadcast", "watch", "confirm"]
+        assert "validate" in [s for s, _ in _steps(pipe, i)]
+        assert _intent(pipe, i).current_attempt_id == _attempts(pipe, i)[0].id
+    assert calls.count("eth_call") == 3  # each intent simulated once
     assert [counter.functions.hits(650 + i).call() for i in range(3)] == [1, 1, 1]
+    pipe.store.close()
+
+
+def test_local_steps__signer_down__built_once_then_waits_without_simulating_again(
+    tmp_path, anvil, counter
+):
+    """A signer that is down for several passes: the batch is built and audited once, its
+    nonces kept; each pass costs a signing attempt or two and no node call (a paid RPC plan is not
+    spent on simulations nobody can send); once the signer is back every intent is confirmed
+    once."""
+    from tests.support.pipeline_helpers import SENDER_KEY
+
+    signer = DownSigner(SENDER_KEY)
+    pipe = make_pipeline(
+        make_settings(f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address), signer=signer
+    )
+    pipe.reconcile_nonces()
+    calls = _count_node_calls(pipe)
+    ids = [pipe.submit(hit_spec(counter, 660 + i)).id for i in range(3)]
+    for _ in range(4):
+        pipe.run_once()
+        _backoff_over(pipe)
+    assert [_intent(pipe, i).status for i in ids] == ["audited"] * 3
+    assert calls.count("eth_call") == 3 and calls.count("eth_estimateGas") == 3
+    assert "eth_sendRawTransaction" not in calls
+    # the first in line backs off each pass (the second once: in the first pass the audited
+    # phase tried it after the first had backed off)
+    assert [_intent(pipe, i).retries for i in ids] == [4, 1, 0]
+    assert "TimeoutError: signer unreachable" in (_intent(pipe, ids[0]).error or "")
+
+    signer.down = False
+    pipe.run(until_idle=True, max_seconds=30)
+    assert [_intent(pipe, i).status for i in ids] == ["confirmed"] * 3
+    assert calls.count("eth_call") == 3
+    assert [counter.functions.hits(660 + i).call() for i in range(3)] == [1, 1, 1]
+    pipe.store.close()
+
+
+def test_validate__stored_attempt_swapped_in_the_store__refused_and_not_broadcast(
+    tmp_path, anvil, counter
+):
+    """Someone with write access to the store swaps a signed attempt's bytes for another
+    transaction signed with the keeper's key (value 1 instead of 0) while the intent waits at
+    signed. Validate reads the stored attempt and refuses it (the fields differ from what was
+    built and audited, and the recorded hash no longer matches): the intent is invalid, its
+    nonce goes to a filler, and the swapped transaction is never sent."""
+    from tests.support.pipeline_helpers import SENDER_KEY
+
+    specs = [hit_spec(counter, 670), hit_spec(counter, 671)]
+    pipe = make_pipeline(
+        make_settings(f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address),
+        signer=OnceFailingSigner(SENDER_KEY, specs[1].calldata),
+    )
+    pipe.reconcile_nonces()
+    ids = [pipe.submit(spec).id for spec in specs]
+    pipe._phase("pending")  # the second one's signing fails: the first is committed signed
+    first = _intent(pipe, ids[0])
+    assert first.status == "signed"
+    (attempt,) = _attempts(pipe, ids[0])
+    swapped = RawKeySigner(SENDER_KEY).sign_transaction(
+        {"type": 2, "chainId": 31337, "nonce": first.nonce, "to": first.target, "value": 1,
+         "data": first.calldata, "gas": first.gas_limit, "maxFeePerGas": first.max_fee_per_gas,
+         "maxPriorityFeePerGas": first.max_priority_fee_per_gas}
+    )  # fmt: skip
+    with pipe.store.transaction() as s:
+        s.execute(
+            update(TxAttempt).where(TxAttempt.id == attempt.id).values(raw_tx="0x" + swapped.hex())
+        )
+    _backoff_over(pipe)
+    pipe.run(until_idle=True, max_seconds=30)
+
+    done = _intent(pipe, ids[0])
+    assert done.status == "invalid"
+    assert "value: signed 1 != built 0" in (done.error or "")
+    assert "recorded hash does not match the signed bytes" in (done.error or "")
+    assert [a.status for a in _attempts(pipe, ids[0])] == ["invalid"]
+    for tx_hash in (attempt.tx_hash, "0x" + keccak(swapped).hex()):  # neither was sent
+        assert anvil.rpc("eth_getTransactionByHash", tx_hash) is None
+    assert counter.functions.hits(670).call() == 0
+    assert _intent(pipe, ids[1]).status == "confirmed"  # the filler took the nonce before it
+    assert counter.functions.hits(671).call() == 1
     pipe.store.close()
