@@ -40,3 +40,34 @@ def test_sign_1559__random_transactions__byte_identical_to_eth_account_and_decod
     for k in ("chainId", "nonce", "value", "gas", "maxFeePerGas", "maxPriorityFeePerGas"):
         assert fields[k] == tx[k], k
     assert fields["to"] == tx["to"].lower() and fields["data"] == tx["data"]
+
+
+def test_sign__target_lower_case_as_stored__same_bytes_and_remote_request_checksummed():
+    """The pipeline hands signers the target as stored (lower case). The raw-key path signs
+    the same bytes as for the checksummed address; the remote signer's eth_signTransaction
+    request carries it checksummed, as a signing UI shows it to its user."""
+    from typing import Any
+
+    from keepers.tx.signers import RawKeySigner, RemoteSigner
+
+    target = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    tx = {"type": 2, "chainId": 31337, "nonce": 3, "to": target.lower(), "value": 0,
+          "data": "0x1234", "gas": 50_000, "maxFeePerGas": 2 * 10**9,
+          "maxPriorityFeePerGas": 10**9}  # fmt: skip
+    raw_key = RawKeySigner(KEYS[1])
+    lower = raw_key.sign_transaction(tx)
+    assert lower == raw_key.sign_transaction({**tx, "to": target})
+    assert decode_1559(lower)[0]["to"] == target.lower()
+
+    remote = RemoteSigner("http://127.0.0.1:1", raw_key.address)
+    seen: list[dict[str, Any]] = []
+
+    class Provider:  # stands in for the signing service: records the request, signs it
+        def make_request(self, method: str, params: list[Any]) -> dict[str, Any]:
+            assert method == "eth_signTransaction"
+            seen.append(params[0])
+            return {"result": {"raw": "0x" + lower.hex()}}
+
+    remote._provider = Provider()  # type: ignore[assignment]
+    assert remote.sign_transaction(tx) == lower
+    assert seen[0]["to"] == target  # checksummed (EIP-55)
