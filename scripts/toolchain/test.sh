@@ -19,7 +19,19 @@ log=.build/static-checks.log
 # At a lower CPU priority (nice 15): the ape suite leaves about a seventh of both cores idle
 # (waits on anvil, a file's tail), which the static checks fill; at equal priority they take
 # their CPU from the ape suite's timing-sensitive subprocess tests instead.
-(nice -n 15 bash -c 'bash scripts/toolchain/invariant.sh fast && bash scripts/toolchain/prove.sh fast && bash scripts/toolchain/slither.sh') \
+# Each part is bounded (timeout signals its whole process group): a part that hangs fails the run
+# with its name and its limit instead of using up CI's time (a proof that explored infeasible
+# paths without end once did; scripts/toolchain/halmos_launch.py says why it no longer does).
+# The limits are about five times what each part takes beside the ape suite on 2 cores.
+bounded() {
+  local limit=$1; shift
+  timeout --kill-after=30 "$limit" "$@"
+  local rc=$?
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then echo "TIMED OUT: '$*' did not finish in $limit s" >&2; fi
+  return "$rc"
+}
+export -f bounded
+(nice -n 15 bash -c 'bounded 1200 bash scripts/toolchain/invariant.sh fast && bounded 900 bash scripts/toolchain/prove.sh fast && bounded 900 bash scripts/toolchain/slither.sh') \
   > "$log" 2>&1 &
 static_pid=$!
 trap 'kill "$static_pid" 2>/dev/null || true' INT TERM
