@@ -1,5 +1,5 @@
 """Runs halmos (in its own venv: ``.venv-halmos/bin/python scripts/toolchain/halmos_launch.py
---branching-rlimit N [halmos args...]``) with each branching query bounded by z3's resource
+--branching-rlimit N [halmos args... | --self-check]``) with each branching query bounded by z3's resource
 limit (``rlimit``: a count of solver steps) instead of halmos' wall-clock ``--solver-timeout-
 branching`` (1 ms by default).
 
@@ -67,6 +67,42 @@ def install(rlimit: int) -> str | None:
     return None
 
 
+def self_check() -> str | None:
+    """After install(): the branching solvers answer as bounded by the resource limit, per query;
+    returns what is wrong, or None. Written for the limit prove.sh sets (10,000): a factorisation
+    of a 64-bit constant needs more than that (and less than 1,000,000), so a branching solver
+    must give up on it (``unknown``) however fast the machine, and halmos' scratch solver (no
+    limit) must solve it; 20 easy queries in a row on one branching solver must all be solved
+    (the limit is per query, not a lifetime)."""
+    import halmos.__main__ as halmos_main  # type: ignore[import-not-found]
+    import halmos.sevm as sevm  # type: ignore[import-not-found]
+    import halmos.utils as utils  # type: ignore[import-not-found]
+    from z3 import ULT, BitVec  # type: ignore[import-not-found]
+
+    x, y = BitVec("x", 64), BitVec("y", 64)
+
+    def answer(solver, *constraints) -> str:  # type: ignore[no-untyped-def]
+        solver.push()
+        solver.add(*constraints)
+        result = str(solver.check())
+        solver.pop()
+        return result
+
+    hard = (x * y == 0x1234567890ABCDEF, ULT(1, x), ULT(1, y), ULT(x, y))
+    branching = [m.create_solver(timeout=1) for m in (utils, sevm, halmos_main)]
+    got = [answer(s, *hard) for s in branching]
+    if got != ["unknown"] * 3:
+        return (
+            f"a branching solver answered {got} to a query over its resource limit (want unknown)"
+        )
+    if (scratch := answer(utils.create_solver(timeout=0), *hard)) != "sat":
+        return f"the unbounded scratch solver answered {scratch} (want sat)"
+    easy = [answer(branching[0], x + y == i, ULT(x, 5)) for i in range(20)]
+    if easy != ["sat"] * 20:
+        return f"20 easy queries on one branching solver: {easy} (want all sat)"
+    return None
+
+
 def main(argv: list[str]) -> int:
     if (
         len(argv) < 2
@@ -84,6 +120,10 @@ def main(argv: list[str]) -> int:
     if refused:
         print(f"halmos_launch.py: {refused}", file=sys.stderr)
         return 2
+    if argv[2:] == ["--self-check"]:
+        wrong = self_check()
+        print(f"halmos_launch.py self-check: {wrong or 'branching queries bounded per query'}")
+        return 1 if wrong else 0
     import halmos.__main__ as halmos_main  # type: ignore[import-not-found]
 
     sys.argv = ["halmos", *argv[2:]]

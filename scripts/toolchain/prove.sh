@@ -27,9 +27,12 @@ export PATH="$PWD/node_modules/.bin:$PATH" FOUNDRY_PROFILE=symbolic FOUNDRY_SOLC
 mkdir -p .build
 rm -rf .build/halmos  # forge keeps artifacts of contracts since removed, and halmos would run them (5 s to rebuild)
 start=$(date +%s)
+rlimit=10000
+# the launcher checks its bound holds (a hard query given up, easy ones solved) before any proof
+"$venv/bin/python" scripts/toolchain/halmos_launch.py --branching-rlimit "$rlimit" --self-check
 # rlimit 10,000 per branching query: the fast proofs in 45 s on 2 idle cores (57 s with halmos'
 # default 1 ms time-out), and they finish under load (with the time-out they may not)
-"$venv/bin/python" scripts/toolchain/halmos_launch.py --branching-rlimit "${HALMOS_BRANCHING_RLIMIT:-10000}" \
+"$venv/bin/python" scripts/toolchain/halmos_launch.py --branching-rlimit "$rlimit" \
   --forge-build-out .build/halmos/out --match-contract "$match" \
   --solver-timeout-assertion "$budget" "$@" 2>&1 | tee ".build/halmos-$profile.log"
 rc=${PIPESTATUS[0]}
