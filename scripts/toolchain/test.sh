@@ -41,9 +41,12 @@ trap 'kill "$static_pid" 2>/dev/null || true' INT TERM
 # and every skipped test with its reason (-rs)
 # (and a JUnit report, .build/test-results.xml: `make test-durations` turns it into the
 # per-file durations the workers' file order is taken from)
+# Each test, its fixtures included, is bounded at 900 s (pytest-timeout; the slowest takes about
+# 100 s here): a test that hangs fails with its name and its threads' stacks, and the rest of the
+# run goes on, instead of the run using up CI's 90 minutes without a word.
 if [ $# -eq 0 ]; then
   set -- tests -m "not slow and not bench and not fork" --durations=25 -rs \
-    --junitxml=.build/test-results.xml
+    --junitxml=.build/test-results.xml --timeout=900
 fi
 workers=${BALLAST_TEST_WORKERS:-$(nproc 2>/dev/null || echo 2)}
 if [ "$workers" != 0 ]; then set -- "$@" -n "$workers" --dist loadfile; fi
