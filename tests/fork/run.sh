@@ -69,7 +69,8 @@ PY
   cp "$saved_record" "$record"
 fi
 
-run() { ape test tests/fork --network ethereum:upstream-fork:foundry -m "fork" "$@"; }
+# each test bounded (pytest-timeout), as in the ape suite: a hang fails with its name
+run() { ape test tests/fork --network ethereum:upstream-fork:foundry -m "fork" --timeout=600 "$@"; }
 # exit 3 is pytest's INTERNALERROR: here, ape-foundry failing to start the fork node (seen once
 # under load when a port it picked was taken); test failures (exit 1) are never retried
 rc=0; run "$@" || rc=$?
