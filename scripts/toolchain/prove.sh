@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 profile=${1:-fast}; shift || true
-# fast: every proof contract but the *SlowProofs ones (about 40 s on 2 idle cores); full: all
+# fast: every proof contract but the *SlowProofs ones (about 45 s on 2 idle cores); full: all
 case "$profile" in
   fast) budget=120s; match='(?<!Slow)Proofs$' ;;   # budget: per assertion query
   full) budget=600s; match='Proofs$' ;;
