@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {IAssetControllerTypes} from "../interfaces/IAssetControllerTypes.sol";
 import {IRebalanceScheduler} from "../interfaces/IRebalanceScheduler.sol";
 import {IRebalanceTarget} from "../interfaces/IRebalanceTarget.sol";
 import {IRebalancer} from "../interfaces/IRebalancer.sol";
@@ -11,7 +12,7 @@ import {RecurringTask} from "./RecurringTask.sol";
 /// @title Rebalancer
 /// @notice Drives one position's rebalance(bool) on a recurring schedule. The owner (a user, or
 /// the PaidRebalancerRegistry) controls the config; anyone may fixReschedule. A failed run books
-/// its retry after interval / RETRY_DIVISOR.
+/// its retry after interval / RETRY_DIVISOR, backing off on failures in a row but RebalanceHeld.
 contract Rebalancer is IRebalancer, RecurringTask, Ownable2Step {
     /* STORAGE */
 
@@ -66,8 +67,18 @@ contract Rebalancer is IRebalancer, RecurringTask, Ownable2Step {
         );
         if (!ok) {
             // a position that could not move (RebalanceHeld: pools past its bound) or failed
-            // for any reason is tried again soon rather than a full interval later
-            _retrySoon();
+            // for any reason is tried again soon rather than a full interval later. Any failure
+            // but RebalanceHeld backs off (a stale feed or a pause that lasts costs a few runs a
+            // day, not 24); RebalanceHeld does not, since anyone may execute a due run right
+            // after moving the pools: backing off would let five such moves push the fund's
+            // rebalance a whole interval away, where now each hour costs one.
+            bytes4 reason;
+            if (ret.length >= 4) {
+                assembly ("memory-safe") {
+                    reason := mload(add(ret, 0x20))
+                }
+            }
+            _retrySoon(reason != IAssetControllerTypes.RebalanceHeld.selector);
             emit RebalanceFailed(runId, ret);
             return;
         }

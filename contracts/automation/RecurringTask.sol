@@ -23,8 +23,15 @@ abstract contract RecurringTask is IRecurringTask, ReentrancyGuardTransient {
     /// @dev Gas cap for calls into the (possibly user-supplied) funder.
     uint256 internal constant FUNDER_GAS = 100_000;
     /// @notice A run that could not do its work books its retry after interval / RETRY_DIVISOR
-    /// (an hour for a daily task), not a whole interval later.
+    /// (an hour for a daily task), not a whole interval later. Where the task backs off (the
+    /// Rebalancer does for every failure but RebalanceHeld), each further retry in a row waits
+    /// twice as long as the one before, up to the interval (a daily task failing all day:
+    /// retries after 1, 2, 4, 8 and 16 h, then daily), so an outage that lasts (a stale feed, a
+    /// pause) costs the funder a few runs a day, not RETRY_DIVISOR. A run that works resets it.
     uint256 public constant RETRY_DIVISOR = 24;
+    /// @dev Doublings after which the retry delay is the interval whatever its length
+    /// (2**8 > RETRY_DIVISOR); also keeps the shift far from overflowing.
+    uint256 internal constant MAX_RETRY_DOUBLINGS = 8;
     /// @dev Transient flag: the run in progress asks for a retry (set by _retrySoon, read and
     /// cleared by the booking in the same transaction).
     bytes32 private constant _RETRY_SLOT = keccak256("ballast.RecurringTask.retry");
@@ -41,6 +48,7 @@ abstract contract RecurringTask is IRecurringTask, ReentrancyGuardTransient {
         uint40 runAt;
         uint40 lastRunAt;
         bool destroyed;
+        uint8 retries; // retries booked in a row (the delay's doublings); 0 after a run that worked
     }
 
     Receipt internal _receipt;
@@ -137,11 +145,14 @@ abstract contract RecurringTask is IRecurringTask, ReentrancyGuardTransient {
     function _onRun(uint256 runId) internal virtual;
 
     /// @dev Called by a run that could not do its work: the next run is booked after
-    /// interval / RETRY_DIVISOR instead of lastRunAt + interval.
-    function _retrySoon() internal {
+    /// interval / RETRY_DIVISOR instead of lastRunAt + interval; with `backOff`, doubled for
+    /// each retry in a row booked with it before (up to the interval); without, at the short
+    /// delay, the count left as it is.
+    function _retrySoon(bool backOff) internal {
         bytes32 slot = _RETRY_SLOT;
+        uint256 flag = backOff ? 2 : 1;
         assembly ("memory-safe") {
-            tstore(slot, 1)
+            tstore(slot, flag)
         }
     }
 
@@ -158,23 +169,28 @@ abstract contract RecurringTask is IRecurringTask, ReentrancyGuardTransient {
     }
 
     /// @dev Books the next run at lastRunAt + interval (at least now + 1), or interval /
-    /// RETRY_DIVISOR from now after a run that asked for a retry, paying estimate x
+    /// RETRY_DIVISOR (x 2**(retries in a row before it), at most the interval, when backing
+    /// off) from now after a run that asked for a retry, paying estimate x
     /// margin from the funder. Never reverts: every failure emits FailedRecurringSchedule.
     function _bookNext() internal returns (bool booked, uint256 runId, uint256 ts) {
         RecurringConfig memory c = _config;
         uint256 last = _receipt.lastRunAt;
         bytes32 slot = _RETRY_SLOT;
-        bool retry;
+        uint256 retry; // 0: none, 1: at the short delay, 2: backing off (_retrySoon)
         assembly ("memory-safe") {
             retry := tload(slot)
             tstore(slot, 0)
         }
-        if (retry) {
-            uint256 delay = c.interval / RETRY_DIVISOR;
+        if (retry != 0) {
+            uint256 n = retry == 2 ? _receipt.retries : 0;
+            uint256 delay = n >= MAX_RETRY_DOUBLINGS ? c.interval : (c.interval / RETRY_DIVISOR) << n;
+            if (delay > c.interval) delay = c.interval;
             ts = block.timestamp + (delay == 0 ? 1 : delay);
+            if (retry == 2 && n < MAX_RETRY_DOUBLINGS) _receipt.retries = uint8(n + 1);
         } else {
             ts = (last == 0 ? block.timestamp : last) + c.interval;
             if (ts <= block.timestamp) ts = block.timestamp + 1;
+            if (_receipt.retries != 0) _receipt.retries = 0;
         }
 
         uint256 fee;

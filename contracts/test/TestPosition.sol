@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IAssetControllerTypes} from "../interfaces/IAssetControllerTypes.sol";
 import {IRebalanceTarget} from "../interfaces/IRebalanceTarget.sol";
 
 /// @notice Test position: shows the least-privilege pattern (only rebalancers its owner
@@ -10,7 +11,8 @@ contract TestPosition is IRebalanceTarget {
         Normal,
         Revert,
         BurnGas,
-        ReturnBomb
+        ReturnBomb,
+        Held // reverts as the fund's controller does when the pools stand past its bound
     }
 
     error NotAuthorisedRebalancer(address caller);
@@ -41,6 +43,7 @@ contract TestPosition is IRebalanceTarget {
     function rebalance(bool force) external returns (bool moved) {
         if (!isRebalancer[msg.sender]) revert NotAuthorisedRebalancer(msg.sender);
         if (mode == Mode.Revert) revert PositionBroken();
+        if (mode == Mode.Held) revert IAssetControllerTypes.RebalanceHeld();
         if (mode == Mode.BurnGas) {
             while (true) {}
         }

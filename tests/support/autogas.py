@@ -142,7 +142,7 @@ def measure_supervisor(
     out: dict[str, int] = {}
     for size in (small, large):
         while made < size:
-            n = min(size - made, 15)
+            n = min(size - made, 12)  # about 2M gas each: 12 stay well inside a 30M block
             fleet.createRebalancers(n, scheduler, position, config(funder), gov, sender=deployer)
             made += n
         new_ids = list(range(sup.itemCount() + 1, size + 1))

@@ -112,20 +112,76 @@ def test_run__failed__retry_booked_after_a_24th_of_the_interval__then_the_cadenc
     assert rebalancer.bookedRun()[1] == retry_ts + INTERVAL
 
 
-def test_run__failing_every_time__at_most_one_retry_per_24th_of_the_interval(
+def test_run__failing_every_time__retries_back_off_to_the_interval__a_working_run_resets(
     chain, rebalancer, scheduler, position, keeper, funder
 ):
-    """What a position that always fails (or an attacker who moves the pools before each run)
-    costs the funder: one booking per interval / 24, never a loop within a block."""
-    position.setMode(1, sender=keeper)
+    """What a position that always fails costs the funder (a stale feed or a pause that lasts,
+    or an attacker who moves the pools before each run): the first retry after interval / 24,
+    each next one twice as long, up to the interval; never a loop within a block. Over three
+    intervals of failure that is 7 runs, where one retry per interval / 24 made 72; the first
+    run that works resets the back-off, and the next failure is retried after interval / 24."""
+    step = INTERVAL // 24
+    position.setMode(1, sender=keeper)  # Revert
     start = now(chain)
-    runs = 0
-    while now(chain) < start + INTERVAL:
+    before = funder.balance
+    delays = []
+    while now(chain) < start + 3 * INTERVAL:
+        tx = run_booked(scheduler, rebalancer, keeper, chain)
+        assert events(tx, "RebalanceFailed")
+        delays.append(rebalancer.bookedRun()[1] - tx.timestamp)
+    assert delays == [step, 2 * step, 4 * step, 8 * step, 16 * step, INTERVAL, INTERVAL]
+    assert before - funder.balance == len(delays) * RUN_FEE  # one booking per run
+
+    position.setMode(0, sender=keeper)
+    tx = run_booked(scheduler, rebalancer, keeper, chain)
+    assert events(tx, "Rebalanced")
+    assert rebalancer.bookedRun()[1] == rebalancer.lastRunAt() + INTERVAL
+    position.setMode(1, sender=keeper)
+    tx = run_booked(scheduler, rebalancer, keeper, chain)
+    assert rebalancer.bookedRun()[1] - tx.timestamp == step  # reset by the run that worked
+
+
+def test_run__held_by_the_pools__retried_at_the_short_delay_each_time__no_back_off(
+    chain, rebalancer, scheduler, position, keeper
+):
+    """RebalanceHeld (the pools stood past the bound when the run was executed) does not back
+    off: anyone may execute a due run right after moving the pools, and backing off would let
+    five such moves push the fund's rebalance an interval away. Each held run costs its mover a
+    round trip through the pools and is retried interval / 24 later; a held run between other
+    failures neither resets their back-off nor adds to it."""
+    step = INTERVAL // 24
+    held = 4  # TestPosition.Mode.Held: reverts RebalanceHeld()
+
+    def fail_with(mode):
+        position.setMode(mode, sender=keeper)
+        tx = run_booked(scheduler, rebalancer, keeper, chain)
+        [failed] = events(tx, "RebalanceFailed")
+        return rebalancer.bookedRun()[1] - tx.timestamp, failed.reason[:4]
+
+    delays = [fail_with(held) for _ in range(6)]
+    assert delays == [(step, selector("RebalanceHeld()"))] * 6
+    mixed = [fail_with(mode)[0] for mode in (1, 1, held, 1, held, 1)]
+    assert mixed == [step, 2 * step, step, 4 * step, step, 8 * step]
+
+
+def test_run__failing__fix_reschedule_after_a_failed_booking__back_off_reset(
+    chain, rebalancer, scheduler, position, keeper, funder, gov
+):
+    """A retry whose booking failed (the funder refused: here its allowance for this rebalancer
+    is spent) leaves nothing booked; the fix that books it again books a normal run, and the
+    back-off starts over."""
+    position.setMode(1, sender=keeper)
+    for _ in range(3):
         run_booked(scheduler, rebalancer, keeper, chain)
-        runs += 1
-    assert runs <= 24 + 1
+    funder.approveSpender(rebalancer, 0, sender=gov)
+    tx = run_booked(scheduler, rebalancer, keeper, chain)
+    assert events(tx, "FailedRecurringSchedule") and rebalancer.bookedRun()[0] == 0
+    funder.approveSpender(rebalancer, 10**18, sender=gov)
+    rebalancer.fixReschedule(sender=keeper)
     _, ts = rebalancer.bookedRun()
-    assert ts > now(chain)
+    assert ts == max(rebalancer.lastRunAt() + INTERVAL, now(chain) + 1)
+    tx = run_booked(scheduler, rebalancer, keeper, chain)
+    assert rebalancer.bookedRun()[1] - tx.timestamp == INTERVAL // 24
 
 
 def test_least_privilege__unauthorised_caller__position_reverts(

@@ -154,7 +154,7 @@ def _fleet(project, deployer, fleet, scheduler, position, funder, alice, healthy
     first = None
     left = healthy
     while left:
-        n = min(left, 15)
+        n = min(left, 12)  # about 2M gas each: 12 stay well inside a 30M block
         tx = fleet.createRebalancers(n, scheduler, position, config(funder), alice, sender=deployer)
         first = first or tx.return_value
         left -= n
