@@ -813,11 +813,11 @@ class Pipeline:
     def _validate(self, s: Session, intent: TxIntent, _pre: None = None) -> str:
         # signed in this transaction (its row is inserted at the batch's write) or stored
         fresh = self._unsaved_attempts.get(intent.id)
-        stored = None if fresh is not None else self._attempt(intent, intent.current_attempt_id)
+        stored: TxAttempt | None = None
         if fresh is not None:
             raw, tx_hash = fresh["raw_tx"], fresh["tx_hash"]
         else:
-            assert stored is not None
+            stored = self._attempt(intent, intent.current_attempt_id)
             raw, tx_hash = stored.raw_tx, stored.tx_hash
         assert intent.nonce is not None and intent.gas_limit is not None
         problems = check_signed(
@@ -838,10 +838,11 @@ class Pipeline:
         if "0x" + keccak(HexBytes(raw)).hex() != tx_hash:
             problems.append("recorded hash does not match the signed bytes")
         status = "invalid" if problems else "validated"
-        if stored is not None:
-            stored.status = status
-        elif fresh is not None:
+        if fresh is not None:
             fresh["status"] = status
+        else:
+            assert stored is not None  # set above when nothing was signed in this transaction
+            stored.status = status
         if problems:
             intent.error = "validate refused: " + "; ".join(problems)
             if any(a.status in ("broadcast", "replaced") for a in intent.attempts):

@@ -140,7 +140,9 @@ contract AutomationInvariants is InvariantBase {
 
     /// @notice A task works only on its own run: nobody books for it, calls it directly or
     /// cancels its run; every rebalance happened inside the scheduler's execution of a run the
-    /// rebalancer booked; a position rebalanced no more often than its rebalancer's runs executed.
+    /// rebalancer booked; a position rebalanced no more often than its rebalancer's runs executed;
+    /// a failed run's retry comes between interval / RETRY_DIVISOR and the interval later, held
+    /// or backing off.
     function invariant_handlerActsOnlyOnItsOwnRun() public view {
         check(bytes(handler.brokenRun()).length == 0, handler.brokenRun());
         for (uint256 i = 1; i < handler.taskCount(); ++i) {

@@ -319,13 +319,35 @@ contract AutomationHandler is CheatBase {
     }
 
     /// @notice Eve breaks (or mends) a position (TestPosition's mode is open to anyone): a
-    /// reverting, gas-burning or return-bombing position must not stop its schedule.
+    /// reverting, gas-burning, return-bombing or held (RebalanceHeld) position must not stop its
+    /// schedule, and its retries stay between interval / 24 and the interval (_checkRetry).
     function eveBreaksPosition(uint256 which, uint256 mode) external {
         address task = tasks[which % tasks.length];
         TestPosition p = positionOf[task];
         if (address(p) == address(0)) return;
-        p.setMode(TestPosition.Mode(mode % 4));
+        p.setMode(TestPosition.Mode(mode % 5));
         ++calls["eveBreaksPosition"];
+    }
+
+    /// @notice Eve breaks a position and the executor runs its rebalancer's booked run, as soon
+    /// as it is due, up to 8 times in a row: the back-off's whole ladder (five doublings, then
+    /// the interval) in one action, which random sequences seldom reach.
+    function eveFailsInARow(uint256 which, uint256 modeSeed, uint256 n) external {
+        address task = tasks[which % tasks.length];
+        TestPosition p = positionOf[task];
+        if (address(p) == address(0)) return;
+        p.setMode(TestPosition.Mode(1 + modeSeed % 4)); // Revert, BurnGas, ReturnBomb or Held
+        n = bound(n, 1, 8);
+        for (uint256 i; i < n; ++i) {
+            (uint256 runId, uint256 ts) = IRecurringTask(task).bookedRun();
+            if (runId == 0) break; // its booking failed (the funder's cap): nothing to run
+            if (ts > block.timestamp) vm.warp(ts);
+            vm.recordLogs();
+            vm.prank(executor);
+            scheduler.execute(runId);
+            _drain();
+        }
+        ++calls["eveFailsInARow"];
     }
 
     /// @notice The authorised creator makes a paid rebalancer for alice or bob (caps apply).
@@ -438,6 +460,8 @@ contract AutomationHandler is CheatBase {
     /// @dev Reads the action's logs into the books; returns the fees paid out by the scheduler.
     function _drain() internal returns (uint256 feesPaid) {
         Vm.Log[] memory logs = vm.getRecordedLogs();
+        address[] memory failed = new address[](logs.length);
+        uint256 nFailed;
         for (uint256 i; i < logs.length; ++i) {
             Vm.Log memory l = logs[i];
             bytes32 t0 = l.topics.length == 0 ? bytes32(0) : l.topics[0];
@@ -472,8 +496,26 @@ contract AutomationHandler is CheatBase {
                 uint256 id = uint256(l.topics[1]);
                 if (runHandler[id] != l.emitter) _failRun("a task worked on a run it did not book");
                 if (!_executedIn(logs, id)) _failRun("a task worked outside the scheduler's execution of its run");
+                if (t0 == IRebalancer.RebalanceFailed.selector) failed[nFailed++] = l.emitter;
             }
         }
+        for (uint256 i; i < nFailed; ++i) _checkRetry(failed[i]);
+    }
+
+    /// @dev After a failed run, the retry (if its booking went through) comes no sooner than
+    /// interval / RETRY_DIVISOR (what the funder pays for a position that always fails, held or
+    /// not) and no later than the interval (a back-off never leaves a task slower than its
+    /// cadence), plus the slots a Medium or Low run may be moved by when its slot is full.
+    function _checkRetry(address task) internal {
+        (uint256 runId, uint256 ts) = IRecurringTask(task).bookedRun();
+        if (runId == 0) return; // the booking failed: fixReschedule's business
+        uint256 interval = IRecurringTask(task).recurringConfig().interval;
+        uint256 soonest = interval / Rebalancer(payable(task)).RETRY_DIVISOR();
+        if (ts < block.timestamp + (soonest == 0 ? 1 : soonest)) {
+            _failRun("a failed run's retry booked sooner than interval / RETRY_DIVISOR");
+        }
+        uint256 slack = (scheduler.MAX_SLOT_SEARCH() + 1) * scheduler.slotSeconds();
+        if (ts > block.timestamp + interval + slack) _failRun("a failed run's retry booked later than the interval");
     }
 
     function _executedIn(Vm.Log[] memory logs, uint256 id) internal view returns (bool) {
