@@ -5,12 +5,15 @@ through these steps. A step runs for a batch of intents in ONE database transact
 the intents (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so each intent is worked by
 exactly one replica; SQLite is single-process), ask the node what the step needs in one
 JSON-RPC batch, record every intent's new status and step-log row, commit. Only then does the
-next step start. The exception is the local steps: a batch claimed for Build goes on through
-Audit, Sign and Validate in the same transaction (they call no node), so one commit records
-all four steps' rows, and the signed transaction is committed validated before Broadcast
-sends it (a transient failure in one of the later three commits what the batch got to). A process that dies anywhere resumes from the last recorded status; a step that ran
-but did not commit simply runs again (its node calls are all safe to repeat: simulations,
-re-sending the same signed bytes, reading receipts).
+next step start. The exceptions: a batch claimed for Build goes on through Audit, Sign and
+Validate in the same transaction (they call no node), so one commit records all four steps'
+rows, and the signed transaction is committed validated before Broadcast sends it (a
+transient failure in one of the later three commits what the batch got to); and a batch
+claimed for Watch goes on to Confirm for the receipts already deep enough (Confirm only
+reads the node; a failed read commits what Watch recorded). A process that dies anywhere
+resumes from the last recorded status; a step that ran but did not commit simply runs again
+(its node calls are all safe to repeat: simulations, re-sending the same signed bytes,
+reading receipts).
 
 Why the same effect is never sent twice: an intent gets one nonce at Build (from the per
 (chain, account) allocator, in the Build transaction) and every attempt of that intent (the
@@ -42,7 +45,6 @@ Statuses (the last step recorded) and the step that moves each one on:
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import os
 import threading
 import time
@@ -52,14 +54,15 @@ from typing import Any
 
 from eth_utils import keccak
 from hexbytes import HexBytes
-from sqlalchemy import bindparam, func, insert, inspect, select, text, update
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from keepers.core.logging import get_logger
 from keepers.core.settings import KeeperSettings
 from keepers.store.db import Store
-from keepers.store.models import NonceAllocator, StepLog, TxAttempt, TxIntent, utcnow
+from keepers.store.models import NonceAllocator, StepLog, TxIntent, utcnow
+from keepers.store.rows import ATTEMPTS, INTENTS, AttemptRow, IntentRow, load_intents, write_changes
 from keepers.store.statuses import INTENT, transition
 from keepers.store.statuses import IntentStatus as S
 from keepers.tx import fees as feelib
@@ -92,7 +95,6 @@ log = get_logger("keepers.pipeline")
 FINAL = frozenset(s.value for s in INTENT.final)
 ACTIVE = tuple(s.value for s in INTENT.active)
 FILLER_GAS = 21_000
-_INTENT_COLUMNS = frozenset(TxIntent.__table__.c.keys())
 # A batch claimed before Validate goes on through these steps in its own transaction: they do
 # not call the node (Sign may call a remote signer: repeating that sends nothing), so
 # committing them together loses nothing a crash could need (the batch resumes where it was
@@ -101,27 +103,22 @@ _INTENT_COLUMNS = frozenset(TxIntent.__table__.c.keys())
 # nonce-allocator row stays locked until that commit, so replicas building for the same
 # sender also wait for the batch's signing. (status reached, its step)
 _LOCAL = (("built", "audit"), ("audited", "sign"), ("signed", "validate"))
-LOCAL_STEPS: dict[str, tuple[tuple[str, str], ...]] = {
+# A batch claimed for Watch goes on to Confirm in the same transaction, for the intents whose
+# receipt Watch just recorded at enough depth already (one confirmation on a local chain id:
+# the block that holds it). Confirm only reads the node (the canonical hash at the mined
+# block), so a crash before the commit repeats two reads; what it saves is a second claim,
+# write and commit of the same rows. A node error in that read commits what Watch recorded,
+# and the next pass confirms from ``mined``.
+CHAINED_STEPS: dict[str, tuple[tuple[str, str], ...]] = {
     "pending": _LOCAL,
     "built": _LOCAL[1:],
     "audited": _LOCAL[2:],
+    "broadcast": (("mined", "confirm"),),
 }
 # the batch's rows are written with Core on the session's connection: through the Session a
 # statement on a mapped table is run as an ORM bulk statement (per-row mapper work)
 _STEPLOG_INSERT = insert(StepLog.__table__)  # type: ignore[arg-type]
-_ATTEMPT_INSERT = insert(TxAttempt.__table__)  # type: ignore[arg-type]
-
-
-@functools.cache
-def _update_intents(names: tuple[str, ...]) -> Any:
-    """UPDATE tx_intents SET <names> WHERE id = :_id, for executemany (one compiled
-    statement per set of changed columns; a batch has a handful)."""
-    table: Any = TxIntent.__table__
-    return (
-        update(table)
-        .where(table.c.id == bindparam("_id"))
-        .values({n: bindparam(n) for n in names if n != "_id"})
-    )
+_ATTEMPT_INSERT = insert(ATTEMPTS)
 
 
 class Retry(Exception):
@@ -171,7 +168,8 @@ class Pipeline:
         self._head_moved_at = time.monotonic()
         self._latest_nonce: dict[str, int] = {}
         self._steplog: list[dict[str, Any]] = []
-        self._new_attempts: list[tuple[TxIntent, dict[str, Any]]] = []
+        self._new_attempts: list[tuple[IntentRow, dict[str, Any]]] = []
+        self._batch: list[IntentRow] = []  # the claimed batch, while its step runs
         # intent id -> its attempt signed in this transaction, inserted at the batch's write
         self._unsaved_attempts: dict[int, dict[str, Any]] = {}
         self._alloc_rows: dict[str, NonceAllocator] = {}
@@ -407,36 +405,35 @@ class Pipeline:
             self._latest_nonce[account] = self.node.tx_count(account, "latest")
         return self._latest_nonce[account]
 
-    def _claim(self, s: Session, status: str) -> list[TxIntent]:
-        """Lock up to batch_size intents in ``status`` that no other replica holds."""
-        q = select(TxIntent).where(
-            TxIntent.status == status,
-            TxIntent.chain_id == self.chain_id,
-            TxIntent.sender.in_(list(self.signers)),
-            TxIntent.next_try_at <= utcnow(),
+    def _claim(self, s: Session, status: str) -> list[IntentRow]:
+        """Lock up to batch_size intents in ``status`` that no other replica holds, and load
+        them with their attempts as plain rows (keepers.store.rows: no ORM objects)."""
+        c = INTENTS.c
+        q = select(INTENTS).where(
+            c.status == status,
+            c.chain_id == self.chain_id,
+            c.sender.in_(list(self.signers)),
+            c.next_try_at <= utcnow(),
         )
         if status == "broadcast" and self._head_stalled():
             # no new block to watch for: what has waited the stall time is watched again
-            q = q.where(
-                (TxIntent.checked_block < self._head) | (TxIntent.updated_at <= self._stall_cut())
-            )
+            q = q.where((c.checked_block < self._head) | (c.updated_at <= self._stall_cut()))
         elif status in ("broadcast", "mined"):
-            q = q.where(TxIntent.checked_block < self._head)
+            q = q.where(c.checked_block < self._head)
         q = (
-            q.order_by(TxIntent.nonce, TxIntent.id)
+            q.order_by(c.nonce, c.id)
             .limit(self.settings.batch_size)
             .with_for_update(skip_locked=True)
         )
-        if status not in ("pending", "built", "audited"):  # these steps read no attempts
-            q = q.options(selectinload(TxIntent.attempts))
-        return list(s.scalars(q).all())
+        return load_intents(s.connection(), q)
 
     def _phase(self, status: str) -> int:
         """One DB transaction: claim a batch in ``status``, fetch what the step needs from the
         node in one round trip, run the step for each intent, write the step-log rows, commit.
         A batch claimed before Validate goes on in the same transaction through the later
-        steps that touch nothing outside the database (LOCAL_STEPS: audit, sign, validate),
-        so it commits validated, with every step's row written.
+        steps that touch nothing outside the database (CHAINED_STEPS: audit, sign, validate),
+        so it commits validated, with every step's row written; a batch claimed for Watch
+        goes on to Confirm for the receipts already deep enough.
 
         If one intent's step fails transiently (Retry, a node or signer error), that intent
         alone backs off. In the claimed step the whole batch rolls back (nothing of it is
@@ -452,17 +449,27 @@ class Pipeline:
         failed: tuple[int, str, Exception] | None = None
         try:
             with self.store.transaction() as s:
-                intents = self._claim(s, status)
+                intents = self._batch = self._claim(s, status)
                 if not intents:
                     return 0
                 work = intents
-                for at, step in ((status, STEP_OF[status]), *LOCAL_STEPS.get(status, ())):
+                for at, step in ((status, STEP_OF[status]), *CHAINED_STEPS.get(status, ())):
                     work = [it for it in work if it.status == at]
+                    if ran and step == "confirm":
+                        work = [it for it in work if self._deep_enough(it)]
                     if not work:
                         break
                     started = time.perf_counter()
                     prefetch = getattr(self, f"_prefetch_{step}", None)
-                    pre: dict[int, Any] = prefetch(work) if prefetch else {}
+                    try:
+                        pre: dict[int, Any] = prefetch(work) if prefetch else {}
+                    except (NodeError, OSError) as err:
+                        if not ran:
+                            raise  # the claimed step: the run loop backs off
+                        # a chained step's read: keep what the batch got to, the next pass
+                        # runs this step from the status it was committed in
+                        log.warning("step.deferred", step=step, intents=len(work), error=str(err))
+                        break
                     handler = getattr(self, f"_{step}")
                     outcomes = []
                     for intent in work:
@@ -488,6 +495,8 @@ class Pipeline:
                 raise  # the batch's node round trip failed: the run loop backs off
             self._backoff(*failed)
             return 1
+        finally:
+            self._batch = []
         written = time.perf_counter() - started  # the writes and the commit: shared
         for step, outcomes, seconds in ran:
             for outcome in outcomes:
@@ -501,44 +510,26 @@ class Pipeline:
             self._backoff(*failed)
         return len(intents)
 
-    def _write_batch(self, s: Session, intents: list[TxIntent]) -> None:
+    def _write_batch(self, s: Session, intents: list[IntentRow]) -> None:
         """Write the batch's rows: the new attempts first (for their ids), then every changed
-        intent in executemany UPDATEs by primary key (one per set of changed columns). The
-        ORM's unit of work issues the same statements at a higher Python cost per object
-        (attribute history, dependency sort): the pipeline's CPU per 300 intents fell from
-        456-489 ms to 404-433 ms with this (docs/development/performance.md)."""
-        changed = []
-        for it in intents:
-            names = [k for k in inspect(it).committed_state if k in _INTENT_COLUMNS]
-            changed.append((it, names))
-            s.expunge(it)  # written below, not by the unit of work
-        new_ids: dict[int, int] = {}
+        intent and attempt in executemany UPDATEs by primary key (one per set of changed
+        columns), all with Core on the session's connection. The batch was loaded as plain
+        rows (keepers.store.rows), not ORM objects: identity map, instrumented attributes and
+        the unit of work were about a third of the pipeline's CPU
+        (docs/development/performance.md)."""
+        conn = s.connection()
         if self._new_attempts:
             ids = (
-                s.connection()
-                .execute(
-                    _ATTEMPT_INSERT.returning(TxAttempt.id, sort_by_parameter_order=True),
+                conn.execute(
+                    _ATTEMPT_INSERT.returning(ATTEMPTS.c.id, sort_by_parameter_order=True),
                     [attempt for _, attempt in self._new_attempts],
                 )
                 .scalars()
                 .all()
             )
-            new_ids = {it.id: i for (it, _), i in zip(self._new_attempts, ids, strict=True)}
-        now = utcnow()
-        rows = []
-        for it, names in changed:
-            row = {n: getattr(it, n) for n in names}
-            if it.id in new_ids:
-                it.current_attempt_id = row["current_attempt_id"] = new_ids[it.id]
-            if row:
-                row["updated_at"] = now
-                row["_id"] = it.id
-                rows.append(row)
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for row in rows:
-            groups.setdefault(tuple(row), []).append(row)
-        for keys, group in groups.items():  # Core executemany: no per-row mapper work
-            s.connection().execute(_update_intents(keys), group)
+            for (it, _), attempt_id in zip(self._new_attempts, ids, strict=True):
+                it.current_attempt_id = attempt_id
+        write_changes(conn, intents, utcnow())
 
     def _backoff(self, intent_id: int, step: str, err: Exception) -> None:
         with self.store.transaction() as s:
@@ -567,13 +558,13 @@ class Pipeline:
         log.warning("step.retry", intent=intent_id, step=step, error=str(err), delay_s=delay)
 
     @staticmethod
-    def _attempt(intent: TxIntent, attempt_id: int | None) -> TxAttempt:
+    def _attempt(intent: IntentRow, attempt_id: int | None) -> AttemptRow:
         for a in intent.attempts:
             if a.id == attempt_id:
                 return a
         raise LookupError(f"intent {intent.id} has no attempt {attempt_id}")
 
-    def _log(self, s: Session, intent: TxIntent, step: str, outcome: str, **detail: Any) -> str:
+    def _log(self, s: Session, intent: IntentRow, step: str, outcome: str, **detail: Any) -> str:
         """Queue the step-log row (written in this step's transaction) and log the outcome."""
         self._steplog.append(
             {
@@ -603,19 +594,19 @@ class Pipeline:
     # Build
     # ==================================================================================
 
-    def _fee_cap(self, intent: TxIntent) -> int:
+    def _fee_cap(self, intent: IntentRow) -> int:
         return min(
             self.settings.max_fee_cap_wei,
             int(intent.fee_policy.get("max_fee_cap_wei", self.settings.max_fee_cap_wei)),
         )
 
-    def _suggest(self, intent: TxIntent) -> feelib.Fees:
+    def _suggest(self, intent: IntentRow) -> feelib.Fees:
         floor = int(intent.fee_policy.get("priority_fee_wei", self.settings.priority_fee_wei))
         return feelib.suggest_fees(
             self.node.fee_history(self.settings.fee_history_blocks), floor, self._fee_cap(intent)
         )
 
-    def _prefetch_build(self, intents: list[TxIntent]) -> dict[int, Any]:
+    def _prefetch_build(self, intents: list[IntentRow]) -> dict[int, Any]:
         """eth_call (the simulation) and eth_estimateGas against the pending block, for the
         whole batch in one round trip."""
         calls: list[tuple[str, list[Any]]] = []
@@ -627,7 +618,7 @@ class Pipeline:
         results = self.node.batch(calls)
         return {it.id: (results[2 * i], results[2 * i + 1]) for i, it in enumerate(intents)}
 
-    def _build(self, s: Session, intent: TxIntent, pre: tuple[Any, Any]) -> str:
+    def _build(self, s: Session, intent: IntentRow, pre: tuple[Any, Any]) -> str:
         simulated, estimate = pre
         for res in (simulated, estimate):
             if isinstance(res, ExecutionReverted):
@@ -687,7 +678,7 @@ class Pipeline:
     # Audit
     # ==================================================================================
 
-    def _audit(self, s: Session, intent: TxIntent, _pre: None = None) -> str:
+    def _audit(self, s: Session, intent: IntentRow, _pre: None = None) -> str:
         role = self.settings.policy.roles.get(intent.role)
         capped = role is not None and role.daily_notional_cap is not None and intent.kind == "call"
         day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
@@ -696,6 +687,9 @@ class Pipeline:
             s.execute(
                 text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"notional:{intent.role}"}
             )
+        if capped:
+            # the batch's audits so far count: written first, as an ORM autoflush would
+            write_changes(s.connection(), self._batch, utcnow())
         approved = (
             []
             if not capped
@@ -734,7 +728,7 @@ class Pipeline:
         intent.audited_at = utcnow()
         return self._log(s, intent, "audit", "ok", rule=decision.rule)
 
-    def _release_nonce(self, s: Session, intent: TxIntent, why: str) -> None:
+    def _release_nonce(self, s: Session, intent: IntentRow, why: str) -> None:
         """An intent given up after its nonce was allocated: a filler keeps the nonce
         sequence gap-free (0-value self-send, its own intent through the same steps)."""
         if intent.nonce is None or any(a.status == "broadcast" for a in intent.attempts):
@@ -775,7 +769,7 @@ class Pipeline:
     # Sign
     # ==================================================================================
 
-    def _sign(self, s: Session, intent: TxIntent, _pre: None = None) -> str:
+    def _sign(self, s: Session, intent: IntentRow, _pre: None = None) -> str:
         signer = self.signers[intent.sender.lower()]
         assert intent.nonce is not None and intent.gas_limit is not None
         tx = {
@@ -810,10 +804,10 @@ class Pipeline:
     # Validate
     # ==================================================================================
 
-    def _validate(self, s: Session, intent: TxIntent, _pre: None = None) -> str:
+    def _validate(self, s: Session, intent: IntentRow, _pre: None = None) -> str:
         # signed in this transaction (its row is inserted at the batch's write) or stored
         fresh = self._unsaved_attempts.get(intent.id)
-        stored: TxAttempt | None = None
+        stored: AttemptRow | None = None
         if fresh is not None:
             raw, tx_hash = fresh["raw_tx"], fresh["tx_hash"]
         else:
@@ -860,7 +854,7 @@ class Pipeline:
     # Broadcast
     # ==================================================================================
 
-    def _prefetch_broadcast(self, intents: list[TxIntent]) -> dict[int, Any]:
+    def _prefetch_broadcast(self, intents: list[IntentRow]) -> dict[int, Any]:
         """eth_sendRawTransaction for the whole batch in one round trip (then the head, as the
         attempts' sent-at block). Re-sending a signed transaction is harmless: the node knows
         it already, or its nonce is used and the receipt tells whether by us."""
@@ -873,7 +867,7 @@ class Pipeline:
         sent_at = int(head, 16) if isinstance(head, str) else self._head
         return {it.id: (results[i], sent_at) for i, it in enumerate(intents)}
 
-    def _broadcast(self, s: Session, intent: TxIntent, pre: tuple[Any, int]) -> str:
+    def _broadcast(self, s: Session, intent: IntentRow, pre: tuple[Any, int]) -> str:
         result, sent_at = pre
         attempt = self._attempt(intent, intent.current_attempt_id)
         outcome = "sent"
@@ -892,7 +886,7 @@ class Pipeline:
         intent.error = None
         return self._log(s, intent, "broadcast", outcome, tx_hash=attempt.tx_hash, block=sent_at)
 
-    def _receipts(self, attempts: list[TxAttempt]) -> dict[str, dict[str, Any] | None]:
+    def _receipts(self, attempts: list[AttemptRow]) -> dict[str, dict[str, Any] | None]:
         hashes = [a.tx_hash for a in attempts if a.status not in ("signed", "invalid")]
         results = self.node.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
         out: dict[str, dict[str, Any] | None] = {}
@@ -903,8 +897,8 @@ class Pipeline:
         return out
 
     def _find_mined(
-        self, intent: TxIntent, receipts: dict[str, dict[str, Any] | None] | None = None
-    ) -> tuple[TxAttempt, dict[str, Any]] | None:
+        self, intent: IntentRow, receipts: dict[str, dict[str, Any] | None] | None = None
+    ) -> tuple[AttemptRow, dict[str, Any]] | None:
         if receipts is None:
             receipts = self._receipts(intent.attempts)
         for attempt in reversed(intent.attempts):
@@ -914,7 +908,7 @@ class Pipeline:
         return None
 
     def _record_mined(
-        self, s: Session, intent: TxIntent, attempt: TxAttempt, receipt: dict[str, Any], step: str
+        self, s: Session, intent: IntentRow, attempt: AttemptRow, receipt: dict[str, Any], step: str
     ) -> str:
         for a in intent.attempts:
             if a.id != attempt.id and a.status in ("broadcast", "validated", "mined"):
@@ -931,7 +925,7 @@ class Pipeline:
             s, intent, step, "mined", tx_hash=attempt.tx_hash, block=intent.mined_block
         )
 
-    def _nonce_used(self, s: Session, intent: TxIntent, step: str) -> str:
+    def _nonce_used(self, s: Session, intent: IntentRow, step: str) -> str:
         """The chain is past our nonce: either one of our attempts was mined, or (proved by
         the absence of all of our receipts) a foreign transaction used it: build again."""
         found = self._find_mined(intent)
@@ -973,7 +967,7 @@ class Pipeline:
     # Watch (broadcast, not yet mined): replacement of stuck attempts
     # ==================================================================================
 
-    def _prefetch_watch(self, intents: list[TxIntent]) -> dict[int, Any]:
+    def _prefetch_watch(self, intents: list[IntentRow]) -> dict[int, Any]:
         """Receipts, in one round trip, of the intents whose nonce the chain has passed."""
         passed = [it for it in intents if self._latest(it.sender) > int(it.nonce or 0)]
         receipts = self._receipts([a for it in passed for a in it.attempts])
@@ -986,7 +980,7 @@ class Pipeline:
     def _stall_cut(self) -> dt.datetime:
         return utcnow() - dt.timedelta(seconds=self.settings.stall_replace_after_s)
 
-    def _watch(self, s: Session, intent: TxIntent, receipts: dict[str, Any] | None) -> str:
+    def _watch(self, s: Session, intent: IntentRow, receipts: dict[str, Any] | None) -> str:
         assert intent.nonce is not None
         # untouched for the stall time while the head stood still too: waiting for blocks
         # that do not come would wait for ever (read before this step touches the row)
@@ -1017,7 +1011,7 @@ class Pipeline:
             )
         return "waiting"
 
-    def _replace(self, s: Session, intent: TxIntent, step: str, reason: str) -> str:
+    def _replace(self, s: Session, intent: IntentRow, step: str, reason: str) -> str:
         """Same nonce, fees bumped by at least fee_bump_bps (12.5%), at most the fee cap. At
         the cap the same signed transaction is broadcast again instead."""
         old = feelib.Fees(
@@ -1046,7 +1040,7 @@ class Pipeline:
     # Confirm
     # ==================================================================================
 
-    def _prefetch_confirm(self, intents: list[TxIntent]) -> dict[int, Any]:
+    def _prefetch_confirm(self, intents: list[IntentRow]) -> dict[int, Any]:
         """The canonical hash at each mined block (one trip, each block read once however many
         of the batch it holds). A block hash fixes the block's transactions, so an unchanged
         hash means the receipt still stands; only intents whose block changed need their
@@ -1059,15 +1053,26 @@ class Pipeline:
                 raise block
             by_number[n] = None if block is None else block["hash"]
         hashes = {it.id: by_number[int(it.mined_block or 0)] for it in intents}
-        moved = [it for it in intents if hashes[it.id] != it.mined_block_hash]
+        moved = [it for it in intents if hashes[it.id] not in (None, it.mined_block_hash)]
         receipts = self._receipts([a for it in moved for a in it.attempts]) if moved else {}
         return {it.id: (receipts, hashes[it.id]) for it in intents}
 
-    def _confirm(self, s: Session, intent: TxIntent, pre: tuple[dict[str, Any], str | None]) -> str:
+    def _deep_enough(self, intent: IntentRow) -> bool:
+        """The mined block is already ``confirmations`` deep at the head this pass read."""
+        return self._head - int(intent.mined_block or self._head + 1) + 1 >= self.confirmations
+
+    def _confirm(
+        self, s: Session, intent: IntentRow, pre: tuple[dict[str, Any], str | None]
+    ) -> str:
         receipts, canonical_hash = pre
         intent.checked_block = self._head
         attempt = self._attempt(intent, intent.mined_attempt_id)
         assert intent.mined_block is not None
+        if canonical_hash is None:
+            # no block at that height yet: a node between executing a block and storing it
+            # (anvil), or a load-balanced backend behind the one that served the receipt. A
+            # reorg replaces the block; a missing one is read again at the next head
+            return "waiting"
         if canonical_hash != intent.mined_block_hash:
             found = self._find_mined(intent, receipts)
             if found is not None:

@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from keepers.store.models import TxIntent
 from keepers.tx.outcome import Outcome, read_outcomes
-from keepers.tx.pipeline import LOCAL_STEPS
+from keepers.tx.pipeline import CHAINED_STEPS
 from keepers.tx.signers import RawKeySigner
 from tests.support.pipeline_helpers import SENDER_KEY, hit_spec, make_pipeline, make_settings
 
@@ -46,7 +46,7 @@ def test_wait_final__mined_but_reverted__reverted_with_its_tx(
 ):
     pipe = _pipe(tmp_path, anvil, counter)
     intent = pipe.submit(hit_spec(counter, 7002))
-    monkeypatch.setitem(LOCAL_STEPS, "pending", ())  # stop at built, before it is signed
+    monkeypatch.setitem(CHAINED_STEPS, "pending", ())  # stop at built, before it is signed
     pipe._phase("pending")  # built: the simulation passed, gas estimated
     monkeypatch.undo()
     with pipe.store.transaction() as s:  # too little gas for the SSTOREs: out of gas on chain
