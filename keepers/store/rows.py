@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, select, update
 
@@ -117,15 +117,32 @@ class IntentRow(BatchRow):
 def load_intents(conn: Connection, query: Any) -> list[IntentRow]:
     """Run ``query`` (a select of tx_intents' columns, locks included) and load every
     intent's attempts in one more query."""
-    intents = [IntentRow(r) for r in conn.execute(query).mappings()]
+    intents = _rows(IntentRow, conn.execute(query))
     if intents:
         by_id = {it.id: it for it in intents}
-        rows = conn.execute(
-            select(ATTEMPTS).where(ATTEMPTS.c.intent_id.in_(list(by_id))).order_by(ATTEMPTS.c.id)
-        ).mappings()
-        for r in rows:
-            by_id[r["intent_id"]].attempts.append(AttemptRow(r))
+        q = select(ATTEMPTS).where(ATTEMPTS.c.intent_id.in_(list(by_id))).order_by(ATTEMPTS.c.id)
+        for a in _rows(AttemptRow, conn.execute(q)):
+            by_id[a.intent_id].attempts.append(a)
     return intents
+
+
+R = TypeVar("R", bound=BatchRow)
+
+
+def _rows(cls: type[R], result: Any) -> list[R]:
+    """The result's rows as ``cls`` objects: the columns zipped with each row's values (a
+    RowMapping per row costs a third more)."""
+    keys = list(result.keys())
+    out = []
+    for values in result:
+        row = cls.__new__(cls)
+        d = row.__dict__
+        d.update(zip(keys, values, strict=True))
+        d["changed"] = set()
+        if cls is IntentRow:
+            d["attempts"] = []
+        out.append(row)
+    return out
 
 
 _UPDATES: dict[tuple[str, tuple[str, ...]], Any] = {}

@@ -127,6 +127,10 @@ class IllegalTransition(DomainError):
         super().__init__(f"{machine}: {current!r} -> {new!r} is not an allowed transition")
 
 
+# (machine name, current, new) -> the new status, for transitions found allowed
+_ALLOWED: dict[tuple[str, str, str], Any] = {}
+
+
 @dataclass(frozen=True)
 class Machine(Generic[S]):
     """A state machine: its statuses, transition table, start statuses and stored column."""
@@ -152,13 +156,18 @@ class Machine(Generic[S]):
         return tuple(s.value for s in self.states)
 
     def check(self, current: str, new: str) -> S:
-        """``new`` as a status when ``current -> new`` is allowed, else IllegalTransition."""
+        """``new`` as a status when ``current -> new`` is allowed, else IllegalTransition.
+        An allowed pair is remembered (the pipeline checks thousands a second)."""
+        allowed = _ALLOWED.get((self.name, current, new))
+        if allowed is not None:
+            return allowed  # type: ignore[no-any-return]
         try:
             frm, to = self.states(current), self.states(new)
         except ValueError:
             raise IllegalTransition(self.name, current, new) from None
         if to not in self.table[frm]:
             raise IllegalTransition(self.name, current, new)
+        _ALLOWED[(self.name, current, new)] = to
         return to
 
     def start(self, status: str) -> S:

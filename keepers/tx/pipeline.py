@@ -45,14 +45,15 @@ Statuses (the last step recorded) and the step that moves each one on:
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import keccak
 from hexbytes import HexBytes
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
@@ -87,6 +88,7 @@ from keepers.tx.outcome import IntentOutcome, Outcome, last_log_id, read_outcome
 from keepers.tx.policy import AuditRequest, audit
 from keepers.tx.revert import RevertDecoder
 from keepers.tx.signers import Signer
+from keepers.tx.txcodec import keccak256
 from keepers.tx.validate import Expected, check_signed
 
 log = get_logger("keepers.pipeline")
@@ -170,6 +172,11 @@ class Pipeline:
         self._steplog: list[dict[str, Any]] = []
         self._new_attempts: list[tuple[IntentRow, dict[str, Any]]] = []
         self._batch: list[IntentRow] = []  # the claimed batch, while its step runs
+        self._debug = False  # debug logging on (read at each batch)
+        # suggestions from one fee history, by (priority floor, cap); the history is held, so
+        # it is compared by identity
+        self._fees_from: dict[str, Any] | None = None
+        self._fees: dict[tuple[int, int], feelib.Fees] = {}
         # intent id -> its attempt signed in this transaction, inserted at the batch's write
         self._unsaved_attempts: dict[int, dict[str, Any]] = {}
         self._alloc_rows: dict[str, NonceAllocator] = {}
@@ -181,11 +188,11 @@ class Pipeline:
     # submission and start-up
     # ==================================================================================
 
-    def submit(self, spec: IntentSpec) -> TxIntent:
+    def submit(self, spec: IntentSpec) -> IntentRow:
         """Record an intent (status ``pending``); the same idempotency key returns the first."""
         return submit_intent(self.store, spec)
 
-    def submit_many(self, specs: list[IntentSpec]) -> list[TxIntent]:
+    def submit_many(self, specs: list[IntentSpec]) -> list[IntentRow]:
         """Record many intents in one DB transaction (same idempotency rule)."""
         return submit_intents(self.store, specs)
 
@@ -442,6 +449,7 @@ class Pipeline:
         and audited, so the next passes sign it without simulating it again. Returns the
         number claimed."""
         self._steplog = []
+        self._debug = log.is_enabled_for(logging.DEBUG)  # read per batch: logging may be reset
         self._new_attempts = []
         self._unsaved_attempts = {}
         self._alloc_rows = {}
@@ -499,8 +507,8 @@ class Pipeline:
             self._batch = []
         written = time.perf_counter() - started  # the writes and the commit: shared
         for step, outcomes, seconds in ran:
-            for outcome in outcomes:
-                PIPELINE_STEPS.labels(step, outcome).inc()
+            for outcome, n in Counter(outcomes).items():
+                PIPELINE_STEPS.labels(step, outcome).inc(n)
             PIPELINE_STEP_SECONDS.labels(step).observe(
                 (seconds + written / len(ran)) / len(outcomes)
             )
@@ -576,6 +584,9 @@ class Pipeline:
                 "at": utcnow(),
             }
         )
+        routine = outcome in ("ok", "sent", "mined", "confirmed")
+        if routine and not self._debug:
+            return outcome  # logged at debug, which is off: the fields are not even built
         fields: dict[str, Any] = {
             "intent": intent.id,
             "key": intent.idempotency_key,
@@ -585,9 +596,7 @@ class Pipeline:
             "nonce": intent.nonce,
         }
         fields.update(detail)
-        (log.debug if outcome in ("ok", "sent", "mined", "confirmed") else log.info)(
-            "step", **fields
-        )
+        (log.debug if routine else log.info)("step", **fields)
         return outcome
 
     # ==================================================================================
@@ -602,9 +611,14 @@ class Pipeline:
 
     def _suggest(self, intent: IntentRow) -> feelib.Fees:
         floor = int(intent.fee_policy.get("priority_fee_wei", self.settings.priority_fee_wei))
-        return feelib.suggest_fees(
-            self.node.fee_history(self.settings.fee_history_blocks), floor, self._fee_cap(intent)
-        )
+        history = self.node.fee_history(self.settings.fee_history_blocks)
+        if history is not self._fees_from:  # the node read a new history (it keeps one 1 s)
+            self._fees_from, self._fees = history, {}
+        cap = self._fee_cap(intent)
+        fees = self._fees.get((floor, cap))
+        if fees is None:
+            fees = self._fees[(floor, cap)] = feelib.suggest_fees(history, floor, cap)
+        return fees
 
     def _prefetch_build(self, intents: list[IntentRow]) -> dict[int, Any]:
         """eth_call (the simulation) and eth_estimateGas against the pending block, for the
@@ -784,7 +798,7 @@ class Pipeline:
             "maxPriorityFeePerGas": intent.max_priority_fee_per_gas,
         }
         raw = signer.sign_transaction(tx)
-        tx_hash = "0x" + keccak(raw).hex()
+        tx_hash = "0x" + keccak256(raw).hex()
         attempt = {
             "intent_id": intent.id,
             "tx_hash": tx_hash,
@@ -829,7 +843,9 @@ class Pipeline:
                 fee_cap=int(intent.fee_cap or 0),
             ),
         )
-        if "0x" + keccak(HexBytes(raw)).hex() != tx_hash:
+        # a stored attempt's hash is checked against its bytes (a row written by a build that
+        # crashed, or edited); one signed in this transaction was hashed from these bytes
+        if stored is not None and "0x" + keccak256(HexBytes(raw)).hex() != tx_hash:
             problems.append("recorded hash does not match the signed bytes")
         status = "invalid" if problems else "validated"
         if fresh is not None:
@@ -1100,57 +1116,64 @@ class Pipeline:
         )
 
 
-def _new_intent(spec: IntentSpec) -> TxIntent:
-    return TxIntent(
-        idempotency_key=spec.idempotency_key,
-        kind="call",
-        role=spec.role,
-        chain_id=spec.chain_id,
-        sender=spec.sender.lower(),
-        target=spec.target.lower(),
-        calldata=spec.calldata,
-        value=spec.value,
-        notional=spec.value if spec.notional is None else spec.notional,
-        fee_policy=dict(spec.fee_policy),
-        status=INTENT.start(S.PENDING),
-    )
+def _new_intent(spec: IntentSpec) -> dict[str, Any]:
+    return {
+        "idempotency_key": spec.idempotency_key,
+        "kind": "call",
+        "role": spec.role,
+        "chain_id": spec.chain_id,
+        "sender": spec.sender.lower(),
+        "target": spec.target.lower(),
+        "calldata": spec.calldata,
+        "value": spec.value,
+        "notional": spec.value if spec.notional is None else spec.notional,
+        "fee_policy": dict(spec.fee_policy),
+        "status": INTENT.start(S.PENDING).value,
+    }
 
 
-def submit_intent(store: Store, spec: IntentSpec) -> TxIntent:
+# every column back, in the order the rows were given (SQLAlchemy's insertmanyvalues)
+_INTENT_INSERT = insert(INTENTS).returning(*INTENTS.c, sort_by_parameter_order=True)
+
+
+def submit_intent(store: Store, spec: IntentSpec) -> IntentRow:
     """Insert an intent in its own transaction; an existing idempotency key wins."""
     return submit_intents(store, [spec])[0]
 
 
-def submit_intents(store: Store, specs: list[IntentSpec]) -> list[TxIntent]:
-    """Insert many intents in one transaction (e.g. all actions of a plan). Keys that already
-    exist return their first intent. On a concurrent insert of the same key, falls back to
-    one transaction per intent."""
+def submit_intents(store: Store, specs: list[IntentSpec]) -> list[IntentRow]:
+    """Insert many intents in one transaction (e.g. all actions of a plan) and return them as
+    stored (plain rows: keepers.store.rows). Keys that already exist return their first
+    intent. On a concurrent insert of the same key, falls back to one transaction per
+    intent. Written with Core: the ORM's unit of work inserted one row per statement."""
     keys = [sp.idempotency_key for sp in specs]
     with store.sessions() as s:
         existing = {
             it.idempotency_key: it
-            for it in s.scalars(select(TxIntent).where(TxIntent.idempotency_key.in_(keys)))
+            for it in load_intents(
+                s.connection(), select(INTENTS).where(INTENTS.c.idempotency_key.in_(keys))
+            )
         }
-    fresh: dict[str, TxIntent] = {}
+    fresh: dict[str, IntentRow] = {}
     try:
         with store.transaction() as s:
+            new: dict[str, dict[str, Any]] = {}
             for sp in specs:
-                if sp.idempotency_key not in existing and sp.idempotency_key not in fresh:
-                    fresh[sp.idempotency_key] = _new_intent(sp)
-            s.add_all(fresh.values())
-            s.flush()
-            if fresh:
-                rows = [
-                    {
-                        "intent_id": it.id,
-                        "step": "submit",
-                        "outcome": "ok",
-                        "detail": {},
-                        "at": utcnow(),
-                    }
-                    for it in fresh.values()
-                ]
-                s.execute(insert(StepLog), rows)
+                if sp.idempotency_key not in existing and sp.idempotency_key not in new:
+                    new[sp.idempotency_key] = _new_intent(sp)
+            if new:
+                conn = s.connection()
+                inserted = conn.execute(_INTENT_INSERT, list(new.values())).mappings().all()
+                fresh = {r["idempotency_key"]: IntentRow(r) for r in inserted}
+                now = utcnow()
+                conn.execute(
+                    _STEPLOG_INSERT,
+                    [
+                        {"intent_id": it.id, "step": "submit", "outcome": "ok", "detail": {},
+                         "worker": None, "at": now}
+                        for it in fresh.values()
+                    ],
+                )  # fmt: skip
     except IntegrityError:
         if len(specs) > 1:
             return [submit_intent(store, sp) for sp in specs]
@@ -1160,6 +1183,9 @@ def submit_intents(store: Store, specs: list[IntentSpec]) -> list[TxIntent]:
     return [existing.get(k) or fresh[k] for k in keys]
 
 
-def _by_key(store: Store, key: str) -> TxIntent | None:
+def _by_key(store: Store, key: str) -> IntentRow | None:
     with store.sessions() as s:
-        return s.scalars(select(TxIntent).where(TxIntent.idempotency_key == key)).first()
+        found = load_intents(
+            s.connection(), select(INTENTS).where(INTENTS.c.idempotency_key == key)
+        )
+    return found[0] if found else None

@@ -79,7 +79,7 @@ def test_sign_1559__same_tx__byte_identical_to_eth_account_and_recoverable():
     raw = sign_1559(TX, PrivateKey(bytes(acct.key)))
     assert raw == bytes(acct.sign_transaction(TX).raw_transaction)
     fields, sender = decode_1559(raw)
-    assert sender == acct.address and fields["nonce"] == 4 and fields["value"] == 3
+    assert sender == acct.address.lower() and fields["nonce"] == 4 and fields["value"] == 3
 
 
 def test_check_signed__each_field_changed__mismatch_named():

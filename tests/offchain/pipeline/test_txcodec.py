@@ -1,16 +1,17 @@
-"""The pipeline's type-2 codec (keepers.tx.txcodec: pyrlp and libsecp256k1 directly) against
-eth-account on random transactions: byte-identical signed bytes, decoded back to the same fields
-and sender."""
+"""The pipeline's type-2 codec (keepers.tx.txcodec: its own RLP encoder, pyrlp's decoder and
+libsecp256k1 directly) against eth-account and pyrlp on random transactions: byte-identical
+signed bytes, decoded back to the same fields and sender."""
 
 from __future__ import annotations
 
+import rlp
 from coincurve import PrivateKey
 from eth_account import Account
 from eth_utils import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keepers.tx.txcodec import decode_1559, sign_1559
+from keepers.tx.txcodec import decode_1559, encode_fields, keccak256, sign_1559
 from tests.support.pipeline_anvil import KEYS
 
 ACCT = Account.from_key(KEYS[2])
@@ -36,7 +37,7 @@ def test_sign_1559__random_transactions__byte_identical_to_eth_account_and_decod
     raw = sign_1559(tx, KEY)
     assert raw == bytes(ACCT.sign_transaction(tx).raw_transaction)
     fields, sender = decode_1559(raw)
-    assert sender == ACCT.address
+    assert sender == ACCT.address.lower()
     for k in ("chainId", "nonce", "value", "gas", "maxFeePerGas", "maxPriorityFeePerGas"):
         assert fields[k] == tx[k], k
     assert fields["to"] == tx["to"].lower() and fields["data"] == tx["data"]
@@ -71,3 +72,38 @@ def test_sign__target_lower_case_as_stored__same_bytes_and_remote_request_checks
     remote._provider = Provider()  # type: ignore[assignment]
     assert remote.sign_transaction(tx) == lower
     assert seen[0]["to"] == target  # checksummed (EIP-55)
+
+
+ITEMS = st.lists(
+    st.one_of(
+        st.integers(0, 2**256 - 1),
+        st.integers(0, 300),  # around the one-byte and 56-byte boundaries
+        st.binary(max_size=1),
+        st.binary(max_size=70),
+        st.binary(min_size=250, max_size=600),  # a length of two bytes
+        st.just([]),
+    ),
+    max_size=14,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ITEMS)
+def test_encode_fields__random_flat_lists__byte_identical_to_pyrlp(items):
+    assert encode_fields(items) == rlp.encode(items)
+
+
+def test_encode_fields__refuses_what_it_does_not_serve():
+    import pytest
+
+    with pytest.raises(ValueError, match="negative integer -1"):
+        encode_fields([-1])
+    with pytest.raises(ValueError, match="empty access list"):
+        encode_fields([[b"\x01"]])
+
+
+def test_keccak256__same_as_eth_utils():
+    from eth_utils import keccak
+
+    for data in (b"", b"abc", bytes(range(256)) * 5):
+        assert keccak256(data) == keccak(data)
