@@ -173,7 +173,7 @@ def write_changes(conn: Connection, intents: Iterable[IntentRow], now: dt.dateti
             names = tuple(sorted(row.changed))
             values = {n: row.__dict__[n] for n in names}
             if row is it:
-                values["updated_at"] = now
+                values["updated_at"] = it.__dict__["updated_at"] = now
                 names += ("updated_at",)
             values["_id"] = row.id
             groups.setdefault((row.table, names), []).append(values)

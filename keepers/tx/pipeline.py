@@ -111,6 +111,8 @@ _LOCAL = (("built", "audit"), ("audited", "sign"), ("signed", "validate"))
 # block), so a crash before the commit repeats two reads; what it saves is a second claim,
 # write and commit of the same rows. A node error in that read commits what Watch recorded,
 # and the next pass confirms from ``mined``.
+# the statuses whose batch can end validated (Build's, and a batch resumed after a crash)
+LOCAL_FROM = frozenset({"pending", "built", "audited", "signed"})
 CHAINED_STEPS: dict[str, tuple[tuple[str, str], ...]] = {
     "pending": _LOCAL,
     "built": _LOCAL[1:],
@@ -173,6 +175,9 @@ class Pipeline:
         self._new_attempts: list[tuple[IntentRow, dict[str, Any]]] = []
         self._batch: list[IntentRow] = []  # the claimed batch, while its step runs
         self._debug = False  # debug logging on (read at each batch)
+        # intent id -> its row, committed validated earlier in this run_once pass (None
+        # outside a pass): the pass's Broadcast claim takes them without loading them again
+        self._handoff: dict[int, IntentRow] | None = None
         # suggestions from one fee history, by (priority floor, cap); the history is held, so
         # it is compared by identity
         self._fees_from: dict[str, Any] | None = None
@@ -248,14 +253,18 @@ class Pipeline:
         if self._refresh_head() and self.settings.exclusive_signer:
             self._check_foreign_use()
         done = 0
-        for status in ACTIVE:
-            if status == "broadcast":
-                self._refresh_head()
-            while True:
-                n = self._phase(status)
-                done += n
-                if n < self.settings.batch_size:
-                    break
+        self._handoff = {}
+        try:
+            for status in ACTIVE:
+                if status == "broadcast":
+                    self._refresh_head()
+                while True:
+                    n = self._phase(status)
+                    done += n
+                    if n < self.settings.batch_size:
+                        break
+        finally:
+            self._handoff = None
         return done
 
     def run(self, until_idle: bool = False, max_seconds: float | None = None) -> bool:
@@ -432,7 +441,20 @@ class Pipeline:
             .limit(self.settings.batch_size)
             .with_for_update(skip_locked=True)
         )
-        return load_intents(s.connection(), q)
+        conn = s.connection()
+        if status != "validated" or not self._handoff:
+            return load_intents(conn, q)
+        # Broadcast right after this pass committed them validated: the rows are claimed (and
+        # locked) by the same query, by id, and the ones this process holds exactly as it
+        # wrote them are not loaded again (the others are)
+        ids = list(conn.execute(q.with_only_columns(c.id)).scalars())
+        rows = {i: self._handoff.pop(i) for i in ids if i in self._handoff}
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            rows.update(
+                (it.id, it) for it in load_intents(conn, select(INTENTS).where(c.id.in_(missing)))
+            )
+        return [rows[i] for i in ids]
 
     def _phase(self, status: str) -> int:
         """One DB transaction: claim a batch in ``status``, fetch what the step needs from the
@@ -505,6 +527,9 @@ class Pipeline:
             return 1
         finally:
             self._batch = []
+        if self._handoff is not None and status in LOCAL_FROM:
+            # committed validated in this pass: handed to its Broadcast claim (run_once)
+            self._handoff.update((it.id, it) for it in intents if it.status == "validated")
         written = time.perf_counter() - started  # the writes and the commit: shared
         for step, outcomes, seconds in ran:
             for outcome, n in Counter(outcomes).items():
@@ -535,8 +560,9 @@ class Pipeline:
                 .scalars()
                 .all()
             )
-            for (it, _), attempt_id in zip(self._new_attempts, ids, strict=True):
+            for (it, attempt), attempt_id in zip(self._new_attempts, ids, strict=True):
                 it.current_attempt_id = attempt_id
+                it.attempts.append(AttemptRow({**attempt, "id": attempt_id}))
         write_changes(conn, intents, utcnow())
 
     def _backoff(self, intent_id: int, step: str, err: Exception) -> None:
@@ -808,6 +834,8 @@ class Pipeline:
             "max_priority_fee_per_gas": int(intent.max_priority_fee_per_gas or 0),
             "gas_limit": intent.gas_limit,
             "status": "signed",
+            "sent_at_block": None,
+            "created_at": utcnow(),
         }
         self._new_attempts.append((intent, attempt))  # inserted with the batch (_write_batch)
         self._unsaved_attempts[intent.id] = attempt

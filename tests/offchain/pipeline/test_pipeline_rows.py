@@ -211,3 +211,86 @@ def test_confirm__no_block_served_at_the_height__waits_instead_of_reorging(
     assert pipe._phase("mined") == 1
     assert _status(pipe, intent.id)[0] == "confirmed"
     pipe.store.close()
+
+
+# --- Broadcast takes the rows this pass committed validated ----------------------------------
+
+
+def _counting_loads(monkeypatch: Any) -> list[int]:
+    """How many intents each load_intents call of the pipeline loaded."""
+    from keepers.tx import pipeline as pipeline_module
+
+    sizes: list[int] = []
+    real = pipeline_module.load_intents
+
+    def counted(conn: Any, query: Any) -> list[IntentRow]:
+        rows = real(conn, query)
+        sizes.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(pipeline_module, "load_intents", counted)
+    return sizes
+
+
+def test_run_once__validated_rows_handed_to_broadcast__not_loaded_again_and_written_right(
+    tmp_path, anvil, counter, monkeypatch
+):
+    pipe = make_pipeline(make_settings(f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address))
+    intents = pipe.submit_many([hit_spec(counter, 900 + i) for i in range(3)])
+    sizes = _counting_loads(monkeypatch)
+    phases: list[str] = []
+    real_phase = pipe._phase
+
+    def phase(status: str) -> int:
+        n = real_phase(status)
+        if n:
+            phases.append(status)
+        return n
+
+    monkeypatch.setattr(pipe, "_phase", phase)
+    pipe.run_once()
+    assert pipe._handoff is None  # only within a pass
+    assert phases[:2] == ["pending", "validated"]
+    # Build's claim loaded the 3 and Watch's did; Broadcast's claim loaded none of them (the
+    # statuses between them had nothing to claim)
+    assert [n for n in sizes if n] == [3, 3]
+    with pipe.store.sessions() as s:
+        for it in intents:
+            row = s.get(TxIntent, it.id)
+            assert row is not None and row.status in ("broadcast", "mined", "confirmed")
+            (attempt,) = s.scalars(select(TxAttempt).where(TxAttempt.intent_id == it.id)).all()
+            assert attempt.id == row.current_attempt_id
+            assert attempt.status in ("broadcast", "mined")
+            assert attempt.sent_at_block is not None
+    pipe.store.close()
+
+
+def test_run_once__handed_off_row_changed_in_the_store__the_claim_query_still_decides(
+    tmp_path, anvil, counter, monkeypatch
+):
+    """Between the commit that made it validated and Broadcast's claim, something else backs
+    the intent off (another replica's failed broadcast sets next_try_at): the claim's query
+    is still run, and an intent it does not return is not broadcast from memory."""
+    from sqlalchemy import update
+
+    pipe = make_pipeline(make_settings(f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address))
+    (intent,) = pipe.submit_many([hit_spec(counter, 950)])
+    real_phase = pipe._phase
+
+    def phase(status: str) -> int:
+        n = real_phase(status)
+        if status == "pending" and n:
+            later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+            with pipe.store.transaction() as s:
+                s.execute(
+                    update(TxIntent).where(TxIntent.id == intent.id).values(next_try_at=later)
+                )
+        return n
+
+    monkeypatch.setattr(pipe, "_phase", phase)
+    pipe.run_once()
+    status, steps = _status(pipe, intent.id)
+    assert status == "validated"
+    assert ("broadcast", "sent") not in steps
+    assert counter.functions.hits(950).call() == 0
+    pipe.store.close()
