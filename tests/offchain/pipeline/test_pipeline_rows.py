@@ -150,6 +150,16 @@ def _spy(pipe: Any, monkeypatch: Any, blocks: str = "real") -> list[str]:
     return seen
 
 
+def _confirmed_by_the_next_claim(pipe: Any, intent_id: int, node: Anvil, blocks: int) -> None:
+    """Mine ``blocks``, read the head, and the next Confirm claim confirms the intent."""
+    if blocks:
+        node.mine(blocks)
+    pipe._refresh_head()
+    assert pipe._phase("mined") == 1
+    assert _status(pipe, intent_id)[0] == "confirmed"
+    pipe.store.close()
+
+
 def test_watch__receipt_at_enough_depth__confirmed_in_the_same_transaction(
     tmp_path, manual_anvil, monkeypatch
 ):
@@ -172,11 +182,7 @@ def test_watch__confirmations_not_reached__left_mined_without_reading_blocks(
     pipe._phase("broadcast")
     assert _status(pipe, intent.id)[0] == "mined"
     assert "eth_getBlockByNumber" not in seen
-    manual_anvil.mine(2)
-    pipe._refresh_head()
-    assert pipe._phase("mined") == 1
-    assert _status(pipe, intent.id)[0] == "confirmed"
-    pipe.store.close()
+    _confirmed_by_the_next_claim(pipe, intent.id, manual_anvil, blocks=2)
 
 
 def test_watch__chained_block_read_fails__watch_committed_confirmed_next_pass(
@@ -189,9 +195,7 @@ def test_watch__chained_block_read_fails__watch_committed_confirmed_next_pass(
     assert status == "mined"
     assert steps[-1] == ("watch", "mined")
     monkeypatch.undo()
-    assert pipe._phase("mined") == 1
-    assert _status(pipe, intent.id)[0] == "confirmed"
-    pipe.store.close()
+    _confirmed_by_the_next_claim(pipe, intent.id, manual_anvil, blocks=0)
 
 
 def test_confirm__no_block_served_at_the_height__waits_instead_of_reorging(
@@ -206,11 +210,7 @@ def test_confirm__no_block_served_at_the_height__waits_instead_of_reorging(
     assert "eth_getTransactionReceipt" in seen
     assert seen.count("eth_getTransactionReceipt") == 1  # no second receipt read for a reorg
     monkeypatch.undo()
-    manual_anvil.mine(1)
-    pipe._refresh_head()
-    assert pipe._phase("mined") == 1
-    assert _status(pipe, intent.id)[0] == "confirmed"
-    pipe.store.close()
+    _confirmed_by_the_next_claim(pipe, intent.id, manual_anvil, blocks=1)
 
 
 # --- Broadcast takes the rows this pass committed validated ----------------------------------
