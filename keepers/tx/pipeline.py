@@ -111,8 +111,6 @@ _LOCAL = (("built", "audit"), ("audited", "sign"), ("signed", "validate"))
 # block), so a crash before the commit repeats two reads; what it saves is a second claim,
 # write and commit of the same rows. A node error in that read commits what Watch recorded,
 # and the next pass confirms from ``mined``.
-# the statuses whose batch can end validated (Build's, and a batch resumed after a crash)
-LOCAL_FROM = frozenset({"pending", "built", "audited", "signed"})
 CHAINED_STEPS: dict[str, tuple[tuple[str, str], ...]] = {
     "pending": _LOCAL,
     "built": _LOCAL[1:],
@@ -175,8 +173,9 @@ class Pipeline:
         self._new_attempts: list[tuple[IntentRow, dict[str, Any]]] = []
         self._batch: list[IntentRow] = []  # the claimed batch, while its step runs
         self._debug = False  # debug logging on (read at each batch)
-        # intent id -> its row, committed validated earlier in this run_once pass (None
-        # outside a pass): the pass's Broadcast claim takes them without loading them again
+        # intent id -> its row as this run_once pass committed it (None outside a pass): the
+        # pass's later claims (Broadcast after Build, Watch after Broadcast) take the rows they
+        # claim from here instead of loading them again
         self._handoff: dict[int, IntentRow] | None = None
         # suggestions from one fee history, by (priority floor, cap); the history is held, so
         # it is compared by identity
@@ -442,11 +441,11 @@ class Pipeline:
             .with_for_update(skip_locked=True)
         )
         conn = s.connection()
-        if status != "validated" or not self._handoff:
+        if not self._handoff:
             return load_intents(conn, q)
-        # Broadcast right after this pass committed them validated: the rows are claimed (and
-        # locked) by the same query, by id, and the ones this process holds exactly as it
-        # wrote them are not loaded again (the others are)
+        # rows this pass committed (validated before Broadcast, broadcast before Watch): the
+        # claim is the same query (conditions, locks, order, limit), for ids only, and the rows
+        # this process holds exactly as it wrote them are not loaded again (the others are)
         ids = list(conn.execute(q.with_only_columns(c.id)).scalars())
         rows = {i: self._handoff.pop(i) for i in ids if i in self._handoff}
         missing = [i for i in ids if i not in rows]
@@ -527,9 +526,8 @@ class Pipeline:
             return 1
         finally:
             self._batch = []
-        if self._handoff is not None and status in LOCAL_FROM:
-            # committed validated in this pass: handed to its Broadcast claim (run_once)
-            self._handoff.update((it.id, it) for it in intents if it.status == "validated")
+        if self._handoff is not None:  # committed: the pass's later claims may take them
+            self._handoff.update((it.id, it) for it in intents if it.status not in FINAL)
         written = time.perf_counter() - started  # the writes and the commit: shared
         for step, outcomes, seconds in ran:
             for outcome, n in Counter(outcomes).items():
@@ -541,6 +539,8 @@ class Pipeline:
             self.crash(step, len(outcomes))
         if failed is not None:  # after the commit: its row is read with the batch's progress
             self._backoff(*failed)
+            if self._handoff is not None:
+                self._handoff.pop(failed[0], None)  # backed off in the store, not in memory
         return len(intents)
 
     def _write_batch(self, s: Session, intents: list[IntentRow]) -> None:
