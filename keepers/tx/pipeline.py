@@ -177,10 +177,6 @@ class Pipeline:
         # pass's later claims (Broadcast after Build, Watch after Broadcast) take the rows they
         # claim from here instead of loading them again
         self._handoff: dict[int, IntentRow] | None = None
-        # suggestions from one fee history, by (priority floor, cap); the history is held, so
-        # it is compared by identity
-        self._fees_from: dict[str, Any] | None = None
-        self._fees: dict[tuple[int, int], feelib.Fees] = {}
         # intent id -> its attempt signed in this transaction, inserted at the batch's write
         self._unsaved_attempts: dict[int, dict[str, Any]] = {}
         self._alloc_rows: dict[str, NonceAllocator] = {}
@@ -637,14 +633,9 @@ class Pipeline:
 
     def _suggest(self, intent: IntentRow) -> feelib.Fees:
         floor = int(intent.fee_policy.get("priority_fee_wei", self.settings.priority_fee_wei))
-        history = self.node.fee_history(self.settings.fee_history_blocks)
-        if history is not self._fees_from:  # the node read a new history (it keeps one 1 s)
-            self._fees_from, self._fees = history, {}
-        cap = self._fee_cap(intent)
-        fees = self._fees.get((floor, cap))
-        if fees is None:
-            fees = self._fees[(floor, cap)] = feelib.suggest_fees(history, floor, cap)
-        return fees
+        return feelib.suggest_fees(
+            self.node.fee_history(self.settings.fee_history_blocks), floor, self._fee_cap(intent)
+        )
 
     def _prefetch_build(self, intents: list[IntentRow]) -> dict[int, Any]:
         """eth_call (the simulation) and eth_estimateGas against the pending block, for the

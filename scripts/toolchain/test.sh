@@ -19,20 +19,13 @@ log=.build/static-checks.log
 # At a lower CPU priority (nice 15): the ape suite leaves about a seventh of both cores idle
 # (waits on anvil, a file's tail), which the static checks fill; at equal priority they take
 # their CPU from the ape suite's timing-sensitive subprocess tests instead.
-# Each part is bounded (timeout signals its whole process group): a part that hangs fails the run
-# with its name and its limit instead of using up CI's time (a proof that explored infeasible
-# paths without end once did; scripts/toolchain/halmos_launch.py says why it no longer does).
+# Each part is bounded (scripts/toolchain/bounded.sh: timeout signals its whole process group):
+# a part that hangs fails the run with its name and its limit instead of using up CI's time (a
+# proof that explored infeasible paths without end once did; scripts/toolchain/halmos_launch.py
+# says why it no longer does).
 # Beside the ape suite on a fresh 2-core clone they took 324 s, 121 s and 21 s (the halmos and
 # slither venvs are made on a first run, inside these limits too).
-bounded() {
-  local limit=$1; shift
-  timeout --kill-after=30 "$limit" "$@"
-  local rc=$?
-  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then echo "TIMED OUT: '$*' did not finish in $limit s" >&2; fi
-  return "$rc"
-}
-export -f bounded
-(nice -n 15 bash -c 'bounded 1200 bash scripts/toolchain/invariant.sh fast && bounded 900 bash scripts/toolchain/prove.sh fast && bounded 900 bash scripts/toolchain/slither.sh') \
+(nice -n 15 bash -c 'b=scripts/toolchain/bounded.sh; bash $b 1200 bash scripts/toolchain/invariant.sh fast && bash $b 900 bash scripts/toolchain/prove.sh fast && bash $b 900 bash scripts/toolchain/slither.sh') \
   > "$log" 2>&1 &
 static_pid=$!
 trap 'kill "$static_pid" 2>/dev/null || true' INT TERM

@@ -39,3 +39,30 @@ def test_connect_web3__ten_eth_calls__ten_requests_and_the_chain_id_asked_once(a
         assert proxy.methods.count("eth_chainId") == 1
     finally:
         proxy.close()
+
+
+def test_batch_provider__same_requests_as_web3s_encoder_and_bytes_params_fall_back():
+    """The batch is encoded in one json.dumps: the same JSON-RPC objects as web3's own encoder
+    writes (ids from the same counter); a parameter plain JSON cannot encode (bytes) goes
+    through web3's encoder, which writes it as 0x-hex."""
+    import json
+
+    from hexbytes import HexBytes
+    from web3 import HTTPProvider
+
+    from keepers.tx.node import BatchHTTPProvider
+
+    calls = [
+        ("eth_call", [{"to": "0x" + "11" * 20, "data": "0x1234"}, "pending"]),
+        ("eth_blockNumber", []),
+        ("eth_getBlockByNumber", ["0x5", False]),
+    ]
+    ours = BatchHTTPProvider("http://127.0.0.1:1")
+    theirs = HTTPProvider("http://127.0.0.1:1")
+    assert json.loads(ours.encode_batch_rpc_request(calls)) == json.loads(
+        theirs.encode_batch_rpc_request(calls)
+    )
+    raw = [("eth_sendRawTransaction", [HexBytes("0x02abcd")])]
+    (request,) = json.loads(ours.encode_batch_rpc_request(raw))
+    assert request["params"] == ["0x02abcd"]
+    assert request["method"] == "eth_sendRawTransaction"
