@@ -99,6 +99,8 @@ class KeeperSettings(BaseSettings):
     gas_margin_bps: int = Field(default=2_000, ge=0, le=50_000)
     fee_history_blocks: int = Field(default=10, ge=1, le=1024)
     # --- broadcast / confirm ---------------------------------------------------------------
+    # a broadcast transaction is fee-bumped at its nonce once this many blocks passed unmined
+    # while its sender's nonce did not move either (a queue the chain is mining is not stuck)
     replace_after_blocks: int = Field(default=5, ge=1)
     # ... or after this many seconds while the head has not moved either: a chain that makes
     # blocks only on demand (anvil's automine, some rollups) gives no blocks to count, and a

@@ -182,6 +182,10 @@ class Pipeline:
         self._alloc_rows: dict[str, NonceAllocator] = {}
         # intent id -> when its nonce was first seen used with none of its receipts found
         self._nonce_passed: dict[int, float] = {}
+        # sender -> (its chain nonce, the head at which this process first saw that nonce): a
+        # sender whose nonce keeps moving is mining its queue, and what waits behind an
+        # earlier transaction of ours is not stuck (Watch replaces only when it stands still)
+        self._queue_moved: dict[str, tuple[int, int]] = {}
         self.halted: SignerConflict | None = None
 
     # ==================================================================================
@@ -900,16 +904,22 @@ class Pipeline:
         self.crash("sent", len(intents))
         head = results[-1]
         sent_at = int(head, 16) if isinstance(head, str) else self._head
-        return {it.id: (results[i], sent_at) for i, it in enumerate(intents)}
+        # a nonce already used (a replacement sent as its original was mined): the receipts
+        # of those intents' attempts in one more round trip, not one per intent
+        used = [it for i, it in enumerate(intents) if isinstance(results[i], NonceTooLow)]
+        receipts = self._receipts([a for it in used for a in it.attempts]) if used else None
+        return {it.id: (results[i], sent_at, receipts) for i, it in enumerate(intents)}
 
-    def _broadcast(self, s: Session, intent: IntentRow, pre: tuple[Any, int]) -> str:
-        result, sent_at = pre
+    def _broadcast(
+        self, s: Session, intent: IntentRow, pre: tuple[Any, int, dict[str, Any] | None]
+    ) -> str:
+        result, sent_at, receipts = pre
         attempt = self._attempt(intent, intent.current_attempt_id)
         outcome = "sent"
         if isinstance(result, AlreadyKnown):
             outcome = "already-known"
         elif isinstance(result, NonceTooLow):
-            return self._nonce_used(s, intent, "broadcast")
+            return self._nonce_used(s, intent, "broadcast", receipts)
         elif isinstance(result, ReplacementUnderpriced | FeeTooLow):
             return self._replace(s, intent, "broadcast", reason=type(result).__name__)
         elif isinstance(result, NodeError):  # InsufficientFunds and the rest: back off, retry
@@ -960,10 +970,17 @@ class Pipeline:
             s, intent, step, "mined", tx_hash=attempt.tx_hash, block=intent.mined_block
         )
 
-    def _nonce_used(self, s: Session, intent: IntentRow, step: str) -> str:
+    def _nonce_used(
+        self,
+        s: Session,
+        intent: IntentRow,
+        step: str,
+        receipts: dict[str, dict[str, Any] | None] | None = None,
+    ) -> str:
         """The chain is past our nonce: either one of our attempts was mined, or (proved by
-        the absence of all of our receipts) a foreign transaction used it: build again."""
-        found = self._find_mined(intent)
+        the absence of all of our receipts) a foreign transaction used it: build again.
+        ``receipts`` holds those of the intent's attempts when the caller read them already."""
+        found = self._find_mined(intent, receipts)
         if found is not None:
             self._nonce_passed.pop(intent.id, None)
             return self._record_mined(s, intent, *found, step=step)
@@ -1003,7 +1020,13 @@ class Pipeline:
     # ==================================================================================
 
     def _prefetch_watch(self, intents: list[IntentRow]) -> dict[int, Any]:
-        """Receipts, in one round trip, of the intents whose nonce the chain has passed."""
+        """Receipts, in one round trip, of the intents whose nonce the chain has passed (and,
+        per sender, the head at which its nonce last moved, as this process saw it)."""
+        for sender in {it.sender for it in intents}:
+            latest = self._latest(sender)
+            seen = self._queue_moved.get(sender)
+            if seen is None or seen[0] != latest:
+                self._queue_moved[sender] = (latest, self._head)
         passed = [it for it in intents if self._latest(it.sender) > int(it.nonce or 0)]
         receipts = self._receipts([a for it in passed for a in it.attempts])
         return {it.id: receipts for it in passed}
@@ -1032,10 +1055,20 @@ class Pipeline:
                 or stalled
                 or intent.id in self._nonce_passed
             ):
-                return self._nonce_used(s, intent, "watch")
+                return self._nonce_used(s, intent, "watch", receipts)
             return "waiting"
-        if waited >= self.settings.replace_after_blocks:
-            return self._replace(s, intent, "watch", reason=f"not mined after {waited} blocks")
+        # blocks for which the sender's nonce has not moved: while it moves, the chain is
+        # mining this keeper's earlier transactions, and this one waits its turn behind them
+        # (a burst mined over several blocks: automine mines one a block, a congested chain a
+        # few); a fee bump would only pay more for a place it already has. Unknown to a
+        # process that has just started until its first watch: it waits that long again.
+        still = self._head - self._queue_moved.get(intent.sender, (0, self._head))[1]
+        after = self.settings.replace_after_blocks
+        if waited >= after and still >= after:
+            return self._replace(
+                s, intent, "watch",
+                reason=f"not mined after {waited} blocks, the sender's nonce unmoved for {still}",
+            )  # fmt: skip
         if stalled:
             idle = (utcnow() - intent.updated_at).total_seconds()
             return self._replace(

@@ -31,11 +31,13 @@ import requests
 from eth_account import Account
 from eth_utils import keccak
 from hexbytes import HexBytes
+from sqlalchemy import func, select
 
 from keepers.core.gc_tuning import tune_gc
 from keepers.core.logging import configure_logging
 from keepers.core.settings import KeeperSettings
 from keepers.store.db import Store
+from keepers.store.models import StepLog
 from keepers.tx.node import Node
 from keepers.tx.pipeline import IntentSpec, Pipeline
 from keepers.tx.signers import RawKeySigner
@@ -154,6 +156,8 @@ def test_pipeline_bench__rotated_rounds_same_chain__vs_ape_and_the_nodes_floors(
         _wait_receipt(url, str(last))
         return time.perf_counter() - t0
 
+    replaced: dict[int, int] = {}  # round -> the pipeline's fee-bump replacements
+
     def pipeline(rnd: int) -> float:
         settings = KeeperSettings(
             db_url=f"sqlite:///{tmp_path}/bench-{rnd}.db",  # a new store on the restored chain
@@ -186,6 +190,10 @@ def test_pipeline_bench__rotated_rounds_same_chain__vs_ape_and_the_nodes_floors(
         pipe.submit_many(specs)
         assert pipe.run(until_idle=True, max_seconds=600)
         elapsed = time.perf_counter() - t0
+        with store.sessions() as s:  # nothing is stuck on automine: a fee bump paid for nothing
+            replaced[rnd] = s.scalar(
+                select(func.count()).select_from(StepLog).where(StepLog.outcome == "replace")
+            )
         store.close()
         return elapsed
 
@@ -227,6 +235,7 @@ def test_pipeline_bench__rotated_rounds_same_chain__vs_ape_and_the_nodes_floors(
         " (target >= 60%)"
         f"\n  pipeline / batched floor  : {pipe / med['batched floor (1 request)']:.0%}"
         " (target >= 30%)"
+        + f"\n  pipeline fee-bump replacements per round: {list(replaced.values())}"
         + "".join(
             f"\n  {name}: {n} transaction(s) left in anvil's pool, dropped before the restore"
             for name, n in left.items()
@@ -247,9 +256,6 @@ def test_pipeline_latency__1s_blocks__broadcast_to_confirmed_vs_the_raw_floor(tm
     receipt polled every 2 ms. Samples alternate between the two paths, so both see the same
     spread of positions inside the block interval. Production settings (poll interval 50 ms,
     confirmations 1 on a local chain id)."""
-    from sqlalchemy import select
-
-    from keepers.store.models import StepLog
     from tests.support.pipeline_anvil import KEYS, Anvil, deploy
     from tests.support.pipeline_helpers import SENDER_KEY, hit_spec, policy_for
 

@@ -259,3 +259,79 @@ def test_broadcast__sent_before_a_crash_and_mined__receipt_late__rechecked_not_h
     _until(pipe, intent.id, "confirmed", manual_anvil)
     assert counter.functions.hits(31).call() == 1
     pipe.store.close()
+
+
+def test_watch__burst_mined_one_a_block__nothing_replaced(tmp_path, manual_anvil):
+    """Five transactions of one sender that the chain mines one a block (automine does; so does
+    a congested chain): the last waits four blocks behind the others, past replace_after_blocks
+    (2), while the sender's nonce moves every block. None of them is stuck, and a fee bump would
+    pay more for a place it already has: nothing is replaced, each lands once at its first
+    attempt's fees."""
+    counter = deploy(manual_anvil.w3, "TestCounter")
+    pipe = make_pipeline(
+        make_settings(
+            f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address, replace_after_blocks=2
+        )
+    )
+    ids = [pipe.submit(hit_spec(counter, 40 + i)).id for i in range(5)]
+    for intent_id in ids:
+        _until(pipe, intent_id, "broadcast")
+    loaded = [_load(pipe, i) for i in ids]
+    sent_at = {a.sent_at_block for _, (a,), _ in loaded}
+    gas = max(intent.gas_limit for intent, _, _ in loaded)
+    limit = manual_anvil.rpc("eth_getBlockByNumber", "latest", False)["gasLimit"]
+    manual_anvil.rpc("evm_setBlockGasLimit", hex(gas))  # room for one of them a block
+    try:
+        for _ in range(12):
+            manual_anvil.mine(1)
+            pipe.run_once()
+            if all(_load(pipe, i)[0].status == "confirmed" for i in ids):
+                break
+    finally:
+        manual_anvil.rpc("evm_setBlockGasLimit", limit)
+    rows = [_load(pipe, i) for i in ids]
+    assert [intent.status for intent, _, _ in rows] == ["confirmed"] * 5
+    mined = sorted(intent.mined_block for intent, _, _ in rows)
+    assert mined == list(range(mined[0], mined[0] + 5))  # one a block
+    assert mined[-1] - max(sent_at) >= 4  # the last waited past replace_after_blocks
+    for intent, attempts, outcomes in rows:
+        assert len(attempts) == 1 and "replace" not in outcomes, (intent.id, outcomes)
+    assert [counter.functions.hits(40 + i).call() for i in range(5)] == [1] * 5
+    pipe.store.close()
+
+
+def test_broadcast__nonces_used_meanwhile__receipts_read_in_one_round_trip(tmp_path, manual_anvil):
+    """A batch broadcast again after its transactions were mined (a replacement sent as its
+    original lands; a crash between the send and its commit): the node answers nonce too low to
+    each, and the receipts that decide it are read for the whole batch in one round trip, not
+    one per intent. Each intent is recorded mined at its one attempt."""
+    counter = deploy(manual_anvil.w3, "TestCounter")
+    pipe = make_pipeline(
+        make_settings(f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address)
+    )
+    ids = [pipe.submit(hit_spec(counter, 60 + i)).id for i in range(5)]
+    for intent_id in ids:
+        _until(pipe, intent_id, "broadcast")
+    manual_anvil.mine(1)
+    with pipe.store.transaction() as s:  # as if the sends were never committed
+        s.execute(update(TxIntent).where(TxIntent.id.in_(ids)).values(status="validated"))
+        s.execute(update(TxAttempt).where(TxAttempt.intent_id.in_(ids)).values(status="validated"))
+    batches: list[list[str]] = []
+    send = pipe.node.batch
+
+    def counted(calls):
+        batches.append([method for method, _ in calls])
+        return send(calls)
+
+    pipe.node.batch = counted  # type: ignore[method-assign]
+    for _ in range(5):
+        pipe.run_once()
+        if all(_load(pipe, i)[0].status == "confirmed" for i in ids):
+            break
+    rows = [_load(pipe, i) for i in ids]
+    assert [intent.status for intent, _, _ in rows] == ["confirmed"] * 5
+    assert all(len(attempts) == 1 for _, attempts, _ in rows)
+    assert all("mined" in outcomes for _, _, outcomes in rows)
+    receipt_trips = [b for b in batches if "eth_getTransactionReceipt" in b]
+    assert [b.count("eth_getTransactionReceipt") for b in receipt_trips] == [5], batches
+    pipe.store.close()
