@@ -222,7 +222,10 @@ class TxAttempt(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     intent_id: Mapped[int] = mapped_column(ForeignKey("tx_intents.id"), index=True)
-    tx_hash: Mapped[str] = mapped_column(String(66), index=True)
+    # insert_sentinel (no DDL: SQLAlchemy's flag): a batch of new attempts is inserted in one
+    # INSERT .. RETURNING and its ids matched to the rows by hash; without it SQLite's ids
+    # cannot be put in parameter order, and SQLAlchemy inserts one row per statement
+    tx_hash: Mapped[str] = mapped_column(String(66), index=True, insert_sentinel=True)
     raw_tx: Mapped[str] = mapped_column(Text)
     nonce: Mapped[int] = mapped_column(BigInteger)
     max_fee_per_gas: Mapped[int] = mapped_column(Uint256)

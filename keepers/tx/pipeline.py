@@ -1184,8 +1184,9 @@ def _new_intent(spec: IntentSpec) -> dict[str, Any]:
     }
 
 
-# every column back, in the order the rows were given (SQLAlchemy's insertmanyvalues)
-_INTENT_INSERT = insert(INTENTS).returning(*INTENTS.c, sort_by_parameter_order=True)
+# the inserted rows are matched to their specs by idempotency key, not by order: SQLite can
+# then insert the batch in one statement (with parameter order asked, one row per statement)
+_INTENT_INSERT = insert(INTENTS).returning(*INTENTS.c)
 
 
 def submit_intent(store: Store, spec: IntentSpec) -> IntentRow:
@@ -1197,7 +1198,7 @@ def submit_intents(store: Store, specs: list[IntentSpec]) -> list[IntentRow]:
     """Insert many intents in one transaction (e.g. all actions of a plan) and return them as
     stored (plain rows: keepers.store.rows). Keys that already exist return their first
     intent. On a concurrent insert of the same key, falls back to one transaction per
-    intent. Written with Core: the ORM's unit of work inserted one row per statement."""
+    intent. Written with Core, the rows in one INSERT .. RETURNING."""
     keys = [sp.idempotency_key for sp in specs]
     with store.sessions() as s:
         existing = {
