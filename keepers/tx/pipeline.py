@@ -167,6 +167,9 @@ class Pipeline:
         self.chain_id = node.chain_id
         self.confirmations = settings.confirmations_for(self.chain_id)
         self._head = -1
+        # the highest block a receipt read in this pass was mined in: the chain has reached it
+        # even if it was above the head read at the pass's start (automine, a fast chain)
+        self._receipt_head = -1
         self._head_moved_at = time.monotonic()
         self._latest_nonce: dict[str, int] = {}
         self._steplog: list[dict[str, Any]] = []
@@ -253,6 +256,7 @@ class Pipeline:
             self._check_foreign_use()
         done = 0
         self._handoff = {}
+        self._receipt_head = -1
         try:
             for status in ACTIVE:
                 if status == "broadcast":
@@ -962,6 +966,7 @@ class Pipeline:
         intent.mined_attempt_id = attempt.id
         intent.current_attempt_id = attempt.id
         intent.mined_block = int(receipt["blockNumber"], 16)
+        self._receipt_head = max(self._receipt_head, intent.mined_block)
         intent.mined_block_hash = receipt["blockHash"]
         intent.receipt_status = int(receipt.get("status", "0x1"), 16)
         transition(INTENT, intent, S.MINED)
@@ -1125,9 +1130,17 @@ class Pipeline:
         receipts = self._receipts([a for it in moved for a in it.attempts]) if moved else {}
         return {it.id: (receipts, hashes[it.id]) for it in intents}
 
+    def _known_head(self) -> int:
+        """The head as this pass knows it: the one it read, or a higher block one of the
+        receipts it read was mined in (the node served that block, so the chain reached it).
+        Known for the pass only: the next pass reads the head again (a chain can also get
+        shorter, in a reorg or on a reverted local node)."""
+        return max(self._head, self._receipt_head)
+
     def _deep_enough(self, intent: IntentRow) -> bool:
-        """The mined block is already ``confirmations`` deep at the head this pass read."""
-        return self._head - int(intent.mined_block or self._head + 1) + 1 >= self.confirmations
+        """The mined block is already ``confirmations`` deep at the head this pass knows."""
+        head = self._known_head()
+        return head - int(intent.mined_block or head + 1) + 1 >= self.confirmations
 
     def _confirm(
         self, s: Session, intent: IntentRow, pre: tuple[dict[str, Any], str | None]
@@ -1156,7 +1169,7 @@ class Pipeline:
             intent.receipt_status = None
             transition(INTENT, intent, S.VALIDATED)
             return self._log(s, intent, "confirm", "reorged", tx_hash=attempt.tx_hash)
-        depth = self._head - intent.mined_block + 1
+        depth = self._known_head() - intent.mined_block + 1
         if depth < self.confirmations:
             return "waiting"
         ok = intent.receipt_status == 1

@@ -335,3 +335,43 @@ def test_broadcast__nonces_used_meanwhile__receipts_read_in_one_round_trip(tmp_p
     receipt_trips = [b for b in batches if "eth_getTransactionReceipt" in b]
     assert [b.count("eth_getTransactionReceipt") for b in receipt_trips] == [5], batches
     pipe.store.close()
+
+
+def test_watch__head_read_lags_the_receipts__confirmed_in_the_same_pass(tmp_path, manual_anvil):
+    """The head a pass reads can be below the block its receipts come from (automine mines
+    while the pass runs; a load-balanced RPC's backends stand at different heads): a receipt
+    the node served shows the chain reached its block. With one confirmation the intents are
+    confirmed in the pass that read their receipts, not left mined for another pass (another
+    claim, write and commit of the same rows); their blocks' hashes are still read and
+    compared. The next pass reads the head again."""
+    counter = deploy(manual_anvil.w3, "TestCounter")
+    pipe = make_pipeline(
+        make_settings(f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address)
+    )
+    assert pipe.confirmations == 1
+    ids = [pipe.submit(hit_spec(counter, 80 + i)).id for i in range(3)]
+    for intent_id in ids:
+        _until(pipe, intent_id, "broadcast")
+    # the pass watched them at head H; they are mined at H + 2, after an empty block H + 1
+    raws = [attempts[0].raw_tx for _, attempts, _ in (_load(pipe, i) for i in ids)]
+    manual_anvil.rpc("anvil_dropAllTransactions")
+    manual_anvil.mine(1)
+    for raw in raws:
+        manual_anvil.rpc("eth_sendRawTransaction", raw)
+    manual_anvil.mine(1)
+    real = pipe.node.block_number
+    pipe.node.block_number = lambda: real() - 1  # type: ignore[method-assign]  # reads H + 1
+    reads: list[list[str]] = []
+    send = pipe.node.batch
+
+    def counted(calls):
+        reads.append([method for method, _ in calls])
+        return send(calls)
+
+    pipe.node.batch = counted  # type: ignore[method-assign]
+    pipe.run_once()
+    rows = [_load(pipe, i) for i in ids]
+    assert [intent.status for intent, _, _ in rows] == ["confirmed"] * 3
+    assert ["eth_getBlockByNumber"] in reads  # the block's hash read and compared
+    assert all(intent.checked_block == real() - 1 for intent, _, _ in rows)
+    pipe.store.close()
