@@ -231,9 +231,9 @@ def test_pipeline_bench__rotated_rounds_same_chain__vs_ape_and_the_nodes_floors(
         "order rotated, the chain restored before each path\n"
         + "\n".join(line(n) for n in names)
         + f"\n  pipeline / ape loop       : {pipe / med['ape loop']:.2f}x (target >= 5x)"
-        f"\n  pipeline / raw floor      : {pipe / med['raw floor (1 request/tx)']:.0%}"
+        f"\n  pipeline / raw floor      : {pipe / med['raw floor (1 request/tx)']:.1%}"
         " (target >= 60%)"
-        f"\n  pipeline / batched floor  : {pipe / med['batched floor (1 request)']:.0%}"
+        f"\n  pipeline / batched floor  : {pipe / med['batched floor (1 request)']:.1%}"
         " (target >= 30%)"
         + f"\n  pipeline fee-bump replacements per round: {list(replaced.values())}"
         + "".join(
