@@ -291,7 +291,9 @@ class Pipeline:
                 log.warning("loop.node_error", error=str(err), delay_s=delay)
                 time.sleep(delay)
                 continue
-            if until_idle and done == 0 and self.active_count() == 0:
+            # checked after every pass, not only after one that found nothing: a pass that
+            # confirmed the last intents ends the run without another pass over every status
+            if until_idle and self.active_count() == 0:
                 return True
             if done == 0:
                 time.sleep(self.settings.poll_interval_s)
