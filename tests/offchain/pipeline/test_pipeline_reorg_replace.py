@@ -74,6 +74,19 @@ def _mine_until_replaced(pipe: Any, manual_anvil: Anvil, intent_id: int, blocks:
     raise AssertionError(f"intent {intent_id} not replaced within {blocks} blocks")
 
 
+def _record_batches(pipe: Any) -> list[list[str]]:
+    """From now on, the methods of each JSON-RPC batch the pipeline sends, in order."""
+    batches: list[list[str]] = []
+    send = pipe.node.batch
+
+    def recorded(calls):
+        batches.append([method for method, _ in calls])
+        return send(calls)
+
+    pipe.node.batch = recorded
+    return batches
+
+
 def _confirmed_once(
     pipe: Any, manual_anvil: Anvil, counter: Any, intent_id: int, hit: int, statuses, winner
 ) -> None:
@@ -316,14 +329,7 @@ def test_broadcast__nonces_used_meanwhile__receipts_read_in_one_round_trip(tmp_p
     with pipe.store.transaction() as s:  # as if the sends were never committed
         s.execute(update(TxIntent).where(TxIntent.id.in_(ids)).values(status="validated"))
         s.execute(update(TxAttempt).where(TxAttempt.intent_id.in_(ids)).values(status="validated"))
-    batches: list[list[str]] = []
-    send = pipe.node.batch
-
-    def counted(calls):
-        batches.append([method for method, _ in calls])
-        return send(calls)
-
-    pipe.node.batch = counted  # type: ignore[method-assign]
+    batches = _record_batches(pipe)
     for _ in range(5):
         pipe.run_once()
         if all(_load(pipe, i)[0].status == "confirmed" for i in ids):
@@ -361,14 +367,7 @@ def test_watch__head_read_lags_the_receipts__confirmed_in_the_same_pass(tmp_path
     manual_anvil.mine(1)
     real = pipe.node.block_number
     pipe.node.block_number = lambda: real() - 1  # type: ignore[method-assign]  # reads H + 1
-    reads: list[list[str]] = []
-    send = pipe.node.batch
-
-    def counted(calls):
-        reads.append([method for method, _ in calls])
-        return send(calls)
-
-    pipe.node.batch = counted  # type: ignore[method-assign]
+    reads = _record_batches(pipe)
     pipe.run_once()
     rows = [_load(pipe, i) for i in ids]
     assert [intent.status for intent, _, _ in rows] == ["confirmed"] * 3
