@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from keepers.store.models import StepLog, TxAttempt, TxIntent
-from keepers.tx.errors import SignerConflict
+from keepers.tx.errors import NodeError, SignerConflict
 from tests.support.pipeline_anvil import Anvil, deploy
 from tests.support.pipeline_helpers import hit_spec, make_pipeline, make_settings
 
@@ -373,4 +373,49 @@ def test_watch__head_read_lags_the_receipts__confirmed_in_the_same_pass(tmp_path
     assert [intent.status for intent, _, _ in rows] == ["confirmed"] * 3
     assert ["eth_getBlockByNumber"] in reads  # the block's hash read and compared
     assert all(intent.checked_block == real() - 1 for intent, _, _ in rows)
+    pipe.store.close()
+
+
+def test_broadcast__receipts_read_for_used_nonces_fails__nothing_recorded_then_mined_once(
+    tmp_path, manual_anvil
+):
+    """The one read of the used nonces' receipts fails (node error): the claimed batch rolls
+    back whole, nothing half written (still validated, no step row of that pass), the error
+    reaches the run loop (which backs off); the next pass sends again, reads the receipts and
+    records each intent mined at its one attempt, each effect once."""
+    counter = deploy(manual_anvil.w3, "TestCounter")
+    pipe = make_pipeline(
+        make_settings(f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address)
+    )
+    ids = [pipe.submit(hit_spec(counter, 90 + i)).id for i in range(3)]
+    for intent_id in ids:
+        _until(pipe, intent_id, "broadcast")
+    manual_anvil.mine(1)
+    with pipe.store.transaction() as s:  # as if the sends were never committed
+        s.execute(update(TxIntent).where(TxIntent.id.in_(ids)).values(status="validated"))
+        s.execute(update(TxAttempt).where(TxAttempt.intent_id.in_(ids)).values(status="validated"))
+    steps_before = {i: len(_load(pipe, i)[2]) for i in ids}
+    send = pipe.node.batch
+
+    def receipts_down(calls):
+        if any(method == "eth_getTransactionReceipt" for method, _ in calls):
+            raise NodeError("receipts unavailable")
+        return send(calls)
+
+    pipe.node.batch = receipts_down  # type: ignore[method-assign]
+    with pytest.raises(NodeError, match="receipts unavailable"):
+        pipe.run_once()
+    for i in ids:
+        intent, (attempt,), outcomes = _load(pipe, i)
+        assert intent.status == "validated" and attempt.status == "validated"
+        assert len(outcomes) == steps_before[i]
+    pipe.node.batch = send  # type: ignore[method-assign]
+    for _ in range(5):
+        pipe.run_once()
+        if all(_load(pipe, i)[0].status == "confirmed" for i in ids):
+            break
+    for i in ids:
+        intent, attempts, outcomes = _load(pipe, i)
+        assert intent.status == "confirmed" and len(attempts) == 1, outcomes
+    assert [counter.functions.hits(90 + i).call() for i in range(3)] == [1, 1, 1]
     pipe.store.close()

@@ -290,3 +290,53 @@ def test_run_once__handed_off_row_changed_in_the_store__the_claim_query_still_de
     assert ("broadcast", "sent") not in steps
     assert counter.functions.hits(950).call() == 0
     pipe.store.close()
+
+
+def test_submit_and_sign__a_batch_inserted_in_one_statement__ids_matched_to_their_rows(
+    tmp_path, anvil, counter
+):
+    """SQLite: 40 intents go in with one INSERT .. RETURNING (matched to their specs by key,
+    whatever order RETURNING gives), and the batch's 40 new attempts with one (matched by
+    hash: the attempts' insert sentinel); with parameter order asked and no sentinel,
+    SQLAlchemy inserted one row per statement. Each intent then points at its own attempt."""
+    from sqlalchemy import event
+
+    pipe = make_pipeline(make_settings(f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address))
+    inserts: list[str] = []
+
+    def seen(conn, cursor, statement, *rest):
+        if statement.lstrip().upper().startswith("INSERT INTO TX_"):
+            inserts.append(statement.split("(")[0].split()[-1])
+
+    event.listen(pipe.store.engine, "before_cursor_execute", seen)
+    specs = [hit_spec(counter, 700 + i) for i in range(40)]
+    intents = pipe.submit_many(specs)
+    assert [it.idempotency_key for it in intents] == [sp.idempotency_key for sp in specs]
+    pipe._phase("pending")  # Build to Validate: one attempt each
+    assert inserts == ["tx_intents", "tx_attempts"], inserts
+    with pipe.store.sessions() as s:
+        for it in intents:
+            row = s.get(TxIntent, it.id)
+            assert row is not None and row.idempotency_key == it.idempotency_key
+            (attempt,) = s.scalars(select(TxAttempt).where(TxAttempt.intent_id == it.id)).all()
+            assert row.current_attempt_id == attempt.id and attempt.nonce == row.nonce
+    pipe.store.close()
+
+
+def test_run_until_idle__stops_after_the_pass_that_leaves_nothing_in_flight(
+    tmp_path, anvil, counter, monkeypatch
+):
+    """A run until idle counts what is left after every pass: the pass that confirms the last
+    intents ends it (before, it counted only after a pass that did nothing, so every run ended
+    with one more pass over every status)."""
+    from keepers.tx.pipeline import Pipeline
+
+    pipe = make_pipeline(make_settings(f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address))
+    pipe.submit_many([hit_spec(counter, 800 + i) for i in range(3)])
+    passes: list[int] = []
+    once = Pipeline.run_once
+    monkeypatch.setattr(Pipeline, "run_once", lambda self: passes.append(once(self)) or passes[-1])
+    assert pipe.run(until_idle=True, max_seconds=60) is True
+    assert passes and passes[-1] > 0, passes  # no trailing pass that found nothing
+    assert pipe.active_count() == 0
+    pipe.store.close()
