@@ -25,7 +25,7 @@ help:
 	@echo "make test       run the tests (slow suites excluded; make test-slow runs them)"
 	@echo "make test-durations  refresh tests/file_durations.json from the last make test"
 	@echo "make test-deep  the invariant suites at 10,000 sequences each (runs and time printed)"
-	@echo "make prove      symbolic proofs (halmos) of the budget, share, executor and escrow rules"
+	@echo "make prove      symbolic proofs (halmos) of the budget, executor and escrow rules"
 	@echo "make docs       build the documentation site (docs/ -> .build/site, strict: a broken link fails)"
 	@echo "make slither    static-analysis gate (High/Medium findings must be triaged)"
 	@echo "make abis       re-export the ABIs the keepers call (keepers/abis/) from the build"
