@@ -313,22 +313,29 @@ def test_watch__burst_mined_one_a_block__nothing_replaced(tmp_path, manual_anvil
     pipe.store.close()
 
 
+def _mined_but_send_not_recorded(tmp_path, manual_anvil, *, first_key: int, n: int):
+    """A pipeline whose `n` intents were broadcast and mined, then set back to validated as if
+    the sends were never committed (a crash between the send and its commit)."""
+    counter = deploy(manual_anvil.w3, "TestCounter")
+    pipe = make_pipeline(
+        make_settings(f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address)
+    )
+    ids = [pipe.submit(hit_spec(counter, first_key + i)).id for i in range(n)]
+    for intent_id in ids:
+        _until(pipe, intent_id, "broadcast")
+    manual_anvil.mine(1)
+    with pipe.store.transaction() as s:
+        s.execute(update(TxIntent).where(TxIntent.id.in_(ids)).values(status="validated"))
+        s.execute(update(TxAttempt).where(TxAttempt.intent_id.in_(ids)).values(status="validated"))
+    return pipe, counter, ids
+
+
 def test_broadcast__nonces_used_meanwhile__receipts_read_in_one_round_trip(tmp_path, manual_anvil):
     """A batch broadcast again after its transactions were mined (a replacement sent as its
     original lands; a crash between the send and its commit): the node answers nonce too low to
     each, and the receipts that decide it are read for the whole batch in one round trip, not
     one per intent. Each intent is recorded mined at its one attempt."""
-    counter = deploy(manual_anvil.w3, "TestCounter")
-    pipe = make_pipeline(
-        make_settings(f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address)
-    )
-    ids = [pipe.submit(hit_spec(counter, 60 + i)).id for i in range(5)]
-    for intent_id in ids:
-        _until(pipe, intent_id, "broadcast")
-    manual_anvil.mine(1)
-    with pipe.store.transaction() as s:  # as if the sends were never committed
-        s.execute(update(TxIntent).where(TxIntent.id.in_(ids)).values(status="validated"))
-        s.execute(update(TxAttempt).where(TxAttempt.intent_id.in_(ids)).values(status="validated"))
+    pipe, _, ids = _mined_but_send_not_recorded(tmp_path, manual_anvil, first_key=60, n=5)
     batches = _record_batches(pipe)
     for _ in range(5):
         pipe.run_once()
@@ -383,17 +390,7 @@ def test_broadcast__receipts_read_for_used_nonces_fails__nothing_recorded_then_m
     back whole, nothing half written (still validated, no step row of that pass), the error
     reaches the run loop (which backs off); the next pass sends again, reads the receipts and
     records each intent mined at its one attempt, each effect once."""
-    counter = deploy(manual_anvil.w3, "TestCounter")
-    pipe = make_pipeline(
-        make_settings(f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address)
-    )
-    ids = [pipe.submit(hit_spec(counter, 90 + i)).id for i in range(3)]
-    for intent_id in ids:
-        _until(pipe, intent_id, "broadcast")
-    manual_anvil.mine(1)
-    with pipe.store.transaction() as s:  # as if the sends were never committed
-        s.execute(update(TxIntent).where(TxIntent.id.in_(ids)).values(status="validated"))
-        s.execute(update(TxAttempt).where(TxAttempt.intent_id.in_(ids)).values(status="validated"))
+    pipe, counter, ids = _mined_but_send_not_recorded(tmp_path, manual_anvil, first_key=90, n=3)
     steps_before = {i: len(_load(pipe, i)[2]) for i in ids}
     send = pipe.node.batch
 
