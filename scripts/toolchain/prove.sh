@@ -34,6 +34,8 @@ start=$(date +%s)
 rlimit=10000
 # the launcher checks its bound holds (a hard query given up, easy ones solved) before any proof
 "$venv/bin/python" scripts/toolchain/halmos_launch.py --branching-rlimit "$rlimit" --self-check
+# and the solver program some proofs use answers with each of its solvers
+"$venv/bin/python" scripts/toolchain/smt_solve.py self-check
 # rlimit 10,000 per branching query: the fast proofs in 45 s on 2 idle cores (57 s with halmos'
 # default 1 ms time-out), and they finish under load (with the time-out they may not)
 "$venv/bin/python" scripts/toolchain/halmos_launch.py --branching-rlimit "$rlimit" \

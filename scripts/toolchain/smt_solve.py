@@ -8,6 +8,11 @@ from GitHub, which these machines cannot reach; PyPI has both solvers as Python 
     python scripts/toolchain/smt_solve.py bitwuzla [--abstraction] FILE
     python scripts/toolchain/smt_solve.py cvc5 [--bv-as-int] FILE
     python scripts/toolchain/smt_solve.py portfolio FILE
+    python scripts/toolchain/smt_solve.py self-check
+
+`self-check` (prove.sh runs it before the proofs) has each member and the portfolio answer a
+small sat query (with its model) and a small unsat one, and fails when one answers wrong or not
+at all: a member that cannot start would otherwise only make the proofs slower.
 
 It runs every command in FILE, so `(check-sat)` and `(get-model)` print what the solver's own
 binary prints. halmos stops it at its time-out as it stops any solver.
@@ -107,15 +112,74 @@ def _portfolio(path: str) -> int:
                 p.wait()
 
 
+# x * y == 143 over 8-bit words, neither factor 1: sat (11 * 13)
+_SAT = """(set-logic QF_BV)
+(declare-fun x () (_ BitVec 8))
+(declare-fun y () (_ BitVec 8))
+(assert (= (bvmul x y) (_ bv143 8)))
+(assert (bvugt x (_ bv1 8)))
+(assert (bvugt y (_ bv1 8)))
+(assert (bvult x (_ bv16 8)))
+(assert (bvult y (_ bv16 8)))
+(check-sat)
+(get-model)
+"""
+# floor(b * e / w) * w <= b * e without overflow, over 8-bit words: unsat
+_UNSAT = """(set-logic QF_BV)
+(declare-fun b () (_ BitVec 8))
+(declare-fun e () (_ BitVec 8))
+(declare-fun w () (_ BitVec 8))
+(assert (bvult b (_ bv16 8)))
+(assert (bvult e (_ bv16 8)))
+(assert (not (= w (_ bv0 8))))
+(assert (not (bvule (bvmul (bvudiv (bvmul b e) w) w) (bvmul b e))))
+(check-sat)
+(get-model)
+"""
+
+
+def _self_check() -> int:
+    import tempfile
+
+    here = os.path.abspath(__file__)
+    failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, text, want in (("sat", _SAT, "sat"), ("unsat", _UNSAT, "unsat")):
+            path = os.path.join(tmp, f"{name}.smt2")
+            with open(path, "w") as f:
+                f.write(text)
+            for cmd in [*_members(path), [sys.executable, here, "portfolio", path]]:
+                who = " ".join(os.path.basename(c) for c in cmd[:-1])
+                try:
+                    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout
+                except (OSError, subprocess.TimeoutExpired) as err:
+                    out = f"({type(err).__name__})"
+                first = out.split("\n", 1)[0].strip()
+                ok = first == want and (want == "unsat" or "define-fun x" in out)
+                failed += not ok
+                if not ok:
+                    print(
+                        f"smt_solve self-check: {who} answered {first!r} to a {want} query",
+                        file=sys.stderr,
+                    )
+    if not failed:
+        print("smt_solve self-check: yices, bitwuzla, cvc5 and the portfolio answer sat and unsat")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="smt_solve", description=__doc__.splitlines()[0])
-    ap.add_argument("solver", choices=("bitwuzla", "cvc5", "portfolio"))
+    ap.add_argument("solver", choices=("bitwuzla", "cvc5", "portfolio", "self-check"))
     ap.add_argument(
         "--abstraction", action="store_true", help="bitwuzla: abstract mul/div, refine by lemmas"
     )
     ap.add_argument("--bv-as-int", action="store_true", help="cvc5: solve bit-vectors as integers")
-    ap.add_argument("file")
-    args = ap.parse_args(argv)
+    ap.add_argument("file", nargs="?")
+    args = ap.parse_intermixed_args(argv)
+    if args.solver == "self-check":
+        return _self_check()
+    if args.file is None:
+        ap.error(f"{args.solver} needs a FILE")
     if args.solver == "portfolio":
         return _portfolio(args.file)
     if args.solver == "bitwuzla":

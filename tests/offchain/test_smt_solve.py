@@ -87,3 +87,18 @@ def test_bad_solver_name__refused_with_the_value():
     )
     assert proc.returncode == 2
     assert "z4" in proc.stderr
+
+
+@needs_solvers
+def test_self_check__every_member_answers(tmp_path):
+    proc = subprocess.run(
+        [str(HALMOS_PY), str(SOLVE), "self-check"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "answer sat and unsat" in proc.stdout
+
+
+def test_a_solver_without_a_file__refused_naming_it():
+    proc = subprocess.run([sys.executable, str(SOLVE), "bitwuzla"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "bitwuzla needs a FILE" in proc.stderr
