@@ -155,8 +155,9 @@ contract LeakyBudgetProofs is SymTest, IAssetControllerTypes {
     /// the span's accepted uses, under fixed limits (budget `B`, window `W`). Ghost values:
     /// `sum`, what the span's uses booked so far, and `drained`, what the bucket let out between
     /// them. The invariant, for each of the two budgets, is `sum <= held + drained`, `held` being
-    /// what the bucket holds after the latest use. Its base is the bucket proof above (after the
-    /// span's first use, `held >= used`, with nothing drained); its step is
+    /// what the bucket holds after the latest use. Its base: after any use `held >= used`
+    /// (asserted after every use, in the step's proof too, from any state within the budgets),
+    /// with nothing drained yet; its step is
     /// `check_leaky_bucket_span_step` (the controller's `_useBudget`, linear); the drain between
     /// two uses `e` seconds apart is at most `B * e / W` (`check_drain_at_most_budget_rate`, the
     /// library's `drained`: the non-linear step); and `tests/symbolic/arithmetic_lemmas.py` proves
