@@ -10,35 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from scripts.toolchain.smt_solve import SAT_QUERY, UNSAT_QUERY
+
 ROOT = Path(__file__).resolve().parents[2]
 SOLVE = ROOT / "scripts/toolchain/smt_solve.py"
 HALMOS_PY = ROOT / ".venv-halmos/bin/python"
-
-# x * y == 143 over 8-bit words with neither factor 1: sat (11 * 13); and a division lemma halmos'
-# queries carry, floor(b * e / w) * w <= b * e without overflow (8-bit words: over
-# 16-bit ones bitwuzla took 35 s and cvc5 over bit-vectors 49 s, cvc5 over integers 0.1 s): unsat
-SAT = """(set-logic QF_BV)
-(declare-fun x () (_ BitVec 8))
-(declare-fun y () (_ BitVec 8))
-(assert (= (bvmul x y) (_ bv143 8)))
-(assert (bvugt x (_ bv1 8)))
-(assert (bvugt y (_ bv1 8)))
-(assert (bvult x (_ bv16 8)))
-(assert (bvult y (_ bv16 8)))
-(check-sat)
-(get-model)
-"""
-UNSAT = """(set-logic QF_BV)
-(declare-fun b () (_ BitVec 8))
-(declare-fun e () (_ BitVec 8))
-(declare-fun w () (_ BitVec 8))
-(assert (bvult b (_ bv16 8)))
-(assert (bvult e (_ bv16 8)))
-(assert (not (= w (_ bv0 8))))
-(assert (not (bvule (bvmul (bvudiv (bvmul b e) w) w) (bvmul b e))))
-(check-sat)
-(get-model)
-"""
 
 
 def _solver_ready() -> bool:
@@ -57,7 +33,7 @@ def _solve(tmp_path: Path, text: str, *args: str) -> str:
     f = tmp_path / "q.smt2"
     f.write_text(text)
     proc = subprocess.run(
-        [str(HALMOS_PY), str(SOLVE), *args, str(f)], capture_output=True, text=True, timeout=120
+        [str(HALMOS_PY), str(SOLVE), *args, str(f)], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
@@ -66,12 +42,26 @@ def _solve(tmp_path: Path, text: str, *args: str) -> str:
 @needs_solvers
 @pytest.mark.parametrize("solver", [["bitwuzla"], ["cvc5"], ["cvc5", "--bv-as-int"], ["portfolio"]])
 def test_each_solver__answers_sat_with_a_model_and_unsat(tmp_path, solver):
-    out = _solve(tmp_path, SAT, *solver)
+    out = _solve(tmp_path, SAT_QUERY, *solver)
     assert out.splitlines()[0] == "sat"
     assert (
         "define-fun x" in out and "define-fun y" in out
     )  # the model halmos reads its counterexample from
-    assert _solve(tmp_path, UNSAT, *solver).splitlines()[0] == "unsat"
+    assert _solve(tmp_path, UNSAT_QUERY, *solver).splitlines()[0] == "unsat"
+
+
+@needs_solvers
+def test_portfolio__a_model_past_a_pipes_64_kib__printed_whole(tmp_path):
+    # 1,000 words of 256 bits, each pinned to a 77-digit value: a model of about 120 KB, which
+    # would block a member writing to a pipe nobody reads until it ends
+    n = 1000
+    lines = ["(set-logic QF_BV)"]
+    lines += [f"(declare-fun v{i} () (_ BitVec 256))" for i in range(n)]
+    lines += [f"(assert (= v{i} (_ bv{2**255 + i * 7919} 256)))" for i in range(n)]
+    lines += ["(check-sat)", "(get-model)"]
+    out = _solve(tmp_path, "\n".join(lines) + "\n", "portfolio")
+    assert out.splitlines()[0] == "sat"
+    assert len(out) > 65_536 and out.count("define-fun v") == n
 
 
 @needs_solvers
