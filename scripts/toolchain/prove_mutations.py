@@ -133,13 +133,15 @@ MUTATIONS: tuple[Mutation, ...] = (
         "the leaky bucket empties after half its window (drains up to twice its rate)",
     ),
     Mutation(
-        "leaky-step-books-no-loss",
+        "leaky-forgets-half-it-held",
         "tests/symbolic/WindowBudget.t.sol",
         "        a += lost;\n",
-        "",
+        "        a = a / 2 + lost;\n",
         "LeakyBudgetProofs",
         "span_step",
-        "_useBudget (the harness's copy) leaves a move's loss off the bucket",
+        "_useBudget (the harness's copy) forgets half of the loss it held before the move: every "
+        "bucket stays within its budget and holds at least its latest use, so only the span "
+        "step can tell",
     ),
     Mutation(
         "escrow-execute-pays-one-more",
