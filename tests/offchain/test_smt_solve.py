@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.toolchain.smt_solve import SAT_QUERY, UNSAT_QUERY
+from scripts.toolchain.smt_solve import SAT_QUERY, UNSAT_QUERY, big_model_query
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLVE = ROOT / "scripts/toolchain/smt_solve.py"
@@ -52,16 +52,10 @@ def test_each_solver__answers_sat_with_a_model_and_unsat(tmp_path, solver):
 
 @needs_solvers
 def test_portfolio__a_model_past_a_pipes_64_kib__printed_whole(tmp_path):
-    # 1,000 words of 256 bits, each pinned to a 77-digit value: a model of about 120 KB, which
-    # would block a member writing to a pipe nobody reads until it ends
-    n = 1000
-    lines = ["(set-logic QF_BV)"]
-    lines += [f"(declare-fun v{i} () (_ BitVec 256))" for i in range(n)]
-    lines += [f"(assert (= v{i} (_ bv{2**255 + i * 7919} 256)))" for i in range(n)]
-    lines += ["(check-sat)", "(get-model)"]
-    out = _solve(tmp_path, "\n".join(lines) + "\n", "portfolio")
+    # a member writing to a pipe nobody reads until it ends would block on it
+    out = _solve(tmp_path, big_model_query(1000), "portfolio")
     assert out.splitlines()[0] == "sat"
-    assert len(out) > 65_536 and out.count("define-fun v") == n
+    assert len(out) > 65_536 and out.count("define-fun v") == 1000
 
 
 @needs_solvers
