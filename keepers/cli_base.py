@@ -152,6 +152,18 @@ def node_unreachable(url: str, err: BaseException) -> str:
     return unreachable(url, err)
 
 
+def refuse_keys_in_settings() -> None:
+    """Exit 2 when any setting but the signer's holds a private key (or a mnemonic), naming
+    the setting, before anything runs or is stored (keepers.core.settings)."""
+    from keepers.core.settings import refuse_secret_shaped_everywhere
+
+    try:
+        refuse_secret_shaped_everywhere()
+    except FundConfigError as err:  # the one ConfigError
+        click.echo(f"keeper: invalid configuration: {err}", err=True)
+        sys.exit(exit_code(err))
+
+
 def fail(message: str, code: int = EXIT_DOMAIN) -> NoReturn:
     click.echo(f"keeper: {message}", err=True)
     sys.exit(code)
@@ -164,6 +176,7 @@ def fail(message: str, code: int = EXIT_DOMAIN) -> NoReturn:
 def main(ctx: click.Context, as_json: bool, now: int | None) -> None:
     """Ballast fund keeper."""
     redact.install()  # before anything can print: no secret in any message
+    refuse_keys_in_settings()
     ctx.obj = Ctx(as_json, now)
     ctx.call_on_close(ctx.obj.close)
 

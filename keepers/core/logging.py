@@ -13,14 +13,20 @@ import structlog
 def _redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Never log a secret: fields named like one are redacted, and every secret value from the
     environment is scrubbed from every string (exception text included)."""
-    from keepers.core.settings import REDACTED, env_secrets, is_secret_name, scrub
+    from keepers.core.settings import (
+        REDACTED,
+        env_secrets,
+        is_secret_name,
+        redact_key_tokens,
+        scrub,
+    )
 
     secrets = env_secrets()
     for k, v in list(event.items()):
         if is_secret_name(k):
             event[k] = REDACTED
-        elif isinstance(v, str) and secrets:
-            event[k] = scrub(v, secrets)
+        elif isinstance(v, str):
+            event[k] = redact_key_tokens(scrub(v, secrets) if secrets else v)
     return event
 
 

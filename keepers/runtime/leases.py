@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 
 from keepers.core.errors import ConfigError, DomainError
 from keepers.core.logging import get_logger
+from keepers.core.settings import redact_stored
 from keepers.store import models as m
 
 log = get_logger("keepers.leases")
@@ -318,8 +319,8 @@ def fleet(store: Any, ttl_s: float | None = None) -> dict[str, Any]:
             age = (now - r.seen_at).total_seconds()
             replicas.append(
                 {
-                    "replica": r.id,
-                    "host": r.host,
+                    "replica": redact_stored(r.id),
+                    "host": redact_stored(r.host),
                     "pid": r.pid,
                     "bots": list(r.bots),
                     "seen_s_ago": round(age, 1),
@@ -331,6 +332,7 @@ def fleet(store: Any, ttl_s: float | None = None) -> dict[str, Any]:
             )
     for x in leases:
         x.pop("mine", None)
+        x["replica"] = redact_stored(x["replica"])
     return {"leases": sorted(leases, key=lambda x: x["lease"]), "replicas": replicas}
 
 
