@@ -160,6 +160,9 @@ class KeeperSettings(BaseSettings):
     # third of it; a replica takes the lead of a dead one within about 1 1/3 of it
     # (KEEPER_LEASE_TTL_S; the leader itself stops deciding after 0.8 of it without a renewal)
     lease_ttl_s: float = Field(default=15.0, ge=3.0, le=300.0)
+    # `keeper status` lists a replica that stopped or fell silent for this long after it was
+    # last seen, then leaves it out of the fleet (KEEPER_FLEET_FORGET_S; one hour)
+    fleet_forget_s: float = Field(default=3600.0, gt=0)
 
     @field_validator("db_url")
     @classmethod

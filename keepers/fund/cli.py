@@ -604,17 +604,35 @@ def _fleet(ctx: Ctx) -> dict[str, Any]:
     lease's TTL, and each bot's lease."""
     from keepers.runtime.leases import fleet
 
-    return fleet(ctx.store(), ctx.config().keeper.lease_ttl_s)
+    k = ctx.config().keeper
+    return fleet(ctx.store(), k.lease_ttl_s, k.fleet_forget_s)
+
+
+def age(seconds: float) -> str:
+    """A duration as people read it: 42s, 7m 5s, 3h 12m, 2d 4h."""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
 
 
 def _fleet_lines(f: dict[str, Any]) -> list[str]:
     lines = ["fleet:" if f["replicas"] or f["leases"] else "fleet: no keeper run has started"]
     for r in f["replicas"]:
-        state = "live" if r["live"] else "gone"
         leads = ", ".join(r["leads"]) or "nothing (follower)"
+        seen = "stopped" if r["state"] == "stopped" else "seen"
         lines.append(
-            f"  replica {r['replica']:<16} {state:<5} {r['host']} pid {r['pid']}  "
-            f"seen {r['seen_s_ago']:.0f}s ago  leads {leads}"
+            f"  replica {r['replica']:<16} {r['state']:<7} {r['host']} pid {r['pid']}  "
+            f"{seen} {age(r['seen_s_ago'])} ago  leads {leads}"
+        )
+    if f.get("forgotten"):
+        lines.append(
+            f"  ({f['forgotten']} replica(s) not seen for over {age(f['forget_s'])} left out: "
+            "KEEPER_FLEET_FORGET_S)"
         )
     for x in f["leases"]:
         who = x["replica"] if x["live"] else f"nobody (last {x['replica']})"
