@@ -123,8 +123,10 @@ def _what_is_signed(ref: str, plan: Any, frozen: dict[str, Any]) -> dict[str, An
         "chain_id": plan.chain_id,
         "executor": plan.executor,
         "controller": plan.controller,
-        "deadline": plan.deadline,
-        "deadline_utc": _utc(plan.deadline),
+        # the message's `deadline`: the executor refuses the plan after it (not the approval
+        # deadline `keeper review` shows, after which approvals stop counting)
+        "executor_deadline": plan.deadline,
+        "executor_deadline_utc": _utc(plan.deadline),
         "actions": [
             {
                 "index": i,
@@ -144,7 +146,8 @@ def _signed_text(w: dict[str, Any]) -> str:
         f"  chain id    {w['chain_id']}",
         f"  executor    {w['executor']}",
         f"  controller  {w['controller']}",
-        f"  deadline    {w['deadline_utc']} ({w['deadline']})",
+        f"  executor deadline {w['executor_deadline_utc']} ({w['executor_deadline']}): "
+        "the executor refuses the plan after it",
         f"  plan id     {w['plan_id']}",
         f"  actions     {len(w['actions'])}, in the order the executor runs them:",
         *(
@@ -376,8 +379,12 @@ def _approval_view(ctx: Ctx, row: Any, now: int) -> dict[str, Any]:
         "requirement": stored.get("requirement"),
         "required": stored.get("required"),
         "admins": admins,
-        "deadline": limit,
-        "deadline_utc": _utc(limit),
+        # approvals recorded after it do not count (the plan expires unsigned); the signed
+        # executor deadline, after which the plan cannot run, is `executor_deadline`
+        "approval_deadline": limit,
+        "approval_deadline_utc": _utc(limit),
+        "executor_deadline": None if plan is None else plan.deadline,
+        "executor_deadline_utc": None if plan is None else _utc(plan.deadline),
         "as_of": now,
         "signed_plan": plan is not None,
         **({"frozen_error": broken} if broken else {}),
@@ -401,9 +408,13 @@ def _approval_text(v: dict[str, Any]) -> str:
     head = (
         f"plan {v['plan']}  {v['status']}  requirement {v['requirement'] or '-'}  "
         f"{v['counted']} of {v['required'] if v['required'] is not None else '?'} counted  "
-        f"deadline {v['deadline_utc'] or '-'}"
+        f"approval deadline {v['approval_deadline_utc'] or '-'}"
     )
     lines = [head]
+    if v["executor_deadline_utc"]:
+        lines.append(
+            f"  executor deadline {v['executor_deadline_utc']} (the plan cannot run after it)"
+        )
     if v["plan_hash"]:
         lines.append(f"  plan hash now {v['plan_hash']}  (approve: keeper approve --account)")
     elif v.get("frozen_error"):
@@ -464,12 +475,19 @@ def review(ctx: Ctx, plan_ref: str | None, typed_data: bool) -> None:
         _safe_message_help(ctx, row.ref, plan)
         return
     view = _approval_view(ctx, row, now)
+    payload = dict(row.payload)
+    if isinstance(payload.get("approval"), dict) and "deadline" in payload["approval"]:
+        # the stored approval's deadline is the approval deadline: named so beside the
+        # executor's (the frozen plan's `deadline`, signed in the EIP-712 message)
+        approval = dict(payload["approval"])
+        approval["approval_deadline"] = approval.pop("deadline")
+        payload["approval"] = approval
     data = {
         "plan": row.ref,
         "status": row.status,
         "trigger": row.trigger,
         "approvals": view["approvals"],
-        **{k: v for k, v in row.payload.items() if k != "plan"},
+        **{k: v for k, v in payload.items() if k != "plan"},
         "signatures": {k: v for k, v in view.items() if k != "approvals"},
     }
 
@@ -477,9 +495,9 @@ def review(ctx: Ctx, plan_ref: str | None, typed_data: bool) -> None:
         head = f"plan {row.ref}  status {row.status}  trigger {row.trigger}"
         body = render_text(row.payload["report"]) if row.payload.get("report") else ""
         extra = [
-            f"{k}: {json.dumps(row.payload[k], default=str)}"
+            f"{k}: {json.dumps(payload[k], default=str)}"
             for k in ("risk", "approval", "simulation", "verification")
-            if k in row.payload
+            if k in payload
         ]
         appr = [f"  {a['by']} {a['decision']} at {a['at']}" for a in data["approvals"]]
         return "\n".join(
