@@ -21,6 +21,7 @@ from keepers.core.errors import (
     EXIT_DOMAIN,
     EXIT_UNAVAILABLE,
     exit_code,
+    exit_codes_text,
 )
 from keepers.fund.settings import FundConfig, FundConfigError, load_fund_config
 
@@ -179,6 +180,10 @@ def main(ctx: click.Context, as_json: bool, now: int | None) -> None:
     refuse_keys_in_settings()
     ctx.obj = Ctx(as_json, now)
     ctx.call_on_close(ctx.obj.close)
+
+
+# `keeper --help` ends with the one table of exit codes (keepers.core.errors.EXIT_TABLE)
+main.epilog = "\b\nExit codes:\n" + exit_codes_text()
 
 
 def _late_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
