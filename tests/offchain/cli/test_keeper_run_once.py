@@ -94,3 +94,29 @@ def test_keeper_run_once__fork_simulator_without_anvil__exit_2_naming_the_settin
 def test_keeper_run_once__bad_simulator_value__exit_2(env: dict[str, str]) -> None:
     r = keeper({**env, "KEEPER_SIMULATOR": "fast"}, "run", "--once")
     assert r.exit_code == 2 and "KEEPER_SIMULATOR" in r.stderr, r.output + r.stderr
+
+
+def test_keeper_run_once__cycle_fails_on_configuration__exit_2_naming_it(
+    env: dict[str, str], monkeypatch: Any
+) -> None:
+    """A bot whose cycle fails for a configuration cause exits with the configuration code, not
+    1 ("cycle failed: fund"); any other cause still exits 1."""
+    from keepers.core.errors import ConfigError
+    from keepers.fund.bot import FundBot
+
+    def events(self: Any, now: int) -> Any:  # the fund.tick job's second part
+        raise ConfigError("KEEPER_NATIVE_PRICE='0': stand-in for a setting found wrong in a tick")
+
+    monkeypatch.setattr(FundBot, "events", events)
+    r = keeper(env, "run", "--once")
+    assert r.exit_code == 2, r.output + r.stderr
+    assert "cycle failed: fund (configuration: fund:" in r.stderr, r.stderr
+    assert "KEEPER_NATIVE_PRICE='0'" in r.stderr
+
+    def broken(self: Any, now: int) -> Any:
+        raise RuntimeError("not a configuration problem")
+
+    monkeypatch.setattr(FundBot, "events", broken)
+    r = keeper(env, "run", "--once")
+    assert r.exit_code == 1, r.output + r.stderr
+    assert "keeper: cycle failed: fund\n" in r.stderr and "(configuration:" not in r.stderr
