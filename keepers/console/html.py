@@ -114,6 +114,7 @@ def page(title: str, body: Any, nonce: str, *, scripts: Any = "", flash: Any = N
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
+        '<link rel=icon href="data:,">'
         f'<title>{h(title)} - Ballast</title><style nonce="{h(nonce)}">{STYLE}</style></head>'
         f"<body>{nav}<main>{note}<h1>{h(title)}</h1>{h(body)}</main>{h(scripts)}</body></html>"
     )
