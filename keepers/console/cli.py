@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import click
@@ -45,7 +46,10 @@ def console(ctx: Ctx, host: str | None, port: int | None) -> None:
         fail(str(err), exit_code(err))
     cfg = ctx.config()  # exit 2 naming the variable
     configure_logging(cfg.keeper.log_json, cfg.keeper.log_level)
-    ctx.bot_or_offline()  # a bad deployment record or chain exits 2 now, not on a page
+    if Path(cfg.keeper.deployment).exists():
+        # a bad deployment record or chain exits 2 now, not on a page; without a record the
+        # console serves the store alone (an approver's machine with KEEPER_DB_URL only)
+        ctx.bot_or_offline()
     app = Console(settings, ctx)
     try:
         server = serve(app, settings.host, settings.port)

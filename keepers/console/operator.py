@@ -53,17 +53,25 @@ def _alerts(ctx: Any, settings: Any, st: Any, down: list[Any], now: int) -> list
 
 
 def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str) -> str:
+    from keepers.fund.cli import _optional_bot
     from keepers.fund.feeds import feeds_down
     from keepers.fund.planning.report import _tiers
     from keepers.runtime.leases import fleet
 
     parts: list[Any] = []
-    bot = ctx.bot_or_offline()
+    bot = _optional_bot(ctx)
     st = None
     down: list[Any] = []
     if bot is None:
         parts.append(
-            tag("section", tag("p", f"chain data unavailable: {ctx.offline}", class_="bad"))
+            tag(
+                "section",
+                tag(
+                    "p",
+                    f"chain data unavailable: {ctx.offline or 'no deployment record'}",
+                    class_="bad",
+                ),  # fmt: skip
+            )
         )
     else:
         reading = bot.reader.read()
@@ -260,9 +268,12 @@ def rebalance(console: Any, req: Any, now: int, nonce: str, csrf: str) -> Any:
     reason = data.get("reason", "").strip()[:200]
     if not by or not reason:
         return console._refuse(req, 400, "a manual rebalance needs who asks (by) and why", nonce)
-    bot = ctx.bot_or_offline()
+    from keepers.fund.cli import _optional_bot
+
+    bot = _optional_bot(ctx)
     if bot is None:
-        return console._refuse(req, 503, f"chain unavailable: {ctx.offline}", nonce)
+        why = ctx.offline or "no deployment record (KEEPER_DEPLOYMENT)"
+        return console._refuse(req, 503, f"chain unavailable: {why}", nonce)
     reading = bot.reader.read()
     trigger = trig.manual_trigger(by, reason, force_targets=True)
     p = bot.sizing.make_sized_plan(reading, [trigger], now)

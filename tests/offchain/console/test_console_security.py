@@ -314,3 +314,35 @@ def test_plan_page__what_an_owner_sees_before_signing(env):
         embedded = re.search(r'id="typed-data"[^>]*>(.*?)</script>', page, re.S)
         assert embedded and json.loads(embedded.group(1)) == json.loads(cli.stdout)
         assert_no_secret(page)
+
+
+def test_keeper_console__the_process__serves_the_store_alone_and_stops_on_sigterm(env, tmp_path):
+    """`keeper console` as an operator starts it: its address on the first line, pages from
+    the store with no node and no deployment record, SIGTERM stops it (exit 0)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    e, _ = env
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keepers.cli", "--now", str(NOW + 60), "console", "--port", "0"],
+        env={**os.environ, **e},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("keeper console at http://127.0.0.1:"), line
+        url = line.split()[3]
+        with urllib.request.urlopen(url, timeout=30) as r:
+            page = r.read().decode()
+        assert REF in page and "0 of 2" in page
+        assert_no_secret(page)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert_no_secret(out + err)
