@@ -19,7 +19,7 @@ DAY = 86_400
 
 def _runbook(settings: Any, code: str) -> Markup:
     if settings.runbook_url:
-        return tag("a", code, href=f"{settings.runbook_url.rstrip('#')}#{code.replace('_', '')}")
+        return tag("a", code, href=f"{settings.runbook_url.rstrip('#')}#{code}")
     return tag("code", f"docs/runbook.md#{code}")
 
 
@@ -90,7 +90,7 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str) -> str:
                             amount(st.total_assets, d),
                             amount(st.gross_assets, d),
                             amount(st.pending_redemptions, d),
-                            f"{utc(reading.marked_at)} ({span(reading.marked_at - st.timestamp)})",
+                            f"{utc(reading.marked_at)} ({span(st.timestamp - reading.marked_at)} old)",
                             "PAUSED" if st.paused else "no",
                         ]
                     ],
