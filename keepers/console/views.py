@@ -244,7 +244,9 @@ def _approvals_table(view: dict[str, Any]) -> Markup:
 
 
 def _kv(pairs: list[tuple[str, Any]], **attrs: Any) -> Markup:
-    return tag("table", *(tag("tr", tag("th", k), tag("td", v)) for k, v in pairs), **attrs)
+    return tag(
+        "table", *(tag("tr", tag("th", k), tag("td", v)) for k, v in pairs), class_="kv", **attrs
+    )
 
 
 def plan_page(
@@ -391,7 +393,7 @@ def plan_page(
                     ("deadline", f"{utc(deadline)}{left}"),
                     ("SLA", sla),
                     ("who may sign", ", ".join(view["admins"]) or "-"),
-                    ("detail", approval.get("detail") or "-"),
+                    ("the keeper's last check", approval.get("detail") or "-"),
                 ],
                 id="approval",
             ),
@@ -401,6 +403,20 @@ def plan_page(
     )
     scripts: Any = ""
     sign = signing(ctx, row)
+    if sign is None and status == WAITING:
+        parts.append(
+            tag(
+                "section",
+                tag("h2", "How to approve"),
+                tag(
+                    "p",
+                    f"This plan has no frozen plan to sign (a deployment without a "
+                    f"PlanExecutor): an admin approves it with `keeper approve {row.ref} --by "
+                    "NAME` or rejects it with `keeper reject`.",
+                    id="approve-by-name",
+                ),
+            )
+        )
     if sign is not None:
         hashes = [
             ("plan hash (EIP-712)", tag("code", sign["plan_hash"], id="plan-hash")),

@@ -135,8 +135,13 @@ class Receiver:
 
 
 def shot(driver: Any, name: str) -> None:
+    """The whole page (the window stretched to it for the shot), as .build/console/NAME.png."""
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1200, min(max(height, 600), 6000))
+    driver.execute_script("window.scrollTo(0, 0)")
     driver.save_screenshot(str(ARTEFACTS / f"{name}.png"))
+    driver.set_window_size(1200, 1600)
 
 
 def wait_for(check: Any, timeout: float = 30.0, what: str = "") -> Any:
