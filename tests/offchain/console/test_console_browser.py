@@ -145,9 +145,16 @@ def shot(driver: Any, name: str) -> None:
 
 
 def wait_for(check: Any, timeout: float = 30.0, what: str = "") -> Any:
+    """`check()` once it is truthy; an element gone or stale while the page reloads (the
+    page reloads itself after a recorded signature) is asked again."""
+    from selenium.common.exceptions import WebDriverException
+
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        got = check()
+        try:
+            got = check()
+        except WebDriverException:
+            got = None
         if got:
             return got
         time.sleep(0.1)
@@ -171,14 +178,12 @@ def sign_in_browser(driver: Any, chain: Any, who: Any) -> str:
         "eth_signTypedData_v4", [who.address, req["params"][1]]
     )["result"]
     driver.execute_script("window.__answer(arguments[0], arguments[1])", req["id"], signature)
-    return wait_for(
-        lambda: (
-            driver.find_element(By.ID, "sign-status").text
-            if driver.find_element(By.ID, "sign-status").text.startswith(("Recorded", "Refused"))
-            else None
-        ),
-        what="the page's answer",
-    )
+
+    def answered() -> str | None:
+        text = str(driver.find_element(By.ID, "sign-status").text)
+        return text if text.startswith(("Recorded", "Refused")) else None
+
+    return str(wait_for(answered, what="the page's answer"))
 
 
 def test_two_owners_sign_in_the_browser__keeper_executes__page_shows_the_report(
@@ -227,6 +232,17 @@ def test_two_owners_sign_in_the_browser__keeper_executes__page_shows_the_report(
             )
             browser.get(link)
             costs["plan_page_render_ms"] = round(c.console.render_s[f"/plans/{ref}"] * 1000, 1)
+            # what the browser itself fetched for the page (beyond the document) and when
+            # the page was ready (navigation start to the load event)
+            costs["plan_page_browser_fetches"] = browser.execute_script(
+                "return performance.getEntriesByType('resource').length"
+            )
+            costs["plan_page_load_ms"] = browser.execute_script(
+                "const n = performance.getEntriesByType('navigation')[0];"
+                "return Math.round(n.loadEventEnd - n.startTime)"
+            )
+            costs["plan_page_bytes"] = len(browser.page_source.encode())
+            assert costs["plan_page_browser_fetches"] == 0  # one request: everything inline
             chart = browser.find_element(By.ID, "tiers-chart")
             tiers = chart.find_elements(By.CSS_SELECTOR, "g.tier")
             assert [t.get_attribute("data-tier") for t in tiers] == ["L1", "L2", "L3"]
@@ -267,14 +283,24 @@ def test_two_owners_sign_in_the_browser__keeper_executes__page_shows_the_report(
             for who, count in ((alice, "1 of 2"), (bob, "2 of 2")):
                 status = sign_in_browser(browser, chain, who)
                 assert status.startswith("Recorded: signed by " + who.address), status
-                wait_for(
-                    lambda count=count: browser.find_element(By.ID, "counted").text == count,
+                wait_for(  # the page reloads itself: the new count, the page loaded
+                    lambda count=count: (
+                        browser.find_element(By.ID, "counted").text == count
+                        and browser.execute_script("return document.readyState") == "complete"
+                    ),
                     what=count,
                 )
             assert [a.admin.lower() for a in bot.plans.approvals(ref)] == [
                 alice.address.lower(),
                 bob.address.lower(),
             ]
+            wait_for(
+                lambda: (
+                    browser.execute_script("return document.readyState") == "complete"
+                    and browser.find_element(By.ID, "counted").text == "2 of 2"
+                ),
+                what="the reloaded page",
+            )
             shot(browser, "plan-signed")
 
             # the keeper executes on its next tick; the page shows it with its report
