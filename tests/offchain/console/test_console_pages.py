@@ -7,6 +7,7 @@ does."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from keepers.console.views import action_words
 from keepers.fund.planning.actions import Action, ActionType
@@ -66,3 +67,26 @@ def test_each_call_in_words():
     ]  # fmt: skip
     for action, symbol, words in cases:
         assert action_words(action, symbol, d) == words
+
+
+def test_the_demos_console__address_printed__serves__no_keeper_key(env):  # noqa: F811
+    """`make demo`'s console (ballast_dev/demo/console.py): a `keeper console` process on a
+    free port with the demo keeper's environment less its key; its address echoed."""
+    import urllib.request
+
+    from ballast_dev.demo.console import start_console, stop_console
+
+    e, _ = env
+    lines: list[str] = []
+    proc = start_console(e, lines.append)
+    try:
+        assert proc is not None, lines
+        (line,) = lines
+        assert re.fullmatch(r"web console: http://127\.0\.0\.1:\d+/approvals", line), line
+        with urllib.request.urlopen(line.split(": ", 1)[1], timeout=30) as r:
+            assert r.status == 200 and REF in r.read().decode()
+        environ = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
+        assert not any(v.startswith(b"KEEPER_SIGNER_KEY=") for v in environ)
+    finally:
+        stop_console(proc)
+    assert proc.returncode == 0
