@@ -39,6 +39,7 @@ TOKEN = "t0ken-for-the-console-3f9a1c"
 SIGNER_KEY = "0x" + "5e" * 32  # a keeper signer key in the environment: never on a page
 HOOK = "http://127.0.0.1:9/hooks/T000/B000/s3cr3t-webhook-path"
 MARKUP = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+ASSET = "0x" + "a5" * 20
 
 
 def frozen_plan(ref: str) -> SignedPlan:
@@ -60,7 +61,8 @@ def add_plan(plans: PlanStore, ref: str) -> None:
     report's token symbol carry markup (a hostile symbol on chain, a note typed by someone)."""
     action = Action(ActionType.ALLOCATE, 200_000_000_000, 0, f"invest L2 {MARKUP}", 0, 1)
     trig = Trigger(TriggerKind.MANUAL, "manual", f"requested by ops: {MARKUP}")
-    plan = Plan(ref, NOW, (trig,), (action, replace(action, priority=1, to_tier=2)))
+    buy = replace(action, type=ActionType.PURCHASE, priority=1, to_tier=2, asset=ASSET)
+    plan = Plan(ref, NOW, (trig,), (action, buy))
     tiers = [
         {
             "tier": f"L{i + 1}",
@@ -89,7 +91,7 @@ def add_plan(plans: PlanStore, ref: str) -> None:
             "base_decimals": 6,
             "total_amount": 400_000_000_000,
             "triggers": [{"kind": "manual", "code": "manual", "reason": trig.reason}],
-            "actions": [{"asset": None, "symbol": MARKUP}],
+            "actions": [{"asset": ASSET, "symbol": MARKUP}],  # a token symbol read on chain
             "tiers_before": tiers,
             "tiers_expected": expected,
         },
@@ -250,8 +252,13 @@ def test_every_stored_value_is_escaped(env):
             assert "<script>alert" not in page and "<img src=x" not in page, path
             assert "script-src 'nonce-" in headers["Content-Security-Policy"]
         _, _, page = browser.get(f"/plans/{REF}")
-        # the trigger's reason, the action's reason and the note, each shown as text
-        assert page.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;") >= 3
+        # the trigger's reason, both actions' reasons, the token symbol and the note, each
+        # shown as text
+        assert page.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;") >= 5
+        assert (
+            f"buy &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt; ({ASSET})"
+            in page
+        )
         # the only scripts are the console's: the typed data (JSON) and its own code
         assert len(re.findall(r"<script\b", page)) == 2
         assert_no_secret(page)
