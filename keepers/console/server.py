@@ -260,8 +260,12 @@ class Console:
     def _csrf_refusal(self, req: Request) -> str | None:
         """Why a POST is refused as a possible cross-site request, or None."""
         origin = req.headers.get("Origin")
-        host = req.headers.get("Host") or ""
-        if origin and origin != "null" and urllib.parse.urlsplit(origin).netloc != host:
+        # this console as the browser addressed it (Host), or as KEEPER_CONSOLE_PUBLIC_URL
+        # names it behind a reverse proxy that rewrites Host
+        ours = {req.headers.get("Host") or ""}
+        if self.settings.public_url:
+            ours.add(urllib.parse.urlsplit(self.settings.public_url).netloc)
+        if origin and origin != "null" and urllib.parse.urlsplit(origin).netloc not in ours:
             return f"cross-origin request refused (Origin {origin})"
         cookie = req.cookies.get(CSRF_COOKIE) or ""
         sent = req.headers.get("X-CSRF-Token") or req.form().get("csrf") or ""

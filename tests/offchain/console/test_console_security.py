@@ -226,6 +226,16 @@ def test_every_post_needs_the_csrf_token_and_the_same_origin(env):
         assert status == 403
         status, _, _ = browser.post("/rebalance", form={"by": "x", "reason": "y"})
         assert status == 403
+        # behind a proxy: the public address's origin is ours, any other is not
+        proxied = {
+            "X-CSRF-Token": csrf,
+            "Origin": "https://console.example",
+            "Host": "10.0.0.5:8090",
+        }
+        status, _, _ = browser.post(
+            f"/plans/{REF}/signature", json_body={"signature": sig}, headers=proxied
+        )
+        assert status == 403
         assert plans.approvals(REF) == []
         status, _, out = browser.post(
             f"/plans/{REF}/signature", json_body={"signature": sig}, headers={"X-CSRF-Token": csrf}
@@ -353,3 +363,18 @@ def test_keeper_console__the_process__serves_the_store_alone_and_stops_on_sigter
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert_no_secret(out + err)
+
+
+def test_behind_a_proxy__the_public_urls_origin_is_the_consoles_own(env):
+    e, plans = env
+    sig = "0x" + sign_plan(frozen_plan(REF), account_key("carol")).hex()
+    public = {"KEEPER_CONSOLE_PUBLIC_URL": "https://console.example"}
+    with running_console(e | public, now=NOW + 60) as c:
+        browser = Client(c.url)
+        _, _, page = browser.get(f"/plans/{REF}")
+        headers = {"X-CSRF-Token": browser.csrf(page), "Origin": "https://console.example"}
+        status, _, out = browser.post(
+            f"/plans/{REF}/signature", json_body={"signature": sig}, headers=headers
+        )
+        assert status == 200, out
+    assert [a.admin for a in plans.approvals(REF)] == [OWNERS[2]]
