@@ -541,7 +541,9 @@ def approvals_page(ctx: Any, now: int, nonce: str) -> str:
                 row.trigger or "-",
                 amount(report.get("total_amount"), d),
                 f"{v['counted']} of {v['required']}",
-                f"{utc(v['deadline'])} ({span((v['deadline'] or now) - now)} left)",
+                "-"
+                if v["deadline"] is None
+                else f"{utc(v['deadline'])} ({span(v['deadline'] - now)} left)",
             ]
         )
     body = (

@@ -43,6 +43,10 @@ def test_fund_page_without_a_chain__alerts_from_the_store__rebalance_refused(env
             "/rebalance", form={"by": "", "reason": "", "csrf": ops.csrf(page)}
         )
         assert status == 400 and "needs who asks" in out
+        status, _, page = ops.get("/approvals")
+        queue = re.search(r'<table id="queue">(.*?)</table>', page, re.S)
+        assert status == 200 and queue and f'href="/plans/{REF}"' in queue.group(1)
+        assert "0 of 2" in queue.group(1) and "(10 min 0 s left)" in queue.group(1)
         status, _, page = ops.get("/plans")
         assert status == 200 and f'href="/plans/{REF}"' in page and "pending_approval" in page
         assert ops.get("/plans/no-such-plan")[0] == 404
