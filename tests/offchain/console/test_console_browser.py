@@ -243,6 +243,18 @@ def test_two_owners_sign_in_the_browser__keeper_executes__page_shows_the_report(
             )
             costs["plan_page_bytes"] = len(browser.page_source.encode())
             assert costs["plan_page_browser_fetches"] == 0  # one request: everything inline
+            # the baseline, in the same run: `keeper review PLAN` (in-process, so without the
+            # interpreter's start-up), the command line's view of the same plan
+            from click.testing import CliRunner
+
+            from keepers.cli import main
+
+            started = time.perf_counter()
+            r = CliRunner(mix_stderr=False).invoke(
+                main, ["--now", str(now + 10), "review", ref], env=env
+            )
+            assert r.exit_code == 0, r.stderr
+            costs["keeper_review_ms"] = round((time.perf_counter() - started) * 1000, 1)
             chart = browser.find_element(By.ID, "tiers-chart")
             tiers = chart.find_elements(By.CSS_SELECTOR, "g.tier")
             assert [t.get_attribute("data-tier") for t in tiers] == ["L1", "L2", "L3"]
