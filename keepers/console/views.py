@@ -366,7 +366,7 @@ def plan_page(
     )
     parts.append(tag("section", tag("h2", "Simulation"), tag("p", sim_text, id="simulation")))
     approval = payload.get("approval") or {}
-    deadline = view["deadline"]
+    deadline = view["approval_deadline"]
     requested = int(payload.get("requested_at", report.get("created_at") or 0) or 0)
     sla = (
         f"{(int(approval['deadline']) - requested) // 3600} h from the request "
@@ -390,7 +390,7 @@ def plan_page(
                             id="counted",
                         ),
                     ),
-                    ("deadline", f"{utc(deadline)}{left}"),
+                    ("approval deadline", f"{utc(deadline)}{left}"),
                     ("SLA", sla),
                     ("who may sign", ", ".join(view["admins"]) or "-"),
                     ("the keeper's last check", approval.get("detail") or "-"),
@@ -542,12 +542,12 @@ def approvals_page(ctx: Any, now: int, nonce: str) -> str:
                 amount(report.get("total_amount"), d),
                 f"{v['counted']} of {v['required']}",
                 "-"
-                if v["deadline"] is None
-                else f"{utc(v['deadline'])} ({span(v['deadline'] - now)} left)",
+                if v["approval_deadline"] is None
+                else f"{utc(v['approval_deadline'])} ({span(v['approval_deadline'] - now)} left)",
             ]
         )
     body = (
-        table(["plan", "trigger", "total", "signed", "deadline"], rows, id="queue")
+        table(["plan", "trigger", "total", "signed", "approval deadline"], rows, id="queue")
         if rows
         else tag("p", "No plan waits for approval.", id="queue-empty")
     )
