@@ -191,6 +191,7 @@ def test_every_leg_cut__RebalanceHeld__and_the_due_run_is_retried_within_the_hou
     deployer.transfer(funder, 10**19)
     cfg = RecurringConfig(DAY, 1, 3_000_000, 12_000, False, funder.address)
     r = deployer.deploy(project.Rebalancer, deployer, scheduler, c, cfg.as_tuple())
+    r.setTrustedTarget(True, sender=deployer)  # the fund's controller: its word is believed
     funder.approveSpender(r, 2**256 - 1, sender=gov)
     c.grantRole(c.REBALANCER_ROLE(), r, sender=deployer)
     r.fixReschedule(sender=attacker)
@@ -214,6 +215,49 @@ def test_every_leg_cut__RebalanceHeld__and_the_due_run_is_retried_within_the_hou
     tx = scheduler.execute(r.bookedRun()[0], sender=attacker)
     [done] = tx.decode_logs(r.Rebalanced)
     assert done.moved and s["rwa"].balanceOf(c) > 0
+
+
+def test_pool_leg_cut_erc4626_leg_filled__still_off_target__due_run_retried_within_the_hour(
+    s, project, deployer, gov, attacker, chain
+):
+    """Third review (info): RebalanceHeld needs every move cut, so when the attacker pushed the
+    TBILL pool past the bound and executed the due run, the MMF leg filled, the run counted as
+    done and the next one was a whole day away (a 2% push and round trip bought a day). Now the
+    controller says "cut and still out of band" and the fund's Rebalancer, which trusts it,
+    books the retry an hour later (daily interval / 24); the retry, with the pool back, moves
+    the carried TBILL up to the bound, and while the pool still cannot take the rest inside it
+    the next retry is again an hour away."""
+    f, unit = s["fund"], s["unit"]
+    c = f.controller
+    f.vault.deposit(4_000_000 * unit, deployer, sender=deployer)
+    scheduler = deployer.deploy(project.RebalanceScheduler, gov, 60, 10**9, 1_000)
+    funder = deployer.deploy(project.TxFunder, gov, 10**22)
+    deployer.transfer(funder, 10**19)
+    cfg = RecurringConfig(DAY, 1, 3_000_000, 12_000, False, funder.address)
+    r = deployer.deploy(project.Rebalancer, deployer, scheduler, c, cfg.as_tuple())
+    r.setTrustedTarget(True, sender=deployer)
+    funder.approveSpender(r, 2**256 - 1, sender=gov)
+    c.grantRole(c.REBALANCER_ROLE(), r, sender=deployer)
+    r.fixReschedule(sender=attacker)
+    run_id, ts = r.bookedRun()
+    chain.mine(1, timestamp=ts)
+    _feeds_report(f, deployer)
+    back_run = _front_run(s, attacker, 2_000_000 * unit)
+    assert c.rebalance.call(False, sender=s["rebalancer"]) == (True, True)
+    tx = scheduler.execute(run_id, sender=attacker)
+    [done] = tx.decode_logs(r.Rebalanced)
+    assert done.moved and s["mmf"].balanceOf(c) > 0  # the ERC-4626 leg filled
+    assert s["rwa"].balanceOf(c) == 0  # the pool leg was cut to nothing
+    assert back_run() < 0
+    _, retry_ts = r.bookedRun()
+    assert retry_ts == tx.timestamp + DAY // 24
+    chain.mine(1, timestamp=retry_ts)
+    _feeds_report(f, deployer)
+    tx = scheduler.execute(r.bookedRun()[0], sender=attacker)
+    assert tx.decode_logs(r.Rebalanced)[0].moved and s["rwa"].balanceOf(c) > 0
+    # the 10M pool takes only part of the 2.4M inside 1%: cut again, retried again in an hour
+    assert tx.decode_logs(c.MoveCut)
+    assert r.bookedRun()[1] == tx.timestamp + DAY // 24
 
 
 def test_sale_cut__oracle_far_above_the_pool__sells_nothing_and_the_run_is_held(
