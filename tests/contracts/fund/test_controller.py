@@ -82,14 +82,14 @@ def test_rebalance__inside_bands__no_op(controller, keeper, deposited, unit):
     controller.allocateToLayer(2, 600_000 * unit, sender=keeper)
     before = ratios(controller)
     tx = controller.rebalance(False, sender=keeper)
-    assert tx.return_value is False
+    assert tx.return_value.moved is False
     assert ratios(controller) == before
 
 
 def test_rebalance__out_of_band__moves_to_targets(controller, keeper, deposited, unit):
     assert ratios(controller)[0] == 10_000
     tx = controller.rebalance(False, sender=keeper)
-    assert tx.return_value is True
+    assert tx.return_value.moved is True
     r = ratios(controller)
     for (target, lo, hi), got in zip(DEFAULT_TIERS, r, strict=True):
         assert lo <= got <= hi

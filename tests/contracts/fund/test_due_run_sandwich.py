@@ -278,31 +278,6 @@ def test_sale_cut__oracle_far_above_the_pool__sells_nothing_and_the_run_is_held(
     assert s["rwa"].balanceOf(c) == held
 
 
-def test_adapter_within__loose_rate__moves_the_pool_at_most_one_fee_either_way(
-    s, project, attacker, deployer
-):
-    """investWithin/divestWithin, called directly by anyone with a rate that binds nothing (a
-    minimum of 1): the leg still stops one fee tier (0.05%) from the price it found, buying
-    or selling, and returns the rest: a due run's leg never hands a sandwich more than one fee
-    of price move."""
-    usdt, rwa, adapter, unit = s["usdt"], s["rwa"], s["adapter"], s["unit"]
-    factory = project.IUniswapV3Factory.at(adapter.factory())
-    pool = project.IUniswapV3Pool.at(factory.getPool(rwa, usdt, FEE))
-    for token, amount in ((usdt, 1_000_000 * unit), (rwa, 10_000 * 10**18)):
-        before = pool.slot0()[0] ** 2
-        token.mint(adapter, amount, sender=deployer)
-        held = token.balanceOf(attacker)
-        if token == usdt:
-            adapter.investWithin(rwa, amount, 1, sender=attacker)
-        else:
-            adapter.divestWithin(rwa, amount, 1, sender=attacker)
-        after = pool.slot0()[0] ** 2
-        moved = abs(after - before) * 1_000_000 // before  # in millionths, like the fee tier
-        assert 498 <= moved < FEE, moved  # one fee tier (rounded towards the start), not more
-        assert 0 < token.balanceOf(attacker) - held < amount  # the rest came back
-        assert token.balanceOf(adapter) == 0
-
-
 def test_adapter_divest_within__large_sale__partial_fill_unsold_tokens_returned(
     s, attacker, deployer
 ):
@@ -335,48 +310,3 @@ def test_adapter_within__bad_input__named_errors_and_nothing_kept(s, project, de
         adapter.investWithin(rwa, 10 * unit, 1, sender=attacker)
     with ape.reverts(adapter.PoolMissing):
         adapter.divestWithin(rwa, 10**18, 1, sender=attacker)
-
-
-def _run_pnl(receipt, s) -> int:
-    """The due run's TBILL legs at the oracle: what the tokens bought are worth less the cash
-    spent on them (negative: the fund paid above the oracle)."""
-    unit = s["unit"]
-    return sum(
-        e.tokensOut * PRICE * unit // 10**18 - e.cashIn
-        for e in receipt.decode_logs(s["fund"].controller.Purchased)
-        if e.token == s["rwa"].address
-    )
-
-
-CAPITAL = (1_000, 5_000, 10_000, 20_000, 35_000, 50_000, 100_000, 250_000, 1_000_000, 2_000_000)
-
-
-def test_due_run_sandwich__attacker_loses_at_every_capital_size(s, attacker, chain, deployer):
-    """Third review (still open from the second): an outsider who executes the fund's due run
-    inside a sandwich gained (1M of capital against a 24M fund: +213 USDT, the fund -1,204
-    against the plain run), because the run's pool legs could move the pool up to the internal
-    bound (1%) from the oracle, and the round trip costs the attacker only two pool fees
-    (0.1%). Now each due-run pool leg moves its pool at most one fee tier from the price it
-    finds: what the attacker can win on the fund's leg is at most one fee on its capital, what
-    the round trip costs is two, so the sandwich loses at every size. Measured on the real
-    Uniswap V3 pool (10M a side, 0.05%) with a 24M fund's catch-up: capital, attacker P&L, the
-    fund's leg against the oracle in the plain run and in the sandwich."""
-    f, unit = s["fund"], s["unit"]
-    f.vault.deposit(24_000_000 * unit, deployer, sender=deployer)
-    snap = chain.snapshot()
-    plain = _run_pnl(f.controller.rebalance(False, sender=s["rebalancer"]), s)
-    chain.restore(snap)
-    rows = []
-    for capital in CAPITAL:
-        snap = chain.snapshot()
-        back_run = _front_run(s, attacker, capital * unit)
-        fund = _run_pnl(f.controller.rebalance(False, sender=s["rebalancer"]), s)
-        rows.append((capital, back_run(), fund))
-        chain.restore(snap)
-    print(f"\nplain run: the fund's TBILL leg {plain / unit:,.2f} against the oracle")
-    print("capital, attacker P&L, fund's leg in the sandwich, against the plain run")
-    for capital, gain, fund in rows:
-        print(
-            f"{capital:>10,} {gain / unit:>12,.2f} {fund / unit:>12,.2f} {(fund - plain) / unit:>12,.2f}"
-        )
-    assert all(gain < 0 for _, gain, _ in rows), rows
