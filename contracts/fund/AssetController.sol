@@ -119,13 +119,16 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @dev The live value of the invested tiers from the stored mark, if its lines still
     /// hold (`ok`): written with this mark (the lines' contract) and no held asset's marked
-    /// round past its heartbeat. A position whose feed's latestRound() (AggregatorV2V3) is
-    /// the marked round is worth to the wei what the mark counted: a Chainlink round never
-    /// changes once written, and the units change only by the controller's own moves (each
-    /// one marks again; a third party's transfer counts from the next mark on both paths).
-    /// Any other held position (a new round, a feed without round ids, an asynchronous
-    /// request) is read live in place of its marked value (`_markedValue`), so one feed's
-    /// new round costs one position's read, not the whole live pass.
+    /// answer past its heartbeat. A position whose feed answers latestRoundData() with the
+    /// very words the mark read (all five: round, answer, startedAt, updatedAt, answeredInRound;
+    /// compared by a 95-bit fingerprint of them) is worth to the wei what the mark counted:
+    /// the price check (OracleLib.tryPrice) sees the same words, and the units change only by
+    /// the controller's own moves (each one marks again; a third party's transfer counts from
+    /// the next mark on both paths). No round id is trusted: a feed that keeps its round
+    /// across answers (RedStone's PriceFeedWithoutRounds answers round 1 forever) changes the
+    /// answer or updatedAt, so the fingerprint. Any other held position (a new answer, an
+    /// asynchronous request) is read live in place of its marked value (`_markedValue`), so
+    /// one feed's new answer costs one position's read, not the whole live pass.
     function _standing() private view returns (bool ok, uint256 live, bool down) {
         MarkLines memory ml = _markLines;
         // at 0: no lines (never marked, a mark kept through an outage, a configuration change)
@@ -147,13 +150,14 @@ contract AssetController is IAssetController, AssetControllerStorage {
             bool same;
             if (line != _LIVE_ONLY) {
                 assembly ("memory-safe") {
-                    mstore(0, 0x668a0f02) // latestRound()
-                    let ok_ := staticcall(gas(), and(line, 0xffffffffffffffffffffffffffffffffffffffff), 28, 4, 0, 32)
-                    same := and(and(ok_, iszero(lt(returndatasize(), 32))), eq(mload(0), shr(160, line)))
+                    let p := mload(0x40) // scratch past the free pointer, never kept
+                    mstore(p, shl(224, 0xfeaf968c)) // latestRoundData()
+                    let ok_ := staticcall(gas(), and(line, 0xffffffffffffffffffffffffffffffffffffffff), p, 4, p, 160)
+                    same := and(and(ok_, iszero(lt(returndatasize(), 160))), eq(shr(161, keccak256(p, 160)), shr(160, line)))
                 }
             }
             if (!same) {
-                // a new round, or live-only: this position live, in place of what the mark counted
+                // a new answer, or live-only: this position live, in place of what the mark counted
                 (uint256 v,, bool d) = _positionValue(i, true);
                 live = live - _markedValue[i] + v;
                 if (d) down = true;
@@ -879,20 +883,23 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 if (units != 0 || pc != 0 || pt != 0) line = _LIVE_ONLY;
             } else if (units != 0) {
                 address feed = address(a.feed.feed);
-                (bool ok, uint256 round, uint256 updatedAt) = (false, 0, 0);
+                (bool ok, uint256 fp, uint256 updatedAt) = (false, 0, 0);
                 assembly ("memory-safe") {
                     let p := mload(0x40)
                     mstore(p, shl(224, 0xfeaf968c)) // latestRoundData()
                     let called := staticcall(gas(), feed, p, 4, p, 160) // before returndatasize()
                     ok := and(called, iszero(lt(returndatasize(), 160)))
-                    round := mload(p)
+                    fp := shr(161, keccak256(p, 160)) // the five words' fingerprint, 95 bits
                     updatedAt := mload(add(p, 96))
                 }
                 line = _LIVE_ONLY;
-                if (ok && round != 0 && round <= type(uint80).max && updatedAt <= type(uint32).max) {
-                    line = uint256(uint160(feed)) | (round << 160);
+                if (ok && updatedAt <= type(uint32).max) {
+                    line = uint256(uint160(feed)) | (fp << 160); // bit 255 clear: never _LIVE_ONLY
                     uint256 until = updatedAt + a.feed.heartbeat;
-                    if (until < validUntil) validUntil = until;
+                    // only a fresh answer can go stale while the feed's words stay the same (a
+                    // stale one stays stale): a stale feed of a dust position, counted at zero
+                    // by both paths, does not send every entry and exit down the live pass
+                    if (until >= block.timestamp && until < validUntil) validUntil = until;
                 }
             }
             if (line != 0 && !s.down) _markedValue[i] = s.values[i];
