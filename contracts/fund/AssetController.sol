@@ -126,14 +126,17 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// hold (`ok`): written with this mark (the lines' contract) and no held asset's marked
     /// answer past its heartbeat. A position whose feed answers latestRoundData() with the
     /// very words the mark read (all five: round, answer, startedAt, updatedAt, answeredInRound;
-    /// compared by a 95-bit fingerprint of them) is worth to the wei what the mark counted:
+    /// compared by a 94-bit fingerprint of them) is worth to the wei what the mark counted:
     /// the price check (OracleLib.tryPrice) sees the same words, and the units change only by
     /// the controller's own moves (each one marks again; a third party's transfer counts from
-    /// the next mark on both paths). No round id is trusted: a feed that keeps its round
-    /// across answers (RedStone's PriceFeedWithoutRounds answers round 1 forever) changes the
-    /// answer or updatedAt, so the fingerprint. Any other held position (a new answer, an
-    /// asynchronous request) is read live in place of its marked value (`_markedValue`), so
-    /// one feed's new answer costs one position's read, not the whole live pass.
+    /// the next mark on both paths). No round id is trusted by default: a feed that keeps its
+    /// round across answers (RedStone's PriceFeedWithoutRounds answers round 1 forever) changes
+    /// the answer or updatedAt, so the fingerprint. Only a feed the timelock vouched for as
+    /// bumping its round on every answer (`setRoundsBumped`: Chainlink's aggregators) is
+    /// checked by its latestRoundData's cheaper sibling, latestRound(), against the marked
+    /// round. Any other held position (a new answer, an asynchronous request) is read live in
+    /// place of its marked value (`_markedValue`), so one feed's new answer costs one
+    /// position's read, not the whole live pass.
     function _standing() private view returns (bool ok, uint256 live, bool down) {
         MarkLines memory ml = _markLines;
         // at 0: no lines (never marked, a mark kept through an outage, a configuration change)
@@ -155,10 +158,21 @@ contract AssetController is IAssetController, AssetControllerStorage {
             bool same;
             if (line != _LIVE_ONLY) {
                 assembly ("memory-safe") {
+                    let f := and(line, 0xffffffffffffffffffffffffffffffffffffffff)
                     let p := mload(0x40) // scratch past the free pointer, never kept
-                    mstore(p, shl(224, 0xfeaf968c)) // latestRoundData()
-                    let ok_ := staticcall(gas(), and(line, 0xffffffffffffffffffffffffffffffffffffffff), p, 4, p, 160)
-                    same := and(and(ok_, iszero(lt(returndatasize(), 160))), eq(shr(161, keccak256(p, 160)), shr(160, line)))
+                    switch and(line, _ROUND_LINE)
+                    case 0 {
+                        // no round id trusted: the fingerprint of all five words
+                        mstore(p, shl(224, 0xfeaf968c)) // latestRoundData()
+                        let ok_ := staticcall(gas(), f, p, 4, p, 160)
+                        same := and(and(ok_, iszero(lt(returndatasize(), 160))), eq(shr(162, keccak256(p, 160)), shr(160, line)))
+                    }
+                    default {
+                        // vouched for (timelock) as bumping its round on every answer
+                        mstore(p, shl(224, 0x668a0f02)) // latestRound()
+                        let ok_ := staticcall(gas(), f, p, 4, p, 32)
+                        same := and(and(ok_, iszero(lt(returndatasize(), 32))), eq(mload(p), and(shr(160, line), 0x3fffffffffffffffffffffff)))
+                    }
                 }
             }
             if (!same) {
@@ -240,6 +254,11 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IAssetController
     function valueOf(address, uint256) external view returns (uint256) {
+        _viewFromAdmin();
+    }
+
+    /// @inheritdoc IAssetController
+    function roundsBumped(address) external view returns (bool) {
         _viewFromAdmin();
     }
 
@@ -426,6 +445,11 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IAssetController
     function setFeed(address, address, uint32, uint128, uint128) external {
+        _delegateToAdmin();
+    }
+
+    /// @inheritdoc IAssetController
+    function setRoundsBumped(address, bool) external {
         _delegateToAdmin();
     }
 
@@ -871,18 +895,25 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 if (units != 0 || pc != 0 || pt != 0) line = _LIVE_ONLY;
             } else if (units != 0) {
                 address feed = address(a.feed.feed);
-                (bool ok, uint256 fp, uint256 updatedAt) = (false, 0, 0);
+                (bool ok, uint256 fp, uint256 round, uint256 updatedAt) = (false, 0, 0, 0);
                 assembly ("memory-safe") {
                     let p := mload(0x40)
                     mstore(p, shl(224, 0xfeaf968c)) // latestRoundData()
                     let called := staticcall(gas(), feed, p, 4, p, 160) // before returndatasize()
                     ok := and(called, iszero(lt(returndatasize(), 160)))
-                    fp := shr(161, keccak256(p, 160)) // the five words' fingerprint, 95 bits
+                    fp := shr(162, keccak256(p, 160)) // the five words' fingerprint, 94 bits
+                    round := mload(p)
                     updatedAt := mload(add(p, 96))
                 }
                 line = _LIVE_ONLY;
                 if (ok && updatedAt <= type(uint32).max) {
-                    line = uint256(uint160(feed)) | (fp << 160); // bit 255 clear: never _LIVE_ONLY
+                    // bits 254 and 255 clear: a fingerprint line
+                    line = uint256(uint160(feed)) | (fp << 160);
+                    if (a.roundsBumped) {
+                        line = round != 0 && round <= type(uint80).max
+                            ? uint256(uint160(feed)) | (round << 160) | _ROUND_LINE
+                            : _LIVE_ONLY;
+                    }
                     uint256 until = updatedAt + a.feed.heartbeat;
                     // only a fresh answer can go stale while the feed's words stay the same (a
                     // stale one stays stale): a stale feed of a dust position, counted at zero

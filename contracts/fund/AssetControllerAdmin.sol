@@ -78,6 +78,11 @@ contract AssetControllerAdmin is AssetControllerStorage {
     }
 
     /// @dev See IAssetController.
+    function roundsBumped(address token) external view returns (bool) {
+        return _requireAsset(token).roundsBumped;
+    }
+
+    /// @dev See IAssetController.
     function valueOf(address token, uint256 amount) external view returns (uint256) {
         Asset storage a = _requireAsset(token);
         OracleLib.Feed memory f = a.feed;
@@ -85,6 +90,14 @@ contract AssetControllerAdmin is AssetControllerStorage {
     }
 
     /* CONFIGURATION */
+
+    /// @dev See IAssetController: vouching adds risk (timelock), withdrawing it reduces it.
+    function setRoundsBumped(address token, bool bumped) external {
+        _authorize(bumped, "setRoundsBumped");
+        _requireAsset(token).roundsBumped = bumped;
+        _markLines.at = 0; // the lines were written under the other rule: priced live until the next mark
+        emit RoundsBumpedSet(token, bumped);
+    }
 
     /// @dev See IAssetController: the guardian, the admin or the timelock pauses at once.
     function pause() external {

@@ -26,6 +26,11 @@ def pushed_kind(request):
     return request.param
 
 
+def _gas_of_pricing(controller, sender):
+    """The gas users' cheap pricing costs, read through an ordinary transaction's estimate."""
+    return controller.pricingValues.estimate_gas_cost(sender=sender)
+
+
 def _feed(project, deployer, kind):
     contract = project.TestPriceFeed if kind == "chainlink" else project.TestRoundlessFeed
     return deployer.deploy(contract, 8, 10**8)
@@ -85,3 +90,73 @@ def test_price_trusts_no_round_id__roundless_feed_down_and_back__cheap_path_foll
     assert vault.maxDeposit(deployer) > 0
     with ape.reverts():
         feed.getRoundData(2)  # only round 1 exists, as on RedStone's feed
+
+
+def test_rounds_bumped__vouch_needs_the_timelock__withdrawn_at_once__reset_by_a_new_feed(
+    project, fund, controller, deployer, guardian, attacker, keeper, invested
+):
+    token = fund.assets["crA"]
+    assert not controller.roundsBumped(token)  # unvouched by default: no round id trusted
+    for who in (guardian, attacker, keeper):
+        with ape.reverts():
+            controller.setRoundsBumped(token, True, sender=who)
+    tx = controller.setRoundsBumped(token, True, sender=deployer)  # the timelock's role here
+    assert tx.decode_logs(controller.RoundsBumpedSet)[0].bumped and controller.roundsBumped(token)
+    assert controller.pricingValues() == controller.livePricingValues()  # lines dropped
+    controller.mark(sender=attacker)
+    assert controller.pricingValues() == controller.livePricingValues()
+    with ape.reverts():
+        controller.setRoundsBumped(token, False, sender=attacker)
+    controller.setRoundsBumped(token, False, sender=guardian)  # withdrawing reduces risk: at once
+    assert not controller.roundsBumped(token)
+    controller.setRoundsBumped(token, True, sender=deployer)
+    controller.setFeed(
+        token, _feed(project, deployer, "chainlink"), ONE_DAY, 1, FEED_BOUND, sender=deployer
+    )
+    assert not controller.roundsBumped(token)  # a new feed is vouched for by nobody yet
+
+
+def test_rounds_bumped__vouched_chainlink_feed__new_round_priced_at_once_and_cheaper(
+    project, fund, vault, controller, usdt, attacker, deployer, chain, invested, unit
+):
+    """The vouched-for rule on what it vouches for: a Chainlink-style feed's new round is seen
+    at once (deposit, mark, redeem gains nothing), and the cheap check costs less than the
+    fingerprint's (one slot against latestRoundData's four on Chainlink's MockV3Aggregator)."""
+    for sym in ("mmfA", "mmfB", "crA", "crB", "crC"):
+        controller.setRoundsBumped(fund.assets[sym], True, sender=deployer)
+    controller.mark(sender=deployer)
+    vouched = _gas_of_pricing(controller, attacker)
+    for sym in ("mmfA", "mmfB", "crA", "crB", "crC"):
+        controller.setRoundsBumped(fund.assets[sym], False, sender=deployer)
+    controller.mark(sender=deployer)
+    fingerprinted = _gas_of_pricing(controller, attacker)
+    assert vouched < fingerprinted, (vouched, fingerprinted)
+    for sym in ("mmfA", "mmfB", "crA", "crB", "crC"):
+        controller.setRoundsBumped(fund.assets[sym], True, sender=deployer)
+    controller.mark(sender=deployer)
+    fund.feeds["crA"].updateAnswer(11 * 10**7, sender=deployer)  # +10%, a new round
+    assert controller.pricingValues() == controller.livePricingValues()
+    stake = 2_000_000 * unit
+    usdt.mint(attacker, stake, sender=deployer)
+    usdt.approve(vault, 2**256 - 1, sender=attacker)
+    start = usdt.balanceOf(attacker)
+    vault.deposit(stake, attacker, sender=attacker)
+    controller.mark(sender=attacker)
+    vault.redeem(vault.maxRedeem(attacker), attacker, attacker, sender=attacker)
+    assert usdt.balanceOf(attacker) <= start
+
+
+def test_rounds_bumped__vouched_feed_that_keeps_its_round__stale_until_marked__what_is_vouched(
+    project, fund, controller, deployer, chain, invested
+):
+    """What the vouch trusts, stated by a test: a vouched-for feed that nonetheless rewrites an
+    answer under its round id is priced at the mark until the next one. This is why vouching
+    is the timelock's (and only for aggregators whose rounds are immutable), and why a
+    round-less feed must never be vouched for."""
+    token = fund.assets["crA"]
+    controller.setRoundsBumped(token, True, sender=deployer)
+    controller.mark(sender=deployer)
+    _push_keeping_round(fund.feeds["crA"], deployer, 11 * 10**7, chain)
+    assert controller.pricingValues() != controller.livePricingValues()
+    controller.setRoundsBumped(token, False, sender=deployer)  # withdrawn: live at once
+    assert controller.pricingValues() == controller.livePricingValues()
