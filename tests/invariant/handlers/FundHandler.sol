@@ -355,7 +355,8 @@ contract FundHandler is CheatBase {
     /// @notice The third review's queue attack: eve makes up to 120 request+cancel pairs of
     /// her shares (depositing a little first if she holds none), waiting CANCEL_DELAY between
     /// the requests and the cancels (the live feeds report again meanwhile). Every cancel must
-    /// succeed; what it leaves behind is what keeperFulfilsHead then walks.
+    /// succeed. Then a live request behind the storm (eve's, one pair's worth, so the cash
+    /// covers it unless older requests hold it) and the keeper's probe: see _probeQueue.
     function eveStorm(uint256 pairs) external {
         pairs = bound(pairs, 1, 120);
         if (heldAssetDown()) return; // no deposit in an outage; the storm waits for the feeds
@@ -389,31 +390,43 @@ contract FundHandler is CheatBase {
         vm.stopPrank();
         _checkPps(before, "share price fell on eve's cancels");
         stormPairs += pairs;
+        vm.prank(eve);
+        uint256 behind = vault.requestRedeem(each, eve, eve);
+        _requestIds.push(behind);
+        estimateAtRequest[behind] = vault.redeemRequest(behind).assets;
+        _probeQueue();
         _count("eveStorm");
     }
 
     /// @notice The keeper funds one request: the queue's head is a live (pending) request, the
-    /// call reaches it within QUEUE_STEP_GAS whatever eve cancelled before it, and it is funded
-    /// whenever the vault's free cash covers its estimate (no feed down).
+    /// call reaches the next live request within QUEUE_STEP_GAS whatever eve cancelled before
+    /// it, and funds that request whenever the vault's free cash covers its estimate (no feed
+    /// down). "The next live request" is found here by scanning the ids from the head, not
+    /// taken from the vault, so a queue that parks its head on a cancelled entry, or counts
+    /// one against the call's bound, is caught by the funding check as well as the head check.
     function keeperFulfilsHead() external {
+        _probeQueue();
+    }
+
+    function _probeQueue() internal {
         uint256 id = vault.nextRequestToFulfil();
         uint256 n = vault.redeemRequestCount();
-        if (id == n) return; // nothing queued
-        ITieredVault.Redemption memory r = vault.redeemRequest(id);
-        if (r.status != ITieredVault.RequestStatus.Pending) _queueFail("the queue's head is not a live request");
+        uint256 live = id;
+        while (live < n && vault.redeemRequest(live).status != ITieredVault.RequestStatus.Pending) ++live;
+        if (live == n) return; // nothing pending
+        if (live != id) _queueFail("the queue's head is not a live request");
+        ITieredVault.Redemption memory r = vault.redeemRequest(live);
         bool outage = heldAssetDown();
         bool covered = r.assets <= vault.freeCash();
         uint256 before = pps();
         vm.prank(keeper);
         uint256 g = gasleft();
-        (uint256 count,) = vault.fulfilRedemptions(1);
+        vault.fulfilRedemptions(1);
         uint256 used = g - gasleft();
         if (used > maxQueueStepGas) maxQueueStepGas = used;
         if (used > QUEUE_STEP_GAS) _queueFail("fulfilRedemptions(1) took more than QUEUE_STEP_GAS");
-        if (!outage && covered && count != 1) _queueFail("a live request with its cash there was not funded");
-        if (count == 1 && vault.redeemRequest(id).status != ITieredVault.RequestStatus.Claimable) {
-            _queueFail("fulfilRedemptions(1) funded another request than the head");
-        }
+        bool funded = vault.redeemRequest(live).status == ITieredVault.RequestStatus.Claimable;
+        if (!outage && covered && !funded) _queueFail("the next live request, its cash there, was not funded");
         _checkPps(before, "share price fell on a fulfilment");
         ++queueProbes;
     }
