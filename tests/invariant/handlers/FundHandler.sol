@@ -34,7 +34,9 @@ contract FundHandler is CheatBase {
     uint256 internal constant PPS_SCALE = 1e30;
     /// @notice The stated bound (issue 45): `fulfilRedemptions(1)` funds or stops at the next
     /// live request for at most this much gas, whatever eve requested and cancelled before it
-    /// (a live valuation pass over the five positions and one funded request cost about half).
+    /// (it covers a live valuation pass over the five positions and one funded request; the
+    /// most a probe cost is kept in maxQueueStepGas; the old queue's walk added 2,521 gas per
+    /// cancelled entry, so one storm of 120 pairs alone took it past the bound).
     uint256 public constant QUEUE_STEP_GAS = 300_000;
 
     TieredVault public immutable vault;
