@@ -47,6 +47,11 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @dev A tier member whose venue a rebalance move was cut at: skipped for the rest of the call.
     uint256 private constant _CUT = type(uint256).max;
 
+    /// @dev The first 4 bytes of `_viewFromAdmin`'s self-call, left-aligned: a selector none
+    /// of this contract's functions has (bytes4(keccak256("AssetController.viewFromAdmin")),
+    /// checked by tests/contracts/fund/test_controller_views.py).
+    uint256 private constant _VIEW_TAG = 0xf65da32100000000000000000000000000000000000000000000000000000000;
+
     /* MODIFIERS */
 
     /// @dev A function, not inlined: six moves share one copy of the role and sequencer checks.
@@ -118,13 +123,19 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @dev The live value of the invested tiers from the stored mark, if its lines still
     /// hold (`ok`): written with this mark (the lines' contract) and no held asset's marked
-    /// round past its heartbeat. A position whose feed's latestRound() (AggregatorV2V3) is
-    /// the marked round is worth to the wei what the mark counted: a Chainlink round never
-    /// changes once written, and the units change only by the controller's own moves (each
-    /// one marks again; a third party's transfer counts from the next mark on both paths).
-    /// Any other held position (a new round, a feed without round ids, an asynchronous
-    /// request) is read live in place of its marked value (`_markedValue`), so one feed's
-    /// new round costs one position's read, not the whole live pass.
+    /// answer past its heartbeat. A position whose feed answers latestRoundData() with the
+    /// very words the mark read (all five: round, answer, startedAt, updatedAt, answeredInRound;
+    /// compared by a 94-bit fingerprint of them) is worth to the wei what the mark counted:
+    /// the price check (OracleLib.tryPrice) sees the same words, and the units change only by
+    /// the controller's own moves (each one marks again; a third party's transfer counts from
+    /// the next mark on both paths). No round id is trusted by default: a feed that keeps its
+    /// round across answers (RedStone's PriceFeedWithoutRounds answers round 1 forever) changes
+    /// the answer or updatedAt, so the fingerprint. Only a feed the timelock vouched for as
+    /// bumping its round on every answer (`setRoundsBumped`: Chainlink's aggregators) is
+    /// checked by its latestRoundData's cheaper sibling, latestRound(), against the marked
+    /// round. Any other held position (a new answer, an asynchronous request) is read live in
+    /// place of its marked value (`_markedValue`), so one feed's new answer costs one
+    /// position's read, not the whole live pass.
     function _standing() private view returns (bool ok, uint256 live, bool down) {
         MarkLines memory ml = _markLines;
         // at 0: no lines (never marked, a mark kept through an outage, a configuration change)
@@ -146,13 +157,25 @@ contract AssetController is IAssetController, AssetControllerStorage {
             bool same;
             if (line != _LIVE_ONLY) {
                 assembly ("memory-safe") {
-                    mstore(0, 0x668a0f02) // latestRound()
-                    let ok_ := staticcall(gas(), and(line, 0xffffffffffffffffffffffffffffffffffffffff), 28, 4, 0, 32)
-                    same := and(and(ok_, iszero(lt(returndatasize(), 32))), eq(mload(0), shr(160, line)))
+                    let f := and(line, 0xffffffffffffffffffffffffffffffffffffffff)
+                    let p := mload(0x40) // scratch past the free pointer, never kept
+                    switch and(line, _ROUND_LINE)
+                    case 0 {
+                        // no round id trusted: the fingerprint of all five words
+                        mstore(p, shl(224, 0xfeaf968c)) // latestRoundData()
+                        let ok_ := staticcall(gas(), f, p, 4, p, 160)
+                        same := and(and(ok_, iszero(lt(returndatasize(), 160))), eq(shr(162, keccak256(p, 160)), shr(160, line)))
+                    }
+                    default {
+                        // vouched for (timelock) as bumping its round on every answer
+                        mstore(p, shl(224, 0x668a0f02)) // latestRound()
+                        let ok_ := staticcall(gas(), f, p, 4, p, 32)
+                        same := and(and(ok_, iszero(lt(returndatasize(), 32))), eq(mload(p), and(shr(160, line), 0x3fffffffffffffffffffffff)))
+                    }
                 }
             }
             if (!same) {
-                // a new round, or live-only: this position live, in place of what the mark counted
+                // a new answer, or live-only: this position live, in place of what the mark counted
                 (uint256 v,, bool d) = _positionValue(i, true);
                 live = live - _markedValue[i] + v;
                 if (d) down = true;
@@ -167,8 +190,8 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @inheritdoc IAssetController
-    function fallbackFeed(address token) external view returns (address) {
-        return address(_fallbackFeeds[token].feed);
+    function fallbackFeed(address) external view returns (address) {
+        _viewFromAdmin();
     }
 
     /// @inheritdoc IAssetController
@@ -177,41 +200,28 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @inheritdoc IAssetController
-    function tier(uint8 t) external view returns (TierConfig memory) {
-        if (t > 2) revert InvalidTier(t);
-        return _tier(t);
+    function tier(uint8) external view returns (TierConfig memory) {
+        _viewFromAdmin();
     }
 
     /// @inheritdoc IAssetController
-    function assetParams(address token) external view returns (AssetParams memory p) {
-        Asset storage a = _requireAsset(token);
-        p = AssetParams({
-            token: token,
-            tier: a.tier,
-            adapter: address(a.adapter),
-            feed: address(a.feed.feed),
-            heartbeat: a.feed.heartbeat,
-            minAnswer: a.feed.minAnswer,
-            maxAnswer: a.feed.maxAnswer,
-            cap: a.cap,
-            maxConcentrationBps: a.maxConcentrationBps
-        });
+    function assetParams(address) external view returns (AssetParams memory) {
+        _viewFromAdmin();
     }
 
     /// @inheritdoc IAssetController
     function assetList() external view returns (address[] memory) {
-        return _list;
+        _viewFromAdmin();
     }
 
     /// @inheritdoc IAssetController
-    function defaultAsset(uint8 t) external view returns (address) {
-        if (t > 2) revert InvalidTier(t);
-        return _default[t];
+    function defaultAsset(uint8) external view returns (address) {
+        _viewFromAdmin();
     }
 
     /// @inheritdoc IAssetController
     function riskParams() external view returns (RiskParams memory) {
-        return _riskParams();
+        _viewFromAdmin();
     }
 
     /// @inheritdoc IAssetController
@@ -226,7 +236,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IAssetController
     function moveLimits() external view returns (MoveLimits memory) {
-        return _limits;
+        _viewFromAdmin();
     }
 
     /// @inheritdoc IAssetController
@@ -238,14 +248,17 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IAssetController
     function sequencerFeed() external view returns (address, uint32) {
-        return (_sequencer, _sequencerGrace);
+        _viewFromAdmin();
     }
 
     /// @inheritdoc IAssetController
-    function valueOf(address token, uint256 amount) external view returns (uint256) {
-        Asset storage a = _requireAsset(token);
-        OracleLib.Feed memory f = a.feed;
-        return f.toBase(amount, f.price(), _baseDecimals);
+    function valueOf(address, uint256) external view returns (uint256) {
+        _viewFromAdmin();
+    }
+
+    /// @inheritdoc IAssetController
+    function roundsBumped(address) external view returns (bool) {
+        _viewFromAdmin();
     }
 
     /* MOVES */
@@ -434,6 +447,11 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @inheritdoc IAssetController
+    function setRoundsBumped(address, bool) external {
+        _delegateToAdmin();
+    }
+
+    /// @inheritdoc IAssetController
     function setRiskParams(RiskParams calldata) external {
         _delegateToAdmin();
     }
@@ -465,14 +483,12 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IAssetController
     function pause() external {
-        _authorize(false, "pause");
-        _pause();
+        _delegateToAdmin();
     }
 
     /// @inheritdoc IAssetController
     function unpause() external {
-        if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) _checkRole(ADMIN_ROLE);
-        _unpause();
+        _delegateToAdmin();
     }
 
     /* INTERNAL: MOVES */
@@ -877,20 +893,30 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 if (units != 0 || pc != 0 || pt != 0) line = _LIVE_ONLY;
             } else if (units != 0) {
                 address feed = address(a.feed.feed);
-                (bool ok, uint256 round, uint256 updatedAt) = (false, 0, 0);
+                (bool ok, uint256 fp, uint256 round, uint256 updatedAt) = (false, 0, 0, 0);
                 assembly ("memory-safe") {
                     let p := mload(0x40)
                     mstore(p, shl(224, 0xfeaf968c)) // latestRoundData()
                     let called := staticcall(gas(), feed, p, 4, p, 160) // before returndatasize()
                     ok := and(called, iszero(lt(returndatasize(), 160)))
+                    fp := shr(162, keccak256(p, 160)) // the five words' fingerprint, 94 bits
                     round := mload(p)
                     updatedAt := mload(add(p, 96))
                 }
                 line = _LIVE_ONLY;
-                if (ok && round != 0 && round <= type(uint80).max && updatedAt <= type(uint32).max) {
-                    line = uint256(uint160(feed)) | (round << 160);
+                if (ok && updatedAt <= type(uint32).max) {
+                    // bits 254 and 255 clear: a fingerprint line
+                    line = uint256(uint160(feed)) | (fp << 160);
+                    if (a.roundsBumped) {
+                        line = round != 0 && round <= type(uint80).max
+                            ? uint256(uint160(feed)) | (round << 160) | _ROUND_LINE
+                            : _LIVE_ONLY;
+                    }
                     uint256 until = updatedAt + a.feed.heartbeat;
-                    if (until < validUntil) validUntil = until;
+                    // only a fresh answer can go stale while the feed's words stay the same (a
+                    // stale one stays stale): a stale feed of a dust position, counted at zero
+                    // by both paths, does not send every entry and exit down the live pass
+                    if (until >= block.timestamp && until < validUntil) validUntil = until;
                 }
             }
             if (line != 0 && !s.down) _markedValue[i] = s.values[i];
@@ -922,6 +948,42 @@ contract AssetController is IAssetController, AssetControllerStorage {
             blob := create(0, p, add(len, 12))
         }
         if (blob == address(0)) revert LinesNotWritten();
+    }
+
+    /// @dev A view the admin module answers (the EIP-170 size limit: its reads and encodings
+    /// live there): this contract calls itself, statically, with `_VIEW_TAG` in front of the
+    /// view's calldata; `fallback` takes it and delegatecalls the module, which in that static
+    /// context can read this contract's storage and change nothing. Returns or reverts with
+    /// the module's answer.
+    function _viewFromAdmin() private view {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, _VIEW_TAG)
+            calldatacopy(add(p, 4), 0, calldatasize())
+            let ok := staticcall(gas(), address(), p, add(calldatasize(), 4), 0, 0)
+            returndatacopy(p, 0, returndatasize())
+            if iszero(ok) { revert(p, returndatasize()) }
+            return(p, returndatasize())
+        }
+    }
+
+    /// @dev Only `_viewFromAdmin`'s static self-call lands here (any other unknown call reverts
+    /// with no data, as without a fallback): the view's calldata, behind the tag, runs on the
+    /// admin module in this contract's context.
+    fallback() external {
+        address m = _admin;
+        assembly ("memory-safe") {
+            if or(iszero(eq(caller(), address())), iszero(eq(shr(224, calldataload(0)), shr(224, _VIEW_TAG)))) {
+                revert(0, 0)
+            }
+            let p := mload(0x40)
+            let n := sub(calldatasize(), 4)
+            calldatacopy(p, 4, n)
+            let ok := delegatecall(gas(), m, p, n, 0, 0)
+            returndatacopy(p, 0, returndatasize())
+            if iszero(ok) { revert(p, returndatasize()) }
+            return(p, returndatasize())
+        }
     }
 
     /// @dev Runs the calldata on the admin module in this contract's context and returns or

@@ -22,6 +22,95 @@ contract AssetControllerAdmin is AssetControllerStorage {
 
     constructor(ITieredVault vault_) AssetControllerStorage(vault_) {}
 
+    /* VIEWS (reached by the controller's static self-call, see AssetController._viewFromAdmin) */
+
+    /// @dev See IAssetController.
+    function fallbackFeed(address token) external view returns (address) {
+        return address(_fallbackFeeds[token].feed);
+    }
+
+    /// @dev See IAssetController.
+    function tier(uint8 t) external view returns (TierConfig memory) {
+        if (t > 2) revert InvalidTier(t);
+        return _tier(t);
+    }
+
+    /// @dev See IAssetController.
+    function assetParams(address token) external view returns (AssetParams memory p) {
+        Asset storage a = _requireAsset(token);
+        p = AssetParams({
+            token: token,
+            tier: a.tier,
+            adapter: address(a.adapter),
+            feed: address(a.feed.feed),
+            heartbeat: a.feed.heartbeat,
+            minAnswer: a.feed.minAnswer,
+            maxAnswer: a.feed.maxAnswer,
+            cap: a.cap,
+            maxConcentrationBps: a.maxConcentrationBps
+        });
+    }
+
+    /// @dev See IAssetController.
+    function assetList() external view returns (address[] memory) {
+        return _list;
+    }
+
+    /// @dev See IAssetController.
+    function defaultAsset(uint8 t) external view returns (address) {
+        if (t > 2) revert InvalidTier(t);
+        return _default[t];
+    }
+
+    /// @dev See IAssetController.
+    function riskParams() external view returns (RiskParams memory) {
+        return _riskParams();
+    }
+
+    /// @dev See IAssetController.
+    function moveLimits() external view returns (MoveLimits memory) {
+        return _limits;
+    }
+
+    /// @dev See IAssetController.
+    function sequencerFeed() external view returns (address, uint32) {
+        return (_sequencer, _sequencerGrace);
+    }
+
+    /// @dev See IAssetController.
+    function roundsBumped(address token) external view returns (bool) {
+        return _requireAsset(token).roundsBumped;
+    }
+
+    /// @dev See IAssetController.
+    function valueOf(address token, uint256 amount) external view returns (uint256) {
+        Asset storage a = _requireAsset(token);
+        OracleLib.Feed memory f = a.feed;
+        return f.toBase(amount, f.price(), _baseDecimals);
+    }
+
+    /* CONFIGURATION */
+
+    /// @dev See IAssetController: vouching adds risk (timelock), withdrawing it reduces it.
+    function setRoundsBumped(address token, bool bumped) external {
+        _authorize(bumped, "setRoundsBumped");
+        _requireAsset(token).roundsBumped = bumped;
+        _markLines.at = 0; // the lines were written under the other rule: priced live until the next mark
+        emit RoundsBumpedSet(token, bumped);
+    }
+
+    /// @dev See IAssetController: the guardian, the admin or the timelock pauses at once.
+    function pause() external {
+        _authorize(false, "pause");
+        _pause();
+    }
+
+    /// @dev See IAssetController: the admin or the timelock unpauses.
+    function unpause() external {
+        if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) _checkRole(ADMIN_ROLE);
+        _unpause();
+    }
+
     /// @dev See IAssetController.
     function setTiers(TierConfig[3] calldata tiers_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _setTiers(tiers_);

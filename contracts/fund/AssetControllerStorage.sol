@@ -47,6 +47,8 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         bool instant;
         uint16 maxConcentrationBps;
         IAssetAdapter adapter;
+        // vouched for (timelock) as a feed that bumps its round on every answer: see setRoundsBumped
+        bool roundsBumped;
         uint128 cap;
         // the units the fund's own moves left here, as of the last mark or move: users'
         // pricing counts at most these, so a third party's transfer counts from the next mark
@@ -92,7 +94,7 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     /// @dev What users' pricing needs to know that nothing priced has changed since the mark
     /// (AssetController._standing): `at` is the mark the lines were written with (0: no
     /// lines, a configuration change or a mark kept through an outage), `validUntil` the
-    /// earliest a held asset's marked round goes stale, `n` the listed assets then, and
+    /// earliest a held asset's marked answer (fresh then) goes stale, `n` the listed assets then, and
     /// `lines` the contract whose code holds their lines (SSTORE2: one cold account and a
     /// copy instead of one cold slot per asset; rewritten only when a line changes).
     struct MarkLines {
@@ -102,13 +104,17 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         address lines;
     }
 
-    /// @dev A mark line (per listed asset, list order): the feed (bits 0-159) and the round id
-    /// (bits 160-239) the mark priced the position at; 0 for a position empty at the mark;
-    /// _LIVE_ONLY for one whose value can change without a new round (an asynchronous
-    /// adapter's pending request, a feed without a round id), always read live. What the mark
-    /// counted for each held position is in `_markedValue`, so a position whose feed has a new
-    /// round is read live in its place and the others still come from the mark.
+    /// @dev A mark line (per listed asset, list order): the feed (bits 0-159) and either a
+    /// 94-bit fingerprint (bits 160-253) of the five words its latestRoundData() answered when
+    /// the mark priced the position, or, for a feed vouched for as bumping its round on every
+    /// answer (`Asset.roundsBumped`, timelock), the round id (bits 160-239) and _ROUND_LINE; 0 for a position empty at the mark; _LIVE_ONLY for one whose
+    /// value can change with the feed's words unchanged (an asynchronous adapter's pending
+    /// request) or whose feed answered nothing usable, always read live. No round id is
+    /// trusted: a feed that keeps its round across answers still changes the fingerprint. What
+    /// the mark counted for each held position is in `_markedValue`, so a position whose feed
+    /// answers anew is read live in its place and the others still come from the mark.
     uint256 internal constant _LIVE_ONLY = 1 << 255;
+    uint256 internal constant _ROUND_LINE = 1 << 254;
 
     ITieredVault internal immutable _vault;
     IERC20 internal immutable _cash;
@@ -259,6 +265,7 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         a.feed.feedDecimals = AggregatorV3Interface(feed).decimals();
         a.feed.minAnswer = minAnswer;
         a.feed.maxAnswer = maxAnswer;
+        a.roundsBumped = false; // a new feed is vouched for by nobody yet
         _markLines.at = 0; // the mark's lines name the old feed: priced live until the next mark
         emit FeedSet(token, feed, heartbeat, minAnswer, maxAnswer);
     }

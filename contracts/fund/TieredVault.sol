@@ -34,15 +34,34 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// @notice ERC-165 id of ERC-7540's operator interface (setOperator, isOperator).
     bytes4 public constant OPERATOR_INTERFACE_ID = 0xe3bc4e65;
 
+    /// @inheritdoc ITieredVault
+    uint256 public constant CANCEL_DELAY = 1 hours;
+
+    /// @dev A request as stored: the ABI's Redemption and its links in the queue of pending
+    /// requests (a doubly linked list in request order, in the slot requestedAt and status
+    /// already use). A cancel unlinks its request, so the walk in fulfilRedemptions meets live
+    /// requests only: a storm of request+cancel pairs leaves nothing behind for it to step over.
+    struct Entry {
+        address controller;
+        address owner;
+        uint128 shares;
+        uint128 assets;
+        uint64 requestedAt;
+        RequestStatus status;
+        uint64 prev; // the pending request before this one (stale once this one is the head)
+        uint64 next; // the pending request after this one, 0 at the tail
+    }
+
     /* STORAGE */
 
     address public controller;
     bool public depositsPaused;
     bool public withdrawalsPaused;
+    uint64 private _tail; // the newest pending request, 0 while none is pending
     uint128 private _pending; // upper estimate of what queued, unfunded requests are owed
     uint128 private _claimable; // cash reserved for funded, unclaimed requests
-    uint256 public nextRequestToFulfil;
-    Redemption[] private _requests;
+    uint256 public nextRequestToFulfil; // the queue's head, or _requests.length while it is empty
+    Entry[] private _requests;
     mapping(address controller => mapping(address operator => bool)) public isOperator;
 
     constructor(IERC20 asset_, string memory name_, string memory symbol_, address admin)
@@ -214,7 +233,8 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// @inheritdoc ITieredVault
     function redeemRequest(uint256 id) external view returns (Redemption memory) {
         if (id >= _requests.length) revert UnknownRequest(id);
-        return _requests[id];
+        Entry storage e = _requests[id];
+        return Redemption(e.controller, e.owner, e.shares, e.assets, e.requestedAt, e.status);
     }
 
     /// @inheritdoc ITieredVault
@@ -239,7 +259,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
 
     function _sharesIn(uint256 id, address controller_, RequestStatus status) private view returns (uint256) {
         if (id >= _requests.length) return 0;
-        Redemption storage r = _requests[id];
+        Entry storage r = _requests[id];
         return r.controller == controller_ && r.status == status ? r.shares : 0;
     }
 
@@ -267,16 +287,22 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint128 est = SafeCast.toUint128(estimate);
         _pending += est;
         requestId = _requests.length;
+        // appended at the tail; with none pending the head already is this id (the count)
+        uint64 tail = _tail;
+        if (tail != 0) _requests[tail].next = uint64(requestId);
         _requests.push(
-            Redemption({
+            Entry({
                 controller: controller_,
                 owner: owner,
                 shares: SafeCast.toUint128(shares),
                 assets: est,
                 requestedAt: uint64(block.timestamp),
-                status: RequestStatus.Pending
+                status: RequestStatus.Pending,
+                prev: tail,
+                next: 0
             })
         );
+        _tail = uint64(requestId);
         _syncQueueReserve();
         emit RedeemRequest(controller_, owner, requestId, msg.sender, shares);
     }
@@ -285,8 +311,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     function fulfilRedemptions(uint256 maxCount) external nonReentrant returns (uint256 count, uint256 assets) {
         if (msg.sender != controller) _checkRole(KEEPER_ROLE);
         uint256 id = nextRequestToFulfil;
-        uint256 end = _requests.length;
-        if (id == end) return (0, 0); // nothing queued: no valuation pass
+        if (_tail == 0) return (0, 0); // nothing queued: no valuation pass
         uint256 cash = freeCash();
         // one exit price for the batch; each payout is at most its shares' worth at it, so the
         // price of the shares left behind cannot fall as the batch proceeds
@@ -298,12 +323,10 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         }
         uint256 ta = cash + low + 1;
         uint256 supply = totalSupply() + 10 ** _decimalsOffset();
-        while (id < end && count < maxCount) {
-            Redemption storage r = _requests[id];
-            if (r.status == RequestStatus.Cancelled) {
-                ++id; // cancelled: nothing to fund, its earmark already released
-                continue;
-            }
+        // every entry on the list is pending (a cancel unlinks its own): each step funds one
+        // request or stops, so the walk costs O(maxCount) whatever was cancelled before
+        while (id != 0 && count < maxCount) {
+            Entry storage r = _requests[id];
             uint256 estimate = r.assets;
             uint256 a = Math.mulDiv(r.shares, ta, supply);
             if (a > estimate) a = estimate; // a rise after the request stays with the holders
@@ -319,8 +342,13 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             _burn(address(this), r.shares);
             assets += a;
             ++count;
-            ++id;
-            emit RedemptionFulfilled(id - 1, r.shares, a);
+            emit RedemptionFulfilled(id, r.shares, a);
+            id = r.next;
+        }
+        if (id == 0) {
+            // the tail was funded: the queue is empty, its head the next request to be made
+            id = _requests.length;
+            _tail = 0;
         }
         nextRequestToFulfil = id;
         if (count != 0) _syncQueueReserve();
@@ -329,11 +357,17 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// @inheritdoc ITieredVault
     function cancelRedeem(uint256 id) external nonReentrant {
         if (id >= _requests.length) revert UnknownRequest(id);
-        Redemption storage r = _requests[id];
+        Entry storage r = _requests[id];
         address party = r.controller;
         if (msg.sender != party && !isOperator[party][msg.sender]) revert NotRequestParty(id, msg.sender);
         if (r.status != RequestStatus.Pending) revert RequestNotPending(id, r.status);
+        // cannot overflow: a uint64 timestamp plus an hour
+        unchecked {
+            uint256 at = uint256(r.requestedAt) + CANCEL_DELAY;
+            if (block.timestamp < at) revert CancelTooEarly(id, at);
+        }
         r.status = RequestStatus.Cancelled;
+        _unlink(id, r.prev, r.next);
         _pending -= r.assets; // the estimate added at request time
         uint256 shares = r.shares;
         _transfer(address(this), r.owner, shares);
@@ -341,10 +375,27 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         emit RedeemCancelled(id, party, r.owner, shares);
     }
 
+    /// @dev Takes pending request `id` out of the queue in O(1): the walk never meets it.
+    function _unlink(uint256 id, uint64 prev, uint64 next) private {
+        if (id == nextRequestToFulfil) {
+            // the head (its `prev` may be stale: a funded request)
+            if (next == 0) {
+                nextRequestToFulfil = _requests.length;
+                _tail = 0;
+            } else {
+                nextRequestToFulfil = next;
+            }
+            return;
+        }
+        _requests[prev].next = next; // prev is pending: id is not the head
+        if (next == 0) _tail = prev;
+        else _requests[next].prev = prev;
+    }
+
     /// @inheritdoc ITieredVault
     function claimRedemption(uint256 id, address receiver) external nonReentrant returns (uint256 assets) {
         if (id >= _requests.length) revert UnknownRequest(id);
-        Redemption storage r = _requests[id];
+        Entry storage r = _requests[id];
         if (msg.sender != r.controller && !isOperator[r.controller][msg.sender]) revert NotRequestParty(id, msg.sender);
         if (r.status != RequestStatus.Claimable) revert RequestNotClaimable(id, r.status);
         if (receiver == address(0)) revert ZeroAddress("receiver");

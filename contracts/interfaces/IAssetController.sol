@@ -138,6 +138,19 @@ interface IAssetController is IAssetControllerTypes {
 
     function setFeed(address token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer) external;
 
+    /// @notice Vouches that `token`'s feed bumps its round id on every new answer (Chainlink's
+    /// aggregators do; RedStone's PriceFeedWithoutRounds does not): users' pricing then reuses
+    /// the position's marked value while the feed's latestRound() is the marked round, one
+    /// read of one slot on Chainlink. Unvouched (the default, and again after every feed
+    /// change) it compares a fingerprint of every word of latestRoundData() instead, which
+    /// trusts no round id. Vouching is risk-increasing (timelock); withdrawing it is at once
+    /// (guardian, admin or timelock). Either way the mark's lines are dropped: priced live
+    /// until the next mark.
+    function setRoundsBumped(address token, bool bumped) external;
+
+    /// @notice Whether `token`'s feed is vouched for as bumping its round on every answer.
+    function roundsBumped(address token) external view returns (bool);
+
     /// @notice Approves `feed` as `token`'s fallback, for the guardian to switch to at once
     /// (feed = 0 withdraws it). Timelock.
     function setFallbackFeed(address token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer)

@@ -139,6 +139,9 @@ interface IAssetControllerTypes {
     event DefaultAssetSet(uint8 indexed tier, address indexed token);
     event AssetLimitsSet(address indexed token, uint256 cap, uint256 maxConcentrationBps);
     event FeedSet(address indexed token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer);
+    /// @notice `token`'s feed was vouched for (or no longer) as one that bumps its round id on
+    /// every answer (setRoundsBumped).
+    event RoundsBumpedSet(address indexed token, bool bumped);
     event RiskParamsSet(RiskParams params);
     /// @notice A fallback feed was approved (or withdrawn, feed = 0) for `token`.
     event FallbackFeedSet(address indexed token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer);

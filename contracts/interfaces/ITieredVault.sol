@@ -63,6 +63,8 @@ interface ITieredVault is IERC4626 {
     error FeedDown();
     /// @notice Only a pending request can be cancelled (`status` is where it is).
     error RequestNotPending(uint256 id, RequestStatus status);
+    /// @notice A request can be cancelled from `cancellableAt` on (CANCEL_DELAY after it was made).
+    error CancelTooEarly(uint256 id, uint256 cancellableAt);
     /// @notice The base token delivered a different amount than transferred (fee on transfer).
     error TransferAmountMismatch(uint256 sent, uint256 received);
 
@@ -126,8 +128,12 @@ interface ITieredVault is IERC4626 {
     /// request; `redeemRequest(0)` is empty).
     function redeemRequestCount() external view returns (uint256);
 
-    /// @notice Id of the oldest request not yet funded.
+    /// @notice Id of the oldest pending request (cancelled ones are unlinked from the queue, so
+    /// this is always a live request), or `redeemRequestCount()` while none is pending.
     function nextRequestToFulfil() external view returns (uint256);
+
+    /// @notice Seconds a request stays in the queue before its party may cancel it.
+    function CANCEL_DELAY() external view returns (uint256);
 
     function depositsPaused() external view returns (bool);
 
@@ -149,14 +155,19 @@ interface ITieredVault is IERC4626 {
     /// burnt, the assets reserved for its claim. So a loss known at request or found before
     /// fulfilment is borne by the requester, and a later gain stays with the holders.
     /// While a held asset's feed is down nothing is funded (FulfilmentHeld): a request is
-    /// never priced with that asset at zero. Cancelled requests are skipped.
+    /// never priced with that asset at zero. Cancelled requests are not in the queue (a cancel
+    /// unlinks its request), so every step of the walk funds a request or stops it: a call
+    /// costs O(maxCount) whatever was requested and cancelled before.
     /// @dev Keeper or controller.
     /// @return count Requests funded.
     /// @return assets Assets reserved for them.
     function fulfilRedemptions(uint256 maxCount) external returns (uint256 count, uint256 assets);
 
-    /// @notice Cancels a pending request (by its controller or the controller's operator): its
-    /// shares go back to its owner and its cash earmark is released.
+    /// @notice Cancels a pending request (by its controller or the controller's operator) at
+    /// least `CANCEL_DELAY` after it was made: its shares go back to its owner, its cash earmark
+    /// is released and it leaves the queue. The delay keeps a request from being a free lever
+    /// on `availableCash` (request and cancel around another holder's exit in one block): the
+    /// shares stay locked, and fundable in order, for the delay.
     function cancelRedeem(uint256 requestId) external;
 
     /// @notice Pays a funded request to `receiver`. By the request's controller or its operator.

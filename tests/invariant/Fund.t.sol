@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {InvariantBase} from "./support/InvariantBase.sol";
-import {FundHandler} from "./handlers/FundHandler.sol";
+import {FundHandler, ITestFeed} from "./handlers/FundHandler.sol";
 import {TieredVault} from "../../contracts/fund/TieredVault.sol";
 import {AssetController} from "../../contracts/fund/AssetController.sol";
 import {ERC4626Adapter} from "../../contracts/fund/adapters/ERC4626Adapter.sol";
@@ -11,6 +11,7 @@ import {IAssetControllerTypes} from "../../contracts/interfaces/IAssetController
 import {TestStablecoin} from "../../contracts/test/TestStablecoin.sol";
 import {TestMoneyMarketFund} from "../../contracts/test/TestMoneyMarketFund.sol";
 import {TestPriceFeed} from "../../contracts/test/TestPriceFeed.sol";
+import {TestRoundlessFeed} from "../../contracts/test/TestRoundlessFeed.sol";
 import {TestExitFeeFund} from "./support/TestExitFeeFund.sol";
 import {PlanExecutor} from "../../contracts/fund/PlanExecutor.sol";
 import {ISafeOwners} from "../../contracts/interfaces/IPlanExecutor.sol";
@@ -29,9 +30,11 @@ contract TestNoOwnersSafe is ISafeOwners {
 
 /// @notice Vault + AssetController under holders, an attacker (eve), a compromised keeper key,
 /// market moves, feed outages and time. Five positions over two ERC-4626 money-market funds
-/// (L2) and three credit funds (L3), one of which keeps a 1% exit fee, each priced by its own Chainlink-shaped feed that the
-/// market moves away from the funds' real redemption value (so the keeper's moves gain or lose
-/// value at oracle prices). This suite is run for a 6- and an 18-decimal base token.
+/// (L2) and three credit funds (L3), one of which keeps a 1% exit fee, each priced by its own
+/// feed that the market moves away from the funds' real redemption value (so the keeper's
+/// moves gain or lose value at oracle prices): three Chainlink-style feeds (a new round per
+/// answer; mmfA's vouched for as such, so checked by its round id) and two round-less ones (mmfB,
+/// crB: RedStone's PriceFeedWithoutRounds, round 1 forever; issue 45). This suite is run for a 6- and an 18-decimal base token.
 abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     uint96 internal constant LOSS_BUDGET_UNITS = 2_000; // per window, whole base tokens
     uint96 internal constant NOTIONAL_BUDGET_UNITS = 3_000_000;
@@ -67,19 +70,25 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         controller.grantRole(controller.KEEPER_ROLE(), keeper);
         vault.grantRole(vault.KEEPER_ROLE(), keeper);
         ERC4626Adapter adapter = new ERC4626Adapter();
-        TestPriceFeed[] memory feeds = new TestPriceFeed[](5);
+        ITestFeed[] memory feeds = new ITestFeed[](5);
         string[5] memory names = ["mmfA", "mmfB", "crA", "crB", "crC"];
         for (uint256 i; i < 5; ++i) {
             // crC charges 1% on exit: round trips through it lose real value
             address f = i == 4
                 ? address(new TestExitFeeFund(cash, names[i], 100))
                 : address(new TestMoneyMarketFund(cash, names[i], names[i]));
-            feeds[i] = new TestPriceFeed(8, 1e8);
+            feeds[i] = i == 1 || i == 3
+                ? ITestFeed(address(new TestRoundlessFeed(8, 1e8)))
+                : ITestFeed(address(new TestPriceFeed(8, 1e8)));
             controller.addAsset(
                 AssetParams(f, i < 2 ? 1 : 2, address(adapter), address(feeds[i]), 86_400, 1, 1e30, type(uint128).max, 4000)
             );
             tokens.push(f);
         }
+        // mmfA's feed vouched for as bumping its round on every answer (the timelock's call):
+        // checked by round id; the other two Chainlink-style feeds and both round-less ones by
+        // the fingerprint of their latestRoundData()
+        controller.setRoundsBumped(tokens[0], true);
         // listed, never bought (cap 1): the asset eve donates dust of
         address spare = address(new TestMoneyMarketFund(cash, "spare", "spare"));
         TestPriceFeed spareFeed = new TestPriceFeed(8, 1e8);
@@ -211,16 +220,30 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         check(!down, "token dust of an unheld asset reads as an outage");
     }
 
-    /// @notice The cheap path prices users exactly as the live pass (issue 29): whatever the
-    /// market, the feeds, time, the keeper's moves, marks and eve's donations of assets did,
-    /// pricingValues (which answers from the stored mark while nothing it priced has changed)
-    /// equals livePricingValues (every position and round read) in all three values.
+    /// @notice The cheap path prices users exactly as the live pass (issues 29 and 45): whatever
+    /// the market, the feeds (Chainlink-style and round-less, pushes that keep the round id
+    /// included), time, the keeper's moves, marks and eve's donations of assets did,
+    /// pricingValues (which answers from the stored mark while no feed's answer changed)
+    /// equals livePricingValues (every position and feed read) in all three values.
     function invariant_cheapPricingIsTheLivePass() public view {
         (uint256 l1, uint256 h1, bool d1) = controller.pricingValues();
         (uint256 l2, uint256 h2, bool d2) = controller.livePricingValues();
         check(l1 == l2, "exit price differs from the live pass");
         check(h1 == h2, "entry price differs from the live pass");
         check(d1 == d2, "outage flag differs from the live pass");
+    }
+
+    /// @notice The queue always moves (issue 45): with eve requesting and cancelling at will
+    /// (storms of up to 120 pairs, CANCEL_DELAY apart), the queue's head is always a live
+    /// request, `fulfilRedemptions(1)` reaches it within FundHandler.QUEUE_STEP_GAS, funds it
+    /// whenever the free cash covers it (no feed down), and no request is cancelled within
+    /// CANCEL_DELAY of being made.
+    function invariant_queueAlwaysReachesTheNextLiveRequest() public view {
+        check(bytes(handler.queueBroken()).length == 0, handler.queueBroken());
+        uint256 head = vault.nextRequestToFulfil();
+        if (head != vault.redeemRequestCount()) {
+            check(vault.redeemRequest(head).status == ITieredVault.RequestStatus.Pending, "queue head not live");
+        }
     }
 
     /// @notice Splitting gains nothing (issue 25): the notional the keeper key ran through the

@@ -242,13 +242,14 @@ def test_outage_mark__poc_refused__queued_request_paid_in_full_once_the_feed_is_
 
 
 def test_cancel_redeem__shares_back__earmark_released__skipped_by_fulfilment(
-    vault, controller, alice, bob, attacker, keeper, invested, unit
+    vault, controller, alice, bob, attacker, keeper, chain, invested, unit
 ):
     before = vault.balanceOf(alice)
     shares = vault.convertToShares(10_000 * unit)
     first = vault.requestRedeem(shares, alice, alice, sender=alice).return_value
     second = vault.requestRedeem(shares, alice, alice, sender=alice).return_value
     pending = vault.pendingRedemptions()
+    chain.pending_timestamp += int(vault.CANCEL_DELAY())
     with ape.reverts(vault.NotRequestParty):
         vault.cancelRedeem(first, sender=attacker)
     tx = vault.cancelRedeem(first, sender=alice)
@@ -265,6 +266,7 @@ def test_cancel_redeem__shares_back__earmark_released__skipped_by_fulfilment(
         vault.cancelRedeem(second, sender=alice)  # funded: claim it instead
     vault.setOperator(bob, True, sender=alice)
     third = vault.requestRedeem(shares, alice, alice, sender=alice).return_value
+    chain.pending_timestamp += int(vault.CANCEL_DELAY())
     vault.cancelRedeem(third, sender=bob)  # the controller's operator may
 
 

@@ -13,6 +13,16 @@ import {TestMoneyMarketFund} from "../../../contracts/test/TestMoneyMarketFund.s
 import {PlanExecutor} from "../../../contracts/fund/PlanExecutor.sol";
 import {IPlanExecutor} from "../../../contracts/interfaces/IPlanExecutor.sol";
 
+/// @notice What the suite drives a feed with: TestPriceFeed (Chainlink's MockV3Aggregator, a
+/// new round per answer) and TestRoundlessFeed (RedStone's PriceFeedWithoutRounds: round 1
+/// forever) both answer it.
+interface ITestFeed {
+    function latestRoundData() external view returns (uint80, int256, uint256, uint256, uint80);
+    function latestRound() external view returns (uint256);
+    function updateAnswer(int256 answer) external;
+    function updateRoundData(uint80 roundId, int256 answer, uint256 timestamp, uint256 startedAt) external;
+}
+
 /// @notice The actors of the fund suite. Holders (alice, bob) and an attacker (eve) use the
 /// vault's public functions; a compromised keeper key moves money with arbitrary sizes and no
 /// quoted minimum; the market moves prices, feeds go down and come back, time passes. Each
@@ -22,6 +32,12 @@ contract FundHandler is CheatBase {
     uint256 internal constant FEED_ONE = 1e8;
     uint256 internal constant HEARTBEAT = 86_400;
     uint256 internal constant PPS_SCALE = 1e30;
+    /// @notice The stated bound (issue 45): `fulfilRedemptions(1)` funds or stops at the next
+    /// live request for at most this much gas, whatever eve requested and cancelled before it
+    /// (the most a probe cost is kept in maxQueueStepGas: under 120,000 over the fast profile's
+    /// 48 x 25 calls, both decimals; the old queue's walk added 2,521 gas per cancelled entry,
+    /// so one storm of 80 pairs alone took it past the bound).
+    uint256 public constant QUEUE_STEP_GAS = 200_000;
 
     TieredVault public immutable vault;
     AssetController public immutable controller;
@@ -31,7 +47,7 @@ contract FundHandler is CheatBase {
     address[] public actors; // alice, bob, eve (the attacker)
     address public immutable eve;
     address[] public tokens;
-    TestPriceFeed[] public feeds;
+    ITestFeed[] public feeds;
     bool[] public down;
 
     // an asset listed but never bought (cap 1): eve donates token dust of it (issue 25)
@@ -62,6 +78,11 @@ contract FundHandler is CheatBase {
 
     // properties broken on the spot (first failure kept, with what broke it)
     string public broken;
+    // the queue's properties (issue 45), latched apart so their invariant names what broke
+    string public queueBroken;
+    uint256 public queueProbes; // fulfilRedemptions(1) calls that met a live request
+    uint256 public stormPairs; // request+cancel pairs eve made
+    uint256 public maxQueueStepGas; // the most one of them cost
 
     uint256[] internal _requestIds;
     mapping(uint256 => uint256) public estimateAtRequest;
@@ -74,7 +95,7 @@ contract FundHandler is CheatBase {
         address keeper_,
         address[] memory actors_,
         address[] memory tokens_,
-        TestPriceFeed[] memory feeds_
+        ITestFeed[] memory feeds_
     ) {
         vault = vault_;
         controller = controller_;
@@ -110,6 +131,10 @@ contract FundHandler is CheatBase {
 
     function _fail(string memory what) internal {
         if (bytes(broken).length == 0) broken = what;
+    }
+
+    function _queueFail(string memory what) internal {
+        if (bytes(queueBroken).length == 0) queueBroken = what;
     }
 
     function _actor(uint256 seed) internal view returns (address) {
@@ -313,18 +338,123 @@ contract FundHandler is CheatBase {
         address who = byEve ? eve : r.controller;
         uint256 before = pps();
         uint256 owned = vault.balanceOf(r.owner);
+        bool early = block.timestamp < r.requestedAt + vault.CANCEL_DELAY();
         vm.prank(who);
         try vault.cancelRedeem(id) {
             if (who != r.controller) _fail("eve cancelled another holder's request");
             if (r.status != ITieredVault.RequestStatus.Pending) _fail("a non-pending request was cancelled");
+            if (early) _queueFail("a request was cancelled within CANCEL_DELAY");
             if (vault.balanceOf(r.owner) != owned + r.shares) _fail("a cancel did not return the shares");
             _checkPps(before, "share price fell on a cancel");
             _count("cancel");
         } catch {
-            if (who == r.controller && r.status == ITieredVault.RequestStatus.Pending) {
+            if (who == r.controller && r.status == ITieredVault.RequestStatus.Pending && !early) {
                 _fail("the controller's cancel of a pending request reverted");
             }
         }
+    }
+
+    /// @notice The third review's queue attack: eve makes up to 120 request+cancel pairs of
+    /// her shares (depositing a little first if she holds none), waiting CANCEL_DELAY between
+    /// the requests and the cancels (the live feeds report again meanwhile). Every cancel must
+    /// succeed. Then a live request behind the storm (eve's, one pair's worth, so the cash
+    /// covers it unless older requests hold it), probed by the keeper at once (`probeNow`: the
+    /// funding check; the storm's slots are warm in this call, so its gas says little) or left
+    /// for keeperFulfilsHead, a call of its own, where the slots are cold as on chain (the gas
+    /// bound; storms left so pile up until then).
+    function eveStorm(uint256 pairs, bool probeNow) external {
+        pairs = bound(pairs, 1, 120);
+        if (heldAssetDown()) return; // no deposit in an outage; the storm waits for the feeds
+        if (vault.balanceOf(eve) == 0) {
+            cash.mint(eve, 1_000 * unit);
+            vm.startPrank(eve);
+            cash.approve(address(vault), 1_000 * unit);
+            try vault.deposit(1_000 * unit, eve) {
+                cashIn += 1_000 * unit;
+                eveSpent += 1_000 * unit;
+            } catch {}
+            vm.stopPrank();
+        }
+        uint256 each = vault.balanceOf(eve) / pairs;
+        if (each == 0 || vault.previewRedeem(each) == 0) return;
+        uint256[] memory ids = new uint256[](pairs);
+        vm.startPrank(eve);
+        for (uint256 k; k < pairs; ++k) {
+            ids[k] = vault.requestRedeem(each, eve, eve);
+            _requestIds.push(ids[k]);
+            estimateAtRequest[ids[k]] = vault.redeemRequest(ids[k]).assets;
+        }
+        vm.stopPrank();
+        vm.warp(block.timestamp + vault.CANCEL_DELAY());
+        _refreshFeeds();
+        uint256 before = pps();
+        vm.startPrank(eve);
+        for (uint256 k; k < pairs; ++k) {
+            try vault.cancelRedeem(ids[k]) {} catch { _queueFail("eve's cancel after CANCEL_DELAY reverted"); }
+        }
+        vm.stopPrank();
+        _checkPps(before, "share price fell on eve's cancels");
+        stormPairs += pairs;
+        vm.prank(eve);
+        uint256 behind = vault.requestRedeem(each, eve, eve);
+        _requestIds.push(behind);
+        estimateAtRequest[behind] = vault.redeemRequest(behind).assets;
+        if (probeNow) _probeQueue();
+        _count("eveStorm");
+    }
+
+    /// @notice The keeper funds one request: the queue's head is a live (pending) request, the
+    /// call reaches the next live request within QUEUE_STEP_GAS whatever eve cancelled before
+    /// it, and funds that request whenever the vault's free cash covers its estimate (no feed
+    /// down). "The next live request" is found here by scanning the ids from the head, not
+    /// taken from the vault, so a queue that parks its head on a cancelled entry, or counts
+    /// one against the call's bound, is caught by the funding check as well as the head check.
+    function keeperFulfilsHead() external {
+        _probeQueue();
+    }
+
+    function _probeQueue() internal {
+        uint256 id = vault.nextRequestToFulfil();
+        uint256 n = vault.redeemRequestCount();
+        if (id == n) return; // nothing queued
+        bool outage = heldAssetDown();
+        uint256 before = pps();
+        // measured before this handler reads any request (a read would warm the slots the walk
+        // then finds cold on chain)
+        vm.prank(keeper);
+        uint256 g = gasleft();
+        vault.fulfilRedemptions(1);
+        uint256 used = g - gasleft();
+        if (used > maxQueueStepGas) maxQueueStepGas = used;
+        if (used > QUEUE_STEP_GAS) _queueFail("fulfilRedemptions(1) took more than QUEUE_STEP_GAS");
+        // the next live request as of the call: the first request from the head that is not
+        // cancelled (everything from the head on was pending or cancelled: funding goes in order)
+        uint256 live = id;
+        while (live < n && vault.redeemRequest(live).status == ITieredVault.RequestStatus.Cancelled) ++live;
+        if (live == n) return; // nothing was pending
+        if (live != id) _queueFail("the queue's head is not a live request");
+        ITieredVault.Redemption memory r = vault.redeemRequest(live);
+        // unfunded, so the call changed nothing and the free cash is what it found
+        if (r.status == ITieredVault.RequestStatus.Pending && !outage && r.assets <= vault.freeCash()) {
+            _queueFail("the next live request, its cash there, was not funded");
+        }
+        _checkPps(before, "share price fell on a fulfilment");
+        ++queueProbes;
+    }
+
+    /// @notice A push that keeps the feed's round id (issue 45): what a round-less feed does on
+    /// every answer, and here a Chainlink-style one too (its round rewritten in place). Up to
+    /// 3% either way; users' pricing must see it at once (invariant_cheapPricingIsTheLivePass).
+    function pushKeepingRound(uint256 seed, uint256 bps) external {
+        uint256 i = seed % feeds.length;
+        if (down[i]) return;
+        // a feed the timelock vouched for as bumping its round on every answer is trusted to
+        // (setRoundsBumped): rewriting its round is outside what the fund can check
+        if (controller.roundsBumped(tokens[i])) return;
+        bps = bound(bps, 9_700, 10_300);
+        uint80 round = uint80(feeds[i].latestRound());
+        feeds[i].updateRoundData(round, int256(FEED_ONE * bps / 10_000), block.timestamp, block.timestamp);
+        _count("pushKeepingRound");
     }
 
     /// @notice eve gives the vault cash (the donation attack's first step).
@@ -597,6 +727,11 @@ contract FundHandler is CheatBase {
     /// @notice Time passes (up to two days); live feeds report again, down ones stay down.
     function passTime(uint256 secs) external {
         _passTime(secs, 60, 2 days);
+        _refreshFeeds();
+    }
+
+    /// @dev After time passed: live feeds report again, down ones stay down (stale).
+    function _refreshFeeds() internal {
         for (uint256 i; i < feeds.length; ++i) {
             (, int256 answer,,,) = feeds[i].latestRoundData();
             if (down[i]) {
