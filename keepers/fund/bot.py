@@ -62,6 +62,7 @@ from keepers.fund.planning import plan_approval
 from keepers.fund.planning import risk as riskmod
 from keepers.fund.planning import triggers as trig
 from keepers.fund.planning.actions import Action, ActionResult, Plan
+from keepers.fund.planning.inflight import project
 from keepers.fund.planning.metrics import tier_metrics
 from keepers.fund.planning.plan import CARRY, FEED_DOWN
 from keepers.fund.planning.report import plan_report
@@ -355,8 +356,11 @@ class FundBot:
     def plan_and_run(
         self, reading: FundReading, triggers: list[trig.Trigger], now: int, *, dry_run: bool = False
     ) -> CycleOutcome:
-        p = self.sizing.make_sized_plan(reading, triggers, now)
-        report = plan_report(reading.state, p)
+        # one picture of the fund: planned against the fund as it will be once the plans in
+        # flight land (keepers.fund.planning.inflight), whichever trigger asked
+        flights = self.plans.in_flight()
+        p = self.sizing.make_sized_plan(reading, triggers, now, flights)
+        report = plan_report(project(reading.state, flights), p)
         carried = any(t.code == CARRY for t in triggers)
         if not dry_run and (p.carry or carried):
             self.carry.replace(p, now, now + self.cfg.carry_slice_interval_s)
@@ -370,6 +374,14 @@ class FundBot:
             if p.carry and not dry_run:
                 self._no_safe_move(p, now)
                 return CycleOutcome(p.id, NO_SAFE_MOVE_STATUS, detail)
+            flying = next((f for f in flights if f.actions), None)
+            if flying is not None:  # the trigger saw the chain; a plan in flight covers it
+                msg = (
+                    f"plan {flying.ref} ({flying.status}) already covers these actions: "
+                    f"nothing to add to what is in flight ({detail})"
+                )
+                log.warning("plan.covered", plan=p.id, covered_by=flying.ref)
+                return CycleOutcome(flying.ref, DUPLICATE, msg)
             return CycleOutcome(p.id, NOTHING, detail)
         if dry_run:
             findings = self.sizing.risk_check(reading, p, now)
@@ -428,8 +440,10 @@ class FundBot:
     # ------------------------------------------------------------------ slice schedule
 
     def slices(self, now: int) -> list[CycleOutcome]:
-        """The next slice of the carried flow, when one is due and no plan is in flight."""
-        if not self.carry.due(now) or self.plans.with_status(PROPOSED, PENDING_APPROVAL, APPROVED):
+        """The next slice of the carried flow, when one is due and no plan waits for approval
+        (a waiting plan holds the non-urgent flow, keepers.fund.planning.inflight; approved and
+        executing plans are netted like every trigger's)."""
+        if not self.carry.due(now) or self.plans.with_status(PROPOSED, PENDING_APPROVAL):
             return []
         try:
             reading = self.read()

@@ -20,6 +20,7 @@ from keepers.core.approval import ApprovalRecord
 from keepers.core.errors import DomainError
 from keepers.core.signatures import normalise_v
 from keepers.fund.planning.actions import Action, ActionResult, ActionType, Carry, Plan, Unresolved
+from keepers.fund.planning.inflight import InFlight, Leg, remaining
 from keepers.fund.planning.plan_approval import (
     Erc1271Check,
     SignedPlan,
@@ -30,7 +31,7 @@ from keepers.fund.planning.plan_approval import (
 from keepers.fund.planning.triggers import Trigger, TriggerKind
 from keepers.store import models as m
 from keepers.store.db import Store
-from keepers.store.statuses import PLAN, PlanStatus, transition
+from keepers.store.statuses import PLAN, IntentStatus, PlanStatus, transition
 
 KIND = "fund_rebalance"
 COST_JOB = "cost:fund"  # job_runs rows booking each finished plan's fill cost (the cost budget)
@@ -199,6 +200,26 @@ def resumed_report(
             out[key] = planned[key]
     out["resumed_after"] = list(resumed_after)
     return out
+
+
+def _leg(row: m.Action, intent_status: str | None) -> Leg:
+    """Where a stored action stands against the chain (see PlanStore.in_flight)."""
+    if "result" in row.payload:
+        return Leg.DONE if row.payload["result"].get("success") else Leg.FAILED
+    if row.status in ("aborted", "skipped", "failed"):
+        return Leg.FAILED
+    if row.intent_id is None:
+        return Leg.UNSENT
+    if intent_status in (IntentStatus.MINED, IntentStatus.CONFIRMED):
+        return Leg.LANDED
+    if intent_status in (
+        IntentStatus.REVERTED,
+        IntentStatus.FAILED,
+        IntentStatus.REJECTED,
+        IntentStatus.INVALID,
+    ):
+        return Leg.FAILED
+    return Leg.SENT
 
 
 # ---------------------------------------------------------------------- repository
@@ -586,6 +607,42 @@ class PlanStore:
                     "total": len(actions),
                 }
             )
+        return out
+
+    def in_flight(self, exclude: str | None = None) -> list[InFlight]:
+        """Every plan that has not ended (proposed, pending approval, approved), oldest first,
+        with the actions the chain does not hold yet (keepers.fund.planning.inflight): an
+        action with a result is in the chain's state or never will be; one sent is followed
+        through its intent (mined or confirmed: in the chain's state; reverted, failed or
+        refused: never; otherwise still to land)."""
+        out = []
+        with self.store.sessions() as s:
+            rows = s.scalars(
+                select(m.Plan)
+                .where(m.Plan.kind == KIND, m.Plan.status.in_(WAITING))
+                .order_by(m.Plan.id)
+            ).all()
+            for row in rows:
+                if row.ref is None or row.ref == exclude:
+                    continue
+                intents = [a.intent_id for a in row.actions if a.intent_id is not None]
+                status_of = (
+                    dict(
+                        s.execute(
+                            select(m.TxIntent.id, m.TxIntent.status).where(
+                                m.TxIntent.id.in_(intents)
+                            )
+                        ).all()
+                    )
+                    if intents
+                    else {}
+                )
+                legs = []
+                for a in sorted(row.actions, key=lambda a: a.seq):
+                    action = action_from_dict(a.payload["action"])
+                    status = None if a.intent_id is None else status_of.get(a.intent_id)
+                    legs.append((action, _leg(a, status)))
+                out.append(InFlight(row.ref, str(row.status), remaining(legs)))
         return out
 
     def with_status(self, *statuses: str) -> list[m.Plan]:

@@ -10,6 +10,7 @@ booked is read from the store."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from keepers.fund.planning import risk as riskmod
 from keepers.fund.planning import triggers as trig
 from keepers.fund.planning.actions import Action, ActionType, Plan, Unresolved
 from keepers.fund.planning.depth import AssetDepth, largest_within
-from keepers.fund.planning.plan import plan as make_plan
+from keepers.fund.planning.inflight import InFlight, plan_in_flight, project
 from keepers.fund.planning.state import BPS
 from keepers.fund.planning.triggers import DAY
 from keepers.fund.reader import FundReading
@@ -48,13 +49,22 @@ class SizingStage:
             log.warning("depth.unavailable", error=str(err))
             return {}
 
-    def make_sized_plan(self, reading: FundReading, triggers: list[trig.Trigger], now: int) -> Plan:
+    def make_sized_plan(
+        self,
+        reading: FundReading,
+        triggers: list[trig.Trigger],
+        now: int,
+        flights: Sequence[InFlight] = (),
+    ) -> Plan:
         """The plan sized to venue depth, then to live quotes: a leg QuoterV2 prices more than
         REBALANCE_MAX_SLIPPAGE under the oracle is cut to the size the quoter accepts (0:
-        dropped) and the plan is made again around it (at most 3 rounds)."""
+        dropped) and the plan is made again around it (at most 3 rounds). Planned against the
+        fund as it will be once ``flights`` (the plans in flight) land, with the venues' depth
+        netted against their legs (keepers.fund.planning.inflight)."""
         depth = self.read_depth(reading)
         spent = self.budget_spent(reading.state.total_assets, now)
-        p = make_plan(reading.state, self.bot.cfg, triggers, now, depth, spent)
+        cfg = self.bot.cfg
+        p = plan_in_flight(reading.state, cfg, triggers, now, flights, depth, spent)
         limit = self.bot.cfg.rebalance_max_slippage
         notes: list[Unresolved] = []
         for _ in range(3):
@@ -85,7 +95,7 @@ class SizingStage:
                 cut = True
             if not cut:
                 break
-            p = make_plan(reading.state, self.bot.cfg, triggers, now, depth, spent)
+            p = plan_in_flight(reading.state, cfg, triggers, now, flights, depth, spent)
         if notes:  # the reason for every leg the quotes cut stays on the plan
             p = replace(
                 p, unresolved=p.unresolved + tuple(n for n in notes if n not in p.unresolved)
@@ -136,4 +146,13 @@ class SizingStage:
             gas_cost = (
                 gas * price * self.bot.k.native_price * 10**reading.state.base_decimals // 10**18
             )
-        return riskmod.assess(reading.state, p, self.bot.cfg, now, quotes=quotes, gas_cost=gas_cost)
+        # against the fund as the other plans in flight will leave it (what they sell is not
+        # there to sell again; the benefit is what this plan adds to theirs)
+        state = project(reading.state, self.bot.plans.in_flight(exclude=p.id))
+        try:
+            return riskmod.assess(state, p, self.bot.cfg, now, quotes=quotes, gas_cost=gas_cost)
+        except ValueError as err:  # planned before the others: it does not fit what they leave
+            log.warning("risk.projection_mismatch", plan=p.id, error=str(err))
+            return riskmod.assess(
+                reading.state, p, self.bot.cfg, now, quotes=quotes, gas_cost=gas_cost
+            )
