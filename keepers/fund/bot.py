@@ -64,7 +64,7 @@ from keepers.fund.planning import triggers as trig
 from keepers.fund.planning.actions import Action, ActionResult, Plan
 from keepers.fund.planning.inflight import project
 from keepers.fund.planning.metrics import tier_metrics
-from keepers.fund.planning.plan import CARRY, FEED_DOWN
+from keepers.fund.planning.plan import CARRY, COST_BUDGET, FEED_DOWN
 from keepers.fund.planning.report import plan_report
 from keepers.fund.planning.rollback import create_rollback_plan
 from keepers.fund.planning.simulate import apply
@@ -374,6 +374,20 @@ class FundBot:
             if p.carry and not dry_run:
                 self._no_safe_move(p, now)
                 return CycleOutcome(p.id, NO_SAFE_MOVE_STATUS, detail)
+            held = next(
+                (
+                    u
+                    for u in p.unresolved
+                    if u.reason == COST_BUDGET and not u.detail.endswith("nothing else is due")
+                ),
+                None,
+            )
+            if held is not None and not dry_run and not self.stopping.is_set():
+                # what waits for the budget is a plan record, not only a log line
+                ref = self.plans.save_held(
+                    p, COST_BUDGET, held.detail, {"report": report, "block": reading.block}
+                )
+                return CycleOutcome(ref, BLOCKED, detail)
             flying = next((f for f in flights if f.actions), None)
             if flying is not None:  # the trigger saw the chain; a plan in flight covers it
                 msg = (

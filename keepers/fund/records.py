@@ -38,7 +38,9 @@ COST_JOB = "cost:fund"  # job_runs rows booking each finished plan's fill cost (
 
 # Plan statuses (stored; their transitions: keepers.store.statuses.PLAN)
 PROPOSED = PlanStatus.PROPOSED
-BLOCKED = PlanStatus.BLOCKED  # risk check blocked or skipped it
+# the risk check blocked or skipped it, or a gate held it (payload "held" and "note": the cost
+# budget; PlanStore.save_held)
+BLOCKED = PlanStatus.BLOCKED
 PENDING_APPROVAL = PlanStatus.PENDING_APPROVAL
 APPROVED = PlanStatus.APPROVED
 REJECTED = PlanStatus.REJECTED
@@ -270,6 +272,27 @@ class PlanStore:
         except IntegrityError:  # the same plan id inserted by another process meanwhile
             return self.get(plan.id)
         return None
+
+    def save_held(self, plan: Plan, held: str, note: str, payload: dict[str, Any]) -> str:
+        """A plan a gate held (``held``: the gate, e.g. ``cost_budget``; ``note``: what waits
+        and why), stored as ``blocked`` with ``payload["held"]`` and ``payload["note"]`` so
+        that ``plans.get`` finds it and ``keeper history`` shows it. The same hold again (the
+        newest held plan has the same note) is that plan: one row per cause, not one per
+        check. Returns the stored plan's ref."""
+        with self.store.transaction() as s:
+            last = s.scalars(
+                select(m.Plan)
+                .where(m.Plan.kind == KIND, m.Plan.status == BLOCKED)
+                .order_by(m.Plan.id.desc())
+                .limit(1)
+            ).first()
+            if last is not None and last.ref and last.payload.get("note") == note:
+                return last.ref
+            self._insert(s, plan, PROPOSED, {**payload, "held": held, "note": note})
+            row = s.scalars(select(m.Plan).where(m.Plan.ref == plan.id)).one()
+            if row.status == PROPOSED:
+                transition(PLAN, row, BLOCKED)
+            return plan.id
 
     @staticmethod
     def _insert(s: Session, plan: Plan, status: str, payload: dict[str, Any]) -> None:
