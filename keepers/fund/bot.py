@@ -62,6 +62,7 @@ from keepers.fund.planning import plan_approval
 from keepers.fund.planning import risk as riskmod
 from keepers.fund.planning import triggers as trig
 from keepers.fund.planning.actions import Action, ActionResult, Plan
+from keepers.fund.planning.cuts import MoveCut, cut_carry
 from keepers.fund.planning.inflight import project
 from keepers.fund.planning.metrics import tier_metrics
 from keepers.fund.planning.plan import CARRY, COST_BUDGET, FEED_DOWN
@@ -318,6 +319,7 @@ class FundBot:
                 )
                 for lg in logs:
                     triggers += trig.deposit_trigger(int(lg["args"]["assets"]), dec, self.cfg)
+                self._move_cuts(int(last["block"]) + 1, reading, now)
             triggers += trig.asset_event_triggers(reading.state, int(last["at"]), now)
             previous = {k: int(v) for k, v in (last.get("prices") or {}).items()}
             triggers += trig.price_move_triggers(previous, reading.prices, self.cfg)
@@ -325,6 +327,47 @@ class FundBot:
         if not triggers:
             return CycleOutcome(None, NOTHING, "events: no trigger")
         return self.plan_and_run(reading, triggers, now)
+
+    def _move_cuts(self, from_block: int, reading: FundReading, now: int) -> list[MoveCut]:
+        """The due runs' ``MoveCut`` events since ``from_block``: a warning naming the asset,
+        asked and done for each, and what each cut left joins the carry (slices work it off).
+        A cut's side is read from the log just before it in its transaction: the controller
+        hands back what was not filled right before it emits the event (the cash token's
+        transfer for a purchase, the asset's for a sale)."""
+        ctl = self.contracts.controller
+        logs = ctl.events.MoveCut.get_logs(from_block=from_block, to_block=reading.block)
+        cash = str(self.addresses.cash).lower()
+        cuts = []
+        for lg in logs:
+            token = str(lg["args"]["token"])
+            receipt = self.w3.eth.get_transaction_receipt(lg["transactionHash"])
+            before = [x for x in receipt["logs"] if int(x["logIndex"]) < int(lg["logIndex"])]
+            purchase = bool(before) and str(before[-1]["address"]).lower() == cash
+            cut = MoveCut(
+                token,
+                int(lg["args"]["asked"]),
+                int(lg["args"]["done"]),
+                purchase,
+                Web3.to_hex(lg["transactionHash"]),
+            )
+            cuts.append(cut)
+            side, unit = ("purchase", "cash") if purchase else ("sale", "tokens")
+            self.alert(
+                AlertLevel.WARNING,
+                "move_cut",
+                f"due run's {side} of {self.symbol(token)} ({token}) cut at its price bound: "
+                f"asked {cut.asked}, done {cut.done} ({unit}); the rest ({cut.left}) joins the "
+                "carry",
+                None,
+                token=token,
+                asked=str(cut.asked),
+                done=str(cut.done),
+                tx=cut.tx_hash,
+            )
+        carry = cut_carry(reading.state, cuts)
+        if carry:
+            self.carry.join(carry, "move_cut", now, now)
+        return cuts
 
     def manual(
         self, now: int, requested_by: str, reason: str, *, force: bool = True, dry_run: bool = False

@@ -765,6 +765,33 @@ class CarryStore:
                     )
                 )
 
+    def join(self, carry: list[Carry], ref: str, now: int, next_at: int) -> None:
+        """Flow left by something other than a plan of this keeper (a due run's ``MoveCut``)
+        joins the schedule: added to the tier's active row, or a new row from ``next_at``."""
+        with self.store.transaction() as s:
+            rows = {
+                r.tier: r
+                for r in s.scalars(select(m.FundCarry).where(m.FundCarry.status == "active"))
+            }
+            for c in carry:
+                row = rows.get(c.tier)
+                if row is not None:
+                    row.amount = str(int(row.amount) + c.amount)
+                    row.reason = f"{row.reason}; {c.reason}"
+                    continue
+                s.add(
+                    m.FundCarry(
+                        plan_ref=ref,
+                        tier=c.tier,
+                        amount=str(c.amount),
+                        status="active",
+                        reason=c.reason,
+                        slices=0,
+                        next_at=_ts(next_at),
+                        created_at=_ts(now),
+                    )
+                )
+
     def postpone(self, next_at: int) -> None:
         with self.store.transaction() as s:
             for r in s.scalars(select(m.FundCarry).where(m.FundCarry.status == "active")).all():
