@@ -89,6 +89,7 @@ from keepers.fund.records import (
 )
 from keepers.fund.settings import FundConfig
 from keepers.fund.sizing import SizingStage
+from keepers.fund.venues import VenueChecker, VenuePrice
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alerter, AlertLevel
 from keepers.runtime.bots import BotContext, BotDeclaration, Calls, Trigger
@@ -115,6 +116,7 @@ KEEPER_FUNCTIONS = (
     "rebalanceBuffer",
 )
 JOBS = ("daily", "weekly", "threshold", "liquidity")
+VENUE_OFF_ORACLE = "venue_off_oracle"
 
 
 class FundBot:
@@ -139,6 +141,7 @@ class FundBot:
         self.reader = FundReader(self.contracts)
         self.encoder = ActionEncoder(self.contracts, self.cfg)
         self.depth = DepthReader(self.contracts, self.encoder)
+        self.venues = VenueChecker(self.w3, self.encoder)
         self.carry = CarryStore(store)
         # the lifecycle's stages (plan -> risk: sizing; approval -> freeze: approvals; execute
         # -> verify -> record: keepers.fund.execution, one Execution per call)
@@ -480,6 +483,20 @@ class FundBot:
         last = self.plans.last_job_detail("alert:" + code)
         if last is not None and last.get("key") is not None:
             self.plans.record_job_run("alert:" + code, now, {"key": None})
+
+    def venue_alert(self, held: dict[tuple[str, str], VenuePrice], now: int) -> None:
+        """``venue_off_oracle`` (warning, once per set of held venue sides) naming each venue
+        held and both its prices; cleared once every venue agrees with its feed again."""
+        if not held:
+            self._clear_alert(VENUE_OFF_ORACLE, now)
+            return
+        key = ",".join(sorted(f"{t}:{side}" for t, side in held))
+        msg = (
+            "; ".join(v.describe(side) for (_, side), v in sorted(held.items()))
+            + f" (VENUE_ORACLE_MAX_BPS={self.cfg.venue_oracle_max_bps}): the plan uses the other "
+            "venues; the venue is traded again once its price agrees with its feed"
+        )
+        self._alert_once(AlertLevel.WARNING, VENUE_OFF_ORACLE, key, msg, now, None)
 
     def _no_safe_move(self, p: Plan, now: int) -> None:
         depth = [u.detail for u in p.unresolved if u.reason == "depth"]

@@ -24,6 +24,8 @@ from keepers.fund.planning.inflight import InFlight, plan_in_flight, project
 from keepers.fund.planning.state import BPS
 from keepers.fund.planning.triggers import DAY
 from keepers.fund.reader import FundReading
+from keepers.fund.venues import held_sides
+from keepers.runtime import metrics
 
 if TYPE_CHECKING:
     from keepers.fund.bot import FundBot
@@ -61,7 +63,7 @@ class SizingStage:
         dropped) and the plan is made again around it (at most 3 rounds). Planned against the
         fund as it will be once ``flights`` (the plans in flight) land, with the venues' depth
         netted against their legs (keepers.fund.planning.inflight)."""
-        depth = self.read_depth(reading)
+        depth = self.hold_venues(reading, self.read_depth(reading), now)
         spent = self.budget_spent(reading.state.total_assets, now)
         cfg = self.bot.cfg
         p = plan_in_flight(reading.state, cfg, triggers, now, flights, depth, spent)
@@ -101,6 +103,34 @@ class SizingStage:
                 p, unresolved=p.unresolved + tuple(n for n in notes if n not in p.unresolved)
             )
         return p
+
+    def hold_venues(
+        self, reading: FundReading, depth: dict[str, AssetDepth], now: int
+    ) -> dict[str, AssetDepth]:
+        """``depth`` with every venue side that fills more than VENUE_ORACLE_MAX_BPS under its
+        feed held at 0 (keepers.fund.venues): the planner routes around it and notes the cut,
+        and the bot's ``venue_off_oracle`` warning names it with both prices. Read on every
+        plan, so a venue is traded again once it agrees with its feed. A failed read holds
+        nothing (the simulation still guards every leg)."""
+        try:
+            prices = self.bot.venues.prices(reading)
+        except Exception as err:  # noqa: BLE001 - an optimisation over the simulation
+            log.warning("venues.unavailable", error=str(err))
+            return depth
+        for v in prices:
+            metrics.observe_venue(self.bot.symbol(v.token), v.buy_short_bps, v.sell_short_bps)
+        held = held_sides(prices, self.bot.cfg.venue_oracle_max_bps)
+        out = dict(depth)
+        for (token, side), v in held.items():
+            d = out.get(token) or AssetDepth(token, limit_bps=self.bot.cfg.rebalance_max_slippage)
+            why = v.describe(side)
+            if side == "buy":
+                d = replace(d, max_buy=0, cheap_buy=0, detail=why)
+            else:
+                d = replace(d, max_sell=0, cheap_sell=0, detail=why)
+            out[token] = d
+        self.bot.venue_alert(held, now)
+        return out
 
     def cost_spent(self, now: int) -> tuple[int, int]:
         """The fills' cost booked over the last day and the last 30 days (base units)."""
