@@ -24,7 +24,7 @@ from keepers.fund.planning.inflight import InFlight, plan_in_flight, project
 from keepers.fund.planning.state import BPS
 from keepers.fund.planning.triggers import DAY
 from keepers.fund.reader import FundReading
-from keepers.fund.venues import held_sides
+from keepers.fund.venues import error_name, held_sides
 from keepers.runtime import metrics
 
 if TYPE_CHECKING:
@@ -122,15 +122,61 @@ class SizingStage:
         held = held_sides(prices, self.bot.cfg.venue_oracle_max_bps)
         out = dict(depth)
         for (token, side), v in held.items():
-            d = out.get(token) or AssetDepth(token, limit_bps=self.bot.cfg.rebalance_max_slippage)
-            why = v.describe(side)
-            if side == "buy":
-                d = replace(d, max_buy=0, cheap_buy=0, detail=why)
-            else:
-                d = replace(d, max_sell=0, cheap_sell=0, detail=why)
-            out[token] = d
+            out[token] = self._held(out.get(token), token, side, v.describe(side))
         self.bot.venue_alert(held, now)
+        for a in reading.state.assets:  # legs that failed simulation for a reason unchanged
+            for side in ("buy", "sell"):
+                if (a.token, side) in held:
+                    continue
+                why = self._still_failing(reading, a.token, side)
+                if why is not None:
+                    out[a.token] = self._held(out.get(a.token), a.token, side, why)
         return out
+
+    def _held(self, d: AssetDepth | None, token: str, side: str, why: str) -> AssetDepth:
+        d = d or AssetDepth(token, limit_bps=self.bot.cfg.rebalance_max_slippage)
+        if side == "buy":
+            return replace(d, max_buy=0, cheap_buy=0, detail=why)
+        return replace(d, max_sell=0, cheap_sell=0, detail=why)
+
+    def record_failed_leg(
+        self, ref: str, action: Action, error: str | None, reading: FundReading, now: int
+    ) -> None:
+        """A purchase or sale that failed simulation: its reason (the revert's name) and what
+        it depended on (keepers.fund.venues.VenueChecker.fingerprint), for the next plans to
+        leave it out while neither changes."""
+        if action.type not in (ActionType.PURCHASE, ActionType.REDEEM) or not action.asset:
+            return
+        side = "buy" if action.type is ActionType.PURCHASE else "sell"
+        try:
+            fingerprint = self.bot.venues.fingerprint(reading, action.asset, side)
+        except Exception as err:  # noqa: BLE001 - nothing to compare with: not remembered
+            log.warning("failed_leg.unrecorded", plan=ref, error=str(err))
+            return
+        self.bot.plans.record_job_run(
+            f"failed_leg:{action.asset}:{side}",
+            now,
+            {"plan": ref, "error": error_name(error), "fingerprint": fingerprint, "at": now},
+        )
+
+    def _still_failing(self, reading: FundReading, token: str, side: str) -> str | None:
+        """Why a leg is left out (None: it is not): its last simulation failed and the feed and
+        venue price it depended on are what they were then."""
+        last = self.bot.plans.last_job_detail(f"failed_leg:{token}:{side}")
+        if not last or not last.get("error"):
+            return None
+        try:
+            now_print = self.bot.venues.fingerprint(reading, token, side)
+        except Exception:  # noqa: BLE001 - cannot tell: try the leg again
+            return None
+        if now_print != last.get("fingerprint"):
+            return None
+        symbol = reading.state.asset(token).symbol
+        return (
+            f"{symbol} {side} left out: plan {last['plan']} failed simulation on it with "
+            f"{last['error']} and its feed and venue price have not changed since "
+            f"({now_print}); retried when either does"
+        )
 
     def cost_spent(self, now: int) -> tuple[int, int]:
         """The fills' cost booked over the last day and the last 30 days (base units)."""

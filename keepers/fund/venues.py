@@ -93,6 +93,12 @@ def held_sides(prices: list[VenuePrice], bound_bps: int) -> dict[tuple[str, str]
     return out
 
 
+def error_name(error: str | None) -> str:
+    """A decoded revert without its amounts (``SlippageExceeded(minOut=.., out=..)`` ->
+    ``SlippageExceeded``): the reason, whatever the leg's size."""
+    return (error or "").split("(")[0].strip()
+
+
 class VenueChecker:
     """Reads each ERC-4626 venue's previews for a probe (an asset whose token answers
     ``previewDeposit``; pools and others do not and are skipped)."""
@@ -101,6 +107,36 @@ class VenueChecker:
         self.w3 = w3
         self.encoder = encoder
         self._erc4626: dict[str, bool] = {}
+
+    def fingerprint(self, reading: Any, token: str, side: str) -> str:
+        """What a leg on ``token`` depends on, for telling whether a failure's reason changed:
+        the asset's feed answer and its venue's price for a probe (a V3 pool's QuoterV2 quote,
+        an ERC-4626 fund's preview; nothing for other venues)."""
+        from keepers.fund.planning.actions import Action, ActionType
+
+        checksum = self.w3.to_checksum_address(token)
+        parts = [f"feed={reading.prices.get(checksum, reading.prices.get(token))}"]
+        cash = VENUE_PROBE_WHOLE * 10**reading.state.base_decimals
+        asset = reading.state.asset(token)
+        try:
+            if self.encoder.pool_fee(checksum) is not None:
+                probe = (
+                    Action(ActionType.PURCHASE, cash, 0, "probe", 0, asset.tier, token)
+                    if side == "buy"
+                    else Action(
+                        ActionType.REDEEM, cash, 0, "probe", asset.tier, 0, token,
+                        asset.tokens_for_value(cash),
+                    )
+                )  # fmt: skip
+                q = self.encoder.quote(reading, probe, reading.block)
+                parts.append(f"quote={None if q is None else q.quote_out}")
+            else:
+                v = next((v for v in self.prices(reading) if v.token == token), None)
+                if v is not None:
+                    parts.append(f"preview={v.tokens_venue if side == 'buy' else v.cash_venue}")
+        except Exception as err:  # noqa: BLE001 - unknown venue price: the feed alone decides
+            log.info("venue.fingerprint_unavailable", asset=asset.symbol, error=str(err)[:120])
+        return ";".join(parts)
 
     def prices(self, reading: Any) -> list[VenuePrice]:
         out = []

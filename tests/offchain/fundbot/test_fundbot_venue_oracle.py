@@ -57,3 +57,32 @@ def test_liquidity_check__erc4626_fund_5pct_under_its_feed__not_bought_alerted_r
     plan = bot.sizing.make_sized_plan(reading, triggers, NOW + 7_200)
     assert _buys(plan, mmf.token) > 0, plan
     assert bot.plans.last_job_detail("alert:venue_off_oracle")["key"] is None  # cleared
+
+
+def test_check__leg_failed_simulation_reason_unchanged__left_out_said_so_retried_on_change(
+    make_bot, fresh, accounts, alerts
+):
+    """No plan is re-made with the same failing leg: with the venue check off
+    (VENUE_ORACLE_MAX_BPS=10000) the 6% case fails the simulation once; the next plan leaves
+    that purchase out and says why, the rest runs; once the feed moves it is tried again."""
+    bot = make_bot({**NO_APPROVAL, "VENUE_ORACLE_MAX_BPS": "10000"})
+    fund_a = fresh.assets["MMF-A"]
+    fresh.cash.mint(fund_a, int(fund_a.totalAssets()) * 6 // 100, sender=accounts[0])
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    token = bot.read().state.asset(fund_a.address).token
+    first = bot.check("liquidity", NOW)
+    assert first.status == "aborted" and "SlippageExceeded" in first.detail, first.detail
+    second = bot.check("liquidity", NOW + 300)
+    assert second.status == "executed", (second.detail, alerts)
+    plan = bot.plans.plan(second.plan_id)
+    assert _buys(plan, token) == 0 and plan.actions
+    said = [u.detail for u in plan.unresolved if "left out" in u.detail]
+    assert said and "MMF-A buy" in said[0] and first.plan_id in said[0], plan.unresolved
+    assert "SlippageExceeded" in said[0]
+    # the feed catches up: the reason changed, the purchase is planned again
+    feed = fresh.feeds["MMF-A"]
+    feed.updateAnswer(int(feed.latestAnswer()) * 106 // 100, sender=accounts[0])
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    reading = bot.read()
+    triggers = trig.liquidity_triggers(reading.state, bot.cfg, 0)
+    assert _buys(bot.sizing.make_sized_plan(reading, triggers, NOW + 600), token) > 0
