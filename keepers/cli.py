@@ -58,7 +58,8 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     KEEPER_STOP_TIMEOUT_S (30 s), the store is closed, exit 0.
 
     ``--once``: the same start-up and checks, then one cycle of every bot in this process
-    (keepers.runtime.runner.Runtime.cycle), then exit: 0, or 1 when a bot's cycle failed.
+    (keepers.runtime.runner.Runtime.cycle), then exit: 0, or 1 when a bot's cycle failed (2
+    when the cause is configuration, named in the message).
     """
     import os
     import signal
@@ -144,9 +145,16 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     sys.stdout.flush()
     if once:
         stuck = rt.stop()
-        failed = [c["bot"] for c in cycle if not c["ok"]]
+        failed = [c for c in cycle if not c["ok"]]
         if stuck or failed:
-            fail(f"cycle failed: {', '.join(failed + stuck)}", EXIT_DOMAIN)
+            # the configuration code when a bot failed for a configuration cause (exit 2,
+            # naming it): fixing the settings, not retrying, is what helps
+            config = [c for c in failed if c.get("exit") == EXIT_CONFIG]
+            names = [c["bot"] for c in failed] + stuck
+            if config:
+                why = "; ".join(f"{c['bot']}: {c['error']}" for c in config)
+                fail(f"cycle failed: {', '.join(names)} (configuration: {why})", EXIT_CONFIG)
+            fail(f"cycle failed: {', '.join(names)}", EXIT_DOMAIN)
         return
     monitor = Monitor(
         rt.pipeline.node,

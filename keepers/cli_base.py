@@ -70,6 +70,8 @@ class Ctx:
                 fail(f"KEEPER_DEPLOYMENT: {err}", exit_code(err))
             except ChainMismatchError as err:
                 fail(str(err), exit_code(err))
+            except FundConfigError as err:  # KEEPER_SIMULATOR that cannot work: exit 2
+                fail(str(err), exit_code(err))
             except (OSError, NetworkUnavailable) as err:  # requests' errors are OSErrors
                 self.offline = node_unreachable(cfg.keeper.rpc_url, err)
             else:

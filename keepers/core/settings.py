@@ -147,6 +147,22 @@ class KeeperSettings(BaseSettings):
     # deadlines) and reads its event triggers (deposits, maturities, price moves) this often,
     # between its cron checks (KEEPER_PLAN_TICK_S)
     plan_tick_s: float = Field(default=30.0, gt=0)
+    # --- readiness (/readyz, keeper_bot_unready; keepers.runtime.readiness) -------------------
+    ready_max_job_failures: int = Field(
+        default=3,
+        ge=1,
+        le=1_000,
+        description='A bot is not ready (/readyz 503, keeper_bot_unready{reason="jobs_failing"} '
+        "1) once one of its jobs has failed this many runs in a row; ready again after one run "
+        "of it passes.",
+    )
+    ready_stuck_plan_s: float = Field(
+        default=900.0,
+        gt=0,
+        description='A bot is not ready (keeper_bot_unready{reason="plan_stuck"} 1) once a plan '
+        "that should move (approved, or paused for gas) has stood still for this many seconds; "
+        "ready again when it moves on. Plans waiting for their approvers do not count.",
+    )
     # --- replicas (several `keeper run` on one PostgreSQL store) ------------------------------
     # this process's name in the fleet (`keeper status`, the metrics' replica label); one live
     # process per id: two keepers on one host need their own (KEEPER_REPLICA_ID)

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from eth_utils.abi import get_abi_output_types
 from sqlalchemy import select
 from web3 import Web3
 
@@ -101,7 +102,7 @@ from keepers.tx.pipeline import HoldHook, Pipeline  # HoldHook: re-exported
 from keepers.tx.retry import NetworkUnavailable
 from keepers.tx.revert import RevertDecoder
 from keepers.tx.signers import Signer, signer_from_settings
-from keepers.tx.simulation import ForkSimulator, SimCall
+from keepers.tx.simulation import SimCall, SimRead, Simulator, choose_simulator
 
 log = get_logger("keepers.fundbot")
 
@@ -143,6 +144,7 @@ class FundBot:
         self.sizing = SizingStage(self)
         self.approvals = ApprovalStage(self)
         self.decoder = RevertDecoder.default()
+        self._simulator: Simulator | None = None  # chosen by check_chain (KEEPER_SIMULATOR)
         # a simulation fork an earlier, killed keeper left running (keepers.tx.children)
         children.reap_orphans()
         self.alert = alerter or Alerter()
@@ -183,6 +185,7 @@ class FundBot:
             )
         self.contracts.verify()
         self._check_bands()
+        self.simulator  # noqa: B018 - KEEPER_SIMULATOR checked now, never on a tick
 
     def _check_bands(self) -> None:
         """The planner uses the controller's tier bands. L1_TARGET_RATIO .. L3_MAX_RATIO, when an
@@ -568,18 +571,30 @@ class FundBot:
             )
         return out
 
+    @property
+    def simulator(self) -> Simulator:
+        """The plan simulator KEEPER_SIMULATOR chose (keepers.tx.simulation.choose_simulator),
+        chosen once: at start-up by check_chain, else on first use."""
+        if self._simulator is None:
+            self._simulator = choose_simulator(
+                self.k.simulator, self.w3, self.k.rpc_url, self.decoder, self.k.anvil_bin
+            )
+        return self._simulator
+
     def simulate(self, reading: FundReading, calls: list[tuple[int, Action, EncodedCall]]) -> Any:
-        sim = ForkSimulator(self.k.rpc_url, self.decoder, self.k.anvil_bin)
+        """The calls in order on the state at the reading's block, then the fund's state they
+        leave (``after[0]``, a FundState)."""
         sim_calls = [SimCall(self.sender, c.target, c.calldata, c.function) for _, _, c in calls]
         symbols = self.addresses.symbols
-        lens, ctl = self.contracts.lens, self.addresses.controller
+        fn = self.contracts.lens.functions.fundState(self.addresses.controller)
+        types = get_abi_output_types(fn.abi)
 
-        def after(w3: Web3) -> FundState:
-            fork_lens = w3.eth.contract(lens.address, abi=lens.abi)
-            raw = fork_lens.functions.fundState(ctl).call()
-            return to_fund_state(raw, reading.state.timestamp, symbols)
+        def decode(data: bytes) -> FundState:
+            out = self.w3.codec.decode(types, data)
+            return to_fund_state(out[0], reading.state.timestamp, symbols)
 
-        return sim.simulate(reading.block, sim_calls, read_after=after)
+        read = SimRead(fn.address, fn._encode_transaction_data(), decode, "lens.fundState")
+        return self.simulator.simulate(reading.block, sim_calls, [read])
 
     def execute(self, ref: str, now: int) -> CycleOutcome:
         """Stages 5-7 of an approved plan (resume, simulate, send, verify, record): one

@@ -109,14 +109,17 @@ class Execution:
         else:
             order_of = sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)
             calls = [c for c in self.bot.encode_all(reading, p, skip=set(done) | set(sent))]
-        # 4. simulate, in order, on a fork
+        # 4. simulate, in order (KEEPER_SIMULATOR: the node's eth_simulateV1 or a fork)
         sim = self.bot.simulate(reading, calls) if calls else SimulationResult()
         sim_doc = {
             "ok": sim.ok,
             "gas": [s.gas_used for s in sim.steps],
             "seconds": round(sim.seconds, 3),
             "error": sim.failure.error if sim.failure else None,
+            "simulator": sim.simulator,  # node (eth_simulateV1) or fork (anvil)
         }
+        if sim.after:  # the tiers the plan leaves, as simulated (lens.fundState after the calls)
+            sim_doc["after"] = [str(x) for x in sim.after[0].positions()]
         failed = sim.failure
         if failed is not None:
             idx = calls[failed.index][0]

@@ -131,7 +131,12 @@ def check_code(code: str) -> None:
 
 class JobPartsFailed(KeeperError):
     """Some parts of a composite job failed (each already alerted as ``job_failed``); the
-    other parts ran. Raised after all parts, so a caller that reports a cycle sees it."""
+    other parts ran. Raised after all parts, so a caller that reports a cycle sees it;
+    ``errors`` holds the parts' own errors (``keeper run --once`` exits on their cause)."""
+
+    def __init__(self, message: str, errors: list[BaseException] | None = None) -> None:
+        super().__init__(message)
+        self.errors = list(errors or [])
 
 
 RUNTIME_ALERTS = Alerter()  # the runtime's own: logged and counted (keeper_alerts_total)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from keepers.core.logging import get_logger
-from keepers.runtime import metrics
+from keepers.runtime import metrics, readiness
 from keepers.runtime.alerts import Alert, AlertSink, job_failed, log_sink  # noqa: F401 - re-exported
 
 log = get_logger("keepers.runtime")
@@ -88,9 +88,11 @@ def run_loop(
             try:
                 bot.tick(int(clock()))
                 metrics.mark_tick(bot.name)
+                readiness.TRACKER.job(bot.name, f"{bot.name}.tick")
             except Exception as err:  # noqa: BLE001 - one bad tick must not stop the bot
                 log.error("bot.tick_failed", bot=bot.name, error=f"{type(err).__name__}: {err}")
                 job_failed(f"{bot.name}.tick", err)
+                readiness.TRACKER.job(bot.name, f"{bot.name}.tick", err)
             sleep(max(0.0, bot.interval_s - (time.monotonic() - t0)))
     finally:
         bot.stop()

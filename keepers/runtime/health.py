@@ -8,8 +8,11 @@ default, and ``KEEPER_METRICS_PORT``):
 - ``/healthz`` (liveness): 200 while the process's loops and monitor are alive, else 503 (a
   supervisor restarts the process);
 - ``/readyz`` (readiness): 200 when the node answered within ``rpc_max_age_s`` and every bot
-  ticked without an error within its bound, else 503 (do not route work or page on it yet;
-  the JSON body says what is late).
+  ticked without an error within its bound, and none has a job failing in a row or a plan
+  that should move standing still (keepers.runtime.readiness: KEEPER_READY_MAX_JOB_FAILURES,
+  KEEPER_READY_STUCK_PLAN_S), else 503 (do not route work or page on it yet; the JSON body
+  says what is late, and per bot its ``problems``: the job, the count and the last error, or
+  the plan and how long it stood still).
 
 :class:`Monitor` is a thread of ``keeper run``: every ``interval_s`` it asks the node for the
 head block (``keeper_rpc_up``, ``keeper_rpc_last_success_timestamp_seconds``), reads the
@@ -32,7 +35,8 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from keepers.core.logging import get_logger
-from keepers.runtime import metrics
+from keepers.runtime import metrics, readiness
+from keepers.runtime.readiness import ReadinessTracker
 
 log = get_logger("keepers.runtime.health")
 
@@ -61,6 +65,8 @@ class Health:
     alive: Callable[[], bool] = lambda: True
     clock: Callable[[], float] = time.time
     started: float = field(default=0.0)
+    # jobs failing in a row, plans standing still (keepers.runtime.readiness)
+    tracker: ReadinessTracker = field(default_factory=lambda: readiness.TRACKER)
 
     def __post_init__(self) -> None:
         if not self.started:
@@ -79,11 +85,13 @@ class Health:
             last = metrics.last_tick(name)
             # a bot that has not ticked yet is given its bound from the process start
             age = now - (last if last is not None else self.started)
+            problems = self.tracker.problems(name)
             bots[name] = {
                 "last_tick": last,
                 "age_s": round(age, 3),
                 "max_age_s": max_age,
-                "ok": age <= max_age,
+                "problems": problems,
+                "ok": age <= max_age and not problems,
             }
         ready = rpc_ok and all(b["ok"] for b in bots.values())
         return ready, {
@@ -175,6 +183,7 @@ class Monitor:
         self.thread: threading.Thread | None = None
 
     def check(self) -> bool:
+        readiness.TRACKER.refresh()  # a plan standing still turns keeper_bot_unready in time
         try:
             self.node.block_number()
             if self.account:

@@ -27,13 +27,20 @@ from typing import Any
 
 from pydantic_settings import BaseSettings
 
-from keepers.core.errors import ChainError, DomainError
+from keepers.core.errors import (
+    EXIT_CONFIG,
+    EXIT_DOMAIN,
+    ChainError,
+    DomainError,
+    exit_code,
+)
 from keepers.core.logging import get_logger
 from keepers.core.settings import (
     ConfigError,
     KeeperSettings,
     load_settings,
 )
+from keepers.runtime import readiness
 from keepers.runtime.alerts import Alerter, job_failed
 from keepers.runtime.bots import BotContext, BotDeclaration, declared_policy
 from keepers.runtime.leases import Leases
@@ -50,6 +57,14 @@ BOT_NAMES = ("fund", "executor", "supervisor", "crosschain")
 CROSSCHAIN_ENV = "BALLAST_CROSSCHAIN_CONFIG"
 # the default bound of a stop (KEEPER_STOP_TIMEOUT_S): jobs and loops end within it
 JOIN_TIMEOUT_S = 30.0
+
+
+def failure_exit(err: BaseException) -> int:
+    """The exit status of a bot's failed cycle (``keeper run --once``): the configuration
+    code (2) when a cause is configuration (a ConfigError, also among a composite job's
+    parts: ``JobPartsFailed.errors``), else 1."""
+    causes = getattr(err, "errors", None) or [err]
+    return EXIT_CONFIG if any(exit_code(c) == EXIT_CONFIG for c in causes) else EXIT_DOMAIN
 
 
 # A bot cannot start with this configuration: the one ConfigError, under its old name.
@@ -298,9 +313,11 @@ class Runtime:
                 text = f"{type(err).__name__}: {err}"
                 log.error("bot.tick_failed", bot=name, error=text)
                 job_failed(f"{name}.tick", err)
-                out.append({"bot": name, "ok": False, "error": text})
+                readiness.TRACKER.job(name, f"{name}.tick", err)
+                out.append({"bot": name, "ok": False, "error": text, "exit": failure_exit(err)})
                 continue
             metrics.mark_tick(name)
+            readiness.TRACKER.job(name, f"{name}.tick")
             out.append(
                 {
                     "bot": name,
@@ -477,6 +494,10 @@ def build_runtime(
         problems.append(f"invalid signer configuration: {err}")
     if problems:
         raise RunConfigError("; ".join(dict.fromkeys(problems)))
+    # /readyz's thresholds (KEEPER_READY_MAX_JOB_FAILURES, KEEPER_READY_STUCK_PLAN_S); a new
+    # runtime starts with nothing held against its bots
+    readiness.TRACKER.reset()
+    readiness.TRACKER.configure(settings.ready_max_job_failures, settings.ready_stuck_plan_s)
     stop = stop_event if stop_event is not None else threading.Event()
 
     # 2. shared store / node / pipeline

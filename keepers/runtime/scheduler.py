@@ -31,7 +31,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from keepers.core.logging import get_logger
-from keepers.runtime import metrics
+from keepers.runtime import metrics, readiness
 from keepers.runtime.alerts import JobPartsFailed, job_failed
 
 log = get_logger("keepers.scheduler")
@@ -61,15 +61,22 @@ def fund_jobs(bot: Any) -> list[JobSpec]:
     event triggers read."""
     cfg = bot.cfg
 
+    def tick(now: int) -> list[Any]:
+        """The waiting plans moved on; one that should move and did not is tracked
+        (keepers.runtime.readiness: plan_stuck)."""
+        outcomes = bot.tick(now)
+        readiness.TRACKER.plans("fund", outcomes)
+        return outcomes  # type: ignore[no-any-return]
+
     def plans(now: int) -> list[Any]:
-        ticked, events = _parts("fund.tick", now, ("tick", bot.tick), ("events", bot.events))
+        ticked, events = _parts("fund.tick", now, ("tick", tick), ("events", bot.events))
         return [*(ticked or []), events]
 
     def liquidity(now: int) -> Any:
         *_, checked = _parts(
             "fund.liquidity",
             now,
-            ("tick", bot.tick),
+            ("tick", tick),
             ("events", bot.events),
             ("check", lambda t: bot.check("liquidity", t)),
         )
@@ -98,15 +105,17 @@ def _parts(job: str, now: int, *parts: tuple[str, Callable[[int], Any]]) -> list
     `JobPartsFailed` is raised if any failed (so ``keeper run --once`` reports the bot)."""
     out: list[Any] = []
     failed: list[str] = []
+    errors: list[BaseException] = []
     for part, fn in parts:
         try:
             out.append(fn(now))
         except Exception as err:  # noqa: BLE001 - one part must not stop the others
             job_failed(f"{job}:{part}", err)
             failed.append(f"{part}: {type(err).__name__}: {err}")
+            errors.append(err)
             out.append(None)
     if failed:
-        raise JobPartsFailed(f"{job}: " + "; ".join(failed))
+        raise JobPartsFailed(f"{job}: " + "; ".join(failed), errors)
     return out
 
 
@@ -122,12 +131,15 @@ def run_job(name: str) -> Any:
     now = dt.datetime.now(dt.UTC)
     when = now if spec.every_s is not None else scheduled_time(spec, now)
     log.info("job.run", job=name, at=when.isoformat())
+    bot = name.split(".", 1)[0]
     try:
         out = spec.handler(int(when.timestamp()))
     except Exception as err:  # noqa: BLE001 - a job's error must not stop the others
         job_failed(name, err)  # critical, with the job and the error's type; next run as usual
+        readiness.TRACKER.job(bot, name, err)  # failing in a row: the bot is not ready
         return None
-    metrics.mark_tick(name.split(".", 1)[0])  # the bot ("fund") ticked without an error
+    metrics.mark_tick(bot)  # the bot ("fund") ticked without an error
+    readiness.TRACKER.job(bot, name)
     return out
 
 

@@ -1,16 +1,36 @@
-"""Simulate a plan's calls in order on a throwaway anvil fork (seed 001 section 4.1 step 4).
+"""Simulate a plan's calls in order, state carried from one to the next (seed 001 section 4.1
+step 4), before anything is sent.
 
-Each call runs on the state the previous ones leave: the fork (``anvil --fork-url <rpc>
---fork-block-number <n>`` on a free port) impersonates the keeper and mines the calls one by
-one. The first revert stops the simulation; its custom error is decoded with the project's
-ABIs (keepers.tx.revert). Nothing ever reaches the real chain.
+Two implementations serve the one interface (:class:`Simulator`):
 
-The fork also measures each call's gas and lets the caller read the state the plan leaves
-(``after``), so the plan's expected end state can be checked before anything is sent.
+- :class:`NodeSimulator` (the default): the node's own ``eth_simulateV1`` (the execution-API
+  method; anvil 1.7, geth, reth, Nethermind, Erigon and the large RPC providers answer it). The
+  plan's calls go into one simulated block on top of the block the plan was read at, in order,
+  each on the state the previous ones leave; the sender gets its gas money by a state override
+  (its real balance is checked before execution); the reads of the state the plan leaves are
+  appended to the same block as further calls. One JSON-RPC request, nothing started.
+- :class:`ForkSimulator` (the fallback for a node without the method): a throwaway anvil fork
+  (``anvil --fork-url <rpc> --fork-block-number <n>`` on a free port) that impersonates the
+  keeper and mines the calls one by one. It needs the ``anvil`` binary (KEEPER_ANVIL_BIN).
+
+:func:`choose_simulator` picks one by the setting ``KEEPER_SIMULATOR`` (``auto``: the node's
+method when it answers, else the fork; ``node``; ``fork``) and refuses, with a ConfigError
+(exit 2) naming the setting, a choice that cannot work: a node without ``eth_simulateV1`` under
+``node``, a fork whose anvil binary cannot be found under ``fork`` or as ``auto``'s fallback.
+The keepers choose when they start, never on a tick.
+
+In both, the first revert stops the simulation; its custom error is decoded with the project's
+ABIs (keepers.tx.revert). Each call's gas is measured, and the reads (:class:`SimRead`, an
+eth_call-style call with the caller's decoder) give the state the plan leaves, so the plan's
+expected end state can be checked before anything is sent. Nothing ever reaches the real chain.
+
+Node methods the node simulator needs: ``eth_simulateV1`` with ``stateOverrides`` (balance)
+and ``validation: false`` (``traceTransfers`` and ``returnFullTransactions`` off).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -18,14 +38,21 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from hexbytes import HexBytes
 from web3 import Web3
 
+from keepers.core.errors import ChainError, ConfigError
 from keepers.tx import children
-from keepers.tx.node import connect_web3
+from keepers.tx.node import connect_web3, shown_url
 from keepers.tx.revert import RevertDecoder
+
+SimulatorChoice = Literal["auto", "node", "fork"]
+SIMULATOR_CHOICES: tuple[str, ...] = ("auto", "node", "fork")
+# the gas money a simulated sender is given (on the simulation only): 1,000 native coins
+SIM_BALANCE = 10**21
+_ZERO = "0x" + "00" * 20
 
 
 @dataclass(frozen=True)
@@ -33,6 +60,17 @@ class SimCall:
     sender: str
     target: str
     calldata: str
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class SimRead:
+    """A read of the state the plan's calls leave: an eth_call-style call run after them, in
+    the same simulation; ``decode`` turns its return data into what the caller needs."""
+
+    target: str
+    calldata: str
+    decode: Callable[[bytes], Any]
     label: str = ""
 
 
@@ -48,8 +86,11 @@ class SimStep:
 @dataclass
 class SimulationResult:
     steps: list[SimStep] = field(default_factory=list)
-    after: Any = None  # what ``read_after`` returned on the fork (when every call passed)
+    # the decoded reads (SimRead, in order) of the state the calls leave; None unless every
+    # call passed
+    after: list[Any] | None = None
     seconds: float = 0.0
+    simulator: str = ""  # "node" or "fork"
 
     @property
     def ok(self) -> bool:
@@ -62,6 +103,23 @@ class SimulationResult:
     @property
     def gas_used(self) -> int:
         return sum(s.gas_used for s in self.steps)
+
+
+class SimulationError(ChainError):
+    """The simulation itself could not run (the node refused the request, a read of the
+    post-state reverted): not a revert of the plan's calls, which is a failed SimStep."""
+
+
+class SimulateUnsupported(SimulationError):
+    """The node does not answer ``eth_simulateV1`` (method not found / not available)."""
+
+
+class Simulator(Protocol):
+    name: str
+
+    def simulate(
+        self, block: int, calls: Sequence[SimCall], reads: Sequence[SimRead] = ()
+    ) -> SimulationResult: ...
 
 
 def _free_port() -> int:
@@ -89,8 +147,132 @@ def _revert_data(err: Exception) -> str | None:
     return None
 
 
+# ---------------------------------------------------------------------------------- node
+
+_MISSING_NEEDLES = (
+    "method not found",
+    "does not exist",
+    "not available",
+    "not supported",
+    "unsupported method",
+    "unknown method",
+    "not implemented",
+)
+
+
+def _is_missing_method(error: dict[str, Any]) -> bool:
+    if error.get("code") == -32601:
+        return True
+    message = str(error.get("message", "")).lower()
+    if "method not found" in message:
+        return True
+    return "simulate" in message and any(n in message for n in _MISSING_NEEDLES)
+
+
+def _call_revert_data(call: dict[str, Any]) -> str | None:
+    """A failed call's revert data: ``error.data`` (the spec), else ``returnData`` (anvil)."""
+    err = call.get("error")
+    if isinstance(err, dict):
+        data = err.get("data")
+        if isinstance(data, str) and data.startswith("0x") and len(data) > 2:
+            return data
+    data = call.get("returnData")
+    if isinstance(data, str) and data.startswith("0x") and len(data) > 2:
+        return data
+    return None
+
+
+class NodeSimulator:
+    """The plan's calls (then the reads) in one block of the node's ``eth_simulateV1``."""
+
+    name = "node"
+
+    def __init__(self, w3: Web3, decoder: RevertDecoder) -> None:
+        self.w3 = w3
+        self.decoder = decoder
+
+    def request(self, block: int | str, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The per-call results of one simulated block on top of ``block``; the senders get
+        their gas money by a state override. SimulateUnsupported / SimulationError when the
+        node refuses the request as a whole."""
+        senders = {c["from"] for c in calls}
+        payload = {
+            "blockStateCalls": [
+                {
+                    "stateOverrides": {s: {"balance": hex(SIM_BALANCE)} for s in senders},
+                    "calls": calls,
+                }
+            ],
+            "validation": False,
+            "traceTransfers": False,
+            "returnFullTransactions": False,
+        }
+        tag = hex(block) if isinstance(block, int) else block
+        resp = self.w3.provider.make_request("eth_simulateV1", [payload, tag])  # type: ignore[arg-type]
+        raw_err: Any = resp.get("error")
+        if raw_err:
+            err = dict(raw_err) if isinstance(raw_err, dict) else {"message": str(raw_err)}
+            if _is_missing_method(err):
+                raise SimulateUnsupported(f"eth_simulateV1 not answered: {err.get('message')}")
+            raise SimulationError(f"eth_simulateV1 refused: {err.get('message')}")
+        blocks: Any = resp.get("result") or []
+        if len(blocks) != 1 or len(blocks[0].get("calls", [])) != len(calls):
+            raise SimulationError("eth_simulateV1 answered a different number of calls")
+        return list(blocks[0]["calls"])
+
+    def probe(self) -> None:
+        """Raise SimulateUnsupported unless the node answers eth_simulateV1."""
+        self.request("latest", [{"from": _ZERO, "to": _ZERO, "data": "0x"}])
+
+    def simulate(
+        self, block: int, calls: Sequence[SimCall], reads: Sequence[SimRead] = ()
+    ) -> SimulationResult:
+        started = time.perf_counter()
+        result = SimulationResult(simulator=self.name)
+        reader = calls[0].sender if calls else _ZERO
+        rpc_calls = [{"from": c.sender, "to": c.target, "data": c.calldata} for c in calls]
+        rpc_calls += [{"from": reader, "to": r.target, "data": r.calldata} for r in reads]
+        answers = self.request(block, rpc_calls) if rpc_calls else []
+        for i, ans in enumerate(answers[: len(calls)]):
+            gas = int(ans.get("gasUsed", "0x0"), 16)
+            if int(ans.get("status", "0x0"), 16) == 1:
+                result.steps.append(SimStep(i, True, gas))
+                continue
+            data = _call_revert_data(ans)
+            err = ans.get("error") or {}
+            reason = self.decoder.describe(data) if data else str(err.get("message", err))
+            result.steps.append(SimStep(i, False, gas, error=reason, revert_data=data))
+            break
+        if result.ok and reads:
+            after = []
+            for r, ans in zip(reads, answers[len(calls) :], strict=True):
+                if int(ans.get("status", "0x0"), 16) != 1:
+                    data = _call_revert_data(ans)
+                    why = self.decoder.describe(data) if data else str(ans.get("error"))
+                    raise SimulationError(f"read {r.label or r.target} after the plan: {why}")
+                after.append(r.decode(bytes(HexBytes(ans.get("returnData") or "0x"))))
+            result.after = after
+        result.seconds = time.perf_counter() - started
+        return result
+
+
+# ---------------------------------------------------------------------------------- fork
+
+
+def find_anvil(anvil_bin: str) -> str | None:
+    """The anvil executable KEEPER_ANVIL_BIN names (a path, or a name looked up on PATH)."""
+    found = shutil.which(anvil_bin)
+    if found:
+        return found
+    if os.sep in anvil_bin and os.path.isfile(anvil_bin) and os.access(anvil_bin, os.X_OK):
+        return anvil_bin
+    return None
+
+
 class ForkSimulator:
     """Starts one anvil fork per simulation (isolated, so no state leaks between plans)."""
+
+    name = "fork"
 
     def __init__(
         self,
@@ -101,7 +283,7 @@ class ForkSimulator:
     ) -> None:
         self.upstream_url = upstream_url
         self.decoder = decoder
-        self.anvil_bin = shutil.which(anvil_bin) or anvil_bin
+        self.anvil_bin = find_anvil(anvil_bin) or anvil_bin
         self.startup_timeout_s = startup_timeout_s
 
     @contextmanager
@@ -157,10 +339,10 @@ class ForkSimulator:
         self,
         block: int,
         calls: Sequence[SimCall],
-        read_after: Callable[[Web3], Any] | None = None,
+        reads: Sequence[SimRead] = (),
     ) -> SimulationResult:
         started = time.perf_counter()
-        result = SimulationResult()
+        result = SimulationResult(simulator=self.name)
         with self.fork(block) as w3:
             for sender in {c.sender for c in calls}:
                 w3.provider.make_request("anvil_impersonateAccount", [sender])  # type: ignore[arg-type]
@@ -171,10 +353,22 @@ class ForkSimulator:
                 result.steps.append(step)
                 if not step.ok:
                     break
-            if result.ok and read_after is not None:
-                result.after = read_after(w3)
+            if result.ok and reads:
+                result.after = [self._read(w3, calls, r) for r in reads]
         result.seconds = time.perf_counter() - started
         return result
+
+    def _read(self, w3: Web3, calls: Sequence[SimCall], read: SimRead) -> Any:
+        tx = {"from": calls[0].sender if calls else _ZERO, "to": read.target, "data": read.calldata}
+        try:
+            out = w3.eth.call(tx)  # type: ignore[arg-type]
+        except Exception as err:  # noqa: BLE001 - a read that reverts: say which
+            data = _revert_data(err)
+            why = self.decoder.describe(data) if data else str(err)
+            raise SimulationError(
+                f"read {read.label or read.target} after the plan: {why}"
+            ) from None
+        return read.decode(bytes(out))
 
     def _one(self, w3: Web3, index: int, call: SimCall) -> SimStep:
         tx = {"from": call.sender, "to": call.target, "data": call.calldata}
@@ -208,3 +402,54 @@ class ForkSimulator:
                 f"mined but reverted (gas limit {gas * 3 // 2})",
             )
         return SimStep(index, True, int(receipt["gasUsed"]))
+
+
+# ---------------------------------------------------------------------------------- choice
+
+
+def choose_simulator(
+    choice: str,
+    w3: Web3,
+    upstream_url: str,
+    decoder: RevertDecoder,
+    anvil_bin: str = "anvil",
+) -> Simulator:
+    """The simulator KEEPER_SIMULATOR asks for, checked now (at start-up): ``node`` needs the
+    node to answer eth_simulateV1, ``fork`` needs the anvil binary (KEEPER_ANVIL_BIN), ``auto``
+    takes the node's method when it answers, else the fork. A choice that cannot work raises
+    ConfigError (exit 2) naming the settings; a node that does not answer at all raises its
+    network error (exit 3), as every other start-up check does."""
+    if choice not in SIMULATOR_CHOICES:
+        raise ConfigError(
+            f"KEEPER_SIMULATOR={choice!r}: must be one of {', '.join(SIMULATOR_CHOICES)}"
+        )
+    url = shown_url(upstream_url)
+    why_not_node = ""
+    if choice in ("auto", "node"):
+        node = NodeSimulator(w3, decoder)
+        try:
+            node.probe()
+            return node
+        except SimulationError as err:
+            why_not_node = str(err)
+        if choice == "node":
+            raise ConfigError(
+                f"KEEPER_SIMULATOR=node: the node at {url} does not answer eth_simulateV1 "
+                f"({why_not_node}); use a node that has it, or KEEPER_SIMULATOR=fork (or auto) "
+                "with anvil installed (KEEPER_ANVIL_BIN)"
+            )
+    if find_anvil(anvil_bin) is None:
+        if choice == "fork":
+            raise ConfigError(
+                f"KEEPER_SIMULATOR=fork: the anvil binary KEEPER_ANVIL_BIN={anvil_bin!r} is not "
+                "found (not on PATH, not an executable file); install foundry's anvil and set "
+                "KEEPER_ANVIL_BIN to its path, or use KEEPER_SIMULATOR=node (or auto) with a "
+                "node that answers eth_simulateV1"
+            )
+        raise ConfigError(
+            f"KEEPER_SIMULATOR=auto: the node at {url} does not answer eth_simulateV1 "
+            f"({why_not_node}) and the fork fallback's anvil binary KEEPER_ANVIL_BIN="
+            f"{anvil_bin!r} is not found; use a node that has eth_simulateV1, or install "
+            "foundry's anvil and set KEEPER_ANVIL_BIN to its path"
+        )
+    return ForkSimulator(upstream_url, decoder, anvil_bin)

@@ -15,6 +15,8 @@ from keepers.cli import main
 from tests.support.fundbotlib import UNIT
 from tests.support.keeper_store import intents_per_key, plan_rows
 
+MISSING_ANVIL = "/nonexistent/foundry/bin/anvil"
+
 
 def keeper(env: dict[str, str], *args: str) -> Any:
     return CliRunner(mix_stderr=False).invoke(main, list(args), env=env)
@@ -35,6 +37,9 @@ def fund_cycle(r: Any) -> list[dict[str, Any]]:
 def test_keeper_run_once__approved_plan__executed_by_the_cycle_once(
     chain: Any, env: dict[str, str], fresh: Any, accounts: Any
 ) -> None:
+    # as on an operator's host: no anvil to be found (issue 48: every tick failed with
+    # FileNotFoundError 'anvil'); the default simulator is the node's eth_simulateV1
+    env = {**env, "KEEPER_ANVIL_BIN": MISSING_ANVIL}
     w3 = chain.provider.web3
     keeper_addr = accounts[2].address
     fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
@@ -69,3 +74,49 @@ def test_keeper_run_once__approved_plan__executed_by_the_cycle_once(
     r = keeper(env, "--json", "run", "--once")
     assert fund_cycle(r) == []
     assert w3.eth.get_transaction_count(keeper_addr) - nonce0 == sent
+
+
+def test_keeper_run_once__fork_simulator_without_anvil__exit_2_naming_the_setting(
+    env: dict[str, str],
+) -> None:
+    """A fork fallback whose binary is missing refuses to start, never a per-tick
+    FileNotFoundError."""
+    r = keeper(
+        {**env, "KEEPER_SIMULATOR": "fork", "KEEPER_ANVIL_BIN": MISSING_ANVIL}, "run", "--once"
+    )
+    assert r.exit_code == 2, r.output + r.stderr
+    assert "KEEPER_SIMULATOR=fork" in r.stderr, r.stderr
+    assert f"KEEPER_ANVIL_BIN={MISSING_ANVIL!r} is not found" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and "FileNotFoundError" not in r.stderr
+    assert r.stdout == ""  # refused before any cycle
+
+
+def test_keeper_run_once__bad_simulator_value__exit_2(env: dict[str, str]) -> None:
+    r = keeper({**env, "KEEPER_SIMULATOR": "fast"}, "run", "--once")
+    assert r.exit_code == 2 and "KEEPER_SIMULATOR" in r.stderr, r.output + r.stderr
+
+
+def test_keeper_run_once__cycle_fails_on_configuration__exit_2_naming_it(
+    env: dict[str, str], monkeypatch: Any
+) -> None:
+    """A bot whose cycle fails for a configuration cause exits with the configuration code, not
+    1 ("cycle failed: fund"); any other cause still exits 1."""
+    from keepers.core.errors import ConfigError
+    from keepers.fund.bot import FundBot
+
+    def events(self: Any, now: int) -> Any:  # the fund.tick job's second part
+        raise ConfigError("KEEPER_NATIVE_PRICE='0': stand-in for a setting found wrong in a tick")
+
+    monkeypatch.setattr(FundBot, "events", events)
+    r = keeper(env, "run", "--once")
+    assert r.exit_code == 2, r.output + r.stderr
+    assert "cycle failed: fund (configuration: fund:" in r.stderr, r.stderr
+    assert "KEEPER_NATIVE_PRICE='0'" in r.stderr
+
+    def broken(self: Any, now: int) -> Any:
+        raise RuntimeError("not a configuration problem")
+
+    monkeypatch.setattr(FundBot, "events", broken)
+    r = keeper(env, "run", "--once")
+    assert r.exit_code == 1, r.output + r.stderr
+    assert "keeper: cycle failed: fund\n" in r.stderr and "(configuration:" not in r.stderr

@@ -1,7 +1,9 @@
-"""Benchmark: one full plan cycle (read -> plan -> risk with pool quotes -> fork simulation ->
+"""Benchmarks: one full plan cycle (read -> plan -> risk with pool quotes -> simulation ->
 pipeline execution -> verify -> record) against baselines measured in the same run: the one
-eth_call read, and starting/stopping the throwaway anvil fork. `make bench` runs it with -s.
-(Here rather than tests/bench/ because it needs this folder's deployed-fund fixtures.)"""
+eth_call read, and starting/stopping the throwaway anvil fork; and the planning per tick (read,
+plan, risk, simulate) with the node's eth_simulateV1 against the anvil fork, beside the raw
+eth_call. `make bench` runs them with -s. (Here rather than tests/bench/ because they need this
+folder's deployed-fund fixtures.)"""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import time
 
 import pytest
 
-from keepers.tx.simulation import ForkSimulator
+from keepers.tx.simulation import ForkSimulator, NodeSimulator
 from tests.support.fundbotlib import NO_APPROVAL, UNIT
 
 NOW = 1_800_000_000
@@ -69,7 +71,7 @@ def test_bench__full_plan_cycle(make_bot, fresh, accounts, chain):
     print(
         f"\nread (1 eth_call)      {read_ms:8.1f} ms  (baseline)"
         f"\nanvil fork start/stop  {fork_s:8.2f} s"
-        f"\nfork simulation        {statistics.median(sims):8.2f} s   ({actions} actions)"
+        f"\nsimulation (node)      {statistics.median(sims):8.2f} s   ({actions} actions)"
         f"\nsimulate..verify       {statistics.median(execs):8.2f} s"
         f"\nfull plan cycle        {cycle_s:8.2f} s   = {cycle_s * 1000 / read_ms:.0f}x a read, "
         f"{cycle_s / fork_s:.1f}x a fork start"
@@ -78,3 +80,68 @@ def test_bench__full_plan_cycle(make_bot, fresh, accounts, chain):
         f"\ncycle without depth    {statistics.median(plain):8.2f} s   (baseline: the keeper "
         f"before depth sizing); with it {cycle_s / statistics.median(plain):.2f}x"
     )
+
+
+PLANNING_TICK_TARGET_S = 0.300  # issue 48: read, plan, risk, simulate per tick
+
+
+@pytest.mark.bench
+def test_bench__planning_per_tick__node_simulation_vs_fork(make_bot, fresh, accounts):
+    """One tick's planning on the local profile: read (one eth_call), plan, risk (pool quotes),
+    encode, simulate in order with the post-state read. Before (the anvil fork, started and
+    stopped per plan) and after (the node's eth_simulateV1), alternated in the same run, beside
+    the raw eth_call of the read."""
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    bot = make_bot(NO_APPROVAL)
+    sims = {
+        "fork": ForkSimulator(bot.k.rpc_url, bot.decoder, bot.k.anvil_bin),
+        "node": NodeSimulator(bot.w3, bot.decoder),
+    }
+    lens = bot.contracts.lens.functions.fundState(bot.addresses.controller)
+    call = {"to": lens.address, "data": lens._encode_transaction_data()}
+
+    def tick(kind: str) -> tuple[dict[str, float], int]:
+        bot._simulator = sims[kind]
+        parts = {}
+        t = time.perf_counter()
+        reading = bot.read()
+        parts["read"] = time.perf_counter() - t
+        p = bot.sizing.make_sized_plan(
+            reading, bot.triggers_for("liquidity", reading.state, NOW), NOW
+        )
+        parts["plan"] = time.perf_counter() - t - parts["read"]
+        bot.sizing.risk_check(reading, p, NOW)
+        calls = bot.encode_all(reading, p)
+        parts["risk"] = time.perf_counter() - t - parts["read"] - parts["plan"]
+        out = bot.simulate(reading, calls)
+        parts["simulate"] = out.seconds
+        parts["tick"] = time.perf_counter() - t
+        assert out.ok and out.after, out.steps
+        return parts, len(calls)
+
+    raw = []
+    for _ in range(20):
+        t = time.perf_counter()
+        bot.w3.eth.call(call)
+        raw.append(time.perf_counter() - t)
+    runs: dict[str, list[dict[str, float]]] = {"fork": [], "node": []}
+    tick("node")  # warm both paths (ABI codecs, quoter contracts, HTTP connection)
+    tick("fork")
+    for _ in range(5):
+        for kind in ("fork", "node"):
+            parts, n = tick(kind)
+            runs[kind].append(parts)
+
+    def med(kind: str, part: str) -> float:
+        return statistics.median(r[part] for r in runs[kind]) * 1000
+
+    raw_ms = statistics.median(raw) * 1000
+    lines = [f"\nplanning per tick, {n} calls  (raw eth_call of the read {raw_ms:6.1f} ms)"]
+    for kind in ("fork", "node"):
+        lines.append(
+            f"\n  {kind:<5} read {med(kind, 'read'):6.1f}  plan {med(kind, 'plan'):6.1f}  "
+            f"risk {med(kind, 'risk'):6.1f}  simulate {med(kind, 'simulate'):6.1f}  "
+            f"= tick {med(kind, 'tick'):6.1f} ms  ({med(kind, 'tick') / raw_ms:.0f}x the eth_call)"
+        )
+    print("".join(lines))
+    assert med("node", "tick") <= PLANNING_TICK_TARGET_S * 1000, lines

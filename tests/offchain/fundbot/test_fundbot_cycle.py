@@ -1,5 +1,6 @@
-"""The fund bot end to end on anvil: triggers -> plan -> risk -> approval -> fork simulation ->
-pipeline execution -> verification -> records."""
+"""The fund bot end to end on anvil: triggers -> plan -> risk -> approval -> simulation (the
+node's eth_simulateV1, the default on the local chain) -> pipeline execution -> verification ->
+records."""
 
 from __future__ import annotations
 
@@ -40,7 +41,11 @@ def test_liquidity_check__l1_high__plan_executed_and_verified(make_bot, fresh, a
     assert out.results and all(r.success and r.tx_hash for r in out.results)
     row = bot.plans.get(out.plan_id)
     assert row.payload["verification"]["ok"], row.payload["verification"]
-    assert row.payload["simulation"]["ok"]
+    sim = row.payload["simulation"]
+    assert sim["ok"] and sim["simulator"] == "node", sim
+    assert len(sim["gas"]) == len(out.results) and all(g > 21_000 for g in sim["gas"])
+    # the tiers the simulation said the plan leaves are the tiers it left on chain
+    assert sim["after"] == row.payload["verification"]["actual"], (sim, row.payload)
     assert "LIQUIDITY" in row.trigger
     after = bot.read().state
     assert after.position(0) * 10_000 <= 1_500 * after.total_assets  # L1 back under its high mark

@@ -62,6 +62,7 @@ def test_promtool_test_rules__seed_thresholds__fire_above_not_at():
         ("< 0.90", "<= 0.90"),  # success rate at exactly 90%
         ("rebalance_pending_count > 5", "rebalance_pending_count > 6"),
         ("keeper_rpc_up == 0", "keeper_rpc_up < 0"),  # outage never fires
+        ("keeper_bot_unready == 1", "keeper_bot_unready > 1"),  # an unready bot never pages
         ("keeper_supervisor_stuck_tasks > 0", "keeper_supervisor_stuck_tasks > 1"),
         (
             "keeper_funder_runway_intervals < keeper_funder_runway_alert_intervals",

@@ -1,0 +1,211 @@
+"""Plan simulation (keepers.tx.simulation) against a real local anvil: the node's eth_simulateV1
+and the anvil fork serve the one interface with the same answers (state carried from one call
+to the next, an unfunded sender given its gas money, the first revert decoded and the rest not
+run, post-state reads decoded by the caller), nothing reaches the chain; and KEEPER_SIMULATOR's
+choice (auto: the node's method when it answers, else the fork) is checked up front, a node
+without the method faked by a small JSON-RPC proxy that answers -32601."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from eth_abi import decode as abi_decode
+
+from keepers.core.errors import EXIT_CONFIG, ConfigError, exit_code
+from keepers.tx.node import connect_web3
+from keepers.tx.revert import RevertDecoder
+from keepers.tx.simulation import (
+    ForkSimulator,
+    NodeSimulator,
+    SimCall,
+    SimRead,
+    choose_simulator,
+    find_anvil,
+)
+from tests.support.pipeline_anvil import Anvil, deploy
+
+# fresh accounts with no ether: they pay gas only through the simulation's state override
+MINTER = "0x00000000000000000000000000000000000c0ffe"
+HOLDER = "0x000000000000000000000000000000000000b0b0"
+PAYEE = "0x000000000000000000000000000000000000cafE"
+MISSING_ANVIL = "/nonexistent/foundry/bin/anvil"
+
+
+@pytest.fixture(scope="module")
+def token(anvil: Anvil) -> Any:
+    return deploy(anvil.w3, "TestStablecoin", "Test USD", "TUSD", 6)
+
+
+def _calls(token: Any, transfer: int) -> list[SimCall]:
+    """Mint 100 to HOLDER, then HOLDER (no ether, no tokens before call 0) pays PAYEE."""
+    mint = token.functions.mint(HOLDER, 100)._encode_transaction_data()
+    pay = token.functions.transfer(PAYEE, transfer)._encode_transaction_data()
+    return [
+        SimCall(MINTER, token.address, mint, "mint"),
+        SimCall(HOLDER, token.address, pay, "transfer"),
+    ]
+
+
+def _balance_read(token: Any, who: str) -> SimRead:
+    data = token.functions.balanceOf(who)._encode_transaction_data()
+    return SimRead(token.address, data, lambda raw: abi_decode(["uint256"], raw)[0], who)
+
+
+def _simulators(anvil: Anvil) -> dict[str, Any]:
+    decoder = RevertDecoder.default()
+    return {
+        "node": NodeSimulator(connect_web3(anvil.url, 30), decoder),
+        "fork": ForkSimulator(anvil.url, decoder),
+    }
+
+
+@pytest.mark.parametrize("kind", ["node", "fork"])
+def test_simulate__state_carried_unfunded_sender__reads_after(anvil, token, kind):
+    sim = _simulators(anvil)[kind]
+    block = anvil.w3.eth.block_number
+    assert anvil.w3.eth.get_balance(HOLDER) == 0
+    reads = [_balance_read(token, PAYEE), _balance_read(token, HOLDER)]
+    out = sim.simulate(block, _calls(token, 60), reads)
+    assert out.ok and out.failure is None, out.steps
+    assert [s.index for s in out.steps] == [0, 1]
+    assert all(s.gas_used > 21_000 for s in out.steps)
+    assert out.after == [60, 40]  # the transfer saw the mint: state carried
+    assert out.simulator == kind
+    # nothing reached the chain
+    assert token.functions.balanceOf(PAYEE).call() == 0
+    assert anvil.w3.eth.block_number == block
+
+
+@pytest.mark.parametrize("kind", ["node", "fork"])
+def test_simulate__revert__decoded_and_the_rest_not_run(anvil, token, kind):
+    sim = _simulators(anvil)[kind]
+    calls = _calls(token, 150)  # more than the 100 minted
+    calls.append(SimCall(MINTER, token.address, calls[0].calldata, "mint again"))
+    out = sim.simulate(anvil.w3.eth.block_number, calls, [_balance_read(token, PAYEE)])
+    assert not out.ok
+    assert [s.ok for s in out.steps] == [True, False]  # stopped at the first revert
+    failed = out.failure
+    assert failed is not None and failed.index == 1
+    assert failed.error is not None and failed.error.startswith("ERC20InsufficientBalance("), (
+        failed.error
+    )
+    assert "100" in failed.error and "150" in failed.error
+    assert failed.revert_data is not None and failed.revert_data.startswith("0xe450d38c")
+    assert out.after is None  # no post-state for a plan that does not pass
+
+
+def test_simulate__node_and_fork__same_gas_per_call(anvil, token):
+    sims = _simulators(anvil)
+    block = anvil.w3.eth.block_number
+    gas = {
+        k: [s.gas_used for s in s_.simulate(block, _calls(token, 60)).steps]
+        for k, s_ in sims.items()
+    }
+    assert gas["node"] == gas["fork"], gas
+
+
+# ------------------------------------------------------------------ the choice
+
+
+class _NoSimulateProxy:
+    """Forwards JSON-RPC to anvil but answers eth_simulateV1 like a node without it (geth's
+    message, code -32601), single requests and batches."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.seen: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                items = body if isinstance(body, list) else [body]
+                out = [proxy.answer(i) for i in items]
+                raw = json.dumps(out if isinstance(body, list) else out[0]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *_a: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, item: dict[str, Any]) -> dict[str, Any]:
+        self.seen.append(item["method"])
+        if item["method"] == "eth_simulateV1":
+            return {
+                "jsonrpc": "2.0",
+                "id": item["id"],
+                "error": {
+                    "code": -32601,
+                    "message": "the method eth_simulateV1 does not exist/is not available",
+                },
+            }
+        req = urllib.request.Request(
+            self.upstream, json.dumps(item).encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - local anvil
+            return json.loads(resp.read())  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def no_simulate(anvil: Anvil) -> Iterator[_NoSimulateProxy]:
+    proxy = _NoSimulateProxy(anvil.url)
+    yield proxy
+    proxy.close()
+
+
+def _choose(url: str, choice: str, anvil_bin: str = "anvil") -> Any:
+    return choose_simulator(choice, connect_web3(url, 30), url, RevertDecoder.default(), anvil_bin)
+
+
+def test_choose__auto__the_node_when_it_answers(anvil):
+    assert isinstance(_choose(anvil.url, "auto", MISSING_ANVIL), NodeSimulator)
+    assert isinstance(_choose(anvil.url, "node"), NodeSimulator)
+
+
+def test_choose__auto__fork_on_a_node_without_the_method(anvil, token, no_simulate):
+    assert find_anvil("anvil") is not None, "the test needs anvil on PATH (node_modules/.bin)"
+    sim = _choose(no_simulate.url, "auto")
+    assert isinstance(sim, ForkSimulator)
+    assert "eth_simulateV1" in no_simulate.seen  # it asked the node first
+    # and the fork it falls back to works (forking through the proxy)
+    out = sim.simulate(anvil.w3.eth.block_number, _calls(token, 60), [_balance_read(token, PAYEE)])
+    assert out.ok and out.after == [60]
+
+
+@pytest.mark.parametrize(
+    ("choice", "via_proxy", "named"),
+    [
+        ("auto", True, ["KEEPER_SIMULATOR=auto", "eth_simulateV1", "KEEPER_ANVIL_BIN"]),
+        ("fork", False, ["KEEPER_SIMULATOR=fork", "KEEPER_ANVIL_BIN", MISSING_ANVIL]),
+        ("node", True, ["KEEPER_SIMULATOR=node", "does not answer eth_simulateV1"]),
+    ],
+)
+def test_choose__cannot_work__config_error_exit_2(anvil, no_simulate, choice, via_proxy, named):
+    url = no_simulate.url if via_proxy else anvil.url
+    with pytest.raises(ConfigError) as caught:
+        _choose(url, choice, MISSING_ANVIL)
+    assert exit_code(caught.value) == EXIT_CONFIG
+    for word in named:
+        assert word in str(caught.value), str(caught.value)
+
+
+def test_choose__unknown_choice__refused():
+    with pytest.raises(ConfigError, match="KEEPER_SIMULATOR='fast'"):
+        choose_simulator("fast", None, "http://127.0.0.1:1", RevertDecoder.default())  # type: ignore[arg-type]
