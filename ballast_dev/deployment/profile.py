@@ -420,8 +420,15 @@ def deploy_profile(
             fund.safe = existing_safe
         else:
             owners = [_account(accounts, o) for o in safe_spec.owners or []]
-            fund.safe = deploy_safe_steps(steps, deployer, owners, int(safe_spec.threshold or 0))
-        fund.safe_multisend = multisend_steps(steps, deployer)
+            fund.safe = deploy_safe_steps(
+                steps,
+                deployer,
+                owners,
+                int(safe_spec.threshold or 0),
+                salt_nonce=int(str(fund.vault.address), 16),
+                log=log,
+            )
+        fund.safe_multisend = multisend_steps(steps, deployer, log=log)
         admin = str(fund.safe.address)
         threshold = int(fund.safe.getThreshold())
         owner_refs = safe_spec.owners or []
@@ -533,9 +540,17 @@ def _existing_safe(profile: Profile, accounts: Any) -> Any:
     """roles.admin: {safe: {address: ...}}: the Safe, checked on chain (code, version, and the
     owners and threshold the profile gives), or None for any other admin."""
     spec = profile.admin_safe
-    if spec is None or spec.address is None:
+    if spec is None:
         return None
+    from ballast_dev.deployment.canonical_safe import CONTRACTS, CanonicalSafeError, preflight
     from ballast_dev.deployment.safe import SafeDeploymentError, check_safe
+
+    try:  # the canonical Safe contracts are there, or can be deployed here
+        preflight(CONTRACTS if spec.address is None else ("MultiSendCallOnly",))
+    except CanonicalSafeError as e:
+        raise ProfileError(f"roles.admin.safe: {e}") from None
+    if spec.address is None:
+        return None
 
     owners = None
     if spec.owners is not None:
