@@ -471,6 +471,12 @@ def _walk(
         lambda: metric(port, "keeper_last_tick_timestamp_seconds", 'bot="fund"'),
         120, first, log1,
     )  # fmt: skip
+    for bot in ("executor", "supervisor"):  # every bot of `keeper run` ticks from the wheel
+        wait_until(
+            f"the {bot} bot's first tick",
+            lambda b=bot: metric(port, "keeper_last_tick_timestamp_seconds", f'bot="{b}"'),
+            60, first, log1,
+        )  # fmt: skip
     mark("keeper up")
 
     # -- a deposit; the running keeper plans it and the plan waits for 2 of 3 owners
@@ -561,9 +567,13 @@ def _walk(
     assert st.returncode == 0, st.stdout + st.stderr
     tiers = json.loads(st.stdout)["tiers"]
     assert all(t["within"] for t in tiers), tiers
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
+        assert r.status == 200
     second.send_signal(signal.SIGTERM)
     second.wait(timeout=BOUND_S + 30)
     assert second.returncode == 0, log2.read_text(errors="replace")[-3000:]
+    # no job of either keeper failed on the way (the simulation above all)
+    assert alerts(log1, "job_failed") == alerts(log2, "job_failed") == [], failures(log1)
     mark("stopped")
 
 
