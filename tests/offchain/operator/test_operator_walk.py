@@ -26,12 +26,16 @@ written, on a host where the keeper is what an operator installs.
   restored store resumes the plan and ends it, each action sent once, every transaction the
   keeper's, to the executor.
 
-The short form (a block a second) runs in ``make test``; the long form (two-second blocks,
-the deploy's dry run first, ``keeper run --once`` before the long-lived keeper) is ``slow``.
-On the main of issue 48's filing it fails where the walk found the keeper failing: the fund bot
-simulates each plan on an anvil fork it starts itself, and there is no anvil on the keeper's
-PATH (every ``fund.tick``: ``job_failed ... FileNotFoundError: 'anvil'``); the assertion that
-waits for the plan's first transaction quotes the keeper's ``job_failed`` lines.
+The short form (a block a second, anvil's ``--mixed-mining``: a transaction is mined when it
+arrives, blocks come every second, so the deploy's 53 transactions do not take 53 s) runs in
+``make test``; the long form (pure interval mining, two-second blocks, the deploy's dry run
+first, ``keeper run --once`` before the long-lived keeper) is ``slow``.
+
+On the main of issue 48's filing the walk fails twice over: the deploy awaits 1 confirmation,
+not the operator's 2 (the project's ``ethereum.sepolia.required_confirmations: 1`` wins over
+the user's file), and past that every ``fund.tick`` of the wheel's keeper fails with
+``job_failed ... FileNotFoundError: 'anvil'`` (the fund bot simulated each plan on an anvil fork
+it started itself): the wait for the plan's first transaction times out quoting those lines.
 """
 
 from __future__ import annotations
