@@ -17,7 +17,9 @@ Two implementations serve the one interface (:class:`Simulator`):
 method when it answers, else the fork; ``node``; ``fork``) and refuses, with a ConfigError
 (exit 2) naming the setting, a choice that cannot work: a node without ``eth_simulateV1`` under
 ``node``, a fork whose anvil binary cannot be found under ``fork`` or as ``auto``'s fallback.
-The keepers choose when they start, never on a tick.
+The keepers choose when they start, never on a tick. Under ``auto`` with anvil at hand too, a
+plan the node no longer answers eth_simulateV1 for (a provider's load balancer mixing node
+kinds) is simulated on the fork (:class:`FallbackSimulator`).
 
 In both, the first revert stops the simulation; its custom error is decoded with the project's
 ABIs (keepers.tx.revert). Each call's gas is measured, and the reads (:class:`SimRead`, an
@@ -44,9 +46,12 @@ from hexbytes import HexBytes
 from web3 import Web3
 
 from keepers.core.errors import ChainError, ConfigError
+from keepers.core.logging import get_logger
 from keepers.tx import children
 from keepers.tx.node import connect_web3, shown_url
 from keepers.tx.revert import RevertDecoder
+
+log = get_logger("keepers.tx.simulation")
 
 SimulatorChoice = Literal["auto", "node", "fork"]
 SIMULATOR_CHOICES: tuple[str, ...] = ("auto", "node", "fork")
@@ -404,6 +409,27 @@ class ForkSimulator:
         return SimStep(index, True, int(receipt["gasUsed"]))
 
 
+class FallbackSimulator:
+    """``auto`` with both at hand: the node's method, and the fork for a plan the node stops
+    answering eth_simulateV1 for (a provider's load balancer mixing node kinds); the node is
+    asked again for the next plan."""
+
+    name = "node"
+
+    def __init__(self, node: NodeSimulator, fork: ForkSimulator) -> None:
+        self.node = node
+        self.fork = fork
+
+    def simulate(
+        self, block: int, calls: Sequence[SimCall], reads: Sequence[SimRead] = ()
+    ) -> SimulationResult:
+        try:
+            return self.node.simulate(block, calls, reads)
+        except SimulateUnsupported as err:
+            log.warning("simulation.node_method_gone", error=str(err), fallback="fork")
+            return self.fork.simulate(block, calls, reads)
+
+
 # ---------------------------------------------------------------------------------- choice
 
 
@@ -429,9 +455,13 @@ def choose_simulator(
         node = NodeSimulator(w3, decoder)
         try:
             node.probe()
-            return node
         except SimulationError as err:
             why_not_node = str(err)
+        else:
+            if choice == "auto" and find_anvil(anvil_bin) is not None:
+                # a node behind a load balancer may lose the method later: the fork then
+                return FallbackSimulator(node, ForkSimulator(upstream_url, decoder, anvil_bin))
+            return node
         if choice == "node":
             raise ConfigError(
                 f"KEEPER_SIMULATOR=node: the node at {url} does not answer eth_simulateV1 "

@@ -71,7 +71,8 @@ def test_bench__full_plan_cycle(make_bot, fresh, accounts, chain):
     print(
         f"\nread (1 eth_call)      {read_ms:8.1f} ms  (baseline)"
         f"\nanvil fork start/stop  {fork_s:8.2f} s"
-        f"\nsimulation (node)      {statistics.median(sims):8.2f} s   ({actions} actions)"
+        f"\nsimulation ({bot.simulator.name})      {statistics.median(sims) * 1000:8.1f} ms  "
+        f"({actions} actions)"
         f"\nsimulate..verify       {statistics.median(execs):8.2f} s"
         f"\nfull plan cycle        {cycle_s:8.2f} s   = {cycle_s * 1000 / read_ms:.0f}x a read, "
         f"{cycle_s / fork_s:.1f}x a fork start"

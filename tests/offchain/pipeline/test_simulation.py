@@ -117,8 +117,9 @@ class _NoSimulateProxy:
     """Forwards JSON-RPC to anvil but answers eth_simulateV1 like a node without it (geth's
     message, code -32601), single requests and batches."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, refuse: bool = True) -> None:
         self.upstream = upstream
+        self.refuse = refuse  # False: pass eth_simulateV1 through too (the node has it)
         self.seen: list[str] = []
         proxy = self
 
@@ -143,7 +144,7 @@ class _NoSimulateProxy:
 
     def answer(self, item: dict[str, Any]) -> dict[str, Any]:
         self.seen.append(item["method"])
-        if item["method"] == "eth_simulateV1":
+        if item["method"] == "eth_simulateV1" and self.refuse:
             return {
                 "jsonrpc": "2.0",
                 "id": item["id"],
@@ -177,6 +178,23 @@ def _choose(url: str, choice: str, anvil_bin: str = "anvil") -> Any:
 def test_choose__auto__the_node_when_it_answers(anvil):
     assert isinstance(_choose(anvil.url, "auto", MISSING_ANVIL), NodeSimulator)
     assert isinstance(_choose(anvil.url, "node"), NodeSimulator)
+    assert _choose(anvil.url, "auto").name == "node"  # with anvil at hand too
+
+
+def test_auto__node_loses_the_method_later__that_plan_on_the_fork(anvil, token):
+    proxy = _NoSimulateProxy(anvil.url, refuse=False)
+    try:
+        sim = _choose(proxy.url, "auto")
+        block = anvil.w3.eth.block_number
+        reads = [_balance_read(token, PAYEE)]
+        first = sim.simulate(block, _calls(token, 60), reads)
+        assert (first.ok, first.after, first.simulator) == (True, [60], "node")
+        proxy.refuse = True  # now a node without eth_simulateV1 answers
+        second = sim.simulate(block, _calls(token, 60), reads)
+        assert (second.ok, second.after, second.simulator) == (True, [60], "fork")
+        assert [s.gas_used for s in second.steps] == [s.gas_used for s in first.steps]
+    finally:
+        proxy.close()
 
 
 def test_choose__auto__fork_on_a_node_without_the_method(anvil, token, no_simulate):
