@@ -87,6 +87,16 @@ def canonical(name: str) -> Canonical:
     return Canonical(name, to_checksum_address(dep["address"]), str(dep["codeHash"]).lower())
 
 
+def master_copies() -> tuple[str, ...]:
+    """The canonical 1.4.1 singletons a Safe proxy may point to: SafeL2 (the project's) and
+    Safe (the one without events, Safe{Wallet}'s default on Ethereum mainnet)."""
+    out = []
+    for file in ("safe_l2.json", "safe.json"):
+        doc = npm_artifacts.artifact(f"{SAFE_DEPLOYMENTS}/{file}", CanonicalSafeError)
+        out.append(to_checksum_address(doc["deployments"]["canonical"]["address"]))
+    return tuple(out)
+
+
 def init_code(name: str) -> bytes:
     """The creation code of ``name`` in the npm build of safe-contracts 1.4.1."""
     art = npm_artifacts.artifact(CONTRACTS[name][1], CanonicalSafeError)

@@ -280,9 +280,16 @@ def at(address: str) -> Any:
     return ContractInstance(to_checksum_address(address), container("SafeL2").contract_type)
 
 
+def to_checksum(raw: bytes) -> str:
+    from eth_utils import to_checksum_address
+
+    return to_checksum_address(raw)
+
+
 def check_safe(address: str, owners: list[str] | None, threshold: int | None) -> Any:
     """An existing Safe, verified on chain before the deploy sends anything: code at
-    ``address`` answering as a Safe 1.4.x, with exactly ``owners`` and ``threshold`` when given.
+    ``address`` answering as a Safe 1.4.x, a proxy of a canonical 1.4.1 master copy (SafeL2 or
+    Safe: what Safe{Wallet} supports), with exactly ``owners`` and ``threshold`` when given.
     Raises SafeDeploymentError naming what differs."""
     from ape import chain
 
@@ -301,6 +308,16 @@ def check_safe(address: str, owners: list[str] | None, threshold: int | None) ->
     if not version.startswith("1.4"):
         raise SafeDeploymentError(
             f"roles.admin.safe.address={address}: Safe version {version}, expected 1.4.x"
+        )
+    from ballast_dev.deployment.canonical_safe import master_copies
+
+    raw = bytes(chain.provider.web3.eth.get_storage_at(address, 0))  # the proxy's singleton
+    singleton = to_checksum(raw[-20:])
+    if singleton not in master_copies():
+        raise SafeDeploymentError(
+            f"roles.admin.safe.address={address}: a proxy of {singleton}, not of a canonical "
+            f"Safe {SAFE_VERSION} master copy ({', '.join(master_copies())}): Safe{{Wallet}} "
+            "does not support it"
         )
     if owners is not None and sorted(o.lower() for o in owners) != sorted(
         o.lower() for o in actual_owners

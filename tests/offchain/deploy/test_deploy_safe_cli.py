@@ -70,6 +70,12 @@ def test_deploy_cli__safe_profile__stopped_after_the_safe_resumed__handover_comp
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert f"resuming from {record}: {SAFE_CREATED_AT} steps done" in second.stdout
     assert "hand-over complete" in second.stdout
+    # the confirmations it waits for, and the file that set them (the rehearsal's user config)
+    user_config = Path(env["APE_DATA_FOLDER"]) / "ape-config.yaml"
+    assert (
+        f"confirmations: 0 (ethereum.upstream.required_confirmations in {user_config})"
+        in second.stdout
+    )
     data = json.loads(record.read_text())
     assert data["complete"] is True
     assert data["handover"]["todo"] == [] and data["handover"]["deployer_holds"] == []
@@ -90,6 +96,12 @@ def test_deploy_cli__safe_profile__stopped_after_the_safe_resumed__handover_comp
         canonical("SafeL2").address
     )
     assert data["safe_multisend"] == canonical("MultiSendCallOnly").address
+
+    # the dry run on the complete record: the hand-over as the chain has it, not a refusal
+    again = dry_run()
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert f"dry run: the deploy recorded in {record} is complete" in again.stdout
+    assert "hand-over complete" in again.stdout
     # the Safe: 2 of alice, bob, carol (test accounts 10, 11, 12)
     threshold = w3.eth.call({"to": safe, "data": Web3.keccak(text="getThreshold()")[:4]})
     assert int.from_bytes(threshold, "big") == 2
