@@ -1,11 +1,8 @@
 """This build's contracts over plain web3, for tests that read a chain from outside ape: a
-contract bound by name and address (:func:`at`), and ape's ``project.<Contract>.at(address)``
-shape (:class:`Web3Project`), so that the deploy's own checks (ballast_dev.deployment.handover)
-read a chain ape is not connected to."""
+contract bound by name and address."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from web3 import Web3
@@ -18,26 +15,3 @@ def at(w3: Web3, name: str, address: str) -> Any:
     return w3.eth.contract(
         address=Web3.to_checksum_address(address), abi=contract_type(name)["abi"]
     )
-
-
-class Views:
-    """An ape-like contract instance over a web3 contract: ``.address`` and its views called
-    by name (``c.owner()``)."""
-
-    def __init__(self, contract: Any) -> None:
-        self.address = contract.address
-        self._c = contract
-
-    def __getattr__(self, fn: str) -> Callable[..., Any]:
-        return lambda *args: self._c.functions[fn](*args).call()
-
-
-class Web3Project:
-    """ape's ``project.<Contract>.at(address).<view>(...)`` over web3 and this build's ABIs."""
-
-    def __init__(self, w3: Web3) -> None:
-        self.w3 = w3
-
-    def __getattr__(self, name: str) -> Any:
-        w3 = self.w3
-        return type(name, (), {"at": staticmethod(lambda a: Views(at(w3, name, a)))})

@@ -41,6 +41,7 @@ it started itself): the wait for the plan's first transaction times out quoting 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -59,11 +60,10 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from ballast_dev.deployment import txbuilder as tb
-from ballast_dev.deployment.handover import handover_status
 from ballast_dev.local.anvil_local import free_port
 from ballast_dev.local.keystores import account_address, account_key
 from keepers.fund.planning.plan_approval import SignedPlan
-from tests.support.ape_home import make_ape_home, run_deploy, write_account
+from tests.support.ape_home import ROOT, make_ape_home, run_deploy, write_account
 from tests.support.keeper_store import intents, intents_per_key, plan_rows
 from tests.support.pipeline_anvil import Anvil, contract_type
 from tests.support.runtime_venv import DEV_TOOLS, runtime_env, runtime_venv
@@ -74,7 +74,7 @@ from tests.support.systemd_unit import (
     working_directory,
     write_environment_file,
 )
-from tests.support.web3_views import Views, Web3Project, at
+from tests.support.web3_views import at
 
 CHAIN_ID = 11155111  # Sepolia's: ape's own ethereum:sepolia network
 NETWORK = "sepolia"
@@ -143,6 +143,23 @@ def deploy_all(w3: Web3, name: str, args: list[tuple[Any, ...]]) -> list[str]:
     factory = w3.eth.contract(abi=ct["abi"], bytecode=ct["deploymentBytecode"]["bytecode"])
     receipts = send_all(w3, key(FUNDER), [factory.constructor(*a) for a in args])
     return [str(r["contractAddress"]) for r in receipts]
+
+
+def ape_run(
+    home: Path, script: str, *args: str, alias: str | None = None, passphrase: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``ape run <script> <args>`` from the checkout (the deploy host: its venv and
+    node_modules on PATH), ``home`` as the ape data folder, no terminal, the account's
+    passphrase (if any) in ape's own variable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APE_ACCOUNTS_")}
+    env["APE_DATA_FOLDER"] = str(home)
+    env["PATH"] = f"{ROOT / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{env['PATH']}"
+    if alias is not None and passphrase is not None:
+        env[f"APE_ACCOUNTS_{alias}_PASSPHRASE"] = passphrase
+    return subprocess.run(
+        ["ape", "run", script, *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
 
 
 def metric(port: int, name: str, *labels: str) -> float | None:
@@ -358,9 +375,10 @@ def _walk(
     assert real.returncode == 0, real.stdout[-3000:] + real.stderr[-3000:]
     assert PASSPHRASE not in real.stdout + real.stderr
     # the operator's 2 confirmations, from the user-level config, honoured and said
-    assert f"{CONFIRMATIONS} confirmation(s) awaited" in real.stdout, [
-        x for x in real.stdout.splitlines() if "confirmation" in x
-    ]
+    said = [x for x in real.stdout.splitlines() if "confirmation" in x]
+    source = f"ethereum.{NETWORK}.required_confirmations in {home / 'ape-config.yaml'}"
+    assert f"confirmations: {CONFIRMATIONS} ({source})" in real.stdout, said
+    assert f"{CONFIRMATIONS} confirmation(s) awaited" in real.stdout, said
     data = json.loads(record.read_text())
     assert data["complete"] is True and data["chain_id"] == CHAIN_ID
     mark("deployed")
@@ -390,6 +408,11 @@ def _walk(
     # what each owner checks before signing: the nonce and SafeTx hash the deploy stated
     assert f"Safe nonce {nonce}: SafeTx hash 0x{tx_hash.hex()}" in batch["meta"]["description"]
     assert f"Safe nonce {nonce}, SafeTx hash 0x{tx_hash.hex()}" in real.stdout
+    handover = ("handover", "--network", network, "--record", str(record))
+    if form.dry_run:  # the long form: the check command before the owners act (deploy.md 7)
+        check = ape_run(home, *handover)
+        assert check.returncode == 1, check.stdout[-3000:] + check.stderr[-3000:]
+        assert f"Safe nonce {nonce}, SafeTx hash 0x{tx_hash.hex()}" in check.stdout, check.stdout
     sigs = owner_signatures(tx_hash, [account_key("alice"), account_key("carol")])
     (receipt,) = send_all(
         w3,
@@ -398,10 +421,9 @@ def _walk(
             tx.to, 0, tx.data, tx.operation, 0, 0, 0, tb.ZERO, tb.ZERO, sigs)],
     )  # fmt: skip
     assert len(safe.events.ExecutionSuccess().process_receipt(receipt, errors=DISCARD)) == 1
-    h = handover_status(
-        Web3Project(w3), data, addr[DEPLOYER], safe.address, safe_at=lambda a: Views(safe_at(w3, a))
-    )
-    assert h.complete, (h.todo, h.held)
+    check = ape_run(home, *handover)  # the deploy's check, read from the chain
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]
+    assert "hand-over complete: the deployer" in check.stdout, check.stdout
     for t in todo:
         assert at(w3, t["contract"], t["address"]).functions.owner().call() == safe.address
     mark("handed over")
@@ -486,9 +508,19 @@ def _walk(
     # -- a deposit; the running keeper plans it and the plan waits for 2 of 3 owners
     vault = at(w3, "TieredVault", data["vault"])
     usdt = at(w3, "TestStablecoin", cash)
-    send_all(w3, key(FUNDER), [usdt.functions.mint(addr[DEPOSITOR], DEPOSIT * UNIT)])
-    send_all(w3, key(DEPOSITOR), [usdt.functions.approve(data["vault"], DEPOSIT * UNIT)])
-    send_all(w3, key(DEPOSITOR), [vault.functions.deposit(DEPOSIT * UNIT, addr[DEPOSITOR])])
+    send_all(w3, key(FUNDER), [usdt.functions.mint(addr[DEPOSITOR], DEPOSIT * UNIT)])  # faucet
+    if form.dry_run:  # the long form: real-network.md step 6's test deposit line
+        assert write_account(home, "investor", key(DEPOSITOR), PASSPHRASE) == addr[DEPOSITOR]
+        dep = ape_run(
+            home, "deposit", "--network", network, "--account", "investor", "--autosign",
+            "--amount", str(DEPOSIT), "--record", str(record),
+            alias="investor", passphrase=PASSPHRASE,
+        )  # fmt: skip
+        assert dep.returncode == 0, dep.stdout[-3000:] + dep.stderr[-3000:]
+    else:
+        send_all(w3, key(DEPOSITOR), [usdt.functions.approve(data["vault"], DEPOSIT * UNIT)])
+        send_all(w3, key(DEPOSITOR), [vault.functions.deposit(DEPOSIT * UNIT, addr[DEPOSITOR])])
+    assert vault.functions.balanceOf(addr[DEPOSITOR]).call() > 0
     db = env["KEEPER_DB_URL"]
     ((ref, _, acts),) = wait_until(
         "a plan waiting for approval",
