@@ -26,6 +26,11 @@ ABIs (keepers.tx.revert). Each call's gas is measured, and the reads (:class:`Si
 eth_call-style call with the caller's decoder) give the state the plan leaves, so the plan's
 expected end state can be checked before anything is sent. Nothing ever reaches the real chain.
 
+Single calls that depend on nothing before them (the executor's batches, the supervisor's
+fixes, the pipeline's check before signing, the cross-chain relay's replay check) are
+simulated with ``eth_call`` + ``eth_estimateGas`` on the node, which every node answers; only a
+plan of calls that build on each other needs this module.
+
 Node methods the node simulator needs: ``eth_simulateV1`` with ``stateOverrides`` (balance)
 and ``validation: false`` (``traceTransfers`` and ``returnFullTransactions`` off).
 """
