@@ -5,7 +5,8 @@ an exit code, as the keeper does (keepers/cli_base.py), never a traceback.
 `DeployCommand` is ape's ConnectedProviderCommand, except that a node which does not answer
 when ape connects ends the command with one line naming ``--network`` and the node (scheme,
 host and port only: providers put API keys in the path), exit code 3 (the keeper's
-EXIT_UNAVAILABLE). Errors after the connection are the command's own to report.
+EXIT_UNAVAILABLE); a node that answers as another chain than the network's is one line, exit 2
+(the keeper's EXIT_CONFIG). Errors after the connection are the command's own to report.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, NoReturn
 import click
 from ape.cli import ConnectedProviderCommand
 
-from keepers.core.errors import EXIT_UNAVAILABLE
+from keepers.core.errors import EXIT_CONFIG, EXIT_UNAVAILABLE
 from keepers.tx.node import shown_url
 
 _URL = re.compile(r"(?:https?|wss?)://[^\s'\"]+")
@@ -73,6 +74,13 @@ class DeployCommand(ConnectedProviderCommand):
         except _connection_errors() as e:
             if ctx.meta.get("ballast.connected"):
                 raise
+            from ape.exceptions import NetworkMismatchError
+
+            if isinstance(e, NetworkMismatchError):  # it answered, as another chain
+                shown = redact_urls(str(choice))
+                why = redact_urls(str(e)).strip().splitlines()[0]
+                message = f"--network {shown}: the node is another chain ({why})"
+                raise CommandFailed(message, EXIT_CONFIG) from None
             raise CommandFailed(node_unreachable(choice, e), EXIT_UNAVAILABLE) from None
 
 

@@ -100,3 +100,28 @@ def test_unreachable_node__one_line_exit_3(tmp_path, cmd):
     assert len(text.splitlines()) == 1, text[-3000:]
     assert text.startswith("Error: --network ethereum:sepolia: node unreachable (")
     assert "SECRET-API-KEY" not in text and "Traceback" not in text
+
+
+@pytest.mark.slow  # an ape process against a standing anvil, ~15 s on a loaded machine
+def test_node_of_another_chain__deploy__one_line_exit_2(tmp_path):
+    """A node that answers as another chain than the network's (an anvil, chain id 31337, given
+    as mainnet): not "unreachable" but the wrong chain, a configuration error (exit 2)."""
+    from tests.support.anvil_node import start_anvil
+
+    proc, url, _w3 = start_anvil()
+    try:
+        out = subprocess.run(
+            ["ape", "run", "deploy", "--profile", "scripts/profiles/example-mainnet.yaml",
+             "--network", f"ethereum:mainnet:{url}"],
+            cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=120,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    lines = [x for x in (out.stdout + out.stderr).splitlines() if not x.startswith("INFO:")]
+    assert out.returncode == 2, "\n".join(lines)[-3000:]
+    assert len(lines) == 1 and lines[0].startswith(
+        "Error: --network ethereum:mainnet: the node is another chain (Provider connected to "
+        "chain ID '31337', which does not match network chain ID '1'"
+    ), lines
