@@ -27,7 +27,7 @@ written, on a host where the keeper is what an operator installs.
   keeper's, to the executor.
 
 The short form (a block a second, anvil's ``--mixed-mining``: a transaction is mined when it
-arrives, blocks come every second, so the deploy's 53 transactions do not take 53 s) runs in
+arrives, blocks come every second, so the deploy's 55 transactions do not take 55 s) runs in
 ``make test``; the long form (pure interval mining, two-second blocks, the deploy's dry run
 first, ``keeper run --once`` before the long-lived keeper) is ``slow``.
 
