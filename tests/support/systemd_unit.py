@@ -69,14 +69,23 @@ def write_environment_file(path: Path, env: dict[str, str]) -> None:
     path.chmod(0o600)
 
 
+def remap_value(value: str, mapping: dict[str, Path]) -> str:
+    """``value`` with each host path prefix in it (``sqlite:////var/lib/ballast/k.db``)
+    replaced by where the test put it."""
+    for prefix, target in sorted(mapping.items(), key=lambda kv: -len(kv[0])):
+        value = value.replace(prefix, str(target))
+    return value
+
+
 def service_env(mapping: dict[str, Path], path: str = SYSTEMD_DEFAULT_PATH) -> dict[str, str]:
     """The service's environment: PATH (systemd's default unless the unit sets one), the
-    unit's ``Environment=`` assignments, then its ``EnvironmentFile=``s (remapped)."""
+    unit's ``Environment=`` assignments (their host paths remapped), then its
+    ``EnvironmentFile=``s."""
     env = {"PATH": path}
     for value in setting("Environment"):
         for assignment in shlex.split(value):
             k, v = assignment.split("=", 1)
-            env[k] = v
+            env[k] = remap_value(v, mapping)
     for value in setting("EnvironmentFile"):
         optional = value.startswith("-")
         f = Path(remap(value.lstrip("-"), mapping))

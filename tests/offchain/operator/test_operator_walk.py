@@ -441,15 +441,18 @@ def _walk(
         assert at(w3, t["contract"], t["address"]).functions.owner().call() == safe.address
     mark("handed over")
 
-    # -- real-network.md step 5: the keeper from the installed wheel, its venv alone on PATH,
-    # its keyfile in its own ~/.ape (what `ape accounts import keeper` writes on its host)
+    # -- real-network.md step 5: the keeper from the installed wheel, its venv alone on PATH;
+    # its store and its keyfile (what `ape accounts import keeper` writes) where the shipped
+    # unit puts them: /var/lib/ballast, the one directory its sandbox lets it write
     host = tmp_path / "opt-ballast"  # the keeper's working directory (systemd: /opt/ballast)
     host.mkdir()
-    keeper_home = tmp_path / "keeper-home"
-    (keeper_home / ".ape" / "accounts").mkdir(parents=True)
-    assert write_account(keeper_home / ".ape", "keeper", key(KEEPER), PASSPHRASE) == addr[KEEPER]
+    state = tmp_path / "var-lib-ballast"  # systemd: /var/lib/ballast (StateDirectory)
+    (state / "ape" / "accounts").mkdir(parents=True)
+    assert write_account(state / "ape", "keeper", key(KEEPER), PASSPHRASE) == addr[KEEPER]
+    keeper_home = tmp_path / "keeper-home"  # empty: ProtectHome hides the user's ~/.ape
+    keeper_home.mkdir()
     auto = data["automation"]
-    db_file = host / "keeper.db"
+    db_file = state / "keeper.db"
     port = free_port()
     # /etc/ballast/keeper.env as real-network.md step 5 and running.md "As a systemd service"
     # say, and the environment, working directory and command the shipped unit gives the
@@ -458,7 +461,6 @@ def _walk(
     etc.mkdir()
     settings = {
         "KEEPER_RPC_URL": node.url,
-        "KEEPER_DB_URL": f"sqlite:///{db_file}",
         "KEEPER_SIGNER_KIND": "ape",
         "KEEPER_SIGNER_ALIAS": "keeper",
         "KEEPER_SIGNER_PASSPHRASE": PASSPHRASE,
@@ -478,13 +480,21 @@ def _walk(
         "LARGE_DEPOSIT_AMOUNT": "10000",
     }
     write_environment_file(etc / "keeper.env", settings)
-    mapping = {"/opt/ballast/.venv": venv, "/opt/ballast": host, "/etc/ballast": etc}
+    mapping = {
+        "/opt/ballast/.venv": venv,
+        "/opt/ballast": host,
+        "/etc/ballast": etc,
+        "/var/lib/ballast": state,
+    }
     env = {
         **service_env(mapping, path=str(venv / "bin")),
         "HOME": str(keeper_home),  # systemd: the User='s home
         "LANG": "C.UTF-8",
     }
     assert env["KEEPER_LOG_JSON"] == "true" and env["KEEPER_METRICS_HOST"] == "127.0.0.1"
+    # the store and the keyfile from the unit's own defaults
+    assert env["KEEPER_DB_URL"] == f"sqlite:///{db_file}"
+    assert env["APE_DATA_FOLDER"] == str(state / "ape")
     argv = exec_start(mapping)
     assert argv == [str(venv / "bin" / "keeper"), "run"], argv
     assert working_directory(mapping) == str(host)

@@ -99,6 +99,27 @@ def test_unit__sets_no_path_and_runs_the_venvs_keeper_by_absolute_path() -> None
     assert "2" in setting("RestartPreventExitStatus")[0].split()
 
 
+def test_unit__store_and_keyfile_where_its_sandbox_lets_the_keeper_reach_them(
+    tmp_path: Path,
+) -> None:
+    """ProtectSystem=strict leaves the keeper one writable directory (ReadWritePaths /
+    StateDirectory) and ProtectHome hides every home: the unit's default store (SQLite writes
+    its -wal and -shm beside it) must be in that directory, and the ape keyfile
+    (KEEPER_SIGNER_KIND=ape) outside the homes. Before the unit set them, the store was
+    ./keeper.db in the read-only /opt/ballast and the keyfile ~/.ape's."""
+    assert setting("ProtectSystem") == ["strict"] and setting("ProtectHome") == ["true"]
+    writable = [*setting("ReadWritePaths"), *(f"/var/lib/{d}" for d in setting("StateDirectory"))]
+    write_environment_file(tmp_path / "keeper.env", {})  # the operator's file sets neither
+    env = service_env({"/etc/ballast": tmp_path})
+    db = env["KEEPER_DB_URL"]
+    assert db.startswith("sqlite:////"), db
+    store_dir = str(Path(db.removeprefix("sqlite:///")).parent)
+    assert store_dir in writable, (store_dir, writable)
+    ape = env["APE_DATA_FOLDER"]
+    assert not ape.startswith(("/home", "/root", "/run/user")), ape
+    assert any(ape == w or ape.startswith(w + "/") for w in writable), (ape, writable)
+
+
 def test_unit__keeper_started_as_systemd_does__reads_the_environment_file(
     venv: Path, tmp_path: Path
 ) -> None:
