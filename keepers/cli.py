@@ -223,6 +223,7 @@ def _add_slices() -> None:
     """The slices' command groups: the fund commands register themselves on ``main`` (their
     module imports keepers.cli_base, never this one); the cross-chain group is added as
     ``crosschain``."""
+    import keepers.console.cli  # noqa: F401  (console)
     import keepers.fund.cli  # noqa: F401  (plan, approve, reject, review, status, history, rollback)
     from keepers.crosschain.cli import crosschain
 

@@ -21,6 +21,7 @@ from keepers.core.errors import (
     EXIT_DOMAIN,
     EXIT_UNAVAILABLE,
     exit_code,
+    exit_codes_text,
 )
 from keepers.fund.settings import FundConfig, FundConfigError, load_fund_config
 
@@ -154,6 +155,18 @@ def node_unreachable(url: str, err: BaseException) -> str:
     return unreachable(url, err)
 
 
+def refuse_keys_in_settings() -> None:
+    """Exit 2 when any setting but the signer's holds a private key (or a mnemonic), naming
+    the setting, before anything runs or is stored (keepers.core.settings)."""
+    from keepers.core.settings import refuse_secret_shaped_everywhere
+
+    try:
+        refuse_secret_shaped_everywhere()
+    except FundConfigError as err:  # the one ConfigError
+        click.echo(f"keeper: invalid configuration: {err}", err=True)
+        sys.exit(exit_code(err))
+
+
 def fail(message: str, code: int = EXIT_DOMAIN) -> NoReturn:
     click.echo(f"keeper: {message}", err=True)
     sys.exit(code)
@@ -166,8 +179,13 @@ def fail(message: str, code: int = EXIT_DOMAIN) -> NoReturn:
 def main(ctx: click.Context, as_json: bool, now: int | None) -> None:
     """Ballast fund keeper."""
     redact.install()  # before anything can print: no secret in any message
+    refuse_keys_in_settings()
     ctx.obj = Ctx(as_json, now)
     ctx.call_on_close(ctx.obj.close)
+
+
+# `keeper --help` ends with the one table of exit codes (keepers.core.errors.EXIT_TABLE)
+main.epilog = "\b\nExit codes:\n" + exit_codes_text()
 
 
 def _late_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

@@ -272,10 +272,33 @@ class AutomationSpec(BaseModel):
     """The most the funder pays per rolling day (all spenders), wei."""
     paid_allowance_wei: int = Field(10**18, gt=0, le=1_000 * 10**18)
     """Each paid rebalancer's life-time allowance on the funder, wei."""
+    # Issue 45: the part of that cap kept for the fund's own rebalancer and the supervisor (paid
+    # positions together stop at cap - reserve); unset: half the cap
+    funder_reserve_wei: int | None = Field(None, ge=0)
+    """The part of the daily cap kept for the fund's own rebalancer and the supervisor (paid
+    positions together stop at cap - reserve), wei; unset: half the cap."""
     # Issue 13: the funder's runway in fund-rebalancer intervals (expected fee per interval set
     # from the scheduler's fees at deploy); LowRunway fires below this many intervals
     low_runway_intervals: int = Field(7, ge=1, le=10_000)
     """LowRunway fires when the funder holds fewer intervals of fees than this."""
+
+    @model_validator(mode="after")
+    def _reserve_within_cap(self) -> AutomationSpec:
+        if (
+            self.funder_reserve_wei is not None
+            and self.funder_reserve_wei > self.funder_spend_cap_wei
+        ):
+            raise ValueError(
+                f"automation.funder_reserve_wei must be at most funder_spend_cap_wei "
+                f"({self.funder_spend_cap_wei}), got {self.funder_reserve_wei}"
+            )
+        return self
+
+    @property
+    def reserve_wei(self) -> int:
+        """The funder's reserve for the fund's own automation (half the cap when unset)."""
+        r = self.funder_reserve_wei
+        return self.funder_spend_cap_wei // 2 if r is None else r
 
 
 class Profile(BaseModel):
@@ -711,6 +734,25 @@ def deploy_fund_automation(
         rebalancer,
         sender=deployer,
     )
+    # Issue 45: only the fund's controller is believed when it says RebalanceHeld (retried at
+    # interval / 24 without backing off), and the fund's rebalancer and the supervisor keep a
+    # reserve of the funder's daily cap that paid positions cannot spend.
+    steps.send(
+        "paid_registry.setTrustedTarget:fund",
+        registry.setTrustedTarget,
+        rid,
+        True,
+        sender=deployer,
+    )
+    for name, spender in (("fund_rebalancer", rebalancer), ("supervisor", supervisor.address)):
+        steps.send(
+            f"tx_funder.setReservedSpender:{name}",
+            funder.setReservedSpender,
+            spender,
+            True,
+            sender=deployer,
+        )
+    steps.send("tx_funder.setReserve", funder.setReserve, spec.reserve_wei, sender=deployer)
     if admin_address != deployer.address:
         hand_over_automation(
             [scheduler, funder, registry, supervisor], deployer, admin, steps=steps

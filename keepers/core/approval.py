@@ -21,6 +21,7 @@ approvals the request is expired (an approval reached in time stays approved).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -56,6 +57,23 @@ class ApprovalPolicy(BaseSettings):
             return tuple(a.strip() for a in v.split(",") if a.strip())
         return v
 
+    @field_validator("rebalance_admins", mode="after")
+    @classmethod
+    def _admins_are_addresses_or_names(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        """Each admin is an address (0x and 40 hex digits, a valid EIP-55 checksum when mixed
+        case) or an operator's name (letters, digits, ``. _ -``): an entry that is neither
+        (a truncated address, two addresses separated by a space instead of a comma) is
+        refused naming it, before the counts are compared (it was reported as
+        ``APPROVAL_MULTISIG_REQUIRED=2: more than 1 admins``)."""
+        for i, admin in enumerate(v):
+            why = _bad_admin(admin)
+            if why:
+                raise ConfigError(
+                    f"REBALANCE_ADMINS={admin!r}: admin {i + 1} of {len(v)} {why} "
+                    "(REBALANCE_ADMINS is a comma-separated list of addresses or names)"
+                )
+        return v
+
     @model_validator(mode="after")
     def _check_tiers(self) -> ApprovalPolicy:
         def bad(name: str, why: str) -> ConfigError:
@@ -72,6 +90,27 @@ class ApprovalPolicy(BaseSettings):
                 "approval_multisig_required", f"more than {len(self.rebalance_admins)} admins"
             )
         return self
+
+
+_HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
+
+
+def _bad_admin(admin: str) -> str:
+    """Why ``admin`` is neither an address nor a name; empty when it is one."""
+    if admin[:2].lower() == "0x":
+        if not _HEX_ADDRESS.match(admin):
+            return "is not an address (0x and 40 hex digits)"
+        body = admin[2:]
+        if body != body.lower() and body != body.upper():
+            from eth_utils import is_checksum_address
+
+            if not is_checksum_address(admin):
+                return "is not an address: its mixed case fails the EIP-55 checksum"
+        return ""
+    if not _NAME.match(admin):
+        return "is neither an address (0x and 40 hex digits) nor a name (letters, digits, . _ -)"
+    return ""
 
 
 class Requirement(StrEnum):

@@ -61,6 +61,67 @@ EXIT_CODES: dict[type[BaseException], int] = {
 }
 
 
+EXIT_NOT_IDLE = 5  # the standalone worker only (keepers.tx.worker)
+
+# The one table of exit codes: code, the errors that give it, what it means, whether the
+# shipped systemd unit restarts (deploy/systemd: RestartPreventExitStatus=2 4). `keeper --help`,
+# docs/reference/cli.md (generated), docs/operator/running.md and stop-restart.md show it as
+# rendered by `exit_codes_markdown`; tests/offchain/docs/test_exit_codes.py checks that they do
+# and that every "exit N" of every page is in it.
+EXIT_TABLE: tuple[tuple[int, str, str, str], ...] = (
+    (EXIT_OK, "", "done; also a stop asked for (SIGTERM, SIGINT) that ended in time", "no"),
+    (
+        EXIT_DOMAIN,
+        "DomainError",
+        "refused: the request cannot be done (an unknown plan or bot, a plan that cannot be "
+        "made, a signer that is not an admin; the message says why), a `run --once` cycle "
+        "that failed, or a stop that outlasted `KEEPER_STOP_TIMEOUT_S`",
+        "yes",
+    ),
+    (
+        EXIT_CONFIG,
+        "ConfigError",
+        "bad configuration (the message names the setting; a secret is shown as `<redacted>`) "
+        "or a command line the CLI refuses (an unknown option, a missing argument)",
+        "no: fix the setting",
+    ),
+    (
+        EXIT_UNAVAILABLE,
+        "ChainError, StoreError",
+        "the node at `KEEPER_RPC_URL` does not answer, or the SQLite store is in use by another "
+        "process: retry later",
+        "yes",
+    ),
+    (
+        EXIT_HALTED,
+        "Halted",
+        "another process signs with the keeper's key (`signer_conflict`)",
+        "no: stop the other one",
+    ),
+    (
+        EXIT_NOT_IDLE,
+        "",
+        "the standalone worker only: `--until-idle` ran out of `--max-seconds` with intents in "
+        "flight",
+        "(not run by systemd)",
+    ),
+)
+
+
+def exit_codes_markdown() -> str:
+    """`EXIT_TABLE` as the Markdown table every page shows."""
+    rows = ["| exit | meaning | errors | systemd restarts? |", "|---|---|---|---|"]
+    for code, errors, meaning, restart in EXIT_TABLE:
+        shown = ", ".join(f"`{e}`" for e in errors.split(", ")) if errors else ""
+        rows.append(f"| {code} | {meaning} | {shown} | {restart} |")
+    return "\n".join(rows)
+
+
+def exit_codes_text() -> str:
+    """`EXIT_TABLE` for `keeper --help`: one line per code."""
+    return "\n".join(f"{code}  {meaning}" for code, _, meaning, _ in EXIT_TABLE)
+
+
 def exit_code(err: BaseException) -> int:
     """The process status for ``err`` (1 for anything outside the tree)."""
     for cls in type(err).__mro__:

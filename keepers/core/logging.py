@@ -13,14 +13,20 @@ import structlog
 def _redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Never log a secret: fields named like one are redacted, and every secret value from the
     environment is scrubbed from every string (exception text included)."""
-    from keepers.core.settings import REDACTED, env_secrets, is_secret_name, scrub
+    from keepers.core.settings import (
+        REDACTED,
+        env_secrets,
+        is_secret_name,
+        redact_key_tokens,
+        scrub,
+    )
 
     secrets = env_secrets()
     for k, v in list(event.items()):
         if is_secret_name(k):
             event[k] = REDACTED
-        elif isinstance(v, str) and secrets:
-            event[k] = scrub(v, secrets)
+        elif isinstance(v, str):
+            event[k] = redact_key_tokens(scrub(v, secrets) if secrets else v)
     return event
 
 
@@ -36,11 +42,47 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
-def configure_logging(json: bool = True, level: str = "INFO") -> None:
-    """Configure structlog once per process (stderr, ISO timestamps, level, event, fields)."""
+class _StdlibHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The root logger's handler set by `configure_logging` (one, replaced on each call)."""
+
+
+def _route_stdlib(json: bool, level: str) -> None:
+    """Send the standard library's log records (APScheduler's, web3's, urllib3's) through the
+    same processors and renderer as the keeper's own lines: with KEEPER_LOG_JSON=1 every line
+    on stderr is one JSON object (they were plain text, from logging's last-resort handler),
+    with the level, the logger's name, the time and the secrets scrubbed."""
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _redact_secrets,
+            renderer,
+        ],
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _StdlibHandler)]:
+        root.removeHandler(old)
+    handler = _StdlibHandler(_CurrentStderr())  # type: ignore[arg-type]
+    handler.setFormatter(formatter)
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, level))
+
+
+def configure_logging(json: bool = True, level: str = "INFO") -> None:
+    """Configure structlog once per process (stderr, ISO timestamps, level, event, fields),
+    and the standard library's logging to the same stream in the same format."""
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    )
+    _route_stdlib(json, level)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

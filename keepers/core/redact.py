@@ -3,7 +3,8 @@
 `install()` wraps the process's stdout and stderr so that every write (click output, error
 messages, log lines, tracebacks) has every known secret value scrubbed: the values of the
 variables named like secrets, any value shaped like a key, a mnemonic or a URL's password
-(keepers.core.settings.env_secrets), and the secrets the loaders registered from config files.
+(keepers.core.settings.env_secrets), the secrets the loaders registered from config files, and
+any 64 bare hex digits (a key without its 0x, whatever it was read from: the store, a file).
 The CLI installs it first thing, so a key pasted into KEEPER_POLICY_FILE or KEEPER_DEPLOYMENT
 is shown as ``<redacted>`` in "cannot read the policy file" or "deployment file ... not found".
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from keepers.core.settings import env_secrets, scrub
+from keepers.core.settings import env_secrets, redact_key_tokens, scrub
 
 
 class ScrubbingStream:
@@ -23,7 +24,7 @@ class ScrubbingStream:
         self.inner = inner
 
     def write(self, text: str) -> int:
-        self.inner.write(scrub(text, env_secrets()) if text else text)
+        self.inner.write(redact_key_tokens(scrub(text, env_secrets())) if text else text)
         return len(text)
 
     def writelines(self, lines: Any) -> None:

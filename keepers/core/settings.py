@@ -176,6 +176,9 @@ class KeeperSettings(BaseSettings):
     # third of it; a replica takes the lead of a dead one within about 1 1/3 of it
     # (KEEPER_LEASE_TTL_S; the leader itself stops deciding after 0.8 of it without a renewal)
     lease_ttl_s: float = Field(default=15.0, ge=3.0, le=300.0)
+    # `keeper status` lists a replica that stopped or fell silent for this long after it was
+    # last seen, then leaves it out of the fleet (KEEPER_FLEET_FORGET_S; one hour)
+    fleet_forget_s: float = Field(default=3600.0, gt=0)
 
     @field_validator("db_url")
     @classmethod
@@ -274,6 +277,31 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
 # BIP-39 mnemonic (12-24 lowercase words).
 _KEY_SHAPE = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 _MNEMONIC_SHAPE = re.compile(r"^[a-z]+( [a-z]+){11,23}$")
+
+
+# A private key without its 0x standing alone in a text (a replica id stored before the
+# settings refused keys, an error message): no output of the keeper shows 64 bare hex digits
+# (hashes are printed with their 0x, calldata and signatures are longer runs), so every one is
+# redacted wherever it is printed (keepers.core.redact, the log processor).
+_BARE_KEY_TOKEN = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{64}(?![0-9A-Za-z])")
+
+
+def redact_key_tokens(text: str) -> str:
+    """``text`` with every standalone run of exactly 64 hex digits (a private key without its
+    0x) replaced by ``<redacted>``."""
+    return _BARE_KEY_TOKEN.sub(REDACTED, text) if len(text) >= 64 else text
+
+
+def redact_stored(value: Any) -> Any:
+    """What was read back from the store, fit to print: a free-text value that is a private
+    key as a whole (with or without 0x: a replica id, a host, a name) is ``<redacted>``, and
+    bare keys inside a text are redacted (`redact_key_tokens`). For identity fields only: a
+    hash column holds 0x and 64 hex digits by right, and is not passed here."""
+    if isinstance(value, str):
+        return REDACTED if _KEY_SHAPE.match(value.strip()) else redact_key_tokens(value)
+    if isinstance(value, list | tuple):
+        return type(value)(redact_stored(v) for v in value)
+    return value
 
 
 def secret_shaped(value: str) -> set[str]:
@@ -380,6 +408,7 @@ SECTIONS: dict[str, str] = {
     "executor": "keepers.automation.settings:ExecutorConfig",
     "supervisor": "keepers.automation.settings:SupervisorBotConfig",
     "crosschain": "keepers.crosschain.config:CrosschainSettings",
+    "console": "keepers.console.settings:ConsoleSettings",
 }
 
 
@@ -406,6 +435,7 @@ class Settings(BaseModel):
     executor: Any = None  # ExecutorConfig
     supervisor: Any = None  # SupervisorBotConfig
     crosschain: Any = None  # CrosschainSettings
+    console: Any = None  # ConsoleSettings
 
 
 class _MappingEnvSource(EnvSettingsSource):
@@ -512,10 +542,61 @@ def translate(
     return ConfigError(text)
 
 
+def private_key_shaped(value: Any) -> bool:
+    """True for a value that is a private key (64 hex digits, with or without 0x) or a
+    mnemonic: what no free-text setting (a replica id, a path, a role name) may hold."""
+    if isinstance(value, SecretStr | SecretBytes) or not isinstance(value, str | Path):
+        return False
+    v = str(value).strip()
+    return bool(_KEY_SHAPE.match(v) or _MNEMONIC_SHAPE.match(v))
+
+
+def refuse_secret_shaped(
+    cls: type[BaseModel],
+    env: Mapping[str, str],
+    overrides: Mapping[str, Any] = {},  # noqa: B006 - read only
+) -> None:
+    """A ConfigError (exit 2) when a setting that is not a secret holds a private key or a
+    mnemonic: the key would be stored (KEEPER_REPLICA_ID is the replica's name in the store)
+    and printed by every later `keeper status`. The message names the setting, never the
+    value. The secret settings (KEEPER_SIGNER_KEY, ...) are the only place for a key."""
+    secret_fields = _secret_fields(cls)
+    for field in cls.model_fields:
+        if field in secret_fields:
+            continue
+        names = env_names(cls, field)
+        upper = {n.upper() for n in names}
+        # nested variables of a complex setting too (KEEPER_POLICY__ROLES)
+        nested = tuple(n.upper() + "__" for n in names)
+        given: list[tuple[str, Any]] = [
+            (k, v) for k, v in env.items() if k.upper() in upper or k.upper().startswith(nested)
+        ]
+        if field in overrides:
+            given.append((field, overrides[field]))
+        for name, value in given:
+            if private_key_shaped(value):
+                raise ConfigError(
+                    f"{name.upper() if name in env else name}={REDACTED}: this value is a "
+                    "private key (or a mnemonic), which no setting but the signer's may hold "
+                    "(it would be stored and printed); a key goes in KEEPER_SIGNER_KEY or the "
+                    "ape account (KEEPER_SIGNER_ALIAS), never here"
+                )
+
+
+def refuse_secret_shaped_everywhere(env: Mapping[str, str] | None = None) -> None:
+    """`refuse_secret_shaped` over every section of the settings tree, whether or not this
+    command loads it: the CLI checks it first, so a key pasted into any setting (one of a bot
+    that is not running too) refuses to start with exit 2."""
+    env = os.environ if env is None else env
+    for name in SECTIONS:
+        refuse_secret_shaped(section_class(name), env)
+
+
 def _load_section(
     cls: type[BaseSettings], env: Mapping[str, str] | None, overrides: Mapping[str, Any]
 ) -> Any:
     env = os.environ if env is None else env
+    refuse_secret_shaped(cls, env, overrides)
     try:
         values = _MappingEnvSource(cls, env)()
         # a keyword wins over the environment (as pydantic-settings' init source does)

@@ -188,7 +188,9 @@ class CexRoute:
             w3, token.address, _calldata(token.functions.transfer(deposit_to, amount))
         )
         if receipt["status"] != 1:
-            raise RouteError(f"deposit transfer reverted in {receipt['transactionHash'].hex()}")
+            raise RouteError(
+                f"deposit transfer reverted in 0x{receipt['transactionHash'].hex().removeprefix('0x')}"
+            )
         tx_hash = bytes(receipt["transactionHash"])
         meta = {"recipient": to_checksum_address(recipient), "deposit_address": deposit_to}
         return RouteHandle(

@@ -150,6 +150,9 @@ def _emit(ctx: click.Context, data: Any, text: str) -> None:
 def crosschain(ctx: click.Context, config: str | None, as_json: bool) -> None:
     """Cross-chain USDC/USDT inventory: balances, plans, moves."""
     redact.install()  # standalone too (python -m keepers.crosschain.cli): no secret printed
+    from keepers.cli_base import refuse_keys_in_settings
+
+    refuse_keys_in_settings()
     root_json = bool(getattr(ctx.obj, "as_json", False))  # `keeper --json crosschain ...`
     ctx.obj = {"config": config, "json": as_json or root_json}
 

@@ -638,7 +638,7 @@ class MoveEngine:
             receipt = sender.send(self.w3s[row.source], token.address, _calldata(call))
             if receipt["status"] != 1:
                 raise StepFailed(
-                    f"transferFrom reverted in {bytes(receipt['transactionHash']).hex()}"
+                    f"transferFrom reverted in 0x{bytes(receipt['transactionHash']).hex().removeprefix('0x')}"
                 )
         self._mark(move_id, TRANSFER_OUT, "before_initiate")
         handle = self._adapter(row, route, sender).initiate(row.amount_source, self.keeper)
@@ -720,7 +720,7 @@ class MoveEngine:
             receipt = sender.send(self.w3s[row.dest], token.address, _calldata(call))
             if receipt["status"] != 1:
                 raise StepFailed(
-                    f"invest transfer reverted in {bytes(receipt['transactionHash']).hex()}"
+                    f"invest transfer reverted in 0x{bytes(receipt['transactionHash']).hex().removeprefix('0x')}"
                 )
             tx = "0x" + bytes(receipt["transactionHash"]).hex()
         self._update(move_id, state=DONE, invest_tx=tx, error=None, finished_at=m.utcnow())

@@ -215,7 +215,9 @@ class CctpRoute:
         )
         receipt = self.sender.send(w3, messenger_addr, _calldata(call))
         if receipt["status"] != 1:
-            raise RouteError(f"depositForBurn reverted in {receipt['transactionHash'].hex()}")
+            raise RouteError(
+                f"depositForBurn reverted in 0x{receipt['transactionHash'].hex().removeprefix('0x')}"
+            )
         for log in receipt["logs"]:
             if (
                 log["address"].lower() == self.source.message_transmitter.lower()
@@ -261,7 +263,9 @@ class CctpRoute:
         if receipt["status"] != 1:
             if self._received(attested):  # someone else relayed it between call and send
                 return FinalizeResult(None, already_received=True)
-            raise RouteError(f"receiveMessage reverted in {receipt['transactionHash'].hex()}")
+            raise RouteError(
+                f"receiveMessage reverted in 0x{receipt['transactionHash'].hex().removeprefix('0x')}"
+            )
         return FinalizeResult(bytes(receipt["transactionHash"]), already_received=False)
 
     def _transmitter(self) -> Any:

@@ -314,7 +314,9 @@ class Usdt0Route:
         )
         receipt = self.sender.send(w3, oft.address, _calldata(call), value=native_fee)
         if receipt["status"] != 1:
-            raise RouteError(f"OFT send reverted in {bytes(receipt['transactionHash']).hex()}")
+            raise RouteError(
+                f"OFT send reverted in 0x{bytes(receipt['transactionHash']).hex().removeprefix('0x')}"
+            )
         packets = packets_in_receipt(receipt, self.source.endpoint)
         if len(packets) != 1:
             raise RouteError(f"OFT send emitted {len(packets)} PacketSent logs, expected 1")
@@ -385,7 +387,9 @@ def execute_packet(
     if receipt["status"] != 1:
         if packet_state(dest, packet) is PacketState.EXECUTED:  # someone executed it meanwhile
             return FinalizeResult(None, already_received=True)
-        raise RouteError(f"lzReceive reverted in {bytes(receipt['transactionHash']).hex()}")
+        raise RouteError(
+            f"lzReceive reverted in 0x{bytes(receipt['transactionHash']).hex().removeprefix('0x')}"
+        )
     return FinalizeResult(bytes(receipt["transactionHash"]), already_received=False)
 
 

@@ -123,8 +123,10 @@ def _what_is_signed(ref: str, plan: Any, frozen: dict[str, Any]) -> dict[str, An
         "chain_id": plan.chain_id,
         "executor": plan.executor,
         "controller": plan.controller,
-        "deadline": plan.deadline,
-        "deadline_utc": _utc(plan.deadline),
+        # the message's `deadline`: the executor refuses the plan after it (not the approval
+        # deadline `keeper review` shows, after which approvals stop counting)
+        "executor_deadline": plan.deadline,
+        "executor_deadline_utc": _utc(plan.deadline),
         "actions": [
             {
                 "index": i,
@@ -144,7 +146,8 @@ def _signed_text(w: dict[str, Any]) -> str:
         f"  chain id    {w['chain_id']}",
         f"  executor    {w['executor']}",
         f"  controller  {w['controller']}",
-        f"  deadline    {w['deadline_utc']} ({w['deadline']})",
+        f"  executor deadline {w['executor_deadline_utc']} ({w['executor_deadline']}): "
+        "the executor refuses the plan after it",
         f"  plan id     {w['plan_id']}",
         f"  actions     {len(w['actions'])}, in the order the executor runs them:",
         *(
@@ -232,18 +235,8 @@ def approve(
         del account
         note = f"account {alias}" + (f": {note}" if note else "")
     assert signature is not None
-    checked: dict[str, Any] = {}
-    from keepers.fund.planning.plan_approval import contract_signature, erc1271_checker
-
-    if contract_signature(signature) is not None:
-        # a contract signer (the admin Safe's own Safe message, or a nested Safe owner): the
-        # executor checks it with ERC-1271 on chain, and so does this command
-        bot = _optional_bot(ctx)
-        if bot is not None and bot.contracts.executor is not None:
-            safe, _ = bot.approvals.admin_safe()
-            checked = {"erc1271": erc1271_checker(bot.w3), "safe": safe}
     try:
-        d = plans.record_signature(row.ref, signature, now, note, **checked)
+        d = record_signature(ctx, row.ref, signature, now, note)
     except DomainError as err:
         fail(str(err), exit_code(err))
     d = {**d, "signed": what, "signature": signature}
@@ -254,6 +247,26 @@ def approve(
             f"({d['approvals']} of {d['required']}); the running keeper executes it"
         ),
     )
+
+
+def record_signature(ctx: Ctx, ref: str, signature: str, now: int, note: str) -> dict[str, Any]:
+    """The one intake of a signature made elsewhere (`keeper approve --signature` and the web
+    console's "Sign with your wallet"): recovered over the recomputed plan hash and checked
+    against the stored admins by PlanStore.record_signature; a contract signer (the admin
+    Safe's own Safe message, or a nested Safe owner) is checked with ERC-1271 on chain, as the
+    executor checks it. DomainError names why a signature is refused (nothing recorded)."""
+    from keepers.fund.planning.plan_approval import contract_signature, erc1271_checker
+
+    checked: dict[str, Any] = {}
+    if contract_signature(signature) is not None:
+        bot = _optional_bot(ctx)
+        if bot is not None and bot.contracts.executor is not None:
+            safe, _ = bot.approvals.admin_safe()
+            checked = {"erc1271": erc1271_checker(bot.w3), "safe": safe}
+    result: dict[str, Any] = ctx.records().plans.record_signature(
+        ref, signature, now, note, **checked
+    )
+    return result
 
 
 @main.command(name="reject")
@@ -376,8 +389,12 @@ def _approval_view(ctx: Ctx, row: Any, now: int) -> dict[str, Any]:
         "requirement": stored.get("requirement"),
         "required": stored.get("required"),
         "admins": admins,
-        "deadline": limit,
-        "deadline_utc": _utc(limit),
+        # approvals recorded after it do not count (the plan expires unsigned); the signed
+        # executor deadline, after which the plan cannot run, is `executor_deadline`
+        "approval_deadline": limit,
+        "approval_deadline_utc": _utc(limit),
+        "executor_deadline": None if plan is None else plan.deadline,
+        "executor_deadline_utc": None if plan is None else _utc(plan.deadline),
         "as_of": now,
         "signed_plan": plan is not None,
         **({"frozen_error": broken} if broken else {}),
@@ -401,9 +418,13 @@ def _approval_text(v: dict[str, Any]) -> str:
     head = (
         f"plan {v['plan']}  {v['status']}  requirement {v['requirement'] or '-'}  "
         f"{v['counted']} of {v['required'] if v['required'] is not None else '?'} counted  "
-        f"deadline {v['deadline_utc'] or '-'}"
+        f"approval deadline {v['approval_deadline_utc'] or '-'}"
     )
     lines = [head]
+    if v["executor_deadline_utc"]:
+        lines.append(
+            f"  executor deadline {v['executor_deadline_utc']} (the plan cannot run after it)"
+        )
     if v["plan_hash"]:
         lines.append(f"  plan hash now {v['plan_hash']}  (approve: keeper approve --account)")
     elif v.get("frozen_error"):
@@ -464,12 +485,19 @@ def review(ctx: Ctx, plan_ref: str | None, typed_data: bool) -> None:
         _safe_message_help(ctx, row.ref, plan)
         return
     view = _approval_view(ctx, row, now)
+    payload = dict(row.payload)
+    if isinstance(payload.get("approval"), dict) and "deadline" in payload["approval"]:
+        # the stored approval's deadline is the approval deadline: named so beside the
+        # executor's (the frozen plan's `deadline`, signed in the EIP-712 message)
+        approval = dict(payload["approval"])
+        approval["approval_deadline"] = approval.pop("deadline")
+        payload["approval"] = approval
     data = {
         "plan": row.ref,
         "status": row.status,
         "trigger": row.trigger,
         "approvals": view["approvals"],
-        **{k: v for k, v in row.payload.items() if k != "plan"},
+        **{k: v for k, v in payload.items() if k != "plan"},
         "signatures": {k: v for k, v in view.items() if k != "approvals"},
     }
 
@@ -477,9 +505,9 @@ def review(ctx: Ctx, plan_ref: str | None, typed_data: bool) -> None:
         head = f"plan {row.ref}  status {row.status}  trigger {row.trigger}"
         body = render_text(row.payload["report"]) if row.payload.get("report") else ""
         extra = [
-            f"{k}: {json.dumps(row.payload[k], default=str)}"
+            f"{k}: {json.dumps(payload[k], default=str)}"
             for k in ("risk", "approval", "simulation", "verification")
-            if k in row.payload
+            if k in payload
         ]
         appr = [f"  {a['by']} {a['decision']} at {a['at']}" for a in data["approvals"]]
         return "\n".join(
@@ -604,17 +632,35 @@ def _fleet(ctx: Ctx) -> dict[str, Any]:
     lease's TTL, and each bot's lease."""
     from keepers.runtime.leases import fleet
 
-    return fleet(ctx.store(), ctx.config().keeper.lease_ttl_s)
+    k = ctx.config().keeper
+    return fleet(ctx.store(), k.lease_ttl_s, k.fleet_forget_s)
+
+
+def age(seconds: float) -> str:
+    """A duration as people read it: 42s, 7m 5s, 3h 12m, 2d 4h."""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
 
 
 def _fleet_lines(f: dict[str, Any]) -> list[str]:
     lines = ["fleet:" if f["replicas"] or f["leases"] else "fleet: no keeper run has started"]
     for r in f["replicas"]:
-        state = "live" if r["live"] else "gone"
         leads = ", ".join(r["leads"]) or "nothing (follower)"
+        seen = "stopped" if r["state"] == "stopped" else "seen"
         lines.append(
-            f"  replica {r['replica']:<16} {state:<5} {r['host']} pid {r['pid']}  "
-            f"seen {r['seen_s_ago']:.0f}s ago  leads {leads}"
+            f"  replica {r['replica']:<16} {r['state']:<7} {r['host']} pid {r['pid']}  "
+            f"{seen} {age(r['seen_s_ago'])} ago  leads {leads}"
+        )
+    if f.get("forgotten"):
+        lines.append(
+            f"  ({f['forgotten']} replica(s) not seen for over {age(f['forget_s'])} left out: "
+            "KEEPER_FLEET_FORGET_S)"
         )
     for x in f["leases"]:
         who = x["replica"] if x["live"] else f"nobody (last {x['replica']})"

@@ -5,6 +5,7 @@ plugs in the same way) and counted on ``rebalance_alerts{level,code}``."""
 from __future__ import annotations
 
 import os
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -57,6 +58,7 @@ ALERT_CODES: dict[str, tuple[str, str]] = {
     "crosschain_move_failed": ("crosschain", "a cross-chain move failed"),
     "attestation_rejected": ("crosschain", "Circle's Iris refused a burn's attestation request"),
     "attestation_delayed": ("crosschain", "Circle's Iris holds a burn back (delayReason)"),
+    "console_notify_failed": ("console", "a webhook notification was not delivered"),
 }
 
 
@@ -85,7 +87,13 @@ _RESERVED = {"level", "code", "message", "plan", "event"}
 
 
 def log_sink(alert: Alert) -> None:
-    fn = log.error if alert.level is AlertLevel.CRITICAL else log.warning
+    """One log line per alert, at the alert's own level: the line's ``level`` is the alert's
+    severity ("info", "warning", "critical"), as the metric's label and the runbook say."""
+    fn = {
+        AlertLevel.INFO: log.info,
+        AlertLevel.WARNING: log.warning,
+        AlertLevel.CRITICAL: log.critical,
+    }[alert.level]
     extra = {k: v for k, v in alert.detail.items() if k not in _RESERVED}
     fn(
         "alert",
@@ -154,4 +162,6 @@ def job_failed(job: str, err: BaseException, alerter: Alerter | None = None) -> 
         f"job {job} failed with {type(err).__name__}: {err}; the other jobs and its next run go on",
         job=job,
         error_type=type(err).__name__,
+        # where it failed, as the runbook's `job_failed` entry asks (secrets scrubbed by the log)
+        traceback="".join(traceback.format_exception(err)).rstrip(),
     )

@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 
 from keepers.core.errors import ConfigError, DomainError
 from keepers.core.logging import get_logger
+from keepers.core.settings import redact_stored
 from keepers.store import models as m
 
 log = get_logger("keepers.leases")
@@ -84,6 +85,10 @@ class LeaseView:
             "mine": self.mine,
             "live": self.live,
         }
+
+
+# a replica row's instance after a clean stop (Leases.unregister)
+STOPPED = "stopped"
 
 
 def db_now(s: Session) -> dt.datetime:
@@ -141,7 +146,7 @@ class Leases:
         with self.store.transaction() as s:
             now = db_now(s)
             row = s.get(m.Replica, self.replica, with_for_update=True)
-            if row is not None and row.instance != self.instance:
+            if row is not None and row.instance not in (self.instance, STOPPED):
                 recent = row.seen_at > now - dt.timedelta(seconds=self.ttl_s)
                 same_host = row.host == self.host
                 if (same_host and _pid_alive(row.pid) and row.pid != self.pid) or (
@@ -165,12 +170,12 @@ class Leases:
                 row.seen_at = db_now(s)
 
     def unregister(self) -> None:
-        """A clean stop: the replica row says so (seen long ago), so a restart under the same
-        id on another host is not refused."""
+        """A clean stop: the replica row says so (``stopped``, seen now), so a restart under
+        the same id on another host is not refused and `keeper status` shows when it stopped."""
         with self.store.transaction() as s:
             row = s.get(m.Replica, self.replica, with_for_update=True)
             if row is not None and row.instance == self.instance:
-                row.seen_at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+                row.instance, row.seen_at = STOPPED, db_now(s)
 
     # ------------------------------------------------------------------ leases
 
@@ -307,23 +312,31 @@ def _view(row: m.Lease, instance: str, now: dt.datetime) -> LeaseView:
     )
 
 
-def fleet(store: Any, ttl_s: float | None = None) -> dict[str, Any]:
+def fleet(store: Any, ttl_s: float | None = None, forget_s: float | None = None) -> dict[str, Any]:
     """What ``keeper status`` shows of the fleet: every lease (who leads what, until when) and
-    every replica (last seen; ``live``: seen within ``ttl_s``)."""
+    every replica seen within ``forget_s`` (KEEPER_FLEET_FORGET_S; all when None): its state
+    (``live``: seen within ``ttl_s``; ``stopped``: it stopped cleanly; ``gone``: silent) and
+    how long ago it was last seen. ``forgotten``: how many older ones were left out."""
     with store.sessions() as s:
         now = db_now(s)
         leases = [_view(r, "", now).as_dict() for r in s.scalars(select(m.Lease)).all()]
         replicas = []
+        forgotten = 0
         for r in s.scalars(select(m.Replica).order_by(m.Replica.id)).all():
-            age = (now - r.seen_at).total_seconds()
+            age = max(0.0, (now - r.seen_at).total_seconds())
+            if forget_s is not None and age > forget_s:
+                forgotten += 1
+                continue
+            live = r.instance != STOPPED and (ttl_s is None or age <= ttl_s)
             replicas.append(
                 {
-                    "replica": r.id,
-                    "host": r.host,
+                    "replica": redact_stored(r.id),
+                    "host": redact_stored(r.host),
                     "pid": r.pid,
                     "bots": list(r.bots),
                     "seen_s_ago": round(age, 1),
-                    "live": ttl_s is None or age <= ttl_s,
+                    "live": live,
+                    "state": "live" if live else "stopped" if r.instance == STOPPED else "gone",
                     "leads": sorted(
                         x["lease"] for x in leases if x["replica"] == r.id and x["live"]
                     ),
@@ -331,7 +344,13 @@ def fleet(store: Any, ttl_s: float | None = None) -> dict[str, Any]:
             )
     for x in leases:
         x.pop("mine", None)
-    return {"leases": sorted(leases, key=lambda x: x["lease"]), "replicas": replicas}
+        x["replica"] = redact_stored(x["replica"])
+    return {
+        "leases": sorted(leases, key=lambda x: x["lease"]),
+        "replicas": replicas,
+        "forgotten": forgotten,
+        "forget_s": forget_s,
+    }
 
 
 class Lead:

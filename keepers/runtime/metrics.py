@@ -110,15 +110,23 @@ def native(wei: int) -> float:
 
 
 def observe_tiers(tiers: Any) -> None:
-    """Tier ratios, bands and deviations from ``keepers.fund.planning.metrics.tier_metrics``."""
+    """Tier ratios, bands and deviations from ``keepers.fund.planning.metrics.tier_metrics``.
+
+    An empty fund (nothing in any tier: freshly deployed, or every share redeemed) is off
+    no target: its deviations are 0, so it pages nothing (its ratios, 0 of 0, would read as
+    every target missed: ``tier="max"`` 0.6 paged RebalanceDeviationCritical before the first
+    deposit)."""
+    tiers = list(tiers)
+    empty = all(t.value <= 0 for t in tiers)
     worst = 0
     for t in tiers:
         name = f"L{t.tier + 1}"
         TIER_RATIO.labels(name).set(float(Decimal(t.ratio_bps) / 10_000))
         for bound, bps in (("min", t.min_bps), ("target", t.target_bps), ("max", t.max_bps)):
             TIER_BAND.labels(name, bound).set(float(Decimal(bps) / 10_000))
-        DEVIATION.labels(name).set(float(Decimal(t.deviation_bps) / 10_000))
-        worst = max(worst, abs(t.deviation_bps))
+        deviation = 0 if empty else t.deviation_bps
+        DEVIATION.labels(name).set(float(Decimal(deviation) / 10_000))
+        worst = max(worst, abs(deviation))
     DEVIATION.labels("max").set(float(Decimal(worst) / 10_000))
 
 

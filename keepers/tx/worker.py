@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
-from keepers.core.errors import EXIT_CONFIG, EXIT_OK, exit_code
+from keepers.core.errors import EXIT_CONFIG, EXIT_NOT_IDLE, EXIT_OK, exit_code
 from keepers.core.gc_tuning import tune_gc
 from keepers.core.logging import configure_logging, get_logger
 from keepers.core.settings import ConfigError, KeeperSettings, load_settings
@@ -32,8 +32,8 @@ from keepers.tx.node import Node
 from keepers.tx.pipeline import Pipeline
 from keepers.tx.signers import signer_from_settings
 
-# not in keepers.core.errors' map: no error is raised, the run ended by its time limit
-EXIT_NOT_IDLE = 5
+# EXIT_NOT_IDLE (5, keepers.core.errors' table) is not in the map of errors: no error is
+# raised, the run ended by its time limit
 
 
 def build_pipeline(settings: KeeperSettings, declarations: Mapping[str, Any]) -> Pipeline:

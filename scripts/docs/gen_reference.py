@@ -160,13 +160,19 @@ def _walk(cmd: click.Command, path: list[str]) -> Iterator[tuple[list[str], clic
 
 def cli_page() -> str:
     from keepers.cli import main
+    from keepers.core.errors import exit_codes_markdown
 
     lines = [
         "# The `keeper` command",
         "",
-        "Every command and option, from the click tree. Exit codes: 0 done, 1 refused (a domain",
-        "error: the message says why), 2 bad configuration or input, 3 node or store",
-        "unavailable, 4 halted (another process signs with the key).",
+        "Every command and option, from the click tree.",
+        "",
+        "## Exit codes",
+        "",
+        "The one table (`keepers.core.errors.EXIT_TABLE`; `keeper --help` ends with it, and",
+        "the operator pages show the same):",
+        "",
+        exit_codes_markdown(),
         "",
     ]
     ctx = click.Context(main, info_name="keeper")

@@ -261,6 +261,27 @@ KEEPER_CASES = [
         },
     ),
     Case(
+        "key-as-replica-id",
+        "a private key as the replica id (64 hex digits, no 0x)",
+        "keeper run --once",
+        2,
+        "KEEPER_REPLICA_ID=<redacted>",
+        "this value is a private key (or a mnemonic), which no setting but the signer's may hold",
+        env={"KEEPER_REPLICA_ID": SIGNER_KEY.removeprefix("0x")},
+    ),
+    Case(
+        "admins-not-addresses",
+        "two admins joined by a space, not a comma",
+        "keeper status",
+        2,
+        "REBALANCE_ADMINS='0x70997970C51812dc3A010C7d01b50e0d17dc79C8 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC'",
+        "admin 1 of 1 is not an address (0x and 40 hex digits)",
+        env={
+            "REBALANCE_ADMINS": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8 "
+            "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+        },
+    ),
+    Case(
         "crosschain-holders",
         "a cross-chain holder that is not an address",
         "keeper crosschain status",

@@ -28,11 +28,11 @@ def test_config__min_amount__scaled_by_base_decimals(decimals: int) -> None:
 
 def test_config__process_env__read_by_upper_case_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEVIATION_THRESHOLD", "700")
-    monkeypatch.setenv("REBALANCE_ADMINS", "0xA, 0xB ,0xC")
+    monkeypatch.setenv("REBALANCE_ADMINS", "alice, bob ,carol")
     monkeypatch.setenv("BLACKOUT_WINDOWS", "13:25-13:35,23:50-00:10")
     cfg = PlanningConfig()
     assert cfg.deviation_threshold == 700
-    assert cfg.rebalance_admins == ("0xA", "0xB", "0xC")
+    assert cfg.rebalance_admins == ("alice", "bob", "carol")
     assert cfg.blackout_windows == ((805, 815), (1430, 10))
 
 
@@ -50,9 +50,22 @@ def test_config__process_env__read_by_upper_case_name(monkeypatch: pytest.Monkey
         ({"REBALANCE_MAX_SLIPPAGE": "600"}, "REBALANCE_MAX_SLIPPAGE=600"),
         ({"APPROVAL_MULTISIG_AMOUNT": "40000"}, "APPROVAL_MULTISIG_AMOUNT=40000"),
         (
-            {"REBALANCE_ADMINS": "0xA", "APPROVAL_MULTISIG_REQUIRED": "2"},
+            {"REBALANCE_ADMINS": "alice", "APPROVAL_MULTISIG_REQUIRED": "2"},
             "APPROVAL_MULTISIG_REQUIRED=2",
         ),
+        # not an address: named with its setting, not reported as too few admins
+        (
+            {"REBALANCE_ADMINS": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8 0x3C44CdDdB6a900fa2b"},
+            "REBALANCE_ADMINS='0x70997970C51812dc3A010C7d01b50e0d17dc79C8 0x3C44CdDdB6a900fa2b': "
+            "admin 1 of 1 is not an address",
+        ),
+        ({"REBALANCE_ADMINS": "alice,0xabc,carol"}, "REBALANCE_ADMINS='0xabc': admin 2 of 3"),
+        (
+            {"REBALANCE_ADMINS": "0x70997970C51812dc3A010C7d01b50e0d17dc79C9,bob"},
+            "REBALANCE_ADMINS='0x70997970C51812dc3A010C7d01b50e0d17dc79C9': admin 1 of 2 is not "
+            "an address: its mixed case fails the EIP-55 checksum",
+        ),
+        ({"REBALANCE_ADMINS": "alice;bob"}, "REBALANCE_ADMINS='alice;bob': admin 1 of 1 is "),
         ({"BLACKOUT_WINDOWS": "25:00-01:00"}, "BLACKOUT_WINDOWS='25:00-01:00'"),
         ({"BLACKOUT_WINDOWS": "noon"}, "BLACKOUT_WINDOWS='noon'"),
     ],

@@ -93,7 +93,7 @@ def test_rollback__marked_manual_and_linked() -> None:
 
 
 def test_rollback__approval__by_its_own_total_like_any_plan() -> None:
-    cfg = load_planning_config({"REBALANCE_ADMINS": "0xA,0xB,0xC"})
+    cfg = load_planning_config({"REBALANCE_ADMINS": "alice,bob,carol"})
     p, results = executed_plan()
     rb = create_rollback_plan(p, results, NOW, "0xA")
     assert rb.total_amount == 5 * K + 25 * K + 49_950 * U + 59_900 * U

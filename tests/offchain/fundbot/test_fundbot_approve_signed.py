@@ -8,6 +8,7 @@ in a temporary APE_DATA_FOLDER (ballast_dev.local.keystores)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 from dataclasses import dataclass, replace
@@ -361,6 +362,31 @@ def test_review__after_the_deadline__nothing_counts(fund):
     view = json.loads(keeper(fund.env, "--json", "review", REF, at=NOW + 4 * HOUR + 1).stdout)
     assert view["signatures"]["counted"] == 0
     assert all("expired" in a["reason"] for a in view["approvals"])
+
+
+def test_approve_and_review__two_deadlines__two_names(fund):
+    """`keeper approve` showed the executor's deadline (signed in the plan: the plan cannot
+    run after it) and `keeper review` the approval deadline (approvals after it do not
+    count), both as "deadline". Each now has its own name in both commands."""
+    import re
+
+    approval, executor = "2027-01-15 12:00:00 UTC", "2027-01-15 14:00:00 UTC"
+    assert dt.datetime.fromtimestamp(NOW + 4 * HOUR, dt.UTC).strftime("%Y-%m-%d %H:%M") in approval
+    r = keeper(fund.env, "approve", REF, "--account", "alice")
+    assert r.exit_code == 0, r.stderr
+    assert f"executor deadline {executor}" in r.stdout
+    out = json.loads(keeper(fund.env, "--json", "approve", REF, "--account", "bob").stdout)
+    assert out["signed"]["executor_deadline"] == NOW + 6 * HOUR and "deadline" not in out["signed"]
+    text = keeper(fund.env, "review", REF).stdout + keeper(fund.env, "review").stdout
+    assert f"approval deadline {approval}" in text and f"executor deadline {executor}" in text
+    # "deadline" never stands alone: always the approval's or the executor's
+    assert not re.search(r"(?<!approval )(?<!executor )\bdeadline\b", text), text
+    view = json.loads(keeper(fund.env, "--json", "review", REF).stdout)["signatures"]
+    assert (view["approval_deadline"], view["executor_deadline"]) == (
+        NOW + 4 * HOUR,
+        NOW + 6 * HOUR,
+    )
+    assert "deadline" not in view
 
 
 def test_plan_without_executor__by_name_as_before__account_refused(fund):

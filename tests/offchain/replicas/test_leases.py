@@ -218,3 +218,60 @@ def test_fleet__who_leads_what(store: Store) -> None:
     a.release("fund:0xv")
     assert time.monotonic() - t0 < 5
     assert [x["live"] for x in fleet(store)["leases"] if x["lease"] == "fund:0xv"] == [False]
+
+
+def test_fleet__stopped_and_gone_replicas__real_ages__left_out_after_forget_s(
+    store: Store,
+) -> None:
+    """`keeper status` listed a cleanly stopped replica forever as "seen 1795690641s ago" (its
+    row was dated 1970). Now a stopped replica says so with the time since it stopped, a
+    silent one is "gone" with its real age, and both leave the list once older than
+    KEEPER_FLEET_FORGET_S (counted as forgotten)."""
+    stopped, silent, live = Leases(store, "stopped"), Leases(store, "silent"), Leases(store, "a")
+    for x in (stopped, silent, live):
+        x.register(["fund"])
+    stopped.unregister()
+    with store.transaction() as s:
+        row = s.get(m.Replica, "silent")
+        assert row is not None
+        row.seen_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=600)
+    view = {r["replica"]: r for r in fleet(store, ttl_s=15, forget_s=3600)["replicas"]}
+    assert {k: v["state"] for k, v in view.items()} == {
+        "a": "live",
+        "silent": "gone",
+        "stopped": "stopped",
+    }
+    assert view["stopped"]["seen_s_ago"] < 60 and not view["stopped"]["live"]
+    assert 590 < view["silent"]["seen_s_ago"] < 700
+    # a stopped replica's id is free again at once, on any host
+    Leases(store, "stopped").register(["fund"])
+    # older than forget_s: left out, counted
+    f = fleet(store, ttl_s=15, forget_s=300)
+    assert sorted(r["replica"] for r in f["replicas"]) == ["a", "stopped"]
+    assert f["forgotten"] == 1
+
+
+def test_fleet_lines__ages_read_as_durations() -> None:
+    from keepers.fund.cli import _fleet_lines, age
+
+    assert [age(s) for s in (0, 42, 425, 3 * 3600 + 12 * 60, 2 * 86400 + 4 * 3600)] == [
+        "0s",
+        "42s",
+        "7m 5s",
+        "3h 12m",
+        "2d 4h",
+    ]
+    rep = {"host": "h", "pid": 7, "bots": ["fund"], "leads": [], "live": False}
+    lines = _fleet_lines(
+        {
+            "replicas": [
+                {**rep, "replica": "b", "state": "stopped", "seen_s_ago": 425.0},
+                {**rep, "replica": "c", "state": "gone", "seen_s_ago": 1200.0},
+            ],
+            "leases": [],
+            "forgotten": 2,
+            "forget_s": 3600.0,
+        }
+    )
+    assert "stopped 7m 5s ago" in lines[1] and "seen 20m 0s ago" in lines[2]
+    assert "2 replica(s) not seen for over 1h 0m left out: KEEPER_FLEET_FORGET_S" in lines[3]
