@@ -13,11 +13,15 @@ written, on a host where the keeper is what an operator installs.
   it writes beside its record: the test reads that file, checks its checksum, the Safe nonce
   and the SafeTx hash it states against the Safe's own ``getTransactionHash``, and executes it
   as the owners would (two owners sign the SafeTx hash off-line, any account with gas sends
-  ``execTransaction``); the deploy's own check then finds the hand-over complete.
+  ``execTransaction``); ``ape run handover`` then finds the hand-over complete (the long form
+  runs it before too: exit 1 and the same SafeTx hash).
 - The keeper is the runtime wheel (``pip wheel .``) installed into a clean venv
   (tests/support/runtime_venv.py), run with that venv's ``bin`` alone on PATH: no ape, no node,
-  no anvil, no PYTHONPATH, its keyfile in its own ``~/.ape/accounts`` (real-network.md step
-  5's environment). ``keeper run``; a deposit; the plan waits for 2 of the Safe's 3 owners;
+  no anvil, no PYTHONPATH; started with the shipped systemd unit's ``ExecStart``,
+  ``WorkingDirectory`` and ``Environment=`` and an ``/etc/ballast/keeper.env`` of
+  real-network.md step 5's settings, its store and ape keyfile where the unit puts them
+  (``/var/lib/ballast``; its home is empty). ``keeper run`` (every bot ticks); a deposit (the
+  long form with ``ape run deposit``); the plan waits for 2 of the Safe's 3 owners;
   two owners sign it elsewhere (``keeper review PLAN --typed-data``, signed with their keys
   as a wallet does, recorded with ``keeper approve PLAN --signature 0x...``: approving.md);
   the running keeper simulates and executes it; SIGTERM with the plan part-way (running.md
