@@ -1,0 +1,653 @@
+"""Issue 48, the walk as a test: the operator guide's real-network pages (docs/operator/
+deploy.md, real-network.md, approving.md, running.md, stop-restart.md, backups.md) followed as
+written, on a host where the keeper is what an operator installs.
+
+- The chain is an anvil with interval mining (a block a second, two in the long form) and
+  Sepolia's chain id, 11155111, standing in for the testnet: ape's own ``ethereum:sepolia``
+  network with its node URI in the operator's **user-level** ape config, where the operator
+  also asks for **2 confirmations** (``ethereum.sepolia.required_confirmations: 2``, deploy.md
+  step 2); the keeper is asked for 2 in its own setting (``KEEPER_CONFIRMATIONS_BY_CHAIN``).
+- The deploy (``ape run deploy ... --autosign``, the dev toolchain: ape runs the deploy) names
+  what exists on the chain by address and creates the admin Safe (2 of alice, bob, carol) and
+  the PlanExecutor. It holds no owner's key, so the hand-over is the Transaction Builder batch
+  it writes beside its record: the test reads that file, checks its checksum, the Safe nonce
+  and the SafeTx hash it states against the Safe's own ``getTransactionHash``, and executes it
+  as the owners would (two owners sign the SafeTx hash off-line, any account with gas sends
+  ``execTransaction``); ``ape run handover`` then finds the hand-over complete (the long form
+  runs it before too: exit 1 and the same SafeTx hash).
+- The keeper is the runtime wheel (``pip wheel .``) installed into a clean venv
+  (tests/support/runtime_venv.py), run with that venv's ``bin`` alone on PATH: no ape, no node,
+  no anvil, no PYTHONPATH; started with the shipped systemd unit's ``ExecStart``,
+  ``WorkingDirectory`` and ``Environment=`` and an ``/etc/ballast/keeper.env`` of
+  real-network.md step 5's settings, its store and ape keyfile where the unit puts them
+  (``/var/lib/ballast``; its home is empty). ``keeper run`` (every bot ticks); a deposit (the
+  long form with ``ape run deposit``); the plan waits for 2 of the Safe's 3 owners;
+  two owners sign it elsewhere (``keeper review PLAN --typed-data``, signed with their keys
+  as a wallet does, recorded with ``keeper approve PLAN --signature 0x...``: approving.md);
+  the running keeper simulates and executes it; SIGTERM with the plan part-way (running.md
+  "Stopping": exit 0, the plan approved with its sent actions recorded); a backup of the store
+  with SQLite's online backup and a restore (backups.md); the keeper started again on the
+  restored store resumes the plan and ends it, each action sent once, every transaction the
+  keeper's, to the executor.
+
+The short form (a block a second, anvil's ``--mixed-mining``: a transaction is mined when it
+arrives, blocks come every second, so the deploy's 55 transactions do not take 55 s) runs in
+``make test``; the long form (pure interval mining, two-second blocks, the deploy's dry run
+first, ``keeper run --once`` before the long-lived keeper) is ``slow``.
+
+On the main of issue 48's filing the walk fails twice over: the deploy awaits 1 confirmation,
+not the operator's 2 (the project's ``ethereum.sepolia.required_confirmations: 1`` wins over
+the user's file), and past that every ``fund.tick`` of the wheel's keeper fails with
+``job_failed ... FileNotFoundError: 'anvil'`` (the fund bot simulated each plan on an anvil fork
+it started itself): the wait for the plan's first transaction times out quoting those lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from web3 import Web3
+from web3.logs import DISCARD
+
+from ballast_dev.deployment import txbuilder as tb
+from ballast_dev.local.anvil_local import free_port
+from ballast_dev.local.keystores import account_address, account_key
+from keepers.fund.planning.plan_approval import SignedPlan
+from tests.support.ape_home import ROOT, make_ape_home, run_deploy, write_account
+from tests.support.keeper_store import intents, intents_per_key, plan_rows
+from tests.support.pipeline_anvil import Anvil, contract_type
+from tests.support.runtime_venv import DEV_TOOLS, runtime_env, runtime_venv
+from tests.support.safe_web3 import owner_signatures, safe_at
+from tests.support.systemd_unit import (
+    exec_start,
+    service_env,
+    working_directory,
+    write_environment_file,
+)
+from tests.support.web3_views import at
+
+CHAIN_ID = 11155111  # Sepolia's: ape's own ethereum:sepolia network
+NETWORK = "sepolia"
+MNEMONIC = "test test test test test test test test test test test junk"
+PASSPHRASE = "operator passphrase 7"  # the deployer's and the keeper's keyfiles
+OWNERS = ("alice", "bob", "carol")  # the admin Safe's owners, 2 of 3 (test accounts 10-12)
+CONFIRMATIONS = 2
+APPROVAL_THRESHOLD = 5000  # the executor's: whole base tokens (the deposit plan is ~90,000)
+UNIT = 10**6  # the base stablecoin has 6 decimals
+DEPOSIT = 100_000
+BOUND_S = 30.0  # KEEPER_STOP_TIMEOUT_S's default: SIGTERM to exit
+# SENDER relays the owners' signed Safe transaction (any account with gas: the owners send
+# nothing, so their nonces stay 0)
+FUNDER, SENDER, KEEPER, GUARDIAN, DEPOSITOR, DEPLOYER = 0, 1, 2, 3, 4, 7
+
+
+@dataclass(frozen=True)
+class Form:
+    name: str
+    block_time_s: int
+    mixed_mining: bool  # anvil's --mixed-mining: a transaction mined at once, blocks on time
+    dry_run: bool  # deploy.md step 4 before step 5
+    run_once: bool  # running.md: `keeper run --once` before the long-lived keeper
+
+
+SHORT = Form("short", 1, mixed_mining=True, dry_run=False, run_once=False)
+LONG = Form("long", 2, mixed_mining=False, dry_run=True, run_once=True)
+
+
+def key(index: int) -> bytes:
+    """The test mnemonic's key at m/44'/60'/0'/0/<index> (anvil funds 0..9)."""
+    Account.enable_unaudited_hdwallet_features()
+    return bytes(Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}").key)
+
+
+def user_config(url: str) -> dict[str, Any]:
+    """The operator's ~/.ape/ape-config.yaml for Sepolia (deploy.md step 2), asking for 2
+    confirmations."""
+    return {
+        "node": {"ethereum": {NETWORK: {"uri": url}}},
+        "ethereum": {NETWORK: {"required_confirmations": CONFIRMATIONS}},
+        "foundry": {"fork": {"ethereum": {NETWORK: {"upstream_provider": "node"}}}},
+    }
+
+
+def send_all(w3: Web3, signer: bytes, calls: list[Any]) -> list[Any]:
+    """Sign ``calls`` (web3 contract functions or constructors, independent of each other)
+    with ``signer`` at consecutive nonces, send them together and wait for every receipt: one
+    block for all of them where they fit."""
+    acct = Account.from_key(signer)
+    nonce = w3.eth.get_transaction_count(acct.address, "pending")
+    hashes = []
+    for i, call in enumerate(calls):
+        tx = call.build_transaction({"from": acct.address, "nonce": nonce + i})
+        hashes.append(w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction))
+    receipts = [
+        w3.eth.wait_for_transaction_receipt(h, timeout=60, poll_latency=0.1) for h in hashes
+    ]
+    for r in receipts:
+        assert r["status"] == 1, r
+    return receipts
+
+
+def deploy_all(w3: Web3, name: str, args: list[tuple[Any, ...]]) -> list[str]:
+    ct = contract_type(name)
+    factory = w3.eth.contract(abi=ct["abi"], bytecode=ct["deploymentBytecode"]["bytecode"])
+    receipts = send_all(w3, key(FUNDER), [factory.constructor(*a) for a in args])
+    return [str(r["contractAddress"]) for r in receipts]
+
+
+def ape_run(
+    home: Path, script: str, *args: str, alias: str | None = None, passphrase: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``ape run <script> <args>`` from the checkout (the deploy host: its venv and
+    node_modules on PATH), ``home`` as the ape data folder, no terminal, the account's
+    passphrase (if any) in ape's own variable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APE_ACCOUNTS_")}
+    env["APE_DATA_FOLDER"] = str(home)
+    env["PATH"] = f"{ROOT / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{env['PATH']}"
+    if alias is not None and passphrase is not None:
+        env[f"APE_ACCOUNTS_{alias}_PASSPHRASE"] = passphrase
+    return subprocess.run(
+        ["ape", "run", script, *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+def metric(port: int, name: str, *labels: str) -> float | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            body = r.read().decode()
+    except OSError:
+        return None
+    for line in body.splitlines():
+        if line.startswith(name) and line[len(name)] in " {" and all(x in line for x in labels):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def alerts(path: Path, code: str) -> list[dict[str, Any]]:
+    """The alerts with ``code`` in the keeper's JSON log (KEEPER_LOG_JSON=1), its stderr file."""
+    out = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and doc.get("event") == "alert" and doc.get("code") == code:
+            out.append(doc)
+    return out
+
+
+def failures(path: Path) -> str:
+    """What the keeper said went wrong (its last job_failed alerts, else its stderr's tail):
+    the message of a walk that stops waiting."""
+    lines = [str(d.get("message"))[:600] for d in alerts(path, "job_failed")[-3:]]
+    return "\n".join(lines) or path.read_text(errors="replace")[-3000:]
+
+
+def wait_until(
+    what: str, check: Callable[[], Any], seconds: float, proc: Any = None, log: Path | None = None
+) -> Any:
+    deadline = time.monotonic() + seconds
+    last = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(
+                f"the keeper exited ({proc.returncode}) waiting for {what}: "
+                + (failures(log) if log else "")
+            )
+        last = check()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(
+        f"timed out after {seconds}s waiting for {what} (last: {last!r})\n"
+        + (failures(log) if log else "")
+    )
+
+
+def chain_transactions(w3: Web3, sender: str, since: int) -> list[Any]:
+    out = []
+    for n in range(since + 1, w3.eth.block_number + 1):
+        for tx in w3.eth.get_block(n, full_transactions=True)["transactions"]:
+            if tx["from"] == sender:
+                out.append(tx)
+    return out
+
+
+def sqlite_backup(src: Path, dest: Path, venv: Path) -> None:
+    """backups.md's line: ``sqlite3 keeper.db ".backup 'FILE'"``; where the host has no sqlite3
+    command, the same online backup through the runtime venv's Python."""
+    if shutil.which("sqlite3"):
+        subprocess.run(["sqlite3", str(src), f".backup '{dest}'"], check=True, timeout=60)
+    else:
+        code = (
+            "import sqlite3,sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))"
+        )
+        subprocess.run([str(venv / "bin" / "python"), "-c", code, str(src), str(dest)],
+                       check=True, timeout=60)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def venv() -> Path:
+    """The runtime wheel in a clean venv; no command of the dev toolchain in it."""
+    v = runtime_venv()
+    assert (v / "bin" / "keeper").exists()
+    assert [t for t in DEV_TOOLS if (v / "bin" / t).exists()] == []
+    return v
+
+
+def test_runtime_wheel__every_module_imports_in_its_clean_venv__no_dev_package(
+    venv: Path,
+) -> None:
+    # every module of the wheel (each bot's, the cross-chain routes' included; the store's
+    # migrations run under alembic) imports with the wheel's own dependencies, and none of the
+    # dev toolchain's packages is there
+    probe = (
+        "import importlib, importlib.util as u, pkgutil, keepers\n"
+        "mods = [m.name for m in pkgutil.walk_packages(keepers.__path__, 'keepers.')\n"
+        "        if '.migrations' not in m.name]\n"
+        "for m in mods: importlib.import_module(m)\n"
+        "print(len(mods), *[m for m in ('ape', 'ballast_dev', 'pytest', 'solcx') if u.find_spec(m)])"
+    )
+    r = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", probe],
+        capture_output=True, text=True, env={"PATH": str(venv / "bin")}, cwd="/",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    count, *dev = r.stdout.split()
+    assert int(count) > 50 and dev == [], r.stdout
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for p in started:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=30)
+
+
+def walk(form: Form, venv: Path, tmp_path: Path, procs: list[subprocess.Popen[bytes]]) -> None:
+    t0 = time.monotonic()
+    timings: dict[str, float] = {}
+
+    def mark(step: str) -> None:
+        timings[step] = time.monotonic() - t0
+
+    mining = ("--block-time", str(form.block_time_s))
+    node = Anvil("--chain-id", str(CHAIN_ID), *mining, *(["--mixed-mining"] * form.mixed_mining))
+    try:
+        _walk(form, venv, tmp_path, procs, node, mark)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        node.stop()
+        print(
+            f"operator walk ({form.name}, {form.block_time_s} s blocks): "
+            f"{time.monotonic() - t0:.1f}s; "
+            + ", ".join(f"{k} at {v:.1f}s" for k, v in timings.items())
+        )
+
+
+def _walk(
+    form: Form,
+    venv: Path,
+    tmp_path: Path,
+    procs: list[subprocess.Popen[bytes]],
+    node: Anvil,
+    mark: Callable[[str], None],
+) -> None:
+    w3 = node.w3
+    assert w3.eth.chain_id == CHAIN_ID
+    b0 = w3.eth.block_number
+    time.sleep(form.block_time_s * 1.5)
+    assert w3.eth.block_number > b0  # the chain mines on its own, block by block
+    addr = {i: Account.from_key(key(i)).address for i in range(10)}
+    owner = {n: account_address(n) for n in OWNERS}
+
+    # -- the operator's ape data folder: Sepolia's node and 2 confirmations, the deployer's key
+    home = make_ape_home(tmp_path / "ape-home", extra=user_config(node.url), rehearsal=False)
+    assert write_account(home, "deployer", key(DEPLOYER), PASSPHRASE) == addr[DEPLOYER]
+
+    # what exists on the chain already: the stablecoin, its feed, the funds the fund holds
+    cash, feed = (
+        deploy_all(w3, "TestStablecoin", [("Tether USD (test)", "USDT", 6)])[0],
+        deploy_all(w3, "TestPriceFeed", [(8, 10**8)])[0],
+    )
+    symbols = ("MMF-A", "MMF-B", "HY-A", "HY-B", "HY-C")
+    funds = dict(
+        zip(symbols, deploy_all(w3, "TestMoneyMarketFund", [(cash, s, s) for s in symbols]),
+            strict=True)
+    )  # fmt: skip
+    profile = {
+        "network": NETWORK,
+        "base": {"address": cash},
+        "tiers": [[1000, 500, 2000], [3000, 2000, 4000], [6000, 5000, 7000]],
+        "risk": {
+            "max_top3_bps": 7000,
+            "min_move_value": 1000,
+            "loss_budget": 50_000,
+            "notional_budget": 10_000_000,
+        },
+        "roles": {
+            "admin": {"safe": {"owners": [owner[n] for n in OWNERS], "threshold": 2}},
+            "keeper": addr[KEEPER],
+            "guardian": addr[GUARDIAN],
+        },
+        "timelock_delay": 3600,
+        "assets": [
+            {
+                "symbol": s,
+                "kind": "erc4626",
+                "tier": 1 if s.startswith("MMF") else 2,
+                "token": a,
+                "feed": feed,
+            }
+            for s, a in funds.items()
+        ],  # fmt: skip
+        "automation": {"funder_deposit_wei": 10**17, "low_runway_intervals": 7},
+        "plan_executor": {"approval_threshold": APPROVAL_THRESHOLD, "required_approvals": 2},
+    }
+    prof = tmp_path / "sepolia.yaml"
+    prof.write_text(yaml.safe_dump(profile))
+    record = tmp_path / "deployments" / "ethereum-sepolia.json"
+    record.parent.mkdir()
+    args = ("--profile", str(prof), "--record", str(record))
+    network = f"ethereum:{NETWORK}:node"
+    mark("chain ready")
+
+    # -- deploy.md steps 4 and 5: the dry run (long form), the unattended deploy
+    if form.dry_run:
+        dry = run_deploy(home, network, "deployer", "--dry-run", *args)
+        if dry.returncode != 0 and "(RPCTimeoutError)" in dry.stdout:
+            dry = run_deploy(home, network, "deployer", "--dry-run", *args)  # ape's fixed 20 s
+        assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
+        assert "4 call(s) the admin must make" in dry.stdout and not record.exists()
+        mark("dry run")
+    real = run_deploy(home, network, "deployer", "--autosign", *args, passphrase=PASSPHRASE)
+    assert real.returncode == 0, real.stdout[-3000:] + real.stderr[-3000:]
+    assert PASSPHRASE not in real.stdout + real.stderr
+    # the operator's 2 confirmations, from the user-level config, honoured and said
+    said = [x for x in real.stdout.splitlines() if "confirmation" in x]
+    source = f"ethereum.{NETWORK}.required_confirmations in {home / 'ape-config.yaml'}"
+    assert f"confirmations: {CONFIRMATIONS} ({source})" in real.stdout, said
+    assert f"{CONFIRMATIONS} confirmation(s) awaited" in real.stdout, said
+    data = json.loads(record.read_text())
+    assert data["complete"] is True and data["chain_id"] == CHAIN_ID
+    mark("deployed")
+
+    # -- deploy.md step 7: the hand-over, executed from the batch file through the Safe
+    safe = safe_at(w3, data["safe"])
+    assert sorted(safe.functions.getOwners().call()) == sorted(owner.values())
+    assert safe.functions.getThreshold().call() == 2
+    executor = at(w3, "PlanExecutor", data["automation"]["plan_executor"])
+    assert executor.functions.safe().call() == safe.address
+    todo = data["handover"]["todo"]
+    assert [t["call"] for t in todo] == ["acceptOwnership()"] * 4
+    batch_path = record.with_name(record.stem + ".safe-batch.json")
+    assert f"batch written to {batch_path}" in real.stdout
+    batch = json.loads(batch_path.read_text())
+    assert batch["chainId"] == str(CHAIN_ID) and batch["meta"]["checksum"] == tb.checksum(batch)
+    assert batch["meta"]["createdFromSafeAddress"] == safe.address
+    calls = tb.calls_of(batch)
+    assert [(c.to, "0x" + c.data.hex()) for c in calls] == [(t["address"], t["data"]) for t in todo]
+    tx = tb.safe_transaction(calls, data["safe_multisend"])
+    nonce = safe.functions.nonce().call()
+    tx_hash = bytes(
+        safe.functions.getTransactionHash(
+            tx.to, 0, tx.data, tx.operation, 0, 0, 0, tb.ZERO, tb.ZERO, nonce
+        ).call()
+    )
+    # what each owner checks before signing: the nonce and SafeTx hash the deploy stated
+    assert f"Safe nonce {nonce}: SafeTx hash 0x{tx_hash.hex()}" in batch["meta"]["description"]
+    assert f"Safe nonce {nonce}, SafeTx hash 0x{tx_hash.hex()}" in real.stdout
+    handover = ("handover", "--network", network, "--record", str(record))
+    if form.dry_run:  # the long form: the check command before the owners act (deploy.md 7)
+        check = ape_run(home, *handover)
+        assert check.returncode == 1, check.stdout[-3000:] + check.stderr[-3000:]
+        assert f"Safe nonce {nonce}, SafeTx hash 0x{tx_hash.hex()}" in check.stdout, check.stdout
+    sigs = owner_signatures(tx_hash, [account_key("alice"), account_key("carol")])
+    (receipt,) = send_all(
+        w3,
+        key(SENDER),
+        [safe.functions.execTransaction(
+            tx.to, 0, tx.data, tx.operation, 0, 0, 0, tb.ZERO, tb.ZERO, sigs)],
+    )  # fmt: skip
+    assert len(safe.events.ExecutionSuccess().process_receipt(receipt, errors=DISCARD)) == 1
+    check = ape_run(home, *handover)  # the deploy's check, read from the chain
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]
+    assert "hand-over complete: the deployer" in check.stdout, check.stdout
+    for t in todo:
+        assert at(w3, t["contract"], t["address"]).functions.owner().call() == safe.address
+    mark("handed over")
+
+    # -- real-network.md step 5: the keeper from the installed wheel, its venv alone on PATH;
+    # its store and its keyfile (what `ape accounts import keeper` writes) where the shipped
+    # unit puts them: /var/lib/ballast, the one directory its sandbox lets it write
+    host = tmp_path / "opt-ballast"  # the keeper's working directory (systemd: /opt/ballast)
+    host.mkdir()
+    state = tmp_path / "var-lib-ballast"  # systemd: /var/lib/ballast (StateDirectory)
+    (state / "ape" / "accounts").mkdir(parents=True)
+    assert write_account(state / "ape", "keeper", key(KEEPER), PASSPHRASE) == addr[KEEPER]
+    keeper_home = tmp_path / "keeper-home"  # empty: ProtectHome hides the user's ~/.ape
+    keeper_home.mkdir()
+    auto = data["automation"]
+    db_file = state / "keeper.db"
+    port = free_port()
+    # /etc/ballast/keeper.env as real-network.md step 5 and running.md "As a systemd service"
+    # say, and the environment, working directory and command the shipped unit gives the
+    # keeper (deploy/systemd/ballast-keeper.service), but with the venv's bin alone on PATH
+    etc = tmp_path / "etc-ballast"
+    etc.mkdir()
+    settings = {
+        "KEEPER_RPC_URL": node.url,
+        "KEEPER_SIGNER_KIND": "ape",
+        "KEEPER_SIGNER_ALIAS": "keeper",
+        "KEEPER_SIGNER_PASSPHRASE": PASSPHRASE,
+        "KEEPER_DEPLOYMENT": str(record),
+        "KEEPER_CHAIN_ID": str(CHAIN_ID),
+        "KEEPER_CONFIRMATIONS_BY_CHAIN": json.dumps({str(CHAIN_ID): CONFIRMATIONS}),
+        "KEEPER_METRICS_PORT": str(port),  # the unit's 9464 is taken by another test
+        "KEEPER_EXECUTOR_SCHEDULER": auto["scheduler"],
+        "KEEPER_SUPERVISOR_SCHEDULER": auto["scheduler"],
+        "KEEPER_SUPERVISOR_REGISTRY": auto["paid_registry"],
+        # the test's own pace and amounts (real-network.md step 5 says which it sets)
+        "KEEPER_PLAN_TICK_S": "1",
+        "KEEPER_HEALTH_INTERVAL_S": "0.5",
+        "APPROVAL_REVIEW_AMOUNT": "1000",
+        "REBALANCE_APPROVAL_THRESHOLD": "2000",
+        "APPROVAL_MULTISIG_AMOUNT": "5000",
+        "LARGE_DEPOSIT_AMOUNT": "10000",
+    }
+    write_environment_file(etc / "keeper.env", settings)
+    mapping = {
+        "/opt/ballast/.venv": venv,
+        "/opt/ballast": host,
+        "/etc/ballast": etc,
+        "/var/lib/ballast": state,
+    }
+    env = {
+        **service_env(mapping, path=str(venv / "bin")),
+        "HOME": str(keeper_home),  # systemd: the User='s home
+        "LANG": "C.UTF-8",
+    }
+    assert env["KEEPER_LOG_JSON"] == "true" and env["KEEPER_METRICS_HOST"] == "127.0.0.1"
+    # the store and the keyfile from the unit's own defaults
+    assert env["KEEPER_DB_URL"] == f"sqlite:///{db_file}"
+    assert env["APE_DATA_FOLDER"] == str(state / "ape")
+    argv = exec_start(mapping)
+    assert argv == [str(venv / "bin" / "keeper"), "run"], argv
+    assert working_directory(mapping) == str(host)
+    keeper = str(venv / "bin" / "keeper")
+
+    def run(*argv: str, environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [keeper, *argv], env=environ or env, cwd=host, capture_output=True, text=True,
+            timeout=180,
+        )  # fmt: skip
+
+    if form.run_once:
+        once = run("run", "--once")
+        assert once.returncode == 0, once.stdout[-3000:] + once.stderr[-3000:]
+        mark("run --once")
+
+    log1 = tmp_path / "keeper-1.err"
+    with open(log1, "wb") as err:
+        first = subprocess.Popen(argv, env=env, cwd=host, stdout=err, stderr=err)
+    procs.append(first)
+    wait_until(
+        "the fund bot's first tick",
+        lambda: metric(port, "keeper_last_tick_timestamp_seconds", 'bot="fund"'),
+        120, first, log1,
+    )  # fmt: skip
+    for bot in ("executor", "supervisor"):  # every bot of `keeper run` ticks from the wheel
+        wait_until(
+            f"the {bot} bot's first tick",
+            lambda b=bot: metric(port, "keeper_last_tick_timestamp_seconds", f'bot="{b}"'),
+            60, first, log1,
+        )  # fmt: skip
+    mark("keeper up")
+
+    # -- a deposit; the running keeper plans it and the plan waits for 2 of 3 owners
+    vault = at(w3, "TieredVault", data["vault"])
+    usdt = at(w3, "TestStablecoin", cash)
+    send_all(w3, key(FUNDER), [usdt.functions.mint(addr[DEPOSITOR], DEPOSIT * UNIT)])  # faucet
+    if form.dry_run:  # the long form: real-network.md step 6's test deposit line
+        assert write_account(home, "investor", key(DEPOSITOR), PASSPHRASE) == addr[DEPOSITOR]
+        dep = ape_run(
+            home, "deposit", "--network", network, "--account", "investor", "--autosign",
+            "--amount", str(DEPOSIT), "--record", str(record),
+            alias="investor", passphrase=PASSPHRASE,
+        )  # fmt: skip
+        assert dep.returncode == 0, dep.stdout[-3000:] + dep.stderr[-3000:]
+    else:
+        send_all(w3, key(DEPOSITOR), [usdt.functions.approve(data["vault"], DEPOSIT * UNIT)])
+        send_all(w3, key(DEPOSITOR), [vault.functions.deposit(DEPOSIT * UNIT, addr[DEPOSITOR])])
+    assert vault.functions.balanceOf(addr[DEPOSITOR]).call() > 0
+    db = env["KEEPER_DB_URL"]
+    ((ref, _, acts),) = wait_until(
+        "a plan waiting for approval",
+        lambda: [p for p in plan_rows(db) if p[1] == "pending_approval"],
+        120, first, log1,
+    )  # fmt: skip
+    n = len(acts)
+    assert n >= 2, acts  # SIGTERM lands mid-plan
+    mark("plan waiting")
+
+    # -- approving.md: two owners sign the plan's typed data elsewhere and record it
+    owner_env = runtime_env(venv, tmp_path / "owner-home", KEEPER_DB_URL=db)
+    keeper_nonce = w3.eth.get_transaction_count(addr[KEEPER])
+    block0 = w3.eth.block_number
+    r = run("review", ref, "--typed-data", environ=owner_env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    doc = json.loads(r.stdout)  # the file each owner's wallet signs (eth_signTypedData_v4)
+    for i, name in enumerate(("alice", "bob")):
+        signed = Account.sign_message(encode_typed_data(full_message=doc), account_key(name))
+        r = run("approve", ref, "--signature", signed.signature.to_0x_hex(), environ=owner_env)
+        assert r.returncode == 0 and f"signed by {owner[name]}" in r.stdout, r.stdout + r.stderr
+        if i == 0:
+            time.sleep(2)  # two keeper ticks: one signature of two, nothing may run
+            assert plan_rows(db)[0][1] == "pending_approval"
+            assert w3.eth.get_transaction_count(addr[KEEPER], "pending") == keeper_nonce
+    mark("approved")
+
+    # -- the keeper simulates and executes; SIGTERM once its first transaction is out
+    # (running.md "Stopping")
+    wait_until(
+        "the plan's first transaction (simulated, then sent)",
+        lambda: intents(db, f"fund:{ref}:"),
+        120, first, log1,
+    )  # fmt: skip
+    signalled = time.monotonic()
+    first.send_signal(signal.SIGTERM)
+    first.wait(timeout=BOUND_S + 30)
+    stop_s = time.monotonic() - signalled
+    text = log1.read_text(errors="replace")
+    assert first.returncode == 0, text[-3000:]
+    assert stop_s < BOUND_S and "keeper: received SIGTERM, stopping" in text
+    assert not Path(f"{db_file}-wal").exists()  # the store was closed
+    ((_, status, acts),) = plan_rows(db)
+    sent = sum(1 for a in acts if a[2] is not None)
+    assert status == "approved" and 1 <= sent < n, (status, acts)
+    mark("SIGTERM mid-plan")
+
+    # -- backups.md: the online backup, then a restore in place with the keeper stopped
+    backup = tmp_path / "keeper-backup.db"
+    sqlite_backup(db_file, backup, venv)
+    db_file.unlink()
+    shutil.copy2(backup, db_file)
+    mark("backup and restore")
+
+    # -- the keeper again, on the restored store: it resumes the plan and ends it
+    log2 = tmp_path / "keeper-2.err"
+    with open(log2, "wb") as err:
+        second = subprocess.Popen(argv, env=env, cwd=host, stdout=err, stderr=err)
+    procs.append(second)
+    wait_until(
+        "the resumed plan executed", lambda: plan_rows(db)[0][1] == "executed", 180, second, log2
+    )
+    mark("resumed and executed")
+    keys = {k: v for k, v in intents_per_key(db).items() if k.startswith("fund:")}
+    assert keys == {f"fund:{ref}:{i}": 1 for i in range(n)}
+    on_chain = chain_transactions(w3, addr[KEEPER], block0)
+    fund_txs = intents(db, "fund:")
+    assert len(on_chain) == n == len(fund_txs)  # the keeper sent n transactions, no more
+    assert {t["to"] for t in on_chain} == {executor.address}
+    assert {t["receipt_status"] for t in fund_txs} == {1}
+    plan_id = SignedPlan.plan_id_for(ref)
+    assert [executor.functions.executed(plan_id, k).call() for k in range(n + 1)] == [True] * n + [
+        False
+    ]
+    assert {n_: w3.eth.get_transaction_count(a) for n_, a in owner.items()} == dict.fromkeys(
+        owner, 0
+    )  # the owners only signed
+
+    st = run("--json", "status")
+    assert st.returncode == 0, st.stdout + st.stderr
+    tiers = json.loads(st.stdout)["tiers"]
+    assert all(t["within"] for t in tiers), tiers
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
+        assert r.status == 200
+    second.send_signal(signal.SIGTERM)
+    second.wait(timeout=BOUND_S + 30)
+    assert second.returncode == 0, log2.read_text(errors="replace")[-3000:]
+    # no job of either keeper failed on the way (the simulation above all)
+    assert alerts(log1, "job_failed") == alerts(log2, "job_failed") == [], failures(log1)
+    mark("stopped")
+
+
+def test_operator_walk__short__wheel_venv_only_sepolia_1s_blocks_2_confirmations(
+    venv: Path, tmp_path: Path, procs: list[subprocess.Popen[bytes]]
+) -> None:
+    walk(SHORT, venv, tmp_path, procs)
+
+
+@pytest.mark.slow
+def test_operator_walk__long__dry_run_run_once_2s_blocks(
+    venv: Path, tmp_path: Path, procs: list[subprocess.Popen[bytes]]
+) -> None:
+    walk(LONG, venv, tmp_path, procs)
