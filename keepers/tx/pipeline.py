@@ -83,7 +83,7 @@ from keepers.tx.hooks import (  # noqa: F401 - re-exported: the runner and the t
     HoldHook,
 )
 from keepers.tx.metrics import PIPELINE_STEP_SECONDS, PIPELINE_STEPS
-from keepers.tx.node import Node, revert_data
+from keepers.tx.node import Node, revert_data, rpc_tx
 from keepers.tx.outcome import IntentOutcome, Outcome, last_log_id, read_outcomes
 from keepers.tx.policy import AuditRequest, audit
 from keepers.tx.revert import RevertDecoder
@@ -652,7 +652,7 @@ class Pipeline:
         whole batch in one round trip."""
         calls: list[tuple[str, list[Any]]] = []
         for it in intents:
-            tx = Node._rpc_tx(
+            tx = rpc_tx(
                 {"from": it.sender, "to": it.target, "data": it.calldata, "value": it.value}
             )
             calls += [("eth_call", [tx, "pending"]), ("eth_estimateGas", [tx, "pending"])]
