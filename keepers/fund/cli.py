@@ -7,8 +7,9 @@ helpers, keepers.cli adds ``run``. This module never imports keepers.cli.
 
 Configuration comes from the environment (KEEPER_* and seed 001 section 8.1's names, see
 keepers.fund.settings); a bad value exits with status 2 and names the variable. Unknown
-plans and other bad input exit with status 1. ``keeper status`` adds the automation side when
-a scheduler is configured.
+plans and other bad input exit with status 1. ``keeper status`` adds the sections the
+composition root registers in keepers.cli_base.STATUS_SECTIONS (the automation side, when a
+scheduler is configured): this slice imports no other.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from typing import Any
 
 import click
 
-from keepers.cli_base import Ctx, accept_root_options_after, exit_code, fail, main
+from keepers.cli_base import (
+    STATUS_SECTIONS,
+    Ctx,
+    accept_root_options_after,
+    exit_code,
+    fail,
+    main,
+)
 from keepers.core.errors import EXIT_UNAVAILABLE, DomainError, KeeperError
 
 
@@ -541,21 +549,17 @@ def _safe_message_help(ctx: Ctx, ref: str, plan: Any) -> None:
 @click.pass_obj
 def status(ctx: Ctx) -> None:
     """The fund's tiers now (one eth_call); with a scheduler configured, the automation
-    side too: runs due, stuck tasks and funders (KEEPER_SUPERVISOR_*)."""
-    from keepers.automation.status import automation_status
+    side too: runs due, stuck tasks and funders (KEEPER_SUPERVISOR_*), a section of
+    keepers.cli_base.STATUS_SECTIONS."""
     from keepers.fund.planning.metrics import tier_metrics
     from keepers.fund.planning.report import whole
-    from keepers.runtime.runner import RunConfigError
 
     bot = ctx.bot_or_offline()
     if bot is None:  # the node does not answer: what the store knows, then exit 3
         _status_offline(ctx)
     r = bot.read()
     st = r.state
-    try:
-        auto = automation_status(ctx.time())
-    except RunConfigError as err:
-        fail(str(err), exit_code(err))
+    sections = [(x, d) for x in STATUS_SECTIONS if (d := x.read(ctx.time())) is not None]
     rows: list[dict[str, Any]] = [
         {
             "tier": f"L{m.tier + 1}",
@@ -576,7 +580,7 @@ def status(ctx: Ctx) -> None:
         "paused": st.paused,
         "tiers": rows,
         "carry": carry,
-        **({"automation": auto} if auto is not None else {}),
+        **{x.key: d for x, d in sections},
         "fleet": replicas,
     }
 
@@ -602,16 +606,8 @@ def status(ctx: Ctx) -> None:
                 )
         else:
             lines.append("carried flow: none")
-        if auto is not None:
-            lines.append(f"automation: scheduler {auto['scheduler']}  due runs {auto['due_runs']}")
-            if "stuck" in auto:
-                stuck = ", ".join(f"{x['task']} ({x['reason']})" for x in auto["stuck"])
-                lines.append(f"  tasks {auto['tasks']}  stuck {len(auto['stuck'])} {stuck}")
-                for f in auto["funders"]:
-                    lines.append(
-                        f"  funder {f['funder']}  balance {whole(f['balance_wei'], 18)}  "
-                        f"runway {_runway(f['runway_intervals'])} intervals"
-                    )
+        for x, d in sections:
+            lines += x.lines(d)
         return "\n".join(lines + _fleet_lines(replicas))
 
     ctx.out(data, text)
@@ -713,12 +709,6 @@ def _status_offline(ctx: Ctx) -> None:
 
     ctx.out(data, text)
     fail(f"{ctx.offline}: status shows the store only", EXIT_UNAVAILABLE)
-
-
-def _runway(n: int | None) -> str:
-    if n is None:
-        return "?"
-    return "unlimited" if n >= 2**255 else str(n)
 
 
 @main.command()
