@@ -559,7 +559,7 @@ def status(ctx: Ctx) -> None:
         _status_offline(ctx)
     r = bot.read()
     st = r.state
-    sections = [(x, d) for x in STATUS_SECTIONS if (d := x.read(ctx.time())) is not None]
+    sections = [(sec, d) for sec in STATUS_SECTIONS if (d := sec.read(ctx.time())) is not None]
     rows: list[dict[str, Any]] = [
         {
             "tier": f"L{m.tier + 1}",
@@ -580,7 +580,7 @@ def status(ctx: Ctx) -> None:
         "paused": st.paused,
         "tiers": rows,
         "carry": carry,
-        **{x.key: d for x, d in sections},
+        **{sec.key: d for sec, d in sections},
         "fleet": replicas,
     }
 
@@ -606,8 +606,8 @@ def status(ctx: Ctx) -> None:
                 )
         else:
             lines.append("carried flow: none")
-        for x, d in sections:
-            lines += x.lines(d)
+        for sec, d in sections:
+            lines += sec.lines(d)
         return "\n".join(lines + _fleet_lines(replicas))
 
     ctx.out(data, text)
