@@ -63,8 +63,10 @@ from keepers.fund.planning import plan_approval
 from keepers.fund.planning import risk as riskmod
 from keepers.fund.planning import triggers as trig
 from keepers.fund.planning.actions import Action, ActionResult, Plan
+from keepers.fund.planning.cuts import MoveCut, cut_carry
+from keepers.fund.planning.inflight import project
 from keepers.fund.planning.metrics import tier_metrics
-from keepers.fund.planning.plan import CARRY, FEED_DOWN
+from keepers.fund.planning.plan import CARRY, COST_BUDGET, FEED_DOWN
 from keepers.fund.planning.report import plan_report
 from keepers.fund.planning.rollback import create_rollback_plan
 from keepers.fund.planning.simulate import apply
@@ -88,6 +90,7 @@ from keepers.fund.records import (
 )
 from keepers.fund.settings import FundConfig
 from keepers.fund.sizing import SizingStage
+from keepers.fund.venues import VenueChecker, VenuePrice
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alerter, AlertLevel
 from keepers.runtime.bots import BotContext, BotDeclaration, Calls, Trigger
@@ -114,6 +117,7 @@ KEEPER_FUNCTIONS = (
     "rebalanceBuffer",
 )
 JOBS = ("daily", "weekly", "threshold", "liquidity")
+VENUE_OFF_ORACLE = "venue_off_oracle"
 
 
 class FundBot:
@@ -138,6 +142,7 @@ class FundBot:
         self.reader = FundReader(self.contracts)
         self.encoder = ActionEncoder(self.contracts, self.cfg)
         self.depth = DepthReader(self.contracts, self.encoder)
+        self.venues = VenueChecker(self.w3, self.encoder)
         self.carry = CarryStore(store)
         # the lifecycle's stages (plan -> risk: sizing; approval -> freeze: approvals; execute
         # -> verify -> record: keepers.fund.execution, one Execution per call)
@@ -320,6 +325,7 @@ class FundBot:
                 )
                 for lg in logs:
                     triggers += trig.deposit_trigger(int(lg["args"]["assets"]), dec, self.cfg)
+                self._move_cuts(int(last["block"]) + 1, reading, now)
             triggers += trig.asset_event_triggers(reading.state, int(last["at"]), now)
             previous = {k: int(v) for k, v in (last.get("prices") or {}).items()}
             triggers += trig.price_move_triggers(previous, reading.prices, self.cfg)
@@ -327,6 +333,47 @@ class FundBot:
         if not triggers:
             return CycleOutcome(None, NOTHING, "events: no trigger")
         return self.plan_and_run(reading, triggers, now)
+
+    def _move_cuts(self, from_block: int, reading: FundReading, now: int) -> list[MoveCut]:
+        """The due runs' ``MoveCut`` events since ``from_block``: a warning naming the asset,
+        asked and done for each, and what each cut left joins the carry (slices work it off).
+        A cut's side is read from the log just before it in its transaction: the controller
+        hands back what was not filled right before it emits the event (the cash token's
+        transfer for a purchase, the asset's for a sale)."""
+        ctl = self.contracts.controller
+        logs = ctl.events.MoveCut.get_logs(from_block=from_block, to_block=reading.block)
+        cash = str(self.addresses.cash).lower()
+        cuts = []
+        for lg in logs:
+            token = str(lg["args"]["token"])
+            receipt = self.w3.eth.get_transaction_receipt(lg["transactionHash"])
+            before = [x for x in receipt["logs"] if int(x["logIndex"]) < int(lg["logIndex"])]
+            purchase = bool(before) and str(before[-1]["address"]).lower() == cash
+            cut = MoveCut(
+                token,
+                int(lg["args"]["asked"]),
+                int(lg["args"]["done"]),
+                purchase,
+                Web3.to_hex(lg["transactionHash"]),
+            )
+            cuts.append(cut)
+            side, unit = ("purchase", "cash") if purchase else ("sale", "tokens")
+            self.alert(
+                AlertLevel.WARNING,
+                "move_cut",
+                f"due run's {side} of {self.symbol(token)} ({token}) cut at its price bound: "
+                f"asked {cut.asked}, done {cut.done} ({unit}); the rest ({cut.left}) joins the "
+                "carry",
+                None,
+                token=token,
+                asked=str(cut.asked),
+                done=str(cut.done),
+                tx=cut.tx_hash,
+            )
+        carry = cut_carry(reading.state, cuts)
+        if carry:
+            self.carry.join(carry, "move_cut", now, now)
+        return cuts
 
     def manual(
         self, now: int, requested_by: str, reason: str, *, force: bool = True, dry_run: bool = False
@@ -358,8 +405,11 @@ class FundBot:
     def plan_and_run(
         self, reading: FundReading, triggers: list[trig.Trigger], now: int, *, dry_run: bool = False
     ) -> CycleOutcome:
-        p = self.sizing.make_sized_plan(reading, triggers, now)
-        report = plan_report(reading.state, p)
+        # one picture of the fund: planned against the fund as it will be once the plans in
+        # flight land (keepers.fund.planning.inflight), whichever trigger asked
+        flights = self.plans.in_flight()
+        p = self.sizing.make_sized_plan(reading, triggers, now, flights)
+        report = plan_report(project(reading.state, flights), p)
         carried = any(t.code == CARRY for t in triggers)
         if not dry_run and (p.carry or carried):
             self.carry.replace(p, now, now + self.cfg.carry_slice_interval_s)
@@ -373,6 +423,28 @@ class FundBot:
             if p.carry and not dry_run:
                 self._no_safe_move(p, now)
                 return CycleOutcome(p.id, NO_SAFE_MOVE_STATUS, detail)
+            held = next(
+                (
+                    u
+                    for u in p.unresolved
+                    if u.reason == COST_BUDGET and not u.detail.endswith("nothing else is due")
+                ),
+                None,
+            )
+            if held is not None and not dry_run and not self.stopping.is_set():
+                # what waits for the budget is a plan record, not only a log line
+                ref = self.plans.save_held(
+                    p, COST_BUDGET, held.detail, {"report": report, "block": reading.block}
+                )
+                return CycleOutcome(ref, BLOCKED, detail)
+            flying = next((f for f in flights if f.actions), None)
+            if flying is not None:  # the trigger saw the chain; a plan in flight covers it
+                msg = (
+                    f"plan {flying.ref} ({flying.status}) already covers these actions: "
+                    f"nothing to add to what is in flight ({detail})"
+                )
+                log.warning("plan.covered", plan=p.id, covered_by=flying.ref)
+                return CycleOutcome(flying.ref, DUPLICATE, msg)
             return CycleOutcome(p.id, NOTHING, detail)
         if dry_run:
             findings = self.sizing.risk_check(reading, p, now)
@@ -415,6 +487,20 @@ class FundBot:
         if last is not None and last.get("key") is not None:
             self.plans.record_job_run("alert:" + code, now, {"key": None})
 
+    def venue_alert(self, held: dict[tuple[str, str], VenuePrice], now: int) -> None:
+        """``venue_off_oracle`` (warning, once per set of held venue sides) naming each venue
+        held and both its prices; cleared once every venue agrees with its feed again."""
+        if not held:
+            self._clear_alert(VENUE_OFF_ORACLE, now)
+            return
+        key = ",".join(sorted(f"{t}:{side}" for t, side in held))
+        msg = (
+            "; ".join(v.describe(side) for (_, side), v in sorted(held.items()))
+            + f" (VENUE_ORACLE_MAX_BPS={self.cfg.venue_oracle_max_bps}): the plan uses the other "
+            "venues; the venue is traded again once its price agrees with its feed"
+        )
+        self._alert_once(AlertLevel.WARNING, VENUE_OFF_ORACLE, key, msg, now, None)
+
     def _no_safe_move(self, p: Plan, now: int) -> None:
         depth = [u.detail for u in p.unresolved if u.reason == "depth"]
         carry = "; ".join(c.reason for c in p.carry)
@@ -431,8 +517,10 @@ class FundBot:
     # ------------------------------------------------------------------ slice schedule
 
     def slices(self, now: int) -> list[CycleOutcome]:
-        """The next slice of the carried flow, when one is due and no plan is in flight."""
-        if not self.carry.due(now) or self.plans.with_status(PROPOSED, PENDING_APPROVAL, APPROVED):
+        """The next slice of the carried flow, when one is due and no plan waits for approval
+        (a waiting plan holds the non-urgent flow, keepers.fund.planning.inflight; approved and
+        executing plans are netted like every trigger's)."""
+        if not self.carry.due(now) or self.plans.with_status(PROPOSED, PENDING_APPROVAL):
             return []
         try:
             reading = self.read()

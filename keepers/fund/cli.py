@@ -724,6 +724,9 @@ def history(ctx: Ctx, limit: int) -> None:
             "trigger": r.trigger,
             "created_at": r.created_at,
             "actions": len(r.payload["plan"]["actions"]),
+            # a held plan (status blocked): the gate and what waits (PlanStore.save_held)
+            "held": r.payload.get("held"),
+            "note": r.payload.get("note"),
         }
         for r in rows
     ]
@@ -733,6 +736,7 @@ def history(ctx: Ctx, limit: int) -> None:
             "\n".join(
                 f"{d['plan']}  {d['status']:<17} {d['trigger'] or '-':<22} {d['actions']} actions  "
                 f"{d['created_at']}"
+                + (f"\n    held ({d['held']}): {d['note']}" if d["held"] else "")
                 for d in data
             )
             or "no plans yet"

@@ -125,6 +125,9 @@ class Execution:
             idx = calls[failed.index][0]
             msg = f"simulation of action {idx} ({calls[failed.index][2].function}) failed: {failed.error}"
             self.bot.alert(AlertLevel.CRITICAL, "simulation_failed", msg, ref, error=failed.error)
+            self.bot.sizing.record_failed_leg(
+                ref, calls[failed.index][1], failed.error, reading, now
+            )
             self.bot.plans.update(ref, ABORTED, simulation=sim_doc, abort="simulation")
             return CycleOutcome(ref, ABORTED, msg, seconds=time.perf_counter() - started)
         self.bot.plans.update(ref, simulation=sim_doc)

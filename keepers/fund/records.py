@@ -20,6 +20,7 @@ from keepers.core.approval import ApprovalRecord
 from keepers.core.errors import DomainError
 from keepers.core.signatures import normalise_v
 from keepers.fund.planning.actions import Action, ActionResult, ActionType, Carry, Plan, Unresolved
+from keepers.fund.planning.inflight import InFlight, Leg, remaining
 from keepers.fund.planning.plan_approval import (
     Erc1271Check,
     SignedPlan,
@@ -30,14 +31,16 @@ from keepers.fund.planning.plan_approval import (
 from keepers.fund.planning.triggers import Trigger, TriggerKind
 from keepers.store import models as m
 from keepers.store.db import Store
-from keepers.store.statuses import PLAN, PlanStatus, transition
+from keepers.store.statuses import PLAN, IntentStatus, PlanStatus, transition
 
 KIND = "fund_rebalance"
 COST_JOB = "cost:fund"  # job_runs rows booking each finished plan's fill cost (the cost budget)
 
 # Plan statuses (stored; their transitions: keepers.store.statuses.PLAN)
 PROPOSED = PlanStatus.PROPOSED
-BLOCKED = PlanStatus.BLOCKED  # risk check blocked or skipped it
+# the risk check blocked or skipped it, or a gate held it (payload "held" and "note": the cost
+# budget; PlanStore.save_held)
+BLOCKED = PlanStatus.BLOCKED
 PENDING_APPROVAL = PlanStatus.PENDING_APPROVAL
 APPROVED = PlanStatus.APPROVED
 REJECTED = PlanStatus.REJECTED
@@ -201,6 +204,26 @@ def resumed_report(
     return out
 
 
+def _leg(row: m.Action, intent_status: str | None) -> Leg:
+    """Where a stored action stands against the chain (see PlanStore.in_flight)."""
+    if "result" in row.payload:
+        return Leg.DONE if row.payload["result"].get("success") else Leg.FAILED
+    if row.status in ("aborted", "skipped", "failed"):
+        return Leg.FAILED
+    if row.intent_id is None:
+        return Leg.UNSENT
+    if intent_status in (IntentStatus.MINED, IntentStatus.CONFIRMED):
+        return Leg.LANDED
+    if intent_status in (
+        IntentStatus.REVERTED,
+        IntentStatus.FAILED,
+        IntentStatus.REJECTED,
+        IntentStatus.INVALID,
+    ):
+        return Leg.FAILED
+    return Leg.SENT
+
+
 # ---------------------------------------------------------------------- repository
 
 
@@ -249,6 +272,27 @@ class PlanStore:
         except IntegrityError:  # the same plan id inserted by another process meanwhile
             return self.get(plan.id)
         return None
+
+    def save_held(self, plan: Plan, held: str, note: str, payload: dict[str, Any]) -> str:
+        """A plan a gate held (``held``: the gate, e.g. ``cost_budget``; ``note``: what waits
+        and why), stored as ``blocked`` with ``payload["held"]`` and ``payload["note"]`` so
+        that ``plans.get`` finds it and ``keeper history`` shows it. The same hold again (the
+        newest held plan has the same note) is that plan: one row per cause, not one per
+        check. Returns the stored plan's ref."""
+        with self.store.transaction() as s:
+            last = s.scalars(
+                select(m.Plan)
+                .where(m.Plan.kind == KIND, m.Plan.status == BLOCKED)
+                .order_by(m.Plan.id.desc())
+                .limit(1)
+            ).first()
+            if last is not None and last.ref and last.payload.get("note") == note:
+                return last.ref
+            self._insert(s, plan, PROPOSED, {**payload, "held": held, "note": note})
+            row = s.scalars(select(m.Plan).where(m.Plan.ref == plan.id)).one()
+            if row.status == PROPOSED:
+                transition(PLAN, row, BLOCKED)
+            return plan.id
 
     @staticmethod
     def _insert(s: Session, plan: Plan, status: str, payload: dict[str, Any]) -> None:
@@ -588,6 +632,42 @@ class PlanStore:
             )
         return out
 
+    def in_flight(self, exclude: str | None = None) -> list[InFlight]:
+        """Every plan that has not ended (proposed, pending approval, approved), oldest first,
+        with the actions the chain does not hold yet (keepers.fund.planning.inflight): an
+        action with a result is in the chain's state or never will be; one sent is followed
+        through its intent (mined or confirmed: in the chain's state; reverted, failed or
+        refused: never; otherwise still to land)."""
+        out = []
+        with self.store.sessions() as s:
+            rows = s.scalars(
+                select(m.Plan)
+                .where(m.Plan.kind == KIND, m.Plan.status.in_(WAITING))
+                .order_by(m.Plan.id)
+            ).all()
+            for row in rows:
+                if row.ref is None or row.ref == exclude:
+                    continue
+                intents = [a.intent_id for a in row.actions if a.intent_id is not None]
+                status_of = (
+                    dict(
+                        s.execute(
+                            select(m.TxIntent.id, m.TxIntent.status).where(
+                                m.TxIntent.id.in_(intents)
+                            )
+                        ).all()
+                    )
+                    if intents
+                    else {}
+                )
+                legs = []
+                for a in sorted(row.actions, key=lambda a: a.seq):
+                    action = action_from_dict(a.payload["action"])
+                    status = None if a.intent_id is None else status_of.get(a.intent_id)
+                    legs.append((action, _leg(a, status)))
+                out.append(InFlight(row.ref, str(row.status), remaining(legs)))
+        return out
+
     def with_status(self, *statuses: str) -> list[m.Plan]:
         with self.store.sessions() as s:
             return list(
@@ -680,6 +760,33 @@ class CarryStore:
                         status="active",
                         reason=c.reason,
                         slices=slices,
+                        next_at=_ts(next_at),
+                        created_at=_ts(now),
+                    )
+                )
+
+    def join(self, carry: list[Carry], ref: str, now: int, next_at: int) -> None:
+        """Flow left by something other than a plan of this keeper (a due run's ``MoveCut``)
+        joins the schedule: added to the tier's active row, or a new row from ``next_at``."""
+        with self.store.transaction() as s:
+            rows = {
+                r.tier: r
+                for r in s.scalars(select(m.FundCarry).where(m.FundCarry.status == "active"))
+            }
+            for c in carry:
+                row = rows.get(c.tier)
+                if row is not None:
+                    row.amount = str(int(row.amount) + c.amount)
+                    row.reason = f"{row.reason}; {c.reason}"
+                    continue
+                s.add(
+                    m.FundCarry(
+                        plan_ref=ref,
+                        tier=c.tier,
+                        amount=str(c.amount),
+                        status="active",
+                        reason=c.reason,
+                        slices=0,
                         next_at=_ts(next_at),
                         created_at=_ts(now),
                     )

@@ -10,6 +10,7 @@ booked is read from the store."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
@@ -19,10 +20,12 @@ from keepers.fund.planning import risk as riskmod
 from keepers.fund.planning import triggers as trig
 from keepers.fund.planning.actions import Action, ActionType, Plan, Unresolved
 from keepers.fund.planning.depth import AssetDepth, largest_within
-from keepers.fund.planning.plan import plan as make_plan
+from keepers.fund.planning.inflight import InFlight, plan_in_flight, project
 from keepers.fund.planning.state import BPS
 from keepers.fund.planning.triggers import DAY
 from keepers.fund.reader import FundReading
+from keepers.fund.venues import error_name, held_sides
+from keepers.runtime import metrics
 
 if TYPE_CHECKING:
     from keepers.fund.bot import FundBot
@@ -48,13 +51,22 @@ class SizingStage:
             log.warning("depth.unavailable", error=str(err))
             return {}
 
-    def make_sized_plan(self, reading: FundReading, triggers: list[trig.Trigger], now: int) -> Plan:
+    def make_sized_plan(
+        self,
+        reading: FundReading,
+        triggers: list[trig.Trigger],
+        now: int,
+        flights: Sequence[InFlight] = (),
+    ) -> Plan:
         """The plan sized to venue depth, then to live quotes: a leg QuoterV2 prices more than
         REBALANCE_MAX_SLIPPAGE under the oracle is cut to the size the quoter accepts (0:
-        dropped) and the plan is made again around it (at most 3 rounds)."""
-        depth = self.read_depth(reading)
+        dropped) and the plan is made again around it (at most 3 rounds). Planned against the
+        fund as it will be once ``flights`` (the plans in flight) land, with the venues' depth
+        netted against their legs (keepers.fund.planning.inflight)."""
+        depth = self.hold_venues(reading, self.read_depth(reading), now)
         spent = self.budget_spent(reading.state.total_assets, now)
-        p = make_plan(reading.state, self.bot.cfg, triggers, now, depth, spent)
+        cfg = self.bot.cfg
+        p = plan_in_flight(reading.state, cfg, triggers, now, flights, depth, spent)
         limit = self.bot.cfg.rebalance_max_slippage
         notes: list[Unresolved] = []
         for _ in range(3):
@@ -85,12 +97,86 @@ class SizingStage:
                 cut = True
             if not cut:
                 break
-            p = make_plan(reading.state, self.bot.cfg, triggers, now, depth, spent)
+            p = plan_in_flight(reading.state, cfg, triggers, now, flights, depth, spent)
         if notes:  # the reason for every leg the quotes cut stays on the plan
             p = replace(
                 p, unresolved=p.unresolved + tuple(n for n in notes if n not in p.unresolved)
             )
         return p
+
+    def hold_venues(
+        self, reading: FundReading, depth: dict[str, AssetDepth], now: int
+    ) -> dict[str, AssetDepth]:
+        """``depth`` with every venue side that fills more than VENUE_ORACLE_MAX_BPS under its
+        feed held at 0 (keepers.fund.venues): the planner routes around it and notes the cut,
+        and the bot's ``venue_off_oracle`` warning names it with both prices. Read on every
+        plan, so a venue is traded again once it agrees with its feed. A failed read holds
+        nothing (the simulation still guards every leg)."""
+        try:
+            prices = self.bot.venues.prices(reading)
+        except Exception as err:  # noqa: BLE001 - an optimisation over the simulation
+            log.warning("venues.unavailable", error=str(err))
+            return depth
+        for v in prices:
+            metrics.observe_venue(self.bot.symbol(v.token), v.buy_short_bps, v.sell_short_bps)
+        held = held_sides(prices, self.bot.cfg.venue_oracle_max_bps)
+        out = dict(depth)
+        for (token, side), v in held.items():
+            out[token] = self._held(out.get(token), token, side, v.describe(side))
+        self.bot.venue_alert(held, now)
+        for a in reading.state.assets:  # legs that failed simulation for a reason unchanged
+            for side in ("buy", "sell"):
+                if (a.token, side) in held:
+                    continue
+                why = self._still_failing(reading, a.token, side)
+                if why is not None:
+                    out[a.token] = self._held(out.get(a.token), a.token, side, why)
+        return out
+
+    def _held(self, d: AssetDepth | None, token: str, side: str, why: str) -> AssetDepth:
+        d = d or AssetDepth(token, limit_bps=self.bot.cfg.rebalance_max_slippage)
+        if side == "buy":
+            return replace(d, max_buy=0, cheap_buy=0, detail=why)
+        return replace(d, max_sell=0, cheap_sell=0, detail=why)
+
+    def record_failed_leg(
+        self, ref: str, action: Action, error: str | None, reading: FundReading, now: int
+    ) -> None:
+        """A purchase or sale that failed simulation: its reason (the revert's name) and what
+        it depended on (keepers.fund.venues.VenueChecker.fingerprint), for the next plans to
+        leave it out while neither changes."""
+        if action.type not in (ActionType.PURCHASE, ActionType.REDEEM) or not action.asset:
+            return
+        side = "buy" if action.type is ActionType.PURCHASE else "sell"
+        try:
+            fingerprint = self.bot.venues.fingerprint(reading, action.asset, side)
+        except Exception as err:  # noqa: BLE001 - nothing to compare with: not remembered
+            log.warning("failed_leg.unrecorded", plan=ref, error=str(err))
+            return
+        self.bot.plans.record_job_run(
+            f"failed_leg:{action.asset}:{side}",
+            now,
+            {"plan": ref, "error": error_name(error), "fingerprint": fingerprint, "at": now},
+        )
+
+    def _still_failing(self, reading: FundReading, token: str, side: str) -> str | None:
+        """Why a leg is left out (None: it is not): its last simulation failed and the feed and
+        venue price it depended on are what they were then."""
+        last = self.bot.plans.last_job_detail(f"failed_leg:{token}:{side}")
+        if not last or not last.get("error"):
+            return None
+        try:
+            now_print = self.bot.venues.fingerprint(reading, token, side)
+        except Exception:  # noqa: BLE001 - cannot tell: try the leg again
+            return None
+        if now_print != last.get("fingerprint"):
+            return None
+        symbol = reading.state.asset(token).symbol
+        return (
+            f"{symbol} {side} left out: plan {last['plan']} failed simulation on it with "
+            f"{last['error']} and its feed and venue price have not changed since "
+            f"({now_print}); retried when either does"
+        )
 
     def cost_spent(self, now: int) -> tuple[int, int]:
         """The fills' cost booked over the last day and the last 30 days (base units)."""
@@ -136,4 +222,13 @@ class SizingStage:
             gas_cost = (
                 gas * price * self.bot.k.native_price * 10**reading.state.base_decimals // 10**18
             )
-        return riskmod.assess(reading.state, p, self.bot.cfg, now, quotes=quotes, gas_cost=gas_cost)
+        # against the fund as the other plans in flight will leave it (what they sell is not
+        # there to sell again; the benefit is what this plan adds to theirs)
+        state = project(reading.state, self.bot.plans.in_flight(exclude=p.id))
+        try:
+            return riskmod.assess(state, p, self.bot.cfg, now, quotes=quotes, gas_cost=gas_cost)
+        except ValueError as err:  # planned before the others: it does not fit what they leave
+            log.warning("risk.projection_mismatch", plan=p.id, error=str(err))
+            return riskmod.assess(
+                reading.state, p, self.bot.cfg, now, quotes=quotes, gas_cost=gas_cost
+            )

@@ -45,6 +45,11 @@ ALERT_CODES: dict[str, tuple[str, str]] = {
     "plan_not_frozen": ("fund", "an approved plan without a frozen document was aborted"),
     "feed_down": ("fund", "a held asset's price feed is stale, zero, out of bounds or reverting"),
     "feed_restored": ("fund", "every held asset is priced again"),
+    "venue_off_oracle": ("fund", "a venue fills past its bound under its feed: held for that side"),
+    "move_cut": (
+        "fund",
+        "a due run's leg was cut at its price bound (MoveCut); the rest is carried",
+    ),
     "signer_conflict": ("runtime", "another process signs with the same key: keeper run stops"),
     "job_failed": ("runtime", "a job raised an unexpected error; the other jobs go on"),
     "lease_acquired": ("runtime", "this replica now leads a bot (start or takeover)"),

@@ -46,6 +46,11 @@ SLIPPAGE = Gauge(
     "rebalance_slippage", "Shortfall of the last fill against the oracle (fraction)", ["asset"]
 )
 ALERTS = Counter("rebalance_alerts", "Alerts raised, by level and code", ["level", "code"])
+VENUE_SHORT = Gauge(
+    "rebalance_venue_oracle_short",
+    "How far an ERC-4626 venue's preview fills under its feed (fraction), by side (buy | sell)",
+    ["asset", "side"],
+)
 
 # --- process health (issue 13) ----------------------------------------------------------------
 
@@ -142,6 +147,12 @@ def observe_slippage(symbol: str, bps: int) -> None:
     """``symbol``: the asset's symbol (the caller maps a token address through the deployment
     record; an address here would make a new series per deployment)."""
     SLIPPAGE.labels(symbol).set(float(Decimal(bps) / 10_000))
+
+
+def observe_venue(symbol: str, buy_bps: int, sell_bps: int) -> None:
+    """An ERC-4626 venue's preview shortfall against its feed (keepers.fund.venues)."""
+    VENUE_SHORT.labels(symbol, "buy").set(float(Decimal(buy_bps) / 10_000))
+    VENUE_SHORT.labels(symbol, "sell").set(float(Decimal(sell_bps) / 10_000))
 
 
 def mark_tick(bot: str, at: float | None = None) -> None:

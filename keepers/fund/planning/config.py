@@ -102,6 +102,10 @@ class PlanningConfig(ApprovalPolicy):
     # 30 days. Once either is spent only band restoration and redemptions go ahead.
     rebalance_cost_budget_daily: Bps = 10
     rebalance_cost_budget_30d: Bps = 60
+    # a venue that fills at its own price (an ERC-4626 fund's previewDeposit / previewRedeem)
+    # more than this under its feed is held for that side (purchases or sales) until the two
+    # agree again; the plan uses the other venues (keepers.fund.venues)
+    venue_oracle_max_bps: Bps = 100
 
     @field_validator("blackout_windows", mode="before")
     @classmethod

@@ -93,6 +93,7 @@ HEADROOM_BPS = 9_900  # plan to 99% of a concentration limit (see _limit)
 CARRY = "carry"  # the trigger code of a carried slice (moves its tier to target)
 FEED_DOWN = "feed_down"  # the reason of what an unpriced asset holds back
 COST_BUDGET = "cost_budget"  # the reason of what a spent cost budget holds back
+IN_FLIGHT = "in_flight"  # the reason of what a plan waiting for approval holds back
 
 
 @dataclass
@@ -632,6 +633,7 @@ def plan(
     now: int,
     depth: Mapping[str, AssetDepth] | None = None,
     budget_spent: str | None = None,
+    held_for: str | None = None,
 ) -> Plan:
     """Plan the moves that bring every tier inside its band (see the module docstring).
 
@@ -649,6 +651,9 @@ def plan(
 
     ``budget_spent`` (the off-chain cost budget, why it is spent): only redemptions and band
     restoration are planned, and the plan says what waits for the budget.
+
+    ``held_for`` (a plan waiting for approval, keepers.fund.planning.inflight): the same, the
+    plan saying what waits for which plan.
     """
     trig = tuple(triggers)
     if state.paused:
@@ -693,24 +698,27 @@ def plan(
             )
     else:
         p.cheap_first(p.restore_bands)  # back inside the bands, up to the slippage limit
-        if budget_spent is None:
+        if budget_spent is None and held_for is None:
             p.urgent = False  # the rest of the way at the cost target, the rest carried
             p.tier_flows(force)
             p.rotate()
         else:
             waiting = [t for t in range(3) if t in p.carried or not p.in_zone(t)]
-            p.notes.append(
-                Unresolved(
-                    None,
-                    COST_BUDGET,
-                    f"{budget_spent}: only redemptions and band restoration run; "
-                    + (
-                        "moving " + ", ".join(f"L{t + 1}" for t in waiting) + " to target waits"
-                        if waiting
-                        else "nothing else is due"
-                    ),
+            for reason, why in ((COST_BUDGET, budget_spent), (IN_FLIGHT, held_for)):
+                if why is None:
+                    continue
+                p.notes.append(
+                    Unresolved(
+                        None,
+                        reason,
+                        f"{why}: only redemptions and band restoration run; "
+                        + (
+                            "moving " + ", ".join(f"L{t + 1}" for t in waiting) + " to target waits"
+                            if waiting
+                            else "nothing else is due"
+                        ),
+                    )
                 )
-            )
     p.notes += p.depth_notes()
     # Priorities: redemption preparation 0, then the order the planner emitted (1, 2, ...).
     actions = tuple(
@@ -750,7 +758,7 @@ def _explain(
         n
         for n in notes
         if n.tier in off
-        or n.reason in ("redemptions", "concentration", "depth", FEED_DOWN, COST_BUDGET)
+        or n.reason in ("redemptions", "concentration", "depth", FEED_DOWN, COST_BUDGET, IN_FLIGHT)
     ]
     for tier in off:
         if any(n.tier == tier for n in out):

@@ -5,8 +5,12 @@ SQLite file); the fund is the deployed local one on anvil."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from click.testing import CliRunner
+
+from keepers.cli import main
 from keepers.fund.planning.actions import Action, ActionType, Plan
 from keepers.fund.records import APPROVED, EXECUTED, PENDING_APPROVAL, PROPOSED
 from tests.support.fundbotlib import NO_APPROVAL, UNIT
@@ -31,11 +35,11 @@ def _tiers(bot: Any) -> tuple[int, int, int]:
     return st.position(0), st.tiers[1].value, st.tiers[2].value
 
 
-def test_budget_spent__comfort_move_held_back_and_said__band_restoration_still_runs(
-    make_bot, fresh, accounts
+def test_budget_spent__comfort_move_held_back_stored_and_said__band_restoration_still_runs(
+    make_bot, fresh, accounts, env
 ):
     c, keeper = fresh.controller, accounts[2]
-    bot = make_bot(NO_APPROVAL)
+    bot = make_bot({**NO_APPROVAL, "KEEPER_DB_URL": env["KEEPER_DB_URL"]})
     # 9% of the fund from L2 to L3 by hand: every tier in band, off target (a threshold move)
     mmf = bot.read().state.asset(fresh.assets["MMF-A"].address)
     c.redeemAsset(mmf.token, mmf.tokens_for_value(180_000 * UNIT), 0, sender=keeper)
@@ -51,6 +55,18 @@ def test_budget_spent__comfort_move_held_back_and_said__band_restoration_still_r
     # the cycle says what is spent and what waits
     assert out.detail.startswith("cost_budget: cost budget spent"), out.detail
     assert "REBALANCE_COST_BUDGET_DAILY=10 bps" in out.detail and "waits" in out.detail
+    # what waits is a plan record (issue 47: its id used to find nothing), shown by history
+    assert out.status == "blocked", out
+    row = bot.plans.get(out.plan_id)
+    assert row is not None and row.status == "blocked", out
+    assert row.payload["held"] == "cost_budget" and "to target waits" in row.payload["note"]
+    # the same hold an hour later is the same record, not one more per check
+    assert bot.check("threshold", NOW + 3_600).plan_id == out.plan_id
+    r = CliRunner(mix_stderr=False).invoke(main, ["--json", "history"], env=env)
+    assert r.exit_code == 0, r.output
+    shown = [d for d in json.loads(r.stdout) if d["plan"] == out.plan_id]
+    assert [(d["status"], d["held"]) for d in shown] == [("blocked", "cost_budget")], r.stdout
+    assert shown[0]["note"] == row.payload["note"]
     # a large deposit takes L1 above its band: restoring the edge goes ahead, budget or not
     fresh.vault.deposit(1_500_000 * UNIT, accounts[1], sender=accounts[1])
     out = bot.check("liquidity", NOW + 60)

@@ -100,3 +100,50 @@ def test_restart__crash_between_actions__report_keeps_every_action_and_its_amoun
     assert report["tiers_expected"] == planned["tiers_expected"]
     assert report["tiers_at_resume"] != planned["tiers_before"]
     assert again.start() == []  # nothing left to resume
+
+
+def test_check__second_deposit_while_first_plan_pending__no_trigger_plans_its_legs_again(
+    make_bot, fresh, accounts
+):
+    """Issue 47: a 400,000 deposit's plan A waits for the owners; a 300,000 deposit follows.
+    The hourly threshold check, the liquidity check and the event tick used to plan from the
+    chain alone and record plan B with A's legs beside A. Now each plans against the fund as
+    A will leave it: no plan repeats A's move, and together the plans in flight move no tier
+    past its target."""
+    from keepers.fund.planning.inflight import project
+    from keepers.fund.planning.state import BPS
+
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    bot = make_bot()
+    assert bot.events(NOW - 60).status == "nothing_to_do"  # the event tick's starting block
+    first = bot.check("liquidity", NOW)
+    assert first.status == "pending_approval", first
+    fresh.vault.deposit(300_000 * UNIT, accounts[1], sender=accounts[1])
+    chain = bot.read().state
+    outs = [
+        bot.check("threshold", NOW + 3_600),
+        bot.check("liquidity", NOW + 3_900),
+        bot.events(NOW + 3_930),
+        bot.check("threshold", NOW + 7_200),
+    ]
+    first_legs = {(a.type, a.asset) for a in bot.plans.plan(first.plan_id).actions}
+    for row in bot.plans.with_status("proposed", "pending_approval", "approved"):
+        if row.ref != first.plan_id:  # only what cannot wait, netted against A
+            p = bot.plans.plan(row.ref)
+            assert all(a.reason for a in p.actions), outs
+    flights = bot.plans.in_flight()
+    projected = project(chain, flights)
+    for t in range(3):
+        target = projected.total_assets * projected.tiers[t].target_bps // BPS
+        here, there = chain.positions()[t], projected.positions()[t]
+        assert min(here, target) - UNIT <= there <= max(here, target) + UNIT, (t, outs)
+    # A's own legs are never planned a second time beside it
+    others = [f for f in flights if f.ref != first.plan_id]
+    bought_again = sum(
+        a.amount
+        for f in others
+        for a in f.actions
+        if (a.type, a.asset) in first_legs and a.type.value == "purchaseAsset"
+    )
+    assert bought_again <= 300_000 * UNIT, (outs, others)
+    assert any(o.status == DUPLICATE and first.plan_id in o.detail for o in outs), outs
