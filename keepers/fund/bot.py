@@ -89,7 +89,7 @@ from keepers.fund.records import (
     PlanStore,
 )
 from keepers.fund.settings import FundConfig
-from keepers.fund.sizing import SizingStage
+from keepers.fund.sizing import SizingServices, SizingStage
 from keepers.fund.venues import VenueChecker, VenuePrice
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alerter, AlertLevel
@@ -146,7 +146,19 @@ class FundBot:
         self.carry = CarryStore(store)
         # the lifecycle's stages (plan -> risk: sizing; approval -> freeze: approvals; execute
         # -> verify -> record: keepers.fund.execution, one Execution per call)
-        self.sizing = SizingStage(self)
+        self.sizing = SizingStage(
+            SizingServices(
+                cfg=self.cfg,
+                plans=self.plans,
+                depth=self.depth,
+                venues=self.venues,
+                quotes=self.encoder,
+                gas_price=lambda: int(self.w3.eth.gas_price),
+                native_price=self.k.native_price,
+                symbol=self.symbol,
+                venue_alert=self.venue_alert,
+            )
+        )
         self.approvals = ApprovalStage(self)
         self.decoder = RevertDecoder.default()
         self._simulator: Simulator | None = None  # chosen by check_chain (KEEPER_SIMULATOR)
