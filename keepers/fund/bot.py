@@ -48,7 +48,7 @@ from keepers.core import approval as approval_policy
 from keepers.core.logging import get_logger
 from keepers.core.settings import PolicyConfig, RolePolicy
 from keepers.fund.actions import ActionEncoder, EncodedCall
-from keepers.fund.approval_stage import ApprovalStage
+from keepers.fund.approval_stage import ApprovalServices, ApprovalStage
 from keepers.fund.depth_reader import DepthReader
 from keepers.fund.execution import Execution
 from keepers.fund.feeds import feed_down_message, feeds_down
@@ -159,12 +159,23 @@ class FundBot:
                 venue_alert=self.venue_alert,
             )
         )
-        self.approvals = ApprovalStage(self)
         self.decoder = RevertDecoder.default()
         self._simulator: Simulator | None = None  # chosen by check_chain (KEEPER_SIMULATOR)
         # a simulation fork an earlier, killed keeper left running (keepers.tx.children)
         children.reap_orphans()
         self.alert = alerter or Alerter()
+        self.approvals = ApprovalStage(
+            ApprovalServices(
+                cfg=self.cfg,
+                plans=self.plans,
+                contracts=self.contracts,
+                w3=self.w3,
+                controller=self.addresses.controller,
+                execution_window_s=self.k.plan_execution_window_s,
+                encode_all=self.encode_all,
+                alert=self.alert,
+            )
+        )
         self.signer = signer
         self._pipeline = pipeline
         # test seams: before each action is re-quoted and sent (with its index), and after

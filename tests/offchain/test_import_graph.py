@@ -26,10 +26,10 @@ KEEPERS = ROOT / "keepers"
 SLICES = ("fund", "automation", "crosschain", "portfolio")
 
 # Circles that exist only through ``if TYPE_CHECKING:`` imports, each as its sorted modules.
-# The approval and execution stages take the whole FundBot (issue 47's "stages as values":
-# the sizing stage takes its services and is out of it; these two are still to do).
+# The execution stage takes the whole FundBot (issue 47's "stages as values":
+# the sizing and approval stages take their services and are out of it; it is still to do).
 KNOWN_TYPE_ONLY_CIRCLES: set[tuple[str, ...]] = {
-    ("keepers.fund.approval_stage", "keepers.fund.bot", "keepers.fund.execution"),
+    ("keepers.fund.bot", "keepers.fund.execution"),
 }
 
 # Reaches into another module's private names that are known, compared for equality as above:
