@@ -259,6 +259,7 @@ def _add_slices() -> None:
     module imports keepers.cli_base, never this one); the cross-chain group is added as
     ``crosschain``; ``keeper status`` (the fund's command) gets the automation slice's part
     as a section, so that neither slice imports the other."""
+    import keepers.console.cli  # noqa: F401  (console)
     import keepers.fund.cli  # noqa: F401  (plan, approve, reject, review, status, history, rollback)
     from keepers.crosschain.cli import crosschain
 

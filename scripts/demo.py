@@ -39,7 +39,18 @@ def demo_profile(path: str):
 @network_option()
 @click.option("--profile", "profile_path", default=DEFAULT_PROFILE, show_default=True)
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 90))
-def cli(network, profile_path, days):
+@click.option(
+    "--console/--no-console",
+    default=True,
+    show_default=True,
+    help="serve the web console (keeper console) on a free loopback port during the month",
+)
+@click.option(
+    "--hold",
+    is_flag=True,
+    help="after the month, keep the chain and the console up until Ctrl-C",
+)
+def cli(network, profile_path, days, console, hold):
     from ape import accounts
     from ape.logging import logger
 
@@ -72,7 +83,24 @@ def cli(network, profile_path, days):
         f"\n[{time.monotonic() - t0:5.1f}s] a simulated month with the keepers running (files in {out})"
     )
     start = fund_state(fund)
-    ledger = run(fund, accounts.test_accounts, out, days, click.echo)
+    from ballast_dev.demo.console import start_console, stop_console
+
+    served = []
+    try:
+        ledger = run(
+            fund,
+            accounts.test_accounts,
+            out,
+            days,
+            click.echo,
+            console=(lambda env: served.append(start_console(env, click.echo)))
+            if console
+            else None,
+        )
+    except BaseException:
+        for proc in served:
+            stop_console(proc)
+        raise
     end = fund_state(fund)
     click.echo("\n".join(ledger.log))
     if ledger.alerts:
@@ -89,5 +117,14 @@ def cli(network, profile_path, days):
     click.echo(f"\ndemo finished in {time.monotonic() - t0:.1f}s")
     ok, line = verdict(ledger, out / "fund-keeper.db", end)
     click.echo(line)
+    if hold and served and served[0] is not None:
+        click.echo("the chain and the web console stay up: Ctrl-C to stop")
+        try:
+            while served[0].poll() is None:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+    for proc in served:
+        stop_console(proc)
     if not ok:
         sys.exit(1)

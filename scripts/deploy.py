@@ -15,7 +15,6 @@ complete".
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from decimal import Decimal
@@ -23,10 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import click
-from ape.cli import ConnectedProviderCommand, network_option
+from ape.cli import network_option
 from ape.exceptions import NetworkError
 
-from ballast_dev.deployment.handover import handover_batch, handover_status, render
+from ballast_dev.deployment.ape_config import required_confirmations
+from ballast_dev.deployment.cli_support import DeployCommand, load_account
+from ballast_dev.deployment.handover import (
+    batch_line,
+    batch_path,
+    check_record,
+    handover_status,
+    render,
+)
 from ballast_dev.deployment.profile import (
     DEPLOYMENTS_DIR,
     ProfileError,
@@ -39,6 +46,7 @@ from ballast_dev.deployment.record import (
     DeployInterrupted,
     RecordedSteps,
     RecordError,
+    load_record,
     profile_hash,
 )
 from ballast_dev.local.anvil_local import keep_ape_anvil_off_disk
@@ -69,32 +77,6 @@ def _patient_fork_start() -> None:
     FoundryForkProvider.start = start  # type: ignore[method-assign]
 
 
-def _deployer(accounts: Any, alias: str | None, autosign: bool) -> Any:
-    if not alias:
-        if autosign:
-            raise click.ClickException("--autosign needs --account <alias>")
-        return accounts.test_accounts[0]
-    try:
-        account = accounts.load(alias)
-    except Exception as e:  # ape raises its own AccountsError for an unknown alias
-        known = ", ".join(a.alias for a in accounts if getattr(a, "alias", None)) or "none"
-        raise click.ClickException(f"--account {alias!r}: {e} (known: {known})") from None
-    if autosign:
-        var = f"APE_ACCOUNTS_{alias}_PASSPHRASE"
-        passphrase = os.environ.get(var)
-        if not passphrase:
-            raise click.ClickException(f"--autosign: set {var} to the passphrase of {alias!r}")
-        if not hasattr(account, "set_autosign"):
-            raise click.ClickException(f"--autosign: account {alias!r} cannot autosign")
-        try:
-            account.set_autosign(True, passphrase=passphrase)
-        except Exception as e:  # eth_keyfile's ValueError / ape's InvalidPasswordError
-            raise click.ClickException(
-                f"--autosign: cannot unlock {alias!r} with {var} ({type(e).__name__})"
-            ) from None
-    return account
-
-
 def _safe_batch(h: Any, fund: Any, out: Path | None) -> None:
     """The calls left to the admin Safe as a Safe{Wallet} Transaction Builder batch file
     (written to ``out``; none on a dry run), with the Safe nonce and SafeTx hash its owners
@@ -104,18 +86,19 @@ def _safe_batch(h: Any, fund: Any, out: Path | None) -> None:
     if h.safe is None or not h.todo or fund.safe is None:
         return
     nonce = int(fund.safe.call_view_method("nonce"))
-    made = handover_batch(h, chain.chain_id, nonce, _ms())
-    if made is None:
-        return
-    batch, tx, tx_hash = made
-    if out is not None:
-        out.write_text(json.dumps(batch, indent=2) + "\n")
-    where = f"written to {out}" if out is not None else "(dry run: not written)"
-    how = "one CALL" if tx.operation == 0 else f"one MultiSendCallOnly batch ({tx.to})"
-    click.echo(
-        f"Safe{{Wallet}} Transaction Builder batch {where}: {len(batch['transactions'])} "
-        f"call(s) as {how}, Safe nonce {nonce}, SafeTx hash 0x{tx_hash.hex()}"
-    )
+    line = batch_line(h, chain.chain_id, nonce, out, created_at_ms=_ms())
+    if line is not None:
+        click.echo(line)
+
+
+def _complete_record(path: Path, chain_id: int) -> bool:
+    if not path.exists():
+        return False
+    try:
+        data = load_record(path)
+    except RecordError:
+        return False
+    return bool(data.get("complete")) and data.get("chain_id") == chain_id
 
 
 def _ms() -> int:
@@ -150,7 +133,7 @@ def _stop_after() -> int | None:
     return None
 
 
-@click.command(cls=ConnectedProviderCommand)
+@click.command(cls=DeployCommand)
 @network_option()
 @click.option("--profile", "profile_path", default="scripts/profiles/local.yaml", show_default=True)
 @click.option(
@@ -172,7 +155,7 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
     except ProfileError as e:
         raise click.ClickException(str(e)) from None
 
-    deployer = _deployer(accounts, alias, autosign)
+    deployer = load_account(accounts, alias, autosign)
     name = f"{net.ecosystem.name}-{net.name}"  # a fork's record apart from its network's
     path = Path(record_path) if record_path else DEPLOYMENTS_DIR / f"{name}.json"
     header = {
@@ -182,9 +165,16 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
         "profile": profile_path,
         "profile_hash": profile_hash(profile),
     }
-    confirmations = int(net.required_confirmations or 0)
+    confirmations, source = required_confirmations(net)
 
     if dry_run:
+        if _complete_record(path, chain.chain_id):
+            click.echo(
+                f"dry run: the deploy recorded in {path} is complete, nothing is left to send; "
+                "its hand-over now (`ape run handover` checks it and writes the Safe batch):"
+            )
+            check_record(path, write=False, echo=click.echo)
+            return
         gas_price = int(chain.provider.gas_price)
         _patient_fork_start()
         try:
@@ -214,6 +204,7 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
         click.echo(f"dry run on a fork of {net.name}: nothing was sent to it")
         return
 
+    click.echo(f"confirmations: {confirmations} ({source})")
     started = time.monotonic()
     if net.name == "local" and path.exists():
         # ape starts a fresh chain for `local` on every run: a record of an earlier run names
@@ -253,7 +244,7 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
     )
     click.echo(f"record written to {path}")
     click.echo(render(h))
-    _safe_batch(h, fund, path.with_name(path.stem + ".safe-batch.json"))
+    _safe_batch(h, fund, batch_path(path))
     if dump_state:
         # anvil only: the chain's whole state, to start an upstream node with --load-state
         state = chain.provider.make_request("anvil_dumpState", [])

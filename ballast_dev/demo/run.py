@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -571,12 +572,23 @@ def _ratios(fund: FundDeployment) -> str:
     return " / ".join(f"L{i + 1} {fmt_bps(r)}" for i, r in enumerate(s.tierRatioBps))
 
 
-def run(fund: FundDeployment, accounts: Any, out: Path, days: int, echo: Any) -> Ledger:
-    """The demo's month: `month_script`'s scenes over `days` simulated days."""
+def run(
+    fund: FundDeployment,
+    accounts: Any,
+    out: Path,
+    days: int,
+    echo: Any,
+    console: Callable[[dict[str, str]], Any] | None = None,
+) -> Ledger:
+    """The demo's month: `month_script`'s scenes over `days` simulated days. ``console``, when
+    given, is called with the fund keeper's environment before the month starts (scripts/demo.py
+    starts the web console with it)."""
     from keepers.core.logging import configure_logging
 
     configure_logging(False, "ERROR")  # the demo prints its own story
     d = Demo(fund, accounts, out, echo)
+    if console is not None:
+        console(d.fund_env)
     return play(d, days, month_script(d, days))
 
 

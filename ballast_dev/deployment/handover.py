@@ -10,6 +10,7 @@ complete".
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,3 +187,110 @@ def render(h: Handover) -> str:
         lines.append(f"the deployer {h.deployer} still holds (the deploy did not give these away):")
         lines.extend(f"  {x}" for x in h.held)
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ the batch file, the check
+
+
+def batch_line(
+    h: Handover,
+    chain_id: int,
+    nonce: int,
+    out: Any,
+    *,
+    created_at_ms: int,
+    write: bool = True,
+) -> str | None:
+    """The Safe{Wallet} Transaction Builder batch of the calls left to the admin Safe, at the
+    Safe's current ``nonce``: written to ``out`` (a Path; kept as it is when it already holds
+    these calls at this nonce, so its checksum and date do not change), and the line that says
+    where it is, how the Safe runs it, and the Safe nonce and SafeTx hash its owners must see.
+    None when nothing is left to the Safe."""
+    import json
+
+    made = handover_batch(h, chain_id, nonce, created_at_ms)
+    if made is None:
+        return None
+    batch, tx, tx_hash = made
+    shown = f"0x{tx_hash.hex()}"
+    if out is None or not write:
+        where = "(dry run: not written)" if out is None else f"for {out} (not written)"
+    else:
+        current = None
+        if out.exists():
+            try:
+                current = json.loads(out.read_text())
+            except ValueError:
+                current = None
+        same = (
+            isinstance(current, dict)
+            and current.get("transactions") == batch["transactions"]
+            and shown in str(current.get("meta", {}).get("description", ""))
+        )
+        if same:
+            where = f"up to date in {out}"
+        else:
+            out.write_text(json.dumps(batch, indent=2) + "\n")
+            where = f"written to {out}" if current is None else f"rewritten in {out}"
+    how = "one CALL" if tx.operation == 0 else f"one MultiSendCallOnly batch ({tx.to})"
+    return (
+        f"Safe{{Wallet}} Transaction Builder batch {where}: {len(batch['transactions'])} "
+        f"call(s) as {how}, Safe nonce {nonce}, SafeTx hash {shown}"
+    )
+
+
+def batch_path(record_path: Any) -> Any:
+    """Where the deploy writes the hand-over batch: beside its record."""
+    return record_path.with_name(record_path.stem + ".safe-batch.json")
+
+
+EXIT_INCOMPLETE = 1  # `ape run handover`: calls left to the admin, or powers the deployer holds
+EXIT_NO_RECORD = 2  # no complete record of this chain to check
+
+
+def check_record(record_path: Any, *, write: bool = True, echo: Any = print) -> bool:
+    """Prints the hand-over of the record at ``record_path`` as the chain has it now (and the
+    Safe batch, written beside the record when ``write``). True when complete."""
+    from ape import chain, project
+
+    from ballast_dev.deployment.cli_support import exit_with
+    from ballast_dev.deployment.record import RecordError, load_record
+
+    if not record_path.exists():
+        exit_with(f"--record {record_path}: no deployment record there", EXIT_NO_RECORD)
+    try:
+        record = load_record(record_path)
+    except RecordError as e:
+        exit_with(str(e), EXIT_NO_RECORD)
+    if record.get("chain_id") != chain.chain_id:
+        exit_with(
+            f"{record_path} was written on chain {record.get('chain_id')}, connected to chain "
+            f"{chain.chain_id}: connect to the deploy's network",
+            EXIT_NO_RECORD,
+        )
+    if not record.get("complete"):
+        exit_with(
+            f"{record_path}: the deploy is not complete ({len(record.get('steps', []))} steps "
+            "recorded): run the same deploy command again to resume it, then check the hand-over",
+            EXIT_NO_RECORD,
+        )
+    admin = str(record["handover"]["admin"])
+    deployer = str(record["deployer"])
+    h = handover_status(project, record, deployer, admin)
+    echo(f"deployment {record_path} (vault {record['vault']}), admin {admin}")
+    echo(render(h))
+    if h.safe is not None and h.todo:
+        from ballast_dev.deployment.safe import at
+
+        nonce = int(at(h.safe).call_view_method("nonce"))
+        line = batch_line(
+            h,
+            chain.chain_id,
+            nonce,
+            batch_path(record_path),
+            created_at_ms=int(time.time() * 1000),
+            write=write,
+        )
+        if line is not None:
+            echo(line)
+    return h.complete

@@ -22,6 +22,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -62,7 +63,11 @@ def _address(v: str) -> str:
     return to_checksum_address(v)
 
 
-Address = Annotated[str, AfterValidator(_address)]
+Address = Annotated[
+    str,
+    AfterValidator(_address),
+    WithJsonSchema({"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}),
+]
 # a role: an address, or on a local chain an index into the test accounts
 RoleRef = Annotated[int | str, AfterValidator(lambda v: v if isinstance(v, int) else _address(v))]
 
@@ -75,10 +80,13 @@ class SafeSpec(BaseModel):
     """The admin Safe: a new one (``owners`` and ``threshold``) or an existing one (``address``;
     ``owners`` / ``threshold``, when given, are checked on chain before the first transaction)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     owners: list[RoleRef] | None = None
+    """A new Safe's owners: addresses (test-account indices on a local chain only)."""
     threshold: int | None = None
+    """Owners' signatures a Safe transaction needs: 1 <= threshold <= owners."""
     address: Address | None = None
+    """An existing Safe 1.4.x (its owners and threshold, when given, are checked on chain)."""
 
     @model_validator(mode="after")
     def _shape(self) -> SafeSpec:
@@ -102,8 +110,9 @@ class SafeSpec(BaseModel):
 
 
 class AdminSafe(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     safe: SafeSpec
+    """The admin Safe."""
 
 
 def _admin_kind(v: Any) -> str:
@@ -122,20 +131,28 @@ class PlanExecutorSpec(BaseModel):
     that moves more than ``approval_threshold`` whole base tokens needs ``required_approvals``
     signatures of the admin Safe's owners, verified on chain."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     approval_threshold: int = Field(gt=0, lt=2**96)
+    """Whole base tokens: a plan moving more needs the Safe owners' signatures."""
     required_approvals: int = Field(2, ge=1, le=16)
+    """Owners' signatures a plan above the threshold needs (at most the Safe's owners)."""
     # whole base tokens that may run without signatures per day, however they are split into
     # plans (the executor's per-window unapproved total); default: twice the threshold
     unapproved_per_day: int | None = Field(None, ge=0, lt=2**96)
+    """Whole base tokens that may run without signatures per day, however split into plans;
+    default: twice approval_threshold."""
 
 
 class BaseSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     deploy_test_token: bool = False
+    """Local chains only: deploy a test stablecoin as the base."""
     address: Address | None = None
+    """The base stablecoin's address (exactly one of this and deploy_test_token)."""
     symbol: str = "USDT"
+    """The test stablecoin's symbol."""
     decimals: int = Field(6, ge=0, le=36)
+    """The test stablecoin's decimals (an address's are read from the token)."""
 
     @model_validator(mode="after")
     def _one_source(self) -> BaseSpec:
@@ -145,44 +162,71 @@ class BaseSpec(BaseModel):
 
 
 class RiskFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     max_slippage_bps: int = Field(500, ge=0, le=2000)
+    """Most a move may get below its oracle value, in bps."""
     max_value_loss_bps: int = Field(300, ge=0, le=2000)
+    """Most a move may lose of the fund's value, in bps."""
     max_top3_bps: int = Field(6000, ge=0, le=10_000)
+    """Most the three largest assets may hold together, in bps of the fund."""
     nav_max_age: int = Field(3600, ge=0, le=86_400)
-    min_move_value: int = Field(10_000, ge=0)  # whole base tokens
+    """Seconds a price may be old before the fund's value counts as stale."""
+    min_move_value: int = Field(10_000, ge=0)
+    """Whole base tokens: smaller moves are not made."""
     # per-window budgets of keeper/rebalancer moves (whole base tokens): what a stolen keeper
     # key can lose (value at oracle prices) and move per window, however it repeats its calls
     loss_budget: int = Field(gt=0, lt=2**96)
+    """Whole base tokens of value keeper/rebalancer moves may lose per window (what a stolen
+    keeper key can lose)."""
     notional_budget: int = Field(gt=0, lt=2**96)
+    """Whole base tokens keeper/rebalancer moves may move per window."""
     budget_window: int = Field(86_400, ge=3_600, le=30 * 86_400)
+    """The budgets' window, in seconds."""
     # oracle bound of the controller's own swaps (rebalance, allocateToLayer, waterfall)
     internal_slippage_bps: int = Field(100, ge=0, le=2000)
+    """Oracle bound of the controller's own swaps (rebalance, allocateToLayer, waterfall)."""
     # Chainlink L2 sequencer-uptime feed (L2 deployments), and the grace period after it is up
     sequencer_uptime_feed: Address | None = None
+    """Chainlink L2 sequencer-uptime feed (L2 deployments)."""
     sequencer_grace_period: int = Field(3_600, ge=0, le=86_400)
+    """Seconds after the sequencer is back up before prices count."""
 
 
 class AssetSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     symbol: str
+    """The asset's name in the fund (unique)."""
     kind: Literal["erc4626", "uniswap", "async"]
+    """Its adapter: erc4626 (an ERC-4626 fund, instant), uniswap (a token traded on Uniswap
+    V3 against the base), async (an RWA with notice periods and redemption windows)."""
     tier: Literal[1, 2]
+    """Its tier, counted from 0: 1 is L2 (money-market), 2 is L3 (high-yield); L1 (0) is cash."""
     deploy_test: bool = False
+    """Local chains only: deploy a test double (token, feed, pool) for it."""
     token: Address | None = None
+    """The asset's token (the ERC-4626 fund, the traded token, the RWA issuer's token)."""
     feed: Address | None = None
+    """Its Chainlink-style price feed (base tokens per token)."""
     heartbeat: int = Field(86_400, gt=0)
-    price: Decimal = Decimal(1)  # local only: initial feed answer, base tokens per token
+    """Seconds after which the feed's answer is stale (the feed's own heartbeat)."""
+    price: Decimal = Decimal(1)
+    """Local only: the test feed's first answer, base tokens per token."""
     max_concentration_bps: int = Field(2500, ge=0, le=10_000)
-    cap: int | None = Field(None, ge=0)  # whole base tokens; None = no cap
+    """Most this asset may hold, in bps of the fund."""
+    cap: int | None = Field(None, ge=0)
+    """Whole base tokens the fund may hold of it; none: no cap."""
     pool_fee: int = 3000
-    pool_liquidity: int = Field(10_000_000, gt=0)  # local only: USD value seeded in the pool
-    pool_range_ticks: int | None = Field(
-        2000, gt=0
-    )  # local only: +-ticks around the price; None = full range
+    """uniswap: the pool's fee tier (100, 500, 3000, 10000)."""
+    pool_liquidity: int = Field(10_000_000, gt=0)
+    """Local only: the value seeded in the test pool, whole base tokens."""
+    pool_range_ticks: int | None = Field(2000, gt=0)
+    """Local only: the test pool's liquidity range, +- ticks around the price; none: full."""
     notice_period: int = 86_400
+    """async, local only: the test issuer's notice period, seconds."""
     window_period: int = 7 * 86_400
+    """async, local only: seconds between redemption windows."""
     window_length: int = 2 * 86_400
+    """async, local only: how long a redemption window is open, seconds."""
 
     @field_validator("pool_fee")
     @classmethod
@@ -207,35 +251,79 @@ class AssetSpec(BaseModel):
 class AutomationSpec(BaseModel):
     """The recurring rebalancer booked on the fund (seed 002 on the EVM)."""
 
-    model_config = ConfigDict(extra="forbid")
-    base_fee_per_effort: int = Field(1_000, ge=0)  # wei per unit of execution effort
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    base_fee_per_effort: int = Field(1_000, ge=0)
+    """The scheduler's fee, wei per unit of execution effort."""
     slot_seconds: int = Field(60, gt=0)
+    """The scheduler's slot length, seconds."""
     funder_deposit_wei: int = Field(10**18, ge=0)
-    interval: int = Field(86_400, gt=0)  # seconds between fund rebalance runs
+    """Native currency the deploy puts in the funder that pays the runs, wei."""
+    interval: int = Field(86_400, gt=0)
+    """Seconds between the fund's recurring rebalance runs."""
     execution_effort: int = Field(3_000_000, gt=0)
+    """Gas a rebalance run may use."""
     supervisor_interval: int = Field(86_400, gt=0)
+    """Seconds between the supervisor's runs."""
     force_rebalance: bool = False
+    """The recurring run rebalances even inside the bands."""
     # Issue 11: the most the funder pays per rolling day (all spenders), and each paid
     # rebalancer's life-time allowance on it (finite; at most 1,000 native units).
     funder_spend_cap_wei: int = Field(10**18, gt=0, lt=2**96)
+    """The most the funder pays per rolling day (all spenders), wei."""
     paid_allowance_wei: int = Field(10**18, gt=0, le=1_000 * 10**18)
+    """Each paid rebalancer's life-time allowance on the funder, wei."""
+    # Issue 45: the part of that cap kept for the fund's own rebalancer and the supervisor (paid
+    # positions together stop at cap - reserve); unset: half the cap
+    funder_reserve_wei: int | None = Field(None, ge=0)
+    """The part of the daily cap kept for the fund's own rebalancer and the supervisor (paid
+    positions together stop at cap - reserve), wei; unset: half the cap."""
     # Issue 13: the funder's runway in fund-rebalancer intervals (expected fee per interval set
     # from the scheduler's fees at deploy); LowRunway fires below this many intervals
     low_runway_intervals: int = Field(7, ge=1, le=10_000)
+    """LowRunway fires when the funder holds fewer intervals of fees than this."""
+
+    @model_validator(mode="after")
+    def _reserve_within_cap(self) -> AutomationSpec:
+        if (
+            self.funder_reserve_wei is not None
+            and self.funder_reserve_wei > self.funder_spend_cap_wei
+        ):
+            raise ValueError(
+                f"automation.funder_reserve_wei must be at most funder_spend_cap_wei "
+                f"({self.funder_spend_cap_wei}), got {self.funder_reserve_wei}"
+            )
+        return self
+
+    @property
+    def reserve_wei(self) -> int:
+        """The funder's reserve for the fund's own automation (half the cap when unset)."""
+        r = self.funder_reserve_wei
+        return self.funder_spend_cap_wei // 2 if r is None else r
 
 
 class Profile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     network: str
+    """The ape network it deploys to (mainnet, sepolia, ...); local: test doubles allowed."""
     base: BaseSpec
+    """The fund's base stablecoin."""
     tiers: list[tuple[int, int, int]]
+    """[target, min, max] in bps for L1 cash, L2 money-market, L3 high-yield; targets sum
+    to 10000."""
     risk: RiskFile
+    """The controller's guards and the keeper's budgets."""
     roles: dict[Literal["admin", "keeper", "guardian"], AdminRef]
+    """admin (an account, or {safe: ...}), keeper, guardian: addresses (indices locally)."""
     timelock_delay: int = Field(0, ge=0)
+    """Seconds between scheduling and executing a risk-increasing change."""
     uniswap: dict[str, Any] = {}
+    """{router: <address>} of Uniswap V3 (or {deploy: true} on a local chain)."""
     assets: list[AssetSpec]
+    """The assets the fund may hold in L2 and L3."""
     automation: AutomationSpec | None = None
+    """The recurring rebalancer booked on the fund, its funder and supervisor."""
     plan_executor: PlanExecutorSpec | None = None
+    """The PlanExecutor in front of the controller (needs a Safe admin)."""
 
     @property
     def admin_safe(self) -> SafeSpec | None:
@@ -420,8 +508,15 @@ def deploy_profile(
             fund.safe = existing_safe
         else:
             owners = [_account(accounts, o) for o in safe_spec.owners or []]
-            fund.safe = deploy_safe_steps(steps, deployer, owners, int(safe_spec.threshold or 0))
-        fund.safe_multisend = multisend_steps(steps, deployer)
+            fund.safe = deploy_safe_steps(
+                steps,
+                deployer,
+                owners,
+                int(safe_spec.threshold or 0),
+                salt_nonce=int(str(fund.vault.address), 16),
+                log=log,
+            )
+        fund.safe_multisend = multisend_steps(steps, deployer, log=log)
         admin = str(fund.safe.address)
         threshold = int(fund.safe.getThreshold())
         owner_refs = safe_spec.owners or []
@@ -533,9 +628,17 @@ def _existing_safe(profile: Profile, accounts: Any) -> Any:
     """roles.admin: {safe: {address: ...}}: the Safe, checked on chain (code, version, and the
     owners and threshold the profile gives), or None for any other admin."""
     spec = profile.admin_safe
-    if spec is None or spec.address is None:
+    if spec is None:
         return None
+    from ballast_dev.deployment.canonical_safe import CONTRACTS, CanonicalSafeError, preflight
     from ballast_dev.deployment.safe import SafeDeploymentError, check_safe
+
+    try:  # the canonical Safe contracts are there, or can be deployed here
+        preflight(CONTRACTS if spec.address is None else ("MultiSendCallOnly",))
+    except CanonicalSafeError as e:
+        raise ProfileError(f"roles.admin.safe: {e}") from None
+    if spec.address is None:
+        return None
 
     owners = None
     if spec.owners is not None:
@@ -631,6 +734,25 @@ def deploy_fund_automation(
         rebalancer,
         sender=deployer,
     )
+    # Issue 45: only the fund's controller is believed when it says RebalanceHeld (retried at
+    # interval / 24 without backing off), and the fund's rebalancer and the supervisor keep a
+    # reserve of the funder's daily cap that paid positions cannot spend.
+    steps.send(
+        "paid_registry.setTrustedTarget:fund",
+        registry.setTrustedTarget,
+        rid,
+        True,
+        sender=deployer,
+    )
+    for name, spender in (("fund_rebalancer", rebalancer), ("supervisor", supervisor.address)):
+        steps.send(
+            f"tx_funder.setReservedSpender:{name}",
+            funder.setReservedSpender,
+            spender,
+            True,
+            sender=deployer,
+        )
+    steps.send("tx_funder.setReserve", funder.setReserve, spec.reserve_wei, sender=deployer)
     if admin_address != deployer.address:
         hand_over_automation(
             [scheduler, funder, registry, supervisor], deployer, admin, steps=steps
@@ -719,3 +841,24 @@ def write_addresses(
         data.update(extra)
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
     return path
+
+
+SCHEMA_ID = "https://ballast.invalid/reference/deploy-profile.schema.json"
+
+
+def profile_schema() -> dict[str, Any]:
+    """The deployment profile's JSON Schema (draft 2020-12), generated from ``Profile``: what
+    an editor can check a profile against (docs/reference/deploy-profile.schema.json). What a
+    schema cannot say (cross-field rules: tier targets summing to 10000, a Safe's threshold
+    within its owners, addresses' EIP-55 checksums, the network against the chain) is checked
+    by ``load_profile``, which refuses a bad profile naming the field."""
+    schema = Profile.model_json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        **schema,
+        "title": "Ballast deployment profile",
+        "description": (
+            "ape run deploy --profile <file>: the fund's configuration (scripts/profiles/*.yaml)."
+        ),
+    }

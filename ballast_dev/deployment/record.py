@@ -77,6 +77,21 @@ class DirectSteps:
     def transfer(self, key: str, sender: Any, to: Any, value: int) -> None:
         sender.transfer(_address(to), value)
 
+    def call(self, key: str, sender: Any, to: Any, data: bytes, *, what: str) -> None:
+        from ape import networks
+
+        txn = networks.provider.network.ecosystem.create_transaction(
+            sender=sender.address, receiver=_address(to), data=data
+        )
+        sender.call(txn)
+
+    def raw(self, key: str, raw_tx: bytes, *, sender: str, nonce: int, what: str) -> None:
+        from ape import networks
+
+        provider = networks.provider
+        tx_hash = provider.web3.eth.send_raw_transaction(raw_tx)
+        provider.get_receipt("0x" + bytes(tx_hash).hex())
+
     def done(self, key: str) -> bool:
         return False
 
@@ -174,6 +189,40 @@ class RecordedSteps:
             sender=sender.address, receiver=_address(to), value=value
         )
         self._send(key, sender, txn, what=f"transfer {value} wei", to=_address(to))
+
+    def call(self, key: str, sender: Any, to: Any, data: bytes, *, what: str) -> None:
+        """A transaction of ``data`` to ``to`` (a contract with no ABI here: Safe's singleton
+        factory), as a step."""
+        if key in self._by_key:
+            return
+        from ape import networks
+
+        txn = networks.provider.network.ecosystem.create_transaction(
+            sender=sender.address, receiver=_address(to), data=data
+        )
+        self._send(key, sender, txn, what=what, to=_address(to))
+
+    def raw(self, key: str, raw_tx: bytes, *, sender: str, nonce: int, what: str) -> None:
+        """A transaction signed elsewhere (a presigned deployment: the signer is not the
+        deployer), sent as it is, as a step recorded under its signer and nonce."""
+        if key in self._by_key:
+            return
+        from ape import networks
+        from eth_utils import keccak
+
+        provider = networks.provider
+        tx_hash = "0x" + keccak(raw_tx).hex()
+        pending = {"step": key, "from": sender, "nonce": nonce, "tx": tx_hash}
+        self.data["pending"] = pending
+        self._write()
+        try:
+            provider.web3.eth.send_raw_transaction(raw_tx)
+            receipt = provider.get_receipt(tx_hash)
+        except Exception:
+            if self._mined(provider, tx_hash):
+                self._failed(pending)
+            raise
+        self._record(key, what, None, sender, nonce, receipt)
 
     def _send(
         self, key: str, sender: Any, txn: Any, *, what: str, to: Any, result: bool = False

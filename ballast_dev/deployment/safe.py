@@ -1,9 +1,11 @@
 """Deploy a real Safe 1.4.1 multisig with ape, and run Safe transactions signed by its owners.
 
-The bytecode is the audited build shipped in npm `@safe-global/safe-contracts` 1.4.1
-(node_modules/, installed by `make setup`): the SafeL2 singleton (it emits the events indexers
-read), SafeProxyFactory and CompatibilityFallbackHandler. A Safe is a SafeProxy created by the
-factory with `setup(owners, threshold, ...)` as its initializer.
+The Safe's contracts are the canonical Safe 1.4.1 deployments (ballast_dev.deployment.
+canonical_safe): the SafeL2 singleton (it emits the events indexers read), SafeProxyFactory and
+CompatibilityFallbackHandler at the addresses `@safe-global/safe-deployments` lists, found on the
+chain or deployed there the way Safe does (its singleton factory, the npm build of
+`@safe-global/safe-contracts` 1.4.1, salt 0). A Safe is a SafeProxy created by the factory with
+`setup(owners, threshold, ...)` as its initializer, so Safe{Wallet} and safe-eth-py know it.
 
 `exec_safe_tx` does what the Safe web app does for a transaction every owner signs off-line:
 the Safe transaction hash (EIP-712, `getTransactionHash` at the Safe's current nonce), one
@@ -28,20 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ballast_dev.deployment import npm_artifacts
+from ballast_dev.deployment.canonical_safe import CONTRACTS, SAFE_VERSION
 from keepers.fund.planning.plan_approval import pack_signature
 
-_BUILD = "@safe-global/safe-contracts/build/artifacts/contracts"
-ARTIFACTS = {
-    "SafeL2": f"{_BUILD}/SafeL2.sol/SafeL2.json",
-    "SafeProxyFactory": f"{_BUILD}/proxies/SafeProxyFactory.sol/SafeProxyFactory.json",
-    "CompatibilityFallbackHandler": (
-        f"{_BUILD}/handler/CompatibilityFallbackHandler.sol/CompatibilityFallbackHandler.json"
-    ),
-    "MultiSendCallOnly": f"{_BUILD}/libraries/MultiSendCallOnly.sol/MultiSendCallOnly.json",
-}
+# the npm build's artifacts (ABI and bytecode) of the Safe contracts the project uses
+ARTIFACTS = {name: artifact for name, (_deployments, artifact) in CONTRACTS.items()}
 ZERO = "0x" + "00" * 20
-SAFE_VERSION = "1.4.1"
-SALT_NONCE = 0  # the deploy's Safe: one per (factory, owners, threshold)
 
 
 class SafeDeploymentError(RuntimeError):
@@ -64,12 +58,28 @@ class SafeSingletons:
     fallback_handler: Any
 
 
-def deploy_singletons(deployer: Any) -> SafeSingletons:
-    """The three shared contracts one chain needs (mainnet has them at fixed addresses)."""
+def _bound(name: str, address: str) -> Any:
+    from ape.contracts import ContractInstance
+
+    return ContractInstance(address, container(name).contract_type)
+
+
+def canonical_singletons(deployer: Any, steps: Any = None, log: Any = None) -> SafeSingletons:
+    """The three shared contracts a Safe needs, at their canonical 1.4.1 addresses: found on the
+    chain, or deployed there through Safe's singleton factory (``deployer`` pays; ``steps``
+    records the transactions, none by default)."""
+    from ballast_dev.deployment.canonical_safe import SAFE_CORE, ensure_canonical
+    from ballast_dev.deployment.record import DirectSteps
+
+    c = ensure_canonical(
+        steps or DirectSteps(), deployer, SAFE_CORE, log=log or (lambda _msg: None)
+    )
     return SafeSingletons(
-        singleton=deployer.deploy(container("SafeL2")),
-        factory=deployer.deploy(container("SafeProxyFactory")),
-        fallback_handler=deployer.deploy(container("CompatibilityFallbackHandler")),
+        singleton=_bound("SafeL2", c.addresses["SafeL2"]),
+        factory=_bound("SafeProxyFactory", c.addresses["SafeProxyFactory"]),
+        fallback_handler=_bound(
+            "CompatibilityFallbackHandler", c.addresses["CompatibilityFallbackHandler"]
+        ),
     )
 
 
@@ -79,17 +89,27 @@ def deploy_safe(
     threshold: int,
     *,
     singletons: SafeSingletons | None = None,
-    salt_nonce: int = 0,
+    salt_nonce: int | None = None,
 ) -> Any:
-    """A Safe proxy with `owners` and `threshold`, as an ape contract with the SafeL2 ABI."""
+    """A Safe proxy with `owners` and `threshold`, as an ape contract with the SafeL2 ABI.
+    ``salt_nonce`` None: the first one whose address is free (the canonical factory gives the
+    same owners and threshold the same address per salt nonce)."""
     if not 1 <= threshold <= len(owners):
         raise SafeDeploymentError(f"threshold {threshold} must lie in [1, {len(owners)}] owners")
-    s = singletons or deploy_singletons(deployer)
+    s = singletons or canonical_singletons(deployer)
     owner_addresses = [getattr(o, "address", o) for o in owners]
     safe_abi = container("SafeL2")
     setup = s.singleton.setup.encode_input(
         owner_addresses, threshold, ZERO, b"", s.fallback_handler.address, ZERO, 0, ZERO
     )
+    if salt_nonce is None:
+        from ape import chain
+
+        salt_nonce = 0
+        while chain.provider.get_code(
+            proxy_address(s.factory, s.singleton.address, setup, salt_nonce)
+        ):
+            salt_nonce += 1
     receipt = s.factory.createProxyWithNonce(
         s.singleton.address, setup, salt_nonce, sender=deployer
     )
@@ -188,16 +208,24 @@ def timelock_via_safe(
 # deploy interrupted between them resumes without creating a second Safe or signing twice.
 
 
-def deploy_safe_steps(steps: Any, deployer: Any, owners: list[Any], threshold: int) -> Any:
-    """`deploy_safe` as recorded steps: the singletons, then the proxy (at the address CREATE2
-    gives it: `proxy_address`)."""
+def deploy_safe_steps(
+    steps: Any,
+    deployer: Any,
+    owners: list[Any],
+    threshold: int,
+    *,
+    salt_nonce: int,
+    log: Any = None,
+) -> Any:
+    """`deploy_safe` as recorded steps: the canonical singletons (deployed where the chain lacks
+    them), then the proxy (at the address CREATE2 gives it: `proxy_address`). The deploy's
+    ``salt_nonce`` is the fund's vault address as a number: one Safe per fund (the canonical
+    factory would give a second fund with the same owners and threshold the same address),
+    the same one when a deploy resumes."""
     if not 1 <= threshold <= len(owners):
         raise SafeDeploymentError(f"threshold {threshold} must lie in [1, {len(owners)}] owners")
-    singleton = steps.deploy("deploy:safe.singleton", container("SafeL2"), sender=deployer)
-    factory = steps.deploy("deploy:safe.factory", container("SafeProxyFactory"), sender=deployer)
-    handler = steps.deploy(
-        "deploy:safe.fallback_handler", container("CompatibilityFallbackHandler"), sender=deployer
-    )
+    s = canonical_singletons(deployer, steps, log)
+    singleton, factory, handler = s.singleton, s.factory, s.fallback_handler
     owner_addresses = [str(getattr(o, "address", o)) for o in owners]
     setup = singleton.setup.encode_input(
         owner_addresses, threshold, ZERO, b"", handler.address, ZERO, 0, ZERO
@@ -207,12 +235,12 @@ def deploy_safe_steps(steps: Any, deployer: Any, owners: list[Any], threshold: i
         factory.createProxyWithNonce,
         singleton.address,
         setup,
-        SALT_NONCE,
+        salt_nonce,
         sender=deployer,
     )
     from ape import chain
 
-    proxy = proxy_address(factory, singleton.address, setup, SALT_NONCE)
+    proxy = proxy_address(factory, singleton.address, setup, salt_nonce)
     if not chain.provider.get_code(proxy):
         raise SafeDeploymentError(f"no Safe proxy at {proxy}, where the factory creates it")
     safe = at(proxy)
@@ -221,21 +249,14 @@ def deploy_safe_steps(steps: Any, deployer: Any, owners: list[Any], threshold: i
     return safe
 
 
-def multisend_steps(steps: Any, deployer: Any) -> str:
+def multisend_steps(steps: Any, deployer: Any, log: Any = None) -> str:
     """The MultiSendCallOnly 1.4.1 the admin Safe's batches go through (Safe{Wallet}'s
-    Transaction Builder sends several calls as one DELEGATECALL to it): the canonical one where
-    the chain has it (every chain Safe supports), else one deployed from the npm build as a
-    recorded step (a local chain)."""
-    from ape import chain
+    Transaction Builder sends several calls as one DELEGATECALL to it): the canonical one,
+    deployed through Safe's singleton factory where the chain lacks it."""
+    from ballast_dev.deployment.canonical_safe import ensure_canonical
 
-    from ballast_dev.deployment.txbuilder import MULTISEND_CALL_ONLY
-
-    if chain.provider.get_code(MULTISEND_CALL_ONLY):
-        return MULTISEND_CALL_ONLY
-    c = steps.deploy(
-        "deploy:safe.multisend_call_only", container("MultiSendCallOnly"), sender=deployer
-    )
-    return str(c.address)
+    c = ensure_canonical(steps, deployer, ("MultiSendCallOnly",), log=log or (lambda _m: None))
+    return c.addresses["MultiSendCallOnly"]
 
 
 def proxy_address(factory: Any, singleton: str, initializer: bytes, salt_nonce: int) -> str:
@@ -259,9 +280,16 @@ def at(address: str) -> Any:
     return ContractInstance(to_checksum_address(address), container("SafeL2").contract_type)
 
 
+def to_checksum(raw: bytes) -> str:
+    from eth_utils import to_checksum_address
+
+    return to_checksum_address(raw)
+
+
 def check_safe(address: str, owners: list[str] | None, threshold: int | None) -> Any:
     """An existing Safe, verified on chain before the deploy sends anything: code at
-    ``address`` answering as a Safe 1.4.x, with exactly ``owners`` and ``threshold`` when given.
+    ``address`` answering as a Safe 1.4.x, a proxy of a canonical 1.4.1 master copy (SafeL2 or
+    Safe: what Safe{Wallet} supports), with exactly ``owners`` and ``threshold`` when given.
     Raises SafeDeploymentError naming what differs."""
     from ape import chain
 
@@ -280,6 +308,16 @@ def check_safe(address: str, owners: list[str] | None, threshold: int | None) ->
     if not version.startswith("1.4"):
         raise SafeDeploymentError(
             f"roles.admin.safe.address={address}: Safe version {version}, expected 1.4.x"
+        )
+    from ballast_dev.deployment.canonical_safe import master_copies
+
+    raw = bytes(chain.provider.web3.eth.get_storage_at(address, 0))  # the proxy's singleton
+    singleton = to_checksum(raw[-20:])
+    if singleton not in master_copies():
+        raise SafeDeploymentError(
+            f"roles.admin.safe.address={address}: a proxy of {singleton}, not of a canonical "
+            f"Safe {SAFE_VERSION} master copy ({', '.join(master_copies())}): Safe{{Wallet}} "
+            "does not support it"
         )
     if owners is not None and sorted(o.lower() for o in owners) != sorted(
         o.lower() for o in actual_owners

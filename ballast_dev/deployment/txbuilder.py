@@ -30,7 +30,7 @@ from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
 # MultiSendCallOnly 1.4.1 at its canonical address (safe-deployments: the same on every chain
-# Safe supports); a local chain gets its own from the npm build (deployment/safe.py)
+# Safe supports); deployed there on a local chain (deployment/canonical_safe.py)
 MULTISEND_CALL_ONLY = "0x9641d764fc13c8B624c04430C7356C1C7C8102e2"
 TX_BUILDER_VERSION = "1.18.0"
 CALL, DELEGATECALL = 0, 1

@@ -169,6 +169,12 @@ contract PaidRebalancerRegistry is IPaidRebalancerRegistry, Ownable2Step {
         emit SupervisorSet(supervisor_);
     }
 
+    /// @inheritdoc IPaidRebalancerRegistry
+    function setTrustedTarget(uint256 id, bool trusted) external onlyOwner {
+        Rebalancer(payable(_get(id).rebalancer)).setTrustedTarget(trusted);
+        emit TrustedTargetSet(id, trusted);
+    }
+
     /* VIEWS */
 
     /// @inheritdoc IPaidRebalancerRegistry

@@ -12,12 +12,17 @@ import {RecurringTask} from "./RecurringTask.sol";
 /// @title Rebalancer
 /// @notice Drives one position's rebalance(bool) on a recurring schedule. The owner (a user, or
 /// the PaidRebalancerRegistry) controls the config; anyone may fixReschedule. A failed run books
-/// its retry after interval / RETRY_DIVISOR, backing off on failures in a row but RebalanceHeld.
+/// its retry after interval / RETRY_DIVISOR, backing off on failures in a row; only a target the
+/// owner trusts (the fund's controller) is believed when it says RebalanceHeld or "cut and still
+/// out of band", and is then retried at the short delay without backing off.
 contract Rebalancer is IRebalancer, RecurringTask, Ownable2Step {
     /* STORAGE */
 
     /// @inheritdoc IRebalancer
     IRebalanceTarget public immutable position;
+
+    /// @inheritdoc IRebalancer
+    bool public trustedTarget;
 
     /* CONSTRUCTOR */
 
@@ -39,6 +44,12 @@ contract Rebalancer is IRebalancer, RecurringTask, Ownable2Step {
         _cancelBooked();
         _setConfig(config);
         _bookNext();
+    }
+
+    /// @inheritdoc IRebalancer
+    function setTrustedTarget(bool trusted) external onlyOwner {
+        trustedTarget = trusted;
+        emit TrustedTargetSet(trusted);
     }
 
     /// @inheritdoc IRebalancer
@@ -66,29 +77,36 @@ contract Rebalancer is IRebalancer, RecurringTask, Ownable2Step {
             MAX_REASON
         );
         if (!ok) {
-            // a position that could not move (RebalanceHeld: pools past its bound) or failed
-            // for any reason is tried again soon rather than a full interval later. Any failure
-            // but RebalanceHeld backs off (a stale feed or a pause that lasts costs a few runs a
-            // day, not 24); RebalanceHeld does not, since anyone may execute a due run right
-            // after moving the pools: backing off would let five such moves push the fund's
-            // rebalance a whole interval away, where now each hour costs one.
+            // A position that failed is tried again soon rather than a full interval later, and
+            // backs off on failures in a row (a stale feed or a pause that lasts costs a few runs
+            // a day, not 24). Only a trusted target's RebalanceHeld (the fund's controller: the
+            // pools stood past its bound, which anyone may arrange right before executing its
+            // due run) is retried at the short delay every time: backing off would let five such
+            // moves push the fund's rebalance a whole interval away. Any other target's word is
+            // not believed: an allow-listed paid position reverting RebalanceHeld backs off like
+            // any failure (the third review: such positions got 24 paid runs a day each).
             bytes4 reason;
             if (ret.length >= 4) {
                 assembly ("memory-safe") {
                     reason := mload(add(ret, 0x20))
                 }
             }
-            _retrySoon(reason != IAssetControllerTypes.RebalanceHeld.selector);
+            _retrySoon(reason != IAssetControllerTypes.RebalanceHeld.selector || !trustedTarget);
             emit RebalanceFailed(runId, ret);
             return;
         }
         bool moved;
+        bool offTarget;
         if (ret.length >= 32) {
-            // Any non-zero first word counts as true; abi.decode would revert on a malformed bool.
+            // Any non-zero word counts as true; abi.decode would revert on a malformed bool.
+            // The second word (the fund's controller: some leg was cut at its price bound and the
+            // fund is still out of band) is read from a trusted target only.
             assembly ("memory-safe") {
                 moved := iszero(iszero(mload(add(ret, 0x20))))
+                if gt(mload(ret), 0x3f) { offTarget := iszero(iszero(mload(add(ret, 0x40)))) }
             }
         }
+        if (offTarget && trustedTarget) _retrySoon(false);
         emit Rebalanced(runId, moved);
     }
 }

@@ -28,6 +28,10 @@ contract TxFunder is ITxFunder, Ownable2Step {
     uint256 public expectedFeePerInterval;
     uint256 public lowRunwayIntervals;
     Window internal _window;
+    /// @inheritdoc ITxFunder
+    uint256 public reserve;
+    /// @inheritdoc ITxFunder
+    mapping(address spender => bool) public isReserved;
 
     /* CONSTRUCTOR */
 
@@ -65,7 +69,7 @@ contract TxFunder is ITxFunder, Ownable2Step {
         if (amount > balance) revert InsufficientFunderBalance(balance, amount);
         Window memory w = _window;
         uint256 spent = _spentNow(w);
-        uint256 available = spent >= w.cap ? 0 : w.cap - spent;
+        uint256 available = _available(w.cap, spent, msg.sender);
         if (amount > available) revert SpendCapExceeded(amount, available);
         // Cannot overflow: spent + amount <= cap < 2^96; allowance checked above.
         unchecked {
@@ -116,6 +120,20 @@ contract TxFunder is ITxFunder, Ownable2Step {
         _setSpendCap(spendCapPerWindow_);
     }
 
+    /// @inheritdoc ITxFunder
+    function setReserve(uint256 reserve_) external onlyOwner {
+        uint256 cap = _window.cap;
+        if (reserve_ > cap) revert ReserveAboveCap(reserve_, cap);
+        reserve = reserve_;
+        emit ReserveSet(reserve_);
+    }
+
+    /// @inheritdoc ITxFunder
+    function setReservedSpender(address spender, bool reserved) external onlyOwner {
+        isReserved[spender] = reserved;
+        emit ReservedSpenderSet(spender, reserved);
+    }
+
     /* VIEWS */
 
     /// @inheritdoc ITxFunder
@@ -136,6 +154,12 @@ contract TxFunder is ITxFunder, Ownable2Step {
     }
 
     /// @inheritdoc ITxFunder
+    function availableTo(address spender) external view returns (uint256) {
+        Window memory w = _window;
+        return _available(w.cap, _spentNow(w), spender);
+    }
+
+    /// @inheritdoc ITxFunder
     function runway() public view returns (uint256) {
         uint256 expected = expectedFeePerInterval;
         return expected == 0 ? type(uint256).max : address(this).balance / expected;
@@ -151,8 +175,19 @@ contract TxFunder is ITxFunder, Ownable2Step {
         return drained >= w.spent ? 0 : w.spent - drained;
     }
 
+    /// @dev What `spender` may still take under the cap: a reserved spender up to the cap, any
+    /// other up to `cap - reserve` (so it never eats into the reserve).
+    function _available(uint256 cap, uint256 spent, address spender) internal view returns (uint256) {
+        if (!isReserved[spender]) {
+            uint256 r = reserve;
+            cap = r >= cap ? 0 : cap - r;
+        }
+        return spent >= cap ? 0 : cap - spent;
+    }
+
     function _setSpendCap(uint256 cap) internal {
         if (cap == 0 || cap > type(uint96).max) revert InvalidSpendCap(cap);
+        if (cap < reserve) revert ReserveAboveCap(reserve, cap);
         _window.cap = uint96(cap);
         emit SpendCapSet(cap);
     }

@@ -9,7 +9,6 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 import {IAssetController} from "../interfaces/IAssetController.sol";
-import {IRebalanceTarget} from "../interfaces/IRebalanceTarget.sol";
 import {IAssetAdapter} from "../interfaces/IAssetAdapter.sol";
 import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
@@ -332,52 +331,51 @@ contract AssetController is IAssetController, AssetControllerStorage {
         emit WaterfallLiquidated(amountNeeded, maxTier, raised);
     }
 
-    /// @inheritdoc IRebalanceTarget
-    function rebalance(bool force) external whenNotPaused nonReentrant returns (bool moved) {
+    /// @inheritdoc IAssetController
+    function rebalance(bool force) external whenNotPaused nonReentrant returns (bool moved, bool offTarget) {
         // holds REBALANCER_ROLE or KEEPER_ROLE (one slot: see _mayRebalance)
         if (!_mayRebalance[msg.sender]) revert NotRebalancer(msg.sender);
         _checkSequencer();
         // nothing to do in band: decided from the fresh stored mark and the vault's cash,
         // without reading a single oracle
-        if (!force && _inBandsByMark()) {
-            emit Rebalanced(msg.sender, force, false);
-            return false;
-        }
-        Snap memory s = _snapshot();
-        if (s.gross == 0 || (!force && _inBands(s))) {
+        if (force || !_inBandsByMark()) {
+            Snap memory s = _snapshot();
+            if (s.gross != 0 && (force || !_inBands(s))) {
+                // Anyone may execute a due run, at a moment of their choosing: each swap fills
+                // only up to the internal bound's price and carries the rest, so a pool moved
+                // against the fund sells it nothing worse than the bound.
+                s.within = true;
+                uint256 minMove = _risk.minMoveValue;
+                // Sell what the invested tiers hold above target; the cash lands in L1. The
+                // snapshot is kept current as each move happens: one valuation pass for the call.
+                for (uint8 t = 1; t < 3; ++t) {
+                    uint256 tv = BpsLib.share(s.gross, _targets[t]);
+                    if (s.tierValues[t] > tv + minMove) {
+                        moved = _sellFromTier(s, t, s.tierValues[t] - tv) != 0 || moved;
+                    }
+                }
+                // Deploy the cash above L1's target to the tiers below theirs.
+                uint256 target0 = BpsLib.share(s.gross, _targets[0]);
+                uint256 surplus = s.tierValues[0] > target0 ? s.tierValues[0] - target0 : 0;
+                for (uint8 t = 1; t < 3 && surplus > minMove; ++t) {
+                    uint256 d = _deficit(s, t);
+                    uint256 x = d < surplus ? d : surplus;
+                    if (x > minMove) {
+                        uint256 done = _deployToTier(s, t, x);
+                        surplus -= done;
+                        moved = done != 0 || moved;
+                    }
+                }
+                if (s.cut) {
+                    // out of band and every move cut to nothing: refused, so that the run is
+                    // retried soon; some cut and still out of band: said, for the same retry
+                    if (!moved) revert RebalanceHeld();
+                    offTarget = !_inBands(s);
+                }
+                if (_vault.pendingRedemptions() != 0) _vault.fulfilRedemptions(_FULFIL_BATCH);
+            }
             _storeMark(s);
-            emit Rebalanced(msg.sender, force, false);
-            return false;
         }
-        // Anyone may execute a due run, at a moment of their choosing: each swap fills only up
-        // to the internal bound's price and carries the rest, so a pool moved against the fund
-        // sells it nothing worse than the bound.
-        s.within = true;
-        uint256 minMove = _risk.minMoveValue;
-        // Sell what the invested tiers hold above target; the cash lands in L1. The snapshot is
-        // kept current as each move happens: one valuation pass for the whole call.
-        for (uint8 t = 1; t < 3; ++t) {
-            uint256 tv = BpsLib.share(s.gross, _targets[t]);
-            if (s.tierValues[t] > tv + minMove) {
-                moved = _sellFromTier(s, t, s.tierValues[t] - tv) != 0 || moved;
-            }
-        }
-        // Deploy the cash above L1's target to the tiers below theirs.
-        uint256 target0 = BpsLib.share(s.gross, _targets[0]);
-        uint256 surplus = s.tierValues[0] > target0 ? s.tierValues[0] - target0 : 0;
-        for (uint8 t = 1; t < 3 && surplus > minMove; ++t) {
-            uint256 d = _deficit(s, t);
-            uint256 x = d < surplus ? d : surplus;
-            if (x > minMove) {
-                uint256 done = _deployToTier(s, t, x);
-                surplus -= done;
-                moved = done != 0 || moved;
-            }
-        }
-        // out of band and every move cut to nothing: refused, so that the run is retried soon
-        if (!moved && s.cut) revert RebalanceHeld();
-        if (_vault.pendingRedemptions() != 0) _vault.fulfilRedemptions(_FULFIL_BATCH);
-        _storeMark(s);
         emit Rebalanced(msg.sender, force, moved);
     }
 

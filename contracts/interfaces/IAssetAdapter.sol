@@ -23,7 +23,8 @@ interface IAssetAdapter {
     /// @notice Like invest, but stops where the next unit would fill at a worse rate than
     /// `minOut / cashIn` (so every unit filled, and the average, is at least that rate) and sends
     /// the unspent cash back to the caller. An adapter that fills at one price fills all or
-    /// nothing (the caller's checks decide); a pool adapter fills partially.
+    /// nothing (the caller's checks decide); a pool adapter fills partially, and moves its pool
+    /// at most one fee tier from the price it finds (a sandwich's round trip pays two).
     /// @return tokensOut Tokens sent to the caller now.
     function investWithin(address token, uint256 cashIn, uint256 minOut) external returns (uint256 tokensOut);
 

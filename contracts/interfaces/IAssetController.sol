@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {IRebalanceTarget} from "./IRebalanceTarget.sol";
 import {IAssetControllerTypes} from "./IAssetControllerTypes.sol";
 
 /// @title IAssetController
@@ -14,7 +13,7 @@ import {IAssetControllerTypes} from "./IAssetControllerTypes.sol";
 /// @dev Roles: DEFAULT_ADMIN_ROLE is held by a timelock and alone may make risk-increasing
 /// changes; ADMIN_ROLE makes risk-reducing changes at once; GUARDIAN_ROLE pauses and lowers
 /// limits at once; KEEPER_ROLE moves money; REBALANCER_ROLE may only call rebalance(bool).
-interface IAssetController is IAssetControllerTypes, IRebalanceTarget {
+interface IAssetController is IAssetControllerTypes {
     /* VIEWS */
 
     function vault() external view returns (address);
@@ -94,6 +93,15 @@ interface IAssetController is IAssetControllerTypes, IRebalanceTarget {
     /// @notice Brings L1 cash to its target: deploys the excess over L2/L3 by their deficits, or
     /// raises the shortfall through the waterfall (L2 before L3).
     function rebalanceBuffer() external;
+
+    /// @notice IRebalanceTarget's rebalance (same selector), with a second word: `offTarget`,
+    /// true when some pool leg was cut at its price bound and the fund is still out of its bands
+    /// after the run (a Rebalancer that trusts this controller retries at interval / 24). Reverts
+    /// RebalanceHeld when out of band and every move was cut to nothing.
+    /// @param force When false, a fund already inside its bands does nothing.
+    /// @return moved True when anything was moved.
+    /// @return offTarget Some leg was cut and the fund is still out of band.
+    function rebalance(bool force) external returns (bool moved, bool offTarget);
 
     /// @notice Raises up to `amountNeeded` cash from L2 then L3, never past `maxTier`, skipping and
     /// reporting what cannot be redeemed now. Funds the vault's redemption queue afterwards.

@@ -41,6 +41,7 @@ interface IPaidRebalancerRegistry {
     event RebalancerAllowanceSet(uint256 indexed id, uint256 allowance);
     event LimitsSet(uint256 maxPerOwner, uint256 maxTotal);
     event SupervisorSet(address indexed supervisor);
+    event TrustedTargetSet(uint256 indexed id, bool trusted);
 
     error NotPositionOwner(address caller, address position);
     error NotAuthorisedCreator(address caller, address position);
@@ -100,6 +101,11 @@ interface IPaidRebalancerRegistry {
     /// @notice Admin: the Supervisor new paid rebalancers are registered with (zero: none). The
     /// supervisor accepts items only from its owner and this registry.
     function setSupervisor(address supervisor) external;
+
+    /// @notice Flags paid rebalancer `id`'s position as the fund's own (its RebalanceHeld and its
+    /// "cut and still out of band" word retried at interval / 24 without backing off; see
+    /// IRebalancer.setTrustedTarget). Admin only: neither a creator nor the position's owner can.
+    function setTrustedTarget(uint256 id, bool trusted) external;
 
     function rebalancerOf(uint256 id) external view returns (address);
     function ownerOf(uint256 id) external view returns (address);

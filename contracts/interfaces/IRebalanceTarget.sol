@@ -9,5 +9,8 @@ interface IRebalanceTarget {
     /// @param force When false, a position already inside its bands does nothing; when true it
     /// moves toward target regardless.
     /// @return moved True when anything was moved.
+    /// @dev A target may return a second word (the AssetController does: "a leg was cut at its
+    /// price bound and I am still out of band"); a Rebalancer reads it, and a RebalanceHeld()
+    /// revert, only from a target its owner flagged trusted.
     function rebalance(bool force) external returns (bool moved);
 }

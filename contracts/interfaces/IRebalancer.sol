@@ -17,6 +17,7 @@ interface IRebalancer is IRecurringTask {
     event CreatedRebalancer(address indexed owner, address indexed position, address indexed txFunder);
     event Rebalanced(uint256 indexed runId, bool moved);
     event RebalanceFailed(uint256 indexed runId, bytes reason);
+    event TrustedTargetSet(bool trusted);
 
     /// @notice Cancels the booked run with its refund going to the OLD funder, swaps the config,
     /// then books the next run with the new one. Owner only.
@@ -25,6 +26,15 @@ interface IRebalancer is IRecurringTask {
     /// @notice Cancels the booked run, returns every wei to the funder and stops for good.
     /// Owner only.
     function destroy() external;
+
+    /// @notice Whether the position's own word is believed (the fund's controller, which its admin
+    /// flags): its RebalanceHeld() and its "cut and still out of band" second return word then
+    /// book the retry at interval / RETRY_DIVISOR without backing off. Any other target's
+    /// failures, RebalanceHeld included, back off, and its second word is ignored. Owner only
+    /// (for a paid rebalancer: the registry's owner, through the registry).
+    function setTrustedTarget(bool trusted) external;
+
+    function trustedTarget() external view returns (bool);
 
     function position() external view returns (IRebalanceTarget);
 }

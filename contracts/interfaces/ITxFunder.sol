@@ -15,6 +15,13 @@ pragma solidity ^0.8.24;
 /// at most (n + 1) x spendCapPerWindow: the worst case of a stolen manager (registry owner,
 /// creator) key or of a flood of spenders. Only the owner sets the cap; it is set at deploy.
 /// Refunds do not lower `spent` (so cancel-and-rebook cannot be used to cycle past the cap).
+///
+/// Reserve (third review): `reserve` of the cap is kept for the spenders the owner marks
+/// reserved (the fund's own rebalancer and the supervisor). Every other spender (each paid
+/// rebalancer) is refused once its fee would take `spent` above `cap - reserve`, so whatever
+/// paid positions do, the reserved spenders find at least `reserve` less their own undrained fees
+/// under the cap, and all other spenders together take at most 2 x (cap - reserve) per rolling
+/// day. Only the owner marks spenders reserved (a manager cannot) and sets the reserve.
 interface ITxFunder {
     event SpenderApproved(address indexed spender, uint256 allowance);
     event ManagerSet(address indexed manager, bool allowed);
@@ -25,6 +32,8 @@ interface ITxFunder {
     event RunwayParamsSet(uint256 expectedFeePerInterval, uint256 lowRunwayIntervals);
     event LowRunway(uint256 balance, uint256 runwayIntervals, uint256 threshold);
     event SpendCapSet(uint256 spendCapPerWindow);
+    event ReserveSet(uint256 reserve);
+    event ReservedSpenderSet(address indexed spender, bool reserved);
 
     error NotOwnerOrManager(address caller);
     error AllowanceExceeded(address spender, uint256 allowance, uint256 amount);
@@ -32,6 +41,7 @@ interface ITxFunder {
     error TransferFailed(address to, uint256 amount);
     error SpendCapExceeded(uint256 amount, uint256 available);
     error InvalidSpendCap(uint256 spendCapPerWindow);
+    error ReserveAboveCap(uint256 reserve, uint256 spendCapPerWindow);
 
     /// @notice Sets `spender`'s allowance (0 revokes it). Owner or a manager.
     function approveSpender(address spender, uint256 allowance) external;
@@ -56,8 +66,24 @@ interface ITxFunder {
     /// @notice Fees counted against the cap now (after the linear drain since the last fee).
     function spentInWindow() external view returns (uint256);
 
-    /// @notice What withdrawFee may still pay out now under the cap (ignoring the balance).
+    /// @notice What withdrawFee may still pay out now under the cap to a reserved spender
+    /// (ignoring the balance).
     function availableToSpend() external view returns (uint256);
+
+    /// @notice What withdrawFee may still pay out now under the cap to `spender` (the whole cap
+    /// for a reserved spender, `cap - reserve` for any other), ignoring allowance and balance.
+    function availableTo(address spender) external view returns (uint256);
+
+    /// @notice Owner: the part of the cap only reserved spenders may use (at most the cap; 0
+    /// shares the whole cap). Lowering the cap below the reserve reverts with ReserveAboveCap.
+    function setReserve(uint256 reserve) external;
+
+    /// @notice Owner only (not a manager): marks `spender` as one of the fund's own (may use the
+    /// reserve).
+    function setReservedSpender(address spender, bool reserved) external;
+
+    function reserve() external view returns (uint256);
+    function isReserved(address spender) external view returns (bool);
 
     function spendCapPerWindow() external view returns (uint256);
 

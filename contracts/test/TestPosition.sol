@@ -12,7 +12,8 @@ contract TestPosition is IRebalanceTarget {
         Revert,
         BurnGas,
         ReturnBomb,
-        Held // reverts as the fund's controller does when the pools stand past its bound
+        Held, // reverts as the fund's controller does when the pools stand past its bound
+        MovedOffTarget // returns (true, true) as the controller does when a leg was cut and it is still out of band
     }
 
     error NotAuthorisedRebalancer(address caller);
@@ -55,6 +56,13 @@ contract TestPosition is IRebalanceTarget {
         ++calls;
         lastForce = force;
         emit PositionRebalanced(msg.sender, force);
+        if (mode == Mode.MovedOffTarget) {
+            assembly {
+                mstore(0x00, 1)
+                mstore(0x20, 1)
+                return(0x00, 0x40)
+            }
+        }
         return force;
     }
 }

@@ -408,6 +408,7 @@ SECTIONS: dict[str, str] = {
     "executor": "keepers.automation.settings:ExecutorConfig",
     "supervisor": "keepers.automation.settings:SupervisorBotConfig",
     "crosschain": "keepers.crosschain.config:CrosschainSettings",
+    "console": "keepers.console.settings:ConsoleSettings",
 }
 
 
@@ -434,6 +435,7 @@ class Settings(BaseModel):
     executor: Any = None  # ExecutorConfig
     supervisor: Any = None  # SupervisorBotConfig
     crosschain: Any = None  # CrosschainSettings
+    console: Any = None  # ConsoleSettings
 
 
 class _MappingEnvSource(EnvSettingsSource):

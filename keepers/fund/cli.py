@@ -243,18 +243,8 @@ def approve(
         del account
         note = f"account {alias}" + (f": {note}" if note else "")
     assert signature is not None
-    checked: dict[str, Any] = {}
-    from keepers.fund.planning.plan_approval import contract_signature, erc1271_checker
-
-    if contract_signature(signature) is not None:
-        # a contract signer (the admin Safe's own Safe message, or a nested Safe owner): the
-        # executor checks it with ERC-1271 on chain, and so does this command
-        bot = _optional_bot(ctx)
-        if bot is not None and bot.contracts.executor is not None:
-            safe, _ = bot.approvals.admin_safe()
-            checked = {"erc1271": erc1271_checker(bot.w3), "safe": safe}
     try:
-        d = plans.record_signature(row.ref, signature, now, note, **checked)
+        d = record_signature(ctx, row.ref, signature, now, note)
     except DomainError as err:
         fail(str(err), exit_code(err))
     d = {**d, "signed": what, "signature": signature}
@@ -265,6 +255,26 @@ def approve(
             f"({d['approvals']} of {d['required']}); the running keeper executes it"
         ),
     )
+
+
+def record_signature(ctx: Ctx, ref: str, signature: str, now: int, note: str) -> dict[str, Any]:
+    """The one intake of a signature made elsewhere (`keeper approve --signature` and the web
+    console's "Sign with your wallet"): recovered over the recomputed plan hash and checked
+    against the stored admins by PlanStore.record_signature; a contract signer (the admin
+    Safe's own Safe message, or a nested Safe owner) is checked with ERC-1271 on chain, as the
+    executor checks it. DomainError names why a signature is refused (nothing recorded)."""
+    from keepers.fund.planning.plan_approval import contract_signature, erc1271_checker
+
+    checked: dict[str, Any] = {}
+    if contract_signature(signature) is not None:
+        bot = _optional_bot(ctx)
+        if bot is not None and bot.contracts.executor is not None:
+            safe, _ = bot.approvals.admin_safe()
+            checked = {"erc1271": erc1271_checker(bot.w3), "safe": safe}
+    result: dict[str, Any] = ctx.records().plans.record_signature(
+        ref, signature, now, note, **checked
+    )
+    return result
 
 
 @main.command(name="reject")

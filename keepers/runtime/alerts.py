@@ -63,6 +63,7 @@ ALERT_CODES: dict[str, tuple[str, str]] = {
     "crosschain_move_failed": ("crosschain", "a cross-chain move failed"),
     "attestation_rejected": ("crosschain", "Circle's Iris refused a burn's attestation request"),
     "attestation_delayed": ("crosschain", "Circle's Iris holds a burn back (delayReason)"),
+    "console_notify_failed": ("console", "a webhook notification was not delivered"),
 }
 
 

@@ -9,7 +9,9 @@
 - ``docs/reference/metrics.md``: every Prometheus metric the keepers export and every rule of
   ``keepers/alerts/rebalance.rules.yml``;
 - ``docs/reference/gas.md``: every committed gas figure (``tests/gas/*.json``, written by
-  ``make gas``), so no page types a figure that can drift from the contracts.
+  ``make gas``), so no page types a figure that can drift from the contracts;
+- ``docs/reference/deploy-profile.md`` and ``deploy-profile.schema.json``: the deployment
+  profile's JSON Schema, generated from its pydantic model, and its tables.
 
 ``python -m scripts.docs.gen_reference`` rewrites them (``make docs`` runs it);
 ``--check`` exits 1 naming the stale pages (tests/offchain/docs runs that).
@@ -335,17 +337,113 @@ def gas_page() -> str:
     return "\n".join(lines)
 
 
+def _schema_type(prop: Any) -> str:
+    if not isinstance(prop, dict) or not prop:
+        return "any"
+    if "$ref" in prop:
+        return f"[{prop['$ref'].rsplit('/', 1)[-1]}](#{prop['$ref'].rsplit('/', 1)[-1].lower()})"
+    if "enum" in prop:
+        return " | ".join(f"`{json.dumps(v)}`" for v in prop["enum"])
+    if "anyOf" in prop or "oneOf" in prop:
+        parts = [_schema_type(p) for p in prop.get("anyOf") or prop.get("oneOf") or []]
+        return " | ".join(p for p in parts if p != "null") + (" | null" if "null" in parts else "")
+    kind = prop.get("type", "any")
+    if kind == "array":
+        items = prop.get("items") or prop.get("prefixItems")
+        if isinstance(items, list):
+            return "[" + ", ".join(_schema_type(i) for i in items) + "]"
+        return f"list of {_schema_type(items or {})}"
+    if kind == "object" and isinstance(prop.get("additionalProperties"), dict):
+        keys = (prop.get("propertyNames") or {}).get("enum")
+        of = f" ({', '.join(keys)})" if keys else ""
+        return f"map{of} of {_schema_type(prop['additionalProperties'])}"
+    if prop.get("pattern"):
+        return f"{kind} (`{prop['pattern']}`)"
+    return str(kind)
+
+
+def _schema_bounds(prop: dict[str, Any]) -> str:
+    names = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+    for sub in prop.get("anyOf", []):
+        if any(k in sub for k in names):
+            prop = sub
+    out = [f"{op} {prop[k]:,}" for k, op in names.items() if k in prop]
+    return ", ".join(out)
+
+
+def _schema_table(model: dict[str, Any]) -> list[str]:
+    required = set(model.get("required", []))
+    lines = ["| key | type | default | bounds | meaning |", "|---|---|---|---|---|"]
+    for name, prop in model.get("properties", {}).items():
+        default = "required" if name in required else f"`{json.dumps(prop.get('default'))}`"
+        lines.append(
+            f"| `{name}` | {_cell(_schema_type(prop))} | {_cell(default)} | "
+            f"{_cell(_schema_bounds(prop))} | {_cell(prop.get('description', ''))} |"
+        )
+    return lines
+
+
+def profile_schema_json() -> str:
+    from ballast_dev.deployment.profile import profile_schema
+
+    return json.dumps(profile_schema(), indent=2) + "\n"
+
+
+def profile_page() -> str:
+    """The deployment profile (``ape run deploy --profile``): its JSON Schema, generated from the
+    pydantic model, as tables, and the schema file beside the page."""
+    from ballast_dev.deployment.profile import profile_schema
+
+    schema = profile_schema()
+    lines = [
+        "# Deployment profile",
+        "",
+        "The file `ape run deploy --profile <file>` deploys (`scripts/profiles/*.yaml`; the",
+        "deploy guide: [Deploying to a real network](../operator/deploy.md)). Generated from the",
+        "pydantic model `ballast_dev.deployment.profile.Profile`; the JSON Schema itself is",
+        "[deploy-profile.schema.json](deploy-profile.schema.json) (draft 2020-12), for an editor",
+        "that checks YAML against a schema, e.g. a first line",
+        "`# yaml-language-server: $schema=<path to docs/reference/deploy-profile.schema.json>`.",
+        "",
+        "The deploy validates the whole file before its first transaction and refuses a bad one",
+        "with every error naming the field and the value (`assets.0.tier=3: Input should be 1",
+        "or 2`). What a schema cannot say is checked there too: tier targets sum to 10000",
+        "and `min <= target <= max`; a Safe's `1 <= threshold <= owners`, owners distinct;",
+        "addresses' EIP-55 checksums and never the zero address; `plan_executor` only with a",
+        "Safe admin; on a real network no `deploy_test` and no test-account indices.",
+        "",
+        "Amounts are whole base tokens (the deploy multiplies by the base token's decimals)",
+        "unless the key says `_wei` or `_bps`; durations are seconds.",
+        "",
+        "## Profile",
+        "",
+        *_schema_table(schema),
+        "",
+    ]
+    for name, model in schema["$defs"].items():
+        lines += [f"## {name}", ""]
+        if model.get("description"):
+            lines += [" ".join(model["description"].split()), ""]
+        lines += [*_schema_table(model), ""]
+    return "\n".join(lines)
+
+
+# generated files beside the pages (written as they are, without the pages' header)
+FILES = {"deploy-profile.schema.json": profile_schema_json}
+
 PAGES = {
     "settings.md": settings_page,
     "cli.md": cli_page,
     "contracts.md": contracts_page,
     "metrics.md": metrics_page,
     "gas.md": gas_page,
+    "deploy-profile.md": profile_page,
 }
 
 
 def render() -> dict[str, str]:
-    return {name: HEADER + fn().rstrip() + "\n" for name, fn in PAGES.items()}
+    pages = {name: HEADER + fn().rstrip() + "\n" for name, fn in PAGES.items()}
+    return {**pages, **{name: fn() for name, fn in FILES.items()}}
 
 
 def main(argv: list[str] | None = None) -> int:

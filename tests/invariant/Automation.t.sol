@@ -22,6 +22,8 @@ contract AutomationInvariants is InvariantBase {
     uint256 internal constant DATA_FEE = 1_000;
     /// @dev The funder's rolling-day cap: about 5 rebalancer bookings past what setUp spends (a supervisor booking is 5 of those), so that it binds within a sequence.
     uint256 internal constant FUNDER_CAP = 0.03 ether;
+    /// @dev Kept for the fund's rebalancer and the supervisor: paid positions stop at 0.015 ether.
+    uint256 internal constant RESERVE = 0.015 ether;
     uint256 internal constant ALLOWANCE = 0.05 ether; // about 20 bookings of a rebalancer
     uint256 internal constant MAX_PER_OWNER = 3;
     uint256 internal constant MAX_TOTAL = 5; // below 2 owners x 3: both caps bind
@@ -73,6 +75,14 @@ contract AutomationInvariants is InvariantBase {
         address r = registry.rebalancerOf(id);
         vm.prank(alice);
         fund.setRebalancer(r, true);
+        // as the deploy profiles do: only the fund's controller is believed, and the fund's
+        // rebalancer and the supervisor keep a reserve of the daily cap
+        vm.startPrank(admin);
+        registry.setTrustedTarget(id, true);
+        funder.setReservedSpender(r, true);
+        funder.setReservedSpender(address(supervisor), true);
+        funder.setReserve(RESERVE);
+        vm.stopPrank();
         // one allow-listed position of bob's, created by bob himself
         TestPosition bobs = new TestPosition(bob);
         vm.prank(admin);
@@ -172,6 +182,26 @@ contract AutomationInvariants is InvariantBase {
     function invariant_runsExecuteOnceAndAttackerEarnsOnlyFees() public view {
         check(bytes(handler.brokenExec()).length == 0, handler.brokenExec());
         check(eve.balance == handler.eveStart() - handler.eveOut() + handler.feesTo(eve), "eve's balance is not start - sent + fees");
+    }
+
+    /// @notice Paid positions cannot starve the fund's automation: the fees paid to spenders the
+    /// admin did not reserve, as a bucket draining like the funder's, never pass cap - reserve;
+    /// a reserved spender (the fund's rebalancer, the supervisor) refused for the cap always
+    /// found at least the reserve less its own undrained fees. Mutation: TxFunder._available
+    /// without the reserve (every spender up to the cap) fails both.
+    function invariant_paidPositionsCannotStarveTheFund() public view {
+        check(bytes(handler.brokenReserve()).length == 0, handler.brokenReserve());
+        check(funder.reserve() == RESERVE && funder.isReserved(handler.tasks(1)), "the reserve moved");
+    }
+
+    /// @notice Retries for the fund's own run only: a failed run of a target nobody flagged
+    /// (RebalanceHeld included) is never retried at the short delay twice in a row, nor is a
+    /// trusted target's failure other than RebalanceHeld; the fund's RebalanceHeld is retried
+    /// at interval / 24 every time; an untrusted target's "off target" word books no early
+    /// run. Mutations: Rebalancer believing any target's RebalanceHeld (today's main) or any
+    /// target's second word fails it.
+    function invariant_shortRetryOnlyForTheFundsOwnRun() public view {
+        check(bytes(handler.brokenRetry()).length == 0, handler.brokenRetry());
     }
 
     /// @notice The registry's caps hold: live paid rebalancers in all and per owner.

@@ -36,6 +36,7 @@ BAD_BY_NAME = {
     "KEEPER_SUPERVISOR_FUNDERS": '["0xbad"]',
     "BLACKOUT_WINDOWS": "25:00-26:00",
     "KEEPER_REPLICA_ID": "two words",
+    "KEEPER_CONSOLE_HOST": "0.0.0.0",  # not loopback, and no KEEPER_CONSOLE_TOKEN
 }
 # free text (any string is a valid value): nothing to refuse
 FREE_TEXT = {
@@ -56,6 +57,11 @@ FREE_TEXT = {
     "BALLAST_CEX_API_KEY",
     "BALLAST_CEX_SECRET",
     "BALLAST_CCTP_LOCAL_ATTESTER_KEY",
+    # the console's token (its length is checked: tests/offchain/console), URLs
+    "KEEPER_CONSOLE_TOKEN",
+    "KEEPER_CONSOLE_PUBLIC_URL",
+    "KEEPER_CONSOLE_RUNBOOK_URL",
+    "KEEPER_CONSOLE_WEBHOOK_URL",
 }
 
 

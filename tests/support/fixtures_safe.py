@@ -2,8 +2,11 @@
 (loaded for the whole suite with ``pytest_plugins`` in tests/conftest.py).
 
 Owners: alice and bob (tests/conftest.py) and carol (test account 12, the demo's carol:
-ballast_dev/local/actors.py); dave (no seat) is swapped in for an owner. The Safe is a real Safe
-1.4.1 from npm, 2 of 3, created per module (ape restores each module's chain snapshot).
+ballast_dev/local/actors.py); dave (no seat) is swapped in for an owner. The Safe is the one the
+deploy and the demo make: a proxy of the canonical Safe 1.4.1 (SafeL2, SafeProxyFactory and
+CompatibilityFallbackHandler at the safe-deployments addresses, deployed on the test chain
+through Safe's singleton factory: ballast_dev/deployment/canonical_safe.py), 2 of 3, created per
+module (ape restores each module's chain snapshot).
 """
 
 import pytest

@@ -136,3 +136,60 @@ def test_refund__unlimited_allowance__saturates_instead_of_overflowing(funder, g
     funder.withdrawFee(10**6, sender=alice)
     funder.refund(value=10**6 + 1, sender=alice)
     assert funder.allowance(alice) == 2**256 - 1
+
+
+def test_reserve__other_spenders_stop_at_cap_less_reserve__reserved_keep_the_reserve(
+    project, deployer, chain, gov, alice, bob
+):
+    """Third review (low): paid positions filled the funder's shared cap and the fund's own
+    rebalancer could not book. The owner keeps `reserve` of the cap for the spenders it marks
+    reserved: any other spender is refused past cap - reserve, whatever it spends, and the
+    reserved one still finds the reserve; availableTo says what each may take."""
+    cap, reserve = 10**15, 4 * 10**14
+    funder = deployer.deploy(project.TxFunder, gov, cap)
+    deployer.transfer(funder, 10**18)
+    for spender in (alice, bob):
+        funder.approveSpender(spender, 2**256 - 1, sender=gov)
+    tx = funder.setReserve(reserve, sender=gov)
+    assert events(tx, "ReserveSet")[0].reserve == reserve
+    tx = funder.setReservedSpender(alice, True, sender=gov)
+    assert events(tx, "ReservedSpenderSet")[0].reserved and funder.isReserved(alice)
+    assert funder.availableTo(bob) == cap - reserve and funder.availableTo(alice) == cap
+    funder.withdrawFee(cap - reserve, sender=bob)
+    # a hundredth of the cap takes 864 s to drain: refused even if the next block is late
+    with ape.reverts(funder.SpendCapExceeded):
+        funder.withdrawFee(cap // 100, sender=bob)
+    assert funder.availableTo(bob) <= 2 * cap // 86_400
+    assert funder.availableTo(alice) >= reserve
+    funder.withdrawFee(reserve, sender=alice)
+    # the reserved spender's own fees count against the cap like any other
+    with ape.reverts(funder.SpendCapExceeded):
+        funder.withdrawFee(cap // 100, sender=alice)
+    advance(chain, 86_400)
+    assert funder.availableTo(bob) == cap - reserve and funder.availableTo(alice) == cap
+    # unmarking: the spender is back under the sub-cap
+    funder.setReservedSpender(alice, False, sender=gov)
+    with ape.reverts(funder.SpendCapExceeded):
+        funder.withdrawFee(cap - reserve + 1, sender=alice)
+
+
+def test_reserve__bounds_and_who_may_set_it(project, deployer, gov, alice, bob):
+    """The reserve is at most the cap (and the cap cannot be lowered under it); only the owner
+    sets it or marks a spender reserved: a manager (the registry, a creator's key) cannot make
+    its own rebalancers reserved, a spender cannot mark itself."""
+    cap = 10**15
+    funder = deployer.deploy(project.TxFunder, gov, cap)
+    assert funder.reserve() == 0
+    with ape.reverts(funder.ReserveAboveCap, reserve=cap + 1, spendCapPerWindow=cap):
+        funder.setReserve(cap + 1, sender=gov)
+    funder.setReserve(cap, sender=gov)  # all of it: only reserved spenders are paid
+    with ape.reverts(funder.ReserveAboveCap, reserve=cap, spendCapPerWindow=cap - 1):
+        funder.setSpendCap(cap - 1, sender=gov)
+    funder.setManager(bob, True, sender=gov)
+    funder.approveSpender(alice, 10**18, sender=gov)
+    for outsider in (bob, alice):
+        with ape.reverts(funder.OwnableUnauthorizedAccount, account=outsider.address):
+            funder.setReserve(0, sender=outsider)
+        with ape.reverts(funder.OwnableUnauthorizedAccount, account=outsider.address):
+            funder.setReservedSpender(alice, True, sender=outsider)
+    assert not funder.isReserved(alice) and funder.availableTo(alice) == 0

@@ -142,15 +142,18 @@ def test_run__failing_every_time__retries_back_off_to_the_interval__a_working_ru
 
 
 def test_run__held_by_the_pools__retried_at_the_short_delay_each_time__no_back_off(
-    chain, rebalancer, scheduler, position, keeper
+    chain, rebalancer, scheduler, position, keeper, alice
 ):
-    """RebalanceHeld (the pools stood past the bound when the run was executed) does not back
-    off: anyone may execute a due run right after moving the pools, and backing off would let
-    five such moves push the fund's rebalance an interval away. Each held run costs its mover a
-    round trip through the pools and is retried interval / 24 later; a held run between other
-    failures neither resets their back-off nor adds to it."""
+    """RebalanceHeld from a target its owner trusts (the fund's controller: the pools stood past
+    the bound when the run was executed) does not back off: anyone may execute a due run right
+    after moving the pools, and backing off would let five such moves push the fund's rebalance
+    an interval away. Each held run costs its mover a round trip through the pools and is
+    retried interval / 24 later; a held run between other failures neither resets their
+    back-off nor adds to it."""
     step = INTERVAL // 24
     held = 4  # TestPosition.Mode.Held: reverts RebalanceHeld()
+    tx = rebalancer.setTrustedTarget(True, sender=alice)
+    assert events(tx, "TrustedTargetSet")[0].trusted and rebalancer.trustedTarget()
 
     def fail_with(mode):
         position.setMode(mode, sender=keeper)
@@ -162,6 +165,59 @@ def test_run__held_by_the_pools__retried_at_the_short_delay_each_time__no_back_o
     assert delays == [(step, selector("RebalanceHeld()"))] * 6
     mixed = [fail_with(mode)[0] for mode in (1, 1, held, 1, held, 1)]
     assert mixed == [step, 2 * step, step, 4 * step, step, 8 * step]
+
+
+def test_retry_rule__untrusted_target_reverting_rebalance_held__backs_off(
+    chain, rebalancer, scheduler, position, keeper, funder
+):
+    """Third review (low): the Rebalancer believed any target's RebalanceHeld, so an
+    allow-listed paid position reverting it was retried every interval / 24 (24 paid runs a day,
+    the fees to whoever executes: its owner). A target nobody flagged is not believed: its
+    RebalanceHeld backs off like any failure, 7 runs over three intervals instead of 72."""
+    assert not rebalancer.trustedTarget()
+    step = INTERVAL // 24
+    position.setMode(4, sender=keeper)  # Held
+    start = now(chain)
+    before = funder.balance
+    delays = []
+    while now(chain) < start + 3 * INTERVAL:
+        tx = run_booked(scheduler, rebalancer, keeper, chain)
+        assert events(tx, "RebalanceFailed")[0].reason[:4] == selector("RebalanceHeld()")
+        delays.append(rebalancer.bookedRun()[1] - tx.timestamp)
+    assert delays == [step, 2 * step, 4 * step, 8 * step, 16 * step, INTERVAL, INTERVAL]
+    assert before - funder.balance == len(delays) * RUN_FEE
+
+
+def test_retry_rule__moved_off_target__trusted_retries_soon_untrusted_waits_the_interval(
+    chain, rebalancer, scheduler, position, keeper, alice
+):
+    """Third review (info): a run whose pool legs were cut while another leg filled counted as
+    done, and the next run was a whole interval away. The fund's controller now returns a second
+    word (cut and still out of band): from a trusted target the next run is booked at
+    interval / 24, without backing off (each such run moved something); from any other target
+    the word is ignored and the cadence is the interval."""
+    position.setMode(5, sender=keeper)  # MovedOffTarget: returns (true, true)
+    tx = run_booked(scheduler, rebalancer, keeper, chain)
+    assert events(tx, "Rebalanced")[0].moved
+    assert rebalancer.bookedRun()[1] == rebalancer.lastRunAt() + INTERVAL
+    rebalancer.setTrustedTarget(True, sender=alice)
+    step = INTERVAL // 24
+    for _ in range(3):
+        tx = run_booked(scheduler, rebalancer, keeper, chain)
+        assert events(tx, "Rebalanced")[0].moved
+        assert rebalancer.bookedRun()[1] - tx.timestamp == step
+    position.setMode(0, sender=keeper)  # a plain run: the cadence resumes
+    tx = run_booked(scheduler, rebalancer, keeper, chain)
+    assert rebalancer.bookedRun()[1] == rebalancer.lastRunAt() + INTERVAL
+
+
+def test_set_trusted_target__not_owner__reverts(rebalancer, attacker, keeper):
+    """Who else can make a target believed? Nobody but the Rebalancer's owner: not the
+    position's owner, not an executor, not an attacker."""
+    for outsider in (attacker, keeper):
+        with ape.reverts(rebalancer.OwnableUnauthorizedAccount, account=outsider.address):
+            rebalancer.setTrustedTarget(True, sender=outsider)
+    assert not rebalancer.trustedTarget()
 
 
 def test_run__failing__fix_reschedule_after_a_failed_booking__back_off_reset(

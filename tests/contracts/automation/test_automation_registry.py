@@ -8,8 +8,12 @@ import contextlib
 import ape
 
 from tests.support.autolib import (
+    BASE_FEE,
     CANCELED,
+    EFFORT,
     FUNDER_CAP,
+    INTERVAL,
+    MARGIN_BPS,
     PAID_ALLOWANCE,
     SCHEDULED,
     advance,
@@ -18,6 +22,7 @@ from tests.support.autolib import (
     deploy_registry,
     events,
     now,
+    selector,
 )
 
 ALREADY_BOOKED, BOOKED, FAILED, DESTROYED = range(4)
@@ -312,3 +317,82 @@ def test_stolen_creator_key__funder_pays_at_most_the_daily_cap(
         assert funder.spentInWindow() <= cap
     paid = before - funder.balance
     assert cap <= paid <= 2 * cap
+
+
+def test_set_trusted_target__admin_only__position_owner_and_creator_cannot(
+    project, registry, position, alice, gov, bob, attacker
+):
+    """Only the registry's owner (the admin) makes a paid rebalancer believe its target's
+    RebalanceHeld: not the position's owner who created it, not an authorised creator, not an
+    attacker, and not directly on the Rebalancer (the registry owns it)."""
+    paid_id, _ = create(registry, position, alice)
+    r = project.Rebalancer.at(registry.rebalancerOf(paid_id))
+    assert not r.trustedTarget()
+    registry.setCreator(bob, True, sender=gov)
+    for outsider in (alice, bob, attacker):
+        with ape.reverts(registry.OwnableUnauthorizedAccount, account=outsider.address):
+            registry.setTrustedTarget(paid_id, True, sender=outsider)
+        with ape.reverts(r.OwnableUnauthorizedAccount, account=outsider.address):
+            r.setTrustedTarget(True, sender=outsider)
+    assert not r.trustedTarget()
+    tx = registry.setTrustedTarget(paid_id, True, sender=gov)
+    assert events(tx, "TrustedTargetSet")[0].trusted and r.trustedTarget()
+    with ape.reverts(registry.UnknownRebalancer, id=99):
+        registry.setTrustedTarget(99, True, sender=gov)
+
+
+def test_exploit__paid_positions_reverting_held__back_off_and_fund_rebalancer_keeps_booking(
+    chain, project, deployer, scheduler, gov, attacker
+):
+    """Third review (low), replayed: five allow-listed paid positions of the attacker's revert
+    RebalanceHeld() and the attacker executes every run as it comes due. On the old code each
+    was retried every interval / 24 without backing off (the fees to the attacker as executor),
+    the funder's shared rolling-day cap filled, and the fund's own rebalancer's booking failed
+    with SpendCapExceeded. Now they back off (at most 6 runs each in 90 minutes, not 36), they
+    stop at cap - reserve, and the fund's rebalancer (reserved, its target trusted) books every
+    time."""
+    run_fee = BASE_FEE * EFFORT * 5 * MARGIN_BPS // 10_000
+    cap, reserve = 20 * run_fee, 10 * run_fee
+    funder = deployer.deploy(project.TxFunder, gov, cap)
+    deployer.transfer(funder, 10**19)
+    registry = deploy_registry(project, deployer, gov, scheduler, funder)
+    fund_pos = deployer.deploy(project.TestPosition, gov)
+    fund_id = registry.createPaidRebalancerFor(fund_pos, gov, sender=gov).return_value
+    fund_reb = project.Rebalancer.at(registry.rebalancerOf(fund_id))
+    fund_pos.setRebalancer(fund_reb, True, sender=gov)
+    registry.setTrustedTarget(fund_id, True, sender=gov)
+    funder.setReservedSpender(fund_reb, True, sender=gov)
+    funder.setReserve(reserve, sender=gov)
+    spam = []
+    for _ in range(5):
+        pos = attacker.deploy(project.TestPosition, attacker)
+        registry.setPositionAllowed(pos, True, sender=gov)
+        rid = registry.createPaidRebalancer(pos, sender=attacker).return_value
+        r = project.Rebalancer.at(registry.rebalancerOf(rid))
+        pos.setRebalancer(r, True, sender=attacker)
+        pos.setMode(4, sender=attacker)  # Held
+        spam.append(r.address)
+    end = now(chain) + INTERVAL + INTERVAL // 2
+    runs = {a: 0 for a in [*spam, fund_reb.address]}
+    fund_failed, spam_capped = [], 0
+    while True:
+        booked = [ts for a in runs if (ts := project.Rebalancer.at(a).bookedRun()[1]) != 0]
+        nxt = min(booked, default=end + 1)
+        if nxt > end:
+            break
+        advance(chain, max(nxt - now(chain), 0))
+        tx = scheduler.executeBatch(list(scheduler.nextDueRuns(50)), sender=attacker)
+        for log in tx.events:
+            emitter = log.contract_address
+            if log.event_name in ("Rebalanced", "RebalanceFailed") and emitter in runs:
+                runs[emitter] += 1
+            if log.event_name == "FailedRecurringSchedule":
+                if emitter == fund_reb.address:
+                    fund_failed.append(log.reason)
+                elif log.reason[:4] == selector("SpendCapExceeded(uint256,uint256)"):
+                    spam_capped += 1
+    assert fund_failed == []
+    assert runs[fund_reb.address] == 1 and fund_reb.bookedRun()[0] != 0
+    assert all(runs[a] <= 6 for a in spam), runs
+    assert spam_capped > 0  # the spam was real: the sub-cap refused it, not the back-off alone
+    assert funder.availableTo(fund_reb) >= reserve - run_fee

@@ -205,9 +205,9 @@ def test_executor__foreign_callers_refused(chain, invested, attacker, deployer, 
 
 
 def test_proxy_address__computed_as_the_factory_creates_it(deployer, owners):
-    from ballast_dev.deployment.safe import ZERO, deploy_singletons, proxy_address
+    from ballast_dev.deployment.safe import ZERO, canonical_singletons, proxy_address
 
-    s = deploy_singletons(deployer)
+    s = canonical_singletons(deployer)
     addresses = [a.address for a in owners.values()]
     safe = deploy_safe(deployer, addresses, 2, singletons=s, salt_nonce=7)
     setup = s.singleton.setup.encode_input(
@@ -264,6 +264,72 @@ def test_existing_safe__owners_unknown_to_the_deploy__checklist_of_safe_transact
     assert done.complete, render(done)
 
 
+def test_handover_check__checklist_and_batch_at_the_safes_nonce__then_complete(
+    tmp_path, accounts, chain, project, deployer, owners
+):
+    """`ape run handover` (check_record): on a complete record whose admin Safe still has calls
+    to make, the checklist and the batch file beside the record, at the Safe's nonce now, with
+    the SafeTx hash the Safe itself computes; kept while it holds, rewritten when the Safe's
+    nonce moves; executed by two owners, the check reads "hand-over complete"."""
+    from ballast_dev.deployment import txbuilder as tb
+    from ballast_dev.deployment.handover import check_record
+    from ballast_dev.deployment.safe import ZERO, owner_signature, pack_signatures
+
+    safe = deploy_safe(deployer, list(owners.values()), 2)
+    profile = load_profile(_with_admin(tmp_path, {"safe": {"address": str(safe.address)}}))
+    header = {
+        "network": "ethereum:local",
+        "chain_id": chain.chain_id,
+        "deployer": str(deployer.address),
+        "profile": "existing-safe.yaml",
+        "profile_hash": profile_hash(profile),
+    }
+    path = tmp_path / "record.json"
+    steps = RecordedSteps.open(path, header, provider=chain.provider, log=quiet)
+    fund = deploy_profile(profile, deployer, accounts, log=quiet, steps=steps)
+    lines: list[str] = []
+    with pytest.raises(Exception, match="the deploy is not complete"):
+        check_record(path, echo=lines.append)
+    h = handover_status(project, fund.addresses(), deployer.address, safe.address)
+    handover = {"admin": str(safe.address), "todo": h.todo, "deployer_holds": h.held}
+    steps.finish(fund.addresses(), handover, chain.blocks.head.number)
+
+    def check() -> tuple[bool, str]:
+        lines.clear()
+        done = check_record(path, echo=lines.append)
+        return done, "\n".join(lines)
+
+    def safe_hash(batch: dict, nonce: int) -> tuple[tb.SafeTransaction, bytes]:
+        tx = tb.safe_transaction(tb.calls_of(batch), fund.safe_multisend)
+        args = (tx.to, 0, tx.data, tx.operation, 0, 0, 0, ZERO, ZERO, nonce)
+        return tx, bytes(safe.getTransactionHash(*args))
+
+    batch_file = tmp_path / "record.safe-batch.json"
+    done, text = check()
+    assert not done and "4 call(s) the admin must make" in text
+    batch = json.loads(batch_file.read_text())
+    _tx, h0 = safe_hash(batch, 0)
+    assert f"written to {batch_file}: 4 call(s)" in text
+    assert f"Safe nonce 0, SafeTx hash 0x{h0.hex()}" in text
+    assert check()[1].count(f"up to date in {batch_file}") == 1  # kept as it is
+    # the owners execute something else first: the Safe's nonce moves, the file follows
+    same_threshold = safe.changeThreshold.encode_input(2)
+    safe_admin_call(safe, safe, same_threshold, [owners["alice"], owners["bob"]])
+    done, text = check()
+    batch = json.loads(batch_file.read_text())
+    tx, h1 = safe_hash(batch, 1)
+    assert not done and f"rewritten in {batch_file}" in text
+    assert f"Safe nonce 1, SafeTx hash 0x{h1.hex()}" in text
+    # two owners sign what the file says and anyone sends it: the hand-over is complete
+    signers = [owners["bob"], owners["carol"]]
+    sigs = pack_signatures({str(s.address): owner_signature(s, h1) for s in signers})
+    safe.execTransaction(
+        tx.to, 0, tx.data, tx.operation, 0, 0, 0, ZERO, ZERO, sigs, sender=deployer
+    )
+    done, text = check()
+    assert done and "hand-over complete" in text and "batch" not in text
+
+
 @pytest.mark.parametrize(
     "spec,needle",
     [
@@ -277,6 +343,24 @@ def test_existing_safe__mismatch__refused_before_the_first_transaction(
     safe = deploy_safe(deployer, list(owners.values()), 2)
     _refused_before_sending(
         tmp_path, accounts, deployer, {"address": str(safe.address), **spec}, needle
+    )
+
+
+def test_existing_safe__proxy_of_a_non_canonical_copy__refused_before_the_first_transaction(
+    tmp_path, accounts, deployer, owners
+):
+    """A Safe 1.4.1 whose master copy is a copy of the bytecode at another address (what the
+    deploy used to make): Safe{Wallet} does not support it, the deploy refuses it."""
+    from ballast_dev.deployment.safe import ZERO, canonical_singletons, container
+
+    s = canonical_singletons(deployer)
+    copy = deployer.deploy(container("SafeL2"))
+    addresses = [str(o.address) for o in owners.values()]
+    setup = copy.setup.encode_input(addresses, 2, ZERO, b"", s.fallback_handler, ZERO, 0, ZERO)
+    receipt = s.factory.createProxyWithNonce(copy.address, setup, 99, sender=deployer)
+    proxy = receipt.decode_logs(s.factory.ProxyCreation)[0].proxy
+    _refused_before_sending(
+        tmp_path, accounts, deployer, {"address": str(proxy)}, f"a proxy of {copy.address}"
     )
 
 
@@ -308,7 +392,9 @@ def test_deploy__interrupted_in_the_safe_and_executor_steps__resumes_to_the_same
     }
     clean = RecordedSteps.open(tmp_path / "clean.json", header, provider=chain.provider, log=quiet)
     clean_fund = deploy_profile(profile, deployer, accounts, log=quiet, steps=clean)
-    keys = [s["step"] for s in clean.data["steps"]]
+    # the canonical Safe contracts, deployed by the clean run, are there for the resumed one
+    keys = [s["step"] for s in clean.data["steps"] if not s["step"].startswith("safe.canonical")]
+    keys = [k for k in keys if not k.startswith("safe.singleton_factory")]
     # right after the Safe's creation, between two Safe transactions, inside the executor's wiring
     stops = [
         keys.index("safe.createProxyWithNonce") + 1,

@@ -191,6 +191,7 @@ def test_every_leg_cut__RebalanceHeld__and_the_due_run_is_retried_within_the_hou
     deployer.transfer(funder, 10**19)
     cfg = RecurringConfig(DAY, 1, 3_000_000, 12_000, False, funder.address)
     r = deployer.deploy(project.Rebalancer, deployer, scheduler, c, cfg.as_tuple())
+    r.setTrustedTarget(True, sender=deployer)  # the fund's controller: its word is believed
     funder.approveSpender(r, 2**256 - 1, sender=gov)
     c.grantRole(c.REBALANCER_ROLE(), r, sender=deployer)
     r.fixReschedule(sender=attacker)
@@ -216,6 +217,49 @@ def test_every_leg_cut__RebalanceHeld__and_the_due_run_is_retried_within_the_hou
     assert done.moved and s["rwa"].balanceOf(c) > 0
 
 
+def test_pool_leg_cut_erc4626_leg_filled__still_off_target__due_run_retried_within_the_hour(
+    s, project, deployer, gov, attacker, chain
+):
+    """Third review (info): RebalanceHeld needs every move cut, so when the attacker pushed the
+    TBILL pool past the bound and executed the due run, the MMF leg filled, the run counted as
+    done and the next one was a whole day away (a 2% push and round trip bought a day). Now the
+    controller says "cut and still out of band" and the fund's Rebalancer, which trusts it,
+    books the retry an hour later (daily interval / 24); the retry, with the pool back, moves
+    the carried TBILL up to the bound, and while the pool still cannot take the rest inside it
+    the next retry is again an hour away."""
+    f, unit = s["fund"], s["unit"]
+    c = f.controller
+    f.vault.deposit(4_000_000 * unit, deployer, sender=deployer)
+    scheduler = deployer.deploy(project.RebalanceScheduler, gov, 60, 10**9, 1_000)
+    funder = deployer.deploy(project.TxFunder, gov, 10**22)
+    deployer.transfer(funder, 10**19)
+    cfg = RecurringConfig(DAY, 1, 3_000_000, 12_000, False, funder.address)
+    r = deployer.deploy(project.Rebalancer, deployer, scheduler, c, cfg.as_tuple())
+    r.setTrustedTarget(True, sender=deployer)
+    funder.approveSpender(r, 2**256 - 1, sender=gov)
+    c.grantRole(c.REBALANCER_ROLE(), r, sender=deployer)
+    r.fixReschedule(sender=attacker)
+    run_id, ts = r.bookedRun()
+    chain.mine(1, timestamp=ts)
+    _feeds_report(f, deployer)
+    back_run = _front_run(s, attacker, 2_000_000 * unit)
+    assert c.rebalance.call(False, sender=s["rebalancer"]) == (True, True)
+    tx = scheduler.execute(run_id, sender=attacker)
+    [done] = tx.decode_logs(r.Rebalanced)
+    assert done.moved and s["mmf"].balanceOf(c) > 0  # the ERC-4626 leg filled
+    assert s["rwa"].balanceOf(c) == 0  # the pool leg was cut to nothing
+    assert back_run() < 0
+    _, retry_ts = r.bookedRun()
+    assert retry_ts == tx.timestamp + DAY // 24
+    chain.mine(1, timestamp=retry_ts)
+    _feeds_report(f, deployer)
+    tx = scheduler.execute(r.bookedRun()[0], sender=attacker)
+    assert tx.decode_logs(r.Rebalanced)[0].moved and s["rwa"].balanceOf(c) > 0
+    # the 10M pool takes only part of the 2.4M inside 1%: cut again, retried again in an hour
+    assert tx.decode_logs(c.MoveCut)
+    assert r.bookedRun()[1] == tx.timestamp + DAY // 24
+
+
 def test_sale_cut__oracle_far_above_the_pool__sells_nothing_and_the_run_is_held(
     s, deployer, keeper
 ):
@@ -232,6 +276,31 @@ def test_sale_cut__oracle_far_above_the_pool__sells_nothing_and_the_run_is_held(
     with ape.reverts(c.RebalanceHeld):
         c.rebalance(False, sender=s["rebalancer"])
     assert s["rwa"].balanceOf(c) == held
+
+
+def test_adapter_within__loose_rate__moves_the_pool_at_most_one_fee_either_way(
+    s, project, attacker, deployer
+):
+    """investWithin/divestWithin, called directly by anyone with a rate that binds nothing (a
+    minimum of 1): the leg still stops one fee tier (0.05%) from the price it found, buying
+    or selling, and returns the rest: a due run's leg never hands a sandwich more than one fee
+    of price move."""
+    usdt, rwa, adapter, unit = s["usdt"], s["rwa"], s["adapter"], s["unit"]
+    factory = project.IUniswapV3Factory.at(adapter.factory())
+    pool = project.IUniswapV3Pool.at(factory.getPool(rwa, usdt, FEE))
+    for token, amount in ((usdt, 1_000_000 * unit), (rwa, 10_000 * 10**18)):
+        before = pool.slot0()[0] ** 2
+        token.mint(adapter, amount, sender=deployer)
+        held = token.balanceOf(attacker)
+        if token == usdt:
+            adapter.investWithin(rwa, amount, 1, sender=attacker)
+        else:
+            adapter.divestWithin(rwa, amount, 1, sender=attacker)
+        after = pool.slot0()[0] ** 2
+        moved = abs(after - before) * 1_000_000 // before  # in millionths, like the fee tier
+        assert 498 <= moved < FEE, moved  # one fee tier (rounded towards the start), not more
+        assert 0 < token.balanceOf(attacker) - held < amount  # the rest came back
+        assert token.balanceOf(adapter) == 0
 
 
 def test_adapter_divest_within__large_sale__partial_fill_unsold_tokens_returned(
@@ -266,3 +335,48 @@ def test_adapter_within__bad_input__named_errors_and_nothing_kept(s, project, de
         adapter.investWithin(rwa, 10 * unit, 1, sender=attacker)
     with ape.reverts(adapter.PoolMissing):
         adapter.divestWithin(rwa, 10**18, 1, sender=attacker)
+
+
+def _run_pnl(receipt, s) -> int:
+    """The due run's TBILL legs at the oracle: what the tokens bought are worth less the cash
+    spent on them (negative: the fund paid above the oracle)."""
+    unit = s["unit"]
+    return sum(
+        e.tokensOut * PRICE * unit // 10**18 - e.cashIn
+        for e in receipt.decode_logs(s["fund"].controller.Purchased)
+        if e.token == s["rwa"].address
+    )
+
+
+CAPITAL = (1_000, 5_000, 10_000, 20_000, 35_000, 50_000, 100_000, 250_000, 1_000_000, 2_000_000)
+
+
+def test_due_run_sandwich__attacker_loses_at_every_capital_size(s, attacker, chain, deployer):
+    """Third review (still open from the second): an outsider who executes the fund's due run
+    inside a sandwich gained (1M of capital against a 24M fund: +213 USDT, the fund -1,204
+    against the plain run), because the run's pool legs could move the pool up to the internal
+    bound (1%) from the oracle, and the round trip costs the attacker only two pool fees
+    (0.1%). Now each due-run pool leg moves its pool at most one fee tier from the price it
+    finds: what the attacker can win on the fund's leg is at most one fee on its capital, what
+    the round trip costs is two, so the sandwich loses at every size. Measured on the real
+    Uniswap V3 pool (10M a side, 0.05%) with a 24M fund's catch-up: capital, attacker P&L, the
+    fund's leg against the oracle in the plain run and in the sandwich."""
+    f, unit = s["fund"], s["unit"]
+    f.vault.deposit(24_000_000 * unit, deployer, sender=deployer)
+    snap = chain.snapshot()
+    plain = _run_pnl(f.controller.rebalance(False, sender=s["rebalancer"]), s)
+    chain.restore(snap)
+    rows = []
+    for capital in CAPITAL:
+        snap = chain.snapshot()
+        back_run = _front_run(s, attacker, capital * unit)
+        fund = _run_pnl(f.controller.rebalance(False, sender=s["rebalancer"]), s)
+        rows.append((capital, back_run(), fund))
+        chain.restore(snap)
+    print(f"\nplain run: the fund's TBILL leg {plain / unit:,.2f} against the oracle")
+    print("capital, attacker P&L, fund's leg in the sandwich, against the plain run")
+    for capital, gain, fund in rows:
+        print(
+            f"{capital:>10,} {gain / unit:>12,.2f} {fund / unit:>12,.2f} {(fund - plain) / unit:>12,.2f}"
+        )
+    assert all(gain < 0 for _, gain, _ in rows), rows

@@ -14,6 +14,7 @@ import {ITxFunder} from "../../../contracts/interfaces/ITxFunder.sol";
 import {TestPosition} from "../../../contracts/test/TestPosition.sol";
 import {TestHandler} from "../../../contracts/test/TestHandler.sol";
 import {BpsLib} from "../../../contracts/libraries/BpsLib.sol";
+import {IAssetControllerTypes} from "../../../contracts/interfaces/IAssetControllerTypes.sol";
 
 /// @notice Actors of the automation suite: an attacker (eve) who creates fake positions, books
 /// runs for other handlers, calls tasks directly, ticks the supervisor, gifts ETH, breaks the
@@ -59,7 +60,28 @@ contract AutomationHandler is CheatBase {
     string public brokenRun;
     string public brokenFix;
     string public brokenExec;
+    string public brokenReserve;
+    string public brokenRetry;
     mapping(bytes32 => uint256) public calls;
+
+    // the funder's bucket split in two, each draining like the funder's: fees to spenders the
+    // admin did not reserve (paid positions) and to the reserved ones (the fund's rebalancer, the
+    // supervisor)
+    uint256 public unreservedSpent;
+    uint256 public unreservedAt;
+    uint256 public reservedSpent;
+    uint256 public reservedAt;
+    /// @dev Rounding of the funder's drain (a wei per fee at most), far below any fee.
+    uint256 internal constant BUCKET_TOLERANCE = 1e6;
+
+    // the retry rule, followed per task through the logs: a run that failed (and whether with
+    // RebalanceHeld) or worked, waiting for its booking; whether the last retry was at the short
+    // delay while backing off
+    mapping(address => bool) internal _pendingFail;
+    mapping(address => bool) internal _failHeld;
+    mapping(address => bool) internal _pendingOk;
+    mapping(address => bool) internal _prevShort;
+    uint256 public shortRetriesOfTrustedHeld;
 
     constructor(
         RebalanceScheduler scheduler_,
@@ -305,6 +327,18 @@ contract AutomationHandler is CheatBase {
         try registry.setPositionAllowed(address(0xBAD), true) {
             _failAuth("eve allow-listed a position");
         } catch {}
+        try registry.setTrustedTarget(bound(which, 1, registry.nextId()), true) {
+            _failAuth("eve made a paid rebalancer believe its target");
+        } catch {}
+        try Rebalancer(payable(task)).setTrustedTarget(true) {
+            _failAuth("eve made a task believe its target");
+        } catch {}
+        try funder.setReservedSpender(task, true) {
+            _failAuth("eve reserved a spender");
+        } catch {}
+        try funder.setReserve(amount % 2 == 0 ? 0 : funder.spendCapPerWindow()) {
+            _failAuth("eve set the funder's reserve");
+        } catch {}
         if (runId != 0) {
             try scheduler.cancel(runId) {
                 _failRun("eve cancelled a task's run");
@@ -319,13 +353,14 @@ contract AutomationHandler is CheatBase {
     }
 
     /// @notice Eve breaks (or mends) a position (TestPosition's mode is open to anyone): a
-    /// reverting, gas-burning, return-bombing or held (RebalanceHeld) position must not stop its
-    /// schedule, and its retries stay between interval / 24 and the interval (_checkRetry).
+    /// reverting, gas-burning, return-bombing, held (RebalanceHeld) or "moved, still off target"
+    /// position must not stop its schedule, and its retries stay between interval / 24 and the
+    /// interval (_checkRetry).
     function eveBreaksPosition(uint256 which, uint256 mode) external {
         address task = tasks[which % tasks.length];
         TestPosition p = positionOf[task];
         if (address(p) == address(0)) return;
-        p.setMode(TestPosition.Mode(mode % 5));
+        p.setMode(TestPosition.Mode(mode % 6));
         ++calls["eveBreaksPosition"];
     }
 
@@ -348,6 +383,27 @@ contract AutomationHandler is CheatBase {
             _drain();
         }
         ++calls["eveFailsInARow"];
+    }
+
+    /// @notice A position moves but says "still off target" (the controller's second word) and
+    /// the executor runs its rebalancer's booked run as soon as it is due, up to 6 times: only
+    /// the fund's (trusted) rebalancer may take that word for an early run.
+    function eveSaysOffTarget(uint256 which, uint256 n) external {
+        address task = tasks[which % tasks.length];
+        TestPosition p = positionOf[task];
+        if (address(p) == address(0)) return;
+        p.setMode(TestPosition.Mode.MovedOffTarget);
+        n = bound(n, 1, 6);
+        for (uint256 i; i < n; ++i) {
+            (uint256 runId, uint256 ts) = IRecurringTask(task).bookedRun();
+            if (runId == 0) break;
+            if (ts > block.timestamp) vm.warp(ts);
+            vm.recordLogs();
+            vm.prank(executor);
+            scheduler.execute(runId);
+            _drain();
+        }
+        ++calls["eveSaysOffTarget"];
     }
 
     /// @notice The authorised creator makes a paid rebalancer for alice or bob (caps apply).
@@ -410,6 +466,32 @@ contract AutomationHandler is CheatBase {
         ++calls["adminFunds"];
     }
 
+    /// @notice The paid positions (all but the fund's) revert RebalanceHeld() and the executor
+    /// runs whatever comes due, up to 10 times, time jumping to each next booked run: the
+    /// third review's spam, which filled the shared cap and unbooked the fund's rebalancer.
+    function paidPositionsSpamHeld(uint256 n) external {
+        for (uint256 i = 2; i < tasks.length; ++i) {
+            TestPosition p = positionOf[tasks[i]];
+            if (address(p) != address(0)) p.setMode(TestPosition.Mode.Held);
+        }
+        n = bound(n, 1, 10);
+        for (uint256 k; k < n; ++k) {
+            uint256 next = type(uint256).max;
+            for (uint256 i; i < tasks.length; ++i) {
+                (uint256 runId, uint256 ts) = IRecurringTask(tasks[i]).bookedRun();
+                if (runId != 0 && ts < next) next = ts;
+            }
+            if (next == type(uint256).max) break;
+            if (next > block.timestamp) vm.warp(next);
+            uint256[] memory ids = scheduler.nextDueRuns(50);
+            vm.recordLogs();
+            vm.prank(executor);
+            scheduler.executeBatch(ids);
+            _drain();
+        }
+        ++calls["paidPositionsSpamHeld"];
+    }
+
     /* INTERNAL */
 
     function _fix(address task, address actor, uint256 regId) internal returns (IRecurringTask.FixOutcome o) {
@@ -444,7 +526,7 @@ contract AutomationHandler is CheatBase {
         uint256 amount = fee * c.estimationMarginBps / BpsLib.BPS;
         if (
             address(funder).balance >= amount && funder.allowance(task) >= amount
-                && funder.availableToSpend() >= amount
+                && funder.availableTo(task) >= amount
         ) _failFix("fixReschedule failed though the funder could pay and the scheduler had room");
     }
 
@@ -491,12 +573,30 @@ contract AutomationHandler is CheatBase {
                 if (!legitSpender[spender]) _failAuth("the funder paid an account no authorised creator made");
                 withdrawAt.push(block.timestamp);
                 withdrawAmount.push(amount);
+                _bookFee(spender, amount);
             } else if (t0 == IRebalancer.Rebalanced.selector || t0 == IRebalancer.RebalanceFailed.selector) {
                 // the task's work: only on a run booked by this task that executed in this action
                 uint256 id = uint256(l.topics[1]);
                 if (runHandler[id] != l.emitter) _failRun("a task worked on a run it did not book");
                 if (!_executedIn(logs, id)) _failRun("a task worked outside the scheduler's execution of its run");
-                if (t0 == IRebalancer.RebalanceFailed.selector) failed[nFailed++] = l.emitter;
+                if (t0 == IRebalancer.RebalanceFailed.selector) {
+                    failed[nFailed++] = l.emitter;
+                    bytes memory reason = abi.decode(l.data, (bytes));
+                    _pendingFail[l.emitter] = true;
+                    _failHeld[l.emitter] = reason.length >= 4
+                        && bytes4(reason) == IAssetControllerTypes.RebalanceHeld.selector;
+                } else {
+                    _pendingOk[l.emitter] = true;
+                }
+            } else if (legitSpender[l.emitter] && t0 == IRecurringTask.RunBooked.selector) {
+                (uint256 ts,) = abi.decode(l.data, (uint256, uint256));
+                _checkRetryRule(l.emitter, ts);
+            } else if (legitSpender[l.emitter] && t0 == IRecurringTask.FailedRecurringSchedule.selector) {
+                (, bytes memory reason) = abi.decode(l.data, (uint256, bytes));
+                _checkReserveKept(l.emitter, reason);
+                _pendingFail[l.emitter] = false;
+                _pendingOk[l.emitter] = false;
+                _prevShort[l.emitter] = false; // the booking reset the back-off's count
             }
         }
         for (uint256 i; i < nFailed; ++i) _checkRetry(failed[i]);
@@ -516,6 +616,84 @@ contract AutomationHandler is CheatBase {
         }
         uint256 slack = (scheduler.MAX_SLOT_SEARCH() + 1) * scheduler.slotSeconds();
         if (ts > block.timestamp + interval + slack) _failRun("a failed run's retry booked later than the interval");
+    }
+
+    /// @dev A fee into the split bucket; a fee to a spender the admin did not reserve must leave
+    /// the unreserved bucket within cap - reserve.
+    function _bookFee(address spender, uint256 amount) internal {
+        uint256 cap = funder.spendCapPerWindow();
+        if (funder.isReserved(spender)) {
+            reservedSpent = _drained(reservedSpent, reservedAt, cap) + amount;
+            reservedAt = block.timestamp;
+        } else {
+            unreservedSpent = _drained(unreservedSpent, unreservedAt, cap) + amount;
+            unreservedAt = block.timestamp;
+            uint256 r = funder.reserve();
+            if (unreservedSpent > (r >= cap ? 0 : cap - r) + BUCKET_TOLERANCE) {
+                _failReserve("paid positions' fees passed cap - reserve in the rolling bucket");
+            }
+        }
+    }
+
+    /// @dev A reserved task refused for the cap must have found at least the reserve less the
+    /// reserved spenders' own undrained fees.
+    function _checkReserveKept(address task, bytes memory reason) internal {
+        if (reason.length < 68 || bytes4(reason) != ITxFunder.SpendCapExceeded.selector) return;
+        if (!funder.isReserved(task)) return;
+        uint256 available;
+        assembly {
+            available := mload(add(reason, 68))
+        }
+        uint256 own = _drained(reservedSpent, reservedAt, funder.spendCapPerWindow());
+        if (available + own + BUCKET_TOLERANCE < funder.reserve()) {
+            _failReserve("the fund's automation was refused for the cap: paid positions ate the reserve");
+        }
+    }
+
+    function _drained(uint256 spent, uint256 at, uint256 cap) internal view returns (uint256) {
+        uint256 elapsed = block.timestamp - at;
+        if (elapsed >= 1 days) return 0;
+        uint256 d = cap * elapsed / 1 days;
+        return d >= spent ? 0 : spent - d;
+    }
+
+    /// @dev The retry rule on each booking a task made: after a failed run, back off (never the
+    /// short delay twice in a row) unless it was a trusted target's RebalanceHeld, which is
+    /// retried at interval / 24 each time; after a run that worked, an untrusted target's run is
+    /// booked at its cadence (its "off target" word is not believed).
+    function _checkRetryRule(address task, uint256 ts) internal {
+        if (task == address(supervisor)) return;
+        uint256 interval = IRecurringTask(task).recurringConfig().interval;
+        uint256 step = interval / Rebalancer(payable(task)).RETRY_DIVISOR();
+        bool trusted = Rebalancer(payable(task)).trustedTarget();
+        if (_pendingFail[task]) {
+            bool backOff = !(trusted && _failHeld[task]);
+            uint256 delay = ts - block.timestamp;
+            if (backOff) {
+                if (_prevShort[task] && delay < 2 * step) {
+                    _failRetry(
+                        trusted
+                            ? "the fund's failure other than RebalanceHeld retried at the short delay twice in a row"
+                            : "an untrusted target's failure (RebalanceHeld?) retried at the short delay twice in a row"
+                    );
+                }
+                _prevShort[task] = delay < 2 * step;
+            } else {
+                uint256 slack = (scheduler.MAX_SLOT_SEARCH() + 1) * scheduler.slotSeconds();
+                if (delay > step + slack) _failRetry("the fund's RebalanceHeld was not retried at interval / 24");
+                ++shortRetriesOfTrustedHeld;
+            }
+        } else {
+            if (_pendingOk[task] && !trusted) {
+                uint256 cadence = IRecurringTask(task).lastRunAt() + interval;
+                if (ts < cadence && cadence > block.timestamp) {
+                    _failRetry("an untrusted target's word booked its next run before its cadence");
+                }
+            }
+            _prevShort[task] = false;
+        }
+        _pendingFail[task] = false;
+        _pendingOk[task] = false;
     }
 
     function _executedIn(Vm.Log[] memory logs, uint256 id) internal view returns (bool) {
@@ -538,6 +716,14 @@ contract AutomationHandler is CheatBase {
 
     function _failFix(string memory what) internal {
         if (bytes(brokenFix).length == 0) brokenFix = what;
+    }
+
+    function _failReserve(string memory what) internal {
+        if (bytes(brokenReserve).length == 0) brokenReserve = what;
+    }
+
+    function _failRetry(string memory what) internal {
+        if (bytes(brokenRetry).length == 0) brokenRetry = what;
     }
 
     function _failExec(string memory what) internal {

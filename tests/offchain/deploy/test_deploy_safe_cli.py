@@ -13,11 +13,15 @@ from pathlib import Path
 
 from web3 import Web3
 
+from ballast_dev.deployment.canonical_safe import canonical
 from tests.support.ape_home import make_ape_home
 
 ROOT = Path(__file__).resolve().parents[3]
 PROFILE = "scripts/profiles/local-safe.yaml"
-SAFE_CREATED_AT = 11  # steps: cash, vault, controller, 3 settings, lens, 3 Safe singletons, proxy
+# steps: cash, vault, controller, 3 settings, lens; the canonical Safe on this fresh chain (the
+# singleton factory's signer funded, its presigned deployment, SafeL2, SafeProxyFactory and
+# CompatibilityFallbackHandler through it); the Safe proxy
+SAFE_CREATED_AT = 13
 
 
 def test_deploy_cli__safe_profile__stopped_after_the_safe_resumed__handover_complete(
@@ -66,6 +70,12 @@ def test_deploy_cli__safe_profile__stopped_after_the_safe_resumed__handover_comp
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert f"resuming from {record}: {SAFE_CREATED_AT} steps done" in second.stdout
     assert "hand-over complete" in second.stdout
+    # the confirmations it waits for, and the file that set them (the rehearsal's user config)
+    user_config = Path(env["APE_DATA_FOLDER"]) / "ape-config.yaml"
+    assert (
+        f"confirmations: 0 (ethereum.upstream.required_confirmations in {user_config})"
+        in second.stdout
+    )
     data = json.loads(record.read_text())
     assert data["complete"] is True
     assert data["handover"]["todo"] == [] and data["handover"]["deployer_holds"] == []
@@ -76,7 +86,22 @@ def test_deploy_cli__safe_profile__stopped_after_the_safe_resumed__handover_comp
     assert keys.count("safe.createProxyWithNonce") == 1  # one Safe, created once
     assert sum(k.endswith(".acceptOwnership:safe") for k in keys) == 4
     deployer = data["deployer"]
-    assert w3.eth.get_transaction_count(deployer) == len(keys)  # nothing sent twice
+    mine = [s for s in data["steps"] if s["from"] == deployer]
+    assert w3.eth.get_transaction_count(deployer) == len(mine)  # nothing sent twice
+    # the one step another key signed: the singleton factory's presigned deployment
+    assert [s["step"] for s in data["steps"] if s["from"] != deployer] == ["safe.singleton_factory"]
+    # the Safe is a proxy of the canonical SafeL2 1.4.1, batches go through the canonical
+    # MultiSendCallOnly (safe-deployments' addresses)
+    assert Web3.to_checksum_address(w3.eth.get_storage_at(safe, 0)[-20:]) == (
+        canonical("SafeL2").address
+    )
+    assert data["safe_multisend"] == canonical("MultiSendCallOnly").address
+
+    # the dry run on the complete record: the hand-over as the chain has it, not a refusal
+    again = dry_run()
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert f"dry run: the deploy recorded in {record} is complete" in again.stdout
+    assert "hand-over complete" in again.stdout
     # the Safe: 2 of alice, bob, carol (test accounts 10, 11, 12)
     threshold = w3.eth.call({"to": safe, "data": Web3.keccak(text="getThreshold()")[:4]})
     assert int.from_bytes(threshold, "big") == 2

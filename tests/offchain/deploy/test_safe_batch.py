@@ -16,7 +16,14 @@ import pytest
 
 from ballast_dev.deployment import txbuilder as tb
 from ballast_dev.deployment.handover import ACCEPT_OWNERSHIP, Handover, handover_batch
-from ballast_dev.deployment.safe import container, deploy_safe, owner_signature, pack_signatures
+from ballast_dev.deployment.record import DirectSteps
+from ballast_dev.deployment.safe import (
+    container,
+    deploy_safe,
+    multisend_steps,
+    owner_signature,
+    pack_signatures,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 ZERO = "0x" + "00" * 20
@@ -112,7 +119,8 @@ def safe_setup(accounts: Any, chain: Any, auto: dict[str, Any], gov: Any) -> Any
     deployer = accounts[0]
     owners = [accounts[6], accounts[7], accounts[8]]
     safe = deploy_safe(deployer, owners, 2)
-    multisend = deployer.deploy(container("MultiSendCallOnly"))
+    # the canonical MultiSendCallOnly (safe-deployments' address), as the deploy uses
+    multisend = container("MultiSendCallOnly").at(multisend_steps(DirectSteps(), deployer))
     sched, funder = auto["scheduler"], auto["funder"]
     for c in (sched, funder):
         c.transferOwnership(safe.address, sender=gov)

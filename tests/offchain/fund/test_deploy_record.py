@@ -251,6 +251,20 @@ def test_deploy__funder_runway__set_from_profile_and_finite(accounts, deployer):
     assert runway >= profile.automation.low_runway_intervals
 
 
+def test_deploy__fund_automation__controller_trusted_and_reserve_kept(accounts, deployer):
+    """Issue 45: the deploy flags the fund's controller as the one target whose RebalanceHeld is
+    believed, and keeps half the funder's daily cap for the fund's rebalancer and the
+    supervisor (paid positions stop at the other half)."""
+    profile = load_profile(LOCAL)
+    fund = deploy_profile(profile, deployer, accounts, log=quiet)
+    a = fund.automation
+    funder, reb = a["tx_funder"], a["fund_rebalancer"]
+    assert reb.trustedTarget() and reb.position() == fund.controller.address
+    assert funder.isReserved(reb) and funder.isReserved(a["supervisor"])
+    cap = profile.automation.funder_spend_cap_wei
+    assert int(funder.reserve()) == cap // 2 == profile.automation.reserve_wei
+
+
 def test_resume__pending_step_mined_while_stopped__recorded_not_sent_again(
     record, deployer, accounts
 ):

@@ -1,0 +1,295 @@
+"""The operators' page (the fund now) and the manual rebalance proposed from it.
+
+The fund page reads the chain through the fund bot's reader (one FundLens call, as `keeper
+status`), the feeds of held unpriced assets, the store's plans, cost bookings and fleet, and
+the automation side when a scheduler is configured. A manual rebalance from the page is stored
+as a *proposed* plan with the manual trigger `keeper plan` uses: the running keeper takes it
+through the same risk check, freeze, approvals and simulation as any plan on its next tick.
+The console signs nothing and sends nothing: it cannot move money."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keepers.console.html import Markup, amount, h, page, pct, table, tag, tiers_chart
+from keepers.console.views import WAITING, span, utc
+
+DAY = 86_400
+
+
+def _runbook(settings: Any, code: str) -> Markup:
+    if settings.runbook_url:
+        return tag("a", code, href=f"{settings.runbook_url.rstrip('#')}#{code}")
+    return tag("code", f"docs/runbook.md#{code}")
+
+
+def _alerts(ctx: Any, settings: Any, st: Any, down: list[Any], now: int) -> list[list[Any]]:
+    """The alert causes in force now, read from the chain and the store (each alert code's
+    cause, not a log of sent alerts): the fund paused, feeds down, plans waiting for approval
+    (and near their deadline), carried flow without a safe move."""
+    rows: list[list[Any]] = []
+    if st is not None and st.paused:
+        rows.append(["critical", _runbook(settings, "paused"), "the fund is paused"])
+    for d in down:
+        rows.append(["warning", _runbook(settings, "feed_down"), d.describe()])
+    for row in ctx.records().plans.with_status(WAITING):
+        deadline = (row.payload.get("approval") or {}).get("deadline")
+        near = deadline is not None and int(deadline) - now <= settings.near_deadline_s
+        rows.append(
+            [
+                "critical" if near else "warning",
+                _runbook(settings, "approval_needed"),
+                Markup(
+                    h("plan ")
+                    + tag("a", row.ref, href=f"/plans/{row.ref}")
+                    + h(f" waits for approval, deadline {utc(deadline)}")
+                ),
+            ]
+        )
+    for c in ctx.records().carry.active():
+        if c.reason:
+            rows.append(["warning", _runbook(settings, "no_safe_move"), c.reason])
+    return rows
+
+
+def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str) -> str:
+    from keepers.fund.cli import _optional_bot
+    from keepers.fund.feeds import feeds_down
+    from keepers.fund.planning.report import _tiers
+    from keepers.runtime.leases import fleet
+
+    parts: list[Any] = []
+    bot = _optional_bot(ctx)
+    st = None
+    down: list[Any] = []
+    if bot is None:
+        parts.append(
+            tag(
+                "section",
+                tag(
+                    "p",
+                    f"chain data unavailable: {ctx.offline or 'no deployment record'}",
+                    class_="bad",
+                ),  # fmt: skip
+            )
+        )
+    else:
+        reading = bot.reader.read()
+        st = reading.state
+        d = st.base_decimals
+        down = feeds_down(bot.contracts.controller, bot.w3, st, reading.block)
+        tiers = _tiers(st)
+        parts.append(
+            tag(
+                "section",
+                tag("h2", f"The fund at block {reading.block}"),
+                table(
+                    ["NAV (total assets)", "gross", "pending redemptions", "mark", "paused"],
+                    [
+                        [
+                            amount(st.total_assets, d),
+                            amount(st.gross_assets, d),
+                            amount(st.pending_redemptions, d),
+                            f"{utc(reading.marked_at)} ({span(st.timestamp - reading.marked_at)} old)",
+                            "PAUSED" if st.paused else "no",
+                        ]
+                    ],
+                    id="nav",
+                ),
+                tiers_chart({"before": tiers}),
+                table(
+                    ["tier", "value", "share", "band", "in band"],
+                    [
+                        [
+                            t["tier"],
+                            amount(t["value"], d),
+                            pct(t["ratio_bps"]),
+                            f"{pct(t['min_bps'])} - {pct(t['max_bps'])} (target {pct(t['target_bps'])})",
+                            tag("span", "yes", class_="ok")
+                            if t["within_bounds"]
+                            else tag("span", "NO", class_="bad"),
+                        ]
+                        for t in tiers
+                    ],
+                    id="tiers",
+                ),
+            )
+        )
+        held = [a for a in st.assets if a.balance > 0 or a.pending_value > 0]
+        parts.append(
+            tag(
+                "section",
+                tag("h2", "Held venues and their feeds"),
+                table(
+                    ["asset", "tier", "balance", "value", "feed", "price"],
+                    [
+                        [
+                            Markup(h(a.symbol) + h(" ") + tag("code", a.token)),
+                            f"L{a.tier + 1}",
+                            str(a.balance),
+                            amount(a.value, d),
+                            tag("span", "ok", class_="ok")
+                            if a.priced
+                            else tag("span", "DOWN", class_="bad"),
+                            str(reading.prices.get(a.token, "-")),
+                        ]
+                        for a in held
+                    ],
+                    id="assets",
+                )
+                if held
+                else tag("p", "no asset held", class_="muted"),
+            )
+        )
+        cfg = ctx.config().planning
+        spent_day = ctx.records().plans.cost_since(now - DAY)
+        spent_30 = ctx.records().plans.cost_since(now - 30 * DAY)
+        budget_day = st.total_assets * cfg.rebalance_cost_budget_daily // 10_000
+        budget_30 = st.total_assets * cfg.rebalance_cost_budget_30d // 10_000
+        parts.append(
+            tag(
+                "section",
+                tag("h2", "Cost budget"),
+                table(
+                    ["window", "spent", "budget", "bps of NAV"],
+                    [
+                        [
+                            "24 h",
+                            amount(spent_day, d),
+                            amount(budget_day, d),
+                            str(cfg.rebalance_cost_budget_daily),
+                        ],  # fmt: skip
+                        [
+                            "30 days",
+                            amount(spent_30, d),
+                            amount(budget_30, d),
+                            str(cfg.rebalance_cost_budget_30d),
+                        ],  # fmt: skip
+                    ],
+                    id="budget",
+                ),
+            )
+        )
+    alerts = _alerts(ctx, settings, st, down, now)
+    parts.append(
+        tag(
+            "section",
+            tag("h2", "Alerts in force"),
+            table(["level", "runbook", "what"], alerts, id="alerts")
+            if alerts
+            else tag("p", "none", class_="muted", id="alerts-none"),
+        )
+    )
+    f = fleet(ctx.store(), ctx.config().keeper.lease_ttl_s)
+    parts.append(
+        tag(
+            "section",
+            tag("h2", "Fleet"),
+            table(
+                ["replica", "state", "host", "leads", "seen"],
+                [
+                    [
+                        r["replica"],
+                        "live" if r["live"] else "gone",
+                        r["host"],
+                        ", ".join(r["leads"]) or "nothing (follower)",
+                        f"{r['seen_s_ago']:.0f} s ago",
+                    ]  # fmt: skip
+                    for r in f["replicas"]
+                ],
+                id="fleet",
+            )
+            if f["replicas"]
+            else tag("p", "no keeper run has started", class_="muted", id="fleet-none"),
+        )
+    )
+    parts.append(_automation())
+    parts.append(
+        tag(
+            "section",
+            tag("h2", "Propose a manual rebalance"),
+            tag(
+                "p",
+                "The keeper plans it on its next tick, under the same risk checks and "
+                "approvals as any plan: this page signs and sends nothing.",
+                class_="muted",
+            ),
+            tag(
+                "form",
+                tag("input", type="hidden", name="csrf", value=csrf),
+                tag("label", "Requested by", tag("input", type="text", name="by", id="by")),
+                tag("label", "Reason", tag("input", type="text", name="reason", id="reason")),
+                tag("input", type="submit", value="Propose", id="propose"),
+                method="post",
+                action="/rebalance",
+                id="rebalance",
+            ),
+        )
+    )
+    return page("The fund now", Markup("".join(h(p) for p in parts)), nonce)
+
+
+def _automation() -> Markup:
+    """Due runs, stuck rebalancers and funders' runway, when a scheduler is configured."""
+    import time
+
+    from keepers.automation.status import automation_status
+    from keepers.core.errors import KeeperError
+
+    try:
+        auto = automation_status(int(time.time()))
+    except (KeeperError, OSError) as err:
+        return tag("section", tag("h2", "Automation"), tag("p", str(err), class_="bad"))
+    if auto is None:
+        return tag(
+            "section",
+            tag("h2", "Automation"),
+            tag("p", "no scheduler configured (KEEPER_SUPERVISOR_SCHEDULER)", class_="muted"),
+        )
+    rows = [["scheduler", auto["scheduler"]], ["due runs", str(auto["due_runs"])]]
+    for s in auto.get("stuck", []):
+        rows.append(["stuck", f"{s['task']}: {s['reason']}"])
+    for f in auto.get("funders", []):
+        n = f["runway_intervals"]
+        runway = "?" if n is None else "unlimited" if n >= 2**255 else str(n)
+        rows.append(["funder", f"{f['funder']}: runway {runway} intervals"])
+    return tag("section", tag("h2", "Automation"), table(["", ""], rows, id="automation"))
+
+
+def rebalance(console: Any, req: Any, now: int, nonce: str, csrf: str) -> Any:
+    """POST /rebalance: a manual plan stored as proposed (see the module doc)."""
+    from keepers.fund.planning import triggers as trig
+    from keepers.fund.planning.report import plan_report
+    from keepers.fund.records import PROPOSED
+
+    ctx = console.ctx
+    data = req.form()
+    by = data.get("by", "").strip()[:64]
+    reason = data.get("reason", "").strip()[:200]
+    if not by or not reason:
+        return console._refuse(req, 400, "a manual rebalance needs who asks (by) and why", nonce)
+    from keepers.fund.cli import _optional_bot
+
+    bot = _optional_bot(ctx)
+    if bot is None:
+        why = ctx.offline or "no deployment record (KEEPER_DEPLOYMENT)"
+        return console._refuse(req, 503, f"chain unavailable: {why}", nonce)
+    reading = bot.reader.read()
+    trigger = trig.manual_trigger(by, reason, force_targets=True)
+    p = bot.sizing.make_sized_plan(reading, [trigger], now)
+    if not p.actions:
+        detail = "; ".join(f"{u.reason}: {u.detail}" for u in p.unresolved) or "in band"
+        return console._refuse(req, 409, f"nothing to rebalance: {detail}", nonce)
+    report = plan_report(reading.state, p)
+    covering = bot.plans.save_decided(
+        p, PROPOSED, {"report": report, "block": reading.block, "proposed_by": f"console:{by}"}
+    )
+    if covering is not None:
+        return console._refuse(
+            req, 409, f"plan {covering.ref} ({covering.status}) already covers these actions", nonce
+        )
+    if req.wants_json():
+        return console._json(201, {"plan": p.id, "status": PROPOSED})
+    from keepers.console.server import Response
+
+    return Response(303, b"", headers={"Location": f"/plans/{p.id}"})

@@ -1,0 +1,576 @@
+"""The console's pages, each built from the keeper's store and its chain reader, through the
+same functions the command line uses (keepers.fund.cli: `keeper review`, `keeper status`):
+no second source of truth, and nothing here can move money.
+
+Every function takes the command line's context (keepers.cli_base.Ctx) and returns HTML
+(keepers.console.html); plan statuses are read from keepers.store.statuses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from keepers.console.html import (
+    Markup,
+    amount,
+    h,
+    json_script,
+    page,
+    pct,
+    table,
+    tag,
+    tiers_chart,
+)
+from keepers.core.errors import DomainError
+from keepers.store.statuses import PLAN, PlanStatus
+
+WAITING = PlanStatus.PENDING_APPROVAL.value
+
+
+def utc(ts: int | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(int(ts), dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def span(seconds: int) -> str:
+    s = abs(int(seconds))
+    text = f"{s // 3600} h {s % 3600 // 60:02d} min" if s >= 3600 else f"{s // 60} min {s % 60} s"
+    return text if seconds >= 0 else f"{text} ago"
+
+
+def status_pill(status: str) -> Markup:
+    final = status in {s.value for s in PLAN.final}
+    good = status == PlanStatus.EXECUTED.value
+    cls = "pill ok" if good else "pill bad" if final else "pill"
+    return tag("span", status, class_=cls, data_status=status)
+
+
+# ------------------------------------------------------------------------ what a plan does
+
+_BPS = re.compile(r"quote (\d+) bps")
+
+
+def _cost_findings(risk: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """action index -> its slippage finding (the quote's cost against the oracle)."""
+    out: dict[int, dict[str, Any]] = {}
+    for f in risk or []:
+        if f.get("rule") == "slippage" and f.get("action") is not None:
+            out[int(f["action"])] = f
+    return out
+
+
+def action_words(a: Any, symbol: str | None, decimals: int) -> str:
+    """One action of a plan in words: what moves where (venue = the controller function the
+    executor calls, the asset and its pool for purchases and sales)."""
+    amt = amount(a.amount, decimals)
+    tier = lambda t: "-" if t is None else f"L{t + 1}"  # noqa: E731
+    sym = symbol or a.asset or "?"
+    kind = a.type.value
+    if kind == "allocateToLayer":
+        return f"move {amt} from {tier(a.from_tier)} to {tier(a.to_tier)} (allocateToLayer)"
+    if kind == "purchaseAsset":
+        return (
+            f"buy {sym} ({a.asset}) for {amt} of cash into {tier(a.to_tier)} "
+            "(purchaseAsset on its venue)"
+        )
+    if kind == "redeemAsset":
+        tokens = "" if a.token_amount is None else f"{a.token_amount} token units of "
+        return (
+            f"sell {tokens}{sym} ({a.asset}) from {tier(a.from_tier)} for about {amt} "
+            "(redeemAsset on its venue)"
+        )
+    if kind == "executeWaterfallLiquidation":
+        return f"waterfall liquidation of {amt} up to {tier(a.max_tier)}"
+    return f"{kind} {amt}"
+
+
+def plan_actions(ctx: Any, row: Any) -> list[dict[str, Any]]:
+    """The plan's actions in send order, each in words with its expected cost (bps under the
+    oracle, from the risk check's quote) against the cost target and limit."""
+    p = ctx.records().plans.plan(row.ref)
+    report = row.payload.get("report") or {}
+    decimals = int(report.get("base_decimals", 6))
+    symbols = {x.get("asset"): x.get("symbol") for x in report.get("actions", [])}
+    costs = _cost_findings(row.payload.get("risk") or [])
+    cfg = ctx.config().planning
+    frozen = row.payload.get("frozen") or {}
+    order = [int(i) for i in frozen.get("order") or []] or sorted(
+        range(len(p.actions)), key=lambda i: p.actions[i].priority
+    )
+    out = []
+    for pos, i in enumerate(order):
+        a = p.actions[i]
+        f = costs.get(i)
+        m = _BPS.search(f["detail"]) if f else None
+        out.append(
+            {
+                "position": pos,
+                "words": action_words(a, symbols.get(a.asset), decimals),
+                "reason": a.reason,
+                "cost_bps": int(m.group(1)) if m else None,
+                "cost_level": f["level"] if f else None,
+                "target_bps": cfg.rebalance_target_slippage,
+                "limit_bps": cfg.rebalance_max_slippage,
+                "function": (frozen.get("functions") or [None] * len(order))[pos],
+            }
+        )
+    return out
+
+
+def _cost_cell(a: dict[str, Any]) -> Markup:
+    if a["cost_bps"] is None:
+        return tag(
+            "span",
+            f"no quote (fills at the oracle): target {a['target_bps']}, limit {a['limit_bps']} bps",
+            class_="muted",
+        )
+    level = "ok" if a["cost_bps"] <= a["target_bps"] else "warn"
+    if a["cost_bps"] > a["limit_bps"]:
+        level = "bad"
+    return tag(
+        "span",
+        f"{a['cost_bps']} bps (target {a['target_bps']}, limit {a['limit_bps']})",
+        class_=level,
+        data_cost_bps=a["cost_bps"],
+    )
+
+
+# ------------------------------------------------------------------------ the approval view
+
+
+def approval_view(ctx: Any, row: Any, now: int) -> dict[str, Any]:
+    """`keeper review PLAN`'s view of who signed what and whether it counts now."""
+    from keepers.fund.cli import _approval_view
+
+    return _approval_view(ctx, row, now)
+
+
+def signing(ctx: Any, row: Any) -> dict[str, Any] | None:
+    """What an owner signs: the EIP-712 typed data of `keeper review PLAN --typed-data`, the
+    plan hash, and the SafeMessage hash of the admin Safe (when the node answers)."""
+    from keepers.fund.cli import _optional_bot
+    from keepers.fund.planning.plan_approval import plan_hash, safe_message_hash, typed_data_json
+
+    try:
+        plan = ctx.records().plans.signed_plan(row.ref)
+    except DomainError:
+        return None
+    if plan is None:
+        return None
+    digest = plan_hash(plan)
+    safe = None
+    bot = _optional_bot(ctx)
+    if bot is not None and bot.contracts.executor is not None:
+        safe = bot.approvals.admin_safe()[0]
+    return {
+        "typed_data": typed_data_json(plan),
+        "plan_hash": "0x" + digest.hex(),
+        "safe": safe,
+        "safe_message_hash": None
+        if safe is None
+        else "0x" + safe_message_hash(plan.chain_id, safe, digest).hex(),
+        "chain_id": plan.chain_id,
+        "executor": plan.executor,
+        "deadline": plan.deadline,
+    }
+
+
+SIGN_JS = """
+(function () {
+  const data = JSON.parse(document.getElementById('typed-data').textContent);
+  const csrf = document.querySelector('meta[name=csrf]').content;
+  const out = document.getElementById('sign-status');
+  const button = document.getElementById('sign');
+  function say(text, ok) { out.textContent = text; out.className = ok ? 'ok' : 'bad'; }
+  button.addEventListener('click', async function () {
+    if (!window.ethereum) {
+      say('No browser wallet (EIP-1193) found: sign the typed data elsewhere and paste the '
+        + 'signature below.', false);
+      return;
+    }
+    button.disabled = true;
+    try {
+      const accounts = await window.ethereum.request({method: 'eth_requestAccounts'});
+      const chain = parseInt(await window.ethereum.request({method: 'eth_chainId'}), 16);
+      if (chain !== data.domain.chainId) {
+        say('The wallet is on chain ' + chain + ', the plan on chain ' + data.domain.chainId
+          + ': switch networks first.', false);
+        return;
+      }
+      say('Check the plan in your wallet, then sign...', true);
+      const signature = await window.ethereum.request({
+        method: 'eth_signTypedData_v4', params: [accounts[0], JSON.stringify(data)]});
+      const r = await fetch(window.location.pathname + '/signature', {
+        method: 'POST', credentials: 'same-origin',
+        headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf},
+        body: JSON.stringify({signature: signature, note: 'browser wallet ' + accounts[0]})});
+      const body = await r.json();
+      if (!r.ok) { say('Refused: ' + body.error, false); return; }
+      say('Recorded: signed by ' + body.signer + ' (' + body.approvals + ' of '
+        + body.required + ')', true);
+      setTimeout(function () { window.location.reload(); }, 800);
+    } catch (err) {
+      say('The wallet did not sign: ' + (err && err.message ? err.message : err), false);
+    } finally {
+      button.disabled = false;
+    }
+  });
+})();
+"""
+
+
+def _approvals_table(view: dict[str, Any]) -> Markup:
+    rows = []
+    for e in view["approvals"]:
+        counts = (
+            tag("span", "counts", class_="ok")
+            if e["counts"]
+            else tag("span", f"does not count: {e['reason']}", class_="bad")
+        )
+        rows.append(
+            [
+                e["decision"],
+                tag("code", e["signer"] or e["by"]),
+                e["note"] or "",
+                e["at_utc"],
+                counts,
+            ]
+        )
+    if not rows:
+        return tag("p", "Nobody has signed yet.", class_="muted", id="no-signatures")
+    return table(["decision", "who", "note", "at", "counts now"], rows, id="signatures")
+
+
+def _kv(pairs: list[tuple[str, Any]], **attrs: Any) -> Markup:
+    return tag(
+        "table", *(tag("tr", tag("th", k), tag("td", v)) for k, v in pairs), class_="kv", **attrs
+    )
+
+
+def plan_page(
+    ctx: Any, ref: str, now: int, nonce: str, csrf: str, flash: Any = None
+) -> tuple[int, str]:
+    """The ticket of one plan: why it was made, the tiers before/after against the bands, its
+    actions in words with their costs, simulation, deadline and SLA, who signed and what still
+    counts, and the wallet button while it waits; its execution report once it ran."""
+    plans = ctx.records().plans
+    row = plans.find(ref)
+    if row is None:
+        return 404, page("No such plan", tag("p", f"no plan {ref!r}"), nonce, flash=flash)
+    payload = row.payload
+    report = payload.get("report") or {}
+    decimals = int(report.get("base_decimals", 6))
+    view = approval_view(ctx, row, now)
+    status = str(row.status)
+    parts: list[Any] = []
+    head = _kv(
+        [
+            ("plan", tag("code", row.ref)),
+            ("status", status_pill(status)),
+            ("trigger", row.trigger or "-"),
+            ("created", utc(report.get("created_at") or payload["plan"].get("created_at"))),
+            ("total moved", amount(report.get("total_amount"), decimals)),
+            ("manual", "yes" if report.get("manual") else "no"),
+        ],
+        id="plan-head",
+    )
+    parts.append(tag("section", head))
+    triggers = report.get("triggers") or []
+    parts.append(
+        tag(
+            "section",
+            tag("h2", "Why: its triggers"),
+            tag(
+                "ul",
+                *(
+                    tag("li", tag("b", f"{t['kind']}/{t['code']}"), ": ", t["reason"])
+                    for t in triggers
+                ),
+                id="triggers",
+            )
+            if triggers
+            else tag("p", "no trigger recorded", class_="muted"),
+        )
+    )
+    series = {
+        "before": report.get("tiers_before") or [],
+        "expected": report.get("tiers_expected") or [],
+        "actual": report.get("tiers_actual") or [],
+    }
+    if series["before"]:
+        tier_rows = [
+            [
+                t["tier"],
+                f"{pct(t['min_bps'])} - {pct(t['max_bps'])} (target {pct(t['target_bps'])})",
+                pct(t["ratio_bps"]),
+                pct(series["expected"][i]["ratio_bps"]) if series["expected"] else "-",
+                pct(series["actual"][i]["ratio_bps"]) if series["actual"] else "-",
+            ]
+            for i, t in enumerate(series["before"])
+        ]
+        parts.append(
+            tag(
+                "section",
+                tag("h2", "Tiers before and after, against their bands"),
+                tiers_chart(series),
+                table(["tier", "band", "before", "expected", "actual"], tier_rows, id="tiers"),
+            )
+        )
+    actions = plan_actions(ctx, row)
+    parts.append(
+        tag(
+            "section",
+            tag("h2", f"What it does: {len(actions)} action(s), in the order they are sent"),
+            table(
+                ["#", "action", "expected cost", "why", "call"],
+                [
+                    [
+                        str(a["position"]),
+                        a["words"],
+                        _cost_cell(a),
+                        a["reason"],
+                        tag("code", a["function"] or "-"),
+                    ]
+                    for a in actions
+                ],
+                id="actions",
+            ),
+        )
+    )
+    risk = payload.get("risk") or []
+    if risk:
+        parts.append(
+            tag(
+                "section",
+                tag("h2", "Risk check"),
+                table(
+                    ["rule", "level", "detail"],
+                    [[f["rule"], f["level"], f["detail"]] for f in risk],
+                    id="risk",
+                ),
+            )
+        )
+    sim = payload.get("simulation")
+    sim_text: Any = (
+        "not run yet: the keeper simulates the frozen calls on a fork after approval, before "
+        "it sends anything"
+        if sim is None
+        else tag(
+            "span",
+            ("passed" if sim.get("ok") else f"failed: {sim.get('error')}")
+            + f" (gas {', '.join(str(g) for g in sim.get('gas') or [])}; {sim.get('seconds')} s)",
+            class_="ok" if sim.get("ok") else "bad",
+        )
+    )
+    parts.append(tag("section", tag("h2", "Simulation"), tag("p", sim_text, id="simulation")))
+    approval = payload.get("approval") or {}
+    deadline = view["approval_deadline"]
+    requested = int(payload.get("requested_at", report.get("created_at") or 0) or 0)
+    sla = (
+        f"{(int(approval['deadline']) - requested) // 3600} h from the request "
+        f"({approval.get('requirement')})"
+        if approval.get("deadline") is not None and requested
+        else "-"
+    )
+    left = f" ({span(deadline - now)} left)" if deadline is not None and status == WAITING else ""
+    parts.append(
+        tag(
+            "section",
+            tag("h2", "Approval"),
+            _kv(
+                [
+                    ("requirement", approval.get("requirement") or "-"),
+                    (
+                        "counted",
+                        tag(
+                            "b",
+                            f"{view['counted']} of {view['required'] if view['required'] is not None else '?'}",
+                            id="counted",
+                        ),
+                    ),
+                    ("approval deadline", f"{utc(deadline)}{left}"),
+                    ("SLA", sla),
+                    ("who may sign", ", ".join(view["admins"]) or "-"),
+                    ("the keeper's last check", approval.get("detail") or "-"),
+                ],
+                id="approval",
+            ),
+            tag("h2", "Signatures"),
+            _approvals_table(view),
+        )
+    )
+    scripts: Any = ""
+    sign = signing(ctx, row)
+    if sign is None and status == WAITING:
+        parts.append(
+            tag(
+                "section",
+                tag("h2", "How to approve"),
+                tag(
+                    "p",
+                    f"This plan has no frozen plan to sign (a deployment without a "
+                    f"PlanExecutor): an admin approves it with `keeper approve {row.ref} --by "
+                    "NAME` or rejects it with `keeper reject`.",
+                    id="approve-by-name",
+                ),
+            )
+        )
+    if sign is not None:
+        hashes = [
+            ("plan hash (EIP-712)", tag("code", sign["plan_hash"], id="plan-hash")),
+            ("chain id", str(sign["chain_id"])),
+            ("executor", tag("code", sign["executor"])),
+            ("executor deadline", utc(sign["deadline"])),
+        ]
+        if sign["safe"]:
+            hashes.append(
+                (
+                    f"SafeMessage hash (Safe {sign['safe']})",
+                    tag("code", sign["safe_message_hash"], id="safe-message-hash"),
+                )
+            )
+        box: list[Any] = [tag("h2", "What you sign"), _kv(hashes, id="hashes")]
+        if status == WAITING:
+            box += [
+                tag(
+                    "p",
+                    'Your wallet shows the EIP-712 message "Ballast PlanExecutor" v1: the plan '
+                    "id, controller, deadline and each action's calldata, exactly what the "
+                    "executor checks. The plan hash above must match what it signs.",
+                ),
+                tag("button", "Sign with your wallet", id="sign", type="button"),
+                tag("div", "", id="sign-status"),
+                tag("h2", "Or paste a signature made elsewhere"),
+                tag(
+                    "p",
+                    "A hardware wallet or cast over the typed data below, or the admin Safe's "
+                    "combined signature from Safe{Wallet} (the Safe's address then the "
+                    "signature, one 0x string).",
+                    class_="muted",
+                ),
+                tag(
+                    "form",
+                    tag("input", type="hidden", name="csrf", value=csrf),
+                    tag(
+                        "input",
+                        type="text",
+                        name="signature",
+                        id="signature-input",
+                        placeholder="0x...",
+                    ),  # fmt: skip
+                    tag("input", type="text", name="note", placeholder="note (optional)"),
+                    tag("input", type="submit", value="Record signature", id="paste-submit"),
+                    method="post",
+                    action=f"/plans/{row.ref}/signature",
+                    id="paste-form",
+                ),
+                tag(
+                    "details",
+                    tag("summary", "typed data (JSON)"),
+                    tag("pre", tag("code", _pretty(sign["typed_data"]))),
+                ),  # fmt: skip
+            ]
+            scripts = json_script("typed-data", sign["typed_data"], nonce) + Markup(
+                f'<script nonce="{h(nonce)}">{SIGN_JS}</script>'
+            )
+        parts.append(tag("section", *box, id="signing"))
+    if report.get("results") is not None:
+        res = [
+            [
+                r["type"],
+                amount(r.get("amount"), decimals),
+                tag(
+                    "span",
+                    "ok" if r["success"] else "failed",
+                    class_="ok" if r["success"] else "bad",
+                ),
+                tag("code", r.get("tx_hash") or "-"),
+                r.get("error") or "",
+            ]
+            for r in report["results"]
+        ]
+        parts.append(
+            tag(
+                "section",
+                tag("h2", "Execution report"),
+                _kv(
+                    [
+                        ("executed at", utc(payload.get("executed_at"))),
+                        ("progress", report.get("progress") or "-"),
+                        ("cost (net, base units)", amount(payload.get("cost"), decimals)),
+                        (
+                            "verification",
+                            str(
+                                (payload.get("verification") or {}).get("detail")
+                                or (payload.get("verification") or {}).get("progress")
+                                or "-"
+                            ),
+                        ),
+                    ]
+                ),
+                table(["call", "amount", "result", "transaction", "error"], res, id="results"),
+                id="report",
+            )
+        )
+    body = Markup("".join(h(p) for p in parts))
+    csrf_meta = Markup(f'<meta name="csrf" content="{h(csrf)}">')
+    return 200, page(f"Plan {row.ref}", csrf_meta + body, nonce, scripts=scripts, flash=flash)
+
+
+def _pretty(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=2)
+
+
+# ------------------------------------------------------------------------ lists
+
+
+def approvals_page(ctx: Any, now: int, nonce: str) -> str:
+    """The queue: every plan waiting for approval, as a ticket line."""
+    rows = []
+    for row in ctx.records().plans.with_status(WAITING):
+        v = approval_view(ctx, row, now)
+        report = row.payload.get("report") or {}
+        d = int(report.get("base_decimals", 6))
+        rows.append(
+            [
+                tag("a", row.ref, href=f"/plans/{row.ref}"),
+                row.trigger or "-",
+                amount(report.get("total_amount"), d),
+                f"{v['counted']} of {v['required']}",
+                "-"
+                if v["approval_deadline"] is None
+                else f"{utc(v['approval_deadline'])} ({span(v['approval_deadline'] - now)} left)",
+            ]
+        )
+    body = (
+        table(["plan", "trigger", "total", "signed", "approval deadline"], rows, id="queue")
+        if rows
+        else tag("p", "No plan waits for approval.", id="queue-empty")
+    )
+    return page("Plans waiting for approval", tag("section", body), nonce)
+
+
+def plans_page(ctx: Any, nonce: str, limit: int = 50) -> str:
+    rows = []
+    for row in ctx.records().plans.history(limit):
+        report = row.payload.get("report") or {}
+        d = int(report.get("base_decimals", 6))
+        rows.append(
+            [
+                tag("a", row.ref, href=f"/plans/{row.ref}"),
+                status_pill(str(row.status)),
+                row.trigger or "-",
+                amount(report.get("total_amount"), d),
+                str(len(row.payload["plan"]["actions"])),
+                report.get("progress") or "-",
+                str(row.created_at),
+            ]
+        )
+    body = table(
+        ["plan", "status", "trigger", "total", "actions", "progress", "created"], rows, id="plans"
+    )
+    return page("Recent plans", tag("section", body), nonce)

@@ -1,0 +1,96 @@
+"""The console's pages without a chain (an approver's machine with the store only) and its
+actions in words: the fund page says the chain is unavailable and still lists the alert causes
+the store knows (a plan waiting, linked to its page and to the runbook), a manual rebalance
+without a chain is refused and stores nothing, and each controller call reads as what it
+does."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from keepers.console.views import action_words
+from keepers.fund.planning.actions import Action, ActionType
+from tests.offchain.console.test_console_security import NOW, REF, env  # noqa: F401
+from tests.support.consolelib import Client, running_console
+
+TOKEN_ADDR = "0x" + "ab" * 20
+
+
+def test_fund_page_without_a_chain__alerts_from_the_store__rebalance_refused(env):  # noqa: F811
+    e, plans = env
+    before = len(plans.history(100))
+    hook = {"KEEPER_CONSOLE_RUNBOOK_URL": "https://docs.example/runbook/"}
+    with running_console(e | hook, now=NOW + 4 * 3_600 - 600) as c:
+        ops = Client(c.url)
+        status, _, page = ops.get("/fund")
+        assert status == 200
+        assert "chain data unavailable" in page
+        alerts = re.search(r'<table id="alerts">(.*?)</table>', page, re.S)
+        assert alerts, "no alerts table"
+        row = alerts.group(1)
+        # near its deadline (10 min left, under KEEPER_CONSOLE_NEAR_DEADLINE_S): critical
+        assert "critical" in row and f'href="/plans/{REF}"' in row
+        assert 'href="https://docs.example/runbook/#approval_needed"' in row
+        assert "no keeper run has started" in page
+        status, _, out = ops.post(
+            "/rebalance",
+            form={"by": "ops", "reason": "test", "csrf": ops.csrf(page)},
+            headers={"Accept": "application/json"},
+        )
+        assert status == 503 and "chain unavailable" in out
+        status, _, out = ops.post(
+            "/rebalance", form={"by": "", "reason": "", "csrf": ops.csrf(page)}
+        )
+        assert status == 400 and "needs who asks" in out
+        status, _, page = ops.get("/approvals")
+        queue = re.search(r'<table id="queue">(.*?)</table>', page, re.S)
+        assert status == 200 and queue and f'href="/plans/{REF}"' in queue.group(1)
+        assert "0 of 2" in queue.group(1) and "(10 min 0 s left)" in queue.group(1)
+        status, _, page = ops.get("/plans")
+        assert status == 200 and f'href="/plans/{REF}"' in page and "pending_approval" in page
+        assert ops.get("/plans/no-such-plan")[0] == 404
+        assert ops.get("/plans/%3Cscript%3E")[0] == 404
+        assert ops.get("/nowhere")[0] == 404
+    assert len(plans.history(100)) == before
+
+
+def test_each_call_in_words():
+    d = 6
+    cases = [
+        (Action(ActionType.ALLOCATE, 5 * 10**11, 0, "r", 0, 2), None,
+         "move 500,000.00 from L1 to L3 (allocateToLayer)"),
+        (Action(ActionType.PURCHASE, 20_550_340_000, 0, "r", 0, 2, asset=TOKEN_ADDR), "TBILL-B",
+         f"buy TBILL-B ({TOKEN_ADDR}) for 20,550.34 of cash into L3 (purchaseAsset on its venue)"),
+        (Action(ActionType.REDEEM, 10**9, 0, "r", 1, 0, asset=TOKEN_ADDR, token_amount=999), "MMF",
+         f"sell 999 token units of MMF ({TOKEN_ADDR}) from L2 for about 1,000.00 (redeemAsset on "
+         "its venue)"),
+        (Action(ActionType.WATERFALL, 10**10, 0, "r", max_tier=2), None,
+         "waterfall liquidation of 10,000.00 up to L3"),
+        (Action(ActionType.REBALANCE_BUFFER, 10**6, 0, "r"), None, "rebalanceBuffer 1.00"),
+    ]  # fmt: skip
+    for action, symbol, words in cases:
+        assert action_words(action, symbol, d) == words
+
+
+def test_the_demos_console__address_printed__serves__no_keeper_key(env):  # noqa: F811
+    """`make demo`'s console (ballast_dev/demo/console.py): a `keeper console` process on a
+    free port with the demo keeper's environment less its key; its address echoed."""
+    import urllib.request
+
+    from ballast_dev.demo.console import start_console, stop_console
+
+    e, _ = env
+    lines: list[str] = []
+    proc = start_console(e, lines.append)
+    try:
+        assert proc is not None, lines
+        (line,) = lines
+        assert re.fullmatch(r"web console: http://127\.0\.0\.1:\d+/approvals", line), line
+        with urllib.request.urlopen(line.split(": ", 1)[1], timeout=30) as r:
+            assert r.status == 200 and REF in r.read().decode()
+        environ = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
+        assert not any(v.startswith(b"KEEPER_SIGNER_KEY=") for v in environ)
+    finally:
+        stop_console(proc)
+    assert proc.returncode == 0

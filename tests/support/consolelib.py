@@ -1,0 +1,109 @@
+"""The web console for tests: `running_console(env)` serves `keeper console`'s Console over real
+HTTP on a free loopback port (its settings and the fund's read from ``env``, as the command
+reads them), and `http` speaks to it with a cookie jar, as a browser would."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import re
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from unittest import mock
+
+from keepers.cli_base import Ctx
+from keepers.console.server import Console, serve
+from keepers.console.settings import ConsoleSettings
+from keepers.core.settings import load_settings
+
+
+@dataclass
+class Served:
+    url: str
+    console: Console
+    ctx: Ctx
+
+
+@contextmanager
+def running_console(env: dict[str, str], now: int | None = None) -> Iterator[Served]:
+    """The console of ``env`` (KEEPER_* and KEEPER_CONSOLE_*), listening on a free port;
+    ``now`` fixes its clock (as `keeper --now`)."""
+    with mock.patch.dict(os.environ, env):
+        settings = load_settings(ConsoleSettings, env=env, port=0)
+        ctx = Ctx(False, now)
+        ctx.config()
+        app = Console(settings, ctx)
+        server = serve(app, settings.host, 0)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+        try:
+            yield Served(f"http://127.0.0.1:{server.server_address[1]}", app, ctx)
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(5)
+            ctx.close()
+
+
+class Client:
+    """A cookie-keeping HTTP client that never follows redirects and never raises on 4xx."""
+
+    def __init__(self, base: str, headers: dict[str, str] | None = None) -> None:
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.headers = headers or {}
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *a: Any, **k: Any) -> None:
+                return None
+
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), NoRedirect()
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        form: dict[str, str] | None = None,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], str]:
+        data = None
+        hdrs = {**self.headers, **(headers or {})}
+        if form is not None:
+            data = urllib.parse.urlencode(form).encode()
+            hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        if json_body is not None:
+            data = json.dumps(json_body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        req = urllib.request.Request(self.base + path, data=data, headers=hdrs, method=method)
+        try:
+            with self.opener.open(req, timeout=30) as r:
+                return r.status, dict(r.headers), r.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers), err.read().decode()
+
+    def get(self, path: str, **kw: Any) -> tuple[int, dict[str, str], str]:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> tuple[int, dict[str, str], str]:
+        return self.request("POST", path, **kw)
+
+    def csrf(self, page: str) -> str:
+        """The CSRF token a page carries (its meta tag or a form's hidden field)."""
+        m = re.search(r'name="csrf" (?:content|value)="([0-9a-f]{64})"', page) or re.search(
+            r'name="csrf" type="hidden" value="([0-9a-f]{64})"', page
+        )
+        assert m, "no CSRF token on the page"
+        return m.group(1)
+
+
+import urllib.parse  # noqa: E402  (urlencode, after urllib.request)
