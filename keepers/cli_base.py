@@ -52,6 +52,10 @@ class Ctx:
             fail(self.offline or "node unreachable", EXIT_UNAVAILABLE)
         return bot
 
+    def has_bot(self) -> bool:
+        """Whether the fund bot is built (a node that did not answer leaves it unbuilt)."""
+        return self._bot is not None
+
     def bot_or_offline(self) -> Any:
         """The fund bot, or None when the node does not answer (``self.offline`` then says
         why, naming KEEPER_RPC_URL): for the read-only commands, which answer from the store.

@@ -267,7 +267,7 @@ def record_signature(ctx: Ctx, ref: str, signature: str, now: int, note: str) ->
 
     checked: dict[str, Any] = {}
     if contract_signature(signature) is not None:
-        bot = _optional_bot(ctx)
+        bot = optional_bot(ctx)
         if bot is not None and bot.contracts.executor is not None:
             safe, _ = bot.approvals.admin_safe()
             checked = {"erc1271": erc1271_checker(bot.w3), "safe": safe}
@@ -289,7 +289,7 @@ def reject(ctx: Ctx, plan_ref: str, by: str, note: str) -> None:
     _decide(ctx, plan_ref, by, False, note)
 
 
-def _optional_bot(ctx: Ctx) -> Any:
+def optional_bot(ctx: Ctx) -> Any:
     """The fund bot when this environment configures a deployment whose node answers, else
     None, and never an exit: for what only adds to a command that works from the store alone
     (an approver's machine with KEEPER_DB_URL and nothing else)."""
@@ -314,14 +314,14 @@ def _contract_checks(ctx: Ctx, approving: list[Any]) -> dict[str, Any]:
 
     if not any(r.signature and contract_signature(r.signature) for r in approving):
         return {}
-    bot = _optional_bot(ctx)
+    bot = optional_bot(ctx)
     if bot is None or bot.contracts.executor is None:
         return {}
     safe, threshold = bot.approvals.admin_safe()
     return {"safe": safe, "safe_threshold": threshold, "erc1271": erc1271_checker(bot.w3)}
 
 
-def _approval_view(ctx: Ctx, row: Any, now: int) -> dict[str, Any]:
+def approval_view(ctx: Ctx, row: Any, now: int) -> dict[str, Any]:
     """Who approved what and whether it counts now (`keeper review`): for a frozen plan each
     signature is recovered over the plan hash recomputed from the stored document, checked
     against the stored admins (the Safe owners) and the deadline, as the keeper counts."""
@@ -469,7 +469,7 @@ def review(ctx: Ctx, plan_ref: str | None, typed_data: bool) -> None:
         if typed_data:
             raise click.UsageError("--typed-data needs a PLAN")
         views = [
-            _approval_view(ctx, r, now) for r in ctx.records().plans.with_status(PENDING_APPROVAL)
+            approval_view(ctx, r, now) for r in ctx.records().plans.with_status(PENDING_APPROVAL)
         ]
         ctx.out(
             views,
@@ -492,7 +492,7 @@ def review(ctx: Ctx, plan_ref: str | None, typed_data: bool) -> None:
         click.echo(json.dumps(typed_data_json(plan), indent=2))
         _safe_message_help(ctx, row.ref, plan)
         return
-    view = _approval_view(ctx, row, now)
+    view = approval_view(ctx, row, now)
     payload = dict(row.payload)
     if isinstance(payload.get("approval"), dict) and "deadline" in payload["approval"]:
         # the stored approval's deadline is the approval deadline: named so beside the
@@ -531,7 +531,7 @@ def _safe_message_help(ctx: Ctx, ref: str, plan: Any) -> None:
     from keepers.fund.planning.plan_approval import plan_hash, safe_message_hash
 
     digest = plan_hash(plan)
-    bot = _optional_bot(ctx)
+    bot = optional_bot(ctx)
     safe = (
         bot.approvals.admin_safe()[0]
         if bot is not None and bot.contracts.executor is not None
