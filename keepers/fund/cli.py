@@ -559,8 +559,8 @@ def _safe_message_help(ctx: Ctx, ref: str, plan: Any) -> None:
 @click.pass_obj
 def status(ctx: Ctx) -> None:
     """The fund's tiers now (one eth_call); with a scheduler configured, the automation
-    side too: runs due, stuck tasks and funders (KEEPER_SUPERVISOR_*), a section of
-    keepers.cli_base.STATUS_SECTIONS."""
+    side too: runs due, stuck tasks and funders (KEEPER_SUPERVISOR_*)."""
+    # the automation part: a section of keepers.cli_base.STATUS_SECTIONS (keepers.cli adds it)
     from keepers.fund.planning.metrics import tier_metrics
     from keepers.fund.planning.report import whole
 
