@@ -21,7 +21,9 @@ from typing import Any
 import click
 
 from keepers.cli_base import (  # noqa: F401  (re-exported: the slices' and the tests' names)
+    STATUS_SECTIONS,
     Ctx,
+    StatusSection,
     accept_root_options_after,
     exit_code,
     fail,
@@ -219,15 +221,51 @@ def _cycle_lines(cycle: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _automation_status(now: int) -> dict[str, Any] | None:
+    """``keeper status``'s automation part (keepers.automation.status), when a scheduler is
+    configured; a bad automation setting ends the command naming it (exit 2)."""
+    from keepers.automation.status import automation_status
+    from keepers.runtime.runner import RunConfigError
+
+    try:
+        return automation_status(now)
+    except RunConfigError as err:
+        fail(str(err), exit_code(err))
+
+
+def _automation_lines(auto: dict[str, Any]) -> list[str]:
+    from keepers.fund.planning.report import whole
+
+    lines = [f"automation: scheduler {auto['scheduler']}  due runs {auto['due_runs']}"]
+    if "stuck" in auto:
+        stuck = ", ".join(f"{x['task']} ({x['reason']})" for x in auto["stuck"])
+        lines.append(f"  tasks {auto['tasks']}  stuck {len(auto['stuck'])} {stuck}")
+        for f in auto["funders"]:
+            lines.append(
+                f"  funder {f['funder']}  balance {whole(f['balance_wei'], 18)}  "
+                f"runway {_runway(f['runway_intervals'])} intervals"
+            )
+    return lines
+
+
+def _runway(n: int | None) -> str:
+    if n is None:
+        return "?"
+    return "unlimited" if n >= 2**255 else str(n)
+
+
 def _add_slices() -> None:
     """The slices' command groups: the fund commands register themselves on ``main`` (their
     module imports keepers.cli_base, never this one); the cross-chain group is added as
-    ``crosschain``."""
+    ``crosschain``; ``keeper status`` (the fund's command) gets the automation slice's part
+    as a section, so that neither slice imports the other."""
     import keepers.console.cli  # noqa: F401  (console)
     import keepers.fund.cli  # noqa: F401  (plan, approve, reject, review, status, history, rollback)
     from keepers.crosschain.cli import crosschain
 
     main.add_command(crosschain)
+    if not any(x.key == "automation" for x in STATUS_SECTIONS):
+        STATUS_SECTIONS.append(StatusSection("automation", _automation_status, _automation_lines))
     accept_root_options_after(main)
 
 

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any, NoReturn
 
 import click
@@ -51,6 +51,10 @@ class Ctx:
         if bot is None:
             fail(self.offline or "node unreachable", EXIT_UNAVAILABLE)
         return bot
+
+    def has_bot(self) -> bool:
+        """Whether the fund bot is built (a node that did not answer leaves it unbuilt)."""
+        return self._bot is not None
 
     def bot_or_offline(self) -> Any:
         """The fund bot, or None when the node does not answer (``self.offline`` then says
@@ -136,6 +140,21 @@ class Ctx:
             click.echo(json.dumps(_plain(data), indent=2, default=str))
         else:
             click.echo(text())
+
+
+@dataclass(frozen=True)
+class StatusSection:
+    """A part of ``keeper status`` that another slice shows (the fund's command prints it): the
+    composition root (keepers.cli) adds it to STATUS_SECTIONS, so that the fund slice imports no
+    other slice. ``read(now)``: its data, or None when there is nothing to show (the key is
+    left out); it may end the command with ``fail``. ``lines(data)``: its text lines."""
+
+    key: str
+    read: Callable[[int], dict[str, Any] | None]
+    lines: Callable[[dict[str, Any]], list[str]]
+
+
+STATUS_SECTIONS: list[StatusSection] = []
 
 
 def _plain(x: Any) -> Any:

@@ -16,7 +16,7 @@ def declarations() -> dict[str, BotDeclaration]:
     """Every bot, by name, in the order ``keeper run`` starts them."""
     from keepers.automation.executor import DECLARATION as EXECUTOR
     from keepers.automation.supervisor import DECLARATION as SUPERVISOR
-    from keepers.crosschain.bot import DECLARATION as CROSSCHAIN
+    from keepers.crosschain.assemble import DECLARATION as CROSSCHAIN
     from keepers.fund.bot import DECLARATION as FUND
 
     return {d.name: d for d in (FUND, EXECUTOR, SUPERVISOR, CROSSCHAIN)}

@@ -20,7 +20,7 @@ from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 
-from keepers.crosschain.routes import FinalizeResult, RouteError, TxSender, _calldata
+from keepers.crosschain.routes import FinalizeResult, RouteError, TxSender, encoded_call
 from keepers.crosschain.usdt0 import (
     PACKET_SENT_TOPIC,
     LzPacket,
@@ -118,7 +118,7 @@ class LocalLzVerifier:
             return True  # verified already, or even executed
         lib = self.dest.w3.eth.contract(address=self.lib, abi=load_artifact("SimpleMessageLib")[0])
         receipt = self.sender.send(
-            self.dest.w3, self.lib, _calldata(lib.functions.validatePacket(packet.encode()))
+            self.dest.w3, self.lib, encoded_call(lib.functions.validatePacket(packet.encode()))
         )
         if receipt["status"] != 1:
             raise RouteError(f"validatePacket reverted for guid 0x{packet.guid.hex()}")

@@ -53,13 +53,13 @@ def _alerts(ctx: Any, settings: Any, st: Any, down: list[Any], now: int) -> list
 
 
 def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str) -> str:
-    from keepers.fund.cli import _optional_bot
+    from keepers.fund.cli import optional_bot
     from keepers.fund.feeds import feeds_down
-    from keepers.fund.planning.report import _tiers
+    from keepers.fund.planning.report import tier_rows
     from keepers.runtime.leases import fleet
 
     parts: list[Any] = []
-    bot = _optional_bot(ctx)
+    bot = optional_bot(ctx)
     st = None
     down: list[Any] = []
     if bot is None:
@@ -78,7 +78,7 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str) -> str:
         st = reading.state
         d = st.base_decimals
         down = feeds_down(bot.contracts.controller, bot.w3, st, reading.block)
-        tiers = _tiers(st)
+        tiers = tier_rows(st)
         parts.append(
             tag(
                 "section",
@@ -267,29 +267,29 @@ def rebalance(console: Any, req: Any, now: int, nonce: str, csrf: str) -> Any:
     by = data.get("by", "").strip()[:64]
     reason = data.get("reason", "").strip()[:200]
     if not by or not reason:
-        return console._refuse(req, 400, "a manual rebalance needs who asks (by) and why", nonce)
-    from keepers.fund.cli import _optional_bot
+        return console.refuse(req, 400, "a manual rebalance needs who asks (by) and why", nonce)
+    from keepers.fund.cli import optional_bot
 
-    bot = _optional_bot(ctx)
+    bot = optional_bot(ctx)
     if bot is None:
         why = ctx.offline or "no deployment record (KEEPER_DEPLOYMENT)"
-        return console._refuse(req, 503, f"chain unavailable: {why}", nonce)
+        return console.refuse(req, 503, f"chain unavailable: {why}", nonce)
     reading = bot.reader.read()
     trigger = trig.manual_trigger(by, reason, force_targets=True)
     p = bot.sizing.make_sized_plan(reading, [trigger], now)
     if not p.actions:
         detail = "; ".join(f"{u.reason}: {u.detail}" for u in p.unresolved) or "in band"
-        return console._refuse(req, 409, f"nothing to rebalance: {detail}", nonce)
+        return console.refuse(req, 409, f"nothing to rebalance: {detail}", nonce)
     report = plan_report(reading.state, p)
     covering = bot.plans.save_decided(
         p, PROPOSED, {"report": report, "block": reading.block, "proposed_by": f"console:{by}"}
     )
     if covering is not None:
-        return console._refuse(
+        return console.refuse(
             req, 409, f"plan {covering.ref} ({covering.status}) already covers these actions", nonce
         )
     if req.wants_json():
-        return console._json(201, {"plan": p.id, "status": PROPOSED})
-    from keepers.console.server import Response
+        return console.json_response(201, {"plan": p.id, "status": PROPOSED})
+    from keepers.console.messages import Response
 
     return Response(303, b"", headers={"Location": f"/plans/{p.id}"})

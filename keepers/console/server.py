@@ -27,13 +27,12 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
-from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from keepers.console import views
 from keepers.console.html import h, page, tag
+from keepers.console.messages import Request, Response  # noqa: F401 - re-exported
 from keepers.console.settings import ConsoleSettings
 from keepers.core.errors import DomainError
 from keepers.core.logging import get_logger
@@ -44,57 +43,6 @@ CSRF_COOKIE = "ballast_csrf"
 SESSION_COOKIE = "ballast_session"
 REF = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 MAX_BODY = 64 * 1024
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes
-    content_type: str = "text/html; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
-    cookies: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: Any  # email.message.Message-like: .get(name)
-    body: bytes
-    cookies: dict[str, str]
-
-    @classmethod
-    def parse(cls, method: str, target: str, headers: Any, body: bytes) -> Request:
-        url = urllib.parse.urlsplit(target)
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(headers.get("Cookie") or "")
-        except Exception:  # noqa: BLE001 - a malformed cookie header is no cookie
-            jar = SimpleCookie()
-        return cls(
-            method,
-            url.path or "/",
-            urllib.parse.parse_qs(url.query),
-            headers,
-            body,
-            {k: v.value for k, v in jar.items()},
-        )
-
-    def form(self) -> dict[str, str]:
-        if (self.headers.get("Content-Type") or "").startswith("application/json"):
-            try:
-                data = json.loads(self.body or b"{}")
-            except ValueError:
-                return {}
-            return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-        parsed = urllib.parse.parse_qs(self.body.decode("utf-8", "replace"))
-        return {k: v[0] for k, v in parsed.items()}
-
-    def wants_json(self) -> bool:
-        return (self.headers.get("Content-Type") or "").startswith("application/json") or (
-            "application/json" in (self.headers.get("Accept") or "")
-        )
 
 
 class Console:
@@ -156,9 +104,9 @@ class Console:
         if req.method == "POST":
             refused = self._csrf_refusal(req)
             if refused is not None:
-                return self._refuse(req, 403, refused, nonce)
+                return self.refuse(req, 403, refused, nonce)
         ctx = self.ctx
-        if ctx._bot is None:  # the node may answer again: ask anew (keeper status's rule)
+        if not ctx.has_bot():  # the node may answer again: ask anew (keeper status's rule)
             ctx.offline = None
         now = ctx.time()
         parts = [p for p in req.path.split("/") if p]
@@ -242,7 +190,7 @@ class Console:
             return self._login_form(401, csrf, nonce, "/approvals", None)
         refused = self._csrf_refusal(req)
         if refused is not None:
-            return self._refuse(req, 403, refused, nonce)
+            return self.refuse(req, 403, refused, nonce)
         data = req.form()
         nxt = data.get("next") or "/approvals"
         if not nxt.startswith("/") or nxt.startswith("//"):
@@ -281,14 +229,14 @@ class Console:
         plans = self.ctx.records().plans
         row = plans.find(ref) if REF.match(ref) else None
         if row is None:
-            return self._json(404, {"error": f"no plan {ref!r}"})
+            return self.json_response(404, {"error": f"no plan {ref!r}"})
         try:
             plan = plans.signed_plan(row.ref)
         except DomainError as err:
-            return self._json(409, {"error": str(err)})
+            return self.json_response(409, {"error": str(err)})
         if plan is None:
-            return self._json(409, {"error": f"plan {row.ref} has no frozen plan to sign"})
-        return self._json(200, typed_data_json(plan))
+            return self.json_response(409, {"error": f"plan {row.ref} has no frozen plan to sign"})
+        return self.json_response(200, typed_data_json(plan))
 
     def _signature(self, req: Request, ref: str, now: int, nonce: str, csrf: str) -> Response:
         """A signature from the page (the wallet's, or one pasted): `keeper approve
@@ -298,7 +246,7 @@ class Console:
         plans = self.ctx.records().plans
         row = plans.find(ref) if REF.match(ref) else None
         if row is None:
-            return self._refuse(req, 404, f"no plan {ref!r}", nonce)
+            return self.refuse(req, 404, f"no plan {ref!r}", nonce)
         data = req.form()
         signature = data.get("signature", "").strip()
         note = data.get("note", "").strip()[:200]
@@ -307,7 +255,7 @@ class Console:
         except (ValueError, DomainError) as err:
             log.warning("console.signature_refused", plan=row.ref, reason=str(err))
             if req.wants_json():
-                return self._json(409, {"error": str(err)})
+                return self.json_response(409, {"error": str(err)})
             status, html = views.plan_page(
                 self.ctx, row.ref, now, nonce, csrf, flash=(False, f"refused: {err}")
             )
@@ -321,7 +269,7 @@ class Console:
             "plan_hash": d["plan_hash"],
         }
         if req.wants_json():
-            return self._json(200, out)
+            return self.json_response(200, out)
         status, html = views.plan_page(
             self.ctx,
             row.ref,
@@ -337,9 +285,9 @@ class Console:
 
     # ------------------------------------------------------------------ responses
 
-    def _refuse(self, req: Request, status: int, why: str, nonce: str) -> Response:
+    def refuse(self, req: Request, status: int, why: str, nonce: str) -> Response:
         if req.wants_json():
-            return self._json(status, {"error": why})
+            return self.json_response(status, {"error": why})
         return self._error(status, why, nonce)
 
     def _error(self, status: int, why: str, nonce: str) -> Response:
@@ -350,7 +298,7 @@ class Console:
         return Response(status, html.encode(), headers=dict(headers or {}))
 
     @staticmethod
-    def _json(status: int, data: Any) -> Response:
+    def json_response(status: int, data: Any) -> Response:
         return Response(status, json.dumps(data).encode(), "application/json")
 
 

@@ -142,15 +142,15 @@ def _cost_cell(a: dict[str, Any]) -> Markup:
 
 def approval_view(ctx: Any, row: Any, now: int) -> dict[str, Any]:
     """`keeper review PLAN`'s view of who signed what and whether it counts now."""
-    from keepers.fund.cli import _approval_view
+    from keepers.fund.cli import approval_view
 
-    return _approval_view(ctx, row, now)
+    return approval_view(ctx, row, now)
 
 
 def signing(ctx: Any, row: Any) -> dict[str, Any] | None:
     """What an owner signs: the EIP-712 typed data of `keeper review PLAN --typed-data`, the
     plan hash, and the SafeMessage hash of the admin Safe (when the node answers)."""
-    from keepers.fund.cli import _optional_bot
+    from keepers.fund.cli import optional_bot
     from keepers.fund.planning.plan_approval import plan_hash, safe_message_hash, typed_data_json
 
     try:
@@ -161,7 +161,7 @@ def signing(ctx: Any, row: Any) -> dict[str, Any] | None:
         return None
     digest = plan_hash(plan)
     safe = None
-    bot = _optional_bot(ctx)
+    bot = optional_bot(ctx)
     if bot is not None and bot.contracts.executor is not None:
         safe = bot.approvals.admin_safe()[0]
     return {

@@ -39,8 +39,8 @@ from keepers.crosschain.planning import (
 from keepers.crosschain.planning import Holding as _Holding
 from keepers.runtime.alerts import AlertLevel
 from keepers.runtime.base import Alert, AlertSink, log_sink
-from keepers.runtime.bots import BotContext, BotDeclaration, Calls, Trigger
 from keepers.runtime.bots import Call as DeclaredCall
+from keepers.runtime.bots import Calls
 from keepers.runtime.leases import LeaseLost
 from keepers.store.statuses import MoveState
 
@@ -299,75 +299,3 @@ def crosschain_policy(
     role = crosschain_calls(config).role_policy()
     role.allowed += [AllowedCall.model_validate(e) for e in extra or []]
     return PolicyConfig(roles={ROLE: role})
-
-
-def _load(environ: Any) -> CrosschainConfig | None:
-    """``BALLAST_CROSSCHAIN_CONFIG`` with ``BALLAST_CROSSCHAIN_ROUTES`` applied, as the bot
-    reads it; None when it is not set."""
-    from keepers.crosschain.config import crosschain_settings
-    from keepers.crosschain.route_contracts import load_with_routes
-
-    path = crosschain_settings(environ).config
-    if not path:
-        return None
-
-    return load_with_routes(path, environ)[0]
-
-
-CONFIG_ENV = "BALLAST_CROSSCHAIN_CONFIG"
-
-
-def _configure() -> tuple[CrosschainConfig, Any]:
-    """``keeper run``'s cross-chain config: ``BALLAST_CROSSCHAIN_CONFIG`` with
-    ``BALLAST_CROSSCHAIN_ROUTES`` applied, as (config, the route files or None); a
-    ConfigError naming the variable when it is unset or does not load."""
-    import os
-
-    from keepers.core.settings import ConfigError
-    from keepers.crosschain.config import ConfigError as CrosschainConfigError
-    from keepers.crosschain.route_contracts import load_with_routes
-
-    if not os.environ.get(CONFIG_ENV):
-        raise ConfigError(f"{CONFIG_ENV}: not set (the cross-chain bot's config file)")
-    try:
-        return load_with_routes(None)
-    except (CrosschainConfigError, OSError, ValueError) as err:
-        raise ConfigError(f"{CONFIG_ENV}: {err}") from None
-
-
-def _declared_from(loaded: tuple[CrosschainConfig, Any]) -> CrosschainConfig:
-    return loaded[0]
-
-
-def _build(ctx: BotContext, loaded: tuple[CrosschainConfig, Any]) -> CrosschainBot:
-    """The cross-chain bot on the runtime's store and signer: the chain of the runtime's node
-    reuses the runtime's pipeline, every other chain gets the runtime's pipeline for it (same
-    store, signer and policy)."""
-    from keepers.crosschain.assemble import build_crosschain_bot
-
-    cfg, pinned = loaded
-    bot = build_crosschain_bot(
-        cfg,
-        ctx.settings,
-        ctx.store,
-        ctx.signer,
-        pipeline_for=lambda chain: ctx.pipeline_for(chain.chain_id, chain.rpc_url),
-        pinned=pinned,
-    )
-    bot.engine.stopping = ctx.stop_event
-    return bot
-
-
-DECLARATION = BotDeclaration(
-    name="crosschain",
-    settings="BALLAST_CROSSCHAIN_ (the config file BALLAST_CROSSCHAIN_CONFIG)",
-    triggers=(
-        Trigger(interval_s=30.0),
-    ),  # CrosschainBot.interval_s; `keeper crosschain run --interval`
-    calls=crosschain_calls,
-    load=_load,
-    doc="rebalances stablecoin inventory between chains (CEX, CCTP, USDT0)",
-    configure=_configure,
-    build=_build,
-    declared_from=_declared_from,
-)

@@ -34,7 +34,7 @@ from keepers.crosschain.routes import (
     RouteHandle,
     RouteStatus,
     TxSender,
-    _calldata,
+    encoded_call,
 )
 
 _WITHDRAWAL_DONE = {"ok"}
@@ -185,7 +185,7 @@ class CexRoute:
             address=to_checksum_address(self.source.token), abi=abis.load("IERC20Min")
         )
         receipt = self.sender.send(
-            w3, token.address, _calldata(token.functions.transfer(deposit_to, amount))
+            w3, token.address, encoded_call(token.functions.transfer(deposit_to, amount))
         )
         if receipt["status"] != 1:
             raise RouteError(

@@ -1,7 +1,7 @@
 """The exact minimum-transfer search of the cross-chain planner (keepers.crosschain.planning's
 module doc describes the method: blocks, the search over open blocks, the layered search and
 the work budgets). Pure: no I/O. Split from planning.py, which keeps the rules and the entry
-point; the search is still one class (`_Search`, about 630 lines) because its phases share one
+point; the search is still one class (`ExactSearch`, about 630 lines) because its phases share one
 memo and one work budget."""
 
 from __future__ import annotations
@@ -14,25 +14,25 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from keepers.crosschain.flow import (
-    _min_cost_flow,
-    _to_forest,
+    min_cost_flow,
+    to_forest,
 )
 from keepers.crosschain.plan_types import (
-    _SWEEP_ORDERS,
-    _TIE_WORK,
     LAST_RESORT_CAP,
     LAST_RESORT_PARTIES,
     LAST_RESORT_WORK,
     LATE_CHAIN_CAP,
     SEARCH_FIRST_WORK,
+    SWEEP_ORDERS,
+    TIE_WORK,
     InsufficientSurplusError,
     NoRouteError,
     RouteCost,
     Transfer,
-    _by_amount_desc,
-    _quantum_of,  # noqa: F401
-    _round_down,
-    _round_up,
+    by_amount_desc,
+    quantum_of,  # noqa: F401
+    round_down,
+    round_up,
 )
 from keepers.crosschain.relaxation import (
     Layers,
@@ -43,7 +43,7 @@ from keepers.crosschain.relaxation import (
 )
 
 
-def _factorial(n: int) -> int:
+def factorial(n: int) -> int:
     out = 1
     for k in range(2, n + 1):
         out *= k
@@ -51,7 +51,7 @@ def _factorial(n: int) -> int:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _bits(mask: int) -> tuple[int, ...]:
+def mask_bits(mask: int) -> tuple[int, ...]:
     out = []
     while mask:
         low = mask & -mask
@@ -61,10 +61,10 @@ def _bits(mask: int) -> tuple[int, ...]:
 
 
 CHAIN_CAP = 1_024
-"""Most near-balanced sub-multisets `_max_groups` chains over before it gives up."""
+"""Most near-balanced sub-multisets `max_groups` chains over before it gives up."""
 
 
-def _max_groups(
+def max_groups(
     deficits: Sequence[int], sources: Sequence[int], cap: int = CHAIN_CAP
 ) -> list[int] | None:
     """A partition of the parties (bit masks: deficits, then sources) into the most groups
@@ -119,26 +119,26 @@ def _max_groups(
 
 PARTITION_LIMIT = 40
 """An excess level whose partitions of the sources number at most this is decided by going
-through them (`_Search._by_source_partition`), not by the deficit-driven search: few
+through them (`ExactSearch._by_source_partition`), not by the deficit-driven search: few
 sources and many deficits is where the latter is slow."""
 
 
 @functools.lru_cache(maxsize=1024)
-def _stirling2(n: int, k: int) -> int:
+def stirling2(n: int, k: int) -> int:
     """Partitions of n labelled items into exactly k non-empty parts."""
     if n == k:
         return 1
     if k == 0 or k > n:
         return 0
-    return k * _stirling2(n - 1, k) + _stirling2(n - 1, k - 1)
+    return k * stirling2(n - 1, k) + stirling2(n - 1, k - 1)
 
 
-_HALL_SIDE = 10
+HALL_SIDE = 10
 """Hall's condition is checked by enumeration while one side of a block has at most this
 many parties (2^side subsets); a max flow decides larger blocks."""
 
 
-def _hall(d: Mapping[int, int], s: Mapping[int, int], nbr: Sequence[int], y: int) -> bool:
+def hall(d: Mapping[int, int], s: Mapping[int, int], nbr: Sequence[int], y: int) -> bool:
     """Hall's condition for a block with uncapacitated routes: the deficits whose routes
     (within the block's sources `y`) all lead into a set Z of sources need at most S(Z), for
     every Z (equivalently, every set of deficits needs at most what its neighbours hold).
@@ -152,7 +152,7 @@ def _hall(d: Mapping[int, int], s: Mapping[int, int], nbr: Sequence[int], y: int
             i = ds[low.bit_length() - 1]
             reach[mask] = reach[mask ^ low] | nbr[i] & y
             need[mask] = need[mask ^ low] + d[i]
-            if need[mask] > sum(s[j] for j in _bits(reach[mask])):
+            if need[mask] > sum(s[j] for j in mask_bits(reach[mask])):
                 return False
         return True
     inside = [(nbr[i] & y, amount) for i, amount in d.items()]
@@ -163,21 +163,21 @@ def _hall(d: Mapping[int, int], s: Mapping[int, int], nbr: Sequence[int], y: int
             low = mask & -mask
             held[mask] = held[mask ^ low] + s[js[low.bit_length() - 1]]
         z = 0
-        for b in _bits(mask):
+        for b in mask_bits(mask):
             z |= 1 << js[b]
         if sum(amount for reach, amount in inside if reach & ~z == 0) > held[mask]:
             return False
     return True
 
 
-class _OutOfWork(Exception):
+class OutOfWork(Exception):
     """The search has spent its work budget (block tests)."""
 
 
 Group = tuple[int, int]  # (deficit bitmask, source bitmask)
 
 
-class _Search:
+class ExactSearch:
     """Exact minimum-transfer search (module doc). Deficits 0..m-1 largest first, sources
     0..k-1 largest first; a state is (next deficit, unused sources, open blocks)."""
 
@@ -191,12 +191,12 @@ class _Search:
         work_budget: int | None = None,
     ) -> None:
         self.asset = asset
-        dl = _by_amount_desc(deficits)
-        sl = _by_amount_desc(surpluses)
+        dl = by_amount_desc(deficits)
+        sl = by_amount_desc(surpluses)
         self.dn, self.D = [n for n, _ in dl], [a for _, a in dl]
         self.sn, self.S = [n for n, _ in sl], [a for _, a in sl]
-        self.dq = [_quantum_of(decimals, n) for n in self.dn]
-        self.sq = [_quantum_of(decimals, n) for n in self.sn]
+        self.dq = [quantum_of(decimals, n) for n in self.dn]
+        self.sq = [quantum_of(decimals, n) for n in self.sn]
         self.m, self.k = len(self.D), len(self.S)
         self.priced = route_cost is not None
         self.cost: dict[tuple[int, int], int] = {}
@@ -239,7 +239,7 @@ class _Search:
         limit = self._lb(0, full, ())
         if limit >= self.k or not self.all_routes and self._unmet():
             self.fail()  # no flow over the allowed routes, even to the wei: no plan at all
-        chain = _max_groups(self.D, self.S)  # cheap when few subsets are near-balanced
+        chain = max_groups(self.D, self.S)  # cheap when few subsets are near-balanced
         if chain is None:
             chain = max_groups_exact(self.D, self.S)
         self.limit = limit
@@ -253,7 +253,7 @@ class _Search:
         self.budget, self.limit = first, limit
         try:  # iterative deepening on the excess: the first plan found is optimal
             self._deepen(known)
-        except _OutOfWork:
+        except OutOfWork:
             if not late:
                 return None
             assert self.work_budget is not None and first is not None
@@ -265,10 +265,10 @@ class _Search:
                     self.best = self._by_layers(self.limit, layers)
                 else:
                     self._deepen(known)
-            except _OutOfWork:
+            except OutOfWork:
                 try:
                     self._last_resort(values, known)
-                except _OutOfWork:
+                except OutOfWork:
                     return None
             if self.best is not None:
                 self.limit = self._excess(self.best)
@@ -278,9 +278,9 @@ class _Search:
         assert self.best is not None
         self.proved = True
         if self.priced:  # cheapest plan among those of the optimal count, within a budget
-            self.tie, self.budget = True, _TIE_WORK
+            self.tie, self.budget = True, TIE_WORK
             self.best_cost = self._plan_cost(self.best)
-            with contextlib.suppress(_OutOfWork):
+            with contextlib.suppress(OutOfWork):
                 self._dfs(0, full, (), 0, limit)
         return self._transfers(self.best)
 
@@ -289,9 +289,9 @@ class _Search:
         prove takes longer): up to LAST_RESORT_PARTIES parties, a fresh budget of
         LAST_RESORT_WORK block tests for the layered search over up to LAST_RESORT_CAP listed
         subsets, or, with more than that, for the search. Every excess below `self.limit` is
-        already refuted. Raises _OutOfWork when it cannot run or runs out."""
+        already refuted. Raises OutOfWork when it cannot run or runs out."""
         if self.m + self.k > LAST_RESORT_PARTIES or self.work_budget is None:
-            raise _OutOfWork
+            raise OutOfWork
         self.budget = LAST_RESORT_WORK
         layers = ListedLayers.build(values, LAST_RESORT_CAP)
         if layers is not None:
@@ -316,7 +316,7 @@ class _Search:
         while self.best is None and self.limit < self.k:
             if known is not None and self._excess(known) <= self.limit:
                 self.best = known  # every smaller excess was refuted: optimal
-            elif _stirling2(self.k, self.k - self.limit) <= PARTITION_LIMIT:
+            elif stirling2(self.k, self.k - self.limit) <= PARTITION_LIMIT:
                 found = self._by_source_partition(self.limit)
                 if found is None:
                     self.limit += 1
@@ -377,7 +377,7 @@ class _Search:
     def _place(self, ys: list[int]) -> list[int] | None:
         """Deficits into the source parts `ys`, each part servable; None if impossible."""
         xs = [0] * len(ys)
-        room = [sum(self.S[j] for j in _bits(y)) for y in ys]
+        room = [sum(self.S[j] for j in mask_bits(y)) for y in ys]
         failed: set[tuple[int, tuple[int, ...]]] = set()
         tick = [0]
 
@@ -429,7 +429,7 @@ class _Search:
         for i in range(self.m):
             need = self.D[i]
             while need > 0:
-                reach = [j for j in _bits(self.nbr[i]) if left[j] > 0]
+                reach = [j for j in mask_bits(self.nbr[i]) if left[j] > 0]
                 if not reach:
                     return None
                 fits = [j for j in reach if left[j] >= need]
@@ -479,7 +479,7 @@ class _Search:
         dem = {i: self.D[i] for i in range(self.m)}
         sup = {j: self.S[j] for j in range(self.k)}
         arcs = {(j, i): 0 for (j, i) in self.cost}
-        got = _min_cost_flow(sup, dem, arcs)[1]
+        got = min_cost_flow(sup, dem, arcs)[1]
         return [self.dn[i] for i in range(self.m) if got[i] < dem[i]]
 
     def fail(self) -> None:
@@ -489,8 +489,8 @@ class _Search:
             raise NoRouteError(self.asset, "<any source>", ", ".join(sorted(unmet)), unmet)
         # Routes suffice to the wei, whole micro-units of the mixed blocks do not.
         q = max(self.dq + self.sq)
-        d_q = {self.dn[i]: _round_up(self.D[i], q) for i in range(self.m)}
-        raise InsufficientSurplusError(self.asset, d_q, sum(_round_down(s, q) for s in self.S))
+        d_q = {self.dn[i]: round_up(self.D[i], q) for i in range(self.m)}
+        raise InsufficientSurplusError(self.asset, d_q, sum(round_down(s, q) for s in self.S))
 
     # ------------------------------------------------------------------ search
 
@@ -529,13 +529,13 @@ class _Search:
         if hit is None:
             q = self._amounts(x, y)[0]
             levels = tuple(self._slack_at(x, y, lv) for lv in self.levels if lv >= q)
-            raw = sum(self.S[j] for j in _bits(y)) - sum(self.D[i] for i in _bits(x))
+            raw = sum(self.S[j] for j in mask_bits(y)) - sum(self.D[i] for i in mask_bits(x))
             hit = self._infos[(x, y)] = (q, levels, raw)
         return hit
 
     def _slack_at(self, x: int, y: int, q: int) -> int:
-        return sum(_round_down(self.S[j], q) for j in _bits(y)) - sum(
-            _round_up(self.D[i], q) for i in _bits(x)
+        return sum(round_down(self.S[j], q) for j in mask_bits(y)) - sum(
+            round_up(self.D[i], q) for i in mask_bits(x)
         )
 
     def _leaf(self, groups: tuple[Group, ...], extra: int) -> None:
@@ -545,7 +545,7 @@ class _Search:
         if self.budget is not None:  # pricing a plan costs flows: count them as work
             self.budget -= 4 * sum((g not in self._plans) for g in groups)
             if self.budget < 0:
-                raise _OutOfWork
+                raise OutOfWork
         cost = self._plan_cost(groups)
         assert self.best is not None
         if (extra, cost) < (self._excess(self.best), self.best_cost):
@@ -564,9 +564,9 @@ class _Search:
                 out.append((0, slack, unused, tuple(sorted((*rest, (x, gy))))))
             elif allowance >= 1:
                 reach = 0
-                for d in _bits(x):
+                for d in mask_bits(x):
                     reach |= self.nbr[d]
-                need = sum(self.D[d] for d in _bits(x)) - sum(self.S[j] for j in _bits(gy))
+                need = sum(self.D[d] for d in mask_bits(x)) - sum(self.S[j] for j in mask_bits(gy))
                 ok = functools.partial(self._feasible_with, x, gy)
                 for add in self._minimal(unused & reach, need, allowance, ok):
                     y = gy | add
@@ -603,7 +603,7 @@ class _Search:
         monotone test) and have no proper subset that does. Depth-first over the sources
         largest first, cut when even all the rest cannot reach `need` (the unrounded amount
         still missing, a necessary condition); alike sources (same class) tried once."""
-        order = sorted(_bits(cand), key=lambda j: (-self.S[j], self.klass[j]))
+        order = sorted(mask_bits(cand), key=lambda j: (-self.S[j], self.klass[j]))
         rest = [0] * (len(order) + 1)
         for n in range(len(order) - 1, -1, -1):
             rest[n] = rest[n + 1] + self.S[order[n]]
@@ -618,7 +618,7 @@ class _Search:
                     return
                 grown = mask | 1 << j
                 if ok(grown):
-                    if simple or not any(ok(grown ^ 1 << k) for k in _bits(mask)):
+                    if simple or not any(ok(grown ^ 1 << k) for k in mask_bits(mask)):
                         yield grown
                     continue
                 if size + 1 < max_size:
@@ -634,7 +634,7 @@ class _Search:
             return 0
         left = [self._info(gx, gy)[2] for gx, gy in groups]
         free = sum(x for x in left if x > 0)
-        us = sorted((self.S[j] for j in _bits(unused)), reverse=True)
+        us = sorted((self.S[j] for j in mask_bits(unused)), reverse=True)
         need, n_new = rem - free, 0
         while need > 0 and n_new < len(us):
             need -= us[n_new]
@@ -661,12 +661,12 @@ class _Search:
 
     def _amounts(self, x: int, y: int) -> tuple[int, dict[int, int], dict[int, int]]:
         """The block's quantum and its deficits (rounded up) and sources (down) in it."""
-        xs, ys = _bits(x), _bits(y)
+        xs, ys = mask_bits(x), mask_bits(y)
         q = max([self.dq[i] for i in xs] + [self.sq[j] for j in ys])
         return (
             q,
-            {i: _round_up(self.D[i], q) for i in xs},
-            {j: _round_down(self.S[j], q) for j in ys},
+            {i: round_up(self.D[i], q) for i in xs},
+            {j: round_down(self.S[j], q) for j in ys},
         )
 
     def _slack(self, x: int, y: int) -> int:
@@ -679,7 +679,7 @@ class _Search:
         if self.budget is not None:
             self.budget -= 1
             if self.budget < 0:
-                raise _OutOfWork
+                raise OutOfWork
 
     def _feasible(self, x: int, y: int) -> bool:
         self._charge()
@@ -694,7 +694,7 @@ class _Search:
         return self._mixed(x, y) and self._plan(x, y) is not None
 
     def _mixed(self, x: int, y: int) -> bool:
-        return len({self.dq[i] for i in _bits(x)} | {self.sq[j] for j in _bits(y)}) > 1
+        return len({self.dq[i] for i in mask_bits(x)} | {self.sq[j] for j in mask_bits(y)}) > 1
 
     def _check_coarse(self, x: int, y: int) -> bool:
         """A flow in the block's coarsest quantum exists (Hall over the allowed routes)."""
@@ -703,8 +703,8 @@ class _Search:
             return False
         if self.all_routes or all(self.nbr[i] & y == y for i in d):
             return True
-        if min(len(d), len(s)) <= _HALL_SIDE:
-            return _hall(d, s, self.nbr, y)
+        if min(len(d), len(s)) <= HALL_SIDE:
+            return hall(d, s, self.nbr, y)
         return self._flow_plan(x, y) is not None
 
     def _plan(self, x: int, y: int) -> tuple[int, list[tuple[int, int, int]]] | None:
@@ -731,23 +731,23 @@ class _Search:
         arcs = {
             (j, i): self.cost[(j, i)] if priced else 0 for i in d for j in s if (j, i) in self.cost
         }
-        flow, got = _min_cost_flow(
+        flow, got = min_cost_flow(
             {j: v // q for j, v in s.items()}, {i: v // q for i, v in d.items()}, arcs
         )
         if not all(got[i] * q == d[i] for i in d):
             return None
-        _to_forest(flow, arcs)
+        to_forest(flow, arcs)
         legs = [(j, i, f * q) for (j, i), f in sorted(flow.items()) if f > 0]
         return (sum(self.cost[(j, i)] for j, i, _ in legs), legs)
 
     def _leg_sweeps(self, x: int, y: int) -> tuple[int, list[tuple[int, int, int]]] | None:
         """Fill-in-order sweeps of a block where each leg is rounded by its own ends (an
         18-decimal residue moves only on 18-to-18 legs). Every order for small blocks
-        (`_SWEEP_ORDERS`), 18-decimal parties first otherwise; the cheapest that works."""
-        xs, ys = _bits(x), _bits(y)
+        (`SWEEP_ORDERS`), 18-decimal parties first otherwise; the cheapest that works."""
+        xs, ys = mask_bits(x), mask_bits(y)
         if len(xs) > 7 or len(ys) > 7:
             return None
-        if _factorial(len(xs)) * _factorial(len(ys)) <= _SWEEP_ORDERS:
+        if factorial(len(xs)) * factorial(len(ys)) <= SWEEP_ORDERS:
             orders: Iterable[tuple[Sequence[int], Sequence[int]]] = itertools.product(
                 itertools.permutations(xs), itertools.permutations(ys)
             )
@@ -777,10 +777,10 @@ class _Search:
                     return None
                 j = s_order[pos]
                 q = max(self.dq[i], self.sq[j])
-                if need % q == 0 or _round_up(need, q) <= left[j]:
-                    amount = min(_round_up(need, q), _round_down(left[j], q))
+                if need % q == 0 or round_up(need, q) <= left[j]:
+                    amount = min(round_up(need, q), round_down(left[j], q))
                 else:
-                    amount = _round_down(left[j], q)
+                    amount = round_down(left[j], q)
                 if amount > 0:
                     if (j, i) not in self.cost:
                         return None

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 
 
-def _min_cost_flow(
+def min_cost_flow(
     sup: Mapping[int, int], dem: Mapping[int, int], arcs: Mapping[tuple[int, int], int]
 ) -> tuple[dict[tuple[int, int], int], dict[int, int]]:
     """Successive shortest paths (Bellman-Ford) on a bipartite graph with uncapacitated arcs
@@ -59,7 +59,7 @@ def _min_cost_flow(
         got[end] += delta
 
 
-def _to_forest(flow: dict[tuple[int, int], int], arcs: Mapping[tuple[int, int], int]) -> None:
+def to_forest(flow: dict[tuple[int, int], int], arcs: Mapping[tuple[int, int], int]) -> None:
     """Cancel cycles of the flow's support (in place) until it is a forest, each time in the
     direction that does not raise the cost (a cheapest flow has only zero-cost cycles)."""
     while True:

@@ -78,7 +78,7 @@ from keepers.crosschain.routes import (
     RouteRejected,
     RouteStatus,
     TxSender,
-    _calldata,
+    encoded_call,
 )
 from keepers.store import models as m
 from keepers.store.db import Store
@@ -635,7 +635,7 @@ class MoveEngine:
             # pull from the inventory holder, once a route is chosen (and only once: a pull
             # confirmed under an earlier `gen` is not repeated when a later send failed)
             call = token.functions.transferFrom(holder, self.keeper, row.amount_source)
-            receipt = sender.send(self.w3s[row.source], token.address, _calldata(call))
+            receipt = sender.send(self.w3s[row.source], token.address, encoded_call(call))
             if receipt["status"] != 1:
                 raise StepFailed(
                     f"transferFrom reverted in 0x{bytes(receipt['transactionHash']).hex().removeprefix('0x')}"
@@ -717,7 +717,7 @@ class MoveEngine:
             sender = self._sender(row, INVEST)
             token = self._token(row.dest, row.asset)
             call = token.functions.transfer(holder, int(row.amount_received))
-            receipt = sender.send(self.w3s[row.dest], token.address, _calldata(call))
+            receipt = sender.send(self.w3s[row.dest], token.address, encoded_call(call))
             if receipt["status"] != 1:
                 raise StepFailed(
                     f"invest transfer reverted in 0x{bytes(receipt['transactionHash']).hex().removeprefix('0x')}"

@@ -16,7 +16,7 @@ SCALE_DECIMALS = 18
 EXACT_PARTY_LIMIT = 24
 """Above this many parties (deficits + sources) of one asset the planner is heuristic."""
 
-_SWEEP_ORDERS = 144
+SWEEP_ORDERS = 144
 """Try every leg order of a block (mixed decimals, or priced routes) while
 (#sources)! * (#deficits)! is within this."""
 
@@ -43,7 +43,7 @@ with LAST_RESORT_WORK block tests: the layered search over up to LAST_RESORT_CAP
 subsets, or the search where there are more: 0.3-4 s of CPU for those few, a proof instead
 of an unproved fallback. Instances proved earlier never reach it, so the p95 does not move."""
 
-_TIE_WORK = 400
+TIE_WORK = 400
 """Block tests spent looking for a cheaper plan among plans of the optimal count."""
 
 RouteCost = Callable[[str, str, str], int | None]
@@ -104,7 +104,7 @@ class Rounding(Enum):
 def to_scaled(units: int, decimals: int) -> int:
     """Token base units -> 18-decimal integer. Exact for decimals <= 18; above 18 the extra
     digits are floored (an under-read balance only makes a surplus smaller: safe)."""
-    _check_decimals(decimals)
+    check_decimals(decimals)
     if decimals <= SCALE_DECIMALS:
         return units * 10 ** (SCALE_DECIMALS - decimals)
     return units // 10 ** (decimals - SCALE_DECIMALS)
@@ -115,7 +115,7 @@ def from_scaled(amount: int, decimals: int, rounding: Rounding = Rounding.EXACT)
 
     EXACT raises `NotRepresentableError` if digits would be lost; DOWN floors (use it for an
     amount a source sends: it never takes the source below base); UP ceils."""
-    _check_decimals(decimals)
+    check_decimals(decimals)
     if decimals >= SCALE_DECIMALS:
         return amount * 10 ** (decimals - SCALE_DECIMALS)
     q = 10 ** (SCALE_DECIMALS - decimals)
@@ -129,7 +129,7 @@ def from_scaled(amount: int, decimals: int, rounding: Rounding = Rounding.EXACT)
     )
 
 
-def _check_decimals(decimals: int) -> None:
+def check_decimals(decimals: int) -> None:
     if not 0 <= decimals <= 36:
         raise ValueError(f"token decimals must be in [0, 36], got {decimals}")
 
@@ -139,11 +139,11 @@ def quantum(decimals: Iterable[int]) -> int:
     return 10 ** max(0, SCALE_DECIMALS - min(decimals))
 
 
-def _round_up(x: int, q: int) -> int:
+def round_up(x: int, q: int) -> int:
     return -(-x // q) * q
 
 
-def _round_down(x: int, q: int) -> int:
+def round_down(x: int, q: int) -> int:
     return x // q * q
 
 
@@ -161,7 +161,7 @@ class Holding:
     decimals: int
 
     def __post_init__(self) -> None:
-        _check_decimals(self.decimals)
+        check_decimals(self.decimals)
         if self.balance < 0 or self.base < 0:
             raise ValueError(f"{self.chain}/{self.asset}: balance and base must be >= 0")
 
@@ -216,9 +216,9 @@ class Plan:
         return tuple((c, p.asset) for p in self.positions for c in p.triggered)
 
 
-def _by_amount_desc(amounts: Mapping[str, int]) -> list[tuple[str, int]]:
+def by_amount_desc(amounts: Mapping[str, int]) -> list[tuple[str, int]]:
     return sorted(amounts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def _quantum_of(decimals: Mapping[str, int], chain: str) -> int:
+def quantum_of(decimals: Mapping[str, int], chain: str) -> int:
     return 10 ** max(0, SCALE_DECIMALS - decimals.get(chain, SCALE_DECIMALS))

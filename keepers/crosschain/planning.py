@@ -71,7 +71,7 @@ the parties can have) gives excess >= k - groups, and its partition is the plan 
 group can be served over its routes. The relaxation is computed exactly either by the bitset
 DP over all subsets of `relaxation.py` (`max_groups_exact`: when the slack, total surplus -
 total deficit, is a few units of the amounts' gcd, e.g. whole k$ nearly balanced: the class
-the search alone could not prove at 20 parties), or by `_max_groups`, a chain DP over the
+the search alone could not prove at 20 parties), or by `max_groups`, a chain DP over the
 near-balanced subsets found by meet-in-the-middle when there are at most `CHAIN_CAP` of them
 (an instance balanced to the wei with no balanced proper subset is one tree, proved at once).
 A route-aware best-fit plan caps the levels to try. Then
@@ -93,7 +93,7 @@ smaller side.
 Second phase. When the search has spent `SEARCH_FIRST_WORK` block tests without a proof (a
 few instances in 100 at 20 parties), every excess below the level it reached is refuted, and:
 in the bitset DP's range (`relaxation.layers_for_range`) the *layered search* decides the
-rest exhaustively (`_Search._by_layers`: for each count of groups from the relaxation's down,
+rest exhaustively (`ExactSearch._by_layers`: for each count of groups from the relaxation's down,
 a partition into that many groups every one of which can be served, the group holding the
 lowest party left chosen first, what is left required to lie in the relaxation's layer for
 the groups still to come, failures memoised); out of that range (amounts to the wei) the
@@ -106,7 +106,7 @@ a keeper tick never stalls.
 Ties in count are broken by route cost (sum of per-leg costs from a table): every block takes
 the cheapest of its per-unit cheapest flow, its plain flow and its fill-in-order sweeps (all
 orders for small blocks), and plans of the optimal count are searched for the cheapest one up
-to `_TIE_WORK` block tests (best-effort beyond; the count stays exact).
+to `TIE_WORK` block tests (best-effort beyond; the count stays exact).
 
 Mixed decimals: a block whose coarse-quantum flow falls short may still be served by a sweep
 that rounds each leg by its own ends (an 18-decimal residue moves on 18-to-18 legs only); that
@@ -121,21 +121,19 @@ from decimal import Decimal
 from fractions import Fraction
 
 from keepers.crosschain.exact_search import (  # noqa: F401
-    _HALL_SIDE,
     CHAIN_CAP,
+    HALL_SIDE,
     PARTITION_LIMIT,
+    ExactSearch,
     Group,
-    _bits,
-    _factorial,
-    _hall,
-    _max_groups,
-    _OutOfWork,
-    _Search,
-    _stirling2,
+    OutOfWork,
+    factorial,
+    hall,
+    mask_bits,
+    max_groups,
+    stirling2,
 )
 from keepers.crosschain.plan_types import (  # noqa: F401
-    _SWEEP_ORDERS,
-    _TIE_WORK,
     EXACT_PARTY_LIMIT,
     EXACT_WORK,
     LAST_RESORT_CAP,
@@ -144,6 +142,8 @@ from keepers.crosschain.plan_types import (  # noqa: F401
     LATE_CHAIN_CAP,
     SCALE_DECIMALS,
     SEARCH_FIRST_WORK,
+    SWEEP_ORDERS,
+    TIE_WORK,
     AssetPosition,
     CrosschainPlanningError,
     Holding,
@@ -155,13 +155,13 @@ from keepers.crosschain.plan_types import (  # noqa: F401
     Rounding,
     RouteCost,
     Transfer,
-    _by_amount_desc,
-    _check_decimals,
-    _quantum_of,
-    _round_down,
-    _round_up,
+    by_amount_desc,
+    check_decimals,
     from_scaled,
     quantum,
+    quantum_of,
+    round_down,
+    round_up,
     to_scaled,
 )
 
@@ -210,9 +210,9 @@ def positions(
             cur = eff[(h.chain, h.asset)]
             if is_triggered(cur, h.base, p) and cur < h.base:
                 triggered.append(h.chain)
-                deficits[h.chain] = _round_up(h.base - cur, own)
+                deficits[h.chain] = round_up(h.base - cur, own)
             elif spendable[(h.chain, h.asset)] > h.base:
-                s = _round_down(spendable[(h.chain, h.asset)] - h.base, own)
+                s = round_down(spendable[(h.chain, h.asset)] - h.base, own)
                 if s > 0:
                     surpluses[h.chain] = s
         decimals = {h.chain: h.decimals for h in rows}
@@ -255,7 +255,7 @@ def greedy_match(
     _check_sufficient(asset, deficits, surpluses)
     if not deficits:
         return []
-    return _sweep(asset, _by_amount_desc(deficits), _by_amount_desc(surpluses))
+    return _sweep(asset, by_amount_desc(deficits), by_amount_desc(surpluses))
 
 
 # --------------------------------------------------------------------------- exact planner
@@ -278,7 +278,7 @@ def exact_match(
         return []
     dec = dict(decimals or {})
     if len(deficits) + len(surpluses) <= limit:
-        plan = _Search(asset, deficits, surpluses, route_cost, dec, work).solve()
+        plan = ExactSearch(asset, deficits, surpluses, route_cost, dec, work).solve()
         if plan is not None:
             return plan
     return _large_instance(asset, deficits, surpluses, route_cost, dec)
@@ -294,7 +294,7 @@ def best_fit_match(
     _check_sufficient(asset, deficits, surpluses)
     left = dict(surpluses)
     out: list[Transfer] = []
-    for dest, d in _by_amount_desc(deficits):
+    for dest, d in by_amount_desc(deficits):
         while d > 0:
             fits = [(amount, name) for name, amount in left.items() if amount >= d]
             if fits:
@@ -320,9 +320,9 @@ def _large_instance(
     """Above the exact limit (or out of work): the better of greedy and best-fit (both in the
     asset's coarsest quantum; fewest legs, then cost) among those whose every leg has a
     route, else the cheapest flow over the allowed routes, cut to a forest."""
-    q = max(_quantum_of(decimals, c) for c in [*deficits, *surpluses])
-    d_q = {c: _round_up(x, q) for c, x in deficits.items()}
-    s_q = {c: _round_down(x, q) for c, x in surpluses.items()}
+    q = max(quantum_of(decimals, c) for c in [*deficits, *surpluses])
+    d_q = {c: round_up(x, q) for c, x in deficits.items()}
+    s_q = {c: round_down(x, q) for c, x in surpluses.items()}
     candidates: list[list[Transfer]] = []
     if sum(s_q.values()) >= sum(d_q.values()):
         candidates += [greedy_match(asset, d_q, s_q), best_fit_match(asset, d_q, s_q)]
@@ -339,7 +339,7 @@ def _large_instance(
         return min(scored, key=lambda x: x[:2])[2]
     # Neither heuristic plan is routable (or whole micro-units fall short): one block of
     # every party, served by its cheapest flow over the allowed routes (a forest).
-    search = _Search(asset, deficits, surpluses, route_cost, decimals)
+    search = ExactSearch(asset, deficits, surpluses, route_cost, decimals)
     whole = search.whole()
     if whole is None:
         search.fail()
@@ -402,6 +402,6 @@ def _coarse(ap: AssetPosition) -> tuple[dict[str, int], dict[str, int]]:
     """Deficits (up) and surpluses (down) in the asset's coarsest quantum: the rulebook's
     greedy matching has no blocks, so every leg must be representable on every chain."""
     return (
-        {c: _round_up(x, ap.quantum) for c, x in ap.deficits.items()},
-        {c: s for c, x in ap.surpluses.items() if (s := _round_down(x, ap.quantum)) > 0},
+        {c: round_up(x, ap.quantum) for c, x in ap.deficits.items()},
+        {c: s for c, x in ap.surpluses.items() if (s := round_down(x, ap.quantum)) > 0},
     )

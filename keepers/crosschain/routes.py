@@ -201,7 +201,7 @@ class CctpRoute:
         messenger_addr = to_checksum_address(self.source.token_messenger)
         if token.functions.allowance(self.owner, messenger_addr).call() < amount:
             self.sender.send(
-                w3, token.address, _calldata(token.functions.approve(messenger_addr, amount))
+                w3, token.address, encoded_call(token.functions.approve(messenger_addr, amount))
             )
         messenger = w3.eth.contract(address=messenger_addr, abi=abis.load("ICctpTokenMessengerV2"))
         call = messenger.functions.depositForBurn(
@@ -213,7 +213,7 @@ class CctpRoute:
             self.max_fee,
             self.finality,
         )
-        receipt = self.sender.send(w3, messenger_addr, _calldata(call))
+        receipt = self.sender.send(w3, messenger_addr, encoded_call(call))
         if receipt["status"] != 1:
             raise RouteError(
                 f"depositForBurn reverted in 0x{receipt['transactionHash'].hex().removeprefix('0x')}"
@@ -259,7 +259,7 @@ class CctpRoute:
             if _is_nonce_used(err):
                 return FinalizeResult(None, already_received=True)
             raise RouteError(f"receiveMessage would revert: {err}") from err
-        receipt = self.sender.send(self.dest.w3, transmitter.address, _calldata(call))
+        receipt = self.sender.send(self.dest.w3, transmitter.address, encoded_call(call))
         if receipt["status"] != 1:
             if self._received(attested):  # someone else relayed it between call and send
                 return FinalizeResult(None, already_received=True)
@@ -278,7 +278,7 @@ class CctpRoute:
         return self._transmitter().functions.usedNonces(attested.nonce).call() != 0
 
 
-def _calldata(call: Any) -> bytes:
+def encoded_call(call: Any) -> bytes:
     return bytes.fromhex(call._encode_transaction_data().removeprefix("0x"))
 
 

@@ -37,7 +37,7 @@ from keepers.crosschain.routes import (
     RouteHandle,
     RouteStatus,
     TxSender,
-    _calldata,
+    encoded_call,
 )
 
 SHARED_DECIMALS = 6  # USDT0 / LayerZero OFT default
@@ -307,12 +307,12 @@ class Usdt0Route:
             )
             if token.functions.allowance(self.owner, oft.address).call() < amount:
                 self.sender.send(
-                    w3, token.address, _calldata(token.functions.approve(oft.address, amount))
+                    w3, token.address, encoded_call(token.functions.approve(oft.address, amount))
                 )
         call = oft.functions.send(
             self._send_param(amount, recipient, received), (native_fee, 0), self.owner
         )
-        receipt = self.sender.send(w3, oft.address, _calldata(call), value=native_fee)
+        receipt = self.sender.send(w3, oft.address, encoded_call(call), value=native_fee)
         if receipt["status"] != 1:
             raise RouteError(
                 f"OFT send reverted in 0x{bytes(receipt['transactionHash']).hex().removeprefix('0x')}"
@@ -383,7 +383,7 @@ def execute_packet(
         ):
             return FinalizeResult(None, already_received=True)
         raise RouteError(f"lzReceive would revert: {err}") from err
-    receipt = sender.send(dest.w3, ep.address, _calldata(call))
+    receipt = sender.send(dest.w3, ep.address, encoded_call(call))
     if receipt["status"] != 1:
         if packet_state(dest, packet) is PacketState.EXECUTED:  # someone executed it meanwhile
             return FinalizeResult(None, already_received=True)

@@ -7,14 +7,17 @@ the executor runs), and only EIP-712 signatures of that frozen plan's recomputed
 admin Safe's current owners count, within the SLA; the frozen calls carry those signatures.
 
 `ApprovalStage` holds no state of its own: every document is read from and written to the
-plan's row through the bot's store, so a keeper killed between two calls loses nothing."""
+plan's row through the plan store, so a keeper killed between two calls loses nothing. It
+takes what it needs as values (`ApprovalServices`), not the bot: it imports nothing of
+keepers.fund.bot."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from web3 import Web3
 
@@ -23,22 +26,43 @@ from keepers.core.logging import get_logger
 from keepers.fund.actions import EncodedCall
 from keepers.fund.outcome import CycleOutcome
 from keepers.fund.planning import plan_approval
+from keepers.fund.planning.actions import Action, Plan
+from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.reader import FundReading
-from keepers.fund.records import ABORTED
+from keepers.fund.records import ABORTED, PlanStore
 from keepers.runtime.alerts import AlertLevel
 from keepers.store import models as m
-
-if TYPE_CHECKING:
-    from keepers.fund.bot import FundBot
+from keepers.tx.contracts import FundContracts
 
 log = get_logger("keepers.fundbot")
 
 
-class ApprovalStage:
-    """The approval decision and the freeze of the bot's plans (see the module doc)."""
+@dataclass(frozen=True)
+class ApprovalServices:
+    """What the approval stage reads and tells: ``plans`` (the store of the plans, their
+    approvals and frozen documents), ``contracts`` (the executor and the admin Safe), ``w3``
+    (the chain id, ERC-1271 checks), ``controller`` (the fund's controller address),
+    ``execution_window_s`` (KEEPER_PLAN_EXECUTION_WINDOW_S), ``encode_all(reading, plan)``
+    (every action encoded in send order) and ``alert(level, code, message, ref)``."""
 
-    def __init__(self, bot: FundBot) -> None:
-        self.bot = bot
+    cfg: PlanningConfig
+    plans: PlanStore
+    contracts: FundContracts
+    w3: Web3
+    controller: str
+    execution_window_s: int
+    encode_all: Callable[[FundReading, Plan], list[tuple[int, Action, EncodedCall]]]
+    alert: Callable[..., Any]
+
+
+class ApprovalStage:
+    """The approval decision and the freeze of the fund's plans (see the module doc)."""
+
+    def __init__(self, services: ApprovalServices) -> None:
+        self.services = services
+        self.cfg = services.cfg
+        self.plans = services.plans
+        self.contracts = services.contracts
 
     def decide(self, ref: str, now: int) -> approval_policy.ApprovalDecision:
         """The plan's approval status at ``now``. A frozen plan (a PlanExecutor is deployed)
@@ -46,7 +70,7 @@ class ApprovalStage:
         recorded before the SLA deadline (``--by`` rows are ignored); otherwise the configured
         admins' recorded decisions (seed 001 section 6.1)."""
         decision, approval = self.decision(ref, now)
-        self.bot.plans.update(ref, approval=approval)
+        self.plans.update(ref, approval=approval)
         return decision
 
     def decision(
@@ -54,19 +78,19 @@ class ApprovalStage:
     ) -> tuple[approval_policy.ApprovalDecision, dict[str, Any]]:
         """`decide` without the write: the decision and the plan's ``approval`` document (of
         ``frozen`` when given: the plan about to be stored with it)."""
-        row = self.bot.plans.get(ref)
+        row = self.plans.get(ref)
         assert row is not None
-        p = self.bot.plans.plan(ref)
+        p = self.plans.plan(ref)
         requested = int(row.payload.get("requested_at", p.created_at))
         dec = self.read_decimals(row)
         frozen = frozen if frozen is not None else row.payload.get("frozen")
-        signed = frozen is not None and self.bot.contracts.executor is not None
+        signed = frozen is not None and self.contracts.executor is not None
         cfg = self._approval_config(dec)
-        records = self.bot.plans.approvals(ref)
+        records = self.plans.approvals(ref)
         decision = approval_policy.decide(
             p.total_amount, dec, requested, [] if signed else records, now, cfg
         )
-        admins = [a.lower() for a in self.bot.cfg.rebalance_admins]
+        admins = [a.lower() for a in self.cfg.rebalance_admins]
         extra: dict[str, Any] = {}
         if signed:
             assert frozen is not None
@@ -103,7 +127,7 @@ class ApprovalStage:
         assert base.deadline is not None
         deadline = base.deadline
         required = base.required
-        ex = self.bot.contracts.executor
+        ex = self.contracts.executor
         if base.requirement is approval_policy.Requirement.MULTI_ADMIN and ex is not None:
             required = max(required, int(ex.functions.requiredApprovals().call()))
         lower = {o.lower() for o in owners}
@@ -162,23 +186,23 @@ class ApprovalStage:
             deadline,
             safe=safe,
             safe_threshold=threshold,
-            erc1271=plan_approval.erc1271_checker(self.bot.w3),
+            erc1271=plan_approval.erc1271_checker(self.services.w3),
         )
 
     def _signatures(self, ref: str, frozen: dict[str, Any], now: int) -> list[bytes]:
         """The signatures executeAction carries: those of the counted owners (recounted against
         the Safe's owners now: one removed since approval no longer counts)."""
-        row = self.bot.plans.get(ref)
+        row = self.plans.get(ref)
         assert row is not None
         approval = row.payload.get("approval") or {}
         if approval.get("deadline") is None:  # no approval needed: the executor asks none
             return []
-        p = self.bot.plans.plan(ref)
+        p = self.plans.plan(ref)
         requested = int(row.payload.get("requested_at", p.created_at))
         deadline = int(approval["deadline"])
         records = [
             r
-            for r in self.bot.plans.approvals(ref)
+            for r in self.plans.approvals(ref)
             if r.approve and r.signature and requested <= r.at <= min(deadline, now)
         ]
         count = self.count_signed(frozen, records, self.safe_owners(), requested, deadline, now)
@@ -194,42 +218,40 @@ class ApprovalStage:
         the smallest of APPROVAL_MULTISIG_AMOUNT, the executor's approvalThreshold and what is
         left of its per-window unapproved total is multi-admin, so the keeper never sends a plan the contract would refuse for lack of
         signatures (the contract measures notional as the controller's budget delta)."""
-        ex = self.bot.contracts.executor
+        ex = self.contracts.executor
         if ex is None:
-            return self.bot.cfg
+            return self.cfg
         limit = int(ex.functions.approvalThreshold().call())
         # and what the executor's per-window unapproved total has left: a plan it cannot take
         # without signatures needs them, however small (splitting gains nothing on chain)
         budget, _, used = (int(x) for x in ex.functions.unapprovedBudget().call())
         limit = min(limit, max(budget - used, 0))
         whole = limit // 10**base_decimals
-        if whole >= self.bot.cfg.approval_multisig_amount:
-            return self.bot.cfg
-        return self.bot.cfg.model_copy(
+        if whole >= self.cfg.approval_multisig_amount:
+            return self.cfg
+        return self.cfg.model_copy(
             update={
                 "approval_multisig_amount": whole,
-                "rebalance_approval_threshold": min(
-                    self.bot.cfg.rebalance_approval_threshold, whole
-                ),
-                "approval_review_amount": min(self.bot.cfg.approval_review_amount, whole),
+                "rebalance_approval_threshold": min(self.cfg.rebalance_approval_threshold, whole),
+                "approval_review_amount": min(self.cfg.approval_review_amount, whole),
             }
         )
 
     def admin_safe(self) -> tuple[str | None, int]:
         """The admin Safe behind the executor and its current threshold (what a Safe message
         of the plan is worth); (None, 0) without an executor."""
-        ex = self.bot.contracts.executor
+        ex = self.contracts.executor
         if ex is None:
             return None, 0
         address = Web3.to_checksum_address(ex.functions.safe().call())
-        return address, int(self.bot.contracts.safe(address).functions.getThreshold().call())
+        return address, int(self.contracts.safe(address).functions.getThreshold().call())
 
     def safe_owners(self) -> list[str]:
         """The admin Safe's current owners (checksummed), read from chain: executor.safe()
         -> getOwners()."""
-        ex = self.bot.contracts.executor
+        ex = self.contracts.executor
         assert ex is not None
-        safe = self.bot.contracts.safe(ex.functions.safe().call())
+        safe = self.contracts.safe(ex.functions.safe().call())
         return [Web3.to_checksum_address(o) for o in safe.functions.getOwners().call()]
 
     def freeze(self, ref: str, reading: FundReading, now: int) -> dict[str, Any]:
@@ -238,17 +260,17 @@ class ApprovalStage:
         the approval deadline (or now, when none is needed) plus KEEPER_PLAN_EXECUTION_WINDOW_S.
         Stored as the plan payload's ``frozen`` document; execution sends exactly its calldata."""
         frozen = self.frozen_doc(ref, reading, now)
-        self.bot.plans.update(ref, frozen=frozen)
+        self.plans.update(ref, frozen=frozen)
         return frozen
 
     def frozen_doc(self, ref: str, reading: FundReading, now: int) -> dict[str, Any]:
         """The document `freeze` stores (nothing written)."""
-        ex = self.bot.contracts.executor
+        ex = self.contracts.executor
         assert ex is not None
-        row = self.bot.plans.get(ref)
+        row = self.plans.get(ref)
         assert row is not None
-        p = self.bot.plans.plan(ref)
-        calls = self.bot.encode_all(reading, p)
+        p = self.plans.plan(ref)
+        calls = self.services.encode_all(reading, p)
         requested = int(row.payload.get("requested_at", p.created_at))
         dec = self.read_decimals(row)
         policy = approval_policy.decide(
@@ -257,10 +279,10 @@ class ApprovalStage:
         base = policy.deadline if policy.deadline is not None else now
         sp = plan_approval.SignedPlan(
             plan_id=plan_approval.SignedPlan.plan_id_for(ref),
-            chain_id=int(self.bot.w3.eth.chain_id),
+            chain_id=int(self.services.w3.eth.chain_id),
             executor=ex.address,
-            controller=self.bot.addresses.controller,
-            deadline=base + self.bot.k.plan_execution_window_s,
+            controller=self.services.controller,
+            deadline=base + self.services.execution_window_s,
             actions=tuple(bytes.fromhex(c.calldata.removeprefix("0x")) for _, _, c in calls),
         )
         frozen = sp.to_frozen([i for i, _, _ in calls], [c.function for _, _, c in calls])
@@ -273,11 +295,11 @@ class ApprovalStage:
         self, ref: str, decision: approval_policy.ApprovalDecision, now: int
     ) -> None:
         """Once per plan, when it starts waiting: what it needs, by when, and how to sign."""
-        row = self.bot.plans.get(ref)
+        row = self.plans.get(ref)
         assert row is not None
         if row.payload.get("approval_alerted") is not None:
             return
-        p = self.bot.plans.plan(ref)
+        p = self.plans.plan(ref)
         dec = self.read_decimals(row)
         frozen = row.payload.get("frozen")
         when = (
@@ -290,14 +312,14 @@ class ApprovalStage:
             f"plan {ref} needs approval: total {total:,} ({p.total_amount} base units), "
             f"{decision.requirement.value}, {decision.required} approval(s) required by {when}"
         )
-        if frozen is not None and self.bot.contracts.executor is not None:
+        if frozen is not None and self.contracts.executor is not None:
             msg += (
                 f"; plan hash {frozen.get('plan_hash')}; sign with: "
                 f"keeper approve {ref} --account <alias> (a current Safe owner)"
             )
         else:
             msg += f"; approve with: keeper approve {ref} --by <admin>"
-        self.bot.alert(
+        self.services.alert(
             AlertLevel.WARNING,
             "approval_needed",
             msg,
@@ -306,7 +328,7 @@ class ApprovalStage:
             deadline=decision.deadline,
             plan_hash=(frozen or {}).get("plan_hash"),
         )
-        self.bot.plans.update(ref, approval_alerted=now)
+        self.plans.update(ref, approval_alerted=now)
 
     def read_decimals(self, row: m.Plan) -> int:
         report = row.payload.get("report") or {}
@@ -316,7 +338,7 @@ class ApprovalStage:
         """position -> executor.executeAction(header, position, actions[position], actionHashes,
         signatures) of a frozen plan: the calldata approved, with the counted owners'
         signatures (none when the plan needs no approval)."""
-        ex = self.bot.contracts.executor
+        ex = self.contracts.executor
         assert ex is not None
         sp = plan_approval.SignedPlan.from_frozen(frozen)
         sigs = self._signatures(ref, frozen, now)
@@ -343,6 +365,6 @@ class ApprovalStage:
         if now <= deadline:
             return None
         msg = f"frozen plan expired: deadline {deadline} < now {now}; the planner makes a new plan"
-        self.bot.alert(AlertLevel.CRITICAL, "plan_expired", msg, ref)
-        self.bot.plans.update(ref, ABORTED, abort="expired")
+        self.services.alert(AlertLevel.CRITICAL, "plan_expired", msg, ref)
+        self.plans.update(ref, ABORTED, abort="expired")
         return CycleOutcome(ref, ABORTED, msg)

@@ -48,7 +48,7 @@ from keepers.core import approval as approval_policy
 from keepers.core.logging import get_logger
 from keepers.core.settings import PolicyConfig, RolePolicy
 from keepers.fund.actions import ActionEncoder, EncodedCall
-from keepers.fund.approval_stage import ApprovalStage
+from keepers.fund.approval_stage import ApprovalServices, ApprovalStage
 from keepers.fund.depth_reader import DepthReader
 from keepers.fund.execution import Execution
 from keepers.fund.feeds import feed_down_message, feeds_down
@@ -89,7 +89,7 @@ from keepers.fund.records import (
     PlanStore,
 )
 from keepers.fund.settings import FundConfig
-from keepers.fund.sizing import SizingStage
+from keepers.fund.sizing import SizingServices, SizingStage
 from keepers.fund.venues import VenueChecker, VenuePrice
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alerter, AlertLevel
@@ -146,13 +146,36 @@ class FundBot:
         self.carry = CarryStore(store)
         # the lifecycle's stages (plan -> risk: sizing; approval -> freeze: approvals; execute
         # -> verify -> record: keepers.fund.execution, one Execution per call)
-        self.sizing = SizingStage(self)
-        self.approvals = ApprovalStage(self)
+        self.sizing = SizingStage(
+            SizingServices(
+                cfg=self.cfg,
+                plans=self.plans,
+                depth=self.depth,
+                venues=self.venues,
+                quotes=self.encoder,
+                gas_price=lambda: int(self.w3.eth.gas_price),
+                native_price=self.k.native_price,
+                symbol=self.symbol,
+                venue_alert=self.venue_alert,
+            )
+        )
         self.decoder = RevertDecoder.default()
         self._simulator: Simulator | None = None  # chosen by check_chain (KEEPER_SIMULATOR)
         # a simulation fork an earlier, killed keeper left running (keepers.tx.children)
         children.reap_orphans()
         self.alert = alerter or Alerter()
+        self.approvals = ApprovalStage(
+            ApprovalServices(
+                cfg=self.cfg,
+                plans=self.plans,
+                contracts=self.contracts,
+                w3=self.w3,
+                controller=self.addresses.controller,
+                execution_window_s=self.k.plan_execution_window_s,
+                encode_all=self.encode_all,
+                alert=self.alert,
+            )
+        )
         self.signer = signer
         self._pipeline = pipeline
         # test seams: before each action is re-quoted and sent (with its index), and after

@@ -7,8 +7,9 @@ helpers, keepers.cli adds ``run``. This module never imports keepers.cli.
 
 Configuration comes from the environment (KEEPER_* and seed 001 section 8.1's names, see
 keepers.fund.settings); a bad value exits with status 2 and names the variable. Unknown
-plans and other bad input exit with status 1. ``keeper status`` adds the automation side when
-a scheduler is configured.
+plans and other bad input exit with status 1. ``keeper status`` adds the sections the
+composition root registers in keepers.cli_base.STATUS_SECTIONS (the automation side, when a
+scheduler is configured): this slice imports no other.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from typing import Any
 
 import click
 
-from keepers.cli_base import Ctx, accept_root_options_after, exit_code, fail, main
+from keepers.cli_base import (
+    STATUS_SECTIONS,
+    Ctx,
+    accept_root_options_after,
+    exit_code,
+    fail,
+    main,
+)
 from keepers.core.errors import EXIT_UNAVAILABLE, DomainError, KeeperError
 
 
@@ -259,7 +267,7 @@ def record_signature(ctx: Ctx, ref: str, signature: str, now: int, note: str) ->
 
     checked: dict[str, Any] = {}
     if contract_signature(signature) is not None:
-        bot = _optional_bot(ctx)
+        bot = optional_bot(ctx)
         if bot is not None and bot.contracts.executor is not None:
             safe, _ = bot.approvals.admin_safe()
             checked = {"erc1271": erc1271_checker(bot.w3), "safe": safe}
@@ -281,7 +289,7 @@ def reject(ctx: Ctx, plan_ref: str, by: str, note: str) -> None:
     _decide(ctx, plan_ref, by, False, note)
 
 
-def _optional_bot(ctx: Ctx) -> Any:
+def optional_bot(ctx: Ctx) -> Any:
     """The fund bot when this environment configures a deployment whose node answers, else
     None, and never an exit: for what only adds to a command that works from the store alone
     (an approver's machine with KEEPER_DB_URL and nothing else)."""
@@ -306,14 +314,14 @@ def _contract_checks(ctx: Ctx, approving: list[Any]) -> dict[str, Any]:
 
     if not any(r.signature and contract_signature(r.signature) for r in approving):
         return {}
-    bot = _optional_bot(ctx)
+    bot = optional_bot(ctx)
     if bot is None or bot.contracts.executor is None:
         return {}
     safe, threshold = bot.approvals.admin_safe()
     return {"safe": safe, "safe_threshold": threshold, "erc1271": erc1271_checker(bot.w3)}
 
 
-def _approval_view(ctx: Ctx, row: Any, now: int) -> dict[str, Any]:
+def approval_view(ctx: Ctx, row: Any, now: int) -> dict[str, Any]:
     """Who approved what and whether it counts now (`keeper review`): for a frozen plan each
     signature is recovered over the plan hash recomputed from the stored document, checked
     against the stored admins (the Safe owners) and the deadline, as the keeper counts."""
@@ -461,7 +469,7 @@ def review(ctx: Ctx, plan_ref: str | None, typed_data: bool) -> None:
         if typed_data:
             raise click.UsageError("--typed-data needs a PLAN")
         views = [
-            _approval_view(ctx, r, now) for r in ctx.records().plans.with_status(PENDING_APPROVAL)
+            approval_view(ctx, r, now) for r in ctx.records().plans.with_status(PENDING_APPROVAL)
         ]
         ctx.out(
             views,
@@ -484,7 +492,7 @@ def review(ctx: Ctx, plan_ref: str | None, typed_data: bool) -> None:
         click.echo(json.dumps(typed_data_json(plan), indent=2))
         _safe_message_help(ctx, row.ref, plan)
         return
-    view = _approval_view(ctx, row, now)
+    view = approval_view(ctx, row, now)
     payload = dict(row.payload)
     if isinstance(payload.get("approval"), dict) and "deadline" in payload["approval"]:
         # the stored approval's deadline is the approval deadline: named so beside the
@@ -523,7 +531,7 @@ def _safe_message_help(ctx: Ctx, ref: str, plan: Any) -> None:
     from keepers.fund.planning.plan_approval import plan_hash, safe_message_hash
 
     digest = plan_hash(plan)
-    bot = _optional_bot(ctx)
+    bot = optional_bot(ctx)
     safe = (
         bot.approvals.admin_safe()[0]
         if bot is not None and bot.contracts.executor is not None
@@ -552,20 +560,16 @@ def _safe_message_help(ctx: Ctx, ref: str, plan: Any) -> None:
 def status(ctx: Ctx) -> None:
     """The fund's tiers now (one eth_call); with a scheduler configured, the automation
     side too: runs due, stuck tasks and funders (KEEPER_SUPERVISOR_*)."""
-    from keepers.automation.status import automation_status
+    # the automation part: a section of keepers.cli_base.STATUS_SECTIONS (keepers.cli adds it)
     from keepers.fund.planning.metrics import tier_metrics
     from keepers.fund.planning.report import whole
-    from keepers.runtime.runner import RunConfigError
 
     bot = ctx.bot_or_offline()
     if bot is None:  # the node does not answer: what the store knows, then exit 3
         _status_offline(ctx)
     r = bot.read()
     st = r.state
-    try:
-        auto = automation_status(ctx.time())
-    except RunConfigError as err:
-        fail(str(err), exit_code(err))
+    sections = [(sec, d) for sec in STATUS_SECTIONS if (d := sec.read(ctx.time())) is not None]
     rows: list[dict[str, Any]] = [
         {
             "tier": f"L{m.tier + 1}",
@@ -586,7 +590,7 @@ def status(ctx: Ctx) -> None:
         "paused": st.paused,
         "tiers": rows,
         "carry": carry,
-        **({"automation": auto} if auto is not None else {}),
+        **{sec.key: d for sec, d in sections},
         "fleet": replicas,
     }
 
@@ -612,16 +616,8 @@ def status(ctx: Ctx) -> None:
                 )
         else:
             lines.append("carried flow: none")
-        if auto is not None:
-            lines.append(f"automation: scheduler {auto['scheduler']}  due runs {auto['due_runs']}")
-            if "stuck" in auto:
-                stuck = ", ".join(f"{x['task']} ({x['reason']})" for x in auto["stuck"])
-                lines.append(f"  tasks {auto['tasks']}  stuck {len(auto['stuck'])} {stuck}")
-                for f in auto["funders"]:
-                    lines.append(
-                        f"  funder {f['funder']}  balance {whole(f['balance_wei'], 18)}  "
-                        f"runway {_runway(f['runway_intervals'])} intervals"
-                    )
+        for sec, d in sections:
+            lines += sec.lines(d)
         return "\n".join(lines + _fleet_lines(replicas))
 
     ctx.out(data, text)
@@ -723,12 +719,6 @@ def _status_offline(ctx: Ctx) -> None:
 
     ctx.out(data, text)
     fail(f"{ctx.offline}: status shows the store only", EXIT_UNAVAILABLE)
-
-
-def _runway(n: int | None) -> str:
-    if n is None:
-        return "?"
-    return "unlimited" if n >= 2**255 else str(n)
 
 
 @main.command()

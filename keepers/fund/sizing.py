@@ -6,46 +6,69 @@ budget (REBALANCE_COST_BUDGET_DAILY / _30D, in bps of NAV, from the fills booked
 and the risk check of the plan at live quotes and gas.
 
 `SizingStage` keeps no state between calls: the depth and quotes are read each time, the cost
-booked is read from the store."""
+booked is read from the store. It takes what it needs as values (`SizingServices`: the
+planning config, the plan store, the depth and venue readers, the quoter, the node's gas price,
+the asset symbols and the venue alert), not the bot: it imports nothing of keepers.fund.bot and
+returns plans, depths and risk reports."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING
 
 from keepers.core.logging import get_logger
+from keepers.fund.actions import ActionEncoder
+from keepers.fund.depth_reader import DepthReader
 from keepers.fund.planning import risk as riskmod
 from keepers.fund.planning import triggers as trig
 from keepers.fund.planning.actions import Action, ActionType, Plan, Unresolved
+from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.depth import AssetDepth, largest_within
 from keepers.fund.planning.inflight import InFlight, plan_in_flight, project
 from keepers.fund.planning.state import BPS
 from keepers.fund.planning.triggers import DAY
 from keepers.fund.reader import FundReading
-from keepers.fund.venues import error_name, held_sides
+from keepers.fund.records import PlanStore
+from keepers.fund.venues import VenueChecker, VenuePrice, error_name, held_sides
 from keepers.runtime import metrics
 
-if TYPE_CHECKING:
-    from keepers.fund.bot import FundBot
-
 log = get_logger("keepers.fundbot")
+
+
+@dataclass(frozen=True)
+class SizingServices:
+    """What the sizing stage reads and tells: ``plans`` (the store: the cost booked, the plans
+    in flight, the failed legs remembered), ``depth`` and ``venues`` (readers), ``quotes`` (the
+    live QuoterV2 quotes), ``gas_price()`` (the node's, in wei), ``native_price`` (whole base
+    units per native coin; 0: no gas check), ``symbol(token)`` (metric labels) and
+    ``venue_alert(held, now)`` (the venue_off_oracle alert, raised or cleared)."""
+
+    cfg: PlanningConfig
+    plans: PlanStore
+    depth: DepthReader
+    venues: VenueChecker
+    quotes: ActionEncoder
+    gas_price: Callable[[], int]
+    native_price: int
+    symbol: Callable[[str | None], str]
+    venue_alert: Callable[[dict[tuple[str, str], VenuePrice], int], None]
 
 
 class SizingStage:
     """Depth- and quote-sized plans, the cost budget and the risk check (see the module doc)."""
 
-    def __init__(self, bot: FundBot) -> None:
-        self.bot = bot
+    def __init__(self, services: SizingServices) -> None:
+        self.services = services
+        self.cfg = services.cfg
 
     def read_depth(self, reading: FundReading) -> dict[str, AssetDepth]:
         """Each DEX venue's depth inside REBALANCE_MAX_SLIPPAGE and inside
         REBALANCE_TARGET_SLIPPAGE; on a read failure none (the risk check's quotes still guard
         every leg)."""
         try:
-            return self.bot.depth.read(
-                reading, self.bot.cfg.rebalance_max_slippage, self.bot.cfg.rebalance_target_slippage
+            return self.services.depth.read(
+                reading, self.cfg.rebalance_max_slippage, self.cfg.rebalance_target_slippage
             )
         except Exception as err:  # noqa: BLE001 - depth is an optimisation over the risk check
             log.warning("depth.unavailable", error=str(err))
@@ -65,9 +88,9 @@ class SizingStage:
         netted against their legs (keepers.fund.planning.inflight)."""
         depth = self.hold_venues(reading, self.read_depth(reading), now)
         spent = self.budget_spent(reading.state.total_assets, now)
-        cfg = self.bot.cfg
+        cfg = self.cfg
         p = plan_in_flight(reading.state, cfg, triggers, now, flights, depth, spent)
-        limit = self.bot.cfg.rebalance_max_slippage
+        limit = self.cfg.rebalance_max_slippage
         notes: list[Unresolved] = []
         for _ in range(3):
             cut = False
@@ -113,17 +136,17 @@ class SizingStage:
         plan, so a venue is traded again once it agrees with its feed. A failed read holds
         nothing (the simulation still guards every leg)."""
         try:
-            prices = self.bot.venues.prices(reading)
+            prices = self.services.venues.prices(reading)
         except Exception as err:  # noqa: BLE001 - an optimisation over the simulation
             log.warning("venues.unavailable", error=str(err))
             return depth
         for v in prices:
-            metrics.observe_venue(self.bot.symbol(v.token), v.buy_short_bps, v.sell_short_bps)
-        held = held_sides(prices, self.bot.cfg.venue_oracle_max_bps)
+            metrics.observe_venue(self.services.symbol(v.token), v.buy_short_bps, v.sell_short_bps)
+        held = held_sides(prices, self.cfg.venue_oracle_max_bps)
         out = dict(depth)
         for (token, side), v in held.items():
             out[token] = self._held(out.get(token), token, side, v.describe(side))
-        self.bot.venue_alert(held, now)
+        self.services.venue_alert(held, now)
         for a in reading.state.assets:  # legs that failed simulation for a reason unchanged
             for side in ("buy", "sell"):
                 if (a.token, side) in held:
@@ -134,7 +157,7 @@ class SizingStage:
         return out
 
     def _held(self, d: AssetDepth | None, token: str, side: str, why: str) -> AssetDepth:
-        d = d or AssetDepth(token, limit_bps=self.bot.cfg.rebalance_max_slippage)
+        d = d or AssetDepth(token, limit_bps=self.cfg.rebalance_max_slippage)
         if side == "buy":
             return replace(d, max_buy=0, cheap_buy=0, detail=why)
         return replace(d, max_sell=0, cheap_sell=0, detail=why)
@@ -149,11 +172,11 @@ class SizingStage:
             return
         side = "buy" if action.type is ActionType.PURCHASE else "sell"
         try:
-            fingerprint = self.bot.venues.fingerprint(reading, action.asset, side)
+            fingerprint = self.services.venues.fingerprint(reading, action.asset, side)
         except Exception as err:  # noqa: BLE001 - nothing to compare with: not remembered
             log.warning("failed_leg.unrecorded", plan=ref, error=str(err))
             return
-        self.bot.plans.record_job_run(
+        self.services.plans.record_job_run(
             f"failed_leg:{action.asset}:{side}",
             now,
             {"plan": ref, "error": error_name(error), "fingerprint": fingerprint, "at": now},
@@ -162,11 +185,11 @@ class SizingStage:
     def _still_failing(self, reading: FundReading, token: str, side: str) -> str | None:
         """Why a leg is left out (None: it is not): its last simulation failed and the feed and
         venue price it depended on are what they were then."""
-        last = self.bot.plans.last_job_detail(f"failed_leg:{token}:{side}")
+        last = self.services.plans.last_job_detail(f"failed_leg:{token}:{side}")
         if not last or not last.get("error"):
             return None
         try:
-            now_print = self.bot.venues.fingerprint(reading, token, side)
+            now_print = self.services.venues.fingerprint(reading, token, side)
         except Exception:  # noqa: BLE001 - cannot tell: try the leg again
             return None
         if now_print != last.get("fingerprint"):
@@ -180,15 +203,17 @@ class SizingStage:
 
     def cost_spent(self, now: int) -> tuple[int, int]:
         """The fills' cost booked over the last day and the last 30 days (base units)."""
-        return self.bot.plans.cost_since(now - DAY), self.bot.plans.cost_since(now - 30 * DAY)
+        return self.services.plans.cost_since(now - DAY), self.services.plans.cost_since(
+            now - 30 * DAY
+        )
 
     def budget_spent(self, nav: int, now: int) -> str | None:
         """Why the off-chain cost budget is spent (None: it is not): the last day's or the
         last 30 days' fill cost at REBALANCE_COST_BUDGET_DAILY / _30D bps of NAV."""
         day, month = self.cost_spent(now)
         for spent, bps, name in (
-            (day, self.bot.cfg.rebalance_cost_budget_daily, "REBALANCE_COST_BUDGET_DAILY"),
-            (month, self.bot.cfg.rebalance_cost_budget_30d, "REBALANCE_COST_BUDGET_30D"),
+            (day, self.cfg.rebalance_cost_budget_daily, "REBALANCE_COST_BUDGET_DAILY"),
+            (month, self.cfg.rebalance_cost_budget_30d, "REBALANCE_COST_BUDGET_30D"),
         ):
             if spent * BPS >= bps * max(nav, 1):
                 used = spent * BPS // max(nav, 1)
@@ -205,30 +230,28 @@ class SizingStage:
         if a.type is ActionType.REDEEM:
             asset = reading.state.asset(a.asset or "")
             sized = replace(sized, token_amount=asset.tokens_for_value(amount))
-        q = self.bot.encoder.quote(reading, sized, reading.block)
+        q = self.services.quotes.quote(reading, sized, reading.block)
         return None if q is None else riskmod.slippage_bps(q.quote_out, q.oracle_out)
 
     def risk_check(self, reading: FundReading, p: Plan, now: int) -> riskmod.RiskReport:
         quotes = {}
         for i, a in enumerate(p.actions):
-            q = self.bot.encoder.quote(reading, a, reading.block)
+            q = self.services.quotes.quote(reading, a, reading.block)
             if q is not None:
                 quotes[i] = q
         gas_cost = 0
         # Manual plans (operator requests, rollbacks) are never skipped for gas: a human asked.
-        if self.bot.k.native_price and not p.manual:
-            gas = self.bot.cfg.rebalance_gas_limit * len(p.actions)
-            price = int(self.bot.w3.eth.gas_price)
+        if self.services.native_price and not p.manual:
+            gas = self.cfg.rebalance_gas_limit * len(p.actions)
+            price = self.services.gas_price()
             gas_cost = (
-                gas * price * self.bot.k.native_price * 10**reading.state.base_decimals // 10**18
+                gas * price * self.services.native_price * 10**reading.state.base_decimals // 10**18
             )
         # against the fund as the other plans in flight will leave it (what they sell is not
         # there to sell again; the benefit is what this plan adds to theirs)
-        state = project(reading.state, self.bot.plans.in_flight(exclude=p.id))
+        state = project(reading.state, self.services.plans.in_flight(exclude=p.id))
         try:
-            return riskmod.assess(state, p, self.bot.cfg, now, quotes=quotes, gas_cost=gas_cost)
+            return riskmod.assess(state, p, self.cfg, now, quotes=quotes, gas_cost=gas_cost)
         except ValueError as err:  # planned before the others: it does not fit what they leave
             log.warning("risk.projection_mismatch", plan=p.id, error=str(err))
-            return riskmod.assess(
-                reading.state, p, self.bot.cfg, now, quotes=quotes, gas_cost=gas_cost
-            )
+            return riskmod.assess(reading.state, p, self.cfg, now, quotes=quotes, gas_cost=gas_cost)

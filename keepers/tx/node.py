@@ -121,11 +121,11 @@ class Node:
 
     def call(self, tx: dict[str, Any], block: str = "pending") -> bytes:
         """eth_call; raises ExecutionReverted with the revert data on a revert."""
-        result = self.request("eth_call", [self._rpc_tx(tx), block])
+        result = self.request("eth_call", [rpc_tx(tx), block])
         return bytes(HexBytes(result or "0x"))
 
     def estimate_gas(self, tx: dict[str, Any], block: str = "pending") -> int:
-        return int(self.request("eth_estimateGas", [self._rpc_tx(tx), block]), 16)
+        return int(self.request("eth_estimateGas", [rpc_tx(tx), block]), 16)
 
     def receipt(self, tx_hash: str) -> dict[str, Any] | None:
         return self.request("eth_getTransactionReceipt", [tx_hash])  # type: ignore[no-any-return]
@@ -142,17 +142,19 @@ class Node:
     def send_raw(self, raw: bytes | str) -> str:
         return str(self.request("eth_sendRawTransaction", [HexBytes(raw).to_0x_hex()]))
 
-    @staticmethod
-    def _rpc_tx(tx: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {"from": tx["from"], "to": tx["to"]}
-        data = tx.get("data")
-        if data:
-            out["data"] = data if isinstance(data, str) else HexBytes(data).to_0x_hex()
-        if tx.get("value"):
-            out["value"] = _hex(tx["value"])
-        if tx.get("gas"):
-            out["gas"] = _hex(tx["gas"])
-        return out
+
+def rpc_tx(tx: dict[str, Any]) -> dict[str, Any]:
+    """A transaction dict as the node's JSON-RPC takes it (eth_call, eth_estimateGas): from,
+    to, and data, value and gas when given, in hex."""
+    out: dict[str, Any] = {"from": tx["from"], "to": tx["to"]}
+    data = tx.get("data")
+    if data:
+        out["data"] = data if isinstance(data, str) else HexBytes(data).to_0x_hex()
+    if tx.get("value"):
+        out["value"] = _hex(tx["value"])
+    if tx.get("gas"):
+        out["gas"] = _hex(tx["gas"])
+    return out
 
 
 def revert_data(err: NodeError) -> str | None:
@@ -165,4 +167,4 @@ def revert_data(err: NodeError) -> str | None:
     return None
 
 
-__all__ = ["ExecutionReverted", "Node", "NodeError", "revert_data"]
+__all__ = ["ExecutionReverted", "Node", "NodeError", "revert_data", "rpc_tx"]

@@ -22,11 +22,15 @@ at most one of them can ever be mined. A nonce is only given up when the chain p
 transaction which is not ours used it; an intent refused after its nonce was allocated hands
 the nonce to a 0-value self-send "filler" so later nonces are not blocked.
 
-Why this is one module of about 1,000 lines: `Pipeline` is one state machine whose steps
-share the claim (row locks), the step log, the backoff and the nonce allocator inside one
-database transaction per step; split over modules, each step would reach back into the
-others' private helpers. What is not the state machine lives beside it: the fault-injection
-hooks (keepers.tx.hooks), fees, the node calls, the audit policy, validation, outcomes.
+Why the steps stay in one module (about 1,100 lines): `Pipeline` is one state machine whose
+steps share, inside one database transaction per batch, the claim (row locks), the step log,
+the backoff, the batch's new attempts, the hand-over of committed rows between claims and the
+nonce filler (Audit and Validate both release a nonce); split over modules (Build, Audit,
+Sign, ...), each step would reach back into the others' private state. What is separate lives
+beside it: the intents asked for and their recording (keepers.tx.intents: ``IntentSpec``,
+``submit_intent(s)``, re-exported here), the nonce allocator (keepers.tx.nonces), the
+fault-injection hooks (keepers.tx.hooks), fees, the node calls, the audit policy, validation,
+outcomes.
 
 Statuses (the last step recorded) and the step that moves each one on:
 
@@ -51,7 +55,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from hexbytes import HexBytes
@@ -82,8 +85,15 @@ from keepers.tx.hooks import (  # noqa: F401 - re-exported: the runner and the t
     CrashHook,
     HoldHook,
 )
+from keepers.tx.intents import (  # re-exported: every bot and the tests import them from here
+    STEPLOG_INSERT,
+    IntentSpec,
+    submit_intent,
+    submit_intents,
+)
 from keepers.tx.metrics import PIPELINE_STEP_SECONDS, PIPELINE_STEPS
-from keepers.tx.node import Node, revert_data
+from keepers.tx.node import Node, revert_data, rpc_tx
+from keepers.tx.nonces import NonceBook
 from keepers.tx.outcome import IntentOutcome, Outcome, last_log_id, read_outcomes
 from keepers.tx.policy import AuditRequest, audit
 from keepers.tx.revert import RevertDecoder
@@ -119,29 +129,12 @@ CHAINED_STEPS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 # the batch's rows are written with Core on the session's connection: through the Session a
 # statement on a mapped table is run as an ORM bulk statement (per-row mapper work)
-_STEPLOG_INSERT = insert(StepLog.__table__)  # type: ignore[arg-type]
 _ATTEMPT_INSERT = insert(ATTEMPTS)
 
 
 class Retry(Exception):
     """A transient condition a step (or a custom signer) may raise: the intent backs off and
     the step is retried; node errors (typed NodeError subclasses) are treated the same way."""
-
-
-@dataclass(frozen=True)
-class IntentSpec:
-    """What a keeper asks for. ``idempotency_key`` names the effect: asking twice returns the
-    first intent."""
-
-    idempotency_key: str
-    role: str
-    chain_id: int
-    sender: str
-    target: str
-    calldata: str
-    value: int = 0
-    notional: int | None = None
-    fee_policy: dict[str, int] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -182,7 +175,7 @@ class Pipeline:
         self._handoff: dict[int, IntentRow] | None = None
         # intent id -> its attempt signed in this transaction, inserted at the batch's write
         self._unsaved_attempts: dict[int, dict[str, Any]] = {}
-        self._alloc_rows: dict[str, NonceAllocator] = {}
+        self.nonces = NonceBook(self.chain_id, lambda a: self.node.tx_count(a, "pending"))
         # intent id -> when its nonce was first seen used with none of its receipts found
         self._nonce_passed: dict[int, float] = {}
         # sender -> (its chain nonce, the head at which this process first saw that nonce): a
@@ -226,19 +219,7 @@ class Pipeline:
 
     def _reconcile_one(self, account: str, pending: int) -> tuple[int, int]:
         with self.store.transaction() as s:
-            row = self._allocator_row(s, account)
-            ours = s.scalar(
-                select(func.max(TxIntent.nonce)).where(
-                    TxIntent.chain_id == self.chain_id, TxIntent.sender == account
-                )
-            )
-            stored = row.next_nonce if row is not None else 0
-            nxt = max(stored, pending, (ours + 1) if ours is not None else 0)
-            if row is None:
-                s.add(NonceAllocator(chain_id=self.chain_id, account=account, next_nonce=nxt))
-            else:
-                row.next_nonce = nxt
-        return stored, nxt
+            return self.nonces.reconcile(s, account, pending)
 
     # ==================================================================================
     # the worker loop
@@ -479,7 +460,7 @@ class Pipeline:
         self._debug = log.is_enabled_for(logging.DEBUG)  # read per batch: logging may be reset
         self._new_attempts = []
         self._unsaved_attempts = {}
-        self._alloc_rows = {}
+        self.nonces.start_batch()
         ran: list[tuple[str, list[str], float]] = []  # (step, outcomes, seconds)
         failed: tuple[int, str, Exception] | None = None
         try:
@@ -524,7 +505,7 @@ class Pipeline:
                 started = time.perf_counter()
                 self._write_batch(s, intents)
                 if self._steplog:
-                    s.connection().execute(_STEPLOG_INSERT, self._steplog)  # Core executemany
+                    s.connection().execute(STEPLOG_INSERT, self._steplog)  # Core executemany
         except (Retry, NodeError, OSError):
             if failed is None:
                 raise  # the batch's node round trip failed: the run loop backs off
@@ -652,7 +633,7 @@ class Pipeline:
         whole batch in one round trip."""
         calls: list[tuple[str, list[Any]]] = []
         for it in intents:
-            tx = Node._rpc_tx(
+            tx = rpc_tx(
                 {"from": it.sender, "to": it.target, "data": it.calldata, "value": it.value}
             )
             calls += [("eth_call", [tx, "pending"]), ("eth_estimateGas", [tx, "pending"])]
@@ -676,7 +657,7 @@ class Pipeline:
         intent.max_fee_per_gas = fees.max_fee_per_gas
         intent.max_priority_fee_per_gas = fees.max_priority_fee_per_gas
         intent.fee_cap = self._fee_cap(intent)
-        intent.nonce = self._allocate_nonce(s, intent.sender)
+        intent.nonce = self.nonces.allocate(s, intent.sender)
         transition(INTENT, intent, S.BUILT)
         intent.error = None
         return self._log(
@@ -688,32 +669,6 @@ class Pipeline:
             max_fee=fees.max_fee_per_gas,
             tip=fees.max_priority_fee_per_gas,
         )
-
-    def _allocator_row(self, s: Session, account: str) -> NonceAllocator | None:
-        q = select(NonceAllocator).where(
-            NonceAllocator.chain_id == self.chain_id, NonceAllocator.account == account
-        )
-        return s.scalars(q.with_for_update()).first()
-
-    def _allocate_nonce(self, s: Session, account: str) -> int:
-        """Next nonce of ``account``; the allocator row is locked once per batch and handed
-        out in memory (batch allocation), written back by the batch's commit."""
-        row = self._alloc_rows.get(account)
-        if row is None:
-            with s.no_autoflush:
-                row = self._allocator_row(s, account)
-            self._alloc_rows[account] = row  # type: ignore[assignment]
-        if row is None:
-            row = NonceAllocator(
-                chain_id=self.chain_id,
-                account=account,
-                next_nonce=self.node.tx_count(account, "pending"),
-            )
-            s.add(row)
-            self._alloc_rows[account] = row
-        nonce = row.next_nonce
-        row.next_nonce = nonce + 1
-        return nonce
 
     # ==================================================================================
     # Audit
@@ -1181,79 +1136,3 @@ class Pipeline:
         return self._log(
             s, intent, "confirm", intent.status, confirmations=depth, block=intent.mined_block
         )
-
-
-def _new_intent(spec: IntentSpec) -> dict[str, Any]:
-    return {
-        "idempotency_key": spec.idempotency_key,
-        "kind": "call",
-        "role": spec.role,
-        "chain_id": spec.chain_id,
-        "sender": spec.sender.lower(),
-        "target": spec.target.lower(),
-        "calldata": spec.calldata,
-        "value": spec.value,
-        "notional": spec.value if spec.notional is None else spec.notional,
-        "fee_policy": dict(spec.fee_policy),
-        "status": INTENT.start(S.PENDING).value,
-    }
-
-
-# the inserted rows are matched to their specs by idempotency key, not by order: SQLite can
-# then insert the batch in one statement (with parameter order asked, one row per statement)
-_INTENT_INSERT = insert(INTENTS).returning(*INTENTS.c)
-
-
-def submit_intent(store: Store, spec: IntentSpec) -> IntentRow:
-    """Insert an intent in its own transaction; an existing idempotency key wins."""
-    return submit_intents(store, [spec])[0]
-
-
-def submit_intents(store: Store, specs: list[IntentSpec]) -> list[IntentRow]:
-    """Insert many intents in one transaction (e.g. all actions of a plan) and return them as
-    stored (plain rows: keepers.store.rows). Keys that already exist return their first
-    intent. On a concurrent insert of the same key, falls back to one transaction per
-    intent. Written with Core, the rows in one INSERT .. RETURNING."""
-    keys = [sp.idempotency_key for sp in specs]
-    with store.sessions() as s:
-        existing = {
-            it.idempotency_key: it
-            for it in load_intents(
-                s.connection(), select(INTENTS).where(INTENTS.c.idempotency_key.in_(keys))
-            )
-        }
-    fresh: dict[str, IntentRow] = {}
-    try:
-        with store.transaction() as s:
-            new: dict[str, dict[str, Any]] = {}
-            for sp in specs:
-                if sp.idempotency_key not in existing and sp.idempotency_key not in new:
-                    new[sp.idempotency_key] = _new_intent(sp)
-            if new:
-                conn = s.connection()
-                inserted = conn.execute(_INTENT_INSERT, list(new.values())).mappings().all()
-                fresh = {r["idempotency_key"]: IntentRow(r) for r in inserted}
-                now = utcnow()
-                conn.execute(
-                    _STEPLOG_INSERT,
-                    [
-                        {"intent_id": it.id, "step": "submit", "outcome": "ok", "detail": {},
-                         "worker": None, "at": now}
-                        for it in fresh.values()
-                    ],
-                )  # fmt: skip
-    except IntegrityError:
-        if len(specs) > 1:
-            return [submit_intent(store, sp) for sp in specs]
-        found = _by_key(store, specs[0].idempotency_key)
-        assert found is not None
-        return [found]
-    return [existing.get(k) or fresh[k] for k in keys]
-
-
-def _by_key(store: Store, key: str) -> IntentRow | None:
-    with store.sessions() as s:
-        found = load_intents(
-            s.connection(), select(INTENTS).where(INTENTS.c.idempotency_key == key)
-        )
-    return found[0] if found else None

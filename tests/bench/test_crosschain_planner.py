@@ -26,8 +26,8 @@ from ballast_dev.bench.crosschain_cases import (
 )
 from keepers.crosschain.planning import (
     EXACT_WORK,
+    ExactSearch,
     Holding,
-    _Search,
     exact_match,
     greedy_match,
     plan_rebalance,
@@ -83,7 +83,7 @@ def test_bench_crosschain_planner__8_to_20_parties__time_and_transfers_vs_greedy
                 legs_exact += len(plan)  # type: ignore[arg-type]
                 legs_greedy += len(greedy)  # type: ignore[arg-type]
                 fewer += len(plan) < len(greedy)  # type: ignore[arg-type]
-                search = _Search("USDC", deficits, surpluses, None, {}, EXACT_WORK)
+                search = ExactSearch("USDC", deficits, surpluses, None, {}, EXACT_WORK)
                 proved += search.solve() is not None
             rows.append(
                 f"  {'wei' if wei else 'k$ '} {n:2d} parties: planner p50 "
@@ -192,7 +192,7 @@ def _plan_and_proof(module, deficits, surpluses, rc):
     """What `exact_match` does (at or below the party limit), keeping the search to tell
     whether it proved its optimum within the module's own work budget ("no route" is a
     proof too): (plan or NoRouteError, proved)."""
-    search = module._Search("USDC", deficits, surpluses, rc, {}, module.EXACT_WORK)
+    search = module.ExactSearch("USDC", deficits, surpluses, rc, {}, module.EXACT_WORK)
     try:
         plan = search.solve()
     except Exception as err:

@@ -24,7 +24,7 @@ from keepers.core.errors import (
 CONTROL_FLOW = {
     "keepers.tx.pipeline.Retry",
     "keepers.crosschain.moves.StepPending",
-    "keepers.crosschain.exact_search._OutOfWork",  # the exact search's work budget, caught inside
+    "keepers.crosschain.exact_search.OutOfWork",  # the exact search's work budget, caught inside
 }
 
 

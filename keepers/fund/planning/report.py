@@ -14,7 +14,7 @@ from keepers.fund.planning.plan import ActionResult, Plan, apply
 from keepers.fund.planning.state import FundState
 
 
-def _tiers(state: FundState) -> list[dict[str, Any]]:
+def tier_rows(state: FundState) -> list[dict[str, Any]]:
     return [
         {
             "tier": f"L{m.tier + 1}",
@@ -70,8 +70,8 @@ def plan_report(
             {"tier": u.tier, "reason": u.reason, "detail": u.detail} for u in plan.unresolved
         ],
         "carry": [{"tier": c.tier, "amount": c.amount, "reason": c.reason} for c in plan.carry],
-        "tiers_before": _tiers(state),
-        "tiers_expected": _tiers(expected),
+        "tiers_before": tier_rows(state),
+        "tiers_expected": tier_rows(expected),
     }
     if results is not None:
         report["results"] = [
@@ -88,7 +88,7 @@ def plan_report(
             for r in results
         ]
     if actual is not None:
-        report["tiers_actual"] = _tiers(actual)
+        report["tiers_actual"] = tier_rows(actual)
         moved = sum(1 for r in results or () if r.success)
         report["progress"] = progress(state, actual, moved)
     return report

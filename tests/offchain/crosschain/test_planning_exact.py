@@ -20,15 +20,15 @@ from ballast_dev.bench.crosschain_cases import (
     subset_dp_min_transfers,
 )
 from keepers.crosschain import exact_search
-from keepers.crosschain.flow import _min_cost_flow
+from keepers.crosschain.flow import min_cost_flow
 from keepers.crosschain.planning import (
     EXACT_WORK,
+    ExactSearch,
     NoRouteError,
-    _hall,
     _large_instance,
-    _max_groups,
-    _Search,
     exact_match,
+    hall,
+    max_groups,
     table_route_cost,
 )
 from keepers.crosschain.relaxation import SLACK_UNITS, Layers, ListedLayers, max_groups_exact
@@ -86,7 +86,7 @@ def test_exact_match__20_parties_balanced_to_the_wei__one_tree_proved():
     deficits, surpluses = instance(rng, 20, wei=True)
     while sum(deficits.values()) != sum(surpluses.values()):
         deficits, surpluses = instance(rng, 20, wei=True)
-    search = _Search("USDC", deficits, surpluses, None, {}, EXACT_WORK)
+    search = ExactSearch("USDC", deficits, surpluses, None, {}, EXACT_WORK)
     plan = search.solve()
     assert plan is not None and search.proved
     check_plan(deficits, surpluses, plan)
@@ -130,7 +130,7 @@ def test_exact_match__13_to_20_parties_route_gaps__equals_milp_optimum(n, wei, d
     status, optimum = milp_min_transfers(deficits, surpluses, allowed, seconds=10.0)
     if status == "unproved":
         pytest.skip("the MILP did not prove its optimum in 10 s")
-    search = _Search("USDC", deficits, surpluses, table_route_cost(table), {}, EXACT_WORK)
+    search = ExactSearch("USDC", deficits, surpluses, table_route_cost(table), {}, EXACT_WORK)
     if status == "infeasible":
         with pytest.raises(NoRouteError):
             search.solve()
@@ -152,7 +152,7 @@ HARD_ALL_ROUTES = [(20, False, *_hard(20, seed, wei=False)) for seed in (3, 4)]
 def test_exact_match__20_parties_small_slack_all_routes__proved_equals_subset_dp(
     n, wei, deficits, surpluses
 ):
-    search = _Search("USDC", deficits, surpluses, None, {}, EXACT_WORK)
+    search = ExactSearch("USDC", deficits, surpluses, None, {}, EXACT_WORK)
     plan = search.solve()
     assert plan is not None and search.proved
     check_plan(deficits, surpluses, plan)
@@ -182,7 +182,7 @@ def test_exact_match__20_parties_left_unproved_by_main__proved_equals_reference(
     all-subsets DP, or the MILP with gaps."""
     deficits, surpluses, table = _stream(seed, 20, gaps, index)
     rc = None if table is None else table_route_cost(table)
-    search = _Search("USDC", deficits, surpluses, rc, {}, EXACT_WORK)
+    search = ExactSearch("USDC", deficits, surpluses, rc, {}, EXACT_WORK)
     plan = search.solve()
     assert plan is not None and search.proved
     check_plan(deficits, surpluses, plan, table)
@@ -206,13 +206,13 @@ def test_exact_match__20_parties_past_the_listing_cap__last_resort_proves_the_dp
     LAST_RESORT_CAP listed subsets) proves it, and the count is the all-subsets DP's. Without
     the third phase it stays unproved (the phase is what proves it)."""
     deficits, surpluses, _ = _stream(20000, 20, False, 87)
-    search = _Search("USDC", deficits, surpluses, None, {}, EXACT_WORK)
+    search = ExactSearch("USDC", deficits, surpluses, None, {}, EXACT_WORK)
     plan = search.solve()
     assert plan is not None and search.proved
     check_plan(deficits, surpluses, plan, None)
     assert len(plan) == subset_dp_min_transfers(deficits, surpluses)
-    monkeypatch.setattr(exact_search, "LAST_RESORT_PARTIES", 0)  # where _Search reads it
-    assert _Search("USDC", deficits, surpluses, None, {}, EXACT_WORK).solve() is None
+    monkeypatch.setattr(exact_search, "LAST_RESORT_PARTIES", 0)  # where ExactSearch reads it
+    assert ExactSearch("USDC", deficits, surpluses, None, {}, EXACT_WORK).solve() is None
 
 
 def test_exact_match__20_parties_wei_gaps_small_slack__listed_layers_prove_it():
@@ -222,7 +222,7 @@ def test_exact_match__20_parties_wei_gaps_small_slack__listed_layers_prove_it():
     planner fell back to best-fit, a bound the proof must not exceed)."""
     deficits, surpluses, table = _stream(20001, 20, True, 28)
     assert table is not None
-    search = _Search("USDC", deficits, surpluses, table_route_cost(table), {}, EXACT_WORK)
+    search = ExactSearch("USDC", deficits, surpluses, table_route_cost(table), {}, EXACT_WORK)
     plan = search.solve()
     assert plan is not None and search.proved
     check_plan(deficits, surpluses, plan, table)
@@ -295,7 +295,7 @@ def test_max_groups__random_parties__a_partition_of_the_most_groups(seed):
     n = rng.randint(4, 11)
     deficits, surpluses = instance(rng, n, wei=seed % 3 == 0)
     ds, ss = list(deficits.values()), list(surpluses.values())
-    groups = _max_groups(ds, ss, cap=1 << n)
+    groups = max_groups(ds, ss, cap=1 << n)
     assert groups is not None
     vals = [-d for d in ds] + ss
     assert sum(groups) == (1 << n) - 1 and all(a & b == 0 for a, b in combinations(groups, 2))
@@ -306,8 +306,8 @@ def test_max_groups__random_parties__a_partition_of_the_most_groups(seed):
 
 def test_max_groups__more_near_balanced_subsets_than_the_cap__gives_up():
     deficits, surpluses = [1] * 6, [1] * 6  # every balanced subset is in range
-    assert _max_groups(deficits, surpluses, cap=50) is None
-    assert len(_max_groups(deficits, surpluses, cap=5000) or []) == 6
+    assert max_groups(deficits, surpluses, cap=50) is None
+    assert len(max_groups(deficits, surpluses, cap=5000) or []) == 6
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -319,8 +319,8 @@ def test_hall__random_blocks__agrees_with_a_max_flow(seed):
     nbr = [sum(1 << j for j in range(ns) if rng.random() < 0.5) for _ in range(nd)]
     y = (1 << ns) - 1
     arcs = {(j, i): 0 for i in range(nd) for j in range(ns) if nbr[i] >> j & 1}
-    got = _min_cost_flow(s, d, arcs)[1]
-    assert _hall(d, s, nbr, y) == all(got[i] == d[i] for i in d)
+    got = min_cost_flow(s, d, arcs)[1]
+    assert hall(d, s, nbr, y) == all(got[i] == d[i] for i in d)
 
 
 def test_exact_match__balanced_connected_routes_without_hall__no_route():

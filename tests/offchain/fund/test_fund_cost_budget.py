@@ -69,9 +69,7 @@ def test_finish__illegal_transition__nothing_booked(plans):
     ],
 )
 def test_budget_spent__the_first_window_at_its_limit_is_named(day, month, spent):
-    stage = SimpleNamespace(
-        bot=SimpleNamespace(cfg=PlanningConfig()), cost_spent=lambda now: (day, month)
-    )
+    stage = SimpleNamespace(cfg=PlanningConfig(), cost_spent=lambda now: (day, month))
     why = SizingStage.budget_spent(stage, 10_000_000 * M, T0)  # type: ignore[arg-type]
     if spent is None:
         assert why is None
