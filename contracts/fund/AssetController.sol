@@ -346,8 +346,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IAssetController
     function rebalance(bool force) external whenNotPaused nonReentrant returns (bool moved, bool offTarget) {
-        // holds REBALANCER_ROLE or KEEPER_ROLE (one slot: see _mayRebalance)
-        if (!_mayRebalance[msg.sender]) revert NotRebalancer(msg.sender);
+        // holds REBALANCER_ROLE or KEEPER_ROLE (one slot: see _rebalanceTag)
+        uint8 tag = _rebalanceTag[msg.sender];
+        if (tag == 0) revert NotRebalancer(msg.sender);
         _checkSequencer();
         // nothing to do in band: decided from the fresh stored mark and the vault's cash,
         // without reading a single oracle
@@ -358,6 +359,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 // only up to the internal bound's price and carries the rest, so a pool moved
                 // against the fund sells it nothing worse than the bound.
                 s.within = true;
+                // A REBALANCER_ROLE caller's run (the scheduled one, which any executor times;
+                // also when the caller holds KEEPER_ROLE too) moves each pool at most one fee
+                // tier, so a sandwich around it loses; the keeper's own run is not so bound.
+                s.oneFee = tag >= _TAG_REBALANCER;
                 uint256 minMove = _risk.minMoveValue;
                 // Sell what the invested tiers hold above target; the cash lands in L1. The
                 // snapshot is kept current as each move happens: one valuation pass for the call.
@@ -543,10 +548,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256 before = _cash.balanceOf(address(this));
         IERC20(token).safeTransfer(address(a.adapter), tokenAmount);
         if (s.within && a.instant) {
-            // what stays here after the transfer out, so that the unsold tokens can be told
-            uint256 kept = IERC20(token).balanceOf(address(this));
-            a.adapter.divestWithin(token, tokenAmount, _withinMin(f.toBase(tokenAmount, p, _baseDecimals), boundBps));
-            uint256 back = IERC20(token).balanceOf(address(this)) - kept;
+            uint256 back = _divestWithin(s, i, tokenAmount, _withinMin(f.toBase(tokenAmount, p, _baseDecimals), boundBps));
             if (back != 0) {
                 s.cut = true;
                 emit MoveCut(token, tokenAmount, tokenAmount - back);
@@ -576,7 +578,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     {
         address token = _list[i];
         uint256 held = _cash.balanceOf(address(this));
-        _assets[token].adapter.investWithin(token, cashAmount, minOut);
+        _assets[token].adapter.investWithin(token, cashAmount, minOut, s.oneFee);
         uint256 back = _cash.balanceOf(address(this)) - held;
         spent = cashAmount - back;
         if (back != 0) {
@@ -584,6 +586,18 @@ contract AssetController is IAssetController, AssetControllerStorage {
             s.cut = true;
             emit MoveCut(token, cashAmount, spent);
         }
+    }
+
+    /// @dev divestWithin on position i's venue (the tokens already sent to it): returns the
+    /// unsold tokens that came back, told from what stayed here after the transfer out.
+    function _divestWithin(Snap memory s, uint256 i, uint256 tokenAmount, uint256 minOut)
+        private
+        returns (uint256 back)
+    {
+        address token = _list[i];
+        uint256 kept = IERC20(token).balanceOf(address(this));
+        _assets[token].adapter.divestWithin(token, tokenAmount, minOut, s.oneFee);
+        back = IERC20(token).balanceOf(address(this)) - kept;
     }
 
     /// @dev The guards of an instant purchase or redemption: `out` (what came back) at least the

@@ -31,6 +31,10 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
     bytes32 public constant KEEPER_ROLE = keccak256("KEEPER_ROLE");
     bytes32 public constant REBALANCER_ROLE = keccak256("REBALANCER_ROLE");
+    /// @dev `_rebalanceTag` bits: the keeper's own rebalance, and the scheduled one (any
+    /// executor triggers it at a moment of its choosing, so also inside a sandwich).
+    uint8 internal constant _TAG_KEEPER = 1;
+    uint8 internal constant _TAG_REBALANCER = 2;
 
     uint256 public constant MAX_ASSETS = 16;
     uint16 public constant MAX_SLIPPAGE_LIMIT = 2_000;
@@ -64,6 +68,9 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         bool down; // a held asset's feed is down: it is valued at zero (pending cash aside)
         // rebalance() only: instant moves fill up to the internal bound and carry the rest
         bool within;
+        // rebalance() by a REBALANCER_ROLE holder (a run an outsider times): each pool leg also
+        // moves its pool at most one fee tier
+        bool oneFee;
         bool cut; // a move was cut at the internal bound
     }
 
@@ -137,9 +144,10 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     mapping(address token => OracleLib.Feed) internal _fallbackFeeds;
     address internal _sequencer;
     uint32 internal _sequencerGrace;
-    /// @dev Holds KEEPER_ROLE or REBALANCER_ROLE (may call rebalance): one slot for the
-    /// rebalance's role check, kept by `_grantRole`/`_revokeRole` from AccessControl's roles.
-    mapping(address account => bool) internal _mayRebalance;
+    /// @dev Which of KEEPER_ROLE (_TAG_KEEPER) and REBALANCER_ROLE (_TAG_REBALANCER) an account
+    /// holds, as bits (0: may not call rebalance): one slot for the rebalance's role check and
+    /// its leg bound, kept by `_grantRole`/`_revokeRole` from AccessControl's roles.
+    mapping(address account => uint8) internal _rebalanceTag;
     MarkLines internal _markLines;
     uint256[MAX_ASSETS] internal _markedValue; // per held position, what the mark counted
 
@@ -173,13 +181,18 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
 
     function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
         granted = super._grantRole(role, account);
-        if (granted && (role == KEEPER_ROLE || role == REBALANCER_ROLE)) _mayRebalance[account] = true;
+        if (granted) _tagRebalance(role, account);
     }
 
     function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
         revoked = super._revokeRole(role, account);
-        if (revoked && (role == KEEPER_ROLE || role == REBALANCER_ROLE)) {
-            _mayRebalance[account] = hasRole(KEEPER_ROLE, account) || hasRole(REBALANCER_ROLE, account);
+        if (revoked) _tagRebalance(role, account);
+    }
+
+    function _tagRebalance(bytes32 role, address account) private {
+        if (role == KEEPER_ROLE || role == REBALANCER_ROLE) {
+            _rebalanceTag[account] = (hasRole(KEEPER_ROLE, account) ? _TAG_KEEPER : 0)
+                | (hasRole(REBALANCER_ROLE, account) ? _TAG_REBALANCER : 0);
         }
     }
 

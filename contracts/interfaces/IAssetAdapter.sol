@@ -23,14 +23,21 @@ interface IAssetAdapter {
     /// @notice Like invest, but stops where the next unit would fill at a worse rate than
     /// `minOut / cashIn` (so every unit filled, and the average, is at least that rate) and sends
     /// the unspent cash back to the caller. An adapter that fills at one price fills all or
-    /// nothing (the caller's checks decide); a pool adapter fills partially.
+    /// nothing (the caller's checks decide); a pool adapter fills partially, and with `oneFee`
+    /// moves its pool at most one fee tier from the price it finds (a sandwich's round trip pays
+    /// two: the controller sets it on a scheduled run, which an outsider may time).
     /// @return tokensOut Tokens sent to the caller now.
-    function investWithin(address token, uint256 cashIn, uint256 minOut) external returns (uint256 tokensOut);
+    function investWithin(address token, uint256 cashIn, uint256 minOut, bool oneFee)
+        external
+        returns (uint256 tokensOut);
 
     /// @notice Like divest, but stops where the next token would fill at a worse rate than
-    /// `minOut / tokenAmount` and sends the unsold tokens back to the caller.
+    /// `minOut / tokenAmount` and sends the unsold tokens back to the caller; `oneFee` as in
+    /// investWithin.
     /// @return cashOut Cash sent to the caller now.
-    function divestWithin(address token, uint256 tokenAmount, uint256 minOut) external returns (uint256 cashOut);
+    function divestWithin(address token, uint256 tokenAmount, uint256 minOut, bool oneFee)
+        external
+        returns (uint256 cashOut);
 
     /// @notice Tokens of `holder`'s `balance` that can be divested for cash in this block.
     function redeemableNow(address token, address holder, uint256 balance) external view returns (uint256);

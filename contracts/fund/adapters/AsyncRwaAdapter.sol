@@ -45,7 +45,7 @@ contract AsyncRwaAdapter is IAssetAdapter {
     /// @inheritdoc IAssetAdapter
     /// @dev A request is priced later, whole: the same as invest (the controller never sends an
     /// asynchronous asset here; it books such moves on its notional budget instead).
-    function investWithin(address token, uint256 cashIn, uint256) external returns (uint256) {
+    function investWithin(address token, uint256 cashIn, uint256, bool) external returns (uint256) {
         return _subscribe(token, cashIn);
     }
 
@@ -55,7 +55,7 @@ contract AsyncRwaAdapter is IAssetAdapter {
     }
 
     /// @inheritdoc IAssetAdapter
-    function divestWithin(address token, uint256 tokenAmount, uint256) external returns (uint256) {
+    function divestWithin(address token, uint256 tokenAmount, uint256, bool) external returns (uint256) {
         return _requestRedemption(token, tokenAmount);
     }
 

@@ -21,12 +21,12 @@ contract ERC4626Adapter is SyncAdapter {
     /// @inheritdoc IAssetAdapter
     /// @dev A fund's share price is one price for the whole amount: all or nothing, and the
     /// controller's bound decides.
-    function investWithin(address token, uint256 cashIn, uint256) external returns (uint256) {
+    function investWithin(address token, uint256 cashIn, uint256, bool) external returns (uint256) {
         return _invest(token, cashIn);
     }
 
     /// @inheritdoc IAssetAdapter
-    function divestWithin(address token, uint256 tokenAmount, uint256) external returns (uint256) {
+    function divestWithin(address token, uint256 tokenAmount, uint256, bool) external returns (uint256) {
         return IERC4626(token).redeem(tokenAmount, msg.sender, address(this));
     }
 

@@ -124,7 +124,7 @@ def test_adapter_within__pool_already_past_the_rate__fills_nothing_and_returns_t
     _front_run(s, attacker, 300_000 * unit)  # the pool is now ~6% above the oracle
     usdt.mint(adapter, 10_000 * unit, sender=deployer)
     oracle_out = 10_000 * 10**18 // PRICE
-    adapter.investWithin(rwa, 10_000 * unit, oracle_out * 99 // 100, sender=attacker)
+    adapter.investWithin(rwa, 10_000 * unit, oracle_out * 99 // 100, False, sender=attacker)
     assert usdt.balanceOf(attacker) > 0 and rwa.balanceOf(adapter) == 0
     assert usdt.balanceOf(adapter) == 0  # nothing left behind
 
@@ -255,7 +255,10 @@ def test_pool_leg_cut_erc4626_leg_filled__still_off_target__due_run_retried_with
     _feeds_report(f, deployer)
     tx = scheduler.execute(r.bookedRun()[0], sender=attacker)
     assert tx.decode_logs(r.Rebalanced)[0].moved and s["rwa"].balanceOf(c) > 0
-    # the 10M pool takes only part of the 2.4M inside 1%: cut again, retried again in an hour
+    # the Rebalancer holds REBALANCER_ROLE: its pool leg stops one fee tier from the pool's
+    # price (about 2,500 USDT on this pool), whoever executes it
+    assert 0 < _tbill_spent(tx, s) < 5_000 * unit
+    # the pool takes only part of the 2.4M per run: cut again, retried again in an hour
     assert tx.decode_logs(c.MoveCut)
     assert r.bookedRun()[1] == tx.timestamp + DAY // 24
 
@@ -278,6 +281,37 @@ def test_sale_cut__oracle_far_above_the_pool__sells_nothing_and_the_run_is_held(
     assert s["rwa"].balanceOf(c) == held
 
 
+def test_adapter_within__one_fee__loose_rate__moves_the_pool_at_most_one_fee_either_way(
+    s, project, attacker, deployer
+):
+    """investWithin/divestWithin with oneFee (what the controller asks on a REBALANCER_ROLE
+    run), called directly by anyone with a rate that binds nothing (a minimum of 1): the leg
+    still stops one fee tier (0.05%) from the price it found, buying or selling, and returns
+    the rest: a due run's leg never hands a sandwich more than one fee of price move.
+    Without oneFee the same call moves the pool further (only the rate binds)."""
+    usdt, rwa, adapter, unit = s["usdt"], s["rwa"], s["adapter"], s["unit"]
+    factory = project.IUniswapV3Factory.at(adapter.factory())
+    pool = project.IUniswapV3Pool.at(factory.getPool(rwa, usdt, FEE))
+    for token, amount in ((usdt, 1_000_000 * unit), (rwa, 10_000 * 10**18)):
+        before = pool.slot0()[0] ** 2
+        token.mint(adapter, amount, sender=deployer)
+        held = token.balanceOf(attacker)
+        if token == usdt:
+            adapter.investWithin(rwa, amount, 1, True, sender=attacker)
+        else:
+            adapter.divestWithin(rwa, amount, 1, True, sender=attacker)
+        after = pool.slot0()[0] ** 2
+        moved = abs(after - before) * 1_000_000 // before  # in millionths, like the fee tier
+        assert 498 <= moved < FEE, moved  # one fee tier (rounded towards the start), not more
+        assert 0 < token.balanceOf(attacker) - held < amount  # the rest came back
+        assert token.balanceOf(adapter) == 0
+    before = pool.slot0()[0] ** 2
+    usdt.mint(adapter, 1_000_000 * unit, sender=deployer)
+    adapter.investWithin(rwa, 1_000_000 * unit, 1, False, sender=attacker)
+    moved = abs(pool.slot0()[0] ** 2 - before) * 1_000_000 // before
+    assert moved > 10 * FEE, moved  # no one-fee stop: 1M into a 10M pool moves it ~20%
+
+
 def test_adapter_divest_within__large_sale__partial_fill_unsold_tokens_returned(
     s, attacker, deployer
 ):
@@ -287,7 +321,7 @@ def test_adapter_divest_within__large_sale__partial_fill_unsold_tokens_returned(
     amount = 50_000 * 10**18
     rwa.mint(adapter, amount, sender=deployer)
     floor = amount * PRICE * unit // 10**18 * 99 // 100
-    got = adapter.divestWithin(rwa, amount, floor, sender=attacker).return_value
+    got = adapter.divestWithin(rwa, amount, floor, False, sender=attacker).return_value
     back = rwa.balanceOf(attacker)
     sold = amount - back
     assert 0 < sold < amount // 10  # the pool takes a small part inside 1%
@@ -303,10 +337,120 @@ def test_adapter_within__bad_input__named_errors_and_nothing_kept(s, project, de
     usdt, rwa, adapter, unit = s["usdt"], s["rwa"], s["adapter"], s["unit"]
     other = deployer.deploy(project.TestStablecoin, "Other", "OTH", 18)
     with ape.reverts(adapter.PoolNotConfigured):
-        adapter.investWithin(other, unit, 1, sender=attacker)
+        adapter.investWithin(other, unit, 1, True, sender=attacker)
     adapter.setPoolFee(rwa, 3000, sender=deployer)
     usdt.mint(adapter, 10 * unit, sender=deployer)
     with ape.reverts(adapter.PoolMissing):
-        adapter.investWithin(rwa, 10 * unit, 1, sender=attacker)
+        adapter.investWithin(rwa, 10 * unit, 1, True, sender=attacker)
     with ape.reverts(adapter.PoolMissing):
-        adapter.divestWithin(rwa, 10**18, 1, sender=attacker)
+        adapter.divestWithin(rwa, 10**18, 1, True, sender=attacker)
+
+
+def _run_pnl(receipt, s) -> int:
+    """The due run's TBILL legs at the oracle: what the tokens bought are worth less the cash
+    spent on them (negative: the fund paid above the oracle)."""
+    unit = s["unit"]
+    return sum(
+        e.tokensOut * PRICE * unit // 10**18 - e.cashIn
+        for e in receipt.decode_logs(s["fund"].controller.Purchased)
+        if e.token == s["rwa"].address
+    )
+
+
+CAPITAL = (1_000, 5_000, 10_000, 20_000, 35_000, 50_000, 100_000, 250_000, 1_000_000, 2_000_000)
+
+
+def test_due_run_sandwich__attacker_loses_at_every_capital_size(s, attacker, chain, deployer):
+    """Third review (still open from the second): an outsider who executes the fund's due run
+    inside a sandwich gained (1M of capital against a 24M fund: +213 USDT, the fund -1,204
+    against the plain run), because the run's pool legs could move the pool up to the internal
+    bound (1%) from the oracle, and the round trip costs the attacker only two pool fees
+    (0.1%). Now each pool leg of a REBALANCER_ROLE caller's run (the fund's Rebalancer, which
+    any executor triggers on the scheduler; here the role's holder calls it, as the Rebalancer
+    does) moves its pool at most one fee tier from the price it finds: what the attacker can win on the fund's leg is at most one fee on its capital, what
+    the round trip costs is two, so the sandwich loses at every size. Measured on the real
+    Uniswap V3 pool (10M a side, 0.05%) with a 24M fund's catch-up: capital, attacker P&L, the
+    fund's leg against the oracle in the plain run and in the sandwich."""
+    f, unit = s["fund"], s["unit"]
+    f.vault.deposit(24_000_000 * unit, deployer, sender=deployer)
+    snap = chain.snapshot()
+    plain = _run_pnl(f.controller.rebalance(False, sender=s["rebalancer"]), s)
+    chain.restore(snap)
+    rows = []
+    for capital in CAPITAL:
+        snap = chain.snapshot()
+        back_run = _front_run(s, attacker, capital * unit)
+        fund = _run_pnl(f.controller.rebalance(False, sender=s["rebalancer"]), s)
+        rows.append((capital, back_run(), fund))
+        chain.restore(snap)
+    print(f"\nplain run: the fund's TBILL leg {plain / unit:,.2f} against the oracle")
+    print("capital, attacker P&L, fund's leg in the sandwich, against the plain run")
+    for capital, gain, fund in rows:
+        print(
+            f"{capital:>10,} {gain / unit:>12,.2f} {fund / unit:>12,.2f} {(fund - plain) / unit:>12,.2f}"
+        )
+    assert all(gain < 0 for _, gain, _ in rows), rows
+
+
+def _tbill_spent(receipt, s) -> int:
+    return sum(
+        e.cashIn
+        for e in receipt.decode_logs(s["fund"].controller.Purchased)
+        if e.token == s["rwa"].address
+    )
+
+
+def test_keeper_rebalance__not_bound_by_one_fee__fills_the_larger_pool_leg(
+    s, keeper, chain, deployer
+):
+    """The one-fee bound is for the runs an outsider can time. The keeper's own rebalance
+    (KEEPER_ROLE: directly or through the PlanExecutor, simulated and sent by the keeper) keeps
+    only the internal bound's rate limit: on the same 24M catch-up its TBILL leg fills about
+    47,000 USDT, where the scheduled run (REBALANCER_ROLE) fills about 2,500. Reverting the
+    role split (every run one-fee bound) fails this test, and so did the short hostile month."""
+    f, unit = s["fund"], s["unit"]
+    f.vault.deposit(24_000_000 * unit, deployer, sender=deployer)
+    snap = chain.snapshot()
+    kept = _tbill_spent(f.controller.rebalance(False, sender=keeper), s)
+    chain.restore(snap)
+    bound = _tbill_spent(f.controller.rebalance(False, sender=s["rebalancer"]), s)
+    print(f"\nTBILL leg: keeper {kept / unit:,.2f}, rebalancer {bound / unit:,.2f}")
+    assert 40_000 * unit < kept < 60_000 * unit, kept
+    assert 0 < bound < 5_000 * unit, bound
+
+
+def test_rebalance_roles__one_fee_follows_rebalancer_role__both_roles_get_the_bound(
+    s, accounts, chain, deployer
+):
+    """Who gets which run, through grants and revokes (the tag `_rebalanceTag` is kept by
+    `_grantRole`/`_revokeRole`): KEEPER_ROLE alone fills the larger leg; adding REBALANCER_ROLE
+    makes the same address's run one-fee bound (an address holding both is treated as the
+    outsider's: the safer side); revoking KEEPER_ROLE keeps the bound, so a rebalancer never
+    gets the keeper's run; revoking REBALANCER_ROLE again gives the keeper's run back; with
+    neither role the call reverts NotRebalancer."""
+    f, unit = s["fund"], s["unit"]
+    c = f.controller
+    who = accounts[8]
+    keeper_role, rebalancer_role = c.KEEPER_ROLE(), c.REBALANCER_ROLE()
+    f.vault.deposit(24_000_000 * unit, deployer, sender=deployer)
+
+    def leg() -> int:
+        snap = chain.snapshot()
+        spent = _tbill_spent(c.rebalance(False, sender=who), s)
+        chain.restore(snap)
+        return spent
+
+    with ape.reverts(c.NotRebalancer):
+        c.rebalance(False, sender=who)
+    c.grantRole(keeper_role, who, sender=deployer)
+    assert leg() > 40_000 * unit  # the keeper's own run
+    c.grantRole(rebalancer_role, who, sender=deployer)
+    assert 0 < leg() < 5_000 * unit  # both roles: bound
+    c.revokeRole(keeper_role, who, sender=deployer)
+    assert 0 < leg() < 5_000 * unit  # the rebalancer alone: bound
+    c.grantRole(keeper_role, who, sender=deployer)
+    c.revokeRole(rebalancer_role, who, sender=deployer)
+    assert leg() > 40_000 * unit  # the keeper alone again: not bound
+    c.revokeRole(keeper_role, who, sender=deployer)
+    with ape.reverts(c.NotRebalancer):
+        c.rebalance(False, sender=who)
