@@ -101,13 +101,13 @@ class KeeperSettings(BaseSettings):
     # --- simulation (keepers.tx.simulation) ------------------------------------------------
     # How every bot simulates its calls before sending (the fund keeper's plans, the
     # executor's batches, the supervisor's fixes and ticks, the cross-chain relay's
-    # receiveMessage, per chain), checked when the keeper starts: a choice that cannot work
+    # receiveMessage and lzReceive, per chain), checked when the keeper starts: a choice that cannot work
     # exits 2 naming it.
     simulator: Literal["auto", "node", "fork"] = Field(
         default="auto",
         description="How the bots simulate their calls before sending (the fund keeper's plans, "
         "the executor's batches, the supervisor's fixes and ticks, the cross-chain relay's "
-        "receiveMessage on each chain): `node` (the node's eth_simulateV1, nothing to install; independent calls go as one JSON-RPC "
+        "receiveMessage and lzReceive on each chain): `node` (the node's eth_simulateV1, nothing to install; independent calls go as one JSON-RPC "
         "batch of separate requests), `fork` (a plan on a throwaway anvil fork, needs anvil, see "
         "KEEPER_ANVIL_BIN; independent calls by eth_call + eth_estimateGas on the node), `auto` "
         "(the node's method when it answers, else the fork). Checked at start-up: a choice that "

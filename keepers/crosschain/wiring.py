@@ -44,7 +44,8 @@ def adapter_factory(
     simulators: Mapping[str, Simulator] | None = None,
 ) -> AdapterFactory:
     """Build adapters on demand from `config` and one web3 per chain name; `simulators` (per
-    chain name, KEEPER_SIMULATOR's choice) check a CCTP receiveMessage before it is sent."""
+    chain name, KEEPER_SIMULATOR's choice) check a CCTP receiveMessage or a USDT0 lzReceive on
+    the destination before it is sent."""
     sims = dict(simulators or {})
     if exchange is not None and exchange.id != config.cex_exchange:
         raise ValueError(f"exchange {exchange.id!r} is not cex_exchange {config.cex_exchange!r}")
@@ -103,7 +104,15 @@ def adapter_factory(
             if src_o is None or dst_o is None:
                 return None
             verifier = verifiers.get(dest) or DvnVerification(dst_o)
-            return Usdt0Route(src_o, dst_o, verifier, sender, owner, lz_extra_options)
+            return Usdt0Route(
+                src_o,
+                dst_o,
+                verifier,
+                sender,
+                owner,
+                lz_extra_options,
+                simulator=sims.get(dest),
+            )
         if route is RouteName.CEX:
             src_x, dst_x = cex_side(source, asset), cex_side(dest, asset)
             if src_x is None or dst_x is None or exchange is None:
