@@ -17,6 +17,7 @@ from keepers.store.db import Store
 from keepers.tx.node import Node
 from keepers.tx.pipeline import Pipeline
 from keepers.tx.signers import signer_from_settings
+from keepers.tx.simulation import Simulator, choose_simulator
 
 
 def open_pipeline(settings: KeeperSettings) -> Pipeline:
@@ -59,6 +60,22 @@ class AutomationBot:
                 f"{self.signer_label} needs exactly one signer, got {len(pipeline.signers)}"
             )
         self.sender = to_checksum_address(next(iter(pipeline.signers)))
+        self._simulator: Simulator | None = None  # chosen at start (KEEPER_SIMULATOR)
+
+    @property
+    def simulator(self) -> Simulator:
+        """The simulator KEEPER_SIMULATOR chose (keepers.tx.simulation.choose_simulator),
+        checked when the bot starts: a choice that cannot work refuses to start (exit 2). The
+        bot's calls are independent of each other: it uses ``simulate_each``."""
+        if self._simulator is None:
+            self._simulator = choose_simulator(
+                self.settings.simulator,
+                self.node.w3,
+                self.settings.rpc_url,
+                self.pipeline.decoder,
+                self.settings.anvil_bin,
+            )
+        return self._simulator
 
     @property
     def lease_scope(self) -> str:

@@ -21,6 +21,7 @@ from keepers import abis
 from keepers.abis import abi_type
 from keepers.tx.errors import NodeError
 from keepers.tx.node import Node
+from keepers.tx.simulation import SimCall, SimStep, Simulator
 
 CONTRACTS = ("RebalanceScheduler", "TxFunder", "Rebalancer", "PaidRebalancerRegistry", "Supervisor")
 
@@ -90,22 +91,24 @@ class ChainIO:
             raise res
         return res
 
-    def estimate_many(
-        self, calls: Sequence[Call], sender: str, block: str = "pending"
-    ) -> list[Any]:
-        """(eth_call result, eth_estimateGas) per call, one round trip; errors as NodeError."""
-        reqs = []
-        for c in calls:
-            tx = {"from": sender, "to": c.contract.address, "data": self.encode(c)}
-            reqs += [("eth_call", [tx, block]), ("eth_estimateGas", [tx, block])]
-        res = self.node.batch(reqs)
-        out = []
-        for i, c in enumerate(calls):
-            sim, gas = res[2 * i], res[2 * i + 1]
-            sim = sim if isinstance(sim, NodeError) else self._decode(c, sim)
-            gas = gas if isinstance(gas, NodeError) else int(gas, 16)
-            out.append((sim, gas))
-        return out
+    def simulate_each(
+        self,
+        simulator: Simulator,
+        calls: Sequence[Call],
+        sender: str,
+        block: str = "pending",
+        estimate: bool = False,
+    ) -> list[tuple[Any, SimStep]]:
+        """Each call alone on ``block`` through the simulator (keepers.tx.simulation:
+        eth_simulateV1 on the node, one round trip for all; with ``estimate`` an
+        eth_estimateGas each in the same round trip): (decoded return value, step) per call;
+        the value is None when the step failed (``step.error`` the decoded revert)."""
+        sims = [SimCall(sender, c.contract.address, self.encode(c), c.fn) for c in calls]
+        steps = simulator.simulate_each(block, sims, estimate) if sims else []
+        return [
+            (self._decode(c, s.return_data) if s.ok else None, s)
+            for c, s in zip(calls, steps, strict=True)
+        ]
 
     def decode_input(self, contract: Contract, calldata: str) -> tuple[str, dict[str, Any]]:
         fn, args = contract.decode_function_input(calldata)

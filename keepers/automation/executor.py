@@ -12,10 +12,16 @@ One ``tick(now)``:
    status is read in one JSON-RPC batch at the pending block.
 3. :func:`keepers.automation.planning.plan_batches` groups them (oldest first, under a gas
    budget) and leaves out runs whose fee cannot pay their own gas times the margin.
-4. Each batch is simulated with eth_call + eth_estimateGas (one round trip for all batches).
-   Another executor may have been faster: a simulation that executes 0 runs sends nothing; one
-   that executes fewer than planned re-reads the statuses and drops the taken runs. A batch is
-   submitted only when its fees cover the estimated gas times the margin.
+4. Each batch is simulated alone on the pending block through the keeper's simulator
+   (KEEPER_SIMULATOR, keepers.tx.simulation ``simulate_each``: one JSON-RPC batch of separate
+   ``eth_simulateV1`` requests on the node, one round trip for all batches; eth_call +
+   eth_estimateGas per batch on the fallback). A batch whose simulation reverts is skipped with
+   its decoded revert in the log. Another executor may have been faster: a simulation that
+   executes 0 runs sends nothing; one that executes fewer than planned re-reads the statuses
+   and drops the taken runs. A batch is submitted only when its fees cover its eth_estimateGas
+   (asked in the same round trip: gasUsed under eth_simulateV1 is not an upper bound, and a
+   run's handler is given its whole booked effort) times the price times the margin; the
+   transaction's gas limit is the pipeline's own eth_estimateGas times KEEPER_GAS_MARGIN_BPS.
 5. The intents go through the transaction pipeline (idempotency key = batch ids + tick time) and
    the pipeline is driven a few passes.
 
@@ -62,6 +68,7 @@ from keepers.store.models import JobRun, TxIntent, utcnow
 from keepers.tx.errors import NodeError
 from keepers.tx.outcome import read_outcomes
 from keepers.tx.pipeline import ACTIVE, FINAL, IntentSpec, Pipeline
+from keepers.tx.simulation import SimStep
 
 log = get_logger("keepers.executor")
 
@@ -93,6 +100,8 @@ class ExecutorTick:
     submitted: list[list[int]] = field(default_factory=list)  # run ids per intent
     raced: list[int] = field(default_factory=list)  # runs another executor took first
     unprofitable: list[int] = field(default_factory=list)
+    # batches whose simulation reverted (run ids, decoded revert): nothing sent for them
+    skipped: list[tuple[list[int], str]] = field(default_factory=list)
     executed_by_us: list[int] = field(default_factory=list)  # seen in this tick's logs
     lags: list[int] = field(default_factory=list)  # of runs executed by us, this tick
 
@@ -136,6 +145,7 @@ class ExecutorBot(AutomationBot):
     def start(self) -> None:
         self._require_code({"scheduler": self.cfg.scheduler})
         self._check_policy()
+        self.simulator  # noqa: B018 - KEEPER_SIMULATOR checked now, never on a tick
         self.pipeline.reconcile_nonces()
         self._load_in_flight()
         head = self.io.head()["number"]
@@ -214,9 +224,11 @@ class ExecutorBot(AutomationBot):
                 "executor.unprofitable", runs=[r.id for r in unprofitable], gas_price=gas_price
             )
         specs: list[tuple[IntentSpec, Batch]] = []
-        sims = self.io.estimate_many([self._call(b) for b in batches], self.sender)
-        for batch, (sim, gas) in zip(batches, sims, strict=True):
-            kept, gas = self._cope_with_race(batch, sim, gas, now, out)
+        sims = self.io.simulate_each(
+            self.simulator, [self._call(b) for b in batches], self.sender, estimate=True
+        )
+        for batch, (sim, step) in zip(batches, sims, strict=True):
+            kept, gas = self._cope_with_race(batch, sim, step, now, out)
             if kept is None:
                 continue
             batch = kept
@@ -248,30 +260,34 @@ class ExecutorBot(AutomationBot):
         )
 
     def _cope_with_race(
-        self, batch: Batch, sim: Any, gas: Any, now: int, out: ExecutorTick
+        self, batch: Batch, sim: Any, step: SimStep, now: int, out: ExecutorTick
     ) -> tuple[Batch | None, int]:
         """The simulated batch minus what someone else executed first; None if nothing left."""
-        if isinstance(sim, NodeError) or isinstance(gas, NodeError):
+        if not step.ok:
+            out.skipped.append((batch.ids, step.error or ""))
             if self.cfg.unbatched:  # execute(id) reverts on a taken run
                 out.raced += batch.ids
                 BATCHES.labels("raced").inc()
+                log.info("executor.run_skipped", runs=batch.ids, error=step.error)
                 return None, 0
             BATCHES.labels("sim_error").inc()
-            log.warning("executor.simulation_failed", runs=batch.ids, error=str(sim or gas))
+            log.warning("executor.simulation_failed", runs=batch.ids, error=step.error)
             return None, 0
         executed = len(batch.ids) if self.cfg.unbatched else int(sim)
         if executed == len(batch.ids):
-            return batch, int(gas)
+            return batch, int(step.gas_estimate or 0)
         statuses = {r.id: r.status for r in self._read_runs(batch.ids)}
         refined = refine_batch(batch, statuses, now)
         out.raced += [i for i in batch.ids if i not in set(refined.ids)]
         BATCHES.labels("raced").inc()
         if not refined.runs or executed == 0:
             return None, 0
-        (sim2, gas2) = self.io.estimate_many([self._call(refined)], self.sender)[0]
-        if isinstance(gas2, NodeError) or int(sim2) != len(refined.ids):
+        ((sim2, step2),) = self.io.simulate_each(
+            self.simulator, [self._call(refined)], self.sender, estimate=True
+        )
+        if not step2.ok or int(sim2) != len(refined.ids):
             return None, 0
-        return refined, int(gas2)
+        return refined, int(step2.gas_estimate or 0)
 
     def _call(self, batch: Batch) -> Call:
         if self.cfg.unbatched:

@@ -10,9 +10,11 @@ bot closes the gap. One ``tick(now)``:
 2. Read ``bookedRun`` / ``destroyed`` (and the booked run's status) of the suspects, of the tasks
    whose fix is blocked, and of every task each ``scan_every_s`` ("rebalancers with nothing
    booked" are found even when their failure event was missed).
-3. For each stuck task (:func:`keepers.automation.planning.stuck_reason`), simulate its fix with
-   eth_call: ``registry.fixReschedule(id)`` for paid rebalancers, ``fixReschedule()`` for the
-   Supervisor and standard rebalancers. Send it through the pipeline only when the simulation
+3. For each stuck task (:func:`keepers.automation.planning.stuck_reason`), simulate its fix,
+   each alone on the pending block, through the keeper's simulator (KEEPER_SIMULATOR,
+   keepers.tx.simulation ``simulate_each``: separate ``eth_simulateV1`` requests in one
+   JSON-RPC batch on the node): ``registry.fixReschedule(id)`` for paid rebalancers,
+   ``fixReschedule()`` for the Supervisor and standard rebalancers. Send it through the pipeline only when the simulation
    says Booked; a fix that would fail (funder still empty) sends nothing and is retried every
    tick, so a refill is acted on at the next tick.
 4. When the Supervisor itself cannot book (its fix fails), the bot ticks it directly once per the
@@ -272,6 +274,7 @@ class SupervisorBot(AutomationBot, TaskReader):
         named |= {f"rebalancers[{i}]": a for i, a in enumerate(self.cfg.rebalancers)}
         self._require_code(named)
         self._check_policy()
+        self.simulator  # noqa: B018 - KEEPER_SIMULATOR checked now, never on a tick
         self.pipeline.reconcile_nonces()
         head = self.io.head()["number"]
         self.load_tasks()
@@ -374,15 +377,14 @@ class SupervisorBot(AutomationBot, TaskReader):
             return
         out.stuck += [(v.address, why) for v, why in stuck]
         tasks = [self.tasks[v.address] for v, _ in stuck]
-        sims = self.io.estimate_many([self._fix_call(t) for t in tasks], self.sender)
+        sims = self.io.simulate_each(
+            self.simulator, [self._fix_call(t) for t in tasks], self.sender
+        )
         specs: list[tuple[IntentSpec, Task, str]] = []
-        for (view, why), task, (sim, gas) in zip(stuck, tasks, sims, strict=True):
-            outcome = sim if not isinstance(sim, NodeError) else None
-            if outcome is None or isinstance(gas, NodeError):
+        for (view, why), task, (outcome, step) in zip(stuck, tasks, sims, strict=True):
+            if not step.ok:
                 log.warning(
-                    "supervisor_bot.fix_simulation_failed",
-                    task=task.address,
-                    error=str(sim if isinstance(sim, NodeError) else gas),
+                    "supervisor_bot.fix_simulation_failed", task=task.address, error=step.error
                 )
                 self.blocked.add(task.address)
                 continue
@@ -412,9 +414,9 @@ class SupervisorBot(AutomationBot, TaskReader):
             return
         per_run = int(self.io.call(Call(self.supervisor, "maxItemsPerRun")))
         call = Call(self.supervisor, "tick", (per_run,))
-        sim, gas = self.io.estimate_many([call], self.sender)[0]
-        if isinstance(sim, NodeError) or isinstance(gas, NodeError):
-            log.warning("supervisor_bot.tick_simulation_failed", error=str(sim or gas))
+        ((_, step),) = self.io.simulate_each(self.simulator, [call], self.sender)
+        if not step.ok:
+            log.warning("supervisor_bot.tick_simulation_failed", error=step.error)
             return
         key = f"suptick:{self.node.chain_id}:{task.address.lower()}:{now}"
         (intent,) = self.pipeline.submit_many([self._intent_spec(key, call)])

@@ -98,6 +98,29 @@ class KeeperSettings(BaseSettings):
     priority_fee_wei: int = Field(default=10**9, ge=0)
     gas_margin_bps: int = Field(default=2_000, ge=0, le=50_000)
     fee_history_blocks: int = Field(default=10, ge=1, le=1024)
+    # --- simulation (keepers.tx.simulation) ------------------------------------------------
+    # How every bot simulates its calls before sending (the fund keeper's plans, the
+    # executor's batches, the supervisor's fixes and ticks, the cross-chain relay's
+    # receiveMessage and lzReceive, per chain), checked when the keeper starts: a choice that cannot work
+    # exits 2 naming it.
+    simulator: Literal["auto", "node", "fork"] = Field(
+        default="auto",
+        description="How the bots simulate their calls before sending (the fund keeper's plans, "
+        "the executor's batches, the supervisor's fixes and ticks, the cross-chain relay's "
+        "receiveMessage and lzReceive on each chain): `node` (the node's eth_simulateV1, nothing to install; independent calls go as one JSON-RPC "
+        "batch of separate requests), `fork` (a plan on a throwaway anvil fork, needs anvil, see "
+        "KEEPER_ANVIL_BIN; independent calls by eth_call + eth_estimateGas on the node), `auto` "
+        "(the node's method when it answers, else the fork). Checked at start-up: a choice that "
+        "cannot work refuses to start (exit 2).",
+    )
+    anvil_bin: str = Field(
+        default="anvil",
+        min_length=1,
+        description="The anvil executable for the fork simulator (KEEPER_SIMULATOR=fork, or auto "
+        "on a node without eth_simulateV1): a name looked up on the keeper's PATH or an absolute "
+        "path (e.g. /opt/foundry/bin/anvil; a systemd unit's PATH is not the shell's). Not used "
+        "by the node simulator, and not needed when the node answers eth_simulateV1.",
+    )
     # --- broadcast / confirm ---------------------------------------------------------------
     # a broadcast transaction is fee-bumped at its nonce once this many blocks passed unmined
     # while its sender's nonce did not move either (a queue the chain is mining is not stuck)

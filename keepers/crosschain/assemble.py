@@ -26,6 +26,8 @@ from keepers.crosschain.wiring import adapter_factory
 from keepers.runtime.bots import BotContext, BotDeclaration, Trigger
 from keepers.tx.node import Node, connect_web3
 from keepers.tx.pipeline import Pipeline
+from keepers.tx.revert import RevertDecoder
+from keepers.tx.simulation import choose_simulator
 
 
 def build_crosschain_bot(
@@ -84,9 +86,24 @@ def build_crosschain_bot(
             cfg.cex_exchange, env.secret("cex_api_key") or "", env.secret("cex_secret") or ""
         )
 
+    # KEEPER_SIMULATOR on each chain, checked now (a choice that cannot work refuses to start)
+    decoder = RevertDecoder.default()
+    simulators = {
+        c.name: choose_simulator(
+            settings.simulator, w3s[c.name], c.rpc_url, decoder, settings.anvil_bin
+        )
+        for c in cfg.chains
+    }
+
     def builder(sender: Any) -> Any:
         return adapter_factory(
-            cfg, w3s, sender, keeper, exchange=exchange, attestations=attestations
+            cfg,
+            w3s,
+            sender,
+            keeper,
+            exchange=exchange,
+            attestations=attestations,
+            simulators=simulators,
         )
 
     engine = MoveEngine(

@@ -6,7 +6,11 @@ in without changing the adapter. The CCTP adapter follows Circle's V2 flow: appr
 depositForBurn on the source chain (Transfer_Out), wait for the attestation (Cross), then
 receiveMessage on the destination chain (Transfer_In). `finalize` is idempotent: a message
 already received (by us or by anyone else relaying it) reports `already_received` instead of
-failing, and "nonce already used" is told apart from every other revert.
+failing, and "nonce already used" is told apart from every other revert. The check before
+`receiveMessage` is sent goes through the keeper's simulator (KEEPER_SIMULATOR,
+keepers.tx.simulation ``simulate_each``: the destination node's eth_simulateV1) when the route
+is given one (`build_crosschain_bot` does, per chain); a route built by hand without one checks
+with eth_call.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from keepers.crosschain.cctp import (
     LocalCctpAttester,
     address_to_bytes32,
 )
+from keepers.tx.simulation import SimCall, Simulator
 
 
 class RouteStatus(StrEnum):
@@ -179,8 +184,10 @@ class CctpRoute:
         owner: str,
         max_fee: int = 0,
         finality: int = FINALITY_FINALIZED,
+        simulator: Simulator | None = None,
     ) -> None:
         self.source, self.dest = source, dest
+        self.simulator = simulator  # the destination chain's (None: eth_call)
         self.attestations = attestations
         self.sender = sender
         self.owner = to_checksum_address(owner)
@@ -253,12 +260,21 @@ class CctpRoute:
             return FinalizeResult(None, already_received=True)
         transmitter = self._transmitter()
         call = transmitter.functions.receiveMessage(attested.message, attested.attestation)
-        try:
-            call.call({"from": self.owner})  # simulate first: a replay is told apart here
-        except (ContractCustomError, ContractLogicError) as err:
-            if _is_nonce_used(err):
-                return FinalizeResult(None, already_received=True)
-            raise RouteError(f"receiveMessage would revert: {err}") from err
+        if self.simulator is not None:  # simulate first: a replay is told apart here
+            (step,) = self.simulator.simulate_each(
+                "latest", [SimCall(self.owner, transmitter.address, _hex_calldata(call))]
+            )
+            if not step.ok:
+                if _is_nonce_used_data(step.revert_data):
+                    return FinalizeResult(None, already_received=True)
+                raise RouteError(f"receiveMessage would revert: {step.error}")
+        else:
+            try:
+                call.call({"from": self.owner})
+            except (ContractCustomError, ContractLogicError) as err:
+                if _is_nonce_used(err):
+                    return FinalizeResult(None, already_received=True)
+                raise RouteError(f"receiveMessage would revert: {err}") from err
         receipt = self.sender.send(self.dest.w3, transmitter.address, encoded_call(call))
         if receipt["status"] != 1:
             if self._received(attested):  # someone else relayed it between call and send
@@ -282,10 +298,18 @@ def encoded_call(call: Any) -> bytes:
     return bytes.fromhex(call._encode_transaction_data().removeprefix("0x"))
 
 
+def _hex_calldata(call: Any) -> str:
+    return "0x" + encoded_call(call).hex()
+
+
 def _is_nonce_used(err: Exception) -> bool:
     data = getattr(err, "data", None) or (err.args[1] if len(err.args) > 1 else None)
     if isinstance(data, bytes):
         data = "0x" + data.hex()
+    return _is_nonce_used_data(data)
+
+
+def _is_nonce_used_data(data: Any) -> bool:
     return isinstance(data, str) and data.lower().startswith(
         "0x" + NONCE_ALREADY_USED_SELECTOR.hex()
     )

@@ -39,6 +39,7 @@ from keepers.crosschain.routes import (
     TxSender,
     encoded_call,
 )
+from keepers.tx.simulation import SimCall, Simulator
 
 SHARED_DECIMALS = 6  # USDT0 / LayerZero OFT default
 PACKET_HEADER_LENGTH = 81  # version 1 | nonce 8 | srcEid 4 | sender 32 | dstEid 4 | receiver 32
@@ -247,8 +248,10 @@ class Usdt0Route:
         sender: TxSender,
         owner: str,
         extra_options: bytes = b"",
+        simulator: Simulator | None = None,
     ) -> None:
         self.source, self.dest = source, dest
+        self.simulator = simulator  # the destination chain's (None: eth_call)
         self.verifier = verifier
         self.sender = sender
         self.owner = to_checksum_address(owner)
@@ -360,29 +363,47 @@ class Usdt0Route:
             return FinalizeResult(None, already_received=True)
         if state is PacketState.SENT and not self.verifier.verify(packet):
             raise RouteError(f"packet {handle.ref} not verified on {self.dest.chain} yet")
-        return execute_packet(self.dest, packet, self.sender, self.owner)
+        return execute_packet(self.dest, packet, self.sender, self.owner, self.simulator)
 
 
 def execute_packet(
-    dest: OftEndpoint, packet: LzPacket, sender: TxSender, caller: str
+    dest: OftEndpoint,
+    packet: LzPacket,
+    sender: TxSender,
+    caller: str,
+    simulator: Simulator | None = None,
 ) -> FinalizeResult:
     """EndpointV2.lzReceive for a verified packet; a packet already executed by anyone is
     `already_received` (told apart from every other revert by LZ_PayloadHashNotFound plus the
-    endpoint state)."""
+    endpoint state). Checked first through `simulator` (KEEPER_SIMULATOR's, the destination
+    chain's: simulate_each) when given, else by eth_call."""
     ep = dest.w3.eth.contract(
         address=to_checksum_address(dest.endpoint), abi=abis.load("ILzEndpointV2")
     )
     call = ep.functions.lzReceive(
         packet.origin, packet.receiver_address, packet.guid, packet.message, b""
     )
-    try:
-        call.call({"from": to_checksum_address(caller)})
-    except (ContractCustomError, ContractLogicError) as err:
-        if _revert_selector(err) == PAYLOAD_HASH_NOT_FOUND_SELECTOR and (
-            packet_state(dest, packet) is PacketState.EXECUTED
-        ):
-            return FinalizeResult(None, already_received=True)
-        raise RouteError(f"lzReceive would revert: {err}") from err
+    if simulator is not None:
+        data = "0x" + encoded_call(call).hex()
+        (step,) = simulator.simulate_each(
+            "latest", [SimCall(to_checksum_address(caller), ep.address, data, "lzReceive")]
+        )
+        if not step.ok:
+            selector = bytes.fromhex((step.revert_data or "0x").removeprefix("0x")[:8])
+            if selector == PAYLOAD_HASH_NOT_FOUND_SELECTOR and (
+                packet_state(dest, packet) is PacketState.EXECUTED
+            ):
+                return FinalizeResult(None, already_received=True)
+            raise RouteError(f"lzReceive would revert: {step.error}")
+    else:
+        try:
+            call.call({"from": to_checksum_address(caller)})
+        except (ContractCustomError, ContractLogicError) as err:
+            if _revert_selector(err) == PAYLOAD_HASH_NOT_FOUND_SELECTOR and (
+                packet_state(dest, packet) is PacketState.EXECUTED
+            ):
+                return FinalizeResult(None, already_received=True)
+            raise RouteError(f"lzReceive would revert: {err}") from err
     receipt = sender.send(dest.w3, ep.address, encoded_call(call))
     if receipt["status"] != 1:
         if packet_state(dest, packet) is PacketState.EXECUTED:  # someone executed it meanwhile

@@ -28,6 +28,7 @@ from keepers.crosschain.routes import (
     TxSender,
 )
 from keepers.crosschain.usdt0 import DvnVerification, OftEndpoint, PacketVerifier, Usdt0Route
+from keepers.tx.simulation import Simulator
 
 
 def adapter_factory(
@@ -40,8 +41,12 @@ def adapter_factory(
     attestations: AttestationSource | None = None,
     lz_verifiers: Mapping[str, PacketVerifier] | None = None,
     lz_extra_options: bytes = b"",
+    simulators: Mapping[str, Simulator] | None = None,
 ) -> AdapterFactory:
-    """Build adapters on demand from `config` and one web3 per chain name."""
+    """Build adapters on demand from `config` and one web3 per chain name; `simulators` (per
+    chain name, KEEPER_SIMULATOR's choice) check a CCTP receiveMessage or a USDT0 lzReceive on
+    the destination before it is sent."""
+    sims = dict(simulators or {})
     if exchange is not None and exchange.id != config.cex_exchange:
         raise ValueError(f"exchange {exchange.id!r} is not cex_exchange {config.cex_exchange!r}")
     verifiers = dict(lz_verifiers or {})
@@ -93,13 +98,21 @@ def adapter_factory(
             src_c, dst_c = cctp_side(source), cctp_side(dest)
             if src_c is None or dst_c is None or attestations is None:
                 return None
-            return CctpRoute(src_c, dst_c, attestations, sender, owner)
+            return CctpRoute(src_c, dst_c, attestations, sender, owner, simulator=sims.get(dest))
         if route is RouteName.USDT0:
             src_o, dst_o = oft_side(source), oft_side(dest)
             if src_o is None or dst_o is None:
                 return None
             verifier = verifiers.get(dest) or DvnVerification(dst_o)
-            return Usdt0Route(src_o, dst_o, verifier, sender, owner, lz_extra_options)
+            return Usdt0Route(
+                src_o,
+                dst_o,
+                verifier,
+                sender,
+                owner,
+                lz_extra_options,
+                simulator=sims.get(dest),
+            )
         if route is RouteName.CEX:
             src_x, dst_x = cex_side(source, asset), cex_side(dest, asset)
             if src_x is None or dst_x is None or exchange is None:

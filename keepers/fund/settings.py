@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
@@ -31,23 +31,6 @@ class FundKeeperSettings(KeeperSettings):
     chain_id: int | None = Field(default=None, gt=0)  # checked against the node at start
     deployment: Path = Path("scripts/deployments/ethereum-local.json")
     native_price: int = Field(default=600, ge=0)  # whole base units per native coin (gas check)
-    # How a plan's calls are simulated before anything is sent (keepers.tx.simulation),
-    # checked when the keeper starts: a choice that cannot work exits 2 naming it.
-    simulator: Literal["auto", "node", "fork"] = Field(
-        default="auto",
-        description="How plans are simulated before sending: `node` (the node's eth_simulateV1, "
-        "nothing to install), `fork` (a throwaway anvil fork per plan; needs anvil, see "
-        "KEEPER_ANVIL_BIN), `auto` (the node's method when it answers, else the fork). Checked "
-        "at start-up: a choice that cannot work refuses to start (exit 2).",
-    )
-    anvil_bin: str = Field(
-        default="anvil",
-        min_length=1,
-        description="The anvil executable for the fork simulator (KEEPER_SIMULATOR=fork, or auto "
-        "on a node without eth_simulateV1): a name looked up on the keeper's PATH or an absolute "
-        "path (e.g. /opt/foundry/bin/anvil; a systemd unit's PATH is not the shell's). Not used "
-        "by the node simulator, and not needed when the node answers eth_simulateV1.",
-    )
     execute_timeout_s: float = Field(default=300.0, gt=0)  # per action, through the pipeline
     verify_tolerance_bps: int = Field(default=100, ge=0, le=10_000)  # seed: alert above 1%
     predicted_redemptions: int = Field(default=0, ge=0)  # base units, liquidity check forecast

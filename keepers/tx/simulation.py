@@ -26,10 +26,26 @@ ABIs (keepers.tx.revert). Each call's gas is measured, and the reads (:class:`Si
 eth_call-style call with the caller's decoder) give the state the plan leaves, so the plan's
 expected end state can be checked before anything is sent. Nothing ever reaches the real chain.
 
-Single calls that depend on nothing before them (the executor's batches, the supervisor's
-fixes, the pipeline's check before signing, the cross-chain relay's replay check) are
-simulated with ``eth_call`` + ``eth_estimateGas`` on the node, which every node answers; only a
-plan of calls that build on each other needs this module.
+Calls that depend on nothing before them (the executor's batches, the supervisor's fixes and
+ticks, the cross-chain relay's replay check) go through the same simulator with
+:meth:`Simulator.simulate_each`: each call alone on the same base block, no state carried from
+one to the next. On the node that is one JSON-RPC batch of separate ``eth_simulateV1`` requests
+(one call each, so one round trip for all); on the fork fallback it is what a node without the
+method answers anyway, ``eth_call`` + ``eth_estimateGas`` per call in one batch on the node (no
+fork needed: nothing builds on anything). Each :class:`SimStep` gives ok, the gas, the decoded
+revert and the return data.
+
+Gas: ``SimStep.gas_used`` is the node's ``gasUsed`` under ``eth_simulateV1`` (what the call
+burns, refunds applied) but the ``eth_estimateGas`` figure on the fallback; gasUsed is not an
+upper bound for a gas limit (a call may need more gas available than it uses: the 63/64 rule,
+refunds). No caller uses it as a limit: the pipeline sets every transaction's limit from its own
+``eth_estimateGas`` at signing times ``KEEPER_GAS_MARGIN_BPS``. A caller that needs the upper
+bound asks ``simulate_each(..., estimate=True)``: an ``eth_estimateGas`` per call rides in the
+same JSON-RPC batch (``SimStep.gas_estimate``). The executor does, and prices a batch with the
+estimate as before (a scheduled run's handler is given its whole booked effort: the estimate
+covers it, gasUsed may be far below), so the executor's profitability rule is unchanged.
+
+The pipeline's own check before signing stays ``eth_estimateGas`` (it needs the limit).
 
 Node methods the node simulator needs: ``eth_simulateV1`` with ``stateOverrides`` (balance)
 and ``validation: false`` (``traceTransfers`` and ``returnFullTransactions`` off).
@@ -44,7 +60,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from hexbytes import HexBytes
@@ -91,6 +107,10 @@ class SimStep:
     gas_used: int = 0
     error: str | None = None  # decoded custom error on failure
     revert_data: str | None = None
+    return_data: str | None = None  # a passed call's return data (hex), when the node gave it
+    # eth_estimateGas's figure (an upper bound to send with), when asked for: simulate_each(...,
+    # estimate=True); gas_used under eth_simulateV1 is what the call burns, not a limit
+    gas_estimate: int | None = None
 
 
 @dataclass
@@ -130,6 +150,15 @@ class Simulator(Protocol):
     def simulate(
         self, block: int, calls: Sequence[SimCall], reads: Sequence[SimRead] = ()
     ) -> SimulationResult: ...
+
+    def simulate_each(
+        self, block: int | str, calls: Sequence[SimCall], estimate: bool = False
+    ) -> list[SimStep]:
+        """Each call alone on ``block`` (independent calls: no state carried from one to the
+        next), one step per call in order (``index`` its position); with ``estimate`` each
+        passed step also carries eth_estimateGas's figure (``gas_estimate``), asked in the
+        same round trip."""
+        ...
 
 
 def _free_port() -> int:
@@ -192,6 +221,77 @@ def _call_revert_data(call: dict[str, Any]) -> str | None:
     return None
 
 
+def _tag(block: int | str) -> str:
+    return hex(block) if isinstance(block, int) else block
+
+
+def _raise_refused(err: dict[str, Any]) -> None:
+    if _is_missing_method(err):
+        raise SimulateUnsupported(f"eth_simulateV1 not answered: {err.get('message')}")
+    raise SimulationError(f"eth_simulateV1 refused: {err.get('message')}")
+
+
+def _block_calls(resp: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """The per-call results of one eth_simulateV1 answer of one block of ``n`` calls."""
+    raw_err: Any = resp.get("error")
+    if raw_err:
+        _raise_refused(dict(raw_err) if isinstance(raw_err, dict) else {"message": str(raw_err)})
+    blocks: Any = resp.get("result") or []
+    if len(blocks) != 1 or len(blocks[0].get("calls", [])) != n:
+        raise SimulationError("eth_simulateV1 answered a different number of calls")
+    return list(blocks[0]["calls"])
+
+
+def estimate_each(
+    w3: Web3, decoder: RevertDecoder, block: int | str, calls: Sequence[SimCall]
+) -> list[SimStep]:
+    """Each call alone on ``block`` by ``eth_call`` + ``eth_estimateGas`` (one JSON-RPC batch,
+    which every node answers): the return data of the call, the estimate as both gas figures,
+    the decoded revert of whichever of the two failed."""
+    if not calls:
+        return []
+    tag = _tag(block)
+    reqs: list[tuple[str, list[Any]]] = []
+    for c in calls:
+        tx = {"from": c.sender, "to": c.target, "data": c.calldata}
+        reqs += [("eth_call", [tx, tag]), ("eth_estimateGas", [tx, tag])]
+    resp: Any = w3.provider.make_batch_request(reqs)  # type: ignore[attr-defined]
+    if not isinstance(resp, list):
+        err = resp.get("error") or {}
+        raise SimulationError(f"eth_call/eth_estimateGas batch refused: {err.get('message', err)}")
+    steps: list[SimStep] = []
+    for i in range(len(calls)):
+        out, gas = resp[2 * i], resp[2 * i + 1]
+        failed = out.get("error") or gas.get("error")
+        if failed:
+            reason, data = _failed_rpc(failed, decoder)
+            steps.append(SimStep(i, False, error=reason, revert_data=data))
+            continue
+        gas_used = int(gas["result"], 16)
+        steps.append(
+            SimStep(i, True, gas_used, return_data=out.get("result"), gas_estimate=gas_used)
+        )
+    return steps
+
+
+def _failed_rpc(err: Any, decoder: RevertDecoder) -> tuple[str, str | None]:
+    """(decoded revert or the message, revert data) of a JSON-RPC error object."""
+    failed = dict(err) if isinstance(err, dict) else {"message": str(err)}
+    data = failed.get("data")
+    data = data.get("data") if isinstance(data, dict) else data
+    data = data if isinstance(data, str) and data.startswith("0x") and len(data) > 2 else None
+    return (decoder.describe(data) if data else str(failed.get("message", failed))), data
+
+
+def _with_estimate(step: SimStep, item: dict[str, Any], decoder: RevertDecoder) -> SimStep:
+    """A passed step with eth_estimateGas's answer: its figure, or the step failed with the
+    estimate's decoded revert (the call needs more gas than a block gives, say)."""
+    if item.get("error"):
+        reason, data = _failed_rpc(item["error"], decoder)
+        return replace(step, ok=False, error=f"eth_estimateGas: {reason}", revert_data=data)
+    return replace(step, gas_estimate=int(item["result"], 16))
+
+
 class NodeSimulator:
     """The plan's calls (then the reads) in one block of the node's ``eth_simulateV1``."""
 
@@ -205,8 +305,15 @@ class NodeSimulator:
         """The per-call results of one simulated block on top of ``block``; the senders get
         their gas money by a state override. SimulateUnsupported / SimulationError when the
         node refuses the request as a whole."""
+        payload = self.payload(calls)
+        resp = self.w3.provider.make_request("eth_simulateV1", [payload, _tag(block)])  # type: ignore[arg-type]
+        return _block_calls(dict(resp), len(calls))
+
+    @staticmethod
+    def payload(calls: list[dict[str, Any]]) -> dict[str, Any]:
+        """One simulated block of ``calls``; the senders get their gas money by override."""
         senders = {c["from"] for c in calls}
-        payload = {
+        return {
             "blockStateCalls": [
                 {
                     "stateOverrides": {s: {"balance": hex(SIM_BALANCE)} for s in senders},
@@ -217,18 +324,56 @@ class NodeSimulator:
             "traceTransfers": False,
             "returnFullTransactions": False,
         }
-        tag = hex(block) if isinstance(block, int) else block
-        resp = self.w3.provider.make_request("eth_simulateV1", [payload, tag])  # type: ignore[arg-type]
-        raw_err: Any = resp.get("error")
-        if raw_err:
-            err = dict(raw_err) if isinstance(raw_err, dict) else {"message": str(raw_err)}
-            if _is_missing_method(err):
-                raise SimulateUnsupported(f"eth_simulateV1 not answered: {err.get('message')}")
-            raise SimulationError(f"eth_simulateV1 refused: {err.get('message')}")
-        blocks: Any = resp.get("result") or []
-        if len(blocks) != 1 or len(blocks[0].get("calls", [])) != len(calls):
-            raise SimulationError("eth_simulateV1 answered a different number of calls")
-        return list(blocks[0]["calls"])
+
+    def simulate_each(
+        self, block: int | str, calls: Sequence[SimCall], estimate: bool = False
+    ) -> list[SimStep]:
+        """One JSON-RPC batch of separate eth_simulateV1 requests, one call each (each alone
+        on ``block``), plus an eth_estimateGas per call with ``estimate``. SimulateUnsupported
+        when the node does not answer the method; a request the node refuses on its own is
+        that call's failed step (the error message)."""
+        if not calls:
+            return []
+        tag = _tag(block)
+        reqs: list[tuple[str, list[Any]]] = []
+        for c in calls:
+            tx = {"from": c.sender, "to": c.target, "data": c.calldata}
+            reqs.append(("eth_simulateV1", [self.payload([tx]), tag]))
+            if estimate:
+                reqs.append(("eth_estimateGas", [tx, tag]))
+        resp: Any = self.w3.provider.make_batch_request(reqs)  # type: ignore[attr-defined]
+        if not isinstance(resp, list):  # the whole batch refused
+            _raise_refused(dict(resp.get("error") or {"message": str(resp)}))
+        if len(resp) != len(reqs):
+            raise SimulationError("eth_simulateV1 batch answered a different number of requests")
+        per = 2 if estimate else 1
+        steps: list[SimStep] = []
+        for i in range(len(calls)):
+            item = resp[per * i]
+            raw_err = item.get("error")
+            if raw_err:
+                err = dict(raw_err) if isinstance(raw_err, dict) else {"message": str(raw_err)}
+                if _is_missing_method(err):
+                    raise SimulateUnsupported(f"eth_simulateV1 not answered: {err.get('message')}")
+                steps.append(
+                    SimStep(i, False, error=f"eth_simulateV1 refused: {err.get('message')}")
+                )
+                continue
+            (ans,) = _block_calls(item, 1)
+            step = self._step(i, ans)
+            if estimate and step.ok:
+                step = _with_estimate(step, resp[per * i + 1], self.decoder)
+            steps.append(step)
+        return steps
+
+    def _step(self, index: int, ans: dict[str, Any]) -> SimStep:
+        gas = int(ans.get("gasUsed", "0x0"), 16)
+        if int(ans.get("status", "0x0"), 16) == 1:
+            return SimStep(index, True, gas, return_data=ans.get("returnData") or "0x")
+        data = _call_revert_data(ans)
+        err = ans.get("error") or {}
+        reason = self.decoder.describe(data) if data else str(err.get("message", err))
+        return SimStep(index, False, gas, error=reason, revert_data=data)
 
     def probe(self) -> None:
         """Raise SimulateUnsupported unless the node answers eth_simulateV1."""
@@ -244,15 +389,10 @@ class NodeSimulator:
         rpc_calls += [{"from": reader, "to": r.target, "data": r.calldata} for r in reads]
         answers = self.request(block, rpc_calls) if rpc_calls else []
         for i, ans in enumerate(answers[: len(calls)]):
-            gas = int(ans.get("gasUsed", "0x0"), 16)
-            if int(ans.get("status", "0x0"), 16) == 1:
-                result.steps.append(SimStep(i, True, gas))
-                continue
-            data = _call_revert_data(ans)
-            err = ans.get("error") or {}
-            reason = self.decoder.describe(data) if data else str(err.get("message", err))
-            result.steps.append(SimStep(i, False, gas, error=reason, revert_data=data))
-            break
+            step = self._step(i, ans)
+            result.steps.append(step)
+            if not step.ok:
+                break
         if result.ok and reads:
             after = []
             for r, ans in zip(reads, answers[len(calls) :], strict=True):
@@ -290,11 +430,22 @@ class ForkSimulator:
         decoder: RevertDecoder,
         anvil_bin: str = "anvil",
         startup_timeout_s: float = 20.0,
+        w3: Web3 | None = None,
     ) -> None:
         self.upstream_url = upstream_url
         self.decoder = decoder
         self.anvil_bin = find_anvil(anvil_bin) or anvil_bin
         self.startup_timeout_s = startup_timeout_s
+        self._w3 = w3  # the upstream node (simulate_each); connected on first use if None
+
+    def simulate_each(
+        self, block: int | str, calls: Sequence[SimCall], estimate: bool = False
+    ) -> list[SimStep]:
+        """Independent calls need no fork: eth_call + eth_estimateGas each on the node (the
+        estimate is always there)."""
+        if self._w3 is None:
+            self._w3 = connect_web3(self.upstream_url, 30)
+        return estimate_each(self._w3, self.decoder, block, calls)
 
     @contextmanager
     def fork(self, block: int) -> Iterator[Web3]:
@@ -434,6 +585,15 @@ class FallbackSimulator:
             log.warning("simulation.node_method_gone", error=str(err), fallback="fork")
             return self.fork.simulate(block, calls, reads)
 
+    def simulate_each(
+        self, block: int | str, calls: Sequence[SimCall], estimate: bool = False
+    ) -> list[SimStep]:
+        try:
+            return self.node.simulate_each(block, calls, estimate)
+        except SimulateUnsupported as err:
+            log.warning("simulation.node_method_gone", error=str(err), fallback="estimate")
+            return self.fork.simulate_each(block, calls, estimate)
+
 
 # ---------------------------------------------------------------------------------- choice
 
@@ -465,7 +625,9 @@ def choose_simulator(
         else:
             if choice == "auto" and find_anvil(anvil_bin) is not None:
                 # a node behind a load balancer may lose the method later: the fork then
-                return FallbackSimulator(node, ForkSimulator(upstream_url, decoder, anvil_bin))
+                return FallbackSimulator(
+                    node, ForkSimulator(upstream_url, decoder, anvil_bin, w3=w3)
+                )
             return node
         if choice == "node":
             raise ConfigError(
@@ -487,4 +649,4 @@ def choose_simulator(
             f"{anvil_bin!r} is not found; use a node that has eth_simulateV1, or install "
             "foundry's anvil and set KEEPER_ANVIL_BIN to its path"
         )
-    return ForkSimulator(upstream_url, decoder, anvil_bin)
+    return ForkSimulator(upstream_url, decoder, anvil_bin, w3=w3)

@@ -8,6 +8,12 @@
    come due every second, more than one executor can take. One executor drains the stream with
    executeBatch for RATE_S seconds, then another account's executor with one execute(id) per
    transaction (the baseline) for RATE_S seconds, same chain, same run. Target >= 500 / min.
+3. The executor's pre-send check on the runs still due after that (hundreds): the same calls
+   checked CHECK_REPS times each way, median wall time: before, eth_call + eth_estimateGas per
+   call in one JSON-RPC batch; after, the shared simulator's simulate_each (separate
+   eth_simulateV1 requests in one batch, with and without the eth_estimateGas the executor
+   asks beside each). Once as executeBatch calls (the batched executor), once as execute(id)
+   calls (the unbatched one); the answers are checked to agree.
 """
 
 from __future__ import annotations
@@ -23,11 +29,13 @@ from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
 from ballast_dev.local.anvil_local import ANVIL_KEYS, start_anvil, stop_anvil
+from keepers.automation.chain import Call, ChainIO
 from keepers.automation.executor import ExecutorBot
 from keepers.automation.planning import percentile
 from keepers.automation.settings import ExecutorConfig
 from keepers.core.logging import configure_logging
 from keepers.core.settings import KeeperSettings, load_settings
+from keepers.tx.simulation import NodeSimulator, SimCall, estimate_each
 from tests.support.keeper_settings import allow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +48,8 @@ EFFORT = 300_000
 LAG_S = 60
 RATE_S = 30
 TICK_S = 0.1
+CHECK_REPS = 15
+BATCH_RUNS = 80  # runs per executeBatch (about the 25M-gas budget at 300k effort)
 
 
 class Chain:
@@ -184,6 +194,49 @@ def _add_fleet(c: Chain, fleet: Any, sched: Any, position: Any, config: tuple, f
     c.wait(auth[-1])
 
 
+def _median_s(fn: Any) -> float:
+    times = []
+    for _ in range(CHECK_REPS):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
+
+
+def _check_timing(bot: ExecutorBot, due: list[int]) -> list[str]:
+    """Median seconds of the pre-send check of `due`, before (eth_call + eth_estimateGas) and
+    after (simulate_each), as executeBatch chunks and as execute(id) calls."""
+    w3, decoder = bot.node.w3, bot.pipeline.decoder
+    node = NodeSimulator(w3, decoder)
+    sched = bot.scheduler
+
+    def sim(fn: str, args: tuple) -> SimCall:
+        return SimCall(bot.sender, sched.address, ChainIO.encode(Call(sched, fn, args)))
+
+    shapes = {
+        "executeBatch": [
+            sim("executeBatch", (due[i : i + BATCH_RUNS],)) for i in range(0, len(due), BATCH_RUNS)
+        ],
+        "execute(id)": [sim("execute", (i,)) for i in due[:100]],
+    }
+    lines = []
+    for name, calls in shapes.items():
+        old = estimate_each(w3, decoder, "pending", calls)
+        new = node.simulate_each("pending", calls, estimate=True)
+        assert [s.ok for s in old] == [s.ok for s in new]
+        assert [s.return_data for s in old] == [s.return_data for s in new]
+        before = _median_s(lambda calls=calls: estimate_each(w3, decoder, "pending", calls))
+        after = _median_s(lambda calls=calls: node.simulate_each("pending", calls, estimate=True))
+        only = _median_s(lambda calls=calls: node.simulate_each("pending", calls))
+        lines.append(
+            f"check of {len(calls)} {name} calls (median of {CHECK_REPS}): before eth_call+"
+            f"eth_estimateGas {before * 1000:.1f} ms; after eth_simulateV1+eth_estimateGas "
+            f"{after * 1000:.1f} ms ({after / before:.2f}x); eth_simulateV1 alone "
+            f"{only * 1000:.1f} ms ({only / before:.2f}x)"
+        )
+    return lines
+
+
 @pytest.mark.bench
 def test_automation_keepers_bench__lag_and_throughput__batched_vs_unbatched(tmp_path):
     configure_logging(json=True, level="WARNING")
@@ -226,6 +279,9 @@ def test_automation_keepers_bench__lag_and_throughput__batched_vs_unbatched(tmp_
         base = ExecutorBot.from_settings(s2, cfg2)
         base.start()
         unbatched = _throughput(c, sched, base, drain_blocks=15)
+        # --- 3. the pre-send check, before / after (the runs still due) ---------------------
+        still_due = [int(i) for i in sched.functions.nextDueRuns(1_000).call()]
+        check = _check_timing(base, still_due)
         base.stop()
 
         p50, p95 = percentile(lags, 50), percentile(lags, 95)
@@ -254,6 +310,9 @@ def test_automation_keepers_bench__lag_and_throughput__batched_vs_unbatched(tmp_
         )
         ratio = per_min_b / per_min_u if per_min_u else float("inf")
         print(f"batched / unbatched = {ratio:.2f}x (target >= 500/min)")
-        assert lag_runs > 0 and batched.runs > 0 and unbatched.runs > 0
+        print(f"runs due for the check: {len(still_due)}")
+        for line in check:
+            print(line)
+        assert lag_runs > 0 and batched.runs > 0 and unbatched.runs > 0 and still_due
     finally:
         c.stop()

@@ -11,6 +11,7 @@ from keepers.crosschain.cctp import (
     LocalCctpAttester,
     address_to_bytes32,
 )
+from tests.support.rpc_recorder import RpcRecorder
 
 DOMAIN_A, DOMAIN_B = 0, 6
 ZERO32 = b"\x00" * 32
@@ -153,8 +154,9 @@ def test_handle_receive__not_from_transmitter__refused(cctp, attacker):
 # --------------------------------------------------------------------------- route adapter
 
 
+@pytest.mark.parametrize("check", ["eth_call", "simulator"])
 def test_cctp_route__initiate_status_finalize__minted_once_and_replay_is_idempotent(
-    cctp, chain, keeper, bob, attester
+    cctp, chain, keeper, bob, attester, check
 ):
     from keepers.crosschain.routes import (
         CctpEndpoint,
@@ -171,8 +173,19 @@ def test_cctp_route__initiate_status_finalize__minted_once_and_replay_is_idempot
     dst = CctpEndpoint(
         "b", w3, DOMAIN_B, cctp["m_b"].address, cctp["t_b"].address, cctp["b"].address
     )
+    simulator = None
+    if check == "simulator":  # what build_crosschain_bot gives each route (KEEPER_SIMULATOR)
+        from keepers.tx.revert import RevertDecoder
+        from keepers.tx.simulation import NodeSimulator
+
+        simulator = NodeSimulator(w3, RevertDecoder.default())
     route = CctpRoute(
-        src, dst, LocalAttestations(attester), Web3Sender(keeper.address), keeper.address
+        src,
+        dst,
+        LocalAttestations(attester),
+        Web3Sender(keeper.address),
+        keeper.address,
+        simulator=simulator,
     )
     amount = 1234 * cctp["unit"] + 5
     cctp["a"].mint(keeper, amount, sender=keeper)
@@ -188,6 +201,17 @@ def test_cctp_route__initiate_status_finalize__minted_once_and_replay_is_idempot
     assert route.status(handle) is RouteStatus.COMPLETED
     again = route.finalize(handle)  # a restarted keeper repeating the step
     assert again.already_received and again.tx_hash is None
+    assert cctp["b"].balanceOf(bob) == before + amount
+    # someone relayed it between the keeper's read and its check: the check tells the replay
+    # (NonceAlreadyUsed) apart, through the simulator when the route has one
+    route._received = lambda _attested: False  # type: ignore[method-assign]
+    recorder = RpcRecorder(w3.provider)
+    try:
+        raced = route.finalize(handle)
+    finally:
+        recorder.close()
+    assert raced.already_received and raced.tx_hash is None
+    assert ("eth_simulateV1" in sum(recorder.sent, [])) == (check == "simulator")
     assert cctp["b"].balanceOf(bob) == before + amount
 
 

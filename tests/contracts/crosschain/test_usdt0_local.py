@@ -122,6 +122,15 @@ def test_lz_endpoint__forged_packet__not_delivered(lz):
 
     with pytest.raises(RouteError, match="lzReceive would revert"):
         execute_packet(lz["side_b"], forged, Web3Sender(keeper), keeper)
+    # the same check through the simulator (what build_crosschain_bot gives each route)
+    from keepers.tx.revert import RevertDecoder
+    from keepers.tx.simulation import NodeSimulator
+
+    simulator = NodeSimulator(lz["side_b"].w3, RevertDecoder.default())
+    # LayerZero's errors are not the project's: the revert is named by its selector
+    # (LZ_PayloadHashNotFound), told apart from a replay by the endpoint's state
+    with pytest.raises(RouteError, match="lzReceive would revert: .*7182306f"):
+        execute_packet(lz["side_b"], forged, Web3Sender(keeper), keeper, simulator)
     assert lz["usdt0"].functions.balanceOf(THIEF).call() == 0
     assert not route.finalize(handle).already_received
 

@@ -11,6 +11,7 @@ from keepers.automation.planning import SCHEDULED
 from keepers.automation.settings import ExecutorConfig
 from keepers.core.settings import ConfigError, load_settings
 from tests.support.autobots_helpers import advance, intents, start_refused
+from tests.support.rpc_recorder import RpcRecorder
 
 EXECUTED = 2
 
@@ -179,3 +180,48 @@ def test_executor__restart_with_batch_in_flight__sends_it_once(chain, auto, make
         assert [i.status for i in intents(again.store)] == ["confirmed"]
     finally:
         again.stop()
+
+
+def test_executor__check__through_eth_simulateV1_and_reverting_run_skipped_with_reason(
+    chain, auto, make_paid, settings, bob
+):
+    """The pre-send check of every planned call is one JSON-RPC batch of separate
+    eth_simulateV1 requests (each call alone, nothing carried), with the estimate beside each;
+    a run whose execute(id) would revert (bob took it) is skipped with its decoded error and
+    the others are sent."""
+    paid = make_paid(2)
+    ids = booked_ids([r for _, r, _ in paid])
+    sched = auto["scheduler"]
+    bot = make_bot(settings, auto, unbatched=True)
+    assert bot.simulator.name == "node"  # anvil answers eth_simulateV1 (auto picks it)
+    try:
+        now = advance(chain, 3_700)
+        sched.execute(ids[0], sender=bob)
+        real_read = bot._read_runs
+        first = {"read": True}
+
+        def stale(run_ids):  # the bot's first read misses bob's transaction
+            runs = real_read(sorted(set(run_ids) | {ids[0]}))
+            if first.pop("read", False):
+                return [r.__class__(r.id, r.timestamp, r.effort, r.fee, SCHEDULED) for r in runs]
+            return runs
+
+        bot._read_runs = stale
+        recorder = RpcRecorder(bot.node.w3.provider)
+        try:
+            tick = bot.tick(now + 1)
+        finally:
+            recorder.close()
+        ((skipped_ids, reason),) = tick.skipped
+        assert skipped_ids == [ids[0]] and reason.startswith("RunNotScheduled(")
+        assert ids[0] in tick.raced and [ids[0]] not in tick.submitted
+        assert [ids[1]] in tick.submitted
+        (check,) = recorder.batches_with("eth_simulateV1")
+        planned = len(tick.submitted) + len(tick.skipped)
+        assert check.count("eth_simulateV1") == planned >= 2
+        assert check.count("eth_estimateGas") == planned and "eth_call" not in check
+        bot.drive()
+        assert sched.status(ids[1]) == EXECUTED
+        assert all(it.status == "confirmed" for it in intents(bot.store))
+    finally:
+        bot.stop()

@@ -10,6 +10,7 @@ from keepers.automation.settings import SupervisorBotConfig
 from keepers.automation.supervisor import SupervisorBot
 from keepers.core.settings import ConfigError, load_settings
 from tests.support.autobots_helpers import advance, intents, start_refused
+from tests.support.rpc_recorder import RpcRecorder
 
 SCHEDULED = 1
 FEE = 10**9 * 400_000 * 5 * 12_000 // 10_000  # a paid rebalancer's booking (Medium, 1.2 margin)
@@ -56,9 +57,16 @@ def test_supervisor_bot__funder_dry_then_refilled__recovers_rebalancer_at_once(
         assert all(int(r.bookedRun()[0]) == 0 for r in rebs)
 
         now = advance(chain, 1)
-        t = bot.tick(now)
+        recorder = RpcRecorder(bot.node.w3.provider)
+        try:
+            t = bot.tick(now)
+        finally:
+            recorder.close()
         assert set(t.failed_events) == {r.address for r in rebs}
         assert {a for a, _ in t.stuck} >= {r.address for r in rebs}
+        # the fixes were checked through the simulator: each alone, one JSON-RPC batch
+        fix_checks = recorder.batches_with("eth_simulateV1")
+        assert fix_checks[0] == ["eth_simulateV1"] * len(t.stuck)
         assert t.fixes == [] and set(t.blocked) >= {r.address for r in rebs}
         assert intents(bot.store) == []  # a fix that would fail is not sent
         assert [a.code for a in t.alerts] == ["funder_empty"]

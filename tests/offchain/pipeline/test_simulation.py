@@ -110,6 +110,62 @@ def test_simulate__node_and_fork__same_gas_per_call(anvil, token):
     assert gas["node"] == gas["fork"], gas
 
 
+# ------------------------------------------------------------------ independent calls
+
+
+@pytest.mark.parametrize("kind", ["node", "fork"])
+def test_simulate_each__calls_alone__nothing_carried_revert_decoded(anvil, token, kind):
+    """simulate_each runs each call alone on the block: the transfer does not see the mint
+    before it (it reverts, decoded), the mint passes with its return data; nothing is mined."""
+    sim = _simulators(anvil)[kind]
+    block = anvil.w3.eth.block_number
+    supply = token.functions.totalSupply()._encode_transaction_data()
+    calls = [*_calls(token, 60), SimCall(HOLDER, token.address, supply, "supply")]
+    steps = sim.simulate_each(block, calls, estimate=True)
+    assert [s.index for s in steps] == [0, 1, 2]
+    assert [s.ok for s in steps] == [True, False, True]
+    failed = steps[1]
+    assert failed.error is not None and failed.error.startswith("ERC20InsufficientBalance("), (
+        failed.error
+    )
+    assert failed.revert_data is not None and failed.revert_data.startswith("0xe450d38c")
+    before = token.functions.totalSupply().call()
+    assert abi_decode(["uint256"], bytes.fromhex(steps[2].return_data[2:]))[0] == before
+    # the estimate is beside each passed call, an upper bound of the gas it burns
+    for step in (steps[0], steps[2]):
+        assert step.gas_estimate is not None and step.gas_estimate >= step.gas_used > 21_000
+    assert anvil.w3.eth.block_number == block
+
+
+def test_simulate_each__node__one_batch_of_separate_requests(anvil, token):
+    proxy = _NoSimulateProxy(anvil.url, refuse=False)
+    try:
+        sim = _choose(proxy.url, "node")
+        proxy.seen.clear()
+        steps = sim.simulate_each(anvil.w3.eth.block_number, _calls(token, 60))
+        assert [s.ok for s in steps] == [True, False]
+        assert proxy.seen == ["eth_simulateV1", "eth_simulateV1"]  # no estimate unless asked
+    finally:
+        proxy.close()
+
+
+def test_simulate_each__auto__node_loses_the_method__eth_call_and_estimate(anvil, token):
+    proxy = _NoSimulateProxy(anvil.url, refuse=False)
+    try:
+        sim = _choose(proxy.url, "auto")
+        block = anvil.w3.eth.block_number
+        first = sim.simulate_each(block, _calls(token, 60), estimate=True)
+        proxy.refuse = True
+        proxy.seen.clear()
+        second = sim.simulate_each(block, _calls(token, 60), estimate=True)
+        assert "eth_call" in proxy.seen and "eth_estimateGas" in proxy.seen
+        assert [(s.ok, s.error, s.gas_estimate) for s in second] == [
+            (s.ok, s.error, s.gas_estimate) for s in first
+        ]
+    finally:
+        proxy.close()
+
+
 # ------------------------------------------------------------------ the choice
 
 
