@@ -211,7 +211,13 @@ def test_systemd_unit__keeper_run_restart_policy_graceful_stop():
     # the process gives its loops JOIN_TIMEOUT_S after SIGTERM: systemd must wait longer
     assert int(svc["TimeoutStopSec"]) >= JOIN_TIMEOUT_S * 2
     assert set(svc["RestartPreventExitStatus"].split()) == {"2", "4"}
-    assert "KEEPER_METRICS_HOST=127.0.0.1" in svc["Environment"]
+    # systemd adds up every Environment= line (configparser keeps only the last one)
+    env = " ".join(
+        line.split("=", 1)[1]
+        for line in path.read_text().splitlines()
+        if line.startswith("Environment=")
+    )
+    assert "KEEPER_METRICS_HOST=127.0.0.1" in env.split()
     if shutil.which("systemd-analyze"):
         r = subprocess.run(
             ["systemd-analyze", "verify", str(path)], capture_output=True, text=True, check=False
