@@ -214,7 +214,7 @@ def _in_operation(fund, accounts, investor, deployer) -> int:
     _refresh(fund, deployer)
     v.deposit(2_000_000 * unit, investor, sender=investor)
     rebalancer = accounts[fund["rebalancer"].address]
-    rebalancer.balance = 10**18
+    rebalancer.balance = 10**20
     c.rebalance(True, sender=rebalancer)
     st = lens.fundState(c)
     assert all(st.tiers[t].minBps <= st.tierRatioBps[t] <= st.tiers[t].maxBps for t in range(3))
