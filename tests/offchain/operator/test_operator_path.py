@@ -530,16 +530,13 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
     assert [a for a, _, _ in plan_state(db, ref)[1]] == [owner["alice"]]
     r = approve_plan(env, keystores, ref, "bob")
     assert r.returncode == 0, r.stdout + r.stderr
-    _, approvals = plan_state(db, ref)
-    assert sorted(a for a, _, _ in approvals) == sorted(owner[n] for n in ("alice", "bob"))
-    assert [d for _, d, _ in approvals] == ["approve", "approve"], approvals
-    # the executor itself counts the two recorded signatures of the frozen plan's hash as two
-    # distinct current owners of the Safe
-    sigs = [bytes.fromhex(str(sig).removeprefix("0x")) for _, _, sig in approvals]
-    plan_hash = bytes.fromhex(frozen["plan_hash"].removeprefix("0x"))
-    assert executor.functions.countApprovals(plan_hash, sigs).call() == 2
 
-    # the keeper executes; SIGTERM with its first transaction in flight
+    # the keeper executes; SIGTERM with its first transaction in flight. Nothing reads the
+    # store until then: the keeper may reach its hold within a tick of bob's signature, and
+    # the hold (KEEPER_HOLD_AT=sent, "sent, not yet committed") stands inside the pipeline's
+    # broadcast transaction, which holds SQLite's write lock until the SIGTERM releases it; a
+    # read here would wait for a lock only this test's own SIGTERM frees (busy timeout, then
+    # "database is locked"). The approvals are read once the keeper has stopped.
     _, text, seconds, sent_at_signal = stop_when_held(
         first,
         marker,
@@ -558,6 +555,14 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
     assert not Path(f"{db_file}-wal").exists()  # the store was closed
     ((_, status, acts),) = plan_rows(db)
     assert status == "approved" and sum(1 for a in acts if a[2] is not None) == 1, acts
+    _, approvals = plan_state(db, ref)
+    assert sorted(a for a, _, _ in approvals) == sorted(owner[n] for n in ("alice", "bob"))
+    assert [d for _, d, _ in approvals] == ["approve", "approve"], approvals
+    # the executor itself counts the two recorded signatures of the frozen plan's hash as two
+    # distinct current owners of the Safe
+    sigs = [bytes.fromhex(str(sig).removeprefix("0x")) for _, _, sig in approvals]
+    plan_hash = bytes.fromhex(frozen["plan_hash"].removeprefix("0x"))
+    assert executor.functions.countApprovals(plan_hash, sigs).call() == 2
     timings["SIGTERM mid-plan"] = time.monotonic() - t0
 
     # the restart resumes the plan at once and ends it, each action once
