@@ -523,6 +523,7 @@ def build_runtime(
         shared = settings.model_copy(update={"policy": merged(stored_policy(store), own)})
         pipeline = SerialPipeline(store, node, [signer], shared, crash=fault_hook(stop))
         pipelines = {pipeline.chain_id: pipeline}
+        _log_confirmations(shared, pipeline.chain_id)
 
         def pipeline_for(chain_id: int, rpc_url: str) -> Pipeline:
             if chain_id not in pipelines:
@@ -530,6 +531,7 @@ def build_runtime(
                 pipelines[chain_id] = SerialPipeline(
                     store, other, [signer], shared, crash=fault_hook(stop)
                 )
+                _log_confirmations(shared, chain_id)
             return pipelines[chain_id]
 
         ctx = BotContext(shared, store, signer, pipeline, alerter, stop, pipeline_for)
@@ -577,6 +579,18 @@ def build_runtime(
         store.close()
         raise
     return rt
+
+
+def _log_confirmations(settings: Any, chain_id: int) -> None:
+    """Says once per chain how many confirmations the pipeline awaits and which setting chose
+    them (the operator's KEEPER_CONFIRMATIONS_BY_CHAIN entry, or KEEPER_CONFIRMATIONS_DEFAULT)."""
+    by_chain = chain_id in settings.confirmations_by_chain
+    log.info(
+        "runtime.confirmations",
+        chain_id=chain_id,
+        confirmations=settings.confirmations_for(chain_id),
+        source="KEEPER_CONFIRMATIONS_BY_CHAIN" if by_chain else "KEEPER_CONFIRMATIONS_DEFAULT",
+    )
 
 
 def fault_hook(release: threading.Event) -> Any:

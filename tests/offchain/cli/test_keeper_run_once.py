@@ -7,12 +7,15 @@ short of approvals is left waiting; and a second cycle sends nothing again. Befo
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from typing import Any
 
 from click.testing import CliRunner
 
 from keepers.cli import main
 from tests.support.fundbotlib import UNIT
+from tests.support.keeper_proc import keeper_exe
 from tests.support.keeper_store import intents_per_key, plan_rows
 
 MISSING_ANVIL = "/nonexistent/foundry/bin/anvil"
@@ -120,3 +123,33 @@ def test_keeper_run_once__cycle_fails_on_configuration__exit_2_naming_it(
     r = keeper(env, "run", "--once")
     assert r.exit_code == 1, r.output + r.stderr
     assert "keeper: cycle failed: fund\n" in r.stderr and "(configuration:" not in r.stderr
+
+
+def test_keeper_run_once__confirmations_said_with_the_setting_that_chose_them(
+    env: dict[str, str], chain: Any
+) -> None:
+    # issue 48: the keeper's confirmations are the operator's setting, honoured and printed
+    # (its own process, as an operator runs it: the log goes to that process's stderr)
+    cid = chain.chain_id
+
+    def said(by_chain: dict[int, int]) -> dict[str, Any]:
+        run_env = {
+            **os.environ,
+            **env,
+            "KEEPER_LOG_JSON": "1",
+            "KEEPER_LOG_LEVEL": "INFO",
+            "KEEPER_CONFIRMATIONS_BY_CHAIN": json.dumps(by_chain),
+        }
+        r = subprocess.run(
+            [keeper_exe(), "run", "--once"], env=run_env, capture_output=True, text=True,
+            timeout=120, check=False,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        lines = [x for x in r.stderr.splitlines() if '"runtime.confirmations"' in x]
+        assert lines, r.stderr
+        return json.loads(lines[0])
+
+    got = said({cid: 2})
+    assert (got["chain_id"], got["confirmations"]) == (cid, 2), got
+    assert got["source"] == "KEEPER_CONFIRMATIONS_BY_CHAIN"
+    assert said({})["source"] == "KEEPER_CONFIRMATIONS_DEFAULT"
