@@ -132,15 +132,35 @@ def run_replicas(
     replica still running after the limit (+60 s) is killed, never left behind."""
     env = {"KEEPER_STALL_REPLACE_AFTER_S": "10", **env}
     env.update(KEEPER_LOG_LEVEL="INFO", KEEPER_LOG_JSON="true")
-    argv = [sys.executable, "-m", "keepers.tx.worker", "--until-idle"]
-    argv += ["--max-seconds", f"{max_seconds:g}"]
+    # The replicas start together: each imports the worker (1-2 s, longer on a loaded machine),
+    # says so with a file, and waits for the go file before running `main`; otherwise the first
+    # one up could drain a small queue alone before the others had imported anything, and the
+    # "work was shared" checks would measure the start-up stagger, not the claims.
+    go = log_dir / "replicas.go"
+    launch = (
+        "import pathlib, sys, time\n"
+        "import keepers.tx.worker as w\n"
+        "pathlib.Path(sys.argv[1]).touch()\n"
+        "go = pathlib.Path(sys.argv[2])\n"
+        "while not go.exists(): time.sleep(0.01)\n"
+        "sys.exit(w.main(sys.argv[3:]))\n"
+    )
+    args = ["--until-idle", "--max-seconds", f"{max_seconds:g}"]
     logs = [log_dir / f"worker-{i}.stderr" for i in range(n)]
+    ready = [log_dir / f"worker-{i}.ready" for i in range(n)]
     procs = []
-    for path in logs:
+    for path, mark in zip(logs, ready, strict=True):
+        argv = [sys.executable, "-c", launch, str(mark), str(go), *args]
         with path.open("w") as err:
             procs.append(
                 subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
             )
+    started = time.monotonic()
+    while not all(m.exists() for m in ready) and time.monotonic() - started < 120:
+        if any(p.poll() is not None for p in procs):
+            break  # one died importing: its exit code and stderr are reported below
+        time.sleep(0.01)
+    go.touch()
     deadline = time.monotonic() + max_seconds + 60
     try:
         for p in procs:
