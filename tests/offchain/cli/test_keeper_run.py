@@ -88,6 +88,19 @@ def test_keeper_run__all_bots__executes_due_run_fixes_stuck_rebalancer_stops_on_
         assert sched.status(int(stuck_reb.bookedRun()[0])) == SCHEDULED
         assert int(due_reb.bookedRun()[0]) not in (0, due_id)  # executed and booked again
         seconds = time.monotonic() - started
+
+        # the chain shows the effects when the blocks are mined; the pipeline records each
+        # confirmation on its next pass: stop once it has (a stop before that leaves an intent
+        # `broadcast`, which the next start confirms; this test checks the run's own record)
+        def statuses() -> set[str]:
+            store = Store(env["KEEPER_DB_URL"])
+            try:
+                with store.sessions() as s:
+                    return {str(x) for x in s.scalars(select(TxIntent.status)).all()}
+            finally:
+                store.close()
+
+        assert wait_for(lambda: statuses() == {"confirmed"}, 60, proc), statuses()
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
