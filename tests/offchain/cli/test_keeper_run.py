@@ -114,7 +114,11 @@ def test_keeper_run__all_bots__executes_due_run_fixes_stuck_rebalancer_stops_on_
     with store.sessions() as s:
         rows = s.execute(select(TxIntent.role, TxIntent.nonce, TxIntent.status)).all()
     store.close()
-    assert {r.role for r in rows} == {"executor", "supervisor"}
+    # the stuck rebalancer is booked again either by the supervisor bot's fixReschedule or, when
+    # the on-chain Supervisor's own booked tick comes due first, by the executor running that
+    # tick (which calls fixReschedule on chain): which one wins is a race of the two jobs
+    roles = {r.role for r in rows}
+    assert "executor" in roles and roles <= {"executor", "supervisor"}, roles
     assert {r.status for r in rows} == {"confirmed"}
     nonces = sorted(r.nonce for r in rows)
     assert nonces == list(range(nonces[0], nonces[0] + len(rows)))
