@@ -357,7 +357,11 @@ def test_two_owners_sign_in_the_browser__keeper_executes__page_shows_the_report(
             shot(browser, "login")
             browser.find_element(By.ID, "token").send_keys("wrong-token-000000")
             browser.find_element(By.ID, "login-submit").click()
-            assert "wrong token" in browser.find_element(By.ID, "flash").text
+            # the form posts and the page is replaced: wait for the answer, not the old page
+            wait_for(
+                lambda: "wrong token" in browser.find_element(By.ID, "flash").text,
+                what="the refused token's message",
+            )
             browser.find_element(By.ID, "token").send_keys(TOKEN)
             browser.find_element(By.ID, "login-submit").click()
             wait_for(lambda: browser.find_elements(By.ID, "plan-head"), what="the plan page")
