@@ -25,6 +25,12 @@ One ``tick(now)``:
 5. The intents go through the transaction pipeline (idempotency key = batch ids + tick time) and
    the pipeline is driven a few passes.
 
+Before step 3, the due runs of a fund rebalancer (a Rebalancer that trusts its target, the fund's
+controller) whose controller has a held feed down are held back, booked and unpaid, and let go
+at once when the feed is usable again (none meanwhile, or one per ``held_retry_s`` if set:
+:mod:`keepers.automation.held`, which also says so: log line, ``rebalancer_held`` alert,
+``keeper_executor_runs_held_back``).
+
 With ``unbatched`` the bot sends one ``execute(id)`` per run instead (the benchmark's baseline);
 ``execute`` reverts on a taken run, so the pipeline's own simulation drops it before signing.
 """
@@ -36,11 +42,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_utils import to_checksum_address
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import select
 
 from keepers.automation.base import AutomationBot, settings_loader
 from keepers.automation.chain import Call, ChainIO, Event
+from keepers.automation.held import REBALANCER_EVENTS, FundHold
 from keepers.automation.planning import (
     SCHEDULED,
     Batch,
@@ -55,6 +63,7 @@ from keepers.automation.planning import (
 from keepers.automation.settings import ExecutorConfig
 from keepers.core.logging import get_logger
 from keepers.core.settings import KeeperSettings, load_settings
+from keepers.runtime.alerts import Alerter, AlertSink
 from keepers.runtime.bots import (
     BotContext,
     BotDeclaration,
@@ -104,6 +113,7 @@ class ExecutorTick:
     skipped: list[tuple[list[int], str]] = field(default_factory=list)
     executed_by_us: list[int] = field(default_factory=list)  # seen in this tick's logs
     lags: list[int] = field(default_factory=list)  # of runs executed by us, this tick
+    held: list[int] = field(default_factory=list)  # due runs held back (fund rebalancer held)
 
 
 class ExecutorBot(AutomationBot):
@@ -112,8 +122,18 @@ class ExecutorBot(AutomationBot):
     name = "executor"
     signer_label = "executor"
 
-    def __init__(self, settings: KeeperSettings, cfg: ExecutorConfig, pipeline: Pipeline) -> None:
+    def __init__(
+        self,
+        settings: KeeperSettings,
+        cfg: ExecutorConfig,
+        pipeline: Pipeline,
+        sinks: list[AlertSink] | None = None,
+    ) -> None:
         self._attach(settings, cfg, pipeline)
+        self.alerter = Alerter(sinks)
+        self.hold = FundHold(
+            self.io, pipeline.decoder, cfg.held_retry_s, cfg.held_check_every_s, self.alerter
+        )
         self.scheduler = self.io.contract("RebalanceScheduler", cfg.scheduler)
         self.policy = ExecutorPolicy(
             max_batch_runs=cfg.max_batch_runs,
@@ -133,10 +153,12 @@ class ExecutorBot(AutomationBot):
         return executor_calls(cfg)
 
     @classmethod
-    def from_env(cls) -> ExecutorBot:
+    def from_env(cls, sinks: list[AlertSink] | None = None) -> ExecutorBot:
         """``KEEPER_*`` pipeline settings + ``KEEPER_EXECUTOR_*`` (what ``keeper run`` uses);
         a bad value raises ConfigError naming the field."""
-        return cls.from_settings(load_settings(KeeperSettings), load_settings(ExecutorConfig))
+        return cls.from_settings(
+            load_settings(KeeperSettings), load_settings(ExecutorConfig), sinks
+        )
 
     # ----------------------------------------------------------------------------------------
     # lifecycle
@@ -213,6 +235,8 @@ class ExecutorBot(AutomationBot):
         due = [r for r in runs if r.status == SCHEDULED and r.timestamp <= now]
         out.due = len(due)
         DUE_RUNS.set(len(due))
+        due, held = self.hold.split(due, now)
+        out.held = [r.id for r in held]
         if not due:
             return
         gas_price = self.io.gas_price()
@@ -314,7 +338,12 @@ class ExecutorBot(AutomationBot):
                 continue
             handler, ts, effort, _prio, status, _has_data, _payer, fee = r
             run = DueRun(
-                id=i, timestamp=int(ts), effort=int(effort), fee=int(fee), status=int(status)
+                id=i,
+                timestamp=int(ts),
+                effort=int(effort),
+                fee=int(fee),
+                status=int(status),
+                handler=to_checksum_address(handler),
             )
             runs.append(run)
             if run.status == SCHEDULED:
@@ -341,6 +370,10 @@ class ExecutorBot(AutomationBot):
 
     def _scan(self, from_block: int, to_block: int, out: ExecutorTick | None) -> None:
         events = self.io.logs(from_block, to_block, [self.scheduler.address], SCHEDULER_EVENTS)
+        if self.hold.fund_rebalancers:  # what their last runs said (the hold's message)
+            self.hold.observe(
+                self.io.logs(from_block, to_block, self.hold.fund_rebalancers, REBALANCER_EVENTS)
+            )
         executed: list[Event] = []
         for ev in events:
             rid = int(ev.args["id"])
@@ -350,6 +383,7 @@ class ExecutorBot(AutomationBot):
                     timestamp=int(ev.args["timestamp"]),
                     effort=int(ev.args["effort"]),
                     fee=int(ev.args["fee"]),
+                    handler=to_checksum_address(ev.args["handler"]),
                 )
             elif ev.name == "RunCanceled":
                 self.known.pop(rid, None)
@@ -434,8 +468,12 @@ def executor_calls(cfg: ExecutorConfig) -> Calls:
 
 
 def _build(ctx: BotContext, cfg: ExecutorConfig) -> ExecutorBot:
-    """``keeper run``'s executor: on the runtime's settings and pipeline."""
-    return ExecutorBot(ctx.settings, cfg, ctx.pipeline)
+    """``keeper run``'s executor: on the runtime's settings and pipeline, alerting through the
+    runtime's alerter when it has one (a held fund rebalancer)."""
+    bot = ExecutorBot(ctx.settings, cfg, ctx.pipeline)
+    if ctx.alerter is not None:
+        bot.alerter = bot.hold.alerter = ctx.alerter
+    return bot
 
 
 DECLARATION = BotDeclaration(

@@ -42,6 +42,7 @@ class DueRun:
     effort: int  # gas the handler receives
     fee: int  # wei paid to whoever executes it
     status: int = SCHEDULED
+    handler: str = ""  # the contract the run calls (checksummed; "" when not read)
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,15 @@ def spend_cap_alert(
             f"next booking needs {next_booking_fee}: bookings fail until the window drains",
         )
     return None
+
+
+def hold_run(held_since: int, last_retry: int | None, now: int, retry_s: int) -> bool:
+    """A held fund rebalancer's due run (its controller has a held feed down since
+    ``held_since``): True while it waits, False when it goes as the one retry of its period,
+    ``retry_s`` after the hold began or after the last run let through (0: never while held)."""
+    if retry_s <= 0:
+        return True
+    return now - (held_since if last_retry is None else last_retry) < retry_s
 
 
 def due_again(last: int | None, now: int, every: int) -> bool:

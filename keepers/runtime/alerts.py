@@ -58,6 +58,11 @@ ALERT_CODES: dict[str, tuple[str, str]] = {
     "low_runway": ("supervisor", "a funder has fewer intervals of fees than the threshold"),
     "low_runway_event": ("supervisor", "a funder emitted LowRunway on chain"),
     "spend_cap_reached": ("supervisor", "a funder's rolling-day spend cap cannot pay a booking"),
+    "rebalancer_held": (
+        "executor",
+        "a fund rebalancer's due runs are held back: its controller has a held feed down",
+    ),
+    "rebalancer_resumed": ("executor", "a held fund rebalancer's runs go again: feeds usable"),
     "crosschain_plan": ("crosschain", "the cross-chain planner could not plan this tick"),
     "crosschain_approval": ("crosschain", "a big cross-chain move waits for approval"),
     "crosschain_move_failed": ("crosschain", "a cross-chain move failed"),

@@ -20,6 +20,7 @@ from keepers.automation.planning import (
     due_again,
     fees_cover,
     gas_needed_for,
+    hold_run,
     lag_seconds,
     percentile,
     plan_batches,
@@ -177,3 +178,29 @@ def test_spend_cap_alert__below_next_fee__critical_else_none():
     assert alert is not None and (alert.level, alert.code) == ("critical", "spend_cap_reached")
     assert spend_cap_alert("0xf", available=10, cap=100, next_booking_fee=10) is None
     assert spend_cap_alert("0xf", available=0, cap=100, next_booking_fee=0) is None
+
+
+def test_hold_run__retry_period__one_per_period_from_the_hold_or_the_last_retry():
+    day = 86_400
+    assert hold_run(1_000, None, 1_000 + 10 * day, 0)  # 0: never while held
+    assert hold_run(1_000, None, 1_000 + day - 1, day)
+    assert not hold_run(1_000, None, 1_000 + day, day)  # a day after the hold began
+    assert hold_run(1_000, 1_000 + day, 1_000 + 2 * day - 1, day)  # then a day after that
+    assert not hold_run(1_000, 1_000 + day, 1_000 + 2 * day, day)
+
+
+@given(
+    st.integers(0, 10**6),
+    st.integers(1, 10**5),
+    st.lists(st.integers(0, 10**5), min_size=1, max_size=200),
+)
+def test_hold_run__any_ticks__at_most_one_run_per_period(since, retry_s, gaps):
+    """Whatever the tick times, the runs let through while held are at least retry_s apart
+    (the trust table's "at most one per KEEPER_EXECUTOR_HELD_RETRY_S")."""
+    now, last, sent = since, None, []
+    for gap in gaps:
+        now += gap
+        if not hold_run(since, last, now, retry_s):
+            last = now
+            sent.append(now)
+    assert all(b - a >= retry_s for a, b in zip([since, *sent], sent, strict=False))

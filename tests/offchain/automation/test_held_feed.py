@@ -1,0 +1,151 @@
+"""A held feed of the fund stays stale for 30 hours on the deployed local fund (real anvil, real
+Uniswap pools, the fund's own automation from scripts/profiles/local.yaml): the executor bot
+holds the fund rebalancer's due run back instead of paying for runs that value the held
+position at zero, keeps the run booked, keeps executing the other jobs (the Supervisor's own
+run), says so (alert, log line, metric), and executes the held run in the tick the feed is
+usable again. The number of runs it lets through meanwhile is the trust table's (docs/
+trust-model.md, "executor bot, for the fund's rebalancer on a held feed"): none a day by
+default, at most one a day with KEEPER_EXECUTOR_HELD_RETRY_S=86400, each one run fee."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+
+from keepers.automation.executor import ExecutorBot
+from keepers.automation.settings import ExecutorConfig
+from keepers.core.settings import load_settings
+from keepers.runtime.alerts import Alert
+from tests.support.autobots_helpers import make_settings
+from tests.support.fundbotlib import UNIT
+
+SCHEDULED, EXECUTED = 1, 2
+HOUR = 3_600
+STALE_HOURS = 30
+STEP_HOURS = 3
+DAY = 86_400
+# the trust table's worst case per day of the fund rebalancer's runs the executor sends while a
+# held feed is down: KEEPER_EXECUTOR_HELD_RETRY_S -> runs per day (0: the default)
+RUNS_PER_DAY = {0: 0, DAY: 1}
+
+
+def _refresh(fund: Any, skip: str, sender: Any) -> None:
+    """Every feed but `skip` answers again now (their heartbeat is a day)."""
+    for sym, feed in fund.feeds.items():
+        if sym != skip:
+            feed.updateAnswer(feed.latestAnswer(), sender=sender)
+
+
+def _to(chain: Any, ts: int) -> int:
+    chain.mine(1, timestamp=max(ts, chain.pending_timestamp))
+    return int(chain.blocks.head.timestamp)
+
+
+@pytest.mark.parametrize("retry_s", [0, DAY], ids=["default", "retry_daily"])
+def test_held_feed__fund_rebalancer_held_other_jobs_go__runs_when_fresh(
+    fresh, chain, accounts, tmp_path, retry_s
+):
+    f, auto = fresh, fresh.automation
+    reb, sched, funder, sup = (
+        auto["fund_rebalancer"],
+        auto["scheduler"],
+        auto["tx_funder"],
+        auto["supervisor"],
+    )
+    gov = accounts[0]
+    f.vault.deposit(300_000 * UNIT, accounts[1], sender=accounts[1])  # L1 over its band
+    first_run, t0 = (int(x) for x in reb.bookedRun())
+    sup_run = int(sup.bookedRun()[0])
+    alerts: list[Alert] = []
+    addrs = {k: auto[k].address for k in ("scheduler", "paid_registry", "supervisor")}
+    settings = make_settings(
+        tmp_path / "keeper.db", str(chain.provider.http_uri), accounts[6].private_key, addrs
+    )
+    retry = {} if retry_s == 0 else {"held_retry_s": retry_s}
+    cfg = load_settings(ExecutorConfig, scheduler=sched.address, held_check_every_s=0, **retry)
+    assert cfg.held_retry_s == retry_s  # 0 is the default
+    bot = ExecutorBot.from_settings(settings, cfg, [alerts.append])
+    try:
+        bot.start()
+        start_block = int(chain.blocks.head.number) + 1
+        # the run falls due and TBILL-A's feed goes stale (its last answer two days old)
+        now = _to(chain, t0 + 1)
+        tbill = f.feeds["TBILL-A"]
+        answer = int(tbill.latestAnswer())
+        _refresh(f, "TBILL-A", gov)
+        old = now - 2 * DAY
+        tbill.updateRoundData(tbill.latestRound() + 1, answer, old, old, sender=gov)
+        assert f.controller.pricingValues()[2]  # the controller's own verdict: feedDown
+
+        held_ticks, fund_sent = 0, []
+        for h in range(0, STALE_HOURS + 1, STEP_HOURS):  # the last tick reads the logs
+            now = _to(chain, t0 + 1 + h * HOUR)
+            _refresh(f, "TBILL-A", gov)
+            tick = bot.tick(now)
+            bot.drive()
+            fund_sent += [
+                i
+                for ids in tick.submitted
+                for i in ids
+                if _handler(sched, i).lower() == reb.address.lower()
+            ]
+            held_ticks += bool(tick.held)
+            if h == 0:
+                # held at once, named; the other job due with it (the Supervisor's run) goes
+                assert tick.held == [first_run]
+                assert any(sup_run in ids for ids in tick.submitted)
+                assert REGISTRY.get_sample_value("keeper_executor_runs_held_back") == 1
+
+        # the Supervisor's runs were executed (the first and the next day's); the fund
+        # rebalancer's run waited, booked and unpaid, but for the retries the setting allows
+        assert sched.status(sup_run) == EXECUTED
+        assert int(sup.bookedRun()[1]) > t0 + DAY  # its next day's run went too
+        stale_days = -(-STALE_HOURS * HOUR // DAY)
+        allowed = RUNS_PER_DAY[retry_s] * stale_days
+        if retry_s == 0:
+            assert fund_sent == [] and held_ticks == STALE_HOURS // STEP_HOURS + 1
+        else:  # one retry, a day after the hold began: it moved the fund without TBILL-A
+            assert fund_sent == [first_run] and held_ticks == STALE_HOURS // STEP_HOURS
+            assert bot.hold.last_run[reb.address] == f"run {first_run} moved"
+            since = bot.hold.holds[f.controller.address].since
+            assert DAY <= bot.hold.retried[reb.address] - since <= DAY + STEP_HOURS * HOUR
+        fees = [
+            int(e.args["amount"])
+            for e in bot.io.logs(
+                start_block, chain.blocks.head.number, [funder.address], ["FeeWithdrawn"]
+            )
+            if e.args["spender"].lower() == reb.address.lower()
+        ]
+        assert len(fees) == len(fund_sent) <= allowed  # one run fee per run, no hourly retries
+        assert all(fee == int(sched.getRun(first_run).fee) for fee in fees)
+        booked, at = (int(x) for x in reb.bookedRun())
+        assert booked != 0 and sched.status(booked) == SCHEDULED and at <= now  # due, held
+        (held,) = [a for a in alerts if a.code == "rebalancer_held"]
+        assert held.level == "warning" and reb.address in held.message
+        assert tbill.address in held.message and "stale" in held.message
+        assert not any(a.code == "rebalancer_resumed" for a in alerts)
+
+        # the feed answers again: the held run goes in the same tick
+        now = _to(chain, now + 60)
+        tbill.updateAnswer(answer, sender=gov)
+        _refresh(f, "TBILL-A", gov)
+        assert not f.controller.pricingValues()[2]
+        tick = bot.tick(now)
+        bot.drive()
+        assert tick.held == [] and any(booked in ids for ids in tick.submitted)
+        assert sched.status(booked) == EXECUTED
+        assert [a.code for a in alerts].count("rebalancer_resumed") == 1
+        assert REGISTRY.get_sample_value("keeper_executor_runs_held_back") == 0
+        assert int(reb.bookedRun()[0]) not in (0, booked)  # booked on
+        bot.tick(now + 1)  # reads the run's logs
+        if retry_s == 0:  # the fund's rebalance, held for 30 h, happens now: L1 back in band
+            assert bot.hold.last_run[reb.address] == f"run {booked} moved"
+            assert f.lens.fundState(f.controller.address).tierRatioBps[0] <= 2_000
+    finally:
+        bot.stop()
+
+
+def _handler(sched: Any, run_id: int) -> Any:
+    return sched.getRun(run_id).handler
