@@ -167,6 +167,15 @@ class FundHold:
                 out.append(down)
         return out
 
+    def held_of(self, handlers: Iterable[str], now: int) -> dict[str, str]:
+        """The fund rebalancers among ``handlers`` whose controller has a held feed down now,
+        with that controller (the supervisor's question: no hold is started or logged)."""
+        handlers = list(handlers)
+        self._classify(handlers, now)
+        of = {h: c for h in handlers if (c := self.controller_of(h))}
+        down = self._feed_down(sorted(set(of.values())), now) if of else {}
+        return {h: c for h, c in of.items() if down[c]}
+
     def split(self, runs: list[DueRun], now: int) -> tuple[list[DueRun], list[DueRun]]:
         """(runs to execute, runs held back) of the due ``runs`` at ``now``."""
         self._classify((r.handler for r in runs if r.handler), now)

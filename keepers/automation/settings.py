@@ -65,6 +65,12 @@ class SupervisorBotConfig(BaseSettings):
     interval_s: float = Field(default=1.0, gt=0)
     pipeline_passes: int = Field(default=3, ge=0, le=100)
     max_fixes_per_tick: int = Field(default=200, ge=1)
+    # A stuck fund rebalancer (trustedTarget) whose controller has a held feed down is re-booked
+    # at most once per held_fix_every_s (0: no limit): the first fix keeps its booking, which
+    # the executor then holds; more would only pay for runs someone else executes on a
+    # valuation without the held position. A fix goes at once when the feed is usable again.
+    held_fix_every_s: int = Field(default=86_400, ge=0)
+    held_check_every_s: int = Field(default=15, ge=0)
 
     @field_validator("scheduler", "supervisor", "registry")
     @classmethod

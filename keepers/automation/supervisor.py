@@ -19,6 +19,11 @@ bot closes the gap. One ``tick(now)``:
    tick, so a refill is acted on at the next tick.
 4. When the Supervisor itself cannot book (its fix fails), the bot ticks it directly once per the
    Supervisor's interval so that its items are still checked and pruned.
+   A stuck fund rebalancer (one that trusts its target, the fund's controller) whose controller
+   has a held feed down is fixed at most once per ``held_fix_every_s`` (the first fix keeps its
+   booking, which the executor holds; :mod:`keepers.automation.held`), and at once when the feed
+   is usable again; a deferred fix is logged (``supervisor_bot.fix_held_back``) and counted
+   (``keeper_supervisor_fixes_total{outcome="held_back"}``).
 5. Funders of the watched tasks: critical alert when the balance cannot pay the next booking,
    warning when ``runway()`` is below ``runway_alert_intervals``; critical
    ``spend_cap_reached`` when the funder's rolling-day spend cap (``availableToSpend()``)
@@ -36,6 +41,7 @@ from sqlalchemy import select
 
 from keepers.automation.base import AutomationBot, settings_loader
 from keepers.automation.chain import Call, ChainIO
+from keepers.automation.held import FundHold
 from keepers.automation.planning import (
     BPS,
     UNKNOWN,
@@ -68,7 +74,8 @@ log = get_logger("keepers.supervisor")
 
 FIXES = Counter(
     "keeper_supervisor_fixes_total",
-    "Stuck recurring tasks handled, by outcome (submitted, blocked, already_booked, destroyed)",
+    "Stuck recurring tasks handled, by outcome (submitted, blocked, already_booked, destroyed, "
+    "held_back: a fund rebalancer held by a feed down, fixed once per held_fix_every_s)",
     ["outcome"],
 )
 CAP_VIEWS = ("availableToSpend", "spendCapPerWindow")
@@ -102,6 +109,7 @@ class SupervisorTick:
     stuck: list[tuple[str, str]] = field(default_factory=list)  # (task, reason)
     fixes: list[str] = field(default_factory=list)  # tasks whose fix was submitted
     blocked: list[str] = field(default_factory=list)  # stuck, fix would fail now
+    held_back: list[str] = field(default_factory=list)  # stuck, held: fixed once per period
     supervisor_ticked: bool = False
     alerts: list[Alert] = field(default_factory=list)
 
@@ -249,6 +257,9 @@ class SupervisorBot(AutomationBot, TaskReader):
         self.last_block: int | None = None
         self.last_scan: int | None = None
         self.last_supervisor_tick: int | None = None
+        self.hold = FundHold(self.io, pipeline.decoder, 0, cfg.held_check_every_s)
+        self.held_fixed: dict[str, int] = {}  # held fund rebalancer -> its last fix while held
+        self._held_now: dict[str, str] = {}  # this tick's held fund rebalancers -> controller
 
     @staticmethod
     def declared_calls(cfg: SupervisorBotConfig) -> Calls:
@@ -376,6 +387,9 @@ class SupervisorBot(AutomationBot, TaskReader):
         if not stuck:
             return
         out.stuck += [(v.address, why) for v, why in stuck]
+        stuck = self._hold_fixes(stuck, now, out)
+        if not stuck:
+            return
         tasks = [self.tasks[v.address] for v, _ in stuck]
         sims = self.io.simulate_each(
             self.simulator, [self._fix_call(t) for t in tasks], self.sender
@@ -406,6 +420,38 @@ class SupervisorBot(AutomationBot, TaskReader):
                 self.blocked.discard(task.address)
         if specs:
             self._submit(specs, out)
+
+    def _hold_fixes(
+        self, stuck: list[tuple[TaskView, str]], now: int, out: SupervisorTick
+    ) -> list[tuple[TaskView, str]]:
+        """``stuck`` without the held fund rebalancers fixed less than ``held_fix_every_s``
+        ago (while held); a rebalancer whose feed is usable again starts afresh."""
+        candidates = [v.address for v, _ in stuck if self.tasks[v.address].kind != "supervisor"]
+        held = self.hold.held_of(candidates, now) if candidates else {}
+        for addr in list(self.held_fixed):
+            if addr not in held:
+                del self.held_fixed[addr]
+        keep = []
+        for view, why in stuck:
+            addr = view.address
+            if addr in held:
+                last = self.held_fixed.get(addr)
+                every = self.cfg.held_fix_every_s
+                if last is not None and every and now - last < every:
+                    FIXES.labels("held_back").inc()
+                    out.held_back.append(addr)
+                    log.info(
+                        "supervisor_bot.fix_held_back",
+                        task=addr,
+                        reason=why,
+                        controller=held[addr],
+                        last_fix=last,
+                        next_fix=last + every,
+                    )
+                    continue
+            keep.append((view, why))
+        self._held_now = held
+        return keep
 
     def _tick_supervisor(self, task: Task, now: int, out: SupervisorTick) -> None:
         """The Supervisor cannot book its own run: tick it by hand once per its interval."""
@@ -454,6 +500,8 @@ class SupervisorBot(AutomationBot, TaskReader):
                 self.in_flight[intent.id] = task.address
                 self.blocked.discard(task.address)
                 out.fixes.append(task.address)
+                if task.address in self._held_now:  # the fix of this held period
+                    self.held_fixed[task.address] = out.now
                 FIXES.labels("submitted").inc()
                 s.add(
                     JobRun(

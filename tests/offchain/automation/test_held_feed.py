@@ -15,7 +15,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from keepers.automation.executor import ExecutorBot
-from keepers.automation.settings import ExecutorConfig
+from keepers.automation.settings import ExecutorConfig, SupervisorBotConfig
+from keepers.automation.supervisor import SupervisorBot
 from keepers.core.settings import load_settings
 from keepers.runtime.alerts import Alert
 from tests.support.autobots_helpers import make_settings
@@ -149,3 +150,78 @@ def test_held_feed__fund_rebalancer_held_other_jobs_go__runs_when_fresh(
 
 def _handler(sched: Any, run_id: int) -> Any:
     return sched.getRun(run_id).handler
+
+
+def test_held_feed__supervisor_rebooks_held_fund_rebalancer_once_per_period__at_once_when_fresh(
+    fresh, chain, accounts, tmp_path
+):
+    """The fund rebalancer loses its booking while TBILL-A is stale (an outside executor runs it
+    when the funder is empty): the supervisor bot books it again once (its booking is what the
+    executor then holds), does not re-book it for an outsider again within held_fix_every_s
+    (fix_held_back), and re-books it at once when the feed answers."""
+    f, auto = fresh, fresh.automation
+    reb, sched, funder = auto["fund_rebalancer"], auto["scheduler"], auto["tx_funder"]
+    gov, outsider = accounts[0], accounts[7]
+    owner = next(a for a in accounts if a.address == funder.owner())
+    addrs = {k: auto[k].address for k in ("scheduler", "paid_registry", "supervisor")}
+    settings = make_settings(
+        tmp_path / "keeper.db", str(chain.provider.http_uri), accounts[6].private_key, addrs
+    )
+    cfg = load_settings(
+        SupervisorBotConfig,
+        scheduler=sched.address,
+        registry=addrs["paid_registry"],
+        supervisor=addrs["supervisor"],
+        scan_every_s=1,
+        held_check_every_s=0,
+        held_fix_every_s=2 * DAY,
+    )
+    assert SupervisorBotConfig.model_fields["held_fix_every_s"].default == DAY
+    bot = SupervisorBot.from_settings(settings, cfg, sinks=[])
+
+    def lose_booking(run_id: int) -> None:
+        """The funder empty, an outsider executes the run: its next booking fails."""
+        kept = funder.balance
+        funder.withdraw(owner, kept, sender=owner)
+        sched.execute(run_id, sender=outsider)
+        assert int(reb.bookedRun()[0]) == 0
+        owner.transfer(funder, kept)
+
+    try:
+        bot.start()
+        first_run, t0 = (int(x) for x in reb.bookedRun())
+        now = _to(chain, t0 + 1)
+        tbill = f.feeds["TBILL-A"]
+        answer = int(tbill.latestAnswer())
+        _refresh(f, "TBILL-A", gov)
+        tbill.updateRoundData(
+            tbill.latestRound() + 1, answer, now - 2 * DAY, now - 2 * DAY, sender=gov
+        )
+        lose_booking(first_run)
+
+        tick = bot.tick(_to(chain, now + 60))  # held, but its first fix: booked again
+        bot.drive()
+        assert tick.fixes == [reb.address] and tick.held_back == []
+        booked, at = (int(x) for x in reb.bookedRun())
+        assert booked != 0 and sched.status(booked) == SCHEDULED
+
+        now = _to(chain, at + 1)  # a day on, still stale; an outsider runs it again
+        _refresh(f, "TBILL-A", gov)
+        lose_booking(booked)
+        for step in (60, 3_600, 6 * 3_600):  # not re-booked within the period, every tick
+            tick = bot.tick(_to(chain, now + step))
+            assert tick.fixes == [] and tick.held_back == [reb.address]
+        assert int(reb.bookedRun()[0]) == 0
+
+        now = _to(chain, now + 7 * 3_600)  # the feed answers: booked at once
+        tbill.updateAnswer(answer, sender=gov)
+        _refresh(f, "TBILL-A", gov)
+        # (the first tick meets the first fix's intent under the same key, "fix:..:<task>:0:0",
+        # final already: the supervisor's attempt counter moves on, and the next tick sends)
+        ticks = [bot.tick(now), bot.tick(now + 1)]
+        bot.drive()
+        assert [t.fixes for t in ticks] == [[], [reb.address]]
+        assert all(t.held_back == [] for t in ticks)
+        assert int(reb.bookedRun()[0]) != 0
+    finally:
+        bot.stop()
