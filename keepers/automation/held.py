@@ -179,7 +179,10 @@ class FundHold:
     def split(self, runs: list[DueRun], now: int) -> tuple[list[DueRun], list[DueRun]]:
         """(runs to execute, runs held back) of the due ``runs`` at ``now``."""
         self._classify((r.handler for r in runs if r.handler), now)
-        controllers = sorted({c for r in runs if (c := self.controller_of(r.handler))})
+        # the held ones too: a hold ends when the feed is back, even if its run went meanwhile
+        controllers = sorted(
+            {c for r in runs if (c := self.controller_of(r.handler))} | set(self.holds)
+        )
         down = self._feed_down(controllers, now) if controllers else {}
         for c in controllers:
             if down[c] and c not in self.holds:

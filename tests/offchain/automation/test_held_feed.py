@@ -225,3 +225,42 @@ def test_held_feed__supervisor_rebooks_held_fund_rebalancer_once_per_period__at_
         assert int(reb.bookedRun()[0]) != 0
     finally:
         bot.stop()
+
+
+def test_held_feed__outsider_runs_the_held_run__hold_still_ends_when_the_feed_answers(
+    fresh, chain, accounts, tmp_path
+):
+    """While the executor holds the run, an outside executor runs it (its next run is a day
+    away): the hold is not left standing with nothing due; it ends, said, when the feed answers."""
+    f, auto = fresh, fresh.automation
+    reb, sched = auto["fund_rebalancer"], auto["scheduler"]
+    gov = accounts[0]
+    alerts: list[Alert] = []
+    addrs = {k: auto[k].address for k in ("scheduler", "paid_registry", "supervisor")}
+    settings = make_settings(
+        tmp_path / "keeper.db", str(chain.provider.http_uri), accounts[6].private_key, addrs
+    )
+    cfg = load_settings(ExecutorConfig, scheduler=sched.address, held_check_every_s=0)
+    bot = ExecutorBot.from_settings(settings, cfg, [alerts.append])
+    try:
+        bot.start()
+        first_run, t0 = (int(x) for x in reb.bookedRun())
+        now = _to(chain, t0 + 1)
+        tbill = f.feeds["TBILL-A"]
+        answer = int(tbill.latestAnswer())
+        _refresh(f, "TBILL-A", gov)
+        tbill.updateRoundData(
+            tbill.latestRound() + 1, answer, now - 2 * DAY, now - 2 * DAY, sender=gov
+        )
+        assert bot.tick(now).held == [first_run]
+        sched.execute(first_run, sender=accounts[7])  # someone else's executor
+        tick = bot.tick(_to(chain, now + 60))
+        assert tick.held == [] and all(first_run not in ids for ids in tick.submitted)
+        assert f.controller.address in bot.hold.holds  # still down: still said
+        tbill.updateAnswer(answer, sender=gov)
+        bot.tick(_to(chain, now + 120))
+        assert bot.hold.holds == {}
+        assert [a.code for a in alerts] == ["rebalancer_held", "rebalancer_resumed"]
+        assert REGISTRY.get_sample_value("keeper_executor_runs_held_back") == 0
+    finally:
+        bot.stop()
