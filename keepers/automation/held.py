@@ -93,6 +93,7 @@ class FundHold:
         self.retried: dict[str, int] = {}  # rebalancer -> when its last held run was let through
         self.last_run: dict[str, str] = {}  # rebalancer -> what its last run said
         self._checked: dict[str, tuple[int, bool]] = {}  # controller -> (when, feed down)
+        self._unreadable: set[str] = set()  # said once each
 
     # --- which handlers are fund rebalancers --------------------------------------------------
 
@@ -146,9 +147,12 @@ class FundHold:
         if due:
             res = self.io.call_many([Call(self._controller(c), "pricingValues") for c in due])
             for c, r in zip(due, res, strict=True):
-                if isinstance(r, NodeError):
-                    log.warning("executor.controller_unreadable", controller=c, error=str(r))
+                if isinstance(r, NodeError):  # a trusted target that is not a fund controller
+                    if c not in self._unreadable:
+                        self._unreadable.add(c)
+                        log.warning("executor.controller_unreadable", controller=c, error=str(r))
                     continue
+                self._unreadable.discard(c)
                 self._checked[c] = (now, bool(r[2]))
         return {c: self._checked.get(c, (0, False))[1] for c in controllers}
 
