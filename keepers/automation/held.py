@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from eth_utils import to_checksum_address
 from prometheus_client import Counter, Gauge
@@ -286,9 +285,3 @@ class FundHold:
             else:
                 continue
             self.last_run[ev.address] = said
-
-    def status(self) -> dict[str, Any]:
-        return {
-            c: {"since": h.since, "feeds": [f.describe() for f in h.feeds]}
-            for c, h in self.holds.items()
-        }
