@@ -354,7 +354,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
         // without reading a single oracle
         if (force || !_inBandsByMark()) {
             Snap memory s = _snapshot();
-            if (s.gross != 0 && (force || !_inBands(s))) {
+            // A held asset whose feed is down is valued 0 here: every move would be sized on a
+            // wrong gross (buying the other assets of its tier, selling the rest). The run moves
+            // nothing and returns (false, false): booked at its interval, not retried hourly.
+            if (!s.down && s.gross != 0 && (force || !_inBands(s))) {
                 // Anyone may execute a due run, at a moment of their choosing: each swap fills
                 // only up to the internal bound's price and carries the rest, so a pool moved
                 // against the fund sells it nothing worse than the bound.
