@@ -110,11 +110,14 @@ contract AssetController is IAssetController, AssetControllerStorage {
             }
         }
         (low, high) = (live, live);
+        uint256 m = uint256(_markL2) + _markL3;
+        // live at the mark's value (the cheap path's usual answer: every line held): the lower
+        // and the higher of the two are both it, fresh or not, so the mark's age is not read
+        if (m == live) return (low, high, feedDown);
         // cannot overflow: a uint32 timestamp plus a uint32 age (a never-set mark, at 0, is
         // older than any navMaxAge since block timestamps are far above 1 day)
         unchecked {
             if (uint256(_markedAt) + _hot.navMaxAge >= block.timestamp) {
-                uint256 m = uint256(_markL2) + _markL3;
                 if (m < low) low = m;
                 else high = m;
             }

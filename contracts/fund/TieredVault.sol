@@ -125,30 +125,37 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         return shares.mulDiv(freeCash() + high + 1, totalSupply() + 10 ** _decimalsOffset(), Math.Rounding.Ceil);
     }
 
+    /// @dev One read of the vault's cash balance per call: it prices the entry and is the
+    /// "before" of the transfer's measurement (only arithmetic between the two, so it is the
+    /// balance the transfer starts from).
     function deposit(uint256 assets, address receiver) public override(ERC4626, IERC4626) returns (uint256 shares) {
         uint256 high = _entryValue();
-        shares = assets.mulDiv(totalSupply() + 10 ** _decimalsOffset(), freeCash() + high + 1, Math.Rounding.Floor);
-        _deposit(_msgSender(), receiver, assets, shares);
+        uint256 bal = _cashBalance();
+        shares = assets.mulDiv(totalSupply() + 10 ** _decimalsOffset(), _free(bal) + high + 1, Math.Rounding.Floor);
+        _pull(_msgSender(), receiver, assets, shares, bal);
     }
 
     function mint(uint256 shares, address receiver) public override(ERC4626, IERC4626) returns (uint256 assets) {
         uint256 high = _entryValue();
-        assets = shares.mulDiv(freeCash() + high + 1, totalSupply() + 10 ** _decimalsOffset(), Math.Rounding.Ceil);
-        _deposit(_msgSender(), receiver, assets, shares);
+        uint256 bal = _cashBalance();
+        assets = shares.mulDiv(_free(bal) + high + 1, totalSupply() + 10 ** _decimalsOffset(), Math.Rounding.Ceil);
+        _pull(_msgSender(), receiver, assets, shares, bal);
     }
 
     /// @dev One valuation pass instead of OpenZeppelin's two (maxWithdraw + preview): the cash
     /// check replaces maxWithdraw, and _burn enforces the owner's balance. Priced at the exit
-    /// price (totalAssets: the lower of mark and live).
+    /// price (totalAssets: the lower of mark and live). One read of the cash balance and the
+    /// queue's reserve serves the price and the cash check.
     function withdraw(uint256 assets, address receiver, address owner)
         public
         override(ERC4626, IERC4626)
         returns (uint256 shares)
     {
         if (withdrawalsPaused) revert WithdrawalsPaused();
-        uint256 cash = availableCash();
+        (uint256 free, uint256 cash) = _cash();
         if (assets > cash) revert InsufficientCash(assets, cash);
-        shares = previewWithdraw(assets);
+        (uint256 low,,) = _invested();
+        shares = assets.mulDiv(totalSupply() + 10 ** _decimalsOffset(), free + low + 1, Math.Rounding.Ceil);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
     }
 
@@ -158,8 +165,9 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         returns (uint256 assets)
     {
         if (withdrawalsPaused) revert WithdrawalsPaused();
-        assets = previewRedeem(shares);
-        uint256 cash = availableCash();
+        (uint256 free, uint256 cash) = _cash();
+        (uint256 low,,) = _invested();
+        assets = shares.mulDiv(free + low + 1, totalSupply() + 10 ** _decimalsOffset(), Math.Rounding.Floor);
         if (assets > cash) revert InsufficientCash(assets, cash);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
     }
@@ -167,10 +175,14 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// @dev Measures what arrived: a fee-on-transfer (or otherwise short-paying) base token
     /// would mint shares for assets the vault never received.
     function _deposit(address caller, address receiver, uint256 assets, uint256 shares) internal override {
+        _pull(caller, receiver, assets, shares, _cashBalance());
+    }
+
+    /// @dev `_deposit` with the balance before the transfer already read (`before`).
+    function _pull(address caller, address receiver, uint256 assets, uint256 shares, uint256 before) private {
         IERC20 token = IERC20(asset());
-        uint256 before = token.balanceOf(address(this));
         token.safeTransferFrom(caller, address(this), assets);
-        uint256 received = token.balanceOf(address(this)) - before;
+        uint256 received = _cashBalance() - before;
         if (received != assets) revert TransferAmountMismatch(assets, received);
         _mint(receiver, shares);
         emit Deposit(caller, receiver, assets, shares);
@@ -217,6 +229,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     }
 
     /// @inheritdoc ITieredVault
+    /// @dev `_free` written out: the controller reaches it through availableCash() on every move.
     function freeCash() public view returns (uint256) {
         uint256 bal = IERC20(asset()).balanceOf(address(this));
         uint256 reserved = _claimable;
@@ -228,6 +241,23 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 cash = freeCash();
         uint256 owed = _pending;
         return cash > owed ? cash - owed : 0;
+    }
+
+    function _cashBalance() private view returns (uint256) {
+        return IERC20(asset()).balanceOf(address(this));
+    }
+
+    /// @dev `bal` less the cash reserved for funded, unclaimed requests, floored at 0.
+    function _free(uint256 bal) private view returns (uint256) {
+        uint256 reserved = _claimable;
+        return bal > reserved ? bal - reserved : 0;
+    }
+
+    /// @dev freeCash() and availableCash() from one read of the balance and of the reserves' slot.
+    function _cash() private view returns (uint256 free, uint256 cash) {
+        free = _free(_cashBalance());
+        uint256 owed = _pending;
+        cash = free > owed ? free - owed : 0;
     }
 
     /// @inheritdoc ITieredVault

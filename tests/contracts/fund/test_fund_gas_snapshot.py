@@ -197,3 +197,49 @@ def test_gas_snapshot__4_6_and_16_assets__forced_fits_the_booked_effort_noop_und
         noop = g[f"usdt{base_decimals}/{n}assets/controller.rebalance.noop_in_band"]
         assert noop < NO_OP_LIMIT, (n, noop)
     check_snapshot("fund", g)
+
+
+ENTRY_EXIT_BOUND = 2.25  # issue 45's goal is 2.0 (not reached: see the test's docstring)
+
+
+def test_gas_snapshot__4_assets__entries_and_exits__next_to_plain_erc4626(
+    project, deployer, keeper, alice, bob, usdt, adapters, create_feed, chain, base_decimals, unit
+):
+    """Issue 45: deposit, mint, withdraw and redeem at 4 held assets (2 in L2, 2 in L3) with the
+    DEFAULT pricing (no feed vouched for: each held feed's latestRoundData() is read and its
+    fingerprint compared with the mark's line), the mark standing, an existing holder; and the
+    same four calls on a plain OpenZeppelin ERC4626 over the same token, measured in the same
+    run, so that a change on either side shows as a diff (tests/bench/test_fund_gas_bench.py
+    prints the full table). The goal of 2.0x is not reached: the four feed reads alone
+    (MockV3Aggregator: a cold account and four cold slots each, 11.6k) are 0.84x of a plain
+    redeem; what else the call costs (the controller's account, its mark and lines, the
+    vault's reserves) is bounded here at ENTRY_EXIT_BOUND so that it cannot grow unseen."""
+    f = _fund_with_assets(project, deployer, keeper, usdt, adapters, create_feed, 2, 2)
+    plain = deployer.deploy(project.TestMoneyMarketFund, usdt, "plain", "PLAIN")
+    for who in (alice, bob):
+        usdt.mint(who, 10_000_000 * unit, sender=deployer)
+        usdt.approve(f.vault, 2**256 - 1, sender=who)
+        usdt.approve(plain, 2**256 - 1, sender=who)
+    for v in (f.vault, plain):
+        v.deposit(1_000_000 * unit, alice, sender=alice)
+    f.controller.rebalance(True, sender=keeper)  # 90% invested, the mark fresh
+    assert all(t.balanceOf(f.controller) > 0 for t in f.assets.values()), "every position held"
+    for v in (f.vault, plain):
+        v.deposit(1000 * unit, bob, sender=bob)  # bob an existing holder of both
+    assert f.controller.pricingValues() == f.controller.livePricingValues()
+    g: dict[str, int] = {}
+    ops = {
+        "deposit": lambda v: v.deposit(1000 * unit, bob, sender=bob),
+        "mint": lambda v: v.mint(v.convertToShares(1000 * unit), bob, sender=bob),
+        "withdraw": lambda v: v.withdraw(500 * unit, bob, bob, sender=bob),
+        "redeem": lambda v: v.redeem(v.balanceOf(bob) // 4, bob, bob, sender=bob),
+    }
+    for op, send in ops.items():
+        for name, v in (("vault", f.vault), ("oz4626", plain)):
+            chain.pending_timestamp += 1
+            g[f"usdt{base_decimals}/4assets/{name}.{op}"] = send(v).gas_used
+    for op in ops:
+        ours = g[f"usdt{base_decimals}/4assets/vault.{op}"]
+        base = g[f"usdt{base_decimals}/4assets/oz4626.{op}"]
+        assert ours <= base * ENTRY_EXIT_BOUND, f"{op}: {ours} vs plain {base}, {ours / base:.3f}x"
+    check_snapshot("fund", g)

@@ -88,6 +88,32 @@ def test_every_feed_reports_a_new_round__every_position_read__equal_anyway(small
     assert both(c) == before and not stands(c)
 
 
+def test_live_equal_to_the_mark__priced_at_it_fresh_or_stale__else_the_age_decides(
+    small, chain, deployer
+):
+    """Issue 45: when the live value equals the mark's, users' pricing answers it without
+    reading the mark's age (the lower and the higher of two equal values); a feed pushed up and
+    back (new words, the same answer) is read live and lands there too. Once the live value
+    differs, the age decides again: a fresh mark bounds exits (the lower) and entries (the
+    higher), a mark past navMaxAge prices both at the live value."""
+    c = small.controller
+    m, _, _ = both(c)
+    feed = small.feeds["c1"]
+    a = int(feed.latestAnswer())
+    feed.updateAnswer(a * 11 // 10, sender=deployer)
+    feed.updateAnswer(a, sender=deployer)  # back to the marked answer, under a new round
+    assert both(c) == (m, m, False)
+    feed.updateAnswer(a * 101 // 100, sender=deployer)  # +1%, the mark fresh
+    low, high, _ = both(c)
+    assert low == m < high  # entries at the rise, exits at the mark
+    chain.pending_timestamp += 2 * 3600  # the mark past navMaxAge (1 h), the answers fresh
+    feed.updateAnswer(a, sender=deployer)
+    feed.updateAnswer(a * 101 // 100, sender=deployer)
+    assert both(c) == (high, high, False)  # the live value both ways
+    feed.updateAnswer(a, sender=deployer)  # back again: live equals the stale mark
+    assert both(c) == (m, m, False)
+
+
 def test_marked_round_past_its_heartbeat__live_pass__feed_down(small, chain):
     c = small.controller
     chain.pending_timestamp += ONE_DAY + 60  # no feed reported: every held round is stale
