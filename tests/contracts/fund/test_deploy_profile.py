@@ -12,14 +12,26 @@ LOCAL = "scripts/profiles/local.yaml"
 
 
 def test_local_profile__deploys_and_rebalances(accounts, project):
+    import ape
+
     profile = load_profile(LOCAL)
+    # one feed vouched for as bumping its round on every answer (`rounds_bumped`)
+    first = profile.assets[0].model_copy(update={"rounds_bumped": True})
+    profile = profile.model_copy(update={"assets": [first, *profile.assets[1:]]})
     deployer = accounts[0]
-    fund = deploy_profile(profile, deployer, accounts, log=lambda *_: None)
+    lines: list[str] = []
+    fund = deploy_profile(profile, deployer, accounts, log=lines.append)
     assert len(fund.assets) == 6
     admin, keeper = accounts[1], accounts[2]
     c, v = fund.controller, fund.vault
     assert c.hasRole(c.DEFAULT_ADMIN_ROLE(), fund.timelock)
     assert not c.hasRole(c.DEFAULT_ADMIN_ROLE(), deployer)
+    vouched = {sym for sym, token in fund.assets.items() if c.roundsBumped(token)}
+    assert vouched == {first.symbol}  # the others read live: no round id trusted by default
+    assert any(first.symbol in ln and "rounds bumped" in ln for ln in lines)
+    for who in (deployer, admin, keeper):  # after the hand-over only the timelock vouches
+        with ape.reverts():
+            c.setRoundsBumped(fund.assets[profile.assets[1].symbol], True, sender=who)
     assert c.hasRole(c.ADMIN_ROLE(), admin) and c.hasRole(c.KEEPER_ROLE(), keeper)
     # the pool fee tier decides where the fund trades: only the timelock may switch it
     assert fund.adapters["uniswap"].owner() == fund.timelock.address
