@@ -104,7 +104,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (!ok) {
             uint256 n = _list.length;
             for (uint256 i; i < n; ++i) {
-                (uint256 v,, bool down) = _positionValue(i, true);
+                (uint256 v,, bool down,) = _positionValue(i, true);
                 live += v;
                 if (down) feedDown = true;
             }
@@ -176,7 +176,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             }
             if (!same) {
                 // a new answer, or live-only: this position live, in place of what the mark counted
-                (uint256 v,, bool d) = _positionValue(i, true);
+                (uint256 v,, bool d,) = _positionValue(i, true);
                 live = live - _markedValue[i] + v;
                 if (d) down = true;
             }
@@ -580,9 +580,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
         returns (uint256 spent)
     {
         address token = _list[i];
-        uint256 held = _cash.balanceOf(address(this));
+        uint256 held = s.cashHeld;
+        if (held == 0) s.cashHeld = held = _cash.balanceOf(address(this)) + 1;
         _assets[token].adapter.investWithin(token, cashAmount, minOut, s.oneFee);
-        uint256 back = _cash.balanceOf(address(this)) - held;
+        uint256 back = _cash.balanceOf(address(this)) + 1 - held;
         spent = cashAmount - back;
         if (back != 0) {
             _cash.safeTransfer(address(_vault), back);
@@ -781,9 +782,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
         s.values = new uint256[](n);
         s.prices = new uint256[](n);
         for (uint256 i; i < n; ++i) {
-            (uint256 v, uint8 t, bool down) = _positionValue(i, false);
+            (uint256 v, uint8 t, bool down, uint256 p) = _positionValue(i, false);
             if (down) s.down = true;
             s.values[i] = v;
+            s.prices[i] = p;
             s.tierValues[t] += v;
         }
         s.gross = s.tierValues[0] + s.tierValues[1] + s.tierValues[2];
@@ -792,7 +794,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @dev After a move of position i: revalues it and the vault's cash, nothing else (no
     /// other position changed), so the snapshot equals a fresh one at the same prices.
     function _update(Snap memory s, uint256 i) private view {
-        (uint256 v, uint8 t, bool down) = _positionValue(i, false);
+        (uint256 v, uint8 t, bool down,) = _positionValue(i, false);
         if (down) s.down = true;
         s.tierValues[0] = _freeCash();
         _set(s, i, t, v);
@@ -828,7 +830,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @dev Position i's value at its oracle. For users' pricing (`pricing`) the units are at
     /// most those of the last mark or move (`markUnits`): a third party's transfer in counts
     /// from the next mark, as on the cheap path, and a transfer out (a seizure) at once.
-    function _positionValue(uint256 i, bool pricing) private view returns (uint256 v, uint8 t, bool down) {
+    /// `p`: the feed's checked answer the position was priced at (0: not read, the position
+    /// empty, or the feed down), which the snapshot keeps for the moves.
+    function _positionValue(uint256 i, bool pricing) private view returns (uint256 v, uint8 t, bool down, uint256 p) {
         address token = _list[i];
         Asset storage a = _assets[token];
         t = a.tier;
@@ -840,7 +844,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             units += pendingTokens;
         }
         // only a held position loads and reads its feed
-        if (units != 0) (v,, down) = ValuationLib.positionValue(a.feed, units, v, _baseDecimals);
+        if (units != 0) (v, p, down) = ValuationLib.positionValue(a.feed, units, v, _baseDecimals);
         // dust (at most a millionth of a token: a donated wei) counts as zero and, feed down
         // or not, closes nothing: nobody can shut entries with one wei of an idle asset
         if (down && ValuationLib.isTokenDust(units, a.feed.tokenDecimals)) down = false;

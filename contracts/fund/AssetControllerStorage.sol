@@ -75,6 +75,9 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         // moves its pool at most one fee tier
         bool oneFee;
         bool cut; // a move was cut at the internal bound
+        // this contract's own cash balance plus 1, once a purchase has read it (0: not yet):
+        // every move leaves it where it found it (what comes back goes on to the vault)
+        uint256 cashHeld;
     }
 
     /// @dev What rebalance(false) reads when it has nothing to do, in one slot (the mark is the
