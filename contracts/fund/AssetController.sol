@@ -904,6 +904,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256 r = BpsLib.ratio(v, gross);
         return r >= lo && r <= hi;
     }
+
     function _storeMark(Snap memory s) private {
         _writeLines(s);
         if (s.down) {
