@@ -74,12 +74,12 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IAssetController
     function vault() external view returns (address) {
-        return address(_vault);
+        _viewFromAdmin();
     }
 
     /// @inheritdoc IAssetController
     function cash() external view returns (address) {
-        return address(_cash);
+        _viewFromAdmin();
     }
 
     /// @inheritdoc IAssetController
@@ -104,7 +104,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (!ok) {
             uint256 n = _list.length;
             for (uint256 i; i < n; ++i) {
-                (uint256 v,, bool down) = _positionValue(i, true);
+                (uint256 v,, bool down,) = _positionValue(i, true);
                 live += v;
                 if (down) feedDown = true;
             }
@@ -179,7 +179,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             }
             if (!same) {
                 // a new answer, or live-only: this position live, in place of what the mark counted
-                (uint256 v,, bool d) = _positionValue(i, true);
+                (uint256 v,, bool d,) = _positionValue(i, true);
                 live = live - _markedValue[i] + v;
                 if (d) down = true;
             }
@@ -189,7 +189,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IAssetController
     function dustValue() external view returns (uint256) {
-        return _dustValue;
+        _viewFromAdmin();
     }
 
     /// @inheritdoc IAssetController
@@ -199,7 +199,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IAssetController
     function markedAt() external view returns (uint64) {
-        return _markedAt;
+        _viewFromAdmin();
     }
 
     /// @inheritdoc IAssetController
@@ -229,12 +229,12 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IAssetController
     function paused() external view returns (bool) {
-        return _hot.paused;
+        _viewFromAdmin();
     }
 
     /// @inheritdoc IAssetController
     function queueReserve() external view returns (uint256) {
-        return _hot.queueReserve;
+        _viewFromAdmin();
     }
 
     /// @inheritdoc IAssetController
@@ -244,9 +244,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IAssetController
     function budgetUsage() external view returns (uint256 lossUsed, uint256 notionalUsed) {
-        MoveLimits memory l = _limits;
-        if (l.window == 0) return (0, 0);
-        return WindowBudgetLib.current(_usage, l.lossBudget, l.notionalBudget, l.window);
+        _viewFromAdmin();
     }
 
     /// @inheritdoc IAssetController
@@ -516,7 +514,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         address token = _list[i];
         Asset storage a = _assets[token];
         OracleLib.Feed memory f = a.feed;
-        uint256 p = f.price();
+        uint256 p = _price(s, i, f);
         uint256 before = IERC20(token).balanceOf(address(this));
         _vault.pullCash(address(a.adapter), cashAmount);
         if (s.within && a.instant) {
@@ -531,10 +529,15 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (a.instant) {
             uint256 oracleOut = f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor);
             _checkInstantMove(out, minOut, oracleOut, boundBps, cashAmount, f.toBase(out, p, _baseDecimals));
+            // the snapshot brought current without reading the vault or the position again: the
+            // vault paid exactly `cashAmount` out of its available cash (pullCash checked that it
+            // could, and any unspent rest is back), and the position is `before + out` units at `p`
+            s.tierValues[0] -= cashAmount;
+            _set(s, i, a.tier, f.toBase(before + out, p, _baseDecimals));
         } else {
             _useBudget(0, cashAmount);
+            _update(s, i);
         }
-        _update(s, i);
         _checkAfterBuy(s, i, a);
         emit Purchased(token, cashAmount, out, !a.instant);
     }
@@ -546,7 +549,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         address token = _list[i];
         Asset storage a = _assets[token];
         OracleLib.Feed memory f = a.feed;
-        uint256 p = f.price();
+        uint256 p = _price(s, i, f);
         if (a.instant) {
             uint256 redeemable = a.adapter.redeemableNow(token, address(this), IERC20(token).balanceOf(address(this)));
             if (tokenAmount > redeemable) revert NotRedeemableNow(token, tokenAmount, redeemable);
@@ -583,9 +586,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
         returns (uint256 spent)
     {
         address token = _list[i];
-        uint256 held = _cash.balanceOf(address(this));
+        uint256 held = s.cashHeld;
+        if (held == 0) s.cashHeld = held = _cash.balanceOf(address(this)) + 1;
         _assets[token].adapter.investWithin(token, cashAmount, minOut, s.oneFee);
-        uint256 back = _cash.balanceOf(address(this)) - held;
+        uint256 back = _cash.balanceOf(address(this)) + 1 - held;
         spent = cashAmount - back;
         if (back != 0) {
             _cash.safeTransfer(address(_vault), back);
@@ -703,7 +707,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             return 0;
         }
         OracleLib.Feed memory f = a.feed;
-        uint256 tokens = f.toToken(value, f.price(), _baseDecimals, Math.Rounding.Ceil);
+        uint256 tokens = f.toToken(value, _price(s, i, f), _baseDecimals, Math.Rounding.Ceil);
         if (tokens > redeemable) tokens = redeemable;
         return _redeem(s, i, tokens, 0, _internalBound());
     }
@@ -765,8 +769,11 @@ contract AssetController is IAssetController, AssetControllerStorage {
     function _room(Snap memory s, uint256 i) private view returns (uint256 room, uint256 v) {
         Asset storage a = _assets[_list[i]];
         v = s.values[i];
-        (bool priced,) = a.feed.tryPrice();
-        if (!priced) return (0, v); // never buy what cannot be priced: a down feed is skipped
+        if (s.prices[i] == 0) {
+            (, uint256 p) = a.feed.tryPrice();
+            if (p == 0) return (0, v); // never buy what cannot be priced: a down feed is skipped
+            s.prices[i] = p;
+        }
         uint256 limit = Math.mulDiv(s.gross, uint256(a.maxConcentrationBps) * _HEADROOM_BPS, BpsLib.BPS * BpsLib.BPS);
         uint256 capLimit = Math.mulDiv(a.cap, _HEADROOM_BPS, BpsLib.BPS);
         if (capLimit < limit) limit = capLimit;
@@ -779,10 +786,12 @@ contract AssetController is IAssetController, AssetControllerStorage {
         s.tierValues[0] = _freeCash();
         uint256 n = _list.length;
         s.values = new uint256[](n);
+        s.prices = new uint256[](n);
         for (uint256 i; i < n; ++i) {
-            (uint256 v, uint8 t, bool down) = _positionValue(i, false);
+            (uint256 v, uint8 t, bool down, uint256 p) = _positionValue(i, false);
             if (down) s.down = true;
             s.values[i] = v;
+            s.prices[i] = p;
             s.tierValues[t] += v;
         }
         s.gross = s.tierValues[0] + s.tierValues[1] + s.tierValues[2];
@@ -791,12 +800,32 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @dev After a move of position i: revalues it and the vault's cash, nothing else (no
     /// other position changed), so the snapshot equals a fresh one at the same prices.
     function _update(Snap memory s, uint256 i) private view {
-        (uint256 v, uint8 t, bool down) = _positionValue(i, false);
+        (uint256 v, uint8 t, bool down,) = _positionValue(i, false);
         if (down) s.down = true;
-        s.tierValues[t] = s.tierValues[t] - s.values[i] + v;
-        s.values[i] = v;
         s.tierValues[0] = _freeCash();
-        s.gross = s.tierValues[0] + s.tierValues[1] + s.tierValues[2];
+        _set(s, i, t, v);
+    }
+
+    /// @dev Position i (of tier t) now worth v; the gross follows the tiers. In assembly for the
+    /// size limit: i indexes the list the snapshot was taken over (so `values`), t is an asset's
+    /// tier (1 or 2), and tier t's total includes position i's old value.
+    function _set(Snap memory s, uint256 i, uint8 t, uint256 v) private pure {
+        assembly ("memory-safe") {
+            let tv := mload(add(s, 0x20)) // s.tierValues
+            let at := add(tv, shl(5, t))
+            let ai := add(mload(add(s, 0x40)), shl(5, add(i, 1))) // s.values[i]
+            mstore(at, add(sub(mload(at), mload(ai)), v))
+            mstore(ai, v)
+            mstore(s, add(add(mload(tv), mload(add(tv, 0x20))), mload(add(tv, 0x40)))) // s.gross
+        }
+    }
+
+    /// @dev Position i's checked feed answer (`f` its feed), read once per call: the first
+    /// read reverts as OracleLib.price does (stale, incomplete, out of bounds), and a feed
+    /// answers the same for the rest of the transaction.
+    function _price(Snap memory s, uint256 i, OracleLib.Feed memory f) private view returns (uint256 p) {
+        p = s.prices[i];
+        if (p == 0) s.prices[i] = p = f.price();
     }
 
     /// @dev The vault's cash not earmarked for redemptions (L1).
@@ -807,7 +836,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @dev Position i's value at its oracle. For users' pricing (`pricing`) the units are at
     /// most those of the last mark or move (`markUnits`): a third party's transfer in counts
     /// from the next mark, as on the cheap path, and a transfer out (a seizure) at once.
-    function _positionValue(uint256 i, bool pricing) private view returns (uint256 v, uint8 t, bool down) {
+    /// `p`: the feed's checked answer the position was priced at (0: not read, the position
+    /// empty, or the feed down), which the snapshot keeps for the moves.
+    function _positionValue(uint256 i, bool pricing) private view returns (uint256 v, uint8 t, bool down, uint256 p) {
         address token = _list[i];
         Asset storage a = _assets[token];
         t = a.tier;
@@ -819,7 +850,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             units += pendingTokens;
         }
         // only a held position loads and reads its feed
-        if (units != 0) (v,, down) = ValuationLib.positionValue(a.feed, units, v, _baseDecimals);
+        if (units != 0) (v, p, down) = ValuationLib.positionValue(a.feed, units, v, _baseDecimals);
         // dust (at most a millionth of a token: a donated wei) counts as zero and, feed down
         // or not, closes nothing: nobody can shut entries with one wei of an idle asset
         if (down && ValuationLib.isTokenDust(units, a.feed.tokenDecimals)) down = false;
@@ -939,7 +970,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
                     if (until >= block.timestamp && until < validUntil) validUntil = until;
                 }
             }
-            if (line != 0 && !s.down) _markedValue[i] = s.values[i];
+            // cannot truncate: not down, so _storeMark stores this value's tier total as a
+            // uint112 next (SafeCast) or reverts
+            if (line != 0 && !s.down) _markedValue[i] = uint128(s.values[i]);
             lines[i] = line;
         }
         address blob = _markLines.lines;

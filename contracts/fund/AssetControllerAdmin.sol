@@ -9,6 +9,7 @@ import {BpsLib} from "../libraries/BpsLib.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
 import {ValuationLib} from "../libraries/ValuationLib.sol";
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
+import {WindowBudgetLib} from "../libraries/WindowBudgetLib.sol";
 import {AssetControllerStorage} from "./AssetControllerStorage.sol";
 
 /// @title AssetControllerAdmin
@@ -75,6 +76,43 @@ contract AssetControllerAdmin is AssetControllerStorage {
     /// @dev See IAssetController.
     function sequencerFeed() external view returns (address, uint32) {
         return (_sequencer, _sequencerGrace);
+    }
+
+    /// @dev See IAssetController.
+    function budgetUsage() external view returns (uint256 lossUsed, uint256 notionalUsed) {
+        MoveLimits memory l = _limits;
+        if (l.window == 0) return (0, 0);
+        return WindowBudgetLib.current(_usage, l.lossBudget, l.notionalBudget, l.window);
+    }
+
+    /// @dev See IAssetController.
+    function vault() external view returns (address) {
+        return address(_vault);
+    }
+
+    /// @dev See IAssetController.
+    function cash() external view returns (address) {
+        return address(_cash);
+    }
+
+    /// @dev See IAssetController.
+    function dustValue() external view returns (uint256) {
+        return _dustValue;
+    }
+
+    /// @dev See IAssetController.
+    function markedAt() external view returns (uint64) {
+        return _markedAt;
+    }
+
+    /// @dev See IAssetController.
+    function paused() external view returns (bool) {
+        return _hot.paused;
+    }
+
+    /// @dev See IAssetController.
+    function queueReserve() external view returns (uint256) {
+        return _hot.queueReserve;
     }
 
     /// @dev See IAssetController.

@@ -65,6 +65,9 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         uint256 gross;
         uint256[3] tierValues; // 0 = the vault's cash not earmarked for redemptions
         uint256[] values; // per asset, in list order, base units
+        // per asset, its feed's checked answer once this call has read it (0: not yet, or down);
+        // a feed answers the same within a transaction, so each is read once for the moves
+        uint256[] prices;
         bool down; // a held asset's feed is down: it is valued at zero (pending cash aside)
         // rebalance() only: instant moves fill up to the internal bound and carry the rest
         bool within;
@@ -72,6 +75,9 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         // moves its pool at most one fee tier
         bool oneFee;
         bool cut; // a move was cut at the internal bound
+        // this contract's own cash balance plus 1, once a purchase has read it (0: not yet):
+        // every move leaves it where it found it (what comes back goes on to the vault)
+        uint256 cashHeld;
     }
 
     /// @dev What rebalance(false) reads when it has nothing to do, in one slot (the mark is the
@@ -149,7 +155,9 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     /// its leg bound, kept by `_grantRole`/`_revokeRole` from AccessControl's roles.
     mapping(address account => uint8) internal _rebalanceTag;
     MarkLines internal _markLines;
-    uint256[MAX_ASSETS] internal _markedValue; // per held position, what the mark counted
+    // per held position, what the mark counted; two to a slot (a move's mark writes half the
+    // slots): each value is at most its tier's total, which the mark stores as a uint112
+    uint128[MAX_ASSETS] internal _markedValue;
 
     constructor(ITieredVault vault_) {
         if (address(vault_) == address(0)) revert ZeroAddress("vault");
