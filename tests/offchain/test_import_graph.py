@@ -32,10 +32,9 @@ KNOWN_TYPE_ONLY_CIRCLES: set[tuple[str, ...]] = {
     ("keepers.fund.bot", "keepers.fund.execution"),
 }
 
-# Reaches into another module's private names that are known, compared for equality as above:
-# the fund's execution stage clears the bot's alerts through the whole FundBot (issue 47's
-# "stages as values" removes it).
-KNOWN_PRIVATE_REACH = {"keepers.fund.execution: self.bot._clear_alert"}
+# Reaches into another module's private names that are known, compared for equality as above
+# (none left: issue 47 made the fund bot's alert services public, the stages' way to them).
+KNOWN_PRIVATE_REACH: set[str] = set()
 
 # Private attributes of third-party objects held in a local name, with no public way to the
 # same thing (no keepers module defines them: checked below).
