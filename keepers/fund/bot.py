@@ -54,7 +54,7 @@ from keepers.core.settings import PolicyConfig, RolePolicy
 from keepers.fund.actions import ActionEncoder, EncodedCall
 from keepers.fund.approval_stage import ApprovalServices, ApprovalStage
 from keepers.fund.depth_reader import DepthReader
-from keepers.fund.execution import Execution
+from keepers.fund.execution import Execution, ExecutionServices
 from keepers.fund.feeds import feed_down_message, feeds_down
 from keepers.fund.outcome import (  # re-exported: the CLI and the tests import them from here
     DUPLICATE,
@@ -715,7 +715,36 @@ class FundBot:
         """Stages 5-7 of an approved plan (resume, simulate, send, follow, verify, record),
         one pass: the plan stays approved (outcome ``executing``) while an action it sent is
         not final (keepers.fund.execution)."""
-        return Execution(self).run(ref, now)
+        return Execution(self.execution_services()).run(ref, now)
+
+    def execution_services(self) -> ExecutionServices:
+        """What the execution stage needs, as values, made per pass: ``leading`` and the
+        test seams may be set on the bot after it is built (keeper run's replicas)."""
+        return ExecutionServices(
+            cfg=self.cfg,
+            execute_timeout_s=self.k.execute_timeout_s,
+            follow_budget_s=self.k.follow_budget_s,
+            plans=self.plans,
+            contracts=self.contracts,
+            w3=self.w3,
+            read=self.read,
+            simulate=self.simulate,
+            encoder=self.encoder,
+            encode_all=self.encode_all,
+            pipeline=lambda: self.pipeline,
+            sender=lambda: self.sender,
+            approvals=self.approvals,
+            record_failed_leg=self.sizing.record_failed_leg,
+            verify=self.verify,
+            alert=self.alert,
+            alert_once=self.alert_once,
+            clear_alert=self.clear_alert,
+            symbol=self.symbol,
+            stopping=self.stopping,
+            leading=self.leading,
+            before_action=self.before_action,
+            before_verify=self.before_verify,
+        )
 
     def verify(
         self,

@@ -20,26 +20,31 @@ it was sent, the fill quoted for it and the gas it used. One plan executes at a 
 approved plan waits until the executing one has ended.
 
 A killed keeper resumes the same way: actions with a result are kept, actions with an intent
-are followed, never sent again. One `Execution` per pass (``FundBot.execute``): the values its
+are followed, never sent again. One `Execution` per pass (``FundBot.execute``), given what it
+needs as values (`ExecutionServices`), returning the pass's `CycleOutcome`: the values its
 steps pass along (the frozen calls) live on it for that pass only."""
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import asdict, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eth_typing import HexStr
 from web3 import Web3
 from web3.logs import DISCARD as _DISCARD
 
 from keepers.core.logging import get_logger
-from keepers.fund.actions import EncodedCall, fill_ratio
+from keepers.fund.actions import ActionEncoder, EncodedCall, fill_ratio
+from keepers.fund.approval_stage import ApprovalStage
 from keepers.fund.costs import receipt_cost
 from keepers.fund.outcome import EXECUTING, PAUSED, ROLE, STOPPED, CycleOutcome
 from keepers.fund.planning import risk as riskmod
 from keepers.fund.planning.actions import Action, ActionResult
+from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.report import plan_report, progress
 from keepers.fund.planning.state import BPS, AssetState, FundState, TierState
 from keepers.fund.reader import FundReading
@@ -49,19 +54,18 @@ from keepers.fund.records import (
     EXECUTED,
     FAILED,
     PARTIAL,
+    PlanStore,
     result_from_dict,
     result_to_dict,
     resumed_report,
 )
 from keepers.runtime import metrics
 from keepers.runtime.alerts import AlertLevel
+from keepers.tx.contracts import FundContracts
 from keepers.tx.outcome import IntentOutcome, Outcome
-from keepers.tx.pipeline import IntentSpec
+from keepers.tx.pipeline import IntentSpec, Pipeline
 from keepers.tx.retry import NetworkUnavailable, is_network_error
 from keepers.tx.simulation import SimulationResult
-
-if TYPE_CHECKING:
-    from keepers.fund.bot import FundBot
 
 log = get_logger("keepers.fundbot")
 
@@ -102,31 +106,71 @@ def _marks(state: FundState) -> dict[str, Any]:
     return {"cash": str(state.cash), "positions": [str(x) for x in state.positions()]}
 
 
+@dataclass(frozen=True)
+class ExecutionServices:
+    """What the execution stage reads and tells, as values (it imports nothing of
+    keepers.fund.bot): ``cfg`` (REBALANCE_SLIPPAGE_BLOCK_BPS), ``execute_timeout_s`` and
+    ``follow_budget_s`` (KEEPER_EXECUTE_TIMEOUT_S, KEEPER_FOLLOW_BUDGET_S); ``plans`` (the store:
+    every document of a pass goes through the plan's row), ``contracts`` and ``w3`` (the
+    controller's events, the executor, gas price, balances, receipts), ``read()`` (the fund
+    now), ``simulate(reading, calls)``, ``encoder`` (quotes and calldata) and
+    ``encode_all(reading, plan, skip)``, ``pipeline()`` and ``sender()`` (made on first use),
+    ``approvals`` (the frozen calls), ``record_failed_leg`` (the sizing stage's memory of a leg
+    that failed simulation), ``verify(before, results, after, ref, fills)``, the alerts
+    (``alert``, ``alert_once``, ``clear_alert``), ``symbol(token)`` (metric labels), the keeper's
+    ``stopping`` event and ``leading()`` (replicas), and the tests' seams ``before_action(i)``
+    and ``before_verify()``."""
+
+    cfg: PlanningConfig
+    execute_timeout_s: float
+    follow_budget_s: float
+    plans: PlanStore
+    contracts: FundContracts
+    w3: Web3
+    read: Callable[[], FundReading]
+    simulate: Callable[[FundReading, list[tuple[int, Action, EncodedCall]]], Any]
+    encoder: ActionEncoder
+    encode_all: Callable[..., list[tuple[int, Action, EncodedCall]]]
+    pipeline: Callable[[], Pipeline]
+    sender: Callable[[], str]
+    approvals: ApprovalStage
+    record_failed_leg: Callable[..., Any]
+    verify: Callable[..., dict[str, Any]]
+    alert: Callable[..., Any]
+    alert_once: Callable[..., Any]
+    clear_alert: Callable[[str, int], None]
+    symbol: Callable[[str | None], str]
+    stopping: threading.Event
+    leading: Callable[[], bool]
+    before_action: Callable[[int], None] | None = None
+    before_verify: Callable[[], None] | None = None
+
+
 class Execution:
     """One pass over an approved plan (see the module doc)."""
 
-    def __init__(self, bot: FundBot) -> None:
-        self.bot = bot
+    def __init__(self, services: ExecutionServices) -> None:
+        self.s = services
         # by position in the frozen order: the approved calldata, through the executor
         self.frozen_calls: dict[int, EncodedCall] = {}
 
     def run(self, ref: str, now: int) -> CycleOutcome:
         started = time.perf_counter()
-        p = self.bot.plans.plan(ref)
-        if self.bot.stopping.is_set():  # stopping: the plan stays approved, a restart runs it
+        p = self.s.plans.plan(ref)
+        if self.s.stopping.is_set():  # stopping: the plan stays approved, a restart runs it
             return CycleOutcome(ref, STOPPED, "stopping: execution not started")
-        other = self.bot.plans.executing(exclude=ref)
+        other = self.s.plans.executing(exclude=ref)
         if other is not None:  # one plan executes at a time: this one starts after it
             msg = f"waits for plan {other}, executing: one plan executes at a time"
             return CycleOutcome(ref, APPROVED, msg)
         try:
-            reading = self.bot.read()
+            reading = self.s.read()
         except NetworkUnavailable as err:
-            self.bot.alert(AlertLevel.WARNING, "network", str(err), ref)
+            self.s.alert(AlertLevel.WARNING, "network", str(err), ref)
             return CycleOutcome(ref, APPROVED, str(err))
         if reading.state.paused:
-            self.bot.alert(AlertLevel.CRITICAL, "paused", "the fund is paused: plan aborted", ref)
-            self.bot.plans.update(ref, ABORTED, abort="paused")
+            self.s.alert(AlertLevel.CRITICAL, "paused", "the fund is paused: plan aborted", ref)
+            self.s.plans.update(ref, ABORTED, abort="paused")
             return CycleOutcome(ref, ABORTED, "paused")
         # Actions with a result are kept; actions with an intent (sent by an earlier pass, or
         # by a keeper killed since) are followed, never sent again.
@@ -134,7 +178,7 @@ class Execution:
         sent: dict[int, int] = {}
         marks: dict[int, dict[str, Any]] = {}  # per action: what its send recorded
         aborted: str | None = None
-        row = self.bot.plans.get(ref)
+        row = self.s.plans.get(ref)
         assert row is not None
         for arow in row.actions:
             marks[arow.seq] = dict(arow.payload)
@@ -144,20 +188,20 @@ class Execution:
                 sent[arow.seq] = arow.intent_id
             elif arow.status == "aborted":
                 aborted = str(arow.payload.get("error") or "aborted")
-        frozen = row.payload.get("frozen") if self.bot.contracts.executor is not None else None
-        if self.bot.contracts.executor is not None and frozen is None:
+        frozen = row.payload.get("frozen") if self.s.contracts.executor is not None else None
+        if self.s.contracts.executor is not None and frozen is None:
             # With a PlanExecutor every action goes through it, and only a frozen plan can: an
             # unfrozen one (a store from before the one-write freeze) is aborted, never sent
             # around the executor; the planner plans again from the state now.
             msg = "approved plan has no frozen document: aborted, never sent outside the executor"
-            self.bot.alert(AlertLevel.CRITICAL, "plan_not_frozen", msg, ref)
-            self.bot.plans.update(ref, ABORTED, abort="not_frozen")
+            self.s.alert(AlertLevel.CRITICAL, "plan_not_frozen", msg, ref)
+            self.s.plans.update(ref, ABORTED, abort="not_frozen")
             return CycleOutcome(ref, ABORTED, msg)
         if frozen is not None:
-            expired = self.bot.approvals.frozen_expired(ref, frozen, now)
+            expired = self.s.approvals.frozen_expired(ref, frozen, now)
             if expired is not None:
                 return expired
-            self.frozen_calls = self.bot.approvals.frozen_calls(ref, frozen, now)
+            self.frozen_calls = self.s.approvals.frozen_calls(ref, frozen, now)
             order_of = [int(i) for i in frozen["order"]]
         else:
             order_of = sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)
@@ -174,7 +218,7 @@ class Execution:
                 "already": sorted(done),  # before a restart: already in that state
                 "resumed": sorted(sent),  # sent before it: in it if mined by its block
             }
-            self.bot.plans.update(ref, start=start)
+            self.s.plans.update(ref, start=start)
         # 5. one action at a time, in the frozen (priority) order; one failure does not stop
         # the rest; a pass never waits for one action's confirmation longer than its budget
         before = reading
@@ -185,15 +229,15 @@ class Execution:
                 continue
             if idx not in sent:
                 if aborted:
-                    self.bot.plans.record_action(ref, idx, "aborted", error=aborted, order=order)
+                    self.s.plans.record_action(ref, idx, "aborted", error=aborted, order=order)
                     continue
                 # no new intent once stopping, or once another replica leads this fund (the
                 # plan stays approved; the leader resumes it, the intents in flight once)
-                if self.bot.stopping.is_set() or not self.bot.leading():
+                if self.s.stopping.is_set() or not self.s.leading():
                     return self._stopped(ref, idx, started)
-                if self.bot.before_action is not None:
-                    self.bot.before_action(idx)
-                    before = self.bot.read()
+                if self.s.before_action is not None:
+                    self.s.before_action(idx)
+                    before = self.s.read()
                 sent_now = self._send(ref, idx, order, action, before, now)
                 if sent_now is None:  # not sent (slippage): recorded with its result
                     moved = True
@@ -202,18 +246,18 @@ class Execution:
                 moved = True
             # the pipeline driven for this action at most KEEPER_FOLLOW_BUDGET_S: never
             # waiting out a node that does not answer or a chain that does not mine
-            outcome = self.bot.pipeline.wait_final(
-                sent[idx], self.bot.k.follow_budget_s, stop=self.bot.stopping
+            outcome = self.s.pipeline().wait_final(
+                sent[idx], self.s.follow_budget_s, stop=self.s.stopping
             )
             if outcome.kind is Outcome.HALTED and outcome.halted is not None:
                 raise outcome.halted  # another process signs with our key: the keeper stops
             if outcome.kind is Outcome.STOPPED:  # the action stays sent, its intent recorded
                 return self._stopped(ref, idx, started)
             if outcome.kind is Outcome.OUT_OF_GAS_FUNDS:  # the intent waits for gas
-                self.bot.plans.record_action(ref, idx, "waiting_gas", order=order)
-                msg = f"keeper {self.bot.sender} out of gas funds at action {idx}: execution paused"
-                self.bot.alert(AlertLevel.CRITICAL, "gas_funds", msg, ref)
-                self.bot.plans.update(ref, APPROVED, paused="gas_funds")
+                self.s.plans.record_action(ref, idx, "waiting_gas", order=order)
+                msg = f"keeper {self.s.sender()} out of gas funds at action {idx}: execution paused"
+                self.s.alert(AlertLevel.CRITICAL, "gas_funds", msg, ref)
+                self.s.plans.update(ref, APPROVED, paused="gas_funds")
                 return CycleOutcome(ref, PAUSED, msg, seconds=time.perf_counter() - started)
             if not outcome.final:  # sent, not confirmed yet: the next pass follows it
                 self._unconfirmed(ref, idx, outcome, marks[idx], now)
@@ -223,7 +267,7 @@ class Execution:
             except Exception as err:  # the node went away between the outcome and its receipt
                 if not (isinstance(err, NetworkUnavailable) or is_network_error(err)):
                     raise
-                self.bot.alert(AlertLevel.WARNING, "network", str(err), ref)
+                self.s.alert(AlertLevel.WARNING, "network", str(err), ref)
                 return CycleOutcome(ref, EXECUTING if moved else APPROVED, str(err))
             moved = True
             if stop:
@@ -231,7 +275,7 @@ class Execution:
         try:
             return self._finish(ref, p, row.payload, start, order_of, now, started)
         except NetworkUnavailable as err:  # verified by the next pass
-            self.bot.alert(AlertLevel.WARNING, "network", str(err), ref)
+            self.s.alert(AlertLevel.WARNING, "network", str(err), ref)
             return CycleOutcome(ref, EXECUTING, str(err))
 
     # ------------------------------------------------------------------ before the first send
@@ -256,8 +300,8 @@ class Execution:
                 if idx not in done and idx not in sent
             ]
         else:
-            calls = list(self.bot.encode_all(reading, p, skip=set(done) | set(sent)))
-        sim = self.bot.simulate(reading, calls) if calls else SimulationResult()
+            calls = list(self.s.encode_all(reading, p, skip=set(done) | set(sent)))
+        sim = self.s.simulate(reading, calls) if calls else SimulationResult()
         sim_doc = {
             "ok": sim.ok,
             "gas": [s.gas_used for s in sim.steps],
@@ -271,22 +315,20 @@ class Execution:
         if failed is not None:
             idx = calls[failed.index][0]
             msg = f"simulation of action {idx} ({calls[failed.index][2].function}) failed: {failed.error}"
-            self.bot.alert(AlertLevel.CRITICAL, "simulation_failed", msg, ref, error=failed.error)
-            self.bot.sizing.record_failed_leg(
-                ref, calls[failed.index][1], failed.error, reading, now
-            )
-            self.bot.plans.update(ref, ABORTED, simulation=sim_doc, abort="simulation")
+            self.s.alert(AlertLevel.CRITICAL, "simulation_failed", msg, ref, error=failed.error)
+            self.s.record_failed_leg(ref, calls[failed.index][1], failed.error, reading, now)
+            self.s.plans.update(ref, ABORTED, simulation=sim_doc, abort="simulation")
             return CycleOutcome(ref, ABORTED, msg, seconds=time.perf_counter() - started)
-        self.bot.plans.update(ref, simulation=sim_doc)
+        self.s.plans.update(ref, simulation=sim_doc)
         # gas funds: the simulated gas at the current price must be covered
-        gas_price = int(self.bot.w3.eth.gas_price)
+        gas_price = int(self.s.w3.eth.gas_price)
         need = sim.gas_used * gas_price * 2
-        balance = int(self.bot.w3.eth.get_balance(Web3.to_checksum_address(self.bot.sender)))
+        balance = int(self.s.w3.eth.get_balance(Web3.to_checksum_address(self.s.sender())))
         if balance < need:
-            msg = f"keeper {self.bot.sender} has {balance} wei, needs ~{need}: execution paused"
-            self.bot.alert(AlertLevel.CRITICAL, "gas_funds", msg, ref)
+            msg = f"keeper {self.s.sender()} has {balance} wei, needs ~{need}: execution paused"
+            self.s.alert(AlertLevel.CRITICAL, "gas_funds", msg, ref)
             # paused, not aborted: the next tick resumes once the keeper has gas again
-            self.bot.plans.update(ref, APPROVED, simulation=sim_doc, paused="gas_funds")
+            self.s.plans.update(ref, APPROVED, simulation=sim_doc, paused="gas_funds")
             return CycleOutcome(ref, PAUSED, msg)
         return None
 
@@ -298,31 +340,31 @@ class Execution:
         """Re-check the slippage at the state the previous actions left, then submit the
         action's intent and record it ``sent`` (with the positions before it, the fill quoted
         and when) in one write. None when it is not sent (recorded with its result)."""
-        quote = self.bot.encoder.quote(before, action, before.block)
+        quote = self.s.encoder.quote(before, action, before.block)
         if quote is not None:
             bps = riskmod.slippage_bps(quote.quote_out, quote.oracle_out)
-            metrics.observe_slippage(self.bot.symbol(action.asset), bps)
-            if bps > self.bot.cfg.slippage_block_bps:
-                msg = f"action {idx}: quote {bps} bps under the oracle > {self.bot.cfg.slippage_block_bps}: not sent"
-                self.bot.alert(AlertLevel.CRITICAL, "slippage", msg, ref)
+            metrics.observe_slippage(self.s.symbol(action.asset), bps)
+            if bps > self.s.cfg.slippage_block_bps:
+                msg = f"action {idx}: quote {bps} bps under the oracle > {self.s.cfg.slippage_block_bps}: not sent"
+                self.s.alert(AlertLevel.CRITICAL, "slippage", msg, ref)
                 res = ActionResult(action, False, error=msg)
-                self.bot.plans.record_action(
+                self.s.plans.record_action(
                     ref, idx, "skipped", result=result_to_dict(res), order=order
                 )
                 return None
         frozen = self.frozen_calls
         # behind a PlanExecutor: exactly the frozen (approved) calldata, through the executor
-        encoded = frozen[order] if frozen else self.bot.encoder.encode(before, action, quote)
+        encoded = frozen[order] if frozen else self.s.encoder.encode(before, action, quote)
         spec = IntentSpec(
             idempotency_key=f"fund:{ref}:{idx}",
             role=ROLE,
-            chain_id=self.bot.pipeline.chain_id,
-            sender=self.bot.sender,
+            chain_id=self.s.pipeline().chain_id,
+            sender=self.s.sender(),
             target=encoded.target,
             calldata=encoded.calldata,
             notional=action.amount,
         )
-        intent = self.bot.pipeline.submit(spec)
+        intent = self.s.pipeline().submit(spec)
         mark: dict[str, Any] = {
             "order": order,
             "call": {
@@ -334,7 +376,7 @@ class Execution:
         }
         if quote is not None and action.asset:  # verify applies it
             mark["fill"] = str(fill_ratio(quote))
-        self.bot.plans.record_action(ref, idx, "sent", intent_id=intent.id, **mark)
+        self.s.plans.record_action(ref, idx, "sent", intent_id=intent.id, **mark)
         return intent.id, mark
 
     def _unconfirmed(
@@ -347,14 +389,14 @@ class Execution:
         if sent_at is None:
             return
         age = now - int(sent_at)
-        if age < self.bot.k.execute_timeout_s:
+        if age < self.s.execute_timeout_s:
             return
         msg = (
             f"action {idx} sent {age} s ago (intent {outcome.intent_id}, {outcome.status}) and "
-            f"not confirmed (KEEPER_EXECUTE_TIMEOUT_S={self.bot.k.execute_timeout_s:g}): the "
+            f"not confirmed (KEEPER_EXECUTE_TIMEOUT_S={self.s.execute_timeout_s:g}): the "
             "pipeline keeps working it; the plan resumes once it is final"
         )
-        self.bot.alert_once(AlertLevel.WARNING, ACTION_UNCONFIRMED, f"{ref}:{idx}", msg, now, ref)
+        self.s.alert_once(AlertLevel.WARNING, ACTION_UNCONFIRMED, f"{ref}:{idx}", msg, now, ref)
 
     def _waiting(
         self, ref: str, idx: int, outcome: IntentOutcome | None, what: str, moved: bool, t0: float
@@ -380,15 +422,15 @@ class Execution:
         when it was sent, record its result; (the reading after it, an abort reason for the
         rest or None)."""
         status, error, tx_hash = outcome.status, outcome.error, outcome.tx_hash
-        after = self.bot.read()
+        after = self.s.read()
         wei = 0
         received = None
         cost = None
         if tx_hash:
-            receipt = self.bot.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+            receipt = self.s.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
             wei = int(receipt["gasUsed"]) * int(receipt.get("effectiveGasPrice", 0))
             received = self._received(receipt, action)
-            cost = receipt_cost(self.bot.contracts.controller, receipt) if outcome.ok else None
+            cost = receipt_cost(self.s.contracts.controller, receipt) if outcome.ok else None
         if "before" in mark:
             cash0 = int(mark["before"]["cash"])
             pos0 = [int(x) for x in mark["before"]["positions"]]
@@ -402,17 +444,17 @@ class Execution:
             got = deltas[action.to_tier] if action.type.value == "purchaseAsset" else deltas[0]
             if got:
                 short = max(0, action.amount - got) * BPS // action.amount
-                metrics.observe_slippage(self.bot.symbol(action.asset), short)
+                metrics.observe_slippage(self.s.symbol(action.asset), short)
         stop = None
         if not ok:
             error = error or status
             if outcome.revert is not None and outcome.revert.name == "EnforcedPause":
                 stop = f"contract paused at action {idx}"
-                self.bot.alert(
+                self.s.alert(
                     AlertLevel.CRITICAL, "paused", f"{stop}: every remaining action aborted", ref
                 )
             else:
-                self.bot.alert(
+                self.s.alert(
                     AlertLevel.WARNING, "tx_failed", f"action {idx} {status}: {error}", ref
                 )
         res = ActionResult(
@@ -424,7 +466,7 @@ class Execution:
             error=None if ok else error,
             cost=cost,
         )
-        self.bot.plans.record_action(
+        self.s.plans.record_action(
             ref,
             idx,
             "done" if ok else "failed",
@@ -432,7 +474,7 @@ class Execution:
             order=order,
             gas_wei=str(wei),
         )
-        self.bot.clear_alert(ACTION_UNCONFIRMED, int(after.state.timestamp))
+        self.s.clear_alert(ACTION_UNCONFIRMED, int(after.state.timestamp))
         return after, stop
 
     # ------------------------------------------------------------------ 6-7
@@ -449,7 +491,7 @@ class Execution:
     ) -> CycleOutcome:
         """Every action has its result: verify against the state before the first send at
         the fills quoted before each send, and record the outcome in one write."""
-        row = self.bot.plans.get(ref)
+        row = self.s.plans.get(ref)
         assert row is not None
         by_seq = {a.seq: dict(a.payload) for a in row.actions}
         results: list[ActionResult] = []
@@ -480,16 +522,16 @@ class Execution:
                     already.add(idx)
         this_run = [r for i, r in indexed if i not in already]
         # 6. verify
-        if self.bot.before_verify is not None:
-            self.bot.before_verify()
-        final = self.bot.read()
-        verification = self.bot.verify(begin, this_run, final.state, ref, fills)
+        if self.s.before_verify is not None:
+            self.s.before_verify()
+        final = self.s.read()
+        verification = self.s.verify(begin, this_run, final.state, ref, fills)
         ok = [r for r in results if r.success]
         verification["progress"] = progress(begin, final.state, len(ok))
         verification["detail"] = f"{verification['progress']}; {verification['detail']}"
         if ok:
-            self.bot.clear_alert("risk_block", now)
-            self.bot.clear_alert("risk_skip", now)
+            self.s.clear_alert("risk_block", now)
+            self.s.clear_alert("risk_skip", now)
         if aborted:
             status = ABORTED
         elif results and len(ok) == len(results):
@@ -510,7 +552,7 @@ class Execution:
         report["progress"] = verification["progress"]
         cost = sum(r.cost or 0 for r in results)
         report["cost"] = str(cost)
-        self.bot.plans.finish(
+        self.s.plans.finish(
             ref,
             status,
             now,
@@ -539,7 +581,7 @@ class Execution:
         )
 
     def _received(self, receipt: Any, action: Action) -> int | None:
-        ctl = self.bot.contracts.controller
+        ctl = self.s.contracts.controller
         for ev, arg in (
             ("Purchased", "tokensOut"),
             ("Redeemed", "cashOut"),
@@ -561,7 +603,7 @@ class Execution:
         if not resumed or not res.tx_hash:
             return False
         try:
-            receipt = self.bot.w3.eth.get_transaction_receipt(HexStr(res.tx_hash))
+            receipt = self.s.w3.eth.get_transaction_receipt(HexStr(res.tx_hash))
         except Exception:  # noqa: BLE001 - unknown receipt: count it as this run's
             return False
         return int(receipt["blockNumber"]) <= block
