@@ -120,7 +120,10 @@ def test_outage__chain_stops_mining_after_a_send__unconfirmed_alert_then_complet
     at once, ``action_unconfirmed`` is raised once past KEEPER_EXECUTE_TIMEOUT_S (the keeper's
     clock), and when blocks come again the plan goes on with no action sent twice."""
     fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
-    bot = make_bot({**NO_APPROVAL, "KEEPER_RETRY_BACKOFF_S": "1.0"})
+    # the default KEEPER_EXECUTE_TIMEOUT_S; a 1 s follow budget keeps the test short (each
+    # pass over the unmined action spends it)
+    bot = make_bot({**NO_APPROVAL, "KEEPER_RETRY_BACKOFF_S": "1.0", "KEEPER_FOLLOW_BUDGET_S": "1"})
+    assert bot.k.execute_timeout_s == 300.0
     w3 = chain.provider.web3
     keeper = accounts[2].address
     nonce0 = w3.eth.get_transaction_count(keeper)
