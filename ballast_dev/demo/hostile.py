@@ -11,7 +11,8 @@ with a market that misbehaves:
 - a depeg: a tokenized T-bill's pool trades 3% under the NAV its feed reports for a week (the
   keeper must not sell into the discount, and may buy it);
 - the fund keeper's node cut in the middle of a plan's execution (its first transaction in the
-  node, then every request answered 503 for an hour), and SIGKILLs of the keeper process with a
+  node, then every request answered 503 for an hour: with every timing setting at its default,
+  no job may run longer than OUTAGE_JOB_MAX_S, 15 s), and SIGKILLs of the keeper process with a
   transaction in flight;
 - gas spikes: the base fee jumps to 200 gwei just before the keeper acts.
 
@@ -20,7 +21,8 @@ next job runs (keepers.runtime.scheduler.run_job). The month is judged from chai
 keeper's own records (`judge`): no job died outside the node's outage, a ``feed_down`` alert
 while the feed was down, days ending out of band and the worst excursion, value lost to fills in
 bps of NAV, redemptions paid on time, no action executed twice, every critical alert explained
-by a scene. It ends with one HOSTILE VERDICT line.
+by a scene, the longest job's wall time (and the longest in the outage). It ends with one
+HOSTILE VERDICT line.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ DEPEG_ASSET = "TBILL-A"  # held in L3; its pool trades under its feed for a week
 SPIKE_GWEI = 200
 # a redemption request is on time when it is paid within a day of the request
 ON_TIME_S = DAY
+# no job runs longer than this in the node outage's scene (issue 47: jobs never wait on the
+# chain; with the default KEEPER_EXECUTE_TIMEOUT_S one job used to wait 300 s per action)
+OUTAGE_JOB_MAX_S = 15.0
 
 
 @dataclass
@@ -65,6 +70,7 @@ class Hostile:
     outages: list[dict[str, Any]] = field(default_factory=list)
     stale: dict[str, tuple[int, int]] = field(default_factory=dict)  # symbol -> (from, to)
     spikes: list[int] = field(default_factory=list)  # timestamps
+    jobs: list[tuple[int, str, float]] = field(default_factory=list)  # ts, job, wall seconds
 
 
 class HostileDemo(Demo):
@@ -86,14 +92,9 @@ class HostileDemo(Demo):
         self.run_asked = 0
 
     def _fund_env(self) -> dict[str, str]:
-        # the keeper waits at most 5 s of wall time for an action's confirmation (300 s by
-        # default): the outage's simulated hour passes in seconds, and a wait that outlives
-        # it ends in the job's error (job_failed, explained by the outage) and a later resume
-        return {
-            **super()._fund_env(),
-            "KEEPER_RPC_URL": self.proxy.url,
-            "KEEPER_EXECUTE_TIMEOUT_S": "5",
-        }
+        # every timing setting at its default (KEEPER_EXECUTE_TIMEOUT_S 300 s among them): no
+        # job waits on the chain (issue 47), so the outage's jobs return on their own
+        return {**super()._fund_env(), "KEEPER_RPC_URL": self.proxy.url}
 
     def note(self, text: str) -> None:  # with the wall-clock seconds since the start
         super().note(f"{text} [{time.monotonic() - self.wall0:.0f}s]")
@@ -116,6 +117,7 @@ class HostileDemo(Demo):
             return None
         finally:
             took = time.monotonic() - t
+            self.h.jobs.append((self.now(), name, took))
             if took > 3:
                 self.ledger.log.append(f"  (job {name} took {took:.0f}s of wall time)")
 
@@ -252,8 +254,14 @@ class HostileDemo(Demo):
             self.job("fund.tick", lambda now=now: bot.tick(now))
         self.proxy.restore()
         now = self.warp_to(self.now() + 600)
-        for o in self.job("fund.tick", lambda: bot.tick(now)) or []:
-            self.ledger.outcomes[o.status] += 1
+        for _ in range(10):  # the fund's tick, every 30 s, until the plans in flight end
+            outs = self.job("fund.tick", lambda now=now: bot.tick(now)) or []
+            for o in outs:
+                self.ledger.outcomes[o.status] += 1
+            if not any(o.plan_id in refs and o.status in ("executing", "approved") for o in outs):
+                break
+            now = self.warp_to(self.now() + 30)
+        outage_jobs = [took for ts, _, took in self.h.jobs if start <= ts <= now]
         self.h.windows.append(
             Window(
                 "the fund keeper's node down (503)",
@@ -276,6 +284,7 @@ class HostileDemo(Demo):
                 "actions": actions,
                 "transactions": sent,
                 "status": ",".join(statuses) or "no plan",
+                "longest_job_s": max(outage_jobs, default=0.0),
             }
         )
         return (
@@ -340,6 +349,9 @@ class Judgement:
     repeated: int  # actions sent more than once (kills, outages, idempotency keys)
     feed_down_alerted: bool
     decimals: int
+    longest_job_s: float  # the longest job's wall time in the month
+    longest_job: str  # which job, on which day
+    outage_job_s: float  # the longest job's wall time in the node outage's scene
 
 
 def run_hostile(
@@ -448,6 +460,9 @@ def judge(d: HostileDemo, ledger: Ledger, start_block: int, end_block: int) -> J
         k.get("transactions") == k.get("actions") and k.get("status") == "executed" for k in scenes
     )
     dec = 18 if d.unit == 10**18 else 6
+    ts_max, job_max, longest_job_s = max(d.h.jobs, key=lambda j: j[2], default=(d.t0, "-", 0.0))
+    longest_job = f"{job_max} on {fmt_day(d, ts_max)}"
+    outage_job_s = max((float(o.get("longest_job_s", 0.0)) for o in d.h.outages), default=0.0)
     ok = (
         not crashes
         and not unexplained
@@ -459,6 +474,7 @@ def judge(d: HostileDemo, ledger: Ledger, start_block: int, end_block: int) -> J
         and repeated == 0
         and exercised
         and finished
+        and outage_job_s <= OUTAGE_JOB_MAX_S
     )
     n_req = len(requested)
     line = (
@@ -474,11 +490,13 @@ def judge(d: HostileDemo, ledger: Ledger, start_block: int, end_block: int) -> J
         f"mid-plan: {'each action sent once' if repeated == 0 else f'{repeated} sent twice'}"
         f"{'' if finished else ' (a plan NOT finished)'}; "
         f"{len(critical) - len(crashes) - len(unexplained)} critical alerts, "
-        f"{len(unexplained) + len(crashes)} unexplained"
+        f"{len(unexplained) + len(crashes)} unexplained; longest job {longest_job_s:.1f}s "
+        f"({longest_job}), {outage_job_s:.1f}s in the node outage (at most "
+        f"{OUTAGE_JOB_MAX_S:.0f}s)"
     )
     return Judgement(
         ok, line, cost, out_days, held_out_days, worst, longest, crashes, unexplained, late, unpaid,
-        repeated, feed_down_alerted, dec,
+        repeated, feed_down_alerted, dec, longest_job_s, longest_job, outage_job_s,
     )  # fmt: skip
 
 

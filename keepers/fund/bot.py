@@ -9,7 +9,9 @@ the plan's row (one write per status change):
 - plan and risk: keepers.fund.sizing (`bot.sizing`: depth- and quote-sized plans, the cost
   budget, the risk check) around the pure planner (keepers.fund.planning);
 - approval and freeze: keepers.fund.approval_stage (`bot.approvals`);
-- execute, verify, record: keepers.fund.execution (one `Execution` per call of `execute`).
+- execute, verify, record: keepers.fund.execution (one `Execution` per pass of `execute`:
+  sending an action and seeing it confirmed are separate steps, and no job waits on the chain
+  longer than KEEPER_FOLLOW_BUDGET_S per action; the next tick follows what is in flight).
 
 Time is passed into every entry point (``now``, unix seconds) so scheduled runs replay
 deterministically. Failure handling (seed 001 section 7.1):
@@ -19,8 +21,10 @@ deterministically. Failure handling (seed 001 section 7.1):
 | simulation failure            | plan aborted, nothing sent, alert with the decoded error   |
 | transaction failed            | recorded, the next action runs                             |
 | slippage too high (re-quote)  | that action is not sent, alert, the next action runs       |
-| keeper out of gas funds       | execution paused (plan aborted), critical alert            |
-| network timeout               | retried 3 times (keepers.tx.retry), then alert          |
+| keeper out of gas funds       | execution paused (plan stays approved), critical alert     |
+| network timeout               | retried 3 times (keepers.tx.retry), then alert             |
+| action sent, not confirmed    | the job returns, the next tick follows the same intent;    |
+|                               | action_unconfirmed after KEEPER_EXECUTE_TIMEOUT_S          |
 | contract paused               | every remaining action aborted, critical alert             |
 
 Partial progress: every plan is sized to each venue's depth inside
@@ -50,7 +54,7 @@ from keepers.core.settings import PolicyConfig, RolePolicy
 from keepers.fund.actions import ActionEncoder, EncodedCall
 from keepers.fund.approval_stage import ApprovalServices, ApprovalStage
 from keepers.fund.depth_reader import DepthReader
-from keepers.fund.execution import Execution
+from keepers.fund.execution import Execution, ExecutionServices
 from keepers.fund.feeds import feed_down_message, feeds_down
 from keepers.fund.outcome import (  # re-exported: the CLI and the tests import them from here
     DUPLICATE,
@@ -270,7 +274,7 @@ class FundBot:
         if not any(a.held_unpriced for a in reading.state.assets):
             last = self.plans.last_job_detail("alert:" + FEED_DOWN)
             if last is not None and last.get("key"):
-                self._clear_alert(FEED_DOWN, now)
+                self.clear_alert(FEED_DOWN, now)
                 self.alert(
                     AlertLevel.INFO,
                     "feed_restored",
@@ -279,7 +283,7 @@ class FundBot:
             return
         down = feeds_down(self.contracts.controller, self.w3, reading.state, reading.block)
         key = ",".join(sorted(d.token for d in down))
-        self._alert_once(AlertLevel.CRITICAL, FEED_DOWN, key, feed_down_message(down), now, None)
+        self.alert_once(AlertLevel.CRITICAL, FEED_DOWN, key, feed_down_message(down), now, None)
 
     def symbol(self, token: str | None) -> str:
         """The asset's symbol for metric labels (the address only if the record lacks it)."""
@@ -437,7 +441,7 @@ class FundBot:
         if not dry_run and (p.carry or carried):
             self.carry.replace(p, now, now + self.cfg.carry_slice_interval_s)
             if not p.carry:
-                self._clear_alert("no_safe_move", now)
+                self.clear_alert("no_safe_move", now)
         if not p.actions:
             detail = "; ".join(f"{u.reason}: {u.detail}" for u in p.unresolved) or "in band"
             if reading.state.paused:
@@ -492,7 +496,7 @@ class FundBot:
 
     # ------------------------------------------------------------------ alerts needing a human
 
-    def _alert_once(
+    def alert_once(
         self, level: AlertLevel, code: str, key: str, message: str, now: int, ref: str | None
     ) -> bool:
         """Alert unless the same cause (``key``) was alerted last for ``code``; a cleared or
@@ -505,7 +509,7 @@ class FundBot:
         self.alert(level, code, message, ref)
         return True
 
-    def _clear_alert(self, code: str, now: int) -> None:
+    def clear_alert(self, code: str, now: int) -> None:
         last = self.plans.last_job_detail("alert:" + code)
         if last is not None and last.get("key") is not None:
             self.plans.record_job_run("alert:" + code, now, {"key": None})
@@ -514,7 +518,7 @@ class FundBot:
         """``venue_off_oracle`` (warning, once per set of held venue sides) naming each venue
         held and both its prices; cleared once every venue agrees with its feed again."""
         if not held:
-            self._clear_alert(VENUE_OFF_ORACLE, now)
+            self.clear_alert(VENUE_OFF_ORACLE, now)
             return
         key = ",".join(sorted(f"{t}:{side}" for t, side in held))
         msg = (
@@ -522,7 +526,7 @@ class FundBot:
             + f" (VENUE_ORACLE_MAX_BPS={self.cfg.venue_oracle_max_bps}): the plan uses the other "
             "venues; the venue is traded again once its price agrees with its feed"
         )
-        self._alert_once(AlertLevel.WARNING, VENUE_OFF_ORACLE, key, msg, now, None)
+        self.alert_once(AlertLevel.WARNING, VENUE_OFF_ORACLE, key, msg, now, None)
 
     def _no_safe_move(self, p: Plan, now: int) -> None:
         depth = [u.detail for u in p.unresolved if u.reason == "depth"]
@@ -535,7 +539,7 @@ class FundBot:
             "tier, or an operator-approved REBALANCE_MAX_SLIPPAGE; retried every "
             f"{self.cfg.carry_slice_interval_s} s"
         )
-        self._alert_once(AlertLevel.WARNING, "no_safe_move", key, msg, now, p.id)
+        self.alert_once(AlertLevel.WARNING, "no_safe_move", key, msg, now, p.id)
 
     # ------------------------------------------------------------------ slice schedule
 
@@ -591,7 +595,7 @@ class FundBot:
                     level = AlertLevel.CRITICAL
                 text = _findings_text(report)
                 key = _block_key(p, report)
-                self._alert_once(
+                self.alert_once(
                     level, "risk_" + report.level.value, key, f"{text}; unblock: {_unblock(report)}",
                     now, ref,
                 )  # fmt: skip
@@ -708,9 +712,39 @@ class FundBot:
         return self.simulator.simulate(reading.block, sim_calls, [read])
 
     def execute(self, ref: str, now: int) -> CycleOutcome:
-        """Stages 5-7 of an approved plan (resume, simulate, send, verify, record): one
-        `Execution` per call, holding what its steps pass along (keepers.fund.execution)."""
-        return Execution(self).run(ref, now)
+        """Stages 5-7 of an approved plan (resume, simulate, send, follow, verify, record),
+        one pass: the plan stays approved (outcome ``executing``) while an action it sent is
+        not final (keepers.fund.execution)."""
+        return Execution(self.execution_services()).run(ref, now)
+
+    def execution_services(self) -> ExecutionServices:
+        """What the execution stage needs, as values, made per pass: ``leading`` and the
+        test seams may be set on the bot after it is built (keeper run's replicas)."""
+        return ExecutionServices(
+            cfg=self.cfg,
+            execute_timeout_s=self.k.execute_timeout_s,
+            follow_budget_s=self.k.follow_budget_s,
+            plans=self.plans,
+            contracts=self.contracts,
+            w3=self.w3,
+            read=self.read,
+            simulate=self.simulate,
+            encoder=self.encoder,
+            encode_all=self.encode_all,
+            pipeline=lambda: self.pipeline,
+            sender=lambda: self.sender,
+            approvals=self.approvals,
+            record_failed_leg=self.sizing.record_failed_leg,
+            verify=self.verify,
+            alert=self.alert,
+            alert_once=self.alert_once,
+            clear_alert=self.clear_alert,
+            symbol=self.symbol,
+            stopping=self.stopping,
+            leading=self.leading,
+            before_action=self.before_action,
+            before_verify=self.before_verify,
+        )
 
     def verify(
         self,

@@ -1,32 +1,52 @@
-"""Stages 5-7 of a fund plan's lifecycle, for an approved plan: resume what a killed keeper
-left (actions with a result are kept, actions with an intent are followed, never sent again),
-simulate the rest on a fork in order, check the keeper's gas funds, send each action through
-the pipeline (behind a PlanExecutor exactly the frozen calldata, through it), verify the fund
-against the plan at the fills quoted just before each send, and record the outcome in one write.
+"""Stages 5-7 of a fund plan's lifecycle, for an approved plan, as steps of the plan's state
+machine that never wait on the chain: simulate what is left on a fork in order (once, before
+the first action is sent), check the keeper's gas funds, then one action at a time: send it
+through the pipeline (behind a PlanExecutor exactly the frozen calldata, through it), record
+it ``sent`` with its intent, drive the pipeline for it at most KEEPER_FOLLOW_BUDGET_S, and
+when the intent is final measure and record the result and send the next; when every action
+has its result, verify the fund against the plan at the fills quoted just before each send and
+record the outcome in one write. On a chain that confirms within the budget a pass runs the
+whole plan; on one that does not (a node down, a chain not mining, blocks slower than the
+budget) a pass sends one action and returns.
 
-One `Execution` per call of `FundBot.execute`: the values its steps pass along (the frozen
-calls, the fills, the results) live on it for that call only, never on the bot between calls.
-The bot provides the services (store, pipeline, reader, alerts, encoder, hooks)."""
+A pass whose budget runs out with an action sent and not final returns (``executing``: it
+moved the plan; ``approved``: it found the plan waiting and nothing moved); the plan stays
+approved and the next pass (the fund's tick, every KEEPER_PLAN_TICK_S, or an event) follows
+the same intent, never a second one. An action unconfirmed for KEEPER_EXECUTE_TIMEOUT_S
+raises ``action_unconfirmed`` (once per action) while the pipeline keeps working it. What a
+later pass needs is on the plan's row, never on the bot: the state before the first send
+(``start``: verify and the report measure against it), and per action the positions before
+it was sent, the fill quoted for it and the gas it used. One plan executes at a time: another
+approved plan waits until the executing one has ended.
+
+A killed keeper resumes the same way: actions with a result are kept, actions with an intent
+are followed, never sent again. One `Execution` per pass (``FundBot.execute``), given what it
+needs as values (`ExecutionServices`), returning the pass's `CycleOutcome`: the values its
+steps pass along (the frozen calls) live on it for that pass only."""
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eth_typing import HexStr
 from web3 import Web3
 from web3.logs import DISCARD as _DISCARD
 
 from keepers.core.logging import get_logger
-from keepers.fund.actions import EncodedCall, fill_ratio
+from keepers.fund.actions import ActionEncoder, EncodedCall, fill_ratio
+from keepers.fund.approval_stage import ApprovalStage
 from keepers.fund.costs import receipt_cost
-from keepers.fund.outcome import PAUSED, ROLE, STOPPED, CycleOutcome
+from keepers.fund.outcome import EXECUTING, PAUSED, ROLE, STOPPED, CycleOutcome
 from keepers.fund.planning import risk as riskmod
 from keepers.fund.planning.actions import Action, ActionResult
+from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.report import plan_report, progress
-from keepers.fund.planning.state import BPS
+from keepers.fund.planning.state import BPS, AssetState, FundState, TierState
 from keepers.fund.reader import FundReading
 from keepers.fund.records import (
     ABORTED,
@@ -34,83 +54,254 @@ from keepers.fund.records import (
     EXECUTED,
     FAILED,
     PARTIAL,
+    PlanStore,
     result_from_dict,
     result_to_dict,
     resumed_report,
 )
 from keepers.runtime import metrics
 from keepers.runtime.alerts import AlertLevel
-from keepers.tx.outcome import Outcome
-from keepers.tx.pipeline import IntentSpec
-from keepers.tx.retry import NetworkUnavailable
+from keepers.tx.contracts import FundContracts
+from keepers.tx.outcome import IntentOutcome, Outcome
+from keepers.tx.pipeline import IntentSpec, Pipeline
+from keepers.tx.retry import NetworkUnavailable, is_network_error
 from keepers.tx.simulation import SimulationResult
-
-if TYPE_CHECKING:
-    from keepers.fund.bot import FundBot
 
 log = get_logger("keepers.fundbot")
 
+ACTION_UNCONFIRMED = "action_unconfirmed"  # alert code: sent, not final after the timeout
+
+
+def state_to_doc(state: FundState) -> dict[str, Any]:
+    """A FundState as JSON (integers as strings: base units may pass 2**63)."""
+
+    def enc(v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, int):
+            return v
+        return str(v)
+
+    d = asdict(state)
+    return {
+        **{k: enc(v) for k, v in d.items() if k not in ("tiers", "assets")},
+        "tiers": [{k: enc(v) for k, v in t.items()} for t in d["tiers"]],
+        "assets": [{k: enc(v) for k, v in a.items()} for a in d["assets"]],
+    }
+
+
+def _dec(cls: type, doc: dict[str, Any]) -> dict[str, Any]:
+    ints = {n for n, f in cls.__dataclass_fields__.items() if f.type in ("int", int)}  # type: ignore[attr-defined]
+    return {k: int(v) if k in ints else v for k, v in doc.items()}
+
+
+def state_from_doc(doc: dict[str, Any]) -> FundState:
+    """The FundState `state_to_doc` wrote."""
+    top = _dec(FundState, {k: v for k, v in doc.items() if k not in ("tiers", "assets")})
+    tiers = tuple(TierState(**_dec(TierState, t)) for t in doc["tiers"])
+    assets = tuple(AssetState(**_dec(AssetState, a)) for a in doc["assets"])
+    return FundState(**top, tiers=tiers, assets=assets)  # type: ignore[arg-type]
+
+
+def _marks(state: FundState) -> dict[str, Any]:
+    """What an action's measured deltas are taken against: L1 cash and the tier positions."""
+    return {"cash": str(state.cash), "positions": [str(x) for x in state.positions()]}
+
+
+@dataclass(frozen=True)
+class ExecutionServices:
+    """What the execution stage reads and tells, as values (it imports nothing of
+    keepers.fund.bot): ``cfg`` (REBALANCE_SLIPPAGE_BLOCK_BPS), ``execute_timeout_s`` and
+    ``follow_budget_s`` (KEEPER_EXECUTE_TIMEOUT_S, KEEPER_FOLLOW_BUDGET_S); ``plans`` (the store:
+    every document of a pass goes through the plan's row), ``contracts`` and ``w3`` (the
+    controller's events, the executor, gas price, balances, receipts), ``read()`` (the fund
+    now), ``simulate(reading, calls)``, ``encoder`` (quotes and calldata) and
+    ``encode_all(reading, plan, skip)``, ``pipeline()`` and ``sender()`` (made on first use),
+    ``approvals`` (the frozen calls), ``record_failed_leg`` (the sizing stage's memory of a leg
+    that failed simulation), ``verify(before, results, after, ref, fills)``, the alerts
+    (``alert``, ``alert_once``, ``clear_alert``), ``symbol(token)`` (metric labels), the keeper's
+    ``stopping`` event and ``leading()`` (replicas), and the tests' seams ``before_action(i)``
+    and ``before_verify()``."""
+
+    cfg: PlanningConfig
+    execute_timeout_s: float
+    follow_budget_s: float
+    plans: PlanStore
+    contracts: FundContracts
+    w3: Web3
+    read: Callable[[], FundReading]
+    simulate: Callable[[FundReading, list[tuple[int, Action, EncodedCall]]], Any]
+    encoder: ActionEncoder
+    encode_all: Callable[..., list[tuple[int, Action, EncodedCall]]]
+    pipeline: Callable[[], Pipeline]
+    sender: Callable[[], str]
+    approvals: ApprovalStage
+    record_failed_leg: Callable[..., Any]
+    verify: Callable[..., dict[str, Any]]
+    alert: Callable[..., Any]
+    alert_once: Callable[..., Any]
+    clear_alert: Callable[[str, int], None]
+    symbol: Callable[[str | None], str]
+    stopping: threading.Event
+    leading: Callable[[], bool]
+    before_action: Callable[[int], None] | None = None
+    before_verify: Callable[[], None] | None = None
+
 
 class Execution:
-    """One execution of an approved plan (see the module doc)."""
+    """One pass over an approved plan (see the module doc)."""
 
-    def __init__(self, bot: FundBot) -> None:
-        self.bot = bot
+    def __init__(self, services: ExecutionServices) -> None:
+        self.s = services
         # by position in the frozen order: the approved calldata, through the executor
         self.frozen_calls: dict[int, EncodedCall] = {}
-        # asset -> the fill ratio quoted just before its action was sent (verify applies it)
-        self.fills: dict[str, Decimal] = {}
 
     def run(self, ref: str, now: int) -> CycleOutcome:
         started = time.perf_counter()
-        p = self.bot.plans.plan(ref)
-        if self.bot.stopping.is_set():  # stopping: the plan stays approved, a restart runs it
+        p = self.s.plans.plan(ref)
+        if self.s.stopping.is_set():  # stopping: the plan stays approved, a restart runs it
             return CycleOutcome(ref, STOPPED, "stopping: execution not started")
+        other = self.s.plans.executing(exclude=ref)
+        if other is not None:  # one plan executes at a time: this one starts after it
+            msg = f"waits for plan {other}, executing: one plan executes at a time"
+            return CycleOutcome(ref, APPROVED, msg)
         try:
-            reading = self.bot.read()
+            reading = self.s.read()
         except NetworkUnavailable as err:
-            self.bot.alert(AlertLevel.WARNING, "network", str(err), ref)
+            self.s.alert(AlertLevel.WARNING, "network", str(err), ref)
             return CycleOutcome(ref, APPROVED, str(err))
         if reading.state.paused:
-            self.bot.alert(AlertLevel.CRITICAL, "paused", "the fund is paused: plan aborted", ref)
-            self.bot.plans.update(ref, ABORTED, abort="paused")
+            self.s.alert(AlertLevel.CRITICAL, "paused", "the fund is paused: plan aborted", ref)
+            self.s.plans.update(ref, ABORTED, abort="paused")
             return CycleOutcome(ref, ABORTED, "paused")
-        # A restarted keeper resumes: actions already sent (an intent exists) are neither
-        # simulated nor sent again; their intents are followed to the end.
+        # Actions with a result are kept; actions with an intent (sent by an earlier pass, or
+        # by a keeper killed since) are followed, never sent again.
         done: dict[int, dict[str, Any]] = {}
         sent: dict[int, int] = {}
-        row = self.bot.plans.get(ref)
+        marks: dict[int, dict[str, Any]] = {}  # per action: what its send recorded
+        aborted: str | None = None
+        row = self.s.plans.get(ref)
         assert row is not None
         for arow in row.actions:
+            marks[arow.seq] = dict(arow.payload)
             if "result" in arow.payload:
                 done[arow.seq] = arow.payload["result"]
             elif arow.intent_id is not None:
                 sent[arow.seq] = arow.intent_id
-        frozen = row.payload.get("frozen") if self.bot.contracts.executor is not None else None
-        if self.bot.contracts.executor is not None and frozen is None:
+            elif arow.status == "aborted":
+                aborted = str(arow.payload.get("error") or "aborted")
+        frozen = row.payload.get("frozen") if self.s.contracts.executor is not None else None
+        if self.s.contracts.executor is not None and frozen is None:
             # With a PlanExecutor every action goes through it, and only a frozen plan can: an
             # unfrozen one (a store from before the one-write freeze) is aborted, never sent
             # around the executor; the planner plans again from the state now.
             msg = "approved plan has no frozen document: aborted, never sent outside the executor"
-            self.bot.alert(AlertLevel.CRITICAL, "plan_not_frozen", msg, ref)
-            self.bot.plans.update(ref, ABORTED, abort="not_frozen")
+            self.s.alert(AlertLevel.CRITICAL, "plan_not_frozen", msg, ref)
+            self.s.plans.update(ref, ABORTED, abort="not_frozen")
             return CycleOutcome(ref, ABORTED, msg)
         if frozen is not None:
-            expired = self.bot.approvals.frozen_expired(ref, frozen, now)
+            expired = self.s.approvals.frozen_expired(ref, frozen, now)
             if expired is not None:
                 return expired
-            self.frozen_calls = self.bot.approvals.frozen_calls(ref, frozen, now)
+            self.frozen_calls = self.s.approvals.frozen_calls(ref, frozen, now)
             order_of = [int(i) for i in frozen["order"]]
+        else:
+            order_of = sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)
+        start = row.payload.get("start")
+        if start is None:
+            paused = self._prepare(ref, p, reading, order_of, done, sent, now)
+            if paused is not None:
+                return paused
+            # the fund before the first send: verify and the report measure against it
+            start = {
+                "block": reading.block,
+                "at": now,
+                "state": state_to_doc(reading.state),
+                "already": sorted(done),  # before a restart: already in that state
+                "resumed": sorted(sent),  # sent before it: in it if mined by its block
+            }
+            self.s.plans.update(ref, start=start)
+        # 5. one action at a time, in the frozen (priority) order; one failure does not stop
+        # the rest; a pass never waits for one action's confirmation longer than its budget
+        before = reading
+        moved = False
+        for order, idx in enumerate(order_of):
+            action = p.actions[idx]
+            if idx in done:
+                continue
+            if idx not in sent:
+                if aborted:
+                    self.s.plans.record_action(ref, idx, "aborted", error=aborted, order=order)
+                    continue
+                # no new intent once stopping, or once another replica leads this fund (the
+                # plan stays approved; the leader resumes it, the intents in flight once)
+                if self.s.stopping.is_set() or not self.s.leading():
+                    return self._stopped(ref, idx, started)
+                if self.s.before_action is not None:
+                    self.s.before_action(idx)
+                    before = self.s.read()
+                sent_now = self._send(ref, idx, order, action, before, now)
+                if sent_now is None:  # not sent (slippage): recorded with its result
+                    moved = True
+                    continue
+                sent[idx], marks[idx] = sent_now
+                moved = True
+            # the pipeline driven for this action at most KEEPER_FOLLOW_BUDGET_S: never
+            # waiting out a node that does not answer or a chain that does not mine
+            outcome = self.s.pipeline().wait_final(
+                sent[idx], self.s.follow_budget_s, stop=self.s.stopping
+            )
+            if outcome.kind is Outcome.HALTED and outcome.halted is not None:
+                raise outcome.halted  # another process signs with our key: the keeper stops
+            if outcome.kind is Outcome.STOPPED:  # the action stays sent, its intent recorded
+                return self._stopped(ref, idx, started)
+            if outcome.kind is Outcome.OUT_OF_GAS_FUNDS:  # the intent waits for gas
+                self.s.plans.record_action(ref, idx, "waiting_gas", order=order)
+                msg = f"keeper {self.s.sender()} out of gas funds at action {idx}: execution paused"
+                self.s.alert(AlertLevel.CRITICAL, "gas_funds", msg, ref)
+                self.s.plans.update(ref, APPROVED, paused="gas_funds")
+                return CycleOutcome(ref, PAUSED, msg, seconds=time.perf_counter() - started)
+            if not outcome.final:  # sent, not confirmed yet: the next pass follows it
+                self._unconfirmed(ref, idx, outcome, marks[idx], now)
+                return self._waiting(ref, idx, outcome, outcome.status, moved, started)
+            try:
+                before, stop = self._measure(ref, idx, order, action, before, marks[idx], outcome)
+            except Exception as err:  # the node went away between the outcome and its receipt
+                if not (isinstance(err, NetworkUnavailable) or is_network_error(err)):
+                    raise
+                self.s.alert(AlertLevel.WARNING, "network", str(err), ref)
+                return CycleOutcome(ref, EXECUTING if moved else APPROVED, str(err))
+            moved = True
+            if stop:
+                aborted = stop
+        try:
+            return self._finish(ref, p, row.payload, start, order_of, now, started)
+        except NetworkUnavailable as err:  # verified by the next pass
+            self.s.alert(AlertLevel.WARNING, "network", str(err), ref)
+            return CycleOutcome(ref, EXECUTING, str(err))
+
+    # ------------------------------------------------------------------ before the first send
+
+    def _prepare(
+        self,
+        ref: str,
+        p: Any,
+        reading: FundReading,
+        order_of: list[int],
+        done: dict[int, Any],
+        sent: dict[int, int],
+        now: int,
+    ) -> CycleOutcome | None:
+        """4. Simulate what is left, in order (KEEPER_SIMULATOR: the node's eth_simulateV1 or
+        a fork), and check the keeper's gas funds: an outcome when the plan cannot start."""
+        started = time.perf_counter()
+        if self.frozen_calls:
             calls = [
                 (idx, p.actions[idx], self.frozen_calls[k])
                 for k, idx in enumerate(order_of)
                 if idx not in done and idx not in sent
             ]
         else:
-            order_of = sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)
-            calls = [c for c in self.bot.encode_all(reading, p, skip=set(done) | set(sent))]
-        # 4. simulate, in order (KEEPER_SIMULATOR: the node's eth_simulateV1 or a fork)
-        sim = self.bot.simulate(reading, calls) if calls else SimulationResult()
+            calls = list(self.s.encode_all(reading, p, skip=set(done) | set(sent)))
+        sim = self.s.simulate(reading, calls) if calls else SimulationResult()
         sim_doc = {
             "ok": sim.ok,
             "gas": [s.gas_used for s in sim.steps],
@@ -124,214 +315,146 @@ class Execution:
         if failed is not None:
             idx = calls[failed.index][0]
             msg = f"simulation of action {idx} ({calls[failed.index][2].function}) failed: {failed.error}"
-            self.bot.alert(AlertLevel.CRITICAL, "simulation_failed", msg, ref, error=failed.error)
-            self.bot.sizing.record_failed_leg(
-                ref, calls[failed.index][1], failed.error, reading, now
-            )
-            self.bot.plans.update(ref, ABORTED, simulation=sim_doc, abort="simulation")
+            self.s.alert(AlertLevel.CRITICAL, "simulation_failed", msg, ref, error=failed.error)
+            self.s.record_failed_leg(ref, calls[failed.index][1], failed.error, reading, now)
+            self.s.plans.update(ref, ABORTED, simulation=sim_doc, abort="simulation")
             return CycleOutcome(ref, ABORTED, msg, seconds=time.perf_counter() - started)
-        self.bot.plans.update(ref, simulation=sim_doc)
+        self.s.plans.update(ref, simulation=sim_doc)
         # gas funds: the simulated gas at the current price must be covered
-        gas_price = int(self.bot.w3.eth.gas_price)
+        gas_price = int(self.s.w3.eth.gas_price)
         need = sim.gas_used * gas_price * 2
-        balance = int(self.bot.w3.eth.get_balance(Web3.to_checksum_address(self.bot.sender)))
+        balance = int(self.s.w3.eth.get_balance(Web3.to_checksum_address(self.s.sender())))
         if balance < need:
-            msg = f"keeper {self.bot.sender} has {balance} wei, needs ~{need}: execution paused"
-            self.bot.alert(AlertLevel.CRITICAL, "gas_funds", msg, ref)
+            msg = f"keeper {self.s.sender()} has {balance} wei, needs ~{need}: execution paused"
+            self.s.alert(AlertLevel.CRITICAL, "gas_funds", msg, ref)
             # paused, not aborted: the next tick resumes once the keeper has gas again
-            self.bot.plans.update(ref, APPROVED, simulation=sim_doc, paused="gas_funds")
+            self.s.plans.update(ref, APPROVED, simulation=sim_doc, paused="gas_funds")
             return CycleOutcome(ref, PAUSED, msg)
-        # 5. execute in priority order; one failure does not stop the rest
-        results: list[ActionResult] = []
-        this_run: list[ActionResult] = []  # results of actions sent by this run
-        mined_before: set[int] = set()
-        gas_wei = 0
-        before = reading
-        aborted: str | None = None
-        for order, idx in enumerate(order_of):
-            action = p.actions[idx]
-            if idx in done:  # before a restart: already in the state read at the start
-                results.append(result_from_dict(action, done[idx]))
-                continue
-            if aborted:
-                self.bot.plans.record_action(ref, idx, "aborted", error=aborted, order=order)
-                continue
-            # no new intent once stopping, or once another replica leads this fund (the plan
-            # stays approved; the leader resumes it, the intents in flight exactly once)
-            if (self.bot.stopping.is_set() or not self.bot.leading()) and idx not in sent:
-                return self._stopped(ref, idx, results)
-            res, before, wei, stop = self._execute_one(
-                ref, idx, order, action, before, sent.get(idx)
-            )
-            if stop == STOPPED:  # its intent is recorded where it stands; a restart follows it
-                return self._stopped(ref, idx, results)
-            if stop == "gas_funds":  # the intent waits for gas; the plan resumes later
-                msg = f"keeper {self.bot.sender} out of gas funds at action {idx}: execution paused"
-                self.bot.alert(AlertLevel.CRITICAL, "gas_funds", msg, ref)
-                self.bot.plans.update(ref, APPROVED, paused="gas_funds")
-                return CycleOutcome(ref, PAUSED, msg, results)
-            gas_wei += wei
-            results.append(res)
-            if self._mined_by(res, idx in sent, reading.block):
-                mined_before.add(idx)  # its effect is already in `reading`
-            else:
-                this_run.append(res)
-            if stop:
-                aborted = stop
-        # 6. verify
-        if self.bot.before_verify is not None:
-            self.bot.before_verify()
-        final = self.bot.read()
-        verification = self.bot.verify(reading.state, this_run, final.state, ref, self.fills)
-        ok = [r for r in results if r.success]
-        verification["progress"] = progress(reading.state, final.state, len(ok))
-        verification["detail"] = f"{verification['progress']}; {verification['detail']}"
-        if ok:
-            self.bot._clear_alert("risk_block", now)
-            self.bot._clear_alert("risk_skip", now)
-        if aborted:
-            status = ABORTED
-        elif results and len(ok) == len(results):
-            status = EXECUTED
-        elif ok:
-            status = PARTIAL
-        else:
-            status = FAILED
-        # 7. record
-        seconds = time.perf_counter() - started
-        already = set(done) | mined_before
-        if already:  # resumed: the state read at the start already holds the earlier actions
-            rest = tuple(a for i, a in enumerate(p.actions) if i not in already)
-            report = plan_report(reading.state, replace(p, actions=rest), results, final.state)
-            # every action and result, the tiers as planned before the first action
-            report = resumed_report(row.payload.get("report") or {}, report, sorted(already))
-        else:
-            report = plan_report(reading.state, p, results, final.state)
-        report["progress"] = verification["progress"]
-        cost = sum(r.cost or 0 for r in results)
-        report["cost"] = str(cost)
-        self.bot.plans.finish(
-            ref,
-            status,
-            now,
-            cost,
-            verification=verification,
-            report=report,
-            executed_at=now,
-            gas_wei=str(gas_wei),
-            seconds=round(seconds, 3),
-        )
-        log.info(
-            "plan.done", plan=ref, status=status, seconds=round(seconds, 2), actions=len(results)
-        )
-        return CycleOutcome(ref, status, verification.get("detail", ""), results, seconds)
+        return None
 
-    def _stopped(self, ref: str, idx: int, results: list[ActionResult]) -> CycleOutcome:
-        """The keeper stops mid-plan: nothing more is sent, the plan stays approved with its
-        sent actions recorded, and a restart resumes it from there."""
-        log.warning("plan.stopped", plan=ref, at_action=idx, done=len(results))
-        return CycleOutcome(ref, STOPPED, f"stopped at action {idx}: resumes on restart", results)
+    # ------------------------------------------------------------------ one action
 
-    def _execute_one(
+    def _send(
+        self, ref: str, idx: int, order: int, action: Action, before: FundReading, now: int
+    ) -> tuple[int, dict[str, Any]] | None:
+        """Re-check the slippage at the state the previous actions left, then submit the
+        action's intent and record it ``sent`` (with the positions before it, the fill quoted
+        and when) in one write. None when it is not sent (recorded with its result)."""
+        quote = self.s.encoder.quote(before, action, before.block)
+        if quote is not None:
+            bps = riskmod.slippage_bps(quote.quote_out, quote.oracle_out)
+            metrics.observe_slippage(self.s.symbol(action.asset), bps)
+            if bps > self.s.cfg.slippage_block_bps:
+                msg = f"action {idx}: quote {bps} bps under the oracle > {self.s.cfg.slippage_block_bps}: not sent"
+                self.s.alert(AlertLevel.CRITICAL, "slippage", msg, ref)
+                res = ActionResult(action, False, error=msg)
+                self.s.plans.record_action(
+                    ref, idx, "skipped", result=result_to_dict(res), order=order
+                )
+                return None
+        frozen = self.frozen_calls
+        # behind a PlanExecutor: exactly the frozen (approved) calldata, through the executor
+        encoded = frozen[order] if frozen else self.s.encoder.encode(before, action, quote)
+        spec = IntentSpec(
+            idempotency_key=f"fund:{ref}:{idx}",
+            role=ROLE,
+            chain_id=self.s.pipeline().chain_id,
+            sender=self.s.sender(),
+            target=encoded.target,
+            calldata=encoded.calldata,
+            notional=action.amount,
+        )
+        intent = self.s.pipeline().submit(spec)
+        mark: dict[str, Any] = {
+            "order": order,
+            "call": {
+                "function": encoded.function,
+                "min_out": None if encoded.min_out is None else str(encoded.min_out),
+            },
+            "sent_at": now,
+            "before": _marks(before.state),
+        }
+        if quote is not None and action.asset:  # verify applies it
+            mark["fill"] = str(fill_ratio(quote))
+        self.s.plans.record_action(ref, idx, "sent", intent_id=intent.id, **mark)
+        return intent.id, mark
+
+    def _unconfirmed(
+        self, ref: str, idx: int, outcome: IntentOutcome, mark: dict[str, Any], now: int
+    ) -> None:
+        """``action_unconfirmed`` (warning, once per action) when the action has been sent
+        for KEEPER_EXECUTE_TIMEOUT_S without its intent ending; the pipeline keeps working it
+        (its Watch step re-sends and bumps fees), the plan stays approved."""
+        sent_at = mark.get("sent_at")
+        if sent_at is None:
+            return
+        age = now - int(sent_at)
+        if age < self.s.execute_timeout_s:
+            return
+        msg = (
+            f"action {idx} sent {age} s ago (intent {outcome.intent_id}, {outcome.status}) and "
+            f"not confirmed (KEEPER_EXECUTE_TIMEOUT_S={self.s.execute_timeout_s:g}): the "
+            "pipeline keeps working it; the plan resumes once it is final"
+        )
+        self.s.alert_once(AlertLevel.WARNING, ACTION_UNCONFIRMED, f"{ref}:{idx}", msg, now, ref)
+
+    def _waiting(
+        self, ref: str, idx: int, outcome: IntentOutcome | None, what: str, moved: bool, t0: float
+    ) -> CycleOutcome:
+        intent = f" (intent {outcome.intent_id})" if outcome is not None else ""
+        msg = f"action {idx}{intent}: {what}; the plan goes on at the next tick"
+        log.info("plan.executing", plan=ref, action=idx, status=what)
+        return CycleOutcome(
+            ref, EXECUTING if moved else APPROVED, msg, seconds=time.perf_counter() - t0
+        )
+
+    def _measure(
         self,
         ref: str,
         idx: int,
         order: int,
         action: Action,
-        before: FundReading,
-        intent_id: int | None = None,
-    ) -> tuple[ActionResult, FundReading, int, str | None]:
-        """Returns (result, reading after, gas wei, abort reason for the rest or None).
-        With ``intent_id`` (sent before a restart) it only follows that intent to the end."""
-        if self.bot.before_action is not None:
-            self.bot.before_action(idx)
-            before = self.bot.read()
-        if intent_id is not None:
-            return self._follow(ref, idx, order, action, before, intent_id)
-        # slippage re-check at the state the previous actions left
-        quote = self.bot.encoder.quote(before, action, before.block)
-        if quote is not None:
-            bps = riskmod.slippage_bps(quote.quote_out, quote.oracle_out)
-            metrics.observe_slippage(self.bot.symbol(action.asset), bps)
-            if bps > self.bot.cfg.slippage_block_bps:
-                msg = f"action {idx}: quote {bps} bps under the oracle > {self.bot.cfg.slippage_block_bps}: not sent"
-                self.bot.alert(AlertLevel.CRITICAL, "slippage", msg, ref)
-                res = ActionResult(action, False, error=msg)
-                self.bot.plans.record_action(
-                    ref, idx, "skipped", result=result_to_dict(res), order=order
-                )
-                return res, before, 0, None
-        if quote is not None and action.asset:
-            self.fills[action.asset] = fill_ratio(quote)
-        frozen = self.frozen_calls
-        # behind a PlanExecutor: exactly the frozen (approved) calldata, through the executor
-        encoded = frozen[order] if frozen else self.bot.encoder.encode(before, action, quote)
-        spec = IntentSpec(
-            idempotency_key=f"fund:{ref}:{idx}",
-            role=ROLE,
-            chain_id=self.bot.pipeline.chain_id,
-            sender=self.bot.sender,
-            target=encoded.target,
-            calldata=encoded.calldata,
-            notional=action.amount,
-        )
-        intent = self.bot.pipeline.submit(spec)
-        self.bot.plans.record_action(
-            ref,
-            idx,
-            "sent",
-            intent_id=intent.id,
-            order=order,
-            call={
-                "function": encoded.function,
-                "min_out": None if encoded.min_out is None else str(encoded.min_out),
-            },
-        )
-        return self._follow(ref, idx, order, action, before, intent.id)
-
-    def _follow(
-        self, ref: str, idx: int, order: int, action: Action, before: FundReading, intent_id: int
-    ) -> tuple[ActionResult, FundReading, int, str | None]:
-        """Work the pipeline until the action's intent is final, then measure and record it."""
-        outcome = self.bot.pipeline.wait_final(
-            intent_id, self.bot.k.execute_timeout_s, stop=self.bot.stopping
-        )
-        if outcome.kind is Outcome.HALTED and outcome.halted is not None:
-            raise outcome.halted  # another process signs with our key: the keeper stops
-        if outcome.kind is Outcome.STOPPED:  # the action stays sent, its intent recorded
-            return ActionResult(action, False, error=STOPPED), before, 0, STOPPED
-        if outcome.kind is Outcome.OUT_OF_GAS_FUNDS:
-            self.bot.plans.record_action(ref, idx, "waiting_gas", order=order)
-            return ActionResult(action, False, error=outcome.error), before, 0, "gas_funds"
+        now_reading: FundReading,
+        mark: dict[str, Any],
+        outcome: IntentOutcome,
+    ) -> tuple[FundReading, str | None]:
+        """The action's intent is final: measure its effect against the positions recorded
+        when it was sent, record its result; (the reading after it, an abort reason for the
+        rest or None)."""
         status, error, tx_hash = outcome.status, outcome.error, outcome.tx_hash
-        after = self.bot.read()
+        after = self.s.read()
         wei = 0
         received = None
         cost = None
         if tx_hash:
-            receipt = self.bot.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+            receipt = self.s.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
             wei = int(receipt["gasUsed"]) * int(receipt.get("effectiveGasPrice", 0))
             received = self._received(receipt, action)
-            cost = receipt_cost(self.bot.contracts.controller, receipt) if outcome.ok else None
-        deltas = tuple(after.state.positions()[t] - before.state.positions()[t] for t in range(3))
+            cost = receipt_cost(self.s.contracts.controller, receipt) if outcome.ok else None
+        if "before" in mark:
+            cash0 = int(mark["before"]["cash"])
+            pos0 = [int(x) for x in mark["before"]["positions"]]
+        else:  # sent by a keeper from before the split: what this pass read
+            cash0, pos0 = now_reading.state.cash, list(now_reading.state.positions())
+        pos = after.state.positions()
         # positions: L1 is cash - pending; use the cash delta for L1
-        deltas = (after.state.cash - before.state.cash, deltas[1], deltas[2])
+        deltas = (after.state.cash - cash0, pos[1] - pos0[1], pos[2] - pos0[2])
         ok = outcome.ok
         if ok and action.asset and action.amount and action.to_tier is not None:
             got = deltas[action.to_tier] if action.type.value == "purchaseAsset" else deltas[0]
             if got:
                 short = max(0, action.amount - got) * BPS // action.amount
-                metrics.observe_slippage(self.bot.symbol(action.asset), short)
+                metrics.observe_slippage(self.s.symbol(action.asset), short)
         stop = None
         if not ok:
             error = error or status
             if outcome.revert is not None and outcome.revert.name == "EnforcedPause":
                 stop = f"contract paused at action {idx}"
-                self.bot.alert(
+                self.s.alert(
                     AlertLevel.CRITICAL, "paused", f"{stop}: every remaining action aborted", ref
                 )
             else:
-                self.bot.alert(
+                self.s.alert(
                     AlertLevel.WARNING, "tx_failed", f"action {idx} {status}: {error}", ref
                 )
         res = ActionResult(
@@ -343,13 +466,122 @@ class Execution:
             error=None if ok else error,
             cost=cost,
         )
-        self.bot.plans.record_action(
-            ref, idx, "done" if ok else "failed", result=result_to_dict(res), order=order
+        self.s.plans.record_action(
+            ref,
+            idx,
+            "done" if ok else "failed",
+            result=result_to_dict(res),
+            order=order,
+            gas_wei=str(wei),
         )
-        return res, after, wei, stop
+        self.s.clear_alert(ACTION_UNCONFIRMED, int(after.state.timestamp))
+        return after, stop
+
+    # ------------------------------------------------------------------ 6-7
+
+    def _finish(
+        self,
+        ref: str,
+        p: Any,
+        payload: dict[str, Any],
+        start: dict[str, Any],
+        order_of: list[int],
+        now: int,
+        started: float,
+    ) -> CycleOutcome:
+        """Every action has its result: verify against the state before the first send at
+        the fills quoted before each send, and record the outcome in one write."""
+        row = self.s.plans.get(ref)
+        assert row is not None
+        by_seq = {a.seq: dict(a.payload) for a in row.actions}
+        results: list[ActionResult] = []
+        indexed: list[tuple[int, ActionResult]] = []
+        fills: dict[str, Decimal] = {}
+        gas_wei = 0
+        for idx in order_of:
+            doc = by_seq.get(idx, {})
+            if "result" not in doc:
+                continue  # aborted: never sent
+            res = result_from_dict(p.actions[idx], doc["result"])
+            results.append(res)
+            indexed.append((idx, res))
+            gas_wei += int(doc.get("gas_wei") or 0)
+            if doc.get("fill") is not None and p.actions[idx].asset:
+                fills[p.actions[idx].asset] = Decimal(doc["fill"])
+        aborted = any(a.status == "aborted" for a in row.actions)
+        begin = state_from_doc(start["state"])
+        # effects already in the starting state: results recorded before it (a restart from
+        # before the split), and intents sent before it that were mined by its block
+        already = {int(i) for i in start.get("already", ())}
+        resumed = {int(i) for i in start.get("resumed", ())}
+        for idx in resumed:
+            doc = by_seq.get(idx, {})
+            if "result" in doc:
+                res = result_from_dict(p.actions[idx], doc["result"])
+                if self._mined_by(res, True, int(start["block"])):
+                    already.add(idx)
+        this_run = [r for i, r in indexed if i not in already]
+        # 6. verify
+        if self.s.before_verify is not None:
+            self.s.before_verify()
+        final = self.s.read()
+        verification = self.s.verify(begin, this_run, final.state, ref, fills)
+        ok = [r for r in results if r.success]
+        verification["progress"] = progress(begin, final.state, len(ok))
+        verification["detail"] = f"{verification['progress']}; {verification['detail']}"
+        if ok:
+            self.s.clear_alert("risk_block", now)
+            self.s.clear_alert("risk_skip", now)
+        if aborted:
+            status = ABORTED
+        elif results and len(ok) == len(results):
+            status = EXECUTED
+        elif ok:
+            status = PARTIAL
+        else:
+            status = FAILED
+        # 7. record
+        seconds = time.perf_counter() - started
+        if already:  # resumed: the state read at the start already holds the earlier actions
+            rest = tuple(a for i, a in enumerate(p.actions) if i not in already)
+            report = plan_report(begin, replace(p, actions=rest), results, final.state)
+            # every action and result, the tiers as planned before the first action
+            report = resumed_report(payload.get("report") or {}, report, sorted(already))
+        else:
+            report = plan_report(begin, p, results, final.state)
+        report["progress"] = verification["progress"]
+        cost = sum(r.cost or 0 for r in results)
+        report["cost"] = str(cost)
+        self.s.plans.finish(
+            ref,
+            status,
+            now,
+            cost,
+            verification=verification,
+            report=report,
+            executed_at=now,
+            gas_wei=str(gas_wei),
+            seconds=round(seconds, 3),
+            executing_s=now - int(start.get("at", now)),
+        )
+        log.info(
+            "plan.done", plan=ref, status=status, seconds=round(seconds, 2), actions=len(results)
+        )
+        return CycleOutcome(ref, status, verification.get("detail", ""), results, seconds)
+
+    def _stopped(self, ref: str, idx: int, t0: float) -> CycleOutcome:
+        """The keeper stops mid-plan: nothing more is sent, the plan stays approved with its
+        sent actions recorded, and a restart resumes it from there."""
+        log.warning("plan.stopped", plan=ref, at_action=idx)
+        return CycleOutcome(
+            ref,
+            STOPPED,
+            f"stopped at action {idx}: resumes on restart",
+            seconds=time.perf_counter() - t0,
+        )
 
     def _received(self, receipt: Any, action: Action) -> int | None:
-        ctl = self.bot.contracts.controller
+        ctl = self.s.contracts.controller
         for ev, arg in (
             ("Purchased", "tokensOut"),
             ("Redeemed", "cashOut"),
@@ -366,12 +598,12 @@ class Execution:
 
     def _mined_by(self, res: ActionResult, resumed: bool, block: int) -> bool:
         """Whether a resumed action's transaction was already mined at `block` (the state read
-        when this run started): then its effect is in that state and verify must not apply it
-        again (a keeper killed between broadcast and recording the result)."""
+        before the first send of this execution): then its effect is in that state and verify
+        must not apply it again (a keeper killed between broadcast and recording the result)."""
         if not resumed or not res.tx_hash:
             return False
         try:
-            receipt = self.bot.w3.eth.get_transaction_receipt(HexStr(res.tx_hash))
+            receipt = self.s.w3.eth.get_transaction_receipt(HexStr(res.tx_hash))
         except Exception:  # noqa: BLE001 - unknown receipt: count it as this run's
             return False
         return int(receipt["blockNumber"]) <= block

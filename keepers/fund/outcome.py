@@ -11,6 +11,9 @@ from keepers.fund.planning.actions import ActionResult
 ROLE = "fund-keeper"
 DUPLICATE = "duplicate"  # an outcome: a pending plan already covers the same actions
 STOPPED = "stopped"  # an outcome: the keeper stopped mid-plan; the plan stays approved
+# an outcome: the pass moved an approved plan (sent or measured an action) and left it with an
+# action sent and not final; the plan stays approved and the next pass follows that intent
+EXECUTING = "executing"
 PAUSED = "paused"  # an outcome, not a stored status: the plan stays approved and resumes
 NO_SAFE_MOVE_STATUS = "no_safe_move"  # an outcome: the plan's every leg was cut to nothing
 NOT_LEADER = "not_leader"  # an outcome: another replica leads this fund (keepers.runtime.leases)

@@ -668,6 +668,22 @@ class PlanStore:
                 out.append(InFlight(row.ref, str(row.status), remaining(legs)))
         return out
 
+    def executing(self, exclude: str | None = None) -> str | None:
+        """The approved plan whose execution has started (a first send recorded, or an action
+        sent or done), other than ``exclude``: one plan executes at a time (the fund's
+        positions move under one plan only, and each plan verifies against its own start)."""
+        for row in self.with_status(APPROVED):
+            if row.ref is None or row.ref == exclude:
+                continue
+            full = self.get(row.ref)
+            if full is None:
+                continue
+            if "start" in full.payload or any(
+                a.intent_id is not None or "result" in a.payload for a in full.actions
+            ):
+                return row.ref
+        return None
+
     def with_status(self, *statuses: str) -> list[m.Plan]:
         with self.store.sessions() as s:
             return list(

@@ -31,7 +31,25 @@ class FundKeeperSettings(KeeperSettings):
     chain_id: int | None = Field(default=None, gt=0)  # checked against the node at start
     deployment: Path = Path("scripts/deployments/ethereum-local.json")
     native_price: int = Field(default=600, ge=0)  # whole base units per native coin (gas check)
-    execute_timeout_s: float = Field(default=300.0, gt=0)  # per action, through the pipeline
+    execute_timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a plan's sent action may stay unconfirmed (seconds of the keeper's "
+        "clock since it was sent) before the keeper raises action_unconfirmed (a warning, once "
+        "per action). Nothing is sent again and no job waits for it: the pipeline keeps working "
+        "the intent (re-sent, fees bumped), the plan stays approved, each tick follows it, and "
+        "the plan goes on once it is final; a plan that stands still past "
+        "KEEPER_READY_STUCK_PLAN_S also makes the bot unready (plan_stuck).",
+    )
+    follow_budget_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="How long one job drives the transaction pipeline for one sent action of a "
+        "plan before it returns and leaves the action to the next tick (KEEPER_PLAN_TICK_S): a "
+        "job never waits on a node that does not answer or a chain that does not mine. On a "
+        "chain that confirms within it, one job runs the whole plan.",
+    )
     verify_tolerance_bps: int = Field(default=100, ge=0, le=10_000)  # seed: alert above 1%
     predicted_redemptions: int = Field(default=0, ge=0)  # base units, liquidity check forecast
     # With a PlanExecutor: a frozen plan's on-chain deadline is its approval deadline (or the

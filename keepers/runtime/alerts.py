@@ -41,6 +41,10 @@ ALERT_CODES: dict[str, tuple[str, str]] = {
     "gas_funds": ("fund", "the keeper account cannot pay for a plan's gas"),
     "slippage": ("fund", "an executed leg filled worse than the slippage limit"),
     "tx_failed": ("fund", "an action's transaction reverted or was not sent"),
+    "action_unconfirmed": (
+        "fund",
+        "a plan's sent action is not confirmed after KEEPER_EXECUTE_TIMEOUT_S; followed each tick",
+    ),
     "verify_divergence": ("fund", "the fund after a plan differs from the plan's expectation"),
     "plan_not_frozen": ("fund", "an approved plan without a frozen document was aborted"),
     "feed_down": ("fund", "a held asset's price feed is stale, zero, out of bounds or reverting"),

@@ -3,7 +3,9 @@ run of a third of the NAV over two days, a held asset's feed silent for two days
 moves, a depeg, the keeper's node cut mid-plan, SIGKILLs mid-plan and gas spikes, judged from
 chain state (`judge`). The short form (10 days, every scene once) runs in `make test`; the full
 month runs in `make test-slow` on the demo's pools and on the shallow ones, prints both HOSTILE
-VERDICT lines and holds the shallow month's value lost within twice the deep month's."""
+VERDICT lines and holds the shallow month's value lost within twice the deep month's. The keeper
+runs with every timing setting at its default (KEEPER_EXECUTE_TIMEOUT_S 300 s): each verdict
+line gives the longest job's wall time, and no job in the node outage may pass 15 s."""
 
 from __future__ import annotations
 
