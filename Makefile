@@ -72,7 +72,7 @@ docs: compile
 	python -m scripts.docs.gen_reference
 	NO_MKDOCS_2_WARNING=1 mkdocs build --strict
 
-# The ape suite, with the invariant suites and slither beside it, then the fork rehearsal
+# The ape suite, with the invariant suites, slither and the fork rehearsal beside it
 # (scripts/toolchain/test.sh says why and how the exit code is kept).
 test: compile
 	bash scripts/toolchain/test.sh

@@ -55,32 +55,53 @@ class DepthReader:
         return self._pools[token]
 
     def pool_state(self, address: str, block: int) -> tuple[univ3.PoolState, str]:
+        """The pool at ``block`` in three JSON-RPC batches (one round trip each, not one per
+        call): its slot0, spacing, liquidity, fee and token0; the bitmap words around the
+        price; the liquidity net of each initialised tick in them."""
         pool = self.w3.eth.contract(
             Web3.to_checksum_address(address), abi=abis.load("IUniswapV3Pool")
         )
         f = pool.functions
-        slot0 = f.slot0().call(block_identifier=block)
-        spacing = int(f.tickSpacing().call(block_identifier=block))
+        slot0, spacing, liquidity, fee, token0 = self._batch(
+            [f.slot0(), f.tickSpacing(), f.liquidity(), f.fee(), f.token0()], block
+        )
+        spacing = int(spacing)
         word = (int(slot0[1]) // spacing) >> 8
-        ticks: dict[int, int] = {}
-        for w in range(word - WORDS, word + WORDS + 1):
-            if not -(2**15) <= w < 2**15:
-                continue
-            bits = int(f.tickBitmap(w).call(block_identifier=block))
+        words = [w for w in range(word - WORDS, word + WORDS + 1) if -(2**15) <= w < 2**15]
+        initialised: list[int] = []
+        for w, bits in zip(
+            words, self._batch([f.tickBitmap(w) for w in words], block), strict=True
+        ):
+            bits = int(bits)
             while bits:
                 low = bits & -bits
-                tick = ((w << 8) + low.bit_length() - 1) * spacing
-                ticks[tick] = int(f.ticks(tick).call(block_identifier=block)[1])
+                initialised.append(((w << 8) + low.bit_length() - 1) * spacing)
                 bits ^= low
+        ticks = {
+            tick: int(info[1])
+            for tick, info in zip(
+                initialised, self._batch([f.ticks(t) for t in initialised], block), strict=True
+            )
+        }
         state = univ3.PoolState(
             sqrt_price_x96=int(slot0[0]),
             tick=int(slot0[1]),
-            liquidity=int(f.liquidity().call(block_identifier=block)),
-            fee=int(f.fee().call(block_identifier=block)),
+            liquidity=int(liquidity),
+            fee=int(fee),
             tick_spacing=spacing,
             ticks=ticks,
         )
-        return state, str(f.token0().call(block_identifier=block))
+        return state, str(token0)
+
+    def _batch(self, calls: list[Any], block: int) -> list[Any]:
+        """The decoded results of contract ``calls`` (eth_call at ``block``), in one JSON-RPC
+        batch."""
+        if not calls:
+            return []
+        with self.w3.batch_requests() as batch:
+            for call in calls:
+                batch.add(call.call(block_identifier=block))
+            return list(batch.execute())
 
     def read(
         self, reading: FundReading, limit_bps: int, target_bps: int | None = None

@@ -61,7 +61,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from hexbytes import HexBytes
 from web3 import Web3
@@ -79,6 +79,7 @@ SIMULATOR_CHOICES: tuple[str, ...] = ("auto", "node", "fork")
 # the gas money a simulated sender is given (on the simulation only): 1,000 native coins
 SIM_BALANCE = 10**21
 _ZERO = "0x" + "00" * 20
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -579,20 +580,31 @@ class FallbackSimulator:
     def simulate(
         self, block: int, calls: Sequence[SimCall], reads: Sequence[SimRead] = ()
     ) -> SimulationResult:
-        try:
-            return self.node.simulate(block, calls, reads)
-        except SimulateUnsupported as err:
-            log.warning("simulation.node_method_gone", error=str(err), fallback="fork")
-            return self.fork.simulate(block, calls, reads)
+        return self._node_else(
+            lambda: self.node.simulate(block, calls, reads),
+            "fork",
+            lambda: self.fork.simulate(block, calls, reads),
+        )
 
     def simulate_each(
         self, block: int | str, calls: Sequence[SimCall], estimate: bool = False
     ) -> list[SimStep]:
+        # the fork's simulate_each needs no fork: eth_call + eth_estimateGas on the node
+        return self._node_else(
+            lambda: self.node.simulate_each(block, calls, estimate),
+            "estimate",
+            lambda: self.fork.simulate_each(block, calls, estimate),
+        )
+
+    @staticmethod
+    def _node_else(on_node: Callable[[], _T], fallback: str, on_fork: Callable[[], _T]) -> _T:
+        """``on_node()``; when the node no longer answers the method, a warning naming the
+        ``fallback`` and ``on_fork()`` instead."""
         try:
-            return self.node.simulate_each(block, calls, estimate)
+            return on_node()
         except SimulateUnsupported as err:
-            log.warning("simulation.node_method_gone", error=str(err), fallback="estimate")
-            return self.fork.simulate_each(block, calls, estimate)
+            log.warning("simulation.node_method_gone", error=str(err), fallback=fallback)
+            return on_fork()
 
 
 # ---------------------------------------------------------------------------------- choice

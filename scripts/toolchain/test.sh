@@ -3,9 +3,13 @@
 # read only the compiled sources and write only under .build/forge and .build/slither*, and the
 # ape suite is mostly waiting on anvil, so they overlap instead of adding ~2 min after it). Their
 # output is kept in .build/static-checks.log and printed whole after the suite, so nothing
-# interleaves. The fork rehearsal runs last, alone (it starts an upstream anvil on a fixed port
-# and its own ape session). Every part runs even when an earlier one fails; any failure fails
-# the whole (exit 1), and a summary names which part failed.
+# interleaves. The fork rehearsal (tests/fork/run.sh: an upstream anvil on its fixed port 8645,
+# outside the ephemeral range the suite's anvils take ports from, its own ape data folder, the
+# deployment record only the fork tests read) runs beside them too, its log
+# .build/fork-rehearsal.log printed after theirs: run after the suite it added its whole time
+# (the upstream's deploy on a fresh clone, then the fork tests: 84 s on a loaded 2-core machine)
+# to the run. Every part runs even when an earlier one fails; any failure fails the whole
+# (exit 1), and a summary names which part failed.
 # The ape suite runs on BALLAST_TEST_WORKERS pytest-xdist workers (default: one per core), each a
 # pytest process of its own with its own anvil (ape-config.yaml `foundry.host: auto` picks a free
 # port per worker); `--dist loadfile` keeps a test file on one worker, so module- and
@@ -28,7 +32,12 @@ log=.build/static-checks.log
 (nice -n 15 bash -c 'b=scripts/toolchain/bounded.sh; bash $b 1200 bash scripts/toolchain/invariant.sh fast && bash $b 900 bash scripts/toolchain/prove.sh fast && bash $b 900 bash scripts/toolchain/slither.sh') \
   > "$log" 2>&1 &
 static_pid=$!
-trap 'kill "$static_pid" 2>/dev/null || true' INT TERM
+# At nice 10, between the suite and the static checks: its keepers wait on a fork node with
+# time limits of their own, so it is not left only the idle time the static checks get.
+fork_log=.build/fork-rehearsal.log
+(nice -n 10 bash scripts/toolchain/bounded.sh 1500 bash tests/fork/run.sh) > "$fork_log" 2>&1 &
+fork_pid=$!
+trap 'kill "$static_pid" "$fork_pid" 2>/dev/null || true' INT TERM
 
 # the 25 slowest tests are listed after the run, where the time goes (for the next speed-up),
 # and every skipped test with its reason (-rs)
@@ -52,8 +61,10 @@ static=$?
 echo "==== invariant suites, symbolic proofs and slither (ran beside the ape suite; log: $log) ===="
 cat "$log"
 
-bash tests/fork/run.sh
+wait "$fork_pid"
 fork=$?
+echo "==== fork rehearsal (ran beside the ape suite; log: $fork_log) ===="
+cat "$fork_log"
 
 echo "make test: ape suite (xdist workers: $workers) exit $suite, invariants+proofs+slither exit $static, fork rehearsal exit $fork"
 [ "$suite" -eq 0 ] && [ "$static" -eq 0 ] && [ "$fork" -eq 0 ]

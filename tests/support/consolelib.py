@@ -1,6 +1,7 @@
 """The web console for tests: `running_console(env)` serves `keeper console`'s Console over real
 HTTP on a free loopback port (its settings and the fund's read from ``env``, as the command
-reads them), and `http` speaks to it with a cookie jar, as a browser would."""
+reads them), and `http` speaks to it with a cookie jar, as a browser would; `Receiver` is a
+local webhook receiver for the console's notifications."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from unittest import mock
 
@@ -107,3 +109,36 @@ class Client:
 
 
 import urllib.parse  # noqa: E402  (urlencode, after urllib.request)
+
+
+class Receiver:
+    """A local webhook receiver on a free loopback port (``url``, at ``path``): records each
+    JSON body POSTed to it (``bodies``); while ``down`` is above 0 it answers ``status`` instead
+    (and counts ``down`` down), so a test makes the next N deliveries fail."""
+
+    def __init__(self, path: str = "/hook", down: int = 0, status: int = 503) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.down = down
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if outer.down > 0:
+                    outer.down -= 1
+                    self.send_response(status)
+                else:
+                    outer.bodies.append(body)
+                    self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *a: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -48,9 +48,20 @@ def deploy(w3: Web3, name: str, *args: Any, key: str = KEYS[0]) -> Any:
         {"from": acct.address, "nonce": w3.eth.get_transaction_count(acct.address, "pending")}
     )
     tx_hash = w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
+    # a chain that mines by itself (automine, or blocks on a clock) gets time for a block; one
+    # that does not (--no-mining; --mixed-mining has mined it on arrival) is not waited on
+    clock = _rpc_result(w3, "anvil_getAutomine") or _rpc_result(w3, "anvil_getIntervalMining")
     try:
-        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=2, poll_latency=0.05)
+        receipt = w3.eth.wait_for_transaction_receipt(
+            tx_hash, timeout=2 if clock else 0.25, poll_latency=0.05
+        )
     except Exception:  # noqa: BLE001 - automine off: mine it
         w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
         receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10, poll_latency=0.05)
     return w3.eth.contract(address=receipt["contractAddress"], abi=ct["abi"])
+
+
+def _rpc_result(w3: Web3, method: str) -> Any:
+    """``method``'s result (no parameters), or None where the node refuses it."""
+    resp = w3.provider.make_request(method, [])  # type: ignore[arg-type]
+    return None if resp.get("error") else resp.get("result")

@@ -13,6 +13,16 @@ from keepers.portfolio.planning import WAD, Plan, execute, plan_exact, simulate_
 DECIMALS = [6, 18]
 
 
+@pytest.fixture(scope="module")
+def deployed(make_portfolio, attacker):
+    """The default scenario-2 portfolio for each quote's decimals, deployed once for this module:
+    every test that takes one starts from it as deployed (ape reverts each test's own
+    transactions). A test with other parameters deploys its own with ``make_portfolio``. (It
+    takes the session's accounts the tests use, so that none is set up after it: ape would
+    warn and rebase the module's state.)"""
+    return {qd: make_portfolio(qd) for qd in DECIMALS}
+
+
 def _balances(dep):
     return [int(a.token.balanceOf(dep.rebalancer)) for a in dep.assets], int(
         dep.quote.balanceOf(dep.rebalancer)
@@ -20,8 +30,8 @@ def _balances(dep):
 
 
 @pytest.mark.parametrize("qd", DECIMALS)
-def test_rebalance__seed_algorithm__matches_reference_and_improves(make_portfolio, keeper, qd):
-    dep = make_portfolio(qd)
+def test_rebalance__seed_algorithm__matches_reference_and_improves(deployed, keeper, qd):
+    dep = deployed[qd]
     before = dep.snapshot()
     expected = simulate_seed(before, dep.market(), budget="excess")
     tx = dep.rebalancer.rebalance(True, sender=keeper)
@@ -35,8 +45,8 @@ def test_rebalance__seed_algorithm__matches_reference_and_improves(make_portfoli
 
 
 @pytest.mark.parametrize("qd", DECIMALS)
-def test_execute_plan__exact_planner__lands_on_target(make_portfolio, keeper, qd):
-    dep = make_portfolio(qd)
+def test_execute_plan__exact_planner__lands_on_target(deployed, keeper, qd):
+    dep = deployed[qd]
     before = dep.snapshot()
     market = dep.market()
     plan = plan_exact(before, market)
@@ -75,14 +85,14 @@ def test_constructor__weights_not_10000__reverts_named(project, uni, deployer, g
         )
 
 
-def test_set_targets__weights_not_10000__reverts_named(make_portfolio, gov):
-    dep = make_portfolio(6)
+def test_set_targets__weights_not_10000__reverts_named(deployed, gov):
+    dep = deployed[6]
     with ape.reverts(dep.rebalancer.WeightsSumInvalid, totalBps=10_001):
         dep.rebalancer.setTargets([3000, 3000, 3001], 1000, sender=gov)
 
 
-def test_rebalance__stale_feed__reverts(make_portfolio, keeper, chain):
-    dep = make_portfolio(6)
+def test_rebalance__stale_feed__reverts(deployed, keeper, chain):
+    dep = deployed[6]
     feed = dep.assets[1].feed
     old = chain.pending_timestamp - 3601
     feed.updateRoundData(2, 3_000 * 10**8, old, old, sender=keeper)
@@ -92,22 +102,22 @@ def test_rebalance__stale_feed__reverts(make_portfolio, keeper, chain):
         dep.rebalancer.rebalance(True, sender=keeper)
 
 
-def test_rebalance__non_positive_price__reverts(make_portfolio, keeper):
-    dep = make_portfolio(6)
+def test_rebalance__non_positive_price__reverts(deployed, keeper):
+    dep = deployed[6]
     dep.assets[0].feed.updateAnswer(0, sender=keeper)
     with ape.reverts(dep.rebalancer.InvalidPrice):
         dep.rebalancer.rebalance(True, sender=keeper)
 
 
-def test_execute_plan__worsens_deviation__reverts(make_portfolio, keeper):
-    dep = make_portfolio(18)
+def test_execute_plan__worsens_deviation__reverts(deployed, keeper):
+    dep = deployed[18]
     # sell ETH, already 15% against a 30% target, into USDT, already over its 10%
     with ape.reverts(dep.rebalancer.DeviationNotImproved):
         dep.rebalancer.executePlan([0, 10**18, 0], [0, 0, 0], sender=keeper)
 
 
-def test_execute_plan__empty_plan__reverts_not_improved(make_portfolio, keeper):
-    dep = make_portfolio(6)
+def test_execute_plan__empty_plan__reverts_not_improved(deployed, keeper):
+    dep = deployed[6]
     with ape.reverts(dep.rebalancer.DeviationNotImproved):
         dep.rebalancer.executePlan([0, 0, 0], [0, 0, 0], sender=keeper)
 
@@ -119,8 +129,8 @@ def test_rebalance__value_loss_above_max__reverts(make_portfolio, keeper, qd):
         dep.rebalancer.rebalance(True, sender=keeper)
 
 
-def test_execute_plan__sell_above_balance__reverts(make_portfolio, keeper):
-    dep = make_portfolio(6)
+def test_execute_plan__sell_above_balance__reverts(deployed, keeper):
+    dep = deployed[6]
     with ape.reverts(dep.rebalancer.SellExceedsBalance):
         dep.rebalancer.executePlan([10**8, 0, 0], [0, 0, 0], sender=keeper)
 
@@ -133,8 +143,8 @@ def test_rebalance__pool_far_from_oracle__reverts_on_min_out(make_portfolio, kee
 
 
 @pytest.mark.parametrize("fn", ["rebalance", "executePlan"])
-def test_rebalancer__unauthorised_caller__reverts(make_portfolio, attacker, fn):
-    dep = make_portfolio(6)
+def test_rebalancer__unauthorised_caller__reverts(deployed, attacker, fn):
+    dep = deployed[6]
     r = dep.rebalancer
     role = r.REBALANCER_ROLE() if fn == "rebalance" else r.KEEPER_ROLE()
     with ape.reverts(r.AccessControlUnauthorizedAccount, account=attacker.address, neededRole=role):
@@ -144,8 +154,8 @@ def test_rebalancer__unauthorised_caller__reverts(make_portfolio, attacker, fn):
             r.executePlan([0, 0, 0], [0, 0, 0], sender=attacker)
 
 
-def test_admin_functions__unauthorised_caller__reverts(make_portfolio, attacker, keeper):
-    dep = make_portfolio(6)
+def test_admin_functions__unauthorised_caller__reverts(deployed, attacker, keeper):
+    dep = deployed[6]
     r = dep.rebalancer
     for call in (
         lambda: r.setTargets([3000, 3000, 3000], 1000, sender=keeper),
@@ -156,8 +166,8 @@ def test_admin_functions__unauthorised_caller__reverts(make_portfolio, attacker,
             call()
 
 
-def test_set_params__slippage_above_cap__reverts(make_portfolio, gov):
-    dep = make_portfolio(6)
+def test_set_params__slippage_above_cap__reverts(deployed, gov):
+    dep = deployed[6]
     with ape.reverts(dep.rebalancer.ParamOutOfRange, value=5_001, max=5_000):
         dep.rebalancer.setParams(Params(max_slippage_bps=5_001).as_tuple(), sender=gov)
 
@@ -357,8 +367,8 @@ def test_rebalance__loss_above_window_budget__reverts_until_admin_raises(
     assert tuple(dep.rebalancer.budgetUsed()) == (lost, sold + sum(expected.plan.buys))
 
 
-def test_set_budgets__guardian_lowers_at_once__raising_needs_admin(make_portfolio, gov, guardian):
-    dep = make_portfolio(6)
+def test_set_budgets__guardian_lowers_at_once__raising_needs_admin(deployed, gov, guardian):
+    dep = deployed[6]
     r = dep.rebalancer
     q = 10**6
     low = Budgets(500 * q, 500_000 * q, 2 * 86_400)
@@ -379,10 +389,8 @@ def test_set_budgets__guardian_lowers_at_once__raising_needs_admin(make_portfoli
 
 
 @pytest.mark.parametrize("who", ["keeper", "attacker"])
-def test_set_budgets__keeper_or_outsider__reverts_unauthorised(
-    make_portfolio, keeper, attacker, who
-):
-    dep = make_portfolio(6)
+def test_set_budgets__keeper_or_outsider__reverts_unauthorised(deployed, keeper, attacker, who):
+    dep = deployed[6]
     sender = keeper if who == "keeper" else attacker
     with ape.reverts(dep.rebalancer.AccessControlUnauthorizedAccount):
         dep.rebalancer.setBudgets(Budgets(0, 0, 86_400).as_tuple(), sender=sender)
@@ -394,9 +402,9 @@ def test_set_budgets__keeper_or_outsider__reverts_unauthorised(
 
 
 def test_execute_plan__sells_and_buys_same_asset__reverts_sold_asset_bought(
-    make_portfolio, gov, attacker
+    deployed, gov, attacker
 ):
-    dep = make_portfolio(18)
+    dep = deployed[18]
     r = dep.rebalancer
     r.grantRole(r.KEEPER_ROLE(), attacker, sender=gov)
     # sell 0.1 BTC and buy it back with $4,000: a round trip that only pays the pool
@@ -405,11 +413,11 @@ def test_execute_plan__sells_and_buys_same_asset__reverts_sold_asset_bought(
 
 
 @pytest.mark.parametrize("qd", DECIMALS)
-def test_rebalance__sale_above_oracle__does_not_buy_back_the_sold_asset(make_portfolio, keeper, qd):
+def test_rebalance__sale_above_oracle__does_not_buy_back_the_sold_asset(deployed, keeper, qd):
     """Regression (issue 14): BTC's feed 2% under its pool, so selling BTC returns more than the
     oracle value and leaves BTC short of its new target; the seed implementation bought it back
     in the same rebalance."""
-    dep = make_portfolio(qd)
+    dep = deployed[qd]
     dep.assets[0].feed.updateAnswer(49_000 * 10**8, sender=keeper)
     before, market = dep.snapshot(), dep.market()
     old = simulate_seed(before, market, buy_back=True)

@@ -53,6 +53,9 @@ def test_keeper_run__sigterm_mid_plan__exit_0_in_bound_store_closed_restart_comp
     chain: Any, env: dict[str, str], fresh: Any, accounts: Any, tmp_path: Path
 ) -> None:
     full = {**os.environ, **env, **NO_APPROVAL, "PYTHONPATH": str(ROOT), "KEEPER_LOG_JSON": "1"}
+    # the killed `keeper plan` leaves its fund lease behind: `keeper run` takes the lead when it
+    # expires (KEEPER_LEASE_TTL_S, 15 s by default; 6 s as in the replica tests)
+    full["KEEPER_LEASE_TTL_S"] = "6"
     db_file = Path(env["KEEPER_DB_URL"].removeprefix("sqlite:///"))
     w3 = chain.provider.web3
     keeper_addr = accounts[2].address

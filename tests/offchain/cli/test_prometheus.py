@@ -1,7 +1,7 @@
 """A real Prometheus (Debian's package) on loopback scrapes a running `keeper run` (all bots) on
 the deployed local fund and automation contracts, evaluates the shipped alert rules (rendered
-with 2 s `for:` durations; the thresholds are the shipped ones, the seed's) and answers on its
-HTTP API:
+with 1 s `for:` durations, scraping and evaluating twice a second; the thresholds are the
+shipped ones, the seed's) and answers on its HTTP API:
 
 1. before the keeper starts, a plan is executed by another process (`keeper plan` here, on the
    same store): the keeper exports it from the store (counted once, success rate 1.0), and no
@@ -87,12 +87,13 @@ def other_address() -> str | None:
 
 
 class Prom:
-    """A Prometheus process scraping ``target`` every second with ``rules``."""
+    """A Prometheus process scraping ``target`` twice a second with ``rules``, evaluated as
+    often."""
 
     def __init__(self, workdir: Path, target: str, rules: dict[str, Any]) -> None:
         (workdir / "rules.yml").write_text(yaml.safe_dump(rules, sort_keys=False))
         config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "global": {"scrape_interval": "500ms", "evaluation_interval": "500ms"},
             "rule_files": ["rules.yml"],
             "scrape_configs": [
                 {"job_name": "ballast-keeper", "static_configs": [{"targets": [target]}]}
@@ -138,7 +139,7 @@ class Prom:
         return err.decode()[-2_000:]
 
 
-def short_for(rules: dict[str, Any], seconds: int = 2) -> dict[str, Any]:
+def short_for(rules: dict[str, Any], seconds: int = 1) -> dict[str, Any]:
     """The shipped rules with every `for:` cut to ``seconds``; expressions untouched."""
     out = json.loads(json.dumps(rules))
     for group in out["groups"]:
@@ -159,7 +160,7 @@ def wait_for(what: str, check: Callable[[], Any], seconds: float, alive: Callabl
             last = None
         if last:
             return last
-        time.sleep(0.25)
+        time.sleep(0.1)
     raise AssertionError(f"timed out after {seconds}s waiting for {what} (last: {last!r})")
 
 
@@ -243,7 +244,7 @@ def test_prometheus__running_keeper__each_condition_fires_its_alert_dashboard_ha
         assert value('up{job="ballast-keeper"}') == 1.0
         assert value("keeper_rpc_up") == 1.0
         assert value('rebalance_deviation_ratio{tier="max"}') <= 0.07
-        time.sleep(3)  # a few evaluations on the healthy keeper: nothing pending or firing
+        time.sleep(1.5)  # three evaluations on the healthy keeper: nothing pending or firing
         assert prom.alerts() == []
 
         # 2. a tier out of band: cash lands in L1 (the plan it calls for needs approval)

@@ -19,10 +19,8 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -33,7 +31,7 @@ from keepers.runtime.alerts import Alerter
 from keepers.store.db import Store
 from keepers.tx.signers import RawKeySigner
 from tests.offchain.fundbot.executor_fund import *  # noqa: F403 - the fixtures (one module)
-from tests.support.consolelib import running_console
+from tests.support.consolelib import Receiver, running_console
 from tests.support.fundbotlib import ROOT, UNIT, local_fund_env
 
 ARTEFACTS = ROOT / ".build" / "console"
@@ -101,37 +99,6 @@ def browser() -> Iterator[Any]:
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
-
-
-class Receiver:
-    """A local webhook receiver: records each JSON body; answers 500 to the first `fail`."""
-
-    def __init__(self, fail: int = 0) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.fail = fail
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                if outer.fail > 0:
-                    outer.fail -= 1
-                    self.send_response(500)
-                else:
-                    outer.bodies.append(body)
-                    self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *a: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def shot(driver: Any, name: str) -> None:
@@ -204,7 +171,7 @@ def test_two_owners_sign_in_the_browser__keeper_executes__page_shows_the_report(
     assert out.status == "pending_approval", out
     ref = out.plan_id
     frozen = bot.plans.get(ref).payload["frozen"]
-    receiver = Receiver(fail=1)  # the first POST fails: the notifier retries
+    receiver = Receiver(down=1, status=500)  # the first POST fails: the notifier retries
     costs: dict[str, Any] = {}
     try:
         hook = {"KEEPER_CONSOLE_WEBHOOK_URL": receiver.url, "KEEPER_CONSOLE_WEBHOOK_BACKOFF_S": "0"}

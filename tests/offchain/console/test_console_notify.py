@@ -7,9 +7,6 @@ again. Chain-free: the plan rows the running keeper leaves (test_console_securit
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -21,33 +18,7 @@ from keepers.core.settings import load_settings
 from keepers.fund.records import APPROVED, EXECUTED
 from keepers.runtime.alerts import Alerter
 from tests.offchain.console.test_console_security import HOUR, NOW, REF, add_plan, env  # noqa: F401
-
-
-class Receiver:
-    """Records each JSON body; answers 503 while `down` is above 0 (then counts it down)."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.down = 0
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                if outer.down > 0:
-                    outer.down -= 1
-                    self.send_response(503)
-                else:
-                    outer.bodies.append(body)
-                    self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *a: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T0/B0/x"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+from tests.support.consolelib import Receiver
 
 
 @pytest.fixture
@@ -55,7 +26,7 @@ def hook(env, monkeypatch):  # noqa: F811
     e, plans = env
     for k, v in e.items():
         monkeypatch.setenv(k, v)
-    r = Receiver()
+    r = Receiver("/services/T0/B0/x")
     settings = load_settings(
         ConsoleSettings,
         env={"KEEPER_CONSOLE_WEBHOOK_URL": r.url, "KEEPER_CONSOLE_WEBHOOK_RETRIES": "2"},
@@ -69,8 +40,7 @@ def hook(env, monkeypatch):  # noqa: F811
     )  # fmt: skip
     n.started_at = NOW
     yield n, r, plans, alerts, waits
-    r.server.shutdown()
-    r.server.server_close()
+    r.close()
     ctx.close()
 
 

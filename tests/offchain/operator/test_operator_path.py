@@ -45,7 +45,6 @@ import os
 import signal
 import subprocess
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -72,32 +71,36 @@ from keepers.store.db import Store
 from tests.support.ape_home import make_ape_home, run_deploy, write_account
 from tests.support.keeper_proc import keeper_exe, stop_when_held
 from tests.support.keeper_store import intents, intents_per_key, plan_rows
-from tests.support.pipeline_anvil import Anvil, contract_type, deploy
+from tests.support.operator_chain import (
+    BOUND_S,
+    DEPLOYER,
+    DEPOSITOR,
+    FUNDER,
+    GUARDIAN,
+    KEEPER,
+    OWNERS,
+    PASSPHRASE,
+    SENDER,
+    UNIT,
+    alert_lines,
+    chain_transactions,
+    existing_chain,
+    key,
+    metric,
+    operator_profile,
+    send_all,
+    wait_until,
+)
+from tests.support.pipeline_anvil import Anvil
 from tests.support.rpc_proxy import RpcProxy
 from tests.support.safe_web3 import exec_call, owner_signatures, safe_at
+from tests.support.web3_views import at
 
 ROOT = Path(__file__).resolve().parents[3]
 CHAIN_ID = 424242
 NETWORK = "operatorchain"
-MNEMONIC = "test test test test test test test test test test test junk"
-PASSPHRASE = "operator passphrase 7"  # the deployer's and the keeper's keyfiles
 APPROVER_PASSPHRASE = "owner passphrase 3"  # the Safe owners' own keystores
-OWNERS = ("alice", "bob", "carol")  # the admin Safe's owners, 2 of 3 (test accounts 10-12)
-APPROVAL_THRESHOLD = 5000  # the executor's: whole base tokens (the deposit plan is ~90,000)
-UNIT = 10**6  # the base stablecoin has 6 decimals
-BOUND_S = 30.0  # KEEPER_STOP_TIMEOUT_S's default: SIGTERM to exit
 OUTAGE_S = 10.0
-
-
-def key(index: int) -> bytes:
-    """The test mnemonic's key at m/44'/60'/0'/0/<index> (anvil funds 0..9)."""
-    Account.enable_unaudited_hdwallet_features()
-    return bytes(Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}").key)
-
-
-# SENDER relays the owners' signed Safe transactions (any account with gas: the owners send
-# nothing, so their nonces stay 0)
-FUNDER, SENDER, KEEPER, GUARDIAN, DEPOSITOR, DEPLOYER = 0, 1, 2, 3, 4, 7
 
 
 def user_config(url: str) -> dict[str, Any]:
@@ -125,20 +128,8 @@ def user_config(url: str) -> dict[str, Any]:
 
 def transact(w3: Web3, signer: bytes, call: Any) -> Any:
     """Sign ``call`` (a web3 contract function) with ``signer`` and wait for it."""
-    acct = Account.from_key(signer)
-    tx = call.build_transaction(
-        {"from": acct.address, "nonce": w3.eth.get_transaction_count(acct.address)}
-    )
-    h = w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
-    receipt = w3.eth.wait_for_transaction_receipt(h, timeout=60)
-    assert receipt["status"] == 1, receipt
+    (receipt,) = send_all(w3, signer, [call])
     return receipt
-
-
-def at(w3: Web3, name: str, address: str) -> Any:
-    return w3.eth.contract(
-        address=Web3.to_checksum_address(address), abi=contract_type(name)["abi"]
-    )
 
 
 class Views:
@@ -200,60 +191,10 @@ def plan_state(db: str, ref: str) -> tuple[dict[str, Any], list[tuple[str, str, 
         store.close()
 
 
-def alert_lines(stderr: str, code: str) -> list[dict[str, Any]]:
-    """The alerts with ``code`` in a keeper's JSON log (KEEPER_LOG_JSON=1): how an alert
-    reaches the outside besides ``rebalance_alerts_total`` (keepers/runtime/alerts.py)."""
-    out = []
-    for line in stderr.splitlines():
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(doc, dict) and doc.get("event") == "alert" and doc.get("code") == code:
-            out.append(doc)
-    return out
-
-
 def keeper_cmd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [keeper_exe(), *args], env=env, capture_output=True, text=True, timeout=120
     )
-
-
-def metric(port: int, name: str, *labels: str) -> float | None:
-    """The value of the first sample of ``name`` whose labels include each of ``labels``
-    (``'code="network"'``) on /metrics, or None."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-            body = r.read().decode()
-    except OSError:
-        return None
-    for line in body.splitlines():
-        if line.startswith(name) and line[len(name)] in " {" and all(x in line for x in labels):
-            return float(line.rsplit(" ", 1)[1])
-    return None
-
-
-def wait_until(what: str, check: Callable[[], Any], seconds: float, proc: Any = None) -> Any:
-    deadline = time.monotonic() + seconds
-    last = None
-    while time.monotonic() < deadline:
-        assert proc is None or proc.poll() is None, f"the keeper exited waiting for {what}"
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {seconds}s waiting for {what} (last: {last!r})")
-
-
-def chain_transactions(w3: Web3, sender: str, since: int) -> list[Any]:
-    """Every transaction ``sender`` sent in blocks after ``since``, from the chain itself."""
-    out = []
-    for n in range(since + 1, w3.eth.block_number + 1):
-        for tx in w3.eth.get_block(n, full_transactions=True)["transactions"]:
-            if tx["from"] == sender:
-                out.append(tx)
-    return out
 
 
 @pytest.fixture
@@ -263,21 +204,6 @@ def node() -> Iterator[Anvil]:
         yield anvil
     finally:
         anvil.stop()
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Keeper processes the test started: any still running at the end is stopped."""
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for p in started:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.communicate(timeout=60)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.communicate(timeout=30)
 
 
 def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_band_once(
@@ -304,44 +230,10 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
     )
 
     # what exists on the operator's chain already: the stablecoin, five funds, one feed
-    cash = deploy(w3, "TestStablecoin", "Tether USD (test)", "USDT", 6).address
-    feed = deploy(w3, "TestPriceFeed", 8, 10**8).address
-    funds = {
-        s: deploy(w3, "TestMoneyMarketFund", cash, s, s).address
-        for s in ("MMF-A", "MMF-B", "HY-A", "HY-B", "HY-C")
-    }
-    profile = {
-        "network": NETWORK,
-        "base": {"address": cash},
-        "tiers": [[1000, 500, 2000], [3000, 2000, 4000], [6000, 5000, 7000]],
-        "risk": {
-            "max_top3_bps": 7000,  # L3's 60% is spread over three funds of 20%
-            "min_move_value": 1000,
-            "loss_budget": 50_000,
-            "notional_budget": 10_000_000,
-        },
-        "roles": {
-            # a new Safe 1.4.1 of alice, bob and carol, 2 of 3, created by the deploy
-            "admin": {"safe": {"owners": [owner[n] for n in OWNERS], "threshold": 2}},
-            "keeper": addr[KEEPER],
-            "guardian": addr[GUARDIAN],
-        },
-        "timelock_delay": 3600,
-        "assets": [
-            {
-                "symbol": s,
-                "kind": "erc4626",
-                "tier": 1 if s.startswith("MMF") else 2,
-                "token": a,
-                "feed": feed,
-            }
-            for s, a in funds.items()
-        ],  # fmt: skip
-        "automation": {"funder_deposit_wei": 10**17, "low_runway_intervals": 7},
-        # the keeper key moves the fund only through the executor: a plan above the threshold
-        # runs only with 2 owners' EIP-712 signatures, checked on chain
-        "plan_executor": {"approval_threshold": APPROVAL_THRESHOLD, "required_approvals": 2},
-    }
+    cash, feed, funds = existing_chain(w3)
+    profile = operator_profile(
+        NETWORK, cash, feed, funds, [owner[n] for n in OWNERS], addr[KEEPER], addr[GUARDIAN]
+    )
     prof = tmp_path / "operatorchain.yaml"
     prof.write_text(yaml.safe_dump(profile))
     record = tmp_path / "ethereum-operatorchain.json"

@@ -51,7 +51,7 @@ import signal
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,6 @@ import pytest
 import yaml
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from web3 import Web3
 from web3.logs import DISCARD
 
 from ballast_dev.deployment import txbuilder as tb
@@ -69,7 +68,28 @@ from ballast_dev.local.keystores import account_address, account_key
 from keepers.fund.planning.plan_approval import SignedPlan
 from tests.support.ape_home import ROOT, make_ape_home, run_deploy, write_account
 from tests.support.keeper_store import intents, intents_per_key, plan_rows
-from tests.support.pipeline_anvil import Anvil, contract_type
+from tests.support.operator_chain import (
+    BOUND_S,
+    DEPLOYER,
+    DEPOSITOR,
+    FUNDER,
+    GUARDIAN,
+    KEEPER,
+    OWNERS,
+    PASSPHRASE,
+    SENDER,
+    UNIT,
+    alert_lines,
+    chain_transactions,
+    existing_chain,
+    key,
+    metric,
+    operator_profile,
+    send_all,
+    stop_all,
+    wait_until,
+)
+from tests.support.pipeline_anvil import Anvil
 from tests.support.runtime_venv import DEV_TOOLS, runtime_env, runtime_venv
 from tests.support.safe_web3 import owner_signatures, safe_at
 from tests.support.systemd_unit import (
@@ -82,17 +102,8 @@ from tests.support.web3_views import at
 
 CHAIN_ID = 11155111  # Sepolia's: ape's own ethereum:sepolia network
 NETWORK = "sepolia"
-MNEMONIC = "test test test test test test test test test test test junk"
-PASSPHRASE = "operator passphrase 7"  # the deployer's and the keeper's keyfiles
-OWNERS = ("alice", "bob", "carol")  # the admin Safe's owners, 2 of 3 (test accounts 10-12)
 CONFIRMATIONS = 2
-APPROVAL_THRESHOLD = 5000  # the executor's: whole base tokens (the deposit plan is ~90,000)
-UNIT = 10**6  # the base stablecoin has 6 decimals
 DEPOSIT = 100_000
-BOUND_S = 30.0  # KEEPER_STOP_TIMEOUT_S's default: SIGTERM to exit
-# SENDER relays the owners' signed Safe transaction (any account with gas: the owners send
-# nothing, so their nonces stay 0)
-FUNDER, SENDER, KEEPER, GUARDIAN, DEPOSITOR, DEPLOYER = 0, 1, 2, 3, 4, 7
 
 
 @dataclass(frozen=True)
@@ -108,12 +119,6 @@ SHORT = Form("short", 1, mixed_mining=True, dry_run=False, run_once=False)
 LONG = Form("long", 2, mixed_mining=False, dry_run=True, run_once=True)
 
 
-def key(index: int) -> bytes:
-    """The test mnemonic's key at m/44'/60'/0'/0/<index> (anvil funds 0..9)."""
-    Account.enable_unaudited_hdwallet_features()
-    return bytes(Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}").key)
-
-
 def user_config(url: str) -> dict[str, Any]:
     """The operator's ~/.ape/ape-config.yaml for Sepolia (deploy.md step 2), asking for 2
     confirmations."""
@@ -122,31 +127,6 @@ def user_config(url: str) -> dict[str, Any]:
         "ethereum": {NETWORK: {"required_confirmations": CONFIRMATIONS}},
         "foundry": {"fork": {"ethereum": {NETWORK: {"upstream_provider": "node"}}}},
     }
-
-
-def send_all(w3: Web3, signer: bytes, calls: list[Any]) -> list[Any]:
-    """Sign ``calls`` (web3 contract functions or constructors, independent of each other)
-    with ``signer`` at consecutive nonces, send them together and wait for every receipt: one
-    block for all of them where they fit."""
-    acct = Account.from_key(signer)
-    nonce = w3.eth.get_transaction_count(acct.address, "pending")
-    hashes = []
-    for i, call in enumerate(calls):
-        tx = call.build_transaction({"from": acct.address, "nonce": nonce + i})
-        hashes.append(w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction))
-    receipts = [
-        w3.eth.wait_for_transaction_receipt(h, timeout=60, poll_latency=0.1) for h in hashes
-    ]
-    for r in receipts:
-        assert r["status"] == 1, r
-    return receipts
-
-
-def deploy_all(w3: Web3, name: str, args: list[tuple[Any, ...]]) -> list[str]:
-    ct = contract_type(name)
-    factory = w3.eth.contract(abi=ct["abi"], bytecode=ct["deploymentBytecode"]["bytecode"])
-    receipts = send_all(w3, key(FUNDER), [factory.constructor(*a) for a in args])
-    return [str(r["contractAddress"]) for r in receipts]
 
 
 def ape_run(
@@ -166,29 +146,9 @@ def ape_run(
     )  # fmt: skip
 
 
-def metric(port: int, name: str, *labels: str) -> float | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-            body = r.read().decode()
-    except OSError:
-        return None
-    for line in body.splitlines():
-        if line.startswith(name) and line[len(name)] in " {" and all(x in line for x in labels):
-            return float(line.rsplit(" ", 1)[1])
-    return None
-
-
 def alerts(path: Path, code: str) -> list[dict[str, Any]]:
-    """The alerts with ``code`` in the keeper's JSON log (KEEPER_LOG_JSON=1), its stderr file."""
-    out = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(doc, dict) and doc.get("event") == "alert" and doc.get("code") == code:
-            out.append(doc)
-    return out
+    """The alerts with ``code`` in the keeper's JSON log, its stderr file."""
+    return alert_lines(path.read_text(errors="replace"), code)
 
 
 def failures(path: Path) -> str:
@@ -196,36 +156,6 @@ def failures(path: Path) -> str:
     the message of a walk that stops waiting."""
     lines = [str(d.get("message"))[:600] for d in alerts(path, "job_failed")[-3:]]
     return "\n".join(lines) or path.read_text(errors="replace")[-3000:]
-
-
-def wait_until(
-    what: str, check: Callable[[], Any], seconds: float, proc: Any = None, log: Path | None = None
-) -> Any:
-    deadline = time.monotonic() + seconds
-    last = None
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(
-                f"the keeper exited ({proc.returncode}) waiting for {what}: "
-                + (failures(log) if log else "")
-            )
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(
-        f"timed out after {seconds}s waiting for {what} (last: {last!r})\n"
-        + (failures(log) if log else "")
-    )
-
-
-def chain_transactions(w3: Web3, sender: str, since: int) -> list[Any]:
-    out = []
-    for n in range(since + 1, w3.eth.block_number + 1):
-        for tx in w3.eth.get_block(n, full_transactions=True)["transactions"]:
-            if tx["from"] == sender:
-                out.append(tx)
-    return out
 
 
 def sqlite_backup(src: Path, dest: Path, venv: Path) -> None:
@@ -272,20 +202,6 @@ def test_runtime_wheel__every_module_imports_in_its_clean_venv__no_dev_package(
     assert int(count) > 50 and dev == [], r.stdout
 
 
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for p in started:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=30)
-
-
 def walk(form: Form, venv: Path, tmp_path: Path, procs: list[subprocess.Popen[bytes]]) -> None:
     t0 = time.monotonic()
     timings: dict[str, float] = {}
@@ -298,13 +214,7 @@ def walk(form: Form, venv: Path, tmp_path: Path, procs: list[subprocess.Popen[by
     try:
         _walk(form, venv, tmp_path, procs, node, mark)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        stop_all(procs)
         node.stop()
         print(
             f"operator walk ({form.name}, {form.block_time_s} s blocks): "
@@ -334,44 +244,10 @@ def _walk(
     assert write_account(home, "deployer", key(DEPLOYER), PASSPHRASE) == addr[DEPLOYER]
 
     # what exists on the chain already: the stablecoin, its feed, the funds the fund holds
-    cash, feed = (
-        deploy_all(w3, "TestStablecoin", [("Tether USD (test)", "USDT", 6)])[0],
-        deploy_all(w3, "TestPriceFeed", [(8, 10**8)])[0],
+    cash, feed, funds = existing_chain(w3)
+    profile = operator_profile(
+        NETWORK, cash, feed, funds, [owner[n] for n in OWNERS], addr[KEEPER], addr[GUARDIAN]
     )
-    symbols = ("MMF-A", "MMF-B", "HY-A", "HY-B", "HY-C")
-    funds = dict(
-        zip(symbols, deploy_all(w3, "TestMoneyMarketFund", [(cash, s, s) for s in symbols]),
-            strict=True)
-    )  # fmt: skip
-    profile = {
-        "network": NETWORK,
-        "base": {"address": cash},
-        "tiers": [[1000, 500, 2000], [3000, 2000, 4000], [6000, 5000, 7000]],
-        "risk": {
-            "max_top3_bps": 7000,
-            "min_move_value": 1000,
-            "loss_budget": 50_000,
-            "notional_budget": 10_000_000,
-        },
-        "roles": {
-            "admin": {"safe": {"owners": [owner[n] for n in OWNERS], "threshold": 2}},
-            "keeper": addr[KEEPER],
-            "guardian": addr[GUARDIAN],
-        },
-        "timelock_delay": 3600,
-        "assets": [
-            {
-                "symbol": s,
-                "kind": "erc4626",
-                "tier": 1 if s.startswith("MMF") else 2,
-                "token": a,
-                "feed": feed,
-            }
-            for s, a in funds.items()
-        ],  # fmt: skip
-        "automation": {"funder_deposit_wei": 10**17, "low_runway_intervals": 7},
-        "plan_executor": {"approval_threshold": APPROVAL_THRESHOLD, "required_approvals": 2},
-    }
     prof = tmp_path / "sepolia.yaml"
     prof.write_text(yaml.safe_dump(profile))
     record = tmp_path / "deployments" / "ethereum-sepolia.json"
@@ -522,13 +398,13 @@ def _walk(
     wait_until(
         "the fund bot's first tick",
         lambda: metric(port, "keeper_last_tick_timestamp_seconds", 'bot="fund"'),
-        120, first, log1,
+        120, first, lambda: failures(log1),
     )  # fmt: skip
     for bot in ("executor", "supervisor"):  # every bot of `keeper run` ticks from the wheel
         wait_until(
             f"the {bot} bot's first tick",
             lambda b=bot: metric(port, "keeper_last_tick_timestamp_seconds", f'bot="{b}"'),
-            60, first, log1,
+            60, first, lambda: failures(log1),
         )  # fmt: skip
     mark("keeper up")
 
@@ -552,7 +428,7 @@ def _walk(
     ((ref, _, acts),) = wait_until(
         "a plan waiting for approval",
         lambda: [p for p in plan_rows(db) if p[1] == "pending_approval"],
-        120, first, log1,
+        120, first, lambda: failures(log1),
     )  # fmt: skip
     n = len(acts)
     assert n >= 2, acts  # SIGTERM lands mid-plan
@@ -580,7 +456,7 @@ def _walk(
     wait_until(
         "the plan's first transaction (simulated, then sent)",
         lambda: intents(db, f"fund:{ref}:"),
-        120, first, log1,
+        120, first, lambda: failures(log1),
     )  # fmt: skip
     signalled = time.monotonic()
     first.send_signal(signal.SIGTERM)
@@ -608,7 +484,11 @@ def _walk(
         second = subprocess.Popen(argv, env=env, cwd=host, stdout=err, stderr=err)
     procs.append(second)
     wait_until(
-        "the resumed plan executed", lambda: plan_rows(db)[0][1] == "executed", 180, second, log2
+        "the resumed plan executed",
+        lambda: plan_rows(db)[0][1] == "executed",
+        180,
+        second,
+        lambda: failures(log2),
     )
     mark("resumed and executed")
     keys = {k: v for k, v in intents_per_key(db).items() if k.startswith("fund:")}

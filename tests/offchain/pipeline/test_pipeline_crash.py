@@ -4,6 +4,10 @@ The kill is injected deterministically: KEEPER_CRASH_AT=<step>:<n> makes the wor
 ``os._exit(137)`` (no clean-up, no pending commit: a kill -9) right after the n-th commit of
 that step; "sent" kills it after eth_sendRawTransaction returned and before Broadcast commits.
 Effects are counted on-chain by TestCounter: every id must be hit exactly once.
+
+The per-step trials fork their workers from a server that imported the worker's modules once
+(tests/support/worker_fork.py: a second of imports per worker, two workers per trial); the
+stray KEEPER_CRASH_AT and the SIGKILL tests start ``python -m keepers.tx.worker`` itself.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from keepers.store.db import Store
 from keepers.store.models import TxIntent
 from keepers.tx.pipeline import CRASH_POINTS, submit_intent
 from tests.support.pipeline_helpers import ROOT, hit_spec, run_worker, worker_env
+from tests.support.worker_fork import fork_worker
 
 STEPS = sorted(CRASH_POINTS)
 INTENTS_PER_TRIAL = 3
@@ -39,11 +44,11 @@ def _trial(tmp_path: Any, anvil: Any, counter: Any, step: str, trial: int) -> No
     nth = trial % INTENTS_PER_TRIAL + 1  # crash at the 1st, 2nd or 3rd commit of the step
     env = worker_env(db, anvil.url, counter.address, tmp_path)
 
-    crashed = run_worker(
+    crashed = fork_worker(
         {**env, "KEEPER_CRASH_AT": f"{step}:{nth}", "KEEPER_FAULT_INJECTION": "1"}, "--until-idle"
     )
     assert crashed.returncode == 137, crashed.stderr[-2000:]
-    resumed = run_worker(env, "--until-idle")
+    resumed = fork_worker(env, "--until-idle")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
 
     store = Store(db)

@@ -255,6 +255,32 @@ def test_auto__node_loses_the_method_later__that_plan_on_the_fork(anvil, token):
         proxy.close()
 
 
+def test_auto__node_loses_the_method_later__independent_calls_estimated_on_the_node(anvil, token):
+    proxy = _NoSimulateProxy(anvil.url, refuse=False)
+    try:
+        sim = _choose(proxy.url, "auto")
+        block = anvil.w3.eth.block_number
+        mint = token.functions.mint(HOLDER, 100)._encode_transaction_data()
+        over = token.functions.transfer(PAYEE, 1)._encode_transaction_data()  # HOLDER has none
+        calls = [SimCall(MINTER, token.address, mint, "mint"), SimCall(HOLDER, token.address, over)]
+        first = sim.simulate_each(block, calls, estimate=True)
+        assert [s.ok for s in first] == [True, False]
+        proxy.refuse = True  # now a node without eth_simulateV1 answers
+        proxy.seen.clear()
+        second = sim.simulate_each(block, calls, estimate=True)
+        # eth_call + eth_estimateGas per call, on the node itself: no fork for independent calls
+        assert [s.ok for s in second] == [True, False]
+        assert second[0].gas_estimate == first[0].gas_estimate and second[1].error
+        assert set(proxy.seen) >= {"eth_simulateV1", "eth_call", "eth_estimateGas"}
+        assert "anvil_" not in " ".join(proxy.seen)
+        proxy.refuse = False  # the node is asked again for the next call set
+        proxy.seen.clear()
+        assert [s.ok for s in sim.simulate_each(block, calls)] == [True, False]
+        assert "eth_call" not in proxy.seen
+    finally:
+        proxy.close()
+
+
 def test_choose__auto__fork_on_a_node_without_the_method(anvil, token, no_simulate):
     assert find_anvil("anvil") is not None, "the test needs anvil on PATH (node_modules/.bin)"
     sim = _choose(no_simulate.url, "auto")

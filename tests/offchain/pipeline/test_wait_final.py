@@ -100,7 +100,7 @@ def test_wait_final__sender_without_gas__out_of_gas_funds_then_confirmed(tmp_pat
 def test_wait_final__not_final_in_time__timeout_with_status(tmp_path, anvil, counter):
     pipe = _pipe(tmp_path, anvil, counter)
     intent = pipe.submit(hit_spec(counter, 7005))
-    out = pipe.wait_final(intent.id, 5, drive=lambda: 0)  # nobody drives the pipeline
+    out = pipe.wait_final(intent.id, 1, drive=lambda: 0)  # nobody drives the pipeline
     assert out.kind is Outcome.TIMEOUT and out.status == "pending" and not out.final
     assert read_outcomes(pipe.store, [intent.id]) == {}  # on its way: no outcome yet
     assert pipe.wait_final(intent.id, 30).kind is Outcome.CONFIRMED
