@@ -40,13 +40,30 @@ library ValuationLib {
     }
 
     /// @notice The sum of the three largest values.
+    /// @dev One pass keeping a >= b >= c, in assembly: the controller checks this after every
+    /// purchase, and the checked Solidity loop cost ~5k gas a check at 16 assets (~59k of a
+    /// forced rebalance's 1.77M); the loop reads only the array's own words.
     function top3(uint256[] memory values) internal pure returns (uint256) {
         (uint256 a, uint256 b, uint256 c) = (0, 0, 0);
-        for (uint256 i; i < values.length; ++i) {
-            uint256 v = values[i];
-            if (v > a) (a, b, c) = (v, a, b);
-            else if (v > b) (b, c) = (v, b);
-            else if (v > c) c = v;
+        assembly ("memory-safe") {
+            let p := add(values, 0x20)
+            for { let end := add(p, shl(5, mload(values))) } lt(p, end) { p := add(p, 0x20) } {
+                let v := mload(p)
+                // v > c: it enters the three; above b it pushes b down; above a it leads
+                if gt(v, c) {
+                    switch gt(v, b)
+                    case 0 { c := v }
+                    default {
+                        c := b
+                        switch gt(v, a)
+                        case 0 { b := v }
+                        default {
+                            b := a
+                            a := v
+                        }
+                    }
+                }
+            }
         }
         return a + b + c;
     }
