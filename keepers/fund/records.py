@@ -55,6 +55,13 @@ WAITING = (PROPOSED, PENDING_APPROVAL, APPROVED)
 DECISION_LOCK = 727_275
 
 
+def _waiting(s: Any) -> Any:
+    """The fund's plans still to land on chain (WAITING), oldest first, in session ``s``."""
+    return s.scalars(
+        select(m.Plan).where(m.Plan.kind == KIND, m.Plan.status.in_(WAITING)).order_by(m.Plan.id)
+    ).all()
+
+
 class PlanPendingError(DomainError, ValueError):
     """A plan with the same actions is already pending (waiting for approval or executing):
     no second one is built (exit 1, naming the pending plan)."""
@@ -258,11 +265,7 @@ class PlanStore:
                     s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": DECISION_LOCK})
                 if fence is not None:
                     fence(s)
-                rows = s.scalars(
-                    select(m.Plan)
-                    .where(m.Plan.kind == KIND, m.Plan.status.in_(WAITING))
-                    .order_by(m.Plan.id)
-                ).all()
+                rows = _waiting(s)
                 for row in rows:
                     if row.ref == plan.id:
                         return row
@@ -640,11 +643,7 @@ class PlanStore:
         refused: never; otherwise still to land)."""
         out = []
         with self.store.sessions() as s:
-            rows = s.scalars(
-                select(m.Plan)
-                .where(m.Plan.kind == KIND, m.Plan.status.in_(WAITING))
-                .order_by(m.Plan.id)
-            ).all()
+            rows = _waiting(s)
             for row in rows:
                 if row.ref is None or row.ref == exclude:
                     continue

@@ -42,3 +42,18 @@ class KillBeforeSecondAction:
 def restarted(bot: Any) -> Any:
     """A new fund bot on the same store, signer and alerter: the keeper process restarted."""
     return type(bot)(bot.config, bot.store, signer=bot.signer, alerter=bot.alert)
+
+
+# The local fund's Uniswap-traded assets (scripts/profiles/local.yaml).
+DEX = ["TBILL-A", "TBILL-B"]
+
+
+def push_pool(fund: Any, market: Any, sym: str, pct: int) -> None:
+    """A trade by ``market`` (the trader, its UniswapV3 helper) that leaves ``sym``'s pool
+    ``pct`` % above its oracle; nothing arbitrages it back."""
+    from ballast_dev.deployment.uniswap import arbitrage_to_price
+
+    answer = int(fund.feeds[sym].latestAnswer())
+    fee = int(fund.adapters["uniswap"].poolFee(fund.assets[sym]))
+    price = (answer * (100 + pct) // 100 * UNIT // 10**8, 10**18)
+    arbitrage_to_price(market[1], fund.assets[sym], fund.cash, fee, price, market[0])

@@ -44,6 +44,18 @@ def _to(chain: Any, ts: int) -> int:
     return int(chain.blocks.head.timestamp)
 
 
+def _go_stale(fund: Any, chain: Any, t0: int, sender: Any) -> tuple[int, Any, int]:
+    """A second after `t0`: TBILL-A's feed answers under a new round dated two days back (past
+    its one-day heartbeat), every other feed answers now. Returns (now, the feed, its answer)."""
+    now = _to(chain, t0 + 1)
+    tbill = fund.feeds["TBILL-A"]
+    answer = int(tbill.latestAnswer())
+    _refresh(fund, "TBILL-A", sender)
+    old = now - 2 * DAY
+    tbill.updateRoundData(tbill.latestRound() + 1, answer, old, old, sender=sender)
+    return now, tbill, answer
+
+
 @pytest.mark.parametrize("retry_s", [0, DAY], ids=["default", "retry_daily"])
 def test_held_feed__fund_rebalancer_held_other_jobs_go__runs_when_fresh(
     fresh, chain, accounts, tmp_path, retry_s
@@ -72,12 +84,7 @@ def test_held_feed__fund_rebalancer_held_other_jobs_go__runs_when_fresh(
         bot.start()
         start_block = int(chain.blocks.head.number) + 1
         # the run falls due and TBILL-A's feed goes stale (its last answer two days old)
-        now = _to(chain, t0 + 1)
-        tbill = f.feeds["TBILL-A"]
-        answer = int(tbill.latestAnswer())
-        _refresh(f, "TBILL-A", gov)
-        old = now - 2 * DAY
-        tbill.updateRoundData(tbill.latestRound() + 1, answer, old, old, sender=gov)
+        now, tbill, answer = _go_stale(f, chain, t0, gov)
         assert f.controller.pricingValues()[2]  # the controller's own verdict: feedDown
 
         held_ticks, fund_sent = 0, []
@@ -191,13 +198,7 @@ def test_held_feed__supervisor_rebooks_held_fund_rebalancer_once_per_period__at_
     try:
         bot.start()
         first_run, t0 = (int(x) for x in reb.bookedRun())
-        now = _to(chain, t0 + 1)
-        tbill = f.feeds["TBILL-A"]
-        answer = int(tbill.latestAnswer())
-        _refresh(f, "TBILL-A", gov)
-        tbill.updateRoundData(
-            tbill.latestRound() + 1, answer, now - 2 * DAY, now - 2 * DAY, sender=gov
-        )
+        now, tbill, answer = _go_stale(f, chain, t0, gov)
         lose_booking(first_run)
 
         tick = bot.tick(_to(chain, now + 60))  # held, but its first fix: booked again
@@ -246,13 +247,7 @@ def test_held_feed__outsider_runs_the_held_run__hold_still_ends_when_the_feed_an
     try:
         bot.start()
         first_run, t0 = (int(x) for x in reb.bookedRun())
-        now = _to(chain, t0 + 1)
-        tbill = f.feeds["TBILL-A"]
-        answer = int(tbill.latestAnswer())
-        _refresh(f, "TBILL-A", gov)
-        tbill.updateRoundData(
-            tbill.latestRound() + 1, answer, now - 2 * DAY, now - 2 * DAY, sender=gov
-        )
+        now, tbill, answer = _go_stale(f, chain, t0, gov)
         assert bot.tick(now).held == [first_run]
         sched.execute(first_run, sender=accounts[7])  # someone else's executor
         tick = bot.tick(_to(chain, now + 60))

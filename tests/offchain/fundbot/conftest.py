@@ -14,7 +14,7 @@ from keepers.fund.settings import load_fund_config
 from keepers.runtime.alerts import Alert, Alerter
 from keepers.store.db import Store
 from keepers.tx.signers import RawKeySigner
-from tests.support.fundbotlib import ROOT, local_fund_env
+from tests.support.fundbotlib import DEX, ROOT, UNIT, local_fund_env
 
 
 @pytest.fixture
@@ -61,3 +61,16 @@ def env(fresh: Any, chain: Any, deployment_file: Path, tmp_path: Path) -> dict[s
     """The environment `keeper` CLI commands read for the deployed local fund."""
     env = local_fund_env(chain, deployment_file, f"sqlite:///{tmp_path}/cli.db")
     return env | {"APPROVAL_MULTISIG_AMOUNT": "1000000"}
+
+
+@pytest.fixture
+def market(fresh: Any, accounts: Any) -> tuple[Any, Any]:
+    """A trader (accounts[7]) with plenty of both sides of every pool, and the pools' helper."""
+    from ballast_dev.deployment.uniswap import UniswapV3
+
+    m = accounts[7]
+    for sym in DEX:
+        fresh.assets[sym].mint(m, 10**9 * 10**18, sender=accounts[0])
+    fresh.cash.mint(m, 10**12 * UNIT, sender=accounts[0])
+    a = fresh.adapters
+    return m, UniswapV3(a["uniswap_factory"], a["uniswap_router"], None, None, None)

@@ -7,46 +7,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
-from ballast_dev.deployment.uniswap import UniswapV3, arbitrage_to_oracle, arbitrage_to_price
+from ballast_dev.deployment.uniswap import arbitrage_to_oracle
 from keepers.cli import main
 from keepers.fund.planning.risk import slippage_bps
-from tests.support.fundbotlib import NO_APPROVAL, UNIT
+from tests.support.fundbotlib import DEX, NO_APPROVAL, UNIT, push_pool
 
 NOW = 1_800_000_000
 HOUR = 3_600
-DEX = ["TBILL-A", "TBILL-B"]
 
 
 def deposit(fund: Any, accounts: Any, amount: int) -> None:
     fund.vault.deposit(amount * UNIT, accounts[1], sender=accounts[1])
 
 
-@pytest.fixture
-def market(fresh: Any, accounts: Any) -> tuple[Any, UniswapV3]:
-    """An arbitrageur with plenty of both sides of every pool."""
-    m = accounts[7]
-    for sym in DEX:
-        fresh.assets[sym].mint(m, 10**9 * 10**18, sender=accounts[0])
-    fresh.cash.mint(m, 10**12 * UNIT, sender=accounts[0])
-    a = fresh.adapters
-    return m, UniswapV3(a["uniswap_factory"], a["uniswap_router"], None, None, None)
-
-
 def shock(fund: Any, accounts: Any, market: Any, sym: str, pct: int) -> None:
     feed = fund.feeds[sym]
     feed.updateAnswer(feed.latestAnswer() * (100 + pct) // 100, sender=accounts[0])
     arbitrage_to_oracle(fund, market[1], DEX, market[0])
-
-
-def push_pool(fund: Any, market: Any, sym: str, pct: int) -> None:
-    """A trade that leaves the pool ``pct`` % above the oracle (arbitrage comes later)."""
-    answer = int(fund.feeds[sym].latestAnswer())
-    fee = int(fund.adapters["uniswap"].poolFee(fund.assets[sym]))
-    price = (answer * (100 + pct) // 100 * UNIT // 10**8, 10**18)
-    arbitrage_to_price(market[1], fund.assets[sym], fund.cash, fee, price, market[0])
 
 
 def test_depth_reader__local_pools__model_sizes_match_quoter_v2(make_bot, fresh):

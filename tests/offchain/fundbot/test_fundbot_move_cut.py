@@ -5,34 +5,9 @@ and the controller's own rebalance (its swaps bounded at 1%) cuts their legs."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
-
-from ballast_dev.deployment.uniswap import UniswapV3, arbitrage_to_price
-from tests.support.fundbotlib import NO_APPROVAL, UNIT
+from tests.support.fundbotlib import DEX, NO_APPROVAL, UNIT, push_pool
 
 NOW = 1_800_000_000
-DEX = ["TBILL-A", "TBILL-B"]
-
-
-@pytest.fixture
-def market(fresh: Any, accounts: Any) -> tuple[Any, UniswapV3]:
-    """A trader with plenty of both sides of every pool (as in test_fundbot_depth)."""
-    m = accounts[7]
-    for sym in DEX:
-        fresh.assets[sym].mint(m, 10**9 * 10**18, sender=accounts[0])
-    fresh.cash.mint(m, 10**12 * UNIT, sender=accounts[0])
-    a = fresh.adapters
-    return m, UniswapV3(a["uniswap_factory"], a["uniswap_router"], None, None, None)
-
-
-def push_pool(fund: Any, market: Any, sym: str, pct: int) -> None:
-    """A trade that leaves the pool ``pct`` % above the oracle."""
-    answer = int(fund.feeds[sym].latestAnswer())
-    fee = int(fund.adapters["uniswap"].poolFee(fund.assets[sym]))
-    price = (answer * (100 + pct) // 100 * UNIT // 10**8, 10**18)
-    arbitrage_to_price(market[1], fund.assets[sym], fund.cash, fee, price, market[0])
 
 
 def test_events__due_run_leg_cut__warning_names_asset_asked_done_and_rest_joins_carry(
