@@ -210,6 +210,12 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         }
     }
 
+    /// @notice A rebalance while a held asset's feed is down moves nothing (issue 45): the
+    /// down position counts as zero there, so every move would be sized on a wrong gross.
+    function invariant_noRebalanceMovesDuringAnOutage() public view {
+        check(bytes(handler.outageMoved()).length == 0, handler.outageMoved());
+    }
+
     /// @notice Dust decides nothing (issue 25): with the held positions' feeds live, entries
     /// are open whatever eve donated of an asset the fund does not hold and whatever its feed
     /// does, and a mark can be taken.

@@ -63,6 +63,7 @@ contract FundHandler is CheatBase {
     uint256 internal _planNonce;
 
     // ghost ledger of the base token crossing the fund's boundary
+    string public outageMoved; // set when a rebalance moved money while a held feed was down
     uint256 public cashIn; // deposits, mints and donations
     uint256 public cashOut; // withdrawals, redemptions and claims
     uint256 public eveSpent;
@@ -128,6 +129,15 @@ contract FundHandler is CheatBase {
     }
 
     /* ---------------------------------------------------------------- helpers */
+
+    /// @dev What the fund holds where: the vault's cash, the controller's cash and every
+    /// position's units, hashed (a move changes at least two of them).
+    function _holdings() internal view returns (bytes32 h) {
+        h = keccak256(abi.encode(_balanceOf(address(cash), address(vault)), _balanceOf(address(cash), address(controller))));
+        for (uint256 i; i < tokens.length; ++i) {
+            h = keccak256(abi.encode(h, _balanceOf(tokens[i], address(controller))));
+        }
+    }
 
     function _fail(string memory what) internal {
         if (bytes(broken).length == 0) broken = what;
@@ -635,7 +645,13 @@ contract FundHandler is CheatBase {
             amount = bound(amount, 1, 1_000_000 * unit);
             (ok,) = address(controller).call(abi.encodeCall(controller.executeWaterfallLiquidation, (amount, 2)));
         } else if (which == 5) {
+            bool outage = heldAssetDown();
+            bytes32 held = _holdings();
             (ok,) = address(controller).call(abi.encodeCall(controller.rebalance, (amount % 2 == 0)));
+            // a run sized on a valuation with a held asset at zero moves nothing (issue 45)
+            if (ok && outage && _holdings() != held) {
+                if (bytes(outageMoved).length == 0) outageMoved = "a rebalance moved money during an outage";
+            }
         } else {
             uint256 next = vault.nextRequestToFulfil();
             bool outage = heldAssetDown();
