@@ -64,8 +64,12 @@ def test_schema__every_key_of_every_section_described_with_its_choices():
             r"automation\.interval=0: Input should be greater than 0",
         ),
         (lambda d: d["risk"].pop("loss_budget"), r"risk\.loss_budget: Field required"),
+        (
+            lambda d: d["assets"][0].update(rounds_bumped="maybe"),
+            r"assets\.0\.rounds_bumped='maybe': Input should be a valid boolean",
+        ),
     ],
-    ids=["tier", "kind", "unknown-key", "automation", "missing"],
+    ids=["tier", "kind", "unknown-key", "automation", "missing", "rounds-bumped"],
 )
 def test_load_profile__bad_value__refused_naming_the_field(tmp_path, edit, needle):
     doc = yaml.safe_load(LOCAL_SAFE.read_text())
