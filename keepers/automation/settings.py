@@ -35,10 +35,12 @@ class ExecutorConfig(BaseSettings):
     pipeline_passes: int = Field(default=3, ge=0, le=100)  # pipeline passes per tick
     unbatched: bool = False  # one execute(id) per run: the benchmark's baseline
     # A fund rebalancer (trustedTarget) whose controller has a held feed down: its due runs are
-    # held back (every such run values the held position at zero), executed at once when the
-    # feed is usable again (keepers.automation.held); held_retry_s > 0 lets one through per
-    # that many seconds meanwhile (0, the default: none); the controller's verdict is re-read
-    # at most every held_check_every_s while such a run is due
+    # held back (the controller moves nothing in such a run, and the run would book the next one
+    # a whole interval later), executed at once when the feed is usable again
+    # (keepers.automation.held); held_retry_s > 0 lets one through per that many seconds
+    # meanwhile (0, the default: none; each one is a paid run that moves nothing while the feed
+    # is down, a probe of the chain's own verdict); the controller's verdict is re-read at most
+    # every held_check_every_s while such a run is due
     held_retry_s: int = Field(default=0, ge=0)
     held_check_every_s: int = Field(default=15, ge=0)
 
