@@ -225,6 +225,7 @@ def test_two_replicas__every_decision_planned_and_executed_once__in_band(
     due_reb, stuck_reb = due_and_stuck(chain, auto, make_paid, gov, bob, deployer)
     due_id = int(due_reb.bookedRun()[0])
     nonce0 = w3.eth.get_transaction_count(keeper_addr)
+    block0 = chain.blocks.head.number
 
     ports = {"r1": free_port(), "r2": free_port()}
     fleet.start("r1", KEEPER_METRICS_PORT=str(ports["r1"]))
@@ -284,7 +285,12 @@ def test_two_replicas__every_decision_planned_and_executed_once__in_band(
     assert {rs for _, _, _, rs in rows} == {1}, rows
     assert w3.eth.get_transaction_count(keeper_addr) - nonce0 == len(rows)
     roles = [r for _, r, _, _ in rows]
-    assert roles.count("supervisor") == 1  # the stuck rebalancer fixed once
+    # the stuck rebalancer fixed once: by the supervisor bot's fixReschedule or, when the
+    # on-chain Supervisor's own booked tick comes due first, by the executor running that tick
+    # (which calls fixReschedule on chain); which job wins is a race (test_keeper_run.py too)
+    fixed = list(stuck_reb.FixedReschedule.range(block0, chain.blocks.head.number + 1))
+    assert len(fixed) == 1, fixed
+    assert roles.count("supervisor") <= 1, roles
     # plans: the two deposits planned once each; every stored plan reached an end
     plans = plan_rows(db)
     assert [s for _, s in deposit_plans(db)] == ["executed", "executed"]
