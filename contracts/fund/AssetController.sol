@@ -233,7 +233,12 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @inheritdoc IAssetController
-    function queueReserve() external view returns (uint256) {
+    function cashInBand() external view returns (bool) {
+        _viewFromAdmin();
+    }
+
+    /// @inheritdoc IAssetController
+    function markedValues() external view returns (uint256, uint256) {
         _viewFromAdmin();
     }
 
@@ -346,14 +351,30 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @inheritdoc IAssetController
-    function rebalance(bool force) external whenNotPaused nonReentrant returns (bool moved, bool offTarget) {
+    function rebalance(bool force) external returns (bool moved, bool offTarget) {
+        // `_hot` is one slot: all the no-op reads besides the caller's role
+        if (_hot.paused) revert EnforcedPause();
+        if (_reentrancyGuardEntered()) revert ReentrancyGuardReentrantCall();
         // holds REBALANCER_ROLE or KEEPER_ROLE (one slot: see _rebalanceTag)
         uint8 tag = _rebalanceTag[msg.sender];
         if (tag == 0) revert NotRebalancer(msg.sender);
         _checkSequencer();
-        // nothing to do in band: decided from the fresh stored mark and the vault's cash,
-        // without reading a single oracle
-        if (force || !_inBandsByMark()) {
+        // nothing to do in band: the mark is fresh and the vault's available cash has stayed in
+        // the band of cash that keeps every tier in its band at that mark (the vault checks it
+        // on every change it makes: noteMark, cashLeftBand), so no oracle and no balance is read
+        // cannot overflow: a uint32 timestamp plus a uint32 age
+        unchecked {
+            if (!force && _hot.cashInBand && uint256(_hot.markedAt) + _hot.navMaxAge >= block.timestamp) {
+                emit Rebalanced(msg.sender, false, false);
+                return (false, false);
+            }
+        }
+        return _rebalance(force, tag);
+    }
+
+    /// @dev rebalance() past its no-op: a full valuation, and the moves when out of band (or forced).
+    function _rebalance(bool force, uint8 tag) private nonReentrant returns (bool moved, bool offTarget) {
+        {
             Snap memory s = _snapshot();
             // A held asset whose feed is down is valued 0 here: every move would be sized on a
             // wrong gross (buying the other assets of its tier, selling the rest). The run moves
@@ -411,9 +432,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @inheritdoc IAssetController
-    function syncQueueReserve(uint256 reserve) external {
+    function cashLeftBand() external {
         if (msg.sender != address(_vault)) revert NotVault(msg.sender);
-        _hot.queueReserve = reserve < _RESERVE_UNKNOWN ? uint112(reserve) : _RESERVE_UNKNOWN;
+        _hot.cashInBand = false;
     }
 
     /// @inheritdoc IAssetController
@@ -865,32 +886,6 @@ contract AssetController is IAssetController, AssetControllerStorage {
         revert UnknownAsset(token); // unreachable: a registered asset is listed
     }
 
-    /// @dev In band by the stored mark (L2, L3) and the vault's free cash, while the mark is
-    /// fresh (navMaxAge): rebalance(false)'s cheap answer. False when stale: then the oracles
-    /// decide. The free cash is the vault's token balance less the queue reserve the vault
-    /// reports (equal to vault.availableCash() without calling the vault), or the vault's own
-    /// answer while that reserve is unknown.
-    function _inBandsByMark() private view returns (bool) {
-        // cannot overflow: a uint32 timestamp plus a uint32 age
-        unchecked {
-            if (uint256(_markedAt) + _hot.navMaxAge < block.timestamp) return false;
-        }
-        uint256 reserve = _hot.queueReserve;
-        uint256 l1;
-        if (reserve == _RESERVE_UNKNOWN) {
-            l1 = _freeCash();
-        } else {
-            uint256 bal = _cash.balanceOf(address(_vault));
-            l1 = bal > reserve ? bal - reserve : 0;
-        }
-        uint256 l2 = _markL2;
-        uint256 l3 = _markL3;
-        uint256 gross = l1 + l2 + l3;
-        uint96 bands = _hot.bands;
-        return gross != 0 && _inBand(bands, 0, l1, gross) && _inBand(bands, 1, l2, gross)
-            && _inBand(bands, 2, l3, gross);
-    }
-
     function _deficit(Snap memory s, uint8 t) private view returns (uint256) {
         uint256 tv = BpsLib.share(s.gross, _targets[t]);
         return tv > s.tierValues[t] ? tv - s.tierValues[t] : 0;
@@ -911,18 +906,25 @@ contract AssetController is IAssetController, AssetControllerStorage {
         return r >= lo && r <= hi;
     }
 
+    /// @dev After every valuation that moved or marked: the mark (kept as it was while a held
+    /// feed is down), then the vault's cash band at the mark in force and whether its available
+    /// cash is in it now: rebalance(false)'s no-op flag (`_hot`).
     function _storeMark(Snap memory s) private {
         _writeLines(s);
+        uint256 l2 = s.tierValues[1];
+        uint256 l3 = s.tierValues[2];
+        uint32 at = uint32(block.timestamp);
         if (s.down) {
             // an outage decides nothing: a mark counting the down asset at zero would price
             // exits and fulfilments below the fund's worth after the feed is back
-            emit MarkKept(_markedAt);
-            return;
+            (l2, l3, at) = (_markL2, _markL3, _markedAt);
+            emit MarkKept(at);
+        } else {
+            (_markL2, _markL3, _markedAt) = (SafeCast.toUint112(l2), SafeCast.toUint112(l3), at);
+            emit Marked(l2 + l3, at);
         }
-        uint256 invested = s.tierValues[1] + s.tierValues[2];
-        (_markL2, _markL3, _markedAt) =
-            (SafeCast.toUint112(s.tierValues[1]), SafeCast.toUint112(s.tierValues[2]), uint32(block.timestamp));
-        emit Marked(invested, uint64(block.timestamp));
+        _hot.markedAt = at;
+        _hot.cashInBand = _vault.noteMark(l2, l3, _hot.bands);
     }
 
     /// @dev After every mark and move: each position's units (`markUnits`) and, unless the

@@ -111,8 +111,13 @@ contract AssetControllerAdmin is AssetControllerStorage {
     }
 
     /// @dev See IAssetController.
-    function queueReserve() external view returns (uint256) {
-        return _hot.queueReserve;
+    function cashInBand() external view returns (bool) {
+        return _hot.cashInBand;
+    }
+
+    /// @dev See IAssetController.
+    function markedValues() external view returns (uint256 l2, uint256 l3) {
+        return (_markL2, _markL3);
     }
 
     /// @dev See IAssetController.

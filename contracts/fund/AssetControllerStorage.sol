@@ -80,17 +80,19 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         uint256 cashHeld;
     }
 
-    /// @dev What rebalance(false) reads when it has nothing to do, in one slot (the mark is the
-    /// other): the pause flag, whether a sequencer feed is set, navMaxAge, every tier's band and
-    /// the vault's queue reserve. Each field has one writer: bands `_setTiers`, navMaxAge
-    /// `_setRisk`, paused `_pause`/`_unpause`, sequencerOn the admin's setSequencerFeed,
-    /// queueReserve the vault (syncQueueReserve).
+    /// @dev All that rebalance(false) reads when it has nothing to do, in one slot: the pause
+    /// flag, whether a sequencer feed is set, navMaxAge, the mark's time and whether the vault's
+    /// available cash is in the mark's cash band. The writers: bands `_setTiers` (which drops
+    /// cashInBand: the band was solved for the old bands), navMaxAge `_setRisk`, paused
+    /// `_pause`/`_unpause`, sequencerOn the admin's setSequencerFeed, markedAt and cashInBand
+    /// `_storeMark` (from the vault's noteMark), cashInBand also the vault (cashLeftBand).
     struct Hot {
         uint96 bands; // tier t's minBps at bit 32t, its maxBps at bit 32t + 16
         uint32 navMaxAge; // seconds a stored mark may serve users' pricing and the no-op
         bool paused;
         bool sequencerOn; // _sequencer != 0
-        uint112 queueReserve; // the vault's pending + claimable; _RESERVE_UNKNOWN: ask the vault
+        uint32 markedAt; // = _markedAt (kept beside the mark for users' pricing)
+        bool cashInBand; // the vault's available cash inside the mark's band, as the vault says
     }
 
     /// @dev RiskParams less navMaxAge, which lives in `_hot`.
@@ -100,9 +102,6 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         uint16 maxTop3Bps;
         uint128 minMoveValue;
     }
-
-    /// @dev The queue reserve before the vault has reported one, or above uint112.
-    uint112 internal constant _RESERVE_UNKNOWN = type(uint112).max;
 
     /// @dev What users' pricing needs to know that nothing priced has changed since the mark
     /// (AssetController._standing): `at` is the mark the lines were written with (0: no
@@ -164,7 +163,6 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         _vault = vault_;
         _cash = IERC20(vault_.asset());
         _baseDecimals = IERC20Metadata(vault_.asset()).decimals();
-        _hot.queueReserve = _RESERVE_UNKNOWN;
     }
 
     /* PAUSE (OpenZeppelin's Pausable, with its flag in `_hot`) */
@@ -259,6 +257,7 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
             bands |= (uint256(tiers_[t].minBps) | (uint256(tiers_[t].maxBps) << 16)) << (32 * t);
         }
         _hot.bands = uint96(bands); // cannot truncate: three 32-bit pairs
+        _hot.cashInBand = false; // the vault's band was solved for the old bands
         emit TiersSet(tiers_);
     }
 

@@ -58,8 +58,12 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     bool public depositsPaused;
     bool public withdrawalsPaused;
     uint64 private _tail; // the newest pending request, 0 while none is pending
-    uint128 private _pending; // upper estimate of what queued, unfunded requests are owed
-    uint128 private _claimable; // cash reserved for funded, unclaimed requests
+    // one slot, read by every entry and exit: the queue's two reserves (uint96: 7.9e28 base
+    // units, 79 billion tokens of 18 decimals; a request that would pass it is refused) and the
+    // cash band of the controller's last mark (see noteMark)
+    uint96 private _pending; // upper estimate of what queued, unfunded requests are owed
+    uint96 private _claimable; // cash reserved for funded, unclaimed requests
+    uint64 private _cashBand; // exponent (8 bits), lo and hi (28 bits each); none: lo > hi (_NO_BAND) or 0
     uint256 public nextRequestToFulfil; // the queue's head, or _requests.length while it is empty
     Entry[] private _requests;
     mapping(address controller => mapping(address operator => bool)) public isOperator;
@@ -133,6 +137,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 bal = _cashBalance();
         shares = assets.mulDiv(totalSupply() + 10 ** _decimalsOffset(), _free(bal) + high + 1, Math.Rounding.Floor);
         _pull(_msgSender(), receiver, assets, shares, bal);
+        _checkBandAt(bal + assets);
     }
 
     function mint(uint256 shares, address receiver) public override(ERC4626, IERC4626) returns (uint256 assets) {
@@ -140,6 +145,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 bal = _cashBalance();
         assets = shares.mulDiv(_free(bal) + high + 1, totalSupply() + 10 ** _decimalsOffset(), Math.Rounding.Ceil);
         _pull(_msgSender(), receiver, assets, shares, bal);
+        _checkBandAt(bal + assets);
     }
 
     /// @dev One valuation pass instead of OpenZeppelin's two (maxWithdraw + preview): the cash
@@ -157,6 +163,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         (uint256 low,,) = _invested();
         shares = assets.mulDiv(totalSupply() + 10 ** _decimalsOffset(), free + low + 1, Math.Rounding.Ceil);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
+        _checkBand(cash - assets); // cannot underflow: checked above
     }
 
     function redeem(uint256 shares, address receiver, address owner)
@@ -170,12 +177,15 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         assets = shares.mulDiv(free + low + 1, totalSupply() + 10 ** _decimalsOffset(), Math.Rounding.Floor);
         if (assets > cash) revert InsufficientCash(assets, cash);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
+        _checkBand(cash - assets);
     }
 
     /// @dev Measures what arrived: a fee-on-transfer (or otherwise short-paying) base token
     /// would mint shares for assets the vault never received.
     function _deposit(address caller, address receiver, uint256 assets, uint256 shares) internal override {
-        _pull(caller, receiver, assets, shares, _cashBalance());
+        uint256 bal = _cashBalance();
+        _pull(caller, receiver, assets, shares, bal);
+        _checkBandAt(bal + assets);
     }
 
     /// @dev `_deposit` with the balance before the transfer already read (`before`).
@@ -314,7 +324,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (shares == 0 || estimate == 0) revert ZeroRedemption(shares);
         if (msg.sender != owner && !isOperator[owner][msg.sender]) _spendAllowance(owner, msg.sender, shares);
         _transfer(owner, address(this), shares); // locked, still in the supply until fulfilment
-        uint128 est = SafeCast.toUint128(estimate);
+        uint96 est = SafeCast.toUint96(estimate);
         _pending += est;
         requestId = _requests.length;
         // appended at the tail; with none pending the head already is this id (the count)
@@ -333,7 +343,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             })
         );
         _tail = uint64(requestId);
-        _syncQueueReserve();
+        _checkBand(availableCash());
         emit RedeemRequest(controller_, owner, requestId, msg.sender, shares);
     }
 
@@ -366,9 +376,9 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             // cannot underflow: a <= cash, and every pending estimate was added to _pending
             unchecked {
                 cash -= a;
-                _pending -= uint128(estimate);
+                _pending -= uint96(estimate); // every estimate was added as a uint96
             }
-            _claimable += uint128(a);
+            _claimable += uint96(a); // a <= estimate
             _burn(address(this), r.shares);
             assets += a;
             ++count;
@@ -381,7 +391,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             _tail = 0;
         }
         nextRequestToFulfil = id;
-        if (count != 0) _syncQueueReserve();
+        if (count != 0) _checkBand(availableCash());
     }
 
     /// @inheritdoc ITieredVault
@@ -398,10 +408,10 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         }
         r.status = RequestStatus.Cancelled;
         _unlink(id, r.prev, r.next);
-        _pending -= r.assets; // the estimate added at request time
+        _pending -= uint96(r.assets); // the estimate added at request time, a uint96
         uint256 shares = r.shares;
         _transfer(address(this), r.owner, shares);
-        _syncQueueReserve();
+        _checkBand(availableCash());
         emit RedeemCancelled(id, party, r.owner, shares);
     }
 
@@ -431,8 +441,8 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (receiver == address(0)) revert ZeroAddress("receiver");
         r.status = RequestStatus.Claimed;
         assets = r.assets;
-        _claimable -= uint128(assets);
-        _syncQueueReserve();
+        // the cash and the reserve fall together: the available cash is unchanged
+        _claimable -= uint96(assets); // at most what was added as a uint96
         IERC20(asset()).safeTransfer(receiver, assets);
         emit RedemptionClaimed(id, r.controller, receiver, assets);
     }
@@ -446,13 +456,124 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (amount > cash) revert InsufficientCash(amount, cash);
         IERC20(asset()).safeTransfer(to, amount);
         emit CashPulled(to, amount);
+        // no band check: every controller move that pulls cash ends with its mark (noteMark),
+        // which solves the band anew and says whether the cash is in it
     }
 
-    /// @dev Tells the controller the queue's reserve after every change of it, so that its
-    /// rebalance(false) can tell the free cash from this vault's token balance alone.
-    function _syncQueueReserve() private {
-        address c = controller;
-        if (c != address(0)) IAssetController(c).syncQueueReserve(uint256(_pending) + _claimable);
+    /// @inheritdoc ITieredVault
+    function noteMark(uint256 l2, uint256 l3, uint256 bands) external returns (bool inBand) {
+        if (msg.sender != controller) revert NotController(msg.sender);
+        uint64 w = _bandOf(l2, l3, bands);
+        _cashBand = w;
+        inBand = _inBand(w, availableCash());
+    }
+
+    /// @inheritdoc ITieredVault
+    function cashBand() external view returns (uint256 lo, uint256 hi) {
+        uint256 w = _cashBand;
+        if (w == 0) return (1, 0); // no mark noted yet
+        uint256 e = w >> 56;
+        return (((w >> 28) & _BAND_MASK) << e, (w & _BAND_MASK) << e);
+    }
+
+    uint256 private constant _BAND_MASK = (1 << 28) - 1;
+    /// @dev No band: lo 1 > hi 0. Never 0 once a mark was noted, so that a step leaving the band
+    /// does not empty the slot the queue's reserves share (a zero slot costs 20,000 to refill).
+    uint64 private constant _NO_BAND = 1 << 28;
+
+    /// @dev After every change of the available cash made here (`available` now): the first
+    /// that leaves the mark's band tells the controller, once (the band is dropped with it),
+    /// so that its rebalance(false) stops answering from the mark's flag. A transfer to this
+    /// vault that runs no code of it (a donation) is seen at the next change made here, or by
+    /// the next mark; the mark goes stale after navMaxAge (at most a day) in any case.
+    function _checkBand(uint256 available) private {
+        uint64 w = _cashBand;
+        if (w != _NO_BAND && w != 0 && !_inBand(w, available)) {
+            _cashBand = _NO_BAND;
+            IAssetController(controller).cashLeftBand();
+        }
+    }
+
+    /// @dev `_checkBand` at a cash balance of `bal` (an entry's: the balance it read plus what
+    /// arrived), the reserves read with the band (one slot).
+    function _checkBandAt(uint256 bal) private {
+        uint64 w = _cashBand;
+        if (w == _NO_BAND || w == 0) return;
+        uint256 reserved = uint256(_pending) + _claimable;
+        if (!_inBand(w, bal > reserved ? bal - reserved : 0)) {
+            _cashBand = _NO_BAND;
+            IAssetController(controller).cashLeftBand();
+        }
+    }
+
+    /// @dev `c` lies in band `w`: lo <= c <= hi at the band's scale (never for _NO_BAND; `w` is
+    /// never 0 here: noteMark stores no 0, and _checkBand skips it).
+    function _inBand(uint256 w, uint256 c) private pure returns (bool) {
+        uint256 e = w >> 56;
+        return c >= ((w >> 28) & _BAND_MASK) << e && c <= (w & _BAND_MASK) << e;
+    }
+
+    /// @dev The available cash c for which every tier is inside its band by the controller's
+    /// test (BpsLib.ratio of c, l2 and l3 to their sum, rounded down, within [minBps, maxBps]),
+    /// at invested values l2 and l3: each tier's test is monotone in c, so the set is one
+    /// interval [lo, hi], solved here in closed form and then checked at both ends with the
+    /// controller's own test (a rounding slip can only shrink the band to none). Stored rounded
+    /// inward to 28 bits at a shared scale, and capped at 256 times the invested value above
+    /// lo: a band that says "in" is always in (cash near an edge is decided by a full valuation).
+    /// Unchecked: l2 and l3 are the controller's uint112 mark and every bps a uint16, so no sum or
+    /// product here comes near 2^256, and each subtraction follows the test that it cannot wrap.
+    function _bandOf(uint256 l2, uint256 l3, uint256 bands) private pure returns (uint64) {
+        unchecked {
+            uint256 m = l2 + l3;
+            uint256 min0 = bands & 0xffff;
+            if (m == 0 || min0 >= _BPS) return _NO_BAND;
+            uint256 max0 = (bands >> 16) & 0xffff;
+            // L1: floor(c * BPS / (c + m)) >= min0  <=>  c * (BPS - min0) >= min0 * m
+            uint256 lo = Math.ceilDiv(min0 * m, _BPS - min0);
+            // L1: floor(...) <= max0  <=>  c * (BPS - max0 - 1) < (max0 + 1) * m; always when max0 >= BPS - 1
+            uint256 hi = lo + (m << 8);
+            if (max0 + 1 < _BPS) {
+                uint256 h = Math.ceilDiv((max0 + 1) * m, _BPS - max0 - 1) - 1;
+                if (h < hi) hi = h;
+            }
+            for (uint256 t = 1; t < 3; ++t) {
+                uint256 v = t == 1 ? l2 : l3;
+                uint256 w = bands >> (32 * t);
+                uint256 minBps = w & 0xffff;
+                // floor(v * BPS / g) >= minBps  <=>  g <= floor(v * BPS / minBps)
+                if (minBps != 0) {
+                    uint256 g = v * _BPS / minBps;
+                    if (g < m) return _NO_BAND;
+                    if (g - m < hi) hi = g - m;
+                }
+                // floor(v * BPS / g) <= maxBps  <=>  g >= floor(v * BPS / (maxBps + 1)) + 1
+                uint256 gMin = v * _BPS / (((w >> 16) & 0xffff) + 1) + 1;
+                if (gMin > m && gMin - m > lo) lo = gMin - m;
+            }
+            if (lo > hi || !_tiersInBand(lo, l2, l3, bands) || !_tiersInBand(hi, l2, l3, bands)) return _NO_BAND;
+            uint256 e = hi >> 28 == 0 ? 0 : Math.log2(hi) - 27; // hi >> e fits 28 bits
+            uint256 loQ = Math.ceilDiv(lo, 1 << e);
+            uint256 hiQ = hi >> e;
+            if (loQ > hiQ || hiQ == 0) return _NO_BAND; // never 0: that is "no mark noted yet"
+            return uint64((e << 56) | (loQ << 28) | hiQ); // cannot truncate: e < 256, each part < 2^28
+        }
+    }
+
+    uint256 private constant _BPS = 10_000; // BpsLib.BPS
+
+    /// @dev The controller's in-band test (AssetController._inBand: BpsLib.ratio, which is
+    /// v * BPS / g rounded down) for all three tiers at available cash c.
+    function _tiersInBand(uint256 c, uint256 l2, uint256 l3, uint256 bands) private pure returns (bool) {
+        unchecked {
+            uint256 g = c + l2 + l3; // c is at most lo + (l2 + l3) * 2^8: see _bandOf
+            if (g == 0) return false;
+            for (uint256 t; t < 3; ++t) {
+                uint256 w = bands >> (32 * t);
+                uint256 r = (t == 0 ? c : t == 1 ? l2 : l3) * _BPS / g;
+                if (r < (w & 0xffff) || r > ((w >> 16) & 0xffff)) return false;
+            }
+            return true;
+        }
     }
 
     /* ADMIN */
@@ -462,7 +583,6 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (controller_ == address(0)) revert ZeroAddress("controller");
         if (controller != address(0)) revert ControllerAlreadySet(controller);
         controller = controller_;
-        IAssetController(controller_).syncQueueReserve(uint256(_pending) + _claimable);
         emit ControllerSet(controller_);
     }
 

@@ -73,10 +73,13 @@ interface IAssetController is IAssetControllerTypes {
     /// @notice Whether moves are paused (guardian, admin or timelock pause; admin unpauses).
     function paused() external view returns (bool);
 
-    /// @notice The vault's cash owed to its redemption queue (pending + claimable) as the vault
-    /// last reported it (syncQueueReserve); type(uint112).max until it has (then
-    /// rebalance(false) asks the vault).
-    function queueReserve() external view returns (uint256);
+    /// @notice Whether the vault's available cash was inside the cash band of the mark when the
+    /// mark was stored, and has not left it since (the vault says when it does: cashLeftBand).
+    /// While true and the mark is fresh, rebalance(false) answers "nothing to do" from one slot.
+    function cashInBand() external view returns (bool);
+
+    /// @notice The stored mark: the invested value of L2 and L3 at markedAt() (base units).
+    function markedValues() external view returns (uint256 l2, uint256 l3);
 
     /* MOVES (keeper) */
 
@@ -116,10 +119,10 @@ interface IAssetController is IAssetControllerTypes {
     /// keeps the mark in force (MarkKept).
     function mark() external returns (uint256);
 
-    /// @notice The vault reports its redemption queue's reserve (pending + claimable) after
-    /// every change, so that rebalance(false) can tell the vault's free cash from its token
-    /// balance alone. Only the vault; values above uint112 are stored as "unknown".
-    function syncQueueReserve(uint256 reserve) external;
+    /// @notice The vault reports that its available cash left the cash band it was given with the
+    /// last mark (ITieredVault.noteMark): rebalance(false) then decides from a full valuation
+    /// until the next mark. Only the vault.
+    function cashLeftBand() external;
 
     /* CONFIGURATION */
 

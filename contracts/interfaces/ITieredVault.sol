@@ -178,6 +178,18 @@ interface ITieredVault is IERC4626 {
     /// @notice Sends `amount` of available cash to `to` (an adapter). Only the controller.
     function pullCash(address to, uint256 amount) external;
 
+    /// @notice The controller's mark (invested value per tier: `l2`, `l3`) and its tiers' bands
+    /// (`bands`: tier t's minBps at bit 32t, its maxBps at bit 32t + 16): stores the band of
+    /// available cash inside which every tier is in its band at that mark (rounded inward; none
+    /// when empty) and returns whether the available cash is in it now. From then on every
+    /// change of the available cash made through this vault is checked against the band, and
+    /// the first that leaves it calls the controller's cashLeftBand(). Only the controller.
+    function noteMark(uint256 l2, uint256 l3, uint256 bands) external returns (bool inBand);
+
+    /// @notice The band noteMark stored, as the available cash range it accepts (lo > hi: none,
+    /// or left since the mark).
+    function cashBand() external view returns (uint256 lo, uint256 hi);
+
     /* ADMIN */
 
     /// @notice Wires the controller, once. Admin.

@@ -1,14 +1,17 @@
-"""rebalance(false) with nothing to do (issue 14): decided from the stored mark, the vault's
-token balance and the queue reserve the vault reports, in two slots and one token read. Every
-guard of a move still holds on that path: pause, the caller's role, the sequencer feed, the
-mark's age and the admin's bands; and the vault's redemption queue still counts against L1."""
+"""rebalance(false) with nothing to do (issues 14 and 45): decided from one slot of the
+controller (the pause and sequencer flags, the mark's time and age, and whether the vault's
+available cash is in the mark's cash band) and the caller's role: no oracle, no balance. The
+vault stores the band with each mark (noteMark) and tells the controller when a change it makes
+to its available cash leaves it (cashLeftBand). Every guard of a move still holds on that path:
+pause, the caller's role, the sequencer feed, the mark's age and the admin's bands; and the
+vault's redemption queue still counts against L1."""
 
 import ape
 import pytest
 
-NO_OP_GAS = 40_000  # issue 14's target for the whole transaction, intrinsic gas included
+NO_OP_GAS = 30_000  # issue 45's target for the whole transaction, intrinsic gas included
 ZERO = "0x" + "00" * 20
-RESERVE_UNKNOWN = 2**112 - 1
+BPS = 10_000
 
 
 @pytest.fixture
@@ -30,7 +33,7 @@ def _noop(controller, sender):
     return tx
 
 
-def test_noop__in_band_fresh_mark__answered_from_the_mark_under_40k(controller, keeper, in_band):
+def test_noop__in_band_fresh_mark__answered_from_one_slot_under_30k(controller, keeper, in_band):
     tx = _noop(controller, keeper)
     # the live pass would end with a new mark; the cheap answer stores nothing
     assert "Marked" not in _names(tx)
@@ -106,50 +109,143 @@ def test_noop__redemption_request_drains_l1__the_queue_counts_and_it_moves(
     controller, vault, keeper, alice, in_band
 ):
     """L1 holds 10% in the vault's balance, but a request for about 8% of the fund earmarks
-    most of it: free cash is about 2%, under L1's 5% floor. Without the reserve the vault
-    reports, the balance alone looks in band and the no-op would leave the queue unpaid."""
+    most of it: available cash is about 2%, under L1's 5% floor. The request leaves the band
+    (the vault tells the controller), so the no-op does not leave the queue unpaid."""
     _noop(controller, keeper)
+    assert controller.cashInBand() is True
     vault.requestRedeem(vault.balanceOf(alice) * 8 // 100, alice, alice, sender=alice)
-    assert controller.queueReserve() == vault.pendingRedemptions() > 0
+    assert controller.cashInBand() is False
     tx = controller.rebalance(False, sender=keeper)
     assert tx.return_value == (True, False)  # moved, and nothing cut
     assert vault.claimableRedemptions() > 0  # the request was paid out of what was sold
+    assert controller.cashInBand() is True  # the run's mark, in band again
 
 
-def test_queue_reserve__follows_the_vault_through_request_fulfil_claim(
-    controller, vault, keeper, alice, in_band
-):
-    def reserve():
-        return vault.pendingRedemptions() + vault.claimableRedemptions()
-
-    assert controller.queueReserve() == reserve() == 0  # reported at setController
-    vault.requestRedeem(vault.balanceOf(alice) // 50, alice, alice, sender=alice)
-    assert controller.queueReserve() == reserve() > 0
-    vault.fulfilRedemptions(10, sender=keeper)
-    assert vault.claimableRedemptions() > 0
-    assert controller.queueReserve() == reserve()
-    vault.claimRedemption(1, alice, sender=alice)  # the first request (ids start at 1)
-    assert controller.queueReserve() == reserve() == 0
-    _noop(controller, keeper)
-
-
-def test_sync_queue_reserve__anyone_but_the_vault__reverts(controller, attacker, keeper):
-    with ape.reverts(controller.NotVault):
-        controller.syncQueueReserve(0, sender=attacker)
-    with ape.reverts(controller.NotVault):
-        controller.syncQueueReserve(10**30, sender=keeper)
-
-
-def test_queue_reserve__controller_the_vault_never_reported_to__unknown(
-    project, deployer, vault, controller
-):
-    """Until its vault reports (at setController), the reserve is unknown and rebalance(false)
-    asks the vault for its free cash instead of assuming an empty queue."""
-    other = deployer.deploy(
-        project.AssetController,
-        vault,
-        deployer,
-        [tuple(controller.tier(t)) for t in range(3)],
-        tuple(controller.riskParams()),
+def _in_band_by_mark(controller, vault):
+    """The controller's own test at the stored mark and the vault's available cash now."""
+    l2, l3 = controller.markedValues()
+    c = vault.availableCash()
+    g = c + l2 + l3
+    return g != 0 and all(
+        controller.tier(t).minBps <= v * BPS // g <= controller.tier(t).maxBps
+        for t, v in enumerate((c, l2, l3))
     )
-    assert other.queueReserve() == RESERVE_UNKNOWN
+
+
+@pytest.mark.parametrize("step", ["deposit", "mint", "withdraw", "redeem", "request", "cancel"])
+def test_cash_band__a_step_through_the_vault_that_leaves_it__the_next_noop_moves(
+    controller, vault, keeper, alice, bob, usdt, chain, unit, in_band, step
+):
+    """Issue 45: each change the vault makes to its available cash is checked against the
+    mark's band. A small step stays in (the no-op still answers from one slot); a step that
+    leaves the band clears the flag, and the next rebalance(false) values the fund, moves and
+    marks (the flag is set again). L1 sits at 10% of 1M in a [5%, 20%] band."""
+    usdt.mint(bob, 10_000_000 * unit, sender=alice)
+    usdt.approve(vault, 2**256 - 1, sender=bob)
+    small, large = 1_000 * unit, 150_000 * unit  # in, and out of the band (L1 ~22% or ~-5%)
+
+    def request(a):
+        return vault.requestRedeem(vault.previewWithdraw(a), bob, bob, sender=bob).return_value
+
+    ops = {
+        "deposit": lambda a: vault.deposit(a, bob, sender=bob),
+        "mint": lambda a: vault.mint(vault.previewDeposit(a), bob, sender=bob),
+        "withdraw": lambda a: vault.withdraw(a // 2, alice, alice, sender=alice),
+        "redeem": lambda a: vault.redeem(vault.previewWithdraw(a // 2), alice, alice, sender=alice),
+        "request": lambda a: vault.requestRedeem(
+            vault.previewWithdraw(a // 2), alice, alice, sender=alice
+        ),
+    }
+    if step == "cancel":
+        # bob enters (L1 ~22%: out), asks back 40,000 (available ~18%) and the mark finds that
+        # in band; his cancels of a small and then of that request put the cash back above 20%
+        vault.deposit(large, bob, sender=bob)
+        small_id, big_id = request(small), request(40_000 * unit)
+        controller.mark(sender=keeper)
+        assert controller.cashInBand() is True
+        chain.pending_timestamp += vault.CANCEL_DELAY() + 1
+        vault.cancelRedeem(small_id, sender=bob)
+        assert controller.cashInBand() is True, "a cancel inside the band cleared the flag"
+        vault.cancelRedeem(big_id, sender=bob)
+    else:
+        ops[step](small)
+        assert controller.cashInBand() is True, "a step inside the band cleared the flag"
+        assert "Marked" not in _names(_noop(controller, keeper))
+        ops[step](large)
+    assert not _in_band_by_mark(controller, vault)
+    assert controller.cashInBand() is False, "a step out of the band left the flag set"
+    tx = controller.rebalance(False, sender=keeper)
+    assert tx.return_value[0] is True and "Marked" in _names(tx)
+    assert controller.cashInBand() is _in_band_by_mark(controller, vault) is True
+
+
+def test_cash_band__inside_the_controllers_test_at_both_ends(controller, vault, keeper, in_band):
+    """The band the vault stored is inside the set of cash the controller's own test accepts at
+    the mark: both its ends pass the test (it is an interval, so everything between does), and
+    one unit beyond either end of the true set fails it (rounded inward by at most 2^-20 of the
+    invested value)."""
+    lo, hi = vault.cashBand()
+    assert lo <= vault.availableCash() <= hi
+    l2, l3 = controller.markedValues()
+    m = l2 + l3
+
+    def ok(c):
+        g = c + m
+        return all(
+            controller.tier(t).minBps <= v * BPS // g <= controller.tier(t).maxBps
+            for t, v in enumerate((c, l2, l3))
+        )
+
+    assert ok(lo) and ok(hi)
+    assert lo - 1 - m // 2**20 <= 0 or not ok(lo - 1 - m // 2**20)
+    assert not ok(hi + 1 + m // 2**20)
+
+
+def test_cash_band__a_donation_is_seen_at_the_next_step_through_the_vault(
+    controller, vault, keeper, alice, attacker, usdt, unit, in_band
+):
+    """Who gains by giving the vault cash that runs none of its code? The donation pushes L1
+    over its 20% ceiling but the no-op flag still says in band until the next change made
+    through the vault (any holder's deposit, exit, request or cancel), the next move or mark,
+    or the mark's age (navMaxAge, at most a day): the scheduled no-op skips one run; the
+    donor's cash stays with the holders. The keeper's forced run is never skipped."""
+    usdt.mint(attacker, 200_000 * unit, sender=alice)
+    usdt.transfer(vault, 200_000 * unit, sender=attacker)
+    assert not _in_band_by_mark(controller, vault)
+    assert controller.cashInBand() is True  # not seen yet: the documented limit
+    _noop(controller, keeper)
+    vault.deposit(1 * unit, alice, sender=alice)  # any step through the vault sees it
+    assert controller.cashInBand() is False
+    tx = controller.rebalance(False, sender=keeper)
+    assert tx.return_value[0] is True
+
+
+def test_cash_left_band__anyone_but_the_vault__reverts(controller, attacker, keeper, in_band):
+    for who in (attacker, keeper):
+        with ape.reverts(controller.NotVault):
+            controller.cashLeftBand(sender=who)
+    assert controller.cashInBand() is True
+
+
+def test_note_mark__anyone_but_the_controller__reverts(
+    vault, controller, attacker, keeper, in_band
+):
+    """A forged band would let the no-op skip runs: only the controller stores one."""
+    for who in (attacker, keeper):
+        with ape.reverts(vault.NotController):
+            vault.noteMark(0, 10**30, 2**96 - 1, sender=who)
+    assert vault.cashBand()[0] <= vault.availableCash() <= vault.cashBand()[1]
+
+
+def test_set_tiers__drops_the_flag_until_the_next_mark(
+    controller, vault, keeper, deployer, in_band
+):
+    """The band was solved for the old bands: a change of tiers (even a wider one) sends the
+    next rebalance(false) to a full valuation, which marks and solves it anew."""
+    controller.setTiers(
+        [(1000, 400, 2100), (3000, 2000, 4000), (6000, 5000, 7000)], sender=deployer
+    )
+    assert controller.cashInBand() is False
+    tx = controller.rebalance(False, sender=keeper)
+    assert tx.return_value == (False, False) and "Marked" in _names(tx)
+    assert controller.cashInBand() is True

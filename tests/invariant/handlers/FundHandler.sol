@@ -64,6 +64,9 @@ contract FundHandler is CheatBase {
 
     // ghost ledger of the base token crossing the fund's boundary
     string public outageMoved; // set when a rebalance moved money while a held feed was down
+    // eve gave the vault cash (no code of it ran) since the last holder's step through the vault:
+    // the no-op flag may not have seen it yet (invariant_noopOnlyInBand)
+    bool public donatedUnseen;
     uint256 public cashIn; // deposits, mints and donations
     uint256 public cashOut; // withdrawals, redemptions and claims
     uint256 public eveSpent;
@@ -222,6 +225,7 @@ contract FundHandler is CheatBase {
             if (a == eve) eveSpent += amount;
             _checkPps(before, "share price fell on a deposit");
             _count("deposit");
+            donatedUnseen = false;
         } catch {
             vm.stopPrank();
             if (!mustRefuse && !vault.depositsPaused()) _fail("deposit refused with every held feed live");
@@ -244,6 +248,7 @@ contract FundHandler is CheatBase {
             if (a == eve) eveSpent += paid;
             _checkPps(before, "share price fell on a mint");
             _count("mint");
+            donatedUnseen = false;
         } catch {
             vm.stopPrank();
             if (!mustRefuse) _fail("mint refused with every held feed live");
@@ -275,6 +280,7 @@ contract FundHandler is CheatBase {
             if (a == eve) eveReceived += paid;
             _checkPps(before, byShares ? "share price fell on a redemption" : "share price fell on a withdrawal");
             _count(byShares ? "redeem" : "withdraw");
+            donatedUnseen = false;
         } catch {
             _fail(byShares ? "redeem within maxRedeem reverted" : "withdraw within maxWithdraw reverted");
         }
@@ -293,6 +299,7 @@ contract FundHandler is CheatBase {
             estimateAtRequest[id] = vault.redeemRequest(id).assets;
             _checkPps(before, "share price fell on a redemption request");
             _count("requestRedeem");
+            donatedUnseen = false;
         } catch {
             _fail("requestRedeem of owned shares reverted");
         }
@@ -357,6 +364,7 @@ contract FundHandler is CheatBase {
             if (vault.balanceOf(r.owner) != owned + r.shares) _fail("a cancel did not return the shares");
             _checkPps(before, "share price fell on a cancel");
             _count("cancel");
+            donatedUnseen = false;
         } catch {
             if (who == r.controller && r.status == ITieredVault.RequestStatus.Pending && !early) {
                 _fail("the controller's cancel of a pending request reverted");
@@ -474,6 +482,7 @@ contract FundHandler is CheatBase {
         cash.mint(eve, amount);
         vm.prank(eve);
         cash.transfer(address(vault), amount);
+        donatedUnseen = true;
         cashIn += amount;
         eveSpent += amount;
         _checkPps(before, "share price fell on a donation");
@@ -567,7 +576,7 @@ contract FundHandler is CheatBase {
         address token = tokens[amount % tokens.length];
         vm.startPrank(eve);
         bool ok;
-        which = which % 10;
+        which = which % 11;
         if (which == 0) (ok,) = address(controller).call(abi.encodeCall(controller.allocateToLayer, (1, amount)));
         else if (which == 1) (ok,) = address(controller).call(abi.encodeCall(controller.purchaseAsset, (token, amount, 0)));
         else if (which == 2) (ok,) = address(controller).call(abi.encodeCall(controller.redeemAsset, (token, amount, 0)));
@@ -577,7 +586,8 @@ contract FundHandler is CheatBase {
         else if (which == 6) (ok,) = address(vault).call(abi.encodeCall(vault.pullCash, (eve, amount)));
         else if (which == 7) (ok,) = address(vault).call(abi.encodeCall(vault.fulfilRedemptions, (10)));
         else if (which == 8) (ok,) = address(controller).call(abi.encodeCall(controller.useFallbackFeed, (token)));
-        else (ok,) = address(controller).call(abi.encodeCall(controller.syncQueueReserve, (0)));
+        else if (which == 9) (ok,) = address(controller).call(abi.encodeCall(controller.cashLeftBand, ()));
+        else (ok,) = address(vault).call(abi.encodeCall(vault.noteMark, (0, amount, type(uint96).max)));
         vm.stopPrank();
         if (ok) _fail("eve ran a keeper/admin/guardian function");
     }
