@@ -345,8 +345,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
         _checkTierMove(maxTier, amountNeeded);
         Snap memory s = _snapshot();
         raised = _waterfall(s, amountNeeded, maxTier);
+        // marked first: the vault prices the fulfilment through pricingValues(), which must see
+        // the fund as the sales left it (the cash they raised is in the vault, not in the mark)
+        _storeMark(s);
         _vault.fulfilRedemptions(_FULFIL_BATCH);
-        _storeMark(s); // the mark covers L2 and L3, which fulfilment does not touch
         emit WaterfallLiquidated(amountNeeded, maxTier, raised);
     }
 
@@ -374,6 +376,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @dev rebalance() past its no-op: a full valuation, and the moves when out of band (or forced).
     function _rebalance(bool force, uint8 tag) private nonReentrant returns (bool moved, bool offTarget) {
+        bool fund;
         {
             Snap memory s = _snapshot();
             // A held asset whose feed is down is valued 0 here: every move would be sized on a
@@ -415,9 +418,13 @@ contract AssetController is IAssetController, AssetControllerStorage {
                     if (!moved) revert RebalanceHeld();
                     offTarget = !_inBands(s);
                 }
-                if (_vault.pendingRedemptions() != 0) _vault.fulfilRedemptions(_FULFIL_BATCH);
+                fund = _vault.pendingRedemptions() != 0;
             }
             _storeMark(s);
+            // after the mark: the vault prices the fulfilment through pricingValues(), which
+            // must see the fund as the moves left it (at the old mark, cash just invested would
+            // count nowhere and cash just raised twice)
+            if (fund) _vault.fulfilRedemptions(_FULFIL_BATCH);
         }
         emit Rebalanced(msg.sender, force, moved);
     }
