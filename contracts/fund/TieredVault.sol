@@ -455,8 +455,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 cash = availableCash();
         if (amount > cash) revert InsufficientCash(amount, cash);
         IERC20(asset()).safeTransfer(to, amount);
-        emit CashPulled(to, amount);
-        // no band check: every controller move that pulls cash ends with its mark (noteMark),
+        // no event (the token's Transfer and the controller's Purchased say it); no band check: every controller move that pulls cash ends with its mark (noteMark),
         // which solves the band anew and says whether the cash is in it
     }
 
