@@ -60,9 +60,18 @@ contract AssetController is IAssetController, AssetControllerStorage {
         _;
     }
 
-    function _beforeMove() private view {
+    function _beforeMove() private {
         _checkRole(KEEPER_ROLE);
         _checkSequencer();
+        _startMove();
+    }
+
+    /// @dev From here to the move's mark users' pricing refuses (MovesUnderWay): the mark from
+    /// before the move counts neither the cash in flight nor the units not yet marked.
+    function _startMove() private {
+        assembly ("memory-safe") {
+            tstore(_MOVING_SLOT, 1)
+        }
     }
 
     /// @dev The L2 sequencer-uptime check; its slot is read only when a feed is set.
@@ -98,6 +107,12 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// both give the same value to the wei. While the mark is fresh, the lower and the higher
     /// of it and that value.
     function _pricing(bool cheap) private view returns (uint256 low, uint256 high, bool feedDown) {
+        assembly ("memory-safe") {
+            if tload(_MOVING_SLOT) {
+                mstore(0, 0x20523ba0) // MovesUnderWay(), checked by tests/contracts/fund/test_pricing_mid_move.py
+                revert(28, 4)
+            }
+        }
         uint256 live;
         bool ok;
         if (cheap) (ok, live, feedDown) = _standing();
@@ -376,6 +391,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @dev rebalance() past its no-op: a full valuation, and the moves when out of band (or forced).
     function _rebalance(bool force, uint8 tag) private nonReentrant returns (bool moved, bool offTarget) {
+        _startMove();
         bool fund;
         {
             Snap memory s = _snapshot();
@@ -432,6 +448,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @inheritdoc IAssetController
     function settle(address token) external nonReentrant returns (uint256 tokensIn, uint256 cashIn) {
         Asset storage a = _requireAsset(token);
+        _startMove();
         (tokensIn, cashIn) = a.adapter.settle(token);
         if (cashIn != 0) _cash.safeTransfer(address(_vault), cashIn);
         _storeMark(_snapshot());
@@ -932,6 +949,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
         }
         _hot.markedAt = at;
         _hot.cashInBand = _vault.noteMark(l2, l3, _hot.bands);
+        assembly ("memory-safe") {
+            tstore(_MOVING_SLOT, 0) // marked: users' pricing answers again
+        }
     }
 
     /// @dev After every mark and move: each position's units (`markUnits`) and, unless the

@@ -43,6 +43,10 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     /// the swap's own slippage cannot push an asset over its limit and revert the whole move.
     uint256 internal constant _HEADROOM_BPS = 9_900;
     uint256 internal constant _FULFIL_BATCH = 50;
+    /// @dev Transient slot: non-zero from a move's first step to its mark (`_storeMark`), while
+    /// users' pricing refuses (MovesUnderWay). A short number, for the size limit: this
+    /// contract's only other transient slot is ReentrancyGuardTransient's (a keccak hash).
+    uint256 internal constant _MOVING_SLOT = 0x4d4f5645; // "MOVE"
 
     /* STORAGE */
 

@@ -99,6 +99,9 @@ interface IAssetControllerTypes {
     error NotRebalancer(address caller);
     /// @notice Only the vault reports its redemption queue's reserve.
     error NotVault(address caller);
+    /// @notice Users' pricing asked in the middle of a move (from a listed token's or venue's
+    /// hook): the mark does not count the cash or the units in flight until the move marks.
+    error MovesUnderWay();
     /// @notice The controller is paused (the same error as OpenZeppelin's Pausable).
     error EnforcedPause();
     /// @notice unpause() while not paused.
