@@ -7,7 +7,6 @@ owner enter or leave at that wrong price in the middle of the move. The controll
 price then (`MovesUnderWay`), so the vault refuses entries (FeedDown) and prices exits at its
 cash alone (less than the holder's due: a loss only to whoever re-entered)."""
 
-import ape
 import pytest
 
 from ballast_dev.deployment.fund import add_asset
