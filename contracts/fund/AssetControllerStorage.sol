@@ -78,6 +78,14 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         // this contract's own cash balance plus 1, once a purchase has read it (0: not yet):
         // every move leaves it where it found it (what comes back goes on to the vault)
         uint256 cashHeld;
+        // per asset, the token balance `values` counts (pending tokens aside): read by the
+        // snapshot, kept current by every move; the mark stores it as `markUnits`
+        uint256[] units;
+        // per asset, its mark line (see _LIVE_ONLY) made from the feed's words the snapshot or a
+        // move priced `values` at (0: empty then, no feed read); the mark writes these
+        uint256[] lines;
+        // the earliest a fresh answer read for `lines` goes stale (MarkLines.validUntil)
+        uint256 validUntil;
     }
 
     /// @dev What rebalance(false) reads when it has nothing to do, in one slot (the mark is the
