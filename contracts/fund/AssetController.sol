@@ -138,7 +138,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// bumping its round on every answer (`setRoundsBumped`: Chainlink's aggregators) is
     /// checked by its latestRoundData's cheaper sibling, latestRound(), against the marked
     /// round. Any other held position (a new answer, an asynchronous request) is read live in
-    /// place of its marked value (`_markedValue`), so one feed's new answer costs one
+    /// place of its marked value (`_marked`), so one feed's new answer costs one
     /// position's read, not the whole live pass.
     function _standing() private view returns (bool ok, uint256 live, bool down) {
         MarkLines memory ml = _markLines;
@@ -182,7 +182,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 // a new answer, or live-only: this position live, in place of what the mark counted
                 Snap memory none; // pricing: no snapshot kept (allocated only here, where it is needed)
                 (uint256 v, bool d) = _positionValue(i, true, none);
-                live = live - _markedValue[i] + v;
+                live = live - _marked[i].value + v;
                 if (d) down = true;
             }
         }
@@ -515,7 +515,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     {
         address token = _list[i];
         Asset storage a = _assets[token];
-        OracleLib.Feed memory f = a.feed;
+        OracleLib.Feed memory f = _feedOf(a); // gas-mark: Asset laid out flat
         uint256 p = _price(s, i, f);
         uint256 before = IERC20(token).balanceOf(address(this));
         _vault.pullCash(address(a.adapter), cashAmount);
@@ -551,7 +551,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     {
         address token = _list[i];
         Asset storage a = _assets[token];
-        OracleLib.Feed memory f = a.feed;
+        OracleLib.Feed memory f = _feedOf(a); // gas-mark: Asset laid out flat
         uint256 p = _price(s, i, f);
         if (a.instant) {
             uint256 redeemable = a.adapter.redeemableNow(token, address(this), IERC20(token).balanceOf(address(this)));
@@ -709,7 +709,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             emit WaterfallSkipped(token, t, 2);
             return 0;
         }
-        OracleLib.Feed memory f = a.feed;
+        OracleLib.Feed memory f = _feedOf(a); // gas-mark: Asset laid out flat
         uint256 tokens = f.toToken(value, _price(s, i, f), _baseDecimals, Math.Rounding.Ceil);
         if (tokens > redeemable) tokens = redeemable;
         return _redeem(s, i, tokens, 0, _internalBound());
@@ -773,7 +773,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         Asset storage a = _assets[_list[i]];
         v = s.values[i];
         if (s.prices[i] == 0) {
-            (, uint256 p) = a.feed.tryPrice();
+            (, uint256 p) = _feedOf(a).tryPrice(); // gas-mark: Asset laid out flat
             if (p == 0) return (0, v); // never buy what cannot be priced: a down feed is skipped
             s.prices[i] = p;
         }
@@ -835,7 +835,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @dev Position i's value at its oracle (`down`: its feed is down and it is not dust).
     /// For users' pricing (`pricing`; `s` unused) the units are at most those of the last mark
-    /// or move (`markUnits`): a third party's transfer in counts from the next mark, as on the
+    /// or move (`MarkedPosition.units`): a third party's transfer in counts from the next mark, as on the
     /// cheap path, and a transfer out (a seizure) at once. Otherwise position i of snapshot `s`
     /// is brought current: its value (and the tiers' and gross), units, checked answer (kept
     /// for the moves) and mark line, made from the very words it was priced at.
@@ -844,11 +844,11 @@ contract AssetController is IAssetController, AssetControllerStorage {
         Asset storage a = _assets[token];
         uint256 units = IERC20(token).balanceOf(address(this));
         if (pricing) {
-            if (units != 0 && units > a.markUnits) units = a.markUnits;
+            if (units != 0 && units > _marked[i].units) units = _marked[i].units;
         } else {
             s.units[i] = units;
         }
-        uint256 line;
+        uint256 line = 0; // an empty position's
         if (!a.instant) {
             uint256 pendingTokens;
             (v, pendingTokens) = a.adapter.pending(token, address(this));
@@ -856,10 +856,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
             // its value can change with the feed's words unchanged: always read live
             if (units != 0 || v != 0) line = _LIVE_ONLY;
         }
-        uint256 p;
+        uint256 p = 0; // not read
         // only a held position loads and reads its feed
         if (units != 0) {
-            OracleLib.Feed memory f = a.feed;
+            OracleLib.Feed memory f = _feedOf(a);
             uint256 l;
             (p, l) = _readFeed(f, a.roundsBumped, s, pricing);
             if (p != 0) v += f.toBase(units, p, _baseDecimals);
@@ -990,7 +990,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         emit Marked(invested, uint64(block.timestamp));
     }
 
-    /// @dev After every mark and move: each position's units (`markUnits`) and, unless the
+    /// @dev After every mark and move: each position's value and units (`_marked`) and, unless the
     /// mark is kept through an outage, the lines `_standing` checks users' pricing against
     /// (a line carries the value the mark counted for it), all as the snapshot and the moves
     /// left them in `s`: no balance or feed is read again, except a position bought in this call
@@ -1000,10 +1000,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256[] memory lines = s.lines;
         for (uint256 i; i < n; ++i) {
             if (s.units[i] != 0 && lines[i] == 0) _positionValue(i, false, s);
-            _assets[_list[i]].markUnits = SafeCast.toUint128(s.units[i]);
-            // cannot truncate: not down, so _storeMark stores this value's tier total as a
-            // uint112 next (SafeCast) or reverts
-            if (lines[i] != 0 && !s.down) _markedValue[i] = uint128(s.values[i]);
+            // the value, in one slot with the units: read only through a line of this mark, so
+            // only when not down, when _storeMark stores its tier total as a uint112 next
+            // (SafeCast) or reverts: it cannot truncate then (uint120)
+            _marked[i] = MarkedPosition(uint120(s.values[i]), true, SafeCast.toUint128(s.units[i]));
         }
         uint256 validUntil = s.validUntil;
         address blob = _markLines.lines;
