@@ -308,9 +308,20 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         }
     }
 
-    /// @dev Asset a's feed as OracleLib reads it.
-    function _feedOf(Asset storage a) internal view returns (OracleLib.Feed memory) {
-        return OracleLib.Feed(a.feed, a.heartbeat, a.feedDecimals, a.tokenDecimals, a.minAnswer, a.maxAnswer);
+    /// @dev Asset a's feed as OracleLib reads it: its three slots loaded once each (every
+    /// valuation and move builds it; field by field the compiler loads the first slot three
+    /// times). The offsets are Asset's declared layout; every price read goes through here.
+    function _feedOf(Asset storage a) internal view returns (OracleLib.Feed memory f) {
+        assembly ("memory-safe") {
+            let s0 := sload(a.slot) // adapter, heartbeat (bit 160), feedDecimals (192), tokenDecimals (200), ...
+            let s1 := sload(add(a.slot, 1)) // feed, minAnswer (bit 160)
+            mstore(f, and(s1, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(f, 0x20), and(shr(160, s0), 0xffffffff))
+            mstore(add(f, 0x40), and(shr(192, s0), 0xff))
+            mstore(add(f, 0x60), and(shr(200, s0), 0xff))
+            mstore(add(f, 0x80), shr(160, s1))
+            mstore(add(f, 0xa0), shr(128, sload(add(a.slot, 2)))) // cap, maxAnswer (bit 128)
+        }
     }
 
     /// @dev Writes feed `f` (checked) as asset a's.
