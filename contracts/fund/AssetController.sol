@@ -118,8 +118,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (cheap) (ok, live, feedDown) = _standing();
         if (!ok) {
             uint256 n = _list.length;
+            Snap memory none; // pricing: no snapshot kept
             for (uint256 i; i < n; ++i) {
-                (uint256 v,, bool down,) = _positionValue(i, true);
+                (uint256 v, bool down) = _positionValue(i, true, none);
                 live += v;
                 if (down) feedDown = true;
             }
@@ -152,7 +153,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// bumping its round on every answer (`setRoundsBumped`: Chainlink's aggregators) is
     /// checked by its latestRoundData's cheaper sibling, latestRound(), against the marked
     /// round. Any other held position (a new answer, an asynchronous request) is read live in
-    /// place of its marked value (`_markedValue`), so one feed's new answer costs one
+    /// place of its marked value (`_marked`), so one feed's new answer costs one
     /// position's read, not the whole live pass.
     function _standing() private view returns (bool ok, uint256 live, bool down) {
         MarkLines memory ml = _markLines;
@@ -194,8 +195,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
             }
             if (!same) {
                 // a new answer, or live-only: this position live, in place of what the mark counted
-                (uint256 v,, bool d,) = _positionValue(i, true);
-                live = live - _markedValue[i] + v;
+                Snap memory none; // pricing: no snapshot kept (allocated only here, where it is needed)
+                (uint256 v, bool d) = _positionValue(i, true, none);
+                live = live - _marked[i].value + v;
                 if (d) down = true;
             }
         }
@@ -558,7 +560,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     {
         address token = _list[i];
         Asset storage a = _assets[token];
-        OracleLib.Feed memory f = a.feed;
+        OracleLib.Feed memory f = _feedOf(a); // gas-mark: Asset laid out flat
         uint256 p = _price(s, i, f);
         uint256 before = IERC20(token).balanceOf(address(this));
         _vault.pullCash(address(a.adapter), cashAmount);
@@ -579,6 +581,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             // could, and any unspent rest is back), and the position is `before + out` units at `p`
             s.tierValues[0] -= cashAmount;
             _set(s, i, a.tier, f.toBase(before + out, p, _baseDecimals));
+            s.units[i] = before + out; // gas-mark: the units the mark stores (Snap.units)
         } else {
             _useBudget(0, cashAmount);
             _update(s, i);
@@ -593,7 +596,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     {
         address token = _list[i];
         Asset storage a = _assets[token];
-        OracleLib.Feed memory f = a.feed;
+        OracleLib.Feed memory f = _feedOf(a); // gas-mark: Asset laid out flat
         uint256 p = _price(s, i, f);
         if (a.instant) {
             uint256 redeemable = a.adapter.redeemableNow(token, address(this), IERC20(token).balanceOf(address(this)));
@@ -751,7 +754,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             emit WaterfallSkipped(token, t, 2);
             return 0;
         }
-        OracleLib.Feed memory f = a.feed;
+        OracleLib.Feed memory f = _feedOf(a); // gas-mark: Asset laid out flat
         uint256 tokens = f.toToken(value, _price(s, i, f), _baseDecimals, Math.Rounding.Ceil);
         if (tokens > redeemable) tokens = redeemable;
         return _redeem(s, i, tokens, 0, _internalBound());
@@ -815,7 +818,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         Asset storage a = _assets[_list[i]];
         v = s.values[i];
         if (s.prices[i] == 0) {
-            (, uint256 p) = a.feed.tryPrice();
+            (, uint256 p) = _feedOf(a).tryPrice(); // gas-mark: Asset laid out flat
             if (p == 0) return (0, v); // never buy what cannot be priced: a down feed is skipped
             s.prices[i] = p;
         }
@@ -826,29 +829,26 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @dev The one valuation pass of an external call: the vault's free cash (L1) and every
-    /// position at its oracle. Moves keep it current with `_update`.
+    /// position at its oracle, with the units and feed words the mark will store for it. Moves
+    /// keep it current with `_update` (or, for an instant purchase, directly).
     function _snapshot() private view returns (Snap memory s) {
         s.tierValues[0] = _freeCash();
         uint256 n = _list.length;
         s.values = new uint256[](n);
         s.prices = new uint256[](n);
+        s.units = new uint256[](n);
+        s.lines = new uint256[](n);
+        s.validUntil = type(uint32).max;
         for (uint256 i; i < n; ++i) {
-            (uint256 v, uint8 t, bool down, uint256 p) = _positionValue(i, false);
-            if (down) s.down = true;
-            s.values[i] = v;
-            s.prices[i] = p;
-            s.tierValues[t] += v;
+            _positionValue(i, false, s);
         }
-        s.gross = s.tierValues[0] + s.tierValues[1] + s.tierValues[2];
     }
 
     /// @dev After a move of position i: revalues it and the vault's cash, nothing else (no
     /// other position changed), so the snapshot equals a fresh one at the same prices.
     function _update(Snap memory s, uint256 i) private view {
-        (uint256 v, uint8 t, bool down,) = _positionValue(i, false);
-        if (down) s.down = true;
         s.tierValues[0] = _freeCash();
-        _set(s, i, t, v);
+        _positionValue(i, false, s);
     }
 
     /// @dev Position i (of tier t) now worth v; the gross follows the tiers. In assembly for the
@@ -878,27 +878,92 @@ contract AssetController is IAssetController, AssetControllerStorage {
         return _vault.availableCash(); // free cash less what queued requests are owed, floored at 0
     }
 
-    /// @dev Position i's value at its oracle. For users' pricing (`pricing`) the units are at
-    /// most those of the last mark or move (`markUnits`): a third party's transfer in counts
-    /// from the next mark, as on the cheap path, and a transfer out (a seizure) at once.
-    /// `p`: the feed's checked answer the position was priced at (0: not read, the position
-    /// empty, or the feed down), which the snapshot keeps for the moves.
-    function _positionValue(uint256 i, bool pricing) private view returns (uint256 v, uint8 t, bool down, uint256 p) {
+    /// @dev Position i's value at its oracle (`down`: its feed is down and it is not dust).
+    /// For users' pricing (`pricing`; `s` unused) the units are at most those of the last mark
+    /// or move (`MarkedPosition.units`): a third party's transfer in counts from the next mark, as on the
+    /// cheap path, and a transfer out (a seizure) at once. Otherwise position i of snapshot `s`
+    /// is brought current: its value (and the tiers' and gross), units, checked answer (kept
+    /// for the moves) and mark line, made from the very words it was priced at.
+    function _positionValue(uint256 i, bool pricing, Snap memory s) private view returns (uint256 v, bool down) {
         address token = _list[i];
         Asset storage a = _assets[token];
-        t = a.tier;
         uint256 units = IERC20(token).balanceOf(address(this));
-        if (pricing && units != 0 && units > a.markUnits) units = a.markUnits;
+        if (pricing) {
+            if (units != 0 && units > _marked[i].units) units = _marked[i].units;
+        } else {
+            s.units[i] = units;
+        }
+        uint256 line = 0; // an empty position's
         if (!a.instant) {
             uint256 pendingTokens;
             (v, pendingTokens) = a.adapter.pending(token, address(this));
             units += pendingTokens;
+            // its value can change with the feed's words unchanged: always read live
+            if (units != 0 || v != 0) line = _LIVE_ONLY;
         }
+        uint256 p = 0; // not read
         // only a held position loads and reads its feed
-        if (units != 0) (v, p, down) = ValuationLib.positionValue(a.feed, units, v, _baseDecimals);
-        // dust (at most a millionth of a token: a donated wei) counts as zero and, feed down
-        // or not, closes nothing: nobody can shut entries with one wei of an idle asset
-        if (down && ValuationLib.isTokenDust(units, a.feed.tokenDecimals)) down = false;
+        if (units != 0) {
+            OracleLib.Feed memory f = _feedOf(a);
+            uint256 l;
+            (p, l) = _readFeed(f, a.roundsBumped, s, pricing);
+            if (p != 0) v += f.toBase(units, p, _baseDecimals);
+            // dust (at most a millionth of a token: a donated wei) counts as zero and, feed down
+            // or not, closes nothing: nobody can shut entries with one wei of an idle asset
+            else down = !ValuationLib.isTokenDust(units, f.tokenDecimals);
+            if (line == 0) line = l;
+        }
+        if (!pricing) {
+            if (down) s.down = true;
+            if (p != 0) s.prices[i] = p;
+            s.lines[i] = line;
+            _set(s, i, a.tier, v);
+        }
+    }
+
+    /// @dev Feed `f`'s checked answer `p` (0 where OracleLib.tryPrice would fail: the call
+    /// reverts or answers short, an incomplete round, stale, out of bounds) and the mark line of
+    /// the five words it answered (see _LIVE_ONLY; `bumped`: vouched for as bumping its round,
+    /// Asset.roundsBumped), from one latestRoundData() call. Unless `pricing`, a fresh answer's
+    /// staleness time lowers `s.validUntil`: only a fresh answer can go stale while the feed's
+    /// words stay the same (a stale one stays stale), so a stale feed of a dust position,
+    /// counted at zero by both paths, does not send every entry and exit down the live pass.
+    function _readFeed(OracleLib.Feed memory f, bool bumped, Snap memory s, bool pricing)
+        private
+        view
+        returns (uint256 p, uint256 line)
+    {
+        address feed = address(f.feed);
+        (bool ok, uint256 fp, uint256 round, uint256 updatedAt) = (false, 0, 0, 0);
+        assembly ("memory-safe") {
+            let m := mload(0x40) // scratch past the free pointer, never kept
+            mstore(m, shl(224, 0xfeaf968c)) // latestRoundData()
+            let called := staticcall(gas(), feed, m, 4, m, 160) // before returndatasize()
+            ok := and(called, iszero(lt(returndatasize(), 160)))
+            fp := shr(162, keccak256(m, 160)) // the five words' fingerprint, 94 bits
+            round := mload(m)
+            let answer := mload(add(m, 32))
+            updatedAt := mload(add(m, 96))
+            let answeredIn := mload(add(m, 128))
+            // tryPrice's checks, on the words as answered (a round id wider than uint80 fails)
+            if and(ok, iszero(or(or(gt(round, 0xffffffffffffffffffff), gt(answeredIn, 0xffffffffffffffffffff)), lt(answeredIn, round)))) {
+                if and(iszero(lt(add(updatedAt, mload(add(f, 32))), timestamp())), sgt(answer, 0)) {
+                    if iszero(or(lt(answer, mload(add(f, 128))), gt(answer, mload(add(f, 160))))) { p := answer }
+                }
+            }
+        }
+        line = _LIVE_ONLY;
+        if (ok && updatedAt <= type(uint32).max) {
+            // bits 254 and 255 clear: a fingerprint line
+            line = uint256(uint160(feed)) | (fp << 160);
+            if (bumped) {
+                line = round != 0 && round <= type(uint80).max
+                    ? uint256(uint160(feed)) | (round << 160) | _ROUND_LINE
+                    : _LIVE_ONLY;
+            }
+            uint256 until = updatedAt + f.heartbeat;
+            if (!pricing && until >= block.timestamp && until < s.validUntil) s.validUntil = until;
+        }
     }
 
     function _indexOf(address token) private view returns (uint256) {
@@ -954,56 +1019,22 @@ contract AssetController is IAssetController, AssetControllerStorage {
         }
     }
 
-    /// @dev After every mark and move: each position's units (`markUnits`) and, unless the
+    /// @dev After every mark and move: each position's value and units (`_marked`) and, unless the
     /// mark is kept through an outage, the lines `_standing` checks users' pricing against
-    /// (a live-only line carries the value the mark counted for it). Everything read here
-    /// was read by the snapshot in this call (warm).
+    /// (a line carries the value the mark counted for it), all as the snapshot and the moves
+    /// left them in `s`: no balance or feed is read again, except a position bought in this call
+    /// that was empty at the snapshot (no feed words read for it), which is brought current.
     function _writeLines(Snap memory s) private {
         uint256 n = _list.length;
-        uint256 validUntil = type(uint32).max;
-        uint256[] memory lines = new uint256[](n);
+        uint256[] memory lines = s.lines;
         for (uint256 i; i < n; ++i) {
-            address token = _list[i];
-            Asset storage a = _assets[token];
-            uint256 units = IERC20(token).balanceOf(address(this));
-            a.markUnits = SafeCast.toUint128(units);
-            uint256 line;
-            if (!a.instant) {
-                (uint256 pc, uint256 pt) = a.adapter.pending(token, address(this));
-                if (units != 0 || pc != 0 || pt != 0) line = _LIVE_ONLY;
-            } else if (units != 0) {
-                address feed = address(a.feed.feed);
-                (bool ok, uint256 fp, uint256 round, uint256 updatedAt) = (false, 0, 0, 0);
-                assembly ("memory-safe") {
-                    let p := mload(0x40)
-                    mstore(p, shl(224, 0xfeaf968c)) // latestRoundData()
-                    let called := staticcall(gas(), feed, p, 4, p, 160) // before returndatasize()
-                    ok := and(called, iszero(lt(returndatasize(), 160)))
-                    fp := shr(162, keccak256(p, 160)) // the five words' fingerprint, 94 bits
-                    round := mload(p)
-                    updatedAt := mload(add(p, 96))
-                }
-                line = _LIVE_ONLY;
-                if (ok && updatedAt <= type(uint32).max) {
-                    // bits 254 and 255 clear: a fingerprint line
-                    line = uint256(uint160(feed)) | (fp << 160);
-                    if (a.roundsBumped) {
-                        line = round != 0 && round <= type(uint80).max
-                            ? uint256(uint160(feed)) | (round << 160) | _ROUND_LINE
-                            : _LIVE_ONLY;
-                    }
-                    uint256 until = updatedAt + a.feed.heartbeat;
-                    // only a fresh answer can go stale while the feed's words stay the same (a
-                    // stale one stays stale): a stale feed of a dust position, counted at zero
-                    // by both paths, does not send every entry and exit down the live pass
-                    if (until >= block.timestamp && until < validUntil) validUntil = until;
-                }
-            }
-            // cannot truncate: not down, so _storeMark stores this value's tier total as a
-            // uint112 next (SafeCast) or reverts
-            if (line != 0 && !s.down) _markedValue[i] = uint128(s.values[i]);
-            lines[i] = line;
+            if (s.units[i] != 0 && lines[i] == 0) _positionValue(i, false, s);
+            // the value, in one slot with the units: read only through a line of this mark, so
+            // only when not down, when _storeMark stores its tier total as a uint112 next
+            // (SafeCast) or reverts: it cannot truncate then (uint120)
+            _marked[i] = MarkedPosition(uint120(s.values[i]), true, SafeCast.toUint128(s.units[i]));
         }
+        uint256 validUntil = s.validUntil;
         address blob = _markLines.lines;
         if (!s.down && n != 0) {
             bytes32 h; // of the code the lines' contract has: STOP and the lines

@@ -43,10 +43,10 @@ contract AssetControllerAdmin is AssetControllerStorage {
             token: token,
             tier: a.tier,
             adapter: address(a.adapter),
-            feed: address(a.feed.feed),
-            heartbeat: a.feed.heartbeat,
-            minAnswer: a.feed.minAnswer,
-            maxAnswer: a.feed.maxAnswer,
+            feed: address(a.feed),
+            heartbeat: a.heartbeat,
+            minAnswer: a.minAnswer,
+            maxAnswer: a.maxAnswer,
             cap: a.cap,
             maxConcentrationBps: a.maxConcentrationBps
         });
@@ -127,8 +127,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
 
     /// @dev See IAssetController.
     function valueOf(address token, uint256 amount) external view returns (uint256) {
-        Asset storage a = _requireAsset(token);
-        OracleLib.Feed memory f = a.feed;
+        OracleLib.Feed memory f = _feedOf(_requireAsset(token));
         return f.toBase(amount, f.price(), _baseDecimals);
     }
 
@@ -174,8 +173,9 @@ contract AssetControllerAdmin is AssetControllerStorage {
         a.maxConcentrationBps = p.maxConcentrationBps;
         a.adapter = IAssetAdapter(p.adapter);
         a.cap = p.cap;
-        a.feed.tokenDecimals = IERC20Metadata(p.token).decimals();
+        a.tokenDecimals = IERC20Metadata(p.token).decimals();
         _writeFeed(a, p.token, p.feed, p.heartbeat, p.minAnswer, p.maxAnswer);
+        _marked[_list.length].listed = true; // see MarkedPosition
         _list.push(p.token);
         if (_default[p.tier] == address(0)) {
             _default[p.tier] = p.token;
@@ -194,7 +194,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
         // is dust even at the highest sane price is written off (left where it is, unvalued).
         // A position of at most a millionth of a token is dust whatever its price (a donated
         // wei of an 18-decimal token is 10,000 base tokens at a 1e30 bound).
-        OracleLib.Feed memory f = a.feed;
+        OracleLib.Feed memory f = _feedOf(a);
         uint256 units = IERC20(token).balanceOf(address(this)) + pt;
         uint256 worst = pc + f.toBase(units, f.maxAnswer, _baseDecimals);
         if (worst > _dustValue && !(pc == 0 && ValuationLib.isTokenDust(units, f.tokenDecimals))) {
@@ -204,8 +204,10 @@ contract AssetControllerAdmin is AssetControllerStorage {
         uint256 n = _list.length;
         for (uint256 i; i < n; ++i) {
             if (_list[i] == token) {
-                _list[i] = _list[n - 1];
+                // what the mark counted moves with the last asset into the freed index
+                (_list[i], _marked[i]) = (_list[n - 1], _marked[n - 1]);
                 _list.pop();
+                delete _marked[n - 1];
                 break;
             }
         }
@@ -304,7 +306,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
             fb.feed = AggregatorV3Interface(feed);
             fb.heartbeat = heartbeat;
             fb.feedDecimals = AggregatorV3Interface(feed).decimals();
-            fb.tokenDecimals = a.feed.tokenDecimals;
+            fb.tokenDecimals = a.tokenDecimals;
             fb.minAnswer = minAnswer;
             fb.maxAnswer = maxAnswer;
         }
@@ -317,9 +319,8 @@ contract AssetControllerAdmin is AssetControllerStorage {
         Asset storage a = _requireAsset(token);
         OracleLib.Feed memory fb = _fallbackFeeds[token];
         if (address(fb.feed) == address(0)) revert NoFallbackFeed(token);
-        a.feed = fb;
+        _storeFeed(a, fb);
         delete _fallbackFeeds[token];
-        _markLines.at = 0; // the mark's lines name the old feed: priced live until the next mark
         emit FeedSet(token, address(fb.feed), fb.heartbeat, fb.minAnswer, fb.maxAnswer);
     }
 

@@ -50,18 +50,39 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
 
     /* STORAGE */
 
+    /// @dev Three slots, laid out for the valuation pass: the first holds what every valuation
+    /// reads of a position, held or not (the adapter, whether it is instant, its tier, what
+    /// pricing needs of the feed), the second the feed and its lower bound, the third the cap
+    /// and the upper bound, so the snapshot's three cold slots of a held asset leave nothing
+    /// cold for the moves' cap checks. `_feedOf` gives the OracleLib.Feed. minAnswer fits in
+    /// 96 bits (`_checkFeed` refuses more). What the mark counted (value, units) is per list
+    /// index in `_marked`.
     struct Asset {
+        IAssetAdapter adapter;
+        uint32 heartbeat; // the feed's max seconds since updatedAt
+        uint8 feedDecimals;
+        uint8 tokenDecimals;
         uint8 tier;
         bool instant;
-        uint16 maxConcentrationBps;
-        IAssetAdapter adapter;
         // vouched for (timelock) as a feed that bumps its round on every answer: see setRoundsBumped
         bool roundsBumped;
+        uint16 maxConcentrationBps;
+        AggregatorV3Interface feed;
+        uint96 minAnswer; // inclusive sanity bounds on the feed's raw answer
         uint128 cap;
-        // the units the fund's own moves left here, as of the last mark or move: users'
-        // pricing counts at most these, so a third party's transfer counts from the next mark
-        uint128 markUnits;
-        OracleLib.Feed feed;
+        uint128 maxAnswer;
+    }
+
+    /// @dev What the last mark (or move) counted for the position at one list index, in one
+    /// slot: its value (read by users' cheap path in place of a position whose feed answered
+    /// anew) and its token units (users' pricing counts at most these, so a third party's
+    /// transfer in counts from the next mark). Kept in list order by removeAsset. `listed` is
+    /// set by addAsset and kept by every mark, so that a mark's write never fills an empty slot
+    /// (20,000 gas a position the first time it is bought, and again after each full exit).
+    struct MarkedPosition {
+        uint120 value;
+        bool listed;
+        uint128 units;
     }
 
     /// @dev One valuation pass over every asset.
@@ -82,6 +103,14 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         // this contract's own cash balance plus 1, once a purchase has read it (0: not yet):
         // every move leaves it where it found it (what comes back goes on to the vault)
         uint256 cashHeld;
+        // per asset, the token balance `values` counts (pending tokens aside): read by the
+        // snapshot, kept current by every move; the mark stores it (`MarkedPosition.units`)
+        uint256[] units;
+        // per asset, its mark line (see _LIVE_ONLY) made from the feed's words the snapshot or a
+        // move priced `values` at (0: empty then, no feed read); the mark writes these
+        uint256[] lines;
+        // the earliest a fresh answer read for `lines` goes stale (MarkLines.validUntil)
+        uint256 validUntil;
     }
 
     /// @dev All that rebalance(false) reads when it has nothing to do, in one slot: the pause
@@ -127,7 +156,7 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     /// value can change with the feed's words unchanged (an asynchronous adapter's pending
     /// request) or whose feed answered nothing usable, always read live. No round id is
     /// trusted: a feed that keeps its round across answers still changes the fingerprint. What
-    /// the mark counted for each held position is in `_markedValue`, so a position whose feed
+    /// the mark counted for each held position is in `_marked`, so a position whose feed
     /// answers anew is read live in its place and the others still come from the mark.
     uint256 internal constant _LIVE_ONLY = 1 << 255;
     uint256 internal constant _ROUND_LINE = 1 << 254;
@@ -158,9 +187,8 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     /// its leg bound, kept by `_grantRole`/`_revokeRole` from AccessControl's roles.
     mapping(address account => uint8) internal _rebalanceTag;
     MarkLines internal _markLines;
-    // per held position, what the mark counted; two to a slot (a move's mark writes half the
-    // slots): each value is at most its tier's total, which the mark stores as a uint112
-    uint128[MAX_ASSETS] internal _markedValue;
+    // per list index, what the last mark or move counted (one slot each: see MarkedPosition)
+    MarkedPosition[MAX_ASSETS] internal _marked;
 
     constructor(ITieredVault vault_) {
         if (address(vault_) == address(0)) revert ZeroAddress("vault");
@@ -275,22 +303,56 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         emit RiskParamsSet(p);
     }
 
+    /// @dev minAnswer is stored in 96 bits (Asset): a larger lower bound is refused.
     function _checkFeed(uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer) internal pure {
         if (heartbeat == 0) revert InvalidParameter("heartbeat", 0);
-        if (minAnswer == 0 || minAnswer >= maxAnswer) revert InvalidParameter("minAnswer", minAnswer);
+        if (minAnswer == 0 || minAnswer >= maxAnswer || minAnswer > type(uint96).max) {
+            revert InvalidParameter("minAnswer", minAnswer);
+        }
+    }
+
+    /// @dev Asset a's feed as OracleLib reads it: its three slots loaded once each (every
+    /// valuation and move builds it; field by field the compiler loads the first slot three
+    /// times). The offsets are Asset's declared layout; every price read goes through here.
+    function _feedOf(Asset storage a) internal view returns (OracleLib.Feed memory f) {
+        assembly ("memory-safe") {
+            let s0 := sload(a.slot) // adapter, heartbeat (bit 160), feedDecimals (192), tokenDecimals (200), ...
+            let s1 := sload(add(a.slot, 1)) // feed, minAnswer (bit 160)
+            mstore(f, and(s1, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(f, 0x20), and(shr(160, s0), 0xffffffff))
+            mstore(add(f, 0x40), and(shr(192, s0), 0xff))
+            mstore(add(f, 0x60), and(shr(200, s0), 0xff))
+            mstore(add(f, 0x80), shr(160, s1))
+            mstore(add(f, 0xa0), shr(128, sload(add(a.slot, 2)))) // cap, maxAnswer (bit 128)
+        }
+    }
+
+    /// @dev Writes feed `f` (checked) as asset a's.
+    function _storeFeed(Asset storage a, OracleLib.Feed memory f) internal {
+        _checkFeed(f.heartbeat, f.minAnswer, f.maxAnswer);
+        a.feed = f.feed;
+        a.heartbeat = f.heartbeat;
+        a.feedDecimals = f.feedDecimals;
+        a.minAnswer = uint96(f.minAnswer); // cannot truncate: checked above
+        a.maxAnswer = f.maxAnswer;
+        a.roundsBumped = false; // a new feed is vouched for by nobody yet
+        _markLines.at = 0; // the mark's lines name the old feed: priced live until the next mark
     }
 
     function _writeFeed(Asset storage a, address token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer)
         internal
     {
-        _checkFeed(heartbeat, minAnswer, maxAnswer);
-        a.feed.feed = AggregatorV3Interface(feed);
-        a.feed.heartbeat = heartbeat;
-        a.feed.feedDecimals = AggregatorV3Interface(feed).decimals();
-        a.feed.minAnswer = minAnswer;
-        a.feed.maxAnswer = maxAnswer;
-        a.roundsBumped = false; // a new feed is vouched for by nobody yet
-        _markLines.at = 0; // the mark's lines name the old feed: priced live until the next mark
+        _storeFeed(
+            a,
+            OracleLib.Feed(
+                AggregatorV3Interface(feed),
+                heartbeat,
+                AggregatorV3Interface(feed).decimals(),
+                a.tokenDecimals,
+                minAnswer,
+                maxAnswer
+            )
+        );
         emit FeedSet(token, feed, heartbeat, minAnswer, maxAnswer);
     }
 }

@@ -155,12 +155,14 @@ interface IAssetController is IAssetControllerTypes {
     function roundsBumped(address token) external view returns (bool);
 
     /// @notice Approves `feed` as `token`'s fallback, for the guardian to switch to at once
-    /// (feed = 0 withdraws it). Timelock.
+    /// (feed = 0 withdraws it). Timelock. As for every feed (addAsset, setFeed), minAnswer is
+    /// at least 1, below maxAnswer and at most 2**96 - 1 (InvalidParameter "minAnswer").
     function setFallbackFeed(address token, address feed, uint32 heartbeat, uint128 minAnswer, uint128 maxAnswer)
         external;
 
     /// @notice Switches `token` to its approved fallback feed at once (guardian, admin or timelock);
-    /// the approval is used up.
+    /// the approval is used up. Like any feed change, the fallback starts unvouched
+    /// (setRoundsBumped) and the mark's lines are dropped: priced live until the next mark.
     function useFallbackFeed(address token) external;
 
     /// @notice Sets the dust value below which a position may be de-listed: raising it through

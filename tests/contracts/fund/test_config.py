@@ -187,3 +187,60 @@ def test_timelock__hand_over__risk_increase_waits_for_delay(project, fund, deplo
     timelock.execute(c.address, 0, data, pred, salt, sender=gov)
     # risk-reducing change by the admin stays immediate
     c.setRiskParams((400, 300, 6000, 3600, 0), sender=gov)
+
+
+def test_feed_lower_bound_wider_than_96_bits__refused_naming_it__by_every_feed_setter(
+    project, controller, fund, usdt, deployer, guardian, adapters, create_feed
+):
+    """An asset's minAnswer is stored in 96 bits (beside its feed, issue 45's gas): addAsset,
+    setFeed and setFallbackFeed refuse a wider one with the field and the value, never
+    truncating a sanity bound; 2**96 - 1 is taken, and useFallbackFeed installs it whole."""
+    too_wide, widest = 2**96, 2**96 - 1
+    feed = create_feed()
+    token = deployer.deploy(project.TestMoneyMarketFund, usdt.address, "w", "W")
+    p = [token.address, 1, adapters["erc4626"].address, feed.address, 3600, too_wide, 10**30]
+    with ape.reverts(controller.InvalidParameter, name="minAnswer", value=too_wide):
+        controller.addAsset(p + [10**30, 2500], sender=deployer)
+    held = fund.assets["mmfA"]
+    with ape.reverts(controller.InvalidParameter, name="minAnswer", value=too_wide):
+        controller.setFeed(held, feed, 3600, too_wide, 10**30, sender=deployer)
+    with ape.reverts(controller.InvalidParameter, name="minAnswer", value=too_wide):
+        controller.setFallbackFeed(held, feed, 3600, too_wide, 10**30, sender=deployer)
+    controller.setFallbackFeed(held, feed, 3600, widest, 10**30, sender=deployer)
+    controller.useFallbackFeed(held, sender=guardian)
+    a = controller.assetParams(held)
+    assert (a.feed, a.minAnswer, a.maxAnswer) == (feed.address, widest, 10**30)
+
+
+def _listed_token(project, controller, fund, usdt, deployer, symbol):
+    token = deployer.deploy(project.TestMoneyMarketFund, usdt.address, symbol, symbol)
+    feed = fund.feeds["mmfB"]
+    p = (token, 1, fund.adapters["erc4626"], feed, 86_400, 1, 10**30, 2**128 - 1, 2500)
+    return token, lambda: controller.addAsset(p, sender=deployer)
+
+
+def test_remove_asset__the_units_counted_move_with_the_asset_that_takes_its_index(
+    project, controller, fund, usdt, keeper, gov, deployer, alice, deposited, unit
+):
+    """What the mark counted is kept per list index: removing an asset moves the last one into
+    its index, and its counted units with it (else users' live pass would cap the moved asset
+    at the removed one's units, here none); an asset listed later at the freed index starts
+    from none counted (else tokens sent to the controller before its listing would count up
+    to the units the removed index held)."""
+    last, add_last = _listed_token(project, controller, fund, usdt, deployer, "last")
+    add_last()
+    controller.rebalance(True, sender=keeper)  # every instant asset held, the mark stored
+    assert last.balanceOf(controller) > 0
+    first = fund.assets["mmfA"]
+    assert controller.assetList()[0] == first.address
+    controller.redeemAsset(first, first.balanceOf(controller), 0, sender=keeper)
+    before = controller.livePricingValues()
+    controller.removeAsset(first, sender=gov)
+    assert controller.assetList()[0] == last.address  # the last asset took index 0
+    assert controller.livePricingValues() == before
+    assert controller.pricingValues() == before
+    new, add_new = _listed_token(project, controller, fund, usdt, deployer, "new")
+    usdt.approve(new.address, 10 * unit, sender=alice)
+    new.deposit(10 * unit, controller.address, sender=alice)  # sent to it, not bought
+    add_new()  # listed at the index `last` left
+    assert controller.livePricingValues() == before

@@ -118,6 +118,26 @@ def test_rounds_bumped__vouch_needs_the_timelock__withdrawn_at_once__reset_by_a_
     assert not controller.roundsBumped(token)  # a new feed is vouched for by nobody yet
 
 
+def test_rounds_bumped__guardian_switches_to_the_fallback_feed__vouched_for_by_nobody(
+    project, fund, controller, deployer, guardian, attacker, chain, invested
+):
+    """The vouch is for the feed it was given to: the guardian's switch to the pre-approved
+    fallback (here a round-less feed, round 1 forever) starts unvouched, as setFeed does. Were
+    the vouch kept, the fallback's lines would compare its round id alone, and a push keeping
+    round 1 after a mark would be invisible to users' cheap pricing (the review's +20,000)."""
+    token = fund.assets["crA"]
+    controller.setRoundsBumped(token, True, sender=deployer)  # the timelock's role here
+    fallback = _feed(project, deployer, "roundless")
+    controller.setFallbackFeed(token, fallback, ONE_DAY, 1, FEED_BOUND, sender=deployer)
+    controller.useFallbackFeed(token, sender=guardian)
+    assert not controller.roundsBumped(token)
+    controller.mark(sender=attacker)
+    before = controller.livePricingValues()
+    _push_keeping_round(fallback, deployer, 11 * 10**7, chain)  # +10%, still round 1
+    assert controller.livePricingValues()[1] > before[1]
+    assert controller.pricingValues() == controller.livePricingValues()
+
+
 def test_rounds_bumped__vouched_chainlink_feed__new_round_priced_at_once_and_cheaper(
     project, fund, vault, controller, usdt, attacker, deployer, chain, invested, unit
 ):

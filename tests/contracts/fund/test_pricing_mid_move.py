@@ -16,7 +16,7 @@ from ballast_dev.deployment.fund import add_asset
 def hooked(
     project, fund, deployer, controller, usdt, adapters, create_feed, keeper, deposited, unit
 ):
-    token = deployer.deploy(project.TestHookedFund, usdt.address, controller.address)
+    token = deployer.deploy(project.TestHookedVenue, usdt.address, controller.address)
     add_asset(
         fund,
         deployer,

@@ -174,7 +174,7 @@ contract FundHandler is CheatBase {
     }
 
     /// @dev A held asset whose feed is down (what the vault must treat as an outage). Held:
-    /// units the fund counts, at most those of the last mark or move (`Asset.markUnits`, read
+    /// units the fund counts, at most those of the last mark or move (`MarkedPosition.units`, read
     /// from the controller's storage: eve's donations count from the next mark).
     function heldAssetDown() public view returns (bool) {
         for (uint256 i; i < tokens.length; ++i) {
@@ -183,12 +183,15 @@ contract FundHandler is CheatBase {
         return false;
     }
 
-    /// @dev min(balance, markUnits): `_assets` is the controller's storage slot 2 (forge inspect
-    /// AssetController storageLayout), `markUnits` the high half of an Asset's second slot.
+    /// @dev min(balance, the units the last mark or move counted): `_marked` is the controller's
+    /// storage slot 17 (forge inspect AssetController storageLayout), one slot per list index,
+    /// the units its high half.
     function countedUnits(address token) public view returns (uint256) {
         uint256 bal = _balanceOf(token, address(controller));
-        bytes32 slot = bytes32(uint256(keccak256(abi.encode(token, uint256(2)))) + 1);
-        uint256 counted = uint256(vm.load(address(controller), slot)) >> 128;
+        address[] memory list = controller.assetList();
+        uint256 i;
+        while (list[i] != token) ++i;
+        uint256 counted = uint256(vm.load(address(controller), bytes32(uint256(17) + i))) >> 128;
         return bal < counted ? bal : counted;
     }
 
