@@ -275,6 +275,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         _checkTierMove(t, amount);
         Snap memory s = _snapshot();
         invested = _deployToTier(s, t, amount);
+        _checkBuys(s);
         if (amount - invested > _risk.minMoveValue) revert TierCapacityExhausted(t, amount - invested);
         _storeMark(s);
         emit Allocated(t, invested);
@@ -291,6 +292,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (cashAmount == 0) revert ZeroAmount();
         Snap memory s = _snapshot();
         (uint256 out,) = _purchase(s, _indexOf(token), cashAmount, minOut, _risk.maxSlippageBps);
+        _checkBuys(s);
         _storeMark(s);
         return out;
     }
@@ -322,6 +324,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             uint256 x1 = Math.mulDiv(excess, d1, d1 + d2);
             if (x1 != 0) _deployToTier(s, 1, x1);
             if (excess - x1 != 0) _deployToTier(s, 2, excess - x1);
+            _checkBuys(s);
         } else if (before < target) {
             _waterfall(s, target - before, 2);
         }
@@ -388,6 +391,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
                         moved = done != 0 || moved;
                     }
                 }
+                _checkBuys(s);
                 if (s.cut) {
                     // out of band and every move cut to nothing: refused, so that the run is
                     // retried soon; some cut and still out of band: said, for the same retry
@@ -515,7 +519,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         Asset storage a = _assets[token];
         OracleLib.Feed memory f = a.feed;
         uint256 p = _price(s, i, f);
-        uint256 before = IERC20(token).balanceOf(address(this));
+        uint256 before = _held(token);
         _vault.pullCash(address(a.adapter), cashAmount);
         if (s.within && a.instant) {
             spent = _investWithin(s, i, cashAmount, _withinMin(f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor), boundBps));
@@ -525,7 +529,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             a.adapter.invest(token, cashAmount);
             spent = cashAmount;
         }
-        out = IERC20(token).balanceOf(address(this)) - before;
+        out = _held(token) - before;
         if (a.instant) {
             uint256 oracleOut = f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor);
             _checkInstantMove(out, minOut, oracleOut, boundBps, cashAmount, f.toBase(out, p, _baseDecimals));
@@ -551,10 +555,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
         OracleLib.Feed memory f = a.feed;
         uint256 p = _price(s, i, f);
         if (a.instant) {
-            uint256 redeemable = a.adapter.redeemableNow(token, address(this), IERC20(token).balanceOf(address(this)));
+            uint256 redeemable = a.adapter.redeemableNow(token, address(this), _held(token));
             if (tokenAmount > redeemable) revert NotRedeemableNow(token, tokenAmount, redeemable);
         }
-        uint256 before = _cash.balanceOf(address(this));
+        uint256 before = _held(address(_cash));
         IERC20(token).safeTransfer(address(a.adapter), tokenAmount);
         if (s.within && a.instant) {
             uint256 back = _divestWithin(s, i, tokenAmount, _withinMin(f.toBase(tokenAmount, p, _baseDecimals), boundBps));
@@ -567,7 +571,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         } else {
             a.adapter.divest(token, tokenAmount);
         }
-        out = _cash.balanceOf(address(this)) - before;
+        out = _held(address(_cash)) - before;
         if (a.instant) {
             uint256 oracleOut = f.toBase(tokenAmount, p, _baseDecimals);
             _checkInstantMove(out, minOut, oracleOut, boundBps, oracleOut, out);
@@ -579,6 +583,22 @@ contract AssetController is IAssetController, AssetControllerStorage {
         emit Redeemed(token, tokenAmount, out, !a.instant);
     }
 
+    /// @dev `token.balanceOf(this)` as a high-level call would answer it (the callee's revert
+    /// bubbled up; an answer shorter than a word refused), in one shared copy: each of the legs'
+    /// ten reads was a full call sequence of its own (the EIP-170 size limit).
+    function _held(address token) private view returns (uint256 b) {
+        assembly ("memory-safe") {
+            mstore(0, 0x70a08231) // balanceOf(address)
+            mstore(0x20, address())
+            if iszero(staticcall(gas(), token, 28, 36, 0, 32)) {
+                returndatacopy(0, 0, returndatasize())
+                revert(0, returndatasize())
+            }
+            if lt(returndatasize(), 32) { revert(0, 0) }
+            b := mload(0)
+        }
+    }
+
     /// @dev investWithin on position i's venue: returns the cash spent; the rest goes back to the
     /// vault, and a cut is recorded on the snapshot and emitted.
     function _investWithin(Snap memory s, uint256 i, uint256 cashAmount, uint256 minOut)
@@ -587,9 +607,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
     {
         address token = _list[i];
         uint256 held = s.cashHeld;
-        if (held == 0) s.cashHeld = held = _cash.balanceOf(address(this)) + 1;
+        if (held == 0) s.cashHeld = held = _held(address(_cash)) + 1;
         _assets[token].adapter.investWithin(token, cashAmount, minOut, s.oneFee);
-        uint256 back = _cash.balanceOf(address(this)) + 1 - held;
+        uint256 back = _held(address(_cash)) + 1 - held;
         spent = cashAmount - back;
         if (back != 0) {
             _cash.safeTransfer(address(_vault), back);
@@ -605,9 +625,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
         returns (uint256 back)
     {
         address token = _list[i];
-        uint256 kept = IERC20(token).balanceOf(address(this));
+        uint256 kept = _held(token);
         _assets[token].adapter.divestWithin(token, tokenAmount, minOut, s.oneFee);
-        back = IERC20(token).balanceOf(address(this)) - kept;
+        back = _held(token) - kept;
     }
 
     /// @dev The guards of an instant purchase or redemption: `out` (what came back) at least the
@@ -701,7 +721,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     function _sellValue(Snap memory s, uint256 i, uint8 t, uint256 value) private returns (uint256) {
         address token = _list[i];
         Asset storage a = _assets[token];
-        uint256 redeemable = a.adapter.redeemableNow(token, address(this), IERC20(token).balanceOf(address(this)));
+        uint256 redeemable = a.adapter.redeemableNow(token, address(this), _held(token));
         if (redeemable == 0) {
             emit WaterfallSkipped(token, t, 2);
             return 0;
@@ -751,17 +771,57 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (lossBps > _risk.maxValueLossBps) revert ValueLossExceeded(lossBps, _risk.maxValueLossBps);
     }
 
-    /// @dev The limits after a buy of asset i, on the snapshot `_update` has just brought current.
-    function _checkAfterBuy(Snap memory s, uint256 i, Asset storage a) private view {
+    /// @dev After a buy of asset i, on the snapshot `_update`/`_set` has just brought current:
+    /// its cap and concentration limit, checked at once; the fund-wide limits (top-3, tier
+    /// max) are checked once after the call's last buy (`_checkBuys`), for which this notes
+    /// the tier bought and the lowest non-zero gross a buy left.
+    function _checkAfterBuy(Snap memory s, uint256 i, Asset storage a) private {
         uint256 v = s.values[i];
         if (v > a.cap) revert AssetCapExceeded(_list[i], v, a.cap);
-        uint256 c = BpsLib.ratio(v, s.gross);
+        uint256 g = s.gross;
+        uint256 c = BpsLib.ratio(v, g);
         if (c > a.maxConcentrationBps) revert ConcentrationExceeded(_list[i], c, a.maxConcentrationBps);
-        uint256 top3 = ValuationLib.top3Bps(s.values, s.gross);
+        if (g != 0 && (s.buyGross == 0 || g < s.buyGross)) s.buyGross = g;
+        s.bought |= 1 << a.tier;
+    }
+
+    /// @dev The fund-wide after-buy guards, top-3 and the bought tiers' max (`s.bought`, bit
+    /// t: tier t), once, after the call's last buy; as strict as checking them after every
+    /// buy, which they were. Every caller runs it after a run of buys with no sell or other
+    /// valuation change after the first buy (purchaseAsset: one buy; allocateToLayer,
+    /// rebalanceBuffer: buys only; rebalance: its sells all come before its buys). Within such
+    /// a run:
+    /// - `s.values[i]` changes only by a buy of i (`_set`/`_update` of i), to at least what it
+    ///   was: the units held only grow (nothing leaves the controller during buys), priced at
+    ///   the same answer (`_price`: one read per call), and an asynchronous position's pending
+    ///   request grows by what it was sent. So each tier's total (a sum of its positions) and
+    ///   the sum of the three largest values only grow: each per-buy check's numerator is at
+    ///   most the final one.
+    /// - The gross can move either way (a buy exchanges cash for a position worth less, or
+    ///   more, at the oracle), so the final ratios are taken over `s.buyGross`, the lowest
+    ///   non-zero gross any buy left, at most each per-buy check's denominator (a zero gross
+    ///   passed every ratio check before: BpsLib.ratio is 0 over 0).
+    /// BpsLib.ratio rounds down and is monotone in both arguments, so a run any per-buy check
+    /// refused is refused here with the same error; a later buy that gains at the oracle
+    /// cannot hide an earlier breach by raising the gross. Stricter only where the gross moved
+    /// during the buys: a tier bought early that the later buys' slippage pushed over its max
+    /// is refused (its end state breaks the band), and one whose check a gain relaxed is
+    /// judged over the gross before the gain (a gain beyond the controller's slippage needs a
+    /// feed above its venue's price). A run that fails another guard after the breaching buy
+    /// reverts with that guard's error instead: either way nothing moves.
+    function _checkBuys(Snap memory s) private view {
+        uint256 bought = s.bought;
+        if (bought == 0) return;
+        uint256 g = s.buyGross;
+        uint256 top3 = ValuationLib.top3Bps(s.values, g);
         if (top3 > _risk.maxTop3Bps) revert Top3ConcentrationExceeded(top3, _risk.maxTop3Bps);
-        uint256 r = BpsLib.ratio(s.tierValues[a.tier], s.gross);
-        (, uint256 maxBps) = _band(_hot.bands, a.tier);
-        if (r > maxBps) revert TierAboveMax(a.tier, r, maxBps);
+        uint96 bands = _hot.bands;
+        for (uint8 t = 1; t < 3; ++t) {
+            if (bought & (1 << t) == 0) continue;
+            uint256 r = BpsLib.ratio(s.tierValues[t], g);
+            (, uint256 maxBps) = _band(bands, t);
+            if (r > maxBps) revert TierAboveMax(t, r, maxBps);
+        }
     }
 
     /// @dev Cash `token` can still absorb under its cap and concentration limit (with headroom),

@@ -78,6 +78,12 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         // this contract's own cash balance plus 1, once a purchase has read it (0: not yet):
         // every move leaves it where it found it (what comes back goes on to the vault)
         uint256 cashHeld;
+        // the tiers this call bought into (bit t: tier t), whose fund-wide after-buy guards
+        // AssetController._checkBuys runs once, after the call's last buy
+        uint256 bought;
+        // the lowest non-zero gross a buy of this call left (0: none): those guards' ratios are
+        // taken over it
+        uint256 buyGross;
     }
 
     /// @dev What rebalance(false) reads when it has nothing to do, in one slot (the mark is the
