@@ -521,17 +521,23 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256 p = _price(s, i, f);
         uint256 before = _held(token);
         _vault.pullCash(address(a.adapter), cashAmount);
+        // what the cash buys at the oracle: an instant move's bound, priced again only when a
+        // cut fill spent less
+        uint256 oracleOut;
+        if (a.instant) oracleOut = f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor);
         if (s.within && a.instant) {
-            spent = _investWithin(s, i, cashAmount, _withinMin(f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor), boundBps));
+            spent = _investWithin(s, i, cashAmount, _withinMin(oracleOut, boundBps));
             if (spent == 0) return (0, 0);
-            cashAmount = spent;
+            if (spent != cashAmount) {
+                cashAmount = spent;
+                oracleOut = f.toToken(spent, p, _baseDecimals, Math.Rounding.Floor);
+            }
         } else {
             a.adapter.invest(token, cashAmount);
             spent = cashAmount;
         }
         out = _held(token) - before;
         if (a.instant) {
-            uint256 oracleOut = f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor);
             _checkInstantMove(out, minOut, oracleOut, boundBps, cashAmount, f.toBase(out, p, _baseDecimals));
             // the snapshot brought current without reading the vault or the position again: the
             // vault paid exactly `cashAmount` out of its available cash (pullCash checked that it
@@ -834,8 +840,15 @@ contract AssetController is IAssetController, AssetControllerStorage {
             if (p == 0) return (0, v); // never buy what cannot be priced: a down feed is skipped
             s.prices[i] = p;
         }
-        uint256 limit = Math.mulDiv(s.gross, uint256(a.maxConcentrationBps) * _HEADROOM_BPS, BpsLib.BPS * BpsLib.BPS);
-        uint256 capLimit = Math.mulDiv(a.cap, _HEADROOM_BPS, BpsLib.BPS);
+        // in 256 bits (the same floors as mulDiv): the concentration bps times the headroom is
+        // below 2^30, so the checked product overflows (and reverts) only for a gross of 2^226
+        // base units or more, which no token's supply comes near; a uint128 cap times 9,900
+        // cannot overflow
+        uint256 limit = s.gross * (uint256(a.maxConcentrationBps) * _HEADROOM_BPS) / (BpsLib.BPS * BpsLib.BPS);
+        uint256 capLimit;
+        unchecked {
+            capLimit = uint256(a.cap) * _HEADROOM_BPS / BpsLib.BPS;
+        }
         if (capLimit < limit) limit = capLimit;
         room = limit > v ? limit - v : 0;
     }
