@@ -275,7 +275,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         _checkTierMove(t, amount);
         Snap memory s = _snapshot();
         invested = _deployToTier(s, t, amount);
-        _checkBuys(s);
+        _afterMoves(s);
         if (amount - invested > _risk.minMoveValue) revert TierCapacityExhausted(t, amount - invested);
         _storeMark(s);
         emit Allocated(t, invested);
@@ -292,7 +292,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (cashAmount == 0) revert ZeroAmount();
         Snap memory s = _snapshot();
         (uint256 out,) = _purchase(s, _indexOf(token), cashAmount, minOut, _risk.maxSlippageBps);
-        _checkBuys(s);
+        _afterMoves(s);
         _storeMark(s);
         return out;
     }
@@ -308,6 +308,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (tokenAmount == 0) revert ZeroAmount();
         Snap memory s = _snapshot();
         cashOut = _redeem(s, _indexOf(token), tokenAmount, minOut, _risk.maxSlippageBps);
+        _afterMoves(s);
         _storeMark(s);
     }
 
@@ -324,10 +325,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
             uint256 x1 = Math.mulDiv(excess, d1, d1 + d2);
             if (x1 != 0) _deployToTier(s, 1, x1);
             if (excess - x1 != 0) _deployToTier(s, 2, excess - x1);
-            _checkBuys(s);
         } else if (before < target) {
             _waterfall(s, target - before, 2);
         }
+        _afterMoves(s);
         _storeMark(s);
         emit BufferRebalanced(before, s.tierValues[0]);
     }
@@ -343,6 +344,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         _checkTierMove(maxTier, amountNeeded);
         Snap memory s = _snapshot();
         raised = _waterfall(s, amountNeeded, maxTier);
+        _afterMoves(s);
         _vault.fulfilRedemptions(_FULFIL_BATCH);
         _storeMark(s); // the mark covers L2 and L3, which fulfilment does not touch
         emit WaterfallLiquidated(amountNeeded, maxTier, raised);
@@ -391,7 +393,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
                         moved = done != 0 || moved;
                     }
                 }
-                _checkBuys(s);
+                _afterMoves(s);
                 if (s.cut) {
                     // out of band and every move cut to nothing: refused, so that the run is
                     // retried soon; some cut and still out of band: said, for the same retry
@@ -538,14 +540,15 @@ contract AssetController is IAssetController, AssetControllerStorage {
         }
         out = _held(token) - before;
         if (a.instant) {
-            _checkInstantMove(out, minOut, oracleOut, boundBps, cashAmount, f.toBase(out, p, _baseDecimals));
+            _checkInstantMove(out, minOut, oracleOut, boundBps);
+            _bookInstantMove(s, cashAmount, f.toBase(out, p, _baseDecimals));
             // the snapshot brought current without reading the vault or the position again: the
             // vault paid exactly `cashAmount` out of its available cash (pullCash checked that it
             // could, and any unspent rest is back), and the position is `before + out` units at `p`
             s.tierValues[0] -= cashAmount;
             _set(s, i, a.tier, f.toBase(before + out, p, _baseDecimals));
         } else {
-            _useBudget(0, cashAmount);
+            _useBudget(s, 0, cashAmount);
             _update(s, i);
         }
         _checkAfterBuy(s, i, a);
@@ -580,9 +583,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
         out = _held(address(_cash)) - before;
         if (a.instant) {
             uint256 oracleOut = f.toBase(tokenAmount, p, _baseDecimals);
-            _checkInstantMove(out, minOut, oracleOut, boundBps, oracleOut, out);
+            _checkInstantMove(out, minOut, oracleOut, boundBps);
+            _bookInstantMove(s, oracleOut, out);
         } else {
-            _useBudget(0, f.toBase(tokenAmount, p, _baseDecimals));
+            _useBudget(s, 0, f.toBase(tokenAmount, p, _baseDecimals));
         }
         if (out != 0) _cash.safeTransfer(address(_vault), out);
         _update(s, i);
@@ -636,22 +640,19 @@ contract AssetController is IAssetController, AssetControllerStorage {
         back = _held(token) - kept;
     }
 
-    /// @dev The guards of an instant purchase or redemption: `out` (what came back) at least the
-    /// larger of the caller's `minOut` and the oracle's `oracleOut` less `boundBps`; then the loss
-    /// check and the window budget for `valueIn` exchanged for `valueOut` (both in base units).
-    function _checkInstantMove(
-        uint256 out,
-        uint256 minOut,
-        uint256 oracleOut,
-        uint256 boundBps,
-        uint256 valueIn,
-        uint256 valueOut
-    ) private {
+    /// @dev The price guard of an instant purchase or redemption: `out` (what came back) at
+    /// least the larger of the caller's `minOut` and the oracle's `oracleOut` less `boundBps`.
+    function _checkInstantMove(uint256 out, uint256 minOut, uint256 oracleOut, uint256 boundBps) private pure {
         uint256 oracleMin = BpsLib.less(oracleOut, boundBps);
         uint256 min = minOut > oracleMin ? minOut : oracleMin;
         if (out < min) revert SlippageExceeded(min, out);
+    }
+
+    /// @dev Then the loss check and the window budgets for `valueIn` exchanged for `valueOut`
+    /// (both in base units).
+    function _bookInstantMove(Snap memory s, uint256 valueIn, uint256 valueOut) private {
         _checkLoss(valueIn, valueOut);
-        _useBudget(valueIn > valueOut ? valueIn - valueOut : 0, valueIn);
+        _useBudget(s, valueIn > valueOut ? valueIn - valueOut : 0, valueIn);
     }
 
     /// @dev The arguments of a keeper move into or out of the invested tiers: an invested tier
@@ -759,16 +760,34 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @dev Books a move on the window budgets; reverts with the budget's error past either.
-    function _useBudget(uint256 lost, uint256 moved) private {
+    /// The usage is read from storage at the call's first leg (drained to now) and carried in
+    /// the snapshot; `_afterMoves` writes it once, after the call's last leg. The same numbers
+    /// as writing it at every leg: once written, the usage's clock is now, so each later
+    /// leg of the call read it back undrained; so each leg reverts where it did, naming the
+    /// same usage.
+    function _useBudget(Snap memory s, uint256 lost, uint256 moved) private {
         MoveLimits memory l = _limits;
         if (l.window == 0) revert NotionalBudgetExceeded(moved, 0); // never configured
-        (uint256 a, uint256 b) = WindowBudgetLib.current(_usage, l.lossBudget, l.notionalBudget, l.window);
+        (uint256 a, uint256 b) = (s.lossUsed, s.notionalUsed);
+        if (!s.budgetRead) {
+            (a, b) = WindowBudgetLib.current(_usage, l.lossBudget, l.notionalBudget, l.window);
+            s.budgetRead = true;
+        }
         a += lost;
         b += moved;
         if (a > l.lossBudget) revert LossBudgetExceeded(a, l.lossBudget);
         if (b > l.notionalBudget) revert NotionalBudgetExceeded(b, l.notionalBudget);
-        // cannot truncate: a and b are at most their uint96 budgets
-        _usage = WindowBudgetLib.Usage(uint96(a), uint96(b), uint64(block.timestamp));
+        (s.lossUsed, s.notionalUsed) = (a, b);
+    }
+
+    /// @dev After a call's last move, before its mark and any call out: the fund-wide guards of
+    /// its buys (`_checkBuys`) and the window budgets' usage its legs booked (`_useBudget`),
+    /// written once. Every move function runs it: a leg whose usage were never written would
+    /// not count against the budget (test_budget_once.py holds each path to it).
+    function _afterMoves(Snap memory s) private {
+        _checkBuys(s);
+        // cannot truncate: each is at most its uint96 budget (_useBudget)
+        if (s.budgetRead) _usage = WindowBudgetLib.Usage(uint96(s.lossUsed), uint96(s.notionalUsed), uint64(block.timestamp));
     }
 
     function _checkLoss(uint256 valueIn, uint256 valueOut) private view {

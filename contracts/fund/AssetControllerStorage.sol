@@ -84,6 +84,11 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         // the lowest non-zero gross a buy of this call left (0: none): those guards' ratios are
         // taken over it
         uint256 buyGross;
+        // the window budgets' usage as this call's legs leave it, once read (`budgetRead`) from
+        // storage at the first leg; AssetController._afterMoves writes it after the last
+        uint256 lossUsed;
+        uint256 notionalUsed;
+        bool budgetRead;
     }
 
     /// @dev What rebalance(false) reads when it has nothing to do, in one slot (the mark is the
