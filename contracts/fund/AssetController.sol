@@ -528,7 +528,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256 oracleOut;
         if (a.instant) oracleOut = f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor);
         if (s.within && a.instant) {
-            spent = _investWithin(s, i, cashAmount, _withinMin(oracleOut, boundBps));
+            spent = _investWithin(s, token, a.adapter, cashAmount, _withinMin(oracleOut, boundBps));
             if (spent == 0) return (0, 0);
             if (spent != cashAmount) {
                 cashAmount = spent;
@@ -609,16 +609,16 @@ contract AssetController is IAssetController, AssetControllerStorage {
         }
     }
 
-    /// @dev investWithin on position i's venue: returns the cash spent; the rest goes back to the
-    /// vault, and a cut is recorded on the snapshot and emitted.
-    function _investWithin(Snap memory s, uint256 i, uint256 cashAmount, uint256 minOut)
+    /// @dev investWithin on `token`'s venue (`adapter`, its registered one, which the caller
+    /// has read): returns the cash spent; the rest goes back to the vault, and a cut is
+    /// recorded on the snapshot and emitted.
+    function _investWithin(Snap memory s, address token, IAssetAdapter adapter, uint256 cashAmount, uint256 minOut)
         private
         returns (uint256 spent)
     {
-        address token = _list[i];
         uint256 held = s.cashHeld;
         if (held == 0) s.cashHeld = held = _held(address(_cash)) + 1;
-        _assets[token].adapter.investWithin(token, cashAmount, minOut, s.oneFee);
+        adapter.investWithin(token, cashAmount, minOut, s.oneFee);
         uint256 back = _held(address(_cash)) + 1 - held;
         spent = cashAmount - back;
         if (back != 0) {
@@ -650,7 +650,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @dev Then the loss check and the window budgets for `valueIn` exchanged for `valueOut`
     /// (both in base units).
-    function _bookInstantMove(Snap memory s, uint256 valueIn, uint256 valueOut) private {
+    function _bookInstantMove(Snap memory s, uint256 valueIn, uint256 valueOut) private view {
         _checkLoss(valueIn, valueOut);
         _useBudget(s, valueIn > valueOut ? valueIn - valueOut : 0, valueIn);
     }
@@ -667,21 +667,14 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// to any asset with headroom under its cap and concentration limit, default asset first
     /// (leftovers below minMoveValue stay in L1). Returns what was invested.
     function _deployToTier(Snap memory s, uint8 t, uint256 amount) private returns (uint256 invested) {
-        address first = _default[t];
-        if (first == address(0)) revert NoAssetInTier(t);
-        uint256 n = _list.length;
-        uint256[] memory members = new uint256[](n); // indices into _list, default asset first
-        uint256 k = 1;
-        for (uint256 i; i < n; ++i) {
-            address token = _list[i];
-            if (token == first) members[0] = i;
-            else if (_assets[token].tier == t) members[k++] = i;
-        }
+        (uint256[] memory members, uint256 k) = _members(t);
         uint256 equalShare = (s.tierValues[t] + amount) / k;
+        uint256 bound = _internalBound(); // read once for the call's legs, which never change it
         for (uint256 pass; pass < 2 && invested < amount; ++pass) {
             for (uint256 j; j < k && invested < amount; ++j) {
-                if (members[j] == _CUT) continue;
-                (uint256 room, uint256 v) = _room(s, members[j]);
+                uint256 i = members[j];
+                if (i == _CUT) continue;
+                (uint256 room, uint256 v) = _room(s, i, _assets[_list[i]]);
                 uint256 x = amount - invested;
                 if (pass == 0) {
                     uint256 want = equalShare > v ? equalShare - v : 0;
@@ -690,12 +683,26 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 if (room < x) x = room;
                 // dust (below the minimum move) stays in L1: a swap of a few base units only
                 // buys rounding error
-                if (x == 0 || (x < _risk.minMoveValue && pass == 1)) continue;
-                (, uint256 spent) = _purchase(s, members[j], x, 0, _internalBound());
+                if (x == 0 || (pass == 1 && x < _risk.minMoveValue)) continue;
+                (, uint256 spent) = _purchase(s, i, x, 0, bound);
                 invested += spent;
                 // cut at the bound (rebalance only): this venue takes nothing more in this call
                 if (spent < x) members[j] = _CUT;
             }
+        }
+    }
+
+    /// @dev Tier t's assets as indices into _list, its default asset first, and how many.
+    function _members(uint8 t) private view returns (uint256[] memory members, uint256 k) {
+        address first = _default[t];
+        if (first == address(0)) revert NoAssetInTier(t);
+        uint256 n = _list.length;
+        members = new uint256[](n);
+        k = 1;
+        for (uint256 i; i < n; ++i) {
+            address token = _list[i];
+            if (token == first) members[0] = i;
+            else if (_assets[token].tier == t) members[k++] = i;
         }
     }
 
@@ -765,7 +772,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// as writing it at every leg: once written, the usage's clock is now, so each later
     /// leg of the call read it back undrained; so each leg reverts where it did, naming the
     /// same usage.
-    function _useBudget(Snap memory s, uint256 lost, uint256 moved) private {
+    function _useBudget(Snap memory s, uint256 lost, uint256 moved) private view {
         MoveLimits memory l = _limits;
         if (l.window == 0) revert NotionalBudgetExceeded(moved, 0); // never configured
         (uint256 a, uint256 b) = (s.lossUsed, s.notionalUsed);
@@ -800,7 +807,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// its cap and concentration limit, checked at once; the fund-wide limits (top-3, tier
     /// max) are checked once after the call's last buy (`_checkBuys`), for which this notes
     /// the tier bought and the lowest non-zero gross a buy left.
-    function _checkAfterBuy(Snap memory s, uint256 i, Asset storage a) private {
+    function _checkAfterBuy(Snap memory s, uint256 i, Asset storage a) private view {
         uint256 v = s.values[i];
         if (v > a.cap) revert AssetCapExceeded(_list[i], v, a.cap);
         uint256 g = s.gross;
@@ -849,10 +856,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
         }
     }
 
-    /// @dev Cash `token` can still absorb under its cap and concentration limit (with headroom),
-    /// and its current value.
-    function _room(Snap memory s, uint256 i) private view returns (uint256 room, uint256 v) {
-        Asset storage a = _assets[_list[i]];
+    /// @dev Cash position i (`a` its asset) can still absorb under its cap and concentration
+    /// limit (with headroom), and its current value.
+    function _room(Snap memory s, uint256 i, Asset storage a) private view returns (uint256 room, uint256 v) {
         v = s.values[i];
         if (s.prices[i] == 0) {
             (, uint256 p) = a.feed.tryPrice();
