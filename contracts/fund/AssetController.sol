@@ -525,8 +525,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         _vault.pullCash(address(a.adapter), cashAmount);
         // what the cash buys at the oracle: an instant move's bound, priced again only when a
         // cut fill spent less
-        uint256 oracleOut;
-        if (a.instant) oracleOut = f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor);
+        uint256 oracleOut = a.instant ? f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor) : 0;
         if (s.within && a.instant) {
             spent = _investWithin(s, token, a.adapter, cashAmount, _withinMin(oracleOut, boundBps));
             if (spent == 0) return (0, 0);
