@@ -297,6 +297,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         _checkTierMove(t, amount);
         Snap memory s = _snapshot();
         invested = _deployToTier(s, t, amount);
+        _afterMoves(s);
         if (amount - invested > _risk.minMoveValue) revert TierCapacityExhausted(t, amount - invested);
         _storeMark(s);
         emit Allocated(t, invested);
@@ -313,6 +314,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (cashAmount == 0) revert ZeroAmount();
         Snap memory s = _snapshot();
         (uint256 out,) = _purchase(s, _indexOf(token), cashAmount, minOut, _risk.maxSlippageBps);
+        _afterMoves(s);
         _storeMark(s);
         return out;
     }
@@ -328,6 +330,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (tokenAmount == 0) revert ZeroAmount();
         Snap memory s = _snapshot();
         cashOut = _redeem(s, _indexOf(token), tokenAmount, minOut, _risk.maxSlippageBps);
+        _afterMoves(s);
         _storeMark(s);
     }
 
@@ -347,6 +350,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         } else if (before < target) {
             _waterfall(s, target - before, 2);
         }
+        _afterMoves(s);
         _storeMark(s);
         emit BufferRebalanced(before, s.tierValues[0]);
     }
@@ -362,6 +366,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         _checkTierMove(maxTier, amountNeeded);
         Snap memory s = _snapshot();
         raised = _waterfall(s, amountNeeded, maxTier);
+        _afterMoves(s);
         // marked first: the vault prices the fulfilment through pricingValues(), which must see
         // the fund as the sales left it (the cash they raised is in the vault, not in the mark)
         _storeMark(s);
@@ -430,6 +435,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
                         moved = done != 0 || moved;
                     }
                 }
+                _afterMoves(s);
                 if (s.cut) {
                     // out of band and every move cut to nothing: refused, so that the run is
                     // retried soon; some cut and still out of band: said, for the same retry
@@ -562,20 +568,26 @@ contract AssetController is IAssetController, AssetControllerStorage {
         Asset storage a = _assets[token];
         OracleLib.Feed memory f = _feedOf(a); // gas-mark: Asset laid out flat
         uint256 p = _price(s, i, f);
-        uint256 before = IERC20(token).balanceOf(address(this));
+        uint256 before = _held(token);
         _vault.pullCash(address(a.adapter), cashAmount);
+        // what the cash buys at the oracle: an instant move's bound, priced again only when a
+        // cut fill spent less
+        uint256 oracleOut = a.instant ? f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor) : 0;
         if (s.within && a.instant) {
-            spent = _investWithin(s, i, cashAmount, _withinMin(f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor), boundBps));
+            spent = _investWithin(s, token, a.adapter, cashAmount, _withinMin(oracleOut, boundBps));
             if (spent == 0) return (0, 0);
-            cashAmount = spent;
+            if (spent != cashAmount) {
+                cashAmount = spent;
+                oracleOut = f.toToken(spent, p, _baseDecimals, Math.Rounding.Floor);
+            }
         } else {
             a.adapter.invest(token, cashAmount);
             spent = cashAmount;
         }
-        out = IERC20(token).balanceOf(address(this)) - before;
+        out = _held(token) - before;
         if (a.instant) {
-            uint256 oracleOut = f.toToken(cashAmount, p, _baseDecimals, Math.Rounding.Floor);
-            _checkInstantMove(out, minOut, oracleOut, boundBps, cashAmount, f.toBase(out, p, _baseDecimals));
+            _checkInstantMove(out, minOut, oracleOut, boundBps);
+            _bookInstantMove(s, cashAmount, f.toBase(out, p, _baseDecimals));
             // the snapshot brought current without reading the vault or the position again: the
             // vault paid exactly `cashAmount` out of its available cash (pullCash checked that it
             // could, and any unspent rest is back), and the position is `before + out` units at `p`
@@ -583,7 +595,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             _set(s, i, a.tier, f.toBase(before + out, p, _baseDecimals));
             s.units[i] = before + out; // gas-mark: the units the mark stores (Snap.units)
         } else {
-            _useBudget(0, cashAmount);
+            _useBudget(s, 0, cashAmount);
             _update(s, i);
         }
         _checkAfterBuy(s, i, a);
@@ -599,10 +611,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
         OracleLib.Feed memory f = _feedOf(a); // gas-mark: Asset laid out flat
         uint256 p = _price(s, i, f);
         if (a.instant) {
-            uint256 redeemable = a.adapter.redeemableNow(token, address(this), IERC20(token).balanceOf(address(this)));
+            uint256 redeemable = a.adapter.redeemableNow(token, address(this), _held(token));
             if (tokenAmount > redeemable) revert NotRedeemableNow(token, tokenAmount, redeemable);
         }
-        uint256 before = _cash.balanceOf(address(this));
+        uint256 before = _held(address(_cash));
         IERC20(token).safeTransfer(address(a.adapter), tokenAmount);
         if (s.within && a.instant) {
             uint256 back = _divestWithin(s, i, tokenAmount, _withinMin(f.toBase(tokenAmount, p, _baseDecimals), boundBps));
@@ -615,29 +627,46 @@ contract AssetController is IAssetController, AssetControllerStorage {
         } else {
             a.adapter.divest(token, tokenAmount);
         }
-        out = _cash.balanceOf(address(this)) - before;
+        out = _held(address(_cash)) - before;
         if (a.instant) {
             uint256 oracleOut = f.toBase(tokenAmount, p, _baseDecimals);
-            _checkInstantMove(out, minOut, oracleOut, boundBps, oracleOut, out);
+            _checkInstantMove(out, minOut, oracleOut, boundBps);
+            _bookInstantMove(s, oracleOut, out);
         } else {
-            _useBudget(0, f.toBase(tokenAmount, p, _baseDecimals));
+            _useBudget(s, 0, f.toBase(tokenAmount, p, _baseDecimals));
         }
         if (out != 0) _cash.safeTransfer(address(_vault), out);
         _update(s, i);
         emit Redeemed(token, tokenAmount, out, !a.instant);
     }
 
-    /// @dev investWithin on position i's venue: returns the cash spent; the rest goes back to the
-    /// vault, and a cut is recorded on the snapshot and emitted.
-    function _investWithin(Snap memory s, uint256 i, uint256 cashAmount, uint256 minOut)
+    /// @dev `token.balanceOf(this)` as a high-level call would answer it (the callee's revert
+    /// bubbled up; an answer shorter than a word refused), in one shared copy: each of the legs'
+    /// ten reads was a full call sequence of its own (the EIP-170 size limit).
+    function _held(address token) private view returns (uint256 b) {
+        assembly ("memory-safe") {
+            mstore(0, 0x70a08231) // balanceOf(address)
+            mstore(0x20, address())
+            if iszero(staticcall(gas(), token, 28, 36, 0, 32)) {
+                returndatacopy(0, 0, returndatasize())
+                revert(0, returndatasize())
+            }
+            if lt(returndatasize(), 32) { revert(0, 0) }
+            b := mload(0)
+        }
+    }
+
+    /// @dev investWithin on `token`'s venue (`adapter`, its registered one, which the caller
+    /// has read): returns the cash spent; the rest goes back to the vault, and a cut is
+    /// recorded on the snapshot and emitted.
+    function _investWithin(Snap memory s, address token, IAssetAdapter adapter, uint256 cashAmount, uint256 minOut)
         private
         returns (uint256 spent)
     {
-        address token = _list[i];
         uint256 held = s.cashHeld;
-        if (held == 0) s.cashHeld = held = _cash.balanceOf(address(this)) + 1;
-        _assets[token].adapter.investWithin(token, cashAmount, minOut, s.oneFee);
-        uint256 back = _cash.balanceOf(address(this)) + 1 - held;
+        if (held == 0) s.cashHeld = held = _held(address(_cash)) + 1;
+        adapter.investWithin(token, cashAmount, minOut, s.oneFee);
+        uint256 back = _held(address(_cash)) + 1 - held;
         spent = cashAmount - back;
         if (back != 0) {
             _cash.safeTransfer(address(_vault), back);
@@ -653,27 +682,24 @@ contract AssetController is IAssetController, AssetControllerStorage {
         returns (uint256 back)
     {
         address token = _list[i];
-        uint256 kept = IERC20(token).balanceOf(address(this));
+        uint256 kept = _held(token);
         _assets[token].adapter.divestWithin(token, tokenAmount, minOut, s.oneFee);
-        back = IERC20(token).balanceOf(address(this)) - kept;
+        back = _held(token) - kept;
     }
 
-    /// @dev The guards of an instant purchase or redemption: `out` (what came back) at least the
-    /// larger of the caller's `minOut` and the oracle's `oracleOut` less `boundBps`; then the loss
-    /// check and the window budget for `valueIn` exchanged for `valueOut` (both in base units).
-    function _checkInstantMove(
-        uint256 out,
-        uint256 minOut,
-        uint256 oracleOut,
-        uint256 boundBps,
-        uint256 valueIn,
-        uint256 valueOut
-    ) private {
+    /// @dev The price guard of an instant purchase or redemption: `out` (what came back) at
+    /// least the larger of the caller's `minOut` and the oracle's `oracleOut` less `boundBps`.
+    function _checkInstantMove(uint256 out, uint256 minOut, uint256 oracleOut, uint256 boundBps) private pure {
         uint256 oracleMin = BpsLib.less(oracleOut, boundBps);
         uint256 min = minOut > oracleMin ? minOut : oracleMin;
         if (out < min) revert SlippageExceeded(min, out);
+    }
+
+    /// @dev Then the loss check and the window budgets for `valueIn` exchanged for `valueOut`
+    /// (both in base units).
+    function _bookInstantMove(Snap memory s, uint256 valueIn, uint256 valueOut) private view {
         _checkLoss(valueIn, valueOut);
-        _useBudget(valueIn > valueOut ? valueIn - valueOut : 0, valueIn);
+        _useBudget(s, valueIn > valueOut ? valueIn - valueOut : 0, valueIn);
     }
 
     /// @dev The arguments of a keeper move into or out of the invested tiers: an invested tier
@@ -688,21 +714,14 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// to any asset with headroom under its cap and concentration limit, default asset first
     /// (leftovers below minMoveValue stay in L1). Returns what was invested.
     function _deployToTier(Snap memory s, uint8 t, uint256 amount) private returns (uint256 invested) {
-        address first = _default[t];
-        if (first == address(0)) revert NoAssetInTier(t);
-        uint256 n = _list.length;
-        uint256[] memory members = new uint256[](n); // indices into _list, default asset first
-        uint256 k = 1;
-        for (uint256 i; i < n; ++i) {
-            address token = _list[i];
-            if (token == first) members[0] = i;
-            else if (_assets[token].tier == t) members[k++] = i;
-        }
+        (uint256[] memory members, uint256 k) = _members(t);
         uint256 equalShare = (s.tierValues[t] + amount) / k;
+        uint256 bound = _internalBound(); // read once for the call's legs, which never change it
         for (uint256 pass; pass < 2 && invested < amount; ++pass) {
             for (uint256 j; j < k && invested < amount; ++j) {
-                if (members[j] == _CUT) continue;
-                (uint256 room, uint256 v) = _room(s, members[j]);
+                uint256 i = members[j];
+                if (i == _CUT) continue;
+                (uint256 room, uint256 v) = _room(s, i, _assets[_list[i]]);
                 uint256 x = amount - invested;
                 if (pass == 0) {
                     uint256 want = equalShare > v ? equalShare - v : 0;
@@ -711,12 +730,26 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 if (room < x) x = room;
                 // dust (below the minimum move) stays in L1: a swap of a few base units only
                 // buys rounding error
-                if (x == 0 || (x < _risk.minMoveValue && pass == 1)) continue;
-                (, uint256 spent) = _purchase(s, members[j], x, 0, _internalBound());
+                if (x == 0 || (pass == 1 && x < _risk.minMoveValue)) continue;
+                (, uint256 spent) = _purchase(s, i, x, 0, bound);
                 invested += spent;
                 // cut at the bound (rebalance only): this venue takes nothing more in this call
                 if (spent < x) members[j] = _CUT;
             }
+        }
+    }
+
+    /// @dev Tier t's assets as indices into _list, its default asset first, and how many.
+    function _members(uint8 t) private view returns (uint256[] memory members, uint256 k) {
+        address first = _default[t];
+        if (first == address(0)) revert NoAssetInTier(t);
+        uint256 n = _list.length;
+        members = new uint256[](n);
+        k = 1;
+        for (uint256 i; i < n; ++i) {
+            address token = _list[i];
+            if (token == first) members[0] = i;
+            else if (_assets[token].tier == t) members[k++] = i;
         }
     }
 
@@ -749,7 +782,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     function _sellValue(Snap memory s, uint256 i, uint8 t, uint256 value) private returns (uint256) {
         address token = _list[i];
         Asset storage a = _assets[token];
-        uint256 redeemable = a.adapter.redeemableNow(token, address(this), IERC20(token).balanceOf(address(this)));
+        uint256 redeemable = a.adapter.redeemableNow(token, address(this), _held(token));
         if (redeemable == 0) {
             emit WaterfallSkipped(token, t, 2);
             return 0;
@@ -781,16 +814,34 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @dev Books a move on the window budgets; reverts with the budget's error past either.
-    function _useBudget(uint256 lost, uint256 moved) private {
+    /// The usage is read from storage at the call's first leg (drained to now) and carried in
+    /// the snapshot; `_afterMoves` writes it once, after the call's last leg. The same numbers
+    /// as writing it at every leg: once written, the usage's clock is now, so each later
+    /// leg of the call read it back undrained; so each leg reverts where it did, naming the
+    /// same usage.
+    function _useBudget(Snap memory s, uint256 lost, uint256 moved) private view {
         MoveLimits memory l = _limits;
         if (l.window == 0) revert NotionalBudgetExceeded(moved, 0); // never configured
-        (uint256 a, uint256 b) = WindowBudgetLib.current(_usage, l.lossBudget, l.notionalBudget, l.window);
+        (uint256 a, uint256 b) = (s.lossUsed, s.notionalUsed);
+        if (!s.budgetRead) {
+            (a, b) = WindowBudgetLib.current(_usage, l.lossBudget, l.notionalBudget, l.window);
+            s.budgetRead = true;
+        }
         a += lost;
         b += moved;
         if (a > l.lossBudget) revert LossBudgetExceeded(a, l.lossBudget);
         if (b > l.notionalBudget) revert NotionalBudgetExceeded(b, l.notionalBudget);
-        // cannot truncate: a and b are at most their uint96 budgets
-        _usage = WindowBudgetLib.Usage(uint96(a), uint96(b), uint64(block.timestamp));
+        (s.lossUsed, s.notionalUsed) = (a, b);
+    }
+
+    /// @dev After a call's last move, before its mark and any call out: the fund-wide guards of
+    /// its buys (`_checkBuys`) and the window budgets' usage its legs booked (`_useBudget`),
+    /// written once. Every move function runs it: a leg whose usage were never written would
+    /// not count against the budget (test_budget_once.py holds each path to it).
+    function _afterMoves(Snap memory s) private {
+        _checkBuys(s);
+        // cannot truncate: each is at most its uint96 budget (_useBudget)
+        if (s.budgetRead) _usage = WindowBudgetLib.Usage(uint96(s.lossUsed), uint96(s.notionalUsed), uint64(block.timestamp));
     }
 
     function _checkLoss(uint256 valueIn, uint256 valueOut) private view {
@@ -799,31 +850,77 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (lossBps > _risk.maxValueLossBps) revert ValueLossExceeded(lossBps, _risk.maxValueLossBps);
     }
 
-    /// @dev The limits after a buy of asset i, on the snapshot `_update` has just brought current.
+    /// @dev After a buy of asset i, on the snapshot `_update`/`_set` has just brought current:
+    /// its cap and concentration limit, checked at once; the fund-wide limits (top-3, tier
+    /// max) are checked once after the call's last buy (`_checkBuys`), for which this notes
+    /// the tier bought and the lowest non-zero gross a buy left.
     function _checkAfterBuy(Snap memory s, uint256 i, Asset storage a) private view {
         uint256 v = s.values[i];
         if (v > a.cap) revert AssetCapExceeded(_list[i], v, a.cap);
-        uint256 c = BpsLib.ratio(v, s.gross);
+        uint256 g = s.gross;
+        uint256 c = BpsLib.ratio(v, g);
         if (c > a.maxConcentrationBps) revert ConcentrationExceeded(_list[i], c, a.maxConcentrationBps);
-        uint256 top3 = ValuationLib.top3Bps(s.values, s.gross);
-        if (top3 > _risk.maxTop3Bps) revert Top3ConcentrationExceeded(top3, _risk.maxTop3Bps);
-        uint256 r = BpsLib.ratio(s.tierValues[a.tier], s.gross);
-        (, uint256 maxBps) = _band(_hot.bands, a.tier);
-        if (r > maxBps) revert TierAboveMax(a.tier, r, maxBps);
+        if (g != 0 && (s.buyGross == 0 || g < s.buyGross)) s.buyGross = g;
+        s.bought |= 1 << a.tier;
     }
 
-    /// @dev Cash `token` can still absorb under its cap and concentration limit (with headroom),
-    /// and its current value.
-    function _room(Snap memory s, uint256 i) private view returns (uint256 room, uint256 v) {
-        Asset storage a = _assets[_list[i]];
+    /// @dev The fund-wide after-buy guards, top-3 and the bought tiers' max (`s.bought`, bit
+    /// t: tier t), once, after the call's last buy; as strict as checking them after every
+    /// buy, which they were. Every caller runs it after a run of buys with no sell or other
+    /// valuation change after the first buy (purchaseAsset: one buy; allocateToLayer,
+    /// rebalanceBuffer: buys only; rebalance: its sells all come before its buys). Within such
+    /// a run:
+    /// - `s.values[i]` changes only by a buy of i (`_set`/`_update` of i), to at least what it
+    ///   was: the units held only grow (nothing leaves the controller during buys), priced at
+    ///   the same answer (`_price`: one read per call), and an asynchronous position's pending
+    ///   request grows by what it was sent. So each tier's total (a sum of its positions) and
+    ///   the sum of the three largest values only grow: each per-buy check's numerator is at
+    ///   most the final one.
+    /// - The gross can move either way (a buy exchanges cash for a position worth less, or
+    ///   more, at the oracle), so the final ratios are taken over `s.buyGross`, the lowest
+    ///   non-zero gross any buy left, at most each per-buy check's denominator (a zero gross
+    ///   passed every ratio check before: BpsLib.ratio is 0 over 0).
+    /// BpsLib.ratio rounds down and is monotone in both arguments, so a run any per-buy check
+    /// refused is refused here with the same error; a later buy that gains at the oracle
+    /// cannot hide an earlier breach by raising the gross. Stricter only where the gross moved
+    /// during the buys: a tier bought early that the later buys' slippage pushed over its max
+    /// is refused (its end state breaks the band), and one whose check a gain relaxed is
+    /// judged over the gross before the gain (a gain beyond the controller's slippage needs a
+    /// feed above its venue's price). A run that fails another guard after the breaching buy
+    /// reverts with that guard's error instead: either way nothing moves.
+    function _checkBuys(Snap memory s) private view {
+        uint256 bought = s.bought;
+        if (bought == 0) return;
+        uint256 g = s.buyGross;
+        uint256 top3 = ValuationLib.top3Bps(s.values, g);
+        if (top3 > _risk.maxTop3Bps) revert Top3ConcentrationExceeded(top3, _risk.maxTop3Bps);
+        uint96 bands = _hot.bands;
+        for (uint8 t = 1; t < 3; ++t) {
+            if (bought & (1 << t) == 0) continue;
+            uint256 r = BpsLib.ratio(s.tierValues[t], g);
+            (, uint256 maxBps) = _band(bands, t);
+            if (r > maxBps) revert TierAboveMax(t, r, maxBps);
+        }
+    }
+
+    /// @dev Cash position i (`a` its asset) can still absorb under its cap and concentration
+    /// limit (with headroom), and its current value.
+    function _room(Snap memory s, uint256 i, Asset storage a) private view returns (uint256 room, uint256 v) {
         v = s.values[i];
         if (s.prices[i] == 0) {
             (, uint256 p) = _feedOf(a).tryPrice(); // gas-mark: Asset laid out flat
             if (p == 0) return (0, v); // never buy what cannot be priced: a down feed is skipped
             s.prices[i] = p;
         }
-        uint256 limit = Math.mulDiv(s.gross, uint256(a.maxConcentrationBps) * _HEADROOM_BPS, BpsLib.BPS * BpsLib.BPS);
-        uint256 capLimit = Math.mulDiv(a.cap, _HEADROOM_BPS, BpsLib.BPS);
+        // in 256 bits (the same floors as mulDiv): the concentration bps times the headroom is
+        // below 2^30, so the checked product overflows (and reverts) only for a gross of 2^226
+        // base units or more, which no token's supply comes near; a uint128 cap times 9,900
+        // cannot overflow
+        uint256 limit = s.gross * (uint256(a.maxConcentrationBps) * _HEADROOM_BPS) / (BpsLib.BPS * BpsLib.BPS);
+        uint256 capLimit;
+        unchecked {
+            capLimit = uint256(a.cap) * _HEADROOM_BPS / BpsLib.BPS;
+        }
         if (capLimit < limit) limit = capLimit;
         room = limit > v ? limit - v : 0;
     }

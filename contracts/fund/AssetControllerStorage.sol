@@ -111,6 +111,17 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         uint256[] lines;
         // the earliest a fresh answer read for `lines` goes stale (MarkLines.validUntil)
         uint256 validUntil;
+        // the tiers this call bought into (bit t: tier t), whose fund-wide after-buy guards
+        // AssetController._checkBuys runs once, after the call's last buy
+        uint256 bought;
+        // the lowest non-zero gross a buy of this call left (0: none): those guards' ratios are
+        // taken over it
+        uint256 buyGross;
+        // the window budgets' usage as this call's legs leave it, once read (`budgetRead`) from
+        // storage at the first leg; AssetController._afterMoves writes it after the last
+        uint256 lossUsed;
+        uint256 notionalUsed;
+        bool budgetRead;
     }
 
     /// @dev All that rebalance(false) reads when it has nothing to do, in one slot: the pause

@@ -40,9 +40,10 @@ library ValuationLib {
     }
 
     /// @notice The sum of the three largest values.
-    /// @dev One pass keeping a >= b >= c, in assembly: the controller checks this after every
-    /// purchase, and the checked Solidity loop cost ~5k gas a check at 16 assets (~59k of a
-    /// forced rebalance's 1.77M); the loop reads only the array's own words.
+    /// @dev One pass keeping a >= b >= c, in assembly: the controller checks this once after a
+    /// call's last purchase (AssetController._checkBuys; it was after every purchase, where the
+    /// checked Solidity loop cost ~5k gas a check at 16 assets); the loop reads only the
+    /// array's own words.
     function top3(uint256[] memory values) internal pure returns (uint256) {
         (uint256 a, uint256 b, uint256 c) = (0, 0, 0);
         assembly ("memory-safe") {
