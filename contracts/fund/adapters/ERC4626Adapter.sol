@@ -35,11 +35,19 @@ contract ERC4626Adapter is SyncAdapter {
     /// so a standing allowance reaches nothing, and anyone could already make this adapter
     /// approve any amount to any contract that names an asset. Setting and spending an exact
     /// allowance cost every deposit two writes of a fresh slot (about 22k gas of a rebalance's
-    /// budget per leg, refunded only up to a fifth of the transaction).
+    /// budget per leg, refunded only up to a fifth of the transaction). The allowance is not
+    /// read first either: the deposit is tried as it is, and only a deposit that fails (the
+    /// first one a fund gets, without the allowance) approves and tries once more, so a failure
+    /// of any other kind still reverts with the fund's own error, and the approval with it. The
+    /// usual deposit saves the fund's asset() and the allowance's cold read (about 1,500 gas a
+    /// leg: the fund's transferFrom then reads it cold instead of warm).
     function _invest(address token, uint256 cashIn) private returns (uint256) {
-        IERC20 cash = IERC20(IERC4626(token).asset());
-        if (cash.allowance(address(this), token) < cashIn) cash.forceApprove(token, type(uint256).max);
-        return IERC4626(token).deposit(cashIn, msg.sender);
+        try IERC4626(token).deposit(cashIn, msg.sender) returns (uint256 shares) {
+            return shares;
+        } catch {
+            IERC20(IERC4626(token).asset()).forceApprove(token, type(uint256).max);
+            return IERC4626(token).deposit(cashIn, msg.sender);
+        }
     }
 
     /// @inheritdoc IAssetAdapter
