@@ -30,6 +30,11 @@ def test_leaky_bucket_harness_is_the_controllers_use_budget():
     ours = function_body(controller, "_useBudget")
     assert "WindowBudgetLib.current" in ours  # the library the proof runs over
     assert function_body(harness, "_useBudget") == ours
+    # the one write of the usage a call's legs booked (AssetController._afterMoves), the same line
+    write = next(
+        line.strip() for line in controller.splitlines() if "if (s.budgetRead) _usage =" in line
+    )
+    assert write in [line.strip() for line in harness.splitlines()], write
 
 
 def test_function_body__finds_the_whole_function_and_notices_an_edit():

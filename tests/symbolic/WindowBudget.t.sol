@@ -94,8 +94,9 @@ contract WindowBudgetProofs is SymTest {
 }
 
 /// @notice The AssetController's leaky-bucket budgets (`loss_budget`, `notional_budget`).
-/// @dev `_useBudget` below is the controller's, character for character (a test keeps the two
-/// in step: tests/offchain/tooling/test_symbolic_harness_in_step.py), over the same library.
+/// @dev `_useBudget` below is the controller's, character for character, and so is the write of
+/// `_afterMoves` in `_call` (a test keeps them in step: tests/offchain/test_symbolic_harness_in_step.py),
+/// over the same library.
 /// What is proved: the bucket never holds more than the budget in force at each use, for every
 /// budget, window, amount and timestamp, budgets changed (lowered or raised) between uses
 /// included; and, under fixed limits, the 2x bound over any span of one window for any number of
@@ -106,22 +107,44 @@ contract LeakyBudgetProofs is SymTest, IAssetControllerTypes {
     MoveLimits internal _limits;
     WindowBudgetLib.Usage internal _usage;
 
-    function _useBudget(uint256 lost, uint256 moved) private {
+    function _useBudget(Snap memory s, uint256 lost, uint256 moved) private view {
         MoveLimits memory l = _limits;
         if (l.window == 0) revert NotionalBudgetExceeded(moved, 0); // never configured
-        (uint256 a, uint256 b) = WindowBudgetLib.current(_usage, l.lossBudget, l.notionalBudget, l.window);
+        (uint256 a, uint256 b) = (s.lossUsed, s.notionalUsed);
+        if (!s.budgetRead) {
+            (a, b) = WindowBudgetLib.current(_usage, l.lossBudget, l.notionalBudget, l.window);
+            s.budgetRead = true;
+        }
         a += lost;
         b += moved;
         if (a > l.lossBudget) revert LossBudgetExceeded(a, l.lossBudget);
         if (b > l.notionalBudget) revert NotionalBudgetExceeded(b, l.notionalBudget);
-        // cannot truncate: a and b are at most their uint96 budgets
-        _usage = WindowBudgetLib.Usage(uint96(a), uint96(b), uint64(block.timestamp));
+        (s.lossUsed, s.notionalUsed) = (a, b);
+    }
+
+    /// @dev The controller's snapshot, the fields `_useBudget` reads and writes (the rest of
+    /// AssetControllerStorage.Snap plays no part in the budget).
+    struct Snap {
+        uint256 lossUsed;
+        uint256 notionalUsed;
+        bool budgetRead;
+    }
+
+    /// @dev One call of the controller: its legs' uses booked in memory by `_useBudget`, then
+    /// the one write of AssetController._afterMoves (the line below is its, character for
+    /// character: test_symbolic_harness_in_step.py). A call of several legs ends exactly as one
+    /// use of their sums would (each leg's check is on the running sums, and the last is the
+    /// strongest), so the proofs below cover calls of any number of legs.
+    function _call(uint256 lost, uint256 moved) private {
+        Snap memory s;
+        _useBudget(s, lost, moved);
+        if (s.budgetRead) _usage = WindowBudgetLib.Usage(uint96(s.lossUsed), uint96(s.notionalUsed), uint64(block.timestamp));
     }
 
     function _step(uint64 t, MoveLimits memory l, uint256 lost, uint256 moved) internal {
         vm.warp(t);
         _limits = l;
-        _useBudget(lost, moved);
+        _call(lost, moved);
         WindowBudgetLib.Usage memory u = _usage;
         assert(u.a <= l.lossBudget && u.b <= l.notionalBudget);
         assert(u.a >= lost && u.b >= moved); // nothing booked is lost to truncation
