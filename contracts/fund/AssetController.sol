@@ -298,7 +298,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         Snap memory s = _snapshot();
         invested = _deployToTier(s, t, amount);
         _afterMoves(s);
-        if (amount - invested > _risk.minMoveValue) revert TierCapacityExhausted(t, amount - invested);
+        if (amount - invested >= _legFloor()) revert TierCapacityExhausted(t, amount - invested);
         _storeMark(s);
         emit Allocated(t, invested);
     }
@@ -712,7 +712,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @dev Invests up to `amount` in tier `t`, aiming at equal weights inside the tier: each
     /// asset is first filled up to an equal share of the tier's new value, then what is left goes
     /// to any asset with headroom under its cap and concentration limit, default asset first
-    /// (leftovers below minMoveValue stay in L1). Returns what was invested.
+    /// (leftovers below `_legFloor()` stay in L1). Returns what was invested.
     function _deployToTier(Snap memory s, uint8 t, uint256 amount) private returns (uint256 invested) {
         (uint256[] memory members, uint256 k) = _members(t);
         uint256 equalShare = (s.tierValues[t] + amount) / k;
@@ -728,9 +728,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
                     if (want < x) x = want;
                 }
                 if (room < x) x = room;
-                // dust (below the minimum move) stays in L1: a swap of a few base units only
-                // buys rounding error
-                if (x == 0 || (pass == 1 && x < _risk.minMoveValue)) continue;
+                // dust stays in L1, in both passes: a leg of a few base units only buys rounding
+                // error (3 units of a fund priced at 1.05 buy 2 shares, a third lost), which the
+                // loss guard refuses, reverting the whole move with it
+                if (x < _legFloor()) continue;
                 (, uint256 spent) = _purchase(s, i, x, 0, bound);
                 invested += spent;
                 // cut at the bound (rebalance only): this venue takes nothing more in this call
@@ -805,6 +806,14 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// bound that `_checkInstantMove` applies, so a partial fill's rounding never trips it.
     function _withinMin(uint256 oracleOut, uint256 boundBps) private pure returns (uint256) {
         return BpsLib.less(oracleOut, boundBps > 1 ? boundBps - 1 : 0);
+    }
+
+    /// @dev The smallest leg a deploy buys: minMoveValue, and never under one whole base token
+    /// (at least 1 when minMoveValue is 0; below it a leg is rounding error, see _deployToTier).
+    function _legFloor() private view returns (uint256) {
+        uint256 m = _risk.minMoveValue;
+        uint256 one = 10 ** _baseDecimals;
+        return m > one ? m : one;
     }
 
     function _internalBound() private view returns (uint256) {
