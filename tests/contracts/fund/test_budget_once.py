@@ -9,14 +9,8 @@ Runs for 6- and 18-decimal base tokens (the module's base_decimals fixture)."""
 import ape
 import pytest
 
-from ballast_dev.deployment.fund import (
-    FEED_DECIMALS,
-    MoveLimitsSpec,
-    RiskSpec,
-    add_asset,
-    deploy_core,
-    grant_roles,
-)
+from ballast_dev.deployment.fund import FEED_DECIMALS, MoveLimitsSpec, RiskSpec
+from tests.support.erc4626_funds import Venue, erc4626_fund
 
 
 def _fund(project, deployer, keeper, usdt, adapters, create_feed, unit, price_e8, limits):
@@ -24,27 +18,12 @@ def _fund(project, deployer, keeper, usdt, adapters, create_feed, unit, price_e8
     priced `price_e8` by its feed: below 1e8 every purchase loses that much at the oracle. A
     minimum move of one base token keeps rounding leftovers (a few base units, all lost at the
     oracle's floor) out of the legs."""
-    f = deploy_core(
-        project, deployer, usdt, risk=RiskSpec(min_move_value=unit, max_top3_bps=10_000),
-        limits=limits,
+    venues = [Venue(tier=t, price_e8=price_e8) for t in (1, 1, 2, 2)]
+    return erc4626_fund(
+        project, deployer, keeper, usdt, adapters["erc4626"], create_feed, venues, prefix="b",
+        risk=RiskSpec(min_move_value=unit, max_top3_bps=10_000), limits=limits,
+        deposit=1_000_000 * unit,
     )  # fmt: skip
-    grant_roles(f, deployer, keepers=[keeper], guardians=[], sender=deployer)
-    for i, tier in enumerate((1, 1, 2, 2)):
-        token = deployer.deploy(project.TestMoneyMarketFund, usdt.address, f"b{i}", f"B{i}")
-        add_asset(
-            f,
-            deployer,
-            symbol=f"b{i}",
-            token=token,
-            tier=tier,
-            adapter=adapters["erc4626"],
-            feed=create_feed(price_e8),
-            max_concentration_bps=10_000,
-        )
-    usdt.mint(deployer, 1_000_000 * unit, sender=deployer)
-    usdt.approve(f.vault, 2**256 - 1, sender=deployer)
-    f.vault.deposit(1_000_000 * unit, deployer, sender=deployer)
-    return f
 
 
 def test_rebalance__third_leg_past_the_notional_budget__reverts_naming_the_usage_so_far(

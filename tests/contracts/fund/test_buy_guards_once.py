@@ -14,7 +14,8 @@ Runs for 6- and 18-decimal base tokens (the module's base_decimals fixture)."""
 
 import ape
 
-from ballast_dev.deployment.fund import FEED_DECIMALS, RiskSpec, add_asset, deploy_core, grant_roles
+from ballast_dev.deployment.fund import FEED_DECIMALS, RiskSpec
+from tests.support.erc4626_funds import Venue, erc4626_fund
 
 UNCAPPED = 2**128 - 1
 TIERS_WIDE = [(1000, 0, 10_000), (3000, 0, 10_000), (6000, 0, 10_000)]
@@ -23,25 +24,13 @@ TIERS_WIDE = [(1000, 0, 10_000), (3000, 0, 10_000), (6000, 0, 10_000)]
 def _fund(project, deployer, keeper, usdt, adapters, create_feed, unit, assets, top3=10_000):
     """A fund over `assets` [(tier, price in base tokens, cap, max concentration bps)], 1M
     deposited, every asset an ERC-4626 (one share per base unit spent)."""
-    f = deploy_core(project, deployer, usdt, risk=RiskSpec(min_move_value=0, max_top3_bps=top3))
-    grant_roles(f, deployer, keepers=[keeper], guardians=[], sender=deployer)
-    for i, (tier, price, cap, conc) in enumerate(assets):
-        token = deployer.deploy(project.TestMoneyMarketFund, usdt.address, f"g{i}", f"G{i}")
-        add_asset(
-            f,
-            deployer,
-            symbol=f"g{i}",
-            token=token,
-            tier=tier,
-            adapter=adapters["erc4626"],
-            feed=create_feed(price * 10**FEED_DECIMALS),
-            cap=cap,
-            max_concentration_bps=conc,
-        )
-    usdt.mint(deployer, 1_000_000 * unit, sender=deployer)
-    usdt.approve(f.vault, 2**256 - 1, sender=deployer)
-    f.vault.deposit(1_000_000 * unit, deployer, sender=deployer)
-    return f
+    venues = [
+        Venue(tier, price * 10**FEED_DECIMALS, cap, conc) for tier, price, cap, conc in assets
+    ]
+    return erc4626_fund(
+        project, deployer, keeper, usdt, adapters["erc4626"], create_feed, venues, prefix="g",
+        risk=RiskSpec(min_move_value=0, max_top3_bps=top3), deposit=1_000_000 * unit,
+    )  # fmt: skip
 
 
 def test_rebalance_buys__past_an_asset_cap__revert_asset_cap_exceeded(

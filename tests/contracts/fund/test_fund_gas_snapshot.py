@@ -3,6 +3,7 @@ decimals, checked against tests/gas/fund.json (`make gas` rewrites it)."""
 
 import pytest
 
+from tests.support.erc4626_funds import Venue, erc4626_fund
 from tests.support.gaslib import check_snapshot
 
 TIERS = [(1000, 500, 2000), (3000, 2000, 4000), (6000, 5000, 7000)]
@@ -138,24 +139,8 @@ FORCED_16_LIMIT = (
 
 
 def _fund_with_assets(project, deployer, keeper, usdt, adapters, create_feed, n_l2, n_l3):
-    from ballast_dev.deployment.fund import RiskSpec, add_asset, deploy_core, grant_roles
-
-    f = deploy_core(project, deployer, usdt, risk=RiskSpec(min_move_value=0, max_top3_bps=10_000))
-    grant_roles(f, deployer, keepers=[keeper], guardians=[], sender=deployer)
-    for i in range(n_l2 + n_l3):
-        token = deployer.deploy(project.TestMoneyMarketFund, usdt.address, f"a{i}", f"A{i}")
-        tier = 1 if i < n_l2 else 2
-        add_asset(
-            f,
-            deployer,
-            symbol=f"a{i}",
-            token=token,
-            tier=tier,
-            adapter=adapters["erc4626"],
-            feed=create_feed(),
-            max_concentration_bps=10_000,
-        )
-    return f
+    venues = [Venue(tier=1)] * n_l2 + [Venue(tier=2)] * n_l3
+    return erc4626_fund(project, deployer, keeper, usdt, adapters["erc4626"], create_feed, venues)
 
 
 def test_gas_snapshot__4_6_and_16_assets__forced_16_under_1_5m_noop_under_30k(

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ballast_dev.deployment.fund import RiskSpec, add_asset, deploy_core, grant_roles
+from ballast_dev.deployment.fund import RiskSpec
+from tests.support.erc4626_funds import Venue, erc4626_fund
 
 
 @pytest.fixture(scope="module")
@@ -37,20 +38,11 @@ def test_top3__edges__ties_short_lists_and_both_orders(lib, values):
 def test_top3_guard__a_purchase_past_max_top3__reverts_and_one_under_it_passes(
     project, deployer, keeper, alice, usdt, adapters, create_feed, unit
 ):
-    f = deploy_core(project, deployer, usdt, risk=RiskSpec(min_move_value=0, max_top3_bps=5000))
-    grant_roles(f, deployer, keepers=[keeper], guardians=[], sender=deployer)
-    for i, tier in enumerate((1, 1, 2, 2)):
-        token = deployer.deploy(project.TestMoneyMarketFund, usdt.address, f"t{i}", f"T{i}")
-        add_asset(
-            f,
-            deployer,
-            symbol=f"t{i}",
-            token=token,
-            tier=tier,
-            adapter=adapters["erc4626"],
-            feed=create_feed(),
-            max_concentration_bps=10_000,
-        )
+    venues = [Venue(tier=t) for t in (1, 1, 2, 2)]
+    f = erc4626_fund(
+        project, deployer, keeper, usdt, adapters["erc4626"], create_feed, venues, prefix="t",
+        risk=RiskSpec(min_move_value=0, max_top3_bps=5000),
+    )  # fmt: skip
     usdt.mint(alice, 1_000_000 * unit, sender=deployer)
     usdt.approve(f.vault, 2**256 - 1, sender=alice)
     f.vault.deposit(1_000_000 * unit, alice, sender=alice)
