@@ -249,3 +249,22 @@ def test_set_tiers__drops_the_flag_until_the_next_mark(
     tx = controller.rebalance(False, sender=keeper)
     assert tx.return_value == (False, False) and "Marked" in _names(tx)
     assert controller.cashInBand() is True
+
+
+def test_request_redeem__queue_total_past_uint96__refused_naming_the_total(
+    vault, alice, bob, usdt, deployer
+):
+    """The queue's reserves share a slot with the cash band as uint96 (7.9e28 base units): a
+    request that would take the pending total past it is refused with SafeCast's error naming
+    the bits and the total, and nothing is queued."""
+    big = 2**95 + 2**90
+    for who in (alice, bob):
+        usdt.mint(who, big, sender=deployer)
+        usdt.approve(vault, 2**256 - 1, sender=who)
+        vault.deposit(big, who, sender=who)
+    vault.requestRedeem(vault.balanceOf(alice), alice, alice, sender=alice)
+    pending = vault.pendingRedemptions()
+    count = vault.redeemRequestCount()
+    with ape.reverts(vault.SafeCastOverflowedUintDowncast, bits=96):
+        vault.requestRedeem(vault.balanceOf(bob), bob, bob, sender=bob)
+    assert vault.pendingRedemptions() == pending and vault.redeemRequestCount() == count
