@@ -17,7 +17,7 @@ $(shell mkdir -p $(TMPDIR))
 export APE_TEST_ARGS ?=
 CONTRACTS := $(shell find contracts -name '*.sol' 2>/dev/null)
 
-.PHONY: FORCE help setup compile abis docs slither prove test test-durations test-deep test-slow test-all demo demo-crosschain lint fmt gas bench clean
+.PHONY: FORCE help setup compile abis docs slither prove halmos-venv test test-durations test-deep test-slow test-all demo demo-crosschain lint fmt gas bench clean
 
 help:
 	@echo "make demo       run the fund on a local anvil chain the project starts itself"
@@ -72,9 +72,14 @@ docs: compile
 	python -m scripts.docs.gen_reference
 	NO_MKDOCS_2_WARNING=1 mkdocs build --strict
 
+# The symbolic proofs' own venv (scripts/toolchain/halmos_venv.sh): made before the suite so that
+# the tests of the proofs' launcher and solver program run on a fresh clone instead of skipping.
+halmos-venv:
+	bash scripts/toolchain/halmos_venv.sh
+
 # The ape suite, with the invariant suites, slither and the fork rehearsal beside it
 # (scripts/toolchain/test.sh says why and how the exit code is kept).
-test: compile
+test: compile halmos-venv
 	bash scripts/toolchain/test.sh
 
 # Seconds per test file from the last `make test` (.build/test-results.xml): xdist hands the
@@ -93,10 +98,10 @@ prove: setup
 slither: setup
 	bash scripts/toolchain/slither.sh
 
-test-slow: compile
+test-slow: compile halmos-venv
 	ape test tests -m "slow and not fork" $(APE_TEST_ARGS)
 
-test-all: compile
+test-all: compile halmos-venv
 	ape test tests -m "not bench and not fork" $(APE_TEST_ARGS)
 	bash tests/fork/run.sh
 

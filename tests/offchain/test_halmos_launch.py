@@ -1,7 +1,8 @@
 """scripts/toolchain/halmos_launch.py: the symbolic proofs' branching queries are bounded by z3's
 resource limit, not by wall-clock time (its docstring says why). The part that needs halmos runs
-in the halmos venv (.venv-halmos, made by scripts/toolchain/prove.sh) and skips where it is not
-made yet; prove.sh itself runs the launcher's self-check before every proof run."""
+in the halmos venv (.venv-halmos, made by scripts/toolchain/halmos_venv.sh before make test's
+suite) and fails where it is not made yet (a skip hid it from every fresh clone's run);
+prove.sh itself runs the launcher's self-check before every proof run."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.halmos_venv import require_halmos_venv
+
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = ROOT / "scripts/toolchain/halmos_launch.py"
-HALMOS_PY = ROOT / ".venv-halmos/bin/python"
 
 
 @pytest.mark.parametrize(
@@ -33,9 +35,6 @@ def test_bad_arguments__refused_with_the_value_before_halmos_is_imported(args):
     assert "--branching-rlimit N" in proc.stderr and repr(args[:2]) in proc.stderr
 
 
-@pytest.mark.skipif(
-    not HALMOS_PY.exists(), reason="no .venv-halmos yet (made by scripts/toolchain/prove.sh)"
-)
 @pytest.mark.parametrize(
     ("rlimit", "rc", "says"),
     [
@@ -48,8 +47,9 @@ def test_bad_arguments__refused_with_the_value_before_halmos_is_imported(args):
 def test_self_check__passes_at_the_limit_prove_sh_sets_and_fails_where_nothing_is_bounded(
     rlimit, rc, says
 ):
+    halmos_py = require_halmos_venv()
     proc = subprocess.run(
-        [str(HALMOS_PY), str(LAUNCHER), "--branching-rlimit", str(rlimit), "--self-check"],
+        [str(halmos_py), str(LAUNCHER), "--branching-rlimit", str(rlimit), "--self-check"],
         capture_output=True,
         text=True,
         timeout=120,
