@@ -30,29 +30,25 @@ contract ERC4626Adapter is SyncAdapter {
         return IERC4626(token).redeem(tokenAmount, msg.sender, address(this));
     }
 
-    /// @dev The fund is approved once for good, not for each deposit: this adapter holds no
-    /// cash between calls (the controller sends it in and the fund pulls it in the same call),
-    /// so a standing allowance reaches nothing, and anyone could already make this adapter
-    /// approve any amount to any contract that names an asset. Setting and spending an exact
-    /// allowance cost every deposit two writes of a fresh slot (about 22k gas of a rebalance's
-    /// budget per leg, refunded only up to a fifth of the transaction). The allowance is not
-    /// read first either: the deposit is tried as it is, and only a deposit that fails (the
-    /// first one a fund gets, without the allowance) approves and tries once more, so a failure
-    /// of any other kind still reverts with the fund's own error, and the approval with it. The
-    /// usual deposit saves the fund's asset() and the allowance's cold read (about 1,500 gas a
-    /// leg: the fund's transferFrom then reads it cold instead of warm).
-    function _invest(address token, uint256 cashIn) private returns (uint256) {
-        try IERC4626(token).deposit(cashIn, msg.sender) returns (uint256 shares) {
-            return shares;
-        } catch {
-            IERC20(IERC4626(token).asset()).forceApprove(token, type(uint256).max);
-            return IERC4626(token).deposit(cashIn, msg.sender);
-        }
+    /// @dev The venue named by the call (`token`) is approved for exactly `cashIn` of its own
+    /// asset, and never left an allowance: a venue that pulls less than it was offered has the
+    /// rest revoked before the call returns. Anyone may call this adapter with any contract as
+    /// `token`; it holds no cash between calls, and after this call no contract may pull any.
+    function _invest(address token, uint256 cashIn) private returns (uint256 shares) {
+        IERC20 asset = IERC20(IERC4626(token).asset());
+        asset.forceApprove(token, cashIn);
+        shares = IERC4626(token).deposit(cashIn, msg.sender);
+        if (asset.allowance(address(this), token) != 0) asset.forceApprove(token, 0);
     }
 
     /// @inheritdoc IAssetAdapter
     function divest(address token, uint256 tokenAmount) external returns (uint256) {
         return IERC4626(token).redeem(tokenAmount, msg.sender, address(this));
+    }
+
+    /// @inheritdoc IAssetAdapter
+    function investableNow(address token, address holder) external view returns (uint256) {
+        return IERC4626(token).maxDeposit(holder);
     }
 
     /// @inheritdoc IAssetAdapter
