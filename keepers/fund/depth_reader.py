@@ -69,7 +69,9 @@ class DepthReader:
         venue = self.w3.eth.contract(Web3.to_checksum_address(token), abi=_MAX_DEPOSIT)
         try:
             room = int(
-                venue.functions.maxDeposit(self.c.addresses.controller).call(block_identifier=block)
+                venue.functions.maxDeposit(
+                    Web3.to_checksum_address(self.c.addresses.controller)
+                ).call(block_identifier=block)
             )
         except Exception:  # noqa: BLE001 - not an ERC-4626 venue: no deposit limit to read
             return None

@@ -14,6 +14,7 @@ Actors: `attacker` (eve) holds no role; `keeper`, `guardian` and the deployer ar
 from __future__ import annotations
 
 import ape
+from eth_utils import keccak
 
 DAY = 86_400
 
@@ -120,3 +121,38 @@ def test_rebalance__held_feed_down__refused_so_the_rebalancer_retries_soon(
             with ape.reverts(controller.MarkWhileFeedDown):
                 controller.rebalance(force, sender=who)
     assert _holdings(fund, controller, usdt, vault) == before
+
+
+def test_due_run__timed_into_a_held_feeds_outage__rebalancer_retries_within_the_hour(
+    project, fund, vault, controller, usdt, alice, keeper, attacker, deployer, gov, unit, chain,
+    fund_usdt,
+):  # fmt: skip
+    """Fourth review (info): an executor timed the fund's due run into a held feed's brief
+    staleness; the run returned (false, false), the Rebalancer counted it done and the next
+    run was a whole interval away. Now the run is refused and the Rebalancer, executed by the
+    same outsider, books its retry an hour later (daily interval / 24)."""
+    from ballast_dev.deployment.automation import RecurringConfig
+
+    vault.deposit(1_000_000 * unit, alice, sender=alice)
+    controller.rebalance(True, sender=keeper)
+    vault.deposit(2_000_000 * unit, alice, sender=alice)  # out of band: the run has work
+    scheduler = deployer.deploy(project.RebalanceScheduler, gov, 60, 10**9, 1_000)
+    funder = deployer.deploy(project.TxFunder, gov, 10**22)
+    deployer.transfer(funder, 10**19)
+    cfg = RecurringConfig(DAY, 1, 3_000_000, 12_000, False, funder.address)
+    r = deployer.deploy(project.Rebalancer, deployer, scheduler, controller, cfg.as_tuple())
+    r.setTrustedTarget(True, sender=deployer)
+    funder.approveSpender(r, 2**256 - 1, sender=gov)
+    controller.grantRole(controller.REBALANCER_ROLE(), r, sender=deployer)
+    r.fixReschedule(sender=attacker)
+    run_id, ts = r.bookedRun()
+    chain.mine(1, timestamp=ts)
+    for f in fund.feeds.values():
+        f.updateAnswer(f.latestAnswer(), sender=deployer)
+    fund.feeds["crA"].updateAnswer(0, sender=deployer)  # a held feed out of bounds
+    before = _holdings(fund, controller, usdt, vault)
+    tx = scheduler.execute(run_id, sender=attacker)
+    [failed] = tx.decode_logs(r.RebalanceFailed)
+    assert bytes(failed.reason)[:4] == keccak(text="MarkWhileFeedDown()")[:4]
+    assert _holdings(fund, controller, usdt, vault) == before
+    assert r.bookedRun()[1] == tx.timestamp + DAY // 24

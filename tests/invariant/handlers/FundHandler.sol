@@ -696,9 +696,9 @@ contract FundHandler is CheatBase {
             cash.approve(token, amount);
             units = TestMoneyMarketFund(token).deposit(amount, eve);
             vm.stopPrank();
+            cashIn += amount; // in the venue, counted with the fund's (the base coin stays eve's)
+            eveSpent += amount;
         }
-        cashIn += amount;
-        eveSpent += amount;
         address caller = keeper;
         if (scheduled) caller = address(uint160(uint256(keccak256("fund.scheduled.rebalancer"))));
         uint256 snap = vm.snapshotState();
