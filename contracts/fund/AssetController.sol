@@ -465,13 +465,13 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @inheritdoc IAssetController
     function settle(address token) external nonReentrant returns (uint256 tokensIn, uint256 cashIn) {
         Asset storage a = _requireAsset(token);
+        uint256 i = _indexOf(token);
         _startMove();
         (tokensIn, cashIn) = a.adapter.settle(token);
         if (cashIn != 0) _cash.safeTransfer(address(_vault), cashIn);
         Snap memory s = _snapshot();
         if (tokensIn != 0) {
             // a subscription's tokens are the fund's own: accounted from here on
-            uint256 i = _indexOf(token);
             s.units[i] += tokensIn;
             _update(s, i);
         }

@@ -331,7 +331,8 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         // fulfilment can never pass that slot
         uint256 total = uint256(_pending) + est;
         _pending = SafeCast.toUint96(total);
-        SafeCast.toUint96(total + _claimable);
+        total += _claimable;
+        if (total > type(uint96).max) revert SafeCast.SafeCastOverflowedUintDowncast(96, total);
         requestId = _requests.length;
         // appended at the tail; with none pending the head already is this id (the count)
         uint64 tail = _tail;
