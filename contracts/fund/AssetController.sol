@@ -47,6 +47,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @dev A tier member whose venue a rebalance move was cut at: skipped for the rest of the call.
     uint256 private constant _CUT = type(uint256).max;
 
+    /// @dev `Snap.units` of a position the snapshot has not read yet: its accounted units are
+    /// the last mark's (no uint128 count reaches it).
+    uint256 private constant _UNREAD = type(uint256).max;
+
     /// @dev The first 4 bytes of `_viewFromAdmin`'s self-call, left-aligned: a selector none
     /// of this contract's functions has (bytes4(keccak256("AssetController.viewFromAdmin")),
     /// checked by tests/contracts/fund/test_controller_views.py).
@@ -146,8 +150,8 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// very words the mark read (all five: round, answer, startedAt, updatedAt, answeredInRound;
     /// compared by a 94-bit fingerprint of them) is worth to the wei what the mark counted:
     /// the price check (OracleLib.tryPrice) sees the same words, and the units change only by
-    /// the controller's own moves (each one marks again; a third party's transfer counts from
-    /// the next mark on both paths). No round id is trusted by default: a feed that keeps its
+    /// the controller's own moves (each one marks again; a third party's transfer never counts,
+    /// on either path: `_positionValue`). No round id is trusted by default: a feed that keeps its
     /// round across answers (RedStone's PriceFeedWithoutRounds answers round 1 forever) changes
     /// the answer or updatedAt, so the fingerprint. Only a feed the timelock vouched for as
     /// bumping its round on every answer (`setRoundsBumped`: Chainlink's aggregators) is
@@ -403,17 +407,22 @@ contract AssetController is IAssetController, AssetControllerStorage {
         {
             Snap memory s = _snapshot();
             // A held asset whose feed is down is valued 0 here: every move would be sized on a
-            // wrong gross (buying the other assets of its tier, selling the rest). The run moves
-            // nothing and returns (false, false): booked at its interval, not retried hourly.
-            if (!s.down && s.gross != 0 && (force || !_inBands(s))) {
+            // wrong gross (buying the other assets of its tier, selling the rest). The run is
+            // refused, as mark() is, so a Rebalancer books its retry soon (backing off while the
+            // outage lasts) instead of a whole interval later. Only units the fund accounts for
+            // count (`_positionValue`): nobody's transfer makes a position down.
+            if (s.down) revert MarkWhileFeedDown();
+            if (s.gross != 0 && (force || !_inBands(s))) {
                 // Anyone may execute a due run, at a moment of their choosing: each swap fills
                 // only up to the internal bound's price and carries the rest, so a pool moved
                 // against the fund sells it nothing worse than the bound.
                 s.within = true;
                 // A REBALANCER_ROLE caller's run (the scheduled one, which any executor times;
-                // also when the caller holds KEEPER_ROLE too) moves each pool at most one fee
-                // tier, so a sandwich around it loses; the keeper's own run is not so bound.
-                s.oneFee = tag >= _TAG_REBALANCER;
+                // also when the caller holds KEEPER_ROLE too) trades only at prices nobody sets
+                // in its block (an ERC-4626 venue's share price, the fund's mark): a pool venue
+                // fills nothing (MoveCut, left to the keeper's planned and simulated moves, not
+                // retried), so no sandwich, plain or just-in-time, has a leg to fill.
+                s.scheduled = tag >= _TAG_REBALANCER;
                 uint256 minMove = _risk.minMoveValue;
                 // Sell what the invested tiers hold above target; the cash lands in L1. The
                 // snapshot is kept current as each move happens: one valuation pass for the call.
@@ -456,10 +465,17 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @inheritdoc IAssetController
     function settle(address token) external nonReentrant returns (uint256 tokensIn, uint256 cashIn) {
         Asset storage a = _requireAsset(token);
+        uint256 i = _indexOf(token);
         _startMove();
         (tokensIn, cashIn) = a.adapter.settle(token);
         if (cashIn != 0) _cash.safeTransfer(address(_vault), cashIn);
-        _storeMark(_snapshot());
+        Snap memory s = _snapshot();
+        if (tokensIn != 0) {
+            // a subscription's tokens are the fund's own: accounted from here on
+            s.units[i] += tokensIn;
+            _update(s, i);
+        }
+        _storeMark(s);
         emit Settled(token, tokensIn, cashIn);
     }
 
@@ -592,8 +608,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
             // vault paid exactly `cashAmount` out of its available cash (pullCash checked that it
             // could, and any unspent rest is back), and the position is `before + out` units at `p`
             s.tierValues[0] -= cashAmount;
-            _set(s, i, a.tier, f.toBase(before + out, p, _baseDecimals));
-            s.units[i] = before + out; // gas-mark: the units the mark stores (Snap.units)
+            // the units the fund accounts for grow by what it bought, not by anyone's transfer
+            uint256 units = s.units[i] + out;
+            _set(s, i, a.tier, f.toBase(units, p, _baseDecimals));
+            s.units[i] = units; // gas-mark: the units the mark stores (Snap.units)
         } else {
             _useBudget(s, 0, cashAmount);
             _update(s, i);
@@ -619,7 +637,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (s.within && a.instant) {
             uint256 back = _divestWithin(s, i, tokenAmount, _withinMin(f.toBase(tokenAmount, p, _baseDecimals), boundBps));
             if (back != 0) {
-                s.cut = true;
+                if (!s.scheduled) s.cut = true; // as in _investWithin
                 emit MoveCut(token, tokenAmount, tokenAmount - back);
                 tokenAmount -= back;
                 if (tokenAmount == 0) return 0;
@@ -636,6 +654,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
             _useBudget(s, 0, f.toBase(tokenAmount, p, _baseDecimals));
         }
         if (out != 0) _cash.safeTransfer(address(_vault), out);
+        // the units the fund accounts for shrink by what it sold (at most all of them)
+        uint256 acct = s.units[i];
+        s.units[i] = acct > tokenAmount ? acct - tokenAmount : 0;
         _update(s, i);
         emit Redeemed(token, tokenAmount, out, !a.instant);
     }
@@ -665,12 +686,13 @@ contract AssetController is IAssetController, AssetControllerStorage {
     {
         uint256 held = s.cashHeld;
         if (held == 0) s.cashHeld = held = _held(address(_cash)) + 1;
-        adapter.investWithin(token, cashAmount, minOut, s.oneFee);
+        adapter.investWithin(token, cashAmount, minOut, s.scheduled);
         uint256 back = _held(address(_cash)) + 1 - held;
         spent = cashAmount - back;
         if (back != 0) {
             _cash.safeTransfer(address(_vault), back);
-            s.cut = true;
+            // a scheduled run's pool leg: no retry can trade it, so none is asked for
+            if (!s.scheduled) s.cut = true;
             emit MoveCut(token, cashAmount, spent);
         }
     }
@@ -683,7 +705,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     {
         address token = _list[i];
         uint256 kept = _held(token);
-        _assets[token].adapter.divestWithin(token, tokenAmount, minOut, s.oneFee);
+        _assets[token].adapter.divestWithin(token, tokenAmount, minOut, s.scheduled);
         back = _held(token) - kept;
     }
 
@@ -728,6 +750,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
                     if (want < x) x = want;
                 }
                 if (room < x) x = room;
+                x = _venueLimit(members, j, x);
                 // dust stays in L1, in both passes: a leg of a few base units only buys rounding
                 // error (3 units of a fund priced at 1.05 buy 2 shares, a third lost), which the
                 // loss guard refuses, reverting the whole move with it
@@ -738,6 +761,19 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 if (spent < x) members[j] = _CUT;
             }
         }
+    }
+
+    /// @dev A leg of `x` into member j's venue, bounded by the venue's own limit (an ERC-4626
+    /// fund's maxDeposit, which anyone can fill): the shortfall is a cut leg (MoveCut; the
+    /// rest of the move and the other venues go on) and the venue takes nothing more in this
+    /// call (`members[j]` cut).
+    function _venueLimit(uint256[] memory members, uint256 j, uint256 x) private returns (uint256) {
+        address token = _list[members[j]];
+        uint256 venue = _assets[token].adapter.investableNow(token, address(this));
+        if (venue >= x) return x;
+        emit MoveCut(token, x, venue);
+        members[j] = _CUT;
+        return venue;
     }
 
     /// @dev Tier t's assets as indices into _list, its default asset first, and how many.
@@ -783,7 +819,8 @@ contract AssetController is IAssetController, AssetControllerStorage {
     function _sellValue(Snap memory s, uint256 i, uint8 t, uint256 value) private returns (uint256) {
         address token = _list[i];
         Asset storage a = _assets[token];
-        uint256 redeemable = a.adapter.redeemableNow(token, address(this), _held(token));
+        // only the units the fund accounts for: an outsider's transfer changes no move
+        uint256 redeemable = a.adapter.redeemableNow(token, address(this), s.units[i]);
         if (redeemable == 0) {
             emit WaterfallSkipped(token, t, 2);
             return 0;
@@ -946,6 +983,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         s.lines = new uint256[](n);
         s.validUntil = type(uint32).max;
         for (uint256 i; i < n; ++i) {
+            s.units[i] = _UNREAD; // the accounted units: the mark's, read only for a held position
             _positionValue(i, false, s);
         }
     }
@@ -984,21 +1022,25 @@ contract AssetController is IAssetController, AssetControllerStorage {
         return _vault.availableCash(); // free cash less what queued requests are owed, floored at 0
     }
 
-    /// @dev Position i's value at its oracle (`down`: its feed is down and it is not dust).
-    /// For users' pricing (`pricing`; `s` unused) the units are at most those of the last mark
-    /// or move (`MarkedPosition.units`): a third party's transfer in counts from the next mark, as on the
-    /// cheap path, and a transfer out (a seizure) at once. Otherwise position i of snapshot `s`
+    /// @dev Position i's value at its oracle (`down`: its feed is down and it is not dust), on
+    /// the units the fund accounts for (see the body): the same for users' pricing (`pricing`;
+    /// `s` unused) and for the moves, so a plain transfer in changes neither. Otherwise position i of snapshot `s`
     /// is brought current: its value (and the tiers' and gross), units, checked answer (kept
     /// for the moves) and mark line, made from the very words it was priced at.
     function _positionValue(uint256 i, bool pricing, Snap memory s) private view returns (uint256 v, bool down) {
         address token = _list[i];
         Asset storage a = _assets[token];
         uint256 units = IERC20(token).balanceOf(address(this));
-        if (pricing) {
-            if (units != 0 && units > _marked[i].units) units = _marked[i].units;
-        } else {
-            s.units[i] = units;
+        // at most the units the fund accounts for: those of the last mark or move
+        // (`MarkedPosition.units`), or, in a snapshot, as this call's moves left them
+        // (`s.units`): an outsider's transfer in never counts (not in value, not as down, not
+        // in what a move sells), a transfer out (a seizure) at once
+        if (units != 0) {
+            uint256 acct = pricing ? _UNREAD : s.units[i];
+            if (acct == _UNREAD) acct = _marked[i].units;
+            if (units > acct) units = acct;
         }
+        if (!pricing) s.units[i] = units;
         uint256 line = 0; // an empty position's
         if (!a.instant) {
             uint256 pendingTokens;

@@ -194,30 +194,31 @@ contract AssetControllerAdmin is AssetControllerStorage {
         // is dust even at the highest sane price is written off (left where it is, unvalued).
         // A position of at most a millionth of a token is dust whatever its price (a donated
         // wei of an 18-decimal token is 10,000 base tokens at a 1e30 bound).
+        // Only the units the fund accounts for (those of its last mark or move, as users'
+        // pricing counts them): an outsider's transfer in never keeps an asset listed.
+        uint256 n = _list.length;
+        uint256 i;
+        while (_list[i] != token) ++i; // listed (checked above)
+        uint256 units = IERC20(token).balanceOf(address(this));
+        uint256 acct = _marked[i].units;
+        units = (units < acct ? units : acct) + pt;
         OracleLib.Feed memory f = _feedOf(a);
-        uint256 units = IERC20(token).balanceOf(address(this)) + pt;
         uint256 worst = pc + f.toBase(units, f.maxAnswer, _baseDecimals);
         if (worst > _dustValue && !(pc == 0 && ValuationLib.isTokenDust(units, f.tokenDecimals))) {
             revert AssetNotEmpty(token, worst);
         }
         uint8 t = a.tier;
-        uint256 n = _list.length;
-        for (uint256 i; i < n; ++i) {
-            if (_list[i] == token) {
-                // what the mark counted moves with the last asset into the freed index
-                (_list[i], _marked[i]) = (_list[n - 1], _marked[n - 1]);
-                _list.pop();
-                delete _marked[n - 1];
-                break;
-            }
-        }
+        // what the mark counted moves with the last asset into the freed index
+        (_list[i], _marked[i]) = (_list[n - 1], _marked[n - 1]);
+        _list.pop();
+        delete _marked[n - 1];
         delete _assets[token];
         _markLines.at = 0; // the list moved under the mark's lines: priced live until the next mark
         if (_default[t] == token) {
             _default[t] = address(0);
-            for (uint256 i; i < _list.length; ++i) {
-                if (_assets[_list[i]].tier == t) {
-                    _default[t] = _list[i];
+            for (uint256 j; j < _list.length; ++j) {
+                if (_assets[_list[j]].tier == t) {
+                    _default[t] = _list[j];
                     break;
                 }
             }

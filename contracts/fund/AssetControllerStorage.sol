@@ -96,10 +96,10 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         bool down; // a held asset's feed is down: it is valued at zero (pending cash aside)
         // rebalance() only: instant moves fill up to the internal bound and carry the rest
         bool within;
-        // rebalance() by a REBALANCER_ROLE holder (a run an outsider times): each pool leg also
-        // moves its pool at most one fee tier
-        bool oneFee;
-        bool cut; // a move was cut at the internal bound
+        // rebalance() by a REBALANCER_ROLE holder (a run an outsider times): trades only at
+        // prices nobody sets in that block; a pool venue fills nothing (left to the keeper)
+        bool scheduled;
+        bool cut; // a move of the keeper's own rebalance was cut at the internal bound
         // this contract's own cash balance plus 1, once a purchase has read it (0: not yet):
         // every move leaves it where it found it (what comes back goes on to the vault)
         uint256 cashHeld;

@@ -325,8 +325,14 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (msg.sender != owner && !isOperator[owner][msg.sender]) _spendAllowance(owner, msg.sender, shares);
         _transfer(owner, address(this), shares); // locked, still in the supply until fulfilment
         uint96 est = SafeCast.toUint96(estimate);
-        // the queue's total in its uint96 slot: past it, refused naming the total, not a panic
-        _pending = SafeCast.toUint96(uint256(_pending) + est);
+        // the queue's total in its uint96 slot: past it, refused naming the total, not a panic;
+        // and what fulfilment will reserve for it beside the unclaimed (`_claimable`, also a
+        // uint96, which fulfilment raises by at most each estimate) refused here as well, so a
+        // fulfilment can never pass that slot
+        uint256 total = uint256(_pending) + est;
+        _pending = SafeCast.toUint96(total);
+        total += _claimable;
+        if (total > type(uint96).max) revert SafeCast.SafeCastOverflowedUintDowncast(96, total);
         requestId = _requests.length;
         // appended at the tail; with none pending the head already is this id (the count)
         uint64 tail = _tail;

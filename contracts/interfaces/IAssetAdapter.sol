@@ -23,21 +23,27 @@ interface IAssetAdapter {
     /// @notice Like invest, but stops where the next unit would fill at a worse rate than
     /// `minOut / cashIn` (so every unit filled, and the average, is at least that rate) and sends
     /// the unspent cash back to the caller. An adapter that fills at one price fills all or
-    /// nothing (the caller's checks decide); a pool adapter fills partially, and with `oneFee`
-    /// moves its pool at most one fee tier from the price it finds (a sandwich's round trip pays
-    /// two: the controller sets it on a scheduled run, which an outsider may time).
+    /// nothing (the caller's checks decide); a pool adapter fills partially. With `scheduled`
+    /// (the controller sets it on a scheduled run, which an outsider may time and wrap in a
+    /// transaction of their own) an adapter whose price whoever executes can set in that block
+    /// (a pool's) fills nothing and sends all of `cashIn` back.
     /// @return tokensOut Tokens sent to the caller now.
-    function investWithin(address token, uint256 cashIn, uint256 minOut, bool oneFee)
+    function investWithin(address token, uint256 cashIn, uint256 minOut, bool scheduled)
         external
         returns (uint256 tokensOut);
 
     /// @notice Like divest, but stops where the next token would fill at a worse rate than
-    /// `minOut / tokenAmount` and sends the unsold tokens back to the caller; `oneFee` as in
+    /// `minOut / tokenAmount` and sends the unsold tokens back to the caller; `scheduled` as in
     /// investWithin.
     /// @return cashOut Cash sent to the caller now.
-    function divestWithin(address token, uint256 tokenAmount, uint256 minOut, bool oneFee)
+    function divestWithin(address token, uint256 tokenAmount, uint256 minOut, bool scheduled)
         external
         returns (uint256 cashOut);
+
+    /// @notice Cash `holder` can invest in `token` in this call, by the venue's own limits (an
+    /// ERC-4626 fund's maxDeposit, an asynchronous issuer's room for another request): the
+    /// controller never asks for more, so a venue at its cap is a cut leg, not a revert.
+    function investableNow(address token, address holder) external view returns (uint256);
 
     /// @notice Tokens of `holder`'s `balance` that can be divested for cash in this block.
     function redeemableNow(address token, address holder, uint256 balance) external view returns (uint256);

@@ -126,8 +126,9 @@ interface IAssetControllerTypes {
     error LossBudgetExceeded(uint256 used, uint256 budget);
     /// @notice The window's notional budget would be passed: `used` including this move.
     error NotionalBudgetExceeded(uint256 used, uint256 budget);
-    /// @notice No mark is taken while a held asset's feed is down (it would count it at zero
-    /// for up to navMaxAge after the feed is back).
+    /// @notice No mark is taken, and no rebalance runs, while a held asset's feed is down (a
+    /// mark would count it at zero for up to navMaxAge after the feed is back; a rebalance would
+    /// size every move on that gross). Held: units the fund accounts for, never a transfer in.
     error MarkWhileFeedDown();
     /// @notice rebalance() found the fund out of band, and every move it tried was cut to
     /// nothing at the internal bound (pools moved past the bound): the run is refused, so a

@@ -6,8 +6,11 @@ its slot0, in-range liquidity and the initialised ticks of the bitmap words arou
 a ``univ3.PoolState``; the exact V3 maths then sizes purchases and sales inside the limit.
 Each size is checked against QuoterV2 (an eth_call on the real pool): where the quoter says
 more slippage than the model (a pool state the model misread), the quoter wins and the size is
-bisected on the quoter, with a warning. ERC-4626 and asynchronous assets have no entry: they
-fill at the oracle, and their redeemable liquidity and windows come from FundLens already.
+bisected on the quoter, with a warning. ERC-4626 venues fill at their share price; their
+redeemable liquidity (``maxRedeem``) and asynchronous windows come from FundLens already, and
+their own deposit limit (``maxDeposit(controller)``: a capped fund's headroom, which anyone can
+fill) is read here as the most a purchase can take, the limit the controller itself cuts a leg
+at. A venue with no limit has no entry.
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ from keepers.tx.contracts import FundContracts
 log = get_logger("keepers.depth")
 
 WORDS = 2  # bitmap words read on each side of the current one
+
+_MAX_DEPOSIT = [
+    e
+    for e in abis.load("TieredVault")
+    if e.get("type") == "function" and e.get("name") == "maxDeposit"
+]
 
 
 class DepthReader:
@@ -53,6 +62,20 @@ class DepthReader:
                 addr = factory.functions.getPool(token, self.c.addresses.cash, fee).call()
                 self._pools[token] = None if int(addr, 16) == 0 else addr
         return self._pools[token]
+
+    def deposit_room(self, token: str, block: int) -> int | None:
+        """The venue's own ``maxDeposit`` for the controller, when it answers one below the
+        unlimited range (None: no limit, or not an ERC-4626 venue)."""
+        venue = self.w3.eth.contract(Web3.to_checksum_address(token), abi=_MAX_DEPOSIT)
+        try:
+            room = int(
+                venue.functions.maxDeposit(
+                    Web3.to_checksum_address(self.c.addresses.controller)
+                ).call(block_identifier=block)
+            )
+        except Exception:  # noqa: BLE001 - not an ERC-4626 venue: no deposit limit to read
+            return None
+        return room if room < 2**255 else None
 
     def pool_state(self, address: str, block: int) -> tuple[univ3.PoolState, str]:
         """The pool at ``block`` in three JSON-RPC batches (one round trip each, not one per
@@ -113,6 +136,11 @@ class DepthReader:
                 continue
             address = self.pool_address(a.token)
             if address is None:
+                room = self.deposit_room(a.token, reading.block)
+                if room is not None:
+                    out[a.token] = AssetDepth(
+                        a.token, max_buy=room, detail=f"{a.symbol}: maxDeposit {room}"
+                    )
                 continue
             pool, token0 = self.pool_state(address, reading.block)
             fdec = reading.feed_decimals[a.token]

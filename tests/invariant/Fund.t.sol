@@ -13,6 +13,7 @@ import {TestMoneyMarketFund} from "../../contracts/test/TestMoneyMarketFund.sol"
 import {TestPriceFeed} from "../../contracts/test/TestPriceFeed.sol";
 import {TestRoundlessFeed} from "../../contracts/test/TestRoundlessFeed.sol";
 import {TestExitFeeFund} from "./support/TestExitFeeFund.sol";
+import {TestCappedFund} from "../../contracts/test/TestCappedFund.sol";
 import {PlanExecutor} from "../../contracts/fund/PlanExecutor.sol";
 import {ISafeOwners} from "../../contracts/interfaces/IPlanExecutor.sol";
 
@@ -73,10 +74,14 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         ITestFeed[] memory feeds = new ITestFeed[](5);
         string[5] memory names = ["mmfA", "mmfB", "crA", "crB", "crC"];
         for (uint256 i; i < 5; ++i) {
-            // crC charges 1% on exit: round trips through it lose real value
+            // crC charges 1% on exit: round trips through it lose real value; crA (L3's
+            // default, so every deploy to L3 tries it first) is capped at 2M, a cap eve fills
+            // and drains between any two calls
             address f = i == 4
                 ? address(new TestExitFeeFund(cash, names[i], 100))
-                : address(new TestMoneyMarketFund(cash, names[i], names[i]));
+                : i == 2
+                    ? address(new TestCappedFund(cash, 2_000_000 * 10 ** _decimals()))
+                    : address(new TestMoneyMarketFund(cash, names[i], names[i]));
             feeds[i] = i == 1 || i == 3
                 ? ITestFeed(address(new TestRoundlessFeed(8, 1e8)))
                 : ITestFeed(address(new TestPriceFeed(8, 1e8)));
@@ -98,6 +103,11 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         (actors[0], actors[1], actors[2]) = (alice, bob, eve);
         handler = new FundHandler(vault, controller, cash, keeper, actors, tokens, feeds);
         handler.setSpare(spare, spareFeed);
+        handler.setCapped(tokens[2]);
+        // the scheduled run's caller (the Rebalancer's role), for outsiderTransferBeforeRun
+        controller.grantRole(
+            controller.REBALANCER_ROLE(), address(uint160(uint256(keccak256("fund.scheduled.rebalancer"))))
+        );
         // the keeper key behind the PlanExecutor, which holds the controller's KEEPER_ROLE
         PlanExecutor executor =
             new PlanExecutor(controller, new TestNoOwnersSafe(), address(this), PLAN_THRESHOLD_UNITS * unit, 1);
@@ -310,6 +320,23 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
 
     /// @notice The keeper key never ends up holding anything of the fund's, and the controller
     /// keeps no idle base tokens between calls.
+    /// @notice Outsiders' transfers change nothing (fourth review): the same rebalance (the
+    /// keeper's or the scheduled one, forced or not) from the same state, once without and once
+    /// after eve sent the controller or the vault units of a listed asset (or the controller
+    /// the base coin), answers the same and leaves the same holdings, her units aside. Fails on
+    /// the old snapshot, which counted every unit the controller held (a speck of an unheld
+    /// asset with a stale feed stopped every run; a donation of a held one resized the legs).
+    function invariant_outsiderTransfersChangeNoRebalance() public view {
+        check(bytes(handler.transferMoved()).length == 0, handler.transferMoved());
+    }
+
+    /// @notice A venue at its cap is a cut leg, never a revert (fourth review): with eve filling
+    /// and draining crA's cap between any two calls, no keeper move but an explicit purchase
+    /// reverts with the venue's ERC4626ExceededMaxDeposit.
+    function invariant_venueCapNeverRevertsAMove() public view {
+        check(bytes(handler.capReverted()).length == 0, handler.capReverted());
+    }
+
     function invariant_keeperHoldsNothing() public view {
         check(cash.balanceOf(keeper) == 0 && vault.balanceOf(keeper) == 0, "keeper holds cash or shares");
         for (uint256 i; i < tokens.length; ++i) {

@@ -74,6 +74,12 @@ contract AsyncRwaAdapter is IAssetAdapter {
     }
 
     /// @inheritdoc IAssetAdapter
+    /// @dev A subscription is one more open request: none once `holder` has MAX_OPEN_REQUESTS.
+    function investableNow(address token, address holder) external view returns (uint256) {
+        return _open[holder][token].length < MAX_OPEN_REQUESTS ? type(uint256).max : 0;
+    }
+
+    /// @inheritdoc IAssetAdapter
     function redeemableNow(address, address, uint256) external pure returns (uint256) {
         return 0; // nothing turns into cash within the block
     }

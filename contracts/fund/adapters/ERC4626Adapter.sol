@@ -30,29 +30,28 @@ contract ERC4626Adapter is SyncAdapter {
         return IERC4626(token).redeem(tokenAmount, msg.sender, address(this));
     }
 
-    /// @dev The fund is approved once for good, not for each deposit: this adapter holds no
-    /// cash between calls (the controller sends it in and the fund pulls it in the same call),
-    /// so a standing allowance reaches nothing, and anyone could already make this adapter
-    /// approve any amount to any contract that names an asset. Setting and spending an exact
-    /// allowance cost every deposit two writes of a fresh slot (about 22k gas of a rebalance's
-    /// budget per leg, refunded only up to a fifth of the transaction). The allowance is not
-    /// read first either: the deposit is tried as it is, and only a deposit that fails (the
-    /// first one a fund gets, without the allowance) approves and tries once more, so a failure
-    /// of any other kind still reverts with the fund's own error, and the approval with it. The
-    /// usual deposit saves the fund's asset() and the allowance's cold read (about 1,500 gas a
-    /// leg: the fund's transferFrom then reads it cold instead of warm).
-    function _invest(address token, uint256 cashIn) private returns (uint256) {
-        try IERC4626(token).deposit(cashIn, msg.sender) returns (uint256 shares) {
-            return shares;
-        } catch {
-            IERC20(IERC4626(token).asset()).forceApprove(token, type(uint256).max);
-            return IERC4626(token).deposit(cashIn, msg.sender);
-        }
+    /// @dev The venue named by the call (`token`) is approved for exactly `cashIn` of its own
+    /// asset, above one base unit it keeps: a venue that pulls less than it was offered has the
+    /// rest revoked before the call returns, so after any call a venue may pull at most that one
+    /// unit, of an adapter that holds no cash between calls (anyone may call this adapter with
+    /// any contract as `token`). The unit is kept so that the allowance's slot never empties: a
+    /// slot written from zero costs every deposit leg about 20k gas, whose refund a rebalance of
+    /// many legs loses to the refund cap (+316k at 16 assets).
+    function _invest(address token, uint256 cashIn) private returns (uint256 shares) {
+        IERC20 asset = IERC20(IERC4626(token).asset());
+        asset.forceApprove(token, cashIn + 1);
+        shares = IERC4626(token).deposit(cashIn, msg.sender);
+        if (asset.allowance(address(this), token) != 1) asset.forceApprove(token, 1);
     }
 
     /// @inheritdoc IAssetAdapter
     function divest(address token, uint256 tokenAmount) external returns (uint256) {
         return IERC4626(token).redeem(tokenAmount, msg.sender, address(this));
+    }
+
+    /// @inheritdoc IAssetAdapter
+    function investableNow(address token, address holder) external view returns (uint256) {
+        return IERC4626(token).maxDeposit(holder);
     }
 
     /// @inheritdoc IAssetAdapter

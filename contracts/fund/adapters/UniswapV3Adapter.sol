@@ -20,10 +20,11 @@ import {SyncAdapter} from "./SyncAdapter.sol";
 /// pool fills up to the price at which the next unit would come in under the caller's rate and
 /// no further, and the unspent input goes back to the caller. A pool moved past that price
 /// fills nothing, so a front-run cannot make the fund trade at a worse rate than its bound.
-/// With `oneFee` (the controller sets it on a scheduled run, which an outsider may time) they
-/// also move the pool at most one fee tier from the price they find (third review): whoever
-/// moved the pool first and trades back after wins at most one fee on the capital it brought,
-/// and its round trip pays two, so sandwiching the fund's due run loses at every size.
+/// With `scheduled` (the controller sets it on a scheduled run, which anyone may execute inside
+/// a transaction of their own) they fill nothing and return the whole input: whoever executes
+/// a run chooses the pool's price in that block (a plain sandwich moves it, a just-in-time
+/// position is the liquidity the leg would fill against), so the scheduled run leaves pool
+/// legs to the keeper's planned, simulated and approved moves (docs/trust-model.md).
 contract UniswapV3Adapter is SyncAdapter, Ownable {
     using SafeERC20 for IERC20;
 
@@ -77,16 +78,22 @@ contract UniswapV3Adapter is SyncAdapter, Ownable {
     }
 
     /// @inheritdoc IAssetAdapter
-    function investWithin(address token, uint256 cashIn, uint256 minOut, bool oneFee) external returns (uint256) {
-        return _swapWithin(address(cash), token, cashIn, minOut, oneFee);
+    function investWithin(address token, uint256 cashIn, uint256 minOut, bool scheduled) external returns (uint256) {
+        return _swapWithin(address(cash), token, cashIn, minOut, scheduled);
     }
 
     /// @inheritdoc IAssetAdapter
-    function divestWithin(address token, uint256 tokenAmount, uint256 minOut, bool oneFee)
+    function divestWithin(address token, uint256 tokenAmount, uint256 minOut, bool scheduled)
         external
         returns (uint256)
     {
-        return _swapWithin(token, address(cash), tokenAmount, minOut, oneFee);
+        return _swapWithin(token, address(cash), tokenAmount, minOut, scheduled);
+    }
+
+    /// @inheritdoc IAssetAdapter
+    /// @dev A pool takes any amount; the controller's price bound decides how much fills.
+    function investableNow(address, address) external pure returns (uint256) {
+        return type(uint256).max;
     }
 
     /// @inheritdoc IAssetAdapter
@@ -100,17 +107,18 @@ contract UniswapV3Adapter is SyncAdapter, Ownable {
     }
 
     /// @dev Swaps at most `amountIn` with the pool's price limit set where the marginal rate
-    /// (fee included) reaches minOut / amountIn, and with `oneFee` at most one fee tier from the
-    /// pool's price; returns the unspent input to the caller.
-    function _swapWithin(address tokenIn, address tokenOut, uint256 amountIn, uint256 minOut, bool oneFee)
+    /// (fee included) reaches minOut / amountIn; returns the unspent input to the caller. A
+    /// `scheduled` leg fills nothing (see the contract's notice).
+    function _swapWithin(address tokenIn, address tokenOut, uint256 amountIn, uint256 minOut, bool scheduled)
         private
         returns (uint256 out)
     {
         (address asset, uint24 fee) = _feeOf(tokenIn, tokenOut);
         address pool = factory.getPool(tokenIn, tokenOut, fee);
         if (pool == address(0)) revert PoolMissing(asset, fee);
-        uint160 limit = _withinLimit(pool, tokenIn < tokenOut, amountIn, minOut, fee, oneFee);
-        // a pool already at or past the limit fills nothing (the pool would revert the swap)
+        uint160 limit = scheduled ? 0 : _withinLimit(pool, tokenIn < tokenOut, amountIn, minOut, fee);
+        // a scheduled leg, or a pool already at or past the limit, fills nothing (the pool would
+        // revert the swap)
         if (limit == 0) {
             IERC20(tokenIn).safeTransfer(msg.sender, amountIn);
             return 0;
@@ -124,23 +132,14 @@ contract UniswapV3Adapter is SyncAdapter, Ownable {
         }
     }
 
-    /// @dev The rate's limit, with `oneFee` the tighter of it and one fee tier from the pool's
-    /// price (this leg moves the pool at most that far: a sandwich's round trip pays two fees
-    /// for it); 0 when the pool already stands at or past it.
-    function _withinLimit(
-        address pool,
-        bool zeroForOne,
-        uint256 amountIn,
-        uint256 minOut,
-        uint24 fee,
-        bool oneFee
-    ) private view returns (uint160 limit) {
+    /// @dev The rate's limit; 0 when the pool already stands at or past it.
+    function _withinLimit(address pool, bool zeroForOne, uint256 amountIn, uint256 minOut, uint24 fee)
+        private
+        view
+        returns (uint160 limit)
+    {
         limit = _sqrtPriceLimit(zeroForOne, amountIn, minOut, fee);
         (uint160 current,,,,,,) = IUniswapV3Pool(pool).slot0();
-        if (oneFee) {
-            uint160 own = _oneFeeFrom(current, zeroForOne, fee);
-            if (zeroForOne ? own > limit : own < limit) limit = own;
-        }
         if (!(zeroForOne ? limit < current : limit > current)) return 0;
     }
 
@@ -173,17 +172,6 @@ contract UniswapV3Adapter is SyncAdapter, Ownable {
                 sqrtPriceLimitX96: limit
             })
         );
-    }
-
-    /// @dev The sqrt price one fee tier from `current` in the swap's direction (the price, its
-    /// square, moved by fee / 1e6), rounded towards `current`, clamped inside TickMath's bounds.
-    function _oneFeeFrom(uint160 current, bool zeroForOne, uint24 fee) private pure returns (uint160) {
-        Math.Rounding r = zeroForOne ? Math.Rounding.Ceil : Math.Rounding.Floor;
-        uint256 ratio = zeroForOne ? _FEE_UNIT - fee : _FEE_UNIT + fee;
-        uint256 root = Math.mulDiv(current, Math.sqrt(Math.mulDiv(ratio, 1 << 192, _FEE_UNIT), r), 1 << 96, r);
-        if (root <= _MIN_SQRT_RATIO) return _MIN_SQRT_RATIO + 1;
-        if (root >= _MAX_SQRT_RATIO) return _MAX_SQRT_RATIO - 1;
-        return uint160(root);
     }
 
     /// @dev The sqrt price (Q64.96, token1 per token0 in raw units) at which one more unit of

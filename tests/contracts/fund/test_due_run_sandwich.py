@@ -1,18 +1,20 @@
-"""Issue 25, item 3: the fund's due run is not an attacker's.
+"""The fund's due run is not an attacker's: it trades at no price its executor can set.
 
 Anyone may execute a due run on the scheduler (it is how a permissionless scheduler works, and
-the executor earns the run's fee), at a moment of their choosing, so they can move a pool first
-and trade against the fund's swaps after. The controller's own rebalance therefore swaps with a
-price limit (UniswapV3Adapter.investWithin/divestWithin): each leg fills only up to the rate
-internalSlippageBps allows and carries the rest (MoveCut), so
+the executor earns the run's fee), at a moment of their choosing and inside a transaction of
+their own, so they choose the pool's price in that block: they can move it first and trade
+back after (the plain sandwich), or be the liquidity the fund's leg fills against (a
+just-in-time position minted at a price they pushed to, burnt after the run). Bounding the
+leg's fill (the internal bound, then one fee tier) limited the plain sandwich but not the
+price the leg starts from, and the fourth review's JIT sandwich won +7,585 USDT with cash only
+and +13,348 with its own inventory on a 20M catch-up.
 
-- the fund's loss on a leg is at most the internal bound of what that leg filled, whatever the
-  front-run (measured below over a sweep of front-run sizes on a real Uniswap V3 pool), and the
-  attacker's gain is at most that loss;
-- a leg that cannot fill at all does not fail the run; a run where every leg was cut reverts
-  RebalanceHeld and the Rebalancer books its retry after interval / 24, not a day later;
-- an inflow larger than the pools take at the bound (the review's 10M) is absorbed up to the
-  bound instead of failing with SlippageExceeded.
+So the scheduled run (rebalance by a REBALANCER_ROLE holder, as the fund's Rebalancer is)
+trades only at prices nobody sets in that block: ERC-4626 legs at the venue's share price,
+the queue at the fund's mark, cash. A pool venue fills nothing (UniswapV3Adapter with
+`scheduled`: the input comes straight back, MoveCut with done 0) and the pool legs are left to
+the keeper's planned, simulated and approved moves (KEEPER_ROLE), which keep the internal
+bound's price limit; the scheduled run is not retried for them (no retry can trade them).
 
 Actors: `attacker` holds no role and executes the run itself; `keeper` and `rebalancer` are the
 fund's.
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import ape
 import pytest
-from eth_utils import keccak
 
 from ballast_dev.deployment.automation import RecurringConfig
 from ballast_dev.deployment.fund import (
@@ -32,7 +33,13 @@ from ballast_dev.deployment.fund import (
     deploy_core,
     grant_roles,
 )
-from ballast_dev.deployment.uniswap import create_pool, deploy_uniswap, swap_exact_input
+from ballast_dev.deployment.uniswap import (
+    MAX_DEADLINE,
+    arbitrage_to_price,
+    create_pool,
+    deploy_uniswap,
+    swap_exact_input,
+)
 
 PRICE = 100  # one TBILL = 100 USDT
 FEE = 500
@@ -129,46 +136,54 @@ def test_adapter_within__pool_already_past_the_rate__fills_nothing_and_returns_t
     assert usdt.balanceOf(adapter) == 0  # nothing left behind
 
 
-def test_due_run__sandwich_sweep__fund_loses_at_most_the_bound_and_attacker_less(
+def _rwa_legs(receipt, s) -> list:
+    """The run's trades of TBILL (purchases and sales), whatever their size."""
+    c, rwa = s["fund"].controller, s["rwa"].address
+    return [e for e in receipt.decode_logs(c.Purchased) if e.token == rwa] + [
+        e for e in receipt.decode_logs(c.Redeemed) if e.token == rwa
+    ]
+
+
+def test_due_run__sandwich_sweep__pool_leg_fills_nothing_whatever_the_front_run(
     s, attacker, chain, deployer
 ):
-    """A catch-up of 4M (L3 empty) executed right after front-runs of growing size. Whatever
-    the size, the TBILL leg fills at most to the bound's price: its loss is at most 1% of what
-    it filled, and the attacker's gain is at most that loss. A front-run that moves the pool
-    past the bound leaves the leg unfilled (the L2 leg still moves)."""
+    """A catch-up of 4M (L3 empty) executed right after front-runs of growing size: whatever
+    the size, the scheduled run trades no TBILL on the pool (MoveCut, done 0), the MMF leg
+    fills at its share price, and the attacker's round trip pays two pool fees for nothing."""
     f, unit = s["fund"], s["unit"]
     f.vault.deposit(4_000_000 * unit, deployer, sender=deployer)
-    rows = []
-    for front in (0, 5_000, 10_000, 20_000, 40_000, 80_000, 2_000_000):
+    for front in (0, 5_000, 80_000, 2_000_000):
         snap = chain.snapshot()
         back_run = _front_run(s, attacker, front * unit)
         tx = f.controller.rebalance(False, sender=s["rebalancer"])
         gain = back_run()
-        spent, loss = _leg_loss(tx, s)
-        cut = list(tx.decode_logs(f.controller.MoveCut))
-        rows.append((front, spent // unit, loss / unit, gain / unit, len(cut)))
-        assert loss * 10_000 <= spent * BOUND_BPS  # at most the bound of what filled
-        assert gain <= max(loss, 0)  # the attacker takes part of the fund's loss, never more
-        assert cut  # the pool could not take the whole 2.4M at 1%: the rest is carried
+        assert _rwa_legs(tx, s) == []
+        [cut] = [e for e in tx.decode_logs(f.controller.MoveCut) if e.token == s["rwa"].address]
+        assert cut.done == 0 and cut.asked > 0
+        assert s["mmf"].balanceOf(f.controller) > 0
+        assert gain <= 0 and (front == 0 or gain < 0), (front, gain)
         chain.restore(snap)
-    print("\nfront-run, TBILL filled, fund loss, attacker gain, cuts")
-    for r in rows:
-        print(f"{r[0]:>9,} {r[1]:>12,} {r[2]:>12,.2f} {r[3]:>14,.2f} {r[4]:>4}")
-    assert rows[-1][1] == 0  # pushed past the bound: the leg fills nothing
 
 
-def test_inflow_bigger_than_the_pool_takes_at_the_bound__absorbed_up_to_it_not_failed(s, deployer):
-    """The review: a 10M inflow failed the scheduled rebalance with SlippageExceeded. Now the
-    TBILL leg fills up to the bound's price, the L2 leg in full, and the run succeeds."""
+def test_due_run__pool_leg_left_to_the_keeper__erc4626_leg_filled_and_no_hourly_retry(
+    s, deployer, keeper
+):
+    """The review's 10M inflow: the scheduled run fills the MMF leg in full and leaves the
+    TBILL leg (MoveCut, done 0); it says neither RebalanceHeld nor off target (a retry trades
+    no pool either, and every retry is a fee the funder pays whoever executes it). The keeper's
+    own run then fills the TBILL leg up to the internal bound."""
     f, unit = s["fund"], s["unit"]
+    c = f.controller
     f.vault.deposit(10_000_000 * unit, deployer, sender=deployer)
-    tx = f.controller.rebalance(False, sender=s["rebalancer"])
+    assert c.rebalance.call(False, sender=s["rebalancer"]) == (True, False)
+    tx = c.rebalance(False, sender=s["rebalancer"])
+    assert _rwa_legs(tx, s) == [] and s["rwa"].balanceOf(c) == 0
+    [cut] = tx.decode_logs(c.MoveCut)
+    assert cut.token == s["rwa"].address and cut.done == 0
+    assert s["mmf"].balanceOf(c) > 0
+    tx = c.rebalance(False, sender=keeper)
     spent, loss = _leg_loss(tx, s)
-    assert 0 < spent < 6_000_000 * unit
-    assert loss * 10_000 <= spent * BOUND_BPS
-    [cut] = tx.decode_logs(f.controller.MoveCut)
-    assert cut.token == s["rwa"].address and cut.done == spent
-    assert s["mmf"].balanceOf(f.controller) > 0  # L2 filled at the fund's price
+    assert spent > 0 and loss * 10_000 <= spent * BOUND_BPS
 
 
 def _feeds_report(f, deployer) -> None:
@@ -176,16 +191,8 @@ def _feeds_report(f, deployer) -> None:
         feed.updateAnswer(feed.latestRoundData().answer, sender=deployer)
 
 
-def test_every_leg_cut__RebalanceHeld__and_the_due_run_is_retried_within_the_hour(
-    s, project, deployer, gov, keeper, attacker, chain
-):
-    """L2 already at target, L3 short, its only venue pushed past the bound: nothing can move,
-    so rebalance reverts RebalanceHeld; the attacker executes the due run anyway: it is not
-    lost, the Rebalancer books its retry an hour later (daily interval / 24)."""
-    f, unit = s["fund"], s["unit"]
-    c = f.controller
-    f.vault.deposit(4_000_000 * unit, deployer, sender=deployer)
-    c.allocateToLayer(1, 1_200_000 * unit, sender=keeper)
+def _rebalancer(s, project, deployer, gov, attacker):
+    c = s["fund"].controller
     scheduler = deployer.deploy(project.RebalanceScheduler, gov, 60, 10**9, 1_000)
     funder = deployer.deploy(project.TxFunder, gov, 10**22)
     deployer.transfer(funder, 10**19)
@@ -195,80 +202,42 @@ def test_every_leg_cut__RebalanceHeld__and_the_due_run_is_retried_within_the_hou
     funder.approveSpender(r, 2**256 - 1, sender=gov)
     c.grantRole(c.REBALANCER_ROLE(), r, sender=deployer)
     r.fixReschedule(sender=attacker)
-    run_id, ts = r.bookedRun()
-    chain.mine(1, timestamp=ts)
-    _feeds_report(f, deployer)  # a day later: the feeds report (else nothing is priced)
-    back_run = _front_run(s, attacker, 2_000_000 * unit)
-    with ape.reverts(c.RebalanceHeld):
-        c.rebalance(False, sender=s["rebalancer"])
-    tx = scheduler.execute(run_id, sender=attacker)
-    [failed] = tx.decode_logs(r.RebalanceFailed)
-    assert bytes(failed.reason)[:4] == keccak(text="RebalanceHeld()")[:4]
-    assert s["rwa"].balanceOf(c) == 0
-    gain = back_run()
-    assert gain < 0  # two pool fees for nothing
-    _, retry_ts = r.bookedRun()
-    assert retry_ts == tx.timestamp + DAY // 24
-    # the pool is back near the oracle (and the feeds report again): the retry moves
-    chain.mine(1, timestamp=retry_ts)
-    _feeds_report(f, deployer)
-    tx = scheduler.execute(r.bookedRun()[0], sender=attacker)
-    [done] = tx.decode_logs(r.Rebalanced)
-    assert done.moved and s["rwa"].balanceOf(c) > 0
+    return scheduler, r
 
 
-def test_pool_leg_cut_erc4626_leg_filled__still_off_target__due_run_retried_within_the_hour(
-    s, project, deployer, gov, attacker, chain
+def test_due_run__only_pool_legs_left__moves_nothing_and_books_the_next_run_at_its_interval(
+    s, project, deployer, gov, keeper, attacker, chain
 ):
-    """Third review (info): RebalanceHeld needs every move cut, so when the attacker pushed the
-    TBILL pool past the bound and executed the due run, the MMF leg filled, the run counted as
-    done and the next one was a whole day away (a 2% push and round trip bought a day). Now the
-    controller says "cut and still out of band" and the fund's Rebalancer, which trusts it,
-    books the retry an hour later (daily interval / 24); the retry, with the pool back, moves
-    the carried TBILL up to the bound, and while the pool still cannot take the rest inside it
-    the next retry is again an hour away."""
+    """L2 already at target, L3 short, its only venue a pool: the scheduled run has nothing to
+    trade at a price nobody sets, so it moves nothing, is not held and books the next run a
+    whole interval later (before, it reverted RebalanceHeld and was retried every hour, each
+    retry a fee for whoever executes it, while it could trade only at a price they set). The
+    keeper's run fills the pool leg."""
     f, unit = s["fund"], s["unit"]
     c = f.controller
     f.vault.deposit(4_000_000 * unit, deployer, sender=deployer)
-    scheduler = deployer.deploy(project.RebalanceScheduler, gov, 60, 10**9, 1_000)
-    funder = deployer.deploy(project.TxFunder, gov, 10**22)
-    deployer.transfer(funder, 10**19)
-    cfg = RecurringConfig(DAY, 1, 3_000_000, 12_000, False, funder.address)
-    r = deployer.deploy(project.Rebalancer, deployer, scheduler, c, cfg.as_tuple())
-    r.setTrustedTarget(True, sender=deployer)
-    funder.approveSpender(r, 2**256 - 1, sender=gov)
-    c.grantRole(c.REBALANCER_ROLE(), r, sender=deployer)
-    r.fixReschedule(sender=attacker)
+    c.allocateToLayer(1, 1_200_000 * unit, sender=keeper)
+    scheduler, r = _rebalancer(s, project, deployer, gov, attacker)
     run_id, ts = r.bookedRun()
     chain.mine(1, timestamp=ts)
     _feeds_report(f, deployer)
-    back_run = _front_run(s, attacker, 2_000_000 * unit)
-    assert c.rebalance.call(False, sender=s["rebalancer"]) == (True, True)
+    back_run = _front_run(s, attacker, 20_000 * unit)
     tx = scheduler.execute(run_id, sender=attacker)
     [done] = tx.decode_logs(r.Rebalanced)
-    assert done.moved and s["mmf"].balanceOf(c) > 0  # the ERC-4626 leg filled
-    assert s["rwa"].balanceOf(c) == 0  # the pool leg was cut to nothing
+    assert not done.moved and s["rwa"].balanceOf(c) == 0
     assert back_run() < 0
-    _, retry_ts = r.bookedRun()
-    assert retry_ts == tx.timestamp + DAY // 24
-    chain.mine(1, timestamp=retry_ts)
-    _feeds_report(f, deployer)
-    tx = scheduler.execute(r.bookedRun()[0], sender=attacker)
-    assert tx.decode_logs(r.Rebalanced)[0].moved and s["rwa"].balanceOf(c) > 0
-    # the Rebalancer holds REBALANCER_ROLE: its pool leg stops one fee tier from the pool's
-    # price (about 2,500 USDT on this pool), whoever executes it
-    assert 0 < _tbill_spent(tx, s) < 5_000 * unit
-    # the pool takes only part of the 2.4M per run: cut again, retried again in an hour
-    assert tx.decode_logs(c.MoveCut)
-    assert r.bookedRun()[1] == tx.timestamp + DAY // 24
+    assert r.bookedRun()[1] == ts + DAY  # its interval from the booked time, not an hour
+    tx = c.rebalance(False, sender=keeper)
+    assert _tbill_spent(tx, s) > 0
 
 
-def test_sale_cut__oracle_far_above_the_pool__sells_nothing_and_the_run_is_held(
+def test_keeper_sale_cut__oracle_far_above_the_pool__sells_nothing_and_the_run_is_held(
     s, deployer, keeper
 ):
-    """The other direction: L3 is over its band because TBILL's oracle doubled while its pool
-    still trades at 100. A sale there is half the oracle's value: nothing is sold, nothing else
-    can move (no cash above L1's target), so the run is held for a retry."""
+    """The keeper's own run keeps the internal bound's cut: L3 is over its band because
+    TBILL's oracle doubled while its pool still trades at 100. A sale there is half the
+    oracle's value: nothing is sold, nothing else can move, so the run is held (RebalanceHeld);
+    the scheduled run does not try the pool at all and is not held."""
     f, unit, c = s["fund"], s["unit"], s["fund"].controller
     f.vault.deposit(100_000 * unit, deployer, sender=deployer)
     c.allocateToLayer(1, 30_000 * unit, sender=keeper)
@@ -277,39 +246,37 @@ def test_sale_cut__oracle_far_above_the_pool__sells_nothing_and_the_run_is_held(
     s["tfeed"].updateAnswer(2 * PRICE * 10**8, sender=deployer)  # L3 ~75%: above 70%
     c.mark(sender=keeper)  # (else rebalance(false) answers from the mark taken at 100)
     with ape.reverts(c.RebalanceHeld):
-        c.rebalance(False, sender=s["rebalancer"])
+        c.rebalance(False, sender=keeper)
+    assert c.rebalance.call(False, sender=s["rebalancer"]) == (False, False)
     assert s["rwa"].balanceOf(c) == held
 
 
-def test_adapter_within__one_fee__loose_rate__moves_the_pool_at_most_one_fee_either_way(
+def test_adapter_within__scheduled__fills_nothing_either_way_and_returns_the_input(
     s, project, attacker, deployer
 ):
-    """investWithin/divestWithin with oneFee (what the controller asks on a REBALANCER_ROLE
-    run), called directly by anyone with a rate that binds nothing (a minimum of 1): the leg
-    still stops one fee tier (0.05%) from the price it found, buying or selling, and returns
-    the rest: a due run's leg never hands a sandwich more than one fee of price move.
-    Without oneFee the same call moves the pool further (only the rate binds)."""
+    """investWithin/divestWithin with `scheduled` (what the controller asks on a
+    REBALANCER_ROLE run), called directly by anyone with a rate that binds nothing (a minimum
+    of 1): the pool does not move and the whole input comes back, buying or selling. Without
+    the flag the same call fills (only the rate binds)."""
     usdt, rwa, adapter, unit = s["usdt"], s["rwa"], s["adapter"], s["unit"]
     factory = project.IUniswapV3Factory.at(adapter.factory())
     pool = project.IUniswapV3Pool.at(factory.getPool(rwa, usdt, FEE))
     for token, amount in ((usdt, 1_000_000 * unit), (rwa, 10_000 * 10**18)):
-        before = pool.slot0()[0] ** 2
+        before = pool.slot0()[0]
         token.mint(adapter, amount, sender=deployer)
         held = token.balanceOf(attacker)
         if token == usdt:
             adapter.investWithin(rwa, amount, 1, True, sender=attacker)
         else:
             adapter.divestWithin(rwa, amount, 1, True, sender=attacker)
-        after = pool.slot0()[0] ** 2
-        moved = abs(after - before) * 1_000_000 // before  # in millionths, like the fee tier
-        assert 498 <= moved < FEE, moved  # one fee tier (rounded towards the start), not more
-        assert 0 < token.balanceOf(attacker) - held < amount  # the rest came back
+        assert pool.slot0()[0] == before
+        assert token.balanceOf(attacker) - held == amount
         assert token.balanceOf(adapter) == 0
     before = pool.slot0()[0] ** 2
     usdt.mint(adapter, 1_000_000 * unit, sender=deployer)
     adapter.investWithin(rwa, 1_000_000 * unit, 1, False, sender=attacker)
     moved = abs(pool.slot0()[0] ** 2 - before) * 1_000_000 // before
-    assert moved > 10 * FEE, moved  # no one-fee stop: 1M into a 10M pool moves it ~20%
+    assert moved > 10 * FEE, moved  # 1M into a 10M pool moves it ~20%
 
 
 def test_adapter_divest_within__large_sale__partial_fill_unsold_tokens_returned(
@@ -346,50 +313,26 @@ def test_adapter_within__bad_input__named_errors_and_nothing_kept(s, project, de
         adapter.divestWithin(rwa, 10**18, 1, True, sender=attacker)
 
 
-def _run_pnl(receipt, s) -> int:
-    """The due run's TBILL legs at the oracle: what the tokens bought are worth less the cash
-    spent on them (negative: the fund paid above the oracle)."""
-    unit = s["unit"]
-    return sum(
-        e.tokensOut * PRICE * unit // 10**18 - e.cashIn
-        for e in receipt.decode_logs(s["fund"].controller.Purchased)
-        if e.token == s["rwa"].address
-    )
-
-
 CAPITAL = (1_000, 5_000, 10_000, 20_000, 35_000, 50_000, 100_000, 250_000, 1_000_000, 2_000_000)
 
 
 def test_due_run_sandwich__attacker_loses_at_every_capital_size(s, attacker, chain, deployer):
-    """Third review (still open from the second): an outsider who executes the fund's due run
-    inside a sandwich gained (1M of capital against a 24M fund: +213 USDT, the fund -1,204
-    against the plain run), because the run's pool legs could move the pool up to the internal
-    bound (1%) from the oracle, and the round trip costs the attacker only two pool fees
-    (0.1%). Now each pool leg of a REBALANCER_ROLE caller's run (the fund's Rebalancer, which
-    any executor triggers on the scheduler; here the role's holder calls it, as the Rebalancer
-    does) moves its pool at most one fee tier from the price it finds: what the attacker can win on the fund's leg is at most one fee on its capital, what
-    the round trip costs is two, so the sandwich loses at every size. Measured on the real
-    Uniswap V3 pool (10M a side, 0.05%) with a 24M fund's catch-up: capital, attacker P&L, the
-    fund's leg against the oracle in the plain run and in the sandwich."""
+    """The second and third reviews' plain sandwich (1M of capital against a 24M fund won
+    +213 USDT before the one-fee bound): at every capital size the scheduled run trades no
+    TBILL, so the attacker's round trip only pays the pool's fee twice."""
     f, unit = s["fund"], s["unit"]
     f.vault.deposit(24_000_000 * unit, deployer, sender=deployer)
-    snap = chain.snapshot()
-    plain = _run_pnl(f.controller.rebalance(False, sender=s["rebalancer"]), s)
-    chain.restore(snap)
     rows = []
     for capital in CAPITAL:
         snap = chain.snapshot()
         back_run = _front_run(s, attacker, capital * unit)
-        fund = _run_pnl(f.controller.rebalance(False, sender=s["rebalancer"]), s)
-        rows.append((capital, back_run(), fund))
+        tx = f.controller.rebalance(False, sender=s["rebalancer"])
+        rows.append((capital, back_run(), len(_rwa_legs(tx, s))))
         chain.restore(snap)
-    print(f"\nplain run: the fund's TBILL leg {plain / unit:,.2f} against the oracle")
-    print("capital, attacker P&L, fund's leg in the sandwich, against the plain run")
-    for capital, gain, fund in rows:
-        print(
-            f"{capital:>10,} {gain / unit:>12,.2f} {fund / unit:>12,.2f} {(fund - plain) / unit:>12,.2f}"
-        )
-    assert all(gain < 0 for _, gain, _ in rows), rows
+    print("\ncapital, attacker P&L, TBILL legs the run traded")
+    for capital, gain, legs in rows:
+        print(f"{capital:>10,} {gain / unit:>12,.2f} {legs:>3}")
+    assert all(gain < 0 and legs == 0 for _, gain, legs in rows), rows
 
 
 def _tbill_spent(receipt, s) -> int:
@@ -400,14 +343,13 @@ def _tbill_spent(receipt, s) -> int:
     )
 
 
-def test_keeper_rebalance__not_bound_by_one_fee__fills_the_larger_pool_leg(
+def test_keeper_rebalance__keeps_the_pool_leg__the_scheduled_run_trades_none(
     s, keeper, chain, deployer
 ):
-    """The one-fee bound is for the runs an outsider can time. The keeper's own rebalance
-    (KEEPER_ROLE: directly or through the PlanExecutor, simulated and sent by the keeper) keeps
-    only the internal bound's rate limit: on the same 24M catch-up its TBILL leg fills about
-    47,000 USDT, where the scheduled run (REBALANCER_ROLE) fills about 2,500. Reverting the
-    role split (every run one-fee bound) fails this test, and so did the short hostile month."""
+    """The keeper's own rebalance (KEEPER_ROLE: directly or through the PlanExecutor, simulated
+    and sent by the keeper) keeps the pool legs inside the internal bound's rate limit: on a 24M
+    catch-up its TBILL leg fills about 47,000 USDT, where the scheduled run (REBALANCER_ROLE)
+    fills nothing. Sending `scheduled` for every caller fails this test."""
     f, unit = s["fund"], s["unit"]
     f.vault.deposit(24_000_000 * unit, deployer, sender=deployer)
     snap = chain.snapshot()
@@ -416,18 +358,17 @@ def test_keeper_rebalance__not_bound_by_one_fee__fills_the_larger_pool_leg(
     bound = _tbill_spent(f.controller.rebalance(False, sender=s["rebalancer"]), s)
     print(f"\nTBILL leg: keeper {kept / unit:,.2f}, rebalancer {bound / unit:,.2f}")
     assert 40_000 * unit < kept < 60_000 * unit, kept
-    assert 0 < bound < 5_000 * unit, bound
+    assert bound == 0, bound
 
 
-def test_rebalance_roles__one_fee_follows_rebalancer_role__both_roles_get_the_bound(
+def test_rebalance_roles__scheduled_follows_rebalancer_role__both_roles_get_it(
     s, accounts, chain, deployer
 ):
     """Who gets which run, through grants and revokes (the tag `_rebalanceTag` is kept by
-    `_grantRole`/`_revokeRole`): KEEPER_ROLE alone fills the larger leg; adding REBALANCER_ROLE
-    makes the same address's run one-fee bound (an address holding both is treated as the
-    outsider's: the safer side); revoking KEEPER_ROLE keeps the bound, so a rebalancer never
-    gets the keeper's run; revoking REBALANCER_ROLE again gives the keeper's run back; with
-    neither role the call reverts NotRebalancer."""
+    `_grantRole`/`_revokeRole`): KEEPER_ROLE alone fills the pool leg; adding REBALANCER_ROLE
+    makes the same address's run a scheduled one (an address holding both is treated as the
+    outsider's: the safer side); revoking KEEPER_ROLE keeps it; revoking REBALANCER_ROLE again
+    gives the keeper's run back; with neither role the call reverts NotRebalancer."""
     f, unit = s["fund"], s["unit"]
     c = f.controller
     who = accounts[8]
@@ -445,12 +386,184 @@ def test_rebalance_roles__one_fee_follows_rebalancer_role__both_roles_get_the_bo
     c.grantRole(keeper_role, who, sender=deployer)
     assert leg() > 40_000 * unit  # the keeper's own run
     c.grantRole(rebalancer_role, who, sender=deployer)
-    assert 0 < leg() < 5_000 * unit  # both roles: bound
+    assert leg() == 0  # both roles: scheduled
     c.revokeRole(keeper_role, who, sender=deployer)
-    assert 0 < leg() < 5_000 * unit  # the rebalancer alone: bound
+    assert leg() == 0  # the rebalancer alone
     c.grantRole(keeper_role, who, sender=deployer)
     c.revokeRole(rebalancer_role, who, sender=deployer)
-    assert leg() > 40_000 * unit  # the keeper alone again: not bound
+    assert leg() > 40_000 * unit  # the keeper alone again
     c.revokeRole(keeper_role, who, sender=deployer)
     with ape.reverts(c.NotRebalancer):
         c.rebalance(False, sender=who)
+
+
+# The fourth review's just-in-time sandwich, on fresh funds over a pool of each kind: the
+# 0.05% and 0.3% tiers at 10M a side, and a thin 0.05% pool at 1M a side.
+JIT_POOLS = [(500, 10_000_000), (3000, 10_000_000), (500, 1_000_000)]
+JIT_TICKS = 92  # the review's push: 0.92% off the oracle, inside the 1% internal bound
+
+
+def _pool_fund(project, deployer, gov, keeper, guardian, accounts, base_decimals, fee, pool_usdt):
+    unit = 10**base_decimals
+    usdt = deployer.deploy(project.TestStablecoin, "Tether USD (test)", "USDT", base_decimals)
+    uni = deploy_uniswap(deployer, with_quoter=False)
+    limits = MoveLimitsSpec(
+        loss_budget=2_000_000 * unit,
+        notional_budget=10**9 * unit,
+        window=DAY,
+        internal_slippage_bps=BOUND_BPS,
+    )
+    # the keeper's explicit purchases (the sell side's setup) may pay up to 10% on the thin pool
+    risk = RiskSpec(max_slippage_bps=1_000, max_value_loss_bps=1_000, max_top3_bps=10_000,
+                    min_move_value=100 * unit)  # fmt: skip
+    f = deploy_core(project, deployer, usdt, risk=risk, limits=limits)
+    grant_roles(f, gov, keepers=[keeper], guardians=[guardian], sender=deployer)
+    rebalancer = accounts[7]
+    f.controller.grantRole(f.controller.REBALANCER_ROLE(), rebalancer, sender=deployer)
+    adapter = deployer.deploy(project.UniswapV3Adapter, uni.router, usdt, deployer)
+    rwa = deployer.deploy(project.TestStablecoin, "Tokenized T-Bill (test)", "TBILL", 18)
+    usdt.mint(deployer, 10**11 * unit, sender=deployer)
+    rwa.mint(deployer, 10**10 * 10**18, sender=deployer)
+    create_pool(uni, rwa, usdt, fee, (PRICE * unit, 10**18),
+                (pool_usdt // PRICE * 10**18, pool_usdt * unit), deployer)  # fmt: skip
+    adapter.setPoolFee(rwa, fee, sender=deployer)
+    tfeed = deployer.deploy(project.TestPriceFeed, 8, PRICE * 10**8)
+    mmf = deployer.deploy(project.TestMoneyMarketFund, usdt, "MMF", "MMF")
+    add_asset(f, deployer, symbol="TBILL", token=rwa, tier=2, adapter=adapter, feed=tfeed,
+              max_concentration_bps=10_000)  # fmt: skip
+    add_asset(f, deployer, symbol="MMF", token=mmf, tier=1, adapter=deployer.deploy(project.ERC4626Adapter),
+              feed=deployer.deploy(project.TestPriceFeed, 8, 10**8), max_concentration_bps=10_000)  # fmt: skip
+    usdt.approve(f.vault, 2**256 - 1, sender=deployer)
+    pool = uni.pool_at(uni.factory.getPool(rwa, usdt, fee))
+    return dict(fund=f, usdt=usdt, rwa=rwa, uni=uni, unit=unit, mmf=mmf, tfeed=tfeed, fee=fee,
+                rebalancer=rebalancer, adapter=adapter, pool=pool)  # fmt: skip
+
+
+def _jit_sandwich(p, attacker, price, up, inventory):
+    """The review's attack inside one run: push the pool JIT_TICKS off the oracle (`up`: the
+    way the fund's purchase would move it), mint a one-tick-spacing position at that price,
+    return the function that, after the run, burns and collects it, sells back what the push
+    bought and answers the attacker's P&L at the oracle (USDT)."""
+    usdt, rwa, uni, unit, fee = p["usdt"], p["rwa"], p["uni"], p["unit"], p["fee"]
+    npm = uni.position_manager
+    start_usdt, start_rwa = usdt.balanceOf(attacker), rwa.balanceOf(attacker)
+    ratio = 1.0001**JIT_TICKS if up else 1.0001**-JIT_TICKS
+    target = (int(price * unit * ratio), 10**18)
+    arbitrage_to_price(uni, rwa, usdt, fee, target, attacker)  # down: sells its own TBILL
+    pool = p["pool"]
+    tick, spacing = int(pool.slot0()[1]), int(pool.tickSpacing())
+    lower = tick // spacing * spacing
+    rwa_is0 = int(str(rwa.address), 16) < int(str(usdt.address), 16)
+    t0, t1 = (rwa, usdt) if rwa_is0 else (usdt, rwa)
+    a_rwa = rwa.balanceOf(attacker) if inventory else abs(rwa.balanceOf(attacker) - start_rwa)
+    a_usdt = min(usdt.balanceOf(attacker), 5_000_000 * unit)
+    a0, a1 = (a_rwa, a_usdt) if rwa_is0 else (a_usdt, a_rwa)
+    t0.approve(npm, 2**256 - 1, sender=attacker)
+    t1.approve(npm, 2**256 - 1, sender=attacker)
+    npm.mint((t0, t1, fee, lower, lower + spacing, a0, a1, 0, 0, attacker, MAX_DEADLINE),
+             sender=attacker)  # fmt: skip
+    token_id = npm.tokenOfOwnerByIndex(attacker, npm.balanceOf(attacker) - 1)
+
+    def close() -> int:
+        liquidity = npm.positions(token_id)[7]
+        npm.decreaseLiquidity((token_id, liquidity, 0, 0, MAX_DEADLINE), sender=attacker)
+        npm.collect((token_id, attacker, 2**128 - 1, 2**128 - 1), sender=attacker)
+        arbitrage_to_price(uni, rwa, usdt, fee, (price * unit, 10**18), attacker)
+        d_usdt = usdt.balanceOf(attacker) - start_usdt
+        d_rwa = rwa.balanceOf(attacker) - start_rwa
+        return d_usdt + d_rwa * price * unit // 10**18
+
+    return close
+
+
+@pytest.mark.parametrize("fee,pool_usdt", JIT_POOLS)
+def test_due_run_jit_sandwich__buy_side__cash_only_and_inventory__run_trades_no_pool_and_attacker_loses(
+    project,
+    deployer,
+    gov,
+    keeper,
+    guardian,
+    accounts,
+    base_decimals,
+    attacker,
+    chain,
+    fee,
+    pool_usdt,
+):
+    """The fourth review's JIT sandwich of a catch-up (it won +7,585 USDT with cash only and
+    +13,348 with its own inventory on 20M, +959 on the team's 4M): at both sizes, on each
+    pool, cash only or with 20,000 TBILL of its own, the scheduled run trades no TBILL (the
+    position earns nothing from the fund) and the attacker loses its push's fees."""
+    p = _pool_fund(
+        project, deployer, gov, keeper, guardian, accounts, base_decimals, fee, pool_usdt
+    )
+    f, unit, usdt, rwa = p["fund"], p["unit"], p["usdt"], p["rwa"]
+    usdt.mint(attacker, 10**9 * unit, sender=deployer)
+    rwa.mint(attacker, 20_000 * 10**18, sender=deployer)
+    rows = []
+    for catch_up in (4_000_000, 20_000_000):
+        for inventory in (False, True):
+            snap = chain.snapshot()
+            f.vault.deposit(catch_up * unit, deployer, sender=deployer)
+            close = _jit_sandwich(p, attacker, PRICE, True, inventory)
+            tx = f.controller.rebalance(False, sender=p["rebalancer"])
+            pnl = close()
+            rows.append(
+                (catch_up, inventory, pnl, len(_rwa_legs(tx, p)), p["mmf"].balanceOf(f.controller))
+            )
+            chain.restore(snap)
+    print(f"\nfee {fee}, pool {pool_usdt:,}: catch-up, inventory, attacker P&L, TBILL legs")
+    for catch_up, inventory, pnl, legs, _ in rows:
+        print(f"{catch_up:>12,} {inventory!s:>6} {pnl / unit:>12,.2f} {legs:>3}")
+    assert all(legs == 0 and pnl < 0 and mmf > 0 for _, _, pnl, legs, mmf in rows), rows
+
+
+@pytest.mark.parametrize("fee,pool_usdt", JIT_POOLS)
+def test_due_run_jit_sandwich__sell_side__run_sells_nothing_on_the_pool_and_attacker_loses(
+    project,
+    deployer,
+    gov,
+    keeper,
+    guardian,
+    accounts,
+    base_decimals,
+    attacker,
+    chain,
+    fee,
+    pool_usdt,
+):
+    """The other direction: L3 over its band after TBILL's oracle rose 50% (the pool arbitraged
+    to it), so the run would sell. The attacker pushes the pool 92 ticks down and mints at
+    that price; the scheduled run sells no TBILL, and the attacker loses its push's fees. The
+    keeper's run then sells inside the internal bound."""
+    p = _pool_fund(
+        project, deployer, gov, keeper, guardian, accounts, base_decimals, fee, pool_usdt
+    )
+    f, unit, usdt, rwa, c = p["fund"], p["unit"], p["usdt"], p["rwa"], p["fund"].controller
+    usdt.mint(attacker, 10**9 * unit, sender=deployer)
+    rwa.mint(attacker, 50_000 * 10**18, sender=deployer)
+    scale = pool_usdt // 1_000  # 10,000 for a 10M pool: the fund 1,000 x scale
+    f.vault.deposit(1_000 * scale * unit, deployer, sender=deployer)
+    c.allocateToLayer(1, 300 * scale * unit, sender=keeper)
+    for _ in range(26):  # 650 x scale in legs the pool takes inside the keeper's slippage
+        c.purchaseAsset(rwa, 25 * scale * unit, 0, sender=keeper)
+        arbitrage_to_price(p["uni"], rwa, usdt, fee, (PRICE * unit, 10**18), deployer)
+    price = PRICE * 3 // 2
+    p["tfeed"].updateAnswer(price * 10**8, sender=deployer)
+    arbitrage_to_price(p["uni"], rwa, usdt, fee, (price * unit, 10**18), deployer)
+    c.mark(sender=keeper)
+    held = rwa.balanceOf(c)
+    rows = []
+    for inventory in (False, True):
+        snap = chain.snapshot()
+        close = _jit_sandwich(p, attacker, price, False, inventory)
+        tx = c.rebalance(False, sender=p["rebalancer"])
+        assert rwa.balanceOf(c) == held
+        rows.append((inventory, close(), len(_rwa_legs(tx, p))))
+        chain.restore(snap)
+    print(f"\nfee {fee}, pool {pool_usdt:,}, sell side: inventory, attacker P&L, TBILL legs")
+    for inventory, pnl, legs in rows:
+        print(f"{inventory!s:>6} {pnl / unit:>12,.2f} {legs:>3}")
+    assert all(legs == 0 and pnl < 0 for _, pnl, legs in rows), rows
+    tx = c.rebalance(False, sender=keeper)
+    assert rwa.balanceOf(c) < held

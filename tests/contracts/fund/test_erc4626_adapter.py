@@ -1,11 +1,11 @@
-"""ERC4626Adapter: one standing allowance per fund, set on the first deposit, and no cash kept.
-The deposit is tried first and the allowance read only when it fails (about 1,900 gas a leg:
-the forced rebalance at 16 assets -30,000; the first deposit into a fund pays its failed try once).
+"""ERC4626Adapter: the venue a call names is approved for exactly what that call deposits (above
+one base unit kept so the allowance's slot never empties), and nothing more is left standing;
+no cash is kept.
 
-Issue 45 (rebalance gas): approving the exact amount before every deposit wrote and cleared a
-fresh allowance slot on each leg of a rebalance (about 22k gas a leg, refunded only up to a
-fifth of the transaction). The adapter holds no cash between calls, so a standing allowance
-reaches nothing that an exact one would not."""
+Fourth review (info): anyone could make the adapter grant a venue a standing max approval (send
+it one unit and call invest: the first deposit failed, the retry approved the maximum). The
+adapter holds no cash between calls, but nothing should be able to pull from it later: each
+deposit approves its own amount, and a venue that pulls less has the rest revoked."""
 
 MAX = 2**256 - 1
 
@@ -18,38 +18,46 @@ def _approvals(tx, usdt, adapter):
     ]
 
 
-def test_erc4626_adapter__second_deposit__no_new_allowance_and_no_cash_left_behind(
+def test_erc4626_adapter__every_deposit__exact_allowance_spent_to_zero_and_no_cash_left_behind(
     fund, controller, vault, usdt, fund_usdt, alice, keeper, adapters, unit
 ):
     adapter = adapters["erc4626"]
     mmf = fund.assets["mmfA"]
     vault.deposit(1_000_000 * unit, alice, sender=alice)
-
-    first = controller.purchaseAsset(mmf, 10_000 * unit, 0, sender=keeper)
-    assert usdt.allowance(adapter, mmf) >= MAX - 10_000 * unit  # standing, not spent down to 0
-    assert [log.value for log in _approvals(first, usdt, adapter)] == [MAX]
-
-    held, expected = mmf.balanceOf(controller), mmf.previewDeposit(20_000 * unit)
-    second = controller.purchaseAsset(mmf, 20_000 * unit, 0, sender=keeper)
-    assert _approvals(second, usdt, adapter) == []  # the standing allowance covers it
-    assert mmf.balanceOf(controller) - held == expected
-    # everything the vault sent went into the fund: nothing waits at the adapter for a later
-    # caller's fund to pull with its own standing allowance
-    assert usdt.balanceOf(adapter) == 0
-    assert mmf.balanceOf(adapter) == 0
+    for amount in (10_000 * unit, 20_000 * unit):
+        held, expected = mmf.balanceOf(controller), mmf.previewDeposit(amount)
+        tx = controller.purchaseAsset(mmf, amount, 0, sender=keeper)
+        assert [log.value for log in _approvals(tx, usdt, adapter)][0] == amount + 1
+        assert usdt.allowance(adapter, mmf) == 1  # spent down to the unit kept
+        assert mmf.balanceOf(controller) - held == expected
+        assert usdt.balanceOf(adapter) == 0
+        assert mmf.balanceOf(adapter) == 0
 
 
-def test_erc4626_adapter__a_deposit_that_fails_otherwise__reverts_with_the_funds_error_and_no_approval(
+def test_erc4626_adapter__outsider_sends_a_unit_and_invests__no_standing_allowance(
     project, deployer, usdt, attacker, adapters, unit
 ):
-    """The deposit is tried before any allowance is read; only a failing one approves and tries
-    again. An outsider calling invest with no cash at the adapter (a failure the allowance does
-    not cure) gets the token's own error, and the approval the retry made goes with it."""
+    """The review's way to a standing maximum approval: one unit sent to the adapter, then
+    invest. The deposit goes through (the unit ends in the venue, for the attacker's caller) and
+    the venue may pull at most one unit afterwards (before: 2**256 - 1)."""
+    adapter = adapters["erc4626"]
+    venue = deployer.deploy(project.TestMoneyMarketFund, usdt, "fresh", "FRESH")
+    usdt.mint(attacker, unit, sender=deployer)
+    usdt.transfer(adapter, unit, sender=attacker)
+    adapter.invest(venue, unit, sender=attacker)
+    assert usdt.allowance(adapter, venue) <= 1
+    assert venue.balanceOf(attacker) > 0
+
+
+def test_erc4626_adapter__a_deposit_that_fails__reverts_with_the_funds_error_and_no_approval(
+    project, deployer, usdt, attacker, adapters, unit
+):
+    """An outsider calling invest with no cash at the adapter gets the token's own error, and
+    the approval goes with it."""
     import ape
 
     adapter = adapters["erc4626"]
     venue = deployer.deploy(project.TestMoneyMarketFund, usdt, "fresh", "FRESH")
-    assert usdt.allowance(adapter, venue) == 0
     with ape.reverts(usdt.ERC20InsufficientBalance):
         adapter.invest(venue, 1_000 * unit, sender=attacker)
     assert usdt.allowance(adapter, venue) == 0

@@ -162,12 +162,10 @@ def test_remove_asset__below_the_default_dust_value__guardian_delists_it(
 
 
 def test_remove_asset__above_the_default_dust_value__needs_the_value_the_timelock_sets(
-    fund, controller, usdt, guardian, attacker, deployer, invested, spare, unit
+    fund, controller, usdt, guardian, keeper, deployer, invested, spare, unit
 ):
     token, feed = spare
-    usdt.mint(attacker, unit, sender=deployer)
-    usdt.approve(token, unit, sender=attacker)
-    token.deposit(unit, controller, sender=attacker)  # one token: 2 at the $2 bound
+    controller.purchaseAsset(token, unit, 0, sender=keeper)  # one token: 2 at the $2 bound
     feed.updateAnswer(0, sender=deployer)
     with ape.reverts(controller.AssetNotEmpty):
         controller.removeAsset(token, sender=guardian)  # above the default of one base token
@@ -180,13 +178,13 @@ def test_remove_asset__above_the_default_dust_value__needs_the_value_the_timeloc
 
 
 def test_remove_asset__above_dust_at_upper_bound__reverts(
-    controller, usdt, guardian, attacker, deployer, invested, spare, unit
+    controller, usdt, guardian, keeper, deployer, invested, spare, unit
 ):
+    """A position the fund bought (an outsider's transfer counts for nothing: it never keeps
+    an asset listed, test_outsider_transfers.py)."""
     token, _ = spare
     controller.setDustValue(10 * unit, sender=deployer)
-    usdt.mint(attacker, 6 * unit, sender=deployer)
-    usdt.approve(token, 6 * unit, sender=attacker)
-    token.deposit(6 * unit, controller, sender=attacker)  # worth 6, up to 12 at the $2 bound
+    controller.purchaseAsset(token, 6 * unit, 0, sender=keeper)  # worth 6, up to 12 at $2
     with ape.reverts(controller.AssetNotEmpty):
         controller.removeAsset(token, sender=guardian)
 

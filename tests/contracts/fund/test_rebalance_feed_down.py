@@ -5,11 +5,12 @@ chain, the run went through with the down asset valued at zero and sized every m
 gross: L3 looked short, so the run bought the other L3 assets; L2 looked long. Once the feed was
 back the fund sat at 8.7% / 26.1% / 65.2%. Anyone may execute the fund's due run (the
 Rebalancer is permissionless), so this is also an outsider's lever: a run timed inside an
-outage. Now the controller moves nothing while a held feed is down, as `mark()` refuses, and the
-run returns (moved=false, offTarget=false) so the Rebalancer books it at its interval instead of
-retrying hourly into the funder's cap."""
+outage. Now the controller moves nothing while a held feed is down: the run is refused
+(MarkWhileFeedDown, as `mark()` is), so the fund's Rebalancer books its retry at interval / 24
+and backs off while the outage lasts (fourth review: returning (false, false) let an executor
+who timed the run into a brief staleness push the fund's next run a whole interval away)."""
 
-import ape  # noqa: F401
+import ape
 
 
 def holdings(fund, controller, usdt, vault):
@@ -31,10 +32,8 @@ def test_rebalance__held_feed_down__moves_nothing__keeper_or_outsider__feed_back
     before = holdings(fund, controller, usdt, vault)
     for who in (attacker, keeper):
         for force in (False, True):
-            tx = controller.rebalance(force, sender=who)
-            assert tx.return_value == (False, False), (who, force, tx.return_value)
-            assert not tx.decode_logs(controller.Purchased)
-            assert not tx.decode_logs(controller.Redeemed)
+            with ape.reverts(controller.MarkWhileFeedDown):
+                controller.rebalance(force, sender=who)
             assert holdings(fund, controller, usdt, vault) == before
     fund.feeds["crA"].updateAnswer(answer, sender=deployer)  # the feed is back
     tx = controller.rebalance(False, sender=attacker)

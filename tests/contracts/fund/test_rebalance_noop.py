@@ -268,3 +268,24 @@ def test_request_redeem__queue_total_past_uint96__refused_naming_the_total(
     with ape.reverts(vault.SafeCastOverflowedUintDowncast, bits=96):
         vault.requestRedeem(vault.balanceOf(bob), bob, bob, sender=bob)
     assert vault.pendingRedemptions() == pending and vault.redeemRequestCount() == count
+
+
+def test_request_redeem__claimable_and_queue_past_uint96__refused_at_request_not_at_fulfilment(
+    vault, alice, bob, usdt, deployer, keeper
+):
+    """Fourth review (info): `_claimable` (cash reserved for funded, unclaimed requests) is a
+    uint96 too, and fulfilment adds each request's payout to it. A request whose payout would
+    take the unclaimed plus the queue past the slot was accepted and left a fulfilment that
+    could only revert; now the request itself is refused, naming the total."""
+    big = 2**95 + 2**90
+    for who in (alice, bob):
+        usdt.mint(who, big, sender=deployer)
+        usdt.approve(vault, 2**256 - 1, sender=who)
+        vault.deposit(big, who, sender=who)
+    vault.requestRedeem(vault.balanceOf(alice), alice, alice, sender=alice)
+    vault.fulfilRedemptions(10, sender=keeper)
+    assert vault.claimableRedemptions() > 2**95 and vault.pendingRedemptions() == 0
+    count = vault.redeemRequestCount()
+    with ape.reverts(vault.SafeCastOverflowedUintDowncast, bits=96):
+        vault.requestRedeem(vault.balanceOf(bob), bob, bob, sender=bob)
+    assert vault.redeemRequestCount() == count

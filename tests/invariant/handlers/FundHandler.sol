@@ -82,6 +82,15 @@ contract FundHandler is CheatBase {
 
     // properties broken on the spot (first failure kept, with what broke it)
     string public broken;
+    // fourth review: an outsider's transfer changed whether or what a rebalance moved
+    string public transferMoved;
+    uint256 public transferProbes; // runs compared with and without an outsider's transfer
+    // fourth review: a move reverted with a venue's own cap error (ERC4626ExceededMaxDeposit)
+    string public capReverted;
+    // the venue whose cap eve fills and drains between any two calls (TestCappedFund), and
+    // how often she did each
+    address public capped;
+    uint256 public capFills;
     // the queue's properties (issue 45), latched apart so their invariant names what broke
     string public queueBroken;
     uint256 public queueProbes; // fulfilRedemptions(1) calls that met a live request
@@ -119,6 +128,12 @@ contract FundHandler is CheatBase {
     function setSpare(address spare_, TestPriceFeed feed_) external {
         if (spare != address(0)) return;
         (spare, spareFeed) = (spare_, feed_);
+    }
+
+    /// @dev Set once by the suite's setUp; the fuzzer's calls find it set and change nothing.
+    function setCapped(address capped_) external {
+        if (capped != address(0)) return;
+        capped = capped_;
     }
 
     /// @dev Set once by the suite's setUp; the fuzzer's calls find it set and change nothing.
@@ -632,6 +647,103 @@ contract FundHandler is CheatBase {
         }
     }
 
+    /// @notice eve fills the capped venue's headroom (a deposit of its maxDeposit, or part of
+    /// it) or drains some of what she put in, between any two calls (fourth review): no move
+    /// may revert with the venue's own cap error (checked in keeperMove).
+    function eveCap(uint256 amount, bool fill) external {
+        if (capped == address(0)) return;
+        TestMoneyMarketFund v = TestMoneyMarketFund(capped);
+        if (fill) {
+            uint256 room = v.maxDeposit(eve);
+            if (room == 0) return;
+            // half the time to the cap exactly (the review's attack), else some of the room
+            amount = amount % 2 == 0 ? room : bound(amount, 1, room);
+            cash.mint(eve, amount);
+            vm.startPrank(eve);
+            cash.approve(capped, amount);
+            v.deposit(amount, eve);
+            vm.stopPrank();
+            cashIn += amount;
+            eveSpent += amount;
+            ++capFills;
+        } else {
+            uint256 max = v.maxWithdraw(eve);
+            if (max == 0) return;
+            amount = bound(amount, 1, max);
+            vm.prank(eve);
+            v.withdraw(amount, eve, eve);
+            cashOut += amount;
+            eveReceived += amount;
+        }
+        _count("eveCap");
+    }
+
+    /// @notice Fourth review: an outsider's plain transfer of a listed asset (to the controller
+    /// or the vault) or of the base coin (to the controller) never changes whether a rebalance
+    /// moves or what it moves. The same run (the keeper's or the scheduled one, forced or not)
+    /// from the same state, once without and once after eve's transfer: the same answer and the
+    /// same holdings, the transferred units aside.
+    function outsiderTransferBeforeRun(uint256 seed, uint256 amount, bool force, bool scheduled) external {
+        uint256 k = seed % (tokens.length + 1); // tokens.length: the base coin
+        bool toVault = k < tokens.length && (seed / 16) % 2 == 1;
+        address token = k == tokens.length ? address(cash) : tokens[k];
+        address to = toVault ? address(vault) : address(controller);
+        amount = bound(amount, 1, 50_000 * unit);
+        // eve's units first, in both branches: her deposit into a venue moves its rounding
+        cash.mint(eve, amount);
+        uint256 units = amount;
+        if (token != address(cash)) {
+            vm.startPrank(eve);
+            cash.approve(token, amount);
+            units = TestMoneyMarketFund(token).deposit(amount, eve);
+            vm.stopPrank();
+            cashIn += amount; // in the venue, counted with the fund's (the base coin stays eve's)
+            eveSpent += amount;
+        }
+        address caller = keeper;
+        if (scheduled) caller = address(uint160(uint256(keccak256("fund.scheduled.rebalancer"))));
+        uint256 snap = vm.snapshotState();
+        bytes32 r1 = _runOnce(caller, force, address(0), 0);
+        vm.revertToState(snap);
+        vm.prank(eve);
+        TestStablecoin(token).transfer(to, units);
+        // the holdings with eve's units taken out again (a listed asset sent to the vault is in
+        // no holding the fund counts)
+        bytes32 r2 = _runOnce(caller, force, toVault ? address(0) : token, units);
+        // a probe: back to before both runs (eve keeps her units), then the ghosts
+        vm.revertToState(snap);
+        ++transferProbes;
+        if (r1 != r2 && bytes(transferMoved).length == 0) transferMoved = "an outsider's transfer changed a rebalance";
+        _count("outsiderTransferBeforeRun");
+    }
+
+    /// @dev A venue's own cap error (OpenZeppelin's ERC4626ExceededMaxDeposit), which no move
+    /// but an explicit purchaseAsset (the keeper's own sized leg) may revert with.
+    function _isCapError(bytes memory ret) internal pure returns (bool) {
+        return ret.length >= 4
+            && bytes4(ret) == bytes4(keccak256("ERC4626ExceededMaxDeposit(address,uint256,uint256)"));
+    }
+
+    /// @dev One rebalance by `caller`: a hash of whether it went through, what it answered (or
+    /// reverted with) and, when it went through, the holdings less `less` units of `token`.
+    function _runOnce(address caller, bool force, address token, uint256 less) internal returns (bytes32) {
+        vm.prank(caller);
+        (bool ok, bytes memory ret) = address(controller).call(abi.encodeCall(controller.rebalance, (force)));
+        return keccak256(abi.encode(ok, ret, ok ? _holdingsLess(token, less) : bytes32(0)));
+    }
+
+    /// @dev _holdings with `less` units of `token` (0: none) taken from the controller's balance.
+    function _holdingsLess(address token, uint256 less) internal view returns (bytes32 h) {
+        uint256 c = _balanceOf(address(cash), address(controller));
+        if (token == address(cash)) c -= less;
+        h = keccak256(abi.encode(_balanceOf(address(cash), address(vault)), c));
+        for (uint256 i; i < tokens.length; ++i) {
+            uint256 b = _balanceOf(tokens[i], address(controller));
+            if (tokens[i] == token) b -= less;
+            h = keccak256(abi.encode(h, b));
+        }
+    }
+
     /// @notice The keeper key moves whatever it likes, sized anyhow, with no quoted minimum. What
     /// each move loses at unchanged prices is measured here (fundValue before - after).
     function keeperMove(uint256 which, uint256 tokenSeed, uint256 amount) external {
@@ -643,24 +755,25 @@ contract FundHandler is CheatBase {
         vm.startPrank(keeper);
         which = which % 7;
         bool ok;
+        bytes memory ret;
         if (which == 0) {
             amount = bound(amount, 1, vault.availableCash() + 1);
-            (ok,) = address(controller).call(abi.encodeCall(controller.allocateToLayer, (uint8(1 + amount % 2), amount)));
+            (ok, ret) = address(controller).call(abi.encodeCall(controller.allocateToLayer, (uint8(1 + amount % 2), amount)));
         } else if (which == 1) {
             amount = bound(amount, 1, vault.availableCash() + 1);
-            (ok,) = address(controller).call(abi.encodeCall(controller.purchaseAsset, (token, amount, 0)));
+            (ok, ret) = address(controller).call(abi.encodeCall(controller.purchaseAsset, (token, amount, 0)));
         } else if (which == 2) {
             amount = bound(amount, 1, _balanceOf(token, address(controller)) + 1);
-            (ok,) = address(controller).call(abi.encodeCall(controller.redeemAsset, (token, amount, 0)));
+            (ok, ret) = address(controller).call(abi.encodeCall(controller.redeemAsset, (token, amount, 0)));
         } else if (which == 3) {
-            (ok,) = address(controller).call(abi.encodeCall(controller.rebalanceBuffer, ()));
+            (ok, ret) = address(controller).call(abi.encodeCall(controller.rebalanceBuffer, ()));
         } else if (which == 4) {
             amount = bound(amount, 1, 1_000_000 * unit);
-            (ok,) = address(controller).call(abi.encodeCall(controller.executeWaterfallLiquidation, (amount, 2)));
+            (ok, ret) = address(controller).call(abi.encodeCall(controller.executeWaterfallLiquidation, (amount, 2)));
         } else if (which == 5) {
             bool outage = heldAssetDown();
             bytes32 held = _holdings();
-            (ok,) = address(controller).call(abi.encodeCall(controller.rebalance, (amount % 2 == 0)));
+            (ok, ret) = address(controller).call(abi.encodeCall(controller.rebalance, (amount % 2 == 0)));
             // a run sized on a valuation with a held asset at zero moves nothing (issue 45)
             if (ok && outage && _holdings() != held) {
                 if (bytes(outageMoved).length == 0) outageMoved = "a rebalance moved money during an outage";
@@ -668,12 +781,15 @@ contract FundHandler is CheatBase {
         } else {
             uint256 next = vault.nextRequestToFulfil();
             bool outage = heldAssetDown();
-            (ok,) = address(vault).call(abi.encodeCall(vault.fulfilRedemptions, (amount % 20)));
+            (ok, ret) = address(vault).call(abi.encodeCall(vault.fulfilRedemptions, (amount % 20)));
             if (ok) _checkPps(before, "share price fell on a fulfilment");
             // an outage decides nothing: no request funded while a held feed is down
             if (ok && outage && vault.nextRequestToFulfil() != next) _fail("a request was funded during an outage");
         }
         vm.stopPrank();
+        if (!ok && which != 1 && _isCapError(ret)) {
+            if (bytes(capReverted).length == 0) capReverted = "a move reverted on a venue's cap";
+        }
         if (ok && which != 6 && heldAssetDown() && controller.markedAt() != markedBefore) {
             _fail("a keeper move took a mark during an outage");
         }

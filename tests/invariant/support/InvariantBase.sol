@@ -23,6 +23,8 @@ interface Vm {
     function assume(bool condition) external pure;
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory);
+    function snapshotState() external returns (uint256);
+    function revertToState(uint256 snapshotId) external returns (bool);
 }
 
 /// @notice Shared by handlers and suites: the cheatcode address and a uniform `bound`.

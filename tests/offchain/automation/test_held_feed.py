@@ -114,10 +114,11 @@ def test_held_feed__fund_rebalancer_held_other_jobs_go__runs_when_fresh(
         allowed = RUNS_PER_DAY[retry_s] * stale_days
         if retry_s == 0:
             assert fund_sent == [] and held_ticks == STALE_HOURS // STEP_HOURS + 1
-        else:  # one retry, a day after the hold began: the controller moves nothing while a
-            # held feed is down (test_rebalance_feed_down.py), and the run is booked a day on
+        else:  # one retry, a day after the hold began: the controller refuses to move while a
+            # held feed is down (test_rebalance_feed_down.py: MarkWhileFeedDown, so the
+            # Rebalancer books its retry soon, which the bot holds again)
             assert fund_sent == [first_run] and held_ticks == STALE_HOURS // STEP_HOURS
-            assert bot.hold.last_run[reb.address] == f"run {first_run} moved nothing"
+            assert bot.hold.last_run[reb.address] == f"run {first_run} reverted MarkWhileFeedDown()"
             since = bot.hold.holds[f.controller.address].since
             assert DAY <= bot.hold.retried[reb.address] - since <= DAY + STEP_HOURS * HOUR
         fees = [
