@@ -65,14 +65,11 @@ def test_executor__low_run_fee_covers_real_gas__executed(chain, auto, settings, 
         assert sched.status(low_run) == EXECUTED
         assert not _events(logs, "executor.run_unprofitable")
         assert bot.run_gas[low_run] < LOW_EFFORT // 2  # what it really used, measured alone
-        print(f"\nlow run gasUsed alone: {bot.run_gas[low_run]}")
     finally:
         bot.stop()
 
 
-def test_executor__run_that_cannot_pay__said_once_with_fee_cost_gap(
-    chain, auto, settings, low_run
-):
+def test_executor__run_that_cannot_pay__said_once_with_fee_cost_gap(chain, auto, settings, low_run):
     """At 5 gwei the Low run passes the least-cost filter but not its own measured gas: it is
     left (the supervisor's run in the same batch goes without it) and said once, with its pay,
     cost and gap, however many ticks see it."""
