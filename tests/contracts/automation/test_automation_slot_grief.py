@@ -21,6 +21,7 @@ FILL = 7_500_000  # two of these fill a slot's 15M Medium pool
 SEARCHED = 33  # the slot of the timestamp and MAX_SLOT_SEARCH (32) after it
 NO_SLOT_WITH_ROOM = 6
 FAILED = 2  # IRecurringTask.FixOutcome.Failed
+SHARE_BPS = 2_000  # the scheduler's default protocolShareBps
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def market(project, deployer, gov):
 
 @pytest.fixture
 def victim(project, deployer, market, funder, position, alice, gov):
-    """Alice's standard rebalancer (Medium, 400,000 effort, daily... hourly), nothing booked yet."""
+    """Alice's standard rebalancer (Medium, 400,000 effort, hourly), nothing booked yet."""
     r = deployer.deploy(project.Rebalancer, alice, market, position, config(funder))
     funder.approveSpender(r, 2**256 - 1, sender=gov)
     position.setRebalancer(r, True, sender=alice)
@@ -77,10 +78,9 @@ def test_slot_grief__fill_then_self_execute__costs_the_protocol_share(
     exec_gas = ex.gas_used * ex.gas_price
     recovered = attacker.balance + grief.balance - (start - escrowed - booking_gas - exec_gas)
     fees_lost = escrowed - recovered
-    share = market.protocolShareBps()
-    assert share == 2_000
-    # Today's main: fees_lost == 0 (the executor was paid every fee back).
-    assert fees_lost == escrowed * share // 10_000 == 198 * 10**15
+    # Before the share: fees_lost == 0 (the executor, the attacker itself, was paid every fee).
+    assert fees_lost == escrowed * SHARE_BPS // 10_000 == 198 * 10**15
+    assert market.protocolShareBps() == SHARE_BPS
     assert market.protocolFees() == fees_lost
     print(
         f"\nslot grief ({SEARCHED} slots x 2 x {FILL:,} Medium): escrowed {escrowed / 1e18} ETH,"
@@ -102,7 +102,7 @@ def test_slot_grief__fill_then_cancel__costs_at_least_as_much(
     for i in ids:
         grief.cancel(i, sender=attacker)
     refunded = grief.balance - before
-    assert escrowed - refunded >= escrowed * market.protocolShareBps() // 10_000
+    assert escrowed - refunded >= escrowed * SHARE_BPS // 10_000
 
 
 def test_protocol_share__bounds_and_refund_sum__enforced(market, gov, attacker):
