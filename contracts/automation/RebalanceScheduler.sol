@@ -19,6 +19,11 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
     uint256 public constant MAX_VIEW_SLOTS = 10_000;
     /// @dev Gas kept back for the work after the handler returns (events, payment).
     uint256 public constant POST_CALL_RESERVE = 30_000;
+    /// @notice Bounds of protocolShareBps: the admin may not make booking capacity free again
+    /// (a booker executing its own runs would get its fees back) nor keep most of the executors'
+    /// pay.
+    uint256 public constant MIN_PROTOCOL_SHARE_BPS = 1_000;
+    uint256 public constant MAX_PROTOCOL_SHARE_BPS = 5_000;
 
     /* STORAGE */
 
@@ -30,6 +35,7 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
     uint256 public minEffort;
     uint256 public maxEffort;
     uint256 public refundBps;
+    uint256 public protocolShareBps;
     uint256 public protocolFees;
     uint256 public lookbackSlots;
     uint256 public nextId;
@@ -59,6 +65,7 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
         minEffort = 10_000;
         maxEffort = 9_999_999;
         refundBps = 5_000;
+        protocolShareBps = 2_000;
         lookbackSlots = 2_880;
         nextId = 1;
         firstSlot = type(uint256).max;
@@ -129,19 +136,24 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
         Run storage run = _runs[id];
         if (run.status != Status.Scheduled) revert RunNotScheduled(id, run.status);
         if (run.timestamp > block.timestamp) revert RunNotDue(id, run.timestamp, block.timestamp);
-        uint256 fee = _execute(id, run);
-        _pay(msg.sender, fee);
+        (uint256 paid, uint256 kept) = _execute(id, run);
+        protocolFees += kept;
+        _pay(msg.sender, paid);
     }
 
     /// @inheritdoc IRebalanceScheduler
     function executeBatch(uint256[] calldata ids) external returns (uint256 executed) {
         uint256 total;
+        uint256 keptTotal;
         for (uint256 i; i < ids.length; ++i) {
             Run storage run = _runs[ids[i]];
             if (run.status != Status.Scheduled || run.timestamp > block.timestamp) continue;
-            total += _execute(ids[i], run);
+            (uint256 paid, uint256 kept) = _execute(ids[i], run);
+            total += paid;
+            keptTotal += kept;
             ++executed;
         }
+        if (keptTotal != 0) protocolFees += keptTotal;
         if (total != 0) _pay(msg.sender, total);
     }
 
@@ -258,9 +270,21 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
 
     /// @inheritdoc IRebalanceScheduler
     function setRefundBps(uint256 refundBps_) external onlyOwner {
-        if (refundBps_ > BPS) revert InvalidConfig("refundBps", refundBps_);
+        // A cancel keeps at least what an execution keeps: booking then cancelling must not be
+        // a cheaper way to hold capacity than booking then executing one's own run.
+        if (refundBps_ + protocolShareBps > BPS) revert InvalidConfig("refundBps", refundBps_);
         refundBps = refundBps_;
         emit RefundShareSet(refundBps_);
+    }
+
+    /// @inheritdoc IRebalanceScheduler
+    function setProtocolShareBps(uint256 protocolShareBps_) external onlyOwner {
+        if (
+            protocolShareBps_ < MIN_PROTOCOL_SHARE_BPS || protocolShareBps_ > MAX_PROTOCOL_SHARE_BPS
+                || refundBps + protocolShareBps_ > BPS
+        ) revert InvalidConfig("protocolShareBps", protocolShareBps_);
+        protocolShareBps = protocolShareBps_;
+        emit ProtocolShareSet(protocolShareBps_);
     }
 
     /// @inheritdoc IRebalanceScheduler
@@ -309,8 +333,9 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
         return (0, 0, ScheduleError.NoSlotWithRoom);
     }
 
-    /// @dev Marks the run Executed, then calls its handler with exactly `effort` gas.
-    function _execute(uint256 id, Run storage run) internal returns (uint256 fee) {
+    /// @dev Marks the run Executed, then calls its handler with exactly `effort` gas. Returns the
+    /// executor's pay and the protocol's share of the run's fee (the caller books both).
+    function _execute(uint256 id, Run storage run) internal returns (uint256 paid, uint256 kept) {
         run.status = Status.Executed;
         uint256 effort = run.effort;
         address handler = run.handler;
@@ -330,8 +355,10 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
             ok := call(effort, handler, 0, add(callData, 0x20), mload(callData), 0, 0)
             reasonSize := returndatasize()
         }
-        fee = run.fee;
-        emit RunExecuted(id, msg.sender, ok, fee);
+        uint256 fee = run.fee;
+        kept = fee * protocolShareBps / BPS;
+        paid = fee - kept;
+        emit RunExecuted(id, msg.sender, ok, paid);
         if (!ok) {
             if (reasonSize > MAX_REASON_LENGTH) reasonSize = MAX_REASON_LENGTH;
             bytes memory reason = new bytes(reasonSize);

@@ -114,8 +114,14 @@ contract Supervisor is ISupervisor, RecurringTask, Ownable2Step {
 
     /* INTERNAL */
 
+    /// @dev Books the Supervisor's own next run before the tick spends on the items: items that
+    /// re-book empty the funder before the Supervisor could book itself, and a Supervisor with
+    /// nothing booked waits for the supervisor bot or a stranger's fixReschedule. When its own
+    /// booking fails (the funder was already short), the tick keeps BOOKING_RESERVE so that
+    /// executeScheduled tries once more after the items.
     function _onRun(uint256) internal override {
-        _tick(maxItemsPerRun, BOOKING_RESERVE);
+        _bookNext();
+        _tick(maxItemsPerRun, _receipt.runId == 0 ? BOOKING_RESERVE : TICK_RESERVE);
     }
 
     /// @dev The loop. Each item: one storage read, one capped call that copies at most one

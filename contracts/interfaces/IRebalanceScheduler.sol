@@ -4,7 +4,8 @@ pragma solidity ^0.8.24;
 /// @title IRebalanceScheduler
 /// @notice An on-chain scheduler for an EVM chain (a port of Flow's FlowTransactionScheduler):
 /// a handler books a run at a timestamp with a priority, an execution effort (gas) and a prepaid
-/// fee; once the run is due anyone (a keeper) may execute it and is paid the prepaid fee.
+/// fee; once the run is due anyone (a keeper) may execute it and is paid the prepaid fee less
+/// the scheduler's share.
 ///
 /// Fee: `fee = baseFeePerEffort * executionEffort * multiplier(priority) + dataFeePerByte *
 /// data.length`, multiplier High = 10, Medium = 5, Low = 2. The admin sets both per-unit fees.
@@ -17,7 +18,15 @@ pragma solidity ^0.8.24;
 ///
 /// Money: the scheduler's balance always equals prepaid - paid to executors - refunded -
 /// protocol fees withdrawn. On cancel, `refundBps` of the fee goes back to the payer and the rest
-/// accrues to the protocol (it compensates the slot capacity the run held).
+/// accrues to the protocol (it compensates the slot capacity the run held). On execution,
+/// `protocolShareBps` of the fee accrues to the protocol and the rest is paid to the executor.
+///
+/// A market nobody can corner: slot capacity costs its booker at least `protocolShareBps` of the
+/// fee whoever executes the run (the booker itself included) and at least as much when it cancels
+/// (`refundBps + protocolShareBps <= BPS`, both setters enforce it). Filling a slot's Medium pool
+/// so that a 300,000-effort recurring run finds no room costs at least protocolShareBps x
+/// (capacity - 300,000) x the Medium fee per effort, whatever the booker does with its runs
+/// (without the share, a booker that executes its own runs got every fee back: docs/trust-model.md).
 ///
 /// Who books (issue 11): only the handler itself may book its runs (`msg.sender == handler`, as
 /// in Flow, where booking needs the handler's own capability). Before, anyone could book a run
@@ -85,6 +94,7 @@ interface IRebalanceScheduler {
     event SlotCapacitySet(Priority indexed priority, uint256 capacity);
     event EffortBoundsSet(uint256 minEffort, uint256 maxEffort);
     event RefundShareSet(uint256 refundBps);
+    event ProtocolShareSet(uint256 protocolShareBps);
     event LookbackSet(uint256 lookbackSlots);
     event ProtocolFeesWithdrawn(address indexed to, uint256 amount);
 
@@ -139,12 +149,13 @@ interface IRebalanceScheduler {
 
     /// @notice Executes a due run: marks it Executed, calls the handler with exactly its effort as
     /// gas, catches a failure (emits HandlerFailed with at most 256 bytes of reason) and pays the
-    /// caller the run's fee. Reverts when the run is not Scheduled, not due, or when the caller
+    /// caller the run's fee less `protocolShareBps` of it (RunExecuted's `fee` is what the
+    /// caller is paid; the share accrues to `protocolFees`). Reverts when the run is not Scheduled, not due, or when the caller
     /// did not leave enough gas for the handler to receive its full effort.
     function execute(uint256 id) external;
 
     /// @notice Executes every id that is Scheduled and due, skipping the others (keepers race),
-    /// and pays the caller the sum of their fees once.
+    /// and pays the caller the sum of their fees (each less the protocol share) once.
     /// @return executed How many runs were executed.
     function executeBatch(uint256[] calldata ids) external returns (uint256 executed);
 
@@ -184,6 +195,9 @@ interface IRebalanceScheduler {
     function baseFeePerEffort() external view returns (uint256);
     function dataFeePerByte() external view returns (uint256);
     function refundBps() external view returns (uint256);
+    /// @notice Share of every executed run's fee kept by the scheduler (bps), not paid to the
+    /// executor: what booking capacity costs a booker that executes its own runs.
+    function protocolShareBps() external view returns (uint256);
     function protocolFees() external view returns (uint256);
 
     /* ADMIN */
@@ -191,7 +205,11 @@ interface IRebalanceScheduler {
     function setFees(uint256 baseFeePerEffort, uint256 dataFeePerByte) external;
     function setSlotCapacity(Priority priority, uint256 capacity) external;
     function setEffortBounds(uint256 minEffort, uint256 maxEffort) external;
+    /// @notice Reverts InvalidConfig("refundBps") when `refundBps + protocolShareBps > BPS`.
     function setRefundBps(uint256 refundBps) external;
+    /// @notice Within [MIN_PROTOCOL_SHARE_BPS, MAX_PROTOCOL_SHARE_BPS] and with
+    /// `refundBps + protocolShareBps <= BPS`; otherwise InvalidConfig("protocolShareBps").
+    function setProtocolShareBps(uint256 protocolShareBps) external;
     function setLookbackSlots(uint256 lookbackSlots) external;
     function withdrawProtocolFees(address payable to) external;
 }

@@ -11,17 +11,25 @@ One ``tick(now)``:
    ``nextDueRuns`` (catches runs booked before the log window), minus runs already in one of our transactions in flight. Their current
    status is read in one JSON-RPC batch at the pending block.
 3. :func:`keepers.automation.planning.plan_batches` groups them (oldest first, under a gas
-   budget) and leaves out runs whose fee cannot pay their own gas times the margin.
+   budget: the worst case, every handler burning its effort, sizes batches) and leaves out
+   runs whose pay (the fee less the scheduler's ``protocolShareBps``) cannot cover, times the
+   margin, the gas a simulation measured for them alone (or, not measured yet, the least any
+   run costs).
 4. Each batch is simulated alone on the pending block through the keeper's simulator
    (KEEPER_SIMULATOR, keepers.tx.simulation ``simulate_each``: one JSON-RPC batch of separate
    ``eth_simulateV1`` requests on the node, one round trip for all batches; eth_call +
    eth_estimateGas per batch on the fallback). A batch whose simulation reverts is skipped with
-   its decoded revert in the log. Another executor may have been faster: a simulation that
-   executes 0 runs sends nothing; one that executes fewer than planned re-reads the statuses
-   and drops the taken runs. A batch is submitted only when its fees cover its eth_estimateGas
-   (asked in the same round trip: gasUsed under eth_simulateV1 is not an upper bound, and a
-   run's handler is given its whole booked effort) times the price times the margin; the
-   transaction's gas limit is the pipeline's own eth_estimateGas times KEEPER_GAS_MARGIN_BPS.
+   its decoded revert in the log. A simulation that executes fewer runs than planned re-reads
+   the statuses: runs another executor took are dropped (``raced``); runs due by the keeper's
+   clock but not by the latest block's timestamp wait for a later block (``executeBatch`` skips
+   them; ``executor.run_waits``, reason ``not_due_on_chain``) and the rest go at once. A batch is
+   submitted when its pay covers the gas its simulation really used (gasUsed) times the price
+   times the margin: the gas limit the transaction needs (eth_estimateGas, with EIP-150's 64/63
+   headroom for a handler's whole effort) is not what it costs, and the pipeline sets that limit
+   itself (its eth_estimateGas times KEEPER_GAS_MARGIN_BPS). A batch that does not pay is split:
+   each member simulated alone, the ones that pay their own gas go, each other is said once
+   (``executor.run_unprofitable``: pay, cost, gap) and left for someone else. Every run left out
+   of a tick is in the tick's outcome with its reason, and in the log.
 5. The intents go through the transaction pipeline (idempotency key = batch ids + tick time) and
    the pipeline is driven a few passes.
 
@@ -39,7 +47,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -50,15 +58,20 @@ from keepers.automation.base import AutomationBot, settings_loader
 from keepers.automation.chain import Call, ChainIO, Event
 from keepers.automation.held import REBALANCER_EVENTS, FundHold
 from keepers.automation.planning import (
+    PER_RUN_OVERHEAD,
     SCHEDULED,
     Batch,
     DueRun,
     ExecutorPolicy,
+    Unprofitable,
     batch_pays,
     due_again,
     lag_seconds,
     plan_batches,
     refine_batch,
+    split_not_due_on_chain,
+    split_paying,
+    unprofitable_by,
 )
 from keepers.automation.settings import ExecutorConfig
 from keepers.core.logging import get_logger
@@ -109,8 +122,10 @@ class ExecutorTick:
     submitted: list[list[int]] = field(default_factory=list)  # run ids per intent
     raced: list[int] = field(default_factory=list)  # runs another executor took first
     unprofitable: list[int] = field(default_factory=list)
-    # batches whose simulation reverted (run ids, decoded revert): nothing sent for them
+    # batches whose simulation reverted (run ids, decoded revert or the reason): nothing sent
     skipped: list[tuple[list[int], str]] = field(default_factory=list)
+    # due by the keeper's clock, not yet by the latest block's timestamp: they wait, the rest go
+    waiting: list[int] = field(default_factory=list)
     executed_by_us: list[int] = field(default_factory=list)  # seen in this tick's logs
     lags: list[int] = field(default_factory=list)  # of runs executed by us, this tick
     held: list[int] = field(default_factory=list)  # due runs held back (fund rebalancer held)
@@ -147,6 +162,9 @@ class ExecutorBot(AutomationBot):
         self.last_due_scan: int | None = None
         self.lags: deque[int] = deque(maxlen=100_000)  # every lag seen for our runs
         self.executed_total = 0
+        # gasUsed of a run simulated alone (its real cost), kept while the run is known
+        self.run_gas: dict[int, int] = {}
+        self.said_unprofitable: set[int] = set()  # runs run_unprofitable was logged for
 
     @staticmethod
     def declared_calls(cfg: ExecutorConfig) -> Calls:
@@ -208,7 +226,8 @@ class ExecutorBot(AutomationBot):
         timestamp (whichever is later: a clock behind the chain must not hold runs back)."""
         latest = self.io.head()
         head = latest["number"]
-        now = max(now, latest["timestamp"])
+        chain_time = int(latest["timestamp"])
+        now = max(now, chain_time)
         out = ExecutorTick(now=now, block=head)
         if self.last_block is None:
             self.last_block = max(-1, head - self.cfg.log_lookback_blocks - 1)
@@ -216,15 +235,24 @@ class ExecutorBot(AutomationBot):
             self._scan(self.last_block + 1, head, out)
             self.last_block = head
         self._settle()
-        self._execute_due(now, out)
+        self._execute_due(now, chain_time, out)
         self._pipeline_passes()
         return out
 
-    def _execute_due(self, now: int, out: ExecutorTick) -> None:
+    def _read_share(self) -> None:
+        """The scheduler's protocolShareBps (what it keeps of every fee): 0 for a scheduler
+        without one."""
+        (share,) = self.io.call_many([Call(self.scheduler, "protocolShareBps", ())])
+        bps = 0 if isinstance(share, NodeError) else int(share)
+        if bps != self.policy.protocol_share_bps:
+            self.policy = replace(self.policy, protocol_share_bps=bps)
+
+    def _execute_due(self, now: int, chain_time: int, out: ExecutorTick) -> None:
         taken = frozenset(i for ids in self.in_flight.values() for i in ids)
         ids = {r.id for r in self.known.values() if r.timestamp <= now}
         if due_again(self.last_due_scan, now, self.cfg.due_scan_every_s):
             self.last_due_scan = now
+            self._read_share()
             listed = self.io.call_many(
                 [Call(self.scheduler, "nextDueRuns", (self.cfg.max_due_scan,))], "pending"
             )[0]
@@ -240,29 +268,48 @@ class ExecutorBot(AutomationBot):
         if not due:
             return
         gas_price = self.io.gas_price()
-        batches, unprofitable = plan_batches(due, now, gas_price, self.policy, taken)
-        out.unprofitable += [r.id for r in unprofitable]
-        if unprofitable:
-            BATCHES.labels("unprofitable").inc()
-            log.info(
-                "executor.unprofitable", runs=[r.id for r in unprofitable], gas_price=gas_price
-            )
+        batches, unprofitable = plan_batches(due, now, gas_price, self.policy, taken, self.run_gas)
+        least = [
+            unprofitable_by(r, self.run_gas.get(r.id, PER_RUN_OVERHEAD), gas_price, self.policy)
+            for r in unprofitable
+        ]
+        self._say_unprofitable(least, gas_price, out)
+        # Each batch simulated as planned and, in the same round trip, each member of a batch
+        # of several not measured yet simulated alone: its gasUsed is its real cost, what it
+        # must pay for itself (a run is never carried by the others).
+        singles = [
+            r
+            for b in batches
+            if len(b.runs) > 1 and not self.cfg.unbatched
+            for r in b.runs
+            if r.id not in self.run_gas
+        ]
+        calls = [self._call(b) for b in batches] + [self._call(Batch((r,))) for r in singles]
+        sims = self.io.simulate_each(self.simulator, calls, self.sender, estimate=True)
+        for r, (sim, step) in zip(singles, sims[len(batches) :], strict=True):
+            self._measure(r, sim, step)
         specs: list[tuple[IntentSpec, Batch]] = []
-        sims = self.io.simulate_each(
-            self.simulator, [self._call(b) for b in batches], self.sender, estimate=True
-        )
-        for batch, (sim, step) in zip(batches, sims, strict=True):
-            kept, gas = self._cope_with_race(batch, sim, step, now, out)
+        for batch, (sim, step) in zip(batches, sims, strict=False):
+            if len(batch.runs) == 1:
+                self._measure(batch.runs[0], sim, step)
+            kept, gas = self._cope_with_race(batch, sim, step, now, chain_time, out)
             if kept is None:
                 continue
-            batch = kept
-            if not batch_pays(batch, gas, gas_price, self.policy.fee_margin_bps):
+            batch, dropped = split_paying(kept, self.run_gas, gas_price, self.policy)
+            self._say_unprofitable(dropped, gas_price, out)
+            if not batch.runs:
+                continue
+            share = self.policy.protocol_share_bps
+            if not dropped and not batch_pays(
+                batch, gas, gas_price, self.policy.fee_margin_bps, share
+            ):
+                # only a member no simulation measured alone can make it short
                 BATCHES.labels("unprofitable").inc()
                 out.unprofitable += batch.ids
                 log.info(
                     "executor.batch_unprofitable",
                     runs=batch.ids,
-                    fee=batch.fee,
+                    pay=batch.pay(share),
                     gas=gas,
                     gas_price=gas_price,
                 )
@@ -284,9 +331,11 @@ class ExecutorBot(AutomationBot):
         )
 
     def _cope_with_race(
-        self, batch: Batch, sim: Any, step: SimStep, now: int, out: ExecutorTick
+        self, batch: Batch, sim: Any, step: SimStep, now: int, chain_time: int, out: ExecutorTick
     ) -> tuple[Batch | None, int]:
-        """The simulated batch minus what someone else executed first; None if nothing left."""
+        """The simulated batch minus what someone else executed first and what the chain does
+        not count as due yet (it waits), with the gas its simulation used; None if nothing is
+        left to send. Every run left out is logged with its reason."""
         if not step.ok:
             out.skipped.append((batch.ids, step.error or ""))
             if self.cfg.unbatched:  # execute(id) reverts on a taken run
@@ -299,19 +348,67 @@ class ExecutorBot(AutomationBot):
             return None, 0
         executed = len(batch.ids) if self.cfg.unbatched else int(sim)
         if executed == len(batch.ids):
-            return batch, int(step.gas_estimate or 0)
+            return batch, int(step.gas_used)
         statuses = {r.id: r.status for r in self._read_runs(batch.ids)}
         refined = refine_batch(batch, statuses, now)
-        out.raced += [i for i in batch.ids if i not in set(refined.ids)]
-        BATCHES.labels("raced").inc()
-        if not refined.runs or executed == 0:
+        raced = [i for i in batch.ids if i not in set(refined.ids)]
+        if raced:
+            out.raced += raced
+            BATCHES.labels("raced").inc()
+            log.info("executor.run_skipped", runs=raced, reason="raced")
+        refined, waiting = split_not_due_on_chain(refined, chain_time)
+        if waiting:
+            out.waiting += [r.id for r in waiting]
+            log.info(
+                "executor.run_waits",
+                runs=[r.id for r in waiting],
+                reason="not_due_on_chain",
+                due=[r.timestamp for r in waiting],
+                chain_time=chain_time,
+            )
+        if not refined.runs:
             return None, 0
         ((sim2, step2),) = self.io.simulate_each(
             self.simulator, [self._call(refined)], self.sender, estimate=True
         )
         if not step2.ok or int(sim2) != len(refined.ids):
+            reason = step2.error or f"simulation executed {sim2} of {len(refined.ids)} runs"
+            out.skipped.append((refined.ids, reason))
+            BATCHES.labels("sim_error").inc()
+            log.warning("executor.batch_skipped", runs=refined.ids, reason=reason)
             return None, 0
-        return refined, int(step2.gas_estimate or 0)
+        return refined, int(step2.gas_used)
+
+    def _measure(self, run: DueRun, sim: Any, step: SimStep) -> None:
+        """Keeps the gasUsed of ``run`` simulated alone, when the simulation executed it."""
+        if step.ok and (self.cfg.unbatched or int(sim) == 1):
+            self.run_gas[run.id] = int(step.gas_used)
+
+    def _say_unprofitable(
+        self, runs: list[Unprofitable], gas_price: int, out: ExecutorTick
+    ) -> None:
+        """Runs whose pay does not cover their gas: in the tick's outcome every time, in the
+        log once per run (``executor.run_unprofitable``: pay, cost, gap in wei)."""
+        if not runs:
+            return
+        BATCHES.labels("unprofitable").inc()
+        out.unprofitable += [u.run.id for u in runs]
+        for u in runs:
+            if u.run.id in self.said_unprofitable:
+                continue
+            self.said_unprofitable.add(u.run.id)
+            log.info(
+                "executor.run_unprofitable",
+                run=u.run.id,
+                fee=u.run.fee,
+                pay=u.pay,
+                gas=u.gas,
+                measured=u.run.id in self.run_gas,  # False: the least any run costs
+                cost=u.cost,
+                gap=u.gap,
+                gas_price=gas_price,
+                margin_bps=self.policy.fee_margin_bps,
+            )
 
     def _call(self, batch: Batch) -> Call:
         if self.cfg.unbatched:
@@ -389,6 +486,9 @@ class ExecutorBot(AutomationBot):
                 self.known.pop(rid, None)
             else:
                 executed.append(ev)
+        for gone in [i for i in self.run_gas if i not in self.known]:
+            del self.run_gas[gone]
+        self.said_unprofitable &= set(self.known)
         if not executed:
             return
         missing = [int(e.args["id"]) for e in executed if int(e.args["id"]) not in self.known]

@@ -1,7 +1,8 @@
 """Pure decisions of the automation keepers (no I/O, no web3 object).
 
 Executor: which due scheduler runs go into which ``executeBatch`` transaction, and whether the
-runs' prepaid fees cover the gas the transaction will burn times a margin.
+executor's pay (each run's prepaid fee less the scheduler's protocol share) covers the gas the
+transaction really burns (the simulation's gasUsed, not the gas limit it needs) times a margin.
 
 Supervisor: which recurring tasks are stuck (nothing booked, or a receipt whose run can no
 longer execute) and when a funder's runway is low enough to page before booking fails.
@@ -11,7 +12,7 @@ Amounts are integers in wei; gas in gas units; times in unix seconds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 BPS = 10_000
@@ -53,6 +54,8 @@ class ExecutorPolicy:
     max_batch_gas: int = 25_000_000  # stay under the block gas limit
     fee_margin_bps: int = 12_000  # fees must cover gas cost x 1.2
     unbatched: bool = False  # one run per transaction (the benchmark's baseline)
+    # the scheduler's protocolShareBps: kept from every fee, never paid to the executor
+    protocol_share_bps: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,15 @@ class Batch:
     @property
     def gas_bound(self) -> int:
         return batch_gas_bound(self.runs)
+
+    def pay(self, share_bps: int) -> int:
+        """What executing the batch pays its executor: each fee less the protocol's share."""
+        return sum(executor_pay(r.fee, share_bps) for r in self.runs)
+
+
+def executor_pay(fee: int, share_bps: int) -> int:
+    """The executor's part of a run's prepaid ``fee`` (the scheduler keeps ``share_bps``)."""
+    return fee - fee * share_bps // BPS
 
 
 def run_gas_bound(effort: int) -> int:
@@ -113,15 +125,19 @@ def plan_batches(
     gas_price: int,
     policy: ExecutorPolicy,
     in_flight: frozenset[int] = frozenset(),
+    measured: Mapping[int, int] | None = None,
 ) -> tuple[list[Batch], list[DueRun]]:
     """Group due runs into batches, oldest first.
 
-    Skips runs that are not Scheduled, not yet due at ``now`` (block time), or already in a
-    transaction of ours in flight. A run whose fee cannot pay its own worst-case gas times the
-    margin is returned in the second list (unprofitable: left for someone else) rather than
-    carried by the others. Each batch stays under ``max_batch_runs`` and ``max_batch_gas``.
+    Skips runs that are not Scheduled, not yet due at ``now``, or already in a transaction of
+    ours in flight. A run whose pay cannot cover, times the margin, the gas it really uses
+    (``measured``: its gasUsed simulated alone, when a simulation measured it; otherwise the
+    least any run costs, PER_RUN_OVERHEAD) is returned in the second list (unprofitable: left
+    for someone else). The worst case (the handler burning its whole effort with the EIP-150
+    headroom) only sizes batches: each stays under ``max_batch_runs`` and ``max_batch_gas``.
     Duplicated ids count once.
     """
+    measured = measured or {}
     seen: set[int] = set()
     candidates: list[DueRun] = []
     for r in runs:
@@ -134,9 +150,9 @@ def plan_batches(
     unprofitable: list[DueRun] = []
     profitable: list[DueRun] = []
     for r in candidates:
-        alone = TX_OVERHEAD + gas_needed_for(r.effort) + PER_RUN_OVERHEAD
-        share = run_gas_bound(r.effort) if not policy.unbatched else alone
-        if fees_cover(r.fee, share, gas_price, policy.fee_margin_bps):
+        gas = measured.get(r.id, PER_RUN_OVERHEAD)
+        pay = executor_pay(r.fee, policy.protocol_share_bps)
+        if fees_cover(pay, gas, gas_price, policy.fee_margin_bps):
             profitable.append(r)
         else:
             unprofitable.append(r)
@@ -156,6 +172,42 @@ def plan_batches(
     return batches, unprofitable
 
 
+@dataclass(frozen=True)
+class Unprofitable:
+    """A run whose pay does not cover its own gas at this price: what ``run_unprofitable``
+    says (pay and cost in wei, gap = cost x margin - pay)."""
+
+    run: DueRun
+    pay: int
+    gas: int
+    cost: int
+    gap: int
+
+
+def unprofitable_by(run: DueRun, gas: int, gas_price: int, policy: ExecutorPolicy) -> Unprofitable:
+    pay = executor_pay(run.fee, policy.protocol_share_bps)
+    cost = gas * gas_price
+    return Unprofitable(run, pay, gas, cost, max(0, -(-cost * policy.fee_margin_bps // BPS) - pay))
+
+
+def split_paying(
+    batch: Batch, alone: Mapping[int, int], gas_price: int, policy: ExecutorPolicy
+) -> tuple[Batch, list[Unprofitable]]:
+    """The members of a batch that did not pay as a whole, each judged on its own gasUsed
+    simulated alone (``alone``; a run missing from it is kept): those that pay their own way
+    (the batch shares the transaction's overhead, so it pays too) and those that do not."""
+    keep: list[DueRun] = []
+    out: list[Unprofitable] = []
+    for r in batch.runs:
+        gas = alone.get(r.id)
+        pay = executor_pay(r.fee, policy.protocol_share_bps)
+        if gas is None or fees_cover(pay, gas, gas_price, policy.fee_margin_bps):
+            keep.append(r)
+        else:
+            out.append(unprofitable_by(r, gas, gas_price, policy))
+    return Batch(tuple(keep)), out
+
+
 def refine_batch(batch: Batch, statuses: dict[int, int], now: int) -> Batch:
     """The batch without the runs another executor took since it was planned (``statuses``
     are the latest reads; a run missing from them is kept)."""
@@ -165,9 +217,20 @@ def refine_batch(batch: Batch, statuses: dict[int, int], now: int) -> Batch:
     return Batch(keep)
 
 
-def batch_pays(batch: Batch, estimated_gas: int, gas_price: int, margin_bps: int) -> bool:
-    """Final check with the node's gas estimate of the actual transaction."""
-    return bool(batch.runs) and fees_cover(batch.fee, estimated_gas, gas_price, margin_bps)
+def split_not_due_on_chain(batch: Batch, chain_time: int) -> tuple[Batch, list[DueRun]]:
+    """The runs the chain counts as due (timestamp at most the latest block's ``chain_time``)
+    and those due by the keeper's clock only: executeBatch skips the latter, so they wait for a
+    later block while the rest go."""
+    go = tuple(r for r in batch.runs if r.timestamp <= chain_time)
+    return Batch(go), [r for r in batch.runs if r.timestamp > chain_time]
+
+
+def batch_pays(
+    batch: Batch, gas_used: int, gas_price: int, margin_bps: int, share_bps: int = 0
+) -> bool:
+    """Final check: the batch's pay against the gas its simulation really used (the gas limit
+    sent, with the EIP-150 headroom, is not what the transaction costs)."""
+    return bool(batch.runs) and fees_cover(batch.pay(share_bps), gas_used, gas_price, margin_bps)
 
 
 def lag_seconds(due: int, executed_at: int) -> int:

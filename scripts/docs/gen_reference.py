@@ -226,6 +226,21 @@ def _sig(item: dict[str, Any]) -> str:
     return f"{item['name']}({','.join(t(p) for p in item.get('inputs', []))})"
 
 
+def _shown(item: dict[str, Any]) -> str:
+    """The signature as the page shows it: a struct parameter by its name and named fields
+    (``RecurringConfig(uint64 interval,...)``), not as an unnamed tuple."""
+
+    def t(p: dict[str, Any]) -> str:
+        if p["type"].startswith("tuple"):
+            struct = str(p.get("internalType", "")).removeprefix("struct ").split(".")[-1]
+            struct = struct.split("[")[0]
+            fields = ",".join(f"{t(c)} {c.get('name', '')}".strip() for c in p["components"])
+            return f"{struct}({fields}){p['type'][5:]}"
+        return str(p["type"])
+
+    return f"{item['name']}({','.join(t(p) for p in item.get('inputs', []))})"
+
+
 def contracts_page() -> str:
     if not BUILD.exists():
         raise SystemExit(f"{BUILD} not found: run `make compile` first")
@@ -258,7 +273,7 @@ def contracts_page() -> str:
             for f in fns:
                 sig = _sig(f)
                 lines.append(
-                    f"| `{sig}` | {f.get('stateMutability', '')} | "
+                    f"| `{_shown(f)}` | {f.get('stateMutability', '')} | "
                     f"{_cell(_natspec(user, 'methods', sig, 'notice'))} | "
                     f"{_cell(_natspec(dev, 'methods', sig, 'details'))} |"
                 )
@@ -271,7 +286,7 @@ def contracts_page() -> str:
             for i in items:
                 sig = _sig(i)
                 lines.append(
-                    f"| `{sig}` | {_cell(_natspec(user, title, sig, 'notice'))} | "
+                    f"| `{_shown(i)}` | {_cell(_natspec(user, title, sig, 'notice'))} | "
                     f"{_cell(_natspec(dev, title, sig, 'details'))} |"
                 )
             lines.append("")

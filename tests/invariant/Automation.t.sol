@@ -176,7 +176,7 @@ contract AutomationInvariants is InvariantBase {
         }
     }
 
-    /// @notice A run executes at most once and its executor is paid exactly its fee; eve's
+    /// @notice A run executes at most once and its executor is paid exactly its fee less the protocol share; eve's
     /// balance is what she started with, less what she sent, plus the fees of the runs she
     /// executed: she gains nothing else.
     function invariant_runsExecuteOnceAndAttackerEarnsOnlyFees() public view {

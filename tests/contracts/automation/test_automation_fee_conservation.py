@@ -69,7 +69,10 @@ def test_escrow__random_sequence__conserved_to_the_wei(
             else:
                 tx = scheduler.execute(ids[0], sender=keeper, gas_price=0)
             got = sum(e.fee for e in events(tx, "RunExecuted"))
-            assert got == sum(fees[i] for i in ids) == keeper.balance - before
+            # the executor is paid each fee less the protocol's share, which stays in escrow
+            share = scheduler.protocolShareBps()
+            assert got == sum(fees[i] - fees[i] * share // 10_000 for i in ids)
+            assert got == keeper.balance - before
             paid += got
             for i in ids:
                 del fees[i]
@@ -90,8 +93,13 @@ def test_escrow__random_sequence__conserved_to_the_wei(
         elif op == "time":
             advance(chain, rng.randrange(1, 4 * SLOT))
         elif op == "admin":
-            if rng.random() < 0.5:
-                scheduler.setRefundBps(rng.randrange(0, 10_001), sender=gov)
+            r = rng.random()
+            if r < 0.25:
+                share = scheduler.protocolShareBps()
+                scheduler.setRefundBps(rng.randrange(0, 10_001 - share), sender=gov)
+            elif r < 0.5:
+                top = min(5_000, 10_000 - scheduler.refundBps())
+                scheduler.setProtocolShareBps(rng.randrange(1_000, top + 1), sender=gov)
             else:
                 amount = scheduler.protocolFees()
                 tx = scheduler.withdrawProtocolFees(gov, sender=gov)

@@ -426,9 +426,12 @@ def test_destroy__booked_run__refunds_everything_to_funder(
 
 
 def test_destroy__full_refund_share__funder_made_whole(rebalancer, scheduler, funder, gov, alice):
-    scheduler.setRefundBps(10_000, sender=gov)
+    # the most a cancel may return: everything but the share an execution would keep
+    scheduler.setProtocolShareBps(1_000, sender=gov)
+    scheduler.setRefundBps(9_000, sender=gov)
+    paid = scheduler.getRun(rebalancer.bookedRun()[0]).fee
     rebalancer.destroy(sender=alice)
-    assert funder.balance == 10**18
+    assert funder.balance == 10**18 - paid + paid * 9_000 // 10_000
 
 
 def test_set_config_and_destroy__unlimited_allowance_after_gift__not_blocked(

@@ -31,6 +31,14 @@ def fee(effort: int, priority: int, data_len: int = 0) -> int:
     return BASE_FEE * effort * MULT[priority] + DATA_FEE * data_len
 
 
+SHARE_BPS = 2_000  # the scheduler's default protocolShareBps
+
+
+def pay(prepaid: int) -> int:
+    """What the executor of a run prepaid ``prepaid`` is paid: the fee less the protocol share."""
+    return prepaid - prepaid * SHARE_BPS // 10_000
+
+
 def slot_start(chain, slots_ahead: int = 2) -> int:
     return (now(chain) // SLOT + slots_ahead) * SLOT
 
@@ -117,11 +125,13 @@ def test_execute__due_run__marks_executed_calls_handler_pays_caller(
     advance(chain, ts - now(chain))
     before = keeper.balance
     tx = scheduler.execute(run_id, sender=keeper, gas_price=0)
-    assert keeper.balance - before == fee(EFFORT, MEDIUM, 5) + tip
+    paid = fee(EFFORT, MEDIUM, 5) + tip
+    assert keeper.balance - before == pay(paid)
+    assert scheduler.protocolFees() == paid - pay(paid)
     assert scheduler.status(run_id) == EXECUTED
     assert handler.executions() == 1 and handler.lastData() == b"hello"
     [ev] = events(tx, "RunExecuted")
-    assert ev.success and ev.fee == fee(EFFORT, MEDIUM, 5) + tip
+    assert ev.success and ev.fee == pay(paid)
 
 
 def test_execute__twice__second_reverts(chain, scheduler, handler, alice, keeper, bob):
@@ -148,7 +158,7 @@ def test_execute__failing_handler__caught_executed_and_paid(
     advance(chain, 3 * SLOT)
     before = keeper.balance
     tx = scheduler.execute(run_id, sender=keeper, gas_price=0)
-    assert keeper.balance - before == fee(EFFORT, MEDIUM)
+    assert keeper.balance - before == pay(fee(EFFORT, MEDIUM))
     assert scheduler.status(run_id) == EXECUTED
     [ev] = events(tx, "RunExecuted")
     assert not ev.success
@@ -211,7 +221,8 @@ def test_execute_batch__mixed_ids__executes_due_skips_rest(
     before = keeper.balance
     tx = scheduler.executeBatch([a, b, later, a, 777], sender=keeper, gas_price=0)
     assert tx.return_value == 2
-    assert keeper.balance - before == 2 * fee(EFFORT, MEDIUM)
+    assert keeper.balance - before == 2 * pay(fee(EFFORT, MEDIUM))
+    assert scheduler.protocolFees() == 2 * (fee(EFFORT, MEDIUM) - pay(fee(EFFORT, MEDIUM)))
     assert [scheduler.status(i) for i in (a, b, later)] == [EXECUTED, EXECUTED, SCHEDULED]
 
 
@@ -253,7 +264,7 @@ def test_cancel__payer_rejects_refund__reverts(chain, scheduler, handler, alice)
         handler.cancel(run_id, sender=alice)
 
 
-@pytest.mark.parametrize("refund_bps", [0, 2_500, 10_000])
+@pytest.mark.parametrize("refund_bps", [0, 2_500, 8_000])  # at most BPS - protocolShareBps
 def test_cancel__refund_share__never_exceeds_prepaid(
     chain, scheduler, handler, gov, alice, refund_bps
 ):

@@ -150,6 +150,36 @@ def test_supervisor__books_itself_and_runs_as_cron(
     assert next_id != run_id and next_ts == ts + 3_600
 
 
+def test_supervisor_run__funder_short_for_all__books_itself_before_the_items(
+    chain, project, deployer, registry, supervisor, scheduler, funder, gov, alice, keeper
+):
+    """The funder holds the Supervisor's next booking and all but one wei of its three stuck
+    items' bookings. The items used to book first and empty it: the Supervisor's own booking
+    failed and nothing ticked it again until the bot or a stranger called fixReschedule. Now
+    it books itself first; the last item waits for the next tick."""
+    supervisor.fixReschedule(sender=alice)
+    sup_run, ts = supervisor.bookedRun()
+    funder.withdraw(gov, funder.balance, sender=gov)
+    ids = make_paid(project, deployer, registry, supervisor, alice, 3)  # none can book
+    rebs = [project.Rebalancer.at(registry.rebalancerOf(i)) for i in ids]
+    assert all(r.bookedRun() == (0, 0) for r in rebs)
+
+    def booking(task) -> int:
+        c = task.recurringConfig()
+        return scheduler.feeFor(0, c.priority, c.executionEffort) * c.estimationMarginBps // 10_000
+
+    gov.transfer(funder, booking(supervisor) + sum(booking(r) for r in rebs) - 1)
+    advance(chain, ts - now(chain))
+    tx = scheduler.execute(sup_run, sender=keeper)
+    next_run, next_ts = supervisor.bookedRun()
+    assert next_run != 0 and scheduler.status(next_run) == SCHEDULED and next_ts == ts + 3_600
+    assert not [
+        e for e in events(tx, "FailedRecurringSchedule") if e.contract_address == supervisor.address
+    ]
+    assert sorted(o for _, o in checked(tx)) == [BOOKED, BOOKED, FAILED]
+    assert sum(r.bookedRun()[0] != 0 for r in rebs) == 2
+
+
 def _fleet(project, deployer, fleet, scheduler, position, funder, alice, healthy, bad_each):
     first = None
     left = healthy

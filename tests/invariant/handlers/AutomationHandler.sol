@@ -558,7 +558,11 @@ contract AutomationHandler is CheatBase {
                     address by = address(uint160(uint256(l.topics[2])));
                     (, uint256 fee) = abi.decode(l.data, (bool, uint256));
                     if (++executions[id] > 1) _failExec("a run executed twice");
-                    if (fee != scheduler.getRun(id).fee) _failExec("executor paid other than the run's fee");
+                    // the executor is paid the run's fee less the scheduler's protocol share
+                    uint256 booked = scheduler.getRun(id).fee;
+                    if (fee != booked - booked * scheduler.protocolShareBps() / BpsLib.BPS) {
+                        _failExec("executor paid other than the run's fee less the protocol share");
+                    }
                     ++executedRunsOf[runHandler[id]];
                     paid += fee;
                     feesTo[by] += fee;

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from keepers.automation.planning import (
     CANCELED,
     EXECUTED,
+    PER_RUN_OVERHEAD,
     SCHEDULED,
     Batch,
     DueRun,
@@ -18,6 +19,7 @@ from keepers.automation.planning import (
     batch_gas_bound,
     batch_pays,
     due_again,
+    executor_pay,
     fees_cover,
     gas_needed_for,
     hold_run,
@@ -27,6 +29,8 @@ from keepers.automation.planning import (
     refine_batch,
     runway_alert,
     spend_cap_alert,
+    split_not_due_on_chain,
+    split_paying,
     stuck_reason,
 )
 
@@ -135,7 +139,48 @@ def test_plan_batches__any_input__partition_of_due_profitable_runs(raw, now, gas
         assert len(b.runs) <= POLICY.max_batch_runs
         assert len(b.runs) == 1 or b.gas_bound <= POLICY.max_batch_gas
         for r in b.runs:
-            assert fees_cover(r.fee, r.effort + 45_000, gas_price, POLICY.fee_margin_bps)
+            assert fees_cover(r.fee, PER_RUN_OVERHEAD, gas_price, POLICY.fee_margin_bps)
+
+
+LOW_FEE_PER_EFFORT = 960_000_000  # 0.4 gwei base x Low 2 x margin 1.2 (the local profile)
+
+
+def test_plan_batches__low_run_pays_its_real_gas__planned_though_worst_case_does_not():
+    """A Low run of 1M effort prepaid 0.96 gwei per unit: at 1 gwei its worst case (its whole
+    effort and the EIP-150 headroom) is above its pay, but the gas it really uses is not."""
+    policy = ExecutorPolicy(protocol_share_bps=2_000)
+    low = run(1, effort=1_000_000, fee=LOW_FEE_PER_EFFORT * 1_000_000)
+    pay = executor_pay(low.fee, 2_000)
+    assert not fees_cover(pay, gas_needed_for(low.effort), GWEI, policy.fee_margin_bps)
+    batches, unprofitable = plan_batches([low], 100, GWEI, policy, measured={1: 330_000})
+    assert [b.ids for b in batches] == [[1]] and unprofitable == []
+    batches, unprofitable = plan_batches([low], 100, GWEI, policy, measured={1: 900_000})
+    assert batches == [] and unprofitable == [low]
+
+
+def test_executor_pay__protocol_share__kept_from_fee():
+    assert executor_pay(10**15, 2_000) == 8 * 10**14
+    assert executor_pay(7, 2_000) == 6  # the share rounds down: the executor's part up
+    b = Batch((run(1, fee=10**15), run(2, fee=10**15)))
+    assert b.pay(2_000) == 16 * 10**14
+    assert batch_pays(b, 1_000_000, GWEI, 12_000, 2_000)
+    assert not batch_pays(b, 1_000_000, 1_400 * GWEI, 12_000, 2_000)  # 1.68e15 > 1.6e15
+
+
+def test_split_paying__batch_that_does_not_pay__members_judged_alone():
+    policy = ExecutorPolicy(protocol_share_bps=2_000)
+    good, bad, unknown = run(1, fee=10**15), run(2, fee=10**13), run(3, fee=10**13)
+    kept, out = split_paying(Batch((good, bad, unknown)), {1: 300_000, 2: 300_000}, GWEI, policy)
+    assert kept.ids == [1, 3]  # a run the split could not measure is kept (the batch re-checks)
+    (u,) = out
+    assert (u.run, u.pay, u.gas, u.cost) == (bad, 8 * 10**12, 300_000, 300_000 * GWEI)
+    assert u.gap == 300_000 * GWEI * 12 // 10 - 8 * 10**12
+
+
+def test_split_not_due_on_chain__clock_ahead_of_chain__late_member_waits_rest_go():
+    b = Batch((run(1, ts=90), run(2, ts=100), run(3, ts=95)))
+    go, waiting = split_not_due_on_chain(b, chain_time=95)
+    assert go.ids == [1, 3] and [r.id for r in waiting] == [2]
 
 
 def test_lag_and_percentile__nearest_rank():

@@ -61,9 +61,13 @@ def test_executor__due_runs__executed_in_one_batch_and_paid(
         assert all(b != 0 and b not in ids for b in booked_ids(rebs))  # next runs booked
         (intent,) = intents(bot.store)
         assert intent.status == "confirmed" and intent.role == "executor"
-        gas_cost = (
-            keeper.balance - balance - sum(int(sched.getRun(i).fee) for i in tick.submitted[0])
+        # the executor is paid each fee less the scheduler's protocol share
+        share = int(sched.protocolShareBps())
+        pay = sum(
+            int(sched.getRun(i).fee) - int(sched.getRun(i).fee) * share // 10_000
+            for i in tick.submitted[0]
         )
+        gas_cost = keeper.balance - balance - pay
         assert gas_cost < 0 and keeper.balance > balance  # paid more than the gas it burned
         assert fees > -gas_cost
 
