@@ -34,6 +34,7 @@ class Ctx:
         self._config: FundConfig | None = None
         self._store: Any = None
         self.offline: str | None = None  # why the node did not answer (read-only commands)
+        self._deployment: str | None = None  # "" once found unknown (Ctx.deployment)
 
     def config(self) -> FundConfig:
         if self._config is None:
@@ -115,6 +116,28 @@ class Ctx:
             self._store = Store(self.config().keeper.db_url)
         return self._store
 
+    def deployment(self) -> str | None:
+        """The deployment this keeper drives (keepers.tx.release.deployment_id), for marking the
+        plans of another one: from the deployment record when it names its chain and release
+        (written by a deploy of 0.2.0 or later: no node needed), else from the chain through
+        the fund bot; None when neither can say (the node down, an older record)."""
+        if self._bot is not None:
+            return str(self._bot.deployment)
+        if self._deployment is None:
+            from keepers.tx.contracts import DeploymentError, FundAddresses
+            from keepers.tx.release import deployment_id
+
+            try:
+                a: FundAddresses | None = FundAddresses.load(self.config().keeper.deployment)
+            except DeploymentError:
+                a = None
+            if a is not None and a.release and a.chain_id is not None:
+                self._deployment = deployment_id(a.chain_id, a.vault, a.release)
+            else:
+                bot = self.bot_or_offline()
+                self._deployment = "" if bot is None else str(bot.deployment)
+        return self._deployment or None
+
     def records(self) -> Any:
         """The fund's records in the store (``.plans``, ``.carry``): what the read-only
         commands show, with the node up or down."""
@@ -131,6 +154,7 @@ class Ctx:
             self._store.close()
             self._store = None
         self._bot = None
+        self._deployment = None
 
     def time(self) -> int:
         return self.now if self.now is not None else int(time.time())
@@ -191,8 +215,39 @@ def fail(message: str, code: int = EXIT_DOMAIN) -> NoReturn:
     sys.exit(code)
 
 
+def version_info() -> dict[str, str]:
+    """What ``keeper --version`` prints: the keepers' version and the contract release their
+    ABIs (keepers/abis) belong to (keepers.version)."""
+    from keepers.version import CONTRACTS_RELEASE, __version__
+
+    return {"version": __version__, "contracts_release": CONTRACTS_RELEASE}
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``keeper --version`` (``keeper --json --version``: JSON): print and exit 0 before any
+    setting is read, so that it answers on a host with no configuration at all."""
+    if not value or ctx.resilient_parsing:
+        return
+    info = version_info()
+    if ctx.params.get("as_json"):  # --json is eager: read before this, in either order
+        click.echo(json.dumps(info, indent=2))
+    else:
+        click.echo(
+            f"keeper (ballast-keepers) {info['version']}, "
+            f"contracts release {info['contracts_release']}"
+        )
+    ctx.exit(0)
+
+
 @click.group()
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.option("--json", "as_json", is_flag=True, is_eager=True, help="machine-readable output")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    callback=_print_version,
+    help="print the version and the contract release this keeper drives, and exit",
+)
 @click.option("--now", type=int, default=None, hidden=True, help="unix time (replays)")
 @click.pass_context
 def main(ctx: click.Context, as_json: bool, now: int | None) -> None:
