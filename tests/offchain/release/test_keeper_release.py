@@ -144,8 +144,24 @@ def _intents(db: Path) -> int:
         return int(c.execute("SELECT COUNT(*) FROM tx_intents").fetchone()[0])
 
 
+def _console_plan_page(env: dict, ref: str, monkeypatch: Any) -> str:
+    """The console's page of a plan (keepers.console.views), rendered as the server does."""
+    from keepers.cli_base import Ctx
+    from keepers.console import views
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    ctx = Ctx(False, NOW)
+    try:
+        status, html = views.plan_page(ctx, ref, NOW, "nonce", "csrf")
+    finally:
+        ctx.close()
+    assert status == 200
+    return html
+
+
 def test_new_deployment__0_1_0_store_kept__open_plans_marked_and_ended_before_simulation(
-    env, fresh, chain, tmp_path
+    env, fresh, chain, tmp_path, monkeypatch
 ):
     """A contract release: the 0.1.0 keeper's store kept, the keeper pointed at a new
     deployment whose vault landed at the old vault's address (the same deployer's first
@@ -167,6 +183,8 @@ def test_new_deployment__0_1_0_store_kept__open_plans_marked_and_ended_before_si
     assert "OTHER DEPLOYMENT: made by a keeper of 0.1.0 or older" in review
     assert "OTHER DEPLOYMENT" in keeper(env, "review")  # the waiting list too
     assert keeper(env, "--json", "review", plans["half"])["other_deployment"]
+    html = _console_plan_page(env, plans["pending"], monkeypatch)
+    assert 'id="other-deployment"' in html and "made by a keeper of 0.1.0 or older" in html
     before, intents = _plans(db), _intents(db)
     out = keeper(env, "--json", "--now", str(NOW), "run", "--once", "--bots", "fund")
     assert out["resumes"] == []  # ended at start-up: nothing of theirs resumed
