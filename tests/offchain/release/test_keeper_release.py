@@ -198,3 +198,27 @@ def test_new_deployment__0_1_0_store_kept__open_plans_marked_and_ended_before_si
     assert _intents(db) == intents
     for ref in set(plans.values()) - open_:  # the finished ones are left as they were
         assert after[ref][0] == before[ref][0]
+
+
+def test_executor_hold__rebalancer_without_trusted_target__safeguard_off_said_once(
+    fresh, chain, accounts, project
+):
+    """The held-feed safeguard needs a rebalancer's trustedTarget(): one built before 0.1.0
+    has none, so its runs can never be held. The executor used to class it as "not the
+    fund's" and say nothing; it now names it once."""
+    from keepers.automation.chain import ChainIO
+    from keepers.automation.held import CLASSIFY_EVERY_S, FundHold
+    from keepers.tx.node import Node
+    from keepers.tx.revert import RevertDecoder
+
+    legacy = accounts[0].deploy(project.TestLegacyRebalancer, fresh.controller.address)
+    ours = fresh.addresses()["automation"]["fund_rebalancer"]
+    hold = FundHold(ChainIO(Node(chain.provider.uri, 10)), RevertDecoder.default(), 0, 60)
+    with capture_logs() as logs:
+        hold._classify([legacy.address, ours], 1_000)
+        hold._classify([legacy.address, ours], 1_000 + CLASSIFY_EVERY_S)  # read again
+    said = [x for x in logs if x["event"] == "executor.held_safeguard_off"]
+    assert [x["rebalancer"] for x in said] == [legacy.address]
+    assert "trustedTarget()" in said[0]["why"] and "0.1.0" in said[0]["why"]
+    assert hold.controller_of(legacy.address) is None
+    assert hold.controller_of(ours) == fresh.controller.address
