@@ -456,6 +456,9 @@ class FundBot:
     def plan_and_run(
         self, reading: FundReading, triggers: list[trig.Trigger], now: int, *, dry_run: bool = False
     ) -> CycleOutcome:
+        # another deployment's open plans never count as in flight here, nor cover a new plan
+        if not dry_run:
+            self.end_other_deployments()
         # one picture of the fund: planned against the fund as it will be once the plans in
         # flight land (keepers.fund.planning.inflight), whichever trigger asked
         flights = self.plans.in_flight()

@@ -222,3 +222,22 @@ def test_executor_hold__rebalancer_without_trusted_target__safeguard_off_said_on
     assert "trustedTarget()" in said[0]["why"] and "0.1.0" in said[0]["why"]
     assert hold.controller_of(legacy.address) is None
     assert hold.controller_of(ours) == fresh.controller.address
+
+
+def test_plan__0_1_0_store_on_a_new_deployment__old_open_plans_neither_cover_nor_count(
+    env, fresh, accounts, chain, tmp_path
+):
+    """`keeper plan` on the new deployment with the old store: the old deployment's waiting
+    plans are ended first, each with its reason, so they neither cover the new plan (a plan
+    with the same legs is refused as "already covers these actions") nor count as in flight
+    when it is sized."""
+    db = tmp_path / "keeper.db"
+    shutil.copyfile(FIXTURE / "keeper.db", db)
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    out = keeper(env, "--json", "--now", str(NOW), "plan")
+    assert out["plan"] not in OLD["plans"].values()
+    assert out["status"] in ("pending_approval", "executed"), out
+    after = _plans(db)
+    for name in ("proposed", "pending", "approved", "half"):
+        status, payload = after[OLD["plans"][name]]
+        assert status == "aborted" and payload["ended"].startswith("another deployment"), name
