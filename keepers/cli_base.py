@@ -118,25 +118,38 @@ class Ctx:
 
     def deployment(self) -> str | None:
         """The deployment this keeper drives (keepers.tx.release.deployment_id), for marking the
-        plans of another one: from the deployment record when it names its chain and release
-        (written by a deploy of 0.2.0 or later: no node needed), else from the chain through
-        the fund bot; None when neither can say (the node down, an older record)."""
+        plans of another one: from the fund bot when it is built, else from the deployment
+        record when it names its chain and release (a deploy of 0.2.0 or later: no node
+        needed), else the record's vault and the chain's answer to ``RELEASE()``. None when
+        nothing can say (no record, the node down): the read-only commands then mark nothing,
+        and never exit for it."""
         if self._bot is not None:
             return str(self._bot.deployment)
         if self._deployment is None:
-            from keepers.tx.contracts import DeploymentError, FundAddresses
-            from keepers.tx.release import deployment_id
-
-            try:
-                a: FundAddresses | None = FundAddresses.load(self.config().keeper.deployment)
-            except DeploymentError:
-                a = None
-            if a is not None and a.release and a.chain_id is not None:
-                self._deployment = deployment_id(a.chain_id, a.vault, a.release)
-            else:
-                bot = self.bot_or_offline()
-                self._deployment = "" if bot is None else str(bot.deployment)
+            self._deployment = self._read_deployment() or ""
         return self._deployment or None
+
+    def _read_deployment(self) -> str | None:
+        from web3.exceptions import Web3Exception
+
+        from keepers.tx.contracts import DeploymentError, FundAddresses
+        from keepers.tx.node import connect_web3
+        from keepers.tx.release import deployment_id, read_release
+        from keepers.tx.retry import NetworkUnavailable
+
+        k = self.config().keeper
+        try:
+            a = FundAddresses.load(k.deployment)
+        except DeploymentError:
+            return None
+        if a.release and a.chain_id is not None:
+            return deployment_id(a.chain_id, a.vault, a.release)
+        try:
+            w3 = connect_web3(k.rpc_url, k.rpc_timeout_s)
+            chain = a.chain_id if a.chain_id is not None else int(w3.eth.chain_id)
+            return deployment_id(chain, a.vault, read_release(w3, a.vault))
+        except (OSError, NetworkUnavailable, Web3Exception, ValueError):
+            return None
 
     def records(self) -> Any:
         """The fund's records in the store (``.plans``, ``.carry``): what the read-only
