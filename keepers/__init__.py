@@ -1,3 +1,5 @@
 """Ballast keepers: off-chain planning, risk, approval and the transaction pipeline."""
 
-__version__ = "0.1.0"
+from keepers.version import __version__
+
+__all__ = ["__version__"]

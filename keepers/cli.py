@@ -248,6 +248,27 @@ def _automation_lines(auto: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _release_status(_now: int) -> dict[str, Any] | None:
+    """``keeper status``'s release part: this keeper's version and ABI release beside the
+    release the fund's contracts answer, and the deployment plans are recorded for."""
+    ctx = click.get_current_context().find_object(Ctx)
+    bot = ctx.bot_or_offline() if ctx is not None else None
+    if bot is None:
+        return None
+    return {**bot.release.as_dict(), "deployment": bot.deployment}
+
+
+def _release_lines(d: dict[str, Any]) -> list[str]:
+    same = d["contracts_release"] == d["abis_release"]
+    lines = [
+        f"release: keeper {d['keeper_version']} (ABIs of contract release {d['abis_release']}), "
+        f"contracts {d['contracts_release']}{'' if same else ' (an older release it drives)'}",
+        f"  deployment {d['deployment']}",
+    ]
+    lines += [f"  off on these contracts: {f}" for f in d["features_off"]]
+    return lines
+
+
 def _runway(n: int | None) -> str:
     if n is None:
         return "?"
@@ -264,6 +285,8 @@ def _add_slices() -> None:
     from keepers.crosschain.cli import crosschain
 
     main.add_command(crosschain)
+    if not any(x.key == "release" for x in STATUS_SECTIONS):
+        STATUS_SECTIONS.append(StatusSection("release", _release_status, _release_lines))
     if not any(x.key == "automation" for x in STATUS_SECTIONS):
         STATUS_SECTIONS.append(StatusSection("automation", _automation_status, _automation_lines))
     accept_root_options_after(main)

@@ -34,6 +34,7 @@ class Ctx:
         self._config: FundConfig | None = None
         self._store: Any = None
         self.offline: str | None = None  # why the node did not answer (read-only commands)
+        self._deployment: str | None = None  # "" once found unknown (Ctx.deployment)
 
     def config(self) -> FundConfig:
         if self._config is None:
@@ -115,6 +116,41 @@ class Ctx:
             self._store = Store(self.config().keeper.db_url)
         return self._store
 
+    def deployment(self) -> str | None:
+        """The deployment this keeper drives (keepers.tx.release.deployment_id), for marking the
+        plans of another one: from the fund bot when it is built, else from the deployment
+        record when it names its chain and release (a deploy of 0.2.0 or later: no node
+        needed), else the record's vault and the chain's answer to ``RELEASE()``. None when
+        nothing can say (no record, the node down): the read-only commands then mark nothing,
+        and never exit for it."""
+        if self._bot is not None:
+            return str(self._bot.deployment)
+        if self._deployment is None:
+            self._deployment = self._read_deployment() or ""
+        return self._deployment or None
+
+    def _read_deployment(self) -> str | None:
+        from web3.exceptions import Web3Exception
+
+        from keepers.tx.contracts import DeploymentError, FundAddresses
+        from keepers.tx.node import connect_web3
+        from keepers.tx.release import deployment_id, read_release
+        from keepers.tx.retry import NetworkUnavailable
+
+        k = self.config().keeper
+        try:
+            a = FundAddresses.load(k.deployment)
+        except DeploymentError:
+            return None
+        if a.release and a.chain_id is not None:
+            return deployment_id(a.chain_id, a.vault, a.release)
+        try:
+            w3 = connect_web3(k.rpc_url, k.rpc_timeout_s)
+            chain = a.chain_id if a.chain_id is not None else int(w3.eth.chain_id)
+            return deployment_id(chain, a.vault, read_release(w3, a.vault))
+        except (OSError, NetworkUnavailable, Web3Exception, ValueError):
+            return None
+
     def records(self) -> Any:
         """The fund's records in the store (``.plans``, ``.carry``): what the read-only
         commands show, with the node up or down."""
@@ -131,6 +167,7 @@ class Ctx:
             self._store.close()
             self._store = None
         self._bot = None
+        self._deployment = None
 
     def time(self) -> int:
         return self.now if self.now is not None else int(time.time())
@@ -191,8 +228,39 @@ def fail(message: str, code: int = EXIT_DOMAIN) -> NoReturn:
     sys.exit(code)
 
 
+def version_info() -> dict[str, str]:
+    """What ``keeper --version`` prints: the keepers' version and the contract release their
+    ABIs (keepers/abis) belong to (keepers.version)."""
+    from keepers.version import CONTRACTS_RELEASE, __version__
+
+    return {"version": __version__, "contracts_release": CONTRACTS_RELEASE}
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``keeper --version`` (``keeper --json --version``: JSON): print and exit 0 before any
+    setting is read, so that it answers on a host with no configuration at all."""
+    if not value or ctx.resilient_parsing:
+        return
+    info = version_info()
+    if ctx.params.get("as_json"):  # --json is eager: read before this, in either order
+        click.echo(json.dumps(info, indent=2))
+    else:
+        click.echo(
+            f"keeper (ballast-keepers) {info['version']}, "
+            f"contracts release {info['contracts_release']}"
+        )
+    ctx.exit(0)
+
+
 @click.group()
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.option("--json", "as_json", is_flag=True, is_eager=True, help="machine-readable output")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    callback=_print_version,
+    help="print the version and the contract release this keeper drives, and exit",
+)
 @click.option("--now", type=int, default=None, hidden=True, help="unix time (replays)")
 @click.pass_context
 def main(ctx: click.Context, as_json: bool, now: int | None) -> None:

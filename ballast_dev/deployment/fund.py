@@ -66,6 +66,12 @@ class FundDeployment:
     feeds: dict[str, Any] = field(default_factory=dict)  # symbol -> feed contract
     automation: dict[str, Any] = field(default_factory=dict)  # name -> contract (and the paid id)
 
+    def release(self) -> str:
+        """The contract release the deployed controller answers."""
+        from keepers.tx.release import LEGACY_RELEASE, decode_release
+
+        return decode_release(bytes(self.controller.RELEASE())) or LEGACY_RELEASE
+
     def addresses(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "cash": self.cash.address,
@@ -75,6 +81,9 @@ class FundDeployment:
             "adapters": {k: v.address for k, v in self.adapters.items()},
             "assets": {k: v.address for k, v in self.assets.items()},
             "feeds": {k: v.address for k, v in self.feeds.items()},
+            # the contract release the controller answers (RELEASE()): the keepers check the
+            # contracts against it and record plans for it (keepers.tx.release)
+            "release": self.release(),
         }
         if self.timelock is not None:
             out["timelock"] = self.timelock.address

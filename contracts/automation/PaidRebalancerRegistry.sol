@@ -10,11 +10,16 @@ import {ISupervisor} from "../interfaces/ISupervisor.sol";
 import {ITxFunder} from "../interfaces/ITxFunder.sol";
 import {BoundedCallLib} from "../libraries/BoundedCallLib.sol";
 import {Rebalancer} from "./Rebalancer.sol";
+import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 
 /// @title PaidRebalancerRegistry
 /// @notice Creates and owns the rebalancers the admin pays for: only authorised creators or
 /// the owners of allow-listed positions, within caps, each with a finite funder allowance.
 contract PaidRebalancerRegistry is IPaidRebalancerRegistry, Ownable2Step {
+    /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
+    /// keepers refuse to drive contracts of a release their ABIs do not belong to.
+    bytes32 public constant RELEASE = ReleaseLib.RELEASE;
+
     /* CONSTANTS */
 
     /// @notice The largest allowance a paid rebalancer may get on the admin's funder (1,000

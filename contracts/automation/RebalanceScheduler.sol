@@ -5,11 +5,16 @@ import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step
 import {IRebalanceScheduler} from "../interfaces/IRebalanceScheduler.sol";
 import {IScheduledHandler} from "../interfaces/IScheduledHandler.sol";
 import {BpsLib} from "../libraries/BpsLib.sol";
+import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 
 /// @title RebalanceScheduler
 /// @notice Flow's transaction scheduler as a contract: handlers book runs, keepers execute them.
 /// @dev Fee, slot and refund rules are documented on IRebalanceScheduler.
 contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
+    /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
+    /// keepers refuse to drive contracts of a release their ABIs do not belong to.
+    bytes32 public constant RELEASE = ReleaseLib.RELEASE;
+
     /* CONSTANTS */
 
     uint256 public constant BPS = BpsLib.BPS;

@@ -8,6 +8,7 @@ import {IRebalanceTarget} from "../interfaces/IRebalanceTarget.sol";
 import {IRebalancer} from "../interfaces/IRebalancer.sol";
 import {BoundedCallLib} from "../libraries/BoundedCallLib.sol";
 import {RecurringTask} from "./RecurringTask.sol";
+import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 
 /// @title Rebalancer
 /// @notice Drives one position's rebalance(bool) on a recurring schedule. The owner (a user, or
@@ -16,6 +17,10 @@ import {RecurringTask} from "./RecurringTask.sol";
 /// owner trusts (the fund's controller) is believed when it says RebalanceHeld or "cut and still
 /// out of band", and is then retried at the short delay without backing off.
 contract Rebalancer is IRebalancer, RecurringTask, Ownable2Step {
+    /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
+    /// keepers refuse to drive contracts of a release their ABIs do not belong to.
+    bytes32 public constant RELEASE = ReleaseLib.RELEASE;
+
     /* STORAGE */
 
     /// @inheritdoc IRebalancer

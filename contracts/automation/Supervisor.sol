@@ -7,10 +7,15 @@ import {IRebalanceScheduler} from "../interfaces/IRebalanceScheduler.sol";
 import {IRecurringTask} from "../interfaces/IRecurringTask.sol";
 import {ISupervisor} from "../interfaces/ISupervisor.sol";
 import {RecurringTask} from "./RecurringTask.sol";
+import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 
 /// @title Supervisor
 /// @notice Keeps registered paid rebalancers booked by calling their fixReschedule() on a cron.
 contract Supervisor is ISupervisor, RecurringTask, Ownable2Step {
+    /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
+    /// keepers refuse to drive contracts of a release their ABIs do not belong to.
+    bytes32 public constant RELEASE = ReleaseLib.RELEASE;
+
     /* CONSTANTS */
 
     /// @dev Gas a public tick keeps back after its last item (cursor write, events).

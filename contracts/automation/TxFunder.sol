@@ -3,10 +3,15 @@ pragma solidity 0.8.28;
 
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ITxFunder} from "../interfaces/ITxFunder.sol";
+import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 
 /// @title TxFunder
 /// @notice Native-currency purse that pays scheduler fees for authorised rebalancers.
 contract TxFunder is ITxFunder, Ownable2Step {
+    /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
+    /// keepers refuse to drive contracts of a release their ABIs do not belong to.
+    bytes32 public constant RELEASE = ReleaseLib.RELEASE;
+
     /* CONSTANTS */
 
     /// @notice Length of the rolling spend window.

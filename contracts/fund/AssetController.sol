@@ -17,12 +17,17 @@ import {WindowBudgetLib} from "../libraries/WindowBudgetLib.sol";
 import {ValuationLib} from "../libraries/ValuationLib.sol";
 import {AssetControllerStorage} from "./AssetControllerStorage.sol";
 import {AssetControllerAdmin} from "./AssetControllerAdmin.sol";
+import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 
 /// @title AssetController
 /// @notice See IAssetController.
 /// @dev Storage and constants in AssetControllerStorage; configuration in AssetControllerAdmin
 /// (created here, reached by delegatecall: the EIP-170 size limit).
 contract AssetController is IAssetController, AssetControllerStorage {
+    /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
+    /// keepers refuse to drive contracts of a release their ABIs do not belong to.
+    bytes32 public constant RELEASE = ReleaseLib.RELEASE;
+
     using SafeERC20 for IERC20;
     using OracleLib for OracleLib.Feed;
 

@@ -11,6 +11,7 @@ import {ValuationLib} from "../libraries/ValuationLib.sol";
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 import {WindowBudgetLib} from "../libraries/WindowBudgetLib.sol";
 import {AssetControllerStorage} from "./AssetControllerStorage.sol";
+import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 
 /// @title AssetControllerAdmin
 /// @notice The AssetController's configuration functions (IAssetController's CONFIGURATION
@@ -19,6 +20,10 @@ import {AssetControllerStorage} from "./AssetControllerStorage.sol";
 /// @dev Called directly, the module acts on its own empty storage, where nobody holds a role:
 /// every function reverts or changes nothing that matters.
 contract AssetControllerAdmin is AssetControllerStorage {
+    /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
+    /// keepers refuse to drive contracts of a release their ABIs do not belong to.
+    bytes32 public constant RELEASE = ReleaseLib.RELEASE;
+
     using OracleLib for OracleLib.Feed;
 
     constructor(ITieredVault vault_) AssetControllerStorage(vault_) {}

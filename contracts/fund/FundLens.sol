@@ -10,11 +10,16 @@ import {IFundLens} from "../interfaces/IFundLens.sol";
 import {BpsLib} from "../libraries/BpsLib.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
 import {ValuationLib} from "../libraries/ValuationLib.sol";
+import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 
 /// @title FundLens
 /// @notice See IFundLens. Stateless; any number of controllers can share one lens. Values the
 /// positions with the controller's own rules (ValuationLib), from its public configuration.
 contract FundLens is IFundLens {
+    /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
+    /// keepers refuse to drive contracts of a release their ABIs do not belong to.
+    bytes32 public constant RELEASE = ReleaseLib.RELEASE;
+
     using OracleLib for OracleLib.Feed;
 
     /// @inheritdoc IFundLens

@@ -11,11 +11,16 @@ import {IAssetController} from "../interfaces/IAssetController.sol";
 import {IRebalanceTarget} from "../interfaces/IRebalanceTarget.sol";
 import {IPlanExecutor, ISafeOwners} from "../interfaces/IPlanExecutor.sol";
 import {WindowBudgetLib} from "../libraries/WindowBudgetLib.sol";
+import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 
 /// @title PlanExecutor
 /// @notice Runs the keeper's plans on the AssetController, one action per transaction, each at
 /// most once, and only with the admin Safe owners' signatures once a plan is large (measured).
 contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient, EIP712 {
+    /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
+    /// keepers refuse to drive contracts of a release their ABIs do not belong to.
+    bytes32 public constant RELEASE = ReleaseLib.RELEASE;
+
     using WindowBudgetLib for WindowBudgetLib.Window;
     /* ROLES AND CONSTANTS */
 

@@ -13,11 +13,16 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {IAssetController} from "../interfaces/IAssetController.sol";
+import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 
 /// @title TieredVault
 /// @notice See ITieredVault. OpenZeppelin's ERC4626 with a decimals offset against the
 /// inflation attack; valuation of the positions comes from the AssetController's oracle mark.
 contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTransient {
+    /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
+    /// keepers refuse to drive contracts of a release their ABIs do not belong to.
+    bytes32 public constant RELEASE = ReleaseLib.RELEASE;
+
     using SafeERC20 for IERC20;
     using Math for uint256;
 

@@ -14,6 +14,7 @@ import {IPortfolioRebalancer} from "../interfaces/IPortfolioRebalancer.sol";
 import {IUniswapV3SwapRouter} from "../interfaces/external/IUniswapV3SwapRouter.sol";
 import {WindowBudgetLib} from "../libraries/WindowBudgetLib.sol";
 import {BpsLib} from "../libraries/BpsLib.sol";
+import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 
 /// @title PortfolioRebalancer
 /// @notice Seed 004's portfolio core: N assets against a quote asset, rebalanced through
@@ -21,6 +22,10 @@ import {BpsLib} from "../libraries/BpsLib.sol";
 /// keeper's exactly sized plan (keepers/planning/portfolio.py). Both end in the same checks and
 /// draw on the same window budgets (value lost, notional moved), and neither buys what it sold.
 contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyGuard {
+    /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
+    /// keepers refuse to drive contracts of a release their ABIs do not belong to.
+    bytes32 public constant RELEASE = ReleaseLib.RELEASE;
+
     using SafeERC20 for IERC20;
     using WindowBudgetLib for WindowBudgetLib.Window;
 

@@ -42,6 +42,7 @@ class AutomationBot:
     ``signer_label`` and gives its declared calls in ``declared_calls``."""
 
     name = ""
+    release: Any = None  # the configured contracts' release (keepers.tx.release.ReleaseCheck)
     signer_label = ""
     declared_calls: Callable[[Any], Calls]
     _settle: Callable[[], None]  # each bot's: folds final intents into its state
@@ -102,6 +103,14 @@ class AutomationBot:
                     f"invalid keeper configuration: {fname}={addr!r}: no contract at that "
                     f"address on chain {self.node.chain_id}"
                 )
+
+    def _check_release(self, named: Mapping[str, str | None]) -> None:
+        """The configured contracts' release against this keeper's ABIs (keepers.tx.release):
+        another release refuses to start (exit 2, naming both); an older one it drives is said
+        once with the features off there."""
+        from keepers.tx.release import check_release
+
+        self.release = check_release(self.node.w3, named, who=self.name)
 
     def _check_policy(self) -> None:
         check_allowed(type(self).declared_calls(self.cfg), self.settings.policy)

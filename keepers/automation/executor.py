@@ -184,6 +184,7 @@ class ExecutorBot(AutomationBot):
 
     def start(self) -> None:
         self._require_code({"scheduler": self.cfg.scheduler})
+        self._check_release({"scheduler": self.cfg.scheduler})
         self._check_policy()
         self.simulator  # noqa: B018 - KEEPER_SIMULATOR checked now, never on a tick
         self.pipeline.reconcile_nonces()

@@ -93,6 +93,7 @@ class FundHold:
         self.last_run: dict[str, str] = {}  # rebalancer -> what its last run said
         self._checked: dict[str, tuple[int, bool]] = {}  # controller -> (when, feed down)
         self._unreadable: set[str] = set()  # said once each
+        self._no_trusted: set[str] = set()  # rebalancers without trustedTarget(), said once each
 
     # --- which handlers are fund rebalancers --------------------------------------------------
 
@@ -117,12 +118,28 @@ class FundHold:
         res = self.io.call_many(calls)
         for i, h in enumerate(todo):
             trusted, position = res[2 * i], res[2 * i + 1]
+            if isinstance(trusted, NodeError) and not isinstance(position, NodeError):
+                self._safeguard_off(h, str(trusted))
             fund = (
                 not isinstance(trusted, NodeError)
                 and not isinstance(position, NodeError)
                 and bool(trusted)
             )
             self._fund_of[h] = (to_checksum_address(position) if fund else None, now)
+
+    def _safeguard_off(self, handler: str, error: str) -> None:
+        """Said once per rebalancer: one without ``trustedTarget()`` (contracts older than
+        0.1.0) is never classed as a fund rebalancer, so the hold is off for it."""
+        if handler in self._no_trusted:
+            return
+        self._no_trusted.add(handler)
+        log.warning(
+            "executor.held_safeguard_off",
+            rebalancer=handler,
+            why="no trustedTarget() (a Rebalancer older than contract release 0.1.0): its runs "
+            "are never held while a held feed is down",
+            error=error,
+        )
 
     def controller_of(self, handler: str) -> str | None:
         entry = self._fund_of.get(handler)

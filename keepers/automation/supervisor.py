@@ -284,6 +284,9 @@ class SupervisorBot(AutomationBot, TaskReader):
         }
         named |= {f"rebalancers[{i}]": a for i, a in enumerate(self.cfg.rebalancers)}
         self._require_code(named)
+        self._check_release(
+            {k: named[k] for k in ("scheduler", "supervisor", "registry")}  # rebalancers: theirs
+        )
         self._check_policy()
         self.simulator  # noqa: B018 - KEEPER_SIMULATOR checked now, never on a tick
         self.pipeline.reconcile_nonces()

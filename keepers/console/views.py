@@ -273,6 +273,12 @@ def plan_page(
             ("created", utc(report.get("created_at") or payload["plan"].get("created_at"))),
             ("total moved", amount(report.get("total_amount"), decimals)),
             ("manual", "yes" if report.get("manual") else "no"),
+            # made for another deployment (a contract release): `keeper run` ends it unrun
+            *(
+                [("other deployment", tag("strong", why, id="other-deployment"))]
+                if (why := view.get("other_deployment"))
+                else []
+            ),
         ],
         id="plan-head",
     )
@@ -538,7 +544,7 @@ def approvals_page(ctx: Any, now: int, nonce: str) -> str:
         rows.append(
             [
                 tag("a", row.ref, href=f"/plans/{row.ref}"),
-                row.trigger or "-",
+                (row.trigger or "-") + (" (other deployment)" if v.get("other_deployment") else ""),
                 amount(report.get("total_amount"), d),
                 f"{v['counted']} of {v['required']}",
                 "-"

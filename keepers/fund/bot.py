@@ -53,6 +53,7 @@ from keepers.core.logging import get_logger
 from keepers.core.settings import PolicyConfig, RolePolicy
 from keepers.fund.actions import ActionEncoder, EncodedCall
 from keepers.fund.approval_stage import ApprovalServices, ApprovalStage
+from keepers.fund.deployment import Deployed
 from keepers.fund.depth_reader import DepthReader
 from keepers.fund.execution import Execution, ExecutionServices
 from keepers.fund.feeds import feed_down_message, feeds_down
@@ -106,6 +107,7 @@ from keepers.tx import children
 from keepers.tx.contracts import ChainMismatchError, FundAddresses, FundContracts
 from keepers.tx.node import Node, connect_web3
 from keepers.tx.pipeline import HoldHook, Pipeline  # HoldHook: re-exported
+from keepers.tx.release import ReleaseCheck
 from keepers.tx.retry import NetworkUnavailable
 from keepers.tx.revert import RevertDecoder
 from keepers.tx.signers import Signer, signer_from_settings
@@ -139,9 +141,11 @@ class FundBot:
         self.cfg = config.planning
         self.k = config.keeper
         self.store = store
-        self.plans = PlanStore(store)
+        self.plans = PlanStore(store, lambda: self.deployment)
         self.w3 = w3 or connect_web3(self.k.rpc_url, self.k.rpc_timeout_s)
         self.addresses = FundAddresses.load(self.k.deployment)
+        # the release and deployment it drives, read on first use (check_chain at start-up)
+        self.deployed = Deployed(self.w3, self.addresses, self.plans, lambda *a: self.alert(*a))
         self.contracts = FundContracts(self.w3, self.addresses)
         self.reader = FundReader(self.contracts)
         self.encoder = ActionEncoder(self.contracts, self.cfg)
@@ -216,8 +220,27 @@ class FundBot:
                 f"KEEPER_CHAIN_ID={self.k.chain_id} but the node is chain {actual}"
             )
         self.contracts.verify()
+        self.release  # noqa: B018 - the contracts' release against the ABIs': exit 2 on a mismatch
         self._check_bands()
         self.simulator  # noqa: B018 - KEEPER_SIMULATOR checked now, never on a tick
+
+    @property
+    def release(self) -> ReleaseCheck:
+        """The fund contracts' release against this keeper's ABIs (keepers.fund.deployment)."""
+        return self.deployed.release
+
+    @property
+    def deployment(self) -> str:
+        """The deployment this keeper drives, as plans record it (plans.deployment)."""
+        return self.deployed.id
+
+    def other_deployment(self, row: m.Plan) -> str | None:
+        """Why the stored plan ``row`` belongs to another deployment, or None (this one's)."""
+        return self.deployed.other(row)
+
+    def end_other_deployments(self) -> list[CycleOutcome]:
+        """Every open plan of another deployment ended (keepers.fund.deployment)."""
+        return self.deployed.end_others()
 
     def _check_bands(self) -> None:
         """The planner uses the controller's tier bands. L1_TARGET_RATIO .. L3_MAX_RATIO, when an
@@ -417,6 +440,7 @@ class FundBot:
     def start(self) -> list[dict[str, Any]]:
         """At start-up: the plans this keeper resumes (waiting for approval or executing),
         logged one line each, returned for ``keeper run`` to print."""
+        self.end_other_deployments()  # never resumed, never simulated
         resumed = self.plans.resumable()
         for r in resumed:
             log.warning(
@@ -432,6 +456,9 @@ class FundBot:
     def plan_and_run(
         self, reading: FundReading, triggers: list[trig.Trigger], now: int, *, dry_run: bool = False
     ) -> CycleOutcome:
+        # another deployment's open plans never count as in flight here, nor cover a new plan
+        if not dry_run:
+            self.end_other_deployments()
         # one picture of the fund: planned against the fund as it will be once the plans in
         # flight land (keepers.fund.planning.inflight), whichever trigger asked
         flights = self.plans.in_flight()
@@ -566,6 +593,10 @@ class FundBot:
         row = self.plans.get(ref)
         if row is None:
             raise KeyError(ref)
+        if row.status in (PROPOSED, PENDING_APPROVAL, APPROVED):
+            ended = self.deployed.end_if_other(row)  # before any simulation
+            if ended is not None:
+                return ended
         p = self.plans.plan(ref)
         if row.status == PROPOSED:
             reading = reading or self.read()

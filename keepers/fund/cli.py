@@ -409,7 +409,16 @@ def approval_view(ctx: Ctx, row: Any, now: int) -> dict[str, Any]:
         "plan_hash": None if plan is None else "0x" + plan_hash(plan).hex(),
         "counted": _counted(entries, checks),
         "approvals": entries,
+        "other_deployment": _other_deployment(ctx, row),
     }
+
+
+def _other_deployment(ctx: Ctx, row: Any) -> str | None:
+    """Why ``row`` was made for another deployment than the keeper drives (or None)."""
+    from keepers.tx.release import other_deployment
+
+    current = ctx.deployment()
+    return other_deployment(row.deployment, current) if current else None
 
 
 def _counted(entries: list[dict[str, Any]], checks: dict[str, Any]) -> int:
@@ -429,6 +438,8 @@ def _approval_text(v: dict[str, Any]) -> str:
         f"approval deadline {v['approval_deadline_utc'] or '-'}"
     )
     lines = [head]
+    if v.get("other_deployment"):
+        lines.append(f"  OTHER DEPLOYMENT: {v['other_deployment']}")
     if v["executor_deadline_utc"]:
         lines.append(
             f"  executor deadline {v['executor_deadline_utc']} (the plan cannot run after it)"
@@ -505,6 +516,8 @@ def review(ctx: Ctx, plan_ref: str | None, typed_data: bool) -> None:
         "status": row.status,
         "trigger": row.trigger,
         "approvals": view["approvals"],
+        "deployment": row.deployment,
+        "other_deployment": view["other_deployment"],
         **{k: v for k, v in payload.items() if k != "plan"},
         "signatures": {k: v for k, v in view.items() if k != "approvals"},
     }
@@ -737,6 +750,9 @@ def history(ctx: Ctx, limit: int) -> None:
             # a held plan (status blocked): the gate and what waits (PlanStore.save_held)
             "held": r.payload.get("held"),
             "note": r.payload.get("note"),
+            # made for another deployment than the one the keeper drives (a contract release)
+            "deployment": r.deployment,
+            "other_deployment": _other_deployment(ctx, r),
         }
         for r in rows
     ]
@@ -747,6 +763,11 @@ def history(ctx: Ctx, limit: int) -> None:
                 f"{d['plan']}  {d['status']:<17} {d['trigger'] or '-':<22} {d['actions']} actions  "
                 f"{d['created_at']}"
                 + (f"\n    held ({d['held']}): {d['note']}" if d["held"] else "")
+                + (
+                    f"\n    OTHER DEPLOYMENT: {d['other_deployment']}"
+                    if d["other_deployment"]
+                    else ""
+                )
                 for d in data
             )
             or "no plans yet"

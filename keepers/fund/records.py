@@ -235,8 +235,11 @@ def _leg(row: m.Action, intent_status: str | None) -> Leg:
 
 
 class PlanStore:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, deployment: Callable[[], str] | None = None) -> None:
         self.store = store
+        # the deployment new plans are recorded for (plans.deployment; the fund bot's
+        # ``deployment``, read from the chain on first use); None: read-only use
+        self.deployment = deployment
 
     def save_new(self, plan: Plan, status: str, payload: dict[str, Any]) -> None:
         """Insert a plan and its actions (a plan id already stored is left as it is)."""
@@ -297,8 +300,7 @@ class PlanStore:
                 transition(PLAN, row, BLOCKED)
             return plan.id
 
-    @staticmethod
-    def _insert(s: Session, plan: Plan, status: str, payload: dict[str, Any]) -> None:
+    def _insert(self, s: Session, plan: Plan, status: str, payload: dict[str, Any]) -> None:
         if s.scalars(select(m.Plan).where(m.Plan.ref == plan.id)).first() is not None:
             return
         trig = ",".join(sorted({t.kind.value for t in plan.triggers})) or None
@@ -309,6 +311,7 @@ class PlanStore:
             trigger=trig[:64] if trig else None,
             payload={"plan": plan_to_dict(plan), **payload},
             created_at=_ts(plan.created_at),
+            deployment=self.deployment() if self.deployment is not None else None,
         )
         s.add(row)
         s.flush()

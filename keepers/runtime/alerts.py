@@ -50,6 +50,10 @@ ALERT_CODES: dict[str, tuple[str, str]] = {
     "feed_down": ("fund", "a held asset's price feed is stale, zero, out of bounds or reverting"),
     "feed_restored": ("fund", "every held asset is priced again"),
     "venue_off_oracle": ("fund", "a venue fills past its bound under its feed: held for that side"),
+    "plan_other_deployment": (
+        "fund",
+        "a plan made for another deployment (a contract release) was ended before simulation",
+    ),
     "move_cut": (
         "fund",
         "a due run's leg was cut at its price bound (MoveCut); the rest is carried",

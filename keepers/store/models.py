@@ -84,6 +84,9 @@ class Plan(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    # the deployment it was made for, "<chain id>:<vault>@<contracts release>" (migration 0010,
+    # keepers.tx.release.deployment_id); None: made by a keeper of 0.1.0 or older
+    deployment: Mapped[str | None] = mapped_column(String(160))
 
     actions: Mapped[list[Action]] = relationship(back_populates="plan", order_by="Action.seq")
     approvals: Mapped[list[Approval]] = relationship(back_populates="plan")

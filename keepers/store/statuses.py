@@ -90,8 +90,11 @@ INTENT_TRANSITIONS: Mapping[IntentStatus, frozenset[IntentStatus]] = {
 }
 
 PLAN_TRANSITIONS: Mapping[PlanStatus, frozenset[PlanStatus]] = {
-    _P.PROPOSED: frozenset({_P.BLOCKED, _P.PENDING_APPROVAL}),
-    _P.PENDING_APPROVAL: frozenset({_P.PENDING_APPROVAL, _P.APPROVED, _P.REJECTED, _P.EXPIRED}),
+    # -> aborted: a plan of another deployment, ended before any simulation (keepers.fund.bot)
+    _P.PROPOSED: frozenset({_P.BLOCKED, _P.PENDING_APPROVAL, _P.ABORTED}),
+    _P.PENDING_APPROVAL: frozenset(
+        {_P.PENDING_APPROVAL, _P.APPROVED, _P.REJECTED, _P.EXPIRED, _P.ABORTED}
+    ),
     # approved -> approved: execution paused (keeper out of gas funds), resumed next tick
     _P.APPROVED: frozenset({_P.APPROVED, _P.ABORTED, _P.EXECUTED, _P.PARTIAL, _P.FAILED}),
     _P.BLOCKED: frozenset(),

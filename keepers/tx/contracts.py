@@ -45,6 +45,9 @@ class FundAddresses:
     # ``automation.plan_executor`` (FundDeployment.addresses()) or a top-level ``plan_executor``
     plan_executor: str | None = None
     where: str = "deployment"  # the file it came from, for messages
+    # the contract release the deploy recorded (the controller's RELEASE()); None in a record
+    # written before 0.2.0 (keepers.tx.release)
+    release: str | None = None
 
     @property
     def quoter(self) -> str | None:
@@ -101,6 +104,7 @@ class FundAddresses:
             chain_id=int(chain_id) if chain_id is not None else None,
             plan_executor=cs(executor) if executor else None,
             where=where,
+            release=str(data["release"]) if data.get("release") else None,
         )
 
 

@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IAssetAdapter} from "../../interfaces/IAssetAdapter.sol";
 import {IAsyncRwa} from "../../interfaces/IAsyncRwa.sol";
+import {ReleaseLib} from "../../libraries/ReleaseLib.sol";
 
 /// @title AsyncRwaAdapter
 /// @notice Enters and leaves an asynchronous RWA (IAsyncRwa) for its callers: invest and divest
@@ -12,6 +13,10 @@ import {IAsyncRwa} from "../../interfaces/IAsyncRwa.sol";
 /// forwards the proceeds. While requests are open, `pending` reports what they lock so the
 /// controller keeps counting it in the fund's value.
 contract AsyncRwaAdapter is IAssetAdapter {
+    /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
+    /// keepers refuse to drive contracts of a release their ABIs do not belong to.
+    bytes32 public constant RELEASE = ReleaseLib.RELEASE;
+
     using SafeERC20 for IERC20;
 
     /// @notice Too many open requests for one holder and token (bounds settle's loop).

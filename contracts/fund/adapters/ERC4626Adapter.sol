@@ -6,11 +6,16 @@ import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IAssetAdapter} from "../../interfaces/IAssetAdapter.sol";
 import {SyncAdapter} from "./SyncAdapter.sol";
+import {ReleaseLib} from "../../libraries/ReleaseLib.sol";
 
 /// @title ERC4626Adapter
 /// @notice Instant entry and exit of an ERC-4626 fund over the base asset (e.g. a tokenized
 /// money-market fund): deposit for shares, redeem shares for cash.
 contract ERC4626Adapter is SyncAdapter {
+    /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
+    /// keepers refuse to drive contracts of a release their ABIs do not belong to.
+    bytes32 public constant RELEASE = ReleaseLib.RELEASE;
+
     using SafeERC20 for IERC20;
 
     /// @inheritdoc IAssetAdapter

@@ -10,6 +10,7 @@ import {IUniswapV3Factory} from "../../interfaces/external/IUniswapV3Factory.sol
 import {IUniswapV3Pool} from "../../interfaces/external/IUniswapV3Pool.sol";
 import {IUniswapV3SwapRouter} from "../../interfaces/external/IUniswapV3SwapRouter.sol";
 import {SyncAdapter} from "./SyncAdapter.sol";
+import {ReleaseLib} from "../../libraries/ReleaseLib.sol";
 
 /// @title UniswapV3Adapter
 /// @notice Buys and sells a DEX-traded token against the base asset through the Uniswap V3
@@ -26,6 +27,10 @@ import {SyncAdapter} from "./SyncAdapter.sol";
 /// position is the liquidity the leg would fill against), so the scheduled run leaves pool
 /// legs to the keeper's planned, simulated and approved moves (docs/trust-model.md).
 contract UniswapV3Adapter is SyncAdapter, Ownable {
+    /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
+    /// keepers refuse to drive contracts of a release their ABIs do not belong to.
+    bytes32 public constant RELEASE = ReleaseLib.RELEASE;
+
     using SafeERC20 for IERC20;
 
     /// @notice No pool fee tier is configured for the token.

@@ -229,3 +229,18 @@ def test_executor__check__through_eth_simulateV1_and_reverting_run_skipped_with_
         assert all(it.status == "confirmed" for it in intents(bot.store))
     finally:
         bot.stop()
+
+
+def test_executor__scheduler_of_another_release__refuses_start_naming_both(
+    auto, settings, monkeypatch
+):
+    """A keeper of 0.3.0 (its ABIs' release) pointed at this 0.2.0 scheduler: exit 2 material
+    (a ConfigError) naming both releases and the upgrade page, before anything is sent."""
+    from keepers.tx import release
+
+    monkeypatch.setattr(release, "CONTRACTS_RELEASE", "0.3.0")
+    cfg = load_settings(ExecutorConfig, scheduler=auto["scheduler"].address)
+    start_refused(
+        ExecutorBot.from_settings(settings, cfg),
+        r"scheduler 0\.2\.0\).*release 0\.3\.0.*docs/operator/upgrades\.md",
+    )

@@ -218,3 +218,18 @@ def test_supervisor_bot__spend_cap_reached__alert_then_clears_after_window(
         assert (funder.address, "spend_cap_reached") not in bot.armed
     finally:
         bot.stop()
+
+
+def test_supervisor_bot__contracts_of_another_release__refuses_start_naming_both(
+    auto, settings, monkeypatch
+):
+    from keepers.tx import release
+
+    monkeypatch.setattr(release, "CONTRACTS_RELEASE", "0.3.0")
+    cfg = load_settings(
+        SupervisorBotConfig, scheduler=auto["scheduler"].address, registry=auto["registry"].address
+    )
+    start_refused(
+        SupervisorBot.from_settings(settings, cfg, sinks=[]),
+        r"release 0\.2\.0 .*release 0\.3\.0.*docs/operator/upgrades\.md",
+    )

@@ -56,6 +56,8 @@ def test_site_build_fails_on_a_broken_link(tmp_path: Path) -> None:
     copy = tmp_path / "repo"
     shutil.copytree(DOCS, copy / "docs")
     shutil.copy(ROOT / "mkdocs.yml", copy / "mkdocs.yml")
+    (copy / "scripts" / "docs").mkdir(parents=True)  # the hook that shows the version
+    shutil.copy(ROOT / "scripts/docs/mkdocs_hooks.py", copy / "scripts/docs/mkdocs_hooks.py")
     (copy / "keepers" / "fund").mkdir(parents=True)
     shutil.copy(ROOT / "keepers/fund/FUND_KEEPER.md", copy / "keepers/fund/FUND_KEEPER.md")
     page = copy / "docs" / "runbook.md"

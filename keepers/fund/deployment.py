@@ -1,0 +1,107 @@
+"""The deployment the fund keeper drives, and its plans of another one.
+
+A contract release is a new deployment (docs/operator/upgrades.md); a store kept across it
+holds the old deployment's plans. `Deployed` reads the fund contracts' release once
+(keepers.tx.release: a release this keeper cannot drive is refused, exit 2; the deployment
+record's release, when it names one, must be the contracts'), names the deployment plans are
+recorded for (``id``: chain, vault, release), and ends an open plan of another deployment as
+``aborted`` with that reason before anything simulates or sends it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from web3 import Web3
+
+from keepers.core.logging import get_logger
+from keepers.fund.outcome import CycleOutcome
+from keepers.fund.records import ABORTED, APPROVED, PENDING_APPROVAL, PROPOSED, PlanStore
+from keepers.runtime.alerts import AlertLevel
+from keepers.store import models as m
+from keepers.tx.contracts import FundAddresses
+from keepers.tx.release import (
+    ReleaseCheck,
+    ReleaseMismatchError,
+    check_release,
+    deployment_id,
+    other_deployment,
+)
+
+log = get_logger("keepers.fundbot")
+
+OTHER_DEPLOYMENT = "plan_other_deployment"  # the alert code (docs/runbook.md)
+OPEN = (PROPOSED, PENDING_APPROVAL, APPROVED)
+
+
+class Deployed:
+    """See the module docstring. ``alert(level, code, message, ref)``: the bot's alerter."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        addresses: FundAddresses,
+        plans: PlanStore,
+        alert: Callable[..., Any],
+    ) -> None:
+        self.w3 = w3
+        self.addresses = addresses
+        self.plans = plans
+        self.alert = alert
+        self._release: ReleaseCheck | None = None
+        self._id: str | None = None
+
+    @property
+    def release(self) -> ReleaseCheck:
+        if self._release is None:
+            a = self.addresses
+            check = check_release(
+                self.w3,
+                {
+                    "controller": a.controller,
+                    "vault": a.vault,
+                    "lens": a.lens,
+                    "plan_executor": a.plan_executor,
+                },
+                who="fund",
+            )
+            if a.release is not None and a.release != check.contracts:
+                raise ReleaseMismatchError(
+                    f"{a.where} records contract release {a.release}, the contracts answer "
+                    f"{check.contracts}: the record belongs to another deployment"
+                )
+            self._release = check
+        return self._release
+
+    @property
+    def id(self) -> str:
+        if self._id is None:
+            chain = self.addresses.chain_id or int(self.w3.eth.chain_id)
+            self._id = deployment_id(chain, self.addresses.vault, self.release.contracts)
+        return self._id
+
+    def other(self, row: m.Plan) -> str | None:
+        return other_deployment(row.deployment, self.id)
+
+    def end_if_other(self, row: m.Plan) -> CycleOutcome | None:
+        """``row`` ended as aborted when it is open and of another deployment (else None)."""
+        if row.status not in OPEN or not row.ref:
+            return None
+        why = self.other(row)
+        if why is None:
+            return None
+        detail = f"another deployment: {why}"
+        self.plans.update(row.ref, ABORTED, ended=detail)
+        log.warning("plan.other_deployment", plan=row.ref, was=row.status, reason=why)
+        self.alert(
+            AlertLevel.WARNING, OTHER_DEPLOYMENT, f"plan {row.ref} ({row.status}) ended: {why}",
+            row.ref,
+        )  # fmt: skip
+        return CycleOutcome(row.ref, ABORTED, detail)
+
+    def end_others(self) -> list[CycleOutcome]:
+        """Every open plan (proposed, waiting, approved: half executed too) of another
+        deployment ended, one warning alert each."""
+        out = [self.end_if_other(row) for row in self.plans.with_status(*OPEN)]
+        return [o for o in out if o is not None]

@@ -1,0 +1,243 @@
+"""A keeper that knows what it drives: the contracts' release against its ABIs' at start-up
+(another release refused with exit 2, both named; an older one it drives said once with the
+features off there), both shown by `keeper status`; plans record their deployment, and a plan
+of another deployment (the 0.1.0 keeper's store kept across a contract release) is marked by
+`keeper history` and `keeper review` and ended by `keeper run` before any simulation."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from structlog.testing import capture_logs
+
+from keepers.cli import main
+from keepers.tx import release as rel
+from keepers.version import CONTRACTS_RELEASE, LEGACY_RELEASE, UPGRADE_PAGE
+from tests.support.fundbotlib import UNIT, local_fund_env
+
+FIXTURE = Path(__file__).resolve().parents[1] / "upgrade" / "fixtures" / "0.1.0"
+OLD = json.loads((FIXTURE / "fixture.json").read_text())
+NOW = OLD["now"] + 4_000
+
+
+@pytest.fixture
+def env(fresh: Any, chain: Any, accounts: Any, deployment_file: Path, tmp_path: Path) -> dict:
+    e = local_fund_env(chain, deployment_file, f"sqlite:///{tmp_path}/keeper.db")
+    return e | {"KEEPER_SIGNER_KEY": accounts[2].private_key}
+
+
+def keeper(env: dict, *args: str, code: int = 0) -> Any:
+    r = CliRunner(mix_stderr=False).invoke(main, list(args), env=env)
+    assert r.exit_code == code, (args, r.stdout, r.stderr, r.exception)
+    if code:
+        return r.stderr
+    return json.loads(r.stdout) if "--json" in args else r.stdout
+
+
+def test_deployment__every_deployed_contract__answers_the_release_the_record_stores(fresh, chain):
+    record = fresh.addresses()
+    assert record["release"] == CONTRACTS_RELEASE
+    w3 = chain.provider.web3
+    ours = {
+        "controller": record["controller"],
+        "vault": record["vault"],
+        "lens": record["lens"],
+        **{f"adapters.{k}": v for k, v in record["adapters"].items() if not k.startswith("uni")},
+        "adapters.uniswap": record["adapters"]["uniswap"],
+        **{f"automation.{k}": v for k, v in record["automation"].items() if isinstance(v, str)},
+    }
+    assert {k: rel.read_release(w3, a) for k, a in ours.items()} == dict.fromkeys(
+        ours, CONTRACTS_RELEASE
+    )
+    # the stablecoin is not ours: no RELEASE() view, read as the oldest release
+    assert rel.read_release(w3, record["cash"]) == LEGACY_RELEASE
+
+
+def test_keeper_status__contracts_of_its_release__shows_both_and_the_deployment(env, fresh, chain):
+    st = keeper(env, "--json", "status")
+    assert st["release"] == {
+        "keeper_version": rel.__version__,
+        "abis_release": CONTRACTS_RELEASE,
+        "contracts_release": CONTRACTS_RELEASE,
+        "features_off": [],
+        "deployment": f"{chain.chain_id}:{fresh.vault.address}@{CONTRACTS_RELEASE}",
+    }
+    text = keeper(env, "status")
+    assert f"contracts {CONTRACTS_RELEASE}" in text and "deployment 31337:" in text
+
+
+def test_keeper__contracts_of_another_release__exit_2_naming_both_and_the_page(env, monkeypatch):
+    # a keeper of 0.3.0 (its ABIs' release) pointed at these 0.2.0 contracts
+    monkeypatch.setattr(rel, "CONTRACTS_RELEASE", "0.3.0")
+    for args in (["status"], ["--now", str(NOW), "run", "--once", "--bots", "fund"]):
+        err = keeper(env, *args, code=2)
+        assert f"release {CONTRACTS_RELEASE}" in err and "release 0.3.0" in err, err
+        assert UPGRADE_PAGE in err and "Traceback" not in err
+
+
+def test_check_release__executor_and_supervisor_contracts__checked_the_same_way(
+    fresh, chain, monkeypatch
+):
+    w3 = chain.provider.web3
+    auto = fresh.addresses()["automation"]
+    named = {k: auto[k] for k in ("scheduler", "supervisor", "paid_registry")}
+    assert rel.check_release(w3, named, who="supervisor").same
+    monkeypatch.setattr(rel, "CONTRACTS_RELEASE", "0.3.0")
+    with pytest.raises(rel.ReleaseMismatchError, match=r"release 0\.2\.0 .*release 0\.3\.0"):
+        rel.check_release(w3, {"scheduler": auto["scheduler"]}, who="executor")
+
+
+def test_check_release__contracts_of_two_releases__refused_naming_each(fresh, chain):
+    w3 = chain.provider.web3
+    with pytest.raises(rel.ReleaseMismatchError, match="different releases") as err:
+        rel.check_release(w3, {"controller": fresh.controller.address, "cash": fresh.cash.address},
+                          who="fund")  # fmt: skip
+    assert f"controller {CONTRACTS_RELEASE}" in str(err.value)
+    assert f"cash {LEGACY_RELEASE}" in str(err.value)
+
+
+def test_check_release__contracts_without_release_view__driven_features_off_said_once(fresh, chain):
+    w3 = chain.provider.web3
+    who = f"test-{fresh.cash.address}"
+    with capture_logs() as logs:
+        first = rel.check_release(w3, {"token": fresh.cash.address}, who=who)
+        again = rel.check_release(w3, {"token": fresh.cash.address}, who=who)
+    assert first.contracts == again.contracts == LEGACY_RELEASE
+    assert first.off and any("held-feed safeguard" in f for f in first.off)
+    said = [x for x in logs if x["event"] == "keeper.older_contracts"]
+    assert len(said) == 1 and said[0]["features_off"] == list(first.off)
+
+
+def test_deployment_record__names_another_release_than_the_contracts__exit_2(env, deployment_file):
+    record = json.loads(deployment_file.read_text())
+    deployment_file.write_text(json.dumps({**record, "release": "0.1.9"}))
+    err = keeper(env, "status", code=2)
+    assert "records contract release 0.1.9, the contracts answer 0.2.0" in err
+
+
+def test_plan__made_by_this_keeper__records_its_deployment(env, fresh, accounts, chain, tmp_path):
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    out = keeper(env, "--json", "--now", str(NOW), "plan")
+    with contextlib.closing(sqlite3.connect(tmp_path / "keeper.db")) as c:
+        (dep,) = c.execute("SELECT deployment FROM plans WHERE ref = ?", (out["plan"],)).fetchone()
+    assert dep == f"{chain.chain_id}:{fresh.vault.address}@{CONTRACTS_RELEASE}"
+    (row,) = [p for p in keeper(env, "--json", "history") if p["plan"] == out["plan"]]
+    assert row["deployment"] == dep and row["other_deployment"] is None
+
+
+def _plans(db: Path) -> dict[str, tuple[str, dict]]:
+    with contextlib.closing(sqlite3.connect(db)) as c:
+        return {
+            r: (s, json.loads(p)) for r, s, p in c.execute("SELECT ref, status, payload FROM plans")
+        }
+
+
+def _intents(db: Path) -> int:
+    with contextlib.closing(sqlite3.connect(db)) as c:
+        return int(c.execute("SELECT COUNT(*) FROM tx_intents").fetchone()[0])
+
+
+def _console_plan_page(env: dict, ref: str, monkeypatch: Any) -> str:
+    """The console's page of a plan (keepers.console.views), rendered as the server does."""
+    from keepers.cli_base import Ctx
+    from keepers.console import views
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    ctx = Ctx(False, NOW)
+    try:
+        status, html = views.plan_page(ctx, ref, NOW, "nonce", "csrf")
+    finally:
+        ctx.close()
+    assert status == 200
+    return html
+
+
+def test_new_deployment__0_1_0_store_kept__open_plans_marked_and_ended_before_simulation(
+    env, fresh, chain, tmp_path, monkeypatch
+):
+    """A contract release: the 0.1.0 keeper's store kept, the keeper pointed at a new
+    deployment whose vault landed at the old vault's address (the same deployer's first
+    nonces on a fresh chain): the release tells them apart."""
+    db = tmp_path / "keeper.db"
+    shutil.copyfile(FIXTURE / "keeper.db", db)
+    old_vault = json.loads((FIXTURE / "deployment.json").read_text())["vault"]
+    assert old_vault == fresh.vault.address  # the case the issue met (UnknownAsset at simulation)
+    here = f"{chain.chain_id}:{fresh.vault.address}@{CONTRACTS_RELEASE}"
+    plans = OLD["plans"]
+    open_ = {plans[k] for k in ("proposed", "pending", "approved", "half")}
+    shown = {p["plan"]: p for p in keeper(env, "--json", "history")}
+    assert set(shown) == set(plans.values())
+    for p in shown.values():
+        assert p["other_deployment"] and here in p["other_deployment"], p
+        assert LEGACY_RELEASE in p["other_deployment"] and UPGRADE_PAGE in p["other_deployment"]
+    assert "OTHER DEPLOYMENT" in keeper(env, "history")
+    review = keeper(env, "review", plans["pending"])
+    assert "OTHER DEPLOYMENT: made by a keeper of 0.1.0 or older" in review
+    assert "OTHER DEPLOYMENT" in keeper(env, "review")  # the waiting list too
+    assert keeper(env, "--json", "review", plans["half"])["other_deployment"]
+    html = _console_plan_page(env, plans["pending"], monkeypatch)
+    assert 'id="other-deployment"' in html and "made by a keeper of 0.1.0 or older" in html
+    before, intents = _plans(db), _intents(db)
+    out = keeper(env, "--json", "--now", str(NOW), "run", "--once", "--bots", "fund")
+    assert out["resumes"] == []  # ended at start-up: nothing of theirs resumed
+    after = _plans(db)
+    for ref in open_:
+        status, payload = after[ref]
+        assert status == "aborted", (ref, status)
+        assert payload["ended"].startswith("another deployment: made by a keeper of 0.1.0")
+        # before any simulation: no simulation or result written, no intent created
+        assert payload.get("simulation") == before[ref][1].get("simulation")
+    assert _intents(db) == intents
+    for ref in set(plans.values()) - open_:  # the finished ones are left as they were
+        assert after[ref][0] == before[ref][0]
+
+
+def test_executor_hold__rebalancer_without_trusted_target__safeguard_off_said_once(
+    fresh, chain, accounts, project
+):
+    """The held-feed safeguard needs a rebalancer's trustedTarget(): one built before 0.1.0
+    has none, so its runs can never be held. The executor used to class it as "not the
+    fund's" and say nothing; it now names it once."""
+    from keepers.automation.chain import ChainIO
+    from keepers.automation.held import CLASSIFY_EVERY_S, FundHold
+    from keepers.tx.node import Node
+    from keepers.tx.revert import RevertDecoder
+
+    legacy = accounts[0].deploy(project.TestLegacyRebalancer, fresh.controller.address)
+    ours = fresh.addresses()["automation"]["fund_rebalancer"]
+    hold = FundHold(ChainIO(Node(chain.provider.uri, 10)), RevertDecoder.default(), 0, 60)
+    with capture_logs() as logs:
+        hold._classify([legacy.address, ours], 1_000)
+        hold._classify([legacy.address, ours], 1_000 + CLASSIFY_EVERY_S)  # read again
+    said = [x for x in logs if x["event"] == "executor.held_safeguard_off"]
+    assert [x["rebalancer"] for x in said] == [legacy.address]
+    assert "trustedTarget()" in said[0]["why"] and "0.1.0" in said[0]["why"]
+    assert hold.controller_of(legacy.address) is None
+    assert hold.controller_of(ours) == fresh.controller.address
+
+
+def test_plan__0_1_0_store_on_a_new_deployment__old_open_plans_neither_cover_nor_count(
+    env, fresh, accounts, chain, tmp_path
+):
+    """`keeper plan` on the new deployment with the old store: the old deployment's waiting
+    plans are ended first, each with its reason, so they neither cover the new plan (a plan
+    with the same legs is refused as "already covers these actions") nor count as in flight
+    when it is sized."""
+    db = tmp_path / "keeper.db"
+    shutil.copyfile(FIXTURE / "keeper.db", db)
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    out = keeper(env, "--json", "--now", str(NOW), "plan")
+    assert out["plan"] not in OLD["plans"].values()
+    assert out["status"] in ("pending_approval", "executed"), out
+    after = _plans(db)
+    for name in ("proposed", "pending", "approved", "half"):
+        status, payload = after[OLD["plans"][name]]
+        assert status == "aborted" and payload["ended"].startswith("another deployment"), name
