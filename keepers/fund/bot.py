@@ -50,12 +50,13 @@ from web3 import Web3
 
 from keepers.core import approval as approval_policy
 from keepers.core.logging import get_logger
-from keepers.core.settings import PolicyConfig, RolePolicy
+from keepers.core.settings import PolicyConfig
 from keepers.fund.actions import ActionEncoder, EncodedCall
 from keepers.fund.approval_stage import ApprovalServices, ApprovalStage
 from keepers.fund.depth_reader import DepthReader
 from keepers.fund.execution import Execution, ExecutionServices
 from keepers.fund.feeds import feed_down_message, feeds_down
+from keepers.fund.lifecycle import Lifecycle, basis_doc
 from keepers.fund.outcome import (  # re-exported: the CLI and the tests import them from here
     DUPLICATE,
     NO_SAFE_MOVE_STATUS,
@@ -63,7 +64,6 @@ from keepers.fund.outcome import (  # re-exported: the CLI and the tests import 
     ROLE,
     CycleOutcome,
 )
-from keepers.fund.planning import plan_approval
 from keepers.fund.planning import risk as riskmod
 from keepers.fund.planning import triggers as trig
 from keepers.fund.planning.actions import Action, ActionResult, Plan
@@ -88,17 +88,25 @@ from keepers.fund.records import (
     PENDING_APPROVAL,
     PROPOSED,
     REJECTED,
+    STALE,
     CarryStore,
     PlanPendingError,
     PlanStore,
 )
+from keepers.fund.roles import fund_calls as fund_calls  # re-exported for the tests
+from keepers.fund.roles import fund_role
 from keepers.fund.settings import FundConfig
-from keepers.fund.sizing import SizingServices, SizingStage
+from keepers.fund.sizing import (
+    SizingServices,
+    SizingStage,
+    block_key,
+    bps_from,
+    findings_text,
+    unblock,
+)
 from keepers.fund.venues import VenueChecker, VenuePrice
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alerter, AlertLevel
-from keepers.runtime.bots import BotContext, BotDeclaration, Calls, Trigger
-from keepers.runtime.bots import Call as DeclaredCall
 from keepers.runtime.leases import LeaseLost
 from keepers.store import models as m
 from keepers.store.db import Store
@@ -168,6 +176,8 @@ class FundBot:
         # a simulation fork an earlier, killed keeper left running (keepers.tx.children)
         children.reap_orphans()
         self.alert = alerter or Alerter()
+        # the plan lifecycle's policy: stale and expired plans (keepers.fund.lifecycle)
+        self.lifecycle = Lifecycle(self.plans, lambda *a, **kw: self.alert(*a, **kw))
         self.approvals = ApprovalStage(
             ApprovalServices(
                 cfg=self.cfg,
@@ -475,13 +485,13 @@ class FundBot:
             return CycleOutcome(p.id, NOTHING, detail)
         if dry_run:
             findings = self.sizing.risk_check(reading, p, now)
-            return CycleOutcome(p.id, "dry_run", _findings_text(findings))
+            return CycleOutcome(p.id, "dry_run", findings_text(findings))
         if self.stopping.is_set():
             return CycleOutcome(None, NOTHING, "stopping: no new plan")
+        doc = {"report": report, "block": reading.block}
+        doc["basis"] = basis_doc(project(reading.state, flights), p)
         try:  # the decision and its record: one transaction under the fund's decision lock
-            covering = self.plans.save_decided(
-                p, PROPOSED, {"report": report, "block": reading.block}, fence=self.fence
-            )
+            covering = self.plans.save_decided(p, PROPOSED, doc, fence=self.fence)
         except LeaseLost as err:  # another replica leads this fund now: it decides
             log.warning("plan.not_leader", plan=p.id, reason=str(err))
             return CycleOutcome(None, NOT_LEADER, str(err))
@@ -567,9 +577,18 @@ class FundBot:
         if row is None:
             raise KeyError(ref)
         p = self.plans.plan(ref)
-        if row.status == PROPOSED:
+        if row.status in (PROPOSED, PENDING_APPROVAL):
+            # the fund as it is now: a plan someone else's move left behind ends stale
             reading = reading or self.read()
+            why = self.lifecycle.fit(ref, reading.state)
+            if why is not None:
+                stage = "risk check" if row.status == PROPOSED else "approval"
+                return self.lifecycle.stale(ref, why, now, stage)
+        if row.status == PROPOSED:
+            assert reading is not None
             report = self.sizing.risk_check(reading, p, now)
+            if any(f.rule == "fit" for f in report.findings):
+                return self.lifecycle.stale(ref, findings_text(report), now, "risk check")
             findings = [
                 {
                     "rule": f.rule,
@@ -582,7 +601,7 @@ class FundBot:
             for f in report.findings:
                 if f.rule == "slippage" and f.action_index is not None:
                     a = p.actions[f.action_index]
-                    metrics.observe_slippage(self.symbol(a.asset), _bps_from(f.detail))
+                    metrics.observe_slippage(self.symbol(a.asset), bps_from(f.detail))
             if not report.proceed:
                 level = (
                     AlertLevel.CRITICAL
@@ -593,16 +612,16 @@ class FundBot:
                     f.rule == "slippage" and f.level is riskmod.Level.BLOCK for f in report.findings
                 ):
                     level = AlertLevel.CRITICAL
-                text = _findings_text(report)
-                key = _block_key(p, report)
+                text = findings_text(report)
+                key = block_key(p, report)
                 self.alert_once(
-                    level, "risk_" + report.level.value, key, f"{text}; unblock: {_unblock(report)}",
+                    level, "risk_" + report.level.value, key, f"{text}; unblock: {unblock(report)}",
                     now, ref,
                 )  # fmt: skip
                 self.plans.update(ref, BLOCKED, risk=findings)
                 return CycleOutcome(ref, BLOCKED, text)
             if report.level is riskmod.Level.WARN:
-                self.alert(AlertLevel.WARNING, "risk_warn", _findings_text(report), ref)
+                self.alert(AlertLevel.WARNING, "risk_warn", findings_text(report), ref)
             # One write: the status, the frozen plan and who may approve it together, so that
             # no kill can leave a plan waiting with nothing to sign or nobody to sign it.
             frozen = (
@@ -630,16 +649,21 @@ class FundBot:
             decision = self.approvals.decide(ref, now)
             if decision.status is approval_policy.ApprovalStatus.PENDING:
                 self.approvals.approval_alert(ref, decision, now)
+            if decision.status is approval_policy.ApprovalStatus.EXPIRED:
+                why = f"its approval deadline {decision.deadline} passed: {decision.detail}"
+                return self.lifecycle.expire(ref, why, now, "approval")
             if not decision.status.may_execute:
                 status = {
                     approval_policy.ApprovalStatus.REJECTED: REJECTED,
-                    approval_policy.ApprovalStatus.EXPIRED: EXPIRED,
                 }.get(decision.status, PENDING_APPROVAL)
                 self.plans.update(ref, status)
                 return CycleOutcome(ref, status, decision.detail)
             self.plans.update(ref, APPROVED)
             row = self.plans.get(ref)
         if row is not None and row.status == APPROVED:
+            overdue = self.lifecycle.executor_overdue(row.payload, now)
+            if overdue is not None:
+                return self.lifecycle.expire(ref, overdue, now, "execution")
             return self.execute(ref, now)
         return CycleOutcome(ref, row.status if row else "missing")
 
@@ -659,12 +683,39 @@ class FundBot:
     def tick(self, now: int) -> list[CycleOutcome]:
         """Move every waiting plan on (approvals that arrived, deadlines that passed), then
         run the next slice of the carried flow when it is due."""
-        outs = [
-            self.advance(r.ref, now)
-            for r in self.plans.with_status(PROPOSED, PENDING_APPROVAL, APPROVED)
-            if r.ref
-        ]
+        outs: list[CycleOutcome] = []
+        first: BaseException | None = None
+        for r in self.plans.with_status(PROPOSED, PENDING_APPROVAL, APPROVED):
+            if not r.ref:
+                continue
+            try:  # one plan's failure never keeps the others waiting
+                outs.append(self.advance(r.ref, now))
+            except NetworkUnavailable as err:
+                self.alert(AlertLevel.WARNING, "network", str(err), r.ref)
+                outs.append(CycleOutcome(r.ref, "network_error", str(err)))
+            except Exception as err:  # noqa: BLE001 - raised after the other plans moved
+                log.error("plan.advance_failed", plan=r.ref, error=repr(err))
+                first = first or err
+        if any(o.status in (STALE, EXPIRED) for o in outs) and not self.stopping.is_set():
+            outs += self.replan(now)  # in the same tick, from the fund as it is
+        if first is not None:
+            raise first
         return outs + self.slices(now)
+
+    def replan(self, now: int) -> list[CycleOutcome]:
+        """After a plan ended stale or expired: a fresh plan from the fund as it is now, when
+        the band and liquidity triggers still hold (none: nothing to do)."""
+        try:
+            reading = self.read()
+        except NetworkUnavailable as err:
+            self.alert(AlertLevel.WARNING, "network", str(err))
+            return [CycleOutcome(None, "network_error", str(err))]
+        triggers = trig.threshold_triggers(reading.state, self.cfg) + trig.liquidity_triggers(
+            reading.state, self.cfg, self.k.predicted_redemptions
+        )
+        if not triggers:
+            return []
+        return [self.plan_and_run(reading, triggers, now)]
 
     # ------------------------------------------------------------------ 4-7
 
@@ -744,6 +795,8 @@ class FundBot:
             leading=self.leading,
             before_action=self.before_action,
             before_verify=self.before_verify,
+            fit=self.lifecycle.fit,
+            stale=self.lifecycle.stale,
         )
 
     def verify(
@@ -758,7 +811,12 @@ class FundBot:
         just before sending; oracle fills for assets without a pool) vs actual tier positions;
         alert when any differs by more than KEEPER_VERIFY_TOLERANCE_BPS (1%) of total assets."""
         done = tuple(r.action for r in results if r.success)
-        expected = apply(before, Plan("", 0, (), done), fills or {})
+        try:
+            expected = apply(before, Plan("", 0, (), done), fills or {})
+        except (KeyError, ValueError) as err:  # others moved the fund: not modelled
+            detail = f"expected tiers not modelled ({err}): the fund moved under the plan"
+            return {"ok": False, "diffs_bps": [], "expected": [], "detail": detail,
+                    "actual": [str(x) for x in actual.positions()]}  # fmt: skip
         total = max(actual.total_assets, 1)
         diffs = [
             abs(actual.positions()[t] - expected.positions()[t]) * BPS // total for t in range(3)
@@ -789,157 +847,9 @@ class FundBot:
         if not rb.actions:
             return CycleOutcome(rb.id, NOTHING, "nothing executed to reverse")
         reading = self.read()
-        self.plans.save_new(
-            rb, PROPOSED, {"report": plan_report(reading.state, rb), "block": reading.block}
-        )
+        doc = {"report": plan_report(reading.state, rb), "block": reading.block}
+        self.plans.save_new(rb, PROPOSED, {**doc, "basis": basis_doc(reading.state, rb)})
         return self.advance(rb.id, now, reading)
-
-
-_SIGNATURES = (
-    "purchaseAsset(address,uint256,uint256)",
-    "redeemAsset(address,uint256,uint256)",
-    "allocateToLayer(uint8,uint256)",
-    "executeWaterfallLiquidation(uint256,uint8)",
-    "rebalanceBuffer()",
-)
-
-
-def fund_calls(addresses: FundAddresses) -> Calls:
-    """The fund bot's declared calls: the controller's keeper functions and, where the record
-    names a PlanExecutor, its executeAction (the keeper's only way to the controller there)."""
-    calls = [DeclaredCall(addresses.controller, _SIGNATURES, "KEEPER_DEPLOYMENT")]
-    if addresses.plan_executor:
-        calls.append(
-            DeclaredCall(
-                addresses.plan_executor,
-                (plan_approval.EXECUTE_ACTION_SIGNATURE,),
-                "KEEPER_DEPLOYMENT automation.plan_executor",
-            )
-        )
-    return Calls(ROLE, tuple(calls))
-
-
-def fund_role(controller: str, plan_executor: str | None = None) -> RolePolicy:
-    """The fund keeper's audit role (its declared calls on ``controller``, and executeAction
-    on ``plan_executor`` when there is one)."""
-    calls = [DeclaredCall(controller, _SIGNATURES)]
-    if plan_executor:
-        calls.append(DeclaredCall(plan_executor, (plan_approval.EXECUTE_ACTION_SIGNATURE,)))
-    return Calls(ROLE, tuple(calls)).role_policy()
-
-
-def _load(environ: Any) -> FundAddresses | None:
-    """The deployment record the fund bot reads (``KEEPER_DEPLOYMENT``, or the default path if
-    that file exists); None when there is none. A record named but missing or broken raises
-    DeploymentError: a worker refuses to start rather than audit with less."""
-    from pathlib import Path
-
-    from keepers.fund.settings import FundKeeperSettings
-
-    explicit = environ.get("KEEPER_DEPLOYMENT")
-    default = FundKeeperSettings.model_fields["deployment"].default
-    deployment = Path(explicit) if explicit else Path(default)
-    if not (explicit or deployment.exists()):
-        return None
-    return FundAddresses.load(deployment)
-
-
-def _configure() -> FundConfig:
-    """``keeper run``'s fund config (``KEEPER_*`` and the planning variables): a ConfigError
-    naming the variable."""
-    from keepers.core.settings import ConfigError
-    from keepers.fund.settings import FundConfigError, load_fund_config
-
-    try:
-        return load_fund_config()
-    except FundConfigError as err:
-        raise ConfigError(str(err)) from None
-
-
-def _declared_from(cfg: FundConfig) -> FundAddresses:
-    return FundAddresses.load(cfg.keeper.deployment)
-
-
-def _build(ctx: BotContext, cfg: FundConfig) -> FundBot:
-    """``keeper run``'s fund bot: on the runtime's store, signer and pipeline, checked against
-    the chain (KEEPER_CHAIN_ID, the contracts' code, the bands); it starts no new plan or
-    intent once the runtime's stop event is set."""
-    bot = FundBot(cfg, ctx.store, signer=ctx.signer, alerter=ctx.alerter, pipeline=ctx.pipeline)
-    bot.stopping = ctx.stop_event
-    bot.check_chain()
-    return bot
-
-
-def _jobs(bot: FundBot) -> list[Any]:
-    from keepers.runtime.scheduler import fund_jobs
-
-    return fund_jobs(bot)
-
-
-DECLARATION = BotDeclaration(
-    name="fund",
-    settings="KEEPER_ (keepers.fund.settings.load_fund_config: FundKeeperSettings + FundConfig)",
-    triggers=(
-        Trigger(cron="hour=daily_check_hour minute=0 UTC (fund.daily)"),
-        Trigger(
-            cron="day_of_week=weekly_check_weekday hour=daily_check_hour minute=0 (fund.weekly)"
-        ),
-        Trigger(cron="minute=0 (fund.threshold)"),
-        Trigger(cron="minute=*/5 (fund.liquidity)"),
-        Trigger(event="TieredVault deposits, maturities, price moves (read by fund.liquidity)"),
-    ),
-    calls=fund_calls,
-    load=_load,
-    doc="plans, approves, executes and verifies the fund's rebalances",
-    configure=_configure,
-    build=_build,
-    declared_from=_declared_from,
-    jobs=_jobs,
-)
-
-
-def _findings_text(report: riskmod.RiskReport) -> str:
-    return (
-        "; ".join(
-            f"{f.rule}:{f.level.value} {f.detail}"
-            for f in report.findings
-            if f.level is not riskmod.Level.OK
-        )
-        or "ok"
-    )
-
-
-def _block_key(p: Plan, report: riskmod.RiskReport) -> str:
-    """The cause of a block, independent of amounts: rule, call and asset of each blocking
-    finding (the same pool refusing every day is one cause)."""
-    parts = set()
-    for f in report.findings:
-        if f.level not in (riskmod.Level.BLOCK, riskmod.Level.SKIP):
-            continue
-        a = p.actions[f.action_index] if f.action_index is not None else None
-        parts.add(f"{f.rule}:{a.type.value if a else ''}:{a.asset if a else ''}")
-    return "|".join(sorted(parts))
-
-
-def _unblock(report: riskmod.RiskReport) -> str:
-    what = {
-        "slippage": "liquidity near the oracle on that venue (arbitrage or new liquidity)",
-        "liquidity": "the asset's redemption window / redeemable liquidity",
-        "blackout": "the end of the blackout window",
-        "paused": "the guardian or admin unpausing the controller",
-        "gas": "a lower gas price or a larger deviation (benefit)",
-    }
-    rules = sorted(
-        {f.rule for f in report.findings if f.level in (riskmod.Level.BLOCK, riskmod.Level.SKIP)}
-    )
-    return "; ".join(what.get(r, r) for r in rules)
-
-
-def _bps_from(detail: str) -> int:
-    try:
-        return int(detail.split()[1])
-    except (IndexError, ValueError):
-        return 0
 
 
 def pending_plans(store: Store) -> int:

@@ -737,6 +737,8 @@ def history(ctx: Ctx, limit: int) -> None:
             # a held plan (status blocked): the gate and what waits (PlanStore.save_held)
             "held": r.payload.get("held"),
             "note": r.payload.get("note"),
+            # a plan ended stale or expired: why and at which stage (keepers.fund.lifecycle)
+            "ended": r.payload.get("ended"),
         }
         for r in rows
     ]
@@ -747,6 +749,7 @@ def history(ctx: Ctx, limit: int) -> None:
                 f"{d['plan']}  {d['status']:<17} {d['trigger'] or '-':<22} {d['actions']} actions  "
                 f"{d['created_at']}"
                 + (f"\n    held ({d['held']}): {d['note']}" if d["held"] else "")
+                + (f"\n    {d['status']}: {d['ended']['reason']}" if d["ended"] else "")
                 for d in data
             )
             or "no plans yet"

@@ -255,3 +255,50 @@ class SizingStage:
         except ValueError as err:  # planned before the others: it does not fit what they leave
             log.warning("risk.projection_mismatch", plan=p.id, error=str(err))
             return riskmod.assess(reading.state, p, self.cfg, now, quotes=quotes, gas_cost=gas_cost)
+
+
+# ---------------------------------------------------------------------- risk findings in words
+
+
+def findings_text(report: riskmod.RiskReport) -> str:
+    return (
+        "; ".join(
+            f"{f.rule}:{f.level.value} {f.detail}"
+            for f in report.findings
+            if f.level is not riskmod.Level.OK
+        )
+        or "ok"
+    )
+
+
+def block_key(p: Plan, report: riskmod.RiskReport) -> str:
+    """The cause of a block, independent of amounts: rule, call and asset of each blocking
+    finding (the same pool refusing every day is one cause)."""
+    parts = set()
+    for f in report.findings:
+        if f.level not in (riskmod.Level.BLOCK, riskmod.Level.SKIP):
+            continue
+        a = p.actions[f.action_index] if f.action_index is not None else None
+        parts.add(f"{f.rule}:{a.type.value if a else ''}:{a.asset if a else ''}")
+    return "|".join(sorted(parts))
+
+
+def unblock(report: riskmod.RiskReport) -> str:
+    what = {
+        "slippage": "liquidity near the oracle on that venue (arbitrage or new liquidity)",
+        "liquidity": "the asset's redemption window / redeemable liquidity",
+        "blackout": "the end of the blackout window",
+        "paused": "the guardian or admin unpausing the controller",
+        "gas": "a lower gas price or a larger deviation (benefit)",
+    }
+    rules = sorted(
+        {f.rule for f in report.findings if f.level in (riskmod.Level.BLOCK, riskmod.Level.SKIP)}
+    )
+    return "; ".join(what.get(r, r) for r in rules)
+
+
+def bps_from(detail: str) -> int:
+    try:
+        return int(detail.split()[1])
+    except (IndexError, ValueError):
+        return 0
