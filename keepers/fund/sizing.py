@@ -250,11 +250,13 @@ class SizingStage:
         # against the fund as the other plans in flight will leave it (what they sell is not
         # there to sell again; the benefit is what this plan adds to theirs)
         state = project(reading.state, self.services.plans.in_flight(exclude=p.id))
-        try:
-            return riskmod.assess(state, p, self.cfg, now, quotes=quotes, gas_cost=gas_cost)
-        except ValueError as err:  # planned before the others: it does not fit what they leave
-            log.warning("risk.projection_mismatch", plan=p.id, error=str(err))
-            return riskmod.assess(reading.state, p, self.cfg, now, quotes=quotes, gas_cost=gas_cost)
+        report = riskmod.assess(state, p, self.cfg, now, quotes=quotes, gas_cost=gas_cost)
+        if not any(f.rule == "fit" for f in report.findings):
+            return report
+        # planned before the others: it does not fit what they leave; judged on the chain
+        # (a "fit" finding there too: the fund moved under it, keepers.fund.lifecycle)
+        log.warning("risk.projection_mismatch", plan=p.id)
+        return riskmod.assess(reading.state, p, self.cfg, now, quotes=quotes, gas_cost=gas_cost)
 
 
 # ---------------------------------------------------------------------- risk findings in words
