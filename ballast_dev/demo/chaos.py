@@ -5,8 +5,8 @@ Every day the fund keeper's checks (events, liquidity, threshold, daily, weekly,
 run in a fresh keeper process on the month's store (``python -m ballast_dev.demo.chaos``, the
 jobs guarded as keepers.runtime.scheduler.run_job guards them: an error is a ``job_failed``
 line, the next job runs). A seeded draw decides whether the process is SIGKILLed and when (0 to
-``KILL_WINDOW_S`` seconds after it starts: while it imports, while a check reads the chain,
-between two writes of a plan, with a transaction in flight). The keeper is then restarted on
+``KILL_WINDOW_S`` seconds after it is ready, its store open and its chain checked: while a
+check reads the chain, between two writes of a plan, with a transaction in flight). The keeper is then restarted on
 the same store (in the month's own process, as systemd restarts `keeper run`): after a kill
 its scheduled checks run again; the owners sign what waits and its tick runs. The executor and supervisor keepers run the on-chain automation
 beside it (the recurring rebalancer's due runs move the fund between the keeper's steps), and
@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +38,7 @@ from ballast_dev.demo.hostile import HostileDemo, Judgement, fmt_day, hostile_sc
 from ballast_dev.demo.run import ROOT, Ledger, play
 from ballast_dev.deployment.fund import FundDeployment
 
-KILL_WINDOW_S = 3.0  # a kill lands 0 .. 3 s after the keeper process starts
+KILL_WINDOW_S = 3.0  # a kill lands 0 .. 3 s after the keeper process is ready
 KILL_SHARE = 0.6  # the share of days whose keeper process is killed
 JOB_MAX_S = 15.0
 
@@ -63,7 +66,10 @@ class ChaosDemo(HostileDemo):
         self.processes += 1
         if outcome["killed"]:
             self.kills.append(outcome)
-            self.note(f"fund keeper process SIGKILLed {outcome['after_s']:.2f} s after start")
+            self.note(
+                f"fund keeper process SIGKILLed {outcome['after_s']:.2f} s after it was ready, "
+                f"{outcome['doing']}"
+            )
         self.fund_bot = self._make_fund_bot()  # a keeper restarted on the same store
         if outcome["killed"]:  # restarted (systemd), its scheduled checks run again
             super().fund_checks(now + 1, jobs)
@@ -74,39 +80,63 @@ class ChaosDemo(HostileDemo):
             self.ledger.outcomes[o.status] += 1
 
     def keeper_process(self, now: int, jobs: list[str], kill_after: float | None) -> dict[str, Any]:
+        """Runs the jobs in a keeper process; ``kill_after`` seconds after it is ready (its
+        store open, its chain checked) it is SIGKILLed, whatever it is doing."""
         env = {**os.environ, **self.fund_env, "PYTHONPATH": str(ROOT)}
         cmd = [sys.executable, "-m", "ballast_dev.demo.chaos", str(now), ",".join(jobs)]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        started = time.monotonic()
-        killed = False
-        if kill_after is not None:
+        lines: queue.Queue[str] = queue.Queue()
+
+        def pump() -> None:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                lines.put(raw.decode(errors="replace"))
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        seen: list[dict[str, Any]] = []
+        killed, doing = False, "starting"
+        deadline = time.monotonic() + 300
+        kill_at: float | None = None
+        while proc.poll() is None and time.monotonic() < deadline:
             try:
-                proc.wait(timeout=kill_after)
-            except subprocess.TimeoutExpired:
+                rec = json.loads(lines.get(timeout=0.02))
+            except queue.Empty:
+                rec = None
+            except ValueError:
+                continue
+            if rec is not None:
+                seen.append(rec)
+                if rec.get("ready") and kill_after is not None:
+                    kill_at = time.monotonic() + kill_after
+            if kill_at is not None and time.monotonic() >= kill_at:
                 proc.send_signal(signal.SIGKILL)
                 killed = True
-        try:
-            out, _ = proc.communicate(timeout=300)
-        except subprocess.TimeoutExpired:
+                done = [r["job"] for r in seen if "job" in r]
+                left = [j for j in jobs if j not in done]
+                doing = f"during {left[0]}" if left else "after its last job"
+                break
+        if proc.poll() is None and not killed:
             proc.kill()
-            out, _ = proc.communicate()
-        for line in out.decode(errors="replace").splitlines():
+        proc.wait(timeout=30)
+        reader.join(timeout=5)
+        while not lines.empty():
             try:
-                rec = json.loads(line)
+                seen.append(json.loads(lines.get_nowait()))
             except ValueError:
+                continue
+        for rec in seen:
+            if "job" not in rec:
                 continue
             self.h.jobs.append((now, f"process {rec['job']}", float(rec["s"])))
             if rec.get("error"):  # a job that raised in the keeper process: a crash
-                self.h.alerts.append(
-                    (now, "critical", "job_failed", f"{rec['job']}: {rec['error']}")
-                )
-                self.ledger.alerts.append(
-                    f"{fmt_day(self, now)} keeper process {rec['job']}: {rec['error']}"
-                )
+                msg = f"{rec['job']}: {rec['error']}"
+                self.h.alerts.append((now, "critical", "job_failed", msg))
+                self.ledger.alerts.append(f"{fmt_day(self, now)} keeper process {msg}")
         if proc.returncode not in (0, -signal.SIGKILL):
             msg = f"keeper process exited {proc.returncode}"
             self.h.alerts.append((now, "critical", "job_failed", msg))
-        return {"killed": killed, "after_s": round(time.monotonic() - started, 2), "day": now}
+        return {"killed": killed, "after_s": kill_after or 0.0, "doing": doing, "day": now}
 
 
 @dataclass(frozen=True)
@@ -172,10 +202,14 @@ def run_chaos(
         and not unsignable
         and longest < JOB_MAX_S
     )
+    where = ", ".join(
+        f"{n} {doing}" for doing, n in sorted(Counter(k["doing"] for k in d.kills).items())
+    )
     line = (
         f"CHAOS seed {seed}: {'ok' if ok else 'NOT ok'}: {j.out_of_band_days} days out of band; "
         f"value lost {j.cost.lost_bps:.1f} bps of NAV; {len(d.kills)} SIGKILLs of "
-        f"{d.processes} keeper processes (+{len(d.h.kills)} scripted mid-plan); "
+        f"{d.processes} keeper processes ({where or 'none'}; +{len(d.h.kills)} scripted "
+        "with a transaction in flight); "
         f"{len(j.crashes)} crashes; {j.repeated} sent twice; {len(unsignable)} unsignable; "
         f"longest job {longest:.1f}s"
     )
@@ -194,6 +228,8 @@ def _worker(now: int, jobs: list[str]) -> None:
 
     configure_logging(False, "ERROR")
     bot = Ctx(False, now).bot()
+    sys.stdout.write(json.dumps({"ready": True}) + "\n")
+    sys.stdout.flush()
     for job in jobs:
         t = time.monotonic()
         err = None

@@ -26,6 +26,8 @@ deterministically. Failure handling (seed 001 section 7.1):
 | action sent, not confirmed    | the job returns, the next tick follows the same intent;    |
 |                               | action_unconfirmed after KEEPER_EXECUTE_TIMEOUT_S          |
 | contract paused               | every remaining action aborted, critical alert             |
+| the fund moved under the plan | plan stale with its reason, a fresh plan (fund.lifecycle)  |
+| approval / executor deadline  | plan expired with its reason, critical alert               |
 
 Partial progress: every plan is sized to each venue's depth inside
 REBALANCE_MAX_SLIPPAGE (keepers.fund.depth_reader reads the pools, keepers.fund.planning.depth does the
@@ -45,7 +47,6 @@ from decimal import Decimal
 from typing import Any
 
 from eth_utils.abi import get_abi_output_types
-from sqlalchemy import select
 from web3 import Web3
 
 from keepers.core import approval as approval_policy
@@ -54,9 +55,10 @@ from keepers.core.settings import PolicyConfig
 from keepers.fund.actions import ActionEncoder, EncodedCall
 from keepers.fund.approval_stage import ApprovalServices, ApprovalStage
 from keepers.fund.depth_reader import DepthReader
-from keepers.fund.execution import Execution, ExecutionServices
+from keepers.fund.execution import Execution, ExecutionServices, verify_tiers
 from keepers.fund.feeds import feed_down_message, feeds_down
 from keepers.fund.lifecycle import Lifecycle, basis_doc
+from keepers.fund.move_cuts import read_move_cuts
 from keepers.fund.outcome import (  # re-exported: the CLI and the tests import them from here
     DUPLICATE,
     NO_SAFE_MOVE_STATUS,
@@ -73,8 +75,7 @@ from keepers.fund.planning.metrics import tier_metrics
 from keepers.fund.planning.plan import CARRY, COST_BUDGET, FEED_DOWN
 from keepers.fund.planning.report import plan_report
 from keepers.fund.planning.rollback import create_rollback_plan
-from keepers.fund.planning.simulate import apply
-from keepers.fund.planning.state import BPS, FundState
+from keepers.fund.planning.state import FundState
 from keepers.fund.reader import FundReader, FundReading, to_fund_state
 from keepers.fund.records import (
     ABORTED,
@@ -102,13 +103,13 @@ from keepers.fund.sizing import (
     block_key,
     bps_from,
     findings_text,
+    no_safe_move_message,
     unblock,
 )
 from keepers.fund.venues import VenueChecker, VenuePrice
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alerter, AlertLevel
 from keepers.runtime.leases import LeaseLost
-from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.tx import children
 from keepers.tx.contracts import ChainMismatchError, FundAddresses, FundContracts
@@ -372,41 +373,12 @@ class FundBot:
         return self.plan_and_run(reading, triggers, now)
 
     def _move_cuts(self, from_block: int, reading: FundReading, now: int) -> list[MoveCut]:
-        """The due runs' ``MoveCut`` events since ``from_block``: a warning naming the asset,
-        asked and done for each, and what each cut left joins the carry (slices work it off).
-        A cut's side is read from the log just before it in its transaction: the controller
-        hands back what was not filled right before it emits the event (the cash token's
-        transfer for a purchase, the asset's for a sale)."""
-        ctl = self.contracts.controller
-        logs = ctl.events.MoveCut.get_logs(from_block=from_block, to_block=reading.block)
-        cash = str(self.addresses.cash).lower()
-        cuts = []
-        for lg in logs:
-            token = str(lg["args"]["token"])
-            receipt = self.w3.eth.get_transaction_receipt(lg["transactionHash"])
-            before = [x for x in receipt["logs"] if int(x["logIndex"]) < int(lg["logIndex"])]
-            purchase = bool(before) and str(before[-1]["address"]).lower() == cash
-            cut = MoveCut(
-                token,
-                int(lg["args"]["asked"]),
-                int(lg["args"]["done"]),
-                purchase,
-                Web3.to_hex(lg["transactionHash"]),
-            )
-            cuts.append(cut)
-            side, unit = ("purchase", "cash") if purchase else ("sale", "tokens")
-            self.alert(
-                AlertLevel.WARNING,
-                "move_cut",
-                f"due run's {side} of {self.symbol(token)} ({token}) cut at its price bound: "
-                f"asked {cut.asked}, done {cut.done} ({unit}); the rest ({cut.left}) joins the "
-                "carry",
-                None,
-                token=token,
-                asked=str(cut.asked),
-                done=str(cut.done),
-                tx=cut.tx_hash,
-            )
+        """The due runs' ``MoveCut`` events since ``from_block`` (keepers.fund.move_cuts: a
+        warning each); what each cut left joins the carry (slices work it off)."""
+        cuts = read_move_cuts(
+            self.contracts.controller, self.w3, str(self.addresses.cash), self.symbol,
+            self.alert, from_block, reading.block,
+        )  # fmt: skip
         carry = cut_carry(reading.state, cuts)
         if carry:
             self.carry.join(carry, "move_cut", now, now)
@@ -539,16 +511,7 @@ class FundBot:
         self.alert_once(AlertLevel.WARNING, VENUE_OFF_ORACLE, key, msg, now, None)
 
     def _no_safe_move(self, p: Plan, now: int) -> None:
-        depth = [u.detail for u in p.unresolved if u.reason == "depth"]
-        carry = "; ".join(c.reason for c in p.carry)
-        key = "|".join(sorted(d.split(":")[0] for d in depth)) or "depth"
-        msg = (
-            f"no safe move: {carry}; {' / '.join(depth)}. Unblock: liquidity within "
-            f"{self.cfg.rebalance_max_slippage} bps of the oracle on those venues (arbitrage "
-            "back to the oracle, or new pool liquidity), another asset with headroom in the "
-            "tier, or an operator-approved REBALANCE_MAX_SLIPPAGE; retried every "
-            f"{self.cfg.carry_slice_interval_s} s"
-        )
+        key, msg = no_safe_move_message(p, self.cfg)
         self.alert_once(AlertLevel.WARNING, "no_safe_move", key, msg, now, p.id)
 
     # ------------------------------------------------------------------ slice schedule
@@ -807,32 +770,13 @@ class FundBot:
         ref: str,
         fills: dict[str, Decimal] | None = None,
     ) -> dict[str, Any]:
-        """Expected (planning.simulate.apply of the actions that succeeded, at the fills quoted
-        just before sending; oracle fills for assets without a pool) vs actual tier positions;
-        alert when any differs by more than KEEPER_VERIFY_TOLERANCE_BPS (1%) of total assets."""
-        done = tuple(r.action for r in results if r.success)
-        try:
-            expected = apply(before, Plan("", 0, (), done), fills or {})
-        except (KeyError, ValueError) as err:  # others moved the fund: not modelled
-            detail = f"expected tiers not modelled ({err}): the fund moved under the plan"
-            return {"ok": False, "diffs_bps": [], "expected": [], "detail": detail,
-                    "actual": [str(x) for x in actual.positions()]}  # fmt: skip
-        total = max(actual.total_assets, 1)
-        diffs = [
-            abs(actual.positions()[t] - expected.positions()[t]) * BPS // total for t in range(3)
-        ]
-        worst = max(diffs)
-        ok = worst <= self.k.verify_tolerance_bps
-        detail = f"max tier divergence {worst} bps (tolerance {self.k.verify_tolerance_bps})"
-        if not ok:
-            self.alert(AlertLevel.WARNING, "verify_divergence", detail, ref, diffs_bps=diffs)
-        return {
-            "ok": ok,
-            "diffs_bps": diffs,
-            "expected": [str(x) for x in expected.positions()],
-            "actual": [str(x) for x in actual.positions()],
-            "detail": detail,
-        }
+        """keepers.fund.execution.verify_tiers at KEEPER_VERIFY_TOLERANCE_BPS, alerting
+        ``verify_divergence`` past it."""
+        doc = verify_tiers(before, results, actual, self.k.verify_tolerance_bps, fills)
+        if not doc["ok"] and doc["diffs_bps"]:
+            self.alert(AlertLevel.WARNING, "verify_divergence", doc["detail"], ref,
+                       diffs_bps=doc["diffs_bps"])  # fmt: skip
+        return doc
 
     # ------------------------------------------------------------------ rollback
 
@@ -850,10 +794,3 @@ class FundBot:
         doc = {"report": plan_report(reading.state, rb), "block": reading.block}
         self.plans.save_new(rb, PROPOSED, {**doc, "basis": basis_doc(reading.state, rb)})
         return self.advance(rb.id, now, reading)
-
-
-def pending_plans(store: Store) -> int:
-    with store.sessions() as s:
-        return len(
-            s.scalars(select(m.Plan).where(m.Plan.status.in_((PROPOSED, PENDING_APPROVAL)))).all()
-        )

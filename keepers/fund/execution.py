@@ -47,9 +47,10 @@ from keepers.fund.costs import receipt_cost
 from keepers.fund.outcome import EXECUTING, PAUSED, ROLE, STOPPED, CycleOutcome
 from keepers.fund.plan_docs import result_from_dict, result_to_dict, resumed_report
 from keepers.fund.planning import risk as riskmod
-from keepers.fund.planning.actions import Action, ActionResult
+from keepers.fund.planning.actions import Action, ActionResult, Plan
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.report import plan_report, progress
+from keepers.fund.planning.simulate import apply
 from keepers.fund.planning.state import BPS, AssetState, FundState, TierState
 from keepers.fund.reader import FundReading
 from keepers.fund.records import (
@@ -101,6 +102,37 @@ def state_from_doc(doc: dict[str, Any]) -> FundState:
     tiers = tuple(TierState(**_dec(TierState, t)) for t in doc["tiers"])
     assets = tuple(AssetState(**_dec(AssetState, a)) for a in doc["assets"])
     return FundState(**top, tiers=tiers, assets=assets)  # type: ignore[arg-type]
+
+
+def verify_tiers(
+    before: FundState,
+    results: list[ActionResult],
+    actual: FundState,
+    tolerance_bps: int,
+    fills: dict[str, Decimal] | None = None,
+) -> dict[str, Any]:
+    """Expected (planning.simulate.apply of the actions that succeeded, at the fills quoted
+    just before sending; oracle fills for assets without a pool) vs actual tier positions: ok
+    when none differs by more than ``tolerance_bps`` of total assets. A fund others moved so
+    far that the expectation cannot be modelled says so (not ok, no diffs), never raises."""
+    done = tuple(r.action for r in results if r.success)
+    now = [str(x) for x in actual.positions()]
+    try:
+        expected = apply(before, Plan("", 0, (), done), fills or {})
+    except (KeyError, ValueError) as err:
+        detail = f"expected tiers not modelled ({err}): the fund moved under the plan"
+        return {"ok": False, "diffs_bps": [], "expected": [], "actual": now, "detail": detail}
+    total = max(actual.total_assets, 1)
+    diffs = [abs(actual.positions()[t] - expected.positions()[t]) * BPS // total for t in range(3)]
+    worst = max(diffs)
+    detail = f"max tier divergence {worst} bps (tolerance {tolerance_bps})"
+    return {
+        "ok": worst <= tolerance_bps,
+        "diffs_bps": diffs,
+        "expected": [str(x) for x in expected.positions()],
+        "actual": now,
+        "detail": detail,
+    }
 
 
 def _marks(state: FundState) -> dict[str, Any]:

@@ -304,3 +304,18 @@ def bps_from(detail: str) -> int:
         return int(detail.split()[1])
     except (IndexError, ValueError):
         return 0
+
+
+def no_safe_move_message(p: Plan, cfg: PlanningConfig) -> tuple[str, str]:
+    """The ``no_safe_move`` alert's cause (the venues that held the flow) and message."""
+    depth = [u.detail for u in p.unresolved if u.reason == "depth"]
+    carry = "; ".join(c.reason for c in p.carry)
+    key = "|".join(sorted(d.split(":")[0] for d in depth)) or "depth"
+    msg = (
+        f"no safe move: {carry}; {' / '.join(depth)}. Unblock: liquidity within "
+        f"{cfg.rebalance_max_slippage} bps of the oracle on those venues (arbitrage "
+        "back to the oracle, or new pool liquidity), another asset with headroom in the "
+        "tier, or an operator-approved REBALANCE_MAX_SLIPPAGE; retried every "
+        f"{cfg.carry_slice_interval_s} s"
+    )
+    return key, msg
