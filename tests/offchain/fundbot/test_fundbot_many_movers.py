@@ -165,3 +165,30 @@ def test_tick__pending_past_its_approval_deadline__expired_alerted_in_history_no
     assert shown["status"] == "expired" and shown["ended"]["reason"] == reason
     text = CliRunner(mix_stderr=False).invoke(main, ["history"], env=env).stdout
     assert f"expired: {reason}" in text
+
+
+def test_execute__due_run_between_two_sends__rest_not_sent_plan_stale_first_kept(
+    make_bot, fresh, chain, accounts, alerts
+):
+    bot = make_bot(NO_APPROVAL)
+    _deposit(fresh, accounts, 10_000_000)
+    moved: list[int] = []
+
+    def due_run_before_the_second_send(i: int) -> None:
+        moved.append(i)
+        if len(moved) == 2:  # the first action landed: the on-chain run moves the fund
+            run_due(fresh, chain, accounts)
+
+    bot.before_action = due_run_before_the_second_send
+    out = bot.check("liquidity", int(chain.pending_timestamp))
+    row = bot.plans.get(out.plan_id)
+    assert out.status == "stale" and row.status == "stale", out
+    actions = sorted(row.actions, key=lambda a: a.payload.get("order", a.seq))
+    done = [a for a in actions if a.status == "done"]
+    aborted = [a for a in actions if a.status == "aborted"]
+    assert len(done) == 1 and aborted, [(a.seq, a.status) for a in actions]
+    assert all(a.intent_id is None for a in aborted)  # never sent
+    assert all(a.payload["error"].startswith("stale: ") for a in aborted)
+    assert row.payload["ended"]["stage"] == "send"
+    assert any(a.code == "plan_stale" for a in alerts)
+    assert 900 <= _ratios(bot)[0] <= 1_100  # the due run and the first action: L1 near 10%
