@@ -17,6 +17,6 @@ def declarations() -> dict[str, BotDeclaration]:
     from keepers.automation.executor import DECLARATION as EXECUTOR
     from keepers.automation.supervisor import DECLARATION as SUPERVISOR
     from keepers.crosschain.assemble import DECLARATION as CROSSCHAIN
-    from keepers.fund.bot import DECLARATION as FUND
+    from keepers.fund.declaration import DECLARATION as FUND
 
     return {d.name: d for d in (FUND, EXECUTOR, SUPERVISOR, CROSSCHAIN)}

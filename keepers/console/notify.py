@@ -1,5 +1,6 @@
 """Notifications (seed 001's "notify the approvers"): a plan waiting for approval, a plan near
-its deadline, and an executed plan's report, each POSTed once as JSON to KEEPER_CONSOLE_WEBHOOK_URL
+its deadline, an executed plan's report, and a plan that ended expired or stale (with its
+reason, keepers.fund.lifecycle), each POSTed once as JSON to KEEPER_CONSOLE_WEBHOOK_URL
 with the plan page's link.
 
 One body that the usual receivers accept: ``text`` (Slack's and Teams' incoming webhooks show
@@ -30,7 +31,8 @@ log = get_logger("keepers.console")
 
 WAITING = PlanStatus.PENDING_APPROVAL.value
 FINISHED = (PlanStatus.EXECUTED.value, PlanStatus.PARTIAL.value, PlanStatus.FAILED.value)
-KINDS = ("approval_needed", "near_deadline", "report")
+ENDED = (PlanStatus.EXPIRED.value, PlanStatus.STALE.value)
+KINDS = ("approval_needed", "near_deadline", "report", "ended")
 
 
 def _iso(ts: int) -> str:
@@ -39,7 +41,9 @@ def _iso(ts: int) -> str:
 
 def message(kind: str, ref: str, text: str, link: str, base_url: str, now: int) -> dict[str, Any]:
     """The JSON body (see the module doc)."""
-    severity = {"approval_needed": "warning", "near_deadline": "critical"}.get(kind, "info")
+    severity = {"approval_needed": "warning", "near_deadline": "critical", "ended": "warning"}.get(
+        kind, "info"
+    )
     labels = {"alertname": f"ballast_{kind}", "plan": ref, "severity": severity}
     annotations = {"summary": text, "link": link}
     return {
@@ -184,6 +188,21 @@ class Notifier:
                         f"Ballast plan {row.ref} {row.status}: {ok} of {len(results)} action(s) "
                         f"ok, progress {report.get('progress', '-')}, cost "
                         f"{row.payload.get('cost', '-')} base units; transactions {txs or '-'}",
+                    )
+                )
+            for row in plans.with_status(*ENDED):
+                done = row.payload.get("console_notified") or {}
+                ended = row.payload.get("ended") or {}
+                if "ended" in done or ended.get("at") is None:
+                    continue
+                if int(ended["at"]) < self.started_at - 3_600:  # before this console: not news
+                    continue
+                due.append(
+                    (
+                        "ended",
+                        row,
+                        f"Ballast plan {row.ref} {row.status} at its {ended.get('stage', '-')}: "
+                        f"{ended.get('reason', '-')}; it no longer counts as in flight",
                     )
                 )
         for kind, row, text in due:

@@ -29,7 +29,7 @@ from keepers.fund.planning import plan_approval
 from keepers.fund.planning.actions import Action, Plan
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.reader import FundReading
-from keepers.fund.records import ABORTED, PlanStore
+from keepers.fund.records import EXPIRED, PlanStore
 from keepers.runtime.alerts import AlertLevel
 from keepers.store import models as m
 from keepers.tx.contracts import FundContracts
@@ -359,12 +359,13 @@ class ApprovalStage:
         return out
 
     def frozen_expired(self, ref: str, frozen: dict[str, Any], now: int) -> CycleOutcome | None:
-        """A frozen plan past its on-chain deadline cannot run: aborted with an alert (the
-        planner makes a fresh plan, which needs fresh approvals)."""
+        """A frozen plan past its on-chain deadline cannot run: expired with an alert (the
+        planner makes a fresh plan, which needs fresh approvals; keepers.fund.lifecycle)."""
         deadline = int(frozen["deadline"])
         if now <= deadline:
             return None
         msg = f"frozen plan expired: deadline {deadline} < now {now}; the planner makes a new plan"
         self.services.alert(AlertLevel.CRITICAL, "plan_expired", msg, ref)
-        self.plans.update(ref, ABORTED, abort="expired")
-        return CycleOutcome(ref, ABORTED, msg)
+        ended = {"status": str(EXPIRED), "reason": msg, "at": now, "stage": "execution"}
+        self.plans.update(ref, EXPIRED, ended=ended)
+        return CycleOutcome(ref, EXPIRED, msg)

@@ -26,6 +26,8 @@ deterministically. Failure handling (seed 001 section 7.1):
 | action sent, not confirmed    | the job returns, the next tick follows the same intent;    |
 |                               | action_unconfirmed after KEEPER_EXECUTE_TIMEOUT_S          |
 | contract paused               | every remaining action aborted, critical alert             |
+| the fund moved under the plan | plan stale with its reason, a fresh plan (fund.lifecycle)  |
+| approval / executor deadline  | plan expired with its reason, critical alert               |
 
 Partial progress: every plan is sized to each venue's depth inside
 REBALANCE_MAX_SLIPPAGE (keepers.fund.depth_reader reads the pools, keepers.fund.planning.depth does the
@@ -45,18 +47,19 @@ from decimal import Decimal
 from typing import Any
 
 from eth_utils.abi import get_abi_output_types
-from sqlalchemy import select
 from web3 import Web3
 
 from keepers.core import approval as approval_policy
 from keepers.core.logging import get_logger
-from keepers.core.settings import PolicyConfig, RolePolicy
+from keepers.core.settings import PolicyConfig
 from keepers.fund.actions import ActionEncoder, EncodedCall
 from keepers.fund.approval_stage import ApprovalServices, ApprovalStage
 from keepers.fund.deployment import Deployed
 from keepers.fund.depth_reader import DepthReader
-from keepers.fund.execution import Execution, ExecutionServices
+from keepers.fund.execution import Execution, ExecutionServices, verify_tiers
 from keepers.fund.feeds import feed_down_message, feeds_down
+from keepers.fund.lifecycle import Lifecycle, basis_doc
+from keepers.fund.move_cuts import read_move_cuts
 from keepers.fund.outcome import (  # re-exported: the CLI and the tests import them from here
     DUPLICATE,
     NO_SAFE_MOVE_STATUS,
@@ -64,7 +67,6 @@ from keepers.fund.outcome import (  # re-exported: the CLI and the tests import 
     ROLE,
     CycleOutcome,
 )
-from keepers.fund.planning import plan_approval
 from keepers.fund.planning import risk as riskmod
 from keepers.fund.planning import triggers as trig
 from keepers.fund.planning.actions import Action, ActionResult, Plan
@@ -74,8 +76,7 @@ from keepers.fund.planning.metrics import tier_metrics
 from keepers.fund.planning.plan import CARRY, COST_BUDGET, FEED_DOWN
 from keepers.fund.planning.report import plan_report
 from keepers.fund.planning.rollback import create_rollback_plan
-from keepers.fund.planning.simulate import apply
-from keepers.fund.planning.state import BPS, FundState
+from keepers.fund.planning.state import FundState
 from keepers.fund.reader import FundReader, FundReading, to_fund_state
 from keepers.fund.records import (
     ABORTED,
@@ -89,19 +90,27 @@ from keepers.fund.records import (
     PENDING_APPROVAL,
     PROPOSED,
     REJECTED,
+    STALE,
     CarryStore,
     PlanPendingError,
     PlanStore,
 )
+from keepers.fund.roles import fund_calls as fund_calls  # re-exported for the tests
+from keepers.fund.roles import fund_role
 from keepers.fund.settings import FundConfig
-from keepers.fund.sizing import SizingServices, SizingStage
+from keepers.fund.sizing import (
+    SizingServices,
+    SizingStage,
+    block_key,
+    bps_from,
+    findings_text,
+    no_safe_move_message,
+    unblock,
+)
 from keepers.fund.venues import VenueChecker, VenuePrice
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alerter, AlertLevel
-from keepers.runtime.bots import BotContext, BotDeclaration, Calls, Trigger
-from keepers.runtime.bots import Call as DeclaredCall
 from keepers.runtime.leases import LeaseLost
-from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.tx import children
 from keepers.tx.contracts import ChainMismatchError, FundAddresses, FundContracts
@@ -172,6 +181,8 @@ class FundBot:
         # a simulation fork an earlier, killed keeper left running (keepers.tx.children)
         children.reap_orphans()
         self.alert = alerter or Alerter()
+        # the plan lifecycle's policy: stale and expired plans (keepers.fund.lifecycle)
+        self.lifecycle = Lifecycle(self.plans, lambda *a, **kw: self.alert(*a, **kw))
         self.approvals = ApprovalStage(
             ApprovalServices(
                 cfg=self.cfg,
@@ -385,41 +396,12 @@ class FundBot:
         return self.plan_and_run(reading, triggers, now)
 
     def _move_cuts(self, from_block: int, reading: FundReading, now: int) -> list[MoveCut]:
-        """The due runs' ``MoveCut`` events since ``from_block``: a warning naming the asset,
-        asked and done for each, and what each cut left joins the carry (slices work it off).
-        A cut's side is read from the log just before it in its transaction: the controller
-        hands back what was not filled right before it emits the event (the cash token's
-        transfer for a purchase, the asset's for a sale)."""
-        ctl = self.contracts.controller
-        logs = ctl.events.MoveCut.get_logs(from_block=from_block, to_block=reading.block)
-        cash = str(self.addresses.cash).lower()
-        cuts = []
-        for lg in logs:
-            token = str(lg["args"]["token"])
-            receipt = self.w3.eth.get_transaction_receipt(lg["transactionHash"])
-            before = [x for x in receipt["logs"] if int(x["logIndex"]) < int(lg["logIndex"])]
-            purchase = bool(before) and str(before[-1]["address"]).lower() == cash
-            cut = MoveCut(
-                token,
-                int(lg["args"]["asked"]),
-                int(lg["args"]["done"]),
-                purchase,
-                Web3.to_hex(lg["transactionHash"]),
-            )
-            cuts.append(cut)
-            side, unit = ("purchase", "cash") if purchase else ("sale", "tokens")
-            self.alert(
-                AlertLevel.WARNING,
-                "move_cut",
-                f"due run's {side} of {self.symbol(token)} ({token}) cut at its price bound: "
-                f"asked {cut.asked}, done {cut.done} ({unit}); the rest ({cut.left}) joins the "
-                "carry",
-                None,
-                token=token,
-                asked=str(cut.asked),
-                done=str(cut.done),
-                tx=cut.tx_hash,
-            )
+        """The due runs' ``MoveCut`` events since ``from_block`` (keepers.fund.move_cuts: a
+        warning each); what each cut left joins the carry (slices work it off)."""
+        cuts = read_move_cuts(
+            self.contracts.controller, self.w3, str(self.addresses.cash), self.symbol,
+            self.alert, from_block, reading.block,
+        )  # fmt: skip
         carry = cut_carry(reading.state, cuts)
         if carry:
             self.carry.join(carry, "move_cut", now, now)
@@ -502,13 +484,13 @@ class FundBot:
             return CycleOutcome(p.id, NOTHING, detail)
         if dry_run:
             findings = self.sizing.risk_check(reading, p, now)
-            return CycleOutcome(p.id, "dry_run", _findings_text(findings))
+            return CycleOutcome(p.id, "dry_run", findings_text(findings))
         if self.stopping.is_set():
             return CycleOutcome(None, NOTHING, "stopping: no new plan")
+        doc = {"report": report, "block": reading.block}
+        doc["basis"] = basis_doc(project(reading.state, flights), p)
         try:  # the decision and its record: one transaction under the fund's decision lock
-            covering = self.plans.save_decided(
-                p, PROPOSED, {"report": report, "block": reading.block}, fence=self.fence
-            )
+            covering = self.plans.save_decided(p, PROPOSED, doc, fence=self.fence)
         except LeaseLost as err:  # another replica leads this fund now: it decides
             log.warning("plan.not_leader", plan=p.id, reason=str(err))
             return CycleOutcome(None, NOT_LEADER, str(err))
@@ -556,16 +538,7 @@ class FundBot:
         self.alert_once(AlertLevel.WARNING, VENUE_OFF_ORACLE, key, msg, now, None)
 
     def _no_safe_move(self, p: Plan, now: int) -> None:
-        depth = [u.detail for u in p.unresolved if u.reason == "depth"]
-        carry = "; ".join(c.reason for c in p.carry)
-        key = "|".join(sorted(d.split(":")[0] for d in depth)) or "depth"
-        msg = (
-            f"no safe move: {carry}; {' / '.join(depth)}. Unblock: liquidity within "
-            f"{self.cfg.rebalance_max_slippage} bps of the oracle on those venues (arbitrage "
-            "back to the oracle, or new pool liquidity), another asset with headroom in the "
-            "tier, or an operator-approved REBALANCE_MAX_SLIPPAGE; retried every "
-            f"{self.cfg.carry_slice_interval_s} s"
-        )
+        key, msg = no_safe_move_message(p, self.cfg)
         self.alert_once(AlertLevel.WARNING, "no_safe_move", key, msg, now, p.id)
 
     # ------------------------------------------------------------------ slice schedule
@@ -598,9 +571,18 @@ class FundBot:
             if ended is not None:
                 return ended
         p = self.plans.plan(ref)
-        if row.status == PROPOSED:
+        if row.status in (PROPOSED, PENDING_APPROVAL):
+            # the fund as it is now: a plan someone else's move left behind ends stale
             reading = reading or self.read()
+            why = self.lifecycle.fit(ref, reading.state)
+            if why is not None:
+                stage = "risk check" if row.status == PROPOSED else "approval"
+                return self.lifecycle.stale(ref, why, now, stage)
+        if row.status == PROPOSED:
+            assert reading is not None
             report = self.sizing.risk_check(reading, p, now)
+            if any(f.rule == "fit" for f in report.findings):
+                return self.lifecycle.stale(ref, findings_text(report), now, "risk check")
             findings = [
                 {
                     "rule": f.rule,
@@ -613,7 +595,7 @@ class FundBot:
             for f in report.findings:
                 if f.rule == "slippage" and f.action_index is not None:
                     a = p.actions[f.action_index]
-                    metrics.observe_slippage(self.symbol(a.asset), _bps_from(f.detail))
+                    metrics.observe_slippage(self.symbol(a.asset), bps_from(f.detail))
             if not report.proceed:
                 level = (
                     AlertLevel.CRITICAL
@@ -624,16 +606,16 @@ class FundBot:
                     f.rule == "slippage" and f.level is riskmod.Level.BLOCK for f in report.findings
                 ):
                     level = AlertLevel.CRITICAL
-                text = _findings_text(report)
-                key = _block_key(p, report)
+                text = findings_text(report)
+                key = block_key(p, report)
                 self.alert_once(
-                    level, "risk_" + report.level.value, key, f"{text}; unblock: {_unblock(report)}",
+                    level, "risk_" + report.level.value, key, f"{text}; unblock: {unblock(report)}",
                     now, ref,
                 )  # fmt: skip
                 self.plans.update(ref, BLOCKED, risk=findings)
                 return CycleOutcome(ref, BLOCKED, text)
             if report.level is riskmod.Level.WARN:
-                self.alert(AlertLevel.WARNING, "risk_warn", _findings_text(report), ref)
+                self.alert(AlertLevel.WARNING, "risk_warn", findings_text(report), ref)
             # One write: the status, the frozen plan and who may approve it together, so that
             # no kill can leave a plan waiting with nothing to sign or nobody to sign it.
             frozen = (
@@ -661,16 +643,21 @@ class FundBot:
             decision = self.approvals.decide(ref, now)
             if decision.status is approval_policy.ApprovalStatus.PENDING:
                 self.approvals.approval_alert(ref, decision, now)
+            if decision.status is approval_policy.ApprovalStatus.EXPIRED:
+                why = f"its approval deadline {decision.deadline} passed: {decision.detail}"
+                return self.lifecycle.expire(ref, why, now, "approval")
             if not decision.status.may_execute:
                 status = {
                     approval_policy.ApprovalStatus.REJECTED: REJECTED,
-                    approval_policy.ApprovalStatus.EXPIRED: EXPIRED,
                 }.get(decision.status, PENDING_APPROVAL)
                 self.plans.update(ref, status)
                 return CycleOutcome(ref, status, decision.detail)
             self.plans.update(ref, APPROVED)
             row = self.plans.get(ref)
         if row is not None and row.status == APPROVED:
+            overdue = self.lifecycle.executor_overdue(row.payload, now)
+            if overdue is not None:
+                return self.lifecycle.expire(ref, overdue, now, "execution")
             return self.execute(ref, now)
         return CycleOutcome(ref, row.status if row else "missing")
 
@@ -690,12 +677,39 @@ class FundBot:
     def tick(self, now: int) -> list[CycleOutcome]:
         """Move every waiting plan on (approvals that arrived, deadlines that passed), then
         run the next slice of the carried flow when it is due."""
-        outs = [
-            self.advance(r.ref, now)
-            for r in self.plans.with_status(PROPOSED, PENDING_APPROVAL, APPROVED)
-            if r.ref
-        ]
+        outs: list[CycleOutcome] = []
+        first: BaseException | None = None
+        for r in self.plans.with_status(PROPOSED, PENDING_APPROVAL, APPROVED):
+            if not r.ref:
+                continue
+            try:  # one plan's failure never keeps the others waiting
+                outs.append(self.advance(r.ref, now))
+            except NetworkUnavailable as err:
+                self.alert(AlertLevel.WARNING, "network", str(err), r.ref)
+                outs.append(CycleOutcome(r.ref, "network_error", str(err)))
+            except Exception as err:  # noqa: BLE001 - raised after the other plans moved
+                log.error("plan.advance_failed", plan=r.ref, error=repr(err))
+                first = first or err
+        if any(o.status in (STALE, EXPIRED) for o in outs) and not self.stopping.is_set():
+            outs += self.replan(now)  # in the same tick, from the fund as it is
+        if first is not None:
+            raise first
         return outs + self.slices(now)
+
+    def replan(self, now: int) -> list[CycleOutcome]:
+        """After a plan ended stale or expired: a fresh plan from the fund as it is now, when
+        the band and liquidity triggers still hold (none: nothing to do)."""
+        try:
+            reading = self.read()
+        except NetworkUnavailable as err:
+            self.alert(AlertLevel.WARNING, "network", str(err))
+            return [CycleOutcome(None, "network_error", str(err))]
+        triggers = trig.threshold_triggers(reading.state, self.cfg) + trig.liquidity_triggers(
+            reading.state, self.cfg, self.k.predicted_redemptions
+        )
+        if not triggers:
+            return []
+        return [self.plan_and_run(reading, triggers, now)]
 
     # ------------------------------------------------------------------ 4-7
 
@@ -775,6 +789,8 @@ class FundBot:
             leading=self.leading,
             before_action=self.before_action,
             before_verify=self.before_verify,
+            fit=self.lifecycle.fit,
+            stale=self.lifecycle.stale,
         )
 
     def verify(
@@ -785,27 +801,13 @@ class FundBot:
         ref: str,
         fills: dict[str, Decimal] | None = None,
     ) -> dict[str, Any]:
-        """Expected (planning.simulate.apply of the actions that succeeded, at the fills quoted
-        just before sending; oracle fills for assets without a pool) vs actual tier positions;
-        alert when any differs by more than KEEPER_VERIFY_TOLERANCE_BPS (1%) of total assets."""
-        done = tuple(r.action for r in results if r.success)
-        expected = apply(before, Plan("", 0, (), done), fills or {})
-        total = max(actual.total_assets, 1)
-        diffs = [
-            abs(actual.positions()[t] - expected.positions()[t]) * BPS // total for t in range(3)
-        ]
-        worst = max(diffs)
-        ok = worst <= self.k.verify_tolerance_bps
-        detail = f"max tier divergence {worst} bps (tolerance {self.k.verify_tolerance_bps})"
-        if not ok:
-            self.alert(AlertLevel.WARNING, "verify_divergence", detail, ref, diffs_bps=diffs)
-        return {
-            "ok": ok,
-            "diffs_bps": diffs,
-            "expected": [str(x) for x in expected.positions()],
-            "actual": [str(x) for x in actual.positions()],
-            "detail": detail,
-        }
+        """keepers.fund.execution.verify_tiers at KEEPER_VERIFY_TOLERANCE_BPS, alerting
+        ``verify_divergence`` past it."""
+        doc = verify_tiers(before, results, actual, self.k.verify_tolerance_bps, fills)
+        if not doc["ok"] and doc["diffs_bps"]:
+            self.alert(AlertLevel.WARNING, "verify_divergence", doc["detail"], ref,
+                       diffs_bps=doc["diffs_bps"])  # fmt: skip
+        return doc
 
     # ------------------------------------------------------------------ rollback
 
@@ -820,161 +822,6 @@ class FundBot:
         if not rb.actions:
             return CycleOutcome(rb.id, NOTHING, "nothing executed to reverse")
         reading = self.read()
-        self.plans.save_new(
-            rb, PROPOSED, {"report": plan_report(reading.state, rb), "block": reading.block}
-        )
+        doc = {"report": plan_report(reading.state, rb), "block": reading.block}
+        self.plans.save_new(rb, PROPOSED, {**doc, "basis": basis_doc(reading.state, rb)})
         return self.advance(rb.id, now, reading)
-
-
-_SIGNATURES = (
-    "purchaseAsset(address,uint256,uint256)",
-    "redeemAsset(address,uint256,uint256)",
-    "allocateToLayer(uint8,uint256)",
-    "executeWaterfallLiquidation(uint256,uint8)",
-    "rebalanceBuffer()",
-)
-
-
-def fund_calls(addresses: FundAddresses) -> Calls:
-    """The fund bot's declared calls: the controller's keeper functions and, where the record
-    names a PlanExecutor, its executeAction (the keeper's only way to the controller there)."""
-    calls = [DeclaredCall(addresses.controller, _SIGNATURES, "KEEPER_DEPLOYMENT")]
-    if addresses.plan_executor:
-        calls.append(
-            DeclaredCall(
-                addresses.plan_executor,
-                (plan_approval.EXECUTE_ACTION_SIGNATURE,),
-                "KEEPER_DEPLOYMENT automation.plan_executor",
-            )
-        )
-    return Calls(ROLE, tuple(calls))
-
-
-def fund_role(controller: str, plan_executor: str | None = None) -> RolePolicy:
-    """The fund keeper's audit role (its declared calls on ``controller``, and executeAction
-    on ``plan_executor`` when there is one)."""
-    calls = [DeclaredCall(controller, _SIGNATURES)]
-    if plan_executor:
-        calls.append(DeclaredCall(plan_executor, (plan_approval.EXECUTE_ACTION_SIGNATURE,)))
-    return Calls(ROLE, tuple(calls)).role_policy()
-
-
-def _load(environ: Any) -> FundAddresses | None:
-    """The deployment record the fund bot reads (``KEEPER_DEPLOYMENT``, or the default path if
-    that file exists); None when there is none. A record named but missing or broken raises
-    DeploymentError: a worker refuses to start rather than audit with less."""
-    from pathlib import Path
-
-    from keepers.fund.settings import FundKeeperSettings
-
-    explicit = environ.get("KEEPER_DEPLOYMENT")
-    default = FundKeeperSettings.model_fields["deployment"].default
-    deployment = Path(explicit) if explicit else Path(default)
-    if not (explicit or deployment.exists()):
-        return None
-    return FundAddresses.load(deployment)
-
-
-def _configure() -> FundConfig:
-    """``keeper run``'s fund config (``KEEPER_*`` and the planning variables): a ConfigError
-    naming the variable."""
-    from keepers.core.settings import ConfigError
-    from keepers.fund.settings import FundConfigError, load_fund_config
-
-    try:
-        return load_fund_config()
-    except FundConfigError as err:
-        raise ConfigError(str(err)) from None
-
-
-def _declared_from(cfg: FundConfig) -> FundAddresses:
-    return FundAddresses.load(cfg.keeper.deployment)
-
-
-def _build(ctx: BotContext, cfg: FundConfig) -> FundBot:
-    """``keeper run``'s fund bot: on the runtime's store, signer and pipeline, checked against
-    the chain (KEEPER_CHAIN_ID, the contracts' code, the bands); it starts no new plan or
-    intent once the runtime's stop event is set."""
-    bot = FundBot(cfg, ctx.store, signer=ctx.signer, alerter=ctx.alerter, pipeline=ctx.pipeline)
-    bot.stopping = ctx.stop_event
-    bot.check_chain()
-    return bot
-
-
-def _jobs(bot: FundBot) -> list[Any]:
-    from keepers.runtime.scheduler import fund_jobs
-
-    return fund_jobs(bot)
-
-
-DECLARATION = BotDeclaration(
-    name="fund",
-    settings="KEEPER_ (keepers.fund.settings.load_fund_config: FundKeeperSettings + FundConfig)",
-    triggers=(
-        Trigger(cron="hour=daily_check_hour minute=0 UTC (fund.daily)"),
-        Trigger(
-            cron="day_of_week=weekly_check_weekday hour=daily_check_hour minute=0 (fund.weekly)"
-        ),
-        Trigger(cron="minute=0 (fund.threshold)"),
-        Trigger(cron="minute=*/5 (fund.liquidity)"),
-        Trigger(event="TieredVault deposits, maturities, price moves (read by fund.liquidity)"),
-    ),
-    calls=fund_calls,
-    load=_load,
-    doc="plans, approves, executes and verifies the fund's rebalances",
-    configure=_configure,
-    build=_build,
-    declared_from=_declared_from,
-    jobs=_jobs,
-)
-
-
-def _findings_text(report: riskmod.RiskReport) -> str:
-    return (
-        "; ".join(
-            f"{f.rule}:{f.level.value} {f.detail}"
-            for f in report.findings
-            if f.level is not riskmod.Level.OK
-        )
-        or "ok"
-    )
-
-
-def _block_key(p: Plan, report: riskmod.RiskReport) -> str:
-    """The cause of a block, independent of amounts: rule, call and asset of each blocking
-    finding (the same pool refusing every day is one cause)."""
-    parts = set()
-    for f in report.findings:
-        if f.level not in (riskmod.Level.BLOCK, riskmod.Level.SKIP):
-            continue
-        a = p.actions[f.action_index] if f.action_index is not None else None
-        parts.add(f"{f.rule}:{a.type.value if a else ''}:{a.asset if a else ''}")
-    return "|".join(sorted(parts))
-
-
-def _unblock(report: riskmod.RiskReport) -> str:
-    what = {
-        "slippage": "liquidity near the oracle on that venue (arbitrage or new liquidity)",
-        "liquidity": "the asset's redemption window / redeemable liquidity",
-        "blackout": "the end of the blackout window",
-        "paused": "the guardian or admin unpausing the controller",
-        "gas": "a lower gas price or a larger deviation (benefit)",
-    }
-    rules = sorted(
-        {f.rule for f in report.findings if f.level in (riskmod.Level.BLOCK, riskmod.Level.SKIP)}
-    )
-    return "; ".join(what.get(r, r) for r in rules)
-
-
-def _bps_from(detail: str) -> int:
-    try:
-        return int(detail.split()[1])
-    except (IndexError, ValueError):
-        return 0
-
-
-def pending_plans(store: Store) -> int:
-    with store.sessions() as s:
-        return len(
-            s.scalars(select(m.Plan).where(m.Plan.status.in_((PROPOSED, PENDING_APPROVAL)))).all()
-        )

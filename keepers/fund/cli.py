@@ -753,6 +753,8 @@ def history(ctx: Ctx, limit: int) -> None:
             # made for another deployment than the one the keeper drives (a contract release)
             "deployment": r.deployment,
             "other_deployment": _other_deployment(ctx, r),
+            # a plan ended stale or expired: why and at which stage (keepers.fund.lifecycle)
+            "ended": r.payload.get("ended"),
         }
         for r in rows
     ]
@@ -768,6 +770,7 @@ def history(ctx: Ctx, limit: int) -> None:
                     if d["other_deployment"]
                     else ""
                 )
+                + (f"\n    {d['status']}: {d['ended']['reason']}" if d["ended"] else "")
                 for d in data
             )
             or "no plans yet"

@@ -1,6 +1,9 @@
 """Stages 5-7 of a fund plan's lifecycle, for an approved plan, as steps of the plan's state
-machine that never wait on the chain: simulate what is left on a fork in order (once, before
-the first action is sent), check the keeper's gas funds, then one action at a time: send it
+machine that never wait on the chain: check that the plan still fits the fund as it is now
+(keepers.fund.lifecycle: a plan the fund moved under ends ``stale``, nothing sent), simulate
+what is left in order on the node itself (``eth_simulateV1``, the state carried from one call
+to the next; an anvil fork only where KEEPER_SIMULATOR=fork), once, before the first action is
+sent, check the keeper's gas funds, then one action at a time: check the plan still fits, send it
 through the pipeline (behind a PlanExecutor exactly the frozen calldata, through it), record
 it ``sent`` with its intent, drive the pipeline for it at most KEEPER_FOLLOW_BUDGET_S, and
 when the intent is final measure and record the result and send the next; when every action
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -42,10 +45,12 @@ from keepers.fund.actions import ActionEncoder, EncodedCall, fill_ratio
 from keepers.fund.approval_stage import ApprovalStage
 from keepers.fund.costs import receipt_cost
 from keepers.fund.outcome import EXECUTING, PAUSED, ROLE, STOPPED, CycleOutcome
+from keepers.fund.plan_docs import result_from_dict, result_to_dict, resumed_report
 from keepers.fund.planning import risk as riskmod
-from keepers.fund.planning.actions import Action, ActionResult
+from keepers.fund.planning.actions import Action, ActionResult, Plan
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.report import plan_report, progress
+from keepers.fund.planning.simulate import apply
 from keepers.fund.planning.state import BPS, AssetState, FundState, TierState
 from keepers.fund.reader import FundReading
 from keepers.fund.records import (
@@ -54,10 +59,8 @@ from keepers.fund.records import (
     EXECUTED,
     FAILED,
     PARTIAL,
+    STALE,
     PlanStore,
-    result_from_dict,
-    result_to_dict,
-    resumed_report,
 )
 from keepers.runtime import metrics
 from keepers.runtime.alerts import AlertLevel
@@ -101,6 +104,37 @@ def state_from_doc(doc: dict[str, Any]) -> FundState:
     return FundState(**top, tiers=tiers, assets=assets)  # type: ignore[arg-type]
 
 
+def verify_tiers(
+    before: FundState,
+    results: list[ActionResult],
+    actual: FundState,
+    tolerance_bps: int,
+    fills: dict[str, Decimal] | None = None,
+) -> dict[str, Any]:
+    """Expected (planning.simulate.apply of the actions that succeeded, at the fills quoted
+    just before sending; oracle fills for assets without a pool) vs actual tier positions: ok
+    when none differs by more than ``tolerance_bps`` of total assets. A fund others moved so
+    far that the expectation cannot be modelled says so (not ok, no diffs), never raises."""
+    done = tuple(r.action for r in results if r.success)
+    now = [str(x) for x in actual.positions()]
+    try:
+        expected = apply(before, Plan("", 0, (), done), fills or {})
+    except (KeyError, ValueError) as err:
+        detail = f"expected tiers not modelled ({err}): the fund moved under the plan"
+        return {"ok": False, "diffs_bps": [], "expected": [], "actual": now, "detail": detail}
+    total = max(actual.total_assets, 1)
+    diffs = [abs(actual.positions()[t] - expected.positions()[t]) * BPS // total for t in range(3)]
+    worst = max(diffs)
+    detail = f"max tier divergence {worst} bps (tolerance {tolerance_bps})"
+    return {
+        "ok": worst <= tolerance_bps,
+        "diffs_bps": diffs,
+        "expected": [str(x) for x in expected.positions()],
+        "actual": now,
+        "detail": detail,
+    }
+
+
 def _marks(state: FundState) -> dict[str, Any]:
     """What an action's measured deltas are taken against: L1 cash and the tier positions."""
     return {"cash": str(state.cash), "positions": [str(x) for x in state.positions()]}
@@ -118,8 +152,9 @@ class ExecutionServices:
     ``approvals`` (the frozen calls), ``record_failed_leg`` (the sizing stage's memory of a leg
     that failed simulation), ``verify(before, results, after, ref, fills)``, the alerts
     (``alert``, ``alert_once``, ``clear_alert``), ``symbol(token)`` (metric labels), the keeper's
-    ``stopping`` event and ``leading()`` (replicas), and the tests' seams ``before_action(i)``
-    and ``before_verify()``."""
+    ``stopping`` event and ``leading()`` (replicas), the lifecycle's ``fit(ref, state, done)``
+    (why the plan no longer fits, or None) and ``stale(ref, reason, now, stage)`` (ends it),
+    and the tests' seams ``before_action(i)`` and ``before_verify()``."""
 
     cfg: PlanningConfig
     execute_timeout_s: float
@@ -144,6 +179,8 @@ class ExecutionServices:
     leading: Callable[[], bool]
     before_action: Callable[[int], None] | None = None
     before_verify: Callable[[], None] | None = None
+    fit: Callable[[str, FundState, Collection[int]], str | None] | None = None
+    stale: Callable[[str, str, int, str], CycleOutcome] | None = None
 
 
 class Execution:
@@ -153,6 +190,10 @@ class Execution:
         self.s = services
         # by position in the frozen order: the approved calldata, through the executor
         self.frozen_calls: dict[int, EncodedCall] = {}
+        self.stale_reason: str | None = None  # the fund moved under the plan mid-way
+
+    def _misfit(self, ref: str, state: FundState, done: Collection[int]) -> str | None:
+        return None if self.s.fit is None else self.s.fit(ref, state, done)
 
     def run(self, ref: str, now: int) -> CycleOutcome:
         started = time.perf_counter()
@@ -188,6 +229,8 @@ class Execution:
                 sent[arow.seq] = arow.intent_id
             elif arow.status == "aborted":
                 aborted = str(arow.payload.get("error") or "aborted")
+                if aborted.startswith("stale: "):
+                    self.stale_reason = aborted.removeprefix("stale: ")
         frozen = row.payload.get("frozen") if self.s.contracts.executor is not None else None
         if self.s.contracts.executor is not None and frozen is None:
             # With a PlanExecutor every action goes through it, and only a frozen plan can: an
@@ -206,6 +249,10 @@ class Execution:
         else:
             order_of = sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)
         start = row.payload.get("start")
+        if start is None and not done and not sent and self.s.stale is not None:
+            why = self._misfit(ref, reading.state, ())
+            if why is not None:  # nothing sent: the plan ends, a fresh one is made
+                return self.s.stale(ref, why, now, "simulation")
         if start is None:
             paused = self._prepare(ref, p, reading, order_of, done, sent, now)
             if paused is not None:
@@ -238,6 +285,14 @@ class Execution:
                 if self.s.before_action is not None:
                     self.s.before_action(idx)
                     before = self.s.read()
+                why = self._misfit(ref, before.state, set(done) | set(sent))
+                if why is not None:  # the rest no longer fits: nothing more is sent
+                    self.stale_reason = why
+                    aborted = f"stale: {why}"
+                    msg = f"plan {ref} is stale at action {idx}: {why}; the rest is not sent"
+                    self.s.alert(AlertLevel.WARNING, "plan_stale", msg, ref)
+                    self.s.plans.record_action(ref, idx, "aborted", error=aborted, order=order)
+                    continue
                 sent_now = self._send(ref, idx, order, action, before, now)
                 if sent_now is None:  # not sent (slippage): recorded with its result
                     moved = True
@@ -532,7 +587,14 @@ class Execution:
         if ok:
             self.s.clear_alert("risk_block", now)
             self.s.clear_alert("risk_skip", now)
-        if aborted:
+        ended: dict[str, Any] = {}
+        if self.stale_reason is not None:
+            status = STALE
+            ended = {
+                "ended": {"status": str(STALE), "reason": self.stale_reason, "at": now,
+                          "stage": "send"}
+            }  # fmt: skip
+        elif aborted:
             status = ABORTED
         elif results and len(ok) == len(results):
             status = EXECUTED
@@ -563,6 +625,7 @@ class Execution:
             gas_wei=str(gas_wei),
             seconds=round(seconds, 3),
             executing_s=now - int(start.get("at", now)),
+            **ended,
         )
         log.info(
             "plan.done", plan=ref, status=status, seconds=round(seconds, 2), actions=len(results)

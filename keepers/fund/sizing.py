@@ -250,8 +250,72 @@ class SizingStage:
         # against the fund as the other plans in flight will leave it (what they sell is not
         # there to sell again; the benefit is what this plan adds to theirs)
         state = project(reading.state, self.services.plans.in_flight(exclude=p.id))
-        try:
-            return riskmod.assess(state, p, self.cfg, now, quotes=quotes, gas_cost=gas_cost)
-        except ValueError as err:  # planned before the others: it does not fit what they leave
-            log.warning("risk.projection_mismatch", plan=p.id, error=str(err))
-            return riskmod.assess(reading.state, p, self.cfg, now, quotes=quotes, gas_cost=gas_cost)
+        report = riskmod.assess(state, p, self.cfg, now, quotes=quotes, gas_cost=gas_cost)
+        if not any(f.rule == "fit" for f in report.findings):
+            return report
+        # planned before the others: it does not fit what they leave; judged on the chain
+        # (a "fit" finding there too: the fund moved under it, keepers.fund.lifecycle)
+        log.warning("risk.projection_mismatch", plan=p.id)
+        return riskmod.assess(reading.state, p, self.cfg, now, quotes=quotes, gas_cost=gas_cost)
+
+
+# ---------------------------------------------------------------------- risk findings in words
+
+
+def findings_text(report: riskmod.RiskReport) -> str:
+    return (
+        "; ".join(
+            f"{f.rule}:{f.level.value} {f.detail}"
+            for f in report.findings
+            if f.level is not riskmod.Level.OK
+        )
+        or "ok"
+    )
+
+
+def block_key(p: Plan, report: riskmod.RiskReport) -> str:
+    """The cause of a block, independent of amounts: rule, call and asset of each blocking
+    finding (the same pool refusing every day is one cause)."""
+    parts = set()
+    for f in report.findings:
+        if f.level not in (riskmod.Level.BLOCK, riskmod.Level.SKIP):
+            continue
+        a = p.actions[f.action_index] if f.action_index is not None else None
+        parts.add(f"{f.rule}:{a.type.value if a else ''}:{a.asset if a else ''}")
+    return "|".join(sorted(parts))
+
+
+def unblock(report: riskmod.RiskReport) -> str:
+    what = {
+        "slippage": "liquidity near the oracle on that venue (arbitrage or new liquidity)",
+        "liquidity": "the asset's redemption window / redeemable liquidity",
+        "blackout": "the end of the blackout window",
+        "paused": "the guardian or admin unpausing the controller",
+        "gas": "a lower gas price or a larger deviation (benefit)",
+    }
+    rules = sorted(
+        {f.rule for f in report.findings if f.level in (riskmod.Level.BLOCK, riskmod.Level.SKIP)}
+    )
+    return "; ".join(what.get(r, r) for r in rules)
+
+
+def bps_from(detail: str) -> int:
+    try:
+        return int(detail.split()[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def no_safe_move_message(p: Plan, cfg: PlanningConfig) -> tuple[str, str]:
+    """The ``no_safe_move`` alert's cause (the venues that held the flow) and message."""
+    depth = [u.detail for u in p.unresolved if u.reason == "depth"]
+    carry = "; ".join(c.reason for c in p.carry)
+    key = "|".join(sorted(d.split(":")[0] for d in depth)) or "depth"
+    msg = (
+        f"no safe move: {carry}; {' / '.join(depth)}. Unblock: liquidity within "
+        f"{cfg.rebalance_max_slippage} bps of the oracle on those venues (arbitrage "
+        "back to the oracle, or new pool liquidity), another asset with headroom in the "
+        "tier, or an operator-approved REBALANCE_MAX_SLIPPAGE; retried every "
+        f"{cfg.carry_slice_interval_s} s"
+    )
+    return key, msg

@@ -36,7 +36,11 @@ ALERT_CODES: dict[str, tuple[str, str]] = {
     "risk_skip": ("fund", "the risk check skipped a plan (not worth its gas now)"),
     "risk_warn": ("fund", "the risk check passed a plan with warnings"),
     "approval_needed": ("fund", "a plan waits for the admins' approval"),
-    "plan_expired": ("fund", "a plan's approval window ended unsigned"),
+    "plan_expired": (
+        "fund",
+        "a plan's approval window, or its executor deadline, ended before it could run",
+    ),
+    "plan_stale": ("fund", "the fund moved under a plan: it ended stale and a new one is made"),
     "simulation_failed": ("fund", "a plan reverted on the simulation fork; nothing was sent"),
     "gas_funds": ("fund", "the keeper account cannot pay for a plan's gas"),
     "slippage": ("fund", "an executed leg filled worse than the slippage limit"),

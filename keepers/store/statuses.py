@@ -52,6 +52,7 @@ class PlanStatus(StrEnum):
     EXECUTED = "executed"  # every action succeeded
     PARTIAL = "partial"  # some actions failed
     FAILED = "failed"  # every action failed
+    STALE = "stale"  # the fund moved under it: it no longer fits (keepers.fund.lifecycle)
 
 
 class MoveState(StrEnum):
@@ -90,13 +91,17 @@ INTENT_TRANSITIONS: Mapping[IntentStatus, frozenset[IntentStatus]] = {
 }
 
 PLAN_TRANSITIONS: Mapping[PlanStatus, frozenset[PlanStatus]] = {
+    # stale (any status still in flight): the fund moved under the plan (keepers.fund.lifecycle);
     # -> aborted: a plan of another deployment, ended before any simulation (keepers.fund.bot)
-    _P.PROPOSED: frozenset({_P.BLOCKED, _P.PENDING_APPROVAL, _P.ABORTED}),
+    _P.PROPOSED: frozenset({_P.BLOCKED, _P.PENDING_APPROVAL, _P.ABORTED, _P.STALE}),
     _P.PENDING_APPROVAL: frozenset(
-        {_P.PENDING_APPROVAL, _P.APPROVED, _P.REJECTED, _P.EXPIRED, _P.ABORTED}
+        {_P.PENDING_APPROVAL, _P.APPROVED, _P.REJECTED, _P.EXPIRED, _P.ABORTED, _P.STALE}
     ),
-    # approved -> approved: execution paused (keeper out of gas funds), resumed next tick
-    _P.APPROVED: frozenset({_P.APPROVED, _P.ABORTED, _P.EXECUTED, _P.PARTIAL, _P.FAILED}),
+    # approved -> approved: execution paused (keeper out of gas funds), resumed next tick;
+    # approved -> expired: its executor deadline passed before it could run
+    _P.APPROVED: frozenset(
+        {_P.APPROVED, _P.ABORTED, _P.EXECUTED, _P.PARTIAL, _P.FAILED, _P.STALE, _P.EXPIRED}
+    ),
     _P.BLOCKED: frozenset(),
     _P.REJECTED: frozenset(),
     _P.EXPIRED: frozenset(),
@@ -104,6 +109,7 @@ PLAN_TRANSITIONS: Mapping[PlanStatus, frozenset[PlanStatus]] = {
     _P.EXECUTED: frozenset(),
     _P.PARTIAL: frozenset(),
     _P.FAILED: frozenset(),
+    _P.STALE: frozenset(),
 }
 
 MOVE_TRANSITIONS: Mapping[MoveState, frozenset[MoveState]] = {

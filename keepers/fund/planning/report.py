@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from keepers.fund.planning.fit import walk
 from keepers.fund.planning.metrics import band_distance, tier_metrics
 from keepers.fund.planning.plan import ActionResult, Plan, apply
 from keepers.fund.planning.state import FundState
@@ -38,7 +39,10 @@ def plan_report(
 ) -> dict[str, Any]:
     """Everything a reviewer needs: triggers, actions, unresolved, tiers before / expected /
     actual, and per-action results when the plan ran."""
-    expected = apply(state, plan)
+    try:
+        expected = apply(state, plan)
+    except (KeyError, ValueError):  # the fund moved under the plan: what still applies
+        expected, _ = walk(state, plan.actions, range(len(plan.actions)))
     symbols = {a.token: a.symbol for a in state.assets}
     report: dict[str, Any] = {
         "plan_id": plan.id,

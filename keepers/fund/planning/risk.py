@@ -12,6 +12,8 @@
 - Liquidity impact: a redeem above LIQUIDITY_IMPACT_WARN_BPS of the asset's redeemable
   liquidity warns; above LIQUIDITY_IMPACT_BLOCK_BPS it blocks.
 - Blackout windows: UTC time-of-day ranges (BLACKOUT_WINDOWS) in which nothing runs.
+- Fit: an action the state cannot take (cash short, a position gone) is a ``fit`` finding that
+  blocks, never an exception; the keeper ends such a plan ``stale`` (keepers.fund.lifecycle).
 
 A plan that prepares redemptions (has priority-0 actions) is never skipped for gas: paying
 redeemers is not a matter of yield.
@@ -42,7 +44,7 @@ _ORDER = {Level.OK: 0, Level.WARN: 1, Level.SKIP: 2, Level.BLOCK: 3}
 
 @dataclass(frozen=True)
 class Finding:
-    rule: str  # slippage | gas | liquidity | blackout | paused
+    rule: str  # slippage | gas | liquidity | blackout | paused | fit (keepers.fund.planning.fit)
     level: Level
     detail: str
     action_index: int | None = None
@@ -191,10 +193,15 @@ def assess(
     order = sorted(range(len(plan.actions)), key=lambda i: plan.actions[i].priority)
     for index in order:
         action = plan.actions[index]
-        findings.append(check_liquidity(action, current, config, index))
         if quotes and index in quotes:
             findings.append(check_slippage(quotes[index], config, index))
-        current = apply(current, Plan("", 0, (), (action,)))
+        try:
+            findings.append(check_liquidity(action, current, config, index))
+            current = apply(current, Plan("", 0, (), (action,)))
+        except (KeyError, ValueError) as err:  # the fund moved under the plan: a value
+            findings.append(
+                Finding("fit", Level.BLOCK, f"{action.type.value} no longer fits: {err}", index)
+            )
     if plan.actions and not any(a.priority == 0 for a in plan.actions):
         findings.append(check_gas(gas_cost, benefit(state, current, config), config))
     return RiskReport(tuple(findings))

@@ -101,3 +101,21 @@ def test_receiver_down__retried_with_back_off__then_the_failure_alert__next_scan
     r.down = 1  # one failure, then delivered on the retry
     assert n.scan(NOW + 120) == [("approval_needed", REF)]
     assert len(r.bodies) == 1 and len(alerts) == 1
+
+
+def test_expired_plan__ended_sent_once_with_its_reason(hook):
+    from keepers.fund.lifecycle import Lifecycle
+
+    n, r, plans, alerts, _ = hook
+    assert n.scan(NOW + 60) == [("approval_needed", REF)]
+    said: list[Any] = []
+    out = Lifecycle(plans, lambda *a, **kw: said.append(a)).expire(
+        REF, "its approval deadline passed: 0 of 2 signed", NOW + 5 * HOUR, "approval"
+    )
+    assert out.status == "expired" and said and said[0][1] == "plan_expired"
+    assert n.scan(NOW + 5 * HOUR + 10) == [("ended", REF)]
+    body = r.bodies[-1]
+    assert "expired at its approval" in body["text"] and "0 of 2 signed" in body["text"]
+    assert body["alerts"][0]["labels"]["alertname"] == "ballast_ended"
+    assert n.scan(NOW + 5 * HOUR + 20) == []  # once
+    assert alerts == []

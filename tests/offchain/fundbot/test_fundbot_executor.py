@@ -169,7 +169,7 @@ def test_plan_edited_after_approval__signatures_stop_counting__replay_reverts(
     assert intents(bot) == []
     # past the approval deadline it expires, never runs
     deadline = bot.plans.get(ref).payload["approval"]["deadline"]
-    (out,) = bot.tick(deadline + 1)
+    out = bot.tick(deadline + 1)[0]  # then a fresh plan, the trigger still holding
     assert out.status == "expired" and intents(bot) == []
     # the stolen keeper key replays the old signatures with the edited action: refused on chain
     e = SignedPlan.from_frozen(edited)
@@ -221,7 +221,7 @@ def test_non_owner_and_late_signatures__do_not_count(signed_plan, executor_fund,
     (out,) = bot.tick(now + 60)
     assert out.status == "pending_approval" and "1 of 2" in out.detail, out
     assert "is not a current owner" in out.detail
-    (out,) = bot.tick(deadline + 60)
+    out = bot.tick(deadline + 60)[0]  # then a fresh plan, the trigger still holding
     assert out.status == "expired" and intents(bot) == []
     assert not ex.executed(sp.plan_id, 0)
 
@@ -294,20 +294,23 @@ def test_check_chain__executor_in_the_record__checked_at_start_up(
         make_bot().check_chain()
 
 
-def test_approved_plan_past_its_deadline__aborted_with_alert__fresh_plan_needs_fresh_signatures(
+def test_approved_plan_past_its_deadline__expired_with_alert__fresh_plan_needs_fresh_signatures(
     signed_plan, executor_fund, owners, alerts
 ):
     _, ex, _ = executor_fund
     alice, bob, _ = owners
     bot, ref, frozen, sp, now = signed_plan(alice, bob)
     # the keeper was down until after the frozen plan's deadline: signed in time, too late to run
-    (out,) = bot.tick(frozen["deadline"] + 1)
-    assert out.status == "aborted" and "expired" in out.detail, out
+    outs = bot.tick(frozen["deadline"] + 1)
+    out = outs[0]
+    assert out.plan_id == ref and out.status == "expired" and "deadline" in out.detail, outs
+    ended = bot.plans.get(ref).payload["ended"]
+    assert ended["stage"] == "execution" and "executor deadline" in ended["reason"], ended
     assert [a.code for a in alerts if a.level == "critical"] == ["plan_expired"]
     assert intents(bot) == [] and not ex.executed(sp.plan_id, 0)
-    later = frozen["deadline"] + 60
-    out = bot.check("liquidity", later)
-    assert out.status == "pending_approval" and out.plan_id != ref, out
+    # the trigger still holds: a fresh plan in the same tick, which needs fresh signatures
+    out = next(o for o in outs[1:] if o.plan_id not in (None, ref))
+    assert out.status == "pending_approval" and out.plan_id != ref, outs
     fresh_doc = bot.plans.get(out.plan_id).payload["frozen"]
     assert fresh_doc["plan_hash"] != frozen["plan_hash"]
     assert bot.plans.get(out.plan_id).payload["approval"]["approvals"] == []

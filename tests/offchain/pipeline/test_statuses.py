@@ -91,21 +91,43 @@ def test_tables__every_status_listed_and_finals_have_no_exit():
         PLAN.start("approved")  # a plan is never stored approved before its risk check
 
 
-def _migration_module() -> Any:
-    path = MIGRATIONS / "versions" / "0006_status_checks.py"
-    spec = importlib.util.spec_from_file_location("m0006", path)
+def _migration_module(name: str = "0006_status_checks") -> Any:
+    path = MIGRATIONS / "versions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location("m" + name[:4], path)
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
 
 
-def test_migration_0006__frozen_lists__equal_the_enums():
+def test_migration_0006__frozen_lists__equal_the_enums_then_0009_adds_stale():
     mod = _migration_module()
     assert mod.down_revision == "0005"
     checks = {(t, c): values for t, c, _name, values in mod.CHECKS}
+    later = {("plans", "status"): _migration_module("0009_plan_stale").PLAN_STATUSES}
     for machine in MACHINES:
-        assert checks[(machine.db_table, machine.column)] == machine.values()
+        key = (machine.db_table, machine.column)
+        assert later.get(key, checks[key]) == machine.values()
+    assert checks[("plans", "status")] + ("stale",) == PLAN.values()
+
+
+def test_migration_0009__stale_plan__accepted_at_head_and_down_refused(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/k.db")
+    migrate(engine, "0008")
+    with pytest.raises(IntegrityError):
+        _insert(engine, PLAN, 1, "stale")
+    migrate(engine)
+    _insert(engine, PLAN, 1, "stale")
+    with pytest.raises(IntegrityError):
+        _insert(engine, PLAN, 2, "bogus")
+    with pytest.raises(RuntimeError, match="1 plan.*'stale'"):
+        downgrade(engine, "0008")
+    with engine.begin() as c:
+        c.execute(text("UPDATE plans SET status = 'expired' WHERE id = 1"))
+    downgrade(engine, "0008")
+    with pytest.raises(IntegrityError):
+        _insert(engine, PLAN, 3, "stale")
+    engine.dispose()
 
 
 # ------------------------------------------------------------------ the database refuses

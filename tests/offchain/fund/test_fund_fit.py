@@ -1,0 +1,143 @@
+"""A plan the fund moved under is a value, never an exception (keepers.fund.planning.fit and
+the risk check's ``fit`` finding), pure: cash short, a tier already at the plan's aim, a
+position gone, a queue the plan did not see; a deposit leaves a plan fitting. The property:
+whatever moves the fund between planning and a check (deposits, requests, the recurring
+rebalancer's own moves, price moves, sales), ``misfits`` and ``risk.assess`` never raise, and a
+plan reported fitting applies in full."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from keepers.fund.planning import risk
+from keepers.fund.planning.config import load_planning_config
+from keepers.fund.planning.fit import Basis, misfits, walk
+from keepers.fund.planning.plan import plan as make_plan
+from keepers.fund.planning.simulate import apply
+from keepers.fund.planning.state import FundState
+from keepers.fund.planning.triggers import liquidity_triggers, manual_trigger, threshold_triggers
+from tests.support.fundlib import NOW, make_asset, make_state
+
+CFG = load_planning_config({}, asset_concentration_limit=10_000, top3_concentration_limit=10_000)
+UNIT = 10**6
+
+
+def fund(cash: int, l2: int, l3: int, pending: int = 0) -> FundState:
+    assets = [
+        make_asset("MMF1", 1, l2 // 2),
+        make_asset("MMF2", 1, l2 - l2 // 2),
+        make_asset("HYD1", 2, l3 // 2),
+        make_asset("HYD2", 2, l3 - l3 // 2),
+    ]
+    return make_state(cash, assets, pending=pending)
+
+
+def deployed(state: FundState) -> FundState:
+    """The recurring rebalancer's move: the fund at its targets (10 / 30 / 60)."""
+    total = state.total_assets
+    return fund(state.pending_redemptions + total // 10, total * 3 // 10,
+                total - total // 10 - total * 3 // 10, state.pending_redemptions)  # fmt: skip
+
+
+def deposit_plan(cash_whole: int = 10_000_000) -> tuple[FundState, object, Basis]:
+    state = fund(cash_whole * UNIT, 600_000 * UNIT, 1_200_000 * UNIT)
+    p = make_plan(state, CFG, liquidity_triggers(state, CFG), NOW)
+    assert p.actions
+    return state, p, Basis.of(state, p)
+
+
+def test_misfits__due_run_invested_the_cash__cash_short_and_tiers_at_aim():
+    state, p, basis = deposit_plan()
+    assert misfits(state, p, basis) == ()  # fits the fund it was made from
+    moved = deployed(state)
+    found = misfits(moved, p, basis)
+    rules = {m.rule for m in found}
+    assert "cash" in rules and "target" in rules, found
+    assert any("L1 at 10.00%" in m.detail and "at or under" in m.detail for m in found), found
+
+
+def test_misfits__deposit_after_planning__still_fits():
+    state, p, basis = deposit_plan()
+    more = fund(state.cash + 2_000_000 * UNIT, 600_000 * UNIT, 1_200_000 * UNIT)
+    assert misfits(more, p, basis) == ()
+
+
+def test_misfits__position_sold_by_someone_else__position_rule():
+    state = fund(100_000 * UNIT, 200_000 * UNIT, 2_000_000 * UNIT)  # L1 low: sell L3
+    p = make_plan(state, CFG, liquidity_triggers(state, CFG), NOW)
+    sale = next(a for a in p.actions if a.type.value == "redeemAsset")
+    gone = state.replace_asset(
+        replace(state.asset(sale.asset), balance=0, value=0, redeemable_now_value=0),
+        state.cash + state.asset(sale.asset).value,
+    )
+    found = misfits(gone, p, Basis.of(state, p))
+    assert any(m.rule == "position" and "redeemable now" in m.detail for m in found), found
+
+
+def test_misfits__queue_the_plan_did_not_see__queue_rule():
+    state, p, basis = deposit_plan()
+    # requests for almost all the cash arrive: the deployment would leave L1 under its floor
+    asked = fund(state.cash, 600_000 * UNIT, 1_200_000 * UNIT, pending=9_500_000 * UNIT)
+    found = misfits(asked, p, basis)
+    assert any(m.rule == "queue" and "grew from 0" in m.detail for m in found), found
+
+
+def test_assess__plan_spending_cash_the_fund_no_longer_has__fit_finding_not_valueerror():
+    state, p, _ = deposit_plan()
+    report = risk.assess(deployed(state), p, CFG, NOW)
+    assert not report.proceed
+    assert any(f.rule == "fit" and "no longer fits" in f.detail for f in report.findings)
+
+
+_move = st.one_of(
+    st.tuples(st.just("deposit"), st.integers(1, 5_000_000)),
+    st.tuples(st.just("request"), st.integers(1, 5_000_000)),
+    st.tuples(st.just("deploy"), st.just(0)),
+    st.tuples(st.just("price"), st.integers(-30, 30)),
+    st.tuples(st.just("sell"), st.integers(0, 3)),
+)
+
+
+def _moved(state: FundState, kind: str, x: int) -> FundState:
+    if kind == "deposit":
+        return state.replace_asset(state.assets[0], state.cash + x * UNIT)
+    if kind == "request":
+        return fund(state.cash, state.position(1), state.position(2),
+                    min(state.cash, state.pending_redemptions + x * UNIT))  # fmt: skip
+    if kind == "deploy":
+        return deployed(state)
+    a = state.assets[x % len(state.assets)] if kind == "sell" else state.assets[-1]
+    if kind == "sell":
+        return state.replace_asset(replace(a, balance=0, value=0, redeemable_now_value=0),
+                                   state.cash + a.value)  # fmt: skip
+    v = max(1, a.value * (100 + x) // 100)
+    return state.replace_asset(replace(a, value=v, redeemable_now_value=v), state.cash)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@given(
+    cash=st.integers(0, 20_000_000),
+    l2=st.integers(0, 10_000_000),
+    l3=st.integers(0, 20_000_000),
+    moves=st.lists(_move, max_size=4),
+)
+def test_property__any_mover_between_plan_and_check__values_never_raises(cash, l2, l3, moves):
+    state = fund(cash * UNIT, l2 * UNIT, l3 * UNIT)
+    if state.total_assets <= 0:
+        return
+    triggers = threshold_triggers(state, CFG) + liquidity_triggers(state, CFG)
+    p = make_plan(state, CFG, triggers or [manual_trigger("t", "x")], NOW)
+    basis = Basis.of(state, p)
+    now = state
+    for kind, x in moves:
+        now = _moved(now, kind, x)
+    found = misfits(now, p, basis)  # never raises
+    risk.assess(now, p, CFG, NOW)  # never raises: a misfit is a "fit" finding
+    _, problems = walk(now, p.actions, range(len(p.actions)))
+    assert not problems or any(m.rule in ("cash", "position", "model") for m in found)
+    if not found:  # a plan reported fitting applies in full
+        apply(now, p)

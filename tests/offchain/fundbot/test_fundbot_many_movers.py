@@ -1,0 +1,194 @@
+"""Many movers, one fund: the keeper survives whatever moves the fund between two of its steps.
+
+On anvil with the deployed local fund (its recurring rebalancer booked on the scheduler): a
+plan the fund moved under (the on-chain due run invested the cash it was to deploy, a holder's
+request, a position sold) ends ``stale`` with the reason in words, stops counting as in flight,
+and the keeper plans again from the fund as it is; a plan nobody signs or runs in time expires.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from keepers.fund.records import APPROVED, PENDING_APPROVAL, PROPOSED
+from tests.support.fundbotlib import NO_APPROVAL, UNIT, restarted
+
+DAY = 86_400
+
+
+def _feeds_fresh(fund: Any, accounts: Any) -> None:
+    """Every feed reports again (a heartbeat), so the due run finds its prices fresh."""
+    for feed in fund.feeds.values():
+        feed.updateAnswer(int(feed.latestAnswer()), sender=accounts[0])
+
+
+def run_due(fund: Any, chain: Any, accounts: Any) -> list[int]:
+    """The recurring rebalancer's booked run, executed through the scheduler as the executor
+    keeper does (``executeBatch`` of the due runs, by an outsider): the chain's clock moved to
+    it first. Returns the runs executed."""
+    sched = fund.automation["scheduler"]
+    booked = int(chain.pending_timestamp) + DAY + 120
+    chain.mine(timestamp=booked)
+    _feeds_fresh(fund, accounts)
+    due = [int(x) for x in sched.nextDueRuns(20)]
+    assert due, "no run due a day after the deployment"
+    sched.executeBatch(due, sender=accounts[5])
+    return due
+
+
+def _ratios(bot: Any) -> list[int]:
+    s = bot.read().state
+    return [p * 10_000 // s.total_assets for p in s.positions()]
+
+
+def _deposit(fund: Any, accounts: Any, amount: int) -> None:
+    holder = accounts[1]
+    fund.cash.mint(holder, amount * UNIT, sender=accounts[0])
+    fund.vault.deposit(amount * UNIT, holder, sender=holder)
+
+
+def _killed_after_proposed(bot: Any, now: int) -> str:
+    """The liquidity check records its plan (proposed) and the process dies before the risk
+    check: the kill lands right after the decision's write."""
+
+    def killed(*_: Any, **__: Any) -> Any:
+        raise KeyboardInterrupt("SIGKILL after the plan was recorded, before its risk check")
+
+    bot.advance = killed
+    with pytest.raises(KeyboardInterrupt):
+        bot.check("liquidity", now)
+    (row,) = bot.plans.with_status(PROPOSED)
+    return str(row.ref)
+
+
+def test_tick__proposed_plan_killed_then_due_run_invested_the_cash__stale_not_a_crash(
+    make_bot, fresh, chain, accounts, alerts
+):
+    bot = make_bot()
+    _deposit(fresh, accounts, 10_000_000)
+    now = int(chain.pending_timestamp)
+    ref = _killed_after_proposed(bot, now)
+    planned = bot.plans.plan(ref)
+    assert sum(a.amount for a in planned.actions) > 9_000_000 * UNIT  # deploy most of the cash
+    run_due(fresh, chain, accounts)  # the on-chain rebalancer invests the cash meanwhile
+    ratios = _ratios(bot)
+    assert 900 <= ratios[0] <= 1_100, ratios  # L1 back near 10%
+    later = int(chain.pending_timestamp)
+    restarted_bot = restarted(bot)  # a fresh keeper process on the same store
+    outs = restarted_bot.tick(later)  # used to raise: cash and pending_redemptions must be >= 0
+    row = restarted_bot.plans.get(ref)
+    assert row.status == "stale", (row.status, outs)
+    ended = row.payload["ended"]
+    assert "cash short" in ended["reason"] and ended["stage"] == "risk check", ended
+    assert any(o.plan_id == ref and o.status == "stale" for o in outs), outs
+    assert ref not in [f.ref for f in restarted_bot.plans.in_flight()]  # no longer in flight
+    assert any(a.code == "plan_stale" and ref in a.message for a in alerts)
+    # the fund is in band: nothing else to plan, and the next ticks are quiet
+    assert restarted_bot.plans.with_status(PROPOSED, PENDING_APPROVAL, APPROVED) == []
+    assert restarted_bot.tick(later + 60) == []
+
+
+def test_tick__stale_plan_while_a_trigger_still_holds__fresh_plan_in_the_same_tick(
+    make_bot, fresh, chain, accounts
+):
+    bot = make_bot(NO_APPROVAL)
+    _deposit(fresh, accounts, 10_000_000)
+    now = int(chain.pending_timestamp)
+    ref = _killed_after_proposed(bot, now)
+    run_due(fresh, chain, accounts)
+    _deposit(fresh, accounts, 3_000_000)  # L1 high again: the liquidity trigger holds
+    later = int(chain.pending_timestamp)
+    outs = restarted(bot).tick(later)
+    assert restarted(bot).plans.get(ref).status == "stale"
+    fresh_plans = [o for o in outs if o.plan_id not in (None, ref)]
+    assert fresh_plans and fresh_plans[0].status == "executed", outs
+    ratios = _ratios(bot)
+    assert 900 <= ratios[0] <= 1_100, ratios
+
+
+def test_approval__pending_plan_the_due_run_overtook__stale_at_its_next_tick(
+    make_bot, fresh, chain, accounts
+):
+    bot = make_bot()  # approvals needed: the plan waits for the owners
+    _deposit(fresh, accounts, 10_000_000)
+    now = int(chain.pending_timestamp)
+    out = bot.check("liquidity", now)
+    assert out.status == "pending_approval", out
+    run_due(fresh, chain, accounts)
+    outs = bot.tick(int(chain.pending_timestamp))
+    row = bot.plans.get(out.plan_id)
+    assert row.status == "stale" and row.payload["ended"]["stage"] == "approval", outs
+
+
+def test_tick__proposed_plan_left_by_a_kill_that_still_fits__risk_checked_and_run_next_tick(
+    make_bot, fresh, chain, accounts
+):
+    bot = make_bot(NO_APPROVAL)
+    _deposit(fresh, accounts, 1_000_000)
+    now = int(chain.pending_timestamp)
+    ref = _killed_after_proposed(bot, now)
+    outs = restarted(bot).tick(now + 30)
+    assert [(o.plan_id, o.status) for o in outs] == [(ref, "executed")], outs
+    assert 900 <= _ratios(bot)[0] <= 1_100
+
+
+def test_tick__pending_past_its_approval_deadline__expired_alerted_in_history_not_in_flight(
+    make_bot, fresh, chain, accounts, alerts, env
+):
+    import json
+
+    from click.testing import CliRunner
+
+    from keepers.cli import main
+
+    bot = make_bot({"KEEPER_DB_URL": env["KEEPER_DB_URL"]})  # the CLI's store
+    _deposit(fresh, accounts, 10_000_000)
+    now = int(chain.pending_timestamp)
+    out = bot.check("liquidity", now)
+    assert out.status == "pending_approval", out
+    deadline = int(bot.plans.get(out.plan_id).payload["approval"]["deadline"])
+    outs = bot.tick(deadline + 1)  # nobody signed
+    row = bot.plans.get(out.plan_id)
+    assert row.status == "expired", outs
+    reason = row.payload["ended"]["reason"]
+    assert f"approval deadline {deadline} passed" in reason, reason
+    assert out.plan_id not in [f.ref for f in bot.plans.in_flight()]
+    assert [a.level.value for a in alerts if a.code == "plan_expired"] == ["critical"]
+    # the trigger still holds: a fresh plan in the same tick, waiting for fresh signatures
+    fresh_plan = [o for o in outs if o.plan_id not in (None, out.plan_id)]
+    assert fresh_plan and fresh_plan[0].status == "pending_approval", outs
+    r = CliRunner(mix_stderr=False).invoke(main, ["--json", "history"], env=env)
+    assert r.exit_code == 0, r.output
+    (shown,) = [d for d in json.loads(r.stdout) if d["plan"] == out.plan_id]
+    assert shown["status"] == "expired" and shown["ended"]["reason"] == reason
+    text = CliRunner(mix_stderr=False).invoke(main, ["history"], env=env).stdout
+    assert f"expired: {reason}" in text
+
+
+def test_execute__due_run_between_two_sends__rest_not_sent_plan_stale_first_kept(
+    make_bot, fresh, chain, accounts, alerts
+):
+    bot = make_bot(NO_APPROVAL)
+    _deposit(fresh, accounts, 10_000_000)
+    moved: list[int] = []
+
+    def due_run_before_the_second_send(i: int) -> None:
+        moved.append(i)
+        if len(moved) == 2:  # the first action landed: the on-chain run moves the fund
+            run_due(fresh, chain, accounts)
+
+    bot.before_action = due_run_before_the_second_send
+    out = bot.check("liquidity", int(chain.pending_timestamp))
+    row = bot.plans.get(out.plan_id)
+    assert out.status == "stale" and row.status == "stale", out
+    actions = sorted(row.actions, key=lambda a: a.payload.get("order", a.seq))
+    done = [a for a in actions if a.status == "done"]
+    aborted = [a for a in actions if a.status == "aborted"]
+    assert len(done) == 1 and aborted, [(a.seq, a.status) for a in actions]
+    assert all(a.intent_id is None for a in aborted)  # never sent
+    assert all(a.payload["error"].startswith("stale: ") for a in aborted)
+    assert row.payload["ended"]["stage"] == "send"
+    assert any(a.code == "plan_stale" for a in alerts)
+    assert 900 <= _ratios(bot)[0] <= 1_100  # the due run and the first action: L1 near 10%
