@@ -13,6 +13,7 @@ from typing import Any
 
 from keepers.console.html import Markup, amount, h, page, pct, table, tag, tiers_chart
 from keepers.console.views import WAITING, span, utc
+from keepers.fund.service import optional_bot
 
 DAY = 86_400
 
@@ -53,7 +54,6 @@ def _alerts(ctx: Any, settings: Any, st: Any, down: list[Any], now: int) -> list
 
 
 def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str) -> str:
-    from keepers.fund.cli import optional_bot
     from keepers.fund.feeds import feeds_down
     from keepers.fund.planning.report import tier_rows
     from keepers.runtime.leases import fleet
@@ -257,10 +257,17 @@ def _automation() -> Markup:
 
 
 def rebalance(console: Any, req: Any, now: int, nonce: str, csrf: str) -> Any:
-    """POST /rebalance: a manual plan stored as proposed (see the module doc)."""
-    from keepers.fund.planning import triggers as trig
-    from keepers.fund.planning.report import plan_report
-    from keepers.fund.records import PROPOSED
+    """POST /rebalance: a manual plan stored as proposed (keepers.fund.service.propose_manual),
+    under the fund's lease like any plan: inside `keeper run` the running keeper's (refused
+    while another replica leads), from `keeper console` a lease of its own for the decision
+    (refused, naming the replica, while a running keeper leads the fund: propose it on the
+    console that keeper serves, KEEPER_CONSOLE_IN_RUN)."""
+    import os
+    import socket
+
+    from keepers.console.messages import Response
+    from keepers.core.errors import DomainError
+    from keepers.fund.service import fund_lease, propose_manual
 
     ctx = console.ctx
     data = req.form()
@@ -268,28 +275,20 @@ def rebalance(console: Any, req: Any, now: int, nonce: str, csrf: str) -> Any:
     reason = data.get("reason", "").strip()[:200]
     if not by or not reason:
         return console.refuse(req, 400, "a manual rebalance needs who asks (by) and why", nonce)
-    from keepers.fund.cli import optional_bot
-
     bot = optional_bot(ctx)
     if bot is None:
         why = ctx.offline or "no deployment record (KEEPER_DEPLOYMENT)"
         return console.refuse(req, 503, f"chain unavailable: {why}", nonce)
-    reading = bot.reader.read()
-    trigger = trig.manual_trigger(by, reason, force_targets=True)
-    p = bot.sizing.make_sized_plan(reading, [trigger], now)
-    if not p.actions:
-        detail = "; ".join(f"{u.reason}: {u.detail}" for u in p.unresolved) or "in band"
-        return console.refuse(req, 409, f"nothing to rebalance: {detail}", nonce)
-    report = plan_report(reading.state, p)
-    covering = bot.plans.save_decided(
-        p, PROPOSED, {"report": report, "block": reading.block, "proposed_by": f"console:{by}"}
-    )
-    if covering is not None:
-        return console.refuse(
-            req, 409, f"plan {covering.ref} ({covering.status}) already covers these actions", nonce
-        )
+    try:
+        if console.embedded:
+            ref = propose_manual(bot, now, by, reason, fence=bot.fence)
+        else:
+            replica = f"console-{socket.gethostname()}-{os.getpid()}"[:64]
+            ttl = ctx.config().keeper.lease_ttl_s
+            with fund_lease(bot, ctx.store(), ttl, replica) as fence:
+                ref = propose_manual(bot, now, by, reason, fence=fence)
+    except DomainError as err:  # nothing to do, a pending plan covers it, another leads
+        return console.refuse(req, 409, str(err), nonce)
     if req.wants_json():
-        return console.json_response(201, {"plan": p.id, "status": PROPOSED})
-    from keepers.console.messages import Response
-
-    return Response(303, b"", headers={"Location": f"/plans/{p.id}"})
+        return console.json_response(201, {"plan": ref, "status": "proposed"})
+    return Response(303, b"", headers={"Location": f"/plans/{ref}"})

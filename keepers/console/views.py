@@ -1,5 +1,5 @@
 """The console's pages, each built from the keeper's store and its chain reader, through the
-same functions the command line uses (keepers.fund.cli: `keeper review`, `keeper status`):
+same service the command line uses (keepers.fund.service: `keeper review`, `keeper status`):
 no second source of truth, and nothing here can move money.
 
 Every function takes the command line's context (keepers.cli_base.Ctx) and returns HTML
@@ -23,6 +23,7 @@ from keepers.console.html import (
     tiers_chart,
 )
 from keepers.core.errors import DomainError
+from keepers.fund.service import approval_view, optional_bot
 from keepers.store.statuses import PLAN, PlanStatus
 
 WAITING = PlanStatus.PENDING_APPROVAL.value
@@ -140,17 +141,9 @@ def _cost_cell(a: dict[str, Any]) -> Markup:
 # ------------------------------------------------------------------------ the approval view
 
 
-def approval_view(ctx: Any, row: Any, now: int) -> dict[str, Any]:
-    """`keeper review PLAN`'s view of who signed what and whether it counts now."""
-    from keepers.fund.cli import approval_view
-
-    return approval_view(ctx, row, now)
-
-
 def signing(ctx: Any, row: Any) -> dict[str, Any] | None:
     """What an owner signs: the EIP-712 typed data of `keeper review PLAN --typed-data`, the
     plan hash, and the SafeMessage hash of the admin Safe (when the node answers)."""
-    from keepers.fund.cli import optional_bot
     from keepers.fund.planning.plan_approval import plan_hash, safe_message_hash, typed_data_json
 
     try:
@@ -249,8 +242,20 @@ def _kv(pairs: list[tuple[str, Any]], **attrs: Any) -> Markup:
     )
 
 
+def refusal_text(why: str) -> str:
+    """A refused signature's flash line: why first (the intake's own words)."""
+    return f"refused: {why}"
+
+
 def plan_page(
-    ctx: Any, ref: str, now: int, nonce: str, csrf: str, flash: Any = None
+    ctx: Any,
+    ref: str,
+    now: int,
+    nonce: str,
+    csrf: str,
+    flash: Any = None,
+    *,
+    base_units: bool = False,
 ) -> tuple[int, str]:
     """The ticket of one plan: why it was made, the tiers before/after against the bands, its
     actions in words with their costs, simulation, deadline and SLA, who signed and what still
