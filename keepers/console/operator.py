@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from keepers.console.html import Markup, amount, h, page, pct, table, tag, tiers_chart
+from keepers.console.html import Markup, h, page, pct, table, tag, tiers_chart
+from keepers.console.units import Units, checksummed, decimals_of, token_info
 from keepers.console.views import WAITING, span, utc
 from keepers.fund.service import optional_bot
 
@@ -53,7 +54,36 @@ def _alerts(ctx: Any, settings: Any, st: Any, down: list[Any], now: int) -> list
     return rows
 
 
-def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str) -> str:
+def _held_row(bot: Any, a: Any, price: Any, units: Units) -> list[Any]:
+    """A held asset: its balance in whole tokens with its symbol, its value, its feed, and its
+    price per whole token in the base token (the feed's answer at its decimals, or its value
+    over its balance); raw base units and the feed's raw answer when asked for."""
+    symbol, decimals = token_info(bot, a.token)
+    symbol = a.symbol or symbol or "?"
+    if units.base or decimals is None:
+        balance = f"{a.balance} base units of {symbol}"
+        shown_price = "-" if price is None else f"{price} (the feed's raw answer)"
+    else:
+        balance = f"{Units(decimals)(a.balance)} {symbol}"
+        feed = (bot.addresses.feeds or {}).get(a.symbol)
+        feed_decimals = decimals_of(bot, feed) if feed else None
+        per_token = None
+        if price is not None and feed_decimals is not None:  # the feed's answer, scaled
+            per_token = int(price) * 10**units.decimals // 10**feed_decimals
+        elif a.balance > 0 and a.priced:  # else from its value at the oracle
+            per_token = (a.value - a.pending_value) * 10**decimals // a.balance
+        shown_price = "-" if per_token is None else f"{units(per_token)} per {symbol}"
+    return [
+        Markup(h(symbol) + h(" ") + tag("code", checksummed(a.token))),
+        f"L{a.tier + 1}",
+        balance,
+        units(a.value),
+        tag("span", "ok", class_="ok") if a.priced else tag("span", "DOWN", class_="bad"),
+        shown_price,
+    ]
+
+
+def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bool = False) -> str:
     from keepers.fund.feeds import feeds_down
     from keepers.fund.planning.report import tier_rows
     from keepers.runtime.leases import fleet
@@ -77,6 +107,11 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str) -> str:
         reading = bot.reader.read()
         st = reading.state
         d = st.base_decimals
+        amount_of = Units(d, token_info(bot, bot.addresses.cash)[0], base)
+
+        def amount(value: int | None, _decimals: int) -> str:
+            return amount_of(value)
+
         down = feeds_down(bot.contracts.controller, bot.w3, st, reading.block)
         tiers = tier_rows(st)
         parts.append(
@@ -122,19 +157,7 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str) -> str:
                 tag("h2", "Held venues and their feeds"),
                 table(
                     ["asset", "tier", "balance", "value", "feed", "price"],
-                    [
-                        [
-                            Markup(h(a.symbol) + h(" ") + tag("code", a.token)),
-                            f"L{a.tier + 1}",
-                            str(a.balance),
-                            amount(a.value, d),
-                            tag("span", "ok", class_="ok")
-                            if a.priced
-                            else tag("span", "DOWN", class_="bad"),
-                            str(reading.prices.get(a.token, "-")),
-                        ]
-                        for a in held
-                    ],
+                    [_held_row(bot, a, reading.prices.get(a.token), amount_of) for a in held],
                     id="assets",
                 )
                 if held

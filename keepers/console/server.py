@@ -200,12 +200,16 @@ class Console:
             if parts == ["fund"]:
                 from keepers.console import operator
 
-                return self._html(200, operator.fund_page(ctx, self.settings, now, nonce, csrf))
+                base = req.query.get("units", [""])[0] == "base"
+                html = operator.fund_page(ctx, self.settings, now, nonce, csrf, base)
+                return self._html(200, html)
             if parts == ["login"]:
                 return Response(303, b"", headers={"Location": "/approvals"})
             if len(parts) == 2 and parts[0] == "plans" and REF.match(parts[1]):
                 units = req.query.get("units", [""])[0] == "base"
-                status, html = views.plan_page(ctx, parts[1], now, nonce, csrf, base_units=units)
+                status, html = views.plan_page(
+                    ctx, parts[1], now, nonce, csrf, base_units_asked=units
+                )
                 return self._html(status, html)
             if len(parts) == 3 and parts[0] == "plans" and parts[2] == "typed-data":
                 return self._typed_data(parts[1])
@@ -344,10 +348,17 @@ class Console:
             d = service.record_signature(self.ctx, row.ref, signature, now, note)
         except (ValueError, DomainError) as err:
             log.warning("console.signature_refused", plan=row.ref, reason=str(err))
-            if req.wants_json():
-                return self.json_response(409, {"error": str(err)})
+            if req.wants_json():  # the command line's words, and the page's
+                return self.json_response(
+                    409, {"error": str(err), "why": views.refusal_text(str(err))}
+                )
             status, html = views.plan_page(
-                self.ctx, row.ref, now, nonce, csrf, flash=(False, views.refusal_text(str(err)))
+                self.ctx,
+                row.ref,
+                now,
+                nonce,
+                csrf,
+                flash=(False, "refused: " + views.refusal_text(str(err))),
             )
             return self._html(409, html)
         log.info("console.signature_recorded", plan=row.ref, signer=d["signer"])
