@@ -83,6 +83,21 @@ def contract_checks(ctx: Any, approving: list[Any]) -> dict[str, Any]:
     return {"safe": safe, "safe_threshold": threshold, "erc1271": erc1271_checker(bot.w3)}
 
 
+def signed_plan_of(row: Any) -> Any:
+    """PlanStore.signed_plan for a row already read (the queue reads its rows once): the plan
+    as approvers sign it, rebuilt from its ``frozen`` document, or None without an executor;
+    DomainError when the document is unusable."""
+    from keepers.fund.planning.plan_approval import SignedPlan
+
+    frozen = row.payload.get("frozen")
+    if not frozen:
+        return None
+    try:
+        return SignedPlan.from_frozen(frozen)
+    except (ValueError, TypeError) as err:
+        raise DomainError(f"plan {row.ref}: its frozen document is unusable: {err}") from None
+
+
 def approval_view(ctx: Any, row: Any, now: int) -> dict[str, Any]:
     """Who approved what and whether it counts now (`keeper review`): for a frozen plan each
     signature is recovered over the plan hash recomputed from the stored document, checked
@@ -95,7 +110,7 @@ def approval_view(ctx: Any, row: Any, now: int) -> dict[str, Any]:
     deadline = stored.get("deadline")
     broken: str | None = None
     try:
-        plan = plans.signed_plan(row.ref)
+        plan = signed_plan_of(row)
     except DomainError as err:
         plan, broken = None, str(err)
     records = plans.approvals(row.ref)
@@ -108,13 +123,17 @@ def approval_view(ctx: Any, row: Any, now: int) -> dict[str, Any]:
     if plan is not None:
         limit = plan.deadline if deadline is None else min(int(deadline), plan.deadline)
         checks = contract_checks(ctx, approving)
-        verdicts = review_signatures(
-            plan,
-            [(r.signature, r.plan_hash) for r in approving],
-            admins,
-            now,
-            deadline,
-            **checks,
+        verdicts = (
+            review_signatures(
+                plan,
+                [(r.signature, r.plan_hash) for r in approving],
+                admins,
+                now,
+                deadline,
+                **checks,
+            )
+            if approving
+            else []  # nothing to review (the queue's usual row): no hashing
         )
         by_record = dict(zip(map(id, approving), verdicts, strict=True))
     else:
