@@ -104,4 +104,5 @@ def serve_in_run(bot: Any, stop: threading.Event) -> Any:
         Notifier(settings, ctx, url, lock=app.lock).start(stop)
     server.start()
     click.echo(f"keeper console at {url}/approvals (listening on {settings.host}:{server.port})")
+    sys.stdout.flush()
     return server

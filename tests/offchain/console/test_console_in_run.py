@@ -27,6 +27,14 @@ from tests.support.consolelib import Client, running_console
 from tests.support.fundbotlib import UNIT, local_fund_env
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def propose(base: str, by: str) -> tuple[int, dict[str, str], str]:
     ops = Client(base)
     status, _, page = ops.get("/fund")
@@ -89,3 +97,54 @@ def test_console_in_run__keepers_bot_and_lease__standalone_console_refused_while
         server.stop()
         stop.set()
         store.close()
+
+
+def test_keeper_run__console_in_run__serves_the_fund__proposes_under_its_lease__stops_on_sigterm(
+    fresh, accounts, chain, executor_fund, deployment_file, tmp_path
+):
+    """`keeper run --bots fund` as an operator starts it with KEEPER_CONSOLE_IN_RUN: its
+    console's address printed, the fund page served from the keeper's own bot (its replica
+    leading the fund in the fleet), a manual rebalance proposed under the keeper's lease, and
+    SIGTERM stops both (exit 0)."""
+    import signal
+    import subprocess
+
+    from tests.support.keeper_proc import keeper_exe
+
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    env = local_fund_env(chain, deployment_file, f"sqlite:///{tmp_path}/keeper.db")
+    env |= {
+        "KEEPER_SIGNER_KEY": accounts[2].private_key,
+        "KEEPER_METRICS_PORT": str(free_port()),
+        "KEEPER_REPLICA_ID": "keeper-with-console",
+        "KEEPER_CONSOLE_IN_RUN": "true",
+        "KEEPER_CONSOLE_PORT": "0",
+    }
+    proc = subprocess.Popen(
+        [keeper_exe(), "run", "--bots", "fund"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = ""
+        while not line.startswith("keeper console at "):
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()[-3000:]
+        url = line.split()[3].removesuffix("/approvals")
+        ops = Client(url)
+        status, _, page = ops.get("/fund")
+        assert status == 200 and "The fund at block" in page
+        assert "keeper-with-console" in page  # the fleet: this keeper, leading the fund
+        status, headers, body = ops.post(
+            "/rebalance", form={"by": "ops-desk", "reason": "invest", "csrf": ops.csrf(page)}
+        )
+        assert status in (303, 409), body[-800:]
+        if status == 409:  # the keeper's own job planned first: the console names its plan
+            assert "already covers these actions" in body, body[-800:]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-3000:]
+    assert "keeper stopped" in err
