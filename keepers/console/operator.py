@@ -14,7 +14,7 @@ from typing import Any
 from keepers.console.html import Markup, h, page, pct, table, tag, tiers_chart
 from keepers.console.units import Units, checksummed, decimals_of, token_info
 from keepers.console.views import WAITING, span, utc
-from keepers.fund.service import optional_bot
+from keepers.fund.service import fleet_view, optional_bot
 
 DAY = 86_400
 
@@ -86,7 +86,6 @@ def _held_row(bot: Any, a: Any, price: Any, units: Units) -> list[Any]:
 def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bool = False) -> str:
     from keepers.fund.feeds import feeds_down
     from keepers.fund.planning.report import tier_rows
-    from keepers.runtime.leases import fleet
 
     parts: list[Any] = []
     bot = optional_bot(ctx)
@@ -203,7 +202,7 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
             else tag("p", "none", class_="muted", id="alerts-none"),
         )
     )
-    f = fleet(ctx.store(), ctx.config().keeper.lease_ttl_s)
+    f = fleet_view(ctx)
     parts.append(
         tag(
             "section",

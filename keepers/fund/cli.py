@@ -31,7 +31,13 @@ from keepers.cli_base import (
     main,
 )
 from keepers.core.errors import EXIT_UNAVAILABLE, DomainError, KeeperError
-from keepers.fund.service import approval_view, optional_bot, record_signature
+from keepers.fund.service import (
+    approval_view,
+    carried_flow,
+    fleet_view,
+    optional_bot,
+    record_signature,
+)
 
 
 def _find(ctx: Ctx, ref: str) -> Any:
@@ -429,8 +435,8 @@ def status(ctx: Ctx) -> None:
         }
         for m in tier_metrics(st)
     ]
-    carry = _carry(ctx)
-    replicas = _fleet(ctx)
+    carry = carried_flow(ctx)
+    replicas = fleet_view(ctx)
     data = {
         "block": r.block,
         "total_assets": st.total_assets,
@@ -471,15 +477,6 @@ def status(ctx: Ctx) -> None:
     ctx.out(data, text)
 
 
-def _fleet(ctx: Ctx) -> dict[str, Any]:
-    """Who runs and who leads what (keepers.runtime.leases): the replicas seen within their
-    lease's TTL, and each bot's lease."""
-    from keepers.runtime.leases import fleet
-
-    k = ctx.config().keeper
-    return fleet(ctx.store(), k.lease_ttl_s, k.fleet_forget_s)
-
-
 def age(seconds: float) -> str:
     """A duration as people read it: 42s, 7m 5s, 3h 12m, 2d 4h."""
     s = int(seconds)
@@ -512,20 +509,6 @@ def _fleet_lines(f: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _carry(ctx: Ctx) -> list[dict[str, Any]]:
-    return [
-        {
-            "tier": f"L{c.tier + 1}",
-            "amount": int(c.amount),
-            "next_at": int(c.next_at.timestamp()),
-            "slices": c.slices,
-            "plan": c.plan_ref,
-            "reason": c.reason,
-        }
-        for c in ctx.records().carry.active()
-    ]
-
-
 # what `keeper status` reads from the chain, missing while the node does not answer
 CHAIN_FIELDS = ("block", "total_assets", "pending_redemptions", "paused", "tiers", "automation")
 
@@ -534,7 +517,7 @@ def _status_offline(ctx: Ctx) -> None:
     """``keeper status`` with the node down: the store's part (the carried flow, the last
     plan), the chain's fields named as unavailable, and exit 3 (EXIT_UNAVAILABLE) so that a
     script or a probe sees the status is partial."""
-    carry = _carry(ctx)
+    carry = carried_flow(ctx)
     last = ctx.records().plans.history(1)
     plan = (
         {"plan": last[0].ref, "status": last[0].status, "created_at": last[0].created_at}

@@ -9,7 +9,9 @@ sharing a running keeper's bot and store): ``ctx.records()`` (the store's plans)
 - :func:`record_signature`: the one intake of a signature made elsewhere;
 - :func:`approval_view`: who signed what and whether it counts now (`keeper review`);
 - :func:`optional_bot`: the fund bot when a deployment is configured and its node answers;
-- :func:`propose_manual`: a manual rebalance stored as a proposed plan, under the fund's lease.
+- :func:`propose_manual`: a manual rebalance stored as a proposed plan, under the fund's lease;
+- the fund's status beside the chain's: :func:`fleet_view` (who runs, who leads) and
+  :func:`carried_flow` (`keeper status` and the console's fund page).
 """
 
 from __future__ import annotations
@@ -253,3 +255,27 @@ def propose_manual(bot: Any, now: int, by: str, reason: str, *, fence: Any) -> s
             f"plan {covering.ref} ({covering.status}) already covers these actions"
         )
     return str(p.id)
+
+
+def fleet_view(ctx: Any) -> dict[str, Any]:
+    """Who runs and who leads what (keepers.runtime.leases): the replicas seen within their
+    lease's TTL, and each bot's lease."""
+    from keepers.runtime.leases import fleet
+
+    k = ctx.config().keeper
+    return fleet(ctx.store(), k.lease_ttl_s, k.fleet_forget_s)
+
+
+def carried_flow(ctx: Any) -> list[dict[str, Any]]:
+    """The carried flow (slices left by venue depth): `keeper status` and the fund page."""
+    return [
+        {
+            "tier": f"L{c.tier + 1}",
+            "amount": int(c.amount),
+            "next_at": int(c.next_at.timestamp()),
+            "slices": c.slices,
+            "plan": c.plan_ref,
+            "reason": c.reason,
+        }
+        for c in ctx.records().carry.active()
+    ]
