@@ -80,7 +80,8 @@ class ConsoleSettings(BaseSettings):
         for name in self.host_names():
             if not HOST_NAME.fullmatch(name):
                 raise ConfigError(
-                    f"KEEPER_CONSOLE_ALLOWED_HOSTS: {name!r} is not a host name "
+                    f"KEEPER_CONSOLE_ALLOWED_HOSTS={self.allowed_hosts!r}: {name!r} is not a "
+                    "host name "
                     "(names or addresses, comma-separated, no port, no wildcard)"
                 )
         if not is_loopback(self.host) and self.token is None:
@@ -88,6 +89,13 @@ class ConsoleSettings(BaseSettings):
                 f"KEEPER_CONSOLE_HOST={self.host!r} is not a loopback address: set "
                 "KEEPER_CONSOLE_TOKEN (a bearer token or basic auth password) to open the "
                 "console beyond this machine"
+            )
+        every = self.host.strip().strip("[]") in ("0.0.0.0", "::")
+        if every and not self.host_names() and not self.public_url:
+            raise ConfigError(
+                f"KEEPER_CONSOLE_HOST={self.host!r} listens on every address but answers only "
+                "the host names it is given (a foreign Host gets 400): set "
+                "KEEPER_CONSOLE_ALLOWED_HOSTS or KEEPER_CONSOLE_PUBLIC_URL"
             )
         return self
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -153,8 +154,16 @@ def test_loopback_by_default__any_other_address_needs_a_token__exit_2_names_it(e
         load_settings(
             ConsoleSettings, env={"KEEPER_CONSOLE_HOST": "::", "KEEPER_CONSOLE_TOKEN": "short"}
         )
+    every = {"KEEPER_CONSOLE_HOST": "0.0.0.0", "KEEPER_CONSOLE_TOKEN": TOKEN}
+    # every address: only named hosts are answered, so a name is needed (else all is 400)
+    with pytest.raises(ConfigError, match="KEEPER_CONSOLE_ALLOWED_HOSTS"):
+        load_settings(ConsoleSettings, env=every)
+    with pytest.raises(ConfigError, match="KEEPER_CONSOLE_ALLOWED_HOSTS='\\*.example'"):
+        load_settings(ConsoleSettings, env=every | {"KEEPER_CONSOLE_ALLOWED_HOSTS": "*.example"})
+    with pytest.raises(ConfigError, match="KEEPER_CONSOLE_SESSION_SECRET: at least 32"):
+        load_settings(ConsoleSettings, env={"KEEPER_CONSOLE_SESSION_SECRET": "short"})
     ok = load_settings(
-        ConsoleSettings, env={"KEEPER_CONSOLE_HOST": "0.0.0.0", "KEEPER_CONSOLE_TOKEN": TOKEN}
+        ConsoleSettings, env=every | {"KEEPER_CONSOLE_ALLOWED_HOSTS": "console.example"}
     )
     assert ok.token is not None and TOKEN not in repr(ok)
     r = CliRunner(mix_stderr=False).invoke(
@@ -381,3 +390,39 @@ def test_behind_a_proxy__the_public_urls_origin_is_the_consoles_own(env):
         )
         assert status == 200, out
     assert [a.admin for a in plans.approvals(REF)] == [OWNERS[2]]
+
+
+def test_big_body__413_at_once__declared_or_chunked__nothing_recorded(env):
+    """A body over 64 KiB: refused by its Content-Length before it is read, or while a
+    chunked one arrives; every answer, the framework's own included, with the headers."""
+    import http.client
+
+    e, plans = env
+    with running_console(e, now=NOW + 60) as c:
+        host, port = c.url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        started = time.monotonic()
+        conn.putrequest("POST", f"/plans/{REF}/signature")
+        conn.putheader("Content-Type", "application/x-www-form-urlencoded")
+        conn.putheader("Content-Length", str(10 * 1024 * 1024))
+        conn.endheaders()  # the 10 MB never sent: the answer comes first
+        r = conn.getresponse()
+        assert r.status == 413 and time.monotonic() - started < 5
+        assert r.getheader("X-Frame-Options") == "DENY"
+        conn.close()
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        chunks = (b"signature=" + b"a" * 8192 for _ in range(20))  # 160 KiB, no length
+        conn.request(
+            "POST",
+            f"/plans/{REF}/signature",
+            body=chunks,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": c.url},
+            encode_chunked=True,
+        )
+        assert conn.getresponse().status == 413
+        conn.close()
+        # a foreign Host's 400 comes with the same headers
+        status, headers, _ = Client(c.url, {"Host": "rebind.test"}).get("/approvals")
+        assert status == 400 and headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin" and "Server" not in headers
+    assert plans.approvals(REF) == []
