@@ -79,9 +79,10 @@ class Console:
     """The console's request handling, independent of the socket: ``handle(request,
     session)`` is called by the Starlette application (:meth:`app`) in its thread pool.
 
-    ``lead``: how a manual rebalance takes the fund's lease (keepers.console.operator): None
-    for `keeper console` (a lease of its own for the decision, as `keeper plan`), or the
-    running keeper's fence when the console is served by `keeper run`."""
+    ``embedded``: served by `keeper run` on the running keeper's fund bot (its context shares
+    that bot and store), whose lease a manual rebalance is decided under; otherwise (`keeper
+    console`) the rebalance takes a lease of its own for the decision, as `keeper plan` does
+    (keepers.console.operator.rebalance)."""
 
     def __init__(self, settings: ConsoleSettings, ctx: Any, *, embedded: bool = False) -> None:
         self.settings = settings
