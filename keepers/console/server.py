@@ -151,6 +151,8 @@ class Console:
 
     def handle(self, req: Request, session: dict[str, Any] | None = None) -> Response:
         session = {} if session is None else session
+        if not session and _arrived_from_elsewhere(req):
+            return _reload_here()
         with self.lock:
             self.requests[req.path] += 1
             started = time.perf_counter()
@@ -402,6 +404,34 @@ class Console:
     @staticmethod
     def json_response(status: int, data: Any) -> Response:
         return Response(status, json.dumps(data).encode(), "application/json")
+
+
+def _arrived_from_elsewhere(req: Request) -> bool:
+    """A top-level GET navigation from another site (a link in a notification): the browser
+    withholds the SameSite=Strict session cookie on it, so the request looks signed out."""
+    return (
+        req.method == "GET"
+        and req.headers.get("Sec-Fetch-Site") == "cross-site"
+        and req.headers.get("Sec-Fetch-Mode") == "navigate"
+    )
+
+
+def _reload_here() -> Response:
+    """The page asks for itself again, now from this origin, so the browser sends the session
+    cookie (and this answer sets none: the signed-in session is kept, not replaced)."""
+    html = (
+        '<!doctype html><html lang=en><head><meta charset=utf-8><meta http-equiv="refresh" '
+        'content="0"><title>Ballast console</title></head><body><p>Opening the console... '
+        '<a href="">continue</a></p></body></html>'
+    )
+    return Response(
+        200,
+        html.encode(),
+        headers={
+            "Content-Security-Policy": "default-src 'none'; base-uri 'none'; "
+            "form-action 'none'; frame-ancestors 'none'"
+        },
+    )
 
 
 class _Guard:

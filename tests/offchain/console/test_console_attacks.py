@@ -242,3 +242,29 @@ def test_200_concurrent_gets_of_a_plan_page__all_answered__p95_recorded(env):  #
     (ARTEFACTS / "concurrency.json").write_text(json.dumps(figures, indent=2))
     print("concurrency:", json.dumps(figures))
     assert not failed, figures
+
+
+def test_link_from_another_site__signed_in_session_kept__the_page_not_the_login(
+    env,  # noqa: F811
+    browser,
+):
+    """A notification's link opened from another site (a chat): the browser withholds the
+    SameSite=Strict session cookie on that navigation; the console has the page ask for itself
+    again from its own origin instead of answering with a login form and a new session, so
+    the approver who signed in sees the plan."""
+    e, _ = env
+    token = "t0ken-for-the-console-3f9a1c"
+    with running_console(e | {"KEEPER_CONSOLE_TOKEN": token}, now=NOW + 60) as c:
+        browser.get(f"{c.url}/login")
+        browser.find_element("id", "token").send_keys(token)
+        browser.find_element("id", "login-submit").click()
+        wait_for(lambda: browser.find_elements("id", "queue"), what="the queue, signed in")
+        chat = AttackerSite({"/chat": f'<a id="link" href="{c.url}/plans/{REF}">the plan</a>'})
+        try:
+            # cross-site from the console's point of view: another host name for loopback
+            browser.get(chat.url.replace("127.0.0.1", "localhost") + "/chat")
+            browser.find_element("id", "link").click()
+            wait_for(lambda: browser.find_elements("id", "plan-head"), what="the plan page")
+            assert not browser.find_elements("id", "login")
+        finally:
+            chat.close()
