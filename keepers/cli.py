@@ -164,18 +164,16 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
         fund=rt.fund,
         interval_s=rt.settings.health_interval_s,
     )
-    console = None
-    if rt.fund is not None:  # the web console on this keeper's bot (KEEPER_CONSOLE_IN_RUN)
-        from keepers.console.cli import serve_in_run
+    from keepers.console.cli import serve_in_run
 
-        try:
-            console = serve_in_run(rt.fund, rt.stop_event)
-        except KeeperError as err:
-            rt.stop()
-            fail(str(err), exit_code(err))
-        except OSError as err:
-            rt.stop()
-            fail(f"KEEPER_CONSOLE_HOST/KEEPER_CONSOLE_PORT: {err}", EXIT_CONFIG)
+    try:  # the web console on this keeper's fund bot (KEEPER_CONSOLE_IN_RUN)
+        console = serve_in_run(rt.fund, rt.stop_event)
+    except KeeperError as err:
+        rt.stop()
+        fail(str(err), exit_code(err))
+    except OSError as err:
+        rt.stop()
+        fail(f"KEEPER_CONSOLE_HOST/KEEPER_CONSOLE_PORT: {err}", EXIT_CONFIG)
     server = None
     if rt.settings.metrics_port:
         bounds = tick_bounds(names, {n: b.interval_s for n, b in rt.loops.items()})

@@ -95,6 +95,10 @@ def serve_in_run(bot: Any, stop: threading.Event) -> Any:
     settings = load_settings(ConsoleSettings)
     if not settings.in_run:
         return None
+    if bot is None:  # --bots without fund: there is no fund to show
+        click.echo("keeper: KEEPER_CONSOLE_IN_RUN is set but this keeper runs no fund bot: "
+                   "no console", err=True)  # fmt: skip
+        return None
     ctx = Ctx(False, None)
     ctx.share(bot)
     app = Console(settings, ctx, embedded=True)

@@ -148,3 +148,13 @@ def test_keeper_run__console_in_run__serves_the_fund__proposes_under_its_lease__
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-3000:]
     assert "keeper stopped" in err
+
+
+def test_serve_in_run__no_fund_bot__no_console_and_says_so(capsys):
+    """`keeper run --bots crosschain` with KEEPER_CONSOLE_IN_RUN: no fund, so no console, and
+    the operator is told why (not a console that silently never starts)."""
+    with mock.patch.dict(os.environ, {"KEEPER_CONSOLE_IN_RUN": "true"}):
+        assert serve_in_run(None, threading.Event()) is None
+    assert (
+        "KEEPER_CONSOLE_IN_RUN is set but this keeper runs no fund bot" in capsys.readouterr().err
+    )
