@@ -164,6 +164,16 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
         fund=rt.fund,
         interval_s=rt.settings.health_interval_s,
     )
+    from keepers.console.cli import serve_in_run
+
+    try:  # the web console on this keeper's fund bot (KEEPER_CONSOLE_IN_RUN)
+        console = serve_in_run(rt.fund, rt.stop_event)
+    except KeeperError as err:
+        rt.stop()
+        fail(str(err), exit_code(err))
+    except OSError as err:
+        rt.stop()
+        fail(f"KEEPER_CONSOLE_HOST/KEEPER_CONSOLE_PORT: {err}", EXIT_CONFIG)
     server = None
     if rt.settings.metrics_port:
         bounds = tick_bounds(names, {n: b.interval_s for n, b in rt.loops.items()})
@@ -179,6 +189,8 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
             )
         except OSError as err:
             rt.stop()
+            if console is not None:
+                console.stop()
             fail(f"KEEPER_METRICS_HOST/KEEPER_METRICS_PORT={where}: {err}", EXIT_CONFIG)
     try:
         monitor.start(rt.stop_event)
@@ -192,6 +204,8 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     finally:
         restore_signals()
         stuck = rt.stop()
+        if console is not None:
+            console.stop()
         if server is not None:
             server.shutdown()
             server.server_close()

@@ -163,11 +163,19 @@ class Ctx:
         return SimpleNamespace(plans=PlanStore(self.store()), carry=CarryStore(self.store()))
 
     def close(self) -> None:
+        if getattr(self, "_shared", False):
+            return
         if self._store is not None:
             self._store.close()
             self._store = None
         self._bot = None
         self._deployment = None
+
+    def share(self, bot: Any) -> None:
+        """Serve from a running keeper's fund bot, its settings and its store (the console in
+        `keeper run`): nothing is opened twice, and ``close`` leaves them to the keeper."""
+        self._bot, self._config, self._store = bot, bot.config, bot.store
+        self._shared = True
 
     def time(self) -> int:
         return self.now if self.now is not None else int(time.time())

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from keepers.cli_base import Ctx, exit_code, fail, main
-from keepers.core.errors import EXIT_CONFIG, KeeperError
+from keepers.core.errors import EXIT_CONFIG, EXIT_DOMAIN, KeeperError
 
 
 @main.command(name="console")
@@ -25,10 +25,10 @@ from keepers.core.errors import EXIT_CONFIG, KeeperError
 @click.option("--port", type=int, default=None, help="listen port (KEEPER_CONSOLE_PORT, 8090)")
 @click.pass_obj
 def console(ctx: Ctx, host: str | None, port: int | None) -> None:
-    """Serve the web console: plans waiting for approval (sign with a browser wallet), the
-    fund now, recent plans and their reports; webhook notifications when configured. It
-    reads the keeper's store and the chain and records signatures; it never sends a
-    transaction."""
+    """Serve the web console (Starlette on uvicorn): plans waiting for approval (sign with a
+    browser wallet), the fund now, recent plans and their reports; webhook notifications when
+    configured. It reads the keeper's store and the chain and records signatures; it never
+    sends a transaction. `keeper run` serves it too when KEEPER_CONSOLE_IN_RUN is set."""
     from keepers.console.notify import Notifier
     from keepers.console.server import Console, serve
     from keepers.console.settings import ConsoleSettings
@@ -56,8 +56,7 @@ def console(ctx: Ctx, host: str | None, port: int | None) -> None:
     except OSError as err:
         fail(f"KEEPER_CONSOLE_HOST/KEEPER_CONSOLE_PORT={settings.host}:{settings.port}: {err}",
              EXIT_CONFIG)  # fmt: skip
-    bound = server.server_address[1]
-    url = settings.base_url(bound)
+    url = settings.base_url(server.port)
     stop = threading.Event()
     notifier = None
     if settings.webhook_url is not None:
@@ -66,15 +65,48 @@ def console(ctx: Ctx, host: str | None, port: int | None) -> None:
 
     def on_signal(signum: int, _frame: Any) -> None:
         stop.set()
-        threading.Thread(target=server.shutdown, daemon=True).start()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
-    click.echo(f"keeper console at {url}/approvals (listening on {settings.host}:{bound})")
+    server.start()
+    click.echo(f"keeper console at {url}/approvals (listening on {settings.host}:{server.port})")
     sys.stdout.flush()
     try:
-        server.serve_forever(poll_interval=0.2)
+        while not stop.wait(0.5):
+            if server.thread is not None and not server.thread.is_alive():
+                fail("the console's server stopped", EXIT_DOMAIN)
     finally:
         stop.set()
-        server.server_close()
+        server.stop()
     click.echo("keeper console stopped", err=True)
+
+
+def serve_in_run(bot: Any, stop: threading.Event) -> Any:
+    """`keeper run`'s console (KEEPER_CONSOLE_IN_RUN=true): the same pages on the running
+    keeper's fund bot, store and chain reader (no second connection, no second store), its
+    manual rebalance decided under the fund lease the keeper holds. Started and returned (its
+    ``stop()`` ends it), or None when the setting is off. A bad KEEPER_CONSOLE_* setting is a
+    KeeperError (exit 2 naming it), an address that cannot be bound an OSError."""
+    from keepers.console.notify import Notifier
+    from keepers.console.server import Console, serve
+    from keepers.console.settings import ConsoleSettings
+    from keepers.core.settings import load_settings
+
+    settings = load_settings(ConsoleSettings)
+    if not settings.in_run:
+        return None
+    if bot is None:  # --bots without fund: there is no fund to show
+        click.echo("keeper: KEEPER_CONSOLE_IN_RUN is set but this keeper runs no fund bot: "
+                   "no console", err=True)  # fmt: skip
+        return None
+    ctx = Ctx(False, None)
+    ctx.share(bot)
+    app = Console(settings, ctx, embedded=True)
+    server = serve(app, settings.host, settings.port)
+    url = settings.base_url(server.port)
+    if settings.webhook_url is not None:
+        Notifier(settings, ctx, url, lock=app.lock).start(stop)
+    server.start()
+    click.echo(f"keeper console at {url}/approvals (listening on {settings.host}:{server.port})")
+    sys.stdout.flush()
+    return server

@@ -89,6 +89,7 @@ section{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:.8em 
 h1{font-size:1.35em;margin:.2em 0 .6em}h2{font-size:1.1em;margin:.2em 0 .5em}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid #eef0f2;vertical-align:top}
 td.n,th.n{text-align:right}table.kv th{width:16em}code,.hash{font-family:ui-monospace,monospace;font-size:.92em;word-break:break-all}
+code.call{word-break:normal;white-space:nowrap}
 .ok{color:#137333}.bad{color:#b3261e}.warn{color:#9a6700}.muted{color:#667}
 .pill{display:inline-block;padding:0 .5em;border-radius:9px;background:#e8eef5;font-size:.9em}
 button,input[type=submit]{font:inherit;padding:.35em .9em;border-radius:5px;border:1px solid #1f5fa8;background:#1f5fa8;color:#fff;cursor:pointer}

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from keepers.console.html import Markup, amount, h, page, pct, table, tag, tiers_chart
+from keepers.console.html import Markup, h, page, pct, table, tag, tiers_chart
+from keepers.console.units import Units, checksummed, decimals_of, token_info
 from keepers.console.views import WAITING, span, utc
+from keepers.fund.service import fleet_view, optional_bot
 
 DAY = 86_400
 
@@ -52,11 +54,38 @@ def _alerts(ctx: Any, settings: Any, st: Any, down: list[Any], now: int) -> list
     return rows
 
 
-def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str) -> str:
-    from keepers.fund.cli import optional_bot
+def _held_row(bot: Any, a: Any, price: Any, units: Units) -> list[Any]:
+    """A held asset: its balance in whole tokens with its symbol, its value, its feed, and its
+    price per whole token in the base token (the feed's answer at its decimals, or its value
+    over its balance); raw base units and the feed's raw answer when asked for."""
+    symbol, decimals = token_info(bot, a.token)
+    symbol = a.symbol or symbol or "?"
+    if units.base or decimals is None:
+        balance = f"{a.balance} base units of {symbol}"
+        shown_price = "-" if price is None else f"{price} (the feed's raw answer)"
+    else:
+        balance = f"{Units(decimals)(a.balance)} {symbol}"
+        feed = (bot.addresses.feeds or {}).get(a.symbol)
+        feed_decimals = decimals_of(bot, feed) if feed else None
+        per_token = None
+        if price is not None and feed_decimals is not None:  # the feed's answer, scaled
+            per_token = int(price) * 10**units.decimals // 10**feed_decimals
+        elif a.balance > 0 and a.priced:  # else from its value at the oracle
+            per_token = (a.value - a.pending_value) * 10**decimals // a.balance
+        shown_price = "-" if per_token is None else f"{units(per_token)} per {symbol}"
+    return [
+        Markup(h(symbol) + h(" ") + tag("code", checksummed(a.token))),
+        f"L{a.tier + 1}",
+        balance,
+        units(a.value),
+        tag("span", "ok", class_="ok") if a.priced else tag("span", "DOWN", class_="bad"),
+        shown_price,
+    ]
+
+
+def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bool = False) -> str:
     from keepers.fund.feeds import feeds_down
     from keepers.fund.planning.report import tier_rows
-    from keepers.runtime.leases import fleet
 
     parts: list[Any] = []
     bot = optional_bot(ctx)
@@ -77,6 +106,11 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str) -> str:
         reading = bot.reader.read()
         st = reading.state
         d = st.base_decimals
+        amount_of = Units(d, token_info(bot, bot.addresses.cash)[0], base)
+
+        def amount(value: int | None, _decimals: int) -> str:
+            return amount_of(value)
+
         down = feeds_down(bot.contracts.controller, bot.w3, st, reading.block)
         tiers = tier_rows(st)
         parts.append(
@@ -122,19 +156,7 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str) -> str:
                 tag("h2", "Held venues and their feeds"),
                 table(
                     ["asset", "tier", "balance", "value", "feed", "price"],
-                    [
-                        [
-                            Markup(h(a.symbol) + h(" ") + tag("code", a.token)),
-                            f"L{a.tier + 1}",
-                            str(a.balance),
-                            amount(a.value, d),
-                            tag("span", "ok", class_="ok")
-                            if a.priced
-                            else tag("span", "DOWN", class_="bad"),
-                            str(reading.prices.get(a.token, "-")),
-                        ]
-                        for a in held
-                    ],
+                    [_held_row(bot, a, reading.prices.get(a.token), amount_of) for a in held],
                     id="assets",
                 )
                 if held
@@ -180,7 +202,7 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str) -> str:
             else tag("p", "none", class_="muted", id="alerts-none"),
         )
     )
-    f = fleet(ctx.store(), ctx.config().keeper.lease_ttl_s)
+    f = fleet_view(ctx)
     parts.append(
         tag(
             "section",
@@ -257,10 +279,17 @@ def _automation() -> Markup:
 
 
 def rebalance(console: Any, req: Any, now: int, nonce: str, csrf: str) -> Any:
-    """POST /rebalance: a manual plan stored as proposed (see the module doc)."""
-    from keepers.fund.planning import triggers as trig
-    from keepers.fund.planning.report import plan_report
-    from keepers.fund.records import PROPOSED
+    """POST /rebalance: a manual plan stored as proposed (keepers.fund.service.propose_manual),
+    under the fund's lease like any plan: inside `keeper run` the running keeper's (refused
+    while another replica leads), from `keeper console` a lease of its own for the decision
+    (refused, naming the replica, while a running keeper leads the fund: propose it on the
+    console that keeper serves, KEEPER_CONSOLE_IN_RUN)."""
+    import os
+    import socket
+
+    from keepers.console.messages import Response
+    from keepers.core.errors import DomainError
+    from keepers.fund.service import fund_lease, propose_manual
 
     ctx = console.ctx
     data = req.form()
@@ -268,28 +297,20 @@ def rebalance(console: Any, req: Any, now: int, nonce: str, csrf: str) -> Any:
     reason = data.get("reason", "").strip()[:200]
     if not by or not reason:
         return console.refuse(req, 400, "a manual rebalance needs who asks (by) and why", nonce)
-    from keepers.fund.cli import optional_bot
-
     bot = optional_bot(ctx)
     if bot is None:
         why = ctx.offline or "no deployment record (KEEPER_DEPLOYMENT)"
         return console.refuse(req, 503, f"chain unavailable: {why}", nonce)
-    reading = bot.reader.read()
-    trigger = trig.manual_trigger(by, reason, force_targets=True)
-    p = bot.sizing.make_sized_plan(reading, [trigger], now)
-    if not p.actions:
-        detail = "; ".join(f"{u.reason}: {u.detail}" for u in p.unresolved) or "in band"
-        return console.refuse(req, 409, f"nothing to rebalance: {detail}", nonce)
-    report = plan_report(reading.state, p)
-    covering = bot.plans.save_decided(
-        p, PROPOSED, {"report": report, "block": reading.block, "proposed_by": f"console:{by}"}
-    )
-    if covering is not None:
-        return console.refuse(
-            req, 409, f"plan {covering.ref} ({covering.status}) already covers these actions", nonce
-        )
+    try:
+        if console.embedded:
+            ref = propose_manual(bot, now, by, reason, fence=bot.fence)
+        else:
+            replica = f"console-{socket.gethostname()}-{os.getpid()}"[:64]
+            ttl = ctx.config().keeper.lease_ttl_s
+            with fund_lease(bot, ctx.store(), ttl, replica) as fence:
+                ref = propose_manual(bot, now, by, reason, fence=fence)
+    except DomainError as err:  # nothing to do, a pending plan covers it, another leads
+        return console.refuse(req, 409, str(err), nonce)
     if req.wants_json():
-        return console.json_response(201, {"plan": p.id, "status": PROPOSED})
-    from keepers.console.messages import Response
-
-    return Response(303, b"", headers={"Location": f"/plans/{p.id}"})
+        return console.json_response(201, {"plan": ref, "status": "proposed"})
+    return Response(303, b"", headers={"Location": f"/plans/{ref}"})

@@ -1,5 +1,5 @@
 """The console's pages, each built from the keeper's store and its chain reader, through the
-same functions the command line uses (keepers.fund.cli: `keeper review`, `keeper status`):
+same service the command line uses (keepers.fund.service: `keeper review`, `keeper status`):
 no second source of truth, and nothing here can move money.
 
 Every function takes the command line's context (keepers.cli_base.Ctx) and returns HTML
@@ -13,7 +13,6 @@ from typing import Any
 
 from keepers.console.html import (
     Markup,
-    amount,
     h,
     json_script,
     page,
@@ -22,7 +21,9 @@ from keepers.console.html import (
     tag,
     tiers_chart,
 )
+from keepers.console.units import Units, base_units, checksum_text, checksummed, risk_detail
 from keepers.core.errors import DomainError
+from keepers.fund.service import approval_view, optional_bot
 from keepers.store.statuses import PLAN, PlanStatus
 
 WAITING = PlanStatus.PENDING_APPROVAL.value
@@ -61,24 +62,26 @@ def _cost_findings(risk: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return out
 
 
-def action_words(a: Any, symbol: str | None, decimals: int) -> str:
+def action_words(a: Any, symbol: str | None, decimals: int | Units) -> str:
     """One action of a plan in words: what moves where (venue = the controller function the
     executor calls, the asset and its pool for purchases and sales)."""
-    amt = amount(a.amount, decimals)
+    units = decimals if isinstance(decimals, Units) else Units(decimals)
+    amt = units(a.amount)
     tier = lambda t: "-" if t is None else f"L{t + 1}"  # noqa: E731
-    sym = symbol or a.asset or "?"
+    asset = checksummed(a.asset) if a.asset else None
+    sym = symbol or asset or "?"
     kind = a.type.value
     if kind == "allocateToLayer":
         return f"move {amt} from {tier(a.from_tier)} to {tier(a.to_tier)} (allocateToLayer)"
     if kind == "purchaseAsset":
         return (
-            f"buy {sym} ({a.asset}) for {amt} of cash into {tier(a.to_tier)} "
+            f"buy {sym} ({asset}) for {amt} of cash into {tier(a.to_tier)} "
             "(purchaseAsset on its venue)"
         )
     if kind == "redeemAsset":
         tokens = "" if a.token_amount is None else f"{a.token_amount} token units of "
         return (
-            f"sell {tokens}{sym} ({a.asset}) from {tier(a.from_tier)} for about {amt} "
+            f"sell {tokens}{sym} ({asset}) from {tier(a.from_tier)} for about {amt} "
             "(redeemAsset on its venue)"
         )
     if kind == "executeWaterfallLiquidation":
@@ -86,12 +89,12 @@ def action_words(a: Any, symbol: str | None, decimals: int) -> str:
     return f"{kind} {amt}"
 
 
-def plan_actions(ctx: Any, row: Any) -> list[dict[str, Any]]:
+def plan_actions(ctx: Any, row: Any, units: Units | None = None) -> list[dict[str, Any]]:
     """The plan's actions in send order, each in words with its expected cost (bps under the
     oracle, from the risk check's quote) against the cost target and limit."""
     p = ctx.records().plans.plan(row.ref)
     report = row.payload.get("report") or {}
-    decimals = int(report.get("base_decimals", 6))
+    decimals: int | Units = units or int(report.get("base_decimals", 6))
     symbols = {x.get("asset"): x.get("symbol") for x in report.get("actions", [])}
     costs = _cost_findings(row.payload.get("risk") or [])
     cfg = ctx.config().planning
@@ -140,17 +143,9 @@ def _cost_cell(a: dict[str, Any]) -> Markup:
 # ------------------------------------------------------------------------ the approval view
 
 
-def approval_view(ctx: Any, row: Any, now: int) -> dict[str, Any]:
-    """`keeper review PLAN`'s view of who signed what and whether it counts now."""
-    from keepers.fund.cli import approval_view
-
-    return approval_view(ctx, row, now)
-
-
 def signing(ctx: Any, row: Any) -> dict[str, Any] | None:
     """What an owner signs: the EIP-712 typed data of `keeper review PLAN --typed-data`, the
     plan hash, and the SafeMessage hash of the admin Safe (when the node answers)."""
-    from keepers.fund.cli import optional_bot
     from keepers.fund.planning.plan_approval import plan_hash, safe_message_hash, typed_data_json
 
     try:
@@ -207,7 +202,7 @@ SIGN_JS = """
         headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf},
         body: JSON.stringify({signature: signature, note: 'browser wallet ' + accounts[0]})});
       const body = await r.json();
-      if (!r.ok) { say('Refused: ' + body.error, false); return; }
+      if (!r.ok) { say('Refused: ' + (body.why || body.error), false); return; }
       say('Recorded: signed by ' + body.signer + ' (' + body.approvals + ' of '
         + body.required + ')', true);
       setTimeout(function () { window.location.reload(); }, 800);
@@ -227,12 +222,12 @@ def _approvals_table(view: dict[str, Any]) -> Markup:
         counts = (
             tag("span", "counts", class_="ok")
             if e["counts"]
-            else tag("span", f"does not count: {e['reason']}", class_="bad")
+            else tag("span", f"does not count: {checksum_text(e['reason'])}", class_="bad")
         )
         rows.append(
             [
                 e["decision"],
-                tag("code", e["signer"] or e["by"]),
+                tag("code", checksummed(e["signer"] or e["by"])),
                 e["note"] or "",
                 e["at_utc"],
                 counts,
@@ -249,8 +244,72 @@ def _kv(pairs: list[tuple[str, Any]], **attrs: Any) -> Markup:
     )
 
 
+_NOT_ADMIN = re.compile(
+    r"^the signature recovers to (0x[0-9a-fA-F]{40}), not an admin of plan (\S+) "
+    r"\(admins: (.*?)\): (.*) \(plan hash now (0x[0-9a-f]{64})\)$"
+)
+
+
+def refusal_text(why: str) -> str:
+    """Why a signature was refused, as the page says it: the reason first. The intake's words
+    (`keeper approve --signature`'s) lead with the address the signature recovers to, which
+    for a signature over another plan is an address nobody has; here it comes after."""
+    m = _NOT_ADMIN.match(why)
+    if m is None:
+        return checksum_text(why)
+    signer, ref, admins, reason, digest = m.groups()
+    return checksum_text(
+        f"{reason[0].upper()}{reason[1:]}: the signature does not recover to an owner "
+        f"(not an admin of plan {ref}; admins: {admins}; it recovers to {signer}; plan hash "
+        f"now {digest})"
+    )
+
+
+def is_manual(row: Any, report: dict[str, Any]) -> bool:
+    """A plan a person asked for: the manual trigger (`keeper plan`, the console's form) or a
+    plan made manual (a rollback)."""
+    if report.get("manual"):
+        return True
+    kinds = [str(t.get("kind", "")).lower() for t in report.get("triggers") or []]
+    return "manual" in kinds or str(row.trigger or "").lower() == "manual"
+
+
+def signed_enough(status: str, view: dict[str, Any]) -> bool:
+    """A plan waiting for approval whose signatures count now: approved, the keeper executes
+    it on its next tick (its status changes then)."""
+    required = view.get("required")
+    return status == WAITING and required is not None and view["counted"] >= int(required)
+
+
+def approved_text(view: dict[str, Any]) -> str:
+    return f"{view['counted']} of {view['required']}: approved, waiting for the keeper to execute"
+
+
+def folded_risk(risk: list[dict[str, Any]], units: Units) -> list[list[Any]]:
+    """The risk check's findings, one row per distinct finding: the same rule, level and
+    detail for several actions is one row naming them."""
+    rows: dict[tuple[str, str, str], list[Any]] = {}
+    for f in risk:
+        key = (str(f.get("rule")), str(f.get("level")), str(f.get("detail")))
+        rows.setdefault(key, []).append(f.get("action"))
+    out = []
+    for (rule, level, detail), actions in rows.items():
+        which = [str(a) for a in actions if a is not None]
+        where = f" (actions {', '.join(which)})" if len(which) > 1 else ""
+        times = f" (x{len(actions)})" if len(actions) > 1 and len(which) < 2 else ""
+        out.append([rule, level, risk_detail(rule, detail, units) + where + times])
+    return out
+
+
 def plan_page(
-    ctx: Any, ref: str, now: int, nonce: str, csrf: str, flash: Any = None
+    ctx: Any,
+    ref: str,
+    now: int,
+    nonce: str,
+    csrf: str,
+    flash: Any = None,
+    *,
+    base_units_asked: bool = False,
 ) -> tuple[int, str]:
     """The ticket of one plan: why it was made, the tiers before/after against the bands, its
     actions in words with their costs, simulation, deadline and SLA, who signed and what still
@@ -262,17 +321,23 @@ def plan_page(
     payload = row.payload
     report = payload.get("report") or {}
     decimals = int(report.get("base_decimals", 6))
+    sign = signing(ctx, row)  # first: it builds the fund bot when a deployment is configured
+    units = base_units(ctx, decimals, base_units_asked)
     view = approval_view(ctx, row, now)
     status = str(row.status)
+    approved = signed_enough(status, view)
     parts: list[Any] = []
+    pill = status_pill(status)
+    if approved:
+        pill = Markup(pill + " " + tag("b", approved_text(view), class_="ok", id="approved"))
     head = _kv(
         [
             ("plan", tag("code", row.ref)),
-            ("status", status_pill(status)),
+            ("status", pill),
             ("trigger", row.trigger or "-"),
             ("created", utc(report.get("created_at") or payload["plan"].get("created_at"))),
-            ("total moved", amount(report.get("total_amount"), decimals)),
-            ("manual", "yes" if report.get("manual") else "no"),
+            ("total moved", units(report.get("total_amount"))),
+            ("manual", "yes" if is_manual(row, report) else "no"),
             # made for another deployment (a contract release): `keeper run` ends it unrun
             *(
                 [("other deployment", tag("strong", why, id="other-deployment"))]
@@ -324,7 +389,7 @@ def plan_page(
                 table(["tier", "band", "before", "expected", "actual"], tier_rows, id="tiers"),
             )
         )
-    actions = plan_actions(ctx, row)
+    actions = plan_actions(ctx, row, units)
     parts.append(
         tag(
             "section",
@@ -337,7 +402,7 @@ def plan_page(
                         a["words"],
                         _cost_cell(a),
                         a["reason"],
-                        tag("code", a["function"] or "-"),
+                        tag("code", a["function"] or "-", class_="call"),
                     ]
                     for a in actions
                 ],
@@ -351,17 +416,14 @@ def plan_page(
             tag(
                 "section",
                 tag("h2", "Risk check"),
-                table(
-                    ["rule", "level", "detail"],
-                    [[f["rule"], f["level"], f["detail"]] for f in risk],
-                    id="risk",
-                ),
+                table(["rule", "level", "detail"], folded_risk(risk, units), id="risk"),
             )
         )
     sim = payload.get("simulation")
     sim_text: Any = (
-        "not run yet: the keeper simulates the frozen calls on a fork after approval, before "
-        "it sends anything"
+        "not run yet: after approval, before it sends anything, the keeper simulates the "
+        "frozen calls in order on the node (eth_simulateV1; an anvil fork only where the "
+        "node lacks it)"
         if sim is None
         else tag(
             "span",
@@ -398,8 +460,14 @@ def plan_page(
                     ),
                     ("approval deadline", f"{utc(deadline)}{left}"),
                     ("SLA", sla),
-                    ("who may sign", ", ".join(view["admins"]) or "-"),
-                    ("the keeper's last check", approval.get("detail") or "-"),
+                    ("who may sign", ", ".join(checksummed(a) for a in view["admins"]) or "-"),
+                    (
+                        "the keeper's last check",
+                        f"{approved_text(view)} (the keeper's last tick said: "
+                        f"{approval.get('detail') or '-'})"
+                        if approved
+                        else approval.get("detail") or "-",
+                    ),
                 ],
                 id="approval",
             ),
@@ -408,8 +476,7 @@ def plan_page(
         )
     )
     scripts: Any = ""
-    sign = signing(ctx, row)
-    if sign is None and status == WAITING:
+    if sign is None and status == WAITING and not approved:
         parts.append(
             tag(
                 "section",
@@ -427,18 +494,20 @@ def plan_page(
         hashes = [
             ("plan hash (EIP-712)", tag("code", sign["plan_hash"], id="plan-hash")),
             ("chain id", str(sign["chain_id"])),
-            ("executor", tag("code", sign["executor"])),
+            ("executor", tag("code", checksummed(sign["executor"]))),
             ("executor deadline", utc(sign["deadline"])),
         ]
         if sign["safe"]:
             hashes.append(
                 (
-                    f"SafeMessage hash (Safe {sign['safe']})",
+                    f"SafeMessage hash (Safe {checksummed(sign['safe'])})",
                     tag("code", sign["safe_message_hash"], id="safe-message-hash"),
                 )
             )
         box: list[Any] = [tag("h2", "What you sign"), _kv(hashes, id="hashes")]
-        if status == WAITING:
+        if approved:
+            box.append(tag("p", approved_text(view) + ": nothing left to sign.", class_="ok"))
+        if status == WAITING and not approved:
             box += [
                 tag(
                     "p",
@@ -486,7 +555,7 @@ def plan_page(
         res = [
             [
                 r["type"],
-                amount(r.get("amount"), decimals),
+                units(r.get("amount")),
                 tag(
                     "span",
                     "ok" if r["success"] else "failed",
@@ -505,7 +574,7 @@ def plan_page(
                     [
                         ("executed at", utc(payload.get("executed_at"))),
                         ("progress", report.get("progress") or "-"),
-                        ("cost (net, base units)", amount(payload.get("cost"), decimals)),
+                        ("cost (net)", units(payload.get("cost"))),
                         (
                             "verification",
                             str(
@@ -535,17 +604,26 @@ def _pretty(data: Any) -> str:
 
 
 def approvals_page(ctx: Any, now: int, nonce: str) -> str:
-    """The queue: every plan waiting for approval, as a ticket line."""
-    rows = []
+    """The queue: every plan waiting for approval, as a ticket line; a plan whose signatures
+    count already is listed apart (approved, waiting for the keeper to execute it), not as
+    waiting for anyone."""
+    waiting, approved = [], []
+    units = base_units(ctx, 6)
     for row in ctx.records().plans.with_status(WAITING):
         v = approval_view(ctx, row, now)
         report = row.payload.get("report") or {}
-        d = int(report.get("base_decimals", 6))
-        rows.append(
+        u = Units(int(report.get("base_decimals", 6)), units.symbol)
+        line = [
+            tag("a", row.ref, href=f"/plans/{row.ref}"),
+            (row.trigger or "-") + (" (other deployment)" if v.get("other_deployment") else ""),
+            u(report.get("total_amount")),
+        ]
+        if signed_enough(WAITING, v):
+            approved.append([*line, approved_text(v)])
+            continue
+        waiting.append(
             [
-                tag("a", row.ref, href=f"/plans/{row.ref}"),
-                (row.trigger or "-") + (" (other deployment)" if v.get("other_deployment") else ""),
-                amount(report.get("total_amount"), d),
+                *line,
                 f"{v['counted']} of {v['required']}",
                 "-"
                 if v["approval_deadline"] is None
@@ -553,24 +631,34 @@ def approvals_page(ctx: Any, now: int, nonce: str) -> str:
             ]
         )
     body = (
-        table(["plan", "trigger", "total", "signed", "approval deadline"], rows, id="queue")
-        if rows
+        table(["plan", "trigger", "total", "signed", "approval deadline"], waiting, id="queue")
+        if waiting
         else tag("p", "No plan waits for approval.", id="queue-empty")
     )
-    return page("Plans waiting for approval", tag("section", body), nonce)
+    sections = [tag("section", body)]
+    if approved:
+        sections.append(
+            tag(
+                "section",
+                tag("h2", "Approved, waiting for the keeper to execute"),
+                table(["plan", "trigger", "total", "signatures"], approved, id="approved-queue"),
+            )
+        )
+    return page("Plans waiting for approval", Markup("".join(sections)), nonce)
 
 
 def plans_page(ctx: Any, nonce: str, limit: int = 50) -> str:
     rows = []
+    symbol = base_units(ctx, 6).symbol
     for row in ctx.records().plans.history(limit):
         report = row.payload.get("report") or {}
-        d = int(report.get("base_decimals", 6))
+        u = Units(int(report.get("base_decimals", 6)), symbol)
         rows.append(
             [
                 tag("a", row.ref, href=f"/plans/{row.ref}"),
                 status_pill(str(row.status)),
                 row.trigger or "-",
-                amount(report.get("total_amount"), d),
+                u(report.get("total_amount")),
                 str(len(row.payload["plan"]["actions"])),
                 report.get("progress") or "-",
                 str(row.created_at),

@@ -31,6 +31,14 @@ from keepers.cli_base import (
     main,
 )
 from keepers.core.errors import EXIT_UNAVAILABLE, DomainError, KeeperError
+from keepers.fund.service import (
+    approval_view,
+    carried_flow,
+    fleet_view,
+    optional_bot,
+    other_deployment_of,
+    record_signature,
+)
 
 
 def _find(ctx: Ctx, ref: str) -> Any:
@@ -257,26 +265,6 @@ def approve(
     )
 
 
-def record_signature(ctx: Ctx, ref: str, signature: str, now: int, note: str) -> dict[str, Any]:
-    """The one intake of a signature made elsewhere (`keeper approve --signature` and the web
-    console's "Sign with your wallet"): recovered over the recomputed plan hash and checked
-    against the stored admins by PlanStore.record_signature; a contract signer (the admin
-    Safe's own Safe message, or a nested Safe owner) is checked with ERC-1271 on chain, as the
-    executor checks it. DomainError names why a signature is refused (nothing recorded)."""
-    from keepers.fund.planning.plan_approval import contract_signature, erc1271_checker
-
-    checked: dict[str, Any] = {}
-    if contract_signature(signature) is not None:
-        bot = optional_bot(ctx)
-        if bot is not None and bot.contracts.executor is not None:
-            safe, _ = bot.approvals.admin_safe()
-            checked = {"erc1271": erc1271_checker(bot.w3), "safe": safe}
-    result: dict[str, Any] = ctx.records().plans.record_signature(
-        ref, signature, now, note, **checked
-    )
-    return result
-
-
 @main.command(name="reject")
 @click.argument("plan_ref")
 @click.option(
@@ -287,148 +275,6 @@ def record_signature(ctx: Ctx, ref: str, signature: str, now: int, note: str) ->
 def reject(ctx: Ctx, plan_ref: str, by: str, note: str) -> None:
     """Reject a plan waiting for approval (unsigned: a rejection cannot move money)."""
     _decide(ctx, plan_ref, by, False, note)
-
-
-def optional_bot(ctx: Ctx) -> Any:
-    """The fund bot when this environment configures a deployment whose node answers, else
-    None, and never an exit: for what only adds to a command that works from the store alone
-    (an approver's machine with KEEPER_DB_URL and nothing else)."""
-    from pathlib import Path
-
-    from keepers.fund.settings import FundConfigError, load_fund_config
-
-    try:
-        cfg = load_fund_config()
-    except FundConfigError:
-        return None
-    if not Path(cfg.keeper.deployment).exists():
-        return None
-    return ctx.bot_or_offline()
-
-
-def _contract_checks(ctx: Ctx, approving: list[Any]) -> dict[str, Any]:
-    """For contract signatures among ``approving`` (ERC-1271: the admin Safe's own approval, a
-    Safe that is an owner): the on-chain check, the Safe and its threshold, when the node
-    answers (without it they show as not checked)."""
-    from keepers.fund.planning.plan_approval import contract_signature, erc1271_checker
-
-    if not any(r.signature and contract_signature(r.signature) for r in approving):
-        return {}
-    bot = optional_bot(ctx)
-    if bot is None or bot.contracts.executor is None:
-        return {}
-    safe, threshold = bot.approvals.admin_safe()
-    return {"safe": safe, "safe_threshold": threshold, "erc1271": erc1271_checker(bot.w3)}
-
-
-def approval_view(ctx: Ctx, row: Any, now: int) -> dict[str, Any]:
-    """Who approved what and whether it counts now (`keeper review`): for a frozen plan each
-    signature is recovered over the plan hash recomputed from the stored document, checked
-    against the stored admins (the Safe owners) and the deadline, as the keeper counts."""
-    from keepers.fund.planning.plan_approval import plan_hash, review_signatures
-
-    plans = ctx.records().plans
-    stored = row.payload.get("approval") or {}
-    admins = [str(a).lower() for a in stored.get("admins") or []]
-    deadline = stored.get("deadline")
-    broken: str | None = None
-    try:
-        plan = plans.signed_plan(row.ref)
-    except DomainError as err:
-        plan, broken = None, str(err)
-    records = plans.approvals(row.ref)
-    approving = [r for r in records if r.approve]
-    if str(row.status) != "pending_approval" and records:
-        # a decided plan: whether each approval counted when the last one was recorded (past
-        # the deadline now, every signature would read "expired")
-        now = min(now, max(r.at for r in records))
-    entries: list[dict[str, Any]] = []
-    if plan is not None:
-        limit = plan.deadline if deadline is None else min(int(deadline), plan.deadline)
-        checks = _contract_checks(ctx, approving)
-        verdicts = review_signatures(
-            plan,
-            [(r.signature, r.plan_hash) for r in approving],
-            admins,
-            now,
-            deadline,
-            **checks,
-        )
-        by_record = dict(zip(map(id, approving), verdicts, strict=True))
-    else:
-        limit = None if deadline is None else int(deadline)
-        by_record = {}
-        checks = {}
-    seen: set[str] = set()
-    for r in records:
-        entry: dict[str, Any] = {
-            "by": r.admin,
-            "decision": "approve" if r.approve else "reject",
-            "note": r.note,
-            "at": r.at,
-            "at_utc": _utc(r.at),
-            "plan_hash": r.plan_hash or None,
-            "signed": bool(r.signature),
-        }
-        if not r.approve:
-            entry |= {"signer": None, "counts": False, "reason": "a rejection (rejects the plan)"}
-        elif broken is not None:
-            entry |= {"signer": None, "counts": False, "reason": "the frozen plan is unusable"}
-        elif plan is not None:
-            v = by_record[id(r)]
-            entry |= {"signer": v.signer, "counts": v.counts, "reason": v.reason}
-        else:  # no executor: named approvals, as the keeper counts them
-            who = r.admin.lower()
-            reason = (
-                f"{r.admin} is not among the stored admins"
-                if who not in admins
-                else "after the deadline"
-                if limit is not None and (r.at > limit or now > limit)
-                else f"{r.admin} already counted"
-                if who in seen
-                else ""
-            )
-            seen.add(who)
-            entry |= {"signer": None, "counts": not reason, "reason": reason}
-        entries.append(entry)
-    return {
-        "plan": row.ref,
-        "status": str(row.status),
-        "requirement": stored.get("requirement"),
-        "required": stored.get("required"),
-        "admins": admins,
-        # approvals recorded after it do not count (the plan expires unsigned); the signed
-        # executor deadline, after which the plan cannot run, is `executor_deadline`
-        "approval_deadline": limit,
-        "approval_deadline_utc": _utc(limit),
-        "executor_deadline": None if plan is None else plan.deadline,
-        "executor_deadline_utc": None if plan is None else _utc(plan.deadline),
-        "as_of": now,
-        "signed_plan": plan is not None,
-        **({"frozen_error": broken} if broken else {}),
-        "plan_hash": None if plan is None else "0x" + plan_hash(plan).hex(),
-        "counted": _counted(entries, checks),
-        "approvals": entries,
-        "other_deployment": _other_deployment(ctx, row),
-    }
-
-
-def _other_deployment(ctx: Ctx, row: Any) -> str | None:
-    """Why ``row`` was made for another deployment than the keeper drives (or None)."""
-    from keepers.tx.release import other_deployment
-
-    current = ctx.deployment()
-    return other_deployment(row.deployment, current) if current else None
-
-
-def _counted(entries: list[dict[str, Any]], checks: dict[str, Any]) -> int:
-    """What the approvals are worth by the executor's rule: distinct counted owners, or the
-    admin Safe's threshold when the Safe approved as itself (the larger, never the sum)."""
-    owners = sum(1 for e in entries if e["counts"])
-    safe = str(checks.get("safe") or "").lower()
-    if safe and any(e["counts"] and str(e.get("signer") or "").lower() == safe for e in entries):
-        return max(owners - 1, int(checks.get("safe_threshold") or 0))
-    return owners
 
 
 def _approval_text(v: dict[str, Any]) -> str:
@@ -594,8 +440,8 @@ def status(ctx: Ctx) -> None:
         }
         for m in tier_metrics(st)
     ]
-    carry = _carry(ctx)
-    replicas = _fleet(ctx)
+    carry = carried_flow(ctx)
+    replicas = fleet_view(ctx)
     data = {
         "block": r.block,
         "total_assets": st.total_assets,
@@ -636,15 +482,6 @@ def status(ctx: Ctx) -> None:
     ctx.out(data, text)
 
 
-def _fleet(ctx: Ctx) -> dict[str, Any]:
-    """Who runs and who leads what (keepers.runtime.leases): the replicas seen within their
-    lease's TTL, and each bot's lease."""
-    from keepers.runtime.leases import fleet
-
-    k = ctx.config().keeper
-    return fleet(ctx.store(), k.lease_ttl_s, k.fleet_forget_s)
-
-
 def age(seconds: float) -> str:
     """A duration as people read it: 42s, 7m 5s, 3h 12m, 2d 4h."""
     s = int(seconds)
@@ -677,20 +514,6 @@ def _fleet_lines(f: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _carry(ctx: Ctx) -> list[dict[str, Any]]:
-    return [
-        {
-            "tier": f"L{c.tier + 1}",
-            "amount": int(c.amount),
-            "next_at": int(c.next_at.timestamp()),
-            "slices": c.slices,
-            "plan": c.plan_ref,
-            "reason": c.reason,
-        }
-        for c in ctx.records().carry.active()
-    ]
-
-
 # what `keeper status` reads from the chain, missing while the node does not answer
 CHAIN_FIELDS = ("block", "total_assets", "pending_redemptions", "paused", "tiers", "automation")
 
@@ -699,7 +522,7 @@ def _status_offline(ctx: Ctx) -> None:
     """``keeper status`` with the node down: the store's part (the carried flow, the last
     plan), the chain's fields named as unavailable, and exit 3 (EXIT_UNAVAILABLE) so that a
     script or a probe sees the status is partial."""
-    carry = _carry(ctx)
+    carry = carried_flow(ctx)
     last = ctx.records().plans.history(1)
     plan = (
         {"plan": last[0].ref, "status": last[0].status, "created_at": last[0].created_at}
@@ -752,7 +575,7 @@ def history(ctx: Ctx, limit: int) -> None:
             "note": r.payload.get("note"),
             # made for another deployment than the one the keeper drives (a contract release)
             "deployment": r.deployment,
-            "other_deployment": _other_deployment(ctx, r),
+            "other_deployment": other_deployment_of(ctx, r),
             # a plan ended stale or expired: why and at which stage (keepers.fund.lifecycle)
             "ended": r.payload.get("ended"),
         }

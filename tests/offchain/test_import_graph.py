@@ -315,3 +315,43 @@ def test_private_check__catches_each_kind():
     mod.private_from = [(1, "keepers.tx.node", "_hidden")]
     uses = _private_uses(mod)
     assert len(uses) == 5, uses
+
+
+# The fund's two faces: the command line's modules and the web console's. Both use the fund's
+# service layer (keepers.fund.service); neither imports the other. keepers.console.cli is the
+# console's own command, registered on the root group (keepers.cli_base), and only that.
+CLI_FACE = {"keepers.cli", "keepers.cli_base", "keepers.fund.cli"}
+CONSOLE_FACE = "keepers.console"
+CONSOLE_COMMAND = "keepers.console.cli"
+
+
+def _face_edges(graph: dict[str, set[str]]) -> list[str]:
+    bad = []
+    for name, deps in graph.items():
+        console = name == CONSOLE_FACE or name.startswith(CONSOLE_FACE + ".")
+        for dep in deps:
+            if (
+                console
+                and dep in CLI_FACE
+                and not (name == CONSOLE_COMMAND and dep == "keepers.cli_base")
+            ):
+                bad.append(f"{name} -> {dep}")
+            if name == "keepers.fund.cli" and (
+                dep == CONSOLE_FACE or dep.startswith(CONSOLE_FACE + ".")
+            ):
+                bad.append(f"{name} -> {dep}")
+    return sorted(bad)
+
+
+def test_faces__cli_and_console_share_the_fund_service__never_import_each_other():
+    graph = _whole_graph()
+    assert _face_edges(graph) == []
+    # both faces reach the fund through the service layer
+    assert "keepers.fund.service" in graph["keepers.fund.cli"]
+    assert "keepers.fund.service" in graph["keepers.console.views"]
+    assert "keepers.fund.service" in graph["keepers.console.server"]
+    # and the check sees an import inside a function (the old shape: the console's pages
+    # calling `from keepers.fund.cli import approval_view` in their functions)
+    assert _face_edges({"keepers.console.views": {"keepers.fund.cli"}}) == [
+        "keepers.console.views -> keepers.fund.cli"
+    ]

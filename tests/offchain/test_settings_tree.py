@@ -37,6 +37,7 @@ BAD_BY_NAME = {
     "BLACKOUT_WINDOWS": "25:00-26:00",
     "KEEPER_REPLICA_ID": "two words",
     "KEEPER_CONSOLE_HOST": "0.0.0.0",  # not loopback, and no KEEPER_CONSOLE_TOKEN
+    "KEEPER_CONSOLE_ALLOWED_HOSTS": "*.example",  # a wildcard: names only
 }
 # free text (any string is a valid value): nothing to refuse
 FREE_TEXT = {
@@ -58,6 +59,7 @@ FREE_TEXT = {
     "BALLAST_CEX_SECRET",
     "BALLAST_CCTP_LOCAL_ATTESTER_KEY",
     # the console's token (its length is checked: tests/offchain/console), URLs
+    "KEEPER_CONSOLE_SESSION_SECRET",  # a secret: its length is checked (tests/offchain/console)
     "KEEPER_CONSOLE_TOKEN",
     "KEEPER_CONSOLE_PUBLIC_URL",
     "KEEPER_CONSOLE_RUNBOOK_URL",

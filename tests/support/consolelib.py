@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from unittest import mock
 
+from requests.structures import CaseInsensitiveDict
+
 from keepers.cli_base import Ctx
 from keepers.console.server import Console, serve
 from keepers.console.settings import ConsoleSettings
@@ -41,23 +43,24 @@ def running_console(env: dict[str, str], now: int | None = None) -> Iterator[Ser
         ctx = Ctx(False, now)
         ctx.config()
         app = Console(settings, ctx)
-        server = serve(app, settings.host, 0)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-        thread.start()
+        server = serve(app, settings.host, 0).start()
         try:
-            yield Served(f"http://127.0.0.1:{server.server_address[1]}", app, ctx)
+            yield Served(f"http://127.0.0.1:{server.port}", app, ctx)
         finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(5)
+            server.stop()
             ctx.close()
 
 
 class Client:
-    """A cookie-keeping HTTP client that never follows redirects and never raises on 4xx."""
+    """A cookie-keeping HTTP client that never follows redirects and never raises on 4xx; its
+    POSTs carry the console's own ``Origin``, as a browser's do (``origin``: another, or None
+    for none)."""
 
-    def __init__(self, base: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, base: str, headers: dict[str, str] | None = None, origin: str | None = ""
+    ) -> None:
         self.base = base
+        self.origin = base if origin == "" else origin
         self.jar = http.cookiejar.CookieJar()
         self.headers = headers or {}
 
@@ -77,9 +80,11 @@ class Client:
         form: dict[str, str] | None = None,
         json_body: Any = None,
         headers: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, str], str]:
+    ) -> tuple[int, Any, str]:
         data = None
         hdrs = {**self.headers, **(headers or {})}
+        if method == "POST" and self.origin is not None:
+            hdrs.setdefault("Origin", self.origin)
         if form is not None:
             data = urllib.parse.urlencode(form).encode()
             hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
@@ -89,9 +94,9 @@ class Client:
         req = urllib.request.Request(self.base + path, data=data, headers=hdrs, method=method)
         try:
             with self.opener.open(req, timeout=30) as r:
-                return r.status, dict(r.headers), r.read().decode()
+                return r.status, CaseInsensitiveDict(r.headers), r.read().decode()
         except urllib.error.HTTPError as err:
-            return err.code, dict(err.headers), err.read().decode()
+            return err.code, CaseInsensitiveDict(err.headers), err.read().decode()
 
     def get(self, path: str, **kw: Any) -> tuple[int, dict[str, str], str]:
         return self.request("GET", path, **kw)

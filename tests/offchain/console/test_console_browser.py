@@ -242,6 +242,10 @@ def test_two_owners_sign_in_the_browser__keeper_executes__page_shows_the_report(
             assert browser.find_element(By.ID, "plan-hash").text == frozen["plan_hash"]
             assert browser.find_element(By.ID, "safe-message-hash").text.startswith("0x")
             assert browser.find_element(By.ID, "counted").text == "0 of 2"
+            # amounts in whole units with the base token's symbol (read from the chain)
+            symbol = fund.cash.symbol()
+            head = browser.find_element(By.ID, "plan-head").text
+            assert re.search(rf"total moved [\d,]+\.\d\d {re.escape(symbol)}\b", head), head
             shot(browser, "plan-waiting")
 
             # an attacker's wallet: refused with the command line's words, nothing recorded
@@ -311,7 +315,15 @@ def test_two_owners_sign_in_the_browser__keeper_executes__page_shows_the_report(
             costs["fund_page_requests"] = sum(c.console.requests.values()) - before
             costs["fund_page_render_ms"] = round(c.console.render_s["/fund"] * 1000, 1)
             assert len(browser.find_elements(By.CSS_SELECTOR, "#tiers-chart g.tier")) == 3
-            assert browser.find_elements(By.CSS_SELECTOR, "#assets tbody tr")
+            held = browser.find_elements(By.CSS_SELECTOR, "#assets tbody tr")
+            assert held
+            for r in held:  # balances and prices in whole units with symbols, no base units
+                numbers = re.sub(r"0x[0-9a-fA-F]{40}", "", r.text).replace(",", "")
+                assert not re.search(r"\d{10,}", numbers), r.text
+                assert " per " in r.text and symbol in r.text, r.text
+            for cell in browser.find_elements(By.CSS_SELECTOR, "#nav tbody td"):
+                if re.match(r"[\d,]+\.\d\d", cell.text):
+                    assert cell.text.endswith(f" {symbol}"), cell.text
             shot(browser, "fund")
 
         # the token: the same console with KEEPER_CONSOLE_TOKEN asks for it first

@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from eth_utils import to_checksum_address
+
 from keepers.console.views import action_words
 from keepers.fund.planning.actions import Action, ActionType
 from tests.offchain.console.test_console_security import NOW, REF, env  # noqa: F401
 from tests.support.consolelib import Client, running_console
 
 TOKEN_ADDR = "0x" + "ab" * 20
+SHOWN = to_checksum_address(TOKEN_ADDR)  # every address on a page in its EIP-55 form
 
 
 def test_fund_page_without_a_chain__alerts_from_the_store__rebalance_refused(env):  # noqa: F811
@@ -61,9 +64,9 @@ def test_each_call_in_words():
         (Action(ActionType.ALLOCATE, 5 * 10**11, 0, "r", 0, 2), None,
          "move 500,000.00 from L1 to L3 (allocateToLayer)"),
         (Action(ActionType.PURCHASE, 20_550_340_000, 0, "r", 0, 2, asset=TOKEN_ADDR), "TBILL-B",
-         f"buy TBILL-B ({TOKEN_ADDR}) for 20,550.34 of cash into L3 (purchaseAsset on its venue)"),
+         f"buy TBILL-B ({SHOWN}) for 20,550.34 of cash into L3 (purchaseAsset on its venue)"),
         (Action(ActionType.REDEEM, 10**9, 0, "r", 1, 0, asset=TOKEN_ADDR, token_amount=999), "MMF",
-         f"sell 999 token units of MMF ({TOKEN_ADDR}) from L2 for about 1,000.00 (redeemAsset on "
+         f"sell 999 token units of MMF ({SHOWN}) from L2 for about 1,000.00 (redeemAsset on "
          "its venue)"),
         (Action(ActionType.WATERFALL, 10**10, 0, "r", max_tier=2), None,
          "waterfall liquidation of 10,000.00 up to L3"),

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from eth_utils import to_checksum_address
 
 from ballast_dev.local.keystores import account_address, account_key
 from keepers.cli import main
@@ -152,8 +154,16 @@ def test_loopback_by_default__any_other_address_needs_a_token__exit_2_names_it(e
         load_settings(
             ConsoleSettings, env={"KEEPER_CONSOLE_HOST": "::", "KEEPER_CONSOLE_TOKEN": "short"}
         )
+    every = {"KEEPER_CONSOLE_HOST": "0.0.0.0", "KEEPER_CONSOLE_TOKEN": TOKEN}
+    # every address: only named hosts are answered, so a name is needed (else all is 400)
+    with pytest.raises(ConfigError, match="KEEPER_CONSOLE_ALLOWED_HOSTS"):
+        load_settings(ConsoleSettings, env=every)
+    with pytest.raises(ConfigError, match="KEEPER_CONSOLE_ALLOWED_HOSTS='\\*.example'"):
+        load_settings(ConsoleSettings, env=every | {"KEEPER_CONSOLE_ALLOWED_HOSTS": "*.example"})
+    with pytest.raises(ConfigError, match="KEEPER_CONSOLE_SESSION_SECRET: at least 32"):
+        load_settings(ConsoleSettings, env={"KEEPER_CONSOLE_SESSION_SECRET": "short"})
     ok = load_settings(
-        ConsoleSettings, env={"KEEPER_CONSOLE_HOST": "0.0.0.0", "KEEPER_CONSOLE_TOKEN": TOKEN}
+        ConsoleSettings, env=every | {"KEEPER_CONSOLE_ALLOWED_HOSTS": "console.example"}
     )
     assert ok.token is not None and TOKEN not in repr(ok)
     r = CliRunner(mix_stderr=False).invoke(
@@ -235,7 +245,7 @@ def test_every_post_needs_the_csrf_token_and_the_same_origin(env):
         status, _, _ = browser.post(
             f"/plans/{REF}/signature", json_body={"signature": sig}, headers=proxied
         )
-        assert status == 403
+        assert status == 400  # a Host that is not the console's: the host allow-list
         assert plans.approvals(REF) == []
         status, _, out = browser.post(
             f"/plans/{REF}/signature", json_body={"signature": sig}, headers={"X-CSRF-Token": csrf}
@@ -266,8 +276,8 @@ def test_every_stored_value_is_escaped(env):
         # shown as text
         assert page.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;") >= 5
         assert (
-            f"buy &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt; ({ASSET})"
-            in page
+            "buy &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt; "
+            f"({to_checksum_address(ASSET)})" in page
         )
         # the only scripts are the console's: the typed data (JSON) and its own code
         assert len(re.findall(r"<script\b", page)) == 2
@@ -368,13 +378,51 @@ def test_keeper_console__the_process__serves_the_store_alone_and_stops_on_sigter
 def test_behind_a_proxy__the_public_urls_origin_is_the_consoles_own(env):
     e, plans = env
     sig = "0x" + sign_plan(frozen_plan(REF), account_key("carol")).hex()
-    public = {"KEEPER_CONSOLE_PUBLIC_URL": "https://console.example"}
+    # (http: with an https public URL the session cookie is Secure, and this client speaks
+    # plain HTTP to the console, as the proxy would)
+    public = {"KEEPER_CONSOLE_PUBLIC_URL": "http://console.example"}
     with running_console(e | public, now=NOW + 60) as c:
         browser = Client(c.url)
         _, _, page = browser.get(f"/plans/{REF}")
-        headers = {"X-CSRF-Token": browser.csrf(page), "Origin": "https://console.example"}
+        headers = {"X-CSRF-Token": browser.csrf(page), "Origin": "http://console.example"}
         status, _, out = browser.post(
             f"/plans/{REF}/signature", json_body={"signature": sig}, headers=headers
         )
         assert status == 200, out
     assert [a.admin for a in plans.approvals(REF)] == [OWNERS[2]]
+
+
+def test_big_body__413_at_once__declared_or_chunked__nothing_recorded(env):
+    """A body over 64 KiB: refused by its Content-Length before it is read, or while a
+    chunked one arrives; every answer, the framework's own included, with the headers."""
+    import http.client
+
+    e, plans = env
+    with running_console(e, now=NOW + 60) as c:
+        host, port = c.url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        started = time.monotonic()
+        conn.putrequest("POST", f"/plans/{REF}/signature")
+        conn.putheader("Content-Type", "application/x-www-form-urlencoded")
+        conn.putheader("Content-Length", str(10 * 1024 * 1024))
+        conn.endheaders()  # the 10 MB never sent: the answer comes first
+        r = conn.getresponse()
+        assert r.status == 413 and time.monotonic() - started < 5
+        assert r.getheader("X-Frame-Options") == "DENY"
+        conn.close()
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        chunks = (b"signature=" + b"a" * 8192 for _ in range(20))  # 160 KiB, no length
+        conn.request(
+            "POST",
+            f"/plans/{REF}/signature",
+            body=chunks,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": c.url},
+            encode_chunked=True,
+        )
+        assert conn.getresponse().status == 413
+        conn.close()
+        # a foreign Host's 400 comes with the same headers
+        status, headers, _ = Client(c.url, {"Host": "rebind.test"}).get("/approvals")
+        assert status == 400 and headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin" and "Server" not in headers
+    assert plans.approvals(REF) == []
