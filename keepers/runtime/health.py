@@ -93,6 +93,9 @@ class Health:
                 "problems": problems,
                 "ok": age <= max_age and not problems,
             }
+            chains = self.tracker.chain_health(name)
+            if chains:  # a bot on several chains (cross-chain): each chain's health
+                bots[name]["chains"] = chains
         ready = rpc_ok and all(b["ok"] for b in bots.values())
         return ready, {
             "ready": ready,

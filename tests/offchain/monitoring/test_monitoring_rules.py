@@ -68,6 +68,20 @@ def test_promtool_test_rules__seed_thresholds__fire_above_not_at():
             "keeper_funder_runway_intervals < keeper_funder_runway_alert_intervals",
             "keeper_funder_runway_intervals <= keeper_funder_runway_alert_intervals",
         ),
+        # the cross-chain keeper's: a chain down, a signer conflict, a move stuck or failed,
+        # an attestation held, Iris's lockout
+        ("crosschain_chain_up == 0 and", "crosschain_chain_up < 0 and"),
+        ("crosschain_chain_halted == 1", "crosschain_chain_halted > 1"),
+        (
+            "crosschain_move_oldest_age_seconds > crosschain_move_stuck_after_seconds",
+            "crosschain_move_oldest_age_seconds >= crosschain_move_stuck_after_seconds",
+        ),
+        (
+            "increase(crosschain_moves_failed_total[1h]) > 0",
+            "rate(crosschain_moves_failed_total[1h]) > 1",
+        ),
+        ("(crosschain_attestation_held_moves) > 0", "(crosschain_attestation_held_moves) > 1"),
+        ("crosschain_iris_lockout_seconds > 0", "crosschain_iris_lockout_seconds > 300"),
     ],
 )
 @needs_promtool
