@@ -53,13 +53,14 @@ def build_bot(config_path: str | None, exclusive: bool = False, read_only: bool 
     from keepers.core.settings import load_settings
     from keepers.crosschain.assemble import build_crosschain_bot
     from keepers.crosschain.bot import crosschain_policy
-    from keepers.crosschain.route_contracts import load_with_routes
+    from keepers.crosschain.route_contracts import check_routes_wired, load_with_routes
     from keepers.runtime.policy import merged, store_policy, stored_policy
     from keepers.store.db import Store
     from keepers.tx.signers import signer_from_settings
 
     # the route files fill in (and must agree with) the config's route contracts
     cfg, pinned = load_with_routes(config_path)
+    check_routes_wired(cfg, routes_given=pinned is not None)  # before asking for anything else
     settings = load_settings()
     configure_logging(settings.log_json, settings.log_level)  # on stderr: stdout stays output
     if read_only:
