@@ -18,6 +18,7 @@ from typing import Any
 
 from keepers.core.approval import ApprovalPolicy
 from keepers.core.errors import ConfigError
+from keepers.core.logging import get_logger
 from keepers.core.settings import KeeperSettings
 from keepers.crosschain.bot import CrosschainBot, crosschain_calls
 from keepers.crosschain.chains import ChainHealth, connect, no_retries
@@ -35,6 +36,8 @@ from keepers.tx.node import Node
 from keepers.tx.pipeline import Pipeline
 from keepers.tx.revert import RevertDecoder
 from keepers.tx.simulation import choose_simulator
+
+log = get_logger("keepers.crosschain.assemble")
 
 
 def build_crosschain_bot(
@@ -205,10 +208,20 @@ def _pipeline(
     if given is not None:
         have = given.settings.confirmations_for(chain.chain_id)
         if chain.confirmations is not None and chain.confirmations != have:
-            raise ConfigError(
-                f"chain {chain.name}: confirmations={chain.confirmations} in the cross-chain "
-                f"config, but the keeper's pipeline for chain id {chain.chain_id} waits for "
-                f"{have} (KEEPER_CONFIRMATIONS_BY_CHAIN): make them agree"
+            # the config states the chain's confirmations: keeper run's pipeline for that chain
+            # (one per chain) waits for them too, said in the log
+            by_chain = {
+                **given.settings.confirmations_by_chain,
+                chain.chain_id: chain.confirmations,
+            }
+            given.settings = given.settings.model_copy(update={"confirmations_by_chain": by_chain})
+            log.warning(
+                "crosschain.confirmations",
+                chain=chain.name,
+                chain_id=chain.chain_id,
+                confirmations=chain.confirmations,
+                instead_of=have,
+                source="the cross-chain config (KEEPER_CONFIRMATIONS_BY_CHAIN said otherwise)",
             )
         return given
     if chain.confirmations is not None:
