@@ -8,6 +8,13 @@ approval (keepers.core.approval). Moves created in one tick are recorded in one 
 transaction; the next tick sees them as in flight, so a deficit is never planned twice.
 A planning error (insufficient surplus, no route) is reported and the tick still advances
 the moves already under way.
+
+Chains are isolated from each other (keepers.crosschain.chains): each tick reads every chain in
+a thread of its own under ``chain_budget_s``; a chain that has not answered is marked down and
+left out of the plan, the moves whose next step needs it wait with that reason, and the rest
+goes on in the same tick. A chain where another process sent with the keeper's key is halted:
+its sends stop (critical alert) and the other chains go on. Every tick ends by setting the
+``crosschain_*`` metrics (keepers.crosschain.metrics) and telling readiness each chain's health.
 """
 
 from __future__ import annotations

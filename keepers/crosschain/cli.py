@@ -1,4 +1,4 @@
-"""``crosschain status|plan|run|move|approve``: the cross-chain inventory bot's commands.
+"""``crosschain status|plan|run|move|approve|history``: the cross-chain inventory bot's commands.
 
 Export: the click group `crosschain` (the lead adds it to the ``keeper`` CLI with
 ``main.add_command(crosschain)``; ``python -m keepers.crosschain.cli`` runs it standalone).
