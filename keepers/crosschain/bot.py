@@ -168,9 +168,9 @@ class CrosschainBot:
         report = TickReport(int(now), balances)
         try:
             plan = self.plan(balances)
-            legs = orders(self._answering(balances), plan)
+            legs = orders(self.answering(balances), plan)
         except CrosschainPlanningError as err:
-            report.error = self._planning_error(err, balances)
+            report.error = self.planning_error(err, balances)
             self.alert(Alert(AlertLevel.WARNING, "crosschain_plan", report.error))
             legs = []
         small: list[tuple[str, str, str, int]] = []
@@ -307,7 +307,7 @@ class CrosschainBot:
             out.update(found)
         return out
 
-    def _answering(self, balances: Mapping[tuple[str, str], int]) -> CrosschainConfig:
+    def answering(self, balances: Mapping[tuple[str, str], int]) -> CrosschainConfig:
         """The config cut to the chains every balance was read on (all of them: itself)."""
         names = {chain for chain, _ in balances}
         chains = tuple(c for c in self.config.chains if c.name in names)
@@ -315,7 +315,7 @@ class CrosschainBot:
             return self.config
         return self.config.model_copy(update={"chains": chains})
 
-    def _planning_error(self, err: Exception, balances: Mapping[tuple[str, str], int]) -> str:
+    def planning_error(self, err: Exception, balances: Mapping[tuple[str, str], int]) -> str:
         text = str(err)
         missing = [c.name for c in self.config.chains if c.name not in {k[0] for k in balances}]
         if missing:
@@ -325,7 +325,7 @@ class CrosschainBot:
     def plan(self, balances: Mapping[tuple[str, str], int] | None = None) -> Plan:
         """The plan over the chains whose balances were read (every chain answering: all)."""
         balances = self.balances() if balances is None else balances
-        cfg = self._answering(balances)
+        cfg = self.answering(balances)
         if not cfg.chains:
             return Plan(())
         return plan_from_config(cfg, balances, self.engine.in_flight())
@@ -344,7 +344,7 @@ class CrosschainBot:
         deficit and surplus, all as 18-decimal integers."""
         balances = self.balances() if balances is None else balances
         flights = self.engine.in_flight()
-        cfg = self._answering(balances)
+        cfg = self.answering(balances)
         holdings = [
             _Holding(
                 chain.name,

@@ -84,10 +84,6 @@ class ChainState:
         }
 
 
-class ChainTimeout(TimeoutError):
-    """A chain's work did not end within its budget."""
-
-
 class ChainHealth:
     """Each configured chain's health (see the module doc). ``clock`` injectable for tests."""
 

@@ -249,9 +249,9 @@ def plan(ctx: click.Context) -> None:
     try:
         balances = bot.balances()
         down = bot.health.not_up()
-        legs = orders(bot._answering(balances), bot.plan(balances))
+        legs = orders(bot.answering(balances), bot.plan(balances))
     except CrosschainPlanningError as err:
-        text = bot._planning_error(err, balances)
+        text = bot.planning_error(err, balances)
         if ctx.obj["json"]:
             click.echo(json.dumps({"error": text, "kind": type(err).__name__}, indent=2))
         click.echo(f"crosschain: {text}", err=True)
