@@ -143,7 +143,8 @@ def observe_positions(rows: Iterable[Mapping[str, Any]]) -> None:
 def observe_moves(summary: Mapping[str, Any], stuck_after: Mapping[str, float]) -> None:
     """``summary``: `keepers.crosschain.history.move_summary`'s answer."""
     counts = summary["counts"]
-    for route in ROUTES:
+    for route in ROUTES:  # every route's failure counter exported from 0: increase() sees the 1st
+        FAILED.labels(route)
         for state in ALL_STATES:
             MOVES.labels(route, state).set(counts.get((route, state), 0))
     for (route, state), n in counts.items():

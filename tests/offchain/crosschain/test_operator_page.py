@@ -137,6 +137,16 @@ def test_page__walked_as_written__checks_tick_history_service_and_its_monitoring
         assert chains == {"ethereum": "up", "bsc": "up", "base": "up"}
         assert 'crosschain_chain_up{chain="ethereum"} 1.0' in r.stdout
         assert "no move in flight" in r.stdout
+        # every series the dashboard's cross-chain row reads is exported by the service
+        exported = {ln.split("{")[0].split(" ")[0] for ln in _metrics(port).splitlines()}
+        dashboard = json.loads((ROOT / "deploy/grafana/dashboards/ballast-keeper.json").read_text())
+        read = {
+            name
+            for p in dashboard["panels"]
+            for t in p["targets"]
+            for name in re.findall(r"crosschain_[a-z_]+", t["expr"])
+        }
+        assert read and read <= exported, read - exported
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
