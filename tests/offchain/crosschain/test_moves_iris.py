@@ -7,6 +7,7 @@ each out on the clock it is given, and the move ends minted and invested once.""
 import time
 
 from irislib import NOT_FOUND, FakeIris, Reply, chain_resolver
+from prometheus_client import REGISTRY
 
 from keepers.crosschain.iris import IrisAttestations, IrisClient
 from keepers.crosschain.iris_config import IrisConfig
@@ -89,6 +90,7 @@ def _held_move(xscene, first: Reply | str, slot: int):
     clock = Clock()
     local = xscene.attestations
     alerts = []
+    held: dict[str, float | None] = {}
     with FakeIris(chain_resolver(xscene, [NOT_FOUND, first, "complete"])) as server:
         cfg = IrisConfig(environment="custom", base_url=server.url, min_poll_interval_s=0)
         xscene.attestations = IrisAttestations(IrisClient(cfg, clock=clock, jitter=lambda: 0.0))
@@ -100,17 +102,24 @@ def _held_move(xscene, first: Reply | str, slot: int):
             clock.t = 10
             bot.tick(now=t0 + 10)  # Iris: `first`
             row = bot.engine._row(move.id)
+            held.update(  # what Prometheus reads while the move is held (metrics)
+                {
+                    r: REGISTRY.get_sample_value("crosschain_attestation_held_moves", {"reason": r})
+                    for r in ("delayed", "rejected")
+                }
+            )
             clock.t = 4000
             bot.tick(now=t0 + 4000)  # Iris: complete (the operator fixed it / Circle did)
             final = bot.engine.move(move.id)
         finally:
             xscene.attestations = local
             bot.stop()
-    return t0, row, alerts, final
+    return t0, row, alerts, final, held
 
 
 def test_move__iris_answers_400__held_with_a_named_error_and_a_critical_alert_not_retried(xscene):
-    t0, row, alerts, final = _held_move(xscene, Reply(400, {"error": "Invalid domain"}), 24)
+    t0, row, alerts, final, held = _held_move(xscene, Reply(400, {"error": "Invalid domain"}), 24)
+    assert held["rejected"] >= 1  # crosschain_attestation_held_moves{reason="rejected"}
     assert row.state == "cross" and row.attempts == 0
     assert "RouteRejected" in row.error and "HTTP 400" in row.error
     assert row.next_try_at.replace(tzinfo=None) == _naive_utc(
@@ -122,7 +131,8 @@ def test_move__iris_answers_400__held_with_a_named_error_and_a_critical_alert_no
 
 
 def test_move__iris_delay_reason__warning_alert_names_the_reason_and_the_move(xscene):
-    _, row, alerts, final = _held_move(xscene, "delayed:amount_above_max", 25)
+    _, row, alerts, final, held = _held_move(xscene, "delayed:amount_above_max", 25)
+    assert held["delayed"] >= 1  # crosschain_attestation_held_moves{reason="delayed"}
     assert row.state == "cross" and row.attempts == 0
     delayed = [a for a in alerts if a.code == "attestation_delayed"]
     assert delayed and "amount_above_max" in delayed[0].message
