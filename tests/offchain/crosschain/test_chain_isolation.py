@@ -22,7 +22,7 @@ from prometheus_client import REGISTRY
 from keepers.cli import main
 from keepers.core.errors import EXIT_UNAVAILABLE
 from keepers.runtime import readiness
-from tests.support.movelib import holder, keeper_env
+from tests.support.movelib import fresh_holder, holder, holders_map, keeper_env, ticks
 from tests.support.silent_node import SilentNode
 
 E6 = 10**6
@@ -136,3 +136,49 @@ def test_status__one_chain_hung__answers_within_its_bound_names_the_chain_exit_3
     ]
     assert "chain(s) not read: bsc" in r.stderr
     print(f"status with bsc hung: exit {r.exit_code} in {took:.2f}s (bound {bound_s:.0f}s)")
+
+
+def test_tick__chain_goes_silent_mid_move__its_move_waits_saying_why_others_go_on(xscene):
+    """A USDT move ethereum -> bsc waits in Cross when bsc's node goes silent: the next tick marks
+    bsc down within its deadline, the move's error says it waits for bsc, a USDC move
+    ethereum -> base planned in that tick completes in it; once bsc answers again it is marked
+    up and the USDT move finishes, delivered once."""
+    from keepers.crosschain.chains import connect
+
+    who = fresh_holder(
+        xscene,
+        "isolation: silent mid-move",
+        {("ethereum", "USDT"): "1700", ("bsc", "USDT"): "300", ("ethereum", "USDC"): "1700"},
+    )
+    bot = xscene.bot(holders=holders_map(xscene, who))
+    try:
+        (usdt,) = bot.tick().created
+        assert bot.engine.move(usdt.id).state == "cross"  # waits for LayerZero's DVNs
+        xscene.dvn("bsc")
+        base = xscene.sides["base"]
+        base.w3.eth.wait_for_transaction_receipt(  # base now short of USDC: a new deficit
+            base.usdc.functions.transfer(base.owner, 700 * E6).transact({"from": who})
+        )
+        real = bot.w3s["bsc"]
+        with SilentNode(lifetime_s=60) as node:
+            silent = connect(node.url, 1.0)
+            bot.w3s["bsc"] = bot.engine.w3s["bsc"] = silent
+            t0 = time.monotonic()
+            report = bot.tick()
+            took = time.monotonic() - t0
+        bot.w3s["bsc"] = bot.engine.w3s["bsc"] = real
+        waiting = bot.engine.move(usdt.id)
+        assert waiting.state == "cross"
+        assert str(waiting.error).startswith("waiting: chain bsc down: ")
+        assert "unreachable (ReadTimeout)" in str(waiting.error)
+        (usdc,) = report.created
+        assert (usdc.asset, bot.engine.move(usdc.id).state) == ("USDC", "done")
+        assert xscene.balance("base", "USDC", who) == 1000 * E6
+        assert took < 1.0 + 5.0, took  # the silent chain's deadline, and the USDC move
+        ticks(bot, lambda r: bot.engine.move(usdt.id).state == "done")
+        assert bot.health.status("bsc") == "up" and bot.engine.move(usdt.id).error is None
+        assert xscene.balance("bsc", "USDT", who) == 1000 * 10**18
+    finally:
+        bot.stop()
+        readiness.TRACKER.reset()
+    print(f"tick with bsc silent mid-move: {took:.2f}s (bsc's rpc_timeout_s 1.0)")

@@ -101,3 +101,21 @@ def test_rules__every_alert_has_severity_and_summary():
         for rule in group["rules"]:
             assert rule["labels"]["severity"] in ("warning", "critical"), rule["alert"]
             assert rule["annotations"]["summary"], rule["alert"]
+
+
+def test_rules__crosschain_group__reads_only_metrics_the_crosschain_keeper_exports():
+    """A renamed gauge must not leave a rule reading nothing (an alert that can never fire)."""
+    import re
+
+    from prometheus_client import Counter, Gauge
+
+    from keepers.crosschain import metrics as xm
+
+    (group,) = [g for g in yaml.safe_load(RULES.read_text())["groups"] if g["name"] == "crosschain"]
+    exported = {m._name for m in vars(xm).values() if isinstance(m, Gauge | Counter)}
+    read = {
+        name.removesuffix("_total")
+        for rule in group["rules"]
+        for name in re.findall(r"crosschain_[a-z_]+", rule["expr"])
+    }
+    assert len(group["rules"]) == 6 and read <= exported, read - exported
