@@ -72,11 +72,14 @@ class TickReport:
     halted: dict[str, str] = field(default_factory=dict)  # chains with a signer conflict
 
 
-# the chains a move's next step reads (all of them must answer) and sends on (none halted)
+# the chains a move's next step reads (all of them must answer) and sends on (none halted).
+# Transfer_In needs only the destination: funds on their way are claimed whenever it answers,
+# whatever the source's node does (a step that reads the source anyway and finds it silent
+# waits too: a node error is not a failed attempt)
 _READS: dict[str, tuple[str, ...]] = {
     MoveState.TRANSFER_OUT: ("source", "dest"),
     MoveState.CROSS: ("source", "dest"),
-    MoveState.TRANSFER_IN: ("source", "dest"),
+    MoveState.TRANSFER_IN: ("dest",),
     MoveState.INVEST: ("dest",),
 }
 _SENDS: dict[str, tuple[str, ...]] = {

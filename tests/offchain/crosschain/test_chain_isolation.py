@@ -182,3 +182,37 @@ def test_tick__chain_goes_silent_mid_move__its_move_waits_saying_why_others_go_o
         bot.stop()
         readiness.TRACKER.reset()
     print(f"tick with bsc silent mid-move: {took:.2f}s (bsc's rpc_timeout_s 1.0)")
+
+
+def test_step__node_times_out_mid_step__not_a_failed_attempt_the_move_resumes(xscene):
+    """A node that stops answering in the middle of a step (here: right before the mint) is
+    the chain's trouble, not the move's: the tick goes on, the move keeps its state with the
+    node's error and no attempt counted, and the next tick finishes it, minted once. The tick
+    raised ReadTimeout before (``tick_failed ReadTimeout``, every move stalled)."""
+    import requests
+
+    who = fresh_holder(
+        xscene,
+        "isolation: timeout mid-step",
+        {("ethereum", "USDC"): "1700", ("base", "USDC"): "300"},
+    )
+    fired: list[int] = []
+
+    def hook(move_id: int, step: str, point: str) -> None:
+        if (step, point) == ("transfer_in", "before_finalize") and not fired:
+            fired.append(move_id)
+            raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=5)")
+
+    bot = xscene.bot(holders=holders_map(xscene, who), hook=hook)
+    try:
+        nonce_base = xscene.nonce("base")
+        (move,) = bot.tick().created
+        view = bot.engine.move(move.id)
+        assert fired == [move.id]
+        assert (view.state, view.attempts) == ("transfer_in", 0)
+        assert view.error == "transfer_in: node: node unreachable (ReadTimeout)"
+        ticks(bot, lambda r: bot.engine.move(move.id).state == "done")
+    finally:
+        bot.stop()
+    assert xscene.balance("base", "USDC", who) == 1000 * E6
+    assert xscene.nonce("base") == nonce_base + 2  # one mint, one invest
