@@ -182,3 +182,22 @@ def test_cli__iris_section_and_local_attester_key__refused_exit_2(xscene, tmp_pa
     out = CliRunner().invoke(crosschain, ["status"], env=env)
     assert out.exit_code == 2
     assert "BALLAST_CCTP_LOCAL_ATTESTER_KEY" in out.output and "iris" in out.output
+
+
+def test_metrics__iris_locked_out__seconds_left_exported_until_the_lockout_ends(xscene):
+    """crosschain_iris_lockout_seconds (CrosschainIrisLockedOut): what is left of Circle's
+    lockout after a 429, 0 once it is over."""
+    clock = Clock()
+    client = IrisClient(IrisConfig(environment="sandbox"), clock=clock, jitter=lambda: 0.0)
+    bot = xscene.bot(holders=holders_map(xscene, "0x000000000000000000000000000000000000dEaD"))
+    bot.iris = client
+    try:
+        client._lock_out(300.0)  # what a 429 without Retry-After does
+        clock.t = 100
+        bot.tick()
+        assert REGISTRY.get_sample_value("crosschain_iris_lockout_seconds") == 200.0
+        clock.t = 400
+        bot.tick()
+        assert REGISTRY.get_sample_value("crosschain_iris_lockout_seconds") == 0.0
+    finally:
+        bot.stop()
