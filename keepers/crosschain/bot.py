@@ -269,6 +269,8 @@ class CrosschainBot:
             if self.health.status(ends[end]) == HALTED:
                 return self.health.why_not(ends[end])
         for end in _READS.get(v.state, ()):
+            if self.health.status(ends[end]) == HALTED:
+                continue  # its node answers: a halted chain is read, only not sent on
             why = self.health.why_not(ends[end])
             if why is not None:
                 return why
