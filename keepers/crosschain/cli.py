@@ -1,4 +1,4 @@
-"""``crosschain status|plan|run|move|approve``: the cross-chain inventory bot's commands.
+"""``crosschain status|plan|run|move|approve|history``: the cross-chain inventory bot's commands.
 
 Export: the click group `crosschain` (the lead adds it to the ``keeper`` CLI with
 ``main.add_command(crosschain)``; ``python -m keepers.crosschain.cli`` runs it standalone).
@@ -19,8 +19,15 @@ Environment:
   mainnet or a custom URL) on real networks; BALLAST_CCTP_LOCAL_ATTESTER_KEY, LOCAL CHAINS
   ONLY, for the CCTP stand-ins. Both at once is refused (exit 2); with neither the CCTP route
   is not wired and USDC legs fall back to the CEX (reported as "no adapter wired").
-Exit codes: 0 ok, 1 planning error or bad input, 2 bad configuration, 3 a chain's node does
-not answer (``status`` then shows the moves from the store and names what is missing).
+Read-only commands (``status``, ``plan``, ``history``) need no signer: without one each
+chain's inventory holder comes from BALLAST_CROSSCHAIN_HOLDERS (``history`` reads the store
+alone). Every call to a chain ends within its ``rpc_timeout_s`` and every chain's reads within
+``chain_budget_s``: ``status`` answers within about twice that budget, with the chains that
+answered, the moves from the store, and the chains it could not read named.
+
+Exit codes: 0 ok, 1 planning error (insufficient surplus, no route) or bad input, 2 bad
+configuration, 3 a chain's node does not answer (``status`` shows what it could read and
+names the rest), 4 halted: another process sent with the keeper's key (``run --once``).
 """
 
 from __future__ import annotations
@@ -37,21 +44,34 @@ from keepers.core import redact
 from keepers.crosschain.config import ENV_PATH, ConfigError
 
 
-def build_bot(config_path: str | None, exclusive: bool = False) -> Any:
+def build_bot(config_path: str | None, exclusive: bool = False, read_only: bool = False) -> Any:
     """A `CrosschainBot` from the environment (see the module doc), with its own store and one
     pipeline per chain; the crosschain role is added to KEEPER_POLICY* and stored for every
-    process (keepers.runtime.policy)."""
+    process (keepers.runtime.policy). ``read_only``: no signer needed (its address is used
+    when one is configured), no pipeline, nothing stored but what the store already has."""
+    from keepers.core.logging import configure_logging
     from keepers.core.settings import load_settings
     from keepers.crosschain.assemble import build_crosschain_bot
     from keepers.crosschain.bot import crosschain_policy
-    from keepers.crosschain.route_contracts import load_with_routes
+    from keepers.crosschain.route_contracts import check_routes_wired, load_with_routes
     from keepers.runtime.policy import merged, store_policy, stored_policy
     from keepers.store.db import Store
     from keepers.tx.signers import signer_from_settings
 
     # the route files fill in (and must agree with) the config's route contracts
     cfg, pinned = load_with_routes(config_path)
+    check_routes_wired(cfg, routes_given=pinned is not None)  # before asking for anything else
     settings = load_settings()
+    configure_logging(settings.log_json, settings.log_level)  # on stderr: stdout stays output
+    if read_only:
+        try:
+            signer = signer_from_settings(settings)
+        except ConfigError:  # a read needs no key: the holders say where the balances are
+            signer = None
+        store = Store(settings.db_url)
+        return build_crosschain_bot(
+            cfg, settings, store, signer, pinned=pinned, on_stop=store.close, read_only=True
+        )
     own = merged(crosschain_policy(cfg), settings.policy)  # a configured role wins
     signer = signer_from_settings(settings)
     store = Store(settings.db_url, exclusive=exclusive)
@@ -64,6 +84,7 @@ def _bot(
     ctx: click.Context,
     exclusive: bool = False,
     on_unreachable: Callable[[dict[str, str]], None] | None = None,
+    read_only: bool = False,
 ) -> Any:
     """The bot, or exit: 2 for a bad configuration, 3 when a chain's node does not answer
     (``on_unreachable(down)`` first, for the read-only commands)."""
@@ -72,7 +93,7 @@ def _bot(
     from keepers.tx.retry import NetworkUnavailable
 
     try:
-        return build_bot(ctx.obj["config"], exclusive=exclusive)
+        return build_bot(ctx.obj["config"], exclusive=exclusive, read_only=read_only)
     except ChainsUnreachable as err:  # the route contracts' start-up check found a node down
         if on_unreachable is not None:
             on_unreachable(err.down)
@@ -115,17 +136,13 @@ def _status_offline(ctx: click.Context, down: dict[str, str], bot: Any = None) -
     from keepers.core.errors import EXIT_UNAVAILABLE
 
     if bot is not None:
-        moves = [vars(v) for v in bot.engine.moves(active_only=True)]
+        moves = [_labelled(v) for v in bot.engine.moves(active_only=True)]
     else:
-        moves = _stored_moves()
+        moves = [_labelled(v) for v in _stored_moves()]
     lines = [f"chain data unavailable: {name}: {why}" for name, why in down.items()]
     lines.append(f"  missing: {', '.join(CHAIN_FIELDS)} of every chain and asset")
     lines.append("from the store:")
-    lines += [
-        f"  move {mv['id']} {mv['asset']} {mv['source']}->{mv['dest']} "
-        f"{mv['amount_source']} via {mv['route']}: {mv['state']}"
-        for mv in moves
-    ] or ["  no move in flight"]
+    lines += [f"  {_move_line(mv)}" for mv in moves] or ["  no move in flight"]
     data = {
         "chain": "unavailable",
         "unreachable": down,
@@ -135,6 +152,26 @@ def _status_offline(ctx: click.Context, down: dict[str, str], bot: Any = None) -
     _emit(ctx, data, "\n".join(lines))
     click.echo(f"crosschain: {'; '.join(down.values())}: status shows the store only", err=True)
     sys.exit(EXIT_UNAVAILABLE)
+
+
+def _move_line(mv: dict[str, Any]) -> str:
+    """A move in flight, its amount in the asset's own units (``amount`` in the JSON)."""
+    line = (
+        f"move {mv['id']} {mv['asset']} {mv['source']}->{mv['dest']} "
+        f"{mv['amount']} {mv['asset']} via {mv['route'] or '-'}: {mv['state']}"
+    )
+    return line + (f" ({mv['error']})" if mv.get("error") else "")
+
+
+def _labelled(view: Any) -> dict[str, Any]:
+    """A MoveView as status shows it: ``amount`` in the asset's own units beside the raw
+    base-unit fields."""
+    from keepers.crosschain.history import human
+
+    d = dict(vars(view)) if not isinstance(view, dict) else dict(view)
+    d["amount"] = human(d["amount_scaled"], 18)
+    d["unit"] = d["asset"]
+    return d
 
 
 def _emit(ctx: click.Context, data: Any, text: str) -> None:
@@ -160,34 +197,45 @@ def crosschain(ctx: click.Context, config: str | None, as_json: bool) -> None:
 @crosschain.command()
 @click.pass_context
 def status(ctx: click.Context) -> None:
-    """Per chain and asset: balance, base, trigger threshold, in flight; then the moves."""
-    from keepers.crosschain.route_contracts import unreachable
+    """Per chain: its health; per chain and asset: balance, base, trigger threshold, in flight,
+    deficit and surplus (each in the asset's own units); then the moves in flight. A chain that
+    does not answer within chain_budget_s is named and the command exits 3 after showing the
+    rest. Needs no signer."""
+    from keepers.core.errors import EXIT_UNAVAILABLE
 
-    bot = _bot(ctx, on_unreachable=lambda down: _status_offline(ctx, down))
+    bot = _bot(ctx, on_unreachable=lambda down: _status_offline(ctx, down), read_only=True)
     try:
-        down = unreachable(bot.w3s)
-        if down:  # a node does not answer: what the store knows, then exit 3
-            _status_offline(ctx, down, bot)
-        rows = bot.status_rows()
-        moves = [vars(v) for v in bot.engine.moves(active_only=True)]
+        balances = bot.balances()
+        rows = bot.status_rows(balances)
+        moves = [_labelled(v) for v in bot.engine.moves(active_only=True)]
+        chains = bot.health.snapshot()
+        down = bot.health.not_up()
     finally:
         bot.stop()
-    lines = [
+    lines = [f"{'chain':<12}{'health':<9}detail"]
+    for c in chains:
+        lines.append(f"{c['chain']:<12}{c['status']:<9}{c['error'] or ''}")
+    lines.append("amounts in each asset's own units (1 USDC = 1.0)")
+    lines.append(
         f"{'chain':<12}{'asset':<6}{'balance':>16}{'base':>14}{'trigger<=':>14}"
-        f"{'in':>12}{'out':>12}  triggered"
-    ]
+        f"{'in':>12}{'out':>12}{'deficit':>12}{'surplus':>14}  triggered"
+    )
     for r in rows:
         lines.append(
             f"{r['chain']:<12}{r['asset']:<6}{r['balance']:>16}{r['base']:>14}"
-            f"{r['trigger_at']:>14}{r['in_flight_in']:>12}{r['in_flight_out']:>12}  "
-            f"{'YES' if r['triggered'] else '-'}"
+            f"{r['trigger_at']:>14}{r['in_flight_in']:>12}{r['in_flight_out']:>12}"
+            f"{r['deficit']:>12}{r['surplus']:>14}  {'YES' if r['triggered'] else '-'}"
         )
-    for mv in moves:
-        lines.append(
-            f"move {mv['id']} {mv['asset']} {mv['source']}->{mv['dest']} "
-            f"{mv['amount_source']} via {mv['route']}: {mv['state']}"
-        )
-    _emit(ctx, {"balances": rows, "moves": moves}, "\n".join(lines))
+    for name in down:
+        lines.append(f"chain data unavailable: {name}: {down[name]}")
+    lines += [_move_line(mv) for mv in moves] or ["no move in flight"]
+    data = {"chains": chains, "balances": rows, "moves": moves}
+    if down:
+        data["unreachable"] = down
+    _emit(ctx, data, "\n".join(lines))
+    if down:
+        click.echo(f"crosschain: chain(s) not read: {', '.join(down)}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
 
 
 @crosschain.command()
@@ -197,14 +245,21 @@ def plan(ctx: click.Context) -> None:
     from keepers.crosschain.inventory import orders
     from keepers.crosschain.planning import CrosschainPlanningError
 
-    bot = _bot(ctx)
+    bot = _bot(ctx, read_only=True)
     try:
-        legs = orders(bot.config, bot.plan())
+        balances = bot.balances()
+        down = bot.health.not_up()
+        legs = orders(bot.answering(balances), bot.plan(balances))
     except CrosschainPlanningError as err:
-        click.echo(f"crosschain: {err}", err=True)
+        text = bot.planning_error(err, balances)
+        if ctx.obj["json"]:
+            click.echo(json.dumps({"error": text, "kind": type(err).__name__}, indent=2))
+        click.echo(f"crosschain: {text}", err=True)
         sys.exit(1)
     finally:
         bot.stop()
+    if down:
+        click.echo(f"crosschain: planned without chain(s) {', '.join(down)}: {down}", err=True)
     data = [
         {
             "asset": o.coin,
@@ -262,9 +317,12 @@ def run(ctx: click.Context, once: bool, interval: float, max_seconds: float | No
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, on_signal)
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
-    failed = False
+    failed = planning = False
+    halted: dict[str, str] = {}
+    down: list[str] = []
     try:
         bot.start()
+        _print_chains(bot, log)
         while not stopping.is_set():
             try:
                 report = bot.tick()
@@ -274,17 +332,10 @@ def run(ctx: click.Context, once: bool, interval: float, max_seconds: float | No
                 click.echo(f"crosschain: tick failed: {type(err).__name__}: {err}", err=True)
             else:
                 failed = False
-                _emit(
-                    ctx,
-                    {
-                        "created": [vars(v) for v in report.created],
-                        "moves": [vars(v) for v in report.moves],
-                        "error": report.error,
-                    },
-                    f"tick: {len(report.created)} created, "
-                    + ", ".join(f"move {v.id} {v.state}" for v in report.moves)
-                    + (f"; plan error: {report.error}" if report.error else ""),
-                )
+                planning = report.error is not None
+                halted = getattr(report, "halted", {})
+                down = [c["chain"] for c in getattr(report, "chains", []) if c["status"] == "down"]
+                _report(ctx, report)
             if once or (deadline is not None and time.monotonic() > deadline):
                 break
             stopping.wait(interval)
@@ -292,8 +343,73 @@ def run(ctx: click.Context, once: bool, interval: float, max_seconds: float | No
         bot.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if once and failed:
+    if once and halted:
+        from keepers.core.errors import EXIT_HALTED
+
+        for name, why in halted.items():
+            click.echo(f"crosschain: halted on {name}: {why}", err=True)
+        sys.exit(EXIT_HALTED)
+    if once and down:
+        from keepers.core.errors import EXIT_UNAVAILABLE
+
+        click.echo(f"crosschain: chain(s) down: {', '.join(down)}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+    if once and (failed or planning):
         sys.exit(1)
+
+
+def _print_chains(bot: Any, log: Any) -> None:
+    """At start-up, to stderr and the log: each chain's confirmations, call deadline and
+    health (a chain that mines on demand must not wait for 15 confirmations unnoticed)."""
+    if not hasattr(bot, "health"):  # a bot without chains of its own (a test's stand-in)
+        return
+    confirmations = bot.confirmations()
+    for c in bot.config.chains:
+        n = confirmations.get(c.name)
+        source = "config" if c.confirmations is not None else "KEEPER_CONFIRMATIONS_*"
+        state = bot.health.states[c.name]
+        log.info(
+            "crosschain.chain",
+            chain=c.name,
+            chain_id=c.chain_id,
+            confirmations=n,
+            confirmations_from=source,
+            rpc_timeout_s=c.rpc_timeout_s,
+            status=state.status,
+        )
+        click.echo(
+            f"crosschain: chain {c.name} (chain id {c.chain_id}): {n} confirmations ({source}), "
+            f"calls end within {c.rpc_timeout_s:g}s, {state.status}"
+            + (f": {state.error}" if state.error else ""),
+            err=True,
+        )
+
+
+def _report(ctx: click.Context, report: Any) -> None:
+    """A tick's report: in JSON every tick; as text only what happened (a new move, a move
+    that changed state or waits, a plan error, a chain not up)."""
+    if ctx.obj["json"]:
+        _emit(
+            ctx,
+            {
+                "created": [vars(v) for v in report.created],
+                "moves": [vars(v) for v in report.moves],
+                "error": report.error,
+                "chains": getattr(report, "chains", []),
+            },
+            "",
+        )
+        return
+    parts = []
+    if report.created:
+        parts.append(f"{len(report.created)} created")
+    parts += [f"move {v.id} {v.state}" for v in report.moves]
+    if report.error:
+        parts.append(f"plan error: {report.error}")
+    chains = getattr(report, "chains", [])
+    parts += [f"chain {c['chain']} {c['status']}" for c in chains if c["status"] != "up"]
+    if parts:
+        click.echo("tick: " + ", ".join(parts))
 
 
 @crosschain.command()
@@ -336,6 +452,30 @@ def approve(ctx: click.Context, move_id: int, admin: str, reject: bool, note: st
         {"move": move_id, "admin": admin, "approve": not reject},
         f"move {move_id} {'rejected' if reject else 'approved'} by {admin}",
     )
+
+
+@crosschain.command()
+@click.option("--limit", type=int, default=20, show_default=True, help="newest moves shown")
+@click.option("--all", "every", is_flag=True, help="moves in flight too")
+@click.pass_context
+def history(ctx: click.Context, limit: int, every: bool) -> None:
+    """Finished and failed moves, newest first, each with its steps and transactions (the
+    store alone: no chain, no signer)."""
+    from keepers.core.logging import configure_logging
+    from keepers.core.settings import load_settings
+    from keepers.crosschain.history import FINISHED, WAITING, format_record
+    from keepers.crosschain.history import history as read_history
+    from keepers.store.db import Store
+
+    settings = load_settings()
+    configure_logging(settings.log_json, settings.log_level)
+    store = Store(settings.db_url)
+    try:
+        records = read_history(store, limit, FINISHED + WAITING if every else FINISHED)
+    finally:
+        store.close()
+    lines = [line for r in records for line in format_record(r)] or ["no finished move"]
+    _emit(ctx, records, "\n".join(lines))
 
 
 if __name__ == "__main__":

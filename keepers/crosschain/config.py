@@ -37,6 +37,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from keepers.core import errors as core_errors
 from keepers.core.settings import describe_validation_error
 from keepers.crosschain.iris_config import IrisConfig
+from keepers.crosschain.published import published_cctp_domain, published_lz_eid
 
 SCALE_DECIMALS = 18
 """Every planner amount is an integer at this many decimals (1 USD = 10**18)."""
@@ -68,6 +69,33 @@ DEFAULT_CEX_NETWORKS: dict[int, str] = {
 # Wide enough that scaling any configured amount by 10**36 never rounds.
 _WIDE = Context(prec=120)
 _MAX_BASE = Decimal(10) ** 24
+
+
+def _eip55(v: str) -> str:
+    """``v`` if it is an EIP-55 checksummed address; a mis-cased (or all-lowercase) one is
+    refused with the checksummed form in the message (a typo in a checksummed address is
+    caught this way, a lowercase one could hide it)."""
+    from eth_utils import to_checksum_address
+
+    if not _ADDRESS.match(v):
+        raise ValueError(f"must be 0x followed by 40 hex digits, got {v!r}")
+    good = to_checksum_address(v)
+    if v != good:
+        raise ValueError(f"address {v} is not EIP-55 checksummed (expected {good})")
+    return v
+
+
+# How long a move may stand in each state before the CrosschainMoveStuck alert fires
+# (``stuck_after_s`` in the config; exported as crosschain_move_stuck_after_seconds{state}).
+# Cross waits on Circle's attestation (Ethereum's finality: ~15-20 minutes for a standard
+# transfer) or LayerZero's DVNs; the on-chain steps wait on confirmations only.
+DEFAULT_STUCK_AFTER_S: dict[str, float] = {
+    "awaiting_approval": 86_400.0,
+    "transfer_out": 1_800.0,
+    "cross": 3_600.0,
+    "transfer_in": 1_800.0,
+    "invest": 1_800.0,
+}
 
 
 def _is_integral(d: Decimal) -> bool:
@@ -125,9 +153,11 @@ class CrosschainSettings(BaseSettings):
     @field_validator("holders")
     @classmethod
     def _holders_are_addresses(cls, v: dict[str, str]) -> dict[str, str]:
-        bad = {chain: a for chain, a in v.items() if not _ADDRESS.match(a)}
-        if bad:
-            raise ValueError(f"not 0x-prefixed 40-hex addresses: {bad}")
+        for chain, a in v.items():
+            try:
+                _eip55(a)
+            except ValueError as err:
+                raise ValueError(f"{chain}: {err}") from None
         return v
 
     def secret(self, name: str) -> str | None:
@@ -156,10 +186,8 @@ class TokenConfig(_Strict):
 
     @field_validator("address")
     @classmethod
-    def _address_is_hex(cls, v: str) -> str:
-        if not _ADDRESS.match(v):
-            raise ValueError(f"address must be 0x followed by 40 hex digits, got {v!r}")
-        return v
+    def _address_is_checksummed(cls, v: str) -> str:
+        return _eip55(v)
 
 
 class ChainConfig(_Strict):
@@ -181,6 +209,21 @@ class ChainConfig(_Strict):
     )
     cctp_token_messenger: str | None = None
     cctp_message_transmitter: str | None = None
+    rpc_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Deadline of every call to this chain's node (seconds); a node that does "
+        "not answer in time is marked down for the tick and its moves wait.",
+    )
+    confirmations: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Confirmations a transaction needs on this chain before its step is done; "
+        "unset: KEEPER_CONFIRMATIONS_BY_CHAIN, else KEEPER_CONFIRMATIONS_DEFAULT (15). Printed "
+        "at start-up.",
+    )
     tokens: dict[Asset, TokenConfig]
     base_balances: dict[Asset, Decimal] = Field(
         description="Target balance per asset in human units (decimal string)."
@@ -197,9 +240,25 @@ class ChainConfig(_Strict):
     @field_validator("usdt0_oft", "lz_endpoint", "cctp_token_messenger", "cctp_message_transmitter")
     @classmethod
     def _optional_address(cls, v: str | None) -> str | None:
-        if v is not None and not _ADDRESS.match(v):
-            raise ValueError(f"must be 0x followed by 40 hex digits, got {v!r}")
-        return v
+        return None if v is None else _eip55(v)
+
+    @model_validator(mode="after")
+    def _published_ids(self) -> ChainConfig:
+        """A known chain id's CCTP domain and LayerZero endpoint id are the published ones,
+        with or without route files (keepers.crosschain.published)."""
+        domain = published_cctp_domain(self.chain_id)
+        if self.cctp_domain is not None and domain is not None and self.cctp_domain != domain:
+            raise ValueError(
+                f"cctp_domain={self.cctp_domain}: Circle's CCTP domain for chain_id "
+                f"{self.chain_id} is {domain}"
+            )
+        eid = published_lz_eid(self.chain_id)
+        if self.lz_endpoint_id is not None and eid is not None and self.lz_endpoint_id != eid:
+            raise ValueError(
+                f"lz_endpoint_id={self.lz_endpoint_id}: LayerZero's endpoint id for chain_id "
+                f"{self.chain_id} is {eid}"
+            )
+        return self
 
     @field_validator("cex_network")
     @classmethod
@@ -286,6 +345,20 @@ class CrosschainConfig(_Strict):
         description="Circle's CCTP attestation service (sandbox, mainnet or a custom URL); "
         "without it CCTP needs the local attester (local chains only).",
     )
+    chain_budget_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="What one tick may spend reading one chain (seconds, at least every "
+        "chain's rpc_timeout_s): a chain that has not answered by then is marked down and the "
+        "other chains go on.",
+    )
+    stuck_after_s: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_STUCK_AFTER_S),
+        description="Seconds a move may stand in each state (awaiting_approval, transfer_out, "
+        "cross, transfer_in, invest) before CrosschainMoveStuck fires; states left out keep "
+        "their defaults.",
+    )
     route_costs: dict[RouteName, int] = Field(
         default_factory=lambda: {RouteName.CCTP: 1, RouteName.USDT0: 2, RouteName.CEX: 10},
         description="Cost of one transfer leg per route (any unit, same for all routes); "
@@ -312,6 +385,19 @@ class CrosschainConfig(_Strict):
         if not _EXCHANGE.match(v):
             raise ValueError(f"cex_exchange must be a ccxt exchange id (e.g. binance), got {v!r}")
         return v
+
+    @field_validator("stuck_after_s")
+    @classmethod
+    def _stuck_states(cls, v: dict[str, float]) -> dict[str, float]:
+        for state, seconds in v.items():
+            if state not in DEFAULT_STUCK_AFTER_S:
+                raise ValueError(
+                    f"stuck_after_s.{state}: not a waiting state "
+                    f"(one of {', '.join(DEFAULT_STUCK_AFTER_S)})"
+                )
+            if not seconds > 0:
+                raise ValueError(f"stuck_after_s.{state} must be > 0, got {seconds}")
+        return {**DEFAULT_STUCK_AFTER_S, **v}
 
     @field_validator("route_costs")
     @classmethod
@@ -341,6 +427,12 @@ class CrosschainConfig(_Strict):
                         f"{first!r} (chains.{j}) and {chain.name!r} (chains.{i})"
                     )
                 seen[value] = (i, chain.name)
+        for i, chain in enumerate(self.chains):
+            if chain.rpc_timeout_s > self.chain_budget_s:
+                raise ValueError(
+                    f"chains.{i}.rpc_timeout_s={chain.rpc_timeout_s} is above chain_budget_s="
+                    f"{self.chain_budget_s}: one call would outlast the chain's budget"
+                )
         for chain in self.chains:
             for route in chain.routes:
                 if route not in self.route_costs:

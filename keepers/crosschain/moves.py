@@ -62,11 +62,13 @@ from typing import Any
 from eth_utils import to_checksum_address
 from sqlalchemy import select
 from web3 import Web3
+from web3.exceptions import TimeExhausted
 
 from keepers import abis
 from keepers.core.approval import ApprovalPolicy, ApprovalRecord, ApprovalStatus, decide
 from keepers.core.logging import get_logger
 from keepers.crosschain.cctp import BurnBody, CctpMessage
+from keepers.crosschain.chains import describe
 from keepers.crosschain.config import Asset, CrosschainConfig, RouteName
 from keepers.crosschain.planning import InFlightMove, Rounding, from_scaled
 from keepers.crosschain.router import AdapterFactory
@@ -80,11 +82,11 @@ from keepers.crosschain.routes import (
     TxSender,
     encoded_call,
 )
+from keepers.crosschain.senders import ChainDriver, PipelineSender, StepFailed, StepPending
 from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.store.statuses import MOVE, PLAN, MoveState, transition
-from keepers.tx.outcome import Outcome
-from keepers.tx.pipeline import IntentSpec, Pipeline
+from keepers.tx.errors import NodeError, SignerConflict
 
 log = get_logger("keepers.crosschain.moves")
 
@@ -98,95 +100,10 @@ REJECTED, EXPIRED = MoveState.REJECTED, MoveState.EXPIRED
 TERMINAL = MOVE.final
 STEPS = (TRANSFER_OUT, CROSS, TRANSFER_IN, INVEST)
 DEBITED = frozenset({CROSS, TRANSFER_IN, INVEST})  # the source holder no longer has it
-
-
-class StepPending(Exception):  # noqa: N818 - a state, not a failure
-    """The step's transaction is not final yet; the move stays in its state."""
-
-
-class StepFailed(RouteError):
-    """A step's transaction ended failed, reverted, rejected or invalid."""
-
-
-# --------------------------------------------------------------------------- pipelines
-
-
-class ChainDriver:
-    """One chain's pipeline; whichever thread waits for an intent drives it (under a lock)."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self.lock = threading.Lock()
-
-    @property
-    def chain_id(self) -> int:
-        return self.pipeline.chain_id
-
-    def drive(self) -> int:
-        if not self.lock.acquire(blocking=False):
-            return 0
-        try:
-            return self.pipeline.run_once()
-        finally:
-            self.lock.release()
-
-
-class PipelineSender:
-    """`TxSender` for route adapters: one intent per (move, step, gen, target, selector),
-    submitted to that chain's pipeline and waited for (at most `timeout_s`, then
-    `StepPending`). Returns the mined receipt; a failed/rejected intent raises `StepFailed`."""
-
-    def __init__(
-        self,
-        store: Store,
-        drivers: Mapping[int, ChainDriver],
-        account: str,
-        key_prefix: str,
-        timeout_s: float = 60.0,
-        poll_s: float = 0.05,
-        stop: threading.Event | None = None,
-    ) -> None:
-        self.store = store
-        self.stop = stop  # the keeper is stopping: send nothing new, leave the wait
-        self.drivers = drivers
-        self.account = to_checksum_address(account)
-        self.key_prefix = key_prefix
-        self.timeout_s = timeout_s
-        self.poll_s = poll_s
-        self.sent: list[int] = []  # intent ids this sender asked for
-
-    def send(self, w3: Web3, to: str, data: bytes, value: int = 0) -> Any:
-        chain_id = int(w3.eth.chain_id)
-        driver = self.drivers.get(chain_id)
-        if driver is None:
-            raise RouteError(f"no pipeline for chain id {chain_id}")
-        key = f"{self.key_prefix}:{to.lower()}:0x{data[:4].hex()}"
-        if self.stop is not None and self.stop.is_set():
-            raise StepPending(f"intent {key}: not sent, the keeper is stopping")
-        intent = driver.pipeline.submit(
-            IntentSpec(
-                idempotency_key=key,
-                role=ROLE,
-                chain_id=chain_id,
-                sender=self.account,
-                target=to_checksum_address(to),
-                calldata="0x" + data.hex(),
-                value=value,
-            )
-        )
-        self.sent.append(intent.id)
-        outcome = driver.pipeline.wait_final(
-            intent.id, self.timeout_s, drive=driver.drive, poll_s=self.poll_s, stop=self.stop
-        )
-        if outcome.kind is Outcome.HALTED and outcome.halted is not None:
-            raise outcome.halted  # another process signs with our key: stop, do not retry
-        if outcome.kind in (Outcome.CONFIRMED, Outcome.REVERTED) and outcome.tx_hash:
-            return w3.eth.get_transaction_receipt(outcome.tx_hash)  # type: ignore[arg-type]
-        if outcome.final:
-            raise StepFailed(f"intent {key} {outcome.status}: {outcome.error}")
-        # timeout, waiting for gas funds, or stopping (the intent recorded where it stands): the
-        # move stays in its step and comes back
-        raise StepPending(f"intent {key} still {outcome.status} ({outcome.kind.value})")
+# Transfer_Out calls that take the amount out of the source holder's balance: the pull from a
+# holder (transferFrom); from the keeper's own account the burn, the OFT send or the deposit
+_PULL = frozenset({"0x23b872dd"})
+_OUTFLOWS = frozenset({"0x8e0250ee", "0xc7c7f5b3", "0xa9059cbb"})
 
 
 # --------------------------------------------------------------------------- engine
@@ -290,6 +207,11 @@ class MoveEngine:
         # new moves and raises LeaseLost unless this process leads (keepers.runtime.leases)
         self.fence: Callable[[Any], Any] | None = None
 
+    def add_driver(self, name: str, driver: ChainDriver) -> None:
+        """A chain's pipeline made once the chain first answered (its senders find it)."""
+        self.drivers[name] = driver
+        self._by_chain_id[driver.chain_id] = driver
+
     def holder(self, chain: str) -> str:
         return self.holders.get(chain, self.keeper)
 
@@ -349,6 +271,7 @@ class MoveEngine:
                     gen=0,
                     next_try_at=at,
                     created_at=at,
+                    state_since=at,
                 )
             )
         with self.store.transaction() as s:  # the moves and their approval plans, or nothing
@@ -403,11 +326,44 @@ class MoveEngine:
             return MoveView.of(row)
 
     def in_flight(self) -> list[InFlightMove]:
-        """Every move not finished, for the planner (18-decimal amounts)."""
+        """Every move not finished, for the planner (18-decimal amounts). A move still in
+        Transfer_Out counts as debited once the amount left the source holder's balance (the
+        pull from a holder, or the burn/send/deposit from the keeper's own account confirmed):
+        the planner reads that balance, and counting the amount out of it a second time made
+        a false deficit at the source (a crash between the burn and its record: "insufficient
+        surplus" for a chain that was sending)."""
+        views = self.moves(active_only=True)
+        left = self._left_source([v.id for v in views if v.state == TRANSFER_OUT])
         return [
-            InFlightMove(v.source, v.dest, v.asset, v.amount_scaled, v.state in DEBITED)
-            for v in self.moves(active_only=True)
+            InFlightMove(
+                v.source, v.dest, v.asset, v.amount_scaled, v.state in DEBITED or v.id in left
+            )
+            for v in views
         ]
+
+    def _left_source(self, ids: list[int]) -> set[int]:
+        """Moves (of ``ids``, in Transfer_Out) whose amount already left the source holder."""
+        if not ids:
+            return set()
+        out = set()
+        with self.store.sessions() as s:
+            rows = {
+                r.id: r
+                for r in s.scalars(select(m.CrosschainMove).where(m.CrosschainMove.id.in_(ids)))
+            }
+            for move_id, row in rows.items():
+                holder = to_checksum_address(row.source_holder or self.keeper)
+                selectors = _PULL if holder != self.keeper else _OUTFLOWS
+                keys = s.scalars(
+                    select(m.TxIntent.idempotency_key).where(
+                        m.TxIntent.idempotency_key.like(f"xmove:{move_id}:{TRANSFER_OUT}:%"),
+                        m.TxIntent.status == "confirmed",
+                        m.TxIntent.receipt_status == 1,
+                    )
+                ).all()
+                if any(k.rsplit(":", 1)[-1] in selectors for k in keys):
+                    out.add(move_id)
+        return out
 
     # ------------------------------------------------------------------ approval
 
@@ -450,18 +406,45 @@ class MoveEngine:
 
     # ------------------------------------------------------------------ advancing
 
-    def advance_all(self, now: float | None = None, parallel: bool = True) -> list[MoveView]:
-        """Advance every active move as far as it can go now; moves run in parallel."""
-        ids = [v.id for v in self.moves(active_only=True)]
+    def advance_all(
+        self,
+        now: float | None = None,
+        parallel: bool = True,
+        blocked: Callable[[MoveView], str | None] | None = None,
+    ) -> list[MoveView]:
+        """Advance every active move as far as it can go now; moves run in parallel. A move
+        ``blocked`` gives a reason for (a chain its next step needs is down or halted) is not
+        stepped: it waits with that reason in its ``error`` and goes on once the chain is back."""
+        ids = []
+        held = []
+        for v in self.moves(active_only=True):
+            why = blocked(v) if blocked is not None else None
+            if why is None:
+                ids.append(v.id)
+                continue
+            held.append(v.id)
+            reason = f"waiting: {why}"
+            if v.error != reason:
+                self._update(v.id, error=reason)
+                log.warning("move.waiting", move=v.id, state=v.state, reason=why)
         if not ids:
-            return []
+            return [self.move(i) for i in held]
         if parallel and len(ids) > 1:
             with ThreadPoolExecutor(max_workers=min(self.max_workers, len(ids))) as pool:
                 list(pool.map(lambda i: self.advance(i, now), ids))
         else:
             for i in ids:
                 self.advance(i, now)
-        return [self.move(i) for i in ids]
+        return [self.move(i) for i in sorted(ids + held)]
+
+    def halted_chains(self) -> dict[str, str]:
+        """Chains whose pipeline halted (another process sends with the keeper's key there):
+        chain name -> the SignerConflict's message."""
+        return {
+            name: str(d.pipeline.halted)
+            for name, d in self.drivers.items()
+            if getattr(d.pipeline, "halted", None) is not None
+        }
 
     def advance(self, move_id: int, now: float | None = None) -> MoveView:
         """Run steps of one move until it waits (off-chain, backoff) or ends."""
@@ -501,8 +484,27 @@ class MoveEngine:
             self._update(move_id, next_try_at=_utc(now + wait), error=f"{state}: {err}")
             log.info("move.deferred", move=move_id, step=state, wait_s=wait, reason=str(err))
             return False
+        except SignerConflict as err:  # another process sends with our key: stop this chain
+            self._update(
+                move_id,
+                next_try_at=_utc(now + self.poll_interval_s),
+                error=f"{state}: halted: {err}",
+            )
+            log.critical("move.halted", move=move_id, step=state, error=str(err))
+            return False
         except (RouteError, ValueError, KeyError) as err:
             self._failure(move_id, state, err, now)
+            return False
+        except (OSError, NodeError, TimeExhausted) as err:
+            # a node that stopped answering mid-step: not the move's failure; the step runs
+            # again once the chain answers (the next tick's reads mark it down meanwhile)
+            why = describe(err)
+            self._update(
+                move_id,
+                next_try_at=_utc(now + max(self.poll_interval_s, 1.0)),
+                error=f"{state}: node: {why}",
+            )
+            log.warning("move.node_error", move=move_id, step=state, error=why)
             return False
 
     def _failure(self, move_id: int, state: str, err: Exception, now: float) -> None:
@@ -517,7 +519,7 @@ class MoveEngine:
             if row.attempts >= self.max_attempts and state != TRANSFER_IN:
                 # Transfer_In keeps retrying: the funds are on their way and must be claimed
                 transition(MOVE, row, FAILED)
-                row.finished_at = m.utcnow()
+                row.finished_at = row.state_since = m.utcnow()
             attempts, final = row.attempts, row.state
         log.warning(
             "move.step_error",
@@ -534,6 +536,7 @@ class MoveEngine:
             assert row is not None
             if "state" in fields:
                 transition(MOVE, row, fields.pop("state"))
+                row.state_since = m.utcnow()
             for k, v in fields.items():
                 setattr(row, k, v)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Context, Decimal
 from enum import Enum
 
 from keepers.core.errors import DomainError
@@ -58,18 +59,29 @@ class CrosschainPlanningError(DomainError):
 
 
 class InsufficientSurplusError(CrosschainPlanningError):
-    """Total surplus of an asset cannot bring the triggered chains back to base."""
+    """Total surplus of an asset cannot bring the triggered chains back to base (the seed's
+    "Insufficient surplus to bring chain c asset a back to base"), every amount in the asset's
+    own units and named by its symbol (the planner's 18-decimal integers are exact there)."""
 
     def __init__(self, asset: str, deficits: Mapping[str, int], surplus: int) -> None:
         self.asset = asset
         self.deficits = dict(deficits)
         self.deficit = sum(deficits.values())
         self.surplus = surplus
-        chains = ", ".join(f"{c} (deficit {d})" for c, d in sorted(self.deficits.items()))
+        names = ", ".join(sorted(self.deficits))
+        each = ", ".join(f"{c} {human_amount(d)} {asset}" for c, d in sorted(self.deficits.items()))
         super().__init__(
-            f"insufficient surplus to bring chain(s) {chains} asset {asset} back to base: "
-            f"total deficit {self.deficit} > total surplus {surplus} (18-decimal units)"
+            f"Insufficient surplus to bring chain {names} asset {asset} back to base: "
+            f"deficit {human_amount(self.deficit)} {asset} ({each}), total surplus "
+            f"{human_amount(surplus)} {asset}, short by "
+            f"{human_amount(self.deficit - surplus)} {asset}"
         )
+
+
+def human_amount(scaled: int) -> str:
+    """An 18-decimal planning amount in the asset's own units, exactly ("100", "0.5")."""
+    wide = Context(prec=120)  # any int amount, exactly
+    return format(Decimal(scaled).scaleb(-SCALE_DECIMALS, wide).normalize(wide), "f")
 
 
 class NoRouteError(CrosschainPlanningError):

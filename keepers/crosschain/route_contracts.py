@@ -41,38 +41,8 @@ from keepers.crosschain.config import (
     load_config,
     parse_config,
 )
+from keepers.crosschain.published import CCTP_DOMAINS_MAINNET, CCTP_DOMAINS_TESTNET, LZ_EIDS_MAINNET
 
-# Circle, "CCTP supported blockchains and domains" / "EVM smart contracts" (mainnet and the
-# matching testnets share the domain): chain id -> CCTP domain.
-CCTP_DOMAINS_MAINNET: dict[int, int] = {
-    1: 0,  # Ethereum
-    43114: 1,  # Avalanche C-Chain
-    10: 2,  # OP Mainnet
-    42161: 3,  # Arbitrum One
-    8453: 6,  # Base
-    137: 7,  # Polygon PoS
-    130: 10,  # Unichain
-    59144: 11,  # Linea
-}
-CCTP_DOMAINS_TESTNET: dict[int, int] = {
-    11155111: 0,  # Ethereum Sepolia
-    43113: 1,  # Avalanche Fuji
-    11155420: 2,  # OP Sepolia
-    421614: 3,  # Arbitrum Sepolia
-    84532: 6,  # Base Sepolia
-    80002: 7,  # Polygon Amoy
-}
-# LayerZero V2 "Deployed contracts": chain id -> endpoint id (30xxx mainnet, 40xxx testnet).
-LZ_EIDS_MAINNET: dict[int, int] = {
-    1: 30101,  # Ethereum
-    56: 30102,  # BNB Chain
-    43114: 30106,  # Avalanche
-    137: 30109,  # Polygon
-    42161: 30110,  # Arbitrum One
-    10: 30111,  # Optimism
-    59144: 30183,  # Linea
-    8453: 30184,  # Base
-}
 LZ_EID_RANGE = {"mainnet": range(30000, 40000), "testnet": range(40000, 50000)}
 IOFT_INTERFACE_ID = "0x02e49c2c"  # type(IOFT).interfaceId, LayerZero oft-evm OFTCore
 CCTP_V2_MESSAGE_VERSION = 1  # MessageV2 header version (Circle: "use 1 for CCTP" V2)
@@ -277,6 +247,36 @@ def load_with_routes(
         return config, None
     pinned = load_route_files(files)
     return apply_routes(config, pinned), pinned
+
+
+# what each route needs on every chain that names it, once the route files are applied
+_ROUTE_NEEDS: dict[str, tuple[str, ...]] = {
+    "CCTP": ("cctp_domain", "cctp_token_messenger", "cctp_message_transmitter"),
+    "USDT0": ("lz_endpoint_id", "lz_endpoint", "usdt0_oft"),
+}
+
+
+def check_routes_wired(config: CrosschainConfig, routes_given: bool = False) -> None:
+    """Refuse (ConfigError, exit 2) a route a chain names whose contracts are set neither in the
+    config nor in a route file: the move would be created and then fail at run time with "no
+    route". Each route and chain named with what is missing."""
+    problems = []
+    for i, chain in enumerate(config.chains):
+        for route in chain.routes:
+            missing = [f for f in _ROUTE_NEEDS.get(route.value, ()) if getattr(chain, f) is None]
+            if missing:
+                problems.append(
+                    f"chains.{i} ({chain.name}, chain_id {chain.chain_id}): route {route.value} "
+                    f"is named but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                    "not set"
+                )
+    if problems:
+        where = (
+            "no route file covers them"
+            if routes_given
+            else f"set them in the config or name route files in {ENV_ROUTES}"
+        )
+        raise ConfigError(f"routes without contracts ({where}):\n  " + "\n  ".join(problems))
 
 
 def apply_routes(config: CrosschainConfig, routes: RouteContracts) -> CrosschainConfig:

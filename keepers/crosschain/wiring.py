@@ -46,7 +46,7 @@ def adapter_factory(
     """Build adapters on demand from `config` and one web3 per chain name; `simulators` (per
     chain name, KEEPER_SIMULATOR's choice) check a CCTP receiveMessage or a USDT0 lzReceive on
     the destination before it is sent."""
-    sims = dict(simulators or {})
+    sims = simulators if simulators is not None else {}  # filled as chains first answer
     if exchange is not None and exchange.id != config.cex_exchange:
         raise ValueError(f"exchange {exchange.id!r} is not cex_exchange {config.cex_exchange!r}")
     verifiers = dict(lz_verifiers or {})

@@ -80,6 +80,15 @@ ALERT_CODES: dict[str, tuple[str, str]] = {
     "crosschain_move_failed": ("crosschain", "a cross-chain move failed"),
     "attestation_rejected": ("crosschain", "Circle's Iris refused a burn's attestation request"),
     "attestation_delayed": ("crosschain", "Circle's Iris holds a burn back (delayReason)"),
+    "crosschain_chain_down": ("crosschain", "a chain's node did not answer within its budget"),
+    "crosschain_chain_refused": (
+        "crosschain",
+        "a chain's route contracts did not match at its first check: nothing moves on it",
+    ),
+    "crosschain_signer_conflict": (
+        "crosschain",
+        "another process sent with the keeper's key on a chain: nothing more is sent there",
+    ),
     "console_notify_failed": ("console", "a webhook notification was not delivered"),
 }
 

@@ -12,7 +12,8 @@ default, and ``KEEPER_METRICS_PORT``):
   that should move standing still (keepers.runtime.readiness: KEEPER_READY_MAX_JOB_FAILURES,
   KEEPER_READY_STUCK_PLAN_S), else 503 (do not route work or page on it yet; the JSON body
   says what is late, and per bot its ``problems``: the job, the count and the last error, or
-  the plan and how long it stood still).
+  the plan and how long it stood still, or a chain the bot cannot reach; a bot on several
+  chains, the cross-chain one, lists each chain's health under ``chains``).
 
 :class:`Monitor` is a thread of ``keeper run``: every ``interval_s`` it asks the node for the
 head block (``keeper_rpc_up``, ``keeper_rpc_last_success_timestamp_seconds``), reads the
@@ -93,6 +94,9 @@ class Health:
                 "problems": problems,
                 "ok": age <= max_age and not problems,
             }
+            chains = self.tracker.chain_health(name)
+            if chains:  # a bot on several chains (cross-chain): each chain's health
+                bots[name]["chains"] = chains
         ready = rpc_ok and all(b["ok"] for b in bots.values())
         return ready, {
             "ready": ready,

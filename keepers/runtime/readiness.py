@@ -37,7 +37,8 @@ log = get_logger("keepers.runtime.readiness")
 
 JOBS_FAILING = "jobs_failing"
 PLAN_STUCK = "plan_stuck"
-REASONS = (JOBS_FAILING, PLAN_STUCK)
+CHAIN_DOWN = "chain_down"
+REASONS = (JOBS_FAILING, PLAN_STUCK, CHAIN_DOWN)
 # outcomes of a pass over a plan that leave it waiting for the keeper itself: it should move
 SHOULD_MOVE = frozenset({"approved", "paused"})
 
@@ -45,7 +46,8 @@ UNREADY = Gauge(
     "keeper_bot_unready",
     "1 while a bot is not ready for this reason (jobs_failing: a job failed "
     "KEEPER_READY_MAX_JOB_FAILURES times in a row; plan_stuck: a plan that should move has not "
-    "for KEEPER_READY_STUCK_PLAN_S), else 0",
+    "for KEEPER_READY_STUCK_PLAN_S; chain_down: a chain the bot works on is down or halted), "
+    "else 0",
     ["bot", "reason"],
 )
 CONSECUTIVE_FAILURES = Gauge(
@@ -70,6 +72,8 @@ class ReadinessTracker:
     clock: Callable[[], float] = time.time
     _jobs: dict[str, dict[str, _Failing]] = field(default_factory=dict)
     _stuck: dict[str, dict[str, tuple[float, str, str]]] = field(default_factory=dict)
+    # bot -> the health of each chain it works on (the cross-chain bot), as it last reported
+    _chains: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def configure(self, max_job_failures: int, stuck_plan_s: float) -> None:
@@ -80,9 +84,10 @@ class ReadinessTracker:
 
     def reset(self) -> None:
         with self._lock:
-            bots = set(self._jobs) | set(self._stuck)
+            bots = set(self._jobs) | set(self._stuck) | set(self._chains)
             self._jobs.clear()
             self._stuck.clear()
+            self._chains.clear()
         for bot in bots:
             for reason in REASONS:
                 UNREADY.labels(bot, reason).set(0)
@@ -129,6 +134,19 @@ class ReadinessTracker:
             self._stuck[bot] = after
         self._export(bot)
 
+    def chains(self, bot: str, states: Iterable[dict[str, Any]]) -> None:
+        """The health of every chain ``bot`` works on (dicts with ``chain``, ``status``: up,
+        down, halted, refused or unknown, ``since`` and ``error``): any chain not up makes the
+        bot unready, reason ``chain_down``, naming the chain."""
+        with self._lock:
+            self._chains[bot] = [dict(x) for x in states]
+        self._export(bot)
+
+    def chain_health(self, bot: str) -> list[dict[str, Any]]:
+        """What ``bot`` last reported of its chains (empty for a bot on one chain)."""
+        with self._lock:
+            return [dict(x) for x in self._chains.get(bot, [])]
+
     # --- readings -------------------------------------------------------------------------
 
     def problems(self, bot: str) -> list[dict[str, Any]]:
@@ -160,11 +178,22 @@ class ReadinessTracker:
                             "detail": detail,
                         }
                     )
+            for c in self._chains.get(bot, []):
+                if c.get("status") != "up":
+                    out.append(
+                        {
+                            "reason": CHAIN_DOWN,
+                            "chain": c.get("chain"),
+                            "status": c.get("status"),
+                            "since": c.get("since"),
+                            "error": c.get("error"),
+                        }
+                    )
         return out
 
     def bots(self) -> list[str]:
         with self._lock:
-            return sorted(set(self._jobs) | set(self._stuck))
+            return sorted(set(self._jobs) | set(self._stuck) | set(self._chains))
 
     def _export(self, bot: str) -> None:
         reasons = {p["reason"] for p in self.problems(bot)}

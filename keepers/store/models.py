@@ -303,6 +303,8 @@ class CrosschainMove(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # when the move entered its state (its age in it: crosschain_move_oldest_age_seconds)
+    state_since: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 # --- the audit policy every process uses (keepers.runtime.policy) ------------------------------

@@ -43,6 +43,7 @@ METRIC_MODULES = (
     "keepers.tx.metrics",
     "keepers.automation.executor",
     "keepers.automation.supervisor",
+    "keepers.crosschain.metrics",
 )
 
 

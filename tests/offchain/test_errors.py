@@ -23,7 +23,7 @@ from keepers.core.errors import (
 # Control flow, not failures: caught where they are raised, never reach a process boundary.
 CONTROL_FLOW = {
     "keepers.tx.pipeline.Retry",
-    "keepers.crosschain.moves.StepPending",
+    "keepers.crosschain.senders.StepPending",
     "keepers.crosschain.exact_search.OutOfWork",  # the exact search's work budget, caught inside
 }
 

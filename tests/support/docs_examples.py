@@ -1,6 +1,9 @@
 """The shell examples of the operator guide (docs/operator/): every ``bash`` block is marked,
 on the line before its fence, ``<!-- example: local -->`` (a test runs it against a local anvil:
-tests/offchain/cli/test_docs_examples.py) or ``<!-- example: not run: <why> -->``."""
+tests/offchain/cli/test_docs_examples.py), ``<!-- example: crosschain -->`` or ``<!-- example:
+crosschain service -->`` (the cross-chain page's walk runs it against local anvils, the second
+with the page's service running: tests/offchain/crosschain/test_operator_page.py) or
+``<!-- example: not run: <why> -->``."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR = ROOT / "docs" / "operator"
-MARK = re.compile(r"^\s*<!-- example: (local|not run: .+) -->\s*$")
+MARK = re.compile(r"^\s*<!-- example: (local|crosschain(?: service)?|not run: .+) -->\s*$")
 FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
 
 

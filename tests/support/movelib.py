@@ -45,6 +45,25 @@ def holder(scene, index: int, balances: dict[tuple[str, str], str]) -> str:
     return to_checksum_address(next(iter(scene.sides.values())).w3.eth.accounts[index])
 
 
+def fresh_holder(scene, name: str, balances: dict[tuple[str, str], str]) -> str:
+    """Like `holder`, for an address no other test has: derived from ``name``, impersonated on
+    every chain (anvil_impersonateAccount) and given gas, funded (1000 of every token unless
+    ``balances`` says otherwise) and approving the keeper."""
+    who = to_checksum_address(keccak(text=name)[:20])
+    for chain, side in scene.sides.items():
+        side.w3.provider.make_request("anvil_setBalance", [who, hex(10**20)])
+        side.w3.provider.make_request("anvil_impersonateAccount", [who])
+        for asset, token in (("USDC", side.usdc), ("USDT", side.usdt)):
+            if token is None:
+                continue
+            assert token.functions.balanceOf(who).call() == 0, f"{name} already used on {chain}"
+            want = balances.get((chain, asset), "1000")
+            if want != "0":
+                scene.fund(chain, asset, who, want)
+            transact(side.w3, token.functions.approve(KEEPER, MAX), who)
+    return who
+
+
 def holders_map(scene, who: str) -> dict[str, str]:
     return {name: who for name in scene.sides}
 

@@ -77,16 +77,18 @@ def remap_value(value: str, mapping: dict[str, Path]) -> str:
     return value
 
 
-def service_env(mapping: dict[str, Path], path: str = SYSTEMD_DEFAULT_PATH) -> dict[str, str]:
+def service_env(
+    mapping: dict[str, Path], path: str = SYSTEMD_DEFAULT_PATH, unit: Path = UNIT
+) -> dict[str, str]:
     """The service's environment: PATH (systemd's default unless the unit sets one), the
     unit's ``Environment=`` assignments (their host paths remapped), then its
     ``EnvironmentFile=``s."""
     env = {"PATH": path}
-    for value in setting("Environment"):
+    for value in setting("Environment", unit):
         for assignment in shlex.split(value):
             k, v = assignment.split("=", 1)
             env[k] = remap_value(v, mapping)
-    for value in setting("EnvironmentFile"):
+    for value in setting("EnvironmentFile", unit):
         optional = value.startswith("-")
         f = Path(remap(value.lstrip("-"), mapping))
         if f.exists() or not optional:
@@ -94,11 +96,11 @@ def service_env(mapping: dict[str, Path], path: str = SYSTEMD_DEFAULT_PATH) -> d
     return env
 
 
-def exec_start(mapping: dict[str, Path]) -> list[str]:
-    (cmd,) = setting("ExecStart")
+def exec_start(mapping: dict[str, Path], unit: Path = UNIT) -> list[str]:
+    (cmd,) = setting("ExecStart", unit)
     return [remap(a, mapping) for a in shlex.split(cmd.lstrip("-@:+!"))]
 
 
-def working_directory(mapping: dict[str, Path]) -> str:
-    (wd,) = setting("WorkingDirectory")
+def working_directory(mapping: dict[str, Path], unit: Path = UNIT) -> str:
+    (wd,) = setting("WorkingDirectory", unit)
     return remap(wd, mapping)

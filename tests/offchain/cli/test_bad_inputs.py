@@ -287,8 +287,17 @@ KEEPER_CASES = [
         "keeper crosschain status",
         2,
         "BALLAST_CROSSCHAIN_HOLDERS",
-        "not 0x-prefixed 40-hex addresses: {'eth': '0xbad'}",
+        "eth: must be 0x followed by 40 hex digits, got '0xbad'",
         env={"BALLAST_CROSSCHAIN_HOLDERS": '{"eth": "0xbad"}'},
+    ),
+    Case(
+        "crosschain-holder-case",
+        "a cross-chain holder not EIP-55 checksummed",
+        "keeper crosschain status",
+        2,
+        "BALLAST_CROSSCHAIN_HOLDERS",
+        "is not EIP-55 checksummed (expected 0x70997970C51812dc3A010C7d01b50e0d17dc79C8)",
+        env={"BALLAST_CROSSCHAIN_HOLDERS": '{"eth": "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"}'},
     ),
 ]
 

@@ -57,10 +57,30 @@ BAD_VALUES = [
     ("trigger_percentage", "-0.1", ["trigger_percentage", "-0.1"]),
     ("trigger_percentage", 0.5, ["trigger_percentage", "float", "0.5"]),
     ("trigger_percentage", "NaN", ["trigger_percentage", "NaN"]),
-    ("chains.1.chain_id", 1, ["chains.1.chain_id: duplicate chain_id 1", "ethereum", "bsc"]),
     ("chains.1.name", "ethereum", ["duplicate name 'ethereum'"]),
     ("chains.0.base_balances.USDT", "1e30", ["chains.0", "USDT must be in [0, 1e24)", "1E+30"]),
-    ("chains.1.lz_endpoint_id", 30101, ["duplicate lz_endpoint_id 30101"]),
+    # a known chain id's published identifiers, with no route file given
+    ("chains.0.cctp_domain", 3, ["cctp_domain=3", "Circle's CCTP domain for chain_id 1 is 0"]),
+    ("chains.1.lz_endpoint_id", 30101, ["lz_endpoint_id=30101", "chain_id 56 is 30102"]),
+    # EIP-55: a mis-cased address is refused naming the field, the value and the right form
+    (
+        "chains.0.tokens.USDC.address",
+        "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eB48",
+        [
+            "chains.0.tokens.USDC.address",
+            "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eB48 is not EIP-55 checksummed",
+            "expected 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48",
+        ],
+    ),
+    (
+        "chains.1.tokens.USDT.address",
+        "0x55d398326f99059ff775485246999027b3197955",
+        ["chains.1.tokens.USDT.address", "expected 0x55d398326f99059fF775485246999027B3197955"],
+    ),
+    ("chains.0.rpc_timeout_s", 20, ["chains.0.rpc_timeout_s=20.0 is above chain_budget_s=10"]),
+    ("chains.0.confirmations", 0, ["chains.0.confirmations", "0"]),
+    ("stuck_after_s", {"crosss": 60}, ["stuck_after_s.crosss: not a waiting state"]),
+    ("stuck_after_s", {"cross": 0}, ["stuck_after_s.cross must be > 0"]),
     ("chains.0.chain_id", 0, ["chains.0.chain_id", "0"]),
     (
         "chains.0.base_balances.USDC",
@@ -94,6 +114,30 @@ def test_parse_config__bad_value__refuses_naming_field_and_value(cc_doc, path, v
         parse_config(_mutate(cc_doc, path, value))
     for text in expected:
         assert text in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("chain_id", 31337), ("lz_endpoint_id", 40999), ("cctp_domain", 99)]
+)
+def test_parse_config__an_id_twice__refused_naming_both_chains(cc_doc, field, value):
+    for chain in cc_doc["chains"]:  # chain ids no table knows: only the duplicate is wrong
+        chain["chain_id"] = 31337 if chain["name"] == "ethereum" else 31338
+        chain["cex_network"] = "ETH" if chain["name"] == "ethereum" else "BSC"
+        chain[field] = value
+    with pytest.raises(ConfigError) as err:
+        parse_config(cc_doc)
+    assert f"chains.1.{field}: duplicate {field} {value!r}" in str(err.value)
+    assert "'ethereum' (chains.0)" in str(err.value) and "'bsc' (chains.1)" in str(err.value)
+
+
+def test_parse_config__unknown_chain_id__any_domain_and_eid_accepted(cc_doc):
+    cc_doc["chains"][0].update(
+        chain_id=31337, cctp_domain=5, lz_endpoint_id=40123, cex_network="ETH"
+    )
+    cfg = parse_config(cc_doc)
+    assert cfg.chain("ethereum").cctp_domain == 5
+    assert cfg.chain_budget_s == 10 and cfg.chain("ethereum").rpc_timeout_s == 5
+    assert cfg.stuck_after_s["cross"] == 3600 and cfg.chain("ethereum").confirmations is None
 
 
 def test_parse_config__base_without_token__refused(cc_doc):

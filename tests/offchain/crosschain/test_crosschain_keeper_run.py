@@ -6,6 +6,7 @@ every process (the workers audit with it)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -167,3 +168,31 @@ def test_keeper_crosschain_run__sigterm__logged_exit_0_store_closed(xscene, tmp_
     assert not Path(f"{db}-wal").exists() and not Path(f"{db}-shm").exists()
     assert seconds < 30.0
     print(f"keeper crosschain run: SIGTERM to exit 0 in {seconds:.2f}s")
+
+
+def test_build_runtime__config_states_confirmations__every_chains_pipeline_waits_for_them(
+    xscene, tmp_path, monkeypatch
+):
+    """``confirmations`` in the cross-chain config is what each chain's pipeline waits for under
+    ``keeper run`` too, the runtime's own pipeline included (KEEPER_CONFIRMATIONS_BY_CHAIN unset:
+    15 on chain ids 1, 56 and 8453, which chains that mine on demand never give)."""
+    who = xscene.sides["ethereum"].w3.eth.accounts[18]  # nothing moves here
+    env = _env(xscene, tmp_path, who)
+    doc = json.loads(Path(env["BALLAST_CROSSCHAIN_CONFIG"]).read_text())
+    for chain in doc["chains"]:
+        chain["confirmations"] = 2
+    Path(env["BALLAST_CROSSCHAIN_CONFIG"]).write_text(json.dumps(doc))
+    env.pop("KEEPER_CONFIRMATIONS_BY_CHAIN")
+    monkeypatch.delenv("KEEPER_CONFIRMATIONS_BY_CHAIN", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    rt = build_runtime(["crosschain"], declarations=declarations())
+    try:
+        bot = rt.loops["crosschain"]
+        bot = getattr(bot, "bot", bot)
+        for name, driver in bot.engine.drivers.items():
+            chain_id = xscene.sides[name].spec.chain_id
+            assert driver.pipeline.settings.confirmations_for(chain_id) == 2, name
+        assert bot.confirmations() == {"ethereum": 2, "bsc": 2, "base": 2}
+    finally:
+        rt.stop()

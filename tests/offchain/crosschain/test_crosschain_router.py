@@ -128,14 +128,16 @@ def test_adapter_factory__usdt0_addresses_missing__no_adapter_and_dispatch_falls
 
 
 def test_adapter_factory__fully_configured__builds_each_route_with_its_sides(cc_doc):
+    from eth_utils import to_checksum_address
+
     from keepers.crosschain.cex import CexRoute
     from keepers.crosschain.routes import Web3Sender
     from keepers.crosschain.usdt0 import DvnVerification, Usdt0Route
     from keepers.crosschain.wiring import adapter_factory
 
     for i, chain in enumerate(cc_doc["chains"]):
-        chain["lz_endpoint"] = "0x" + "1a" * 20
-        chain["usdt0_oft"] = f"0x{i + 1:040x}"
+        chain["lz_endpoint"] = to_checksum_address("0x" + "1a" * 20)
+        chain["usdt0_oft"] = to_checksum_address(f"0x{i + 1:040x}")
     cfg = parse_config(cc_doc)
     owner = "0x" + "11" * 20
     factory = adapter_factory(cfg, _w3s(), Web3Sender(owner), owner, exchange=_Exchange("binance"))

@@ -40,7 +40,7 @@ class _StandInBot:
 
 
 def _run(monkeypatch, bot, *args):
-    monkeypatch.setattr(cli, "build_bot", lambda config, exclusive=False: bot)
+    monkeypatch.setattr(cli, "build_bot", lambda config, exclusive=False, read_only=False: bot)
     return CliRunner().invoke(cli.crosschain, ["run", *args])
 
 

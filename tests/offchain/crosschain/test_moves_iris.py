@@ -7,6 +7,7 @@ each out on the clock it is given, and the move ends minted and invested once.""
 import time
 
 from irislib import NOT_FOUND, FakeIris, Reply, chain_resolver
+from prometheus_client import REGISTRY
 
 from keepers.crosschain.iris import IrisAttestations, IrisClient
 from keepers.crosschain.iris_config import IrisConfig
@@ -89,6 +90,7 @@ def _held_move(xscene, first: Reply | str, slot: int):
     clock = Clock()
     local = xscene.attestations
     alerts = []
+    held: dict[str, float | None] = {}
     with FakeIris(chain_resolver(xscene, [NOT_FOUND, first, "complete"])) as server:
         cfg = IrisConfig(environment="custom", base_url=server.url, min_poll_interval_s=0)
         xscene.attestations = IrisAttestations(IrisClient(cfg, clock=clock, jitter=lambda: 0.0))
@@ -100,17 +102,24 @@ def _held_move(xscene, first: Reply | str, slot: int):
             clock.t = 10
             bot.tick(now=t0 + 10)  # Iris: `first`
             row = bot.engine._row(move.id)
+            held.update(  # what Prometheus reads while the move is held (metrics)
+                {
+                    r: REGISTRY.get_sample_value("crosschain_attestation_held_moves", {"reason": r})
+                    for r in ("delayed", "rejected")
+                }
+            )
             clock.t = 4000
             bot.tick(now=t0 + 4000)  # Iris: complete (the operator fixed it / Circle did)
             final = bot.engine.move(move.id)
         finally:
             xscene.attestations = local
             bot.stop()
-    return t0, row, alerts, final
+    return t0, row, alerts, final, held
 
 
 def test_move__iris_answers_400__held_with_a_named_error_and_a_critical_alert_not_retried(xscene):
-    t0, row, alerts, final = _held_move(xscene, Reply(400, {"error": "Invalid domain"}), 24)
+    t0, row, alerts, final, held = _held_move(xscene, Reply(400, {"error": "Invalid domain"}), 24)
+    assert held["rejected"] >= 1  # crosschain_attestation_held_moves{reason="rejected"}
     assert row.state == "cross" and row.attempts == 0
     assert "RouteRejected" in row.error and "HTTP 400" in row.error
     assert row.next_try_at.replace(tzinfo=None) == _naive_utc(
@@ -122,7 +131,8 @@ def test_move__iris_answers_400__held_with_a_named_error_and_a_critical_alert_no
 
 
 def test_move__iris_delay_reason__warning_alert_names_the_reason_and_the_move(xscene):
-    _, row, alerts, final = _held_move(xscene, "delayed:amount_above_max", 25)
+    _, row, alerts, final, held = _held_move(xscene, "delayed:amount_above_max", 25)
+    assert held["delayed"] >= 1  # crosschain_attestation_held_moves{reason="delayed"}
     assert row.state == "cross" and row.attempts == 0
     delayed = [a for a in alerts if a.code == "attestation_delayed"]
     assert delayed and "amount_above_max" in delayed[0].message
@@ -172,3 +182,22 @@ def test_cli__iris_section_and_local_attester_key__refused_exit_2(xscene, tmp_pa
     out = CliRunner().invoke(crosschain, ["status"], env=env)
     assert out.exit_code == 2
     assert "BALLAST_CCTP_LOCAL_ATTESTER_KEY" in out.output and "iris" in out.output
+
+
+def test_metrics__iris_locked_out__seconds_left_exported_until_the_lockout_ends(xscene):
+    """crosschain_iris_lockout_seconds (CrosschainIrisLockedOut): what is left of Circle's
+    lockout after a 429, 0 once it is over."""
+    clock = Clock()
+    client = IrisClient(IrisConfig(environment="sandbox"), clock=clock, jitter=lambda: 0.0)
+    bot = xscene.bot(holders=holders_map(xscene, "0x000000000000000000000000000000000000dEaD"))
+    bot.iris = client
+    try:
+        client._lock_out(300.0)  # what a 429 without Retry-After does
+        clock.t = 100
+        bot.tick()
+        assert REGISTRY.get_sample_value("crosschain_iris_lockout_seconds") == 200.0
+        clock.t = 400
+        bot.tick()
+        assert REGISTRY.get_sample_value("crosschain_iris_lockout_seconds") == 0.0
+    finally:
+        bot.stop()

@@ -38,3 +38,26 @@ def test_dashboard__datasource_is_an_import_input_read_through_a_variable() -> N
 def test_provisioned_datasource__a_prometheus_the_variable_can_pick() -> None:
     doc = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/ballast.yml").read_text())
     assert [ds["type"] for ds in doc["datasources"]] == ["prometheus"]
+
+
+def test_dashboard__crosschain_row__every_query_reads_a_metric_the_keeper_exports() -> None:
+    import re
+
+    from prometheus_client import Counter, Gauge
+
+    from keepers.crosschain import metrics as xm
+
+    d = json.loads(DASHBOARD.read_text())
+    row = next(
+        p for p in d["panels"] if p["type"] == "row" and p["title"] == "Cross-chain inventory"
+    )
+    below = [p for p in d["panels"] if p["gridPos"]["y"] > row["gridPos"]["y"]]
+    exported = {m._name for m in vars(xm).values() if isinstance(m, Gauge | Counter)}
+    read = {
+        name.removesuffix("_total")
+        for p in below
+        for t in p["targets"]
+        for name in re.findall(r"crosschain_[a-z_]+", t["expr"])
+    }
+    assert read and read <= exported, read - exported
+    assert {"crosschain_chain_up", "crosschain_balance", "crosschain_moves"} <= read

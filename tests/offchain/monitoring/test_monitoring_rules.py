@@ -68,6 +68,20 @@ def test_promtool_test_rules__seed_thresholds__fire_above_not_at():
             "keeper_funder_runway_intervals < keeper_funder_runway_alert_intervals",
             "keeper_funder_runway_intervals <= keeper_funder_runway_alert_intervals",
         ),
+        # the cross-chain keeper's: a chain down, a signer conflict, a move stuck or failed,
+        # an attestation held, Iris's lockout
+        ("crosschain_chain_up == 0 and", "crosschain_chain_up < 0 and"),
+        ("crosschain_chain_halted == 1", "crosschain_chain_halted > 1"),
+        (
+            "crosschain_move_oldest_age_seconds > crosschain_move_stuck_after_seconds",
+            "crosschain_move_oldest_age_seconds >= crosschain_move_stuck_after_seconds",
+        ),
+        (
+            "increase(crosschain_moves_failed_total[1h]) > 0",
+            "rate(crosschain_moves_failed_total[1h]) > 1",
+        ),
+        ("(crosschain_attestation_held_moves) > 0", "(crosschain_attestation_held_moves) > 1"),
+        ("crosschain_iris_lockout_seconds > 0", "crosschain_iris_lockout_seconds > 300"),
     ],
 )
 @needs_promtool
@@ -87,3 +101,21 @@ def test_rules__every_alert_has_severity_and_summary():
         for rule in group["rules"]:
             assert rule["labels"]["severity"] in ("warning", "critical"), rule["alert"]
             assert rule["annotations"]["summary"], rule["alert"]
+
+
+def test_rules__crosschain_group__reads_only_metrics_the_crosschain_keeper_exports():
+    """A renamed gauge must not leave a rule reading nothing (an alert that can never fire)."""
+    import re
+
+    from prometheus_client import Counter, Gauge
+
+    from keepers.crosschain import metrics as xm
+
+    (group,) = [g for g in yaml.safe_load(RULES.read_text())["groups"] if g["name"] == "crosschain"]
+    exported = {m._name for m in vars(xm).values() if isinstance(m, Gauge | Counter)}
+    read = {
+        name.removesuffix("_total")
+        for rule in group["rules"]
+        for name in re.findall(r"crosschain_[a-z_]+", rule["expr"])
+    }
+    assert len(group["rules"]) == 6 and read <= exported, read - exported
