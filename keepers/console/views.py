@@ -23,7 +23,7 @@ from keepers.console.html import (
 )
 from keepers.console.units import Units, base_units, checksum_text, checksummed, risk_detail
 from keepers.core.errors import DomainError
-from keepers.fund.service import approval_view, optional_bot
+from keepers.fund.service import approval_view, approval_views, optional_bot
 from keepers.store.statuses import PLAN, PlanStatus
 
 WAITING = PlanStatus.PENDING_APPROVAL.value
@@ -609,8 +609,8 @@ def approvals_page(ctx: Any, now: int, nonce: str) -> str:
     waiting for anyone."""
     waiting, approved = [], []
     units = base_units(ctx, 6)
-    for row in ctx.records().plans.with_status(WAITING):
-        v = approval_view(ctx, row, now)
+    rows = ctx.records().plans.with_status(WAITING)
+    for row, v in zip(rows, approval_views(ctx, rows, now), strict=True):
         report = row.payload.get("report") or {}
         u = Units(int(report.get("base_decimals", 6)), units.symbol)
         line = [

@@ -33,6 +33,7 @@ from keepers.cli_base import (
 from keepers.core.errors import EXIT_UNAVAILABLE, DomainError, KeeperError
 from keepers.fund.service import (
     approval_view,
+    approval_views,
     carried_flow,
     fleet_view,
     optional_bot,
@@ -325,9 +326,7 @@ def review(ctx: Ctx, plan_ref: str | None, typed_data: bool) -> None:
     if plan_ref is None:
         if typed_data:
             raise click.UsageError("--typed-data needs a PLAN")
-        views = [
-            approval_view(ctx, r, now) for r in ctx.records().plans.with_status(PENDING_APPROVAL)
-        ]
+        views = approval_views(ctx, ctx.records().plans.with_status(PENDING_APPROVAL), now)
         ctx.out(
             views,
             lambda: "\n".join(_approval_text(v) for v in views) or "no plan waits for approval",

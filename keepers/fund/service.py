@@ -7,7 +7,8 @@ sharing a running keeper's bot and store): ``ctx.records()`` (the store's plans)
 ``ctx.bot_or_offline()`` (the fund bot, or None when the node does not answer).
 
 - :func:`record_signature`: the one intake of a signature made elsewhere;
-- :func:`approval_view`: who signed what and whether it counts now (`keeper review`);
+- :func:`approval_view`: who signed what and whether it counts now (`keeper review`), and
+  :func:`approval_views` for a queue of plans;
 - :func:`optional_bot`: the fund bot when a deployment is configured and its node answers;
 - :func:`propose_manual`: a manual rebalance stored as a proposed plan, under the fund's lease;
 - the fund's status beside the chain's: :func:`fleet_view` (who runs, who leads) and
@@ -100,7 +101,40 @@ def signed_plan_of(row: Any) -> Any:
         raise DomainError(f"plan {row.ref}: its frozen document is unusable: {err}") from None
 
 
-def approval_view(ctx: Any, row: Any, now: int) -> dict[str, Any]:
+def approval_views(ctx: Any, rows: list[Any], now: int) -> list[dict[str, Any]]:
+    """:func:`approval_view` of each of ``rows`` (the queue: `keeper review`, the console's
+    /approvals), their approvals read in one query instead of one plan read per row."""
+    from sqlalchemy import select
+
+    from keepers.core.approval import ApprovalRecord
+    from keepers.store import models as m
+
+    records: dict[int, list[Any]] = {r.id: [] for r in rows}
+    if rows:
+        with ctx.records().plans.store.sessions() as s:
+            found = s.scalars(
+                select(m.Approval)
+                .where(m.Approval.plan_id.in_(list(records)))
+                .order_by(m.Approval.id)
+            )
+            for a in found:
+                if a.decision in ("approve", "reject"):  # PlanStore.approvals' records
+                    records[a.plan_id].append(
+                        ApprovalRecord(
+                            a.approver or "",
+                            int(a.decided_at.timestamp()) if a.decided_at else 0,
+                            a.decision == "approve",
+                            a.reason or "",
+                            a.signature or "",
+                            a.plan_hash or "",
+                        )
+                    )
+    return [approval_view(ctx, r, now, records=records[r.id]) for r in rows]
+
+
+def approval_view(
+    ctx: Any, row: Any, now: int, *, records: list[Any] | None = None
+) -> dict[str, Any]:
     """Who approved what and whether it counts now (`keeper review`): for a frozen plan each
     signature is recovered over the plan hash recomputed from the stored document, checked
     against the stored admins (the Safe owners) and the deadline, as the keeper counts."""
@@ -115,7 +149,8 @@ def approval_view(ctx: Any, row: Any, now: int) -> dict[str, Any]:
         plan = signed_plan_of(row)
     except DomainError as err:
         plan, broken = None, str(err)
-    records = plans.approvals(row.ref)
+    if records is None:
+        records = plans.approvals(row.ref)
     approving = [r for r in records if r.approve]
     if str(row.status) != "pending_approval" and records:
         # a decided plan: whether each approval counted when the last one was recorded (past

@@ -6,8 +6,10 @@ does."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+from unittest import mock
 
 from eth_utils import to_checksum_address
 
@@ -97,3 +99,30 @@ def test_the_demos_console__address_printed__serves__no_keeper_key(env):  # noqa
     finally:
         stop_console(proc)
     assert proc.returncode == 0
+
+
+def test_approval_views__one_query_for_the_queue__same_views_as_one_by_one(env):  # noqa: F811
+    """The queue's views (the console's /approvals, `keeper review` without a plan) read every
+    plan's approvals in one query: the same views, signatures, rejections and order, as
+    approval_view of each plan reads them."""
+    from ballast_dev.local.keystores import account_key
+    from keepers.cli_base import Ctx
+    from keepers.fund.planning.plan_approval import sign_plan
+    from keepers.fund.service import approval_view, approval_views
+    from tests.offchain.console.test_console_security import OWNERS, add_plan, frozen_plan
+
+    e, plans = env
+    add_plan(plans, "plan-second")
+    add_plan(plans, "plan-third")
+    for ref, who in ((REF, "bob"), (REF, "alice"), ("plan-third", "carol")):
+        plans.record_signature(ref, sign_plan(frozen_plan(ref), account_key(who)), NOW + 60)
+    plans.record_decision("plan-second", OWNERS[2], NOW + 70, approve=False, note="no")
+    with mock.patch.dict(os.environ, e):
+        ctx = Ctx(False, NOW + 100)
+        rows = ctx.records().plans.with_status("pending_approval")
+        assert len(rows) == 3
+        views = approval_views(ctx, rows, NOW + 100)
+        assert views == [approval_view(ctx, r, NOW + 100) for r in rows]
+        assert [v["counted"] for v in views] == [2, 0, 1]
+        assert [len(v["approvals"]) for v in views] == [2, 1, 1]
+        ctx.close()
