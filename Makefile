@@ -33,7 +33,8 @@ help:
 	@echo "make gas        rewrite the committed gas snapshot (gas-snapshot.json)"
 	@echo "make bench      benchmarks (gas against baselines measured in the same run)"
 
-$(STAMPS)/venv: pyproject.toml
+# keepers/version.py: the package version (pyproject reads it) is in the installed metadata
+$(STAMPS)/venv: pyproject.toml keepers/version.py
 	@mkdir -p $(STAMPS)
 	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
 	bash scripts/toolchain/install_python.sh $(VENV) -e ".[dev]"
