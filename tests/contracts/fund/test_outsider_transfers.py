@@ -156,3 +156,31 @@ def test_due_run__timed_into_a_held_feeds_outage__rebalancer_retries_within_the_
     assert bytes(failed.reason)[:4] == keccak(text="MarkWhileFeedDown()")[:4]
     assert _holdings(fund, controller, usdt, vault) == before
     assert r.bookedRun()[1] == tx.timestamp + DAY // 24
+
+
+def test_settle__outsider_sends_units_then_settles__only_the_subscription_is_accounted(
+    fund, vault, controller, usdt, alice, keeper, attacker, deployer, unit, chain, fund_usdt
+):
+    """settle() is anyone's, and it is where an asynchronous subscription's tokens become the
+    fund's. Eve sends the controller 50,000 tokens of the same asset and settles herself: the
+    fund accounts for the subscription's tokens only, so users' pricing is what it is without
+    her transfer, to the unit; and the subscription itself is counted once settled (a settle
+    that accounted nothing would drop it from the fund's value)."""
+    rwa = fund.assets["rwa"]
+    vault.deposit(1_000_000 * unit, alice, sender=alice)
+    controller.purchaseAsset(rwa, 100_000 * unit, 0, sender=keeper)
+    chain.pending_timestamp += 86_400 + 1
+    for f in fund.feeds.values():
+        f.updateAnswer(f.latestAnswer(), sender=deployer)
+    pending = controller.livePricingValues()  # the subscription counted as pending cash
+    snap = chain.snapshot()
+    controller.settle(rwa, sender=attacker)
+    plain = controller.livePricingValues()
+    # settled: the subscription's tokens are the fund's, counted as the pending cash was
+    assert abs(plain[0] - pending[0]) <= unit and plain[0] >= 100_000 * unit
+    chain.restore(snap)
+    rwa.mint(controller, 50_000 * 10**18, sender=deployer)  # eve's transfer (minted to her aim)
+    controller.settle(rwa, sender=attacker)
+    assert rwa.balanceOf(controller) == 150_000 * 10**18
+    assert controller.livePricingValues() == plain
+    assert controller.pricingValues() == plain
