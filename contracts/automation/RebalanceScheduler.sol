@@ -361,8 +361,12 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
             reasonSize := returndatasize()
         }
         uint256 fee = run.fee;
-        kept = fee * protocolShareBps / BPS;
-        paid = fee - kept;
+        // Cannot overflow: fee is a uint96 and protocolShareBps <= MAX_PROTOCOL_SHARE_BPS, so the
+        // product stays under 2**109; kept <= fee.
+        unchecked {
+            kept = fee * protocolShareBps / BPS;
+            paid = fee - kept;
+        }
         emit RunExecuted(id, msg.sender, ok, paid);
         if (!ok) {
             if (reasonSize > MAX_REASON_LENGTH) reasonSize = MAX_REASON_LENGTH;
