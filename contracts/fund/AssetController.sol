@@ -744,7 +744,11 @@ contract AssetController is IAssetController, AssetControllerStorage {
         (uint256[] memory members, uint256 k) = _members(t);
         uint256 equalShare = (s.tierValues[t] + amount) / k;
         uint256 bound = _internalBound(); // read once for the call's legs, which never change it
-        for (uint256 pass; pass < 2 && invested < amount; ++pass) {
+        // A scheduled run fills only the equal-share pass: its pool legs fill nothing, and a
+        // second pass would pour their share into the tier's ERC-4626 members up to each one's
+        // own limit, past the fund's top-3 bound, reverting the whole run (what the pool legs
+        // could not take stays in L1 for the keeper's own run).
+        for (uint256 pass; pass < (s.scheduled ? 1 : 2) && invested < amount; ++pass) {
             for (uint256 j; j < k && invested < amount; ++j) {
                 uint256 i = members[j];
                 if (i == _CUT) continue;

@@ -14,24 +14,9 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from keepers import abis
 from keepers.fund.planning.report import whole
 
-_ERC20 = [
-    {
-        "name": "symbol",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "string"}],
-    },
-    {
-        "name": "decimals",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "uint8"}],
-    },
-]
 _tokens: dict[str, tuple[str | None, int | None]] = {}
 _lock = threading.Lock()
 ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{40}\b")
@@ -60,7 +45,7 @@ def token_info(bot: Any, token: str) -> tuple[str | None, int | None]:
     if bot is None:
         return None, None
     try:
-        c = bot.w3.eth.contract(address=to_checksum_address(token), abi=_ERC20)
+        c = bot.w3.eth.contract(address=to_checksum_address(token), abi=abis.load("IERC20Min"))
         got: tuple[str | None, int | None] = (
             str(c.functions.symbol().call()),
             int(c.functions.decimals().call()),
@@ -81,7 +66,7 @@ def decimals_of(bot: Any, address: str) -> int | None:
     if bot is None:
         return None
     try:
-        c = bot.w3.eth.contract(address=to_checksum_address(address), abi=_ERC20)
+        c = bot.w3.eth.contract(address=to_checksum_address(address), abi=abis.load("IERC20Min"))
         got = int(c.functions.decimals().call())
     except Exception:  # noqa: BLE001 - no decimals(): the caller shows what it has
         return None

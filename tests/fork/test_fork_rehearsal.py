@@ -70,6 +70,8 @@ def fund(project, addresses):
         "registry": project.PaidRebalancerRegistry.at(a["automation"]["paid_registry"]),
         "supervisor": project.Supervisor.at(a["automation"]["supervisor"]),
         "rebalancer": project.Rebalancer.at(a["automation"]["fund_rebalancer"]),
+        # what holds KEEPER_ROLE on the controller (local-safe.yaml, run.sh's default)
+        "keeper_role": a["automation"]["plan_executor"],
     }
 
 
@@ -205,17 +207,27 @@ def test_fork__config_change_through_timelock__sent_by_the_admins_pipeline(
 
 def _in_operation(fund, accounts, investor, deployer) -> int:
     """A fund in operation: invested and in band by the controller's own rebalance, sent as
-    the fund's paid rebalancer sends it (REBALANCER_ROLE; impersonated on the fork, where
-    only ape sets the scene). Returns the base token's unit."""
+    the keeper's side sends it (KEEPER_ROLE, held by whatever the record put in front of the
+    controller: the PlanExecutor here; impersonated on the fork, where only ape sets the
+    scene). The paid rebalancer's scheduled run no longer trades pools (the fourth review), so
+    on a fund of pool assets it would leave the tiers where they are. Returns the base token's
+    unit."""
     v, c, cash, lens = fund["vault"], fund["controller"], fund["cash"], fund["lens"]
     unit = 10 ** int(cash.decimals())
     cash.mint(investor, 5_000_000 * unit, sender=deployer)
     cash.approve(v, 2**256 - 1, sender=investor)
     _refresh(fund, deployer)
     v.deposit(2_000_000 * unit, investor, sender=investor)
+    # the scheduled run first: it must never revert for the pool legs it leaves (pouring
+    # their share into the ERC-4626 members once breached the top-3 bound), then the
+    # keeper's side's own run, which trades the pools
     rebalancer = accounts[fund["rebalancer"].address]
     rebalancer.balance = 10**20
     c.rebalance(True, sender=rebalancer)
+    mover = accounts[fund["keeper_role"]]
+    assert c.hasRole(c.KEEPER_ROLE(), mover)
+    mover.balance = 10**20
+    c.rebalance(True, sender=mover)
     st = lens.fundState(c)
     assert all(st.tiers[t].minBps <= st.tierRatioBps[t] <= st.tiers[t].maxBps for t in range(3))
     return unit

@@ -2,8 +2,9 @@
 pragma solidity ^0.8.24;
 
 /// @title IERC20Min
-/// @notice The part of ERC-20 (EIP-20, with `decimals` from the metadata extension) the keepers
-/// call on any token: moving inventory, approving a bridge, reading balances and decimals.
+/// @notice The part of ERC-20 (EIP-20, with `decimals` and `symbol` from the metadata extension)
+/// the keepers call on any token: moving inventory, approving a bridge, reading balances,
+/// decimals and the symbol the console shows.
 /// Declared here, not imported from OpenZeppelin, so that `ape compile` writes its ABI into the
 /// build and `make abis` can export it for the keepers (dependency types are not in the build).
 interface IERC20Min {
@@ -24,4 +25,7 @@ interface IERC20Min {
 
     /// @notice The number of decimals of the base unit.
     function decimals() external view returns (uint8);
+
+    /// @notice The token's symbol (the console shows amounts with it).
+    function symbol() external view returns (string memory);
 }

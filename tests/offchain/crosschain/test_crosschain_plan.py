@@ -133,7 +133,9 @@ def test_plan__insufficient_surplus__error_names_chain_asset_deficit_surplus():
     e = err.value
     assert (e.asset, e.deficits, e.deficit, e.surplus) == ("USDC", {"a": usd(90)}, usd(90), usd(50))
     msg = str(e)
-    assert "a" in msg and "USDC" in msg and str(usd(90)) in msg and str(usd(50)) in msg
+    # the seed's words, amounts in the asset's own units (not the planner's 18-decimal ones)
+    assert msg.startswith("Insufficient surplus to bring chain a asset USDC back to base")
+    assert "deficit 90 USDC" in msg and "total surplus 50 USDC" in msg and str(usd(90)) not in msg
 
 
 def test_plan__one_asset_short__no_partial_plan_for_the_other():

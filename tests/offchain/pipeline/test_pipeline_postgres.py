@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from eth_utils import to_checksum_address
 from sqlalchemy import select
 
 from keepers.registry import declarations
@@ -129,7 +130,11 @@ def test_audit_on_postgres__daily_notional_cap__enforced_under_advisory_lock(
 
 # --- issue 12: three replicas, every bot's role, one policy built from the declared calls ----
 
-_EOA = {n: "0x" + f"{i:02x}" * 20 for i, n in enumerate(("ctl", "sch", "sup", "reb", "tok"), 0xA1)}
+# checksummed (the cross-chain config refuses a mis-cased address, as EIP-55 asks)
+_EOA = {
+    n: to_checksum_address("0x" + f"{i:02x}" * 20)
+    for i, n in enumerate(("ctl", "sch", "sup", "reb", "tok"), 0xA1)
+}
 
 
 def _bots_env(tmp_path: Any) -> dict[str, str]:
@@ -168,7 +173,12 @@ def _bots_env(tmp_path: Any) -> dict[str, str]:
                         **chain,
                         "name": "other",
                         "chain_id": 56,
-                        "tokens": {"USDC": {"address": "0x" + "b5" * 20, "decimals": 18}},
+                        "tokens": {
+                            "USDC": {
+                                "address": to_checksum_address("0x" + "b5" * 20),
+                                "decimals": 18,
+                            }
+                        },
                     },
                 ],
                 "route_costs": {"CEX": 10},
