@@ -414,6 +414,8 @@ class FundBot:
     def plan_and_run(
         self, reading: FundReading, triggers: list[trig.Trigger], now: int, *, dry_run: bool = False
     ) -> CycleOutcome:
+        if not dry_run:  # a plan past its deadline neither covers nor holds a new one
+            self.lifecycle.expire_overdue(now)
         # one picture of the fund: planned against the fund as it will be once the plans in
         # flight land (keepers.fund.planning.inflight), whichever trigger asked
         flights = self.plans.in_flight()
