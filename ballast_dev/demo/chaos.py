@@ -245,6 +245,7 @@ def _worker(now: int, jobs: list[str]) -> None:
         rec = {"job": job, "s": round(time.monotonic() - t, 3), "error": err}
         sys.stdout.write(json.dumps(rec) + "\n")
         sys.stdout.flush()
+    os._exit(0)  # done: no interpreter teardown for a kill to land in
 
 
 if __name__ == "__main__":
