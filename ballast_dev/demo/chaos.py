@@ -6,12 +6,13 @@ run in a fresh keeper process on the month's store (``python -m ballast_dev.demo
 jobs guarded as keepers.runtime.scheduler.run_job guards them: an error is a ``job_failed``
 line, the next job runs). A seeded draw decides whether the process is SIGKILLed and when (0 to
 ``KILL_WINDOW_S`` seconds after it is ready, its store open and its chain checked: while a
-check reads the chain, between two writes of a plan, with a transaction in flight). The keeper is then restarted on
-the same store (in the month's own process, as systemd restarts `keeper run`): after a kill
-its scheduled checks run again; the owners sign what waits and its tick runs. The executor and supervisor keepers run the on-chain automation
-beside it (the recurring rebalancer's due runs move the fund between the keeper's steps), and
-the hostile month's own scenes stay: a node outage that starts at a send, a kill with a
-transaction in flight, a bank run, a stale feed, a depeg, gas spikes.
+check reads the chain, between two writes of a plan, with a transaction in flight). The keeper
+is then restarted on the same store (in the month's own process, as systemd restarts `keeper
+run`): after a kill its scheduled checks run again; the owners sign what waits and its tick
+runs. The executor and supervisor keepers run the on-chain automation beside it (the recurring
+rebalancer's due runs move the fund between the keeper's steps), and the hostile month's own
+scenes stay: a node outage that starts at a send, a kill with a transaction in flight, a bank
+run, a stale feed, a depeg, gas spikes.
 
 A chaos month passes when it ends in band (no day ending out of band outside the feed's
 outage), with 0 keeper crashes (a job that raised, in any process), 0 actions sent twice, no
@@ -38,8 +39,8 @@ from ballast_dev.demo.hostile import HostileDemo, Judgement, fmt_day, hostile_sc
 from ballast_dev.demo.run import ROOT, Ledger, play
 from ballast_dev.deployment.fund import FundDeployment
 
-KILL_WINDOW_S = 3.0  # a kill lands 0 .. 3 s after the keeper process is ready
-KILL_SHARE = 0.6  # the share of days whose keeper process is killed
+KILL_WINDOW_S = 1.5  # a kill lands 0 .. 1.5 s after the process is ready (checks: ~1-2 s)
+KILL_SHARE = 0.8  # the share of days whose keeper process is killed
 JOB_MAX_S = 15.0
 
 
@@ -245,6 +246,7 @@ def _worker(now: int, jobs: list[str]) -> None:
         rec = {"job": job, "s": round(time.monotonic() - t, 3), "error": err}
         sys.stdout.write(json.dumps(rec) + "\n")
         sys.stdout.flush()
+    os._exit(0)  # done: no interpreter teardown for a kill to land in
 
 
 if __name__ == "__main__":

@@ -438,9 +438,11 @@ class FundBot:
     def plan_and_run(
         self, reading: FundReading, triggers: list[trig.Trigger], now: int, *, dry_run: bool = False
     ) -> CycleOutcome:
-        # another deployment's open plans never count as in flight here, nor cover a new plan
         if not dry_run:
+            # another deployment's open plans never count as in flight here, nor cover a new
+            # plan; a plan past its deadline neither covers nor holds a new one
             self.end_other_deployments()
+            self.lifecycle.expire_overdue(now)
         # one picture of the fund: planned against the fund as it will be once the plans in
         # flight land (keepers.fund.planning.inflight), whichever trigger asked
         flights = self.plans.in_flight()

@@ -36,7 +36,9 @@ raises on a plan the fund moved under: it reports a ``fit`` finding.
 tick (its risk check, then on or stale). A plan pending approval past its approval deadline
 ends ``expired``; an approved plan behind a PlanExecutor whose frozen deadline passed before it
 could run ends ``expired`` as well: both with the reason, a ``plan_expired`` alert, the console's
-webhook (keepers.console.notify, kind ``ended``) and the reason in ``keeper history``.
+webhook (keepers.console.notify, kind ``ended``) and the reason in ``keeper history``. They end
+at the next tick, or earlier, when a check is about to plan (``expire_overdue``): a plan past
+its deadline can never run, so it must not cover or hold the plan a trigger makes.
 """
 
 from __future__ import annotations
@@ -50,7 +52,14 @@ from keepers.fund.planning.actions import Plan
 from keepers.fund.planning.fit import Basis, describe, misfits
 from keepers.fund.planning.inflight import project
 from keepers.fund.planning.state import FundState
-from keepers.fund.records import EXPIRED, STALE, WAITING, PlanStore
+from keepers.fund.records import (
+    APPROVED,
+    EXPIRED,
+    PENDING_APPROVAL,
+    STALE,
+    WAITING,
+    PlanStore,
+)
 from keepers.runtime.alerts import AlertLevel
 
 log = get_logger("keepers.fundbot")
@@ -106,6 +115,24 @@ class Lifecycle:
 
     def expire(self, ref: str, reason: str, now: int, stage: str) -> CycleOutcome:
         return self.end(ref, EXPIRED, reason, now, stage)
+
+    def expire_overdue(self, now: int) -> list[CycleOutcome]:
+        """Every plan past its deadline ends expired now, before a check plans (not only at
+        the next tick): one pending approval past its approval deadline, one approved with
+        nothing sent past its executor deadline. Such a plan can never run, so it must not
+        cover or hold the plan a trigger makes."""
+        out = []
+        for row in self.plans.with_status(PENDING_APPROVAL):
+            deadline = (row.payload.get("approval") or {}).get("deadline")
+            if row.ref and deadline is not None and now > int(deadline):
+                late = f"its approval deadline {int(deadline)} passed unsigned"
+                out.append(self.expire(row.ref, late, now, "approval"))
+        for row in self.plans.with_status(APPROVED):
+            why = self.executor_overdue(row.payload, now)
+            full = self.plans.get(row.ref or "") if why is not None else None
+            if full is not None and not any(a.intent_id for a in full.actions):
+                out.append(self.expire(str(row.ref), str(why), now, "execution"))
+        return out
 
     @staticmethod
     def executor_overdue(payload: dict[str, Any], now: int) -> str | None:

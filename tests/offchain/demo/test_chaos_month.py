@@ -1,5 +1,5 @@
 """Chaos months (ballast_dev/demo/chaos.py): the hostile month with the fund keeper as separate
-processes on one store, SIGKILLed at seeded random instants (0-3 s after a process starts:
+processes on one store, SIGKILLed at seeded random instants (0-1.5 s after a process is ready:
 during its checks, between two writes of a plan, with a transaction in flight), the executor
 and supervisor keepers running the on-chain automation beside it, and the hostile month's node
 outage that starts at a send. Each month must end in band with 0 keeper crashes, 0 actions sent

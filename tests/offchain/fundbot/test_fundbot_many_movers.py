@@ -192,3 +192,18 @@ def test_execute__due_run_between_two_sends__rest_not_sent_plan_stale_first_kept
     assert row.payload["ended"]["stage"] == "send"
     assert any(a.code == "plan_stale" for a in alerts)
     assert 900 <= _ratios(bot)[0] <= 1_100  # the due run and the first action: L1 near 10%
+
+
+def test_check__pending_plan_past_its_deadline__expired_first_never_covers_the_new_plan(
+    make_bot, fresh, chain, accounts, alerts
+):
+    bot = make_bot()
+    _deposit(fresh, accounts, 10_000_000)
+    now = int(chain.pending_timestamp)
+    old = bot.check("liquidity", now)
+    assert old.status == "pending_approval", old
+    deadline = int(bot.plans.get(old.plan_id).payload["approval"]["deadline"])
+    out = bot.check("liquidity", deadline + 1)  # no tick in between
+    assert out.status == "pending_approval" and out.plan_id != old.plan_id, out
+    assert bot.plans.get(old.plan_id).status == "expired"
+    assert [a.code for a in alerts if a.code == "plan_expired"] == ["plan_expired"]
