@@ -146,11 +146,12 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "escrow-execute-pays-one-more",
         "contracts/automation/RebalanceScheduler.sol",
-        "_pay(msg.sender, fee);",
-        "_pay(msg.sender, fee + 1);",
+        "_pay(msg.sender, paid);",
+        "_pay(msg.sender, paid + 1);",
         "SchedulerEscrowSlowProofs",
         "prepaid_is_paid",
-        "execute pays its executor one wei more than the run's fee (out of another run's escrow)",
+        "execute pays its executor one wei more than its pay, the run's fee less the protocol's "
+        "share (out of another run's escrow)",
     ),
 )
 
