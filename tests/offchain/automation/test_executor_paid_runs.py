@@ -4,7 +4,10 @@ and a batch never dropped because one member is due by the keeper's clock but no
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from keepers.automation.executor import ExecutorBot
@@ -40,6 +43,17 @@ def low_run(project, deployer, auto, alice, gov):
     pos.setRebalancer(reb, True, sender=alice)
     reb.fixReschedule(sender=alice)
     return int(reb.bookedRun()[0])
+
+
+@pytest.fixture(autouse=True)
+def _info_lines_kept():
+    """capture_logs swaps the processors, not the level filter: a keeper configured at WARNING
+    earlier in the same worker (another test's CLI run) dropped these info lines before any
+    capture, and the tests failed only in the whole suite. The level is INFO here, restored."""
+    old = structlog.get_config()["wrapper_class"]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    yield
+    structlog.configure(wrapper_class=old)
 
 
 def _events(logs, name: str) -> list[dict]:
