@@ -4,11 +4,8 @@ On anvil with the deployed local fund: a plan the fund moved under (another keep
 process, a second replica or an operator, invested the cash it was to deploy with the
 controller's forced ``rebalance(true)``; a holder's request; a position sold) ends ``stale`` with
 the reason in words, stops counting as in flight, and the keeper plans again from the fund as it
-is; a plan nobody signs or runs in time expires.
-
-The scheduled due run is not that mover any more: it trades no pool leg (each is cut, left to
-the keeper), so on the local profile it invests only a small part of a large cash pile. The
-keeper role's own forced run trades every venue, inside the controller's internal bound.
+is; a plan nobody signs or runs in time expires. The scheduled due run is not the mover that
+invests the cash any more (tests.support.fundbotlib.other_keeper_invests says why).
 """
 
 from __future__ import annotations
@@ -18,24 +15,7 @@ from typing import Any
 import pytest
 
 from keepers.fund.records import APPROVED, PENDING_APPROVAL, PROPOSED
-from tests.support.fundbotlib import NO_APPROVAL, UNIT, restarted
-
-
-def _feeds_fresh(fund: Any, accounts: Any) -> None:
-    """Every feed reports again (a heartbeat), so a run finds its prices fresh."""
-    for feed in fund.feeds.values():
-        feed.updateAnswer(int(feed.latestAnswer()), sender=accounts[0])
-
-
-def other_keeper_invests(fund: Any, accounts: Any) -> None:
-    """Another process holding the controller's KEEPER_ROLE (a second keeper replica, or an
-    operator running the local profile's keeper key, accounts[2], by hand) sends
-    ``rebalance(true)``: the controller deploys the cash to every tier, pool legs included. The
-    feeds report first (a heartbeat), so it finds its prices fresh."""
-    c, other = fund.controller, accounts[2]
-    assert c.hasRole(c.KEEPER_ROLE(), other)
-    _feeds_fresh(fund, accounts)
-    c.rebalance(True, sender=other)
+from tests.support.fundbotlib import NO_APPROVAL, UNIT, other_keeper_invests, restarted
 
 
 def _ratios(bot: Any) -> list[int]:
