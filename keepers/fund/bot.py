@@ -51,7 +51,6 @@ from web3 import Web3
 
 from keepers.core import approval as approval_policy
 from keepers.core.logging import get_logger
-from keepers.core.settings import PolicyConfig
 from keepers.fund.actions import ActionEncoder, EncodedCall
 from keepers.fund.approval_stage import ApprovalServices, ApprovalStage
 from keepers.fund.deployment import Deployed
@@ -64,9 +63,9 @@ from keepers.fund.outcome import (  # re-exported: the CLI and the tests import 
     DUPLICATE,
     NO_SAFE_MOVE_STATUS,
     NOT_LEADER,
-    ROLE,
     CycleOutcome,
 )
+from keepers.fund.outcome import ROLE as ROLE  # re-exported for the tests
 from keepers.fund.planning import risk as riskmod
 from keepers.fund.planning import triggers as trig
 from keepers.fund.planning.actions import Action, ActionResult, Plan
@@ -96,7 +95,7 @@ from keepers.fund.records import (
     PlanStore,
 )
 from keepers.fund.roles import fund_calls as fund_calls  # re-exported for the tests
-from keepers.fund.roles import fund_role
+from keepers.fund.roles import fund_role as fund_role  # re-exported for the tests
 from keepers.fund.settings import FundConfig
 from keepers.fund.sizing import (
     SizingServices,
@@ -113,7 +112,7 @@ from keepers.runtime.alerts import Alerter, AlertLevel
 from keepers.runtime.leases import LeaseLost
 from keepers.store.db import Store
 from keepers.tx import children
-from keepers.tx.contracts import ChainMismatchError, FundAddresses, FundContracts
+from keepers.tx.contracts import FundAddresses, FundContracts
 from keepers.tx.node import Node, connect_web3
 from keepers.tx.pipeline import HoldHook, Pipeline  # HoldHook: re-exported
 from keepers.tx.release import ReleaseCheck
@@ -224,16 +223,10 @@ class FundBot:
         return self.signer.address
 
     def check_chain(self) -> None:
-        """Refuse to run against the wrong chain (KEEPER_CHAIN_ID)."""
-        actual = int(self.w3.eth.chain_id)
-        if self.k.chain_id is not None and actual != self.k.chain_id:
-            raise ChainMismatchError(
-                f"KEEPER_CHAIN_ID={self.k.chain_id} but the node is chain {actual}"
-            )
-        self.contracts.verify()
-        self.release  # noqa: B018 - the contracts' release against the ABIs': exit 2 on a mismatch
-        self._check_bands()
-        self.simulator  # noqa: B018 - KEEPER_SIMULATOR checked now, never on a tick
+        """Refuse to run against the wrong chain (KEEPER_CHAIN_ID), contracts, release or tier
+        bands (keepers.fund.deployment), and check KEEPER_SIMULATOR now, never on a tick."""
+        self.deployed.check(self.contracts, self.cfg, self.k.chain_id)
+        self.simulator  # noqa: B018
 
     @property
     def release(self) -> ReleaseCheck:
@@ -245,39 +238,10 @@ class FundBot:
         """The deployment this keeper drives, as plans record it (plans.deployment)."""
         return self.deployed.id
 
-    def other_deployment(self, row: m.Plan) -> str | None:
-        """Why the stored plan ``row`` belongs to another deployment, or None (this one's)."""
-        return self.deployed.other(row)
-
-    def end_other_deployments(self) -> list[CycleOutcome]:
-        """Every open plan of another deployment ended (keepers.fund.deployment)."""
-        return self.deployed.end_others()
-
-    def _check_bands(self) -> None:
-        """The planner uses the controller's tier bands. L1_TARGET_RATIO .. L3_MAX_RATIO, when an
-        operator sets them, must say the same: a disagreement is refused, not silently ignored."""
-        names = ("target", "min", "max")
-        for t in range(3):
-            on_chain = self.contracts.controller.functions.tier(t).call()
-            for name, value in zip(names, on_chain, strict=True):
-                field = f"l{t + 1}_{name}_ratio"
-                if field in self.cfg.model_fields_set and getattr(self.cfg, field) != int(value):
-                    raise ChainMismatchError(
-                        f"{field.upper()}={getattr(self.cfg, field)} but the controller's L{t + 1} "
-                        f"{name} is {int(value)} bps (the planner uses the on-chain bands: unset "
-                        "the variable or make it match)"
-                    )
-
-    def policy(self) -> PolicyConfig:
-        """The configured policy plus this bot's role: the controller's keeper functions."""
-        roles = dict(self.k.policy.roles)
-        roles.setdefault(ROLE, fund_role(self.addresses.controller, self.addresses.plan_executor))
-        return PolicyConfig(roles=roles)
-
     @property
     def pipeline(self) -> Pipeline:
         if self._pipeline is None:
-            settings = self.k.model_copy(update={"policy": self.policy()})
+            settings = self.k.model_copy(update={"policy": self.deployed.policy(self.k.policy)})
             node = Node(self.k.rpc_url, self.k.rpc_timeout_s)
             _ = self.sender  # builds the signer from the settings when none was given
             assert self.signer is not None
@@ -422,7 +386,7 @@ class FundBot:
     def start(self) -> list[dict[str, Any]]:
         """At start-up: the plans this keeper resumes (waiting for approval or executing),
         logged one line each, returned for ``keeper run`` to print."""
-        self.end_other_deployments()  # never resumed, never simulated
+        self.deployed.end_others()  # never resumed, never simulated
         resumed = self.plans.resumable()
         for r in resumed:
             log.warning(
@@ -441,7 +405,7 @@ class FundBot:
         if not dry_run:
             # another deployment's open plans never count as in flight here, nor cover a new
             # plan; a plan past its deadline neither covers nor holds a new one
-            self.end_other_deployments()
+            self.deployed.end_others()
             self.lifecycle.expire_overdue(now)
         # one picture of the fund: planned against the fund as it will be once the plans in
         # flight land (keepers.fund.planning.inflight), whichever trigger asked

@@ -5,7 +5,8 @@ holds the old deployment's plans. `Deployed` reads the fund contracts' release o
 (keepers.tx.release: a release this keeper cannot drive is refused, exit 2; the deployment
 record's release, when it names one, must be the contracts'), names the deployment plans are
 recorded for (``id``: chain, vault, release), and ends an open plan of another deployment as
-``aborted`` with that reason before anything simulates or sends it.
+``aborted`` with that reason before anything simulates or sends it. `Deployed.check` is the
+keeper's start-up check of the chain, the contracts, their release and their tier bands.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from typing import Any
 from web3 import Web3
 
 from keepers.core.logging import get_logger
-from keepers.fund.outcome import CycleOutcome
+from keepers.core.settings import PolicyConfig
+from keepers.fund.outcome import ROLE, CycleOutcome
+from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.records import ABORTED, APPROVED, PENDING_APPROVAL, PROPOSED, PlanStore
+from keepers.fund.roles import fund_role
 from keepers.runtime.alerts import AlertLevel
 from keepers.store import models as m
-from keepers.tx.contracts import FundAddresses
+from keepers.tx.contracts import ChainMismatchError, FundAddresses, FundContracts
 from keepers.tx.release import (
     ReleaseCheck,
     ReleaseMismatchError,
@@ -51,6 +55,23 @@ class Deployed:
         self.alert = alert
         self._release: ReleaseCheck | None = None
         self._id: str | None = None
+
+    def check(self, contracts: FundContracts, cfg: PlanningConfig, chain_id: int | None) -> None:
+        """Refuse to run against the wrong chain (KEEPER_CHAIN_ID), code that is not the fund's
+        contracts, a release this keeper cannot drive (exit 2) or other tier bands."""
+        actual = int(self.w3.eth.chain_id)
+        if chain_id is not None and actual != chain_id:
+            raise ChainMismatchError(f"KEEPER_CHAIN_ID={chain_id} but the node is chain {actual}")
+        contracts.verify()
+        self.release  # noqa: B018 - the contracts' release against the ABIs'
+        check_bands(contracts, cfg)
+
+    def policy(self, configured: PolicyConfig) -> PolicyConfig:
+        """The configured policy plus the fund keeper's role: this deployment's controller's
+        keeper functions (keepers.fund.roles)."""
+        roles = dict(configured.roles)
+        roles.setdefault(ROLE, fund_role(self.addresses.controller, self.addresses.plan_executor))
+        return PolicyConfig(roles=roles)
 
     @property
     def release(self) -> ReleaseCheck:
@@ -105,3 +126,19 @@ class Deployed:
         deployment ended, one warning alert each."""
         out = [self.end_if_other(row) for row in self.plans.with_status(*OPEN)]
         return [o for o in out if o is not None]
+
+
+def check_bands(contracts: FundContracts, cfg: PlanningConfig) -> None:
+    """The planner uses the controller's tier bands. L1_TARGET_RATIO .. L3_MAX_RATIO, when an
+    operator sets them, must say the same: a disagreement is refused, not silently ignored."""
+    names = ("target", "min", "max")
+    for t in range(3):
+        on_chain = contracts.controller.functions.tier(t).call()
+        for name, value in zip(names, on_chain, strict=True):
+            field = f"l{t + 1}_{name}_ratio"
+            if field in cfg.model_fields_set and getattr(cfg, field) != int(value):
+                raise ChainMismatchError(
+                    f"{field.upper()}={getattr(cfg, field)} but the controller's L{t + 1} "
+                    f"{name} is {int(value)} bps (the planner uses the on-chain bands: unset "
+                    "the variable or make it match)"
+                )

@@ -57,3 +57,22 @@ def push_pool(fund: Any, market: Any, sym: str, pct: int) -> None:
     fee = int(fund.adapters["uniswap"].poolFee(fund.assets[sym]))
     price = (answer * (100 + pct) // 100 * UNIT // 10**8, 10**18)
     arbitrage_to_price(market[1], fund.assets[sym], fund.cash, fee, price, market[0])
+
+
+def other_keeper_invests(fund: Any, accounts: Any) -> None:
+    """Another process on the controller's KEEPER_ROLE invests the cash: a second keeper replica
+    or an operator on its own key (accounts[6], granted the role by the timelock, the role's
+    admin on the local fund) sends ``rebalance(true)``, which deploys the cash to every tier, pool
+    legs included (inside the controller's internal bound). The scheduled due run is no such
+    mover: it trades no pool leg (each is cut, left to the keeper), so on the local profile it
+    invests only a small part of a large cash pile. The feeds report first (a heartbeat), so the
+    run finds its prices fresh."""
+    c, other = fund.controller, accounts[6]
+    role = c.KEEPER_ROLE()
+    if not c.hasRole(role, other.address):
+        tl = accounts[fund.timelock.address]
+        accounts[0].transfer(tl, 10**18)
+        c.grantRole(role, other.address, sender=tl)
+    for feed in fund.feeds.values():
+        feed.updateAnswer(int(feed.latestAnswer()), sender=accounts[0])
+    c.rebalance(True, sender=other)

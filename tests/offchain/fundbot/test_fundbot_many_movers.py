@@ -1,9 +1,11 @@
 """Many movers, one fund: the keeper survives whatever moves the fund between two of its steps.
 
-On anvil with the deployed local fund (its recurring rebalancer booked on the scheduler): a
-plan the fund moved under (the on-chain due run invested the cash it was to deploy, a holder's
-request, a position sold) ends ``stale`` with the reason in words, stops counting as in flight,
-and the keeper plans again from the fund as it is; a plan nobody signs or runs in time expires.
+On anvil with the deployed local fund: a plan the fund moved under (another keeper-role
+process, a second replica or an operator, invested the cash it was to deploy with the
+controller's forced ``rebalance(true)``; a holder's request; a position sold) ends ``stale`` with
+the reason in words, stops counting as in flight, and the keeper plans again from the fund as it
+is; a plan nobody signs or runs in time expires. The scheduled due run is not the mover that
+invests the cash any more (tests.support.fundbotlib.other_keeper_invests says why).
 """
 
 from __future__ import annotations
@@ -13,29 +15,7 @@ from typing import Any
 import pytest
 
 from keepers.fund.records import APPROVED, PENDING_APPROVAL, PROPOSED
-from tests.support.fundbotlib import NO_APPROVAL, UNIT, restarted
-
-DAY = 86_400
-
-
-def _feeds_fresh(fund: Any, accounts: Any) -> None:
-    """Every feed reports again (a heartbeat), so the due run finds its prices fresh."""
-    for feed in fund.feeds.values():
-        feed.updateAnswer(int(feed.latestAnswer()), sender=accounts[0])
-
-
-def run_due(fund: Any, chain: Any, accounts: Any) -> list[int]:
-    """The recurring rebalancer's booked run, executed through the scheduler as the executor
-    keeper does (``executeBatch`` of the due runs, by an outsider): the chain's clock moved to
-    it first. Returns the runs executed."""
-    sched = fund.automation["scheduler"]
-    booked = int(chain.pending_timestamp) + DAY + 120
-    chain.mine(timestamp=booked)
-    _feeds_fresh(fund, accounts)
-    due = [int(x) for x in sched.nextDueRuns(20)]
-    assert due, "no run due a day after the deployment"
-    sched.executeBatch(due, sender=accounts[5])
-    return due
+from tests.support.fundbotlib import NO_APPROVAL, UNIT, other_keeper_invests, restarted
 
 
 def _ratios(bot: Any) -> list[int]:
@@ -63,7 +43,7 @@ def _killed_after_proposed(bot: Any, now: int) -> str:
     return str(row.ref)
 
 
-def test_tick__proposed_plan_killed_then_due_run_invested_the_cash__stale_not_a_crash(
+def test_tick__proposed_plan_killed_then_another_mover_invested_the_cash__stale_not_a_crash(
     make_bot, fresh, chain, accounts, alerts
 ):
     bot = make_bot()
@@ -72,7 +52,7 @@ def test_tick__proposed_plan_killed_then_due_run_invested_the_cash__stale_not_a_
     ref = _killed_after_proposed(bot, now)
     planned = bot.plans.plan(ref)
     assert sum(a.amount for a in planned.actions) > 9_000_000 * UNIT  # deploy most of the cash
-    run_due(fresh, chain, accounts)  # the on-chain rebalancer invests the cash meanwhile
+    other_keeper_invests(fresh, accounts)  # another keeper-role process invests the cash meanwhile
     ratios = _ratios(bot)
     assert 900 <= ratios[0] <= 1_100, ratios  # L1 back near 10%
     later = int(chain.pending_timestamp)
@@ -97,7 +77,7 @@ def test_tick__stale_plan_while_a_trigger_still_holds__fresh_plan_in_the_same_ti
     _deposit(fresh, accounts, 10_000_000)
     now = int(chain.pending_timestamp)
     ref = _killed_after_proposed(bot, now)
-    run_due(fresh, chain, accounts)
+    other_keeper_invests(fresh, accounts)
     _deposit(fresh, accounts, 3_000_000)  # L1 high again: the liquidity trigger holds
     later = int(chain.pending_timestamp)
     outs = restarted(bot).tick(later)
@@ -108,7 +88,7 @@ def test_tick__stale_plan_while_a_trigger_still_holds__fresh_plan_in_the_same_ti
     assert 900 <= ratios[0] <= 1_100, ratios
 
 
-def test_approval__pending_plan_the_due_run_overtook__stale_at_its_next_tick(
+def test_approval__pending_plan_another_mover_overtook__stale_at_its_next_tick(
     make_bot, fresh, chain, accounts
 ):
     bot = make_bot()  # approvals needed: the plan waits for the owners
@@ -116,7 +96,7 @@ def test_approval__pending_plan_the_due_run_overtook__stale_at_its_next_tick(
     now = int(chain.pending_timestamp)
     out = bot.check("liquidity", now)
     assert out.status == "pending_approval", out
-    run_due(fresh, chain, accounts)
+    other_keeper_invests(fresh, accounts)
     outs = bot.tick(int(chain.pending_timestamp))
     row = bot.plans.get(out.plan_id)
     assert row.status == "stale" and row.payload["ended"]["stage"] == "approval", outs
@@ -167,19 +147,19 @@ def test_tick__pending_past_its_approval_deadline__expired_alerted_in_history_no
     assert f"expired: {reason}" in text
 
 
-def test_execute__due_run_between_two_sends__rest_not_sent_plan_stale_first_kept(
+def test_execute__another_mover_between_two_sends__rest_not_sent_plan_stale_first_kept(
     make_bot, fresh, chain, accounts, alerts
 ):
     bot = make_bot(NO_APPROVAL)
     _deposit(fresh, accounts, 10_000_000)
     moved: list[int] = []
 
-    def due_run_before_the_second_send(i: int) -> None:
+    def other_mover_before_the_second_send(i: int) -> None:
         moved.append(i)
-        if len(moved) == 2:  # the first action landed: the on-chain run moves the fund
-            run_due(fresh, chain, accounts)
+        if len(moved) == 2:  # the first action landed: another keeper-role process moves the fund
+            other_keeper_invests(fresh, accounts)
 
-    bot.before_action = due_run_before_the_second_send
+    bot.before_action = other_mover_before_the_second_send
     out = bot.check("liquidity", int(chain.pending_timestamp))
     row = bot.plans.get(out.plan_id)
     assert out.status == "stale" and row.status == "stale", out
@@ -191,7 +171,7 @@ def test_execute__due_run_between_two_sends__rest_not_sent_plan_stale_first_kept
     assert all(a.payload["error"].startswith("stale: ") for a in aborted)
     assert row.payload["ended"]["stage"] == "send"
     assert any(a.code == "plan_stale" for a in alerts)
-    assert 900 <= _ratios(bot)[0] <= 1_100  # the due run and the first action: L1 near 10%
+    assert 900 <= _ratios(bot)[0] <= 1_100  # the other mover and the first action: L1 near 10%
 
 
 def test_check__pending_plan_past_its_deadline__expired_first_never_covers_the_new_plan(

@@ -6,8 +6,9 @@ The moves: the keeper's liquidity and threshold checks and its tick; the owners'
 keeper killed (a fresh FundBot on the same store in its place) at any point, right after a
 plan's first write (before its risk check) or with an action in flight; the recurring
 rebalancer's due run executed through the scheduler as the executor keeper does (the clock
-moved to it, the feeds reporting again); holders' deposits, redemption requests, cancels and
-the desk's fulfilment; a feed push and a pool push; time passing.
+moved to it, the feeds reporting again: it fills ERC-4626 legs, never a pool leg); holders'
+deposits, redemption requests, cancels and the desk's fulfilment; a feed push and a pool push;
+time passing.
 
 For every sequence:
 
@@ -25,12 +26,14 @@ An owner's approval refused as too late (DomainError: the plan's deadline passed
 owners' call refused, not a keeper job failing. ``make test`` runs a few examples; the ``slow``
 marker runs more.
 
-The issue's sequence (a deposit, the keeper killed after its plan's first write, the due run,
-a tick) is an explicit example; on the code before keepers/fund/lifecycle.py it crashes every
-tick. What the shrunk counterexamples found while the property was built: [liquidity,
-liquidity, deposit 50,000] (L1 at 12.2%, inside the marks: no trigger) showed that "L1 within
-2 points of target" is not what the keeper promises; an owner's approval after the deadline
-(refused, DomainError) was first counted as a keeper crash.
+The issue's sequence (a deposit, the keeper killed after its plan's first write, another mover
+investing the cash, a tick) is an explicit example: since the due run trades no pool leg, the
+mover that invests the cash there is another keeper-role process's forced ``rebalance(true)``
+(a second replica or an operator on its own key). On the code before
+keepers/fund/lifecycle.py it crashes every tick. What the shrunk counterexamples found while the
+property was built: [liquidity, liquidity, deposit 50,000] (L1 at 12.2%, inside the marks: no
+trigger) showed that "L1 within 2 points of target" is not what the keeper promises; an owner's
+approval after the deadline (refused, DomainError) was first counted as a keeper crash.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from keepers.runtime.alerts import Alerter
 from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.tx.signers import RawKeySigner
-from tests.support.fundbotlib import DEX, ROOT, UNIT, push_pool
+from tests.support.fundbotlib import DEX, ROOT, UNIT, other_keeper_invests, push_pool
 
 DAY = 86_400
 APPROVED_TICKS = 3  # an approved plan moves within this many ticks on a chain that mines
@@ -252,6 +255,9 @@ class World:
             self.restart()
         elif op == "due_run":
             self.run_due()
+        elif op == "other_keeper":
+            with contextlib.suppress(ContractLogicError):  # e.g. a day's budget spent
+                other_keeper_invests(self.fund, self.accounts)
         else:
             with contextlib.suppress(ContractLogicError):  # a call the vault refuses
                 self.world(op, x, market)
@@ -366,14 +372,15 @@ def test_movers__random_interleavings__no_crash_no_wedge_no_double_send_in_band(
     _run(fund, chain, accounts, movers, 3)
 
 
-def test_movers__the_kill_then_due_run_sequence__no_crash_no_wedge_in_band(
+def test_movers__the_kill_then_another_mover_sequence__no_crash_no_wedge_in_band(
     fund, chain, accounts, movers
 ):
-    """The issue's month in a few steps: 10,000,000 in, the plan recorded and the keeper
-    killed before its risk check, the due run invests the cash, the keeper goes on."""
+    """The issue's month in a few steps: 8,000,000 in, the plan recorded and the keeper
+    killed before its risk check, the due run (ERC-4626 legs only) and another keeper-role
+    process's forced rebalance invest the cash, the keeper goes on."""
     tmp, market = movers
     ops = [("deposit", 4_000_000), ("deposit", 4_000_000), ("kill_proposed", 0),
-           ("due_run", 0), ("tick", 0), ("liquidity", 0)]  # fmt: skip
+           ("due_run", 0), ("other_keeper", 0), ("tick", 0), ("liquidity", 0)]  # fmt: skip
     _check(fund, chain, accounts, tmp, market, ops)
 
 
