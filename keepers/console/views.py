@@ -23,6 +23,7 @@ from keepers.console.html import (
 )
 from keepers.console.units import Units, base_units, checksum_text, checksummed, risk_detail
 from keepers.core.errors import DomainError
+from keepers.fund.lifecycle import ended_reason
 from keepers.fund.service import approval_view, approval_views, optional_bot
 from keepers.store.statuses import PLAN, PlanStatus
 
@@ -334,6 +335,12 @@ def plan_page(
         [
             ("plan", tag("code", row.ref)),
             ("status", pill),
+            # a plan the fund moved under (stale) or past its deadline (expired): why, in words
+            *(
+                [(f"why {row.status}", tag("strong", why, id="ended-reason"))]
+                if (why := ended_reason(payload))
+                else []
+            ),
             ("trigger", row.trigger or "-"),
             ("created", utc(report.get("created_at") or payload["plan"].get("created_at"))),
             ("total moved", units(report.get("total_amount"))),

@@ -126,3 +126,19 @@ def test_approval_views__one_query_for_the_queue__same_views_as_one_by_one(env):
         assert [v["counted"] for v in views] == [2, 0, 1]
         assert [len(v["approvals"]) for v in views] == [2, 1, 1]
         ctx.close()
+
+
+def test_plan_page__stale_plan__says_why_in_words_escaped(env):  # noqa: F811
+    """A plan the fund moved under ends stale with its reason; the page says it beside the
+    status (the keeper's history did, the page showed only the status)."""
+    e, plans = env
+    why = "cash short: 1,000.00 USDT needed, 10.00 USDT in L1 <b>now</b>"
+    ended = {"status": "stale", "reason": why, "at": NOW, "stage": "risk check"}
+    plans.update(REF, "stale", ended=ended)
+    with running_console(e, now=NOW) as c:
+        status, _, page = Client(c.url).get(f"/plans/{REF}")
+    assert status == 200
+    shown = re.search(r'<strong id="ended-reason">(.*?)</strong>', page, re.S)
+    assert shown and "cash short: 1,000.00 USDT needed" in shown.group(1)
+    assert "<b>now</b>" not in page and "&lt;b&gt;now&lt;/b&gt;" in shown.group(1)
+    assert "why stale" in page
