@@ -168,8 +168,10 @@ def test_new_deployment__0_1_0_store_kept__open_plans_marked_and_ended_before_si
     nonces on a fresh chain): the release tells them apart."""
     db = tmp_path / "keeper.db"
     shutil.copyfile(FIXTURE / "keeper.db", db)
-    old_vault = json.loads((FIXTURE / "deployment.json").read_text())["vault"]
-    assert old_vault == fresh.vault.address  # the case the issue met (UnknownAsset at simulation)
+    # On a chain where the deployer's first nonces are unused (this file alone) the new vault
+    # lands at the old vault's address, the case the issue met (UnknownAsset at simulation);
+    # in the whole suite an earlier module may have used them. The 0.1.0 plans record no
+    # deployment, so the release alone tells them apart either way, which is what this tests.
     here = f"{chain.chain_id}:{fresh.vault.address}@{CONTRACTS_RELEASE}"
     plans = OLD["plans"]
     open_ = {plans[k] for k in ("proposed", "pending", "approved", "half")}
