@@ -387,13 +387,7 @@ class PlanStore:
         row = self.get(ref)
         if row is None:
             raise DomainError(f"unknown plan {ref}")
-        frozen = row.payload.get("frozen")
-        if not frozen:
-            return None
-        try:
-            return SignedPlan.from_frozen(frozen)
-        except (ValueError, TypeError) as err:
-            raise DomainError(f"plan {ref}: its frozen document is unusable: {err}") from None
+        return signed_plan_of(row)
 
     def record_signature(
         self,
@@ -706,3 +700,16 @@ class CarryStore:
             Trigger(TriggerKind.SCHEDULED, CARRY, r.reason, r.tier, None, int(r.amount))
             for r in self.active()
         ]
+
+
+def signed_plan_of(row: Any) -> SignedPlan | None:
+    """The plan as approvers sign it, rebuilt from a row's stored ``frozen`` document (its hash
+    recomputed, never read), or None for a plan without an executor; DomainError when the
+    document is unusable. For a row already read (the approval queue reads its rows once)."""
+    frozen = row.payload.get("frozen")
+    if not frozen:
+        return None
+    try:
+        return SignedPlan.from_frozen(frozen)
+    except (ValueError, TypeError) as err:
+        raise DomainError(f"plan {row.ref}: its frozen document is unusable: {err}") from None

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from keepers.core.errors import DomainError
+from keepers.fund.records import signed_plan_of
 
 
 def utc(ts: int | None) -> str | None:
@@ -86,21 +87,6 @@ def contract_checks(ctx: Any, approving: list[Any]) -> dict[str, Any]:
     return {"safe": safe, "safe_threshold": threshold, "erc1271": erc1271_checker(bot.w3)}
 
 
-def signed_plan_of(row: Any) -> Any:
-    """PlanStore.signed_plan for a row already read (the queue reads its rows once): the plan
-    as approvers sign it, rebuilt from its ``frozen`` document, or None without an executor;
-    DomainError when the document is unusable."""
-    from keepers.fund.planning.plan_approval import SignedPlan
-
-    frozen = row.payload.get("frozen")
-    if not frozen:
-        return None
-    try:
-        return SignedPlan.from_frozen(frozen)
-    except (ValueError, TypeError) as err:
-        raise DomainError(f"plan {row.ref}: its frozen document is unusable: {err}") from None
-
-
 def approval_views(ctx: Any, rows: list[Any], now: int) -> list[dict[str, Any]]:
     """:func:`approval_view` of each of ``rows`` (the queue: `keeper review`, the console's
     /approvals), their approvals read in one query instead of one plan read per row."""
@@ -157,6 +143,7 @@ def approval_view(
         # the deadline now, every signature would read "expired")
         now = min(now, max(r.at for r in records))
     entries: list[dict[str, Any]] = []
+    limit: int | None
     if plan is not None:
         limit = plan.deadline if deadline is None else min(int(deadline), plan.deadline)
         checks = contract_checks(ctx, approving)
