@@ -90,7 +90,9 @@ def test_batches__calls_decode_to_what_the_description_says() -> None:
     assert s_args["delay"] == 172800 and len(s_args["payloads"]) == 3
 
 
-def test_generator__bad_input__names_the_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_generator__bad_input__names_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rec = tmp_path / "r.json"
     rec.write_text(pb.EXAMPLE_RECORD.read_text())
     assert pb.main(["delist", "--record", str(rec), "--asset", "NOPE", "--out", str(tmp_path)]) == 2
