@@ -274,6 +274,42 @@ def rotate_keeper(record: dict[str, Any], a: Any) -> list[Batch]:
     return _through_timelock(record, "rotate-keeper", purpose, calls, a)
 
 
+def _executor(record: dict[str, Any]) -> str:
+    ex = (record.get("automation") or {}).get("plan_executor") or record.get("plan_executor")
+    if not ex:
+        raise PlaybookError("--record: no plan_executor in the record (a Safe profile's deploy)")
+    return to_checksum_address(str(ex))
+
+
+def lock_executor(record: dict[str, Any], a: Any) -> list[Batch]:
+    """Every plan needs the owners' signatures: threshold 0, unapproved budget 0 (at once)."""
+    if a.period is None:
+        raise PlaybookError("--period: the executor's unapproved period now (unapprovedBudget())")
+    ex = _executor(record)
+    calls = [
+        call("PlanExecutor", ex, "setApprovalThreshold", 0),
+        call("PlanExecutor", ex, "setUnapprovedBudget", 0, a.period),
+    ]
+    purpose = "The keeper key alone moves nothing: every plan needs the owners' signatures"
+    if a.unpause:  # after the guardian's pause: the fund moves again, on signed plans only
+        calls.append(call("IAssetController", _need(record, "controller"), "unpause"))
+        purpose += "; then unpause the controller"
+    return [Batch("lock-executor.json", "Ballast: every plan needs the owners", purpose,
+                  tuple(calls))]  # fmt: skip
+
+
+def restore_executor(record: dict[str, Any], a: Any) -> list[Batch]:
+    if a.approval_threshold is None or a.unapproved_budget is None or a.period is None:
+        raise PlaybookError("--approval-threshold, --unapproved-budget and --period are needed")
+    ex = _executor(record)
+    calls = [
+        call("PlanExecutor", ex, "setApprovalThreshold", a.approval_threshold),
+        call("PlanExecutor", ex, "setUnapprovedBudget", a.unapproved_budget, a.period),
+    ]
+    purpose = "Let the keeper run small plans without signatures again (risk-increasing)"
+    return _through_timelock(record, "restore-executor", purpose, calls, a)
+
+
 def swap_owner(record: dict[str, Any], a: Any) -> list[Batch]:
     if not a.owners or not a.old or not a.new:
         raise PlaybookError("--owners (getOwners(), in its order), --old and --new are needed")
@@ -301,6 +337,8 @@ BATCHES: dict[str, Callable[[dict[str, Any], Any], list[Batch]]] = {
     "pause": pause_fund,
     "unpause": unpause_fund,
     "rotate-keeper": rotate_keeper,
+    "lock-executor": lock_executor,
+    "restore-executor": restore_executor,
     "swap-owner": swap_owner,
 }
 
@@ -327,6 +365,9 @@ EXAMPLE_ARGS: tuple[tuple[str, ...], ...] = (
     ("unpause",),
     ("rotate-keeper", "--old", "0x00000000000000000000000000000000000B0B01",
      "--new", "0x000000000000000000000000000000000000CAFE", "--delay", "172800"),
+    ("lock-executor", "--period", "86400", "--unpause"),
+    ("restore-executor", "--approval-threshold", "200000000000", "--unapproved-budget",
+     "400000000000", "--period", "86400", "--delay", "172800"),
     ("swap-owner", "--owners", "0x000000000000000000000000000000000000A11C,"
      "0x0000000000000000000000000000000000000B0B,0x00000000000000000000000000000000000CA201",
      "--old", "0x0000000000000000000000000000000000000B0B",
@@ -385,6 +426,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-answer", type=int)
     p.add_argument("--old", help="the account taken out (keeper or Safe owner)")
     p.add_argument("--new", help="the account put in")
+    p.add_argument("--approval-threshold", type=int, help="restore-executor (base units)")
+    p.add_argument("--unapproved-budget", type=int, help="restore-executor (base units)")
+    p.add_argument("--period", type=int, help="the executor's unapproved period (seconds)")
+    p.add_argument("--unpause", action="store_true", help="lock-executor: and unpause")
     p.add_argument("--owners", help="swap-owner: the Safe's getOwners(), comma-separated")
     p.add_argument("--delay", type=int, help="timelock batches: the delay (>= getMinDelay())")
     p.add_argument("--salt", help="timelock batches: bytes32 (default 0; change it to schedule "

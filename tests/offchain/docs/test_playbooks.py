@@ -141,6 +141,7 @@ CAST_TARGETS = {
     "FEED": ("IChainlinkFeed",),
     "REBALANCER": ("Rebalancer",),
     "SCHEDULER": ("RebalanceScheduler",),
+    "EXECUTOR": ("PlanExecutor",),
 }
 # Functions the pages name that other work is adding beside them (not in the build yet): the
 # in-kind exit and the valuation step bound's confirmation. When one lands, this test fails
