@@ -1,8 +1,9 @@
 """The playbook "a venue becomes unsafe" (docs/playbooks/venue-unsafe.md) walked end to end on
 the local fund, running the blocks the page marks ``<!-- example: playbook venue-unsafe -->``
 as written, in order, each a bash script (``set -euo pipefail``) with the variables the
-playbooks' index sets (``RECORD``, ``CONTROLLER``, ``SAFE``, ``DELAY``, ``GUARDIAN_KEY``, ...)
-and the page's own (``VENUE=MMF-B``, ``OTHER=MMF-A``, ``TOKEN``): real ``cast`` (npm's
+playbooks' index sets (``RECORD``, ``CONTROLLER``, ``SAFE``, ``DELAY``, ``GUARDIAN_KEY``, ...;
+the test sets them from the local deployment) and the page's own (its first block, ``VENUE``,
+``OTHER`` and ``TOKEN`` read from the record with jq, run before each later block): real ``cast`` (npm's
 ``@foundry-rs/cast-linux-amd64``), the ``keeper`` CLI, and ``python -m ballast_dev.playbooks``
 from the checkout. Between the page's step 3 and its next block the owners do what the page
 tells them to do in Safe{Wallet}: the test reads the batch files the page's command wrote,
@@ -100,8 +101,9 @@ def test_playbook_venue_unsafe__walked_as_written__venue_empty_delisted_tiers_in
 ) -> None:
     started = time.monotonic()
     fund = fresh
-    blocks = walked_blocks()
+    setup, *blocks = walked_blocks()
     assert len(blocks) == 5, "the page's walked blocks changed: update this walk"
+    assert f"VENUE={VENUE}" in setup and f"OTHER={OTHER}" in setup
     give_timelock_to_safe(fund, safe, accounts[1])
     record = {**fund.addresses(), "chain_id": chain.chain_id, "safe": safe.address}
     record_path = tmp_path / "ethereum-local.json"
@@ -122,9 +124,6 @@ def test_playbook_venue_unsafe__walked_as_written__venue_empty_delisted_tiers_in
         "SAFE": safe.address,
         "DELAY": str(fund.timelock.getMinDelay()),
         "GUARDIAN_KEY": accounts[3].private_key,
-        "VENUE": VENUE,
-        "OTHER": OTHER,
-        "TOKEN": token,
         "PATH": os.pathsep.join(
             [str(Path(cast).parent), str(Path(sys.executable).parent), os.environ.get("PATH", "")]
         ),  # fmt: skip
@@ -134,7 +133,8 @@ def test_playbook_venue_unsafe__walked_as_written__venue_empty_delisted_tiers_in
     assert held > 0
 
     def run(i: int) -> str:
-        r = subprocess.run(["bash", "-euo", "pipefail", "-c", blocks[i]], cwd=tmp_path, env=env,
+        script = setup + "\n" + blocks[i]
+        r = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=300)  # fmt: skip
         assert r.returncode == 0, f"block {i + 1}: exit {r.returncode}\n{r.stdout}\n{r.stderr}"
         return r.stdout
