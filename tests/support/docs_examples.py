@@ -3,7 +3,9 @@ on the line before its fence, ``<!-- example: local -->`` (a test runs it agains
 tests/offchain/cli/test_docs_examples.py), ``<!-- example: crosschain -->`` or ``<!-- example:
 crosschain service -->`` (the cross-chain page's walk runs it against local anvils, the second
 with the page's service running: tests/offchain/crosschain/test_operator_page.py) or
-``<!-- example: not run: <why> -->``."""
+``<!-- example: not run: <why> -->``. The emergency playbooks (docs/playbooks/) are marked the
+same way, ``<!-- example: playbook <name> -->`` for a block a playbook walk runs
+(tests/offchain/docs/test_playbook_walk.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR = ROOT / "docs" / "operator"
-MARK = re.compile(r"^\s*<!-- example: (local|crosschain(?: service)?|not run: .+) -->\s*$")
+PLAYBOOKS = ROOT / "docs" / "playbooks"
+MARK = re.compile(
+    r"^\s*<!-- example: (local|crosschain(?: service)?|playbook [a-z-]+|not run: .+) -->\s*$"
+)
 FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
 
 
