@@ -85,6 +85,9 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     bool public depositsPaused;
     bool public withdrawalsPaused;
     uint64 private _tail; // the newest pending request, 0 while none is pending
+    // a rate of _fees is above 0: in the slot every entry and exit reads (controller), so the
+    // fees-off path reads no slot of its own
+    bool private _feesOn;
     // one slot, read by every entry and exit: the queue's two reserves (uint96: 7.9e28 base
     // units, 79 billion tokens of 18 decimals; a request that would pass it is refused) and the
     // cash band of the controller's last mark (see noteMark)
@@ -741,6 +744,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             _book = SafeCast.toUint128(bal);
         }
         _fees = FeeSlot(f.recipient, managementBps, performanceBps, uint40(block.timestamp));
+        _feesOn = (managementBps | performanceBps) != 0;
         emit FeesSet(managementBps, performanceBps);
     }
 
@@ -758,8 +762,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// before burning shares; `_bookCashOut` after cash leaves).
     /// @return supply The share supply after the fee shares.
     function _accrueFees() internal returns (uint256 supply) {
-        FeeSlot memory f = _fees;
-        if ((f.managementBps | f.performanceBps) == 0) return totalSupply();
+        if (!_feesOn) return totalSupply();
         (uint256 low,, bool down) = _invested();
         return _accrue(low, down, _cashBalance());
     }
@@ -773,9 +776,9 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// Never reverts (the fee is below the value: see _feesNow).
     /// @return supply The share supply after the fee shares.
     function _accrue(uint256 low, bool down, uint256 bal) private returns (uint256 supply) {
-        FeeSlot memory f = _fees;
         supply = totalSupply();
-        if ((f.managementBps | f.performanceBps) == 0 || down) return supply;
+        if (!_feesOn || down) return supply;
+        FeeSlot memory f = _fees;
         (uint256 shares, uint256 mgmt, uint256 perf, uint256 hwm) = _feesNow(f, low, bal, supply);
         _fees.accruedAt = uint40(block.timestamp);
         if (f.performanceBps != 0) (_hwm, _book) = (_toUint128(hwm), _toUint128(bal));
@@ -789,9 +792,8 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// @dev The supply with the fee shares an accrual would mint now (the previews' supply).
     function _supplyNow(uint256 low, bool down, uint256 bal) private view returns (uint256 supply) {
         supply = totalSupply();
-        FeeSlot memory f = _fees;
-        if ((f.managementBps | f.performanceBps) == 0 || down) return supply;
-        (uint256 shares,,,) = _feesNow(f, low, bal, supply);
+        if (!_feesOn || down) return supply;
+        (uint256 shares,,,) = _feesNow(_fees, low, bal, supply);
         return supply + shares;
     }
 
@@ -834,7 +836,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     function _afterFlow(uint256 low, uint256 freeBefore, uint256 supplyBefore, uint256 balBefore, uint256 balAfter)
         private
     {
-        if (_fees.performanceBps == 0) return;
+        if (!_feesOn || _fees.performanceBps == 0) return;
         uint256 before = _price(freeBefore + low, supplyBefore);
         uint256 after_ = _price(_free(balAfter) + low, totalSupply());
         uint256 hwm = _hwm;
@@ -846,7 +848,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// @dev `amount` of cash left the vault by a path that prices nothing (a claim, the
     /// controller's pull): the book follows, so a later transfer in is still told apart.
     function _bookCashOut(uint256 amount) internal {
-        if (_fees.performanceBps == 0) return;
+        if (!_feesOn || _fees.performanceBps == 0) return;
         uint256 book = _book;
         _book = uint128(book > amount ? book - amount : 0); // below the book: a uint128
     }
@@ -857,8 +859,8 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// (sales, unspent rest) is in the book; a plain mark moves none, so cash above the book
     /// then is a transfer made outside the vault, and is never charged.
     function _accrueAtMark(uint256 invested) private {
+        if (!_feesOn) return;
         FeeSlot memory f = _fees;
-        if ((f.managementBps | f.performanceBps) == 0) return;
         address c = controller;
         if (IAssetController(c).markedAt() != block.timestamp) return;
         uint256 bal = _cashBalance();
