@@ -54,6 +54,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// @dev Management fee time counted at one accrual at most (a fund untouched for longer
     /// owes no more): keeps the fee below the value it is taken from (2% * 10 = 20%).
     uint256 private constant _MAX_ACCRUAL = 10 * _YEAR;
+    uint256 private constant _MAX_VALUE = type(uint160).max;
 
     /// @dev The fee configuration, one slot, read by every entry and exit: both rates 0 (the
     /// default) is the whole fees-off path.
@@ -101,8 +102,10 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     // read and written only while a performance fee is on: the high-water mark (price, see
     // _PRICE_SCALE) and the book, the cash balance the vault's own flows and the controller's
     // moves explain (more cash than the book is a transfer nobody made through the vault)
-    uint128 private _hwm;
-    uint128 private _book;
+    // (whole words: a price or a balance has no bound a narrower type could keep; a saturated
+    // mark would charge a fee on every later call)
+    uint256 private _hwm;
+    uint256 private _book;
 
     constructor(IERC20 asset_, string memory name_, string memory symbol_, address admin)
         ERC20(name_, symbol_)
@@ -740,8 +743,8 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             // with every asset priced (never with a down one at zero)
             if (down) revert FeedDown();
             uint256 p = _price(_free(bal) + low, totalSupply());
-            if (p > _hwm) _hwm = SafeCast.toUint128(p);
-            _book = SafeCast.toUint128(bal);
+            if (p > _hwm) _hwm = p;
+            _book = bal;
         }
         _fees = FeeSlot(f.recipient, managementBps, performanceBps, uint40(block.timestamp));
         _feesOn = (managementBps | performanceBps) != 0;
@@ -781,7 +784,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         FeeSlot memory f = _fees;
         (uint256 shares, uint256 mgmt, uint256 perf, uint256 hwm) = _feesNow(f, low, bal, supply);
         _fees.accruedAt = uint40(block.timestamp);
-        if (f.performanceBps != 0) (_hwm, _book) = (_toUint128(hwm), _toUint128(bal));
+        if (f.performanceBps != 0) (_hwm, _book) = (hwm, bal);
         if (shares != 0) {
             _mint(f.recipient, shares);
             supply += shares;
@@ -807,12 +810,15 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         returns (uint256 shares, uint256 mgmt, uint256 perf, uint256 hwm)
     {
         uint256 v = _free(bal) + low;
+        hwm = _hwm;
+        // no fee on a value past 2^160 base units (1.4e30 tokens of 18 decimals): keeps every
+        // product below (the price, the mark) from overflowing, so an accrual never reverts
+        if (v > _MAX_VALUE) return (0, 0, 0, hwm);
         uint256 s = supply + 10 ** _decimalsOffset();
         uint256 dt = block.timestamp - f.accruedAt; // accruedAt is a past block's time
         if (dt > _MAX_ACCRUAL) dt = _MAX_ACCRUAL;
         // at most 2% a year for 10 years: at most a fifth of v
         mgmt = Math.mulDiv(v, f.managementBps * dt, _BPS * _YEAR);
-        hwm = _hwm;
         if (f.performanceBps != 0) {
             uint256 book = _book;
             if (bal > book) hwm += Math.mulDiv(bal - book, _PRICE_SCALE, s, Math.Rounding.Ceil);
@@ -842,7 +848,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 hwm = _hwm;
         if (after_ > before) hwm += after_ - before;
         uint256 book = _book + balAfter; // saturating at 0 below: never reverts an exit
-        (_hwm, _book) = (_toUint128(hwm), _toUint128(book > balBefore ? book - balBefore : 0));
+        (_hwm, _book) = (hwm, book > balBefore ? book - balBefore : 0);
     }
 
     /// @dev `amount` of cash left the vault by a path that prices nothing (a claim, the
@@ -850,7 +856,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     function _bookCashOut(uint256 amount) internal {
         if (!_feesOn || _fees.performanceBps == 0) return;
         uint256 book = _book;
-        _book = uint128(book > amount ? book - amount : 0); // below the book: a uint128
+        _book = book > amount ? book - amount : 0;
     }
 
     /// @dev At a mark (noteMark): the fees on the fund as the controller just marked it
@@ -864,7 +870,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         address c = controller;
         if (IAssetController(c).markedAt() != block.timestamp) return;
         uint256 bal = _cashBalance();
-        if (f.performanceBps != 0 && _moveUnderWay(c)) _book = _toUint128(bal);
+        if (f.performanceBps != 0 && _moveUnderWay(c)) _book = bal;
         _accrue(invested, false, bal);
     }
 
@@ -877,14 +883,10 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     }
 
     /// @dev The exit price per share, in highWaterMark's unit, at value `v` and supply `supply`.
+    /// Past _MAX_VALUE the value is taken as _MAX_VALUE (no fee is charged there: _feesNow).
     function _price(uint256 v, uint256 supply) private pure returns (uint256) {
+        if (v > _MAX_VALUE) v = _MAX_VALUE;
         return Math.mulDiv(v + 1, _PRICE_SCALE, supply + 10 ** DECIMALS_OFFSET);
-    }
-
-    /// @dev Saturating: the mark and the book never revert an accrual (2^128 is far above any
-    /// price or balance here).
-    function _toUint128(uint256 x) private pure returns (uint128) {
-        return x > type(uint128).max ? type(uint128).max : uint128(x);
     }
 
     function decimals() public view override(ERC4626, IERC20Metadata) returns (uint8) {

@@ -216,10 +216,10 @@ contract FundHandler is CheatBase {
         uint256 mgmtMax = Math.mulDiv(v, 200 * (block.timestamp - s.at), 10_000 * 365 days) + 1;
         uint256 price = Math.mulDiv(v + 1, 1e24, sv);
         uint256 perfMax = price > s.hwm ? Math.mulDiv(price - s.hwm, sv, 1e24) * 2_000 / 10_000 + 1 : 0;
-        if (worth > mgmtMax + perfMax && bytes(feeBroken).length == 0) feeBroken = "fee shares above the caps";
         if (perfMax == 0 && worth > mgmtMax && bytes(feeBroken).length == 0) {
             feeBroken = "performance fee while below the high-water mark";
         }
+        if (worth > mgmtMax + perfMax && bytes(feeBroken).length == 0) feeBroken = "fee shares above the caps";
     }
 
     modifier feesChecked(bool atMark) {
