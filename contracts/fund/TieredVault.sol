@@ -100,8 +100,8 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     mapping(address controller => mapping(address operator => bool)) public isOperator;
     FeeSlot private _fees;
     // read and written only while a performance fee is on: the high-water mark (price, see
-    // _PRICE_SCALE) and the book, the cash balance the vault's own flows and the controller's
-    // moves explain (more cash than the book is a transfer nobody made through the vault)
+    // _PRICE_SCALE) and the book, the free cash the vault's own flows and the controller's
+    // moves explain (more free cash than the book is a transfer nobody made through the vault)
     // (whole words: a price or a balance has no bound a narrower type could keep; a saturated
     // mark would charge a fee on every later call)
     uint256 private _hwm;
@@ -195,7 +195,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 supply = _accrue(low, false, bal);
         shares = assets.mulDiv(supply + 10 ** _decimalsOffset(), _free(bal) + high + 1, Math.Rounding.Floor);
         _pull(_msgSender(), receiver, assets, shares, bal);
-        _afterFlow(low, _free(bal), supply, bal, bal + assets);
+        _afterFlow(low, _free(bal), supply, bal + assets);
         _checkBandAt(bal + assets);
     }
 
@@ -205,7 +205,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 supply = _accrue(low, false, bal);
         assets = shares.mulDiv(_free(bal) + high + 1, supply + 10 ** _decimalsOffset(), Math.Rounding.Ceil);
         _pull(_msgSender(), receiver, assets, shares, bal);
-        _afterFlow(low, _free(bal), supply, bal, bal + assets);
+        _afterFlow(low, _free(bal), supply, bal + assets);
         _checkBandAt(bal + assets);
     }
 
@@ -226,7 +226,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 supply = _accrue(low, down, bal);
         shares = assets.mulDiv(supply + 10 ** _decimalsOffset(), free + low + 1, Math.Rounding.Ceil);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
-        if (!down) _afterFlow(low, free, supply, bal, bal - assets);
+        if (!down) _afterFlow(low, free, supply, bal - assets);
         else _bookCashOut(assets); // pricing unavailable: the mark is kept, the book follows
         _checkBand(cash - assets); // cannot underflow: checked above
     }
@@ -244,7 +244,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         assets = shares.mulDiv(free + low + 1, supply + 10 ** _decimalsOffset(), Math.Rounding.Floor);
         if (assets > cash) revert InsufficientCash(assets, cash);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
-        if (!down) _afterFlow(low, free, supply, bal, bal - assets);
+        if (!down) _afterFlow(low, free, supply, bal - assets);
         else _bookCashOut(assets); // pricing unavailable: the mark is kept, the book follows
         _checkBand(cash - assets);
     }
@@ -473,7 +473,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (count != 0) {
             // a payout below its shares' worth now (the estimate) leaves the rest to the holders:
             // a flow's rise, not performance
-            _afterFlow(low, freeBefore, supplyBefore, bal, bal);
+            _afterFlow(low, freeBefore, supplyBefore, bal);
             _checkBand(availableCash());
         }
     }
@@ -527,8 +527,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         assets = r.assets;
         // the cash and the reserve fall together: the available cash is unchanged
         _claimable -= uint96(assets); // at most what was added as a uint96
-        IERC20(asset()).safeTransfer(receiver, assets);
-        _bookCashOut(assets);
+        IERC20(asset()).safeTransfer(receiver, assets); // free cash unchanged: the book too
         emit RedemptionClaimed(id, r.controller, receiver, assets);
     }
 
@@ -744,7 +743,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             if (down) revert FeedDown();
             uint256 p = _price(_free(bal) + low, totalSupply());
             if (p > _hwm) _hwm = p;
-            _book = bal;
+            _book = _free(bal);
         }
         _fees = FeeSlot(f.recipient, managementBps, performanceBps, uint40(block.timestamp));
         _feesOn = (managementBps | performanceBps) != 0;
@@ -784,7 +783,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         FeeSlot memory f = _fees;
         (uint256 shares, uint256 mgmt, uint256 perf, uint256 hwm) = _feesNow(f, low, bal, supply);
         _fees.accruedAt = uint40(block.timestamp);
-        if (f.performanceBps != 0) (_hwm, _book) = (hwm, bal);
+        if (f.performanceBps != 0) (_hwm, _book) = (hwm, _free(bal));
         if (shares != 0) {
             _mint(f.recipient, shares);
             supply += shares;
@@ -821,7 +820,8 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         mgmt = Math.mulDiv(v, f.managementBps * dt, _BPS * _YEAR);
         if (f.performanceBps != 0) {
             uint256 book = _book;
-            if (bal > book) hwm += Math.mulDiv(bal - book, _PRICE_SCALE, s, Math.Rounding.Ceil);
+            uint256 free = _free(bal);
+            if (free > book) hwm += Math.mulDiv(free - book, _PRICE_SCALE, s, Math.Rounding.Ceil);
             uint256 p = _price(v, supply);
             // at most a fifth of the rise, itself below v + 1
             if (p > hwm) perf = Math.mulDiv(p - hwm, s, _PRICE_SCALE) * f.performanceBps / _BPS;
@@ -838,21 +838,21 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// @dev After an entry's or an exit's own flow while a performance fee is on: the price
     /// rise the flow itself made (an entry above the exit price, rounding the fund keeps, a
     /// payout below its estimate) is nobody's performance: the mark rises by as much. The book
-    /// follows the cash the flow moved (`balBefore` to `balAfter`).
-    function _afterFlow(uint256 low, uint256 freeBefore, uint256 supplyBefore, uint256 balBefore, uint256 balAfter)
-        private
-    {
+    /// follows the free cash the flow moved (`freeBefore` to the free cash at `balAfter`).
+    function _afterFlow(uint256 low, uint256 freeBefore, uint256 supplyBefore, uint256 balAfter) private {
         if (!_feesOn || _fees.performanceBps == 0) return;
+        uint256 freeAfter = _free(balAfter);
         uint256 before = _price(freeBefore + low, supplyBefore);
-        uint256 after_ = _price(_free(balAfter) + low, totalSupply());
+        uint256 after_ = _price(freeAfter + low, totalSupply());
         uint256 hwm = _hwm;
         if (after_ > before) hwm += after_ - before;
-        uint256 book = _book + balAfter; // saturating at 0 below: never reverts an exit
-        (_hwm, _book) = (hwm, book > balBefore ? book - balBefore : 0);
+        uint256 book = _book + freeAfter; // saturating at 0 below: never reverts an exit
+        (_hwm, _book) = (hwm, book > freeBefore ? book - freeBefore : 0);
     }
 
-    /// @dev `amount` of cash left the vault by a path that prices nothing (a claim, the
-    /// controller's pull): the book follows, so a later transfer in is still told apart.
+    /// @dev `amount` of free cash left the vault by a path that prices nothing (the controller's
+    /// pull, an exit while pricing is unavailable): the book follows, so a later transfer in is
+    /// still told apart.
     function _bookCashOut(uint256 amount) internal {
         if (!_feesOn || _fees.performanceBps == 0) return;
         uint256 book = _book;
@@ -870,7 +870,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         address c = controller;
         if (IAssetController(c).markedAt() != block.timestamp) return;
         uint256 bal = _cashBalance();
-        if (f.performanceBps != 0 && _moveUnderWay(c)) _book = bal;
+        if (f.performanceBps != 0 && _moveUnderWay(c)) _book = _free(bal);
         _accrue(invested, false, bal);
     }
 
