@@ -213,3 +213,24 @@ def test_feed_down__exits_accrue_nothing__mark_kept(
     assert vault.balanceOf(recipient) == 0
     assert vault.highWaterMark() == hwm
     assert vault.fees()[3] < chain.pending_timestamp - 86_400, "the fee's time waits"
+
+
+def test_performance_fee__gain_marked_by_a_rebalance_that_sells__sale_cash_is_no_donation(
+    fund, vault, controller, usdt, deployer, keeper, recipient, invested, unit
+):
+    """A move's own cash (its sales' proceeds) reaches the vault before the move's mark: the
+    mark takes it into the book (the controller is inside a move then), so the gain the mark
+    reveals is charged in full, a fifth of it. Shown failing with `_moveUnderWay` answering
+    false (the proceeds then lifted the mark as a donation: no fee)."""
+    with_fees(vault, deployer, recipient, mgmt=0, perf=PERF_CAP)
+    before = vault.totalAssets()
+    cash_before = usdt.balanceOf(vault)
+    for sym, token in fund.assets.items():
+        if sym != "rwa":  # the venues earn 10% (yield donated to them), their feeds say so
+            usdt.mint(token, token.totalAssets() // 10, sender=deployer)
+    move_feeds(fund, deployer, +10)
+    controller.executeWaterfallLiquidation(200_000 * unit, 2, sender=keeper)  # sells into L1
+    assert usdt.balanceOf(vault) > cash_before, "the move sold"
+    gain = vault.totalAssets() - before
+    worth = value_of(vault, vault.balanceOf(recipient))
+    assert gain * 1990 // 10000 <= worth <= gain // 5, (worth, gain)
