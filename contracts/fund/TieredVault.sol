@@ -13,6 +13,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {IAssetController} from "../interfaces/IAssetController.sol";
+import {IAssetControllerTypes} from "../interfaces/IAssetControllerTypes.sol";
 import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 
 /// @title TieredVault
@@ -42,6 +43,28 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// @inheritdoc ITieredVault
     uint256 public constant CANCEL_DELAY = 1 hours;
 
+    /// @inheritdoc ITieredVault
+    uint256 public constant MAX_MANAGEMENT_FEE_BPS = 200;
+    /// @inheritdoc ITieredVault
+    uint256 public constant MAX_PERFORMANCE_FEE_BPS = 2_000;
+    uint256 private constant _YEAR = 365 days;
+    /// @dev highWaterMark's unit: base tokens per whole share, times 1e18 (a whole share is
+    /// 10^DECIMALS_OFFSET times a whole base token's units, so the scale is 1e18 * 10^6).
+    uint256 private constant _PRICE_SCALE = 1e24;
+    /// @dev Management fee time counted at one accrual at most (a fund untouched for longer
+    /// owes no more): keeps the fee below the value it is taken from (2% * 10 = 20%).
+    uint256 private constant _MAX_ACCRUAL = 10 * _YEAR;
+    uint256 private constant _MAX_VALUE = type(uint160).max;
+
+    /// @dev The fee configuration, one slot, read by every entry and exit: both rates 0 (the
+    /// default) is the whole fees-off path.
+    struct FeeSlot {
+        address recipient;
+        uint16 managementBps;
+        uint16 performanceBps;
+        uint40 accruedAt; // the management fee is owed from here
+    }
+
     /// @dev A request as stored: the ABI's Redemption and its links in the queue of pending
     /// requests (a doubly linked list in request order, in the slot requestedAt and status
     /// already use). A cancel unlinks its request, so the walk in fulfilRedemptions meets live
@@ -63,6 +86,9 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     bool public depositsPaused;
     bool public withdrawalsPaused;
     uint64 private _tail; // the newest pending request, 0 while none is pending
+    // a rate of _fees is above 0: in the slot every entry and exit reads (controller), so the
+    // fees-off path reads no slot of its own
+    bool private _feesOn;
     // one slot, read by every entry and exit: the queue's two reserves (uint96: 7.9e28 base
     // units, 79 billion tokens of 18 decimals; a request that would pass it is refused) and the
     // cash band of the controller's last mark (see noteMark)
@@ -72,6 +98,14 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     uint256 public nextRequestToFulfil; // the queue's head, or _requests.length while it is empty
     Entry[] private _requests;
     mapping(address controller => mapping(address operator => bool)) public isOperator;
+    FeeSlot private _fees;
+    // read and written only while a performance fee is on: the high-water mark (price, see
+    // _PRICE_SCALE) and the book, the free cash the vault's own flows and the controller's
+    // moves explain (more free cash than the book is a transfer nobody made through the vault)
+    // (whole words: a price or a balance has no bound a narrower type could keep; a saturated
+    // mark would charge a fee on every later call)
+    uint256 private _hwm;
+    uint256 private _book;
 
     constructor(IERC20 asset_, string memory name_, string memory symbol_, address admin)
         ERC20(name_, symbol_)
@@ -123,33 +157,55 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     }
 
     /// @notice Shares for `assets` at the entry price: the higher of mark and live valuation.
+    /// Fee shares an accrual would mint now are counted in the supply (as in every preview).
     function previewDeposit(uint256 assets) public view override(ERC4626, IERC4626) returns (uint256) {
-        (, uint256 high,) = _invested();
-        return assets.mulDiv(totalSupply() + 10 ** _decimalsOffset(), freeCash() + high + 1, Math.Rounding.Floor);
+        (uint256 low, uint256 high, bool down) = _invested();
+        uint256 bal = _cashBalance();
+        return assets.mulDiv(_supplyNow(low, down, bal) + 10 ** _decimalsOffset(), _free(bal) + high + 1, Math.Rounding.Floor);
     }
 
     /// @notice Assets for `shares` at the entry price: the higher of mark and live valuation.
     function previewMint(uint256 shares) public view override(ERC4626, IERC4626) returns (uint256) {
-        (, uint256 high,) = _invested();
-        return shares.mulDiv(freeCash() + high + 1, totalSupply() + 10 ** _decimalsOffset(), Math.Rounding.Ceil);
+        (uint256 low, uint256 high, bool down) = _invested();
+        uint256 bal = _cashBalance();
+        return shares.mulDiv(_free(bal) + high + 1, _supplyNow(low, down, bal) + 10 ** _decimalsOffset(), Math.Rounding.Ceil);
+    }
+
+    /// @dev The exit price (free cash + the lower valuation) over the supply with the fee
+    /// shares an accrual would mint now: previewWithdraw/Redeem, convertTo*, max*.
+    function _convertToShares(uint256 assets, Math.Rounding rounding) internal view override returns (uint256) {
+        (uint256 low,, bool down) = _invested();
+        uint256 bal = _cashBalance();
+        return assets.mulDiv(_supplyNow(low, down, bal) + 10 ** _decimalsOffset(), _free(bal) + low + 1, rounding);
+    }
+
+    function _convertToAssets(uint256 shares, Math.Rounding rounding) internal view override returns (uint256) {
+        (uint256 low,, bool down) = _invested();
+        uint256 bal = _cashBalance();
+        return shares.mulDiv(_free(bal) + low + 1, _supplyNow(low, down, bal) + 10 ** _decimalsOffset(), rounding);
     }
 
     /// @dev One read of the vault's cash balance per call: it prices the entry and is the
     /// "before" of the transfer's measurement (only arithmetic between the two, so it is the
     /// balance the transfer starts from).
+    /// Fees accrue first (every entry, exit and fulfilment), so the price is the preview's.
     function deposit(uint256 assets, address receiver) public override(ERC4626, IERC4626) returns (uint256 shares) {
-        uint256 high = _entryValue();
+        (uint256 low, uint256 high) = _entryValue();
         uint256 bal = _cashBalance();
-        shares = assets.mulDiv(totalSupply() + 10 ** _decimalsOffset(), _free(bal) + high + 1, Math.Rounding.Floor);
+        uint256 supply = _accrue(low, false, bal);
+        shares = assets.mulDiv(supply + 10 ** _decimalsOffset(), _free(bal) + high + 1, Math.Rounding.Floor);
         _pull(_msgSender(), receiver, assets, shares, bal);
+        _afterFlow(low, _free(bal), supply, bal + assets);
         _checkBandAt(bal + assets);
     }
 
     function mint(uint256 shares, address receiver) public override(ERC4626, IERC4626) returns (uint256 assets) {
-        uint256 high = _entryValue();
+        (uint256 low, uint256 high) = _entryValue();
         uint256 bal = _cashBalance();
-        assets = shares.mulDiv(_free(bal) + high + 1, totalSupply() + 10 ** _decimalsOffset(), Math.Rounding.Ceil);
+        uint256 supply = _accrue(low, false, bal);
+        assets = shares.mulDiv(_free(bal) + high + 1, supply + 10 ** _decimalsOffset(), Math.Rounding.Ceil);
         _pull(_msgSender(), receiver, assets, shares, bal);
+        _afterFlow(low, _free(bal), supply, bal + assets);
         _checkBandAt(bal + assets);
     }
 
@@ -163,11 +219,15 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         returns (uint256 shares)
     {
         if (withdrawalsPaused) revert WithdrawalsPaused();
-        (uint256 free, uint256 cash) = _cash();
+        uint256 bal = _cashBalance();
+        (uint256 free, uint256 cash) = _cashAt(bal);
         if (assets > cash) revert InsufficientCash(assets, cash);
-        (uint256 low,,) = _invested();
-        shares = assets.mulDiv(totalSupply() + 10 ** _decimalsOffset(), free + low + 1, Math.Rounding.Ceil);
+        (uint256 low,, bool down) = _invested();
+        uint256 supply = _accrue(low, down, bal);
+        shares = assets.mulDiv(supply + 10 ** _decimalsOffset(), free + low + 1, Math.Rounding.Ceil);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
+        if (!down) _afterFlow(low, free, supply, bal - assets);
+        else _bookCashOut(assets); // pricing unavailable: the mark is kept, the book follows
         _checkBand(cash - assets); // cannot underflow: checked above
     }
 
@@ -177,11 +237,15 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         returns (uint256 assets)
     {
         if (withdrawalsPaused) revert WithdrawalsPaused();
-        (uint256 free, uint256 cash) = _cash();
-        (uint256 low,,) = _invested();
-        assets = shares.mulDiv(free + low + 1, totalSupply() + 10 ** _decimalsOffset(), Math.Rounding.Floor);
+        uint256 bal = _cashBalance();
+        (uint256 free, uint256 cash) = _cashAt(bal);
+        (uint256 low,, bool down) = _invested();
+        uint256 supply = _accrue(low, down, bal);
+        assets = shares.mulDiv(free + low + 1, supply + 10 ** _decimalsOffset(), Math.Rounding.Floor);
         if (assets > cash) revert InsufficientCash(assets, cash);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
+        if (!down) _afterFlow(low, free, supply, bal - assets);
+        else _bookCashOut(assets); // pricing unavailable: the mark is kept, the book follows
         _checkBand(cash - assets);
     }
 
@@ -223,11 +287,11 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         (,, down) = _invested();
     }
 
-    /// @dev Checks for deposit/mint; returns the entry valuation.
-    function _entryValue() private view returns (uint256 high) {
+    /// @dev Checks for deposit/mint; returns the exit and the entry valuations.
+    function _entryValue() private view returns (uint256 low, uint256 high) {
         if (depositsPaused) revert DepositsPaused();
         bool down;
-        (, high, down) = _invested();
+        (low, high, down) = _invested();
         if (down) revert FeedDown();
     }
 
@@ -268,9 +332,9 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         return bal > reserved ? bal - reserved : 0;
     }
 
-    /// @dev freeCash() and availableCash() from one read of the balance and of the reserves' slot.
-    function _cash() private view returns (uint256 free, uint256 cash) {
-        free = _free(_cashBalance());
+    /// @dev freeCash() and availableCash() at cash balance `bal`, one read of the reserves' slot.
+    function _cashAt(uint256 bal) private view returns (uint256 free, uint256 cash) {
+        free = _free(bal);
         uint256 owed = _pending;
         cash = free > owed ? free - owed : 0;
     }
@@ -364,7 +428,8 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (msg.sender != controller) _checkRole(KEEPER_ROLE);
         uint256 id = nextRequestToFulfil;
         if (_tail == 0) return (0, 0); // nothing queued: no valuation pass
-        uint256 cash = freeCash();
+        uint256 bal = _cashBalance();
+        uint256 cash = _free(bal);
         // one exit price for the batch; each payout is at most its shares' worth at it, so the
         // price of the shares left behind cannot fall as the batch proceeds
         (uint256 low,, bool down) = _invested();
@@ -373,8 +438,10 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             emit FulfilmentHeld(id);
             return (0, 0);
         }
+        uint256 freeBefore = cash;
+        uint256 supplyBefore = _accrue(low, false, bal);
         uint256 ta = cash + low + 1;
-        uint256 supply = totalSupply() + 10 ** _decimalsOffset();
+        uint256 supply = supplyBefore + 10 ** _decimalsOffset();
         // every entry on the list is pending (a cancel unlinks its own): each step funds one
         // request or stops, so the walk costs O(maxCount) whatever was cancelled before
         while (id != 0 && count < maxCount) {
@@ -403,7 +470,12 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             _tail = 0;
         }
         nextRequestToFulfil = id;
-        if (count != 0) _checkBand(availableCash());
+        if (count != 0) {
+            // a payout below its shares' worth now (the estimate) leaves the rest to the holders:
+            // a flow's rise, not performance
+            _afterFlow(low, freeBefore, supplyBefore, bal);
+            _checkBand(availableCash());
+        }
     }
 
     /// @inheritdoc ITieredVault
@@ -455,7 +527,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         assets = r.assets;
         // the cash and the reserve fall together: the available cash is unchanged
         _claimable -= uint96(assets); // at most what was added as a uint96
-        IERC20(asset()).safeTransfer(receiver, assets);
+        IERC20(asset()).safeTransfer(receiver, assets); // free cash unchanged: the book too
         emit RedemptionClaimed(id, r.controller, receiver, assets);
     }
 
@@ -467,6 +539,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 cash = availableCash();
         if (amount > cash) revert InsufficientCash(amount, cash);
         IERC20(asset()).safeTransfer(to, amount);
+        _bookCashOut(amount);
         // no event (the token's Transfer and the controller's Purchased say it); no band check: every controller move that pulls cash ends with its mark (noteMark),
         // which solves the band anew and says whether the cash is in it
     }
@@ -477,6 +550,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint64 w = _bandOf(l2, l3, bands);
         _cashBand = w;
         inBand = _inBand(w, availableCash());
+        _accrueAtMark(l2 + l3);
     }
 
     /// @inheritdoc ITieredVault
@@ -615,6 +689,204 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     function _checkPauser(bool pausing) private view {
         if (pausing && hasRole(GUARDIAN_ROLE, msg.sender)) return;
         _checkRole(ADMIN_ROLE);
+    }
+
+    /* FEES */
+
+    /// @inheritdoc ITieredVault
+    function fees()
+        external
+        view
+        returns (address recipient, uint16 managementBps, uint16 performanceBps, uint40 accruedAt)
+    {
+        FeeSlot memory f = _fees;
+        return (f.recipient, f.managementBps, f.performanceBps, f.accruedAt);
+    }
+
+    /// @inheritdoc ITieredVault
+    function highWaterMark() external view returns (uint256) {
+        return _hwm;
+    }
+
+    /// @inheritdoc ITieredVault
+    function pendingFeeShares() external view returns (uint256) {
+        (uint256 low,, bool down) = _invested();
+        uint256 bal = _cashBalance();
+        return _supplyNow(low, down, bal) - totalSupply();
+    }
+
+    /// @inheritdoc ITieredVault
+    function setFees(uint16 managementBps, uint16 performanceBps) external {
+        if (managementBps > MAX_MANAGEMENT_FEE_BPS) {
+            revert FeeAboveCap("managementBps", managementBps, MAX_MANAGEMENT_FEE_BPS);
+        }
+        if (performanceBps > MAX_PERFORMANCE_FEE_BPS) {
+            revert FeeAboveCap("performanceBps", performanceBps, MAX_PERFORMANCE_FEE_BPS);
+        }
+        FeeSlot memory f = _fees;
+        // raising either rate adds risk for holders: the timelock; lowering: the admin at once
+        if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
+            if (managementBps > f.managementBps || performanceBps > f.performanceBps) {
+                revert RiskIncreaseRequiresTimelock(msg.sender, "setFees");
+            }
+            _checkRole(ADMIN_ROLE);
+        }
+        if (f.recipient == address(0) && (managementBps | performanceBps) != 0) revert ZeroAddress("feeRecipient");
+        // owed at the old rates up to now; a time an outage deferred is forgiven (accruedAt = now)
+        (uint256 low,, bool down) = _invested();
+        uint256 bal = _cashBalance();
+        _accrue(low, down, bal);
+        if (f.performanceBps == 0 && performanceBps != 0) {
+            // gains made while the fee was off are not charged, and a fund below the mark it
+            // had must regain it first: the mark starts at the larger of the two, at a price
+            // with every asset priced (never with a down one at zero)
+            if (down) revert FeedDown();
+            uint256 p = _price(_free(bal) + low, totalSupply());
+            if (p > _hwm) _hwm = p;
+            _book = _free(bal);
+        }
+        _fees = FeeSlot(f.recipient, managementBps, performanceBps, uint40(block.timestamp));
+        _feesOn = (managementBps | performanceBps) != 0;
+        emit FeesSet(managementBps, performanceBps);
+    }
+
+    /// @inheritdoc ITieredVault
+    function setFeeRecipient(address recipient) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (recipient == address(0)) revert ZeroAddress("feeRecipient");
+        _accrueFees(); // what is owed so far goes to the old recipient
+        _fees.recipient = recipient;
+        emit FeeRecipientSet(recipient);
+    }
+
+    /// @dev Accrues the fees owed now (reads the pricing itself). Never reverts: with pricing
+    /// unavailable (controller reverts, a held asset's feed down or its valuation step held) it
+    /// does nothing. For an exit path that does not price through the paths here (call it
+    /// before burning shares; `_bookCashOut` after cash leaves).
+    /// @return supply The share supply after the fee shares.
+    function _accrueFees() internal returns (uint256 supply) {
+        if (!_feesOn) return totalSupply();
+        (uint256 low,, bool down) = _invested();
+        return _accrue(low, down, _cashBalance());
+    }
+
+    /// @dev The fees owed now, minted as shares to the recipient: the management fee on the
+    /// value (free cash + `low`, the exit valuation) for the time since the last accrual, and
+    /// the performance fee on the price's rise above the high-water mark; the mark then rises
+    /// to the price after the fee. `bal` is the vault's cash balance now. Nothing while
+    /// pricing is unavailable (`down`): the management fee's time is kept for the next accrual
+    /// (nothing is charged on a value with a held asset at zero), the mark is kept.
+    /// Never reverts (the fee is below the value: see _feesNow).
+    /// @return supply The share supply after the fee shares.
+    function _accrue(uint256 low, bool down, uint256 bal) private returns (uint256 supply) {
+        supply = totalSupply();
+        if (!_feesOn || down) return supply;
+        FeeSlot memory f = _fees;
+        (uint256 shares, uint256 mgmt, uint256 perf, uint256 hwm) = _feesNow(f, low, bal, supply);
+        _fees.accruedAt = uint40(block.timestamp);
+        if (f.performanceBps != 0) (_hwm, _book) = (hwm, _free(bal));
+        if (shares != 0) {
+            _mint(f.recipient, shares);
+            supply += shares;
+            emit FeesAccrued(f.recipient, mgmt, perf, shares, hwm);
+        }
+    }
+
+    /// @dev The supply with the fee shares an accrual would mint now (the previews' supply).
+    function _supplyNow(uint256 low, bool down, uint256 bal) private view returns (uint256 supply) {
+        supply = totalSupply();
+        if (!_feesOn || down) return supply;
+        (uint256 shares,,,) = _feesNow(_fees, low, bal, supply);
+        return supply + shares;
+    }
+
+    /// @dev What an accrual would do now (fees on, pricing available): the fee shares, the
+    /// management and performance fees in assets, and the high-water mark after.
+    /// A donation (cash above the book: a transfer nobody made through the vault) lifts the
+    /// mark by the price it adds, so it is never charged; the holders keep all of it.
+    function _feesNow(FeeSlot memory f, uint256 low, uint256 bal, uint256 supply)
+        private
+        view
+        returns (uint256 shares, uint256 mgmt, uint256 perf, uint256 hwm)
+    {
+        uint256 v = _free(bal) + low;
+        hwm = _hwm;
+        // no fee on a value past 2^160 base units (1.4e30 tokens of 18 decimals): keeps every
+        // product below (the price, the mark) from overflowing, so an accrual never reverts
+        if (v > _MAX_VALUE) return (0, 0, 0, hwm);
+        uint256 s = supply + 10 ** _decimalsOffset();
+        uint256 dt = block.timestamp - f.accruedAt; // accruedAt is a past block's time
+        if (dt > _MAX_ACCRUAL) dt = _MAX_ACCRUAL;
+        // at most 2% a year for 10 years: at most a fifth of v
+        mgmt = Math.mulDiv(v, f.managementBps * dt, _BPS * _YEAR);
+        if (f.performanceBps != 0) {
+            uint256 book = _book;
+            uint256 free = _free(bal);
+            if (free > book) hwm += Math.mulDiv(free - book, _PRICE_SCALE, s, Math.Rounding.Ceil);
+            uint256 p = _price(v, supply);
+            // at most a fifth of the rise, itself below v + 1
+            if (p > hwm) perf = Math.mulDiv(p - hwm, s, _PRICE_SCALE) * f.performanceBps / _BPS;
+        }
+        uint256 fee = mgmt + perf;
+        // the shares worth `fee` once minted (cannot underflow: fee is at most 2/5 of v + 1)
+        if (fee != 0) shares = Math.mulDiv(fee, s, v + 1 - fee);
+        if (f.performanceBps != 0) {
+            uint256 after_ = _price(v, supply + shares);
+            if (after_ > hwm) hwm = after_;
+        }
+    }
+
+    /// @dev After an entry's or an exit's own flow while a performance fee is on: the price
+    /// rise the flow itself made (an entry above the exit price, rounding the fund keeps, a
+    /// payout below its estimate) is nobody's performance: the mark rises by as much. The book
+    /// follows the free cash the flow moved (`freeBefore` to the free cash at `balAfter`).
+    function _afterFlow(uint256 low, uint256 freeBefore, uint256 supplyBefore, uint256 balAfter) private {
+        if (!_feesOn || _fees.performanceBps == 0) return;
+        uint256 freeAfter = _free(balAfter);
+        uint256 before = _price(freeBefore + low, supplyBefore);
+        uint256 after_ = _price(freeAfter + low, totalSupply());
+        uint256 hwm = _hwm;
+        if (after_ > before) hwm += after_ - before;
+        uint256 book = _book + freeAfter; // saturating at 0 below: never reverts an exit
+        (_hwm, _book) = (hwm, book > freeBefore ? book - freeBefore : 0);
+    }
+
+    /// @dev `amount` of free cash left the vault by a path that prices nothing (the controller's
+    /// pull, an exit while pricing is unavailable): the book follows, so a later transfer in is
+    /// still told apart.
+    function _bookCashOut(uint256 amount) internal {
+        if (!_feesOn || _fees.performanceBps == 0) return;
+        uint256 book = _book;
+        _book = book > amount ? book - amount : 0;
+    }
+
+    /// @dev At a mark (noteMark): the fees on the fund as the controller just marked it
+    /// (`invested`, which its pricing answers until it moves), only for a mark taken now (a
+    /// mark kept through an outage or a held valuation is not a valuation). A move's own cash
+    /// (sales, unspent rest) is in the book; a plain mark moves none, so cash above the book
+    /// then is a transfer made outside the vault, and is never charged.
+    function _accrueAtMark(uint256 invested) private {
+        if (!_feesOn) return;
+        FeeSlot memory f = _fees;
+        address c = controller;
+        if (IAssetController(c).markedAt() != block.timestamp) return;
+        uint256 bal = _cashBalance();
+        if (f.performanceBps != 0 && _moveUnderWay(c)) _book = _free(bal);
+        _accrue(invested, false, bal);
+    }
+
+    /// @dev Whether the controller is inside a move (its users' pricing refuses with
+    /// MovesUnderWay until the move's mark is stored): asked with little gas, so a plain
+    /// mark's full valuation runs out of it and answers "no".
+    function _moveUnderWay(address c) private view returns (bool) {
+        (bool ok, bytes memory r) = c.staticcall{gas: 10_000}(abi.encodeCall(IAssetController.pricingValues, ()));
+        return !ok && r.length == 4 && bytes4(r) == IAssetControllerTypes.MovesUnderWay.selector;
+    }
+
+    /// @dev The exit price per share, in highWaterMark's unit, at value `v` and supply `supply`.
+    /// Past _MAX_VALUE the value is taken as _MAX_VALUE (no fee is charged there: _feesNow).
+    function _price(uint256 v, uint256 supply) private pure returns (uint256) {
+        if (v > _MAX_VALUE) v = _MAX_VALUE;
+        return Math.mulDiv(v + 1, _PRICE_SCALE, supply + 10 ** DECIMALS_OFFSET);
     }
 
     function decimals() public view override(ERC4626, IERC20Metadata) returns (uint8) {

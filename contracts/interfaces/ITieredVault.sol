@@ -67,6 +67,11 @@ interface ITieredVault is IERC4626 {
     error CancelTooEarly(uint256 id, uint256 cancellableAt);
     /// @notice The base token delivered a different amount than transferred (fee on transfer).
     error TransferAmountMismatch(uint256 sent, uint256 received);
+    /// @notice A fee rate above its hard cap (`what`: managementBps or performanceBps).
+    error FeeAboveCap(string what, uint256 bps, uint256 cap);
+    /// @notice Only the timelock (DEFAULT_ADMIN_ROLE) may make this change (`what`): it adds
+    /// risk for holders (a higher fee).
+    error RiskIncreaseRequiresTimelock(address caller, string what);
 
     /* EVENTS */
 
@@ -91,6 +96,15 @@ interface ITieredVault is IERC4626 {
     event DepositsPausedSet(bool paused);
     /// @notice Withdrawals were paused or unpaused.
     event WithdrawalsPausedSet(bool paused);
+    /// @notice Fees were minted to `recipient`: `shares` worth `managementFee` + `performanceFee`
+    /// assets at the exit price; the high-water mark is `highWaterMark` after them.
+    event FeesAccrued(
+        address indexed recipient, uint256 managementFee, uint256 performanceFee, uint256 shares, uint256 highWaterMark
+    );
+    /// @notice The fee rates were set (bps: management a year, performance of the rise).
+    event FeesSet(uint16 managementBps, uint16 performanceBps);
+    /// @notice The fee recipient was set.
+    event FeeRecipientSet(address indexed recipient);
 
     /* VIEWS */
 
@@ -136,6 +150,48 @@ interface ITieredVault is IERC4626 {
     function depositsPaused() external view returns (bool);
 
     function withdrawalsPaused() external view returns (bool);
+
+    /* FEES */
+
+    /// @notice Hard cap of the management fee: 2% of the fund's value a year.
+    function MAX_MANAGEMENT_FEE_BPS() external view returns (uint256);
+
+    /// @notice Hard cap of the performance fee: 20% of the share price's rise above the
+    /// high-water mark.
+    function MAX_PERFORMANCE_FEE_BPS() external view returns (uint256);
+
+    /// @notice The fee configuration: `recipient` (minted the fee shares), the management fee
+    /// (`managementBps` of the value a year, by time) and the performance fee (`performanceBps`
+    /// of the rise of the exit price per share above the high-water mark), and `accruedAt`,
+    /// the last accrual (the management fee is owed from there). Both rates 0: no fee (the
+    /// default). Fees accrue, minted as shares, at every entry, exit, fulfilment and mark, and
+    /// every preview, convertTo* and max* counts the shares an accrual would mint now. Nothing
+    /// accrues while pricing is unavailable (the controller reverts, a held asset's feed is
+    /// down or its valuation step is held): the mark is kept and the management fee's time
+    /// waits for the next accrual.
+    function fees()
+        external
+        view
+        returns (address recipient, uint16 managementBps, uint16 performanceBps, uint40 accruedAt);
+
+    /// @notice The high-water mark: the exit price per share (base tokens per whole share, times
+    /// 1e18) above which the performance fee is charged. Starts at the price when a performance
+    /// fee is turned on (or stays higher), rises to the price after each fee, and rises by the
+    /// price a donation (cash sent to the vault outside its entries) or an entry's or exit's own
+    /// flow adds, so neither is ever charged; a recovery below it is never charged either.
+    function highWaterMark() external view returns (uint256);
+
+    /// @notice The fee shares an accrual would mint now (0 while pricing is unavailable).
+    function pendingFeeShares() external view returns (uint256);
+
+    /// @notice Sets the fee rates (each at most its cap: FeeAboveCap), after accruing what is
+    /// owed at the old ones. Raising either: the timelock (DEFAULT_ADMIN_ROLE); lowering: the
+    /// admin at once. A rate above 0 needs a recipient. Turning the performance fee on needs
+    /// the pricing available (FeedDown otherwise).
+    function setFees(uint16 managementBps, uint16 performanceBps) external;
+
+    /// @notice Sets the fee recipient, after accruing what is owed to the old one. The timelock.
+    function setFeeRecipient(address recipient) external;
 
     /* REDEMPTION QUEUE */
 

@@ -56,6 +56,12 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
 
     function _decimals() internal pure virtual returns (uint8);
 
+    /// @dev Issue 54: both fees on at their caps (the 18-decimal suite), or off (the 6-decimal
+    /// one, the default path).
+    function _feesOn() internal pure virtual returns (bool);
+
+    address internal feeRecipient = address(0xFEE);
+
     function setUp() public {
         vm.warp(1_750_000_000);
         cash = new TestStablecoin("Tether USD (test)", "USDT", _decimals());
@@ -126,6 +132,12 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         controller.allocateToLayer(2, 600_000 * unit);
         vm.stopPrank();
 
+        if (_feesOn()) {
+            vault.setFeeRecipient(feeRecipient);
+            vault.setFees(uint16(vault.MAX_MANAGEMENT_FEE_BPS()), uint16(vault.MAX_PERFORMANCE_FEE_BPS()));
+            handler.setFeeRecipient(feeRecipient);
+        }
+
         // the handler reads markUnits from the controller's storage: a layout change fails here
         for (uint256 i; i < tokens.length; ++i) {
             uint256 bal = TestStablecoin(tokens[i]).balanceOf(address(controller));
@@ -173,7 +185,8 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         check(vault.claimableRedemptions() == claimable, "claimable = fulfilled, unclaimed requests");
         check(cash.balanceOf(address(vault)) >= claimable, "claimable cash is held");
         check(vault.balanceOf(address(vault)) == locked, "locked shares = pending requests");
-        uint256 held = vault.balanceOf(alice) + vault.balanceOf(bob) + vault.balanceOf(eve) + locked;
+        uint256 held = vault.balanceOf(alice) + vault.balanceOf(bob) + vault.balanceOf(eve) + locked
+            + vault.balanceOf(feeRecipient);
         check(vault.totalSupply() == held, "supply = holders + locked");
     }
 
@@ -337,6 +350,15 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         check(bytes(handler.capReverted()).length == 0, handler.capReverted());
     }
 
+    /// @notice Fees with hard caps (issue 54), checked on every holder's step, eve's donations
+    /// and marks: the fee shares a step mints are worth at most the caps' fees (2% a year of
+    /// the value for the time since the last accrual, 20% of the price's rise above the
+    /// high-water mark); none of the performance fee while the price is at or below the mark;
+    /// and eve's deposit-and-redeem round trip mints the recipient nothing.
+    function invariant_feesWithinCapsAndNeverOnARoundTrip() public view {
+        check(bytes(handler.feeBroken()).length == 0, handler.feeBroken());
+    }
+
     function invariant_keeperHoldsNothing() public view {
         check(cash.balanceOf(keeper) == 0 && vault.balanceOf(keeper) == 0, "keeper holds cash or shares");
         for (uint256 i; i < tokens.length; ++i) {
@@ -350,10 +372,18 @@ contract FundInvariants6 is FundInvariants {
     function _decimals() internal pure override returns (uint8) {
         return 6;
     }
+
+    function _feesOn() internal pure override returns (bool) {
+        return false;
+    }
 }
 
 contract FundInvariants18 is FundInvariants {
     function _decimals() internal pure override returns (uint8) {
         return 18;
+    }
+
+    function _feesOn() internal pure override returns (bool) {
+        return true;
     }
 }

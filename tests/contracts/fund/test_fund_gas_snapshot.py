@@ -200,7 +200,12 @@ ENTRY_EXIT_BOUND = 2.25  # default pricing: issue 45's 2.0 is out of its reach (
 ENTRY_EXIT_BOUND_VOUCHED = 2.0  # issue 45's goal, with the feeds vouched for (setRoundsBumped)
 
 
-@pytest.mark.parametrize("vouched", [False, True], ids=["default", "vouched"])
+ENTRY_EXIT_BOUND_FEES = 2.6  # issue 54: both fees on, vouched feeds (the fee slot, the mark and book, a mint)
+
+
+@pytest.mark.parametrize(
+    ("vouched", "fees"), [(False, False), (True, False), (True, True)], ids=["default", "vouched", "fees"]
+)
 def test_gas_snapshot__4_assets__entries_and_exits__next_to_plain_erc4626(
     project,
     deployer,
@@ -214,6 +219,7 @@ def test_gas_snapshot__4_assets__entries_and_exits__next_to_plain_erc4626(
     base_decimals,
     unit,
     vouched,
+    fees,
 ):
     """Issue 45: deposit, mint, withdraw and redeem at 4 held assets (2 in L2, 2 in L3), the
     mark standing, an existing holder; and the same four calls on a plain OpenZeppelin ERC4626
@@ -228,7 +234,9 @@ def test_gas_snapshot__4_assets__entries_and_exits__next_to_plain_erc4626(
     with a full read of every feed.
     `vouched`: the timelock vouched for the four feeds as bumping their round on every answer
     (`setRoundsBumped`, the deploy profile's `rounds_bumped`, for Chainlink aggregators such as
-    this MockV3Aggregator), so one latestRound() per feed; held to issue 45's 2.0x."""
+    this MockV3Aggregator), so one latestRound() per feed; held to issue 45's 2.0x.
+    `fees`: vouched, and both fees on at their caps (issue 54): every call accrues (the
+    management fee's time passes between calls, so each mints fee shares)."""
     f = _fund_with_assets(project, deployer, keeper, usdt, adapters, create_feed, 2, 2)
     plain = deployer.deploy(project.TestMoneyMarketFund, usdt, "plain", "PLAIN")
     for who in (alice, bob):
@@ -240,6 +248,9 @@ def test_gas_snapshot__4_assets__entries_and_exits__next_to_plain_erc4626(
     if vouched:
         for t in f.assets.values():
             f.controller.setRoundsBumped(t, True, sender=deployer)  # the timelock (deployer here)
+    if fees:
+        f.vault.setFeeRecipient(deployer, sender=deployer)
+        f.vault.setFees(200, 2000, sender=deployer)  # the caps, by the timelock (deployer here)
     f.controller.rebalance(True, sender=keeper)  # 90% invested, the mark (and its lines) fresh
     assert all(t.balanceOf(f.controller) > 0 for t in f.assets.values()), "every position held"
     for v in (f.vault, plain):
@@ -252,12 +263,12 @@ def test_gas_snapshot__4_assets__entries_and_exits__next_to_plain_erc4626(
         "withdraw": lambda v: v.withdraw(500 * unit, bob, bob, sender=bob),
         "redeem": lambda v: v.redeem(v.balanceOf(bob) // 4, bob, bob, sender=bob),
     }
-    ours_name = "vault_vouched" if vouched else "vault"
+    ours_name = "vault_fees" if fees else "vault_vouched" if vouched else "vault"
     for op, send in ops.items():
         for name, v in ((ours_name, f.vault), ("oz4626", plain)):
             chain.pending_timestamp += 1
             g[f"usdt{base_decimals}/4assets/{name}.{op}"] = send(v).gas_used
-    bound = ENTRY_EXIT_BOUND_VOUCHED if vouched else ENTRY_EXIT_BOUND
+    bound = ENTRY_EXIT_BOUND_FEES if fees else ENTRY_EXIT_BOUND_VOUCHED if vouched else ENTRY_EXIT_BOUND
     for op in ops:
         ours = g[f"usdt{base_decimals}/4assets/{ours_name}.{op}"]
         base = g[f"usdt{base_decimals}/4assets/oz4626.{op}"]

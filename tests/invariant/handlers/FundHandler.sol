@@ -97,6 +97,12 @@ contract FundHandler is CheatBase {
     uint256 public stormPairs; // request+cancel pairs eve made
     uint256 public maxQueueStepGas; // the most one of them cost
 
+    // issue 54: the fee recipient (never acts; set by the suite when fees are on) and what
+    // broke a fee property, latched apart so the invariant names it
+    address public feeRecipient;
+    string public feeBroken;
+    uint256 public feeAccruals; // checked steps that minted fee shares
+
     uint256[] internal _requestIds;
     mapping(uint256 => uint256) public estimateAtRequest;
     mapping(bytes32 => uint256) public calls;
@@ -169,9 +175,57 @@ contract FundHandler is CheatBase {
         return actors[seed % actors.length];
     }
 
-    /// @dev Price per share at the exit price, as ERC-4626 (with the virtual offset) sees it.
+    /// @dev Price per share at the exit price, as ERC-4626 (with the virtual offset) sees it:
+    /// with the fee shares an accrual would mint now (what every preview counts), so a step
+    /// that accrues them is not a fall.
     function pps() public view returns (uint256) {
-        return Math.mulDiv(vault.totalAssets() + 1, PPS_SCALE, vault.totalSupply() + 1e6);
+        return Math.mulDiv(vault.totalAssets() + 1, PPS_SCALE, vault.totalSupply() + vault.pendingFeeShares() + 1e6);
+    }
+
+    function setFeeRecipient(address r) external {
+        if (feeRecipient == address(0)) feeRecipient = r;
+    }
+
+    struct FeeSnap {
+        uint256 bal; // the recipient's shares
+        uint256 ta;
+        uint256 supply;
+        uint256 hwm;
+        uint256 at;
+    }
+
+    function _feeSnap() internal view returns (FeeSnap memory s) {
+        if (feeRecipient == address(0)) return s;
+        (,,, uint40 at) = vault.fees();
+        s = FeeSnap(vault.balanceOf(feeRecipient), vault.totalAssets(), vault.totalSupply(), vault.highWaterMark(), at);
+    }
+
+    /// @dev The fee shares a step minted, worth at most the caps' fees for the time since the
+    /// last accrual (management: 2% a year of the value) and for the price's rise above the
+    /// high-water mark before the step (performance: 20% of it), a wei of rounding each; none
+    /// of the performance fee while the price is at or below the mark. `atMark`: the step's
+    /// accrual priced the fund at the mark it took (its value after the step), not before it.
+    function _checkFees(FeeSnap memory s, bool atMark) internal {
+        if (feeRecipient == address(0)) return;
+        uint256 minted = vault.balanceOf(feeRecipient) - s.bal;
+        if (minted == 0) return;
+        ++feeAccruals;
+        uint256 v = atMark ? vault.totalAssets() : s.ta;
+        uint256 sv = s.supply + 1e6;
+        uint256 worth = Math.mulDiv(minted, v + 1, sv + minted);
+        uint256 mgmtMax = Math.mulDiv(v, 200 * (block.timestamp - s.at), 10_000 * 365 days) + 1;
+        uint256 price = Math.mulDiv(v + 1, 1e24, sv);
+        uint256 perfMax = price > s.hwm ? Math.mulDiv(price - s.hwm, sv, 1e24) * 2_000 / 10_000 + 1 : 0;
+        if (perfMax == 0 && worth > mgmtMax && bytes(feeBroken).length == 0) {
+            feeBroken = "performance fee while below the high-water mark";
+        }
+        if (worth > mgmtMax + perfMax && bytes(feeBroken).length == 0) feeBroken = "fee shares above the caps";
+    }
+
+    modifier feesChecked(bool atMark) {
+        FeeSnap memory s = _feeSnap();
+        _;
+        _checkFees(s, atMark);
     }
 
     /// @dev The fund's value at the feeds' current answers, computed here, not by the
@@ -228,7 +282,7 @@ contract FundHandler is CheatBase {
 
     /* ------------------------------------------------------- holders and eve */
 
-    function deposit(uint256 actorSeed, uint256 amount) external {
+    function deposit(uint256 actorSeed, uint256 amount) external feesChecked(false) {
         address a = _actor(actorSeed);
         amount = bound(amount, 1, 2_000_000 * unit);
         bool mustRefuse = heldAssetDown();
@@ -250,7 +304,7 @@ contract FundHandler is CheatBase {
         }
     }
 
-    function mint(uint256 actorSeed, uint256 shares) external {
+    function mint(uint256 actorSeed, uint256 shares) external feesChecked(false) {
         address a = _actor(actorSeed);
         shares = bound(shares, 1, 2_000_000 * unit * 1e6);
         bool mustRefuse = heldAssetDown();
@@ -283,7 +337,7 @@ contract FundHandler is CheatBase {
 
     /// @dev A holder leaves through the vault's cash within its max: `redeem` (x in shares) or
     /// `withdraw` (x in assets). Either must succeed and must not lower the share price.
-    function _leave(uint256 actorSeed, uint256 x, bool byShares) internal {
+    function _leave(uint256 actorSeed, uint256 x, bool byShares) internal feesChecked(false) {
         address a = _actor(actorSeed);
         uint256 max = byShares ? vault.maxRedeem(a) : vault.maxWithdraw(a);
         if (max == 0) return;
@@ -351,7 +405,7 @@ contract FundHandler is CheatBase {
     }
 
     /// @notice Anyone may mark: eve marks whenever she likes.
-    function markByEve() external {
+    function markByEve() external feesChecked(true) {
         uint256 before = pps();
         bool outage = heldAssetDown();
         vm.prank(eve);
@@ -494,7 +548,7 @@ contract FundHandler is CheatBase {
     }
 
     /// @notice eve gives the vault cash (the donation attack's first step).
-    function donate(uint256 amount) external {
+    function donate(uint256 amount) external feesChecked(false) {
         amount = bound(amount, 1, 100_000 * unit);
         uint256 before = pps();
         cash.mint(eve, amount);
@@ -577,8 +631,13 @@ contract FundHandler is CheatBase {
             eveSpent += amount;
             uint256 max = vault.maxRedeem(eve);
             if (shares > max) shares = max;
+            // what the deposit's accrual minted was owed before her step; her trip adds nothing
+            uint256 fees = feeRecipient == address(0) ? 0 : vault.balanceOf(feeRecipient);
             if (shares != 0) {
                 uint256 got = vault.redeem(shares, eve, eve);
+                if (feeRecipient != address(0) && vault.balanceOf(feeRecipient) != fees) {
+                    if (bytes(feeBroken).length == 0) feeBroken = "the fee recipient gained from a round trip";
+                }
                 cashOut += got;
                 eveReceived += got;
                 if (got > amount) _fail("eve's deposit-redeem round trip paid more than it cost");
