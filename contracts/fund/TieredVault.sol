@@ -13,6 +13,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {IAssetController} from "../interfaces/IAssetController.sol";
+import {IInKindPayer} from "../interfaces/IInKindPayer.sol";
 import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 
 /// @title TieredVault
@@ -457,6 +458,62 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         _claimable -= uint96(assets); // at most what was added as a uint96
         IERC20(asset()).safeTransfer(receiver, assets);
         emit RedemptionClaimed(id, r.controller, receiver, assets);
+    }
+
+    /* IN-KIND EXIT */
+
+    /// @inheritdoc ITieredVault
+    uint256 public constant IN_KIND_PENALTY_BPS = 50;
+
+    /// @inheritdoc ITieredVault
+    /// @dev No pause and no price is read: withdrawalsPaused stops the priced exits (a wrong
+    /// price is what a pause guards against), never this one (holders can always leave). The
+    /// controller refuses it mid-move; this vault's guard refuses it reentrantly.
+    function redeemInKind(uint256 shares, address receiver, address owner)
+        external
+        nonReentrant
+        returns (uint256 cash, address[] memory tokens, uint256[] memory amounts)
+    {
+        if (receiver == address(0)) revert ZeroAddress("receiver");
+        if (shares == 0) revert ZeroRedemption(0);
+        if (msg.sender != owner && !isOperator[owner][msg.sender]) _spendAllowance(owner, msg.sender, shares);
+        _beforeInKind();
+        uint256 supply;
+        uint256 net;
+        (cash, net, supply) = _inKind(shares);
+        _burn(owner, shares);
+        if (cash != 0) IERC20(asset()).safeTransfer(receiver, cash);
+        address c = controller;
+        if (c != address(0)) (tokens, amounts) = IInKindPayer(c).payInKind(receiver, net, supply);
+        // the band was solved at the mark the exit lowered (the controller dropped its flag)
+        if (_cashBand != 0) _cashBand = _NO_BAND;
+        emit RedeemedInKind(msg.sender, receiver, owner, shares, cash);
+    }
+
+    /// @inheritdoc ITieredVault
+    function previewRedeemInKind(uint256 shares)
+        external
+        view
+        returns (uint256 cash, address[] memory tokens, uint256[] memory amounts)
+    {
+        uint256 supply;
+        uint256 net;
+        (cash, net, supply) = _inKind(shares);
+        address c = controller;
+        if (c != address(0)) (tokens, amounts) = IInKindPayer(c).previewPayInKind(net, supply);
+    }
+
+    /// @dev Fees accrue here (c2): before the exit's part of the supply is taken, so the fee
+    /// shares minted share the exit's pro-rata like any other.
+    function _beforeInKind() private {}
+
+    /// @dev The in-kind exit of `shares`: the shares paid for (`net`: less the penalty, rounded
+    /// down), the supply with the pricing's virtual shares, and their part of the free cash
+    /// (balance less the cash reserved for funded claims), rounded down.
+    function _inKind(uint256 shares) private view returns (uint256 cash, uint256 net, uint256 supply) {
+        supply = totalSupply() + 10 ** _decimalsOffset();
+        net = shares.mulDiv(_BPS - IN_KIND_PENALTY_BPS, _BPS, Math.Rounding.Floor);
+        cash = freeCash().mulDiv(net, supply, Math.Rounding.Floor);
     }
 
     /* CONTROLLER */
