@@ -102,8 +102,12 @@ def test_redeemInKind__all_three_tiers__exact_pro_rata_cash_and_tokens(
     tx = vault.redeemInKind(shares, alice, alice, sender=alice)
     got_cash, tokens, amounts = tx.return_value
     assert got_cash == cash > 0
-    assert (got_cash, list(tokens), list(amounts)) == (preview[0], list(preview[1]), list(preview[2]))
-    paid = dict(zip(tokens, amounts))
+    assert (got_cash, list(tokens), list(amounts)) == (
+        preview[0],
+        list(preview[1]),
+        list(preview[2]),
+    )
+    paid = dict(zip(tokens, amounts, strict=True))
     for t in invested:
         assert paid[t.address] == want[t.address] > 0, t.symbol()
         assert t.balanceOf(alice) - before[t.address] == want[t.address]
@@ -139,7 +143,7 @@ def test_redeemInKind__feeds_down_every_pause_on_nobody_else__pays_and_priced_ex
     before = usdt.balanceOf(alice)
     got_cash, tokens, amounts = vault.redeemInKind(shares, alice, alice, sender=alice).return_value
     assert got_cash == cash and usdt.balanceOf(alice) - before == cash
-    assert dict(zip(tokens, amounts)) == {a: want.get(a, 0) for a in tokens}
+    assert dict(zip(tokens, amounts, strict=True)) == {a: want.get(a, 0) for a in tokens}
 
 
 def test_redeemInKind__outsider_donation__never_paid_out(
@@ -154,7 +158,7 @@ def test_redeemInKind__outsider_donation__never_paid_out(
     usdt.approve(mmf, 2**256 - 1, sender=attacker)
     mmf.deposit(500_000 * unit, controller, sender=attacker)  # donated to the controller
     _, tokens, amounts = vault.redeemInKind(shares, alice, alice, sender=alice).return_value
-    assert dict(zip(tokens, amounts))[mmf.address] == want[mmf.address]
+    assert dict(zip(tokens, amounts, strict=True))[mmf.address] == want[mmf.address]
 
 
 def test_redeemInKind__queue__reserve_untouched_and_requests_paid_what_they_are_owed(
@@ -216,7 +220,7 @@ def test_redeemInKind__round_trip__never_profits(
     paid = 300_000 * unit
     shares = vault.deposit(paid, whale, sender=whale).return_value
     cash, tokens, amounts = vault.redeemInKind(shares, whale, whale, sender=whale).return_value
-    worth = cash + sum(controller.valueOf(t, a) for t, a in zip(tokens, amounts) if a)
+    worth = cash + sum(controller.valueOf(t, a) for t, a in zip(tokens, amounts, strict=True) if a)
     assert 0 < worth <= paid
     assert paid - worth >= paid * vault.IN_KIND_PENALTY_BPS() // BPS - len(tokens) - 1
 
@@ -286,15 +290,17 @@ def test_redeemInKind__blocked_receiver_and_frozen_token__skipped_rest_paid(
     cash, want = _expected(vault, controller, shares, invested)
     tx = vault.redeemInKind(shares, alice, alice, sender=alice)
     got_cash, tokens, amounts = tx.return_value
-    paid = dict(zip(tokens, amounts))
+    paid = dict(zip(tokens, amounts, strict=True))
     assert got_cash == cash and paid[venue.address] == 0
     assert venue.balanceOf(controller) == held
     assert [e for e in tx.events if e.event_name == "InKindSkipped"][0].token == venue.address
     assert all(paid[t.address] > 0 for t in invested)
     # frozen for everyone: bob's exit skips it too; the units stay accounted, priced as before
     venue.setFrozen(True, sender=bob)
-    _, tokens, amounts = vault.redeemInKind(vault.balanceOf(bob) // 2, bob, bob, sender=bob).return_value
-    assert dict(zip(tokens, amounts))[venue.address] == 0
+    _, tokens, amounts = vault.redeemInKind(
+        vault.balanceOf(bob) // 2, bob, bob, sender=bob
+    ).return_value
+    assert dict(zip(tokens, amounts, strict=True))[venue.address] == 0
     venue.setFrozen(False, sender=bob)
     assert controller.pricingValues() == controller.livePricingValues()
 
@@ -315,7 +321,11 @@ def test_redeemInKind__reentered_from_a_token_hook__refused(
     usdt.mint(caller, 1_000 * unit, sender=deployer)
     caller.exec(usdt, usdt.approve.encode_input(vault, 2**256 - 1), sender=attacker)
     for target, inner, why in (
-        (vault, vault.redeemInKind.encode_input(10**9, caller, caller), "ReentrancyGuardReentrantCall()"),
+        (
+            vault,
+            vault.redeemInKind.encode_input(10**9, caller, caller),
+            "ReentrancyGuardReentrantCall()",
+        ),
         (vault, vault.deposit.encode_input(1_000 * unit, caller), "FeedDown()"),
         (controller, controller.mark.encode_input(), "ReentrancyGuardReentrantCall()"),
     ):
