@@ -120,17 +120,32 @@ def test_redeemInKind__all_three_tiers__exact_pro_rata_cash_and_tokens(
 
 
 def test_redeemInKind__feeds_down_every_pause_on_nobody_else__pays_and_priced_exits_stop(
-    vault, controller, invested, alice, guardian, chain, usdt
+    vault, controller, invested, alice, guardian, chain, usdt, keeper, gov, deployer
 ):
     """Two days on with no feed answering (every feed past its heartbeat), the controller's moves
     paused, deposits and withdrawals paused by the guardian, and no keeper, executor, funder or
     admin sending anything: the priced exits stop (redeem, withdraw, requestRedeem), the in-kind
-    exit pays the same pro-rata part it would have paid before."""
+    exit pays the same pro-rata part it would have paid before. No role is held by anyone."""
     shares = vault.balanceOf(alice) // 2
     cash, want = _expected(vault, controller, shares, invested)
     controller.pause(sender=guardian)
     vault.setWithdrawalsPaused(True, sender=guardian)
     vault.setDepositsPaused(True, sender=guardian)
+    # every key gone: the keeper's, the admin's and the guardian's roles revoked, the
+    # deployer's (the timelock's seat here) renounced, on both contracts
+    for c in (vault, controller):
+        for name, who in (
+            ("KEEPER_ROLE", keeper),
+            ("ADMIN_ROLE", gov),
+            ("GUARDIAN_ROLE", guardian),
+        ):
+            c.revokeRole(getattr(c, name)(), who, sender=deployer)
+        for name in ("ADMIN_ROLE", "DEFAULT_ADMIN_ROLE"):
+            c.renounceRole(getattr(c, name)(), deployer, sender=deployer)
+        for name in ("KEEPER_ROLE", "ADMIN_ROLE", "GUARDIAN_ROLE", "DEFAULT_ADMIN_ROLE"):
+            assert not any(
+                c.hasRole(getattr(c, name)(), w) for w in (keeper, gov, guardian, deployer)
+            )
     chain.pending_timestamp += 2 * ONE_DAY
     chain.mine()
     assert controller.pricingValues()[2] is True  # every held feed is down
