@@ -369,3 +369,28 @@ def test_redeemInKind__from_a_venue_hook_mid_move__refused(
     assert venue.hookOk() is False
     assert bytes(venue.hookReturn())[:4] == keccak(text="ReentrancyGuardReentrantCall()")[:4]
     assert vault.balanceOf(caller) == shares
+
+
+def test_redeemInKind__vault_without_controller__pays_its_cash_part_only(
+    project, deployer, usdt, alice, unit
+):
+    """Before a controller is wired the exit is a pro-rata cash exit, the penalty kept."""
+    vault = deployer.deploy(project.TieredVault, usdt, "x", "x", deployer)
+    usdt.mint(alice, 1_000 * unit, sender=deployer)
+    usdt.approve(vault, 2**256 - 1, sender=alice)
+    shares = vault.deposit(1_000 * unit, alice, sender=alice).return_value
+    want = 1_000 * unit * (shares * (BPS - 50) // BPS) // (shares + VIRTUAL)
+    assert vault.previewRedeemInKind(shares) == (want, [], [])
+    assert vault.redeemInKind(shares, alice, alice, sender=alice).return_value == (want, [], [])
+    assert usdt.balanceOf(vault) == 1_000 * unit - want  # the penalty and the rounding stay
+
+
+def test_previewPayInKind__anyone__answers_what_the_vault_previews(
+    project, vault, controller, invested, alice, attacker
+):
+    shares = vault.balanceOf(alice) // 5
+    _, tokens, amounts = vault.previewRedeemInKind(shares)
+    net = shares * (BPS - vault.IN_KIND_PENALTY_BPS()) // BPS
+    payer = project.IInKindPayer.at(controller.address)
+    got = payer.previewPayInKind(net, vault.totalSupply() + VIRTUAL, sender=attacker)
+    assert (list(got[0]), list(got[1])) == (list(tokens), list(amounts))
