@@ -1237,18 +1237,27 @@ contract AssetController is IAssetController, AssetControllerStorage {
         }
     }
 
-    /// @dev Only `_viewFromAdmin`'s static self-call lands here (any other unknown call reverts
-    /// with no data, as without a fallback): the view's calldata, behind the tag, runs on the
-    /// admin module in this contract's context.
+    /// @dev Only `_viewFromAdmin`'s static self-call and the in-kind exit's two calls
+    /// (IInKindPayer: payInKind, which the module refuses to anyone but the vault, and its
+    /// view) land here (any other unknown call reverts with no data, as without a fallback): the
+    /// calldata (a view's behind the tag) runs on the admin module in this contract's context.
     fallback() external {
         address m = _admin;
         assembly ("memory-safe") {
-            if or(iszero(eq(caller(), address())), iszero(eq(shr(224, calldataload(0)), shr(224, _VIEW_TAG)))) {
-                revert(0, 0)
+            let s := shr(224, calldataload(0))
+            let off := 0
+            switch s
+            case 0xf65da321 {
+                // _VIEW_TAG's selector: only this contract's own static self-call
+                if iszero(eq(caller(), address())) { revert(0, 0) }
+                off := 4
             }
+            case 0x4456adae {} // IInKindPayer.payInKind(address,uint256,uint256)
+            case 0x7b49b164 {} // IInKindPayer.previewPayInKind(uint256,uint256)
+            default { revert(0, 0) }
             let p := mload(0x40)
-            let n := sub(calldatasize(), 4)
-            calldatacopy(p, 4, n)
+            let n := sub(calldatasize(), off)
+            calldatacopy(p, off, n)
             let ok := delegatecall(gas(), m, p, n, 0, 0)
             returndatacopy(p, 0, returndatasize())
             if iszero(ok) { revert(p, returndatasize()) }

@@ -3,6 +3,8 @@ pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IAssetAdapter} from "../interfaces/IAssetAdapter.sol";
 import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {BpsLib} from "../libraries/BpsLib.sol";
@@ -134,6 +136,85 @@ contract AssetControllerAdmin is AssetControllerStorage {
     function valueOf(address token, uint256 amount) external view returns (uint256) {
         OracleLib.Feed memory f = _feedOf(_requireAsset(token));
         return f.toBase(amount, f.price(), _baseDecimals);
+    }
+
+    /// @dev See IInKindPayer.
+    function previewPayInKind(uint256 shares, uint256 supply)
+        external
+        view
+        returns (address[] memory tokens, uint256[] memory amounts)
+    {
+        return _inKind(shares, supply);
+    }
+
+    /* IN-KIND EXIT */
+
+    /// @dev See IInKindPayer. Reached by the controller's fallback (a delegatecall): `msg.sender` is the
+    /// vault's call to the controller. No pause check: the exit needs nobody and no price.
+    function payInKind(address receiver, uint256 shares, uint256 supply)
+        external
+        nonReentrant
+        returns (address[] memory tokens, uint256[] memory amounts)
+    {
+        if (msg.sender != address(_vault)) revert NotVault(msg.sender);
+        assembly ("memory-safe") {
+            // mid-move the accounted units are the snapshot's, not yet stored: refused
+            if tload(_MOVING_SLOT) {
+                mstore(0, 0x20523ba0) // MovesUnderWay()
+                revert(28, 4)
+            }
+            // and users' pricing refuses while the tokens go out (a hook in a token cannot
+            // price anything half paid)
+            tstore(_MOVING_SLOT, 1)
+        }
+        (tokens, amounts) = _inKind(shares, supply);
+        // the mark falls by the part taken, rounded down (per share left it never falls); its
+        // lines priced the old units, so users are priced live until the next mark (both paths
+        // give the same then), and the cash band was solved at the old mark
+        (_markL2, _markL3) = (_lessPart(_markL2, shares, supply), _lessPart(_markL3, shares, supply));
+        _markLines.at = 0;
+        _hot.cashInBand = false;
+        uint256 n = tokens.length;
+        for (uint256 i; i < n; ++i) {
+            uint256 u = amounts[i];
+            if (u == 0) continue;
+            if (SafeERC20.trySafeTransfer(IERC20(tokens[i]), receiver, u)) {
+                _marked[i].units -= uint128(u); // u <= the accounted units (a uint128): _inKind
+                emit PaidInKind(tokens[i], receiver, u);
+            } else {
+                // a paused token or a refused receiver traps nothing else: left to the fund
+                amounts[i] = 0;
+                emit InKindSkipped(tokens[i], receiver, u);
+            }
+        }
+        assembly ("memory-safe") {
+            tstore(_MOVING_SLOT, 0)
+        }
+    }
+
+    /// @dev Per listed token, `shares / supply` of the units the fund accounts for (at most its
+    /// balance: a seizure counts at once, an outsider's transfer in never), rounded down.
+    function _inKind(uint256 shares, uint256 supply)
+        private
+        view
+        returns (address[] memory tokens, uint256[] memory amounts)
+    {
+        tokens = _list;
+        uint256 n = tokens.length;
+        amounts = new uint256[](n);
+        for (uint256 i; i < n; ++i) {
+            // a token whose balanceOf reverts is paid nothing: it traps nothing else either
+            try IERC20(tokens[i]).balanceOf(address(this)) returns (uint256 units) {
+                uint256 acct = _marked[i].units;
+                if (units > acct) units = acct;
+                if (units != 0) amounts[i] = Math.mulDiv(units, shares, supply);
+            } catch {}
+        }
+    }
+
+    /// @dev `v` less `shares / supply` of it, the part rounded down (shares <= supply).
+    function _lessPart(uint112 v, uint256 shares, uint256 supply) private pure returns (uint112) {
+        return uint112(v - Math.mulDiv(v, shares, supply)); // cannot truncate: at most v
     }
 
     /* CONFIGURATION */

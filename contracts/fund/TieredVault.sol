@@ -14,6 +14,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {IAssetController} from "../interfaces/IAssetController.sol";
 import {IAssetControllerTypes} from "../interfaces/IAssetControllerTypes.sol";
+import {IInKindPayer} from "../interfaces/IInKindPayer.sol";
 import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 
 /// @title TieredVault
@@ -529,6 +530,79 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         _claimable -= uint96(assets); // at most what was added as a uint96
         IERC20(asset()).safeTransfer(receiver, assets); // free cash unchanged: the book too
         emit RedemptionClaimed(id, r.controller, receiver, assets);
+    }
+
+    /* IN-KIND EXIT */
+
+    /// @inheritdoc ITieredVault
+    uint256 public constant IN_KIND_PENALTY_BPS = 50;
+
+    /// @inheritdoc ITieredVault
+    /// @dev No pause and no price is read: withdrawalsPaused stops the priced exits (a wrong
+    /// price is what a pause guards against), never this one (holders can always leave). The
+    /// controller refuses it mid-move; this vault's guard refuses it reentrantly.
+    function redeemInKind(uint256 shares, address receiver, address owner)
+        external
+        nonReentrant
+        returns (uint256 cash, address[] memory tokens, uint256[] memory amounts)
+    {
+        if (receiver == address(0)) revert ZeroAddress("receiver");
+        if (shares == 0) revert ZeroRedemption(0);
+        if (msg.sender != owner && !isOperator[owner][msg.sender]) _spendAllowance(owner, msg.sender, shares);
+        // the fees owed so far first (never reverts: nothing accrues while pricing is
+        // unavailable), so their shares share the exit's pro rata like any other
+        uint256 supply;
+        uint256 net;
+        (cash, net, supply) = _inKind(shares, _accrueFees());
+        _burn(owner, shares);
+        if (cash != 0) IERC20(asset()).safeTransfer(receiver, cash);
+        _afterInKind(cash, shares, net, supply);
+        address c = controller;
+        if (c != address(0)) (tokens, amounts) = IInKindPayer(c).payInKind(receiver, net, supply);
+        // the band was solved at the mark the exit lowered (the controller dropped its flag)
+        if (_cashBand != 0) _cashBand = _NO_BAND;
+        emit RedeemedInKind(msg.sender, receiver, owner, shares, cash);
+    }
+
+    /// @inheritdoc ITieredVault
+    function previewRedeemInKind(uint256 shares)
+        external
+        view
+        returns (uint256 cash, address[] memory tokens, uint256[] memory amounts)
+    {
+        (uint256 low,, bool down) = _invested();
+        uint256 supply;
+        uint256 net;
+        (cash, net, supply) = _inKind(shares, _supplyNow(low, down, _cashBalance()));
+        address c = controller;
+        if (c != address(0)) (tokens, amounts) = IInKindPayer(c).previewPayInKind(net, supply);
+    }
+
+    /// @dev After an in-kind exit paid `cash` for `shares` (`net` of them paid for, of a supply
+    /// `supply` with the virtual shares), with a performance fee on: the cash left the book, and
+    /// the penalty left with the holders lifts their price by (supply - net) / (supply - shares)
+    /// (every part of the fund fell by net / supply, the supply by shares): nobody's
+    /// performance, so the high-water mark rises by the same factor (rounded up). No price is
+    /// read: the exit needs none.
+    function _afterInKind(uint256 cash, uint256 shares, uint256 net, uint256 supply) private {
+        if (!_feesOn || _fees.performanceBps == 0) return;
+        _bookCashOut(cash);
+        // supply - shares >= the virtual shares (10 ** 6): _burn refused more than the supply
+        _hwm = Math.mulDiv(_hwm, supply - net, supply - shares, Math.Rounding.Ceil);
+    }
+
+    /// @dev The in-kind exit of `shares` at share supply `supplyNow` (with the fee shares an
+    /// accrual mints now): the shares paid for (`net`: less the penalty, rounded down), the
+    /// supply with the pricing's virtual shares, and their part of the free cash (balance less
+    /// the cash reserved for funded claims), rounded down.
+    function _inKind(uint256 shares, uint256 supplyNow)
+        private
+        view
+        returns (uint256 cash, uint256 net, uint256 supply)
+    {
+        supply = supplyNow + 10 ** _decimalsOffset();
+        net = shares.mulDiv(_BPS - IN_KIND_PENALTY_BPS, _BPS, Math.Rounding.Floor);
+        cash = freeCash().mulDiv(net, supply, Math.Rounding.Floor);
     }
 
     /* CONTROLLER */

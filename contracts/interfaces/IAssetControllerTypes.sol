@@ -171,5 +171,12 @@ interface IAssetControllerTypes {
     /// @notice Moves were paused (the same event as OpenZeppelin's Pausable).
     event Paused(address account);
     event Unpaused(address account);
+    /// @notice An in-kind exit (ITieredVault.redeemInKind) paid `units` of `token`, units the fund
+    /// accounted for, to `receiver`.
+    event PaidInKind(address indexed token, address indexed receiver, uint256 units);
+    /// @notice An in-kind exit's transfer of `units` of `token` to `receiver` failed (a paused
+    /// token, a receiver the token refuses): skipped, the units stay in the fund, for the holders
+    /// left; the rest of the exit went on.
+    event InKindSkipped(address indexed token, address indexed receiver, uint256 units);
 
 }

@@ -105,6 +105,11 @@ interface ITieredVault is IERC4626 {
     event FeesSet(uint16 managementBps, uint16 performanceBps);
     /// @notice The fee recipient was set.
     event FeeRecipientSet(address indexed recipient);
+    /// @notice `owner`'s `shares` were burnt for an in-kind exit: `cash` of the base token and
+    /// the positions' own tokens (the controller's PaidInKind events) went to `receiver`.
+    event RedeemedInKind(
+        address indexed caller, address indexed receiver, address indexed owner, uint256 shares, uint256 cash
+    );
 
     /* VIEWS */
 
@@ -226,6 +231,38 @@ interface ITieredVault is IERC4626 {
 
     /// @notice Pays a funded request to `receiver`. By the request's controller or its operator.
     function claimRedemption(uint256 id, address receiver) external returns (uint256 assets);
+
+    /* IN-KIND EXIT (needs nobody: no keeper, executor, funder, admin or price) */
+
+    /// @notice The in-kind exit's penalty in basis points of the shares redeemed, kept by the
+    /// fund for the holders left (a constant: no key can raise it). It is what realising an
+    /// oracle's lag behind the market (enter with cash at the oracle, leave with the tokens,
+    /// sell them at the market) must beat.
+    function IN_KIND_PENALTY_BPS() external view returns (uint256);
+
+    /// @notice Burns `owner`'s `shares` and pays `receiver` their pro-rata part, less the
+    /// penalty, of the fund as it is, needing no price: `net / (totalSupply + 10**6)` (net =
+    /// `shares` less IN_KIND_PENALTY_BPS; the virtual shares are the pricing's) of the free cash
+    /// (the cash reserved for funded, unclaimed requests is not touched) and, through the
+    /// controller's payInKind, of every position's accounted units, as the tokens themselves;
+    /// each part rounded down. Queued requests' shares stay in the supply, so they keep their
+    /// pro-rata claim; an asynchronous position's pending requests stay for the holders left.
+    /// Never stopped by a pause (withdrawalsPaused, depositsPaused, the controller's): only
+    /// mid-move (MovesUnderWay) and reentrantly refused. By `owner`, an operator of `owner`'s,
+    /// or a spender of `owner`'s allowance.
+    /// @return cash The base token paid.
+    /// @return tokens The controller's listed tokens, in list order (empty: no controller).
+    /// @return amounts The units of each paid (0: none held, or the transfer failed and was skipped).
+    function redeemInKind(uint256 shares, address receiver, address owner)
+        external
+        returns (uint256 cash, address[] memory tokens, uint256[] memory amounts);
+
+    /// @notice What redeemInKind(shares, ...) would pay now (a token transfer that would fail
+    /// is not foreseen): the view the keeper and the console show as a holder's in-kind exit.
+    function previewRedeemInKind(uint256 shares)
+        external
+        view
+        returns (uint256 cash, address[] memory tokens, uint256[] memory amounts);
 
     /* CONTROLLER */
 

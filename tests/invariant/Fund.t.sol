@@ -359,6 +359,24 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         check(bytes(handler.feeBroken()).length == 0, handler.feeBroken());
     }
 
+    /// @notice Issue 54: after any sequence with in-kind exits (holders' whatever the feeds
+    /// and the queue, and eve's deposit-then-in-kind round trips), each exit left the shares
+    /// worth at least what they were (at the mark strictly; at the exit price less the
+    /// valuation's floor of one base unit per position), paid what its preview said and never
+    /// reverted, and no round trip paid more than it cost at the feeds' answers. Fails on a
+    /// vault that reads the supply after burning the exit's shares (a round trip profits).
+    function invariant_inKindExitLeavesTheSharesWorthAtLeastWhatTheyWere() public view {
+        check(bytes(handler.inKindBroken()).length == 0, handler.inKindBroken());
+    }
+
+    /// @notice Issue 54: no in-kind exit touched the queue's reserved cash or its books
+    /// (claimable, pending, locked shares), or took more cash than its shares' part of the
+    /// free cash. Fails on a vault that pays its part of the whole cash balance (the reserve
+    /// for funded claims included), and on the mutation above.
+    function invariant_inKindExitLeavesTheQueueReserveUntouched() public view {
+        check(bytes(handler.inKindQueueBroken()).length == 0, handler.inKindQueueBroken());
+    }
+
     function invariant_keeperHoldsNothing() public view {
         check(cash.balanceOf(keeper) == 0 && vault.balanceOf(keeper) == 0, "keeper holds cash or shares");
         for (uint256 i; i < tokens.length; ++i) {

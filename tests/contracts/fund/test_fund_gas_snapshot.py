@@ -108,6 +108,10 @@ def test_gas_snapshot__vault_and_controller(
     rec("controller.setDustValue", lambda: controller.setDustValue(10 * unit, sender=deployer))
     rec("controller.pause", lambda: controller.pause(sender=guardian))
     rec("controller.unpause", lambda: controller.unpause(sender=gov))
+    rec(
+        "vault.redeemInKind",
+        lambda: vault.redeemInKind(vault.balanceOf(bob) // 10, bob, bob, sender=bob),
+    )
     # issue 14: rebalance(false) with nothing to do, whole transaction (intrinsic included)
     assert g[f"usdt{base_decimals}/controller.rebalance.noop_in_band"] < NO_OP_LIMIT
     check_snapshot("fund", g)
@@ -186,6 +190,15 @@ def test_gas_snapshot__4_6_and_16_assets__forced_16_under_1_65m_noop_under_30k(
         rec("noop_in_band", False)
         f.vault.deposit(200_000 * unit, alice, sender=alice)  # in band, but off target
         rec("forced", True)
+        # issue 54: the exit that needs nobody, a tenth of the holder's shares, every position held
+        chain.pending_timestamp += 1
+        tx = f.vault.redeemInKind(f.vault.balanceOf(alice) // 10, alice, alice, sender=alice)
+        g[f"usdt{base_decimals}/{n}assets/vault.redeemInKind"] = tx.gas_used
+        # and an entry after it: the exit drops the mark's lines, so entries and exits are
+        # priced by the live pass until the next mark (anyone's mark(), or the next move)
+        chain.pending_timestamp += 1
+        tx = f.vault.deposit(1000 * unit, alice, sender=alice)
+        g[f"usdt{base_decimals}/{n}assets/vault.deposit.after_in_kind"] = tx.gas_used
     forced16 = g[f"usdt{base_decimals}/16assets/controller.rebalance.forced"]
     out16 = g[f"usdt{base_decimals}/16assets/controller.rebalance.out_of_band"]
     assert max(forced16, out16) < BOOKED_EFFORT * 3 // 4, (forced16, out16)

@@ -103,6 +103,11 @@ contract FundHandler is CheatBase {
     string public feeBroken;
     uint256 public feeAccruals; // checked steps that minted fee shares
 
+    // issue 54: the in-kind exit's properties, latched apart so their invariants name what broke
+    string public inKindBroken; // the shares left lost worth, or a round trip profited
+    string public inKindQueueBroken; // the queue's reserved cash or its books were touched
+    uint256 public inKindExits; // in-kind exits made (holders' and eve's round trips)
+
     uint256[] internal _requestIds;
     mapping(uint256 => uint256) public estimateAtRequest;
     mapping(bytes32 => uint256) public calls;
@@ -645,6 +650,125 @@ contract FundHandler is CheatBase {
             _count("roundTrip");
         } catch {}
         vm.stopPrank();
+    }
+
+    /* ------------------------------------------------------------ in-kind exits (issue 54) */
+
+    /// @dev The fund at its mark: free cash plus the marked invested value, and the supply, both
+    /// with the pricing's virtual unit and shares (so a fraction compares per share).
+    function _atMark() internal view returns (uint256 value, uint256 supply) {
+        (uint256 l2, uint256 l3) = controller.markedValues();
+        return (vault.freeCash() + l2 + l3 + 1, vault.totalSupply() + 1e6);
+    }
+
+    /// @dev What `amounts` of `list` and `paid` cash are worth at the feeds' answers now.
+    function _worth(uint256 paid, address[] memory list, uint256[] memory amounts) internal view returns (uint256 v) {
+        v = paid;
+        for (uint256 i; i < list.length; ++i) {
+            if (amounts[i] == 0) continue;
+            uint256 j;
+            while (tokens[j] != list[i]) ++j;
+            (, int256 answer,,,) = feeds[j].latestRoundData();
+            v += Math.mulDiv(amounts[i], uint256(answer), FEED_ONE);
+        }
+    }
+
+    /// @dev The fund as an in-kind exit found it (one memory word per field: stack depth).
+    struct InKindBefore {
+        uint256 v0; // value at the mark
+        uint256 s0; // supply with the virtual shares
+        uint256 t0; // exit-price value
+        uint256 claimable;
+        uint256 pending;
+        uint256 locked;
+        uint256 free0;
+        uint256 bal0;
+        uint256 shares;
+        bytes32 preview;
+    }
+
+    /// @notice A holder leaves in kind, whatever the feeds, the pauses and the queue: it must
+    /// succeed and pay what the preview said; the shares left are worth at least what they were
+    /// at the mark (strictly) and at the exit price (less at most one base unit per listed
+    /// position: the valuation floors each); the queue's reserved cash and books are untouched,
+    /// and the cash paid is at most the shares' part of the free cash.
+    function inKind(uint256 actorSeed, uint256 shares) external {
+        address a = _actor(actorSeed);
+        uint256 bal = vault.balanceOf(a);
+        if (bal == 0) return;
+        InKindBefore memory b;
+        b.shares = bound(shares, 1, bal);
+        (b.v0, b.s0) = _atMark();
+        b.t0 = vault.totalAssets() + 1;
+        b.claimable = vault.claimableRedemptions();
+        b.pending = vault.pendingRedemptions();
+        b.locked = vault.balanceOf(address(vault));
+        b.free0 = vault.freeCash();
+        b.bal0 = cash.balanceOf(address(vault));
+        {
+            (uint256 pc, address[] memory pt, uint256[] memory pa) = vault.previewRedeemInKind(b.shares);
+            b.preview = keccak256(abi.encode(pc, pt, pa));
+        }
+        vm.prank(a);
+        try vault.redeemInKind(b.shares, a, a) returns (uint256 paid, address[] memory list, uint256[] memory amounts) {
+            cashOut += paid;
+            ++inKindExits;
+            _count("inKind");
+            donatedUnseen = false;
+            if (keccak256(abi.encode(paid, list, amounts)) != b.preview) {
+                _inKindFail("an in-kind exit paid other than its preview");
+            }
+            _checkInKind(b, paid, list.length);
+        } catch {
+            _inKindFail("an in-kind exit of owned shares reverted");
+        }
+    }
+
+    function _checkInKind(InKindBefore memory b, uint256 paid, uint256 n) internal {
+        (uint256 v1, uint256 s1) = _atMark();
+        if (v1 * b.s0 < b.v0 * s1) _inKindFail("an in-kind exit lowered the value per share left at the mark");
+        if ((vault.totalAssets() + 1 + n) * b.s0 < b.t0 * s1) {
+            _inKindFail("an in-kind exit lowered the exit price per share left");
+        }
+        if (
+            vault.claimableRedemptions() != b.claimable || vault.pendingRedemptions() != b.pending
+                || vault.balanceOf(address(vault)) != b.locked || cash.balanceOf(address(vault)) != b.bal0 - paid
+        ) _inKindQueueFail("an in-kind exit changed the queue's books");
+        // its part of the free cash: the shares less the penalty (kept by the fund), over the
+        // supply with the virtual shares; the reserve is not free cash
+        uint256 net = b.shares * (10_000 - vault.IN_KIND_PENALTY_BPS()) / 10_000;
+        if (paid > Math.mulDiv(b.free0, net, b.s0)) _inKindQueueFail("an in-kind exit took cash beyond its part of the free cash");
+    }
+
+    /// @notice eve enters with cash and leaves at once in kind, selling nothing: what she gets,
+    /// at the feeds' answers, is never worth more than she paid.
+    function inKindRoundTrip(uint256 amount) external {
+        if (heldAssetDown()) return; // entries are refused then
+        amount = bound(amount, 1, 2_000_000 * unit);
+        cash.mint(eve, amount);
+        vm.startPrank(eve);
+        cash.approve(address(vault), amount);
+        try vault.deposit(amount, eve) returns (uint256 shares) {
+            cashIn += amount;
+            eveSpent += amount;
+            if (shares != 0) {
+                (uint256 paid, address[] memory list, uint256[] memory amounts) = vault.redeemInKind(shares, eve, eve);
+                cashOut += paid;
+                eveReceived += paid;
+                ++inKindExits;
+                if (_worth(paid, list, amounts) > amount) _inKindFail("an in-kind round trip profited");
+            }
+            _count("inKindRoundTrip");
+        } catch {}
+        vm.stopPrank();
+    }
+
+    function _inKindFail(string memory what) internal {
+        if (bytes(inKindBroken).length == 0) inKindBroken = what;
+    }
+
+    function _inKindQueueFail(string memory what) internal {
+        if (bytes(inKindQueueBroken).length == 0) inKindQueueBroken = what;
     }
 
     /// @notice eve tries every privileged path; each must revert.
