@@ -65,7 +65,7 @@ def assert_held_like_a_down_feed(controller, vault, fund, keeper, alice, token, 
 
 
 def test_price_step__plus_15_pct__held__exits_at_the_reference_no_mark_no_moves(
-    fund, vault, controller, keeper, alice, deployer, bounded, unit
+    fund, vault, controller, keeper, alice, deployer, bounded, chain, refresh_feeds, unit
 ):
     marked = controller.markedValues()
     assets, price = vault.totalAssets(), vault.convertToAssets(10**18)
@@ -75,6 +75,11 @@ def test_price_step__plus_15_pct__held__exits_at_the_reference_no_mark_no_moves(
     assert (h["move"], h["allowed"], h["step"], h["per_day"]) == (1500, 500, 500, 100)
     assert_held_like_a_down_feed(controller, vault, fund, keeper, alice, bounded, unit)
     # exits at the lower value: the reference, so nothing the step added
+    assert vault.totalAssets() == assets and vault.convertToAssets(10**18) == price
+    # also once the mark is past navMaxAge (exits priced from the live pass alone)
+    chain.pending_timestamp += 2 * 3600
+    refresh_feeds()
+    assert hold(controller, bounded)["held"]
     assert vault.totalAssets() == assets and vault.convertToAssets(10**18) == price
     # a keeper move on another asset goes on and keeps the mark (nothing counted at +15%)
     tx = controller.redeemAsset(fund.assets["mmfA"], 1_000 * unit, 0, sender=keeper)
