@@ -39,6 +39,7 @@ def hold(controller, token):
                 "at",
             ),
             h,
+            strict=False,
         )
     )
 
@@ -230,9 +231,7 @@ def test_price_step__no_bound_by_default__a_15_pct_step_is_marked_as_before(
     controller.mark(sender=alice)
 
 
-def test_remove_asset__bound_moves_with_the_list(
-    fund, controller, guardian, gov, deployer
-):
+def test_remove_asset__bound_moves_with_the_list(fund, controller, guardian, gov, deployer):
     """The bound lives per list index (as the mark's positions do): removing an asset moves the
     last asset's bound into the freed index, and a new asset starts with none."""
     last = controller.assetList()[-1]
