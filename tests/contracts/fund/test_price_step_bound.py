@@ -9,6 +9,8 @@ later; the setter's roles; the default (no bound)."""
 
 import ape
 import pytest
+import rlp
+from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 ONE = 10**8  # every test feed answers $1 with 8 decimals
 STEP_BPS, PER_DAY_BPS = 500, 100  # 5% per update, +1% a day since the reference
@@ -241,3 +243,32 @@ def test_remove_asset__bound_moves_with_the_list(fund, controller, guardian, gov
     assert (h["step"], h["per_day"], h["reference"]) == (700, 50, ONE)
     step(fund, deployer, "rwa", ONE * 120 // 100)
     assert hold(controller, last)["held"]
+
+
+def test_admin_module__called_directly__changes_nothing_on_the_controller(
+    project, fund, controller, guardian, attacker, deployer, chain
+):
+    """The new entry points and the delegated role functions live in the admin module, which the
+    controller created (its first nonce): called directly, the module acts on its own empty
+    storage, where nobody holds a role, so it refuses, and the controller is untouched."""
+    created = keccak(rlp.encode([to_canonical_address(controller.address), 1]))[12:]
+    module = project.AssetControllerAdmin.at(to_checksum_address(created))
+    assert module.RELEASE() == controller.RELEASE()
+    token = fund.assets["crA"]
+    keeper_role = controller.KEEPER_ROLE()
+    for who in (attacker, guardian, deployer):
+        with ape.reverts():
+            module.grantRole(keeper_role, attacker, sender=who)
+        with ape.reverts():
+            module.acceptPrice(token, sender=who)
+        with ape.reverts():
+            module.setPriceStepBound(token, 1, 0, sender=who)
+    assert not controller.hasRole(keeper_role, attacker)
+    assert hold(controller, token)["step"] == 0
+    # through the controller, AccessControl's rules as before: the role's admin only
+    with ape.reverts(controller.AccessControlUnauthorizedAccount):
+        controller.grantRole(keeper_role, attacker, sender=attacker)
+    controller.grantRole(keeper_role, attacker, sender=deployer)
+    assert controller.hasRole(keeper_role, attacker)
+    controller.renounceRole(keeper_role, attacker, sender=attacker)
+    assert not controller.hasRole(keeper_role, attacker)
