@@ -293,6 +293,15 @@ contract AssetController is IAssetController, AssetControllerStorage {
         _viewFromAdmin();
     }
 
+    /// @inheritdoc IAssetController
+    function priceHold(address)
+        external
+        view
+        returns (bool, uint256, uint256, uint256, uint256, uint16, uint16, uint64)
+    {
+        _viewFromAdmin();
+    }
+
     /* MOVES */
 
     /// @inheritdoc IAssetController
@@ -565,12 +574,41 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @inheritdoc IAssetController
+    function setPriceStepBound(address, uint16, uint16) external {
+        _delegateToAdmin();
+    }
+
+    /// @inheritdoc IAssetController
+    function acceptPrice(address) external {
+        _delegateToAdmin();
+    }
+
+    /// @inheritdoc IAssetController
     function pause() external {
         _delegateToAdmin();
     }
 
     /// @inheritdoc IAssetController
     function unpause() external {
+        _delegateToAdmin();
+    }
+
+    /* ROLES (AccessControl's, delegated to the admin module: the EIP-170 size limit) */
+
+    /// @dev AccessControl's grantRole as it is (the role's admin only), run on this contract's
+    /// storage by the admin module, which shares AssetControllerStorage's `_grantRole` (the
+    /// rebalance tag kept current): only the code moved.
+    function grantRole(bytes32, address) public override {
+        _delegateToAdmin();
+    }
+
+    /// @dev AccessControl's revokeRole, delegated as grantRole is.
+    function revokeRole(bytes32, address) public override {
+        _delegateToAdmin();
+    }
+
+    /// @dev AccessControl's renounceRole, delegated as grantRole is (msg.sender is kept).
+    function renounceRole(bytes32, address) public override {
         _delegateToAdmin();
     }
 
@@ -830,8 +868,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
         Asset storage a = _assets[token];
         // only the units the fund accounts for: an outsider's transfer changes no move
         uint256 redeemable = a.adapter.redeemableNow(token, address(this), s.units[i]);
-        if (redeemable == 0) {
-            emit WaterfallSkipped(token, t, 2);
+        // held by its step bound: never sold at the stepped price (the others raise the cash)
+        if (redeemable == 0 || s.prices[i] == _HELD) {
+            emit WaterfallSkipped(token, t, redeemable == 0 ? 2 : 3);
             return 0;
         }
         OracleLib.Feed memory f = _feedOf(a); // gas-mark: Asset laid out flat
@@ -962,11 +1001,14 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// limit (with headroom), and its current value.
     function _room(Snap memory s, uint256 i, Asset storage a) private view returns (uint256 room, uint256 v) {
         v = s.values[i];
-        if (s.prices[i] == 0) {
-            (, uint256 p) = _feedOf(a).tryPrice(); // gas-mark: Asset laid out flat
-            if (p == 0) return (0, v); // never buy what cannot be priced: a down feed is skipped
+        uint256 p = s.prices[i];
+        if (p == 0) {
+            (, p) = _feedOf(a).tryPrice(); // gas-mark: Asset laid out flat
+            if (p != 0 && _heldRef(s, i, a, p) != 0) p = _HELD;
             s.prices[i] = p;
         }
+        // never buy what cannot be priced: a down feed, or an answer its step bound holds
+        if (p == 0 || p == _HELD) return (0, v);
         // in 256 bits (the same floors as mulDiv): the concentration bps times the headroom is
         // below 2^30, so the checked product overflows (and reverts) only for a gross of 2^226
         // base units or more, which no token's supply comes near; a uint128 cap times 9,900
@@ -1021,9 +1063,38 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @dev Position i's checked feed answer (`f` its feed), read once per call: the first
     /// read reverts as OracleLib.price does (stale, incomplete, out of bounds), and a feed
     /// answers the same for the rest of the transaction.
+    /// An answer beyond position i's step bound is never traded at: PriceHeld (the snapshot
+    /// marked it `_HELD`; a position it did not read is judged here).
     function _price(Snap memory s, uint256 i, OracleLib.Feed memory f) private view returns (uint256 p) {
         p = s.prices[i];
-        if (p == 0) s.prices[i] = p = f.price();
+        if (p == 0 || p == _HELD) {
+            p = f.price();
+            address token = _list[i];
+            uint256 ref = _heldRef(s, i, _assets[token], p);
+            if (ref != 0) revert PriceHeld(token, ref, p);
+            s.prices[i] = p;
+        }
+    }
+
+    /// @dev The reference price asset `a` (position i) is held against when its answer `p`
+    /// lies beyond its step bound (PriceStepLib), else 0. Reads the bound's slot only for an
+    /// asset that has one (`a.bounded`, in the slot every price read has loaded), and notes it
+    /// in `s.guarded` for the mark to move the reference to the price it counts.
+    /// PriceStepLib's arithmetic, written out in assembly for the size limit (the admin
+    /// module's priceHold uses the library; the tests hold the two to the same answers).
+    function _heldRef(Snap memory s, uint256 i, Asset storage a, uint256 p) private view returns (uint256 ref) {
+        if (!a.bounded) return 0;
+        assembly ("memory-safe") {
+            let g := sload(add(_guards.slot, i)) // PriceGuard: stepBps, perDayBps (bit 16), at (32), price (64)
+            ref := shr(64, g) // no reference yet (0: a new feed, a bound set while down): none held
+            let d := sub(p, ref)
+            if lt(p, ref) { d := sub(ref, p) }
+            // cannot overflow: d and ref below 2^128, a uint16 times seconds since a uint32 time
+            let allowed := add(and(g, 0xffff), div(mul(and(shr(16, g), 0xffff), sub(timestamp(), and(shr(32, g), 0xffffffff))), 86400))
+            if iszero(gt(mul(d, 10000), mul(ref, allowed))) { ref := 0 } // within the bound
+        }
+        // within it: the mark that counts this answer makes it the reference (`_writeLines`)
+        if (ref == 0) s.guarded |= 1 << i;
     }
 
     /// @dev The vault's cash not earmarked for redemptions (L1).
@@ -1064,10 +1135,14 @@ contract AssetController is IAssetController, AssetControllerStorage {
             OracleLib.Feed memory f = _feedOf(a);
             uint256 l;
             (p, l) = _readFeed(f, a.roundsBumped, s, pricing);
-            if (p != 0) v += f.toBase(units, p, _baseDecimals);
+            // an answer beyond the step bound (issue 54) counts as the lower of it and the
+            // reference (exits at the lower value) and as down for entries and the mark
+            uint256 ref = p == 0 ? 0 : _heldRef(s, i, a, p);
+            if (p != 0) v += f.toBase(units, ref != 0 && ref < p ? ref : p, _baseDecimals);
             // dust (at most a millionth of a token: a donated wei) counts as zero and, feed down
-            // or not, closes nothing: nobody can shut entries with one wei of an idle asset
-            else down = !ValuationLib.isTokenDust(units, f.tokenDecimals);
+            // or held or not, closes nothing: nobody can shut entries with one wei of an idle asset
+            if (p == 0 || ref != 0) down = !ValuationLib.isTokenDust(units, f.tokenDecimals);
+            if (ref != 0) p = _HELD; // never traded at (_price, _room, _sellValue)
             if (line == 0) line = l;
         }
         if (!pricing) {
@@ -1190,6 +1265,16 @@ contract AssetController is IAssetController, AssetControllerStorage {
             // only when not down, when _storeMark stores its tier total as a uint112 next
             // (SafeCast) or reverts: it cannot truncate then (uint120)
             _marked[i] = MarkedPosition(uint120(s.values[i]), true, SafeCast.toUint128(s.units[i]));
+            // a mark that stands moves a bounded position's reference to the price it counted
+            // (at most its feed's uint128 maxAnswer: cannot truncate); a held one keeps its own
+            // (its bit is clear: _heldRef)
+            uint256 p = s.prices[i];
+            if (!s.down && (s.guarded >> i) & 1 != 0) {
+                assembly ("memory-safe") {
+                    let slot := add(_guards.slot, i) // PriceGuard: the bound kept, at and price new
+                    sstore(slot, or(and(sload(slot), 0xffffffff), or(shl(32, timestamp()), shl(64, p))))
+                }
+            }
         }
         uint256 validUntil = s.validUntil;
         address blob = _markLines.lines;

@@ -10,6 +10,7 @@ import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {BpsLib} from "../libraries/BpsLib.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
 import {ValuationLib} from "../libraries/ValuationLib.sol";
+import {PriceStepLib} from "../libraries/PriceStepLib.sol";
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 import {WindowBudgetLib} from "../libraries/WindowBudgetLib.sol";
 import {AssetControllerStorage} from "./AssetControllerStorage.sol";
@@ -217,7 +218,69 @@ contract AssetControllerAdmin is AssetControllerStorage {
         return uint112(v - Math.mulDiv(v, shares, supply)); // cannot truncate: at most v
     }
 
+    /// @dev See IAssetController: as AssetController._heldRef judges a price read (bounded,
+    /// a reference, the feed answering), by PriceStepLib.
+    function priceHold(address token)
+        external
+        view
+        returns (
+            bool held,
+            uint256 referencePrice,
+            uint256 answer,
+            uint256 moveBps,
+            uint256 allowedBps,
+            uint16 stepBps,
+            uint16 perDayBps,
+            uint64 referenceAt
+        )
+    {
+        Asset storage a = _requireAsset(token);
+        PriceGuard memory g = _guards[_indexOf(token)];
+        (, answer) = _feedOf(a).tryPrice();
+        (referencePrice, stepBps, perDayBps, referenceAt) = (g.price, g.stepBps, g.perDayBps, g.at);
+        allowedBps = PriceStepLib.allowedBps(stepBps, perDayBps, block.timestamp - referenceAt);
+        moveBps = PriceStepLib.moveBps(referencePrice, answer);
+        held = a.bounded && referencePrice != 0 && answer != 0 && PriceStepLib.beyond(referencePrice, answer, allowedBps);
+    }
+
+    /// @dev Listed `token`'s index (callers checked it is registered: a registered asset is listed).
+    function _indexOf(address token) private view returns (uint256 i) {
+        while (_list[i] != token) ++i;
+    }
+
     /* CONFIGURATION */
+
+    /// @dev See IAssetController. Loosening (a bound higher in either term, or none where there
+    /// was one) adds risk: the timelock; tightening (a bound where there was none, or lower in
+    /// both) is at once. A bound turned on starts from the feed's answer now (0 while it is
+    /// down: the next price read that a mark counts becomes the reference).
+    function setPriceStepBound(address token, uint16 stepBps, uint16 perDayBps) external {
+        Asset storage a = _requireAsset(token);
+        PriceGuard storage g = _guards[_indexOf(token)];
+        bool on = (stepBps | perDayBps) != 0;
+        _authorize(a.bounded && (!on || stepBps > g.stepBps || perDayBps > g.perDayBps), "setPriceStepBound");
+        if (!on) {
+            (g.stepBps, g.perDayBps, g.at, g.price) = (0, 0, 0, 0);
+        } else {
+            if (!a.bounded) {
+                (, uint256 p) = _feedOf(a).tryPrice(); // fresh and within the feed's bounds, or 0
+                (g.price, g.at) = (uint128(p), uint32(block.timestamp)); // p at most maxAnswer: fits
+            }
+            (g.stepBps, g.perDayBps) = (stepBps, perDayBps);
+        }
+        a.bounded = on;
+        emit PriceStepBoundSet(token, stepBps, perDayBps, g.price);
+    }
+
+    /// @dev See IAssetController: the guardian or the timelock (DEFAULT_ADMIN_ROLE).
+    function acceptPrice(address token) external {
+        if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) _checkRole(GUARDIAN_ROLE);
+        uint256 p = _feedOf(_requireAsset(token)).price(); // reverts while the feed is down
+        PriceGuard storage g = _guards[_indexOf(token)];
+        uint256 old = g.price;
+        (g.price, g.at) = (uint128(p), uint32(block.timestamp)); // p at most maxAnswer: fits
+        emit PriceAccepted(token, old, p);
+    }
 
     /// @dev See IAssetController: vouching adds risk (timelock), withdrawing it reduces it.
     function setRoundsBumped(address token, bool bumped) external {
@@ -295,9 +358,10 @@ contract AssetControllerAdmin is AssetControllerStorage {
         }
         uint8 t = a.tier;
         // what the mark counted moves with the last asset into the freed index
-        (_list[i], _marked[i]) = (_list[n - 1], _marked[n - 1]);
+        (_list[i], _marked[i], _guards[i]) = (_list[n - 1], _marked[n - 1], _guards[n - 1]);
         _list.pop();
         delete _marked[n - 1];
+        delete _guards[n - 1];
         delete _assets[token];
         _markLines.at = 0; // the list moved under the mark's lines: priced live until the next mark
         if (_default[t] == token) {
@@ -338,7 +402,11 @@ contract AssetControllerAdmin is AssetControllerStorage {
         onlyRole(DEFAULT_ADMIN_ROLE)
     {
         if (feed == address(0)) revert ZeroAddress("feed");
-        _writeFeed(_requireAsset(token), token, feed, heartbeat, minAnswer, maxAnswer);
+        Asset storage a = _requireAsset(token);
+        _writeFeed(a, token, feed, heartbeat, minAnswer, maxAnswer);
+        // a new feed (its decimals may differ): its first answer a mark counts becomes the
+        // reference (an asset with no bound has an empty PriceGuard)
+        if (a.bounded) _guards[_indexOf(token)].price = 0;
     }
 
     /// @dev See IAssetController.
@@ -407,6 +475,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
         OracleLib.Feed memory fb = _fallbackFeeds[token];
         if (address(fb.feed) == address(0)) revert NoFallbackFeed(token);
         _storeFeed(a, fb);
+        if (a.bounded) _guards[_indexOf(token)].price = 0; // a new feed: as in setFeed
         delete _fallbackFeeds[token];
         emit FeedSet(token, address(fb.feed), fb.heartbeat, fb.minAnswer, fb.maxAnswer);
     }

@@ -67,6 +67,9 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         // vouched for (timelock) as a feed that bumps its round on every answer: see setRoundsBumped
         bool roundsBumped;
         uint16 maxConcentrationBps;
+        // a valuation step bound is set (`_guards`): only then is its slot read on a price read
+        // (the slot's top byte, which AssetController._heldRef reads in assembly)
+        bool bounded;
         AggregatorV3Interface feed;
         uint96 minAnswer; // inclusive sanity bounds on the feed's raw answer
         uint128 cap;
@@ -83,6 +86,17 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         uint120 value;
         bool listed;
         uint128 units;
+    }
+
+    /// @dev A valuation step bound (issue 54): an answer further from `price` (the raw feed
+    /// answer the last mark or move counted, or acceptPrice set; 0: none yet, the next counted
+    /// answer becomes it) than stepBps + perDayBps * (now - at) / 1 day is held
+    /// (PriceStepLib). `stepBps` and `perDayBps` both 0: no bound (`Asset.bounded` false).
+    struct PriceGuard {
+        uint16 stepBps;
+        uint16 perDayBps;
+        uint32 at;
+        uint128 price; // at most the feed's maxAnswer (uint128)
     }
 
     /// @dev One valuation pass over every asset.
@@ -122,6 +136,9 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         uint256 lossUsed;
         uint256 notionalUsed;
         bool budgetRead;
+        // bit i: position i's price was read and it has a step bound (`Asset.bounded`); a mark
+        // that stands sets those positions' references to the price it counted (`_guards`)
+        uint256 guarded;
     }
 
     /// @dev All that rebalance(false) reads when it has nothing to do, in one slot: the pause
@@ -170,6 +187,8 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     /// the mark counted for each held position is in `_marked`, so a position whose feed
     /// answers anew is read live in its place and the others still come from the mark.
     uint256 internal constant _LIVE_ONLY = 1 << 255;
+    /// @dev `Snap.prices[i]` of a position whose answer its step bound holds (`_guards`).
+    uint256 internal constant _HELD = type(uint256).max;
     uint256 internal constant _ROUND_LINE = 1 << 254;
 
     ITieredVault internal immutable _vault;
@@ -200,6 +219,11 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     MarkLines internal _markLines;
     // per list index, what the last mark or move counted (one slot each: see MarkedPosition)
     MarkedPosition[MAX_ASSETS] internal _marked;
+    /// @dev Per list index (like `_marked`, kept in list order by removeAsset), its valuation
+    /// step bound and the reference price it holds answers against: one slot, read on a price
+    /// read only when `Asset.bounded`; AssetController reads and writes it in assembly
+    /// (PriceGuard's layout: stepBps at bit 0, perDayBps 16, at 32, price 64).
+    PriceGuard[MAX_ASSETS] internal _guards;
 
     constructor(ITieredVault vault_) {
         if (address(vault_) == address(0)) revert ZeroAddress("vault");

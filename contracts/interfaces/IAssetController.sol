@@ -169,6 +169,43 @@ interface IAssetController is IAssetControllerTypes {
     /// the timelock, lowering it at once (guardian, admin).
     function setDustValue(uint128 value) external;
 
+    /// @notice Sets `token`'s valuation step bound (issue 54): an answer further from the price
+    /// the last mark counted (the reference) than `stepBps` plus `perDayBps` for every day since
+    /// the reference was set holds the asset: entries refused (pricingValues' feedDown), exits
+    /// at the lower of the reference and the answer, no mark (rebalance and mark() revert
+    /// MarkWhileFeedDown, the keeper's moves keep the old mark), no trade of it (PriceHeld),
+    /// until the guardian's acceptPrice or until the bound has grown over the step: a genuine
+    /// restatement of s bps stands after (s - stepBps) / perDayBps days, never with perDayBps 0.
+    /// Both 0 (every asset's default): no bound. Loosening (a higher stepBps or perDayBps, or
+    /// none) needs the timelock; tightening is at once (guardian, admin). Turning a bound on
+    /// takes the feed's answer now as the reference (none while it is down: the next mark's).
+    function setPriceStepBound(address token, uint16 stepBps, uint16 perDayBps) external;
+
+    /// @notice Confirms `token`'s answer now (guardian or timelock): its reference becomes the
+    /// feed's checked answer (reverts while it is down), ending a hold; the next mark counts it.
+    /// Confirming is all it does: no price of anyone's choosing, only the feed's.
+    function acceptPrice(address token) external;
+
+    /// @notice Where `token`'s feed stands against its step bound: `held` while the answer now
+    /// (`answer`, 0 while the feed is down) lies further from `referencePrice` (the raw answer
+    /// the last mark, move or acceptPrice counted; 0: none yet) than `allowedBps` (stepBps +
+    /// perDayBps * days since the reference was set); `moveBps` the step, |answer - reference|
+    /// in bps of the reference, rounded up; the bound (`stepBps`, `perDayBps`: both 0, none) and
+    /// when the reference was set (`referenceAt`). The keeper's `nav_jump` alert reads it.
+    function priceHold(address token)
+        external
+        view
+        returns (
+            bool held,
+            uint256 referencePrice,
+            uint256 answer,
+            uint256 moveBps,
+            uint256 allowedBps,
+            uint16 stepBps,
+            uint16 perDayBps,
+            uint64 referenceAt
+        );
+
     function setRiskParams(RiskParams calldata p) external;
 
     /// @notice Sets the per-window budgets and the internal swap bound. Raising a budget or the

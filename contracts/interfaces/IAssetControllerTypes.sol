@@ -134,6 +134,10 @@ interface IAssetControllerTypes {
     /// nothing at the internal bound (pools moved past the bound): the run is refused, so a
     /// recurring rebalancer books its retry soon instead of a full interval later.
     error RebalanceHeld();
+    /// @notice A move would trade `token` at `answer`, further from the price the last mark
+    /// counted (`referencePrice`) than its step bound allows: held until the guardian's acceptPrice
+    /// or until the bound, growing by perDayBps a day, covers the step (see priceHold).
+    error PriceHeld(address token, uint256 referencePrice, uint256 answer);
 
     /* EVENTS */
 
@@ -152,6 +156,11 @@ interface IAssetControllerTypes {
     event DustValueSet(uint256 value);
     event MoveLimitsSet(MoveLimits limits);
     event SequencerFeedSet(address feed, uint32 gracePeriod);
+    /// @notice `token`'s valuation step bound (both 0: none); `reference` the price it is held against from now.
+    event PriceStepBoundSet(address indexed token, uint16 stepBps, uint16 perDayBps, uint256 referencePrice);
+    /// @notice The guardian (or the timelock) confirmed `token`'s answer: the reference moved
+    /// from `oldReference` to `newReference` (raw feed answers), the next mark counts it.
+    event PriceAccepted(address indexed token, uint256 oldReference, uint256 newReference);
     event Marked(uint256 investedValue, uint64 at);
     /// @notice A held asset's feed was down after a move: the mark in force was kept, not
     /// replaced by a valuation that counts that asset at zero.
@@ -161,7 +170,8 @@ interface IAssetControllerTypes {
     event Redeemed(address indexed token, uint256 tokensIn, uint256 cashOut, bool pending);
     event Settled(address indexed token, uint256 tokensIn, uint256 cashIn);
     event BufferRebalanced(uint256 cashBefore, uint256 cashAfter);
-    /// @notice The waterfall could not use `token` now (reason: 1 = async, 2 = nothing redeemable now).
+    /// @notice The waterfall could not use `token` now (reason: 1 = async, 2 = nothing redeemable now,
+    /// 3 = its price is held by its step bound).
     event WaterfallSkipped(address indexed token, uint8 tier, uint8 reason);
     event WaterfallLiquidated(uint256 amountNeeded, uint8 maxTier, uint256 raised);
     event Rebalanced(address indexed caller, bool force, bool moved);

@@ -8,7 +8,7 @@ ROOM_FLOOR bytes of the limit, so the next change that needs room finds it, or f
 from __future__ import annotations
 
 EIP170 = 24_576
-ROOM_FLOOR = 1024  # issue 54: 1 KiB; fail when a contract has less room than this left
+ROOM_FLOOR = 1_024  # fail when a contract has less room than this left (issue 54: 1 KiB)
 
 
 def _runtime_sizes(project) -> dict[str, int]:
@@ -27,7 +27,7 @@ def _runtime_sizes(project) -> dict[str, int]:
     return sizes
 
 
-def test_bytecode_room__every_deployable_contract__at_least_1024_bytes_under_eip170(project):
+def test_bytecode_room__every_deployable_contract__at_least_1_kib_under_eip170(project):
     sizes = _runtime_sizes(project)
     assert "contracts/fund/AssetController.sol:AssetController" in sizes, sorted(sizes)
     assert "contracts/fund/TieredVault.sol:TieredVault" in sizes, sorted(sizes)

@@ -100,6 +100,11 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         // checked by round id; the other two Chainlink-style feeds and both round-less ones by
         // the fingerprint of their latestRoundData()
         controller.setRoundsBumped(tokens[0], true);
+        // issue 54: every position under a 7% + 1%/day step bound (the market's 3% moves around
+        // par stay inside it; the handler's 15% steps do not); the handler plays the guardian
+        for (uint256 i; i < tokens.length; ++i) {
+            controller.setPriceStepBound(tokens[i], 700, 100);
+        }
         // listed, never bought (cap 1): the asset eve donates dust of
         address spare = address(new TestMoneyMarketFund(cash, "spare", "spare"));
         TestPriceFeed spareFeed = new TestPriceFeed(8, 1e8);
@@ -120,6 +125,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         controller.grantRole(controller.KEEPER_ROLE(), address(executor));
         executor.grantRole(executor.KEEPER_ROLE(), planKeeper);
         handler.setExecutor(executor, planKeeper);
+        controller.grantRole(controller.GUARDIAN_ROLE(), address(handler)); // acceptPrice
 
         // a fund already at work: alice holds 1M, invested to the tiers' targets
         cash.mint(alice, 1_000_000 * unit);
@@ -243,6 +249,13 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
             (,, bool down) = controller.pricingValues();
             check(down, "controller does not see the outage");
         }
+    }
+
+    /// @notice No mark ever counts a price beyond the step bound from the previous mark
+    /// without the guardian's accept (issue 54): a bounded asset's reference moves only within
+    /// stepBps + perDayBps per day of its previous one, or by acceptPrice.
+    function invariant_noMarkBeyondTheStepBound() public view {
+        check(bytes(handler.stepBroken()).length == 0, handler.stepBroken());
     }
 
     /// @notice A rebalance while a held asset's feed is down moves nothing (issue 45): the

@@ -165,12 +165,17 @@ def test_gas_snapshot__4_6_and_16_assets__forced_16_under_1_65m_noop_under_30k(
     run with more legs than the fixture's. Issue 45: the forced rebalance at 16 assets at most
     1.5M (its feeds unchanged since the mark: new answers add the lines' contract, about 135k),
     1.65M since the fourth review's fixes (FORCED_16_LIMIT),
-    and the no-op under 30k at every size (one slot and the caller's role)."""
+    and the no-op under 30k at every size (one slot and the caller's role). Issue 54: at 16
+    assets again with every asset under a valuation step bound (`16assets_bounded`: each price
+    read loads the bound's slot, each mark moves the reference)."""
     g: dict[str, int] = {}
-    for n_l2, n_l3 in ((2, 2), (2, 4), (6, 10)):
+    for n_l2, n_l3, bounded in ((2, 2, False), (2, 4, False), (6, 10, False), (6, 10, True)):
         n = n_l2 + n_l3
         f = _fund_with_assets(project, deployer, keeper, usdt, adapters, create_feed, n_l2, n_l3)
         assert f.controller.MAX_ASSETS() >= n
+        for i in range(n if bounded else 0):
+            f.controller.setPriceStepBound(f.assets[f"a{i}"], 500, 100, sender=deployer)
+        size = f"{n}assets_bounded" if bounded else f"{n}assets"
         usdt.mint(alice, 10_000_000 * unit, sender=deployer)
         usdt.approve(f.vault, 2**256 - 1, sender=alice)
         f.vault.deposit(1_000_000 * unit, alice, sender=alice)
@@ -181,10 +186,10 @@ def test_gas_snapshot__4_6_and_16_assets__forced_16_under_1_65m_noop_under_30k(
         )
         f.vault.deposit(2_000_000 * unit, alice, sender=alice)  # L1 at 70%: out of band
 
-        def rec(name, force, f=f, n=n):
+        def rec(name, force, f=f, size=size):
             chain.pending_timestamp += 1
             tx = f.controller.rebalance(force, sender=keeper)
-            g[f"usdt{base_decimals}/{n}assets/controller.rebalance.{name}"] = tx.gas_used
+            g[f"usdt{base_decimals}/{size}/controller.rebalance.{name}"] = tx.gas_used
 
         rec("out_of_band", False)
         rec("noop_in_band", False)

@@ -11,6 +11,7 @@ import {TestStablecoin} from "../../../contracts/test/TestStablecoin.sol";
 import {TestPriceFeed} from "../../../contracts/test/TestPriceFeed.sol";
 import {TestMoneyMarketFund} from "../../../contracts/test/TestMoneyMarketFund.sol";
 import {PlanExecutor} from "../../../contracts/fund/PlanExecutor.sol";
+import {PriceStepLib} from "../../../contracts/libraries/PriceStepLib.sol";
 import {IPlanExecutor} from "../../../contracts/interfaces/IPlanExecutor.sol";
 
 /// @notice What the suite drives a feed with: TestPriceFeed (Chainlink's MockV3Aggregator, a
@@ -108,6 +109,15 @@ contract FundHandler is CheatBase {
     string public inKindQueueBroken; // the queue's reserved cash or its books were touched
     uint256 public inKindExits; // in-kind exits made (holders' and eve's round trips)
 
+    // issue 54: each bounded asset's reference as the last call left it (priceHold), and
+    // whether this call's guardian confirmed it (acceptPrice); a reference that moved further
+    // than the bound allowed at its old time, without an accept, is latched here
+    uint256[] internal _lastRef;
+    uint256[] internal _lastAt;
+    bool[] internal _accepted;
+    string public stepBroken;
+    uint256 public stepsHeld; // step actions that left their asset held
+
     uint256[] internal _requestIds;
     mapping(uint256 => uint256) public estimateAtRequest;
     mapping(bytes32 => uint256) public calls;
@@ -132,6 +142,28 @@ contract FundHandler is CheatBase {
         feeds = feeds_;
         for (uint256 i; i < feeds_.length; ++i) {
             down.push(false);
+            _lastRef.push();
+            _lastAt.push();
+            _accepted.push();
+        }
+    }
+
+    /// @dev After every action: a bounded asset's reference (the price the last mark or move
+    /// counted) moved only within its step bound at the time it moved (stepBps + perDayBps per
+    /// day since the old reference), or by the guardian's acceptPrice.
+    modifier checksReferences() {
+        _;
+        for (uint256 i; i < tokens.length; ++i) {
+            (, uint256 ref,,,, uint16 stepBps, uint16 perDayBps, uint64 at) = controller.priceHold(tokens[i]);
+            if (ref != _lastRef[i] || at != _lastAt[i]) {
+                uint256 allowed = PriceStepLib.allowedBps(stepBps, perDayBps, at - _lastAt[i]);
+                bool bounded = (stepBps | perDayBps) != 0;
+                if (bounded && !_accepted[i] && _lastRef[i] != 0 && PriceStepLib.beyond(_lastRef[i], ref, allowed)) {
+                    if (bytes(stepBroken).length == 0) stepBroken = "a mark counted a price beyond its step bound without an accept";
+                }
+                (_lastRef[i], _lastAt[i]) = (ref, at);
+            }
+            _accepted[i] = false;
         }
     }
 
@@ -252,7 +284,11 @@ contract FundHandler is CheatBase {
     /// from the controller's storage: eve's donations count from the next mark).
     function heldAssetDown() public view returns (bool) {
         for (uint256 i; i < tokens.length; ++i) {
-            if (down[i] && countedUnits(tokens[i]) != 0) return true;
+            if (countedUnits(tokens[i]) == 0) continue;
+            if (down[i]) return true;
+            // issue 54: an answer its step bound holds closes entries and the mark as an outage does
+            (bool held,,,,,,,) = controller.priceHold(tokens[i]);
+            if (held) return true;
         }
         return false;
     }
@@ -287,7 +323,7 @@ contract FundHandler is CheatBase {
 
     /* ------------------------------------------------------- holders and eve */
 
-    function deposit(uint256 actorSeed, uint256 amount) external feesChecked(false) {
+    function deposit(uint256 actorSeed, uint256 amount) external feesChecked(false) checksReferences {
         address a = _actor(actorSeed);
         amount = bound(amount, 1, 2_000_000 * unit);
         bool mustRefuse = heldAssetDown();
@@ -309,7 +345,7 @@ contract FundHandler is CheatBase {
         }
     }
 
-    function mint(uint256 actorSeed, uint256 shares) external feesChecked(false) {
+    function mint(uint256 actorSeed, uint256 shares) external feesChecked(false) checksReferences {
         address a = _actor(actorSeed);
         shares = bound(shares, 1, 2_000_000 * unit * 1e6);
         bool mustRefuse = heldAssetDown();
@@ -332,11 +368,11 @@ contract FundHandler is CheatBase {
         }
     }
 
-    function withdraw(uint256 actorSeed, uint256 amount) external {
+    function withdraw(uint256 actorSeed, uint256 amount) external checksReferences {
         _leave(actorSeed, amount, false);
     }
 
-    function redeem(uint256 actorSeed, uint256 shares) external {
+    function redeem(uint256 actorSeed, uint256 shares) external checksReferences {
         _leave(actorSeed, shares, true);
     }
 
@@ -363,7 +399,7 @@ contract FundHandler is CheatBase {
         }
     }
 
-    function requestRedeem(uint256 actorSeed, uint256 shares) external {
+    function requestRedeem(uint256 actorSeed, uint256 shares) external checksReferences {
         address a = _actor(actorSeed);
         uint256 bal = vault.balanceOf(a);
         if (bal == 0) return;
@@ -382,7 +418,7 @@ contract FundHandler is CheatBase {
         }
     }
 
-    function claim(uint256 seed) external {
+    function claim(uint256 seed) external checksReferences {
         uint256 n = _requestIds.length;
         if (n == 0) return;
         uint256 id = _requestIds[seed % n];
@@ -410,7 +446,7 @@ contract FundHandler is CheatBase {
     }
 
     /// @notice Anyone may mark: eve marks whenever she likes.
-    function markByEve() external feesChecked(true) {
+    function markByEve() external feesChecked(true) checksReferences {
         uint256 before = pps();
         bool outage = heldAssetDown();
         vm.prank(eve);
@@ -424,7 +460,7 @@ contract FundHandler is CheatBase {
 
     /// @notice A requester cancels one of its pending requests: its shares come back, nobody
     /// else's share price moves, and eve cannot cancel another holder's.
-    function cancel(uint256 seed, bool byEve) external {
+    function cancel(uint256 seed, bool byEve) external checksReferences {
         uint256 n = _requestIds.length;
         if (n == 0) return;
         uint256 id = _requestIds[seed % n];
@@ -457,7 +493,7 @@ contract FundHandler is CheatBase {
     /// funding check; the storm's slots are warm in this call, so its gas says little) or left
     /// for keeperFulfilsHead, a call of its own, where the slots are cold as on chain (the gas
     /// bound; storms left so pile up until then).
-    function eveStorm(uint256 pairs, bool probeNow) external {
+    function eveStorm(uint256 pairs, bool probeNow) external checksReferences {
         pairs = bound(pairs, 1, 120);
         if (heldAssetDown()) return; // no deposit in an outage; the storm waits for the feeds
         if (vault.balanceOf(eve) == 0) {
@@ -504,7 +540,7 @@ contract FundHandler is CheatBase {
     /// down). "The next live request" is found here by scanning the ids from the head, not
     /// taken from the vault, so a queue that parks its head on a cancelled entry, or counts
     /// one against the call's bound, is caught by the funding check as well as the head check.
-    function keeperFulfilsHead() external {
+    function keeperFulfilsHead() external checksReferences {
         _probeQueue();
     }
 
@@ -540,7 +576,7 @@ contract FundHandler is CheatBase {
     /// @notice A push that keeps the feed's round id (issue 45): what a round-less feed does on
     /// every answer, and here a Chainlink-style one too (its round rewritten in place). Up to
     /// 3% either way; users' pricing must see it at once (invariant_cheapPricingIsTheLivePass).
-    function pushKeepingRound(uint256 seed, uint256 bps) external {
+    function pushKeepingRound(uint256 seed, uint256 bps) external checksReferences {
         uint256 i = seed % feeds.length;
         if (down[i]) return;
         // a feed the timelock vouched for as bumping its round on every answer is trusted to
@@ -553,7 +589,7 @@ contract FundHandler is CheatBase {
     }
 
     /// @notice eve gives the vault cash (the donation attack's first step).
-    function donate(uint256 amount) external feesChecked(false) {
+    function donate(uint256 amount) external feesChecked(false) checksReferences {
         amount = bound(amount, 1, 100_000 * unit);
         uint256 before = pps();
         cash.mint(eve, amount);
@@ -568,7 +604,7 @@ contract FundHandler is CheatBase {
     /// @notice eve sends the controller units of a listed asset outside any move (issue 29):
     /// users' pricing counts them from the next mark, on the cheap path and the live pass alike
     /// (invariant_cheapPricingIsTheLivePass).
-    function donateAsset(uint256 seed, uint256 amount) external {
+    function donateAsset(uint256 seed, uint256 amount) external checksReferences {
         uint256 i = seed % tokens.length;
         amount = bound(amount, 1, 50_000 * unit);
         uint256 before = pps();
@@ -586,7 +622,7 @@ contract FundHandler is CheatBase {
 
     /// @notice Reads users' pricing both ways and counts how often the stored mark answered
     /// (far less gas than the live pass), so a suite where the cheap path never ran shows.
-    function probePricing() external {
+    function probePricing() external checksReferences {
         uint256 g0 = gasleft();
         (uint256 l1, uint256 h1, bool d1) = controller.pricingValues();
         uint256 g1 = gasleft();
@@ -600,7 +636,7 @@ contract FundHandler is CheatBase {
     /// @notice The second review's 1-wei PoC: eve donates at most a millionth of a token of the
     /// listed asset the fund does not hold, and may take its feed down (or bring it back). Dust
     /// must close nothing (invariant_dustClosesNothing).
-    function donateDust(uint256 amount, bool feedGoesDown) external {
+    function donateDust(uint256 amount, bool feedGoesDown) external checksReferences {
         if (spare == address(0)) return;
         uint8 d = TestStablecoin(spare).decimals();
         uint256 max = d <= 6 ? 1 : 10 ** (d - 6);
@@ -625,7 +661,7 @@ contract FundHandler is CheatBase {
     }
 
     /// @notice eve deposits and redeems at once: she may never get back more than she paid.
-    function roundTrip(uint256 amount) external {
+    function roundTrip(uint256 amount) external checksReferences {
         if (heldAssetDown()) return;
         amount = bound(amount, 1, 2_000_000 * unit);
         cash.mint(eve, amount);
@@ -772,7 +808,7 @@ contract FundHandler is CheatBase {
     }
 
     /// @notice eve tries every privileged path; each must revert.
-    function eveTriesPrivileged(uint256 which, uint256 amount) external {
+    function eveTriesPrivileged(uint256 which, uint256 amount) external checksReferences {
         amount = bound(amount, 1, 1_000_000 * unit);
         address token = tokens[amount % tokens.length];
         vm.startPrank(eve);
@@ -798,7 +834,7 @@ contract FundHandler is CheatBase {
     /// @notice The review's split: the keeper key behind the executor cuts its moves into many
     /// one-action plans under the per-plan threshold, none signed (the owners are not there).
     /// What each executed action booked is recorded; the executor must hold the window total.
-    function keeperSplitsPlans(uint256 tokenSeed, uint256 amount, uint256 parts) external {
+    function keeperSplitsPlans(uint256 tokenSeed, uint256 amount, uint256 parts) external checksReferences {
         if (address(executor) == address(0)) return;
         parts = bound(parts, 1, 8);
         address token = tokens[tokenSeed % tokens.length];
@@ -833,7 +869,7 @@ contract FundHandler is CheatBase {
     /// @notice eve fills the capped venue's headroom (a deposit of its maxDeposit, or part of
     /// it) or drains some of what she put in, between any two calls (fourth review): no move
     /// may revert with the venue's own cap error (checked in keeperMove).
-    function eveCap(uint256 amount, bool fill) external {
+    function eveCap(uint256 amount, bool fill) external checksReferences {
         if (capped == address(0)) return;
         TestMoneyMarketFund v = TestMoneyMarketFund(capped);
         if (fill) {
@@ -866,7 +902,7 @@ contract FundHandler is CheatBase {
     /// moves or what it moves. The same run (the keeper's or the scheduled one, forced or not)
     /// from the same state, once without and once after eve's transfer: the same answer and the
     /// same holdings, the transferred units aside.
-    function outsiderTransferBeforeRun(uint256 seed, uint256 amount, bool force, bool scheduled) external {
+    function outsiderTransferBeforeRun(uint256 seed, uint256 amount, bool force, bool scheduled) external checksReferences {
         uint256 k = seed % (tokens.length + 1); // tokens.length: the base coin
         bool toVault = k < tokens.length && (seed / 16) % 2 == 1;
         address token = k == tokens.length ? address(cash) : tokens[k];
@@ -929,7 +965,7 @@ contract FundHandler is CheatBase {
 
     /// @notice The keeper key moves whatever it likes, sized anyhow, with no quoted minimum. What
     /// each move loses at unchanged prices is measured here (fundValue before - after).
-    function keeperMove(uint256 which, uint256 tokenSeed, uint256 amount) external {
+    function keeperMove(uint256 which, uint256 tokenSeed, uint256 amount) external checksReferences {
         uint256 i = tokenSeed % tokens.length;
         address token = tokens[i];
         uint256 valueBefore = fundValue();
@@ -988,7 +1024,7 @@ contract FundHandler is CheatBase {
     /// @notice The keeper key churns one position (buy, then sell what it bought) up to three
     /// times in a call: at any gap between the feed and the fund's real redemption value every
     /// round trip loses value at oracle prices, which only the window budget stops.
-    function keeperChurn(uint256 tokenSeed, uint256 amount, uint256 rounds) external {
+    function keeperChurn(uint256 tokenSeed, uint256 amount, uint256 rounds) external checksReferences {
         address token = tokens[tokenSeed % tokens.length];
         rounds = bound(rounds, 1, 3);
         uint256 valueBefore = fundValue();
@@ -1017,15 +1053,36 @@ contract FundHandler is CheatBase {
     /* ------------------------------------------------------ market and time */
 
     /// @notice A feed moves by up to 3% either way from par.
-    function marketMove(uint256 seed, uint256 bps) external {
+    function marketMove(uint256 seed, uint256 bps) external checksReferences {
         uint256 i = seed % feeds.length;
         if (down[i]) return;
         bps = bound(bps, 9_700, 10_300);
         feeds[i].updateAnswer(int256(FEED_ONE * bps / 10_000));
     }
 
+    /// @notice A feed steps 15% up or down at once (an error, a manipulated push, a NAV
+    /// restatement: issue 54); a later marketMove may take it back.
+    function stepFeed(uint256 seed, bool up) external checksReferences {
+        uint256 i = seed % feeds.length;
+        if (down[i]) return;
+        (, int256 answer,,,) = feeds[i].latestRoundData();
+        feeds[i].updateAnswer(answer * (up ? int256(115) : int256(85)) / 100);
+        (bool held,,,,,,,) = controller.priceHold(tokens[i]);
+        if (held) ++stepsHeld;
+        _count("stepFeed");
+    }
+
+    /// @notice The guardian confirms a feed's answer (acceptPrice): its reference moves to it.
+    function guardianAccepts(uint256 seed) external checksReferences {
+        uint256 i = seed % feeds.length;
+        try controller.acceptPrice(tokens[i]) {
+            _accepted[i] = true;
+            _count("acceptPrice");
+        } catch {}
+    }
+
     /// @notice A feed stops reporting: its last round is older than the heartbeat.
-    function feedDown(uint256 seed) external {
+    function feedDown(uint256 seed) external checksReferences {
         uint256 i = seed % feeds.length;
         if (down[i]) return;
         // exits must carry on while it is down (checked here, then by the actions)
@@ -1038,7 +1095,7 @@ contract FundHandler is CheatBase {
         _exitsStillWork();
     }
 
-    function feedUp(uint256 seed) external {
+    function feedUp(uint256 seed) external checksReferences {
         uint256 i = seed % feeds.length;
         if (!down[i]) return;
         (, int256 answer,,,) = feeds[i].latestRoundData();
@@ -1053,7 +1110,7 @@ contract FundHandler is CheatBase {
     }
 
     /// @notice Time passes (up to two days); live feeds report again, down ones stay down.
-    function passTime(uint256 secs) external {
+    function passTime(uint256 secs) external checksReferences {
         _passTime(secs, 60, 2 days);
         _refreshFeeds();
     }
