@@ -389,3 +389,14 @@ def test_movers__many_random_interleavings__no_crash_no_wedge_no_double_send_in_
     fund, chain, accounts, movers
 ):
     _run(fund, chain, accounts, movers, 60)
+
+
+def test_movers__liquidity_twice_then_a_large_request__l3_stays_under_its_max(
+    fund, chain, accounts, movers
+):
+    """What a random run found (prev note of issue 52): the cash the keeper raises for a
+    1,555,876 request left L3 at 70.13%, over its 70% max, with Top3ConcentrationExceeded
+    simulation failures on the way."""
+    tmp, market = movers
+    ops = [("liquidity", 0), ("liquidity", 0), ("request", 1_555_876)]
+    _check(fund, chain, accounts, tmp, market, ops)
