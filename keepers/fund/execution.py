@@ -92,8 +92,8 @@ def state_to_doc(state: FundState) -> dict[str, Any]:
 
 
 def _dec(cls: type, doc: dict[str, Any]) -> dict[str, Any]:
-    ints = {n for n, f in cls.__dataclass_fields__.items() if f.type in ("int", int)}  # type: ignore[attr-defined]
-    return {k: int(v) if k in ints else v for k, v in doc.items()}
+    ints = {n for n, f in cls.__dataclass_fields__.items() if f.type in ("int", int, "int | None")}  # type: ignore[attr-defined]
+    return {k: int(v) if k in ints and v is not None else v for k, v in doc.items()}
 
 
 def state_from_doc(doc: dict[str, Any]) -> FundState:

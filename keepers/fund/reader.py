@@ -28,9 +28,19 @@ from typing import Any
 
 from web3 import Web3
 
+from keepers import abis
 from keepers.fund.planning.state import AssetState, FundState
 from keepers.tx.contracts import FundContracts
 from keepers.tx.retry import with_retries
+
+NO_CAP = 2**128 - 1  # the controller's cap when none is set (AssetParams.cap is a uint128)
+NO_LIMIT = 2**255  # a venue's room this large or larger is no limit (type(uint256).max)
+# IAssetAdapter.investableNow (every adapter has it; the UniswapV3Adapter's ABI carries it)
+_INVESTABLE_NOW = [
+    e
+    for e in abis.load("UniswapV3Adapter")
+    if e.get("type") == "function" and e.get("name") == "investableNow"
+]
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,7 @@ def to_fund_state(raw: Any, timestamp: int, symbols: dict[str, str]) -> FundStat
     assets = []
     for a in assets_raw:
         (token, tier, instant, balance, price, _fdec, value, pending_value, redeemable,
-         _conc, max_conc, _cap, window_opens_at) = a  # fmt: skip
+         _conc, max_conc, cap, window_opens_at) = a  # fmt: skip
         token = Web3.to_checksum_address(token)
         assets.append(
             AssetState(
@@ -86,6 +96,7 @@ def to_fund_state(raw: Any, timestamp: int, symbols: dict[str, str]) -> FundStat
                 # the lens answers 0 for a feed that is stale, zero, out of bounds or
                 # reverting (never a price of 0): the asset is unpriced
                 priced=int(price) > 0,
+                cap=None if int(cap) >= NO_CAP else int(cap),
             )
         )
     state = FundState.build(
@@ -123,6 +134,7 @@ class FundReader:
         )
         state = to_fund_state(raw, int(header["timestamp"]), self.symbols)
         state = self._dust_is_not_held(state, number)
+        state = self._venue_rooms(state, number)
         assets_raw = raw[7]
         return FundReading(
             state=state,
@@ -133,6 +145,41 @@ class FundReader:
             top3_bps=int(raw[8]),
             marked_at=int(raw[10]),
         )
+
+    def _venue_rooms(self, state: FundState, block: int) -> FundState:
+        """Each venue's room now, as the controller asks it before a leg: the asset's adapter's
+        ``investableNow(token, controller)`` (an ERC-4626 fund's maxDeposit, which anyone can
+        fill; an asynchronous issuer's room for another request). Two JSON-RPC batches: the
+        assets' adapters (AssetParams), then their rooms."""
+        if not state.assets:
+            return state
+        c, controller = self.contracts.controller, self.contracts.addresses.controller
+
+        def read() -> list[int]:
+            params = self._batch([c.functions.assetParams(a.token) for a in state.assets], block)
+            venues = [
+                self.w3.eth.contract(Web3.to_checksum_address(p[2]), abi=_INVESTABLE_NOW)
+                for p in params
+            ]
+            calls = [
+                v.functions.investableNow(a.token, controller)
+                for v, a in zip(venues, state.assets, strict=True)
+            ]
+            return [int(x) for x in self._batch(calls, block)]
+
+        rooms = with_retries(read, "IAssetAdapter.investableNow")
+        assets = [
+            replace(a, investable_now=None if room >= NO_LIMIT else room)
+            for a, room in zip(state.assets, rooms, strict=True)
+        ]
+        return replace(state, assets=tuple(assets))
+
+    def _batch(self, calls: list[Any], block: int) -> list[Any]:
+        """The decoded results of contract ``calls`` (eth_call at ``block``), one batch."""
+        with self.w3.batch_requests() as batch:
+            for call in calls:
+                batch.add(call.call(block_identifier=block))
+            return list(batch.execute())
 
     def _decimals(self, token: str, block: int) -> int:
         return int(self.contracts.erc20(token).functions.decimals().call(block_identifier=block))

@@ -193,8 +193,8 @@ class _Planner:
         # leaves their sum as it was: with the others' three largest over it, none can be bought
         if sum(others[:3]) > top3_cap:
             return 0
-        top3_allowed = top3_cap - sum(others[:2])
-        return max(0, min(self._limit(asset), top3_allowed) - asset.value)
+        head = max(0, min(self._limit(asset), top3_cap - sum(others[:2])) - asset.value)
+        return head if asset.room is None else min(head, asset.room)  # the venue's room now
 
     def _matured(self, asset: AssetState) -> bool:
         return 0 < asset.matures_at <= self.now
