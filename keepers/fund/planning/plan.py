@@ -664,9 +664,6 @@ def plan(
     if state.paused:
         paused = Unresolved(None, "paused", "the fund is paused: no rebalance")
         return Plan(plan_id(now, [], "paused"), now, trig, (), (paused,))
-    if state.total_assets <= 0:
-        broke = Unresolved(None, "redemptions", "pending redemptions exceed the fund's assets")
-        return Plan(plan_id(now, [], "insolvent"), now, trig, (), (broke,))
     forecast = sum(t.amount or 0 for t in trig if t.code == "redemption_forecast")
     force = any(t.kind is TriggerKind.MANUAL and t.code == "manual_force" for t in trig)
     working = replace(
@@ -686,7 +683,9 @@ def plan(
     # redemptions are owed: cheap venues first, then up to the slippage limit
     p.cheap_first(lambda: p.prepare_redemptions(force))
     unpriced = [a for a in state.assets if a.held_unpriced]
-    if unpriced:
+    if state.total_assets <= 0:  # the queue takes the whole fund: what sells now is sold for it
+        p.notes.append(Unresolved(None, "redemptions", "pending redemptions take the whole fund"))
+    elif unpriced:
         # Degraded mode: a held asset's price is unknown, so its tier's value (and every ratio)
         # is understated by an unknown amount. Only what stays safe without that price runs:
         # cash for redemptions, raised from priced assets at their own prices. Tier flows and

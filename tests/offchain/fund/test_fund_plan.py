@@ -233,10 +233,30 @@ def test_apply__waterfall__l2_before_l3_and_never_past_max_tier() -> None:
     assert (capped.tiers[1].value, capped.tiers[2].value) == (0, 600 * u)
 
 
-def test_plan__redemptions_above_assets__no_actions_and_reason() -> None:
-    state = fund(10, 30, 60, pending=200)
-    p = plan(state, OPEN_CFG, [], NOW)
-    assert p.actions == () and p.unresolved[0].reason == "redemptions"
+@pytest.mark.parametrize("pending", [100, 200])
+def test_plan__queue_takes_the_whole_fund__sells_everything_for_it_and_says_so(
+    pending: int,
+) -> None:
+    """A holder redeeming the whole fund (the queue is all of it: total 0), or a queue worth
+    more than the fund now: no band applies to what is left, but the holders are owed, so every
+    position that can be sold now is sold for them (the planner used to plan nothing: the
+    property test's [request 2,293,315, liquidity, liquidity] left 1.5M sellable untouched while
+    the queue waited)."""
+    u = K * 10**6
+    state = make_state(
+        10 * u,
+        [
+            make_asset("MMF", 1, 30 * u),
+            make_asset("HYD", 2, 40 * u),
+            make_asset("RWA", 2, 20 * u, instant=False, redeemable=0),
+        ],
+        pending=pending * u,
+    )
+    assert state.total_assets <= 0
+    p = plan(state, OPEN_CFG, liquidity_triggers(state, OPEN_CFG), NOW)
+    assert sorted(by_tier(p, ActionType.REDEEM)) == [(1, 30 * u), (2, 40 * u)]
+    assert all(a.priority == 0 for a in p.actions)
+    assert any(x.reason == "redemptions" and "whole fund" in x.detail for x in p.unresolved)
 
 
 def test_plan__pending_beyond_liquidity__funds_what_it_can_and_says_rest() -> None:
