@@ -107,3 +107,22 @@ def test_state_doc__venue_room_and_cap__round_trip_through_the_execution_record(
         ],
     )
     assert state_from_doc(state_to_doc(state)) == state
+
+
+def test_verify_tiers__queue_takes_the_whole_fund__a_fill_units_off_is_no_divergence() -> None:
+    """With the whole fund queued (total 0) the divergence was taken over 1 base unit: a sale
+    filled 5 units under its quote read as 20,000 bps and raised verify_divergence."""
+    from keepers.fund.execution import verify_tiers
+    from keepers.fund.planning.actions import ActionResult
+    from keepers.fund.planning.config import load_planning_config
+    from keepers.fund.planning.plan import plan
+
+    assets = [make_asset("M", 1, 30 * K), make_asset("R", 2, 20 * K, instant=False, redeemable=0)]
+    before = make_state(10 * K, assets, pending=60 * K)
+    assert before.total_assets == 0
+    p = plan(before, load_planning_config({}), [], 0)
+    (sale,) = p.actions
+    actual = make_state(40 * K - 5, [replace(assets[0], balance=0, value=0, redeemable_now_value=0),
+                                     assets[1]], pending=60 * K)  # fmt: skip
+    out = verify_tiers(before, [ActionResult(sale, True)], actual, 100)
+    assert out["ok"] and max(out["diffs_bps"]) == 0, out
