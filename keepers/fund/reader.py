@@ -122,6 +122,7 @@ class FundReader:
         self.contracts = contracts
         self.w3 = contracts.w3
         self.symbols = contracts.addresses.symbols
+        self._adapters: dict[str, Any] = {}  # token -> its adapter's investableNow eth_call
 
     def read(self, block: Any = "latest") -> FundReading:
         header = with_retries(lambda: self.w3.eth.get_block(block), "eth_getBlockByNumber")
@@ -149,23 +150,30 @@ class FundReader:
     def _venue_rooms(self, state: FundState, block: int) -> FundState:
         """Each venue's room now, as the controller asks it before a leg: the asset's adapter's
         ``investableNow(token, controller)`` (an ERC-4626 fund's maxDeposit, which anyone can
-        fill; an asynchronous issuer's room for another request). Two JSON-RPC batches: the
-        assets' adapters (AssetParams), then their rooms."""
+        fill; an asynchronous issuer's room for another request), in one JSON-RPC batch. An
+        asset's adapter is set when it is added and never changed (AssetControllerAdmin), so
+        it is read once per asset (AssetParams) and kept while the asset is listed."""
         if not state.assets:
             return state
+        for gone in set(self._adapters) - {a.token for a in state.assets}:
+            del self._adapters[gone]  # removed: added again, it may come with another adapter
         c, controller = self.contracts.controller, self.contracts.addresses.controller
 
         def read() -> list[int]:
-            params = self._batch([c.functions.assetParams(a.token) for a in state.assets], block)
-            venues = [
-                self.w3.eth.contract(Web3.to_checksum_address(p[2]), abi=_INVESTABLE_NOW)
-                for p in params
-            ]
-            calls = [
-                v.functions.investableNow(a.token, controller)
-                for v, a in zip(venues, state.assets, strict=True)
-            ]
-            return [int(x) for x in self._batch(calls, block)]
+            new = [a.token for a in state.assets if a.token not in self._adapters]
+            params = self._batch([c.functions.assetParams(t) for t in new], block) if new else []
+            for token, p in zip(new, params, strict=True):
+                adapter = self.w3.eth.contract(Web3.to_checksum_address(p[2]), abi=_INVESTABLE_NOW)
+                call = adapter.functions.investableNow(token, controller)
+                self._adapters[token] = {
+                    "to": adapter.address,
+                    "data": call._encode_transaction_data(),
+                }
+            with self.w3.batch_requests() as batch:  # the calldata built once per asset
+                for a in state.assets:
+                    batch.add(self.w3.eth.call(self._adapters[a.token], block))  # type: ignore[arg-type]
+                answers: list[Any] = list(batch.execute())
+            return [int.from_bytes(bytes(x)[:32], "big") for x in answers]
 
         rooms = with_retries(read, "IAssetAdapter.investableNow")
         assets = [
