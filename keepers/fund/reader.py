@@ -27,6 +27,7 @@ from functools import partial
 from typing import Any
 
 from web3 import Web3
+from web3.exceptions import ContractLogicError
 
 from keepers import abis
 from keepers.fund.planning.state import AssetState, FundState
@@ -159,7 +160,7 @@ class FundReader:
             del self._adapters[gone]  # removed: added again, it may come with another adapter
         c, controller = self.contracts.controller, self.contracts.addresses.controller
 
-        def read() -> list[int]:
+        def read() -> list[int | None]:
             new = [a.token for a in state.assets if a.token not in self._adapters]
             params = self._batch([c.functions.assetParams(t) for t in new], block) if new else []
             for token, p in zip(new, params, strict=True):
@@ -169,18 +170,41 @@ class FundReader:
                     "to": adapter.address,
                     "data": call._encode_transaction_data(),
                 }
-            with self.w3.batch_requests() as batch:  # the calldata built once per asset
-                for a in state.assets:
-                    batch.add(self.w3.eth.call(self._adapters[a.token], block))  # type: ignore[arg-type]
-                answers: list[Any] = list(batch.execute())
-            return [int.from_bytes(bytes(x)[:32], "big") for x in answers]
+            calls = [self._adapters[a.token] for a in state.assets]
+            if all(call is None for call in calls):
+                return [None for _ in calls]
+            try:
+                with self.w3.batch_requests() as batch:  # the calldata built once per asset
+                    for call in calls:
+                        if call is not None:
+                            batch.add(self.w3.eth.call(call, block))
+                    answers: list[Any] = list(batch.execute())
+            except ContractLogicError:  # an adapter of a release before investableNow
+                answers = [self._room_or_none(a.token, block) for a in state.assets]
+                answers = [x for x in answers if x is not None]
+            it = iter(answers)
+            return [
+                None if self._adapters[a.token] is None else _word(next(it)) for a in state.assets
+            ]
 
         rooms = with_retries(read, "IAssetAdapter.investableNow")
         assets = [
-            replace(a, investable_now=None if room >= NO_LIMIT else room)
+            replace(a, investable_now=None if room is None or room >= NO_LIMIT else room)
             for a, room in zip(state.assets, rooms, strict=True)
         ]
         return replace(state, assets=tuple(assets))
+
+    def _room_or_none(self, token: str, block: int) -> Any:
+        """One asset's room read alone; an adapter without investableNow (a release before it)
+        is remembered as none (no limit known: the simulation judges its purchases)."""
+        call = self._adapters[token]
+        if call is None:
+            return None
+        try:
+            return self.w3.eth.call(call, block)
+        except ContractLogicError:
+            self._adapters[token] = None
+            return None
 
     def _batch(self, calls: list[Any], block: int) -> list[Any]:
         """The decoded results of contract ``calls`` (eth_call at ``block``), one batch."""
@@ -207,6 +231,13 @@ class FundReader:
             return state
         assets = [replace(a, priced=True) if a.token in changed else a for a in state.assets]
         return replace(state, assets=tuple(assets))
+
+
+def _word(answer: Any) -> int | None:
+    """The first 32-byte word of an eth_call's answer, as an unsigned integer (None: no word,
+    e.g. a fallback that answered nothing: no limit known)."""
+    data = bytes(answer)
+    return int.from_bytes(data[:32], "big") if len(data) >= 32 else None
 
 
 def is_token_dust(units: int, token_decimals: int) -> bool:
