@@ -27,7 +27,7 @@ chain again asks ``Lifecycle.fit`` whether the plan still fits the fund as it is
 plans stored before it still to land): the risk check of a proposed plan, every tick of a plan
 pending approval, the execution before its simulation and before each send. What does not fit
 (keepers.fund.planning.fit: cash short, a tier already at or past the plan's aim, a position
-gone, a redemption queue the plan did not see) ends the plan ``stale`` with the reason in words
+gone, a venue held or at its cap, a redemption queue the plan did not see) ends the plan ``stale`` with the reason in words
 (payload ``ended``), a ``plan_stale`` warning, and the next plan is made from the fund as it is
 in the same tick when a trigger still holds (``FundBot.tick``). A plan's risk check never
 raises on a plan the fund moved under: it reports a ``fit`` finding.

@@ -27,10 +27,21 @@ from functools import partial
 from typing import Any
 
 from web3 import Web3
+from web3.exceptions import ContractLogicError
 
+from keepers import abis
 from keepers.fund.planning.state import AssetState, FundState
 from keepers.tx.contracts import FundContracts
 from keepers.tx.retry import with_retries
+
+NO_CAP = 2**128 - 1  # the controller's cap when none is set (AssetParams.cap is a uint128)
+NO_LIMIT = 2**255  # a venue's room this large or larger is no limit (type(uint256).max)
+# IAssetAdapter.investableNow (every adapter has it; the UniswapV3Adapter's ABI carries it)
+_INVESTABLE_NOW = [
+    e
+    for e in abis.load("UniswapV3Adapter")
+    if e.get("type") == "function" and e.get("name") == "investableNow"
+]
 
 
 @dataclass(frozen=True)
@@ -69,7 +80,7 @@ def to_fund_state(raw: Any, timestamp: int, symbols: dict[str, str]) -> FundStat
     assets = []
     for a in assets_raw:
         (token, tier, instant, balance, price, _fdec, value, pending_value, redeemable,
-         _conc, max_conc, _cap, window_opens_at) = a  # fmt: skip
+         _conc, max_conc, cap, window_opens_at) = a  # fmt: skip
         token = Web3.to_checksum_address(token)
         assets.append(
             AssetState(
@@ -86,6 +97,7 @@ def to_fund_state(raw: Any, timestamp: int, symbols: dict[str, str]) -> FundStat
                 # the lens answers 0 for a feed that is stale, zero, out of bounds or
                 # reverting (never a price of 0): the asset is unpriced
                 priced=int(price) > 0,
+                cap=None if int(cap) >= NO_CAP else int(cap),
             )
         )
     state = FundState.build(
@@ -111,6 +123,7 @@ class FundReader:
         self.contracts = contracts
         self.w3 = contracts.w3
         self.symbols = contracts.addresses.symbols
+        self._adapters: dict[str, Any] = {}  # token -> its adapter's investableNow eth_call
 
     def read(self, block: Any = "latest") -> FundReading:
         header = with_retries(lambda: self.w3.eth.get_block(block), "eth_getBlockByNumber")
@@ -123,6 +136,7 @@ class FundReader:
         )
         state = to_fund_state(raw, int(header["timestamp"]), self.symbols)
         state = self._dust_is_not_held(state, number)
+        state = self._venue_rooms(state, number)
         assets_raw = raw[7]
         return FundReading(
             state=state,
@@ -133,6 +147,71 @@ class FundReader:
             top3_bps=int(raw[8]),
             marked_at=int(raw[10]),
         )
+
+    def _venue_rooms(self, state: FundState, block: int) -> FundState:
+        """Each venue's room now, as the controller asks it before a leg: the asset's adapter's
+        ``investableNow(token, controller)`` (an ERC-4626 fund's maxDeposit, which anyone can
+        fill; an asynchronous issuer's room for another request), in one JSON-RPC batch. An
+        asset's adapter is set when it is added and never changed (AssetControllerAdmin), so
+        it is read once per asset (AssetParams) and kept while the asset is listed."""
+        if not state.assets:
+            return state
+        for gone in set(self._adapters) - {a.token for a in state.assets}:
+            del self._adapters[gone]  # removed: added again, it may come with another adapter
+        c, controller = self.contracts.controller, self.contracts.addresses.controller
+
+        def read() -> list[int | None]:
+            new = [a.token for a in state.assets if a.token not in self._adapters]
+            params = self._batch([c.functions.assetParams(t) for t in new], block) if new else []
+            for token, p in zip(new, params, strict=True):
+                adapter = self.w3.eth.contract(Web3.to_checksum_address(p[2]), abi=_INVESTABLE_NOW)
+                call = adapter.functions.investableNow(token, controller)
+                self._adapters[token] = {
+                    "to": adapter.address,
+                    "data": call._encode_transaction_data(),
+                }
+            calls = [self._adapters[a.token] for a in state.assets]
+            if all(call is None for call in calls):
+                return [None for _ in calls]
+            try:
+                with self.w3.batch_requests() as batch:  # the calldata built once per asset
+                    for call in calls:
+                        if call is not None:
+                            batch.add(self.w3.eth.call(call, block))
+                    answers: list[Any] = list(batch.execute())
+            except ContractLogicError:  # an adapter of a release before investableNow
+                answers = [self._room_or_none(a.token, block) for a in state.assets]
+                answers = [x for x in answers if x is not None]
+            it = iter(answers)
+            return [
+                None if self._adapters[a.token] is None else _word(next(it)) for a in state.assets
+            ]
+
+        rooms = with_retries(read, "IAssetAdapter.investableNow")
+        assets = [
+            replace(a, investable_now=None if room is None or room >= NO_LIMIT else room)
+            for a, room in zip(state.assets, rooms, strict=True)
+        ]
+        return replace(state, assets=tuple(assets))
+
+    def _room_or_none(self, token: str, block: int) -> Any:
+        """One asset's room read alone; an adapter without investableNow (a release before it)
+        is remembered as none (no limit known: the simulation judges its purchases)."""
+        call = self._adapters[token]
+        if call is None:
+            return None
+        try:
+            return self.w3.eth.call(call, block)
+        except ContractLogicError:
+            self._adapters[token] = None
+            return None
+
+    def _batch(self, calls: list[Any], block: int) -> list[Any]:
+        """The decoded results of contract ``calls`` (eth_call at ``block``), one batch."""
+        with self.w3.batch_requests() as batch:
+            for call in calls:
+                batch.add(call.call(block_identifier=block))
+            return list(batch.execute())
 
     def _decimals(self, token: str, block: int) -> int:
         return int(self.contracts.erc20(token).functions.decimals().call(block_identifier=block))
@@ -152,6 +231,13 @@ class FundReader:
             return state
         assets = [replace(a, priced=True) if a.token in changed else a for a in state.assets]
         return replace(state, assets=tuple(assets))
+
+
+def _word(answer: Any) -> int | None:
+    """The first 32-byte word of an eth_call's answer, as an unsigned integer (None: no word,
+    e.g. a fallback that answered nothing: no limit known)."""
+    data = bytes(answer)
+    return int.from_bytes(data[:32], "big") if len(data) >= 32 else None
 
 
 def is_token_dust(units: int, token_decimals: int) -> bool:

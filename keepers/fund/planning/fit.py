@@ -9,6 +9,11 @@ reads the chain again (the risk check, the approval, the simulation, each send) 
 - ``cash``: a purchase or allocation needs more cash than L1 holds at that point of the plan;
 - ``position``: a sale of more than the position can redeem now (sold, matured, gone), or of
   an asset no longer registered;
+- ``venue``: a venue held or at its cap: a purchase of more than the venue can take now (its
+  own limit, ``AssetState.investable_now``: an ERC-4626 fund's maxDeposit that someone else
+  filled, an asynchronous issuer out of room; or the controller's cap on the position), an
+  allocation of more than the tier's venues can take together, or a trade of an asset whose
+  feed is down (no price to trade at);
 - ``target``: a tier the plan adds to is already at or past the share the plan aims it at, or
   a tier it takes from is already at or under it (someone else made the move);
 - ``queue``: the redemption queue grew past what the plan saw, and the cash the plan spends
@@ -40,7 +45,7 @@ _RAISE = (ActionType.REDEEM, ActionType.WATERFALL)
 class Misfit:
     """One way a plan no longer fits: the rule, the reason in words, the action (if one)."""
 
-    rule: str  # cash | position | target | queue | model
+    rule: str  # cash | position | venue | target | queue | model
     detail: str
     action_index: int | None = None
 
@@ -84,18 +89,54 @@ def _pct(num: int, den: int) -> str:
     return f"{sign}{bps // 100}.{bps % 100:02d}%"
 
 
-def _check(state: FundState, a: Action) -> str | None:
-    """Why ``a`` cannot run on ``state`` (None: it can)."""
+def _units(amount: int, decimals: int) -> str:
+    """Base units as whole stablecoins, e.g. 120,000 or 120,000.5."""
+    whole, frac = divmod(amount, 10**decimals)
+    tail = f"{frac:0{decimals}d}".rstrip("0")
+    return f"{whole:,}" + (f".{tail}" if tail else "")
+
+
+def _venue(state: FundState, a: Action) -> str | None:
+    """Why the venues ``a`` trades on cannot take it now (None: they can)."""
+    amount = _units(a.amount, state.base_decimals)
+    if a.asset:
+        held = state.asset(a.asset)
+        if not held.priced and a.type in (ActionType.PURCHASE, ActionType.REDEEM):
+            return f"venue {held.symbol} is held: its feed is down (no price to trade at)"
+        room = held.room
+        if a.type is ActionType.PURCHASE and room is not None and a.amount > room:
+            return (
+                f"venue {held.symbol} can take {_units(room, state.base_decimals)} now, "
+                f"the plan buys {amount} (someone else filled it, or its cap was lowered)"
+            )
+    elif a.type is ActionType.ALLOCATE and a.to_tier:
+        rooms = [b.room for b in state.assets if b.tier == a.to_tier and b.priced]
+        if None not in rooms and a.amount > sum(r or 0 for r in rooms):
+            took = _units(sum(r or 0 for r in rooms), state.base_decimals)
+            return (
+                f"the venues of L{a.to_tier + 1} can take {took} now, the plan allocates {amount}"
+            )
+    return None
+
+
+def _check(state: FundState, a: Action) -> tuple[str, str] | None:
+    """(rule, why) ``a`` cannot run on ``state`` (None: it can)."""
     if a.asset:
         try:
             held = state.asset(a.asset)
         except KeyError:
-            return f"asset {a.asset} is no longer registered with the controller"
+            return "position", f"asset {a.asset} is no longer registered with the controller"
+    venue = _venue(state, a)
+    if venue is not None:
+        return "venue", venue
     if a.type in _SPEND and a.amount > state.cash:
         where = f"L{(a.to_tier or 0) + 1}" + (f" ({held.symbol})" if a.asset else "")
-        return f"cash short: {a.type.value} of {a.amount} into {where} needs {a.amount}, L1 holds {state.cash}"
+        return "cash", (
+            f"cash short: {a.type.value} of {a.amount} into {where} needs {a.amount}, "
+            f"L1 holds {state.cash}"
+        )
     if a.type is ActionType.REDEEM and a.asset and a.amount > held.sellable_value:
-        return (
+        return "position", (
             f"{held.symbol}: sale of {a.amount} but only {held.sellable_value} is redeemable now "
             "(the position was sold, matured or shrank)"
         )
@@ -112,10 +153,9 @@ def walk(
         a = actions[i]
         if a.type is ActionType.REBALANCE_BUFFER:  # decided on chain: not modelled
             continue
-        why = _check(state, a)
-        if why is not None:
-            rule = "cash" if why.startswith("cash short") else "position"
-            problems.append((i, rule, why))
+        found = _check(state, a)
+        if found is not None:
+            problems.append((i, *found))
             continue
         try:
             state = apply_action(state, a)

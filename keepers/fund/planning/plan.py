@@ -189,9 +189,12 @@ class _Planner:
         top3_cap = (
             self.config.top3_concentration_limit * self.state.total_assets * HEADROOM_BPS
         ) // (BPS * BPS)
-        third = others[2] if len(others) > 2 else 0
-        top3_allowed = max(top3_cap - sum(others[:2]), third)
-        return max(0, min(self._limit(asset), top3_allowed) - asset.value)
+        # the controller refuses any buy leaving the top three over the limit, even one that
+        # leaves their sum as it was: with the others' three largest over it, none can be bought
+        if sum(others[:3]) > top3_cap:
+            return 0
+        head = max(0, min(self._limit(asset), top3_cap - sum(others[:2])) - asset.value)
+        return head if asset.room is None else min(head, asset.room)  # the venue's room now
 
     def _matured(self, asset: AssetState) -> bool:
         return 0 < asset.matures_at <= self.now
@@ -425,18 +428,20 @@ class _Planner:
     def prepare_redemptions(self, force: bool) -> None:
         """Cash for redemptions: first from the tiers' planned surplus over their desired
         positions (L2, then L3), so no tier is sold now and bought back later; then from L2,
-        then L3, down to their band minimums."""
-        need = self.state.pending_redemptions - self.state.cash
-        if need <= 0:
+        then L3, down to their band minimums. The first pass raises L1's whole way to its aim:
+        the queue alone left L1's share on the last tier, at its band maximum (test_fund_plan)."""
+        if self.state.pending_redemptions <= self.state.cash:
             return
         reason = "prepare pending and forecast redemptions (L1 cash)"
         d, notes = self.desired(force), len(self.notes)
         for tier in (Tier.L2, Tier.L3):
+            want = d[Tier.L1] - self.state.position(Tier.L1)  # the queue and L1 to its aim
             surplus = self.state.position(tier) - d[tier]
-            if surplus > 0:
-                need -= self.sell(tier, min(need, surplus), d[tier], 0, reason, round_up=True)
-            if need <= 0:
-                return
+            if surplus > 0 and want > 0:
+                self.sell(tier, min(want, surplus), d[tier], 0, reason, round_up=True)
+        need = self.state.pending_redemptions - self.state.cash
+        if need <= 0:
+            return
         del self.notes[notes:]  # shortfalls of this first pass are not final
         for tier in (Tier.L2, Tier.L3):
             need -= self.sell(tier, need, self.band(tier)[0], 0, reason, round_up=True)
@@ -659,9 +664,6 @@ def plan(
     if state.paused:
         paused = Unresolved(None, "paused", "the fund is paused: no rebalance")
         return Plan(plan_id(now, [], "paused"), now, trig, (), (paused,))
-    if state.total_assets <= 0:
-        broke = Unresolved(None, "redemptions", "pending redemptions exceed the fund's assets")
-        return Plan(plan_id(now, [], "insolvent"), now, trig, (), (broke,))
     forecast = sum(t.amount or 0 for t in trig if t.code == "redemption_forecast")
     force = any(t.kind is TriggerKind.MANUAL and t.code == "manual_force" for t in trig)
     working = replace(
@@ -681,7 +683,9 @@ def plan(
     # redemptions are owed: cheap venues first, then up to the slippage limit
     p.cheap_first(lambda: p.prepare_redemptions(force))
     unpriced = [a for a in state.assets if a.held_unpriced]
-    if unpriced:
+    if state.total_assets <= 0:  # the queue takes the whole fund: what sells now is sold for it
+        p.notes.append(Unresolved(None, "redemptions", "pending redemptions take the whole fund"))
+    elif unpriced:
         # Degraded mode: a held asset's price is unknown, so its tier's value (and every ratio)
         # is understated by an unknown amount. Only what stays safe without that price runs:
         # cash for redemptions, raised from priced assets at their own prices. Tier flows and

@@ -12,7 +12,7 @@
 - Liquidity impact: a redeem above LIQUIDITY_IMPACT_WARN_BPS of the asset's redeemable
   liquidity warns; above LIQUIDITY_IMPACT_BLOCK_BPS it blocks.
 - Blackout windows: UTC time-of-day ranges (BLACKOUT_WINDOWS) in which nothing runs.
-- Fit: an action the state cannot take (cash short, a position gone) is a ``fit`` finding that
+- Fit: an action the state cannot take (cash short, a position gone, a venue at its cap) is a ``fit`` finding that
   blocks, never an exception; the keeper ends such a plan ``stale`` (keepers.fund.lifecycle).
 
 A plan that prepares redemptions (has priority-0 actions) is never skipped for gas: paying

@@ -29,14 +29,18 @@ def tier_deltas(tier: int, cash: int, value: int) -> tuple[int, int, int]:
     return (d[0], d[1], d[2])
 
 
-def _bought(asset: AssetState, value_in: int) -> AssetState:
-    # Tokens at the position's own price; an empty position is assumed priced 1:1.
+def _bought(asset: AssetState, value_in: int, cash_in: int | None = None) -> AssetState:
+    # Tokens at the position's own price; an empty position is assumed priced 1:1. The venue's
+    # room shrinks by the cash it took (``cash_in``, default ``value_in``).
     tokens = value_in * asset.balance // asset.value if asset.value else value_in
+    spent = value_in if cash_in is None else cash_in
+    room = None if asset.investable_now is None else max(0, asset.investable_now - spent)
     return replace(
         asset,
         balance=asset.balance + tokens,
         value=asset.value + value_in,
         redeemable_now_value=asset.redeemable_now_value + (value_in if asset.instant else 0),
+        investable_now=room,
     )
 
 
@@ -57,7 +61,7 @@ def apply_action(state: FundState, action: Action, fill: Decimal = Decimal(1)) -
     if t is ActionType.PURCHASE:
         asset = state.asset(action.asset or "")
         return state.replace_asset(
-            _bought(asset, _scale(action.amount, fill)), state.cash - action.amount
+            _bought(asset, _scale(action.amount, fill), action.amount), state.cash - action.amount
         )
     if t is ActionType.REDEEM:
         asset = state.asset(action.asset or "")

@@ -64,6 +64,20 @@ class AssetState:
     # then the contract's conservative 0 (what exits are paid), not a price; the planner
     # neither buys nor sells it, counts no headroom on it and holds tier rebalancing back
     priced: bool = True
+    # cash a purchase can put in now by the venue's own limit (IAssetAdapter.investableNow: an
+    # ERC-4626 fund's maxDeposit, which anyone can fill; an asynchronous issuer's room for
+    # another request), and the controller's cap on the position's value; None: no limit
+    investable_now: int | None = None
+    cap: int | None = None
+
+    @property
+    def room(self) -> int | None:
+        """Cash a purchase can put into this asset now, by the venue's limit and the
+        controller's cap (None: no limit); what a purchase asks beyond it fails on chain."""
+        limits = [] if self.investable_now is None else [self.investable_now]
+        if self.cap is not None:
+            limits.append(self.cap - self.value)
+        return max(0, min(limits)) if limits else None
 
     @property
     def held_unpriced(self) -> bool:
@@ -75,6 +89,9 @@ class AssetState:
             raise ValueError(f"asset {self.symbol}: tier must be 1 (L2) or 2 (L3), got {self.tier}")
         for name in ("balance", "value", "redeemable_now_value", "pending_value"):
             if getattr(self, name) < 0:
+                raise ValueError(f"asset {self.symbol}: {name} must be >= 0")
+        for name in ("investable_now", "cap"):
+            if (getattr(self, name) or 0) < 0:
                 raise ValueError(f"asset {self.symbol}: {name} must be >= 0")
 
     @property

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keepers.fund.planning import risk
+from keepers.fund.planning.actions import Action, ActionType, Plan
 from keepers.fund.planning.config import load_planning_config
 from keepers.fund.planning.fit import Basis, misfits, walk
 from keepers.fund.planning.plan import plan as make_plan
@@ -92,6 +93,70 @@ def test_assess__plan_spending_cash_the_fund_no_longer_has__fit_finding_not_valu
     assert any(f.rule == "fit" and "no longer fits" in f.detail for f in report.findings)
 
 
+# -- a venue held or at its cap -------------------------------------------------------------
+
+
+def capped(room: int, cap: int | None = None) -> FundState:
+    """The deposit fund with its first L2 venue (MMF1) able to take ``room`` more now (its own
+    limit: an ERC-4626 fund's maxDeposit) and capped by the controller at ``cap``."""
+    state = fund(10_000_000 * UNIT, 600_000 * UNIT, 1_200_000 * UNIT)
+    mmf = replace(state.asset(state.assets[0].token), investable_now=room, cap=cap)
+    return state.replace_asset(mmf, state.cash)
+
+
+def test_plan__venue_with_little_room__buys_no_more_than_it_can_take_and_fits():
+    state = capped(120_000 * UNIT)
+    p = make_plan(state, CFG, liquidity_triggers(state, CFG), NOW)
+    mmf = state.assets[0].token
+    bought = sum(a.amount for a in p.actions if a.asset == mmf and a.type.value == "purchaseAsset")
+    assert 0 < bought <= 120_000 * UNIT, p.actions
+    assert misfits(state, p, Basis.of(state, p)) == ()
+
+
+def test_misfits__venue_filled_to_its_cap_by_someone_else__venue_rule_in_words():
+    state = capped(5_000_000 * UNIT)
+    p = make_plan(state, CFG, liquidity_triggers(state, CFG), NOW)
+    mmf = state.assets[0].token
+    buy = next(a for a in p.actions if a.asset == mmf and a.type.value == "purchaseAsset")
+    assert buy.amount > 120_000 * UNIT
+    filled = capped(120_000 * UNIT)  # an outsider deposited into the venue up to its cap
+    found = misfits(filled, p, Basis.of(state, p))
+    venue = next(m for m in found if m.rule == "venue")
+    assert venue.action_index == p.actions.index(buy)
+    assert venue.detail.startswith("venue MMF1 can take 120,000 now, the plan buys "), venue
+    whole = buy.amount // UNIT
+    assert f"the plan buys {whole:,}" in venue.detail  # whole stablecoins, in words
+    # the controller's own cap lowered by the admin is the same rule
+    value = state.assets[0].value
+    lowered = capped(5_000_000 * UNIT, cap=value + 50_000 * UNIT)
+    found = misfits(lowered, p, Basis.of(state, p))
+    assert any(m.rule == "venue" and "can take 50,000 now" in m.detail for m in found), found
+
+
+def test_misfits__venue_feed_down__held_venue_rule():
+    state = capped(5_000_000 * UNIT)
+    p = make_plan(state, CFG, liquidity_triggers(state, CFG), NOW)
+    down = state.replace_asset(replace(state.assets[0], priced=False), state.cash)
+    found = misfits(down, p, Basis.of(state, p))
+    assert any(m.rule == "venue" and "MMF1 is held: its feed is down" in m.detail for m in found)
+
+
+def test_misfits__allocation_beyond_the_tiers_venues_room__venue_rule():
+    state = fund(10_000_000 * UNIT, 600_000 * UNIT, 1_200_000 * UNIT)
+    l2 = [a for a in state.assets if a.tier == 1]
+    alloc = Action(ActionType.ALLOCATE, 700_000 * UNIT, 1, "deploy cash to L2", from_tier=0,
+                   to_tier=1, expected_deltas=(-700_000 * UNIT, 700_000 * UNIT, 0))  # fmt: skip
+    p = Plan("p", NOW, (), (alloc,))
+    assert misfits(state, p, None) == ()  # no venue limit: fits
+    full = state
+    for a in l2:
+        full = full.replace_asset(replace(a, investable_now=300_000 * UNIT), full.cash)
+    [m] = misfits(full, p, None)
+    assert m.rule == "venue" and m.detail == (
+        "the venues of L2 can take 600,000 now, the plan allocates 700,000"
+    ), m
+
+
 _move = st.one_of(
     st.tuples(st.just("deposit"), st.integers(1, 5_000_000)),
     st.tuples(st.just("request"), st.integers(1, 5_000_000)),
@@ -138,6 +203,6 @@ def test_property__any_mover_between_plan_and_check__values_never_raises(cash, l
     found = misfits(now, p, basis)  # never raises
     risk.assess(now, p, CFG, NOW)  # never raises: a misfit is a "fit" finding
     _, problems = walk(now, p.actions, range(len(p.actions)))
-    assert not problems or any(m.rule in ("cash", "position", "model") for m in found)
+    assert not problems or any(m.rule in ("cash", "position", "venue", "model") for m in found)
     if not found:  # a plan reported fitting applies in full
         apply(now, p)

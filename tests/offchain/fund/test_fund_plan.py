@@ -8,10 +8,11 @@ from decimal import Decimal
 import pytest
 
 from keepers.fund.planning.config import PlanningConfig, load_planning_config
+from keepers.fund.planning.depth import AssetDepth
 from keepers.fund.planning.metrics import band_distance, tier_metrics
 from keepers.fund.planning.plan import Action, ActionType, Plan, apply, plan
 from keepers.fund.planning.state import FundState
-from keepers.fund.planning.triggers import Trigger, TriggerKind, manual_trigger
+from keepers.fund.planning.triggers import Trigger, TriggerKind, liquidity_triggers, manual_trigger
 from tests.support.fundlib import NOW, make_asset, make_state
 
 K = 1_000  # thousands of whole units
@@ -103,7 +104,8 @@ def test_plan__pending_beyond_cash__priority0_redeem_from_l2() -> None:
     p = plan(state, OPEN_CFG, [], NOW)
     first = p.ordered()[0]
     assert (first.priority, first.type, first.from_tier) == (0, ActionType.REDEEM, 1)
-    assert first.amount == 30 * u
+    # the queue's 30K and L1's way to its target, from the tiers' surplus (L2's first)
+    assert first.amount == 74 * u and by_tier(p, ActionType.REDEEM) == [(1, 74 * u), (2, 48 * u)]
     after = apply(state, p)
     assert after.cash >= after.pending_redemptions
     assert all(band_distance(after, t) == 0 for t in range(3))
@@ -231,10 +233,30 @@ def test_apply__waterfall__l2_before_l3_and_never_past_max_tier() -> None:
     assert (capped.tiers[1].value, capped.tiers[2].value) == (0, 600 * u)
 
 
-def test_plan__redemptions_above_assets__no_actions_and_reason() -> None:
-    state = fund(10, 30, 60, pending=200)
-    p = plan(state, OPEN_CFG, [], NOW)
-    assert p.actions == () and p.unresolved[0].reason == "redemptions"
+@pytest.mark.parametrize("pending", [100, 200])
+def test_plan__queue_takes_the_whole_fund__sells_everything_for_it_and_says_so(
+    pending: int,
+) -> None:
+    """A holder redeeming the whole fund (the queue is all of it: total 0), or a queue worth
+    more than the fund now: no band applies to what is left, but the holders are owed, so every
+    position that can be sold now is sold for them (the planner used to plan nothing: the
+    property test's [request 2,293,315, liquidity, liquidity] left 1.5M sellable untouched while
+    the queue waited)."""
+    u = K * 10**6
+    state = make_state(
+        10 * u,
+        [
+            make_asset("MMF", 1, 30 * u),
+            make_asset("HYD", 2, 40 * u),
+            make_asset("RWA", 2, 20 * u, instant=False, redeemable=0),
+        ],
+        pending=pending * u,
+    )
+    assert state.total_assets <= 0
+    p = plan(state, OPEN_CFG, liquidity_triggers(state, OPEN_CFG), NOW)
+    assert sorted(by_tier(p, ActionType.REDEEM)) == [(1, 30 * u), (2, 40 * u)]
+    assert all(a.priority == 0 for a in p.actions)
+    assert any(x.reason == "redemptions" and "whole fund" in x.detail for x in p.unresolved)
 
 
 def test_plan__pending_beyond_liquidity__funds_what_it_can_and_says_rest() -> None:
@@ -300,3 +322,63 @@ def test_plan__unpriced_but_not_held__plans_as_usual() -> None:
     assert not any(n.reason == "feed_down" for n in p.unresolved)
     assert any(a.type is ActionType.REDEEM for a in p.actions)  # L1 refilled from MMF
     assert all(a.asset != empty.token for a in p.actions)  # type: ignore[attr-defined]
+
+
+# -- issue 52: a large request on a fund with an asynchronous position ----------------------
+
+
+def _request_on_a_fund_with_an_async_position() -> tuple[FundState, dict[str, AssetDepth]]:
+    """The property test's [liquidity, liquidity, request 1,555,876] on the local fund, as the
+    keeper read it: 1,555,876 queued against 200,000 of cash, 300,000 of L3 asynchronous
+    (PRIVCRED: nothing redeemable now), and TBILL-A's pool able to take 298,983 of sales."""
+    u = 10**6
+    assets = [
+        make_asset("MMFA", 1, 300_000 * u, conc=2_500),
+        make_asset("MMFB", 1, 300_000 * u, conc=2_500),
+        make_asset("TBILLA", 2, 299_012_876_036, conc=2_500),
+        make_asset("TBILLB", 2, 299_764_136_138, conc=2_500),
+        make_asset("CREDIT", 2, 300_000 * u, conc=2_500),
+        make_asset("PRIVCRED", 2, 300_000 * u, instant=False, redeemable=0, conc=2_500),
+    ]
+    depth = {
+        assets[2].token: AssetDepth(assets[2].token, max_sell=298_982_974_748),
+        assets[3].token: AssetDepth(assets[3].token, max_sell=299_734_159_724),
+    }
+    return make_state(200_000 * u, assets, pending=1_555_875_999_999), depth
+
+
+def test_plan__large_request_async_l3__every_tier_in_band_with_room_for_the_fills() -> None:
+    """Raising only the queue in the first pass sold L2 to its target and left L1's share on
+    L3, at exactly its 70% maximum at the oracle; the later sale of that share found TBILL-A's
+    pool spent, L1 was refilled from L2 instead, and the sales' own costs left L3 at 70.13%
+    on the chain. Now L1's whole way to its target is raised in the first pass, from each
+    tier's surplus: L3 ends well inside its band, also when every fill is 30 bps worse."""
+    state, depth = _request_on_a_fund_with_an_async_position()
+    cfg = load_planning_config({})
+    p = plan(state, cfg, liquidity_triggers(state, cfg), NOW, depth)
+    assert p.actions and all(a.type is ActionType.REDEEM for a in p.actions)
+    for fill in (Decimal(1), Decimal("0.997")):
+        after = apply(state, p, {a.token: fill for a in state.assets})
+        assert after.cash >= after.pending_redemptions
+        assert all(band_distance(after, t) == 0 for t in range(3)), (fill, ratios(after))
+    assert ratios(apply(state, p))[2] <= 6_800  # not on the band's edge
+
+
+def test_plan__top3_already_over_its_limit__buys_nothing_the_controller_would_refuse() -> None:
+    """The controller checks the top three against its limit after any buy, whatever the buy
+    did to their sum: the planner used to allow buying an asset up to the third largest's value
+    (the sum unchanged) and the simulation failed Top3ConcentrationExceeded."""
+    u = K * 10**6
+    state = make_state(
+        300 * u,  # L1 30%: cash to deploy
+        [
+            make_asset("MMF1", 1, 150 * u),
+            make_asset("MMF2", 1, 20 * u),
+            make_asset("HYD1", 2, 500 * u, instant=False, redeemable=0),
+            make_asset("HYD2", 2, 30 * u),
+        ],
+    )
+    cfg = load_planning_config({}, asset_concentration_limit=10_000)  # top-3 limit 60%
+    p = plan(state, cfg, [], NOW)
+    assert by_tier(p, ActionType.PURCHASE) == [], p.actions
+    assert any(u_.reason == "concentration" for u_ in p.unresolved), p.unresolved

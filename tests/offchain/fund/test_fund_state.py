@@ -83,3 +83,46 @@ def test_metrics__exact_edges__inclusive() -> None:
     assert within(500, 10_000, 500, 2_000) and within(2_000, 10_000, 500, 2_000)
     assert not within(2_001, 10_000, 500, 2_000)
     assert bps_of(1, 3) == 3333 and bps_of(-1, 3) == -3333 and bps_of(5, 0) == 0
+
+
+def test_asset_room__venue_limit_and_controller_cap__the_smaller_none_is_no_limit() -> None:
+    a = make_asset("M", 1, 300 * K)
+    assert a.room is None  # no limit read
+    assert replace(a, investable_now=120 * K).room == 120 * K
+    assert replace(a, cap=350 * K).room == 50 * K  # the cap bounds the position's value
+    assert replace(a, investable_now=120 * K, cap=350 * K).room == 50 * K
+    assert replace(a, cap=200 * K).room == 0  # a cap lowered under the position: no buy
+    with pytest.raises(ValueError, match="investable_now must be >= 0"):
+        replace(a, investable_now=-1)
+
+
+def test_state_doc__venue_room_and_cap__round_trip_through_the_execution_record() -> None:
+    from keepers.fund.execution import state_from_doc, state_to_doc
+
+    state = make_state(
+        150 * K,
+        [
+            make_asset("M", 1, 300 * K, investable_now=7 * K, cap=10**30),
+            make_asset("H", 2, 600 * K),
+        ],
+    )
+    assert state_from_doc(state_to_doc(state)) == state
+
+
+def test_verify_tiers__queue_takes_the_whole_fund__a_fill_units_off_is_no_divergence() -> None:
+    """With the whole fund queued (total 0) the divergence was taken over 1 base unit: a sale
+    filled 5 units under its quote read as 20,000 bps and raised verify_divergence."""
+    from keepers.fund.execution import verify_tiers
+    from keepers.fund.planning.actions import ActionResult
+    from keepers.fund.planning.config import load_planning_config
+    from keepers.fund.planning.plan import plan
+
+    assets = [make_asset("M", 1, 30 * K), make_asset("R", 2, 20 * K, instant=False, redeemable=0)]
+    before = make_state(10 * K, assets, pending=60 * K)
+    assert before.total_assets == 0
+    p = plan(before, load_planning_config({}), [], 0)
+    (sale,) = p.actions
+    actual = make_state(40 * K - 5, [replace(assets[0], balance=0, value=0, redeemable_now_value=0),
+                                     assets[1]], pending=60 * K)  # fmt: skip
+    out = verify_tiers(before, [ActionResult(sale, True)], actual, 100)
+    assert out["ok"] and max(out["diffs_bps"]) == 0, out

@@ -96,16 +96,17 @@ def test_execute__failed_transaction__recorded_next_runs(make_bot, fresh, accoun
     bot = make_bot(NO_APPROVAL)
     ref = purchase_plan(bot, fresh, [("CREDIT", 50_000), ("TBILL-B", 50_000)])
     admin = accounts[1]
-    # after the simulation passed, CREDIT's cap is lowered: its purchase fails when sent
+    # after the simulation passed, CREDIT's concentration limit is lowered: its purchase fails
+    # when sent (a lowered cap is a misfit the keeper reads before the send: test_fundbot_many_movers)
+    credit = fresh.assets["CREDIT"]
+    cap = int(fresh.controller.assetParams(credit).cap)
     bot.before_action = lambda i: (
-        fresh.controller.setAssetLimits(fresh.assets["CREDIT"], 1, 2500, sender=admin)
-        if i == 0
-        else None
+        fresh.controller.setAssetLimits(credit, cap, 1, sender=admin) if i == 0 else None
     )
     out = bot.advance(ref, NOW)
     assert out.status == "partial", out.detail
     assert [r.success for r in out.results] == [False, True]
-    assert "AssetCapExceeded" in out.results[0].error
+    assert "ConcentrationExceeded" in out.results[0].error
     rows = bot.plans.get(ref).actions
     assert [a.status for a in rows] == ["failed", "done"]
     assert any(a.code == "tx_failed" for a in alerts)

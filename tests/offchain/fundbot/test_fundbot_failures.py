@@ -73,18 +73,21 @@ def test_simulation_failure__aborts_with_decoded_error__nothing_sent(
 ):
     deposit(fresh, accounts, 400_000)
     admin = accounts[1]
-    # Lowering caps is risk-reducing (no timelock); the planner does not model caps.
-    for sym in ("TBILL-A", "TBILL-B", "CREDIT", "PRIVCRED", "MMF-A", "MMF-B"):
-        fresh.controller.setAssetLimits(fresh.assets[sym], 1, 2500, sender=admin)
+    # Lowering the controller's top-3 limit is risk-reducing (no timelock); the keeper plans
+    # against its own TOP3_CONCENTRATION_LIMIT, so only the simulation finds it. (Lowered asset
+    # caps used to serve here: the keeper reads them now and plans within them.)
+    p = fresh.controller.riskParams()
+    low = (p.maxSlippageBps, p.maxValueLossBps, 100, p.navMaxAge, p.minMoveValue)
+    fresh.controller.setRiskParams(low, sender=admin)
     bot = make_bot(NO_APPROVAL)
     nonce = fresh.cash.provider.web3.eth.get_transaction_count(accounts[2].address)
     out = bot.check("liquidity", NOW)
     assert out.status == "aborted"
-    assert "AssetCapExceeded" in out.detail
+    assert "Top3ConcentrationExceeded" in out.detail
     assert intents(bot) == 0
     assert fresh.cash.provider.web3.eth.get_transaction_count(accounts[2].address) == nonce
     crit = [a for a in alerts if a.code == "simulation_failed"]
-    assert crit and "AssetCapExceeded" in crit[0].message
+    assert crit and "Top3ConcentrationExceeded" in crit[0].message
 
 
 def test_paused__approved_plan_aborts_all_with_critical_alert(make_bot, fresh, accounts, alerts):

@@ -187,3 +187,70 @@ def test_check__pending_plan_past_its_deadline__expired_first_never_covers_the_n
     assert out.status == "pending_approval" and out.plan_id != old.plan_id, out
     assert bot.plans.get(old.plan_id).status == "expired"
     assert [a.code for a in alerts if a.code == "plan_expired"] == ["plan_expired"]
+
+
+def _capped_venue(fund: Any, accounts: Any, project: Any, cap: int) -> Any:
+    """A money-market fund with its own deposit cap (``maxDeposit``: what is left under it,
+    which anyone can fill), registered as an L2 venue through the timelock (the controller's
+    admin on the local fund). The fund's own maps are left alone: the chain snapshot is
+    restored after the test, the module's fund object is not."""
+    deployer = accounts[0]
+    venue = deployer.deploy(project.TestCappedFund, fund.cash, cap * UNIT)
+    feed = deployer.deploy(project.TestPriceFeed, 8, 10**8)
+    tl = accounts[fund.timelock.address]
+    deployer.transfer(tl, 10**18)
+    params = (venue, 1, fund.adapters["erc4626"], feed, 86_400, 1, 10**30, 2**128 - 1, 2_500)
+    fund.controller.addAsset(params, sender=tl)
+    return venue
+
+
+def test_execute__outsider_fills_the_venue_to_its_cap_before_the_send__stale_in_words_fresh_plan(
+    make_bot, fresh, chain, accounts, alerts, project
+):
+    """A plan buys into an ERC-4626 venue with room for it; between its risk check and its
+    first send an outsider deposits into the venue until only 120,000 is left under its cap.
+    The plan ends stale with the reason in words before anything is sent (it used to be sent
+    and revert ERC4626ExceededMaxDeposit), and a fresh plan in the same tick buys no more than
+    the venue can take; nothing reverts, nothing is sent twice."""
+    from sqlalchemy import select
+
+    from keepers.store import models as m
+
+    venue = _capped_venue(fresh, accounts, project, 5_000_000)
+    bot = make_bot(NO_APPROVAL)
+    _deposit(fresh, accounts, 3_000_000)
+    ref = _killed_after_proposed(bot, int(chain.pending_timestamp))
+    buys = [a for a in bot.plans.plan(ref).actions if a.asset == venue.address]
+    assert buys and buys[0].amount > 120_000 * UNIT, bot.plans.plan(ref).actions
+    outsider = accounts[8]
+
+    def outsider_fills_the_venue(i: int) -> None:
+        left = int(venue.maxDeposit(fresh.controller)) - 120_000 * UNIT
+        if left > 0:
+            fresh.cash.mint(outsider, left, sender=accounts[0])
+            fresh.cash.approve(venue, left, sender=outsider)
+            venue.deposit(left, outsider, sender=outsider)
+
+    keeper = restarted(bot)
+    keeper.before_action = outsider_fills_the_venue
+    outs = keeper.tick(int(chain.pending_timestamp))
+    row = keeper.plans.get(ref)
+    assert row.status == "stale", (row.status, outs)
+    ended = row.payload["ended"]
+    assert ended["stage"] == "send", ended
+    symbol = keeper.read().state.asset(venue.address).symbol  # unnamed: its address
+    assert f"venue {symbol} can take 120,000 now, the plan buys " in ended["reason"], ended
+    assert all(a.intent_id is None for a in row.actions)  # nothing of it was sent
+    assert any(a.code == "plan_stale" and ref in a.message for a in alerts)
+    fresh_plans = [o for o in outs if o.plan_id not in (None, ref)]
+    assert fresh_plans and fresh_plans[0].status == "executed", outs
+    assert int(venue.maxDeposit(fresh.controller)) >= 0
+    bought = [
+        a for a in keeper.plans.plan(fresh_plans[0].plan_id).actions if a.asset == venue.address
+    ]
+    assert sum(a.amount for a in bought) <= 120_000 * UNIT, bought
+    with keeper.store.sessions() as s:
+        rows = s.execute(select(m.TxIntent.idempotency_key, m.TxIntent.status)).all()
+    assert rows and all(st in ("mined", "confirmed") for _, st in rows), rows
+    assert len({k for k, _ in rows}) == len(rows)  # nothing sent twice
+    assert 900 <= _ratios(keeper)[0] <= 1_100
