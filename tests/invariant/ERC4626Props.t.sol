@@ -400,9 +400,10 @@ abstract contract ERC4626Props is CheatBase {
     /// @notice maxWithdraw/maxRedeem are calls that succeed (the whole amount, at once) and
     /// never above what the owner has or the cash the vault can pay now: one unit more than the
     /// owner's assets or the available cash reverts, and so does one share more than the
-    /// owner's balance. (The EIP lets max* be below the real maximum; TieredVault's maxWithdraw
-    /// can be one unit below it where the cash is the limit, see the report in the suite's
-    /// commit.)
+    /// owner's balance. (The EIP lets max* be below the real maximum, and TieredVault's
+    /// maxWithdraw can be: it caps OpenZeppelin's, which is previewRedeem(maxRedeem(owner)) with
+    /// the vault's own maxRedeem, cash-capped and rounded down; rounded down twice, it can be a
+    /// unit below the cash a withdraw takes, e.g. 113,928 for a sole holder of 113,929.)
     function testFuzz_maxExitSucceeds(World memory w, bool redeem_) public {
         _world(w);
         uint256 balance = vault.balanceOf(alice);
