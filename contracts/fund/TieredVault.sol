@@ -551,14 +551,14 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (msg.sender != owner && !isOperator[owner][msg.sender]) _spendAllowance(owner, msg.sender, shares);
         // the fees owed so far first (never reverts: nothing accrues while pricing is
         // unavailable), so their shares share the exit's pro rata like any other
-        uint256 supply;
+        (uint256 supply, uint256 priceBefore) = _accrueBeforeInKind();
         uint256 net;
-        (cash, net, supply) = _inKind(shares, _accrueFees());
+        (cash, net, supply) = _inKind(shares, supply);
         _burn(owner, shares);
         if (cash != 0) IERC20(asset()).safeTransfer(receiver, cash);
-        _afterInKind(cash, shares, net, supply);
         address c = controller;
         if (c != address(0)) (tokens, amounts) = IInKindPayer(c).payInKind(receiver, net, supply);
+        _afterInKind(cash, shares, net, supply, priceBefore);
         // the band was solved at the mark the exit lowered (the controller dropped its flag)
         if (_cashBand != 0) _cashBand = _NO_BAND;
         emit RedeemedInKind(msg.sender, receiver, owner, shares, cash);
@@ -578,17 +578,45 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (c != address(0)) (tokens, amounts) = IInKindPayer(c).previewPayInKind(net, supply);
     }
 
+    /// @dev Before an in-kind exit: the fees owed now (never reverts), the supply after them
+    /// and, with a performance fee on and pricing available, the exit price per share then
+    /// (0 otherwise).
+    function _accrueBeforeInKind() private returns (uint256 supply, uint256 priceBefore) {
+        if (!_feesOn) return (totalSupply(), 0);
+        (uint256 low,, bool down) = _invested();
+        uint256 bal = _cashBalance();
+        supply = _accrue(low, down, bal);
+        if (!down && _fees.performanceBps != 0) priceBefore = _price(_free(bal) + low, supply);
+    }
+
     /// @dev After an in-kind exit paid `cash` for `shares` (`net` of them paid for, of a supply
     /// `supply` with the virtual shares), with a performance fee on: the cash left the book, and
-    /// the penalty left with the holders lifts their price by (supply - net) / (supply - shares)
-    /// (every part of the fund fell by net / supply, the supply by shares): nobody's
-    /// performance, so the high-water mark rises by the same factor (rounded up). No price is
-    /// read: the exit needs none.
-    function _afterInKind(uint256 cash, uint256 shares, uint256 net, uint256 supply) private {
+    /// whatever the exit itself left to the holders who stay is nobody's performance, so the
+    /// high-water mark rises by the factor it lifted their price: at least (supply - net) /
+    /// (supply - shares), the penalty's (every paid part of the fund fell by net / supply, the
+    /// supply by shares: read with no price, so it holds when pricing is unavailable), and,
+    /// priced before and after (`priceBefore`, 0 when pricing was unavailable), the whole rise,
+    /// which also counts what the exit leaves behind unpaid (an asynchronous position's pending
+    /// value, a skipped token, the rounding). Rounded up.
+    function _afterInKind(uint256 cash, uint256 shares, uint256 net, uint256 supply, uint256 priceBefore)
+        private
+    {
         if (!_feesOn || _fees.performanceBps == 0) return;
         _bookCashOut(cash);
+        uint256 hwm = _hwm;
         // supply - shares >= the virtual shares (10 ** 6): _burn refused more than the supply
-        _hwm = Math.mulDiv(_hwm, supply - net, supply - shares, Math.Rounding.Ceil);
+        uint256 lifted = Math.mulDiv(hwm, supply - net, supply - shares, Math.Rounding.Ceil);
+        if (priceBefore != 0) {
+            (uint256 low,, bool down) = _invested();
+            if (!down) {
+                uint256 priceAfter = _price(_free(_cashBalance()) + low, totalSupply());
+                if (priceAfter > priceBefore) {
+                    uint256 byPrice = Math.mulDiv(hwm, priceAfter, priceBefore, Math.Rounding.Ceil);
+                    if (byPrice > lifted) lifted = byPrice;
+                }
+            }
+        }
+        _hwm = lifted;
     }
 
     /// @dev The in-kind exit of `shares` at share supply `supplyNow` (with the fee shares an

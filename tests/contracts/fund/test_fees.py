@@ -234,3 +234,38 @@ def test_performance_fee__gain_marked_by_a_rebalance_that_sells__sale_cash_is_no
     gain = vault.totalAssets() - before
     worth = value_of(vault, vault.balanceOf(recipient))
     assert gain * 1990 // 10000 <= worth <= gain // 5, (worth, gain)
+
+
+# --- the in-kind exit with fees on ---------------------------------------------------------------
+
+
+def test_in_kind_exit__performance_fee_on__penalty_never_charged_fees_accrue_first(
+    fund, vault, controller, deployer, alice, bob, recipient, invested, unit, chain, refresh_feeds
+):
+    """The in-kind exit's penalty stays with the holders and lifts their price: nobody's
+    performance. The high-water mark rises by the same factor, read without a price, so the
+    next mark charges nothing; the fees owed before the exit are minted first, so their shares
+    share its pro rata (the exit's preview counts them). The local fund's asynchronous
+    position is pending, so the exit leaves bob's part of it to the holders too: lifting the
+    mark by the penalty's factor alone still charged that (27.8e15 fee shares against 17.0e15,
+    the first version of TieredVault._afterInKind); the mark now rises by the exit's whole
+    price effect, priced before and after."""
+    with_fees(vault, deployer, recipient, mgmt=MGMT_CAP, perf=PERF_CAP)
+    chain.pending_timestamp += 30 * 86_400
+    refresh_feeds()
+    controller.mark(sender=alice)  # the month's management fee and a fresh mark
+    # bob joins, then leaves in kind with everything: a big penalty left behind
+    shares = vault.deposit(500_000 * unit, bob, sender=bob).return_value
+    chain.pending_timestamp += 86_400
+    refresh_feeds()
+    pending = vault.pendingFeeShares()
+    assert pending > 0, "a day's management fee is owed"
+    preview = vault.previewRedeemInKind(shares)
+    before = vault.balanceOf(recipient)
+    got = vault.redeemInKind(shares, bob, bob, sender=bob).return_value
+    assert got == preview, "the preview counted the fee shares the exit minted first"
+    assert vault.balanceOf(recipient) == before + pending
+    minted = vault.balanceOf(recipient)
+    vault.setFees(0, PERF_CAP, sender=deployer)  # management off: only performance is left
+    controller.mark(sender=alice)
+    assert vault.balanceOf(recipient) == minted, "the penalty was charged as performance"

@@ -735,6 +735,8 @@ contract FundHandler is CheatBase {
         InKindBefore memory b;
         b.shares = bound(shares, 1, bal);
         (b.v0, b.s0) = _atMark();
+        // the exit accrues the fees owed first: their shares are in the supply it shares out
+        b.s0 += vault.pendingFeeShares();
         b.t0 = vault.totalAssets() + 1;
         b.claimable = vault.claimableRedemptions();
         b.pending = vault.pendingRedemptions();
