@@ -1,18 +1,22 @@
 """Chaos months: the hostile month (ballast_dev/demo/hostile.py) with the fund keeper as
-separate processes on one store, SIGKILLed at seeded random instants.
+separate processes on one store, SIGKILLed at seeded kill points.
 
-Every day the fund keeper's checks (events, liquidity, threshold, daily, weekly, then its tick)
-run in a fresh keeper process on the month's store (``python -m ballast_dev.demo.chaos``, the
-jobs guarded as keepers.runtime.scheduler.run_job guards them: an error is a ``job_failed``
-line, the next job runs). A seeded draw decides whether the process is SIGKILLed and when (0 to
-``KILL_WINDOW_S`` seconds after it is ready, its store open and its chain checked: while a
-check reads the chain, between two writes of a plan, with a transaction in flight). The keeper
-is then restarted on the same store (in the month's own process, as systemd restarts `keeper
-run`): after a kill its scheduled checks run again; the owners sign what waits and its tick
-runs. The executor and supervisor keepers run the on-chain automation beside it (the recurring
-rebalancer's due runs move the fund between the keeper's steps), and the hostile month's own
-scenes stay: a node outage that starts at a send, a kill with a transaction in flight, a bank
-run, a stale feed, a depeg, gas spikes.
+Every day the fund keeper's work (events, liquidity, threshold, daily, weekly, the owners'
+answers to what waits for them, recorded in the store as `keeper approve` records them, then
+its tick) runs in a fresh keeper process on the month's store (``python -m
+ballast_dev.demo.chaos``, the jobs guarded as keepers.runtime.scheduler.run_job guards them: an
+error is a ``job_failed`` line, the next job runs). A seeded draw (`draw_kill`) decides whether
+the process dies and where: a kill point of ballast_dev.demo.killpoints (during a check's node
+reads, during a risk check, right after a store write or a plan's stage transition committed,
+with a transaction sent and not yet recorded), at which the process SIGKILLs itself. The point
+is a step of the keeper's work, not a delay, so a seed replays one interleaving on any machine
+(a point the day's process never reaches leaves it alive; the month reports those too). The
+keeper is then restarted on the same store (in the month's own process, as systemd restarts
+`keeper run`): after a kill its scheduled checks run again; the owners answer what waits and
+its tick runs. The executor and supervisor keepers run the on-chain automation beside it (the
+recurring rebalancer's due runs move the fund between the keeper's steps), and the hostile
+month's own scenes stay: a node outage that starts at a send, kills with a transaction in flight
+(KEEPER_HOLD_AT), a bank run, a stale feed, a depeg, gas spikes.
 
 A chaos month passes when it ends in band (no day ending out of band outside the feed's
 outage), with 0 keeper crashes (a job that raised, in any process), 0 actions sent twice, no
@@ -34,16 +38,18 @@ from pathlib import Path
 from typing import Any
 
 from ballast_dev.demo.hostile import HostileDemo, Judgement, fmt_day, hostile_script, judge
-from ballast_dev.demo.run import DAY, ROOT, Ledger, play
-from ballast_dev.deployment.fund import FundDeployment
+from ballast_dev.demo.run import DAY, ROOT, Ledger, owners_answer, play
+from ballast_dev.deployment.fund import FundDeployment, fund_state
 
 KILL_SHARE = 0.8  # the share of days whose keeper process gets a kill point
 # kill points (ballast_dev.demo.killpoints): kind -> (weight, the largest n drawn)
+# (a day's process makes 2-3 node requests a check, a few writes, a risk check and a plan
+# move or two on a busy day, sends on the days it executes what the owners signed)
 KILL_KINDS = {
-    "read": (3, 6),  # during a check: its n-th node request unanswered
+    "read": (2, 3),  # during a check: its n-th node request unanswered
     "risk": (2, 2),  # during the n-th risk check
-    "write": (3, 8),  # right after the n-th store write committed
-    "stage": (3, 3),  # right after a plan's n-th stage transition committed
+    "write": (2, 4),  # right after the n-th store write committed
+    "stage": (2, 3),  # right after a plan's n-th stage transition committed
     "sent": (2, 2),  # the n-th transaction sent, not yet recorded (in flight)
 }
 JOB_MAX_S = 15.0
@@ -62,7 +68,7 @@ def draw_kill(rng: random.Random, jobs: list[str]) -> str | None:
             pick = k
             break
     nth = 1 + int(nth_u * KILL_KINDS[pick][1])
-    checks = [j for j in jobs if j not in ("events", "tick")]
+    checks = [j for j in jobs if j not in ("events", "approvals", "tick")]
     job = checks[int(job_u * len(checks))] if pick == "read" else ""
     if share >= KILL_SHARE:
         return None
@@ -83,11 +89,13 @@ class ChaosDemo(HostileDemo):
         self.processes = 0
 
     def fund_checks(self, now: int, jobs: list[str]) -> None:
-        """The day's checks in a keeper process (killed or not at the seed's kill point),
-        then the owners sign what waits and the tick runs on the same store in this process."""
+        """The day's work in a keeper process (killed or not at the seed's kill point): its
+        events and checks, the owners' answers to what waits for them (signatures recorded in
+        the store while the keeper runs, as `keeper approve` records them), its tick. Then, on
+        the same store in this process, the owners answer and the tick runs once more."""
         kill_at = draw_kill(self.rng, jobs)
         self.fund_bot.store.close()  # the keeper process takes the store
-        outcome = self.keeper_process(now, ["events", *jobs, "tick"], kill_at)
+        outcome = self.keeper_process(now, ["events", *jobs, "approvals", "tick"], kill_at)
         self.processes += 1
         if outcome["killed"]:
             self.kills.append(outcome)
@@ -99,8 +107,8 @@ class ChaosDemo(HostileDemo):
             self.missed.append(outcome)
         self.fund_bot = self._make_fund_bot()  # a keeper restarted on the same store
         if outcome["killed"]:  # restarted (systemd), its scheduled checks run again
-            super().fund_checks(now + 1, jobs)
-            return
+            now += 1
+            super().fund_checks(now, jobs)
         bot = self.fund_bot
         self.job("fund.approvals", lambda: self.approve_pending(now))
         for o in self.job("fund.tick", lambda: bot.tick(now + 1)) or []:
@@ -165,6 +173,9 @@ class ChaosVerdict:
     # each kill reached: "day <d> <point> in <job>: <what it was doing>" (a replay repeats them)
     kill_points: tuple[str, ...] = ()
     missed_points: tuple[str, ...] = ()  # drawn, never reached: "day <d> <point>"
+    # every day that ended out of band (the feed outage's too): "day <d>: tiers a/b/c bps"
+    band_days: tuple[str, ...] = ()
+    plans: tuple[str, ...] = ()  # the store's plans at the end: "<ref> <status> <trigger>"
 
 
 def unsignable_plans(db: Path) -> list[str]:
@@ -183,6 +194,22 @@ def unsignable_plans(db: Path) -> list[str]:
                 out.append(str(ref))
     eng.dispose()
     return out
+
+
+def plan_lines(db: Path) -> tuple[str, ...]:
+    """The store's plans, oldest first: ref, status, trigger and the reason it ended, if any."""
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(f"sqlite:///{db}")
+    with eng.connect() as cx:
+        rows = cx.execute(text("select ref, status, trigger, payload from plans order by id"))
+        out = []
+        for ref, status, trigger, payload in rows:
+            doc = json.loads(payload) if isinstance(payload, str) else payload
+            why = (doc.get("ended") or {}).get("reason") or doc.get("note") or ""
+            out.append(f"{ref} {status} {trigger} {str(why)[:160]}".rstrip())
+    eng.dispose()
+    return tuple(out)
 
 
 def run_chaos(
@@ -226,11 +253,19 @@ def run_chaos(
         f"longest job {longest:.1f}s"
     )
     points = tuple(f"day {k['day']} {k['point']} in {k['job']}: {k['at']}" for k in d.kills)
+    bands = [(int(t.minBps), int(t.maxBps)) for t in fund_state(d.fund).tiers]
+    last = {int(day): r for day, r in zip(ledger.days, ledger.ratios, strict=True) if day >= 1}
+    band_days = tuple(
+        f"day {day}: tiers {'/'.join(str(x) for x in r)} bps"
+        for day, r in sorted(last.items())
+        if any(not lo <= x <= hi for x, (lo, hi) in zip(r, bands, strict=True))
+    )
     return ChaosVerdict(
         ok, line, seed, j.out_of_band_days, j.cost.lost_bps, len(d.kills) + len(d.h.kills),
         d.processes, j.crashes, j.repeated, unsignable, longest, j,
         tuple(ledger.log + ledger.alerts), points,
-        tuple(f"day {k['day']} {k['point']}" for k in d.missed),
+        tuple(f"day {k['day']} {k['point']}" for k in d.missed), band_days,
+        plan_lines(d.out / "fund-keeper.db"),
     )  # fmt: skip
 
 
@@ -253,6 +288,8 @@ def _worker(now: int, jobs: list[str]) -> None:
         try:
             if job == "events":
                 bot.events(now)
+            elif job == "approvals":  # the owners, through the store
+                owners_answer(bot, now)
             elif job == "tick":
                 bot.tick(now)
             else:

@@ -38,6 +38,7 @@ def _month(accounts: Any, chain: Any, out: Path, days: int, seed: int) -> ChaosV
 
 def _explain(v: ChaosVerdict) -> tuple[Any, ...]:
     print("\n".join(v.log))  # shown when the test fails
+    print("\n".join(("days out of band:", *v.band_days, "plans:", *v.plans)))
     return (v.line, v.crashes, v.unsignable, v.hostile.line)
 
 
