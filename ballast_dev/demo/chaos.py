@@ -53,6 +53,7 @@ KILL_KINDS = {
     "sent": (2, 2),  # the n-th transaction sent, not yet recorded (in flight)
 }
 JOB_MAX_S = 15.0
+ANSWER_S = 600  # the owners answer 10 minutes after the checks (run.owners_answer)
 
 
 def draw_kill(rng: random.Random, jobs: list[str]) -> str | None:
@@ -90,9 +91,12 @@ class ChaosDemo(HostileDemo):
 
     def fund_checks(self, now: int, jobs: list[str]) -> None:
         """The day's work in a keeper process (killed or not at the seed's kill point): its
-        events and checks, the owners' answers to what waits for them (signatures recorded in
-        the store while the keeper runs, as `keeper approve` records them), its tick. Then, on
-        the same store in this process, the owners answer and the tick runs once more."""
+        events and checks at ``now``, the owners' answers to what waits for them (signatures
+        recorded in the store while the keeper runs, as `keeper approve` records them, at
+        ``now + ANSWER_S``), its tick then. Then, on the same store in this process, the owners
+        answer and the tick runs once more. The keeper's clock never goes back: a keeper
+        restarted after a kill starts after the killed process's last step (a keeper at an
+        earlier time than the owners' signatures does not count them, rightly)."""
         kill_at = draw_kill(self.rng, jobs)
         self.fund_bot.store.close()  # the keeper process takes the store
         outcome = self.keeper_process(now, ["events", *jobs, "approvals", "tick"], kill_at)
@@ -106,12 +110,17 @@ class ChaosDemo(HostileDemo):
         elif kill_at is not None:
             self.missed.append(outcome)
         self.fund_bot = self._make_fund_bot()  # a keeper restarted on the same store
-        if outcome["killed"]:  # restarted (systemd), its scheduled checks run again
-            now += 1
-            super().fund_checks(now, jobs)
         bot = self.fund_bot
+        if outcome["killed"]:  # restarted (systemd), its scheduled checks run again
+            now += ANSWER_S + 300
+            outs = [self.job("fund.events", lambda: bot.events(now))]
+            for job in jobs:
+                outs.append(self.job(f"fund.{job}", lambda job=job: bot.check(job, now)))
+            for o in outs:
+                if o is not None and o.plan_id and o.status not in ("nothing",):
+                    self.ledger.outcomes[o.status] += 1
         self.job("fund.approvals", lambda: self.approve_pending(now))
-        for o in self.job("fund.tick", lambda: bot.tick(now + 1)) or []:
+        for o in self.job("fund.tick", lambda: bot.tick(now + ANSWER_S)) or []:
             self.ledger.outcomes[o.status] += 1
 
     def keeper_process(self, now: int, jobs: list[str], kill_at: str | None) -> dict[str, Any]:
@@ -290,8 +299,8 @@ def _worker(now: int, jobs: list[str]) -> None:
                 bot.events(now)
             elif job == "approvals":  # the owners, through the store
                 owners_answer(bot, now)
-            elif job == "tick":
-                bot.tick(now)
+            elif job == "tick":  # after the owners' answers
+                bot.tick(now + ANSWER_S)
             else:
                 bot.check(job, now)
         except Exception as e:  # noqa: BLE001 - as keepers.runtime.scheduler.run_job
