@@ -96,7 +96,8 @@ class ChaosDemo(HostileDemo):
         ``now + ANSWER_S``), its tick then. Then, on the same store in this process, the owners
         answer and the tick runs once more. The keeper's clock never goes back: a keeper
         restarted after a kill starts after the killed process's last step (a keeper at an
-        earlier time than the owners' signatures does not count them, rightly)."""
+        earlier time than the owners' signatures does not count them, rightly), and its tick
+        runs before the owners answer (a plan the kill left proposed waits for them then)."""
         kill_at = draw_kill(self.rng, jobs)
         self.fund_bot.store.close()  # the keeper process takes the store
         outcome = self.keeper_process(now, ["events", *jobs, "approvals", "tick"], kill_at)
@@ -111,7 +112,9 @@ class ChaosDemo(HostileDemo):
             self.missed.append(outcome)
         self.fund_bot = self._make_fund_bot()  # a keeper restarted on the same store
         bot = self.fund_bot
-        if outcome["killed"]:  # restarted (systemd), its scheduled checks run again
+        if outcome["killed"]:  # restarted (systemd): its scheduled checks run again, then
+            # its tick (every 30 s under `keeper run`) moves on what the kill left, a plan left
+            # proposed among it, before the owners answer
             now += ANSWER_S + 300
             outs = [self.job("fund.events", lambda: bot.events(now))]
             for job in jobs:
@@ -119,6 +122,8 @@ class ChaosDemo(HostileDemo):
             for o in outs:
                 if o is not None and o.plan_id and o.status not in ("nothing",):
                     self.ledger.outcomes[o.status] += 1
+            for o in self.job("fund.tick", lambda: bot.tick(now + 30)) or []:
+                self.ledger.outcomes[o.status] += 1
         self.job("fund.approvals", lambda: self.approve_pending(now))
         for o in self.job("fund.tick", lambda: bot.tick(now + ANSWER_S)) or []:
             self.ledger.outcomes[o.status] += 1
