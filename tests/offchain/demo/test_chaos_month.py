@@ -61,7 +61,8 @@ def test_chaos_month__seeds__in_band_no_crash_no_double_send_signable(
     seed: int, accounts: Any, chain: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """30-day months (the hostile month's full script: two in-flight kills, the outage, the
-    bank run, the stale feed, the depeg)."""
+    bank run, the stale feed, the depeg): about 3-4.5 minutes each on the shared 2-core
+    machine (30 keeper processes, ~24 kill points drawn), so the months are whole."""
     started = time.perf_counter()
     v = _month(accounts, chain, tmp_path / f"chaos-{seed}", MONTH_DAYS, seed)
     with capsys.disabled():  # make test-slow prints each seed's line and its kill points
