@@ -1,18 +1,22 @@
 """Chaos months: the hostile month (ballast_dev/demo/hostile.py) with the fund keeper as
-separate processes on one store, SIGKILLed at seeded random instants.
+separate processes on one store, SIGKILLed at seeded kill points.
 
-Every day the fund keeper's checks (events, liquidity, threshold, daily, weekly, then its tick)
-run in a fresh keeper process on the month's store (``python -m ballast_dev.demo.chaos``, the
-jobs guarded as keepers.runtime.scheduler.run_job guards them: an error is a ``job_failed``
-line, the next job runs). A seeded draw decides whether the process is SIGKILLed and when (0 to
-``KILL_WINDOW_S`` seconds after it is ready, its store open and its chain checked: while a
-check reads the chain, between two writes of a plan, with a transaction in flight). The keeper
-is then restarted on the same store (in the month's own process, as systemd restarts `keeper
-run`): after a kill its scheduled checks run again; the owners sign what waits and its tick
-runs. The executor and supervisor keepers run the on-chain automation beside it (the recurring
-rebalancer's due runs move the fund between the keeper's steps), and the hostile month's own
-scenes stay: a node outage that starts at a send, a kill with a transaction in flight, a bank
-run, a stale feed, a depeg, gas spikes.
+Every day the fund keeper's work (events, liquidity, threshold, daily, weekly, the owners'
+answers to what waits for them, recorded in the store as `keeper approve` records them, then
+its tick) runs in a fresh keeper process on the month's store (``python -m
+ballast_dev.demo.chaos``, the jobs guarded as keepers.runtime.scheduler.run_job guards them: an
+error is a ``job_failed`` line, the next job runs). A seeded draw (`draw_kill`) decides whether
+the process dies and where: a kill point of ballast_dev.demo.killpoints (during a check's node
+reads, during a risk check, right after a store write or a plan's stage transition committed,
+with a transaction sent and not yet recorded), at which the process SIGKILLs itself. The point
+is a step of the keeper's work, not a delay, so a seed replays one interleaving on any machine
+(a point the day's process never reaches leaves it alive; the month reports those too). The
+keeper is then restarted on the same store (in the month's own process, as systemd restarts
+`keeper run`): after a kill its scheduled checks run again; the owners answer what waits and
+its tick runs. The executor and supervisor keepers run the on-chain automation beside it (the
+recurring rebalancer's due runs move the fund between the keeper's steps), and the hostile
+month's own scenes stay: a node outage that starts at a send, kills with a transaction in flight
+(KEEPER_HOLD_AT), a bank run, a stale feed, a depeg, gas spikes.
 
 A chaos month passes when it ends in band (no day ending out of band outside the feed's
 outage), with 0 keeper crashes (a job that raised, in any process), 0 actions sent twice, no
@@ -23,12 +27,10 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -36,12 +38,42 @@ from pathlib import Path
 from typing import Any
 
 from ballast_dev.demo.hostile import HostileDemo, Judgement, fmt_day, hostile_script, judge
-from ballast_dev.demo.run import ROOT, Ledger, play
-from ballast_dev.deployment.fund import FundDeployment
+from ballast_dev.demo.run import DAY, ROOT, Ledger, owners_answer, play
+from ballast_dev.deployment.fund import FundDeployment, fund_state
 
-KILL_WINDOW_S = 1.5  # a kill lands 0 .. 1.5 s after the process is ready (checks: ~1-2 s)
-KILL_SHARE = 0.8  # the share of days whose keeper process is killed
+KILL_SHARE = 0.8  # the share of days whose keeper process gets a kill point
+# kill points (ballast_dev.demo.killpoints): kind -> (weight, the largest n drawn)
+# (a day's process makes 2-3 node requests a check, a few writes, a risk check and a plan
+# move or two on a busy day, sends on the days it executes what the owners signed)
+KILL_KINDS = {
+    "read": (2, 3),  # during a check: its n-th node request unanswered
+    "risk": (2, 2),  # during the n-th risk check
+    "write": (2, 4),  # right after the n-th store write committed
+    "stage": (2, 3),  # right after a plan's n-th stage transition committed
+    "sent": (2, 2),  # the n-th transaction sent, not yet recorded (in flight)
+}
 JOB_MAX_S = 15.0
+ANSWER_S = 600  # the owners answer 10 minutes after the checks (run.owners_answer)
+
+
+def draw_kill(rng: random.Random, jobs: list[str]) -> str | None:
+    """The day's kill point (``CHAOS_KILL_AT``), or None: every day draws the same number of
+    values from ``rng``, so one day's outcome never shifts the next day's draw."""
+    share, kind_u, nth_u, job_u = rng.random(), rng.random(), rng.random(), rng.random()
+    kinds = list(KILL_KINDS)
+    weights = [KILL_KINDS[k][0] for k in kinds]
+    pick, acc = kinds[-1], 0.0
+    for k, w in zip(kinds, weights, strict=True):
+        acc += w / sum(weights)
+        if kind_u < acc:
+            pick = k
+            break
+    nth = 1 + int(nth_u * KILL_KINDS[pick][1])
+    checks = [j for j in jobs if j not in ("events", "approvals", "tick")]
+    job = checks[int(job_u * len(checks))] if pick == "read" else ""
+    if share >= KILL_SHARE:
+        return None
+    return f"{pick}:{nth}" + (f":{job}" if job else "")
 
 
 class ChaosDemo(HostileDemo):
@@ -53,91 +85,88 @@ class ChaosDemo(HostileDemo):
         super().__init__(fund, accounts, out, echo)
         self.seed = seed
         self.rng = random.Random(seed)
-        self.kills: list[dict[str, Any]] = []
+        self.kills: list[dict[str, Any]] = []  # kill points reached
+        self.missed: list[dict[str, Any]] = []  # kill points drawn, never reached
         self.processes = 0
 
     def fund_checks(self, now: int, jobs: list[str]) -> None:
-        """The day's checks in a keeper process (killed or not, by the seed), then the owners
-        sign what waits and the tick runs on the same store in this process."""
-        kill_after = (
-            self.rng.uniform(0.0, KILL_WINDOW_S) if self.rng.random() < KILL_SHARE else None
-        )
+        """The day's work in a keeper process (killed or not at the seed's kill point): its
+        events and checks at ``now``, the owners' answers to what waits for them (signatures
+        recorded in the store while the keeper runs, as `keeper approve` records them, at
+        ``now + ANSWER_S``), its tick then. Then, on the same store in this process, the owners
+        answer and the tick runs once more. The keeper's clock never goes back: a keeper
+        restarted after a kill starts after the killed process's last step (a keeper at an
+        earlier time than the owners' signatures does not count them, rightly), and its tick
+        runs before the owners answer (a plan the kill left proposed waits for them then)."""
+        kill_at = draw_kill(self.rng, jobs)
         self.fund_bot.store.close()  # the keeper process takes the store
-        outcome = self.keeper_process(now, ["events", *jobs, "tick"], kill_after)
+        outcome = self.keeper_process(now, ["events", *jobs, "approvals", "tick"], kill_at)
         self.processes += 1
         if outcome["killed"]:
             self.kills.append(outcome)
             self.note(
-                f"fund keeper process SIGKILLed {outcome['after_s']:.2f} s after it was ready, "
-                f"{outcome['doing']}"
+                f"fund keeper process SIGKILLed at {outcome['point']} in {outcome['job']}: "
+                f"{outcome['at']}"
             )
+        elif kill_at is not None:
+            self.missed.append(outcome)
         self.fund_bot = self._make_fund_bot()  # a keeper restarted on the same store
-        if outcome["killed"]:  # restarted (systemd), its scheduled checks run again
-            super().fund_checks(now + 1, jobs)
-            return
         bot = self.fund_bot
+        if outcome["killed"]:  # restarted (systemd): its scheduled checks run again, then
+            # its tick (every 30 s under `keeper run`) moves on what the kill left, a plan left
+            # proposed among it, before the owners answer
+            now += ANSWER_S + 300
+            outs = [self.job("fund.events", lambda: bot.events(now))]
+            for job in jobs:
+                outs.append(self.job(f"fund.{job}", lambda job=job: bot.check(job, now)))
+            for o in outs:
+                if o is not None and o.plan_id and o.status not in ("nothing",):
+                    self.ledger.outcomes[o.status] += 1
+            for o in self.job("fund.tick", lambda: bot.tick(now + 30)) or []:
+                self.ledger.outcomes[o.status] += 1
         self.job("fund.approvals", lambda: self.approve_pending(now))
-        for o in self.job("fund.tick", lambda: bot.tick(now + 1)) or []:
+        for o in self.job("fund.tick", lambda: bot.tick(now + ANSWER_S)) or []:
             self.ledger.outcomes[o.status] += 1
 
-    def keeper_process(self, now: int, jobs: list[str], kill_after: float | None) -> dict[str, Any]:
-        """Runs the jobs in a keeper process; ``kill_after`` seconds after it is ready (its
-        store open, its chain checked) it is SIGKILLed, whatever it is doing."""
+    def keeper_process(self, now: int, jobs: list[str], kill_at: str | None) -> dict[str, Any]:
+        """Runs the jobs in a keeper process that SIGKILLs itself at ``kill_at`` (a kill point
+        of ballast_dev.demo.killpoints) if it gets there; waits for it to end."""
+        from ballast_dev.demo.killpoints import ENV
+
         env = {**os.environ, **self.fund_env, "PYTHONPATH": str(ROOT)}
+        env.pop(ENV, None)
+        if kill_at is not None:
+            env[ENV] = kill_at
         cmd = [sys.executable, "-m", "ballast_dev.demo.chaos", str(now), ",".join(jobs)]
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        lines: queue.Queue[str] = queue.Queue()
-
-        def pump() -> None:
-            assert proc.stdout is not None
-            for raw in proc.stdout:
-                lines.put(raw.decode(errors="replace"))
-
-        reader = threading.Thread(target=pump, daemon=True)
-        reader.start()
+        proc = subprocess.run(cmd, env=env, capture_output=True, timeout=300)
         seen: list[dict[str, Any]] = []
-        killed, doing = False, "starting"
-        deadline = time.monotonic() + 300
-        kill_at: float | None = None
-        while proc.poll() is None and time.monotonic() < deadline:
+        for raw in proc.stdout.decode(errors="replace").splitlines():
             try:
-                rec = json.loads(lines.get(timeout=0.02))
-            except queue.Empty:
-                rec = None
+                seen.append(json.loads(raw))
             except ValueError:
                 continue
-            if rec is not None:
-                seen.append(rec)
-                if rec.get("ready") and kill_after is not None:
-                    kill_at = time.monotonic() + kill_after
-            if kill_at is not None and time.monotonic() >= kill_at:
-                proc.send_signal(signal.SIGKILL)
-                killed = True
-                done = [r["job"] for r in seen if "job" in r]
-                left = [j for j in jobs if j not in done]
-                doing = f"during {left[0]}" if left else "after its last job"
-                break
-        if proc.poll() is None and not killed:
-            proc.kill()
-        proc.wait(timeout=30)
-        reader.join(timeout=5)
-        while not lines.empty():
-            try:
-                seen.append(json.loads(lines.get_nowait()))
-            except ValueError:
-                continue
+        died = next((r for r in seen if "kill" in r), None)
+        killed = proc.returncode == -signal.SIGKILL and died is not None
         for rec in seen:
-            if "job" not in rec:
+            if "job" not in rec or "kill" in rec:
                 continue
             self.h.jobs.append((now, f"process {rec['job']}", float(rec["s"])))
             if rec.get("error"):  # a job that raised in the keeper process: a crash
                 msg = f"{rec['job']}: {rec['error']}"
                 self.h.alerts.append((now, "critical", "job_failed", msg))
                 self.ledger.alerts.append(f"{fmt_day(self, now)} keeper process {msg}")
-        if proc.returncode not in (0, -signal.SIGKILL):
-            msg = f"keeper process exited {proc.returncode}"
+        if proc.returncode != 0 and not killed:
+            tail = proc.stderr.decode(errors="replace").strip()[-2000:]
+            msg = f"keeper process exited {proc.returncode}: {tail}"
             self.h.alerts.append((now, "critical", "job_failed", msg))
-        return {"killed": killed, "after_s": kill_after or 0.0, "doing": doing, "day": now}
+            self.ledger.alerts.append(f"{fmt_day(self, now)} {msg}")
+        return {
+            "killed": killed,
+            "point": kill_at or "",
+            "job": (died or {}).get("job", ""),
+            "at": (died or {}).get("at", ""),
+            "day": round((now - self.t0) / DAY, 2),
+        }
 
 
 @dataclass(frozen=True)
@@ -155,6 +184,12 @@ class ChaosVerdict:
     longest_job_s: float
     hostile: Judgement
     log: tuple[str, ...] = ()
+    # each kill reached: "day <d> <point> in <job>: <what it was doing>" (a replay repeats them)
+    kill_points: tuple[str, ...] = ()
+    missed_points: tuple[str, ...] = ()  # drawn, never reached: "day <d> <point>"
+    # every day that ended out of band (the feed outage's too): "day <d>: tiers a/b/c bps"
+    band_days: tuple[str, ...] = ()
+    plans: tuple[str, ...] = ()  # the store's plans at the end: "<ref> <status> <trigger>"
 
 
 def unsignable_plans(db: Path) -> list[str]:
@@ -173,6 +208,22 @@ def unsignable_plans(db: Path) -> list[str]:
                 out.append(str(ref))
     eng.dispose()
     return out
+
+
+def plan_lines(db: Path) -> tuple[str, ...]:
+    """The store's plans, oldest first: ref, status, trigger and the reason it ended, if any."""
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(f"sqlite:///{db}")
+    with eng.connect() as cx:
+        rows = cx.execute(text("select ref, status, trigger, payload from plans order by id"))
+        out = []
+        for ref, status, trigger, payload in rows:
+            doc = json.loads(payload) if isinstance(payload, str) else payload
+            why = (doc.get("ended") or {}).get("reason") or doc.get("note") or ""
+            out.append(f"{ref} {status} {trigger} {str(why)[:160]}".rstrip())
+    eng.dispose()
+    return tuple(out)
 
 
 def run_chaos(
@@ -204,41 +255,57 @@ def run_chaos(
         and longest < JOB_MAX_S
     )
     where = ", ".join(
-        f"{n} {doing}" for doing, n in sorted(Counter(k["doing"] for k in d.kills).items())
+        f"{n} {kind}"
+        for kind, n in sorted(Counter(k["point"].split(":")[0] for k in d.kills).items())
     )
     line = (
         f"CHAOS seed {seed}: {'ok' if ok else 'NOT ok'}: {j.out_of_band_days} days out of band; "
-        f"value lost {j.cost.lost_bps:.1f} bps of NAV; {len(d.kills)} SIGKILLs of "
-        f"{d.processes} keeper processes ({where or 'none'}; +{len(d.h.kills)} scripted "
-        "with a transaction in flight); "
+        f"value lost {j.cost.lost_bps:.1f} bps of NAV; {len(d.kills)} SIGKILLs at kill points "
+        f"of {d.processes} keeper processes ({where or 'none'}; {len(d.missed)} points drawn "
+        f"not reached; +{len(d.h.kills)} scripted with a transaction in flight); "
         f"{len(j.crashes)} crashes; {j.repeated} sent twice; {len(unsignable)} unsignable; "
         f"longest job {longest:.1f}s"
+    )
+    points = tuple(f"day {k['day']} {k['point']} in {k['job']}: {k['at']}" for k in d.kills)
+    bands = [(int(t.minBps), int(t.maxBps)) for t in fund_state(d.fund).tiers]
+    last = {int(day): r for day, r in zip(ledger.days, ledger.ratios, strict=True) if day >= 1}
+    band_days = tuple(
+        f"day {day}: tiers {'/'.join(str(x) for x in r)} bps"
+        for day, r in sorted(last.items())
+        if any(not lo <= x <= hi for x, (lo, hi) in zip(r, bands, strict=True))
     )
     return ChaosVerdict(
         ok, line, seed, j.out_of_band_days, j.cost.lost_bps, len(d.kills) + len(d.h.kills),
         d.processes, j.crashes, j.repeated, unsignable, longest, j,
-        tuple(ledger.log + ledger.alerts),
+        tuple(ledger.log + ledger.alerts), points,
+        tuple(f"day {k['day']} {k['point']}" for k in d.missed), band_days,
+        plan_lines(d.out / "fund-keeper.db"),
     )  # fmt: skip
 
 
 def _worker(now: int, jobs: list[str]) -> None:
     """One fund keeper process: the jobs in order on the month's store, each guarded (a line of
-    JSON per job: its name, wall seconds and the error it raised, if any)."""
+    JSON per job: its name, wall seconds and the error it raised, if any), with the kill point
+    of ``CHAOS_KILL_AT`` armed (ballast_dev.demo.killpoints) before the store opens."""
+    from ballast_dev.demo.killpoints import ENV, install
     from keepers.cli_base import Ctx
     from keepers.core.logging import configure_logging
 
     configure_logging(False, "ERROR")
+    point = install(os.environ[ENV]) if os.environ.get(ENV) else None
     bot = Ctx(False, now).bot()
-    sys.stdout.write(json.dumps({"ready": True}) + "\n")
-    sys.stdout.flush()
     for job in jobs:
+        if point is not None:
+            point.current = job
         t = time.monotonic()
         err = None
         try:
             if job == "events":
                 bot.events(now)
-            elif job == "tick":
-                bot.tick(now)
+            elif job == "approvals":  # the owners, through the store
+                owners_answer(bot, now)
+            elif job == "tick":  # after the owners' answers
+                bot.tick(now + ANSWER_S)
             else:
                 bot.check(job, now)
         except Exception as e:  # noqa: BLE001 - as keepers.runtime.scheduler.run_job

@@ -348,27 +348,10 @@ class Demo:
             self.ledger.outcomes[o.status] += 1
 
     def approve_pending(self, now: int) -> None:
-        """The admins answer within the SLA: one for 50K-200K, two of three above. Behind the
-        PlanExecutor each answer is an EIP-712 signature of the frozen plan by the owner's own
-        key (what `keeper approve --account` records); a bare name counts for nothing there."""
-        from ballast_dev.local.keystores import account_key
-        from keepers.fund.planning.plan_approval import sign_plan
-        from keepers.fund.records import PENDING_APPROVAL
-
-        bot = self.fund_bot
-        for row in bot.plans.with_status(PENDING_APPROVAL):
-            signed = bot.plans.signed_plan(row.ref)
-            for admin in ADMINS:
-                if signed is not None:
-                    sig = sign_plan(signed, account_key(admin))
-                    bot.plans.record_signature(row.ref, sig, now + 600, note=admin)
-                    out = bot.advance(row.ref, now + 600)
-                else:
-                    out = bot.approve(row.ref, admin, now + 600)
-                self.ledger.approvals += 1
-                self.ledger.outcomes[out.status] += 1
-                if out.status != "pending_approval":
-                    break
+        """The admins answer within the SLA (`owners_answer`)."""
+        for out in owners_answer(self.fund_bot, now):
+            self.ledger.approvals += 1
+            self.ledger.outcomes[out.status] += 1
 
     # ------------------------------------------------------------------ the kill
 
@@ -494,6 +477,31 @@ class Demo:
         if not any(abs(d - day) < 0.5 for d, _ in self.ledger.events):  # one label a day
             self.ledger.events.append((day, text.split(":")[0][:28]))
         self.ledger.log.append(f"day {day:4.1f}  {text}")
+
+
+def owners_answer(bot: Any, now: int) -> list[Any]:
+    """The admins answer every plan waiting for them within the SLA: one for 50K-200K, two of
+    three above. Behind the PlanExecutor each answer is an EIP-712 signature of the frozen plan
+    by the owner's own key (what `keeper approve --account` records); a bare name counts for
+    nothing there. Returns the keeper's outcome after each answer."""
+    from ballast_dev.local.keystores import account_key
+    from keepers.fund.planning.plan_approval import sign_plan
+    from keepers.fund.records import PENDING_APPROVAL
+
+    outs = []
+    for row in bot.plans.with_status(PENDING_APPROVAL):
+        signed = bot.plans.signed_plan(row.ref)
+        for admin in ADMINS:
+            if signed is not None:
+                sig = sign_plan(signed, account_key(admin))
+                bot.plans.record_signature(row.ref, sig, now + 600, note=admin)
+                out = bot.advance(row.ref, now + 600)
+            else:
+                out = bot.approve(row.ref, admin, now + 600)
+            outs.append(out)
+            if out.status != "pending_approval":
+                break
+    return outs
 
 
 def prologue(fund: FundDeployment, accounts: Any, echo: Any) -> tuple[Any, Any, int]:
