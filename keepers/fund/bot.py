@@ -57,6 +57,7 @@ from keepers.fund.deployment import Deployed
 from keepers.fund.depth_reader import DepthReader
 from keepers.fund.execution import Execution, ExecutionServices, verify_tiers
 from keepers.fund.feeds import feed_down_message, feeds_down
+from keepers.fund.holds import hold_message
 from keepers.fund.lifecycle import Lifecycle, basis_doc
 from keepers.fund.move_cuts import read_move_cuts
 from keepers.fund.outcome import (  # re-exported: the CLI and the tests import them from here
@@ -132,6 +133,7 @@ KEEPER_FUNCTIONS = (
 )
 JOBS = ("daily", "weekly", "threshold", "liquidity")
 VENUE_OFF_ORACLE = "venue_off_oracle"
+NAV_JUMP = "nav_jump"
 
 
 class FundBot:
@@ -262,7 +264,34 @@ class FundBot:
         reading = self.reader.read()
         metrics.observe_tiers(tier_metrics(reading.state))
         self._feed_alert(reading)
+        self._hold_alert(reading)
         return reading
+
+    def _hold_alert(self, reading: FundReading) -> None:
+        """``nav_jump`` (critical, once per set of held assets) naming each asset whose valuation
+        the controller holds, both prices, the step and what the keeper holds back;
+        ``nav_jump_ended`` once none is held. Exports the holds and the fees as metrics."""
+        now = reading.state.timestamp
+        for h in reading.holds.values():
+            if h.bounded or h.held:
+                metrics.observe_valuation(h.symbol, h.held, h.signed_move_bps)
+        if reading.fees is not None:
+            f = reading.fees
+            metrics.observe_fees(f.pending_value, f.high_water_mark, f.price_per_share)
+        held = reading.held
+        if not held:
+            last = self.plans.last_job_detail("alert:" + NAV_JUMP)
+            if last is not None and last.get("key"):
+                self.clear_alert(NAV_JUMP, now)
+                self.alert(
+                    AlertLevel.INFO,
+                    "nav_jump_ended",
+                    f"no asset's valuation is held any more (was held: {last['key']})",
+                )
+            return
+        # once per hold: the reference changes only when a hold ends (acceptPrice, a mark)
+        key = ",".join(sorted(f"{h.token}:{h.reference}" for h in held))
+        self.alert_once(AlertLevel.CRITICAL, NAV_JUMP, key, hold_message(held), now, None)
 
     def _feed_alert(self, reading: FundReading) -> None:
         """``feed_down`` (critical) while a held asset is unpriced, naming the asset, its feed,

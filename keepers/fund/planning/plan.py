@@ -92,6 +92,7 @@ __all__ = [
 HEADROOM_BPS = 9_900  # plan to 99% of a concentration limit (see _limit)
 CARRY = "carry"  # the trigger code of a carried slice (moves its tier to target)
 FEED_DOWN = "feed_down"  # the reason of what an unpriced asset holds back
+PRICE_HELD = "price_held"  # the reason of what a held valuation step holds back
 COST_BUDGET = "cost_budget"  # the reason of what a spent cost budget holds back
 IN_FLIGHT = "in_flight"  # the reason of what a plan waiting for approval holds back
 
@@ -198,15 +199,17 @@ class _Planner:
 
     def _sellable(self, asset: AssetState) -> int:
         """Redeemable now and inside the venue's depth (nothing of an unpriced asset: no
-        amount can be sized against an unknown price)."""
-        if not asset.priced:
+        amount can be sized against an unknown price; nothing of a held one: the controller
+        refuses its trades until the step is confirmed)."""
+        if not asset.tradable:
             return 0
         room = self.sell_room(asset)
         return asset.sellable_value if room is None else min(asset.sellable_value, room)
 
     def _buyable(self, asset: AssetState) -> int:
-        """Concentration headroom, inside the venue's depth (none for an unpriced asset)."""
-        if not asset.priced:
+        """Concentration headroom, inside the venue's depth (none for an unpriced or held
+        asset)."""
+        if not asset.tradable:
             return 0
         room = self.buy_room(asset)
         head = self._headroom(asset)
@@ -313,7 +316,10 @@ class _Planner:
             (
                 a
                 for a in self.state.assets
-                if a.tier == tier and not self._matured(a) and a.token != exclude
+                if a.tier == tier
+                and not self._matured(a)
+                and a.token != exclude
+                and not a.price_held  # its trades revert (PriceHeld) until confirmed
             ),
             # instant first; among them, what fills at the oracle, then the cheapest venue
             key=lambda a: (not a.instant, self.cost_bps(a, "buy"), -self._buyable(a), a.token),
@@ -681,7 +687,8 @@ def plan(
     # redemptions are owed: cheap venues first, then up to the slippage limit
     p.cheap_first(lambda: p.prepare_redemptions(force))
     unpriced = [a for a in state.assets if a.held_unpriced]
-    if unpriced:
+    stepped = [a for a in state.assets if a.held_stepped]
+    if unpriced or stepped:
         # Degraded mode: a held asset's price is unknown, so its tier's value (and every ratio)
         # is understated by an unknown amount. Only what stays safe without that price runs:
         # cash for redemptions, raised from priced assets at their own prices. Tier flows and
@@ -694,6 +701,20 @@ def plan(
                     f"{a.symbol}: feed down, asset unpriced (counted at 0 as the contract does "
                     "for exits); holding back tier rebalancing and any buy or sale of it until "
                     "its feed reports again; redemptions are still prepared",
+                )
+            )
+        for a in stepped:
+            # Same degraded mode: the controller holds the asset's valuation (its feed stepped
+            # past the asset's step bound), so its value, its tier's and every ratio are in
+            # doubt until the step is confirmed, and its own trades revert (PriceHeld).
+            p.notes.append(
+                Unresolved(
+                    a.tier,
+                    PRICE_HELD,
+                    f"{a.symbol}: valuation held (its feed stepped past the asset's step "
+                    "bound); holding back tier rebalancing and any buy or sale of it until "
+                    "the guardian's acceptPrice or the step bound lets the answer through; "
+                    "redemptions are still prepared",
                 )
             )
     else:
@@ -758,7 +779,8 @@ def _explain(
         n
         for n in notes
         if n.tier in off
-        or n.reason in ("redemptions", "concentration", "depth", FEED_DOWN, COST_BUDGET, IN_FLIGHT)
+        or n.reason
+        in ("redemptions", "concentration", "depth", FEED_DOWN, PRICE_HELD, COST_BUDGET, IN_FLIGHT)
     ]
     for tier in off:
         if any(n.tier == tier for n in out):
