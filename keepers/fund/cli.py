@@ -419,6 +419,7 @@ def status(ctx: Ctx) -> None:
     """The fund's tiers now (one eth_call); with a scheduler configured, the automation
     side too: runs due, stuck tasks and funders (KEEPER_SUPERVISOR_*)."""
     # the automation part: a section of keepers.cli_base.STATUS_SECTIONS (keepers.cli adds it)
+    from keepers.fund.holders import holders_lines, holders_view
     from keepers.fund.planning.metrics import tier_metrics
     from keepers.fund.planning.report import whole
 
@@ -441,6 +442,7 @@ def status(ctx: Ctx) -> None:
     ]
     carry = carried_flow(ctx)
     replicas = fleet_view(ctx)
+    holders = holders_view(bot, r)
     data = {
         "block": r.block,
         "total_assets": st.total_assets,
@@ -448,6 +450,7 @@ def status(ctx: Ctx) -> None:
         "paused": st.paused,
         "tiers": rows,
         "carry": carry,
+        **holders,
         **{sec.key: d for sec, d in sections},
         "fleet": replicas,
     }
@@ -474,6 +477,7 @@ def status(ctx: Ctx) -> None:
                 )
         else:
             lines.append("carried flow: none")
+        lines += holders_lines(holders)
         for sec, d in sections:
             lines += sec.lines(d)
         return "\n".join(lines + _fleet_lines(replicas))
