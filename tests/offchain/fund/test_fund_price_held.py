@@ -12,6 +12,7 @@ import pytest
 from keepers.fund.planning.config import load_planning_config
 from keepers.fund.planning.fit import Basis, describe, misfits
 from keepers.fund.planning.plan import ActionType, plan
+from keepers.fund.planning.report import plan_report, render_text
 from keepers.fund.planning.state import FundState
 from tests.support.fundlib import NOW, make_asset, make_state
 
@@ -82,3 +83,15 @@ def test_misfits__asset_held_after_planning__plan_is_stale_with_the_reason() -> 
     others = [s for s in sym.values() if s not in {sym[t] for t in trades if t}]
     for other in others:
         assert not any(m.rule == "price_held" for m in misfits(held(state, other), p, basis))
+
+
+def test_plan_report__price_held__names_the_held_asset() -> None:
+    u = K * 10**6
+    state = make_state(40 * u, [make_asset("MMF", 1, 340 * u), make_asset("HYD", 2, 620 * u)],
+                       pending=90 * u)  # fmt: skip
+    held_state = held(state, "HYD")
+    report = plan_report(held_state, plan(held_state, CFG, [], NOW))
+    assert report["valuation_held"] == ["HYD"]
+    text = render_text(report)
+    assert "valuation held: HYD" in text and "unresolved L3 price_held: HYD" in text
+    assert "valuation_held" not in plan_report(state, plan(state, CFG, [], NOW))
