@@ -61,6 +61,9 @@ def test_status_and_console__fees_in_kind_exit_and_a_held_step(env, fresh, accou
     fresh.controller.setPriceStepBound(token, 500, 0, sender=guardian)
     feed = fresh.feeds[sym]
     feed.updateAnswer(feed.latestAnswer() * 115 // 100, sender=accounts[0])  # +15%
+    (hold,) = json.loads(keeper(env, "--json", "status").output)["valuation_holds"]
+    assert (hold["symbol"], hold["move_bps"], hold["allowed_bps"]) == (sym, 1_500, 500)
+    assert (hold["reference_human"], hold["answer_human"]) == ("100", "115")
     text = keeper(env, "status").output
     assert "fees: management 1.00%/yr, performance 10.00%" in text
     assert "high-water mark" in text and "price per share now" in text

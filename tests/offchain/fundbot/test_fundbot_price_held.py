@@ -6,6 +6,8 @@ says `nav_jump_ended` and plans as usual."""
 
 from __future__ import annotations
 
+from prometheus_client import REGISTRY
+
 from keepers.fund.planning.plan import PRICE_HELD
 from tests.support.fundbotlib import NO_APPROVAL, UNIT
 
@@ -39,6 +41,8 @@ def test_price_held__nav_jump_once__holds_the_asset_back__plans_again_after_acce
     out = bot.check("liquidity", NOW + 300)
     assert out.status == "nothing_to_do", out.detail  # L1 over band, but L3's value in doubt
     assert f"{PRICE_HELD}: {sym}: valuation held" in out.detail
+    assert REGISTRY.get_sample_value("rebalance_valuation_held", {"asset": sym}) == 1
+    assert REGISTRY.get_sample_value("rebalance_valuation_step_ratio", {"asset": sym}) == 0.15
     jumps = [a for a in alerts if a.code == "nav_jump"]
     assert len(jumps) == 1 and jumps[0].level == "critical"
     msg = jumps[0].message
@@ -56,3 +60,4 @@ def test_price_held__nav_jump_once__holds_the_asset_back__plans_again_after_acce
     assert [a.code for a in alerts if a.code == "nav_jump_ended"] == ["nav_jump_ended"]
     assert out.status == "executed", out.detail  # the held-back rebalance goes ahead
     assert not bot.read().held
+    assert REGISTRY.get_sample_value("rebalance_valuation_held", {"asset": sym}) == 0
