@@ -61,3 +61,27 @@ def test_price_held__nav_jump_once__holds_the_asset_back__plans_again_after_acce
     assert out.status == "executed", out.detail  # the held-back rebalance goes ahead
     assert not bot.read().held
     assert REGISTRY.get_sample_value("rebalance_valuation_held", {"asset": sym}) == 0
+
+
+def test_price_held__pending_plan_trading_the_asset__stale_with_the_reason(
+    make_bot, fresh, chain, accounts
+):
+    """A plan waiting for approval buys an asset whose valuation the controller then holds: at
+    its next tick it ends stale, saying which asset is held (its purchase would revert
+    PriceHeld)."""
+    bot = make_bot()  # approvals needed: the plan waits for the owners
+    fresh.vault.deposit(1_000_000 * UNIT, accounts[1], sender=accounts[1])
+    out = bot.check("liquidity", int(chain.pending_timestamp))
+    assert out.status == "pending_approval", out
+    symbols = {a.address: s for s, a in fresh.assets.items()}
+    bought = [
+        a.asset for a in bot.plans.plan(out.plan_id).actions if a.type.value == "purchaseAsset"
+    ]
+    sym = next(symbols[t] for t in bought if symbols.get(t) in fresh.feeds)
+    token, feed = fresh.assets[sym].address, fresh.feeds[sym]
+    fresh.controller.setPriceStepBound(token, 500, 0, sender=accounts[3])
+    feed.updateAnswer(feed.latestAnswer() * 85 // 100, sender=accounts[0])  # the -15% step
+    outs = bot.tick(int(chain.pending_timestamp))
+    row = bot.plans.get(out.plan_id)
+    assert row.status == "stale", (row.status, outs)
+    assert f"{sym}: valuation held" in row.payload["ended"]["reason"], row.payload["ended"]
