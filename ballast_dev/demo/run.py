@@ -771,4 +771,38 @@ def summary(ledger: Ledger, fund_db: Path, before: Any, after: Any) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["run", "play", "summary", "verdict", "month_script", "fmt_bps", "Demo", "Ledger"]
+def fees_report(fund: Any) -> tuple[dict[str, int], str]:
+    """The month's fees (issue 54): the recipient's shares and what they are worth at the exit
+    price, fees pending now, the high-water mark against the price per share now (base tokens
+    per whole share), and the rates. Reads only: a few calls, no log query."""
+    vault = fund.vault
+    recipient, mgmt, perf, _accrued_at = vault.fees()
+    shares = int(vault.balanceOf(recipient))
+    pending = int(vault.pendingFeeShares())
+    total, supply = int(vault.totalAssets()), int(vault.totalSupply())
+    hwm = int(vault.highWaterMark())
+    price = (total + 1) * 10**24 // (supply + pending + 10**6)
+    accrued = int(vault.convertToAssets(shares)) if shares else 0
+    d = int(fund.cash.decimals())
+    data = {"shares": shares, "accrued": accrued, "pending_shares": pending, "hwm": hwm,
+            "price": price, "management_bps": int(mgmt), "performance_bps": int(perf)}  # fmt: skip
+    text = (
+        f"fees ({int(mgmt) / 100:.2f}%/yr management, {int(perf) / 100:.2f}% performance, to "
+        f"{recipient}): accrued {fmt_amount(accrued, d, 2)} ({shares:,} shares), "
+        f"pending {pending:,} shares; high-water mark {fmt_amount(hwm, 18, 6)}, price per share "
+        f"now {fmt_amount(price, 18, 6)}"
+    )
+    return data, text
+
+
+__all__ = [
+    "run",
+    "play",
+    "summary",
+    "verdict",
+    "fees_report",
+    "month_script",
+    "fmt_bps",
+    "Demo",
+    "Ledger",
+]

@@ -126,6 +126,20 @@ AdminRef = Annotated[
 ]
 
 
+class FeesSpec(BaseModel):
+    """The vault's fees (issue 54), set by the deploy before the hand-over to the timelock: a
+    management fee (bps of the fund's value a year) and a performance fee (bps of the share
+    price's rise above the high-water mark), minted as shares to ``recipient``."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    management_bps: int = Field(0, ge=0, le=200)
+    """Bps of the fund's value a year (the vault's cap: 200)."""
+    performance_bps: int = Field(0, ge=0, le=2_000)
+    """Bps of the rise of the price per share above the high-water mark (the cap: 2,000)."""
+    recipient: int | str
+    """Who the fee shares are minted to: an account index locally, or an address."""
+
+
 class PlanExecutorSpec(BaseModel):
     """The PlanExecutor in front of the controller: the keeper key runs moves through it; a plan
     that moves more than ``approval_threshold`` whole base tokens needs ``required_approvals``
@@ -332,6 +346,8 @@ class Profile(BaseModel):
     """The recurring rebalancer booked on the fund, its funder and supervisor."""
     plan_executor: PlanExecutorSpec | None = None
     """The PlanExecutor in front of the controller (needs a Safe admin)."""
+    fees: FeesSpec | None = None
+    """The vault's fees (none by default)."""
 
     @property
     def admin_safe(self) -> SafeSpec | None:
@@ -599,6 +615,21 @@ def deploy_profile(
         log(
             f"asset {a.symbol:<9} L{a.tier + 1} {a.kind:<8} {token.address}"
             + (" (feed vouched: rounds bumped)" if a.rounds_bumped else "")
+        )
+    if profile.fees is not None:  # the deployer still holds the timelock's role
+        fees = profile.fees
+        recipient = _account(accounts, fees.recipient)
+        steps.send("vault.setFeeRecipient", fund.vault.setFeeRecipient, recipient, sender=deployer)
+        steps.send(
+            "vault.setFees",
+            fund.vault.setFees,
+            fees.management_bps,
+            fees.performance_bps,
+            sender=deployer,
+        )
+        log(
+            f"fees: management {fees.management_bps} bps/yr, performance "
+            f"{fees.performance_bps} bps, to {getattr(recipient, 'address', recipient)}"
         )
     if profile.automation is not None:
         fund.automation = deploy_fund_automation(

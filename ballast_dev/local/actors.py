@@ -2,7 +2,7 @@
 
 The demo, the local profiles (scripts/profiles/local*.yaml name these indices), the fork
 rehearsal and the tests read the names from here. ape-config.yaml's ``test.number_of_accounts``
-must be larger than the largest index (13 accounts: 0..12).
+must be larger than the largest index (14 accounts: 0..13).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ SUPERVISOR = 9  # the demo's supervisor caller
 ALICE, BOB, CAROL = 10, 11, 12
 SAFE_OWNERS = {"alice": ALICE, "bob": BOB, "carol": CAROL}
 SAFE_THRESHOLD = 2
-NUMBER_OF_ACCOUNTS = 13
+FEE_RECIPIENT = 13  # the demo fund's fee recipient (scripts/profiles/local-safe.yaml: fees)
+NUMBER_OF_ACCOUNTS = 14
 
 
 def account(accounts: Any, index: int) -> Any:

@@ -25,15 +25,19 @@ def _runbook(settings: Any, code: str) -> Markup:
     return tag("code", f"docs/runbook.md#{code}")
 
 
-def _alerts(ctx: Any, settings: Any, st: Any, down: list[Any], now: int) -> list[list[Any]]:
+def _alerts(
+    ctx: Any, settings: Any, st: Any, down: list[Any], now: int, held: list[Any] | None = None
+) -> list[list[Any]]:
     """The alert causes in force now, read from the chain and the store (each alert code's
-    cause, not a log of sent alerts): the fund paused, feeds down, plans waiting for approval
-    (and near their deadline), carried flow without a safe move."""
+    cause, not a log of sent alerts): the fund paused, feeds down, valuations held, plans
+    waiting for approval (and near their deadline), carried flow without a safe move."""
     rows: list[list[Any]] = []
     if st is not None and st.paused:
         rows.append(["critical", _runbook(settings, "paused"), "the fund is paused"])
     for d in down:
         rows.append(["warning", _runbook(settings, "feed_down"), d.describe()])
+    for hold in held or []:
+        rows.append(["critical", _runbook(settings, "nav_jump"), hold.describe()])
     for row in ctx.records().plans.with_status(WAITING):
         deadline = (row.payload.get("approval") or {}).get("deadline")
         near = deadline is not None and int(deadline) - now <= settings.near_deadline_s
@@ -83,14 +87,97 @@ def _held_row(bot: Any, a: Any, price: Any, units: Units) -> list[Any]:
     ]
 
 
+def _holders_section(view: dict[str, Any], amount_of: Units) -> Markup:
+    """Fees (rates, recipient, pending now, the high-water mark against the price per share),
+    held valuation steps and what an in-kind exit of 1% of the supply pays now."""
+    f = view.get("fees")
+    fees = (
+        table(
+            [
+                "management",
+                "performance",
+                "recipient",
+                "pending now",
+                "high-water mark",
+                "price per share now",
+            ],
+            [
+                [
+                    pct(int(f["management_bps"])) + " a year",
+                    pct(int(f["performance_bps"])) + " above the mark",
+                    tag("code", checksummed(f["recipient"])),
+                    f"{amount_of(int(f['pending_value']))} ({f['pending_shares']} shares)",
+                    f["high_water_mark_human"],
+                    f["price_per_share_human"],
+                ]
+            ],
+            id="fees",
+        )  # fmt: skip
+        if f is not None
+        else tag("p", "fees not read", class_="muted")
+    )
+    holds = view.get("valuation_holds") or []
+    held = (
+        table(
+            ["asset", "reference", "answer", "move", "allowed", "since"],
+            [
+                [
+                    Markup(h(x["symbol"]) + h(" ") + tag("code", checksummed(x["token"]))),
+                    x["reference_human"],
+                    x["answer_human"],
+                    f"{x['move_bps']:+d} bps",
+                    f"{x['allowed_bps']} bps",
+                    utc(int(x["reference_at"])),
+                ]
+                for x in holds
+            ],
+            id="valuation-holds",
+        )  # fmt: skip
+        if holds
+        else tag("p", "no valuation held", class_="muted", id="valuation-holds")
+    )
+    k = view.get("in_kind")
+    in_kind = (
+        table(
+            ["shares (1% of the supply)", "cash", "tokens"],
+            [
+                [
+                    k["shares"],
+                    amount_of(int(k["cash"])),
+                    ", ".join(
+                        f"{t['amount_whole']} {t['symbol']}"
+                        for t in k["tokens"]
+                        if t["amount"] != "0"
+                    )
+                    or "-",
+                ]
+            ],
+            id="in-kind",
+        )  # fmt: skip
+        if k is not None
+        else tag("p", "no shares: no in-kind exit to show", class_="muted", id="in-kind")
+    )
+    return tag(
+        "section",
+        tag("h2", "Fees"),
+        fees,
+        tag("h2", "Held valuation steps"),
+        held,
+        tag("h2", "An in-kind exit now (0.5% penalty kept by the fund)"),
+        in_kind,
+    )
+
+
 def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bool = False) -> str:
     from keepers.fund.feeds import feeds_down
+    from keepers.fund.holders import holders_view
     from keepers.fund.planning.report import tier_rows
 
     parts: list[Any] = []
     bot = optional_bot(ctx)
     st = None
     down: list[Any] = []
+    held_steps: list[Any] = []
     if bot is None:
         parts.append(
             tag(
@@ -163,6 +250,8 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
                 else tag("p", "no asset held", class_="muted"),
             )
         )
+        held_steps = reading.held
+        parts.append(_holders_section(holders_view(bot, reading), amount_of))
         cfg = ctx.config().planning
         spent_day = ctx.records().plans.cost_since(now - DAY)
         spent_30 = ctx.records().plans.cost_since(now - 30 * DAY)
@@ -192,7 +281,7 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
                 ),
             )
         )
-    alerts = _alerts(ctx, settings, st, down, now)
+    alerts = _alerts(ctx, settings, st, down, now, held_steps)
     parts.append(
         tag(
             "section",

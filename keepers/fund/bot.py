@@ -57,6 +57,7 @@ from keepers.fund.deployment import Deployed
 from keepers.fund.depth_reader import DepthReader
 from keepers.fund.execution import Execution, ExecutionServices, verify_tiers
 from keepers.fund.feeds import feed_down_message, feeds_down
+from keepers.fund.holds import hold_alerts
 from keepers.fund.lifecycle import Lifecycle, basis_doc
 from keepers.fund.move_cuts import read_move_cuts
 from keepers.fund.outcome import (  # re-exported: the CLI and the tests import them from here
@@ -262,6 +263,7 @@ class FundBot:
         reading = self.reader.read()
         metrics.observe_tiers(tier_metrics(reading.state))
         self._feed_alert(reading)
+        hold_alerts(self, reading)  # nav_jump / nav_jump_ended, fee and hold metrics
         return reading
 
     def _feed_alert(self, reading: FundReading) -> None:

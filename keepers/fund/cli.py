@@ -419,13 +419,16 @@ def status(ctx: Ctx) -> None:
     """The fund's tiers now (one eth_call); with a scheduler configured, the automation
     side too: runs due, stuck tasks and funders (KEEPER_SUPERVISOR_*)."""
     # the automation part: a section of keepers.cli_base.STATUS_SECTIONS (keepers.cli adds it)
+    from keepers.fund.holders import holders_lines, holders_view
     from keepers.fund.planning.metrics import tier_metrics
     from keepers.fund.planning.report import whole
 
     bot = ctx.bot_or_offline()
     if bot is None:  # the node does not answer: what the store knows, then exit 3
         _status_offline(ctx)
-    r = bot.read()
+    # the reader alone, as the console: a status raises no alert (its output stays one JSON
+    # document) and records no alert key a running keeper on the same store would then skip
+    r = bot.reader.read()
     st = r.state
     sections = [(sec, d) for sec in STATUS_SECTIONS if (d := sec.read(ctx.time())) is not None]
     rows: list[dict[str, Any]] = [
@@ -441,6 +444,7 @@ def status(ctx: Ctx) -> None:
     ]
     carry = carried_flow(ctx)
     replicas = fleet_view(ctx)
+    holders = holders_view(bot, r)
     data = {
         "block": r.block,
         "total_assets": st.total_assets,
@@ -448,6 +452,7 @@ def status(ctx: Ctx) -> None:
         "paused": st.paused,
         "tiers": rows,
         "carry": carry,
+        **holders,
         **{sec.key: d for sec, d in sections},
         "fleet": replicas,
     }
@@ -474,6 +479,7 @@ def status(ctx: Ctx) -> None:
                 )
         else:
             lines.append("carried flow: none")
+        lines += holders_lines(holders)
         for sec, d in sections:
             lines += sec.lines(d)
         return "\n".join(lines + _fleet_lines(replicas))

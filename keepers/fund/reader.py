@@ -18,11 +18,15 @@ Field semantics (IAssetController.FundState -> planner):
 - an asset whose feed is down (stale, zero, out of bounds, reverting) is read as *unpriced*
   (``AssetState.priced`` False): the lens reports its price and value as 0, which is the
   contract's conservative value for exits, never a price the planner may trade on.
+- an asset whose valuation the controller holds (``priceHold``: its feed stepped past the
+  asset's step bound) is read with ``price_held`` True: the lens values it at the stepped
+  answer, which the controller refuses to trade at. The holds and the vault's fee views come in
+  one JSON-RPC batch at the same block (keepers.fund.holds).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -30,6 +34,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError
 
 from keepers import abis
+from keepers.fund.holds import FundFees, PriceHold, read_holds_and_fees
 from keepers.fund.planning.state import AssetState, FundState
 from keepers.tx.contracts import FundContracts
 from keepers.tx.retry import with_retries
@@ -55,6 +60,13 @@ class FundReading:
     tier_ratio_bps: tuple[int, int, int]  # the contract's (over its gross)
     top3_bps: int
     marked_at: int
+    holds: dict[str, PriceHold] = field(default_factory=dict)  # token -> priceHold (listed)
+    fees: FundFees | None = None
+
+    @property
+    def held(self) -> list[PriceHold]:
+        """The assets whose valuation step the controller holds now, in list order."""
+        return [h for h in self.holds.values() if h.held]
 
 
 def _field(obj: Any, name: str, index: int) -> Any:
@@ -138,14 +150,38 @@ class FundReader:
         state = self._dust_is_not_held(state, number)
         state = self._venue_rooms(state, number)
         assets_raw = raw[7]
+        feed_decimals: dict[str, int] = {
+            Web3.to_checksum_address(a[0]): int(a[5]) for a in assets_raw
+        }
+        holds, fees = with_retries(
+            lambda: read_holds_and_fees(
+                self.w3,
+                self.contracts.controller,
+                self.contracts.vault,
+                state,
+                feed_decimals,
+                number,
+            ),
+            "priceHold + fees (batch)",
+        )
+        if any(h.held for h in holds.values()):
+            state = replace(
+                state,
+                assets=tuple(
+                    replace(a, price_held=holds[a.token].held) if a.token in holds else a
+                    for a in state.assets
+                ),
+            )
         return FundReading(
             state=state,
             block=number,
             prices={Web3.to_checksum_address(a[0]): int(a[4]) for a in assets_raw},
-            feed_decimals={Web3.to_checksum_address(a[0]): int(a[5]) for a in assets_raw},
+            feed_decimals=feed_decimals,
             tier_ratio_bps=(int(raw[5][0]), int(raw[5][1]), int(raw[5][2])),
             top3_bps=int(raw[8]),
             marked_at=int(raw[10]),
+            holds=holds,
+            fees=fees,
         )
 
     def _venue_rooms(self, state: FundState, block: int) -> FundState:

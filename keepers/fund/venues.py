@@ -142,7 +142,8 @@ class VenueChecker:
         out = []
         cash = VENUE_PROBE_WHOLE * 10**reading.state.base_decimals
         for a in reading.state.assets:
-            if not a.priced or not a.instant or self.encoder.pool_fee(a.token) is not None:
+            # a held valuation (nav_jump) is not traded: its stepped feed is no yardstick
+            if not a.tradable or not a.instant or self.encoder.pool_fee(a.token) is not None:
                 continue
             token = self.w3.to_checksum_address(a.token)
             vault = self.w3.eth.contract(token, abi=_PREVIEWS)

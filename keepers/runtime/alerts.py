@@ -53,6 +53,11 @@ ALERT_CODES: dict[str, tuple[str, str]] = {
     "plan_not_frozen": ("fund", "an approved plan without a frozen document was aborted"),
     "feed_down": ("fund", "a held asset's price feed is stale, zero, out of bounds or reverting"),
     "feed_restored": ("fund", "every held asset is priced again"),
+    "nav_jump": (
+        "fund",
+        "an asset's feed stepped past its step bound: the controller holds its valuation",
+    ),
+    "nav_jump_ended": ("fund", "no asset's valuation is held any more (accepted or reverted)"),
     "venue_off_oracle": ("fund", "a venue fills past its bound under its feed: held for that side"),
     "plan_other_deployment": (
         "fund",

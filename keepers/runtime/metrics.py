@@ -51,6 +51,30 @@ VENUE_SHORT = Gauge(
     "How far an ERC-4626 venue's preview fills under its feed (fraction), by side (buy | sell)",
     ["asset", "side"],
 )
+# --- fees and held valuations (issue 54) -----------------------------------------------------
+
+FEES_PENDING = Gauge(
+    "rebalance_fees_pending",
+    "Fees an accrual would mint now, in the base token's base units (fee shares at the exit price)",
+)
+HIGH_WATER_MARK = Gauge(
+    "rebalance_high_water_mark",
+    "The vault's high-water mark: base tokens per whole share (the performance fee's threshold)",
+)
+PRICE_PER_SHARE = Gauge(
+    "rebalance_price_per_share",
+    "The vault's exit price per share now, base tokens per whole share (fees pending counted)",
+)
+VALUATION_HELD = Gauge(
+    "rebalance_valuation_held",
+    "1 while the controller holds the asset's valuation (its feed stepped past its bound), else 0",
+    ["asset"],
+)
+VALUATION_STEP = Gauge(
+    "rebalance_valuation_step_ratio",
+    "The asset's feed answer against the reference it last counted (signed fraction)",
+    ["asset"],
+)
 
 # --- process health (issue 13) ----------------------------------------------------------------
 
@@ -153,6 +177,20 @@ def observe_venue(symbol: str, buy_bps: int, sell_bps: int) -> None:
     """An ERC-4626 venue's preview shortfall against its feed (keepers.fund.venues)."""
     VENUE_SHORT.labels(symbol, "buy").set(float(Decimal(buy_bps) / 10_000))
     VENUE_SHORT.labels(symbol, "sell").set(float(Decimal(sell_bps) / 10_000))
+
+
+def observe_fees(pending_base_units: int, high_water_mark: int, price_per_share: int) -> None:
+    """The vault's fees: ``high_water_mark`` and ``price_per_share`` in the vault's unit (base
+    tokens per whole share times 1e18), exported as base tokens per whole share."""
+    FEES_PENDING.set(pending_base_units)
+    HIGH_WATER_MARK.set(float(Decimal(high_water_mark) / 10**18))
+    PRICE_PER_SHARE.set(float(Decimal(price_per_share) / 10**18))
+
+
+def observe_valuation(symbol: str, held: bool, move_bps: int) -> None:
+    """An asset's valuation step (AssetController.priceHold): held or not, and its signed move."""
+    VALUATION_HELD.labels(symbol).set(1 if held else 0)
+    VALUATION_STEP.labels(symbol).set(float(Decimal(move_bps) / 10_000))
 
 
 def mark_tick(bot: str, at: float | None = None) -> None:

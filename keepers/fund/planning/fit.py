@@ -18,7 +18,10 @@ reads the chain again (the risk check, the approval, the simulation, each send) 
   a tier it takes from is already at or under it (someone else made the move);
 - ``queue``: the redemption queue grew past what the plan saw, and the cash the plan spends
   would leave L1 under its floor (the cash the new requests need);
-- ``model``: the action cannot be applied to the state for another reason (named).
+- ``model``: the action cannot be applied to the state for another reason (named);
+- ``price_held``: a purchase or sale of an asset whose valuation the controller holds (its
+  feed stepped past the asset's step bound): its trades revert (PriceHeld) until the step is
+  confirmed.
 
 ``Basis`` is what the plan was made against, stored with it: the tier positions and the total
 it aims for, and the redemption queue it saw. A plan stored before the basis existed is checked
@@ -45,7 +48,7 @@ _RAISE = (ActionType.REDEEM, ActionType.WATERFALL)
 class Misfit:
     """One way a plan no longer fits: the rule, the reason in words, the action (if one)."""
 
-    rule: str  # cash | position | venue | target | queue | model
+    rule: str  # cash | position | venue | target | queue | model | price_held
     detail: str
     action_index: int | None = None
 
@@ -143,6 +146,22 @@ def _check(state: FundState, a: Action) -> tuple[str, str] | None:
     return None
 
 
+def _price_held(state: FundState, a: Action) -> str | None:
+    """Why ``a`` trades an asset whose valuation is held (None: it does not)."""
+    if not a.asset or a.type not in (ActionType.PURCHASE, ActionType.REDEEM):
+        return None
+    try:
+        asset = state.asset(a.asset)
+    except KeyError:
+        return None  # _check names it
+    if not asset.price_held:
+        return None
+    return (
+        f"{asset.symbol}: valuation held (its feed stepped past the asset's step bound): "
+        f"its {a.type.value} reverts (PriceHeld) until the guardian's acceptPrice"
+    )
+
+
 def walk(
     state: FundState, actions: Sequence[Action], indexes: Collection[int]
 ) -> tuple[FundState, list[tuple[int, str, str]]]:
@@ -152,6 +171,10 @@ def walk(
     for i in sorted(indexes, key=lambda i: (actions[i].priority, i)):
         a = actions[i]
         if a.type is ActionType.REBALANCE_BUFFER:  # decided on chain: not modelled
+            continue
+        held = _price_held(state, a)
+        if held is not None:
+            problems.append((i, "price_held", held))
             continue
         found = _check(state, a)
         if found is not None:

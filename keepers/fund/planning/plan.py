@@ -67,6 +67,7 @@ from keepers.fund.planning.actions import (
     plan_id,
 )
 from keepers.fund.planning.config import PlanningConfig
+from keepers.fund.planning.degraded import FEED_DOWN, PRICE_HELD, degraded_notes
 from keepers.fund.planning.depth import AssetDepth
 from keepers.fund.planning.metrics import band_distance
 from keepers.fund.planning.simulate import apply, apply_action, tier_deltas
@@ -91,7 +92,6 @@ __all__ = [
 
 HEADROOM_BPS = 9_900  # plan to 99% of a concentration limit (see _limit)
 CARRY = "carry"  # the trigger code of a carried slice (moves its tier to target)
-FEED_DOWN = "feed_down"  # the reason of what an unpriced asset holds back
 COST_BUDGET = "cost_budget"  # the reason of what a spent cost budget holds back
 IN_FLIGHT = "in_flight"  # the reason of what a plan waiting for approval holds back
 
@@ -201,15 +201,17 @@ class _Planner:
 
     def _sellable(self, asset: AssetState) -> int:
         """Redeemable now and inside the venue's depth (nothing of an unpriced asset: no
-        amount can be sized against an unknown price)."""
-        if not asset.priced:
+        amount can be sized against an unknown price; nothing of a held one: the controller
+        refuses its trades until the step is confirmed)."""
+        if not asset.tradable:
             return 0
         room = self.sell_room(asset)
         return asset.sellable_value if room is None else min(asset.sellable_value, room)
 
     def _buyable(self, asset: AssetState) -> int:
-        """Concentration headroom, inside the venue's depth (none for an unpriced asset)."""
-        if not asset.priced:
+        """Concentration headroom, inside the venue's depth (none for an unpriced or held
+        asset)."""
+        if not asset.tradable:
             return 0
         room = self.buy_room(asset)
         head = self._headroom(asset)
@@ -316,7 +318,10 @@ class _Planner:
             (
                 a
                 for a in self.state.assets
-                if a.tier == tier and not self._matured(a) and a.token != exclude
+                if a.tier == tier
+                and not self._matured(a)
+                and a.token != exclude
+                and not a.price_held  # its trades revert (PriceHeld) until confirmed
             ),
             # instant first; among them, what fills at the oracle, then the cheapest venue
             key=lambda a: (not a.instant, self.cost_bps(a, "buy"), -self._buyable(a), a.token),
@@ -683,23 +688,15 @@ def plan(
     # redemptions are owed: cheap venues first, then up to the slippage limit
     p.cheap_first(lambda: p.prepare_redemptions(force))
     unpriced = [a for a in state.assets if a.held_unpriced]
+    stepped = [a for a in state.assets if a.held_stepped]
     if state.total_assets <= 0:  # the queue takes the whole fund: what sells now is sold for it
         p.notes.append(Unresolved(None, "redemptions", "pending redemptions take the whole fund"))
-    elif unpriced:
-        # Degraded mode: a held asset's price is unknown, so its tier's value (and every ratio)
-        # is understated by an unknown amount. Only what stays safe without that price runs:
-        # cash for redemptions, raised from priced assets at their own prices. Tier flows and
-        # rotations wait for the feed (the bot's feed_down alert says so).
-        for a in unpriced:
-            p.notes.append(
-                Unresolved(
-                    a.tier,
-                    FEED_DOWN,
-                    f"{a.symbol}: feed down, asset unpriced (counted at 0 as the contract does "
-                    "for exits); holding back tier rebalancing and any buy or sale of it until "
-                    "its feed reports again; redemptions are still prepared",
-                )
-            )
+    elif unpriced or stepped:
+        # Degraded mode: a held asset's price is unknown (feed down) or in doubt (a held
+        # valuation step), so its tier's value and every ratio are too. Only what stays safe
+        # without that price runs: cash for redemptions, raised from priced assets at their
+        # own prices. Tier flows and rotations wait (planning/degraded.py says each reason).
+        p.notes.extend(degraded_notes(unpriced, stepped))
     else:
         p.cheap_first(p.restore_bands)  # back inside the bands, up to the slippage limit
         if budget_spent is None and held_for is None:
@@ -762,7 +759,8 @@ def _explain(
         n
         for n in notes
         if n.tier in off
-        or n.reason in ("redemptions", "concentration", "depth", FEED_DOWN, COST_BUDGET, IN_FLIGHT)
+        or n.reason
+        in ("redemptions", "concentration", "depth", FEED_DOWN, PRICE_HELD, COST_BUDGET, IN_FLIGHT)
     ]
     for tier in off:
         if any(n.tier == tier for n in out):

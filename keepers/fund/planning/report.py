@@ -77,6 +77,9 @@ def plan_report(
         "tiers_before": tier_rows(state),
         "tiers_expected": tier_rows(expected),
     }
+    held = [a.symbol for a in state.assets if a.held_stepped]
+    if held:  # the controller holds their valuation: no trade of them in this plan
+        report["valuation_held"] = held
     if results is not None:
         report["results"] = [
             {
@@ -181,6 +184,11 @@ def render_text(report: dict[str, Any]) -> str:
         )
     else:
         lines += ["", "no actions"]
+    for symbol in report.get("valuation_held", ()):
+        lines.append(
+            f"valuation held: {symbol} (its feed stepped past its step bound): not traded, tier "
+            "flows wait for the guardian's acceptPrice"
+        )
     for u in report["unresolved"]:
         tier = "-" if u["tier"] is None else f"L{u['tier'] + 1}"
         lines.append(f"unresolved {tier} {u['reason']}: {u['detail']}")

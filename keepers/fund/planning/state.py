@@ -79,10 +79,27 @@ class AssetState:
             limits.append(self.cap - self.value)
         return max(0, min(limits)) if limits else None
 
+    # True while the controller holds the asset's valuation: its feed stepped further from the
+    # last counted answer than the asset's step bound allows (AssetController.priceHold) until
+    # the guardian's acceptPrice or the move has stood long enough. `value` is then at the
+    # stepped answer, which the controller refuses to trade at (PriceHeld): the planner treats
+    # it as it treats an unpriced asset, with its own reason (planning.degraded.PRICE_HELD)
+    price_held: bool = False
+
     @property
     def held_unpriced(self) -> bool:
         """Held (a balance or a pending request) while its price is unknown."""
         return not self.priced and (self.balance > 0 or self.pending_value > 0)
+
+    @property
+    def held_stepped(self) -> bool:
+        """Held (a balance or a pending request) while its valuation step is held."""
+        return self.priced and self.price_held and (self.balance > 0 or self.pending_value > 0)
+
+    @property
+    def tradable(self) -> bool:
+        """Priced at an answer the controller trades at: neither unpriced nor held."""
+        return self.priced and not self.price_held
 
     def __post_init__(self) -> None:
         if self.tier not in (Tier.L2, Tier.L3):

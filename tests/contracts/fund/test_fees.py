@@ -76,7 +76,9 @@ def test_set_fees__lower_by_admin_at_once__stranger_and_guardian_cannot(
     assert vault.fees()[1:3] == (0, 0)
 
 
-def test_set_fee_recipient__admin_or_stranger__reverts_only_timelock(vault, gov, attacker, recipient):
+def test_set_fee_recipient__admin_or_stranger__reverts_only_timelock(
+    vault, gov, attacker, recipient
+):
     for who in (gov, attacker):
         with ape.reverts(vault.AccessControlUnauthorizedAccount):
             vault.setFeeRecipient(recipient, sender=who)

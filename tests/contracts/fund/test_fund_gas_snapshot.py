@@ -218,11 +218,15 @@ ENTRY_EXIT_BOUND = 2.25  # default pricing: issue 45's 2.0 is out of its reach (
 ENTRY_EXIT_BOUND_VOUCHED = 2.0  # issue 45's goal, with the feeds vouched for (setRoundsBumped)
 
 
-ENTRY_EXIT_BOUND_FEES = 2.6  # issue 54: both fees on, vouched feeds (the fee slot, the mark and book, a mint)
+ENTRY_EXIT_BOUND_FEES = (
+    2.6  # issue 54: both fees on, vouched feeds (the fee slot, the mark and book, a mint)
+)
 
 
 @pytest.mark.parametrize(
-    ("vouched", "fees"), [(False, False), (True, False), (True, True)], ids=["default", "vouched", "fees"]
+    ("vouched", "fees"),
+    [(False, False), (True, False), (True, True)],
+    ids=["default", "vouched", "fees"],
 )
 def test_gas_snapshot__4_assets__entries_and_exits__next_to_plain_erc4626(
     project,
@@ -292,7 +296,9 @@ def test_gas_snapshot__4_assets__entries_and_exits__next_to_plain_erc4626(
         for name, v in ((ours_name, f.vault), ("oz4626", plain)):
             chain.pending_timestamp += 1
             g[f"usdt{base_decimals}/4assets/{name}.{op}"] = send(v).gas_used
-    bound = ENTRY_EXIT_BOUND_FEES if fees else ENTRY_EXIT_BOUND_VOUCHED if vouched else ENTRY_EXIT_BOUND
+    bound = (
+        ENTRY_EXIT_BOUND_FEES if fees else ENTRY_EXIT_BOUND_VOUCHED if vouched else ENTRY_EXIT_BOUND
+    )
     for op in ops:
         ours = g[f"usdt{base_decimals}/4assets/{ours_name}.{op}"]
         base = g[f"usdt{base_decimals}/4assets/oz4626.{op}"]

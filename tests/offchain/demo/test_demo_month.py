@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from ballast_dev.demo.run import prologue, run, verdict
+from ballast_dev.demo.run import fees_report, prologue, run, verdict
 from ballast_dev.deployment.fund import fund_state
 from ballast_dev.deployment.profile import deploy_profile
 from scripts.demo import DEFAULT_PROFILE, demo_profile
@@ -34,9 +34,14 @@ def test_demo_month__compressed_scenes__ends_in_band_and_kill_recovered(
         ledger = run(fund, accounts, tmp_path, DAYS, lambda *_: None)
         end = fund_state(fund)
         ok, line = verdict(ledger, tmp_path / "fund-keeper.db", end)
+        fees, fees_line = fees_report(fund)
     finally:
         chain.restore(snap)
-    print(f"\n{line}\nmonth of {DAYS} days in {time.perf_counter() - started:.1f}s")
+    print(f"\n{line}\n{fees_line}\nmonth of {DAYS} days in {time.perf_counter() - started:.1f}s")
+    # fees on (1% a year, 10% above the high-water mark): the month minted the recipient shares
+    assert fees["management_bps"] == 100 and fees["performance_bps"] == 1_000
+    assert fees["shares"] > 0 and fees["accrued"] > 0, fees_line
+    assert fees["hwm"] > 0, fees_line
     assert ok, (line, ledger.log, ledger.alerts)
     assert ledger.kill["killed"] and ledger.kill["sent_before"] < ledger.kill["actions"]
     assert ledger.kill["transactions"] == ledger.kill["actions"]

@@ -44,10 +44,14 @@ def test_local_safe_profile__safe_of_alice_bob_carol_and_an_executor():
         200_000,
         2,
     )
+    # the demo's fees (issue 54): 1% a year, 10% above the high-water mark, to its recipient
+    assert p.fees is not None
+    assert (p.fees.management_bps, p.fees.performance_bps) == (100, 1_000)
+    assert p.fees.recipient == actors.FEE_RECIPIENT < actors.NUMBER_OF_ACCOUNTS
     # the rest is local.yaml's
     local = yaml.safe_load((ROOT / "scripts" / "profiles" / "local.yaml").read_text())
     doc = _doc()
-    for key in ("roles", "plan_executor"):
+    for key in ("roles", "plan_executor", "fees"):
         local.pop(key, None)
         doc.pop(key)
     assert doc == local
