@@ -270,16 +270,30 @@ def test_gas_snapshot__4_assets__entries_and_exits__next_to_plain_erc4626(
     if vouched:
         for t in f.assets.values():
             f.controller.setRoundsBumped(t, True, sender=deployer)  # the timelock (deployer here)
+    # every block from here at a set time: with fees on, each call's fee (and so whether a
+    # performance fee's rounding mints, and its gas) follows the time since the last accrual,
+    # which the node's clock would otherwise decide
+    t = chain.blocks.head.timestamp
+
+    def at_next_second() -> None:
+        nonlocal t
+        t += 1
+        chain.pending_timestamp = t
+
     if fees:
+        at_next_second()
         f.vault.setFeeRecipient(deployer, sender=deployer)
+        at_next_second()
         f.vault.setFees(200, 2000, sender=deployer)  # the caps, by the timelock (deployer here)
         # time passes before the mark, so it accrues and the recipient holds fee shares before
         # anything is measured (a first mint to an empty balance costs 17,100 more: without
         # this, whether the mark's block shared setFees' second decided the snapshot)
-        chain.pending_timestamp += 60
+        t += 59
+    at_next_second()
     f.controller.rebalance(True, sender=keeper)  # 90% invested, the mark (and its lines) fresh
-    assert all(t.balanceOf(f.controller) > 0 for t in f.assets.values()), "every position held"
+    assert all(a.balanceOf(f.controller) > 0 for a in f.assets.values()), "every position held"
     for v in (f.vault, plain):
+        at_next_second()
         v.deposit(1000 * unit, bob, sender=bob)  # bob an existing holder of both
     if fees:
         assert f.vault.balanceOf(deployer) > 0, "the recipient holds fee shares before the measure"
@@ -294,7 +308,7 @@ def test_gas_snapshot__4_assets__entries_and_exits__next_to_plain_erc4626(
     ours_name = "vault_fees" if fees else "vault_vouched" if vouched else "vault"
     for op, send in ops.items():
         for name, v in ((ours_name, f.vault), ("oz4626", plain)):
-            chain.pending_timestamp += 1
+            at_next_second()
             g[f"usdt{base_decimals}/4assets/{name}.{op}"] = send(v).gas_used
     bound = (
         ENTRY_EXIT_BOUND_FEES if fees else ENTRY_EXIT_BOUND_VOUCHED if vouched else ENTRY_EXIT_BOUND
