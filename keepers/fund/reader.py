@@ -136,6 +136,7 @@ class FundReader:
         self.w3 = contracts.w3
         self.symbols = contracts.addresses.symbols
         self._adapters: dict[str, Any] = {}  # token -> its adapter's investableNow eth_call
+        self._before_holds = False  # contracts without priceHold and the fee views (0.1.0)
 
     def read(self, block: Any = "latest") -> FundReading:
         header = with_retries(lambda: self.w3.eth.get_block(block), "eth_getBlockByNumber")
@@ -153,17 +154,25 @@ class FundReader:
         feed_decimals: dict[str, int] = {
             Web3.to_checksum_address(a[0]): int(a[5]) for a in assets_raw
         }
-        holds, fees = with_retries(
-            lambda: read_holds_and_fees(
-                self.w3,
-                self.contracts.controller,
-                self.contracts.vault,
-                state,
-                feed_decimals,
-                number,
-            ),
-            "priceHold + fees (batch)",
-        )
+        holds: dict[str, PriceHold] = {}
+        fees: FundFees | None = None
+        if not self._before_holds:
+            try:
+                holds, fees = with_retries(
+                    lambda: read_holds_and_fees(
+                        self.w3,
+                        self.contracts.controller,
+                        self.contracts.vault,
+                        state,
+                        feed_decimals,
+                        number,
+                    ),
+                    "priceHold + fees (batch)",
+                )
+            except ContractLogicError:
+                # contracts of a release before the valuation step bound and the fees (0.1.0:
+                # no priceHold, no fees()): nothing is held, nothing is charged; not asked again
+                self._before_holds = True
         if any(h.held for h in holds.values()):
             state = replace(
                 state,

@@ -264,7 +264,11 @@ class _Planner:
             (
                 a
                 for a in self.state.assets
-                if a.tier == tier and a.sellable_value > 0 and only in (None, a.token)
+                # never a held valuation step (its trades revert) nor an unpriced asset
+                if a.tier == tier
+                and a.tradable
+                and a.sellable_value > 0
+                and only in (None, a.token)
             ),
             key=lambda a: (
                 not a.instant,
