@@ -272,14 +272,7 @@ class FundBot:
         held asset is priced again."""
         now = reading.state.timestamp
         if not any(a.held_unpriced for a in reading.state.assets):
-            last = self.plans.last_job_detail("alert:" + FEED_DOWN)
-            if last is not None and last.get("key"):
-                self.clear_alert(FEED_DOWN, now)
-                self.alert(
-                    AlertLevel.INFO,
-                    "feed_restored",
-                    f"every held asset is priced again (was down: {last['key']})",
-                )
+            self.end_alert(FEED_DOWN, "feed_restored", "every held asset is priced again", now)
             return
         down = feeds_down(self.contracts.controller, self.w3, reading.state, reading.block)
         key = ",".join(sorted(d.token for d in down))
@@ -485,6 +478,14 @@ class FundBot:
         self.plans.record_job_run("alert:" + code, now, {"key": key})
         self.alert(level, code, message, ref)
         return True
+
+    def end_alert(self, code: str, ended: str, text: str, now: int) -> None:
+        """The cause alerted for ``code`` is gone: cleared, and said once (``ended``, info),
+        naming what it was; nothing when no cause was in force."""
+        last = self.plans.last_job_detail("alert:" + code)
+        if last is not None and last.get("key"):
+            self.clear_alert(code, now)
+            self.alert(AlertLevel.INFO, ended, f"{text} (was: {last['key']})")
 
     def clear_alert(self, code: str, now: int) -> None:
         last = self.plans.last_job_detail("alert:" + code)

@@ -234,14 +234,7 @@ def hold_alerts(bot: Any, reading: Any) -> None:
         metrics.observe_fees(f.pending_value, f.high_water_mark, f.price_per_share)
     held = reading.held
     if not held:
-        last = bot.plans.last_job_detail("alert:" + NAV_JUMP)
-        if last is not None and last.get("key"):
-            bot.clear_alert(NAV_JUMP, now)
-            bot.alert(
-                AlertLevel.INFO,
-                "nav_jump_ended",
-                f"no asset's valuation is held any more (was held: {last['key']})",
-            )
+        bot.end_alert(NAV_JUMP, "nav_jump_ended", "no asset's valuation is held any more", now)
         return
     # once per hold: the reference changes only when a hold ends (acceptPrice, a mark)
     key = ",".join(sorted(f"{h.token}:{h.reference}" for h in held))
