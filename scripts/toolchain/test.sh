@@ -40,21 +40,24 @@ fork_pid=$!
 trap 'kill "$static_pid" "$fork_pid" 2>/dev/null || true' INT TERM
 
 # the 25 slowest tests are listed after the run, where the time goes (for the next speed-up),
-# and every skipped test with its reason (-rs)
+# and every failed, errored and skipped test with its reason (-rfEs: -r replaces the default fE)
 # (and a JUnit report, .build/test-results.xml: `make test-durations` turns it into the
 # per-file durations the workers' file order is taken from)
 # Each test, its fixtures included, is bounded at 900 s (pytest-timeout; the slowest takes about
 # 100 s here): a test that hangs fails with its name and its threads' stacks, and the rest of the
 # run goes on, instead of the run using up CI's 90 minutes without a word.
 if [ $# -eq 0 ]; then
-  set -- tests -m "not slow and not bench and not fork" --durations=25 -rs \
+  set -- tests -m "not slow and not bench and not fork" --durations=25 -rfEs \
     --junitxml=.build/test-results.xml --timeout=900
 fi
 workers=${BALLAST_TEST_WORKERS:-$(nproc 2>/dev/null || echo 2)}
 if [ "$workers" != 0 ]; then set -- "$@" -n "$workers" --dist loadfile; fi
 # shellcheck disable=SC2086  # APE_TEST_ARGS is a word list by design (as in the Makefile)
-ape test "$@" ${APE_TEST_ARGS:-}
-suite=$?
+# (its output is kept in .build/ape-suite.log too: the failed tests' lines are printed again at
+# the very end, where a CI log cut to its tail still shows them)
+ape_log=.build/ape-suite.log
+ape test "$@" ${APE_TEST_ARGS:-} 2>&1 | tee "$ape_log"
+suite=${PIPESTATUS[0]}
 
 wait "$static_pid"
 static=$?
@@ -66,5 +69,16 @@ fork=$?
 echo "==== fork rehearsal (ran beside the ape suite; log: $fork_log) ===="
 cat "$fork_log"
 
+if [ "$suite" -ne 0 ]; then
+  echo "==== the ape suite's failures (whole output: $ape_log) ===="
+  grep -E '^(FAILED|ERROR) |^=+ .*(failed|error).* =+$' "$ape_log" | tail -n 40
+  # the files each failed file's worker ran before it (tests/support/file_order.py writes them)
+  for f in $(grep -oE '^(FAILED|ERROR) [^: ]+' "$ape_log" | awk '{print $2}' | sort -u); do
+    for w in .build/worker-order/*.txt; do
+      [ -f "$w" ] && grep -qxF "$f" "$w" || continue
+      echo "$f ran on $(basename "$w" .txt) after: $(awk -v f="$f" '$0 == f {exit} {printf "%s ", $0}' "$w")"
+    done
+  done
+fi
 echo "make test: ape suite (xdist workers: $workers) exit $suite, invariants+proofs+slither exit $static, fork rehearsal exit $fork"
 [ "$suite" -eq 0 ] && [ "$static" -eq 0 ] && [ "$fork" -eq 0 ]
