@@ -100,6 +100,20 @@ def deposited(vault, fund_usdt, alice, unit):
 
 
 @pytest.fixture
+def frozen_clock(chain):
+    """Every block at its parent's second unless the test moves the clock
+    (``chain.pending_timestamp``): anvil's interval between blocks set to 0 for the test. With
+    fees on, what a call accrues follows the seconds since the last accrual, which the node's
+    wall clock decided otherwise: a test comparing two calls' fees failed whenever a second
+    ticked between them (test_fees' in-kind exit: 6.4e21 fee shares on 1.7e28, one CI run in
+    several)."""
+    rpc = chain.provider.web3.provider.make_request
+    rpc("anvil_setBlockTimestampInterval", [0])
+    yield
+    rpc("anvil_removeBlockTimestampInterval", [])
+
+
+@pytest.fixture
 def refresh_feeds(fund, deployer):
     """After a time warp: every feed re-reports its current answer (as live feeds would)."""
 

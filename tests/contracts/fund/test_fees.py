@@ -8,6 +8,10 @@ on a recovery below the mark, on a donation, or while pricing is held."""
 import ape
 import pytest
 
+# with fees on, a call's fees follow the seconds since the last accrual: the node's clock
+# must not decide them (conftest.frozen_clock)
+pytestmark = pytest.mark.usefixtures("frozen_clock")
+
 YEAR = 365 * 86_400
 MGMT_CAP = 200
 PERF_CAP = 2_000

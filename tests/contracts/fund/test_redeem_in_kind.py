@@ -11,6 +11,10 @@ from eth_utils import keccak
 from ballast_dev.deployment.fund import add_asset
 from ballast_dev.deployment.uniswap import create_pool, deploy_uniswap
 
+# with fees on, a call's fees follow the seconds since the last accrual: the node's clock
+# must not decide them (conftest.frozen_clock)
+pytestmark = pytest.mark.usefixtures("frozen_clock")
+
 ONE_DAY = 86_400
 BPS = 10_000
 VIRTUAL = 10**6  # TieredVault.DECIMALS_OFFSET's virtual shares
