@@ -131,11 +131,17 @@ def deploy_core(
         deployer.address,
         sender=deployer,
     )
+    # the controller's configuration module first: the controller is given it (its creation code
+    # inside the controller's would leave no room under EIP-3860's initcode limit)
+    module = steps.deploy(
+        "deploy:controller_admin", project.AssetControllerAdmin, vault.address, sender=deployer
+    )
     controller = steps.deploy(
         "deploy:controller",
         project.AssetController,
         vault.address,
         deployer.address,
+        module.address,
         [list(t) for t in tiers],
         risk.as_tuple(),
         sender=deployer,

@@ -22,7 +22,9 @@ import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 /// @title AssetController
 /// @notice See IAssetController.
 /// @dev Storage and constants in AssetControllerStorage; configuration in AssetControllerAdmin
-/// (created here, reached by delegatecall: the EIP-170 size limit).
+/// (reached by delegatecall: the EIP-170 size limit; deployed before this controller and named
+/// to its constructor: created here, its creation code made this contract's initcode come
+/// within 67 bytes of EIP-3860's 49,152-byte limit).
 contract AssetController is IAssetController, AssetControllerStorage {
     /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
     /// keepers refuse to drive contracts of a release their ABIs do not belong to.
@@ -31,14 +33,23 @@ contract AssetController is IAssetController, AssetControllerStorage {
     using SafeERC20 for IERC20;
     using OracleLib for OracleLib.Feed;
 
-    /// @dev The configuration module, created with this controller and never replaced.
+    /// @dev The configuration module, named at construction and never replaced.
     address private immutable _admin;
 
-    constructor(ITieredVault vault_, address admin, TierConfig[3] memory tiers_, RiskParams memory risk_)
-        AssetControllerStorage(vault_)
-    {
+    /// @param module An AssetControllerAdmin of this release made for `vault_` (its immutables,
+    /// the vault, its cash and decimals, are the ones its code runs with here): anything else is
+    /// refused (AdminModuleMismatch), a module of another vault among it.
+    constructor(
+        ITieredVault vault_,
+        address admin,
+        AssetControllerAdmin module,
+        TierConfig[3] memory tiers_,
+        RiskParams memory risk_
+    ) AssetControllerStorage(vault_) {
         if (admin == address(0)) revert ZeroAddress("admin");
-        _admin = address(new AssetControllerAdmin(vault_));
+        if (address(module) == address(0)) revert ZeroAddress("module");
+        if (!_isModuleFor(module, vault_)) revert AdminModuleMismatch(address(module));
+        _admin = address(module);
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(ADMIN_ROLE, admin);
         _setTiers(tiers_);
@@ -47,6 +58,22 @@ contract AssetController is IAssetController, AssetControllerStorage {
         // dust the guardian may de-list (the timelock raises it, the guardian lowers it)
         _dustValue = uint128(10 ** _baseDecimals);
         emit DustValueSet(_dustValue);
+    }
+
+    /// @dev Whether `module` is an AssetControllerAdmin of this release made for `vault_` (a
+    /// contract without its views answers no, not with its own revert). Constructor only.
+    function _isModuleFor(AssetControllerAdmin module, ITieredVault vault_) private view returns (bool) {
+        if (address(module).code.length == 0) return false;
+        try module.RELEASE() returns (bytes32 r) {
+            if (r != RELEASE) return false;
+        } catch {
+            return false;
+        }
+        try module.moduleVault() returns (address v) {
+            return v == address(vault_);
+        } catch {
+            return false;
+        }
     }
 
     /// @dev A tier member whose venue a rebalance move was cut at: skipped for the rest of the call.
@@ -291,6 +318,16 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// @inheritdoc IAssetController
     function roundsBumped(address) external view returns (bool) {
         _viewFromAdmin();
+    }
+
+    /// @inheritdoc IAssetController
+    function accountedUnits(address) external view returns (uint256) {
+        _viewFromAdmin();
+    }
+
+    /// @inheritdoc IAssetController
+    function adminModule() external view returns (address) {
+        return _admin;
     }
 
     /// @inheritdoc IAssetController

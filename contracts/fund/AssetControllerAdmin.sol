@@ -18,8 +18,9 @@ import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 
 /// @title AssetControllerAdmin
 /// @notice The AssetController's configuration functions (IAssetController's CONFIGURATION
-/// section). The controller creates this module in its constructor and delegatecalls it for
-/// those selectors, so they run on the controller's storage with the caller's roles there.
+/// section). Deployed for one vault before its controller, which is given it at construction
+/// and delegatecalls it for those selectors, so they run on the controller's storage with the
+/// caller's roles there.
 /// @dev Called directly, the module acts on its own empty storage, where nobody holds a role:
 /// every function reverts or changes nothing that matters.
 contract AssetControllerAdmin is AssetControllerStorage {
@@ -30,6 +31,13 @@ contract AssetControllerAdmin is AssetControllerStorage {
     using OracleLib for OracleLib.Feed;
 
     constructor(ITieredVault vault_) AssetControllerStorage(vault_) {}
+
+    /// @notice The vault this module was made for (its immutables): the controller's constructor
+    /// refuses a module of another vault. Answered by the module itself, never through the
+    /// controller.
+    function moduleVault() external view returns (address) {
+        return address(_vault);
+    }
 
     /* VIEWS (reached by the controller's static self-call, see AssetController._viewFromAdmin) */
 
@@ -216,6 +224,14 @@ contract AssetControllerAdmin is AssetControllerStorage {
     /// @dev `v` less `shares / supply` of it, the part rounded down (shares <= supply).
     function _lessPart(uint112 v, uint256 shares, uint256 supply) private pure returns (uint112) {
         return uint112(v - Math.mulDiv(v, shares, supply)); // cannot truncate: at most v
+    }
+
+    /// @dev See IAssetController: as AssetController._positionValue counts a position's units.
+    function accountedUnits(address token) external view returns (uint256 units) {
+        _requireAsset(token);
+        units = IERC20(token).balanceOf(address(this));
+        uint256 acct = _marked[_indexOf(token)].units;
+        if (units > acct) units = acct;
     }
 
     /// @dev See IAssetController: as AssetController._heldRef judges a price read (bounded,

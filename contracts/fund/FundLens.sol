@@ -71,7 +71,7 @@ contract FundLens is IFundLens {
         st.token = token;
         st.tier = p.tier;
         st.instant = adapter.isInstant();
-        st.balance = IERC20(token).balanceOf(address(c));
+        st.balance = _accounted(c, token);
         st.feedDecimals = f.feedDecimals;
         (uint256 pendingCash, uint256 pendingTokens) = st.instant ? (0, 0) : adapter.pending(token, address(c));
         (st.value, st.price,) = ValuationLib.positionValue(f, st.balance + pendingTokens, pendingCash, baseDecimals);
@@ -84,6 +84,16 @@ contract FundLens is IFundLens {
         st.maxConcentrationBps = p.maxConcentrationBps;
         st.cap = p.cap;
         st.windowOpensAt = adapter.windowOpensAt(token);
+    }
+
+    /// @dev The units the controller counts (IAssetController.accountedUnits): an outsider's
+    /// transfer in is no part of the fund, so neither of its value here nor of what a keeper
+    /// plans to sell. A controller of a release before the view: its balance.
+    function _accounted(IAssetController c, address token) private view returns (uint256 b) {
+        b = IERC20(token).balanceOf(address(c));
+        try c.accountedUnits(token) returns (uint256 u) {
+            if (u < b) b = u;
+        } catch {}
     }
 
     function _decimals(address token) private view returns (uint8) {

@@ -186,6 +186,16 @@ interface IAssetController is IAssetControllerTypes {
     /// Confirming is all it does: no price of anyone's choosing, only the feed's.
     function acceptPrice(address token) external;
 
+    /// @notice The configuration module (AssetControllerAdmin) this controller delegatecalls for
+    /// its configuration and some views: named at construction, never replaced.
+    function adminModule() external view returns (address);
+
+    /// @notice The units of `token` the fund counts now: what the controller holds, at most the
+    /// units of the last mark or move (a settle, an in-kind exit). An outsider's transfer in is
+    /// never counted (not in value, not in what a move sells), a transfer out at once; keepers
+    /// value and size their moves on these (FundLens), not on `balanceOf`.
+    function accountedUnits(address token) external view returns (uint256);
+
     /// @notice Where `token`'s feed stands against its step bound: `held` while the answer now
     /// (`answer`, 0 while the feed is down) lies further from `referencePrice` (the raw answer
     /// the last mark, move or acceptPrice counted; 0: none yet) than `allowedBps` (stepBps +

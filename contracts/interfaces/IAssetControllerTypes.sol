@@ -47,7 +47,7 @@ interface IAssetControllerTypes {
         address token;
         uint8 tier;
         bool instant;
-        uint256 balance; // tokens held
+        uint256 balance; // tokens the fund counts (accountedUnits: an outsider's transfer in is not)
         uint256 price; // raw feed answer
         uint8 feedDecimals;
         uint256 value; // balance + pending, in base units
@@ -77,6 +77,9 @@ interface IAssetControllerTypes {
     /* ERRORS */
 
     error ZeroAddress(string what);
+    /// @notice The configuration module named to the constructor is not an AssetControllerAdmin
+    /// of this release made for this vault.
+    error AdminModuleMismatch(address module);
     error ZeroAmount();
     /// @notice The mark's lines could not be stored (the contract holding them was not created).
     error LinesNotWritten();

@@ -5,6 +5,7 @@ import {InvariantBase} from "./support/InvariantBase.sol";
 import {FundHandler, ITestFeed} from "./handlers/FundHandler.sol";
 import {TieredVault} from "../../contracts/fund/TieredVault.sol";
 import {AssetController} from "../../contracts/fund/AssetController.sol";
+import {AssetControllerAdmin} from "../../contracts/fund/AssetControllerAdmin.sol";
 import {ERC4626Adapter} from "../../contracts/fund/adapters/ERC4626Adapter.sol";
 import {ITieredVault} from "../../contracts/interfaces/ITieredVault.sol";
 import {IAssetControllerTypes} from "../../contracts/interfaces/IAssetControllerTypes.sol";
@@ -69,7 +70,9 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         vault = new TieredVault(cash, "Ballast Fund Share", "bFUND", address(this));
         TierConfig[3] memory tiers =
             [TierConfig(1000, 500, 2000), TierConfig(3000, 2000, 4000), TierConfig(6000, 5000, 7000)];
-        controller = new AssetController(vault, address(this), tiers, RiskParams(500, 300, 9000, 3600, 0));
+        controller = new AssetController(
+            vault, address(this), new AssetControllerAdmin(vault), tiers, RiskParams(500, 300, 9000, 3600, 0)
+        );
         vault.setController(address(controller));
         controller.setMoveLimits(
             MoveLimits(LOSS_BUDGET_UNITS * uint96(unit), NOTIONAL_BUDGET_UNITS * uint96(unit), WINDOW, 100)

@@ -7,8 +7,11 @@ TIERS = [(1000, 500, 2000), (3000, 2000, 4000), (6000, 5000, 7000)]
 
 def test_constructor__targets_not_10000__reverts(project, deployer, vault):
     bad = [(1000, 500, 2000), (3000, 2000, 4000), (5000, 5000, 7000)]
+    module = deployer.deploy(project.AssetControllerAdmin, vault)
     with ape.reverts(project.AssetController.TierTargetsSum):
-        deployer.deploy(project.AssetController, vault, deployer, bad, (500, 300, 6000, 3600, 0))
+        deployer.deploy(
+            project.AssetController, vault, deployer, module, bad, (500, 300, 6000, 3600, 0)
+        )
 
 
 @pytest.mark.parametrize(
@@ -29,7 +32,55 @@ def test_set_tiers__not_timelock__reverts(controller, gov):
         controller.setTiers(TIERS, sender=gov)
 
 
+CONTROLLER_ARGS = [
+    "address",
+    "address",
+    "address",
+    "(uint16,uint16,uint16)[3]",
+    "(uint16,uint16,uint16,uint32,uint128)",
+]
+
+
+def test_constructor__module_zero_or_another_vaults_or_not_a_module__refused(
+    project, deployer, vault, usdt
+):
+    """The configuration module is named to the constructor (EIP-3860's initcode limit): a module
+    made for another vault (its immutables are the vault, cash and decimals its code runs
+    with), an account that is no module, or none, is refused with the error naming it."""
+    from eth_abi import decode
+    from eth_utils import keccak
+
+    tiers = [list(t) for t in TIERS]
+    risk = (500, 300, 6000, 3600, 0)
+    mismatch = "0x" + keccak(text="AdminModuleMismatch(address)")[:4].hex()
+    zero = "0x" + keccak(text="ZeroAddress(string)")[:4].hex()
+    other_vault = deployer.deploy(project.TieredVault, usdt, "y", "y", deployer)
+    others = deployer.deploy(project.AssetControllerAdmin, other_vault)
+    for module, want in (
+        (others.address, mismatch),
+        (deployer.address, mismatch),  # an account with no code
+        (vault.address, mismatch),  # a contract that is no module
+        (ZERO, zero),
+    ):
+        got = _constructor_revert_data(
+            project.AssetController, CONTROLLER_ARGS,
+            [vault.address, deployer.address, module, tiers, risk], deployer,
+        )  # fmt: skip
+        assert got[:10] == want, (module, got)
+        if want == mismatch:
+            (named,) = decode(["address"], bytes.fromhex(got[10:]))
+            assert named.lower() == module.lower()
+    ours = deployer.deploy(project.AssetControllerAdmin, vault)
+    assert ours.moduleVault() == vault.address
+    c = deployer.deploy(project.AssetController, vault, deployer, ours, TIERS, risk)
+    assert c.adminModule() == ours.address
+
+
 def _constructor_revert_selector(container, types, args, sender):
+    return _constructor_revert_data(container, types, args, sender)[:10]
+
+
+def _constructor_revert_data(container, types, args, sender):
     """Revert data of a deployment, by eth_call (ape's decoding of constructor reverts can pick
     the wrong error ABI when several contracts declare the same error)."""
     from ape import chain
@@ -41,7 +92,7 @@ def _constructor_revert_selector(container, types, args, sender):
     try:
         chain.provider.web3.eth.call({"from": sender.address, "data": data})
     except (ContractCustomError, ContractLogicError) as e:
-        return str(e.data if isinstance(e.data, str) else e.args[-1])[:10]
+        return str(e.data if isinstance(e.data, str) else e.args[-1])
     raise AssertionError("deployment did not revert")
 
 
@@ -52,13 +103,8 @@ def test_constructor__zero_addresses__revert(project, deployer, usdt):
     tiers = [list(t) for t in TIERS]
     got = _constructor_revert_selector(
         project.AssetController,
-        [
-            "address",
-            "address",
-            "(uint16,uint16,uint16)[3]",
-            "(uint16,uint16,uint16,uint32,uint128)",
-        ],
-        [ZERO, deployer.address, tiers, (500, 300, 6000, 3600, 0)],
+        CONTROLLER_ARGS,
+        [ZERO, deployer.address, ZERO, tiers, (500, 300, 6000, 3600, 0)],
         deployer,
     )
     assert got == want

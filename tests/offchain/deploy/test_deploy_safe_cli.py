@@ -18,10 +18,10 @@ from tests.support.ape_home import make_ape_home
 
 ROOT = Path(__file__).resolve().parents[3]
 PROFILE = "scripts/profiles/local-safe.yaml"
-# steps: cash, vault, controller, 3 settings, lens; the canonical Safe on this fresh chain (the
+# steps: cash, vault, controller module, controller, 3 settings, lens; the canonical Safe on this fresh chain (the
 # singleton factory's signer funded, its presigned deployment, SafeL2, SafeProxyFactory and
 # CompatibilityFallbackHandler through it); the Safe proxy
-SAFE_CREATED_AT = 13
+SAFE_CREATED_AT = 14
 
 
 def test_deploy_cli__safe_profile__stopped_after_the_safe_resumed__handover_complete(

@@ -254,3 +254,46 @@ def test_execute__outsider_fills_the_venue_to_its_cap_before_the_send__stale_in_
     assert rows and all(st in ("mined", "confirmed") for _, st in rows), rows
     assert len({k for k, _ in rows}) == len(rows)  # nothing sent twice
     assert 900 <= _ratios(keeper)[0] <= 1_100
+
+
+def test_checks__outsider_sends_a_fifth_of_the_fund_in_held_assets__keeper_sees_the_fund_moves_nothing(
+    make_bot, fresh, chain, accounts, alerts
+):
+    """An outsider transfers units of held assets to the controller (an L3 pool asset worth
+    about a fifth of the fund, and an L2 venue's shares): the controller counts none of it (not
+    in value, not in what a move sells), and the keeper now reads the units the controller
+    counts (IAssetController.accountedUnits, through FundLens). Before, the keeper valued the
+    raw balances: it saw the fund 20% larger with L3 at 66.6%, sold 238,000 of the fund's own
+    L3 into cash (moving the real fund off its targets, for the due run to buy back: the two
+    movers churning at the outsider's word) and its weekly check flagged TBILL-B's concentration."""
+    bot = make_bot(NO_APPROVAL)
+    _deposit(fresh, accounts, 10_000_000)
+    now = int(chain.pending_timestamp)
+    assert bot.check("liquidity", now).status == "executed"  # the cash deployed: in band
+    before = bot.read().state
+    assert before.total_assets == fresh.vault.totalAssets()
+    c = fresh.controller
+    tbill, mmf = fresh.assets["TBILL-B"], fresh.assets["MMF-A"]
+    held = {"TBILL-B": int(tbill.balanceOf(c)), "MMF-A": int(mmf.balanceOf(c))}
+    assert int(c.accountedUnits(tbill)) == held["TBILL-B"] > 0
+    outsider = accounts[8]
+    # (the pool asset minted straight to the controller: to it, an outsider's transfer)
+    tbill.mint(c, held["TBILL-B"] // 2, sender=accounts[0])  # about 1.2M of value, a tenth
+    cash = int(mmf.convertToAssets(held["MMF-A"]))  # the venue's shares doubled: another 1.8M
+    fresh.cash.mint(outsider, cash, sender=accounts[0])
+    fresh.cash.approve(mmf, cash, sender=outsider)
+    mmf.deposit(cash, c, sender=outsider)  # an outsider deposits for the controller
+    assert int(c.accountedUnits(tbill)) == held["TBILL-B"]
+    assert int(c.accountedUnits(mmf)) == held["MMF-A"] < int(mmf.balanceOf(c))
+    after = bot.read().state
+    assert after.total_assets == before.total_assets == fresh.vault.totalAssets()
+    by = {a.token: a for a in after.assets}
+    assert by[tbill.address].balance == held["TBILL-B"] and by[mmf.address].balance == held["MMF-A"]
+    assert [a.value for a in after.assets] == [a.value for a in before.assets]
+    later = int(chain.pending_timestamp)
+    for job in ("liquidity", "threshold", "daily", "weekly"):
+        out = bot.check(job, later)
+        assert not out.results, (job, out)
+        assert "concentration" not in (out.detail or ""), (job, out.detail)
+    assert bot.tick(later + 60) == []
+    assert [a for a in alerts if a.level.value == "critical"] == []
