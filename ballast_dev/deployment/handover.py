@@ -69,6 +69,35 @@ def _safe_who(
     return who, owners
 
 
+def _module_problem(project: Any, controller: Any, vault: str) -> str | None:
+    """The controller delegatecalls its configuration module (named to its constructor by the
+    deployer, who could name any code that answers its two checks): the module's code must be
+    what this release's AssetControllerAdmin creation code makes for the vault, run here by
+    eth_call. None when it is, or where the binding has no build (a web3 binding: the deploy's
+    own check runs through ape) or the controller names no module (a release before 0.2.0
+    created its own)."""
+    ct = getattr(getattr(project, "AssetControllerAdmin", None), "contract_type", None)
+    if ct is None or not ct.deployment_bytecode or not ct.deployment_bytecode.bytecode:
+        return None
+    from ape import chain
+    from ape.exceptions import ContractLogicError
+    from eth_abi import encode
+
+    try:
+        module = str(controller.adminModule())
+    except ContractLogicError:
+        return None
+    w3 = chain.provider.web3
+    initcode = ct.deployment_bytecode.bytecode + encode(["address"], [vault]).hex()
+    expected = bytes(w3.eth.call({"data": initcode}))
+    if bytes(w3.eth.get_code(module)) == expected:
+        return None
+    return (
+        f"controller {controller.address}: its configuration module {module} is not this "
+        f"release's AssetControllerAdmin made for the vault {vault} (its code differs)"
+    )
+
+
 def handover_status(
     project: Any,
     record: dict[str, Any],
@@ -92,6 +121,9 @@ def handover_status(
         "vault": project.TieredVault.at(record["vault"]),
         "controller": project.AssetController.at(record["controller"]),
     }
+    planted = _module_problem(project, fund["controller"], str(record["vault"]))
+    if planted:
+        h.held.append(planted)
     for name, c in fund.items():
         roles = FUND_ROLES + (("REBALANCER_ROLE",) if name == "controller" else ())
         for r in roles:

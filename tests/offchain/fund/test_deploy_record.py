@@ -302,3 +302,31 @@ def test_step__reverted_on_chain__not_recorded_as_done_and_its_nonce_accounted_f
     assert [f["step"] for f in doc["failed"]] == ["funder.setRunwayParams"]
     # the reverted transaction's nonce is no unrecorded transaction: the record resumes
     record.open()
+
+
+def test_handover__controller_given_a_planted_module__not_complete_names_it(
+    accounts, project, deployer
+):
+    """A deployer can name any code that answers the constructor's two checks (this release,
+    the vault) as the controller's configuration module, which then runs on the controller's
+    storage: the hand-over check compares the module's code with what this release's
+    AssetControllerAdmin makes for the vault (eth_call of its creation code) and holds the
+    deploy incomplete, naming it."""
+    fund = deploy_profile(load_profile(LOCAL), deployer, accounts, log=quiet)
+    admin = accounts[1]
+    record = fund.addresses()
+    assert handover_status(project, record, deployer.address, admin.address).complete
+    vault = fund.vault
+    planted = deployer.deploy(project.TestPlantedAdminModule, vault)
+    tiers = [(1000, 500, 2000), (3000, 2000, 4000), (6000, 5000, 7000)]
+    rogue = deployer.deploy(
+        project.AssetController, vault, admin, planted, tiers, (500, 300, 6000, 3600, 0)
+    )
+    assert rogue.adminModule() == planted.address  # the constructor's checks let it through
+    h = handover_status(project, {**record, "controller": rogue.address}, deployer.address,
+                        admin.address)  # fmt: skip
+    assert not h.complete
+    assert h.held == [
+        f"controller {rogue.address}: its configuration module {planted.address} is not this "
+        f"release's AssetControllerAdmin made for the vault {vault.address} (its code differs)"
+    ]
