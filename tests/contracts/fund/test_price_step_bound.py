@@ -9,8 +9,6 @@ later; the setter's roles; the default (no bound)."""
 
 import ape
 import pytest
-import rlp
-from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 ONE = 10**8  # every test feed answers $1 with 8 decimals
 STEP_BPS, PER_DAY_BPS = 500, 100  # 5% per update, +1% a day since the reference
@@ -249,10 +247,10 @@ def test_admin_module__called_directly__changes_nothing_on_the_controller(
     project, fund, controller, guardian, attacker, deployer, chain
 ):
     """The new entry points and the delegated role functions live in the admin module, which the
-    controller created (its first nonce): called directly, the module acts on its own empty
-    storage, where nobody holds a role, so it refuses, and the controller is untouched."""
-    created = keccak(rlp.encode([to_canonical_address(controller.address), 1]))[12:]
-    module = project.AssetControllerAdmin.at(to_checksum_address(created))
+    controller was given at construction (adminModule): called directly, the module acts on its
+    own empty storage, where nobody holds a role, so it refuses, and the controller is
+    untouched."""
+    module = project.AssetControllerAdmin.at(controller.adminModule())
     assert module.RELEASE() == controller.RELEASE()
     token = fund.assets["crA"]
     keeper_role = controller.KEEPER_ROLE()

@@ -62,8 +62,10 @@ def test_feed_down__cycle_completes_alerts_once_holds_back_then_clears(
 def test_feed_down_on_a_donated_wei__dust_holds_nothing_back(
     make_bot, fresh, accounts, alerts, chain
 ):
-    """One wei of an idle asset whose feed is down: the controller counts it as dust (entries
-    stay open), and so does the keeper: no feed_down alert, no degraded plan."""
+    """One wei of an idle asset whose feed is down: the controller does not count it (an
+    outsider's transfer: not in value, not as down, entries stay open), and neither does the
+    keeper (FundLens reports the units the controller counts): no feed_down alert, no degraded
+    plan."""
     fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
     bot = make_bot(NO_APPROVAL)
     assert bot.check("liquidity", NOW).status == "executed"
@@ -75,7 +77,8 @@ def test_feed_down_on_a_donated_wei__dust_holds_nothing_back(
     _stale(fresh.feeds[sym], chain, accounts[0])
     alerts.clear()
     (dust,) = [a for a in bot.read().state.assets if a.token == token.address]
-    assert dust.balance == 1 and dust.priced and not dust.held_unpriced
+    assert int(fresh.controller.accountedUnits(token)) == 0 < int(token.balanceOf(fresh.controller))
+    assert dust.balance == 0 and dust.priced and not dust.held_unpriced
     bot.check("liquidity", NOW + 300)
     assert [a for a in alerts if a.code == "feed_down"] == []
     fresh.vault.deposit(UNIT, accounts[1], sender=accounts[1])  # entries open on chain too
