@@ -76,7 +76,7 @@ if [ "$suite" -ne 0 ]; then
   for f in $(grep -oE '^(FAILED|ERROR) [^: ]+' "$ape_log" | awk '{print $2}' | sort -u); do
     for w in .build/worker-order/*.txt; do
       [ -f "$w" ] && grep -qxF "$f" "$w" || continue
-      echo "$f ran on $(basename "$w" .txt) after: $(awk -v f="$f" '$0 == f {exit} {printf "%s ", $0}' "$w")"
+      echo "$f ran on $(basename "$w" .txt) after (the last 8 files before it): $(awk -v f="$f" '$0 == f {exit} {a[n++] = $0} END {for (i = (n > 8 ? n - 8 : 0); i < n; i++) printf "%s ", a[i]}' "$w")"
     done
   done
 fi
