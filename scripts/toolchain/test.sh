@@ -56,6 +56,7 @@ if [ "$workers" != 0 ]; then set -- "$@" -n "$workers" --dist loadfile; fi
 # (its output is kept in .build/ape-suite.log too: the failed tests' lines are printed again at
 # the very end, where a CI log cut to its tail still shows them)
 ape_log=.build/ape-suite.log
+rm -rf .build/worker-order  # (tests/support/file_order.py: a file per worker of this run)
 ape test "$@" ${APE_TEST_ARGS:-} 2>&1 | tee "$ape_log"
 suite=${PIPESTATUS[0]}
 

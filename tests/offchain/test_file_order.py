@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from scripts.toolchain.file_durations import durations
-from tests.support.file_order import UNKNOWN_S, load_durations, longest_first
+from tests.support.file_order import UNKNOWN_S, load_durations, longest_first, record_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,3 +72,10 @@ def test_committed_durations__every_listed_file_exists():
     assert listed, "tests/file_durations.json is empty"
     missing = [f for f in listed if not (ROOT / f).is_file()]
     assert not missing, f"run `make test` then `make test-durations`: stale entries {missing}"
+
+
+def test_record_file__each_file_once_per_run_of_its_tests_in_the_order_run(tmp_path):
+    order = tmp_path / "gw0.txt"
+    for nodeid in ("tests/a.py::t1", "tests/a.py::t2[x]", "tests/b.py::t1", "tests/a.py::t3"):
+        record_file(order, nodeid)
+    assert order.read_text().splitlines() == ["tests/a.py", "tests/b.py", "tests/a.py"]

@@ -55,23 +55,28 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -
 # Each worker writes the files it ran, in order, to .build/worker-order/<worker>.txt: the
 # files share the worker's anvil (module fixtures are reverted, not restarted), so a test that
 # fails only after some other file is told apart by what ran before it on its worker.
-# scripts/toolchain/test.sh prints the order of a worker that had a failure, at the end.
-_ORDER_DIR = Path(__file__).resolve().parents[2] / ".build" / "worker-order"
-_last_file: list[str] = []
+# scripts/toolchain/test.sh clears the folder before the suite and prints the order of a worker
+# that had a failure at the end.
+ORDER_DIR = Path(__file__).resolve().parents[2] / ".build" / "worker-order"
+
+
+def record_file(order: Path, nodeid: str) -> None:
+    """Appends the test's file to ``order`` unless it is the file last written there."""
+    file = nodeid.split("::", 1)[0]
+    lines = order.read_text().splitlines() if order.exists() else []
+    if not lines or lines[-1] != file:
+        with open(order, "a") as out:
+            out.write(file + "\n")
 
 
 def pytest_sessionstart(session: Any) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker:
-        _ORDER_DIR.mkdir(parents=True, exist_ok=True)
-        (_ORDER_DIR / f"{worker}.txt").write_text("")
+    if worker:  # this run's order only
+        (ORDER_DIR / f"{worker}.txt").unlink(missing_ok=True)
 
 
 def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    file = nodeid.split("::", 1)[0]
-    if not worker or (_last_file and _last_file[-1] == file):
-        return
-    _last_file.append(file)
-    with open(_ORDER_DIR / f"{worker}.txt", "a") as out:
-        out.write(file + "\n")
+    if worker:
+        ORDER_DIR.mkdir(parents=True, exist_ok=True)
+        record_file(ORDER_DIR / f"{worker}.txt", nodeid)
