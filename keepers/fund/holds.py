@@ -226,9 +226,10 @@ def hold_alerts(bot: Any, reading: Any) -> None:
     is the fund bot (its alert, alert_once, clear_alert and plan store), ``reading`` its
     FundReading."""
     now = reading.state.timestamp
-    for h in reading.holds.values():
-        if h.bounded or h.held:
-            metrics.observe_valuation(h.symbol, h.held, h.signed_move_bps)
+    if reading.holds is None:  # not read at this block: nothing is known, nothing is ended
+        return
+    for h in reading.holds.values():  # every listed asset's: a hold that ended reads 0
+        metrics.observe_valuation(h.symbol, h.held, h.signed_move_bps)
     if reading.fees is not None:
         f = reading.fees
         metrics.observe_fees(f.pending_value, f.high_water_mark, f.price_per_share)

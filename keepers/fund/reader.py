@@ -34,10 +34,14 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError
 
 from keepers import abis
+from keepers.core.logging import get_logger
 from keepers.fund.holds import FundFees, PriceHold, read_holds_and_fees
 from keepers.fund.planning.state import AssetState, FundState
 from keepers.tx.contracts import FundContracts
-from keepers.tx.retry import with_retries
+from keepers.tx.release import LEGACY_RELEASE, read_release
+from keepers.tx.retry import NetworkUnavailable, with_retries
+
+log = get_logger("keepers.fund.reader")
 
 NO_CAP = 2**128 - 1  # the controller's cap when none is set (AssetParams.cap is a uint128)
 NO_LIMIT = 2**255  # a venue's room this large or larger is no limit (type(uint256).max)
@@ -60,13 +64,16 @@ class FundReading:
     tier_ratio_bps: tuple[int, int, int]  # the contract's (over its gross)
     top3_bps: int
     marked_at: int
-    holds: dict[str, PriceHold] = field(default_factory=dict)  # token -> priceHold (listed)
+    # token -> priceHold (listed); None: not read at this block (a failed read: not known,
+    # never "nothing held"); empty on contracts of a release before the step bound
+    holds: dict[str, PriceHold] | None = field(default_factory=dict)
     fees: FundFees | None = None
 
     @property
     def held(self) -> list[PriceHold]:
-        """The assets whose valuation step the controller holds now, in list order."""
-        return [h for h in self.holds.values() if h.held]
+        """The assets whose valuation step the controller holds now, in list order (none
+        known when the holds were not read)."""
+        return [h for h in (self.holds or {}).values() if h.held]
 
 
 def _field(obj: Any, name: str, index: int) -> Any:
@@ -154,26 +161,8 @@ class FundReader:
         feed_decimals: dict[str, int] = {
             Web3.to_checksum_address(a[0]): int(a[5]) for a in assets_raw
         }
-        holds: dict[str, PriceHold] = {}
-        fees: FundFees | None = None
-        if not self._before_holds:
-            try:
-                holds, fees = with_retries(
-                    lambda: read_holds_and_fees(
-                        self.w3,
-                        self.contracts.controller,
-                        self.contracts.vault,
-                        state,
-                        feed_decimals,
-                        number,
-                    ),
-                    "priceHold + fees (batch)",
-                )
-            except ContractLogicError:
-                # contracts of a release before the valuation step bound and the fees (0.1.0:
-                # no priceHold, no fees()): nothing is held, nothing is charged; not asked again
-                self._before_holds = True
-        if any(h.held for h in holds.values()):
+        holds, fees = self._holds_and_fees(state, feed_decimals, number)
+        if holds and any(h.held for h in holds.values()):
             state = replace(
                 state,
                 assets=tuple(
@@ -192,6 +181,38 @@ class FundReader:
             holds=holds,
             fees=fees,
         )
+
+    def _holds_and_fees(
+        self, state: FundState, feed_decimals: dict[str, int], block: int
+    ) -> tuple[dict[str, PriceHold] | None, FundFees | None]:
+        """The holds and the fee views, or (None, None) when they could not be read at this
+        block (a revert, the node gone): the fund's read goes on, its holds "not read", never
+        "none held" (no nav_jump_ended on a failed read; a plan trading a held asset is refused
+        by its simulation). Only contracts that answer no RELEASE() (0.1.0: no priceHold, no
+        fees) are remembered as having none, and not asked again."""
+        if self._before_holds:
+            return {}, None
+        try:
+            return with_retries(
+                lambda: read_holds_and_fees(
+                    self.w3, self.contracts.controller, self.contracts.vault, state,
+                    feed_decimals, block,
+                ),
+                "priceHold + fees (batch)",
+            )  # fmt: skip
+        except ContractLogicError as err:
+            address = self.contracts.addresses.controller
+            try:
+                legacy = read_release(self.w3, address) == LEGACY_RELEASE
+            except Exception:  # noqa: BLE001 - the node's failure: not known, this read
+                legacy = False
+            if legacy:
+                self._before_holds = True
+                return {}, None
+            log.warning("fund.holds_not_read", block=block, error=str(err)[:200])
+        except (NetworkUnavailable, ValueError) as err:
+            log.warning("fund.holds_not_read", block=block, error=str(err)[:200])
+        return None, None
 
     def _venue_rooms(self, state: FundState, block: int) -> FundState:
         """Each venue's room now, as the controller asks it before a leg: the asset's adapter's

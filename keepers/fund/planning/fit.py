@@ -113,7 +113,9 @@ def _venue(state: FundState, a: Action) -> str | None:
                 f"the plan buys {amount} (someone else filled it, or its cap was lowered)"
             )
     elif a.type is ActionType.ALLOCATE and a.to_tier:
-        rooms = [b.room for b in state.assets if b.tier == a.to_tier and b.priced]
+        # the controller's _room gives a venue it cannot trade (unpriced, or its valuation
+        # held) none: those count for nothing here either
+        rooms = [b.room for b in state.assets if b.tier == a.to_tier and b.tradable]
         if None not in rooms and a.amount > sum(r or 0 for r in rooms):
             took = _units(sum(r or 0 for r in rooms), state.base_decimals)
             return (

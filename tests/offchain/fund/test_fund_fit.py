@@ -155,6 +155,13 @@ def test_misfits__allocation_beyond_the_tiers_venues_room__venue_rule():
     assert m.rule == "venue" and m.detail == (
         "the venues of L2 can take 600,000 now, the plan allocates 700,000"
     ), m
+    # a venue whose valuation the controller holds takes nothing (its _room is 0): with one L2
+    # venue at 400,000 of room held, the other's 300,000 is all the tier can take
+    roomy = full.replace_asset(replace(l2[0], investable_now=400_000 * UNIT), full.cash)
+    assert misfits(roomy, p, None) == ()  # 700,000 of room: fits
+    held = roomy.replace_asset(replace(roomy.asset(l2[0].token), price_held=True), roomy.cash)
+    [m] = misfits(held, p, None)
+    assert m.detail == "the venues of L2 can take 300,000 now, the plan allocates 700,000", m
 
 
 _move = st.one_of(

@@ -85,3 +85,51 @@ def test_price_held__pending_plan_trading_the_asset__stale_with_the_reason(
     row = bot.plans.get(out.plan_id)
     assert row.status == "stale", (row.status, outs)
     assert f"{sym}: valuation held" in row.payload["ended"]["reason"], row.payload["ended"]
+
+
+def test_price_held__holds_read_fails__not_known_never_ended_read_again_gauge_follows_the_bound(
+    make_bot, fresh, accounts, alerts, monkeypatch
+):
+    """The holds batch fails once (a revert, the node) while an asset is held: the fund's read
+    goes on with its holds "not read" (None), never "none held": no nav_jump_ended, and the next
+    read asks again and still finds the hold (a failed read once latched "no holds" for the
+    process's life). Once the bound is removed (the timelock), the held gauge reads 0 (it was
+    written only for bounded assets, so it stayed 1 and FundValuationHeld paged on)."""
+    from web3.exceptions import ContractLogicError
+
+    import keepers.fund.reader as reader_mod
+    from keepers.tx.retry import NetworkUnavailable
+
+    guardian = accounts[3]
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    bot = make_bot(NO_APPROVAL)
+    assert bot.check("liquidity", NOW).status == "executed"
+    sym = "TBILL-A"
+    token, feed = fresh.assets[sym].address, fresh.feeds[sym]
+    fresh.controller.setPriceStepBound(token, 500, 0, sender=guardian)
+    feed.updateAnswer(feed.latestAnswer() * 115 // 100, sender=accounts[0])
+    bot.check("threshold", NOW + 60)
+    assert [a.code for a in alerts if a.code == "nav_jump"] == ["nav_jump"]
+
+    real = reader_mod.read_holds_and_fees
+    for failure in (ContractLogicError("execution reverted"), NetworkUnavailable("node gone")):
+
+        def failing(*_a, failure=failure, **_k):
+            raise failure
+
+        monkeypatch.setattr(reader_mod, "read_holds_and_fees", failing)
+        reading = bot.read()
+        assert reading.holds is None and reading.fees is None and reading.held == []
+        out = bot.check("threshold", NOW + 120)  # the job runs on, nothing ended
+        assert out.status != "network_error", out
+        assert [a for a in alerts if a.code == "nav_jump_ended"] == []
+        monkeypatch.setattr(reader_mod, "read_holds_and_fees", real)
+        assert [h.token for h in bot.read().held] == [token]  # asked again: still held
+    assert REGISTRY.get_sample_value("rebalance_valuation_held", {"asset": sym}) == 1
+
+    timelock = accounts[fresh.timelock.address]  # impersonated: a loosening is the timelock's
+    accounts[0].transfer(timelock, 10**18)
+    fresh.controller.setPriceStepBound(token, 0, 0, sender=timelock)
+    bot.check("threshold", NOW + 180)
+    assert REGISTRY.get_sample_value("rebalance_valuation_held", {"asset": sym}) == 0
+    assert [a.code for a in alerts if a.code == "nav_jump_ended"] == ["nav_jump_ended"]
