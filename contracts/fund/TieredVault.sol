@@ -558,6 +558,9 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (cash != 0) IERC20(asset()).safeTransfer(receiver, cash);
         address c = controller;
         if (c != address(0)) (tokens, amounts) = IInKindPayer(c).payInKind(receiver, net, supply);
+        // an exit that pays nothing is refused: the holder keeps the shares, and nobody clears
+        // the pricing's stored lines and the cash band (as every exit does) for one share
+        if (cash == 0 && !_anyPaid(amounts)) revert ZeroRedemption(shares);
         _afterInKind(cash, shares, net, supply, priceBefore);
         // the band was solved at the mark the exit lowered (the controller dropped its flag)
         if (_cashBand != 0) _cashBand = _NO_BAND;
@@ -576,6 +579,13 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         (cash, net, supply) = _inKind(shares, _supplyNow(low, down, _cashBalance()));
         address c = controller;
         if (c != address(0)) (tokens, amounts) = IInKindPayer(c).previewPayInKind(net, supply);
+    }
+
+    function _anyPaid(uint256[] memory amounts) private pure returns (bool) {
+        for (uint256 i; i < amounts.length; ++i) {
+            if (amounts[i] != 0) return true;
+        }
+        return false;
     }
 
     /// @dev Before an in-kind exit: the fees owed now (never reverts), the supply after them

@@ -226,6 +226,11 @@ def test_redeemInKind__price_per_share_at_the_mark_and_live__never_falls(
         shares = part if part > 0 else vault.balanceOf(who) // -part  # -k: a k-th of the balance
         v0, s0 = _mark_price(vault, controller)
         t0 = vault.totalAssets() + 1
+        cash, _, amounts = vault.previewRedeemInKind(shares)
+        if cash == 0 and not any(amounts):  # too few to pay anything: refused, nothing moves
+            with ape.reverts(vault.ZeroRedemption):
+                vault.redeemInKind(shares, who, who, sender=who)
+            continue
         vault.redeemInKind(shares, who, who, sender=who)
         v1, s1 = _mark_price(vault, controller)
         t1 = vault.totalAssets() + 1
@@ -275,6 +280,33 @@ def test_redeemInKind__rebalance_right_after__full_valuation_marks_and_band_note
     chain.pending_timestamp += 1
     tx = controller.rebalance(False, sender=keeper)
     assert not [e for e in tx.events if e.event_name == "Marked"], "band noted again: the no-op"
+
+
+def test_redeemInKind__one_share_pays_nothing__refused_shares_kept_no_flag_cleared(
+    vault, controller, invested, alice, attacker, keeper, guardian, chain, tbill
+):
+    """An exit of one share pays nothing (the penalty rounds it to none) yet cleared the
+    pricing's stored lines and both cash-band flags like any exit: a near-free grief anyone
+    holding a share could repeat every block (every entry and exit priced live, the keeper's
+    no-op rebalance defeated). It is refused now (ZeroRedemption naming the shares), and the
+    holder keeps them."""
+    controller.setAssetLimits(tbill, 1, 2500, sender=guardian)  # (as the no-op test above)
+    controller.rebalance(False, sender=keeper)
+    chain.pending_timestamp += 1
+    controller.rebalance(False, sender=keeper)
+    assert controller.cashInBand() is True
+    vault.transfer(attacker, 2, sender=alice)
+    cash, _, amounts = vault.previewRedeemInKind(1)
+    assert cash == 0 and not any(amounts), "one share: nothing to pay"
+    with ape.reverts(vault.ZeroRedemption, shares=1):
+        vault.redeemInKind(1, attacker, attacker, sender=attacker)
+    assert vault.balanceOf(attacker) == 2
+    assert controller.cashInBand() is True  # nothing cleared
+    lo, hi = vault.cashBand()
+    assert lo <= hi
+    chain.pending_timestamp += 1
+    tx = controller.rebalance(False, sender=keeper)
+    assert not [e for e in tx.events if e.event_name == "Marked"], "still the no-op"
 
 
 def test_redeemInKind__allowance_and_operator_rules(vault, invested, alice, bob, attacker):
