@@ -94,7 +94,8 @@ def _module_problem(project: Any, controller: Any, vault: str) -> str | None:
         return None
     return (
         f"controller {controller.address}: its configuration module {module} is not this "
-        f"release's AssetControllerAdmin made for the vault {vault} (its code differs)"
+        f"release's AssetControllerAdmin made for the vault {vault} (its code differs: code "
+        "planted by the deployer, or this checkout is not the release that deployed it)"
     )
 
 

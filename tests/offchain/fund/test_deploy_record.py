@@ -328,5 +328,6 @@ def test_handover__controller_given_a_planted_module__not_complete_names_it(
     assert not h.complete
     assert h.held == [
         f"controller {rogue.address}: its configuration module {planted.address} is not this "
-        f"release's AssetControllerAdmin made for the vault {vault.address} (its code differs)"
+        f"release's AssetControllerAdmin made for the vault {vault.address} (its code differs: "
+        "code planted by the deployer, or this checkout is not the release that deployed it)"
     ]
