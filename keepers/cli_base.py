@@ -35,6 +35,15 @@ class Ctx:
         self._store: Any = None
         self.offline: str | None = None  # why the node did not answer (read-only commands)
         self._deployment: str | None = None  # "" once found unknown (Ctx.deployment)
+        # a read-only command's --verbose (read_only_command): None for the other commands,
+        # which log at KEEPER_LOG_LEVEL; False keeps info lines off the terminal
+        self.verbose: bool | None = None
+
+    def log_level(self, configured: str) -> str:
+        """The level this command logs at (keepers.core.logging.read_only_level)."""
+        from keepers.core.logging import read_only_level
+
+        return configured if self.verbose is None else read_only_level(configured, self.verbose)
 
     def config(self) -> FundConfig:
         if self._config is None:
@@ -68,7 +77,7 @@ class Ctx:
             from keepers.tx.retry import NetworkUnavailable
 
             cfg = self.config()
-            configure_logging(cfg.keeper.log_json, cfg.keeper.log_level)
+            configure_logging(cfg.keeper.log_json, self.log_level(cfg.keeper.log_level))
             try:
                 bot = FundBot(cfg, self.store())
                 bot.check_chain()
@@ -281,6 +290,30 @@ def main(ctx: click.Context, as_json: bool, now: int | None) -> None:
 
 # `keeper --help` ends with the one table of exit codes (keepers.core.errors.EXIT_TABLE)
 main.epilog = "\b\nExit codes:\n" + exit_codes_text()
+
+
+def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if isinstance(ctx.obj, dict):  # the crosschain group's
+        ctx.obj["verbose"] = value
+    elif ctx.obj is not None:
+        ctx.obj.verbose = value
+
+
+def read_only_command(cmd: click.Command) -> click.Command:
+    """Marks a read-only command (status, history, review, a cross-chain plan): it prints what
+    was asked; the start-up's info logs stay off the terminal unless ``--verbose`` (warnings
+    and errors still go to stderr). Apply above ``@group.command()``."""
+    cmd.params.append(
+        click.Option(
+            ["--verbose", "-v"],
+            is_flag=True,
+            expose_value=False,
+            is_eager=True,
+            callback=_set_verbose,
+            help="also print the info logs (KEEPER_LOG_LEVEL) on stderr",
+        )
+    )
+    return cmd
 
 
 def _late_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

@@ -100,5 +100,14 @@ def configure_logging(json: bool = True, level: str = "INFO") -> None:
     )
 
 
+def read_only_level(level: str, verbose: bool) -> str:
+    """The level a read-only command logs at: the configured one with ``--verbose``, else at
+    least WARNING, so that `keeper status` or `keeper crosschain plan` prints what was asked
+    (on stdout) and, on stderr, only what went wrong, not the start-up's info lines."""
+    if verbose:
+        return level
+    return level if logging.getLevelName(level) >= logging.WARNING else "WARNING"
+
+
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
     return structlog.get_logger(name)  # type: ignore[no-any-return]

@@ -40,16 +40,23 @@ from typing import Any
 
 import click
 
+from keepers.cli_base import read_only_command
 from keepers.core import redact
 from keepers.crosschain.config import ENV_PATH, ConfigError
 
 
-def build_bot(config_path: str | None, exclusive: bool = False, read_only: bool = False) -> Any:
+def build_bot(
+    config_path: str | None,
+    exclusive: bool = False,
+    read_only: bool = False,
+    verbose: bool = False,
+) -> Any:
     """A `CrosschainBot` from the environment (see the module doc), with its own store and one
     pipeline per chain; the crosschain role is added to KEEPER_POLICY* and stored for every
     process (keepers.runtime.policy). ``read_only``: no signer needed (its address is used
-    when one is configured), no pipeline, nothing stored but what the store already has."""
-    from keepers.core.logging import configure_logging
+    when one is configured), no pipeline, nothing stored but what the store already has, and
+    info logs kept off the terminal unless ``verbose``."""
+    from keepers.core.logging import configure_logging, read_only_level
     from keepers.core.settings import load_settings
     from keepers.crosschain.assemble import build_crosschain_bot
     from keepers.crosschain.bot import crosschain_policy
@@ -62,7 +69,8 @@ def build_bot(config_path: str | None, exclusive: bool = False, read_only: bool 
     cfg, pinned = load_with_routes(config_path)
     check_routes_wired(cfg, routes_given=pinned is not None)  # before asking for anything else
     settings = load_settings()
-    configure_logging(settings.log_json, settings.log_level)  # on stderr: stdout stays output
+    level = read_only_level(settings.log_level, verbose) if read_only else settings.log_level
+    configure_logging(settings.log_json, level)  # on stderr: stdout stays output
     if read_only:
         try:
             signer = signer_from_settings(settings)
@@ -93,7 +101,12 @@ def _bot(
     from keepers.tx.retry import NetworkUnavailable
 
     try:
-        return build_bot(ctx.obj["config"], exclusive=exclusive, read_only=read_only)
+        return build_bot(
+            ctx.obj["config"],
+            exclusive=exclusive,
+            read_only=read_only,
+            verbose=bool(ctx.obj.get("verbose")),
+        )
     except ChainsUnreachable as err:  # the route contracts' start-up check found a node down
         if on_unreachable is not None:
             on_unreachable(err.down)
@@ -194,6 +207,7 @@ def crosschain(ctx: click.Context, config: str | None, as_json: bool) -> None:
     ctx.obj = {"config": config, "json": as_json or root_json}
 
 
+@read_only_command
 @crosschain.command()
 @click.pass_context
 def status(ctx: click.Context) -> None:
@@ -238,6 +252,7 @@ def status(ctx: click.Context) -> None:
         sys.exit(EXIT_UNAVAILABLE)
 
 
+@read_only_command
 @crosschain.command()
 @click.pass_context
 def plan(ctx: click.Context) -> None:
@@ -454,6 +469,7 @@ def approve(ctx: click.Context, move_id: int, admin: str, reject: bool, note: st
     )
 
 
+@read_only_command
 @crosschain.command()
 @click.option("--limit", type=int, default=20, show_default=True, help="newest moves shown")
 @click.option("--all", "every", is_flag=True, help="moves in flight too")
@@ -461,14 +477,15 @@ def approve(ctx: click.Context, move_id: int, admin: str, reject: bool, note: st
 def history(ctx: click.Context, limit: int, every: bool) -> None:
     """Finished and failed moves, newest first, each with its steps and transactions (the
     store alone: no chain, no signer)."""
-    from keepers.core.logging import configure_logging
+    from keepers.core.logging import configure_logging, read_only_level
     from keepers.core.settings import load_settings
     from keepers.crosschain.history import FINISHED, WAITING, format_record
     from keepers.crosschain.history import history as read_history
     from keepers.store.db import Store
 
     settings = load_settings()
-    configure_logging(settings.log_json, settings.log_level)
+    verbose = bool(ctx.obj.get("verbose"))
+    configure_logging(settings.log_json, read_only_level(settings.log_level, verbose))
     store = Store(settings.db_url)
     try:
         records = read_history(store, limit, FINISHED + WAITING if every else FINISHED)

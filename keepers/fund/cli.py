@@ -29,6 +29,7 @@ from keepers.cli_base import (
     exit_code,
     fail,
     main,
+    read_only_command,
 )
 from keepers.core.errors import EXIT_UNAVAILABLE, DomainError, KeeperError
 from keepers.fund.service import (
@@ -307,6 +308,7 @@ def _approval_text(v: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+@read_only_command
 @main.command()
 @click.argument("plan_ref", required=False)
 @click.option(
@@ -413,6 +415,7 @@ def _safe_message_help(ctx: Ctx, ref: str, plan: Any) -> None:
     click.echo("\n".join(lines), err=True)
 
 
+@read_only_command
 @main.command()
 @click.pass_obj
 def status(ctx: Ctx) -> None:
@@ -562,6 +565,7 @@ def _status_offline(ctx: Ctx) -> None:
     fail(f"{ctx.offline}: status shows the store only", EXIT_UNAVAILABLE)
 
 
+@read_only_command
 @main.command()
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.pass_obj

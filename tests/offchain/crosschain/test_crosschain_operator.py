@@ -71,6 +71,15 @@ def test_cli__surplus_short_then_enough__seed_error_in_asset_units_then_move_and
     )
     assert "total surplus 600 USDC, short by 100 USDC" in err["error"]
     assert "000000000000" not in err["error"]  # no 18-decimal integers
+    # a read-only command prints what was asked: no start-up info logs (six chain.up lines
+    # came before the plan), unless --verbose; what went wrong still goes to stderr
+    # (at the operator's KEEPER_LOG_LEVEL=INFO: this test's environment says WARNING)
+    at_info = {**no_key, "KEEPER_LOG_LEVEL": "INFO"}
+    r = runner.invoke(main, ["crosschain", "plan"], env=at_info)
+    assert r.exit_code == 1 and "Insufficient surplus" in r.stderr, r.stderr
+    assert "chain.up" not in r.stderr and '"info"' not in r.stderr, r.stderr
+    r = runner.invoke(main, ["crosschain", "plan", "--verbose"], env=at_info)
+    assert r.exit_code == 1 and "chain.up" in r.stderr, r.stderr
     r = runner.invoke(main, ["crosschain", "run", "--once"], env=env)
     assert r.exit_code == 1, r.stdout + r.stderr  # it was 0: nothing said the plan failed
     assert "plan error: Insufficient surplus" in r.stdout
@@ -91,6 +100,9 @@ def test_cli__surplus_short_then_enough__seed_error_in_asset_units_then_move_and
     assert r.exit_code == 0, r.stdout + r.stderr
     assert "amounts in each asset's own units" in r.stdout
     assert "ethereum    up" in r.stdout and "no move in flight" in r.stdout
+    r = runner.invoke(main, ["crosschain", "status"], env={**no_key, "KEEPER_LOG_LEVEL": "INFO"})
+    assert r.exit_code == 0 and "ethereum    up" in r.stdout, r.stdout + r.stderr
+    assert "chain.up" not in r.stderr and '"info"' not in r.stderr, r.stderr
 
     # history: the finished move, its steps and transactions, from the store alone
     r = runner.invoke(main, ["crosschain", "history"], env=no_key)
