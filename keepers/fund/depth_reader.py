@@ -10,7 +10,12 @@ bisected on the quoter, with a warning. ERC-4626 venues fill at their share pric
 redeemable liquidity (``maxRedeem``) and asynchronous windows come from FundLens already, and
 their own deposit limit (``maxDeposit(controller)``: a capped fund's headroom, which anyone can
 fill) is read here as the most a purchase can take, the limit the controller itself cuts a leg
-at. A venue with no limit has no entry.
+at: that limit is the reading's ``investable_now`` (the adapter's ``investableNow``, which is
+the venue's ``maxDeposit`` for an ERC-4626 fund, read with the fund at the same block), not a
+second read. A venue with no limit has no entry.
+
+Every read goes through keepers.tx.reads (calldata and decoding from the ABI, one JSON-RPC
+batch a step): a pool in three round trips, the four quoter checks of a pool in one.
 """
 
 from __future__ import annotations
@@ -20,23 +25,19 @@ from typing import Any
 
 from web3 import Web3
 
-from keepers import abis
 from keepers.core import univ3
 from keepers.core.logging import get_logger
 from keepers.fund.planning.depth import AssetDepth, PoolVenue, largest_within, pool_depth
 from keepers.fund.planning.risk import slippage_bps
 from keepers.fund.reader import FundReading
 from keepers.tx.contracts import FundContracts
+from keepers.tx.reads import Read, call_all, fn
 
 log = get_logger("keepers.depth")
 
 WORDS = 2  # bitmap words read on each side of the current one
 
-_MAX_DEPOSIT = [
-    e
-    for e in abis.load("TieredVault")
-    if e.get("type") == "function" and e.get("name") == "maxDeposit"
-]
+POOL = "IUniswapV3Pool"
 
 
 class DepthReader:
@@ -52,60 +53,44 @@ class DepthReader:
     def pool_address(self, token: str) -> str | None:
         if token not in self._pools:
             fee = self.encoder.pool_fee(token)
-            if fee is None or self.c.quoter is None:
+            q = self.c.addresses.quoter
+            if fee is None or q is None:
                 self._pools[token] = None
             else:
-                q = self.c.quoter
-                factory = self.w3.eth.contract(
-                    q.functions.factory().call(), abi=abis.load("IUniswapV3Factory")
+                (factory,) = call_all(self.w3, [Read(q, fn("IQuoterV2", "factory"))], "latest")
+                get_pool = fn("IUniswapV3Factory", "getPool")
+                (addr,) = call_all(
+                    self.w3,
+                    [Read(factory, get_pool, (token, self.c.addresses.cash, fee))],
+                    "latest",
                 )
-                addr = factory.functions.getPool(token, self.c.addresses.cash, fee).call()
                 self._pools[token] = None if int(addr, 16) == 0 else addr
         return self._pools[token]
-
-    def deposit_room(self, token: str, block: int) -> int | None:
-        """The venue's own ``maxDeposit`` for the controller, when it answers one below the
-        unlimited range (None: no limit, or not an ERC-4626 venue)."""
-        venue = self.w3.eth.contract(Web3.to_checksum_address(token), abi=_MAX_DEPOSIT)
-        try:
-            room = int(
-                venue.functions.maxDeposit(
-                    Web3.to_checksum_address(self.c.addresses.controller)
-                ).call(block_identifier=block)
-            )
-        except Exception:  # noqa: BLE001 - not an ERC-4626 venue: no deposit limit to read
-            return None
-        return room if room < 2**255 else None
 
     def pool_state(self, address: str, block: int) -> tuple[univ3.PoolState, str]:
         """The pool at ``block`` in three JSON-RPC batches (one round trip each, not one per
         call): its slot0, spacing, liquidity, fee and token0; the bitmap words around the
         price; the liquidity net of each initialised tick in them."""
-        pool = self.w3.eth.contract(
-            Web3.to_checksum_address(address), abi=abis.load("IUniswapV3Pool")
-        )
-        f = pool.functions
-        slot0, spacing, liquidity, fee, token0 = self._batch(
-            [f.slot0(), f.tickSpacing(), f.liquidity(), f.fee(), f.token0()], block
+        at = Web3.to_checksum_address(address)
+        slot0, spacing, liquidity, fee, token0 = call_all(
+            self.w3,
+            [Read(at, fn(POOL, name)) for name in ("slot0", "tickSpacing", "liquidity", "fee")]
+            + [Read(at, fn(POOL, "token0"))],
+            block,
         )
         spacing = int(spacing)
         word = (int(slot0[1]) // spacing) >> 8
         words = [w for w in range(word - WORDS, word + WORDS + 1) if -(2**15) <= w < 2**15]
         initialised: list[int] = []
-        for w, bits in zip(
-            words, self._batch([f.tickBitmap(w) for w in words], block), strict=True
-        ):
+        bitmaps = call_all(self.w3, [Read(at, fn(POOL, "tickBitmap"), (w,)) for w in words], block)
+        for w, bits in zip(words, bitmaps, strict=True):
             bits = int(bits)
             while bits:
                 low = bits & -bits
                 initialised.append(((w << 8) + low.bit_length() - 1) * spacing)
                 bits ^= low
-        ticks = {
-            tick: int(info[1])
-            for tick, info in zip(
-                initialised, self._batch([f.ticks(t) for t in initialised], block), strict=True
-            )
-        }
+        infos = call_all(self.w3, [Read(at, fn(POOL, "ticks"), (t,)) for t in initialised], block)
+        ticks = {tick: int(info[1]) for tick, info in zip(initialised, infos, strict=True)}
         state = univ3.PoolState(
             sqrt_price_x96=int(slot0[0]),
             tick=int(slot0[1]),
@@ -115,16 +100,6 @@ class DepthReader:
             ticks=ticks,
         )
         return state, str(token0)
-
-    def _batch(self, calls: list[Any], block: int) -> list[Any]:
-        """The decoded results of contract ``calls`` (eth_call at ``block``), in one JSON-RPC
-        batch."""
-        if not calls:
-            return []
-        with self.w3.batch_requests() as batch:
-            for call in calls:
-                batch.add(call.call(block_identifier=block))
-            return list(batch.execute())
 
     def read(
         self, reading: FundReading, limit_bps: int, target_bps: int | None = None
@@ -136,7 +111,7 @@ class DepthReader:
                 continue
             address = self.pool_address(a.token)
             if address is None:
-                room = self.deposit_room(a.token, reading.block)
+                room = a.investable_now  # the venue's maxDeposit, read with the fund
                 if room is not None:
                     out[a.token] = AssetDepth(
                         a.token, max_buy=room, detail=f"{a.symbol}: maxDeposit {room}"
@@ -163,12 +138,33 @@ class DepthReader:
         fee = self.encoder.pool_fee(token)
         cash = self.c.addresses.cash
 
+        quoter = self.c.addresses.quoter
+        assert quoter is not None
+        quote = fn("IQuoterV2", "quoteExactInputSingle")
+        known: dict[tuple[str, int], int] = {}  # (token in, amount) -> out, at this block
+
+        def ask(pairs: list[tuple[str, str, int]]) -> None:
+            todo = [p for p in dict.fromkeys(pairs) if p[2] and (p[0], p[2]) not in known]
+            reads = [Read(quoter, quote, ((i, o, x, fee, 0),)) for i, o, x in todo]
+            for (i, _, x), answer in zip(
+                todo, call_all(self.w3, reads, reading.block), strict=True
+            ):
+                known[(i, x)] = int(answer[0])
+
         def quoted(token_in: str, token_out: str, amount: int) -> int:
-            assert self.c.quoter is not None
-            out = self.c.quoter.functions.quoteExactInputSingle(
-                (token_in, token_out, amount, fee, 0)
-            ).call(block_identifier=reading.block)
-            return int(out[0])
+            if (token_in, amount) not in known:
+                ask([(token_in, token_out, amount)])
+            return known[(token_in, amount)]
+
+        # the sizes checked first, in one batch (a bisection, when the quoter disagrees,
+        # asks one at a time); each answer is the same eth_call at the same block
+        ask(
+            [(cash, token, x or 0) for x in (depth.max_buy, depth.cheap_buy)]
+            + [
+                (token, cash, venue.oracle_tokens(x) if x else 0)
+                for x in (depth.max_sell, depth.cheap_sell)
+            ]
+        )
 
         def buy_bps(x: int) -> int:
             return slippage_bps(quoted(cash, token, x), max(1, venue.oracle_tokens(x)))

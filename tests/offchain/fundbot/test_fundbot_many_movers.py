@@ -204,6 +204,34 @@ def _capped_venue(fund: Any, accounts: Any, project: Any, cap: int) -> Any:
     return venue
 
 
+def test_depth__capped_venue__max_buy_is_what_is_left_under_its_cap_read_with_the_fund(
+    make_bot, fresh, accounts, project
+):
+    """A venue's own deposit limit is the most a purchase there can take (the controller cuts
+    a leg at it: fourth review): the depth reader takes it from the fund's reading
+    (``investable_now``: the adapter's ``investableNow``, the venue's ``maxDeposit`` at the
+    reading's block), not from a second read; eve filling most of the headroom shows in the
+    next reading; an ERC-4626 venue without a cap has no entry."""
+    venue = _capped_venue(fresh, accounts, project, 1_000_000)
+    bot = make_bot(NO_APPROVAL)
+    reading = bot.read()
+    assert reading.state.asset(venue.address).investable_now == 1_000_000 * UNIT
+    depth = bot.sizing.read_depth(reading)
+    assert depth[venue.address].max_buy == 1_000_000 * UNIT
+    eve = accounts[8]
+    fresh.cash.mint(eve, 850_000 * UNIT, sender=accounts[0])
+    fresh.cash.approve(venue, 2**256 - 1, sender=eve)
+    venue.deposit(850_000 * UNIT, eve, sender=eve)
+    reading = bot.read()
+    assert bot.sizing.read_depth(reading)[venue.address].max_buy == 150_000 * UNIT
+    uncapped = [
+        a.token
+        for a in reading.state.assets
+        if a.instant and a.token != venue.address and bot.depth.pool_address(a.token) is None
+    ]
+    assert uncapped and not set(uncapped) & set(depth), (uncapped, depth)
+
+
 def test_execute__outsider_fills_the_venue_to_its_cap_before_the_send__stale_in_words_fresh_plan(
     make_bot, fresh, chain, accounts, alerts, project
 ):
