@@ -107,6 +107,7 @@ from keepers.fund.sizing import (
     no_safe_move_message,
     unblock,
 )
+from keepers.fund.timelock import TimelockWatch
 from keepers.fund.venues import VenueChecker, VenuePrice
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alerter, AlertLevel
@@ -264,7 +265,24 @@ class FundBot:
         metrics.observe_tiers(tier_metrics(reading.state))
         self._feed_alert(reading)
         hold_alerts(self, reading)  # nav_jump / nav_jump_ended, fee and hold metrics
+        self._observe_timelock(reading)
         return reading
+
+    _timelock: TimelockWatch | None = None
+
+    def _observe_timelock(self, reading: FundReading) -> None:
+        """The timelock's queued operations as metrics (keepers.fund.timelock), scanned from
+        the last block seen; a failed read leaves the gauges as they were (logged)."""
+        if self.contracts.timelock is None:
+            return
+        if self._timelock is None:
+            self._timelock = TimelockWatch(
+                self.contracts.timelock, self.addresses, self.k.timelock_lookback_blocks
+            )
+        try:
+            self._timelock.observe(reading.block, reading.state.timestamp)
+        except Exception as err:  # noqa: BLE001 - a display read never stops a tick
+            log.warning("timelock.read_failed", error=f"{type(err).__name__}: {err}")
 
     def _feed_alert(self, reading: FundReading) -> None:
         """``feed_down`` (critical) while a held asset is unpriced, naming the asset, its feed,

@@ -445,6 +445,9 @@ def status(ctx: Ctx) -> None:
     carry = carried_flow(ctx)
     replicas = fleet_view(ctx)
     holders = holders_view(bot, r)
+    from keepers.fund.timelock import timelock_lines, timelock_view
+
+    timelock = timelock_view(bot, r.block, st.timestamp)  # what the admin has queued (issue 67)
     data = {
         "block": r.block,
         "total_assets": st.total_assets,
@@ -453,6 +456,7 @@ def status(ctx: Ctx) -> None:
         "tiers": rows,
         "carry": carry,
         **holders,
+        "timelock": timelock,
         **{sec.key: d for sec, d in sections},
         "fleet": replicas,
     }
@@ -480,6 +484,7 @@ def status(ctx: Ctx) -> None:
         else:
             lines.append("carried flow: none")
         lines += holders_lines(holders)
+        lines += timelock_lines(timelock)
         for sec, d in sections:
             lines += sec.lines(d)
         return "\n".join(lines + _fleet_lines(replicas))

@@ -76,6 +76,20 @@ VALUATION_STEP = Gauge(
     ["asset"],
 )
 
+# --- the admin's timelock (issue 67) ----------------------------------------------------------
+
+TIMELOCK_READY = Gauge(
+    "rebalance_timelock_operation_ready_timestamp_seconds",
+    "Unix time a queued FundTimelock operation becomes executable (open, not expired ones only)",
+    ["operation", "calls"],
+)
+TIMELOCK_EXPIRES = Gauge(
+    "rebalance_timelock_operation_expires_timestamp_seconds",
+    "Unix time after which a queued FundTimelock operation can no longer be executed "
+    "(+Inf for a timelock without a window)",
+    ["operation", "calls"],
+)
+
 # --- process health (issue 13) ----------------------------------------------------------------
 
 RPC_UP = Gauge("keeper_rpc_up", "1 when the last call to KEEPER_RPC_URL answered, else 0")
@@ -191,6 +205,17 @@ def observe_valuation(symbol: str, held: bool, move_bps: int) -> None:
     """An asset's valuation step (AssetController.priceHold): held or not, and its signed move."""
     VALUATION_HELD.labels(symbol).set(1 if held else 0)
     VALUATION_STEP.labels(symbol).set(float(Decimal(move_bps) / 10_000))
+
+
+def observe_timelock(ops: Any) -> None:
+    """The FundTimelock's open, unexpired operations (keepers.fund.timelock.QueuedOp): the
+    gauges hold exactly these (an executed, cancelled or expired one disappears)."""
+    TIMELOCK_READY.clear()
+    TIMELOCK_EXPIRES.clear()
+    for o in ops:
+        labels = (o.id[:18], ",".join(o.calls))
+        TIMELOCK_READY.labels(*labels).set(o.ready_at)
+        TIMELOCK_EXPIRES.labels(*labels).set(math.inf if o.expires_at is None else o.expires_at)
 
 
 def mark_tick(bot: str, at: float | None = None) -> None:
