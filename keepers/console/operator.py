@@ -168,6 +168,34 @@ def _holders_section(view: dict[str, Any], amount_of: Units) -> Markup:
     )
 
 
+def _fees_paid_section(v: dict[str, Any] | None, amount_of: Any) -> Any:
+    """What the fee recipient has been paid to date and holds now (issue 67)."""
+    head = tag("h2", "Fees paid to date")
+    if v is None or "error" in v:
+        why = "fees not read" if v is None else f"not read: {v['error']}"
+        return tag("section", head, tag("p", why, class_="bad"))
+    since = "the deployment" if v["whole_history"] else f"block {v['from_block']}"
+    rows = [
+        [
+            f"minted since {since} ({v['accruals']} accruals)",
+            f"{int(v['minted_shares']):,}",
+            amount_of(int(v["minted_management"]) + int(v["minted_performance"])),
+            amount_of(int(v["minted_value_now"])),
+        ],
+        [
+            f"held by the recipient {v['recipient']} now",
+            f"{int(v['held_shares']):,}",
+            "-",
+            amount_of(int(v["held_value"])),
+        ],
+    ]
+    return tag(
+        "section",
+        head,
+        table(["", "shares", "worth when minted", "worth now"], rows, id="fees-paid"),
+    )
+
+
 def _timelock_section(doc: dict[str, Any] | None) -> Any:
     """What the admin has queued in the FundTimelock: when each change becomes executable and
     when it expires (issue 67)."""
@@ -203,6 +231,7 @@ def _timelock_section(doc: dict[str, Any] | None) -> Any:
 
 def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bool = False) -> str:
     from keepers.fund.feeds import feeds_down
+    from keepers.fund.fees_paid import fees_paid_view
     from keepers.fund.holders import holders_view
     from keepers.fund.planning.report import tier_rows
     from keepers.fund.timelock import timelock_view
@@ -286,6 +315,7 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
         )
         held_steps = reading.held
         parts.append(_holders_section(holders_view(bot, reading), amount_of))
+        parts.append(_fees_paid_section(fees_paid_view(bot, reading), amount_of))
         parts.append(_timelock_section(timelock_view(bot, reading.block, st.timestamp)))
         cfg = ctx.config().planning
         spent_day = ctx.records().plans.cost_since(now - DAY)

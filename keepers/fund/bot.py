@@ -57,6 +57,8 @@ from keepers.fund.deployment import Deployed
 from keepers.fund.depth_reader import DepthReader
 from keepers.fund.execution import Execution, ExecutionServices, verify_tiers
 from keepers.fund.feeds import feed_down_message, feeds_down
+from keepers.fund.fees_paid import FeesWatch, add_holders, fees_paid_view
+from keepers.fund.fees_paid import observe as observe_fees_paid
 from keepers.fund.holds import hold_alerts
 from keepers.fund.lifecycle import Lifecycle, basis_doc
 from keepers.fund.move_cuts import read_move_cuts
@@ -266,9 +268,25 @@ class FundBot:
         self._feed_alert(reading)
         hold_alerts(self, reading)  # nav_jump / nav_jump_ended, fee and hold metrics
         self._observe_timelock(reading)
+        self._observe_fees_paid(reading)
         return reading
 
     _timelock: TimelockWatch | None = None
+    _fees_paid: FeesWatch | None = None
+
+    def _observe_fees_paid(self, reading: FundReading) -> None:
+        """The fees paid to date as metrics (keepers.fund.fees_paid), summed from the last
+        block seen; a failed read leaves the gauges as they were."""
+        if self._fees_paid is None:
+            self._fees_paid = FeesWatch(
+                self.contracts.vault,
+                self.k.fees_lookback_blocks,
+                self.addresses.first_block or 0,
+            )
+        view = fees_paid_view(self, reading, self._fees_paid)
+        if view is not None and "error" in view:
+            log.warning("fees_paid.read_failed", error=view["error"])
+        observe_fees_paid(view)
 
     def _observe_timelock(self, reading: FundReading) -> None:
         """The timelock's queued operations as metrics (keepers.fund.timelock), scanned from
@@ -424,7 +442,7 @@ class FundBot:
         # flight land (keepers.fund.planning.inflight), whichever trigger asked
         flights = self.plans.in_flight()
         p = self.sizing.make_sized_plan(reading, triggers, now, flights)
-        report = plan_report(project(reading.state, flights), p)
+        report = add_holders(plan_report(project(reading.state, flights), p), self, reading)
         carried = any(t.code == CARRY for t in triggers)
         if not dry_run and (p.carry or carried):
             self.carry.replace(p, now, now + self.cfg.carry_slice_interval_s)
@@ -460,10 +478,10 @@ class FundBot:
                 )
                 log.warning("plan.covered", plan=p.id, covered_by=flying.ref)
                 return CycleOutcome(flying.ref, DUPLICATE, msg)
-            return CycleOutcome(p.id, NOTHING, detail)
+            return CycleOutcome(p.id, NOTHING, detail, report=report if dry_run else None)
         if dry_run:
             findings = self.sizing.risk_check(reading, p, now)
-            return CycleOutcome(p.id, "dry_run", findings_text(findings))
+            return CycleOutcome(p.id, "dry_run", findings_text(findings), report=report)
         if self.stopping.is_set():
             return CycleOutcome(None, NOTHING, "stopping: no new plan")
         doc = {"report": report, "block": reading.block}

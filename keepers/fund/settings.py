@@ -66,6 +66,16 @@ class FundKeeperSettings(KeeperSettings):
         "cover the timelock's delay plus its 14-day execution window: 150,000 blocks are 20 "
         "days at Ethereum's 12 s; raise it on faster chains (BSC's 3 s blocks: 600,000).",
     )
+    fees_lookback_blocks: int = Field(
+        default=2_700_000,
+        ge=1,
+        le=100_000_000,
+        description="How many blocks back `keeper status`, the console, plan reports and the "
+        "metrics sum the vault's FeesAccrued events for the fees paid to date (one eth_getLogs "
+        "call, or chunks of 10,000 blocks when the node refuses the range). 2,700,000 blocks "
+        "are a year at Ethereum's 12 s; a range that starts after the deployment's first block "
+        "is shown as such ('since block N').",
+    )
 
 
 @dataclass(frozen=True)

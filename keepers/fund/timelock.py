@@ -4,8 +4,8 @@ the console's fund page and the metrics (``rebalance_timelock_operation_*``, ale
 ``TimelockOperationReady`` and ``TimelockOperationExpiring``).
 
 The ids come from the timelock's ``CallScheduled`` events over a bounded range of blocks
-(``KEEPER_TIMELOCK_LOOKBACK_BLOCKS`` back from the block read, in chunks of ``CHUNK`` blocks, so
-a node that caps ``eth_getLogs`` still answers); each id's state is the timelock's own
+(``KEEPER_TIMELOCK_LOOKBACK_BLOCKS`` back from the block read: one call, or chunks of 10,000
+blocks when the node caps ``eth_getLogs``); each id's state is the timelock's own
 (``getTimestamp`` at the same block: 0 cancelled or never, 1 executed, else its ready time), so
 ``Cancelled`` and ``CallExecuted`` need not be in the range. ``TimelockWatch`` keeps the ids it
 has seen and scans only the blocks after its last scan (the bot's ticks); ``queued(...)`` is a
@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keepers import abis
+from keepers.fund.logs import get_logs
 from keepers.runtime import metrics
 
-__all__ = ["CHUNK", "QueuedOp", "TimelockWatch", "queued", "timelock_lines", "timelock_view"]
+__all__ = ["QueuedOp", "TimelockWatch", "queued", "timelock_lines", "timelock_view"]
 
-CHUNK = 10_000  # blocks per eth_getLogs call (below the common provider caps)
 _DONE = 1
 
 
@@ -115,19 +115,17 @@ class TimelockWatch:
             return
         sels, labels = _selectors(), _labels(self.addresses)
         seen: dict[str, dict[int, str]] = {}
-        for lo in range(start, to_block + 1, CHUNK):
-            hi = min(to_block, lo + CHUNK - 1)
-            for lg in self.timelock.events.CallScheduled.get_logs(from_block=lo, to_block=hi):
-                a = lg["args"]
-                op = "0x" + bytes(a["id"]).hex()
-                data = bytes(a["data"])
-                target = str(a["target"]).lower()
-                who = labels.get(target, str(a["target"]))
-                what = sels.get(data[:4], "0x" + data[:4].hex()) if len(data) >= 4 else "(no data)"
-                if int(a["index"]) == 0:  # a new schedule of the id: its calls afresh
-                    seen[op] = {}
-                    self.blocks[op] = int(lg["blockNumber"])
-                seen.setdefault(op, {})[int(a["index"])] = f"{who}.{what}"
+        for lg in get_logs(self.timelock.events.CallScheduled, start, to_block):
+            a = lg["args"]
+            op = "0x" + bytes(a["id"]).hex()
+            data = bytes(a["data"])
+            target = str(a["target"]).lower()
+            who = labels.get(target, str(a["target"]))
+            what = sels.get(data[:4], "0x" + data[:4].hex()) if len(data) >= 4 else "(no data)"
+            if int(a["index"]) == 0:  # a new schedule of the id: its calls afresh
+                seen[op] = {}
+                self.blocks[op] = int(lg["blockNumber"])
+            seen.setdefault(op, {})[int(a["index"])] = f"{who}.{what}"
         for op, calls in seen.items():
             self.calls[op] = [calls[i] for i in sorted(calls)]
         self.scanned_to = to_block

@@ -76,6 +76,23 @@ VALUATION_STEP = Gauge(
     ["asset"],
 )
 
+FEE_SHARES_HELD = Gauge(
+    "rebalance_fee_shares_held",
+    "Vault shares the fee recipient holds now (its balance; share units)",
+)
+FEES_HELD_VALUE = Gauge(
+    "rebalance_fees_held_value",
+    "What the fee recipient's shares are worth now at the exit price, base token base units",
+)
+FEE_SHARES_MINTED = Gauge(
+    "rebalance_fee_shares_minted",
+    "Fee shares minted to date (FeesAccrued summed over KEEPER_FEES_LOOKBACK_BLOCKS)",
+)
+FEES_MINTED_VALUE = Gauge(
+    "rebalance_fees_minted_value",
+    "Fees minted to date, base units at the time each was minted (management + performance)",
+)
+
 # --- the admin's timelock (issue 67) ----------------------------------------------------------
 
 TIMELOCK_READY = Gauge(
@@ -205,6 +222,14 @@ def observe_valuation(symbol: str, held: bool, move_bps: int) -> None:
     """An asset's valuation step (AssetController.priceHold): held or not, and its signed move."""
     VALUATION_HELD.labels(symbol).set(1 if held else 0)
     VALUATION_STEP.labels(symbol).set(float(Decimal(move_bps) / 10_000))
+
+
+def observe_fees_paid(held_shares: int, held_value: int, minted_shares: int, minted: int) -> None:
+    """What the fee recipient holds and was minted to date (keepers.fund.fees_paid)."""
+    FEE_SHARES_HELD.set(held_shares)
+    FEES_HELD_VALUE.set(held_value)
+    FEE_SHARES_MINTED.set(minted_shares)
+    FEES_MINTED_VALUE.set(minted)
 
 
 def observe_timelock(ops: Any) -> None:

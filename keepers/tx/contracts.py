@@ -51,6 +51,8 @@ class FundAddresses:
     # the FundTimelock the admin proposes through (the record's ``timelock``): what is queued,
     # when it is executable and when it expires (keepers.fund.timelock); None in an older record
     timelock: str | None = None
+    # the deploy's first block (the record's ``blocks.first``): where event sums start
+    first_block: int | None = None
 
     @property
     def quoter(self) -> str | None:
@@ -109,7 +111,14 @@ class FundAddresses:
             where=where,
             release=str(data["release"]) if data.get("release") else None,
             timelock=cs(data["timelock"]) if data.get("timelock") else None,
+            first_block=_first_block(data),
         )
+
+
+def _first_block(data: dict[str, Any]) -> int | None:
+    blocks = data.get("blocks")
+    first = blocks.get("first") if isinstance(blocks, dict) else None
+    return int(first) if isinstance(first, int) and first >= 0 else None
 
 
 @dataclass
