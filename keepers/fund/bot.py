@@ -274,16 +274,21 @@ class FundBot:
     _timelock: TimelockWatch | None = None
     _fees_paid: FeesWatch | None = None
 
-    def _observe_fees_paid(self, reading: FundReading) -> None:
-        """The fees paid to date as metrics (keepers.fund.fees_paid), summed from the last
-        block seen; a failed read leaves the gauges as they were."""
+    def fees_watch(self) -> FeesWatch:
+        """The FeesAccrued sum this process keeps (keepers.fund.fees_paid): the lookback is
+        scanned once, then only the blocks after the last read (metrics and plan reports)."""
         if self._fees_paid is None:
             self._fees_paid = FeesWatch(
                 self.contracts.vault,
                 self.k.fees_lookback_blocks,
                 self.addresses.first_block or 0,
             )
-        view = fees_paid_view(self, reading, self._fees_paid)
+        return self._fees_paid
+
+    def _observe_fees_paid(self, reading: FundReading) -> None:
+        """The fees paid to date as metrics (keepers.fund.fees_paid), summed from the last
+        block seen; a failed read leaves the gauges as they were."""
+        view = fees_paid_view(self, reading, self.fees_watch())
         if view is not None and "error" in view:
             log.warning("fees_paid.read_failed", error=view["error"])
         observe_fees_paid(view)

@@ -168,7 +168,9 @@ def add_holders(report: dict[str, Any], bot: Any, reading: Any) -> dict[str, Any
     except Exception as err:  # noqa: BLE001 - a display read never stops a plan
         view = {"error": f"{type(err).__name__}: {err}"[:300]}
         lines = [f"fees and in-kind exit: not read ({view['error']})"]
-    paid = fees_paid_view(bot, reading)
+    # the bot's running sum when it keeps one (no lookback scanned again for every plan)
+    watch = bot.fees_watch() if hasattr(bot, "fees_watch") else None
+    paid = fees_paid_view(bot, reading, watch)
     view["fees_paid"] = paid
     report["holders"] = view
     report["holders_lines"] = lines + fees_paid_lines(paid)
