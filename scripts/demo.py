@@ -75,7 +75,7 @@ def cli(network, profile_path, days, console, hold):
     click.echo(render_before_after(before, after))
 
     from ballast_dev.demo.charts import lag_chart, tier_ratio_chart
-    from ballast_dev.demo.run import fees_report, run, summary, verdict
+    from ballast_dev.demo.run import fees_report, holders_report, run, summary, verdict
 
     out = Path("reports") / time.strftime("demo-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
@@ -109,6 +109,7 @@ def cli(network, profile_path, days, console, hold):
     click.echo("")
     click.echo(summary(ledger, out / "fund-keeper.db", start, end))
     click.echo(fees_report(fund)[1])
+    click.echo(holders_report(fund)[1])
     bands = [(int(t.targetBps), int(t.minBps), int(t.maxBps)) for t in end.tiers]
     c1 = tier_ratio_chart(out / "tier-ratios.png", ledger.days, ledger.ratios, bands, ledger.events)
     c2 = lag_chart(

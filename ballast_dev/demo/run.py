@@ -784,15 +784,61 @@ def fees_report(fund: Any) -> tuple[dict[str, int], str]:
     price = (total + 1) * 10**24 // (supply + pending + 10**6)
     accrued = int(vault.convertToAssets(shares)) if shares else 0
     d = int(fund.cash.decimals())
+    # paid to date (issue 67): every FeesAccrued of the month, the local chain's whole history
+    logs = list(vault.FeesAccrued.range(0, vault.chain_manager.blocks.height + 1))
+    minted = sum(int(lg.shares) for lg in logs)
+    minted_at_mint = sum(int(lg.managementFee) + int(lg.performanceFee) for lg in logs)
     data = {"shares": shares, "accrued": accrued, "pending_shares": pending, "hwm": hwm,
-            "price": price, "management_bps": int(mgmt), "performance_bps": int(perf)}  # fmt: skip
+            "price": price, "management_bps": int(mgmt), "performance_bps": int(perf),
+            "minted_shares": minted, "minted_at_mint": minted_at_mint,
+            "accruals": len(logs)}  # fmt: skip
     text = (
         f"fees ({int(mgmt) / 100:.2f}%/yr management, {int(perf) / 100:.2f}% performance, to "
-        f"{recipient}): accrued {fmt_amount(accrued, d, 2)} ({shares:,} shares), "
-        f"pending {pending:,} shares; high-water mark {fmt_amount(hwm, 18, 6)}, price per share "
-        f"now {fmt_amount(price, 18, 6)}"
+        f"{recipient}): paid to date {fmt_amount(minted_at_mint, d, 2)} when minted "
+        f"({minted:,} shares in {len(logs)} accruals); held now {fmt_amount(accrued, d, 2)} "
+        f"({shares:,} shares), pending {pending:,} shares; high-water mark "
+        f"{fmt_amount(hwm, 18, 6)}, price per share now {fmt_amount(price, 18, 6)}"
     )
     return data, text
+
+
+def holders_report(fund: Any, share_bps: int = 100) -> tuple[dict[str, Any], str]:
+    """What a holder leaving in kind gets now (issue 67): ``previewRedeemInKind`` for
+    ``share_bps`` of the supply (cash and each token), and every valuation step the controller
+    holds (``priceHold``: the asset, the step and the bound), or "none held"."""
+    vault, controller = fund.vault, fund.controller
+    d = int(fund.cash.decimals())
+    shares = int(vault.totalSupply()) * share_bps // 10_000
+    symbols = {str(t.address).lower(): s for s, t in fund.assets.items()}
+    legs: list[tuple[str, int]] = []
+    cash = 0
+    if shares:
+        cash, tokens, amounts = vault.previewRedeemInKind(shares)
+        legs = [
+            (symbols.get(str(t).lower(), str(t)), int(a))
+            for t, a in zip(tokens, amounts, strict=True)
+        ]
+    holds = []
+    for sym, token in fund.assets.items():
+        h = controller.priceHold(token)
+        if h[0]:
+            holds.append((sym, int(h[3]), int(h[4])))
+    paid = ", ".join(
+        f"{fmt_amount(a, int(fund.assets[s].decimals()), 4)} {s}" for s, a in legs if a
+    )
+    lines = [
+        f"in-kind exit of {share_bps / 100:g}% of the supply ({shares:,} shares) now: "
+        f"{fmt_amount(int(cash), d, 2)} cash"
+        + (f" + {paid}" if paid else "")
+        + " (0.5% penalty kept by the fund; no keeper, price or pause needed)"
+    ]
+    lines += [
+        f"valuation held: {s} moved {m} bps, {a} bps allowed (entries refused, exits at the "
+        "lower price, until the guardian's acceptPrice)"
+        for s, m, a in holds
+    ] or ["valuation holds: none"]
+    data = {"shares": shares, "cash": int(cash), "legs": legs, "holds": holds}
+    return data, "\n".join(lines)
 
 
 __all__ = [
@@ -801,6 +847,7 @@ __all__ = [
     "summary",
     "verdict",
     "fees_report",
+    "holders_report",
     "month_script",
     "fmt_bps",
     "Demo",

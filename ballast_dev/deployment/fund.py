@@ -6,6 +6,7 @@ talks to the chain through ape; amounts are integers in base units.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,8 +235,17 @@ def add_asset(
     fund.feeds[symbol] = feed
 
 
-def deploy_timelock(project: Any, deployer: Any, admin: Any, delay: int, steps: Any = None) -> Any:
-    """The FundTimelock, proposed and executed by `admin` (an account or the admin Safe)."""
+def deploy_timelock(
+    project: Any,
+    deployer: Any,
+    admin: Any,
+    delay: int,
+    steps: Any = None,
+    cancellers: Sequence[Any] = (),
+) -> Any:
+    """The FundTimelock, proposed and executed by `admin` (an account or the admin Safe);
+    `cancellers` (the guardian) may cancel a queued operation at once (CANCELLER_ROLE, granted
+    in the constructor: the timelock has no admin to grant it later but itself)."""
     steps = steps or DirectSteps()
     admin_address = str(getattr(admin, "address", admin))
     return steps.deploy(
@@ -245,6 +255,7 @@ def deploy_timelock(project: Any, deployer: Any, admin: Any, delay: int, steps: 
         [admin_address],
         [admin_address],
         "0x" + "00" * 20,
+        [str(getattr(c, "address", c)) for c in cancellers],
         sender=deployer,
     )
 
@@ -257,14 +268,15 @@ def hand_over(
     delay: int,
     steps: Any = None,
     timelock: Any = None,
+    cancellers: Sequence[Any] = (),
 ) -> Any:
     """Moves DEFAULT_ADMIN_ROLE (risk-increasing changes) to a TimelockController proposed and
-    executed by `admin` (deployed here unless `timelock` is given), and renounces the
-    deployer's roles."""
+    executed by `admin` (deployed here unless `timelock` is given, with `cancellers` allowed
+    to cancel), and renounces the deployer's roles."""
     steps = steps or DirectSteps()
     admin_address = str(getattr(admin, "address", admin))
     if timelock is None:
-        timelock = deploy_timelock(project, deployer, admin_address, delay, steps)
+        timelock = deploy_timelock(project, deployer, admin_address, delay, steps, cancellers)
     for c in (fund.vault, fund.controller):
         n = _label(c, fund)
         steps.send(

@@ -232,7 +232,9 @@ def deploy_profile(
         from ballast_dev.deployment.plan_executor import deploy_plan_executor
 
         # the executor's risk-increasing changes belong to the timelock, which must exist first
-        timelock = deploy_timelock(project, deployer, admin, profile.timelock_delay, steps)
+        timelock = deploy_timelock(
+            project, deployer, admin, profile.timelock_delay, steps, cancellers=[guardian]
+        )
         ex = deploy_plan_executor(
             project,
             fund,
@@ -251,7 +253,14 @@ def deploy_profile(
         )
         log(f"plan executor {ex.address}: the keeper moves the fund through it only")
     timelock = hand_over(
-        project, fund, deployer, admin, profile.timelock_delay, steps=steps, timelock=timelock
+        project,
+        fund,
+        deployer,
+        admin,
+        profile.timelock_delay,
+        steps=steps,
+        timelock=timelock,
+        cancellers=[guardian],
     )
     if "uniswap" in fund.adapters:
         # the pool fee tier decides where the fund trades: risk-increasing, so the timelock's

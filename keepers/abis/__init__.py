@@ -35,6 +35,8 @@ NAMES: tuple[str, ...] = (
     "Supervisor",
     # the keeper's plans go through it where deployed (contracts/fund/PlanExecutor.sol)
     "PlanExecutor",
+    # the admin's timelock: what is queued, when it is ready and when it expires (issue 67)
+    "FundTimelock",
     # external contracts, the subset the keepers call (contracts/interfaces/external)
     "IERC20Min",
     "IChainlinkFeed",

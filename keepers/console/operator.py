@@ -168,10 +168,73 @@ def _holders_section(view: dict[str, Any], amount_of: Units) -> Markup:
     )
 
 
+def _fees_paid_section(v: dict[str, Any] | None, amount_of: Any) -> Any:
+    """What the fee recipient has been paid to date and holds now (issue 67)."""
+    head = tag("h2", "Fees paid to date")
+    if v is None or "error" in v:
+        why = "fees not read" if v is None else f"not read: {v['error']}"
+        return tag("section", head, tag("p", why, class_="bad"))
+    since = "the deployment" if v["whole_history"] else f"block {v['from_block']}"
+    rows = [
+        [
+            f"minted since {since} ({v['accruals']} accruals)",
+            f"{int(v['minted_shares']):,}",
+            amount_of(int(v["minted_management"]) + int(v["minted_performance"])),
+            amount_of(int(v["minted_value_now"])),
+        ],
+        [
+            f"held by the recipient {v['recipient']} now",
+            f"{int(v['held_shares']):,}",
+            "-",
+            amount_of(int(v["held_value"])),
+        ],
+    ]
+    return tag(
+        "section",
+        head,
+        table(["", "shares", "worth when minted", "worth now"], rows, id="fees-paid"),
+    )
+
+
+def _timelock_section(doc: dict[str, Any] | None) -> Any:
+    """What the admin has queued in the FundTimelock: when each change becomes executable and
+    when it expires (issue 67)."""
+    head = tag("h2", "Queued in the timelock (the guardian can cancel any at once)")
+    if doc is None:
+        return tag(
+            "section", head, tag("p", "no timelock in the deployment record", class_="muted")
+        )
+    if "error" in doc:
+        return tag("section", head, tag("p", f"not read: {doc['error']}", class_="bad"))
+    if not doc["queued"]:
+        return tag("section", head, tag("p", "nothing queued", class_="muted", id="timelock-none"))
+    rows = [
+        [
+            o["id"][:18],
+            ", ".join(o["calls"]),
+            tag("span", o["state"], class_="bad" if o["state"] == "ready" else "muted")
+            if o["state"] != "waiting"
+            else o["state"],
+            utc(o["ready_at"]),
+            "never" if o["expires_at"] is None else utc(o["expires_at"]),
+        ]
+        for o in doc["queued"]
+    ]
+    return tag(
+        "section",
+        head,
+        table(
+            ["operation", "calls", "state", "executable from", "expires after"], rows, id="timelock"
+        ),
+    )
+
+
 def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bool = False) -> str:
     from keepers.fund.feeds import feeds_down
+    from keepers.fund.fees_paid import fees_paid_view
     from keepers.fund.holders import holders_view
     from keepers.fund.planning.report import tier_rows
+    from keepers.fund.timelock import timelock_view
 
     parts: list[Any] = []
     bot = optional_bot(ctx)
@@ -252,6 +315,8 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
         )
         held_steps = reading.held
         parts.append(_holders_section(holders_view(bot, reading), amount_of))
+        parts.append(_fees_paid_section(fees_paid_view(bot, reading), amount_of))
+        parts.append(_timelock_section(timelock_view(bot, reading.block, st.timestamp)))
         cfg = ctx.config().planning
         spent_day = ctx.records().plans.cost_since(now - DAY)
         spent_30 = ctx.records().plans.cost_since(now - 30 * DAY)

@@ -328,7 +328,9 @@ def plan_page(
     status = str(row.status)
     approved = signed_enough(status, view)
     parts: list[Any] = []
-    pill = status_pill(status)
+    # the owners' signatures count: the plan is approved now, whatever the store says until
+    # the keeper's next tick records it (the pill said pending_approval beside "approved")
+    pill = status_pill(PlanStatus.APPROVED.value if approved else status)
     if approved:
         pill = Markup(pill + " " + tag("b", approved_text(view), class_="ok", id="approved"))
     head = _kv(

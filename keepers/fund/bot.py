@@ -57,6 +57,8 @@ from keepers.fund.deployment import Deployed
 from keepers.fund.depth_reader import DepthReader
 from keepers.fund.execution import Execution, ExecutionServices, verify_tiers
 from keepers.fund.feeds import feed_down_message, feeds_down
+from keepers.fund.fees_paid import FeesWatch, add_holders, fees_paid_view
+from keepers.fund.fees_paid import observe as observe_fees_paid
 from keepers.fund.holds import hold_alerts
 from keepers.fund.lifecycle import Lifecycle, basis_doc
 from keepers.fund.move_cuts import read_move_cuts
@@ -107,6 +109,7 @@ from keepers.fund.sizing import (
     no_safe_move_message,
     unblock,
 )
+from keepers.fund.timelock import TimelockWatch
 from keepers.fund.venues import VenueChecker, VenuePrice
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alerter, AlertLevel
@@ -264,7 +267,45 @@ class FundBot:
         metrics.observe_tiers(tier_metrics(reading.state))
         self._feed_alert(reading)
         hold_alerts(self, reading)  # nav_jump / nav_jump_ended, fee and hold metrics
+        self._observe_timelock(reading)
+        self._observe_fees_paid(reading)
         return reading
+
+    _timelock: TimelockWatch | None = None
+    _fees_paid: FeesWatch | None = None
+
+    def fees_watch(self) -> FeesWatch:
+        """The FeesAccrued sum this process keeps (keepers.fund.fees_paid): the lookback is
+        scanned once, then only the blocks after the last read (metrics and plan reports)."""
+        if self._fees_paid is None:
+            self._fees_paid = FeesWatch(
+                self.contracts.vault,
+                self.k.fees_lookback_blocks,
+                self.addresses.first_block or 0,
+            )
+        return self._fees_paid
+
+    def _observe_fees_paid(self, reading: FundReading) -> None:
+        """The fees paid to date as metrics (keepers.fund.fees_paid), summed from the last
+        block seen; a failed read leaves the gauges as they were."""
+        view = fees_paid_view(self, reading, self.fees_watch())
+        if view is not None and "error" in view:
+            log.warning("fees_paid.read_failed", error=view["error"])
+        observe_fees_paid(view)
+
+    def _observe_timelock(self, reading: FundReading) -> None:
+        """The timelock's queued operations as metrics (keepers.fund.timelock), scanned from
+        the last block seen; a failed read leaves the gauges as they were (logged)."""
+        if self.contracts.timelock is None:
+            return
+        if self._timelock is None:
+            self._timelock = TimelockWatch(
+                self.contracts.timelock, self.addresses, self.k.timelock_lookback_blocks
+            )
+        try:
+            self._timelock.observe(reading.block, reading.state.timestamp)
+        except Exception as err:  # noqa: BLE001 - a display read never stops a tick
+            log.warning("timelock.read_failed", error=f"{type(err).__name__}: {err}")
 
     def _feed_alert(self, reading: FundReading) -> None:
         """``feed_down`` (critical) while a held asset is unpriced, naming the asset, its feed,
@@ -406,7 +447,7 @@ class FundBot:
         # flight land (keepers.fund.planning.inflight), whichever trigger asked
         flights = self.plans.in_flight()
         p = self.sizing.make_sized_plan(reading, triggers, now, flights)
-        report = plan_report(project(reading.state, flights), p)
+        report = add_holders(plan_report(project(reading.state, flights), p), self, reading)
         carried = any(t.code == CARRY for t in triggers)
         if not dry_run and (p.carry or carried):
             self.carry.replace(p, now, now + self.cfg.carry_slice_interval_s)
@@ -442,10 +483,10 @@ class FundBot:
                 )
                 log.warning("plan.covered", plan=p.id, covered_by=flying.ref)
                 return CycleOutcome(flying.ref, DUPLICATE, msg)
-            return CycleOutcome(p.id, NOTHING, detail)
+            return CycleOutcome(p.id, NOTHING, detail, report=report if dry_run else None)
         if dry_run:
             findings = self.sizing.risk_check(reading, p, now)
-            return CycleOutcome(p.id, "dry_run", findings_text(findings))
+            return CycleOutcome(p.id, "dry_run", findings_text(findings), report=report)
         if self.stopping.is_set():
             return CycleOutcome(None, NOTHING, "stopping: no new plan")
         doc = {"report": report, "block": reading.block}

@@ -66,16 +66,21 @@ def _outcome(o: Any) -> dict[str, Any]:
             }
             for r in o.results
         ],
+        **({"report": o.report} if o.report is not None else {}),
     }
 
 
 def _outcome_text(o: Any) -> str:
+    from keepers.fund.planning.report import render_text
+
     lines = [f"plan {o.plan_id or '-'}: {o.status}" + (f" ({o.detail})" if o.detail else "")]
     for r in o.results:
         mark = "ok " if r.success else "ERR"
         lines.append(
             f"  {mark} {r.action.type.value} {r.action.amount} {r.tx_hash or r.error or ''}"
         )
+    if o.report is not None:  # a dry run's report: the tiers, the actions, fees, in-kind exit
+        lines.append(render_text(o.report))
     return "\n".join(lines)
 
 
@@ -448,6 +453,11 @@ def status(ctx: Ctx) -> None:
     carry = carried_flow(ctx)
     replicas = fleet_view(ctx)
     holders = holders_view(bot, r)
+    from keepers.fund.fees_paid import fees_paid_lines, fees_paid_view
+    from keepers.fund.timelock import timelock_lines, timelock_view
+
+    timelock = timelock_view(bot, r.block, st.timestamp)  # what the admin has queued (issue 67)
+    fees_paid = fees_paid_view(bot, r)  # what the fee recipient was paid to date (issue 67)
     data = {
         "block": r.block,
         "total_assets": st.total_assets,
@@ -456,6 +466,8 @@ def status(ctx: Ctx) -> None:
         "tiers": rows,
         "carry": carry,
         **holders,
+        "fees_paid": fees_paid,
+        "timelock": timelock,
         **{sec.key: d for sec, d in sections},
         "fleet": replicas,
     }
@@ -483,6 +495,8 @@ def status(ctx: Ctx) -> None:
         else:
             lines.append("carried flow: none")
         lines += holders_lines(holders)
+        lines += fees_paid_lines(fees_paid)
+        lines += timelock_lines(timelock)
         for sec, d in sections:
             lines += sec.lines(d)
         return "\n".join(lines + _fleet_lines(replicas))

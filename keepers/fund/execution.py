@@ -614,6 +614,10 @@ class Execution:
         else:
             report = plan_report(begin, p, results, final.state)
         report["progress"] = verification["progress"]
+        planned = payload.get("report") or {}
+        for key in ("holders", "holders_lines"):  # what holders saw when it was planned
+            if key in planned:
+                report.setdefault(key, planned[key])
         cost = sum(r.cost or 0 for r in results)
         report["cost"] = str(cost)
         self.s.plans.finish(

@@ -5,6 +5,7 @@ statuses, and the fund keeper's pipeline role. Shared by the bot and its stages
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from keepers.fund.planning.actions import ActionResult
 
@@ -28,3 +29,6 @@ class CycleOutcome:
     detail: str = ""
     results: list[ActionResult] = field(default_factory=list)
     seconds: float = 0.0
+    # a dry run's plan report (keepers.fund.planning.report, with the holders' lines): what
+    # `keeper plan --dry-run` prints, since nothing is stored for `keeper review` to show
+    report: dict[str, Any] | None = None

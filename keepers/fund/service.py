@@ -260,6 +260,7 @@ def propose_manual(bot: Any, now: int, by: str, reason: str, *, fence: Any) -> s
     through the risk check, freeze, approvals and simulation on its next tick. Returns the
     plan's id; NothingToRebalance or PlanPendingError (a pending plan covers these actions)
     say why nothing was stored."""
+    from keepers.fund.fees_paid import add_holders
     from keepers.fund.planning import triggers as trig
     from keepers.fund.planning.inflight import project
     from keepers.fund.planning.report import plan_report
@@ -278,7 +279,7 @@ def propose_manual(bot: Any, now: int, by: str, reason: str, *, fence: Any) -> s
                 f"to add to what is in flight ({detail})"
             )
         raise NothingToRebalance(f"nothing to rebalance: {detail}")
-    report = plan_report(project(reading.state, flights), p)
+    report = add_holders(plan_report(project(reading.state, flights), p), bot, reading)
     payload = {"report": report, "block": reading.block, "proposed_by": f"console:{by}"}
     covering = bot.plans.save_decided(p, PROPOSED, payload, fence=fence)
     if covering is not None:

@@ -57,6 +57,25 @@ class FundKeeperSettings(KeeperSettings):
     # refuses every action (PlanExpired) and the keeper aborts the plan and plans afresh.
     # KEEPER_PLAN_EXECUTION_WINDOW_S (seconds, 1 min .. 7 days, default 6 h)
     plan_execution_window_s: int = Field(default=6 * 3_600, ge=60, le=7 * 86_400)
+    timelock_lookback_blocks: int = Field(
+        default=150_000,
+        ge=1,
+        le=10_000_000,
+        description="How many blocks back `keeper status`, the console and the metrics look for "
+        "the FundTimelock's CallScheduled events (read in chunks of 10,000 blocks). It must "
+        "cover the timelock's delay plus its 14-day execution window: 150,000 blocks are 20 "
+        "days at Ethereum's 12 s; raise it on faster chains (BSC's 3 s blocks: 600,000).",
+    )
+    fees_lookback_blocks: int = Field(
+        default=2_700_000,
+        ge=1,
+        le=100_000_000,
+        description="How many blocks back `keeper status`, the console, plan reports and the "
+        "metrics sum the vault's FeesAccrued events for the fees paid to date (one eth_getLogs "
+        "call, or chunks of 10,000 blocks when the node refuses the range). 2,700,000 blocks "
+        "are a year at Ethereum's 12 s; a range that starts after the deployment's first block "
+        "is shown as such ('since block N').",
+    )
 
 
 @dataclass(frozen=True)

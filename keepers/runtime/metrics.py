@@ -76,6 +76,37 @@ VALUATION_STEP = Gauge(
     ["asset"],
 )
 
+FEE_SHARES_HELD = Gauge(
+    "rebalance_fee_shares_held",
+    "Vault shares the fee recipient holds now (its balance; share units)",
+)
+FEES_HELD_VALUE = Gauge(
+    "rebalance_fees_held_value",
+    "What the fee recipient's shares are worth now at the exit price, base token base units",
+)
+FEE_SHARES_MINTED = Gauge(
+    "rebalance_fee_shares_minted",
+    "Fee shares minted to date (FeesAccrued summed over KEEPER_FEES_LOOKBACK_BLOCKS)",
+)
+FEES_MINTED_VALUE = Gauge(
+    "rebalance_fees_minted_value",
+    "Fees minted to date, base units at the time each was minted (management + performance)",
+)
+
+# --- the admin's timelock (issue 67) ----------------------------------------------------------
+
+TIMELOCK_READY = Gauge(
+    "rebalance_timelock_operation_ready_timestamp_seconds",
+    "Unix time a queued FundTimelock operation becomes executable (open, not expired ones only)",
+    ["operation", "calls"],
+)
+TIMELOCK_EXPIRES = Gauge(
+    "rebalance_timelock_operation_expires_timestamp_seconds",
+    "Unix time after which a queued FundTimelock operation can no longer be executed "
+    "(+Inf for a timelock without a window)",
+    ["operation", "calls"],
+)
+
 # --- process health (issue 13) ----------------------------------------------------------------
 
 RPC_UP = Gauge("keeper_rpc_up", "1 when the last call to KEEPER_RPC_URL answered, else 0")
@@ -191,6 +222,25 @@ def observe_valuation(symbol: str, held: bool, move_bps: int) -> None:
     """An asset's valuation step (AssetController.priceHold): held or not, and its signed move."""
     VALUATION_HELD.labels(symbol).set(1 if held else 0)
     VALUATION_STEP.labels(symbol).set(float(Decimal(move_bps) / 10_000))
+
+
+def observe_fees_paid(held_shares: int, held_value: int, minted_shares: int, minted: int) -> None:
+    """What the fee recipient holds and was minted to date (keepers.fund.fees_paid)."""
+    FEE_SHARES_HELD.set(held_shares)
+    FEES_HELD_VALUE.set(held_value)
+    FEE_SHARES_MINTED.set(minted_shares)
+    FEES_MINTED_VALUE.set(minted)
+
+
+def observe_timelock(ops: Any) -> None:
+    """The FundTimelock's open, unexpired operations (keepers.fund.timelock.QueuedOp): the
+    gauges hold exactly these (an executed, cancelled or expired one disappears)."""
+    TIMELOCK_READY.clear()
+    TIMELOCK_EXPIRES.clear()
+    for o in ops:
+        labels = (o.id[:18], ",".join(o.calls))
+        TIMELOCK_READY.labels(*labels).set(o.ready_at)
+        TIMELOCK_EXPIRES.labels(*labels).set(math.inf if o.expires_at is None else o.expires_at)
 
 
 def mark_tick(bot: str, at: float | None = None) -> None:

@@ -48,6 +48,11 @@ class FundAddresses:
     # the contract release the deploy recorded (the controller's RELEASE()); None in a record
     # written before 0.2.0 (keepers.tx.release)
     release: str | None = None
+    # the FundTimelock the admin proposes through (the record's ``timelock``): what is queued,
+    # when it is executable and when it expires (keepers.fund.timelock); None in an older record
+    timelock: str | None = None
+    # the deploy's first block (the record's ``blocks.first``): where event sums start
+    first_block: int | None = None
 
     @property
     def quoter(self) -> str | None:
@@ -105,7 +110,15 @@ class FundAddresses:
             plan_executor=cs(executor) if executor else None,
             where=where,
             release=str(data["release"]) if data.get("release") else None,
+            timelock=cs(data["timelock"]) if data.get("timelock") else None,
+            first_block=_first_block(data),
         )
+
+
+def _first_block(data: dict[str, Any]) -> int | None:
+    blocks = data.get("blocks")
+    first = blocks.get("first") if isinstance(blocks, dict) else None
+    return int(first) if isinstance(first, int) and first >= 0 else None
 
 
 @dataclass
@@ -132,6 +145,7 @@ class FundContracts:
         self.executor = (
             self._at(a.plan_executor, abis.load("PlanExecutor")) if a.plan_executor else None
         )
+        self.timelock = self._at(a.timelock, abis.load("FundTimelock")) if a.timelock else None
 
     def safe(self, address: str) -> Contract:
         """The owner views of a Safe (the executor's admin Safe)."""

@@ -184,6 +184,9 @@ def render_text(report: dict[str, Any]) -> str:
         )
     else:
         lines += ["", "no actions"]
+    # what holders are promised at the plan's block (fees, paid to date, the in-kind exit):
+    # rendered when the report was made (keepers.fund.fees_paid.add_holders)
+    lines += report.get("holders_lines", ())
     for symbol in report.get("valuation_held", ()):
         lines.append(
             f"valuation held: {symbol} (its feed stepped past its step bound): not traded, tier "

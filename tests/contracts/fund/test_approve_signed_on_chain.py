@@ -36,7 +36,7 @@ def owners_safe(deployer):
 @pytest.fixture(scope="module")
 def executor(project, deployer, fund, controller, keeper, owners_safe, unit, fund_usdt):
     timelock = deployer.deploy(
-        project.FundTimelock, 0, [owners_safe.address], [owners_safe.address], "0x" + "00" * 20
+        project.FundTimelock, 0, [owners_safe.address], [owners_safe.address], "0x" + "00" * 20, []
     )
     return deploy_plan_executor(
         project,

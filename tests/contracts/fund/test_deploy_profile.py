@@ -33,6 +33,10 @@ def test_local_profile__deploys_and_rebalances(accounts, project):
         with ape.reverts():
             c.setRoundsBumped(fund.assets[profile.assets[1].symbol], True, sender=who)
     assert c.hasRole(c.ADMIN_ROLE(), admin) and c.hasRole(c.KEEPER_ROLE(), keeper)
+    # the guardian may veto a queued change at once; the keeper may not (issue 67)
+    t = fund.timelock
+    guardian = accounts[int(profile.roles["guardian"])]
+    assert t.hasRole(t.CANCELLER_ROLE(), guardian) and not t.hasRole(t.CANCELLER_ROLE(), keeper)
     # the pool fee tier decides where the fund trades: only the timelock may switch it
     assert fund.adapters["uniswap"].owner() == fund.timelock.address
     limits = c.moveLimits()

@@ -34,7 +34,7 @@ ZERO32 = b"\x00" * 32
 @pytest.fixture(scope="module")
 def timelock(project, deployer, safe):
     return deployer.deploy(
-        project.FundTimelock, 0, [safe.address], [safe.address], "0x" + "00" * 20
+        project.FundTimelock, 0, [safe.address], [safe.address], "0x" + "00" * 20, []
     )
 
 

@@ -49,7 +49,7 @@ KINDS = ["as_is", "v01", "v_other", "high_s", "eip2098", "long", "zero", "random
 @pytest.fixture(scope="module")
 def executor(project, deployer, fund, keeper, safe):
     timelock = deployer.deploy(
-        project.FundTimelock, 0, [safe.address], [safe.address], "0x" + "00" * 20
+        project.FundTimelock, 0, [safe.address], [safe.address], "0x" + "00" * 20, []
     )
     return deploy_plan_executor(
         project, fund, deployer, safe=safe, timelock=timelock, keeper=keeper, approval_threshold=1

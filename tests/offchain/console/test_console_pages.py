@@ -142,3 +142,34 @@ def test_plan_page__stale_plan__says_why_in_words_escaped(env):  # noqa: F811
     assert shown and "cash short: 1,000.00 USDT needed" in shown.group(1)
     assert "<b>now</b>" not in page and "&lt;b&gt;now&lt;/b&gt;" in shown.group(1)
     assert "why stale" in page
+
+
+def test_plan_page__owners_signatures_count__pill_says_approved_before_the_tick(env):  # noqa: F811
+    """Issue 67: as soon as the owners' signatures count, the status pill says approved (it
+    said pending_approval beside "2 of 2: approved, waiting for the keeper to execute" until
+    the keeper's next tick stored it)."""
+    from ballast_dev.local.keystores import account_key
+    from keepers.fund.planning.plan_approval import sign_plan
+    from tests.offchain.console.test_console_security import frozen_plan
+
+    e, plans = env
+    row = plans.get(REF)
+    frozen = frozen_plan(REF).to_frozen([0, 1], ["allocateToLayer", "purchaseAsset"])
+    plans.update(REF, frozen=frozen)
+    pill = re.compile(r'<span class="pill[^"]*" data-status="([a-z_]+)">([a-z_]+)</span>')
+    with running_console(e, now=NOW) as c:
+        ops = Client(c.url)
+        _, _, page = ops.get(f"/plans/{REF}")
+        assert pill.search(page).groups() == ("pending_approval", "pending_approval")
+        for who in ("alice", "bob"):
+            sig = "0x" + sign_plan(frozen_plan(REF), account_key(who)).hex()
+            status, _, out = ops.post(
+                f"/plans/{REF}/signature",
+                json_body={"signature": sig},
+                headers={"X-CSRF-Token": ops.csrf(page)},
+            )
+            assert status == 200, out
+        _, _, page = ops.get(f"/plans/{REF}")
+    assert plans.get(REF).status == row.status == "pending_approval"  # no tick yet
+    assert pill.search(page).groups() == ("approved", "approved")
+    assert "2 of 2: approved, waiting for the keeper to execute" in page

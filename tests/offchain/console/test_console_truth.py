@@ -144,6 +144,10 @@ def test_plan_page__signatures_count__approved_at_once__nothing_to_sign__queue_a
     driver.get(f"{url}/plans/{REF}")
     approved = "2 of 2: approved, waiting for the keeper to execute"
     assert approved in text_of(driver, "plan-head")
+    # the pill says so too, before the keeper's tick stores it (issue 67: it said
+    # pending_approval beside the sentence)
+    pill = driver.find_element("css selector", "#plan-head [data-status]")
+    assert (pill.get_attribute("data-status"), pill.text) == ("approved", "approved")
     assert not driver.find_elements("id", "sign")
     assert not driver.find_elements("id", "paste-form")
     last = text_of(driver, "approval")

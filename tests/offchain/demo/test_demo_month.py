@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from ballast_dev.demo.run import fees_report, prologue, run, verdict
+from ballast_dev.demo.run import fees_report, holders_report, prologue, run, verdict
 from ballast_dev.deployment.fund import fund_state
 from ballast_dev.deployment.profile import deploy_profile
 from scripts.demo import DEFAULT_PROFILE, demo_profile
@@ -35,13 +35,25 @@ def test_demo_month__compressed_scenes__ends_in_band_and_kill_recovered(
         end = fund_state(fund)
         ok, line = verdict(ledger, tmp_path / "fund-keeper.db", end)
         fees, fees_line = fees_report(fund)
+        exit_now, holders_lines = holders_report(fund)
+        in_kind_expected = fund.vault.previewRedeemInKind(exit_now["shares"])
     finally:
         chain.restore(snap)
-    print(f"\n{line}\n{fees_line}\nmonth of {DAYS} days in {time.perf_counter() - started:.1f}s")
+    print(
+        f"\n{line}\n{fees_line}\n{holders_lines}\nmonth of {DAYS} days in {time.perf_counter() - started:.1f}s"
+    )
     # fees on (1% a year, 10% above the high-water mark): the month minted the recipient shares
     assert fees["management_bps"] == 100 and fees["performance_bps"] == 1_000
     assert fees["shares"] > 0 and fees["accrued"] > 0, fees_line
     assert fees["hwm"] > 0, fees_line
+    # paid to date (issue 67): the month's FeesAccrued, at least what the recipient holds
+    assert fees["minted_shares"] >= fees["shares"] > 0 and fees["accruals"] > 0, fees_line
+    assert "paid to date" in fees_line and f"{fees['minted_shares']:,} shares" in fees_line
+    # the in-kind exit now, as the vault previews it, and the holds line
+    assert exit_now["cash"] == in_kind_expected[0] and exit_now["shares"] > 0
+    assert [a for _, a in exit_now["legs"]] == list(in_kind_expected[2])
+    assert holders_lines.startswith("in-kind exit of 1% of the supply")
+    assert "valuation holds: none" in holders_lines or "valuation held:" in holders_lines
     assert ok, (line, ledger.log, ledger.alerts)
     assert ledger.kill["killed"] and ledger.kill["sent_before"] < ledger.kill["actions"]
     assert ledger.kill["transactions"] == ledger.kill["actions"]

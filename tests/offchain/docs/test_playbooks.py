@@ -193,6 +193,9 @@ def test_every_cast_command_of_the_playbooks_names_a_function_of_the_build() -> 
             fns = _functions(CAST_TARGETS[var])
             if key not in fns:
                 wrong.append(f"{page.name}: cast {verb} ${var} {key}: no such function")
+            elif verb == "call" and outputs is None and fns[key]:
+                # a holder reading it would get raw hex (issue 67: previewRedeemInKind was)
+                wrong.append(f"{page.name}: cast call {key} without its return types ({fns[key]})")
             elif outputs is not None and outputs != fns[key]:
                 wrong.append(f"{page.name}: {key} returns ({fns[key]}), the page reads ({outputs})")
     assert not wrong, "\n".join(wrong)

@@ -51,3 +51,22 @@ def test_progress__outcomes__in_band_improved_no_safe_move_not_improved():
     assert progress(off, closer, 1) == "improved"
     assert progress(off, off, 0) == "no safe move"
     assert progress(closer, off, 1) == "not improved"
+
+
+def test_render_text__holders_lines__printed_for_review() -> None:
+    """Issue 67: the lines a report was made with (fees, paid to date, the in-kind exit:
+    keepers.fund.fees_paid.add_holders) are what `keeper review` prints of a stored plan."""
+    cfg = load_planning_config(
+        {}, top3_concentration_limit=10_000, asset_concentration_limit=10_000
+    )
+    state = make_state(
+        250 * K, [make_asset("MMF", 1, 250 * K), make_asset("HYD", 2, 500 * K)], decimals=18
+    )
+    report = plan_report(state, plan(state, cfg, liquidity_triggers(state, cfg), NOW))
+    assert "in-kind exit" not in render_text(report)
+    report["holders_lines"] = [
+        "fees: management 1.00%/yr, performance 10.00% above the high-water mark, to 0xR",
+        "in-kind exit of 1% of the supply (10 shares): 5 cash (0.5% penalty kept by the fund)",
+    ]
+    text = render_text(json.loads(json.dumps(report)))  # as stored
+    assert "fees: management 1.00%/yr" in text and "in-kind exit of 1% of the supply" in text
