@@ -37,8 +37,6 @@ log = get_logger("keepers.depth")
 
 WORDS = 2  # bitmap words read on each side of the current one
 
-POOL = "IUniswapV3Pool"
-
 
 class DepthReader:
     """``read(reading, limit_bps, target_bps)`` -> {token: AssetDepth} for the fund's V3
@@ -74,22 +72,29 @@ class DepthReader:
         at = Web3.to_checksum_address(address)
         slot0, spacing, liquidity, fee, token0 = call_all(
             self.w3,
-            [Read(at, fn(POOL, name)) for name in ("slot0", "tickSpacing", "liquidity", "fee")]
-            + [Read(at, fn(POOL, "token0"))],
+            [
+                Read(at, fn("IUniswapV3Pool", name))
+                for name in ("slot0", "tickSpacing", "liquidity", "fee")
+            ]
+            + [Read(at, fn("IUniswapV3Pool", "token0"))],
             block,
         )
         spacing = int(spacing)
         word = (int(slot0[1]) // spacing) >> 8
         words = [w for w in range(word - WORDS, word + WORDS + 1) if -(2**15) <= w < 2**15]
         initialised: list[int] = []
-        bitmaps = call_all(self.w3, [Read(at, fn(POOL, "tickBitmap"), (w,)) for w in words], block)
+        bitmaps = call_all(
+            self.w3, [Read(at, fn("IUniswapV3Pool", "tickBitmap"), (w,)) for w in words], block
+        )
         for w, bits in zip(words, bitmaps, strict=True):
             bits = int(bits)
             while bits:
                 low = bits & -bits
                 initialised.append(((w << 8) + low.bit_length() - 1) * spacing)
                 bits ^= low
-        infos = call_all(self.w3, [Read(at, fn(POOL, "ticks"), (t,)) for t in initialised], block)
+        infos = call_all(
+            self.w3, [Read(at, fn("IUniswapV3Pool", "ticks"), (t,)) for t in initialised], block
+        )
         ticks = {tick: int(info[1]) for tick, info in zip(initialised, infos, strict=True)}
         state = univ3.PoolState(
             sqrt_price_x96=int(slot0[0]),

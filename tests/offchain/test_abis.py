@@ -31,7 +31,8 @@ def manifest() -> dict:
 
 
 def _loaded_names(tree_root: Path) -> dict[str, list[str]]:
-    """name -> where, for every `abis.load("Name")` / `load("Name")` with a literal name."""
+    """name -> where, for every `abis.load("Name")` with a literal name, and every batched
+    read's `fn("Name", "function")` (keepers.tx.reads, which loads the ABI by that name)."""
     found: dict[str, list[str]] = {}
     for path in sorted(tree_root.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -43,7 +44,7 @@ def _loaded_names(tree_root: Path) -> dict[str, list[str]]:
                 and fn.attr == "load"
                 and isinstance(fn.value, ast.Name)
                 and fn.value.id == "abis"
-            )
+            ) or (isinstance(fn, ast.Name) and fn.id == "fn" and len(node.args) >= 2)
             arg = node.args[0]
             if is_load and isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                 found.setdefault(arg.value, []).append(f"{path.relative_to(ROOT)}:{node.lineno}")
