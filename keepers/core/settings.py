@@ -170,7 +170,7 @@ class KeeperSettings(BaseSettings):
         default=None,
         min_length=1,
         description="`aws-kms`: the key's AWS region (e.g. eu-west-1); unset, boto3's "
-        "(AWS_REGION, the profile's).",
+        "(AWS_DEFAULT_REGION, the profile's).",
     )
     signer_kms_endpoint_url: str | None = Field(
         default=None,

@@ -195,7 +195,10 @@ def normalise_and_recover(digest: bytes, r: int, s: int, address: str) -> tuple[
 
 
 def kms_client(
-    region: str | None, endpoint_url: str | None, timeout_s: float
+    region: str | None,
+    endpoint_url: str | None,
+    timeout_s: float,
+    region_setting: str = "KEEPER_SIGNER_KMS_REGION",
 ) -> Any:  # botocore.client.KMS
     """A boto3 KMS client; botocore's own retries off (the signer retries, bounded, itself).
     Credentials from boto3's chain. ConfigError when no region is set anywhere."""
@@ -214,8 +217,8 @@ def kms_client(
         )
     except NoRegionError:
         raise ConfigError(
-            "KEEPER_SIGNER_KMS_REGION: no AWS region for the KMS key (set "
-            "KEEPER_SIGNER_KMS_REGION, or AWS_REGION for the process)"
+            f"{region_setting}: no AWS region for the KMS key (set {region_setting}, or "
+            "AWS_DEFAULT_REGION or a profile's region for the process)"
         ) from None
 
 
@@ -237,6 +240,7 @@ class AwsKmsSigner:
         expected_address: str | None = None,
         client: Any = None,
         setting: str = "KEEPER_SIGNER_KMS_KEY_ID",
+        region_setting: str = "KEEPER_SIGNER_KMS_REGION",
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not key_id:
@@ -245,10 +249,13 @@ class AwsKmsSigner:
             raise ValueError("max_attempts must be at least 1")
         self.key_id = key_id
         self.setting = setting
+        self.region_setting = region_setting
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
         self._sleep = sleep
-        self._client = client if client is not None else kms_client(region, endpoint_url, timeout_s)
+        if client is None:
+            client = kms_client(region, endpoint_url, timeout_s, region_setting)
+        self._client = client
         self.region = str(self._client.meta.region_name)
         self.endpoint_url = endpoint_url
         self.signatures = 0  # signatures made (each checked)
@@ -358,7 +365,7 @@ class AwsKmsSigner:
         if code == "NotFoundException":
             return (
                 f"{text} (no such key or alias in region {self.region!r}: check "
-                f"{self.setting} and KEEPER_SIGNER_KMS_REGION)"
+                f"{self.setting} and {self.region_setting})"
             )
         if code == "DisabledException":
             return f"{text} (the key is disabled: enable it, or point {self.setting} at another)"
