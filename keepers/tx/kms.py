@@ -202,9 +202,18 @@ def kms_client(
 ) -> Any:  # botocore.client.KMS
     """A boto3 KMS client; botocore's own retries off (the signer retries, bounded, itself).
     Credentials from boto3's chain. ConfigError when no region is set anywhere."""
+    import logging
+
     import boto3
     from botocore.config import Config
     from botocore.exceptions import NoRegionError
+
+    # botocore at DEBUG logs every request's headers: the Authorization header's access key id
+    # and X-Amz-Security-Token, the session token of an instance role (which no environment
+    # variable holds, so the output scrubbing would not know it). KEEPER_LOG_LEVEL=DEBUG must
+    # not print them: boto's loggers stay at WARNING.
+    for name in ("botocore", "boto3", "s3transfer"):
+        logging.getLogger(name).setLevel(max(logging.getLogger(name).level, logging.WARNING))
 
     config = Config(
         retries={"total_max_attempts": 1, "mode": "standard"},

@@ -439,3 +439,24 @@ def test_keeper_cli__kms_errors__exit_2_naming_setting_no_credential_printed(kms
         assert "KEEPER_SIGNER_KMS_KEY_ID" in out and words in out, out
         for secret in (ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN):
             assert secret not in out
+
+
+def test_kms_signer__debug_logging__no_credential_or_token_in_the_log(kms, key_id, capfd):
+    """KEEPER_LOG_LEVEL=DEBUG: botocore would log each request's headers (the access key id in
+    Authorization, the session token of an instance role, which no variable holds)."""
+    from keepers.core.logging import configure_logging
+
+    configure_logging(True, "DEBUG")
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN)
+            mp.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+            signer = _signer(kms, key_id)
+            signer.sign_hash(keccak256(b"debug"))
+        out = capfd.readouterr()
+        text = out.out + out.err
+        assert signer.address in text  # the start-up line: signer.aws_kms with the address
+        for secret in (ACCESS_KEY_ID, SESSION_TOKEN, "X-Amz-Security-Token", "Authorization"):
+            assert secret not in text
+    finally:
+        configure_logging(True, "WARNING")
