@@ -62,7 +62,9 @@ class KmsStandIn:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=15)
+                # its shutdown waits on the gateway's workers for about 15 s; nothing of its
+                # state is kept, so a stand-in still up after 3 s is killed
+                self.proc.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
