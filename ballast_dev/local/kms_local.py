@@ -7,9 +7,15 @@ GetPublicKey's DER SubjectPublicKeyInfo, Sign with ``MessageType=DIGEST`` and
 ``ECDSA_SHA_256`` (the digest signed as it is, a DER signature with s anywhere in [1, n-1]),
 DisableKey (``DisabledException``), aliases, regions (a key of one region is
 ``NotFoundException`` in another) and AWS's JSON error shapes, parsed by the real botocore.
-What it does not do: throttle (AWS answers ``ThrottlingException`` past the account's request
-rate; the tests inject that answer at botocore's HTTP layer, ``throttle``) and check IAM
-(any credentials are accepted).
+Where it differs from AWS, and what the tests do about it:
+
+- it never throttles (AWS answers ``ThrottlingException`` past the account's request rate):
+  the tests inject AWS's answer (HTTP 400, that error type and body) at botocore's HTTP layer,
+  `throttle`, so botocore parses it as it parses AWS's;
+- it checks no IAM (any credentials are accepted): ``AccessDeniedException`` is not exercised;
+- ``GetPublicKey`` answers for a disabled key (AWS answers ``DisabledException``): the signer's
+  start-up ``Sign`` check refuses a disabled key either way (``Sign`` answers
+  ``DisabledException`` here as on AWS).
 
 The caller owns the process: ``KmsStandIn.stop()`` ends it (the fixtures do)."""
 
