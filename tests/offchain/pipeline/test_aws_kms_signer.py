@@ -460,3 +460,11 @@ def test_kms_signer__debug_logging__no_credential_or_token_in_the_log(kms, key_i
             assert secret not in text
     finally:
         configure_logging(True, "WARNING")
+
+
+def test_kms_signer__no_region_anywhere__config_error_names_region_setting(monkeypatch, tmp_path):
+    for var in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    with pytest.raises(ConfigError, match="KEEPER_SIGNER_KMS_REGION: no AWS region"):
+        AwsKmsSigner("alias/keeper", endpoint_url="http://127.0.0.1:9")
