@@ -17,7 +17,7 @@ $(shell mkdir -p $(TMPDIR))
 export APE_TEST_ARGS ?=
 CONTRACTS := $(shell find contracts -name '*.sol' 2>/dev/null)
 
-.PHONY: FORCE help setup compile abis docs slither prove halmos-venv test test-durations test-deep test-slow test-all demo demo-crosschain lint fmt gas bench clean
+.PHONY: FORCE help setup compile abis docs slither prove halmos-venv kms-venv test test-durations test-deep test-slow test-all demo demo-crosschain lint fmt gas bench clean
 
 help:
 	@echo "make demo       run the fund on a local anvil chain the project starts itself"
@@ -78,9 +78,14 @@ docs: compile
 halmos-venv:
 	bash scripts/toolchain/halmos_venv.sh
 
+# The KMS stand-in's own venv (scripts/toolchain/kms_venv.sh: LocalStack's KMS, which signs a
+# DIGEST as AWS does): the aws-kms signer's tests start it on loopback.
+kms-venv:
+	bash scripts/toolchain/kms_venv.sh
+
 # The ape suite, with the invariant suites, slither and the fork rehearsal beside it
 # (scripts/toolchain/test.sh says why and how the exit code is kept).
-test: compile halmos-venv
+test: compile halmos-venv kms-venv
 	bash scripts/toolchain/test.sh
 
 # Seconds per test file from the last `make test` (.build/test-results.xml): xdist hands the
@@ -99,10 +104,10 @@ prove: setup
 slither: setup
 	bash scripts/toolchain/slither.sh
 
-test-slow: compile halmos-venv
+test-slow: compile halmos-venv kms-venv
 	ape test tests -m "slow and not fork" $(APE_TEST_ARGS)
 
-test-all: compile halmos-venv
+test-all: compile halmos-venv kms-venv
 	ape test tests -m "not bench and not fork" $(APE_TEST_ARGS)
 	bash tests/fork/run.sh
 

@@ -8,6 +8,8 @@ after every transaction: run the same command again after an interruption and it
               transaction (what, to, gas) and the total; nothing reaches the network
   --autosign  sign without prompting: the account is unlocked with the passphrase in
               APE_ACCOUNTS_<alias>_PASSPHRASE (never prompted for, never printed)
+  --aws-kms   sign with an AWS KMS key (spec ECC_SECG_P256K1) instead of an ape account
+              (ballast_dev/deployment/kms_account.py; docs/operator/aws-kms.md)
 
 At the end it prints the hand-over checklist (what the admin must call), or "hand-over
 complete".
@@ -142,10 +144,17 @@ def _stop_after() -> int | None:
 @click.option(
     "--autosign", is_flag=True, help="unlock --account from APE_ACCOUNTS_<alias>_PASSPHRASE"
 )
+@click.option(
+    "--aws-kms",
+    "kms_key",
+    default=None,
+    help="sign with this AWS KMS key instead of an ape account (key id, ARN or alias/NAME, spec "
+    "ECC_SECG_P256K1; region from AWS_REGION, endpoint from AWS_ENDPOINT_URL_KMS)",
+)
 @click.option("--dry-run", is_flag=True, help="simulate on a fork; print the plan and gas")
 @click.option("--record", "record_path", default=None, help="record file (default per network)")
 @click.option("--dump-state", default=None, help="anvil only: write the chain state to this file")
-def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state):
+def cli(network, profile_path, alias, autosign, kms_key, dry_run, record_path, dump_state):
     from ape import accounts, chain, networks, project
 
     try:
@@ -155,7 +164,19 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
     except ProfileError as e:
         raise click.ClickException(str(e)) from None
 
-    deployer = load_account(accounts, alias, autosign)
+    if kms_key is not None:
+        if alias or autosign:
+            raise click.ClickException("--aws-kms signs instead of --account: give one of them")
+        from ballast_dev.deployment.kms_account import kms_account
+        from keepers.core.errors import ConfigError
+
+        try:
+            deployer = kms_account(kms_key)
+        except ConfigError as e:  # not found in the region, disabled, wrong spec, no credentials
+            raise click.ClickException(str(e)) from None
+        click.echo(f"deployer {deployer.address}: AWS KMS key {deployer.signer.key_arn}")
+    else:
+        deployer = load_account(accounts, alias, autosign)
     name = f"{net.ecosystem.name}-{net.name}"  # a fork's record apart from its network's
     path = Path(record_path) if record_path else DEPLOYMENTS_DIR / f"{name}.json"
     header = {
@@ -181,7 +202,7 @@ def cli(network, profile_path, alias, autosign, dry_run, record_path, dump_state
             with networks.fork(provider_name="foundry") as fork:
                 signer = (
                     accounts.test_accounts.impersonate_account(deployer.address)
-                    if alias
+                    if alias or kms_key
                     else deployer
                 )
                 plan = RecordedSteps.open(

@@ -140,12 +140,58 @@ class KeeperSettings(BaseSettings):
     poll_interval_s: float = Field(default=0.05, gt=0)
     retry_backoff_s: float = Field(default=1.0, ge=0)
     # --- signer ----------------------------------------------------------------------------
-    signer_kind: Literal["raw", "ape", "remote"] = "raw"
+    signer_kind: Literal["raw", "ape", "remote", "aws-kms"] = Field(
+        default="raw",
+        description="Where the keeper's key is: `raw` (KEEPER_SIGNER_KEY, local chains and "
+        "tests), `ape` (an ape keyfile account, KEEPER_SIGNER_ALIAS), `remote` (a JSON-RPC "
+        "eth_signTransaction endpoint, KEEPER_SIGNER_URL and KEEPER_SIGNER_ADDRESS) or "
+        "`aws-kms` (an AWS KMS key of spec ECC_SECG_P256K1, KEEPER_SIGNER_KMS_KEY_ID; the key "
+        "never leaves KMS, the address is derived from its public key and logged at start-up).",
+    )
     signer_key: SecretStr | None = None
     signer_alias: str | None = None
     signer_passphrase: SecretStr | None = None
     signer_url: str | None = None
-    signer_address: str | None = None
+    signer_address: str | None = Field(
+        default=None,
+        description="The remote signer's address (required with `remote`); with `aws-kms` "
+        "optional: the address the KMS key must have, checked at start-up (an alias re-pointed "
+        "at another key then refuses to start).",
+    )
+    signer_kms_key_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="`aws-kms`: the KMS key that signs: a key id, a key ARN or `alias/NAME` "
+        "(spec ECC_SECG_P256K1, usage SIGN_VERIFY; the keeper needs only kms:GetPublicKey and "
+        "kms:Sign on it). AWS credentials come from boto3's chain (environment, profile, "
+        "instance role), never from a keeper setting.",
+    )
+    signer_kms_region: str | None = Field(
+        default=None,
+        min_length=1,
+        description="`aws-kms`: the key's AWS region (e.g. eu-west-1); unset, boto3's "
+        "(AWS_DEFAULT_REGION, the profile's).",
+    )
+    signer_kms_endpoint_url: str | None = Field(
+        default=None,
+        description="`aws-kms`: a KMS endpoint other than the region's public one: a VPC "
+        "endpoint (https://vpce-....kms.eu-west-1.vpce.amazonaws.com) or a local stand-in.",
+    )
+    signer_kms_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="`aws-kms`: tries per KMS call when KMS throttles (ThrottlingException) or "
+        "is briefly unavailable, with exponential backoff from KEEPER_SIGNER_KMS_BACKOFF_S; "
+        "then the intent stays unsigned and the pipeline tries again later (at start-up: exit "
+        "2). Nothing is sent unsigned.",
+    )
+    signer_kms_backoff_s: float = Field(
+        default=0.2,
+        ge=0,
+        le=30,
+        description="`aws-kms`: the first retry's wait in seconds, doubled at each retry.",
+    )
     # One sender per key: a foreign transaction at this keeper's nonces halts the pipeline
     # (two keepers with one key could execute a plan twice). Off only for tests that simulate it.
     exclusive_signer: bool = True
@@ -210,7 +256,7 @@ class KeeperSettings(BaseSettings):
             raise ValueError(f"expected sqlite:///<file> or postgresql+psycopg://..., got {v!r}")
         return v
 
-    @field_validator("rpc_url", "signer_url")
+    @field_validator("rpc_url", "signer_url", "signer_kms_endpoint_url")
     @classmethod
     def _http_url(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("http://", "https://")):
@@ -228,6 +274,11 @@ class KeeperSettings(BaseSettings):
             raise ConfigError(
                 "KEEPER_SIGNER_KIND='remote': signer_url and signer_address are required for a "
                 "remote signer (set KEEPER_SIGNER_URL and KEEPER_SIGNER_ADDRESS)"
+            )
+        if self.signer_kind == "aws-kms" and not self.signer_kms_key_id:
+            raise ConfigError(
+                "KEEPER_SIGNER_KIND='aws-kms': signer_kms_key_id is required for a KMS signer "
+                "(set KEEPER_SIGNER_KMS_KEY_ID to the key id, its ARN or alias/NAME)"
             )
         if self.policy_file is not None:
             try:
@@ -253,7 +304,11 @@ class KeeperSettings(BaseSettings):
 # Names that hold secrets, wherever they appear (a settings field, an env variable, a profile
 # key): their values are never printed, whatever the error.
 _SECRET_NAME = re.compile(
-    r"(^|_)(key|private_key|passphrase|password|secret|api_secret|mnemonic)$", re.IGNORECASE
+    # AWS's credential variables too (AWS_SECRET_ACCESS_KEY ends in _key already): the access
+    # key id and the session token of the KMS signer's credentials
+    r"(^|_)(key|private_key|passphrase|password|secret|api_secret|mnemonic|access_key_id"
+    r"|session_token|security_token)$",
+    re.IGNORECASE,
 )
 REDACTED = "<redacted>"
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from contextlib import nullcontext
 from typing import Any
@@ -31,7 +32,7 @@ from keepers.cli_base import (
     main,
     read_only_command,
 )
-from keepers.core.errors import EXIT_UNAVAILABLE, DomainError, KeeperError
+from keepers.core.errors import EXIT_UNAVAILABLE, ConfigError, DomainError, KeeperError
 from keepers.fund.service import (
     approval_view,
     approval_views,
@@ -204,18 +205,35 @@ def _ask_passphrase(alias: str) -> str:
     "Safe{Wallet}, a Safe that is an owner), checked on chain with ERC-1271",
 )
 @click.option(
+    "--aws-kms",
+    "kms_key",
+    default=None,
+    help="sign the plan with this AWS KMS key (key id, ARN or alias/NAME; spec ECC_SECG_P256K1): "
+    "the typed data's EIP-712 digest signed in KMS (MessageType DIGEST); region from AWS_REGION "
+    "(or boto3's AWS_DEFAULT_REGION), "
+    "a VPC or stand-in endpoint from AWS_ENDPOINT_URL_KMS, credentials from boto3's chain",
+)
+@click.option(
     "--by", default=None, help="plans without a PlanExecutor only: the approving admin's name"
 )
 @click.option("--note", default="")
 @click.pass_obj
 def approve(
-    ctx: Ctx, plan_ref: str, alias: str | None, signature: str | None, by: str | None, note: str
+    ctx: Ctx,
+    plan_ref: str,
+    alias: str | None,
+    signature: str | None,
+    kms_key: str | None,
+    by: str | None,
+    note: str,
 ) -> None:
     """Approve a plan waiting for approval: sign it (--account) or record a signature made
     elsewhere (--signature). Records only: no keeper key, no transaction (a contract signature
     is checked on chain with ERC-1271, so the node must answer for it)."""
-    if sum(x is not None for x in (alias, signature, by)) != 1:
-        raise click.UsageError("give exactly one of --account ALIAS, --signature 0x..., --by NAME")
+    if sum(x is not None for x in (alias, signature, kms_key, by)) != 1:
+        raise click.UsageError(
+            "give exactly one of --account ALIAS, --aws-kms KEY, --signature 0x..., --by NAME"
+        )
     row = _find(ctx, plan_ref)
     plans = ctx.records().plans
     try:
@@ -257,6 +275,28 @@ def approve(
         signature = "0x" + sign_plan(plan, account.key).hex()
         del account
         note = f"account {alias}" + (f": {note}" if note else "")
+    if kms_key is not None:
+        from keepers.core.logging import configure_logging
+        from keepers.fund.planning.plan_approval import signable
+        from keepers.tx.errors import NodeError
+        from keepers.tx.kms import AwsKmsSigner
+
+        level = os.environ.get("KEEPER_LOG_LEVEL", "INFO").upper()
+        # the key's address logged (signer.aws_kms) on stderr, never into --json's stdout
+        configure_logging(True, level if level in ("DEBUG", "WARNING", "ERROR") else "INFO")
+        try:
+            kms = AwsKmsSigner(
+                kms_key,
+                region=os.environ.get("AWS_REGION") or None,  # else boto3's own
+                setting="--aws-kms",
+                region_setting="AWS_REGION",
+            )
+            signature = "0x" + kms.sign_message(signable(plan)).hex()
+        except ConfigError as err:  # no such key, disabled, wrong spec, no credentials: 2
+            fail(str(err), exit_code(err))
+        except NodeError as err:  # throttled past the retries, refused signature: 1
+            fail(str(err), 1)
+        note = f"aws-kms {kms.address}" + (f": {note}" if note else "")
     assert signature is not None
     try:
         d = record_signature(ctx, row.ref, signature, now, note)

@@ -1,4 +1,5 @@
-"""Signers: raw key (local chains), ape account keyfile, remote JSON-RPC eth_signTransaction.
+"""Signers: raw key (local chains), ape account keyfile, remote JSON-RPC eth_signTransaction,
+an AWS KMS key (keepers.tx.kms).
 
 Every signer takes an EIP-1559 transaction dict with integer fields (``type``, ``chainId``,
 ``nonce``, ``to``, ``value``, ``data``, ``gas``, ``maxFeePerGas``, ``maxPriorityFeePerGas``)
@@ -175,8 +176,20 @@ class RemoteSigner:
 
 
 def signer_from_settings(settings: Any) -> Signer:
-    """Build the configured signer (KEEPER_SIGNER_KIND = raw | ape | remote)."""
+    """Build the configured signer (KEEPER_SIGNER_KIND = raw | ape | remote | aws-kms)."""
     kind = settings.signer_kind
+    if kind == "aws-kms":
+        from keepers.tx.kms import AwsKmsSigner
+
+        return AwsKmsSigner(
+            settings.signer_kms_key_id,
+            region=settings.signer_kms_region,
+            endpoint_url=settings.signer_kms_endpoint_url,
+            max_attempts=settings.signer_kms_max_attempts,
+            backoff_s=settings.signer_kms_backoff_s,
+            timeout_s=settings.rpc_timeout_s,
+            expected_address=settings.signer_address,
+        )
     if kind == "raw":
         if settings.signer_key is None:
             raise ConfigError("signer_key (KEEPER_SIGNER_KEY) is required for a raw-key signer")

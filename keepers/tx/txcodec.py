@@ -58,13 +58,26 @@ def _unsigned_fields(tx: dict[str, Any]) -> list[Any]:
     ]
 
 
+def signing_hash_1559(tx: dict[str, Any]) -> tuple[list[Any], bytes]:
+    """The unsigned fields of a type-2 transaction dict and the hash its sender signs
+    (keccak256(0x02 || rlp(fields))): what a signer that holds no key here (a KMS) is sent."""
+    fields = _unsigned_fields(tx)
+    return fields, keccak256(TYPE_1559 + encode_fields(fields))
+
+
+def encode_signed_1559(fields: list[Any], v: int, r: int, s: int) -> bytes:
+    """The raw signed transaction from `signing_hash_1559`'s fields and a signature (v 0/1)."""
+    if v not in (0, 1):
+        raise ValueError(f"y-parity must be 0 or 1, got {v}")
+    return TYPE_1559 + encode_fields([*fields, v, r, s])
+
+
 def sign_1559(tx: dict[str, Any], key: PrivateKey) -> bytes:
     """Sign a type-2 transaction dict (eth_account field names); returns the raw bytes."""
-    fields = _unsigned_fields(tx)
-    msg_hash = keccak256(TYPE_1559 + encode_fields(fields))
+    fields, msg_hash = signing_hash_1559(tx)
     sig = key.sign_recoverable(msg_hash, hasher=None)  # r(32) s(32) recid(1), RFC 6979
     r, s, v = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big"), sig[64]
-    return TYPE_1559 + encode_fields([*fields, v, r, s])
+    return encode_signed_1559(fields, v, r, s)
 
 
 def decode_1559(raw: bytes) -> tuple[dict[str, Any], str]:

@@ -205,6 +205,16 @@ KEEPER_CASES = [
         env={"KEEPER_SIGNER_KIND": "remote"},
     ),
     Case(
+        "signer-kms-no-key",
+        "a KMS signer without its key",
+        "keeper status",
+        2,
+        "KEEPER_SIGNER_KIND='aws-kms'",
+        "signer_kms_key_id is required for a KMS signer (set KEEPER_SIGNER_KMS_KEY_ID to the key "
+        "id, its ARN or alias/NAME)",
+        env={"KEEPER_SIGNER_KIND": "aws-kms"},
+    ),
+    Case(
         "unknown-bot",
         "an unknown bot name",
         "keeper run --bots nope --once",

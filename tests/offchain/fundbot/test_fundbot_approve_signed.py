@@ -491,3 +491,53 @@ def test_frozen_document_damaged__approve_refused__review_says_why(fund):
     view = json.loads(keeper(fund.env, "--json", "review", REF).stdout)
     assert "lacks deadline" in view["signatures"]["frozen_error"]
     assert view["signatures"]["counted"] == 0 and not view["approvals"][0]["counts"]
+
+
+# ------------------------------------------------------------ an owner's key in AWS KMS
+
+
+@pytest.fixture(scope="module")
+def kms(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from ballast_dev.local.kms_local import start_kms
+
+    stand_in = start_kms(tmp_path_factory.mktemp("kms"))
+    yield stand_in
+    stand_in.stop()
+
+
+def test_approve__aws_kms_owner__eip712_signed_in_kms_recorded_and_counted(fund, kms):
+    """An owner whose key is in KMS approves with `--aws-kms KEY`: the plan's EIP-712 digest
+    is signed in KMS (DIGEST), normalised to low s with its recovery id found, recorded by the
+    recovered address and counted by the executor's rule; a key of the wrong spec is refused
+    with exit 2 naming the option, nothing recorded."""
+    from ballast_dev.local.kms_local import CREDENTIALS
+    from keepers.core.settings import env_secrets
+    from keepers.tx.kms import address_from_spki
+
+    key = kms.create_key()
+    owner = address_from_spki(kms.client().get_public_key(KeyId=key)["PublicKey"])
+    kms.client().create_alias(AliasName="alias/owner-dora", TargetKeyId=key)
+    ref = fund.add_plan("plan-5c0ffee1", admins=[owner, OWNERS[1], OWNERS[2]])
+    env = {
+        **fund.env,
+        **CREDENTIALS,
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_KMS": kms.endpoint,
+    }
+    wrong = kms.create_key(spec="ECC_NIST_P256")
+    r = keeper(env, "approve", ref, "--aws-kms", wrong)
+    assert r.exit_code == EXIT_CONFIG, r.stderr
+    assert "--aws-kms" in r.stderr and "ECC_NIST_P256" in r.stderr
+    assert fund.recorded(ref) == []
+    r = keeper(env, "--json", "approve", ref, "--aws-kms", "alias/owner-dora")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["signer"] == owner and out["approvals"] == 1
+    (rec,) = fund.plans.approvals(ref)
+    assert rec.admin == owner and rec.note == f"aws-kms {owner}"
+    sig = bytes.fromhex(rec.signature.removeprefix("0x"))
+    assert int.from_bytes(sig[32:64], "big") <= SECP256K1_N // 2 and sig[64] in (27, 28)
+    got = count_approvals(frozen_plan(ref), [rec.signature], [owner], NOW + 120)
+    assert got.approvers == (owner,)
+    for secret in env_secrets(env):
+        assert secret not in r.stdout + r.stderr
