@@ -318,3 +318,34 @@ def test_upgrade_page__contract_release_steps_in_order__history_review_console_a
     assert f"aborted: {doc['ended']}" in keeper(env, "history")
     page = _console_pages(env, [plans["half"]], monkeypatch)[plans["half"]]
     assert 'id="ended-reason"' in page
+
+
+def test_keeper_run__executor_on_another_release__refusal_names_the_real_setting(
+    env, fresh, monkeypatch
+):
+    """The executor's release refusal began "executor: ..." and the runner took that for a
+    config field: it named KEEPER_EXECUTOR_EXECUTOR, a setting that does not exist. It names
+    the setting of the contract it read: KEEPER_EXECUTOR_SCHEDULER."""
+    monkeypatch.setattr(rel, "CONTRACTS_RELEASE", "0.3.0")
+    scheduler = fresh.addresses()["automation"]["scheduler"]
+    err = keeper(
+        env | {"KEEPER_EXECUTOR_SCHEDULER": scheduler},
+        *("--now", str(NOW), "run", "--once", "--bots", "executor"),
+        code=2,
+    )
+    assert "KEEPER_EXECUTOR_EXECUTOR" not in err, err
+    assert "executor: KEEPER_EXECUTOR_SCHEDULER: the contracts it is configured for" in err, err
+    assert f"scheduler {CONTRACTS_RELEASE}" in err and "release 0.3.0" in err, err
+
+
+def test_env_hint__a_field_of_the_config__named_with_its_prefix():
+    from keepers.automation.settings import ExecutorConfig
+    from keepers.runtime.runner import _env_hint
+
+    class Decl:
+        name, env_prefix = "executor", "KEEPER_EXECUTOR_"
+
+    cfg = ExecutorConfig(scheduler="0x" + "11" * 20)
+    bad = "invalid keeper configuration: scheduler='0x1': no contract at that address"
+    assert _env_hint(Decl, bad, cfg).startswith("KEEPER_EXECUTOR_SCHEDULER: scheduler=")
+    assert _env_hint(Decl, "executor: something else", cfg) == "executor: something else"
