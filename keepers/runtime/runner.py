@@ -21,7 +21,6 @@ variable, before anything is scheduled or sent.
 from __future__ import annotations
 
 import re
-
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
