@@ -67,6 +67,7 @@ def test_keeper_status__contracts_of_its_release__shows_both_and_the_deployment(
         "abis_release": CONTRACTS_RELEASE,
         "contracts_release": CONTRACTS_RELEASE,
         "features_off": [],
+        "not_in_these_contracts": [],
         "deployment": f"{chain.chain_id}:{fresh.vault.address}@{CONTRACTS_RELEASE}",
     }
     text = keeper(env, "status")
@@ -106,11 +107,15 @@ def test_check_release__contracts_of_two_releases__refused_naming_each(fresh, ch
 def test_check_release__contracts_without_release_view__driven_features_off_said_once(fresh, chain):
     w3 = chain.provider.web3
     who = f"test-{fresh.cash.address}"
+    legacy = {"vault": fresh.cash.address, "scheduler": fresh.cash.address}  # no RELEASE()
     with capture_logs() as logs:
-        first = rel.check_release(w3, {"token": fresh.cash.address}, who=who)
-        again = rel.check_release(w3, {"token": fresh.cash.address}, who=who)
+        first = rel.check_release(w3, legacy, who=who)
+        again = rel.check_release(w3, legacy, who=who)
     assert first.contracts == again.contracts == LEGACY_RELEASE
-    assert first.off and any("held-feed safeguard" in f for f in first.off)
+    # what a vault and a scheduler of 0.1.0 lack, nothing else: not the held-feed safeguard
+    # (0.1.0's rebalancers have trustedTarget()), nor the controller's or the lens's
+    assert first.absent == ("fees", "in_kind", "protocol_share"), first.absent
+    assert not any("held-feed" in f for f in first.off)
     said = [x for x in logs if x["event"] == "keeper.older_contracts"]
     assert len(said) == 1 and said[0]["features_off"] == list(first.off)
 

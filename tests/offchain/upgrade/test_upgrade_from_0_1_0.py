@@ -225,3 +225,63 @@ def test_downgrade__as_the_docs_say__0_1_0_keeper_resumes_a_plan_this_keeper_hal
     print(
         f"downgrade (this keeper, downgrade, the 0.1.0 keeper): {time.monotonic() - started:.1f} s"
     )
+
+
+def test_upgrade__0_1_0_contracts__features_they_lack_named_once_and_never_shown_as_values(
+    old, monkeypatch
+):
+    """On 0.1.0's contracts the keeper names exactly what they lack (fees, valuation step
+    bounds, the in-kind exit, venue room, accounted units, RELEASE()), once, and never the
+    held-feed safeguard (0.1.0's rebalancer has trustedTarget(): the safeguard is on there);
+    `keeper status`, the metrics and the console say "not in these contracts" for the fees,
+    the holds and the in-kind exit, where they said "fees: not read", "valuation holds: none"
+    and "in-kind exit: no shares", which read as facts about the fund."""
+    from prometheus_client import REGISTRY
+
+    from keepers.cli_base import Ctx
+    from keepers.console import operator
+    from keepers.console.settings import ConsoleSettings
+    from keepers.tx import release as rel
+    from keepers.version import NOT_IN_CONTRACTS, NOT_IN_OLDER
+
+    monkeypatch.setattr(rel, "_said", set())  # another test of this process may have said it
+    r = CliRunner(mix_stderr=False).invoke(main, ["--json", "status"], env=old.env)
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    status = json.loads(r.stdout)
+    said = [json.loads(x) for x in r.stderr.splitlines() if "keeper.older_contracts" in x]
+    assert len(said) == 1, r.stderr  # once: the fund bot's contracts, read once
+    off = said[0]["features_off"]
+    assert off == status["release"]["features_off"]
+    assert not any("held-feed" in f for f in off), off
+    text = old.keeper("status")
+    fund_lacks = [k for k, c, _w in NOT_IN_OLDER[rel.LEGACY_RELEASE] if c != "scheduler"]
+    assert status["release"]["not_in_these_contracts"] == fund_lacks
+    for word in (
+        "TieredVault.fees",
+        "priceHold",
+        "redeemInKind",
+        "investableNow",
+        "accountedUnits",
+    ):
+        assert sum(word in f for f in off) == 1, (word, off)
+    assert status["not_in_these_contracts"] == ["fees", "valuation_holds", "in_kind"]
+    assert status["fees"] is None and status["valuation_holds"] is None
+    for line in ("fees: ", "valuation holds: ", "in-kind exit: "):
+        assert f"{line}{NOT_IN_CONTRACTS}" in text, text
+    for wrong in ("fees: not read", "valuation holds: none", "in-kind exit: no shares"):
+        assert wrong not in text
+    assert text.count("off on these contracts:") == len(fund_lacks)
+    for key in fund_lacks:
+        assert REGISTRY.get_sample_value(
+            "keeper_contract_feature_absent", {"bot": "fund", "feature": key}
+        ) == 1, key  # fmt: skip
+    for k, v in old.env.items():
+        monkeypatch.setenv(k, v)
+    ctx = Ctx(False, NOW)
+    try:
+        html = operator.fund_page(ctx, ConsoleSettings(), NOW, "nonce", "csrf")
+    finally:
+        ctx.close()
+    assert html.count(NOT_IN_CONTRACTS) == 3, html
+    assert "fees not read" not in html and "no valuation held" not in html
+    assert "no shares: no in-kind exit" not in html
