@@ -271,10 +271,10 @@ def test_upgrade__0_1_0_contracts__features_they_lack_named_once_and_never_shown
     for wrong in ("fees: not read", "valuation holds: none", "in-kind exit: no shares"):
         assert wrong not in text
     assert text.count("off on these contracts:") == len(fund_lacks)
-    for key in fund_lacks:
+    for feature in fund_lacks:
         assert REGISTRY.get_sample_value(
-            "keeper_contract_feature_absent", {"bot": "fund", "feature": key}
-        ) == 1, key  # fmt: skip
+            "keeper_contract_feature_absent", {"bot": "fund", "feature": feature}
+        ) == 1, feature  # fmt: skip
     for k, v in old.env.items():
         monkeypatch.setenv(k, v)
     ctx = Ctx(False, NOW)
