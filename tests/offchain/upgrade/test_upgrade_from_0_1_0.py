@@ -285,3 +285,135 @@ def test_upgrade__0_1_0_contracts__features_they_lack_named_once_and_never_shown
     assert html.count(NOT_IN_CONTRACTS) == 3, html
     assert "fees not read" not in html and "no valuation held" not in html
     assert "no shares: no in-kind exit" not in html
+
+
+def _clone_plan(db: Path, src: str, ref: str, status: str, **extra: Any) -> None:
+    """A copy of plan ``src`` stored as ``ref`` with ``status`` (and columns of ``extra``): a
+    store's rows in the states a store accumulates (stale, another deployment's)."""
+    with contextlib.closing(sqlite3.connect(db)) as c:
+        cols = [r[1] for r in c.execute("PRAGMA table_info(plans)") if r[1] != "id"]
+        row = dict(zip(cols, c.execute(
+            f"SELECT {','.join(cols)} FROM plans WHERE ref = ?", (src,)).fetchone(), strict=True))  # fmt: skip
+        row |= {"ref": ref, "status": status, **extra}
+        c.execute(
+            f"INSERT INTO plans ({','.join(row)}) VALUES ({','.join('?' * len(row))})",
+            tuple(row.values()),
+        )
+        c.commit()
+
+
+def _statuses(db: Path) -> dict[str, str]:
+    with contextlib.closing(sqlite3.connect(db)) as c:
+        return dict(c.execute("SELECT ref, status FROM plans").fetchall())
+
+
+def _run_0_1_0(code: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", "from keepers.cli import main; main()", *args],
+        cwd=code, env={**os.environ, **env, "PYTHONPATH": str(code)}, capture_output=True,
+        text=True, timeout=600,
+    )  # fmt: skip
+
+
+def test_downgrade__plan_this_keeper_made_and_half_executed__refused_named_then_ended_by_command(
+    old, tmp_path
+):
+    """The page's downgrade with a plan THIS keeper made and half executed (the 0.1.0 keeper
+    failed on it at every tick: `AssetState.__init__() got an unexpected keyword argument
+    'investable_now'`, the plan left approved), a stale plan (revision 0008 cannot hold it), an
+    expired one and another deployment's in the store. `keeper store downgrade 0008` refuses,
+    naming the two it would strand and writing nothing; so does the library's downgrade; with
+    --end-plans it ends them (aborted, the reason kept) and takes the store to 0008; the 0.1.0
+    keeper then runs clean, and this keeper reads the store again after the round trip."""
+    from keepers.abis import load
+    from keepers.fund.bot import FundBot
+    from keepers.fund.settings import load_fund_config
+    from keepers.runtime.alerts import Alerter
+    from keepers.store.db import Store
+    from keepers.tx.signers import RawKeySigner
+    from tests.support.fundbotlib import NO_APPROVAL, UNIT
+
+    code = _old_keeper_code(tmp_path)
+    # this keeper takes over: the 0.1.0 plans in flight finish, the pending one expires
+    later = NOW + 8 * 86_400
+    old.keeper("--json", "--now", str(NOW), "run", "--once", "--bots", "fund")
+    old.keeper("--json", "--now", str(later), "run", "--once", "--bots", "fund")
+    assert _statuses(old.db)[INFO["plans"]["pending"]] == "expired"
+    # a deposit, and this keeper's plan for it killed before its second action
+    dep = json.loads((FIXTURE / "deployment.json").read_text())
+    depositor = old.w3.eth.accounts[1]
+    vault = old.w3.eth.contract(address=dep["vault"], abi=load("TieredVault"))
+    tx = vault.functions.deposit(600_000 * UNIT, depositor).transact({"from": depositor})
+    assert old.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    cfg = load_fund_config({**old.env, **NO_APPROVAL})
+    store = Store(cfg.keeper.db_url)
+    bot = FundBot(cfg, store, signer=RawKeySigner(key(2)), alerter=Alerter([]))
+    bot.check_chain()
+    bot.before_action = KillBeforeSecondAction()
+    with contextlib.suppress(KeyboardInterrupt):
+        bot.check("liquidity", later + 600)
+    (mine,) = [r for r in bot.plans.with_status("approved")]
+    assert mine.deployment is not None and old.done(mine.ref) == 1 < old.actions(mine.ref)
+    store.close()
+    # a stale plan and another deployment's (ended) in the same store
+    executed = INFO["plans"]["executed"]
+    _clone_plan(old.db, executed, "stale0000000001", "stale")
+    _clone_plan(old.db, executed, "other0000000001", "aborted",
+                deployment="1:0x0000000000000000000000000000000000000001@0.2.0")  # fmt: skip
+    before = _statuses(old.db)
+    nonce = old.nonce()
+    with contextlib.closing(sqlite3.connect(old.db)) as c:  # every plan this keeper left open
+        made = dict(c.execute(
+            "SELECT ref, status FROM plans WHERE deployment IS NOT NULL AND status IN"
+            " ('proposed', 'pending_approval', 'approved')").fetchall())  # fmt: skip
+    assert made[mine.ref] == "approved"
+    stranded = made | {"stale0000000001": "stale"}
+
+    # refused, naming the two plans and the command, nothing written
+    r = CliRunner(mix_stderr=False).invoke(main, ["store", "downgrade", "0008"], env=old.env)
+    assert r.exit_code == 1, (r.stdout, r.stderr)
+    assert all(ref in r.stderr for ref in stranded), r.stderr
+    assert "keeper store downgrade 0008 --end-plans" in r.stderr
+    for other in (INFO["plans"]["pending"], "other0000000001", executed):
+        assert other not in r.stderr
+    assert stored_revision(make_engine(old.env["KEEPER_DB_URL"])) == HEAD_REVISION
+    assert _statuses(old.db) == before
+    with pytest.raises(Exception, match="keeper store downgrade 0009 --end-plans"):
+        downgrade(make_engine(old.env["KEEPER_DB_URL"]), "0008")
+    assert stored_revision(make_engine(old.env["KEEPER_DB_URL"])) == HEAD_REVISION
+
+    # the command ends them and downgrades
+    out = old.keeper("--json", "--now", str(later + 900), "store", "downgrade", "0008",
+                     "--end-plans")  # fmt: skip
+    assert out["from"] == HEAD_REVISION and out["to"] == "0008"
+    assert {e["plan"]: e["status"] for e in out["ended"]} == stranded
+    after = _statuses(old.db)
+    assert all(after[ref] == "aborted" for ref in stranded)
+    assert {k: v for k, v in after.items() if k not in stranded} == {
+        k: v for k, v in before.items() if k not in stranded}  # fmt: skip
+    with contextlib.closing(sqlite3.connect(old.db)) as c:
+        (payload,) = c.execute("SELECT payload FROM plans WHERE ref = ?", (mine.ref,)).fetchone()
+    ended = json.loads(payload)["ended"]
+    assert ended["stage"] == "downgrade" and ended["was"] == "approved"
+    assert "ended for the downgrade to 0008" in ended["reason"]
+
+    # the 0.1.0 keeper runs clean over this store, twice: nothing fails, nothing of the ended
+    # plan is sent again
+    for at in (later + 1_200, later + 1_800):
+        r = _run_0_1_0(code, old.env, "--json", "--now", str(at), "run", "--once", "--bots",
+                       "fund")  # fmt: skip
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        assert "investable_now" not in r.stderr and "job_failed" not in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr, r.stderr
+    assert old.done(mine.ref) == 1
+    assert len(_sent_keys(old.db)) == len(set(_sent_keys(old.db)))
+    assert old.nonce() >= nonce
+    r = _run_0_1_0(code, old.env, "--json", "history", "--limit", "100")
+    assert r.returncode == 0 and mine.ref in r.stdout, (r.stdout, r.stderr)
+    # and back: this keeper opens the store again, every plan shown with its status
+    shown = {p["plan"]: p for p in old.keeper("--json", "history", "--limit", "100")}
+    assert stored_revision(make_engine(old.env["KEEPER_DB_URL"])) == HEAD_REVISION
+    assert set(after) <= set(shown)
+    assert (
+        shown[mine.ref]["status"] == "aborted" and shown[mine.ref]["ended"]["stage"] == "downgrade"
+    )
