@@ -1,9 +1,9 @@
 """Upgrades tested from the last release's store: the 0.1.0 keeper's SQLite store with plans in
 every state and the chain it drove (fixtures/0.1.0, written by fixtures/0.1.0/make_fixture.py
-in a checkout of v0.1.0), opened by this keeper as docs/operator/upgrades.md says: the store
+in a checkout of release 0.1.0, commit f7cf037), opened by this keeper as docs/operator/upgrades.md says: the store
 migrates at start-up, nothing is lost, `keeper history` shows every plan, the half-executed
 plan resumes with each action sent once; and the page's downgrade, after which the 0.1.0
-keeper (its code taken from the v0.1.0 tag) resumes a plan this keeper half executed.
+keeper (its code taken from the release commit f7cf037 with git archive) resumes a plan this keeper half executed.
 
 Each test starts its own anvil and loads the fixture's chain (anvil_loadState), copies the
 store, and drives the keeper in-process (CliRunner) except the 0.1.0 keeper (a subprocess).
@@ -165,17 +165,17 @@ def test_upgrade__half_executed_plan__resumes_each_action_sent_once(old):
 
 
 def _old_keeper_code(tmp: Path) -> Path:
-    """The 0.1.0 keeper's package, from the tag (or its commit) of this repository."""
+    """The 0.1.0 keeper's package, from its release commit (named in CHANGELOG.md)."""
     out = tmp / "keeper-0.1.0"
     out.mkdir()
-    for ref in ("v0.1.0", "f7cf037"):
+    for ref in ("f7cf037", "v0.1.0"):
         archive = subprocess.run(
             ["git", "-C", str(ROOT), "archive", ref, "keepers"], capture_output=True
         )
         if archive.returncode == 0:
             subprocess.run(["tar", "-x", "-C", str(out)], input=archive.stdout, check=True)
             return out
-    pytest.skip("neither the v0.1.0 tag nor its commit is in this clone (a shallow clone)")
+    pytest.skip("release 0.1.0's commit f7cf037 is not in this clone (a shallow clone)")
 
 
 def test_downgrade__as_the_docs_say__0_1_0_keeper_resumes_a_plan_this_keeper_half_executed(
