@@ -49,7 +49,7 @@ def test_move_unreleased__lines_under_the_version__fresh_unreleased_empty_sectio
     head, _, rest = out.partition("## [0.2.0] - 2026-11-27\n")
     assert head.endswith(cr.UNRELEASED) and "keeper store downgrade" not in head
     section = rest.split("\n## [0.1.0]")[0]
-    assert section.startswith("**A contract release** (new contracts).\n" + cr.PLACEHOLDER)
+    assert section.lstrip().startswith("**A contract release** (new contracts).\n" + cr.PLACEHOLDER)
     assert "### Added\n\n- `keeper store downgrade`." in section
     assert "### Fixed" not in section  # empty: dropped
     assert "- Migrations: 0009." in section
