@@ -42,8 +42,8 @@ KINDS = ("**A contract release**", "**A keeper-only release**")
 PLACEHOLDER = "Release commit: named by the commit after it (`cut_release --after`)."
 UNRELEASED = """## [Unreleased]
 
-**A keeper-only release** so far: write **A contract release** with the first change of an
-exported ABI, and list each contract fix under "Needs a redeploy".
+**A keeper-only release** so far: with the first change of an exported ABI this line says it
+is a contract release, and each contract fix gets its line under "Needs a redeploy".
 
 ### Added
 
@@ -216,7 +216,7 @@ def cut(
     if build:
         if RELEASE_LIB in changed:
             steps.append("make compile abis gas SOLC_STALE=")
-        steps.append("python -m scripts.docs.gen_reference")
+        steps += ["python -m scripts.docs.gen_reference", "pip install --no-deps -e ."]
     out = f"{FIXTURES}/{version}"
     if fixture:
         steps.append(f"FIXTURE_OUT={out} ape test {FIXTURES}/make_fixture.py -q -n 0")
@@ -230,6 +230,7 @@ def cut(
         if RELEASE_LIB in changed:
             _run(["make", "compile", "abis", "gas", "SOLC_STALE="])
         _run([py, "-m", "scripts.docs.gen_reference"])
+        _run([py, "-m", "pip", "install", "-q", "--no-deps", "-e", "."])  # the wheel's metadata
     if fixture:
         (ROOT / out).mkdir(parents=True, exist_ok=True)
         _run(["ape", "test", f"{FIXTURES}/make_fixture.py", "-q", "-n", "0", "-p", "no:randomly"],
@@ -262,7 +263,8 @@ def after(version: str, nxt: str | None, *, dry: bool, build: bool, commit: bool
            changed)  # fmt: skip
     steps = [f"write {p}" for p in changed]
     if build:
-        steps += ["make compile abis gas SOLC_STALE=", "python -m scripts.docs.gen_reference"]
+        steps += ["make compile abis gas SOLC_STALE=", "python -m scripts.docs.gen_reference",
+                  "pip install --no-deps -e ."]  # fmt: skip
     if commit:
         steps.append(f"git commit -m 'After {version}: its commit {sha} named, {nxt} opened'")
     if dry:
@@ -270,6 +272,7 @@ def after(version: str, nxt: str | None, *, dry: bool, build: bool, commit: bool
     if build:
         _run(["make", "compile", "abis", "gas", "SOLC_STALE="])
         _run([sys.executable, "-m", "scripts.docs.gen_reference"])
+        _run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", "."])
     if commit:
         _run(["git", "add", "-A"])
         _run(["git", "commit", "-q", "-m",
@@ -305,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("name a VERSION to cut, or --after VERSION")
     except CutError as err:
         print(f"cut_release: {err}", file=sys.stderr)
+        if not a.dry_run:
+            print("cut_release: nothing was committed; to start again: git checkout -- . && "
+                  "git status (remove what it wrote)", file=sys.stderr)  # fmt: skip
         return 1
     print("\n".join(("would: " if a.dry_run else "done: ") + s for s in steps))
     print("\n".join("next: " + s for s in follow))
