@@ -103,8 +103,11 @@ def test_cut_release__both_commits_in_a_throwaway_clone__version_notes_surface_c
         return subprocess.run([sys.executable, "-m", "scripts.toolchain.cut_release", *args],
                               cwd=clone, env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
 
-    version = re.search(r'__version__ = "(\d+\.\d+\.\d+)', (clone / cr.VERSION_PY).read_text())
-    assert version, "the branch is a .dev version"
+    text = (clone / cr.VERSION_PY).read_text()
+    if not re.search(r'__version__ = "[^"]*\.dev\d+"', text):
+        pytest.skip("this checkout is a release's own commit: nothing to cut from it")
+    version = re.search(r'__version__ = "(\d+\.\d+\.\d+)', text)
+    assert version, text
     v = version.group(1)
     r = run(v, "--date", "2026-11-27", "--no-build", "--no-fixture")
     assert r.returncode == 0, (r.stdout, r.stderr)
