@@ -417,3 +417,36 @@ def test_downgrade__plan_this_keeper_made_and_half_executed__refused_named_then_
     assert (
         shown[mine.ref]["status"] == "aborted" and shown[mine.ref]["ended"]["stage"] == "downgrade"
     )
+
+
+def test_upgrade__0_1_0_half_plan_resumed_after_deposits__verified_others_cash_said_as_theirs(
+    old,
+):
+    """0.1.0's half-executed plan resumed by this keeper after holders deposited: its legs all
+    landed, L1 holds the deposits. It ended "executed not improved, divergence 4616 bps" with a
+    verify_divergence warning; the 0.1.0 keeper says exactly that on the same store and chain
+    (measured), so the upgrade is not the cause: the verification counted others' cash since
+    the plan's first send as the plan's. It now says it is others' cash, and the plan improved."""
+    from keepers.abis import load
+    from tests.support.fundbotlib import UNIT
+
+    dep = json.loads((FIXTURE / "deployment.json").read_text())
+    holder = old.w3.eth.accounts[1]
+    vault = old.w3.eth.contract(address=dep["vault"], abi=load("TieredVault"))
+    tx = vault.functions.deposit(2_000_000 * UNIT, holder).transact({"from": holder})
+    assert old.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    half = INFO["plans"]["half"]
+    r = CliRunner(mix_stderr=False).invoke(
+        main, ["--json", "--now", str(NOW), "run", "--once", "--bots", "fund"], env=old.env
+    )
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    out = json.loads(r.stdout)
+    (mine,) = [x for c in out["cycle"] for x in c["result"] or [] if x["plan_id"] == half]
+    assert mine["status"] == "executed" and mine["detail"].startswith("improved;"), mine
+    assert "moved by others since the plan's first send" in mine["detail"], mine
+    assert "verify_divergence" not in r.stderr
+    with contextlib.closing(sqlite3.connect(old.db)) as c:
+        (payload,) = c.execute("SELECT payload FROM plans WHERE ref = ?", (half,)).fetchone()
+    v = json.loads(payload)["verification"]
+    assert v["ok"] and int(v["outside_cash"]) >= 2_000_000 * UNIT, v
+    assert max(v["diffs_bps"][1:]) <= 100, v
