@@ -199,8 +199,10 @@ def test_downgrade__as_the_docs_say__0_1_0_keeper_resumes_a_plan_this_keeper_hal
         bot.advance(half, NOW)
     store.close()
     assert old.done(half) == 2 and old.nonce() == INFO["keeper_nonce"] + 1
-    # the page's downgrade: this version's code takes the schema back to 0.1.0's revision
-    downgrade(make_engine(old.env["KEEPER_DB_URL"]), "0008")
+    # the page's downgrade: this version's `keeper store downgrade` takes the schema back to
+    # 0.1.0's revision (nothing stranded: the half plan is 0.1.0's own)
+    out = old.keeper("--json", "store", "downgrade", "0008")
+    assert out["ended"] == [] and out["to"] == "0008", out
     assert stored_revision(make_engine(old.env["KEEPER_DB_URL"])) == "0008"
     # the 0.1.0 keeper resumes it: each action left sent once
     code = _old_keeper_code(tmp_path)
