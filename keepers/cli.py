@@ -218,6 +218,59 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     click.echo("keeper stopped", err=True)
 
 
+@main.group()
+def store() -> None:
+    """The keeper's store (KEEPER_DB_URL): taking its schema back to an older release's."""
+
+
+@store.command("downgrade")
+@click.argument("revision")
+@click.option(
+    "--end-plans",
+    is_flag=True,
+    help="first end, as aborted with the reason, every plan the older keeper could not read "
+    "or hold (a waiting plan this release's keeper made; a stale plan below 0009)",
+)
+@click.pass_obj
+def store_downgrade(ctx: Ctx, revision: str, end_plans: bool) -> None:
+    """Take the store's schema back to REVISION, an older release's newest migration (0.1.0's
+    is 0008), with this release's code, the keepers stopped and the store backed up
+    (docs/operator/upgrades.md). Refuses (exit 1, nothing written), naming each plan, while a
+    plan would be stranded: a waiting plan (proposed, pending approval, approved: half executed
+    too) this release's keeper made, which the older keeper cannot read, or a stale plan, which
+    0008 cannot hold. --end-plans ends them as aborted first (what was sent stays sent; the
+    older keeper plans again from the fund as it is), each with its reason."""
+    import re
+
+    from keepers.store.db import downgrade, make_engine, stored_revision
+    from keepers.store.downgrade import check_or_end, refusal
+
+    engine = make_engine(ctx.config().keeper.db_url)
+    try:
+        before = stored_revision(engine)
+        if not re.fullmatch(r"\d{4}", revision) or before is None or revision > before:
+            fail(
+                f"REVISION={revision!r}: not a revision below the store's ({before}); name an "
+                "older release's newest migration (0.1.0's is 0008)"
+            )
+        items = check_or_end(engine, revision, end_plans=end_plans, now=ctx.time())
+        if items and not end_plans:
+            fail(refusal(items, revision))
+        if revision != before:
+            downgrade(engine, revision)
+        after = stored_revision(engine)
+    finally:
+        engine.dispose()
+    data = {"from": before, "to": after, "ended": [i.as_dict() for i in items]}
+    ctx.out(
+        data,
+        lambda: "\n".join(
+            [f"store at {after} (was {before})"]
+            + [f"  ended {i.ref} (was {i.status}): {i.why}" for i in items]
+        ),
+    )
+
+
 def _cycle_lines(cycle: list[dict[str, Any]]) -> list[str]:
     """`keeper run --once`'s cycle, one line per bot and one per plan it moved."""
     lines = []

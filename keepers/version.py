@@ -24,16 +24,45 @@ CONTRACTS_RELEASE: str = re.match(r"\d+\.\d+\.\d+", __version__).group()  # type
 # Contracts of 0.1.0 (and before) have no RELEASE() view: what the keeper calls them.
 LEGACY_RELEASE = "0.1.0 or older"
 
-# Contract releases this keeper drives besides its own, each with the features that are off
-# there (said once at start-up). 0.1.0 differs from 0.2.0 only by the RELEASE() view.
-SUPPORTED_OLDER: dict[str, tuple[str, ...]] = {
+# Contract releases this keeper drives besides its own, each with what its contracts lack:
+# (key, the configured contract that lacks it, words). A bot names once at start-up those of
+# the contracts it is configured for (keepers.tx.release); `keeper status`, the metrics
+# (keeper_contract_feature_absent) and the console say "not in these contracts" for each key,
+# never a value. 0.1.0's rebalancers have trustedTarget(): the held-feed safeguard is on there
+# (a rebalancer without it, older than 0.1.0, is named by the executor when it meets it).
+NOT_IN_OLDER: dict[str, tuple[tuple[str, str, str], ...]] = {
     LEGACY_RELEASE: (
-        "the held-feed safeguard on a rebalancer without trustedTarget() (contracts older "
-        "than 0.1.0; each such rebalancer is named when the executor first meets it)",
-        "plans name their deployment without a release (a redeploy of the same code at the "
-        "same addresses is not told apart)",
+        ("fees", "vault", "fees (TieredVault.fees, highWaterMark, pendingFeeShares)"),
+        ("valuation_holds", "controller", "valuation step bounds (AssetController.priceHold)"),
+        ("in_kind", "vault", "the in-kind exit (TieredVault.redeemInKind, previewRedeemInKind)"),
+        (
+            "venue_room",
+            "controller",
+            "each venue's room read before a purchase (the adapters' investableNow)",
+        ),
+        (
+            "accounted_units",
+            "lens",
+            "accounted units (AssetController.accountedUnits: the lens reports raw balances, "
+            "so an outsider's transfer to the controller counts as the fund's)",
+        ),
+        (
+            "protocol_share",
+            "scheduler",
+            "the scheduler's protocol share (RebalanceScheduler.protocolShareBps)",
+        ),
+        (
+            "release",
+            "controller",
+            "RELEASE(): plans name their deployment without a release (a redeploy of the same "
+            "code at the same addresses is not told apart)",
+        ),
     ),
 }
+SUPPORTED_OLDER: dict[str, tuple[str, ...]] = {
+    r: tuple(words for _key, _contract, words in lacks) for r, lacks in NOT_IN_OLDER.items()
+}
+NOT_IN_CONTRACTS = "not in these contracts"
 
 # The page a release mismatch points the operator at (the site's path and the file's).
 UPGRADE_PAGE = "docs/operator/upgrades.md"

@@ -40,6 +40,7 @@ from typing import Any
 from ballast_dev.demo.hostile import HostileDemo, Judgement, fmt_day, hostile_script, judge
 from ballast_dev.demo.run import DAY, ROOT, Ledger, owners_answer, play
 from ballast_dev.deployment.fund import FundDeployment, fund_state
+from keepers.fund.lifecycle import ended_reason
 
 KILL_SHARE = 0.8  # the share of days whose keeper process gets a kill point
 # kill points (ballast_dev.demo.killpoints): kind -> (weight, the largest n drawn)
@@ -220,7 +221,7 @@ def plan_lines(db: Path) -> tuple[str, ...]:
         out = []
         for ref, status, trigger, payload in rows:
             doc = json.loads(payload) if isinstance(payload, str) else payload
-            why = (doc.get("ended") or {}).get("reason") or doc.get("note") or ""
+            why = ended_reason(doc) or doc.get("note") or ""
             out.append(f"{ref} {status} {trigger} {str(why)[:160]}".rstrip())
     eng.dispose()
     return tuple(out)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from keepers.core.logging import get_logger
+from keepers.fund.lifecycle import ended_of
 from keepers.runtime.alerts import Alerter, AlertLevel
 from keepers.store.statuses import PlanStatus
 
@@ -192,7 +193,7 @@ class Notifier:
                 )
             for row in plans.with_status(*ENDED):
                 done = row.payload.get("console_notified") or {}
-                ended = row.payload.get("ended") or {}
+                ended = ended_of(row.payload) or {}
                 if "ended" in done or ended.get("at") is None:
                     continue
                 if int(ended["at"]) < self.started_at - 3_600:  # before this console: not news

@@ -15,6 +15,7 @@ from keepers.console.html import Markup, h, page, pct, table, tag, tiers_chart
 from keepers.console.units import Units, checksummed, decimals_of, token_info
 from keepers.console.views import WAITING, span, utc
 from keepers.fund.service import fleet_view, optional_bot
+from keepers.version import NOT_IN_CONTRACTS
 
 DAY = 86_400
 
@@ -90,6 +91,7 @@ def _held_row(bot: Any, a: Any, price: Any, units: Units) -> list[Any]:
 def _holders_section(view: dict[str, Any], amount_of: Units) -> Markup:
     """Fees (rates, recipient, pending now, the high-water mark against the price per share),
     held valuation steps and what an in-kind exit of 1% of the supply pays now."""
+    absent = set(view.get("not_in_these_contracts") or ())
     f = view.get("fees")
     fees = (
         table(
@@ -114,6 +116,8 @@ def _holders_section(view: dict[str, Any], amount_of: Units) -> Markup:
             id="fees",
         )  # fmt: skip
         if f is not None
+        else tag("p", f"fees: {NOT_IN_CONTRACTS}", class_="muted", id="fees")
+        if "fees" in absent
         else tag("p", "fees not read", class_="muted")
     )
     holds = view.get("valuation_holds") or []
@@ -134,6 +138,10 @@ def _holders_section(view: dict[str, Any], amount_of: Units) -> Markup:
             id="valuation-holds",
         )  # fmt: skip
         if holds
+        else tag(
+            "p", f"valuation step bounds: {NOT_IN_CONTRACTS}", class_="muted", id="valuation-holds"
+        )
+        if "valuation_holds" in absent
         else tag("p", "no valuation held", class_="muted", id="valuation-holds")
     )
     k = view.get("in_kind")
@@ -155,6 +163,8 @@ def _holders_section(view: dict[str, Any], amount_of: Units) -> Markup:
             id="in-kind",
         )  # fmt: skip
         if k is not None
+        else tag("p", f"in-kind exit: {NOT_IN_CONTRACTS}", class_="muted", id="in-kind")
+        if "in_kind" in absent
         else tag("p", "no shares: no in-kind exit to show", class_="muted", id="in-kind")
     )
     return tag(

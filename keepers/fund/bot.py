@@ -441,7 +441,7 @@ class FundBot:
         if not dry_run:
             # another deployment's open plans never count as in flight here, nor cover a new
             # plan; a plan past its deadline neither covers nor holds a new one
-            self.deployed.end_others()
+            self.deployed.end_others(now)
             self.lifecycle.expire_overdue(now)
         # one picture of the fund: planned against the fund as it will be once the plans in
         # flight land (keepers.fund.planning.inflight), whichever trigger asked
@@ -577,7 +577,7 @@ class FundBot:
         if row is None:
             raise KeyError(ref)
         if row.status in (PROPOSED, PENDING_APPROVAL, APPROVED):
-            ended = self.deployed.end_if_other(row)  # before any simulation
+            ended = self.deployed.end_if_other(row, now)  # before any simulation
             if ended is not None:
                 return ended
         p = self.plans.plan(ref)

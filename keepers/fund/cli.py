@@ -33,6 +33,7 @@ from keepers.cli_base import (
     read_only_command,
 )
 from keepers.core.errors import EXIT_UNAVAILABLE, ConfigError, DomainError, KeeperError
+from keepers.fund.lifecycle import ended_of
 from keepers.fund.service import (
     approval_view,
     approval_views,
@@ -640,7 +641,7 @@ def history(ctx: Ctx, limit: int) -> None:
             "deployment": r.deployment,
             "other_deployment": other_deployment_of(ctx, r),
             # a plan ended stale or expired: why and at which stage (keepers.fund.lifecycle)
-            "ended": r.payload.get("ended"),
+            "ended": ended_of(r.payload),
         }
         for r in rows
     ]

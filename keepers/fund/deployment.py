@@ -105,15 +105,18 @@ class Deployed:
     def other(self, row: m.Plan) -> str | None:
         return other_deployment(row.deployment, self.id)
 
-    def end_if_other(self, row: m.Plan) -> CycleOutcome | None:
-        """``row`` ended as aborted when it is open and of another deployment (else None)."""
+    def end_if_other(self, row: m.Plan, now: int | None = None) -> CycleOutcome | None:
+        """``row`` ended as aborted when it is open and of another deployment (else None).
+        The end is stored in the one shape every end has (keepers.fund.lifecycle.ended_of):
+        status, reason, stage ``deployment`` and ``at`` (None at start-up, before any clock)."""
         if row.status not in OPEN or not row.ref:
             return None
         why = self.other(row)
         if why is None:
             return None
         detail = f"another deployment: {why}"
-        self.plans.update(row.ref, ABORTED, ended=detail)
+        ended = {"status": str(ABORTED), "reason": detail, "at": now, "stage": "deployment"}
+        self.plans.update(row.ref, ABORTED, ended=ended)
         log.warning("plan.other_deployment", plan=row.ref, was=row.status, reason=why)
         self.alert(
             AlertLevel.WARNING, OTHER_DEPLOYMENT, f"plan {row.ref} ({row.status}) ended: {why}",
@@ -121,10 +124,10 @@ class Deployed:
         )  # fmt: skip
         return CycleOutcome(row.ref, ABORTED, detail)
 
-    def end_others(self) -> list[CycleOutcome]:
+    def end_others(self, now: int | None = None) -> list[CycleOutcome]:
         """Every open plan (proposed, waiting, approved: half executed too) of another
         deployment ended, one warning alert each."""
-        out = [self.end_if_other(row) for row in self.plans.with_status(*OPEN)]
+        out = [self.end_if_other(row, now) for row in self.plans.with_status(*OPEN)]
         return [o for o in out if o is not None]
 
 

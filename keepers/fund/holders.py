@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from keepers.fund.reader import FundReading
+from keepers.version import NOT_IN_CONTRACTS
 
 __all__ = ["IN_KIND_SHARE_BPS", "holders_lines", "holders_view"]
 
@@ -27,10 +28,17 @@ def _amount(units: int, decimals: int) -> str:
 def holders_view(bot: Any, reading: FundReading) -> dict[str, Any]:
     st = reading.state
     d = st.base_decimals
+    # an older release's contracts (0.1.0) have none of the three: "not in these contracts"
+    release = getattr(bot, "release", None)
+    lacks = getattr(release, "absent", ()) or ()
+    absent = [k for k in ("fees", "valuation_holds", "in_kind") if k in lacks]
     out: dict[str, Any] = {
         "fees": reading.fees.to_doc() if reading.fees is not None else None,
-        "valuation_holds": [h.to_doc() for h in reading.held],
+        "valuation_holds": None
+        if "valuation_holds" in absent
+        else [h.to_doc() for h in reading.held],
         "in_kind": None,
+        "not_in_these_contracts": absent,
     }
     if reading.fees is not None:
         fees = out["fees"]
@@ -68,8 +76,11 @@ def holders_view(bot: Any, reading: FundReading) -> dict[str, Any]:
 
 def holders_lines(view: dict[str, Any]) -> list[str]:
     lines = []
+    absent = set(view.get("not_in_these_contracts") or ())
     f = view.get("fees")
-    if f is None:
+    if "fees" in absent:
+        lines.append(f"fees: {NOT_IN_CONTRACTS}")
+    elif f is None:
         lines.append("fees: not read")
     else:
         lines.append(
@@ -86,7 +97,9 @@ def holders_lines(view: dict[str, Any]) -> list[str]:
             f"{f['price_per_share_human']} (base tokens per whole share)"
         )
     holds = view.get("valuation_holds") or []
-    if not holds:
+    if "valuation_holds" in absent:
+        lines.append(f"valuation holds: {NOT_IN_CONTRACTS}")
+    elif not holds:
         lines.append("valuation holds: none")
     for h in holds:
         lines.append(
@@ -95,7 +108,9 @@ def holders_lines(view: dict[str, Any]) -> list[str]:
             f"since {h['reference_at']} (guardian: acceptPrice if the move is real)"
         )
     k = view.get("in_kind")
-    if k is None:
+    if "in_kind" in absent:
+        lines.append(f"in-kind exit: {NOT_IN_CONTRACTS}")
+    elif k is None:
         lines.append("in-kind exit: no shares")
     else:
         legs = ", ".join(

@@ -147,7 +147,20 @@ class Lifecycle:
         )
 
 
+def ended_of(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """How a plan ended (status, reason, at, stage), in one shape whatever a keeper wrote:
+    a mapping (`Lifecycle.end`, the approval and execution stages, and from 0.2.0 the
+    other-deployment end), or the bare reason string the 0.2.0 development keepers wrote for a
+    plan of another deployment (read as ``{"reason": ...}``). None: the payload says nothing."""
+    ended = payload.get("ended")
+    if ended is None or ended == {}:
+        return None
+    if isinstance(ended, dict):
+        return ended
+    return {"reason": str(ended)}
+
+
 def ended_reason(payload: dict[str, Any]) -> str | None:
-    """The reason a plan ended stale or expired (None for any other plan)."""
-    ended = payload.get("ended") or {}
+    """The reason a plan ended stale, expired or as another deployment's (None: not said)."""
+    ended = ended_of(payload) or {}
     return ended.get("reason")

@@ -109,6 +109,12 @@ TIMELOCK_EXPIRES = Gauge(
 
 # --- process health (issue 13) ----------------------------------------------------------------
 
+FEATURE_ABSENT = Gauge(
+    "keeper_contract_feature_absent",
+    "1 for each feature the contracts a bot drives do not have: an older release it drives "
+    "(docs/operator/upgrades.md); their other metrics are not written",
+    ["bot", "feature"],
+)
 RPC_UP = Gauge("keeper_rpc_up", "1 when the last call to KEEPER_RPC_URL answered, else 0")
 RPC_LAST_OK = Gauge(
     "keeper_rpc_last_success_timestamp_seconds", "Unix time of the last call the node answered"
@@ -208,6 +214,12 @@ def observe_venue(symbol: str, buy_bps: int, sell_bps: int) -> None:
     """An ERC-4626 venue's preview shortfall against its feed (keepers.fund.venues)."""
     VENUE_SHORT.labels(symbol, "buy").set(float(Decimal(buy_bps) / 10_000))
     VENUE_SHORT.labels(symbol, "sell").set(float(Decimal(sell_bps) / 10_000))
+
+
+def observe_absent(bot: str, features: tuple[str, ...]) -> None:
+    """The features ``bot``'s contracts do not have (keepers.version.NOT_IN_OLDER)."""
+    for f in features:
+        FEATURE_ABSENT.labels(bot=bot, feature=f).set(1)
 
 
 def observe_fees(pending_base_units: int, high_water_mark: int, price_per_share: int) -> None:

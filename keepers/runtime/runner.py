@@ -20,6 +20,7 @@ variable, before anything is scheduled or sent.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -561,7 +562,8 @@ def build_runtime(
             try:
                 resumed = start()
             except ConfigError as err:
-                raise RunConfigError(f"{d.name}: {_env_hint(d, str(err))}") from None
+                hint = _env_hint(d, str(err), configs[d.name])
+                raise RunConfigError(f"{d.name}: {hint}") from None
             if isinstance(resumed, list):
                 rt.resumed[d.name] = resumed
     except DeploymentError as err:
@@ -609,15 +611,25 @@ def fault_hook(release: threading.Event) -> Any:
     return hook
 
 
-def _env_hint(decl: Any, message: str) -> str:
+def _env_hint(decl: Any, message: str, config: Any = None) -> str:
     """Start-up errors name config fields (``scheduler='0x..'``, ``policy.roles.executor``);
-    add the environment variable they come from (the bot's settings section)."""
+    add the environment variable they come from (the bot's settings section). Only a field
+    the bot's config has is named: a refusal that starts with the bot's own name (the
+    release check's "executor: the contracts ...") named ``KEEPER_EXECUTOR_EXECUTOR``, a
+    setting that does not exist; it now names the settings of the contracts it lists."""
     prefix = decl.env_prefix
     body = message.removeprefix("invalid keeper configuration: ")
+    fields = set(type(config).model_fields) if hasattr(type(config), "model_fields") else None
     field_name = body.split("=", 1)[0].split(":", 1)[0].strip()
     if field_name.startswith("policy."):
         return f"KEEPER_POLICY_FILE / KEEPER_POLICY__ROLES: {body}"
     base = field_name.split("[", 1)[0]
-    if base and base.isidentifier():
+    if base and base.isidentifier() and (fields is None or base in fields):
         return f"{prefix}{base.upper()}: {body}"
+    if fields:
+        # a release refusal lists each contract as "<field> <release>" (keepers.tx.release)
+        named = [f for f in dict.fromkeys(re.findall(r"\b(\w+) \d+\.\d+", body)) if f in fields]
+        if named:
+            own = body.removeprefix(f"{decl.name}: ")
+            return f"{', '.join(prefix + f.upper() for f in named)}: {own}"
     return body

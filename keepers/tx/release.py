@@ -33,6 +33,7 @@ from keepers.tx.contracts import ChainMismatchError
 from keepers.version import (
     CONTRACTS_RELEASE,
     LEGACY_RELEASE,
+    NOT_IN_OLDER,
     SUPPORTED_OLDER,
     UPGRADE_PAGE,
     __version__,
@@ -78,6 +79,7 @@ class ReleaseCheck:
     keeper: str = CONTRACTS_RELEASE
     version: str = __version__
     off: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()  # the keys of ``off`` (keepers.version.NOT_IN_OLDER)
 
     @property
     def same(self) -> bool:
@@ -89,6 +91,7 @@ class ReleaseCheck:
             "abis_release": self.keeper,
             "contracts_release": self.contracts,
             "features_off": list(self.off),
+            "not_in_these_contracts": list(self.absent),
         }
 
 
@@ -129,7 +132,12 @@ def check_release(w3: Web3, targets: Mapping[str, str | None], *, who: str) -> R
         return ReleaseCheck(release)
     if release not in SUPPORTED_OLDER:
         raise ReleaseMismatchError(mismatch_message(who, found))
-    off = SUPPORTED_OLDER[release]
+    # what the contracts this bot is configured for lack, each named once (not every bot's)
+    lacks = [x for x in NOT_IN_OLDER.get(release, ()) if x[1] in found]
+    off, absent = tuple(w for _k, _c, w in lacks), tuple(k for k, _c, _w in lacks)
+    from keepers.runtime import metrics
+
+    metrics.observe_absent(who, absent)
     with _said_lock:
         first = (who, release) not in _said
         _said.add((who, release))
@@ -142,7 +150,7 @@ def check_release(w3: Web3, targets: Mapping[str, str | None], *, who: str) -> R
             features_off=list(off),
             page=UPGRADE_PAGE,
         )
-    return ReleaseCheck(release, off=off)
+    return ReleaseCheck(release, off=off, absent=absent)
 
 
 # ------------------------------------------------------------------ deployments

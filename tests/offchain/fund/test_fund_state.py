@@ -126,3 +126,34 @@ def test_verify_tiers__queue_takes_the_whole_fund__a_fill_units_off_is_no_diverg
                                      assets[1]], pending=60 * K)  # fmt: skip
     out = verify_tiers(before, [ActionResult(sale, True)], actual, 100)
     assert out["ok"] and max(out["diffs_bps"]) == 0, out
+
+
+def test_verify_tiers__others_deposit_after_the_first_send__said_as_theirs_not_the_plans() -> None:
+    """A plan whose legs all landed, verified after holders deposited (a plan half executed by
+    0.1.0 and resumed by 0.2.0 after deposits: "not improved, divergence 7501 bps" from both
+    keepers, the upgrade was not the cause): L1 alone is off, by the deposit, and that is said
+    as others' cash; a leg that filled short moves L2 or L3 too and is still a divergence."""
+    from keepers.fund.execution import verify_tiers, with_outside_cash
+    from keepers.fund.planning.actions import ActionResult
+    from keepers.fund.planning.config import load_planning_config
+    from keepers.fund.planning.plan import plan
+    from keepers.fund.planning.report import progress
+    from keepers.fund.planning.simulate import apply
+
+    assets = [make_asset("M", 1, 300 * K), make_asset("H", 2, 600 * K)]
+    before = make_state(400 * K, assets)  # L1 well over its band: the plan invests
+    p = plan(before, load_planning_config({}), [], 0)
+    done = [ActionResult(a, True) for a in p.actions]
+    landed = apply(before, p, {})
+    deposit = 700 * K
+    actual = with_outside_cash(landed, deposit)
+    out = verify_tiers(before, done, actual, 100)
+    assert out["ok"] and out["outside_cash"] == str(deposit), out
+    assert out["diffs_bps"][0] > 100 and "moved by others" in out["detail"], out
+    # judged against the baseline with the deposit in it, the plan improved the fund
+    assert progress(with_outside_cash(before, deposit), actual, len(done)) != "not improved"
+    # a purchase that took less than planned: L1 higher AND L2/L3 lower: still a divergence
+    cut = [replace(a, value=a.value - 50 * K) if a.tier == 2 else a for a in actual.assets]
+    bad = make_state(actual.cash + 50 * K, cut)
+    out = verify_tiers(before, done, bad, 100)
+    assert not out["ok"] and "outside_cash" not in out, out

@@ -120,7 +120,10 @@ def test_migration_0009__stale_plan__accepted_at_head_and_down_refused(tmp_path)
     _insert(engine, PLAN, 1, "stale")
     with pytest.raises(IntegrityError):
         _insert(engine, PLAN, 2, "bogus")
-    with pytest.raises(RuntimeError, match="1 plan.*'stale'"):
+    # named, with the command that archives it (keepers.store.downgrade)
+    with pytest.raises(
+        RuntimeError, match=r"1 plan.*plan-1 \(stale\).*keeper store downgrade 0008 --end-plans"
+    ):
         downgrade(engine, "0008")
     with engine.begin() as c:
         c.execute(text("UPDATE plans SET status = 'expired' WHERE id = 1"))

@@ -67,6 +67,7 @@ def test_keeper_status__contracts_of_its_release__shows_both_and_the_deployment(
         "abis_release": CONTRACTS_RELEASE,
         "contracts_release": CONTRACTS_RELEASE,
         "features_off": [],
+        "not_in_these_contracts": [],
         "deployment": f"{chain.chain_id}:{fresh.vault.address}@{CONTRACTS_RELEASE}",
     }
     text = keeper(env, "status")
@@ -106,11 +107,15 @@ def test_check_release__contracts_of_two_releases__refused_naming_each(fresh, ch
 def test_check_release__contracts_without_release_view__driven_features_off_said_once(fresh, chain):
     w3 = chain.provider.web3
     who = f"test-{fresh.cash.address}"
+    legacy = {"vault": fresh.cash.address, "scheduler": fresh.cash.address}  # no RELEASE()
     with capture_logs() as logs:
-        first = rel.check_release(w3, {"token": fresh.cash.address}, who=who)
-        again = rel.check_release(w3, {"token": fresh.cash.address}, who=who)
+        first = rel.check_release(w3, legacy, who=who)
+        again = rel.check_release(w3, legacy, who=who)
     assert first.contracts == again.contracts == LEGACY_RELEASE
-    assert first.off and any("held-feed safeguard" in f for f in first.off)
+    # what a vault and a scheduler of 0.1.0 lack, nothing else: not the held-feed safeguard
+    # (0.1.0's rebalancers have trustedTarget()), nor the controller's or the lens's
+    assert first.absent == ("fees", "in_kind", "protocol_share"), first.absent
+    assert not any("held-feed" in f for f in first.off)
     said = [x for x in logs if x["event"] == "keeper.older_contracts"]
     assert len(said) == 1 and said[0]["features_off"] == list(first.off)
 
@@ -194,7 +199,9 @@ def test_new_deployment__0_1_0_store_kept__open_plans_marked_and_ended_before_si
     for ref in open_:
         status, payload = after[ref]
         assert status == "aborted", (ref, status)
-        assert payload["ended"].startswith("another deployment: made by a keeper of 0.1.0")
+        ended = payload["ended"]  # the one shape every end has (keepers.fund.lifecycle)
+        assert ended["status"] == "aborted" and ended["stage"] == "deployment", ended
+        assert ended["reason"].startswith("another deployment: made by a keeper of 0.1.0")
         # before any simulation: no simulation or result written, no intent created
         assert payload.get("simulation") == before[ref][1].get("simulation")
     assert _intents(db) == intents
@@ -242,4 +249,108 @@ def test_plan__0_1_0_store_on_a_new_deployment__old_open_plans_neither_cover_nor
     after = _plans(db)
     for name in ("proposed", "pending", "approved", "half"):
         status, payload = after[OLD["plans"][name]]
-        assert status == "aborted" and payload["ended"].startswith("another deployment"), name
+        assert status == "aborted", name
+        assert payload["ended"]["reason"].startswith("another deployment"), name
+        assert payload["ended"]["at"] == NOW, name
+
+
+def _console_pages(env: dict, refs: list[str], monkeypatch: Any) -> dict[str, str]:
+    """The console's plans list, approvals page and every plan's page, rendered as served."""
+    from keepers.cli_base import Ctx
+    from keepers.console import views
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    ctx = Ctx(False, NOW)
+    try:
+        pages = {"plans": views.plans_page(ctx, "nonce"), "approvals": views.approvals_page(
+            ctx, NOW, "nonce")}  # fmt: skip
+        for ref in refs:
+            status, pages[ref] = views.plan_page(ctx, ref, NOW, "nonce", "csrf")
+            assert status == 200, (ref, pages[ref])
+    finally:
+        ctx.close()
+    return pages
+
+
+def test_upgrade_page__contract_release_steps_in_order__history_review_console_after_run(
+    env, fresh, chain, tmp_path, monkeypatch
+):
+    """docs/operator/upgrades.md, "A contract release", as an operator follows it with the
+    0.1.0 keeper's store kept: the new keeper checked, `keeper status` on the new deployment,
+    `keeper run` ending the old deployment's open plans, then `keeper history` (text and
+    JSON), `keeper review` (the waiting list and every plan) and the console's pages. Every
+    one of them crashed after the run (`string indices must be integers`): the ended plans
+    stored their reason as a bare string where every reader expects a mapping."""
+    db = tmp_path / "keeper.db"
+    shutil.copyfile(FIXTURE / "keeper.db", db)
+    plans = OLD["plans"]
+    open_ = {plans[k] for k in ("proposed", "pending", "approved", "half")}
+    assert keeper({}, "--json", "--version")["contracts_release"] == CONTRACTS_RELEASE
+    status = keeper(env, "--json", "status")
+    assert status["release"]["contracts_release"] == CONTRACTS_RELEASE
+    keeper(env, "--json", "--now", str(NOW), "run", "--once", "--bots", "fund")
+    ended = {p["plan"]: p for p in keeper(env, "--json", "history")}
+    for ref in open_:
+        assert ended[ref]["status"] == "aborted"
+        assert ended[ref]["ended"]["reason"].startswith("another deployment: made by a keeper")
+    text = keeper(env, "history")
+    for ref in open_:
+        assert f"{ref}  aborted" in text
+    assert text.count("aborted: another deployment: made by a keeper of 0.1.0") == len(open_)
+    assert "no plan waits for approval" in keeper(env, "review")
+    for ref in plans.values():
+        assert ref in keeper(env, "review", ref)
+        assert keeper(env, "--json", "review", ref)["other_deployment"]
+    pages = _console_pages(env, list(plans.values()), monkeypatch)
+    for ref in open_:
+        assert 'id="ended-reason"' in pages[ref] and "another deployment" in pages[ref], ref
+    assert all(ref in pages["plans"] for ref in plans.values())
+    # a store a 0.2.0 development keeper wrote (the reason as a bare string) reads the same
+    from keepers.fund.lifecycle import ended_of, ended_reason
+
+    with contextlib.closing(sqlite3.connect(db)) as c:
+        (payload,) = c.execute(
+            "SELECT payload FROM plans WHERE ref = ?", (plans["half"],)
+        ).fetchone()
+        doc = json.loads(payload)
+        doc["ended"] = doc["ended"]["reason"]
+        c.execute("UPDATE plans SET payload = ? WHERE ref = ?", (json.dumps(doc), plans["half"]))
+        c.commit()
+    assert ended_of(doc) == {"reason": doc["ended"]} and ended_reason(doc) == doc["ended"]
+    again = {p["plan"]: p for p in keeper(env, "--json", "history")}
+    assert again[plans["half"]]["ended"] == {"reason": doc["ended"]}
+    assert f"aborted: {doc['ended']}" in keeper(env, "history")
+    page = _console_pages(env, [plans["half"]], monkeypatch)[plans["half"]]
+    assert 'id="ended-reason"' in page
+
+
+def test_keeper_run__executor_on_another_release__refusal_names_the_real_setting(
+    env, fresh, monkeypatch
+):
+    """The executor's release refusal began "executor: ..." and the runner took that for a
+    config field: it named KEEPER_EXECUTOR_EXECUTOR, a setting that does not exist. It names
+    the setting of the contract it read: KEEPER_EXECUTOR_SCHEDULER."""
+    monkeypatch.setattr(rel, "CONTRACTS_RELEASE", "0.3.0")
+    scheduler = fresh.addresses()["automation"]["scheduler"]
+    err = keeper(
+        env | {"KEEPER_EXECUTOR_SCHEDULER": scheduler},
+        *("--now", str(NOW), "run", "--once", "--bots", "executor"),
+        code=2,
+    )
+    assert "KEEPER_EXECUTOR_EXECUTOR" not in err, err
+    assert "executor: KEEPER_EXECUTOR_SCHEDULER: the contracts it is configured for" in err, err
+    assert f"scheduler {CONTRACTS_RELEASE}" in err and "release 0.3.0" in err, err
+
+
+def test_env_hint__a_field_of_the_config__named_with_its_prefix():
+    from keepers.automation.settings import ExecutorConfig
+    from keepers.runtime.runner import _env_hint
+
+    class Decl:
+        name, env_prefix = "executor", "KEEPER_EXECUTOR_"
+
+    cfg = ExecutorConfig(scheduler="0x" + "11" * 20)
+    bad = "invalid keeper configuration: scheduler='0x1': no contract at that address"
+    assert _env_hint(Decl, bad, cfg).startswith("KEEPER_EXECUTOR_SCHEDULER: scheduler=")
+    assert _env_hint(Decl, "executor: something else", cfg) == "executor: something else"

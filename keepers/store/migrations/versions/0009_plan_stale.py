@@ -8,12 +8,12 @@ The plans' CHECK constraint (migration 0006) gains ``stale``: a plan that no lon
 fund as it is now (cash short, a tier already at its aim, a position gone, a queue it did not
 see) ends ``stale`` with the reason in its payload (keepers/fund/lifecycle.py). The list is
 frozen here; tests/offchain/pipeline/test_statuses.py checks it equals the enum. Downgrading
-refuses while a plan is ``stale`` (the older constraint cannot hold it).
+refuses while a plan is ``stale`` (the older constraint cannot hold it): ``keeper store
+downgrade 0008 --end-plans`` archives them first.
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
@@ -48,13 +48,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    stale = op.get_bind().execute(sa.text("SELECT count(*) FROM plans WHERE status = 'stale'"))
-    n = int(stale.scalar() or 0)
-    if n:
-        raise RuntimeError(
-            f"{n} plan(s) are 'stale', a status revision 0008 cannot hold: "
-            "keep the store at 0009 or archive those plans first"
-        )
+    # refused while a plan is stale, naming each and the command that archives them
+    from keepers.store.downgrade import refusal, stranded
+
+    items = stranded(op.get_bind(), "0009", "0008")
+    if items:
+        raise RuntimeError(refusal(items, "0008"))
     with op.batch_alter_table("plans") as batch:
         batch.drop_constraint(NAME, type_="check")
         batch.create_check_constraint(NAME, _condition(OLD_PLAN_STATUSES))

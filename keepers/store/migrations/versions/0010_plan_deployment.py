@@ -29,5 +29,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # a waiting plan made by a keeper of 0.2.0 or later cannot be read by the older keeper:
+    # refused, naming each and the command that ends them (keepers.store.downgrade)
+    from keepers.store.downgrade import refusal, stranded
+
+    items = stranded(op.get_bind(), "0010", "0009")
+    if items:
+        raise RuntimeError(refusal(items, "0009"))
     with op.batch_alter_table("plans", schema=None) as batch_op:
         batch_op.drop_column("deployment")
