@@ -25,6 +25,7 @@ KEEPER_PRIVATE_ROLES).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -180,3 +181,79 @@ class Relay:
 class PrivateSubmissionRefused(NodeError):
     """A transaction that must go to a private relay, with none configured and the public
     pool not allowed (KEEPER_PUBLIC_MEMPOOL_FALLBACK): it waits, retried with backoff."""
+
+
+def private_view(
+    store: Any, settings: KeeperSettings, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Private submission as `keeper status` shows it: the endpoints (shown without keys),
+    whether the public pool may take a pool trade, the transactions pending at a relay now
+    (sent, not yet mined) and the relay's drops of the last 24 hours (each re-signed at its
+    nonce), read from the store."""
+    from sqlalchemy import select
+
+    from keepers.store.models import StepLog, TxAttempt, TxIntent, utcnow
+
+    now = now or utcnow()
+    with store.sessions() as s:
+        pending = s.execute(
+            select(TxIntent.id, TxIntent.idempotency_key, TxIntent.nonce, TxAttempt.tx_hash,
+                   TxAttempt.sent_at_block, TxAttempt.created_at)
+            .join(TxAttempt, TxAttempt.id == TxIntent.current_attempt_id)
+            .where(TxIntent.status == "broadcast", TxAttempt.route == ROUTE_PRIVATE)
+            .order_by(TxIntent.id)
+        ).all()  # fmt: skip
+        drops = s.execute(
+            select(StepLog.intent_id, StepLog.at, StepLog.detail)
+            .where(StepLog.outcome == "relay-dropped", StepLog.at >= now - dt.timedelta(days=1))
+            .order_by(StepLog.id)
+        ).all()
+    return {
+        "relays": [shown_url(u) for u in settings.private_rpc_urls],
+        "public_fallback": settings.public_mempool_fallback,
+        "pending": [
+            {
+                "intent": i,
+                "key": k,
+                "nonce": n,
+                "tx_hash": h,
+                "sent_at_block": b,
+                "age_s": int((now - _aware(c)).total_seconds()),
+            }
+            for i, k, n, h, b, c in pending
+        ],  # fmt: skip
+        "drops_24h": len(drops),
+        "last_drop": None
+        if not drops
+        else {
+            "intent": drops[-1][0],
+            "at": _aware(drops[-1][1]).isoformat(timespec="seconds"),
+            "relay_status": (drops[-1][2] or {}).get("relay_status"),
+            "blocks": (drops[-1][2] or {}).get("blocks"),
+        },
+    }
+
+
+def _aware(t: dt.datetime) -> dt.datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
+
+
+def private_lines(d: dict[str, Any]) -> list[str]:
+    relays = ", ".join(d["relays"]) or "none configured (KEEPER_PRIVATE_RPC_URLS)"
+    fallback = {None: "local chains only", True: "allowed", False: "refused"}[d["public_fallback"]]
+    lines = [
+        f"private submission: relays {relays}  public pool fallback {fallback}",
+        f"  pending at relay {len(d['pending'])}  drops (24h) {d['drops_24h']}",
+    ]
+    for p in d["pending"]:
+        lines.append(
+            f"  intent {p['intent']} nonce {p['nonce']} {p['tx_hash']} sent at block "
+            f"{p['sent_at_block']} ({p['age_s']}s ago)"
+        )
+    last = d["last_drop"]
+    if last is not None:
+        lines.append(
+            f"  last drop: intent {last['intent']} at {last['at']} ({last['relay_status']} "
+            f"after {last['blocks']} blocks): re-signed at its nonce"
+        )
+    return lines

@@ -22,8 +22,16 @@ from sqlalchemy import select
 from ballast_dev.local.anvil_local import free_port
 from ballast_dev.local.relay_local import RelayLocal
 from keepers.core.settings import ConfigError, load_settings
+from keepers.runtime.metrics import StoreCollector
 from keepers.store.models import StepLog, TxAttempt, TxIntent
-from keepers.tx.relay import POOL_SELECTORS, Relay, RelayState, is_private
+from keepers.tx.relay import (
+    POOL_SELECTORS,
+    Relay,
+    RelayState,
+    is_private,
+    private_lines,
+    private_view,
+)
 from tests.support.pipeline_anvil import KEYS, Anvil, deploy
 from tests.support.pipeline_helpers import SENDER, hit_spec, make_pipeline, make_settings
 
@@ -302,7 +310,25 @@ def test_pipeline_private__relay_drops__same_nonce_resigned_no_gap_one_effect(
     assert attempts[1].tx_hash != attempts[0].tx_hash  # fees bumped: a new signature
     assert attempts[1].max_fee_per_gas > attempts[0].max_fee_per_gas
     assert "relay-dropped" in _outcomes(pipe, first.id)
-    assert _metric("keeper_private_drops_total", {"status": "FAILED"}) >= drops + 1
+    # both were held past the window: both dropped, both re-signed at their own nonce
+    assert [a.status for a in _attempts(pipe, second.id)] == ["relay-dropped", "broadcast"]
+    assert {a.nonce for a in _attempts(pipe, second.id)} == {nonce + 1}
+    assert _metric("keeper_private_drops_total", {"status": "FAILED"}) == drops + 2
+    # what `keeper status` and the metrics show meanwhile: both at the relay, two drops
+    view = private_view(pipe.store, pipe.settings)
+    assert [p["intent"] for p in view["pending"]] == [first.id, second.id]
+    assert view["drops_24h"] == 2
+    assert view["last_drop"]["relay_status"] == "FAILED"
+    assert view["last_drop"]["intent"] == second.id
+    text = "\n".join(private_lines(view))
+    assert "pending at relay 2  drops (24h) 2" in text
+    assert "127.0.0.1" in text
+    gauge = {
+        sample.name: sample.value
+        for family in StoreCollector(pipe.store).collect()
+        for sample in family.samples
+    }
+    assert gauge["keeper_private_pending"] == 2
     relay.withhold = False
     assert pipe.run(until_idle=True, max_seconds=30)
     assert _intent(pipe, first.id).status == "confirmed"
