@@ -38,7 +38,7 @@ How it stays out of the public pool (``txpool_content`` never lists it while hel
   ``block_time`` seconds sends, in ONE JSON-RPC batch, its includable transactions and
   ``evm_mine``: the public pool's transactions wait for the block as with interval mining,
   and the relay's go into the pool only in the same request that mines them. ``stop()``
-  gives the node its interval mining back.
+  gives the node its own mining back (interval or automine, as it was).
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ class Held:
     sim_error: str = ""
     included_block: int | None = None
     released: bool = False  # handed to the node for inclusion
+    released_at: float | None = None  # time.monotonic() when it was handed over
     seen: list[str] = field(default_factory=list)  # what happened, for test messages
 
 
@@ -164,6 +165,7 @@ class RelayLocal:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._interval_before: int | None = None
+        self._automine_before = False
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port))
@@ -188,6 +190,23 @@ class RelayLocal:
         answers = self._http.post(self.node_url, json=body, timeout=60).json()
         by_id = {a.get("id"): a for a in answers}
         return [by_id.get(b["id"], {}) for b in body]
+
+    def _node_or_error(self, method: str, params: list[Any]) -> Any:
+        """A node call whose refusal is kept (a released transaction the node refused stays
+        PENDING and is dropped at its window), not raised."""
+        try:
+            return self._node(method, params)
+        except RelayRpcError as err:
+            return err
+
+    def _await_receipt(self, tx_hash: str, timeout_s: float = 5.0) -> None:
+        """Wait (automine on) until anvil has mined ``tx_hash``: turning automine off before
+        its miner ran would leave the transaction in the public pool until the next block."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if self._node("eth_getTransactionReceipt", [tx_hash]) is not None:
+                return
+            time.sleep(0.001)
 
     def _head(self) -> int:
         return int(self._node("eth_blockNumber", []), 16)
@@ -294,7 +313,8 @@ class RelayLocal:
         if self.withhold or not waiting:
             return out
         latest = self._node("eth_getBlockByNumber", ["latest", False])
-        base_fee = int(latest.get("baseFeePerGas") or "0x0", 16)
+        # the next block's base fee is at most 12.5% above this one's (EIP-1559)
+        base_fee = int(latest.get("baseFeePerGas") or "0x0", 16) * 9 // 8
         expected: dict[str, int] = {}
         for h in waiting:
             if h.sender not in expected:
@@ -320,12 +340,16 @@ class RelayLocal:
     def _mark_included(self) -> None:
         with self._lock:
             released = [h for h in self.held.values() if h.released and h.status == "PENDING"]
+        head = self._head() if released else 0
         for h in released:
             receipt = self._node("eth_getTransactionReceipt", [h.tx_hash])
             if receipt is not None and receipt.get("blockNumber"):
                 with self._lock:
                     h.status = "INCLUDED"
                     h.included_block = int(receipt["blockNumber"], 16)
+            elif head >= h.max_block:
+                with self._lock:  # handed over but never included (the node refused it)
+                    h.status = "FAILED"
 
     def build_once(self) -> int:
         """One round of the builder: include what can be, fail what waited too long. In
@@ -337,12 +361,25 @@ class RelayLocal:
             for h in chosen:
                 h.released = True
                 h.seen.append(f"released at block {head}")
-        calls = [("eth_sendRawTransaction", [h.raw]) for h in chosen]
         if self.mining == "relay":
-            self._node_batch([*calls, ("evm_mine", [])])
+            if chosen:
+                # mined on arrival, each in its own block: nobody's transaction can be put
+                # in front of it (the node's pool holds it only while anvil mines it)
+                self._node("evm_setAutomine", [True])
+                try:
+                    for h in chosen:
+                        h.released_at = time.monotonic()
+                        sent = self._node_or_error("eth_sendRawTransaction", [h.raw])
+                        if not isinstance(sent, RelayRpcError):
+                            self._await_receipt(h.tx_hash)
+                finally:
+                    self._node("evm_setAutomine", [False])
+            self._node("evm_mine", [])  # the interval's block, for the public pool
             self.blocks_built += 1
-        elif calls:
-            self._node_batch(calls)
+        else:
+            for h in chosen:
+                h.released_at = time.monotonic()
+                self._node_or_error("eth_sendRawTransaction", [h.raw])
         if chosen:
             self._mark_included()
         return len(chosen)
@@ -396,6 +433,8 @@ class RelayLocal:
             self._interval_before = None
             with contextlib.suppress(RelayRpcError):
                 self._interval_before = self._node("anvil_getIntervalMining", [])
+            with contextlib.suppress(RelayRpcError):
+                self._automine_before = bool(self._node("anvil_getAutomine", []))
             self._node("evm_setAutomine", [False])
             self._node("evm_setIntervalMining", [0])
         config = uvicorn.Config(
@@ -425,9 +464,12 @@ class RelayLocal:
         if self._thread is not None:
             self._thread.join(10)
         self.sock.close()
-        if self.mining == "relay" and self._interval_before:
+        if self.mining == "relay":  # the node's own mining back as it was
             with contextlib.suppress(Exception):  # the node may be gone already
-                self._node("evm_setIntervalMining", [int(self._interval_before)])
+                if self._interval_before:
+                    self._node("evm_setIntervalMining", [int(self._interval_before)])
+                if self._automine_before:
+                    self._node("evm_setAutomine", [True])
 
     def __enter__(self) -> RelayLocal:
         return self.start()
