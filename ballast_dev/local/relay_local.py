@@ -30,15 +30,21 @@ included, and every held transaction ends FAILED after ``drop_blocks``.
 How it stays out of the public pool (``txpool_content`` never lists it while held):
 
 - ``mining="node"``: the node mines on arrival (anvil's automine: the demo, most tests). A
-  transaction is handed to the node only once includable, and the node mines it in the same
-  call.
+  transaction is handed to the node only once includable, and the node mines it at once.
 - ``mining="relay"``: a chain that makes a block every ``block_time`` seconds (the searcher's
   test: interval mining, the pool ordered by fee). The relay is then its block builder: it
   turns the node's own interval mining off (``evm_setIntervalMining 0``) and every
-  ``block_time`` seconds sends, in ONE JSON-RPC batch, its includable transactions and
-  ``evm_mine``: the public pool's transactions wait for the block as with interval mining,
-  and the relay's go into the pool only in the same request that mines them. ``stop()``
-  gives the node its own mining back (interval or automine, as it was).
+  ``block_time`` seconds turns automine on, hands its includable transactions over one by
+  one, each mined on arrival in a block of its own (it waits for each receipt), turns
+  automine off and mines the interval's block for the public pool (``evm_mine``), whose
+  transactions wait for it as with interval mining. ``stop()`` gives the node its own
+  mining back (interval or automine, as it was).
+
+Anvil has no call that mines a given transaction without its pool: between the hand-over and
+anvil's mining the pool lists it (measured 0-110 ms on a loaded 2-core machine). While the
+relay holds it, never. (A first version sent ``eth_sendRawTransaction`` and ``evm_mine`` in
+one JSON-RPC batch and turned nothing on: tests/offchain/cli/test_keeper_run_private.py saw a
+trade listed in the pool; waiting for each receipt with automine on is what it checks now.)
 """
 
 from __future__ import annotations

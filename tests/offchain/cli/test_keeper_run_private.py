@@ -101,6 +101,14 @@ def test_keeper_run_once__pool_trades_through_relay__never_in_the_public_pool(
     leaked = [(t, h) for t, h in sightings if h in held_until and (held_until[h] or 1e18) > t]
     assert not leaked, f"pool trades in the public pool while the relay held them: {leaked}"
     after = [round((t - (held_until[h] or 0)) * 1000, 1) for t, h in sightings if h in held_until]
-    print(f"\n{len(pool_legs)} pool trades, {len(polls)} polls, sightings after hand-over: {after} ms")
+    print(
+        f"\n{len(pool_legs)} pool trades, {len(polls)} polls, sightings after hand-over: {after} ms"
+    )
     assert all(relay.held[h].status == "INCLUDED" for h in held_until)
     assert relay.blocks_built > 0
+    # `keeper status` shows the relay, nothing pending at it and no drop
+    r = keeper(private_env, "--json", "status")
+    assert r.exit_code == 0, r.output + r.stderr
+    private = json.loads(r.stdout)["private"]
+    assert private["relays"] == [relay.url] and private["public_fallback"] is False
+    assert private["pending"] == [] and private["drops_24h"] == 0

@@ -33,7 +33,14 @@ from keepers.tx.relay import (
     private_view,
 )
 from tests.support.pipeline_anvil import KEYS, Anvil, deploy
-from tests.support.pipeline_helpers import SENDER, hit_spec, make_pipeline, make_settings
+from tests.support.pipeline_helpers import (
+    SENDER,
+    hit_spec,
+    make_pipeline,
+    make_settings,
+    run_worker,
+    worker_env,
+)
 
 OTHER_KEY = KEYS[3]  # a plain sender for the stand-in's own tests (not the pipeline's)
 
@@ -404,6 +411,38 @@ def test_pipeline_private__dropped_while_down__replica_takes_over_and_resigns_on
     with replica.store.sessions() as s:
         workers = {r.worker for r in s.scalars(select(StepLog).where(StepLog.intent_id == intent))}
     assert "replica-b" in workers
+
+
+def test_worker_private__process_restarted_while_held__second_process_finishes_once(
+    tmp_path, anvil, counter, relay
+):
+    """Real processes: a worker sends a pool trade to the relay and stops (its time limit)
+    with the trade held; a second worker process on the same store follows it through the
+    relay's status API to its inclusion, without sending it again."""
+    db = f"sqlite:///{tmp_path}/k.db"
+    env = worker_env(
+        db, anvil.url, counter.address, tmp_path,
+        KEEPER_PRIVATE_RPC_URLS=relay.url, KEEPER_PRIVATE_ROLES="keeper",
+        KEEPER_PUBLIC_MEMPOOL_FALLBACK="false",
+    )  # fmt: skip
+    pipe = make_pipeline(make_settings(db, anvil.url, counter.address), exclusive=False)
+    intent = pipe.submit(hit_spec(counter, 6210))
+    pipe.store.close()
+    relay.withhold = True
+    first = run_worker(env, "--max-seconds", "4")
+    assert first.returncode == 0, first.stderr
+    again = make_pipeline(make_settings(db, anvil.url, counter.address), exclusive=False)
+    (attempt,) = _attempts(again, intent.id)
+    assert _intent(again, intent.id).status == "broadcast" and attempt.route == "private"
+    assert _status(relay, attempt.tx_hash)["status"] == "PENDING"
+    again.store.close()
+    relay.withhold = False
+    second = run_worker(env, "--until-idle", "--max-seconds", "60")
+    assert second.returncode == 0, second.stderr
+    done = make_pipeline(make_settings(db, anvil.url, counter.address), exclusive=False)
+    assert _intent(done, intent.id).status == "confirmed"
+    assert [a.tx_hash for a in _attempts(done, intent.id)] == [attempt.tx_hash]
+    assert counter.functions.hits(6210).call() == 1
 
 
 def test_pipeline_private__no_relay_and_fallback_off__refused_nothing_sent(
