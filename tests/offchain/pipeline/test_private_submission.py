@@ -593,3 +593,50 @@ def test_pipeline_private__interval_mining__txpool_never_shows_a_held_trade(tmp_
     finally:
         relay.stop()
         node.stop()
+
+
+def test_pipeline_private__two_replicas_on_postgres__each_drop_resigned_once(
+    tmp_path, anvil, counter, relay, postgres
+):
+    """Replicas on one PostgreSQL store (claims with SKIP LOCKED): the leader sends three pool
+    trades and dies with them held; the relay drops them; two replicas then race over them.
+    Each drop is re-signed exactly once, at its own nonce, and each trade lands once."""
+    url = postgres.fresh_database()
+    settings = make_settings(
+        url, anvil.url, counter.address, private_rpc_urls=[relay.url], private_roles=["keeper"]
+    )
+    leader = make_pipeline(settings, exclusive=False)
+    relay.withhold = True
+    ids = [leader.submit(hit_spec(counter, 6220 + i)).id for i in range(3)]
+    for i in ids:
+        _drive_until(leader, i, "broadcast")
+    nonces = {i: _intent(leader, i).nonce for i in ids}
+    anvil.mine(3)
+    held = [_attempts(leader, i)[0].tx_hash for i in ids]
+    assert _until(lambda: all(_status(relay, h)["status"] == "FAILED" for h in held))
+    replicas = [make_pipeline(settings, exclusive=False) for _ in range(2)]
+    for n, r in enumerate(replicas):
+        r.worker_id = f"replica-{n}"
+    relay.withhold = False
+    errors: list[BaseException] = []
+
+    def work(p: Any) -> None:
+        try:
+            p.run(until_idle=True, max_seconds=60)
+        except BaseException as err:  # noqa: BLE001 - reported by the test
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(r,)) for r in replicas]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert not errors, errors
+    for i in ids:
+        attempts = _attempts(replicas[0], i)
+        assert [a.status for a in attempts] == ["relay-dropped", "mined"], (i, attempts)
+        assert {a.nonce for a in attempts} == {nonces[i]}
+        assert _intent(replicas[0], i).status == "confirmed"
+        assert _outcomes(replicas[0], i).count("relay-dropped") == 1
+    assert [counter.functions.hits(6220 + i).call() for i in range(3)] == [1, 1, 1]
+    assert anvil.w3.eth.get_transaction_count(SENDER) == max(nonces.values()) + 1
