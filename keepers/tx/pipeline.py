@@ -22,7 +22,7 @@ at most one of them can ever be mined. A nonce is only given up when the chain p
 transaction which is not ours used it; an intent refused after its nonce was allocated hands
 the nonce to a 0-value self-send "filler" so later nonces are not blocked.
 
-Why the steps stay in one module (about 1,100 lines): `Pipeline` is one state machine whose
+Why the steps stay in one module (about 1,300 lines): `Pipeline` is one state machine whose
 steps share, inside one database transaction per batch, the claim (row locks), the step log,
 the backoff, the batch's new attempts, the hand-over of committed rows between claims and the
 nonce filler (Audit and Validate both release a nonce); split over modules (Build, Audit,
@@ -44,6 +44,14 @@ Statuses (the last step recorded) and the step that moves each one on:
                              nonce, fees +12.5% up to the cap) | validated (at the cap: the
                              same bytes again) | pending (a foreign tx used the nonce)
     mined     --confirm-->   confirmed | reverted | validated (reorg: same nonce, same effect)
+
+A transaction that trades on a pool (keepers.tx.relay.is_private) is broadcast to the private
+relays of KEEPER_PRIVATE_RPC_URLS instead of the node (its attempt's ``route`` is stored), and
+Watch follows it with the relay's status API instead of bumping it after N blocks: a relay drop
+(FAILED, CANCELLED, UNKNOWN too long) with the nonce unused on chain and none of the intent's
+hashes included goes ``broadcast --watch--> audited`` (fees bumped, the same nonce signed
+again; ``validated`` at the fee cap) and is sent to the relay again. The public pool takes it
+only when the operator allows it (KEEPER_PUBLIC_MEMPOOL_FALLBACK), with a warning.
 """
 
 from __future__ import annotations
