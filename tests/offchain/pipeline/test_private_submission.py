@@ -347,6 +347,40 @@ def test_pipeline_private__relay_drops__same_nonce_resigned_no_gap_one_effect(
     assert anvil.w3.eth.get_transaction_count(SENDER) == nonce + 2
 
 
+@pytest.mark.parametrize("how", ["lost", "cancelled"])
+def test_pipeline_private__relay_lost_or_cancelled__treated_as_dropped_resigned_once(
+    tmp_path, anvil, counter, relay, how
+):
+    """UNKNOWN (the relay lost it: restarted, or never received it) counts as a drop after
+    KEEPER_PRIVATE_UNKNOWN_AFTER_BLOCKS, not before; CANCELLED at once."""
+    pipe = make_pipeline(
+        _private_settings(tmp_path, anvil, counter, relay.url, private_unknown_after_blocks=2)
+    )
+    label = "UNKNOWN" if how == "lost" else "CANCELLED"
+    drops = _metric("keeper_private_drops_total", {"status": label})
+    relay.withhold = True
+    intent = pipe.submit(hit_spec(counter, 6230 if how == "lost" else 6231))
+    _drive_until(pipe, intent.id, "broadcast")
+    (first,) = _attempts(pipe, intent.id)
+    if how == "lost":
+        relay.held.clear()  # a relay restarted: it no longer knows the hash
+        anvil.mine(1)
+        for _ in range(3):
+            pipe.run_once()
+        assert len(_attempts(pipe, intent.id)) == 1  # 1 block of UNKNOWN: still waiting
+        anvil.mine(1)
+    else:
+        assert _rpc(relay.url, "eth_cancelPrivateTransaction", {"txHash": first.tx_hash})["result"]
+        anvil.mine(1)
+    relay.withhold = False
+    assert pipe.run(until_idle=True, max_seconds=30)
+    attempts = _attempts(pipe, intent.id)
+    assert [a.status for a in attempts] == ["relay-dropped", "mined"]
+    assert attempts[0].nonce == attempts[1].nonce
+    assert _metric("keeper_private_drops_total", {"status": label}) == drops + 1
+    assert counter.functions.hits(6230 if how == "lost" else 6231).call() == 1
+
+
 def test_pipeline_private__relay_says_failed_but_included__recorded_mined_never_resent(
     tmp_path, anvil, counter, relay
 ):
