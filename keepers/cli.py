@@ -336,6 +336,23 @@ def _release_lines(d: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _private_status(_now: int) -> dict[str, Any] | None:
+    """``keeper status``'s private-submission part (keepers.tx.relay): the relays, the
+    transactions pending at one, the drops of the last day; from the store alone."""
+    from keepers.tx.relay import private_view
+
+    ctx = click.get_current_context().find_object(Ctx)
+    if ctx is None:
+        return None
+    return private_view(ctx.store(), ctx.config().keeper)
+
+
+def _private_lines(d: dict[str, Any]) -> list[str]:
+    from keepers.tx.relay import private_lines
+
+    return private_lines(d)
+
+
 def _runway(n: int | None) -> str:
     if n is None:
         return "?"
@@ -354,6 +371,8 @@ def _add_slices() -> None:
     main.add_command(crosschain)
     if not any(x.key == "release" for x in STATUS_SECTIONS):
         STATUS_SECTIONS.append(StatusSection("release", _release_status, _release_lines))
+    if not any(x.key == "private" for x in STATUS_SECTIONS):
+        STATUS_SECTIONS.append(StatusSection("private", _private_status, _private_lines))
     if not any(x.key == "automation" for x in STATUS_SECTIONS):
         STATUS_SECTIONS.append(StatusSection("automation", _automation_status, _automation_lines))
     accept_root_options_after(main)

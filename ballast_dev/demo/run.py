@@ -86,6 +86,11 @@ class Demo:
         self.t0 = int(chain.pending_timestamp)
         self.deployment_file = out / "deployment.json"
         self.deployment_file.write_text(json.dumps(fund.addresses(), default=str, indent=2))
+        # the fund keeper's pool trades go through a private relay, as on a real chain
+        # (keepers.tx.relay; the local stand-in: ballast_dev/local/relay_local.py)
+        from ballast_dev.local.relay_local import RelayLocal
+
+        self.relay = RelayLocal(chain.provider.uri).start()
         self.fund_env = self._fund_env()
         self.keeper_balance0 = int(chain.provider.get_balance(self.keeper.address))
         self.desk = self._redemption_desk()
@@ -146,6 +151,8 @@ class Demo:
             "KEEPER_NATIVE_PRICE": "600",
             "KEEPER_RETRY_BACKOFF_S": "0.05",
             "REBALANCE_ADMINS": ",".join(ADMINS),
+            "KEEPER_PRIVATE_RPC_URLS": self.relay.url,
+            "KEEPER_PUBLIC_MEMPOOL_FALLBACK": "false",  # a pool trade never goes public
         }
 
     def start_keepers(self) -> None:
@@ -669,6 +676,7 @@ def play(d: Demo, days: int, script: dict[int, list[tuple[str, Any]]]) -> Ledger
     d.fund_bot.store.close()
     d.executor.stop()
     d.supervisor.stop()
+    d.relay.stop()
     return d.ledger
 
 
@@ -705,8 +713,19 @@ def verdict(ledger: Ledger, fund_db: Path, end: Any) -> tuple[bool, str]:
     eng = create_engine(f"sqlite:///{fund_db}")
     with eng.connect() as cx:
         statuses = [r[0] for r in cx.execute(text("select status from plans order by id")).all()]
+        routes = dict(
+            cx.execute(
+                text(
+                    "select a.route, count(*) from tx_attempts a join tx_intents i "
+                    "on a.intent_id = i.id where i.fee_policy like '%private%' "
+                    "and a.route is not null group by a.route"
+                )
+            ).all()
+        )
     eng.dispose()
     repeats = sum(1 for a, b in zip(statuses, statuses[1:], strict=False) if a == b == "blocked")
+    # every pool trade through the private relay, none in the public pool
+    private, public = int(routes.get("private", 0)), int(routes.get("public", 0))
     k = ledger.kill
     kill_ok = bool(
         k.get("killed")
@@ -723,8 +742,9 @@ def verdict(ledger: Ledger, fund_db: Path, end: Any) -> tuple[bool, str]:
     else:
         kill = f"NOT exercised ({k.get('error', 'never held at the kill point')})"
     blocked = f"; {repeats} plans blocked twice in a row" if repeats else ""
-    ok = in_band and kill_ok and repeats == 0
-    return ok, f"VERDICT: {head} ({tiers}); kill scene: {kill}{blocked}"
+    routed = f"; pool trades: {private} sent through the private relay, {public} public"
+    ok = in_band and kill_ok and repeats == 0 and public == 0
+    return ok, f"VERDICT: {head} ({tiers}); kill scene: {kill}{blocked}{routed}"
 
 
 def _drain(d: Demo) -> None:

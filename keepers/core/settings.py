@@ -15,7 +15,7 @@ import socket
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -28,7 +28,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, SettingsError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    SettingsConfigDict,
+    SettingsError,
+)
 from pydantic_settings.sources.utils import parse_env_vars
 
 from keepers.core import errors as core_errors
@@ -79,6 +85,20 @@ class PolicyConfig(BaseModel):
     """Audit policy: per role allowed calls, per-intent value cap, daily notional cap."""
 
     roles: dict[str, RolePolicy] = Field(default_factory=dict)
+
+
+def _listed(v: Any) -> Any:
+    """A list setting given as one environment string: a JSON list, or comma-separated."""
+    if isinstance(v, str):
+        text = v.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return v
+
+
+# a list setting read from one variable, comma-separated or a JSON list
+StrList = Annotated[list[str], NoDecode]
 
 
 class KeeperSettings(BaseSettings):
@@ -135,6 +155,51 @@ class KeeperSettings(BaseSettings):
     fee_bump_bps: int = Field(default=1_250, ge=1_250)
     confirmations_default: int = Field(default=15, ge=1)
     confirmations_by_chain: dict[int, int] = Field(default_factory=lambda: {31337: 1, 1337: 1})
+    # --- private submission (keepers.tx.relay; docs/operator/private-submission.md) ---------
+    private_rpc_urls: StrList = Field(
+        default_factory=list,
+        description="Private submission endpoints (Flashbots Protect `https://rpc.flashbots.net`, "
+        "MEV Blocker `https://rpc.mevblocker.io`; comma-separated or a JSON list): every "
+        "transaction that trades on a pool (purchaseAsset, redeemAsset, a plan execution "
+        "carrying a pool leg, and what KEEPER_PRIVATE_SELECTORS / KEEPER_PRIVATE_ROLES list) is "
+        "sent to each of them with eth_sendRawTransaction instead of the node, and followed "
+        "with their status API. Empty: no relay.",
+    )
+    private_status_urls: StrList = Field(
+        default_factory=list,
+        description="The status API of each private endpoint, in the same order "
+        "(`https://protect.flashbots.net/tx/` for Flashbots Protect); the hash is appended. "
+        "Empty: `<endpoint>/tx/` for each (MEV Blocker's and the local stand-in's).",
+    )
+    public_mempool_fallback: bool | None = Field(
+        default=None,
+        description="Whether a transaction that trades on a pool may go to the public pool "
+        "when no private endpoint is configured or none answers: `true` allows it (a warning "
+        "and keeper_private_fallback_total each time), `false` refuses it (the transaction "
+        "waits, retried, until a relay takes it). Unset: allowed on a local chain (31337, "
+        "1337) only, with the same warning; refused on any other chain.",
+    )
+    private_selectors: StrList = Field(
+        default_factory=list,
+        description="More 4-byte selectors (0x and 8 hex digits) whose transactions are sent "
+        "privately, besides the pool trades the keeper knows (comma-separated).",
+    )
+    private_roles: StrList = Field(
+        default_factory=list,
+        description="Pipeline roles (`fund`, `executor`, ...) whose every transaction is sent "
+        "privately (comma-separated).",
+    )
+    private_unknown_after_blocks: int = Field(
+        default=30,
+        ge=1,
+        le=10_000,
+        description="A private transaction the relay answers UNKNOWN for (it never received "
+        "it, or lost it) is treated as dropped after this many blocks: re-signed at its nonce "
+        "and sent again (the relays' own drop is FAILED after about 25 blocks).",
+    )
+    private_timeout_s: float = Field(
+        default=5.0, gt=0, description="Timeout of one call to a private endpoint (seconds)."
+    )
     # --- worker ----------------------------------------------------------------------------
     batch_size: int = Field(default=64, ge=1)
     poll_interval_s: float = Field(default=0.05, gt=0)
@@ -256,6 +321,32 @@ class KeeperSettings(BaseSettings):
             raise ValueError(f"expected sqlite:///<file> or postgresql+psycopg://..., got {v!r}")
         return v
 
+    @field_validator(
+        "private_rpc_urls", "private_status_urls", "private_selectors", "private_roles",
+        mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _split_list(cls, v: Any) -> Any:
+        return _listed(v)
+
+    @field_validator("private_rpc_urls", "private_status_urls")
+    @classmethod
+    def _http_urls(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"expected http(s) URLs, got {url!r}")
+        return v
+
+    @field_validator("private_selectors")
+    @classmethod
+    def _selectors(cls, v: list[str]) -> list[str]:
+        out = []
+        for sel in v:
+            if not re.fullmatch(r"0x[0-9a-fA-F]{8}", sel):
+                raise ValueError(f"expected 4-byte selectors (0x and 8 hex digits), got {sel!r}")
+            out.append(sel.lower())
+        return out
+
     @field_validator("rpc_url", "signer_url", "signer_kms_endpoint_url")
     @classmethod
     def _http_url(cls, v: str | None) -> str | None:
@@ -280,6 +371,13 @@ class KeeperSettings(BaseSettings):
                 "KEEPER_SIGNER_KIND='aws-kms': signer_kms_key_id is required for a KMS signer "
                 "(set KEEPER_SIGNER_KMS_KEY_ID to the key id, its ARN or alias/NAME)"
             )
+        if self.private_status_urls and len(self.private_status_urls) != len(self.private_rpc_urls):
+            raise ConfigError(
+                f"KEEPER_PRIVATE_STATUS_URLS={','.join(self.private_status_urls)!r}: "
+                f"{len(self.private_status_urls)} status URLs for "
+                f"{len(self.private_rpc_urls)} private endpoints (KEEPER_PRIVATE_RPC_URLS); "
+                "give one per endpoint, in the same order, or none"
+            )
         if self.policy_file is not None:
             try:
                 data = json.loads(Path(self.policy_file).read_text())
@@ -295,6 +393,13 @@ class KeeperSettings(BaseSettings):
                 ) from None
             self.policy = PolicyConfig.model_validate(data)
         return self
+
+    def public_fallback_allowed(self, chain_id: int) -> bool:
+        """May a transaction meant for a private endpoint go to the public pool on
+        ``chain_id``? As set; unset: on a local chain only."""
+        if self.public_mempool_fallback is not None:
+            return self.public_mempool_fallback
+        return chain_id in LOCAL_CHAIN_IDS
 
     def confirmations_for(self, chain_id: int) -> int:
         """Confirmations required on ``chain_id`` (15 by default, 1 on a local chain)."""

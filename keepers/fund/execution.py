@@ -450,6 +450,10 @@ class Execution:
             target=encoded.target,
             calldata=encoded.calldata,
             notional=action.amount,
+            # a leg that trades on a pool (a quote: a DEX venue), direct or through the
+            # PlanExecutor, goes to the private relays, never waits in the public pool
+            # (keepers.tx.relay; KEEPER_PUBLIC_MEMPOOL_FALLBACK)
+            fee_policy={"private": 1} if quote is not None else {},
         )
         intent = self.s.pipeline().submit(spec)
         mark: dict[str, Any] = {

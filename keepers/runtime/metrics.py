@@ -342,6 +342,12 @@ class StoreCollector(Collector):
             intents = dict(
                 s.execute(select(m.TxIntent.status, func.count()).group_by(m.TxIntent.status)).all()
             )
+            at_relay = s.scalar(
+                select(func.count())
+                .select_from(m.TxIntent)
+                .join(m.TxAttempt, m.TxAttempt.id == m.TxIntent.current_attempt_id)
+                .where(m.TxIntent.status == "broadcast", m.TxAttempt.route == "private")
+            )
         by_status = GaugeMetricFamily(
             "rebalance_plans",
             "Fund plans in the store, by status (every process)",
@@ -388,6 +394,11 @@ class StoreCollector(Collector):
         for status, n in sorted(intents.items()):
             tx.add_metric([status], n)
         yield tx
+        yield GaugeMetricFamily(
+            "keeper_private_pending",
+            "Transactions sent to a private relay and not yet mined (keepers.tx.relay)",
+            value=int(at_relay or 0),
+        )
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())  # collected lazily: nothing is read from the store at registration

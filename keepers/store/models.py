@@ -234,9 +234,13 @@ class TxAttempt(Base):
     max_fee_per_gas: Mapped[int] = mapped_column(Uint256)
     max_priority_fee_per_gas: Mapped[int] = mapped_column(Uint256)
     gas_limit: Mapped[int] = mapped_column(BigInteger)
-    # signed | validated | broadcast | mined | replaced | invalid | dropped
+    # signed | validated | broadcast | mined | replaced | invalid | dropped (nonce used by
+    # another transaction) | relay-dropped (the private relay gave it up: never included)
     status: Mapped[str] = mapped_column(String(16), default="signed")
     sent_at_block: Mapped[int | None] = mapped_column(BigInteger)
+    # where it was sent (0012): "private" (the relays of KEEPER_PRIVATE_RPC_URLS, followed by
+    # their status API) or "public" (the node); None: not sent yet, or by a keeper before 0012
+    route: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     intent: Mapped[TxIntent] = relationship(back_populates="attempts")

@@ -70,6 +70,7 @@ class AttemptRow(BatchRow):
     gas_limit: int
     status: str
     sent_at_block: int | None
+    route: str | None
     created_at: dt.datetime
 
 

@@ -22,7 +22,7 @@ at most one of them can ever be mined. A nonce is only given up when the chain p
 transaction which is not ours used it; an intent refused after its nonce was allocated hands
 the nonce to a 0-value self-send "filler" so later nonces are not blocked.
 
-Why the steps stay in one module (about 1,100 lines): `Pipeline` is one state machine whose
+Why the steps stay in one module (about 1,300 lines): `Pipeline` is one state machine whose
 steps share, inside one database transaction per batch, the claim (row locks), the step log,
 the backoff, the batch's new attempts, the hand-over of committed rows between claims and the
 nonce filler (Audit and Validate both release a nonce); split over modules (Build, Audit,
@@ -44,6 +44,14 @@ Statuses (the last step recorded) and the step that moves each one on:
                              nonce, fees +12.5% up to the cap) | validated (at the cap: the
                              same bytes again) | pending (a foreign tx used the nonce)
     mined     --confirm-->   confirmed | reverted | validated (reorg: same nonce, same effect)
+
+A transaction that trades on a pool (keepers.tx.relay.is_private) is broadcast to the private
+relays of KEEPER_PRIVATE_RPC_URLS instead of the node (its attempt's ``route`` is stored), and
+Watch follows it with the relay's status API instead of bumping it after N blocks: a relay drop
+(FAILED, CANCELLED, UNKNOWN too long) with the nonce unused on chain and none of the intent's
+hashes included goes ``broadcast --watch--> audited`` (fees bumped, the same nonce signed
+again; ``validated`` at the fee cap) and is sent to the relay again. The public pool takes it
+only when the operator allows it (KEEPER_PUBLIC_MEMPOOL_FALLBACK), with a warning.
 """
 
 from __future__ import annotations
@@ -91,11 +99,27 @@ from keepers.tx.intents import (  # re-exported: every bot and the tests import 
     submit_intent,
     submit_intents,
 )
-from keepers.tx.metrics import PIPELINE_STEP_SECONDS, PIPELINE_STEPS
+from keepers.tx.metrics import (
+    PIPELINE_STEP_SECONDS,
+    PIPELINE_STEPS,
+    PRIVATE_DROPS,
+    PRIVATE_FALLBACK,
+    PRIVATE_SENT,
+)
 from keepers.tx.node import Node, revert_data, rpc_tx
 from keepers.tx.nonces import NonceBook
 from keepers.tx.outcome import IntentOutcome, Outcome, last_log_id, read_outcomes
 from keepers.tx.policy import AuditRequest, audit
+from keepers.tx.relay import (
+    DROPPED,
+    ROUTE_PRIVATE,
+    ROUTE_PUBLIC,
+    PrivateSubmissionRefused,
+    Relay,
+    RelayState,
+    RelayUnreachable,
+    is_private,
+)
 from keepers.tx.revert import RevertDecoder
 from keepers.tx.signers import Signer
 from keepers.tx.txcodec import keccak256
@@ -130,6 +154,22 @@ CHAINED_STEPS: dict[str, tuple[tuple[str, str], ...]] = {
 # the batch's rows are written with Core on the session's connection: through the Session a
 # statement on a mapped table is run as an ORM bulk statement (per-row mapper work)
 _ATTEMPT_INSERT = insert(ATTEMPTS)
+
+
+class PrivateWatch:
+    """What Watch read for a transaction at a private relay: the relay's state (None: no
+    status API answered), and, when the relay gave it up, the receipts of every hash of
+    its intent (the guard before its nonce is used again)."""
+
+    __slots__ = ("dropped", "receipts", "state")
+
+    def __init__(
+        self,
+        state: RelayState | None,
+        receipts: dict[str, dict[str, Any] | None] | None = None,
+        dropped: bool = False,
+    ) -> None:
+        self.state, self.receipts, self.dropped = state, receipts, dropped
 
 
 class Retry(Exception):
@@ -183,6 +223,10 @@ class Pipeline:
         # earlier transaction of ours is not stuck (Watch replaces only when it stands still)
         self._queue_moved: dict[str, tuple[int, int]] = {}
         self.halted: SignerConflict | None = None
+        # private submission (keepers.tx.relay): the relays pool trades go to, and whether
+        # the public pool may take them when no relay is configured or none answers
+        self.relay: Relay | None = Relay.from_settings(settings)
+        self.public_fallback = settings.public_fallback_allowed(self.chain_id)
 
     # ==================================================================================
     # submission and start-up
@@ -854,29 +898,76 @@ class Pipeline:
     # Broadcast
     # ==================================================================================
 
+    def _private(self, intent: IntentRow) -> bool:
+        return intent.kind == "call" and is_private(
+            self.settings, intent.role, intent.calldata, intent.fee_policy
+        )
+
+    def _fallback(self, intent: IntentRow, reason: str) -> None:
+        """A private transaction let into the public pool (KEEPER_PUBLIC_MEMPOOL_FALLBACK):
+        a warning and a metric each time."""
+        PRIVATE_FALLBACK.labels(reason).inc()
+        log.warning(
+            "private.public_fallback", intent=intent.id, key=intent.idempotency_key,
+            nonce=intent.nonce, reason=reason, chain_id=self.chain_id,
+        )  # fmt: skip
+
+    def _send_private(self, intent: IntentRow, raw: str) -> Any:
+        """The relays' answer to one private transaction: its hash, a typed refusal, or None
+        when it is to go to the public pool instead (allowed, with the warning)."""
+        if self.relay is None:
+            if self.public_fallback:
+                self._fallback(intent, "no_relay")
+                return None
+            return PrivateSubmissionRefused(
+                f"intent {intent.id} trades on a pool and must go to a private relay: none is "
+                f"configured (KEEPER_PRIVATE_RPC_URLS) and the public pool is not allowed on "
+                f"chain {self.chain_id} (KEEPER_PUBLIC_MEMPOOL_FALLBACK)"
+            )
+        sent = self.relay.send(raw)
+        refusal = sent.refusal()
+        if refusal is None:
+            PRIVATE_SENT.inc()
+            return "0x" + keccak256(HexBytes(raw)).hex()
+        if isinstance(refusal, RelayUnreachable) and self.public_fallback:
+            self._fallback(intent, "relay_unreachable")
+            return None
+        return refusal
+
     def _prefetch_broadcast(self, intents: list[IntentRow]) -> dict[int, Any]:
-        """eth_sendRawTransaction for the whole batch in one round trip (then the head, as the
-        attempts' sent-at block). Re-sending a signed transaction is harmless: the node knows
-        it already, or its nonce is used and the receipt tells whether by us."""
-        raws = [self._attempt(it, it.current_attempt_id).raw_tx for it in intents]
+        """eth_sendRawTransaction for the whole batch in one round trip to the node (then the
+        head, as the attempts' sent-at block); a pool trade to the private relays instead
+        (keepers.tx.relay), one call each. Re-sending a signed transaction is harmless: the
+        node (or relay) knows it already, or its nonce is used and the receipt tells whether
+        by us."""
+        raws = {it.id: self._attempt(it, it.current_attempt_id).raw_tx for it in intents}
+        private: dict[int, Any] = {}
+        for it in intents:
+            if self._private(it):
+                answer = self._send_private(it, raws[it.id])
+                if answer is not None:
+                    private[it.id] = answer
+        public = [it for it in intents if it.id not in private]
         results = self.node.batch(
-            [("eth_sendRawTransaction", [raw]) for raw in raws] + [("eth_blockNumber", [])]
+            [("eth_sendRawTransaction", [raws[it.id]]) for it in public] + [("eth_blockNumber", [])]
         )
         self.crash("sent", len(intents))
         head = results[-1]
         sent_at = int(head, 16) if isinstance(head, str) else self._head
+        answers = {it.id: (results[i], ROUTE_PUBLIC) for i, it in enumerate(public)}
+        answers.update((i, (r, ROUTE_PRIVATE)) for i, r in private.items())
         # a nonce already used (a replacement sent as its original was mined): the receipts
         # of those intents' attempts in one more round trip, not one per intent
-        used = [it for i, it in enumerate(intents) if isinstance(results[i], NonceTooLow)]
+        used = [it for it in intents if isinstance(answers[it.id][0], NonceTooLow)]
         receipts = self._receipts([a for it in used for a in it.attempts]) if used else None
-        return {it.id: (results[i], sent_at, receipts) for i, it in enumerate(intents)}
+        return {it.id: (answers[it.id][0], sent_at, receipts, answers[it.id][1]) for it in intents}
 
     def _broadcast(
-        self, s: Session, intent: IntentRow, pre: tuple[Any, int, dict[str, Any] | None]
+        self, s: Session, intent: IntentRow, pre: tuple[Any, int, dict[str, Any] | None, str]
     ) -> str:
-        result, sent_at, receipts = pre
+        result, sent_at, receipts, route = pre
         attempt = self._attempt(intent, intent.current_attempt_id)
-        outcome = "sent"
+        outcome = "sent" if route == ROUTE_PUBLIC else "sent-private"
         if isinstance(result, AlreadyKnown):
             outcome = "already-known"
         elif isinstance(result, NonceTooLow):
@@ -887,6 +978,7 @@ class Pipeline:
             raise result
         attempt.status = "broadcast"
         attempt.sent_at_block = sent_at
+        attempt.route = route
         transition(INTENT, intent, S.BROADCAST)
         intent.checked_block = -1
         intent.error = None
@@ -991,7 +1083,36 @@ class Pipeline:
                 self._queue_moved[sender] = (latest, self._head)
         passed = [it for it in intents if self._latest(it.sender) > int(it.nonce or 0)]
         receipts = self._receipts([a for it in passed for a in it.attempts])
-        return {it.id: receipts for it in passed}
+        out: dict[int, Any] = {it.id: receipts for it in passed}
+        out.update(self._relay_states([it for it in intents if it.id not in out]))
+        return out
+
+    def _relay_states(self, intents: list[IntentRow]) -> dict[int, PrivateWatch]:
+        """The relay's status of each private transaction whose nonce the chain has not
+        passed; for one the relay gave up, the receipts of all of its intent's hashes too
+        (the guard before its nonce is signed again: none of them may be included)."""
+        out: dict[int, PrivateWatch] = {}
+        dropped: list[IntentRow] = []
+        for it in intents:
+            current = self._attempt(it, it.current_attempt_id)
+            if current.route != ROUTE_PRIVATE or self.relay is None:
+                continue
+            try:
+                state: RelayState | None = self.relay.status(current.tx_hash)
+            except RelayUnreachable as err:
+                log.warning("private.status_unreachable", intent=it.id, error=str(err))
+                state = None
+            out[it.id] = PrivateWatch(state)
+            waited = self._head - int(current.sent_at_block or self._head)
+            if state in DROPPED or (
+                state == RelayState.UNKNOWN and waited >= self.settings.private_unknown_after_blocks
+            ):
+                dropped.append(it)
+        if dropped:
+            receipts = self._receipts([a for it in dropped for a in it.attempts])
+            for it in dropped:
+                out[it.id] = PrivateWatch(out[it.id].state, receipts, dropped=True)
+        return out
 
     def _head_stalled(self) -> bool:
         """The head has not moved for ``stall_replace_after_s`` (as this process saw it)."""
@@ -1000,8 +1121,19 @@ class Pipeline:
     def _stall_cut(self) -> dt.datetime:
         return utcnow() - dt.timedelta(seconds=self.settings.stall_replace_after_s)
 
-    def _watch(self, s: Session, intent: IntentRow, receipts: dict[str, Any] | None) -> str:
+    def _watch(
+        self, s: Session, intent: IntentRow, receipts: dict[str, Any] | PrivateWatch | None
+    ) -> str:
         assert intent.nonce is not None
+        if isinstance(receipts, PrivateWatch):
+            return self._watch_private(s, intent, receipts)
+        if receipts is None and self._attempt(intent, intent.current_attempt_id).route == (
+            ROUTE_PRIVATE
+        ):
+            # at a relay (none configured now: it was sent before a restart without one) and
+            # the chain has not passed its nonce: no fee bump to the public pool
+            intent.checked_block = self._head
+            return "waiting"
         # untouched for the stall time while the head stood still too: waiting for blocks
         # that do not come would wait for ever (read before this step touches the row)
         stalled = self._head_stalled() and intent.updated_at <= self._stall_cut()
@@ -1040,6 +1172,36 @@ class Pipeline:
                 reason=f"not mined after {idle:.0f} s with the head still at block {self._head}",
             )
         return "waiting"
+
+    def _watch_private(self, s: Session, intent: IntentRow, pw: PrivateWatch) -> str:
+        """A transaction at a private relay whose nonce the chain has not passed: it waits
+        while the relay offers it (PENDING; INCLUDED until the node serves the block), and is
+        not bumped after N blocks as in the public pool (the relay retries it for its own
+        window). Dropped by the relay (FAILED, CANCELLED, or UNKNOWN for
+        private_unknown_after_blocks): not sent, as far as the chain goes, once the guard
+        holds (the nonce unused, none of the intent's hashes included): signed again at the
+        same nonce with fees bumped (the same bytes at the cap) and sent through the relay
+        again. Never a gap (the nonce is re-used), never two effects (one nonce)."""
+        intent.checked_block = self._head
+        current = self._attempt(intent, intent.current_attempt_id)
+        if not pw.dropped:
+            return "waiting"
+        found = self._find_mined(intent, pw.receipts)
+        if found is not None:  # included after all: the node serves its receipt
+            return self._record_mined(s, intent, *found, step="watch")
+        current.status = "relay-dropped"
+        state = str(pw.state)
+        PRIVATE_DROPS.labels(state).inc()
+        waited = self._head - int(current.sent_at_block or self._head)
+        log.warning(
+            "private.dropped", intent=intent.id, key=intent.idempotency_key,
+            nonce=intent.nonce, tx_hash=current.tx_hash, relay_status=state, blocks=waited,
+        )  # fmt: skip
+        self._log(
+            s, intent, "watch", "relay-dropped",
+            tx_hash=current.tx_hash, relay_status=state, blocks=waited, nonce=intent.nonce,
+        )  # fmt: skip
+        return self._replace(s, intent, "watch", reason=f"dropped by the private relay ({state})")
 
     def _replace(self, s: Session, intent: IntentRow, step: str, reason: str) -> str:
         """Same nonce, fees bumped by at least fee_bump_bps (12.5%), at most the fee cap. At

@@ -92,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         roles=sorted(pipeline.settings.policy.roles),
         db=pipeline.store.dialect,
         confirmations=pipeline.confirmations,
+        # private submission (keepers.tx.relay): the relays pool trades go to (shown without
+        # path or key) and whether the public pool may take them
+        private_relays=pipeline.relay.shown if pipeline.relay is not None else [],
+        public_fallback=pipeline.public_fallback,
     )
     started = time.monotonic()
     try:

@@ -403,6 +403,82 @@ def test_three_replicas__leader_sigkilled_mid_plan__taken_over_in_seconds__nothi
     )
 
 
+def test_two_replicas__leader_sigkilled_with_a_trade_held_at_the_relay__dropped__resigned_once(
+    chain: Any,
+    fleet: Fleet,
+    fleet_env: dict[str, str],
+    fresh: Any,
+    accounts: Any,
+    tmp_path: Path,
+) -> None:
+    """Private submission across a takeover: every fund transaction goes to the local relay
+    (KEEPER_PRIVATE_ROLES=fund-keeper, the public pool refused). The leader is SIGKILLed with
+    its plan's first transaction held at the relay (recorded as sent there); the relay drops it (its window passes
+    with no block including it) while the survivor takes the lead; the survivor finds the
+    drop, re-signs the same nonce and carries the plan on: each action once, no gap."""
+    from ballast_dev.local.relay_local import RelayLocal
+
+    db = fleet_env["KEEPER_DB_URL"]
+    w3 = chain.provider.web3
+    keeper_addr = accounts[2].address
+    nonce0 = w3.eth.get_transaction_count(keeper_addr)
+    relay = RelayLocal(chain.provider.uri, drop_blocks=3).start()
+    relay.withhold = True
+    private = {
+        "KEEPER_PRIVATE_RPC_URLS": relay.url,
+        "KEEPER_PRIVATE_ROLES": "fund-keeper",
+        "KEEPER_PUBLIC_MEMPOOL_FALLBACK": "false",
+    }
+    marker = tmp_path / "held"
+    try:
+        r1 = fleet.start(
+            # held right after the commit that recorded its first trade as sent to the relay
+            "r1", KEEPER_FAULT_INJECTION="1", KEEPER_HOLD_AT="broadcast:1",
+            KEEPER_HOLD_FILE=str(marker), **private,
+        )  # fmt: skip
+        wait_until("r1 leads every bot", lambda: all_bots_led(db), 120, fleet)
+        fleet.start("r2", **private)
+        wait_until("two replicas", lambda: replicas(db) == ["r1", "r2"], 120, fleet)
+        fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+        assert wait_file(marker, r1, 180), fleet.stderr("r1")[-3000:]
+        r1.send_signal(signal.SIGKILL)
+        r1.wait(30)
+        held = [h for h, x in relay.held.items() if x.status == "PENDING"]
+        assert len(held) == 1, relay.held
+        assert w3.eth.get_transaction_count(keeper_addr) == nonce0  # nothing on chain yet
+        w3.provider.make_request("anvil_mine", ["0x3"])  # its window passes: dropped
+        wait_until("the relay dropped it", lambda: relay.held[held[0]].status == "FAILED", 30,
+                   fleet)  # fmt: skip
+        relay.withhold = False
+        done = wait_until(
+            "the plan carried on to its end",
+            lambda: plan_rows(db)[0][1] == "executed" and plan_rows(db)[0],
+            180,
+            fleet,
+        )
+        assert fleet.stop("r2") == 0
+    finally:
+        relay.stop()
+    ref, n = done[0], len(done[2])
+    keys = intents_per_key(db)
+    assert {k: v for k, v in keys.items() if k.startswith("fund:")} == {
+        f"fund:{ref}:{i}": 1 for i in range(n)
+    }
+    assert w3.eth.get_transaction_count(keeper_addr) - nonce0 == n  # no gap, nothing twice
+    store = Store(db)
+    with store.sessions() as s:
+        attempts = s.execute(
+            select(m.TxAttempt.status, m.TxAttempt.route, m.TxAttempt.tx_hash)
+            .join(m.TxIntent, m.TxIntent.id == m.TxAttempt.intent_id)
+            .where(m.TxIntent.idempotency_key.like("fund:%"))
+        ).all()
+    store.close()
+    assert {route for _, route, _ in attempts} == {"private"}, attempts
+    dropped = [h for st, _, h in attempts if st == "relay-dropped"]
+    assert dropped == held, attempts
+    assert w3.provider.make_request("eth_getTransactionByHash", [held[0]])["result"] is None
+
+
 def test_keeper_plan_from_a_terminal__while_a_replica_leads__refused_naming_it(
     fleet_env: dict[str, str], fresh: Any, accounts: Any
 ) -> None:

@@ -64,6 +64,19 @@ def test_demo_month__compressed_scenes__ends_in_band_and_kill_recovered(
     eng.dispose()
     assert "blocked" not in statuses, statuses
     assert len(keys) == len(set(keys))  # no effect sent twice
+    # the keeper's pool trades went through the private relay stand-in, none public
+    with eng.connect() as cx:
+        routes = dict(
+            cx.execute(
+                text(
+                    "select a.route, count(*) from tx_attempts a join tx_intents i "
+                    "on a.intent_id = i.id where i.fee_policy like '%private%' "
+                    "and a.route is not null group by a.route"
+                )
+            ).all()
+        )
+    eng.dispose()
+    assert routes.get("private", 0) > 0 and routes.get("public", 0) == 0, routes
     # every critical alert is a real incident (the drained funder), never a repeated block
     critical = [a for a in ledger.alerts if " critical " in a and "funder" not in a]
     assert not critical, critical

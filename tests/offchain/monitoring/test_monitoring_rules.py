@@ -82,6 +82,19 @@ def test_promtool_test_rules__seed_thresholds__fire_above_not_at():
         ),
         ("(crosschain_attestation_held_moves) > 0", "(crosschain_attestation_held_moves) > 1"),
         ("crosschain_iris_lockout_seconds > 0", "crosschain_iris_lockout_seconds > 300"),
+        # private submission: three drops in an hour page, any public fallback pages
+        (
+            "increase(keeper_private_drops_total[1h])) >= 3",
+            "increase(keeper_private_drops_total[1h])) > 3",
+        ),
+        (
+            "increase(keeper_private_drops_total[1h])) >= 3",
+            "increase(keeper_private_drops_total[1h])) >= 2",
+        ),
+        (
+            "increase(keeper_private_fallback_total[15m])) > 0",
+            "increase(keeper_private_fallback_total[15m])) > 1",
+        ),
     ],
 )
 @needs_promtool

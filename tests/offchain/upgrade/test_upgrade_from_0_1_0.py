@@ -38,6 +38,8 @@ FIXTURE = Path(__file__).parent / "fixtures" / "0.1.0"
 INFO = json.loads((FIXTURE / "fixture.json").read_text())
 NOW = INFO["now"] + 4_000  # after every plan was made, before any deadline
 TABLES = ("plans", "actions", "approvals", "tx_intents", "tx_attempts", "job_runs", "fund_carry")
+# columns added after 0.1.0 (plans.deployment: 0010; tx_attempts.route: 0012)
+ADDED = frozenset({"deployment", "route"})
 
 
 class Old:
@@ -78,7 +80,7 @@ class Old:
         with contextlib.closing(sqlite3.connect(self.db)) as c:
             out = {}
             for t in TABLES:
-                cols = [r[1] for r in c.execute(f"PRAGMA table_info({t})") if r[1] != "deployment"]
+                cols = [r[1] for r in c.execute(f"PRAGMA table_info({t})") if r[1] not in ADDED]
                 out[t] = c.execute(f"SELECT {','.join(cols)} FROM {t} ORDER BY id").fetchall()
             return out
 
