@@ -337,6 +337,14 @@ class KeeperSettings(BaseSettings):
                 raise ValueError(f"expected http(s) URLs, got {url!r}")
         return v
 
+    @field_validator("private_roles")
+    @classmethod
+    def _roles(cls, v: list[str]) -> list[str]:
+        for role in v:  # a pipeline role's name (`fund`, `executor`, `crosschain`, ...)
+            if not re.fullmatch(r"[A-Za-z0-9_.:-]+", role):
+                raise ValueError(f"expected role names (letters, digits, _ . : -), got {role!r}")
+        return v
+
     @field_validator("private_selectors")
     @classmethod
     def _selectors(cls, v: list[str]) -> list[str]:
