@@ -52,6 +52,21 @@ def record_signature(ctx: Any, ref: str, signature: str, now: int, note: str) ->
     return result
 
 
+def read_fund(bot: Any) -> tuple[Any, str | None]:
+    """The fund bot's reading (keepers.fund.reader), or (None, why) when the lens's own read
+    reverts or answers what cannot be decoded at this block: the fund state is then not read,
+    and `keeper status` and the console's fund page show the rest. The node's failure
+    propagates (the command's offline path says it)."""
+    from web3.exceptions import BadFunctionCallOutput, ContractLogicError
+
+    try:
+        return bot.reader.read(), None
+    except ContractLogicError as err:
+        return None, f"FundLens.fundState: reverted ({str(err)[:160]})"
+    except BadFunctionCallOutput as err:
+        return None, f"FundLens.fundState: not decoded ({str(err)[:160]})"
+
+
 def optional_bot(ctx: Any) -> Any:
     """The fund bot when this environment configures a deployment whose node answers, else
     None, and never an exit: for what only adds to a command that works from the store alone
