@@ -219,3 +219,35 @@ def test_reader__venue_room_reverts__not_read_for_that_read_only_asked_again(
     assert not any(a.room_read for a in r.state.assets)
     assert {a.symbol: a.room for a in r.state.assets} == {s: 0 for s in before}
     assert {a.symbol: a for a in fresh_bot.reader.read().state.assets} == before
+
+
+def test_depth__one_pool_reverts__that_venue_not_traded_others_keep_their_depth(
+    make_bot, fresh, chain
+):
+    """A Uniswap V3 pool whose slot0 reverts for the keeper's read: that venue's depth is not
+    read (0 both ways: not traded on this plan, never "no limit"), every other venue keeps the
+    depth it had (one failure once dropped every venue's depth for the plan); the next read
+    reads it again."""
+    from keepers import abis
+
+    bot = make_bot()
+    reading = bot.reader.read()
+    limit, target = bot.cfg.rebalance_max_slippage, bot.cfg.rebalance_target_slippage
+    before = bot.depth.read(reading, limit, target)
+    pools = {t: bot.depth.pool_address(t) for t in before if bot.depth.pool_address(t)}
+    assert len(pools) >= 2, before
+    token, pool = sorted(pools.items())[0]
+    slot0 = "0x" + next(
+        function_abi_to_4byte_selector(e).hex()
+        for e in abis.load("IUniswapV3Pool")
+        if e.get("name") == "slot0"
+    )
+    with view_reverts(chain, pool, slot0):
+        during = bot.depth.read(reading, limit, target)
+    d = during[token]
+    assert (d.max_buy, d.max_sell, d.cheap_buy, d.cheap_sell) == (0, 0, 0, 0), d
+    assert "depth not read" in d.detail
+    assert {t: x for t, x in during.items() if t != token} == {
+        t: x for t, x in before.items() if t != token
+    }
+    assert bot.depth.read(reading, limit, target) == before
