@@ -303,11 +303,15 @@ class FundReader:
         return self._each(calls, block, lambda call: self.w3.eth.call(call, block))
 
     def _each(self, calls: list[Any], block: int, one: Any) -> list[Any]:
+        """``one(call)`` of each call, in one batch; when the batch reverts, each alone (an
+        Exception in place of each that failed); the node gone: each the node's failure."""
         if not calls:
             return []
         try:
             return with_retries(lambda: self._raw_batch(calls, one), "venue rooms (batch)")
-        except (ContractLogicError, BadFunctionCallOutput, NetworkUnavailable, ValueError):
+        except NetworkUnavailable as err:  # the node, after its retries: none read, at once
+            return [err for _ in calls]
+        except (ContractLogicError, BadFunctionCallOutput, ValueError):
             pass  # which one failed: each alone
         out: list[Any] = []
         for call in calls:

@@ -184,7 +184,7 @@ def test_views__startup_check_reverts__refused_exit_2_naming_it(view, env, fresh
 
 
 def test_reader__venue_room_reverts__not_read_for_that_read_only_asked_again(
-    make_bot, fresh, chain
+    make_bot, fresh, chain, monkeypatch
 ):
     """An adapter's investableNow that reverts once: its venues' rooms are not read for that
     read (room 0: no new money, named in ``not_read``), the other venues' are, and the next
@@ -220,6 +220,20 @@ def test_reader__venue_room_reverts__not_read_for_that_read_only_asked_again(
     assert {a.symbol: a.room for a in r.state.assets} == {s: 0 for s in before}
     assert {a.symbol: a for a in fresh_bot.reader.read().state.assets} == before
 
+    # the node gone during the rooms' read (after its retries): every room not read at once,
+    # the fund's read goes on; the next read reads them
+    from keepers.tx.retry import NetworkUnavailable
+
+    def gone(*_a, **_k):
+        raise NetworkUnavailable("node gone")
+
+    monkeypatch.setattr(fresh_bot.reader, "_raw_batch", gone)
+    r = fresh_bot.reader.read()
+    assert not any(a.room_read for a in r.state.assets)
+    assert all("the node did not answer" in x for x in r.not_read) and r.not_read
+    monkeypatch.undo()
+    assert {a.symbol: a for a in fresh_bot.reader.read().state.assets} == before
+
 
 def test_depth__one_pool_reverts__that_venue_not_traded_others_keep_their_depth(
     make_bot, fresh, chain
@@ -251,3 +265,22 @@ def test_depth__one_pool_reverts__that_venue_not_traded_others_keep_their_depth(
         t: x for t, x in before.items() if t != token
     }
     assert bot.depth.read(reading, limit, target) == before
+
+
+def test_venue_check__previews_revert__venue_held_that_plan_then_checked_again(
+    make_bot, fresh, chain
+):
+    """An ERC-4626 venue that answered its previews and reverts now is not read: held both
+    ways for that plan (it was taken for a venue without previews and traded unchecked), and
+    checked again on the next plan."""
+    bot = make_bot()
+    token = fresh.assets["MMF-A"].address
+    first = bot.sizing.hold_venues(bot.reader.read(), {}, NOW)
+    assert token not in first or first[token].max_buy != 0  # agrees with its feed: not held
+    preview = next(s for s, n in _selectors().items() if n == "previewDeposit")
+    with view_reverts(chain, token, preview):
+        during = bot.sizing.hold_venues(bot.reader.read(), {}, NOW)
+    d = during[token]
+    assert (d.max_buy, d.max_sell, d.cheap_buy, d.cheap_sell) == (0, 0, 0, 0), d
+    assert "previews (previewDeposit, previewRedeem) not read" in d.detail
+    assert bot.sizing.hold_venues(bot.reader.read(), {}, NOW) == first
