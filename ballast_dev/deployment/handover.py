@@ -69,34 +69,146 @@ def _safe_who(
     return who, owners
 
 
-def _module_problem(project: Any, controller: Any, vault: str) -> str | None:
-    """The controller delegatecalls its configuration module (named to its constructor by the
-    deployer, who could name any code that answers its two checks): the module's code must be
-    what this release's AssetControllerAdmin creation code makes for the vault, run here by
-    eth_call. None when it is, or where the binding has no build (a web3 binding: the deploy's
-    own check runs through ape) or the controller names no module (a release before 0.2.0
-    created its own)."""
-    ct = getattr(getattr(project, "AssetControllerAdmin", None), "contract_type", None)
+RELEASE_TEXT = "code planted by the deployer, or this checkout is not the release that deployed it"
+ANY_ADMIN = "0x000000000000000000000000000000000000dEaD"  # a constructor's admin: storage only
+
+
+def _contract_type(project: Any, name: str) -> dict[str, Any] | None:
+    """This checkout's build of ``name`` as a JSON document (``abi``, ``deploymentBytecode``):
+    through the binding's ``contract_type(name)`` (a web3 binding over the build) or ape's
+    ``project.<name>.contract_type``; None when the binding has no build."""
+    own = getattr(type(project), "contract_type", None)
+    if callable(own):
+        return project.contract_type(name)  # type: ignore[no-any-return]
+    ct = getattr(getattr(project, name, None), "contract_type", None)
     if ct is None or not ct.deployment_bytecode or not ct.deployment_bytecode.bytecode:
         return None
+    return ct.model_dump(by_alias=True, mode="json")  # type: ignore[no-any-return]
+
+
+def _web3(project: Any) -> Any:
+    """The binding's web3 (``project.w3``), or ape's provider's."""
+    w3 = project.__dict__.get("w3") if hasattr(project, "__dict__") else None
+    if w3 is not None:
+        return w3
     from ape import chain
-    from ape.exceptions import ContractLogicError
+
+    return chain.provider.web3
+
+
+def _made(w3: Any, ct: dict[str, Any], args: list[Any]) -> bytes:
+    """The runtime code ``ct``'s creation code makes with constructor ``args``, run by eth_call
+    (the immutables are this deployment's; nothing is deployed)."""
     from eth_abi import encode
+    from eth_utils import get_abi_input_types
+
+    ctor = next((e for e in ct["abi"] if e.get("type") == "constructor"), {"inputs": []})
+    types = get_abi_input_types({**ctor, "type": "constructor", "name": ""})
+    initcode = ct["deploymentBytecode"]["bytecode"] + encode(types, args).hex()
+    return bytes(w3.eth.call({"data": initcode}))
+
+
+def _view(w3: Any, ct: dict[str, Any], address: str, fn: str, *args: Any) -> Any:
+    from web3 import Web3
+
+    c = w3.eth.contract(address=Web3.to_checksum_address(address), abi=ct["abi"])
+    return c.functions[fn](*args).call()
+
+
+def _settings(w3: Any, ct: dict[str, Any], controller: str) -> list[Any]:
+    """Tiers and risk parameters the constructor accepts (they reach storage only, never the
+    code): the controller's own, or the deploy's defaults when it does not answer them (its
+    views run in its module: a planted one answers nothing)."""
+    from web3.exceptions import ContractLogicError
+
+    from ballast_dev.deployment.fund import DEFAULT_TIERS, RiskSpec
 
     try:
-        module = str(controller.adminModule())
+        tiers = [tuple(_view(w3, ct, controller, "tier", t)) for t in range(3)]
+        risk = tuple(_view(w3, ct, controller, "riskParams"))
     except ContractLogicError:
-        return None
-    w3 = chain.provider.web3
-    initcode = ct.deployment_bytecode.bytecode + encode(["address"], [vault]).hex()
-    expected = bytes(w3.eth.call({"data": initcode}))
-    if bytes(w3.eth.get_code(module)) == expected:
-        return None
-    return (
-        f"controller {controller.address}: its configuration module {module} is not this "
-        f"release's AssetControllerAdmin made for the vault {vault} (its code differs: code "
-        "planted by the deployer, or this checkout is not the release that deployed it)"
+        return [[tuple(t) for t in DEFAULT_TIERS], RiskSpec().as_tuple()]
+    return [tiers, risk]
+
+
+def _code_problems(project: Any, record: dict[str, Any]) -> list[str]:
+    """The vault, the controller and the controller's configuration module each compared with
+    what this release's creation code makes for this deployment, run by eth_call: the vault's
+    TieredVault for the record's cash, the controller's AssetController for the record's vault
+    with its module and its own settings (tiers, risk: they do not change its code), the
+    module's AssetControllerAdmin for the vault. Constructor arguments that only reach storage
+    (names, admins) do not change the code either. A deployer who names or plants other code
+    (any of the three runs with the fund's money or on its storage) is named; so is a checkout
+    of another release (a rebuild's metadata differs). Empty where the binding has no build.
+    Each through ape, or a web3 binding that answers ``contract_type(name)`` and has ``w3``."""
+    cts = {
+        n: _contract_type(project, n)
+        for n in ("TieredVault", "AssetController", "AssetControllerAdmin")
+    }
+    if any(ct is None for ct in cts.values()):
+        return []
+    vault_ct, ctrl_ct, module_ct = (
+        cts["TieredVault"],
+        cts["AssetController"],
+        cts["AssetControllerAdmin"],
     )
+    assert vault_ct is not None and ctrl_ct is not None and module_ct is not None
+    from web3 import Web3
+    from web3.exceptions import ContractLogicError
+
+    w3 = _web3(project)
+    vault, controller = (
+        Web3.to_checksum_address(record["vault"]),
+        Web3.to_checksum_address(record["controller"]),
+    )
+    problems = []
+
+    def differs(what: str, address: str, made: bytes) -> None:
+        if bytes(w3.eth.get_code(address)) != made:
+            problems.append(f"{what} (its code differs: {RELEASE_TEXT})")
+
+    try:
+        module = str(_view(w3, ctrl_ct, controller, "adminModule"))
+    except ContractLogicError:
+        module = None  # a release before 0.2.0 created its own module
+    if module is not None:
+        differs(
+            f"controller {controller}: its configuration module {module} is not this "
+            f"release's AssetControllerAdmin made for the vault {vault}",
+            module,
+            _made(w3, module_ct, [vault]),
+        )
+        try:
+            made = _made(
+                w3, ctrl_ct, [vault, ANY_ADMIN, module, *_settings(w3, ctrl_ct, controller)]
+            )
+        except (ContractLogicError, ValueError) as err:
+            problems.append(
+                f"controller {controller}: this release's AssetController cannot be made for "
+                f"the vault {vault} with the module {module} ({err}): {RELEASE_TEXT}"
+            )
+        else:
+            differs(
+                f"controller {controller}: not this release's AssetController made for the "
+                f"vault {vault} with the module {module}",
+                controller,
+                made,
+            )
+    cash = record.get("cash") or _view(w3, vault_ct, vault, "asset")
+    try:
+        made = _made(w3, vault_ct, [Web3.to_checksum_address(str(cash)), "", "", ANY_ADMIN])
+    except (ContractLogicError, ValueError) as err:
+        problems.append(
+            f"vault {vault}: this release's TieredVault cannot be made for the cash {cash} "
+            f"({err}): {RELEASE_TEXT}"
+        )
+    else:
+        differs(
+            f"vault {vault}: not this release's TieredVault made for the cash {cash}",
+            vault,
+            made,
+        )
+    return problems
 
 
 def handover_status(
@@ -109,7 +221,9 @@ def handover_status(
     """Reads, for every contract of ``record`` (the deploy's addresses), what ``deployer`` holds.
     ``admin`` is an account or the record's Safe (``record["safe"]``): then every call left to
     the admin is a Safe transaction its owners sign. ``project`` binds the project's contracts
-    and ``safe_at`` the Safe (both through ape by default; a web3 binding works the same)."""
+    and ``safe_at`` the Safe (both through ape by default; a web3 binding works the same: with
+    ``w3`` and ``contract_type(name)``, the code of the vault, the controller and its module is
+    checked too)."""
     h = Handover(admin=str(admin), deployer=str(deployer))
     if _same(deployer, admin):
         h.held.append(f"the deployer {deployer} is the admin: it keeps the admin's powers")
@@ -122,9 +236,7 @@ def handover_status(
         "vault": project.TieredVault.at(record["vault"]),
         "controller": project.AssetController.at(record["controller"]),
     }
-    planted = _module_problem(project, fund["controller"], str(record["vault"]))
-    if planted:
-        h.held.append(planted)
+    h.held.extend(_code_problems(project, record))
     for name, c in fund.items():
         roles = FUND_ROLES + (("REBALANCER_ROLE",) if name == "controller" else ())
         for r in roles:

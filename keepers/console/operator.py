@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from keepers.console.html import Markup, h, page, pct, table, tag, tiers_chart
-from keepers.console.units import Units, checksummed, decimals_of, token_info
+from keepers.console.units import Units, checksum_text, checksummed, decimals_of, token_info
 from keepers.console.views import WAITING, span, utc
-from keepers.fund.service import fleet_view, optional_bot
+from keepers.fund.holders import holders_not_read, leg_words
+from keepers.fund.service import fleet_view, optional_bot, read_fund
 from keepers.version import NOT_IN_CONTRACTS
 
 DAY = 86_400
@@ -90,7 +91,8 @@ def _held_row(bot: Any, a: Any, price: Any, units: Units) -> list[Any]:
 
 def _holders_section(view: dict[str, Any], amount_of: Units) -> Markup:
     """Fees (rates, recipient, pending now, the high-water mark against the price per share),
-    held valuation steps and what an in-kind exit of 1% of the supply pays now."""
+    held valuation steps and what an in-kind exit of 1% of the supply pays now. What an older
+    release's contracts lack is said as not in these contracts, never as not read."""
     absent = set(view.get("not_in_these_contracts") or ())
     f = view.get("fees")
     fees = (
@@ -118,9 +120,9 @@ def _holders_section(view: dict[str, Any], amount_of: Units) -> Markup:
         if f is not None
         else tag("p", f"fees: {NOT_IN_CONTRACTS}", class_="muted", id="fees")
         if "fees" in absent
-        else tag("p", "fees not read", class_="muted")
+        else tag("p", "fees not read", class_="bad", id="fees")
     )
-    holds = view.get("valuation_holds") or []
+    holds = view.get("valuation_holds")
     held = (
         table(
             ["asset", "reference", "answer", "move", "allowed", "since"],
@@ -142,6 +144,8 @@ def _holders_section(view: dict[str, Any], amount_of: Units) -> Markup:
             "p", f"valuation step bounds: {NOT_IN_CONTRACTS}", class_="muted", id="valuation-holds"
         )
         if "valuation_holds" in absent
+        else tag("p", "valuation holds not read", class_="bad", id="valuation-holds")
+        if holds is None
         else tag("p", "no valuation held", class_="muted", id="valuation-holds")
     )
     k = view.get("in_kind")
@@ -152,20 +156,17 @@ def _holders_section(view: dict[str, Any], amount_of: Units) -> Markup:
                 [
                     k["shares"],
                     amount_of(int(k["cash"])),
-                    ", ".join(
-                        f"{t['amount_whole']} {t['symbol']}"
-                        for t in k["tokens"]
-                        if t["amount"] != "0"
-                    )
-                    or "-",
+                    ", ".join(leg_words(t) for t in k["tokens"] if t["amount"] != "0") or "-",
                 ]
             ],
             id="in-kind",
         )  # fmt: skip
-        if k is not None
+        if k is not None and "not_read" not in k
         else tag("p", f"in-kind exit: {NOT_IN_CONTRACTS}", class_="muted", id="in-kind")
         if "in_kind" in absent
         else tag("p", "no shares: no in-kind exit to show", class_="muted", id="in-kind")
+        if k is None
+        else tag("p", f"in-kind exit not read: {k['not_read']}", class_="bad", id="in-kind")
     )
     return tag(
         "section",
@@ -239,6 +240,19 @@ def _timelock_section(doc: dict[str, Any] | None) -> Any:
     )
 
 
+def _not_read_section(not_read: tuple[str, ...], holders: dict[str, Any]) -> Markup:
+    """What this page could not read at its block (each "not read" for this page only: a
+    view that reverted, the node), or nothing."""
+    items = [*not_read, *holders_not_read(holders)]
+    if not items:
+        return Markup("")
+    return tag(
+        "section",
+        tag("h2", "Not read at this block"),
+        tag("ul", *(tag("li", checksum_text(x)) for x in items), id="not-read"),
+    )
+
+
 def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bool = False) -> str:
     from keepers.fund.feeds import feeds_down
     from keepers.fund.fees_paid import fees_paid_view
@@ -263,99 +277,116 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
             )
         )
     else:
-        reading = bot.reader.read()
-        st = reading.state
-        d = st.base_decimals
-        amount_of = Units(d, token_info(bot, bot.addresses.cash)[0], base)
-
-        def amount(value: int | None, _decimals: int) -> str:
-            return amount_of(value)
-
-        down = feeds_down(bot.contracts.controller, bot.w3, st, reading.block)
-        tiers = tier_rows(st)
-        parts.append(
-            tag(
-                "section",
-                tag("h2", f"The fund at block {reading.block}"),
-                table(
-                    ["NAV (total assets)", "gross", "pending redemptions", "mark", "paused"],
-                    [
-                        [
-                            amount(st.total_assets, d),
-                            amount(st.gross_assets, d),
-                            amount(st.pending_redemptions, d),
-                            f"{utc(reading.marked_at)} ({span(st.timestamp - reading.marked_at)} old)",
-                            "PAUSED" if st.paused else "no",
-                        ]
-                    ],
-                    id="nav",
-                ),
-                tiers_chart({"before": tiers}),
-                table(
-                    ["tier", "value", "share", "band", "in band"],
-                    [
-                        [
-                            t["tier"],
-                            amount(t["value"], d),
-                            pct(t["ratio_bps"]),
-                            f"{pct(t['min_bps'])} - {pct(t['max_bps'])} (target {pct(t['target_bps'])})",
-                            tag("span", "yes", class_="ok")
-                            if t["within_bounds"]
-                            else tag("span", "NO", class_="bad"),
-                        ]
-                        for t in tiers
-                    ],
-                    id="tiers",
-                ),
-            )
-        )
-        held = [a for a in st.assets if a.balance > 0 or a.pending_value > 0]
-        parts.append(
-            tag(
-                "section",
-                tag("h2", "Held venues and their feeds"),
-                table(
-                    ["asset", "tier", "balance", "value", "feed", "price"],
-                    [_held_row(bot, a, reading.prices.get(a.token), amount_of) for a in held],
-                    id="assets",
+        reading, why = read_fund(bot)
+        if reading is None:
+            parts.append(
+                tag(
+                    "section",
+                    tag("h2", "The fund"),
+                    tag(
+                        "p",
+                        f"fund state not read ({why}): the tiers, the assets, the fees and the "
+                        "cost budget come from it; the rest of the page does not",
+                        class_="bad",
+                        id="fund-not-read",
+                    ),
                 )
-                if held
-                else tag("p", "no asset held", class_="muted"),
             )
-        )
-        held_steps = reading.held
-        parts.append(_holders_section(holders_view(bot, reading), amount_of))
-        parts.append(_fees_paid_section(fees_paid_view(bot, reading), amount_of))
-        parts.append(_timelock_section(timelock_view(bot, reading.block, st.timestamp)))
-        cfg = ctx.config().planning
-        spent_day = ctx.records().plans.cost_since(now - DAY)
-        spent_30 = ctx.records().plans.cost_since(now - 30 * DAY)
-        budget_day = st.total_assets * cfg.rebalance_cost_budget_daily // 10_000
-        budget_30 = st.total_assets * cfg.rebalance_cost_budget_30d // 10_000
-        parts.append(
-            tag(
-                "section",
-                tag("h2", "Cost budget"),
-                table(
-                    ["window", "spent", "budget", "bps of NAV"],
-                    [
+        else:
+            st = reading.state
+            d = st.base_decimals
+            amount_of = Units(d, token_info(bot, bot.addresses.cash)[0], base)
+
+            def amount(value: int | None, _decimals: int) -> str:
+                return amount_of(value)
+
+            down = feeds_down(bot.contracts.controller, bot.w3, st, reading.block)
+            tiers = tier_rows(st)
+            parts.append(
+                tag(
+                    "section",
+                    tag("h2", f"The fund at block {reading.block}"),
+                    table(
+                        ["NAV (total assets)", "gross", "pending redemptions", "mark", "paused"],
                         [
-                            "24 h",
-                            amount(spent_day, d),
-                            amount(budget_day, d),
-                            str(cfg.rebalance_cost_budget_daily),
-                        ],  # fmt: skip
+                            [
+                                amount(st.total_assets, d),
+                                amount(st.gross_assets, d),
+                                amount(st.pending_redemptions, d),
+                                f"{utc(reading.marked_at)} ({span(st.timestamp - reading.marked_at)} old)",
+                                "PAUSED" if st.paused else "no",
+                            ]
+                        ],
+                        id="nav",
+                    ),
+                    tiers_chart({"before": tiers}),
+                    table(
+                        ["tier", "value", "share", "band", "in band"],
                         [
-                            "30 days",
-                            amount(spent_30, d),
-                            amount(budget_30, d),
-                            str(cfg.rebalance_cost_budget_30d),
-                        ],  # fmt: skip
-                    ],
-                    id="budget",
-                ),
+                            [
+                                t["tier"],
+                                amount(t["value"], d),
+                                pct(t["ratio_bps"]),
+                                f"{pct(t['min_bps'])} - {pct(t['max_bps'])} (target {pct(t['target_bps'])})",
+                                tag("span", "yes", class_="ok")
+                                if t["within_bounds"]
+                                else tag("span", "NO", class_="bad"),
+                            ]
+                            for t in tiers
+                        ],
+                        id="tiers",
+                    ),
+                )
             )
-        )
+            held = [a for a in st.assets if a.balance > 0 or a.pending_value > 0]
+            parts.append(
+                tag(
+                    "section",
+                    tag("h2", "Held venues and their feeds"),
+                    table(
+                        ["asset", "tier", "balance", "value", "feed", "price"],
+                        [_held_row(bot, a, reading.prices.get(a.token), amount_of) for a in held],
+                        id="assets",
+                    )
+                    if held
+                    else tag("p", "no asset held", class_="muted"),
+                )
+            )
+            held_steps = reading.held
+            holders = holders_view(bot, reading)
+            parts.append(_holders_section(holders, amount_of))
+            parts.append(_fees_paid_section(fees_paid_view(bot, reading), amount_of))
+            parts.append(_timelock_section(timelock_view(bot, reading.block, st.timestamp)))
+            cfg = ctx.config().planning
+            spent_day = ctx.records().plans.cost_since(now - DAY)
+            spent_30 = ctx.records().plans.cost_since(now - 30 * DAY)
+            budget_day = st.total_assets * cfg.rebalance_cost_budget_daily // 10_000
+            budget_30 = st.total_assets * cfg.rebalance_cost_budget_30d // 10_000
+            parts.append(
+                tag(
+                    "section",
+                    tag("h2", "Cost budget"),
+                    table(
+                        ["window", "spent", "budget", "bps of NAV"],
+                        [
+                            [
+                                "24 h",
+                                amount(spent_day, d),
+                                amount(budget_day, d),
+                                str(cfg.rebalance_cost_budget_daily),
+                            ],  # fmt: skip
+                            [
+                                "30 days",
+                                amount(spent_30, d),
+                                amount(budget_30, d),
+                                str(cfg.rebalance_cost_budget_30d),
+                            ],  # fmt: skip
+                        ],
+                        id="budget",
+                    ),
+                )
+            )
+            parts.append(_not_read_section(reading.not_read, holders))
     alerts = _alerts(ctx, settings, st, down, now, held_steps)
     parts.append(
         tag(

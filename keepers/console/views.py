@@ -24,7 +24,12 @@ from keepers.console.html import (
 from keepers.console.units import Units, base_units, checksum_text, checksummed, risk_detail
 from keepers.core.errors import DomainError
 from keepers.fund.lifecycle import ended_reason
-from keepers.fund.service import approval_view, approval_views, optional_bot
+from keepers.fund.service import (
+    admin_safe_or_none,
+    approval_view,
+    approval_views,
+    optional_bot,
+)
 from keepers.store.statuses import PLAN, PlanStatus
 
 WAITING = PlanStatus.PENDING_APPROVAL.value
@@ -157,10 +162,13 @@ def signing(ctx: Any, row: Any) -> dict[str, Any] | None:
         return None
     digest = plan_hash(plan)
     safe = None
+    safe_not_read = False
     bot = optional_bot(ctx)
     if bot is not None and bot.contracts.executor is not None:
-        safe = bot.approvals.admin_safe()[0]
+        got = admin_safe_or_none(bot)  # None: not read now (a view reverted, the node)
+        safe, safe_not_read = (None, True) if got is None else (got[0], False)
     return {
+        "safe_not_read": safe_not_read,
         "typed_data": typed_data_json(plan),
         "plan_hash": "0x" + digest.hex(),
         "safe": safe,
@@ -506,6 +514,18 @@ def plan_page(
             ("executor", tag("code", checksummed(sign["executor"]))),
             ("executor deadline", utc(sign["deadline"])),
         ]
+        if sign.get("safe_not_read"):
+            hashes.append(
+                (
+                    "SafeMessage hash",
+                    tag(
+                        "span",
+                        "not read: the admin Safe behind the executor did not answer now",
+                        class_="bad",
+                        id="safe-not-read",
+                    ),
+                )
+            )
         if sign["safe"]:
             hashes.append(
                 (

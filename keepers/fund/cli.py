@@ -41,6 +41,7 @@ from keepers.fund.service import (
     fleet_view,
     optional_bot,
     other_deployment_of,
+    read_fund,
     record_signature,
 )
 
@@ -468,7 +469,7 @@ def status(ctx: Ctx) -> None:
     """The fund's tiers now (one eth_call); with a scheduler configured, the automation
     side too: runs due, stuck tasks and funders (KEEPER_SUPERVISOR_*)."""
     # the automation part: a section of keepers.cli_base.STATUS_SECTIONS (keepers.cli adds it)
-    from keepers.fund.holders import holders_lines, holders_view
+    from keepers.fund.holders import holders_lines, holders_not_read, holders_view
     from keepers.fund.planning.metrics import tier_metrics
     from keepers.fund.planning.report import whole
 
@@ -477,9 +478,36 @@ def status(ctx: Ctx) -> None:
         _status_offline(ctx)
     # the reader alone, as the console: a status raises no alert (its output stays one JSON
     # document) and records no alert key a running keeper on the same store would then skip
-    r = bot.reader.read()
-    st = r.state
+    r, why = read_fund(bot)
     sections = [(sec, d) for sec in STATUS_SECTIONS if (d := sec.read(ctx.time())) is not None]
+    carry = carried_flow(ctx)
+    replicas = fleet_view(ctx)
+    if r is None:  # the lens's read reverted: what else is known, and that it was not read
+        data = {
+            "block": None,
+            "total_assets": None,
+            "pending_redemptions": None,
+            "paused": None,
+            "tiers": None,
+            "carry": carry,
+            "fees": None,
+            "valuation_holds": None,
+            "in_kind": None,
+            "not_read": [f"fund state ({why})"],
+            **{sec.key: d for sec, d in sections},
+            "fleet": replicas,
+        }
+
+        def unread() -> str:
+            lines = [f"fund state: not read ({why})"]
+            lines += _carry_lines(carry, None)
+            for sec, d in sections:
+                lines += sec.lines(d)
+            return "\n".join(lines + _fleet_lines(replicas))
+
+        ctx.out(data, unread)
+        return
+    st = r.state
     rows: list[dict[str, Any]] = [
         {
             "tier": f"L{m.tier + 1}",
@@ -491,14 +519,13 @@ def status(ctx: Ctx) -> None:
         }
         for m in tier_metrics(st)
     ]
-    carry = carried_flow(ctx)
-    replicas = fleet_view(ctx)
     holders = holders_view(bot, r)
     from keepers.fund.fees_paid import fees_paid_lines, fees_paid_view
     from keepers.fund.timelock import timelock_lines, timelock_view
 
     timelock = timelock_view(bot, r.block, st.timestamp)  # what the admin has queued (issue 67)
     fees_paid = fees_paid_view(bot, r)  # what the fee recipient was paid to date (issue 67)
+    not_read = [*r.not_read, *holders_not_read(holders)]
     data = {
         "block": r.block,
         "total_assets": st.total_assets,
@@ -509,6 +536,7 @@ def status(ctx: Ctx) -> None:
         **holders,
         "fees_paid": fees_paid,
         "timelock": timelock,
+        "not_read": not_read,
         **{sec.key: d for sec, d in sections},
         "fleet": replicas,
     }
@@ -526,23 +554,33 @@ def status(ctx: Ctx) -> None:
                 f"{x['target_bps'] / 100:>8.2f}%{x['band'][0] / 100:>6.1f}-{x['band'][1] / 100:.1f}%"
                 f"  {'yes' if x['within'] else 'NO'}"
             )
-        if carry:
-            lines.append("carried flow (slice schedule, left by venue depth):")
-            for c in carry:
-                lines.append(
-                    f"  {c['tier']} {whole(c['amount'], d):>18}  next slice at {c['next_at']}  "
-                    f"slices so far {c['slices']}  plan {c['plan']}"
-                )
-        else:
-            lines.append("carried flow: none")
+        lines += _carry_lines(carry, d)
         lines += holders_lines(holders)
         lines += fees_paid_lines(fees_paid)
         lines += timelock_lines(timelock)
+        lines += [f"not read: {x}" for x in not_read]
         for sec, d in sections:
             lines += sec.lines(d)
         return "\n".join(lines + _fleet_lines(replicas))
 
     ctx.out(data, text)
+
+
+def _carry_lines(carry: list[dict[str, Any]], decimals: int | None) -> list[str]:
+    """The carried flow (slice schedule, left by venue depth) as status lines (amounts in base
+    units when the base token's decimals are not known: the fund state not read)."""
+    from keepers.fund.planning.report import whole
+
+    if not carry:
+        return ["carried flow: none"]
+    lines = ["carried flow (slice schedule, left by venue depth):"]
+    for c in carry:
+        amount = str(c["amount"]) if decimals is None else whole(c["amount"], decimals)
+        lines.append(
+            f"  {c['tier']} {amount:>18}  next slice at {c['next_at']}  "
+            f"slices so far {c['slices']}  plan {c['plan']}"
+        )
+    return lines
 
 
 def age(seconds: float) -> str:

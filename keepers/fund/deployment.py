@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from web3 import Web3
+from web3.exceptions import ContractLogicError
 
 from keepers.core.logging import get_logger
 from keepers.core.settings import PolicyConfig
@@ -24,7 +25,7 @@ from keepers.fund.records import ABORTED, APPROVED, PENDING_APPROVAL, PROPOSED, 
 from keepers.fund.roles import fund_role
 from keepers.runtime.alerts import AlertLevel
 from keepers.store import models as m
-from keepers.tx.contracts import ChainMismatchError, FundAddresses, FundContracts
+from keepers.tx.contracts import ChainMismatchError, DeploymentError, FundAddresses, FundContracts
 from keepers.tx.release import (
     ReleaseCheck,
     ReleaseMismatchError,
@@ -136,7 +137,13 @@ def check_bands(contracts: FundContracts, cfg: PlanningConfig) -> None:
     operator sets them, must say the same: a disagreement is refused, not silently ignored."""
     names = ("target", "min", "max")
     for t in range(3):
-        on_chain = contracts.controller.functions.tier(t).call()
+        try:
+            on_chain = contracts.controller.functions.tier(t).call()
+        except ContractLogicError:
+            raise DeploymentError(
+                f"controller {contracts.addresses.controller}: tier({t}) reverts: not a Ballast "
+                "fund controller, or built from other sources"
+            ) from None
         for name, value in zip(names, on_chain, strict=True):
             field = f"l{t + 1}_{name}_ratio"
             if field in cfg.model_fields_set and getattr(cfg, field) != int(value):

@@ -24,6 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from web3 import Web3
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
 from keepers.core import univ3
 from keepers.core.logging import get_logger
@@ -114,25 +115,43 @@ class DepthReader:
         for a in st.assets:
             if not a.instant:
                 continue
-            address = self.pool_address(a.token)
-            if address is None:
-                room = a.investable_now  # the venue's maxDeposit, read with the fund
-                if room is not None:
-                    out[a.token] = AssetDepth(
-                        a.token, max_buy=room, detail=f"{a.symbol}: maxDeposit {room}"
-                    )
-                continue
-            pool, token0 = self.pool_state(address, reading.block)
-            fdec = reading.feed_decimals[a.token]
-            tdec = self.encoder.token_decimals(a.token)
-            venue = PoolVenue(
-                pool,
-                token0.lower() == a.token.lower(),
-                reading.prices[a.token] * 10**st.base_decimals,
-                10 ** (fdec + tdec),
-            )
-            depth = pool_depth(a.token, venue, limit_bps, st.total_assets, a.value, target_bps)
-            out[a.token] = self._checked(reading, a.token, venue, depth)
+            try:
+                address = self.pool_address(a.token)
+                if address is None:
+                    # the venue's maxDeposit, read with the fund (0 when it was not read)
+                    room = a.investable_now if a.room_read else 0
+                    if room is not None:
+                        said = f"maxDeposit {room}" if a.room_read else "room not read"
+                        out[a.token] = AssetDepth(
+                            a.token, max_buy=room, detail=f"{a.symbol}: {said}"
+                        )
+                    continue
+                pool, token0 = self.pool_state(address, reading.block)
+                fdec = reading.feed_decimals[a.token]
+                tdec = self.encoder.token_decimals(a.token)
+                venue = PoolVenue(
+                    pool,
+                    token0.lower() == a.token.lower(),
+                    reading.prices[a.token] * 10**st.base_decimals,
+                    10 ** (fdec + tdec),
+                )
+                depth = pool_depth(a.token, venue, limit_bps, st.total_assets, a.value, target_bps)
+                out[a.token] = self._checked(reading, a.token, venue, depth)
+            except (ContractLogicError, BadFunctionCallOutput) as err:
+                # this venue's pool (or the quoter on it) reverted: its depth is not read at
+                # this block, so it is not traded on this plan (0 both ways, never "no limit");
+                # the other venues keep theirs and the next plan reads it again
+                log.warning("depth.not_read", asset=a.symbol, error=str(err)[:160])
+                out[a.token] = AssetDepth(
+                    a.token,
+                    max_buy=0,
+                    max_sell=0,
+                    cheap_buy=0,
+                    cheap_sell=0,
+                    limit_bps=limit_bps,
+                    target_bps=target_bps,
+                    detail=f"{a.symbol}: depth not read (its pool or quote reverted)",
+                )
         return out
 
     def _checked(

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from web3 import Web3
+from web3.exceptions import ContractLogicError
 
 from keepers.fund.planning.state import BPS, FundState
 from keepers.runtime import metrics
@@ -167,49 +168,80 @@ def read_holds_and_fees(
     state: FundState,
     feed_decimals: dict[str, int],
     block: int,
-) -> tuple[dict[str, PriceHold], FundFees]:
+) -> tuple[dict[str, PriceHold] | None, FundFees | None]:
     """Every listed asset's priceHold and the vault's fee views at ``block``, in one JSON-RPC
-    batch (N + 5 eth_calls, one round trip)."""
+    batch (N + 5 eth_calls, one round trip). When a call of the batch reverts, the holds and
+    the fee views are each read again alone: a group with a reverting call is None (not read
+    at this block), the other is still read. The node's failures propagate."""
     tokens: Sequence[str] = [a.token for a in state.assets]
-    calls = [controller.functions.priceHold(t) for t in tokens] + [
+    hold_calls = [controller.functions.priceHold(t) for t in tokens]
+    fee_calls = [
         vault.functions.fees(),
         vault.functions.highWaterMark(),
         vault.functions.pendingFeeShares(),
         vault.functions.totalAssets(),
         vault.functions.totalSupply(),
     ]
+    try:
+        results: list[Any] | None = _batch(w3, hold_calls + fee_calls, block)
+    except ContractLogicError:
+        results = None
+    hold_results: list[Any] | None
+    fee_results: list[Any] | None
+    if results is not None:
+        hold_results, fee_results = results[: len(tokens)], results[len(tokens) :]
+    else:
+        hold_results = _batch_or_none(w3, hold_calls, block)
+        fee_results = _batch_or_none(w3, fee_calls, block)
+    holds = None
+    if hold_results is not None:
+        holds = {}
+        for a, r in zip(state.assets, hold_results, strict=True):
+            held, ref, answer, move, allowed, step, per_day, ref_at = r
+            holds[a.token] = PriceHold(
+                token=a.token,
+                symbol=a.symbol,
+                held=bool(held),
+                reference=int(ref),
+                answer=int(answer),
+                move_bps=int(move),
+                allowed_bps=int(allowed),
+                step_bps=int(step),
+                per_day_bps=int(per_day),
+                reference_at=int(ref_at),
+                feed_decimals=int(feed_decimals.get(a.token, 8)),
+            )
+    fees = None
+    if fee_results is not None:
+        (recipient, mgmt, perf, accrued_at), hwm, pending, total, supply = fee_results
+        fees = FundFees(
+            recipient=Web3.to_checksum_address(recipient),
+            management_bps=int(mgmt),
+            performance_bps=int(perf),
+            accrued_at=int(accrued_at),
+            high_water_mark=int(hwm),
+            pending_shares=int(pending),
+            total_assets=int(total),
+            total_supply=int(supply),
+        )
+    return holds, fees
+
+
+def _batch(w3: Web3, calls: Sequence[Any], block: int) -> list[Any]:
+    if not calls:
+        return []
     with w3.batch_requests() as batch:
         for call in calls:
             batch.add(call.call(block_identifier=block))
-        results: list[Any] = list(batch.execute())
-    holds = {}
-    for a, r in zip(state.assets, results[: len(tokens)], strict=True):
-        held, ref, answer, move, allowed, step, per_day, ref_at = r
-        holds[a.token] = PriceHold(
-            token=a.token,
-            symbol=a.symbol,
-            held=bool(held),
-            reference=int(ref),
-            answer=int(answer),
-            move_bps=int(move),
-            allowed_bps=int(allowed),
-            step_bps=int(step),
-            per_day_bps=int(per_day),
-            reference_at=int(ref_at),
-            feed_decimals=int(feed_decimals.get(a.token, 8)),
-        )
-    (recipient, mgmt, perf, accrued_at), hwm, pending, total, supply = results[len(tokens) :]
-    fees = FundFees(
-        recipient=Web3.to_checksum_address(recipient),
-        management_bps=int(mgmt),
-        performance_bps=int(perf),
-        accrued_at=int(accrued_at),
-        high_water_mark=int(hwm),
-        pending_shares=int(pending),
-        total_assets=int(total),
-        total_supply=int(supply),
-    )
-    return holds, fees
+        return list(batch.execute())
+
+
+def _batch_or_none(w3: Web3, calls: Sequence[Any], block: int) -> list[Any] | None:
+    """The calls' results in one batch, or None when one of them reverts."""
+    try:
+        return _batch(w3, calls, block)
+    except ContractLogicError:
+        return None
 
 
 def hold_message(held: Sequence[PriceHold]) -> str:

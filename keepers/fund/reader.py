@@ -22,6 +22,13 @@ Field semantics (IAssetController.FundState -> planner):
   asset's step bound) is read with ``price_held`` True: the lens values it at the stepped
   answer, which the controller refuses to trade at. The holds and the vault's fee views come in
   one JSON-RPC batch at the same block (keepers.fund.holds).
+- a read beside the lens's that fails at this block (a revert, a node that does not answer) is
+  *not read* for this read only, never a default remembered for the next one: a venue whose
+  room (its adapter's ``investableNow``, found through ``assetParams``) is not read has room 0
+  (``AssetState.room_read`` False: no new money to it this read; its sales do not depend on it),
+  the holds and the fees are None (not known, never "none held"), an unpriced asset whose
+  decimals are not read stays unpriced (never dust). ``FundReading.not_read`` says each in
+  words, for the status and the console.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from functools import partial
 from typing import Any
 
 from web3 import Web3
-from web3.exceptions import ContractLogicError
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
 from keepers import abis
 from keepers.core.logging import get_logger
@@ -68,6 +75,9 @@ class FundReading:
     # never "nothing held"); empty on contracts of a release before the step bound
     holds: dict[str, PriceHold] | None = field(default_factory=dict)
     fees: FundFees | None = None
+    # what this read could not read at its block, in words (a revert, the node): each is "not
+    # read" for this read only (the status and the console show them)
+    not_read: tuple[str, ...] = ()
 
     @property
     def held(self) -> list[PriceHold]:
@@ -155,13 +165,14 @@ class FundReader:
             "FundLens.fundState",
         )
         state = to_fund_state(raw, int(header["timestamp"]), self.symbols)
-        state = self._dust_is_not_held(state, number)
-        state = self._venue_rooms(state, number)
+        not_read: list[str] = []
+        state = self._dust_is_not_held(state, number, not_read)
+        state = self._venue_rooms(state, number, not_read)
         assets_raw = raw[7]
         feed_decimals: dict[str, int] = {
             Web3.to_checksum_address(a[0]): int(a[5]) for a in assets_raw
         }
-        holds, fees = self._holds_and_fees(state, feed_decimals, number)
+        holds, fees = self._holds_and_fees(state, feed_decimals, number, not_read)
         if holds and any(h.held for h in holds.values()):
             state = replace(
                 state,
@@ -180,123 +191,176 @@ class FundReader:
             marked_at=int(raw[10]),
             holds=holds,
             fees=fees,
+            not_read=tuple(not_read),
         )
 
     def _holds_and_fees(
-        self, state: FundState, feed_decimals: dict[str, int], block: int
+        self, state: FundState, feed_decimals: dict[str, int], block: int, not_read: list[str]
     ) -> tuple[dict[str, PriceHold] | None, FundFees | None]:
-        """The holds and the fee views, or (None, None) when they could not be read at this
-        block (a revert, the node gone): the fund's read goes on, its holds "not read", never
-        "none held" (no nav_jump_ended on a failed read; a plan trading a held asset is refused
-        by its simulation). Only contracts that answer no RELEASE() (0.1.0: no priceHold, no
-        fees) are remembered as having none, and not asked again."""
+        """The holds and the fee views; either is None when it could not be read at this block
+        (a revert, the node gone: keepers.fund.holds reads each group alone when the batch
+        fails, so a reverting fee view leaves the holds read): the fund's read goes on, the
+        holds "not read", never "none held" (no nav_jump_ended on a failed read; a plan trading
+        a held asset is refused by its simulation). Only contracts that answer no RELEASE()
+        (0.1.0: no priceHold, no fees) are remembered as having none, and not asked again."""
         if self._before_holds:
             return {}, None
         try:
-            return with_retries(
+            holds, fees = with_retries(
                 lambda: read_holds_and_fees(
                     self.w3, self.contracts.controller, self.contracts.vault, state,
                     feed_decimals, block,
                 ),
                 "priceHold + fees (batch)",
             )  # fmt: skip
-        except ContractLogicError as err:
-            address = self.contracts.addresses.controller
-            try:
-                legacy = read_release(self.w3, address) == LEGACY_RELEASE
-            except Exception:  # noqa: BLE001 - the node's failure: not known, this read
-                legacy = False
-            if legacy:
-                self._before_holds = True
-                return {}, None
-            log.warning("fund.holds_not_read", block=block, error=str(err)[:200])
-        except (NetworkUnavailable, ValueError) as err:
-            log.warning("fund.holds_not_read", block=block, error=str(err)[:200])
-        return None, None
+        except (ContractLogicError, NetworkUnavailable, ValueError) as err:
+            holds, fees = None, None
+            if not isinstance(err, ContractLogicError):
+                log.warning("fund.holds_not_read", block=block, error=str(err)[:200])
+                not_read.append(f"valuation holds and fees: {why_not_read(err)}")
+                return None, None
+        if holds is None and fees is None and self._legacy():
+            self._before_holds = True
+            return {}, None
+        if holds is None:
+            log.warning("fund.holds_not_read", block=block)
+            not_read.append("valuation holds (AssetController.priceHold): reverted")
+        if fees is None:
+            not_read.append(
+                "fees (TieredVault fees, highWaterMark, pendingFeeShares, totalAssets, "
+                "totalSupply): reverted"
+            )
+        return holds, fees
 
-    def _venue_rooms(self, state: FundState, block: int) -> FundState:
+    def _legacy(self) -> bool:
+        """Whether the controller answers no RELEASE() (0.1.0: no priceHold, no fee views, no
+        investableNow on its adapters); False when the node's answer is not known."""
+        try:
+            return read_release(self.w3, self.contracts.addresses.controller) == LEGACY_RELEASE
+        except Exception:  # noqa: BLE001 - the node's failure: not known, this read
+            return False
+
+    def _venue_rooms(self, state: FundState, block: int, not_read: list[str]) -> FundState:
         """Each venue's room now, as the controller asks it before a leg: the asset's adapter's
         ``investableNow(token, controller)`` (an ERC-4626 fund's maxDeposit, which anyone can
         fill; an asynchronous issuer's room for another request), in one JSON-RPC batch. An
         asset's adapter is set when it is added and never changed (AssetControllerAdmin), so
-        it is read once per asset (AssetParams) and kept while the asset is listed."""
+        it is read once per asset (AssetParams) and kept while the asset is listed.
+
+        A read that fails (the params, the room: a revert, the node) is not read for this read
+        only: the asset's ``room_read`` is False (room 0: no new money to it now) and the next
+        read asks again. Only an adapter of 0.1.0 (a controller without RELEASE(): adapters
+        before investableNow) is remembered as having no room to read (no limit known: the
+        simulation judges its purchases)."""
         if not state.assets:
             return state
         for gone in set(self._adapters) - {a.token for a in state.assets}:
             del self._adapters[gone]  # removed: added again, it may come with another adapter
-        c, controller = self.contracts.controller, self.contracts.addresses.controller
-
-        def read() -> list[int | None]:
-            new = [a.token for a in state.assets if a.token not in self._adapters]
-            params = self._batch([c.functions.assetParams(t) for t in new], block) if new else []
-            for token, p in zip(new, params, strict=True):
-                adapter = self.w3.eth.contract(Web3.to_checksum_address(p[2]), abi=_INVESTABLE_NOW)
-                call = adapter.functions.investableNow(token, controller)
-                self._adapters[token] = {
-                    "to": adapter.address,
-                    "data": call._encode_transaction_data(),
-                }
-            calls = [self._adapters[a.token] for a in state.assets]
-            if all(call is None for call in calls):
-                return [None for _ in calls]
-            try:
-                with self.w3.batch_requests() as batch:  # the calldata built once per asset
-                    for call in calls:
-                        if call is not None:
-                            batch.add(self.w3.eth.call(call, block))
-                    answers: list[Any] = list(batch.execute())
-            except ContractLogicError:  # an adapter of a release before investableNow
-                answers = [self._room_or_none(a.token, block) for a in state.assets]
-                answers = [x for x in answers if x is not None]
-            it = iter(answers)
-            return [
-                None if self._adapters[a.token] is None else _word(next(it)) for a in state.assets
-            ]
-
-        rooms = with_retries(read, "IAssetAdapter.investableNow")
-        assets = [
-            replace(a, investable_now=None if room is None or room >= NO_LIMIT else room)
-            for a, room in zip(state.assets, rooms, strict=True)
-        ]
+        unread: dict[str, str] = {}  # token -> why its room is not read
+        new = [a.token for a in state.assets if a.token not in self._adapters]
+        for token, adapter in zip(new, self._adapter_of(new, block), strict=True):
+            if isinstance(adapter, Exception):
+                unread[token] = f"AssetController.assetParams: {why_not_read(adapter)}"
+                continue
+            call = self.w3.eth.contract(adapter, abi=_INVESTABLE_NOW).functions.investableNow(
+                token, self.contracts.addresses.controller
+            )
+            self._adapters[token] = {"to": adapter, "data": call._encode_transaction_data()}
+        asked = [a.token for a in state.assets if self._adapters.get(a.token) is not None]
+        rooms: dict[str, int | None] = {}
+        for token, answer in zip(asked, self._rooms(asked, block), strict=True):
+            if not isinstance(answer, Exception):
+                rooms[token] = _word(answer)
+            elif isinstance(answer, ContractLogicError) and self._legacy():
+                self._adapters[token] = None  # 0.1.0: no investableNow, never asked again
+            else:
+                unread[token] = f"IAssetAdapter.investableNow: {why_not_read(answer)}"
+        assets = []
+        for a in state.assets:
+            if a.token in unread:
+                log.warning("fund.room_not_read", asset=a.symbol, block=block, why=unread[a.token])
+                not_read.append(f"{a.symbol} venue room ({unread[a.token]})")
+                assets.append(replace(a, investable_now=None, room_read=False))
+                continue
+            room = rooms.get(a.token)
+            assets.append(
+                replace(a, investable_now=None if room is None or room >= NO_LIMIT else room)
+            )
         return replace(state, assets=tuple(assets))
 
-    def _room_or_none(self, token: str, block: int) -> Any:
-        """One asset's room read alone; an adapter without investableNow (a release before it)
-        is remembered as none (no limit known: the simulation judges its purchases)."""
-        call = self._adapters[token]
-        if call is None:
-            return None
-        try:
-            return self.w3.eth.call(call, block)
-        except ContractLogicError:
-            self._adapters[token] = None
-            return None
+    def _adapter_of(self, tokens: list[str], block: int) -> list[Any]:
+        """Each token's adapter (``assetParams(token).adapter``) in one batch; when the batch
+        fails, each read alone: an Exception in place of one that could not be read."""
+        c = self.contracts.controller
+        calls = [c.functions.assetParams(t) for t in tokens]
+        got = self._each(calls, block, lambda call: call.call(block_identifier=block))
+        return [g if isinstance(g, Exception) else Web3.to_checksum_address(g[2]) for g in got]
 
-    def _batch(self, calls: list[Any], block: int) -> list[Any]:
-        """The decoded results of contract ``calls`` (eth_call at ``block``), one batch."""
+    def _rooms(self, tokens: list[str], block: int) -> list[Any]:
+        """Each token's adapter's investableNow answer (raw bytes) in one batch; when the batch
+        fails, each read alone: an Exception in place of one that could not be read."""
+        calls = [self._adapters[t] for t in tokens]
+        return self._each(calls, block, lambda call: self.w3.eth.call(call, block))
+
+    def _each(self, calls: list[Any], block: int, one: Any) -> list[Any]:
+        """``one(call)`` of each call, in one batch; when the batch reverts, each alone (an
+        Exception in place of each that failed); the node gone: each the node's failure."""
+        if not calls:
+            return []
+        try:
+            return with_retries(lambda: self._raw_batch(calls, one), "venue rooms (batch)")
+        except NetworkUnavailable as err:  # the node, after its retries: none read, at once
+            return [err for _ in calls]
+        except (ContractLogicError, BadFunctionCallOutput, ValueError):
+            pass  # which one failed: each alone
+        out: list[Any] = []
+        for call in calls:
+            try:
+                out.append(with_retries(partial(one, call), "venue room"))
+            except (ContractLogicError, BadFunctionCallOutput, NetworkUnavailable, ValueError) as e:
+                out.append(e)
+        return out
+
+    def _raw_batch(self, calls: list[Any], one: Any) -> list[Any]:
         with self.w3.batch_requests() as batch:
             for call in calls:
-                batch.add(call.call(block_identifier=block))
+                batch.add(one(call))
             return list(batch.execute())
 
     def _decimals(self, token: str, block: int) -> int:
         return int(self.contracts.erc20(token).functions.decimals().call(block_identifier=block))
 
-    def _dust_is_not_held(self, state: FundState, block: int) -> FundState:
+    def _dust_is_not_held(self, state: FundState, block: int, not_read: list[str]) -> FundState:
         """An unpriced asset whose position is token dust (at most a millionth of a token, the
         controller's rule: ValuationLib.isTokenDust) closes nothing on chain; the keeper counts
         it as priced at its (zero) value rather than holding the fund back for a donated wei.
-        Only unpriced, held assets cost a call (the token's decimals)."""
+        Only unpriced, held assets cost a call (the token's decimals); one whose decimals are
+        not read stays unpriced (not known to be dust)."""
         changed = []
         for a in state.assets:
             if a.held_unpriced:
-                dec = int(with_retries(partial(self._decimals, a.token, block), "ERC20.decimals"))
+                try:
+                    dec = int(
+                        with_retries(partial(self._decimals, a.token, block), "ERC20.decimals")
+                    )
+                except (ContractLogicError, BadFunctionCallOutput, NetworkUnavailable) as err:
+                    not_read.append(f"{a.symbol} token decimals (dust check): {why_not_read(err)}")
+                    continue
                 if is_token_dust(a.balance, dec):
                     changed.append(a.token)
         if not changed:
             return state
         assets = [replace(a, priced=True) if a.token in changed else a for a in state.assets]
         return replace(state, assets=tuple(assets))
+
+
+def why_not_read(err: BaseException) -> str:
+    """A failed read's reason in a few words (a revert, the node)."""
+    if isinstance(err, ContractLogicError):
+        return "reverted"
+    if isinstance(err, NetworkUnavailable):
+        return "the node did not answer"
+    return f"{type(err).__name__}: {str(err)[:120]}"
 
 
 def _word(answer: Any) -> int | None:

@@ -23,7 +23,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from keepers.core.errors import DomainError
+from keepers.core.logging import get_logger
 from keepers.fund.records import signed_plan_of
+
+log = get_logger("keepers.fund.service")
 
 
 def utc(ts: int | None) -> str | None:
@@ -50,6 +53,21 @@ def record_signature(ctx: Any, ref: str, signature: str, now: int, note: str) ->
         ref, signature, now, note, **checked
     )
     return result
+
+
+def read_fund(bot: Any) -> tuple[Any, str | None]:
+    """The fund bot's reading (keepers.fund.reader), or (None, why) when the lens's own read
+    reverts or answers what cannot be decoded at this block: the fund state is then not read,
+    and `keeper status` and the console's fund page show the rest. The node's failure
+    propagates (the command's offline path says it)."""
+    from web3.exceptions import BadFunctionCallOutput, ContractLogicError
+
+    try:
+        return bot.reader.read(), None
+    except ContractLogicError as err:
+        return None, f"FundLens.fundState: reverted ({str(err)[:160]})"
+    except BadFunctionCallOutput as err:
+        return None, f"FundLens.fundState: not decoded ({str(err)[:160]})"
 
 
 def optional_bot(ctx: Any) -> Any:
@@ -83,8 +101,24 @@ def contract_checks(ctx: Any, approving: list[Any]) -> dict[str, Any]:
     bot = optional_bot(ctx)
     if bot is None or bot.contracts.executor is None:
         return {}
-    safe, threshold = bot.approvals.admin_safe()
+    got = admin_safe_or_none(bot)
+    if got is None:  # not read now: the contract signatures show as not checked
+        return {}
+    safe, threshold = got
     return {"safe": safe, "safe_threshold": threshold, "erc1271": erc1271_checker(bot.w3)}
+
+
+def admin_safe_or_none(bot: Any) -> tuple[str | None, int] | None:
+    """The admin Safe behind the executor and its threshold (``approvals.admin_safe``), or
+    None when the read fails now (the executor's or the Safe's view reverts, the node): not
+    read, for this page or command only."""
+    from web3.exceptions import BadFunctionCallOutput, ContractLogicError
+
+    try:
+        return bot.approvals.admin_safe()  # type: ignore[no-any-return]
+    except (ContractLogicError, BadFunctionCallOutput, OSError) as err:
+        log.warning("admin_safe.not_read", error=str(err)[:160])
+        return None
 
 
 def approval_views(ctx: Any, rows: list[Any], now: int) -> list[dict[str, Any]]:

@@ -146,6 +146,9 @@ class SizingStage:
         out = dict(depth)
         for (token, side), v in held.items():
             out[token] = self._held(out.get(token), token, side, v.describe(side))
+        for token, why in getattr(self.services.venues, "unread", {}).items():
+            for side in ("buy", "sell"):  # not read at this block: not traded on this plan
+                out[token] = self._held(out.get(token), token, side, why)
         self.services.venue_alert(held, now)
         for a in reading.state.assets:  # legs that failed simulation for a reason unchanged
             for side in ("buy", "sell"):

@@ -106,7 +106,10 @@ class VenueChecker:
     def __init__(self, w3: Any, encoder: Any) -> None:
         self.w3 = w3
         self.encoder = encoder
-        self._erc4626: dict[str, bool] = {}
+        self._erc4626: dict[str, bool] = {}  # token -> it answered previews (a venue's code)
+        # token -> why its previews were not read by the last ``prices`` (a venue that
+        # answered them before and reverts now): held both ways for that plan only
+        self.unread: dict[str, str] = {}
 
     def fingerprint(self, reading: Any, token: str, side: str) -> str:
         """What a leg on ``token`` depends on, for telling whether a failure's reason changed:
@@ -139,7 +142,10 @@ class VenueChecker:
         return ";".join(parts)
 
     def prices(self, reading: Any) -> list[VenuePrice]:
+        """Each ERC-4626 venue's previews for the probe. A venue that answered them before
+        and fails now is not read (``unread``), never taken for one without previews."""
         out = []
+        self.unread = {}
         cash = VENUE_PROBE_WHOLE * 10**reading.state.base_decimals
         for a in reading.state.assets:
             # a held valuation (nav_jump) is not traded: its stepped feed is no yardstick
@@ -156,7 +162,14 @@ class VenueChecker:
                     vault.functions.previewRedeem(tokens_feed).call(block_identifier=reading.block)
                 )
             except Exception as err:  # noqa: BLE001 - not an ERC-4626 venue (no previews)
-                if self._erc4626.get(a.token, True):
+                if self._erc4626.get(a.token):  # it answered before: not read now
+                    log.warning("venue.preview_not_read", asset=a.symbol, error=str(err)[:120])
+                    self.unread[a.token] = (
+                        f"{a.symbol} ({a.token}) held: its previews (previewDeposit, "
+                        f"previewRedeem) not read ({type(err).__name__})"
+                    )
+                    continue
+                if a.token not in self._erc4626:
                     log.info("venue.no_preview", asset=a.symbol, error=str(err)[:120])
                 self._erc4626[a.token] = False
                 continue

@@ -15,6 +15,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import ContractLogicError
 
 from keepers import abis
 from keepers.core.errors import ConfigError
@@ -194,7 +195,13 @@ class FundContracts:
                 ) from None
             if str(got).lower() != expected.lower():
                 raise DeploymentError(f"{where}: {label} is {got}, the record says {expected}")
-        listed = {str(t).lower() for t in self.controller.functions.assetList().call()}
+        try:
+            listed = {str(t).lower() for t in self.controller.functions.assetList().call()}
+        except ContractLogicError:
+            raise DeploymentError(
+                f"{where}: controller.assetList() reverts: not a Ballast fund controller, or "
+                "built from other sources"
+            ) from None
         unknown = [s for s, t in a.assets.items() if t.lower() not in listed]
         if unknown:
             raise DeploymentError(

@@ -69,11 +69,18 @@ class AssetState:
     # another request), and the controller's cap on the position's value; None: no limit
     investable_now: int | None = None
     cap: int | None = None
+    # False when the venue's room could not be read at this block (its adapter's investableNow
+    # or the asset's params reverted, the node did not answer): not known, so no new money to
+    # it now (room 0), never "no limit"; the next read asks again
+    room_read: bool = True
 
     @property
     def room(self) -> int | None:
         """Cash a purchase can put into this asset now, by the venue's limit and the
-        controller's cap (None: no limit); what a purchase asks beyond it fails on chain."""
+        controller's cap (None: no limit; 0 while the venue's room is not read); what a
+        purchase asks beyond it fails on chain."""
+        if not self.room_read:
+            return 0
         limits = [] if self.investable_now is None else [self.investable_now]
         if self.cap is not None:
             limits.append(self.cap - self.value)

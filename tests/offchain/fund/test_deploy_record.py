@@ -331,3 +331,77 @@ def test_handover__controller_given_a_planted_module__not_complete_names_it(
         f"release's AssetControllerAdmin made for the vault {vault.address} (its code differs: "
         "code planted by the deployer, or this checkout is not the release that deployed it)"
     ]
+
+
+def _planted(chain: Any, address: str, code: bytes) -> None:
+    chain.provider.make_request("anvil_setCode", [address, "0x" + code.hex()])
+
+
+@pytest.mark.parametrize("binding", ["ape", "web3"])
+def test_handover__planted_controller_or_vault__not_complete_names_each(
+    accounts, project, deployer, chain, binding
+):
+    """The controller and the vault are each compared with what this release's creation code
+    makes for this deployment (eth_call with its constructor arguments: the vault for the
+    record's cash, the controller for the vault with its module), through ape or a web3
+    binding: the genuine deployment passes; a controller whose code differs by one byte, and a
+    vault that is this release's TieredVault made for another cash token (its immutables), are
+    each named and hold the deploy incomplete."""
+    from tests.support.web3_views import Web3Project
+
+    fund = deploy_profile(load_profile(LOCAL), deployer, accounts, log=quiet)
+    admin = accounts[1]
+    record = fund.addresses()
+    bound = project if binding == "ape" else Web3Project(chain.provider.web3)
+    assert handover_status(bound, record, deployer.address, admin.address).complete
+    w3 = chain.provider.web3
+    controller, vault = fund.controller.address, fund.vault.address
+
+    code = bytearray(w3.eth.get_code(controller))
+    code[-40] ^= 0x01  # in the metadata: the code runs the same, it is not the release's
+    _planted(chain, controller, bytes(code))
+    h = handover_status(bound, record, deployer.address, admin.address)
+    assert not h.complete
+    assert h.held == [
+        f"controller {controller}: not this release's AssetController made for the vault "
+        f"{vault} with the module {fund.controller.adminModule()} (its code differs: code "
+        "planted by the deployer, or this checkout is not the release that deployed it)"
+    ]
+    code[-40] ^= 0x01
+    _planted(chain, controller, bytes(code))  # its own code again
+    assert handover_status(bound, record, deployer.address, admin.address).complete
+
+    other = deployer.deploy(project.TieredVault, fund.assets["TBILL-A"], "x", "x", deployer)
+    _planted(chain, vault, bytes(w3.eth.get_code(other.address)))
+    h = handover_status(bound, record, deployer.address, admin.address)
+    assert h.held[-1] == (
+        f"vault {vault}: not this release's TieredVault made for the cash {record['cash']} "
+        "(its code differs: code planted by the deployer, or this checkout is not the release "
+        "that deployed it)"
+    ), h.held
+    # the module's and the controller's immutables are the vault's answers (its cash and
+    # decimals): made for this vault now, they differ too, and each is named
+    assert [x.split(":")[0] for x in h.held] == [f"controller {controller}"] * 2 + [
+        f"vault {vault}"
+    ]
+
+
+def test_handover__web3_binding__planted_module_named_too(accounts, project, deployer, chain):
+    """The module check runs through a web3 binding as through ape (it was skipped there)."""
+    from tests.support.web3_views import Web3Project
+
+    fund = deploy_profile(load_profile(LOCAL), deployer, accounts, log=quiet)
+    admin = accounts[1]
+    planted = deployer.deploy(project.TestPlantedAdminModule, fund.vault)
+    tiers = [(1000, 500, 2000), (3000, 2000, 4000), (6000, 5000, 7000)]
+    rogue = deployer.deploy(
+        project.AssetController, fund.vault, admin, planted, tiers, (500, 300, 6000, 3600, 0)
+    )
+    record = {**fund.addresses(), "controller": rogue.address}
+    h = handover_status(Web3Project(chain.provider.web3), record, deployer.address, admin.address)
+    assert h.held == [
+        f"controller {rogue.address}: its configuration module {planted.address} is not this "
+        f"release's AssetControllerAdmin made for the vault {fund.vault.address} (its code "
+        "differs: code planted by the deployer, or this checkout is not the release that "
+        "deployed it)"
+    ]

@@ -3,6 +3,7 @@ windows, concentration, forecast, manual force, pause, and apply() at quoted pri
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -382,3 +383,30 @@ def test_plan__top3_already_over_its_limit__buys_nothing_the_controller_would_re
     p = plan(state, cfg, [], NOW)
     assert by_tier(p, ActionType.PURCHASE) == [], p.actions
     assert any(u_.reason == "concentration" for u_ in p.unresolved), p.unresolved
+
+
+@pytest.mark.parametrize("decimals", [6, 18])
+def test_plan__venue_room_not_read__no_new_money_to_it_sales_go_on(decimals: int) -> None:
+    """A venue whose room the keeper could not read at this block (its adapter's investableNow
+    reverted: ``room_read`` False) gets no new money this plan, never "no limit": the L3 money
+    goes to the venue whose room is known; an L2 room not read holds its purchase back while
+    its sale (which does not depend on the room) still refills L1."""
+    u = K * 10**decimals
+    known = make_asset("HYD1", 2, 250 * u)
+    unread = replace(make_asset("HYD2", 2, 250 * u), room_read=False)
+    state = make_state(250 * u, [make_asset("MMF", 1, 250 * u), known, unread], decimals=decimals)
+    assert unread.room == 0 and known.room is None
+    p = plan(state, OPEN_CFG, [], NOW)
+    bought = {a.asset for a in p.actions if a.type is ActionType.PURCHASE}
+    assert known.token in bought and unread.token not in bought, p.actions
+    read = plan(replace(state, assets=(state.assets[0], known, replace(unread, room_read=True))),
+                OPEN_CFG, [], NOW)  # fmt: skip
+    assert unread.token in {a.asset for a in read.actions if a.type is ActionType.PURCHASE}
+    # L1 short: the L2 asset whose room is not read is still sold
+    low = make_state(
+        20 * u,
+        [replace(make_asset("MMF", 1, 380 * u), room_read=False), make_asset("HYD", 2, 600 * u)],
+        decimals=decimals,
+    )
+    sold = {a.asset for a in plan(low, OPEN_CFG, [], NOW).actions if a.type is ActionType.REDEEM}
+    assert low.assets[0].token in sold

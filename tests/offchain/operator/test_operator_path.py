@@ -45,7 +45,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,7 @@ from tests.support.operator_chain import (
 from tests.support.pipeline_anvil import Anvil
 from tests.support.rpc_proxy import RpcProxy
 from tests.support.safe_web3 import exec_call, owner_signatures, safe_at
-from tests.support.web3_views import at
+from tests.support.web3_views import Views, Web3Project, at
 
 ROOT = Path(__file__).resolve().parents[3]
 CHAIN_ID = 424242
@@ -130,30 +130,6 @@ def transact(w3: Web3, signer: bytes, call: Any) -> Any:
     """Sign ``call`` (a web3 contract function) with ``signer`` and wait for it."""
     (receipt,) = send_all(w3, signer, [call])
     return receipt
-
-
-class Views:
-    """An ape-like contract instance over a web3 contract: ``.address`` and its views called
-    by name (``c.owner()``)."""
-
-    def __init__(self, contract: Any) -> None:
-        self.address = contract.address
-        self._c = contract
-
-    def __getattr__(self, fn: str) -> Callable[..., Any]:
-        return lambda *args: self._c.functions[fn](*args).call()
-
-
-class Web3Project:
-    """ape's ``project.<Contract>.at(address).<view>(...)`` over web3 and this build's ABIs: the
-    deploy's own hand-over check (ballast_dev.deployment.handover) read with no ape."""
-
-    def __init__(self, w3: Web3) -> None:
-        self.w3 = w3
-
-    def __getattr__(self, name: str) -> Any:
-        w3 = self.w3
-        return type(name, (), {"at": staticmethod(lambda a: Views(at(w3, name, a)))})
 
 
 def approve_plan(
