@@ -240,7 +240,7 @@ def _timelock_section(doc: dict[str, Any] | None) -> Any:
     )
 
 
-def _not_read_section(not_read: tuple[str, ...], holders: dict[str, Any]) -> Markup:
+def _not_read_section(not_read: list[str], holders: dict[str, Any]) -> Markup:
     """What this page could not read at its block (each "not read" for this page only: a
     view that reverted, the node), or nothing."""
     items = [*not_read, *holders_not_read(holders)]
@@ -255,10 +255,10 @@ def _not_read_section(not_read: tuple[str, ...], holders: dict[str, Any]) -> Mar
 
 def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bool = False) -> str:
     from keepers.fund.feeds import feeds_down
-    from keepers.fund.fees_paid import fees_paid_view
+    from keepers.fund.fees_paid import fees_paid_not_read, fees_paid_view
     from keepers.fund.holders import holders_view
     from keepers.fund.planning.report import tier_rows
-    from keepers.fund.timelock import timelock_view
+    from keepers.fund.timelock import timelock_not_read, timelock_view
 
     parts: list[Any] = []
     bot = optional_bot(ctx)
@@ -355,8 +355,10 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
             held_steps = reading.held
             holders = holders_view(bot, reading)
             parts.append(_holders_section(holders, amount_of))
-            parts.append(_fees_paid_section(fees_paid_view(bot, reading), amount_of))
-            parts.append(_timelock_section(timelock_view(bot, reading.block, st.timestamp)))
+            fees_paid = fees_paid_view(bot, reading)
+            queue = timelock_view(bot, reading.block, st.timestamp)
+            parts.append(_fees_paid_section(fees_paid, amount_of))
+            parts.append(_timelock_section(queue))
             cfg = ctx.config().planning
             spent_day = ctx.records().plans.cost_since(now - DAY)
             spent_30 = ctx.records().plans.cost_since(now - 30 * DAY)
@@ -386,7 +388,8 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
                     ),
                 )
             )
-            parts.append(_not_read_section(reading.not_read, holders))
+            unread = [*reading.not_read, *fees_paid_not_read(fees_paid), *timelock_not_read(queue)]
+            parts.append(_not_read_section(unread, holders))
     alerts = _alerts(ctx, settings, st, down, now, held_steps)
     parts.append(
         tag(

@@ -520,12 +520,17 @@ def status(ctx: Ctx) -> None:
         for m in tier_metrics(st)
     ]
     holders = holders_view(bot, r)
-    from keepers.fund.fees_paid import fees_paid_lines, fees_paid_view
-    from keepers.fund.timelock import timelock_lines, timelock_view
+    from keepers.fund.fees_paid import fees_paid_lines, fees_paid_not_read, fees_paid_view
+    from keepers.fund.timelock import timelock_lines, timelock_not_read, timelock_view
 
     timelock = timelock_view(bot, r.block, st.timestamp)  # what the admin has queued (issue 67)
     fees_paid = fees_paid_view(bot, r)  # what the fee recipient was paid to date (issue 67)
-    not_read = [*r.not_read, *holders_not_read(holders)]
+    not_read = [
+        *r.not_read,
+        *holders_not_read(holders),
+        *fees_paid_not_read(fees_paid),
+        *timelock_not_read(timelock),
+    ]
     data = {
         "block": r.block,
         "total_assets": st.total_assets,

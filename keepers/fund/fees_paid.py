@@ -134,6 +134,12 @@ def observe(view: dict[str, Any] | None) -> None:
     )
 
 
+def fees_paid_not_read(view: dict[str, Any] | None) -> list[str]:
+    """What of the fees-paid view was not read, in words (the status's and the console's
+    "not read" lists); the fees themselves not read are the reading's own."""
+    return [f"fees paid ({view['error']})"] if view is not None and "error" in view else []
+
+
 def fees_paid_lines(view: dict[str, Any] | None) -> list[str]:
     if view is None:
         return ["fees paid: not read"]

@@ -134,8 +134,13 @@ class TimelockWatch:
         if not self._window_read:
             try:
                 self._window = int(self.timelock.functions.EXECUTION_WINDOW().call())
-            except Exception:  # noqa: BLE001 - an older release's timelock: no window
-                self._window = None
+            except Exception:  # noqa: BLE001 - an older release's timelock, or not read
+                try:  # a timelock of this release answers RELEASE(): its window was not read
+                    self.timelock.functions.RELEASE().call()
+                except Exception:  # noqa: BLE001 - 0.1.0's (OpenZeppelin's): no window at all
+                    self._window = None
+                else:
+                    raise  # not read, never "executable for ever"
             self._window_read = True
         return self._window
 
@@ -191,6 +196,11 @@ def timelock_view(bot: Any, block: int, now: int) -> dict[str, Any] | None:
     except Exception as err:  # noqa: BLE001 - shown as not read, the rest of the page stands
         return {"error": f"{type(err).__name__}: {err}"[:300]}
     return None if ops is None else {"queued": [o.to_doc() for o in ops]}
+
+
+def timelock_not_read(doc: dict[str, Any] | None) -> list[str]:
+    """The timelock's queue not read, in words (the status's and the console's "not read")."""
+    return [f"timelock queue ({doc['error']})"] if doc is not None and "error" in doc else []
 
 
 def timelock_lines(doc: dict[str, Any] | None) -> list[str]:

@@ -50,6 +50,8 @@ VIEWS: dict[tuple[str, str], str] = {
     ("vault", "totalSupply"): "fees: not read",
     ("vault", "previewRedeemInKind"): "in-kind exit: not read (TieredVault.previewRedeemInKind",
     ("asset", "decimals"): "token decimals (in-kind preview shown in base units)",
+    ("vault", "balanceOf"): "fees paid: not read",
+    ("timelock", "EXECUTION_WINDOW"): "timelock: not read",
 }
 # read once when the keeper starts (the chain, the contracts, their release, the tier bands):
 # a keeper refuses contracts that do not answer them (keepers.fund.deployment), not a status
@@ -72,7 +74,14 @@ UNITS = {("asset", "symbol"), ("asset", "decimals"), ("cash", "symbol"), ("cash"
 
 def _selectors() -> dict[str, str]:
     out = {}
-    for name in ("TieredVault", "AssetController", "FundLens", "UniswapV3Adapter", "IERC20Min"):
+    for name in (
+        "TieredVault",
+        "AssetController",
+        "FundLens",
+        "UniswapV3Adapter",
+        "IERC20Min",
+        "FundTimelock",
+    ):
         for e in abis.load(name):
             if e.get("type") == "function":
                 out["0x" + function_abi_to_4byte_selector(e).hex()] = e["name"]
@@ -80,7 +89,7 @@ def _selectors() -> dict[str, str]:
 
 
 def _roles(record: dict[str, Any]) -> dict[str, str]:
-    roles = {record[k].lower(): k for k in ("vault", "controller", "lens", "cash")}
+    roles = {record[k].lower(): k for k in ("vault", "controller", "lens", "cash", "timelock")}
     for k, a in (record.get("adapters") or {}).items():
         roles[a.lower()] = k
     for a in record["assets"].values():
@@ -114,7 +123,7 @@ def recorded() -> Iterator[list[tuple[str, str]]]:
 
 
 def _target(record: dict[str, Any], contract: str) -> str:
-    if contract in ("vault", "controller", "lens", "cash"):
+    if contract in ("vault", "controller", "lens", "cash", "timelock"):
         return record[contract]
     if contract == "asset":
         return record["assets"]["TBILL-A"]
