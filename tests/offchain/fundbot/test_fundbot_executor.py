@@ -78,6 +78,33 @@ def remove_owner(safe: Any, who: Any, signers: list[Any]) -> None:
     assert not safe.isOwner(who.address)
 
 
+def assert_min_outs_from_fills(bot: Any, ref: str, sp: SignedPlan) -> int:
+    """Issue 62: every pool leg went out with its minOut at its simulated fill less the
+    tolerance (REBALANCE_FILL_TOLERANCE_BPS, 10 by default), within the band signed, in the
+    calldata the pipeline sent. Returns how many pool legs were checked."""
+    from eth_abi import decode
+
+    from keepers.fund.planning.plan_approval import leg_min_out
+
+    tol = bot.cfg.rebalance_fill_tolerance_bps
+    by_key = {i.idempotency_key: i for i in intents(bot)}
+    checked = 0
+    for row in bot.plans.get(ref).actions:
+        call = row.payload.get("call") or {}
+        if "fill" not in call:
+            continue
+        fill, min_out = int(call["fill"]), int(call["min_out"])
+        assert fill * (10_000 - tol) // 10_000 <= min_out <= fill, (row.seq, call)
+        data = bytes.fromhex(by_key[f"fund:{ref}:{row.seq}"].calldata.removeprefix("0x"))
+        args = decode(
+            ["(bytes32,address,uint64,uint16[])", "uint256", "bytes", "bytes32[]", "bytes[]"],
+            data[4:],
+        )
+        assert leg_min_out(args[2]) == min_out and list(args[0][3]) == list(sp.max_slippage_bps)
+        checked += 1
+    return checked
+
+
 def intents(bot: Any) -> list[Any]:
     with bot.store.sessions() as s:
         return list(s.scalars(select(m.TxIntent)).all())
@@ -136,6 +163,7 @@ def test_tick__two_owner_signatures__frozen_plan_runs_through_the_executor(
     bound, notional = ex.planState(sp.plan_id)
     assert bytes(bound) == plan_hash(sp) and notional > THRESHOLD * UNIT
     assert_in_band(bot, fund.controller)
+    assert assert_min_outs_from_fills(bot, ref, sp) >= 1
 
 
 def test_tick__one_signature_and_by_name_rows__not_executed(signed_plan, executor_fund, owners):
@@ -264,6 +292,8 @@ def test_kill_mid_plan_and_resume__every_action_once__report_keeps_all(
     report = again.plans.get(ref).payload["report"]
     assert len(report["actions"]) == n and len(report["results"]) == n
     assert all(x["success"] for x in report["results"])
+    # the legs sent by the restarted keeper too: minOut from the fill it simulated then
+    assert assert_min_outs_from_fills(again, ref, sp) >= 1
     # a replay of the first action by the keeper key: refused, it ran once
     with ape.reverts(ex.ActionAlreadyExecuted, index=0):
         ex.executeAction(sp.header(), 0, sp.actions[0], sp.action_hashes(), [], sender=keeper)
