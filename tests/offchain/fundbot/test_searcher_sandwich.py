@@ -10,10 +10,17 @@ store copied before, restored after the revert): in base units and bps of the sw
 value (printed with ``-s``). With the defaults no swap may lose more than 10 bps; ``before``
 replays main's rule (each leg sent with the minOut frozen at signing: the oracle less
 REBALANCE_MAX_SLIPPAGE, or the quote) and must show the searcher taking more than 100 bps of a
-leg, so the harness is known to catch what it guards against. Measured here (a 4M deposit;
-the 900,000 TBILL-A purchase on its 0.05% pool is the leg worth sandwiching, the others are
-not profitable or not pool legs): before 16,255 (180.6 bps) fresh and 25,766 (286.3 bps)
-signed and executed after a 1.5% fall; after 895 (9.9 bps) and 894 (9.9 bps).
+leg, so the harness is known to catch what it guards against. Pools as the local profile
+makes them ("deep") and with a tenth of their liquidity ("thin"). Measured here (a 4M deposit;
+one purchase per plan is worth sandwiching, the other pool leg is not profitable and the rest
+are ERC-4626 legs), lost to the searcher, base units of the 6-decimal coin and bps of the leg:
+
+| pools, plan | before (main's rule) | after (defaults) |
+|---|---:|---:|
+| deep, 900,000 purchase, executed at once | 16,255 (180.6 bps) | 895 (9.9 bps) |
+| deep, the same signed, executed after a 1.5% fall | 25,766 (286.3 bps) | 894 (9.9 bps) |
+| thin, 413,506 purchase, executed at once | 6,169 (149.2 bps) | 383 (9.3 bps) |
+| thin, the same signed, executed after a 1.5% fall | 10,524 (254.5 bps) | 386 (9.3 bps) |
 """
 
 from __future__ import annotations
@@ -127,6 +134,30 @@ def searcher(fresh: Any, accounts: Any, executor_fund: Any, chain: Any) -> Searc
     return s
 
 
+def _thin_pools(fresh: Any, deployer: Any, w3: Any) -> None:
+    """Every DEX pool left with a tenth of its liquidity: the deployer (who minted the profile's
+    positions through the NonfungiblePositionManager, the pools' Mint ``owner``) takes out 90%
+    of each position."""
+    from eth_utils import keccak as k256
+
+    from ballast_dev.deployment.uniswap import MAX_DEADLINE, container
+
+    factory = fresh.adapters["uniswap_factory"]
+    topic = "0x" + k256(text="Mint(address,address,int24,int24,uint128,uint256,uint256)").hex()
+    pool = factory.getPool(
+        fresh.assets[DEX[0]], fresh.cash, fresh.adapters["uniswap"].poolFee(fresh.assets[DEX[0]])
+    )
+    (first, *_) = w3.eth.get_logs({"address": pool, "fromBlock": 0, "topics": [topic]})
+    npm = container("NonfungiblePositionManager").at("0x" + bytes(first["topics"][1])[-20:].hex())
+    for i in range(int(npm.balanceOf(deployer))):
+        token_id = int(npm.tokenOfOwnerByIndex(deployer, i))
+        liquidity = int(npm.positions(token_id)[7])
+        if liquidity:
+            npm.decreaseLiquidity(
+                (token_id, liquidity * 9 // 10, 0, 0, MAX_DEADLINE), sender=deployer
+            )
+
+
 def _old_leg(self: Execution, ref: str, idx: int, order: int, action: Any, before: Any, quote: Any):
     """main's rule: the leg sent with the minOut frozen at signing (oracle less the stop)."""
     assert self.signed is not None
@@ -141,9 +172,11 @@ def _old_leg(self: Execution, ref: str, idx: int, order: int, action: Any, befor
     "rule", ["after", pytest.param("before", marks=pytest.mark.slow)]
 )  # about 35 s each: the before runs (main's rule, the harness must catch it) are slow
 @pytest.mark.parametrize("when", ["fresh", "late"])
+@pytest.mark.parametrize("depth", ["deep", "thin"])
 def test_searcher__keeper_pool_legs__lose_at_most_the_tolerance(
     rule,
     when,
+    depth,
     make_bot,
     fresh,
     accounts,
@@ -159,6 +192,8 @@ def test_searcher__keeper_pool_legs__lose_at_most_the_tolerance(
         monkeypatch.setattr(approval_stage, "signed_band", lambda q, cfg: 10_000)
         monkeypatch.setattr(Execution, "_leg", _old_leg)
     alice, bob, _ = owners
+    if depth == "thin":
+        _thin_pools(fresh, accounts[0], chain.provider.web3)
     bot = make_bot({"KEEPER_FOLLOW_BUDGET_S": "6"})
     # the probe's sizes: a few million into the fund (pending() adds 400,000 and plans)
     fresh.cash.mint(accounts[1], DEPOSIT * UNIT, sender=accounts[0])
@@ -201,7 +236,9 @@ def test_searcher__keeper_pool_legs__lose_at_most_the_tolerance(
         lost_value = int(fresh.controller.valueOf(token, lost)) if fn == "purchaseAsset" else lost
         bps = lost_value * 10_000 / value
         rows.append((seq, fn, value, lost_value, round(bps, 1)))
-    print(f"\n{rule}/{when}: (seq, function, oracle value, lost base units, lost bps) {rows}")
+    print(
+        f"\n{rule}/{when}/{depth}: (seq, function, oracle value, lost base units, lost bps) {rows}"
+    )
     print(
         f"  sandwiches sent {[(s.front_in, s.profit, round(s.searched_s, 2)) for s in searcher.done]}"
     )
