@@ -409,6 +409,48 @@ def test_signed_leg_outside_its_band__simulation__stale_never_sent_looser(
     assert not any(ex.executed(sp.plan_id, j) for j in range(len(sp.actions)))
 
 
+def test_signed_leg_pushed_out_of_its_band_mid_plan__send__stale_never_sent_looser(
+    signed_plan, fresh, accounts, executor_fund, owners, alerts
+):
+    # the same at send time: the pool moves 4% after the plan started; the leg's probe (its
+    # band's loosest minOut, simulated just before sending) fails and nothing more is sent
+    from ballast_dev.deployment.uniswap import UniswapV3, arbitrage_to_price
+
+    _, ex, _ = executor_fund
+    alice, bob, _ = owners
+    bot, ref, frozen, sp, now = signed_plan(alice, bob)
+    p = bot.plans.plan(ref)
+    dex = {fresh.assets[s].address.lower(): s for s in ("TBILL-A", "TBILL-B")}
+    buys = [
+        (k, i, dex[(p.actions[i].asset or "").lower()])
+        for k, i in enumerate(frozen["order"])
+        if frozen["functions"][k] == "purchaseAsset" and (p.actions[i].asset or "").lower() in dex
+    ]
+    k, idx, sym = buys[0]
+    assert k > 0, frozen["functions"]  # something runs before it
+    mover = accounts[9]
+    fresh.cash.mint(mover, 10**12 * UNIT, sender=accounts[0])
+    fresh.assets[sym].mint(mover, 10**9 * 10**18, sender=accounts[0])
+    a = fresh.adapters
+    uni = UniswapV3(a["uniswap_factory"], a["uniswap_router"], None, None, None)
+    fee = int(a["uniswap"].poolFee(fresh.assets[sym]))
+    price = (int(fresh.feeds[sym].latestAnswer()) * 104 // 100 * UNIT // 10**8, 10**18)
+
+    def push(i: int) -> None:
+        if i == idx:
+            arbitrage_to_price(uni, fresh.assets[sym], fresh.cash, fee, price, mover)
+
+    bot.before_action = push
+    out = bot.tick(now + 60)[0]
+    assert out.plan_id == ref and out.status == "stale", out
+    ended = bot.plans.get(ref).payload["ended"]
+    assert f"action {idx} (purchaseAsset) cannot fill within" in ended["reason"], ended
+    assert "never sent looser than signed" in ended["reason"]
+    assert "plan_stale" in [x.code for x in alerts]
+    assert ex.executed(sp.plan_id, 0) and not ex.executed(sp.plan_id, k)
+    assert f"fund:{ref}:{idx}" not in {i.idempotency_key for i in intents(bot)}
+
+
 def test_cli_signed_approvals__counted_by_the_running_keeper__plan_runs(
     make_bot, fresh, accounts, chain, executor_fund, owners, attacker, tmp_path
 ):
