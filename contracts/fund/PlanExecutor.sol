@@ -28,7 +28,14 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
     bytes32 public constant KEEPER_ROLE = keccak256("KEEPER_ROLE");
 
     bytes32 public constant PLAN_TYPEHASH =
-        keccak256("Plan(bytes32 planId,address controller,uint64 deadline,bytes[] actions)");
+        keccak256(
+            "Plan(bytes32 planId,address controller,uint64 deadline,bytes[] actions,uint16[] maxSlippageBps)"
+        );
+
+    /// @notice A pool leg's calldata is 4 + 3 x 32 bytes (token, amount, minOut); its aim (what
+    /// the owners sign) is the same with minOut zero: the first 68 bytes then a zero word.
+    uint256 private constant _AIM_LENGTH = 68;
+    uint256 private constant _LEG_LENGTH = 100;
 
     /// @notice More signatures than this are refused (bounds the owner look-ups of one action).
     uint256 public constant MAX_SIGNATURES = 16;
@@ -116,8 +123,11 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
     function hashPlan(PlanHeader calldata plan, bytes32[] calldata actionHashes) public view returns (bytes32) {
         // EIP-712 encodes bytes[] as keccak256 of the concatenated keccak256 of each element
         bytes32 actionsHash = keccak256(abi.encodePacked(actionHashes));
+        // uint16[] likewise: keccak256 of the elements, each padded to 32 bytes (encodePacked
+        // pads array elements)
+        bytes32 bandsHash = keccak256(abi.encodePacked(plan.maxSlippageBps));
         return _hashTypedDataV4(
-            keccak256(abi.encode(PLAN_TYPEHASH, plan.planId, plan.controller, plan.deadline, actionsHash))
+            keccak256(abi.encode(PLAN_TYPEHASH, plan.planId, plan.controller, plan.deadline, actionsHash, bandsHash))
         );
     }
 
@@ -204,6 +214,7 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
         bytes[] calldata signatures
     ) external onlyRole(KEEPER_ROLE) nonReentrant returns (bytes memory result) {
         _admit(plan, index, action, actionHashes);
+        _checkBand(plan.planId, index, action, plan.maxSlippageBps[index]);
         uint256 notional;
         (result, notional) = _run(action);
         _settle(plan.planId, index, notional, signatures);
@@ -256,7 +267,10 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
         if (plan.controller != address(_controller)) revert WrongController(address(_controller), plan.controller);
         if (actionHashes.length > MAX_ACTIONS) revert TooManyActions(actionHashes.length, MAX_ACTIONS);
         if (index >= actionHashes.length) revert ActionIndexOutOfRange(index, actionHashes.length);
-        bytes32 sent = keccak256(action);
+        if (plan.maxSlippageBps.length != actionHashes.length) {
+            revert BandsMismatch(plan.maxSlippageBps.length, actionHashes.length);
+        }
+        bytes32 sent = _legHash(action);
         if (sent != actionHashes[index]) revert ActionMismatch(planId, index, actionHashes[index], sent);
         PlanRecord storage r = _plans[planId];
         // index < MAX_ACTIONS = 128 (checked above): the shift stays inside uint128
@@ -269,6 +283,41 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
         if (bound == bytes32(0)) r.planHash = planHash;
         else if (bound != planHash) revert PlanChanged(planId, bound, planHash);
         r.done = done | bit;
+    }
+
+    /// @dev What the plan declares an action as: a pool leg (purchaseAsset / redeemAsset) by its
+    /// aim, its calldata with minOut zero (the keeper sets minOut at send time from the fill it
+    /// simulated; `_checkBand` bounds it), any other action by its whole calldata. A pool leg
+    /// of another length than the ABI's is hashed whole, so it matches no aim.
+    function _legHash(bytes calldata action) private pure returns (bytes32) {
+        if (action.length == _LEG_LENGTH && _isPoolLeg(bytes4(action[:4]))) {
+            return keccak256(abi.encodePacked(action[:_AIM_LENGTH], uint256(0)));
+        }
+        return keccak256(action);
+    }
+
+    function _isPoolLeg(bytes4 s) private pure returns (bool) {
+        return s == IAssetController.purchaseAsset.selector || s == IAssetController.redeemAsset.selector;
+    }
+
+    /// @dev A pool leg's minOut must be worth at least the oracle value of what it gives less
+    /// the band signed for it, the oracle read now (at execution, not at signing): a purchase's
+    /// minimum tokens valued by the controller against the cash spent, a redemption's minimum
+    /// cash against the controller's value of the tokens sold.
+    function _checkBand(bytes32 planId, uint256 index, bytes calldata action, uint16 band) private view {
+        if (action.length != _LEG_LENGTH || !_isPoolLeg(bytes4(action[:4]))) return;
+        (address token, uint256 amount, uint256 minOut) = abi.decode(action[4:], (address, uint256, uint256));
+        uint256 keep = band >= 10_000 ? 0 : 10_000 - band;
+        uint256 got;
+        uint256 floor;
+        if (bytes4(action[:4]) == IAssetController.purchaseAsset.selector) {
+            got = _controller.valueOf(token, minOut);
+            floor = amount * keep / 10_000;
+        } else {
+            got = minOut;
+            floor = _controller.valueOf(token, amount) * keep / 10_000;
+        }
+        if (got < floor) revert LegOutsideBand(planId, index, got, floor, band);
     }
 
     /// @dev Calls the controller and measures the notional the call booked on its budget.

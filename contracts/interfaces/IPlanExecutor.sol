@@ -20,7 +20,16 @@ interface ISafeOwners {
 ///
 ///   domain  EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)
 ///           name "Ballast PlanExecutor", version "1", the chain id, this contract
-///   message Plan(bytes32 planId,address controller,uint64 deadline,bytes[] actions)
+///   message Plan(bytes32 planId,address controller,uint64 deadline,bytes[] actions,uint16[] maxSlippageBps)
+///
+/// A pool leg (purchaseAsset / redeemAsset) is signed by its aim: its calldata with minOut zero.
+/// The keeper sends it with the minOut it takes from the fill it simulated just before sending,
+/// and the executor refuses a minOut worth less than the oracle value of the leg, read at
+/// execution, less the leg's `maxSlippageBps` (LegOutsideBand): the owners bound how far under
+/// the oracle a leg may ever be offered, relative to the price when it runs, so a plan signed
+/// hours earlier is neither frozen at an old price (free to sandwich after a move) nor in need
+/// of a new signature each time the price moves. Every other action is signed as its calldata,
+/// and its band is ignored.
 ///
 /// The keeper sends one action per transaction (its pipeline resumes per action after a crash),
 /// with the keccak256 of every action of the plan, so the contract recomputes the plan hash from
@@ -42,6 +51,9 @@ interface IPlanExecutor {
         bytes32 planId;
         address controller;
         uint64 deadline;
+        /// per action, in plan order: how far under the oracle value (bps, at execution) a
+        /// pool leg's minOut may be; ignored for other actions
+        uint16[] maxSlippageBps;
     }
 
     /* EVENTS */
@@ -71,6 +83,11 @@ interface IPlanExecutor {
     error TooManyActions(uint256 count, uint256 max);
     /// @notice The calldata sent is not the action the plan declares at `index`.
     error ActionMismatch(bytes32 planId, uint256 index, bytes32 declared, bytes32 sent);
+    /// @notice The plan declares `bands` slippage bands for `actions` actions: one per action.
+    error BandsMismatch(uint256 bands, uint256 actions);
+    /// @notice Pool leg `index`'s minOut is worth `got` (base units, oracle now), under
+    /// `floor`: the oracle value of the leg less the `band` bps the owners signed.
+    error LegOutsideBand(bytes32 planId, uint256 index, uint256 got, uint256 floor, uint16 band);
     /// @notice `planId` already ran actions of another plan (edited after its first action).
     error PlanChanged(bytes32 planId, bytes32 bound, bytes32 presented);
     error WrongController(address expected, address presented);
@@ -100,7 +117,8 @@ interface IPlanExecutor {
     /// @notice Distinct current Safe owners that must sign a plan above the threshold.
     function requiredApprovals() external view returns (uint256);
 
-    /// @notice The EIP-712 digest of a plan, given the keccak256 of each action's calldata in order.
+    /// @notice The EIP-712 digest of a plan, given the keccak256 of each action as the plan
+    /// declares it, in order (a pool leg's aim: its calldata with minOut zero).
     function hashPlan(PlanHeader calldata plan, bytes32[] calldata actionHashes) external view returns (bytes32);
 
     /// @notice Distinct current Safe owners among the signers of `planHash` (invalid signatures,
@@ -133,8 +151,9 @@ interface IPlanExecutor {
     /// bound to another plan, (once the plan's measured notional passes the threshold, or
     /// whenever signatures are given) fewer than `requiredApprovals` owner signatures over the
     /// plan hash, and an unsigned action that would take the window's unapproved total past
-    /// its budget. Bubbles the controller's revert.
-    /// @param actionHashes keccak256 of every action's calldata, in plan order.
+    /// its budget, and a pool leg whose minOut is looser than its signed band against the oracle
+    /// now (LegOutsideBand). Bubbles the controller's revert.
+    /// @param actionHashes keccak256 of every action as declared (a pool leg's aim), in plan order.
     /// @param signatures 65-byte ECDSA signatures over the plan hash (any order; may be empty).
     function executeAction(
         PlanHeader calldata plan,

@@ -541,8 +541,19 @@ def plan_page(
                 tag(
                     "p",
                     'Your wallet shows the EIP-712 message "Ballast PlanExecutor" v1: the plan '
-                    "id, controller, deadline and each action's calldata, exactly what the "
-                    "executor checks. The plan hash above must match what it signs.",
+                    "id, controller, deadline, each action's calldata and each action's band "
+                    "(maxSlippageBps), exactly what the executor checks. The plan hash above "
+                    "must match what it signs.",
+                ),
+                tag(
+                    "p",
+                    "A pool leg (purchaseAsset / redeemAsset) is signed with minOut 0 and a "
+                    "band: the keeper sets its minOut when it sends it, from the fill it "
+                    "simulates then, and the executor refuses a minOut more than the band "
+                    "under the oracle at that moment. A price move after you sign needs no new "
+                    "signature; a pool that drifts from its oracle past the band ends the plan "
+                    "stale and a new one is signed.",
+                    id="band-note",
                 ),
                 tag("button", "Sign with your wallet", id="sign", type="button"),
                 tag("div", "", id="sign-status"),

@@ -4,7 +4,11 @@ the slippage of a real pool quote (Uniswap QuoterV2, eth_call).
 - purchaseAsset(token, cash, minOut): oracle tokens for ``cash`` at the feed price, less
   REBALANCE_MAX_SLIPPAGE (``risk.min_out``). The contract also enforces its own oracle minimum.
 - redeemAsset(token, tokens, minOut): ``controller.valueOf(token, tokens)`` less the same.
-- DEX assets with a pool quote: a quote between REBALANCE_MAX_SLIPPAGE (2%, warn) and
+- DEX assets with a pool quote (pool legs): at send time minOut is the leg's fill as simulated
+  on the node less REBALANCE_FILL_TOLERANCE_BPS (keepers.fund.planning.fills, issue 62), never
+  the oracle less the stop; :meth:`ActionEncoder.dex_min_out` with the ``fill``. Without a fill
+  (a plan's first encoding, before its simulation) the old rule below gives a placeholder the
+  send replaces: a quote between REBALANCE_MAX_SLIPPAGE (2%, warn) and
   SLIPPAGE_BLOCK_BPS (5%, block) under the oracle is allowed to run by the seed, but the
   oracle minOut would revert it; there minOut is the quote itself (the fill may not get worse
   than what the keeper saw just before sending), never below the oracle less
@@ -26,6 +30,7 @@ from web3 import Web3
 
 from keepers.fund.planning.actions import Action, ActionType
 from keepers.fund.planning.config import PlanningConfig
+from keepers.fund.planning.fills import min_out_from_fill
 from keepers.fund.planning.risk import Quote, min_out
 from keepers.fund.reader import FundReading
 from keepers.tx.contracts import FundContracts
@@ -39,6 +44,7 @@ class EncodedCall:
     args: tuple[object, ...]
     min_out: int | None = None
     oracle_out: int | None = None  # tokens (purchase) or base units (redeem)
+    quote: Quote | None = None  # the pool's quote when encoded (pool legs only)
 
 
 class ActionEncoder:
@@ -85,7 +91,13 @@ class ActionEncoder:
             return action.token_amount
         return reading.state.asset(action.asset or "").tokens_for_value(action.amount)
 
-    def dex_min_out(self, oracle: int, quote: Quote | None) -> int:
+    def dex_min_out(self, oracle: int, quote: Quote | None, fill: int | None = None) -> int:
+        """minOut of a purchase / redemption worth ``oracle`` at the oracle: with a simulated
+        ``fill``, the fill less the tolerance (floored at the oracle less SLIPPAGE_BLOCK_BPS);
+        without one, the oracle less REBALANCE_MAX_SLIPPAGE, or the quote where that is worse."""
+        if fill is not None:
+            floor = oracle * (10_000 - self.config.slippage_block_bps) // 10_000
+            return min_out_from_fill(fill, floor, self.config)
         mo = min_out(oracle, self.config)
         if quote is None or quote.quote_out >= mo:
             return mo
@@ -93,21 +105,27 @@ class ActionEncoder:
         return max(floor, quote.quote_out)
 
     def encode(
-        self, reading: FundReading, action: Action, quote: Quote | None = None
+        self,
+        reading: FundReading,
+        action: Action,
+        quote: Quote | None = None,
+        fill: int | None = None,
     ) -> EncodedCall:
+        """The controller call of ``action``; a pool leg's minOut from its simulated ``fill``
+        when given (see `dex_min_out`)."""
         t = action.type
         if t is ActionType.PURCHASE:
             token = Web3.to_checksum_address(action.asset or "")
             oracle = self.oracle_tokens_for(reading, token, action.amount)
-            mo = self.dex_min_out(oracle, quote)
+            mo = self.dex_min_out(oracle, quote, fill)
             args: tuple[object, ...] = (token, action.amount, mo)
-            return self._call("purchaseAsset", args, mo, oracle)
+            return self._call("purchaseAsset", args, mo, oracle, quote)
         if t is ActionType.REDEEM:
             token = Web3.to_checksum_address(action.asset or "")
             tokens = self.token_amount(reading, action)
             oracle = self.oracle_value_of(token, tokens, reading.block)
-            mo = self.dex_min_out(oracle, quote)
-            return self._call("redeemAsset", (token, tokens, mo), mo, oracle)
+            mo = self.dex_min_out(oracle, quote, fill)
+            return self._call("redeemAsset", (token, tokens, mo), mo, oracle, quote)
         if t is ActionType.ALLOCATE:
             return self._call("allocateToLayer", (int(action.to_tier or 0), action.amount))
         if t is ActionType.WATERFALL:
@@ -123,9 +141,22 @@ class ActionEncoder:
         args: tuple[object, ...],
         mo: int | None = None,
         oracle: int | None = None,
+        quote: Quote | None = None,
     ) -> EncodedCall:
         data = self.c.controller.encode_abi(fn, args=list(args))
-        return EncodedCall(self.c.addresses.controller, data, fn, args, mo, oracle)
+        return EncodedCall(self.c.addresses.controller, data, fn, args, mo, oracle, quote)
+
+    def tokens_worth(self, reading: FundReading, token: str, cash: int, block: Any) -> int:
+        """The fewest tokens the controller values (``valueOf``, at ``block``) at ``cash`` or
+        more: the executor's rule for a purchase's band, so a minOut of this many passes it."""
+        tokens = self.oracle_tokens_for(reading, token, cash) if cash > 0 else 0
+        step = 1
+        for _ in range(64):
+            if self.oracle_value_of(token, tokens, block) >= cash:
+                return tokens
+            tokens += step
+            step *= 2
+        raise ValueError(f"asset {token}: no token amount found worth {cash} at the oracle")
 
     # ------------------------------------------------------------------ quotes
 

@@ -2,8 +2,10 @@
 
 Without a PlanExecutor a plan's approval is the configured admins' recorded decisions under the
 approval policy (keepers.core.approval). With one, the plan is frozen (every action encoded at
-one reading, in send order, with its plan id, deadline and min_out: what the admins sign and
-the executor runs), and only EIP-712 signatures of that frozen plan's recomputed hash by the
+one reading, in send order, with its plan id and deadline, a pool leg as its aim (minOut zero)
+with a band under the oracle its minOut may never pass at execution: what the admins sign and
+the executor runs; the minOut itself is set from the fill simulated when the leg is sent,
+keepers.fund.planning.fills), and only EIP-712 signatures of that frozen plan's recomputed hash by the
 admin Safe's current owners count, within the SLA; the frozen calls carry those signatures.
 
 `ApprovalStage` holds no state of its own: every document is read from and written to the
@@ -28,6 +30,7 @@ from keepers.fund.outcome import CycleOutcome
 from keepers.fund.planning import plan_approval
 from keepers.fund.planning.actions import Action, Plan
 from keepers.fund.planning.config import PlanningConfig
+from keepers.fund.planning.fills import signed_band
 from keepers.fund.reader import FundReading
 from keepers.fund.records import EXPIRED, PlanStore
 from keepers.runtime.alerts import AlertLevel
@@ -189,7 +192,7 @@ class ApprovalStage:
             erc1271=plan_approval.erc1271_checker(self.services.w3),
         )
 
-    def _signatures(self, ref: str, frozen: dict[str, Any], now: int) -> list[bytes]:
+    def signatures(self, ref: str, frozen: dict[str, Any], now: int) -> list[bytes]:
         """The signatures executeAction carries: those of the counted owners (recounted against
         the Safe's owners now: one removed since approval no longer counts)."""
         row = self.plans.get(ref)
@@ -284,8 +287,13 @@ class ApprovalStage:
             controller=self.services.controller,
             deadline=base + self.services.execution_window_s,
             actions=tuple(bytes.fromhex(c.calldata.removeprefix("0x")) for _, _, c in calls),
+            max_slippage_bps=tuple(
+                signed_band(c.quote, self.cfg) if c.min_out is not None else 0 for _, _, c in calls
+            ),
         )
         frozen = sp.to_frozen([i for i, _, _ in calls], [c.function for _, _, c in calls])
+        # informational: the minOut the legs would have carried at this reading (the send sets
+        # its own from the fill then, within the signed band)
         frozen["min_out"] = [None if c.min_out is None else str(c.min_out) for _, _, c in calls]
         frozen["block"] = reading.block
         log.info("plan.frozen", plan=ref, plan_hash=frozen["plan_hash"], actions=len(calls))
@@ -334,21 +342,31 @@ class ApprovalStage:
         report = row.payload.get("report") or {}
         return int(report.get("base_decimals", 6))
 
-    def frozen_calls(self, ref: str, frozen: dict[str, Any], now: int) -> dict[int, EncodedCall]:
+    def frozen_calls(
+        self,
+        ref: str,
+        frozen: dict[str, Any],
+        now: int,
+        legs: dict[int, bytes] | None = None,
+    ) -> dict[int, EncodedCall]:
         """position -> executor.executeAction(header, position, actions[position], actionHashes,
         signatures) of a frozen plan: the calldata approved, with the counted owners'
-        signatures (none when the plan needs no approval)."""
+        signatures (none when the plan needs no approval). ``legs`` gives the calldata sent for
+        some positions (a pool leg with its minOut: its aim must be the approved action)."""
         ex = self.contracts.executor
         assert ex is not None
         sp = plan_approval.SignedPlan.from_frozen(frozen)
-        sigs = self._signatures(ref, frozen, now)
+        sigs = self.signatures(ref, frozen, now)
         functions = frozen.get("functions") or []
         mins = frozen.get("min_out") or []
         out = {}
         for k in range(len(sp.actions)):
-            data = plan_approval.encode_execute_action(sp, k, sigs)
+            leg = (legs or {}).get(k)
+            data = plan_approval.encode_execute_action(sp, k, sigs, leg)
             fn = functions[k] if k < len(functions) else "executeAction"
             mo = mins[k] if k < len(mins) else None
+            if leg is not None:
+                mo = plan_approval.leg_min_out(leg)
             out[k] = EncodedCall(
                 ex.address,
                 "0x" + data.hex(),

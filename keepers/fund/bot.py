@@ -799,6 +799,7 @@ class FundBot:
             leading=self.leading,
             before_action=self.before_action,
             before_verify=self.before_verify,
+            simulate_call=lambda block, call: self.simulator.simulate_each(block, [call])[0],
             fit=self.lifecycle.fit,
             stale=self.lifecycle.stale,
         )

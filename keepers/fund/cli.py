@@ -140,7 +140,7 @@ def _utc(ts: int | None) -> str | None:
 def _what_is_signed(ref: str, plan: Any, frozen: dict[str, Any]) -> dict[str, Any]:
     """What an approver signs, for people: the fields of the EIP-712 message and each action's
     function (display only) and calldata hash (what the executor checks)."""
-    from keepers.fund.planning.plan_approval import plan_hash
+    from keepers.fund.planning.plan_approval import is_pool_leg, plan_hash
 
     functions = list(frozen.get("functions") or [])
     return {
@@ -159,6 +159,11 @@ def _what_is_signed(ref: str, plan: Any, frozen: dict[str, Any]) -> dict[str, An
                 "function": functions[i] if i < len(functions) else "?",
                 "calldata_hash": "0x" + h.hex(),
                 "bytes": len(plan.actions[i]),
+                # a pool leg: minOut set at send time from its simulated fill, never more than
+                # this many bps under the oracle when it runs (the executor refuses it)
+                "max_slippage_bps": (
+                    plan.max_slippage_bps[i] if is_pool_leg(plan.actions[i]) else None
+                ),
             }
             for i, h in enumerate(plan.action_hashes())
         ],
@@ -178,6 +183,12 @@ def _signed_text(w: dict[str, Any]) -> str:
         f"  actions     {len(w['actions'])}, in the order the executor runs them:",
         *(
             f"    {a['index']}. {a['function']:<28} calldata keccak {a['calldata_hash']}"
+            + (
+                f"\n       pool leg: minOut from its fill when sent, at most "
+                f"{a['max_slippage_bps']} bps under the oracle then"
+                if a.get("max_slippage_bps") is not None
+                else ""
+            )
             for a in w["actions"]
         ),
         f"  plan hash   {w['plan_hash']}",

@@ -46,9 +46,11 @@ from keepers.fund.approval_stage import ApprovalStage
 from keepers.fund.costs import receipt_cost
 from keepers.fund.outcome import EXECUTING, PAUSED, ROLE, STOPPED, CycleOutcome
 from keepers.fund.plan_docs import result_from_dict, result_to_dict, resumed_report
+from keepers.fund.planning import plan_approval
 from keepers.fund.planning import risk as riskmod
 from keepers.fund.planning.actions import Action, ActionResult, Plan
 from keepers.fund.planning.config import PlanningConfig
+from keepers.fund.planning.fills import min_out_from_fill, purchase_cash_floor, redeem_floor
 from keepers.fund.planning.report import plan_report, progress
 from keepers.fund.planning.simulate import apply
 from keepers.fund.planning.state import BPS, AssetState, FundState, TierState
@@ -68,7 +70,7 @@ from keepers.tx.contracts import FundContracts
 from keepers.tx.outcome import IntentOutcome, Outcome
 from keepers.tx.pipeline import IntentSpec, Pipeline
 from keepers.tx.retry import NetworkUnavailable, is_network_error
-from keepers.tx.simulation import SimulationResult
+from keepers.tx.simulation import SimCall, SimStep, SimulationResult
 
 log = get_logger("keepers.fundbot")
 
@@ -211,6 +213,9 @@ class ExecutionServices:
     leading: Callable[[], bool]
     before_action: Callable[[int], None] | None = None
     before_verify: Callable[[], None] | None = None
+    # one call alone on a block (the node's eth_simulateV1): a pool leg's fill just before it
+    # is sent (keepers.fund.planning.fills); None: minOut as before (oracle less the stop)
+    simulate_call: Callable[[int, SimCall], SimStep] | None = None
     fit: Callable[[str, FundState, Collection[int]], str | None] | None = None
     stale: Callable[[str, str, int, str], CycleOutcome] | None = None
 
@@ -223,6 +228,10 @@ class Execution:
         # by position in the frozen order: the approved calldata, through the executor
         self.frozen_calls: dict[int, EncodedCall] = {}
         self.stale_reason: str | None = None  # the fund moved under the plan mid-way
+        # behind a PlanExecutor: the plan as signed and the signatures its calls carry
+        self.signed: plan_approval.SignedPlan | None = None
+        self.sigs: list[bytes] = []
+        self.leg_stale: str | None = None  # a pool leg that cannot be sent within its band
 
     def _misfit(self, ref: str, state: FundState, done: Collection[int]) -> str | None:
         return None if self.s.fit is None else self.s.fit(ref, state, done)
@@ -276,8 +285,14 @@ class Execution:
             expired = self.s.approvals.frozen_expired(ref, frozen, now)
             if expired is not None:
                 return expired
-            self.frozen_calls = self.s.approvals.frozen_calls(ref, frozen, now)
             order_of = [int(i) for i in frozen["order"]]
+            self.signed = plan_approval.SignedPlan.from_frozen(frozen)
+            self.sigs = self.s.approvals.signatures(ref, frozen, now)
+            # the simulation before the first send runs each pool leg at the loosest minOut its
+            # band allows at this reading: one whose fill is worse reverts there (stale)
+            skip = {k for k, i in enumerate(order_of) if i in done or i in sent}
+            legs = self._floor_legs(reading, skip)
+            self.frozen_calls = self.s.approvals.frozen_calls(ref, frozen, now, legs)
         else:
             order_of = sorted(range(len(p.actions)), key=lambda i: p.actions[i].priority)
         start = row.payload.get("start")
@@ -326,6 +341,16 @@ class Execution:
                     self.s.plans.record_action(ref, idx, "aborted", error=aborted, order=order)
                     continue
                 sent_now = self._send(ref, idx, order, action, before, now)
+                if sent_now is None and self.leg_stale is not None:
+                    # a signed pool leg that cannot be sent within its band: never looser; the
+                    # plan ends stale and a new one is made (signed again above the threshold)
+                    why, self.leg_stale = self.leg_stale, None
+                    self.stale_reason = why
+                    aborted = f"stale: {why}"
+                    msg = f"plan {ref} is stale at action {idx}: {why}; the rest is not sent"
+                    self.s.alert(AlertLevel.WARNING, "plan_stale", msg, ref)
+                    self.s.plans.record_action(ref, idx, "aborted", error=aborted, order=order)
+                    continue
                 if sent_now is None:  # not sent (slippage): recorded with its result
                     moved = True
                     continue
@@ -399,6 +424,21 @@ class Execution:
         if sim.after:  # the tiers the plan leaves, as simulated (lens.fundState after the calls)
             sim_doc["after"] = [str(x) for x in sim.after[0].positions()]
         failed = sim.failure
+        if failed is not None and self.frozen_calls and self.s.stale is not None:
+            position = order_of.index(calls[failed.index][0])
+            assert self.signed is not None
+            declared = self.signed.actions[position]
+            error = failed.error or ""
+            if plan_approval.is_pool_leg(declared) and (
+                "SlippageExceeded" in error or "LegOutsideBand" in error
+            ):
+                band = self.signed.max_slippage_bps[position]
+                why = (
+                    f"action {calls[failed.index][0]} ({calls[failed.index][2].function}) fills "
+                    f"worse than its signed band of {band} bps under the oracle now ({error}): "
+                    "never sent looser than signed"
+                )
+                return self.s.stale(ref, why, now, "simulation")
         if failed is not None:
             idx = calls[failed.index][0]
             msg = f"simulation of action {idx} ({calls[failed.index][2].function}) failed: {failed.error}"
@@ -439,9 +479,12 @@ class Execution:
                     ref, idx, "skipped", result=result_to_dict(res), order=order
                 )
                 return None
-        frozen = self.frozen_calls
-        # behind a PlanExecutor: exactly the frozen (approved) calldata, through the executor
-        encoded = frozen[order] if frozen else self.s.encoder.encode(before, action, quote)
+        # a pool leg's minOut from its fill simulated now (behind a PlanExecutor within the band
+        # the owners signed, through the executor; other actions exactly as approved)
+        leg = self._leg(ref, idx, order, action, before, quote)
+        if leg is None:
+            return None
+        encoded, fill = leg
         spec = IntentSpec(
             idempotency_key=f"fund:{ref}:{idx}",
             role=ROLE,
@@ -466,9 +509,134 @@ class Execution:
             "before": _marks(before.state),
         }
         if quote is not None and action.asset:  # verify applies it
-            mark["fill"] = str(fill_ratio(quote))
+            simulated = riskmod.Quote(fill, quote.oracle_out) if fill is not None else quote
+            mark["fill"] = str(fill_ratio(simulated))
+            if fill is not None:
+                mark["call"]["fill"] = str(fill)
         self.s.plans.record_action(ref, idx, "sent", intent_id=intent.id, **mark)
         return intent.id, mark
+
+    def _refuse(self, ref: str, idx: int, order: int, action: Action, msg: str) -> None:
+        self.s.alert(AlertLevel.CRITICAL, "slippage", msg, ref)
+        res = ActionResult(action, False, error=msg)
+        self.s.plans.record_action(ref, idx, "skipped", result=result_to_dict(res), order=order)
+
+    def _leg(
+        self,
+        ref: str,
+        idx: int,
+        order: int,
+        action: Action,
+        before: FundReading,
+        quote: riskmod.Quote | None,
+    ) -> tuple[EncodedCall, int | None] | None:
+        """The call to send for ``action`` and the fill simulated for it (None for a leg with
+        no pool). A pool leg is simulated alone on ``before.block`` with the loosest minOut
+        allowed (behind a PlanExecutor its signed band against the oracle now, else the oracle
+        less SLIPPAGE_BLOCK_BPS); its minOut is then the fill less REBALANCE_FILL_TOLERANCE_BPS.
+        None when it is not sent: refused (recorded) when the fill is past the stop, or (behind
+        an executor) ``leg_stale`` set when it cannot be sent within its band."""
+        frozen = self.frozen_calls
+        pool = quote is not None and self.s.simulate_call is not None
+        if frozen:
+            assert self.signed is not None
+            declared = self.signed.actions[order]
+            if not (pool and plan_approval.is_pool_leg(declared)):
+                # exactly the approved calldata (an ERC-4626 or async leg: at the band's floor)
+                return frozen[order], None
+            band = self.signed.max_slippage_bps[order]
+            floor = self._band_floor(before, declared, band, before.block)
+        else:
+            if not pool or action.type.value not in ("purchaseAsset", "redeemAsset"):
+                return self.s.encoder.encode(before, action, quote), None
+            assert quote is not None
+            declared, band = b"", self.s.cfg.slippage_block_bps
+            floor = quote.oracle_out * (BPS - band) // BPS
+        assert quote is not None and self.s.simulate_call is not None
+        probe = self._call_with(before, action, quote, declared, order, floor)
+        step = self.s.simulate_call(
+            before.block,
+            SimCall(self.s.sender(), probe.target, probe.calldata, probe.function),
+        )
+        priced = "SlippageExceeded" in (step.error or "") or "LegOutsideBand" in (step.error or "")
+        if not step.ok and not priced:
+            # refused for another reason (approvals, a pause, a venue): sent as it stands, with
+            # the pool's quote as its fill, so the chain says why (recorded as the action's
+            # failure); never looser than a fill the keeper saw
+            min_out = min_out_from_fill(quote.quote_out, floor, self.s.cfg)
+            return self._call_with(before, action, quote, declared, order, min_out), None
+        if not step.ok:
+            why = (
+                f"action {idx} ({probe.function}) cannot fill within {band} bps under the oracle "
+                f"now (simulated: {step.error})"
+            )
+            if frozen:
+                self.leg_stale = why + ": never sent looser than signed"
+            else:
+                self._refuse(ref, idx, order, action, why + ": not sent")
+            return None
+        fill = self._decoded_fill(step, through_executor=bool(frozen))
+        bps = riskmod.slippage_bps(fill, quote.oracle_out)
+        if bps > self.s.cfg.slippage_block_bps:
+            msg = f"action {idx}: simulated fill {bps} bps under the oracle > {self.s.cfg.slippage_block_bps}: not sent"
+            self._refuse(ref, idx, order, action, msg)
+            return None
+        min_out = min_out_from_fill(fill, floor, self.s.cfg)
+        return self._call_with(before, action, quote, declared, order, min_out), fill
+
+    def _call_with(
+        self,
+        before: FundReading,
+        action: Action,
+        quote: riskmod.Quote,
+        declared: bytes,
+        order: int,
+        min_out: int,
+    ) -> EncodedCall:
+        """The pool leg with ``min_out``: through the executor (its signed aim) or direct."""
+        if not declared:
+            direct = self.s.encoder.encode(before, action, quote)
+            data = bytes.fromhex(direct.calldata.removeprefix("0x"))
+            data = plan_approval.with_min_out(data, min_out)
+            return replace(direct, calldata="0x" + data.hex(), min_out=min_out)
+        assert self.signed is not None and self.s.contracts.executor is not None
+        leg = plan_approval.with_min_out(declared, min_out)
+        data = plan_approval.encode_execute_action(self.signed, order, self.sigs, leg)
+        fn = self.frozen_calls[order].function
+        return EncodedCall(
+            self.s.contracts.executor.address, "0x" + data.hex(), fn, (order,), min_out
+        )
+
+    def _decoded_fill(self, step: SimStep, through_executor: bool) -> int:
+        """What the simulated purchaseAsset / redeemAsset returned (executeAction wraps it in
+        ``bytes``)."""
+        raw = bytes.fromhex((step.return_data or "0x").removeprefix("0x"))
+        codec = self.s.w3.codec
+        if through_executor:
+            raw = bytes(codec.decode(["bytes"], raw)[0])
+        return int(codec.decode(["uint256"], raw)[0])
+
+    def _band_floor(self, reading: FundReading, declared: bytes, band: int, block: Any) -> int:
+        """The loosest minOut the executor takes for the pool leg ``declared`` under ``band``,
+        with the oracle at ``block`` (its own rule: keepers.fund.planning.fills)."""
+        token = Web3.to_checksum_address(declared[16:36])
+        amount = int.from_bytes(declared[36:68], "big")
+        if declared[:4] == plan_approval.PURCHASE_SELECTOR:
+            cash = purchase_cash_floor(amount, band)
+            return self.s.encoder.tokens_worth(reading, token, cash, block)
+        return redeem_floor(self.s.encoder.oracle_value_of(token, amount, block), band)
+
+    def _floor_legs(self, reading: FundReading, skip: Collection[int]) -> dict[int, bytes]:
+        """Position -> each pool leg not yet sent at its band's floor at ``reading``."""
+        assert self.signed is not None
+        out = {}
+        for k, declared in enumerate(self.signed.actions):
+            if k in skip or not plan_approval.is_pool_leg(declared):
+                continue
+            band = self.signed.max_slippage_bps[k]
+            floor = self._band_floor(reading, declared, band, reading.block)
+            out[k] = plan_approval.with_min_out(declared, floor)
+        return out
 
     def _unconfirmed(
         self, ref: str, idx: int, outcome: IntentOutcome, mark: dict[str, Any], now: int

@@ -25,7 +25,13 @@ from keepers.automation.settings import ExecutorConfig, SupervisorBotConfig
 from keepers.automation.supervisor import SupervisorBot
 from keepers.core.settings import load_settings
 from keepers.fund.bot import FundBot
-from keepers.fund.planning.plan_approval import SignedPlan, plan_hash, sign_plan
+from keepers.fund.planning.plan_approval import (
+    SignedPlan,
+    is_pool_leg,
+    plan_hash,
+    sign_plan,
+    with_min_out,
+)
 from keepers.fund.settings import load_fund_config
 from keepers.runtime.alerts import Alerter
 from keepers.store.db import Store
@@ -294,9 +300,18 @@ def test_fork__fund_keeper__full_rebalance_cycle_through_the_executor(
         assert frozen["executor"] == executor.address
         signed = bot.plans.signed_plan(out.plan_id)
         assert intents(store) == []  # nothing sent before the owners sign
-        # the keeper key alone cannot run it: the executor wants the owners' signatures
+        # the keeper key alone cannot run it: the executor wants the owners' signatures. A pool
+        # leg is signed by its aim (minOut 0): it goes out with the minOut the keeper would set
+        # (its quote less the tolerance, inside the signed band), so the refusal is the approvals'
+        first = signed.actions[0]
+        if is_pool_leg(first):
+            leg = bot.plans.plan(out.plan_id).actions[frozen["order"][0]]
+            reading = bot.read()
+            quote = bot.encoder.quote(reading, leg, reading.block)
+            fill = quote.quote_out if quote is not None else None
+            first = with_min_out(first, bot.encoder.encode(reading, leg, quote, fill).min_out)
         data = executor.executeAction.encode_input(
-            signed.header(), 0, signed.actions[0], signed.action_hashes(), []
+            signed.header(), 0, first, signed.action_hashes(), []
         )
         w3 = chain.provider.web3
         plan_id, notional, limit = attack(w3, keeper.private_key, executor.address, data, NEEDS)

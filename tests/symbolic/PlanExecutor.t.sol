@@ -66,6 +66,11 @@ contract PlanExecutorProofs is SymTest {
         return abi.encodePacked(IAssetController.rebalanceBuffer.selector, amount);
     }
 
+    /// every plan here has two actions (no pool leg: their bands are not read)
+    function _bands() internal pure returns (uint16[] memory bands) {
+        bands = new uint16[](2);
+    }
+
     function _hashes(bytes32 h0, bytes32 h1) internal pure returns (bytes32[] memory hs) {
         hs = new bytes32[](2);
         (hs[0], hs[1]) = (h0, h1);
@@ -110,7 +115,7 @@ contract PlanExecutorProofs is SymTest {
         bytes32 other2,
         uint256 t2
     ) public {
-        IPlanExecutor.PlanHeader memory plan = IPlanExecutor.PlanHeader(planId, address(ctl), deadline);
+        IPlanExecutor.PlanHeader memory plan = IPlanExecutor.PlanHeader(planId, address(ctl), deadline, _bands());
         // one literal index per branch: halmos reads calldata at concrete offsets only
         if (second) _once(plan, 1, amount, amount2, other, other2, t2);
         else _once(plan, 0, amount, amount2, other, other2, t2);
@@ -145,7 +150,7 @@ contract PlanExecutorProofs is SymTest {
         bytes32 other,
         Sigs memory g
     ) public {
-        IPlanExecutor.PlanHeader memory plan = IPlanExecutor.PlanHeader(planId, address(ctl), deadline);
+        IPlanExecutor.PlanHeader memory plan = IPlanExecutor.PlanHeader(planId, address(ctl), deadline, _bands());
         bytes memory action = _action(amount);
         bytes32[] memory hs = _hashes(keccak256(action), other);
         vm.assume(_run(plan, 0, action, hs, _sigs(g)));
@@ -172,7 +177,7 @@ contract PlanExecutorProofs is SymTest {
         bytes32 h1,
         Sigs memory g
     ) public {
-        IPlanExecutor.PlanHeader memory plan = IPlanExecutor.PlanHeader(planId, address(ctl), deadline);
+        IPlanExecutor.PlanHeader memory plan = IPlanExecutor.PlanHeader(planId, address(ctl), deadline, _bands());
         bytes32[] memory signed = _hashes(keccak256(_action(amount0)), keccak256(_action(amount1)));
         bytes[] memory sigs = _sigs(g);
         vm.assume(_run(plan, 0, _action(amount0), signed, sigs));

@@ -98,6 +98,16 @@ class PlanningConfig(ApprovalPolicy):
     # brings a tier back inside its band, and redemptions, may cost up to REBALANCE_MAX_SLIPPAGE
     # (the hard stop).
     rebalance_target_slippage: Bps = 50
+    # -- what a pending pool leg offers a searcher (issue 62). A pool leg's minOut is its fill as
+    # simulated on the node just before it is sent, less this tolerance for the blocks until it
+    # is included: the most a searcher can take from the leg (docs/trust-model.md: the pools
+    # move a few bps a block in normal times; a move past it reverts the leg, nothing traded).
+    # REBALANCE_MAX_SLIPPAGE stays the refusal to trade worse, never the price offered.
+    rebalance_fill_tolerance_bps: Bps = 10
+    # a signed plan's pool leg may be sent with a minOut at most this far under the oracle at
+    # execution: its fill's shortfall at signing + the tolerance + this margin (so the pool and
+    # the oracle may drift apart by this much before the owners must sign a new plan)
+    rebalance_signed_band_margin_bps: Bps = 50
     # off-chain cost budget, bps of NAV: value lost to fills over the last day and the last
     # 30 days. Once either is spent only band restoration and redemptions go ahead.
     rebalance_cost_budget_daily: Bps = 10
@@ -142,6 +152,8 @@ class PlanningConfig(ApprovalPolicy):
             raise bad("rebalance_max_slippage", "must be <= SLIPPAGE_BLOCK_BPS")
         if self.rebalance_target_slippage > self.rebalance_max_slippage:
             raise bad("rebalance_target_slippage", "must be <= REBALANCE_MAX_SLIPPAGE")
+        if self.rebalance_fill_tolerance_bps > self.rebalance_max_slippage:
+            raise bad("rebalance_fill_tolerance_bps", "must be <= REBALANCE_MAX_SLIPPAGE")
         if self.rebalance_cost_budget_daily > self.rebalance_cost_budget_30d:
             raise bad("rebalance_cost_budget_daily", "must be <= REBALANCE_COST_BUDGET_30D")
         if self.liquidity_impact_warn_bps > self.liquidity_impact_block_bps:

@@ -5,11 +5,19 @@ A plan is what the admins approve and what the PlanExecutor contract
 (contracts/fund/PlanExecutor.sol) recomputes before each action:
 
     domain  {name: "Ballast PlanExecutor", version: "1", chainId, verifyingContract: executor}
-    message Plan(bytes32 planId,address controller,uint64 deadline,bytes[] actions)
+    message Plan(bytes32 planId,address controller,uint64 deadline,bytes[] actions,
+                 uint16[] maxSlippageBps)
 
-so a signature covers the chain, the executor, the controller, the deadline and every byte of
-the ordered calldata; change any of them and the signature recovers to another address, which
-is not an owner. `count_approvals` is the keeper's (and `keeper review`'s) view of the same rule
+so a signature covers the chain, the executor, the controller, the deadline, every byte of the
+ordered calldata and each leg's band; change any of them and the signature recovers to another
+address, which is not an owner.
+
+A pool leg (purchaseAsset / redeemAsset) is signed by its *aim*, its calldata with minOut zero:
+the keeper sets minOut when it sends the leg, from the fill it simulated just before
+(keepers.fund.fills), and the executor refuses a minOut worth less than the oracle value of the
+leg at execution less the leg's ``maxSlippageBps``. What the owners sign is therefore "this
+trade, never more than N bps under the oracle when it runs", not a minOut frozen at the price
+of the signing (which a later price move would turn into slack for any searcher). `count_approvals` is the keeper's (and `keeper review`'s) view of the same rule
 the contract enforces above the threshold: distinct current Safe owners, this plan, in time.
 """
 
@@ -33,6 +41,7 @@ PLAN_TYPE = [
     {"name": "controller", "type": "address"},
     {"name": "deadline", "type": "uint64"},
     {"name": "actions", "type": "bytes[]"},
+    {"name": "maxSlippageBps", "type": "uint16[]"},
 ]
 EIP712_DOMAIN_TYPE = [
     {"name": "name", "type": "string"},
@@ -41,6 +50,43 @@ EIP712_DOMAIN_TYPE = [
     {"name": "verifyingContract", "type": "address"},
 ]
 UINT64_MAX = 2**64 - 1
+UINT16_MAX = 2**16 - 1
+
+PURCHASE_SELECTOR = keccak(text="purchaseAsset(address,uint256,uint256)")[:4]
+REDEEM_SELECTOR = keccak(text="redeemAsset(address,uint256,uint256)")[:4]
+#: the controller's pool legs: signed by their aim (minOut zero), sent with a minOut
+POOL_LEG_SELECTORS = frozenset({PURCHASE_SELECTOR, REDEEM_SELECTOR})
+_LEG_LENGTH = 4 + 3 * 32  # selector, token, amount, minOut
+_AIM_LENGTH = 4 + 2 * 32
+
+
+def is_pool_leg(calldata: bytes) -> bool:
+    """A purchaseAsset / redeemAsset call of the ABI's length (the executor's rule)."""
+    return len(calldata) == _LEG_LENGTH and calldata[:4] in POOL_LEG_SELECTORS
+
+
+def aim(calldata: bytes) -> bytes:
+    """What the plan declares for an action: a pool leg with its minOut zeroed (the executor
+    hashes the same), any other action unchanged."""
+    if is_pool_leg(calldata):
+        return calldata[:_AIM_LENGTH] + bytes(32)
+    return calldata
+
+
+def leg_min_out(calldata: bytes) -> int | None:
+    """A pool leg's minOut (None for another action)."""
+    if not is_pool_leg(calldata):
+        return None
+    return int.from_bytes(calldata[_AIM_LENGTH:], "big")
+
+
+def with_min_out(calldata: bytes, min_out: int) -> bytes:
+    """The pool leg ``calldata`` (or its aim) with ``min_out`` as its minOut."""
+    if not is_pool_leg(calldata):
+        raise ValueError(f"not a pool leg (selector 0x{calldata[:4].hex()}): no minOut to set")
+    if not 0 <= min_out < 2**256:
+        raise ValueError(f"min_out {min_out} does not fit uint256")
+    return calldata[:_AIM_LENGTH] + min_out.to_bytes(32, "big")
 
 
 def _bytes(value: bytes | str) -> bytes:
@@ -52,7 +98,10 @@ def _bytes(value: bytes | str) -> bytes:
 @dataclass(frozen=True)
 class SignedPlan:
     """A keeper plan as approvers sign it. `actions` is the ordered calldata sent to the
-    controller through the executor; `deadline` is unix seconds (the executor refuses after)."""
+    controller through the executor, a pool leg held as its aim (minOut zero: `aim`);
+    `max_slippage_bps` the band of each action (a pool leg's minOut may be at most this far under
+    the oracle value at execution; ignored for other actions; empty: 0 for every action);
+    `deadline` is unix seconds (the executor refuses after)."""
 
     plan_id: bytes
     chain_id: int
@@ -60,6 +109,7 @@ class SignedPlan:
     controller: str
     deadline: int
     actions: tuple[bytes, ...]
+    max_slippage_bps: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         pid = _bytes(self.plan_id)
@@ -68,7 +118,16 @@ class SignedPlan:
         object.__setattr__(self, "plan_id", pid)
         object.__setattr__(self, "executor", to_checksum_address(self.executor))
         object.__setattr__(self, "controller", to_checksum_address(self.controller))
-        object.__setattr__(self, "actions", tuple(_bytes(a) for a in self.actions))
+        object.__setattr__(self, "actions", tuple(aim(_bytes(a)) for a in self.actions))
+        bands = tuple(int(b) for b in self.max_slippage_bps) or (0,) * len(self.actions)
+        if len(bands) != len(self.actions):
+            raise ValueError(
+                f"max_slippage_bps has {len(bands)} bands for {len(self.actions)} actions: one each"
+            )
+        for i, b in enumerate(bands):
+            if not 0 <= b <= UINT16_MAX:
+                raise ValueError(f"max_slippage_bps[{i}] must fit uint16, got {b}")
+        object.__setattr__(self, "max_slippage_bps", bands)
         if not 0 <= self.deadline <= UINT64_MAX:
             raise ValueError(f"deadline must fit uint64, got {self.deadline}")
         if self.chain_id <= 0:
@@ -82,12 +141,13 @@ class SignedPlan:
         return keccak(text=ref)
 
     def action_hashes(self) -> list[bytes]:
-        """keccak256 of each action's calldata, in order (what executeAction takes)."""
+        """keccak256 of each action as declared (a pool leg's aim), in order (what executeAction
+        takes)."""
         return [keccak(a) for a in self.actions]
 
-    def header(self) -> tuple[bytes, str, int]:
+    def header(self) -> tuple[bytes, str, int, list[int]]:
         """The PlanHeader tuple of executeAction / hashPlan."""
-        return (self.plan_id, self.controller, self.deadline)
+        return (self.plan_id, self.controller, self.deadline, list(self.max_slippage_bps))
 
     def to_frozen(self, order: list[int], functions: list[str]) -> dict[str, Any]:
         """The plan as the keeper stores it when it freezes a plan (payload key ``frozen``):
@@ -105,6 +165,7 @@ class SignedPlan:
             "plan_id": "0x" + self.plan_id.hex(),
             "deadline": self.deadline,
             "actions": ["0x" + a.hex() for a in self.actions],
+            "max_slippage_bps": list(self.max_slippage_bps),
             "order": list(order),
             "functions": list(functions),
             "plan_hash": "0x" + plan_hash(self).hex(),
@@ -117,7 +178,15 @@ class SignedPlan:
         address gives another hash, so earlier signatures stop counting."""
         missing = [
             k
-            for k in ("chain_id", "executor", "controller", "plan_id", "deadline", "actions")
+            for k in (
+                "chain_id",
+                "executor",
+                "controller",
+                "plan_id",
+                "deadline",
+                "actions",
+                "max_slippage_bps",
+            )
             if k not in doc
         ]
         if missing:
@@ -129,6 +198,7 @@ class SignedPlan:
             controller=doc["controller"],
             deadline=int(doc["deadline"]),
             actions=tuple(doc["actions"]),
+            max_slippage_bps=tuple(int(b) for b in doc["max_slippage_bps"]),
         )
 
 
@@ -148,6 +218,7 @@ def typed_data(plan: SignedPlan) -> dict[str, Any]:
             "controller": plan.controller,
             "deadline": plan.deadline,
             "actions": list(plan.actions),
+            "maxSlippageBps": list(plan.max_slippage_bps),
         },
     }
 
@@ -358,21 +429,31 @@ def count_approvals(
     )
 
 
-#: executeAction((bytes32,address,uint64),uint256,bytes,bytes32[],bytes[])
-EXECUTE_ACTION_SIGNATURE = "executeAction((bytes32,address,uint64),uint256,bytes,bytes32[],bytes[])"
+#: executeAction((bytes32,address,uint64,uint16[]),uint256,bytes,bytes32[],bytes[])
+EXECUTE_ACTION_SIGNATURE = (
+    "executeAction((bytes32,address,uint64,uint16[]),uint256,bytes,bytes32[],bytes[])"
+)
 
 
 def encode_execute_action(
-    plan: SignedPlan, index: int, signatures: tuple[bytes, ...] | list[bytes] = ()
+    plan: SignedPlan,
+    index: int,
+    signatures: tuple[bytes, ...] | list[bytes] = (),
+    action: bytes | None = None,
 ) -> bytes:
     """Calldata of PlanExecutor.executeAction for action `index` of `plan` (what the keeper's
-    pipeline sends to the executor instead of the bare controller call)."""
+    pipeline sends to the executor instead of the bare controller call). ``action`` is the
+    calldata sent (a pool leg with the minOut set at send time: its aim must be the plan's
+    action); by default the declared action itself."""
     if not 0 <= index < len(plan.actions):
         raise ValueError(f"index {index} outside the plan's {len(plan.actions)} actions")
+    sent = plan.actions[index] if action is None else _bytes(action)
+    if aim(sent) != plan.actions[index]:
+        raise ValueError(f"action {index}: the calldata sent is not the plan's action at {index}")
     selector = keccak(text=EXECUTE_ACTION_SIGNATURE)[:4]
     args = encode(
-        ["(bytes32,address,uint64)", "uint256", "bytes", "bytes32[]", "bytes[]"],
-        [plan.header(), index, plan.actions[index], plan.action_hashes(), list(signatures)],
+        ["(bytes32,address,uint64,uint16[])", "uint256", "bytes", "bytes32[]", "bytes[]"],
+        [plan.header(), index, sent, plan.action_hashes(), list(signatures)],
     )
     return selector + args
 

@@ -21,8 +21,10 @@ from ballast_dev.deployment.safe import safe_message_signature as _safe_message_
 from keepers.fund.planning.plan_approval import (
     SignedPlan,
     encode_execute_action,
+    is_pool_leg,
     plan_hash,
     sign_plan_with,
+    with_min_out,
 )
 from tests.support.gaslib import check_snapshot
 
@@ -61,14 +63,20 @@ def funded(deposited, executor):
 
 @pytest.fixture
 def make_plan(chain, executor, controller):
-    def make(*calls, ref="plan-1", deadline=None):
+    def make(*calls, ref="plan-1", deadline=None, bands=None):
+        actions = tuple(
+            bytes.fromhex(c.hex().removeprefix("0x")) if not isinstance(c, bytes) else c
+            for c in calls
+        )
         return SignedPlan(
             plan_id=SignedPlan.plan_id_for(ref),
             chain_id=chain.chain_id,
             executor=executor.address,
             controller=controller.address,
             deadline=deadline if deadline is not None else chain.pending_timestamp + 3600,
-            actions=tuple(calls),
+            actions=actions,
+            # by default a pool leg may be sent with any minOut (the band tests set their own)
+            max_slippage_bps=bands or tuple(10_000 if is_pool_leg(a) else 0 for a in actions),
         )
 
     return make
@@ -468,8 +476,9 @@ def test_gas__executeAction_against_a_direct_controller_call(
         f"first action with 2 signatures {signed}"
     )
     # the first unapproved action of a window also opens the window's record (one slot, from
-    # zero: about 22,000 of the overhead)
-    assert 0 < later < overhead < 100_000 and overhead < signed < 110_000
+    # zero: about 22,000 of the overhead); the signed bands (issue 62) add a uint16[] to the
+    # header (a word per action in calldata, and its hash): about 500 gas
+    assert 0 < later < overhead < 101_000 and overhead < signed < 110_000
     check_snapshot("plan_executor", {f"usdt{base_decimals}/{k}": v for k, v in g.items()})
 
 
@@ -581,3 +590,77 @@ def test_countApprovals__contract_signers_that_misbehave__count_nothing_and_neve
     assert executor.countApprovals(h, [bytes.fromhex(bob.address[2:])]) == 0  # 20 bytes: nothing
     assert executor.countApprovals(h, [b"\x00" * 64, b"\x00" * 66]) == 0
     assert executor.countApprovals(h, sigs(p, alice, bob) + [junk]) == 2
+
+
+# ---------------------------------------------------------------- pool legs: the signed band
+
+
+def _invested(executor, controller, make_plan, keeper, unit, alice, bob):
+    invest = make_plan(alloc(controller, 1, 400_000 * unit), ref="invest")
+    run(executor, invest, 0, sigs(invest, alice, bob), sender=keeper)
+
+
+def test_executeAction__pool_leg_min_out_looser_than_its_band__reverts_LegOutsideBand(
+    executor, controller, fund, make_plan, keeper, funded, unit, alice, bob
+):
+    # the attacker is a stolen keeper key (or a keeper that offers slack to a searcher): the
+    # owners signed each leg's band under the oracle at execution; a looser minOut never runs
+    _invested(executor, controller, make_plan, keeper, unit, alice, bob)
+    mmf = fund.assets["mmfA"]
+    tokens = mmf.balanceOf(controller) // 20
+    value = controller.valueOf(mmf, tokens)
+    sell = controller.redeemAsset.encode_input(mmf.address, tokens, 0)
+    cash = 10_000 * unit
+    buy = controller.purchaseAsset.encode_input(mmf.address, cash, 0)
+    p = make_plan(sell, buy, ref="legs", bands=(30, 30))
+    s = sigs(p, alice, bob)
+    floor = value * 9_970 // 10_000
+    for loose in (0, floor - 1):
+        with ape.reverts(
+            executor.LegOutsideBand, planId=p.plan_id, index=0, got=loose, floor=floor, band=30
+        ):
+            run(executor, p, 0, s, sender=keeper, action=with_min_out(p.actions[0], loose))
+    buy_floor = cash * 9_970 // 10_000
+    short = controller.valueOf(mmf, buy_floor) - 1  # tokens worth just under the floor
+    with ape.reverts(executor.LegOutsideBand, planId=p.plan_id, index=1, floor=buy_floor):
+        run(executor, p, 1, s, sender=keeper, action=with_min_out(p.actions[1], 0))
+    assert short < buy_floor and not executor.executed(p.plan_id, 0)
+    # the keeper's minOut from the fill (here the oracle: the venue fills 1:1) runs, under the
+    # same signatures: the owners signed the trade and its band, not a minOut
+    run(executor, p, 0, s, sender=keeper, action=with_min_out(p.actions[0], value))
+    run(executor, p, 1, s, sender=keeper, action=with_min_out(p.actions[1], cash))
+    assert executor.executed(p.plan_id, 0) and executor.executed(p.plan_id, 1)
+
+
+def test_executeAction__signed_leg_after_a_price_move__bounded_by_the_oracle_then(
+    executor, controller, fund, make_plan, keeper, funded, unit, alice, bob, deployer, usdt
+):
+    # signed at one price, executed after the market (venue and feed) rose 1.5%: a minOut
+    # frozen at signing is now 1.5% + band under the oracle, which the executor refuses; the
+    # minOut from the fill at execution runs with the signatures given before the move
+    _invested(executor, controller, make_plan, keeper, unit, alice, bob)
+    mmf = fund.assets["mmfA"]
+    tokens = mmf.balanceOf(controller) // 20
+    p = make_plan(controller.redeemAsset.encode_input(mmf.address, tokens, 0), bands=(30,))
+    s = sigs(p, alice, bob)
+    frozen_min = controller.valueOf(mmf, tokens) * 9_970 // 10_000
+    usdt.mint(mmf.address, usdt.balanceOf(mmf.address) * 150 // 10_000, sender=deployer)
+    feed = fund.feeds["mmfA"]
+    feed.updateAnswer(feed.latestAnswer() * 10_150 // 10_000, sender=deployer)
+    value = controller.valueOf(mmf, tokens)
+    assert value > frozen_min * 10_150 // 10_000
+    with ape.reverts(executor.LegOutsideBand, got=frozen_min, floor=value * 9_970 // 10_000):
+        run(executor, p, 0, s, sender=keeper, action=with_min_out(p.actions[0], frozen_min))
+    fill = mmf.previewRedeem(tokens)
+    assert fill >= value * 9_970 // 10_000
+    run(executor, p, 0, s, sender=keeper, action=with_min_out(p.actions[0], fill))
+    assert executor.executed(p.plan_id, 0)
+
+
+def test_executeAction__bands_not_one_per_action__reverts_BandsMismatch(
+    executor, controller, make_plan, keeper, funded, unit
+):
+    p = make_plan(alloc(controller, 1, 5 * unit), alloc(controller, 2, 5 * unit))
+    header = (p.plan_id, p.controller, p.deadline, [0])
+    with ape.reverts(executor.BandsMismatch, bands=1, actions=2):
+        executor.executeAction(header, 0, p.actions[0], p.action_hashes(), [], sender=keeper)

@@ -863,8 +863,14 @@ contract FundHandler is CheatBase {
             }
             bytes32[] memory hashes = new bytes32[](1);
             hashes[0] = keccak256(action);
+            // minOut 0 with the widest band: this handler splits plans, it does not price them
+            uint16[] memory bands = new uint16[](1);
+            bands[0] = 10_000;
             IPlanExecutor.PlanHeader memory h = IPlanExecutor.PlanHeader(
-                keccak256(abi.encode("split", ++_planNonce)), address(controller), uint64(block.timestamp + 1 hours)
+                keccak256(abi.encode("split", ++_planNonce)),
+                address(controller),
+                uint64(block.timestamp + 1 hours),
+                bands
             );
             (, uint256 usedBefore) = controller.budgetUsage();
             vm.prank(planKeeper);

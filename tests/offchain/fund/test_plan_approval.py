@@ -11,14 +11,20 @@ from eth_account import Account
 from eth_utils import keccak, to_bytes
 
 from keepers.fund.planning.plan_approval import (
+    PURCHASE_SELECTOR,
+    REDEEM_SELECTOR,
     SignedPlan,
+    aim,
     count_approvals,
+    encode_execute_action,
+    leg_min_out,
     pack_signature,
     plan_hash,
     recover_signer,
     sign_plan,
     signable,
     typed_data,
+    with_min_out,
 )
 
 KEYS = {name: "0x" + keccak(text=name).hex() for name in ("alice", "bob", "carol", "mallory")}
@@ -75,9 +81,20 @@ def test_count_approvals__owner_removed__signature_no_longer_counts():
         {"plan_id": SignedPlan.plan_id_for("plan-other")},
         {"actions": (bytes.fromhex("eeff0011"), bytes.fromhex("aabbccdd" + "00" * 31 + "01"))},
         {"actions": (bytes.fromhex("aabbccdd" + "00" * 31 + "02"), bytes.fromhex("eeff0011"))},
-        {"actions": (bytes.fromhex("aabbccdd" + "00" * 31 + "01"),)},
+        {"actions": (bytes.fromhex("aabbccdd" + "00" * 31 + "01"),), "max_slippage_bps": (0,)},
+        {"max_slippage_bps": (0, 1)},
     ],
-    ids=["chain", "executor", "controller", "deadline", "plan_id", "order", "one_byte", "dropped"],
+    ids=[
+        "chain",
+        "executor",
+        "controller",
+        "deadline",
+        "plan_id",
+        "order",
+        "one_byte",
+        "dropped",
+        "band",
+    ],
 )
 def test_count_approvals__plan_changed_after_signing__approvals_lost(edit):
     signed = make()
@@ -134,6 +151,7 @@ def test_typed_data__domain_and_types_are_what_the_contract_hashes():
         "controller:address",
         "deadline:uint64",
         "actions:bytes[]",
+        "maxSlippageBps:uint16[]",
     ]
 
 
@@ -243,3 +261,39 @@ def test_count_approvals__key_signatures_keep_the_65_byte_rule():
     assert "EIP-2098 short signature" in got.rejected[0][1]
     assert "does not sign this plan hash" in got.rejected[1][1]
     assert count_approvals(p, [alice], OWNERS, NOW, erc1271=ok).count == 1
+
+
+def _leg(selector: bytes, amount: int, min_out: int) -> bytes:
+    token = bytes(12) + bytes.fromhex("44" * 20)
+    return selector + token + amount.to_bytes(32, "big") + min_out.to_bytes(32, "big")
+
+
+@pytest.mark.parametrize("selector", [PURCHASE_SELECTOR, REDEEM_SELECTOR], ids=["buy", "sell"])
+def test_signed_plan__pool_leg__signed_by_its_aim_and_sent_with_any_min_out(selector):
+    # the owners sign the trade and its band; the keeper sets minOut at send time (from the
+    # fill it simulates), and the signature holds whatever minOut it sends
+    with_floor = _leg(selector, 2_000_000 * 10**6, 1_960_000 * 10**18)
+    p = make(actions=(with_floor, bytes.fromhex("eeff0011")), max_slippage_bps=(35, 0))
+    assert p.actions[0] == aim(with_floor) and leg_min_out(p.actions[0]) == 0
+    same = make(actions=(aim(with_floor), bytes.fromhex("eeff0011")), max_slippage_bps=(35, 0))
+    assert plan_hash(p) == plan_hash(same)
+    tight = with_min_out(p.actions[0], 1_999_000 * 10**18)
+    data = encode_execute_action(p, 0, [], tight)
+    assert tight in data and leg_min_out(tight) == 1_999_000 * 10**18
+    # another amount is another trade: never sent under this plan's signatures
+    other = _leg(selector, 2_000_001 * 10**6, 1_999_000 * 10**18)
+    with pytest.raises(ValueError, match="not the plan's action"):
+        encode_execute_action(p, 0, [], other)
+
+
+def test_signed_plan__bands__one_per_action_fitting_uint16():
+    with pytest.raises(ValueError, match="2 bands for 1 actions"):
+        make(actions=(bytes.fromhex("eeff0011"),), max_slippage_bps=(1, 2))
+    with pytest.raises(ValueError, match=r"max_slippage_bps\[1\] must fit uint16"):
+        make(max_slippage_bps=(0, 65_536))
+    doc = make(max_slippage_bps=(12, 0)).to_frozen([0, 1], ["purchaseAsset", "x"])
+    assert SignedPlan.from_frozen(doc).max_slippage_bps == (12, 0)
+    assert typed_data(make(max_slippage_bps=(12, 0)))["message"]["maxSlippageBps"] == [12, 0]
+    del doc["max_slippage_bps"]
+    with pytest.raises(ValueError, match="lacks max_slippage_bps"):
+        SignedPlan.from_frozen(doc)

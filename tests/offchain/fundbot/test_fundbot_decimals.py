@@ -71,3 +71,39 @@ def test_dex_purchase__both_decimals__min_out_from_oracle_and_quote(make_bot, fr
     out = bot.advance(p.id, NOW)
     assert out.status == "executed", out.detail
     assert quote.oracle_out * 98 // 100 <= out.results[0].received <= quote.quote_out
+    # issue 62: sent with its fill, simulated just before, less the 10 bps tolerance: not the
+    # oracle less 2% (what a searcher could have taken before)
+    sent = bot.plans.get(p.id).actions[0].payload["call"]
+    fill, min_out = int(sent["fill"]), int(sent["min_out"])
+    assert min_out == fill * 9_990 // 10_000 > quote.oracle_out * 98 // 100
+    assert fill == out.results[0].received  # nothing moved the pool in between
+
+
+def test_dex_redemption__both_decimals__min_out_from_the_simulated_fill(make_bot, fresh):
+    unit = fresh.unit
+    bot = make_bot(NO_APPROVAL)
+    token = fresh.assets["TBILL-A"]
+    buy = Action(
+        ActionType.PURCHASE, 50_000 * unit, 1, "buy", from_tier=0, to_tier=2,
+        asset=token.address, expected_deltas=tier_deltas(2, -50_000 * unit, 50_000 * unit),
+    )  # fmt: skip
+    p = Plan(plan_id(NOW, (buy,)), NOW, (manual_trigger("t", "t"),), (buy,), manual=True)
+    reading = bot.read()
+    bot.plans.save_new(p, "proposed", {"report": plan_report(reading.state, p)})
+    assert bot.advance(p.id, NOW).status == "executed"
+    held = int(token.balanceOf(fresh.controller)) // 2
+    sell = Action(
+        ActionType.REDEEM, 20_000 * unit, 1, "sell", from_tier=2, to_tier=0,
+        asset=token.address, token_amount=held,
+        expected_deltas=tier_deltas(2, 20_000 * unit, -20_000 * unit),
+    )  # fmt: skip
+    q = Plan(plan_id(NOW + 1, (sell,)), NOW + 1, (manual_trigger("t", "t"),), (sell,), manual=True)
+    reading = bot.read()
+    oracle = int(fresh.controller.valueOf(token, held))
+    bot.plans.save_new(q, "proposed", {"report": plan_report(reading.state, q)})
+    out = bot.advance(q.id, NOW + 1)
+    assert out.status == "executed", out.detail
+    sent = bot.plans.get(q.id).actions[0].payload["call"]
+    fill, min_out = int(sent["fill"]), int(sent["min_out"])
+    assert sent["function"] == "redeemAsset" and fill == out.results[0].received
+    assert min_out == fill * 9_990 // 10_000 > oracle * 98 // 100

@@ -78,6 +78,33 @@ def remove_owner(safe: Any, who: Any, signers: list[Any]) -> None:
     assert not safe.isOwner(who.address)
 
 
+def assert_min_outs_from_fills(bot: Any, ref: str, sp: SignedPlan) -> set[int]:
+    """Issue 62: every pool leg went out with its minOut at its simulated fill less the
+    tolerance (REBALANCE_FILL_TOLERANCE_BPS, 10 by default), within the band signed, in the
+    calldata the pipeline sent. Returns the planner indexes of the pool legs checked."""
+    from eth_abi import decode
+
+    from keepers.fund.planning.plan_approval import leg_min_out
+
+    tol = bot.cfg.rebalance_fill_tolerance_bps
+    by_key = {i.idempotency_key: i for i in intents(bot)}
+    checked = set()
+    for row in bot.plans.get(ref).actions:
+        call = row.payload.get("call") or {}
+        if "fill" not in call:
+            continue
+        fill, min_out = int(call["fill"]), int(call["min_out"])
+        assert fill * (10_000 - tol) // 10_000 <= min_out <= fill, (row.seq, call)
+        data = bytes.fromhex(by_key[f"fund:{ref}:{row.seq}"].calldata.removeprefix("0x"))
+        args = decode(
+            ["(bytes32,address,uint64,uint16[])", "uint256", "bytes", "bytes32[]", "bytes[]"],
+            data[4:],
+        )
+        assert leg_min_out(args[2]) == min_out and list(args[0][3]) == list(sp.max_slippage_bps)
+        checked.add(row.seq)
+    return checked
+
+
 def intents(bot: Any) -> list[Any]:
     with bot.store.sessions() as s:
         return list(s.scalars(select(m.TxIntent)).all())
@@ -136,6 +163,7 @@ def test_tick__two_owner_signatures__frozen_plan_runs_through_the_executor(
     bound, notional = ex.planState(sp.plan_id)
     assert bytes(bound) == plan_hash(sp) and notional > THRESHOLD * UNIT
     assert_in_band(bot, fund.controller)
+    assert assert_min_outs_from_fills(bot, ref, sp)
 
 
 def test_tick__one_signature_and_by_name_rows__not_executed(signed_plan, executor_fund, owners):
@@ -264,6 +292,9 @@ def test_kill_mid_plan_and_resume__every_action_once__report_keeps_all(
     report = again.plans.get(ref).payload["report"]
     assert len(report["actions"]) == n and len(report["results"]) == n
     assert all(x["success"] for x in report["results"])
+    # the legs sent by the restarted keeper too: minOut from the fill it simulated then
+    first = int(frozen["order"][0])  # the only action sent before the kill
+    assert assert_min_outs_from_fills(again, ref, sp) - {first}
     # a replay of the first action by the keeper key: refused, it ran once
     with ape.reverts(ex.ActionAlreadyExecuted, index=0):
         ex.executeAction(sp.header(), 0, sp.actions[0], sp.action_hashes(), [], sender=keeper)
@@ -337,15 +368,17 @@ def test_owner_removed_mid_plan__next_action_refused_on_chain(
     assert failed and all("NotEnoughApprovals" in (e or "") for e in failed), failed
 
 
-def test_frozen_min_out_no_longer_reachable__simulation_fails__aborted_with_alert(
+def test_signed_leg_outside_its_band__simulation__stale_never_sent_looser(
     signed_plan, fresh, accounts, executor_fund, owners, alerts
 ):
+    # issue 62: a signed pool leg carries a band under the oracle at execution, not a frozen
+    # minOut; a pool moved away from its oracle past the band ends the plan stale (a new plan
+    # is made, signed again), and nothing is ever sent looser than signed
     from ballast_dev.deployment.uniswap import UniswapV3, arbitrage_to_price
 
     _, ex, _ = executor_fund
     alice, bob, _ = owners
     bot, ref, frozen, sp, now = signed_plan(alice, bob)
-    # a frozen DEX purchase: its min_out was fixed at the approved reading
     p = bot.plans.plan(ref)
     dex = {fresh.assets[s].address.lower(): s for s in ("TBILL-A", "TBILL-B")}
     buys = [
@@ -355,8 +388,9 @@ def test_frozen_min_out_no_longer_reachable__simulation_fails__aborted_with_aler
     ]
     assert buys, frozen["functions"]
     k, sym = buys[0]
-    assert int(frozen["min_out"][k]) > 0
-    # the pool moves 4% above the oracle after the approval: fewer tokens than the frozen min_out
+    band = frozen["max_slippage_bps"][k]
+    assert 0 < band < 400, band  # the fill's shortfall + tolerance + margin, never the stop
+    # the pool moves 4% above the oracle after the approval: the leg fills past its band
     mover = accounts[9]
     fresh.cash.mint(mover, 10**12 * UNIT, sender=accounts[0])
     fresh.assets[sym].mint(mover, 10**9 * 10**18, sender=accounts[0])
@@ -366,14 +400,56 @@ def test_frozen_min_out_no_longer_reachable__simulation_fails__aborted_with_aler
     fee = int(a["uniswap"].poolFee(fresh.assets[sym]))
     price = (answer * 104 // 100 * UNIT // 10**8, 10**18)
     arbitrage_to_price(uni, fresh.assets[sym], fresh.cash, fee, price, mover)
-    (out,) = bot.tick(now + 60)
-    assert out.status == "aborted", out
-    assert f"simulation of action {frozen['order'][k]} (purchaseAsset)" in out.detail, out
-    assert f"SlippageExceeded(minOut={frozen['min_out'][k]}," in out.detail, out
-    assert [x.code for x in alerts if x.level == "critical"] == ["simulation_failed"]
-    assert intents(bot) == [] and not any(
-        ex.executed(sp.plan_id, j) for j in range(len(sp.actions))
-    )
+    out = bot.tick(now + 60)[0]
+    assert out.plan_id == ref and out.status == "stale", out
+    assert f"action {frozen['order'][k]} (purchaseAsset)" in out.detail, out
+    assert f"signed band of {band} bps" in out.detail and "never sent looser" in out.detail
+    assert "simulation_failed" not in [x.code for x in alerts]
+    ended = bot.plans.get(ref).payload["ended"]
+    assert ended["status"] == "stale" and "signed band" in ended["reason"]
+    assert not any(ex.executed(sp.plan_id, j) for j in range(len(sp.actions)))
+
+
+def test_signed_leg_pushed_out_of_its_band_mid_plan__send__stale_never_sent_looser(
+    signed_plan, fresh, accounts, executor_fund, owners, alerts
+):
+    # the same at send time: the pool moves 4% after the plan started; the leg's probe (its
+    # band's loosest minOut, simulated just before sending) fails and nothing more is sent
+    from ballast_dev.deployment.uniswap import UniswapV3, arbitrage_to_price
+
+    _, ex, _ = executor_fund
+    alice, bob, _ = owners
+    bot, ref, frozen, sp, now = signed_plan(alice, bob)
+    p = bot.plans.plan(ref)
+    dex = {fresh.assets[s].address.lower(): s for s in ("TBILL-A", "TBILL-B")}
+    buys = [
+        (k, i, dex[(p.actions[i].asset or "").lower()])
+        for k, i in enumerate(frozen["order"])
+        if frozen["functions"][k] == "purchaseAsset" and (p.actions[i].asset or "").lower() in dex
+    ]
+    k, idx, sym = buys[0]
+    assert k > 0, frozen["functions"]  # something runs before it
+    mover = accounts[9]
+    fresh.cash.mint(mover, 10**12 * UNIT, sender=accounts[0])
+    fresh.assets[sym].mint(mover, 10**9 * 10**18, sender=accounts[0])
+    a = fresh.adapters
+    uni = UniswapV3(a["uniswap_factory"], a["uniswap_router"], None, None, None)
+    fee = int(a["uniswap"].poolFee(fresh.assets[sym]))
+    price = (int(fresh.feeds[sym].latestAnswer()) * 104 // 100 * UNIT // 10**8, 10**18)
+
+    def push(i: int) -> None:
+        if i == idx:
+            arbitrage_to_price(uni, fresh.assets[sym], fresh.cash, fee, price, mover)
+
+    bot.before_action = push
+    out = bot.tick(now + 60)[0]
+    assert out.plan_id == ref and out.status == "stale", out
+    ended = bot.plans.get(ref).payload["ended"]
+    assert f"action {idx} (purchaseAsset) cannot fill within" in ended["reason"], ended
+    assert "never sent looser than signed" in ended["reason"]
+    assert "plan_stale" in [x.code for x in alerts]
+    assert ex.executed(sp.plan_id, 0) and not ex.executed(sp.plan_id, k)
+    assert f"fund:{ref}:{idx}" not in {i.idempotency_key for i in intents(bot)}
 
 
 def test_cli_signed_approvals__counted_by_the_running_keeper__plan_runs(
