@@ -355,9 +355,12 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
             held_steps = reading.held
             holders = holders_view(bot, reading)
             parts.append(_holders_section(holders, amount_of))
-            fees_paid = fees_paid_view(bot, reading)
+            # nothing of fees paid on contracts without fees (the fees line says so)
+            fees_absent = "fees" in (holders.get("not_in_these_contracts") or ())
+            fees_paid = None if fees_absent else fees_paid_view(bot, reading)
             queue = timelock_view(bot, reading.block, st.timestamp)
-            parts.append(_fees_paid_section(fees_paid, amount_of))
+            if not fees_absent:
+                parts.append(_fees_paid_section(fees_paid, amount_of))
             parts.append(_timelock_section(queue))
             cfg = ctx.config().planning
             spent_day = ctx.records().plans.cost_since(now - DAY)

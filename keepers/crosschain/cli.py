@@ -101,12 +101,9 @@ def _bot(
     from keepers.tx.retry import NetworkUnavailable
 
     try:
-        return build_bot(
-            ctx.obj["config"],
-            exclusive=exclusive,
-            read_only=read_only,
-            verbose=bool(ctx.obj.get("verbose")),
-        )
+        # a read-only command's --verbose (read_only_command); the others log as configured
+        quiet = {"verbose": bool(ctx.obj.get("verbose"))} if read_only else {}
+        return build_bot(ctx.obj["config"], exclusive=exclusive, read_only=read_only, **quiet)
     except ChainsUnreachable as err:  # the route contracts' start-up check found a node down
         if on_unreachable is not None:
             on_unreachable(err.down)

@@ -535,7 +535,9 @@ def status(ctx: Ctx) -> None:
     from keepers.fund.timelock import timelock_lines, timelock_not_read, timelock_view
 
     timelock = timelock_view(bot, r.block, st.timestamp)  # what the admin has queued (issue 67)
-    fees_paid = fees_paid_view(bot, r)  # what the fee recipient was paid to date (issue 67)
+    # what the fee recipient was paid to date (issue 67); nothing on contracts without fees
+    fees_absent = "fees" in (holders.get("not_in_these_contracts") or ())
+    fees_paid = None if fees_absent else fees_paid_view(bot, r)
     not_read = [
         *r.not_read,
         *holders_not_read(holders),
@@ -572,7 +574,7 @@ def status(ctx: Ctx) -> None:
             )
         lines += _carry_lines(carry, d)
         lines += holders_lines(holders)
-        lines += fees_paid_lines(fees_paid)
+        lines += [] if fees_absent else fees_paid_lines(fees_paid)
         lines += timelock_lines(timelock)
         lines += [f"not read: {x}" for x in not_read]
         for sec, d in sections:
