@@ -514,20 +514,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @inheritdoc IAssetController
-    function settle(address token) external nonReentrant returns (uint256 tokensIn, uint256 cashIn) {
-        Asset storage a = _requireAsset(token);
-        uint256 i = _indexOf(token);
-        _startMove();
-        (tokensIn, cashIn) = a.adapter.settle(token);
-        if (cashIn != 0) _cash.safeTransfer(address(_vault), cashIn);
-        Snap memory s = _snapshot();
-        if (tokensIn != 0) {
-            // a subscription's tokens are the fund's own: accounted from here on
-            s.units[i] += tokensIn;
-            _update(s, i);
-        }
-        _storeMark(s);
-        emit Settled(token, tokensIn, cashIn);
+    /// @dev In the admin module (the EIP-170 size limit), which marks through mark().
+    function settle(address) external returns (uint256, uint256) {
+        _delegateToAdmin();
     }
 
     /// @inheritdoc IAssetController
@@ -1034,8 +1023,8 @@ contract AssetController is IAssetController, AssetControllerStorage {
         }
     }
 
-    /// @dev Cash position i (`a` its asset) can still absorb under its cap and concentration
-    /// limit (with headroom), and its current value.
+    /// @dev Cash position i (`a` its asset) can still absorb under its cap, its concentration
+    /// limit and the top-3 bound (with headroom), and its current value.
     function _room(Snap memory s, uint256 i, Asset storage a) private view returns (uint256 room, uint256 v) {
         v = s.values[i];
         uint256 p = s.prices[i];
@@ -1057,6 +1046,11 @@ contract AssetController is IAssetController, AssetControllerStorage {
         }
         if (capLimit < limit) limit = capLimit;
         room = limit > v ? limit - v : 0;
+        // and the top-3 bound (with the same headroom), so that no pass of a deploy pours one
+        // member's share into another past it (SEC5-03: a venue at its cap made the second
+        // pass revert the whole rebalance with Top3ConcentrationExceeded)
+        uint256 top3 = ValuationLib.top3Room(s.values, i, s.gross, _risk.maxTop3Bps);
+        if (top3 < room) room = top3;
     }
 
     /// @dev The one valuation pass of an external call: the vault's free cash (L1) and every

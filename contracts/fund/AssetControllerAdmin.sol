@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IAssetAdapter} from "../interfaces/IAssetAdapter.sol";
 import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {BpsLib} from "../libraries/BpsLib.sol";
@@ -23,6 +24,11 @@ import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 /// caller's roles there.
 /// @dev Called directly, the module acts on its own empty storage, where nobody holds a role:
 /// every function reverts or changes nothing that matters.
+/// @dev The controller's mark(), called by the module's settle on the controller itself.
+interface IMarkable {
+    function mark() external returns (uint256);
+}
+
 contract AssetControllerAdmin is AssetControllerStorage {
     /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
     /// keepers refuse to drive contracts of a release their ABIs do not belong to.
@@ -262,6 +268,42 @@ contract AssetControllerAdmin is AssetControllerStorage {
     /// @dev Listed `token`'s index (callers checked it is registered: a registered asset is listed).
     function _indexOf(address token) private view returns (uint256 i) {
         while (_list[i] != token) ++i;
+    }
+
+    /* SETTLEMENT */
+
+    /// @dev See IAssetController. Moved here from the controller (the EIP-170 size limit):
+    /// the adapter's settlement under the controller's lock and its move flag (users' pricing
+    /// refuses until the mark), the tokens that arrive accounted from here on, then the mark as
+    /// mark() takes it (a call to the controller itself, once the lock is released). While a
+    /// held asset's feed is down mark() refuses: the mark is kept as it was, its lines dropped
+    /// (users are priced live, counting the settled tokens, until the next mark), as the
+    /// controller's own mark kept through an outage does.
+    function settle(address token) external returns (uint256 tokensIn, uint256 cashIn) {
+        (tokensIn, cashIn) = _settle(token);
+        try IMarkable(address(this)).mark() {}
+        catch {
+            _markLines.at = 0;
+            _hot.cashInBand = false;
+            assembly ("memory-safe") {
+                tstore(_MOVING_SLOT, 0)
+            }
+            emit MarkKept(_markedAt);
+        }
+        emit Settled(token, tokensIn, cashIn);
+    }
+
+    function _settle(address token) private nonReentrant returns (uint256 tokensIn, uint256 cashIn) {
+        Asset storage a = _requireAsset(token);
+        uint256 i = _indexOf(token);
+        assembly ("memory-safe") {
+            tstore(_MOVING_SLOT, 1) // from here to the mark users' pricing refuses (MovesUnderWay)
+        }
+        (tokensIn, cashIn) = a.adapter.settle(token);
+        if (cashIn != 0) SafeERC20.safeTransfer(_cash, address(_vault), cashIn);
+        // a subscription's tokens are the fund's own: accounted from here on (checked: a
+        // token count past uint128 is refused, as the mark's SafeCast would)
+        if (tokensIn != 0) _marked[i].units += SafeCast.toUint128(tokensIn);
     }
 
     /* CONFIGURATION */

@@ -954,6 +954,13 @@ contract FundHandler is CheatBase {
             && bytes4(ret) == bytes4(keccak256("ERC4626ExceededMaxDeposit(address,uint256,uint256)"));
     }
 
+    /// @dev The controller's concentration errors (top-3, single-asset).
+    function _isConcentrationError(bytes memory ret) internal pure returns (bool) {
+        return ret.length >= 4
+            && (bytes4(ret) == IAssetControllerTypes.Top3ConcentrationExceeded.selector
+                || bytes4(ret) == IAssetControllerTypes.ConcentrationExceeded.selector);
+    }
+
     /// @dev One rebalance by `caller`: a hash of whether it went through, what it answered (or
     /// reverted with) and, when it went through, the holdings less `less` units of `token`.
     function _runOnce(address caller, bool force, address token, uint256 less) internal returns (bytes32) {
@@ -1019,6 +1026,11 @@ contract FundHandler is CheatBase {
         vm.stopPrank();
         if (!ok && which != 1 && _isCapError(ret)) {
             if (bytes(capReverted).length == 0) capReverted = "a move reverted on a venue's cap";
+        }
+        // SEC5-03: a deploy (allocateToLayer, rebalanceBuffer, rebalance) is cut under every
+        // concentration bound, never reverted by one
+        if (!ok && (which == 0 || which == 3 || which == 5) && _isConcentrationError(ret)) {
+            if (bytes(capReverted).length == 0) capReverted = "a deploy reverted on a concentration bound";
         }
         if (ok && which != 6 && heldAssetDown() && controller.markedAt() != markedBefore) {
             _fail("a keeper move took a mark during an outage");
