@@ -515,7 +515,8 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @inheritdoc IAssetController
     /// @dev In the admin module (the EIP-170 size limit), which marks through mark().
-    function settle(address) external returns (uint256, uint256) {
+    function settle(address token) external returns (uint256 tokensIn, uint256 cashIn) {
+        (token, tokensIn, cashIn); // named for the ABI; the module reads the calldata itself
         _delegateToAdmin();
     }
 
