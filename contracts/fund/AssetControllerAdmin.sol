@@ -183,18 +183,28 @@ contract AssetControllerAdmin is AssetControllerStorage {
             tstore(_MOVING_SLOT, 1)
         }
         (tokens, amounts) = _inKind(shares, supply);
-        // the mark falls by the part taken, rounded down (per share left it never falls); its
-        // lines priced the old units, so users are priced live until the next mark (both paths
-        // give the same then), and the cash band was solved at the old mark
-        (_markL2, _markL3) = (_lessPart(_markL2, shares, supply), _lessPart(_markL3, shares, supply));
+        // its lines priced the old units, so users are priced live until the next mark (the
+        // vault takes one right after the exit; both paths give the same then), and the cash
+        // band was solved at the old mark
         _markLines.at = 0;
         _hot.cashInBand = false;
+        (uint256 m2, uint256 m3) = (_markL2, _markL3);
         uint256 n = tokens.length;
         for (uint256 i; i < n; ++i) {
             uint256 u = amounts[i];
             if (u == 0) continue;
-            if (SafeERC20.trySafeTransfer(IERC20(tokens[i]), receiver, u)) {
-                _marked[i].units -= uint128(u); // u <= the accounted units (a uint128): _inKind
+            if (_tryPay(tokens[i], receiver, u)) {
+                // the mark falls by what it counted for the units paid, rounded down: at most
+                // the paid part of each position (u is its units' part, rounded down), so per
+                // share left it never falls; a skipped token's value stays in it (SEC5-02: the
+                // vault lifts the high-water mark by what the exit left, read at the mark while
+                // pricing is unavailable)
+                MarkedPosition storage mp = _marked[i];
+                uint256 units = mp.units; // at least u (a uint128): _inKind
+                uint256 part = Math.mulDiv(mp.value, u, units);
+                (mp.value, mp.units) = (uint120(mp.value - part), uint128(units - u));
+                if (_assets[tokens[i]].tier == 1) m2 = m2 > part ? m2 - part : 0;
+                else m3 = m3 > part ? m3 - part : 0;
                 emit PaidInKind(tokens[i], receiver, u);
             } else {
                 // a paused token or a refused receiver traps nothing else: left to the fund
@@ -202,9 +212,35 @@ contract AssetControllerAdmin is AssetControllerStorage {
                 emit InKindSkipped(tokens[i], receiver, u);
             }
         }
+        (_markL2, _markL3) = (uint112(m2), uint112(m3)); // at most what they were
         assembly ("memory-safe") {
             tstore(_MOVING_SLOT, 0)
         }
+    }
+
+    /// @dev Gas one in-kind transfer may use: a token that burns all it is given (instead of
+    /// reverting) is skipped with the rest of the exit paid, not the whole exit blocked.
+    uint256 private constant _IN_KIND_TRANSFER_GAS = 500_000;
+
+    /// @dev SafeERC20.trySafeTransfer with its gas bounded (_IN_KIND_TRANSFER_GAS) and none of
+    /// the answer copied past its first word. A transfer that failed for want of gas the
+    /// caller withheld (less than the bound was left to give it) reverts the exit: nobody can
+    /// make a holder's token skipped by sending the exit short of gas.
+    function _tryPay(address token, address to, uint256 value) private returns (bool ok) {
+        uint256 g = gasleft();
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, shl(224, 0xa9059cbb)) // transfer(address,uint256)
+            mstore(add(p, 4), to)
+            mstore(add(p, 36), value)
+            mstore(0, 0)
+            ok := call(_IN_KIND_TRANSFER_GAS, token, 0, p, 68, 0, 32)
+            // as SafeERC20: true, or no answer from a contract
+            switch returndatasize()
+            case 0 { ok := and(ok, gt(extcodesize(token), 0)) }
+            default { ok := and(ok, and(gt(returndatasize(), 31), eq(mload(0), 1))) }
+        }
+        if (!ok && g < _IN_KIND_TRANSFER_GAS + 10_000) revert InKindTransferStarved(token);
     }
 
     /// @dev Per listed token, `shares / supply` of the units the fund accounts for (at most its
@@ -225,11 +261,6 @@ contract AssetControllerAdmin is AssetControllerStorage {
                 if (units != 0) amounts[i] = Math.mulDiv(units, shares, supply);
             } catch {}
         }
-    }
-
-    /// @dev `v` less `shares / supply` of it, the part rounded down (shares <= supply).
-    function _lessPart(uint112 v, uint256 shares, uint256 supply) private pure returns (uint112) {
-        return uint112(v - Math.mulDiv(v, shares, supply)); // cannot truncate: at most v
     }
 
     /// @dev See IAssetController: as AssetController._positionValue counts a position's units.

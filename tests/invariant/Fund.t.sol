@@ -426,6 +426,15 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         check(bytes(handler.inKindQueueBroken()).length == 0, handler.inKindQueueBroken());
     }
 
+    /// @notice Fifth review, SEC5-02: no fee is ever minted on value an exit left behind. The
+    /// handler's probe (exitLeavesNoFee: a cash or in-kind exit, in an outage or not, with a
+    /// skipped token or not, then the outage ends and eve marks) mints the recipient no more
+    /// than the same state with no exit. Fails with the outage's cash exit booking only its
+    /// cash (TieredVault's `_afterOutageExit` as `_bookCashOut`, the code before the fix).
+    function invariant_noFeeOnValueAnExitLeftBehind() public view {
+        check(bytes(handler.leftBehindCharged()).length == 0, handler.leftBehindCharged());
+    }
+
     function invariant_keeperHoldsNothing() public view {
         check(cash.balanceOf(keeper) == 0 && vault.balanceOf(keeper) == 0, "keeper holds cash or shares");
         for (uint256 i; i < tokens.length; ++i) {

@@ -17,6 +17,10 @@ import {IPlanExecutor} from "../../../contracts/interfaces/IPlanExecutor.sol";
 /// @notice What the suite drives a feed with: TestPriceFeed (Chainlink's MockV3Aggregator, a
 /// new round per answer) and TestRoundlessFeed (RedStone's PriceFeedWithoutRounds: round 1
 /// forever) both answer it.
+interface IERC20Like {
+    function transfer(address to, uint256 value) external returns (bool);
+}
+
 interface ITestFeed {
     function latestRoundData() external view returns (uint80, int256, uint256, uint256, uint80);
     function latestRound() external view returns (uint256);
@@ -108,6 +112,10 @@ contract FundHandler is CheatBase {
     string public inKindBroken; // the shares left lost worth, or a round trip profited
     string public inKindQueueBroken; // the queue's reserved cash or its books were touched
     uint256 public inKindExits; // in-kind exits made (holders' and eve's round trips)
+
+    // fifth review, SEC5-02: a fee minted on value an exit left behind (exitLeavesNoFee)
+    string public leftBehindCharged;
+    uint256 public leftBehindProbes; // probes whose exit went through and whose marks priced
 
     // issue 54: each bounded asset's reference as the last call left it (priceHold), and
     // whether this call's guardian confirmed it (acceptPrice); a reference that moved further
@@ -692,6 +700,19 @@ contract FundHandler is CheatBase {
 
     /// @dev The fund at its mark: free cash plus the marked invested value, and the supply, both
     /// with the pricing's virtual unit and shares (so a fraction compares per share).
+    /// @dev The fund's value (as _atMark's) at a mark eve takes now, in a probe put back;
+    /// `stored` (the stored mark's) when none can be taken (pricing unavailable).
+    function _valueAtMarkNow(uint256 stored) internal returns (uint256 value) {
+        uint256 snap = vm.snapshotState();
+        vm.prank(eve);
+        try controller.mark() {
+            (value,) = _atMark();
+        } catch {
+            value = stored;
+        }
+        vm.revertToState(snap);
+    }
+
     function _atMark() internal view returns (uint256 value, uint256 supply) {
         (uint256 l2, uint256 l3) = controller.markedValues();
         return (vault.freeCash() + l2 + l3 + 1, vault.totalSupply() + 1e6);
@@ -734,7 +755,10 @@ contract FundHandler is CheatBase {
         if (bal == 0) return;
         InKindBefore memory b;
         b.shares = bound(shares, 1, bal);
+        // the exit marks itself (SEC5-01): the value per share before it is taken at a mark
+        // made now (a probe, put back), so both sides are at the same prices
         (b.v0, b.s0) = _atMark();
+        b.v0 = _valueAtMarkNow(b.v0);
         // the exit accrues the fees owed first: their shares are in the supply it shares out
         b.s0 += vault.pendingFeeShares();
         b.t0 = vault.totalAssets() + 1;
@@ -771,9 +795,76 @@ contract FundHandler is CheatBase {
         }
     }
 
+    /// @notice SEC5-02, a probe (the state is put back after it): an exit, cash or in kind, in
+    /// an outage (a feed answering 0) or not, with a token the in-kind exit must skip (its
+    /// transfers revert) or not; then the outage ends and anyone marks. Against the same state
+    /// with no exit: the fees the recipient got (the exit's own accrual included) are worth no
+    /// more, less a millionth and 10 base units of rounding. Value the exit left behind (the
+    /// price it paid with a down asset at zero, its penalty, a skipped token, the rounding)
+    /// is the holders', never performance.
+    function exitLeavesNoFee(uint256 actorSeed, uint256 shares, uint256 mode, uint256 seed) external {
+        if (feeRecipient == address(0)) return;
+        address a = _actor(actorSeed);
+        uint256 bal = vault.balanceOf(a);
+        if (bal == 0) return;
+        uint256 i = seed % tokens.length;
+        (, int256 answer,,,) = feeds[i].latestRoundData();
+        uint256 snap = vm.snapshotState();
+        if (mode & 1 != 0 && !down[i]) feeds[i].updateAnswer(0); // the outage
+        uint256 base = vm.snapshotState();
+        // with the exit
+        uint256 before = vault.balanceOf(feeRecipient);
+        bool exited = _probeExit(a, bound(shares, 1, bal), mode, tokens[(i + 1) % tokens.length]);
+        (bool markedA, uint256 worthA) = _endOutageAndMark(i, answer, before);
+        vm.revertToState(base);
+        // without it
+        before = vault.balanceOf(feeRecipient);
+        (bool markedB, uint256 worthB) = _endOutageAndMark(i, answer, before);
+        vm.revertToState(snap);
+        if (!exited || !markedA || !markedB) return;
+        ++leftBehindProbes;
+        if (worthA > worthB + worthB / 1e6 + 10 && bytes(leftBehindCharged).length == 0) {
+            leftBehindCharged = "a fee was minted on value an exit left behind";
+        }
+    }
+
+    /// @dev The probe's exit: in kind (mode bit 2, or a skipped token: bit 1) or by redeem.
+    function _probeExit(address a, uint256 shares, uint256 mode, address skipped) internal returns (bool ok) {
+        bool skip = mode & 2 != 0;
+        if (skip) vm.mockCallRevert(skipped, abi.encodeWithSelector(IERC20Like.transfer.selector), "frozen");
+        vm.prank(a);
+        if (mode & 4 != 0 || skip) {
+            try vault.redeemInKind(shares, a, a) {
+                ok = true;
+            } catch {}
+        } else {
+            uint256 max = vault.maxRedeem(a);
+            if (max != 0) {
+                try vault.redeem(shares < max ? shares : max, a, a) {
+                    ok = true;
+                } catch {}
+            }
+        }
+        if (skip) vm.clearMockedCalls();
+    }
+
+    /// @dev Feed i answers `answer` again (if this call took it down) and eve marks: whether
+    /// the mark went through, and what the recipient's shares minted since `before` are worth.
+    function _endOutageAndMark(uint256 i, int256 answer, uint256 before) internal returns (bool ok, uint256 worth) {
+        if (!down[i]) feeds[i].updateAnswer(answer);
+        vm.prank(eve);
+        try controller.mark() {
+            ok = true;
+        } catch {}
+        uint256 minted = vault.balanceOf(feeRecipient) - before;
+        worth = vault.convertToAssets(minted);
+    }
+
     function _checkInKind(InKindBefore memory b, uint256 paid, uint256 n) internal {
         (uint256 v1, uint256 s1) = _atMark();
-        if (v1 * b.s0 < b.v0 * s1) _inKindFail("an in-kind exit lowered the value per share left at the mark");
+        // the exit marks itself (SEC5-01): the mark after it is a live valuation, which floors
+        // each listed position to a base unit (as the exit price below)
+        if ((v1 + n) * b.s0 < b.v0 * s1) _inKindFail("an in-kind exit lowered the value per share left at the mark");
         if ((vault.totalAssets() + 1 + n) * b.s0 < b.t0 * s1) {
             _inKindFail("an in-kind exit lowered the exit price per share left");
         }
