@@ -364,7 +364,12 @@ contract AssetControllerAdmin is AssetControllerStorage {
     /// @dev See IAssetController: the guardian or the timelock (DEFAULT_ADMIN_ROLE).
     function acceptPrice(address token) external {
         if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) _checkRole(GUARDIAN_ROLE);
-        uint256 p = _feedOf(_requireAsset(token)).price(); // reverts while the feed is down
+        Asset storage a = _requireAsset(token);
+        // an asset with no step bound holds nothing: a reference written for it would say a
+        // price was confirmed that no bound ever judged (and a bound turned on later starts
+        // from the feed's answer anyway)
+        if (!a.bounded) revert InvalidParameter("priceStepBound", 0);
+        uint256 p = _feedOf(a).price(); // reverts while the feed is down
         PriceGuard storage g = _guards[_indexOf(token)];
         uint256 old = g.price;
         (g.price, g.at) = (uint128(p), uint32(block.timestamp)); // p at most maxAnswer: fits
@@ -563,8 +568,18 @@ contract AssetControllerAdmin is AssetControllerStorage {
         Asset storage a = _requireAsset(token);
         OracleLib.Feed memory fb = _fallbackFeeds[token];
         if (address(fb.feed) == address(0)) revert NoFallbackFeed(token);
+        uint256 scale = a.feedDecimals;
         _storeFeed(a, fb);
-        if (a.bounded) _guards[_indexOf(token)].price = 0; // a new feed: as in setFeed
+        // a valuation hold goes on under the fallback: the reference is kept (in the new
+        // feed's decimals), never cleared here, so nobody but the guardian or the timelock
+        // (acceptPrice; setFeed and addAsset are the timelock's) ends a hold: the admin
+        // switching to an approved fallback that answers the held step let the next mark take
+        // it and mint a performance fee on it (the team's own review of issue 54)
+        if (a.bounded) {
+            PriceGuard storage g = _guards[_indexOf(token)];
+            uint256 ref = Math.mulDiv(g.price, 10 ** fb.feedDecimals, 10 ** scale);
+            g.price = ref > type(uint128).max ? type(uint128).max : uint128(ref);
+        }
         delete _fallbackFeeds[token];
         emit FeedSet(token, address(fb.feed), fb.heartbeat, fb.minAnswer, fb.maxAnswer);
     }
