@@ -190,7 +190,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// "before" of the transfer's measurement (only arithmetic between the two, so it is the
     /// balance the transfer starts from).
     /// Fees accrue first (every entry, exit and fulfilment), so the price is the preview's.
-    function deposit(uint256 assets, address receiver) public override(ERC4626, IERC4626) returns (uint256 shares) {
+    function deposit(uint256 assets, address receiver) public override(ERC4626, IERC4626) nonReentrant returns (uint256 shares) {
         (uint256 low, uint256 high) = _entryValue();
         uint256 bal = _cashBalance();
         uint256 supply = _accrue(low, false, bal);
@@ -200,7 +200,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         _checkBandAt(bal + assets);
     }
 
-    function mint(uint256 shares, address receiver) public override(ERC4626, IERC4626) returns (uint256 assets) {
+    function mint(uint256 shares, address receiver) public override(ERC4626, IERC4626) nonReentrant returns (uint256 assets) {
         (uint256 low, uint256 high) = _entryValue();
         uint256 bal = _cashBalance();
         uint256 supply = _accrue(low, false, bal);
@@ -217,6 +217,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     function withdraw(uint256 assets, address receiver, address owner)
         public
         override(ERC4626, IERC4626)
+        nonReentrant
         returns (uint256 shares)
     {
         if (withdrawalsPaused) revert WithdrawalsPaused();
@@ -235,6 +236,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     function redeem(uint256 shares, address receiver, address owner)
         public
         override(ERC4626, IERC4626)
+        nonReentrant
         returns (uint256 assets)
     {
         if (withdrawalsPaused) revert WithdrawalsPaused();

@@ -435,7 +435,13 @@ def test_redeemInKind__reentered_from_a_token_hook__refused(
             vault.redeemInKind.encode_input(10**9, caller, caller),
             "ReentrancyGuardReentrantCall()",
         ),
-        (vault, vault.deposit.encode_input(1_000 * unit, caller), "FeedDown()"),
+        # the vault's guard first (fifth review: entries and exits are guarded; pricing's
+        # MovesUnderWay refused it before, as FeedDown)
+        (
+            vault,
+            vault.deposit.encode_input(1_000 * unit, caller),
+            "ReentrancyGuardReentrantCall()",
+        ),
         (controller, controller.mark.encode_input(), "ReentrancyGuardReentrantCall()"),
     ):
         venue.arm(caller, caller.exec.encode_input(target, inner), sender=attacker)
