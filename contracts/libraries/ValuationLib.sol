@@ -46,20 +46,15 @@ library ValuationLib {
     }
 
     /// @notice How much `values[i]` can grow by before the three largest values sum past
-    /// `bps` (with 1% headroom, as the per-asset limits) of `gross` (SEC5-03: a deploy leg is
-    /// cut there, never the whole move reverted). With a, b, c the three largest of the others,
-    /// the three largest after a growth x sum to max(a + b + c, a + b + values[i] + x): within
-    /// the limit iff a + b + c <= limit and x <= limit - a - b - values[i]. 0 when the others
-    /// alone are past it. In assembly for the controller's size limit: `i` indexes `values`;
-    /// cannot overflow: gross and every value are sums of uint128 amounts, bps a uint16.
-    function top3Room(uint256[] memory values, uint256 i, uint256 gross, uint256 bps)
-        internal
-        pure
-        returns (uint256 room)
-    {
+    /// `limit` (SEC5-03: a deploy leg is cut there, never the whole move reverted). With a, b, c
+    /// the three largest of the others, the three largest after a growth x sum to
+    /// max(a + b + c, a + b + values[i] + x): within the limit iff a + b + c <= limit and
+    /// x <= limit - a - b - values[i]. 0 when the others alone are past it. In assembly for the
+    /// controller's size limit: `i` indexes `values`; cannot overflow: every value is a sum of
+    /// uint128 amounts.
+    function top3Room(uint256[] memory values, uint256 i, uint256 limit) internal pure returns (uint256 room) {
         (uint256 a, uint256 b, uint256 c) = _top3Of(values, i);
         assembly ("memory-safe") {
-            let limit := div(mul(gross, mul(bps, 9900)), 100000000)
             let used := add(add(a, b), mload(add(add(values, 0x20), shl(5, i))))
             if and(iszero(gt(add(add(a, b), c), limit)), lt(used, limit)) { room := sub(limit, used) }
         }
