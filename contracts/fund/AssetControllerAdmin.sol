@@ -188,7 +188,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
         // band was solved at the old mark
         _markLines.at = 0;
         _hot.cashInBand = false;
-        (uint256 m2, uint256 m3) = (_markL2, _markL3);
+        (uint256 m2, uint256 m3) = (0, 0); // what the mark counted for the units paid, per tier
         uint256 n = tokens.length;
         for (uint256 i; i < n; ++i) {
             uint256 u = amounts[i];
@@ -203,8 +203,8 @@ contract AssetControllerAdmin is AssetControllerStorage {
                 uint256 units = mp.units; // at least u (a uint128): _inKind
                 uint256 part = Math.mulDiv(mp.value, u, units);
                 (mp.value, mp.units) = (uint120(mp.value - part), uint128(units - u));
-                if (_assets[tokens[i]].tier == 1) m2 = m2 > part ? m2 - part : 0;
-                else m3 = m3 > part ? m3 - part : 0;
+                if (_assets[tokens[i]].tier == 1) m2 += part;
+                else m3 += part;
                 emit PaidInKind(tokens[i], receiver, u);
             } else {
                 // a paused token or a refused receiver traps nothing else: left to the fund
@@ -212,10 +212,19 @@ contract AssetControllerAdmin is AssetControllerStorage {
                 emit InKindSkipped(tokens[i], receiver, u);
             }
         }
-        (_markL2, _markL3) = (uint112(m2), uint112(m3)); // at most what they were
+        // each tier's mark falls by that, and never by more than its part rounded down (a
+        // position's stored value can be newer than a mark kept through an outage): per share
+        // left the mark never falls
+        (_markL2, _markL3) = (_lessAtMost(_markL2, m2, shares, supply), _lessAtMost(_markL3, m3, shares, supply));
         assembly ("memory-safe") {
             tstore(_MOVING_SLOT, 0)
         }
+    }
+
+    /// @dev `v` less `paid`, and less at most `shares / supply` of it rounded down (shares <= supply).
+    function _lessAtMost(uint112 v, uint256 paid, uint256 shares, uint256 supply) private pure returns (uint112) {
+        uint256 part = Math.mulDiv(v, shares, supply);
+        return uint112(v - (paid < part ? paid : part)); // cannot truncate: at most v
     }
 
     /// @dev Gas one in-kind transfer may use: a token that burns all it is given (instead of

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
-import {CheatBase} from "../support/InvariantBase.sol";
+import {CheatBase, Vm} from "../support/InvariantBase.sol";
 import {TieredVault} from "../../../contracts/fund/TieredVault.sol";
 import {AssetController} from "../../../contracts/fund/AssetController.sol";
 import {ITieredVault} from "../../../contracts/interfaces/ITieredVault.sol";
@@ -798,8 +798,8 @@ contract FundHandler is CheatBase {
     /// @notice SEC5-02, a probe (the state is put back after it): an exit, cash or in kind, in
     /// an outage (a feed answering 0) or not, with a token the in-kind exit must skip (its
     /// transfers revert) or not; then the outage ends and anyone marks. Against the same state
-    /// with no exit: the fees the recipient got (the exit's own accrual included) are worth no
-    /// more, less a millionth and 10 base units of rounding. Value the exit left behind (the
+    /// with no exit: the performance fee charged (FeesAccrued's, the exit's own accrual
+    /// included) is no more, less a millionth and 10 base units of rounding. Value the exit left behind (the
     /// price it paid with a down asset at zero, its penalty, a skipped token, the rounding)
     /// is the holders', never performance.
     function exitLeavesNoFee(uint256 actorSeed, uint256 shares, uint256 mode, uint256 seed) external {
@@ -813,18 +813,32 @@ contract FundHandler is CheatBase {
         if (mode & 1 != 0 && !down[i]) feeds[i].updateAnswer(0); // the outage
         uint256 base = vm.snapshotState();
         // with the exit
-        uint256 before = vault.balanceOf(feeRecipient);
+        vm.recordLogs();
         bool exited = _probeExit(a, bound(shares, 1, bal), mode, tokens[(i + 1) % tokens.length]);
-        (bool markedA, uint256 worthA) = _endOutageAndMark(i, answer, before);
+        bool markedA = _endOutageAndMark(i, answer);
+        uint256 perfA = _perfCharged();
         vm.revertToState(base);
         // without it
-        before = vault.balanceOf(feeRecipient);
-        (bool markedB, uint256 worthB) = _endOutageAndMark(i, answer, before);
+        vm.recordLogs();
+        bool markedB = _endOutageAndMark(i, answer);
+        uint256 perfB = _perfCharged();
         vm.revertToState(snap);
         if (!exited || !markedA || !markedB) return;
         ++leftBehindProbes;
-        if (worthA > worthB + worthB / 1e6 + 10 && bytes(leftBehindCharged).length == 0) {
+        if (perfA > perfB + perfB / 1e6 + 10 && bytes(leftBehindCharged).length == 0) {
             leftBehindCharged = "a fee was minted on value an exit left behind";
+        }
+    }
+
+    /// @dev The performance fee (in base units, as FeesAccrued states it) the vault charged in
+    /// the logs recorded since vm.recordLogs().
+    function _perfCharged() internal returns (uint256 perf) {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        bytes32 topic = keccak256("FeesAccrued(address,uint256,uint256,uint256,uint256)");
+        for (uint256 k; k < logs.length; ++k) {
+            if (logs[k].emitter != address(vault) || logs[k].topics[0] != topic) continue;
+            (, uint256 p,,) = abi.decode(logs[k].data, (uint256, uint256, uint256, uint256));
+            perf += p;
         }
     }
 
@@ -849,15 +863,13 @@ contract FundHandler is CheatBase {
     }
 
     /// @dev Feed i answers `answer` again (if this call took it down) and eve marks: whether
-    /// the mark went through, and what the recipient's shares minted since `before` are worth.
-    function _endOutageAndMark(uint256 i, int256 answer, uint256 before) internal returns (bool ok, uint256 worth) {
+    /// the mark went through.
+    function _endOutageAndMark(uint256 i, int256 answer) internal returns (bool ok) {
         if (!down[i]) feeds[i].updateAnswer(answer);
         vm.prank(eve);
         try controller.mark() {
             ok = true;
         } catch {}
-        uint256 minted = vault.balanceOf(feeRecipient) - before;
-        worth = vault.convertToAssets(minted);
     }
 
     function _checkInKind(InKindBefore memory b, uint256 paid, uint256 n) internal {
