@@ -514,20 +514,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @inheritdoc IAssetController
-    function settle(address token) external nonReentrant returns (uint256 tokensIn, uint256 cashIn) {
-        Asset storage a = _requireAsset(token);
-        uint256 i = _indexOf(token);
-        _startMove();
-        (tokensIn, cashIn) = a.adapter.settle(token);
-        if (cashIn != 0) _cash.safeTransfer(address(_vault), cashIn);
-        Snap memory s = _snapshot();
-        if (tokensIn != 0) {
-            // a subscription's tokens are the fund's own: accounted from here on
-            s.units[i] += tokensIn;
-            _update(s, i);
-        }
-        _storeMark(s);
-        emit Settled(token, tokensIn, cashIn);
+    /// @dev In the admin module (the EIP-170 size limit), which marks through mark().
+    function settle(address token) external returns (uint256 tokensIn, uint256 cashIn) {
+        (token, tokensIn, cashIn); // named for the ABI; the module reads the calldata itself
+        _delegateToAdmin();
     }
 
     /// @inheritdoc IAssetController
@@ -834,6 +824,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
                     if (want < x) x = want;
                 }
                 if (room < x) x = room;
+                x = _top3Cut(s, i, x);
                 x = _venueLimit(members, j, x);
                 // dust stays in L1, in both passes: a leg of a few base units only buys rounding
                 // error (3 units of a fund priced at 1.05 buy 2 shares, a third lost), which the
@@ -1035,7 +1026,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @dev Cash position i (`a` its asset) can still absorb under its cap and concentration
-    /// limit (with headroom), and its current value.
+    /// limit (with headroom), and its current value (the top-3 bound: `_top3Cut`).
     function _room(Snap memory s, uint256 i, Asset storage a) private view returns (uint256 room, uint256 v) {
         v = s.values[i];
         uint256 p = s.prices[i];
@@ -1057,6 +1048,19 @@ contract AssetController is IAssetController, AssetControllerStorage {
         }
         if (capLimit < limit) limit = capLimit;
         room = limit > v ? limit - v : 0;
+    }
+
+    /// @dev `x` cut so that position i growing by it keeps the three largest positions within
+    /// the top-3 bound (with the per-asset limits' headroom), so that no pass of a deploy pours
+    /// one member's share into another past it (SEC5-03: a venue at its cap made the keeper's
+    /// second pass revert the whole rebalance with Top3ConcentrationExceeded). The three
+    /// largest are looked for only when the bound can bind: the whole invested part plus `x`
+    /// within it cannot put any three past it. Cannot overflow: as `_room`'s limit.
+    function _top3Cut(Snap memory s, uint256 i, uint256 x) private view returns (uint256) {
+        uint256 limit = s.gross * (uint256(_risk.maxTop3Bps) * _HEADROOM_BPS) / (BpsLib.BPS * BpsLib.BPS);
+        if (s.gross - s.tierValues[0] + x <= limit) return x;
+        uint256 r = ValuationLib.top3Room(s.values, i, limit);
+        return r < x ? r : x;
     }
 
     /// @dev The one valuation pass of an external call: the vault's free cash (L1) and every

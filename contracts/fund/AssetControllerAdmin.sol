@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IAssetAdapter} from "../interfaces/IAssetAdapter.sol";
 import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {BpsLib} from "../libraries/BpsLib.sol";
@@ -23,6 +24,11 @@ import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 /// caller's roles there.
 /// @dev Called directly, the module acts on its own empty storage, where nobody holds a role:
 /// every function reverts or changes nothing that matters.
+/// @dev The controller's mark(), called by the module's settle on the controller itself.
+interface IMarkable {
+    function mark() external returns (uint256);
+}
+
 contract AssetControllerAdmin is AssetControllerStorage {
     /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
     /// keepers refuse to drive contracts of a release their ABIs do not belong to.
@@ -177,18 +183,28 @@ contract AssetControllerAdmin is AssetControllerStorage {
             tstore(_MOVING_SLOT, 1)
         }
         (tokens, amounts) = _inKind(shares, supply);
-        // the mark falls by the part taken, rounded down (per share left it never falls); its
-        // lines priced the old units, so users are priced live until the next mark (both paths
-        // give the same then), and the cash band was solved at the old mark
-        (_markL2, _markL3) = (_lessPart(_markL2, shares, supply), _lessPart(_markL3, shares, supply));
+        // its lines priced the old units, so users are priced live until the next mark (the
+        // vault takes one right after the exit; both paths give the same then), and the cash
+        // band was solved at the old mark
         _markLines.at = 0;
         _hot.cashInBand = false;
+        (uint256 m2, uint256 m3) = (0, 0); // what the mark counted for the units paid, per tier
         uint256 n = tokens.length;
         for (uint256 i; i < n; ++i) {
             uint256 u = amounts[i];
             if (u == 0) continue;
-            if (SafeERC20.trySafeTransfer(IERC20(tokens[i]), receiver, u)) {
-                _marked[i].units -= uint128(u); // u <= the accounted units (a uint128): _inKind
+            if (_tryPay(tokens[i], receiver, u)) {
+                // the mark falls by what it counted for the units paid, rounded down: at most
+                // the paid part of each position (u is its units' part, rounded down), so per
+                // share left it never falls; a skipped token's value stays in it (SEC5-02: the
+                // vault lifts the high-water mark by what the exit left, read at the mark while
+                // pricing is unavailable)
+                MarkedPosition storage mp = _marked[i];
+                uint256 units = mp.units; // at least u (a uint128): _inKind
+                uint256 part = Math.mulDiv(mp.value, u, units);
+                (mp.value, mp.units) = (uint120(mp.value - part), uint128(units - u));
+                if (_assets[tokens[i]].tier == 1) m2 += part;
+                else m3 += part;
                 emit PaidInKind(tokens[i], receiver, u);
             } else {
                 // a paused token or a refused receiver traps nothing else: left to the fund
@@ -196,9 +212,44 @@ contract AssetControllerAdmin is AssetControllerStorage {
                 emit InKindSkipped(tokens[i], receiver, u);
             }
         }
+        // each tier's mark falls by that, and never by more than its part rounded down (a
+        // position's stored value can be newer than a mark kept through an outage): per share
+        // left the mark never falls
+        (_markL2, _markL3) = (_lessAtMost(_markL2, m2, shares, supply), _lessAtMost(_markL3, m3, shares, supply));
         assembly ("memory-safe") {
             tstore(_MOVING_SLOT, 0)
         }
+    }
+
+    /// @dev `v` less `paid`, and less at most `shares / supply` of it rounded down (shares <= supply).
+    function _lessAtMost(uint112 v, uint256 paid, uint256 shares, uint256 supply) private pure returns (uint112) {
+        uint256 part = Math.mulDiv(v, shares, supply);
+        return uint112(v - (paid < part ? paid : part)); // cannot truncate: at most v
+    }
+
+    /// @dev Gas one in-kind transfer may use: a token that burns all it is given (instead of
+    /// reverting) is skipped with the rest of the exit paid, not the whole exit blocked.
+    uint256 private constant _IN_KIND_TRANSFER_GAS = 500_000;
+
+    /// @dev SafeERC20.trySafeTransfer with its gas bounded (_IN_KIND_TRANSFER_GAS) and none of
+    /// the answer copied past its first word. A transfer that failed for want of gas the
+    /// caller withheld (less than the bound was left to give it) reverts the exit: nobody can
+    /// make a holder's token skipped by sending the exit short of gas.
+    function _tryPay(address token, address to, uint256 value) private returns (bool ok) {
+        uint256 g = gasleft();
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, shl(224, 0xa9059cbb)) // transfer(address,uint256)
+            mstore(add(p, 4), to)
+            mstore(add(p, 36), value)
+            mstore(0, 0)
+            ok := call(_IN_KIND_TRANSFER_GAS, token, 0, p, 68, 0, 32)
+            // as SafeERC20: true, or no answer from a contract
+            switch returndatasize()
+            case 0 { ok := and(ok, gt(extcodesize(token), 0)) }
+            default { ok := and(ok, and(gt(returndatasize(), 31), eq(mload(0), 1))) }
+        }
+        if (!ok && g < _IN_KIND_TRANSFER_GAS + 10_000) revert InKindTransferStarved(token);
     }
 
     /// @dev Per listed token, `shares / supply` of the units the fund accounts for (at most its
@@ -219,11 +270,6 @@ contract AssetControllerAdmin is AssetControllerStorage {
                 if (units != 0) amounts[i] = Math.mulDiv(units, shares, supply);
             } catch {}
         }
-    }
-
-    /// @dev `v` less `shares / supply` of it, the part rounded down (shares <= supply).
-    function _lessPart(uint112 v, uint256 shares, uint256 supply) private pure returns (uint112) {
-        return uint112(v - Math.mulDiv(v, shares, supply)); // cannot truncate: at most v
     }
 
     /// @dev See IAssetController: as AssetController._positionValue counts a position's units.
@@ -264,6 +310,42 @@ contract AssetControllerAdmin is AssetControllerStorage {
         while (_list[i] != token) ++i;
     }
 
+    /* SETTLEMENT */
+
+    /// @dev See IAssetController. Moved here from the controller (the EIP-170 size limit):
+    /// the adapter's settlement under the controller's lock and its move flag (users' pricing
+    /// refuses until the mark), the tokens that arrive accounted from here on, then the mark as
+    /// mark() takes it (a call to the controller itself, once the lock is released). While a
+    /// held asset's feed is down mark() refuses: the mark is kept as it was, its lines dropped
+    /// (users are priced live, counting the settled tokens, until the next mark), as the
+    /// controller's own mark kept through an outage does.
+    function settle(address token) external returns (uint256 tokensIn, uint256 cashIn) {
+        (tokensIn, cashIn) = _settle(token);
+        try IMarkable(address(this)).mark() {}
+        catch {
+            _markLines.at = 0;
+            _hot.cashInBand = false;
+            assembly ("memory-safe") {
+                tstore(_MOVING_SLOT, 0)
+            }
+            emit MarkKept(_markedAt);
+        }
+        emit Settled(token, tokensIn, cashIn);
+    }
+
+    function _settle(address token) private nonReentrant returns (uint256 tokensIn, uint256 cashIn) {
+        Asset storage a = _requireAsset(token);
+        uint256 i = _indexOf(token);
+        assembly ("memory-safe") {
+            tstore(_MOVING_SLOT, 1) // from here to the mark users' pricing refuses (MovesUnderWay)
+        }
+        (tokensIn, cashIn) = a.adapter.settle(token);
+        if (cashIn != 0) SafeERC20.safeTransfer(_cash, address(_vault), cashIn);
+        // a subscription's tokens are the fund's own: accounted from here on (checked: a
+        // token count past uint128 is refused, as the mark's SafeCast would)
+        if (tokensIn != 0) _marked[i].units += SafeCast.toUint128(tokensIn);
+    }
+
     /* CONFIGURATION */
 
     /// @dev See IAssetController. Loosening (a bound higher in either term, or none where there
@@ -291,7 +373,12 @@ contract AssetControllerAdmin is AssetControllerStorage {
     /// @dev See IAssetController: the guardian or the timelock (DEFAULT_ADMIN_ROLE).
     function acceptPrice(address token) external {
         if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) _checkRole(GUARDIAN_ROLE);
-        uint256 p = _feedOf(_requireAsset(token)).price(); // reverts while the feed is down
+        Asset storage a = _requireAsset(token);
+        // an asset with no step bound holds nothing: a reference written for it would say a
+        // price was confirmed that no bound ever judged (and a bound turned on later starts
+        // from the feed's answer anyway)
+        if (!a.bounded) revert InvalidParameter("priceStepBound", 0);
+        uint256 p = _feedOf(a).price(); // reverts while the feed is down
         PriceGuard storage g = _guards[_indexOf(token)];
         uint256 old = g.price;
         (g.price, g.at) = (uint128(p), uint32(block.timestamp)); // p at most maxAnswer: fits
@@ -490,8 +577,18 @@ contract AssetControllerAdmin is AssetControllerStorage {
         Asset storage a = _requireAsset(token);
         OracleLib.Feed memory fb = _fallbackFeeds[token];
         if (address(fb.feed) == address(0)) revert NoFallbackFeed(token);
+        uint256 scale = a.feedDecimals;
         _storeFeed(a, fb);
-        if (a.bounded) _guards[_indexOf(token)].price = 0; // a new feed: as in setFeed
+        // a valuation hold goes on under the fallback: the reference is kept (in the new
+        // feed's decimals), never cleared here, so nobody but the guardian or the timelock
+        // (acceptPrice; setFeed and addAsset are the timelock's) ends a hold: the admin
+        // switching to an approved fallback that answers the held step let the next mark take
+        // it and mint a performance fee on it (the team's own review of issue 54)
+        if (a.bounded) {
+            PriceGuard storage g = _guards[_indexOf(token)];
+            uint256 ref = Math.mulDiv(g.price, 10 ** fb.feedDecimals, 10 ** scale);
+            g.price = ref > type(uint128).max ? type(uint128).max : uint128(ref);
+        }
         delete _fallbackFeeds[token];
         emit FeedSet(token, address(fb.feed), fb.heartbeat, fb.minAnswer, fb.maxAnswer);
     }

@@ -190,7 +190,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// "before" of the transfer's measurement (only arithmetic between the two, so it is the
     /// balance the transfer starts from).
     /// Fees accrue first (every entry, exit and fulfilment), so the price is the preview's.
-    function deposit(uint256 assets, address receiver) public override(ERC4626, IERC4626) returns (uint256 shares) {
+    function deposit(uint256 assets, address receiver) public override(ERC4626, IERC4626) nonReentrant returns (uint256 shares) {
         (uint256 low, uint256 high) = _entryValue();
         uint256 bal = _cashBalance();
         uint256 supply = _accrue(low, false, bal);
@@ -200,7 +200,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         _checkBandAt(bal + assets);
     }
 
-    function mint(uint256 shares, address receiver) public override(ERC4626, IERC4626) returns (uint256 assets) {
+    function mint(uint256 shares, address receiver) public override(ERC4626, IERC4626) nonReentrant returns (uint256 assets) {
         (uint256 low, uint256 high) = _entryValue();
         uint256 bal = _cashBalance();
         uint256 supply = _accrue(low, false, bal);
@@ -217,6 +217,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     function withdraw(uint256 assets, address receiver, address owner)
         public
         override(ERC4626, IERC4626)
+        nonReentrant
         returns (uint256 shares)
     {
         if (withdrawalsPaused) revert WithdrawalsPaused();
@@ -228,13 +229,14 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         shares = assets.mulDiv(supply + 10 ** _decimalsOffset(), free + low + 1, Math.Rounding.Ceil);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
         if (!down) _afterFlow(low, free, supply, bal - assets);
-        else _bookCashOut(assets); // pricing unavailable: the mark is kept, the book follows
+        else _afterOutageExit(free, supply, bal - assets); // pricing unavailable: see there
         _checkBand(cash - assets); // cannot underflow: checked above
     }
 
     function redeem(uint256 shares, address receiver, address owner)
         public
         override(ERC4626, IERC4626)
+        nonReentrant
         returns (uint256 assets)
     {
         if (withdrawalsPaused) revert WithdrawalsPaused();
@@ -246,7 +248,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (assets > cash) revert InsufficientCash(assets, cash);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
         if (!down) _afterFlow(low, free, supply, bal - assets);
-        else _bookCashOut(assets); // pricing unavailable: the mark is kept, the book follows
+        else _afterOutageExit(free, supply, bal - assets); // pricing unavailable: see there
         _checkBand(cash - assets);
     }
 
@@ -561,10 +563,30 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         // an exit that pays nothing is refused: the holder keeps the shares, and nobody clears
         // the pricing's stored lines and the cash band (as every exit does) for one share
         if (cash == 0 && !_anyPaid(amounts)) revert ZeroRedemption(shares);
-        _afterInKind(cash, shares, net, supply, priceBefore);
         // the band was solved at the mark the exit lowered (the controller dropped its flag)
         if (_cashBand != 0) _cashBand = _NO_BAND;
+        if (c != address(0)) _markAfterInKind(c);
+        _afterInKind(cash, shares, net, supply, priceBefore);
         emit RedeemedInKind(msg.sender, receiver, owner, shares, cash);
+    }
+
+    /// @dev SEC5-01: the exit's own mark, paid by the exiter. The exit changed every paid
+    /// position, so the controller dropped the mark's lines and its cash-band flag, and this
+    /// vault its band: until the next mark every entry and exit was priced by a full live pass
+    /// and the scheduled rebalance(false) valued and marked in full (two shares, a few wei of
+    /// each token, made a 1,000 USDT deposit cost 247,619 gas instead of 157,406 and the
+    /// no-op 263,082 instead of 28,411, every block, for 1e-6 USDT). The mark taken here stores
+    /// them again at once (noteMark's fee accrual waits: this exit's own price effect is
+    /// booked after it, _afterInKind). A mark refused (a held asset's feed down or its
+    /// valuation held) leaves them dropped, as before: pricing is unavailable then anyway. A
+    /// mark the caller starved of gas is not taken as refused (EIP-150 leaves a 64th here):
+    /// the exit reverts, so nobody can choose to leave them dropped.
+    function _markAfterInKind(address c) private {
+        uint256 g = gasleft();
+        try IAssetController(c).mark() {}
+        catch {
+            if (gasleft() < g / 64) revert InKindMarkStarved();
+        }
     }
 
     /// @inheritdoc ITieredVault
@@ -589,14 +611,15 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     }
 
     /// @dev Before an in-kind exit: the fees owed now (never reverts), the supply after them
-    /// and, with a performance fee on and pricing available, the exit price per share then
-    /// (0 otherwise).
+    /// and, with a performance fee on, the exit price per share then (with pricing unavailable,
+    /// at the last mark's valuation of the invested tiers; 0 with the fee off).
     function _accrueBeforeInKind() private returns (uint256 supply, uint256 priceBefore) {
         if (!_feesOn) return (totalSupply(), 0);
         (uint256 low,, bool down) = _invested();
         uint256 bal = _cashBalance();
         supply = _accrue(low, down, bal);
-        if (!down && _fees.performanceBps != 0) priceBefore = _price(_free(bal) + low, supply);
+        // pricing unavailable: at the last mark's valuation, as after the exit (SEC5-02)
+        if (_fees.performanceBps != 0) priceBefore = _price(_free(bal) + (down ? _markedInvested() : low), supply);
     }
 
     /// @dev After an in-kind exit paid `cash` for `shares` (`net` of them paid for, of a supply
@@ -617,13 +640,14 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         // supply - shares >= the virtual shares (10 ** 6): _burn refused more than the supply
         uint256 lifted = Math.mulDiv(hwm, supply - net, supply - shares, Math.Rounding.Ceil);
         if (priceBefore != 0) {
+            // after the exit's own mark (_markAfterInKind): the whole fund valued anew, what the
+            // exit left unpaid in it; with pricing unavailable, at the mark the controller
+            // lowered by what it paid (a skipped token's part stays in it)
             (uint256 low,, bool down) = _invested();
-            if (!down) {
-                uint256 priceAfter = _price(_free(_cashBalance()) + low, totalSupply());
-                if (priceAfter > priceBefore) {
-                    uint256 byPrice = Math.mulDiv(hwm, priceAfter, priceBefore, Math.Rounding.Ceil);
-                    if (byPrice > lifted) lifted = byPrice;
-                }
+            uint256 priceAfter = _price(_free(_cashBalance()) + (down ? _markedInvested() : low), totalSupply());
+            if (priceAfter > priceBefore) {
+                uint256 byPrice = Math.mulDiv(hwm, priceAfter, priceBefore, Math.Rounding.Ceil);
+                if (byPrice > lifted) lifted = byPrice;
             }
         }
         _hwm = lifted;
@@ -844,10 +868,18 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             _checkRole(ADMIN_ROLE);
         }
         if (f.recipient == address(0) && (managementBps | performanceBps) != 0) revert ZeroAddress("feeRecipient");
-        // owed at the old rates up to now; a time an outage deferred is forgiven (accruedAt = now)
+        // owed at the old rates up to now, accrued first. While pricing is unavailable nothing
+        // can accrue: the time owed is kept for the next accrual (never cancelled by a call of
+        // this, even at the same rates), charged then at the new rates, which may not be higher
+        // (a raise waits for pricing)
         (uint256 low,, bool down) = _invested();
         uint256 bal = _cashBalance();
         _accrue(low, down, bal);
+        uint40 at = uint40(block.timestamp);
+        if (down && _feesOn) {
+            if (managementBps > f.managementBps || performanceBps > f.performanceBps) revert FeedDown();
+            at = f.accruedAt;
+        }
         if (f.performanceBps == 0 && performanceBps != 0) {
             // gains made while the fee was off are not charged, and a fund below the mark it
             // had must regain it first: the mark starts at the larger of the two, at a price
@@ -857,7 +889,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             if (p > _hwm) _hwm = p;
             _book = _free(bal);
         }
-        _fees = FeeSlot(f.recipient, managementBps, performanceBps, uint40(block.timestamp));
+        _fees = FeeSlot(f.recipient, managementBps, performanceBps, at);
         _feesOn = (managementBps | performanceBps) != 0;
         emit FeesSet(managementBps, performanceBps);
     }
@@ -962,6 +994,28 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         (_hwm, _book) = (hwm, book > freeBefore ? book - freeBefore : 0);
     }
 
+    /// @dev After a priced exit while pricing is unavailable (a held asset's feed down or its
+    /// valuation held): the exit was priced with that asset at zero (or at its lower
+    /// reference), so it left the rest of its worth to the holders who stay. That is the exit's
+    /// own price effect, never performance (SEC5-02: Bob's 200,000 of shares paid 160,000 in an
+    /// outage, and the first mark after it charged 20% of the 40,000 left behind): the
+    /// high-water mark follows it as after any flow, priced at the last mark's value of the
+    /// invested tiers (kept through an outage: the fund's last full valuation, the down asset
+    /// at its last good price). The book follows the cash either way.
+    function _afterOutageExit(uint256 freeBefore, uint256 supplyBefore, uint256 balAfter) private {
+        if (!_feesOn || _fees.performanceBps == 0) return;
+        _afterFlow(_markedInvested(), freeBefore, supplyBefore, balAfter);
+    }
+
+    /// @dev The last mark's value of the invested tiers (0 with no controller or no answer).
+    function _markedInvested() private view returns (uint256 marked) {
+        address c = controller;
+        if (c == address(0)) return 0;
+        try IAssetController(c).markedValues() returns (uint256 l2, uint256 l3) {
+            marked = l2 + l3;
+        } catch {}
+    }
+
     /// @dev `amount` of free cash left the vault by a path that prices nothing (the controller's
     /// pull, an exit while pricing is unavailable): the book follows, so a later transfer in is
     /// still told apart.
@@ -977,7 +1031,9 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// (sales, unspent rest) is in the book; a plain mark moves none, so cash above the book
     /// then is a transfer made outside the vault, and is never charged.
     function _accrueAtMark(uint256 invested) private {
-        if (!_feesOn) return;
+        // a mark taken inside this vault's own call (the in-kind exit's, _markAfterInKind)
+        // accrues nothing: that call books its own flow and accrued before it
+        if (!_feesOn || _reentrancyGuardEntered()) return;
         FeeSlot memory f = _fees;
         address c = controller;
         if (IAssetController(c).markedAt() != block.timestamp) return;

@@ -100,6 +100,9 @@ interface IAssetControllerTypes {
     /// @notice A risk-increasing change was attempted without going through the timelock.
     error RiskIncreaseRequiresTimelock(address caller, string what);
     error NotRebalancer(address caller);
+    /// @notice An in-kind transfer of `token` failed with less gas left than its bound
+    /// (AssetControllerAdmin._IN_KIND_TRANSFER_GAS) to give it: send the exit with more gas.
+    error InKindTransferStarved(address token);
     /// @notice Only the vault reports its redemption queue's reserve.
     error NotVault(address caller);
     /// @notice Users' pricing asked in the middle of a move (from a listed token's or venue's

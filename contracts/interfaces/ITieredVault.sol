@@ -61,6 +61,9 @@ interface ITieredVault is IERC4626 {
     error ZeroRedemption(uint256 shares);
     /// @notice A held asset's feed is down: entries are refused until it (or its fallback) is back.
     error FeedDown();
+    /// @notice The in-kind exit's own mark ran out of the gas its caller gave it: send the exit
+    /// with more gas (a mark refused for a feed down is taken, never this).
+    error InKindMarkStarved();
     /// @notice Only a pending request can be cancelled (`status` is where it is).
     error RequestNotPending(uint256 id, RequestStatus status);
     /// @notice A request can be cancelled from `cancellableAt` on (CANCEL_DELAY after it was made).

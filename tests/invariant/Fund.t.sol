@@ -63,6 +63,17 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// one, the default path).
     function _feesOn() internal pure virtual returns (bool);
 
+    /// @dev SEC5-03: the top-3 and per-asset concentration bounds (90% and 40% here; the
+    /// project's defaults, 60% and 25%, in FundInvariantsDefaultLimits, where the fund cannot
+    /// sit at its tiers' targets without meeting them).
+    function _top3Bps() internal pure virtual returns (uint16) {
+        return 9000;
+    }
+
+    function _concentrationBps() internal pure virtual returns (uint16) {
+        return 4000;
+    }
+
     address internal feeRecipient = address(0xFEE);
 
     function setUp() public {
@@ -73,7 +84,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         TierConfig[3] memory tiers =
             [TierConfig(1000, 500, 2000), TierConfig(3000, 2000, 4000), TierConfig(6000, 5000, 7000)];
         controller = new AssetController(
-            vault, address(this), new AssetControllerAdmin(vault), tiers, RiskParams(500, 300, 9000, 3600, 0)
+            vault, address(this), new AssetControllerAdmin(vault), tiers, RiskParams(500, 300, _top3Bps(), 3600, 0)
         );
         vault.setController(address(controller));
         controller.setMoveLimits(
@@ -97,7 +108,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
                 ? ITestFeed(address(new TestRoundlessFeed(8, 1e8)))
                 : ITestFeed(address(new TestPriceFeed(8, 1e8)));
             controller.addAsset(
-                AssetParams(f, i < 2 ? 1 : 2, address(adapter), address(feeds[i]), 86_400, 1, 1e30, type(uint128).max, 4000)
+                AssetParams(f, i < 2 ? 1 : 2, address(adapter), address(feeds[i]), 86_400, 1, 1e30, type(uint128).max, _concentrationBps())
             );
             tokens.push(f);
         }
@@ -113,7 +124,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         // listed, never bought (cap 1): the asset eve donates dust of
         address spare = address(new TestMoneyMarketFund(cash, "spare", "spare"));
         TestPriceFeed spareFeed = new TestPriceFeed(8, 1e8);
-        controller.addAsset(AssetParams(spare, 2, address(adapter), address(spareFeed), 86_400, 1, 1e30, 1, 4000));
+        controller.addAsset(AssetParams(spare, 2, address(adapter), address(spareFeed), 86_400, 1, 1e30, 1, _concentrationBps()));
         controller.mark();
         address[] memory actors = new address[](3);
         (actors[0], actors[1], actors[2]) = (alice, bob, eve);
@@ -140,7 +151,8 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         vm.stopPrank();
         vm.startPrank(keeper);
         controller.allocateToLayer(1, 300_000 * unit);
-        controller.allocateToLayer(2, 600_000 * unit);
+        // under the default limits L3's three equal shares stop short of the top-3 bound
+        controller.allocateToLayer(2, (_top3Bps() < 9000 ? 580_000 : 600_000) * unit);
         vm.stopPrank();
 
         if (_feesOn()) {
@@ -378,7 +390,11 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
 
     /// @notice A venue at its cap is a cut leg, never a revert (fourth review): with eve filling
     /// and draining crA's cap between any two calls, no keeper move but an explicit purchase
-    /// reverts with the venue's ERC4626ExceededMaxDeposit.
+    /// reverts with the venue's ERC4626ExceededMaxDeposit; and (SEC5-03) no deploy (a
+    /// rebalance, forced or not, rebalanceBuffer, allocateToLayer) reverts with a concentration
+    /// bound's error (top-3 or single-asset): every pass of every deploy is cut under them,
+    /// under the project's default limits too (FundInvariantsDefaultLimits). Fails with the
+    /// top-3 room taken out of AssetController._room.
     function invariant_venueCapNeverRevertsAMove() public view {
         check(bytes(handler.capReverted()).length == 0, handler.capReverted());
     }
@@ -410,6 +426,15 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         check(bytes(handler.inKindQueueBroken()).length == 0, handler.inKindQueueBroken());
     }
 
+    /// @notice Fifth review, SEC5-02: no fee is ever minted on value an exit left behind. The
+    /// handler's probe (exitLeavesNoFee: a cash or in-kind exit, in an outage or not, with a
+    /// skipped token or not, then the outage ends and eve marks) mints the recipient no more
+    /// than the same state with no exit. Fails with the outage's cash exit booking only its
+    /// cash (TieredVault's `_afterOutageExit` as `_bookCashOut`, the code before the fix).
+    function invariant_noFeeOnValueAnExitLeftBehind() public view {
+        check(bytes(handler.leftBehindCharged()).length == 0, handler.leftBehindCharged());
+    }
+
     function invariant_keeperHoldsNothing() public view {
         check(cash.balanceOf(keeper) == 0 && vault.balanceOf(keeper) == 0, "keeper holds cash or shares");
         for (uint256 i; i < tokens.length; ++i) {
@@ -436,5 +461,25 @@ contract FundInvariants18 is FundInvariants {
 
     function _feesOn() internal pure override returns (bool) {
         return true;
+    }
+}
+
+/// @dev SEC5-03: the project's default concentration limits (RiskSpec, add_asset: top-3 60%,
+/// 25% an asset), 6 decimals, fees off; eve fills and drains crA's cap between any two calls.
+contract FundInvariantsDefaultLimits is FundInvariants {
+    function _decimals() internal pure override returns (uint8) {
+        return 6;
+    }
+
+    function _feesOn() internal pure override returns (bool) {
+        return false;
+    }
+
+    function _top3Bps() internal pure override returns (uint16) {
+        return 6000;
+    }
+
+    function _concentrationBps() internal pure override returns (uint16) {
+        return 2500;
     }
 }

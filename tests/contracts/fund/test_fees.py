@@ -8,6 +8,8 @@ on a recovery below the mark, on a donation, or while pricing is held."""
 import ape
 import pytest
 
+from ballast_dev.deployment.fund import add_asset
+
 # with fees on, a call's fees follow the seconds since the last accrual: the node's clock
 # must not decide them (conftest.frozen_clock)
 pytestmark = pytest.mark.usefixtures("frozen_clock")
@@ -215,9 +217,17 @@ def test_feed_down__exits_accrue_nothing__mark_kept(
     chain.mine()
     assert controller.pricingValues()[2]
     assert vault.pendingFeeShares() == 0
+
+    def price():  # at the mark kept through the outage (TieredVault._price)
+        return (vault.freeCash() + sum(controller.markedValues()) + 1) * 10**24 // (
+            vault.totalSupply() + 10**6
+        )
+
+    before = price()
     vault.redeem(10**12, alice, alice, sender=alice)  # an exit is never blocked
     assert vault.balanceOf(recipient) == 0
-    assert vault.highWaterMark() == hwm
+    # the mark follows the exit's own price effect (SEC5-02), at the kept mark's valuation
+    assert vault.highWaterMark() == hwm + max(price() - before, 0)
     assert vault.fees()[3] < chain.pending_timestamp - 86_400, "the fee's time waits"
 
 
@@ -275,3 +285,88 @@ def test_in_kind_exit__performance_fee_on__penalty_never_charged_fees_accrue_fir
     vault.setFees(0, PERF_CAP, sender=deployer)  # management off: only performance is left
     controller.mark(sender=alice)
     assert vault.balanceOf(recipient) == minted, "the penalty was charged as performance"
+
+
+# --- fifth review: exits in an outage, fee settings in an outage ----------------------------------
+
+
+def _feed_down(fund, deployer, sym):
+    """`sym`'s feed answers 0 (below its sanity bound): its asset is down, nothing else is."""
+    feed = fund.feeds[sym]
+    answer = feed.latestAnswer()
+    feed.updateAnswer(0, sender=deployer)
+    return lambda: feed.updateAnswer(answer, sender=deployer)
+
+
+def test_performance_fee__cash_exit_during_an_outage__value_it_left_behind_never_charged(
+    fund, vault, controller, deployer, alice, bob, recipient, invested, unit
+):
+    """SEC5-02: a priced exit while pricing is unavailable counts the down asset at zero, so it
+    leaves the rest of its worth to the holders who stay. That is the exit's own price effect:
+    the high-water mark follows it (at the last mark's valuation), so when the feed is back at
+    the same answer the first mark charges nothing. Before, bob's exit made the recipient a
+    fifth of what he left behind."""
+    with_fees(vault, deployer, recipient, mgmt=0, perf=PERF_CAP)
+    shares = vault.deposit(200_000 * unit, bob, sender=bob).return_value
+    back = _feed_down(fund, deployer, "crA")
+    assert controller.pricingValues()[2]
+    paid = vault.redeem(shares, bob, bob, sender=bob).return_value
+    assert paid < 199_000 * unit, "crA at zero: bob left part of his worth behind"
+    back()
+    assert not controller.pricingValues()[2]
+    controller.mark(sender=alice)
+    assert vault.balanceOf(recipient) == 0, "the value bob's exit left behind was charged"
+
+
+def test_performance_fee__in_kind_exit_with_a_skipped_token__value_left_behind_never_charged(
+    project, fund, vault, controller, deployer, keeper, alice, bob, recipient, invested, unit,
+    usdt, adapters, create_feed,
+):  # fmt: skip
+    """SEC5-02: an in-kind exit whose token transfer fails (a frozen token: skipped, left to
+    the fund) leaves that part to the holders; the exit's own mark values it, and the high-water
+    mark lifted by the exit's whole price effect charges nothing on it, with pricing available
+    or not (then read at the mark the controller lowered only by what it paid)."""
+    venue = deployer.deploy(project.TestBlockingVenue, usdt.address)
+    add_asset(fund, deployer, symbol="block", token=venue, tier=1, adapter=adapters["erc4626"],
+              feed=create_feed())  # fmt: skip
+    try:
+        controller.purchaseAsset(venue, 50_000 * unit, 0, sender=keeper)
+        with_fees(vault, deployer, recipient, mgmt=0, perf=PERF_CAP)
+        for down in (False, True):
+            shares = vault.deposit(200_000 * unit, bob, sender=bob).return_value
+            back = _feed_down(fund, deployer, "crB") if down else None
+            venue.setFrozen(True, sender=bob)
+            tx = vault.redeemInKind(shares, bob, bob, sender=bob)
+            venue.setFrozen(False, sender=bob)
+            assert tx.events.filter(controller.InKindSkipped), "the frozen token was skipped"
+            if back:
+                back()
+            controller.mark(sender=alice)
+            assert vault.balanceOf(recipient) == 0, f"charged what the exit left (outage: {down})"
+    finally:
+        fund.assets.pop("block", None)
+        fund.feeds.pop("block", None)
+
+
+def test_set_fees__same_rates_during_an_outage__management_fee_owed_is_kept(
+    fund, vault, controller, deployer, gov, alice, recipient, invested, unit, chain, refresh_feeds
+):
+    """The team's review of issue 54: the admin's setFees(same rates) during an outage moved
+    accruedAt to now and cancelled the management fee owed for the time before (nothing can
+    accrue while pricing is unavailable). Fee settings changed accrue first: in an outage the
+    time owed is kept for the next accrual; a raise waits for pricing (FeedDown)."""
+    with_fees(vault, deployer, recipient, mgmt=MGMT_CAP, perf=0)
+    at = vault.fees()[3]
+    chain.pending_timestamp += 30 * 86_400
+    refresh_feeds()
+    back = _feed_down(fund, deployer, "crA")
+    vault.setFees(MGMT_CAP, 0, sender=gov)  # the same rates, by the admin
+    assert vault.fees()[3] == at, "the time owed was cancelled"
+    with ape.reverts(vault.FeedDown):
+        vault.setFees(MGMT_CAP, 1, sender=deployer)  # a raise waits for pricing
+    back()
+    value = vault.totalAssets()
+    controller.mark(sender=alice)
+    worth = value_of(vault, vault.balanceOf(recipient))
+    owed = value * MGMT_CAP * 30 * 86_400 // (10_000 * YEAR)
+    assert owed * 99 // 100 <= worth <= owed, (worth, owed)

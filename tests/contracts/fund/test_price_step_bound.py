@@ -270,3 +270,34 @@ def test_admin_module__called_directly__changes_nothing_on_the_controller(
     assert controller.hasRole(keeper_role, attacker)
     controller.renounceRole(keeper_role, attacker, sender=attacker)
     assert not controller.hasRole(keeper_role, attacker)
+
+
+# --- fifth review: nobody but the guardian or the timelock ends a hold -----------------------------
+
+
+@pytest.mark.parametrize("fallback_decimals", [8, 18])
+def test_use_fallback_feed__admin_during_a_hold__the_hold_goes_on(
+    project, fund, vault, controller, keeper, gov, alice, deployer, bounded, unit, fallback_decimals
+):
+    """The team's review of issue 54: with a +15% step held, the admin (not the guardian, not
+    the timelock) switched crA to its approved fallback feed, which cleared the reference: the
+    next mark took the step (and a performance fee on it). The reference is kept now, in the
+    fallback's decimals: the hold goes on until the guardian or the timelock accepts."""
+    step(fund, deployer, "crA", ONE * 115 // 100)
+    assert hold(controller, bounded)["held"]
+    one = 10**fallback_decimals
+    fb = deployer.deploy(project.TestPriceFeed, fallback_decimals, one * 115 // 100)
+    controller.setFallbackFeed(bounded, fb, 86_400, 1, 10**30, sender=deployer)  # the timelock
+    controller.useFallbackFeed(bounded, sender=gov)  # the admin
+    h = hold(controller, bounded)
+    assert h["held"] and (h["reference"], h["answer"]) == (one, one * 115 // 100)
+    assert_held_like_a_down_feed(controller, vault, fund, keeper, alice, bounded, unit)
+
+
+def test_accept_price__asset_without_a_bound__refused_naming_it(
+    controller, fund, guardian, deposited
+):
+    """acceptPrice on an asset with no step bound confirmed nothing a bound had judged (it wrote
+    a reference no price read uses): refused with the controller's InvalidParameter."""
+    with ape.reverts(controller.InvalidParameter, name="priceStepBound", value=0):
+        controller.acceptPrice(fund.assets["crB"], sender=guardian)

@@ -217,7 +217,9 @@ def test_redeemInKind__price_per_share_at_the_mark_and_live__never_falls(
     vault, controller, invested, alice, bob
 ):
     """Exits of every size, down to a few shares (rounding): the value per share left at the
-    mark never falls (the mark loses the exit's part rounded down). The live exit price floors
+    mark never falls. The exit marks itself (SEC5-01), so the mark after it is a live valuation
+    with the same floors as the live exit price (below); with pricing unavailable the mark
+    loses the exit's part rounded down (strictly never falls). The live exit price floors
     each position to a base unit, so an exit that takes less than a base unit's worth of an
     18-decimal token can lower that floor by one unit while the tokens' exact worth per share
     does not fall: at most one base unit per listed position per exit, asserted as such."""
@@ -235,7 +237,7 @@ def test_redeemInKind__price_per_share_at_the_mark_and_live__never_falls(
         v1, s1 = _mark_price(vault, controller)
         t1 = vault.totalAssets() + 1
         supply1 = vault.totalSupply() + VIRTUAL
-        assert v1 * s0 >= v0 * s1, (who, shares)
+        assert (v1 + n) * s0 >= v0 * s1, (who, shares)
         assert (t1 + n) * s0 >= t0 * supply1, (who, shares)
 
 
@@ -252,34 +254,87 @@ def test_redeemInKind__round_trip__never_profits(
     assert paid - worth >= paid * vault.IN_KIND_PENALTY_BPS() // BPS - len(tokens) - 1
 
 
-def test_redeemInKind__rebalance_right_after__full_valuation_marks_and_band_noted_again(
+def test_redeemInKind__rebalance_right_after__the_exit_marked_itself_the_run_is_the_no_op(
     vault, controller, invested, alice, keeper, guardian, chain, tbill
 ):
-    """In band and marked, the next rebalance(false) is the no-op; after an in-kind exit the
-    band and the flag are dropped, so the next run values the fund in full and marks (pro
-    rata, the tiers are still in band: nothing moves), and the one after is the no-op again.
-    (The DEX token's cap is lowered first so that getting into band buys none through the
-    pool: not what this test is about.)"""
+    """In band and marked, the next rebalance(false) is the no-op. The exit changes every paid
+    position, so it takes its own mark (SEC5-01, TieredVault._markAfterInKind): the pricing's
+    lines and the cash band are stored again at once (pro rata, the tiers are still in band),
+    and the next run is the no-op still. (The DEX token's cap is lowered first so that getting
+    into band buys none through the pool: not what this test is about.)"""
     controller.setAssetLimits(tbill, 1, 2500, sender=guardian)
     controller.rebalance(False, sender=keeper)
     chain.pending_timestamp += 1
     tx = controller.rebalance(False, sender=keeper)
     assert not [e for e in tx.events if e.event_name == "Marked"], "in band: the no-op"
-    vault.redeemInKind(vault.balanceOf(alice) // 2, alice, alice, sender=alice)
-    assert controller.cashInBand() is False  # the band was solved at the old mark
-    lo, hi = vault.cashBand()
-    assert lo > hi  # dropped in the vault too
-    assert controller.pricingValues() == controller.livePricingValues()
     chain.pending_timestamp += 1
-    tx = controller.rebalance(False, sender=keeper)
-    assert [e for e in tx.events if e.event_name == "Marked"], "the run valued and marked"
-    assert [e.moved for e in tx.events if e.event_name == "Rebalanced"] == [False]
-    assert controller.pricingValues() == controller.livePricingValues()
+    tx = vault.redeemInKind(vault.balanceOf(alice) // 2, alice, alice, sender=alice)
+    assert [e for e in tx.events if e.event_name == "Marked"], "the exit marked"
+    assert controller.cashInBand() is True  # the band solved at the new mark
+    lo, hi = vault.cashBand()
+    assert lo <= hi
     l2, l3 = controller.markedValues()
+    assert controller.pricingValues() == controller.livePricingValues()
     assert controller.livePricingValues()[0] == l2 + l3  # the new mark is the live value
     chain.pending_timestamp += 1
     tx = controller.rebalance(False, sender=keeper)
     assert not [e for e in tx.events if e.event_name == "Marked"], "band noted again: the no-op"
+
+
+def test_redeemInKind__a_few_shares_every_block__nobody_else_pays_a_full_valuation(
+    vault, controller, invested, alice, attacker, keeper, guardian, chain, tbill, unit
+):
+    """SEC5-01: the one-share refusal was bypassed with two shares (a few wei of each token):
+    the exit dropped the pricing's stored lines and both cash-band flags, so until someone
+    marked, every entry and exit was priced by a full live pass and the scheduled
+    rebalance(false) valued and marked in full, for next to nothing. The exit now marks itself:
+    the exiter pays the full valuation, and the next deposit and run cost what they cost before
+    it. Measured here (printed with -s): the griefer's exit, and a 1,000 deposit and
+    rebalance(false) before and after it."""
+    controller.setAssetLimits(tbill, 1, 2500, sender=guardian)
+    controller.rebalance(False, sender=keeper)
+    chain.pending_timestamp += 1
+    noop = controller.rebalance(False, sender=keeper).gas_used
+    dep = vault.deposit(1_000 * unit, alice, sender=alice).gas_used
+    # the fewest shares that pay anything (the penalty rounds one share to none)
+    shares = 2
+    while (
+        not any(vault.previewRedeemInKind(shares)[2]) and vault.previewRedeemInKind(shares)[0] == 0
+    ):
+        shares *= 2
+    vault.transfer(attacker, shares, sender=alice)
+    chain.pending_timestamp += 1
+    grief = vault.redeemInKind(shares, attacker, attacker, sender=attacker).gas_used
+    assert controller.cashInBand() is True, "the exit left the no-op flag down"
+    lo, hi = vault.cashBand()
+    assert lo <= hi, "the exit left the vault's band dropped"
+    dep_after = vault.deposit(1_000 * unit, alice, sender=alice).gas_used
+    chain.pending_timestamp += 1
+    tx = controller.rebalance(False, sender=keeper)
+    assert not [e for e in tx.events if e.event_name == "Marked"], "the run had to value and mark"
+    noop_after = tx.gas_used
+    print(
+        f"\nSEC5-01 shares={shares} exit={grief} deposit {dep}->{dep_after} noop {noop}->{noop_after}"
+    )
+    assert dep_after <= dep + 5_000 and noop_after <= noop + 5_000
+    assert grief > noop_after + dep_after, "the exiter pays more than it adds to others"
+
+
+def test_redeemInKind__feed_down__flags_dropped_exit_still_pays(
+    fund, vault, controller, invested, alice, deployer, keeper, guardian, chain, tbill
+):
+    """A held asset's feed down: the exit's own mark is refused (MarkWhileFeedDown) and taken
+    as refused: the exit pays, the mark is kept, its lines and the band dropped as before."""
+    controller.setAssetLimits(tbill, 1, 2500, sender=guardian)
+    controller.rebalance(False, sender=keeper)
+    feed = fund.feeds["crA"]
+    answer = feed.latestAnswer()
+    feed.updateAnswer(0, sender=deployer)
+    marked = controller.markedAt()
+    tx = vault.redeemInKind(vault.balanceOf(alice) // 4, alice, alice, sender=alice)
+    assert not [e for e in tx.events if e.event_name == "Marked"]
+    assert controller.markedAt() == marked and controller.cashInBand() is False
+    feed.updateAnswer(answer, sender=deployer)
 
 
 def test_redeemInKind__one_share_pays_nothing__refused_shares_kept_no_flag_cleared(
@@ -380,7 +435,13 @@ def test_redeemInKind__reentered_from_a_token_hook__refused(
             vault.redeemInKind.encode_input(10**9, caller, caller),
             "ReentrancyGuardReentrantCall()",
         ),
-        (vault, vault.deposit.encode_input(1_000 * unit, caller), "FeedDown()"),
+        # the vault's guard first (fifth review: entries and exits are guarded; pricing's
+        # MovesUnderWay refused it before, as FeedDown)
+        (
+            vault,
+            vault.deposit.encode_input(1_000 * unit, caller),
+            "ReentrancyGuardReentrantCall()",
+        ),
         (controller, controller.mark.encode_input(), "ReentrancyGuardReentrantCall()"),
     ):
         venue.arm(caller, caller.exec.encode_input(target, inner), sender=attacker)

@@ -46,9 +46,15 @@ def test_top3_guard__a_purchase_past_max_top3__reverts_and_one_under_it_passes(
     usdt.mint(alice, 1_000_000 * unit, sender=deployer)
     usdt.approve(f.vault, 2**256 - 1, sender=alice)
     f.vault.deposit(1_000_000 * unit, alice, sender=alice)
-    # 350k in each L2 asset: the second purchase makes the top three 70% of the fund
+    # 350k in each L2 asset: the second purchase makes the top three 70% of the fund (an
+    # explicit purchase is the keeper's own sized leg: the guard refuses it; a deploy's legs
+    # are cut under the bound instead, SEC5-03, test_venue_cap.py)
+    f.controller.purchaseAsset(f.assets["t0"], 350_000 * unit, 0, sender=keeper)
     with ape.reverts(f.controller.Top3ConcentrationExceeded, bps=7000, maxBps=5000):
-        f.controller.allocateToLayer(1, 700_000 * unit, sender=keeper)
+        f.controller.purchaseAsset(f.assets["t1"], 350_000 * unit, 0, sender=keeper)
+    f.controller.redeemAsset(
+        f.assets["t0"], f.assets["t0"].balanceOf(f.controller), 0, sender=keeper
+    )
     # 200k in each: the top three at 40%
     f.controller.allocateToLayer(1, 400_000 * unit, sender=keeper)
     assert f.assets["t0"].balanceOf(f.controller) > 0

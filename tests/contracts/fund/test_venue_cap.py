@@ -23,14 +23,21 @@ CAP = 1_000_000
 
 @pytest.fixture
 def capped(project, deployer, gov, keeper, usdt, adapters, create_feed, unit, attacker):
-    f = deploy_core(project, deployer, usdt, risk=RiskSpec(min_move_value=0, max_top3_bps=10_000))
+    """The project's default concentration limits (25% an asset, 60% the top three: SEC5-03,
+    the 100% override hid the keeper's second pass reverting): L2 is the capped venue and
+    mmfB, L3 three credit funds."""
+    f = deploy_core(project, deployer, usdt, risk=RiskSpec(min_move_value=0))
     grant_roles(f, gov, keepers=[keeper], guardians=[], sender=deployer)
     venue = deployer.deploy(project.TestCappedFund, usdt, CAP * unit)
     other = deployer.deploy(project.TestMoneyMarketFund, usdt, "mmfB", "mmfB")
-    credit = deployer.deploy(project.TestMoneyMarketFund, usdt, "crA", "crA")
-    for symbol, token, tier in (("capped", venue, 1), ("mmfB", other, 1), ("crA", credit, 2)):
+    credits = [
+        deployer.deploy(project.TestMoneyMarketFund, usdt, s, s) for s in ("crA", "crB", "crC")
+    ]
+    layout = [("capped", venue, 1), ("mmfB", other, 1)]
+    layout += [(c.symbol(), c, 2) for c in credits]
+    for symbol, token, tier in layout:
         add_asset(f, deployer, symbol=symbol, token=token, tier=tier, adapter=adapters["erc4626"],
-                  feed=create_feed(), max_concentration_bps=10_000)  # fmt: skip
+                  feed=create_feed())  # fmt: skip
     usdt.mint(deployer, 10**9 * unit, sender=deployer)
     usdt.approve(f.vault, 2**256 - 1, sender=deployer)
     f.vault.deposit(2_000_000 * unit, deployer, sender=deployer)
@@ -40,7 +47,14 @@ def capped(project, deployer, gov, keeper, usdt, adapters, create_feed, unit, at
     usdt.approve(venue, 2**256 - 1, sender=attacker)
     venue.deposit(850_000 * unit, attacker, sender=attacker)
     assert venue.maxDeposit(f.controller) == 0
-    return dict(fund=f, venue=venue, other=other, credit=credit)
+    return dict(fund=f, venue=venue, other=other, credit=credits[0], credits=credits)
+
+
+def _top3_bps(f, tokens) -> int:
+    c = f.controller
+    values = sorted((c.valueOf(t, t.balanceOf(c)) for t in tokens), reverse=True)
+    total = f.vault.totalAssets()
+    return sum(values[:3]) * 10_000 // total
 
 
 @pytest.mark.parametrize("force", [False, True])
@@ -56,6 +70,24 @@ def test_rebalance__venue_filled_to_its_cap_by_an_outsider__cut_and_the_rest_mov
     assert venue.balanceOf(c) == held  # the full venue took nothing
     assert other.balanceOf(c) > 0 and capped["credit"].balanceOf(c) > 0  # the rest moved
     assert tx.decode_logs(c.Rebalanced)[0].moved
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_rebalance__venue_at_its_cap_under_default_limits__the_other_member_cut_at_the_top3_bound(
+    capped, keeper, unit, force
+):
+    """SEC5-03: the second deploy pass poured the full venue's share into mmfB (22.5%) and L3's
+    three equal shares (20% each) then summed to 62.5% in the top three: the whole run reverted
+    Top3ConcentrationExceeded. Every leg is now sized under the top-3 bound too: cut, and the
+    run moves, every bound kept."""
+    f = capped["fund"]
+    c = f.controller
+    tokens = [capped["venue"], capped["other"], *capped["credits"]]
+    tx = c.rebalance(force, sender=keeper)
+    assert tx.decode_logs(c.Rebalanced)[0].moved
+    assert _top3_bps(f, tokens) <= 6_000
+    for t in tokens:
+        assert c.valueOf(t, t.balanceOf(c)) * 10_000 // f.vault.totalAssets() <= 2_500
 
 
 def test_allocate_to_layer__venue_at_its_cap__the_tiers_other_venue_takes_it(capped, keeper, unit):
@@ -94,7 +126,7 @@ def test_allocate_to_layer__every_venue_of_the_tier_full__named_capacity_error(
     error."""
     f, other = capped["fund"], capped["other"]
     c = f.controller
-    c.setAssetLimits(other, 0, 10_000, sender=deployer)
+    c.setAssetLimits(other, 0, 2_500, sender=deployer)
     with ape.reverts(c.TierCapacityExhausted):
         c.allocateToLayer(1, 100_000 * unit, sender=keeper)
 

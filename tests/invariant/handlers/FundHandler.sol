@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
-import {CheatBase} from "../support/InvariantBase.sol";
+import {CheatBase, Vm} from "../support/InvariantBase.sol";
 import {TieredVault} from "../../../contracts/fund/TieredVault.sol";
 import {AssetController} from "../../../contracts/fund/AssetController.sol";
 import {ITieredVault} from "../../../contracts/interfaces/ITieredVault.sol";
@@ -17,6 +17,10 @@ import {IPlanExecutor} from "../../../contracts/interfaces/IPlanExecutor.sol";
 /// @notice What the suite drives a feed with: TestPriceFeed (Chainlink's MockV3Aggregator, a
 /// new round per answer) and TestRoundlessFeed (RedStone's PriceFeedWithoutRounds: round 1
 /// forever) both answer it.
+interface IERC20Like {
+    function transfer(address to, uint256 value) external returns (bool);
+}
+
 interface ITestFeed {
     function latestRoundData() external view returns (uint80, int256, uint256, uint256, uint80);
     function latestRound() external view returns (uint256);
@@ -108,6 +112,10 @@ contract FundHandler is CheatBase {
     string public inKindBroken; // the shares left lost worth, or a round trip profited
     string public inKindQueueBroken; // the queue's reserved cash or its books were touched
     uint256 public inKindExits; // in-kind exits made (holders' and eve's round trips)
+
+    // fifth review, SEC5-02: a fee minted on value an exit left behind (exitLeavesNoFee)
+    string public leftBehindCharged;
+    uint256 public leftBehindProbes; // probes whose exit went through and whose marks priced
 
     // issue 54: each bounded asset's reference as the last call left it (priceHold), and
     // whether this call's guardian confirmed it (acceptPrice); a reference that moved further
@@ -221,7 +229,13 @@ contract FundHandler is CheatBase {
 
     function setFeeRecipient(address r) external {
         if (feeRecipient == address(0)) feeRecipient = r;
+        // exitLeavesNoFee writes the high-water mark's slot: a layout change fails here
+        require(uint256(vm.load(address(vault), _HWM_SLOT)) == vault.highWaterMark(), "hwm slot moved");
     }
+
+    /// @dev TieredVault's `_hwm`: ERC20's five slots, AccessControl's roles, then the vault's
+    /// own (controller and flags, the reserves, the queue's head, requests, operators, fees).
+    bytes32 internal constant _HWM_SLOT = bytes32(uint256(12));
 
     struct FeeSnap {
         uint256 bal; // the recipient's shares
@@ -692,6 +706,19 @@ contract FundHandler is CheatBase {
 
     /// @dev The fund at its mark: free cash plus the marked invested value, and the supply, both
     /// with the pricing's virtual unit and shares (so a fraction compares per share).
+    /// @dev The fund's value (as _atMark's) at a mark eve takes now, in a probe put back;
+    /// `stored` (the stored mark's) when none can be taken (pricing unavailable).
+    function _valueAtMarkNow(uint256 stored) internal returns (uint256 value) {
+        uint256 snap = vm.snapshotState();
+        vm.prank(eve);
+        try controller.mark() {
+            (value,) = _atMark();
+        } catch {
+            value = stored;
+        }
+        vm.revertToState(snap);
+    }
+
     function _atMark() internal view returns (uint256 value, uint256 supply) {
         (uint256 l2, uint256 l3) = controller.markedValues();
         return (vault.freeCash() + l2 + l3 + 1, vault.totalSupply() + 1e6);
@@ -734,7 +761,10 @@ contract FundHandler is CheatBase {
         if (bal == 0) return;
         InKindBefore memory b;
         b.shares = bound(shares, 1, bal);
+        // the exit marks itself (SEC5-01): the value per share before it is taken at a mark
+        // made now (a probe, put back), so both sides are at the same prices
         (b.v0, b.s0) = _atMark();
+        b.v0 = _valueAtMarkNow(b.v0);
         // the exit accrues the fees owed first: their shares are in the supply it shares out
         b.s0 += vault.pendingFeeShares();
         b.t0 = vault.totalAssets() + 1;
@@ -771,9 +801,104 @@ contract FundHandler is CheatBase {
         }
     }
 
+    /// @notice SEC5-02, a probe (the state is put back after it): an exit, cash or in kind, in
+    /// an outage (a feed answering 0) or not, with a token the in-kind exit must skip (its
+    /// transfers revert) or not; then the outage ends and anyone marks. Against the same state
+    /// with no exit: the performance fee charged (FeesAccrued's, the exit's own accrual
+    /// included) is no more, less a millionth and 10 base units of rounding. Value the exit left behind (the
+    /// price it paid with a down asset at zero, its penalty, a skipped token, the rounding)
+    /// is the holders', never performance.
+    function exitLeavesNoFee(uint256 actorSeed, uint256 shares, uint256 seed) external {
+        // every combination at each call: cash or in kind, outage or not, a skipped token or not
+        for (uint256 mode; mode < 8; ++mode) {
+            _exitLeavesNoFee(actorSeed, shares, mode, seed);
+        }
+    }
+
+    function _exitLeavesNoFee(uint256 actorSeed, uint256 shares, uint256 mode, uint256 seed) internal {
+        if (feeRecipient == address(0)) return;
+        address a = _actor(actorSeed);
+        uint256 bal = vault.balanceOf(a);
+        if (bal == 0) return;
+        uint256 i = seed % tokens.length;
+        (, int256 answer,,,) = feeds[i].latestRoundData();
+        uint256 snap = vm.snapshotState();
+        if (mode & 1 != 0 && !down[i]) feeds[i].updateAnswer(0); // the outage
+        // the high-water mark at the fund's price at its last mark's valuation (the outage's
+        // asset at its last good price), so that value an exit leaves behind would show as a
+        // rise above it: a fund below its mark hides any such fee
+        {
+            (uint256 l2, uint256 l3) = controller.markedValues();
+            uint256 p = Math.mulDiv(vault.freeCash() + l2 + l3 + 1, 1e24, vault.totalSupply() + vault.pendingFeeShares() + 1e6);
+            vm.store(address(vault), _HWM_SLOT, bytes32(p));
+        }
+        uint256 base = vm.snapshotState();
+        // with the exit
+        vm.recordLogs();
+        bool exited = _probeExit(a, bound(shares, 1, bal), mode, tokens[(i + 1) % tokens.length]);
+        bool markedA = _endOutageAndMark(i, answer);
+        uint256 perfA = _perfCharged();
+        vm.revertToState(base);
+        // without it
+        vm.recordLogs();
+        bool markedB = _endOutageAndMark(i, answer);
+        uint256 perfB = _perfCharged();
+        vm.revertToState(snap);
+        if (!exited || !markedA || !markedB) return;
+        ++leftBehindProbes;
+        if (perfA > perfB + perfB / 1e6 + 10 && bytes(leftBehindCharged).length == 0) {
+            leftBehindCharged = "a fee was minted on value an exit left behind";
+        }
+    }
+
+    /// @dev The performance fee (in base units, as FeesAccrued states it) the vault charged in
+    /// the logs recorded since vm.recordLogs().
+    function _perfCharged() internal returns (uint256 perf) {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        bytes32 topic = keccak256("FeesAccrued(address,uint256,uint256,uint256,uint256)");
+        for (uint256 k; k < logs.length; ++k) {
+            if (logs[k].emitter != address(vault) || logs[k].topics[0] != topic) continue;
+            (, uint256 p,,) = abi.decode(logs[k].data, (uint256, uint256, uint256, uint256));
+            perf += p;
+        }
+    }
+
+    /// @dev The probe's exit: in kind (mode bit 2, or a skipped token: bit 1) or by redeem.
+    function _probeExit(address a, uint256 shares, uint256 mode, address skipped) internal returns (bool ok) {
+        bool skip = mode & 2 != 0;
+        if (skip) vm.mockCallRevert(skipped, abi.encodeWithSelector(IERC20Like.transfer.selector), "frozen");
+        if (mode & 4 != 0 || skip) {
+            vm.prank(a);
+            try vault.redeemInKind(shares, a, a) {
+                ok = true;
+            } catch {}
+        } else {
+            uint256 max = vault.maxRedeem(a);
+            if (max != 0) {
+                vm.prank(a);
+                try vault.redeem(shares < max ? shares : max, a, a) {
+                    ok = true;
+                } catch {}
+            }
+        }
+        if (skip) vm.clearMockedCalls();
+    }
+
+    /// @dev Feed i answers `answer` again (if this call took it down) and eve marks: whether
+    /// the mark went through.
+    function _endOutageAndMark(uint256 i, int256 answer) internal returns (bool ok) {
+        if (!down[i]) feeds[i].updateAnswer(answer);
+        vm.prank(eve);
+        try controller.mark() {
+            ok = true;
+        } catch {}
+    }
+
     function _checkInKind(InKindBefore memory b, uint256 paid, uint256 n) internal {
         (uint256 v1, uint256 s1) = _atMark();
-        if (v1 * b.s0 < b.v0 * s1) _inKindFail("an in-kind exit lowered the value per share left at the mark");
+        // the exit marks itself (SEC5-01): the mark after it is a live valuation, which floors
+        // each listed position to a base unit (as the exit price below)
+        if ((v1 + n) * b.s0 < b.v0 * s1) _inKindFail("an in-kind exit lowered the value per share left at the mark");
         if ((vault.totalAssets() + 1 + n) * b.s0 < b.t0 * s1) {
             _inKindFail("an in-kind exit lowered the exit price per share left");
         }
@@ -960,6 +1085,13 @@ contract FundHandler is CheatBase {
             && bytes4(ret) == bytes4(keccak256("ERC4626ExceededMaxDeposit(address,uint256,uint256)"));
     }
 
+    /// @dev The controller's concentration errors (top-3, single-asset).
+    function _isConcentrationError(bytes memory ret) internal pure returns (bool) {
+        return ret.length >= 4
+            && (bytes4(ret) == IAssetControllerTypes.Top3ConcentrationExceeded.selector
+                || bytes4(ret) == IAssetControllerTypes.ConcentrationExceeded.selector);
+    }
+
     /// @dev One rebalance by `caller`: a hash of whether it went through, what it answered (or
     /// reverted with) and, when it went through, the holdings less `less` units of `token`.
     function _runOnce(address caller, bool force, address token, uint256 less) internal returns (bytes32) {
@@ -1025,6 +1157,11 @@ contract FundHandler is CheatBase {
         vm.stopPrank();
         if (!ok && which != 1 && _isCapError(ret)) {
             if (bytes(capReverted).length == 0) capReverted = "a move reverted on a venue's cap";
+        }
+        // SEC5-03: a deploy (allocateToLayer, rebalanceBuffer, rebalance) is cut under every
+        // concentration bound, never reverted by one
+        if (!ok && (which == 0 || which == 3 || which == 5) && _isConcentrationError(ret)) {
+            if (bytes(capReverted).length == 0) capReverted = "a deploy reverted on a concentration bound";
         }
         if (ok && which != 6 && heldAssetDown() && controller.markedAt() != markedBefore) {
             _fail("a keeper move took a mark during an outage");

@@ -25,6 +25,9 @@ interface Vm {
     function getRecordedLogs() external returns (Log[] memory);
     function snapshotState() external returns (uint256);
     function revertToState(uint256 snapshotId) external returns (bool);
+    function mockCallRevert(address callee, bytes calldata data, bytes calldata revertData) external;
+    function clearMockedCalls() external;
+    function store(address target, bytes32 slot, bytes32 value) external;
 }
 
 /// @notice Shared by handlers and suites: the cheatcode address and a uniform `bound`.
