@@ -34,3 +34,9 @@ PRIVATE_FALLBACK = Counter(
     "(KEEPER_PUBLIC_MEMPOOL_FALLBACK), by reason (no_relay, relay_unreachable)",
     ["reason"],
 )
+# every label value a counter can take, exposed at 0 from the start: a dashboard's or an alert's
+# increase() over a series that does not exist yet has no data (Prometheus's advice for labels)
+for _status in ("FAILED", "CANCELLED", "UNKNOWN"):
+    PRIVATE_DROPS.labels(_status)
+for _reason in ("no_relay", "relay_unreachable"):
+    PRIVATE_FALLBACK.labels(_reason)
