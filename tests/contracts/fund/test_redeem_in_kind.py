@@ -414,6 +414,50 @@ def test_redeemInKind__blocked_receiver_and_frozen_token__skipped_rest_paid(
     assert controller.pricingValues() == controller.livePricingValues()
 
 
+def test_redeemInKind__token_burns_all_gas__skipped_at_its_bound_or_starved_exit_reverts(
+    project, vault, controller, fund, invested, alice, keeper, usdt, deployer, list_venue, unit,
+):  # fmt: skip
+    """A position token whose transfer spends all the gas it is given (instead of reverting)
+    no longer blocks the exit: each in-kind transfer gets at most 500,000 gas, the token is
+    skipped (InKindSkipped) and stays in the fund, the rest is paid. A caller who leaves the
+    transfer less than its bound (to have the token skipped on purpose) reverts the whole exit
+    (InKindTransferStarved): nobody chooses which tokens an exit leaves behind."""
+    venue = deployer.deploy(project.TestBlockingVenue, usdt.address)
+    list_venue("burn", venue)
+    controller.purchaseAsset(venue, 50_000 * unit, 0, sender=keeper)
+    held = venue.balanceOf(controller)
+    venue.setBurning(True, sender=alice)
+    shares = vault.balanceOf(alice) // 4
+    cash, _ = _expected(vault, controller, shares, invested)
+    tx = vault.redeemInKind(shares, alice, alice, sender=alice)
+    got_cash, tokens, amounts = tx.return_value
+    paid = dict(zip(tokens, amounts, strict=True))
+    assert got_cash == cash and paid[venue.address] == 0
+    assert venue.balanceOf(controller) == held
+    assert [e for e in tx.events if e.event_name == "InKindSkipped"][0].token == venue.address
+    assert all(paid[t.address] > 0 for t in invested)
+    # the same exit asked again (eth_call, at the state the first left) with less gas each
+    # time: each either pays what the preview says (the burner skipped after its full bound)
+    # or reverts whole; somewhere in the range the burning transfer would get less than its
+    # bound, and there the exit reverts InKindTransferStarved, never pays without the token
+    starved = "0x" + keccak(text="InKindTransferStarved(address)")[:4].hex()
+    want = vault.previewRedeemInKind(shares)[0]
+    outcomes = []
+    w3 = vault.provider.web3
+    call = {"from": alice.address, "to": vault.address,
+            "data": "0x" + bytes(vault.redeemInKind.encode_input(shares, alice, alice)).hex()}  # fmt: skip
+    for less in range(0, 700_001, 25_000):
+        try:
+            raw = w3.eth.call({**call, "gas": tx.gas_used - less})
+        except Exception as err:  # noqa: BLE001 - a revert: nothing of the exit happens
+            text = repr(err) + repr(getattr(err, "data", ""))
+            outcomes.append("starved" if starved in text else "reverted")
+        else:
+            assert int.from_bytes(bytes(raw)[:32], "big") == want, (less, want)
+            outcomes.append("paid")
+    assert outcomes[0] == "paid" and "starved" in outcomes, outcomes
+
+
 def test_redeemInKind__reentered_from_a_token_hook__refused(
     project, vault, controller, fund, invested, alice, keeper, usdt, deployer, list_venue,
     attacker, unit,
