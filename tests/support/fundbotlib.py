@@ -76,3 +76,23 @@ def other_keeper_invests(fund: Any, accounts: Any) -> None:
     for feed in fund.feeds.values():
         feed.updateAnswer(int(feed.latestAnswer()), sender=accounts[0])
     c.rebalance(True, sender=other)
+
+
+ZERO32 = b"\x00" * 32
+
+
+def via_timelock(fund: Any, data: Any, proposer: Any, salt: int) -> None:
+    """``data`` (calldata to the vault) scheduled and executed through the fund's timelock
+    (delay 0 on the local profile) by ``proposer``, under ``salt``."""
+    s = salt.to_bytes(32, "big")
+    fund.timelock.schedule(fund.vault, 0, data, ZERO32, s, 0, sender=proposer)
+    fund.timelock.execute(fund.vault, 0, data, ZERO32, s, sender=proposer)
+
+
+def keeper_cli(env: dict[str, str], *args: str) -> Any:
+    """``keeper ARGS`` in this process with ``env`` (stderr mixed in, exceptions raised)."""
+    from click.testing import CliRunner
+
+    from keepers.cli import main
+
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)

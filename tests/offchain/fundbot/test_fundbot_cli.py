@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -19,12 +18,9 @@ from keepers.runtime.scheduler import (
     stop_scheduler,
 )
 from tests.support.fundbotlib import UNIT
+from tests.support.fundbotlib import keeper_cli as keeper
 
 NOW = 1_800_000_000
-
-
-def keeper(env: dict[str, str], *args: str) -> Any:
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
 @pytest.mark.parametrize(

@@ -11,24 +11,13 @@ import json
 import re
 from typing import Any
 
-from click.testing import CliRunner
 from prometheus_client import REGISTRY
 
-from keepers.cli import main
 from tests.support.consolelib import Client, running_console
+from tests.support.fundbotlib import keeper_cli as keeper
+from tests.support.fundbotlib import via_timelock
 
-ZERO32 = b"\x00" * 32
 NOW = 1_800_000_000
-
-
-def _via_timelock(fund: Any, data: Any, proposer: Any, salt: int) -> None:
-    s = salt.to_bytes(32, "big")
-    fund.timelock.schedule(fund.vault, 0, data, ZERO32, s, 0, sender=proposer)
-    fund.timelock.execute(fund.vault, 0, data, ZERO32, s, sender=proposer)
-
-
-def keeper(env: dict[str, str], *args: str) -> Any:
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
 def _minted(vault: Any) -> tuple[int, int]:
@@ -43,8 +32,8 @@ def _minted(vault: Any) -> tuple[int, int]:
 def test_fees_paid__status_console_metrics_and_plan_reports(env, fresh, accounts, chain, make_bot):
     admin, recipient, other = accounts[1], accounts[9], accounts[8]
     v, cash = fresh.vault, fresh.cash
-    _via_timelock(fresh, v.setFeeRecipient.encode_input(recipient), admin, 1)
-    _via_timelock(fresh, v.setFees.encode_input(200, 2_000), admin, 2)
+    via_timelock(fresh, v.setFeeRecipient.encode_input(recipient), admin, 1)
+    via_timelock(fresh, v.setFees.encode_input(200, 2_000), admin, 2)
     unit = 10 ** int(cash.decimals())
     cash.mint(admin, 1_000 * unit, sender=accounts[0])
     cash.approve(v, 2**256 - 1, sender=admin)

@@ -8,32 +8,19 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
-from click.testing import CliRunner
-
-from keepers.cli import main
 from tests.support.consolelib import Client, running_console
+from tests.support.fundbotlib import keeper_cli as keeper
+from tests.support.fundbotlib import via_timelock
 
-ZERO32 = b"\x00" * 32
 NOW = 1_800_000_000
-
-
-def _via_timelock(fund: Any, data: Any, proposer: Any, salt: int) -> None:
-    s = salt.to_bytes(32, "big")
-    fund.timelock.schedule(fund.vault, 0, data, ZERO32, s, 0, sender=proposer)
-    fund.timelock.execute(fund.vault, 0, data, ZERO32, s, sender=proposer)
-
-
-def keeper(env: dict[str, str], *args: str) -> Any:
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
 def test_status_and_console__fees_in_kind_exit_and_a_held_step(env, fresh, accounts, chain):
     admin, guardian, recipient = accounts[1], accounts[3], accounts[9]
     v = fresh.vault
-    _via_timelock(fresh, v.setFeeRecipient.encode_input(recipient), admin, 1)
-    _via_timelock(fresh, v.setFees.encode_input(100, 1_000), admin, 2)
+    via_timelock(fresh, v.setFeeRecipient.encode_input(recipient), admin, 1)
+    via_timelock(fresh, v.setFees.encode_input(100, 1_000), admin, 2)
     chain.mine(timestamp=chain.pending_timestamp + 6 * 3_600)  # management fee (feeds fresh)
 
     r = keeper(env, "--json", "status")

@@ -9,20 +9,15 @@ import json
 import re
 from typing import Any
 
-from click.testing import CliRunner
 from prometheus_client import REGISTRY
 
-from keepers.cli import main
 from keepers.runtime import metrics
 from tests.support.consolelib import Client, running_console
+from tests.support.fundbotlib import keeper_cli as keeper
 
 ZERO32 = b"\x00" * 32
 WINDOW = 14 * 86_400
 NOW = 1_800_000_000
-
-
-def keeper(env: dict[str, str], *args: str) -> Any:
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
 def _queued(env: dict[str, str]) -> list[dict[str, Any]]:

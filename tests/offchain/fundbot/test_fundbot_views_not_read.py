@@ -29,6 +29,7 @@ from eth_utils import function_abi_to_4byte_selector
 from keepers import abis
 from keepers.cli import main
 from tests.support.consolelib import Client, running_console
+from tests.support.fundbotlib import keeper_cli as keeper
 from tests.support.reverting_view import view_reverts
 
 NOW = 1_800_000_000
@@ -128,10 +129,6 @@ def _target(record: dict[str, Any], contract: str) -> str:
     if contract == "asset":
         return record["assets"]["TBILL-A"]
     return record["adapters"][contract]
-
-
-def keeper(env: dict[str, str], *args: str) -> Any:
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
 def test_views__status_and_console_read__each_named_in_the_list(env, fresh):
