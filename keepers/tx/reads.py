@@ -11,7 +11,8 @@ tests/offchain/test_reads.py checks against web3's own encoding and decoding.
 
 A read that fails fails alone: ``call_many`` gives each item its value or a ``ReadFailed``
 (the caller says "not read" for that item only); ``call_all`` raises the first failure, as
-web3's batch did (a revert as web3's ``ContractLogicError``, so callers' handlers stay)."""
+web3's batch did (a revert as web3's ``ContractLogicError``, no or an undecodable answer as its
+``BadFunctionCallOutput``, so callers' handlers stay)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from eth_abi.grammar import BasicType, TupleType, parse
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
 from web3 import Web3
-from web3.exceptions import ContractLogicError, Web3RPCError
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 
 from keepers import abis
 
@@ -90,17 +91,24 @@ class Read:
 
 @dataclass(frozen=True)
 class ReadFailed:
-    """A read that did not answer: reverted (``reverted``, with its data) or refused by the
-    node. Never a value: the caller says "not read" for that item."""
+    """A read that did not answer: reverted (``reverted``, with its data), answered nothing or
+    something its ABI cannot decode (``bad_output``: no code at the address, another contract),
+    or refused by the node. Never a value: the caller says "not read" for that item."""
 
     what: str
     message: str
     data: str | None = None
     reverted: bool = False
+    bad_output: bool = False
 
     def error(self) -> Exception:
+        """As web3's ``.call()`` raises it: a revert as ``ContractLogicError``, no or an
+        undecodable answer as ``BadFunctionCallOutput``, the node's refusal as
+        ``Web3RPCError``."""
         if self.reverted:
             return ContractLogicError(f"{self.what}: {self.message}", data=self.data)
+        if self.bad_output:
+            return BadFunctionCallOutput(f"{self.what}: {self.message}")
         return Web3RPCError(f"{self.what}: {self.message}")
 
 
@@ -127,12 +135,13 @@ def call_many(w3: Web3, reads: Sequence[Read], block: int | str) -> list[Any]:
             continue
         raw = bytes.fromhex(str(item.get("result") or "0x")[2:])
         if not raw and r.fn.outputs:  # no code at `to`: a call to an EOA returns nothing
-            out.append(ReadFailed(r.fn.name, "returned no data", None, True))
+            out.append(ReadFailed(r.fn.name, "returned no data", bad_output=True))
             continue
         try:
             out.append(r.fn.result(raw))
         except Exception as exc:  # noqa: BLE001 - undecodable: not what the ABI says
-            out.append(ReadFailed(r.fn.name, f"undecodable answer ({type(exc).__name__})"))
+            why = f"undecodable answer ({type(exc).__name__})"
+            out.append(ReadFailed(r.fn.name, why, bad_output=True))
     return out
 
 

@@ -12,7 +12,7 @@ from eth_abi.grammar import BasicType, TupleType, parse
 from web3 import Web3
 from web3._utils.abi import map_abi_data
 from web3._utils.normalizers import BASE_RETURN_NORMALIZERS
-from web3.exceptions import ContractLogicError
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
 from keepers import abis
 from keepers.tx.node import connect_web3
@@ -109,6 +109,12 @@ def test_call_many__value_revert_and_no_code__each_answers_alone(node):
     assert out[0] == 42
     assert isinstance(out[1], ReadFailed) and out[1].reverted and out[1].what == "decimals"
     assert isinstance(out[2], ReadFailed) and "no data" in out[2].message
+    assert out[2].bad_output and not out[2].reverted  # as web3: BadFunctionCallOutput
+    with pytest.raises(BadFunctionCallOutput, match="decimals: returned no data"):
+        call_all(w3, [Read(good, total), Read(empty, total)], block)
+    # an answer its ABI cannot decode (a bool read from a contract returning 42): bad output
+    (odd,) = call_many(w3, [Read(good, fn("IERC20Min", "approve"), (good, 1))], block)
+    assert isinstance(odd, ReadFailed) and odd.bad_output and "undecodable" in odd.message
     assert call_all(w3, [Read(good, total)] * 3, "latest") == [42, 42, 42]
     with pytest.raises(ContractLogicError, match="decimals"):
         call_all(w3, [Read(good, total), Read(bad, total)], block)
