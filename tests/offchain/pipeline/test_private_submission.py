@@ -607,6 +607,10 @@ def test_pipeline_private__interval_mining__txpool_never_shows_a_held_trade(tmp_
                 _intent(pipe, it.id).status == "broadcast" for it in everyone))  # fmt: skip
             public_hashes = {a.tx_hash for a in _attempts(pipe, public.id)}
             _until(lambda: seen & public_hashes)  # the poller sees the public pool
+            # and keeps polling while the relay holds the trades (a fast run ended before the
+            # sixth poll: the hold must be watched, not only the hand-over)
+            held_polls = len(polls) + 6
+            _until(lambda: len(polls) >= held_polls)
             relay.paused = False
             assert pipe.run(until_idle=True, max_seconds=60)
         finally:
