@@ -1239,15 +1239,6 @@ contract AssetController is IAssetController, AssetControllerStorage {
         }
     }
 
-    function _indexOf(address token) private view returns (uint256) {
-        _requireAsset(token);
-        uint256 n = _list.length;
-        for (uint256 i; i < n; ++i) {
-            if (_list[i] == token) return i;
-        }
-        revert UnknownAsset(token); // unreachable: a registered asset is listed
-    }
-
     function _deficit(Snap memory s, uint8 t) private view returns (uint256) {
         uint256 tv = BpsLib.share(s.gross, _targets[t]);
         return tv > s.tierValues[t] ? tv - s.tierValues[t] : 0;

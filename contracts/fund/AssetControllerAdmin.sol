@@ -305,11 +305,6 @@ contract AssetControllerAdmin is AssetControllerStorage {
         held = a.bounded && referencePrice != 0 && answer != 0 && PriceStepLib.beyond(referencePrice, answer, allowedBps);
     }
 
-    /// @dev Listed `token`'s index (callers checked it is registered: a registered asset is listed).
-    function _indexOf(address token) private view returns (uint256 i) {
-        while (_list[i] != token) ++i;
-    }
-
     /* SETTLEMENT */
 
     /// @dev See IAssetController. Moved here from the controller (the EIP-170 size limit):
@@ -449,8 +444,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
         // Only the units the fund accounts for (those of its last mark or move, as users'
         // pricing counts them): an outsider's transfer in never keeps an asset listed.
         uint256 n = _list.length;
-        uint256 i;
-        while (_list[i] != token) ++i; // listed (checked above)
+        uint256 i = _indexOf(token);
         uint256 units = IERC20(token).balanceOf(address(this));
         uint256 acct = _marked[i].units;
         units = (units < acct ? units : acct) + pt;

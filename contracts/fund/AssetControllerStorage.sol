@@ -298,6 +298,18 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         if (address(a.adapter) == address(0)) revert UnknownAsset(token);
     }
 
+    /// @dev `token`'s index in the list, for the controller and its admin module alike (one
+    /// copy, issue 64). UnknownAsset for a token not listed: the list holds every registered
+    /// asset and nothing else (addAsset pushes, removeAsset pops), so this is also the check
+    /// that `token` is registered.
+    function _indexOf(address token) internal view returns (uint256 i) {
+        uint256 n = _list.length;
+        for (; i < n; ++i) {
+            if (_list[i] == token) return i;
+        }
+        revert UnknownAsset(token);
+    }
+
     /* INTERNAL: CONFIGURATION */
 
     /// @dev Risk-increasing changes only from the timelock (DEFAULT_ADMIN_ROLE); risk-reducing

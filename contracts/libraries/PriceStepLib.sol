@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {BpsLib} from "./BpsLib.sol";
+
 /// @title PriceStepLib
 /// @notice The valuation step bound's arithmetic (issue 54), shared by the controller's price
 /// reads and its admin module's priceHold view so both judge an answer the same way.
@@ -10,8 +13,6 @@ pragma solidity ^0.8.24;
 /// lets a genuine restatement stand without anyone acting: a 15% step under a 5% + 1%/day
 /// bound stands after 10 days (beyond 5% + 1% * 10 = 15% it is no longer exceeded).
 library PriceStepLib {
-    uint256 internal constant BPS = 10_000;
-
     /// @notice The bound in bps `elapsed` seconds after the reference was set.
     function allowedBps(uint256 stepBps, uint256 perDayBps, uint256 elapsed) internal pure returns (uint256) {
         // cannot overflow: a uint16 times a uint32-ish elapsed (block time less a uint32 time)
@@ -25,7 +26,7 @@ library PriceStepLib {
         uint256 d = p > ref ? p - ref : ref - p;
         // cannot overflow: d and ref are below 2^128, BPS below 2^14, allowed below 2^80
         unchecked {
-            return d * BPS > ref * allowed;
+            return d * BpsLib.BPS > ref * allowed;
         }
     }
 
@@ -33,9 +34,6 @@ library PriceStepLib {
     function moveBps(uint256 ref, uint256 p) internal pure returns (uint256) {
         if (ref == 0 || p == 0) return 0;
         uint256 d = p > ref ? p - ref : ref - p;
-        // cannot overflow: d below 2^128
-        unchecked {
-            return (d * BPS + ref - 1) / ref;
-        }
+        return Math.mulDiv(d, BpsLib.BPS, ref, Math.Rounding.Ceil);
     }
 }
