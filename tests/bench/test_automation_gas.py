@@ -25,7 +25,8 @@ def test_bench__automation_gas(project, chain, accounts):
     anchor = CHAINLINK_V23_CONDITIONAL_OVERHEAD
     billed = CHAINLINK_V23_BILLED_FIXED + CHAINLINK_V23_BILLED_PER_UPKEEP
     rows = [
-        ("execute overhead, execution gas (target <= 35,000)", s["execute_overhead_execution"]),
+        # issue 68's goal: 20,000 (docs/development/performance.md says where the rest goes)
+        ("execute overhead, execution gas (goal <= 20,000)", s["execute_overhead_execution"]),
         (
             "execute overhead incl. 21,000 intrinsic + calldata",
             s["execute_overhead_with_intrinsic"],
