@@ -269,6 +269,7 @@ def hold_alerts(bot: Any, reading: Any) -> None:
     if reading.fees is not None:
         f = reading.fees
         metrics.observe_fees(f.pending_value, f.high_water_mark, f.price_per_share)
+        metrics.observe_phase(f.phase)
     held = reading.held
     if not held:
         bot.end_alert(NAV_JUMP, "nav_jump_ended", "no asset's valuation is held any more", now)
