@@ -319,3 +319,24 @@ def test_closing__in_kind_exit_goes_on_closed__refused_for_redeem(
         vault.redeemInKind(shares, alice, alice, sender=alice)
     with ape.reverts(vault.FundNotOpen, phase=CLOSED):
         vault.requestRedeem(shares, alice, alice, sender=alice)
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_closing__scheduled_and_keeper_rebalance_with_cash_far_above_band__buy_nothing(
+    fund, vault, controller, invested, whale, keeper, deployer, attacker, unit, force
+):
+    """The automation stops buying: with 5M of new cash in L1 (the open fund's rebalance would
+    invest most of it), a run while closing, by the scheduled rebalancer's role or the keeper,
+    forced or not, purchases nothing; what it does is sell (the controller sees no L1 cash:
+    availableCash() answers 0) within its usual guards."""
+    vault.deposit(5_000_000 * unit, whale, sender=whale)
+    vault.initiateClosing(sender=deployer)
+    controller.grantRole(controller.REBALANCER_ROLE(), attacker, sender=deployer)
+    invested_before = controller.pricingValues()[1]
+    for who in (attacker, keeper):
+        try:
+            tx = controller.rebalance(force, sender=who)
+        except ape.exceptions.ContractLogicError:
+            continue  # a run refused (held, out of band with every move cut) buys nothing either
+        assert not [e for e in tx.events if e.event_name == "Purchased"]
+    assert controller.pricingValues()[1] <= invested_before
