@@ -482,10 +482,12 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 bal = _cashBalance();
         uint256 cash = _free(bal);
         uint256 low;
-        uint256 ta = _closedAssets;
-        uint256 supply = _closedSupply;
+        uint256 ta;
+        uint256 supply;
         uint256 supplyBefore;
-        if (!closed) {
+        if (closed) {
+            (ta, supply) = (_closedAssets, _closedSupply);
+        } else {
             // one exit price for the batch; each payout is at most its shares' worth at it, so
             // the price of the shares left behind cannot fall as the batch proceeds
             bool down;
