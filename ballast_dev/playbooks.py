@@ -274,6 +274,23 @@ def rotate_keeper(record: dict[str, Any], a: Any) -> list[Batch]:
     return _through_timelock(record, "rotate-keeper", purpose, calls, a)
 
 
+def initiate_closing(record: dict[str, Any], a: Any) -> list[Batch]:
+    """Issue 67: the wind-down's one timelocked call (no entries from then on, for ever)."""
+    vault = _need(record, "vault")
+    purpose = "Start the fund's wind-down: no entries from here on, the keeper sells toward cash"
+    return _through_timelock(
+        record, "initiate-closing", purpose, [call("TieredVault", vault, "initiateClosing")], a
+    )
+
+
+def close_fund(record: dict[str, Any], a: Any) -> list[Batch]:
+    """Issue 67: close() is anyone's once what is left is cash; the Safe may send it too."""
+    vault = _need(record, "vault")
+    return [Batch("close.json", "Ballast: close the fund",
+                  "Fix the price per share once the controller values nothing (anyone may send it)",
+                  (call("TieredVault", vault, "close"),))]  # fmt: skip
+
+
 def _executor(record: dict[str, Any]) -> str:
     ex = (record.get("automation") or {}).get("plan_executor") or record.get("plan_executor")
     if not ex:
@@ -340,6 +357,8 @@ BATCHES: dict[str, Callable[[dict[str, Any], Any], list[Batch]]] = {
     "lock-executor": lock_executor,
     "restore-executor": restore_executor,
     "swap-owner": swap_owner,
+    "initiate-closing": initiate_closing,
+    "close": close_fund,
 }
 
 # The committed examples (docs/playbooks/batches/), made from example-record.json: the command
@@ -372,6 +391,8 @@ EXAMPLE_ARGS: tuple[tuple[str, ...], ...] = (
      "0x0000000000000000000000000000000000000B0B,0x00000000000000000000000000000000000CA201",
      "--old", "0x0000000000000000000000000000000000000B0B",
      "--new", "0x0000000000000000000000000000000000000DA7"),
+    ("initiate-closing", "--delay", "172800"),
+    ("close",),
 )  # fmt: skip
 
 

@@ -90,6 +90,9 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     // a rate of _fees is above 0: in the slot every entry and exit reads (controller), so the
     // fees-off path reads no slot of its own
     bool private _feesOn;
+    // the wind-down's phase (issue 67): Open, Closing (no entries, no cash out to the
+    // controller), Closed (exits at the price fixed by close()); in the slot every entry reads
+    Phase private _phase;
     // one slot, read by every entry and exit: the queue's two reserves (uint96: 7.9e28 base
     // units, 79 billion tokens of 18 decimals; a request that would pass it is refused) and the
     // cash band of the controller's last mark (see noteMark)
@@ -107,6 +110,9 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     // mark would charge a fee on every later call)
     uint256 private _hwm;
     uint256 private _book;
+    // fixed by close(): every exit after it pays shares * _closedAssets / _closedSupply
+    uint256 private _closedAssets;
+    uint256 private _closedSupply;
 
     constructor(IERC20 asset_, string memory name_, string memory symbol_, address admin)
         ERC20(name_, symbol_)
@@ -132,29 +138,39 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         return freeCash() + low;
     }
 
-    /// @notice 0 while deposits are paused or a held asset's feed is down.
+    /// @notice 0 while deposits are paused, a held asset's feed is down, or from closing on.
     function maxDeposit(address receiver) public view override(ERC4626, IERC4626) returns (uint256) {
-        return depositsPaused || _feedDown() ? 0 : super.maxDeposit(receiver);
+        return depositsPaused || _phase != Phase.Open || _feedDown() ? 0 : super.maxDeposit(receiver);
     }
 
-    /// @notice 0 while deposits are paused or a held asset's feed is down.
+    /// @notice 0 while deposits are paused, a held asset's feed is down, or from closing on.
     function maxMint(address receiver) public view override(ERC4626, IERC4626) returns (uint256) {
-        return depositsPaused || _feedDown() ? 0 : super.maxMint(receiver);
+        return depositsPaused || _phase != Phase.Open || _feedDown() ? 0 : super.maxMint(receiver);
     }
 
-    /// @notice What `owner` can take at once: capped by cash not earmarked for the queue.
+    /// @notice What `owner` can take at once: capped by cash not earmarked for the queue (once
+    /// closed: by the free cash, at the fixed price, whatever the pause).
     function maxWithdraw(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
-        if (withdrawalsPaused) return 0;
+        (bool open, uint256 cash) = _exitCash();
+        if (!open) return 0;
         uint256 own = super.maxWithdraw(owner);
-        uint256 cash = availableCash();
         return own < cash ? own : cash;
     }
 
     function maxRedeem(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
-        if (withdrawalsPaused) return 0;
+        (bool open, uint256 cash) = _exitCash();
+        if (!open) return 0;
         uint256 own = balanceOf(owner);
-        uint256 cashShares = _convertToShares(availableCash(), Math.Rounding.Floor);
+        uint256 cashShares = _convertToShares(cash, Math.Rounding.Floor);
         return own < cashShares ? own : cashShares;
+    }
+
+    /// @dev Whether a priced exit is open and the cash it may take: closed, always and all the
+    /// free cash (every holder's part of it is fixed); otherwise not while paused, and the cash
+    /// not earmarked for the queue.
+    function _exitCash() private view returns (bool open, uint256 cash) {
+        if (_phase == Phase.Closed) return (true, freeCash());
+        return (!withdrawalsPaused, _available());
     }
 
     /// @notice Shares for `assets` at the entry price: the higher of mark and live valuation.
@@ -175,12 +191,14 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// @dev The exit price (free cash + the lower valuation) over the supply with the fee
     /// shares an accrual would mint now: previewWithdraw/Redeem, convertTo*, max*.
     function _convertToShares(uint256 assets, Math.Rounding rounding) internal view override returns (uint256) {
+        if (_phase == Phase.Closed) return assets.mulDiv(_closedSupply, _closedAssets, rounding); // close(): assets > 0
         (uint256 low,, bool down) = _invested();
         uint256 bal = _cashBalance();
         return assets.mulDiv(_supplyNow(low, down, bal) + 10 ** _decimalsOffset(), _free(bal) + low + 1, rounding);
     }
 
     function _convertToAssets(uint256 shares, Math.Rounding rounding) internal view override returns (uint256) {
+        if (_phase == Phase.Closed) return shares.mulDiv(_closedAssets, _closedSupply, rounding);
         (uint256 low,, bool down) = _invested();
         uint256 bal = _cashBalance();
         return shares.mulDiv(_free(bal) + low + 1, _supplyNow(low, down, bal) + 10 ** _decimalsOffset(), rounding);
@@ -220,6 +238,11 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         nonReentrant
         returns (uint256 shares)
     {
+        if (_phase == Phase.Closed) {
+            shares = _convertToShares(assets, Math.Rounding.Ceil);
+            _exitClosed(receiver, owner, assets, shares);
+            return shares;
+        }
         if (withdrawalsPaused) revert WithdrawalsPaused();
         uint256 bal = _cashBalance();
         (uint256 free, uint256 cash) = _cashAt(bal);
@@ -239,6 +262,11 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         nonReentrant
         returns (uint256 assets)
     {
+        if (_phase == Phase.Closed) {
+            assets = _convertToAssets(shares, Math.Rounding.Floor);
+            _exitClosed(receiver, owner, assets, shares);
+            return assets;
+        }
         if (withdrawalsPaused) revert WithdrawalsPaused();
         uint256 bal = _cashBalance();
         (uint256 free, uint256 cash) = _cashAt(bal);
@@ -250,6 +278,15 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (!down) _afterFlow(low, free, supply, bal - assets);
         else _afterOutageExit(free, supply, bal - assets); // pricing unavailable: see there
         _checkBand(cash - assets);
+    }
+
+    /// @dev An exit once closed: at the fixed price (`assets` for `shares`, rounded for the
+    /// fund by the caller), no pause, no price read, no fee. The free cash always covers it:
+    /// every share's part was fixed out of the free cash at close, each rounded down.
+    function _exitClosed(address receiver, address owner, uint256 assets, uint256 shares) private {
+        uint256 cash = freeCash();
+        if (assets > cash) revert InsufficientCash(assets, cash);
+        _withdraw(_msgSender(), receiver, owner, assets, shares);
     }
 
     /// @dev Measures what arrived: a fee-on-transfer (or otherwise short-paying) base token
@@ -293,6 +330,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// @dev Checks for deposit/mint; returns the exit and the entry valuations.
     function _entryValue() private view returns (uint256 low, uint256 high) {
         if (depositsPaused) revert DepositsPaused();
+        if (_phase != Phase.Open) revert FundNotOpen(_phase);
         bool down;
         (low, high, down) = _invested();
         if (down) revert FeedDown();
@@ -319,7 +357,14 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     }
 
     /// @inheritdoc ITieredVault
+    /// @dev 0 from closing on: the controller values L1 through this, so it sees no cash to
+    /// invest (its rebalance buys nothing) and pullCash refuses every purchase.
     function availableCash() public view returns (uint256) {
+        return _phase == Phase.Open ? _available() : 0;
+    }
+
+    /// @dev Free cash less what queued requests are owed, floored at 0 (the vault's own checks).
+    function _available() private view returns (uint256) {
         uint256 cash = freeCash();
         uint256 owed = _pending;
         return cash > owed ? cash - owed : 0;
@@ -391,6 +436,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         returns (uint256 requestId)
     {
         if (withdrawalsPaused) revert WithdrawalsPaused();
+        if (_phase == Phase.Closed) revert FundNotOpen(Phase.Closed); // redeem: at once, at the fixed price
         if (controller_ == address(0)) revert ZeroAddress("controller");
         uint256 estimate = previewRedeem(shares);
         if (shares == 0 || estimate == 0) revert ZeroRedemption(shares);
@@ -422,36 +468,48 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             })
         );
         _tail = uint64(requestId);
-        _checkBand(availableCash());
+        _checkBand(_available());
         emit RedeemRequest(controller_, owner, requestId, msg.sender, shares);
     }
 
     /// @inheritdoc ITieredVault
     function fulfilRedemptions(uint256 maxCount) external nonReentrant returns (uint256 count, uint256 assets) {
-        if (msg.sender != controller) _checkRole(KEEPER_ROLE);
+        bool closed = _phase == Phase.Closed;
+        // once closed anyone: every request is paid the fixed price, nobody chooses anything
+        if (msg.sender != controller && !closed) _checkRole(KEEPER_ROLE);
         uint256 id = nextRequestToFulfil;
         if (_tail == 0) return (0, 0); // nothing queued: no valuation pass
         uint256 bal = _cashBalance();
         uint256 cash = _free(bal);
-        // one exit price for the batch; each payout is at most its shares' worth at it, so the
-        // price of the shares left behind cannot fall as the batch proceeds
-        (uint256 low,, bool down) = _invested();
-        if (down) {
-            // an outage decides nothing: no request is priced with a held asset at zero
-            emit FulfilmentHeld(id);
-            return (0, 0);
+        uint256 low;
+        uint256 ta;
+        uint256 supply;
+        uint256 supplyBefore;
+        if (closed) {
+            (ta, supply) = (_closedAssets, _closedSupply);
+        } else {
+            // one exit price for the batch; each payout is at most its shares' worth at it, so
+            // the price of the shares left behind cannot fall as the batch proceeds
+            bool down;
+            (low,, down) = _invested();
+            if (down) {
+                // an outage decides nothing: no request is priced with a held asset at zero
+                emit FulfilmentHeld(id);
+                return (0, 0);
+            }
+            supplyBefore = _accrue(low, false, bal);
+            ta = cash + low + 1;
+            supply = supplyBefore + 10 ** _decimalsOffset();
         }
         uint256 freeBefore = cash;
-        uint256 supplyBefore = _accrue(low, false, bal);
-        uint256 ta = cash + low + 1;
-        uint256 supply = supplyBefore + 10 ** _decimalsOffset();
         // every entry on the list is pending (a cancel unlinks its own): each step funds one
         // request or stops, so the walk costs O(maxCount) whatever was cancelled before
         while (id != 0 && count < maxCount) {
             Entry storage r = _requests[id];
             uint256 estimate = r.assets;
             uint256 a = Math.mulDiv(r.shares, ta, supply);
-            if (a > estimate) a = estimate; // a rise after the request stays with the holders
+            // a rise after the request stays with the holders (once closed: the fixed price)
+            if (a > estimate && !closed) a = estimate;
             if (a > cash) break; // strictly in order: no request overtakes an older one
             r.status = RequestStatus.Claimable;
             r.assets = uint128(a); // a <= estimate, a uint128
@@ -460,7 +518,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
                 cash -= a;
                 _pending -= uint96(estimate); // every estimate was added as a uint96
             }
-            _claimable += uint96(a); // a <= estimate
+            _claimable = SafeCast.toUint96(_claimable + a); // a <= estimate, or a part of the cash at close
             _burn(address(this), r.shares);
             assets += a;
             ++count;
@@ -477,7 +535,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             // a payout below its shares' worth now (the estimate) leaves the rest to the holders:
             // a flow's rise, not performance
             _afterFlow(low, freeBefore, supplyBefore, bal);
-            _checkBand(availableCash());
+            _checkBand(_available());
         }
     }
 
@@ -498,7 +556,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         _pending -= uint96(r.assets); // the estimate added at request time, a uint96
         uint256 shares = r.shares;
         _transfer(address(this), r.owner, shares);
-        _checkBand(availableCash());
+        _checkBand(_available());
         emit RedeemCancelled(id, party, r.owner, shares);
     }
 
@@ -550,6 +608,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     {
         if (receiver == address(0)) revert ZeroAddress("receiver");
         if (shares == 0) revert ZeroRedemption(0);
+        if (_phase == Phase.Closed) revert FundNotOpen(Phase.Closed); // redeem: all cash, no penalty
         if (msg.sender != owner && !isOperator[owner][msg.sender]) _spendAllowance(owner, msg.sender, shares);
         // the fees owed so far first (never reverts: nothing accrues while pricing is
         // unavailable), so their shares share the exit's pro rata like any other
@@ -672,7 +731,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// @inheritdoc ITieredVault
     function pullCash(address to, uint256 amount) external nonReentrant {
         if (msg.sender != controller) revert NotController(msg.sender);
-        uint256 cash = availableCash();
+        uint256 cash = availableCash(); // 0 from closing on: no purchase
         if (amount > cash) revert InsufficientCash(amount, cash);
         IERC20(asset()).safeTransfer(to, amount);
         _bookCashOut(amount);
@@ -685,7 +744,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (msg.sender != controller) revert NotController(msg.sender);
         uint64 w = _bandOf(l2, l3, bands);
         _cashBand = w;
-        inBand = _inBand(w, availableCash());
+        inBand = _inBand(w, _available());
         _accrueAtMark(l2 + l3);
     }
 
@@ -827,6 +886,40 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         _checkRole(ADMIN_ROLE);
     }
 
+    /* WIND-DOWN */
+
+    /// @inheritdoc ITieredVault
+    function phase() external view returns (Phase) {
+        return _phase;
+    }
+
+    /// @inheritdoc ITieredVault
+    function closedPrice() external view returns (uint256 assets, uint256 supply) {
+        return (_closedAssets, _closedSupply);
+    }
+
+    /// @inheritdoc ITieredVault
+    function initiateClosing() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_phase != Phase.Open) revert FundNotOpen(_phase);
+        _phase = Phase.Closing;
+        emit ClosingInitiated();
+    }
+
+    /// @inheritdoc ITieredVault
+    function close() external nonReentrant {
+        if (_phase != Phase.Closing) revert NotClosing(_phase);
+        (uint256 low, uint256 high, bool down) = _invested();
+        uint256 free = freeCash();
+        if (down || high != 0 || free == 0) revert CloseNotReady(high, down);
+        _accrue(low, false, _cashBalance()); // the fees owed up to now, then none ever again
+        (_fees.managementBps, _fees.performanceBps, _feesOn) = (0, 0, false);
+        uint256 supply = totalSupply() + 10 ** _decimalsOffset();
+        (_closedAssets, _closedSupply, _phase) = (free, supply, Phase.Closed);
+        if (_cashBand != 0) _cashBand = _NO_BAND; // nothing to keep in band any more
+        emit FeesSet(0, 0);
+        emit Closed(free, supply);
+    }
+
     /* FEES */
 
     /// @inheritdoc ITieredVault
@@ -859,6 +952,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (performanceBps > MAX_PERFORMANCE_FEE_BPS) {
             revert FeeAboveCap("performanceBps", performanceBps, MAX_PERFORMANCE_FEE_BPS);
         }
+        if (_phase == Phase.Closed) revert FundNotOpen(Phase.Closed); // no fee accrues once closed
         FeeSlot memory f = _fees;
         // raising either rate adds risk for holders: the timelock; lowering: the admin at once
         if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {

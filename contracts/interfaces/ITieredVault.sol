@@ -28,6 +28,16 @@ interface ITieredVault is IERC4626 {
         Cancelled
     }
 
+    /// @notice The wind-down's phase (issue 67; Lagoon v0.6.0's states): Open; Closing (set by
+    /// the timelock: no entries, no cash out to the controller, so the keeper can only sell);
+    /// Closed (set by anyone once the controller holds nothing of value: the price per share
+    /// is fixed, every exit pays it, no fee accrues). Never goes back.
+    enum Phase {
+        Open,
+        Closing,
+        Closed
+    }
+
     struct Redemption {
         address controller; // ERC-7540 controller: claims (itself or through an operator)
         address owner; // whose shares were locked
@@ -76,6 +86,16 @@ interface ITieredVault is IERC4626 {
     /// risk for holders (a higher fee).
     error RiskIncreaseRequiresTimelock(address caller, string what);
 
+    /// @notice Refused in phase `phase`: entries from closing on; once closed, requests, the
+    /// in-kind exit (redeem pays the fixed price in cash) and fee changes.
+    error FundNotOpen(Phase phase);
+    /// @notice close() needs the fund closing (initiateClosing first), never again once closed.
+    error NotClosing(Phase phase);
+    /// @notice close() needs what is left to be cash: the controller values `invested` (its
+    /// higher valuation) at 0, with pricing available (`pricingUnavailable` false: no feed down,
+    /// no valuation held, no move under way), and some free cash to fix the price on.
+    error CloseNotReady(uint256 invested, bool pricingUnavailable);
+
     /* EVENTS */
 
     /// @notice The AssetController was wired in.
@@ -99,6 +119,11 @@ interface ITieredVault is IERC4626 {
     event DepositsPausedSet(bool paused);
     /// @notice Withdrawals were paused or unpaused.
     event WithdrawalsPausedSet(bool paused);
+    /// @notice The timelock started the wind-down: no entries from here on.
+    event ClosingInitiated();
+    /// @notice The fund closed: every exit from here on pays `shares * assets / supply` (`assets`:
+    /// the free cash at close; `supply`: the share supply then plus the 10**6 virtual shares).
+    event Closed(uint256 assets, uint256 supply);
     /// @notice Fees were minted to `recipient`: `shares` worth `managementFee` + `performanceFee`
     /// assets at the exit price; the high-water mark is `highWaterMark` after them.
     event FeesAccrued(
@@ -129,7 +154,8 @@ interface ITieredVault is IERC4626 {
     /// @notice Cash reserved for funded, unclaimed redemptions.
     function claimableRedemptions() external view returns (uint256);
 
-    /// @notice Cash the controller may move out of L1 now: free cash less pending redemptions.
+    /// @notice Cash the controller may move out of L1 now: free cash less pending redemptions
+    /// (0 from closing on: nothing is invested any more).
     function availableCash() external view returns (uint256);
 
     /// @notice A queued redemption.
@@ -220,7 +246,8 @@ interface ITieredVault is IERC4626 {
     /// never priced with that asset at zero. Cancelled requests are not in the queue (a cancel
     /// unlinks its request), so every step of the walk funds a request or stops it: a call
     /// costs O(maxCount) whatever was requested and cancelled before.
-    /// @dev Keeper or controller.
+    /// Once closed: by anyone, each request at the fixed price (closedPrice), whatever its estimate.
+    /// @dev Keeper or controller (anyone once closed).
     /// @return count Requests funded.
     /// @return assets Assets reserved for them.
     function fulfilRedemptions(uint256 maxCount) external returns (uint256 count, uint256 assets);
@@ -266,6 +293,35 @@ interface ITieredVault is IERC4626 {
         external
         view
         returns (uint256 cash, address[] memory tokens, uint256[] memory amounts);
+
+    /* WIND-DOWN */
+
+    /// @notice The wind-down's phase (Open, Closing, Closed).
+    function phase() external view returns (Phase);
+
+    /// @notice The price fixed by close(), as a fraction: an exit of `s` shares pays
+    /// `s * assets / supply` base units, rounded down (withdraw: the shares rounded up). (0, 0)
+    /// until closed.
+    function closedPrice() external view returns (uint256 assets, uint256 supply);
+
+    /// @notice Starts the wind-down, once, for ever: deposits and mints refused (FundNotOpen;
+    /// maxDeposit and maxMint 0), availableCash() answers 0 so the controller invests nothing
+    /// (its rebalance sees no L1 cash to deploy; pullCash refuses every purchase) and its moves
+    /// can only sell toward cash. Exits (redeem, withdraw, the queue, the in-kind exit) and fees
+    /// go on as before. The timelock (DEFAULT_ADMIN_ROLE).
+    function initiateClosing() external;
+
+    /// @notice Closes the fund, once, for ever: by anyone, while closing, once what is left is
+    /// cash (the controller's valuation is 0 with pricing available: every position sold,
+    /// settled or taken in kind) and the free cash is above 0. Accrues the fees owed up to now,
+    /// then sets both rates to 0 for ever; fixes the price at the free cash over the supply
+    /// (with the virtual shares). From then on redeem and withdraw pay that price with no
+    /// pause, no price read and nobody else acting; queued requests are funded at it by anyone
+    /// (fulfilRedemptions), funded ones are claimed as before; requestRedeem, redeemInKind and
+    /// setFees are refused. Permissionless because nothing is chosen: the price is cash over
+    /// supply, which no deposit (refused) or exit (paid at that same price, rounded for the
+    /// fund) can move against holders.
+    function close() external;
 
     /* CONTROLLER */
 

@@ -15,6 +15,7 @@ from keepers.console.html import Markup, h, page, pct, table, tag, tiers_chart
 from keepers.console.units import Units, checksum_text, checksummed, decimals_of, token_info
 from keepers.console.views import WAITING, span, utc
 from keepers.fund.holders import holders_not_read, leg_words
+from keepers.fund.planning.state import PHASES
 from keepers.fund.service import fleet_view, optional_bot, read_fund
 from keepers.version import NOT_IN_CONTRACTS
 
@@ -307,7 +308,14 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
                     "section",
                     tag("h2", f"The fund at block {reading.block}"),
                     table(
-                        ["NAV (total assets)", "gross", "pending redemptions", "mark", "paused"],
+                        [
+                            "NAV (total assets)",
+                            "gross",
+                            "pending redemptions",
+                            "mark",
+                            "paused",
+                            "phase",
+                        ],
                         [
                             [
                                 amount(st.total_assets, d),
@@ -315,6 +323,8 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
                                 amount(st.pending_redemptions, d),
                                 f"{utc(reading.marked_at)} ({span(st.timestamp - reading.marked_at)} old)",
                                 "PAUSED" if st.paused else "no",
+                                # the wind-down's (issue 67): open, closing, closed
+                                PHASES[st.phase],
                             ]
                         ],
                         id="nav",

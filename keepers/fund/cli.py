@@ -34,6 +34,7 @@ from keepers.cli_base import (
 )
 from keepers.core.errors import EXIT_UNAVAILABLE, ConfigError, DomainError, KeeperError
 from keepers.fund.lifecycle import ended_of
+from keepers.fund.planning.state import CLOSED, CLOSING, PHASES
 from keepers.fund.service import (
     approval_view,
     approval_views,
@@ -494,11 +495,12 @@ def status(ctx: Ctx) -> None:
     carry = carried_flow(ctx)
     replicas = fleet_view(ctx)
     if r is None:  # the lens's read reverted: what else is known, and that it was not read
-        data = {
+        data: dict[str, Any] = {
             "block": None,
             "total_assets": None,
             "pending_redemptions": None,
             "paused": None,
+            "phase": None,
             "tiers": None,
             "carry": carry,
             "fees": None,
@@ -549,6 +551,7 @@ def status(ctx: Ctx) -> None:
         "total_assets": st.total_assets,
         "pending_redemptions": st.pending_redemptions,
         "paused": st.paused,
+        "phase": PHASES[st.phase],  # the wind-down's: open, closing, closed (issue 67)
         "tiers": rows,
         "carry": carry,
         **holders,
@@ -563,7 +566,9 @@ def status(ctx: Ctx) -> None:
         d = st.base_decimals
         lines = [
             f"block {r.block}  total {whole(st.total_assets, d)}  pending redemptions "
-            f"{whole(st.pending_redemptions, d)}{'  PAUSED' if st.paused else ''}",
+            f"{whole(st.pending_redemptions, d)}{'  PAUSED' if st.paused else ''}"
+            f"{'  ' + PHASES[st.phase].upper() if st.phase else ''}",
+            *_phase_lines(st.phase),
             f"{'tier':<5}{'value':>20}{'ratio':>9}{'target':>9}{'band':>14}  ok",
         ]
         for x in rows:
@@ -634,7 +639,24 @@ def _fleet_lines(f: dict[str, Any]) -> list[str]:
 
 
 # what `keeper status` reads from the chain, missing while the node does not answer
-CHAIN_FIELDS = ("block", "total_assets", "pending_redemptions", "paused", "tiers", "automation")
+CHAIN_FIELDS = (
+    "block",
+    "total_assets",
+    "pending_redemptions",
+    "paused",
+    "phase",
+    "tiers",
+    "automation",
+)
+
+
+def _phase_lines(phase: int) -> list[str]:
+    """What the wind-down's phase means for the keeper, said once under the status's first line."""
+    if phase == CLOSING:
+        return ["phase closing: no entries; the keeper plans sales toward cash only, no buys"]
+    if phase == CLOSED:
+        return ["phase closed: every exit pays the price fixed at close; nothing to plan"]
+    return []
 
 
 def _status_offline(ctx: Ctx) -> None:

@@ -116,6 +116,8 @@ class FundFees:
     pending_shares: int
     total_assets: int  # the vault's totalAssets (exits' valuation)
     total_supply: int
+    # TieredVault.phase (keepers.fund.planning.state.PHASES), read in the same batch
+    phase: int = 0
 
     @property
     def on(self) -> bool:
@@ -170,7 +172,7 @@ def read_holds_and_fees(
     block: int,
 ) -> tuple[dict[str, PriceHold] | None, FundFees | None]:
     """Every listed asset's priceHold and the vault's fee views at ``block``, in one JSON-RPC
-    batch (N + 5 eth_calls, one round trip). When a call of the batch reverts, the holds and
+    batch (N + 6 eth_calls, one round trip). When a call of the batch reverts, the holds and
     the fee views are each read again alone: a group with a reverting call is None (not read
     at this block), the other is still read. The node's failures propagate."""
     tokens: Sequence[str] = [a.token for a in state.assets]
@@ -181,6 +183,7 @@ def read_holds_and_fees(
         vault.functions.pendingFeeShares(),
         vault.functions.totalAssets(),
         vault.functions.totalSupply(),
+        vault.functions.phase(),
     ]
     try:
         results: list[Any] | None = _batch(w3, hold_calls + fee_calls, block)
@@ -213,7 +216,7 @@ def read_holds_and_fees(
             )
     fees = None
     if fee_results is not None:
-        (recipient, mgmt, perf, accrued_at), hwm, pending, total, supply = fee_results
+        (recipient, mgmt, perf, accrued_at), hwm, pending, total, supply, phase = fee_results
         fees = FundFees(
             recipient=Web3.to_checksum_address(recipient),
             management_bps=int(mgmt),
@@ -223,6 +226,7 @@ def read_holds_and_fees(
             pending_shares=int(pending),
             total_assets=int(total),
             total_supply=int(supply),
+            phase=int(phase),
         )
     return holds, fees
 
@@ -265,6 +269,7 @@ def hold_alerts(bot: Any, reading: Any) -> None:
     if reading.fees is not None:
         f = reading.fees
         metrics.observe_fees(f.pending_value, f.high_water_mark, f.price_per_share)
+        metrics.observe_phase(f.phase)
     held = reading.held
     if not held:
         bot.end_alert(NAV_JUMP, "nav_jump_ended", "no asset's valuation is held any more", now)

@@ -173,6 +173,10 @@ class FundReader:
             Web3.to_checksum_address(a[0]): int(a[5]) for a in assets_raw
         }
         holds, fees = self._holds_and_fees(state, feed_decimals, number, not_read)
+        if fees is not None and fees.phase:
+            # the wind-down's phase comes with the fee views (not read: open, and the chain
+            # refuses every purchase while closing anyway: availableCash() answers 0)
+            state = replace(state, phase=fees.phase)
         if holds and any(h.held for h in holds.values()):
             state = replace(
                 state,

@@ -65,6 +65,11 @@ PRICE_PER_SHARE = Gauge(
     "rebalance_price_per_share",
     "The vault's exit price per share now, base tokens per whole share (fees pending counted)",
 )
+FUND_PHASE = Gauge(
+    "rebalance_fund_phase",
+    "The vault's wind-down phase: 0 open, 1 closing (no entries, sales toward cash only), "
+    "2 closed (every exit at the price fixed at close)",
+)
 VALUATION_HELD = Gauge(
     "rebalance_valuation_held",
     "1 while the controller holds the asset's valuation (its feed stepped past its bound), else 0",
@@ -228,6 +233,11 @@ def observe_fees(pending_base_units: int, high_water_mark: int, price_per_share:
     FEES_PENDING.set(pending_base_units)
     HIGH_WATER_MARK.set(float(Decimal(high_water_mark) / 10**18))
     PRICE_PER_SHARE.set(float(Decimal(price_per_share) / 10**18))
+
+
+def observe_phase(phase: int) -> None:
+    """The vault's wind-down phase (TieredVault.phase: 0 open, 1 closing, 2 closed)."""
+    FUND_PHASE.set(phase)
 
 
 def observe_valuation(symbol: str, held: bool, move_bps: int) -> None:

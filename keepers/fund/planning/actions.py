@@ -40,7 +40,8 @@ class Unresolved:
     tier: int | None
     # liquidity | window | concentration | below_minimum | redemptions | slippage | paused |
     # depth (a leg cut to what its venue fills inside the cost target or slippage limit) |
-    # feed_down | cost_budget (the off-chain cost budget is spent: band restoration only);
+    # feed_down | cost_budget (the off-chain cost budget is spent: band restoration only) |
+    # closing (the vault is winding down: sales toward cash only, keepers.fund.planning.closing);
     # rollback plans also: missing_receipt | irreversible
     reason: str
     detail: str

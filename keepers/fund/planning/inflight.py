@@ -38,10 +38,10 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from keepers.fund.planning.actions import Action, ActionType, Plan, Unresolved
+from keepers.fund.planning.closing import plan_for_phase as make_plan
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.depth import AssetDepth
 from keepers.fund.planning.plan import IN_FLIGHT
-from keepers.fund.planning.plan import plan as make_plan
 from keepers.fund.planning.simulate import apply_action
 from keepers.fund.planning.state import FundState
 from keepers.fund.planning.triggers import Trigger, TriggerKind
@@ -158,7 +158,8 @@ def plan_in_flight(
     depth: Mapping[str, AssetDepth] | None = None,
     budget_spent: str | None = None,
 ) -> Plan:
-    """The planner (keepers.fund.planning.plan.plan) run on ``project(state, flights)`` with
+    """The planner (keepers.fund.planning.plan.plan; while the vault is closing, its sales
+    toward cash only: keepers.fund.planning.closing) run on ``project(state, flights)`` with
     the venues' depth netted; while a plan waits for a human and no operator asked, only
     redemptions and band restoration are planned (see the module doc), and the plan says what
     waits for which plan."""

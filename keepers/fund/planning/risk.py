@@ -16,7 +16,9 @@
   blocks, never an exception; the keeper ends such a plan ``stale`` (keepers.fund.lifecycle).
 
 A plan that prepares redemptions (has priority-0 actions) is never skipped for gas: paying
-redeemers is not a matter of yield.
+redeemers is not a matter of yield. While the vault is closing the deviation is measured against
+the wind-down's targets (every tier in L1 cash: keepers.fund.planning.closing), so a sale
+toward cash earns its benefit as a move toward target does.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from keepers.fund.planning.closing import closing_targets
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.plan import Action, ActionType, Plan, apply
-from keepers.fund.planning.state import BPS, FundState
+from keepers.fund.planning.state import BPS, CLOSING, FundState
 
 DAY = 86_400
 
@@ -203,5 +206,7 @@ def assess(
                 Finding("fit", Level.BLOCK, f"{action.type.value} no longer fits: {err}", index)
             )
     if plan.actions and not any(a.priority == 0 for a in plan.actions):
+        if state.phase == CLOSING:  # judged against the wind-down's targets (all cash)
+            state, current = closing_targets(state), closing_targets(current)
         findings.append(check_gas(gas_cost, benefit(state, current, config), config))
     return RiskReport(tuple(findings))

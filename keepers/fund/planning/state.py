@@ -22,6 +22,10 @@ from enum import IntEnum
 
 BPS = 10_000
 
+# TieredVault.Phase
+OPEN, CLOSING, CLOSED = 0, 1, 2
+PHASES = {OPEN: "open", CLOSING: "closing", CLOSED: "closed"}
+
 
 class Tier(IntEnum):
     """Liquidity tiers, numbered as on chain (LiquidityTier enum)."""
@@ -141,8 +145,13 @@ class FundState:
     tiers: tuple[TierState, TierState, TierState]
     assets: tuple[AssetState, ...] = field(default_factory=tuple)
     paused: bool = False
+    # the vault's wind-down phase (TieredVault.phase: OPEN, CLOSING, CLOSED; issue 67): while
+    # closing the planner only sells toward cash (keepers.fund.planning.closing)
+    phase: int = 0
 
     def __post_init__(self) -> None:
+        if self.phase not in PHASES:
+            raise ValueError(f"phase must be one of {sorted(PHASES)}, got {self.phase}")
         if self.base_decimals not in (6, 18):
             raise ValueError(f"base_decimals must be 6 or 18, got {self.base_decimals}")
         if len(self.tiers) != 3 or [t.tier for t in self.tiers] != [0, 1, 2]:
@@ -179,6 +188,7 @@ class FundState:
         bands: Sequence[tuple[int, int, int]],
         assets: Iterable[AssetState],
         paused: bool = False,
+        phase: int = 0,
     ) -> FundState:
         """State from its primary facts; ``bands`` is (target, min, max) bps per tier."""
         assets = tuple(assets)
@@ -198,6 +208,7 @@ class FundState:
             tiers=tiers,  # type: ignore[arg-type]
             assets=assets,
             paused=paused,
+            phase=phase,
         )
 
     def with_assets(self, cash: int, assets: Iterable[AssetState]) -> FundState:
@@ -210,6 +221,7 @@ class FundState:
             bands=[(t.target_bps, t.min_bps, t.max_bps) for t in self.tiers],
             assets=assets,
             paused=self.paused,
+            phase=self.phase,
         )
 
     # ------------------------------------------------------------------ views

@@ -340,14 +340,15 @@ contract FundHandler is CheatBase {
     function deposit(uint256 actorSeed, uint256 amount) external feesChecked(false) checksReferences {
         address a = _actor(actorSeed);
         amount = bound(amount, 1, 2_000_000 * unit);
-        bool mustRefuse = heldAssetDown();
+        // issue 67: from closing on, no entry
+        bool mustRefuse = heldAssetDown() || vault.phase() != ITieredVault.Phase.Open;
         uint256 before = pps();
         cash.mint(a, amount);
         vm.startPrank(a);
         cash.approve(address(vault), amount);
         try vault.deposit(amount, a) returns (uint256) {
             vm.stopPrank();
-            if (mustRefuse) _fail("deposit accepted while a held asset's feed is down");
+            if (mustRefuse) _fail("deposit accepted while a held asset's feed is down or the fund closing");
             cashIn += amount;
             if (a == eve) eveSpent += amount;
             _checkPps(before, "share price fell on a deposit");
@@ -362,7 +363,7 @@ contract FundHandler is CheatBase {
     function mint(uint256 actorSeed, uint256 shares) external feesChecked(false) checksReferences {
         address a = _actor(actorSeed);
         shares = bound(shares, 1, 2_000_000 * unit * 1e6);
-        bool mustRefuse = heldAssetDown();
+        bool mustRefuse = heldAssetDown() || vault.phase() != ITieredVault.Phase.Open;
         uint256 before = pps();
         uint256 assets = mustRefuse ? 2_000_000 * unit * 2 : vault.previewMint(shares);
         cash.mint(a, assets);
@@ -370,7 +371,7 @@ contract FundHandler is CheatBase {
         cash.approve(address(vault), assets);
         try vault.mint(shares, a) returns (uint256 paid) {
             vm.stopPrank();
-            if (mustRefuse) _fail("mint accepted while a held asset's feed is down");
+            if (mustRefuse) _fail("mint accepted while a held asset's feed is down or the fund closing");
             cashIn += paid;
             if (a == eve) eveSpent += paid;
             _checkPps(before, "share price fell on a mint");
@@ -419,6 +420,14 @@ contract FundHandler is CheatBase {
         if (bal == 0) return;
         shares = bound(shares, 1, bal);
         if (vault.previewRedeem(shares) == 0) return; // ZeroRedemption by design
+        if (_closed()) {
+            // issue 67: once closed, redeem pays the fixed price at once; no request is taken
+            vm.prank(a);
+            try vault.requestRedeem(shares, a, a) returns (uint256) {
+                _fail("a request was taken once the fund closed");
+            } catch {}
+            return;
+        }
         uint256 before = pps();
         vm.prank(a);
         try vault.requestRedeem(shares, a, a) returns (uint256 id) {
@@ -449,7 +458,9 @@ contract FundHandler is CheatBase {
         vm.prank(r.controller);
         try vault.claimRedemption(id, r.controller) returns (uint256 assets) {
             if (assets != r.assets) _fail("claim paid other than the fulfilled amount");
-            if (assets > estimateAtRequest[id]) _fail("a request was paid more than its value when it was made");
+            if (assets > estimateAtRequest[id] && !paidClosedPrice(id)) {
+                _fail("a request was paid more than its value when it was made");
+            }
             cashOut += assets;
             if (r.controller == eve) eveReceived += assets;
             _checkPps(before, "share price fell on a claim");
@@ -580,7 +591,9 @@ contract FundHandler is CheatBase {
         if (live != id) _queueFail("the queue's head is not a live request");
         ITieredVault.Redemption memory r = vault.redeemRequest(live);
         // unfunded, so the call changed nothing and the free cash is what it found
-        if (r.status == ITieredVault.RequestStatus.Pending && !outage && r.assets <= vault.freeCash()) {
+        // once closed a request is owed the fixed price, whatever its estimate (issue 67)
+        uint256 owed = _closed() ? Math.mulDiv(r.shares, closedAssets, closedSupply) : r.assets;
+        if (r.status == ITieredVault.RequestStatus.Pending && (!outage || _closed()) && owed <= vault.freeCash()) {
             _queueFail("the next live request, its cash there, was not funded");
         }
         _checkPps(before, "share price fell on a fulfilment");
@@ -737,6 +750,73 @@ contract FundHandler is CheatBase {
     }
 
     /// @dev The fund as an in-kind exit found it (one memory word per field: stack depth).
+    /* ------------------------------------------------------- the wind-down (issue 67) */
+
+    /// @dev The timelock's seat on the vault (DEFAULT_ADMIN_ROLE): set by a wind-down suite only;
+    /// unset, windDown does nothing and the fund stays open.
+    address public closer;
+    uint256 public closings; // initiateClosing calls taken
+    uint256 public closes; // close calls taken (at most one)
+    uint256 public closeAttempts; // close calls refused (what is left is not cash yet)
+    // at close: the price fixed (closedPrice), one whole share's worth, the fee recipient's shares
+    uint256 public closedAssets;
+    uint256 public closedSupply;
+    uint256 public closedShareWorth;
+    uint256 public feeSharesAtClose;
+
+    function setCloser(address closer_) external {
+        if (closer == address(0)) closer = closer_;
+    }
+
+    function _closed() internal view returns (bool) {
+        return vault.phase() == ITieredVault.Phase.Closed;
+    }
+
+    /// @dev A request paid the fixed price: funded once closed, at shares * assets / supply.
+    function paidClosedPrice(uint256 id) public view returns (bool) {
+        if (!_closed()) return false;
+        ITieredVault.Redemption memory r = vault.redeemRequest(id);
+        return r.assets == Math.mulDiv(r.shares, closedAssets, closedSupply);
+    }
+
+    /// @notice The wind-down in steps the fuzzer interleaves with everything else: the timelock
+    /// starts the closing; then each call the keeper sells every counted unit it can (its
+    /// budgets, holds and outages decide) and eve (anyone) tries close(). Once closed, every
+    /// other action goes on against the closed fund.
+    function windDown(uint256 seed) external checksReferences {
+        if (closer == address(0)) return;
+        ITieredVault.Phase p = vault.phase();
+        if (p == ITieredVault.Phase.Closed) return;
+        if (p == ITieredVault.Phase.Open) {
+            vm.prank(closer);
+            vault.initiateClosing();
+            ++closings;
+            if (vault.maxDeposit(eve) != 0 || vault.availableCash() != 0) _fail("closing left entries or cash to invest open");
+            return;
+        }
+        vm.startPrank(keeper);
+        for (uint256 k; k < tokens.length; ++k) {
+            address token = tokens[(seed + k) % tokens.length];
+            uint256 units = countedUnits(token);
+            if (units != 0) address(controller).call(abi.encodeCall(controller.redeemAsset, (token, units, 0)));
+        }
+        vm.stopPrank();
+        uint256 one = 10 ** vault.decimals();
+        uint256 fees = feeRecipient == address(0) ? 0 : vault.balanceOf(feeRecipient);
+        vm.prank(eve);
+        try vault.close() {
+            ++closes;
+            (closedAssets, closedSupply) = vault.closedPrice();
+            closedShareWorth = vault.convertToAssets(one);
+            feeSharesAtClose = feeRecipient == address(0) ? 0 : vault.balanceOf(feeRecipient);
+            if (feeSharesAtClose < fees) _fail("close burnt fee shares");
+            (uint256 low, uint256 high, bool down_) = controller.pricingValues();
+            if (low != 0 || high != 0 || down_) _fail("closed with something still valued");
+        } catch {
+            ++closeAttempts;
+        }
+    }
+
     struct InKindBefore {
         uint256 v0; // value at the mark
         uint256 s0; // supply with the virtual shares
@@ -759,6 +839,14 @@ contract FundHandler is CheatBase {
         address a = _actor(actorSeed);
         uint256 bal = vault.balanceOf(a);
         if (bal == 0) return;
+        if (_closed()) {
+            // issue 67: once closed, redeem pays the fixed price in cash with no penalty
+            vm.prank(a);
+            try vault.redeemInKind(bound(shares, 1, bal), a, a) {
+                _inKindFail("an in-kind exit was taken once the fund closed");
+            } catch {}
+            return;
+        }
         InKindBefore memory b;
         b.shares = bound(shares, 1, bal);
         // the exit marks itself (SEC5-01): the value per share before it is taken at a mark
@@ -816,7 +904,7 @@ contract FundHandler is CheatBase {
     }
 
     function _exitLeavesNoFee(uint256 actorSeed, uint256 shares, uint256 mode, uint256 seed) internal {
-        if (feeRecipient == address(0)) return;
+        if (feeRecipient == address(0) || _closed()) return; // closed: no fee at all (issue 67)
         address a = _actor(actorSeed);
         uint256 bal = vault.balanceOf(a);
         if (bal == 0) return;
@@ -962,7 +1050,8 @@ contract FundHandler is CheatBase {
         else if (which == 9) (ok,) = address(controller).call(abi.encodeCall(controller.cashLeftBand, ()));
         else (ok,) = address(vault).call(abi.encodeCall(vault.noteMark, (0, amount, type(uint96).max)));
         vm.stopPrank();
-        if (ok) _fail("eve ran a keeper/admin/guardian function");
+        // issue 67: once closed, anyone funds the queue (at the fixed price)
+        if (ok && !(which == 7 && _closed())) _fail("eve ran a keeper/admin/guardian function");
     }
 
     /* -------------------------------------------------- the compromised keeper */
@@ -1308,7 +1397,8 @@ contract FundHandler is CheatBase {
                 }
             }
             bal = vault.balanceOf(a);
-            if (bal != 0 && vault.previewRedeem(bal) != 0) {
+            // once closed (issue 67) the queue takes no request: redeem above is the exit
+            if (bal != 0 && !_closed() && vault.previewRedeem(bal) != 0) {
                 vm.prank(a);
                 try vault.requestRedeem(bal, a, a) returns (uint256 id) {
                     _requestIds.push(id);
