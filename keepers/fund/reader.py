@@ -38,13 +38,13 @@ from functools import partial
 from typing import Any
 
 from web3 import Web3
-from web3.exceptions import BadFunctionCallOutput, ContractLogicError
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 
-from keepers import abis
 from keepers.core.logging import get_logger
 from keepers.fund.holds import FundFees, PriceHold, read_holds_and_fees
 from keepers.fund.planning.state import AssetState, FundState
 from keepers.tx.contracts import FundContracts
+from keepers.tx.reads import Fn, Read, ReadFailed, call_all, call_many, fn
 from keepers.tx.release import LEGACY_RELEASE, read_release
 from keepers.tx.retry import NetworkUnavailable, with_retries
 
@@ -52,12 +52,27 @@ log = get_logger("keepers.fund.reader")
 
 NO_CAP = 2**128 - 1  # the controller's cap when none is set (AssetParams.cap is a uint128)
 NO_LIMIT = 2**255  # a venue's room this large or larger is no limit (type(uint256).max)
-# IAssetAdapter.investableNow (every adapter has it; the UniswapV3Adapter's ABI carries it)
-_INVESTABLE_NOW = [
-    e
-    for e in abis.load("UniswapV3Adapter")
-    if e.get("type") == "function" and e.get("name") == "investableNow"
-]
+FUND_STATE = fn("FundLens", "fundState")
+_ASSET_PARAMS = fn("AssetController", "assetParams")
+_DECIMALS = fn("IERC20Min", "decimals")
+
+
+@dataclass(frozen=True)
+class _FirstWord(Fn):
+    """IAssetAdapter.investableNow (every adapter has it; the UniswapV3Adapter's ABI carries
+    it), its answer taken as its first 32-byte word (``_word``: an answer shorter than a word,
+    e.g. a fallback that answers nothing, is no limit known, as before the batched reads)."""
+
+    def result(self, data: bytes) -> Any:
+        return _word(data)
+
+
+def _investable_now() -> Fn:
+    f = fn("UniswapV3Adapter", "investableNow")
+    return _FirstWord(f.name, f.selector, f.inputs, ())
+
+
+_INVESTABLE_NOW = _investable_now()
 
 
 @dataclass(frozen=True)
@@ -151,19 +166,17 @@ class FundReader:
     def __init__(self, contracts: FundContracts) -> None:
         self.contracts = contracts
         self.w3 = contracts.w3
+        self.addresses = contracts.addresses
         self.symbols = contracts.addresses.symbols
         self._adapters: dict[str, Any] = {}  # token -> its adapter's investableNow eth_call
+        self._token_decimals: dict[str, int] = {}  # an ERC-20's decimals never change
         self._before_holds = False  # contracts without priceHold and the fee views (0.1.0)
 
     def read(self, block: Any = "latest") -> FundReading:
         header = with_retries(lambda: self.w3.eth.get_block(block), "eth_getBlockByNumber")
         number = int(header["number"])
-        raw = with_retries(
-            lambda: self.contracts.lens.functions.fundState(
-                self.contracts.addresses.controller
-            ).call(block_identifier=number),
-            "FundLens.fundState",
-        )
+        lens = Read(self.contracts.addresses.lens, FUND_STATE, (self.addresses.controller,))
+        (raw,) = with_retries(lambda: call_all(self.w3, [lens], number), "FundLens.fundState")
         state = to_fund_state(raw, int(header["timestamp"]), self.symbols)
         not_read: list[str] = []
         state = self._dust_is_not_held(state, number, not_read)
@@ -262,15 +275,13 @@ class FundReader:
             if isinstance(adapter, Exception):
                 unread[token] = f"AssetController.assetParams: {why_not_read(adapter)}"
                 continue
-            call = self.w3.eth.contract(adapter, abi=_INVESTABLE_NOW).functions.investableNow(
-                token, self.contracts.addresses.controller
-            )
-            self._adapters[token] = {"to": adapter, "data": call._encode_transaction_data()}
+            room = Read(adapter, _INVESTABLE_NOW, (token, self.addresses.controller))
+            self._adapters[token] = {"to": adapter, "read": room}
         asked = [a.token for a in state.assets if self._adapters.get(a.token) is not None]
         rooms: dict[str, int | None] = {}
         for token, answer in zip(asked, self._rooms(asked, block), strict=True):
             if not isinstance(answer, Exception):
-                rooms[token] = _word(answer)
+                rooms[token] = answer  # its first word (_FirstWord)
             elif isinstance(answer, ContractLogicError) and self._legacy():
                 self._adapters[token] = None  # 0.1.0: no investableNow, never asked again
             else:
@@ -289,46 +300,37 @@ class FundReader:
         return replace(state, assets=tuple(assets))
 
     def _adapter_of(self, tokens: list[str], block: int) -> list[Any]:
-        """Each token's adapter (``assetParams(token).adapter``) in one batch; when the batch
-        fails, each read alone: an Exception in place of one that could not be read."""
-        c = self.contracts.controller
-        calls = [c.functions.assetParams(t) for t in tokens]
-        got = self._each(calls, block, lambda call: call.call(block_identifier=block))
+        """Each token's adapter (``assetParams(token).adapter``) in one batch: an Exception in
+        place of one that could not be read."""
+        controller = self.addresses.controller
+        got = self._each([Read(controller, _ASSET_PARAMS, (t,)) for t in tokens], block)
         return [g if isinstance(g, Exception) else Web3.to_checksum_address(g[2]) for g in got]
 
     def _rooms(self, tokens: list[str], block: int) -> list[Any]:
-        """Each token's adapter's investableNow answer (raw bytes) in one batch; when the batch
-        fails, each read alone: an Exception in place of one that could not be read."""
-        calls = [self._adapters[t] for t in tokens]
-        return self._each(calls, block, lambda call: self.w3.eth.call(call, block))
+        """Each token's adapter's investableNow answer (its first word) in one batch: an
+        Exception in place of one that could not be read."""
+        return self._each([self._adapters[t]["read"] for t in tokens], block)
 
-    def _each(self, calls: list[Any], block: int, one: Any) -> list[Any]:
-        """``one(call)`` of each call, in one batch; when the batch reverts, each alone (an
-        Exception in place of each that failed); the node gone: each the node's failure."""
-        if not calls:
+    def _each(self, reads: list[Read], block: int) -> list[Any]:
+        """Each read's value in one batch (keepers.tx.reads: each answers for itself), an
+        Exception (as web3 raises it) in place of each that failed; the node gone (after its
+        retries) or the batch refused: each the node's failure."""
+        if not reads:
             return []
         try:
-            return with_retries(lambda: self._raw_batch(calls, one), "venue rooms (batch)")
-        except NetworkUnavailable as err:  # the node, after its retries: none read, at once
-            return [err for _ in calls]
-        except (ContractLogicError, BadFunctionCallOutput, ValueError):
-            pass  # which one failed: each alone
-        out: list[Any] = []
-        for call in calls:
-            try:
-                out.append(with_retries(partial(one, call), "venue room"))
-            except (ContractLogicError, BadFunctionCallOutput, NetworkUnavailable, ValueError) as e:
-                out.append(e)
-        return out
+            got = with_retries(lambda: self._raw_batch(reads, block), "venue rooms (batch)")
+        except (NetworkUnavailable, Web3RPCError) as err:  # none read, at once
+            return [err for _ in reads]
+        return [g.error() if isinstance(g, ReadFailed) else g for g in got]
 
-    def _raw_batch(self, calls: list[Any], one: Any) -> list[Any]:
-        with self.w3.batch_requests() as batch:
-            for call in calls:
-                batch.add(one(call))
-            return list(batch.execute())
+    def _raw_batch(self, reads: list[Read], block: int) -> list[Any]:
+        return call_many(self.w3, reads, block)
 
     def _decimals(self, token: str, block: int) -> int:
-        return int(self.contracts.erc20(token).functions.decimals().call(block_identifier=block))
+        if token not in self._token_decimals:
+            (dec,) = call_all(self.w3, [Read(token, _DECIMALS)], block)
+            self._token_decimals[token] = int(dec)
+        return self._token_decimals[token]
 
     def _dust_is_not_held(self, state: FundState, block: int, not_read: list[str]) -> FundState:
         """An unpriced asset whose position is token dust (at most a millionth of a token, the
@@ -343,7 +345,12 @@ class FundReader:
                     dec = int(
                         with_retries(partial(self._decimals, a.token, block), "ERC20.decimals")
                     )
-                except (ContractLogicError, BadFunctionCallOutput, NetworkUnavailable) as err:
+                except (
+                    ContractLogicError,
+                    BadFunctionCallOutput,
+                    NetworkUnavailable,
+                    Web3RPCError,
+                ) as err:
                     not_read.append(f"{a.symbol} token decimals (dust check): {why_not_read(err)}")
                     continue
                 if is_token_dust(a.balance, dec):
