@@ -229,14 +229,21 @@ def read_holds_and_fees(
     state: FundState,
     feed_decimals: dict[str, int],
     block: int,
+    answered: Sequence[Any] | None = None,
 ) -> tuple[dict[str, PriceHold] | None, FundFees | None]:
     """Every listed asset's priceHold and the vault's fee views at ``block``, in one JSON-RPC
-    batch (N + 5 eth_calls, one round trip, keepers.tx.reads). Each answers for itself: a
-    group with a call that reverts (or answers nothing decodable) is None (not read at this
-    block), the other is still read. The node's refusal of a call raises (as web3's did), and
-    its transport failures propagate (the caller's retry)."""
+    batch (N + 5 eth_calls, one round trip, keepers.tx.reads), or their ``answered`` values
+    (``hold_reads`` then ``fee_reads`` of this listing, asked in the fund's own batch:
+    keepers.fund.reader). Each answers for itself: a group with a call that reverts (or
+    answers nothing decodable) is None (not read at this block), the other is still read.
+    The node's refusal of a call raises (as web3's did), and its transport failures propagate
+    (the caller's retry)."""
     holds_r = hold_reads(_address(controller), [a.token for a in state.assets])
-    values = call_many(w3, holds_r + fee_reads(_address(vault)), block)
+    fees_r = fee_reads(_address(vault))
+    if answered is not None and len(answered) == len(holds_r) + len(fees_r):
+        values = list(answered)
+    else:
+        values = call_many(w3, holds_r + fees_r, block)
     for v in values:
         if isinstance(v, ReadFailed) and not (v.reverted or v.bad_output):
             raise v.error()
