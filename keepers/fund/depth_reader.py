@@ -21,6 +21,7 @@ the bitmap words their last read used (three at most), the quoter checks of ever
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -41,7 +42,7 @@ WORDS = 2  # bitmap words read on each side of the current one
 _STATIC = ("tickSpacing", "fee", "token0")  # set when a V3 pool is created, never changed
 
 
-def _first_failure(got: dict[Any, Any], keys: list[tuple[str, str, Any]]) -> Exception | None:
+def _first_failure(got: dict[Any, Any], keys: Sequence[tuple[str, str, Any]]) -> Exception | None:
     """The first of the reads ``keys`` that failed in ``got``, as web3 raises it."""
     for k in keys:
         if isinstance(got[k], ReadFailed):
@@ -118,7 +119,7 @@ class DepthReader:
         last read used only chooses what is asked first (tests/offchain/fundbot/
         test_fundbot_depth.py compares it with a reader that remembers nothing). A pool one of
         whose reads fails has that failure (as web3 raises it) in place of its state."""
-        pools = list(dict.fromkeys(Web3.to_checksum_address(a) for a in addresses))
+        pools: list[str] = list(dict.fromkeys(Web3.to_checksum_address(a) for a in addresses))
         out: dict[str, Any] = {}
         got = self._ask(
             [(at, "slot0", None) for at in pools]
@@ -181,7 +182,7 @@ class DepthReader:
             out[at] = (state, str(token0))
         return out
 
-    def _ask(self, keys: list[tuple[str, str, Any]], block: int) -> dict[Any, Any]:
+    def _ask(self, keys: Sequence[tuple[str, str, Any]], block: int) -> dict[Any, Any]:
         """The pool reads ``keys`` ((pool, function, argument)) in one batch: each its value
         or its ``ReadFailed``."""
         reads = [

@@ -325,8 +325,8 @@ class FundReader:
             if isinstance(adapter, Exception):
                 unread[token] = f"AssetController.assetParams: {why_not_read(adapter)}"
                 continue
-            room = Read(adapter, _INVESTABLE_NOW, (token, self.addresses.controller))
-            self._adapters[token] = {"to": adapter, "read": room}
+            ask = Read(adapter, _INVESTABLE_NOW, (token, self.addresses.controller))
+            self._adapters[token] = {"to": adapter, "read": ask}
         asked = [a.token for a in state.assets if self._adapters.get(a.token) is not None]
         if answered is not None and asked == self._room_tokens:  # read in the fund's batch
             answers = [_error(g) if isinstance(g, ReadFailed) else g for g in answered]

@@ -169,7 +169,7 @@ class VenueChecker:
             answers: list[Any] = call_many(self.w3, reads, reading.block)
         except Exception as err:  # noqa: BLE001 - the node's failure: each venue not read
             answers = [ReadFailed("previews", str(err))] * len(reads)
-            reason = err
+            reason: Exception | None = err
         else:
             reason = None
         for i, (a, _, tokens_feed) in enumerate(asked):
@@ -184,17 +184,17 @@ class VenueChecker:
                            int(cash_venue), cash)
             )  # fmt: skip
         for a in reading.state.assets:
-            err = failed.get(a.token)
-            if err is None:
+            why = failed.get(a.token)
+            if why is None:
                 continue
             if self._erc4626.get(a.token):  # it answered before: not read now
-                log.warning("venue.preview_not_read", asset=a.symbol, error=str(err)[:120])
+                log.warning("venue.preview_not_read", asset=a.symbol, error=str(why)[:120])
                 self.unread[a.token] = (
                     f"{a.symbol} ({a.token}) held: its previews (previewDeposit, "
-                    f"previewRedeem) not read ({type(err).__name__})"
+                    f"previewRedeem) not read ({type(why).__name__})"
                 )
                 continue
             if a.token not in self._erc4626:
-                log.info("venue.no_preview", asset=a.symbol, error=str(err)[:120])
+                log.info("venue.no_preview", asset=a.symbol, error=str(why)[:120])
             self._erc4626[a.token] = False
         return out
