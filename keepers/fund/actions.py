@@ -34,6 +34,7 @@ from keepers.fund.planning.fills import min_out_from_fill
 from keepers.fund.planning.risk import Quote, min_out
 from keepers.fund.reader import FundReading
 from keepers.tx.contracts import FundContracts
+from keepers.tx.reads import Read, call_all, fn
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,18 @@ class ActionEncoder:
         self.config = config
         self._decimals: dict[str, int] = {}
         self._pool_fee: dict[str, int] = {}
+        # answers at one block number (quotes, valueOf): the same eth_call at the same block
+        # answers the same, so the plan's quotes serve its risk check and encoding; only the
+        # latest block's are kept, and a failed read is never kept
+        self._at: dict[Read, Any] = {}
+        self._at_block: int | None = None
 
     # ------------------------------------------------------------------ oracle maths
 
     def token_decimals(self, token: str) -> int:
-        if token not in self._decimals:
-            self._decimals[token] = int(self.c.erc20(token).functions.decimals().call())
+        if token not in self._decimals:  # an ERC-20's decimals never change: read once
+            (dec,) = call_all(self.c.w3, [Read(token, fn("IERC20Min", "decimals"))], "latest")
+            self._decimals[token] = int(dec)
         return self._decimals[token]
 
     def oracle_tokens_for(self, reading: FundReading, token: str, cash: int) -> int:
@@ -75,13 +82,32 @@ class ActionEncoder:
         return cash * 10 ** (fdec + self.token_decimals(token)) // (price * 10**base)
 
     def oracle_value_of(self, token: str, tokens: int, block: Any = "latest") -> int:
-        return int(self.c.controller.functions.valueOf(token, tokens).call(block_identifier=block))
+        (value,) = self.call_at([self._value_of(token, tokens)], block)
+        return int(value)
+
+    def call_at(self, reads: list[Read], block: Any) -> list[Any]:
+        """``call_all`` of ``reads`` at ``block``, each read at a block number asked once (kept
+        until another block number is asked); "latest" is always asked."""
+        if not isinstance(block, int):
+            return call_all(self.c.w3, reads, block)
+        if block != self._at_block:
+            self._at, self._at_block = {}, block
+        todo = [r for r in dict.fromkeys(reads) if r not in self._at]
+        if todo:
+            self._at.update(zip(todo, call_all(self.c.w3, todo, block), strict=True))
+        return [self._at[r] for r in reads]
+
+    def _value_of(self, token: str, tokens: int) -> Read:
+        return Read(self.c.addresses.controller, fn("AssetController", "valueOf"), (token, tokens))
 
     def pool_fee(self, token: str) -> int | None:
         if self.c.uniswap_adapter is None:
             return None
-        if token not in self._pool_fee:
-            self._pool_fee[token] = int(self.c.uniswap_adapter.functions.poolFee(token).call())
+        if token not in self._pool_fee:  # set when the asset is listed: read once
+            at = self.c.uniswap_adapter.address
+            (fee,) = call_all(self.c.w3, [Read(at, fn("UniswapV3Adapter", "poolFee"), (token,))],
+                              "latest")  # fmt: skip
+            self._pool_fee[token] = int(fee)
         return self._pool_fee[token] or None
 
     # ------------------------------------------------------------------ encoding
@@ -137,14 +163,14 @@ class ActionEncoder:
 
     def _call(
         self,
-        fn: str,
+        name: str,
         args: tuple[object, ...],
         mo: int | None = None,
         oracle: int | None = None,
         quote: Quote | None = None,
     ) -> EncodedCall:
-        data = self.c.controller.encode_abi(fn, args=list(args))
-        return EncodedCall(self.c.addresses.controller, data, fn, args, mo, oracle, quote)
+        data = fn(_CONTROLLER, name).calldata(*args)
+        return EncodedCall(self.c.addresses.controller, data, name, args, mo, oracle, quote)
 
     def tokens_worth(self, reading: FundReading, token: str, cash: int, block: Any) -> int:
         """The fewest tokens the controller values (``valueOf``, at ``block``) at ``cash`` or
@@ -169,17 +195,23 @@ class ActionEncoder:
         if fee is None or self.c.quoter is None:
             return None
         cash: str = self.c.addresses.cash
+        quoter = fn("IQuoterV2", "quoteExactInputSingle")
         if action.type is ActionType.PURCHASE:
-            amount_in, token_in, token_out = action.amount, cash, token
             oracle = self.oracle_tokens_for(reading, token, action.amount)
-        else:
+            params = (cash, token, action.amount, fee, 0)
+            (out,) = self.call_at([Read(self.c.quoter.address, quoter, (params,))], block)
+        else:  # the oracle's value and the pool's quote in one batch
             amount_in = self.token_amount(reading, action)
-            token_in, token_out = token, cash
-            oracle = self.oracle_value_of(token, amount_in, block)
-        out = self.c.quoter.functions.quoteExactInputSingle(
-            (token_in, token_out, amount_in, fee, 0)
-        ).call(block_identifier=block)
+            params = (token, cash, amount_in, fee, 0)
+            value, out = self.call_at(
+                [self._value_of(token, amount_in), Read(self.c.quoter.address, quoter, (params,))],
+                block,
+            )
+            oracle = int(value)
         return Quote(quote_out=int(out[0]), oracle_out=oracle)
+
+
+_CONTROLLER = "AssetController"
 
 
 def fill_ratio(quote: Quote | None) -> Decimal:

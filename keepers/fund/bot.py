@@ -46,7 +46,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from eth_utils.abi import get_abi_output_types
 from web3 import Web3
 
 from keepers.core import approval as approval_policy
@@ -56,10 +55,7 @@ from keepers.fund.approval_stage import ApprovalServices, ApprovalStage
 from keepers.fund.deployment import Deployed
 from keepers.fund.depth_reader import DepthReader
 from keepers.fund.execution import Execution, ExecutionServices, verify_tiers
-from keepers.fund.feeds import feed_down_message, feeds_down
-from keepers.fund.fees_paid import FeesWatch, add_holders, fees_paid_view
-from keepers.fund.fees_paid import observe as observe_fees_paid
-from keepers.fund.holds import hold_alerts
+from keepers.fund.fees_paid import FeesWatch, add_holders
 from keepers.fund.lifecycle import Lifecycle, basis_doc
 from keepers.fund.move_cuts import read_move_cuts
 from keepers.fund.outcome import (  # re-exported: the CLI and the tests import them from here
@@ -74,12 +70,12 @@ from keepers.fund.planning import triggers as trig
 from keepers.fund.planning.actions import Action, ActionResult, Plan
 from keepers.fund.planning.cuts import MoveCut, cut_carry
 from keepers.fund.planning.inflight import project
-from keepers.fund.planning.metrics import tier_metrics
-from keepers.fund.planning.plan import CARRY, COST_BUDGET, FEED_DOWN
+from keepers.fund.planning.plan import CARRY, COST_BUDGET
 from keepers.fund.planning.report import plan_report
 from keepers.fund.planning.rollback import create_rollback_plan
 from keepers.fund.planning.state import FundState
-from keepers.fund.reader import FundReader, FundReading, to_fund_state
+from keepers.fund.read_watch import ReadWatch
+from keepers.fund.reader import FUND_STATE, FundReader, FundReading, to_fund_state
 from keepers.fund.records import (
     ABORTED,
     APPROVED,
@@ -109,7 +105,6 @@ from keepers.fund.sizing import (
     no_safe_move_message,
     unblock,
 )
-from keepers.fund.timelock import TimelockWatch
 from keepers.fund.venues import VenueChecker, VenuePrice
 from keepers.runtime import metrics
 from keepers.runtime.alerts import Alerter, AlertLevel
@@ -164,6 +159,7 @@ class FundBot:
         self.depth = DepthReader(self.contracts, self.encoder)
         self.venues = VenueChecker(self.w3, self.encoder)
         self.carry = CarryStore(store)
+        self.watch = ReadWatch(self)  # what every read also watches (alerts, metrics, scans)
         # the lifecycle's stages (plan -> risk: sizing; approval -> freeze: approvals; execute
         # -> verify -> record: keepers.fund.execution, one Execution per call)
         self.sizing = SizingStage(
@@ -263,61 +259,15 @@ class FundBot:
     # ------------------------------------------------------------------ reading
 
     def read(self) -> FundReading:
+        """The fund at the latest block (keepers.fund.reader), watched as every read is
+        (keepers.fund.read_watch: metrics, feed and hold alerts, timelock and fees paid)."""
         reading = self.reader.read()
-        metrics.observe_tiers(tier_metrics(reading.state))
-        self._feed_alert(reading)
-        hold_alerts(self, reading)  # nav_jump / nav_jump_ended, fee and hold metrics
-        self._observe_timelock(reading)
-        self._observe_fees_paid(reading)
+        self.watch.observe(reading)
         return reading
 
-    _timelock: TimelockWatch | None = None
-    _fees_paid: FeesWatch | None = None
-
     def fees_watch(self) -> FeesWatch:
-        """The FeesAccrued sum this process keeps (keepers.fund.fees_paid): the lookback is
-        scanned once, then only the blocks after the last read (metrics and plan reports)."""
-        if self._fees_paid is None:
-            self._fees_paid = FeesWatch(
-                self.contracts.vault,
-                self.k.fees_lookback_blocks,
-                self.addresses.first_block or 0,
-            )
-        return self._fees_paid
-
-    def _observe_fees_paid(self, reading: FundReading) -> None:
-        """The fees paid to date as metrics (keepers.fund.fees_paid), summed from the last
-        block seen; a failed read leaves the gauges as they were."""
-        view = fees_paid_view(self, reading, self.fees_watch())
-        if view is not None and "error" in view:
-            log.warning("fees_paid.read_failed", error=view["error"])
-        observe_fees_paid(view)
-
-    def _observe_timelock(self, reading: FundReading) -> None:
-        """The timelock's queued operations as metrics (keepers.fund.timelock), scanned from
-        the last block seen; a failed read leaves the gauges as they were (logged)."""
-        if self.contracts.timelock is None:
-            return
-        if self._timelock is None:
-            self._timelock = TimelockWatch(
-                self.contracts.timelock, self.addresses, self.k.timelock_lookback_blocks
-            )
-        try:
-            self._timelock.observe(reading.block, reading.state.timestamp)
-        except Exception as err:  # noqa: BLE001 - a display read never stops a tick
-            log.warning("timelock.read_failed", error=f"{type(err).__name__}: {err}")
-
-    def _feed_alert(self, reading: FundReading) -> None:
-        """``feed_down`` (critical) while a held asset is unpriced, naming the asset, its feed,
-        the age of its last answer and what the keeper holds back; ``feed_restored`` once every
-        held asset is priced again."""
-        now = reading.state.timestamp
-        if not any(a.held_unpriced for a in reading.state.assets):
-            self.end_alert(FEED_DOWN, "feed_restored", "every held asset is priced again", now)
-            return
-        down = feeds_down(self.contracts.controller, self.w3, reading.state, reading.block)
-        key = ",".join(sorted(d.token for d in down))
-        self.alert_once(AlertLevel.CRITICAL, FEED_DOWN, key, feed_down_message(down), now, None)
+        """The FeesAccrued sum this process keeps (for plan reports: keepers.fund.fees_paid)."""
+        return self.watch.fees_watch()
 
     def symbol(self, token: str | None) -> str:
         """The asset's symbol for metric labels (the address only if the record lacks it)."""
@@ -755,15 +705,11 @@ class FundBot:
         """The calls in order on the state at the reading's block, then the fund's state they
         leave (``after[0]``, a FundState)."""
         sim_calls = [SimCall(self.sender, c.target, c.calldata, c.function) for _, _, c in calls]
-        symbols = self.addresses.symbols
-        fn = self.contracts.lens.functions.fundState(self.addresses.controller)
-        types = get_abi_output_types(fn.abi)
-
-        def decode(data: bytes) -> FundState:
-            out = self.w3.codec.decode(types, data)
-            return to_fund_state(out[0], reading.state.timestamp, symbols)
-
-        read = SimRead(fn.address, fn._encode_transaction_data(), decode, "lens.fundState")
+        symbols, ts = self.addresses.symbols, reading.state.timestamp
+        lens, controller = self.addresses.lens, self.addresses.controller
+        read = SimRead(lens, FUND_STATE.calldata(controller),
+                       lambda data: to_fund_state(FUND_STATE.result(data), ts, symbols),
+                       "lens.fundState")  # fmt: skip
         return self.simulator.simulate(reading.block, sim_calls, [read])
 
     def execute(self, ref: str, now: int) -> CycleOutcome:

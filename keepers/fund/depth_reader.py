@@ -15,11 +15,13 @@ the venue's ``maxDeposit`` for an ERC-4626 fund, read with the fund at the same 
 second read. A venue with no limit has no entry.
 
 Every read goes through keepers.tx.reads (calldata and decoding from the ABI, one JSON-RPC
-batch a step): a pool in three round trips, the four quoter checks of a pool in one.
+batch a step, every pool together): the pools in one round trip when their prices stayed in
+the bitmap words their last read used (three at most), the quoter checks of every pool in one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -32,11 +34,39 @@ from keepers.fund.planning.depth import AssetDepth, PoolVenue, largest_within, p
 from keepers.fund.planning.risk import slippage_bps
 from keepers.fund.reader import FundReading
 from keepers.tx.contracts import FundContracts
-from keepers.tx.reads import Read, call_all, fn
+from keepers.tx.reads import Read, ReadFailed, call_all, call_many, fn
 
 log = get_logger("keepers.depth")
 
 WORDS = 2  # bitmap words read on each side of the current one
+_STATIC = ("tickSpacing", "fee", "token0")  # set when a V3 pool is created, never changed
+
+
+def _first_failure(got: dict[Any, Any], keys: Sequence[tuple[str, str, Any]]) -> Exception | None:
+    """The first of the reads ``keys`` that failed in ``got``, as web3 raises it."""
+    for k in keys:
+        if isinstance(got[k], ReadFailed):
+            return got[k].error()
+    return None
+
+
+def _not_read(
+    symbol: str, token: str, err: Exception, limit_bps: int, target_bps: int | None
+) -> AssetDepth:
+    """A venue whose pool (or the quoter on it) reverted: its depth is not read at this block,
+    so it is not traded on this plan (0 both ways, never "no limit"); the other venues keep
+    theirs and the next plan reads it again."""
+    log.warning("depth.not_read", asset=symbol, error=str(err)[:160])
+    return AssetDepth(
+        token,
+        max_buy=0,
+        max_sell=0,
+        cheap_buy=0,
+        cheap_sell=0,
+        limit_bps=limit_bps,
+        target_bps=target_bps,
+        detail=f"{symbol}: depth not read (its pool or quote reverted)",
+    )
 
 
 class DepthReader:
@@ -48,6 +78,9 @@ class DepthReader:
         self.w3: Web3 = contracts.w3
         self.encoder = encoder  # ActionEncoder: token decimals and pool fees, cached
         self._pools: dict[str, str | None] = {}
+        self._static: dict[str, tuple[Any, Any, Any]] = {}  # pool -> (spacing, fee, token0)
+        # pool -> (bitmap words, initialised ticks) its last read used: asked first next time
+        self._last: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
 
     def pool_address(self, token: str) -> str | None:
         if token not in self._pools:
@@ -67,66 +100,127 @@ class DepthReader:
         return self._pools[token]
 
     def pool_state(self, address: str, block: int) -> tuple[univ3.PoolState, str]:
-        """The pool at ``block`` in three JSON-RPC batches (one round trip each, not one per
-        call): its slot0, spacing, liquidity, fee and token0; the bitmap words around the
-        price; the liquidity net of each initialised tick in them."""
-        at = Web3.to_checksum_address(address)
-        slot0, spacing, liquidity, fee, token0 = call_all(
-            self.w3,
-            [
-                Read(at, fn("IUniswapV3Pool", name))
-                for name in ("slot0", "tickSpacing", "liquidity", "fee")
-            ]
-            + [Read(at, fn("IUniswapV3Pool", "token0"))],
+        """One pool at ``block`` (see ``pool_states``); a failed read raises as web3 does."""
+        got = self.pool_states([address], block)[Web3.to_checksum_address(address)]
+        if isinstance(got, Exception):
+            raise got
+        return got
+
+    def pool_states(
+        self, addresses: list[str], block: int
+    ) -> dict[str, tuple[univ3.PoolState, str] | Exception]:
+        """Every pool at ``block`` (by checksummed address): its slot0, in-range liquidity and
+        the liquidity net of each initialised tick in the bitmap words around the price, with
+        its fee, spacing and token0 (immutable in a V3 pool: read once). All pools together,
+        one JSON-RPC batch a step, and the first step also asks the bitmap words and ticks the
+        pool's last read used: when the price stayed in its word and no tick was initialised
+        meanwhile (most reads), one round trip in all; otherwise the missing words, then the
+        missing ticks. Every value is read at ``block``, whatever was asked before: what the
+        last read used only chooses what is asked first (tests/offchain/fundbot/
+        test_fundbot_depth.py compares it with a reader that remembers nothing). A pool one of
+        whose reads fails has that failure (as web3 raises it) in place of its state."""
+        pools: list[str] = list(dict.fromkeys(Web3.to_checksum_address(a) for a in addresses))
+        out: dict[str, Any] = {}
+        got = self._ask(
+            [(at, "slot0", None) for at in pools]
+            + [(at, "liquidity", None) for at in pools]
+            + [(at, n, None) for at in pools if at not in self._static for n in _STATIC]
+            + [(at, "tickBitmap", w) for at in pools for w in self._last.get(at, ((), ()))[0]]
+            + [(at, "ticks", t) for at in pools for t in self._last.get(at, ((), ()))[1]],
             block,
         )
-        spacing = int(spacing)
-        word = (int(slot0[1]) // spacing) >> 8
-        words = [w for w in range(word - WORDS, word + WORDS + 1) if -(2**15) <= w < 2**15]
-        initialised: list[int] = []
-        bitmaps = call_all(
-            self.w3, [Read(at, fn("IUniswapV3Pool", "tickBitmap"), (w,)) for w in words], block
-        )
-        for w, bits in zip(words, bitmaps, strict=True):
-            bits = int(bits)
-            while bits:
-                low = bits & -bits
-                initialised.append(((w << 8) + low.bit_length() - 1) * spacing)
-                bits ^= low
-        infos = call_all(
-            self.w3, [Read(at, fn("IUniswapV3Pool", "ticks"), (t,)) for t in initialised], block
-        )
-        ticks = {tick: int(info[1]) for tick, info in zip(initialised, infos, strict=True)}
-        state = univ3.PoolState(
-            sqrt_price_x96=int(slot0[0]),
-            tick=int(slot0[1]),
-            liquidity=int(liquidity),
-            fee=int(fee),
-            tick_spacing=spacing,
-            ticks=ticks,
-        )
-        return state, str(token0)
+        for at in pools:
+            needed = [(at, "slot0", None), (at, "liquidity", None)]
+            failed = _first_failure(
+                got, needed + [(at, n, None) for n in _STATIC if at not in self._static]
+            )
+            if failed is not None:
+                out[at] = failed
+                continue
+            if at not in self._static:
+                self._static[at] = tuple(got[(at, n, None)] for n in _STATIC)  # type: ignore[assignment]
+        live = [at for at in pools if at not in out]
+        words = {}
+        for at in live:
+            spacing = int(self._static[at][0])
+            word = (int(got[(at, "slot0", None)][1]) // spacing) >> 8
+            words[at] = [w for w in range(word - WORDS, word + WORDS + 1) if -(2**15) <= w < 2**15]
+        got.update(self._ask([(at, "tickBitmap", w) for at in live for w in words[at]
+                              if (at, "tickBitmap", w) not in got], block))  # fmt: skip
+        initialised: dict[str, list[int]] = {}
+        for at in live:
+            failed = _first_failure(got, [(at, "tickBitmap", w) for w in words[at]])
+            if failed is not None:
+                out[at] = failed
+                continue
+            spacing = int(self._static[at][0])
+            initialised[at] = []
+            for w in words[at]:
+                bits = int(got[(at, "tickBitmap", w)])
+                while bits:
+                    low = bits & -bits
+                    initialised[at].append(((w << 8) + low.bit_length() - 1) * spacing)
+                    bits ^= low
+        got.update(self._ask([(at, "ticks", t) for at, ts in initialised.items() for t in ts
+                              if (at, "ticks", t) not in got], block))  # fmt: skip
+        for at, ts in initialised.items():
+            failed = _first_failure(got, [(at, "ticks", t) for t in ts])
+            if failed is not None:
+                out[at] = failed
+                continue
+            spacing, fee, token0 = self._static[at]
+            slot0 = got[(at, "slot0", None)]
+            state = univ3.PoolState(
+                sqrt_price_x96=int(slot0[0]),
+                tick=int(slot0[1]),
+                liquidity=int(got[(at, "liquidity", None)]),
+                fee=int(fee),
+                tick_spacing=int(spacing),
+                ticks={t: int(got[(at, "ticks", t)][1]) for t in ts},
+            )
+            self._last[at] = (tuple(words[at]), tuple(ts))
+            out[at] = (state, str(token0))
+        return out
+
+    def _ask(self, keys: Sequence[tuple[str, str, Any]], block: int) -> dict[Any, Any]:
+        """The pool reads ``keys`` ((pool, function, argument)) in one batch: each its value
+        or its ``ReadFailed``."""
+        reads = [
+            Read(at, fn("IUniswapV3Pool", name), () if arg is None else (arg,))
+            for at, name, arg in keys
+        ]
+        return dict(zip(keys, call_many(self.w3, reads, block), strict=True))
 
     def read(
         self, reading: FundReading, limit_bps: int, target_bps: int | None = None
     ) -> dict[str, AssetDepth]:
         out: dict[str, AssetDepth] = {}
         st = reading.state
+        pools: dict[str, str | None] = {}
         for a in st.assets:
-            if not a.instant:
+            if a.instant:
+                try:
+                    pools[a.token] = self.pool_address(a.token)
+                except (ContractLogicError, BadFunctionCallOutput) as err:
+                    out[a.token] = _not_read(a.symbol, a.token, err, limit_bps, target_bps)
+        states = self.pool_states([p for p in pools.values() if p], reading.block)
+        venues: dict[str, tuple[PoolVenue, AssetDepth]] = {}
+        for a in st.assets:
+            if a.token not in pools:
+                continue
+            address = pools[a.token]
+            if address is None:
+                # the venue's maxDeposit, read with the fund (0 when it was not read)
+                room = a.investable_now if a.room_read else 0
+                if room is not None:
+                    said = f"maxDeposit {room}" if a.room_read else "room not read"
+                    out[a.token] = AssetDepth(a.token, max_buy=room, detail=f"{a.symbol}: {said}")
                 continue
             try:
-                address = self.pool_address(a.token)
-                if address is None:
-                    # the venue's maxDeposit, read with the fund (0 when it was not read)
-                    room = a.investable_now if a.room_read else 0
-                    if room is not None:
-                        said = f"maxDeposit {room}" if a.room_read else "room not read"
-                        out[a.token] = AssetDepth(
-                            a.token, max_buy=room, detail=f"{a.symbol}: {said}"
-                        )
-                    continue
-                pool, token0 = self.pool_state(address, reading.block)
+                got = states[Web3.to_checksum_address(address)]
+                if isinstance(got, Exception):
+                    raise got
+                pool, token0 = got
                 fdec = reading.feed_decimals[a.token]
                 tdec = self.encoder.token_decimals(a.token)
                 venue = PoolVenue(
@@ -136,26 +230,60 @@ class DepthReader:
                     10 ** (fdec + tdec),
                 )
                 depth = pool_depth(a.token, venue, limit_bps, st.total_assets, a.value, target_bps)
-                out[a.token] = self._checked(reading, a.token, venue, depth)
+                venues[a.token] = (venue, depth)
             except (ContractLogicError, BadFunctionCallOutput) as err:
-                # this venue's pool (or the quoter on it) reverted: its depth is not read at
-                # this block, so it is not traded on this plan (0 both ways, never "no limit");
-                # the other venues keep theirs and the next plan reads it again
-                log.warning("depth.not_read", asset=a.symbol, error=str(err)[:160])
-                out[a.token] = AssetDepth(
-                    a.token,
-                    max_buy=0,
-                    max_sell=0,
-                    cheap_buy=0,
-                    cheap_sell=0,
-                    limit_bps=limit_bps,
-                    target_bps=target_bps,
-                    detail=f"{a.symbol}: depth not read (its pool or quote reverted)",
-                )
+                out[a.token] = _not_read(a.symbol, a.token, err, limit_bps, target_bps)
+        # every venue's first quoter checks in one batch (a failed one is asked again alone)
+        known = self._quotes(
+            [(t, *pair) for t, (v, d) in venues.items() for pair in self._checks(t, v, d)],
+            reading.block,
+        )
+        for a in st.assets:
+            if a.token not in venues:
+                continue
+            venue, depth = venues[a.token]
+            try:
+                out[a.token] = self._checked(reading, a.token, venue, depth, known[a.token])
+            except (ContractLogicError, BadFunctionCallOutput) as err:
+                out[a.token] = _not_read(a.symbol, a.token, err, limit_bps, target_bps)
         return out
 
+    def _checks(
+        self, token: str, venue: PoolVenue, depth: AssetDepth
+    ) -> list[tuple[str, str, int]]:
+        """The sizes the quoter checks first: (token in, token out, amount in)."""
+        cash = self.c.addresses.cash
+        return [(cash, token, x or 0) for x in (depth.max_buy, depth.cheap_buy)] + [
+            (token, cash, venue.oracle_tokens(x) if x else 0)
+            for x in (depth.max_sell, depth.cheap_sell)
+        ]
+
+    def _quotes(
+        self, asks: list[tuple[str, str, str, int]], block: int
+    ) -> dict[str, dict[tuple[str, int], int]]:
+        """QuoterV2's answers to (venue, token in, token out, amount) at ``block``, in one batch:
+        per venue, (token in, amount) -> out; a failed one is left out (asked again alone)."""
+        known: dict[str, dict[tuple[str, int], int]] = {t: {} for t, *_ in asks}
+        todo = list(dict.fromkeys(q for q in asks if q[3]))
+        quoter = self.c.addresses.quoter
+        if not todo or quoter is None:
+            return known
+        quote = fn("IQuoterV2", "quoteExactInputSingle")
+        reads = [
+            Read(quoter, quote, ((i, o, x, self.encoder.pool_fee(t), 0),)) for t, i, o, x in todo
+        ]
+        for (t, i, _, x), answer in zip(todo, call_many(self.w3, reads, block), strict=True):
+            if not isinstance(answer, ReadFailed):
+                known[t][(i, x)] = int(answer[0])
+        return known
+
     def _checked(
-        self, reading: FundReading, token: str, venue: PoolVenue, depth: AssetDepth
+        self,
+        reading: FundReading,
+        token: str,
+        venue: PoolVenue,
+        depth: AssetDepth,
+        known: dict[tuple[str, int], int] | None = None,
     ) -> AssetDepth:
         """The model's sizes (at the limit and at the cost target) against QuoterV2 on the
         real pool; the quoter wins."""
@@ -165,7 +293,7 @@ class DepthReader:
         quoter = self.c.addresses.quoter
         assert quoter is not None
         quote = fn("IQuoterV2", "quoteExactInputSingle")
-        known: dict[tuple[str, int], int] = {}  # (token in, amount) -> out, at this block
+        known = {} if known is None else known  # (token in, amount) -> out, at this block
 
         def ask(pairs: list[tuple[str, str, int]]) -> None:
             todo = [p for p in dict.fromkeys(pairs) if p[2] and (p[0], p[2]) not in known]
@@ -182,13 +310,7 @@ class DepthReader:
 
         # the sizes checked first, in one batch (a bisection, when the quoter disagrees,
         # asks one at a time); each answer is the same eth_call at the same block
-        ask(
-            [(cash, token, x or 0) for x in (depth.max_buy, depth.cheap_buy)]
-            + [
-                (token, cash, venue.oracle_tokens(x) if x else 0)
-                for x in (depth.max_sell, depth.cheap_sell)
-            ]
-        )
+        ask(self._checks(token, venue, depth))
 
         def buy_bps(x: int) -> int:
             return slippage_bps(quoted(cash, token, x), max(1, venue.oracle_tokens(x)))

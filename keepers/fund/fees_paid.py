@@ -25,6 +25,7 @@ from typing import Any
 
 from keepers.fund.logs import get_logs
 from keepers.runtime import metrics
+from keepers.tx.reads import Read, call_all, fn
 
 __all__ = ["FeesWatch", "add_holders", "fees_paid_lines", "fees_paid_view"]
 
@@ -90,11 +91,13 @@ def fees_paid_view(bot: Any, reading: Any, watch: FeesWatch | None = None) -> di
         return None
     d = reading.state.base_decimals
     try:
-        held = int(
-            bot.contracts.vault.functions.balanceOf(f.recipient).call(
-                block_identifier=reading.block
-            )
-        )
+        read_with = getattr(reading, "recipient_shares", None)  # asked in the read's batch
+        if read_with is not None and read_with[0] == f.recipient:
+            held = read_with[1]
+        else:
+            vault = bot.contracts.vault
+            balance = Read(vault.address, fn("TieredVault", "balanceOf"), (f.recipient,))
+            (held,) = call_all(vault.w3, [balance], reading.block)
         if watch is None:
             watch = FeesWatch(
                 bot.contracts.vault,

@@ -18,11 +18,11 @@ from decimal import Decimal
 from typing import Any
 
 from web3 import Web3
-from web3.exceptions import ContractLogicError
 
 from keepers.fund.planning.state import BPS, FundState
 from keepers.runtime import metrics
 from keepers.runtime.alerts import AlertLevel
+from keepers.tx.reads import Read, ReadFailed, call_many, fn
 
 __all__ = [
     "HOLD_HELD_BACK",
@@ -32,6 +32,10 @@ __all__ = [
     "FundFees",
     "PriceHold",
     "hold_message",
+    "fee_reads",
+    "fees_from",
+    "hold_reads",
+    "holds_from",
     "read_holds_and_fees",
 ]
 
@@ -116,8 +120,6 @@ class FundFees:
     pending_shares: int
     total_assets: int  # the vault's totalAssets (exits' valuation)
     total_supply: int
-    # TieredVault.phase (keepers.fund.planning.state.PHASES), read in the same batch
-    phase: int = 0
 
     @property
     def on(self) -> bool:
@@ -163,6 +165,71 @@ class FundFees:
         }
 
 
+def hold_reads(controller: str, tokens: Sequence[str]) -> list[Read]:
+    """Each listed asset's ``priceHold`` (keepers.tx.reads), for a batch."""
+    return [Read(controller, fn("AssetController", "priceHold"), (t,)) for t in tokens]
+
+
+def fee_reads(vault: str) -> list[Read]:
+    """The vault's fee views (``fees``, ``highWaterMark``, ``pendingFeeShares``,
+    ``totalAssets``, ``totalSupply``) and its wind-down ``phase``, for a batch."""
+    return [Read(vault, fn("TieredVault", name)) for name in _FEE_VIEWS]
+
+
+_FEE_VIEWS = (
+    "fees",
+    "highWaterMark",
+    "pendingFeeShares",
+    "totalAssets",
+    "totalSupply",
+    "phase",
+)
+
+
+def holds_from(
+    values: Sequence[Any], state: FundState, feed_decimals: dict[str, int]
+) -> dict[str, PriceHold] | None:
+    """The holds from the answers of ``hold_reads`` (in ``state.assets`` order); None when one
+    of them failed (a revert, no or an undecodable answer): not read at this block."""
+    if any(isinstance(v, ReadFailed) for v in values):
+        return None
+    holds = {}
+    for a, r in zip(state.assets, values, strict=True):
+        held, ref, answer, move, allowed, step, per_day, ref_at = r
+        holds[a.token] = PriceHold(
+            token=a.token,
+            symbol=a.symbol,
+            held=bool(held),
+            reference=int(ref),
+            answer=int(answer),
+            move_bps=int(move),
+            allowed_bps=int(allowed),
+            step_bps=int(step),
+            per_day_bps=int(per_day),
+            reference_at=int(ref_at),
+            feed_decimals=int(feed_decimals.get(a.token, 8)),
+        )
+    return holds
+
+
+def fees_from(values: Sequence[Any]) -> FundFees | None:
+    """The fees from the answers of ``fee_reads``; None when one of them failed."""
+    if any(isinstance(v, ReadFailed) for v in values):
+        return None
+    (recipient, mgmt, perf, accrued_at), hwm, pending, total, supply, phase = values
+    return FundFees(
+        recipient=Web3.to_checksum_address(recipient),
+        management_bps=int(mgmt),
+        performance_bps=int(perf),
+        accrued_at=int(accrued_at),
+        high_water_mark=int(hwm),
+        pending_shares=int(pending),
+        total_assets=int(total),
+        total_supply=int(supply),
+        phase=int(phase),
+    )
+
+
 def read_holds_and_fees(
     w3: Web3,
     controller: Any,
@@ -170,82 +237,30 @@ def read_holds_and_fees(
     state: FundState,
     feed_decimals: dict[str, int],
     block: int,
+    answered: Sequence[Any] | None = None,
 ) -> tuple[dict[str, PriceHold] | None, FundFees | None]:
     """Every listed asset's priceHold and the vault's fee views at ``block``, in one JSON-RPC
-    batch (N + 6 eth_calls, one round trip). When a call of the batch reverts, the holds and
-    the fee views are each read again alone: a group with a reverting call is None (not read
-    at this block), the other is still read. The node's failures propagate."""
-    tokens: Sequence[str] = [a.token for a in state.assets]
-    hold_calls = [controller.functions.priceHold(t) for t in tokens]
-    fee_calls = [
-        vault.functions.fees(),
-        vault.functions.highWaterMark(),
-        vault.functions.pendingFeeShares(),
-        vault.functions.totalAssets(),
-        vault.functions.totalSupply(),
-        vault.functions.phase(),
-    ]
-    try:
-        results: list[Any] | None = _batch(w3, hold_calls + fee_calls, block)
-    except ContractLogicError:
-        results = None
-    hold_results: list[Any] | None
-    fee_results: list[Any] | None
-    if results is not None:
-        hold_results, fee_results = results[: len(tokens)], results[len(tokens) :]
+    batch (N + 6 eth_calls, one round trip, keepers.tx.reads), or their ``answered`` values
+    (``hold_reads`` then ``fee_reads`` of this listing, asked in the fund's own batch:
+    keepers.fund.reader). Each answers for itself: a group with a call that reverts (or
+    answers nothing decodable) is None (not read at this block), the other is still read.
+    The node's refusal of a call raises (as web3's did), and its transport failures propagate
+    (the caller's retry)."""
+    holds_r = hold_reads(_address(controller), [a.token for a in state.assets])
+    fees_r = fee_reads(_address(vault))
+    if answered is not None and len(answered) == len(holds_r) + len(fees_r):
+        values = list(answered)
     else:
-        hold_results = _batch_or_none(w3, hold_calls, block)
-        fee_results = _batch_or_none(w3, fee_calls, block)
-    holds = None
-    if hold_results is not None:
-        holds = {}
-        for a, r in zip(state.assets, hold_results, strict=True):
-            held, ref, answer, move, allowed, step, per_day, ref_at = r
-            holds[a.token] = PriceHold(
-                token=a.token,
-                symbol=a.symbol,
-                held=bool(held),
-                reference=int(ref),
-                answer=int(answer),
-                move_bps=int(move),
-                allowed_bps=int(allowed),
-                step_bps=int(step),
-                per_day_bps=int(per_day),
-                reference_at=int(ref_at),
-                feed_decimals=int(feed_decimals.get(a.token, 8)),
-            )
-    fees = None
-    if fee_results is not None:
-        (recipient, mgmt, perf, accrued_at), hwm, pending, total, supply, phase = fee_results
-        fees = FundFees(
-            recipient=Web3.to_checksum_address(recipient),
-            management_bps=int(mgmt),
-            performance_bps=int(perf),
-            accrued_at=int(accrued_at),
-            high_water_mark=int(hwm),
-            pending_shares=int(pending),
-            total_assets=int(total),
-            total_supply=int(supply),
-            phase=int(phase),
-        )
-    return holds, fees
+        values = call_many(w3, holds_r + fees_r, block)
+    for v in values:
+        if isinstance(v, ReadFailed) and not (v.reverted or v.bad_output):
+            raise v.error()
+    n = len(holds_r)
+    return holds_from(values[:n], state, feed_decimals), fees_from(values[n:])
 
 
-def _batch(w3: Web3, calls: Sequence[Any], block: int) -> list[Any]:
-    if not calls:
-        return []
-    with w3.batch_requests() as batch:
-        for call in calls:
-            batch.add(call.call(block_identifier=block))
-        return list(batch.execute())
-
-
-def _batch_or_none(w3: Web3, calls: Sequence[Any], block: int) -> list[Any] | None:
-    """The calls' results in one batch, or None when one of them reverts."""
-    try:
-        return _batch(w3, calls, block)
-    except ContractLogicError:
-        return None
+def _address(contract: Any) -> str:
+    return str(getattr(contract, "address", contract))
 
 
 def hold_message(held: Sequence[PriceHold]) -> str:
@@ -269,7 +284,6 @@ def hold_alerts(bot: Any, reading: Any) -> None:
     if reading.fees is not None:
         f = reading.fees
         metrics.observe_fees(f.pending_value, f.high_water_mark, f.price_per_share)
-        metrics.observe_phase(f.phase)
     held = reading.held
     if not held:
         bot.end_alert(NAV_JUMP, "nav_jump_ended", "no asset's valuation is held any more", now)

@@ -38,13 +38,13 @@ from functools import partial
 from typing import Any
 
 from web3 import Web3
-from web3.exceptions import BadFunctionCallOutput, ContractLogicError
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 
-from keepers import abis
 from keepers.core.logging import get_logger
-from keepers.fund.holds import FundFees, PriceHold, read_holds_and_fees
+from keepers.fund.holds import FundFees, PriceHold, fee_reads, hold_reads, read_holds_and_fees
 from keepers.fund.planning.state import AssetState, FundState
 from keepers.tx.contracts import FundContracts
+from keepers.tx.reads import Fn, Read, ReadFailed, call_all, call_many, fn
 from keepers.tx.release import LEGACY_RELEASE, read_release
 from keepers.tx.retry import NetworkUnavailable, with_retries
 
@@ -52,12 +52,28 @@ log = get_logger("keepers.fund.reader")
 
 NO_CAP = 2**128 - 1  # the controller's cap when none is set (AssetParams.cap is a uint128)
 NO_LIMIT = 2**255  # a venue's room this large or larger is no limit (type(uint256).max)
-# IAssetAdapter.investableNow (every adapter has it; the UniswapV3Adapter's ABI carries it)
-_INVESTABLE_NOW = [
-    e
-    for e in abis.load("UniswapV3Adapter")
-    if e.get("type") == "function" and e.get("name") == "investableNow"
-]
+FUND_STATE = fn("FundLens", "fundState")
+_ASSET_PARAMS = fn("AssetController", "assetParams")
+_DECIMALS = fn("IERC20Min", "decimals")
+_BALANCE_OF = fn("TieredVault", "balanceOf")
+
+
+@dataclass(frozen=True)
+class _FirstWord(Fn):
+    """IAssetAdapter.investableNow (every adapter has it; the UniswapV3Adapter's ABI carries
+    it), its answer taken as its first 32-byte word (``_word``: an answer shorter than a word,
+    e.g. a fallback that answers nothing, is no limit known, as before the batched reads)."""
+
+    def result(self, data: bytes) -> Any:
+        return _word(data)
+
+
+def _investable_now() -> Fn:
+    f = fn("UniswapV3Adapter", "investableNow")
+    return _FirstWord(f.name, f.selector, f.inputs, ())
+
+
+_INVESTABLE_NOW = _investable_now()
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,9 @@ class FundReading:
     # what this read could not read at its block, in words (a revert, the node): each is "not
     # read" for this read only (the status and the console show them)
     not_read: tuple[str, ...] = ()
+    # the fee recipient's share balance at this block (asked in the read's batch for the
+    # recipient the last read named: keepers.fund.fees_paid checks it is this read's)
+    recipient_shares: tuple[str, int] | None = None
 
     @property
     def held(self) -> list[PriceHold]:
@@ -151,28 +170,35 @@ class FundReader:
     def __init__(self, contracts: FundContracts) -> None:
         self.contracts = contracts
         self.w3 = contracts.w3
+        self.addresses = contracts.addresses
         self.symbols = contracts.addresses.symbols
         self._adapters: dict[str, Any] = {}  # token -> its adapter's investableNow eth_call
+        self._token_decimals: dict[str, int] = {}  # an ERC-20's decimals never change
+        self._listed: list[str] = []  # the tokens the last read listed, in list order
+        self._room_tokens: list[str] = []  # whose rooms the last batch asked
+        self._recipient: str | None = None  # the fee recipient the last read named
         self._before_holds = False  # contracts without priceHold and the fee views (0.1.0)
 
     def read(self, block: Any = "latest") -> FundReading:
         header = with_retries(lambda: self.w3.eth.get_block(block), "eth_getBlockByNumber")
         number = int(header["number"])
-        raw = with_retries(
-            lambda: self.contracts.lens.functions.fundState(
-                self.contracts.addresses.controller
-            ).call(block_identifier=number),
-            "FundLens.fundState",
-        )
+        got = self._batch(number)
+        (raw,) = got["lens"]
+        if isinstance(raw, ReadFailed):
+            raise raw.error()
         state = to_fund_state(raw, int(header["timestamp"]), self.symbols)
         not_read: list[str] = []
         state = self._dust_is_not_held(state, number, not_read)
-        state = self._venue_rooms(state, number, not_read)
+        listed = [a.token for a in state.assets]
+        same = listed == self._listed  # what the batch asked for is this read's listing
+        self._listed = listed
+        state = self._venue_rooms(state, number, not_read, got["rooms"] if same else None)
         assets_raw = raw[7]
         feed_decimals: dict[str, int] = {
             Web3.to_checksum_address(a[0]): int(a[5]) for a in assets_raw
         }
-        holds, fees = self._holds_and_fees(state, feed_decimals, number, not_read)
+        answered = got["holds"] + got["fees"] if same and "fees" in got else None
+        holds, fees = self._holds_and_fees(state, feed_decimals, number, not_read, answered)
         if fees is not None and fees.phase:
             # the wind-down's phase comes with the fee views (not read: open, and the chain
             # refuses every purchase while closing anyway: availableCash() answers 0)
@@ -185,6 +211,11 @@ class FundReader:
                     for a in state.assets
                 ),
             )
+        shares = None
+        asked, (balance,) = self._recipient, got.get("recipient") or (None,)
+        if asked is not None and not isinstance(balance, ReadFailed) and balance is not None:
+            shares = (asked, int(balance))
+        self._recipient = fees.recipient if fees is not None else None
         return FundReading(
             state=state,
             block=number,
@@ -196,10 +227,40 @@ class FundReader:
             holds=holds,
             fees=fees,
             not_read=tuple(not_read),
+            recipient_shares=shares,
         )
 
+    def _batch(self, block: int) -> dict[str, list[Any]]:
+        """Everything the read asks at ``block``, in ONE JSON-RPC batch (keepers.tx.reads), by
+        group: the lens's ``fundState``; for the assets the last read listed (the listing
+        changes only when the admin adds or removes one), each one's ``priceHold`` and its
+        venue's room (``investableNow``, adapters known); the vault's fee views. Each read
+        answers for itself (a failed one is "not read" for this read only); when the listing
+        changed, the holds and rooms are asked again for the new one (``read``). A group added
+        here is one more entry of ``groups``."""
+        a = self.addresses
+        groups: dict[str, list[Read]] = {"lens": [Read(a.lens, FUND_STATE, (a.controller,))]}
+        self._room_tokens = [t for t in self._listed if self._adapters.get(t) is not None]
+        groups["rooms"] = [self._adapters[t]["read"] for t in self._room_tokens]
+        if not self._before_holds:
+            groups["holds"] = hold_reads(a.controller, self._listed)
+            groups["fees"] = fee_reads(a.vault)
+        if self._recipient is not None:  # its fee shares (keepers.fund.fees_paid)
+            groups["recipient"] = [Read(a.vault, _BALANCE_OF, (self._recipient,))]
+        flat = [r for reads in groups.values() for r in reads]
+        values = with_retries(lambda: call_many(self.w3, flat, block), "FundLens.fundState (batch)")
+        out, i = {}, 0
+        for name, reads in groups.items():
+            out[name], i = values[i : i + len(reads)], i + len(reads)
+        return out
+
     def _holds_and_fees(
-        self, state: FundState, feed_decimals: dict[str, int], block: int, not_read: list[str]
+        self,
+        state: FundState,
+        feed_decimals: dict[str, int],
+        block: int,
+        not_read: list[str],
+        answered: list[Any] | None = None,
     ) -> tuple[dict[str, PriceHold] | None, FundFees | None]:
         """The holds and the fee views; either is None when it could not be read at this block
         (a revert, the node gone: keepers.fund.holds reads each group alone when the batch
@@ -213,7 +274,7 @@ class FundReader:
             holds, fees = with_retries(
                 lambda: read_holds_and_fees(
                     self.w3, self.contracts.controller, self.contracts.vault, state,
-                    feed_decimals, block,
+                    feed_decimals, block, answered,
                 ),
                 "priceHold + fees (batch)",
             )  # fmt: skip
@@ -244,7 +305,9 @@ class FundReader:
         except Exception:  # noqa: BLE001 - the node's failure: not known, this read
             return False
 
-    def _venue_rooms(self, state: FundState, block: int, not_read: list[str]) -> FundState:
+    def _venue_rooms(
+        self, state: FundState, block: int, not_read: list[str], answered: list[Any] | None = None
+    ) -> FundState:
         """Each venue's room now, as the controller asks it before a leg: the asset's adapter's
         ``investableNow(token, controller)`` (an ERC-4626 fund's maxDeposit, which anyone can
         fill; an asynchronous issuer's room for another request), in one JSON-RPC batch. An
@@ -266,15 +329,17 @@ class FundReader:
             if isinstance(adapter, Exception):
                 unread[token] = f"AssetController.assetParams: {why_not_read(adapter)}"
                 continue
-            call = self.w3.eth.contract(adapter, abi=_INVESTABLE_NOW).functions.investableNow(
-                token, self.contracts.addresses.controller
-            )
-            self._adapters[token] = {"to": adapter, "data": call._encode_transaction_data()}
+            ask = Read(adapter, _INVESTABLE_NOW, (token, self.addresses.controller))
+            self._adapters[token] = {"to": adapter, "read": ask}
         asked = [a.token for a in state.assets if self._adapters.get(a.token) is not None]
+        if answered is not None and asked == self._room_tokens:  # read in the fund's batch
+            answers = [_error(g) if isinstance(g, ReadFailed) else g for g in answered]
+        else:
+            answers = self._rooms(asked, block)
         rooms: dict[str, int | None] = {}
-        for token, answer in zip(asked, self._rooms(asked, block), strict=True):
+        for token, answer in zip(asked, answers, strict=True):
             if not isinstance(answer, Exception):
-                rooms[token] = _word(answer)
+                rooms[token] = answer  # its first word (_FirstWord)
             elif isinstance(answer, ContractLogicError) and self._legacy():
                 self._adapters[token] = None  # 0.1.0: no investableNow, never asked again
             else:
@@ -293,46 +358,37 @@ class FundReader:
         return replace(state, assets=tuple(assets))
 
     def _adapter_of(self, tokens: list[str], block: int) -> list[Any]:
-        """Each token's adapter (``assetParams(token).adapter``) in one batch; when the batch
-        fails, each read alone: an Exception in place of one that could not be read."""
-        c = self.contracts.controller
-        calls = [c.functions.assetParams(t) for t in tokens]
-        got = self._each(calls, block, lambda call: call.call(block_identifier=block))
+        """Each token's adapter (``assetParams(token).adapter``) in one batch: an Exception in
+        place of one that could not be read."""
+        controller = self.addresses.controller
+        got = self._each([Read(controller, _ASSET_PARAMS, (t,)) for t in tokens], block)
         return [g if isinstance(g, Exception) else Web3.to_checksum_address(g[2]) for g in got]
 
     def _rooms(self, tokens: list[str], block: int) -> list[Any]:
-        """Each token's adapter's investableNow answer (raw bytes) in one batch; when the batch
-        fails, each read alone: an Exception in place of one that could not be read."""
-        calls = [self._adapters[t] for t in tokens]
-        return self._each(calls, block, lambda call: self.w3.eth.call(call, block))
+        """Each token's adapter's investableNow answer (its first word) in one batch: an
+        Exception in place of one that could not be read."""
+        return self._each([self._adapters[t]["read"] for t in tokens], block)
 
-    def _each(self, calls: list[Any], block: int, one: Any) -> list[Any]:
-        """``one(call)`` of each call, in one batch; when the batch reverts, each alone (an
-        Exception in place of each that failed); the node gone: each the node's failure."""
-        if not calls:
+    def _each(self, reads: list[Read], block: int) -> list[Any]:
+        """Each read's value in one batch (keepers.tx.reads: each answers for itself), an
+        Exception (as web3 raises it) in place of each that failed; the node gone (after its
+        retries) or the batch refused: each the node's failure."""
+        if not reads:
             return []
         try:
-            return with_retries(lambda: self._raw_batch(calls, one), "venue rooms (batch)")
-        except NetworkUnavailable as err:  # the node, after its retries: none read, at once
-            return [err for _ in calls]
-        except (ContractLogicError, BadFunctionCallOutput, ValueError):
-            pass  # which one failed: each alone
-        out: list[Any] = []
-        for call in calls:
-            try:
-                out.append(with_retries(partial(one, call), "venue room"))
-            except (ContractLogicError, BadFunctionCallOutput, NetworkUnavailable, ValueError) as e:
-                out.append(e)
-        return out
+            got = with_retries(lambda: self._raw_batch(reads, block), "venue rooms (batch)")
+        except (NetworkUnavailable, Web3RPCError) as err:  # none read, at once
+            return [err for _ in reads]
+        return [_error(g) if isinstance(g, ReadFailed) else g for g in got]
 
-    def _raw_batch(self, calls: list[Any], one: Any) -> list[Any]:
-        with self.w3.batch_requests() as batch:
-            for call in calls:
-                batch.add(one(call))
-            return list(batch.execute())
+    def _raw_batch(self, reads: list[Read], block: int) -> list[Any]:
+        return call_many(self.w3, reads, block)
 
     def _decimals(self, token: str, block: int) -> int:
-        return int(self.contracts.erc20(token).functions.decimals().call(block_identifier=block))
+        if token not in self._token_decimals:
+            (dec,) = call_all(self.w3, [Read(token, _DECIMALS)], block)
+            self._token_decimals[token] = int(dec)
+        return self._token_decimals[token]
 
     def _dust_is_not_held(self, state: FundState, block: int, not_read: list[str]) -> FundState:
         """An unpriced asset whose position is token dust (at most a millionth of a token, the
@@ -347,7 +403,12 @@ class FundReader:
                     dec = int(
                         with_retries(partial(self._decimals, a.token, block), "ERC20.decimals")
                     )
-                except (ContractLogicError, BadFunctionCallOutput, NetworkUnavailable) as err:
+                except (
+                    ContractLogicError,
+                    BadFunctionCallOutput,
+                    NetworkUnavailable,
+                    Web3RPCError,
+                ) as err:
                     not_read.append(f"{a.symbol} token decimals (dust check): {why_not_read(err)}")
                     continue
                 if is_token_dust(a.balance, dec):
@@ -356,6 +417,14 @@ class FundReader:
             return state
         assets = [replace(a, priced=True) if a.token in changed else a for a in state.assets]
         return replace(state, assets=tuple(assets))
+
+
+def _error(failed: ReadFailed) -> Exception:
+    """A failed read as web3 raises it; the node's refusal of this one call (no revert, no
+    answer to decode) as the node not answering it."""
+    if failed.reverted or failed.bad_output:
+        return failed.error()
+    return NetworkUnavailable(f"{failed.what}: {failed.message}")
 
 
 def why_not_read(err: BaseException) -> str:

@@ -18,11 +18,13 @@ OpenZeppelin's, executable for ever) shows ``expires_at`` None.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from keepers import abis
 from keepers.fund.logs import get_logs
 from keepers.runtime import metrics
+from keepers.tx.reads import Read, call_all, fn
 
 __all__ = ["QueuedOp", "TimelockWatch", "queued", "timelock_lines", "timelock_view"]
 
@@ -53,6 +55,7 @@ class QueuedOp:
         }
 
 
+@cache  # the ABIs this keeper was built with: the same for the process's life
 def _selectors() -> dict[bytes, str]:
     out: dict[bytes, str] = {}
     from eth_utils import function_signature_to_4byte_selector
@@ -150,8 +153,15 @@ class TimelockWatch:
         self._scan(block)
         window = self.window()
         out = []
-        for op in list(self.calls):
-            ts = int(self.timelock.functions.getTimestamp(op).call(block_identifier=block))
+        ops = list(self.calls)
+        get = fn("FundTimelock", "getTimestamp")
+        stamps = call_all(
+            self.timelock.w3,
+            [Read(self.timelock.address, get, (bytes.fromhex(op[2:]),)) for op in ops],
+            block,
+        )  # every open id's state in one batch
+        for op, stamp in zip(ops, stamps, strict=True):
+            ts = int(stamp)
             if ts <= _DONE:  # executed (1) or cancelled (0): nothing queued any more
                 del self.calls[op]
                 self.blocks.pop(op, None)

@@ -24,19 +24,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from keepers import abis
 from keepers.core.logging import get_logger
 from keepers.fund.planning.state import BPS
+from keepers.tx.reads import Read, ReadFailed, call_many, fn
 
 log = get_logger("keepers.fundbot")
 
 VENUE_PROBE_WHOLE = 1_000  # whole units of cash the previews are asked about
 
-_PREVIEWS = [
-    e
-    for e in abis.load("TieredVault")
-    if e.get("type") == "function" and e.get("name") in ("previewDeposit", "previewRedeem")
-]
+# an ERC-4626 venue's previews (TieredVault's ABI carries the standard's)
+_PREVIEW_DEPOSIT = fn("TieredVault", "previewDeposit")
+_PREVIEW_REDEEM = fn("TieredVault", "previewRedeem")
 
 
 @dataclass(frozen=True)
@@ -147,34 +145,56 @@ class VenueChecker:
         out = []
         self.unread = {}
         cash = VENUE_PROBE_WHOLE * 10**reading.state.base_decimals
+        asked: list[tuple[Any, str, int]] = []  # (asset, checksummed token, feed tokens)
+        failed: dict[str, Exception] = {}
         for a in reading.state.assets:
             # a held valuation (nav_jump) is not traded: its stepped feed is no yardstick
             if not a.tradable or not a.instant or self.encoder.pool_fee(a.token) is not None:
                 continue
             token = self.w3.to_checksum_address(a.token)
-            vault = self.w3.eth.contract(token, abi=_PREVIEWS)
             try:
-                tokens_feed = self.encoder.oracle_tokens_for(reading, token, cash)
-                tokens_venue = int(
-                    vault.functions.previewDeposit(cash).call(block_identifier=reading.block)
-                )
-                cash_venue = int(
-                    vault.functions.previewRedeem(tokens_feed).call(block_identifier=reading.block)
-                )
-            except Exception as err:  # noqa: BLE001 - not an ERC-4626 venue (no previews)
-                if self._erc4626.get(a.token):  # it answered before: not read now
-                    log.warning("venue.preview_not_read", asset=a.symbol, error=str(err)[:120])
-                    self.unread[a.token] = (
-                        f"{a.symbol} ({a.token}) held: its previews (previewDeposit, "
-                        f"previewRedeem) not read ({type(err).__name__})"
-                    )
-                    continue
-                if a.token not in self._erc4626:
-                    log.info("venue.no_preview", asset=a.symbol, error=str(err)[:120])
-                self._erc4626[a.token] = False
+                asked.append((a, token, self.encoder.oracle_tokens_for(reading, token, cash)))
+            except Exception as err:  # noqa: BLE001 - no amount to ask about: not read
+                failed[a.token] = err
+        # every venue's two previews in one batch (keepers.tx.reads), each answering for itself
+        reads = [
+            r
+            for _, token, tokens_feed in asked
+            for r in (
+                Read(token, _PREVIEW_DEPOSIT, (cash,)),
+                Read(token, _PREVIEW_REDEEM, (tokens_feed,)),
+            )
+        ]
+        try:
+            answers: list[Any] = call_many(self.w3, reads, reading.block)
+        except Exception as err:  # noqa: BLE001 - the node's failure: each venue not read
+            answers = [ReadFailed("previews", str(err))] * len(reads)
+            reason: Exception | None = err
+        else:
+            reason = None
+        for i, (a, _, tokens_feed) in enumerate(asked):
+            tokens_venue, cash_venue = answers[2 * i], answers[2 * i + 1]
+            bad = next((x for x in (tokens_venue, cash_venue) if isinstance(x, ReadFailed)), None)
+            if bad is not None:
+                failed[a.token] = reason or bad.error()
                 continue
             self._erc4626[a.token] = True
             out.append(
-                VenuePrice(a.token, a.symbol, cash, tokens_venue, tokens_feed, cash_venue, cash)
-            )
+                VenuePrice(a.token, a.symbol, cash, int(tokens_venue), tokens_feed,
+                           int(cash_venue), cash)
+            )  # fmt: skip
+        for a in reading.state.assets:
+            why = failed.get(a.token)
+            if why is None:
+                continue
+            if self._erc4626.get(a.token):  # it answered before: not read now
+                log.warning("venue.preview_not_read", asset=a.symbol, error=str(why)[:120])
+                self.unread[a.token] = (
+                    f"{a.symbol} ({a.token}) held: its previews (previewDeposit, "
+                    f"previewRedeem) not read ({type(why).__name__})"
+                )
+                continue
+            if a.token not in self._erc4626:
+                log.info("venue.no_preview", asset=a.symbol, error=str(why)[:120])
+            self._erc4626[a.token] = False
         return out

@@ -83,7 +83,8 @@ def test_bench__full_plan_cycle(make_bot, fresh, accounts, chain):
     )
 
 
-PLANNING_TICK_TARGET_S = 0.300  # issue 48: read, plan, risk, simulate per tick
+PLANNING_TICK_TARGET_S = 0.300  # issue 48: read, plan, risk, simulate per tick (a guard)
+PLANNING_TICK_GOAL_MS = 60  # issue 68's goal on the local profile: printed, not asserted
 
 
 @pytest.mark.bench
@@ -144,5 +145,8 @@ def test_bench__planning_per_tick__node_simulation_vs_fork(make_bot, fresh, acco
             f"risk {med(kind, 'risk'):6.1f}  simulate {med(kind, 'simulate'):6.1f}  "
             f"= tick {med(kind, 'tick'):6.1f} ms  ({med(kind, 'tick') / raw_ms:.0f}x the eth_call)"
         )
+    tick_ms = med("node", "tick")
+    met = "met" if tick_ms <= PLANNING_TICK_GOAL_MS else "NOT met"
+    lines.append(f"\n  goal {PLANNING_TICK_GOAL_MS} ms a tick with the node's simulation: {met}")
     print("".join(lines))
     assert med("node", "tick") <= PLANNING_TICK_TARGET_S * 1000, lines

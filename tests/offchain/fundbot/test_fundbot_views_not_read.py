@@ -226,19 +226,41 @@ def test_reader__venue_room_reverts__not_read_for_that_read_only_asked_again(
     assert {a.symbol: a.room for a in r.state.assets} == {s: 0 for s in before}
     assert {a.symbol: a for a in fresh_bot.reader.read().state.assets} == before
 
-    # the node gone during the rooms' read (after its retries): every room not read at once,
-    # the fund's read goes on; the next read reads them
-    from keepers.tx.retry import NetworkUnavailable
+    # the node not answering the rooms' calls (the rooms are asked in the fund's one batch,
+    # adapters known: the node refuses those calls of it): every room not read at once, the
+    # fund's read goes on; the next read reads them
+    provider = fresh_bot.w3.provider
+    real = provider.make_batch_request
 
-    def gone(*_a, **_k):
-        raise NetworkUnavailable("node gone")
+    def rooms_refused(requests):
+        answers = real(requests)
+        for req, answer in zip(requests, answers, strict=True):
+            if req[0] == "eth_call" and req[1][0]["data"].startswith(investable):
+                answer.pop("result", None)
+                answer["error"] = {"code": -32000, "message": "node gone"}
+        return answers
 
-    monkeypatch.setattr(fresh_bot.reader, "_raw_batch", gone)
+    monkeypatch.setattr(provider, "make_batch_request", rooms_refused)
     r = fresh_bot.reader.read()
     assert not any(a.room_read for a in r.state.assets)
     assert all("the node did not answer" in x for x in r.not_read) and r.not_read
     monkeypatch.undo()
     assert {a.symbol: a for a in fresh_bot.reader.read().state.assets} == before
+
+    # the node gone during the rooms' own read (adapters not known yet: asked after the
+    # fund's batch, after its retries): every room not read at once, the fund's read goes on
+    from keepers.tx.retry import NetworkUnavailable
+
+    def gone(*_a, **_k):
+        raise NetworkUnavailable("node gone")
+
+    third = make_bot()
+    monkeypatch.setattr(third.reader, "_raw_batch", gone)
+    r = third.reader.read()
+    assert not any(a.room_read for a in r.state.assets)
+    assert all("the node did not answer" in x for x in r.not_read) and r.not_read
+    monkeypatch.undo()
+    assert {a.symbol: a for a in third.reader.read().state.assets} == before
 
 
 def test_depth__one_pool_reverts__that_venue_not_traded_others_keep_their_depth(
