@@ -60,6 +60,7 @@ from keepers.fund.feeds import feed_down_message, feeds_down
 from keepers.fund.fees_paid import FeesWatch, add_holders, fees_paid_view
 from keepers.fund.fees_paid import observe as observe_fees_paid
 from keepers.fund.holds import hold_alerts
+from keepers.fund.horizon import observe_bot as observe_exit_horizon
 from keepers.fund.lifecycle import Lifecycle, basis_doc
 from keepers.fund.move_cuts import read_move_cuts
 from keepers.fund.outcome import (  # re-exported: the CLI and the tests import them from here
@@ -269,6 +270,7 @@ class FundBot:
         hold_alerts(self, reading)  # nav_jump / nav_jump_ended, fee and hold metrics
         self._observe_timelock(reading)
         self._observe_fees_paid(reading)
+        observe_exit_horizon(self, reading)  # issue 67: keepers.fund.horizon
         return reading
 
     _timelock: TimelockWatch | None = None
