@@ -35,6 +35,7 @@ __all__ = [
     "exit_horizon_view",
     "observe",
     "observe_bot",
+    "pool_sales",
     "read",
 ]
 
@@ -51,10 +52,13 @@ def read(bot: Any, reading: Any) -> ExitHorizon:
 
 def _pools(bot: Any, reading: Any, chain: ChainHorizon, cost_bps: int) -> int:
     """The oracle value of what the fund's pool-traded positions sell inside ``cost_bps``."""
-    if chain.pool_value == 0:
-        return 0
+    return sum(pool_sales(bot, reading, cost_bps).values()) if chain.pool_value else 0
+
+
+def pool_sales(bot: Any, reading: Any, cost_bps: int) -> dict[str, int]:
+    """Per pool-traded asset: the oracle value of the sale counted (pool_sale_value)."""
     st = reading.state
-    total = 0
+    out: dict[str, int] = {}
     for a in st.assets:
         if not a.instant or not a.tradable or a.value == 0:
             continue
@@ -68,8 +72,8 @@ def _pools(bot: Any, reading: Any, chain: ChainHorizon, cost_bps: int) -> int:
             reading.prices[a.token] * 10**st.base_decimals,
             10 ** (reading.feed_decimals[a.token] + bot.encoder.token_decimals(a.token)),
         )
-        total += pool_sale_value(venue, a.value, cost_bps)
-    return total
+        out[a.token] = pool_sale_value(venue, a.value, cost_bps)
+    return out
 
 
 def _whole(units: int, decimals: int) -> str:
