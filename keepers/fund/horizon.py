@@ -93,6 +93,7 @@ def exit_horizon_view(bot: Any, reading: Any) -> dict[str, Any] | None:
     want = need(st.pending_redemptions, st.total_assets, int(bot.k.horizon_forecast_bps))
     return {
         "block": reading.block,
+        "decimals": d,
         "at": c.at,
         "days": list(HORIZON_DAYS),
         "total": [str(x) for x in h.total],
@@ -121,11 +122,16 @@ def exit_horizon_lines(view: dict[str, Any] | None) -> list[str]:
     if "error" in view:
         return [f"exit horizon: not read ({view['error']})"]
     parts = "  ".join(f"{d}d {w}" for d, w in zip(view["days"], view["total_whole"], strict=True))
+    d = int(view["decimals"])
+
+    def per(key: str) -> str:
+        return "/".join(_whole(int(x), d) for x in view[key])
+
     lines = [
         f"exit horizon (base coin payable by then, inside the budgets): {parts}",
-        f"  of which L1 cash {view['cash']}; venues {'/'.join(view['venues'])}; async "
-        f"{'/'.join(view['async'])}; pools at {view['pool_cost_bps']} bps "
-        f"{'/'.join(view['pools'])} (base units)",
+        f"  of which L1 cash {_whole(int(view['cash']), d)}; ERC-4626 venues {per('venues')}; "
+        f"async RWA {per('async')}; pools at {view['pool_cost_bps']} bps {per('pools')} "
+        "(0/1/7/30 days)",
         f"  next day's need: queue + {view['forecast_bps'] / 100:g}% forecast = "
         f"{view['need_1d_whole']}{'  SHORT of the 1-day horizon' if view['short_1d'] else ''}",
     ]
