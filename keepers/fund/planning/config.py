@@ -120,7 +120,7 @@ class PlanningConfig(ApprovalPolicy):
     # pays at once its queued redemptions plus this share of its value (L1's free cash, the
     # ERC-4626 venues, the pools inside the slippage limit); purchases of what pays later are
     # cut to keep it
-    horizon_floor_bps: Bps = 500
+    rebalance_horizon_floor_bps: Bps = 500
 
     @field_validator("blackout_windows", mode="before")
     @classmethod
@@ -161,9 +161,9 @@ class PlanningConfig(ApprovalPolicy):
             raise bad("rebalance_fill_tolerance_bps", "must be <= REBALANCE_MAX_SLIPPAGE")
         if self.rebalance_cost_budget_daily > self.rebalance_cost_budget_30d:
             raise bad("rebalance_cost_budget_daily", "must be <= REBALANCE_COST_BUDGET_30D")
-        if self.horizon_floor_bps > self.l1_max_ratio + self.l2_max_ratio:
+        if self.rebalance_horizon_floor_bps > self.l1_max_ratio + self.l2_max_ratio:
             raise bad(
-                "horizon_floor_bps",
+                "rebalance_horizon_floor_bps",
                 f"must be <= L1_MAX_RATIO + L2_MAX_RATIO = {self.l1_max_ratio + self.l2_max_ratio} "
                 "(the most the fund's liquid tiers may hold)",
             )

@@ -13,7 +13,7 @@ sale look deeper than it is once they sell back; the liquidity below the oracle 
 cannot move without paying for it. Only the depth now is counted, for every horizon (a pool
 that arbitrage refills later pays more, uncounted).
 
-The floor (``HORIZON_FLOOR_BPS``, default 500 = 5% of the fund's value): after a plan the fund
+The floor (``REBALANCE_HORIZON_FLOOR_BPS``, default 500 = 5% of the fund's value): after a plan the fund
 must still pay at once its queued redemptions plus this share of its value. A plan's purchases
 of what does not pay at once (an asynchronous RWA, a pool-traded asset, a tier allocation that
 may land in either) are cut to keep it (reason ``horizon_floor``); when the fund is under the
@@ -215,7 +215,7 @@ def keep_floor(
                 tier,
                 HORIZON_FLOOR,
                 f"{a.type.value} of {a.amount} cut by {cut}: the 0-day exit horizon stays at "
-                f"{floor_bps / 100:g}% of the fund's value above the queue (HORIZON_FLOOR_BPS)",
+                f"{floor_bps / 100:g}% of the fund's value above the queue (REBALANCE_HORIZON_FLOOR_BPS)",
             )
         )
     kept = tuple(a for a in actions if a.amount > 0)
@@ -224,7 +224,7 @@ def keep_floor(
             Unresolved(
                 None,
                 HORIZON_FLOOR,
-                f"the 0-day exit horizon is {short} base units under HORIZON_FLOOR_BPS="
+                f"the 0-day exit horizon is {short} base units under REBALANCE_HORIZON_FLOOR_BPS="
                 f"{floor_bps} even with no purchase that lowers it",
             )
         )

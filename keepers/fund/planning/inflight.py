@@ -180,7 +180,11 @@ def plan_in_flight(
     )
     # the 0-day exit horizon's floor (issue 67): purchases of what pays later cut to keep it
     p = keep_floor(
-        p, projected, config.horizon_floor_bps, depth, config.min_amount_units(state.base_decimals)
+        p,
+        projected,
+        config.rebalance_horizon_floor_bps,
+        depth,
+        config.min_amount_units(state.base_decimals),
     )
     counted = [f for f in flights if f.actions]
     if counted and p.actions:

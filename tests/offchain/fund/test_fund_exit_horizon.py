@@ -1,6 +1,6 @@
 """Issue 67, the exit horizon's keeper side (keepers.fund.planning.horizon), pure: the pools'
 part at a stated cost, which an outsider who moves the pool's price before a read cannot raise;
-the budgets it stays inside; the planner's floor on the 0-day horizon (HORIZON_FLOOR_BPS) and
+the budgets it stays inside; the planner's floor on the 0-day horizon (REBALANCE_HORIZON_FLOOR_BPS) and
 its setting, refused with its name when bad."""
 
 from __future__ import annotations
@@ -159,17 +159,19 @@ def test_keep_floor__pool_purchase_lowers_it__cut_under_the_minimum_dropped():
 def test_keep_floor__off_or_already_under__says_so():
     st = make_state(10_000 * M, [replace(MMF, redeemable_now_value=0)], pending=0)
     p = _plan(_buy(MMF, 5_000 * M))
-    assert keep_floor(p, st, 0, {}, 1) is p  # HORIZON_FLOOR_BPS=0: no floor
+    assert keep_floor(p, st, 0, {}, 1) is p  # REBALANCE_HORIZON_FLOOR_BPS=0: no floor
     under = keep_floor(p, st, 500, {}, 1)  # 10k payable at once, the floor 15.5k
     assert under.actions == p.actions  # a venue purchase lowers nothing: kept
     assert [u.reason for u in under.unresolved] == [HORIZON_FLOOR]
-    assert "under HORIZON_FLOOR_BPS=500" in under.unresolved[0].detail
+    assert "under REBALANCE_HORIZON_FLOOR_BPS=500" in under.unresolved[0].detail
 
 
 def test_config__horizon_floor__default_and_bad_values_named():
-    assert PlanningConfig().horizon_floor_bps == 500
-    assert load_planning_config({"HORIZON_FLOOR_BPS": "0"}).horizon_floor_bps == 0
+    assert PlanningConfig().rebalance_horizon_floor_bps == 500
+    assert (
+        load_planning_config({"REBALANCE_HORIZON_FLOOR_BPS": "0"}).rebalance_horizon_floor_bps == 0
+    )
     for bad in ("-1", "10001", "abc", "6001"):
         with pytest.raises(ConfigError) as err:
-            load_planning_config({"HORIZON_FLOOR_BPS": bad})
-        assert "HORIZON_FLOOR_BPS" in str(err.value) and bad in str(err.value)
+            load_planning_config({"REBALANCE_HORIZON_FLOOR_BPS": bad})
+        assert "REBALANCE_HORIZON_FLOOR_BPS" in str(err.value) and bad in str(err.value)
