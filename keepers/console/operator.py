@@ -210,9 +210,10 @@ def _fees_paid_section(v: dict[str, Any] | None, amount_of: Any) -> Any:
 def _horizon_section(v: dict[str, Any] | None, amount_of: Any) -> Any:
     """What the fund can pay in base coin within 0, 1, 7 and 30 days (issue 67)."""
     head = tag("h2", "Exit horizon: base coin payable by then, inside the keeper's budgets")
-    if v is None or "error" in v:
-        why = "not read" if v is None else f"not read: {v['error']}"
-        return tag("section", head, tag("p", why, class_="bad"))
+    if v is None:
+        return tag("section", head, tag("p", f"exit horizon: {NOT_IN_CONTRACTS}", class_="muted"))
+    if "error" in v:
+        return tag("section", head, tag("p", f"not read: {v['error']}", class_="bad"))
     parts = ("total", "venues", "async", "pools")
     rows = [
         [f"within {d} days" if d else "at once", *(amount_of(int(v[p][k])) for p in parts)]

@@ -7,7 +7,7 @@ month report and the metrics (``rebalance_exit_horizon{days}`` and
 value, which the ExitHorizonShort alert compares with the 1-day horizon).
 
 A read that fails is "not read" (``{"error": ...}``), never a horizon of 0. Contracts of a
-release before the view answer nothing: not read, with the node's error.
+release before the view (0.1.0) have none: "not in these contracts".
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from keepers.fund.planning.horizon import (
     pool_sale_value,
 )
 from keepers.runtime import metrics
+from keepers.version import NOT_IN_CONTRACTS
 
 log = get_logger("keepers.horizon")
 
@@ -82,7 +83,11 @@ def _whole(units: int, decimals: int) -> str:
 
 def exit_horizon_view(bot: Any, reading: Any) -> dict[str, Any] | None:
     """Plain data (integers as strings); ``{"error": ...}`` when the node or the lens did not
-    answer (a lens of a release before the view among them): not read, never a horizon of 0."""
+    answer: not read, never a horizon of 0. None on contracts of a release before the view
+    (keepers.version.NOT_IN_OLDER: "not in these contracts")."""
+    lacks = getattr(getattr(bot, "release", None), "absent", ()) or ()
+    if "exit_horizon" in lacks:  # a lens of 0.1.0: never read, never said as not read
+        return None
     st = reading.state
     d = st.base_decimals
     try:
@@ -118,7 +123,7 @@ def exit_horizon_not_read(view: dict[str, Any] | None) -> list[str]:
 
 def exit_horizon_lines(view: dict[str, Any] | None) -> list[str]:
     if view is None:
-        return ["exit horizon: not read"]
+        return [f"exit horizon: {NOT_IN_CONTRACTS}"]
     if "error" in view:
         return [f"exit horizon: not read ({view['error']})"]
     parts = "  ".join(f"{d}d {w}" for d, w in zip(view["days"], view["total_whole"], strict=True))
