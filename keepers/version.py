@@ -46,6 +46,7 @@ NOT_IN_OLDER: dict[str, tuple[tuple[str, str, str], ...]] = {
             "accounted units (AssetController.accountedUnits: the lens reports raw balances, "
             "so an outsider's transfer to the controller counts as the fund's)",
         ),
+        ("exit_horizon", "lens", "the exit horizon (FundLens.exitHorizon)"),
         (
             "protocol_share",
             "scheduler",

@@ -110,6 +110,9 @@ def cli(network, profile_path, days, console, hold):
     click.echo(summary(ledger, out / "fund-keeper.db", start, end))
     click.echo(fees_report(fund)[1])
     click.echo(holders_report(fund)[1])
+    from ballast_dev.demo.horizon import horizon_report
+
+    click.echo(horizon_report(fund)[1])
     bands = [(int(t.targetBps), int(t.minBps), int(t.maxBps)) for t in end.tiers]
     c1 = tier_ratio_chart(out / "tier-ratios.png", ledger.days, ledger.ratios, bands, ledger.events)
     c2 = lag_chart(

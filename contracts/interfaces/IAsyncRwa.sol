@@ -26,4 +26,10 @@ interface IAsyncRwa {
 
     /// @notice Start of the next redemption window (now if one is open).
     function nextWindowOpensAt() external view returns (uint256);
+
+    /// @notice Seconds from a request to its settlement: a request filed now is claimable no
+    /// later than now plus this. An issuer that settles on a calendar (a dealing day) answers
+    /// the longest wait a request filed now can have; the fund's exit horizon (FundLens) counts
+    /// a position as paid only after it.
+    function noticePeriod() external view returns (uint256);
 }

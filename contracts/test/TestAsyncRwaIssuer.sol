@@ -34,6 +34,7 @@ contract TestAsyncRwaIssuer is ERC20, IAsyncRwa {
 
     IERC20Metadata public immutable cash;
     AggregatorV3Interface public immutable nav;
+    /// @inheritdoc IAsyncRwa
     uint256 public noticePeriod;
     uint256 public windowStart;
     uint256 public windowPeriod;

@@ -208,6 +208,45 @@ def _fees_paid_section(v: dict[str, Any] | None, amount_of: Any) -> Any:
     )
 
 
+def _horizon_section(v: dict[str, Any] | None, amount_of: Any) -> Any:
+    """What the fund can pay in base coin within 0, 1, 7 and 30 days (issue 67)."""
+    head = tag("h2", "Exit horizon: base coin payable by then, inside the keeper's budgets")
+    if v is None:
+        return tag("section", head, tag("p", f"exit horizon: {NOT_IN_CONTRACTS}", class_="muted"))
+    if "error" in v:
+        return tag("section", head, tag("p", f"not read: {v['error']}", class_="bad"))
+    parts = ("total", "venues", "async", "pools")
+    rows = [
+        [f"within {d} days" if d else "at once", *(amount_of(int(v[p][k])) for p in parts)]
+        for k, d in enumerate(v["days"])
+    ]
+    short = " (SHORT of the 1-day horizon)" if v["short_1d"] else ""
+    need = f"next day's need: the queue + {v['forecast_bps'] / 100:g}% forecast = "
+    return tag(
+        "section",
+        head,
+        table(
+            [
+                "horizon",
+                "total",
+                "ERC-4626 venues",
+                "async RWA",
+                f"pools at {v['pool_cost_bps']} bps",
+            ],
+            rows,
+            id="exit-horizon",
+        ),
+        tag(
+            "p",
+            f"L1 free cash {amount_of(int(v['cash']))} in every horizon; "
+            + need
+            + amount_of(int(v["need_1d"]))
+            + short,
+            class_="bad" if v["short_1d"] else "muted",
+        ),
+    )
+
+
 def _timelock_section(doc: dict[str, Any] | None) -> Any:
     """What the admin has queued in the FundTimelock: when each change becomes executable and
     when it expires (issue 67)."""
@@ -258,6 +297,7 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
     from keepers.fund.feeds import feeds_down
     from keepers.fund.fees_paid import fees_paid_not_read, fees_paid_view
     from keepers.fund.holders import holders_view
+    from keepers.fund.horizon import exit_horizon_not_read, exit_horizon_view
     from keepers.fund.planning.report import tier_rows
     from keepers.fund.timelock import timelock_not_read, timelock_view
 
@@ -371,6 +411,8 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
             queue = timelock_view(bot, reading.block, st.timestamp)
             if not fees_absent:
                 parts.append(_fees_paid_section(fees_paid, amount_of))
+            horizon = exit_horizon_view(bot, reading)
+            parts.append(_horizon_section(horizon, amount_of))
             parts.append(_timelock_section(queue))
             cfg = ctx.config().planning
             spent_day = ctx.records().plans.cost_since(now - DAY)
@@ -401,7 +443,12 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
                     ),
                 )
             )
-            unread = [*reading.not_read, *fees_paid_not_read(fees_paid), *timelock_not_read(queue)]
+            unread = [
+                *reading.not_read,
+                *fees_paid_not_read(fees_paid),
+                *timelock_not_read(queue),
+                *exit_horizon_not_read(horizon),
+            ]
             parts.append(_not_read_section(unread, holders))
     alerts = _alerts(ctx, settings, st, down, now, held_steps)
     parts.append(

@@ -540,11 +540,15 @@ def status(ctx: Ctx) -> None:
     # what the fee recipient was paid to date (issue 67); nothing on contracts without fees
     fees_absent = "fees" in (holders.get("not_in_these_contracts") or ())
     fees_paid = None if fees_absent else fees_paid_view(bot, r)
+    from keepers.fund.horizon import exit_horizon_lines, exit_horizon_not_read, exit_horizon_view
+
+    horizon = exit_horizon_view(bot, r)  # what the fund pays within 0/1/7/30 days (issue 67)
     not_read = [
         *r.not_read,
         *holders_not_read(holders),
         *fees_paid_not_read(fees_paid),
         *timelock_not_read(timelock),
+        *exit_horizon_not_read(horizon),
     ]
     data = {
         "block": r.block,
@@ -556,6 +560,7 @@ def status(ctx: Ctx) -> None:
         "carry": carry,
         **holders,
         "fees_paid": fees_paid,
+        "exit_horizon": horizon,
         "timelock": timelock,
         "not_read": not_read,
         **{sec.key: d for sec, d in sections},
@@ -580,6 +585,7 @@ def status(ctx: Ctx) -> None:
         lines += _carry_lines(carry, d)
         lines += holders_lines(holders)
         lines += [] if fees_absent else fees_paid_lines(fees_paid)
+        lines += exit_horizon_lines(horizon)
         lines += timelock_lines(timelock)
         lines += [f"not read: {x}" for x in not_read]
         for sec, d in sections:

@@ -14,6 +14,7 @@ from keepers.core.logging import get_logger
 from keepers.fund.feeds import feed_down_message, feeds_down
 from keepers.fund.fees_paid import FeesWatch, fees_paid_view
 from keepers.fund.fees_paid import observe as observe_fees_paid
+from keepers.fund.horizon import observe_bot as observe_exit_horizon
 from keepers.fund.holds import hold_alerts
 from keepers.fund.planning.metrics import tier_metrics
 from keepers.fund.planning.plan import FEED_DOWN
@@ -40,6 +41,7 @@ class ReadWatch:
         hold_alerts(self.bot, reading)  # nav_jump / nav_jump_ended, fee and hold metrics
         self.observe_timelock(reading)
         self.observe_fees_paid(reading)
+        observe_exit_horizon(self.bot, reading)  # issue 67: keepers.fund.horizon
 
     def fees_watch(self) -> FeesWatch:
         """The FeesAccrued sum this process keeps (keepers.fund.fees_paid): the lookback is

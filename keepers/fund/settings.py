@@ -66,6 +66,24 @@ class FundKeeperSettings(KeeperSettings):
         "cover the timelock's delay plus its 14-day execution window: 150,000 blocks are 20 "
         "days at Ethereum's 12 s; raise it on faster chains (BSC's 3 s blocks: 600,000).",
     )
+    horizon_pool_cost_bps: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="The stated cost at which the exit horizon counts the pool-traded positions "
+        "(issue 67): what their pools buy now at most this far under the oracle (from the "
+        "pool's state, its price taken no dearer than the oracle), inside the budgets the lens "
+        "leaves; each unit sold counted at 1 - this cost in base coin.",
+    )
+    horizon_forecast_bps: int = Field(
+        default=500,
+        ge=0,
+        le=10_000,
+        description="The stated forecast of redemptions within a day, bps of the fund's value "
+        "(issue 67): the queue plus this is the next day's need, exported as "
+        "rebalance_exit_horizon_need; the ExitHorizonShort alert fires before it outgrows the "
+        "1-day exit horizon.",
+    )
     fees_lookback_blocks: int = Field(
         default=2_700_000,
         ge=1,

@@ -98,6 +98,20 @@ FEES_MINTED_VALUE = Gauge(
     "Fees minted to date, base units at the time each was minted (management + performance)",
 )
 
+# --- the exit horizon (issue 67) --------------------------------------------------------------
+
+EXIT_HORIZON = Gauge(
+    "rebalance_exit_horizon",
+    "Base coin the fund can pay within `days` without the keeper breaking a budget (L1 free "
+    "cash, ERC-4626 venues, async RWA by window and notice, pools at the stated cost), base units",
+    ["days"],
+)
+EXIT_HORIZON_NEED = Gauge(
+    "rebalance_exit_horizon_need",
+    "The next day's need: pending redemptions plus KEEPER_HORIZON_FORECAST_BPS of the fund's "
+    "value, base units (ExitHorizonShort compares it with the 1-day horizon)",
+)
+
 # --- the admin's timelock (issue 67) ----------------------------------------------------------
 
 TIMELOCK_READY = Gauge(
@@ -252,6 +266,13 @@ def observe_fees_paid(held_shares: int, held_value: int, minted_shares: int, min
     FEES_HELD_VALUE.set(held_value)
     FEE_SHARES_MINTED.set(minted_shares)
     FEES_MINTED_VALUE.set(minted)
+
+
+def observe_exit_horizon(by_days: dict[int, int], need_1d: int) -> None:
+    """The exit horizon per horizon in days, and the next day's need (keepers.fund.horizon)."""
+    for days, value in by_days.items():
+        EXIT_HORIZON.labels(str(days)).set(value)
+    EXIT_HORIZON_NEED.set(need_1d)
 
 
 def observe_timelock(ops: Any) -> None:

@@ -116,6 +116,11 @@ class PlanningConfig(ApprovalPolicy):
     # more than this under its feed is held for that side (purchases or sales) until the two
     # agree again; the plan uses the other venues (keepers.fund.venues)
     venue_oracle_max_bps: Bps = 100
+    # -- the exit horizon (issue 67, keepers.fund.planning.horizon): after every plan the fund
+    # pays at once its queued redemptions plus this share of its value (L1's free cash, the
+    # ERC-4626 venues, the pools inside the slippage limit); purchases of what pays later are
+    # cut to keep it
+    rebalance_horizon_floor_bps: Bps = 500
 
     @field_validator("blackout_windows", mode="before")
     @classmethod
@@ -156,6 +161,12 @@ class PlanningConfig(ApprovalPolicy):
             raise bad("rebalance_fill_tolerance_bps", "must be <= REBALANCE_MAX_SLIPPAGE")
         if self.rebalance_cost_budget_daily > self.rebalance_cost_budget_30d:
             raise bad("rebalance_cost_budget_daily", "must be <= REBALANCE_COST_BUDGET_30D")
+        if self.rebalance_horizon_floor_bps > self.l1_max_ratio + self.l2_max_ratio:
+            raise bad(
+                "rebalance_horizon_floor_bps",
+                f"must be <= L1_MAX_RATIO + L2_MAX_RATIO = {self.l1_max_ratio + self.l2_max_ratio} "
+                "(the most the fund's liquid tiers may hold)",
+            )
         if self.liquidity_impact_warn_bps > self.liquidity_impact_block_bps:
             raise bad("liquidity_impact_warn_bps", "must be <= LIQUIDITY_IMPACT_BLOCK_BPS")
         return self

@@ -41,6 +41,7 @@ from keepers.fund.planning.actions import Action, ActionType, Plan, Unresolved
 from keepers.fund.planning.closing import plan_for_phase as make_plan
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.depth import AssetDepth
+from keepers.fund.planning.horizon import keep_floor
 from keepers.fund.planning.plan import IN_FLIGHT
 from keepers.fund.planning.simulate import apply_action
 from keepers.fund.planning.state import FundState
@@ -177,6 +178,14 @@ def plan_in_flight(
         net_depth(depth or {}, flights),
         budget_spent,
         held_for=held,
+    )
+    # the 0-day exit horizon's floor (issue 67): purchases of what pays later cut to keep it
+    p = keep_floor(
+        p,
+        projected,
+        config.rebalance_horizon_floor_bps,
+        depth,
+        config.min_amount_units(state.base_decimals),
     )
     counted = [f for f in flights if f.actions]
     if counted and p.actions:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from ballast_dev.demo.horizon import horizon_report
 from ballast_dev.demo.run import fees_report, holders_report, prologue, run, verdict
 from ballast_dev.deployment.fund import fund_state
 from ballast_dev.deployment.profile import deploy_profile
@@ -37,10 +38,12 @@ def test_demo_month__compressed_scenes__ends_in_band_and_kill_recovered(
         fees, fees_line = fees_report(fund)
         exit_now, holders_lines = holders_report(fund)
         in_kind_expected = fund.vault.previewRedeemInKind(exit_now["shares"])
+        horizon, horizon_lines = horizon_report(fund)
+        lens = fund.lens.exitHorizon(fund.controller.address)
     finally:
         chain.restore(snap)
     print(
-        f"\n{line}\n{fees_line}\n{holders_lines}\nmonth of {DAYS} days in {time.perf_counter() - started:.1f}s"
+        f"\n{line}\n{fees_line}\n{holders_lines}\n{horizon_lines}\nmonth of {DAYS} days in {time.perf_counter() - started:.1f}s"
     )
     # fees on (1% a year, 10% above the high-water mark): the month minted the recipient shares
     assert fees["management_bps"] == 100 and fees["performance_bps"] == 1_000
@@ -54,6 +57,13 @@ def test_demo_month__compressed_scenes__ends_in_band_and_kill_recovered(
     assert [a for _, a in exit_now["legs"]] == list(in_kind_expected[2])
     assert holders_lines.startswith("in-kind exit of 1% of the supply")
     assert "valuation holds: none" in holders_lines or "valuation held:" in holders_lines
+    # the exit horizon (issue 67): the keeper's view, the chain's part as the lens states it
+    assert horizon is not None and "error" not in horizon, horizon_lines
+    totals = [int(x) for x in horizon["total"]]
+    assert totals == sorted(totals) and totals[0] > 0
+    pools = [int(x) for x in horizon["pools"]]
+    assert [t - p for t, p in zip(totals, pools, strict=True)] == list(lens.total)
+    assert horizon_lines.startswith("exit horizon (base coin payable by then")
     assert ok, (line, ledger.log, ledger.alerts)
     assert ledger.kill["killed"] and ledger.kill["sent_before"] < ledger.kill["actions"]
     assert ledger.kill["transactions"] == ledger.kill["actions"]

@@ -53,6 +53,19 @@ VIEWS: dict[tuple[str, str], str] = {
     ("asset", "decimals"): "token decimals (in-kind preview shown in base units)",
     ("vault", "balanceOf"): "fees paid: not read",
     ("timelock", "EXECUTION_WINDOW"): "timelock: not read",
+    ("lens", "exitHorizon"): "exit horizon: not read (ContractLogicError",
+    ("uniswap", "poolFee"): "exit horizon: not read (ContractLogicError",
+}
+# the exit horizon's pools part (keepers.fund.horizon, the depth reader's pool reads): a pool,
+# the quoter or the factory that does not answer leaves the whole horizon not read, as its own
+# exitHorizon reverting does (covered above)
+POOLS = {
+    ("uniswap_quoter", "factory"),
+    ("uniswap_factory", "getPool"),
+    *(
+        ("pool", f)
+        for f in ("slot0", "tickSpacing", "liquidity", "fee", "token0", "tickBitmap", "ticks")
+    ),
 }
 # read once when the keeper starts (the chain, the contracts, their release, the tier bands):
 # a keeper refuses contracts that do not answer them (keepers.fund.deployment), not a status
@@ -82,6 +95,9 @@ def _selectors() -> dict[str, str]:
         "UniswapV3Adapter",
         "IERC20Min",
         "FundTimelock",
+        "IUniswapV3Pool",
+        "IUniswapV3Factory",
+        "IQuoterV2",
     ):
         for e in abis.load(name):
             if e.get("type") == "function":
@@ -98,6 +114,17 @@ def _roles(record: dict[str, Any]) -> dict[str, str]:
     for a in record["feeds"].values():
         roles[a.lower()] = "feed"
     return roles
+
+
+def _pools(fund: Any) -> dict[str, str]:
+    """The fund's Uniswap V3 pools, as the role "pool"."""
+    a = fund.adapters
+    out = {}
+    for token in fund.assets.values():
+        fee = int(a["uniswap"].poolFee(token))
+        if fee:
+            out[str(a["uniswap_factory"].getPool(token, fund.cash, fee)).lower()] = "pool"
+    return out
 
 
 @contextmanager
@@ -134,13 +161,13 @@ def _target(record: dict[str, Any], contract: str) -> str:
 def test_views__status_and_console_read__each_named_in_the_list(env, fresh):
     """Every view `keeper status` and the fund page read is in VIEWS (covered below), a
     start-up check or the console's units: a new read fails here until it is named."""
-    selectors, roles = _selectors(), _roles(fresh.addresses())
+    selectors, roles = _selectors(), {**_roles(fresh.addresses()), **_pools(fresh)}
     with recorded() as seen:
         assert keeper(env, "status").exit_code == 0
         with running_console(env, now=NOW) as c:
             assert Client(c.url).get("/fund")[0] == 200
     read = {(roles.get(to, to), selectors.get(sel, sel)) for to, sel in seen}
-    assert read - set(VIEWS) - STARTUP - UNITS == set(), "a view read that is not covered"
+    assert read - set(VIEWS) - STARTUP - UNITS - POOLS == set(), "a view read that is not covered"
     assert set(VIEWS) <= read, set(VIEWS) - read  # each listed view is still read
 
 

@@ -61,3 +61,14 @@ def test_dashboard__crosschain_row__every_query_reads_a_metric_the_keeper_export
     }
     assert read and read <= exported, read - exported
     assert {"crosschain_chain_up", "crosschain_balance", "crosschain_moves"} <= read
+
+
+def test_dashboard__exit_horizon_panel__reads_the_gauges_the_keeper_exports() -> None:
+    """Issue 67: the horizon per days and the next day's need, as keepers.runtime.metrics
+    names them (a renamed gauge must not leave the panel reading nothing)."""
+    from keepers.runtime import metrics
+
+    d = json.loads(DASHBOARD.read_text())
+    (panel,) = [p for p in d["panels"] if p["title"] == "Exit horizon and the next day's need"]
+    exprs = [t["expr"] for t in panel["targets"]]
+    assert exprs == [metrics.EXIT_HORIZON._name, metrics.EXIT_HORIZON_NEED._name]

@@ -61,6 +61,9 @@ def test_promtool_test_rules__seed_thresholds__fire_above_not_at():
         ("> 0.10", ">= 0.10"),  # critical at exactly 10%
         ("< 0.90", "<= 0.90"),  # success rate at exactly 90%
         ("rebalance_pending_count > 5", "rebalance_pending_count > 6"),
+        # the exit horizon: firing at equality, or comparing with the week's horizon
+        ("rebalance_exit_horizon_need > on()", "rebalance_exit_horizon_need >= on()"),
+        ('rebalance_exit_horizon{days="1"}', 'rebalance_exit_horizon{days="7"}'),
         ("keeper_rpc_up == 0", "keeper_rpc_up < 0"),  # outage never fires
         ("keeper_bot_unready == 1", "keeper_bot_unready > 1"),  # an unready bot never pages
         ("keeper_supervisor_stuck_tasks > 0", "keeper_supervisor_stuck_tasks > 1"),

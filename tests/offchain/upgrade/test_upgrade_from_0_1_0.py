@@ -270,7 +270,8 @@ def test_upgrade__0_1_0_contracts__features_they_lack_named_once_and_never_shown
         assert sum(word in f for f in off) == 1, (word, off)
     assert status["not_in_these_contracts"] == ["fees", "valuation_holds", "in_kind"]
     assert status["fees"] is None and status["valuation_holds"] is None
-    for line in ("fees: ", "valuation holds: ", "in-kind exit: "):
+    assert status["exit_horizon"] is None  # issue 67: the 0.1.0 lens has no exitHorizon
+    for line in ("fees: ", "valuation holds: ", "in-kind exit: ", "exit horizon: "):
         assert f"{line}{NOT_IN_CONTRACTS}" in text, text
     for wrong in ("fees: not read", "valuation holds: none", "in-kind exit: no shares"):
         assert wrong not in text
@@ -286,7 +287,8 @@ def test_upgrade__0_1_0_contracts__features_they_lack_named_once_and_never_shown
         html = operator.fund_page(ctx, ConsoleSettings(), NOW, "nonce", "csrf")
     finally:
         ctx.close()
-    assert html.count(NOT_IN_CONTRACTS) == 3, html
+    assert html.count(NOT_IN_CONTRACTS) == 4, html  # and the exit horizon (issue 67)
+    assert f"exit horizon: {NOT_IN_CONTRACTS}" in html
     assert "fees not read" not in html and "no valuation held" not in html
     assert "no shares: no in-kind exit" not in html
 
