@@ -14,8 +14,8 @@ from keepers.core.logging import get_logger
 from keepers.fund.feeds import feed_down_message, feeds_down
 from keepers.fund.fees_paid import FeesWatch, fees_paid_view
 from keepers.fund.fees_paid import observe as observe_fees_paid
-from keepers.fund.horizon import observe_bot as observe_exit_horizon
 from keepers.fund.holds import hold_alerts
+from keepers.fund.horizon import observe_bot as observe_exit_horizon
 from keepers.fund.planning.metrics import tier_metrics
 from keepers.fund.planning.plan import FEED_DOWN
 from keepers.fund.reader import FundReading
