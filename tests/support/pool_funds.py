@@ -24,6 +24,14 @@ from ballast_dev.deployment.fund import (
 from ballast_dev.deployment.uniswap import create_pool, deploy_uniswap
 
 REBALANCER_INDEX = 7  # the account playing the fund's Rebalancer (REBALANCER_ROLE)
+DAY = 86_400
+
+
+def day_limits(unit: int, loss: int, notional: int, bound_bps: int = 100) -> MoveLimitsSpec:
+    """Per-day budgets of ``loss`` and ``notional`` whole base tokens, the controller's own
+    swaps bound at ``bound_bps`` from the oracle (internalSlippageBps)."""
+    return MoveLimitsSpec(loss_budget=loss * unit, notional_budget=notional * unit, window=DAY,
+                          internal_slippage_bps=bound_bps)  # fmt: skip
 
 
 def list_pool_token(

@@ -26,9 +26,9 @@ import ape
 import pytest
 
 from ballast_dev.deployment.automation import RecurringConfig
-from ballast_dev.deployment.fund import MoveLimitsSpec, RiskSpec
+from ballast_dev.deployment.fund import RiskSpec
 from ballast_dev.deployment.uniswap import MAX_DEADLINE, arbitrage_to_price, swap_exact_input
-from tests.support.pool_funds import create_pool_fund
+from tests.support.pool_funds import create_pool_fund, day_limits
 
 PRICE = 100  # one TBILL = 100 USDT
 FEE = 500
@@ -40,12 +40,7 @@ POOL_USDT = 10_000_000
 @pytest.fixture(scope="module")
 def s(project, accounts, deployer, gov, keeper, guardian, base_decimals, attacker):
     unit = 10**base_decimals
-    limits = MoveLimitsSpec(
-        loss_budget=200_000 * unit,
-        notional_budget=50_000_000 * unit,
-        window=DAY,
-        internal_slippage_bps=BOUND_BPS,
-    )
+    limits = day_limits(unit, 200_000, 50_000_000, BOUND_BPS)
     risk = RiskSpec(max_top3_bps=10_000, min_move_value=100 * unit)
     p = create_pool_fund(project, accounts, deployer, gov, keeper, guardian, base_decimals,
                          limits=limits, risk=risk, fee=FEE, price=PRICE, pool_usdt=POOL_USDT)  # fmt: skip
@@ -362,12 +357,7 @@ JIT_TICKS = 92  # the review's push: 0.92% off the oracle, inside the 1% interna
 
 def _pool_fund(project, deployer, gov, keeper, guardian, accounts, base_decimals, fee, pool_usdt):
     unit = 10**base_decimals
-    limits = MoveLimitsSpec(
-        loss_budget=2_000_000 * unit,
-        notional_budget=10**9 * unit,
-        window=DAY,
-        internal_slippage_bps=BOUND_BPS,
-    )
+    limits = day_limits(unit, 2_000_000, 10**9, BOUND_BPS)
     # the keeper's explicit purchases (the sell side's setup) may pay up to 10% on the thin pool
     risk = RiskSpec(max_slippage_bps=1_000, max_value_loss_bps=1_000, max_top3_bps=10_000,
                     min_move_value=100 * unit)  # fmt: skip

@@ -17,9 +17,9 @@ role; the keeper actor plays a stolen key; gov (ADMIN_ROLE) plays a compromised 
 import ape
 import pytest
 
-from ballast_dev.deployment.fund import MoveLimitsSpec, RiskSpec, add_asset
+from ballast_dev.deployment.fund import RiskSpec, add_asset
 from ballast_dev.deployment.uniswap import swap_exact_input
-from tests.support.pool_funds import create_pool_fund
+from tests.support.pool_funds import create_pool_fund, day_limits
 
 PRICE = 100  # one TBILL = 100 USDT
 FEE = 3000
@@ -29,12 +29,7 @@ DAY = 86_400
 @pytest.fixture(scope="module")
 def m(project, deployer, gov, keeper, guardian, base_decimals, attacker, accounts):
     unit = 10**base_decimals
-    limits = MoveLimitsSpec(
-        loss_budget=20_000 * unit,
-        notional_budget=5_000_000 * unit,
-        window=DAY,
-        internal_slippage_bps=100,
-    )
+    limits = day_limits(unit, 20_000, 5_000_000, bound_bps=100)
     # 10M USDT / 100k TBILL, full range, at 100 USDT per TBILL; TBILL in L3, MMF in L2
     p = create_pool_fund(project, accounts, deployer, gov, keeper, guardian, base_decimals,
                          limits=limits, risk=RiskSpec(max_top3_bps=10_000, min_move_value=0),
