@@ -1,7 +1,8 @@
 """The web console for tests: `running_console(env)` serves `keeper console`'s Console over real
 HTTP on a free loopback port (its settings and the fund's read from ``env``, as the command
 reads them), and `http` speaks to it with a cookie jar, as a browser would; `Receiver` is a
-local webhook receiver for the console's notifications."""
+local webhook receiver for the console's notifications; `chromium` starts Debian's headless
+Chromium under chromedriver for the page tests (`chromium_or_skip` first)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import http.cookiejar
 import json
 import os
 import re
+import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -19,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from unittest import mock
 
+import pytest
 from requests.structures import CaseInsensitiveDict
 
 from keepers.cli_base import Ctx
@@ -147,3 +150,44 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def chromium_or_skip() -> None:
+    if os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER):
+        return
+    if os.environ.get("BALLAST_REQUIRE_CHROMIUM") == "1":
+        pytest.fail("Chromium required (BALLAST_REQUIRE_CHROMIUM=1) but not installed")
+    pytest.skip("chromium/chromium-driver not installed (apt-get install chromium chromium-driver)")
+
+
+def chromium(*extra: str) -> Any:
+    """Headless Chromium on a profile of its own (``driver.profile_dir``: the caller removes it
+    after ``driver.quit()``), ``extra`` command-line switches added."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="ballast-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1200,1600",
+        f"--user-data-dir={profile}",
+        *extra,
+    ):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    driver.profile_dir = profile
+    return driver

@@ -26,20 +26,9 @@ import ape
 import pytest
 
 from ballast_dev.deployment.automation import RecurringConfig
-from ballast_dev.deployment.fund import (
-    MoveLimitsSpec,
-    RiskSpec,
-    add_asset,
-    deploy_core,
-    grant_roles,
-)
-from ballast_dev.deployment.uniswap import (
-    MAX_DEADLINE,
-    arbitrage_to_price,
-    create_pool,
-    deploy_uniswap,
-    swap_exact_input,
-)
+from ballast_dev.deployment.fund import RiskSpec
+from ballast_dev.deployment.uniswap import MAX_DEADLINE, arbitrage_to_price, swap_exact_input
+from tests.support.pool_funds import create_pool_fund, day_limits
 
 PRICE = 100  # one TBILL = 100 USDT
 FEE = 500
@@ -49,51 +38,14 @@ POOL_USDT = 10_000_000
 
 
 @pytest.fixture(scope="module")
-def s(project, deployer, gov, keeper, guardian, base_decimals, attacker, accounts):
+def s(project, accounts, deployer, gov, keeper, guardian, base_decimals, attacker):
     unit = 10**base_decimals
-    usdt = deployer.deploy(project.TestStablecoin, "Tether USD (test)", "USDT", base_decimals)
-    uni = deploy_uniswap(deployer, with_quoter=False)
-    limits = MoveLimitsSpec(
-        loss_budget=200_000 * unit,
-        notional_budget=50_000_000 * unit,
-        window=DAY,
-        internal_slippage_bps=BOUND_BPS,
-    )
-    f = deploy_core(
-        project,
-        deployer,
-        usdt,
-        risk=RiskSpec(max_top3_bps=10_000, min_move_value=100 * unit),
-        limits=limits,
-    )
-    grant_roles(f, gov, keepers=[keeper], guardians=[guardian], sender=deployer)
-    rebalancer = accounts[7]
-    f.controller.grantRole(f.controller.REBALANCER_ROLE(), rebalancer, sender=deployer)
-    adapter = deployer.deploy(project.UniswapV3Adapter, uni.router, usdt, deployer)
-    erc4626 = deployer.deploy(project.ERC4626Adapter)
-    rwa = deployer.deploy(project.TestStablecoin, "Tokenized T-Bill (test)", "TBILL", 18)
-    usdt.mint(deployer, 10**11 * unit, sender=deployer)
-    rwa.mint(deployer, 10**10 * 10**18, sender=deployer)
-    create_pool(
-        uni,
-        rwa,
-        usdt,
-        FEE,
-        (PRICE * unit, 10**18),
-        (POOL_USDT // PRICE * 10**18, POOL_USDT * unit),
-        deployer,
-    )
-    adapter.setPoolFee(rwa, FEE, sender=deployer)
-    tfeed = deployer.deploy(project.TestPriceFeed, 8, PRICE * 10**8)
-    mmf = deployer.deploy(project.TestMoneyMarketFund, usdt, "MMF", "MMF")
-    add_asset(f, deployer, symbol="TBILL", token=rwa, tier=2, adapter=adapter, feed=tfeed,
-              max_concentration_bps=10_000)  # fmt: skip
-    add_asset(f, deployer, symbol="MMF", token=mmf, tier=1, adapter=erc4626,
-              feed=deployer.deploy(project.TestPriceFeed, 8, 10**8), max_concentration_bps=10_000)  # fmt: skip
-    usdt.mint(attacker, 10**9 * unit, sender=deployer)
-    usdt.approve(f.vault, 2**256 - 1, sender=deployer)
-    return dict(fund=f, usdt=usdt, rwa=rwa, uni=uni, unit=unit, mmf=mmf, tfeed=tfeed,
-                rebalancer=rebalancer, adapter=adapter)  # fmt: skip
+    limits = day_limits(unit, 200_000, 50_000_000, BOUND_BPS)
+    risk = RiskSpec(max_top3_bps=10_000, min_move_value=100 * unit)
+    p = create_pool_fund(project, accounts, deployer, gov, keeper, guardian, base_decimals,
+                         limits=limits, risk=risk, fee=FEE, price=PRICE, pool_usdt=POOL_USDT)  # fmt: skip
+    p["usdt"].mint(attacker, 10**9 * unit, sender=deployer)
+    return p
 
 
 def _leg_loss(receipt, s) -> tuple[int, int]:
@@ -405,38 +357,24 @@ JIT_TICKS = 92  # the review's push: 0.92% off the oracle, inside the 1% interna
 
 def _pool_fund(project, deployer, gov, keeper, guardian, accounts, base_decimals, fee, pool_usdt):
     unit = 10**base_decimals
-    usdt = deployer.deploy(project.TestStablecoin, "Tether USD (test)", "USDT", base_decimals)
-    uni = deploy_uniswap(deployer, with_quoter=False)
-    limits = MoveLimitsSpec(
-        loss_budget=2_000_000 * unit,
-        notional_budget=10**9 * unit,
-        window=DAY,
-        internal_slippage_bps=BOUND_BPS,
-    )
+    limits = day_limits(unit, 2_000_000, 10**9, BOUND_BPS)
     # the keeper's explicit purchases (the sell side's setup) may pay up to 10% on the thin pool
     risk = RiskSpec(max_slippage_bps=1_000, max_value_loss_bps=1_000, max_top3_bps=10_000,
                     min_move_value=100 * unit)  # fmt: skip
-    f = deploy_core(project, deployer, usdt, risk=risk, limits=limits)
-    grant_roles(f, gov, keepers=[keeper], guardians=[guardian], sender=deployer)
-    rebalancer = accounts[7]
-    f.controller.grantRole(f.controller.REBALANCER_ROLE(), rebalancer, sender=deployer)
-    adapter = deployer.deploy(project.UniswapV3Adapter, uni.router, usdt, deployer)
-    rwa = deployer.deploy(project.TestStablecoin, "Tokenized T-Bill (test)", "TBILL", 18)
-    usdt.mint(deployer, 10**11 * unit, sender=deployer)
-    rwa.mint(deployer, 10**10 * 10**18, sender=deployer)
-    create_pool(uni, rwa, usdt, fee, (PRICE * unit, 10**18),
-                (pool_usdt // PRICE * 10**18, pool_usdt * unit), deployer)  # fmt: skip
-    adapter.setPoolFee(rwa, fee, sender=deployer)
-    tfeed = deployer.deploy(project.TestPriceFeed, 8, PRICE * 10**8)
-    mmf = deployer.deploy(project.TestMoneyMarketFund, usdt, "MMF", "MMF")
-    add_asset(f, deployer, symbol="TBILL", token=rwa, tier=2, adapter=adapter, feed=tfeed,
-              max_concentration_bps=10_000)  # fmt: skip
-    add_asset(f, deployer, symbol="MMF", token=mmf, tier=1, adapter=deployer.deploy(project.ERC4626Adapter),
-              feed=deployer.deploy(project.TestPriceFeed, 8, 10**8), max_concentration_bps=10_000)  # fmt: skip
-    usdt.approve(f.vault, 2**256 - 1, sender=deployer)
-    pool = uni.pool_at(uni.factory.getPool(rwa, usdt, fee))
-    return dict(fund=f, usdt=usdt, rwa=rwa, uni=uni, unit=unit, mmf=mmf, tfeed=tfeed, fee=fee,
-                rebalancer=rebalancer, adapter=adapter, pool=pool)  # fmt: skip
+    return create_pool_fund(project, accounts, deployer, gov, keeper, guardian, base_decimals,
+                            limits=limits, risk=risk, fee=fee, price=PRICE, pool_usdt=pool_usdt)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def jit_funds(project, deployer, gov, keeper, guardian, accounts, base_decimals):
+    """The three pool funds of JIT_POOLS, deployed once for the module's buy-side and sell-side
+    tests (ape reverts each test's changes), not once per test: (fee, pool_usdt) -> fund."""
+    return {
+        (fee, pool_usdt): _pool_fund(
+            project, deployer, gov, keeper, guardian, accounts, base_decimals, fee, pool_usdt
+        )
+        for fee, pool_usdt in JIT_POOLS
+    }
 
 
 def _jit_sandwich(p, attacker, price, up, inventory):
@@ -478,25 +416,13 @@ def _jit_sandwich(p, attacker, price, up, inventory):
 
 @pytest.mark.parametrize("fee,pool_usdt", JIT_POOLS)
 def test_due_run_jit_sandwich__buy_side__cash_only_and_inventory__run_trades_no_pool_and_attacker_loses(
-    project,
-    deployer,
-    gov,
-    keeper,
-    guardian,
-    accounts,
-    base_decimals,
-    attacker,
-    chain,
-    fee,
-    pool_usdt,
+    jit_funds, deployer, keeper, attacker, chain, fee, pool_usdt
 ):
     """The fourth review's JIT sandwich of a catch-up (it won +7,585 USDT with cash only and
     +13,348 with its own inventory on 20M, +959 on the team's 4M): at both sizes, on each
     pool, cash only or with 20,000 TBILL of its own, the scheduled run trades no TBILL (the
     position earns nothing from the fund) and the attacker loses its push's fees."""
-    p = _pool_fund(
-        project, deployer, gov, keeper, guardian, accounts, base_decimals, fee, pool_usdt
-    )
+    p = jit_funds[(fee, pool_usdt)]
     f, unit, usdt, rwa = p["fund"], p["unit"], p["usdt"], p["rwa"]
     usdt.mint(attacker, 10**9 * unit, sender=deployer)
     rwa.mint(attacker, 20_000 * 10**18, sender=deployer)
@@ -520,33 +446,23 @@ def test_due_run_jit_sandwich__buy_side__cash_only_and_inventory__run_trades_no_
 
 @pytest.mark.parametrize("fee,pool_usdt", JIT_POOLS)
 def test_due_run_jit_sandwich__sell_side__run_sells_nothing_on_the_pool_and_attacker_loses(
-    project,
-    deployer,
-    gov,
-    keeper,
-    guardian,
-    accounts,
-    base_decimals,
-    attacker,
-    chain,
-    fee,
-    pool_usdt,
+    jit_funds, deployer, keeper, attacker, chain, fee, pool_usdt
 ):
     """The other direction: L3 over its band after TBILL's oracle rose 50% (the pool arbitraged
     to it), so the run would sell. The attacker pushes the pool 92 ticks down and mints at
     that price; the scheduled run sells no TBILL, and the attacker loses its push's fees. The
     keeper's run then sells inside the internal bound."""
-    p = _pool_fund(
-        project, deployer, gov, keeper, guardian, accounts, base_decimals, fee, pool_usdt
-    )
+    p = jit_funds[(fee, pool_usdt)]
     f, unit, usdt, rwa, c = p["fund"], p["unit"], p["usdt"], p["rwa"], p["fund"].controller
     usdt.mint(attacker, 10**9 * unit, sender=deployer)
     rwa.mint(attacker, 50_000 * 10**18, sender=deployer)
     scale = pool_usdt // 1_000  # 10,000 for a 10M pool: the fund 1,000 x scale
     f.vault.deposit(1_000 * scale * unit, deployer, sender=deployer)
     c.allocateToLayer(1, 300 * scale * unit, sender=keeper)
-    for _ in range(26):  # 650 x scale in legs the pool takes inside the keeper's slippage
-        c.purchaseAsset(rwa, 25 * scale * unit, 0, sender=keeper)
+    # 650 x scale in 13 legs the pool takes inside the keeper's slippage (5% of the pool's
+    # cash side each, ~5% from the oracle: 26 legs of 25 set up the same L3 at twice the calls)
+    for _ in range(13):
+        c.purchaseAsset(rwa, 50 * scale * unit, 0, sender=keeper)
         arbitrage_to_price(p["uni"], rwa, usdt, fee, (PRICE * unit, 10**18), deployer)
     price = PRICE * 3 // 2
     p["tfeed"].updateAnswer(price * 10**8, sender=deployer)

@@ -17,14 +17,9 @@ role; the keeper actor plays a stolen key; gov (ADMIN_ROLE) plays a compromised 
 import ape
 import pytest
 
-from ballast_dev.deployment.fund import (
-    MoveLimitsSpec,
-    RiskSpec,
-    add_asset,
-    deploy_core,
-    grant_roles,
-)
-from ballast_dev.deployment.uniswap import create_pool, deploy_uniswap, swap_exact_input
+from ballast_dev.deployment.fund import RiskSpec, add_asset
+from ballast_dev.deployment.uniswap import swap_exact_input
+from tests.support.pool_funds import create_pool_fund, day_limits
 
 PRICE = 100  # one TBILL = 100 USDT
 FEE = 3000
@@ -34,62 +29,19 @@ DAY = 86_400
 @pytest.fixture(scope="module")
 def m(project, deployer, gov, keeper, guardian, base_decimals, attacker, accounts):
     unit = 10**base_decimals
-    usdt = deployer.deploy(project.TestStablecoin, "Tether USD (test)", "USDT", base_decimals)
-    uni = deploy_uniswap(deployer, with_quoter=False)
-    limits = MoveLimitsSpec(
-        loss_budget=20_000 * unit,
-        notional_budget=5_000_000 * unit,
-        window=DAY,
-        internal_slippage_bps=100,
-    )
-    f = deploy_core(
-        project, deployer, usdt, risk=RiskSpec(max_top3_bps=10_000, min_move_value=0), limits=limits
-    )
-    grant_roles(f, gov, keepers=[keeper], guardians=[guardian], sender=deployer)
-    rebalancer = accounts[7]
-    f.controller.grantRole(f.controller.REBALANCER_ROLE(), rebalancer, sender=deployer)
-    adapter = deployer.deploy(project.UniswapV3Adapter, uni.router, usdt, deployer)
-    erc4626 = deployer.deploy(project.ERC4626Adapter)
-    rwa = deployer.deploy(project.TestStablecoin, "Tokenized T-Bill (test)", "TBILL", 18)
-    usdt.mint(deployer, 10**10 * unit, sender=deployer)
-    rwa.mint(deployer, 10**9 * 10**18, sender=deployer)
-    # 10M USDT / 100k TBILL, full range, at 100 USDT per TBILL
-    create_pool(
-        uni,
-        rwa,
-        usdt,
-        3000,
-        (PRICE * unit, 10**18),
-        (100_000 * 10**18, 10_000_000 * unit),
-        deployer,
-    )
-    adapter.setPoolFee(rwa, 3000, sender=deployer)
-    tfeed = deployer.deploy(project.TestPriceFeed, 8, PRICE * 10**8)
-    mmf = deployer.deploy(project.TestMoneyMarketFund, usdt, "MMF", "MMF")
+    limits = day_limits(unit, 20_000, 5_000_000, bound_bps=100)
+    # 10M USDT / 100k TBILL, full range, at 100 USDT per TBILL; TBILL in L3, MMF in L2
+    p = create_pool_fund(project, accounts, deployer, gov, keeper, guardian, base_decimals,
+                         limits=limits, risk=RiskSpec(max_top3_bps=10_000, min_move_value=0),
+                         fee=FEE, price=PRICE, pool_usdt=10_000_000, minted_usdt=10**10,
+                         minted_tbill=10**9)  # fmt: skip
+    f, usdt = p["fund"], p["usdt"]
     credit = deployer.deploy(project.TestMoneyMarketFund, usdt, "CR", "CR")
-    for symbol, token, tier, ad in (
-        ("TBILL", rwa, 2, adapter),
-        ("MMF", mmf, 1, erc4626),
-        ("CR", credit, 2, erc4626),
-    ):
-        feed = tfeed if symbol == "TBILL" else deployer.deploy(project.TestPriceFeed, 8, 10**8)
-        add_asset(
-            f,
-            deployer,
-            symbol=symbol,
-            token=token,
-            tier=tier,
-            adapter=ad,
-            feed=feed,
-            max_concentration_bps=10_000,
-        )
+    add_asset(f, deployer, symbol="CR", token=credit, tier=2, adapter=p["erc4626"],
+              feed=deployer.deploy(project.TestPriceFeed, 8, 10**8), max_concentration_bps=10_000)  # fmt: skip
     usdt.mint(attacker, 10**9 * unit, sender=deployer)
-    usdt.approve(f.vault, 2**256 - 1, sender=deployer)
     f.vault.deposit(2_000_000 * unit, deployer, sender=deployer)
-    return dict(
-        fund=f, usdt=usdt, rwa=rwa, uni=uni, unit=unit, credit=credit, mmf=mmf,
-        rebalancer=rebalancer, tfeed=tfeed,
-    )  # fmt: skip
+    return dict(p, credit=credit)
 
 
 def _round_trip(m, attacker, usdt_in):

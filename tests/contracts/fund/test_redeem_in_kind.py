@@ -9,7 +9,8 @@ import pytest
 from eth_utils import keccak
 
 from ballast_dev.deployment.fund import add_asset
-from ballast_dev.deployment.uniswap import create_pool, deploy_uniswap
+from ballast_dev.deployment.uniswap import deploy_uniswap
+from tests.support.pool_funds import list_pool_token
 
 # with fees on, a call's fees follow the seconds since the last accrual: the node's clock
 # must not decide them (conftest.frozen_clock)
@@ -24,25 +25,11 @@ TBILL_PRICE = 100  # one TBILL = 100 base tokens, at the feed and in the pool
 @pytest.fixture(scope="module")
 def tbill(project, fund, deployer, usdt, base_decimals):
     """A Uniswap V3-traded token listed in L3 (real pool bytecode, 2M / 20k full range)."""
-    unit = 10**base_decimals
     uni = deploy_uniswap(deployer, with_quoter=False)
-    adapter = deployer.deploy(project.UniswapV3Adapter, uni.router, usdt, deployer)
-    token = deployer.deploy(project.TestStablecoin, "Tokenized T-Bill (test)", "TBILL", 18)
-    usdt.mint(deployer, 10**8 * unit, sender=deployer)
-    token.mint(deployer, 10**8 * 10**18, sender=deployer)
-    create_pool(
-        uni,
-        token,
-        usdt,
-        3000,
-        (TBILL_PRICE * unit, 10**18),
-        (20_000 * 10**18, 2_000_000 * unit),
-        deployer,
-    )
-    adapter.setPoolFee(token, 3000, sender=deployer)
-    feed = deployer.deploy(project.TestPriceFeed, 8, TBILL_PRICE * 10**8)
-    add_asset(fund, deployer, symbol="TBILL", token=token, tier=2, adapter=adapter, feed=feed)
-    return token
+    usdt.mint(deployer, 10**8 * 10**base_decimals, sender=deployer)
+    listed = list_pool_token(project, fund, deployer, usdt, uni, fee=3000, price=TBILL_PRICE,
+                             pool_tokens=20_000, minted=10**8)  # fmt: skip
+    return listed["rwa"]
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import shutil
 import statistics
-import tempfile
 import threading
 import time
 import urllib.request
@@ -31,49 +30,16 @@ import pytest
 
 from ballast_dev.local.keystores import account_key
 from keepers.fund.planning.plan_approval import sign_plan
-from tests.offchain.console.test_console_browser import (
-    ARTEFACTS,
-    CHROMEDRIVER,
-    CHROMIUM,
-    chromium_or_skip,
-    wait_for,
-)
+from tests.offchain.console.test_console_browser import ARTEFACTS, wait_for
 from tests.offchain.console.test_console_security import (  # noqa: F401 - the env fixture
     NOW,
     REF,
     env,
     frozen_plan,
 )
-from tests.support.consolelib import Client, running_console
+from tests.support.consolelib import Client, chromium, chromium_or_skip, running_console
 
 PLANTED = "ab" * 32  # the attacker's "token": 64 hex digits, the shape the console issued
-
-
-def chromium(*extra: str) -> Any:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="ballast-chromium-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1200,1600",
-        f"--user-data-dir={profile}",
-        *extra,
-    ):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(60)
-    driver.profile_dir = profile
-    return driver
 
 
 @pytest.fixture

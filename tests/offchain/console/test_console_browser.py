@@ -15,10 +15,8 @@ escaping, CSRF and token cases run in the same browser. Screenshots and the page
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -31,12 +29,10 @@ from keepers.runtime.alerts import Alerter
 from keepers.store.db import Store
 from keepers.tx.signers import RawKeySigner
 from tests.offchain.fundbot.executor_fund import *  # noqa: F403 - the fixtures (one module)
-from tests.support.consolelib import Receiver, running_console
+from tests.support.consolelib import Receiver, chromium, chromium_or_skip, running_console
 from tests.support.fundbotlib import ROOT, UNIT, local_fund_env
 
 ARTEFACTS = ROOT / ".build" / "console"
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 TOKEN = "browser-test-token-6b1f0e2d"
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
@@ -64,41 +60,13 @@ window.ethereum = {
 """
 
 
-def chromium_or_skip() -> None:
-    if os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER):
-        return
-    if os.environ.get("BALLAST_REQUIRE_CHROMIUM") == "1":
-        pytest.fail("Chromium required (BALLAST_REQUIRE_CHROMIUM=1) but not installed")
-    pytest.skip("chromium/chromium-driver not installed (apt-get install chromium chromium-driver)")
-
-
 @pytest.fixture
 def browser() -> Iterator[Any]:
     chromium_or_skip()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="ballast-chromium-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1200,1600",
-        f"--user-data-dir={profile}",
-    ):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(60)
+    driver = chromium()
     yield driver
     driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    shutil.rmtree(driver.profile_dir, ignore_errors=True)
 
 
 def shot(driver: Any, name: str) -> None:
