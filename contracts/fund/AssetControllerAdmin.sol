@@ -201,7 +201,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
                 // pricing is unavailable)
                 MarkedPosition storage mp = _marked[i];
                 uint256 units = mp.units; // at least u (a uint128): _inKind
-                uint256 part = Math.mulDiv(mp.value, u, units);
+                uint256 part = Math.mulDiv(_unitsValue(tokens[i], mp.value, units), u, units);
                 (mp.value, mp.units) = (uint120(mp.value - part), uint128(units - u));
                 if (_assets[tokens[i]].tier == 1) m2 += part;
                 else m3 += part;
@@ -218,6 +218,26 @@ contract AssetControllerAdmin is AssetControllerStorage {
         (_markL2, _markL3) = (_lessAtMost(_markL2, m2, shares, supply), _lessAtMost(_markL3, m3, shares, supply));
         assembly ("memory-safe") {
             tstore(_MOVING_SLOT, 0)
+        }
+    }
+
+    /// @dev What the mark's `value` of a position of `units` counted for those units alone. An
+    /// asynchronous position's mark also counts its pending requests (subscription cash, and
+    /// tokens in redemption at the units' price: AssetController._positionValue), which the
+    /// in-kind exit cannot transfer: their value stays with the holders left, so the mark must
+    /// not fall by the paid units' share of it (it did: in an outage, with the exit's own mark
+    /// refused, the high-water mark was then lifted by less than the exit left behind, and the
+    /// first mark after the outage charged a performance fee on the exiter's part of the
+    /// pending value). At most `value`; an adapter whose `pending` reverts: `value` (as before).
+    function _unitsValue(address token, uint256 value, uint256 units) private view returns (uint256) {
+        Asset storage a = _assets[token];
+        if (a.instant) return value;
+        try a.adapter.pending(token, address(this)) returns (uint256 cashPending, uint256 tokensPending) {
+            if (cashPending >= value) return 0;
+            // the units' part of what is left: the mark priced held and pending tokens alike
+            return Math.mulDiv(value - cashPending, units, units + tokensPending);
+        } catch {
+            return value;
         }
     }
 

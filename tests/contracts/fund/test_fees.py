@@ -370,3 +370,38 @@ def test_set_fees__same_rates_during_an_outage__management_fee_owed_is_kept(
     worth = value_of(vault, vault.balanceOf(recipient))
     owed = value * MGMT_CAP * 30 * 86_400 // (10_000 * YEAR)
     assert owed * 99 // 100 <= worth <= owed, (worth, owed)
+
+
+def test_performance_fee__in_kind_exit_during_an_outage_with_an_async_position_pending__pending_value_left_behind_never_charged(  # noqa: E501
+    fund, vault, controller, deployer, keeper, alice, bob, recipient, invested, unit, chain,
+    refresh_feeds,
+):  # fmt: skip
+    """Issue 65: an in-kind exit cannot transfer an asynchronous position's pending requests
+    (a subscription's cash, tokens in redemption): the exiter's part of them stays with the
+    holders left. In an outage the exit's own mark is refused, so the high-water mark follows
+    the exit at the last mark's valuation, which the controller lowers by what it paid. It
+    lowered it by the paid units' share of the pending value too (the mark's value of an
+    asynchronous position counts its requests, its units do not): the mark then rose by less
+    than the exit left behind, and the first mark after the outage charged a fifth of bob's part
+    of the pending value. Shown failing with AssetControllerAdmin._unitsValue answering the
+    mark's whole value (the code before)."""
+    rwa = fund.assets["rwa"]
+    chain.pending_timestamp += 86_400 + 1
+    refresh_feeds()
+    controller.settle(rwa, sender=keeper)
+    held = rwa.balanceOf(controller)
+    assert held > 0
+    controller.redeemAsset(rwa, held // 2, 0, sender=keeper)  # tokens in redemption: pending
+    controller.purchaseAsset(rwa, 50_000 * unit, 0, sender=keeper)  # cash in subscription
+    cash_pending, tokens_pending = fund.adapters["async"].pending(rwa, controller)
+    assert cash_pending == 50_000 * unit and tokens_pending == held // 2
+    with_fees(vault, deployer, recipient, mgmt=0, perf=PERF_CAP)
+    shares = vault.deposit(400_000 * unit, bob, sender=bob).return_value
+    back = _feed_down(fund, deployer, "crA")  # crA unpriced: the exit's own mark is refused
+    assert controller.pricingValues()[2]
+    tx = vault.redeemInKind(shares, bob, bob, sender=bob)
+    assert any(e.token == rwa.address for e in tx.events.filter(controller.PaidInKind))
+    assert fund.adapters["async"].pending(rwa, controller) == (cash_pending, tokens_pending)
+    back()
+    controller.mark(sender=alice)
+    assert vault.balanceOf(recipient) == 0, "charged bob's part of the pending value"
