@@ -331,11 +331,13 @@ def test_execute__outsider_fills_a_venue_cap__plan_sized_under_the_top3_bound_ex
     make_bot, fresh, chain, accounts, alerts, project
 ):
     """Issue 65 (SEC5-03, the keeper's side): an outsider fills an L2 venue's whole deposit cap,
-    then a 6M deposit needs deploying under the project's default limits (top-3 60%, 25% an
+    then a 15M deposit needs deploying under the project's default limits (top-3 60%, 25% an
     asset). The planner sizes every purchase leg with the controller's own top-3 room
     (keepers/fund/planning/top3.py) and the venue's limit: the full venue gets no leg, the
     tier's other members get none past the bound, and the plan executes as planned: every
-    transaction mined, no ``verify_divergence``, every concentration bound held on chain."""
+    transaction mined, no ``verify_divergence``, every concentration bound held on chain.
+    Shown failing with the top-3 room taken out of the planner's ``_headroom`` (the plan's
+    seventh purchase then fails its simulation: Top3ConcentrationExceeded(6282, 6000))."""
     venue = _capped_venue(fresh, accounts, project, 1_000_000)
     eve = accounts[8]
     fresh.cash.mint(eve, 1_000_000 * UNIT, sender=accounts[0])
@@ -343,7 +345,7 @@ def test_execute__outsider_fills_a_venue_cap__plan_sized_under_the_top3_bound_ex
     venue.deposit(1_000_000 * UNIT, eve, sender=eve)
     assert int(venue.maxDeposit(fresh.controller)) == 0
     bot = make_bot(NO_APPROVAL)
-    _deposit(fresh, accounts, 6_000_000)
+    _deposit(fresh, accounts, 15_000_000)
     out = bot.check("liquidity", int(chain.pending_timestamp))
     assert out.status == "executed", (out.detail, alerts)
     actions = bot.plans.plan(out.plan_id).actions
@@ -353,4 +355,4 @@ def test_execute__outsider_fills_a_venue_cap__plan_sized_under_the_top3_bound_ex
     state = bot.read().state
     top3 = sum(sorted(a.value for a in state.assets)[-3:])
     assert top3 * 10_000 <= top3_bps * state.total_assets, (top3, state.total_assets)
-    assert 900 <= _ratios(bot)[0] <= 1_100
+    assert 500 <= _ratios(bot)[0] <= 2_000  # what the bound leaves stays in L1, in its band
