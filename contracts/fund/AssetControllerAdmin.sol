@@ -200,10 +200,12 @@ contract AssetControllerAdmin is AssetControllerStorage {
                 // vault lifts the high-water mark by what the exit left, read at the mark while
                 // pricing is unavailable)
                 MarkedPosition storage mp = _marked[i];
+                Asset storage a = _assets[tokens[i]];
                 uint256 units = mp.units; // at least u (a uint128): _inKind
-                uint256 part = Math.mulDiv(mp.value, u, units);
+                uint256 value = a.instant ? mp.value : _unitsValue(a, tokens[i], mp.value, units);
+                uint256 part = Math.mulDiv(value, u, units);
                 (mp.value, mp.units) = (uint120(mp.value - part), uint128(units - u));
-                if (_assets[tokens[i]].tier == 1) m2 += part;
+                if (a.tier == 1) m2 += part;
                 else m3 += part;
                 emit PaidInKind(tokens[i], receiver, u);
             } else {
@@ -218,6 +220,29 @@ contract AssetControllerAdmin is AssetControllerStorage {
         (_markL2, _markL3) = (_lessAtMost(_markL2, m2, shares, supply), _lessAtMost(_markL3, m3, shares, supply));
         assembly ("memory-safe") {
             tstore(_MOVING_SLOT, 0)
+        }
+    }
+
+    /// @dev What the mark's `value` of asynchronous position `a` (`token`) of `units` counted
+    /// for those units alone (an instant position's is all of it). Its mark also counts its
+    /// pending requests (subscription cash, and tokens in redemption at the units' price:
+    /// AssetController._positionValue), which the
+    /// in-kind exit cannot transfer: their value stays with the holders left, so the mark must
+    /// not fall by the paid units' share of it (it did: in an outage, with the exit's own mark
+    /// refused, the high-water mark was then lifted by less than the exit left behind, and the
+    /// first mark after the outage charged a performance fee on the exiter's part of the
+    /// pending value). At most `value`; an adapter whose `pending` reverts: `value` (as before).
+    function _unitsValue(Asset storage a, address token, uint256 value, uint256 units)
+        private
+        view
+        returns (uint256)
+    {
+        try a.adapter.pending(token, address(this)) returns (uint256 cashPending, uint256 tokensPending) {
+            if (cashPending >= value) return 0;
+            // the units' part of what is left: the mark priced held and pending tokens alike
+            return Math.mulDiv(value - cashPending, units, units + tokensPending);
+        } catch {
+            return value;
         }
     }
 

@@ -248,7 +248,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         (uint256 free, uint256 cash) = _cashAt(bal);
         if (assets > cash) revert InsufficientCash(assets, cash);
         (uint256 low,, bool down) = _invested();
-        uint256 supply = _accrue(low, down, bal);
+        uint256 supply = _accrueExit(low, down, bal);
         shares = assets.mulDiv(supply + 10 ** _decimalsOffset(), free + low + 1, Math.Rounding.Ceil);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
         if (!down) _afterFlow(low, free, supply, bal - assets);
@@ -271,7 +271,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 bal = _cashBalance();
         (uint256 free, uint256 cash) = _cashAt(bal);
         (uint256 low,, bool down) = _invested();
-        uint256 supply = _accrue(low, down, bal);
+        uint256 supply = _accrueExit(low, down, bal);
         assets = shares.mulDiv(free + low + 1, supply + 10 ** _decimalsOffset(), Math.Rounding.Floor);
         if (assets > cash) revert InsufficientCash(assets, cash);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
@@ -676,7 +676,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (!_feesOn) return (totalSupply(), 0);
         (uint256 low,, bool down) = _invested();
         uint256 bal = _cashBalance();
-        supply = _accrue(low, down, bal);
+        supply = _accrueExit(low, down, bal);
         // pricing unavailable: at the last mark's valuation, as after the exit (SEC5-02)
         if (_fees.performanceBps != 0) priceBefore = _price(_free(bal) + (down ? _markedInvested() : low), supply);
     }
@@ -1019,7 +1019,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         supply = totalSupply();
         if (!_feesOn || down) return supply;
         FeeSlot memory f = _fees;
-        (uint256 shares, uint256 mgmt, uint256 perf, uint256 hwm) = _feesNow(f, low, bal, supply);
+        (uint256 shares, uint256 mgmt, uint256 perf, uint256 hwm) = _feesNow(f, low, bal, supply, true);
         _fees.accruedAt = uint40(block.timestamp);
         if (f.performanceBps != 0) (_hwm, _book) = (hwm, _free(bal));
         if (shares != 0) {
@@ -1029,19 +1029,45 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         }
     }
 
-    /// @dev The supply with the fee shares an accrual would mint now (the previews' supply).
+    /// @dev Before an exit (withdraw, redeem, redeemInKind): `_accrue`, and while pricing is
+    /// unavailable (`down`) the management fee owed up to the exit, at the last valuation with
+    /// every asset priced: the vault's free cash and the kept mark's invested value (the down
+    /// or held asset at its last counted price; the valuation the high-water mark follows in
+    /// an outage). No performance fee (no rise is known while pricing is unavailable), the mark
+    /// and the book kept; the time restarts here. Issue 65: an exit in an outage escaped its
+    /// share of the fee owed up to it, which the holders left then paid in its place for the
+    /// time before (on their own value only) or nobody paid; now the exiter pays its share
+    /// (the fee shares are minted before its own are priced) and the holders left theirs.
+    /// @return supply The share supply after the fee shares.
+    function _accrueExit(uint256 low, bool down, uint256 bal) private returns (uint256 supply) {
+        if (!down) return _accrue(low, false, bal);
+        supply = totalSupply();
+        if (!_feesOn) return supply;
+        FeeSlot memory f = _fees;
+        (uint256 shares, uint256 mgmt,,) = _feesNow(f, _markedInvested(), bal, supply, false);
+        _fees.accruedAt = uint40(block.timestamp);
+        if (shares != 0) {
+            _mint(f.recipient, shares);
+            supply += shares;
+            emit FeesAccrued(f.recipient, mgmt, 0, shares, _hwm);
+        }
+    }
+
+    /// @dev The supply with the fee shares an accrual would mint now (the previews' supply): an
+    /// exit's (`_accrueExit`), so with pricing unavailable the management fee at the kept mark.
     function _supplyNow(uint256 low, bool down, uint256 bal) private view returns (uint256 supply) {
         supply = totalSupply();
-        if (!_feesOn || down) return supply;
-        (uint256 shares,,,) = _feesNow(_fees, low, bal, supply);
+        if (!_feesOn) return supply;
+        (uint256 shares,,,) = _feesNow(_fees, down ? _markedInvested() : low, bal, supply, !down);
         return supply + shares;
     }
 
-    /// @dev What an accrual would do now (fees on, pricing available): the fee shares, the
-    /// management and performance fees in assets, and the high-water mark after.
+    /// @dev What an accrual would do now (fees on): the fee shares, the management and
+    /// performance fees in assets, and the high-water mark after. `priced` false (pricing
+    /// unavailable, `low` the kept mark's value): the management fee only, the mark as it is.
     /// A donation (cash above the book: a transfer nobody made through the vault) lifts the
     /// mark by the price it adds, so it is never charged; the holders keep all of it.
-    function _feesNow(FeeSlot memory f, uint256 low, uint256 bal, uint256 supply)
+    function _feesNow(FeeSlot memory f, uint256 low, uint256 bal, uint256 supply, bool priced)
         private
         view
         returns (uint256 shares, uint256 mgmt, uint256 perf, uint256 hwm)
@@ -1056,6 +1082,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (dt > _MAX_ACCRUAL) dt = _MAX_ACCRUAL;
         // at most 2% a year for 10 years: at most a fifth of v
         mgmt = Math.mulDiv(v, f.managementBps * dt, _BPS * _YEAR);
+        if (!priced) f.performanceBps = 0; // a copy: an unpriced caller reads only its recipient after
         if (f.performanceBps != 0) {
             uint256 book = _book;
             uint256 free = _free(bal);

@@ -199,10 +199,13 @@ interface ITieredVault is IERC4626 {
     /// of the rise of the exit price per share above the high-water mark), and `accruedAt`,
     /// the last accrual (the management fee is owed from there). Both rates 0: no fee (the
     /// default). Fees accrue, minted as shares, at every entry, exit, fulfilment and mark, and
-    /// every preview, convertTo* and max* counts the shares an accrual would mint now. Nothing
-    /// accrues while pricing is unavailable (the controller reverts, a held asset's feed is
-    /// down or its valuation step is held): the mark is kept and the management fee's time
-    /// waits for the next accrual.
+    /// every preview, convertTo* and max* counts the shares an accrual would mint now. While
+    /// pricing is unavailable (the controller reverts, a held asset's feed is down or its
+    /// valuation step is held) no performance fee accrues and the high-water mark is kept; only
+    /// an exit (withdraw, redeem, redeemInKind) accrues then, the management fee owed up to it
+    /// at the last valuation with every asset priced (free cash and the kept mark's invested
+    /// value), so the exiter pays its share of it; anything else leaves the management fee's
+    /// time to the next accrual.
     function fees()
         external
         view
@@ -215,7 +218,8 @@ interface ITieredVault is IERC4626 {
     /// flow adds, so neither is ever charged; a recovery below it is never charged either.
     function highWaterMark() external view returns (uint256);
 
-    /// @notice The fee shares an accrual would mint now (0 while pricing is unavailable).
+    /// @notice The fee shares an exit's accrual would mint now (while pricing is unavailable: the
+    /// management fee at the kept mark's valuation, no performance fee).
     function pendingFeeShares() external view returns (uint256);
 
     /// @notice Sets the fee rates (each at most its cap: FeeAboveCap), after accruing what is

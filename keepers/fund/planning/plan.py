@@ -72,6 +72,7 @@ from keepers.fund.planning.depth import AssetDepth
 from keepers.fund.planning.metrics import band_distance
 from keepers.fund.planning.simulate import apply, apply_action, tier_deltas
 from keepers.fund.planning.state import BPS, AssetState, FundState, Tier
+from keepers.fund.planning.top3 import top3_limit, top3_room
 from keepers.fund.planning.triggers import Trigger, TriggerKind
 
 # Re-exported: callers import the plan vocabulary and apply() from here.
@@ -183,17 +184,12 @@ class _Planner:
         return bps * self.state.total_assets * HEADROOM_BPS // (BPS * BPS)
 
     def _headroom(self, asset: AssetState) -> int:
-        others = sorted(
-            (a.value for a in self.state.assets if a.token != asset.token), reverse=True
-        )
-        top3_cap = (
-            self.config.top3_concentration_limit * self.state.total_assets * HEADROOM_BPS
-        ) // (BPS * BPS)
-        # the controller refuses any buy leaving the top three over the limit, even one that
-        # leaves their sum as it was: with the others' three largest over it, none can be bought
-        if sum(others[:3]) > top3_cap:
-            return 0
-        head = max(0, min(self._limit(asset), top3_cap - sum(others[:2])) - asset.value)
+        # the controller's own top-3 room, to the wei (planning/top3.py): none while the others'
+        # three largest are over the bound, even for a buy that leaves their sum as it was
+        values = [a.value for a in self.state.assets]
+        i = next(j for j, a in enumerate(self.state.assets) if a.token == asset.token)
+        limit = top3_limit(self.state.total_assets, self.config.top3_concentration_limit)
+        head = max(0, min(self._limit(asset) - asset.value, top3_room(values, i, limit)))
         return head if asset.room is None else min(head, asset.room)  # the venue's room now
 
     def _matured(self, asset: AssetState) -> bool:

@@ -208,27 +208,42 @@ def test_round_trip__deposit_and_redeem__recipient_gains_nothing(
 # --- pricing unavailable: nothing accrues, nothing reverts ---------------------------------------
 
 
-def test_feed_down__exits_accrue_nothing__mark_kept(
+def test_feed_down__exit_accrues_the_management_fee_at_the_kept_mark__no_performance_fee(
     fund, vault, controller, deployer, alice, recipient, invested, unit, chain
 ):
+    """Pricing unavailable: an exit is never blocked; it accrues the management fee owed up to
+    it at the kept mark's valuation (issue 65: it escaped it before) and no performance fee;
+    the high-water mark follows the exit's own price effect (SEC5-02) and the fee's clock
+    restarts at the exit."""
     with_fees(vault, deployer, recipient)
     hwm = vault.highWaterMark()
+    at = vault.fees()[3]
     chain.pending_timestamp += 2 * 86_400  # every feed stale: pricing down
     chain.mine()
     assert controller.pricingValues()[2]
-    assert vault.pendingFeeShares() == 0
+    pending = vault.pendingFeeShares()
+    assert pending > 0, "the exit's accrual is previewed"
 
     def price():  # at the mark kept through the outage (TieredVault._price)
-        return (vault.freeCash() + sum(controller.markedValues()) + 1) * 10**24 // (
-            vault.totalSupply() + 10**6
+        return (
+            (vault.freeCash() + sum(controller.markedValues()) + 1)
+            * 10**24
+            // (vault.totalSupply() + 10**6)
         )
 
-    before = price()
-    vault.redeem(10**12, alice, alice, sender=alice)  # an exit is never blocked
-    assert vault.balanceOf(recipient) == 0
-    # the mark follows the exit's own price effect (SEC5-02), at the kept mark's valuation
+    value = vault.freeCash() + sum(controller.markedValues())
+    supply = vault.totalSupply()
+    tx = vault.redeem(10**12, alice, alice, sender=alice)  # an exit is never blocked
+    (accrued,) = tx.events.filter(vault.FeesAccrued)
+    fee = value * MGMT_CAP * (tx.timestamp - at) // (10_000 * YEAR)
+    assert (accrued.managementFee, accrued.performanceFee) == (fee, 0)
+    assert accrued.shares == pending == vault.balanceOf(recipient)
+    assert accrued.shares == fee * (supply + 10**6) // (value + 1 - fee)
+    assert accrued.highWaterMark == hwm, "no performance fee: the mark kept"
+    # the exit's own price effect is followed (at the kept mark's valuation, after the fee)
+    before = (value + 1) * 10**24 // (supply + accrued.shares + 10**6)
     assert vault.highWaterMark() == hwm + max(price() - before, 0)
-    assert vault.fees()[3] < chain.pending_timestamp - 86_400, "the fee's time waits"
+    assert vault.fees()[3] == tx.timestamp, "the fee's clock restarts at the exit"
 
 
 def test_performance_fee__gain_marked_by_a_rebalance_that_sells__sale_cash_is_no_donation(
@@ -370,3 +385,125 @@ def test_set_fees__same_rates_during_an_outage__management_fee_owed_is_kept(
     worth = value_of(vault, vault.balanceOf(recipient))
     owed = value * MGMT_CAP * 30 * 86_400 // (10_000 * YEAR)
     assert owed * 99 // 100 <= worth <= owed, (worth, owed)
+
+
+def test_performance_fee__in_kind_exit_during_an_outage_with_an_async_position_pending__pending_value_left_behind_never_charged(  # noqa: E501
+    fund, vault, controller, deployer, keeper, alice, bob, recipient, invested, unit, chain,
+    refresh_feeds,
+):  # fmt: skip
+    """Issue 65: an in-kind exit cannot transfer an asynchronous position's pending requests
+    (a subscription's cash, tokens in redemption): the exiter's part of them stays with the
+    holders left. In an outage the exit's own mark is refused, so the high-water mark follows
+    the exit at the last mark's valuation, which the controller lowers by what it paid. It
+    lowered it by the paid units' share of the pending value too (the mark's value of an
+    asynchronous position counts its requests, its units do not): the mark then rose by less
+    than the exit left behind, and the first mark after the outage charged a fifth of bob's part
+    of the pending value. Shown failing with AssetControllerAdmin._unitsValue answering the
+    mark's whole value (the code before)."""
+    rwa = fund.assets["rwa"]
+    chain.pending_timestamp += 86_400 + 1
+    refresh_feeds()
+    controller.settle(rwa, sender=keeper)
+    held = rwa.balanceOf(controller)
+    assert held > 0
+    controller.redeemAsset(rwa, held // 2, 0, sender=keeper)  # tokens in redemption: pending
+    controller.purchaseAsset(rwa, 50_000 * unit, 0, sender=keeper)  # cash in subscription
+    cash_pending, tokens_pending = fund.adapters["async"].pending(rwa, controller)
+    assert cash_pending == 50_000 * unit and tokens_pending == held // 2
+    with_fees(vault, deployer, recipient, mgmt=0, perf=PERF_CAP)
+    shares = vault.deposit(400_000 * unit, bob, sender=bob).return_value
+    back = _feed_down(fund, deployer, "crA")  # crA unpriced: the exit's own mark is refused
+    assert controller.pricingValues()[2]
+    tx = vault.redeemInKind(shares, bob, bob, sender=bob)
+    assert any(e.token == rwa.address for e in tx.events.filter(controller.PaidInKind))
+    assert fund.adapters["async"].pending(rwa, controller) == (cash_pending, tokens_pending)
+    back()
+    controller.mark(sender=alice)
+    assert vault.balanceOf(recipient) == 0, "charged bob's part of the pending value"
+
+
+def test_management_fee__exit_during_an_outage_after_30_days__exiter_and_holders_each_pay_their_share(  # noqa: E501
+    fund, vault, controller, deployer, alice, bob, recipient, invested, unit, chain, refresh_feeds
+):
+    """Issue 65 (fifth review, Info: exits while pricing is down escaped the fees owed up to
+    then). Thirty days with no accrual, then bob leaves while crA's feed is down: his exit first
+    mints the management fee owed for the thirty days at the last valuation with every asset
+    priced (free cash and the kept mark), the same fee shares, to the wei, as the same exit
+    with pricing up; every share is diluted alike, so at that valuation bob and the holders
+    left each pay the fee times their part of the supply (to a wei of rounding), and bob's
+    payout is priced after the fee shares. The holders left are charged nothing again for the
+    time before his exit: the next accrual counts from it. Before, bob paid none of it."""
+    with_fees(vault, deployer, recipient, mgmt=MGMT_CAP, perf=0)
+    shares = vault.deposit(200_000 * unit, bob, sender=bob).return_value  # accrues: clock now
+    at = vault.fees()[3]
+    chain.pending_timestamp += 30 * 86_400
+    refresh_feeds()
+    value = vault.freeCash() + sum(controller.markedValues())
+    supply = vault.totalSupply()
+    assert vault.totalAssets() == value, "pricing up: the mark's valuation is the live one"
+    snap = chain.snapshot()
+    up = vault.redeem(shares, bob, bob, sender=bob)  # the same exit with pricing up
+    (minted_up,) = up.events.filter(vault.FeesAccrued)
+    chain.restore(snap)
+    back = _feed_down(fund, deployer, "crA")
+    low, _, down = controller.pricingValues()
+    assert down
+    free = vault.freeCash()
+    assert vault.previewRedeem(shares) == shares * (free + low + 1) // (
+        supply + minted_up.shares + 10**6
+    ), "the preview counts the exit's fee shares"
+    tx = vault.redeem(shares, bob, bob, sender=bob)
+    assert tx.timestamp == up.timestamp
+    (accrued,) = tx.events.filter(vault.FeesAccrued)
+    fee = value * MGMT_CAP * (tx.timestamp - at) // (10_000 * YEAR)
+    fee_shares = fee * (supply + 10**6) // (value + 1 - fee)
+    assert (accrued.managementFee, accrued.performanceFee, accrued.shares) == (fee, 0, fee_shares)
+    assert (accrued.managementFee, accrued.shares) == (minted_up.managementFee, minted_up.shares)
+    assert vault.balanceOf(recipient) == fee_shares
+    # bob is paid after the fee shares, at the exit price (crA at zero)
+    assert tx.return_value == shares * (free + low + 1) // (supply + fee_shares + 10**6)
+    # at the fee's valuation, each holder's part of the fee is its part of the supply
+    s0, s1 = supply + 10**6, supply + 10**6 + fee_shares
+    for held in (shares, supply - shares):  # bob; the holders left
+        paid = held * (value + 1) // s0 - held * (value + 1) // s1
+        assert abs(paid - fee * held // s0) <= 1, (paid, fee * held // s0)
+    assert fee - 1 <= fee_shares * (value + 1) // s1 <= fee, "the recipient got what was owed"
+    # the holders left: the next accrual charges only the time since bob's exit
+    assert vault.fees()[3] == tx.timestamp
+    back()
+    chain.pending_timestamp += 86_400
+    refresh_feeds()
+    mark = controller.mark(sender=alice)
+    (later,) = mark.events.filter(vault.FeesAccrued)
+    now_value = vault.freeCash() + sum(controller.markedValues())
+    assert later.managementFee == now_value * MGMT_CAP * (mark.timestamp - tx.timestamp) // (
+        10_000 * YEAR
+    )
+
+
+def test_management_fee__an_outsiders_dust_exits_during_an_outage__charge_no_more_than_one_exit(
+    fund, vault, controller, deployer, alice, bob, recipient, invested, unit, chain, refresh_feeds
+):
+    """Issue 65, the next reviewer's attacker: anyone may exit a speck of shares in an outage,
+    as often as it likes, to make the management fee accrue at the kept mark. Each accrual
+    charges the same rate for its own time on the same valuation, so ten dust exits over thirty
+    days mint the recipient what one exit at the end does, to a wei per accrual: nobody can
+    make the fee larger by splitting its time."""
+    with_fees(vault, deployer, recipient, mgmt=MGMT_CAP, perf=0)
+    vault.deposit(1_000 * unit, bob, sender=bob)  # the outsider's stake; the clock restarts
+    back = _feed_down(fund, deployer, "crA")
+    snap = chain.snapshot()
+    fees = []
+    for _ in range(10):  # the outsider: a speck every three days
+        chain.pending_timestamp += 3 * 86_400
+        tx = vault.redeem(10**6, bob, bob, sender=bob)
+        fees += [e.managementFee for e in tx.events.filter(vault.FeesAccrued)]
+    end = chain.pending_timestamp
+    split = vault.balanceOf(recipient)
+    chain.restore(snap)
+    chain.pending_timestamp = end
+    (once,) = vault.redeem(10**6, bob, bob, sender=bob).events.filter(vault.FeesAccrued)
+    assert len(fees) == 10
+    assert once.managementFee - 10 <= sum(fees) <= once.managementFee
+    assert split <= vault.balanceOf(recipient) + 10
+    back()

@@ -59,3 +59,43 @@ def test_top3_guard__a_purchase_past_max_top3__reverts_and_one_under_it_passes(
     f.controller.allocateToLayer(1, 400_000 * unit, sender=keeper)
     assert f.assets["t0"].balanceOf(f.controller) > 0
     assert f.assets["t1"].balanceOf(f.controller) > 0
+
+
+# --- issue 65: the keeper's mirror of the deploy legs' top-3 cut ---------------------------------
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_top3_room__keeper_mirror__same_room_as_the_contract_for_seeded_funds(
+    lib, base_decimals, seed
+):
+    """The planner sizes its purchase legs with keepers/fund/planning/top3.py, a mirror of
+    ValuationLib.top3Room and AssetController._top3Cut's limit: over seeded funds (2 to 16
+    positions in base units of this decimals' token, ties, empty positions, a cash part, every
+    bound from 30% to 100%) both give the same room for every position, to the wei, so a leg the
+    keeper plans under it is one the controller neither cuts nor refuses."""
+    import random
+
+    from keepers.fund.planning.top3 import top3_cut, top3_limit, top3_room
+
+    rng = random.Random(seed * 1_000 + base_decimals)
+    unit = 10**base_decimals
+    n = rng.randint(2, 16)
+    values = [
+        rng.choice((0, 1, rng.randint(1, 10**7) * unit // 7, 250_000 * unit)) for _ in range(n)
+    ]
+    cash = rng.randint(0, 2 * 10**6) * unit
+    gross = cash + sum(values)
+    bps = rng.choice((3_000, 6_000, 6_001, 9_000, 10_000, rng.randint(3_000, 10_000)))
+    limit = top3_limit(gross, bps)
+    assert limit == gross * (bps * 9_900) // (10_000 * 10_000)
+    for i in range(n):
+        room = lib.top3Room(values, i, limit)
+        assert top3_room(values, i, limit) == room, (values, i, limit)
+        x = rng.randint(0, 10**6) * unit
+        cut = top3_cut(values, i, x, gross, cash, bps)
+        assert cut == (x if gross - cash + x <= limit else min(x, room))
+        # the cut leaves the three largest within the limit whenever the others already were
+        grown = list(values)
+        grown[i] += cut
+        if sum(sorted(values[:i] + values[i + 1 :])[-3:]) <= limit:
+            assert sum(sorted(grown)[-3:]) <= max(limit, sum(sorted(values)[-3:]))

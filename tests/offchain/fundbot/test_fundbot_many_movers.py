@@ -325,3 +325,34 @@ def test_checks__outsider_sends_a_fifth_of_the_fund_in_held_assets__keeper_sees_
         assert "concentration" not in (out.detail or ""), (job, out.detail)
     assert bot.tick(later + 60) == []
     assert [a for a in alerts if a.level.value == "critical"] == []
+
+
+def test_execute__outsider_fills_a_venue_cap__plan_sized_under_the_top3_bound_executes_as_planned(
+    make_bot, fresh, chain, accounts, alerts, project
+):
+    """Issue 65 (SEC5-03, the keeper's side): an outsider fills an L2 venue's whole deposit cap,
+    then a 15M deposit needs deploying under the project's default limits (top-3 60%, 25% an
+    asset). The planner sizes every purchase leg with the controller's own top-3 room
+    (keepers/fund/planning/top3.py) and the venue's limit: the full venue gets no leg, the
+    tier's other members get none past the bound, and the plan executes as planned: every
+    transaction mined, no ``verify_divergence``, every concentration bound held on chain.
+    Shown failing with the top-3 room taken out of the planner's ``_headroom`` (the plan's
+    seventh purchase then fails its simulation: Top3ConcentrationExceeded(6282, 6000))."""
+    venue = _capped_venue(fresh, accounts, project, 1_000_000)
+    eve = accounts[8]
+    fresh.cash.mint(eve, 1_000_000 * UNIT, sender=accounts[0])
+    fresh.cash.approve(venue, 2**256 - 1, sender=eve)
+    venue.deposit(1_000_000 * UNIT, eve, sender=eve)
+    assert int(venue.maxDeposit(fresh.controller)) == 0
+    bot = make_bot(NO_APPROVAL)
+    _deposit(fresh, accounts, 15_000_000)
+    out = bot.check("liquidity", int(chain.pending_timestamp))
+    assert out.status == "executed", (out.detail, alerts)
+    actions = bot.plans.plan(out.plan_id).actions
+    assert actions and not any(a.asset == venue.address for a in actions), actions
+    assert not [a for a in alerts if a.code in ("verify_divergence", "plan_stale")], alerts
+    top3_bps = int(fresh.controller.riskParams()[2])
+    state = bot.read().state
+    top3 = sum(sorted(a.value for a in state.assets)[-3:])
+    assert top3 * 10_000 <= top3_bps * state.total_assets, (top3, state.total_assets)
+    assert 500 <= _ratios(bot)[0] <= 2_000  # what the bound leaves stays in L1, in its band
