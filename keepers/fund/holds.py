@@ -120,6 +120,8 @@ class FundFees:
     pending_shares: int
     total_assets: int  # the vault's totalAssets (exits' valuation)
     total_supply: int
+    # TieredVault.phase (keepers.fund.planning.state.PHASES), read in the same batch
+    phase: int = 0
 
     @property
     def on(self) -> bool:
@@ -284,6 +286,7 @@ def hold_alerts(bot: Any, reading: Any) -> None:
     if reading.fees is not None:
         f = reading.fees
         metrics.observe_fees(f.pending_value, f.high_water_mark, f.price_per_share)
+        metrics.observe_phase(f.phase)
     held = reading.held
     if not held:
         bot.end_alert(NAV_JUMP, "nav_jump_ended", "no asset's valuation is held any more", now)
