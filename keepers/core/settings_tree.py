@@ -192,7 +192,7 @@ def variable_name(
     return name + (f"[{rest}]" if rest else "")
 
 
-def _secret_fields(cls: type[BaseModel]) -> set[str]:
+def secret_fields(cls: type[BaseModel]) -> set[str]:
     out = set()
     for name, info in cls.model_fields.items():
         if "Secret" in str(info.annotation) or is_secret_name(name):
@@ -217,7 +217,7 @@ def translate(
     if isinstance(ctx_error, ConfigError):
         return ctx_error
     secrets = set()
-    for name in _secret_fields(cls):
+    for name in secret_fields(cls):
         for var in env_names(cls, name):
             secrets |= {v for k, v in env.items() if k.upper() == var.upper() and v}
         value = overrides.get(name)
@@ -247,9 +247,9 @@ def refuse_secret_shaped(
     mnemonic: the key would be stored (KEEPER_REPLICA_ID is the replica's name in the store)
     and printed by every later `keeper status`. The message names the setting, never the
     value. The secret settings (KEEPER_SIGNER_KEY, ...) are the only place for a key."""
-    secret_fields = _secret_fields(cls)
+    secrets = secret_fields(cls)
     for field in cls.model_fields:
-        if field in secret_fields:
+        if field in secrets:
             continue
         names = env_names(cls, field)
         upper = {n.upper() for n in names}
@@ -294,7 +294,7 @@ def _load_section(
         found = re.search(r'field "(\w+)"', str(err))
         field = found.group(1) if found else ""
         name = variable_name(cls, (field,), env) if field in cls.model_fields else cls.__name__
-        value = REDACTED if field in _secret_fields(cls) else None
+        value = REDACTED if field in secret_fields(cls) else None
         shown = "" if value is None else f"={value}"
         raise ConfigError(f"{name}{shown}: not valid JSON for this setting") from None
     except (OSError, json.JSONDecodeError) as err:  # KEEPER_POLICY_FILE unreadable

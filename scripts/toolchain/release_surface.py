@@ -56,7 +56,7 @@ def settings() -> dict[str, Any]:
     out: dict[str, Any] = {}
     for section in s.SECTIONS:
         cls = s.section_class(section)
-        secrets = s._secret_fields(cls)
+        secrets = s.secret_fields(cls)
         for field, info in cls.model_fields.items():
             names = s.env_names(cls, field)
             out[names[0]] = {
