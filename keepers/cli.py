@@ -301,7 +301,7 @@ def _automation_status(now: int) -> dict[str, Any] | None:
 
 
 def _automation_lines(auto: dict[str, Any]) -> list[str]:
-    from keepers.fund.planning.report import whole
+    from keepers.core.amounts import format_amount
 
     lines = [f"automation: scheduler {auto['scheduler']}  due runs {auto['due_runs']}"]
     if "stuck" in auto:
@@ -309,7 +309,7 @@ def _automation_lines(auto: dict[str, Any]) -> list[str]:
         lines.append(f"  tasks {auto['tasks']}  stuck {len(auto['stuck'])} {stuck}")
         for f in auto["funders"]:
             lines.append(
-                f"  funder {f['funder']}  balance {whole(f['balance_wei'], 18)}  "
+                f"  funder {f['funder']}  balance {format_amount(f['balance_wei'], 18, places=2)}  "
                 f"runway {_runway(f['runway_intervals'])} intervals"
             )
     return lines

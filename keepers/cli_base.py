@@ -120,9 +120,14 @@ class Ctx:
     def store(self) -> Any:
         """The keeper's store (KEEPER_DB_URL) alone: no node, no deployment record."""
         if self._store is None:
+            from keepers.core.logging import configure_logging
             from keepers.store.db import Store
 
-            self._store = Store(self.config().keeper.db_url)
+            cfg = self.config()
+            if self.verbose is not None:  # a read-only command: its level before the store
+                # logs anything (alembic's "Running upgrade" lines on a new store)
+                configure_logging(cfg.keeper.log_json, self.log_level(cfg.keeper.log_level))
+            self._store = Store(cfg.keeper.db_url)
         return self._store
 
     def deployment(self) -> str | None:

@@ -112,22 +112,14 @@ class ChaosDemo(HostileDemo):
         elif kill_at is not None:
             self.missed.append(outcome)
         self.fund_bot = self._make_fund_bot()  # a keeper restarted on the same store
-        bot = self.fund_bot
         if outcome["killed"]:  # restarted (systemd): its scheduled checks run again, then
             # its tick (every 30 s under `keeper run`) moves on what the kill left, a plan left
             # proposed among it, before the owners answer
             now += ANSWER_S + 300
-            outs = [self.job("fund.events", lambda: bot.events(now))]
-            for job in jobs:
-                outs.append(self.job(f"fund.{job}", lambda job=job: bot.check(job, now)))
-            for o in outs:
-                if o is not None and o.plan_id and o.status not in ("nothing",):
-                    self.ledger.outcomes[o.status] += 1
-            for o in self.job("fund.tick", lambda: bot.tick(now + 30)) or []:
-                self.ledger.outcomes[o.status] += 1
+            self.run_checks(now, jobs)
+            self.fund_tick(now + 30)
         self.job("fund.approvals", lambda: self.approve_pending(now))
-        for o in self.job("fund.tick", lambda: bot.tick(now + ANSWER_S)) or []:
-            self.ledger.outcomes[o.status] += 1
+        self.fund_tick(now + ANSWER_S)
 
     def keeper_process(self, now: int, jobs: list[str], kill_at: str | None) -> dict[str, Any]:
         """Runs the jobs in a keeper process that SIGKILLs itself at ``kill_at`` (a kill point

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keepers import abis
+from keepers.core.amounts import format_amount
 from keepers.fund.costs import fill_cost
 
 BPS = 10_000
@@ -24,7 +25,8 @@ class MonthCost:
 
     def line(self, decimals: int) -> str:
         return (
-            f"value lost to fills: {self.lost / 10**decimals:,.0f} ({self.lost_bps:.1f} bps of NAV) "
+            f"value lost to fills: {format_amount(self.lost, decimals, places=0, rounding='half_up')} "
+            f"({self.lost_bps:.1f} bps of NAV) "
             f"over {self.fills} fills, worst fill {self.worst_fill_bps} bps"
         )
 

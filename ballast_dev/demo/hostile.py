@@ -35,9 +35,9 @@ from typing import Any
 from ballast_dev.demo.costs import MonthCost, days_out_of_band, month_cost
 from ballast_dev.demo.run import ADMINS, DAY, Demo, Ledger, play
 from ballast_dev.deployment.fund import FundDeployment, fund_state
-from ballast_dev.deployment.tables import fmt_amount
 from ballast_dev.deployment.uniswap import arbitrage_to_price
 from ballast_dev.local.rpc_proxy import RpcProxy
+from keepers.core.amounts import format_amount
 
 BPS = 10_000
 STALE_ASSET = "TBILL-B"  # held in L3, traded in a real pool
@@ -211,7 +211,7 @@ class HostileDemo(Demo):
             asked += int(v.convertToAssets(take))
         self.run_asked += asked
         dec = 18 if self.unit == 10**18 else 6
-        return f"{fmt_amount(asked, dec)} asked back (run so far {fmt_amount(self.run_asked, dec)})"
+        return f"{format_amount(asked, dec, places=0, rounding='half_up')} asked back (run so far {format_amount(self.run_asked, dec, places=0, rounding='half_up')})"
 
     def kill(self, amount: int) -> str:
         said = self.kill_keeper_mid_plan(self.now(), amount)
@@ -483,8 +483,8 @@ def judge(d: HostileDemo, ledger: Ledger, start_block: int, end_block: int) -> J
         f"feed_down {'raised' if feed_down_alerted else 'NOT raised'} while {sym}'s feed was down "
         f"({(to - frm) / DAY:.1f} days); {out_days} days ending out of band ({held_out_days} "
         f"more while the feed was down, band moves refused), worst excursion {worst} bps past a "
-        f"band edge, longest {longest:.2f} days; fills paid {fmt_amount(cost.paid, dec)} (net "
-        f"{fmt_amount(cost.lost, dec)}, {cost.lost_bps:.1f} bps of NAV, {cost.fills} fills, worst "
+        f"band edge, longest {longest:.2f} days; fills paid {format_amount(cost.paid, dec, places=0, rounding='half_up')} (net "
+        f"{format_amount(cost.lost, dec, places=0, rounding='half_up')}, {cost.lost_bps:.1f} bps of NAV, {cost.fills} fills, worst "
         f"fill {cost.worst_fill_bps} bps); redemptions {n_req - len(late) - len(unpaid)}/{n_req} "
         f"paid within a day; {len(d.h.kills)} SIGKILLs and {len(d.h.outages)} node outage "
         f"mid-plan: {'each action sent once' if repeated == 0 else f'{repeated} sent twice'}"

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from keepers.core.amounts import format_amount
+
 
 class DepositError(ValueError):
     """Bad input or a deposit that cannot be made (the message names the field and value)."""
@@ -49,9 +51,8 @@ def make_deposit(
     who = str(investor.address)
     balance = int(cash.balanceOf(who))
     if balance < units:
-        shown = Decimal(balance) / Decimal(10) ** decimals
         raise DepositError(
-            f"--amount {amount}: {who} holds {shown:,} {symbol} ({balance} base units), "
+            f"--amount {amount}: {who} holds {format_amount(balance, decimals, symbol)} ({balance} base units), "
             f"less than the {units} base units asked for"
         )
     if int(cash.allowance(who, vault.address)) < units:
@@ -59,10 +60,9 @@ def make_deposit(
     before = int(vault.balanceOf(who))
     receipt = vault.deposit(units, who, sender=investor)
     shares = int(vault.balanceOf(who)) - before
-    total = Decimal(int(vault.totalAssets())) / Decimal(10) ** decimals
     echo(
-        f"deposited {Decimal(units) / Decimal(10) ** decimals:,} {symbol} ({units} base units) "
+        f"deposited {format_amount(units, decimals, symbol)} ({units} base units) "
         f"from {who} into vault {vault.address}: {shares} shares, tx {receipt.txn_hash}; "
-        f"the vault holds {total:,} {symbol}"
+        f"the vault holds {format_amount(int(vault.totalAssets()), decimals, symbol)}"
     )
     return shares

@@ -5,16 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from keepers.core.amounts import format_amount
+
 TIER_NAMES = ("L1 cash", "L2 money-market", "L3 high-yield RWA")
-
-
-def fmt_amount(raw: int, decimals: int, places: int = 0) -> str:
-    whole, frac = divmod(int(raw), 10**decimals)
-    if places == 0:
-        return f"{whole + (1 if frac * 2 >= 10**decimals else 0):,}"
-    scaled = int(raw) * 10**places // 10**decimals
-    w, f = divmod(scaled, 10**places)
-    return f"{w:,}.{f:0{places}d}"
 
 
 def fmt_bps(bps: int) -> str:
@@ -31,7 +24,7 @@ def tier_rows(state: Any) -> list[tuple[str, str, str, str, str]]:
         rows.append(
             (
                 TIER_NAMES[t],
-                fmt_amount(state.tierValues[t], d),
+                format_amount(int(state.tierValues[t]), d, places=0, rounding="half_up"),
                 fmt_bps(r),
                 f"{fmt_bps(cfg.targetBps)} [{fmt_bps(cfg.minBps)}-{fmt_bps(cfg.maxBps)}]",
                 "in band" if ok else "OUT OF BAND",
@@ -48,7 +41,7 @@ def render_before_after(before: Any, after: Any) -> str:
         lines.append(f"{b[0]:<20}{b[1]:>16}{b[2]:>9}   {a[1]:>16}{a[2]:>9}   {a[3]:<24}{a[4]:<12}")
     lines.append("-" * len(head))
     lines.append(
-        f"{'total assets':<20}{fmt_amount(before.totalAssets, d):>16}{'':>9}   {fmt_amount(after.totalAssets, d):>16}"
+        f"{'total assets':<20}{format_amount(int(before.totalAssets), d, places=0, rounding='half_up'):>16}{'':>9}   {format_amount(int(after.totalAssets), d, places=0, rounding='half_up'):>16}"
     )
     lines.append(
         f"{'top-3 concentration':<20}{fmt_bps(before.top3Bps):>16}{'':>9}   {fmt_bps(after.top3Bps):>16}"

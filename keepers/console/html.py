@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from keepers.fund.planning.report import whole
+from keepers.core.amounts import format_amount
 
 
 class Markup(str):
@@ -73,7 +73,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], **attrs: Any) -
 def amount(value: int | str | None, decimals: int) -> str:
     if value is None:
         return "-"
-    return whole(int(value), decimals)
+    return format_amount(int(value), decimals, places=2)
 
 
 def pct(bps: int | None) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from keepers import abis
-from keepers.fund.planning.report import whole
+from keepers.core.amounts import format_amount
 
 _tokens: dict[str, tuple[str | None, int | None]] = {}
 _lock = threading.Lock()
@@ -87,10 +87,7 @@ class Units:
     def __call__(self, value: int | str | None) -> str:
         if value is None:
             return "-"
-        if self.base:
-            return f"{int(value)} base units"
-        text = whole(int(value), self.decimals)
-        return f"{text} {self.symbol}" if self.symbol else text
+        return format_amount(int(value), self.decimals, self.symbol, places=2, base=self.base)
 
 
 def base_units(ctx: Any, decimals: int, base: bool = False) -> Units:

@@ -30,6 +30,7 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 
 from keepers import abis
+from keepers.core.amounts import format_amount
 from keepers.core.errors import ConfigError
 from keepers.core.logging import get_logger
 from keepers.core.settings import AllowedCall, PolicyConfig
@@ -392,7 +393,11 @@ class CrosschainBot:
         out = []
         for r in self.positions(balances):
             row = {
-                k: (_human(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+                k: (
+                    format_amount(v, 18, grouping=False)
+                    if isinstance(v, int) and not isinstance(v, bool)
+                    else v
+                )
                 for k, v in r.items()
             }
             row["unit"] = r["asset"]
@@ -471,10 +476,6 @@ class CrosschainBot:
                     f"delayReason {m.group(1)}",
                 )
             )
-
-
-def _human(scaled: int) -> str:
-    return format(Decimal(scaled).scaleb(-18).normalize(), "f")
 
 
 ROLE = "crosschain"

@@ -176,10 +176,10 @@ def _move_line(mv: dict[str, Any]) -> str:
 def _labelled(view: Any) -> dict[str, Any]:
     """A MoveView as status shows it: ``amount`` in the asset's own units beside the raw
     base-unit fields."""
-    from keepers.crosschain.history import human
+    from keepers.core.amounts import format_amount
 
     d = dict(vars(view)) if not isinstance(view, dict) else dict(view)
-    d["amount"] = human(d["amount_scaled"], 18)
+    d["amount"] = format_amount(d["amount_scaled"], 18, grouping=False)
     d["unit"] = d["asset"]
     return d
 

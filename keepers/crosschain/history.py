@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 
+from keepers.core.amounts import format_amount
 from keepers.store import models as m
 
 # the selectors of the calls a move makes (keepers.crosschain.bot's declared calls)
@@ -32,13 +32,6 @@ CALLS = {
 }
 FINISHED = ("done", "failed", "rejected", "expired")
 WAITING = ("awaiting_approval", "transfer_out", "cross", "transfer_in", "invest")
-
-
-def human(units: int | None, decimals: int) -> str | None:
-    """Token base units as a plain decimal string in the asset's own units."""
-    if units is None:
-        return None
-    return format(Decimal(units).scaleb(-decimals).normalize(), "f")
 
 
 def _ts(value: dt.datetime | None) -> str | None:
@@ -89,8 +82,12 @@ def move_record(s: Any, row: m.CrosschainMove) -> dict[str, Any]:
         "dest": row.dest,
         "route": row.route,
         "state": row.state,
-        "amount": human(row.amount_source, row.source_decimals),
-        "received": human(row.amount_received, row.dest_decimals),
+        "amount": format_amount(row.amount_source, row.source_decimals, grouping=False),
+        "received": (
+            None
+            if row.amount_received is None
+            else format_amount(row.amount_received, row.dest_decimals, grouping=False)
+        ),
         "attempts": row.attempts,
         "error": row.error,
         "created_at": _ts(row.created_at),

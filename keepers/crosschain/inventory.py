@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Context, Decimal
+from decimal import Context
 
+from keepers.core.amounts import format_amount
 from keepers.crosschain.config import Asset, CrosschainConfig, RouteName
 from keepers.crosschain.planning import (
     Holding,
@@ -86,13 +87,12 @@ def orders(cfg: CrosschainConfig, plan: Plan) -> list[TransferOrder]:
         if route is None:
             raise NoRouteError(t.asset, t.source, t.dest)
         src, dst = cfg.chain(t.source), cfg.chain(t.dest)
-        human = Decimal(t.amount).scaleb(-18, _WIDE).normalize(_WIDE)
         out.append(
             TransferOrder(
                 transfer=t,
                 route=route,
                 coin=asset.value,
-                amount=format(human, "f"),
+                amount=format_amount(t.amount, 18, grouping=False),
                 source=f"EVM-{src.chain_id}",
                 destination=f"EVM-{dst.chain_id}",
                 source_units=t.units(src.tokens[asset].decimals),

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Context, Decimal
 from enum import Enum
 
+from keepers.core.amounts import format_amount
 from keepers.core.errors import DomainError
 
 SCALE_DECIMALS = 18
@@ -69,19 +69,18 @@ class InsufficientSurplusError(CrosschainPlanningError):
         self.deficit = sum(deficits.values())
         self.surplus = surplus
         names = ", ".join(sorted(self.deficits))
-        each = ", ".join(f"{c} {human_amount(d)} {asset}" for c, d in sorted(self.deficits.items()))
+        each = ", ".join(f"{c} {_amount(d, asset)}" for c, d in sorted(self.deficits.items()))
         super().__init__(
             f"Insufficient surplus to bring chain {names} asset {asset} back to base: "
-            f"deficit {human_amount(self.deficit)} {asset} ({each}), total surplus "
-            f"{human_amount(surplus)} {asset}, short by "
-            f"{human_amount(self.deficit - surplus)} {asset}"
+            f"deficit {_amount(self.deficit, asset)} ({each}), total surplus "
+            f"{_amount(surplus, asset)}, short by "
+            f"{_amount(self.deficit - surplus, asset)}"
         )
 
 
-def human_amount(scaled: int) -> str:
-    """An 18-decimal planning amount in the asset's own units, exactly ("100", "0.5")."""
-    wide = Context(prec=120)  # any int amount, exactly
-    return format(Decimal(scaled).scaleb(-SCALE_DECIMALS, wide).normalize(wide), "f")
+def _amount(scaled: int, asset: str) -> str:
+    """An 18-decimal planning amount in the asset's own units, exactly ("100 USDC")."""
+    return format_amount(scaled, SCALE_DECIMALS, asset, grouping=False)
 
 
 class NoRouteError(CrosschainPlanningError):

@@ -18,12 +18,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from typing import Any
 
 from web3 import Web3
 
 from keepers.core import approval as approval_policy
+from keepers.core.amounts import format_amount
 from keepers.core.logging import get_logger
 from keepers.fund.actions import EncodedCall
 from keepers.fund.outcome import CycleOutcome
@@ -315,9 +315,9 @@ class ApprovalStage:
             if decision.deadline is not None
             else "none"
         )
-        total = Decimal(p.total_amount) / Decimal(10**dec)
         msg = (
-            f"plan {ref} needs approval: total {total:,} ({p.total_amount} base units), "
+            f"plan {ref} needs approval: total {format_amount(p.total_amount, dec)} "
+            f"({p.total_amount} base units), "
             f"{decision.requirement.value}, {decision.required} approval(s) required by {when}"
         )
         if frozen is not None and self.contracts.executor is not None:

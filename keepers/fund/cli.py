@@ -481,9 +481,9 @@ def status(ctx: Ctx) -> None:
     """The fund's tiers now (one eth_call); with a scheduler configured, the automation
     side too: runs due, stuck tasks and funders (KEEPER_SUPERVISOR_*)."""
     # the automation part: a section of keepers.cli_base.STATUS_SECTIONS (keepers.cli adds it)
+    from keepers.core.amounts import format_amount
     from keepers.fund.holders import holders_lines, holders_not_read, holders_view
     from keepers.fund.planning.metrics import tier_metrics
-    from keepers.fund.planning.report import whole
 
     bot = ctx.bot_or_offline()
     if bot is None:  # the node does not answer: what the store knows, then exit 3
@@ -570,15 +570,16 @@ def status(ctx: Ctx) -> None:
     def text() -> str:
         d = st.base_decimals
         lines = [
-            f"block {r.block}  total {whole(st.total_assets, d)}  pending redemptions "
-            f"{whole(st.pending_redemptions, d)}{'  PAUSED' if st.paused else ''}"
+            f"block {r.block}  total {format_amount(st.total_assets, d, places=2)}  "
+            f"pending redemptions {format_amount(st.pending_redemptions, d, places=2)}"
+            f"{'  PAUSED' if st.paused else ''}"
             f"{'  ' + PHASES[st.phase].upper() if st.phase else ''}",
             *_phase_lines(st.phase),
             f"{'tier':<5}{'value':>20}{'ratio':>9}{'target':>9}{'band':>14}  ok",
         ]
         for x in rows:
             lines.append(
-                f"{x['tier']:<5}{whole(x['value'], d):>20}{x['ratio_bps'] / 100:>8.2f}%"
+                f"{x['tier']:<5}{format_amount(x['value'], d, places=2):>20}{x['ratio_bps'] / 100:>8.2f}%"
                 f"{x['target_bps'] / 100:>8.2f}%{x['band'][0] / 100:>6.1f}-{x['band'][1] / 100:.1f}%"
                 f"  {'yes' if x['within'] else 'NO'}"
             )
@@ -598,13 +599,15 @@ def status(ctx: Ctx) -> None:
 def _carry_lines(carry: list[dict[str, Any]], decimals: int | None) -> list[str]:
     """The carried flow (slice schedule, left by venue depth) as status lines (amounts in base
     units when the base token's decimals are not known: the fund state not read)."""
-    from keepers.fund.planning.report import whole
+    from keepers.core.amounts import format_amount
 
     if not carry:
         return ["carried flow: none"]
     lines = ["carried flow (slice schedule, left by venue depth):"]
     for c in carry:
-        amount = str(c["amount"]) if decimals is None else whole(c["amount"], decimals)
+        amount = (
+            str(c["amount"]) if decimals is None else format_amount(c["amount"], decimals, places=2)
+        )
         lines.append(
             f"  {c['tier']} {amount:>18}  next slice at {c['next_at']}  "
             f"slices so far {c['slices']}  plan {c['plan']}"

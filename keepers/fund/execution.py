@@ -25,14 +25,15 @@ approved plan waits until the executing one has ended.
 A killed keeper resumes the same way: actions with a result are kept, actions with an intent
 are followed, never sent again. One `Execution` per pass (``FundBot.execute``), given what it
 needs as values (`ExecutionServices`), returning the pass's `CycleOutcome`: the values its
-steps pass along (the frozen calls) live on it for that pass only."""
+steps pass along (the frozen calls) live on it for that pass only. Beside it: the pool legs' calls
+made just before each send (keepers.fund.pool_legs), the check of the result against the fund
+(keepers.fund.verify), what it is given (keepers.fund.execution_services)."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Collection
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Collection
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -41,19 +42,23 @@ from web3 import Web3
 from web3.logs import DISCARD as _DISCARD
 
 from keepers.core.logging import get_logger
-from keepers.fund.actions import ActionEncoder, EncodedCall, fill_ratio
-from keepers.fund.approval_stage import ApprovalStage
+from keepers.fund.actions import EncodedCall, fill_ratio
 from keepers.fund.costs import receipt_cost
+from keepers.fund.execution_services import ExecutionServices
 from keepers.fund.outcome import EXECUTING, PAUSED, ROLE, STOPPED, CycleOutcome
-from keepers.fund.plan_docs import result_from_dict, result_to_dict, resumed_report
+from keepers.fund.plan_docs import (
+    result_from_dict,
+    result_to_dict,
+    resumed_report,
+    state_from_doc,
+    state_to_doc,
+)
 from keepers.fund.planning import plan_approval
 from keepers.fund.planning import risk as riskmod
-from keepers.fund.planning.actions import Action, ActionResult, Plan
-from keepers.fund.planning.config import PlanningConfig
-from keepers.fund.planning.fills import min_out_from_fill, purchase_cash_floor, redeem_floor
+from keepers.fund.planning.actions import Action, ActionResult
 from keepers.fund.planning.report import plan_report, progress
-from keepers.fund.planning.simulate import apply
-from keepers.fund.planning.state import BPS, AssetState, FundState, TierState
+from keepers.fund.planning.state import BPS, FundState
+from keepers.fund.pool_legs import PoolLegs
 from keepers.fund.reader import FundReading
 from keepers.fund.records import (
     ABORTED,
@@ -62,111 +67,20 @@ from keepers.fund.records import (
     FAILED,
     PARTIAL,
     STALE,
-    PlanStore,
 )
+
+# verify_tiers: keepers.fund.bot imports it from here
+from keepers.fund.verify import verify_tiers, with_outside_cash  # noqa: F401
 from keepers.runtime import metrics
 from keepers.runtime.alerts import AlertLevel
-from keepers.tx.contracts import FundContracts
 from keepers.tx.outcome import IntentOutcome, Outcome
-from keepers.tx.pipeline import IntentSpec, Pipeline
+from keepers.tx.pipeline import IntentSpec
 from keepers.tx.retry import NetworkUnavailable, is_network_error
-from keepers.tx.simulation import SimCall, SimStep, SimulationResult
+from keepers.tx.simulation import SimulationResult
 
 log = get_logger("keepers.fundbot")
 
 ACTION_UNCONFIRMED = "action_unconfirmed"  # alert code: sent, not final after the timeout
-
-
-def state_to_doc(state: FundState) -> dict[str, Any]:
-    """A FundState as JSON (integers as strings: base units may pass 2**63)."""
-
-    def enc(v: Any) -> Any:
-        if isinstance(v, bool) or not isinstance(v, int):
-            return v
-        return str(v)
-
-    d = asdict(state)
-    return {
-        **{k: enc(v) for k, v in d.items() if k not in ("tiers", "assets")},
-        "tiers": [{k: enc(v) for k, v in t.items()} for t in d["tiers"]],
-        "assets": [{k: enc(v) for k, v in a.items()} for a in d["assets"]],
-    }
-
-
-def _dec(cls: type, doc: dict[str, Any]) -> dict[str, Any]:
-    ints = {n for n, f in cls.__dataclass_fields__.items() if f.type in ("int", int, "int | None")}  # type: ignore[attr-defined]
-    return {k: int(v) if k in ints and v is not None else v for k, v in doc.items()}
-
-
-def state_from_doc(doc: dict[str, Any]) -> FundState:
-    """The FundState `state_to_doc` wrote."""
-    top = _dec(FundState, {k: v for k, v in doc.items() if k not in ("tiers", "assets")})
-    tiers = tuple(TierState(**_dec(TierState, t)) for t in doc["tiers"])
-    assets = tuple(AssetState(**_dec(AssetState, a)) for a in doc["assets"])
-    return FundState(**top, tiers=tiers, assets=assets)  # type: ignore[arg-type]
-
-
-def verify_tiers(
-    before: FundState,
-    results: list[ActionResult],
-    actual: FundState,
-    tolerance_bps: int,
-    fills: dict[str, Decimal] | None = None,
-) -> dict[str, Any]:
-    """Expected (planning.simulate.apply of the actions that succeeded, at the fills quoted
-    just before sending; oracle fills for assets without a pool) vs actual tier positions: ok
-    when none differs by more than ``tolerance_bps`` of total assets. A fund others moved so
-    far that the expectation cannot be modelled says so (not ok, no diffs), never raises."""
-    done = tuple(r.action for r in results if r.success)
-    now = [str(x) for x in actual.positions()]
-    try:
-        expected = apply(before, Plan("", 0, (), done), fills or {})
-    except (KeyError, ValueError) as err:
-        detail = f"expected tiers not modelled ({err}): the fund moved under the plan"
-        return {"ok": False, "diffs_bps": [], "expected": [], "actual": now, "detail": detail}
-    # over the gross when the redemption queue takes the whole fund (a total of 0 or less made
-    # a fill a few units off the quote read as a divergence of 20,000 bps)
-    total = actual.total_assets if actual.total_assets > 0 else max(actual.gross_assets, 1)
-    diffs = [abs(actual.positions()[t] - expected.positions()[t]) * BPS // total for t in range(3)]
-    worst = max(diffs)
-    detail = f"max tier divergence {worst} bps (tolerance {tolerance_bps})"
-    doc: dict[str, Any] = {
-        "ok": worst <= tolerance_bps,
-        "diffs_bps": diffs,
-        "expected": [str(x) for x in expected.positions()],
-        "actual": now,
-        "detail": detail,
-    }
-    # L1 alone off while L2 and L3 are as planned: every leg of the plan moves L2 or L3 too, so
-    # the difference is cash others moved since the plan's first send (holders' deposits land
-    # in L1, exits leave it; a plan resumed after a restart or an upgrade meets them). It was
-    # reported as the plan's own divergence ("not improved, 7501 bps" for a 0.1.0 plan resumed
-    # after deposits, by 0.1.0's keeper as by 0.2.0's): said as what it is, not alerted.
-    if not doc["ok"] and max(diffs[1:]) <= tolerance_bps:
-        outside = actual.positions()[0] - expected.positions()[0]
-        doc |= {
-            "ok": True,
-            "outside_cash": str(outside),
-            "detail": (
-                f"L2 and L3 as planned (divergence {max(diffs[1:])} bps); L1 "
-                f"{'+' if outside >= 0 else ''}{outside} base units moved by others since the "
-                f"plan's first send ({diffs[0]} bps of the fund: deposits or exits, not this plan)"
-            ),
-        }
-    return doc
-
-
-def with_outside_cash(state: FundState, cash: int) -> FundState:
-    """``state`` as if ``cash`` (others' deposits, or exits when negative) had been in L1
-    already: the baseline a plan's progress is judged against when others moved cash."""
-    l1 = replace(state.tiers[0], value=state.tiers[0].value + cash)
-    return replace(
-        state,
-        cash=state.cash + cash,
-        gross_assets=state.gross_assets + cash,
-        total_assets=state.total_assets + cash,
-        tiers=(l1, state.tiers[1], state.tiers[2]),
-    )
 
 
 def _marks(state: FundState) -> dict[str, Any]:
@@ -174,53 +88,7 @@ def _marks(state: FundState) -> dict[str, Any]:
     return {"cash": str(state.cash), "positions": [str(x) for x in state.positions()]}
 
 
-@dataclass(frozen=True)
-class ExecutionServices:
-    """What the execution stage reads and tells, as values (it imports nothing of
-    keepers.fund.bot): ``cfg`` (REBALANCE_SLIPPAGE_BLOCK_BPS), ``execute_timeout_s`` and
-    ``follow_budget_s`` (KEEPER_EXECUTE_TIMEOUT_S, KEEPER_FOLLOW_BUDGET_S); ``plans`` (the store:
-    every document of a pass goes through the plan's row), ``contracts`` and ``w3`` (the
-    controller's events, the executor, gas price, balances, receipts), ``read()`` (the fund
-    now), ``simulate(reading, calls)``, ``encoder`` (quotes and calldata) and
-    ``encode_all(reading, plan, skip)``, ``pipeline()`` and ``sender()`` (made on first use),
-    ``approvals`` (the frozen calls), ``record_failed_leg`` (the sizing stage's memory of a leg
-    that failed simulation), ``verify(before, results, after, ref, fills)``, the alerts
-    (``alert``, ``alert_once``, ``clear_alert``), ``symbol(token)`` (metric labels), the keeper's
-    ``stopping`` event and ``leading()`` (replicas), the lifecycle's ``fit(ref, state, done)``
-    (why the plan no longer fits, or None) and ``stale(ref, reason, now, stage)`` (ends it),
-    and the tests' seams ``before_action(i)`` and ``before_verify()``."""
-
-    cfg: PlanningConfig
-    execute_timeout_s: float
-    follow_budget_s: float
-    plans: PlanStore
-    contracts: FundContracts
-    w3: Web3
-    read: Callable[[], FundReading]
-    simulate: Callable[[FundReading, list[tuple[int, Action, EncodedCall]]], Any]
-    encoder: ActionEncoder
-    encode_all: Callable[..., list[tuple[int, Action, EncodedCall]]]
-    pipeline: Callable[[], Pipeline]
-    sender: Callable[[], str]
-    approvals: ApprovalStage
-    record_failed_leg: Callable[..., Any]
-    verify: Callable[..., dict[str, Any]]
-    alert: Callable[..., Any]
-    alert_once: Callable[..., Any]
-    clear_alert: Callable[[str, int], None]
-    symbol: Callable[[str | None], str]
-    stopping: threading.Event
-    leading: Callable[[], bool]
-    before_action: Callable[[int], None] | None = None
-    before_verify: Callable[[], None] | None = None
-    # one call alone on a block (the node's eth_simulateV1): a pool leg's fill just before it
-    # is sent (keepers.fund.planning.fills); None: minOut as before (oracle less the stop)
-    simulate_call: Callable[[int, SimCall], SimStep] | None = None
-    fit: Callable[[str, FundState, Collection[int]], str | None] | None = None
-    stale: Callable[[str, str, int, str], CycleOutcome] | None = None
-
-
-class Execution:
+class Execution(PoolLegs):
     """One pass over an approved plan (see the module doc)."""
 
     def __init__(self, services: ExecutionServices) -> None:
@@ -334,22 +202,14 @@ class Execution:
                     before = self.s.read()
                 why = self._misfit(ref, before.state, set(done) | set(sent))
                 if why is not None:  # the rest no longer fits: nothing more is sent
-                    self.stale_reason = why
-                    aborted = f"stale: {why}"
-                    msg = f"plan {ref} is stale at action {idx}: {why}; the rest is not sent"
-                    self.s.alert(AlertLevel.WARNING, "plan_stale", msg, ref)
-                    self.s.plans.record_action(ref, idx, "aborted", error=aborted, order=order)
+                    aborted = self._stale_at(ref, idx, order, why)
                     continue
                 sent_now = self._send(ref, idx, order, action, before, now)
                 if sent_now is None and self.leg_stale is not None:
                     # a signed pool leg that cannot be sent within its band: never looser; the
                     # plan ends stale and a new one is made (signed again above the threshold)
                     why, self.leg_stale = self.leg_stale, None
-                    self.stale_reason = why
-                    aborted = f"stale: {why}"
-                    msg = f"plan {ref} is stale at action {idx}: {why}; the rest is not sent"
-                    self.s.alert(AlertLevel.WARNING, "plan_stale", msg, ref)
-                    self.s.plans.record_action(ref, idx, "aborted", error=aborted, order=order)
+                    aborted = self._stale_at(ref, idx, order, why)
                     continue
                 if sent_now is None:  # not sent (slippage): recorded with its result
                     moved = True
@@ -516,127 +376,15 @@ class Execution:
         self.s.plans.record_action(ref, idx, "sent", intent_id=intent.id, **mark)
         return intent.id, mark
 
-    def _refuse(self, ref: str, idx: int, order: int, action: Action, msg: str) -> None:
-        self.s.alert(AlertLevel.CRITICAL, "slippage", msg, ref)
-        res = ActionResult(action, False, error=msg)
-        self.s.plans.record_action(ref, idx, "skipped", result=result_to_dict(res), order=order)
-
-    def _leg(
-        self,
-        ref: str,
-        idx: int,
-        order: int,
-        action: Action,
-        before: FundReading,
-        quote: riskmod.Quote | None,
-    ) -> tuple[EncodedCall, int | None] | None:
-        """The call to send for ``action`` and the fill simulated for it (None for a leg with
-        no pool). A pool leg is simulated alone on ``before.block`` with the loosest minOut
-        allowed (behind a PlanExecutor its signed band against the oracle now, else the oracle
-        less SLIPPAGE_BLOCK_BPS); its minOut is then the fill less REBALANCE_FILL_TOLERANCE_BPS.
-        None when it is not sent: refused (recorded) when the fill is past the stop, or (behind
-        an executor) ``leg_stale`` set when it cannot be sent within its band."""
-        frozen = self.frozen_calls
-        pool = quote is not None and self.s.simulate_call is not None
-        if frozen:
-            assert self.signed is not None
-            declared = self.signed.actions[order]
-            if not (pool and plan_approval.is_pool_leg(declared)):
-                # exactly the approved calldata (an ERC-4626 or async leg: at the band's floor)
-                return frozen[order], None
-            band = self.signed.max_slippage_bps[order]
-            floor = self._band_floor(before, declared, band, before.block)
-        else:
-            if not pool or action.type.value not in ("purchaseAsset", "redeemAsset"):
-                return self.s.encoder.encode(before, action, quote), None
-            assert quote is not None
-            declared, band = b"", self.s.cfg.slippage_block_bps
-            floor = quote.oracle_out * (BPS - band) // BPS
-        assert quote is not None and self.s.simulate_call is not None
-        probe = self._call_with(before, action, quote, declared, order, floor)
-        step = self.s.simulate_call(
-            before.block,
-            SimCall(self.s.sender(), probe.target, probe.calldata, probe.function),
-        )
-        priced = "SlippageExceeded" in (step.error or "") or "LegOutsideBand" in (step.error or "")
-        if not step.ok and not priced:
-            # refused for another reason (approvals, a pause, a venue): sent as it stands, with
-            # the pool's quote as its fill, so the chain says why (recorded as the action's
-            # failure); never looser than a fill the keeper saw
-            min_out = min_out_from_fill(quote.quote_out, floor, self.s.cfg)
-            return self._call_with(before, action, quote, declared, order, min_out), None
-        if not step.ok:
-            why = (
-                f"action {idx} ({probe.function}) cannot fill within {band} bps under the oracle "
-                f"now (simulated: {step.error})"
-            )
-            if frozen:
-                self.leg_stale = why + ": never sent looser than signed"
-            else:
-                self._refuse(ref, idx, order, action, why + ": not sent")
-            return None
-        fill = self._decoded_fill(step, through_executor=bool(frozen))
-        bps = riskmod.slippage_bps(fill, quote.oracle_out)
-        if bps > self.s.cfg.slippage_block_bps:
-            msg = f"action {idx}: simulated fill {bps} bps under the oracle > {self.s.cfg.slippage_block_bps}: not sent"
-            self._refuse(ref, idx, order, action, msg)
-            return None
-        min_out = min_out_from_fill(fill, floor, self.s.cfg)
-        return self._call_with(before, action, quote, declared, order, min_out), fill
-
-    def _call_with(
-        self,
-        before: FundReading,
-        action: Action,
-        quote: riskmod.Quote,
-        declared: bytes,
-        order: int,
-        min_out: int,
-    ) -> EncodedCall:
-        """The pool leg with ``min_out``: through the executor (its signed aim) or direct."""
-        if not declared:
-            direct = self.s.encoder.encode(before, action, quote)
-            data = bytes.fromhex(direct.calldata.removeprefix("0x"))
-            data = plan_approval.with_min_out(data, min_out)
-            return replace(direct, calldata="0x" + data.hex(), min_out=min_out)
-        assert self.signed is not None and self.s.contracts.executor is not None
-        leg = plan_approval.with_min_out(declared, min_out)
-        data = plan_approval.encode_execute_action(self.signed, order, self.sigs, leg)
-        fn = self.frozen_calls[order].function
-        return EncodedCall(
-            self.s.contracts.executor.address, "0x" + data.hex(), fn, (order,), min_out
-        )
-
-    def _decoded_fill(self, step: SimStep, through_executor: bool) -> int:
-        """What the simulated purchaseAsset / redeemAsset returned (executeAction wraps it in
-        ``bytes``)."""
-        raw = bytes.fromhex((step.return_data or "0x").removeprefix("0x"))
-        codec = self.s.w3.codec
-        if through_executor:
-            raw = bytes(codec.decode(["bytes"], raw)[0])
-        return int(codec.decode(["uint256"], raw)[0])
-
-    def _band_floor(self, reading: FundReading, declared: bytes, band: int, block: Any) -> int:
-        """The loosest minOut the executor takes for the pool leg ``declared`` under ``band``,
-        with the oracle at ``block`` (its own rule: keepers.fund.planning.fills)."""
-        token = Web3.to_checksum_address(declared[16:36])
-        amount = int.from_bytes(declared[36:68], "big")
-        if declared[:4] == plan_approval.PURCHASE_SELECTOR:
-            cash = purchase_cash_floor(amount, band)
-            return self.s.encoder.tokens_worth(reading, token, cash, block)
-        return redeem_floor(self.s.encoder.oracle_value_of(token, amount, block), band)
-
-    def _floor_legs(self, reading: FundReading, skip: Collection[int]) -> dict[int, bytes]:
-        """Position -> each pool leg not yet sent at its band's floor at ``reading``."""
-        assert self.signed is not None
-        out = {}
-        for k, declared in enumerate(self.signed.actions):
-            if k in skip or not plan_approval.is_pool_leg(declared):
-                continue
-            band = self.signed.max_slippage_bps[k]
-            floor = self._band_floor(reading, declared, band, reading.block)
-            out[k] = plan_approval.with_min_out(declared, floor)
-        return out
+    def _stale_at(self, ref: str, idx: int, order: int, why: str) -> str:
+        """The rest of the plan no longer fits (``why``): action ``idx`` recorded aborted and
+        ``plan_stale`` raised; returns the reason the later actions are aborted with."""
+        self.stale_reason = why
+        aborted = f"stale: {why}"
+        msg = f"plan {ref} is stale at action {idx}: {why}; the rest is not sent"
+        self.s.alert(AlertLevel.WARNING, "plan_stale", msg, ref)
+        self.s.plans.record_action(ref, idx, "aborted", error=aborted, order=order)
+        return aborted
 
     def _unconfirmed(
         self, ref: str, idx: int, outcome: IntentOutcome, mark: dict[str, Any], now: int

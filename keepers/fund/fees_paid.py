@@ -20,9 +20,9 @@ Two numbers, each from the cheapest source that is exact for it:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
+from keepers.core.amounts import format_amount
 from keepers.fund.logs import get_logs
 from keepers.runtime import metrics
 from keepers.tx.reads import Read, call_all, fn
@@ -79,10 +79,6 @@ def _value(shares: int, fees: Any) -> int:
     )
 
 
-def _whole(units: int, decimals: int) -> str:
-    return f"{Decimal(units).scaleb(-decimals).normalize():f}" if units else "0"
-
-
 def fees_paid_view(bot: Any, reading: Any, watch: FeesWatch | None = None) -> dict[str, Any] | None:
     """Plain data (integers as strings); None when the fees were not read; ``{"error": ...}``
     when the node did not answer (not read is never "nothing paid")."""
@@ -112,13 +108,13 @@ def fees_paid_view(bot: Any, reading: Any, watch: FeesWatch | None = None) -> di
         "recipient": f.recipient,
         "held_shares": str(held),
         "held_value": str(_value(held, f)),
-        "held_value_whole": _whole(_value(held, f), d),
+        "held_value_whole": format_amount(_value(held, f), d, grouping=False),
         "minted_shares": str(m.shares),
         "minted_value_now": str(_value(m.shares, f)),
-        "minted_value_now_whole": _whole(_value(m.shares, f), d),
+        "minted_value_now_whole": format_amount(_value(m.shares, f), d, grouping=False),
         "minted_management": str(m.management),
         "minted_performance": str(m.performance),
-        "minted_value_at_mint_whole": _whole(minted_value, d),
+        "minted_value_at_mint_whole": format_amount(minted_value, d, grouping=False),
         "accruals": m.accruals,
         "from_block": m.from_block,
         "to_block": m.to_block,

@@ -10,12 +10,12 @@ as strings (JSON-safe); ``holders_lines`` renders it as text.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
+from keepers.core.amounts import format_amount
 from keepers.fund.reader import FundReading, why_not_read
 from keepers.tx.retry import NetworkUnavailable, with_retries
 from keepers.version import NOT_IN_CONTRACTS
@@ -25,10 +25,6 @@ __all__ = ["IN_KIND_SHARE_BPS", "holders_lines", "holders_not_read", "holders_vi
 _NOT_READ = (ContractLogicError, BadFunctionCallOutput, NetworkUnavailable)
 
 IN_KIND_SHARE_BPS = 100  # the in-kind preview is for 1% of the supply
-
-
-def _amount(units: int, decimals: int) -> str:
-    return f"{Decimal(units).scaleb(-decimals).normalize():f}" if units else "0"
 
 
 def holders_view(bot: Any, reading: FundReading) -> dict[str, Any]:
@@ -57,7 +53,9 @@ def holders_view(bot: Any, reading: FundReading) -> dict[str, Any]:
     if reading.fees is None:
         out["in_kind"] = {"not_read": "the vault's supply (the fee views) not read"}
         return out
-    out["fees"]["pending_value_whole"] = _amount(reading.fees.pending_value, d)
+    out["fees"]["pending_value_whole"] = format_amount(
+        reading.fees.pending_value, d, grouping=False
+    )
     shares = reading.fees.total_supply * IN_KIND_SHARE_BPS // 10_000
     if shares <= 0:
         return out
@@ -86,14 +84,16 @@ def holders_view(bot: Any, reading: FundReading) -> dict[str, Any]:
                 "token": str(token),
                 "symbol": symbols.get(str(token).lower(), str(token)[:10]),
                 "amount": str(int(units)),
-                "amount_whole": None if dec is None else _amount(int(units), dec),
+                "amount_whole": None
+                if dec is None
+                else format_amount(int(units), dec, grouping=False),
             }
         )
     out["in_kind"] = {
         "shares": str(shares),
         "share_of_supply_bps": IN_KIND_SHARE_BPS,
         "cash": str(int(cash)),
-        "cash_whole": _amount(int(cash), d),
+        "cash_whole": format_amount(int(cash), d, grouping=False),
         "tokens": legs,
     }
     return out

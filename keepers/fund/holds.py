@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from web3 import Web3
 
+from keepers.core.amounts import format_amount
 from keepers.fund.planning.state import BPS, FundState
 from keepers.runtime import metrics
 from keepers.runtime.alerts import AlertLevel
@@ -52,11 +52,6 @@ HOLD_HELD_BACK = (
 )
 
 
-def _human(raw: int, decimals: int) -> str:
-    """A raw feed answer in its own units (e.g. 8 decimals) as a plain decimal string."""
-    return f"{Decimal(raw).scaleb(-decimals).normalize():f}"
-
-
 @dataclass(frozen=True)
 class PriceHold:
     """``AssetController.priceHold(token)`` at one block."""
@@ -85,8 +80,8 @@ class PriceHold:
         since = datetime.fromtimestamp(self.reference_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
         return (
             f"{self.symbol} ({self.token}): valuation held, feed answer "
-            f"{_human(self.answer, self.feed_decimals)} against the reference "
-            f"{_human(self.reference, self.feed_decimals)} counted since {since}: a step of "
+            f"{format_amount(self.answer, self.feed_decimals, grouping=False)} against the reference "
+            f"{format_amount(self.reference, self.feed_decimals, grouping=False)} counted since {since}: a step of "
             f"{self.signed_move_bps:+d} bps, {self.allowed_bps} bps allowed (step bound "
             f"{self.step_bps} bps + {self.per_day_bps} bps a day)"
         )
@@ -98,8 +93,8 @@ class PriceHold:
             "held": self.held,
             "reference": str(self.reference),
             "answer": str(self.answer),
-            "reference_human": _human(self.reference, self.feed_decimals),
-            "answer_human": _human(self.answer, self.feed_decimals),
+            "reference_human": format_amount(self.reference, self.feed_decimals, grouping=False),
+            "answer_human": format_amount(self.answer, self.feed_decimals, grouping=False),
             "move_bps": self.signed_move_bps,
             "allowed_bps": self.allowed_bps,
             "step_bps": self.step_bps,
@@ -162,8 +157,8 @@ class FundFees:
             "pending_value": str(self.pending_value),
             "high_water_mark": str(self.high_water_mark),
             "price_per_share": str(self.price_per_share),
-            "high_water_mark_human": _human(self.high_water_mark, 18),
-            "price_per_share_human": _human(self.price_per_share, 18),
+            "high_water_mark_human": format_amount(self.high_water_mark, 18, grouping=False),
+            "price_per_share_human": format_amount(self.price_per_share, 18, grouping=False),
         }
 
 

@@ -4,9 +4,11 @@ base units may pass 2**63), and the report of a plan resumed after a crash."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from keepers.fund.planning.actions import Action, ActionResult, ActionType, Carry, Plan, Unresolved
+from keepers.fund.planning.state import AssetState, FundState, TierState
 from keepers.fund.planning.triggers import Trigger, TriggerKind
 
 
@@ -130,3 +132,32 @@ def resumed_report(
             out[key] = planned[key]
     out["resumed_after"] = list(resumed_after)
     return out
+
+
+def state_to_doc(state: FundState) -> dict[str, Any]:
+    """A FundState as JSON (integers as strings: base units may pass 2**63)."""
+
+    def enc(v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, int):
+            return v
+        return str(v)
+
+    d = asdict(state)
+    return {
+        **{k: enc(v) for k, v in d.items() if k not in ("tiers", "assets")},
+        "tiers": [{k: enc(v) for k, v in t.items()} for t in d["tiers"]],
+        "assets": [{k: enc(v) for k, v in a.items()} for a in d["assets"]],
+    }
+
+
+def _dec(cls: type, doc: dict[str, Any]) -> dict[str, Any]:
+    ints = {n for n, f in cls.__dataclass_fields__.items() if f.type in ("int", int, "int | None")}  # type: ignore[attr-defined]
+    return {k: int(v) if k in ints and v is not None else v for k, v in doc.items()}
+
+
+def state_from_doc(doc: dict[str, Any]) -> FundState:
+    """The FundState `state_to_doc` wrote."""
+    top = _dec(FundState, {k: v for k, v in doc.items() if k not in ("tiers", "assets")})
+    tiers = tuple(TierState(**_dec(TierState, t)) for t in doc["tiers"])
+    assets = tuple(AssetState(**_dec(AssetState, a)) for a in doc["assets"])
+    return FundState(**top, tiers=tiers, assets=assets)  # type: ignore[arg-type]

@@ -117,6 +117,18 @@ def _leg(row: m.Action, intent_status: str | None) -> Leg:
 # ---------------------------------------------------------------------- repository
 
 
+def approval_record(a: Any) -> ApprovalRecord:
+    """An approve or reject decision row (models.Approval) as the approval policy reads it."""
+    return ApprovalRecord(
+        a.approver or "",
+        int(a.decided_at.timestamp()) if a.decided_at else 0,
+        a.decision == "approve",
+        a.reason or "",
+        a.signature or "",
+        a.plan_hash or "",
+    )
+
+
 class PlanStore:
     def __init__(self, store: Store, deployment: Callable[[], str] | None = None) -> None:
         self.store = store
@@ -481,18 +493,7 @@ class PlanStore:
         row = self.get(ref)
         if row is None:
             raise KeyError(ref)
-        return [
-            ApprovalRecord(
-                a.approver or "",
-                int(a.decided_at.timestamp()) if a.decided_at else 0,
-                a.decision == "approve",
-                a.reason or "",
-                a.signature or "",
-                a.plan_hash or "",
-            )
-            for a in row.approvals
-            if a.decision in ("approve", "reject")
-        ]
+        return [approval_record(a) for a in row.approvals if a.decision in ("approve", "reject")]
 
     def resumable(self) -> list[dict[str, Any]]:
         """The plans a starting keeper takes up again: waiting for approval or executing,

@@ -24,7 +24,7 @@ from typing import Any
 
 from keepers.core.errors import DomainError
 from keepers.core.logging import get_logger
-from keepers.fund.records import signed_plan_of
+from keepers.fund.records import approval_record, signed_plan_of
 
 log = get_logger("keepers.fund.service")
 
@@ -126,7 +126,6 @@ def approval_views(ctx: Any, rows: list[Any], now: int) -> list[dict[str, Any]]:
     /approvals), their approvals read in one query instead of one plan read per row."""
     from sqlalchemy import select
 
-    from keepers.core.approval import ApprovalRecord
     from keepers.store import models as m
 
     records: dict[int, list[Any]] = {r.id: [] for r in rows}
@@ -139,16 +138,7 @@ def approval_views(ctx: Any, rows: list[Any], now: int) -> list[dict[str, Any]]:
             )
             for a in found:
                 if a.decision in ("approve", "reject"):  # PlanStore.approvals' records
-                    records[a.plan_id].append(
-                        ApprovalRecord(
-                            a.approver or "",
-                            int(a.decided_at.timestamp()) if a.decided_at else 0,
-                            a.decision == "approve",
-                            a.reason or "",
-                            a.signature or "",
-                            a.plan_hash or "",
-                        )
-                    )
+                    records[a.plan_id].append(approval_record(a))
     return [approval_view(ctx, r, now, records=records[r.id]) for r in rows]
 
 

@@ -121,7 +121,7 @@ def settings_page() -> str:
     ]
     for section in s.SECTIONS:
         cls = s.section_class(section)
-        secrets = s._secret_fields(cls)
+        secrets = s.secret_fields(cls)
         lines += [f"## {section}", "", f"`{cls.__module__}.{cls.__name__}`", ""]
         doc = (cls.__doc__ or "").strip().split("\n\n")[0]
         if doc:

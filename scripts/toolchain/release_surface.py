@@ -56,7 +56,10 @@ def settings() -> dict[str, Any]:
     out: dict[str, Any] = {}
     for section in s.SECTIONS:
         cls = s.section_class(section)
-        secrets = s._secret_fields(cls)
+        # secret_fields; _secret_fields in a release before the settings split (this script
+        # also reads older releases' checkouts: tests/offchain/release)
+        secrets = getattr(s, "secret_fields", None) or getattr(s, "_secret_fields")  # noqa: B009
+        secrets = secrets(cls)
         for field, info in cls.model_fields.items():
             names = s.env_names(cls, field)
             out[names[0]] = {

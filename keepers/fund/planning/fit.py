@@ -34,6 +34,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from keepers.core.amounts import format_amount
 from keepers.fund.planning.actions import Action, ActionType, Plan
 from keepers.fund.planning.simulate import apply_action
 from keepers.fund.planning.state import BPS, FundState
@@ -92,16 +93,9 @@ def _pct(num: int, den: int) -> str:
     return f"{sign}{bps // 100}.{bps % 100:02d}%"
 
 
-def _units(amount: int, decimals: int) -> str:
-    """Base units as whole stablecoins, e.g. 120,000 or 120,000.5."""
-    whole, frac = divmod(amount, 10**decimals)
-    tail = f"{frac:0{decimals}d}".rstrip("0")
-    return f"{whole:,}" + (f".{tail}" if tail else "")
-
-
 def _venue(state: FundState, a: Action) -> str | None:
     """Why the venues ``a`` trades on cannot take it now (None: they can)."""
-    amount = _units(a.amount, state.base_decimals)
+    amount = format_amount(a.amount, state.base_decimals)
     if a.asset:
         held = state.asset(a.asset)
         if not held.priced and a.type in (ActionType.PURCHASE, ActionType.REDEEM):
@@ -109,7 +103,7 @@ def _venue(state: FundState, a: Action) -> str | None:
         room = held.room
         if a.type is ActionType.PURCHASE and room is not None and a.amount > room:
             return (
-                f"venue {held.symbol} can take {_units(room, state.base_decimals)} now, "
+                f"venue {held.symbol} can take {format_amount(room, state.base_decimals)} now, "
                 f"the plan buys {amount} (someone else filled it, or its cap was lowered)"
             )
     elif a.type is ActionType.ALLOCATE and a.to_tier:
@@ -117,7 +111,7 @@ def _venue(state: FundState, a: Action) -> str | None:
         # held) none: those count for nothing here either
         rooms = [b.room for b in state.assets if b.tier == a.to_tier and b.tradable]
         if None not in rooms and a.amount > sum(r or 0 for r in rooms):
-            took = _units(sum(r or 0 for r in rooms), state.base_decimals)
+            took = format_amount(sum(r or 0 for r in rooms), state.base_decimals)
             return (
                 f"the venues of L{a.to_tier + 1} can take {took} now, the plan allocates {amount}"
             )

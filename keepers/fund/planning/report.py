@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from keepers.core.amounts import format_amount
 from keepers.fund.planning.fit import walk
 from keepers.fund.planning.metrics import band_distance, tier_metrics
 from keepers.fund.planning.plan import ActionResult, Plan, apply
@@ -120,13 +121,6 @@ def progress(before: FundState, after: FundState, moved: int) -> str:
     return IMPROVED if gap_after < gap_before else NOT_IMPROVED
 
 
-def whole(amount: int, decimals: int) -> str:
-    """Base units as whole units with two decimals, truncated toward zero."""
-    sign = "-" if amount < 0 else ""
-    cents = abs(amount) * 100 // 10**decimals
-    return f"{sign}{cents // 100:,}.{cents % 100:02d}"
-
-
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
     """Columns padded to their widest cell; the ``right`` columns (numbers) right-aligned."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
@@ -146,7 +140,7 @@ def render_text(report: dict[str, Any]) -> str:
     d = report["base_decimals"]
     lines = [
         f"plan {report['plan_id']} at {report['created_at']}"
-        f"{' (manual)' if report['manual'] else ''}: total {whole(report['total_amount'], d)}"
+        f"{' (manual)' if report['manual'] else ''}: total {format_amount(report['total_amount'], d, places=2)}"
     ]
     for t in report["triggers"]:
         lines.append(f"  trigger {t['kind']}/{t['code']}: {t['reason']}")
@@ -171,7 +165,7 @@ def render_text(report: dict[str, Any]) -> str:
             [
                 str(a["priority"]),
                 a["type"],
-                whole(a["amount"], d),
+                format_amount(a["amount"], d, places=2),
                 "-" if a["from_tier"] is None else f"L{a['from_tier'] + 1}",
                 "-" if a["to_tier"] is None else f"L{a['to_tier'] + 1}",
                 a["symbol"] or "-",
@@ -196,7 +190,9 @@ def render_text(report: dict[str, Any]) -> str:
         tier = "-" if u["tier"] is None else f"L{u['tier'] + 1}"
         lines.append(f"unresolved {tier} {u['reason']}: {u['detail']}")
     for c in report.get("carry", ()):
-        lines.append(f"carried L{c['tier'] + 1} {whole(c['amount'], d)}: {c['reason']}")
+        lines.append(
+            f"carried L{c['tier'] + 1} {format_amount(c['amount'], d, places=2)}: {c['reason']}"
+        )
     if "progress" in report:
         lines.append(f"progress: {report['progress']}")
     return "\n".join(lines)

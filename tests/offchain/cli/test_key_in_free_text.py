@@ -26,9 +26,9 @@ from keepers.cli import main
 from keepers.core.settings import (
     SECTIONS,
     ConfigError,
-    _secret_fields,
     env_names,
     load_settings,
+    secret_fields,
     section_class,
 )
 from keepers.store import models as m
@@ -40,7 +40,7 @@ FREE_TEXT = sorted(
         env_names(section_class(s), f)[0]
         for s in SECTIONS
         for f in section_class(s).model_fields
-        if f not in _secret_fields(section_class(s))
+        if f not in secret_fields(section_class(s))
     }
 )
 KEY = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"

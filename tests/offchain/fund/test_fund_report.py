@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+from keepers.core.amounts import format_amount
 from keepers.fund.planning.config import load_planning_config
 from keepers.fund.planning.plan import ActionResult, apply, plan
-from keepers.fund.planning.report import plan_report, render_text, whole
+from keepers.fund.planning.report import plan_report, render_text
 from keepers.fund.planning.triggers import liquidity_triggers
 from tests.support.fundlib import NOW, make_asset, make_state
 
@@ -34,9 +35,10 @@ def test_report__plan_and_results__json_and_table() -> None:
     assert "HYD" in text
 
 
-def test_whole__truncates_without_float() -> None:
-    assert whole(1_234_567_891, 6) == "1,234.56"
-    assert whole(-5 * 10**17, 18) == "-0.50"
+def test_report_amounts__cents_truncated_without_float() -> None:
+    # the report's amounts: the one formatter at two places (keepers.core.amounts)
+    assert format_amount(1_234_567_891, 6, places=2) == "1,234.56"
+    assert format_amount(-5 * 10**17, 18, places=2) == "-0.50"
 
 
 def test_progress__outcomes__in_band_improved_no_safe_move_not_improved():

@@ -97,7 +97,7 @@ def test_asset_room__venue_limit_and_controller_cap__the_smaller_none_is_no_limi
 
 
 def test_state_doc__venue_room_and_cap__round_trip_through_the_execution_record() -> None:
-    from keepers.fund.execution import state_from_doc, state_to_doc
+    from keepers.fund.plan_docs import state_from_doc, state_to_doc
 
     state = make_state(
         150 * K,
@@ -112,10 +112,10 @@ def test_state_doc__venue_room_and_cap__round_trip_through_the_execution_record(
 def test_verify_tiers__queue_takes_the_whole_fund__a_fill_units_off_is_no_divergence() -> None:
     """With the whole fund queued (total 0) the divergence was taken over 1 base unit: a sale
     filled 5 units under its quote read as 20,000 bps and raised verify_divergence."""
-    from keepers.fund.execution import verify_tiers
     from keepers.fund.planning.actions import ActionResult
     from keepers.fund.planning.config import load_planning_config
     from keepers.fund.planning.plan import plan
+    from keepers.fund.verify import verify_tiers
 
     assets = [make_asset("M", 1, 30 * K), make_asset("R", 2, 20 * K, instant=False, redeemable=0)]
     before = make_state(10 * K, assets, pending=60 * K)
@@ -133,12 +133,12 @@ def test_verify_tiers__others_deposit_after_the_first_send__said_as_theirs_not_t
     0.1.0 and resumed by 0.2.0 after deposits: "not improved, divergence 7501 bps" from both
     keepers, the upgrade was not the cause): L1 alone is off, by the deposit, and that is said
     as others' cash; a leg that filled short moves L2 or L3 too and is still a divergence."""
-    from keepers.fund.execution import verify_tiers, with_outside_cash
     from keepers.fund.planning.actions import ActionResult
     from keepers.fund.planning.config import load_planning_config
     from keepers.fund.planning.plan import plan
     from keepers.fund.planning.report import progress
     from keepers.fund.planning.simulate import apply
+    from keepers.fund.verify import verify_tiers, with_outside_cash
 
     assets = [make_asset("M", 1, 300 * K), make_asset("H", 2, 600 * K)]
     before = make_state(400 * K, assets)  # L1 well over its band: the plan invests
