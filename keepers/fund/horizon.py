@@ -12,9 +12,9 @@ release before the view (0.1.0) have none: "not in these contracts".
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
+from keepers.core.amounts import format_amount
 from keepers.core.logging import get_logger
 from keepers.fund.planning.depth import PoolVenue
 from keepers.fund.planning.horizon import (
@@ -78,7 +78,8 @@ def pool_sales(bot: Any, reading: Any, cost_bps: int) -> dict[str, int]:
 
 
 def _whole(units: int, decimals: int) -> str:
-    return f"{Decimal(units).scaleb(-decimals).normalize():f}" if units else "0"
+    """Whole units, exact, ungrouped (the one amount formatter: keepers.core.amounts)."""
+    return format_amount(units, decimals, grouping=False)
 
 
 def exit_horizon_view(bot: Any, reading: Any) -> dict[str, Any] | None:
