@@ -13,8 +13,8 @@ solver here finishes on OpenZeppelin's ``Math.mulDiv`` inside a formula (docs/tr
      at every width but for the number of Newton steps, log2(W) - 2; ``oz_muldiv_bits`` takes
      any W), proved by z3 over bit-vectors for every x, y and d of that width: it returns
      exactly ``floor(x * y / d)`` when that fits the word and ``d != 0``, and reverts otherwise.
-     About 90 s of CPU (z3 4.12.6, a loaded machine); 16 bits did not finish in 15 minutes and
-     256 bits is out of reach (the halmos attempts are in the trust model's page). So the
+     About 90 s of CPU (z3 4.12.6, a loaded machine); 16 bits did not finish in 7 minutes (one
+     run) and 256 bits is out of reach (the halmos attempts are in the trust model's page). So the
      512-bit path at 256-bit words is proved in its width-dependent part (the inverse, below)
      and sampled in the rest (the differential test).
    - ``newton_step`` (z3, unbounded integers, any modulus M): an inverse of ``d`` modulo M becomes
