@@ -17,7 +17,7 @@ OpenZeppelin's, executable for ever) shows ``expires_at`` None.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import Any
 
@@ -45,14 +45,7 @@ class QueuedOp:
     scheduled_block: int
 
     def to_doc(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "calls": self.calls,
-            "ready_at": self.ready_at,
-            "expires_at": self.expires_at,
-            "state": self.state,
-            "scheduled_block": self.scheduled_block,
-        }
+        return asdict(self)  # every field, under its own name
 
 
 @cache  # the ABIs this keeper was built with: the same for the process's life
