@@ -23,6 +23,7 @@ from typing import Any
 
 from keepers import abis
 from keepers.fund.logs import get_logs
+from keepers.fund.reader import view_not_read
 from keepers.runtime import metrics
 from keepers.tx.reads import Read, call_all, fn
 
@@ -203,7 +204,7 @@ def timelock_view(bot: Any, block: int, now: int) -> dict[str, Any] | None:
 
 def timelock_not_read(doc: dict[str, Any] | None) -> list[str]:
     """The timelock's queue not read, in words (the status's and the console's "not read")."""
-    return [f"timelock queue ({doc['error']})"] if doc is not None and "error" in doc else []
+    return view_not_read(doc, "timelock queue")
 
 
 def timelock_lines(doc: dict[str, Any] | None) -> list[str]:
