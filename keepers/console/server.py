@@ -33,6 +33,7 @@ The application adds the rest of the feature's rules:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -344,6 +345,8 @@ class Console:
         row = plans.find(ref) if REF.match(ref) else None
         if row is None:
             return self.refuse(req, 404, f"no plan {ref!r}", nonce)
+        # the plan's page, with flash= what became of the signature
+        plan_page = functools.partial(views.plan_page, self.ctx, row.ref, now, nonce, csrf)
         data = req.form()
         signature = data.get("signature", "").strip()
         note = data.get("note", "").strip()[:200]
@@ -355,14 +358,7 @@ class Console:
                 return self.json_response(
                     409, {"error": str(err), "why": views.refusal_text(str(err))}
                 )
-            status, html = views.plan_page(
-                self.ctx,
-                row.ref,
-                now,
-                nonce,
-                csrf,
-                flash=(False, "refused: " + views.refusal_text(str(err))),
-            )
+            _, html = plan_page(flash=(False, "refused: " + views.refusal_text(str(err))))
             return self._html(409, html)
         log.info("console.signature_recorded", plan=row.ref, signer=d["signer"])
         out = {
@@ -374,16 +370,8 @@ class Console:
         }
         if req.wants_json():
             return self.json_response(200, out)
-        status, html = views.plan_page(
-            self.ctx,
-            row.ref,
-            now,
-            nonce,
-            csrf,
-            flash=(
-                True,
-                f"recorded: signed by {d['signer']} ({d['approvals']} of {d['required']})",
-            ),
+        status, html = plan_page(
+            flash=(True, f"recorded: signed by {d['signer']} ({d['approvals']} of {d['required']})")
         )
         return self._html(status, html)
 

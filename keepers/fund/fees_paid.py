@@ -24,6 +24,7 @@ from typing import Any
 
 from keepers.core.amounts import format_amount
 from keepers.fund.logs import get_logs
+from keepers.fund.reader import view_not_read
 from keepers.runtime import metrics
 from keepers.tx.reads import Read, call_all, fn
 
@@ -136,7 +137,7 @@ def observe(view: dict[str, Any] | None) -> None:
 def fees_paid_not_read(view: dict[str, Any] | None) -> list[str]:
     """What of the fees-paid view was not read, in words (the status's and the console's
     "not read" lists); the fees themselves not read are the reading's own."""
-    return [f"fees paid ({view['error']})"] if view is not None and "error" in view else []
+    return view_not_read(view, "fees paid")
 
 
 def fees_paid_lines(view: dict[str, Any] | None) -> list[str]:

@@ -123,14 +123,24 @@ def leg_words(t: dict[str, Any]) -> str:
     return f"{t['amount_whole']} {t['symbol']}"
 
 
+def _nothing_to_show(
+    view: dict[str, Any], absent: set[str], key: str, label: str, when_none: str
+) -> str | None:
+    """The one line of section ``key`` when it has nothing to show: these contracts do not
+    have it, or it is None (``when_none`` says why); else None."""
+    if key in absent:
+        return f"{label}: {NOT_IN_CONTRACTS}"
+    if view.get(key) is None:
+        return f"{label}: {when_none}"
+    return None
+
+
 def holders_lines(view: dict[str, Any]) -> list[str]:
     lines = []
     absent = set(view.get("not_in_these_contracts") or ())
-    f = view.get("fees")
-    if "fees" in absent:
-        lines.append(f"fees: {NOT_IN_CONTRACTS}")
-    elif f is None:
-        lines.append("fees: not read")
+    f: Any = view.get("fees")  # not None past _nothing_to_show
+    if line := _nothing_to_show(view, absent, "fees", "fees", "not read"):
+        lines.append(line)
     else:
         lines.append(
             f"fees: management {int(f['management_bps']) / 100:.2f}%/yr, performance "
@@ -146,10 +156,8 @@ def holders_lines(view: dict[str, Any]) -> list[str]:
             f"{f['price_per_share_human']} (base tokens per whole share)"
         )
     holds = view.get("valuation_holds")
-    if "valuation_holds" in absent:
-        lines.append(f"valuation holds: {NOT_IN_CONTRACTS}")
-    elif holds is None:
-        lines.append("valuation holds: not read")
+    if line := _nothing_to_show(view, absent, "valuation_holds", "valuation holds", "not read"):
+        lines.append(line)
     elif not holds:
         lines.append("valuation holds: none")
     for h in holds or []:
@@ -158,11 +166,9 @@ def holders_lines(view: dict[str, Any]) -> list[str]:
             f"{h['answer_human']} move {h['move_bps']:+d} bps allowed {h['allowed_bps']} bps "
             f"since {h['reference_at']} (guardian: acceptPrice if the move is real)"
         )
-    k = view.get("in_kind")
-    if "in_kind" in absent:
-        lines.append(f"in-kind exit: {NOT_IN_CONTRACTS}")
-    elif k is None:
-        lines.append("in-kind exit: no shares")
+    k: Any = view.get("in_kind")  # not None past _nothing_to_show
+    if line := _nothing_to_show(view, absent, "in_kind", "in-kind exit", "no shares"):
+        lines.append(line)
     elif "not_read" in k:
         lines.append(f"in-kind exit: not read ({k['not_read']})")
     else:

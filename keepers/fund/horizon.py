@@ -25,6 +25,7 @@ from keepers.fund.planning.horizon import (
     need,
     pool_sale_value,
 )
+from keepers.fund.reader import view_not_read
 from keepers.runtime import metrics
 from keepers.version import NOT_IN_CONTRACTS
 
@@ -119,7 +120,7 @@ def exit_horizon_view(bot: Any, reading: Any) -> dict[str, Any] | None:
 
 
 def exit_horizon_not_read(view: dict[str, Any] | None) -> list[str]:
-    return [f"exit horizon ({view['error']})"] if view is not None and "error" in view else []
+    return view_not_read(view, "exit horizon")
 
 
 def exit_horizon_lines(view: dict[str, Any] | None) -> list[str]:

@@ -436,6 +436,12 @@ def why_not_read(err: BaseException) -> str:
     return f"{type(err).__name__}: {str(err)[:120]}"
 
 
+def view_not_read(view: dict[str, Any] | None, what: str) -> list[str]:
+    """``what`` not read, with the reason a display view carries in its ``error`` (the status's
+    and the console's "not read" lists); [] when the view was read, or is None."""
+    return [f"{what} ({view['error']})"] if view is not None and "error" in view else []
+
+
 def _word(answer: Any) -> int | None:
     """The first 32-byte word of an eth_call's answer, as an unsigned integer (None: no word,
     e.g. a fallback that answered nothing: no limit known)."""

@@ -17,12 +17,13 @@ OpenZeppelin's, executable for ever) shows ``expires_at`` None.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import Any
 
 from keepers import abis
 from keepers.fund.logs import get_logs
+from keepers.fund.reader import view_not_read
 from keepers.runtime import metrics
 from keepers.tx.reads import Read, call_all, fn
 
@@ -45,14 +46,7 @@ class QueuedOp:
     scheduled_block: int
 
     def to_doc(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "calls": self.calls,
-            "ready_at": self.ready_at,
-            "expires_at": self.expires_at,
-            "state": self.state,
-            "scheduled_block": self.scheduled_block,
-        }
+        return asdict(self)  # every field, under its own name
 
 
 @cache  # the ABIs this keeper was built with: the same for the process's life
@@ -210,7 +204,7 @@ def timelock_view(bot: Any, block: int, now: int) -> dict[str, Any] | None:
 
 def timelock_not_read(doc: dict[str, Any] | None) -> list[str]:
     """The timelock's queue not read, in words (the status's and the console's "not read")."""
-    return [f"timelock queue ({doc['error']})"] if doc is not None and "error" in doc else []
+    return view_not_read(doc, "timelock queue")
 
 
 def timelock_lines(doc: dict[str, Any] | None) -> list[str]:

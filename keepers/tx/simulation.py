@@ -89,6 +89,10 @@ class SimCall:
     calldata: str
     label: str = ""
 
+    def rpc_tx(self) -> dict[str, str]:
+        """The call as a JSON-RPC transaction object (eth_call, eth_estimateGas, eth_simulateV1)."""
+        return {"from": self.sender, "to": self.target, "data": self.calldata}
+
 
 @dataclass(frozen=True)
 class SimRead:
@@ -254,7 +258,7 @@ def estimate_each(
     tag = _tag(block)
     reqs: list[tuple[str, list[Any]]] = []
     for c in calls:
-        tx = {"from": c.sender, "to": c.target, "data": c.calldata}
+        tx = c.rpc_tx()
         reqs += [("eth_call", [tx, tag]), ("eth_estimateGas", [tx, tag])]
     resp: Any = w3.provider.make_batch_request(reqs)  # type: ignore[attr-defined]
     if not isinstance(resp, list):
@@ -338,7 +342,7 @@ class NodeSimulator:
         tag = _tag(block)
         reqs: list[tuple[str, list[Any]]] = []
         for c in calls:
-            tx = {"from": c.sender, "to": c.target, "data": c.calldata}
+            tx = c.rpc_tx()
             reqs.append(("eth_simulateV1", [self.payload([tx]), tag]))
             if estimate:
                 reqs.append(("eth_estimateGas", [tx, tag]))
@@ -386,7 +390,7 @@ class NodeSimulator:
         started = time.perf_counter()
         result = SimulationResult(simulator=self.name)
         reader = calls[0].sender if calls else _ZERO
-        rpc_calls = [{"from": c.sender, "to": c.target, "data": c.calldata} for c in calls]
+        rpc_calls = [c.rpc_tx() for c in calls]
         rpc_calls += [{"from": reader, "to": r.target, "data": r.calldata} for r in reads]
         answers = self.request(block, rpc_calls) if rpc_calls else []
         for i, ans in enumerate(answers[: len(calls)]):
