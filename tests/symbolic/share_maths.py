@@ -235,6 +235,7 @@ def state(tag: str = "", fees: bool = False) -> tuple[sm.VaultState, list]:
         "now",
         "hwm",
         "book",
+        "marked",  # the kept mark (an exit's valuation while pricing is unavailable): any natural
     )
     v = {n: Int(n + tag) for n in names}
     if not fees:

@@ -69,6 +69,9 @@ class VaultState:
     now: Any  # block.timestamp
     hwm: Any  # _hwm
     book: Any  # _book
+    # the controller's markedValues() summed (the kept mark: what an exit in an outage is
+    # valued at, issue 65); None: the same as `low` (the test double answers (low, 0))
+    marked: Any = None
 
 
 class _Once:
@@ -99,8 +102,9 @@ def price(m, v, supply):
     return m.mul_div(v + 1, PRICE_SCALE, supply + OFFSET)
 
 
-def fees_now(m, st: VaultState, low, bal, supply):
-    """_feesNow(f, low, bal, supply) -> (shares, mgmt, perf, hwm)"""
+def fees_now(m, st: VaultState, low, bal, supply, priced=True):
+    """_feesNow(f, low, bal, supply, priced) -> (shares, mgmt, perf, hwm); ``priced`` False
+    (pricing unavailable, ``low`` the kept mark's value): the management fee only."""
     v = free(m, st, bal) + low
 
     def charged():
@@ -125,8 +129,9 @@ def fees_now(m, st: VaultState, low, bal, supply):
             return perf, hwm
 
         once = _Once(with_perf)  # one evaluation for both outputs (one set of z3 unknowns)
-        perf = m.when(st.perf_bps != 0, lambda: once()[0], lambda: 0)
-        hwm = m.when(st.perf_bps != 0, lambda: once()[1], lambda: st.hwm)
+        perf_bps = st.perf_bps if priced else 0
+        perf = m.when(perf_bps != 0, lambda: once()[0], lambda: 0)
+        hwm = m.when(perf_bps != 0, lambda: once()[1], lambda: st.hwm)
         fee = mgmt + perf
         shares = m.when(fee != 0, lambda: m.mul_div(fee, s, v + 1 - fee), lambda: 0)
 
@@ -134,7 +139,7 @@ def fees_now(m, st: VaultState, low, bal, supply):
             after = price(m, v, supply + shares)
             return m.when(after > hwm, lambda: after, lambda: hwm)
 
-        hwm = m.when(st.perf_bps != 0, lifted, lambda: hwm)
+        hwm = m.when(perf_bps != 0, lifted, lambda: hwm)
         return shares, mgmt, perf, hwm
 
     # the early return past _MAX_VALUE, each output on its own (a z3 If has one sort)
@@ -146,11 +151,17 @@ def fees_now(m, st: VaultState, low, bal, supply):
 
 
 def supply_now(m, st: VaultState):
-    """_supplyNow(low, down, bal): the supply with the fee shares an accrual would mint now"""
+    """_supplyNow(low, down, bal): the supply with the fee shares an accrual would mint now
+    (an exit's: with pricing unavailable, the management fee at the kept mark)"""
+    marked = st.low if st.marked is None else st.marked
     return m.when(
-        m.or_(m.not_(fees_on(m, st)), st.down),
+        m.not_(fees_on(m, st)),
         lambda: st.supply,
-        lambda: st.supply + fees_now(m, st, st.low, st.bal, st.supply)[0],
+        lambda: m.when(
+            st.down,
+            lambda: st.supply + fees_now(m, st, marked, st.bal, st.supply, False)[0],
+            lambda: st.supply + fees_now(m, st, st.low, st.bal, st.supply)[0],
+        ),
     )
 
 
