@@ -15,13 +15,10 @@ from ballast_dev.deployment.profile import deploy_profile, load_profile
 from tests.support.fundbotlib import ROOT, UNIT
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fund(accounts: Any, chain: Any) -> Any:
-    """The local profile deployed once per worker (session): 2M of cash deposited, the
-    controller rebalanced once by the keeper. ape's chain isolation takes its module snapshot
-    after the session's fixtures, so every module (and every test) starts from this deployed
-    state, reverted to it afterwards: each file saw its own fresh deployment before, at about
-    5 s of set-up a file on a loaded 2-core machine (about 45 files)."""
+    """The local profile deployed once per module: 2M of cash deposited, the controller
+    rebalanced once by the keeper."""
     profile = load_profile(ROOT / "scripts/profiles/local.yaml")
     f = deploy_profile(profile, accounts[0], accounts, log=lambda *_: None)
     admin, keeper = accounts[1], accounts[2]
