@@ -464,7 +464,9 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// suite's own fund (its steps are not all refused, so the mode is not silently skipped),
     /// alice leaving with a fifth of her shares; fails on the same mutation.
     function test_exitLeavesNoFee_withAnAsyncPositionPending() public {
-        if (!_feesOn()) return; // the probe checks the performance fee
+        // the probe checks the performance fee; it buys an async position, which a fund
+        // winding down refuses (FundInvariantsWindDown starts closing at set-up)
+        if (!_feesOn() || vault.phase() != ITieredVault.Phase.Open) return;
         handler.exitLeavesNoFee(0, vault.balanceOf(alice) / 5 - 1, 0);
         check(handler.leftBehindAsyncProbes() >= 4, "the probe skipped its asynchronous modes");
         check(bytes(handler.leftBehindCharged()).length == 0, handler.leftBehindCharged());
