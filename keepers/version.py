@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"
 
 CONTRACTS_RELEASE: str = re.match(r"\d+\.\d+\.\d+", __version__).group()  # type: ignore[union-attr]
 

@@ -8,5 +8,5 @@ pragma solidity ^0.8.24;
 /// tests/offchain/release holds the two equal; the keepers compare it with their ABIs' release
 /// at start-up and refuse another release (contracts of 0.1.0 have no such view).
 library ReleaseLib {
-    bytes32 internal constant RELEASE = "0.2.0";
+    bytes32 internal constant RELEASE = "0.3.0";
 }
