@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -25,92 +24,27 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from web3 import Web3
 
-from ballast_dev.local.anvil_local import start_anvil, stop_anvil
 from keepers.cli import main
 from keepers.store.db import HEAD_REVISION, downgrade, make_engine, stored_revision
+from keepers.version import CONTRACTS_RELEASE
 from tests.support.fundbotlib import KillBeforeSecondAction
 from tests.support.operator_chain import key
+from tests.support.release_store import ReleaseStore
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = Path(__file__).parent / "fixtures" / "0.1.0"
 INFO = json.loads((FIXTURE / "fixture.json").read_text())
 NOW = INFO["now"] + 4_000  # after every plan was made, before any deadline
-TABLES = ("plans", "actions", "approvals", "tx_intents", "tx_attempts", "job_runs", "fund_carry")
 # columns added after 0.1.0 (plans.deployment: 0010; tx_attempts.route: 0012)
 ADDED = frozenset({"deployment", "route"})
 
 
-class Old:
+class Old(ReleaseStore):
     """The 0.1.0 chain loaded on a fresh anvil, the 0.1.0 store copied, the keeper's env."""
 
     def __init__(self, tmp: Path) -> None:
-        self.proc, self.url = start_anvil(chain_id=INFO["chain_id"])
-        self.w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 60}))
-        state = "0x" + (FIXTURE / "chain.state.json.gz").read_bytes().hex()
-        assert self.w3.provider.make_request("anvil_loadState", [state])["result"] is True
-        self.db = tmp / "keeper.db"
-        shutil.copyfile(FIXTURE / "keeper.db", self.db)
-        self.account = INFO["keeper"]
-        signer = key(2)
-        assert Web3().eth.account.from_key(signer).address == self.account
-        self.env = {
-            "KEEPER_RPC_URL": self.url,
-            "KEEPER_DB_URL": f"sqlite:///{self.db}",
-            "KEEPER_DEPLOYMENT": str(FIXTURE / "deployment.json"),
-            "KEEPER_ARTIFACTS_PATH": str(ROOT / ".build/__local__.json"),
-            "KEEPER_CHAIN_ID": str(INFO["chain_id"]),
-            "KEEPER_LOG_LEVEL": "WARNING",
-            "KEEPER_NATIVE_PRICE": "0",
-            "REBALANCE_ADMINS": "alice,bob,carol",
-            "KEEPER_SIGNER_KEY": "0x" + signer.hex(),
-        }
-
-    def keeper(self, *args: str) -> Any:
-        r = CliRunner(mix_stderr=False).invoke(main, list(args), env=self.env)
-        assert r.exit_code == 0, (args, r.stdout, r.stderr, r.exception)
-        return json.loads(r.stdout) if "--json" in args else r.stdout
-
-    def nonce(self) -> int:
-        return int(self.w3.eth.get_transaction_count(self.account))
-
-    def rows(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every row of the 0.1.0 tables, columns 0.1.0 had (a new column is left out)."""
-        with contextlib.closing(sqlite3.connect(self.db)) as c:
-            out = {}
-            for t in TABLES:
-                cols = [r[1] for r in c.execute(f"PRAGMA table_info({t})") if r[1] not in ADDED]
-                out[t] = c.execute(f"SELECT {','.join(cols)} FROM {t} ORDER BY id").fetchall()
-            return out
-
-    def intents_per_action(self) -> dict[tuple[str, int], int]:
-        with contextlib.closing(sqlite3.connect(self.db)) as c:
-            rows = c.execute(
-                "SELECT p.ref, a.seq, COUNT(i.id) FROM actions a JOIN plans p ON p.id = a.plan_id"
-                " LEFT JOIN tx_intents i ON i.idempotency_key = 'fund:' || p.ref || ':' || a.seq"
-                " GROUP BY p.ref, a.seq"
-            ).fetchall()
-        return {(r[0], r[1]): r[2] for r in rows}
-
-    def done(self, ref: str) -> int:
-        with contextlib.closing(sqlite3.connect(self.db)) as c:
-            rows = c.execute(
-                "SELECT a.payload FROM actions a JOIN plans p ON p.id = a.plan_id WHERE p.ref = ?",
-                (ref,),
-            ).fetchall()
-        return sum(1 for (p,) in rows if (json.loads(p).get("result") or {}).get("success"))
-
-    def actions(self, ref: str) -> int:
-        with contextlib.closing(sqlite3.connect(self.db)) as c:
-            (n,) = c.execute(
-                "SELECT COUNT(*) FROM actions a JOIN plans p ON p.id = a.plan_id WHERE p.ref = ?",
-                (ref,),
-            ).fetchone()
-        return int(n)
-
-    def stop(self) -> None:
-        stop_anvil(self.proc)
+        super().__init__(tmp, FIXTURE, ADDED)
 
 
 @pytest.fixture
@@ -138,7 +72,7 @@ def test_upgrade__0_1_0_store__migrates_and_keeps_every_plan_history_shows_each(
     assert all(p["deployment"] is None and p["other_deployment"] is None for p in plans)
     status = old.keeper("--json", "status")
     assert status["release"]["contracts_release"] == "0.1.0 or older"
-    assert status["release"]["abis_release"] == "0.2.0"
+    assert status["release"]["abis_release"] == CONTRACTS_RELEASE
     print(f"upgrade (migrate + history + status): {time.monotonic() - started:.1f} s")
 
 
