@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -22,6 +23,8 @@ from keepers.tx import release as rel
 from keepers.version import CONTRACTS_RELEASE, LEGACY_RELEASE, UPGRADE_PAGE
 from tests.support.fundbotlib import UNIT, local_fund_env
 
+# a release no keeper drives: the next major after this one
+OTHER = f"{int(CONTRACTS_RELEASE.split('.')[0]) + 1}.0.0"
 FIXTURE = Path(__file__).resolve().parents[1] / "upgrade" / "fixtures" / "0.1.0"
 OLD = json.loads((FIXTURE / "fixture.json").read_text())
 NOW = OLD["now"] + 4_000
@@ -75,11 +78,11 @@ def test_keeper_status__contracts_of_its_release__shows_both_and_the_deployment(
 
 
 def test_keeper__contracts_of_another_release__exit_2_naming_both_and_the_page(env, monkeypatch):
-    # a keeper of 0.3.0 (its ABIs' release) pointed at these 0.2.0 contracts
-    monkeypatch.setattr(rel, "CONTRACTS_RELEASE", "0.3.0")
+    # a keeper of a later release (its ABIs' release) pointed at these contracts
+    monkeypatch.setattr(rel, "CONTRACTS_RELEASE", OTHER)
     for args in (["status"], ["--now", str(NOW), "run", "--once", "--bots", "fund"]):
         err = keeper(env, *args, code=2)
-        assert f"release {CONTRACTS_RELEASE}" in err and "release 0.3.0" in err, err
+        assert f"release {CONTRACTS_RELEASE}" in err and f"release {OTHER}" in err, err
         assert UPGRADE_PAGE in err and "Traceback" not in err
 
 
@@ -90,8 +93,11 @@ def test_check_release__executor_and_supervisor_contracts__checked_the_same_way(
     auto = fresh.addresses()["automation"]
     named = {k: auto[k] for k in ("scheduler", "supervisor", "paid_registry")}
     assert rel.check_release(w3, named, who="supervisor").same
-    monkeypatch.setattr(rel, "CONTRACTS_RELEASE", "0.3.0")
-    with pytest.raises(rel.ReleaseMismatchError, match=r"release 0\.2\.0 .*release 0\.3\.0"):
+    monkeypatch.setattr(rel, "CONTRACTS_RELEASE", OTHER)
+    with pytest.raises(
+        rel.ReleaseMismatchError,
+        match=rf"release {re.escape(CONTRACTS_RELEASE)} .*release {re.escape(OTHER)}",
+    ):
         rel.check_release(w3, {"scheduler": auto["scheduler"]}, who="executor")
 
 
@@ -124,7 +130,7 @@ def test_deployment_record__names_another_release_than_the_contracts__exit_2(env
     record = json.loads(deployment_file.read_text())
     deployment_file.write_text(json.dumps({**record, "release": "0.1.9"}))
     err = keeper(env, "status", code=2)
-    assert "records contract release 0.1.9, the contracts answer 0.2.0" in err
+    assert f"records contract release 0.1.9, the contracts answer {CONTRACTS_RELEASE}" in err
 
 
 def test_plan__made_by_this_keeper__records_its_deployment(env, fresh, accounts, chain, tmp_path):
@@ -331,7 +337,7 @@ def test_keeper_run__executor_on_another_release__refusal_names_the_real_setting
     """The executor's release refusal began "executor: ..." and the runner took that for a
     config field: it named KEEPER_EXECUTOR_EXECUTOR, a setting that does not exist. It names
     the setting of the contract it read: KEEPER_EXECUTOR_SCHEDULER."""
-    monkeypatch.setattr(rel, "CONTRACTS_RELEASE", "0.3.0")
+    monkeypatch.setattr(rel, "CONTRACTS_RELEASE", OTHER)
     scheduler = fresh.addresses()["automation"]["scheduler"]
     err = keeper(
         env | {"KEEPER_EXECUTOR_SCHEDULER": scheduler},
@@ -340,7 +346,7 @@ def test_keeper_run__executor_on_another_release__refusal_names_the_real_setting
     )
     assert "KEEPER_EXECUTOR_EXECUTOR" not in err, err
     assert "executor: KEEPER_EXECUTOR_SCHEDULER: the contracts it is configured for" in err, err
-    assert f"scheduler {CONTRACTS_RELEASE}" in err and "release 0.3.0" in err, err
+    assert f"scheduler {CONTRACTS_RELEASE}" in err and f"release {OTHER}" in err, err
 
 
 def test_env_hint__a_field_of_the_config__named_with_its_prefix():
