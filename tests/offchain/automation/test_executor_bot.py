@@ -3,6 +3,8 @@ executor, unprofitable runs left alone, config errors."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from prometheus_client import REGISTRY
 
@@ -234,13 +236,15 @@ def test_executor__check__through_eth_simulateV1_and_reverting_run_skipped_with_
 def test_executor__scheduler_of_another_release__refuses_start_naming_both(
     auto, settings, monkeypatch
 ):
-    """A keeper of 0.3.0 (its ABIs' release) pointed at this 0.2.0 scheduler: exit 2 material
+    """A keeper of a later release (its ABIs') pointed at this scheduler: exit 2 material
     (a ConfigError) naming both releases and the upgrade page, before anything is sent."""
     from keepers.tx import release
+    from keepers.version import CONTRACTS_RELEASE
 
-    monkeypatch.setattr(release, "CONTRACTS_RELEASE", "0.3.0")
+    other = f"{int(CONTRACTS_RELEASE.split('.')[0]) + 1}.0.0"  # a release no keeper drives
+    monkeypatch.setattr(release, "CONTRACTS_RELEASE", other)
     cfg = load_settings(ExecutorConfig, scheduler=auto["scheduler"].address)
     start_refused(
         ExecutorBot.from_settings(settings, cfg),
-        r"scheduler 0\.2\.0\).*release 0\.3\.0.*docs/operator/upgrades\.md",
+        rf"scheduler {re.escape(CONTRACTS_RELEASE)}\).*release {re.escape(other)}.*docs/operator/upgrades\.md",
     )

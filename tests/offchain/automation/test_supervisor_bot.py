@@ -4,6 +4,8 @@ the Supervisor when its own booking is stuck, refuses bad config."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from keepers.automation.settings import SupervisorBotConfig
@@ -224,12 +226,14 @@ def test_supervisor_bot__contracts_of_another_release__refuses_start_naming_both
     auto, settings, monkeypatch
 ):
     from keepers.tx import release
+    from keepers.version import CONTRACTS_RELEASE
 
-    monkeypatch.setattr(release, "CONTRACTS_RELEASE", "0.3.0")
+    other = f"{int(CONTRACTS_RELEASE.split('.')[0]) + 1}.0.0"  # a release no keeper drives
+    monkeypatch.setattr(release, "CONTRACTS_RELEASE", other)
     cfg = load_settings(
         SupervisorBotConfig, scheduler=auto["scheduler"].address, registry=auto["registry"].address
     )
     start_refused(
         SupervisorBot.from_settings(settings, cfg, sinks=[]),
-        r"release 0\.2\.0 .*release 0\.3\.0.*docs/operator/upgrades\.md",
+        rf"release {re.escape(CONTRACTS_RELEASE)} .*release {re.escape(other)}.*docs/operator/upgrades\.md",
     )
