@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from web3 import Web3
+
 from keepers.core.amounts import format_amount
 from keepers.core.logging import get_logger
 from keepers.fund.planning.depth import PoolVenue
@@ -58,16 +60,24 @@ def _pools(bot: Any, reading: Any, chain: ChainHorizon, cost_bps: int) -> int:
 
 
 def pool_sales(bot: Any, reading: Any, cost_bps: int) -> dict[str, int]:
-    """Per pool-traded asset: the oracle value of the sale counted (pool_sale_value)."""
+    """Per pool-traded asset: the oracle value of the sale counted (pool_sale_value). Every
+    pool is read together (the depth reader's ``pool_states``: one batch a step); a pool whose
+    read failed raises as web3 does (the whole horizon is then not read, never short)."""
     st = reading.state
+    held = [
+        (a, address)
+        for a in st.assets
+        if a.instant and a.tradable and a.value != 0
+        for address in [bot.depth.pool_address(a.token)]
+        if address is not None
+    ]
+    states = bot.depth.pool_states([address for _a, address in held], reading.block)
     out: dict[str, int] = {}
-    for a in st.assets:
-        if not a.instant or not a.tradable or a.value == 0:
-            continue
-        address = bot.depth.pool_address(a.token)
-        if address is None:
-            continue
-        pool, token0 = bot.depth.pool_state(address, reading.block)
+    for a, address in held:
+        got = states[Web3.to_checksum_address(address)]
+        if isinstance(got, Exception):
+            raise got
+        pool, token0 = got
         venue = PoolVenue(
             pool,
             token0.lower() == a.token.lower(),
