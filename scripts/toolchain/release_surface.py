@@ -147,22 +147,17 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str]]:
             out.append((f"setting {name} {verb}", name))
         elif os_[name] != ns[name]:
             out.append((f"setting {name} changed ({os_[name]} -> {ns[name]})", name))
-    oc, nc = old.get("commands", {}), new.get("commands", {})
-    for name, verb in _names(oc, nc):
-        if verb:
+    for name, opt, verb in _nested(old.get("commands", {}), new.get("commands", {})):
+        if opt is None:
             out.append((f"command `{name}` {verb}", name))
-            continue
-        for opt, change in _members(oc[name], nc[name]):
-            first = opt.split("/")[0]
-            out.append((f"option `{name} {opt}` {change}", f"{name} {first}"))
-    oa, na = old.get("abis", {}), new.get("abis", {})
-    for contract, verb in _names(oa, na):
-        if verb:
+        else:
+            out.append((f"option `{name} {opt}` {verb}", f"{name} {opt.split('/')[0]}"))
+    for contract, item, verb in _nested(old.get("abis", {}), new.get("abis", {})):
+        if item is None:
             out.append((f"ABI {contract} {verb}", contract))
-            continue
-        for item, change in _members(oa[contract], na[contract]):
+        else:
             member = item.split(" ", 1)[1].split("(", 1)[0]
-            out.append((f"ABI {contract}: {item} {change}", f"{contract}.{member}"))
+            out.append((f"ABI {contract}: {item} {verb}", f"{contract}.{member}"))
     for rev, verb in _members(old.get("migrations", []), new.get("migrations", [])):
         out.append((f"store migration {rev} {verb}", f"migration {rev.split('_', 1)[0]}"))
     return out
@@ -172,6 +167,19 @@ def _names(old: dict[str, Any], new: dict[str, Any]) -> Iterator[tuple[str, str 
     """Every name of either section, sorted, with "added", "removed" or None (in both)."""
     for name in sorted(set(old) | set(new)):
         yield name, "added" if name not in old else "removed" if name not in new else None
+
+
+def _nested(
+    old: dict[str, list[str]], new: dict[str, list[str]]
+) -> Iterator[tuple[str, str | None, str]]:
+    """(name, None, verb) for each entry added or removed, (name, member, verb) for each member
+    added to or removed from an entry in both."""
+    for name, verb in _names(old, new):
+        if verb:
+            yield name, None, verb
+        else:
+            for item, change in _members(old[name], new[name]):
+                yield name, item, change
 
 
 def _members(old: Iterable[str], new: Iterable[str]) -> Iterator[tuple[str, str]]:
