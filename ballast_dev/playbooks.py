@@ -60,10 +60,9 @@ class PlaybookError(ValueError):
 def _abi(name: str) -> list[dict[str, Any]]:
     """``name``'s ABI from the current build (``make compile``), or the Safe's npm artifact."""
     if name == "Safe":
-        from ballast_dev.deployment import npm_artifacts
-        from ballast_dev.deployment.safe import ARTIFACTS, SafeDeploymentError
+        from ballast_dev.deployment.safe import NPM
 
-        return list(npm_artifacts.artifact(ARTIFACTS["SafeL2"], SafeDeploymentError)["abi"])
+        return list(NPM.artifact("SafeL2")["abi"])
     if not BUILD.exists():
         raise PlaybookError(f"{BUILD} missing: run `make compile`")
     types = json.loads(BUILD.read_text())["contractTypes"]

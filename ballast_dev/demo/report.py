@@ -11,6 +11,24 @@ from ballast_dev.deployment.tables import fmt_bps, render_before_after
 from keepers.core.amounts import format_amount
 
 
+def pool_trade_routes(fund_db: Path) -> dict[str, int]:
+    """How many of the fund keeper's pool-trade attempts (private fee policy) went where:
+    ``{"private": n, "public": m}`` (the routes that occurred)."""
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(f"sqlite:///{fund_db}")
+    with eng.connect() as cx:
+        rows = cx.execute(
+            text(
+                "select a.route, count(*) from tx_attempts a join tx_intents i "
+                "on a.intent_id = i.id where i.fee_policy like '%private%' "
+                "and a.route is not null group by a.route"
+            )
+        ).all()
+    eng.dispose()
+    return {str(route): int(n) for route, n in rows}
+
+
 def verdict(ledger: Ledger, fund_db: Path, end: Any) -> tuple[bool, str]:
     """How the month ended, as one line: every tier in band, no plan blocked on two
     consecutive cycles, and the kill scene killed and recovered with one transaction per
@@ -23,16 +41,8 @@ def verdict(ledger: Ledger, fund_db: Path, end: Any) -> tuple[bool, str]:
     eng = create_engine(f"sqlite:///{fund_db}")
     with eng.connect() as cx:
         statuses = [r[0] for r in cx.execute(text("select status from plans order by id")).all()]
-        routes: dict[str, int] = dict(
-            cx.execute(
-                text(
-                    "select a.route, count(*) from tx_attempts a join tx_intents i "
-                    "on a.intent_id = i.id where i.fee_policy like '%private%' "
-                    "and a.route is not null group by a.route"
-                )
-            ).all()
-        )
     eng.dispose()
+    routes = pool_trade_routes(fund_db)
     repeats = sum(1 for a, b in zip(statuses, statuses[1:], strict=False) if a == b == "blocked")
     # every pool trade through the private relay, none in the public pool
     private, public = int(routes.get("private", 0)), int(routes.get("public", 0))

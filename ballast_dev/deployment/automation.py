@@ -16,7 +16,7 @@ It takes the ape `project` and accounts so scripts/deploy.py, the demo and tests
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 from ballast_dev.deployment.record import DirectSteps
@@ -53,15 +53,9 @@ class RecurringConfig:
                 f"estimation_margin_bps must be >= 10000, got {self.estimation_margin_bps}"
             )
 
-    def as_tuple(self) -> tuple[int, int, int, int, bool, str]:
-        return (
-            self.interval,
-            self.priority,
-            self.execution_effort,
-            self.estimation_margin_bps,
-            self.force_rebalance,
-            self.tx_funder,
-        )
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The fields in declaration order, as the contract's struct takes them."""
+        return astuple(self)
 
 
 def _address(x: Any) -> str:

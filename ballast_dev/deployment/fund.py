@@ -7,7 +7,7 @@ talks to the chain through ape; amounts are integers in base units.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 from ballast_dev.deployment.record import DirectSteps
@@ -24,14 +24,9 @@ class RiskSpec:
     nav_max_age: int = 3600
     min_move_value: int = 0
 
-    def as_tuple(self) -> tuple[int, int, int, int, int]:
-        return (
-            self.max_slippage_bps,
-            self.max_value_loss_bps,
-            self.max_top3_bps,
-            self.nav_max_age,
-            self.min_move_value,
-        )
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The fields in declaration order, as the contract's struct takes them."""
+        return astuple(self)
 
 
 UINT96_MAX = 2**96 - 1
@@ -48,8 +43,9 @@ class MoveLimitsSpec:
     window: int = 86_400
     internal_slippage_bps: int = 500
 
-    def as_tuple(self) -> tuple[int, int, int, int]:
-        return (self.loss_budget, self.notional_budget, self.window, self.internal_slippage_bps)
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The fields in declaration order, as the contract's struct takes them."""
+        return astuple(self)
 
 
 @dataclass

@@ -1,12 +1,15 @@
 """Contracts from npm packages' build artifacts (Uniswap V3, Safe): read once, as ape containers.
 
 One loader for every deploy helper that uses bytecode shipped in node_modules instead of
-compiling it; each caller names its artifacts and the error to raise when `npm ci` has not run.
+compiling it; each caller declares a `Package`: its artifacts by name and the error to raise
+when `npm ci` has not run.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -43,3 +46,20 @@ def container(relative: str, missing: type[Exception]) -> Any:
             }
         )
     )
+
+
+@dataclass(frozen=True)
+class Package:
+    """One npm package's artifacts by name (paths under node_modules/) and the error raised
+    when one is missing."""
+
+    paths: Mapping[str, str]
+    missing: type[Exception]
+
+    def artifact(self, name: str) -> dict[str, Any]:
+        """The artifact JSON of contract ``name``."""
+        return artifact(self.paths[name], self.missing)
+
+    def container(self, name: str) -> Any:
+        """An ape ContractContainer for contract ``name``."""
+        return container(self.paths[name], self.missing)

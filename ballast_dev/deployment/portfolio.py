@@ -9,7 +9,7 @@ be executed with `executePlan` and compared unit for unit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 from ballast_dev.deployment.uniswap import Pool, UniswapV3, create_pool
@@ -28,14 +28,9 @@ class Params:
     drift_threshold_bps: int = 100
     min_buy_quote: int = 0
 
-    def as_tuple(self) -> tuple[int, int, int, int, int]:
-        return (
-            self.max_staleness,
-            self.max_slippage_bps,
-            self.max_total_value_loss_bps,
-            self.drift_threshold_bps,
-            self.min_buy_quote,
-        )
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The fields in declaration order, as the contract's struct takes them."""
+        return astuple(self)
 
 
 @dataclass(frozen=True)
@@ -47,8 +42,9 @@ class Budgets:
     notional_per_window: int
     period: int = 86_400
 
-    def as_tuple(self) -> tuple[int, int, int]:
-        return (self.loss_per_window, self.notional_per_window, self.period)
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The fields in declaration order, as the contract's struct takes them."""
+        return astuple(self)
 
 
 @dataclass(frozen=True)

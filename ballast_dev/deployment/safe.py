@@ -42,13 +42,8 @@ class SafeDeploymentError(RuntimeError):
     pass
 
 
-def _artifact(name: str) -> dict[str, Any]:
-    return npm_artifacts.artifact(ARTIFACTS[name], SafeDeploymentError)
-
-
-def container(name: str) -> Any:
-    """An ape ContractContainer for one of the npm Safe artifacts (see ARTIFACTS)."""
-    return npm_artifacts.container(ARTIFACTS[name], SafeDeploymentError)
+NPM = npm_artifacts.Package(ARTIFACTS, SafeDeploymentError)
+container = NPM.container  # an ape ContractContainer for one of ARTIFACTS
 
 
 @dataclass

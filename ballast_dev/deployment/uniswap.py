@@ -47,18 +47,13 @@ class UniswapDeploymentError(RuntimeError):
     pass
 
 
-def _artifact(name: str) -> dict[str, Any]:
-    return npm_artifacts.artifact(ARTIFACTS[name], UniswapDeploymentError)
-
-
-def container(name: str) -> Any:
-    """An ape ContractContainer for one of the npm Uniswap artifacts (see ARTIFACTS)."""
-    return npm_artifacts.container(ARTIFACTS[name], UniswapDeploymentError)
+NPM = npm_artifacts.Package(ARTIFACTS, UniswapDeploymentError)
+container = NPM.container  # an ape ContractContainer for one of ARTIFACTS
 
 
 def pool_init_code_hash() -> str:
     """keccak256 of the v3-core pool creation code (what CREATE2 addresses are derived from)."""
-    return "0x" + keccak(hexstr=_artifact("UniswapV3Pool")["bytecode"]).hex()
+    return "0x" + keccak(hexstr=NPM.artifact("UniswapV3Pool")["bytecode"]).hex()
 
 
 @dataclass

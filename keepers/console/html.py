@@ -50,6 +50,13 @@ def tag(element: str, /, *children: Any, **attrs: Any) -> Markup:
     return Markup(f"<{element}{rendered}>{join(children)}</{element}>")
 
 
+def post_form(action: str, csrf: str, *fields: Any, **attrs: Any) -> Markup:
+    """A POST form to ``action`` whose first field is the session's CSRF token (every form the
+    console serves posts with it; the framework refuses a post without it)."""
+    token = tag("input", type="hidden", name="csrf", value=csrf)
+    return tag("form", token, *fields, method="post", action=action, **attrs)
+
+
 def json_script(element_id: str, data: Any, nonce: str) -> Markup:
     """Data for the page's script: JSON inside a non-executed script element; ``<``, ``>``
     and ``&`` escaped as JSON unicode escapes so no value can close the element."""

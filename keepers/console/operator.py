@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keepers.console.html import Markup, h, page, pct, table, tag, tiers_chart
+from keepers.console.html import Markup, h, page, pct, post_form, table, tag, tiers_chart
 from keepers.console.units import Units, checksum_text, checksummed, decimals_of, token_info
 from keepers.console.views import WAITING, span, utc
 from keepers.fund.holders import holders_not_read, leg_words
@@ -494,14 +494,12 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
                 "approvals as any plan: this page signs and sends nothing.",
                 class_="muted",
             ),
-            tag(
-                "form",
-                tag("input", type="hidden", name="csrf", value=csrf),
+            post_form(
+                "/rebalance",
+                csrf,
                 tag("label", "Requested by", tag("input", type="text", name="by", id="by")),
                 tag("label", "Reason", tag("input", type="text", name="reason", id="reason")),
                 tag("input", type="submit", value="Propose", id="propose"),
-                method="post",
-                action="/rebalance",
                 id="rebalance",
             ),
         )

@@ -47,7 +47,7 @@ from collections import Counter
 from typing import Any
 
 from keepers.console import views
-from keepers.console.html import h, page, tag
+from keepers.console.html import h, page, post_form, tag
 from keepers.console.messages import Request, Response  # noqa: F401 - re-exported
 from keepers.console.settings import ConsoleSettings, allowed_hosts
 from keepers.core.errors import DomainError
@@ -259,14 +259,12 @@ class Console:
     def _login_form(
         self, status: int, csrf: str, nonce: str, nxt: str, error: str | None
     ) -> Response:
-        form = tag(
-            "form",
-            tag("input", type="hidden", name="csrf", value=csrf),
+        form = post_form(
+            "/login",
+            csrf,
             tag("input", type="hidden", name="next", value=nxt),
             tag("label", "Console token", tag("input", type="password", name="token", id="token")),
             tag("input", type="submit", value="Open the console", id="login-submit"),
-            method="post",
-            action="/login",
             id="login",
         )
         flash = (False, error) if error else None

@@ -17,6 +17,7 @@ from keepers.console.html import (
     json_script,
     page,
     pct,
+    post_form,
     table,
     tag,
     tiers_chart,
@@ -565,9 +566,9 @@ def plan_page(
                     "signature, one 0x string).",
                     class_="muted",
                 ),
-                tag(
-                    "form",
-                    tag("input", type="hidden", name="csrf", value=csrf),
+                post_form(
+                    f"/plans/{row.ref}/signature",
+                    csrf,
                     tag(
                         "input",
                         type="text",
@@ -577,8 +578,6 @@ def plan_page(
                     ),  # fmt: skip
                     tag("input", type="text", name="note", placeholder="note (optional)"),
                     tag("input", type="submit", value="Record signature", id="paste-submit"),
-                    method="post",
-                    action=f"/plans/{row.ref}/signature",
                     id="paste-form",
                 ),
                 tag(

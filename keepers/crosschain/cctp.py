@@ -16,8 +16,6 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import Hash32
 from eth_utils import keccak
 
-HEADER_LENGTH = 148
-BURN_BODY_LENGTH = 228
 FINALITY_FAST = 1000
 FINALITY_FINALIZED = 2000
 
@@ -31,6 +29,62 @@ def address_to_bytes32(address: str) -> bytes:
 
 def bytes32_to_address(b: bytes) -> str:
     return "0x" + b[12:32].hex()
+
+
+# A layout: each fixed field in wire order as (name, bytes, an integer or raw bytes); what
+# follows the fixed part is the message's variable tail (its last field).
+Layout = tuple[tuple[str, int, bool], ...]
+
+
+def _decode(layout: Layout, raw: bytes, what: str) -> tuple[dict[str, int | bytes], bytes]:
+    """The fixed fields of ``raw`` by ``layout`` (big-endian integers) and the tail after them;
+    ValueError naming ``what`` when ``raw`` is shorter than the fixed part."""
+    fixed = sum(size for _, size, _ in layout)
+    if len(raw) < fixed:
+        raise ValueError(f"{what} too short: {len(raw)} bytes")
+    fields: dict[str, int | bytes] = {}
+    at = 0
+    for name, size, is_int in layout:
+        chunk = raw[at : at + size]
+        fields[name] = int.from_bytes(chunk, "big") if is_int else chunk
+        at += size
+    return fields, raw[fixed:]
+
+
+def _encode(layout: Layout, message: object, tail: bytes) -> bytes:
+    """``message``'s fixed fields by ``layout`` (integers big-endian), then ``tail``."""
+    parts = []
+    for name, size, is_int in layout:
+        value = getattr(message, name)
+        parts.append(value.to_bytes(size, "big") if is_int else value)
+    return b"".join(parts) + tail
+
+
+# MessageV2's header (MessageTransmitterV2); ``body`` follows
+MESSAGE_LAYOUT: Layout = (
+    ("version", 4, True),
+    ("source_domain", 4, True),
+    ("destination_domain", 4, True),
+    ("nonce", 32, False),
+    ("sender", 32, False),
+    ("recipient", 32, False),
+    ("destination_caller", 32, False),
+    ("min_finality_threshold", 4, True),
+    ("finality_threshold_executed", 4, True),
+)
+# BurnMessageV2 (TokenMessengerV2), the body of a burn's message; ``hook_data`` follows
+BURN_BODY_LAYOUT: Layout = (
+    ("version", 4, True),
+    ("burn_token", 32, False),
+    ("mint_recipient", 32, False),
+    ("amount", 32, True),
+    ("message_sender", 32, False),
+    ("max_fee", 32, True),
+    ("fee_executed", 32, True),
+    ("expiration_block", 32, True),
+)
+HEADER_LENGTH = sum(size for _, size, _ in MESSAGE_LAYOUT)  # 148
+BURN_BODY_LENGTH = sum(size for _, size, _ in BURN_BODY_LAYOUT)  # 228
 
 
 @dataclass(frozen=True)
@@ -48,41 +102,11 @@ class CctpMessage:
 
     @classmethod
     def decode(cls, raw: bytes) -> CctpMessage:
-        if len(raw) < HEADER_LENGTH:
-            raise ValueError(f"CCTP message too short: {len(raw)} bytes")
-
-        def u32(i: int) -> int:
-            return int.from_bytes(raw[i : i + 4], "big")
-
-        return cls(
-            version=u32(0),
-            source_domain=u32(4),
-            destination_domain=u32(8),
-            nonce=raw[12:44],
-            sender=raw[44:76],
-            recipient=raw[76:108],
-            destination_caller=raw[108:140],
-            min_finality_threshold=u32(140),
-            finality_threshold_executed=u32(144),
-            body=raw[HEADER_LENGTH:],
-        )
+        fields, body = _decode(MESSAGE_LAYOUT, raw, "CCTP message")
+        return cls(**fields, body=body)  # type: ignore[arg-type]
 
     def encode(self) -> bytes:
-        def u32(v: int) -> bytes:
-            return v.to_bytes(4, "big")
-
-        return (
-            u32(self.version)
-            + u32(self.source_domain)
-            + u32(self.destination_domain)
-            + self.nonce
-            + self.sender
-            + self.recipient
-            + self.destination_caller
-            + u32(self.min_finality_threshold)
-            + u32(self.finality_threshold_executed)
-            + self.body
-        )
+        return _encode(MESSAGE_LAYOUT, self, self.body)
 
 
 @dataclass(frozen=True)
@@ -99,39 +123,11 @@ class BurnBody:
 
     @classmethod
     def decode(cls, raw: bytes) -> BurnBody:
-        if len(raw) < BURN_BODY_LENGTH:
-            raise ValueError(f"burn body too short: {len(raw)} bytes")
-
-        def u256(i: int) -> int:
-            return int.from_bytes(raw[i : i + 32], "big")
-
-        return cls(
-            version=int.from_bytes(raw[0:4], "big"),
-            burn_token=raw[4:36],
-            mint_recipient=raw[36:68],
-            amount=u256(68),
-            message_sender=raw[100:132],
-            max_fee=u256(132),
-            fee_executed=u256(164),
-            expiration_block=u256(196),
-            hook_data=raw[BURN_BODY_LENGTH:],
-        )
+        fields, hook_data = _decode(BURN_BODY_LAYOUT, raw, "burn body")
+        return cls(**fields, hook_data=hook_data)  # type: ignore[arg-type]
 
     def encode(self) -> bytes:
-        def u256(v: int) -> bytes:
-            return v.to_bytes(32, "big")
-
-        return (
-            self.version.to_bytes(4, "big")
-            + self.burn_token
-            + self.mint_recipient
-            + u256(self.amount)
-            + self.message_sender
-            + u256(self.max_fee)
-            + u256(self.fee_executed)
-            + u256(self.expiration_block)
-            + self.hook_data
-        )
+        return _encode(BURN_BODY_LAYOUT, self, self.hook_data)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -69,6 +70,24 @@ DEFAULT_CEX_NETWORKS: dict[int, str] = {
 # Wide enough that scaling any configured amount by 10**36 never rounds.
 _WIDE = Context(prec=120)
 _MAX_BASE = Decimal(10) ** 24
+
+
+# the string settings with a required form: the pattern, and what the refusal says it must be
+_FORMS: dict[str, tuple[re.Pattern[str], str]] = {
+    "name": (_CHAIN_NAME, f"match {_CHAIN_NAME.pattern}"),
+    "rpc_url": (_RPC, "be an http(s):// or ws(s):// URL"),
+    "cex_network": (_CEX_NETWORK, f"match {_CEX_NETWORK.pattern}"),
+    "cex_exchange": (_EXCHANGE, "be a ccxt exchange id (e.g. binance)"),
+}
+
+
+def _of_form(field: str | None, v: str | None) -> str | None:
+    """``v`` (None: unset) if it has the form ``_FORMS`` gives ``field``; else a ValueError
+    naming the field, the form and the value."""
+    pattern, must = _FORMS[str(field)]
+    if v is not None and not pattern.match(v):
+        raise ValueError(f"{field} must {must}, got {v!r}")
+    return v
 
 
 def _eip55(v: str) -> str:
@@ -230,12 +249,10 @@ class ChainConfig(_Strict):
     )
     routes: tuple[RouteName, ...] = ()
 
-    @field_validator("name")
+    @field_validator("name", "rpc_url", "cex_network")
     @classmethod
-    def _name_is_slug(cls, v: str) -> str:
-        if not _CHAIN_NAME.match(v):
-            raise ValueError(f"name must match {_CHAIN_NAME.pattern}, got {v!r}")
-        return v
+    def _has_its_form(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return _of_form(info.field_name, v)
 
     @field_validator("usdt0_oft", "lz_endpoint", "cctp_token_messenger", "cctp_message_transmitter")
     @classmethod
@@ -260,24 +277,10 @@ class ChainConfig(_Strict):
             )
         return self
 
-    @field_validator("cex_network")
-    @classmethod
-    def _network_code(cls, v: str | None) -> str | None:
-        if v is not None and not _CEX_NETWORK.match(v):
-            raise ValueError(f"cex_network must match {_CEX_NETWORK.pattern}, got {v!r}")
-        return v
-
     @property
     def exchange_network(self) -> str | None:
         """The network code used on the exchange (explicit, else the chain id's default)."""
         return self.cex_network or DEFAULT_CEX_NETWORKS.get(self.chain_id)
-
-    @field_validator("rpc_url")
-    @classmethod
-    def _rpc_is_url(cls, v: str) -> str:
-        if not _RPC.match(v):
-            raise ValueError(f"rpc_url must be an http(s):// or ws(s):// URL, got {v!r}")
-        return v
 
     @field_validator("base_balances", mode="before")
     @classmethod
@@ -381,10 +384,8 @@ class CrosschainConfig(_Strict):
 
     @field_validator("cex_exchange")
     @classmethod
-    def _exchange_id(cls, v: str) -> str:
-        if not _EXCHANGE.match(v):
-            raise ValueError(f"cex_exchange must be a ccxt exchange id (e.g. binance), got {v!r}")
-        return v
+    def _exchange_id(cls, v: str, info: ValidationInfo) -> str | None:
+        return _of_form(info.field_name, v)
 
     @field_validator("stuck_after_s")
     @classmethod

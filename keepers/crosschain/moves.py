@@ -469,27 +469,19 @@ class MoveEngine:
                 return self._await_approval(move_id, now)
             return bool(getattr(self, f"_{state}")(move_id, now))
         except StepPending as err:
-            self._update(move_id, next_try_at=_utc(now + self.poll_interval_s), error=str(err))
+            self._wait(move_id, now + self.poll_interval_s, str(err))
             return False
         except RouteRejected as err:  # a permanent answer: retrying cannot help, hold the move
-            self._update(
-                move_id,
-                next_try_at=_utc(now + self.rejected_hold_s),
-                error=f"{state}: RouteRejected: {err}",
-            )
+            self._wait(move_id, now + self.rejected_hold_s, f"{state}: RouteRejected: {err}")
             log.error("move.rejected", move=move_id, step=state, reason=str(err))
             return False
         except RouteDeferred as err:  # the route's service asks to wait: not a failed attempt
             wait = max(err.retry_after_s, self.poll_interval_s)
-            self._update(move_id, next_try_at=_utc(now + wait), error=f"{state}: {err}")
+            self._wait(move_id, now + wait, f"{state}: {err}")
             log.info("move.deferred", move=move_id, step=state, wait_s=wait, reason=str(err))
             return False
         except SignerConflict as err:  # another process sends with our key: stop this chain
-            self._update(
-                move_id,
-                next_try_at=_utc(now + self.poll_interval_s),
-                error=f"{state}: halted: {err}",
-            )
+            self._wait(move_id, now + self.poll_interval_s, f"{state}: halted: {err}")
             log.critical("move.halted", move=move_id, step=state, error=str(err))
             return False
         except (RouteError, ValueError, KeyError) as err:
@@ -499,11 +491,7 @@ class MoveEngine:
             # a node that stopped answering mid-step: not the move's failure; the step runs
             # again once the chain answers (the next tick's reads mark it down meanwhile)
             why = describe(err)
-            self._update(
-                move_id,
-                next_try_at=_utc(now + max(self.poll_interval_s, 1.0)),
-                error=f"{state}: node: {why}",
-            )
+            self._wait(move_id, now + max(self.poll_interval_s, 1.0), f"{state}: node: {why}")
             log.warning("move.node_error", move=move_id, step=state, error=why)
             return False
 
@@ -529,6 +517,10 @@ class MoveEngine:
             state=final,
             error=str(err),
         )
+
+    def _wait(self, move_id: int, until: float, error: str) -> None:
+        """The move waits in its state until ``until`` (unix seconds), ``error`` saying why."""
+        self._update(move_id, next_try_at=_utc(until), error=error)
 
     def _update(self, move_id: int, **fields: Any) -> None:
         with self.store.transaction() as s:

@@ -247,6 +247,19 @@ def _block_calls(resp: dict[str, Any], n: int) -> list[dict[str, Any]]:
     return list(blocks[0]["calls"])
 
 
+def _batch_each(
+    w3: Web3,
+    block: int | str,
+    calls: Sequence[SimCall],
+    requests: Callable[[dict[str, Any], str], list[tuple[str, list[Any]]]],
+) -> tuple[Any, int]:
+    """One JSON-RPC batch of ``requests(tx, block tag)`` for each call, in the calls' order:
+    (the node's answer, a list or the batch's refusal; how many requests it was sent)."""
+    tag = _tag(block)
+    reqs = [r for c in calls for r in requests(c.rpc_tx(), tag)]
+    return w3.provider.make_batch_request(reqs), len(reqs)  # type: ignore[attr-defined]
+
+
 def estimate_each(
     w3: Web3, decoder: RevertDecoder, block: int | str, calls: Sequence[SimCall]
 ) -> list[SimStep]:
@@ -255,12 +268,9 @@ def estimate_each(
     the decoded revert of whichever of the two failed."""
     if not calls:
         return []
-    tag = _tag(block)
-    reqs: list[tuple[str, list[Any]]] = []
-    for c in calls:
-        tx = c.rpc_tx()
-        reqs += [("eth_call", [tx, tag]), ("eth_estimateGas", [tx, tag])]
-    resp: Any = w3.provider.make_batch_request(reqs)  # type: ignore[attr-defined]
+    resp, _ = _batch_each(
+        w3, block, calls, lambda tx, tag: [("eth_call", [tx, tag]), ("eth_estimateGas", [tx, tag])]
+    )
     if not isinstance(resp, list):
         err = resp.get("error") or {}
         raise SimulationError(f"eth_call/eth_estimateGas batch refused: {err.get('message', err)}")
@@ -339,17 +349,15 @@ class NodeSimulator:
         that call's failed step (the error message)."""
         if not calls:
             return []
-        tag = _tag(block)
-        reqs: list[tuple[str, list[Any]]] = []
-        for c in calls:
-            tx = c.rpc_tx()
-            reqs.append(("eth_simulateV1", [self.payload([tx]), tag]))
-            if estimate:
-                reqs.append(("eth_estimateGas", [tx, tag]))
-        resp: Any = self.w3.provider.make_batch_request(reqs)  # type: ignore[attr-defined]
+
+        def requests(tx: dict[str, Any], tag: str) -> list[tuple[str, list[Any]]]:
+            alone = [("eth_simulateV1", [self.payload([tx]), tag])]
+            return [*alone, ("eth_estimateGas", [tx, tag])] if estimate else alone
+
+        resp, sent = _batch_each(self.w3, block, calls, requests)
         if not isinstance(resp, list):  # the whole batch refused
             _raise_refused(dict(resp.get("error") or {"message": str(resp)}))
-        if len(resp) != len(reqs):
+        if len(resp) != sent:
             raise SimulationError("eth_simulateV1 batch answered a different number of requests")
         per = 2 if estimate else 1
         steps: list[SimStep] = []

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,40 +142,51 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str]]:
     contract at once."""
     out: list[tuple[str, str]] = []
     os_, ns = old.get("settings", {}), new.get("settings", {})
-    for name in sorted(set(os_) | set(ns)):
-        if name not in os_:
-            out.append((f"setting {name} added", name))
-        elif name not in ns:
-            out.append((f"setting {name} removed", name))
+    for name, verb in _names(os_, ns):
+        if verb:
+            out.append((f"setting {name} {verb}", name))
         elif os_[name] != ns[name]:
             out.append((f"setting {name} changed ({os_[name]} -> {ns[name]})", name))
-    oc, nc = old.get("commands", {}), new.get("commands", {})
-    for name in sorted(set(oc) | set(nc)):
-        if name not in oc:
-            out.append((f"command `{name}` added", name))
-        elif name not in nc:
-            out.append((f"command `{name}` removed", name))
+    for name, opt, verb in _nested(old.get("commands", {}), new.get("commands", {})):
+        if opt is None:
+            out.append((f"command `{name}` {verb}", name))
         else:
-            for opt in sorted(set(oc[name]) ^ set(nc[name])):
-                verb = "added" if opt in nc[name] else "removed"
-                first = opt.split("/")[0]
-                out.append((f"option `{name} {opt}` {verb}", f"{name} {first}"))
-    oa, na = old.get("abis", {}), new.get("abis", {})
-    for contract in sorted(set(oa) | set(na)):
-        if contract not in oa:
-            out.append((f"ABI {contract} added", contract))
-        elif contract not in na:
-            out.append((f"ABI {contract} removed", contract))
+            out.append((f"option `{name} {opt}` {verb}", f"{name} {opt.split('/')[0]}"))
+    for contract, item, verb in _nested(old.get("abis", {}), new.get("abis", {})):
+        if item is None:
+            out.append((f"ABI {contract} {verb}", contract))
         else:
-            for item in sorted(set(oa[contract]) ^ set(na[contract])):
-                verb = "added" if item in na[contract] else "removed"
-                member = item.split(" ", 1)[1].split("(", 1)[0]
-                out.append((f"ABI {contract}: {item} {verb}", f"{contract}.{member}"))
-    om, nm = set(old.get("migrations", [])), set(new.get("migrations", []))
-    for rev in sorted(om ^ nm):
-        verb = "added" if rev in nm else "removed"
+            member = item.split(" ", 1)[1].split("(", 1)[0]
+            out.append((f"ABI {contract}: {item} {verb}", f"{contract}.{member}"))
+    for rev, verb in _members(old.get("migrations", []), new.get("migrations", [])):
         out.append((f"store migration {rev} {verb}", f"migration {rev.split('_', 1)[0]}"))
     return out
+
+
+def _names(old: dict[str, Any], new: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    """Every name of either section, sorted, with "added", "removed" or None (in both)."""
+    for name in sorted(set(old) | set(new)):
+        yield name, "added" if name not in old else "removed" if name not in new else None
+
+
+def _nested(
+    old: dict[str, list[str]], new: dict[str, list[str]]
+) -> Iterator[tuple[str, str | None, str]]:
+    """(name, None, verb) for each entry added or removed, (name, member, verb) for each member
+    added to or removed from an entry in both."""
+    for name, verb in _names(old, new):
+        if verb:
+            yield name, None, verb
+        else:
+            for item, change in _members(old[name], new[name]):
+                yield name, item, change
+
+
+def _members(old: Iterable[str], new: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """The members in one list only, sorted, with "added" or "removed"."""
+    new_set = set(new)
+    for item in sorted(set(old) ^ new_set):
+        yield item, "added" if item in new_set else "removed"
 
 
 def mentioned(token: str, text: str) -> bool:

@@ -1,7 +1,5 @@
 """initial store: plans, actions, approvals, job runs, tx pipeline
 
-Revision ID: 0001
-Revises:
 Create Date: 2026-11-21 09:51:48.300628
 """
 
@@ -12,8 +10,6 @@ from alembic import op
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

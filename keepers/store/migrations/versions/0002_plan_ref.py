@@ -1,7 +1,5 @@
 """plans.ref: the planner's content-hash plan id (unique), so operators name plans by it
 
-Revision ID: 0002
-Revises: 0001
 Create Date: 2026-11-21 10:40:00
 """
 
@@ -12,8 +10,6 @@ from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,8 +1,6 @@
 """fund_carry: the fund keeper's slice schedule (flow left by venue depth, carried to the next
 cycles)
 
-Revision ID: 0004
-Revises: 0003
 Create Date: 2026-11-22 10:00:00
 """
 
@@ -13,8 +11,6 @@ from alembic import op
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

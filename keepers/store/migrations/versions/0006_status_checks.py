@@ -1,11 +1,9 @@
 """status CHECK constraints: intents, plans and cross-chain moves hold only their statuses
 
-Revision ID: 0006
-Revises: 0005
 Create Date: 2026-11-23 11:30:00
 
-The lists are frozen here (a migration must not change when the code does); a later status
-needs a later migration. tests/offchain/pipeline/test_statuses.py checks that they equal the
+The lists are frozen here (a migration must not change when the code does; the plans' in
+keepers.store.migrations.checks, which 0009 extends); a later status needs a later migration. tests/offchain/pipeline/test_statuses.py checks that they equal the
 enums of keepers.store.statuses. SQLite cannot add a constraint to a table: batch mode copies
 the table (Alembic's "move and copy", with foreign keys off around it: keepers.store.db);
 PostgreSQL adds it in place.
@@ -15,10 +13,10 @@ from __future__ import annotations
 
 from alembic import op
 
+from keepers.store.migrations.checks import PLAN_STATUSES_0006, in_list
+
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 INTENT_STATUSES = (
     "pending",
@@ -34,18 +32,7 @@ INTENT_STATUSES = (
     "rejected",
     "invalid",
 )
-PLAN_STATUSES = (
-    "proposed",
-    "blocked",
-    "pending_approval",
-    "approved",
-    "rejected",
-    "expired",
-    "aborted",
-    "executed",
-    "partial",
-    "failed",
-)
+PLAN_STATUSES = PLAN_STATUSES_0006
 MOVE_STATES = (
     "awaiting_approval",
     "transfer_out",
@@ -66,14 +53,10 @@ CHECKS = (
 )
 
 
-def _condition(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 def upgrade() -> None:
     for table, column, name, values in CHECKS:
         with op.batch_alter_table(table) as batch:
-            batch.create_check_constraint(name, _condition(column, values))
+            batch.create_check_constraint(name, in_list(column, values))
 
 
 def downgrade() -> None:

@@ -1,7 +1,5 @@
 """signed approvals: an approval may carry an EIP-712 signature and the plan hash it signed
 
-Revision ID: 0007
-Revises: 0006
 Create Date: 2026-11-23 16:50:00
 
 An approval of a plan sent through the PlanExecutor is a signature by an admin's key over the
@@ -17,8 +15,6 @@ from alembic import op
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

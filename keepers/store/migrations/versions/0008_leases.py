@@ -1,7 +1,5 @@
 """leases and replicas: one leader per bot and deployment when several keepers share a store
 
-Revision ID: 0008
-Revises: 0007
 Create Date: 2026-11-25 09:30:00
 
 Several `keeper run` processes on one PostgreSQL store (replicas) elect one leader per bot and
@@ -16,8 +14,6 @@ from alembic import op
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,7 +1,5 @@
 """plans.deployment: the deployment a plan was made for ("<chain id>:<vault>@<release>")
 
-Revision ID: 0010
-Revises: 0009
 Create Date: 2026-11-27 00:00:00
 
 A contract release is a new deployment; a store kept across it holds the old deployment's
@@ -19,8 +17,6 @@ from alembic import op
 
 revision = "0010"
 down_revision = "0009"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

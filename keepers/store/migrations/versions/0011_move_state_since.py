@@ -1,7 +1,5 @@
 """crosschain_moves.state_since: when a move entered its state
 
-Revision ID: 0011
-Revises: 0010
 Create Date: 2026-11-26 23:30:00
 
 The cross-chain keeper exports the age of the oldest move in each state and alerts on a move
@@ -17,8 +15,6 @@ from alembic import op
 
 revision = "0011"
 down_revision = "0010"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,7 +1,5 @@
 """tx_attempts.route: where a signed transaction was sent (private relay or public node)
 
-Revision ID: 0012
-Revises: 0011
 Create Date: 2026-11-27 11:40:00
 
 A pool trade goes to a private relay (keepers.tx.relay) and is followed with the relay's
@@ -17,8 +15,6 @@ from alembic import op
 
 revision = "0012"
 down_revision = "0011"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
