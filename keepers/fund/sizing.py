@@ -89,7 +89,9 @@ class SizingStage:
         depth = self.hold_venues(reading, self.read_depth(reading), now)
         spent = self.budget_spent(reading.state.total_assets, now)
         cfg = self.cfg
-        p = plan_in_flight(reading.state, cfg, triggers, now, flights, depth, spent)
+        budget = self.notional_budget(reading)
+        plan = partial(plan_in_flight, notional_budget=budget)
+        p = plan(reading.state, cfg, triggers, now, flights, depth, spent)
         limit = self.cfg.rebalance_max_slippage
         notes: list[Unresolved] = []
         for _ in range(3):
@@ -120,12 +122,25 @@ class SizingStage:
                 cut = True
             if not cut:
                 break
-            p = plan_in_flight(reading.state, cfg, triggers, now, flights, depth, spent)
+            p = plan(reading.state, cfg, triggers, now, flights, depth, spent)
         if notes:  # the reason for every leg the quotes cut stays on the plan
             p = replace(
                 p, unresolved=p.unresolved + tuple(n for n in notes if n not in p.unresolved)
             )
         return p
+
+    def notional_budget(self, reading: FundReading) -> int | None:
+        """One window's notional budget (``moveLimits().notionalBudget``) at the reading's
+        block, for the exit horizon's floor sales (keepers.fund.planning.floor); None when not
+        read (no floor sale is planned then, never one sized to a guess)."""
+        try:
+            limits = self.services.depth.c.controller.functions.moveLimits().call(
+                block_identifier=reading.block
+            )
+        except Exception as err:  # noqa: BLE001 - the floor's sales wait for the next read
+            log.warning("move_limits.unavailable", error=str(err))
+            return None
+        return int(limits[1]) if int(limits[2]) else None  # window 0: no move can be made
 
     def hold_venues(
         self, reading: FundReading, depth: dict[str, AssetDepth], now: int
