@@ -14,7 +14,10 @@ all fit in the budget is already counted in full, and no sale raises it (the pla
 says it is under, ``keep_floor``'s note). With no budget known (``notional_budget`` None:
 the keeper could not read it) nothing is sold for the floor.
 
-What is sold, the cheapest first: ERC-4626 venues' instant redemption (at the oracle), then
+Before any sale, the plan's own purchases are cut (latest first) where cutting them raises that
+horizon (a venue bought beyond what the budget counts is cash turned into what pays later):
+buying and selling for the floor in one plan would pay twice for nothing. Then what is sold,
+the cheapest first: ERC-4626 venues' instant redemption (at the oracle), then
 pool-traded assets by their venue's marginal cost, each inside the depth the planner already
 respects (REBALANCE_MAX_SLIPPAGE, less what the plan's own legs take); never an asynchronous RWA
 (a request pays after its notice period, never on day 0) nor an unpriced or held asset. No more
@@ -88,6 +91,59 @@ def fresh_horizon(
     return state.cash + (liquid if notional_budget is None else min(liquid, notional_budget))
 
 
+def _cut_buys(
+    p: Plan,
+    state: FundState,
+    floor: int,
+    depth: Mapping[str, AssetDepth],
+    budget: int,
+    min_amount: int,
+) -> Plan:
+    """``p`` with its purchases cut (latest first) where that raises the fresh-window horizon,
+    before any sale is added: buying and then selling for the floor in one plan would pay twice
+    for nothing. A purchase of a venue whose liquid positions all fit in the budget lowers
+    nothing and stays (keep_floor cuts the purchases of what pays later on its own count)."""
+    sold = _sold_by(p)
+    actions = list(p.actions)
+    notes: list[Unresolved] = []
+
+    def horizon(legs: list[Action]) -> int:
+        return fresh_horizon(apply(state, replace(p, actions=tuple(legs))), depth, budget, sold)
+
+    now = horizon(actions)
+    for i in reversed(range(len(actions))):
+        a = actions[i]
+        if a.type not in (ActionType.PURCHASE, ActionType.ALLOCATE) or now >= floor:
+            continue
+        left = max(0, a.amount - (floor - now))
+        if 0 < left < min_amount:
+            left = 0
+        scaled = tuple(d * left // a.amount for d in a.expected_deltas)
+        trial = list(actions)
+        trial[i] = replace(a, amount=left, expected_deltas=scaled)  # type: ignore[arg-type]
+        try:
+            got = horizon([x for x in trial if x.amount > 0])
+        except (KeyError, ValueError):
+            continue
+        if got <= now:
+            continue  # cutting it raises nothing
+        actions, now = trial, got
+        notes.append(
+            Unresolved(
+                a.to_tier,
+                HORIZON_FLOOR,
+                f"{a.type.value} of {a.amount} cut by {a.amount - left}: the 0-day exit horizon "
+                "on a fresh budget window stays at the floor (REBALANCE_HORIZON_FLOOR_BPS)",
+            )
+        )
+    if not notes:
+        return p
+    kept = tuple(a for a in actions if a.amount > 0)
+    return replace(
+        p, id=plan_id(p.created_at, kept), actions=kept, unresolved=p.unresolved + tuple(notes)
+    )
+
+
 def raise_floor(
     p: Plan,
     state: FundState,
@@ -108,6 +164,11 @@ def raise_floor(
         return p
     sold = _sold_by(p)
     floor = floor_value(after, floor_bps)
+    short = floor - fresh_horizon(after, depth, notional_budget, sold)
+    if short <= 0:
+        return p
+    p = _cut_buys(p, state, floor, depth, notional_budget, min_amount)
+    after = apply(state, p)
     short = floor - fresh_horizon(after, depth, notional_budget, sold)
     if short <= 0:
         return p

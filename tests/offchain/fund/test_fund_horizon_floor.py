@@ -134,6 +134,26 @@ def test_raise_floor__what_no_sale_can_raise__nothing_sold():
     assert w.actions == (big,) and "notional budget leaves 0" in w.unresolved[0].detail
 
 
+def test_raise_floor__plan_buys_a_venue_beyond_the_budget__purchase_cut_before_any_sale():
+    u = 10**6
+    st, depth, tok = _fund(u, cash=80_000, mmf=300_000, pool=150_000, rwa=470_000)
+    budget = 10_000 * u  # 80k + 10k = 90k at once; the floor 10% = 100k
+    buy = Action(ActionType.PURCHASE, 40_000 * u, 1, "deploy", from_tier=0, to_tier=1,
+                 asset=tok["MMF"], expected_deltas=(-40_000 * u, 40_000 * u, 0))  # fmt: skip
+    p = raise_floor(Plan("q", 1, (), (buy,)), st, 1_000, depth, 1_000 * u, budget)
+    # after the buy: 40k + 10k = 50k; the buy cut by 50k (all of it) gives 90k, 10k sold
+    assert p.actions[0].type is ActionType.REDEEM and len(p.actions) == 1
+    assert p.actions[0].amount == 10_000 * u
+    assert "purchaseAsset of 40000000000 cut by 40000000000" in p.unresolved[0].detail
+    # the cut alone enough: a smaller buy cut in part, no sale
+    st2, _, _ = _fund(u, cash=120_000, mmf=300_000, pool=110_000, rwa=470_000)
+    q = raise_floor(Plan("q", 1, (), (buy,)), st2, 1_000, depth, 1_000 * u, budget)
+    assert [(a.type, a.amount) for a in q.actions] == [(ActionType.PURCHASE, 30_000 * u)]
+    # within the budget a venue bought is counted all the same: nothing cut
+    r = raise_floor(Plan("q", 1, (), (buy,)), st2, 1_000, depth, 1_000 * u, 10**40)
+    assert r.actions == (buy,)
+
+
 def test_plan_in_flight__floor_sale_on_the_plan_with_the_budget_read():
     u = 10**6
     st, _, tok = _fund(u, cash=100_000, mmf=300_000, pool=130_000, rwa=470_000)
