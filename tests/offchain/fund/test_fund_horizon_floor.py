@@ -7,6 +7,7 @@ at 6 and 18 decimals, and as a seeded property."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -227,3 +228,17 @@ def test_raise_floor__property__floor_reached_when_possible_never_oversold(seed)
         assert reached, (short, room, sold)
     if not reached:
         assert [n.reason for n in p.unresolved] == [HORIZON_FLOOR]
+
+
+def test_risk__floor_sale_never_skipped_for_gas__a_plain_move_is():
+    from keepers.fund.planning.risk import assess
+
+    u = 10**6
+    st, depth, _ = _fund(u, cash=30_000, mmf=300_000, pool=200_000, rwa=470_000)
+    p = raise_floor(_empty(), st, 500, depth, 1_000 * u, 10_000 * u)
+    cfg = PlanningConfig()
+    gas = {f.rule: f.level.value for f in assess(st, p, cfg, 1, gas_cost=10**12).findings}
+    assert "gas" not in gas
+    plain = Plan("x", 1, (), (replace(p.actions[0], reason="plain"),))
+    gas = {f.rule: f.level.value for f in assess(st, plain, cfg, 1, gas_cost=10**12).findings}
+    assert gas["gas"] != "ok"
