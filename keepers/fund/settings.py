@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -27,6 +27,14 @@ FundConfigError = ConfigError  # the one ConfigError (keepers.core.errors), old 
 class FundKeeperSettings(KeeperSettings):
     """KEEPER_CHAIN_ID, KEEPER_DEPLOYMENT, KEEPER_NATIVE_PRICE, ... on top of KeeperSettings
     (KEEPER_RPC_URL, KEEPER_DB_URL, KEEPER_SIGNER_KEY, KEEPER_METRICS_PORT, ...)."""
+
+    # settings that were removed, refused by name with what replaces them
+    removed_settings: ClassVar[dict[str, str]] = {
+        "KEEPER_PREDICTED_REDEMPTIONS": "the liquidity check's forecast is now "
+        "KEEPER_HORIZON_FORECAST_BPS (bps of the fund's value, default 500), the same forecast "
+        "the exit horizon's need and the ExitHorizonShort alert use; unset "
+        "KEEPER_PREDICTED_REDEMPTIONS and state the forecast there",
+    }
 
     chain_id: int | None = Field(default=None, gt=0)  # checked against the node at start
     deployment: Path = Path("scripts/deployments/ethereum-local.json")
@@ -51,7 +59,6 @@ class FundKeeperSettings(KeeperSettings):
         "chain that confirms within it, one job runs the whole plan.",
     )
     verify_tolerance_bps: int = Field(default=100, ge=0, le=10_000)  # seed: alert above 1%
-    predicted_redemptions: int = Field(default=0, ge=0)  # base units, liquidity check forecast
     # With a PlanExecutor: a frozen plan's on-chain deadline is its approval deadline (or the
     # time it was frozen, when it needs no approval) plus this window; past it the executor
     # refuses every action (PlanExpired) and the keeper aborts the plan and plans afresh.
@@ -80,9 +87,13 @@ class FundKeeperSettings(KeeperSettings):
         ge=0,
         le=10_000,
         description="The stated forecast of redemptions within a day, bps of the fund's value "
-        "(issue 67): the queue plus this is the next day's need, exported as "
-        "rebalance_exit_horizon_need; the ExitHorizonShort alert fires before it outgrows the "
-        "1-day exit horizon.",
+        "(issue 67), the one forecast the keeper uses: the queue plus this is the next day's "
+        "need, exported as rebalance_exit_horizon_need (the ExitHorizonShort alert fires before "
+        "it outgrows the 1-day exit horizon), and the liquidity check prepares cash for it "
+        "ahead of the requests when free L1 cash (beyond the queue) is under it (trigger "
+        "redemption_forecast). It replaces KEEPER_PREDICTED_REDEMPTIONS (a fixed amount in base "
+        "units, 0 by default: one number that went stale as the fund grew and read 10^12 apart "
+        "at 6 and 18 decimals), which is refused by name.",
     )
     fees_lookback_blocks: int = Field(
         default=2_700_000,
