@@ -69,7 +69,6 @@ from keepers.fund.planning import risk as riskmod
 from keepers.fund.planning import triggers as trig
 from keepers.fund.planning.actions import Action, ActionResult, Plan
 from keepers.fund.planning.cuts import MoveCut, cut_carry
-from keepers.fund.planning.horizon import day_forecast
 from keepers.fund.planning.inflight import project
 from keepers.fund.planning.plan import CARRY, COST_BUDGET
 from keepers.fund.planning.report import plan_report
@@ -276,11 +275,6 @@ class FundBot:
 
     # ------------------------------------------------------------------ 1. generate
 
-    def forecast(self, state: FundState) -> int:
-        """The liquidity check's forecast of a day's redemptions beyond the queue:
-        KEEPER_HORIZON_FORECAST_BPS of the fund's value (the exit horizon's need, the same)."""
-        return day_forecast(state.total_assets, int(self.k.horizon_forecast_bps))
-
     def triggers_for(self, job: str, state: FundState, now: int) -> list[trig.Trigger]:
         if job in ("daily", "weekly"):
             due = trig.scheduled_triggers(
@@ -295,12 +289,12 @@ class FundBot:
             return (
                 due
                 + trig.threshold_triggers(state, self.cfg)
-                + trig.liquidity_triggers(state, self.cfg, self.forecast(state))
+                + trig.liquidity_triggers(state, self.cfg)
             )
         if job == "threshold":
             return trig.threshold_triggers(state, self.cfg)
         if job == "liquidity":
-            return trig.liquidity_triggers(state, self.cfg, self.forecast(state))
+            return trig.liquidity_triggers(state, self.cfg)
         raise ValueError(f"unknown job {job!r}; one of {JOBS}")
 
     def check(self, job: str, now: int, *, dry_run: bool = False) -> CycleOutcome:
@@ -671,7 +665,7 @@ class FundBot:
             self.alert(AlertLevel.WARNING, "network", str(err))
             return [CycleOutcome(None, "network_error", str(err))]
         triggers = trig.threshold_triggers(reading.state, self.cfg) + trig.liquidity_triggers(
-            reading.state, self.cfg, self.forecast(reading.state)
+            reading.state, self.cfg
         )
         if not triggers:
             return []

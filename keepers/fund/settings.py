@@ -30,10 +30,12 @@ class FundKeeperSettings(KeeperSettings):
 
     # settings that were removed, refused by name with what replaces them
     removed_settings: ClassVar[dict[str, str]] = {
-        "KEEPER_PREDICTED_REDEMPTIONS": "the liquidity check's forecast is now "
-        "KEEPER_HORIZON_FORECAST_BPS (bps of the fund's value, default 500), the same forecast "
-        "the exit horizon's need and the ExitHorizonShort alert use; unset "
-        "KEEPER_PREDICTED_REDEMPTIONS and state the forecast there",
+        "KEEPER_PREDICTED_REDEMPTIONS": "cash ahead of the requests is now kept by "
+        "REBALANCE_HORIZON_FLOOR_BPS (the planner keeps the queue plus this share of the fund's "
+        "value payable at once, selling for it), and the stated forecast of a day's "
+        "redemptions is KEEPER_HORIZON_FORECAST_BPS (bps of the fund's value, what the "
+        "ExitHorizonShort alert compares with the 1-day horizon); unset "
+        "KEEPER_PREDICTED_REDEMPTIONS",
     }
 
     chain_id: int | None = Field(default=None, gt=0)  # checked against the node at start
@@ -87,13 +89,13 @@ class FundKeeperSettings(KeeperSettings):
         ge=0,
         le=10_000,
         description="The stated forecast of redemptions within a day, bps of the fund's value "
-        "(issue 67), the one forecast the keeper uses: the queue plus this is the next day's "
-        "need, exported as rebalance_exit_horizon_need (the ExitHorizonShort alert fires before "
-        "it outgrows the 1-day exit horizon), and the liquidity check prepares cash for it "
-        "ahead of the requests when free L1 cash (beyond the queue) is under it (trigger "
-        "redemption_forecast). It replaces KEEPER_PREDICTED_REDEMPTIONS (a fixed amount in base "
-        "units, 0 by default: one number that went stale as the fund grew and read 10^12 apart "
-        "at 6 and 18 decimals), which is refused by name.",
+        "(issue 67): the queue plus this is the next day's need, exported as "
+        "rebalance_exit_horizon_need; the ExitHorizonShort alert fires before it outgrows the "
+        "1-day exit horizon. It states, it does not move: the cash kept ahead of the requests "
+        "is REBALANCE_HORIZON_FLOOR_BPS's (the planner sells toward it). Together they replace "
+        "KEEPER_PREDICTED_REDEMPTIONS (a fixed amount in base units for the liquidity check, 0 "
+        "by default, stale as the fund grew and 10^12 apart at 6 and 18 decimals), which is "
+        "refused by name.",
     )
     fees_lookback_blocks: int = Field(
         default=2_700_000,

@@ -1,8 +1,9 @@
 """Issue 67, noticed after the exit horizon: KEEPER_PREDICTED_REDEMPTIONS (a fixed amount in base
-units for the liquidity check) overlapped KEEPER_HORIZON_FORECAST_BPS (the stated forecast of a
-day's redemptions, bps of the fund's value, for the horizon's need). One forecast is kept,
-KEEPER_HORIZON_FORECAST_BPS; the liquidity check prepares cash for it; the old name is refused
-naming its replacement."""
+units: the liquidity check's "liquidate early") overlapped KEEPER_HORIZON_FORECAST_BPS (the
+stated forecast of a day's redemptions, bps of the fund's value, for the horizon's need) and the
+planner's REBALANCE_HORIZON_FLOOR_BPS. One forecast is kept, KEEPER_HORIZON_FORECAST_BPS, which
+states (the alert's need); the cash kept ahead of the requests is the floor's, which sells for
+it. The old name is refused naming both."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from keepers.core.settings import ConfigError
 from keepers.fund.bot import FundBot
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.horizon import day_forecast, need
-from keepers.fund.planning.triggers import liquidity_triggers
 from keepers.fund.settings import FundKeeperSettings, load_fund_config
 from tests.support.fundlib import make_asset, make_state
 
@@ -30,7 +30,8 @@ def test_predicted_redemptions__removed__refused_naming_the_replacement(name):
     assert "KEEPER_HORIZON_FORECAST_BPS" in text
     assert "predicted_redemptions" not in FundKeeperSettings.model_fields
     desc = FundKeeperSettings.model_fields["horizon_forecast_bps"].description or ""
-    assert "liquidity check" in desc and "KEEPER_PREDICTED_REDEMPTIONS" in desc
+    assert "REBALANCE_HORIZON_FLOOR_BPS" in text
+    assert "REBALANCE_HORIZON_FLOOR_BPS" in desc and "KEEPER_PREDICTED_REDEMPTIONS" in desc
 
 
 def _fund(cash_k: int, pending_k: int = 0):
@@ -47,20 +48,11 @@ def test_day_forecast__bps_of_value__the_need_is_the_queue_plus_it(decimals_unit
     assert day_forecast(-1, 500) == 0
 
 
-def test_liquidity_check__forecast_from_the_bps__fires_when_free_cash_is_under_it():
+def test_liquidity_check__no_fixed_forecast__the_floor_keeps_the_cash_ahead():
     cfg = PlanningConfig()
-    bot = SimpleNamespace(k=SimpleNamespace(horizon_forecast_bps=500))
-    # 60k cash of 960k: the forecast (5%, 48k) fits in the free cash
-    ok = _fund(60)
-    assert FundBot.forecast(bot, ok) == 48_000 * U  # type: ignore[arg-type]
-    assert "redemption_forecast" not in [
-        t.code for t in liquidity_triggers(ok, cfg, FundBot.forecast(bot, ok))
-    ]  # type: ignore[arg-type]  # noqa: E501
-    # 60k cash, 20k of it owed to the queue: 40k free, under the 47k forecast (5% of 940k)
+    bot = SimpleNamespace(cfg=cfg, k=SimpleNamespace(horizon_forecast_bps=500))
+    # 60k cash, 20k of it owed to the queue: 40k free (4.3% of 940k)
     short = _fund(60, pending_k=20)
-    found = liquidity_triggers(short, cfg, FundBot.forecast(bot, short))  # type: ignore[arg-type]
-    fc = [t for t in found if t.code == "redemption_forecast"]
-    assert fc and fc[0].amount == 47_000 * U
-    # the forecast off: nothing prepared ahead of the requests
-    off = SimpleNamespace(k=SimpleNamespace(horizon_forecast_bps=0))
-    assert FundBot.forecast(off, short) == 0  # type: ignore[arg-type]
+    codes = [t.code for t in FundBot.triggers_for(bot, "liquidity", short, 0)]  # type: ignore[arg-type]
+    assert "redemption_forecast" not in codes and "l1_low" in codes
+    # the cash ahead of the requests is the floor's (tests/offchain/fund/test_fund_horizon_floor.py)
