@@ -315,8 +315,9 @@ def test_exit_horizon__bank_run_with_a_pool__each_horizon_paid_pool_within_its_c
     keeper's (the lens's plus the pools' part at COST); the keeper sells into the pool by each
     day after the venues and the RWA, as the lens orders the budget; an arbitrageur brings the
     pool back to the oracle between days. Each horizon is paid by its day, and no pool sale
-    cost more than COST under the oracle."""
-    from ballast_dev.deployment.uniswap import arbitrage_to_price
+    cost more than COST under the oracle. A searcher pushing the pool before the read does
+    not raise the horizon."""
+    from ballast_dev.deployment.uniswap import arbitrage_to_price, swap_exact_input
 
     c, tbill, uni = fund.controller, pool_listed["rwa"], pool_listed["uni"]
     vault.deposit(100_000 * unit, alice, sender=alice)  # what the pool asset is bought with
@@ -346,6 +347,14 @@ def test_exit_horizon__bank_run_with_a_pool__each_horizon_paid_pool_within_its_c
     else:  # the venues take the first days' room; the pool counts once they are sold
         assert h.pool_paid[:2] == (0, 0) and h.pool_paid[3] > 0
     assert list(h.total) == sorted(h.total)
+    # a searcher buys TBILL in its pool right before the read (its price over the oracle):
+    # the keeper's horizon does not rise; the searcher's sale back (the arbitrage) follows
+    swap_exact_input(uni, usdt, tbill, 3000, 2_000_000 * unit, deployer)
+    assert _pool_venue(fund, pool_listed, unit).mid_offset_bps() > COST
+    pushed = _keeper_horizon(fund, pool_listed, unit)
+    assert pushed.pool_depth_value <= h.pool_depth_value * 1001 // 1000
+    assert all(p <= q * 1001 // 1000 for p, q in zip(pushed.total, h.total, strict=True))
+    arbitrage()
 
     shares = vault.balanceOf(alice)
     for _ in range(CHUNKS):
