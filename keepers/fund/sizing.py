@@ -3,7 +3,8 @@ the plan sized to each venue's depth (QuoterV2 and univ3 readings, inside REBALA
 and the lower REBALANCE_TARGET_SLIPPAGE) and then to live quotes (a leg quoted past the limit
 is cut to what the quoter accepts and the plan is made again around it), the off-chain cost
 budget (REBALANCE_COST_BUDGET_DAILY / _30D, in bps of NAV, from the fills booked in the store),
-and the risk check of the plan at live quotes and gas.
+the window's notional budget (``moveLimits``, one eth_call a plan: the exit horizon floor's
+sales, keepers.fund.planning.floor), and the risk check of the plan at live quotes and gas.
 
 `SizingStage` keeps no state between calls: the depth and quotes are read each time, the cost
 booked is read from the store. It takes what it needs as values (`SizingServices`: the
