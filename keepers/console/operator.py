@@ -113,7 +113,8 @@ def _holders_section(view: dict[str, Any], amount_of: Units) -> Markup:
                     tag("code", checksummed(f["recipient"])),
                     f"{amount_of(int(f['pending_value']))} ({f['pending_shares']} shares)",
                     f["high_water_mark_human"],
-                    f["price_per_share_human"],
+                    f["price_per_share_human"]
+                    + (" (closed: fixed at close)" if f.get("closed") else ""),
                 ]
             ],
             id="fees",

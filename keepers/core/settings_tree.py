@@ -279,11 +279,23 @@ def refuse_secret_shaped_everywhere(env: Mapping[str, str] | None = None) -> Non
         refuse_secret_shaped(section_class(name), env)
 
 
+def refuse_removed(cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+    """A section's ``removed_settings`` ({OLD_NAME: what replaces it}) set in ``env`` is refused,
+    naming the old variable and its replacement: a removed setting never silently stops
+    working."""
+    removed: Mapping[str, str] = getattr(cls, "removed_settings", {})
+    for key in env:
+        why = removed.get(key.upper())
+        if why is not None:
+            raise ConfigError(f"{key.upper()} was removed: {why}")
+
+
 def _load_section(
     cls: type[BaseSettings], env: Mapping[str, str] | None, overrides: Mapping[str, Any]
 ) -> Any:
     env = os.environ if env is None else env
     refuse_secret_shaped(cls, env, overrides)
+    refuse_removed(cls, env)
     try:
         values = _MappingEnvSource(cls, env)()
         # a keyword wins over the environment (as pydantic-settings' init source does)

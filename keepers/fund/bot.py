@@ -289,12 +289,12 @@ class FundBot:
             return (
                 due
                 + trig.threshold_triggers(state, self.cfg)
-                + trig.liquidity_triggers(state, self.cfg, self.k.predicted_redemptions)
+                + trig.liquidity_triggers(state, self.cfg)
             )
         if job == "threshold":
             return trig.threshold_triggers(state, self.cfg)
         if job == "liquidity":
-            return trig.liquidity_triggers(state, self.cfg, self.k.predicted_redemptions)
+            return trig.liquidity_triggers(state, self.cfg)
         raise ValueError(f"unknown job {job!r}; one of {JOBS}")
 
     def check(self, job: str, now: int, *, dry_run: bool = False) -> CycleOutcome:
@@ -665,7 +665,7 @@ class FundBot:
             self.alert(AlertLevel.WARNING, "network", str(err))
             return [CycleOutcome(None, "network_error", str(err))]
         triggers = trig.threshold_triggers(reading.state, self.cfg) + trig.liquidity_triggers(
-            reading.state, self.cfg, self.k.predicted_redemptions
+            reading.state, self.cfg
         )
         if not triggers:
             return []

@@ -151,8 +151,9 @@ def holders_lines(view: dict[str, Any]) -> list[str]:
             f"  pending now {f['pending_value_whole']} ({f['pending_value']} base units, "
             f"{f['pending_shares']} shares)"
         )
+        now = "fixed at close (closed)" if f.get("closed") else "now"
         lines.append(
-            f"  high-water mark {f['high_water_mark_human']}, price per share now "
+            f"  high-water mark {f['high_water_mark_human']}, price per share {now} "
             f"{f['price_per_share_human']} (base tokens per whole share)"
         )
     holds = view.get("valuation_holds")

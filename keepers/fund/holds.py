@@ -19,7 +19,7 @@ from typing import Any
 from web3 import Web3
 
 from keepers.core.amounts import format_amount
-from keepers.fund.planning.state import BPS, FundState
+from keepers.fund.planning.state import BPS, CLOSED, FundState
 from keepers.runtime import metrics
 from keepers.runtime.alerts import AlertLevel
 from keepers.tx.reads import Read, ReadFailed, call_many, fn
@@ -117,6 +117,13 @@ class FundFees:
     total_supply: int
     # TieredVault.phase (keepers.fund.planning.state.PHASES), read in the same batch
     phase: int = 0
+    # TieredVault.closedPrice(): (assets, supply) fixed by close(), (0, 0) until closed
+    closed_assets: int = 0
+    closed_supply: int = 0
+
+    @property
+    def closed(self) -> bool:
+        return self.phase == CLOSED and self.closed_supply > 0
 
     @property
     def on(self) -> bool:
@@ -124,7 +131,10 @@ class FundFees:
 
     @property
     def price_per_share(self) -> int:
-        """The exit price per share now, in the high-water mark's unit (fees pending counted)."""
+        """The exit price per share now, in the high-water mark's unit (fees pending counted);
+        once closed, the price close() fixed (closedPrice), which every exit pays for ever."""
+        if self.closed:
+            return self.closed_assets * PRICE_SCALE // self.closed_supply
         return (
             (self.total_assets + 1)
             * PRICE_SCALE
@@ -159,6 +169,7 @@ class FundFees:
             "price_per_share": str(self.price_per_share),
             "high_water_mark_human": format_amount(self.high_water_mark, 18, grouping=False),
             "price_per_share_human": format_amount(self.price_per_share, 18, grouping=False),
+            "closed": self.closed,
         }
 
 
@@ -169,7 +180,8 @@ def hold_reads(controller: str, tokens: Sequence[str]) -> list[Read]:
 
 def fee_reads(vault: str) -> list[Read]:
     """The vault's fee views (``fees``, ``highWaterMark``, ``pendingFeeShares``,
-    ``totalAssets``, ``totalSupply``) and its wind-down ``phase``, for a batch."""
+    ``totalAssets``, ``totalSupply``) and its wind-down ``phase`` and ``closedPrice``, for a
+    batch."""
     return [Read(vault, fn("TieredVault", name)) for name in _FEE_VIEWS]
 
 
@@ -180,6 +192,7 @@ _FEE_VIEWS = (
     "totalAssets",
     "totalSupply",
     "phase",
+    "closedPrice",
 )
 
 
@@ -213,7 +226,7 @@ def fees_from(values: Sequence[Any]) -> FundFees | None:
     """The fees from the answers of ``fee_reads``; None when one of them failed."""
     if any(isinstance(v, ReadFailed) for v in values):
         return None
-    (recipient, mgmt, perf, accrued_at), hwm, pending, total, supply, phase = values
+    (recipient, mgmt, perf, accrued_at), hwm, pending, total, supply, phase, closed = values
     return FundFees(
         recipient=Web3.to_checksum_address(recipient),
         management_bps=int(mgmt),
@@ -224,6 +237,8 @@ def fees_from(values: Sequence[Any]) -> FundFees | None:
         total_assets=int(total),
         total_supply=int(supply),
         phase=int(phase),
+        closed_assets=int(closed[0]),
+        closed_supply=int(closed[1]),
     )
 
 
@@ -237,7 +252,7 @@ def read_holds_and_fees(
     answered: Sequence[Any] | None = None,
 ) -> tuple[dict[str, PriceHold] | None, FundFees | None]:
     """Every listed asset's priceHold and the vault's fee views at ``block``, in one JSON-RPC
-    batch (N + 6 eth_calls, one round trip, keepers.tx.reads), or their ``answered`` values
+    batch (N + 7 eth_calls, one round trip, keepers.tx.reads), or their ``answered`` values
     (``hold_reads`` then ``fee_reads`` of this listing, asked in the fund's own batch:
     keepers.fund.reader). Each answers for itself: a group with a call that reverts (or
     answers nothing decodable) is None (not read at this block), the other is still read.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -27,6 +27,16 @@ FundConfigError = ConfigError  # the one ConfigError (keepers.core.errors), old 
 class FundKeeperSettings(KeeperSettings):
     """KEEPER_CHAIN_ID, KEEPER_DEPLOYMENT, KEEPER_NATIVE_PRICE, ... on top of KeeperSettings
     (KEEPER_RPC_URL, KEEPER_DB_URL, KEEPER_SIGNER_KEY, KEEPER_METRICS_PORT, ...)."""
+
+    # settings that were removed, refused by name with what replaces them
+    removed_settings: ClassVar[dict[str, str]] = {
+        "KEEPER_PREDICTED_REDEMPTIONS": "cash ahead of the requests is now kept by "
+        "REBALANCE_HORIZON_FLOOR_BPS (the planner keeps the queue plus this share of the fund's "
+        "value payable at once, selling for it), and the stated forecast of a day's "
+        "redemptions is KEEPER_HORIZON_FORECAST_BPS (bps of the fund's value, what the "
+        "ExitHorizonShort alert compares with the 1-day horizon); unset "
+        "KEEPER_PREDICTED_REDEMPTIONS",
+    }
 
     chain_id: int | None = Field(default=None, gt=0)  # checked against the node at start
     deployment: Path = Path("scripts/deployments/ethereum-local.json")
@@ -51,7 +61,6 @@ class FundKeeperSettings(KeeperSettings):
         "chain that confirms within it, one job runs the whole plan.",
     )
     verify_tolerance_bps: int = Field(default=100, ge=0, le=10_000)  # seed: alert above 1%
-    predicted_redemptions: int = Field(default=0, ge=0)  # base units, liquidity check forecast
     # With a PlanExecutor: a frozen plan's on-chain deadline is its approval deadline (or the
     # time it was frozen, when it needs no approval) plus this window; past it the executor
     # refuses every action (PlanExpired) and the keeper aborts the plan and plans afresh.
@@ -82,7 +91,11 @@ class FundKeeperSettings(KeeperSettings):
         description="The stated forecast of redemptions within a day, bps of the fund's value "
         "(issue 67): the queue plus this is the next day's need, exported as "
         "rebalance_exit_horizon_need; the ExitHorizonShort alert fires before it outgrows the "
-        "1-day exit horizon.",
+        "1-day exit horizon. It states, it does not move: the cash kept ahead of the requests "
+        "is REBALANCE_HORIZON_FLOOR_BPS's (the planner sells toward it). Together they replace "
+        "KEEPER_PREDICTED_REDEMPTIONS (a fixed amount in base units for the liquidity check, 0 "
+        "by default, stale as the fund grew and 10^12 apart at 6 and 18 decimals), which is "
+        "refused by name.",
     )
     fees_lookback_blocks: int = Field(
         default=2_700_000,

@@ -3,7 +3,8 @@ the plan sized to each venue's depth (QuoterV2 and univ3 readings, inside REBALA
 and the lower REBALANCE_TARGET_SLIPPAGE) and then to live quotes (a leg quoted past the limit
 is cut to what the quoter accepts and the plan is made again around it), the off-chain cost
 budget (REBALANCE_COST_BUDGET_DAILY / _30D, in bps of NAV, from the fills booked in the store),
-and the risk check of the plan at live quotes and gas.
+the window's notional budget (``moveLimits``, one eth_call a plan: the exit horizon floor's
+sales, keepers.fund.planning.floor), and the risk check of the plan at live quotes and gas.
 
 `SizingStage` keeps no state between calls: the depth and quotes are read each time, the cost
 booked is read from the store. It takes what it needs as values (`SizingServices`: the
@@ -89,7 +90,9 @@ class SizingStage:
         depth = self.hold_venues(reading, self.read_depth(reading), now)
         spent = self.budget_spent(reading.state.total_assets, now)
         cfg = self.cfg
-        p = plan_in_flight(reading.state, cfg, triggers, now, flights, depth, spent)
+        budget = self.notional_budget(reading)
+        plan = partial(plan_in_flight, notional_budget=budget)
+        p = plan(reading.state, cfg, triggers, now, flights, depth, spent)
         limit = self.cfg.rebalance_max_slippage
         notes: list[Unresolved] = []
         for _ in range(3):
@@ -120,12 +123,25 @@ class SizingStage:
                 cut = True
             if not cut:
                 break
-            p = plan_in_flight(reading.state, cfg, triggers, now, flights, depth, spent)
+            p = plan(reading.state, cfg, triggers, now, flights, depth, spent)
         if notes:  # the reason for every leg the quotes cut stays on the plan
             p = replace(
                 p, unresolved=p.unresolved + tuple(n for n in notes if n not in p.unresolved)
             )
         return p
+
+    def notional_budget(self, reading: FundReading) -> int | None:
+        """One window's notional budget (``moveLimits().notionalBudget``) at the reading's
+        block, for the exit horizon's floor sales (keepers.fund.planning.floor); None when not
+        read (no floor sale is planned then, never one sized to a guess)."""
+        try:
+            limits = self.services.depth.c.controller.functions.moveLimits().call(
+                block_identifier=reading.block
+            )
+        except Exception as err:  # noqa: BLE001 - the floor's sales wait for the next read
+            log.warning("move_limits.unavailable", error=str(err))
+            return None
+        return int(limits[1]) if int(limits[2]) else None  # window 0: no move can be made
 
     def hold_venues(
         self, reading: FundReading, depth: dict[str, AssetDepth], now: int

@@ -63,7 +63,8 @@ HIGH_WATER_MARK = Gauge(
 )
 PRICE_PER_SHARE = Gauge(
     "rebalance_price_per_share",
-    "The vault's exit price per share now, base tokens per whole share (fees pending counted)",
+    "The vault's exit price per share now, base tokens per whole share (fees pending counted; "
+    "once closed, the price close() fixed on chain, closedPrice)",
 )
 FUND_PHASE = Gauge(
     "rebalance_fund_phase",

@@ -116,11 +116,16 @@ class PlanningConfig(ApprovalPolicy):
     # more than this under its feed is held for that side (purchases or sales) until the two
     # agree again; the plan uses the other venues (keepers.fund.venues)
     venue_oracle_max_bps: Bps = 100
-    # -- the exit horizon (issue 67, keepers.fund.planning.horizon): after every plan the fund
-    # pays at once its queued redemptions plus this share of its value (L1's free cash, the
-    # ERC-4626 venues, the pools inside the slippage limit); purchases of what pays later are
-    # cut to keep it
-    rebalance_horizon_floor_bps: Bps = 500
+    # -- the exit horizon (issue 67, keepers.fund.planning.horizon and .floor)
+    rebalance_horizon_floor_bps: Bps = Field(
+        default=500,
+        description="The exit horizon's floor (issue 67), bps of the fund's value: after every "
+        "plan the fund pays at once its queued redemptions plus this share of its value. "
+        "Purchases of what pays later are cut to keep it; a fund already under it on a fresh "
+        "budget window (free cash + the liquid positions inside one window's notional budget) "
+        "gets sales of reason horizon_floor, ERC-4626 venues first, then pools by cost, never "
+        "an async RWA, inside the bands (which win over the floor), the depth and the budgets.",
+    )
 
     @field_validator("blackout_windows", mode="before")
     @classmethod

@@ -17,7 +17,8 @@ The floor (``REBALANCE_HORIZON_FLOOR_BPS``, default 500 = 5% of the fund's value
 must still pay at once its queued redemptions plus this share of its value. A plan's purchases
 of what does not pay at once (an asynchronous RWA, a pool-traded asset, a tier allocation that
 may land in either) are cut to keep it (reason ``horizon_floor``); when the fund is under the
-floor before any purchase, the plan says so. Amounts are integer base units; ratios bps.
+floor before any purchase, the plan says so, and keepers.fund.planning.floor adds the sales
+that raise it on a fresh budget window. Amounts are integer base units; ratios bps.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "ChainHorizon",
     "ExitHorizon",
     "combine",
+    "day_forecast",
     "fair_venue",
     "floor_value",
     "keep_floor",
@@ -129,9 +131,15 @@ def combine(chain: ChainHorizon, pool_depth_value: int, cost_bps: int) -> ExitHo
     return ExitHorizon(chain, cost_bps, pool_depth_value, pool_paid, total)
 
 
+def day_forecast(total_assets: int, forecast_bps: int) -> int:
+    """The stated forecast of a day's redemptions beyond the queue (KEEPER_HORIZON_FORECAST_BPS
+    of the fund's value): the liquidity check prepares cash for it, the need adds the queue."""
+    return max(total_assets, 0) * forecast_bps // BPS
+
+
 def need(pending: int, total_assets: int, forecast_bps: int) -> int:
     """What the next day asks of the fund: the queue plus the stated forecast (bps of value)."""
-    return pending + max(total_assets, 0) * forecast_bps // BPS
+    return pending + day_forecast(total_assets, forecast_bps)
 
 
 # ---------------------------------------------------------------------- the planner's floor

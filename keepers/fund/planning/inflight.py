@@ -41,6 +41,7 @@ from keepers.fund.planning.actions import Action, ActionType, Plan, Unresolved
 from keepers.fund.planning.closing import plan_for_phase as make_plan
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.depth import AssetDepth
+from keepers.fund.planning.floor import raise_floor
 from keepers.fund.planning.horizon import keep_floor
 from keepers.fund.planning.plan import IN_FLIGHT
 from keepers.fund.planning.simulate import apply_action
@@ -158,27 +159,24 @@ def plan_in_flight(
     flights: Sequence[InFlight],
     depth: Mapping[str, AssetDepth] | None = None,
     budget_spent: str | None = None,
+    notional_budget: int | None = None,
 ) -> Plan:
     """The planner (keepers.fund.planning.plan.plan; while the vault is closing, its sales
     toward cash only: keepers.fund.planning.closing) run on ``project(state, flights)`` with
     the venues' depth netted; while a plan waits for a human and no operator asked, only
     redemptions and band restoration are planned (see the module doc), and the plan says what
-    waits for which plan."""
+    waits for which plan. Then the exit horizon's floor: purchases of what pays later cut
+    (``keep_floor``), and sales that raise the 0-day horizon on a fresh window of
+    ``notional_budget`` (one window's notional budget, as the controller's ``moveLimits``
+    states it; None: not read, no floor sale) added (keepers.fund.planning.floor)."""
     projected = project(state, flights)
     manual = any(t.kind is TriggerKind.MANUAL for t in triggers)
     waiting = [f for f in flights if f.waits_for_human and f.actions]
     held = None
     if waiting and not manual:
         held = "plan " + ", ".join(f"{f.ref} ({f.status})" for f in waiting) + " waits for approval"
-    p = make_plan(
-        projected,
-        config,
-        triggers,
-        now,
-        net_depth(depth or {}, flights),
-        budget_spent,
-        held_for=held,
-    )
+    netted = net_depth(depth or {}, flights)
+    p = make_plan(projected, config, triggers, now, netted, budget_spent, held_for=held)
     # the 0-day exit horizon's floor (issue 67): purchases of what pays later cut to keep it
     p = keep_floor(
         p,
@@ -186,6 +184,15 @@ def plan_in_flight(
         config.rebalance_horizon_floor_bps,
         depth,
         config.min_amount_units(state.base_decimals),
+    )
+    p = raise_floor(
+        p,
+        projected,
+        config.rebalance_horizon_floor_bps,
+        netted,
+        config.min_amount_units(state.base_decimals),
+        notional_budget,
+        cost_budget_spent=budget_spent is not None,
     )
     counted = [f for f in flights if f.actions]
     if counted and p.actions:

@@ -15,8 +15,9 @@
 - Fit: an action the state cannot take (cash short, a position gone, a venue at its cap) is a ``fit`` finding that
   blocks, never an exception; the keeper ends such a plan ``stale`` (keepers.fund.lifecycle).
 
-A plan that prepares redemptions (has priority-0 actions) is never skipped for gas: paying
-redeemers is not a matter of yield. While the vault is closing the deviation is measured against
+A plan that prepares redemptions (has priority-0 actions) or raises the exit horizon to its
+floor (legs of reason ``horizon_floor``, keepers.fund.planning.floor) is never skipped for gas:
+paying redeemers, today's or a run's, is not a matter of yield. While the vault is closing the deviation is measured against
 the wind-down's targets (every tier in L1 cash: keepers.fund.planning.closing), so a sale
 toward cash earns its benefit as a move toward target does.
 """
@@ -29,6 +30,7 @@ from enum import StrEnum
 
 from keepers.fund.planning.closing import closing_targets
 from keepers.fund.planning.config import PlanningConfig
+from keepers.fund.planning.horizon import HORIZON_FLOOR
 from keepers.fund.planning.plan import Action, ActionType, Plan, apply
 from keepers.fund.planning.state import BPS, CLOSING, FundState
 
@@ -205,7 +207,8 @@ def assess(
             findings.append(
                 Finding("fit", Level.BLOCK, f"{action.type.value} no longer fits: {err}", index)
             )
-    if plan.actions and not any(a.priority == 0 for a in plan.actions):
+    exits = any(a.priority == 0 or a.reason.startswith(HORIZON_FLOOR) for a in plan.actions)
+    if plan.actions and not exits:
         if state.phase == CLOSING:  # judged against the wind-down's targets (all cash)
             state, current = closing_targets(state), closing_targets(current)
         findings.append(check_gas(gas_cost, benefit(state, current, config), config))

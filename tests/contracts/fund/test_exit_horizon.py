@@ -3,8 +3,12 @@
 against the fund (every share queued for redemption at once) with a keeper that acts once a day
 inside the notional budget, time travelled on anvil through the async RWA's window and notice
 period; at each horizon what the holders have been paid is at least what the horizon said, at 6
-and 18 decimals, with the budget binding and not. And the view's attacker: an outsider who moves
-what a venue pays or hands the fund tokens right before a read cannot make it overstate."""
+and 18 decimals, with the budget binding and not; and the same run with a pool-traded asset on a
+real Uniswap V3 pool, the horizon being the keeper's (the lens's plus the pools' part at a
+stated cost, keepers.fund.planning.horizon), the keeper selling into the pool by each day within
+that cost. And the view's attacker: an outsider who moves what a venue pays or hands the fund
+tokens right before a read cannot make it overstate (an outsider pushing a pool before the
+read: tests/offchain/fund/test_fund_exit_horizon.py and the fund bot's test)."""
 
 from __future__ import annotations
 
@@ -197,3 +201,181 @@ def test_exit_horizon__paused_or_unpriced__counts_less(
     c.unpause(sender=deployer)
     vault.setWithdrawalsPaused(True, sender=guardian)
     assert list(horizon(fund).total) == [0] * 4
+
+
+# ------------------------------------------------------------ the bank run with a pool asset
+
+COST = 50  # bps: KEEPER_HORIZON_POOL_COST_BPS, the stated cost of the pools' part
+TBILL_PRICE = 100  # one TBILL = 100 base tokens, at the feed and in the pool
+MIN_TICK = -887_272
+
+
+@pytest.fixture
+def pool_listed(project, fund, deployer, usdt, base_decimals):
+    """TBILL on a real Uniswap V3 pool (20M a side, 0.3%, full range) listed in L3 for one
+    test: the chain is reverted after it, so is the fund's Python-side record of it."""
+    from ballast_dev.deployment.uniswap import deploy_uniswap
+    from tests.support.pool_funds import list_pool_token
+
+    uni = deploy_uniswap(deployer, with_quoter=False)
+    usdt.mint(deployer, 10**8 * 10**base_decimals, sender=deployer)
+    listed = list_pool_token(project, fund, deployer, usdt, uni, fee=3000, price=TBILL_PRICE,
+                             pool_tokens=200_000, minted=10**8)  # fmt: skip
+    pool = uni.pool_at(uni.factory.getPool(listed["rwa"], usdt, 3000))
+    yield {**listed, "uni": uni, "pool": pool}
+    fund.assets.pop("TBILL", None)
+    fund.feeds.pop("TBILL", None)
+
+
+def _pool_venue(fund, listed, unit):
+    """The pool as the keeper reads it (slot0, in-range liquidity, the full-range position's
+    two ticks) and the feed's price: keepers.fund.planning.depth.PoolVenue."""
+    from keepers.core import univ3
+    from keepers.fund.planning.depth import PoolVenue
+
+    pool, token = listed["pool"], listed["rwa"]
+    spacing = int(pool.tickSpacing())
+    lo = -(-MIN_TICK // spacing) * spacing
+    slot0 = pool.slot0()
+    state = univ3.PoolState(
+        sqrt_price_x96=int(slot0[0]),
+        tick=int(slot0[1]),
+        liquidity=int(pool.liquidity()),
+        fee=int(pool.fee()),
+        tick_spacing=spacing,
+        ticks={lo: int(pool.ticks(lo)[1]), -lo: int(pool.ticks(-lo)[1])},
+    )
+    answer = int(listed["tfeed"].latestAnswer())
+    return PoolVenue(state, pool.token0() == token.address, answer * unit, 10 ** (8 + 18))
+
+
+def _keeper_horizon(fund, listed, unit):
+    """The horizon as the keeper states it: the lens's plus the pools' part at COST
+    (keepers.fund.planning.horizon.combine, pool_sale_value), and the pool sale counted."""
+    from keepers.fund.planning.horizon import ChainHorizon, combine, pool_sale_value
+
+    h = horizon(fund)
+    chain_h = ChainHorizon(
+        int(h.at), int(h.cash), int(h.venues), int(h.venuesOracle), int(h.poolValue),
+        *(tuple(int(x) for x in seq)
+          for seq in (h.venuesPaid, h.asyncPaid, h.total, h.notionalLeft, h.lossRoom)),
+    )  # fmt: skip
+    depth = pool_sale_value(_pool_venue(fund, listed, unit), chain_h.pool_value, COST)
+    return combine(chain_h, depth, COST)
+
+
+def _venues_left(fund):
+    st = fund.lens.fundState(fund.controller.address)
+    pools = {fund.assets["TBILL"].address.lower()}
+    return sum(x.value for x in st.assets if x.instant and x.token.lower() not in pools)
+
+
+def _keeper_day_with_pool(fund, keeper, unit, listed, usdt, sales):
+    """A keeper's tick in the lens's order: the RWA's due requests claimed, venues sold inside
+    the notional room, the RWA's tokens filed while its window is open, then the pool-traded
+    asset sold inside the room left, at the size the keeper counts now (the fair pool, inside
+    COST) with a minOut of that cost; the queue funded. Each pool sale's (oracle value, cash)."""
+    from keepers.fund.planning.horizon import pool_sale_value
+
+    c, rwa, vault, tbill = fund.controller, fund.assets["rwa"], fund.vault, listed["rwa"]
+    c.settle(rwa, sender=keeper)
+    budget = c.moveLimits().notionalBudget
+
+    def room():
+        return budget - c.budgetUsage()[1]
+
+    sell = min(room(), _venues_left(fund))
+    if sell:
+        c.executeWaterfallLiquidation(sell, 2, sender=keeper)
+    held = c.accountedUnits(rwa)
+    if held and rwa.redemptionWindowOpen() and room():
+        tokens = min(held, room() * 10**18 // unit)
+        if tokens:
+            c.redeemAsset(rwa, tokens, 0, sender=keeper)
+    units = c.accountedUnits(tbill)
+    if units and room():
+        v = _pool_venue(fund, listed, unit)
+        value = pool_sale_value(v, min(v.oracle_value(units), room()), COST)
+        tokens = min(units, v.oracle_tokens(value))
+        if value >= unit:  # no dust leg (the keeper's minimum trade)
+            oracle = v.oracle_value(tokens)
+            before = usdt.balanceOf(vault)
+            c.redeemAsset(tbill, tokens, oracle * (10_000 - COST) // 10_000, sender=keeper)
+            sales.append((oracle, usdt.balanceOf(vault) - before))
+    vault.fulfilRedemptions(CHUNKS, sender=keeper)
+
+
+@pytest.mark.parametrize("budget_k", [None, 150], ids=["budget_loose", "budget_150k_a_day"])
+def test_exit_horizon__bank_run_with_a_pool__each_horizon_paid_pool_within_its_cost(
+    fund, vault, keeper, deployer, alice, chain, refresh_feeds, deposited, unit, frozen_clock,
+    pool_listed, usdt, budget_k,
+):  # fmt: skip
+    """The run above with a pool-traded asset: 100k of TBILL on a real Uniswap V3 pool whose
+    depth at COST binds (only part of the position sells inside it). The horizon is the
+    keeper's (the lens's plus the pools' part at COST); the keeper sells into the pool by each
+    day after the venues and the RWA, as the lens orders the budget; an arbitrageur brings the
+    pool back to the oracle between days. Each horizon is paid by its day, and no pool sale
+    cost more than COST under the oracle. A searcher pushing the pool before the read does
+    not raise the horizon."""
+    from ballast_dev.deployment.uniswap import arbitrage_to_price, swap_exact_input
+
+    c, tbill, uni = fund.controller, pool_listed["rwa"], pool_listed["uni"]
+    vault.deposit(100_000 * unit, alice, sender=alice)  # what the pool asset is bought with
+    c.purchaseAsset(tbill, 100_000 * unit, 0, sender=keeper)
+    price = (TBILL_PRICE * unit, 10**18)
+
+    def arbitrage():  # an outsider trades the pool back to the oracle
+        arbitrage_to_price(uni, tbill, usdt, 3000, price, deployer)
+
+    arbitrage()
+    _invest(fund, keeper, chain, refresh_feeds, unit)
+    arbitrage()
+    if budget_k is not None:
+        lim = c.moveLimits()
+        c.setMoveLimits(
+            (lim.lossBudget, budget_k * 1000 * unit, lim.window, lim.internalSlippageBps),
+            sender=deployer,
+        )
+    h = _keeper_horizon(fund, pool_listed, unit)
+    t0 = h.chain.at
+    held_value = h.chain.pool_value
+    assert 99_000 * unit < held_value <= 100_000 * unit  # the purchase's fill at the oracle
+    # the depth at COST binds: part of the position counts
+    assert 0 < h.pool_depth_value < held_value // 2
+    if budget_k is None:
+        assert h.pool_paid == (h.pool_depth_value * (10_000 - COST) // 10_000,) * 4
+    else:  # the venues take the first days' room; the pool counts once they are sold
+        assert h.pool_paid[:2] == (0, 0) and h.pool_paid[3] > 0
+    assert list(h.total) == sorted(h.total)
+    # a searcher buys TBILL in its pool right before the read (its price over the oracle):
+    # the keeper's horizon does not rise; the searcher's sale back (the arbitrage) follows
+    swap_exact_input(uni, usdt, tbill, 3000, 2_000_000 * unit, deployer)
+    assert _pool_venue(fund, pool_listed, unit).mid_offset_bps() > COST
+    pushed = _keeper_horizon(fund, pool_listed, unit)
+    assert pushed.pool_depth_value <= h.pool_depth_value * 1001 // 1000
+    assert all(p <= q * 1001 // 1000 for p, q in zip(pushed.total, h.total, strict=True))
+    arbitrage()
+
+    shares = vault.balanceOf(alice)
+    for _ in range(CHUNKS):
+        vault.requestRedeem(shares // CHUNKS, alice, alice, sender=alice)
+    chunk = vault.pendingRedemptions() // CHUNKS
+    paid, sales = {}, []
+    for day in range(31):
+        if day:
+            chain.pending_timestamp = t0 + day * DAY
+            chain.mine()
+            refresh_feeds()
+            arbitrage()
+        _keeper_day_with_pool(fund, keeper, unit, pool_listed, usdt, sales)
+        if day in HORIZONS:
+            paid[day] = (vault.claimableRedemptions(), vault.freeCash())
+    assert sales, "the pool asset was never sold"
+    for oracle, got in sales:  # the pool's cost stayed within the stated limit
+        assert got * 10_000 >= oracle * (10_000 - COST), (oracle, got)
+    sold = sum(o for o, _ in sales)
+    assert sold >= h.pool_depth_value * 999 // 1000  # at least what the horizon counted
+    for k, day in enumerate(HORIZONS):
+        funded, waiting = paid[day]
+        assert funded + waiting >= h.total[k], (day, funded, waiting, h.total[k])
+        assert funded + chunk >= h.total[k]
