@@ -208,8 +208,9 @@ contract FundHandler is CheatBase {
         (executor, planKeeper) = (executor_, planKeeper_);
     }
 
-    function unsignedCount() external view returns (uint256) {
-        return unsignedAt.length;
+    /// @dev The notional run through the executor unsigned, and when (the suite's spans).
+    function unsignedLog() external view returns (uint256[] memory, uint256[] memory) {
+        return (unsignedAt, unsignedNotional);
     }
 
     /* ---------------------------------------------------------------- helpers */
@@ -346,8 +347,9 @@ contract FundHandler is CheatBase {
         return _requestIds;
     }
 
-    function lossCount() external view returns (uint256) {
-        return lossAt.length;
+    /// @dev What the keeper's moves lost, and when (the suite's window-long spans).
+    function lossLog() external view returns (uint256[] memory, uint256[] memory) {
+        return (lossAt, lossAmount);
     }
 
     /* ------------------------------------------------------- holders and eve */
@@ -363,12 +365,7 @@ contract FundHandler is CheatBase {
         cash.approve(address(vault), amount);
         try vault.deposit(amount, a) returns (uint256) {
             vm.stopPrank();
-            if (mustRefuse) _fail("deposit accepted while a held asset's feed is down or the fund closing");
-            cashIn += amount;
-            if (a == eve) eveSpent += amount;
-            _checkPps(before, "share price fell on a deposit");
-            _count("deposit");
-            donatedUnseen = false;
+            _entered("deposit", a, amount, mustRefuse, before);
         } catch {
             vm.stopPrank();
             if (!mustRefuse && !vault.depositsPaused()) _fail("deposit refused with every held feed live");
@@ -386,16 +383,23 @@ contract FundHandler is CheatBase {
         cash.approve(address(vault), assets);
         try vault.mint(shares, a) returns (uint256 paid) {
             vm.stopPrank();
-            if (mustRefuse) _fail("mint accepted while a held asset's feed is down or the fund closing");
-            cashIn += paid;
-            if (a == eve) eveSpent += paid;
-            _checkPps(before, "share price fell on a mint");
-            _count("mint");
-            donatedUnseen = false;
+            _entered("mint", a, paid, mustRefuse, before);
         } catch {
             vm.stopPrank();
             if (!mustRefuse) _fail("mint refused with every held feed live");
         }
+    }
+
+    /// @dev An entry (`what`: deposit or mint) of `paid` base units by `a` went through: it had
+    /// to be refused while a held feed is down or the fund closing, and must not lower the share
+    /// price; the cash is booked in (eve's too), and the vault has seen every donation since.
+    function _entered(string memory what, address a, uint256 paid, bool mustRefuse, uint256 before) internal {
+        if (mustRefuse) _fail(string.concat(what, " accepted while a held asset's feed is down or the fund closing"));
+        cashIn += paid;
+        if (a == eve) eveSpent += paid;
+        _checkPps(before, string.concat("share price fell on a ", what));
+        _count(what);
+        donatedUnseen = false;
     }
 
     function withdraw(uint256 actorSeed, uint256 amount) external checksReferences {
