@@ -339,6 +339,12 @@ def _entry_worth_at_most_paid(m: Summary, st, pre: list, given, s, a):
     return pre + [given >= 0, st.high >= st.low], s * (fr + a + st.low + 1) <= a * (sup + s)
 
 
+def _after_exit(m: Summary, st, a, s):
+    """The state right after an exit that paid `a` from free cash and burnt `s` shares, with no
+    fee shares after it (as in one block: the round-trip rules)."""
+    return fees_off(replace(st, bal=st.bal - a), sm.supply_now(m, st) - s)
+
+
 def _redeemed_after_entry(m: Summary, st, s, a, f2):
     """What redeeming the `s` shares an entry of `a` assets made pays at the same valuation,
     `f2` fee shares minted between (the round-trip rules)."""
@@ -397,10 +403,9 @@ def withdraw_then_deposit_never_profits(m: Summary):
     st, pre = state()
     a = Int("a")
     s = sm.preview_withdraw(m, st, a)
-    fr = sm.free(m, st, st.bal)
-    after = fees_off(replace(st, bal=st.bal - a), sm.supply_now(m, st) - s)
-    again = sm.preview_deposit(m, after, a)
-    return pre + [a >= 0, a <= fr, s <= sm.supply_now(m, st), st.high >= st.low], again <= s
+    again = sm.preview_deposit(m, _after_exit(m, st, a, s), a)
+    paid_from_free = a <= sm.free(m, st, st.bal)
+    return pre + [a >= 0, paid_from_free, s <= sm.supply_now(m, st), st.high >= st.low], again <= s
 
 
 @rule(carried_by=-1)
@@ -410,10 +415,8 @@ def redeem_then_mint_never_profits(m: Summary):
     st, pre = state()
     s = Int("s")
     a = sm.preview_redeem(m, st, s)
-    fr = sm.free(m, st, st.bal)
-    after = fees_off(replace(st, bal=st.bal - a), sm.supply_now(m, st) - s)
-    cost = sm.preview_mint(m, after, s)
-    return pre + [s >= 0, a <= fr, s <= st.supply, st.high >= st.low], cost >= a
+    cost = sm.preview_mint(m, _after_exit(m, st, a, s), s)
+    return pre + [s >= 0, a <= sm.free(m, st, st.bal), s <= st.supply, st.high >= st.low], cost >= a
 
 
 @rule(carried_by=-1)
