@@ -378,8 +378,6 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         check(notional <= uint256(NOTIONAL_BUDGET_UNITS) * unit, "notional usage above budget");
     }
 
-    /// @notice The keeper key never ends up holding anything of the fund's, and the controller
-    /// keeps no idle base tokens between calls.
     /// @notice Outsiders' transfers change nothing (fourth review): the same rebalance (the
     /// keeper's or the scheduled one, forced or not) from the same state, once without and once
     /// after eve sent the controller or the vault units of a listed asset (or the controller
@@ -469,6 +467,8 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         check(bytes(handler.leftBehindCharged()).length == 0, handler.leftBehindCharged());
     }
 
+    /// @notice The keeper key never ends up holding anything of the fund's, and the controller
+    /// keeps no idle base tokens between calls.
     function invariant_keeperHoldsNothing() public view {
         check(cash.balanceOf(keeper) == 0 && vault.balanceOf(keeper) == 0, "keeper holds cash or shares");
         for (uint256 i; i < tokens.length; ++i) {

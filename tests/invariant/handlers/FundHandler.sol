@@ -709,27 +709,37 @@ contract FundHandler is CheatBase {
     /// @notice eve deposits and redeems at once: she may never get back more than she paid.
     function roundTrip(uint256 amount) external checksReferences {
         if (heldAssetDown()) return;
-        amount = bound(amount, 1, 2_000_000 * unit);
-        cash.mint(eve, amount);
-        vm.startPrank(eve);
-        cash.approve(address(vault), amount);
-        try vault.deposit(amount, eve) returns (uint256 shares) {
-            cashIn += amount;
-            eveSpent += amount;
-            uint256 max = vault.maxRedeem(eve);
-            if (shares > max) shares = max;
-            // what the deposit's accrual minted was owed before her step; her trip adds nothing
-            uint256 fees = feeRecipient == address(0) ? 0 : vault.balanceOf(feeRecipient);
-            if (shares != 0) {
-                uint256 got = vault.redeem(shares, eve, eve);
-                if (feeRecipient != address(0) && vault.balanceOf(feeRecipient) != fees) {
-                    if (bytes(feeBroken).length == 0) feeBroken = "the fee recipient gained from a round trip";
-                }
-                cashOut += got;
-                eveReceived += got;
-                if (got > amount) _fail("eve's deposit-redeem round trip paid more than it cost");
+        (bool ok, uint256 paid, uint256 shares) = _eveDeposits(amount);
+        if (!ok) return;
+        uint256 max = vault.maxRedeem(eve);
+        if (shares > max) shares = max;
+        // what the deposit's accrual minted was owed before her step; her trip adds nothing
+        uint256 fees = feeRecipient == address(0) ? 0 : vault.balanceOf(feeRecipient);
+        if (shares != 0) {
+            vm.prank(eve);
+            uint256 got = vault.redeem(shares, eve, eve);
+            if (feeRecipient != address(0) && vault.balanceOf(feeRecipient) != fees) {
+                if (bytes(feeBroken).length == 0) feeBroken = "the fee recipient gained from a round trip";
             }
-            _count("roundTrip");
+            cashOut += got;
+            eveReceived += got;
+            if (got > paid) _fail("eve's deposit-redeem round trip paid more than it cost");
+        }
+        _count("roundTrip");
+    }
+
+    /// @dev eve deposits `amount` (bounded to [1, 2M] base tokens, minted to her first) for
+    /// herself, booked as cash in and as her spending: answers whether the vault took it, what
+    /// she paid and the shares she got.
+    function _eveDeposits(uint256 amount) internal returns (bool ok, uint256 paid, uint256 shares) {
+        paid = bound(amount, 1, 2_000_000 * unit);
+        cash.mint(eve, paid);
+        vm.startPrank(eve);
+        cash.approve(address(vault), paid);
+        try vault.deposit(paid, eve) returns (uint256 s) {
+            (ok, shares) = (true, s);
+            cashIn += paid;
+            eveSpent += paid;
         } catch {}
         vm.stopPrank();
     }
@@ -1075,23 +1085,17 @@ contract FundHandler is CheatBase {
     /// at the feeds' answers, is never worth more than she paid.
     function inKindRoundTrip(uint256 amount) external {
         if (heldAssetDown()) return; // entries are refused then
-        amount = bound(amount, 1, 2_000_000 * unit);
-        cash.mint(eve, amount);
-        vm.startPrank(eve);
-        cash.approve(address(vault), amount);
-        try vault.deposit(amount, eve) returns (uint256 shares) {
-            cashIn += amount;
-            eveSpent += amount;
-            if (shares != 0) {
-                (uint256 paid, address[] memory list, uint256[] memory amounts) = vault.redeemInKind(shares, eve, eve);
-                cashOut += paid;
-                eveReceived += paid;
-                ++inKindExits;
-                if (_worth(paid, list, amounts) > amount) _inKindFail("an in-kind round trip profited");
-            }
-            _count("inKindRoundTrip");
-        } catch {}
-        vm.stopPrank();
+        (bool ok, uint256 cost, uint256 shares) = _eveDeposits(amount);
+        if (!ok) return;
+        if (shares != 0) {
+            vm.prank(eve);
+            (uint256 paid, address[] memory list, uint256[] memory amounts) = vault.redeemInKind(shares, eve, eve);
+            cashOut += paid;
+            eveReceived += paid;
+            ++inKindExits;
+            if (_worth(paid, list, amounts) > cost) _inKindFail("an in-kind round trip profited");
+        }
+        _count("inKindRoundTrip");
     }
 
     function _inKindFail(string memory what) internal {
