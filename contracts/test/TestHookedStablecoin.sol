@@ -1,30 +1,19 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {TestStablecoin} from "./TestStablecoin.sol";
 
 /// @notice A base token that calls its receiver (as an ERC-777-style or upgradeable stablecoin
 /// could): armed with a call, the next transfer to `hook` makes that call once and records
 /// whether it went through and what it answered. Open mint. Test double (fifth review: the
 /// vault's entries and exits are guarded against reentrancy from such a token).
-contract TestHookedStablecoin is ERC20 {
-    uint8 private immutable _decimals;
+contract TestHookedStablecoin is TestStablecoin {
     address public hook;
     bytes public hookData;
     bool public hookOk;
     bytes public hookReturn;
 
-    constructor(uint8 decimals_) ERC20("Hooked USD (test)", "hUSD") {
-        _decimals = decimals_;
-    }
-
-    function decimals() public view override returns (uint8) {
-        return _decimals;
-    }
-
-    function mint(address to, uint256 amount) external {
-        _mint(to, amount);
-    }
+    constructor(uint8 decimals_) TestStablecoin("Hooked USD (test)", "hUSD", decimals_) {}
 
     /// @notice The next transfer to `hook_` calls it with `data` (once).
     function arm(address hook_, bytes calldata data) external {

@@ -47,6 +47,12 @@ ROUNDS = 5
 WARMUP = 5
 
 
+def _rpc(url: str, method: str, params: list, post=requests.post) -> dict:
+    """One JSON-RPC call to the node (`post`: requests' own or a session's); its whole answer."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    return post(url, json=body, timeout=30).json()
+
+
 def _drain_pool(url: str) -> int:
     """Drop what a path left in anvil's pool and return how many: restoring a snapshot does not
     empty the pool, and a transaction left there becomes valid again on the restored chain.
@@ -55,8 +61,7 @@ def _drain_pool(url: str) -> int:
     where the pipeline rightly took it for another sender using its key and halted."""
 
     def rpc(method: str) -> object:
-        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": []}
-        return requests.post(url, json=body, timeout=30).json()["result"]
+        return _rpc(url, method, [])["result"]
 
     status = rpc("txpool_status")
     assert isinstance(status, dict)
@@ -69,12 +74,7 @@ def _drain_pool(url: str) -> int:
 def _wait_receipt(url: str, tx_hash: str, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        r = requests.post(
-            url,
-            json={"jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionReceipt",
-                  "params": [tx_hash]},
-            timeout=30,
-        ).json()  # fmt: skip
+        r = _rpc(url, "eth_getTransactionReceipt", [tx_hash])
         if r.get("result"):
             assert int(r["result"]["status"], 16) == 1, r
             return
@@ -134,13 +134,7 @@ def test_pipeline_bench__rotated_rounds_same_chain__vs_ape_and_the_nodes_floors(
         t0 = time.perf_counter()
         last = None
         for tx in txs:
-            r = session.post(
-                url,
-                json={"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction",
-                      "params": [tx]},
-                timeout=30,
-            ).json()  # fmt: skip
-            last = r["result"]
+            last = _rpc(url, "eth_sendRawTransaction", [tx], post=session.post)["result"]
         _wait_receipt(url, str(last))
         return time.perf_counter() - t0
 

@@ -39,12 +39,26 @@ abstract contract ERC4626Props is CheatBase {
     address internal eve = address(0xE5E); // holds nothing, approved for nothing unless said
     address internal feeRecipient = address(0xFEE);
 
-    function _decimals() internal pure virtual returns (uint8);
+    /// @dev The instance: the base token's decimals, both fees at their caps or off, and the
+    /// invested valuation (the priced instance) or none.
+    uint8 private immutable _dec;
+    bool private immutable _fees;
+    bool private immutable _pricedOn;
 
-    function _feesOn() internal pure virtual returns (bool);
+    constructor(uint8 decimals_, bool feesOn_, bool priced_) {
+        (_dec, _fees, _pricedOn) = (decimals_, feesOn_, priced_);
+    }
 
-    function _priced() internal pure virtual returns (bool) {
-        return false;
+    function _decimals() internal view returns (uint8) {
+        return _dec;
+    }
+
+    function _feesOn() internal view returns (bool) {
+        return _fees;
+    }
+
+    function _priced() internal view returns (bool) {
+        return _pricedOn;
     }
 
     /// @dev The fuzzed world a property is checked in (see the contract's notice).
@@ -81,12 +95,12 @@ abstract contract ERC4626Props is CheatBase {
 
     /// @dev Assets, log-uniform from 0 to 10^12 whole tokens: the low byte picks the magnitude,
     /// so dust, single units and whole-fund sizes are all drawn.
-    function _amount(uint256 x) internal pure returns (uint256) {
+    function _amount(uint256 x) internal view returns (uint256) {
         return bound(x >> 8, 0, 10 ** bound(x & 0xff, 0, 12 + _decimals()));
     }
 
     /// @dev Shares, log-uniform likewise (a share is 10^-6 of a base unit at the first price).
-    function _shareAmount(uint256 x) internal pure returns (uint256) {
+    function _shareAmount(uint256 x) internal view returns (uint256) {
         return bound(x >> 8, 0, 10 ** bound(x & 0xff, 0, 18 + _decimals()));
     }
 
@@ -251,15 +265,7 @@ abstract contract ERC4626Props is CheatBase {
         uint256 a = _amount(x);
         _fund(carol, a);
         uint256 preview = vault.previewDeposit(a);
-        if (vault.maxDeposit(carol) < a || _downFeed()) {
-            _check(_downFeed(), "maxDeposit below an amount with entries open");
-            _eq(vault.maxDeposit(carol), 0, "maxDeposit with entries closed");
-            vm.prank(carol);
-            try vault.deposit(a, carol) {
-                revert("deposit above maxDeposit succeeded");
-            } catch {}
-            return;
-        }
+        if (_entryClosed(false, a)) return;
         (uint256 vaultBefore, uint256 sharesBefore) = (token.balanceOf(address(vault)), vault.balanceOf(bob));
         vm.recordLogs();
         vm.prank(carol);
@@ -283,15 +289,7 @@ abstract contract ERC4626Props is CheatBase {
         uint256 s = _shareAmount(y);
         uint256 preview = vault.previewMint(s);
         _fund(carol, preview);
-        if (vault.maxMint(carol) < s || _downFeed()) {
-            _check(_downFeed(), "maxMint below an amount with entries open");
-            _eq(vault.maxMint(carol), 0, "maxMint with entries closed");
-            vm.prank(carol);
-            try vault.mint(s, carol) {
-                revert("mint above maxMint succeeded");
-            } catch {}
-            return;
-        }
+        if (_entryClosed(true, s)) return;
         uint256 vaultBefore = token.balanceOf(address(vault));
         vm.recordLogs();
         vm.prank(carol);
@@ -303,6 +301,24 @@ abstract contract ERC4626Props is CheatBase {
         (, bytes memory data) = _vaultEvent(IERC4626.Deposit.selector);
         (uint256 ea, uint256 es) = abi.decode(data, (uint256, uint256));
         _check(ea == assets && es == s, "Deposit's assets/shares");
+    }
+
+    /// @dev carol's deposit of `x` assets (or mint of `x` shares) above its max*: only while
+    /// entries are closed (a feed down), where max* is 0 and the call reverts. Answers whether
+    /// entries were closed (the property then ends).
+    function _entryClosed(bool mint_, uint256 x) internal returns (bool) {
+        uint256 max = mint_ ? vault.maxMint(carol) : vault.maxDeposit(carol);
+        if (max >= x && !_downFeed()) return false;
+        string memory name = mint_ ? "mint" : "deposit";
+        string memory maxName = mint_ ? "maxMint" : "maxDeposit";
+        _check(_downFeed(), string.concat(maxName, " below an amount with entries open"));
+        _eq(max, 0, string.concat(maxName, " with entries closed"));
+        vm.prank(carol);
+        (bool ok,) = address(vault).call(
+            mint_ ? abi.encodeCall(IERC4626.mint, (x, carol)) : abi.encodeCall(IERC4626.deposit, (x, carol))
+        );
+        _check(!ok, string.concat(name, " above ", maxName, " succeeded"));
+        return true;
     }
 
     /// @notice deposit/mint MUST revert if all of the assets cannot be taken: a caller one unit
@@ -333,29 +349,46 @@ abstract contract ERC4626Props is CheatBase {
     /// spender with allowance over the owner's shares (spending it), and for nobody else.
     function testFuzz_withdraw(World memory w, uint256 x, bool bySpender) public {
         _world(w);
-        uint256 a = bound(_amount(x), 0, vault.maxWithdraw(alice));
-        uint256 preview = vault.previewWithdraw(a);
+        _checkExit(false, bound(_amount(x), 0, vault.maxWithdraw(alice)), bySpender);
+    }
+
+    /// @notice redeem: burns exactly `shares` from the owner and sends previewRedeem's assets
+    /// (no fewer; here exactly) to the receiver, emits Withdraw; owner or spender only.
+    function testFuzz_redeem(World memory w, uint256 y, bool bySpender) public {
+        _world(w);
+        _checkExit(true, bound(_shareAmount(y), 0, vault.maxRedeem(alice)), bySpender);
+    }
+
+    /// @dev The exit clauses withdraw (`x` in assets) and redeem (`x` in shares) share: alice's
+    /// exit to carol, by alice or by eve as her spender; eve without allowance gets nothing, the
+    /// call equals its preview (which it may never beat: no more shares burned, no fewer assets
+    /// paid), burns and pays what it says, spends the allowance and emits Withdraw once.
+    function _checkExit(bool redeem_, uint256 x, bool bySpender) internal {
+        string memory name = redeem_ ? "redeem" : "withdraw";
+        uint256 preview = redeem_ ? vault.previewRedeem(x) : vault.previewWithdraw(x);
+        (uint256 burns, uint256 pays) = redeem_ ? (x, preview) : (preview, x);
+        bytes memory byEve = redeem_ ? abi.encodeCall(IERC4626.redeem, (x, eve, alice)) : abi.encodeCall(IERC4626.withdraw, (x, eve, alice));
         address caller = bySpender ? eve : alice;
-        if (preview != 0) {
+        if (burns != 0) {
             // eve with no allowance cannot take alice's assets
             vm.prank(eve);
-            try vault.withdraw(a, eve, alice) {
-                revert("withdraw without allowance succeeded");
-            } catch {}
+            (bool ok,) = address(vault).call(byEve);
+            _check(!ok, string.concat(name, " without allowance succeeded"));
         }
         if (bySpender) {
             vm.prank(alice);
-            vault.approve(eve, preview);
+            vault.approve(eve, burns);
         }
         uint256 sharesBefore = vault.balanceOf(alice);
         vm.recordLogs();
         vm.prank(caller);
-        uint256 shares = vault.withdraw(a, carol, alice);
-        _le(shares, preview, "withdraw burned more than previewWithdraw");
-        _eq(shares, preview, "previewWithdraw is not withdraw in the same block");
-        _eq(sharesBefore - vault.balanceOf(alice), shares, "withdraw burned other than the shares returned");
-        _eq(token.balanceOf(carol), a, "withdraw's receiver got other than assets");
-        if (bySpender) _eq(vault.allowance(alice, eve), 0, "withdraw did not spend the allowance");
+        uint256 out = redeem_ ? vault.redeem(x, carol, alice) : vault.withdraw(x, carol, alice);
+        if (redeem_) _le(preview, out, "redeem gave less than previewRedeem");
+        else _le(out, preview, "withdraw burned more than previewWithdraw");
+        _eq(out, preview, string.concat(redeem_ ? "previewRedeem" : "previewWithdraw", " is not ", name, " in the same block"));
+        _eq(sharesBefore - vault.balanceOf(alice), burns, string.concat(name, " burned other than its shares"));
+        _eq(token.balanceOf(carol), pays, string.concat(name, "'s receiver got other than its assets"));
+        if (bySpender) _eq(vault.allowance(alice, eve), 0, string.concat(name, " did not spend the allowance"));
         (bytes32[] memory topics, bytes memory data) = _vaultEvent(IERC4626.Withdraw.selector);
         (uint256 ea, uint256 es) = abi.decode(data, (uint256, uint256));
         _check(
@@ -363,38 +396,7 @@ abstract contract ERC4626Props is CheatBase {
                 && topics[3] == bytes32(uint256(uint160(alice))),
             "Withdraw's sender/receiver/owner"
         );
-        _check(ea == a && es == shares, "Withdraw's assets/shares");
-    }
-
-    /// @notice redeem: burns exactly `shares` from the owner and sends previewRedeem's assets
-    /// (no fewer; here exactly) to the receiver, emits Withdraw; owner or spender only.
-    function testFuzz_redeem(World memory w, uint256 y, bool bySpender) public {
-        _world(w);
-        uint256 s = bound(_shareAmount(y), 0, vault.maxRedeem(alice));
-        uint256 preview = vault.previewRedeem(s);
-        address caller = bySpender ? eve : alice;
-        if (s != 0) {
-            vm.prank(eve);
-            try vault.redeem(s, eve, alice) {
-                revert("redeem without allowance succeeded");
-            } catch {}
-        }
-        if (bySpender) {
-            vm.prank(alice);
-            vault.approve(eve, s);
-        }
-        uint256 sharesBefore = vault.balanceOf(alice);
-        vm.recordLogs();
-        vm.prank(caller);
-        uint256 assets = vault.redeem(s, carol, alice);
-        _le(preview, assets, "redeem gave less than previewRedeem");
-        _eq(assets, preview, "previewRedeem is not redeem in the same block");
-        _eq(sharesBefore - vault.balanceOf(alice), s, "redeem burned other than shares");
-        _eq(token.balanceOf(carol), assets, "redeem's receiver got other than the assets returned");
-        if (bySpender) _eq(vault.allowance(alice, eve), 0, "redeem did not spend the allowance");
-        (, bytes memory data) = _vaultEvent(IERC4626.Withdraw.selector);
-        (uint256 ea, uint256 es) = abi.decode(data, (uint256, uint256));
-        _check(ea == assets && es == s, "Withdraw's assets/shares");
+        _check(ea == pays && es == burns, "Withdraw's assets/shares");
     }
 
     /* max* */
@@ -576,51 +578,15 @@ abstract contract ERC4626Props is CheatBase {
 }
 
 /// forge-config: default.fuzz.runs = 64
-contract ERC4626Props6 is ERC4626Props {
-    function _decimals() internal pure override returns (uint8) {
-        return 6;
-    }
-
-    function _feesOn() internal pure override returns (bool) {
-        return false;
-    }
-}
+contract ERC4626Props6 is ERC4626Props(6, false, false) {}
 
 /// forge-config: default.fuzz.runs = 64
-contract ERC4626Props6FeesOn is ERC4626Props {
-    function _decimals() internal pure override returns (uint8) {
-        return 6;
-    }
-
-    function _feesOn() internal pure override returns (bool) {
-        return true;
-    }
-}
+contract ERC4626Props6FeesOn is ERC4626Props(6, true, false) {}
 
 /// forge-config: default.fuzz.runs = 64
-contract ERC4626Props18FeesOn is ERC4626Props {
-    function _decimals() internal pure override returns (uint8) {
-        return 18;
-    }
-
-    function _feesOn() internal pure override returns (bool) {
-        return true;
-    }
-}
+contract ERC4626Props18FeesOn is ERC4626Props(18, true, false) {}
 
 /// @notice Invested positions (the valuation double): entries at the higher valuation, exits
 /// at the lower, a feed down in one run of four, and the performance fee earned by a rise.
 /// forge-config: default.fuzz.runs = 64
-contract ERC4626Props6PricedFeesOn is ERC4626Props {
-    function _decimals() internal pure override returns (uint8) {
-        return 6;
-    }
-
-    function _feesOn() internal pure override returns (bool) {
-        return true;
-    }
-
-    function _priced() internal pure override returns (bool) {
-        return true;
-    }
-}
+contract ERC4626Props6PricedFeesOn is ERC4626Props(6, true, true) {}

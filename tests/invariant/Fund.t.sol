@@ -60,11 +60,22 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     address internal planKeeper = address(0xBEEF2);
     uint256 internal unit;
 
-    function _decimals() internal pure virtual returns (uint8);
+    uint8 private immutable _dec;
+    /// @dev Issue 54: both fees on at their caps (the 18-decimal suites), or off (the 6-decimal
+    /// ones, the default path).
+    bool private immutable _fees;
 
-    /// @dev Issue 54: both fees on at their caps (the 18-decimal suite), or off (the 6-decimal
-    /// one, the default path).
-    function _feesOn() internal pure virtual returns (bool);
+    constructor(uint8 decimals_, bool feesOn_) {
+        (_dec, _fees) = (decimals_, feesOn_);
+    }
+
+    function _decimals() internal view returns (uint8) {
+        return _dec;
+    }
+
+    function _feesOn() internal view returns (bool) {
+        return _fees;
+    }
 
     /// @dev SEC5-03: the top-3 and per-asset concentration bounds (90% and 40% here; the
     /// project's defaults, 60% and 25%, in FundInvariantsDefaultLimits, where the fund cannot
@@ -345,33 +356,19 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         (uint256 budget,, uint256 used) = handler.executor().unapprovedBudget();
         check(budget == 2 * PLAN_THRESHOLD_UNITS * unit, "unexpected unapproved total");
         check(used <= budget, "executor's unapproved usage above its total");
-        uint256 n = handler.unsignedCount();
-        for (uint256 i; i < n; ++i) {
-            uint256 start = handler.unsignedAt(i);
-            uint256 sum;
-            for (uint256 j; j < n; ++j) {
-                uint256 t = handler.unsignedAt(j);
-                if (t >= start && t < start + 1 days) sum += handler.unsignedNotional(j);
-            }
-            check(sum <= 2 * budget, "unsigned notional above twice the window total in a day");
-        }
+        (uint256[] memory at, uint256[] memory notional) = handler.unsignedLog();
+        check(mostInSpan(at, notional, 1 days, 0) <= 2 * budget, "unsigned notional above twice the window total in a day");
     }
 
     /// @notice The compromised keeper's loss, measured here at unchanged prices, never passes
     /// the budget in any window-long span: at most twice the per-window budget (leaky bucket),
     /// plus a wei of rounding per position a move touches.
     function invariant_keeperLossWithinWindowBudget() public view {
-        uint256 n = handler.lossCount();
-        uint256 bound2 = 2 * uint256(LOSS_BUDGET_UNITS) * unit;
-        for (uint256 i; i < n; ++i) {
-            uint256 start = handler.lossAt(i);
-            uint256 sum;
-            for (uint256 j; j < n; ++j) {
-                uint256 t = handler.lossAt(j);
-                if (t >= start && t < start + WINDOW) sum += handler.lossAmount(j) > 10 ? handler.lossAmount(j) - 10 : 0;
-            }
-            check(sum <= bound2, "keeper loss above twice the window budget in a window-long span");
-        }
+        (uint256[] memory at, uint256[] memory lost) = handler.lossLog();
+        check(
+            mostInSpan(at, lost, WINDOW, 10) <= 2 * uint256(LOSS_BUDGET_UNITS) * unit,
+            "keeper loss above twice the window budget in a window-long span"
+        );
     }
 
     /// @notice The controller's own books never show a bucket above its budget.
@@ -381,8 +378,6 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         check(notional <= uint256(NOTIONAL_BUDGET_UNITS) * unit, "notional usage above budget");
     }
 
-    /// @notice The keeper key never ends up holding anything of the fund's, and the controller
-    /// keeps no idle base tokens between calls.
     /// @notice Outsiders' transfers change nothing (fourth review): the same rebalance (the
     /// keeper's or the scheduled one, forced or not) from the same state, once without and once
     /// after eve sent the controller or the vault units of a listed asset (or the controller
@@ -472,6 +467,8 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         check(bytes(handler.leftBehindCharged()).length == 0, handler.leftBehindCharged());
     }
 
+    /// @notice The keeper key never ends up holding anything of the fund's, and the controller
+    /// keeps no idle base tokens between calls.
     function invariant_keeperHoldsNothing() public view {
         check(cash.balanceOf(keeper) == 0 && vault.balanceOf(keeper) == 0, "keeper holds cash or shares");
         for (uint256 i; i < tokens.length; ++i) {
@@ -495,37 +492,13 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     }
 }
 
-contract FundInvariants6 is FundInvariants {
-    function _decimals() internal pure override returns (uint8) {
-        return 6;
-    }
+contract FundInvariants6 is FundInvariants(6, false) {}
 
-    function _feesOn() internal pure override returns (bool) {
-        return false;
-    }
-}
-
-contract FundInvariants18 is FundInvariants {
-    function _decimals() internal pure override returns (uint8) {
-        return 18;
-    }
-
-    function _feesOn() internal pure override returns (bool) {
-        return true;
-    }
-}
+contract FundInvariants18 is FundInvariants(18, true) {}
 
 /// @dev SEC5-03: the project's default concentration limits (RiskSpec, add_asset: top-3 60%,
 /// 25% an asset), 6 decimals, fees off; eve fills and drains crA's cap between any two calls.
-contract FundInvariantsDefaultLimits is FundInvariants {
-    function _decimals() internal pure override returns (uint8) {
-        return 6;
-    }
-
-    function _feesOn() internal pure override returns (bool) {
-        return false;
-    }
-
+contract FundInvariantsDefaultLimits is FundInvariants(6, false) {
     function _top3Bps() internal pure override returns (uint16) {
         return 6000;
     }
@@ -540,15 +513,7 @@ contract FundInvariantsDefaultLimits is FundInvariants {
 /// handler's windDown sells through the keeper and has eve close once what is left is cash
 /// (a run that calls it closes at its first call, checked by a probe invariant while this was
 /// written); every other action goes on against the closing and the closed fund.
-contract FundInvariantsWindDown is FundInvariants {
-    function _decimals() internal pure override returns (uint8) {
-        return 18;
-    }
-
-    function _feesOn() internal pure override returns (bool) {
-        return true;
-    }
-
+contract FundInvariantsWindDown is FundInvariants(18, true) {
     function _afterSetUp() internal override {
         handler.setCloser(address(this));
         // the closing starts at once in every run (each windDown call may then close), so the

@@ -74,17 +74,11 @@ abstract contract PortfolioInvariants is InvariantBase {
     /// @notice What the keeper's moves lose (measured here at the feeds' prices) never passes
     /// twice the per-window budget in any window-long span (tumbling windows).
     function invariant_keeperLossWithinWindowBudget() public view {
-        uint256 n = handler.lossCount();
-        uint256 cap = 2 * uint256(LOSS_BUDGET_UNITS) * q;
-        for (uint256 i; i < n; ++i) {
-            uint256 start = handler.lossAt(i);
-            uint256 sum;
-            for (uint256 j; j < n; ++j) {
-                uint256 t = handler.lossAt(j);
-                if (t >= start && t < start + PERIOD) sum += handler.lossAmount(j);
-            }
-            check(sum <= cap + n, "keeper loss above twice the window budget in a window-long span");
-        }
+        (uint256[] memory at, uint256[] memory lost) = handler.lossLog();
+        check(
+            mostInSpan(at, lost, PERIOD, 0) <= 2 * uint256(LOSS_BUDGET_UNITS) * q + at.length,
+            "keeper loss above twice the window budget in a window-long span"
+        );
     }
 
     /// @notice The contract's own window books never pass the budgets.

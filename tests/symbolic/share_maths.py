@@ -329,6 +329,29 @@ def convert_to_shares_rounds_down(m: Summary):
     return pre + [a >= 0], s * (sm.free(m, st, st.bal) + st.low + 1) <= a * sup
 
 
+def _entry_worth_at_most_paid(m: Summary, st, pre: list, given, s, a):
+    """The post-fee price rules' premises and goal: right after an entry that took `a` assets
+    for `s` shares (`given`, the one the entrant chose, non-negative), at the exit price with
+    every fee share counted, the shares are worth at most `a`. Premise: high >= low (the last
+    one)."""
+    sup = sm.supply_now(m, st) + sm.OFFSET
+    fr = sm.free(m, st, st.bal)
+    return pre + [given >= 0, st.high >= st.low], s * (fr + a + st.low + 1) <= a * (sup + s)
+
+
+def _after_exit(m: Summary, st, a, s):
+    """The state right after an exit that paid `a` from free cash and burnt `s` shares, with no
+    fee shares after it (as in one block: the round-trip rules)."""
+    return fees_off(replace(st, bal=st.bal - a), sm.supply_now(m, st) - s)
+
+
+def _redeemed_after_entry(m: Summary, st, s, a, f2):
+    """What redeeming the `s` shares an entry of `a` assets made pays at the same valuation,
+    `f2` fee shares minted between (the round-trip rules)."""
+    after = fees_off(replace(st, bal=st.bal + a), sm.supply_now(m, st) + s + f2)
+    return sm.preview_redeem(m, after, s)
+
+
 @rule(carried_by=-1)
 def entrant_never_below_post_fee_price(m: Summary):
     """Fees never make shares cheaper for an entrant: right after a deposit, at the exit price
@@ -338,10 +361,7 @@ def entrant_never_below_post_fee_price(m: Summary):
     the holders' loss, priced in before the entry.) Premise: high >= low (the last one)."""
     st, pre = state()
     a = Int("a")
-    s = sm.preview_deposit(m, st, a)
-    sup = sm.supply_now(m, st) + sm.OFFSET
-    fr = sm.free(m, st, st.bal)
-    return pre + [a >= 0, st.high >= st.low], s * (fr + a + st.low + 1) <= a * (sup + s)
+    return _entry_worth_at_most_paid(m, st, pre, a, sm.preview_deposit(m, st, a), a)
 
 
 @rule(carried_by=-1)
@@ -350,10 +370,7 @@ def minter_never_below_post_fee_price(m: Summary):
     Premise: high >= low (the last one)."""
     st, pre = state()
     s = Int("s")
-    a = sm.preview_mint(m, st, s)
-    sup = sm.supply_now(m, st) + sm.OFFSET
-    fr = sm.free(m, st, st.bal)
-    return pre + [s >= 0, st.high >= st.low], s * (fr + a + st.low + 1) <= a * (sup + s)
+    return _entry_worth_at_most_paid(m, st, pre, s, s, sm.preview_mint(m, st, s))
 
 
 @rule(carried_by=-1)
@@ -363,9 +380,7 @@ def deposit_then_redeem_never_profits(m: Summary):
     Premise: high >= low (the last one)."""
     st, pre = state()
     a, f2 = Int("a"), Int("f2")
-    s = sm.preview_deposit(m, st, a)
-    after = fees_off(replace(st, bal=st.bal + a), sm.supply_now(m, st) + s + f2)
-    back = sm.preview_redeem(m, after, s)
+    back = _redeemed_after_entry(m, st, sm.preview_deposit(m, st, a), a, f2)
     return pre + [a >= 0, f2 >= 0, st.high >= st.low], back <= a
 
 
@@ -376,9 +391,7 @@ def mint_then_redeem_never_profits(m: Summary):
     st, pre = state()
     s, f2 = Int("s"), Int("f2")
     a = sm.preview_mint(m, st, s)
-    after = fees_off(replace(st, bal=st.bal + a), sm.supply_now(m, st) + s + f2)
-    back = sm.preview_redeem(m, after, s)
-    return pre + [s >= 0, f2 >= 0, st.high >= st.low], back <= a
+    return pre + [s >= 0, f2 >= 0, st.high >= st.low], _redeemed_after_entry(m, st, s, a, f2) <= a
 
 
 @rule(carried_by=-1)
@@ -390,10 +403,9 @@ def withdraw_then_deposit_never_profits(m: Summary):
     st, pre = state()
     a = Int("a")
     s = sm.preview_withdraw(m, st, a)
-    fr = sm.free(m, st, st.bal)
-    after = fees_off(replace(st, bal=st.bal - a), sm.supply_now(m, st) - s)
-    again = sm.preview_deposit(m, after, a)
-    return pre + [a >= 0, a <= fr, s <= sm.supply_now(m, st), st.high >= st.low], again <= s
+    again = sm.preview_deposit(m, _after_exit(m, st, a, s), a)
+    paid_from_free = a <= sm.free(m, st, st.bal)
+    return pre + [a >= 0, paid_from_free, s <= sm.supply_now(m, st), st.high >= st.low], again <= s
 
 
 @rule(carried_by=-1)
@@ -403,10 +415,8 @@ def redeem_then_mint_never_profits(m: Summary):
     st, pre = state()
     s = Int("s")
     a = sm.preview_redeem(m, st, s)
-    fr = sm.free(m, st, st.bal)
-    after = fees_off(replace(st, bal=st.bal - a), sm.supply_now(m, st) - s)
-    cost = sm.preview_mint(m, after, s)
-    return pre + [s >= 0, a <= fr, s <= st.supply, st.high >= st.low], cost >= a
+    cost = sm.preview_mint(m, _after_exit(m, st, a, s), s)
+    return pre + [s >= 0, a <= sm.free(m, st, st.bal), s <= st.supply, st.high >= st.low], cost >= a
 
 
 @rule(carried_by=-1)

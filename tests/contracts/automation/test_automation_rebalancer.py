@@ -112,6 +112,27 @@ def test_run__failed__retry_booked_after_a_24th_of_the_interval__then_the_cadenc
     assert rebalancer.bookedRun()[1] == retry_ts + INTERVAL
 
 
+def _fail_for_three_intervals(
+    chain, scheduler, rebalancer, position, keeper, funder, mode, reason=None
+):
+    """The position fails every run in TestPosition mode `mode` while the booked runs are
+    executed for three intervals: every run fails (with the error `reason`, when given) and the
+    funder pays one booking per run. Answers each run's delay to the retry it booked."""
+    position.setMode(mode, sender=keeper)
+    start = now(chain)
+    before = funder.balance
+    delays = []
+    while now(chain) < start + 3 * INTERVAL:
+        tx = run_booked(scheduler, rebalancer, keeper, chain)
+        failed = events(tx, "RebalanceFailed")
+        assert failed
+        if reason is not None:
+            assert failed[0].reason[:4] == selector(reason)
+        delays.append(rebalancer.bookedRun()[1] - tx.timestamp)
+    assert before - funder.balance == len(delays) * RUN_FEE  # one booking per run
+    return delays
+
+
 def test_run__failing_every_time__retries_back_off_to_the_interval__a_working_run_resets(
     chain, rebalancer, scheduler, position, keeper, funder
 ):
@@ -121,16 +142,10 @@ def test_run__failing_every_time__retries_back_off_to_the_interval__a_working_ru
     intervals of failure that is 7 runs, where one retry per interval / 24 made 72; the first
     run that works resets the back-off, and the next failure is retried after interval / 24."""
     step = INTERVAL // 24
-    position.setMode(1, sender=keeper)  # Revert
-    start = now(chain)
-    before = funder.balance
-    delays = []
-    while now(chain) < start + 3 * INTERVAL:
-        tx = run_booked(scheduler, rebalancer, keeper, chain)
-        assert events(tx, "RebalanceFailed")
-        delays.append(rebalancer.bookedRun()[1] - tx.timestamp)
+    delays = _fail_for_three_intervals(
+        chain, scheduler, rebalancer, position, keeper, funder, 1
+    )  # Revert
     assert delays == [step, 2 * step, 4 * step, 8 * step, 16 * step, INTERVAL, INTERVAL]
-    assert before - funder.balance == len(delays) * RUN_FEE  # one booking per run
 
     position.setMode(0, sender=keeper)
     tx = run_booked(scheduler, rebalancer, keeper, chain)
@@ -176,16 +191,10 @@ def test_retry_rule__untrusted_target_reverting_rebalance_held__backs_off(
     RebalanceHeld backs off like any failure, 7 runs over three intervals instead of 72."""
     assert not rebalancer.trustedTarget()
     step = INTERVAL // 24
-    position.setMode(4, sender=keeper)  # Held
-    start = now(chain)
-    before = funder.balance
-    delays = []
-    while now(chain) < start + 3 * INTERVAL:
-        tx = run_booked(scheduler, rebalancer, keeper, chain)
-        assert events(tx, "RebalanceFailed")[0].reason[:4] == selector("RebalanceHeld()")
-        delays.append(rebalancer.bookedRun()[1] - tx.timestamp)
+    delays = _fail_for_three_intervals(
+        chain, scheduler, rebalancer, position, keeper, funder, 4, reason="RebalanceHeld()"
+    )
     assert delays == [step, 2 * step, 4 * step, 8 * step, 16 * step, INTERVAL, INTERVAL]
-    assert before - funder.balance == len(delays) * RUN_FEE
 
 
 def test_retry_rule__moved_off_target__trusted_retries_soon_untrusted_waits_the_interval(

@@ -13,16 +13,12 @@ Actors: `attacker` (eve) holds no role; `keeper`, `guardian` and the deployer ar
 
 from __future__ import annotations
 
-import ape
 from eth_utils import keccak
 
+from tests.support.fund_checks import assert_every_rebalance_refused_while_feed_down
+from tests.support.fund_checks import holdings as _holdings
+
 DAY = 86_400
-
-
-def _holdings(fund, controller, usdt, vault):
-    return {sym: int(tok.balanceOf(controller)) for sym, tok in fund.assets.items()} | {
-        "cash": int(usdt.balanceOf(vault))
-    }
 
 
 def _speck_of_a_stale_asset(project, fund, controller, usdt, deployer, attacker, create_feed,
@@ -115,12 +111,9 @@ def test_rebalance__held_feed_down__refused_so_the_rebalancer_retries_soon(
     vault.deposit(2_000_000 * unit, alice, sender=alice)
     fund.feeds["crA"].updateAnswer(0, sender=deployer)
     controller.grantRole(controller.REBALANCER_ROLE(), attacker, sender=deployer)
-    before = _holdings(fund, controller, usdt, vault)
-    for who in (attacker, keeper):
-        for force in (False, True):
-            with ape.reverts(controller.MarkWhileFeedDown):
-                controller.rebalance(force, sender=who)
-    assert _holdings(fund, controller, usdt, vault) == before
+    assert_every_rebalance_refused_while_feed_down(
+        fund, controller, usdt, vault, (attacker, keeper)
+    )
 
 
 def test_due_run__timed_into_a_held_feeds_outage__rebalancer_retries_within_the_hour(

@@ -10,13 +10,7 @@ outage. Now the controller moves nothing while a held feed is down: the run is r
 and backs off while the outage lasts (fourth review: returning (false, false) let an executor
 who timed the run into a brief staleness push the fund's next run a whole interval away)."""
 
-import ape
-
-
-def holdings(fund, controller, usdt, vault):
-    return {sym: int(tok.balanceOf(controller)) for sym, tok in fund.assets.items()} | {
-        "cash": int(usdt.balanceOf(vault))
-    }
+from tests.support.fund_checks import assert_every_rebalance_refused_while_feed_down, holdings
 
 
 def test_rebalance__held_feed_down__moves_nothing__keeper_or_outsider__feed_back_moves_again(
@@ -29,12 +23,9 @@ def test_rebalance__held_feed_down__moves_nothing__keeper_or_outsider__feed_back
     assert controller.pricingValues()[2]  # feedDown
     # an outsider who executes the fund's due run (the Rebalancer holds REBALANCER_ROLE)
     controller.grantRole(controller.REBALANCER_ROLE(), attacker, sender=deployer)
-    before = holdings(fund, controller, usdt, vault)
-    for who in (attacker, keeper):
-        for force in (False, True):
-            with ape.reverts(controller.MarkWhileFeedDown):
-                controller.rebalance(force, sender=who)
-            assert holdings(fund, controller, usdt, vault) == before
+    before = assert_every_rebalance_refused_while_feed_down(
+        fund, controller, usdt, vault, (attacker, keeper)
+    )
     fund.feeds["crA"].updateAnswer(answer, sender=deployer)  # the feed is back
     tx = controller.rebalance(False, sender=attacker)
     moved, _ = tx.return_value

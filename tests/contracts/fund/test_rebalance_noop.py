@@ -251,18 +251,24 @@ def test_set_tiers__drops_the_flag_until_the_next_mark(
     assert controller.cashInBand() is True
 
 
-def test_request_redeem__queue_total_past_uint96__refused_naming_the_total(
-    vault, alice, bob, usdt, deployer
-):
-    """The queue's reserves share a slot with the cash band as uint96 (7.9e28 base units): a
-    request that would take the pending total past it is refused with SafeCast's error naming
-    the bits and the total, and nothing is queued."""
+def _two_holders_past_half_uint96(vault, alice, bob, usdt, deployer):
+    """Alice and bob each deposit 2^95 + 2^90 base units (together past the queue's uint96
+    slot) and alice requests to redeem all her shares."""
     big = 2**95 + 2**90
     for who in (alice, bob):
         usdt.mint(who, big, sender=deployer)
         usdt.approve(vault, 2**256 - 1, sender=who)
         vault.deposit(big, who, sender=who)
     vault.requestRedeem(vault.balanceOf(alice), alice, alice, sender=alice)
+
+
+def test_request_redeem__queue_total_past_uint96__refused_naming_the_total(
+    vault, alice, bob, usdt, deployer
+):
+    """The queue's reserves share a slot with the cash band as uint96 (7.9e28 base units): a
+    request that would take the pending total past it is refused with SafeCast's error naming
+    the bits and the total, and nothing is queued."""
+    _two_holders_past_half_uint96(vault, alice, bob, usdt, deployer)
     pending = vault.pendingRedemptions()
     count = vault.redeemRequestCount()
     with ape.reverts(vault.SafeCastOverflowedUintDowncast, bits=96):
@@ -277,12 +283,7 @@ def test_request_redeem__claimable_and_queue_past_uint96__refused_at_request_not
     uint96 too, and fulfilment adds each request's payout to it. A request whose payout would
     take the unclaimed plus the queue past the slot was accepted and left a fulfilment that
     could only revert; now the request itself is refused, naming the total."""
-    big = 2**95 + 2**90
-    for who in (alice, bob):
-        usdt.mint(who, big, sender=deployer)
-        usdt.approve(vault, 2**256 - 1, sender=who)
-        vault.deposit(big, who, sender=who)
-    vault.requestRedeem(vault.balanceOf(alice), alice, alice, sender=alice)
+    _two_holders_past_half_uint96(vault, alice, bob, usdt, deployer)
     vault.fulfilRedemptions(10, sender=keeper)
     assert vault.claimableRedemptions() > 2**95 and vault.pendingRedemptions() == 0
     count = vault.redeemRequestCount()

@@ -10,6 +10,7 @@ from eth_utils import keccak
 
 from ballast_dev.deployment.fund import add_asset
 from ballast_dev.deployment.uniswap import deploy_uniswap
+from tests.support.fund_checks import revoke_every_key
 from tests.support.pool_funds import list_pool_token
 
 # with fees on, a call's fees follow the seconds since the last accrual: the node's clock
@@ -125,17 +126,8 @@ def test_redeemInKind__feeds_down_every_pause_on_nobody_else__pays_and_priced_ex
     controller.pause(sender=guardian)
     vault.setWithdrawalsPaused(True, sender=guardian)
     vault.setDepositsPaused(True, sender=guardian)
-    # every key gone: the keeper's, the admin's and the guardian's roles revoked, the
-    # deployer's (the timelock's seat here) renounced, on both contracts
+    revoke_every_key(vault, controller, keeper, gov, guardian, deployer)
     for c in (vault, controller):
-        for name, who in (
-            ("KEEPER_ROLE", keeper),
-            ("ADMIN_ROLE", gov),
-            ("GUARDIAN_ROLE", guardian),
-        ):
-            c.revokeRole(getattr(c, name)(), who, sender=deployer)
-        for name in ("ADMIN_ROLE", "DEFAULT_ADMIN_ROLE"):
-            c.renounceRole(getattr(c, name)(), deployer, sender=deployer)
         for name in ("KEEPER_ROLE", "ADMIN_ROLE", "GUARDIAN_ROLE", "DEFAULT_ADMIN_ROLE"):
             assert not any(
                 c.hasRole(getattr(c, name)(), w) for w in (keeper, gov, guardian, deployer)
@@ -371,6 +363,26 @@ def test_payInKind__anyone_but_the_vault__refused(controller, invested, attacker
         payer.payInKind(attacker, 1, 1, sender=attacker)
 
 
+def _exit_skips(vault, controller, keeper, alice, invested, unit, venue, break_venue):
+    """The fund buys 50k of `venue`, `break_venue()` makes its transfers fail, and a quarter of
+    alice's shares leaves in kind: the venue's token is skipped (InKindSkipped, nothing of it
+    paid, all of it still held), the cash part is the pro-rata one and every other position is
+    paid. Answers the exit's transaction and shares."""
+    controller.purchaseAsset(venue, 50_000 * unit, 0, sender=keeper)
+    held = venue.balanceOf(controller)
+    break_venue()
+    shares = vault.balanceOf(alice) // 4
+    cash, _ = _expected(vault, controller, shares, invested)
+    tx = vault.redeemInKind(shares, alice, alice, sender=alice)
+    got_cash, tokens, amounts = tx.return_value
+    paid = dict(zip(tokens, amounts, strict=True))
+    assert got_cash == cash and paid[venue.address] == 0
+    assert venue.balanceOf(controller) == held
+    assert [e for e in tx.events if e.event_name == "InKindSkipped"][0].token == venue.address
+    assert all(paid[t.address] > 0 for t in invested)
+    return tx, shares
+
+
 def test_redeemInKind__blocked_receiver_and_frozen_token__skipped_rest_paid(
     project, vault, controller, fund, invested, alice, bob, keeper, usdt, deployer, list_venue,
     unit,
@@ -379,18 +391,8 @@ def test_redeemInKind__blocked_receiver_and_frozen_token__skipped_rest_paid(
     token is skipped (InKindSkipped) and stays in the fund, the rest is paid."""
     venue = deployer.deploy(project.TestBlockingVenue, usdt.address)
     list_venue("block", venue)
-    controller.purchaseAsset(venue, 50_000 * unit, 0, sender=keeper)
-    held = venue.balanceOf(controller)
-    venue.setBlocked(alice, True, sender=alice)
-    shares = vault.balanceOf(alice) // 4
-    cash, want = _expected(vault, controller, shares, invested)
-    tx = vault.redeemInKind(shares, alice, alice, sender=alice)
-    got_cash, tokens, amounts = tx.return_value
-    paid = dict(zip(tokens, amounts, strict=True))
-    assert got_cash == cash and paid[venue.address] == 0
-    assert venue.balanceOf(controller) == held
-    assert [e for e in tx.events if e.event_name == "InKindSkipped"][0].token == venue.address
-    assert all(paid[t.address] > 0 for t in invested)
+    _exit_skips(vault, controller, keeper, alice, invested, unit, venue,
+                lambda: venue.setBlocked(alice, True, sender=alice))  # fmt: skip
     # frozen for everyone: bob's exit skips it too; the units stay accounted, priced as before
     venue.setFrozen(True, sender=bob)
     _, tokens, amounts = vault.redeemInKind(
@@ -411,18 +413,8 @@ def test_redeemInKind__token_burns_all_gas__skipped_at_its_bound_or_starved_exit
     (InKindTransferStarved): nobody chooses which tokens an exit leaves behind."""
     venue = deployer.deploy(project.TestBlockingVenue, usdt.address)
     list_venue("burn", venue)
-    controller.purchaseAsset(venue, 50_000 * unit, 0, sender=keeper)
-    held = venue.balanceOf(controller)
-    venue.setBurning(True, sender=alice)
-    shares = vault.balanceOf(alice) // 4
-    cash, _ = _expected(vault, controller, shares, invested)
-    tx = vault.redeemInKind(shares, alice, alice, sender=alice)
-    got_cash, tokens, amounts = tx.return_value
-    paid = dict(zip(tokens, amounts, strict=True))
-    assert got_cash == cash and paid[venue.address] == 0
-    assert venue.balanceOf(controller) == held
-    assert [e for e in tx.events if e.event_name == "InKindSkipped"][0].token == venue.address
-    assert all(paid[t.address] > 0 for t in invested)
+    tx, shares = _exit_skips(vault, controller, keeper, alice, invested, unit, venue,
+                             lambda: venue.setBurning(True, sender=alice))  # fmt: skip
     # the same exit asked again (eth_call, at the state the first left) with less gas each
     # time: each either pays what the preview says (the burner skipped after its full bound)
     # or reverts whole; somewhere in the range the burning transfer would get less than its

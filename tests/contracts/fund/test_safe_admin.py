@@ -10,22 +10,20 @@ Safe, deployer renounces). The Safe and its owners: tests/support/fixtures_safe.
 import ape
 import pytest
 
-from ballast_dev.deployment.fund import MoveLimitsSpec, deploy_core, grant_roles, hand_over
+from ballast_dev.deployment.fund import MoveLimitsSpec
 from ballast_dev.deployment.handover import handover_status
 from ballast_dev.deployment.safe import safe_admin_call, timelock_via_safe
+from tests.support.fund_checks import LOOSER_LIMITS as LOOSER
+from tests.support.fund_checks import START_LIMITS as START
+from tests.support.fund_checks import timelocked_fund
 
 DELAY = 3_600
-START = MoveLimitsSpec(loss_budget=10**24, notional_budget=10**27)
 TIGHTER = MoveLimitsSpec(loss_budget=10**23, notional_budget=10**26)
-LOOSER = MoveLimitsSpec(loss_budget=10**25, notional_budget=10**28)
 
 
 @pytest.fixture(scope="module")
 def fund(project, deployer, keeper, guardian, safe):
-    cash = deployer.deploy(project.TestStablecoin, "Tether USD (test)", "USDT", 6)
-    f = deploy_core(project, deployer, cash, limits=START)
-    grant_roles(f, safe, keepers=[keeper], guardians=[guardian], sender=deployer)
-    hand_over(project, f, deployer, safe, DELAY)
+    f = timelocked_fund(project, deployer, safe, keeper, guardian, DELAY)
     f.safe = safe
     return f
 

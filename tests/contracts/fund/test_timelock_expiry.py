@@ -11,22 +11,18 @@ controller's move budgets, which only the timelock may do.
 import ape
 import pytest
 
-from ballast_dev.deployment.fund import MoveLimitsSpec, deploy_core, grant_roles, hand_over
+from tests.support.fund_checks import LOOSER_LIMITS as LOOSER
+from tests.support.fund_checks import START_LIMITS as START
+from tests.support.fund_checks import timelocked_fund
 
 DELAY = 3_600
 WINDOW = 14 * 86_400
 ZERO = b"\x00" * 32
-START = MoveLimitsSpec(loss_budget=10**24, notional_budget=10**27)
-LOOSER = MoveLimitsSpec(loss_budget=10**25, notional_budget=10**28)
 
 
 @pytest.fixture(scope="module")
 def fund(project, deployer, gov, keeper, guardian):
-    cash = deployer.deploy(project.TestStablecoin, "Tether USD (test)", "USDT", 6)
-    f = deploy_core(project, deployer, cash, limits=START)
-    grant_roles(f, gov, keepers=[keeper], guardians=[guardian], sender=deployer)
-    hand_over(project, f, deployer, gov, DELAY, cancellers=[guardian])
-    return f
+    return timelocked_fund(project, deployer, gov, keeper, guardian, DELAY, cancellers=[guardian])
 
 
 def _limits(controller):

@@ -11,6 +11,8 @@ import contextlib
 import ape
 import pytest
 
+from tests.support.fund_checks import revoke_every_key
+
 pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 ONE_DAY = 86_400
@@ -59,20 +61,6 @@ def _sell_everything_instant(fund, controller, keeper):
             controller.redeemAsset(token, held, 0, sender=keeper)
 
 
-def _everyone_gone(vault, controller, keeper, gov, guardian, deployer):
-    """Every key gone: the keeper's, the admin's and the guardian's roles revoked, the deployer's
-    (the timelock's seat here) renounced, on both contracts."""
-    for c in (vault, controller):
-        for name, who in (
-            ("KEEPER_ROLE", keeper),
-            ("ADMIN_ROLE", gov),
-            ("GUARDIAN_ROLE", guardian),
-        ):
-            c.revokeRole(getattr(c, name)(), who, sender=deployer)
-        for name in ("ADMIN_ROLE", "DEFAULT_ADMIN_ROLE"):
-            c.renounceRole(getattr(c, name)(), deployer, sender=deployer)
-
-
 def _closed_pays(vault, shares):
     assets, supply = vault.closedPrice()
     return shares * assets // supply
@@ -105,7 +93,7 @@ def test_windDown__queue_and_async_pending_everyone_gone__every_holder_exits_at_
         vault.close(sender=alice)
     # the guardian pauses withdrawals on its way out; then every key is gone
     vault.setWithdrawalsPaused(True, sender=guardian)
-    _everyone_gone(vault, controller, keeper, gov, guardian, deployer)
+    revoke_every_key(vault, controller, keeper, gov, guardian, deployer)
     # a holder settles the RWA's redemption (permissionless) and closes the fund
     chain.pending_timestamp += 8 * ONE_DAY
     refresh_feeds()

@@ -133,8 +133,9 @@ contract AutomationHandler is CheatBase {
         return tasks.length;
     }
 
-    function withdrawCount() external view returns (uint256) {
-        return withdrawAt.length;
+    /// @dev What the funder paid out, and when (the suite's day-long spans).
+    function withdrawLog() external view returns (uint256[] memory, uint256[] memory) {
+        return (withdrawAt, withdrawAmount);
     }
 
     /* ACTIONS */
@@ -357,8 +358,7 @@ contract AutomationHandler is CheatBase {
     /// position must not stop its schedule, and its retries stay between interval / 24 and the
     /// interval (_checkRetry).
     function eveBreaksPosition(uint256 which, uint256 mode) external {
-        address task = tasks[which % tasks.length];
-        TestPosition p = positionOf[task];
+        (, TestPosition p) = _taskAndPosition(which);
         if (address(p) == address(0)) return;
         p.setMode(TestPosition.Mode(mode % 6));
         ++calls["eveBreaksPosition"];
@@ -368,20 +368,10 @@ contract AutomationHandler is CheatBase {
     /// as it is due, up to 8 times in a row: the back-off's whole ladder (five doublings, then
     /// the interval) in one action, which random sequences seldom reach.
     function eveFailsInARow(uint256 which, uint256 modeSeed, uint256 n) external {
-        address task = tasks[which % tasks.length];
-        TestPosition p = positionOf[task];
+        (address task, TestPosition p) = _taskAndPosition(which);
         if (address(p) == address(0)) return;
         p.setMode(TestPosition.Mode(1 + modeSeed % 4)); // Revert, BurnGas, ReturnBomb or Held
-        n = bound(n, 1, 8);
-        for (uint256 i; i < n; ++i) {
-            (uint256 runId, uint256 ts) = IRecurringTask(task).bookedRun();
-            if (runId == 0) break; // its booking failed (the funder's cap): nothing to run
-            if (ts > block.timestamp) vm.warp(ts);
-            vm.recordLogs();
-            vm.prank(executor);
-            scheduler.execute(runId);
-            _drain();
-        }
+        _executeBookedInARow(task, bound(n, 1, 8));
         ++calls["eveFailsInARow"];
     }
 
@@ -389,11 +379,22 @@ contract AutomationHandler is CheatBase {
     /// the executor runs its rebalancer's booked run as soon as it is due, up to 6 times: only
     /// the fund's (trusted) rebalancer may take that word for an early run.
     function eveSaysOffTarget(uint256 which, uint256 n) external {
-        address task = tasks[which % tasks.length];
-        TestPosition p = positionOf[task];
+        (address task, TestPosition p) = _taskAndPosition(which);
         if (address(p) == address(0)) return;
         p.setMode(TestPosition.Mode.MovedOffTarget);
-        n = bound(n, 1, 6);
+        _executeBookedInARow(task, bound(n, 1, 6));
+        ++calls["eveSaysOffTarget"];
+    }
+
+    /// @dev The task `which` picks and its TestPosition (none: address 0).
+    function _taskAndPosition(uint256 which) internal view returns (address task, TestPosition p) {
+        task = tasks[which % tasks.length];
+        p = positionOf[task];
+    }
+
+    /// @dev The executor runs `task`'s booked run as soon as it is due, `n` times in a row, or
+    /// until the task has none booked (its booking failed: the funder's cap).
+    function _executeBookedInARow(address task, uint256 n) internal {
         for (uint256 i; i < n; ++i) {
             (uint256 runId, uint256 ts) = IRecurringTask(task).bookedRun();
             if (runId == 0) break;
@@ -403,7 +404,6 @@ contract AutomationHandler is CheatBase {
             scheduler.execute(runId);
             _drain();
         }
-        ++calls["eveSaysOffTarget"];
     }
 
     /// @notice The authorised creator makes a paid rebalancer for alice or bob (caps apply).

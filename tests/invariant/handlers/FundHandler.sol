@@ -208,8 +208,9 @@ contract FundHandler is CheatBase {
         (executor, planKeeper) = (executor_, planKeeper_);
     }
 
-    function unsignedCount() external view returns (uint256) {
-        return unsignedAt.length;
+    /// @dev The notional run through the executor unsigned, and when (the suite's spans).
+    function unsignedLog() external view returns (uint256[] memory, uint256[] memory) {
+        return (unsignedAt, unsignedNotional);
     }
 
     /* ---------------------------------------------------------------- helpers */
@@ -346,8 +347,9 @@ contract FundHandler is CheatBase {
         return _requestIds;
     }
 
-    function lossCount() external view returns (uint256) {
-        return lossAt.length;
+    /// @dev What the keeper's moves lost, and when (the suite's window-long spans).
+    function lossLog() external view returns (uint256[] memory, uint256[] memory) {
+        return (lossAt, lossAmount);
     }
 
     /* ------------------------------------------------------- holders and eve */
@@ -363,12 +365,7 @@ contract FundHandler is CheatBase {
         cash.approve(address(vault), amount);
         try vault.deposit(amount, a) returns (uint256) {
             vm.stopPrank();
-            if (mustRefuse) _fail("deposit accepted while a held asset's feed is down or the fund closing");
-            cashIn += amount;
-            if (a == eve) eveSpent += amount;
-            _checkPps(before, "share price fell on a deposit");
-            _count("deposit");
-            donatedUnseen = false;
+            _entered("deposit", a, amount, mustRefuse, before);
         } catch {
             vm.stopPrank();
             if (!mustRefuse && !vault.depositsPaused()) _fail("deposit refused with every held feed live");
@@ -386,16 +383,23 @@ contract FundHandler is CheatBase {
         cash.approve(address(vault), assets);
         try vault.mint(shares, a) returns (uint256 paid) {
             vm.stopPrank();
-            if (mustRefuse) _fail("mint accepted while a held asset's feed is down or the fund closing");
-            cashIn += paid;
-            if (a == eve) eveSpent += paid;
-            _checkPps(before, "share price fell on a mint");
-            _count("mint");
-            donatedUnseen = false;
+            _entered("mint", a, paid, mustRefuse, before);
         } catch {
             vm.stopPrank();
             if (!mustRefuse) _fail("mint refused with every held feed live");
         }
+    }
+
+    /// @dev An entry (`what`: deposit or mint) of `paid` base units by `a` went through: it had
+    /// to be refused while a held feed is down or the fund closing, and must not lower the share
+    /// price; the cash is booked in (eve's too), and the vault has seen every donation since.
+    function _entered(string memory what, address a, uint256 paid, bool mustRefuse, uint256 before) internal {
+        if (mustRefuse) _fail(string.concat(what, " accepted while a held asset's feed is down or the fund closing"));
+        cashIn += paid;
+        if (a == eve) eveSpent += paid;
+        _checkPps(before, string.concat("share price fell on a ", what));
+        _count(what);
+        donatedUnseen = false;
     }
 
     function withdraw(uint256 actorSeed, uint256 amount) external checksReferences {
@@ -705,27 +709,37 @@ contract FundHandler is CheatBase {
     /// @notice eve deposits and redeems at once: she may never get back more than she paid.
     function roundTrip(uint256 amount) external checksReferences {
         if (heldAssetDown()) return;
-        amount = bound(amount, 1, 2_000_000 * unit);
-        cash.mint(eve, amount);
-        vm.startPrank(eve);
-        cash.approve(address(vault), amount);
-        try vault.deposit(amount, eve) returns (uint256 shares) {
-            cashIn += amount;
-            eveSpent += amount;
-            uint256 max = vault.maxRedeem(eve);
-            if (shares > max) shares = max;
-            // what the deposit's accrual minted was owed before her step; her trip adds nothing
-            uint256 fees = feeRecipient == address(0) ? 0 : vault.balanceOf(feeRecipient);
-            if (shares != 0) {
-                uint256 got = vault.redeem(shares, eve, eve);
-                if (feeRecipient != address(0) && vault.balanceOf(feeRecipient) != fees) {
-                    if (bytes(feeBroken).length == 0) feeBroken = "the fee recipient gained from a round trip";
-                }
-                cashOut += got;
-                eveReceived += got;
-                if (got > amount) _fail("eve's deposit-redeem round trip paid more than it cost");
+        (bool ok, uint256 paid, uint256 shares) = _eveDeposits(amount);
+        if (!ok) return;
+        uint256 max = vault.maxRedeem(eve);
+        if (shares > max) shares = max;
+        // what the deposit's accrual minted was owed before her step; her trip adds nothing
+        uint256 fees = feeRecipient == address(0) ? 0 : vault.balanceOf(feeRecipient);
+        if (shares != 0) {
+            vm.prank(eve);
+            uint256 got = vault.redeem(shares, eve, eve);
+            if (feeRecipient != address(0) && vault.balanceOf(feeRecipient) != fees) {
+                if (bytes(feeBroken).length == 0) feeBroken = "the fee recipient gained from a round trip";
             }
-            _count("roundTrip");
+            cashOut += got;
+            eveReceived += got;
+            if (got > paid) _fail("eve's deposit-redeem round trip paid more than it cost");
+        }
+        _count("roundTrip");
+    }
+
+    /// @dev eve deposits `amount` (bounded to [1, 2M] base tokens, minted to her first) for
+    /// herself, booked as cash in and as her spending: answers whether the vault took it, what
+    /// she paid and the shares she got.
+    function _eveDeposits(uint256 amount) internal returns (bool ok, uint256 paid, uint256 shares) {
+        paid = bound(amount, 1, 2_000_000 * unit);
+        cash.mint(eve, paid);
+        vm.startPrank(eve);
+        cash.approve(address(vault), paid);
+        try vault.deposit(paid, eve) returns (uint256 s) {
+            (ok, shares) = (true, s);
+            cashIn += paid;
+            eveSpent += paid;
         } catch {}
         vm.stopPrank();
     }
@@ -1071,23 +1085,17 @@ contract FundHandler is CheatBase {
     /// at the feeds' answers, is never worth more than she paid.
     function inKindRoundTrip(uint256 amount) external {
         if (heldAssetDown()) return; // entries are refused then
-        amount = bound(amount, 1, 2_000_000 * unit);
-        cash.mint(eve, amount);
-        vm.startPrank(eve);
-        cash.approve(address(vault), amount);
-        try vault.deposit(amount, eve) returns (uint256 shares) {
-            cashIn += amount;
-            eveSpent += amount;
-            if (shares != 0) {
-                (uint256 paid, address[] memory list, uint256[] memory amounts) = vault.redeemInKind(shares, eve, eve);
-                cashOut += paid;
-                eveReceived += paid;
-                ++inKindExits;
-                if (_worth(paid, list, amounts) > amount) _inKindFail("an in-kind round trip profited");
-            }
-            _count("inKindRoundTrip");
-        } catch {}
-        vm.stopPrank();
+        (bool ok, uint256 cost, uint256 shares) = _eveDeposits(amount);
+        if (!ok) return;
+        if (shares != 0) {
+            vm.prank(eve);
+            (uint256 paid, address[] memory list, uint256[] memory amounts) = vault.redeemInKind(shares, eve, eve);
+            cashOut += paid;
+            eveReceived += paid;
+            ++inKindExits;
+            if (_worth(paid, list, amounts) > cost) _inKindFail("an in-kind round trip profited");
+        }
+        _count("inKindRoundTrip");
     }
 
     function _inKindFail(string memory what) internal {

@@ -56,8 +56,9 @@ contract PortfolioHandler is CheatBase {
         if (bytes(broken).length == 0) broken = what;
     }
 
-    function lossCount() external view returns (uint256) {
-        return lossAt.length;
+    /// @dev What the keeper's moves lost, and when (the suite's window-long spans).
+    function lossLog() external view returns (uint256[] memory, uint256[] memory) {
+        return (lossAt, lossAmount);
     }
 
     function _oracleValue(uint256 i, uint256 amount) internal view returns (uint256) {

@@ -92,4 +92,21 @@ abstract contract InvariantBase is CheatBase {
     function check(bool ok, string memory property) internal pure {
         if (!ok) revert(property);
     }
+
+    /// @dev The most a log of amounts (`amounts[i]` at time `at[i]`) holds in any span of
+    /// `span` seconds that starts at one of its entries ([at[i], at[i] + span)), each entry
+    /// less `slackEach` (not below 0): what the window-budget properties bound.
+    function mostInSpan(uint256[] memory at, uint256[] memory amounts, uint256 span, uint256 slackEach)
+        internal
+        pure
+        returns (uint256 most)
+    {
+        for (uint256 i; i < at.length; ++i) {
+            uint256 sum;
+            for (uint256 j; j < at.length; ++j) {
+                if (at[j] >= at[i] && at[j] < at[i] + span && amounts[j] > slackEach) sum += amounts[j] - slackEach;
+            }
+            if (sum > most) most = sum;
+        }
+    }
 }

@@ -1,24 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {TestStablecoin} from "../../../contracts/test/TestStablecoin.sol";
 
-/// @notice The base token the ERC-4626 property suite drives (anyone mints and burns,
-/// so the suite can give the vault a gain or take a loss), with the stablecoin's decimals.
-contract TestMockERC20 is ERC20 {
-    uint8 private immutable _decimals;
-
-    constructor(uint8 decimals_) ERC20("Tether USD (test)", "USDT") {
-        _decimals = decimals_;
-    }
-
-    function decimals() public view override returns (uint8) {
-        return _decimals;
-    }
-
-    function mint(address to, uint256 value) external {
-        _mint(to, value);
-    }
+/// @notice The base token the ERC-4626 property suite drives: the project's test stablecoin
+/// (open mint, the stablecoin's decimals) that anyone may also burn, so the suite can give the
+/// vault a gain or take a loss.
+contract TestMockERC20 is TestStablecoin {
+    constructor(uint8 decimals_) TestStablecoin("Tether USD (test)", "USDT", decimals_) {}
 
     function burn(address from, uint256 value) external {
         _burn(from, value);
