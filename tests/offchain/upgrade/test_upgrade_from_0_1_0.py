@@ -1,5 +1,5 @@
 """Upgrades tested from the last release's store: the 0.1.0 keeper's SQLite store with plans in
-every state and the chain it drove (fixtures/0.1.0, written by fixtures/0.1.0/make_fixture.py
+every state and the chain it drove (fixtures/0.1.0, written by the script its README names
 in a checkout of release 0.1.0, commit f7cf037), opened by this keeper as docs/operator/upgrades.md says: the store
 migrates at start-up, nothing is lost, `keeper history` shows every plan, the half-executed
 plan resumes with each action sent once; and the page's downgrade, after which the 0.1.0

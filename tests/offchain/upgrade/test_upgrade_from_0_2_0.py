@@ -1,6 +1,6 @@
 """Upgrades tested from release 0.2.0's store: the 0.2.0 keeper's SQLite store with plans in
 every state and the chain its contracts ran on (fixtures/0.2.0, written by the release's cut,
-scripts/toolchain/cut_release.py, with fixtures/0.2.0/make_fixture.py), opened by this keeper as
+scripts/toolchain/cut_release.py, with fixtures/make_fixture.py at c160aa7), opened by this keeper as
 docs/operator/upgrades.md says: the store migrates at start-up (to this keeper's head), nothing
 is lost, `keeper history` shows every plan as 0.2.0 left it, `keeper status` drives 0.2.0's
 contracts with nothing said to be missing, and the half-executed plan resumes with each action
