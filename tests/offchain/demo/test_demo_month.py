@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from ballast_dev.demo.horizon import horizon_report
+from ballast_dev.demo.report import pool_trade_routes
 from ballast_dev.demo.run import fees_report, holders_report, prologue, run, verdict
 from ballast_dev.deployment.fund import fund_state
 from ballast_dev.deployment.profile import deploy_profile
@@ -76,15 +77,7 @@ def test_demo_month__compressed_scenes__ends_in_band_and_kill_recovered(
     assert len(keys) == len(set(keys))  # no effect sent twice
     # the keeper's pool trades went through the private relay stand-in, none public
     with eng.connect() as cx:
-        routes = dict(
-            cx.execute(
-                text(
-                    "select a.route, count(*) from tx_attempts a join tx_intents i "
-                    "on a.intent_id = i.id where i.fee_policy like '%private%' "
-                    "and a.route is not null group by a.route"
-                )
-            ).all()
-        )
+        routes = pool_trade_routes(cx)
     eng.dispose()
     assert routes.get("private", 0) > 0 and routes.get("public", 0) == 0, routes
     # every critical alert is a real incident (the drained funder), never a repeated block
