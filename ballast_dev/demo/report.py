@@ -11,21 +11,19 @@ from ballast_dev.deployment.tables import fmt_bps, render_before_after
 from keepers.core.amounts import format_amount
 
 
-def pool_trade_routes(fund_db: Path) -> dict[str, int]:
-    """How many of the fund keeper's pool-trade attempts (private fee policy) went where:
-    ``{"private": n, "public": m}`` (the routes that occurred)."""
-    from sqlalchemy import create_engine, text
+def pool_trade_routes(cx: Any) -> dict[str, int]:
+    """The fund keeper's pool trades (intents with a private fee policy) counted by the route
+    each sent attempt took (``private``: through the relay; ``public``: the public pool), on a
+    SQLAlchemy connection to its store."""
+    from sqlalchemy import text
 
-    eng = create_engine(f"sqlite:///{fund_db}")
-    with eng.connect() as cx:
-        rows = cx.execute(
-            text(
-                "select a.route, count(*) from tx_attempts a join tx_intents i "
-                "on a.intent_id = i.id where i.fee_policy like '%private%' "
-                "and a.route is not null group by a.route"
-            )
-        ).all()
-    eng.dispose()
+    rows = cx.execute(
+        text(
+            "select a.route, count(*) from tx_attempts a join tx_intents i "
+            "on a.intent_id = i.id where i.fee_policy like '%private%' "
+            "and a.route is not null group by a.route"
+        )
+    ).all()
     return {str(route): int(n) for route, n in rows}
 
 
@@ -41,8 +39,8 @@ def verdict(ledger: Ledger, fund_db: Path, end: Any) -> tuple[bool, str]:
     eng = create_engine(f"sqlite:///{fund_db}")
     with eng.connect() as cx:
         statuses = [r[0] for r in cx.execute(text("select status from plans order by id")).all()]
+        routes = pool_trade_routes(cx)
     eng.dispose()
-    routes = pool_trade_routes(fund_db)
     repeats = sum(1 for a, b in zip(statuses, statuses[1:], strict=False) if a == b == "blocked")
     # every pool trade through the private relay, none in the public pool
     private, public = int(routes.get("private", 0)), int(routes.get("public", 0))

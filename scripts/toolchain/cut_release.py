@@ -26,7 +26,6 @@ import argparse
 import datetime as dt
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -161,6 +160,33 @@ def next_dev(version: str) -> str:
 # ------------------------------------------------------------------ the repository
 
 
+def fixture_readme(version: str) -> str:
+    """What the release's fixture folder says of how it was written. The script is not copied
+    into the folder (a frozen copy beside the live one, read by no test): it stands at the
+    release's own commit, which the table in docs/development/releases.md names."""
+    script = f"{FIXTURES}/make_fixture.py"
+    return (
+        f"# The {version} keeper's store, with plans in every state\n\n"
+        f"Written by the release cut (`python -m scripts.toolchain.cut_release {version}`) with\n"
+        f'`{script}` as it stands at the commit "Release {version}" (the commit\n'
+        f"docs/development/releases.md's table names for {version}). To read or run it again:\n\n"
+        "```bash\n"
+        f"git show <{version}'s commit>:{script}\n"
+        f"git worktree add --detach /tmp/v{version} <{version}'s commit>\n"
+        f"cd /tmp/v{version} && make compile && FIXTURE_OUT={FIXTURES}/{version} \\\n"
+        f"    ape test {script} -q -n 0 -p no:randomly\n"
+        "```\n"
+    )
+
+
+def name_fixture_commit(text: str, version: str, commit: str) -> str:
+    """The fixture's README with the release's commit in place of its placeholder."""
+    placeholder = f"<{version}'s commit>"
+    if placeholder not in text:
+        raise CutError(f"{FIXTURES}/{version}/README.md: no {placeholder!r} to name")
+    return text.replace(placeholder, commit)
+
+
 def _run(args: list[str], *, env: dict[str, str] | None = None) -> str:
     r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True,
                        env={**os.environ, **(env or {})})  # fmt: skip
@@ -235,7 +261,7 @@ def cut(
         (ROOT / out).mkdir(parents=True, exist_ok=True)
         _run(["ape", "test", f"{FIXTURES}/make_fixture.py", "-q", "-n", "0", "-p", "no:randomly"],
              env={"FIXTURE_OUT": str(ROOT / out)})  # fmt: skip
-        shutil.copy(ROOT / FIXTURES / "make_fixture.py", ROOT / out / "make_fixture.py")
+        (ROOT / out / "README.md").write_text(fixture_readme(version))
     if commit:
         _run(["git", "add", "-A"])
         _run(["git", "commit", "-q", "-m", f"Release {version}"])
@@ -258,6 +284,10 @@ def after(version: str, nxt: str | None, *, dry: bool, build: bool, commit: bool
     doc = (ROOT / RELEASES_DOC).read_text()
     _write(RELEASES_DOC, add_release_row(doc, version, sha, kind_of(notes, version)), dry,
            changed)  # fmt: skip
+    readme = f"{FIXTURES}/{version}/README.md"
+    if (ROOT / readme).exists():  # a cut with --no-fixture wrote none
+        _write(readme, name_fixture_commit((ROOT / readme).read_text(), version, sha), dry,
+               changed)  # fmt: skip
     _write(VERSION_PY, set_version((ROOT / VERSION_PY).read_text(), nxt), dry, changed)
     _write(RELEASE_LIB, set_contract_release((ROOT / RELEASE_LIB).read_text(), release), dry,
            changed)  # fmt: skip

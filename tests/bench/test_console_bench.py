@@ -17,15 +17,10 @@ from typing import Any
 
 import pytest
 
-from keepers.fund.bot import FundBot
-from keepers.fund.settings import load_fund_config
-from keepers.runtime.alerts import Alerter
-from keepers.store.db import Store
-from keepers.tx.signers import RawKeySigner
 from tests.offchain.console.test_console_security import add_plan
 from tests.offchain.fundbot.executor_fund import *  # noqa: F403 - the fixtures (one module)
 from tests.support.consolelib import Client, running_console
-from tests.support.fundbotlib import ROOT, UNIT, local_fund_env
+from tests.support.fundbotlib import ROOT, plan_waiting
 
 pytestmark = pytest.mark.bench
 RUNS = 30
@@ -46,50 +41,39 @@ def timed(c: Any, path: str, runs: int = RUNS) -> dict[str, float]:
 
 
 def test_console_render_times__300_plans_100_waiting__plan_page_under_50ms(
-    fresh, accounts, chain, executor_fund, deployment_file, tmp_path
+    fresh, accounts, chain, executor_fund, keeper_bot
 ):
-    env = local_fund_env(chain, deployment_file, f"sqlite:///{tmp_path}/keeper.db")
-    env |= {"KEEPER_LOG_LEVEL": "WARNING"}
-    cfg = load_fund_config(env)
-    store = Store(cfg.keeper.db_url)
-    bot = FundBot(cfg, store, signer=RawKeySigner(accounts[2].private_key), alerter=Alerter([]))
-    try:
-        fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
-        now = int(chain.pending_timestamp)
-        out = bot.check("liquidity", now)
-        assert out.status == "pending_approval", out
-        ref = out.plan_id
-        for i in range(299):
-            r = f"plan-bench-{i:03d}"
-            add_plan(bot.plans, r)
-            if i >= 99:  # 100 waiting in all (the keeper's and 99 of these)
-                bot.plans.update(r, "expired")
-        assert len(bot.plans.history(1000)) == 300
-        assert len(bot.plans.with_status("pending_approval")) == 100
-        from click.testing import CliRunner
+    env, bot = keeper_bot(KEEPER_LOG_LEVEL="WARNING")
+    ref, now = plan_waiting(bot, fresh, accounts[1], chain)
+    for i in range(299):
+        r = f"plan-bench-{i:03d}"
+        add_plan(bot.plans, r)
+        if i >= 99:  # 100 waiting in all (the keeper's and 99 of these)
+            bot.plans.update(r, "expired")
+    assert len(bot.plans.history(1000)) == 300
+    assert len(bot.plans.with_status("pending_approval")) == 100
+    from click.testing import CliRunner
 
-        from keepers.cli import main
+    from keepers.cli import main
 
-        review: list[float] = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            r = CliRunner(mix_stderr=False).invoke(
-                main, ["--now", str(now + 10), "review", ref], env=env
-            )
-            review.append((time.perf_counter() - t0) * 1000)
-            assert r.exit_code == 0, r.stderr
-        figures: dict[str, Any] = {"keeper_review_ms (baseline)": round(min(review), 1)}
-        with running_console(env, now=now + 10) as c:
-            Client(c.url).get(f"/plans/{ref}")  # the first page builds the fund bot
-            figures["plan_page"] = timed(c, f"/plans/{ref}")
-            figures["fund"] = timed(c, "/fund", 10)
-            figures["approvals_100_waiting"] = timed(c, "/approvals", 10)
-            figures["plans"] = timed(c, "/plans")
-        base = figures["keeper_review_ms (baseline)"]
-        for k in ("plan_page", "fund", "approvals_100_waiting", "plans"):
-            figures[k]["x_review"] = round(figures[k]["median_ms"] / base, 2)
-    finally:
-        store.close()
+    review: list[float] = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        r = CliRunner(mix_stderr=False).invoke(
+            main, ["--now", str(now + 10), "review", ref], env=env
+        )
+        review.append((time.perf_counter() - t0) * 1000)
+        assert r.exit_code == 0, r.stderr
+    figures: dict[str, Any] = {"keeper_review_ms (baseline)": round(min(review), 1)}
+    with running_console(env, now=now + 10) as c:
+        Client(c.url).get(f"/plans/{ref}")  # the first page builds the fund bot
+        figures["plan_page"] = timed(c, f"/plans/{ref}")
+        figures["fund"] = timed(c, "/fund", 10)
+        figures["approvals_100_waiting"] = timed(c, "/approvals", 10)
+        figures["plans"] = timed(c, "/plans")
+    base = figures["keeper_review_ms (baseline)"]
+    for k in ("plan_page", "fund", "approvals_100_waiting", "plans"):
+        figures[k]["x_review"] = round(figures[k]["median_ms"] / base, 2)
     out_dir = ROOT / ".build" / "console"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "render_times.json").write_text(json.dumps(figures, indent=2))

@@ -11,7 +11,6 @@ valid)."""
 import random
 import statistics
 import time
-from collections import defaultdict
 from decimal import Decimal
 
 import pytest
@@ -33,6 +32,7 @@ from keepers.crosschain.planning import (
     plan_rebalance,
     table_route_cost,
 )
+from tests.support.transfer_plans import check_plan
 
 pytestmark = pytest.mark.bench
 
@@ -56,15 +56,6 @@ def _pct(xs: list[float], q: float) -> float:
 _instance = instance
 
 
-def _check(deficits, surpluses, plan) -> None:
-    got, sent = defaultdict(int), defaultdict(int)
-    for t in plan:
-        got[t.dest] += t.amount
-        sent[t.source] += t.amount
-    assert dict(got) == deficits
-    assert all(sent[s] <= surpluses[s] for s in sent)
-
-
 def test_bench_crosschain_planner__8_to_20_parties__time_and_transfers_vs_greedy():
     rows = []
     for wei in (False, True):
@@ -76,7 +67,7 @@ def test_bench_crosschain_planner__8_to_20_parties__time_and_transfers_vs_greedy
                 deficits, surpluses = _instance(rng, n, wei)
                 ms, plan = _ms(lambda d=deficits, s=surpluses: exact_match("USDC", d, s))
                 gms, greedy = _ms(lambda d=deficits, s=surpluses: greedy_match("USDC", d, s))
-                _check(deficits, surpluses, plan)
+                check_plan(deficits, surpluses, plan)
                 assert len(plan) <= len(greedy)  # type: ignore[arg-type]
                 t_exact.append(ms)
                 t_greedy.append(gms)
@@ -121,7 +112,7 @@ def test_bench_crosschain_planner__routes_with_gaps__time():
             assert type(err).__name__ == "NoRouteError"
             no_route += 1
             continue
-        _check(deficits, surpluses, plan)
+        check_plan(deficits, surpluses, plan)
         assert all(("USDC", t.source, t.dest) in table for t in plan)  # type: ignore[attr-defined]
         times.append(ms)
         legs.append(len(plan))  # type: ignore[arg-type]
@@ -247,11 +238,7 @@ def test_bench_crosschain_planner__exact_vs_baseline_vs_milp__12_to_24_parties()
                     t[name][1].append(w)
                     proved[name] += ok
                     if not isinstance(plans[name], Exception):
-                        _check(deficits, surpluses, plans[name])
-                        assert table is None or all(
-                            ("USDC", t.source, t.dest) in table
-                            for t in plans[name]  # type: ignore[attr-defined]
-                        )
+                        check_plan(deficits, surpluses, plans[name], table)
                 if k >= REF_INSTANCES:
                     continue
                 allowed = None if table is None else {(s, d) for _, s, d in table}

@@ -18,6 +18,19 @@ def make_settings(
     return local_settings(db, rpc_url, key, automation_policy(addrs), **kw)
 
 
+def make_executor(settings: KeeperSettings, auto: Any, **kw: Any) -> Any:
+    """A started scheduler executor bot on the ``auto`` contracts' scheduler (``kw``: its
+    ExecutorConfig fields)."""
+    from keepers.automation.executor import ExecutorBot
+    from keepers.automation.settings import ExecutorConfig
+    from keepers.core.settings import load_settings
+
+    cfg = load_settings(ExecutorConfig, scheduler=auto["scheduler"].address, **kw)
+    bot = ExecutorBot.from_settings(settings, cfg)
+    bot.start()
+    return bot
+
+
 def start_refused(bot: Any, match: str) -> None:
     """`bot.start()` refuses with a ConfigError matching `match`; the bot is stopped either way."""
     import pytest

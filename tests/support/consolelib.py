@@ -11,13 +11,11 @@ import json
 import os
 import re
 import tempfile
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from unittest import mock
 
@@ -28,6 +26,7 @@ from keepers.cli_base import Ctx
 from keepers.console.server import Console, serve
 from keepers.console.settings import ConsoleSettings
 from keepers.core.settings import load_settings
+from tests.support.local_http import LocalHttp, QuietHandler
 
 
 @dataclass
@@ -107,6 +106,29 @@ class Client:
     def post(self, path: str, **kw: Any) -> tuple[int, dict[str, str], str]:
         return self.request("POST", path, **kw)
 
+    def propose_rebalance(self, by: str, reason: str) -> tuple[int, dict[str, str], str]:
+        """The fund page's "Propose a manual rebalance" form sent as its page sends it (the
+        page's CSRF token); the console's answer."""
+        status, _, page = self.get("/fund")
+        assert status == 200, page[-500:]
+        return self.post("/rebalance", form={"by": by, "reason": reason, "csrf": self.csrf(page)})
+
+    def sign_plan(self, ref: str, plan: Any, owners: tuple[str, ...], page: str) -> None:
+        """Each of ``owners`` signs ``plan`` (a SignedPlan) with their local keystore's key
+        and the signature is posted to the plan's page as its script posts it (JSON, the
+        ``page``'s CSRF token in X-CSRF-Token); each recorded (200)."""
+        from ballast_dev.local.keystores import account_key
+        from keepers.fund.planning.plan_approval import sign_plan
+
+        for who in owners:
+            sig = "0x" + sign_plan(plan, account_key(who)).hex()
+            status, _, out = self.post(
+                f"/plans/{ref}/signature",
+                json_body={"signature": sig},
+                headers={"X-CSRF-Token": self.csrf(page)},
+            )
+            assert status == 200, out
+
     def csrf(self, page: str) -> str:
         """The CSRF token a page carries (its meta tag or a form's hidden field)."""
         m = re.search(r'name="csrf" (?:content|value)="([0-9a-f]{64})"', page) or re.search(
@@ -119,7 +141,7 @@ class Client:
 import urllib.parse  # noqa: E402  (urlencode, after urllib.request)
 
 
-class Receiver:
+class Receiver(LocalHttp):
     """A local webhook receiver on a free loopback port (``url``, at ``path``): records each
     JSON body POSTed to it (``bodies``); while ``down`` is above 0 it answers ``status`` instead
     (and counts ``down`` down), so a test makes the next N deliveries fail."""
@@ -129,7 +151,7 @@ class Receiver:
         self.down = down
         outer = self
 
-        class H(BaseHTTPRequestHandler):
+        class H(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if outer.down > 0:
@@ -140,16 +162,8 @@ class Receiver:
                     self.send_response(200)
                 self.end_headers()
 
-            def log_message(self, *a: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(H)
+        self.url += path
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -4,6 +4,7 @@ shared by tests/offchain/automation and tests/offchain/cli; loaded for the whole
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -49,5 +50,28 @@ def make_paid(project: Any, deployer: Any, alice: Any, gov: Any, auto: dict[str,
             pos.setRebalancer(reb, True, sender=alice)
             out.append((rid, reb, pos))
         return out
+
+    return make
+
+
+@pytest.fixture
+def due_and_stuck(
+    chain: Any, auto: dict[str, Any], make_paid: Any, gov: Any, bob: Any, deployer: Any
+) -> Callable[[], tuple[Any, Any]]:
+    """``due_and_stuck()`` -> ``(due, stuck)``: two paid rebalancers an hour later: the first
+    one's run is due and waits for an executor; the second is stuck (the funder was empty when
+    another executor, bob, ran its booking, so the next booking failed: nothing booked), and
+    the funder is refilled."""
+
+    def make() -> tuple[Any, Any]:
+        sched, funder = auto["scheduler"], auto["funder"]
+        (_, due_reb, _), (_, stuck_reb, _) = make_paid(2)
+        funder.withdraw(gov, funder.balance, sender=gov)
+        chain.mine(1, timestamp=chain.pending_timestamp + 3_600)
+        tx = sched.executeBatch([int(stuck_reb.bookedRun()[0])], sender=bob)
+        assert [e.event_name for e in tx.events].count("FailedRecurringSchedule") == 1
+        assert int(stuck_reb.bookedRun()[0]) == 0
+        deployer.transfer(funder, 10**17)
+        return due_reb, stuck_reb
 
     return make

@@ -5,14 +5,17 @@ suite with ``pytest_plugins`` in tests/conftest.py (a conftest fixture of the sa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ballast_dev.deployment.profile import deploy_profile, load_profile
-from tests.support.fundbotlib import ROOT, UNIT
+from tests.support.fundbotlib import ROOT, UNIT, fund_bot, local_fund_env
+
+if TYPE_CHECKING:
+    from keepers.fund.bot import FundBot
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +46,24 @@ def deployment_file(fresh: Any, tmp_path: Path) -> Path:
     p = tmp_path / "local.json"
     p.write_text(json.dumps(fresh.addresses(), default=str))
     return p
+
+
+@pytest.fixture
+def keeper_bot(
+    fresh: Any, chain: Any, accounts: Any, deployment_file: Path, tmp_path: Path
+) -> Iterator[Callable[..., tuple[dict[str, str], FundBot]]]:
+    """``keeper_bot(**settings)`` -> ``(env, bot)``: the fund keeper of the test's fund (its key
+    accounts[2]) on the store ``tmp_path/keeper.db``, its settings `local_fund_env`'s with
+    ``settings`` over them (``env``: what the console and the CLI read too); every store it
+    opened is closed after the test."""
+    bots: list[FundBot] = []
+
+    def make(**settings: str) -> tuple[dict[str, str], FundBot]:
+        env = local_fund_env(chain, deployment_file, f"sqlite:///{tmp_path}/keeper.db")
+        env |= settings
+        bots.append(fund_bot(env, accounts[2]))
+        return env, bots[-1]
+
+    yield make
+    for bot in bots:
+        bot.store.close()

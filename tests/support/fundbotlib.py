@@ -1,7 +1,12 @@
-"""Constants shared by the fund-bot tests (a uniquely named module: `conftest` is not)."""
+"""Constants and factories shared by the fund-bot tests (a uniquely named module: `conftest`
+is not): the keeper's settings for the deployed local fund (`fund_keeper_env`, and
+`local_fund_env` as the CLI tests run it) and a fund bot made from them (`fund_bot`)."""
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the keeper's modules are imported when a bot is made (2 s: not for every
+    from keepers.fund.bot import FundBot  # suite process, which loads this module's fixtures)
 
 UNIT = 10**6
 ROOT = Path(__file__).resolve().parents[2]
@@ -12,8 +17,10 @@ NO_APPROVAL = {
 }
 
 
-def local_fund_env(chain: Any, deployment_file: Path, db_url: str) -> dict[str, str]:
-    """The environment `keeper` CLI commands read for the deployed local fund (3 admins)."""
+def fund_keeper_env(chain: Any, deployment_file: Path, db_url: str) -> dict[str, str]:
+    """The fund keeper's settings for a fund deployed on ape's chain: its node, its store
+    (``db_url``), the deployment record, the build's artefacts, 3 admins (alice, bob, carol);
+    every other setting at its default."""
     return {
         "KEEPER_RPC_URL": chain.provider.uri,
         "KEEPER_DB_URL": db_url,
@@ -21,9 +28,59 @@ def local_fund_env(chain: Any, deployment_file: Path, db_url: str) -> dict[str, 
         "KEEPER_ARTIFACTS_PATH": str(ROOT / ".build/__local__.json"),
         "KEEPER_CHAIN_ID": str(chain.chain_id),
         "KEEPER_LOG_LEVEL": "WARNING",
-        "KEEPER_NATIVE_PRICE": "0",
         "REBALANCE_ADMINS": "alice,bob,carol",
     }
+
+
+def local_fund_env(chain: Any, deployment_file: Path, db_url: str) -> dict[str, str]:
+    """The environment `keeper` CLI commands read for the deployed local fund (3 admins): the
+    keeper's settings with the native coin priced 0 (no gas check)."""
+    return fund_keeper_env(chain, deployment_file, db_url) | {"KEEPER_NATIVE_PRICE": "0"}
+
+
+def fund_bot(env: dict[str, str], keeper: Any, alerts: list[Any] | None = None) -> "FundBot":
+    """A fund bot made from ``env`` on a store of its own (``bot.store``: the caller closes it),
+    signing with ``keeper``'s key (the KEEPER_ROLE account, accounts[2] on the local fund); its
+    alerts appended to ``alerts`` when given, else dropped."""
+    from keepers.fund.bot import FundBot
+    from keepers.fund.settings import load_fund_config
+    from keepers.runtime.alerts import Alerter
+    from keepers.store.db import Store
+    from keepers.tx.signers import RawKeySigner
+
+    cfg = load_fund_config(env)
+    sinks = [] if alerts is None else [alerts.append]
+    return FundBot(cfg, Store(cfg.keeper.db_url), signer=RawKeySigner(keeper.private_key),
+                   alerter=Alerter(sinks))  # fmt: skip
+
+
+def plan_waiting(bot: Any, fund: Any, depositor: Any, chain: Any) -> tuple[str, int]:
+    """A 400,000 deposit by ``depositor``, then ``bot``'s liquidity check at the chain's next
+    timestamp: a plan over the 2-of-3 threshold (the default 200K), waiting for the owners.
+    Its id and that timestamp."""
+    fund.vault.deposit(400_000 * UNIT, depositor, sender=depositor)
+    now = int(chain.pending_timestamp)
+    out = bot.check("liquidity", now)
+    assert out.status == "pending_approval", out
+    return out.plan_id, now
+
+
+def plan_from_terminal(env: dict[str, str], fund: Any, depositor: Any) -> str:
+    """A 400,000 deposit by ``depositor``, then `keeper --json plan` as an operator runs it
+    with ``env``: a plan over the 2-of-3 threshold (the default 200K), waiting for the owners.
+    Its id."""
+    import json
+
+    from click.testing import CliRunner
+
+    from keepers.cli import main
+
+    fund.vault.deposit(400_000 * UNIT, depositor, sender=depositor)
+    r = CliRunner(mix_stderr=False).invoke(main, ["--json", "plan"], env=env)
+    assert r.exit_code == 0, r.output + r.stderr
+    planned = json.loads(r.stdout)
+    assert planned["status"] == "pending_approval", planned
+    return str(planned["plan"])
 
 
 class KillBeforeSecondAction:

@@ -60,6 +60,14 @@ def make_pipeline(settings: KeeperSettings, signer: Any = None, exclusive: bool 
     return pipe
 
 
+def pipeline_on(tmp_path: Path, node: Any, counter: Any, **kw: Any) -> Pipeline:
+    """A pipeline whose sender may hit ``counter`` on ``node`` (an Anvil), its store
+    ``tmp_path/k.db``; ``kw``: settings over make_settings' own."""
+    return make_pipeline(
+        make_settings(f"sqlite:///{tmp_path}/k.db", node.url, counter.address, **kw)
+    )
+
+
 def hit_spec(
     counter: Any,
     ident: int,

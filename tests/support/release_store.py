@@ -17,6 +17,7 @@ from web3 import Web3
 
 from ballast_dev.local.anvil_local import start_anvil, stop_anvil
 from keepers.cli import main
+from keepers.store.db import HEAD_REVISION, make_engine, stored_revision
 from tests.support.operator_chain import key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +58,19 @@ class ReleaseStore:
         assert r.exit_code == 0, (args, r.stdout, r.stderr, r.exception)
         return json.loads(r.stdout) if "--json" in args else r.stdout
 
+    def migrated_history(self) -> list[dict[str, Any]]:
+        """`keeper --json history` by this keeper on the release's store: the store migrates at
+        start-up to this keeper's head with every row of the release's tables unchanged, and
+        every plan is shown with the status the release left it in. The plans shown."""
+        before = self.rows()
+        plans: list[dict[str, Any]] = self.keeper("--json", "history")
+        assert stored_revision(make_engine(self.env["KEEPER_DB_URL"])) == HEAD_REVISION
+        assert self.rows() == before  # nothing lost, nothing changed by the migration
+        shown = {p["plan"]: p["status"] for p in plans}
+        statuses = self.info["statuses"]
+        assert shown == {ref: statuses[name] for name, ref in self.info["plans"].items()}
+        return plans
+
     def nonce(self) -> int:
         return int(self.w3.eth.get_transaction_count(self.account))
 
@@ -87,6 +101,11 @@ class ReleaseStore:
                 (ref,),
             ).fetchall()
         return sum(1 for (p,) in rows if (json.loads(p).get("result") or {}).get("success"))
+
+    def sent_keys(self) -> list[str]:
+        """The idempotency key of every transaction intent in the store, in its order."""
+        with contextlib.closing(sqlite3.connect(self.db)) as c:
+            return [r[0] for r in c.execute("SELECT idempotency_key FROM tx_intents")]
 
     def actions(self, ref: str) -> int:
         with contextlib.closing(sqlite3.connect(self.db)) as c:

@@ -12,17 +12,10 @@ from keepers.automation.executor import ExecutorBot, executed_records
 from keepers.automation.planning import SCHEDULED
 from keepers.automation.settings import ExecutorConfig
 from keepers.core.settings import ConfigError, load_settings
-from tests.support.autobots_helpers import advance, intents, start_refused
+from tests.support.autobots_helpers import advance, intents, make_executor, start_refused
 from tests.support.rpc_recorder import RpcRecorder
 
 EXECUTED = 2
-
-
-def make_bot(settings, auto, **kw) -> ExecutorBot:
-    cfg = load_settings(ExecutorConfig, scheduler=auto["scheduler"].address, **kw)
-    bot = ExecutorBot.from_settings(settings, cfg)
-    bot.start()
-    return bot
 
 
 def lag_sample(kind: str) -> float:
@@ -41,7 +34,7 @@ def test_executor__due_runs__executed_in_one_batch_and_paid(
     rebs = [r for _, r, _ in paid]
     ids = booked_ids(rebs)
     sched = auto["scheduler"]
-    bot = make_bot(settings, auto)
+    bot = make_executor(settings, auto)
     try:
         now = advance(chain, 10)
         first = bot.tick(now)
@@ -92,7 +85,7 @@ def test_executor__race_with_second_executor__skips_taken_runs_without_failing_t
     paid = make_paid(4)
     ids = booked_ids([r for _, r, _ in paid])
     sched = auto["scheduler"]
-    bot = make_bot(settings, auto)
+    bot = make_executor(settings, auto)
     try:
         now = advance(chain, 3_700)
         # bob executes two runs before the bot looks
@@ -136,7 +129,7 @@ def test_executor__race_with_second_executor__skips_taken_runs_without_failing_t
 def test_executor__fee_below_gas_times_margin__leaves_runs(chain, auto, make_paid, settings):
     paid = make_paid(1)
     (rid,) = booked_ids([r for _, r, _ in paid])
-    bot = make_bot(settings, auto, fee_margin_bps=1_000_000)  # fees must cover 100x the gas
+    bot = make_executor(settings, auto, fee_margin_bps=1_000_000)  # fees must cover 100x the gas
     gas_price = bot.io.gas_price()
     # 100x margin: a 2.4e15-wei fee pays 100x its ~0.5M gas only above ~48 gwei
     assert gas_price < 40 * 10**9
@@ -169,14 +162,14 @@ def test_executor__restart_with_batch_in_flight__sends_it_once(chain, auto, make
 
     paid = make_paid(2)
     ids = booked_ids([r for _, r, _ in paid])
-    bot = make_bot(settings, auto, pipeline_passes=0)  # submit, do not send yet
+    bot = make_executor(settings, auto, pipeline_passes=0)  # submit, do not send yet
     assert isinstance(bot, Bot)
     now = advance(chain, 3_700)
     tick = bot.tick(now)
     assert set(ids) <= set(tick.submitted[0])
     bot.stop()  # dies with the intent recorded, nothing sent
 
-    again = make_bot(settings, auto)
+    again = make_executor(settings, auto)
     try:
         assert set(ids) <= {i for run_ids in again.in_flight.values() for i in run_ids}
         tick = again.tick(now + 1)
@@ -198,7 +191,7 @@ def test_executor__check__through_eth_simulateV1_and_reverting_run_skipped_with_
     paid = make_paid(2)
     ids = booked_ids([r for _, r, _ in paid])
     sched = auto["scheduler"]
-    bot = make_bot(settings, auto, unbatched=True)
+    bot = make_executor(settings, auto, unbatched=True)
     assert bot.simulator.name == "node"  # anvil answers eth_simulateV1 (auto picks it)
     try:
         now = advance(chain, 3_700)

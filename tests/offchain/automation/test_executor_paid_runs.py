@@ -10,24 +10,14 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from keepers.automation.executor import ExecutorBot
 from keepers.automation.planning import SCHEDULED, gas_needed_for
-from keepers.automation.settings import ExecutorConfig
-from keepers.core.settings import load_settings
-from tests.support.autobots_helpers import advance
+from tests.support.autobots_helpers import advance, make_executor
 from tests.support.autolib import LOW, MEDIUM, config
 
 GWEI = 10**9
 EXECUTED = 2
 LOCAL_BASE_FEE = 400_000_000  # scripts/profiles/local.yaml: 0.4 gwei per unit of effort
 LOW_EFFORT = 1_000_000
-
-
-def make_bot(settings, auto, **kw) -> ExecutorBot:
-    cfg = load_settings(ExecutorConfig, scheduler=auto["scheduler"].address, **kw)
-    bot = ExecutorBot.from_settings(settings, cfg)
-    bot.start()
-    return bot
 
 
 @pytest.fixture
@@ -67,7 +57,7 @@ def test_executor__low_run_fee_covers_real_gas__executed(chain, auto, settings, 
     sched = auto["scheduler"]
     fee = int(sched.getRun(low_run).fee)
     assert fee * 10_000 < gas_needed_for(LOW_EFFORT) * GWEI * 12_000  # the old rule's refusal
-    bot = make_bot(settings, auto)
+    bot = make_executor(settings, auto)
     bot.io.gas_price = lambda: GWEI  # the decision at 1 gwei, whatever the local node says
     try:
         now = advance(chain, 3_700)
@@ -88,7 +78,7 @@ def test_executor__run_that_cannot_pay__said_once_with_fee_cost_gap(chain, auto,
     left (the supervisor's run in the same batch goes without it) and said once, with its pay,
     cost and gap, however many ticks see it."""
     sched = auto["scheduler"]
-    bot = make_bot(settings, auto)
+    bot = make_executor(settings, auto)
     bot.io.gas_price = lambda: 5 * GWEI
     try:
         now = advance(chain, 3_700)
@@ -130,7 +120,7 @@ def test_executor__member_not_due_on_chain__waits_rest_of_batch_goes(
     fee = int(sched.feeFor(0, MEDIUM, 100_000))
     late = late_handler.book(b"", late_at, MEDIUM, 100_000, value=fee, sender=alice).return_value
     late_at = int(sched.getRun(late).timestamp)
-    bot = make_bot(settings, auto)
+    bot = make_executor(settings, auto)
     try:
         clock = late_at + 5  # the keeper's clock: past the late run's time, the chain is not
         assert int(chain.blocks.head.timestamp) < late_at

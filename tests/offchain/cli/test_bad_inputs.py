@@ -26,11 +26,11 @@ from click.testing import CliRunner
 
 from tests.support.ape_home import make_ape_home
 from tests.support.fundbotlib import local_fund_env
+from tests.support.profile_docs import USDT, mainnet_doc
 
 ROOT = Path(__file__).resolve().parents[3]
 PAGE = ROOT / "docs" / "operator" / "bad-inputs.md"  # the operator guide's page
 DEAD = "0x000000000000000000000000000000000000dEaD"
-USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
 SIGNER_KEY = "0x" + "5e" * 32  # a secret: never in any output
 PASSPHRASE = "hunter2-correct-horse-99"
 SECRETS = (SIGNER_KEY, SIGNER_KEY[2:], PASSPHRASE)
@@ -98,18 +98,7 @@ def _mainnet_profile(**change: Any) -> Callable[[World], None]:
     """A real-network profile with one field changed (dotted path -> value)."""
 
     def setup(w: World) -> None:
-        good = "0x" + "11" * 20
-        doc: dict[str, Any] = {
-            "network": "mainnet",
-            "base": {"address": USDT},
-            "tiers": [[1000, 500, 2000], [3000, 2000, 4000], [6000, 5000, 7000]],
-            "risk": {"loss_budget": 50_000, "notional_budget": 10_000_000},
-            "roles": {"admin": good, "keeper": "0x" + "22" * 20, "guardian": "0x" + "33" * 20},
-            "uniswap": {},
-            "assets": [
-                {"symbol": "MMF", "kind": "erc4626", "tier": 1, "token": good, "feed": good}
-            ],
-        }
+        doc = mainnet_doc()
         for dotted, value in change.items():
             *parents, last = dotted.split("__")
             node: Any = doc

@@ -49,26 +49,11 @@ def metrics_body(port: int) -> str:
         return ""
 
 
-def due_and_stuck(chain, auto, make_paid, gov, bob, deployer) -> tuple[Any, Any]:
-    """Two paid rebalancers an hour later: the first one's run is due and waits for an
-    executor; the second is stuck (the funder was empty when another executor ran its
-    booking, so the next booking failed: nothing booked), and the funder is refilled."""
-    sched, funder = auto["scheduler"], auto["funder"]
-    (_, due_reb, _), (_, stuck_reb, _) = make_paid(2)
-    funder.withdraw(gov, funder.balance, sender=gov)
-    chain.mine(1, timestamp=chain.pending_timestamp + 3_600)
-    tx = sched.executeBatch([int(stuck_reb.bookedRun()[0])], sender=bob)
-    assert [e.event_name for e in tx.events].count("FailedRecurringSchedule") == 1
-    assert int(stuck_reb.bookedRun()[0]) == 0
-    deployer.transfer(funder, 10**17)
-    return due_reb, stuck_reb
-
-
 def test_keeper_run__all_bots__executes_due_run_fixes_stuck_rebalancer_stops_on_sigint(
-    chain, env, auto, make_paid, gov, bob, deployer
+    chain, env, auto, due_and_stuck
 ):
     sched, registry = auto["scheduler"], auto["registry"]
-    due_reb, stuck_reb = due_and_stuck(chain, auto, make_paid, gov, bob, deployer)
+    due_reb, stuck_reb = due_and_stuck()
     due_id = int(due_reb.bookedRun()[0])
     assert sched.status(due_id) == SCHEDULED  # due now, waiting for an executor
 
@@ -187,7 +172,7 @@ def test_keeper_run__configured_executor_role_allows_less__refused_naming_variab
 
 
 def test_keeper_run_then_worker__no_keeper_policy__declared_calls_audited_undeclared_refused(
-    chain, env, auto, make_paid, gov, bob, deployer, tmp_path
+    chain, env, auto, due_and_stuck, tmp_path
 ):
     """Issue 12: with no KEEPER_POLICY* at all, `keeper run` stores the roles built from the
     bots' declared calls; a standalone worker given only the database, node and key audits
@@ -203,7 +188,7 @@ def test_keeper_run_then_worker__no_keeper_policy__declared_calls_audited_undecl
     from tests.support.pipeline_helpers import run_worker
 
     assert not any(k.startswith("KEEPER_POLICY") for k in env)
-    due_reb, stuck_reb = due_and_stuck(chain, auto, make_paid, gov, bob, deployer)
+    due_reb, stuck_reb = due_and_stuck()
     due_id = int(due_reb.bookedRun()[0])
     r = keeper(env, "run", "--once")
     assert r.exit_code == 0, r.output
@@ -272,9 +257,9 @@ def test_keeper_run_then_worker__no_keeper_policy__declared_calls_audited_undecl
 
 
 def test_keeper_status__automation_configured__due_runs_stuck_tasks_funders(
-    chain, env, auto, make_paid, gov, bob, deployer
+    chain, env, auto, due_and_stuck
 ):
-    due_reb, stuck_reb = due_and_stuck(chain, auto, make_paid, gov, bob, deployer)
+    due_reb, stuck_reb = due_and_stuck()
     r = keeper(env, "--json", "status")
     assert r.exit_code == 0, r.output
     a = json.loads(r.output)["automation"]

@@ -6,7 +6,6 @@ stand-in (LocalStack's KMS on loopback), validated and confirmed."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,7 @@ from ballast_dev.deployment.profile import deploy_profile, load_profile
 from ballast_dev.local.kms_local import CREDENTIALS, KmsStandIn, start_kms
 from keepers.cli import main
 from keepers.tx.kms import AwsKmsSigner
-from tests.support.fundbotlib import ROOT, UNIT
+from tests.support.fundbotlib import ROOT, UNIT, plan_from_terminal
 from tests.support.keeper_store import intents_per_key, plan_rows
 
 
@@ -77,12 +76,7 @@ def test_keeper_run_once__key_in_kms__approved_plan_executed_signed_by_kms(
     )
     w3 = chain.provider.web3
     address = kms_keeper["address"]
-    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
-    r = keeper(env, "--json", "plan")
-    assert r.exit_code == 0, r.output + r.stderr
-    planned = json.loads(r.stdout)
-    assert planned["status"] == "pending_approval", planned
-    ref = planned["plan"]
+    ref = plan_from_terminal(env, fresh, accounts[1])
     for admin in ("alice", "bob"):
         assert keeper(env, "approve", ref, "--by", admin).exit_code == 0
     nonce0 = w3.eth.get_transaction_count(address)

@@ -14,7 +14,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from keepers.cli import main
-from tests.support.fundbotlib import UNIT
+from tests.support.fundbotlib import plan_from_terminal
 from tests.support.keeper_proc import keeper_exe
 from tests.support.keeper_store import intents_per_key, plan_rows
 
@@ -45,13 +45,8 @@ def test_keeper_run_once__approved_plan__executed_by_the_cycle_once(
     env = {**env, "KEEPER_ANVIL_BIN": MISSING_ANVIL}
     w3 = chain.provider.web3
     keeper_addr = accounts[2].address
-    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
     # a plan over the 2-of-3 threshold (the default 200K), built in a terminal: it waits
-    r = keeper(env, "--json", "plan")
-    assert r.exit_code == 0, r.output + r.stderr
-    planned = json.loads(r.stdout)
-    assert planned["status"] == "pending_approval", planned
-    ref = planned["plan"]
+    ref = plan_from_terminal(env, fresh, accounts[1])
     nonce0 = w3.eth.get_transaction_count(keeper_addr)
 
     # 1. one cycle with one approval of two: the plan is moved on, still waiting, nothing sent

@@ -7,11 +7,8 @@ sandwich). The public pool is refused (KEEPER_PUBLIC_MEMPOOL_FALLBACK=false)."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from typing import Any
 
-import requests
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
@@ -19,6 +16,7 @@ from ballast_dev.local.relay_local import RelayLocal
 from keepers.cli import main
 from tests.support.fundbotlib import UNIT
 from tests.support.keeper_store import plan_rows
+from tests.support.txpool_watch import TxpoolWatch
 
 
 def keeper(env: dict[str, str], *args: str) -> Any:
@@ -36,35 +34,7 @@ def test_keeper_run_once__pool_trades_through_relay__never_in_the_public_pool(
         assert keeper(env, "approve", ref, "--by", owner).exit_code == 0
 
     relay = RelayLocal(chain.provider.uri, mining="relay", block_time=1.0).start()
-    seen: set[str] = set()
-    sightings: list[tuple[float, str]] = []  # (the poll's start, a hash it listed)
-    polls: list[int] = []
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def poll() -> None:
-        http = requests.Session()
-        body = {"jsonrpc": "2.0", "id": 1, "method": "txpool_content", "params": []}
-        while not stop.is_set():
-            started = time.monotonic()
-            try:
-                content = http.post(chain.provider.uri, json=body, timeout=10).json()["result"]
-            except Exception as err:  # noqa: BLE001 - reported below
-                errors.append(err)
-                return
-            polls.append(1)
-            listed = {
-                tx["hash"].lower()
-                for part in ("pending", "queued")
-                for by_nonce in (content.get(part) or {}).values()
-                for tx in by_nonce.values()
-            }
-            seen.update(listed)
-            sightings.extend((started, h) for h in listed)
-            stop.wait(0.05)
-
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
+    watch = TxpoolWatch(chain.provider.uri).start()
     private_env = {
         **env,
         "KEEPER_PRIVATE_RPC_URLS": relay.url,
@@ -73,8 +43,7 @@ def test_keeper_run_once__pool_trades_through_relay__never_in_the_public_pool(
     try:
         r = keeper(private_env, "run", "--once")
     finally:
-        stop.set()
-        poller.join(5)
+        watch.stop()
         relay.stop()  # the chain's automine back for the next tests
     assert r.exit_code == 0, r.output + r.stderr
     assert f"plan {ref}: executed" in r.stdout, r.stdout
@@ -92,17 +61,18 @@ def test_keeper_run_once__pool_trades_through_relay__never_in_the_public_pool(
     pool_legs = [(h, route) for h, route, fee in rows if "private" in str(fee)]
     assert pool_legs, rows  # the plan traded on a pool: the test saw something to hide
     assert all(route == "private" for _, route in pool_legs), pool_legs
-    assert not errors, errors
-    assert len(polls) > 10
+    assert not watch.errors, watch.errors
+    assert watch.polls > 10
     # a sighting is a leak when the poll began before the relay handed the trade to the
-    # node: the pool showed it while the relay held it (after the hand-over anvil is mining
-    # it on arrival, in a block of its own)
+    # node: the pool showed it while the relay held it
     held_until = {h: relay.held[h].released_at for h, _ in pool_legs}
-    leaked = [(t, h) for t, h in sightings if h in held_until and (held_until[h] or 1e18) > t]
+    leaked = watch.leaks(held_until)
     assert not leaked, f"pool trades in the public pool while the relay held them: {leaked}"
-    after = [round((t - (held_until[h] or 0)) * 1000, 1) for t, h in sightings if h in held_until]
+    after = [
+        round((t - (held_until[h] or 0)) * 1000, 1) for t, h in watch.sightings if h in held_until
+    ]
     print(
-        f"\n{len(pool_legs)} pool trades, {len(polls)} polls, sightings after hand-over: {after} ms"
+        f"\n{len(pool_legs)} pool trades, {watch.polls} polls, sightings after hand-over: {after} ms"
     )
     assert all(relay.held[h].status == "INCLUDED" for h in held_until)
     assert relay.blocks_built > 0

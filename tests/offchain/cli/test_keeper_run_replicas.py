@@ -33,7 +33,7 @@ from ballast_dev.local.anvil_local import free_port
 from keepers.cli import main
 from keepers.store import models as m
 from keepers.store.db import Store
-from tests.offchain.cli.test_keeper_run import EXECUTED, SCHEDULED, due_and_stuck
+from tests.offchain.cli.test_keeper_run import EXECUTED, SCHEDULED
 from tests.support.fundbotlib import NO_APPROVAL, UNIT
 from tests.support.keeper_proc import keeper_exe, wait_file
 from tests.support.keeper_store import intents_per_key, plan_rows
@@ -211,18 +211,15 @@ def test_two_replicas__every_decision_planned_and_executed_once__in_band(
     fleet_env: dict[str, str],
     fresh: Any,
     auto: Any,
-    make_paid: Any,
+    due_and_stuck: Any,
     accounts: Any,
-    gov: Any,
-    bob: Any,
-    deployer: Any,
 ) -> None:
     db = fleet_env["KEEPER_DB_URL"]
     w3 = chain.provider.web3
     keeper_addr = accounts[2].address
     admin = accounts[1]
     sched = auto["scheduler"]
-    due_reb, stuck_reb = due_and_stuck(chain, auto, make_paid, gov, bob, deployer)
+    due_reb, stuck_reb = due_and_stuck()
     due_id = int(due_reb.bookedRun()[0])
     nonce0 = w3.eth.get_transaction_count(keeper_addr)
     block0 = chain.blocks.head.number
@@ -317,11 +314,8 @@ def test_three_replicas__leader_sigkilled_mid_plan__taken_over_in_seconds__nothi
     fleet_env: dict[str, str],
     fresh: Any,
     auto: Any,
-    make_paid: Any,
+    due_and_stuck: Any,
     accounts: Any,
-    gov: Any,
-    bob: Any,
-    deployer: Any,
     tmp_path: Path,
 ) -> None:
     db = fleet_env["KEEPER_DB_URL"]
@@ -380,7 +374,7 @@ def test_three_replicas__leader_sigkilled_mid_plan__taken_over_in_seconds__nothi
 
     # the survivors' automation: a due run executed once, a stuck rebalancer fixed once
     sched = auto["scheduler"]
-    due_reb, stuck_reb = due_and_stuck(chain, auto, make_paid, gov, bob, deployer)
+    due_reb, stuck_reb = due_and_stuck()
     due_id = int(due_reb.bookedRun()[0])
     wait_until("the due run executed", lambda: sched.status(due_id) == EXECUTED, 90, fleet)
     wait_until("the stuck rebalancer fixed", lambda: int(stuck_reb.bookedRun()[0]) != 0, 90, fleet)

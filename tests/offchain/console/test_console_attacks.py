@@ -23,7 +23,6 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -38,6 +37,7 @@ from tests.offchain.console.test_console_security import (  # noqa: F401 - the e
     frozen_plan,
 )
 from tests.support.consolelib import Client, chromium, chromium_or_skip, running_console
+from tests.support.local_http import LocalHttp, QuietHandler
 
 PLANTED = "ab" * 32  # the attacker's "token": 64 hex digits, the shape the console issued
 
@@ -53,12 +53,12 @@ def browser() -> Iterator[Any]:
     shutil.rmtree(driver.profile_dir, ignore_errors=True)
 
 
-class AttackerSite:
+class AttackerSite(LocalHttp):
     """An HTTP server on another port of 127.0.0.1 serving the attacker's pages (``pages``:
     path -> HTML), each answer setting the attacker's cookies under the console's names."""
 
     def __init__(self, pages: dict[str, str]) -> None:
-        class H(BaseHTTPRequestHandler):
+        class H(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802
                 body = pages.get(self.path, "").encode()
                 self.send_response(200 if body else 404)
@@ -71,16 +71,7 @@ class AttackerSite:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *a: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(H)
 
 
 def auto_post(action: str, fields: dict[str, str]) -> str:

@@ -23,14 +23,9 @@ from typing import Any
 
 import pytest
 
-from keepers.fund.bot import FundBot
-from keepers.fund.settings import load_fund_config
-from keepers.runtime.alerts import Alerter
-from keepers.store.db import Store
-from keepers.tx.signers import RawKeySigner
 from tests.offchain.fundbot.executor_fund import *  # noqa: F403 - the fixtures (one module)
 from tests.support.consolelib import Receiver, chromium, chromium_or_skip, running_console
-from tests.support.fundbotlib import ROOT, UNIT, local_fund_env
+from tests.support.fundbotlib import ROOT, UNIT, plan_waiting
 
 ARTEFACTS = ROOT / ".build" / "console"
 TOKEN = "browser-test-token-6b1f0e2d"
@@ -122,22 +117,14 @@ def sign_in_browser(driver: Any, chain: Any, who: Any) -> str:
 
 
 def test_two_owners_sign_in_the_browser__keeper_executes__page_shows_the_report(
-    browser, fresh, accounts, chain, executor_fund, owners, attacker, deployment_file, tmp_path
+    browser, fresh, accounts, chain, executor_fund, owners, attacker, keeper_bot
 ):
     from selenium.webdriver.common.by import By
 
     fund, ex, safe = executor_fund
     alice, bob, _ = owners
-    env = local_fund_env(chain, deployment_file, f"sqlite:///{tmp_path}/keeper.db")
-    env |= {"KEEPER_RETRY_BACKOFF_S": "0.05", "KEEPER_LOG_LEVEL": "WARNING"}
-    cfg = load_fund_config(env)
-    store = Store(cfg.keeper.db_url)
-    bot = FundBot(cfg, store, signer=RawKeySigner(accounts[2].private_key), alerter=Alerter([]))
-    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
-    now = int(chain.pending_timestamp)
-    out = bot.check("liquidity", now)
-    assert out.status == "pending_approval", out
-    ref = out.plan_id
+    env, bot = keeper_bot(KEEPER_RETRY_BACKOFF_S="0.05", KEEPER_LOG_LEVEL="WARNING")
+    ref, now = plan_waiting(bot, fresh, accounts[1], chain)
     frozen = bot.plans.get(ref).payload["frozen"]
     receiver = Receiver(down=1, status=500)  # the first POST fails: the notifier retries
     costs: dict[str, Any] = {}
@@ -315,13 +302,12 @@ def test_two_owners_sign_in_the_browser__keeper_executes__page_shows_the_report(
             assert TOKEN not in browser.page_source
     finally:
         receiver.close()
-        store.close()
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     (ARTEFACTS / "costs.json").write_text(json.dumps(costs, indent=2))
 
 
 def test_manual_rebalance_from_the_page__a_plan_under_the_same_approvals__safe_signs_as_itself(
-    fresh, accounts, chain, executor_fund, owners, deployment_file, tmp_path
+    fresh, accounts, chain, executor_fund, owners, keeper_bot
 ):
     """The operators' "Propose a manual rebalance" stores a proposed plan only (the console
     has no key): the keeper's tick risk-checks and freezes it, and it waits for the owners like
@@ -334,47 +320,36 @@ def test_manual_rebalance_from_the_page__a_plan_under_the_same_approvals__safe_s
 
     _, ex, safe = executor_fund
     alice, _, carol = owners
-    env = local_fund_env(chain, deployment_file, f"sqlite:///{tmp_path}/keeper.db")
-    env |= {"KEEPER_RETRY_BACKOFF_S": "0.05", "KEEPER_LOG_LEVEL": "WARNING"}
-    cfg = load_fund_config(env)
-    store = Store(cfg.keeper.db_url)
-    bot = FundBot(cfg, store, signer=RawKeySigner(accounts[2].private_key), alerter=Alerter([]))
-    try:
-        fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
-        now = int(chain.pending_timestamp)
-        with running_console(env, now=now) as c:
-            ops = Client(c.url)
-            _, _, page = ops.get("/fund")
-            form = {"by": "ops-desk", "reason": "deposit to invest", "csrf": ops.csrf(page)}
-            status, headers, body = ops.post("/rebalance", form=form)
-            assert status == 303, body
-            ref = headers["Location"].removeprefix("/plans/")
-            assert bot.plans.get(ref).status == "proposed"
-            assert bot.plans.get(ref).payload.get("frozen") is None  # nothing signed or sent yet
-            (out,) = bot.tick(now + 5)
-            assert out.status == "pending_approval", out
-            row = bot.plans.get(ref)
-            assert any(t["kind"].lower() == "manual" for t in row.payload["report"]["triggers"])
-            sp = SignedPlan.from_frozen(row.payload["frozen"])
-            digest = plan_hash(sp)
-            _, _, page = ops.get(f"/plans/{ref}")
-            handler = container("CompatibilityFallbackHandler").at(safe.address)
-            expected = bytes(handler.getMessageHashForSafe(safe.address, digest))
-            shown = re.search(r'id="safe-message-hash">(0x[0-9a-f]{64})<', page)
-            assert shown and shown.group(1) == "0x" + expected.hex()
-            csrf = ops.csrf(page)
-            one = "0x" + safe_message_signature(safe, digest, [alice]).hex()
-            status, _, page = ops.post(
-                f"/plans/{ref}/signature", form={"signature": one, "csrf": csrf}
-            )
-            assert status == 409 and "isValidSignature does not accept it" in page
-            both = "0x" + safe_message_signature(safe, digest, [alice, carol]).hex()
-            status, _, page = ops.post(
-                f"/plans/{ref}/signature", form={"signature": both, "csrf": csrf}
-            )
-            assert status == 200 and f"recorded: signed by {safe.address}" in page, page[-2000:]
-            assert re.search(r'id="counted">2 of 2<', page)
-            (done,) = bot.tick(now + 60)
-            assert done.status == "executed", done
-    finally:
-        store.close()
+    env, bot = keeper_bot(KEEPER_RETRY_BACKOFF_S="0.05", KEEPER_LOG_LEVEL="WARNING")
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    now = int(chain.pending_timestamp)
+    with running_console(env, now=now) as c:
+        ops = Client(c.url)
+        status, headers, body = ops.propose_rebalance("ops-desk", "deposit to invest")
+        assert status == 303, body
+        ref = headers["Location"].removeprefix("/plans/")
+        assert bot.plans.get(ref).status == "proposed"
+        assert bot.plans.get(ref).payload.get("frozen") is None  # nothing signed or sent yet
+        (out,) = bot.tick(now + 5)
+        assert out.status == "pending_approval", out
+        row = bot.plans.get(ref)
+        assert any(t["kind"].lower() == "manual" for t in row.payload["report"]["triggers"])
+        sp = SignedPlan.from_frozen(row.payload["frozen"])
+        digest = plan_hash(sp)
+        _, _, page = ops.get(f"/plans/{ref}")
+        handler = container("CompatibilityFallbackHandler").at(safe.address)
+        expected = bytes(handler.getMessageHashForSafe(safe.address, digest))
+        shown = re.search(r'id="safe-message-hash">(0x[0-9a-f]{64})<', page)
+        assert shown and shown.group(1) == "0x" + expected.hex()
+        csrf = ops.csrf(page)
+        one = "0x" + safe_message_signature(safe, digest, [alice]).hex()
+        status, _, page = ops.post(f"/plans/{ref}/signature", form={"signature": one, "csrf": csrf})
+        assert status == 409 and "isValidSignature does not accept it" in page
+        both = "0x" + safe_message_signature(safe, digest, [alice, carol]).hex()
+        status, _, page = ops.post(
+            f"/plans/{ref}/signature", form={"signature": both, "csrf": csrf}
+        )
+        assert status == 200 and f"recorded: signed by {safe.address}" in page, page[-2000:]
+        assert re.search(r'id="counted">2 of 2<', page)
+        (done,) = bot.tick(now + 60)
+        assert done.status == "executed", done

@@ -15,41 +15,23 @@ import os
 import threading
 from unittest import mock
 
+from ballast_dev.local.anvil_local import free_port
 from keepers.console.cli import serve_in_run
-from keepers.fund.bot import FundBot
-from keepers.fund.settings import load_fund_config
-from keepers.runtime.alerts import Alerter
 from keepers.runtime.leases import Leases
-from keepers.store.db import Store
-from keepers.tx.signers import RawKeySigner
 from tests.offchain.fundbot.executor_fund import *  # noqa: F403 - the fixtures (one module)
 from tests.support.consolelib import Client, running_console
 from tests.support.fundbotlib import UNIT, local_fund_env
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def propose(base: str, by: str) -> tuple[int, dict[str, str], str]:
-    ops = Client(base)
-    status, _, page = ops.get("/fund")
-    assert status == 200, page[-500:]
-    return ops.post("/rebalance", form={"by": by, "reason": "invest", "csrf": ops.csrf(page)})
+    return Client(base).propose_rebalance(by, "invest")
 
 
 def test_console_in_run__keepers_bot_and_lease__standalone_console_refused_while_it_leads(
-    fresh, accounts, chain, executor_fund, deployment_file, tmp_path
+    fresh, accounts, chain, executor_fund, keeper_bot
 ):
-    env = local_fund_env(chain, deployment_file, f"sqlite:///{tmp_path}/keeper.db")
-    env |= {"KEEPER_LOG_LEVEL": "WARNING", "KEEPER_LEASE_TTL_S": "30"}
-    cfg = load_fund_config(env)
-    store = Store(cfg.keeper.db_url)
-    bot = FundBot(cfg, store, signer=RawKeySigner(accounts[2].private_key), alerter=Alerter([]))
+    env, bot = keeper_bot(KEEPER_LOG_LEVEL="WARNING", KEEPER_LEASE_TTL_S="30")
+    store = bot.store
     fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
     now = int(chain.pending_timestamp)
     lease = f"fund:{bot.lease_scope}"
@@ -96,7 +78,6 @@ def test_console_in_run__keepers_bot_and_lease__standalone_console_refused_while
     finally:
         server.stop()
         stop.set()
-        store.close()
 
 
 def test_keeper_run__console_in_run__serves_the_fund__proposes_under_its_lease__stops_on_sigterm(

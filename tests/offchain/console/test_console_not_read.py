@@ -13,55 +13,38 @@ from eth_utils import function_abi_to_4byte_selector
 
 from keepers import abis
 from keepers.cli import main
-from keepers.fund.bot import FundBot
-from keepers.fund.settings import load_fund_config
-from keepers.runtime.alerts import Alerter
-from keepers.store.db import Store
-from keepers.tx.signers import RawKeySigner
 from tests.offchain.fundbot.executor_fund import *  # noqa: F403 - the fixtures (one module)
 from tests.support.consolelib import Client, running_console
-from tests.support.fundbotlib import UNIT, local_fund_env
+from tests.support.fundbotlib import UNIT
 from tests.support.reverting_view import view_reverts
 
 
 def test_plan_page__admin_safe_not_read__200_says_not_read_then_shows_the_hash(
-    fresh, accounts, chain, executor_fund, deployment_file, tmp_path
+    fresh, accounts, chain, executor_fund, keeper_bot
 ):
     _, ex, _safe = executor_fund
-    env = local_fund_env(chain, deployment_file, f"sqlite:///{tmp_path}/keeper.db")
-    env |= {"KEEPER_RETRY_BACKOFF_S": "0.05", "KEEPER_LOG_LEVEL": "WARNING"}
-    store = Store(load_fund_config(env).keeper.db_url)
-    bot = FundBot(
-        load_fund_config(env), store, signer=RawKeySigner(accounts[2].private_key),
-        alerter=Alerter([]),
-    )  # fmt: skip
-    try:
-        fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
-        now = int(chain.pending_timestamp)
-        with running_console(env, now=now) as c:  # a manual plan, frozen by the keeper's tick
-            ops = Client(c.url)
-            _, _, page = ops.get("/fund")
-            form = {"by": "ops-desk", "reason": "deposit to invest", "csrf": ops.csrf(page)}
-            status, headers, body = ops.post("/rebalance", form=form)
-            assert status == 303, body
-        ref = headers["Location"].removeprefix("/plans/")
-        (out,) = bot.tick(now + 5)
-        assert out.status == "pending_approval", out
-        selector = "0x" + next(
-            function_abi_to_4byte_selector(e).hex()
-            for e in abis.load("PlanExecutor")
-            if e.get("name") == "safe" and e.get("type") == "function"
-        )
-        with view_reverts(chain, ex.address, selector):
-            with running_console(env, now=now) as c:
-                status, _, page = Client(c.url).get(f"/plans/{ref}")
-            review = CliRunner().invoke(main, ["review", ref], env=env)
-        assert status == 200, page[-2000:]
-        assert 'id="safe-not-read"' in page and 'id="plan-hash"' in page
-        assert review.exit_code == 0, review.output
+    env, bot = keeper_bot(KEEPER_RETRY_BACKOFF_S="0.05", KEEPER_LOG_LEVEL="WARNING")
+    fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+    now = int(chain.pending_timestamp)
+    with running_console(env, now=now) as c:  # a manual plan, frozen by the keeper's tick
+        status, headers, body = Client(c.url).propose_rebalance("ops-desk", "deposit to invest")
+        assert status == 303, body
+    ref = headers["Location"].removeprefix("/plans/")
+    (out,) = bot.tick(now + 5)
+    assert out.status == "pending_approval", out
+    selector = "0x" + next(
+        function_abi_to_4byte_selector(e).hex()
+        for e in abis.load("PlanExecutor")
+        if e.get("name") == "safe" and e.get("type") == "function"
+    )
+    with view_reverts(chain, ex.address, selector):
         with running_console(env, now=now) as c:
             status, _, page = Client(c.url).get(f"/plans/{ref}")
-        assert status == 200 and 'id="safe-not-read"' not in page
-        assert re.search(r'id="safe-message-hash">0x[0-9a-f]{64}<', page)
-    finally:
-        store.close()
+        review = CliRunner().invoke(main, ["review", ref], env=env)
+    assert status == 200, page[-2000:]
+    assert 'id="safe-not-read"' in page and 'id="plan-hash"' in page
+    assert review.exit_code == 0, review.output
+    with running_console(env, now=now) as c:
+        status, _, page = Client(c.url).get(f"/plans/{ref}")
+    assert status == 200 and 'id="safe-not-read"' not in page
+    assert re.search(r'id="safe-message-hash">0x[0-9a-f]{64}<', page)

@@ -148,8 +148,6 @@ def test_plan_page__owners_signatures_count__pill_says_approved_before_the_tick(
     """Issue 67: as soon as the owners' signatures count, the status pill says approved (it
     said pending_approval beside "2 of 2: approved, waiting for the keeper to execute" until
     the keeper's next tick stored it)."""
-    from ballast_dev.local.keystores import account_key
-    from keepers.fund.planning.plan_approval import sign_plan
     from tests.offchain.console.test_console_security import frozen_plan
 
     e, plans = env
@@ -161,14 +159,7 @@ def test_plan_page__owners_signatures_count__pill_says_approved_before_the_tick(
         ops = Client(c.url)
         _, _, page = ops.get(f"/plans/{REF}")
         assert pill.search(page).groups() == ("pending_approval", "pending_approval")
-        for who in ("alice", "bob"):
-            sig = "0x" + sign_plan(frozen_plan(REF), account_key(who)).hex()
-            status, _, out = ops.post(
-                f"/plans/{REF}/signature",
-                json_body={"signature": sig},
-                headers={"X-CSRF-Token": ops.csrf(page)},
-            )
-            assert status == 200, out
+        ops.sign_plan(REF, frozen_plan(REF), ("alice", "bob"), page)
         _, _, page = ops.get(f"/plans/{REF}")
     assert plans.get(REF).status == row.status == "pending_approval"  # no tick yet
     assert pill.search(page).groups() == ("approved", "approved")

@@ -25,37 +25,20 @@ from keepers.console.settings import ConsoleSettings
 from keepers.core.errors import EXIT_CONFIG, ConfigError
 from keepers.core.settings import load_settings
 from keepers.fund.planning.actions import Action, ActionType, Plan
-from keepers.fund.planning.plan_approval import SignedPlan, plan_hash, sign_plan
+from keepers.fund.planning.plan_approval import plan_hash, sign_plan
 from keepers.fund.planning.triggers import Trigger, TriggerKind
 from keepers.fund.records import PENDING_APPROVAL, PROPOSED, PlanStore
 from keepers.store.db import Store
 from tests.support.consolelib import Client, running_console
+from tests.support.signed_plans import HOUR, NOW, frozen_plan
 
-NOW = 1_800_000_000
-HOUR = 3_600
 REF = "plan-3e0efd41"
 OWNERS = [account_address(n) for n in ("alice", "bob", "carol")]
-EXECUTOR = "0x" + "e1" * 20
-CONTROLLER = "0x" + "c0" * 20
 TOKEN = "t0ken-for-the-console-3f9a1c"
 SIGNER_KEY = "0x" + "5e" * 32  # a keeper signer key in the environment: never on a page
 HOOK = "http://127.0.0.1:9/hooks/T000/B000/s3cr3t-webhook-path"
 MARKUP = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 ASSET = "0x" + "a5" * 20
-
-
-def frozen_plan(ref: str) -> SignedPlan:
-    return SignedPlan(
-        plan_id=SignedPlan.plan_id_for(ref),
-        chain_id=31337,
-        executor=EXECUTOR,
-        controller=CONTROLLER,
-        deadline=NOW + 6 * HOUR,
-        actions=(
-            bytes.fromhex("5a3b74b9" + "00" * 31 + "01" + "00" * 28 + "0bebc200"),
-            bytes.fromhex("e4b9a6e3" + "00" * 31 + "02"),
-        ),
-    )
 
 
 def add_plan(plans: PlanStore, ref: str) -> None:

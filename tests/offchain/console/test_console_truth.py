@@ -133,14 +133,7 @@ def test_plan_page__signatures_count__approved_at_once__nothing_to_sign__queue_a
     url, driver, _ = console
     ops = Client(url)
     _, _, page = ops.get(f"/plans/{REF}")
-    for who in ("alice", "bob"):
-        sig = "0x" + sign_plan(frozen_plan(REF), account_key(who)).hex()
-        status, _, out = ops.post(
-            f"/plans/{REF}/signature",
-            json_body={"signature": sig},
-            headers={"X-CSRF-Token": ops.csrf(page)},
-        )
-        assert status == 200, out
+    ops.sign_plan(REF, frozen_plan(REF), ("alice", "bob"), page)
     driver.get(f"{url}/plans/{REF}")
     approved = "2 of 2: approved, waiting for the keeper to execute"
     assert approved in text_of(driver, "plan-head")

@@ -26,6 +26,7 @@ from keepers.crosschain.planning import (
     table_route_cost,
     to_scaled,
 )
+from tests.support.transfer_plans import check_plan
 
 E18 = 10**18
 P = Decimal("0.5")
@@ -388,17 +389,6 @@ def subset_dp_min_transfers(deficits: dict, surpluses: dict) -> int:
             sub = (sub - 1) & rest
         best[mask] = top
     return n - best[(1 << n) - 1]
-
-
-def check_plan(deficits, surpluses, plan):
-    got, sent = defaultdict(int), defaultdict(int)
-    for t in plan:
-        assert t.amount > 0
-        got[t.dest] += t.amount
-        sent[t.source] += t.amount
-    assert dict(got) == deficits
-    for s, amount in sent.items():
-        assert amount <= surpluses[s]
 
 
 amounts = st.integers(min_value=1, max_value=12)

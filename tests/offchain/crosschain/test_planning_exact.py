@@ -8,17 +8,11 @@ test_crosschain_plan.py."""
 
 import math
 import random
-from collections import defaultdict
 from itertools import combinations
 
 import pytest
 
-from ballast_dev.bench.crosschain_cases import (
-    instance,
-    milp_min_transfers,
-    route_table,
-    subset_dp_min_transfers,
-)
+from ballast_dev.bench import crosschain_cases as cases  # the instances and the oracles
 from keepers.crosschain import exact_search
 from keepers.crosschain.flow import min_cost_flow
 from keepers.crosschain.planning import (
@@ -32,20 +26,9 @@ from keepers.crosschain.planning import (
     table_route_cost,
 )
 from keepers.crosschain.relaxation import SLACK_UNITS, Layers, ListedLayers, max_groups_exact
+from tests.support.transfer_plans import check_plan
 
 E18 = 10**18
-
-
-def check_plan(deficits, surpluses, plan, table=None):
-    got, sent = defaultdict(int), defaultdict(int)
-    for t in plan:
-        assert t.amount > 0
-        if table is not None:
-            assert ("USDC", t.source, t.dest) in table
-        got[t.dest] += t.amount
-        sent[t.source] += t.amount
-    assert dict(got) == deficits
-    assert all(sent[s] <= surpluses[s] for s in sent)
 
 
 def _cases(n: int, count: int, seed: int) -> list[tuple[int, bool, dict, dict]]:
@@ -55,42 +38,48 @@ def _cases(n: int, count: int, seed: int) -> list[tuple[int, bool, dict, dict]]:
     out = []
     for k in range(count):
         wei = k % 2 == 0
-        deficits, surpluses = instance(rng, n, wei)
+        deficits, surpluses = cases.instance(rng, n, wei)
         while k == 0 and n >= 16 and sum(deficits.values()) != sum(surpluses.values()):
-            deficits, surpluses = instance(rng, n, wei)
+            deficits, surpluses = cases.instance(rng, n, wei)
         out.append((n, wei, deficits, surpluses))
     return out
+
+
+def over(rows: list[tuple[int, bool, dict, dict]]) -> pytest.MarkDecorator:
+    """A test run on each case (n, wei, deficits, surpluses), named by its size, the kind of
+    its amounts (to the wei or whole k$) and its place in the list."""
+    return pytest.mark.parametrize(
+        ("n", "wei", "deficits", "surpluses"),
+        rows,
+        ids=[f"{n}-{'wei' if w else 'k$'}-{i}" for i, (n, w, _, _) in enumerate(rows)],
+    )
 
 
 # 13-16 parties: three instances each; 17-20: two (the oracle's 2^n pass grows)
 ALL_ROUTES = [c for n in range(13, 21) for c in _cases(n, 3 if n <= 16 else 2, 150 + n)]
 
 
-@pytest.mark.parametrize(
-    ("n", "wei", "deficits", "surpluses"),
-    ALL_ROUTES,
-    ids=[f"{n}-{'wei' if w else 'k$'}-{i}" for i, (n, w, _, _) in enumerate(ALL_ROUTES)],
-)
+@over(ALL_ROUTES)
 def test_exact_match__13_to_20_parties_all_routes__equals_subset_dp_optimum(
     n, wei, deficits, surpluses
 ):
     plan = exact_match("USDC", deficits, surpluses)
     check_plan(deficits, surpluses, plan)
-    assert len(plan) == subset_dp_min_transfers(deficits, surpluses)
+    assert len(plan) == cases.subset_dp_min_transfers(deficits, surpluses)
 
 
 def test_exact_match__20_parties_balanced_to_the_wei__one_tree_proved():
     # The class the old search could not prove: totals equal to the wei and no proper subset
     # balanced, so the only partition is one group and every plan has n - 1 legs.
     rng = random.Random(5)
-    deficits, surpluses = instance(rng, 20, wei=True)
+    deficits, surpluses = cases.instance(rng, 20, wei=True)
     while sum(deficits.values()) != sum(surpluses.values()):
-        deficits, surpluses = instance(rng, 20, wei=True)
+        deficits, surpluses = cases.instance(rng, 20, wei=True)
     search = ExactSearch("USDC", deficits, surpluses, None, {}, EXACT_WORK)
     plan = search.solve()
     assert plan is not None and search.proved
     check_plan(deficits, surpluses, plan)
-    assert len(plan) == subset_dp_min_transfers(deficits, surpluses) == 19
+    assert len(plan) == cases.subset_dp_min_transfers(deficits, surpluses) == 19
 
 
 def _hard(n: int, seed: int, wei: bool) -> tuple[dict, dict]:
@@ -99,7 +88,7 @@ def _hard(n: int, seed: int, wei: bool) -> tuple[dict, dict]:
     of the total deficit. Picked by that property only (the first such seeded instance)."""
     rng = random.Random(seed)
     while True:
-        deficits, surpluses = instance(rng, n, wei)
+        deficits, surpluses = cases.instance(rng, n, wei)
         slack = sum(surpluses.values()) - sum(deficits.values())
         need = sum(deficits.values())
         if (not wei and 0 <= slack <= 5000 * E18) or (wei and need // 200 <= slack <= need // 25):
@@ -114,20 +103,16 @@ GAPS = [
 ] + [(20, False, *_hard(20, seed, wei=False)) for seed in (1, 2)]
 
 
-@pytest.mark.parametrize(
-    ("n", "wei", "deficits", "surpluses"),
-    GAPS,
-    ids=[f"{n}-{'wei' if w else 'k$'}-{i}" for i, (n, w, _, _) in enumerate(GAPS)],
-)
+@over(GAPS)
 def test_exact_match__13_to_20_parties_route_gaps__equals_milp_optimum(n, wei, deficits, surpluses):
     """A fifth of the (source, deficit) pairs without a route, per-leg costs. The MILP is
     the reference where it proves its optimum (within 10 s); the search must prove its
     optimum within its work budget (no fallback) and equal it, or say "no route" exactly
     when the MILP is infeasible."""
     pytest.importorskip("highspy")
-    table = route_table(random.Random(n * 7 + len(deficits)), deficits, surpluses)
+    table = cases.route_table(random.Random(n * 7 + len(deficits)), deficits, surpluses)
     allowed = {(s, d) for _, s, d in table}
-    status, optimum = milp_min_transfers(deficits, surpluses, allowed, seconds=10.0)
+    status, optimum = cases.milp_min_transfers(deficits, surpluses, allowed, seconds=10.0)
     if status == "unproved":
         pytest.skip("the MILP did not prove its optimum in 10 s")
     search = ExactSearch("USDC", deficits, surpluses, table_route_cost(table), {}, EXACT_WORK)
@@ -144,11 +129,7 @@ def test_exact_match__13_to_20_parties_route_gaps__equals_milp_optimum(n, wei, d
 HARD_ALL_ROUTES = [(20, False, *_hard(20, seed, wei=False)) for seed in (3, 4)]
 
 
-@pytest.mark.parametrize(
-    ("n", "wei", "deficits", "surpluses"),
-    HARD_ALL_ROUTES,
-    ids=[f"{n}-{'wei' if w else 'k$'}-{i}" for i, (n, w, _, _) in enumerate(HARD_ALL_ROUTES)],
-)
+@over(HARD_ALL_ROUTES)
 def test_exact_match__20_parties_small_slack_all_routes__proved_equals_subset_dp(
     n, wei, deficits, surpluses
 ):
@@ -156,7 +137,7 @@ def test_exact_match__20_parties_small_slack_all_routes__proved_equals_subset_dp
     plan = search.solve()
     assert plan is not None and search.proved
     check_plan(deficits, surpluses, plan)
-    assert len(plan) == subset_dp_min_transfers(deficits, surpluses)
+    assert len(plan) == cases.subset_dp_min_transfers(deficits, surpluses)
 
 
 def _stream(seed: int, n: int, gaps: bool, index: int) -> tuple[dict, dict, dict | None]:
@@ -166,8 +147,8 @@ def _stream(seed: int, n: int, gaps: bool, index: int) -> tuple[dict, dict, dict
     rng = random.Random(seed)
     for _ in range(index + 1):
         wei = rng.random() < 0.5
-        deficits, surpluses = instance(rng, n, wei)
-        table = route_table(rng, deficits, surpluses) if gaps else None
+        deficits, surpluses = cases.instance(rng, n, wei)
+        table = cases.route_table(rng, deficits, surpluses) if gaps else None
     return deficits, surpluses, table
 
 
@@ -187,11 +168,11 @@ def test_exact_match__20_parties_left_unproved_by_main__proved_equals_reference(
     assert plan is not None and search.proved
     check_plan(deficits, surpluses, plan, table)
     if table is None:
-        assert len(plan) == subset_dp_min_transfers(deficits, surpluses)
+        assert len(plan) == cases.subset_dp_min_transfers(deficits, surpluses)
     else:
         pytest.importorskip("highspy")
         allowed = {(s, d) for _, s, d in table}
-        assert milp_min_transfers(deficits, surpluses, allowed, seconds=10.0) == (
+        assert cases.milp_min_transfers(deficits, surpluses, allowed, seconds=10.0) == (
             "optimal",
             len(plan),
         )
@@ -210,7 +191,7 @@ def test_exact_match__20_parties_past_the_listing_cap__last_resort_proves_the_dp
     plan = search.solve()
     assert plan is not None and search.proved
     check_plan(deficits, surpluses, plan, None)
-    assert len(plan) == subset_dp_min_transfers(deficits, surpluses)
+    assert len(plan) == cases.subset_dp_min_transfers(deficits, surpluses)
     monkeypatch.setattr(exact_search, "LAST_RESORT_PARTIES", 0)  # where ExactSearch reads it
     assert ExactSearch("USDC", deficits, surpluses, None, {}, EXACT_WORK).solve() is None
 
@@ -235,7 +216,7 @@ def test_max_groups_exact__random_parties__a_partition_of_the_most_groups(seed):
     """The bitset DP (with the equal pairs set aside) against the numpy all-subsets DP."""
     rng = random.Random(900 + seed)
     n = rng.randint(2, 16)
-    deficits, surpluses = instance(rng, n, wei=False)
+    deficits, surpluses = cases.instance(rng, n, wei=False)
     if seed % 3 == 0:  # an equal deficit and source, the pair the DP sets aside
         surpluses["s0"] = deficits["d0"]
     ds, ss = list(deficits.values()), list(surpluses.values())
@@ -249,7 +230,7 @@ def test_max_groups_exact__random_parties__a_partition_of_the_most_groups(seed):
     assert sum(groups) == (1 << n) - 1 and all(a & b == 0 for a, b in combinations(groups, 2))
     for g in groups:
         assert sum(v for p, v in enumerate(vals) if g >> p & 1) >= 0
-    assert n - len(groups) == subset_dp_min_transfers(deficits, surpluses)
+    assert n - len(groups) == cases.subset_dp_min_transfers(deficits, surpluses)
 
 
 def _partitions(items: list[int]):
@@ -293,7 +274,7 @@ def test_layers_partition_where__random_group_test__equals_every_partition(seed)
 def test_max_groups__random_parties__a_partition_of_the_most_groups(seed):
     rng = random.Random(seed)
     n = rng.randint(4, 11)
-    deficits, surpluses = instance(rng, n, wei=seed % 3 == 0)
+    deficits, surpluses = cases.instance(rng, n, wei=seed % 3 == 0)
     ds, ss = list(deficits.values()), list(surpluses.values())
     groups = max_groups(ds, ss, cap=1 << n)
     assert groups is not None
@@ -301,7 +282,7 @@ def test_max_groups__random_parties__a_partition_of_the_most_groups(seed):
     assert sum(groups) == (1 << n) - 1 and all(a & b == 0 for a, b in combinations(groups, 2))
     for g in groups:  # every group holds at least what its deficits need
         assert sum(v for p, v in enumerate(vals) if g >> p & 1) >= 0
-    assert n - len(groups) == subset_dp_min_transfers(deficits, surpluses)
+    assert n - len(groups) == cases.subset_dp_min_transfers(deficits, surpluses)
 
 
 def test_max_groups__more_near_balanced_subsets_than_the_cap__gives_up():

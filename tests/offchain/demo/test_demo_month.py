@@ -76,7 +76,9 @@ def test_demo_month__compressed_scenes__ends_in_band_and_kill_recovered(
     assert "blocked" not in statuses, statuses
     assert len(keys) == len(set(keys))  # no effect sent twice
     # the keeper's pool trades went through the private relay stand-in, none public
-    routes = pool_trade_routes(tmp_path / "fund-keeper.db")
+    with eng.connect() as cx:
+        routes = pool_trade_routes(cx)
+    eng.dispose()
     assert routes.get("private", 0) > 0 and routes.get("public", 0) == 0, routes
     # every critical alert is a real incident (the drained funder), never a repeated block
     critical = [a for a in ledger.alerts if " critical " in a and "funder" not in a]

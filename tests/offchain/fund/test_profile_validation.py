@@ -10,24 +10,9 @@ import pytest
 import yaml
 
 from ballast_dev.deployment.profile import ProfileError, check_target, load_profile
+from tests.support.profile_docs import USDT, mainnet_doc
 
 ROOT = Path(__file__).resolve().parents[3]
-GOOD = "0x" + "11" * 20
-USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
-
-
-def _mainnet_doc() -> dict:
-    return {
-        "network": "mainnet",
-        "base": {"address": USDT},
-        "tiers": [[1000, 500, 2000], [3000, 2000, 4000], [6000, 5000, 7000]],
-        "risk": {"loss_budget": 50_000, "notional_budget": 10_000_000},
-        "roles": {"admin": GOOD, "keeper": "0x" + "22" * 20, "guardian": "0x" + "33" * 20},
-        "uniswap": {},
-        "assets": [
-            {"symbol": "MMF", "kind": "erc4626", "tier": 1, "token": GOOD, "feed": GOOD},
-        ],
-    }
 
 
 def _write(tmp_path: Path, doc: dict) -> Path:
@@ -47,7 +32,7 @@ def _write(tmp_path: Path, doc: dict) -> Path:
     ],
 )
 def test_load_profile__bad_address__refused_naming_field_and_value(tmp_path, path, value, expected):
-    doc = _mainnet_doc()
+    doc = mainnet_doc()
     node = doc
     for p in path[:-1]:
         node = node[p]
@@ -58,7 +43,7 @@ def test_load_profile__bad_address__refused_naming_field_and_value(tmp_path, pat
 
 
 def test_load_profile__lowercase_address__accepted_and_checksummed(tmp_path):
-    doc = _mainnet_doc()
+    doc = mainnet_doc()
     doc["base"]["address"] = USDT.lower()
     assert load_profile(_write(tmp_path, doc)).base.address == USDT
 
@@ -87,7 +72,7 @@ def test_load_profile__not_yaml_or_missing__named_error(tmp_path):
     ],
 )
 def test_check_target__profile_network_against_connected(tmp_path, network, chain_id, ok):
-    profile = load_profile(_write(tmp_path, _mainnet_doc()))
+    profile = load_profile(_write(tmp_path, mainnet_doc()))
     if ok:
         check_target(profile, network, chain_id)
     else:
@@ -104,11 +89,11 @@ def test_check_target__local_profile_on_a_real_chain__refused():
 
 
 def test_check_target__test_doubles_or_index_roles_on_real_network__refused(tmp_path):
-    doc = _mainnet_doc()
+    doc = mainnet_doc()
     doc["assets"][0] = {"symbol": "MMF", "kind": "erc4626", "tier": 1, "deploy_test": True}
     with pytest.raises(ProfileError, match="deploy_test on a real network"):
         check_target(load_profile(_write(tmp_path, doc)), "mainnet", 1)
-    doc = _mainnet_doc()
+    doc = mainnet_doc()
     doc["roles"]["keeper"] = 2
     with pytest.raises(ProfileError, match="test-account indices"):
         check_target(load_profile(_write(tmp_path, doc)), "mainnet", 1)

@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 
 from keepers.fund.bot import FundBot
-from keepers.fund.settings import load_fund_config
-from keepers.runtime.alerts import Alert, Alerter
+from keepers.runtime.alerts import Alert
 from keepers.store.db import Store
-from keepers.tx.signers import RawKeySigner
-from tests.support.fundbotlib import DEX, ROOT, UNIT, local_fund_env
+from tests.support.fundbotlib import DEX, UNIT, fund_bot, fund_keeper_env, local_fund_env
 
 
 @pytest.fixture
@@ -34,22 +32,11 @@ def make_bot(
     stores: list[Store] = []
 
     def make(env: dict[str, str] | None = None) -> FundBot:
-        full = {
-            "KEEPER_RPC_URL": chain.provider.uri,
-            "KEEPER_DB_URL": f"sqlite:///{tmp_path}/keeper-{len(stores)}.db",
-            "KEEPER_DEPLOYMENT": str(deployment_file),
-            "KEEPER_ARTIFACTS_PATH": str(ROOT / ".build/__local__.json"),
-            "KEEPER_CHAIN_ID": str(chain.chain_id),
-            "KEEPER_LOG_LEVEL": "WARNING",
-            "KEEPER_RETRY_BACKOFF_S": "0.05",
-            "REBALANCE_ADMINS": "alice,bob,carol",
-            **(env or {}),
-        }
-        cfg = load_fund_config(full)
-        store = Store(cfg.keeper.db_url)
-        stores.append(store)
-        signer = RawKeySigner(accounts[2].private_key)
-        return FundBot(cfg, store, signer=signer, alerter=Alerter([alerts.append]))
+        db_url = f"sqlite:///{tmp_path}/keeper-{len(stores)}.db"
+        full = fund_keeper_env(chain, deployment_file, db_url) | {"KEEPER_RETRY_BACKOFF_S": "0.05"}
+        bot = fund_bot(full | (env or {}), accounts[2], alerts)
+        stores.append(bot.store)
+        return bot
 
     yield make
     for s in stores:

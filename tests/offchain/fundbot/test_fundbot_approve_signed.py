@@ -35,14 +35,11 @@ from keepers.fund.planning.plan_approval import (
 )
 from keepers.fund.records import APPROVED, PENDING_APPROVAL, PROPOSED, PlanStore
 from keepers.store.db import Store
+from tests.support.signed_plans import HOUR, NOW, frozen_plan
 
-NOW = 1_800_000_000
-HOUR = 3_600
 PASSPHRASE = "correct-horse-battery-7f3a"
 NAMES = ("alice", "bob", "carol", "mallory")
 OWNERS = [account_address(n) for n in ("alice", "bob", "carol")]
-EXECUTOR = "0x" + "e1" * 20
-CONTROLLER = "0x" + "c0" * 20
 SECRETS = [PASSPHRASE, *(account_key(n) for n in NAMES), *(account_key(n)[2:] for n in NAMES)]
 
 
@@ -56,20 +53,6 @@ def assert_no_secret(*texts: str) -> None:
     for text in texts:
         for secret in SECRETS:
             assert secret.lower() not in text.lower(), f"secret in output: {text[:300]}"
-
-
-def frozen_plan(ref: str, chain_id: int = 31337, executor: str = EXECUTOR) -> SignedPlan:
-    return SignedPlan(
-        plan_id=SignedPlan.plan_id_for(ref),
-        chain_id=chain_id,
-        executor=executor,
-        controller=CONTROLLER,
-        deadline=NOW + 6 * HOUR,
-        actions=(
-            bytes.fromhex("5a3b74b9" + "00" * 31 + "01" + "00" * 28 + "0bebc200"),
-            bytes.fromhex("e4b9a6e3" + "00" * 31 + "02"),
-        ),
-    )
 
 
 @dataclass

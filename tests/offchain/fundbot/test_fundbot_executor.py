@@ -24,7 +24,7 @@ from keepers.fund.planning.plan_approval import SignedPlan, plan_hash, sign_plan
 from keepers.store import models as m
 from tests.offchain.fundbot.executor_fund import *  # noqa: F403 - the fixtures (one module)
 from tests.offchain.fundbot.executor_fund import THRESHOLD, _via_timelock
-from tests.support.fundbotlib import UNIT, KillBeforeSecondAction, restarted
+from tests.support.fundbotlib import DEX, UNIT, KillBeforeSecondAction, push_pool, restarted
 
 SENTINEL = "0x0000000000000000000000000000000000000001"
 
@@ -368,38 +368,46 @@ def test_owner_removed_mid_plan__next_action_refused_on_chain(
     assert failed and all("NotEnoughApprovals" in (e or "") for e in failed), failed
 
 
+def _pool_buys(bot: Any, fund: Any, ref: str, frozen: dict) -> list[tuple[int, int, str]]:
+    """The signed plan's purchases on a pool-traded asset, in its signed order: (the place in
+    that order, the plan's action index, the asset's symbol)."""
+    p = bot.plans.plan(ref)
+    dex = {fund.assets[s].address.lower(): s for s in DEX}
+    return [
+        (k, i, dex[(p.actions[i].asset or "").lower()])
+        for k, i in enumerate(frozen["order"])
+        if frozen["functions"][k] == "purchaseAsset" and (p.actions[i].asset or "").lower() in dex
+    ]
+
+
+def _mover(fund: Any, accounts: Any, sym: str) -> tuple[Any, Any]:
+    """A trader who moves ``sym``'s pool (accounts[9]: no role here, 5-7 are the owners) with
+    plenty of both sides, and the pools' helper: the ``market`` push_pool trades with."""
+    from ballast_dev.deployment.uniswap import UniswapV3
+
+    mover = accounts[9]
+    fund.cash.mint(mover, 10**12 * UNIT, sender=accounts[0])
+    fund.assets[sym].mint(mover, 10**9 * 10**18, sender=accounts[0])
+    a = fund.adapters
+    return mover, UniswapV3(a["uniswap_factory"], a["uniswap_router"], None, None, None)
+
+
 def test_signed_leg_outside_its_band__simulation__stale_never_sent_looser(
     signed_plan, fresh, accounts, executor_fund, owners, alerts
 ):
     # issue 62: a signed pool leg carries a band under the oracle at execution, not a frozen
     # minOut; a pool moved away from its oracle past the band ends the plan stale (a new plan
     # is made, signed again), and nothing is ever sent looser than signed
-    from ballast_dev.deployment.uniswap import UniswapV3, arbitrage_to_price
-
     _, ex, _ = executor_fund
     alice, bob, _ = owners
     bot, ref, frozen, sp, now = signed_plan(alice, bob)
-    p = bot.plans.plan(ref)
-    dex = {fresh.assets[s].address.lower(): s for s in ("TBILL-A", "TBILL-B")}
-    buys = [
-        (k, dex[(p.actions[i].asset or "").lower()])
-        for k, i in enumerate(frozen["order"])
-        if frozen["functions"][k] == "purchaseAsset" and (p.actions[i].asset or "").lower() in dex
-    ]
+    buys = _pool_buys(bot, fresh, ref, frozen)
     assert buys, frozen["functions"]
-    k, sym = buys[0]
+    k, _, sym = buys[0]
     band = frozen["max_slippage_bps"][k]
     assert 0 < band < 400, band  # the fill's shortfall + tolerance + margin, never the stop
     # the pool moves 4% above the oracle after the approval: the leg fills past its band
-    mover = accounts[9]
-    fresh.cash.mint(mover, 10**12 * UNIT, sender=accounts[0])
-    fresh.assets[sym].mint(mover, 10**9 * 10**18, sender=accounts[0])
-    a = fresh.adapters
-    uni = UniswapV3(a["uniswap_factory"], a["uniswap_router"], None, None, None)
-    answer = int(fresh.feeds[sym].latestAnswer())
-    fee = int(a["uniswap"].poolFee(fresh.assets[sym]))
-    price = (answer * 104 // 100 * UNIT // 10**8, 10**18)
-    arbitrage_to_price(uni, fresh.assets[sym], fresh.cash, fee, price, mover)
+    push_pool(fresh, _mover(fresh, accounts, sym), sym, 4)
     out = bot.tick(now + 60)[0]
     assert out.plan_id == ref and out.status == "stale", out
     assert f"action {frozen['order'][k]} (purchaseAsset)" in out.detail, out
@@ -415,31 +423,16 @@ def test_signed_leg_pushed_out_of_its_band_mid_plan__send__stale_never_sent_loos
 ):
     # the same at send time: the pool moves 4% after the plan started; the leg's probe (its
     # band's loosest minOut, simulated just before sending) fails and nothing more is sent
-    from ballast_dev.deployment.uniswap import UniswapV3, arbitrage_to_price
-
     _, ex, _ = executor_fund
     alice, bob, _ = owners
     bot, ref, frozen, sp, now = signed_plan(alice, bob)
-    p = bot.plans.plan(ref)
-    dex = {fresh.assets[s].address.lower(): s for s in ("TBILL-A", "TBILL-B")}
-    buys = [
-        (k, i, dex[(p.actions[i].asset or "").lower()])
-        for k, i in enumerate(frozen["order"])
-        if frozen["functions"][k] == "purchaseAsset" and (p.actions[i].asset or "").lower() in dex
-    ]
-    k, idx, sym = buys[0]
+    k, idx, sym = _pool_buys(bot, fresh, ref, frozen)[0]
     assert k > 0, frozen["functions"]  # something runs before it
-    mover = accounts[9]
-    fresh.cash.mint(mover, 10**12 * UNIT, sender=accounts[0])
-    fresh.assets[sym].mint(mover, 10**9 * 10**18, sender=accounts[0])
-    a = fresh.adapters
-    uni = UniswapV3(a["uniswap_factory"], a["uniswap_router"], None, None, None)
-    fee = int(a["uniswap"].poolFee(fresh.assets[sym]))
-    price = (int(fresh.feeds[sym].latestAnswer()) * 104 // 100 * UNIT // 10**8, 10**18)
+    mover = _mover(fresh, accounts, sym)
 
     def push(i: int) -> None:
         if i == idx:
-            arbitrage_to_price(uni, fresh.assets[sym], fresh.cash, fee, price, mover)
+            push_pool(fresh, mover, sym, 4)
 
     bot.before_action = push
     out = bot.tick(now + 60)[0]

@@ -15,12 +15,7 @@ from typing import Any
 import pytest
 
 from ballast_dev.deployment.profile import deploy_profile, load_profile
-from keepers.fund.bot import FundBot
-from keepers.fund.settings import load_fund_config
-from keepers.runtime.alerts import Alerter
-from keepers.store.db import Store
-from keepers.tx.signers import RawKeySigner
-from tests.support.fundbotlib import NO_APPROVAL, ROOT, UNIT
+from tests.support.fundbotlib import NO_APPROVAL, ROOT, UNIT, fund_bot, fund_keeper_env
 
 
 @pytest.fixture(scope="module")
@@ -39,27 +34,10 @@ def test_first_investment__empty_fund__keeper_fills_every_tier_in_band(
 ):
     deployment = tmp_path / "deployment.json"
     deployment.write_text(json.dumps(empty_fund.addresses(), default=str))
-    cfg = load_fund_config(
-        {
-            "KEEPER_RPC_URL": chain.provider.uri,
-            "KEEPER_DB_URL": f"sqlite:///{tmp_path}/keeper.db",
-            "KEEPER_DEPLOYMENT": str(deployment),
-            "KEEPER_ARTIFACTS_PATH": str(ROOT / ".build/__local__.json"),
-            "KEEPER_CHAIN_ID": str(chain.chain_id),
-            "KEEPER_LOG_LEVEL": "WARNING",
-            "REBALANCE_ADMINS": "alice,bob,carol",
-            **NO_APPROVAL,
-        }
-    )
+    env = fund_keeper_env(chain, deployment, f"sqlite:///{tmp_path}/keeper.db") | NO_APPROVAL
     alerts: list[Any] = []
-    store = Store(cfg.keeper.db_url)
+    bot = fund_bot(env, accounts[2], alerts)
     try:
-        bot = FundBot(
-            cfg,
-            store,
-            signer=RawKeySigner(accounts[2].private_key),
-            alerter=Alerter([alerts.append]),
-        )
         now = int(chain.pending_timestamp)
         from keepers.fund.planning.plan import plan as make_plan
         from keepers.fund.planning.triggers import liquidity_triggers
@@ -74,4 +52,4 @@ def test_first_investment__empty_fund__keeper_fills_every_tier_in_band(
             assert t.min_bps <= t.value * 10_000 // st.total_assets <= t.max_bps
         assert all(a.value * 10_000 // st.total_assets <= 2500 for a in st.assets)
     finally:
-        store.close()
+        bot.store.close()

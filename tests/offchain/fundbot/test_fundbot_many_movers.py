@@ -29,9 +29,14 @@ def _deposit(fund: Any, accounts: Any, amount: int) -> None:
     fund.vault.deposit(amount * UNIT, holder, sender=holder)
 
 
-def _killed_after_proposed(bot: Any, now: int) -> str:
-    """The liquidity check records its plan (proposed) and the process dies before the risk
-    check: the kill lands right after the decision's write."""
+def _killed_after_proposed(
+    bot: Any, fund: Any, accounts: Any, chain: Any, amount: int
+) -> tuple[str, int]:
+    """A deposit of ``amount`` whole units, then the liquidity check records its plan
+    (proposed) and the process dies before the risk check: the kill lands right after the
+    decision's write. The plan's ref and the check's time."""
+    _deposit(fund, accounts, amount)
+    now = int(chain.pending_timestamp)
 
     def killed(*_: Any, **__: Any) -> Any:
         raise KeyboardInterrupt("SIGKILL after the plan was recorded, before its risk check")
@@ -40,16 +45,14 @@ def _killed_after_proposed(bot: Any, now: int) -> str:
     with pytest.raises(KeyboardInterrupt):
         bot.check("liquidity", now)
     (row,) = bot.plans.with_status(PROPOSED)
-    return str(row.ref)
+    return str(row.ref), now
 
 
 def test_tick__proposed_plan_killed_then_another_mover_invested_the_cash__stale_not_a_crash(
     make_bot, fresh, chain, accounts, alerts
 ):
     bot = make_bot()
-    _deposit(fresh, accounts, 10_000_000)
-    now = int(chain.pending_timestamp)
-    ref = _killed_after_proposed(bot, now)
+    ref, now = _killed_after_proposed(bot, fresh, accounts, chain, 10_000_000)
     planned = bot.plans.plan(ref)
     assert sum(a.amount for a in planned.actions) > 9_000_000 * UNIT  # deploy most of the cash
     other_keeper_invests(fresh, accounts)  # another keeper-role process invests the cash meanwhile
@@ -74,9 +77,7 @@ def test_tick__stale_plan_while_a_trigger_still_holds__fresh_plan_in_the_same_ti
     make_bot, fresh, chain, accounts
 ):
     bot = make_bot(NO_APPROVAL)
-    _deposit(fresh, accounts, 10_000_000)
-    now = int(chain.pending_timestamp)
-    ref = _killed_after_proposed(bot, now)
+    ref, now = _killed_after_proposed(bot, fresh, accounts, chain, 10_000_000)
     other_keeper_invests(fresh, accounts)
     _deposit(fresh, accounts, 3_000_000)  # L1 high again: the liquidity trigger holds
     later = int(chain.pending_timestamp)
@@ -106,9 +107,7 @@ def test_tick__proposed_plan_left_by_a_kill_that_still_fits__risk_checked_and_ru
     make_bot, fresh, chain, accounts
 ):
     bot = make_bot(NO_APPROVAL)
-    _deposit(fresh, accounts, 1_000_000)
-    now = int(chain.pending_timestamp)
-    ref = _killed_after_proposed(bot, now)
+    ref, now = _killed_after_proposed(bot, fresh, accounts, chain, 1_000_000)
     outs = restarted(bot).tick(now + 30)
     assert [(o.plan_id, o.status) for o in outs] == [(ref, "executed")], outs
     assert 900 <= _ratios(bot)[0] <= 1_100
@@ -246,8 +245,7 @@ def test_execute__outsider_fills_the_venue_to_its_cap_before_the_send__stale_in_
 
     venue = _capped_venue(fresh, accounts, project, 5_000_000)
     bot = make_bot(NO_APPROVAL)
-    _deposit(fresh, accounts, 3_000_000)
-    ref = _killed_after_proposed(bot, int(chain.pending_timestamp))
+    ref, _ = _killed_after_proposed(bot, fresh, accounts, chain, 3_000_000)
     buys = [a for a in bot.plans.plan(ref).actions if a.asset == venue.address]
     assert buys and buys[0].amount > 120_000 * UNIT, bot.plans.plan(ref).actions
     outsider = accounts[8]

@@ -391,10 +391,15 @@ def _walk(
         assert once.returncode == 0, once.stdout[-3000:] + once.stderr[-3000:]
         mark("run --once")
 
-    log1 = tmp_path / "keeper-1.err"
-    with open(log1, "wb") as err:
-        first = subprocess.Popen(argv, env=env, cwd=host, stdout=err, stderr=err)
-    procs.append(first)
+    def start(n: int) -> tuple[subprocess.Popen[bytes], Path]:
+        """The keeper as the unit starts it (its output in keeper-N.err), stopped at the end."""
+        log = tmp_path / f"keeper-{n}.err"
+        with open(log, "wb") as err:
+            proc = subprocess.Popen(argv, env=env, cwd=host, stdout=err, stderr=err)
+        procs.append(proc)
+        return proc, log
+
+    first, log1 = start(1)
     wait_until(
         "the fund bot's first tick",
         lambda: metric(port, "keeper_last_tick_timestamp_seconds", 'bot="fund"'),
@@ -479,10 +484,7 @@ def _walk(
     mark("backup and restore")
 
     # -- the keeper again, on the restored store: it resumes the plan and ends it
-    log2 = tmp_path / "keeper-2.err"
-    with open(log2, "wb") as err:
-        second = subprocess.Popen(argv, env=env, cwd=host, stdout=err, stderr=err)
-    procs.append(second)
+    second, log2 = start(2)
     wait_until(
         "the resumed plan executed",
         lambda: plan_rows(db)[0][1] == "executed",

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from keepers.store.models import StepLog, TxAttempt, TxIntent
 from keepers.tx.errors import NodeError, SignerConflict
 from tests.support.pipeline_anvil import Anvil, deploy
-from tests.support.pipeline_helpers import hit_spec, make_pipeline, make_settings
+from tests.support.pipeline_helpers import hit_spec, pipeline_on
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +48,7 @@ def _broadcast_then_drop(tmp_path, manual_anvil, hit, replace_after_blocks):
     """Submit hits(`hit`) on a fresh counter, broadcast it, then drop its only attempt from the
     node's pool; returns the counter, the pipeline, the intent and the dropped attempt."""
     counter = deploy(manual_anvil.w3, "TestCounter")
-    settings = make_settings(
-        f"sqlite:///{tmp_path}/k.db",
-        manual_anvil.url,
-        counter.address,
-        replace_after_blocks=replace_after_blocks,
-    )
-    pipe = make_pipeline(settings)
+    pipe = pipeline_on(tmp_path, manual_anvil, counter, replace_after_blocks=replace_after_blocks)
     intent = pipe.submit(hit_spec(counter, hit))
     _until(pipe, intent.id, "broadcast")
     _, (first,), _ = _load(pipe, intent.id)
@@ -129,13 +123,7 @@ def test_watch__original_attempt_mines_after_replacement__original_wins(tmp_path
 def test_confirm__reorg_after_inclusion__effect_lands_exactly_once(tmp_path, anvil, counter, depth):
     """Confirmations = 12, so a reorg of depth <= 10 hits an included, not yet final, tx. Odd
     depths re-include our signed tx in a different block; even depths drop it."""
-    settings = make_settings(
-        f"sqlite:///{tmp_path}/k.db",
-        anvil.url,
-        counter.address,
-        confirmations_by_chain={31337: 12},
-    )
-    pipe = make_pipeline(settings)
+    pipe = pipeline_on(tmp_path, anvil, counter, confirmations_by_chain={31337: 12})
     ident = 500 + depth
     intent = pipe.submit(hit_spec(counter, ident))
     mined = _until(pipe, intent.id, "mined")
@@ -178,11 +166,7 @@ def _lagging_receipts(pipe: Any, monkeypatch: Any) -> dict[str, bool]:
 
 def _mined_but_receipt_hidden(tmp_path, manual_anvil, monkeypatch, hit):
     counter = deploy(manual_anvil.w3, "TestCounter")
-    settings = make_settings(
-        f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address,
-        replace_after_blocks=2, nonce_recheck_s=0.5,
-    )  # fmt: skip
-    pipe = make_pipeline(settings)
+    pipe = pipeline_on(tmp_path, manual_anvil, counter, replace_after_blocks=2, nonce_recheck_s=0.5)
     intent = pipe.submit(hit_spec(counter, hit))
     _until(pipe, intent.id, "broadcast")
     manual_anvil.mine(3)  # mined in the first: the nonce is passed
@@ -221,9 +205,7 @@ def test_confirm__five_intents_in_one_block__the_block_read_once(
     tmp_path, manual_anvil, monkeypatch
 ):
     counter = deploy(manual_anvil.w3, "TestCounter")
-    pipe = make_pipeline(
-        make_settings(f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address)
-    )
+    pipe = pipeline_on(tmp_path, manual_anvil, counter)
     intents = [pipe.submit(hit_spec(counter, 20 + i)) for i in range(5)]
     for it in intents:
         _until(pipe, it.id, "broadcast")
@@ -253,10 +235,7 @@ def test_broadcast__sent_before_a_crash_and_mined__receipt_late__rechecked_not_h
     does not serve the receipt yet, the keeper waits nonce_recheck_s (no re-send meanwhile)
     instead of halting, then finds the receipt and records the intent mined."""
     counter = deploy(manual_anvil.w3, "TestCounter")
-    settings = make_settings(
-        f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address, nonce_recheck_s=0.5
-    )
-    pipe = make_pipeline(settings)
+    pipe = pipeline_on(tmp_path, manual_anvil, counter, nonce_recheck_s=0.5)
     intent = pipe.submit(hit_spec(counter, 31))
     _until(pipe, intent.id, "broadcast")
     manual_anvil.mine(1)
@@ -281,11 +260,7 @@ def test_watch__burst_mined_one_a_block__nothing_replaced(tmp_path, manual_anvil
     pay more for a place it already has: nothing is replaced, each lands once at its first
     attempt's fees."""
     counter = deploy(manual_anvil.w3, "TestCounter")
-    pipe = make_pipeline(
-        make_settings(
-            f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address, replace_after_blocks=2
-        )
-    )
+    pipe = pipeline_on(tmp_path, manual_anvil, counter, replace_after_blocks=2)
     ids = [pipe.submit(hit_spec(counter, 40 + i)).id for i in range(5)]
     for intent_id in ids:
         _until(pipe, intent_id, "broadcast")
@@ -317,9 +292,7 @@ def _mined_but_send_not_recorded(tmp_path, manual_anvil, *, first_key: int, n: i
     """A pipeline whose `n` intents were broadcast and mined, then set back to validated as if
     the sends were never committed (a crash between the send and its commit)."""
     counter = deploy(manual_anvil.w3, "TestCounter")
-    pipe = make_pipeline(
-        make_settings(f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address)
-    )
+    pipe = pipeline_on(tmp_path, manual_anvil, counter)
     ids = [pipe.submit(hit_spec(counter, first_key + i)).id for i in range(n)]
     for intent_id in ids:
         _until(pipe, intent_id, "broadcast")
@@ -358,9 +331,7 @@ def test_watch__head_read_lags_the_receipts__confirmed_in_the_same_pass(tmp_path
     claim, write and commit of the same rows); their blocks' hashes are still read and
     compared. The next pass reads the head again."""
     counter = deploy(manual_anvil.w3, "TestCounter")
-    pipe = make_pipeline(
-        make_settings(f"sqlite:///{tmp_path}/k.db", manual_anvil.url, counter.address)
-    )
+    pipe = pipeline_on(tmp_path, manual_anvil, counter)
     assert pipe.confirmations == 1
     ids = [pipe.submit(hit_spec(counter, 80 + i)).id for i in range(3)]
     for intent_id in ids:

@@ -41,6 +41,7 @@ from tests.support.pipeline_helpers import (
     run_worker,
     worker_env,
 )
+from tests.support.txpool_watch import TxpoolWatch
 
 OTHER_KEY = KEYS[3]  # a plain sender for the stand-in's own tests (not the pipeline's)
 
@@ -566,35 +567,7 @@ def test_pipeline_private__interval_mining__txpool_never_shows_a_held_trade(tmp_
             private_rpc_urls=[relay.url],
         )  # fmt: skip
         pipe = make_pipeline(settings)
-        seen: set[str] = set()
-        sightings: list[tuple[float, str]] = []  # (the poll's start, a hash it listed)
-        polls: list[int] = []
-        errors: list[BaseException] = []
-        stop = threading.Event()
-        http = requests.Session()
-
-        def poll() -> None:
-            body = {"jsonrpc": "2.0", "id": 1, "method": "txpool_content", "params": []}
-            while not stop.is_set():
-                started = time.monotonic()
-                try:
-                    content = http.post(node.url, json=body, timeout=10).json()["result"]
-                except Exception as err:  # noqa: BLE001 - reported by the test
-                    errors.append(err)
-                    return
-                polls.append(1)
-                listed = {
-                    tx["hash"].lower()
-                    for part in ("pending", "queued")
-                    for by_nonce in (content.get(part) or {}).values()
-                    for tx in by_nonce.values()
-                }
-                seen.update(listed)
-                sightings.extend((started, h) for h in listed)
-                stop.wait(0.05)
-
-        poller = threading.Thread(target=poll, daemon=True)
-        poller.start()
+        watch = TxpoolWatch(node.url).start()
         private = [
             pipe.submit(replace(hit_spec(counter, 6300 + i), fee_policy={"private": 1}))
             for i in range(3)
@@ -606,27 +579,25 @@ def test_pipeline_private__interval_mining__txpool_never_shows_a_held_trade(tmp_
             _until(lambda: pipe.run_once() is not None and all(
                 _intent(pipe, it.id).status == "broadcast" for it in everyone))  # fmt: skip
             public_hashes = {a.tx_hash for a in _attempts(pipe, public.id)}
-            _until(lambda: seen & public_hashes)  # the poller sees the public pool
+            _until(lambda: watch.seen & public_hashes)  # the poller sees the public pool
             # and keeps polling while the relay holds the trades (a fast run ended before the
             # sixth poll: the hold must be watched, not only the hand-over)
-            held_polls = len(polls) + 6
-            _until(lambda: len(polls) >= held_polls)
+            held_polls = watch.polls + 6
+            _until(lambda: watch.polls >= held_polls)
             relay.paused = False
             assert pipe.run(until_idle=True, max_seconds=60)
         finally:
-            stop.set()
-            poller.join(5)
+            watch.stop()
         private_hashes = {a.tx_hash for it in private for a in _attempts(pipe, it.id)}
         assert all(_intent(pipe, it.id).status == "confirmed" for it in private)
         assert all(a.route == "private" for it in private for a in _attempts(pipe, it.id))
-        assert not errors, errors
-        assert len(polls) > 5
+        assert not watch.errors, watch.errors
+        assert watch.polls > 5
         # a sighting is a leak when the poll began before the relay handed the trade to the
-        # node (after the hand-over anvil is mining it on arrival, in a block of its own)
-        held_until = {h: relay.held[h].released_at for h in private_hashes}
-        leaked = [(t, h) for t, h in sightings if h in held_until and (held_until[h] or 1e18) > t]
+        # node
+        leaked = watch.leaks({h: relay.held[h].released_at for h in private_hashes})
         assert not leaked, f"a held trade was in the public pool: {leaked}"
-        assert seen & public_hashes, "the poller never saw the public transaction"
+        assert watch.seen & public_hashes, "the poller never saw the public transaction"
         assert relay.blocks_built > 0
     finally:
         relay.stop()

@@ -8,10 +8,8 @@ without the method faked by a small JSON-RPC proxy that answers -32601."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -28,6 +26,7 @@ from keepers.tx.simulation import (
     choose_simulator,
     find_anvil,
 )
+from tests.support.local_http import LocalHttp, QuietHandler
 from tests.support.pipeline_anvil import Anvil, deploy
 
 # fresh accounts with no ether: they pay gas only through the simulation's state override
@@ -152,7 +151,7 @@ def test_simulate_each__node__one_batch_of_separate_requests(anvil, token):
 # ------------------------------------------------------------------ the choice
 
 
-class _NoSimulateProxy:
+class _NoSimulateProxy(LocalHttp):
     """Forwards JSON-RPC to anvil but answers eth_simulateV1 like a node without it (geth's
     message, code -32601), single requests and batches."""
 
@@ -162,7 +161,7 @@ class _NoSimulateProxy:
         self.seen: list[str] = []
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 items = body if isinstance(body, list) else [body]
@@ -174,14 +173,7 @@ class _NoSimulateProxy:
                 self.end_headers()
                 self.wfile.write(raw)
 
-            def log_message(self, *_a: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        super().__init__(Handler, poll_interval=0.05)
 
     def answer(self, item: dict[str, Any]) -> dict[str, Any]:
         self.seen.append(item["method"])
@@ -199,10 +191,6 @@ class _NoSimulateProxy:
         )
         with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - local anvil
             return json.loads(resp.read())  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from tests.support.pipeline_helpers import (
     hit_spec,
     make_pipeline,
     make_settings,
+    pipeline_on,
     run_worker,
     worker_env,
 )
@@ -48,13 +49,7 @@ def _status(store: Any, intent_id: int) -> str:
 def test_run__broadcast_then_mined_awaiting_confirmations__not_idle_until_confirmed(
     tmp_path, still_anvil, still_counter
 ):
-    settings = make_settings(
-        f"sqlite:///{tmp_path}/k.db",
-        still_anvil.url,
-        still_counter.address,
-        confirmations_by_chain={31337: 2},
-    )
-    pipe = make_pipeline(settings)
+    pipe = pipeline_on(tmp_path, still_anvil, still_counter, confirmations_by_chain={31337: 2})
     intent = pipe.submit(hit_spec(still_counter, 1))
 
     assert pipe.run(until_idle=True, max_seconds=1.0) is False
@@ -126,9 +121,7 @@ def test_assert_pool_drained__tx_left_in_pool_or_nonce_mismatch__fails(
     pool (what a time-limited run leaves for the next test on the same node) is named."""
     from tests.support.pipeline_helpers import SENDER, assert_pool_drained
 
-    pipe = make_pipeline(
-        make_settings(f"sqlite:///{tmp_path}/k.db", still_anvil.url, still_counter.address)
-    )
+    pipe = pipeline_on(tmp_path, still_anvil, still_counter)
     intent = pipe.submit(hit_spec(still_counter, 4))
     assert pipe.run(until_idle=True, max_seconds=1.0) is False
     with pipe.store.sessions() as s:

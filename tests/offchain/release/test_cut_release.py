@@ -82,6 +82,22 @@ def test_name_commit_and_table_row__the_release_findable_by_its_commit():
     assert cr.next_dev("0.2.0") == "0.3.0.dev0"
 
 
+def test_fixture_readme__names_the_script_by_the_release_commit_once_after_names_it():
+    text = cr.fixture_readme("0.3.0")
+    script = f"{cr.FIXTURES}/make_fixture.py"
+    assert f"git show <0.3.0's commit>:{script}" in text
+    named = cr.name_fixture_commit(text, "0.3.0", "abc1234")
+    assert f"git show abc1234:{script}" in named and "<0.3.0's commit>" not in named
+    assert "git worktree add --detach /tmp/v0.3.0 abc1234" in named
+    with pytest.raises(cr.CutError, match="0.3.0's commit"):
+        cr.name_fixture_commit(named, "0.3.0", "abc1234")
+    # the released folders keep the script by commit, not a copy
+    for version in ("0.1.0", "0.2.0"):
+        folder = ROOT / cr.FIXTURES / version
+        assert not (folder / "make_fixture.py").exists()
+        assert "git show " in (folder / "README.md").read_text()
+
+
 def _git(clone: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(clone), *args], capture_output=True, text=True,
                           check=True).stdout.strip()  # fmt: skip

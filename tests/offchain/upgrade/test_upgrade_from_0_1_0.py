@@ -1,5 +1,5 @@
 """Upgrades tested from the last release's store: the 0.1.0 keeper's SQLite store with plans in
-every state and the chain it drove (fixtures/0.1.0, written by fixtures/0.1.0/make_fixture.py
+every state and the chain it drove (fixtures/0.1.0, written by the script its README names
 in a checkout of release 0.1.0, commit f7cf037), opened by this keeper as docs/operator/upgrades.md says: the store
 migrates at start-up, nothing is lost, `keeper history` shows every plan, the half-executed
 plan resumes with each action sent once; and the page's downgrade, after which the 0.1.0
@@ -54,20 +54,10 @@ def old(tmp_path: Path) -> Iterator[Old]:
     o.stop()
 
 
-def _sent_keys(db: Path) -> list[str]:
-    with contextlib.closing(sqlite3.connect(db)) as c:
-        return [r[0] for r in c.execute("SELECT idempotency_key FROM tx_intents")]
-
-
 def test_upgrade__0_1_0_store__migrates_and_keeps_every_plan_history_shows_each(old):
     started = time.monotonic()
     assert stored_revision(make_engine(old.env["KEEPER_DB_URL"])) == "0008"
-    before = old.rows()
-    plans = old.keeper("--json", "history")
-    assert stored_revision(make_engine(old.env["KEEPER_DB_URL"])) == HEAD_REVISION
-    assert old.rows() == before  # nothing lost, nothing changed by the migration
-    shown = {p["plan"]: p["status"] for p in plans}
-    assert shown == {ref: INFO["statuses"][name] for name, ref in INFO["plans"].items()}
+    plans = old.migrated_history()
     # the old plans have no deployment recorded and these are 0.1.0 contracts: this one's
     assert all(p["deployment"] is None and p["other_deployment"] is None for p in plans)
     status = old.keeper("--json", "status")
@@ -82,14 +72,14 @@ def test_upgrade__half_executed_plan__resumes_each_action_sent_once(old):
     assert old.nonce() == INFO["keeper_nonce"]
     left = old.actions(half) - old.done(half)
     assert old.done(half) == 1 and left >= 1
-    keys_before = _sent_keys(old.db)
+    keys_before = old.sent_keys()
     out = old.keeper("--json", "--now", str(NOW), "run", "--once", "--bots", "fund")
     assert {r["ref"]: r["done"] for r in out["resumes"]}[half] == 1
     moved = {r["plan_id"]: r["status"] for c in out["cycle"] for r in c["result"] or []}
     assert moved[half] == "executed" and moved[approved] == "executed", out["cycle"]
     # each action of the two approved plans sent once: one transaction per action left
     assert old.nonce() - INFO["keeper_nonce"] == left + old.actions(approved)
-    keys = _sent_keys(old.db)
+    keys = old.sent_keys()
     assert len(keys) == len(set(keys)) and set(keys_before) <= set(keys)
     assert all(n <= 1 for n in old.intents_per_action().values())
     assert old.done(half) == old.actions(half)
@@ -158,7 +148,7 @@ def test_downgrade__as_the_docs_say__0_1_0_keeper_resumes_a_plan_this_keeper_hal
     assert old.done(half) == old.actions(half)
     approved = INFO["plans"]["approved"]
     assert old.nonce() - INFO["keeper_nonce"] == old.actions(half) - 1 + old.actions(approved)
-    keys = _sent_keys(old.db)
+    keys = old.sent_keys()
     assert len(keys) == len(set(keys))
     print(
         f"downgrade (this keeper, downgrade, the 0.1.0 keeper): {time.monotonic() - started:.1f} s"
@@ -346,7 +336,7 @@ def test_downgrade__plan_this_keeper_made_and_half_executed__refused_named_then_
         assert "investable_now" not in r.stderr and "job_failed" not in r.stderr, r.stderr
         assert "Traceback" not in r.stderr, r.stderr
     assert old.done(mine.ref) == 1
-    assert len(_sent_keys(old.db)) == len(set(_sent_keys(old.db)))
+    assert len(old.sent_keys()) == len(set(old.sent_keys()))
     assert old.nonce() >= nonce
     r = _run_0_1_0(code, old.env, "--json", "history", "--limit", "100")
     assert r.returncode == 0 and mine.ref in r.stdout, (r.stdout, r.stderr)

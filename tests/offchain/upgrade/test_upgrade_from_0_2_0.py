@@ -1,6 +1,6 @@
 """Upgrades tested from release 0.2.0's store: the 0.2.0 keeper's SQLite store with plans in
 every state and the chain its contracts ran on (fixtures/0.2.0, written by the release's cut,
-scripts/toolchain/cut_release.py, with fixtures/0.2.0/make_fixture.py), opened by this keeper as
+scripts/toolchain/cut_release.py, with fixtures/make_fixture.py at c160aa7), opened by this keeper as
 docs/operator/upgrades.md says: the store migrates at start-up (to this keeper's head), nothing
 is lost, `keeper history` shows every plan as 0.2.0 left it, `keeper status` drives 0.2.0's
 contracts with nothing said to be missing, and the half-executed plan resumes with each action
@@ -9,15 +9,12 @@ sent once.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from keepers.store.db import HEAD_REVISION, make_engine, stored_revision
 from keepers.version import CONTRACTS_RELEASE, NOT_IN_CONTRACTS
 from tests.support.release_store import ReleaseStore
 
@@ -33,19 +30,9 @@ def old(tmp_path: Path) -> Iterator[ReleaseStore]:
     o.stop()
 
 
-def _sent_keys(db: Path) -> list[str]:
-    with contextlib.closing(sqlite3.connect(db)) as c:
-        return [r[0] for r in c.execute("SELECT idempotency_key FROM tx_intents")]
-
-
 def test_upgrade__0_2_0_store__migrates_keeps_every_plan__its_contracts_driven_whole(old):
     assert INFO["release"] == "0.2.0" and CONTRACTS_RELEASE != "0.2.0"
-    before = old.rows()
-    plans = old.keeper("--json", "history")
-    assert stored_revision(make_engine(old.env["KEEPER_DB_URL"])) == HEAD_REVISION
-    assert old.rows() == before  # nothing lost, nothing changed by the migration
-    shown = {p["plan"]: p["status"] for p in plans}
-    assert shown == {ref: INFO["statuses"][name] for name, ref in INFO["plans"].items()}
+    old.migrated_history()
     status = old.keeper("--json", "status")
     assert status["release"]["contracts_release"] == "0.2.0"
     assert status["release"]["abis_release"] == CONTRACTS_RELEASE
@@ -61,14 +48,14 @@ def test_upgrade__0_2_0_half_executed_plan__resumes_each_action_sent_once(old):
     assert old.nonce() == INFO["keeper_nonce"]
     left = old.actions(half) - old.done(half)
     assert old.done(half) >= 1 and left >= 1
-    keys_before = _sent_keys(old.db)
+    keys_before = old.sent_keys()
     out = old.keeper("--json", "--now", str(NOW), "run", "--once", "--bots", "fund")
     assert {r["ref"]: r["done"] for r in out["resumes"]}[half] == old.actions(half) - left
     moved = {r["plan_id"]: r["status"] for c in out["cycle"] for r in c["result"] or []}
     assert moved[half] == "executed" and moved[approved] == "executed", out["cycle"]
     # each action of the two approved plans sent once: one transaction per action left
     assert old.nonce() - INFO["keeper_nonce"] == left + old.actions(approved)
-    keys = _sent_keys(old.db)
+    keys = old.sent_keys()
     assert len(keys) == len(set(keys)) and set(keys_before) <= set(keys)
     assert old.done(half) == old.actions(half)
     nonce = old.nonce()  # a second run sends nothing more
