@@ -17,6 +17,27 @@ case "$profile" in
   full) budget=600s; match='Proofs$' ;;
   *) echo "prove.sh: profile must be fast or full, got '$profile'" >&2; exit 2 ;;
 esac
+# A pass is kept by the exact inputs it read (scripts/toolchain/result_cache.py: the contracts,
+# the proofs, the compiler and npm pins, the launcher, the solver program, the pinned solvers,
+# this script): in make test (the fast profile) sources already proved are not proved again, and
+# the kept log is printed. Any edit to any of them, extra arguments, BALLAST_PROOF_CACHE=0 or an
+# empty cache (a fresh CI machine) runs the proofs whole; only a run that passed is kept. make
+# prove (full) always proves.
+cache_name="proofs-$profile"
+cache_key=
+if [ "$profile" = fast ] && [ $# -eq 0 ] && [ "${BALLAST_PROOF_CACHE:-1}" != 0 ]; then
+  cache_key=$(python3 scripts/toolchain/result_cache.py key . contracts tests/symbolic foundry.toml \
+    package-lock.json scripts/toolchain/prove.sh scripts/toolchain/halmos_launch.py \
+    scripts/toolchain/smt_solve.py scripts/toolchain/smt-portfolio scripts/toolchain/halmos_venv.sh \
+    scripts/toolchain/solc-wrapper.js)
+  mkdir -p .build
+  if python3 scripts/toolchain/result_cache.py get "$cache_name" "$cache_key" ".build/halmos-$profile.log"; then
+    echo "symbolic proofs ($profile): these exact sources were proved before (key ${cache_key:0:16};" \
+      "BALLAST_PROOF_CACHE=0 proves them again); the passing run's last lines:"
+    tail -n 3 ".build/halmos-$profile.log"
+    exit 0
+  fi
+fi
 venv=.venv-halmos
 bash scripts/toolchain/halmos_venv.sh  # halmos and its solvers, pinned (made once)
 solc="${SOLCX_BINARY_PATH:-$HOME/.solcx}/solc-v0.8.28"
@@ -45,5 +66,10 @@ if [ "$profile" = full ]; then
   "$venv/bin/python" tests/symbolic/share_maths.py 2>&1 | tee -a ".build/halmos-$profile.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 fi
-echo "symbolic proofs ($profile): $(grep -c 'PASS' ".build/halmos-$profile.log") proved, $(grep -cE 'FAIL|TIMEOUT' ".build/halmos-$profile.log") failed or timed out in $(( $(date +%s) - start )) s"
+summary="symbolic proofs ($profile): $(grep -c 'PASS' ".build/halmos-$profile.log") proved, $(grep -cE 'FAIL|TIMEOUT' ".build/halmos-$profile.log") failed or timed out in $(( $(date +%s) - start )) s"
+echo "$summary"
+echo "$summary" >> ".build/halmos-$profile.log"  # (the last line a cached pass prints again)
+if [ "$rc" -eq 0 ] && [ -n "$cache_key" ]; then
+  python3 scripts/toolchain/result_cache.py put "$cache_name" "$cache_key" ".build/halmos-$profile.log" || true
+fi
 exit "$rc"

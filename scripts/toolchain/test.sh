@@ -28,7 +28,9 @@ log=.build/static-checks.log
 # proof that explored infeasible paths without end once did; scripts/toolchain/halmos_launch.py
 # says why it no longer does).
 # Beside the ape suite on a fresh 2-core clone they took 324 s, 121 s and 21 s (the halmos and
-# slither venvs are made on a first run, inside these limits too).
+# slither venvs are made on a first run, inside these limits too). slither's report and the fast
+# proofs' pass are reused when every input they read is unchanged (slither.sh, prove.sh: a cache
+# under ~/.cache/ballast keyed by the inputs' hash; a machine with an empty cache pays them whole).
 (nice -n 15 bash -c 'b=scripts/toolchain/bounded.sh; bash $b 1200 bash scripts/toolchain/invariant.sh fast && bash $b 900 bash scripts/toolchain/prove.sh fast && bash $b 900 bash scripts/toolchain/slither.sh') \
   > "$log" 2>&1 &
 static_pid=$!
