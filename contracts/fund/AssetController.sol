@@ -809,6 +809,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         (uint256[] memory members, uint256 k) = _members(t);
         uint256 equalShare = (s.tierValues[t] + amount) / k;
         uint256 bound = _internalBound(); // read once for the call's legs, which never change it
+        uint256 floor = _legFloor(); // the same (no configuration changes under a move: _notDuringMove)
         // A scheduled run fills only the equal-share pass: its pool legs fill nothing, and a
         // second pass would pour their share into the tier's ERC-4626 members up to each one's
         // own limit, past the fund's top-3 bound, reverting the whole run (what the pool legs
@@ -817,19 +818,21 @@ contract AssetController is IAssetController, AssetControllerStorage {
             for (uint256 j; j < k && invested < amount; ++j) {
                 uint256 i = members[j];
                 if (i == _CUT) continue;
-                (uint256 room, uint256 v) = _room(s, i, _assets[_list[i]]);
                 uint256 x = amount - invested;
-                if (pass == 0) {
-                    uint256 want = equalShare > v ? equalShare - v : 0;
-                    if (want < x) x = want;
+                {
+                    (uint256 room, uint256 v) = _room(s, i, _assets[_list[i]]);
+                    if (pass == 0) {
+                        uint256 want = equalShare > v ? equalShare - v : 0;
+                        if (want < x) x = want;
+                    }
+                    if (room < x) x = room;
                 }
-                if (room < x) x = room;
                 x = _top3Cut(s, i, x);
                 x = _venueLimit(members, j, x);
                 // dust stays in L1, in both passes: a leg of a few base units only buys rounding
                 // error (3 units of a fund priced at 1.05 buy 2 shares, a third lost), which the
                 // loss guard refuses, reverting the whole move with it
-                if (x < _legFloor()) continue;
+                if (x < floor) continue;
                 (, uint256 spent) = _purchase(s, i, x, 0, bound);
                 invested += spent;
                 // cut at the bound (rebalance only): this venue takes nothing more in this call
@@ -1383,7 +1386,8 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @dev Runs the calldata on the admin module in this contract's context and returns or
-    /// reverts with its result.
+    /// reverts with its result. The module refuses every configuration change while a move,
+    /// mark or exit of this contract is under way (AssetControllerStorage._notDuringMove).
     function _delegateToAdmin() private {
         address m = _admin;
         assembly ("memory-safe") {
