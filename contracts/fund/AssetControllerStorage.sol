@@ -139,6 +139,10 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         // bit i: position i's price was read and it has a step bound (`Asset.bounded`); a mark
         // that stands sets those positions' references to the price it counted (`_guards`)
         uint256 guarded;
+        // the asset list as the snapshot read it (`_list`, in list order): the moves index it
+        // instead of reading the list again, which nothing can change under them (no
+        // configuration change while the controller's guard is entered: `_notDuringMove`)
+        address[] tokens;
     }
 
     /// @dev All that rebalance(false) reads when it has nothing to do, in one slot: the pause
