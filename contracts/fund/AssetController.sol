@@ -650,7 +650,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         private
         returns (uint256 out, uint256 spent)
     {
-        address token = _list[i];
+        address token = s.tokens[i];
         Asset storage a = _assets[token];
         OracleLib.Feed memory f = _feedOf(a); // gas-mark: Asset laid out flat
         uint256 p = _price(s, i, f);
@@ -694,7 +694,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         private
         returns (uint256 out)
     {
-        address token = _list[i];
+        address token = s.tokens[i];
         Asset storage a = _assets[token];
         OracleLib.Feed memory f = _feedOf(a); // gas-mark: Asset laid out flat
         uint256 p = _price(s, i, f);
@@ -773,7 +773,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         private
         returns (uint256 back)
     {
-        address token = _list[i];
+        address token = s.tokens[i];
         uint256 kept = _held(token);
         _assets[token].adapter.divestWithin(token, tokenAmount, minOut, s.scheduled);
         back = _held(token) - kept;
@@ -806,9 +806,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// to any asset with headroom under its cap and concentration limit, default asset first
     /// (leftovers below `_legFloor()` stay in L1). Returns what was invested.
     function _deployToTier(Snap memory s, uint8 t, uint256 amount) private returns (uint256 invested) {
-        (uint256[] memory members, uint256 k) = _members(t);
+        (uint256[] memory members, uint256 k) = _members(s, t);
         uint256 equalShare = (s.tierValues[t] + amount) / k;
         uint256 bound = _internalBound(); // read once for the call's legs, which never change it
+        uint256 floor = _legFloor(); // the same (no configuration changes under a move: _notDuringMove)
         // A scheduled run fills only the equal-share pass: its pool legs fill nothing, and a
         // second pass would pour their share into the tier's ERC-4626 members up to each one's
         // own limit, past the fund's top-3 bound, reverting the whole run (what the pool legs
@@ -817,19 +818,11 @@ contract AssetController is IAssetController, AssetControllerStorage {
             for (uint256 j; j < k && invested < amount; ++j) {
                 uint256 i = members[j];
                 if (i == _CUT) continue;
-                (uint256 room, uint256 v) = _room(s, i, _assets[_list[i]]);
-                uint256 x = amount - invested;
-                if (pass == 0) {
-                    uint256 want = equalShare > v ? equalShare - v : 0;
-                    if (want < x) x = want;
-                }
-                if (room < x) x = room;
-                x = _top3Cut(s, i, x);
-                x = _venueLimit(members, j, x);
+                uint256 x = _legSize(s, members, j, amount - invested, pass == 0, equalShare);
                 // dust stays in L1, in both passes: a leg of a few base units only buys rounding
                 // error (3 units of a fund priced at 1.05 buy 2 shares, a third lost), which the
                 // loss guard refuses, reverting the whole move with it
-                if (x < _legFloor()) continue;
+                if (x < floor) continue;
                 (, uint256 spent) = _purchase(s, i, x, 0, bound);
                 invested += spent;
                 // cut at the bound (rebalance only): this venue takes nothing more in this call
@@ -838,13 +831,27 @@ contract AssetController is IAssetController, AssetControllerStorage {
         }
     }
 
-    /// @dev A leg of `x` into member j's venue, bounded by the venue's own limit (an ERC-4626
-    /// fund's maxDeposit, which anyone can fill): the shortfall is a cut leg (MoveCut; the
-    /// rest of the move and the other venues go on) and the venue takes nothing more in this
-    /// call (`members[j]` cut).
-    function _venueLimit(uint256[] memory members, uint256 j, uint256 x) private returns (uint256) {
-        address token = _list[members[j]];
-        uint256 venue = _assets[token].adapter.investableNow(token, address(this));
+    /// @dev The leg `_deployToTier` buys into member j (`x` what is left of its amount): in the
+    /// first pass at most what brings it to `equalShare`; then within its room (`_room`) and
+    /// the top-3 bound (`_top3Cut`); then bounded by the venue's own limit (an ERC-4626 fund's
+    /// maxDeposit, which anyone can fill): the shortfall is a cut leg (MoveCut; the rest of the
+    /// move and the other venues go on) and the venue takes nothing more in this call
+    /// (`members[j]` cut).
+    function _legSize(Snap memory s, uint256[] memory members, uint256 j, uint256 x, bool first, uint256 equalShare)
+        private
+        returns (uint256)
+    {
+        uint256 i = members[j];
+        address token = s.tokens[i];
+        Asset storage a = _assets[token];
+        (uint256 room, uint256 v) = _room(s, i, a);
+        if (first) {
+            uint256 want = equalShare > v ? equalShare - v : 0;
+            if (want < x) x = want;
+        }
+        if (room < x) x = room;
+        x = _top3Cut(s, i, x);
+        uint256 venue = a.adapter.investableNow(token, address(this));
         if (venue >= x) return x;
         emit MoveCut(token, x, venue);
         members[j] = _CUT;
@@ -852,14 +859,15 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @dev Tier t's assets as indices into _list, its default asset first, and how many.
-    function _members(uint8 t) private view returns (uint256[] memory members, uint256 k) {
+    function _members(Snap memory s, uint8 t) private view returns (uint256[] memory members, uint256 k) {
         address first = _default[t];
         if (first == address(0)) revert NoAssetInTier(t);
-        uint256 n = _list.length;
+        address[] memory tokens = s.tokens;
+        uint256 n = tokens.length;
         members = new uint256[](n);
         k = 1;
         for (uint256 i; i < n; ++i) {
-            address token = _list[i];
+            address token = tokens[i];
             if (token == first) members[0] = i;
             else if (_assets[token].tier == t) members[k++] = i;
         }
@@ -867,16 +875,16 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @dev Sells about `value` of tier `t`'s instant assets, largest position first.
     function _sellFromTier(Snap memory s, uint8 t, uint256 value) private returns (uint256 raised) {
-        uint256 n = _list.length;
+        uint256 n = s.tokens.length;
         bool[] memory done = new bool[](n);
         while (raised < value) {
             (uint256 best, uint256 bestValue) = (type(uint256).max, 0);
             for (uint256 i; i < n; ++i) {
-                Asset storage a = _assets[_list[i]];
+                Asset storage a = _assets[s.tokens[i]];
                 if (done[i] || a.tier != t) continue;
                 if (!a.instant) {
                     done[i] = true;
-                    emit WaterfallSkipped(_list[i], t, 1);
+                    emit WaterfallSkipped(s.tokens[i], t, 1);
                     continue;
                 }
                 // ranked by value at the oracle (the snapshot's), not raw units; a position
@@ -892,7 +900,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @dev Redeems about `value` of an instant asset (capped by what is redeemable now).
     function _sellValue(Snap memory s, uint256 i, uint8 t, uint256 value) private returns (uint256) {
-        address token = _list[i];
+        address token = s.tokens[i];
         Asset storage a = _assets[token];
         // only the units the fund accounts for: an outsider's transfer changes no move
         uint256 redeemable = a.adapter.redeemableNow(token, address(this), s.units[i]);
@@ -1068,7 +1076,8 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// keep it current with `_update` (or, for an instant purchase, directly).
     function _snapshot() private view returns (Snap memory s) {
         s.tierValues[0] = _freeCash();
-        uint256 n = _list.length;
+        s.tokens = _list;
+        uint256 n = s.tokens.length;
         s.values = new uint256[](n);
         s.prices = new uint256[](n);
         s.units = new uint256[](n);
@@ -1110,7 +1119,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         p = s.prices[i];
         if (p == 0 || p == _HELD) {
             p = f.price();
-            address token = _list[i];
+            address token = s.tokens[i];
             uint256 ref = _heldRef(s, i, _assets[token], p);
             if (ref != 0) revert PriceHeld(token, ref, p);
             s.prices[i] = p;
@@ -1149,7 +1158,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// is brought current: its value (and the tiers' and gross), units, checked answer (kept
     /// for the moves) and mark line, made from the very words it was priced at.
     function _positionValue(uint256 i, bool pricing, Snap memory s) private view returns (uint256 v, bool down) {
-        address token = _list[i];
+        address token = pricing ? _list[i] : s.tokens[i];
         Asset storage a = _assets[token];
         uint256 units = IERC20(token).balanceOf(address(this));
         // at most the units the fund accounts for: those of the last mark or move
@@ -1289,7 +1298,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// left them in `s`: no balance or feed is read again, except a position bought in this call
     /// that was empty at the snapshot (no feed words read for it), which is brought current.
     function _writeLines(Snap memory s) private {
-        uint256 n = _list.length;
+        uint256 n = s.tokens.length;
         uint256[] memory lines = s.lines;
         for (uint256 i; i < n; ++i) {
             if (s.units[i] != 0 && lines[i] == 0) _positionValue(i, false, s);
@@ -1383,7 +1392,8 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @dev Runs the calldata on the admin module in this contract's context and returns or
-    /// reverts with its result.
+    /// reverts with its result. The module refuses every configuration change while a move,
+    /// mark or exit of this contract is under way (AssetControllerStorage._notDuringMove).
     function _delegateToAdmin() private {
         address m = _admin;
         assembly ("memory-safe") {

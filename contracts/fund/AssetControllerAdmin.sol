@@ -38,6 +38,13 @@ contract AssetControllerAdmin is AssetControllerStorage {
 
     constructor(ITieredVault vault_) AssetControllerStorage(vault_) {}
 
+    /// @dev Every `onlyRole` writer here (setTiers, addAsset, the feeds, role grants) refused
+    /// while a move is under way, as `_authorize`'s are (`_notDuringMove`).
+    function _checkRole(bytes32 role) internal view override {
+        _notDuringMove();
+        super._checkRole(role);
+    }
+
     /// @notice The vault this module was made for (its immutables): the controller's constructor
     /// refuses a module of another vault. Answered by the module itself, never through the
     /// controller.
@@ -392,6 +399,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
 
     /// @dev See IAssetController: the guardian or the timelock (DEFAULT_ADMIN_ROLE).
     function acceptPrice(address token) external {
+        _notDuringMove();
         if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) _checkRole(GUARDIAN_ROLE);
         Asset storage a = _requireAsset(token);
         // an asset with no step bound holds nothing: a reference written for it would say a
@@ -421,6 +429,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
 
     /// @dev See IAssetController: the admin or the timelock unpauses.
     function unpause() external {
+        _notDuringMove();
         if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) _checkRole(ADMIN_ROLE);
         _unpause();
     }

@@ -139,6 +139,10 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         // bit i: position i's price was read and it has a step bound (`Asset.bounded`); a mark
         // that stands sets those positions' references to the price it counted (`_guards`)
         uint256 guarded;
+        // the asset list as the snapshot read it (`_list`, in list order): the moves index it
+        // instead of reading the list again, which nothing can change under them (no
+        // configuration change while the controller's guard is entered: `_notDuringMove`)
+        address[] tokens;
     }
 
     /// @dev All that rebalance(false) reads when it has nothing to do, in one slot: the pause
@@ -315,9 +319,21 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     /// @dev Risk-increasing changes only from the timelock (DEFAULT_ADMIN_ROLE); risk-reducing
     /// ones also at once from the admin or the guardian.
     function _authorize(bool increasesRisk, string memory what) internal view {
+        _notDuringMove();
         if (hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) return;
         if (increasesRisk) revert RiskIncreaseRequiresTimelock(msg.sender, what);
         if (!hasRole(GUARDIAN_ROLE, msg.sender)) _checkRole(ADMIN_ROLE);
+    }
+
+    /// @dev No configuration change while a move, mark or exit of the controller is under way
+    /// (its reentrancy guard entered: a venue's, adapter's or token's callback, whoever holds
+    /// the role), so that a value a move reads once from the configuration (the asset list,
+    /// an asset's registration, the risk parameters and limits) is what reading it again would
+    /// give: the moves' cached reads rest on it. Every configuration writer of the admin module
+    /// runs it (`_authorize`, AssetControllerAdmin._checkRole, and the two that skip both for
+    /// the timelock).
+    function _notDuringMove() internal view {
+        if (_reentrancyGuardEntered()) revert ReentrancyGuardReentrantCall();
     }
 
     function _setTiers(TierConfig[3] memory tiers_) internal {

@@ -146,7 +146,11 @@ NO_OP_LIMIT = 30_000  # issues 14 and 45: rebalance(false) in band, fresh mark, 
 # review's SEC5-03 sizes every deploy leg under the top-3 bound too (AssetController._top3Cut:
 # the bound read and checked per leg, the three largest looked for only where it can bind):
 # 1,640,459 -> 1,654,669 (+14,210) here, where the fixture's open limits never bind.
-FORCED_16_LIMIT = 1_660_000
+# Issue 68: the moves index the snapshot's copy of the asset list, a deploy leg finds its
+# asset's slot once and the leg floor is read once per deploy (no configuration changes under
+# a move: _notDuringMove): 1,658,105 -> 1,630,530. The goal, 1.5M, needs the batched pull
+# (docs/development/performance.md).
+FORCED_16_LIMIT = 1_631_000
 
 
 def _fund_with_assets(project, deployer, keeper, usdt, adapters, create_feed, n_l2, n_l3):
@@ -154,7 +158,7 @@ def _fund_with_assets(project, deployer, keeper, usdt, adapters, create_feed, n_
     return erc4626_fund(project, deployer, keeper, usdt, adapters["erc4626"], create_feed, venues)
 
 
-def test_gas_snapshot__4_6_and_16_assets__forced_16_under_1_66m_noop_under_30k(
+def test_gas_snapshot__4_6_and_16_assets__forced_16_under_1_631m_noop_under_30k(
     project, deployer, keeper, alice, usdt, adapters, create_feed, chain, base_decimals, unit
 ):
     """Issue 14: one valuation pass per external call, so a rebalance's cost grows about
@@ -167,7 +171,8 @@ def test_gas_snapshot__4_6_and_16_assets__forced_16_under_1_66m_noop_under_30k(
     3.38x -> 1.73x a plain vault at 4 assets). The quarter left covers the 63/64 rule and a
     run with more legs than the fixture's. Issue 45: the forced rebalance at 16 assets at most
     1.5M (its feeds unchanged since the mark: new answers add the lines' contract, about 135k),
-    1.65M since the fourth review's fixes, 1.66M since the fifth's (FORCED_16_LIMIT),
+    1.65M since the fourth review's fixes, 1.66M since the fifth's, 1.631M since issue 68's
+    cached list (FORCED_16_LIMIT),
     and the no-op under 30k at every size (one slot and the caller's role). Issue 54: at 16
     assets again with every asset under a valuation step bound (`16assets_bounded`: each price
     read loads the bound's slot, each mark moves the reference)."""
