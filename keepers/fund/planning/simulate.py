@@ -4,6 +4,8 @@ The planner builds every plan through ``apply_action`` at the oracle price, and 
 verify step compares the chain against ``apply`` at the quoted prices. allocateToLayer and
 executeWaterfallLiquidation are modelled (pro rata to position values; L2 before L3 in
 registration order); rebalanceBuffer is decided on chain and is not simulated.
+`purchase` and `redeem` build those two actions with their expected deltas (the planner's
+and the rollback's).
 """
 
 from __future__ import annotations
