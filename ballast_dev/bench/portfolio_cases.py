@@ -17,10 +17,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
+from ballast_dev.deployment.fund import FEED_DECIMALS  # the test feeds' decimals
 from keepers.core import univ3
 from keepers.portfolio.planning import BPS, AssetSpec, Portfolio, V3Market, V3Pool
 
-FEED_DECIMALS = 8
 DEEP = (10, 200)  # pool TVL as a multiple of the portfolio's value
 SHALLOW = (1, 10)
 FEES = (500, 3000, 10000)  # pool fee tiers, pips

@@ -13,7 +13,7 @@ from typing import Any
 from ballast_dev.deployment.record import DirectSteps
 
 DEFAULT_TIERS = [(1000, 500, 2000), (3000, 2000, 4000), (6000, 5000, 7000)]  # (target, min, max)
-FEED_DECIMALS = 8
+FEED_DECIMALS = 8  # every TestPriceFeed's (the fund's, the portfolio's and the benchmarks')
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import astuple, dataclass, field
 from typing import Any
 
+from ballast_dev.deployment.fund import FEED_DECIMALS
 from ballast_dev.deployment.uniswap import Pool, UniswapV3, create_pool
 from keepers.portfolio.planning import AssetSpec, Portfolio, V3Market, V3Pool
-
-FEED_DECIMALS = 8
 
 
 @dataclass(frozen=True)

@@ -24,78 +24,87 @@ class AlertLevel(StrEnum):
     CRITICAL = "critical"
 
 
-# Every alert code a keeper can raise: code -> (the bot that raises it, what it means). The
-# runbook (docs/runbook.md) has one entry per code, and a test fails when one is missing; an
-# alert with a code not listed here is logged as ``alert.unlisted_code`` (and refused outright
-# under BALLAST_STRICT_ALERTS=1, as the test suite runs).
-ALERT_CODES: dict[str, tuple[str, str]] = {
-    "network": ("fund", "the node did not answer a read; the cycle is skipped"),
-    "paused": ("fund", "the fund is paused: no rebalance, or a plan aborted by a pause"),
-    "no_safe_move": ("fund", "a carried slice has no venue within the slippage limit"),
-    "risk_block": ("fund", "the risk check blocked a plan"),
-    "risk_skip": ("fund", "the risk check skipped a plan (not worth its gas now)"),
-    "risk_warn": ("fund", "the risk check passed a plan with warnings"),
-    "approval_needed": ("fund", "a plan waits for the admins' approval"),
-    "plan_expired": (
-        "fund",
-        "a plan's approval window, or its executor deadline, ended before it could run",
-    ),
-    "plan_stale": ("fund", "the fund moved under a plan: it ended stale and a new one is made"),
-    "simulation_failed": ("fund", "a plan reverted on the simulation fork; nothing was sent"),
-    "gas_funds": ("fund", "the keeper account cannot pay for a plan's gas"),
-    "slippage": ("fund", "an executed leg filled worse than the slippage limit"),
-    "tx_failed": ("fund", "an action's transaction reverted or was not sent"),
-    "action_unconfirmed": (
-        "fund",
-        "a plan's sent action is not confirmed after KEEPER_EXECUTE_TIMEOUT_S; followed each tick",
-    ),
-    "verify_divergence": ("fund", "the fund after a plan differs from the plan's expectation"),
-    "plan_not_frozen": ("fund", "an approved plan without a frozen document was aborted"),
-    "feed_down": ("fund", "a held asset's price feed is stale, zero, out of bounds or reverting"),
-    "feed_restored": ("fund", "every held asset is priced again"),
-    "nav_jump": (
-        "fund",
-        "an asset's feed stepped past its step bound: the controller holds its valuation",
-    ),
-    "nav_jump_ended": ("fund", "no asset's valuation is held any more (accepted or reverted)"),
-    "venue_off_oracle": ("fund", "a venue fills past its bound under its feed: held for that side"),
-    "plan_other_deployment": (
-        "fund",
-        "a plan made for another deployment (a contract release) was ended before simulation",
-    ),
-    "move_cut": (
-        "fund",
-        "a due run's leg was cut at its price bound (MoveCut); the rest is carried",
-    ),
-    "signer_conflict": ("runtime", "another process signs with the same key: keeper run stops"),
-    "job_failed": ("runtime", "a job raised an unexpected error; the other jobs go on"),
-    "lease_acquired": ("runtime", "this replica now leads a bot (start or takeover)"),
-    "lease_lost": ("runtime", "this replica no longer leads a bot: it stops deciding for it"),
-    "funder_empty": ("supervisor", "a funder cannot pay the next booking"),
-    "low_runway": ("supervisor", "a funder has fewer intervals of fees than the threshold"),
-    "low_runway_event": ("supervisor", "a funder emitted LowRunway on chain"),
-    "spend_cap_reached": ("supervisor", "a funder's rolling-day spend cap cannot pay a booking"),
-    "rebalancer_held": (
-        "executor",
-        "a fund rebalancer's due runs are held back: its controller has a held feed down",
-    ),
-    "rebalancer_resumed": ("executor", "a held fund rebalancer's runs go again: feeds usable"),
-    "crosschain_plan": ("crosschain", "the cross-chain planner could not plan this tick"),
-    "crosschain_approval": ("crosschain", "a big cross-chain move waits for approval"),
-    "crosschain_move_failed": ("crosschain", "a cross-chain move failed"),
-    "attestation_rejected": ("crosschain", "Circle's Iris refused a burn's attestation request"),
-    "attestation_delayed": ("crosschain", "Circle's Iris holds a burn back (delayReason)"),
-    "crosschain_chain_down": ("crosschain", "a chain's node did not answer within its budget"),
-    "crosschain_chain_refused": (
-        "crosschain",
-        "a chain's route contracts did not match at its first check: nothing moves on it",
-    ),
-    "crosschain_signer_conflict": (
-        "crosschain",
-        "another process sent with the keeper's key on a chain: nothing more is sent there",
-    ),
-    "console_notify_failed": ("console", "a webhook notification was not delivered"),
+# Every alert code a keeper can raise: code -> (the bot that raises it, what it means), written
+# grouped by that bot in _BY_BOT (bot -> code -> meaning). The runbook (docs/runbook.md) has one
+# entry per code, and a test fails when one is missing; an alert with a code not listed here is
+# logged as ``alert.unlisted_code`` (and refused outright under BALLAST_STRICT_ALERTS=1, as the
+# test suite runs).
+_BY_BOT: dict[str, dict[str, str]] = {
+    "fund": {
+        "network": "the node did not answer a read; the cycle is skipped",
+        "paused": "the fund is paused: no rebalance, or a plan aborted by a pause",
+        "no_safe_move": "a carried slice has no venue within the slippage limit",
+        "risk_block": "the risk check blocked a plan",
+        "risk_skip": "the risk check skipped a plan (not worth its gas now)",
+        "risk_warn": "the risk check passed a plan with warnings",
+        "approval_needed": "a plan waits for the admins' approval",
+        "plan_expired": (
+            "a plan's approval window, or its executor deadline, ended before it could run"
+        ),
+        "plan_stale": "the fund moved under a plan: it ended stale and a new one is made",
+        "simulation_failed": "a plan reverted on the simulation fork; nothing was sent",
+        "gas_funds": "the keeper account cannot pay for a plan's gas",
+        "slippage": "an executed leg filled worse than the slippage limit",
+        "tx_failed": "an action's transaction reverted or was not sent",
+        "action_unconfirmed": (
+            "a plan's sent action is not confirmed after KEEPER_EXECUTE_TIMEOUT_S; followed each tick"
+        ),
+        "verify_divergence": "the fund after a plan differs from the plan's expectation",
+        "plan_not_frozen": "an approved plan without a frozen document was aborted",
+        "feed_down": "a held asset's price feed is stale, zero, out of bounds or reverting",
+        "feed_restored": "every held asset is priced again",
+        "nav_jump": (
+            "an asset's feed stepped past its step bound: the controller holds its valuation"
+        ),
+        "nav_jump_ended": "no asset's valuation is held any more (accepted or reverted)",
+        "venue_off_oracle": "a venue fills past its bound under its feed: held for that side",
+        "plan_other_deployment": (
+            "a plan made for another deployment (a contract release) was ended before simulation"
+        ),
+        "move_cut": "a due run's leg was cut at its price bound (MoveCut); the rest is carried",
+    },
+    "runtime": {
+        "signer_conflict": "another process signs with the same key: keeper run stops",
+        "job_failed": "a job raised an unexpected error; the other jobs go on",
+        "lease_acquired": "this replica now leads a bot (start or takeover)",
+        "lease_lost": "this replica no longer leads a bot: it stops deciding for it",
+    },
+    "supervisor": {
+        "funder_empty": "a funder cannot pay the next booking",
+        "low_runway": "a funder has fewer intervals of fees than the threshold",
+        "low_runway_event": "a funder emitted LowRunway on chain",
+        "spend_cap_reached": "a funder's rolling-day spend cap cannot pay a booking",
+    },
+    "executor": {
+        "rebalancer_held": (
+            "a fund rebalancer's due runs are held back: its controller has a held feed down"
+        ),
+        "rebalancer_resumed": "a held fund rebalancer's runs go again: feeds usable",
+    },
+    "crosschain": {
+        "crosschain_plan": "the cross-chain planner could not plan this tick",
+        "crosschain_approval": "a big cross-chain move waits for approval",
+        "crosschain_move_failed": "a cross-chain move failed",
+        "attestation_rejected": "Circle's Iris refused a burn's attestation request",
+        "attestation_delayed": "Circle's Iris holds a burn back (delayReason)",
+        "crosschain_chain_down": "a chain's node did not answer within its budget",
+        "crosschain_chain_refused": (
+            "a chain's route contracts did not match at its first check: nothing moves on it"
+        ),
+        "crosschain_signer_conflict": (
+            "another process sent with the keeper's key on a chain: nothing more is sent there"
+        ),
+    },
+    "console": {
+        "console_notify_failed": "a webhook notification was not delivered",
+    },
 }
+ALERT_CODES: dict[str, tuple[str, str]] = {
+    code: (bot, meaning) for bot, codes in _BY_BOT.items() for code, meaning in codes.items()
+}
+_twice = sorted(c for c in ALERT_CODES if sum(c in codes for codes in _BY_BOT.values()) > 1)
+if _twice:  # the flattening would keep only the last bot's entry
+    raise RuntimeError(f"alert codes listed under two bots in _BY_BOT: {_twice}")
 
 
 class UnlistedAlertCode(DomainError, ValueError):

@@ -70,7 +70,7 @@ from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.degraded import FEED_DOWN, PRICE_HELD, degraded_notes
 from keepers.fund.planning.depth import AssetDepth
 from keepers.fund.planning.metrics import band_distance
-from keepers.fund.planning.simulate import apply, apply_action, tier_deltas
+from keepers.fund.planning.simulate import apply, apply_action, purchase, redeem
 from keepers.fund.planning.state import BPS, AssetState, FundState, Tier
 from keepers.fund.planning.top3 import top3_limit, top3_room
 from keepers.fund.planning.triggers import Trigger, TriggerKind
@@ -286,19 +286,7 @@ class _Planner:
             leg = self._depth_cap(a, "sell", leg)
             if leg < self.min_amount:
                 continue
-            self._emit(
-                Action(
-                    ActionType.REDEEM,
-                    leg,
-                    priority,
-                    reason,
-                    from_tier=tier,
-                    to_tier=Tier.L1,
-                    asset=a.token,
-                    token_amount=a.tokens_for_value(leg),
-                    expected_deltas=tier_deltas(tier, leg, -leg),
-                )
-            )
+            self._emit(redeem(tier, a.token, leg, a.tokens_for_value(leg), priority, reason))
             done += leg
         if done < amount:
             self._note_sell_shortfall(tier, amount - done, floor)
@@ -344,18 +332,7 @@ class _Planner:
             leg = self._depth_cap(current, "buy", leg)
             if leg < self.min_amount:
                 continue
-            self._emit(
-                Action(
-                    ActionType.PURCHASE,
-                    leg,
-                    priority,
-                    reason,
-                    from_tier=Tier.L1,
-                    to_tier=tier,
-                    asset=a.token,
-                    expected_deltas=tier_deltas(tier, -leg, leg),
-                )
-            )
+            self._emit(purchase(tier, a.token, leg, priority, reason))
             done += leg
         if amount - done >= self.min_amount and self.state.position(tier) < cap:
             self.notes.append(

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from keepers.fund.planning.plan import Action, ActionResult, ActionType, Plan, Unresolved, plan_id
-from keepers.fund.planning.simulate import tier_deltas
+from keepers.fund.planning.simulate import purchase, redeem, tier_deltas
 from keepers.fund.planning.state import Tier
 from keepers.fund.planning.triggers import manual_trigger
 
@@ -35,30 +35,11 @@ def reverse_action(result: ActionResult) -> Action | Unresolved:
         if result.received is None or a.asset is None or a.to_tier is None:
             return Unresolved(a.to_tier, "missing_receipt", f"{why}: tokens received unknown")
         value = result.actual_deltas[a.to_tier] if result.actual_deltas else a.amount
-        return Action(
-            ActionType.REDEEM,
-            value,
-            1,
-            why,
-            from_tier=a.to_tier,
-            to_tier=Tier.L1,
-            asset=a.asset,
-            token_amount=result.received,
-            expected_deltas=tier_deltas(a.to_tier, value, -value),
-        )
+        return redeem(a.to_tier, a.asset, value, result.received, 1, why)
     if a.type is ActionType.REDEEM:
         cash = result.received if result.received is not None else a.amount
         tier = a.from_tier if a.from_tier is not None else Tier.L2
-        return Action(
-            ActionType.PURCHASE,
-            cash,
-            1,
-            why,
-            from_tier=Tier.L1,
-            to_tier=tier,
-            asset=a.asset,
-            expected_deltas=tier_deltas(tier, -cash, cash),
-        )
+        return purchase(tier, a.asset, cash, 1, why)
     if a.type is ActionType.ALLOCATE and a.to_tier == Tier.L2:
         return Action(
             ActionType.WATERFALL,

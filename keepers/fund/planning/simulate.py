@@ -4,6 +4,8 @@ The planner builds every plan through ``apply_action`` at the oracle price, and 
 verify step compares the chain against ``apply`` at the quoted prices. allocateToLayer and
 executeWaterfallLiquidation are modelled (pro rata to position values; L2 before L3 in
 registration order); rebalanceBuffer is decided on chain and is not simulated.
+`purchase` and `redeem` build those two actions with their expected deltas (the planner's
+and the rollback's).
 """
 
 from __future__ import annotations
@@ -27,6 +29,37 @@ def tier_deltas(tier: int, cash: int, value: int) -> tuple[int, int, int]:
     d = [cash, 0, 0]
     d[tier] += value
     return (d[0], d[1], d[2])
+
+
+def purchase(tier: int, asset: str | None, cash: int, priority: int, reason: str) -> Action:
+    """purchaseAsset: ``cash`` of the buffer (L1) buys ``asset`` into ``tier``."""
+    return Action(
+        ActionType.PURCHASE,
+        cash,
+        priority,
+        reason,
+        from_tier=Tier.L1,
+        to_tier=tier,
+        asset=asset,
+        expected_deltas=tier_deltas(tier, -cash, cash),
+    )
+
+
+def redeem(
+    tier: int, asset: str | None, value: int, tokens: int | None, priority: int, reason: str
+) -> Action:
+    """redeemAsset: ``tokens`` of ``asset`` in ``tier``, worth ``value``, sold into the buffer."""
+    return Action(
+        ActionType.REDEEM,
+        value,
+        priority,
+        reason,
+        from_tier=tier,
+        to_tier=Tier.L1,
+        asset=asset,
+        token_amount=tokens,
+        expected_deltas=tier_deltas(tier, value, -value),
+    )
 
 
 def _bought(asset: AssetState, value_in: int, cash_in: int | None = None) -> AssetState:
