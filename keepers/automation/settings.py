@@ -43,6 +43,11 @@ class ExecutorConfig(BaseSettings):
     # every held_check_every_s while such a run is due
     held_retry_s: int = Field(default=0, ge=0)
     held_check_every_s: int = Field(default=15, ge=0)
+    # The scheduler credits executions (issue 68: pull payment); the keeper withdraws its credit
+    # to its own address once it reaches this many wei (read with every due scan), so what it
+    # earned comes back to pay its gas. 0: never (the credit stays owed, shown by
+    # keeper_executor_credit_wei and `keeper status`; withdraw it by hand).
+    withdraw_credit_above_wei: int = Field(default=10**16, ge=0)
 
     @field_validator("scheduler")
     @classmethod

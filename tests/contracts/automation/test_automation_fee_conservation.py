@@ -38,7 +38,18 @@ def test_escrow__random_sequence__conserved_to_the_wei(
 
     for _ in range(40):
         op = rng.choice(
-            ["book", "book", "book", "execute", "batch", "cancel", "withdraw", "time", "admin", "bad"]
+            [
+                "book",
+                "book",
+                "book",
+                "execute",
+                "batch",
+                "cancel",
+                "withdraw",
+                "time",
+                "admin",
+                "bad",
+            ]
         )
         if op == "book":
             h = rng.choice(handlers)
@@ -103,7 +114,9 @@ def test_escrow__random_sequence__conserved_to_the_wei(
             [ev] = events(tx, "RunCanceled")
             assert ev.refund + ev.kept == fees[run_id]
             # the refund share of the fee, never into the share the protocol tallied at booking
-            want = min(fees[run_id] * scheduler.refundBps() // 10_000, fees[run_id] - booked_share[run_id])
+            want = min(
+                fees[run_id] * scheduler.refundBps() // 10_000, fees[run_id] - booked_share[run_id]
+            )
             assert ev.refund == want
             refunded += ev.refund
             del fees[run_id]

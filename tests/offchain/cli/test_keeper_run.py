@@ -214,7 +214,8 @@ def test_keeper_run_then_worker__no_keeper_policy__declared_calls_audited_undecl
     roles = stored_policy(store).roles
     assert sorted(roles) == sorted([FUND_ROLE, "executor", "supervisor"])
     assert {(c.contract, c.selector) for c in roles["executor"].allowed} == {
-        (a["scheduler"].lower(), sel(BATCH))
+        (a["scheduler"].lower(), sel(BATCH)),
+        (a["scheduler"].lower(), sel("withdrawCredit(address)")),  # issue 68: pull payment
     }
     assert {(c.contract, c.selector) for c in roles["supervisor"].allowed} == {
         (a["paid_registry"].lower(), sel("fixReschedule(uint256)"))
