@@ -76,7 +76,7 @@ from keepers.automation.planning import (
 from keepers.automation.settings import ExecutorConfig
 from keepers.core.logging import get_logger
 from keepers.core.settings import KeeperSettings, load_settings
-from keepers.runtime.alerts import Alerter, AlertSink
+from keepers.runtime.alerts import Alerter, AlertLevel, AlertSink
 from keepers.runtime.bots import (
     BotContext,
     BotDeclaration,
@@ -513,6 +513,14 @@ class ExecutorBot(AutomationBot):
                 self.last_due_scan = None  # read the credit again at the next tick
                 if not done.ok:
                     log.warning("executor.credit_withdraw_failed", intent=wid, outcome=str(done))
+                    self.alerter(
+                        AlertLevel.WARNING,
+                        "executor_credit_withdraw_failed",
+                        f"withdrawCredit of executor {self.sender} on scheduler "
+                        f"{self.scheduler.address} ended {done}: the credit stays owed "
+                        "and the next due scan tries again",
+                        intent=wid,
+                    )
         outcomes = read_outcomes(self.store, self.in_flight, self.pipeline.decoder)
         for intent_id, outcome in outcomes.items():
             if not outcome.final:  # waiting for gas funds: still in flight

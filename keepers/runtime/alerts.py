@@ -75,6 +75,10 @@ ALERT_CODES: dict[str, tuple[str, str]] = {
     "low_runway": ("supervisor", "a funder has fewer intervals of fees than the threshold"),
     "low_runway_event": ("supervisor", "a funder emitted LowRunway on chain"),
     "spend_cap_reached": ("supervisor", "a funder's rolling-day spend cap cannot pay a booking"),
+    "executor_credit_withdraw_failed": (
+        "executor",
+        "the executor's withdrawal of its scheduler credit failed: the credit stays owed",
+    ),
     "rebalancer_held": (
         "executor",
         "a fund rebalancer's due runs are held back: its controller has a held feed down",

@@ -93,7 +93,8 @@ def test_executor__race_with_second_executor__skips_taken_runs_without_failing_t
     paid = make_paid(4)
     ids = booked_ids([r for _, r, _ in paid])
     sched = auto["scheduler"]
-    bot = make_bot(settings, auto)
+    # no credit withdrawal here (its own test: test_executor_credit.py): every intent is a batch
+    bot = make_bot(settings, auto, withdraw_credit_above_wei=0)
     try:
         now = advance(chain, 3_700)
         # bob executes two runs before the bot looks

@@ -10,10 +10,13 @@ from prometheus_client import REGISTRY
 
 from keepers.automation.executor import ExecutorBot, executor_calls
 from keepers.automation.settings import ExecutorConfig
+from keepers.core.keeper_settings import PolicyConfig
 from keepers.core.settings import load_settings
+from keepers.runtime.bots import selector
 from tests.support.autobots_helpers import advance, intents
 
 EXECUTED = 2
+BATCH = selector("executeBatch(uint256[])")
 
 
 def make_bot(settings, auto, **kw) -> ExecutorBot:
@@ -98,3 +101,47 @@ def test_executor_calls__threshold_zero__withdraw_not_declared(auto):
         "withdrawCredit(address)",
     )
     assert executor_calls(off).calls[0].signatures == ("executeBatch(uint256[])",)
+
+
+def test_executor__withdrawal_fails__alert_and_credit_still_owed(
+    chain, auto, make_paid, settings, keeper
+):
+    """The bot's withdrawal ends without paying (here the audit refuses it: an operator's policy
+    replaced without `withdrawCredit`): the bot raises executor_credit_withdraw_failed, the
+    credit stays owed, and the next due scan tries again."""
+    sched = auto["scheduler"]
+    make_paid(1)
+    alerts: list = []
+    cfg = load_settings(
+        ExecutorConfig,
+        scheduler=sched.address,
+        withdraw_credit_above_wei=1,
+        due_scan_every_s=0,
+        pipeline_passes=0,
+    )
+    bot = ExecutorBot.from_settings(settings, cfg, [alerts.append])
+    bot.start()
+    try:
+        now = advance(chain, 3_610)
+        bot.tick(now)
+        bot.drive()
+        owed = int(sched.credits(keeper))
+        assert owed > 0
+        tick = bot.tick(now + 1)  # submits the withdrawal; no pipeline pass in the tick
+        assert tick.withdrawing == owed
+        policy = bot.pipeline.settings.policy
+        narrowed = PolicyConfig.model_validate(
+            {"roles": {"executor": {"allowed": [{"contract": sched.address, "selector": BATCH}]}}}
+        )
+        bot.pipeline.settings.policy = narrowed
+        bot.drive()
+        bot.pipeline.settings.policy = policy
+        bot.tick(now + 2)
+        assert [a.code for a in alerts] == ["executor_credit_withdraw_failed"]
+        assert int(sched.credits(keeper)) == owed  # nothing lost
+        # the next due scan (this tick's) sent it again, and this one goes through
+        assert bot.withdraw_intent is not None
+        bot.drive()
+        assert int(sched.credits(keeper)) == 0
+    finally:
+        bot.stop()
