@@ -160,6 +160,7 @@ class ExecutorBot(AutomationBot):
             self.io, pipeline.decoder, cfg.held_retry_s, cfg.held_check_every_s, self.alerter
         )
         self.scheduler = self.io.contract("RebalanceScheduler", cfg.scheduler)
+        self.run_reader = self.scheduler  # getRun's shape: the older one on older contracts
         self.policy = ExecutorPolicy(
             max_batch_runs=cfg.max_batch_runs,
             max_batch_gas=cfg.max_batch_gas,
@@ -198,6 +199,9 @@ class ExecutorBot(AutomationBot):
     def start(self) -> None:
         self._require_code({"scheduler": self.cfg.scheduler})
         self._check_release({"scheduler": self.cfg.scheduler})
+        if self.release is not None and "credit" in self.release.absent:
+            # 0.2.0 and older: runs read in their own shape, paid by value (nothing to withdraw)
+            self.run_reader = self.io.scheduler_before_credit(self.cfg.scheduler)
         self._check_policy()
         self.simulator  # noqa: B018 - KEEPER_SIMULATOR checked now, never on a tick
         self.pipeline.reconcile_nonces()
@@ -260,12 +264,11 @@ class ExecutorBot(AutomationBot):
     def _read_share(self) -> None:
         """The scheduler's protocolShareBps (what it keeps of every fee: 0 for a scheduler
         without one) and this executor's credit, in one round trip."""
-        share, credit = self.io.call_many(
-            [
-                Call(self.scheduler, "protocolShareBps", ()),
-                Call(self.scheduler, "credits", (self.sender,)),
-            ]
-        )
+        calls = [Call(self.scheduler, "protocolShareBps", ())]
+        if self.run_reader is self.scheduler:  # a scheduler with credits
+            calls.append(Call(self.scheduler, "credits", (self.sender,)))
+        share, *rest = self.io.call_many(calls)
+        credit = rest[0] if rest else NodeError("no credits on this scheduler", None, None)
         bps = 0 if isinstance(share, NodeError) else int(share)
         if bps != self.policy.protocol_share_bps:
             self.policy = replace(self.policy, protocol_share_bps=bps)
@@ -481,12 +484,14 @@ class ExecutorBot(AutomationBot):
         )
 
     def _read_runs(self, ids: list[int]) -> list[DueRun]:
-        res = self.io.call_many([Call(self.scheduler, "getRun", (i,)) for i in ids], "pending")
+        res = self.io.call_many([Call(self.run_reader, "getRun", (i,)) for i in ids], "pending")
         runs = []
         for i, r in zip(ids, res, strict=True):
             if isinstance(r, NodeError):
                 continue
-            handler, ts, effort, _prio, status, _has_data, _payer, fee, share_bps = r
+            handler, ts, effort, _prio, status, _has_data, _payer, fee, *booked = r
+            # a scheduler before the pull payment has no booked share: its current rate stands
+            share_bps = int(booked[0]) if booked else None
             run = DueRun(
                 id=i,
                 timestamp=int(ts),
@@ -494,7 +499,7 @@ class ExecutorBot(AutomationBot):
                 fee=int(fee),
                 status=int(status),
                 handler=to_checksum_address(handler),
-                share_bps=int(share_bps),
+                share_bps=share_bps,
             )
             runs.append(run)
             if run.status == SCHEDULED:
@@ -564,7 +569,7 @@ class ExecutorBot(AutomationBot):
         missing = [int(e.args["id"]) for e in executed if int(e.args["id"]) not in self.known]
         due_of = {i: r.timestamp for i, r in self.known.items()}
         if missing:
-            res = self.io.call_many([Call(self.scheduler, "getRun", (i,)) for i in missing])
+            res = self.io.call_many([Call(self.run_reader, "getRun", (i,)) for i in missing])
             for i, r in zip(missing, res, strict=True):
                 if not isinstance(r, NodeError):
                     due_of[i] = int(r[1])

@@ -17,6 +17,7 @@ def automation_status(now: int) -> dict[str, Any] | None:
     from keepers.automation.settings import SupervisorBotConfig
     from keepers.automation.supervisor import TaskReader
     from keepers.core.settings import KeeperSettings, load_settings
+    from keepers.tx.errors import NodeError
     from keepers.tx.node import Node
 
     scheduler = os.environ.get("KEEPER_SUPERVISOR_SCHEDULER") or os.environ.get(
@@ -38,8 +39,10 @@ def automation_status(now: int) -> dict[str, Any] | None:
     executor = _executor_address(settings) if os.environ.get("KEEPER_EXECUTOR_SCHEDULER") else None
     if executor is not None:
         # what the scheduler owes the executor (pull payment: it withdraws above its threshold)
-        out["executor"] = executor
-        out["executor_credit_wei"] = int(io.call(Call(sched, "credits", (executor,))))
+        (credit,) = io.call_many([Call(sched, "credits", (executor,))])
+        if not isinstance(credit, NodeError):  # a scheduler before the pull payment has none
+            out["executor"] = executor
+            out["executor_credit_wei"] = int(credit)
     if os.environ.get("KEEPER_SUPERVISOR_SCHEDULER"):
         cfg = load_settings(SupervisorBotConfig)
         out |= TaskReader(io, cfg).status(now)
