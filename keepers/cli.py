@@ -304,6 +304,9 @@ def _automation_lines(auto: dict[str, Any]) -> list[str]:
     from keepers.core.amounts import format_amount
 
     lines = [f"automation: scheduler {auto['scheduler']}  due runs {auto['due_runs']}"]
+    if "executor_credit_wei" in auto:
+        owed = format_amount(auto["executor_credit_wei"], 18, places=6)
+        lines.append(f"  executor {auto['executor']}  credit owed {owed}")
     if "stuck" in auto:
         stuck = ", ".join(f"{x['task']} ({x['reason']})" for x in auto["stuck"])
         lines.append(f"  tasks {auto['tasks']}  stuck {len(auto['stuck'])} {stuck}")

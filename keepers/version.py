@@ -53,15 +53,28 @@ NOT_IN_OLDER: dict[str, tuple[tuple[str, str, str], ...]] = {
             "the scheduler's protocol share (RebalanceScheduler.protocolShareBps)",
         ),
         (
+            "credit",
+            "scheduler",
+            "the scheduler's pull payment (RebalanceScheduler.credits, withdrawCredit): its "
+            "executions pay by value, the executor has nothing to withdraw",
+        ),
+        (
             "release",
             "controller",
             "RELEASE(): plans name their deployment without a release (a redeploy of the same "
             "code at the same addresses is not told apart)",
         ),
     ),
-    # 0.2.0's contracts have every feature this keeper reads (tests/offchain/upgrade/
-    # test_upgrade_from_0_2_0.py): driven as they are, nothing said to be missing
-    "0.2.0": (),
+    # 0.2.0's contracts have every feature this keeper reads but the scheduler's pull payment
+    # (issue 68; tests/offchain/upgrade/test_upgrade_from_0_2_0.py): driven as they are
+    "0.2.0": (
+        (
+            "credit",
+            "scheduler",
+            "the scheduler's pull payment (RebalanceScheduler.credits, withdrawCredit): its "
+            "executions pay by value, the executor has nothing to withdraw",
+        ),
+    ),
 }
 SUPPORTED_OLDER: dict[str, tuple[str, ...]] = {
     r: tuple(words for _key, _contract, words in lacks) for r, lacks in NOT_IN_OLDER.items()

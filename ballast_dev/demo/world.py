@@ -165,6 +165,10 @@ class Demo:
                             "selector": sel("executeBatch(uint256[])"),
                         },
                         {"contract": addrs["scheduler"], "selector": sel("execute(uint256)")},
+                        {
+                            "contract": addrs["scheduler"],
+                            "selector": sel("withdrawCredit(address)"),
+                        },
                     ]
                 },
                 "supervisor": {

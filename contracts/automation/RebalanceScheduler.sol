@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IRebalanceScheduler} from "../interfaces/IRebalanceScheduler.sol";
 import {IScheduledHandler} from "../interfaces/IScheduledHandler.sol";
 import {BpsLib} from "../libraries/BpsLib.sol";
@@ -10,7 +11,7 @@ import {ReleaseLib} from "../libraries/ReleaseLib.sol";
 /// @title RebalanceScheduler
 /// @notice Flow's transaction scheduler as a contract: handlers book runs, keepers execute them.
 /// @dev Fee, slot and refund rules are documented on IRebalanceScheduler.
-contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
+contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step, ReentrancyGuardTransient {
     /// @notice The contract release this code belongs to (ASCII in a bytes32, e.g. "0.2.0"): the
     /// keepers refuse to drive contracts of a release their ABIs do not belong to.
     bytes32 public constant RELEASE = ReleaseLib.RELEASE;
@@ -22,7 +23,7 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
     uint256 public constant MAX_DATA_LENGTH = 1024;
     uint256 public constant MAX_REASON_LENGTH = 256;
     uint256 public constant MAX_VIEW_SLOTS = 10_000;
-    /// @dev Gas kept back for the work after the handler returns (events, payment).
+    /// @dev Gas kept back for the work after the handler returns (events, the executor's credit).
     uint256 public constant POST_CALL_RESERVE = 30_000;
     /// @notice Bounds of protocolShareBps: the admin may not make booking capacity free again
     /// (a booker executing its own runs would get its fees back) nor keep most of the executors'
@@ -46,6 +47,8 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
     uint256 public nextId;
     /// @dev Lowest slot that ever held a run: nextDueRuns never scans below it.
     uint256 public firstSlot;
+    /// @inheritdoc IRebalanceScheduler
+    mapping(address executor => uint256) public credits;
 
     uint256[3] internal _capacity;
     mapping(uint256 id => Run) internal _runs;
@@ -95,9 +98,10 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
         (uint256 fee, uint256 effective, ScheduleError err) = _estimate(data.length, timestamp, priority, executionEffort);
         if (err != ScheduleError.None) revert ScheduleRejected(err);
         if (msg.value < fee) revert FeeTooLow(fee, msg.value);
-        if (msg.value > type(uint96).max) revert FeeTooHigh(msg.value);
+        if (msg.value > type(uint80).max) revert FeeTooHigh(msg.value);
 
         id = nextId++;
+        uint256 share = protocolShareBps;
         uint256 slot = effective / slotSeconds;
         // Cannot overflow: _estimate checked used + effort <= capacity.
         unchecked {
@@ -111,8 +115,12 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
             status: Status.Scheduled,
             hasData: data.length != 0,
             payer: msg.sender,
-            fee: uint96(msg.value)
+            fee: uint80(msg.value),
+            shareBps: uint16(share)
         });
+        // The protocol's share is split off and tallied now, at the rate of the booking: the run
+        // holds the executor's part in escrow, and an execution touches no protocol slot.
+        protocolFees += msg.value * share / BPS;
         if (data.length != 0) _data[id] = data;
         _slotRuns[slot].push(id);
         _handlerRuns[handler].push(id);
@@ -141,25 +149,32 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
         Run storage run = _runs[id];
         if (run.status != Status.Scheduled) revert RunNotScheduled(id, run.status);
         if (run.timestamp > block.timestamp) revert RunNotDue(id, run.timestamp, block.timestamp);
-        (uint256 paid, uint256 kept) = _execute(id, run);
-        protocolFees += kept;
-        _pay(msg.sender, paid);
+        uint256 paid = _execute(id, run);
+        if (paid != 0) credits[msg.sender] += paid;
     }
 
     /// @inheritdoc IRebalanceScheduler
     function executeBatch(uint256[] calldata ids) external returns (uint256 executed) {
         uint256 total;
-        uint256 keptTotal;
         for (uint256 i; i < ids.length; ++i) {
             Run storage run = _runs[ids[i]];
             if (run.status != Status.Scheduled || run.timestamp > block.timestamp) continue;
-            (uint256 paid, uint256 kept) = _execute(ids[i], run);
-            total += paid;
-            keptTotal += kept;
+            total += _execute(ids[i], run);
             ++executed;
         }
-        if (keptTotal != 0) protocolFees += keptTotal;
-        if (total != 0) _pay(msg.sender, total);
+        if (total != 0) credits[msg.sender] += total;
+    }
+
+    /// @inheritdoc IRebalanceScheduler
+    function withdrawCredit(address payable to) external nonReentrant returns (uint256 amount) {
+        if (to == address(0)) revert ZeroRecipient();
+        amount = credits[msg.sender];
+        if (amount == 0) revert NoCredit(msg.sender);
+        // Zeroed before the transfer (checks-effects-interactions): a recipient that calls back
+        // finds nothing owed, and the guard refuses a reentrant withdrawal outright.
+        credits[msg.sender] = 0;
+        emit CreditWithdrawn(msg.sender, to, amount);
+        _pay(to, amount);
     }
 
     /// @inheritdoc IRebalanceScheduler
@@ -173,9 +188,14 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
         unchecked {
             _used[uint256(run.timestamp) / slotSeconds][uint256(run.priority)] -= run.effort;
         }
+        // The protocol's share was tallied at booking and stays the protocol's: the refund comes
+        // out of the executor's part held in escrow, never above it (a refund share raised after
+        // a higher booked share was lowered cannot pay out the protocol's tally).
+        uint256 booked = fee * run.shareBps / BPS;
         refund = fee * refundBps / BPS;
+        if (refund > fee - booked) refund = fee - booked;
         uint256 kept = fee - refund;
-        protocolFees += kept;
+        protocolFees += kept - booked;
         address payer = run.payer;
         emit RunCanceled(id, payer, refund, kept);
         if (refund != 0) _pay(payer, refund);
@@ -339,8 +359,9 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
     }
 
     /// @dev Marks the run Executed, then calls its handler with exactly `effort` gas. Returns the
-    /// executor's pay and the protocol's share of the run's fee (the caller books both).
-    function _execute(uint256 id, Run storage run) internal returns (uint256 paid, uint256 kept) {
+    /// executor's pay: the run's fee less the protocol's share booked with it (the caller credits
+    /// it; the share was tallied at booking).
+    function _execute(uint256 id, Run storage run) internal returns (uint256 paid) {
         run.status = Status.Executed;
         uint256 effort = run.effort;
         address handler = run.handler;
@@ -361,12 +382,7 @@ contract RebalanceScheduler is IRebalanceScheduler, Ownable2Step {
             reasonSize := returndatasize()
         }
         uint256 fee = run.fee;
-        // Cannot overflow: fee is a uint96 and protocolShareBps <= MAX_PROTOCOL_SHARE_BPS, so the
-        // product stays under 2**109; kept <= fee.
-        unchecked {
-            kept = fee * protocolShareBps / BPS;
-            paid = fee - kept;
-        }
+        paid = fee - fee * run.shareBps / BPS;
         emit RunExecuted(id, msg.sender, ok, paid);
         if (!ok) {
             if (reasonSize > MAX_REASON_LENGTH) reasonSize = MAX_REASON_LENGTH;

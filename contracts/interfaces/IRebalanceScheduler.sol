@@ -16,10 +16,16 @@ pragma solidity ^0.8.24;
 /// effort per priority. High gets the slot of its timestamp or fails; Medium and Low move to the
 /// start of the next slot with room (searching at most MAX_SLOT_SEARCH slots ahead).
 ///
-/// Money: the scheduler's balance always equals prepaid - paid to executors - refunded -
-/// protocol fees withdrawn. On cancel, `refundBps` of the fee goes back to the payer and the rest
-/// accrues to the protocol (it compensates the slot capacity the run held). On execution,
-/// `protocolShareBps` of the fee accrues to the protocol and the rest is paid to the executor.
+/// Money: the scheduler's balance always equals the executors' credits + the executors' parts of
+/// the runs still booked + the protocol's tally (`protocolFees`). At booking, `protocolShareBps`
+/// of the fee is split off and tallied for the protocol at once, and the rate is stored with the
+/// run (`Run.shareBps`): a later change of the rate applies to later bookings only, so neither the
+/// admin nor anyone else can change what a booked run pays its executor. On execution the rest of
+/// the fee is credited to the executor (`credits`), who withdraws it with `withdrawCredit` (pull
+/// payment, as Chainlink Automation's nodes withdraw theirs): an execution sends no value, so an
+/// executor that rejects ETH blocks nobody's run. On cancel, `refundBps` of the fee goes back to
+/// the payer (never more than the executor's part: the booked share stays the protocol's) and
+/// the rest accrues to the protocol (it compensates the slot capacity the run held).
 ///
 /// A market nobody can corner: slot capacity costs its booker at least `protocolShareBps` of the
 /// fee whoever executes the run (the booker itself included) and at least as much when it cancels
@@ -73,7 +79,8 @@ interface IRebalanceScheduler {
         Status status;
         bool hasData;
         address payer;
-        uint96 fee;
+        uint80 fee; // the whole prepaid value
+        uint16 shareBps; // protocolShareBps at booking: the protocol's part, tallied then
     }
 
     /* EVENTS */
@@ -97,6 +104,7 @@ interface IRebalanceScheduler {
     event ProtocolShareSet(uint256 protocolShareBps);
     event LookbackSet(uint256 lookbackSlots);
     event ProtocolFeesWithdrawn(address indexed to, uint256 amount);
+    event CreditWithdrawn(address indexed executor, address indexed to, uint256 amount);
 
     /* ERRORS */
 
@@ -112,6 +120,8 @@ interface IRebalanceScheduler {
     error PaymentFailed(address to, uint256 amount);
     error InvalidConfig(string field, uint256 value);
     error RangeTooWide(uint256 slots, uint256 maxSlots);
+    error NoCredit(address executor);
+    error ZeroRecipient();
 
     /* BOOKING */
 
@@ -148,19 +158,31 @@ interface IRebalanceScheduler {
     /* EXECUTION */
 
     /// @notice Executes a due run: marks it Executed, calls the handler with exactly its effort as
-    /// gas, catches a failure (emits HandlerFailed with at most 256 bytes of reason) and pays the
-    /// caller the run's fee less `protocolShareBps` of it (RunExecuted's `fee` is what the
-    /// caller is paid; the share accrues to `protocolFees`). Reverts when the run is not Scheduled, not due, or when the caller
-    /// did not leave enough gas for the handler to receive its full effort.
+    /// gas, catches a failure (emits HandlerFailed with at most 256 bytes of reason) and credits
+    /// the caller the run's fee less the share booked with it (`fee - fee * shareBps / BPS`;
+    /// RunExecuted's `fee` is that credit). Sends no value: the caller withdraws its credit with
+    /// `withdrawCredit`. Reverts when the run is not Scheduled, not due, or when the caller did
+    /// not leave enough gas for the handler to receive its full effort.
     function execute(uint256 id) external;
 
     /// @notice Executes every id that is Scheduled and due, skipping the others (keepers race),
-    /// and pays the caller the sum of their fees (each less the protocol share) once.
+    /// and credits the caller the sum of their executors' parts once.
     /// @return executed How many runs were executed.
     function executeBatch(uint256[] calldata ids) external returns (uint256 executed);
 
+    /// @notice Pays the caller's whole credit to `to` and zeroes it first (checks-effects-
+    /// interactions, reentrancy-guarded). Only the caller's own credit: nobody withdraws another's.
+    /// Reverts NoCredit when nothing is owed, ZeroRecipient for address(0), PaymentFailed when `to`
+    /// rejects the value (the credit then stays owed).
+    /// @return amount The wei sent, exactly what was owed.
+    function withdrawCredit(address payable to) external returns (uint256 amount);
+
+    /// @notice What executions have credited `executor` and it has not withdrawn (wei).
+    function credits(address executor) external view returns (uint256);
+
     /// @notice Cancels a Scheduled run; only the run's handler may. Frees its slot capacity and
-    /// sends `refundBps` of its fee to the payer recorded at booking.
+    /// sends `refundBps` of its fee to the payer recorded at booking, at most the fee less the
+    /// share booked with it (that share was tallied for the protocol at booking).
     /// @return refund The wei sent back to the payer.
     function cancel(uint256 id) external returns (uint256 refund);
 
@@ -195,8 +217,9 @@ interface IRebalanceScheduler {
     function baseFeePerEffort() external view returns (uint256);
     function dataFeePerByte() external view returns (uint256);
     function refundBps() external view returns (uint256);
-    /// @notice Share of every executed run's fee kept by the scheduler (bps), not paid to the
-    /// executor: what booking capacity costs a booker that executes its own runs.
+    /// @notice Share of every booked run's fee kept by the scheduler (bps), split off and tallied
+    /// at booking and never paid to the executor: what booking capacity costs a booker that
+    /// executes its own runs. A change applies to runs booked after it.
     function protocolShareBps() external view returns (uint256);
     function protocolFees() external view returns (uint256);
 

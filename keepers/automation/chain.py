@@ -7,6 +7,7 @@ trip (JSON-RPC batch) and node errors arrive as the pipeline's typed exceptions.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,21 @@ class ChainIO:
 
     def contract(self, name: str, address: str) -> Contract:
         return self.w3.eth.contract(address=to_checksum_address(address), abi=self.abis[name])
+
+    def scheduler_before_credit(self, address: str) -> Contract:
+        """The scheduler as releases before its pull payment (0.2.0 and older) answer it:
+        ``getRun``'s Run has no ``shareBps`` and its ``fee`` is a uint96 (derived from this
+        release's ABI, not hand-written)."""
+        abi = copy.deepcopy(self.abis["RebalanceScheduler"])
+        for item in abi:
+            if item.get("type") == "function" and item.get("name") == "getRun":
+                run = item["outputs"][0]
+                run["components"] = [
+                    {**c, "type": "uint96", "internalType": "uint96"} if c["name"] == "fee" else c
+                    for c in run["components"]
+                    if c["name"] != "shareBps"
+                ]
+        return self.w3.eth.contract(address=to_checksum_address(address), abi=abi)
 
     # --- calls ------------------------------------------------------------------------------
 

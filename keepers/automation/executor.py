@@ -76,7 +76,7 @@ from keepers.automation.planning import (
 from keepers.automation.settings import ExecutorConfig
 from keepers.core.logging import get_logger
 from keepers.core.settings import KeeperSettings, load_settings
-from keepers.runtime.alerts import Alerter, AlertSink
+from keepers.runtime.alerts import Alerter, AlertLevel, AlertSink
 from keepers.runtime.bots import (
     BotContext,
     BotDeclaration,
@@ -109,7 +109,16 @@ BATCHES = Counter(
     ["outcome"],
 )
 DUE_RUNS = Gauge("keeper_scheduler_due_runs", "Scheduled runs due and not yet executed")
-FEES_EARNED = Counter("keeper_executor_fees_earned_wei_total", "Fees paid to this executor (wei)")
+FEES_EARNED = Counter(
+    "keeper_executor_fees_earned_wei_total", "Fees credited to this executor (wei)"
+)
+CREDIT_OWED = Gauge(
+    "keeper_executor_credit_wei",
+    "What the scheduler owes this executor (credited, not withdrawn), wei; -1 before the first read",
+)
+CREDIT_WITHDRAWALS = Counter(
+    "keeper_executor_credit_withdrawals_total", "withdrawCredit transactions this executor sent"
+)
 
 SCHEDULER_EVENTS = ("RunScheduled", "RunExecuted", "RunCanceled")
 
@@ -129,6 +138,7 @@ class ExecutorTick:
     executed_by_us: list[int] = field(default_factory=list)  # seen in this tick's logs
     lags: list[int] = field(default_factory=list)  # of runs executed by us, this tick
     held: list[int] = field(default_factory=list)  # due runs held back (fund rebalancer held)
+    withdrawing: int = 0  # credit (wei) this tick sent a withdrawCredit for
 
 
 class ExecutorBot(AutomationBot):
@@ -150,6 +160,7 @@ class ExecutorBot(AutomationBot):
             self.io, pipeline.decoder, cfg.held_retry_s, cfg.held_check_every_s, self.alerter
         )
         self.scheduler = self.io.contract("RebalanceScheduler", cfg.scheduler)
+        self.run_reader = self.scheduler  # getRun's shape: the older one on older contracts
         self.policy = ExecutorPolicy(
             max_batch_runs=cfg.max_batch_runs,
             max_batch_gas=cfg.max_batch_gas,
@@ -165,6 +176,9 @@ class ExecutorBot(AutomationBot):
         # gasUsed of a run simulated alone (its real cost), kept while the run is known
         self.run_gas: dict[int, int] = {}
         self.said_unprofitable: set[int] = set()  # runs run_unprofitable was logged for
+        self.credit: int | None = None  # the scheduler's credits(sender), read with each due scan
+        self.withdraw_intent: int | None = None  # our withdrawCredit still in the pipeline
+        CREDIT_OWED.set(-1)
 
     @staticmethod
     def declared_calls(cfg: ExecutorConfig) -> Calls:
@@ -185,6 +199,9 @@ class ExecutorBot(AutomationBot):
     def start(self) -> None:
         self._require_code({"scheduler": self.cfg.scheduler})
         self._check_release({"scheduler": self.cfg.scheduler})
+        if self.release is not None and "credit" in self.release.absent:
+            # 0.2.0 and older: runs read in their own shape, paid by value (nothing to withdraw)
+            self.run_reader = self.io.scheduler_before_credit(self.cfg.scheduler)
         self._check_policy()
         self.simulator  # noqa: B018 - KEEPER_SIMULATOR checked now, never on a tick
         self.pipeline.reconcile_nonces()
@@ -212,6 +229,9 @@ class ExecutorBot(AutomationBot):
                 )
             ).all()
         for it in rows:
+            if self.io.decode_input(self.scheduler, it.calldata)[0] == "withdrawCredit":
+                self.withdraw_intent = it.id
+                continue
             self.in_flight[it.id] = tuple(self._ids_of(it.calldata))
 
     def _ids_of(self, calldata: str) -> list[int]:
@@ -237,16 +257,51 @@ class ExecutorBot(AutomationBot):
             self.last_block = head
         self._settle()
         self._execute_due(now, chain_time, out)
+        self._collect_credit(now, out)
         self._pipeline_passes()
         return out
 
     def _read_share(self) -> None:
-        """The scheduler's protocolShareBps (what it keeps of every fee): 0 for a scheduler
-        without one."""
-        (share,) = self.io.call_many([Call(self.scheduler, "protocolShareBps", ())])
+        """The scheduler's protocolShareBps (what it keeps of every fee: 0 for a scheduler
+        without one) and this executor's credit, in one round trip."""
+        calls = [Call(self.scheduler, "protocolShareBps", ())]
+        if self.run_reader is self.scheduler:  # a scheduler with credits
+            calls.append(Call(self.scheduler, "credits", (self.sender,)))
+        share, *rest = self.io.call_many(calls)
+        credit = rest[0] if rest else NodeError("no credits on this scheduler", None, None)
         bps = 0 if isinstance(share, NodeError) else int(share)
         if bps != self.policy.protocol_share_bps:
             self.policy = replace(self.policy, protocol_share_bps=bps)
+        if not isinstance(credit, NodeError):
+            self.credit = int(credit)
+            CREDIT_OWED.set(self.credit)
+
+    def _collect_credit(self, now: int, out: ExecutorTick) -> None:
+        """Withdraws this executor's credit to its own address once it reaches
+        ``withdraw_credit_above_wei`` (one withdrawal in flight at a time): the scheduler pays
+        executions by credit, and what the keeper earned must come back to pay its gas."""
+        threshold = self.cfg.withdraw_credit_above_wei
+        credit = self.credit
+        if threshold == 0 or credit is None or credit < threshold or credit == 0:
+            return
+        if self.withdraw_intent is not None:
+            return
+        spec = IntentSpec(
+            idempotency_key=f"withdraw:{self.node.chain_id}:{self.scheduler.address.lower()}:"
+            f"{self.sender.lower()}:{credit}:{now}",
+            role=self.cfg.role,
+            chain_id=self.node.chain_id,
+            sender=self.sender,
+            target=self.scheduler.address,
+            calldata=ChainIO.encode(Call(self.scheduler, "withdrawCredit", (self.sender,))),
+        )
+        (intent,) = self.pipeline.submit_many([spec])
+        if intent.status in FINAL:
+            return
+        self.withdraw_intent = intent.id
+        out.withdrawing = credit
+        CREDIT_WITHDRAWALS.inc()
+        log.info("executor.credit_withdraw", credit_wei=credit, threshold_wei=threshold)
 
     def _execute_due(self, now: int, chain_time: int, out: ExecutorTick) -> None:
         taken = frozenset(i for ids in self.in_flight.values() for i in ids)
@@ -429,12 +484,14 @@ class ExecutorBot(AutomationBot):
         )
 
     def _read_runs(self, ids: list[int]) -> list[DueRun]:
-        res = self.io.call_many([Call(self.scheduler, "getRun", (i,)) for i in ids], "pending")
+        res = self.io.call_many([Call(self.run_reader, "getRun", (i,)) for i in ids], "pending")
         runs = []
         for i, r in zip(ids, res, strict=True):
             if isinstance(r, NodeError):
                 continue
-            handler, ts, effort, _prio, status, _has_data, _payer, fee = r
+            handler, ts, effort, _prio, status, _has_data, _payer, fee, *booked = r
+            # a scheduler before the pull payment has no booked share: its current rate stands
+            share_bps = int(booked[0]) if booked else None
             run = DueRun(
                 id=i,
                 timestamp=int(ts),
@@ -442,6 +499,7 @@ class ExecutorBot(AutomationBot):
                 fee=int(fee),
                 status=int(status),
                 handler=to_checksum_address(handler),
+                share_bps=share_bps,
             )
             runs.append(run)
             if run.status == SCHEDULED:
@@ -452,6 +510,22 @@ class ExecutorBot(AutomationBot):
 
     def _settle(self) -> None:
         """Forget in-flight intents that reached a final status."""
+        if self.withdraw_intent is not None:
+            wid = self.withdraw_intent
+            done = read_outcomes(self.store, [wid], self.pipeline.decoder).get(wid)
+            if done is not None and done.final:
+                self.withdraw_intent = None
+                self.last_due_scan = None  # read the credit again at the next tick
+                if not done.ok:
+                    log.warning("executor.credit_withdraw_failed", intent=wid, outcome=str(done))
+                    self.alerter(
+                        AlertLevel.WARNING,
+                        "executor_credit_withdraw_failed",
+                        f"withdrawCredit of executor {self.sender} on scheduler "
+                        f"{self.scheduler.address} ended {done}: the credit stays owed "
+                        "and the next due scan tries again",
+                        intent=wid,
+                    )
         outcomes = read_outcomes(self.store, self.in_flight, self.pipeline.decoder)
         for intent_id, outcome in outcomes.items():
             if not outcome.final:  # waiting for gas funds: still in flight
@@ -495,7 +569,7 @@ class ExecutorBot(AutomationBot):
         missing = [int(e.args["id"]) for e in executed if int(e.args["id"]) not in self.known]
         due_of = {i: r.timestamp for i, r in self.known.items()}
         if missing:
-            res = self.io.call_many([Call(self.scheduler, "getRun", (i,)) for i in missing])
+            res = self.io.call_many([Call(self.run_reader, "getRun", (i,)) for i in missing])
             for i, r in zip(missing, res, strict=True):
                 if not isinstance(r, NodeError):
                     due_of[i] = int(r[1])
@@ -563,9 +637,10 @@ def executed_records(store: Store) -> list[dict[str, Any]]:
 
 def executor_calls(cfg: ExecutorConfig) -> Calls:
     """The executor's declared calls: the scheduler's batch call (or ``execute`` one run at a
-    time, with ``unbatched``)."""
+    time, with ``unbatched``), and ``withdrawCredit`` unless ``withdraw_credit_above_wei`` is 0."""
     fn = "execute(uint256)" if cfg.unbatched else "executeBatch(uint256[])"
-    return Calls(cfg.role, (DeclaredCall(cfg.scheduler, (fn,), "KEEPER_EXECUTOR_SCHEDULER"),))
+    fns = (fn, "withdrawCredit(address)") if cfg.withdraw_credit_above_wei else (fn,)
+    return Calls(cfg.role, (DeclaredCall(cfg.scheduler, fns, "KEEPER_EXECUTOR_SCHEDULER"),))
 
 
 def _build(ctx: BotContext, cfg: ExecutorConfig) -> ExecutorBot:

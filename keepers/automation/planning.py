@@ -41,9 +41,12 @@ class DueRun:
     id: int
     timestamp: int  # effective timestamp: due from this block time on
     effort: int  # gas the handler receives
-    fee: int  # wei paid to whoever executes it
+    fee: int  # wei prepaid: whoever executes it is credited this less the booked share
     status: int = SCHEDULED
     handler: str = ""  # the contract the run calls (checksummed; "" when not read)
+    # the protocol's share booked with the run (Run.shareBps); None when not read from the
+    # chain yet (a RunScheduled log): the scheduler's current rate stands in for it
+    share_bps: int | None = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,8 @@ class ExecutorPolicy:
     max_batch_gas: int = 25_000_000  # stay under the block gas limit
     fee_margin_bps: int = 12_000  # fees must cover gas cost x 1.2
     unbatched: bool = False  # one run per transaction (the benchmark's baseline)
-    # the scheduler's protocolShareBps: kept from every fee, never paid to the executor
+    # the scheduler's protocolShareBps: kept from every fee, never paid to the executor (a run
+    # read from the chain carries the rate it was booked at, which is the one that applies)
     protocol_share_bps: int = 0
 
 
@@ -75,13 +79,20 @@ class Batch:
         return batch_gas_bound(self.runs)
 
     def pay(self, share_bps: int) -> int:
-        """What executing the batch pays its executor: each fee less the protocol's share."""
-        return sum(executor_pay(r.fee, share_bps) for r in self.runs)
+        """What executing the batch credits its executor: each fee less the share booked with
+        it (``share_bps`` for a run whose booked share was not read)."""
+        return sum(run_pay(r, share_bps) for r in self.runs)
 
 
 def executor_pay(fee: int, share_bps: int) -> int:
     """The executor's part of a run's prepaid ``fee`` (the scheduler keeps ``share_bps``)."""
     return fee - fee * share_bps // BPS
+
+
+def run_pay(run: DueRun, share_bps: int) -> int:
+    """What executing ``run`` credits its executor: its fee less the share booked with it (the
+    scheduler splits at booking, at the booking's rate), ``share_bps`` when that was not read."""
+    return executor_pay(run.fee, share_bps if run.share_bps is None else run.share_bps)
 
 
 def run_gas_bound(effort: int) -> int:
@@ -151,7 +162,7 @@ def plan_batches(
     profitable: list[DueRun] = []
     for r in candidates:
         gas = measured.get(r.id, PER_RUN_OVERHEAD)
-        pay = executor_pay(r.fee, policy.protocol_share_bps)
+        pay = run_pay(r, policy.protocol_share_bps)
         if fees_cover(pay, gas, gas_price, policy.fee_margin_bps):
             profitable.append(r)
         else:
@@ -185,7 +196,7 @@ class Unprofitable:
 
 
 def unprofitable_by(run: DueRun, gas: int, gas_price: int, policy: ExecutorPolicy) -> Unprofitable:
-    pay = executor_pay(run.fee, policy.protocol_share_bps)
+    pay = run_pay(run, policy.protocol_share_bps)
     cost = gas * gas_price
     return Unprofitable(run, pay, gas, cost, max(0, -(-cost * policy.fee_margin_bps // BPS) - pay))
 
@@ -200,7 +211,7 @@ def split_paying(
     out: list[Unprofitable] = []
     for r in batch.runs:
         gas = alone.get(r.id)
-        pay = executor_pay(r.fee, policy.protocol_share_bps)
+        pay = run_pay(r, policy.protocol_share_bps)
         if gas is None or fees_cover(pay, gas, gas_price, policy.fee_margin_bps):
             keep.append(r)
         else:

@@ -526,6 +526,8 @@ def _automation() -> Markup:
             tag("p", "no scheduler configured (KEEPER_SUPERVISOR_SCHEDULER)", class_="muted"),
         )
     rows = [["scheduler", auto["scheduler"]], ["due runs", str(auto["due_runs"])]]
+    if "executor_credit_wei" in auto:
+        rows.append(["executor credit owed (wei)", str(auto["executor_credit_wei"])])
     for s in auto.get("stuck", []):
         rows.append(["stuck", f"{s['task']}: {s['reason']}"])
     for f in auto.get("funders", []):

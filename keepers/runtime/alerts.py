@@ -76,6 +76,9 @@ _BY_BOT: dict[str, dict[str, str]] = {
         "spend_cap_reached": "a funder's rolling-day spend cap cannot pay a booking",
     },
     "executor": {
+        "executor_credit_withdraw_failed": (
+            "the executor's withdrawal of its scheduler credit failed: the credit stays owed"
+        ),
         "rebalancer_held": (
             "a fund rebalancer's due runs are held back: its controller has a held feed down"
         ),

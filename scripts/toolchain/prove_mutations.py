@@ -146,12 +146,12 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "escrow-execute-pays-one-more",
         "contracts/automation/RebalanceScheduler.sol",
-        "_pay(msg.sender, paid);",
-        "_pay(msg.sender, paid + 1);",
+        "if (paid != 0) credits[msg.sender] += paid;",
+        "if (paid != 0) credits[msg.sender] += paid + 1;",
         "SchedulerEscrowSlowProofs",
         "prepaid_is_paid",
-        "execute pays its executor one wei more than its pay, the run's fee less the protocol's "
-        "share (out of another run's escrow)",
+        "execute credits its executor one wei more than its pay, the run's fee less the share "
+        "booked with it (owed out of another run's escrow)",
     ),
 )
 

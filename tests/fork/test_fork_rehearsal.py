@@ -427,7 +427,14 @@ def test_fork__stuck_rebalancer__executor_fails_it_supervisor_keeper_recovers(
         tmp_path / "executor.db",
         rpc,
         keeper.private_key,
-        {"executor": allow(sched.address, "executeBatch(uint256[])", "execute(uint256)")},
+        {
+            "executor": allow(
+                sched.address,
+                "executeBatch(uint256[])",
+                "execute(uint256)",
+                "withdrawCredit(address)",
+            )
+        },
     )
     sup_cfg = settings(
         tmp_path / "supervisor.db",

@@ -97,18 +97,22 @@ contract AutomationInvariants is InvariantBase {
         targetContract(address(handler));
     }
 
-    /// @notice Fee escrow: the scheduler holds exactly what was prepaid less what executors were
-    /// paid and payers refunded; and that is the fees of the runs still booked plus the
-    /// protocol's share of cancellations.
+    /// @notice Fee escrow (issue 68: executors paid by credit, the protocol's share split at
+    /// booking): the scheduler holds exactly what was prepaid less the credits withdrawn and the
+    /// refunds; and that is, to the wei, the executors' credits + the executors' parts of the runs
+    /// still booked (each fee less the share booked with it) + the protocol's tally. The credits
+    /// are what executions credited less what was withdrawn.
     function invariant_schedulerFeeEscrow() public view {
         uint256 bal = address(scheduler).balance;
-        check(bal == handler.prepaid() - handler.paid() - handler.refunded(), "escrow != prepaid - paid - refunded");
-        uint256 booked;
+        check(bal == handler.prepaid() - handler.withdrawn() - handler.refunded(), "escrow != prepaid - withdrawn - refunded");
+        uint256 escrowed;
         for (uint256 id = 1; id < scheduler.nextId(); ++id) {
             IRebalanceScheduler.Run memory r = scheduler.getRun(id);
-            if (r.status == IRebalanceScheduler.Status.Scheduled) booked += r.fee;
+            if (r.status == IRebalanceScheduler.Status.Scheduled) escrowed += r.fee - r.fee * r.shareBps / 10_000;
         }
-        check(bal == booked + scheduler.protocolFees(), "escrow != booked fees + protocol fees");
+        uint256 credits = scheduler.credits(executor) + scheduler.credits(eve);
+        check(credits == handler.paid() - handler.withdrawn(), "credits != credited - withdrawn");
+        check(bal == credits + escrowed + scheduler.protocolFees(), "balance != credits + escrowed bookings + protocol tally");
     }
 
     /// @notice Only an authorised creator (or the owner of an allow-listed position) makes the
@@ -168,12 +172,15 @@ contract AutomationInvariants is InvariantBase {
         }
     }
 
-    /// @notice A run executes at most once and its executor is paid exactly its fee less the protocol share; eve's
+    /// @notice A run executes at most once and its executor is credited exactly its fee less the share booked with it; eve's
     /// balance is what she started with, less what she sent, plus the fees of the runs she
     /// executed: she gains nothing else.
     function invariant_runsExecuteOnceAndAttackerEarnsOnlyFees() public view {
         check(bytes(handler.brokenExec()).length == 0, handler.brokenExec());
-        check(eve.balance == handler.eveStart() - handler.eveOut() + handler.feesTo(eve), "eve's balance is not start - sent + fees");
+        check(
+            eve.balance + scheduler.credits(eve) == handler.eveStart() - handler.eveOut() + handler.feesTo(eve),
+            "eve's balance and credit are not start - sent + fees"
+        );
     }
 
     /// @notice Paid positions cannot starve the fund's automation: the fees paid to spenders the

@@ -66,7 +66,8 @@ def test_worker_policy__automation_bots_configured__their_declared_roles_built()
     }
     roles = worker_policy(KeeperSettings(), declarations(), env).roles
     assert {(a.contract, a.selector) for a in roles["executor"].allowed} == {
-        (SCHED, selector("executeBatch(uint256[])"))
+        (SCHED, selector("executeBatch(uint256[])")),
+        (SCHED, selector("withdrawCredit(address)")),  # its credit (issue 68: pull payment)
     }
     assert {(a.contract, a.selector) for a in roles["supervisor"].allowed} == {
         (REG, selector("fixReschedule(uint256)")),
@@ -77,7 +78,10 @@ def test_worker_policy__automation_bots_configured__their_declared_roles_built()
     # unbatched: execute(uint256), and the role name follows KEEPER_EXECUTOR_ROLE
     env |= {"KEEPER_EXECUTOR_UNBATCHED": "true", "KEEPER_EXECUTOR_ROLE": "exec2"}
     roles = worker_policy(KeeperSettings(), declarations(), env).roles
-    assert [a.selector for a in roles["exec2"].allowed] == [selector("execute(uint256)")]
+    assert [a.selector for a in roles["exec2"].allowed] == [
+        selector("execute(uint256)"),
+        selector("withdrawCredit(address)"),
+    ]
 
 
 def test_worker_policy__executor_address_invalid__refused_naming_the_field():

@@ -61,7 +61,9 @@ def _system(project: Any, accounts: Any) -> dict[str, Any]:
 
 
 def measure_scheduler(project: Any, chain: Any, accounts: Any) -> dict[str, int]:
-    """Execution overhead: execute() minus the handler's own gas for the same work."""
+    """Execution overhead: execute() minus the handler's own gas for the same work (the executor
+    holding a credit already, as a keeper does between withdrawals); the withdrawal, and an
+    execute() right after one (the zeroed credit written again), measured beside it."""
     s = _system(project, accounts)
     scheduler, alice, keeper = s["scheduler"], s["alice"], s["keeper"]
     handler = s["deployer"].deploy(project.TestHandler, scheduler)
@@ -78,6 +80,8 @@ def measure_scheduler(project: Any, chain: Any, accounts: Any) -> dict[str, int]
     # Same slot, same priority, zero-to-nonzero writes already done: a steady-state booking.
     book_tx = handler.book(b"", ts, 1, effort, value=fee, sender=alice)
     ids.append(book_tx.return_value)
+    # one more, executed after the keeper has withdrawn its credit (a zero credit written again)
+    ids.append(handler.book(b"", ts, 1, effort, value=fee, sender=alice).return_value)
     advance(chain, 3 * SLOT)
     scheduler.execute(ids[0], sender=keeper)  # warm-up: handler's storage becomes non-zero
     run_tx = scheduler.execute(ids[1], sender=keeper)
@@ -89,12 +93,16 @@ def measure_scheduler(project: Any, chain: Any, accounts: Any) -> dict[str, int]
     handler_gas = execution_gas(direct_tx)
     batch_tx = scheduler.executeBatch(ids[2:7], sender=keeper)
     cancel_tx = handler.cancel(ids[7], sender=alice)
+    withdraw_tx = scheduler.withdrawCredit(keeper, sender=keeper)
+    after_withdraw_tx = scheduler.execute(ids[9], sender=keeper)
     return {
         "scheduler_schedule_first": first_book.gas_used,
         "scheduler_schedule": book_tx.gas_used,
         "scheduler_execute": run_tx.gas_used,
         "scheduler_execute_batch_5": batch_tx.gas_used,
         "scheduler_cancel": cancel_tx.gas_used,
+        "scheduler_withdraw_credit": withdraw_tx.gas_used,
+        "scheduler_execute_after_withdraw": after_withdraw_tx.gas_used,
         "handler_own_execution_gas": handler_gas,
         "execute_overhead_execution": execution_gas(run_tx) - handler_gas,
         "execute_overhead_with_intrinsic": run_tx.gas_used - handler_gas,

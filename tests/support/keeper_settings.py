@@ -25,7 +25,12 @@ def automation_policy(addrs: dict[str, str]) -> dict[str, Any]:
     return {
         "roles": {
             "executor": {
-                "allowed": allow(addrs["scheduler"], "executeBatch(uint256[])", "execute(uint256)")
+                "allowed": allow(
+                    addrs["scheduler"],
+                    "executeBatch(uint256[])",
+                    "execute(uint256)",
+                    "withdrawCredit(address)",
+                )
             },
             "supervisor": {
                 "allowed": allow(addrs["paid_registry"], "fixReschedule(uint256)")

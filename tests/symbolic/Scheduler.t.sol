@@ -137,10 +137,12 @@ contract SchedulerEscrowSlowProofs is SymTest {
         return (0, 0, 0);
     }
 
-    /// Every wei prepaid for a run is exactly one of: paid to the executor of an executed run
-    /// (its fee less the protocol's share), refunded to the payer of a canceled run, kept as protocol fees (held or withdrawn), or
-    /// held for a run still scheduled; and the scheduler's balance is what its books say it
-    /// holds (so every scheduled run can be paid and no withdrawal takes a run's escrow).
+    /// Every wei prepaid for a run is exactly one of: owed to the executor of an executed run
+    /// (its fee less the protocol's share booked with it: credited, then withdrawn or not),
+    /// refunded to the payer of a canceled run, kept as protocol fees (tallied at booking, held or
+    /// withdrawn), or held for a run still scheduled; and the scheduler's balance is what its
+    /// books say it holds: credits + the scheduled runs' executor parts + the protocol's tally
+    /// (so every scheduled run and every credit can be paid and no withdrawal takes another's).
     function check_escrow_prepaid_is_paid_refunded_or_held(
         uint256 ts1,
         uint256 effort1,
@@ -151,7 +153,8 @@ contract SchedulerEscrowSlowProofs is SymTest {
         uint256 t,
         bool failing,
         uint8 op,
-        bool withdraw
+        bool withdraw,
+        bool collect
     ) public {
         uint256 handlerStart = address(handler).balance;
         uint256 executorStart = address(this).balance;
@@ -162,20 +165,26 @@ contract SchedulerEscrowSlowProofs is SymTest {
         vm.warp(t);
         _op(op);
         if (withdraw) _op(3);
+        if (collect) {
+            (bool ok,) = address(sched).call(abi.encodeCall(RebalanceScheduler.withdrawCredit, (payable(address(this)))));
+            ok;
+        }
 
         uint256 prepaid = value1 + value2;
         uint256 paid = address(this).balance - executorStart;
+        uint256 owed = sched.credits(address(this));
         uint256 refunded = address(handler).balance + prepaid - handlerStart;
         uint256 withdrawn = TREASURY.balance;
         uint256 held = address(sched).balance;
         assert(prepaid == paid + refunded + withdrawn + held);
         (uint256 scheduled, uint256 executed, uint256 canceled) = _books(1);
         (uint256 s2, uint256 e2, uint256 c2) = _books(2);
-        assert(held == scheduled + s2 + sched.protocolFees());
-        // an executed run's fee: the protocol's share (the deployed 20%) kept, the rest paid
-        uint256 kept = executed * 2_000 / 10_000 + e2 * 2_000 / 10_000;
-        assert(paid == executed + e2 - kept);
-        assert(refunded + withdrawn + sched.protocolFees() == canceled + c2 + kept);
+        // the protocol's share (the deployed 20%) of every run, tallied when it was booked
+        uint256 keptScheduled = scheduled * 2_000 / 10_000 + s2 * 2_000 / 10_000;
+        uint256 keptExecuted = executed * 2_000 / 10_000 + e2 * 2_000 / 10_000;
+        assert(held == owed + (scheduled + s2 - keptScheduled) + sched.protocolFees());
+        assert(paid + owed == executed + e2 - keptExecuted);
+        assert(refunded + withdrawn + sched.protocolFees() == canceled + c2 + keptScheduled + keptExecuted);
     }
 }
 

@@ -1,4 +1,6 @@
-"""Scheduler money: escrow == prepaid - paid - refunded to the wei under random call sequences."""
+"""Scheduler money: balance == prepaid - withdrawn - refunded == the open runs' executor parts +
+the executors' credits + the protocol's tally, to the wei, under random call sequences (the
+protocol's share split at booking at the rate of the booking, whatever the rate when it runs)."""
 
 from __future__ import annotations
 
@@ -21,17 +23,33 @@ def test_escrow__random_sequence__conserved_to_the_wei(
     scheduler.setSlotCapacity(0, 600_000, sender=gov)  # High fills up, so HighSlotFull shows too
     prepaid = paid = refunded = 0
     fees: dict[int, int] = {}  # run id -> prepaid fee, for runs still Scheduled
+    booked_share: dict[int, int] = {}  # run id -> the protocol's share tallied at its booking
+    credit = 0  # the keeper's credit, as the test expects it
     owner: dict[int, object] = {}
     when: dict[int, int] = {}  # run id -> effective timestamp
 
     def check() -> None:
         assert scheduler.balance == prepaid - paid - refunded
-        # Stronger: escrow is exactly the open runs' fees plus the protocol's kept shares.
-        assert scheduler.balance == sum(fees.values()) + scheduler.protocolFees()
+        assert scheduler.credits(keeper) == credit
+        # Stronger: the balance is exactly the open runs' executor parts (their shares were
+        # tallied at booking), the executors' credits and the protocol's tally.
+        escrow = sum(fees[i] - booked_share[i] for i in fees)
+        assert scheduler.balance == escrow + credit + scheduler.protocolFees()
 
     for _ in range(40):
         op = rng.choice(
-            ["book", "book", "book", "execute", "batch", "cancel", "time", "admin", "bad"]
+            [
+                "book",
+                "book",
+                "book",
+                "execute",
+                "batch",
+                "cancel",
+                "withdraw",
+                "time",
+                "admin",
+                "bad",
+            ]
         )
         if op == "book":
             h = rng.choice(handlers)
@@ -48,9 +66,14 @@ def test_escrow__random_sequence__conserved_to_the_wei(
                 priority
             ] + scheduler.dataFeePerByte() * len(data)
             value = f + rng.randrange(0, 10**12)
+            share_now = scheduler.protocolShareBps()
+            tally = scheduler.protocolFees()
             run_id = h.book(data, ts, priority, effort, value=value, sender=alice).return_value
             prepaid += value
             fees[run_id] = value
+            booked_share[run_id] = value * share_now // 10_000
+            assert scheduler.getRun(run_id).shareBps == share_now
+            assert scheduler.protocolFees() == tally + booked_share[run_id]
             owner[run_id] = h
             when[run_id] = scheduler.getRun(run_id).timestamp
         elif op in ("execute", "batch"):
@@ -64,18 +87,21 @@ def test_escrow__random_sequence__conserved_to_the_wei(
                 else [rng.choice(due)]
             )
             before = keeper.balance
+            tally = scheduler.protocolFees()
             if op == "batch":
                 tx = scheduler.executeBatch(ids + [10**6], sender=keeper, gas_price=0)
             else:
                 tx = scheduler.execute(ids[0], sender=keeper, gas_price=0)
             got = sum(e.fee for e in events(tx, "RunExecuted"))
-            # the executor is paid each fee less the protocol's share, which stays in escrow
-            share = scheduler.protocolShareBps()
-            assert got == sum(fees[i] - fees[i] * share // 10_000 for i in ids)
-            assert got == keeper.balance - before
-            paid += got
+            # the executor is credited each fee less the share booked with it (the rate of the
+            # booking, whatever it is now); nothing is sent, the protocol's tally does not move
+            assert got == sum(fees[i] - booked_share[i] for i in ids)
+            assert keeper.balance == before
+            assert scheduler.protocolFees() == tally
+            credit += got
             for i in ids:
                 del fees[i]
+                del booked_share[i]
                 with ape.reverts(scheduler.RunNotScheduled):
                     scheduler.execute(i, sender=keeper)
         elif op == "cancel":
@@ -87,9 +113,24 @@ def test_escrow__random_sequence__conserved_to_the_wei(
             tx = owner[run_id].cancel(run_id, sender=alice)
             [ev] = events(tx, "RunCanceled")
             assert ev.refund + ev.kept == fees[run_id]
-            assert ev.refund <= fees[run_id]
+            # the refund share of the fee, never into the share the protocol tallied at booking
+            want = min(
+                fees[run_id] * scheduler.refundBps() // 10_000, fees[run_id] - booked_share[run_id]
+            )
+            assert ev.refund == want
             refunded += ev.refund
             del fees[run_id]
+            del booked_share[run_id]
+        elif op == "withdraw":
+            if credit == 0:
+                with ape.reverts(scheduler.NoCredit, executor=keeper.address):
+                    scheduler.withdrawCredit(keeper, sender=keeper)
+                continue
+            before = keeper.balance
+            tx = scheduler.withdrawCredit(keeper, sender=keeper, gas_price=0)
+            assert keeper.balance - before == credit == tx.return_value
+            paid += credit
+            credit = 0
         elif op == "time":
             advance(chain, rng.randrange(1, 4 * SLOT))
         elif op == "admin":

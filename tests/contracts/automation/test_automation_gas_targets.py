@@ -12,9 +12,11 @@ def sched_gas(project, chain, accounts):
     return measure_scheduler(project, chain, accounts)
 
 
-def test_execute__overhead__at_most_35k(sched_gas):
-    # Execution gas of execute() (receipt minus intrinsic and calldata) minus the handler's own.
-    assert sched_gas["execute_overhead_execution"] <= 35_000
+def test_execute__overhead__at_most_20k(sched_gas):
+    # Execution gas of execute() (receipt minus intrinsic and calldata) minus the handler's own:
+    # issue 68's goal, reached with the executor paid by credit and the protocol's share split
+    # at booking (docs/development/performance.md, "The scheduler's execute").
+    assert sched_gas["execute_overhead_execution"] <= 20_000
     assert sched_gas["handler_own_execution_gas"] > 20_000  # the handler really did work
 
 

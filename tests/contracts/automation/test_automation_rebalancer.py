@@ -435,12 +435,16 @@ def test_destroy__booked_run__refunds_everything_to_funder(
 
 
 def test_destroy__full_refund_share__funder_made_whole(rebalancer, scheduler, funder, gov, alice):
-    # the most a cancel may return: everything but the share an execution would keep
+    # the most a cancel may return: everything but the protocol's share, which was split off
+    # when the run was booked (the default 20%) and stays the protocol's when the admin lowers
+    # the share and raises the refund share afterwards (issue 68: the split is fixed at booking)
+    run = scheduler.getRun(rebalancer.bookedRun()[0])
+    assert run.shareBps == 2_000
     scheduler.setProtocolShareBps(1_000, sender=gov)
     scheduler.setRefundBps(9_000, sender=gov)
-    paid = scheduler.getRun(rebalancer.bookedRun()[0]).fee
+    paid = run.fee
     rebalancer.destroy(sender=alice)
-    assert funder.balance == 10**18 - paid + paid * 9_000 // 10_000
+    assert funder.balance == 10**18 - paid + (paid - paid * 2_000 // 10_000)
 
 
 def test_set_config_and_destroy__unlimited_allowance_after_gift__not_blocked(

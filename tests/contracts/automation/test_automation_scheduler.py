@@ -122,11 +122,14 @@ def test_execute__due_run__marks_executed_calls_handler_pays_caller(
     assert scheduler.status(run_id) == SCHEDULED
     with ape.reverts(scheduler.RunNotDue):
         scheduler.execute(run_id, sender=keeper)
+    paid = fee(EFFORT, MEDIUM, 5) + tip
+    # the protocol's share is tallied at booking; the execution credits the rest, sends nothing
+    assert scheduler.protocolFees() == paid - pay(paid)
     advance(chain, ts - now(chain))
     before = keeper.balance
     tx = scheduler.execute(run_id, sender=keeper, gas_price=0)
-    paid = fee(EFFORT, MEDIUM, 5) + tip
-    assert keeper.balance - before == pay(paid)
+    assert keeper.balance == before
+    assert scheduler.credits(keeper) == pay(paid)
     assert scheduler.protocolFees() == paid - pay(paid)
     assert scheduler.status(run_id) == EXECUTED
     assert handler.executions() == 1 and handler.lastData() == b"hello"
@@ -156,9 +159,8 @@ def test_execute__failing_handler__caught_executed_and_paid(
     handler.setMode(mode, sender=alice)
     run_id, _ = book(handler, alice, slot_start(chain))
     advance(chain, 3 * SLOT)
-    before = keeper.balance
     tx = scheduler.execute(run_id, sender=keeper, gas_price=0)
-    assert keeper.balance - before == pay(fee(EFFORT, MEDIUM))
+    assert scheduler.credits(keeper) == pay(fee(EFFORT, MEDIUM))
     assert scheduler.status(run_id) == EXECUTED
     [ev] = events(tx, "RunExecuted")
     assert not ev.success
@@ -218,11 +220,11 @@ def test_execute_batch__mixed_ids__executes_due_skips_rest(
     b, _ = book(handler, alice, slot_start(chain, 1) + 1)
     later, _ = book(handler, alice, slot_start(chain, 50))
     advance(chain, 3 * SLOT)
-    before = keeper.balance
     tx = scheduler.executeBatch([a, b, later, a, 777], sender=keeper, gas_price=0)
     assert tx.return_value == 2
-    assert keeper.balance - before == 2 * pay(fee(EFFORT, MEDIUM))
-    assert scheduler.protocolFees() == 2 * (fee(EFFORT, MEDIUM) - pay(fee(EFFORT, MEDIUM)))
+    assert scheduler.credits(keeper) == 2 * pay(fee(EFFORT, MEDIUM))
+    # all three shares were tallied at booking, the later run's too
+    assert scheduler.protocolFees() == 3 * (fee(EFFORT, MEDIUM) - pay(fee(EFFORT, MEDIUM)))
     assert [scheduler.status(i) for i in (a, b, later)] == [EXECUTED, EXECUTED, SCHEDULED]
 
 

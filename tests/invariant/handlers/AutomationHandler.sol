@@ -40,12 +40,14 @@ contract AutomationHandler is CheatBase {
 
     // books kept from the logs
     uint256 public prepaid;
-    uint256 public paid;
+    uint256 public paid; // credited to executors
+    uint256 public withdrawn; // credits withdrawn
     uint256 public refunded;
     uint256 public eveOut;
     mapping(address => uint256) public feesTo;
     mapping(uint256 id => address) public runHandler;
     mapping(uint256 id => uint256) public executions;
+    mapping(uint256 id => uint256) public bookedShare;
     mapping(address task => uint256) public executedRunsOf;
     uint256[] public withdrawAt;
     uint256[] public withdrawAmount;
@@ -112,6 +114,7 @@ contract AutomationHandler is CheatBase {
         prepaid = address(scheduler_).balance;
         for (uint256 id = 1; id < scheduler_.nextId(); ++id) {
             runHandler[id] = scheduler_.getRun(id).handler;
+            bookedShare[id] = scheduler_.protocolShareBps(); // setUp's bookings, at its rate
         }
         legitSpender[address(supervisor_)] = true;
         tasks.push(address(supervisor_));
@@ -151,11 +154,15 @@ contract AutomationHandler is CheatBase {
         address actor = actorSeed % 2 == 0 ? executor : eve;
         uint256[] memory ids = scheduler.nextDueRuns(50);
         uint256 before = actor.balance;
+        uint256 credit = scheduler.credits(actor);
         vm.recordLogs();
         vm.prank(actor);
         scheduler.executeBatch(ids);
         uint256 earned = _drain();
-        if (actor.balance != before + earned) _failExec("executor not paid exactly the fees of the runs it executed");
+        // paid by credit (issue 68): nothing sent, the credit grows by exactly the pay
+        if (actor.balance != before || scheduler.credits(actor) != credit + earned) {
+            _failExec("executor not credited exactly the fees of the runs it executed");
+        }
         ++calls["executeDue"];
     }
 
@@ -163,12 +170,50 @@ contract AutomationHandler is CheatBase {
     function eveExecutes(uint256 idSeed) external {
         uint256 id = bound(idSeed, 1, scheduler.nextId());
         uint256 before = eve.balance;
+        uint256 credit = scheduler.credits(eve);
         vm.recordLogs();
         vm.prank(eve);
         try scheduler.execute(id) {} catch {}
         uint256 earned = _drain();
-        if (eve.balance != before + earned) _failExec("eve's balance moved by more than the fee of the run she executed");
+        if (eve.balance != before || scheduler.credits(eve) != credit + earned) {
+            _failExec("eve's credit moved by other than the fee of the run she executed");
+        }
         ++calls["eveExecutes"];
+    }
+
+    /// @notice The executor or eve withdraws its credit to itself, then tries again; eve also
+    /// tries to withdraw while the executor is owed (she can only take her own).
+    function withdrawCredit(uint256 actorSeed) external {
+        address actor = actorSeed % 2 == 0 ? executor : eve;
+        uint256 owed = scheduler.credits(actor);
+        uint256 other = scheduler.credits(actor == eve ? executor : eve);
+        uint256 before = actor.balance;
+        vm.prank(actor);
+        try scheduler.withdrawCredit(payable(actor)) returns (uint256 amount) {
+            if (owed == 0 || amount != owed || actor.balance != before + owed) {
+                _failExec("a withdrawal paid other than exactly what was owed");
+            }
+            withdrawn += amount;
+        } catch {
+            if (owed != 0) _failExec("an executor owed a credit could not withdraw it");
+        }
+        vm.prank(actor);
+        try scheduler.withdrawCredit(payable(actor)) {
+            _failExec("a credit was withdrawn twice");
+        } catch {}
+        if (scheduler.credits(actor) != 0) _failExec("a withdrawal left a credit owed");
+        if (scheduler.credits(actor == eve ? executor : eve) != other) _failExec("a withdrawal moved another's credit");
+        ++calls["withdrawCredit"];
+    }
+
+    /// @notice The admin changes the protocol's share (within its bounds): runs booked before
+    /// keep the share they were booked with.
+    function adminSetsShare(uint256 bps) external {
+        bps = bound(bps, scheduler.MIN_PROTOCOL_SHARE_BPS(), scheduler.MAX_PROTOCOL_SHARE_BPS());
+        if (bps + scheduler.refundBps() > BpsLib.BPS) return;
+        vm.prank(admin);
+        scheduler.setProtocolShareBps(bps);
+        ++calls["adminSetsShare"];
     }
 
     /// @notice Eve deploys a position she owns and tries every way to get a paid rebalancer for
@@ -553,15 +598,17 @@ contract AutomationHandler is CheatBase {
                     (,,, uint256 fee) = abi.decode(l.data, (uint256, uint8, uint256, uint256));
                     prepaid += fee;
                     runHandler[id] = address(uint160(uint256(l.topics[2])));
+                    bookedShare[id] = scheduler.protocolShareBps();
                 } else if (t0 == IRebalanceScheduler.RunExecuted.selector) {
                     uint256 id = uint256(l.topics[1]);
                     address by = address(uint160(uint256(l.topics[2])));
                     (, uint256 fee) = abi.decode(l.data, (bool, uint256));
                     if (++executions[id] > 1) _failExec("a run executed twice");
-                    // the executor is paid the run's fee less the scheduler's protocol share
-                    uint256 booked = scheduler.getRun(id).fee;
-                    if (fee != booked - booked * scheduler.protocolShareBps() / BpsLib.BPS) {
-                        _failExec("executor paid other than the run's fee less the protocol share");
+                    // the executor is credited the run's fee less the share booked with it (the
+                    // rate when the run was booked, whatever the admin set since)
+                    IRebalanceScheduler.Run memory r = scheduler.getRun(id);
+                    if (fee != r.fee - r.fee * bookedShare[id] / BpsLib.BPS || r.shareBps != bookedShare[id]) {
+                        _failExec("executor credited other than the run's fee less the share booked with it");
                     }
                     ++executedRunsOf[runHandler[id]];
                     paid += fee;

@@ -41,9 +41,10 @@ contract SlotGriefHandler is CheatBase {
 
     receive() external payable {}
 
-    /// @notice What the attacker holds now (it started with `start`).
+    /// @notice What the attacker holds now (it started with `start`): its balances and the
+    /// credit the scheduler owes it for executions (issue 68: executors are paid by credit).
     function wealth() public view returns (uint256) {
-        return address(this).balance + address(grief).balance;
+        return address(this).balance + address(grief).balance + scheduler.credits(address(this));
     }
 
     function attackerRunCount() external view returns (uint256) {
@@ -82,9 +83,11 @@ contract SlotGriefHandler is CheatBase {
         ++calls["book"];
     }
 
-    /// @notice The attacker executes its own due runs (and is paid for them).
+    /// @notice The attacker executes its own due runs (and is credited for them), and takes its
+    /// credit out when it has one.
     function selfExecute() external {
         scheduler.executeBatch(attackerRuns);
+        if (scheduler.credits(address(this)) != 0) scheduler.withdrawCredit(payable(address(this)));
         ++calls["selfExecute"];
     }
 

@@ -199,7 +199,8 @@ def test_keeper_run_then_worker__no_keeper_policy__declared_calls_audited_undecl
     roles = stored_policy(store).roles
     assert sorted(roles) == sorted([FUND_ROLE, "executor", "supervisor"])
     assert {(c.contract, c.selector) for c in roles["executor"].allowed} == {
-        (a["scheduler"].lower(), sel(BATCH))
+        (a["scheduler"].lower(), sel(BATCH)),
+        (a["scheduler"].lower(), sel("withdrawCredit(address)")),  # issue 68: pull payment
     }
     assert {(c.contract, c.selector) for c in roles["supervisor"].allowed} == {
         (a["paid_registry"].lower(), sel("fixReschedule(uint256)"))
@@ -257,7 +258,7 @@ def test_keeper_run_then_worker__no_keeper_policy__declared_calls_audited_undecl
 
 
 def test_keeper_status__automation_configured__due_runs_stuck_tasks_funders(
-    chain, env, auto, due_and_stuck
+    chain, env, auto, due_and_stuck, accounts
 ):
     due_reb, stuck_reb = due_and_stuck()
     r = keeper(env, "--json", "status")
@@ -271,6 +272,16 @@ def test_keeper_status__automation_configured__due_runs_stuck_tasks_funders(
     text = keeper(env, "status").output
     assert "due runs 2" in text and f"{stuck_reb.address} (nothing-booked)" in text
     assert "balance 0.10" in text
+    # the credit the scheduler owes the executor (issue 68: pull payment), once it ran a run
+    assert a["executor_credit_wei"] == 0
+    executor = accounts[2]  # KEEPER_SIGNER_KEY's account
+    assert a["executor"] == executor.address
+    auto["scheduler"].executeBatch([int(due_reb.bookedRun()[0])], sender=executor)
+    owed = int(auto["scheduler"].credits(executor))
+    assert owed > 0
+    a = json.loads(keeper(env, "--json", "status").output)["automation"]
+    assert a["executor_credit_wei"] == owed
+    assert f"executor {executor.address}  credit owed" in keeper(env, "status").output
     no_auto = {k: v for k, v in env.items() if "_SCHEDULER" not in k}
     assert "automation" not in json.loads(keeper(no_auto, "--json", "status").output)
 

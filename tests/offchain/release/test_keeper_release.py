@@ -120,7 +120,7 @@ def test_check_release__contracts_without_release_view__driven_features_off_said
     assert first.contracts == again.contracts == LEGACY_RELEASE
     # what a vault and a scheduler of 0.1.0 lack, nothing else: not the held-feed safeguard
     # (0.1.0's rebalancers have trustedTarget()), nor the controller's or the lens's
-    assert first.absent == ("fees", "in_kind", "protocol_share"), first.absent
+    assert first.absent == ("fees", "in_kind", "protocol_share", "credit"), first.absent
     assert not any("held-feed" in f for f in first.off)
     said = [x for x in logs if x["event"] == "keeper.older_contracts"]
     assert len(said) == 1 and said[0]["features_off"] == list(first.off)

@@ -61,3 +61,27 @@ def test_upgrade__0_2_0_half_executed_plan__resumes_each_action_sent_once(old):
     nonce = old.nonce()  # a second run sends nothing more
     old.keeper("--json", "--now", str(NOW + 60), "run", "--once", "--bots", "fund")
     assert old.nonce() == nonce
+
+
+def test_upgrade__0_2_0_scheduler__runs_read_in_their_shape_credit_said_absent(old):
+    """0.2.0's scheduler pays executions by value and its Run has no booked share (the pull
+    payment changed both): this keeper names the pull payment absent there and reads its runs
+    with 0.2.0's getRun shape (fee a uint96, no shareBps)."""
+    from keepers.automation.chain import Call, ChainIO
+    from keepers.tx.node import Node
+    from keepers.tx.release import check_release
+
+    addr = json.loads((FIXTURE / "deployment.json").read_text())["automation"]["scheduler"]
+    found = check_release(old.w3, {"scheduler": addr}, who="test-executor-0.2.0")
+    assert found.contracts == "0.2.0" and found.absent == ("credit",)
+    io = ChainIO(Node(old.url, 30))
+    current = io.contract("RebalanceScheduler", addr)
+    assert int(io.call(Call(current, "nextId", ()))) > 1
+    run = io.call(Call(io.scheduler_before_credit(addr), "getRun", (1,)))
+    handler, ts, effort, _prio, status, _has_data, payer, fee = run
+    assert int(ts) > 0 and int(effort) > 0 and int(fee) > 0 and int(status) in (1, 2, 3)
+    # the handler booked it itself (0.2.0's rule) and is a contract: the words are where 0.2.0
+    # put them (the loaded state keeps no logs to compare the fee with)
+    assert payer == handler and old.w3.eth.get_code(old.w3.to_checksum_address(handler))
+    (credit,) = io.call_many([Call(current, "credits", (old.account,))])
+    assert isinstance(credit, Exception)  # no credits there: the executor reads none
