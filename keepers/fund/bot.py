@@ -157,6 +157,7 @@ class FundBot:
         self.reader = FundReader(self.contracts)
         self.encoder = ActionEncoder(self.contracts, self.cfg)
         self.depth = DepthReader(self.contracts, self.encoder)
+        self.reader.riders.append(self.depth)  # the pools' first step in the fund's batch
         self.venues = VenueChecker(self.w3, self.encoder)
         self.carry = CarryStore(store)
         self.watch = ReadWatch(self)  # what every read also watches (alerts, metrics, scans)

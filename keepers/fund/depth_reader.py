@@ -81,6 +81,26 @@ class DepthReader:
         self._static: dict[str, tuple[Any, Any, Any]] = {}  # pool -> (spacing, fee, token0)
         # pool -> (bitmap words, initialised ticks) its last read used: asked first next time
         self._last: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        # the first step's answers asked in the fund read's batch (a rider of
+        # keepers.fund.reader: ``reads`` / ``answered``), for that block only, the failed
+        # ones left out (asked again by ``pool_states``); replaced at every fund read
+        self._rider_keys: list[tuple[str, str, Any]] = []
+        self._seeded: tuple[int, dict[Any, Any]] | None = None
+
+    # ------------------------------------------------------------- rider of the fund read
+
+    def reads(self) -> list[Read]:
+        """The first step of ``pool_states`` for every pool known (found for an asset
+        before), asked in the fund read's batch: the horizon and the plan then read their
+        pools at that block with no round trip of their own while the prices stayed in
+        their words."""
+        pools = [Web3.to_checksum_address(p) for p in dict.fromkeys(self._pools.values()) if p]
+        self._rider_keys = self._first_keys(pools)
+        return self._reads(self._rider_keys)
+
+    def answered(self, block: int, values: list[Any]) -> None:
+        got = zip(self._rider_keys, values, strict=True)
+        self._seeded = (block, {k: v for k, v in got if not isinstance(v, ReadFailed)})
 
     def pool_address(self, token: str) -> str | None:
         if token not in self._pools:
@@ -121,14 +141,9 @@ class DepthReader:
         whose reads fails has that failure (as web3 raises it) in place of its state."""
         pools: list[str] = list(dict.fromkeys(Web3.to_checksum_address(a) for a in addresses))
         out: dict[str, Any] = {}
-        got = self._ask(
-            [(at, "slot0", None) for at in pools]
-            + [(at, "liquidity", None) for at in pools]
-            + [(at, n, None) for at in pools if at not in self._static for n in _STATIC]
-            + [(at, "tickBitmap", w) for at in pools for w in self._last.get(at, ((), ()))[0]]
-            + [(at, "ticks", t) for at in pools for t in self._last.get(at, ((), ()))[1]],
-            block,
-        )
+        seeded = self._seeded[1] if self._seeded and self._seeded[0] == block else {}
+        got = {k: v for k, v in seeded.items() if k[0] in pools}  # the fund read's batch
+        got.update(self._ask([k for k in self._first_keys(pools) if k not in got], block))
         for at in pools:
             needed = [(at, "slot0", None), (at, "liquidity", None)]
             failed = _first_failure(
@@ -182,14 +197,28 @@ class DepthReader:
             out[at] = (state, str(token0))
         return out
 
-    def _ask(self, keys: Sequence[tuple[str, str, Any]], block: int) -> dict[Any, Any]:
-        """The pool reads ``keys`` ((pool, function, argument)) in one batch: each its value
-        or its ``ReadFailed``."""
-        reads = [
+    def _first_keys(self, pools: Sequence[str]) -> list[tuple[str, str, Any]]:
+        """The first step's reads: slot0, liquidity, the immutables not known yet and the
+        bitmap words and ticks the pool's last read used."""
+        return (
+            [(at, "slot0", None) for at in pools]
+            + [(at, "liquidity", None) for at in pools]
+            + [(at, n, None) for at in pools if at not in self._static for n in _STATIC]
+            + [(at, "tickBitmap", w) for at in pools for w in self._last.get(at, ((), ()))[0]]
+            + [(at, "ticks", t) for at in pools for t in self._last.get(at, ((), ()))[1]]
+        )
+
+    @staticmethod
+    def _reads(keys: Sequence[tuple[str, str, Any]]) -> list[Read]:
+        return [
             Read(at, fn("IUniswapV3Pool", name), () if arg is None else (arg,))
             for at, name, arg in keys
         ]
-        return dict(zip(keys, call_many(self.w3, reads, block), strict=True))
+
+    def _ask(self, keys: Sequence[tuple[str, str, Any]], block: int) -> dict[Any, Any]:
+        """The pool reads ``keys`` ((pool, function, argument)) in one batch: each its value
+        or its ``ReadFailed``."""
+        return dict(zip(keys, call_many(self.w3, self._reads(keys), block), strict=True))
 
     def read(
         self, reading: FundReading, limit_bps: int, target_bps: int | None = None

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from web3 import Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
@@ -56,6 +56,18 @@ FUND_STATE = fn("FundLens", "fundState")
 _ASSET_PARAMS = fn("AssetController", "assetParams")
 _DECIMALS = fn("IERC20Min", "decimals")
 _BALANCE_OF = fn("TieredVault", "balanceOf")
+EXIT_HORIZON = fn("FundLens", "exitHorizon")
+
+
+class Rider(Protocol):
+    """Reads another part of the keeper asks at every fund read, sent in the fund's one batch
+    (keepers.fund.depth_reader: the pools' first step). ``reads()`` is asked before the batch;
+    ``answered(block, values)`` gets each read's value or its ``ReadFailed`` (a failed one is
+    the rider's to ask again or to call not read: never the fund read's failure)."""
+
+    def reads(self) -> list[Read]: ...
+
+    def answered(self, block: int, values: list[Any]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,9 @@ class FundReading:
     # the fee recipient's share balance at this block (asked in the read's batch for the
     # recipient the last read named: keepers.fund.fees_paid checks it is this read's)
     recipient_shares: tuple[str, int] | None = None
+    # FundLens.exitHorizon at this block, asked in the read's batch (keepers.fund.horizon):
+    # its decoded answer or its ReadFailed (not read); None: not asked
+    horizon: Any = None
 
     @property
     def held(self) -> list[PriceHold]:
@@ -167,8 +182,9 @@ def to_fund_state(raw: Any, timestamp: int, symbols: dict[str, str]) -> FundStat
 class FundReader:
     """``read()`` -> FundReading, pinned to one block (one eth_call plus the block header)."""
 
-    def __init__(self, contracts: FundContracts) -> None:
+    def __init__(self, contracts: FundContracts, riders: list[Rider] | None = None) -> None:
         self.contracts = contracts
+        self.riders: list[Rider] = list(riders or [])  # their reads go in the fund's batch
         self.w3 = contracts.w3
         self.addresses = contracts.addresses
         self.symbols = contracts.addresses.symbols
@@ -228,16 +244,19 @@ class FundReader:
             fees=fees,
             not_read=tuple(not_read),
             recipient_shares=shares,
+            horizon=(got.get("horizon") or (None,))[0],
         )
 
     def _batch(self, block: int) -> dict[str, list[Any]]:
         """Everything the read asks at ``block``, in ONE JSON-RPC batch (keepers.tx.reads), by
-        group: the lens's ``fundState``; for the assets the last read listed (the listing
+        group: the lens's ``fundState`` (and its ``exitHorizon``: keepers.fund.horizon); for
+        the assets the last read listed (the listing
         changes only when the admin adds or removes one), each one's ``priceHold`` and its
         venue's room (``investableNow``, adapters known); the vault's fee views. Each read
         answers for itself (a failed one is "not read" for this read only); when the listing
-        changed, the holds and rooms are asked again for the new one (``read``). A group added
-        here is one more entry of ``groups``."""
+        changed, the holds and rooms are asked again for the new one (``read``); each rider's
+        reads (``Rider``: the pools' first step), answered to it. A group added here is one
+        more entry of ``groups``."""
         a = self.addresses
         groups: dict[str, list[Read]] = {"lens": [Read(a.lens, FUND_STATE, (a.controller,))]}
         self._room_tokens = [t for t in self._listed if self._adapters.get(t) is not None]
@@ -245,13 +264,18 @@ class FundReader:
         if not self._before_holds:
             groups["holds"] = hold_reads(a.controller, self._listed)
             groups["fees"] = fee_reads(a.vault)
+            groups["horizon"] = [Read(a.lens, EXIT_HORIZON, (a.controller,))]
         if self._recipient is not None:  # its fee shares (keepers.fund.fees_paid)
             groups["recipient"] = [Read(a.vault, _BALANCE_OF, (self._recipient,))]
+        for n, rider in enumerate(self.riders):
+            groups[f"rider{n}"] = rider.reads()
         flat = [r for reads in groups.values() for r in reads]
         values = with_retries(lambda: call_many(self.w3, flat, block), "FundLens.fundState (batch)")
         out, i = {}, 0
         for name, reads in groups.items():
             out[name], i = values[i : i + len(reads)], i + len(reads)
+        for n, rider in enumerate(self.riders):
+            rider.answered(block, out[f"rider{n}"])
         return out
 
     def _holds_and_fees(
