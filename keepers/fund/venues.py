@@ -16,7 +16,9 @@ of cash, and the tokens the feed says that cash buys) and compares with the feed
 
 Uniswap V3 venues are checked on QuoterV2 already (keepers.fund.sizing); asynchronous venues
 (requests filled later at the issuer's price) have no preview to ask and are not checked here.
-``held_sides`` and ``VenuePrice`` are pure; ``VenueChecker`` does the reads.
+``held_sides`` and ``VenuePrice`` are pure; ``VenueChecker`` does the reads: the previews the
+last plan asked ride in the fund read's batch (the same eth_calls at the same block; asked on
+their own when the probe changed).
 """
 
 from __future__ import annotations
@@ -108,6 +110,21 @@ class VenueChecker:
         # token -> why its previews were not read by the last ``prices`` (a venue that
         # answered them before and reverts now): held both ways for that plan only
         self.unread: dict[str, str] = {}
+        # the previews the last ``prices`` asked, asked again in the fund read's batch (a
+        # rider of keepers.fund.reader: ``reads`` / ``answered``) and kept for that block, the
+        # failed ones left out; ``prices`` asks what is not there (another probe: the feed
+        # moved, the listing changed)
+        self._asked: list[Read] = []
+        self._riding: list[Read] = []
+        self._seeded: tuple[int, dict[Read, Any]] | None = None
+
+    def reads(self) -> list[Read]:
+        self._riding = list(self._asked)
+        return self._riding
+
+    def answered(self, block: int, values: list[Any]) -> None:
+        got = zip(self._riding, values, strict=True)
+        self._seeded = (block, {r: v for r, v in got if not isinstance(v, ReadFailed)})
 
     def fingerprint(self, reading: Any, token: str, side: str) -> str:
         """What a leg on ``token`` depends on, for telling whether a failure's reason changed:
@@ -165,13 +182,17 @@ class VenueChecker:
                 Read(token, _PREVIEW_REDEEM, (tokens_feed,)),
             )
         ]
+        seeded = self._seeded[1] if self._seeded and self._seeded[0] == reading.block else {}
+        todo = [r for r in reads if r not in seeded]  # the rest came in the fund's batch
+        self._asked = reads
         try:
-            answers: list[Any] = call_many(self.w3, reads, reading.block)
+            got = dict(zip(todo, call_many(self.w3, todo, reading.block), strict=True))
         except Exception as err:  # noqa: BLE001 - the node's failure: each venue not read
-            answers = [ReadFailed("previews", str(err))] * len(reads)
+            got = {r: ReadFailed("previews", str(err)) for r in todo}
             reason: Exception | None = err
         else:
             reason = None
+        answers: list[Any] = [seeded[r] if r in seeded else got[r] for r in reads]
         for i, (a, _, tokens_feed) in enumerate(asked):
             tokens_venue, cash_venue = answers[2 * i], answers[2 * i + 1]
             bad = next((x for x in (tokens_venue, cash_venue) if isinstance(x, ReadFailed)), None)

@@ -288,3 +288,31 @@ def test_sized_plan__batched_reads__same_plans_risk_and_horizon_as_one_by_one(
         assert new[6] <= old[6], (new[6], old[6])
         dex_legs += sum(1 for a in new[1] if a.asset and bot.encoder.pool_fee(a.asset) is not None)
     assert dex_legs > 0  # the quotes were exercised
+
+
+def test_fund_read__venue_previews_in_its_batch__same_prices_failed_asked_again(
+    make_bot, monkeypatch
+):
+    """The ERC-4626 venues' previews the last plan asked ride in the fund's batch: the next
+    plan's venue check at that block asks nothing and reads what a checker that remembers
+    nothing reads; a preview reverting in the fund's batch is asked again on its own."""
+    from keepers.fund.venues import VenueChecker
+
+    bot = make_bot(NO_APPROVAL)
+    first = bot.venues.prices(bot.reader.read())  # what the next reads carry
+    assert first, "an ERC-4626 venue to check"
+    reading = bot.reader.read()
+    batches = Batches(bot.w3, monkeypatch)
+    got = bot.venues.prices(reading)
+    assert batches.n == 0
+    monkeypatch.undo()
+    assert got == VenueChecker(bot.w3, bot.encoder).prices(reading) and bot.venues.unread == {}
+    seen = _fail_in_fund_batch(bot, monkeypatch, lambda r: r.fn.name == "previewRedeem")
+    reading = bot.reader.read()
+    assert seen["failed"] == len(first) and reading.not_read == ()
+    monkeypatch.undo()
+    batches = Batches(bot.w3, monkeypatch)
+    again = bot.venues.prices(reading)
+    assert batches.n == 1 and bot.venues.unread == {}
+    monkeypatch.undo()
+    assert again == VenueChecker(bot.w3, bot.encoder).prices(reading)
