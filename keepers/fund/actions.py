@@ -26,15 +26,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from web3 import Web3
-
 from keepers.fund.planning.actions import Action, ActionType
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.fills import min_out_from_fill
 from keepers.fund.planning.risk import Quote, min_out
 from keepers.fund.reader import FundReading
 from keepers.tx.contracts import FundContracts
-from keepers.tx.reads import Read, ReadFailed, call_all, call_many, fn
+from keepers.tx.reads import Read, ReadFailed, call_all, call_many, checksum, fn
 
 
 @dataclass(frozen=True)
@@ -141,13 +139,13 @@ class ActionEncoder:
         when given (see `dex_min_out`)."""
         t = action.type
         if t is ActionType.PURCHASE:
-            token = Web3.to_checksum_address(action.asset or "")
+            token = checksum(action.asset or "")
             oracle = self.oracle_tokens_for(reading, token, action.amount)
             mo = self.dex_min_out(oracle, quote, fill)
             args: tuple[object, ...] = (token, action.amount, mo)
             return self._call("purchaseAsset", args, mo, oracle, quote)
         if t is ActionType.REDEEM:
-            token = Web3.to_checksum_address(action.asset or "")
+            token = checksum(action.asset or "")
             tokens = self.token_amount(reading, action)
             oracle = self.oracle_value_of(token, tokens, reading.block)
             mo = self.dex_min_out(oracle, quote, fill)
@@ -229,7 +227,7 @@ class ActionEncoder:
         oracle value is the first read); None for a leg without a pool quote."""
         if action.type not in (ActionType.PURCHASE, ActionType.REDEEM) or not action.asset:
             return None
-        token: str = Web3.to_checksum_address(action.asset)
+        token: str = checksum(action.asset)
         fee = self.pool_fee(token)
         if fee is None or self.c.quoter is None:
             return None

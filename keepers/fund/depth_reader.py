@@ -34,7 +34,7 @@ from keepers.fund.planning.depth import AssetDepth, PoolVenue, largest_within, p
 from keepers.fund.planning.risk import slippage_bps
 from keepers.fund.reader import FundReading
 from keepers.tx.contracts import FundContracts
-from keepers.tx.reads import Read, ReadFailed, call_all, call_many, fn
+from keepers.tx.reads import Read, ReadFailed, call_all, call_many, checksum, fn
 
 log = get_logger("keepers.depth")
 
@@ -94,7 +94,7 @@ class DepthReader:
         before), asked in the fund read's batch: the horizon and the plan then read their
         pools at that block with no round trip of their own while the prices stayed in
         their words."""
-        pools = [Web3.to_checksum_address(p) for p in dict.fromkeys(self._pools.values()) if p]
+        pools = [checksum(p) for p in dict.fromkeys(self._pools.values()) if p]
         self._rider_keys = self._first_keys(pools)
         return self._reads(self._rider_keys)
 
@@ -121,7 +121,7 @@ class DepthReader:
 
     def pool_state(self, address: str, block: int) -> tuple[univ3.PoolState, str]:
         """One pool at ``block`` (see ``pool_states``); a failed read raises as web3 does."""
-        got = self.pool_states([address], block)[Web3.to_checksum_address(address)]
+        got = self.pool_states([address], block)[checksum(address)]
         if isinstance(got, Exception):
             raise got
         return got
@@ -139,7 +139,7 @@ class DepthReader:
         last read used only chooses what is asked first (tests/offchain/fundbot/
         test_fundbot_depth.py compares it with a reader that remembers nothing). A pool one of
         whose reads fails has that failure (as web3 raises it) in place of its state."""
-        pools: list[str] = list(dict.fromkeys(Web3.to_checksum_address(a) for a in addresses))
+        pools: list[str] = list(dict.fromkeys(checksum(a) for a in addresses))
         out: dict[str, Any] = {}
         seeded = self._seeded[1] if self._seeded and self._seeded[0] == block else {}
         got = {k: v for k, v in seeded.items() if k[0] in pools}  # the fund read's batch
@@ -246,7 +246,7 @@ class DepthReader:
                     out[a.token] = AssetDepth(a.token, max_buy=room, detail=f"{a.symbol}: {said}")
                 continue
             try:
-                got = states[Web3.to_checksum_address(address)]
+                got = states[checksum(address)]
                 if isinstance(got, Exception):
                     raise got
                 pool, token0 = got

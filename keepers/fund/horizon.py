@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from web3 import Web3
-
 from keepers.core.amounts import format_amount
 from keepers.core.logging import get_logger
 from keepers.fund.planning.depth import PoolVenue
@@ -29,7 +27,7 @@ from keepers.fund.planning.horizon import (
 )
 from keepers.fund.reader import EXIT_HORIZON, view_not_read
 from keepers.runtime import metrics
-from keepers.tx.reads import Read, ReadFailed, call_all
+from keepers.tx.reads import Read, ReadFailed, call_all, checksum
 from keepers.version import NOT_IN_CONTRACTS
 
 log = get_logger("keepers.horizon")
@@ -82,7 +80,7 @@ def pool_sales(bot: Any, reading: Any, cost_bps: int) -> dict[str, int]:
     states = bot.depth.pool_states([address for _a, address in held], reading.block)
     out: dict[str, int] = {}
     for a, address in held:
-        got = states[Web3.to_checksum_address(address)]
+        got = states[checksum(address)]
         if isinstance(got, Exception):
             raise got
         pool, token0 = got

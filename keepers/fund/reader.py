@@ -37,14 +37,13 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Protocol
 
-from web3 import Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 
 from keepers.core.logging import get_logger
 from keepers.fund.holds import FundFees, PriceHold, fee_reads, hold_reads, read_holds_and_fees
 from keepers.fund.planning.state import AssetState, FundState
 from keepers.tx.contracts import FundContracts
-from keepers.tx.reads import Fn, Read, ReadFailed, call_all, call_many, fn
+from keepers.tx.reads import Fn, Read, ReadFailed, call_all, call_many, checksum, fn
 from keepers.tx.release import LEGACY_RELEASE, read_release
 from keepers.tx.retry import NetworkUnavailable, with_retries
 
@@ -144,7 +143,7 @@ def to_fund_state(raw: Any, timestamp: int, symbols: dict[str, str]) -> FundStat
     for a in assets_raw:
         (token, tier, instant, balance, price, _fdec, value, pending_value, redeemable,
          _conc, max_conc, cap, window_opens_at) = a  # fmt: skip
-        token = Web3.to_checksum_address(token)
+        token = checksum(token)
         assets.append(
             AssetState(
                 token=token,
@@ -210,9 +209,7 @@ class FundReader:
         self._listed = listed
         state = self._venue_rooms(state, number, not_read, got["rooms"] if same else None)
         assets_raw = raw[7]
-        feed_decimals: dict[str, int] = {
-            Web3.to_checksum_address(a[0]): int(a[5]) for a in assets_raw
-        }
+        feed_decimals: dict[str, int] = {checksum(a[0]): int(a[5]) for a in assets_raw}
         answered = got["holds"] + got["fees"] if same and "fees" in got else None
         holds, fees = self._holds_and_fees(state, feed_decimals, number, not_read, answered)
         if fees is not None and fees.phase:
@@ -235,7 +232,7 @@ class FundReader:
         return FundReading(
             state=state,
             block=number,
-            prices={Web3.to_checksum_address(a[0]): int(a[4]) for a in assets_raw},
+            prices={checksum(a[0]): int(a[4]) for a in assets_raw},
             feed_decimals=feed_decimals,
             tier_ratio_bps=(int(raw[5][0]), int(raw[5][1]), int(raw[5][2])),
             top3_bps=int(raw[8]),
@@ -386,7 +383,7 @@ class FundReader:
         place of one that could not be read."""
         controller = self.addresses.controller
         got = self._each([Read(controller, _ASSET_PARAMS, (t,)) for t in tokens], block)
-        return [g if isinstance(g, Exception) else Web3.to_checksum_address(g[2]) for g in got]
+        return [g if isinstance(g, Exception) else checksum(g[2]) for g in got]
 
     def _rooms(self, tokens: list[str], block: int) -> list[Any]:
         """Each token's adapter's investableNow answer (its first word) in one batch: an

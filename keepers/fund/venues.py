@@ -28,7 +28,7 @@ from typing import Any
 
 from keepers.core.logging import get_logger
 from keepers.fund.planning.state import BPS
-from keepers.tx.reads import Read, ReadFailed, call_many, fn
+from keepers.tx.reads import Read, ReadFailed, call_many, checksum, fn
 
 log = get_logger("keepers.fundbot")
 
@@ -132,12 +132,12 @@ class VenueChecker:
         an ERC-4626 fund's preview; nothing for other venues)."""
         from keepers.fund.planning.actions import Action, ActionType
 
-        checksum = self.w3.to_checksum_address(token)
-        parts = [f"feed={reading.prices.get(checksum, reading.prices.get(token))}"]
+        address = checksum(token)
+        parts = [f"feed={reading.prices.get(address, reading.prices.get(token))}"]
         cash = VENUE_PROBE_WHOLE * 10**reading.state.base_decimals
         asset = reading.state.asset(token)
         try:
-            if self.encoder.pool_fee(checksum) is not None:
+            if self.encoder.pool_fee(address) is not None:
                 probe = (
                     Action(ActionType.PURCHASE, cash, 0, "probe", 0, asset.tier, token)
                     if side == "buy"
@@ -168,7 +168,7 @@ class VenueChecker:
             # a held valuation (nav_jump) is not traded: its stepped feed is no yardstick
             if not a.tradable or not a.instant or self.encoder.pool_fee(a.token) is not None:
                 continue
-            token = self.w3.to_checksum_address(a.token)
+            token = checksum(a.token)
             try:
                 asked.append((a, token, self.encoder.oracle_tokens_for(reading, token, cash)))
             except Exception as err:  # noqa: BLE001 - no amount to ask about: not read
