@@ -69,6 +69,11 @@ def _not_read(
     )
 
 
+def _key(r: Read) -> tuple[str, str, Any]:
+    """A pool read's key, as ``DepthReader._ask`` names it: (pool, function, argument)."""
+    return (r.to, r.fn.name, r.args[0] if r.args else None)
+
+
 class DepthReader:
     """``read(reading, limit_bps, target_bps)`` -> {token: AssetDepth} for the fund's V3
     assets: sizes inside the slippage limit and inside the per-leg cost target."""
@@ -84,7 +89,6 @@ class DepthReader:
         # the first step's answers asked in the fund read's batch (a rider of
         # keepers.fund.reader: ``reads`` / ``answered``), for that block only, the failed
         # ones left out (asked again by ``pool_states``); replaced at every fund read
-        self._rider_keys: list[tuple[str, str, Any]] = []
         self._seeded: tuple[int, dict[Any, Any]] | None = None
 
     # ------------------------------------------------------------- rider of the fund read
@@ -95,12 +99,14 @@ class DepthReader:
         pools at that block with no round trip of their own while the prices stayed in
         their words."""
         pools = [checksum(p) for p in dict.fromkeys(self._pools.values()) if p]
-        self._rider_keys = self._first_keys(pools)
-        return self._reads(self._rider_keys)
+        return self._reads(self._first_keys(pools))
 
-    def answered(self, block: int, values: list[Any]) -> None:
-        got = zip(self._rider_keys, values, strict=True)
-        self._seeded = (block, {k: v for k, v in got if not isinstance(v, ReadFailed)})
+    def answered(self, block: int, reads: list[Read], values: list[Any]) -> None:
+        got = zip(reads, values, strict=True)
+        self._seeded = (
+            block,
+            {_key(r): v for r, v in got if not isinstance(v, ReadFailed)},
+        )
 
     def pool_address(self, token: str) -> str | None:
         if token not in self._pools:

@@ -61,12 +61,14 @@ EXIT_HORIZON = fn("FundLens", "exitHorizon")
 class Rider(Protocol):
     """Reads another part of the keeper asks at every fund read, sent in the fund's one batch
     (keepers.fund.depth_reader: the pools' first step). ``reads()`` is asked before the batch;
-    ``answered(block, values)`` gets each read's value or its ``ReadFailed`` (a failed one is
-    the rider's to ask again or to call not read: never the fund read's failure)."""
+    ``answered(block, reads, values)`` gets those reads back with each one's value or its
+    ``ReadFailed`` (a failed one is the rider's to ask again or to call not read: never the
+    fund read's failure). The reads travel with their answers, so two reads at once (a
+    keeper's tick and its console's page) never pair one's answers with the other's reads."""
 
     def reads(self) -> list[Read]: ...
 
-    def answered(self, block: int, values: list[Any]) -> None: ...
+    def answered(self, block: int, reads: list[Read], values: list[Any]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -264,15 +266,16 @@ class FundReader:
             groups["horizon"] = [Read(a.lens, EXIT_HORIZON, (a.controller,))]
         if self._recipient is not None:  # its fee shares (keepers.fund.fees_paid)
             groups["recipient"] = [Read(a.vault, _BALANCE_OF, (self._recipient,))]
-        for n, rider in enumerate(self.riders):
+        riders = list(self.riders)
+        for n, rider in enumerate(riders):
             groups[f"rider{n}"] = rider.reads()
         flat = [r for reads in groups.values() for r in reads]
         values = with_retries(lambda: call_many(self.w3, flat, block), "FundLens.fundState (batch)")
         out, i = {}, 0
         for name, reads in groups.items():
             out[name], i = values[i : i + len(reads)], i + len(reads)
-        for n, rider in enumerate(self.riders):
-            rider.answered(block, out[f"rider{n}"])
+        for n, rider in enumerate(riders):
+            rider.answered(block, groups[f"rider{n}"], out[f"rider{n}"])
         return out
 
     def _holds_and_fees(

@@ -115,15 +115,13 @@ class VenueChecker:
         # failed ones left out; ``prices`` asks what is not there (another probe: the feed
         # moved, the listing changed)
         self._asked: list[Read] = []
-        self._riding: list[Read] = []
         self._seeded: tuple[int, dict[Read, Any]] | None = None
 
     def reads(self) -> list[Read]:
-        self._riding = list(self._asked)
-        return self._riding
+        return list(self._asked)
 
-    def answered(self, block: int, values: list[Any]) -> None:
-        got = zip(self._riding, values, strict=True)
+    def answered(self, block: int, reads: list[Read], values: list[Any]) -> None:
+        got = zip(reads, values, strict=True)
         self._seeded = (block, {r: v for r, v in got if not isinstance(v, ReadFailed)})
 
     def fingerprint(self, reading: Any, token: str, side: str) -> str:
