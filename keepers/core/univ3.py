@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
-from math import isqrt
+from math import floor, isqrt, log
 
 from keepers.core.errors import DomainError
 
@@ -100,14 +100,37 @@ def get_sqrt_ratio_at_tick(tick: int) -> int:
     return (ratio >> 32) + (1 if ratio % (1 << 32) else 0)
 
 
+_LOG_TICK = 2 / log(1.0001)  # ticks per natural log of the sqrt price
+_Q96_FLOAT = float(1 << 96)
+
+
 def get_tick_at_sqrt_ratio(sqrt_price_x96: int) -> int:
     """TickMath.getTickAtSqrtRatio: the greatest tick whose sqrt ratio is <= the price.
 
-    TickMath computes it with a log2 approximation and then picks exactly this tick, so a
-    binary search over getSqrtRatioAtTick gives the same answer.
+    TickMath computes it with a log2 approximation and then picks exactly this tick; here a
+    float log guesses it (within a tick of the answer over the whole range) and the guess is
+    checked exactly against getSqrtRatioAtTick: the tick returned is the one with
+    ``ratio(t) <= price < ratio(t + 1)``, which only the answer satisfies (the ratio rises
+    with the tick). A guess more than a few ticks off (never seen) falls back to the binary
+    search, the plain form (tests/offchain/portfolio/test_univ3.py compares the two).
     """
     if not MIN_SQRT_RATIO <= sqrt_price_x96 < MAX_SQRT_RATIO:
         raise V3MathError("sqrt price out of range")
+    t = min(MAX_TICK - 1, max(MIN_TICK, floor(log(sqrt_price_x96 / _Q96_FLOAT) * _LOG_TICK)))
+    for _ in range(4):
+        if get_sqrt_ratio_at_tick(t) > sqrt_price_x96:
+            t -= 1
+        elif get_sqrt_ratio_at_tick(t + 1) <= sqrt_price_x96:
+            t += 1
+        else:
+            return t
+        if not MIN_TICK <= t < MAX_TICK:
+            break
+    return _tick_by_search(sqrt_price_x96)
+
+
+def _tick_by_search(sqrt_price_x96: int) -> int:
+    """The greatest tick whose sqrt ratio is <= the price, by binary search (the plain form)."""
     lo, hi = MIN_TICK, MAX_TICK
     while lo < hi:
         mid = (lo + hi + 1) // 2

@@ -26,15 +26,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from web3 import Web3
-
 from keepers.fund.planning.actions import Action, ActionType
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.fills import min_out_from_fill
 from keepers.fund.planning.risk import Quote, min_out
 from keepers.fund.reader import FundReading
 from keepers.tx.contracts import FundContracts
-from keepers.tx.reads import Read, call_all, fn
+from keepers.tx.reads import Read, ReadFailed, call_all, call_many, checksum, fn
 
 
 @dataclass(frozen=True)
@@ -141,13 +139,13 @@ class ActionEncoder:
         when given (see `dex_min_out`)."""
         t = action.type
         if t is ActionType.PURCHASE:
-            token = Web3.to_checksum_address(action.asset or "")
+            token = checksum(action.asset or "")
             oracle = self.oracle_tokens_for(reading, token, action.amount)
             mo = self.dex_min_out(oracle, quote, fill)
             args: tuple[object, ...] = (token, action.amount, mo)
             return self._call("purchaseAsset", args, mo, oracle, quote)
         if t is ActionType.REDEEM:
-            token = Web3.to_checksum_address(action.asset or "")
+            token = checksum(action.asset or "")
             tokens = self.token_amount(reading, action)
             oracle = self.oracle_value_of(token, tokens, reading.block)
             mo = self.dex_min_out(oracle, quote, fill)
@@ -188,9 +186,48 @@ class ActionEncoder:
 
     def quote(self, reading: FundReading, action: Action, block: Any = "latest") -> Quote | None:
         """A pool quote for a purchase or redeem of a DEX asset; None for other assets."""
+        asked = self._quote_reads(reading, action)
+        if asked is None:
+            return None
+        reads, oracle = asked
+        if oracle is None:  # a sale: the oracle's value and the pool's quote in one batch
+            value, out = self.call_at(reads, block)
+            oracle = int(value)
+        else:
+            (out,) = self.call_at(reads, block)
+        return Quote(quote_out=int(out[0]), oracle_out=oracle)
+
+    def prefetch_quotes(self, reading: FundReading, actions: list[Action], block: Any) -> None:
+        """Every quote of ``actions`` at the block number ``block`` asked in ONE batch and kept
+        as ``call_at`` keeps answers (``quote`` then asks nothing for them): the same eth_calls
+        at the same block as asked one by one, so the same quotes
+        (tests/offchain/fundbot/test_fundbot_read_rounds.py). A read that fails is not kept:
+        ``quote`` asks it again and raises as it did."""
+        if not isinstance(block, int):
+            return
+        if block != self._at_block:
+            self._at, self._at_block = {}, block
+        todo: list[Read] = []
+        for a in actions:
+            try:
+                asked = self._quote_reads(reading, a)
+            except Exception:  # noqa: BLE001 - not askable (no price): ``quote`` raises it
+                continue
+            todo += [] if asked is None else [r for r in asked[0] if r not in self._at]
+        todo = list(dict.fromkeys(todo))
+        if todo:
+            got = call_many(self.c.w3, todo, block)
+            self._at.update((r, v) for r, v in zip(todo, got, strict=True)
+                            if not isinstance(v, ReadFailed))  # fmt: skip
+
+    def _quote_reads(
+        self, reading: FundReading, action: Action
+    ) -> tuple[list[Read], int | None] | None:
+        """The reads of ``action``'s quote and, for a purchase, its oracle tokens (a sale's
+        oracle value is the first read); None for a leg without a pool quote."""
         if action.type not in (ActionType.PURCHASE, ActionType.REDEEM) or not action.asset:
             return None
-        token: str = Web3.to_checksum_address(action.asset)
+        token: str = checksum(action.asset)
         fee = self.pool_fee(token)
         if fee is None or self.c.quoter is None:
             return None
@@ -199,16 +236,13 @@ class ActionEncoder:
         if action.type is ActionType.PURCHASE:
             oracle = self.oracle_tokens_for(reading, token, action.amount)
             params = (cash, token, action.amount, fee, 0)
-            (out,) = self.call_at([Read(self.c.quoter.address, quoter, (params,))], block)
-        else:  # the oracle's value and the pool's quote in one batch
-            amount_in = self.token_amount(reading, action)
-            params = (token, cash, amount_in, fee, 0)
-            value, out = self.call_at(
-                [self._value_of(token, amount_in), Read(self.c.quoter.address, quoter, (params,))],
-                block,
-            )
-            oracle = int(value)
-        return Quote(quote_out=int(out[0]), oracle_out=oracle)
+            return [Read(self.c.quoter.address, quoter, (params,))], oracle
+        amount_in = self.token_amount(reading, action)
+        params = (token, cash, amount_in, fee, 0)
+        return [
+            self._value_of(token, amount_in),
+            Read(self.c.quoter.address, quoter, (params,)),
+        ], None
 
 
 _CONTROLLER = "AssetController"

@@ -158,6 +158,7 @@ class FundBot:
         self.encoder = ActionEncoder(self.contracts, self.cfg)
         self.depth = DepthReader(self.contracts, self.encoder)
         self.venues = VenueChecker(self.w3, self.encoder)
+        self.reader.riders += [self.depth, self.venues]  # their first reads in the fund's batch
         self.carry = CarryStore(store)
         self.watch = ReadWatch(self)  # what every read also watches (alerts, metrics, scans)
         # the lifecycle's stages (plan -> risk: sizing; approval -> freeze: approvals; execute

@@ -34,7 +34,7 @@ from keepers.fund.planning.depth import AssetDepth, PoolVenue, largest_within, p
 from keepers.fund.planning.risk import slippage_bps
 from keepers.fund.reader import FundReading
 from keepers.tx.contracts import FundContracts
-from keepers.tx.reads import Read, ReadFailed, call_all, call_many, fn
+from keepers.tx.reads import Read, ReadFailed, call_all, call_many, checksum, fn
 
 log = get_logger("keepers.depth")
 
@@ -69,6 +69,11 @@ def _not_read(
     )
 
 
+def _key(r: Read) -> tuple[str, str, Any]:
+    """A pool read's key, as ``DepthReader._ask`` names it: (pool, function, argument)."""
+    return (r.to, r.fn.name, r.args[0] if r.args else None)
+
+
 class DepthReader:
     """``read(reading, limit_bps, target_bps)`` -> {token: AssetDepth} for the fund's V3
     assets: sizes inside the slippage limit and inside the per-leg cost target."""
@@ -81,6 +86,27 @@ class DepthReader:
         self._static: dict[str, tuple[Any, Any, Any]] = {}  # pool -> (spacing, fee, token0)
         # pool -> (bitmap words, initialised ticks) its last read used: asked first next time
         self._last: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        # the first step's answers asked in the fund read's batch (a rider of
+        # keepers.fund.reader: ``reads`` / ``answered``), for that block only, the failed
+        # ones left out (asked again by ``pool_states``); replaced at every fund read
+        self._seeded: tuple[int, dict[Any, Any]] | None = None
+
+    # ------------------------------------------------------------- rider of the fund read
+
+    def reads(self) -> list[Read]:
+        """The first step of ``pool_states`` for every pool known (found for an asset
+        before), asked in the fund read's batch: the horizon and the plan then read their
+        pools at that block with no round trip of their own while the prices stayed in
+        their words."""
+        pools = [checksum(p) for p in dict.fromkeys(self._pools.values()) if p]
+        return self._reads(self._first_keys(pools))
+
+    def answered(self, block: int, reads: list[Read], values: list[Any]) -> None:
+        got = zip(reads, values, strict=True)
+        self._seeded = (
+            block,
+            {_key(r): v for r, v in got if not isinstance(v, ReadFailed)},
+        )
 
     def pool_address(self, token: str) -> str | None:
         if token not in self._pools:
@@ -101,7 +127,7 @@ class DepthReader:
 
     def pool_state(self, address: str, block: int) -> tuple[univ3.PoolState, str]:
         """One pool at ``block`` (see ``pool_states``); a failed read raises as web3 does."""
-        got = self.pool_states([address], block)[Web3.to_checksum_address(address)]
+        got = self.pool_states([address], block)[checksum(address)]
         if isinstance(got, Exception):
             raise got
         return got
@@ -119,16 +145,11 @@ class DepthReader:
         last read used only chooses what is asked first (tests/offchain/fundbot/
         test_fundbot_depth.py compares it with a reader that remembers nothing). A pool one of
         whose reads fails has that failure (as web3 raises it) in place of its state."""
-        pools: list[str] = list(dict.fromkeys(Web3.to_checksum_address(a) for a in addresses))
+        pools: list[str] = list(dict.fromkeys(checksum(a) for a in addresses))
         out: dict[str, Any] = {}
-        got = self._ask(
-            [(at, "slot0", None) for at in pools]
-            + [(at, "liquidity", None) for at in pools]
-            + [(at, n, None) for at in pools if at not in self._static for n in _STATIC]
-            + [(at, "tickBitmap", w) for at in pools for w in self._last.get(at, ((), ()))[0]]
-            + [(at, "ticks", t) for at in pools for t in self._last.get(at, ((), ()))[1]],
-            block,
-        )
+        seeded = self._seeded[1] if self._seeded and self._seeded[0] == block else {}
+        got = {k: v for k, v in seeded.items() if k[0] in pools}  # the fund read's batch
+        got.update(self._ask([k for k in self._first_keys(pools) if k not in got], block))
         for at in pools:
             needed = [(at, "slot0", None), (at, "liquidity", None)]
             failed = _first_failure(
@@ -182,14 +203,28 @@ class DepthReader:
             out[at] = (state, str(token0))
         return out
 
-    def _ask(self, keys: Sequence[tuple[str, str, Any]], block: int) -> dict[Any, Any]:
-        """The pool reads ``keys`` ((pool, function, argument)) in one batch: each its value
-        or its ``ReadFailed``."""
-        reads = [
+    def _first_keys(self, pools: Sequence[str]) -> list[tuple[str, str, Any]]:
+        """The first step's reads: slot0, liquidity, the immutables not known yet and the
+        bitmap words and ticks the pool's last read used."""
+        return (
+            [(at, "slot0", None) for at in pools]
+            + [(at, "liquidity", None) for at in pools]
+            + [(at, n, None) for at in pools if at not in self._static for n in _STATIC]
+            + [(at, "tickBitmap", w) for at in pools for w in self._last.get(at, ((), ()))[0]]
+            + [(at, "ticks", t) for at in pools for t in self._last.get(at, ((), ()))[1]]
+        )
+
+    @staticmethod
+    def _reads(keys: Sequence[tuple[str, str, Any]]) -> list[Read]:
+        return [
             Read(at, fn("IUniswapV3Pool", name), () if arg is None else (arg,))
             for at, name, arg in keys
         ]
-        return dict(zip(keys, call_many(self.w3, reads, block), strict=True))
+
+    def _ask(self, keys: Sequence[tuple[str, str, Any]], block: int) -> dict[Any, Any]:
+        """The pool reads ``keys`` ((pool, function, argument)) in one batch: each its value
+        or its ``ReadFailed``."""
+        return dict(zip(keys, call_many(self.w3, self._reads(keys), block), strict=True))
 
     def read(
         self, reading: FundReading, limit_bps: int, target_bps: int | None = None
@@ -217,7 +252,7 @@ class DepthReader:
                     out[a.token] = AssetDepth(a.token, max_buy=room, detail=f"{a.symbol}: {said}")
                 continue
             try:
-                got = states[Web3.to_checksum_address(address)]
+                got = states[checksum(address)]
                 if isinstance(got, Exception):
                     raise got
                 pool, token0 = got

@@ -14,16 +14,17 @@ Two numbers, each from the cheapest source that is exact for it:
   whether the range reaches the deployment's first block (the record's ``blocks.first``; block
   0 on a local chain): when it does not, the sum covers only ``from_block`` on.
 
-``FeesWatch`` keeps the sum and scans only new blocks (the bot's ticks, for the metrics).
+``FeesWatch`` keeps the sum and scans only new blocks (the bot's ticks, for the metrics; the
+views' own watch per bot, for the console's page views).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from keepers.core.amounts import format_amount
-from keepers.fund.logs import get_logs
+from keepers.fund.logs import get_logs, view_watch
 from keepers.fund.reader import view_not_read
 from keepers.runtime import metrics
 from keepers.tx.reads import Read, call_all, fn
@@ -71,6 +72,23 @@ class FeesWatch:
         return m
 
 
+def _minted(bot: Any, block: int) -> Minted:
+    """The sum to ``block`` from the views' watch on ``bot`` (keepers.fund.logs.view_watch: the
+    console's page views sum only the blocks after the last one's), a copy taken under its
+    lock; a view at an older block sums its lookback on its own (never a later block's
+    fees)."""
+
+    def make() -> FeesWatch:
+        lookback, first = int(bot.k.fees_lookback_blocks), int(bot.addresses.first_block or 0)
+        return FeesWatch(bot.contracts.vault, lookback, first)
+
+    watch, lock = view_watch(bot, "fees_paid", make)
+    with lock:
+        if watch.minted is None or block >= watch.minted.to_block:
+            return replace(watch.scan(block))
+    return make().scan(block)
+
+
 def _value(shares: int, fees: Any) -> int:
     """``shares`` at the exit price now (fees pending counted), base units, floor."""
     return (
@@ -95,13 +113,7 @@ def fees_paid_view(bot: Any, reading: Any, watch: FeesWatch | None = None) -> di
             vault = bot.contracts.vault
             balance = Read(vault.address, fn("TieredVault", "balanceOf"), (f.recipient,))
             (held,) = call_all(vault.w3, [balance], reading.block)
-        if watch is None:
-            watch = FeesWatch(
-                bot.contracts.vault,
-                int(bot.k.fees_lookback_blocks),
-                int(bot.addresses.first_block or 0),
-            )
-        m = watch.scan(reading.block)
+        m = watch.scan(reading.block) if watch is not None else _minted(bot, reading.block)
     except Exception as err:  # noqa: BLE001 - shown as not read, the rest stands
         return {"error": f"{type(err).__name__}: {err}"[:300]}
     minted_value = m.management + m.performance

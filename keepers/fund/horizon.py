@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from web3 import Web3
-
 from keepers.core.amounts import format_amount
 from keepers.core.logging import get_logger
 from keepers.fund.planning.depth import PoolVenue
@@ -27,8 +25,9 @@ from keepers.fund.planning.horizon import (
     need,
     pool_sale_value,
 )
-from keepers.fund.reader import view_not_read
+from keepers.fund.reader import EXIT_HORIZON, view_not_read
 from keepers.runtime import metrics
+from keepers.tx.reads import Read, ReadFailed, call_all, checksum
 from keepers.version import NOT_IN_CONTRACTS
 
 log = get_logger("keepers.horizon")
@@ -45,10 +44,16 @@ __all__ = [
 
 
 def read(bot: Any, reading: Any) -> ExitHorizon:
-    """The lens's horizon at ``reading.block`` and the pools' part (raises on a failed read)."""
-    raw = bot.contracts.lens.functions.exitHorizon(bot.addresses.controller).call(
-        block_identifier=reading.block
-    )
+    """The lens's horizon at ``reading.block`` and the pools' part (raises on a failed read).
+    The lens's answer comes in the fund read's batch (``reading.horizon``, keepers.fund.reader;
+    a read that failed there raises as web3 does: not read); asked on its own only for a
+    reading that did not ask it."""
+    raw = getattr(reading, "horizon", None)
+    if isinstance(raw, ReadFailed):
+        raise raw.error()
+    if raw is None:
+        (raw,) = call_all(bot.w3, [Read(bot.addresses.lens, EXIT_HORIZON, (bot.addresses.controller,))],
+                          reading.block)  # fmt: skip
     chain = ChainHorizon.decode(raw)
     cost = int(bot.k.horizon_pool_cost_bps)
     return combine(chain, _pools(bot, reading, chain, cost), cost)
@@ -61,7 +66,8 @@ def _pools(bot: Any, reading: Any, chain: ChainHorizon, cost_bps: int) -> int:
 
 def pool_sales(bot: Any, reading: Any, cost_bps: int) -> dict[str, int]:
     """Per pool-traded asset: the oracle value of the sale counted (pool_sale_value). Every
-    pool is read together (the depth reader's ``pool_states``: one batch a step); a pool whose
+    pool is read together (the depth reader's ``pool_states``: one batch a step; the first
+    step comes in the fund read's batch when the pool was known at the last read); a pool whose
     read failed raises as web3 does (the whole horizon is then not read, never short)."""
     st = reading.state
     held = [
@@ -74,7 +80,7 @@ def pool_sales(bot: Any, reading: Any, cost_bps: int) -> dict[str, int]:
     states = bot.depth.pool_states([address for _a, address in held], reading.block)
     out: dict[str, int] = {}
     for a, address in held:
-        got = states[Web3.to_checksum_address(address)]
+        got = states[checksum(address)]
         if isinstance(got, Exception):
             raise got
         pool, token0 = got

@@ -35,16 +35,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
-from web3 import Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 
 from keepers.core.logging import get_logger
 from keepers.fund.holds import FundFees, PriceHold, fee_reads, hold_reads, read_holds_and_fees
 from keepers.fund.planning.state import AssetState, FundState
 from keepers.tx.contracts import FundContracts
-from keepers.tx.reads import Fn, Read, ReadFailed, call_all, call_many, fn
+from keepers.tx.reads import Fn, Read, ReadFailed, call_all, call_many, checksum, fn
 from keepers.tx.release import LEGACY_RELEASE, read_release
 from keepers.tx.retry import NetworkUnavailable, with_retries
 
@@ -56,6 +55,20 @@ FUND_STATE = fn("FundLens", "fundState")
 _ASSET_PARAMS = fn("AssetController", "assetParams")
 _DECIMALS = fn("IERC20Min", "decimals")
 _BALANCE_OF = fn("TieredVault", "balanceOf")
+EXIT_HORIZON = fn("FundLens", "exitHorizon")
+
+
+class Rider(Protocol):
+    """Reads another part of the keeper asks at every fund read, sent in the fund's one batch
+    (keepers.fund.depth_reader: the pools' first step). ``reads()`` is asked before the batch;
+    ``answered(block, reads, values)`` gets those reads back with each one's value or its
+    ``ReadFailed`` (a failed one is the rider's to ask again or to call not read: never the
+    fund read's failure). The reads travel with their answers, so two reads at once (a
+    keeper's tick and its console's page) never pair one's answers with the other's reads."""
+
+    def reads(self) -> list[Read]: ...
+
+    def answered(self, block: int, reads: list[Read], values: list[Any]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,9 @@ class FundReading:
     # the fee recipient's share balance at this block (asked in the read's batch for the
     # recipient the last read named: keepers.fund.fees_paid checks it is this read's)
     recipient_shares: tuple[str, int] | None = None
+    # FundLens.exitHorizon at this block, asked in the read's batch (keepers.fund.horizon):
+    # its decoded answer or its ReadFailed (not read); None: not asked
+    horizon: Any = None
 
     @property
     def held(self) -> list[PriceHold]:
@@ -129,7 +145,7 @@ def to_fund_state(raw: Any, timestamp: int, symbols: dict[str, str]) -> FundStat
     for a in assets_raw:
         (token, tier, instant, balance, price, _fdec, value, pending_value, redeemable,
          _conc, max_conc, cap, window_opens_at) = a  # fmt: skip
-        token = Web3.to_checksum_address(token)
+        token = checksum(token)
         assets.append(
             AssetState(
                 token=token,
@@ -167,8 +183,9 @@ def to_fund_state(raw: Any, timestamp: int, symbols: dict[str, str]) -> FundStat
 class FundReader:
     """``read()`` -> FundReading, pinned to one block (one eth_call plus the block header)."""
 
-    def __init__(self, contracts: FundContracts) -> None:
+    def __init__(self, contracts: FundContracts, riders: list[Rider] | None = None) -> None:
         self.contracts = contracts
+        self.riders: list[Rider] = list(riders or [])  # their reads go in the fund's batch
         self.w3 = contracts.w3
         self.addresses = contracts.addresses
         self.symbols = contracts.addresses.symbols
@@ -194,9 +211,7 @@ class FundReader:
         self._listed = listed
         state = self._venue_rooms(state, number, not_read, got["rooms"] if same else None)
         assets_raw = raw[7]
-        feed_decimals: dict[str, int] = {
-            Web3.to_checksum_address(a[0]): int(a[5]) for a in assets_raw
-        }
+        feed_decimals: dict[str, int] = {checksum(a[0]): int(a[5]) for a in assets_raw}
         answered = got["holds"] + got["fees"] if same and "fees" in got else None
         holds, fees = self._holds_and_fees(state, feed_decimals, number, not_read, answered)
         if fees is not None and fees.phase:
@@ -219,7 +234,7 @@ class FundReader:
         return FundReading(
             state=state,
             block=number,
-            prices={Web3.to_checksum_address(a[0]): int(a[4]) for a in assets_raw},
+            prices={checksum(a[0]): int(a[4]) for a in assets_raw},
             feed_decimals=feed_decimals,
             tier_ratio_bps=(int(raw[5][0]), int(raw[5][1]), int(raw[5][2])),
             top3_bps=int(raw[8]),
@@ -228,16 +243,19 @@ class FundReader:
             fees=fees,
             not_read=tuple(not_read),
             recipient_shares=shares,
+            horizon=(got.get("horizon") or (None,))[0],
         )
 
     def _batch(self, block: int) -> dict[str, list[Any]]:
         """Everything the read asks at ``block``, in ONE JSON-RPC batch (keepers.tx.reads), by
-        group: the lens's ``fundState``; for the assets the last read listed (the listing
+        group: the lens's ``fundState`` (and its ``exitHorizon``: keepers.fund.horizon); for
+        the assets the last read listed (the listing
         changes only when the admin adds or removes one), each one's ``priceHold`` and its
         venue's room (``investableNow``, adapters known); the vault's fee views. Each read
         answers for itself (a failed one is "not read" for this read only); when the listing
-        changed, the holds and rooms are asked again for the new one (``read``). A group added
-        here is one more entry of ``groups``."""
+        changed, the holds and rooms are asked again for the new one (``read``); each rider's
+        reads (``Rider``: the pools' first step), answered to it. A group added here is one
+        more entry of ``groups``."""
         a = self.addresses
         groups: dict[str, list[Read]] = {"lens": [Read(a.lens, FUND_STATE, (a.controller,))]}
         self._room_tokens = [t for t in self._listed if self._adapters.get(t) is not None]
@@ -245,13 +263,19 @@ class FundReader:
         if not self._before_holds:
             groups["holds"] = hold_reads(a.controller, self._listed)
             groups["fees"] = fee_reads(a.vault)
+            groups["horizon"] = [Read(a.lens, EXIT_HORIZON, (a.controller,))]
         if self._recipient is not None:  # its fee shares (keepers.fund.fees_paid)
             groups["recipient"] = [Read(a.vault, _BALANCE_OF, (self._recipient,))]
+        riders = list(self.riders)
+        for n, rider in enumerate(riders):
+            groups[f"rider{n}"] = rider.reads()
         flat = [r for reads in groups.values() for r in reads]
         values = with_retries(lambda: call_many(self.w3, flat, block), "FundLens.fundState (batch)")
         out, i = {}, 0
         for name, reads in groups.items():
             out[name], i = values[i : i + len(reads)], i + len(reads)
+        for n, rider in enumerate(riders):
+            rider.answered(block, groups[f"rider{n}"], out[f"rider{n}"])
         return out
 
     def _holds_and_fees(
@@ -362,7 +386,7 @@ class FundReader:
         place of one that could not be read."""
         controller = self.addresses.controller
         got = self._each([Read(controller, _ASSET_PARAMS, (t,)) for t in tokens], block)
-        return [g if isinstance(g, Exception) else Web3.to_checksum_address(g[2]) for g in got]
+        return [g if isinstance(g, Exception) else checksum(g[2]) for g in got]
 
     def _rooms(self, tokens: list[str], block: int) -> list[Any]:
         """Each token's adapter's investableNow answer (its first word) in one batch: an

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -92,6 +92,11 @@ def _hex_bytes(text: str) -> bytes | None:
 
 def _ts(x: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(x, dt.UTC)
+
+
+def _unix(at: dt.datetime) -> float:
+    """Unix seconds of a stored time (UTC; a store's naive time is UTC)."""
+    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).timestamp()
 
 
 def _leg(row: m.Action, intent_status: str | None) -> Leg:
@@ -276,6 +281,20 @@ class PlanStore:
                 )
             ).all()
         return sum(int(d.get("cost", 0)) for d in rows)
+
+    def costs_since(self, *since: int) -> tuple[int, ...]:
+        """``cost_since`` of each of ``since``, in one query (the day's and the 30 days' cost
+        of every plan: keepers.fund.sizing)."""
+        if not since:
+            return ()
+        with self.store.sessions() as s:
+            rows = s.execute(
+                select(m.JobRun.started_at, m.JobRun.detail).where(
+                    m.JobRun.job == COST_JOB, m.JobRun.started_at >= _ts(min(since))
+                )
+            ).all()
+        at = [(_unix(r[0]), int(r[1].get("cost", 0))) for r in rows]
+        return tuple(sum(c for t, c in at if t >= x) for x in since)
 
     def record_action(self, ref: str, seq: int, status: str, **payload: Any) -> None:
         with self.store.transaction() as s:
@@ -606,6 +625,20 @@ class PlanStore:
         with self.store.sessions() as s:
             row = self._last_done_job(s, job, m.JobRun.id)
             return dict(row.detail) if row else None
+
+    def last_job_details(self, jobs: list[str]) -> dict[str, dict[str, Any]]:
+        """``last_job_detail`` of each of ``jobs`` that has run, in one query (the newest
+        finished run of each, by id)."""
+        if not jobs:
+            return {}
+        with self.store.sessions() as s:
+            newest = (
+                select(func.max(m.JobRun.id))
+                .where(m.JobRun.job.in_(jobs), m.JobRun.status == "done")
+                .group_by(m.JobRun.job)
+            )
+            rows = s.scalars(select(m.JobRun).where(m.JobRun.id.in_(newest))).all()
+            return {r.job: dict(r.detail) for r in rows}
 
     def record_job_run(self, job: str, at: int, detail: dict[str, Any]) -> None:
         with self.store.transaction() as s:

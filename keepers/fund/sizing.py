@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any
 
 from keepers.core.logging import get_logger
 from keepers.fund.actions import ActionEncoder
@@ -97,6 +98,12 @@ class SizingStage:
         notes: list[Unresolved] = []
         for _ in range(3):
             cut = False
+            # every leg's quote in one batch (the loop below then asks nothing for them)
+            self.services.quotes.prefetch_quotes(
+                reading,
+                [self._sized(reading, a, a.amount) for a in p.actions if a.amount > 0],
+                reading.block,
+            )
             for a in p.actions:
                 if a.type not in (ActionType.PURCHASE, ActionType.REDEEM) or not a.asset:
                     continue
@@ -166,11 +173,17 @@ class SizingStage:
             for side in ("buy", "sell"):  # not read at this block: not traded on this plan
                 out[token] = self._held(out.get(token), token, side, why)
         self.services.venue_alert(held, now)
-        for a in reading.state.assets:  # legs that failed simulation for a reason unchanged
+        # legs that failed simulation for a reason unchanged (their records in one query)
+        failed = self.services.plans.last_job_details(
+            [_failed_leg(a.token, side) for a in reading.state.assets for side in ("buy", "sell")]
+        )
+        for a in reading.state.assets:
             for side in ("buy", "sell"):
                 if (a.token, side) in held:
                     continue
-                why = self._still_failing(reading, a.token, side)
+                why = self._still_failing(
+                    reading, a.token, side, failed.get(_failed_leg(a.token, side))
+                )
                 if why is not None:
                     out[a.token] = self._held(out.get(a.token), a.token, side, why)
         return out
@@ -196,15 +209,17 @@ class SizingStage:
             log.warning("failed_leg.unrecorded", plan=ref, error=str(err))
             return
         self.services.plans.record_job_run(
-            f"failed_leg:{action.asset}:{side}",
+            _failed_leg(action.asset, side),
             now,
             {"plan": ref, "error": error_name(error), "fingerprint": fingerprint, "at": now},
         )
 
-    def _still_failing(self, reading: FundReading, token: str, side: str) -> str | None:
-        """Why a leg is left out (None: it is not): its last simulation failed and the feed and
-        venue price it depended on are what they were then."""
-        last = self.services.plans.last_job_detail(f"failed_leg:{token}:{side}")
+    def _still_failing(
+        self, reading: FundReading, token: str, side: str, last: dict[str, Any] | None
+    ) -> str | None:
+        """Why a leg is left out (None: it is not): its last simulation failed (``last``: its
+        newest ``failed_leg`` record) and the feed and venue price it depended on are what
+        they were then."""
         if not last or not last.get("error"):
             return None
         try:
@@ -222,9 +237,8 @@ class SizingStage:
 
     def cost_spent(self, now: int) -> tuple[int, int]:
         """The fills' cost booked over the last day and the last 30 days (base units)."""
-        return self.services.plans.cost_since(now - DAY), self.services.plans.cost_since(
-            now - 30 * DAY
-        )
+        day, month = self.services.plans.costs_since(now - DAY, now - 30 * DAY)
+        return day, month
 
     def budget_spent(self, nav: int, now: int) -> str | None:
         """Why the off-chain cost budget is spent (None: it is not): the last day's or the
@@ -245,15 +259,23 @@ class SizingStage:
     def _quote_bps(self, reading: FundReading, a: Action, amount: int) -> int | None:
         if amount <= 0:
             return 0
+        q = self.services.quotes.quote(reading, self._sized(reading, a, amount), reading.block)
+        return None if q is None else riskmod.slippage_bps(q.quote_out, q.oracle_out)
+
+    @staticmethod
+    def _sized(reading: FundReading, a: Action, amount: int) -> Action:
+        """``a`` at ``amount`` as it is quoted (a sale's tokens for that value)."""
+        if a.type not in (ActionType.PURCHASE, ActionType.REDEEM) or not a.asset:
+            return a
         sized = replace(a, amount=amount, token_amount=None)
         if a.type is ActionType.REDEEM:
             asset = reading.state.asset(a.asset or "")
             sized = replace(sized, token_amount=asset.tokens_for_value(amount))
-        q = self.services.quotes.quote(reading, sized, reading.block)
-        return None if q is None else riskmod.slippage_bps(q.quote_out, q.oracle_out)
+        return sized
 
     def risk_check(self, reading: FundReading, p: Plan, now: int) -> riskmod.RiskReport:
         quotes = {}
+        self.services.quotes.prefetch_quotes(reading, list(p.actions), reading.block)
         for i, a in enumerate(p.actions):
             q = self.services.quotes.quote(reading, a, reading.block)
             if q is not None:
@@ -276,6 +298,11 @@ class SizingStage:
         # (a "fit" finding there too: the fund moved under it, keepers.fund.lifecycle)
         log.warning("risk.projection_mismatch", plan=p.id)
         return riskmod.assess(reading.state, p, self.cfg, now, quotes=quotes, gas_cost=gas_cost)
+
+
+def _failed_leg(token: str, side: str) -> str:
+    """The job name a failed leg is remembered under (``record_failed_leg``)."""
+    return f"failed_leg:{token}:{side}"
 
 
 # ---------------------------------------------------------------------- risk findings in words

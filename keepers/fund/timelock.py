@@ -8,8 +8,8 @@ The ids come from the timelock's ``CallScheduled`` events over a bounded range o
 blocks when the node caps ``eth_getLogs``); each id's state is the timelock's own
 (``getTimestamp`` at the same block: 0 cancelled or never, 1 executed, else its ready time), so
 ``Cancelled`` and ``CallExecuted`` need not be in the range. ``TimelockWatch`` keeps the ids it
-has seen and scans only the blocks after its last scan (the bot's ticks); ``queued(...)`` is a
-one-shot scan (``keeper status``, the console).
+has seen and scans only the blocks after its last scan (the bot's ticks, and the views'
+own watch per bot: ``queued(...)`` for ``keeper status`` and the console's page views).
 
 ``EXECUTION_WINDOW()`` is read from the timelock; a timelock of an older release (no window:
 OpenZeppelin's, executable for ever) shows ``expires_at`` None.
@@ -22,7 +22,7 @@ from functools import cache
 from typing import Any
 
 from keepers import abis
-from keepers.fund.logs import get_logs
+from keepers.fund.logs import get_logs, view_watch
 from keepers.fund.reader import view_not_read
 from keepers.runtime import metrics
 from keepers.tx.reads import Read, call_all, fn
@@ -176,12 +176,23 @@ class TimelockWatch:
 
 
 def queued(bot: Any, block: int, now: int) -> list[QueuedOp] | None:
-    """One scan (``keeper status``, the console); None when the record names no timelock."""
+    """The open operations at ``block`` (``keeper status``, the console); None when the record
+    names no timelock. Incremental per bot (keepers.fund.logs.view_watch: the console's views
+    scan only the blocks after the last one's, and keep an id open while the timelock says
+    so); a view at an older block than the watch's scans its lookback once on its own."""
     timelock = getattr(bot.contracts, "timelock", None)
     if timelock is None:
         return None
     lookback = int(bot.k.timelock_lookback_blocks)
-    return TimelockWatch(timelock, bot.addresses, lookback).open_at(block, now)
+
+    def make() -> TimelockWatch:
+        return TimelockWatch(timelock, bot.addresses, lookback)
+
+    watch, lock = view_watch(bot, "timelock", make)
+    with lock:
+        if watch.scanned_to is None or block >= watch.scanned_to:
+            return watch.open_at(block, now)
+    return make().open_at(block, now)
 
 
 def _utc(ts: int | None) -> str:

@@ -16,7 +16,9 @@ of cash, and the tokens the feed says that cash buys) and compares with the feed
 
 Uniswap V3 venues are checked on QuoterV2 already (keepers.fund.sizing); asynchronous venues
 (requests filled later at the issuer's price) have no preview to ask and are not checked here.
-``held_sides`` and ``VenuePrice`` are pure; ``VenueChecker`` does the reads.
+``held_sides`` and ``VenuePrice`` are pure; ``VenueChecker`` does the reads: the previews the
+last plan asked ride in the fund read's batch (the same eth_calls at the same block; asked on
+their own when the probe changed).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 from keepers.core.logging import get_logger
 from keepers.fund.planning.state import BPS
-from keepers.tx.reads import Read, ReadFailed, call_many, fn
+from keepers.tx.reads import Read, ReadFailed, call_many, checksum, fn
 
 log = get_logger("keepers.fundbot")
 
@@ -108,6 +110,19 @@ class VenueChecker:
         # token -> why its previews were not read by the last ``prices`` (a venue that
         # answered them before and reverts now): held both ways for that plan only
         self.unread: dict[str, str] = {}
+        # the previews the last ``prices`` asked, asked again in the fund read's batch (a
+        # rider of keepers.fund.reader: ``reads`` / ``answered``) and kept for that block, the
+        # failed ones left out; ``prices`` asks what is not there (another probe: the feed
+        # moved, the listing changed)
+        self._asked: list[Read] = []
+        self._seeded: tuple[int, dict[Read, Any]] | None = None
+
+    def reads(self) -> list[Read]:
+        return list(self._asked)
+
+    def answered(self, block: int, reads: list[Read], values: list[Any]) -> None:
+        got = zip(reads, values, strict=True)
+        self._seeded = (block, {r: v for r, v in got if not isinstance(v, ReadFailed)})
 
     def fingerprint(self, reading: Any, token: str, side: str) -> str:
         """What a leg on ``token`` depends on, for telling whether a failure's reason changed:
@@ -115,12 +130,12 @@ class VenueChecker:
         an ERC-4626 fund's preview; nothing for other venues)."""
         from keepers.fund.planning.actions import Action, ActionType
 
-        checksum = self.w3.to_checksum_address(token)
-        parts = [f"feed={reading.prices.get(checksum, reading.prices.get(token))}"]
+        address = checksum(token)
+        parts = [f"feed={reading.prices.get(address, reading.prices.get(token))}"]
         cash = VENUE_PROBE_WHOLE * 10**reading.state.base_decimals
         asset = reading.state.asset(token)
         try:
-            if self.encoder.pool_fee(checksum) is not None:
+            if self.encoder.pool_fee(address) is not None:
                 probe = (
                     Action(ActionType.PURCHASE, cash, 0, "probe", 0, asset.tier, token)
                     if side == "buy"
@@ -151,7 +166,7 @@ class VenueChecker:
             # a held valuation (nav_jump) is not traded: its stepped feed is no yardstick
             if not a.tradable or not a.instant or self.encoder.pool_fee(a.token) is not None:
                 continue
-            token = self.w3.to_checksum_address(a.token)
+            token = checksum(a.token)
             try:
                 asked.append((a, token, self.encoder.oracle_tokens_for(reading, token, cash)))
             except Exception as err:  # noqa: BLE001 - no amount to ask about: not read
@@ -165,13 +180,17 @@ class VenueChecker:
                 Read(token, _PREVIEW_REDEEM, (tokens_feed,)),
             )
         ]
+        seeded = self._seeded[1] if self._seeded and self._seeded[0] == reading.block else {}
+        todo = [r for r in reads if r not in seeded]  # the rest came in the fund's batch
+        self._asked = reads
         try:
-            answers: list[Any] = call_many(self.w3, reads, reading.block)
+            got = dict(zip(todo, call_many(self.w3, todo, reading.block), strict=True))
         except Exception as err:  # noqa: BLE001 - the node's failure: each venue not read
-            answers = [ReadFailed("previews", str(err))] * len(reads)
+            got = {r: ReadFailed("previews", str(err)) for r in todo}
             reason: Exception | None = err
         else:
             reason = None
+        answers: list[Any] = [seeded[r] if r in seeded else got[r] for r in reads]
         for i, (a, _, tokens_feed) in enumerate(asked):
             tokens_venue, cash_venue = answers[2 * i], answers[2 * i + 1]
             bad = next((x for x in (tokens_venue, cash_venue) if isinstance(x, ReadFailed)), None)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from eth_abi import decode, encode
@@ -155,6 +155,13 @@ def call_all(w3: Web3, reads: Sequence[Read], block: int | str) -> list[Any]:
     return values
 
 
+@lru_cache(maxsize=4096)
+def checksum(address: str) -> str:
+    """``to_checksum_address``, each address's answer kept (a keccak a call otherwise: the fund
+    read's and the plan's few addresses come back on every tick). Raises as it does."""
+    return str(to_checksum_address(address))
+
+
 def _normalise(type_str: str, value: Any) -> Any:
     return _walk(parse(type_str), value)
 
@@ -166,5 +173,5 @@ def _walk(t: Any, value: Any) -> Any:
     if isinstance(t, TupleType):
         return tuple(_walk(c, v) for c, v in zip(t.components, value, strict=True))
     if isinstance(t, BasicType) and t.base == "address":
-        return to_checksum_address(value)
+        return checksum(value)
     return value

@@ -75,3 +75,35 @@ def test_budget_spent__the_first_window_at_its_limit_is_named(day, month, spent)
         assert why is None
     else:
         assert why is not None and spent in why and "bps of NAV" in why
+
+
+def test_costs_since__one_query__same_sums_as_cost_since_at_every_edge(plans):
+    """The sizing's one query for both windows gives what ``cost_since`` gives for each,
+    at every boundary (a fill booked exactly at ``since`` counts)."""
+    for i, (cost, at) in enumerate(
+        [(3_000 * M, T0), (-500 * M, T0 + 60), (2_000 * M, T0 + DAY), (7 * M, T0 + 31 * DAY)]
+    ):
+        _approved(plans, f"c{i}")
+        plans.finish(f"c{i}", EXECUTED if i != 1 else PARTIAL, at, cost, report={})
+    edges = [T0 - 1, T0, T0 + 1, T0 + 60, T0 + DAY, T0 + DAY + 1, T0 + 31 * DAY, T0 + 40 * DAY]
+    for a in edges:
+        for b in edges:
+            assert plans.costs_since(a, b) == (plans.cost_since(a), plans.cost_since(b)), (a, b)
+    assert plans.costs_since() == ()
+
+
+def test_last_job_details__one_query__each_the_newest_finished_run_as_last_job_detail(plans):
+    """The sizing's failed-leg records of every asset and side in one query: each job's
+    newest finished run (by id, as ``last_job_detail``), none for a job never run."""
+    from keepers.store import models as m
+
+    for i, job in enumerate(["failed_leg:A:buy", "failed_leg:B:sell", "failed_leg:A:buy"] * 2):
+        plans.record_job_run(job, T0 + (10 - i), {"n": i})  # newest by id, not by time
+    with plans.store.transaction() as s:  # a run not finished is not the last one
+        s.add(m.JobRun(job="failed_leg:A:buy", status="running", detail={"n": "running"}))
+    jobs = ["failed_leg:A:buy", "failed_leg:B:sell", "failed_leg:C:buy", "other"]
+    plans.record_job_run("other", T0, {"n": "other"})
+    got = plans.last_job_details(jobs)
+    assert got == {j: plans.last_job_detail(j) for j in jobs if plans.last_job_detail(j)}
+    assert got["failed_leg:A:buy"] == {"n": 5} and "failed_leg:C:buy" not in got
+    assert plans.last_job_details([]) == {}

@@ -91,3 +91,60 @@ def test_metrics__only_open_unexpired_operations(make_bot, fresh, accounts, chai
     t.execute(v, 0, data, ZERO32, b"\x03" * 32, sender=admin)  # done: off the gauges
     bot.read()
     assert not list(metrics.TIMELOCK_READY.collect())[0].samples
+
+
+def test_views__timelock_and_fees_paid__incremental_per_bot_same_as_one_scan(
+    make_bot, fresh, accounts, chain, monkeypatch
+):
+    """The console's page views of one keeper (``timelock_view``, ``fees_paid_view`` on the
+    same bot) scan the lookback once, then only the blocks after the last view's; each view
+    shows what one scan of its own at that block shows. A view at an older block scans on
+    its own and leaves the watch as it was."""
+    from keepers.fund import fees_paid, timelock
+    from keepers.fund.fees_paid import fees_paid_view
+    from keepers.fund.timelock import TimelockWatch, timelock_view
+
+    admin = accounts[1]
+    t, v = fresh.timelock, fresh.vault
+    bot = make_bot()
+    scans: list[tuple[str, int, int]] = []
+    real_logs = timelock.get_logs
+
+    def counted(event: Any, lo: int, hi: int) -> Any:
+        scans.append((event.event_name, lo, hi))
+        return real_logs(event, lo, hi)
+
+    monkeypatch.setattr(timelock, "get_logs", counted)
+    monkeypatch.setattr(fees_paid, "get_logs", counted)
+
+    def views(who: Any) -> tuple[Any, Any]:
+        r = who.reader.read()
+        return timelock_view(who, r.block, r.state.timestamp), fees_paid_view(who, r)
+
+    def one_scan(block: int, now: int) -> Any:
+        lookback = int(bot.k.timelock_lookback_blocks)
+        ops = TimelockWatch(bot.contracts.timelock, bot.addresses, lookback).open_at(block, now)
+        return {"queued": [o.to_doc() for o in ops]}
+
+    first = views(bot)
+    assert [s[1] for s in scans] == [0, 0]  # both from the lookback's start (block 0 here)
+    for salt in (b"\x04", b"\x05"):
+        t.schedule(v, 0, v.setFees.encode_input(100, 1_000), ZERO32, salt * 32, 3_600,
+                   sender=admin)  # fmt: skip
+        before = scans[-1][2]
+        scans.clear()
+        r = bot.reader.read()
+        got = (timelock_view(bot, r.block, r.state.timestamp), fees_paid_view(bot, r))
+        assert scans and all(lo == before + 1 and hi == r.block for _e, lo, hi in scans), scans
+        scans.clear()
+        assert got[0] == one_scan(r.block, r.state.timestamp)
+        pr = make_bot().reader.read()  # a fresh bot: one scan of its own
+        assert pr.block == r.block and got[1] == fees_paid_view(make_bot(), pr)
+    assert len(got[0]["queued"]) == 2 and first[0] == {"queued": []}
+    # a view at an older block: its own scan, the watch kept where it was
+    scans.clear()
+    old = timelock_view(bot, r.block - 1, r.state.timestamp)
+    assert old == one_scan(r.block - 1, r.state.timestamp) and len(old["queued"]) == 1
+    assert scans and scans[0][1] == 0
+    scans.clear()
+    assert timelock_view(bot, r.block, r.state.timestamp) == got[0] and scans == []

@@ -66,3 +66,112 @@ def test_batch_provider__same_requests_as_web3s_encoder_and_bytes_params_fall_ba
     (request,) = json.loads(ours.encode_batch_rpc_request(raw))
     assert request["params"] == ["0x02abcd"]
     assert request["method"] == "eth_sendRawTransaction"
+
+
+class _Recorder:
+    """A local HTTP server answering every JSON-RPC request with block 0x1 and recording the
+    request line's target: an origin-form path ("/") for a direct request, the absolute URL
+    for one sent through it as a proxy."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        seen = self.targets = []  # type: list[str]
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                seen.append(self.path)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                out = json.dumps({"jsonrpc": "2.0", "id": body["id"], "result": "0x1"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *_a: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _clear_proxies(monkeypatch) -> None:
+    """No proxy variable set, and web3's sessions as in production (the suite's speed-ups
+    turn every test-process session's environment lookup off: tests/support/ape_speedups.py)."""
+    from web3._utils.http_session_manager import HTTPSessionManager
+
+    made = HTTPSessionManager.cache_and_return_session
+    monkeypatch.setattr(
+        HTTPSessionManager, "cache_and_return_session", getattr(made, "__wrapped__", made)
+    )
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+        monkeypatch.delenv(var.lower(), raising=False)
+
+
+def test_connect_web3__no_proxy_configured__sessions_skip_the_environment_go_direct(
+    monkeypatch, tmp_path
+):
+    """No proxy for the node: requests' per-request environment lookup is off (the session's
+    ``trust_env``), the request goes straight to the node, on one kept-alive session per
+    thread; the CA bundle the environment names is still the session's."""
+    import requests
+
+    _clear_proxies(monkeypatch)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/some-bundle.pem")
+    node = _Recorder()
+    try:
+        w3 = connect_web3(node.url, 5)
+        env_reads = []
+        real = requests.Session.merge_environment_settings
+
+        def counted(self, *a, **kw):  # noqa: ANN001, ANN002, ANN003
+            env_reads.append(self.trust_env)
+            return real(self, *a, **kw)
+
+        monkeypatch.setattr(requests.Session, "merge_environment_settings", counted)
+        assert [w3.provider.make_request("eth_blockNumber", [])["result"] for _ in range(3)] == [
+            "0x1"
+        ] * 3
+        assert node.targets == ["/"] * 3  # direct
+        assert env_reads == [False] * 3  # the environment not read again per request
+        manager = w3.provider._request_session_manager
+        session = manager.cache_and_return_session(w3.provider.endpoint_uri)
+        assert session.trust_env is False
+        assert session.verify == "/etc/ssl/certs/some-bundle.pem"
+        assert manager.cache_and_return_session(w3.provider.endpoint_uri) is session  # kept
+    finally:
+        node.close()
+
+
+def test_connect_web3__operator_proxy__requests_go_through_it(monkeypatch, tmp_path):
+    """An operator behind a proxy (HTTP_PROXY) keeps working: the node's requests go through
+    the proxy (which sees the node's absolute URL); a NO_PROXY that names the node's host
+    sends them direct again."""
+    _clear_proxies(monkeypatch)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    proxy, node = _Recorder(), _Recorder()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        far = "http://node.invalid:8545"  # resolvable only by the proxy
+        w3 = connect_web3(far, 5)
+        assert w3.provider.make_request("eth_blockNumber", [])["result"] == "0x1"
+        assert proxy.targets == [far + "/"] or proxy.targets == [far]
+        assert w3.provider._request_session_manager.trust_env is True
+
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        direct = connect_web3(node.url, 5)
+        assert direct.provider.make_request("eth_blockNumber", [])["result"] == "0x1"
+        assert node.targets == ["/"] and len(proxy.targets) == 1
+    finally:
+        proxy.close()
+        node.close()

@@ -23,6 +23,29 @@ def test_get_tick_at_sqrt_ratio__inverse_of_get_sqrt_ratio(tick):
         assert univ3.get_tick_at_sqrt_ratio(s - 1) == tick - 1
 
 
+def test_get_tick_at_sqrt_ratio__log_guess_checked__same_as_binary_search(monkeypatch):
+    """The float-log guess checked exactly gives the binary search's tick (the plain form) at
+    both ends of the range, at every tick's ratio and either side of it, and at seeded random
+    prices; a guess far off (a broken log constant) falls back to the search, same answer."""
+    import random
+
+    rng = random.Random(68)
+    prices = [univ3.MIN_SQRT_RATIO, univ3.MAX_SQRT_RATIO - 1]
+    ticks = [univ3.MIN_TICK, univ3.MIN_TICK + 1, -1, 0, 1, univ3.MAX_TICK - 1]
+    ticks += [rng.randint(univ3.MIN_TICK, univ3.MAX_TICK - 1) for _ in range(5_000)]
+    for t in ticks:
+        r, up = univ3.get_sqrt_ratio_at_tick(t), univ3.get_sqrt_ratio_at_tick(t + 1)
+        prices += [r, r + 1, up - 1, rng.randint(r, up - 1)] + (
+            [r - 1] if t > univ3.MIN_TICK else []
+        )
+    prices += [rng.randint(univ3.MIN_SQRT_RATIO, univ3.MAX_SQRT_RATIO - 1) for _ in range(5_000)]
+    for p in prices:
+        assert univ3.get_tick_at_sqrt_ratio(p) == univ3._tick_by_search(p), p
+    monkeypatch.setattr(univ3, "_LOG_TICK", univ3._LOG_TICK * 1.01)  # guesses far off
+    for p in prices[:: len(prices) // 200]:
+        assert univ3.get_tick_at_sqrt_ratio(p) == univ3._tick_by_search(p), p
+
+
 def _pool():
     price = univ3.encode_price_sqrt(3_000 * 10**6, 10**18)  # 3,000 USDT(6) per ETH(18)
     tick = univ3.get_tick_at_sqrt_ratio(price)
