@@ -1250,6 +1250,21 @@ contract FundHandler is CheatBase {
     }
 
     /// @dev The controller's concentration errors (top-3, single-asset).
+    /// @dev Some listed venue sells a million base units' worth for more than 1/0.99 of that at
+    /// its feed (a feed stepped up past its venue's rate and accepted, or within its bound).
+    function _aVenueUnderItsFeed() internal view returns (bool) {
+        uint256 cashIn = 1_000_000 * unit;
+        for (uint256 i; i < tokens.length; ++i) {
+            (bool ok, bytes memory r) = tokens[i].staticcall(abi.encodeWithSignature("previewDeposit(uint256)", cashIn));
+            if (!ok || r.length < 32) continue;
+            (, int256 answer,,,) = feeds[i].latestRoundData();
+            if (answer <= 0) continue;
+            uint256 worth = Math.mulDiv(abi.decode(r, (uint256)), uint256(answer), FEED_ONE);
+            if (worth * 9_900 > cashIn * 10_000) return true;
+        }
+        return false;
+    }
+
     function _isConcentrationError(bytes memory ret) internal pure returns (bool) {
         return ret.length >= 4
             && (bytes4(ret) == IAssetControllerTypes.Top3ConcentrationExceeded.selector
@@ -1284,6 +1299,11 @@ contract FundHandler is CheatBase {
         uint256 valueBefore = fundValue();
         uint256 before = pps();
         uint64 markedBefore = controller.markedAt();
+        // a venue selling under its feed past the deploy's 1% headroom: a buy there gains at the
+        // oracle more than the room left for it, and the concentration check (at the oracle,
+        // test_buy_guards_once) refuses the move by design, a refusal not a cut (read before the
+        // move: nothing in it moves a feed or a venue's rate)
+        bool gainPast = _aVenueUnderItsFeed();
         vm.startPrank(keeper);
         which = which % 7;
         bool ok;
@@ -1324,7 +1344,7 @@ contract FundHandler is CheatBase {
         }
         // SEC5-03: a deploy (allocateToLayer, rebalanceBuffer, rebalance) is cut under every
         // concentration bound, never reverted by one
-        if (!ok && (which == 0 || which == 3 || which == 5) && _isConcentrationError(ret)) {
+        if (!ok && (which == 0 || which == 3 || which == 5) && _isConcentrationError(ret) && !gainPast) {
             if (bytes(capReverted).length == 0) capReverted = "a deploy reverted on a concentration bound";
         }
         if (ok && which != 6 && heldAssetDown() && controller.markedAt() != markedBefore) {
