@@ -50,6 +50,7 @@ VIEWS: dict[tuple[str, str], str] = {
     ("vault", "totalAssets"): "fees: not read",
     ("vault", "totalSupply"): "fees: not read",
     ("vault", "phase"): "fees: not read",  # the wind-down phase is read with the fee views
+    ("vault", "closedPrice"): "fees: not read",  # the price fixed at close, with the fee views
     ("vault", "previewRedeemInKind"): "in-kind exit: not read (TieredVault.previewRedeemInKind",
     ("asset", "decimals"): "token decimals (in-kind preview shown in base units)",
     ("vault", "balanceOf"): "fees paid: not read",
