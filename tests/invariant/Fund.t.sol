@@ -365,17 +365,13 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// plus a wei of rounding per position a move touches.
     function invariant_keeperLossWithinWindowBudget() public view {
         (uint256[] memory at, uint256[] memory lost) = handler.lossLog();
-        check(
-            mostInSpan(at, lost, WINDOW, 10) <= 2 * uint256(LOSS_BUDGET_UNITS) * unit,
-            "keeper loss above twice the window budget in a window-long span"
-        );
+        checkLossWithinWindowBudget(at, lost, WINDOW, uint256(LOSS_BUDGET_UNITS) * unit, 10, 0);
     }
 
     /// @notice The controller's own books never show a bucket above its budget.
     function invariant_budgetUsageWithinBudgets() public view {
         (uint256 loss, uint256 notional) = controller.budgetUsage();
-        check(loss <= uint256(LOSS_BUDGET_UNITS) * unit, "loss usage above budget");
-        check(notional <= uint256(NOTIONAL_BUDGET_UNITS) * unit, "notional usage above budget");
+        checkUsageWithinBudgets(loss, notional, uint256(LOSS_BUDGET_UNITS) * unit, uint256(NOTIONAL_BUDGET_UNITS) * unit);
     }
 
     /// @notice Outsiders' transfers change nothing (fourth review): the same rebalance (the

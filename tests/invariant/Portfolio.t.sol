@@ -75,17 +75,13 @@ abstract contract PortfolioInvariants is InvariantBase {
     /// twice the per-window budget in any window-long span (tumbling windows).
     function invariant_keeperLossWithinWindowBudget() public view {
         (uint256[] memory at, uint256[] memory lost) = handler.lossLog();
-        check(
-            mostInSpan(at, lost, PERIOD, 0) <= 2 * uint256(LOSS_BUDGET_UNITS) * q + at.length,
-            "keeper loss above twice the window budget in a window-long span"
-        );
+        checkLossWithinWindowBudget(at, lost, PERIOD, uint256(LOSS_BUDGET_UNITS) * q, 0, at.length);
     }
 
     /// @notice The contract's own window books never pass the budgets.
     function invariant_budgetUsedWithinBudgets() public view {
         (uint256 loss, uint256 notional) = portfolio.budgetUsed();
-        check(loss <= uint256(LOSS_BUDGET_UNITS) * q, "loss used above budget");
-        check(notional <= uint256(NOTIONAL_BUDGET_UNITS) * q, "notional used above budget");
+        checkUsageWithinBudgets(loss, notional, uint256(LOSS_BUDGET_UNITS) * q, uint256(NOTIONAL_BUDGET_UNITS) * q);
     }
 
     /// @notice Nothing leaves the portfolio but through its swaps: the keeper and eve never

@@ -93,6 +93,34 @@ abstract contract InvariantBase is CheatBase {
         if (!ok) revert(property);
     }
 
+    /// @dev The window-budget property every fund's suite states: what the keeper's moves lost
+    /// (`lost[i]` at `at[i]`) never passes twice `lossBudget` in any `window`-long span (tumbling
+    /// and leaky windows both let through at most twice the budget there), each entry less
+    /// `slackEach` and the span's sum less `slackTotal` for rounding.
+    function checkLossWithinWindowBudget(
+        uint256[] memory at,
+        uint256[] memory lost,
+        uint256 window,
+        uint256 lossBudget,
+        uint256 slackEach,
+        uint256 slackTotal
+    ) internal pure {
+        check(
+            mostInSpan(at, lost, window, slackEach) <= 2 * lossBudget + slackTotal,
+            "keeper loss above twice the window budget in a window-long span"
+        );
+    }
+
+    /// @dev The contract's own window books (`lossUsed`, `notionalUsed`) never show a bucket
+    /// above its budget.
+    function checkUsageWithinBudgets(uint256 lossUsed, uint256 notionalUsed, uint256 lossBudget, uint256 notionalBudget)
+        internal
+        pure
+    {
+        check(lossUsed <= lossBudget, "loss usage above budget");
+        check(notionalUsed <= notionalBudget, "notional usage above budget");
+    }
+
     /// @dev The most a log of amounts (`amounts[i]` at time `at[i]`) holds in any span of
     /// `span` seconds that starts at one of its entries ([at[i], at[i] + span)), each entry
     /// less `slackEach` (not below 0): what the window-budget properties bound.
