@@ -286,14 +286,10 @@ class ExecutorBot(AutomationBot):
             return
         if self.withdraw_intent is not None:
             return
-        spec = IntentSpec(
-            idempotency_key=f"withdraw:{self.node.chain_id}:{self.scheduler.address.lower()}:"
+        spec = self._scheduler_intent(
+            "withdraw",
             f"{self.sender.lower()}:{credit}:{now}",
-            role=self.cfg.role,
-            chain_id=self.node.chain_id,
-            sender=self.sender,
-            target=self.scheduler.address,
-            calldata=ChainIO.encode(Call(self.scheduler, "withdrawCredit", (self.sender,))),
+            Call(self.scheduler, "withdrawCredit", (self.sender,)),
         )
         (intent,) = self.pipeline.submit_many([spec])
         if intent.status in FINAL:
@@ -473,14 +469,18 @@ class ExecutorBot(AutomationBot):
 
     def _spec(self, batch: Batch, now: int) -> IntentSpec:
         digest = hashlib.sha256(",".join(map(str, batch.ids)).encode()).hexdigest()[:16]
+        return self._scheduler_intent("exec", f"{digest}:{now}", self._call(batch))
+
+    def _scheduler_intent(self, kind: str, key: str, call: Call) -> IntentSpec:
+        """This executor's transaction to the scheduler, under the idempotency key
+        ``kind:chain id:scheduler:key`` (``exec`` a batch, ``withdraw`` the credit)."""
         return IntentSpec(
-            idempotency_key=f"exec:{self.node.chain_id}:{self.scheduler.address.lower()}:"
-            f"{digest}:{now}",
+            idempotency_key=f"{kind}:{self.node.chain_id}:{self.scheduler.address.lower()}:{key}",
             role=self.cfg.role,
             chain_id=self.node.chain_id,
             sender=self.sender,
             target=self.scheduler.address,
-            calldata=ChainIO.encode(self._call(batch)),
+            calldata=ChainIO.encode(call),
         )
 
     def _read_runs(self, ids: list[int]) -> list[DueRun]:

@@ -19,12 +19,13 @@ The vault's phase (``FundState.phase``, TieredVault.phase) decides:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Unpack
 
 from keepers.fund.planning.actions import ActionType, Plan, Unresolved, plan_id
 from keepers.fund.planning.config import PlanningConfig
-from keepers.fund.planning.depth import AssetDepth
+from keepers.fund.planning.plan import PlanOptions
 from keepers.fund.planning.plan import plan as make_plan
 from keepers.fund.planning.state import BPS, CLOSED, CLOSING, FundState, TierState
 from keepers.fund.planning.triggers import Trigger
@@ -50,18 +51,17 @@ def plan_for_phase(
     config: PlanningConfig,
     triggers: Sequence[Trigger],
     now: int,
-    depth: Mapping[str, AssetDepth] | None = None,
-    budget_spent: str | None = None,
-    held_for: str | None = None,
+    **options: Unpack[PlanOptions],
 ) -> Plan:
     """The plan for the vault's phase: the usual one while open, sales toward cash only while
-    closing, nothing once closed (arguments as keepers.fund.planning.plan.plan)."""
+    closing, nothing once closed (arguments as keepers.fund.planning.plan.plan, its optional
+    ones by name)."""
     if state.phase == CLOSED:
         note = Unresolved(None, CLOSING_REASON, "the fund is closed: nothing to move")
         return Plan(plan_id(now, [], "closed"), now, tuple(triggers), (), (note,))
     if state.phase != CLOSING:
-        return make_plan(state, config, triggers, now, depth, budget_spent, held_for)
-    p = make_plan(closing_targets(state), config, triggers, now, depth, budget_spent, held_for)
+        return make_plan(state, config, triggers, now, **options)
+    p = make_plan(closing_targets(state), config, triggers, now, **options)
     dropped = [a for a in p.actions if a.type in BUYS]
     notes = [
         Unresolved(

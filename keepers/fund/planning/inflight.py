@@ -176,7 +176,9 @@ def plan_in_flight(
     if waiting and not manual:
         held = "plan " + ", ".join(f"{f.ref} ({f.status})" for f in waiting) + " waits for approval"
     netted = net_depth(depth or {}, flights)
-    p = make_plan(projected, config, triggers, now, netted, budget_spent, held_for=held)
+    p = make_plan(
+        projected, config, triggers, now, depth=netted, budget_spent=budget_spent, held_for=held
+    )
     # the 0-day exit horizon's floor (issue 67): purchases of what pays later cut to keep it
     p = keep_floor(
         p,

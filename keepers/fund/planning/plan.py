@@ -56,6 +56,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import TypedDict
 
 from keepers.fund.planning.actions import (
     Action,
@@ -82,6 +83,7 @@ __all__ = [
     "ActionType",
     "Carry",
     "Plan",
+    "PlanOptions",
     "Unresolved",
     "apply",
     "apply_action",
@@ -95,6 +97,15 @@ HEADROOM_BPS = 9_900  # plan to 99% of a concentration limit (see _limit)
 CARRY = "carry"  # the trigger code of a carried slice (moves its tier to target)
 COST_BUDGET = "cost_budget"  # the reason of what a spent cost budget holds back
 IN_FLIGHT = "in_flight"  # the reason of what a plan waiting for approval holds back
+
+
+class PlanOptions(TypedDict, total=False):
+    """plan()'s optional inputs by name (each described in plan's docstring), for the
+    planners that wrap plan() and pass them on (keepers.fund.planning.closing)."""
+
+    depth: Mapping[str, AssetDepth] | None
+    budget_spent: str | None
+    held_for: str | None
 
 
 @dataclass

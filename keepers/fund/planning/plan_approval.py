@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from eth_abi import encode
 from eth_account import Account
@@ -305,6 +305,16 @@ ERC1271_GAS = 500_000
 Erc1271Check = Callable[[str, bytes, bytes], bool]
 
 
+class ContractSigners(TypedDict, total=False):
+    """Who may sign by contract, by name, for `count_approvals` and `review_signatures`:
+    the admin ``safe`` (its approval weighs ``safe_threshold``, default 0) and ``erc1271``,
+    the on-chain check of a contract signature (without it none counts)."""
+
+    safe: str | None
+    safe_threshold: int
+    erc1271: Erc1271Check | None
+
+
 def contract_signature(signature: bytes | str) -> tuple[str, bytes] | None:
     """``signer ‖ signature`` (20 bytes of address, then the contract's own bytes): the
     executor's form for a contract signer; None for a 65-byte key signature or anything
@@ -361,10 +371,7 @@ def count_approvals(
     owners: set[str] | list[str],
     now: int,
     deadline: int | None = None,
-    *,
-    safe: str | None = None,
-    safe_threshold: int = 0,
-    erc1271: Erc1271Check | None = None,
+    **signers: Unpack[ContractSigners],
 ) -> ApprovalCount:
     """Counts distinct current `owners` who signed this exact plan, as of `now`, by the
     executor's rule (PlanExecutor.countApprovals).
@@ -382,6 +389,7 @@ def count_approvals(
         reason = f"expired: now {now} > deadline {limit}"
         return ApprovalCount((), tuple((i, reason) for i in range(len(signatures))))
     current = {to_checksum_address(o) for o in owners}
+    safe, erc1271 = signers.get("safe"), signers.get("erc1271")
     the_safe = to_checksum_address(safe) if safe else None
     seen: list[str] = []
     rejected: list[tuple[int, str]] = []
@@ -425,7 +433,7 @@ def count_approvals(
         tuple(seen),
         tuple(rejected),
         safe=the_safe if safe_approved else None,
-        safe_weight=int(safe_threshold) if safe_approved else 0,
+        safe_weight=int(signers.get("safe_threshold", 0)) if safe_approved else 0,
     )
 
 
@@ -503,10 +511,7 @@ def review_signatures(
     owners: set[str] | list[str],
     now: int,
     deadline: int | None = None,
-    *,
-    safe: str | None = None,
-    safe_threshold: int = 0,
-    erc1271: Erc1271Check | None = None,
+    **signers: Unpack[ContractSigners],
 ) -> list[SignatureVerdict]:
     """A verdict per recorded approval (``(signature, plan_hash it signed)``, 0x hex; an empty
     signature is an unsigned ``--by`` approval). Counting is `count_approvals`' (the keeper's
@@ -520,9 +525,7 @@ def review_signatures(
         owners,
         now,
         deadline,
-        safe=safe,
-        safe_threshold=safe_threshold,
-        erc1271=erc1271,
+        **signers,
     )
     why = {idx[j]: reason for j, reason in counted.rejected}
     out = []

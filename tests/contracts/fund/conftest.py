@@ -122,3 +122,25 @@ def refresh_feeds(fund, deployer):
             feed.updateAnswer(feed.latestAnswer(), sender=deployer)
 
     return refresh
+
+
+@pytest.fixture
+def hooked(
+    project, fund, deployer, controller, usdt, adapters, create_feed, keeper, deposited, unit
+):
+    """A listed L3 venue with a transfer hook (TestHookedVenue: a call the test arms runs in the
+    middle of the controller's move, as a hooked token's owner could), after 1,000,000
+    deposited and 300,000 and 500,000 allocated to L2 and L3."""
+    token = deployer.deploy(project.TestHookedVenue, usdt.address, controller.address)
+    add_asset(
+        fund,
+        deployer,
+        symbol="hook",
+        token=token,
+        tier=2,
+        adapter=adapters["erc4626"],
+        feed=create_feed(),
+    )
+    controller.allocateToLayer(1, 300_000 * unit, sender=keeper)
+    controller.allocateToLayer(2, 500_000 * unit, sender=keeper)
+    return token

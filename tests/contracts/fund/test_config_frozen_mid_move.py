@@ -16,29 +16,8 @@ is refused with ReentrancyGuardReentrantCall, while the same call after the move
 import pytest
 from eth_utils import keccak
 
-from ballast_dev.deployment.fund import add_asset
-
 REENTRANT = keccak(text="ReentrancyGuardReentrantCall()")[:4]
 TIERS = [(1000, 500, 2000), (3000, 2000, 4000), (6000, 5000, 7000)]
-
-
-@pytest.fixture
-def hooked(
-    project, fund, deployer, controller, usdt, adapters, create_feed, keeper, deposited, unit
-):
-    token = deployer.deploy(project.TestHookedVenue, usdt.address, controller.address)
-    add_asset(
-        fund,
-        deployer,
-        symbol="hook",
-        token=token,
-        tier=2,
-        adapter=adapters["erc4626"],
-        feed=create_feed(),
-    )
-    controller.allocateToLayer(1, 300_000 * unit, sender=keeper)
-    controller.allocateToLayer(2, 500_000 * unit, sender=keeper)
-    return token
 
 
 @pytest.fixture

@@ -7,29 +7,6 @@ owner enter or leave at that wrong price in the middle of the move. The controll
 price then (`MovesUnderWay`), so the vault refuses entries (FeedDown) and prices exits at its
 cash alone (less than the holder's due: a loss only to whoever re-entered)."""
 
-import pytest
-
-from ballast_dev.deployment.fund import add_asset
-
-
-@pytest.fixture
-def hooked(
-    project, fund, deployer, controller, usdt, adapters, create_feed, keeper, deposited, unit
-):
-    token = deployer.deploy(project.TestHookedVenue, usdt.address, controller.address)
-    add_asset(
-        fund,
-        deployer,
-        symbol="hook",
-        token=token,
-        tier=2,
-        adapter=adapters["erc4626"],
-        feed=create_feed(),
-    )
-    controller.allocateToLayer(1, 300_000 * unit, sender=keeper)
-    controller.allocateToLayer(2, 500_000 * unit, sender=keeper)
-    return token
-
 
 def test_deposit_from_a_venue_hook_mid_purchase__refused(
     project, vault, controller, hooked, usdt, keeper, attacker, deployer, unit

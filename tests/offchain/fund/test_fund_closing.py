@@ -56,7 +56,7 @@ def test_plan__closing__depth_caps_carry_the_rest_never_past_the_venue() -> None
         hyd: AssetDepth(hyd, limit_bps=100, max_sell=50 * u, cheap_sell=50 * u),
         mmf: AssetDepth(mmf, limit_bps=100),
     }
-    p = plan_for_phase(state, CFG, [], NOW, depth)
+    p = plan_for_phase(state, CFG, [], NOW, depth=depth)
     sold = {a.asset: a.amount for a in p.actions if a.type is ActionType.REDEEM}
     assert sold[hyd] <= 50 * u and sold[mmf] == 300 * u
     assert all(a.type is ActionType.REDEEM for a in p.actions)
