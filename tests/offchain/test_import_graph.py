@@ -39,6 +39,10 @@ KNOWN_PRIVATE_REACH: set[str] = set()
 FOREIGN_PRIVATE = {
     "_jobstores": "APScheduler has no public listing of its job stores' aliases",
     "_encode_transaction_data": "web3's contract function encodes its call data only so",
+    "_request_session_manager": (
+        "web3's HTTPProvider takes one session for every thread; a session per thread without "
+        "requests' per-call environment lookup is set only so (keepers.tx.node)"
+    ),
 }
 
 
