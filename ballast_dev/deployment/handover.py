@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 FUND_ROLES = ("DEFAULT_ADMIN_ROLE", "ADMIN_ROLE", "KEEPER_ROLE", "GUARDIAN_ROLE")
 TIMELOCK_ROLES = ("DEFAULT_ADMIN_ROLE", "PROPOSER_ROLE", "EXECUTOR_ROLE", "CANCELLER_ROLE")
@@ -102,8 +102,10 @@ def _made(w3: Any, ct: dict[str, Any], args: list[Any]) -> bytes:
     from eth_abi import encode
     from eth_utils import get_abi_input_types
 
-    ctor = next((e for e in ct["abi"] if e.get("type") == "constructor"), {"inputs": []})
-    types = get_abi_input_types({**ctor, "type": "constructor", "name": ""})
+    ctor: dict[str, Any] = next(
+        (e for e in ct["abi"] if e.get("type") == "constructor"), {"inputs": []}
+    )
+    types = get_abi_input_types(cast(Any, {**ctor, "type": "constructor", "name": ""}))
     initcode = ct["deploymentBytecode"]["bytecode"] + encode(types, args).hex()
     return bytes(w3.eth.call({"data": initcode}))
 

@@ -212,7 +212,7 @@ class Searcher:
             "chainId": int(self.w3.eth.chain_id),
             "nonce": nonce
             if nonce is not None
-            else self.w3.eth.get_transaction_count(self.address, "pending"),
+            else self.w3.eth.get_transaction_count(to_checksum_address(self.address), "pending"),
             "gas": 1_000_000,
             "maxPriorityFeePerGas": tip if tip is not None else 10**9,
             # a fee cap just over the base fee: the effective tip is the tip asked (the back-run
@@ -249,7 +249,7 @@ class Searcher:
             return None
         victim_tip = self._effective_tip(tx)
         front, t_in, t_out, fee = self._legs(leg, front_in)
-        nonce = self.w3.eth.get_transaction_count(self.address, "pending")
+        nonce = self.w3.eth.get_transaction_count(to_checksum_address(self.address), "pending")
         h1 = self._send({"to": front["to"], "data": front["data"]}, victim_tip + 10**9, nonce=nonce)
         back = self._swap(t_out, t_in, fee, got)
         h2 = self._send({"to": self.router, "data": back}, max(victim_tip // 2, 0), nonce=nonce + 1)

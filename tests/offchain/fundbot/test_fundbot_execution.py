@@ -206,9 +206,8 @@ def test_network__retried_3_times_then_alert(make_bot, fresh, alerts):
 
 
 def test_metrics__endpoint_serves_seed_metrics(make_bot, fresh, accounts):
-    from keepers.runtime.health import serve
-
     from keepers.runtime import metrics
+    from keepers.runtime.health import serve
 
     # the gauge is the process's: a test before this one in the same worker may have labelled
     # a token its own deployment lists (not this fund's record) by its address
