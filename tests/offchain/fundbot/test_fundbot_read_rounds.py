@@ -271,7 +271,7 @@ def test_sized_plan__batched_reads__same_plans_risk_and_horizon_as_one_by_one(
             reading = who.read() if who is bot else who.reader.read()
             cfg = who.cfg
             triggers = trig.threshold_triggers(reading.state, cfg) + trig.liquidity_triggers(
-                reading.state, cfg, who.k.predicted_redemptions
+                reading.state, cfg
             )
             batches = Batches(who.w3, monkeypatch)
             p = who.sizing.make_sized_plan(reading, triggers, now + seed)
