@@ -56,6 +56,7 @@ _ASSET_PARAMS = fn("AssetController", "assetParams")
 _DECIMALS = fn("IERC20Min", "decimals")
 _BALANCE_OF = fn("TieredVault", "balanceOf")
 EXIT_HORIZON = fn("FundLens", "exitHorizon")
+MOVE_LIMITS = fn("AssetController", "moveLimits")
 
 
 class Rider(Protocol):
@@ -113,6 +114,10 @@ class FundReading:
     # FundLens.exitHorizon at this block, asked in the read's batch (keepers.fund.horizon):
     # its decoded answer or its ReadFailed (not read); None: not asked
     horizon: Any = None
+    # AssetController.moveLimits at this block, asked in the read's batch (the exit horizon
+    # floor's window budget: keepers.fund.sizing): its decoded answer or its ReadFailed (not
+    # read); None: not asked (a reading made elsewhere: the sizing stage asks it itself)
+    move_limits: Any = None
 
     @property
     def held(self) -> list[PriceHold]:
@@ -244,11 +249,13 @@ class FundReader:
             not_read=tuple(not_read),
             recipient_shares=shares,
             horizon=(got.get("horizon") or (None,))[0],
+            move_limits=(got.get("limits") or (None,))[0],
         )
 
     def _batch(self, block: int) -> dict[str, list[Any]]:
         """Everything the read asks at ``block``, in ONE JSON-RPC batch (keepers.tx.reads), by
-        group: the lens's ``fundState`` (and its ``exitHorizon``: keepers.fund.horizon); for
+        group: the lens's ``fundState`` (and its ``exitHorizon``: keepers.fund.horizon); the
+        controller's ``moveLimits`` (the floor's window budget: keepers.fund.sizing); for
         the assets the last read listed (the listing
         changes only when the admin adds or removes one), each one's ``priceHold`` and its
         venue's room (``investableNow``, adapters known); the vault's fee views. Each read
@@ -264,6 +271,7 @@ class FundReader:
             groups["holds"] = hold_reads(a.controller, self._listed)
             groups["fees"] = fee_reads(a.vault)
             groups["horizon"] = [Read(a.lens, EXIT_HORIZON, (a.controller,))]
+            groups["limits"] = [Read(a.controller, MOVE_LIMITS)]
         if self._recipient is not None:  # its fee shares (keepers.fund.fees_paid)
             groups["recipient"] = [Read(a.vault, _BALANCE_OF, (self._recipient,))]
         riders = list(self.riders)

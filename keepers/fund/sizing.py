@@ -3,8 +3,8 @@ the plan sized to each venue's depth (QuoterV2 and univ3 readings, inside REBALA
 and the lower REBALANCE_TARGET_SLIPPAGE) and then to live quotes (a leg quoted past the limit
 is cut to what the quoter accepts and the plan is made again around it), the off-chain cost
 budget (REBALANCE_COST_BUDGET_DAILY / _30D, in bps of NAV, from the fills booked in the store),
-the window's notional budget (``moveLimits``, one eth_call a plan: the exit horizon floor's
-sales, keepers.fund.planning.floor), and the risk check of the plan at live quotes and gas.
+the window's notional budget (``moveLimits``, asked in the fund read's batch: the exit horizon
+floor's sales, keepers.fund.planning.floor), and the risk check of the plan at live quotes and gas.
 
 `SizingStage` keeps no state between calls: the depth and quotes are read each time, the cost
 booked is read from the store. It takes what it needs as values (`SizingServices`: the
@@ -34,6 +34,7 @@ from keepers.fund.reader import FundReading
 from keepers.fund.records import PlanStore
 from keepers.fund.venues import VenueChecker, VenuePrice, error_name, held_sides
 from keepers.runtime import metrics
+from keepers.tx.reads import ReadFailed
 
 log = get_logger("keepers.fundbot")
 
@@ -140,14 +141,21 @@ class SizingStage:
     def notional_budget(self, reading: FundReading) -> int | None:
         """One window's notional budget (``moveLimits().notionalBudget``) at the reading's
         block, for the exit horizon's floor sales (keepers.fund.planning.floor); None when not
-        read (no floor sale is planned then, never one sized to a guess)."""
-        try:
-            limits = self.services.depth.c.controller.functions.moveLimits().call(
-                block_identifier=reading.block
-            )
-        except Exception as err:  # noqa: BLE001 - the floor's sales wait for the next read
-            log.warning("move_limits.unavailable", error=str(err))
+        read (no floor sale is planned then, never one sized to a guess). Taken from the
+        fund read's batch (``FundReading.move_limits``); asked with its own eth_call only for
+        a reading that did not ask it."""
+        limits = reading.move_limits
+        if isinstance(limits, ReadFailed):
+            log.warning("move_limits.unavailable", error=limits.message[:200])
             return None
+        if limits is None:
+            try:
+                limits = self.services.depth.c.controller.functions.moveLimits().call(
+                    block_identifier=reading.block
+                )
+            except Exception as err:  # noqa: BLE001 - the floor's sales wait for the next read
+                log.warning("move_limits.unavailable", error=str(err))
+                return None
         return int(limits[1]) if int(limits[2]) else None  # window 0: no move can be made
 
     def hold_venues(

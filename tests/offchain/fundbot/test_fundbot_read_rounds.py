@@ -316,3 +316,32 @@ def test_fund_read__venue_previews_in_its_batch__same_prices_failed_asked_again(
     assert batches.n == 1 and bot.venues.unread == {}
     monkeypatch.undo()
     assert again == VenueChecker(bot.w3, bot.encoder).prices(reading)
+
+
+def test_fund_read__move_limits_in_its_batch__same_budget_no_call_of_its_own(make_bot, monkeypatch):
+    """The floor's window budget (the controller's moveLimits) is asked in the fund's one
+    batch: the sizing stage takes the same budget as its own eth_call gives, without asking
+    again; reverting in the batch, it is not known for that read only (no floor sale sized to
+    a guess: None, never the eth_call's old answer), and the next read has it again."""
+    bot = make_bot(NO_APPROVAL)
+    reading = bot.reader.read()
+    assert reading.move_limits is not None and not isinstance(reading.move_limits, Exception)
+    plain = bot.contracts.controller.functions.moveLimits().call(block_identifier=reading.block)
+    assert tuple(reading.move_limits) == tuple(plain)
+    called = {"n": 0}
+    real = bot.sizing.services.depth.c.controller.functions.moveLimits
+
+    def counted() -> Any:
+        called["n"] += 1
+        return real()
+
+    monkeypatch.setattr(bot.sizing.services.depth.c.controller.functions, "moveLimits", counted)
+    budget = bot.sizing.notional_budget(reading)
+    assert called["n"] == 0
+    assert budget == (int(plain[1]) if int(plain[2]) else None)
+    seen = _fail_in_fund_batch(bot, monkeypatch, lambda r: r.fn.name == "moveLimits")
+    failed = bot.reader.read()
+    assert seen["failed"] == 1 and failed.not_read == () and failed.holds is not None
+    assert bot.sizing.notional_budget(failed) is None and called["n"] == 0
+    monkeypatch.undo()
+    assert bot.sizing.notional_budget(bot.reader.read()) == budget
