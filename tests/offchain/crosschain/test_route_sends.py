@@ -4,6 +4,7 @@ sent only when the allowance is short."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,12 +15,9 @@ from keepers.crosschain.senders import StepFailed
 TX = bytes.fromhex("ab" * 32)
 
 
-class _Call:
-    def __init__(self, data: str) -> None:
-        self.data = data
-
-    def _encode_transaction_data(self) -> str:
-        return self.data
+def _call(data: str) -> Any:
+    """A contract call as web3 builds it, enough for encoded_call."""
+    return SimpleNamespace(_encode_transaction_data=lambda: data)
 
 
 class _Sender:
@@ -34,7 +32,7 @@ class _Sender:
 
 def test_send_call__mined__receipt_returned_value_passed():
     sender = _Sender(1)
-    receipt = send_call(sender, None, "0xto", _Call("0x1234"), "OFT send", value=7)
+    receipt = send_call(sender, None, "0xto", _call("0x1234"), "OFT send", value=7)
     assert receipt["status"] == 1
     assert sender.sent == [("0xto", b"\x12\x34", 7)]
 
@@ -42,7 +40,7 @@ def test_send_call__mined__receipt_returned_value_passed():
 @pytest.mark.parametrize("error", [RouteError, StepFailed])
 def test_send_call__reverted__error_names_the_call_and_the_transaction(error):
     with pytest.raises(error, match=f"^transferFrom reverted in 0x{'ab' * 32}$"):
-        send_call(_Sender(0), None, "0xto", _Call("0x"), "transferFrom", error=error)
+        send_call(_Sender(0), None, "0xto", _call("0x"), "transferFrom", error=error)
 
 
 def test_reverted__hexbytes_or_bytes__one_0x_prefix():
@@ -54,30 +52,17 @@ def test_reverted__hexbytes_or_bytes__one_0x_prefix():
         )
 
 
-class _Fn:
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def call(self) -> Any:
-        return self.value
-
-
-class _Token:
-    address = "0xtoken"
-
-    def __init__(self, allowance: int) -> None:
-        self.allowance_now = allowance
-        self.functions = self
-
-    def allowance(self, owner: str, spender: str) -> _Fn:
-        return _Fn(self.allowance_now)
-
-    def approve(self, spender: str, amount: int) -> _Call:
-        return _Call("0x095ea7b3")
+def _token(allowance: int) -> Any:
+    """A token whose allowance reads ``allowance``."""
+    functions = SimpleNamespace(
+        allowance=lambda owner, spender: SimpleNamespace(call=lambda: allowance),
+        approve=lambda spender, amount: _call("0x095ea7b3"),
+    )
+    return SimpleNamespace(address="0xtoken", functions=functions)
 
 
 @pytest.mark.parametrize(("allowance", "approvals"), [(99, 1), (100, 0), (10**30, 0)])
 def test_approve_if_short__approve_sent_only_under_the_amount(allowance, approvals):
     sender = _Sender(1)
-    approve_if_short(sender, None, _Token(allowance), "0xowner", "0xspender", 100)
+    approve_if_short(sender, None, _token(allowance), "0xowner", "0xspender", 100)
     assert sender.sent == [("0xtoken", bytes.fromhex("095ea7b3"), 0)] * approvals
