@@ -16,10 +16,11 @@ It takes the ape `project` and accounts so scripts/deploy.py, the demo and tests
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from ballast_dev.deployment.record import DirectSteps
+from ballast_dev.deployment.structs import ContractStruct
 
 PRIORITY_HIGH = 0
 PRIORITY_MEDIUM = 1
@@ -33,7 +34,7 @@ DEFAULT_MAX_PAID_TOTAL = 50
 
 
 @dataclass(frozen=True)
-class RecurringConfig:
+class RecurringConfig(ContractStruct):
     """Mirror of IRecurringTask.RecurringConfig (ints only: gas, seconds, bps)."""
 
     interval: int
@@ -52,10 +53,6 @@ class RecurringConfig:
             raise ValueError(
                 f"estimation_margin_bps must be >= 10000, got {self.estimation_margin_bps}"
             )
-
-    def as_tuple(self) -> tuple[Any, ...]:
-        """The fields in declaration order, as the contract's struct takes them."""
-        return astuple(self)
 
 
 def _address(x: Any) -> str:

@@ -7,33 +7,30 @@ talks to the chain through ape; amounts are integers in base units.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from ballast_dev.deployment.record import DirectSteps
+from ballast_dev.deployment.structs import ContractStruct
 
 DEFAULT_TIERS = [(1000, 500, 2000), (3000, 2000, 4000), (6000, 5000, 7000)]  # (target, min, max)
 FEED_DECIMALS = 8  # every TestPriceFeed's (the fund's, the portfolio's and the benchmarks')
 
 
 @dataclass(frozen=True)
-class RiskSpec:
+class RiskSpec(ContractStruct):
     max_slippage_bps: int = 500
     max_value_loss_bps: int = 300
     max_top3_bps: int = 6000
     nav_max_age: int = 3600
     min_move_value: int = 0
 
-    def as_tuple(self) -> tuple[Any, ...]:
-        """The fields in declaration order, as the contract's struct takes them."""
-        return astuple(self)
-
 
 UINT96_MAX = 2**96 - 1
 
 
 @dataclass(frozen=True)
-class MoveLimitsSpec:
+class MoveLimitsSpec(ContractStruct):
     """Per-window budgets of keeper/rebalancer moves (base units) and the bound of the
     controller's own swaps. The default (no budget, internal bound = max slippage) is for tests
     that exercise other guards; every profile sets its own."""
@@ -42,10 +39,6 @@ class MoveLimitsSpec:
     notional_budget: int = UINT96_MAX
     window: int = 86_400
     internal_slippage_bps: int = 500
-
-    def as_tuple(self) -> tuple[Any, ...]:
-        """The fields in declaration order, as the contract's struct takes them."""
-        return astuple(self)
 
 
 @dataclass

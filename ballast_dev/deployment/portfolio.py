@@ -9,16 +9,17 @@ be executed with `executePlan` and compared unit for unit.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from ballast_dev.deployment.fund import FEED_DECIMALS
+from ballast_dev.deployment.structs import ContractStruct
 from ballast_dev.deployment.uniswap import Pool, UniswapV3, create_pool
 from keepers.portfolio.planning import AssetSpec, Portfolio, V3Market, V3Pool
 
 
 @dataclass(frozen=True)
-class Params:
+class Params(ContractStruct):
     """PortfolioRebalancer.Params."""
 
     max_staleness: int = 3600
@@ -27,23 +28,15 @@ class Params:
     drift_threshold_bps: int = 100
     min_buy_quote: int = 0
 
-    def as_tuple(self) -> tuple[Any, ...]:
-        """The fields in declaration order, as the contract's struct takes them."""
-        return astuple(self)
-
 
 @dataclass(frozen=True)
-class Budgets:
+class Budgets(ContractStruct):
     """PortfolioRebalancer.Budgets: what keeper-initiated moves may lose and move per window
     (quote base units), so a stolen keeper key loses at most `loss_per_window` per window."""
 
     loss_per_window: int
     notional_per_window: int
     period: int = 86_400
-
-    def as_tuple(self) -> tuple[Any, ...]:
-        """The fields in declaration order, as the contract's struct takes them."""
-        return astuple(self)
 
 
 @dataclass(frozen=True)

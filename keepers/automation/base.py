@@ -1,20 +1,28 @@
-"""What the two automation bots (the scheduler executor and the supervisor keeper) share: one
-sender on a pipeline, a standalone start that opens its own node, store and signer, a start-up
+"""What the two automation bots (the scheduler executor and the supervisor keeper) share: how
+they are declared, one sender on a pipeline, a standalone start that opens its own node, store and signer, a start-up
 check that every configured contract has code, the policy check of the bot's declared calls,
 and the pipeline passes at the end of a tick."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Self
 
 from eth_utils import to_checksum_address
 
 from keepers.automation.chain import ChainIO
 from keepers.core.settings import ConfigError, KeeperSettings, load_settings
-from keepers.runtime.bots import Calls, check_allowed
+from keepers.runtime.bots import (
+    BotContext,
+    BotDeclaration,
+    Calls,
+    Trigger,
+    check_allowed,
+    load_when_set,
+)
 from keepers.store.db import Store
 from keepers.tx.node import Node
+from keepers.tx.outcome import IntentOutcome, read_outcomes
 from keepers.tx.pipeline import Pipeline
 from keepers.tx.signers import signer_from_settings
 from keepers.tx.simulation import Simulator, choose_simulator
@@ -37,6 +45,30 @@ def settings_loader(section: type) -> Callable[[], Any]:
     return lambda: load_settings(section)
 
 
+def automation_declaration(
+    name: str,
+    section: type,
+    events: Iterable[str],
+    calls: Callable[[Any], Calls],
+    build: Callable[[BotContext, Any], Any],
+    doc: str,
+) -> BotDeclaration:
+    """An automation bot's declaration: its settings ``section`` under ``KEEPER_<NAME>_``, run
+    when ``KEEPER_<NAME>_SCHEDULER`` is set, ticking every ``KEEPER_<NAME>_INTERVAL_S`` and on
+    each of ``events`` (``Contract.Event``)."""
+    prefix = f"KEEPER_{name.upper()}_"
+    return BotDeclaration(
+        name=name,
+        settings=prefix,
+        triggers=(Trigger(interval_s=f"{prefix}INTERVAL_S"), *(Trigger(event=e) for e in events)),
+        calls=calls,
+        load=load_when_set(section, f"{prefix}SCHEDULER"),
+        doc=doc,
+        configure=settings_loader(section),
+        build=build,
+    )
+
+
 class AutomationBot:
     """Base of :class:`ExecutorBot` and :class:`SupervisorBot`. A subclass sets ``name`` and
     ``signer_label`` and gives its declared calls in ``declared_calls``."""
@@ -46,6 +78,7 @@ class AutomationBot:
     signer_label = ""
     declared_calls: Callable[[Any], Calls]
     _settle: Callable[[], None]  # each bot's: folds final intents into its state
+    in_flight: dict[int, Any]  # intent id -> what the bot sent it for (each bot's)
 
     def _attach(self, settings: KeeperSettings, cfg: Any, pipeline: Pipeline) -> None:
         self.settings = settings
@@ -118,6 +151,16 @@ class AutomationBot:
     def stop(self) -> None:
         if self.owns_store:  # a shared store (``keeper run``) is closed by its owner
             self.store.close()
+
+    def _take_final(self) -> list[tuple[int, IntentOutcome, Any]]:
+        """The in-flight intents that ended, each taken off ``in_flight`` with what it was sent
+        for; an intent waiting for gas funds stays in flight."""
+        outcomes = read_outcomes(self.store, self.in_flight, self.pipeline.decoder)
+        return [
+            (intent_id, outcome, self.in_flight.pop(intent_id))
+            for intent_id, outcome in outcomes.items()
+            if outcome.final
+        ]
 
     def _pipeline_passes(self) -> None:
         for _ in range(self.cfg.pipeline_passes):

@@ -54,7 +54,7 @@ from eth_utils import to_checksum_address
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import select
 
-from keepers.automation.base import AutomationBot, settings_loader
+from keepers.automation.base import AutomationBot, automation_declaration
 from keepers.automation.chain import Call, ChainIO, Event
 from keepers.automation.held import REBALANCER_EVENTS, FundHold
 from keepers.automation.planning import (
@@ -79,10 +79,7 @@ from keepers.core.settings import KeeperSettings, load_settings
 from keepers.runtime.alerts import Alerter, AlertLevel, AlertSink
 from keepers.runtime.bots import (
     BotContext,
-    BotDeclaration,
     Calls,
-    Trigger,
-    load_when_set,
 )
 from keepers.runtime.bots import Call as DeclaredCall
 from keepers.store.db import Store
@@ -526,11 +523,7 @@ class ExecutorBot(AutomationBot):
                         "and the next due scan tries again",
                         intent=wid,
                     )
-        outcomes = read_outcomes(self.store, self.in_flight, self.pipeline.decoder)
-        for intent_id, outcome in outcomes.items():
-            if not outcome.final:  # waiting for gas funds: still in flight
-                continue
-            ids = self.in_flight.pop(intent_id)
+        for intent_id, outcome, ids in self._take_final():
             if not outcome.ok:
                 log.warning(
                     "executor.intent_final", intent=intent_id, outcome=str(outcome), runs=ids
@@ -652,16 +645,11 @@ def _build(ctx: BotContext, cfg: ExecutorConfig) -> ExecutorBot:
     return bot
 
 
-DECLARATION = BotDeclaration(
-    name="executor",
-    settings="KEEPER_EXECUTOR_",
-    triggers=(
-        Trigger(interval_s="KEEPER_EXECUTOR_INTERVAL_S"),
-        *(Trigger(event=f"RebalanceScheduler.{e}") for e in SCHEDULER_EVENTS),
-    ),
-    calls=executor_calls,
-    load=load_when_set(ExecutorConfig, "KEEPER_EXECUTOR_SCHEDULER"),
+DECLARATION = automation_declaration(
+    "executor",
+    ExecutorConfig,
+    (f"RebalanceScheduler.{e}" for e in SCHEDULER_EVENTS),
+    executor_calls,
+    _build,
     doc="executes the scheduler's due runs in profitable batches",
-    configure=settings_loader(ExecutorConfig),
-    build=_build,
 )

@@ -39,7 +39,7 @@ from eth_utils import to_checksum_address
 from prometheus_client import Counter
 from sqlalchemy import select
 
-from keepers.automation.base import AutomationBot, settings_loader
+from keepers.automation.base import AutomationBot, automation_declaration
 from keepers.automation.chain import Call, ChainIO
 from keepers.automation.held import FundHold
 from keepers.automation.planning import (
@@ -59,15 +59,11 @@ from keepers.runtime import metrics
 from keepers.runtime.alerts import Alert, Alerter, AlertLevel, AlertSink
 from keepers.runtime.bots import (
     BotContext,
-    BotDeclaration,
     Calls,
-    Trigger,
-    load_when_set,
 )
 from keepers.runtime.bots import Call as DeclaredCall
 from keepers.store.models import JobRun, TxIntent, utcnow
 from keepers.tx.errors import NodeError
-from keepers.tx.outcome import read_outcomes
 from keepers.tx.pipeline import FINAL, IntentSpec, Pipeline
 
 log = get_logger("keepers.supervisor")
@@ -522,11 +518,7 @@ class SupervisorBot(AutomationBot, TaskReader):
         log.info("supervisor_bot.fixes", tasks=out.fixes)
 
     def _settle(self) -> None:
-        outcomes = read_outcomes(self.store, self.in_flight, self.pipeline.decoder)
-        for intent_id, outcome in outcomes.items():
-            if not outcome.final:  # waiting for gas funds: still in flight
-                continue
-            task = self.in_flight.pop(intent_id)
+        for intent_id, outcome, task in self._take_final():
             if not outcome.ok:
                 log.warning(
                     "supervisor_bot.intent_final", intent=intent_id, outcome=str(outcome), task=task
@@ -645,16 +637,11 @@ def _build(ctx: BotContext, cfg: SupervisorBotConfig) -> SupervisorBot:
     return bot
 
 
-DECLARATION = BotDeclaration(
-    name="supervisor",
-    settings="KEEPER_SUPERVISOR_",
-    triggers=(
-        Trigger(interval_s="KEEPER_SUPERVISOR_INTERVAL_S"),
-        *(Trigger(event=e) for e in WATCHED_EVENTS),
-    ),
-    calls=supervisor_calls,
-    load=load_when_set(SupervisorBotConfig, "KEEPER_SUPERVISOR_SCHEDULER"),
+DECLARATION = automation_declaration(
+    "supervisor",
+    SupervisorBotConfig,
+    WATCHED_EVENTS,
+    supervisor_calls,
+    _build,
     doc="recovers stuck recurring tasks, ticks the Supervisor, pages on low runway",
-    configure=settings_loader(SupervisorBotConfig),
-    build=_build,
 )

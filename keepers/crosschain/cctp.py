@@ -10,6 +10,7 @@ used in production.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar, Self
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -87,8 +88,26 @@ HEADER_LENGTH = sum(size for _, size, _ in MESSAGE_LAYOUT)  # 148
 BURN_BODY_LENGTH = sum(size for _, size, _ in BURN_BODY_LAYOUT)  # 228
 
 
+class _Packed:
+    """A CCTP message read and written by its ``LAYOUT`` of fixed fields, then the bytes of its
+    field ``TAIL`` (``WHAT`` names it in the error of a short one): the message and the burn body
+    it carries."""
+
+    LAYOUT: ClassVar[Layout]
+    WHAT: ClassVar[str]
+    TAIL: ClassVar[str]
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Self:
+        fields, tail = _decode(cls.LAYOUT, raw, cls.WHAT)
+        return cls(**fields, **{cls.TAIL: tail})
+
+    def encode(self) -> bytes:
+        return _encode(self.LAYOUT, self, getattr(self, self.TAIL))
+
+
 @dataclass(frozen=True)
-class CctpMessage:
+class CctpMessage(_Packed):
     version: int
     source_domain: int
     destination_domain: int
@@ -100,17 +119,13 @@ class CctpMessage:
     finality_threshold_executed: int
     body: bytes
 
-    @classmethod
-    def decode(cls, raw: bytes) -> CctpMessage:
-        fields, body = _decode(MESSAGE_LAYOUT, raw, "CCTP message")
-        return cls(**fields, body=body)  # type: ignore[arg-type]
-
-    def encode(self) -> bytes:
-        return _encode(MESSAGE_LAYOUT, self, self.body)
+    LAYOUT: ClassVar[Layout] = MESSAGE_LAYOUT
+    WHAT: ClassVar[str] = "CCTP message"
+    TAIL: ClassVar[str] = "body"
 
 
 @dataclass(frozen=True)
-class BurnBody:
+class BurnBody(_Packed):
     version: int
     burn_token: bytes
     mint_recipient: bytes
@@ -121,13 +136,9 @@ class BurnBody:
     expiration_block: int
     hook_data: bytes
 
-    @classmethod
-    def decode(cls, raw: bytes) -> BurnBody:
-        fields, hook_data = _decode(BURN_BODY_LAYOUT, raw, "burn body")
-        return cls(**fields, hook_data=hook_data)  # type: ignore[arg-type]
-
-    def encode(self) -> bytes:
-        return _encode(BURN_BODY_LAYOUT, self, self.hook_data)
+    LAYOUT: ClassVar[Layout] = BURN_BODY_LAYOUT
+    WHAT: ClassVar[str] = "burn body"
+    TAIL: ClassVar[str] = "hook_data"
 
 
 @dataclass(frozen=True)

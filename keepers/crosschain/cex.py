@@ -34,7 +34,7 @@ from keepers.crosschain.routes import (
     RouteHandle,
     RouteStatus,
     TxSender,
-    encoded_call,
+    send_call,
 )
 
 _WITHDRAWAL_DONE = {"ok"}
@@ -184,13 +184,8 @@ class CexRoute:
         token = w3.eth.contract(
             address=to_checksum_address(self.source.token), abi=abis.load("IERC20Min")
         )
-        receipt = self.sender.send(
-            w3, token.address, encoded_call(token.functions.transfer(deposit_to, amount))
-        )
-        if receipt["status"] != 1:
-            raise RouteError(
-                f"deposit transfer reverted in 0x{receipt['transactionHash'].hex().removeprefix('0x')}"
-            )
+        call = token.functions.transfer(deposit_to, amount)
+        receipt = send_call(self.sender, w3, token.address, call, "deposit transfer")
         tx_hash = bytes(receipt["transactionHash"])
         meta = {"recipient": to_checksum_address(recipient), "deposit_address": deposit_to}
         return RouteHandle(

@@ -80,7 +80,7 @@ from keepers.crosschain.routes import (
     RouteRejected,
     RouteStatus,
     TxSender,
-    encoded_call,
+    send_call,
 )
 from keepers.crosschain.senders import ChainDriver, PipelineSender, StepFailed, StepPending
 from keepers.store import models as m
@@ -630,11 +630,9 @@ class MoveEngine:
             # pull from the inventory holder, once a route is chosen (and only once: a pull
             # confirmed under an earlier `gen` is not repeated when a later send failed)
             call = token.functions.transferFrom(holder, self.keeper, row.amount_source)
-            receipt = sender.send(self.w3s[row.source], token.address, encoded_call(call))
-            if receipt["status"] != 1:
-                raise StepFailed(
-                    f"transferFrom reverted in 0x{bytes(receipt['transactionHash']).hex().removeprefix('0x')}"
-                )
+            send_call(
+                sender, self.w3s[row.source], token.address, call, "transferFrom", error=StepFailed
+            )
         self._mark(move_id, TRANSFER_OUT, "before_initiate")
         handle = self._adapter(row, route, sender).initiate(row.amount_source, self.keeper)
         self._mark(move_id, TRANSFER_OUT, "sent")
@@ -712,11 +710,9 @@ class MoveEngine:
             sender = self._sender(row, INVEST)
             token = self._token(row.dest, row.asset)
             call = token.functions.transfer(holder, int(row.amount_received))
-            receipt = sender.send(self.w3s[row.dest], token.address, encoded_call(call))
-            if receipt["status"] != 1:
-                raise StepFailed(
-                    f"invest transfer reverted in 0x{bytes(receipt['transactionHash']).hex().removeprefix('0x')}"
-                )
+            receipt = send_call(
+                sender, self.w3s[row.dest], token.address, call, "invest transfer", error=StepFailed
+            )
             tx = "0x" + bytes(receipt["transactionHash"]).hex()
         self._update(move_id, state=DONE, invest_tx=tx, error=None, finished_at=m.utcnow())
         log.info("move.done", move=move_id, received=row.amount_received)

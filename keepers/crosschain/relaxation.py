@@ -36,7 +36,8 @@ import functools
 import math
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 SLACK_UNITS = 12
 """The DP runs while T, in units of the amounts' greatest common divisor, is at most this
@@ -112,6 +113,46 @@ def _by_net(units: Sequence[int], slack: int) -> list[int]:
     ]
 
 
+Node = TypeVar("Node", bound=Hashable)  # a search state of _partition_where
+
+
+def _partition_where(
+    count: int,
+    most: int,
+    root: Node,
+    mask_of: Callable[[Node], int],
+    below: Callable[[Node, int, int], Iterable[tuple[int, Node]]],
+    ok: Callable[[int], bool],
+    tick: Callable[[], None],
+) -> list[int] | None:
+    """The exhaustive search of both layer kinds' `partition_where`: from the state `root` (all
+    parties), the group that holds the lowest party `low` of what is left is chosen first among
+    `below(state, b, low)` (each such group, with the state of what is left after it, a
+    partition into b - 1 groups being possible from there); a state found to fail at b is not
+    tried again. `tick` is called per state (a work budget may stop the search by raising)."""
+    if not 1 <= count <= most:
+        return None
+    failed: set[tuple[Node, int]] = set()
+
+    def rec(node: Node, b: int) -> list[int] | None:
+        mask = mask_of(node)
+        if b == 1:
+            return [mask] if ok(mask) else None
+        if (node, b) in failed:
+            return None
+        tick()
+        low = (mask & -mask).bit_length() - 1
+        for g, rest_node in below(node, b, low):
+            if ok(g):
+                rest = rec(rest_node, b - 1)
+                if rest is not None:
+                    return [g, *rest]
+        failed.add((node, b))
+        return None
+
+    return rec(root, count)
+
+
 class Layers:
     """The DP's layers R_0, R_1, ... for parties with integer `units` summing to `slack`."""
 
@@ -175,27 +216,16 @@ class Layers:
         lowest party of what is left is chosen first, and what is left after it must be in
         R_(count - 1) (a partition into groups that pass `ok` is one of net >= 0). `tick` is
         called per state (a work budget may stop the search by raising)."""
-        if not 1 <= count <= self.most:
-            return None
-        failed: set[tuple[int, int]] = set()
 
-        def rec(c: int, b: int, net_c: int) -> list[int] | None:
-            if b == 1:
-                return [c] if ok(c) else None
-            if (c, b) in failed:
-                return None
-            tick()
-            low = (c & -c).bit_length() - 1
+        def below(node: tuple[int, int], b: int, low: int) -> Iterator[tuple[int, tuple[int, int]]]:
+            c, net_c = node
             for at in _members(self._before(c, b - 1, net_c, low)):
                 g = c ^ at
-                if ok(g):
-                    rest = rec(at, b - 1, net_c - self.net(g))
-                    if rest is not None:
-                        return [g, *rest]
-            failed.add((c, b))
-            return None
+                yield g, (at, net_c - self.net(g))
 
-        return rec(self.full, count, self.slack)
+        return _partition_where(
+            count, self.most, (self.full, self.slack), lambda node: node[0], below, ok, tick
+        )
 
 
 def layers_for_range(deficits: Sequence[int], sources: Sequence[int]) -> bool:
@@ -335,25 +365,11 @@ class ListedLayers:
         self, count: int, ok: Callable[[int], bool], tick: Callable[[], None]
     ) -> list[int] | None:
         """As `Layers.partition_where`."""
-        if not 1 <= count <= self.most:
-            return None
-        failed: set[tuple[int, int]] = set()
 
-        def rec(c: int, b: int) -> list[int] | None:
-            mask = self.masks[c]
-            if b == 1:
-                return [mask] if ok(mask) else None
-            if (c, b) in failed:
-                return None
-            tick()
-            low = (mask & -mask).bit_length() - 1
+        def below(c: int, b: int, low: int) -> Iterator[tuple[int, int]]:
             for at in _members(self._below(c, low) & self.at_least[b - 1]):
-                g = mask ^ self.masks[at]
-                if ok(g):
-                    rest = rec(at, b - 1)
-                    if rest is not None:
-                        return [g, *rest]
-            failed.add((c, b))
-            return None
+                yield self.masks[c] ^ self.masks[at], at
 
-        return rec(self.full, count)
+        return _partition_where(
+            count, self.most, self.full, self.masks.__getitem__, below, ok, tick
+        )

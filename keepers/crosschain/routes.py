@@ -206,10 +206,7 @@ class CctpRoute:
             address=to_checksum_address(self.source.token), abi=abis.load("IERC20Min")
         )
         messenger_addr = to_checksum_address(self.source.token_messenger)
-        if token.functions.allowance(self.owner, messenger_addr).call() < amount:
-            self.sender.send(
-                w3, token.address, encoded_call(token.functions.approve(messenger_addr, amount))
-            )
+        approve_if_short(self.sender, w3, token, self.owner, messenger_addr, amount)
         messenger = w3.eth.contract(address=messenger_addr, abi=abis.load("ICctpTokenMessengerV2"))
         call = messenger.functions.depositForBurn(
             amount,
@@ -220,11 +217,7 @@ class CctpRoute:
             self.max_fee,
             self.finality,
         )
-        receipt = self.sender.send(w3, messenger_addr, encoded_call(call))
-        if receipt["status"] != 1:
-            raise RouteError(
-                f"depositForBurn reverted in 0x{receipt['transactionHash'].hex().removeprefix('0x')}"
-            )
+        receipt = send_call(self.sender, w3, messenger_addr, call, "depositForBurn")
         for log in receipt["logs"]:
             if (
                 log["address"].lower() == self.source.message_transmitter.lower()
@@ -279,9 +272,7 @@ class CctpRoute:
         if receipt["status"] != 1:
             if self._received(attested):  # someone else relayed it between call and send
                 return FinalizeResult(None, already_received=True)
-            raise RouteError(
-                f"receiveMessage reverted in 0x{receipt['transactionHash'].hex().removeprefix('0x')}"
-            )
+            raise RouteError(reverted(receipt, "receiveMessage"))
         return FinalizeResult(bytes(receipt["transactionHash"]), already_received=False)
 
     def _transmitter(self) -> Any:
@@ -296,6 +287,37 @@ class CctpRoute:
 
 def encoded_call(call: Any) -> bytes:
     return bytes.fromhex(call._encode_transaction_data().removeprefix("0x"))
+
+
+def reverted(receipt: Any, what: str) -> str:
+    """``<what> reverted in 0x<hash>``: the words for a sent transaction that reverted."""
+    return f"{what} reverted in 0x{bytes(receipt['transactionHash']).hex()}"
+
+
+def send_call(
+    sender: TxSender,
+    w3: Web3,
+    to: str,
+    call: Any,
+    what: str,
+    *,
+    value: int = 0,
+    error: type[Exception] = RouteError,
+) -> Any:
+    """``call`` sent to ``to``, and its receipt; ``error`` (``reverted``'s words, naming
+    ``what``) when it reverted."""
+    receipt = sender.send(w3, to, encoded_call(call), value=value)
+    if receipt["status"] != 1:
+        raise error(reverted(receipt, what))
+    return receipt
+
+
+def approve_if_short(
+    sender: TxSender, w3: Web3, token: Any, owner: str, spender: str, amount: int
+) -> None:
+    """One ``approve(spender, amount)`` of the owner's ``token`` when its allowance is short."""
+    if token.functions.allowance(owner, spender).call() < amount:
+        sender.send(w3, token.address, encoded_call(token.functions.approve(spender, amount)))
 
 
 def _hex_calldata(call: Any) -> str:

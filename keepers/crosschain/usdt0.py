@@ -37,7 +37,10 @@ from keepers.crosschain.routes import (
     RouteHandle,
     RouteStatus,
     TxSender,
+    approve_if_short,
     encoded_call,
+    reverted,
+    send_call,
 )
 from keepers.tx.simulation import SimCall, Simulator
 
@@ -308,18 +311,11 @@ class Usdt0Route:
             token = w3.eth.contract(
                 address=oft.functions.token().call(), abi=abis.load("IERC20Min")
             )
-            if token.functions.allowance(self.owner, oft.address).call() < amount:
-                self.sender.send(
-                    w3, token.address, encoded_call(token.functions.approve(oft.address, amount))
-                )
+            approve_if_short(self.sender, w3, token, self.owner, oft.address, amount)
         call = oft.functions.send(
             self._send_param(amount, recipient, received), (native_fee, 0), self.owner
         )
-        receipt = self.sender.send(w3, oft.address, encoded_call(call), value=native_fee)
-        if receipt["status"] != 1:
-            raise RouteError(
-                f"OFT send reverted in 0x{bytes(receipt['transactionHash']).hex().removeprefix('0x')}"
-            )
+        receipt = send_call(self.sender, w3, oft.address, call, "OFT send", value=native_fee)
         packets = packets_in_receipt(receipt, self.source.endpoint)
         if len(packets) != 1:
             raise RouteError(f"OFT send emitted {len(packets)} PacketSent logs, expected 1")
@@ -408,9 +404,7 @@ def execute_packet(
     if receipt["status"] != 1:
         if packet_state(dest, packet) is PacketState.EXECUTED:  # someone executed it meanwhile
             return FinalizeResult(None, already_received=True)
-        raise RouteError(
-            f"lzReceive reverted in 0x{bytes(receipt['transactionHash']).hex().removeprefix('0x')}"
-        )
+        raise RouteError(reverted(receipt, "lzReceive"))
     return FinalizeResult(bytes(receipt["transactionHash"]), already_received=False)
 
 

@@ -70,6 +70,13 @@ class MoveState(StrEnum):
 
 
 _I, _P, _M = IntentStatus, PlanStatus, MoveState
+S = TypeVar("S", bound=StrEnum)
+
+
+def _final(*states: S) -> dict[S, frozenset[S]]:
+    """The rows of final states in a transition table: no way out of any of them."""
+    return {state: frozenset() for state in states}
+
 
 INTENT_TRANSITIONS: Mapping[IntentStatus, frozenset[IntentStatus]] = {
     _I.PENDING: frozenset({_I.BUILT, _I.FAILED}),
@@ -83,11 +90,7 @@ INTENT_TRANSITIONS: Mapping[IntentStatus, frozenset[IntentStatus]] = {
     _I.BROADCAST: frozenset({_I.MINED, _I.AUDITED, _I.VALIDATED, _I.PENDING}),
     # deep enough | reorg moved it to another block | reorged out (same bytes again)
     _I.MINED: frozenset({_I.CONFIRMED, _I.REVERTED, _I.MINED, _I.VALIDATED}),
-    _I.CONFIRMED: frozenset(),
-    _I.REVERTED: frozenset(),
-    _I.FAILED: frozenset(),
-    _I.REJECTED: frozenset(),
-    _I.INVALID: frozenset(),
+    **_final(_I.CONFIRMED, _I.REVERTED, _I.FAILED, _I.REJECTED, _I.INVALID),
 }
 
 PLAN_TRANSITIONS: Mapping[PlanStatus, frozenset[PlanStatus]] = {
@@ -102,14 +105,16 @@ PLAN_TRANSITIONS: Mapping[PlanStatus, frozenset[PlanStatus]] = {
     _P.APPROVED: frozenset(
         {_P.APPROVED, _P.ABORTED, _P.EXECUTED, _P.PARTIAL, _P.FAILED, _P.STALE, _P.EXPIRED}
     ),
-    _P.BLOCKED: frozenset(),
-    _P.REJECTED: frozenset(),
-    _P.EXPIRED: frozenset(),
-    _P.ABORTED: frozenset(),
-    _P.EXECUTED: frozenset(),
-    _P.PARTIAL: frozenset(),
-    _P.FAILED: frozenset(),
-    _P.STALE: frozenset(),
+    **_final(
+        _P.BLOCKED,
+        _P.REJECTED,
+        _P.EXPIRED,
+        _P.ABORTED,
+        _P.EXECUTED,
+        _P.PARTIAL,
+        _P.FAILED,
+        _P.STALE,
+    ),
 }
 
 MOVE_TRANSITIONS: Mapping[MoveState, frozenset[MoveState]] = {
@@ -119,13 +124,8 @@ MOVE_TRANSITIONS: Mapping[MoveState, frozenset[MoveState]] = {
     _M.CROSS: frozenset({_M.TRANSFER_IN, _M.FAILED}),
     _M.TRANSFER_IN: frozenset({_M.INVEST, _M.FAILED}),
     _M.INVEST: frozenset({_M.DONE, _M.FAILED}),
-    _M.DONE: frozenset(),
-    _M.FAILED: frozenset(),
-    _M.REJECTED: frozenset(),
-    _M.EXPIRED: frozenset(),
+    **_final(_M.DONE, _M.FAILED, _M.REJECTED, _M.EXPIRED),
 }
-
-S = TypeVar("S", bound=StrEnum)
 
 
 class IllegalTransition(DomainError):

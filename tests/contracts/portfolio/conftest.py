@@ -56,6 +56,13 @@ def scenario2_assets(quote_decimals: int) -> list[AssetParams]:
 
 
 @pytest.fixture(scope="session")
+def scenario2():
+    """``scenario2_assets``, for a test that deploys a variant of them (``dataclasses.replace``
+    on the assets it changes)."""
+    return scenario2_assets
+
+
+@pytest.fixture(scope="session")
 def make_portfolio(project, uni, deployer, gov, keeper, guardian, create_token):
     """Deploys a scenario-2 portfolio over a fresh quote with the given decimals; the keeper
     holds REBALANCER_ROLE and KEEPER_ROLE, the guardian GUARDIAN_ROLE."""

@@ -4,6 +4,8 @@ The on-chain `rebalance` is checked against keepers.portfolio.planning.simulate_
 keeper's `executePlan` against plan_exact, both to the unit, over 6- and 18-decimal USDT.
 """
 
+from dataclasses import replace
+
 import ape
 import pytest
 
@@ -217,22 +219,14 @@ def test_rebalance__buys_below_min_buy__skipped_as_dust(make_portfolio, keeper):
     assert dep.snapshot() == expected.after
 
 
-def test_rebalance__no_deficit_left_after_sells__no_buys(make_portfolio, keeper):
+def test_rebalance__no_deficit_left_after_sells__no_buys(make_portfolio, scenario2, keeper):
     # seed scenario 1 as first written: 0.5 BTC (50%), 5 ETH (30%), $10,000 USDT (20%) against
-    # 40/30/30: once BTC is sold, fees leave ETH a hair above 30% and nothing under target.
-    q, e8 = 10**6, 10**8
+    # 40/30/30, on scenario 2's BTC and ETH pools and prices: once BTC is sold, fees leave ETH a
+    # hair above 30% and nothing under target.
+    wbtc, weth, _wbnb = scenario2(6)
     assets = [
-        AssetParams("WBTC", 8, 50_000 * e8, 4000, 5 * 10**7, (40 * 10**8, 2_000_000 * q), 3000),
-        AssetParams(
-            "WETH",
-            18,
-            3_000 * e8,
-            3000,
-            5 * 10**18,
-            (700 * 10**18, 2_100_000 * q),
-            500,
-            [(-2000, 2000)],
-        ),
+        replace(wbtc, target_bps=4000, balance=5 * 10**7),
+        replace(weth, balance=5 * 10**18),
     ]
     dep = make_portfolio(6, assets=assets, quote_balance=10_000 * 10**6, quote_target_bps=3000)
     before = dep.snapshot()

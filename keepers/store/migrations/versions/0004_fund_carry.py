@@ -9,6 +9,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from keepers.store.migrations.columns import (
+    create_indexes,
+    drop_table,
+    integer,
+    moment,
+    serial_id,
+    string,
+)
+
 revision = "0004"
 down_revision = "0003"
 
@@ -16,23 +25,20 @@ down_revision = "0003"
 def upgrade() -> None:
     op.create_table(
         "fund_carry",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("plan_ref", sa.String(length=64), nullable=False),
-        sa.Column("tier", sa.Integer(), nullable=False),
-        sa.Column("amount", sa.String(length=80), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
+        serial_id(),
+        string("plan_ref", 64),
+        integer("tier"),
+        string("amount", 80),
+        string("status", 16),
         sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("slices", sa.Integer(), nullable=False),
-        sa.Column("next_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        integer("slices"),
+        moment("next_at"),
+        moment("created_at"),
+        moment("updated_at"),
         sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table("fund_carry", schema=None) as batch_op:
-        batch_op.create_index("ix_fund_carry_status", ["status", "next_at"], unique=False)
+    create_indexes("fund_carry", {"ix_fund_carry_status": ["status", "next_at"]})
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("fund_carry", schema=None) as batch_op:
-        batch_op.drop_index("ix_fund_carry_status")
-    op.drop_table("fund_carry")
+    drop_table("fund_carry", ["ix_fund_carry_status"])

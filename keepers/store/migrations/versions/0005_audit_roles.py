@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from keepers.store.migrations.columns import document, moment, string
+
 revision = "0005"
 down_revision = "0004"
 
@@ -15,10 +17,10 @@ down_revision = "0004"
 def upgrade() -> None:
     op.create_table(
         "audit_roles",
-        sa.Column("name", sa.String(length=64), nullable=False),
-        sa.Column("policy", sa.JSON(), nullable=False),
-        sa.Column("written_by", sa.String(length=64), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        string("name", 64),
+        document("policy"),
+        string("written_by", 64),
+        moment("updated_at"),
         sa.PrimaryKeyConstraint("name"),
     )
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from keepers.store.migrations.columns import document, integer, moment, string
+
 revision = "0008"
 down_revision = "0007"
 
@@ -20,22 +22,22 @@ def upgrade() -> None:
     op.create_table(
         "leases",
         sa.Column("name", sa.String(length=160), primary_key=True),
-        sa.Column("holder", sa.String(length=200), nullable=False),
-        sa.Column("replica", sa.String(length=64), nullable=False),
-        sa.Column("term", sa.Integer(), nullable=False),
-        sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("renewed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        string("holder", 200),
+        string("replica", 64),
+        integer("term"),
+        moment("acquired_at"),
+        moment("renewed_at"),
+        moment("expires_at"),
     )
     op.create_table(
         "replicas",
         sa.Column("id", sa.String(length=64), primary_key=True),
-        sa.Column("instance", sa.String(length=200), nullable=False),
-        sa.Column("host", sa.String(length=128), nullable=False),
-        sa.Column("pid", sa.Integer(), nullable=False),
-        sa.Column("bots", sa.JSON(), nullable=False),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        string("instance", 200),
+        string("host", 128),
+        integer("pid"),
+        document("bots"),
+        moment("started_at"),
+        moment("seen_at"),
     )
 
 
