@@ -90,7 +90,9 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /* MODIFIERS */
 
-    /// @dev A function, not inlined: six moves share one copy of the role and sequencer checks.
+    /// @dev A function, not inlined: the five keeper moves share one copy of the role, sequencer
+    /// and pause checks (the pause check was each move's `whenNotPaused`, the modifier after
+    /// this one: the same checks in the same order, in one copy for the EIP-170 size limit).
     modifier onlyKeeper() {
         _beforeMove();
         _;
@@ -100,6 +102,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         _checkRole(KEEPER_ROLE);
         _checkSequencer();
         _startMove();
+        if (_hot.paused) revert EnforcedPause(); // whenNotPaused
     }
 
     /// @dev From here to the move's mark users' pricing refuses (MovesUnderWay): the mark from
@@ -345,7 +348,6 @@ contract AssetController is IAssetController, AssetControllerStorage {
     function allocateToLayer(uint8 t, uint256 amount)
         external
         onlyKeeper
-        whenNotPaused
         nonReentrant
         returns (uint256 invested)
     {
@@ -362,7 +364,6 @@ contract AssetController is IAssetController, AssetControllerStorage {
     function purchaseAsset(address token, uint256 cashAmount, uint256 minOut)
         external
         onlyKeeper
-        whenNotPaused
         nonReentrant
         returns (uint256)
     {
@@ -378,7 +379,6 @@ contract AssetController is IAssetController, AssetControllerStorage {
     function redeemAsset(address token, uint256 tokenAmount, uint256 minOut)
         external
         onlyKeeper
-        whenNotPaused
         nonReentrant
         returns (uint256 cashOut)
     {
@@ -390,7 +390,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     }
 
     /// @inheritdoc IAssetController
-    function rebalanceBuffer() external onlyKeeper whenNotPaused nonReentrant {
+    function rebalanceBuffer() external onlyKeeper nonReentrant {
         Snap memory s = _snapshot();
         uint256 before = s.tierValues[0];
         uint256 target = BpsLib.share(s.gross, _targets[0]);
@@ -414,7 +414,6 @@ contract AssetController is IAssetController, AssetControllerStorage {
     function executeWaterfallLiquidation(uint256 amountNeeded, uint8 maxTier)
         external
         onlyKeeper
-        whenNotPaused
         nonReentrant
         returns (uint256 raised)
     {
@@ -986,10 +985,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// the tier bought and the lowest non-zero gross a buy left.
     function _checkAfterBuy(Snap memory s, uint256 i, Asset storage a) private view {
         uint256 v = s.values[i];
-        if (v > a.cap) revert AssetCapExceeded(_list[i], v, a.cap);
+        if (v > a.cap) revert AssetCapExceeded(s.tokens[i], v, a.cap);
         uint256 g = s.gross;
         uint256 c = BpsLib.ratio(v, g);
-        if (c > a.maxConcentrationBps) revert ConcentrationExceeded(_list[i], c, a.maxConcentrationBps);
+        if (c > a.maxConcentrationBps) revert ConcentrationExceeded(s.tokens[i], c, a.maxConcentrationBps);
         if (g != 0 && (s.buyGross == 0 || g < s.buyGross)) s.buyGross = g;
         s.bought |= 1 << a.tier;
     }
