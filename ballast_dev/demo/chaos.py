@@ -20,7 +20,10 @@ month's own scenes stay: a node outage that starts at a send, kills with a trans
 
 A chaos month passes when it ends in band (no day ending out of band outside the feed's
 outage), with 0 keeper crashes (a job that raised, in any process), 0 actions sent twice, no
-plan waiting for owners that they cannot sign, and no job longer than ``JOB_MAX_S``.
+plan waiting for owners that they cannot sign, and no job longer than ``JOB_MAX_S``. Every
+alert a keeper process raises comes back to the month (a line of JSON each, stamped with the
+keeper's clock) and is judged as the month's own keeper's are, so the month's HOSTILE VERDICT
+(``ChaosVerdict.hostile``) sees a ``feed_down`` or a critical alert raised in a process.
 """
 
 from __future__ import annotations
@@ -141,6 +144,13 @@ class ChaosDemo(HostileDemo):
         died = next((r for r in seen if "kill" in r), None)
         killed = proc.returncode == -signal.SIGKILL and died is not None
         for rec in seen:
+            if "alert" in rec:  # the process's alerts, judged as the month judges its own
+                ts, level, code, message = rec["alert"]
+                self.h.alerts.append((int(ts), str(level), str(code), str(message)))
+                self.ledger.alerts.append(
+                    f"{fmt_day(self, int(ts))} keeper process {level} {code}: {message}"
+                )
+                continue
             if "job" not in rec or "kill" in rec:
                 continue
             self.h.jobs.append((now, f"process {rec['job']}", float(rec["s"])))
@@ -287,7 +297,20 @@ def _worker(now: int, jobs: list[str]) -> None:
     configure_logging(False, "ERROR")
     point = install(os.environ[ENV]) if os.environ.get(ENV) else None
     bot = Ctx(False, now).bot()
+    at = [now]  # the keeper's clock for the job running: its alerts are stamped with it
+
+    def relay(alert: Any) -> None:
+        """Every alert the keeper raises, a line of JSON for the month (its ``feed_down``, its
+        critical alerts: `judge` holds them against the scenes' windows as it holds the
+        month's own keeper's)."""
+        level = getattr(alert.level, "value", alert.level)
+        rec = {"alert": [at[0], str(level), str(alert.code), str(alert.message)]}
+        sys.stdout.write(json.dumps(rec) + "\n")
+        sys.stdout.flush()
+
+    bot.alert.sinks.append(relay)
     for job in jobs:
+        at[0] = now + ANSWER_S if job == "tick" else now
         if point is not None:
             point.current = job
         t = time.monotonic()

@@ -1,8 +1,10 @@
 """The hostile month (ballast_dev/demo/hostile.py): pools 8x shallower than the demo's, a bank
 run of a third of the NAV over two days, a held asset's feed silent for two days while its pool
 moves, a depeg, the keeper's node cut mid-plan, SIGKILLs mid-plan and gas spikes, judged from
-chain state (`judge`). The short form (10 days, every scene once) runs in `make test`; the full
-month runs in `make test-slow` on the demo's pools and on the shallow ones, prints both HOSTILE
+chain state (`judge`). The short form (10 days, every scene once) is judged in `make test`
+inside the short chaos month (test_chaos_month.py: the same script and pools with kills on
+top, asserting this verdict); here it runs in `make test-slow`, and so does the full
+month on the demo's pools and on the shallow ones, prints both HOSTILE
 VERDICT lines and holds the shallow month's value lost within twice the deep month's. The keeper
 runs with every timing setting at its default (KEEPER_EXECUTE_TIMEOUT_S 300 s): each verdict
 line gives the longest job's wall time, and no job in the node outage may pass 15 s."""
@@ -39,9 +41,24 @@ def _explain(j: Judgement) -> tuple[Any, ...]:
     return (j.line, j.crashes, j.unexplained, j.late, j.unpaid)
 
 
+@pytest.mark.slow
 def test_hostile_month_short__shallow_pools__no_crash_feed_down_in_band_paid_once(
     accounts: Any, chain: Any, tmp_path: Path
 ) -> None:
+    """The short month on its own (`make test-slow`). Every property it holds is held in
+    `make test` by the short chaos month (tests/offchain/demo/test_chaos_month.py
+    ``test_chaos_month_short...``): the same 10-day `hostile_script` on the same 8x shallower
+    pools, with the keeper's daily work in killable processes on top, judged by the same
+    `judge` into the same HOSTILE VERDICT, which that test asserts ``ok`` (no job died outside
+    the node's outage, `feed_down` raised while the feed was down, no day ending out of band
+    and no excursion over a day, every redemption paid within a day, the scripted SIGKILL and
+    node outage exercised with each action sent once and the plans finished, every critical
+    alert explained, no job in the outage over 15 s). The keeper processes' alerts reach the
+    judgement (ballast_dev/demo/chaos.py relays them), so a `feed_down` or a critical alert
+    raised there counts as here. What the chaos month changes (the fund keeper's checks in a
+    fresh process each day instead of one keeper object living through the month) is held by
+    the demo's month (test_demo_month.py), whose fund keeper lives through its 20 days but for
+    the kill scene's restart."""
     started = time.perf_counter()
     j = _month(accounts, chain, tmp_path / "short", 10, SHALLOW)
     print(f"\n{j.line}\nshort hostile month in {time.perf_counter() - started:.0f}s")

@@ -182,11 +182,32 @@ def node() -> Iterator[Anvil]:
         anvil.stop()
 
 
+@pytest.mark.parametrize(
+    "dry_run",
+    [
+        pytest.param(False, id="deploy"),
+        pytest.param(True, id="dry_run_first", marks=pytest.mark.slow),
+    ],
+)
 def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_band_once(
+    dry_run: bool,
     node: Anvil,
     procs: list[subprocess.Popen[bytes]],
     tmp_path: Path,
 ) -> None:
+    """The whole path. ``make test`` runs it from the unattended deploy on (``[deploy]``); with
+    the dry run first (``[dry_run_first]``: step 1's ``--dry-run``, the plan, its gas and the 4
+    calls the Safe must make, nothing sent, no record; an ape-foundry fork of the node and the
+    whole deploy on it) it runs in ``make test-slow``. Each property of the dry run is held in
+    ``make test`` by a shorter test: a dry run on a custom network declared in the user-level
+    config sends nothing (the head, its hash and the deployer's nonce unchanged), writes no
+    record and prints the plan and its total gas (tests/offchain/fund/
+    test_deploy_unattended.py ``test_deploy__dry_run_then_autosign...``); a dry run of a
+    Safe-admin profile signs the Safe's transactions on its fork and sends nothing
+    (tests/offchain/deploy/test_deploy_safe_cli.py); the hand-over checklist of the 4
+    ``acceptOwnership()`` calls the Safe's owners must make (scripts/deploy.py prints it with
+    the same ``render`` after a dry run and after the deploy: the deploy's output is checked
+    for it below, and tests/offchain/fund/test_deploy_record.py checks the checklist)."""
     t0 = time.monotonic()
     timings: dict[str, float] = {}
     w3 = node.w3
@@ -216,22 +237,26 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
     args = ("--profile", str(prof), "--record", str(record))
     network = f"ethereum:{NETWORK}:node"
 
-    # -- 1. dry run, then the unattended deploy
-    head, nonce = w3.eth.block_number, w3.eth.get_transaction_count(addr[DEPLOYER])
-    dry = run_deploy(home, network, "deployer", "--dry-run", *args)
-    if (
-        dry.returncode != 0
-        and "(RPCTimeoutError) Timed out waiting for successful RPC" in dry.stdout
-    ):
-        # ape waits a fixed 20 s for the fork's anvil to answer (not configurable in ape 0.8):
-        # on a loaded machine it can miss; the dry run sends nothing, so once more
+    # -- 1. dry run (make test-slow), then the unattended deploy
+    if dry_run:
+        head, nonce = w3.eth.block_number, w3.eth.get_transaction_count(addr[DEPLOYER])
         dry = run_deploy(home, network, "deployer", "--dry-run", *args)
-    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
-    assert "total gas " in dry.stdout and f"dry run on a fork of {NETWORK}" in dry.stdout
-    assert "4 call(s) the admin must make" in dry.stdout
-    assert (w3.eth.block_number, w3.eth.get_transaction_count(addr[DEPLOYER])) == (head, nonce)
-    assert not record.exists()
-    timings["dry run"] = time.monotonic() - t0
+        if (
+            dry.returncode != 0
+            and "(RPCTimeoutError) Timed out waiting for successful RPC" in dry.stdout
+        ):
+            # ape waits a fixed 20 s for the fork's anvil to answer (not configurable in ape
+            # 0.8): on a loaded machine it can miss; the dry run sends nothing, so once more
+            dry = run_deploy(home, network, "deployer", "--dry-run", *args)
+        assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
+        assert "total gas " in dry.stdout and f"dry run on a fork of {NETWORK}" in dry.stdout
+        assert "4 call(s) the admin must make" in dry.stdout
+        assert (w3.eth.block_number, w3.eth.get_transaction_count(addr[DEPLOYER])) == (
+            head,
+            nonce,
+        )
+        assert not record.exists()
+        timings["dry run"] = time.monotonic() - t0
 
     real = run_deploy(home, network, "deployer", "--autosign", *args, passphrase=PASSPHRASE)
     assert real.returncode == 0, real.stdout[-3000:] + real.stderr[-3000:]
@@ -256,6 +281,7 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
         assert t["who"].startswith(f"the Safe {safe.address}: a Safe transaction (CALL, value 0)")
         assert "signed by 2 of its 3 owners" in t["who"]
     assert f"each by {todo[0]['who']}" in real.stdout
+    assert "hand-over checklist: 4 call(s) the admin must make" in real.stdout
     one = exec_call(safe, todo[0]["address"], todo[0]["data"], [account_key("alice")])
     with pytest.raises(Exception, match="GS020"):  # one owner's signature is not enough
         one.call({"from": addr[SENDER]})
