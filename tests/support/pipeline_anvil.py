@@ -34,8 +34,19 @@ class Anvil:
         stop_anvil(self.proc)
 
 
+_MANIFEST: dict[tuple[int, int], dict[str, Any]] = {}
+
+
 def contract_type(name: str) -> dict[str, Any]:
-    return json.loads(ARTIFACTS.read_text())["contractTypes"][name]  # type: ignore[no-any-return]
+    """This build's contract type ``name`` (read-only: shared by every caller). The ~3 MB
+    manifest is parsed once per build (its size and modification time), not at each call: a
+    hand-over check over web3 binds a contract per view and parsed it some hundred times."""
+    st = ARTIFACTS.stat()
+    key = (st.st_mtime_ns, st.st_size)
+    if key not in _MANIFEST:
+        _MANIFEST.clear()
+        _MANIFEST[key] = json.loads(ARTIFACTS.read_text())["contractTypes"]
+    return _MANIFEST[key][name]  # type: ignore[no-any-return]
 
 
 def deploy(w3: Web3, name: str, *args: Any, key: str = KEYS[0]) -> Any:

@@ -11,6 +11,8 @@ address; the call column broke ``purchaseAsset`` mid-word."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +20,6 @@ from eth_utils import to_checksum_address
 
 from ballast_dev.local.keystores import account_key
 from keepers.fund.planning.plan_approval import sign_plan
-from tests.offchain.console.test_console_attacks import browser  # noqa: F401 - Chromium
 from tests.offchain.console.test_console_browser import shot, wait_for
 from tests.offchain.console.test_console_security import (  # noqa: F401 - the env fixture
     NOW,
@@ -27,7 +28,7 @@ from tests.offchain.console.test_console_security import (  # noqa: F401 - the e
     env,
     frozen_plan,
 )
-from tests.support.consolelib import Client, running_console
+from tests.support.consolelib import Client, chromium, chromium_or_skip, running_console
 
 
 def as_the_keeper_left_it(plans: Any) -> None:
@@ -49,6 +50,29 @@ def as_the_keeper_left_it(plans: Any) -> None:
 
 def text_of(driver: Any, element_id: str) -> str:
     return str(driver.find_element("id", element_id).text)
+
+
+@pytest.fixture(scope="module")
+def _chromium() -> Iterator[Any]:
+    """One headless Chromium for the module's pages (starting one costs a second or two of
+    CPU per test); each test gets it with no cookie or cache of the one before."""
+    chromium_or_skip()
+    driver = chromium()
+    yield driver
+    driver.quit()
+    shutil.rmtree(driver.profile_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def browser(_chromium: Any) -> Iterator[Any]:
+    """The module's Chromium on a blank page, its cookies and cache cleared (the consoles of
+    earlier tests, on other ports of 127.0.0.1, set theirs: cookies are per host)."""
+    _chromium.get("about:blank")
+    _chromium.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    _chromium.execute_cdp_cmd("Network.clearBrowserCache", {})
+    assert _chromium.execute_cdp_cmd("Network.getAllCookies", {})["cookies"] == []
+    yield _chromium
+    _chromium.get("about:blank")
 
 
 @pytest.fixture

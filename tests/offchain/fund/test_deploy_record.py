@@ -6,6 +6,7 @@ power."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -39,6 +40,23 @@ def _fresh_contract_cache(chain):
 
 def quiet(*_: Any) -> None:
     pass
+
+
+@pytest.fixture(scope="module")
+def _local_deploy(accounts: Any) -> Any:
+    """The local profile deployed once for the module (a deploy costs seconds; seven tests read
+    or plant into the same deployment): never wider than the module (docs/development/
+    testing.md)."""
+    return deploy_profile(load_profile(LOCAL), accounts[0], accounts, log=quiet)
+
+
+@pytest.fixture
+def local_fund(_local_deploy: Any, chain: Any) -> Iterator[Any]:
+    """The module's deployment of the local profile, restored to its deployed state after the
+    test (what each test changes, a role granted or code planted, is undone)."""
+    snap = chain.snapshot()
+    yield _local_deploy
+    chain.restore(snap)
 
 
 def _header(profile: Any, chain: Any, deployer: Any) -> dict[str, Any]:
@@ -225,8 +243,8 @@ def test_handover__bare_address_admin__checklist_of_four_accepts_then_complete(
     assert done.complete and render(done).startswith("hand-over complete")
 
 
-def test_handover__deployer_keeps_a_role__listed_as_held(accounts, project, deployer):
-    fund = deploy_profile(load_profile(LOCAL), deployer, accounts, log=quiet)
+def test_handover__deployer_keeps_a_role__listed_as_held(accounts, project, deployer, local_fund):
+    fund = local_fund
     admin = accounts[1]
     assert handover_status(project, fund.addresses(), deployer.address, admin.address).complete
     # a deploy that forgot to renounce: the check reads the chain, not what the deploy meant
@@ -238,9 +256,9 @@ def test_handover__deployer_keeps_a_role__listed_as_held(accounts, project, depl
     assert "still holds" in render(h)
 
 
-def test_deploy__funder_runway__set_from_profile_and_finite(accounts, deployer):
+def test_deploy__funder_runway__set_from_profile_and_finite(local_fund):
     profile = load_profile(LOCAL)
-    fund = deploy_profile(profile, deployer, accounts, log=quiet)
+    fund = local_fund
     funder = fund.automation["tx_funder"]
     assert int(funder.lowRunwayIntervals()) == profile.automation.low_runway_intervals
     expected = int(funder.expectedFeePerInterval())
@@ -251,12 +269,12 @@ def test_deploy__funder_runway__set_from_profile_and_finite(accounts, deployer):
     assert runway >= profile.automation.low_runway_intervals
 
 
-def test_deploy__fund_automation__controller_trusted_and_reserve_kept(accounts, deployer):
+def test_deploy__fund_automation__controller_trusted_and_reserve_kept(local_fund):
     """Issue 45: the deploy flags the fund's controller as the one target whose RebalanceHeld is
     believed, and keeps half the funder's daily cap for the fund's rebalancer and the
     supervisor (paid positions stop at the other half)."""
     profile = load_profile(LOCAL)
-    fund = deploy_profile(profile, deployer, accounts, log=quiet)
+    fund = local_fund
     a = fund.automation
     funder, reb = a["tx_funder"], a["fund_rebalancer"]
     assert reb.trustedTarget() and reb.position() == fund.controller.address
@@ -305,14 +323,14 @@ def test_step__reverted_on_chain__not_recorded_as_done_and_its_nonce_accounted_f
 
 
 def test_handover__controller_given_a_planted_module__not_complete_names_it(
-    accounts, project, deployer
+    accounts, project, deployer, local_fund
 ):
     """A deployer can name any code that answers the constructor's two checks (this release,
     the vault) as the controller's configuration module, which then runs on the controller's
     storage: the hand-over check compares the module's code with what this release's
     AssetControllerAdmin makes for the vault (eth_call of its creation code) and holds the
     deploy incomplete, naming it."""
-    fund = deploy_profile(load_profile(LOCAL), deployer, accounts, log=quiet)
+    fund = local_fund
     admin = accounts[1]
     record = fund.addresses()
     assert handover_status(project, record, deployer.address, admin.address).complete
@@ -339,7 +357,7 @@ def _planted(chain: Any, address: str, code: bytes) -> None:
 
 @pytest.mark.parametrize("binding", ["ape", "web3"])
 def test_handover__planted_controller_or_vault__not_complete_names_each(
-    accounts, project, deployer, chain, binding
+    accounts, project, deployer, chain, binding, local_fund
 ):
     """The controller and the vault are each compared with what this release's creation code
     makes for this deployment (eth_call with its constructor arguments: the vault for the
@@ -349,7 +367,7 @@ def test_handover__planted_controller_or_vault__not_complete_names_each(
     each named and hold the deploy incomplete."""
     from tests.support.web3_views import Web3Project
 
-    fund = deploy_profile(load_profile(LOCAL), deployer, accounts, log=quiet)
+    fund = local_fund
     admin = accounts[1]
     record = fund.addresses()
     bound = project if binding == "ape" else Web3Project(chain.provider.web3)
@@ -386,11 +404,13 @@ def test_handover__planted_controller_or_vault__not_complete_names_each(
     ]
 
 
-def test_handover__web3_binding__planted_module_named_too(accounts, project, deployer, chain):
+def test_handover__web3_binding__planted_module_named_too(
+    accounts, project, deployer, chain, local_fund
+):
     """The module check runs through a web3 binding as through ape (it was skipped there)."""
     from tests.support.web3_views import Web3Project
 
-    fund = deploy_profile(load_profile(LOCAL), deployer, accounts, log=quiet)
+    fund = local_fund
     admin = accounts[1]
     planted = deployer.deploy(project.TestPlantedAdminModule, fund.vault)
     tiers = [(1000, 500, 2000), (3000, 2000, 4000), (6000, 5000, 7000)]

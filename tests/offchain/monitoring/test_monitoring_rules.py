@@ -102,14 +102,35 @@ def test_promtool_test_rules__seed_thresholds__fire_above_not_at():
 )
 @needs_promtool
 def test_promtool_test_rules__threshold_moved__unit_tests_fail(tmp_path, old, new):
+    """Only the unit-test groups that assert on the moved alert are run on the mutated rules
+    (each promtool evaluation of the whole file costs about a second; one group a tenth): the
+    moved alert's own tests must catch it, which the whole file's failing would not show."""
     text = RULES.read_text()
     assert old in text
-    (tmp_path / "rules.yml").write_text(text.replace(old, new, 1))
+    mutated = text.replace(old, new, 1)
+    (tmp_path / "rules.yml").write_text(mutated)
+    moved = _alerts(mutated) - _alerts(text)
+    assert moved, f"{old!r} -> {new!r} changed no alert's expression"
+    names = {name for name, _ in moved}
     tests = yaml.safe_load(UNIT_TESTS.read_text())
     tests["rule_files"] = ["rules.yml"]
+    tests["tests"] = [
+        g for g in tests["tests"] if names & {t["alertname"] for t in g.get("alert_rule_test", [])}
+    ]
+    assert tests["tests"], f"no unit-test group asserts on {sorted(names)}"
     (tmp_path / "rules.test.yml").write_text(yaml.safe_dump(tests))
     r = promtool("test", "rules", tmp_path / "rules.test.yml")
     assert r.returncode != 0, r.stdout
+
+
+def _alerts(text: str) -> set[tuple[str, str]]:
+    """(alert name, expression) of every alerting rule in a rules file's text."""
+    return {
+        (rule["alert"], rule["expr"])
+        for group in yaml.safe_load(text)["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
 
 
 def test_rules__every_alert_has_severity_and_summary():
