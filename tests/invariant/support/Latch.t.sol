@@ -1,15 +1,12 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {CheatBase} from "./InvariantBase.sol";
+import {InvariantBase} from "./InvariantBase.sol";
 
 /// @notice `CheatBase._latch`, which every handler's on-the-spot properties go through: a latch
 /// that kept nothing would let every such invariant pass, so it is held to keeping the first
 /// message whole (short and long strings: storage keeps them in two layouts) and only the first.
-contract LatchSelfTest is CheatBase {
-    /// @dev forge reads this marker to know the contract holds tests.
-    bool public IS_TEST = true;
-
+contract LatchSelfTest is InvariantBase {
     string internal _short;
     string internal _long;
 
