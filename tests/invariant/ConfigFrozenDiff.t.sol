@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {Cast, CheatBase} from "./support/InvariantBase.sol";
+import {InvariantBase} from "./support/InvariantBase.sol";
 import {TieredVault} from "../../contracts/fund/TieredVault.sol";
 import {AssetController} from "../../contracts/fund/AssetController.sol";
 import {AssetControllerAdmin} from "../../contracts/fund/AssetControllerAdmin.sol";
@@ -27,10 +27,7 @@ import {TestHookedVenue, TestMidMoveCaller} from "../../contracts/test/TestHooke
 /// `make test-deep`.
 /// forge-config: default.fuzz.runs = 256
 /// forge-config: deep.fuzz.runs = 100000
-contract ConfigFrozenDiff is CheatBase, Cast, IAssetControllerTypes {
-    /// @dev forge reads this marker to know the contract holds tests.
-    bool public IS_TEST = true;
-
+contract ConfigFrozenDiff is InvariantBase, IAssetControllerTypes {
     uint256 internal constant WRITERS = 19;
     TestStablecoin internal cash;
     TieredVault internal vault;

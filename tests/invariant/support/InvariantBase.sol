@@ -74,8 +74,9 @@ abstract contract Cast {
     address internal immutable eve = address(0xE5E);
 }
 
-/// @notice The parts of forge-std's StdInvariant that forge's invariant runner reads: which
-/// contracts (and which of their functions) the fuzzer calls, and from which senders.
+/// @notice The parts of forge-std's Test and StdInvariant that forge reads: the test marker and,
+/// for an invariant suite, which contracts (and which of their functions) the fuzzer calls, and
+/// from which senders. Every suite and differential fuzz here extends it.
 abstract contract InvariantBase is CheatBase, Cast {
     struct FuzzSelector {
         address addr;
