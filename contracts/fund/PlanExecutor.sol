@@ -55,8 +55,10 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
 
     IAssetController private immutable _controller;
     ISafeOwners private _safe;
-    uint256 private _threshold;
-    uint256 private _required;
+    /// @inheritdoc IPlanExecutor
+    uint256 public approvalThreshold;
+    /// @inheritdoc IPlanExecutor
+    uint256 public requiredApprovals;
 
     /// @dev Two slots per plan: the first action writes both (the hash and the done bits with
     /// the notional), every later one only the second.
@@ -83,8 +85,8 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
         if (required == 0 || required > MAX_SIGNATURES) revert InvalidParameter("requiredApprovals", required);
         _controller = controller_;
         _safe = safe_;
-        _threshold = threshold;
-        _required = required;
+        approvalThreshold = threshold;
+        requiredApprovals = required;
         // by default twice the per-plan threshold per day: splitting a large plan into small
         // ones gains at most that much a day without the owners
         uint256 daily = threshold > type(uint256).max / 2 ? type(uint256).max : 2 * threshold;
@@ -107,16 +109,6 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
     /// @inheritdoc IPlanExecutor
     function safe() external view returns (address) {
         return address(_safe);
-    }
-
-    /// @inheritdoc IPlanExecutor
-    function approvalThreshold() external view returns (uint256) {
-        return _threshold;
-    }
-
-    /// @inheritdoc IPlanExecutor
-    function requiredApprovals() external view returns (uint256) {
-        return _required;
     }
 
     /// @inheritdoc IPlanExecutor
@@ -224,16 +216,16 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
 
     /// @inheritdoc IPlanExecutor
     function setApprovalThreshold(uint256 threshold) external {
-        _authorize(threshold > _threshold, "approvalThreshold");
-        _threshold = threshold;
+        _authorize(threshold > approvalThreshold, "approvalThreshold");
+        approvalThreshold = threshold;
         emit ApprovalThresholdSet(threshold);
     }
 
     /// @inheritdoc IPlanExecutor
     function setRequiredApprovals(uint256 required) external {
         if (required == 0 || required > MAX_SIGNATURES) revert InvalidParameter("requiredApprovals", required);
-        _authorize(required < _required, "requiredApprovals");
-        _required = required;
+        _authorize(required < requiredApprovals, "requiredApprovals");
+        requiredApprovals = required;
         emit RequiredApprovalsSet(required);
     }
 
@@ -340,10 +332,10 @@ contract PlanExecutor is IPlanExecutor, AccessControl, ReentrancyGuardTransient,
         uint256 approvals = 0; // none checked below the threshold when none are given
         // past the threshold signatures are required; below it, signatures given are checked
         // the same way and, if enough, the action runs as approved (off the window's total)
-        if (total > _threshold || signatures.length != 0) {
-            if (signatures.length == 0) revert PlanNeedsApproval(planId, total, _threshold);
+        if (total > approvalThreshold || signatures.length != 0) {
+            if (signatures.length == 0) revert PlanNeedsApproval(planId, total, approvalThreshold);
             approvals = countApprovals(r.planHash, signatures);
-            if (approvals < _required) revert NotEnoughApprovals(planId, approvals, _required);
+            if (approvals < requiredApprovals) revert NotEnoughApprovals(planId, approvals, requiredApprovals);
         } else {
             // below the per-plan threshold: counted on the window's unapproved total, so that
             // many small plans cannot move more without the owners than one large one

@@ -66,7 +66,8 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
     IUniswapV3SwapRouter private immutable _router;
 
     Asset[] private _assets;
-    uint16 private _quoteTargetBps;
+    /// @inheritdoc IPortfolioRebalancer
+    uint16 public quoteTargetBps;
     Params private _params;
     Budgets private _budgets;
     WindowBudgetLib.Window private _lossWindow;
@@ -111,7 +112,7 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
             IERC20(c.token).forceApprove(router_, type(uint256).max);
         }
         if (totalBps != BpsLib.BPS) revert WeightsSumInvalid(totalBps);
-        _quoteTargetBps = quoteTargetBps_;
+        quoteTargetBps = quoteTargetBps_;
         IERC20(quote_).forceApprove(router_, type(uint256).max);
         _setParams(params_);
         _setBudgets(budgets_);
@@ -183,7 +184,7 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
         for (uint256 i; i < n; ++i) {
             _assets[i].targetBps = targetsBps[i];
         }
-        _quoteTargetBps = quoteTargetBps_;
+        quoteTargetBps = quoteTargetBps_;
         emit TargetsUpdated(targetsBps, quoteTargetBps_);
     }
 
@@ -222,11 +223,6 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
     /// @inheritdoc IPortfolioRebalancer
     function router() external view returns (address) {
         return address(_router);
-    }
-
-    /// @inheritdoc IPortfolioRebalancer
-    function quoteTargetBps() external view returns (uint16) {
-        return _quoteTargetBps;
     }
 
     /// @inheritdoc IPortfolioRebalancer
@@ -297,7 +293,7 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
     function _buyDeficits(uint256[] memory prices, bool[] memory sold) internal returns (uint256 spent) {
         Snapshot memory mid = _revalue(prices);
         (uint256[] memory deficits, uint256 totalDeficit) = _deficits(mid, sold);
-        uint256 quoteTarget = Math.mulDiv(mid.total, _quoteTargetBps, BpsLib.BPS);
+        uint256 quoteTarget = Math.mulDiv(mid.total, quoteTargetBps, BpsLib.BPS);
         uint256 available = mid.quoteBalance > quoteTarget ? mid.quoteBalance - quoteTarget : 0;
         if (totalDeficit == 0 || available == 0) return 0;
         uint256 spend = Math.min(available, totalDeficit);
@@ -380,7 +376,7 @@ contract PortfolioRebalancer is IPortfolioRebalancer, AccessControl, ReentrancyG
         for (uint256 i; i < n; ++i) {
             dev += _absDiff(Math.mulDiv(s.values[i], _WAD, s.total), uint256(_assets[i].targetBps) * (_WAD / BpsLib.BPS));
         }
-        dev += _absDiff(Math.mulDiv(s.quoteBalance, _WAD, s.total), uint256(_quoteTargetBps) * (_WAD / BpsLib.BPS));
+        dev += _absDiff(Math.mulDiv(s.quoteBalance, _WAD, s.total), uint256(quoteTargetBps) * (_WAD / BpsLib.BPS));
     }
 
     /// @dev Value each asset still needs to reach its target (0 when at or above it, or sold).

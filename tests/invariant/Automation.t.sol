@@ -33,11 +33,7 @@ contract AutomationInvariants is InvariantBase {
     PaidRebalancerRegistry internal registry;
     Supervisor internal supervisor;
     AutomationHandler internal handler;
-    address internal admin = address(0xAD);
     address internal creator = address(0xC0);
-    address internal alice = address(0xA11CE);
-    address internal bob = address(0xB0B);
-    address internal eve = address(0xE5E);
     address internal executor = address(0xE8EC);
 
     function _config(uint32 effort) internal view returns (IRecurringTask.RecurringConfig memory) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {CheatBase} from "./support/InvariantBase.sol";
+import {InvariantBase} from "./support/InvariantBase.sol";
 import {TieredVault} from "../../contracts/fund/TieredVault.sol";
 import {AssetController} from "../../contracts/fund/AssetController.sol";
 import {AssetControllerAdmin} from "../../contracts/fund/AssetControllerAdmin.sol";
@@ -27,10 +27,7 @@ import {TestHookedVenue, TestMidMoveCaller} from "../../contracts/test/TestHooke
 /// `make test-deep`.
 /// forge-config: default.fuzz.runs = 256
 /// forge-config: deep.fuzz.runs = 100000
-contract ConfigFrozenDiff is CheatBase, IAssetControllerTypes {
-    /// @dev forge reads this marker to know the contract holds tests.
-    bool public IS_TEST = true;
-
+contract ConfigFrozenDiff is InvariantBase, IAssetControllerTypes {
     uint256 internal constant WRITERS = 19;
     TestStablecoin internal cash;
     TieredVault internal vault;
@@ -40,9 +37,7 @@ contract ConfigFrozenDiff is CheatBase, IAssetControllerTypes {
     TestHookedVenue internal hooked;
     TestMoneyMarketFund internal spare; // never listed: addAsset's candidate
     TestPriceFeed internal feed;
-    TestMidMoveCaller internal admin;
-    address internal keeper = address(0xBEEF);
-    address internal eve = address(0xE5E);
+    TestMidMoveCaller internal midMoveCaller;
 
     function setUp() public {
         vm.warp(1_750_000_000);
@@ -63,8 +58,8 @@ contract ConfigFrozenDiff is CheatBase, IAssetControllerTypes {
         spare = new TestMoneyMarketFund(cash, "spare", "spare");
         controller.addAsset(AssetParams(address(mmf), 1, address(adapter), address(feed), 86_400, 1, 1e30, type(uint128).max, 10_000));
         controller.addAsset(AssetParams(address(hooked), 2, address(adapter), address(new TestPriceFeed(8, 1e8)), 86_400, 1, 1e30, type(uint128).max, 10_000));
-        admin = new TestMidMoveCaller();
-        controller.grantRole(controller.DEFAULT_ADMIN_ROLE(), address(admin));
+        midMoveCaller = new TestMidMoveCaller();
+        controller.grantRole(controller.DEFAULT_ADMIN_ROLE(), address(midMoveCaller));
         cash.mint(address(this), 1_000_000e6);
         cash.approve(address(vault), type(uint256).max);
         vault.deposit(1_000_000e6, address(this));
@@ -179,7 +174,7 @@ contract ConfigFrozenDiff is CheatBase, IAssetControllerTypes {
         controller.purchaseAsset(address(hooked), amount, 0);
         (bytes32 config, bytes32 result) = (_config(), _result());
         vm.revertToState(id);
-        hooked.arm(address(admin), abi.encodeCall(admin.exec, (address(controller), data)));
+        hooked.arm(address(midMoveCaller), abi.encodeCall(midMoveCaller.exec, (address(controller), data)));
         vm.prank(keeper);
         controller.purchaseAsset(address(hooked), amount, 0);
         require(!hooked.hookOk(), "a configuration writer went through in the middle of a move");
@@ -193,7 +188,7 @@ contract ConfigFrozenDiff is CheatBase, IAssetControllerTypes {
         for (uint256 which; which < WRITERS; ++which) {
             bytes memory data = _writer(which, w);
             uint256 id = vm.snapshotState();
-            hooked.arm(address(admin), abi.encodeCall(admin.exec, (address(controller), data)));
+            hooked.arm(address(midMoveCaller), abi.encodeCall(midMoveCaller.exec, (address(controller), data)));
             vm.prank(keeper);
             controller.purchaseAsset(address(hooked), 1_000e6, 0);
             require(!hooked.hookOk(), "a configuration writer went through in the middle of a move");

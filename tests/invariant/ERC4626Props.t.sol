@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
-import {CheatBase, Vm} from "./support/InvariantBase.sol";
+import {InvariantBase, Vm} from "./support/InvariantBase.sol";
 import {TestMockERC20} from "./support/TestMockERC20.sol";
 import {TestValuationController} from "./support/TestValuationController.sol";
 import {TieredVault} from "../../contracts/fund/TieredVault.sol";
@@ -22,21 +22,15 @@ import {TieredVault} from "../../contracts/fund/TieredVault.sol";
 /// beside the real ones, so "exact" below means at (assets + 1) / (supply + 10^6), with the
 /// supply counting the fee shares pending now and the assets at the entry valuation (high) for
 /// deposit/mint and the exit valuation (totalAssets) for everything else.
-abstract contract ERC4626Props is CheatBase {
+abstract contract ERC4626Props is InvariantBase {
     using Strings for uint256;
-
-    /// @dev forge reads this marker to know the contract holds tests.
-    bool public IS_TEST = true;
 
     uint256 private constant _OFFSET = 1e6; // 10 ** TieredVault.DECIMALS_OFFSET
 
     TieredVault internal vault;
     TestMockERC20 internal token;
     TestValuationController internal valuation; // only in the priced instance
-    address internal alice = address(0xA11CE);
-    address internal bob = address(0xB0B);
     address internal carol = address(0xCA401); // comes in during the property
-    address internal eve = address(0xE5E); // holds nothing, approved for nothing unless said
     address internal feeRecipient = address(0xFEE);
 
     /// @dev The instance: the base token's decimals, both fees at their caps or off, and the

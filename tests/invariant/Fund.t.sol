@@ -53,10 +53,6 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     AssetController internal controller;
     TestStablecoin internal cash;
     address[] internal tokens;
-    address internal keeper = address(0xBEEF);
-    address internal alice = address(0xA11CE);
-    address internal bob = address(0xB0B);
-    address internal eve = address(0xE5E);
     address internal planKeeper = address(0xBEEF2);
     uint256 internal unit;
 

@@ -22,8 +22,6 @@ abstract contract PortfolioInvariants is InvariantBase {
     PortfolioHandler internal handler;
     PortfolioRebalancer internal portfolio;
     TestStablecoin internal quote;
-    address internal keeper = address(0xBEEF);
-    address internal eve = address(0xE5E);
     uint256 internal q;
 
     function _decimals() internal pure virtual returns (uint8);
@@ -61,7 +59,7 @@ abstract contract PortfolioInvariants is InvariantBase {
         assets[1].mint(address(portfolio), 66_666_666);
         quote.mint(address(portfolio), 10_000 * q);
 
-        handler = new PortfolioHandler(portfolio, quote, uni.router(), keeper, eve, assets, feeds);
+        handler = new PortfolioHandler(portfolio, quote, uni.router(), assets, feeds);
         targetContract(address(handler));
     }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {CheatBase} from "./support/InvariantBase.sol";
+import {InvariantBase} from "./support/InvariantBase.sol";
 import {PriceStepLib} from "../../contracts/libraries/PriceStepLib.sol";
 
 /// @notice Differential fuzz (issues 64 and 68): PriceStepLib.moveBps now asks OpenZeppelin's
@@ -14,10 +14,7 @@ import {PriceStepLib} from "../../contracts/libraries/PriceStepLib.sol";
 /// apart are all drawn, not only uniform 128-bit words.
 /// forge-config: default.fuzz.runs = 256
 /// forge-config: deep.fuzz.runs = 100000
-contract PriceStepDiff is CheatBase {
-    /// @dev forge reads this marker to know the contract holds tests.
-    bool public IS_TEST = true;
-
+contract PriceStepDiff is InvariantBase {
     /// @dev The hand-written form moveBps had before (the plain code the shortcut replaced).
     function _plainMoveBps(uint256 ref, uint256 p) internal pure returns (uint256) {
         if (ref == 0 || p == 0) return 0;

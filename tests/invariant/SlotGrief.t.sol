@@ -25,8 +25,6 @@ contract SlotGriefInvariants is InvariantBase {
     RebalanceScheduler internal scheduler;
     Rebalancer internal victim;
     SlotGriefHandler internal handler;
-    address internal admin = address(0xAD);
-    address internal alice = address(0xA11CE);
 
     function setUp() public {
         vm.warp(1_750_000_000);

@@ -161,7 +161,7 @@ contract AutomationHandler is CheatBase {
         uint256 earned = _drain();
         // paid by credit (issue 68): nothing sent, the credit grows by exactly the pay
         if (actor.balance != before || scheduler.credits(actor) != credit + earned) {
-            _failExec("executor not credited exactly the fees of the runs it executed");
+            _latch(brokenExec, "executor not credited exactly the fees of the runs it executed");
         }
         ++calls["executeDue"];
     }
@@ -176,7 +176,7 @@ contract AutomationHandler is CheatBase {
         try scheduler.execute(id) {} catch {}
         uint256 earned = _drain();
         if (eve.balance != before || scheduler.credits(eve) != credit + earned) {
-            _failExec("eve's credit moved by other than the fee of the run she executed");
+            _latch(brokenExec, "eve's credit moved by other than the fee of the run she executed");
         }
         ++calls["eveExecutes"];
     }
@@ -191,18 +191,18 @@ contract AutomationHandler is CheatBase {
         vm.prank(actor);
         try scheduler.withdrawCredit(payable(actor)) returns (uint256 amount) {
             if (owed == 0 || amount != owed || actor.balance != before + owed) {
-                _failExec("a withdrawal paid other than exactly what was owed");
+                _latch(brokenExec, "a withdrawal paid other than exactly what was owed");
             }
             withdrawn += amount;
         } catch {
-            if (owed != 0) _failExec("an executor owed a credit could not withdraw it");
+            if (owed != 0) _latch(brokenExec, "an executor owed a credit could not withdraw it");
         }
         vm.prank(actor);
         try scheduler.withdrawCredit(payable(actor)) {
-            _failExec("a credit was withdrawn twice");
+            _latch(brokenExec, "a credit was withdrawn twice");
         } catch {}
-        if (scheduler.credits(actor) != 0) _failExec("a withdrawal left a credit owed");
-        if (scheduler.credits(actor == eve ? executor : eve) != other) _failExec("a withdrawal moved another's credit");
+        if (scheduler.credits(actor) != 0) _latch(brokenExec, "a withdrawal left a credit owed");
+        if (scheduler.credits(actor == eve ? executor : eve) != other) _latch(brokenExec, "a withdrawal moved another's credit");
         ++calls["withdrawCredit"];
     }
 
@@ -253,7 +253,7 @@ contract AutomationHandler is CheatBase {
         try scheduler.schedule{value: fee}(
             task, "", block.timestamp + bound(delay, 1, 1 days), IRebalanceScheduler.Priority.Medium, effort
         ) {
-            _failRun("eve booked a run for a task");
+            _latch(brokenRun, "eve booked a run for a task");
             eveOut += fee;
         } catch {}
         _drain();
@@ -283,7 +283,7 @@ contract AutomationHandler is CheatBase {
         vm.recordLogs();
         vm.prank(eve);
         try IRecurringTask(task).executeScheduled(id, "") {
-            _failRun("eve ran a task's executeScheduled");
+            _latch(brokenRun, "eve ran a task's executeScheduled");
         } catch {}
         _drain();
         ++calls["eveCallsTask"];
@@ -311,12 +311,12 @@ contract AutomationHandler is CheatBase {
         _drain();
         (uint256 runId2, uint256 runAt2) = IRecurringTask(task).bookedRun();
         if (first == IRecurringTask.FixOutcome.Booked || first == IRecurringTask.FixOutcome.AlreadyBooked) {
-            if (second != IRecurringTask.FixOutcome.AlreadyBooked) _failFix("second fixReschedule did not answer AlreadyBooked");
+            if (second != IRecurringTask.FixOutcome.AlreadyBooked) _latch(brokenFix, "second fixReschedule did not answer AlreadyBooked");
         }
         if (
             runId2 != runId || runAt2 != runAt || scheduler.nextId() != nextId || address(funder).balance != funderBalance
                 || funder.spentInWindow() != spent || task.balance != taskBalance
-        ) _failFix("a second fixReschedule changed state");
+        ) _latch(brokenFix, "a second fixReschedule changed state");
         ++calls["fixTwice"];
     }
 
@@ -369,7 +369,7 @@ contract AutomationHandler is CheatBase {
             "eve set the funder's reserve");
         if (runId != 0) {
             try scheduler.cancel(runId) {
-                _failRun("eve cancelled a task's run");
+                _latch(brokenRun, "eve cancelled a task's run");
             } catch {}
         }
         _refused(task, abi.encodeCall(Rebalancer.destroy, ()), "eve destroyed a task");
@@ -552,7 +552,7 @@ contract AutomationHandler is CheatBase {
         if (
             address(funder).balance >= amount && funder.allowance(task) >= amount
                 && funder.availableTo(task) >= amount
-        ) _failFix("fixReschedule failed though the funder could pay and the scheduler had room");
+        ) _latch(brokenFix, "fixReschedule failed though the funder could pay and the scheduler had room");
     }
 
     function _adopt(uint256 id, TestPosition p, address owner_) internal {
@@ -583,12 +583,12 @@ contract AutomationHandler is CheatBase {
                     uint256 id = uint256(l.topics[1]);
                     address by = address(uint160(uint256(l.topics[2])));
                     (, uint256 fee) = abi.decode(l.data, (bool, uint256));
-                    if (++executions[id] > 1) _failExec("a run executed twice");
+                    if (++executions[id] > 1) _latch(brokenExec, "a run executed twice");
                     // the executor is credited the run's fee less the share booked with it (the
                     // rate when the run was booked, whatever the admin set since)
                     IRebalanceScheduler.Run memory r = scheduler.getRun(id);
                     if (fee != r.fee - r.fee * bookedShare[id] / BpsLib.BPS || r.shareBps != bookedShare[id]) {
-                        _failExec("executor credited other than the run's fee less the share booked with it");
+                        _latch(brokenExec, "executor credited other than the run's fee less the share booked with it");
                     }
                     ++executedRunsOf[runHandler[id]];
                     paid += fee;
@@ -601,15 +601,15 @@ contract AutomationHandler is CheatBase {
             } else if (l.emitter == address(funder) && t0 == ITxFunder.FeeWithdrawn.selector) {
                 address spender = address(uint160(uint256(l.topics[1])));
                 (uint256 amount,) = abi.decode(l.data, (uint256, uint256));
-                if (!legitSpender[spender]) _failAuth("the funder paid an account no authorised creator made");
+                if (!legitSpender[spender]) _latch(brokenAuth, "the funder paid an account no authorised creator made");
                 withdrawAt.push(block.timestamp);
                 withdrawAmount.push(amount);
                 _bookFee(spender, amount);
             } else if (t0 == IRebalancer.Rebalanced.selector || t0 == IRebalancer.RebalanceFailed.selector) {
                 // the task's work: only on a run booked by this task that executed in this action
                 uint256 id = uint256(l.topics[1]);
-                if (runHandler[id] != l.emitter) _failRun("a task worked on a run it did not book");
-                if (!_executedIn(logs, id)) _failRun("a task worked outside the scheduler's execution of its run");
+                if (runHandler[id] != l.emitter) _latch(brokenRun, "a task worked on a run it did not book");
+                if (!_executedIn(logs, id)) _latch(brokenRun, "a task worked outside the scheduler's execution of its run");
                 if (t0 == IRebalancer.RebalanceFailed.selector) {
                     failed[nFailed++] = l.emitter;
                     bytes memory reason = abi.decode(l.data, (bytes));
@@ -643,10 +643,10 @@ contract AutomationHandler is CheatBase {
         uint256 interval = IRecurringTask(task).recurringConfig().interval;
         uint256 soonest = interval / Rebalancer(payable(task)).RETRY_DIVISOR();
         if (ts < block.timestamp + (soonest == 0 ? 1 : soonest)) {
-            _failRun("a failed run's retry booked sooner than interval / RETRY_DIVISOR");
+            _latch(brokenRun, "a failed run's retry booked sooner than interval / RETRY_DIVISOR");
         }
         uint256 slack = (scheduler.MAX_SLOT_SEARCH() + 1) * scheduler.slotSeconds();
-        if (ts > block.timestamp + interval + slack) _failRun("a failed run's retry booked later than the interval");
+        if (ts > block.timestamp + interval + slack) _latch(brokenRun, "a failed run's retry booked later than the interval");
     }
 
     /// @dev A fee into the split bucket; a fee to a spender the admin did not reserve must leave
@@ -661,7 +661,7 @@ contract AutomationHandler is CheatBase {
             unreservedAt = block.timestamp;
             uint256 r = funder.reserve();
             if (unreservedSpent > (r >= cap ? 0 : cap - r) + BUCKET_TOLERANCE) {
-                _failReserve("paid positions' fees passed cap - reserve in the rolling bucket");
+                _latch(brokenReserve, "paid positions' fees passed cap - reserve in the rolling bucket");
             }
         }
     }
@@ -677,7 +677,7 @@ contract AutomationHandler is CheatBase {
         }
         uint256 own = _drained(reservedSpent, reservedAt, funder.spendCapPerWindow());
         if (available + own + BUCKET_TOLERANCE < funder.reserve()) {
-            _failReserve("the fund's automation was refused for the cap: paid positions ate the reserve");
+            _latch(brokenReserve, "the fund's automation was refused for the cap: paid positions ate the reserve");
         }
     }
 
@@ -702,7 +702,7 @@ contract AutomationHandler is CheatBase {
             uint256 delay = ts - block.timestamp;
             if (backOff) {
                 if (_prevShort[task] && delay < 2 * step) {
-                    _failRetry(
+                    _latch(brokenRetry, 
                         trusted
                             ? "the fund's failure other than RebalanceHeld retried at the short delay twice in a row"
                             : "an untrusted target's failure (RebalanceHeld?) retried at the short delay twice in a row"
@@ -711,14 +711,14 @@ contract AutomationHandler is CheatBase {
                 _prevShort[task] = delay < 2 * step;
             } else {
                 uint256 slack = (scheduler.MAX_SLOT_SEARCH() + 1) * scheduler.slotSeconds();
-                if (delay > step + slack) _failRetry("the fund's RebalanceHeld was not retried at interval / 24");
+                if (delay > step + slack) _latch(brokenRetry, "the fund's RebalanceHeld was not retried at interval / 24");
                 ++shortRetriesOfTrustedHeld;
             }
         } else {
             if (_pendingOk[task] && !trusted) {
                 uint256 cadence = IRecurringTask(task).lastRunAt() + interval;
                 if (ts < cadence && cadence > block.timestamp) {
-                    _failRetry("an untrusted target's word booked its next run before its cadence");
+                    _latch(brokenRetry, "an untrusted target's word booked its next run before its cadence");
                 }
             }
             _prevShort[task] = false;
@@ -741,30 +741,6 @@ contract AutomationHandler is CheatBase {
     /// breaks the roles property (`what` names it).
     function _refused(address target, bytes memory data, string memory what) internal {
         (bool ok,) = target.call(data);
-        if (ok && target.code.length != 0) _failAuth(what);
-    }
-
-    function _failAuth(string memory what) internal {
-        if (bytes(brokenAuth).length == 0) brokenAuth = what;
-    }
-
-    function _failRun(string memory what) internal {
-        if (bytes(brokenRun).length == 0) brokenRun = what;
-    }
-
-    function _failFix(string memory what) internal {
-        if (bytes(brokenFix).length == 0) brokenFix = what;
-    }
-
-    function _failReserve(string memory what) internal {
-        if (bytes(brokenReserve).length == 0) brokenReserve = what;
-    }
-
-    function _failRetry(string memory what) internal {
-        if (bytes(brokenRetry).length == 0) brokenRetry = what;
-    }
-
-    function _failExec(string memory what) internal {
-        if (bytes(brokenExec).length == 0) brokenExec = what;
+        if (ok && target.code.length != 0) _latch(brokenAuth, what);
     }
 }

@@ -173,7 +173,7 @@ contract FundHandler is CheatBase {
                 uint256 allowed = PriceStepLib.allowedBps(stepBps, perDayBps, at - _lastAt[i]);
                 bool bounded = (stepBps | perDayBps) != 0;
                 if (bounded && !_accepted[i] && _lastRef[i] != 0 && PriceStepLib.beyond(_lastRef[i], ref, allowed)) {
-                    if (bytes(stepBroken).length == 0) stepBroken = "a mark counted a price beyond its step bound without an accept";
+                    _latch(stepBroken, "a mark counted a price beyond its step bound without an accept");
                 }
                 (_lastRef[i], _lastAt[i]) = (ref, at);
             }
@@ -225,11 +225,7 @@ contract FundHandler is CheatBase {
     }
 
     function _fail(string memory what) internal {
-        if (bytes(broken).length == 0) broken = what;
-    }
-
-    function _queueFail(string memory what) internal {
-        if (bytes(queueBroken).length == 0) queueBroken = what;
+        _latch(broken, what);
     }
 
     function _actor(uint256 seed) internal view returns (address) {
@@ -283,10 +279,8 @@ contract FundHandler is CheatBase {
         uint256 mgmtMax = Math.mulDiv(v, 200 * (block.timestamp - s.at), 10_000 * 365 days) + 1;
         uint256 price = Math.mulDiv(v + 1, 1e24, sv);
         uint256 perfMax = price > s.hwm ? Math.mulDiv(price - s.hwm, sv, 1e24) * 2_000 / 10_000 + 1 : 0;
-        if (perfMax == 0 && worth > mgmtMax && bytes(feeBroken).length == 0) {
-            feeBroken = "performance fee while below the high-water mark";
-        }
-        if (worth > mgmtMax + perfMax && bytes(feeBroken).length == 0) feeBroken = "fee shares above the caps";
+        if (perfMax == 0 && worth > mgmtMax) _latch(feeBroken, "performance fee while below the high-water mark");
+        if (worth > mgmtMax + perfMax) _latch(feeBroken, "fee shares above the caps");
     }
 
     modifier feesChecked(bool atMark) {
@@ -517,7 +511,7 @@ contract FundHandler is CheatBase {
         try vault.cancelRedeem(id) {
             if (who != r.controller) _fail("eve cancelled another holder's request");
             if (r.status != ITieredVault.RequestStatus.Pending) _fail("a non-pending request was cancelled");
-            if (early) _queueFail("a request was cancelled within CANCEL_DELAY");
+            if (early) _latch(queueBroken, "a request was cancelled within CANCEL_DELAY");
             if (vault.balanceOf(r.owner) != owned + r.shares) _fail("a cancel did not return the shares");
             _checkPps(before, "share price fell on a cancel");
             _count("cancel");
@@ -565,7 +559,7 @@ contract FundHandler is CheatBase {
         uint256 before = pps();
         vm.startPrank(eve);
         for (uint256 k; k < pairs; ++k) {
-            try vault.cancelRedeem(ids[k]) {} catch { _queueFail("eve's cancel after CANCEL_DELAY reverted"); }
+            try vault.cancelRedeem(ids[k]) {} catch { _latch(queueBroken, "eve's cancel after CANCEL_DELAY reverted"); }
         }
         vm.stopPrank();
         _checkPps(before, "share price fell on eve's cancels");
@@ -601,19 +595,19 @@ contract FundHandler is CheatBase {
         vault.fulfilRedemptions(1);
         uint256 used = g - gasleft();
         if (used > maxQueueStepGas) maxQueueStepGas = used;
-        if (used > QUEUE_STEP_GAS) _queueFail("fulfilRedemptions(1) took more than QUEUE_STEP_GAS");
+        if (used > QUEUE_STEP_GAS) _latch(queueBroken, "fulfilRedemptions(1) took more than QUEUE_STEP_GAS");
         // the next live request as of the call: the first request from the head that is not
         // cancelled (everything from the head on was pending or cancelled: funding goes in order)
         uint256 live = id;
         while (live < n && vault.redeemRequest(live).status == ITieredVault.RequestStatus.Cancelled) ++live;
         if (live == n) return; // nothing was pending
-        if (live != id) _queueFail("the queue's head is not a live request");
+        if (live != id) _latch(queueBroken, "the queue's head is not a live request");
         ITieredVault.Redemption memory r = vault.redeemRequest(live);
         // unfunded, so the call changed nothing and the free cash is what it found
         // once closed a request is owed the fixed price, whatever its estimate (issue 67)
         uint256 owed = _closed() ? Math.mulDiv(r.shares, closedAssets, closedSupply) : r.assets;
         if (r.status == ITieredVault.RequestStatus.Pending && (!outage || _closed()) && owed <= vault.freeCash()) {
-            _queueFail("the next live request, its cash there, was not funded");
+            _latch(queueBroken, "the next live request, its cash there, was not funded");
         }
         _checkPps(before, "share price fell on a fulfilment");
         ++queueProbes;
@@ -719,7 +713,7 @@ contract FundHandler is CheatBase {
             vm.prank(eve);
             uint256 got = vault.redeem(shares, eve, eve);
             if (feeRecipient != address(0) && vault.balanceOf(feeRecipient) != fees) {
-                if (bytes(feeBroken).length == 0) feeBroken = "the fee recipient gained from a round trip";
+                _latch(feeBroken, "the fee recipient gained from a round trip");
             }
             cashOut += got;
             eveReceived += got;
@@ -872,7 +866,7 @@ contract FundHandler is CheatBase {
             // issue 67: once closed, redeem pays the fixed price in cash with no penalty
             vm.prank(a);
             try vault.redeemInKind(bound(shares, 1, bal), a, a) {
-                _inKindFail("an in-kind exit was taken once the fund closed");
+                _latch(inKindBroken, "an in-kind exit was taken once the fund closed");
             } catch {}
             return;
         }
@@ -901,19 +895,19 @@ contract FundHandler is CheatBase {
         }
         vm.prank(a);
         try vault.redeemInKind(b.shares, a, a) returns (uint256 paid, address[] memory list, uint256[] memory amounts) {
-            if (paysNothing) _inKindFail("an in-kind exit that pays nothing was taken");
+            if (paysNothing) _latch(inKindBroken, "an in-kind exit that pays nothing was taken");
             cashOut += paid;
             ++inKindExits;
             _count("inKind");
             donatedUnseen = false;
             if (keccak256(abi.encode(paid, list, amounts)) != b.preview) {
-                _inKindFail("an in-kind exit paid other than its preview");
+                _latch(inKindBroken, "an in-kind exit paid other than its preview");
             }
             _checkInKind(b, paid, list.length);
         } catch (bytes memory err) {
             // refused only when it pays nothing (ZeroRedemption: the holder keeps the shares)
             if (!paysNothing || bytes4(err) != ITieredVault.ZeroRedemption.selector) {
-                _inKindFail("an in-kind exit of owned shares reverted");
+                _latch(inKindBroken, "an in-kind exit of owned shares reverted");
             }
         }
     }
@@ -1067,18 +1061,18 @@ contract FundHandler is CheatBase {
         (uint256 v1, uint256 s1) = _atMark();
         // the exit marks itself (SEC5-01): the mark after it is a live valuation, which floors
         // each listed position to a base unit (as the exit price below)
-        if ((v1 + n) * b.s0 < b.v0 * s1) _inKindFail("an in-kind exit lowered the value per share left at the mark");
+        if ((v1 + n) * b.s0 < b.v0 * s1) _latch(inKindBroken, "an in-kind exit lowered the value per share left at the mark");
         if ((vault.totalAssets() + 1 + n) * b.s0 < b.t0 * s1) {
-            _inKindFail("an in-kind exit lowered the exit price per share left");
+            _latch(inKindBroken, "an in-kind exit lowered the exit price per share left");
         }
         if (
             vault.claimableRedemptions() != b.claimable || vault.pendingRedemptions() != b.pending
                 || vault.balanceOf(address(vault)) != b.locked || cash.balanceOf(address(vault)) != b.bal0 - paid
-        ) _inKindQueueFail("an in-kind exit changed the queue's books");
+        ) _latch(inKindQueueBroken, "an in-kind exit changed the queue's books");
         // its part of the free cash: the shares less the penalty (kept by the fund), over the
         // supply with the virtual shares; the reserve is not free cash
         uint256 net = b.shares * (10_000 - vault.IN_KIND_PENALTY_BPS()) / 10_000;
-        if (paid > Math.mulDiv(b.free0, net, b.s0)) _inKindQueueFail("an in-kind exit took cash beyond its part of the free cash");
+        if (paid > Math.mulDiv(b.free0, net, b.s0)) _latch(inKindQueueBroken, "an in-kind exit took cash beyond its part of the free cash");
     }
 
     /// @notice eve enters with cash and leaves at once in kind, selling nothing: what she gets,
@@ -1093,17 +1087,9 @@ contract FundHandler is CheatBase {
             cashOut += paid;
             eveReceived += paid;
             ++inKindExits;
-            if (_worth(paid, list, amounts) > cost) _inKindFail("an in-kind round trip profited");
+            if (_worth(paid, list, amounts) > cost) _latch(inKindBroken, "an in-kind round trip profited");
         }
         _count("inKindRoundTrip");
-    }
-
-    function _inKindFail(string memory what) internal {
-        if (bytes(inKindBroken).length == 0) inKindBroken = what;
-    }
-
-    function _inKindQueueFail(string memory what) internal {
-        if (bytes(inKindQueueBroken).length == 0) inKindQueueBroken = what;
     }
 
     /// @notice eve tries every privileged path; each must revert.
@@ -1238,7 +1224,7 @@ contract FundHandler is CheatBase {
         // a probe: back to before both runs (eve keeps her units), then the ghosts
         vm.revertToState(snap);
         ++transferProbes;
-        if (r1 != r2 && bytes(transferMoved).length == 0) transferMoved = "an outsider's transfer changed a rebalance";
+        if (r1 != r2) _latch(transferMoved, "an outsider's transfer changed a rebalance");
         _count("outsiderTransferBeforeRun");
     }
 
@@ -1328,7 +1314,7 @@ contract FundHandler is CheatBase {
             (ok, ret) = address(controller).call(abi.encodeCall(controller.rebalance, (amount % 2 == 0)));
             // a run sized on a valuation with a held asset at zero moves nothing (issue 45)
             if (ok && outage && _holdings() != held) {
-                if (bytes(outageMoved).length == 0) outageMoved = "a rebalance moved money during an outage";
+                _latch(outageMoved, "a rebalance moved money during an outage");
             }
         } else {
             uint256 next = vault.nextRequestToFulfil();
@@ -1340,12 +1326,12 @@ contract FundHandler is CheatBase {
         }
         vm.stopPrank();
         if (!ok && which != 1 && _isCapError(ret)) {
-            if (bytes(capReverted).length == 0) capReverted = "a move reverted on a venue's cap";
+            _latch(capReverted, "a move reverted on a venue's cap");
         }
         // SEC5-03: a deploy (allocateToLayer, rebalanceBuffer, rebalance) is cut under every
         // concentration bound, never reverted by one
         if (!ok && (which == 0 || which == 3 || which == 5) && _isConcentrationError(ret) && !gainPast) {
-            if (bytes(capReverted).length == 0) capReverted = "a deploy reverted on a concentration bound";
+            _latch(capReverted, "a deploy reverted on a concentration bound");
         }
         if (ok && which != 6 && heldAssetDown() && controller.markedAt() != markedBefore) {
             _fail("a keeper move took a mark during an outage");

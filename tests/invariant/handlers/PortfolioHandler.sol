@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
-import {CheatBase} from "../support/InvariantBase.sol";
+import {Cast, CheatBase} from "../support/InvariantBase.sol";
 import {PortfolioRebalancer} from "../../../contracts/portfolio/PortfolioRebalancer.sol";
 import {IPortfolioRebalancer} from "../../../contracts/interfaces/IPortfolioRebalancer.sol";
 import {IUniswapV3SwapRouter} from "../../../contracts/interfaces/external/IUniswapV3SwapRouter.sol";
@@ -12,14 +12,12 @@ import {TestPriceFeed} from "../../../contracts/test/TestPriceFeed.sol";
 /// @notice Actors of the portfolio suite: a compromised keeper key (plans of any size, the
 /// permissionless-looking rebalance), an attacker (eve) who pushes the real Uniswap V3 pools
 /// before and after the keeper's swaps and tries the admin paths, the market and time.
-contract PortfolioHandler is CheatBase {
+contract PortfolioHandler is CheatBase, Cast {
     uint256 internal constant FEED_ONE = 1e8;
 
     PortfolioRebalancer public immutable portfolio;
     TestStablecoin public immutable quote;
     address public immutable router;
-    address public immutable keeper;
-    address public immutable eve;
     uint256 public immutable slippageBps;
     TestStablecoin[] public assets;
     TestPriceFeed[] public feeds;
@@ -33,16 +31,12 @@ contract PortfolioHandler is CheatBase {
         PortfolioRebalancer portfolio_,
         TestStablecoin quote_,
         address router_,
-        address keeper_,
-        address eve_,
         TestStablecoin[] memory assets_,
         TestPriceFeed[] memory feeds_
     ) {
         portfolio = portfolio_;
         quote = quote_;
         router = router_;
-        keeper = keeper_;
-        eve = eve_;
         assets = assets_;
         feeds = feeds_;
         slippageBps = portfolio_.params().maxSlippageBps;
@@ -53,7 +47,7 @@ contract PortfolioHandler is CheatBase {
     }
 
     function _fail(string memory what) internal {
-        if (bytes(broken).length == 0) broken = what;
+        _latch(broken, what);
     }
 
     /// @dev What the keeper's moves lost, and when (the suite's window-long spans).

@@ -41,6 +41,19 @@ abstract contract CheatBase {
         return lo + (x % (hi - lo + 1));
     }
 
+    /// @dev Latches a property's failure on the spot: `flag` (a handler's string the suite's
+    /// invariant reads) keeps the first message it was given; later ones do not overwrite it.
+    /// Solidity cannot assign through a storage reference, so the message is copied in byte by
+    /// byte (only ever on a failure).
+    function _latch(string storage flag, string memory what) internal {
+        bytes storage kept = bytes(flag);
+        if (kept.length != 0) return;
+        bytes memory m = bytes(what);
+        for (uint256 i; i < m.length; ++i) {
+            kept.push(m[i]);
+        }
+    }
+
     /// @dev Time passes: `secs` bounded to [lo, hi], one block per 12 s (at least one block).
     function _passTime(uint256 secs, uint256 lo, uint256 hi) internal {
         secs = bound(secs, lo, hi);
@@ -49,9 +62,22 @@ abstract contract CheatBase {
     }
 }
 
-/// @notice The parts of forge-std's StdInvariant that forge's invariant runner reads: which
-/// contracts (and which of their functions) the fuzzer calls, and from which senders.
-abstract contract InvariantBase is CheatBase {
+/// @notice The actors the suites share, each at the same address in every suite (and in the
+/// handlers that take them from here), so that a failing sequence's trace names the same actor
+/// whichever suite printed it: the admin, the keeper key, two holders and the attacker (eve,
+/// who holds nothing and is approved for nothing unless a suite says so).
+abstract contract Cast {
+    address internal immutable admin = address(0xAD);
+    address internal immutable keeper = address(0xBEEF);
+    address internal immutable alice = address(0xA11CE);
+    address internal immutable bob = address(0xB0B);
+    address internal immutable eve = address(0xE5E);
+}
+
+/// @notice The parts of forge-std's Test and StdInvariant that forge reads: the test marker and,
+/// for an invariant suite, which contracts (and which of their functions) the fuzzer calls, and
+/// from which senders. Every suite and differential fuzz here extends it.
+abstract contract InvariantBase is CheatBase, Cast {
     struct FuzzSelector {
         address addr;
         bytes4[] selectors;
