@@ -93,12 +93,28 @@ contract AutomationInvariants is InvariantBase {
         targetContract(address(handler));
     }
 
+    /// @notice Every property below, checked after every call of one campaign (forge runs a
+    /// campaign per public invariant over the same call sequences: one property per campaign
+    /// played each sequence again for every property). Each property stays a function of its
+    /// own, named as before, and says in its failure message what broke.
+    function invariant_everyProperty() public view {
+        invariant_schedulerFeeEscrow();
+        invariant_onlyAuthorisedCreatorsMakeTheFunderPay();
+        invariant_funderWithinDailyCap();
+        invariant_handlerActsOnlyOnItsOwnRun();
+        invariant_fixRescheduleIdempotent();
+        invariant_runsExecuteOnceAndAttackerEarnsOnlyFees();
+        invariant_paidPositionsCannotStarveTheFund();
+        invariant_shortRetryOnlyForTheFundsOwnRun();
+        invariant_registryCaps();
+    }
+
     /// @notice Fee escrow (issue 68: executors paid by credit, the protocol's share split at
     /// booking): the scheduler holds exactly what was prepaid less the credits withdrawn and the
     /// refunds; and that is, to the wei, the executors' credits + the executors' parts of the runs
     /// still booked (each fee less the share booked with it) + the protocol's tally. The credits
     /// are what executions credited less what was withdrawn.
-    function invariant_schedulerFeeEscrow() public view {
+    function invariant_schedulerFeeEscrow() internal view {
         uint256 bal = address(scheduler).balance;
         check(bal == handler.prepaid() - handler.withdrawn() - handler.refunded(), "escrow != prepaid - withdrawn - refunded");
         uint256 escrowed;
@@ -114,7 +130,7 @@ contract AutomationInvariants is InvariantBase {
     /// @notice Only an authorised creator (or the owner of an allow-listed position) makes the
     /// admin's funder pay: every fee it paid went to the supervisor or a rebalancer made that
     /// way, eve holds no paid rebalancer, no allowance, no supervisor item, no creator right.
-    function invariant_onlyAuthorisedCreatorsMakeTheFunderPay() public view {
+    function invariant_onlyAuthorisedCreatorsMakeTheFunderPay() internal view {
         check(bytes(handler.brokenAuth()).length == 0, handler.brokenAuth());
         check(registry.liveCountOf(eve) == 0, "eve holds a paid rebalancer");
         check(funder.allowance(eve) == 0 && !funder.isSpender(eve), "eve has an allowance on the funder");
@@ -131,7 +147,7 @@ contract AutomationInvariants is InvariantBase {
 
     /// @notice The funder's rolling-day cap: the window's books never pass it, and what it paid
     /// in any day-long span is at most twice the cap (a full bucket, then a day of draining).
-    function invariant_funderWithinDailyCap() public view {
+    function invariant_funderWithinDailyCap() internal view {
         check(funder.spentInWindow() <= FUNDER_CAP, "funder spent above its cap in the window");
         (uint256[] memory at, uint256[] memory paid) = handler.withdrawLog();
         check(mostInSpan(at, paid, 1 days, 0) <= 2 * FUNDER_CAP, "funder paid more than twice its cap in a day-long span");
@@ -145,7 +161,7 @@ contract AutomationInvariants is InvariantBase {
     /// rebalancer booked; a position rebalanced no more often than its rebalancer's runs executed;
     /// a failed run's retry comes between interval / RETRY_DIVISOR and the interval later, held
     /// or backing off.
-    function invariant_handlerActsOnlyOnItsOwnRun() public view {
+    function invariant_handlerActsOnlyOnItsOwnRun() internal view {
         check(bytes(handler.brokenRun()).length == 0, handler.brokenRun());
         for (uint256 i = 1; i < handler.taskCount(); ++i) {
             address task = handler.tasks(i);
@@ -157,7 +173,7 @@ contract AutomationInvariants is InvariantBase {
     /// @notice fixReschedule twice equals once (by anyone, on the task or through the
     /// registry); a live task has at most one booked run, and it is the one its receipt names;
     /// a Failed fix only when the funder could not pay.
-    function invariant_fixRescheduleIdempotent() public view {
+    function invariant_fixRescheduleIdempotent() internal view {
         check(bytes(handler.brokenFix()).length == 0, handler.brokenFix());
         for (uint256 i; i < handler.taskCount(); ++i) {
             address task = handler.tasks(i);
@@ -171,7 +187,7 @@ contract AutomationInvariants is InvariantBase {
     /// @notice A run executes at most once and its executor is credited exactly its fee less the share booked with it; eve's
     /// balance is what she started with, less what she sent, plus the fees of the runs she
     /// executed: she gains nothing else.
-    function invariant_runsExecuteOnceAndAttackerEarnsOnlyFees() public view {
+    function invariant_runsExecuteOnceAndAttackerEarnsOnlyFees() internal view {
         check(bytes(handler.brokenExec()).length == 0, handler.brokenExec());
         check(
             eve.balance + scheduler.credits(eve) == handler.eveStart() - handler.eveOut() + handler.feesTo(eve),
@@ -184,7 +200,7 @@ contract AutomationInvariants is InvariantBase {
     /// a reserved spender (the fund's rebalancer, the supervisor) refused for the cap always
     /// found at least the reserve less its own undrained fees. Mutation: TxFunder._available
     /// without the reserve (every spender up to the cap) fails both.
-    function invariant_paidPositionsCannotStarveTheFund() public view {
+    function invariant_paidPositionsCannotStarveTheFund() internal view {
         check(bytes(handler.brokenReserve()).length == 0, handler.brokenReserve());
         check(funder.reserve() == RESERVE && funder.isReserved(handler.tasks(1)), "the reserve moved");
     }
@@ -195,12 +211,12 @@ contract AutomationInvariants is InvariantBase {
     /// at interval / 24 every time; an untrusted target's "off target" word books no early
     /// run. Mutations: Rebalancer believing any target's RebalanceHeld (today's main) or any
     /// target's second word fails it.
-    function invariant_shortRetryOnlyForTheFundsOwnRun() public view {
+    function invariant_shortRetryOnlyForTheFundsOwnRun() internal view {
         check(bytes(handler.brokenRetry()).length == 0, handler.brokenRetry());
     }
 
     /// @notice The registry's caps hold: live paid rebalancers in all and per owner.
-    function invariant_registryCaps() public view {
+    function invariant_registryCaps() internal view {
         check(registry.liveCount() <= MAX_TOTAL, "more live paid rebalancers than maxTotal");
         check(registry.liveCountOf(alice) <= MAX_PER_OWNER && registry.liveCountOf(bob) <= MAX_PER_OWNER, "owner above maxPerOwner");
     }

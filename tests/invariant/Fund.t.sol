@@ -192,15 +192,47 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
 
     /* PROPERTIES */
 
+    /// @notice Every property below, checked after every call of one campaign. forge runs a
+    /// campaign per public invariant and draws the same call sequences for each (one seed per
+    /// run): one property per campaign played each sequence again for every property (24
+    /// times the handler work for the same exploration). Each property stays a function of its
+    /// own, named as before, and says in its failure message what broke.
+    function invariant_everyProperty() public view {
+        invariant_sharePriceNeverFallsOnAnotherActorsStep();
+        invariant_cashConservedToTheWei();
+        invariant_queueBooksBalance();
+        invariant_noopOnlyInBand();
+        invariant_requestPaidAtMostItsRequestValue();
+        invariant_viewsNeverRevert();
+        invariant_feedDownClosesEntriesOnly();
+        invariant_noMarkBeyondTheStepBound();
+        invariant_noRebalanceMovesDuringAnOutage();
+        invariant_dustClosesNothing();
+        invariant_cheapPricingIsTheLivePass();
+        invariant_queueAlwaysReachesTheNextLiveRequest();
+        invariant_unapprovedNotionalWithinWindowTotal();
+        invariant_keeperLossWithinWindowBudget();
+        invariant_budgetUsageWithinBudgets();
+        invariant_outsiderTransfersChangeNoRebalance();
+        invariant_lensAndAccountedUnitsCountWhatTheControllerCounts();
+        invariant_venueCapNeverRevertsAMove();
+        invariant_feesWithinCapsAndNeverOnARoundTrip();
+        invariant_inKindExitLeavesTheSharesWorthAtLeastWhatTheyWere();
+        invariant_inKindExitLeavesTheQueueReserveUntouched();
+        invariant_noFeeOnValueAnExitLeftBehind();
+        invariant_keeperHoldsNothing();
+        invariant_closedPriceNeverMovesAndNoFeeMints();
+    }
+
     /// @notice Nothing another actor does (deposit, mint, withdraw, redeem, request, claim,
     /// mark, donate, fulfil) lowers the price per share the holders can exit at.
-    function invariant_sharePriceNeverFallsOnAnotherActorsStep() public view {
+    function invariant_sharePriceNeverFallsOnAnotherActorsStep() internal view {
         check(bytes(handler.broken()).length == 0, handler.broken());
     }
 
     /// @notice The base token is conserved to the wei: what came in less what went out is what
     /// the vault, the controller and the funds it holds (or may sell dust of) have.
-    function invariant_cashConservedToTheWei() public view {
+    function invariant_cashConservedToTheWei() internal view {
         uint256 held = cash.balanceOf(address(vault)) + cash.balanceOf(address(controller));
         for (uint256 i; i < tokens.length; ++i) {
             held += cash.balanceOf(tokens[i]);
@@ -211,7 +243,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
 
     /// @notice The redemption queue's books: claimable cash is held, pending estimates and
     /// locked shares add up to the open requests, and the supply is the holders' plus the locked.
-    function invariant_queueBooksBalance() public view {
+    function invariant_queueBooksBalance() internal view {
         uint256 n = vault.redeemRequestCount();
         uint256 pending;
         uint256 claimable;
@@ -241,7 +273,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// holders, eve's requests and cancels and the keeper's moves did. Cash eve gave the vault
     /// without running its code is exempt until the next holder's step through the vault (the
     /// documented limit: the vault sees it then, or the next mark).
-    function invariant_noopOnlyInBand() public view {
+    function invariant_noopOnlyInBand() internal view {
         if (handler.donatedUnseen() || !controller.cashInBand()) return;
         // closing (issue 67): availableCash() answers 0, the bands no longer apply (no buy)
         if (vault.phase() != ITieredVault.Phase.Open) return;
@@ -260,7 +292,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
 
     /// @notice A request is paid at most what it was worth when made (ERC-7540 request side:
     /// a later rise stays with the holders who stay), and claimed requests paid exactly that.
-    function invariant_requestPaidAtMostItsRequestValue() public view {
+    function invariant_requestPaidAtMostItsRequestValue() internal view {
         uint256 n = vault.redeemRequestCount();
         for (uint256 id; id < n; ++id) {
             ITieredVault.Redemption memory r = vault.redeemRequest(id);
@@ -273,7 +305,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     }
 
     /// @notice totalAssets, max*, preview* and convertTo* answer whatever the feeds do.
-    function invariant_viewsNeverRevert() public view {
+    function invariant_viewsNeverRevert() internal view {
         try vault.totalAssets() returns (uint256) {} catch { check(false, "totalAssets reverted"); }
         try vault.convertToAssets(1e18) returns (uint256) {} catch { check(false, "convertToAssets reverted"); }
         try vault.convertToShares(unit) returns (uint256) {} catch { check(false, "convertToShares reverted"); }
@@ -287,7 +319,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
 
     /// @notice While a held asset's feed is down, deposits are closed (maxDeposit 0), so no one
     /// enters at a price the fund cannot check. (The handler also proves exits stay open.)
-    function invariant_feedDownClosesEntriesOnly() public view {
+    function invariant_feedDownClosesEntriesOnly() internal view {
         if (handler.heldAssetDown()) {
             check(vault.maxDeposit(alice) == 0 && vault.maxMint(alice) == 0, "entries open with a feed down");
             (,, bool down) = controller.pricingValues();
@@ -298,20 +330,20 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// @notice No mark ever counts a price beyond the step bound from the previous mark
     /// without the guardian's accept (issue 54): a bounded asset's reference moves only within
     /// stepBps + perDayBps per day of its previous one, or by acceptPrice.
-    function invariant_noMarkBeyondTheStepBound() public view {
+    function invariant_noMarkBeyondTheStepBound() internal view {
         check(bytes(handler.stepBroken()).length == 0, handler.stepBroken());
     }
 
     /// @notice A rebalance while a held asset's feed is down moves nothing (issue 45): the
     /// down position counts as zero there, so every move would be sized on a wrong gross.
-    function invariant_noRebalanceMovesDuringAnOutage() public view {
+    function invariant_noRebalanceMovesDuringAnOutage() internal view {
         check(bytes(handler.outageMoved()).length == 0, handler.outageMoved());
     }
 
     /// @notice Dust decides nothing (issue 25): with the held positions' feeds live, entries
     /// are open whatever eve donated of an asset the fund does not hold and whatever its feed
     /// does, and a mark can be taken.
-    function invariant_dustClosesNothing() public view {
+    function invariant_dustClosesNothing() internal view {
         if (handler.heldAssetDown() || vault.phase() != ITieredVault.Phase.Open) return;
         check(vault.maxDeposit(alice) > 0, "token dust of an unheld asset closed entries");
         (,, bool down) = controller.pricingValues();
@@ -323,7 +355,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// included), time, the keeper's moves, marks and eve's donations of assets did,
     /// pricingValues (which answers from the stored mark while no feed's answer changed)
     /// equals livePricingValues (every position and feed read) in all three values.
-    function invariant_cheapPricingIsTheLivePass() public view {
+    function invariant_cheapPricingIsTheLivePass() internal view {
         (uint256 l1, uint256 h1, bool d1) = controller.pricingValues();
         (uint256 l2, uint256 h2, bool d2) = controller.livePricingValues();
         check(l1 == l2, "exit price differs from the live pass");
@@ -336,7 +368,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// request, `fulfilRedemptions(1)` reaches it within FundHandler.QUEUE_STEP_GAS, funds it
     /// whenever the free cash covers it (no feed down), and no request is cancelled within
     /// CANCEL_DELAY of being made.
-    function invariant_queueAlwaysReachesTheNextLiveRequest() public view {
+    function invariant_queueAlwaysReachesTheNextLiveRequest() internal view {
         check(bytes(handler.queueBroken()).length == 0, handler.queueBroken());
         uint256 head = vault.nextRequestToFulfil();
         if (head != vault.redeemRequestCount()) {
@@ -348,7 +380,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// executor without signatures, over any span one day long, is at most twice the executor's
     /// unapproved total (a tumbling window: at most one total on each side of a boundary), and
     /// the executor's own book never shows more than one total.
-    function invariant_unapprovedNotionalWithinWindowTotal() public view {
+    function invariant_unapprovedNotionalWithinWindowTotal() internal view {
         (uint256 budget,, uint256 used) = handler.executor().unapprovedBudget();
         check(budget == 2 * PLAN_THRESHOLD_UNITS * unit, "unexpected unapproved total");
         check(used <= budget, "executor's unapproved usage above its total");
@@ -359,13 +391,13 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// @notice The compromised keeper's loss, measured here at unchanged prices, never passes
     /// the budget in any window-long span: at most twice the per-window budget (leaky bucket),
     /// plus a wei of rounding per position a move touches.
-    function invariant_keeperLossWithinWindowBudget() public view {
+    function invariant_keeperLossWithinWindowBudget() internal view {
         (uint256[] memory at, uint256[] memory lost) = handler.lossLog();
         checkLossWithinWindowBudget(at, lost, WINDOW, uint256(LOSS_BUDGET_UNITS) * unit, 10, 0);
     }
 
     /// @notice The controller's own books never show a bucket above its budget.
-    function invariant_budgetUsageWithinBudgets() public view {
+    function invariant_budgetUsageWithinBudgets() internal view {
         (uint256 loss, uint256 notional) = controller.budgetUsage();
         checkUsageWithinBudgets(loss, notional, uint256(LOSS_BUDGET_UNITS) * unit, uint256(NOTIONAL_BUDGET_UNITS) * unit);
     }
@@ -376,7 +408,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// the base coin), answers the same and leaves the same holdings, her units aside. Fails on
     /// the old snapshot, which counted every unit the controller held (a speck of an unheld
     /// asset with a stale feed stopped every run; a donation of a held one resized the legs).
-    function invariant_outsiderTransfersChangeNoRebalance() public view {
+    function invariant_outsiderTransfersChangeNoRebalance() internal view {
         check(bytes(handler.transferMoved()).length == 0, handler.transferMoved());
     }
 
@@ -385,7 +417,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// independently of both), whatever eve transferred in (donateAsset, donateDust) or the
     /// fund sold. FundLens once reported raw balances: a fifth of the fund sent in made the
     /// keeper sell real L3 for a phantom overweight.
-    function invariant_lensAndAccountedUnitsCountWhatTheControllerCounts() public view {
+    function invariant_lensAndAccountedUnitsCountWhatTheControllerCounts() internal view {
         try lens.fundState(controller) returns (FundState memory st) {
             for (uint256 i; i < st.assets.length; ++i) {
                 uint256 counted = handler.countedUnits(st.assets[i].token);
@@ -406,7 +438,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// the concentration limit, which bounds the oracle value, refuses the move by design
     /// (tests/contracts/fund/test_buy_guards_once.py); the keeper holds such a venue's side
     /// (`venue_off_oracle`) until it agrees with its feed again.
-    function invariant_venueCapNeverRevertsAMove() public view {
+    function invariant_venueCapNeverRevertsAMove() internal view {
         check(bytes(handler.capReverted()).length == 0, handler.capReverted());
     }
 
@@ -415,7 +447,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// the value for the time since the last accrual, 20% of the price's rise above the
     /// high-water mark); none of the performance fee while the price is at or below the mark;
     /// and eve's deposit-and-redeem round trip mints the recipient nothing.
-    function invariant_feesWithinCapsAndNeverOnARoundTrip() public view {
+    function invariant_feesWithinCapsAndNeverOnARoundTrip() internal view {
         check(bytes(handler.feeBroken()).length == 0, handler.feeBroken());
     }
 
@@ -425,7 +457,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// valuation's floor of one base unit per position), paid what its preview said and never
     /// reverted, and no round trip paid more than it cost at the feeds' answers. Fails on a
     /// vault that reads the supply after burning the exit's shares (a round trip profits).
-    function invariant_inKindExitLeavesTheSharesWorthAtLeastWhatTheyWere() public view {
+    function invariant_inKindExitLeavesTheSharesWorthAtLeastWhatTheyWere() internal view {
         check(bytes(handler.inKindBroken()).length == 0, handler.inKindBroken());
     }
 
@@ -433,7 +465,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// (claimable, pending, locked shares), or took more cash than its shares' part of the
     /// free cash. Fails on a vault that pays its part of the whole cash balance (the reserve
     /// for funded claims included), and on the mutation above.
-    function invariant_inKindExitLeavesTheQueueReserveUntouched() public view {
+    function invariant_inKindExitLeavesTheQueueReserveUntouched() internal view {
         check(bytes(handler.inKindQueueBroken()).length == 0, handler.inKindQueueBroken());
     }
 
@@ -447,7 +479,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// fails with AssetControllerAdmin._unitsValue answering the mark's whole value (the code
     /// before: in an outage the mark was lowered by the paid units' share of the pending value
     /// too, and the mark after the outage charged it).
-    function invariant_noFeeOnValueAnExitLeftBehind() public view {
+    function invariant_noFeeOnValueAnExitLeftBehind() internal view {
         check(bytes(handler.leftBehindCharged()).length == 0, handler.leftBehindCharged());
     }
 
@@ -465,7 +497,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
 
     /// @notice The keeper key never ends up holding anything of the fund's, and the controller
     /// keeps no idle base tokens between calls.
-    function invariant_keeperHoldsNothing() public view {
+    function invariant_keeperHoldsNothing() internal view {
         check(cash.balanceOf(keeper) == 0 && vault.balanceOf(keeper) == 0, "keeper holds cash or shares");
         for (uint256 i; i < tokens.length; ++i) {
             check(TestStablecoin(tokens[i]).balanceOf(keeper) == 0, "keeper holds a position");
@@ -476,7 +508,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// @notice Issue 67: once closed, the price per share never changes (the fixed fraction and
     /// one whole share's worth stay what close set, whatever holders, eve, donations, feeds and
     /// time do) and no fee share is minted.
-    function invariant_closedPriceNeverMovesAndNoFeeMints() public view {
+    function invariant_closedPriceNeverMovesAndNoFeeMints() internal view {
         if (vault.phase() != ITieredVault.Phase.Closed) return;
         (uint256 a, uint256 s) = vault.closedPrice();
         check(a == handler.closedAssets() && s == handler.closedSupply(), "the closed price moved");

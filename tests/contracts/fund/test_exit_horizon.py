@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.raw_sends import send_each
+
 DAY = 86_400
 HORIZONS = (0, 1, 7, 30)
 CHUNKS = 100  # the run is queued as this many equal requests (the queue funds whole ones)
@@ -108,10 +110,10 @@ def test_exit_horizon__bank_run__each_horizon_paid_by_then(
         assert h.total[0] == 150_000 * unit + b
     assert list(h.total) == sorted(h.total)
 
-    # the run: every share queued at once, in equal requests
+    # the run: every share queued at once, in equal requests (each its own transaction from
+    # alice, sent raw: tests.support.raw_sends)
     shares = vault.balanceOf(alice)
-    for _ in range(CHUNKS):
-        vault.requestRedeem(shares // CHUNKS, alice, alice, sender=alice)
+    send_each(chain, alice, vault.requestRedeem, [(shares // CHUNKS, alice, alice)] * CHUNKS)
     chunk = vault.pendingRedemptions() // CHUNKS
     paid = {}
     for day in range(31):
@@ -357,8 +359,7 @@ def test_exit_horizon__bank_run_with_a_pool__each_horizon_paid_pool_within_its_c
     arbitrage()
 
     shares = vault.balanceOf(alice)
-    for _ in range(CHUNKS):
-        vault.requestRedeem(shares // CHUNKS, alice, alice, sender=alice)
+    send_each(chain, alice, vault.requestRedeem, [(shares // CHUNKS, alice, alice)] * CHUNKS)
     chunk = vault.pendingRedemptions() // CHUNKS
     paid, sales = {}, []
     for day in range(31):

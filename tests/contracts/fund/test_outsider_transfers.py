@@ -37,15 +37,14 @@ def _speck_of_a_stale_asset(project, fund, controller, usdt, deployer, attacker,
 
 def test_rebalance__speck_of_an_unheld_stale_asset_sent_in__still_moves(
     project, fund, vault, controller, usdt, alice, keeper, attacker, deployer, create_feed,
-    adapters, unit, chain, fund_usdt,
+    adapters, unit, chain, fund_usdt, refresh_feeds,
 ):  # fmt: skip
     vault.deposit(1_000_000 * unit, alice, sender=alice)
     controller.rebalance(True, sender=keeper)  # invested at target
     token, feed = _speck_of_a_stale_asset(project, fund, controller, usdt, deployer, attacker,
                                           create_feed, adapters, unit, chain)  # fmt: skip
     chain.mine(1, timestamp=chain.pending_timestamp + 2 * 3_600)  # its feed (1h heartbeat) stale
-    for f in fund.feeds.values():
-        f.updateAnswer(f.latestAnswer(), sender=deployer)  # the held feeds report
+    refresh_feeds()  # the held feeds report
     token.transfer(controller, token.balanceOf(attacker), sender=attacker)
     vault.deposit(1_000_000 * unit, alice, sender=alice)  # L1 at 55%: far above its band
     assert not controller.pricingValues()[2]  # not down: the speck is not the fund's
@@ -118,7 +117,7 @@ def test_rebalance__held_feed_down__refused_so_the_rebalancer_retries_soon(
 
 def test_due_run__timed_into_a_held_feeds_outage__rebalancer_retries_within_the_hour(
     project, fund, vault, controller, usdt, alice, keeper, attacker, deployer, gov, unit, chain,
-    fund_usdt,
+    fund_usdt, refresh_feeds,
 ):  # fmt: skip
     """Fourth review (info): an executor timed the fund's due run into a held feed's brief
     staleness; the run returned (false, false), the Rebalancer counted it done and the next
@@ -140,8 +139,7 @@ def test_due_run__timed_into_a_held_feeds_outage__rebalancer_retries_within_the_
     r.fixReschedule(sender=attacker)
     run_id, ts = r.bookedRun()
     chain.mine(1, timestamp=ts)
-    for f in fund.feeds.values():
-        f.updateAnswer(f.latestAnswer(), sender=deployer)
+    refresh_feeds()
     fund.feeds["crA"].updateAnswer(0, sender=deployer)  # a held feed out of bounds
     before = _holdings(fund, controller, usdt, vault)
     tx = scheduler.execute(run_id, sender=attacker)
@@ -152,8 +150,9 @@ def test_due_run__timed_into_a_held_feeds_outage__rebalancer_retries_within_the_
 
 
 def test_settle__outsider_sends_units_then_settles__only_the_subscription_is_accounted(
-    fund, vault, controller, usdt, alice, keeper, attacker, deployer, unit, chain, fund_usdt
-):
+    fund, vault, controller, usdt, alice, keeper, attacker, deployer, unit, chain, fund_usdt,
+    refresh_feeds,
+):  # fmt: skip
     """settle() is anyone's, and it is where an asynchronous subscription's tokens become the
     fund's. Eve sends the controller 50,000 tokens of the same asset and settles herself: the
     fund accounts for the subscription's tokens only, so users' pricing is what it is without
@@ -163,8 +162,7 @@ def test_settle__outsider_sends_units_then_settles__only_the_subscription_is_acc
     vault.deposit(1_000_000 * unit, alice, sender=alice)
     controller.purchaseAsset(rwa, 100_000 * unit, 0, sender=keeper)
     chain.pending_timestamp += 86_400 + 1
-    for f in fund.feeds.values():
-        f.updateAnswer(f.latestAnswer(), sender=deployer)
+    refresh_feeds()
     pending = controller.livePricingValues()  # the subscription counted as pending cash
     snap = chain.snapshot()
     controller.settle(rwa, sender=attacker)

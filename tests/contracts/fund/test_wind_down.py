@@ -6,12 +6,11 @@ at a price per share fixed on chain: every exit then pays it to the wei, with no
 holders left, at 6 and 18 decimals; queued requests are funded at it by anyone. Nothing
 reopens it, nothing moves its price."""
 
-import contextlib
-
 import ape
 import pytest
 
 from tests.support.fund_checks import revoke_every_key
+from tests.support.raw_sends import send_raw
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
 
@@ -236,7 +235,7 @@ def test_closed__every_role_every_setter__cannot_reopen_or_move_the_price(
     # exits (tested above) and giving up one's own role (a key leaving changes no price)
     skip = {"redeem", "withdraw", "claimRedemption", "transfer", "transferFrom", "renounceRole",
             "revokeRole"}  # fmt: skip
-    tried = 0
+    tried = succeeded = 0
     for who in (deployer, gov, guardian, keeper, attacker):
         for abi in vault.contract_type.mutable_methods:
             if abi.name in skip:
@@ -246,13 +245,19 @@ def test_closed__every_role_every_setter__cannot_reopen_or_move_the_price(
                 if args is None:
                     continue
                 tried += 1
-                # a refused call is as good as a harmless one
-                with contextlib.suppress(Exception):
-                    getattr(vault, abi.name)(*args, sender=who)
+                # a refused call is as good as a harmless one (sent raw: the same transaction
+                # without ape's estimate and revert trace, about 300 of them here)
+                method = getattr(vault, abi.name)
+                try:
+                    method.encode_input(*args)
+                except Exception:  # arguments ape cannot encode: nothing sent, as before
+                    continue
+                succeeded += send_raw(chain, who, method, *args)
                 assert vault.phase() == CLOSED, (abi.name, who)
                 assert vault.closedPrice() == fixed, (abi.name, who)
                 assert vault.convertToAssets(one) == price, (abi.name, who)
     assert tried > 40
+    assert 0 < succeeded < tried  # some harmless calls went through, the rest refused
     # the timelock's own moves, by name: each refused
     with ape.reverts(vault.NotClosing, phase=CLOSED):
         vault.close(sender=deployer)
