@@ -13,3 +13,14 @@ interface SymVm {
 abstract contract SymTest {
     SymVm internal constant vm = SymVm(address(uint160(uint256(keccak256("hevm cheat code")))));
 }
+
+/// @notice halmos' own cheatcodes (at its `svm` address) that these proofs use.
+interface Svm {
+    /// @dev Every storage slot of `account` not yet written reads as an arbitrary value (any
+    /// prior state, reachable or not).
+    function enableSymbolicStorage(address account) external;
+}
+
+abstract contract SymStorage {
+    Svm internal constant svm = Svm(address(uint160(uint256(keccak256("svm cheat code")))));
+}

@@ -5,7 +5,7 @@ import {RebalanceScheduler} from "../../contracts/automation/RebalanceScheduler.
 import {RecurringTask} from "../../contracts/automation/RecurringTask.sol";
 import {IRebalanceScheduler} from "../../contracts/interfaces/IRebalanceScheduler.sol";
 import {IRecurringTask} from "../../contracts/interfaces/IRecurringTask.sol";
-import {SymTest} from "./Cheats.sol";
+import {SymStorage, SymTest} from "./Cheats.sol";
 
 /// @notice Test double of a handler: books its own runs (the scheduler takes bookings only from
 /// the handler itself), cancels them, and fails its runs when told to.
@@ -72,21 +72,46 @@ contract TestTask is RecurringTask {
     }
 }
 
-/// @notice Proofs over the RebalanceScheduler's escrow and the RecurringTask's fixReschedule
-/// (the real contracts), for every booking time, priority, effort, fee paid, timestamp and order
-/// of operations (halmos).
-/// @dev Where the proofs stop: two runs booked at any times (Low and Medium priority, efforts up
+/// @notice The scheduler's escrow (the real RebalanceScheduler), for every booking time, effort,
+/// fee paid and time of the operation (halmos). The property, stated by
+/// `_escrowBooksHold`: every wei prepaid for a run is exactly one of owed or paid to the executor
+/// of an executed run (its fee less the protocol's share booked with it: credited, then
+/// withdrawn or not), refunded to the payer of a canceled run, kept as protocol fees (tallied at
+/// booking, held or withdrawn), or held for a run still scheduled; and the scheduler's balance is
+/// what its books say it holds: credits + the scheduled runs' executor parts + the protocol's
+/// tally (so every scheduled run and every credit can be paid and no withdrawal takes
+/// another's).
+/// @dev How the proofs compose (issue 68: the one proof stating all of it together ran past
+/// 67 minutes unfinished). Two runs are booked at any times (Low and Medium priority, efforts up
 /// to 2M gas so that both fit one slot, any fee paid up to 10 ether), then one operation at any
-/// later time (an execute or a cancel of either run, or a batch execute of both; the handler's
-/// run failing or not), then a protocol-fee withdrawal or not. Two operations after two bookings
-/// ran past 15 minutes (9,400 solver queries); the invariant suite (tests/invariant/
-/// Automation.t.sol) samples longer sequences. The fee rate, the refund share and the slot
-/// capacities are the deployed defaults (a symbolic refund share makes `fee * refundBps`
-/// non-linear). About 90 s: in `make prove`, not in the fast set.
+/// later time; one proof per operation, each over both runs where it names one:
+/// `check_escrow_after_execute_one` (either run, its handler failing or not),
+/// `check_escrow_after_execute_batch` (both ids, each due or not, failing or not) and
+/// `check_escrow_after_cancel` (either run). A reverted operation leaves the books as they were
+/// after the bookings, so each of them also proves the books after the bookings alone. The two
+/// withdrawals are lemmas in `SchedulerWithdrawalProofs` over ANY prior state (symbolic storage):
+/// each moves exactly its tally (the protocol's, or the caller's credit) out of the scheduler's
+/// balance to its recipient, zeroes that tally and leaves every other book unchanged (the other
+/// tally, other executors' credits, the runs). `protocol_withdrawal_keeps_escrow_books` and
+/// `credit_withdrawal_keeps_escrow_books` in tests/symbolic/arithmetic_lemmas.py prove that such
+/// a move keeps the equations of `_escrowBooksHold` (integers, z3). Together: after two
+/// bookings, any one operation, then any protocol-fee and credit withdrawals (in any order, any
+/// number of times), the escrow's equations hold: what the single proof stated.
+/// Why the parts finish (each about 30 s of solving on 2 cores at load 8): the fee paid is a
+/// `uint80` argument, the type the run stores it in (the same fees as before: any up to
+/// 10 ether). Typed `uint256`, the execute part took 273 s, 164 s of it in the assertion
+/// queries (256-bit divisions by 10,000 of the `msg.value` the booking split its share from and
+/// of the fee read back from the run, which the solver had to prove equal); typed `uint80`, the
+/// two are one term and no assertion query reaches the external solver.
+/// Assumed (as before): the deployed fee rate, refund share and slot capacities (a symbolic
+/// refund share makes `fee * refundBps` non-linear); two runs and one operation (two operations
+/// after two bookings ran past 15 minutes); longer sequences are sampled by the automation
+/// invariant suite (tests/invariant/Automation.t.sol, `invariant_schedulerFeeEscrow`).
 contract SchedulerEscrowSlowProofs is SymTest {
     RebalanceScheduler internal sched;
     TestBookingHandler internal handler;
-    address internal constant TREASURY = address(0x7EA5);
+    uint256 internal handlerStart;
+    uint256 internal executorStart;
 
     function setUp() public {
         sched = new RebalanceScheduler(address(this), 60, 1 gwei, 1_000);
@@ -96,27 +121,7 @@ contract SchedulerEscrowSlowProofs is SymTest {
 
     receive() external payable {}
 
-    function _op(uint8 op) internal {
-        uint256 id = 1 + (op >> 4) % 2;
-        uint8 kind = op % 4;
-        if (kind == 0) {
-            (bool ok,) = address(sched).call(abi.encodeCall(RebalanceScheduler.execute, (id)));
-            ok;
-        } else if (kind == 1) {
-            uint256[] memory ids = new uint256[](2);
-            (ids[0], ids[1]) = (1, 2);
-            (bool ok,) = address(sched).call(abi.encodeCall(RebalanceScheduler.executeBatch, (ids)));
-            ok;
-        } else if (kind == 2) {
-            (bool ok,) = address(handler).call(abi.encodeCall(TestBookingHandler.cancelRun, (id)));
-            ok;
-        } else {
-            (bool ok,) = address(sched).call(abi.encodeCall(RebalanceScheduler.withdrawProtocolFees, (payable(TREASURY))));
-            ok;
-        }
-    }
-
-    function _book(uint256 ts, uint8 p, uint256 effort, uint256 value) internal {
+    function _book(uint256 ts, uint8 p, uint256 effort, uint80 value) internal {
         // efforts that fit one slot together (a full slot's search for the next one is a loop
         // halmos would cut; it decides where a run goes, not what is paid)
         vm.assume(value <= 10 ether && effort <= 2_000_000);
@@ -128,6 +133,26 @@ contract SchedulerEscrowSlowProofs is SymTest {
         vm.assume(ok);
     }
 
+    /// @dev The two bookings, then the clock at any time from now on, the handler failing or not.
+    function _bookTwo(
+        uint256 ts1,
+        uint256 effort1,
+        uint80 value1,
+        uint256 ts2,
+        uint256 effort2,
+        uint80 value2,
+        uint256 t,
+        bool failing
+    ) internal {
+        handlerStart = address(handler).balance;
+        executorStart = address(this).balance;
+        _book(ts1, 2, effort1, value1);
+        _book(ts2, 1, effort2, value2);
+        handler.setFailing(failing);
+        vm.assume(t >= block.timestamp);
+        vm.warp(t);
+    }
+
     /// @dev Run `id`'s fee under its status: (scheduled, executed, canceled).
     function _books(uint256 id) internal view returns (uint256, uint256, uint256) {
         IRebalanceScheduler.Run memory r = sched.getRun(id);
@@ -137,46 +162,14 @@ contract SchedulerEscrowSlowProofs is SymTest {
         return (0, 0, 0);
     }
 
-    /// Every wei prepaid for a run is exactly one of: owed to the executor of an executed run
-    /// (its fee less the protocol's share booked with it: credited, then withdrawn or not),
-    /// refunded to the payer of a canceled run, kept as protocol fees (tallied at booking, held or
-    /// withdrawn), or held for a run still scheduled; and the scheduler's balance is what its
-    /// books say it holds: credits + the scheduled runs' executor parts + the protocol's tally
-    /// (so every scheduled run and every credit can be paid and no withdrawal takes another's).
-    function check_escrow_prepaid_is_paid_refunded_or_held(
-        uint256 ts1,
-        uint256 effort1,
-        uint256 value1,
-        uint256 ts2,
-        uint256 effort2,
-        uint256 value2,
-        uint256 t,
-        bool failing,
-        uint8 op,
-        bool withdraw,
-        bool collect
-    ) public {
-        uint256 handlerStart = address(handler).balance;
-        uint256 executorStart = address(this).balance;
-        _book(ts1, 2, effort1, value1);
-        _book(ts2, 1, effort2, value2);
-        handler.setFailing(failing);
-        vm.assume(t >= block.timestamp);
-        vm.warp(t);
-        _op(op);
-        if (withdraw) _op(3);
-        if (collect) {
-            (bool ok,) = address(sched).call(abi.encodeCall(RebalanceScheduler.withdrawCredit, (payable(address(this)))));
-            ok;
-        }
-
-        uint256 prepaid = value1 + value2;
+    /// @dev The escrow's equations (the contract's notice states them in words). `withdrawn` is
+    /// the protocol's withdrawn tally: none in these proofs (the withdrawal lemmas move it).
+    function _escrowBooksHold(uint256 prepaid) internal view {
         uint256 paid = address(this).balance - executorStart;
         uint256 owed = sched.credits(address(this));
         uint256 refunded = address(handler).balance + prepaid - handlerStart;
-        uint256 withdrawn = TREASURY.balance;
         uint256 held = address(sched).balance;
-        assert(prepaid == paid + refunded + withdrawn + held);
+        assert(prepaid == paid + refunded + held);
         (uint256 scheduled, uint256 executed, uint256 canceled) = _books(1);
         (uint256 s2, uint256 e2, uint256 c2) = _books(2);
         // the protocol's share (the deployed 20%) of every run, tallied when it was booked
@@ -184,7 +177,138 @@ contract SchedulerEscrowSlowProofs is SymTest {
         uint256 keptExecuted = executed * 2_000 / 10_000 + e2 * 2_000 / 10_000;
         assert(held == owed + (scheduled + s2 - keptScheduled) + sched.protocolFees());
         assert(paid + owed == executed + e2 - keptExecuted);
-        assert(refunded + withdrawn + sched.protocolFees() == canceled + c2 + keptScheduled + keptExecuted);
+        assert(refunded + sched.protocolFees() == canceled + c2 + keptScheduled + keptExecuted);
+    }
+
+    /// The escrow after an `execute` of either run (due or not, its handler failing or not).
+    function check_escrow_after_execute_one(
+        uint256 ts1,
+        uint256 effort1,
+        uint80 value1,
+        uint256 ts2,
+        uint256 effort2,
+        uint80 value2,
+        uint256 t,
+        bool failing,
+        bool second
+    ) public {
+        _bookTwo(ts1, effort1, value1, ts2, effort2, value2, t, failing);
+        (bool ok,) = address(sched).call(abi.encodeCall(RebalanceScheduler.execute, (second ? 2 : 1)));
+        ok;
+        _escrowBooksHold(uint256(value1) + value2);
+    }
+
+    /// The escrow after an `executeBatch` of both runs (each due or not, failing or not).
+    function check_escrow_after_execute_batch(
+        uint256 ts1,
+        uint256 effort1,
+        uint80 value1,
+        uint256 ts2,
+        uint256 effort2,
+        uint80 value2,
+        uint256 t,
+        bool failing
+    ) public {
+        _bookTwo(ts1, effort1, value1, ts2, effort2, value2, t, failing);
+        uint256[] memory ids = new uint256[](2);
+        (ids[0], ids[1]) = (1, 2);
+        (bool ok,) = address(sched).call(abi.encodeCall(RebalanceScheduler.executeBatch, (ids)));
+        ok;
+        _escrowBooksHold(uint256(value1) + value2);
+    }
+
+    /// The escrow after a `cancel` of either run by its handler, at any time.
+    function check_escrow_after_cancel(
+        uint256 ts1,
+        uint256 effort1,
+        uint80 value1,
+        uint256 ts2,
+        uint256 effort2,
+        uint80 value2,
+        uint256 t,
+        bool second
+    ) public {
+        _bookTwo(ts1, effort1, value1, ts2, effort2, value2, t, false);
+        (bool ok,) = address(handler).call(abi.encodeCall(TestBookingHandler.cancelRun, (second ? 2 : 1)));
+        ok;
+        _escrowBooksHold(uint256(value1) + value2);
+    }
+}
+
+/// @notice The scheduler's two withdrawals over ANY prior state (every storage slot of the real
+/// scheduler arbitrary: halmos' symbolic storage; its balance arbitrary): each moves exactly its
+/// tally out of the scheduler's balance to its recipient, zeroes that tally, and changes no
+/// other book. With the two `*_withdrawal_keeps_escrow_books` lemmas
+/// (tests/symbolic/arithmetic_lemmas.py) these
+/// carry the escrow equations of SchedulerEscrowSlowProofs across any withdrawals after its
+/// operation (its @dev says how the proofs compose).
+/// @dev Assumed: nothing about the prior state (it need not even be reachable); the recipients
+/// are this harness (it takes any payment) and an address without code.
+contract SchedulerWithdrawalProofs is SymTest, SymStorage {
+    RebalanceScheduler internal sched;
+    address internal constant TREASURY = address(0x7EA5);
+
+    function setUp() public {
+        sched = new RebalanceScheduler(address(this), 60, 1 gwei, 1_000);
+        svm.enableSymbolicStorage(address(sched));
+    }
+
+    receive() external payable {}
+
+    function _run(uint256 id) internal view returns (IRebalanceScheduler.Status, uint80, uint16) {
+        IRebalanceScheduler.Run memory r = sched.getRun(id);
+        return (r.status, r.fee, r.shareBps);
+    }
+
+    /// withdrawProtocolFees: the treasury gains exactly the protocol's tally, which leaves the
+    /// scheduler's balance and is zeroed; the credits and the runs are untouched. Or it reverts
+    /// (not the owner, or the balance short of the tally) and nothing moves.
+    function check_protocol_withdrawal_moves_exactly_the_tally(uint256 balance, address executor, uint256 id)
+        public
+    {
+        vm.deal(address(sched), balance);
+        uint256 fees = sched.protocolFees();
+        uint256 credit = sched.credits(executor);
+        uint256 treasuryBefore = TREASURY.balance;
+        (IRebalanceScheduler.Status st, uint80 fee, uint16 share) = _run(id);
+        (bool ok,) = address(sched).call(abi.encodeCall(RebalanceScheduler.withdrawProtocolFees, (payable(TREASURY))));
+        if (ok) {
+            assert(TREASURY.balance == treasuryBefore + fees);
+            assert(address(sched).balance == balance - fees);
+            assert(sched.protocolFees() == 0);
+        } else {
+            assert(TREASURY.balance == treasuryBefore && address(sched).balance == balance);
+            assert(sched.protocolFees() == fees);
+        }
+        assert(sched.credits(executor) == credit);
+        (IRebalanceScheduler.Status st2, uint80 fee2, uint16 share2) = _run(id);
+        assert(st2 == st && fee2 == fee && share2 == share);
+    }
+
+    /// withdrawCredit: the caller's recipient gains exactly the caller's credit, which leaves
+    /// the scheduler's balance and is zeroed; another executor's credit, the protocol's tally and
+    /// the runs are untouched. Or it reverts (no credit, or the balance short of it) and nothing
+    /// moves.
+    function check_credit_withdrawal_moves_exactly_the_credit(uint256 balance, address other, uint256 id) public {
+        vm.assume(other != address(this));
+        vm.deal(address(sched), balance);
+        uint256 credit = sched.credits(address(this));
+        uint256 otherCredit = sched.credits(other);
+        uint256 fees = sched.protocolFees();
+        uint256 before = address(this).balance;
+        (IRebalanceScheduler.Status st, uint80 fee, uint16 share) = _run(id);
+        (bool ok,) = address(sched).call(abi.encodeCall(RebalanceScheduler.withdrawCredit, (payable(address(this)))));
+        if (ok) {
+            assert(address(this).balance == before + credit);
+            assert(address(sched).balance == balance - credit);
+            assert(sched.credits(address(this)) == 0);
+        } else {
+            assert(address(this).balance == before && address(sched).balance == balance);
+            assert(sched.credits(address(this)) == credit);
+        }
+        assert(sched.credits(other) == otherCredit && sched.protocolFees() == fees);
+        (IRebalanceScheduler.Status st2, uint80 fee2, uint16 share2) = _run(id);
+        assert(st2 == st && fee2 == fee && share2 == share);
     }
 }
 

@@ -10,6 +10,15 @@ span, so (by `accumulate`, once per use) the drains add up to `D` with `D * W <=
 (by `conclude`) `D <= B`: with the invariant `sum <= held + D` (`check_leaky_bucket_span_step`)
 and `held <= B`, the span books at most `2 * B`.
 
+The scheduler's escrow (tests/symbolic/Scheduler.t.sol): after two bookings and one operation
+the books satisfy four equations (``ESCROW``: what was prepaid is paid, refunded, withdrawn or
+held; the balance is the credits, the scheduled runs' executor parts and the protocol's tally;
+the executor's pay; the refunds and the protocol's part), proved by SchedulerEscrowSlowProofs.
+SchedulerWithdrawalProofs proves, over any prior state, that each withdrawal moves exactly its
+tally from the scheduler's balance to its recipient and changes no other book; the two
+``*_withdrawal_keeps_escrow_books`` lemmas below prove that such a move keeps the four equations,
+so they hold after any withdrawals that follow the operation.
+
 Each lemma is also checked to fail without the premise that carries it, so that it cannot pass
 by proving nothing (a premise that is always false, say).
 
@@ -44,8 +53,59 @@ LEMMAS = {
     ),
 }
 
+# the scheduler's escrow books (names as in SchedulerEscrowSlowProofs._escrowBooksHold): prepaid,
+# paid to the executor, owed to it (its credit), refunded, withdrawn by the protocol, held by the
+# scheduler, the protocol's tally; Sx the scheduled runs' executor parts, Ex the executed runs'
+# fees less their booked shares, Cx the canceled runs' fees plus every booked share
+prepaid, paid, owed, refunded, withdrawn, held, pf, Sx, Ex, Cx = (
+    Int(n)
+    for n in ("prepaid", "paid", "owed", "refunded", "withdrawn", "held", "pf", "Sx", "Ex", "Cx")
+)
+paid2, owed2, withdrawn2, held2, pf2 = (
+    Int(n) for n in ("paid2", "owed2", "withdrawn2", "held2", "pf2")
+)
+
+
+def escrow(paid, owed, withdrawn, held, pf):  # type: ignore[no-untyped-def]
+    return And(
+        prepaid == paid + refunded + withdrawn + held,
+        held == owed + Sx + pf,
+        paid + owed == Ex,
+        refunded + withdrawn + pf == Cx,
+    )
+
+
+LEMMAS["protocol_withdrawal_keeps_escrow_books"] = (
+    # withdrawProtocolFees (SchedulerWithdrawalProofs): the tally leaves the balance for the
+    # treasury and is zeroed; the credit is untouched
+    [
+        escrow(paid, owed, withdrawn, held, pf),
+        held2 == held - pf,
+        withdrawn2 == withdrawn + pf,
+        pf2 == 0,
+    ],
+    escrow(paid, owed, withdrawn2, held2, pf2),
+)
+LEMMAS["credit_withdrawal_keeps_escrow_books"] = (
+    # withdrawCredit: the executor's credit leaves the balance for it and is zeroed; the
+    # protocol's tally is untouched
+    [
+        escrow(paid, owed, withdrawn, held, pf),
+        held2 == held - owed,
+        paid2 == paid + owed,
+        owed2 == 0,
+    ],
+    escrow(paid2, owed2, withdrawn, held2, pf),
+)
+
 # the premise each lemma cannot do without (index into its premises)
-CARRIED_BY = {"accumulate": 2, "conclude": 3, "twice_budget": 5}
+CARRIED_BY = {
+    "accumulate": 2,
+    "conclude": 3,
+    "twice_budget": 5,
+    "protocol_withdrawal_keeps_escrow_books": 1,
+    "credit_withdrawal_keeps_escrow_books": 1,
+}
 
 
 def counterexample(premises: list, goal):
