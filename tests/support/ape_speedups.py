@@ -51,23 +51,47 @@ can observe.
   ecosystem while the connected network's name, the default network's name and the config
   object are the same ones (a changed config object or network computes it anew).
 
+- ape-foundry starts anvil with ``--steps-tracing``: anvil then records every EVM step of every
+  transaction it mines (stack and memory), which cost about a quarter of the CPU of a
+  contract test file (tests/contracts/fund/test_controller.py and test_pricing.py: 16.2 s of
+  user CPU, 11.8-13.1 s without) and kept every step in memory (the traces were most of a
+  worker's anvil memory). Nothing in the suite reads a step but ape's lookup of the last
+  contract a reverted transaction called (to decode a custom error the receiving contract's
+  ABI lacks, above); without steps, that lookup reads the transaction's call tree
+  (``debug_traceTransaction`` with ``callTracer``, which anvil records without steps): the
+  calls in the order they began, last first, the same addresses the steps' CALL-family and
+  CREATE-family frames give (tests/contracts/fund/test_revert_error_lookup.py compares both
+  on a real revert of over 1,000 steps replayed on an anvil with steps). ``BALLAST_STEPS_TRACING=1``
+  keeps the steps (to read a struct-log trace while debugging a test).
+
+- Python's full garbage collections scan the whole heap of the test process (ape, web3,
+  pydantic models, the collected suite: several hundred thousand objects alive for the whole
+  run): 15 of them took 3.0 s of CPU over four test files (test_pricing, test_fees,
+  test_fundbot_failures, test_pipeline_rows). The heap is frozen (``gc.freeze()``, as the
+  keepers' long-lived processes do: keepers/core/gc_tuning.py) once the suite is collected
+  and again when each test file starts, the previous one torn down, each time after a
+  collection, so a file's cyclic garbage is still freed: 1.1 s. An object that outlives its
+  file (ape's caches, a session fixture) is no longer scanned for cycles.
+
 ``BALLAST_APE_SPEEDUPS=0`` turns all of them off.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 import ape_ethereum.provider as ape_eth_provider
+import pytest
 from ape.api.transactions import ReceiptAPI
 from ape.contracts.base import ContractMethodHandler
 from ape.logging import logger
 from ape_ethereum.ecosystem import Ethereum
 from ape_ethereum.provider import Web3Provider
-from ape_ethereum.trace import Trace
+from ape_ethereum.trace import Trace, TransactionTrace
 from ape_foundry.provider import FoundryProvider
 from evm_trace.enums import CALL_OPCODES, CallType
 from evm_trace.geth import TraceFrame
@@ -220,6 +244,53 @@ def _last_addresses_first(original: Any) -> Any:
     return get_addresses_used
 
 
+STEPS_FLAG = "--steps-tracing"
+# the call tree's frame types, as struct-log ops (the addresses ape's walk takes from steps)
+_CALL_TREE_TYPES = {"CALL", "STATICCALL", "DELEGATECALL", "CALLCODE", "CREATE", "CREATE2"}
+
+
+def _without_steps_tracing(original: Any) -> Any:
+    def build_command(self: Any) -> list[str]:
+        return [arg for arg in original(self) if arg != STEPS_FLAG]
+
+    build_command._ballast_original = original  # type: ignore[attr-defined]
+    return build_command
+
+
+def called_last_first(call_tree: dict[str, Any]) -> list[str]:
+    """The addresses a transaction's call tree (``callTracer``) called, the call begun last
+    first: a pre-order walk of its frames under the top one, reversed."""
+    begun: list[str] = []
+
+    def walk(frame: dict[str, Any]) -> None:
+        for sub in frame.get("calls") or ():
+            if str(sub.get("type", "")).upper() in _CALL_TREE_TYPES and sub.get("to"):
+                begun.append(sub["to"])
+            walk(sub)
+
+    walk(call_tree)
+    return begun[::-1]
+
+
+def _from_call_tree_without_steps(fallback: Any) -> Any:
+    """``get_addresses_used`` that, on a trace without steps (an anvil started without
+    ``--steps-tracing``), reads the transaction's call tree instead of its empty struct log."""
+
+    def get_addresses_used(self: Any, reverse: bool = False) -> Any:
+        txn_hash = getattr(self, "transaction_hash", None)
+        if not reverse or not txn_hash or list(self.raw_trace_frames):
+            yield from fallback(self, reverse)
+            return
+        tree = self.provider.make_request(
+            "debug_traceTransaction", [str(txn_hash), {"tracer": "callTracer"}]
+        )
+        for addr in called_last_first(dict(tree)):
+            yield self._ecosystem.decode_address(addr)
+
+    get_addresses_used.__wrapped__ = fallback  # type: ignore[attr-defined]
+    return get_addresses_used
+
+
 # ecosystem id -> (the ecosystem, (connected network, default network), config object, answer)
 _TX_TYPES: dict[int, tuple[Any, tuple[Any, Any], Any, Any]] = {}
 
@@ -284,7 +355,42 @@ def pytest_configure(config: Any) -> None:
         Ethereum.default_transaction_type = _kept_transaction_type(current)  # type: ignore[method-assign]
     if not hasattr(Trace.get_addresses_used, "__wrapped__"):
         Trace.get_addresses_used = _last_addresses_first(Trace.get_addresses_used)  # type: ignore[method-assign]
+    if os.environ.get("BALLAST_STEPS_TRACING") != "1":
+        if not hasattr(FoundryProvider.build_command, "_ballast_original"):
+            FoundryProvider.build_command = _without_steps_tracing(  # type: ignore[method-assign]
+                FoundryProvider.build_command
+            )
+        if not hasattr(TransactionTrace.get_addresses_used, "_ballast_call_tree"):
+            lookup = _from_call_tree_without_steps(TransactionTrace.get_addresses_used)
+            lookup._ballast_call_tree = True  # type: ignore[attr-defined]
+            TransactionTrace.get_addresses_used = lookup  # type: ignore[method-assign]
     if not hasattr(ContractMethodHandler._validate_is_contract, "__wrapped__"):
         ContractMethodHandler._validate_is_contract = _code_seen_once(  # type: ignore[method-assign]
             ContractMethodHandler._validate_is_contract
         )
+
+
+def pytest_collection_finish(session: Any) -> None:
+    if os.environ.get("BALLAST_APE_SPEEDUPS") == "0":
+        return
+    gc.collect()
+    gc.freeze()  # the collected suite, ape, web3 and the rest: out of every later full scan
+
+
+_last_module: list[Any] = [None]
+
+
+@pytest.hookimpl(tryfirst=True)  # before the new file's fixtures are set up
+def pytest_runtest_setup(item: Any) -> None:
+    """At a test file's first test: the previous file's fixtures and its last test's arguments
+    are gone by now, so its garbage, cycles included, is collected; what outlives it (ape's
+    caches, session fixtures) is frozen out of later full scans."""
+    if os.environ.get("BALLAST_APE_SPEEDUPS") == "0":
+        return
+    module = getattr(item, "module", None)
+    if module is _last_module[0]:
+        return
+    if _last_module[0] is not None:
+        gc.collect()
+        gc.freeze()
+    _last_module[0] = module

@@ -1,17 +1,25 @@
-"""tests/support/ape_speedups.py's lookup of the last contract a transaction called (ape's
+"""tests/support/ape_speedups.py's lookups of the last contract a transaction called (ape's
 ``Trace.get_addresses_used(reverse=True)``, which it reads to decode a custom error the
-receiving contract's ABI lacks): on real traces of this fund it yields the very addresses, in
-the very order, ape's own path yields, a nested custom error still decodes to its class, and a
-trace with a CREATE step is left to ape's own path."""
+receiving contract's ABI lacks).
+
+The suite's anvil records no steps (ape_speedups drops ``--steps-tracing``), so there the
+lookup reads the call tree. Each reverted transaction here is replayed on an anvil that records
+steps, from the very same state (``anvil_dumpState`` / ``anvil_loadState``), where ape's own walk
+over the steps runs: the call tree, on either node, yields the very addresses in the very order
+ape's walk yields, as does the faster walk over the steps; a nested custom error still decodes
+to its class on the suite's node; and a trace with a CREATE step is left to ape's own walk."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import ape
 import pytest
 from ape_ethereum.trace import Trace
+from web3 import Web3
 
+from ballast_dev.local.anvil_local import start_anvil, stop_anvil
 from tests.support import ape_speedups
 
 # The walk over a trace does not depend on the base coin's decimals: the 6-decimal fund only
@@ -19,13 +27,69 @@ from tests.support import ape_speedups
 pytestmark = pytest.mark.parametrize("base_decimals", [6], ids=["usdt6"], scope="module")
 
 
-def _both(chain: Any, txn_hash: Any) -> tuple[list[str], list[str]]:
-    trace = chain.provider.get_transaction_trace(txn_hash)
-    fast = list(
-        ape_speedups._last_addresses_first(Trace.get_addresses_used.__wrapped__)(trace, True)
+@pytest.fixture
+def stepped(chain: Any) -> Iterator[Any]:
+    """``replay(txn)``: the transaction sent again, by its sender, on an anvil that records
+    steps and holds the suite node's state from before it; returns that node's (web3, hash)."""
+    proc, url = start_anvil(ape_speedups.STEPS_FLAG, "--chain-id", str(chain.chain_id))
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
+
+    def replay(txn: Any) -> tuple[Web3, str]:
+        state = chain.provider.make_request("anvil_dumpState", [])
+        w3.provider.make_request("anvil_loadState", [state])
+        # the block after the suite node's head, as the next transaction there would be mined
+        w3.provider.make_request("evm_setNextBlockTimestamp", [chain.blocks.head.timestamp + 1])
+        sender = txn.sender
+        w3.provider.make_request("anvil_impersonateAccount", [sender])
+        sent = w3.eth.send_transaction(
+            {"from": sender, "to": txn.receiver, "data": txn.data, "gas": 15_000_000}
+        )
+        mined = w3.eth.wait_for_transaction_receipt(sent)
+        assert mined["status"] == int(not txn.failed)  # it ends as it did on the suite's node
+        return w3, sent.to_0x_hex()
+
+    try:
+        yield replay
+    finally:
+        stop_anvil(proc)
+
+
+def _steps(w3: Web3, txn_hash: str) -> list[dict[str, Any]]:
+    return w3.provider.make_request("debug_traceTransaction", [txn_hash, {}])["result"][
+        "structLogs"
+    ]
+
+
+def _call_tree(w3_or_chain: Any, txn_hash: str) -> list[str]:
+    params = [txn_hash, {"tracer": "callTracer"}]
+    if isinstance(w3_or_chain, Web3):
+        tree = w3_or_chain.provider.make_request("debug_traceTransaction", params)["result"]
+    else:
+        tree = w3_or_chain.provider.make_request("debug_traceTransaction", params)
+    return [Web3.to_checksum_address(a) for a in ape_speedups.called_last_first(dict(tree))]
+
+
+class _Steps:
+    """What ape's walks read of a trace: its raw steps, its frames, its ecosystem."""
+
+    frames = Trace.frames  # ape's own: create_trace_frames over the raw steps
+
+    class _ecosystem:  # noqa: N801 - the attribute ape's walk reads
+        decode_address = staticmethod(Web3.to_checksum_address)
+
+    def __init__(self, raw: list[dict[str, Any]]) -> None:
+        self.raw_trace_frames = raw
+
+
+def _apes_walk(raw: list[dict[str, Any]]) -> list[str]:
+    """ape's own ``get_addresses_used(reverse=True)`` (the function ape_speedups wraps)."""
+    return list(Trace.get_addresses_used.__wrapped__(_Steps(raw), reverse=True))
+
+
+def _fast_walk(raw: list[dict[str, Any]]) -> list[str]:
+    return list(
+        ape_speedups._last_addresses_first(Trace.get_addresses_used.__wrapped__)(_Steps(raw), True)
     )
-    plain = list(Trace.get_addresses_used.__wrapped__(trace, reverse=True))
-    return fast, plain
 
 
 def _window_closed_redeem(
@@ -39,28 +103,46 @@ def _window_closed_redeem(
     return rwa, buy
 
 
-def test_reverted_by_a_called_contract__same_last_address__error_decoded(
+def test_suite_node__records_no_steps(
     controller, fund, keeper, chain, refresh_feeds, deposited, unit
+):
+    _, buy = _window_closed_redeem(controller, fund, keeper, chain, refresh_feeds, unit)
+    raw = chain.provider.make_request("debug_traceTransaction", [buy.txn_hash, {}])
+    assert raw["structLogs"] == []  # anvil started without --steps-tracing
+    assert _call_tree(chain, buy.txn_hash)  # the call tree is recorded all the same
+
+
+def test_reverted_by_a_called_contract__same_last_address__error_decoded(
+    controller, fund, keeper, chain, refresh_feeds, deposited, unit, stepped
 ):
     rwa, _ = _window_closed_redeem(controller, fund, keeper, chain, refresh_feeds, unit)
     bal = rwa.balanceOf(controller)
     failed = controller.redeemAsset(rwa, bal, 0, sender=keeper, raise_on_revert=False)
     assert failed.failed
-    fast, plain = _both(chain, failed.txn_hash)
+    # on the suite's node (no steps): the lookup ape calls, through the call tree
+    trace = chain.provider.get_transaction_trace(failed.txn_hash)
+    here = list(trace.get_addresses_used(reverse=True))
+    # the same transaction from the same state, on a node with steps
+    w3, replayed = stepped(failed)
+    raw = _steps(w3, replayed)
+    assert len(raw) > 1_000
+    plain = _apes_walk(raw)
     assert len(plain) > 3  # the controller called the asset, its feed, the vault...
-    assert fast == plain
-    assert fast[0] == rwa.address  # the last contract called raised the error
+    assert here == plain
+    assert _call_tree(w3, replayed) == plain
+    assert _fast_walk(raw) == plain
+    assert here[0] == rwa.address  # the last contract called raised the error
     # the error is not in the controller's ABI: it is found through that lookup
     with ape.reverts(rwa.RedemptionWindowClosed):
         controller.redeemAsset(rwa, bal, 0, sender=keeper)
 
 
 def test_a_create_step__left_to_apes_own_path(
-    controller, fund, keeper, chain, refresh_feeds, deposited, unit
+    controller, fund, keeper, chain, refresh_feeds, deposited, unit, stepped
 ):
     _, buy = _window_closed_redeem(controller, fund, keeper, chain, refresh_feeds, unit)
-    trace = chain.provider.get_transaction_trace(buy.txn_hash)
-    frames = list(trace.raw_trace_frames)
+    w3, replayed = stepped(buy)
+    frames = _steps(w3, replayed)
     i = next(n for n, f in enumerate(frames) if f.get("op") == "CALL")
     frames[i] = {**frames[i], "op": "CREATE2"}
     calls: list[bool] = []
