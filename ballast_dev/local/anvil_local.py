@@ -9,6 +9,7 @@ owns the process: `stop_anvil(proc)` (or the caller's own teardown) ends it.
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -27,6 +28,22 @@ ANVIL_KEYS = [
     "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
     "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
 ]
+
+
+BUILD_MANIFEST = ROOT / ".build" / "__local__.json"  # ape's build of this project's contracts
+_MANIFEST: dict[tuple[int, int], dict[str, Any]] = {}
+
+
+def contract_type(name: str) -> dict[str, Any]:
+    """This build's contract type ``name`` (read-only: shared by every caller). The ~3 MB
+    manifest is parsed once per build (its size and modification time), not at each call: a
+    hand-over check over web3 binds a contract per view, a scene deploys some dozens."""
+    st = BUILD_MANIFEST.stat()
+    key = (st.st_mtime_ns, st.st_size)
+    if key not in _MANIFEST:
+        _MANIFEST.clear()
+        _MANIFEST[key] = json.loads(BUILD_MANIFEST.read_text())["contractTypes"]
+    return _MANIFEST[key][name]  # type: ignore[no-any-return]
 
 
 def free_port() -> int:

@@ -11,7 +11,6 @@ not the keeper). Never used against a live network.
 
 from __future__ import annotations
 
-import json
 import subprocess
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,7 +20,7 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 from web3 import HTTPProvider, Web3
 
-from ballast_dev.local.anvil_local import ANVIL_KEYS, ROOT, start_anvil
+from ballast_dev.local.anvil_local import ANVIL_KEYS, BUILD_MANIFEST, contract_type, start_anvil
 from ballast_dev.local.cex_sim_local import BinanceSim, SimCoin, SimNetwork, make_sim_exchange
 from ballast_dev.local.lz_local import LocalLz, LocalLzVerifier, deploy_local_lz
 from keepers.core.approval import ApprovalPolicy
@@ -38,7 +37,7 @@ from keepers.tx.node import Node
 from keepers.tx.pipeline import Pipeline
 from keepers.tx.signers import RawKeySigner
 
-ARTIFACTS = ROOT / ".build" / "__local__.json"
+ARTIFACTS = BUILD_MANIFEST
 # anvil's default mnemonic: account 2 is the keeper, 8 the DVN/relayer, 9 the exchange hot wallet
 KEEPER_KEY = ANVIL_KEYS[2]
 KEEPER = Account.from_key(KEEPER_KEY).address
@@ -69,22 +68,8 @@ def start_chain(chain_id: int) -> tuple[subprocess.Popen[bytes], str]:
     return start_anvil("--accounts", "30", "--gas-limit", "60000000", chain_id=chain_id)
 
 
-_MANIFEST: dict[tuple[int, int], dict[str, Any]] = {}
-
-
-def _contract_type(name: str) -> dict[str, Any]:
-    """This build's contract type ``name`` (read-only); the ~3 MB manifest parsed once per
-    build (its size and modification time), not once per contract deployed."""
-    st = ARTIFACTS.stat()
-    key = (st.st_mtime_ns, st.st_size)
-    if key not in _MANIFEST:
-        _MANIFEST.clear()
-        _MANIFEST[key] = json.loads(ARTIFACTS.read_text())["contractTypes"]
-    return _MANIFEST[key][name]  # type: ignore[no-any-return]
-
-
 def deploy(w3: Web3, name: str, sender: str, *args: Any) -> Any:
-    ct = _contract_type(name)
+    ct = contract_type(name)
     factory = w3.eth.contract(abi=ct["abi"], bytecode=ct["deploymentBytecode"]["bytecode"])
     tx_hash = factory.constructor(*args).transact({"from": sender, "gas": 12_000_000})
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash)

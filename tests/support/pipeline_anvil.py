@@ -3,16 +3,21 @@ started by the one anvil starter (ballast_dev/local/anvil_local.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from web3 import HTTPProvider, Web3
 
-from ballast_dev.local.anvil_local import ANVIL_KEYS, start_anvil, stop_anvil
+from ballast_dev.local.anvil_local import (
+    ANVIL_KEYS,
+    BUILD_MANIFEST,
+    contract_type,
+    start_anvil,
+    stop_anvil,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / ".build" / "__local__.json"
+ARTIFACTS = BUILD_MANIFEST
 KEYS = ANVIL_KEYS
 
 
@@ -32,21 +37,6 @@ class Anvil:
 
     def stop(self) -> None:
         stop_anvil(self.proc)
-
-
-_MANIFEST: dict[tuple[int, int], dict[str, Any]] = {}
-
-
-def contract_type(name: str) -> dict[str, Any]:
-    """This build's contract type ``name`` (read-only: shared by every caller). The ~3 MB
-    manifest is parsed once per build (its size and modification time), not at each call: a
-    hand-over check over web3 binds a contract per view and parsed it some hundred times."""
-    st = ARTIFACTS.stat()
-    key = (st.st_mtime_ns, st.st_size)
-    if key not in _MANIFEST:
-        _MANIFEST.clear()
-        _MANIFEST[key] = json.loads(ARTIFACTS.read_text())["contractTypes"]
-    return _MANIFEST[key][name]  # type: ignore[no-any-return]
 
 
 def deploy(w3: Web3, name: str, *args: Any, key: str = KEYS[0]) -> Any:
