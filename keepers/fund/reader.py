@@ -231,6 +231,12 @@ class FundReader:
                     for a in state.assets
                 ),
             )
+        limits = (got.get("limits") or (None,))[0]
+        if isinstance(limits, ReadFailed):  # the floor's sales wait (keepers.fund.sizing)
+            not_read.append(
+                "window budget (AssetController.moveLimits: "
+                f"{why_not_read(_error(limits))}): no exit horizon floor sale on this read"
+            )
         shares = None
         asked, (balance,) = self._recipient, got.get("recipient") or (None,)
         if asked is not None and not isinstance(balance, ReadFailed) and balance is not None:
@@ -249,7 +255,7 @@ class FundReader:
             not_read=tuple(not_read),
             recipient_shares=shares,
             horizon=(got.get("horizon") or (None,))[0],
-            move_limits=(got.get("limits") or (None,))[0],
+            move_limits=limits,
         )
 
     def _batch(self, block: int) -> dict[str, list[Any]]:

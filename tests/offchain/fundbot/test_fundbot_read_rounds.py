@@ -322,7 +322,8 @@ def test_fund_read__move_limits_in_its_batch__same_budget_no_call_of_its_own(mak
     """The floor's window budget (the controller's moveLimits) is asked in the fund's one
     batch: the sizing stage takes the same budget as its own eth_call gives, without asking
     again; reverting in the batch, it is not known for that read only (no floor sale sized to
-    a guess: None, never the eth_call's old answer), and the next read has it again."""
+    a guess: None, never the eth_call's old answer; the read says so), and the next read has
+    it again."""
     bot = make_bot(NO_APPROVAL)
     reading = bot.reader.read()
     assert reading.move_limits is not None and not isinstance(reading.move_limits, Exception)
@@ -341,7 +342,11 @@ def test_fund_read__move_limits_in_its_batch__same_budget_no_call_of_its_own(mak
     assert budget == (int(plain[1]) if int(plain[2]) else None)
     seen = _fail_in_fund_batch(bot, monkeypatch, lambda r: r.fn.name == "moveLimits")
     failed = bot.reader.read()
-    assert seen["failed"] == 1 and failed.not_read == () and failed.holds is not None
+    assert seen["failed"] == 1 and failed.holds is not None
+    assert failed.not_read == (
+        "window budget (AssetController.moveLimits: reverted): no exit horizon floor sale on "
+        "this read",
+    )
     assert bot.sizing.notional_budget(failed) is None and called["n"] == 0
     monkeypatch.undo()
     assert bot.sizing.notional_budget(bot.reader.read()) == budget

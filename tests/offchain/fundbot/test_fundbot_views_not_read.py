@@ -57,6 +57,7 @@ VIEWS: dict[tuple[str, str], str] = {
     ("timelock", "EXECUTION_WINDOW"): "timelock: not read",
     ("lens", "exitHorizon"): "exit horizon: not read (ContractLogicError",
     ("uniswap", "poolFee"): "exit horizon: not read (ContractLogicError",
+    ("controller", "moveLimits"): "window budget (AssetController.moveLimits: reverted)",
 }
 # the exit horizon's pools part (keepers.fund.horizon, the depth reader's pool reads): a pool,
 # the quoter or the factory that does not answer leaves the whole horizon not read, as its own
