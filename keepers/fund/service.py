@@ -24,7 +24,6 @@ from typing import Any
 
 from keepers.core.errors import DomainError
 from keepers.core.logging import get_logger
-from keepers.fund.records import approval_record, signed_plan_of
 
 log = get_logger("keepers.fund.service")
 
@@ -126,6 +125,7 @@ def approval_views(ctx: Any, rows: list[Any], now: int) -> list[dict[str, Any]]:
     /approvals), their approvals read in one query instead of one plan read per row."""
     from sqlalchemy import select
 
+    from keepers.fund.records import approval_record
     from keepers.store import models as m
 
     records: dict[int, list[Any]] = {r.id: [] for r in rows}
@@ -149,6 +149,7 @@ def approval_view(
     signature is recovered over the plan hash recomputed from the stored document, checked
     against the stored admins (the Safe owners) and the deadline, as the keeper counts."""
     from keepers.fund.planning.plan_approval import plan_hash, review_signatures
+    from keepers.fund.records import signed_plan_of
 
     plans = ctx.records().plans
     stored = row.payload.get("approval") or {}
