@@ -23,9 +23,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from keepers.core.errors import DomainError
-from keepers.core.logging import get_logger
-
-log = get_logger("keepers.fund.service")
 
 
 def utc(ts: int | None) -> str | None:
@@ -113,10 +110,12 @@ def admin_safe_or_none(bot: Any) -> tuple[str | None, int] | None:
     read, for this page or command only."""
     from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
+    from keepers.core.logging import get_logger  # here: structlog (and rich) cost every `keeper`
+
     try:
         return bot.approvals.admin_safe()  # type: ignore[no-any-return]
     except (ContractLogicError, BadFunctionCallOutput, OSError) as err:
-        log.warning("admin_safe.not_read", error=str(err)[:160])
+        get_logger("keepers.fund.service").warning("admin_safe.not_read", error=str(err)[:160])
         return None
 
 
