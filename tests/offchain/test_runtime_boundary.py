@@ -107,6 +107,8 @@ _NOT_AT_CLI_IMPORT = (
     "keepers.registry",
     "keepers.fund.records",
     "keepers.fund.lifecycle",
+    "keepers.crosschain.config",
+    "yaml",
     "apscheduler",
     "sqlalchemy",
     "web3",
