@@ -31,9 +31,7 @@ from keepers.cli_base import (  # noqa: F401  (re-exported: the slices' and the 
     node_unreachable,
 )
 from keepers.core.errors import EXIT_CONFIG, EXIT_DOMAIN, KeeperError
-from keepers.core.gc_tuning import tune_gc
-from keepers.registry import declarations
-from keepers.runtime.runner import BOT_NAMES
+from keepers.runtime.names import BOT_NAMES
 
 
 @main.command()
@@ -67,8 +65,10 @@ def run(ctx: Ctx, bots: str, once: bool) -> None:
     import signal
     import threading
 
+    from keepers.core.gc_tuning import tune_gc
     from keepers.core.logging import configure_logging, get_logger
     from keepers.core.settings import KeeperSettings
+    from keepers.registry import declarations
     from keepers.runtime.health import Health, Monitor, serve, tick_bounds
     from keepers.runtime.runner import (
         RunConfigError,

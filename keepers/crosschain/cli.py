@@ -42,7 +42,8 @@ import click
 
 from keepers.cli_base import read_only_command
 from keepers.core import redact
-from keepers.crosschain.config import ENV_PATH, ConfigError
+from keepers.core.errors import ConfigError  # keepers.crosschain.config's (the one ConfigError)
+from keepers.runtime.names import CROSSCHAIN_ENV as ENV_PATH
 
 
 def build_bot(

@@ -39,13 +39,14 @@ from keepers.core import errors as core_errors
 from keepers.core.settings import describe_validation_error
 from keepers.crosschain.iris_config import IrisConfig
 from keepers.crosschain.published import published_cctp_domain, published_lz_eid
+from keepers.runtime.names import CROSSCHAIN_ENV
 
 SCALE_DECIMALS = 18
 """Every planner amount is an integer at this many decimals (1 USD = 10**18)."""
 
 MAX_TOKEN_DECIMALS = 36
 
-ENV_PATH = "BALLAST_CROSSCHAIN_CONFIG"
+ENV_PATH = CROSSCHAIN_ENV  # BALLAST_CROSSCHAIN_CONFIG
 ENV_JSON = "BALLAST_CROSSCHAIN_CONFIG_JSON"
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")

@@ -33,7 +33,6 @@ from keepers.cli_base import (
     read_only_command,
 )
 from keepers.core.errors import EXIT_UNAVAILABLE, ConfigError, DomainError, KeeperError
-from keepers.fund.lifecycle import ended_of
 from keepers.fund.planning.state import CLOSED, CLOSING, PHASES
 from keepers.fund.service import (
     approval_view,
@@ -713,6 +712,8 @@ def _status_offline(ctx: Ctx) -> None:
 @click.pass_obj
 def history(ctx: Ctx, limit: int) -> None:
     """Recent plans, newest first."""
+    from keepers.fund.lifecycle import ended_of
+
     rows = ctx.records().plans.history(limit)
     data = [
         {

@@ -23,10 +23,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from keepers.core.errors import DomainError
-from keepers.core.logging import get_logger
-from keepers.fund.records import approval_record, signed_plan_of
-
-log = get_logger("keepers.fund.service")
 
 
 def utc(ts: int | None) -> str | None:
@@ -114,10 +110,12 @@ def admin_safe_or_none(bot: Any) -> tuple[str | None, int] | None:
     read, for this page or command only."""
     from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
+    from keepers.core.logging import get_logger  # here: structlog (and rich) cost every `keeper`
+
     try:
         return bot.approvals.admin_safe()  # type: ignore[no-any-return]
     except (ContractLogicError, BadFunctionCallOutput, OSError) as err:
-        log.warning("admin_safe.not_read", error=str(err)[:160])
+        get_logger("keepers.fund.service").warning("admin_safe.not_read", error=str(err)[:160])
         return None
 
 
@@ -126,6 +124,7 @@ def approval_views(ctx: Any, rows: list[Any], now: int) -> list[dict[str, Any]]:
     /approvals), their approvals read in one query instead of one plan read per row."""
     from sqlalchemy import select
 
+    from keepers.fund.records import approval_record
     from keepers.store import models as m
 
     records: dict[int, list[Any]] = {r.id: [] for r in rows}
@@ -149,6 +148,7 @@ def approval_view(
     signature is recovered over the plan hash recomputed from the stored document, checked
     against the stored admins (the Safe owners) and the deadline, as the keeper counts."""
     from keepers.fund.planning.plan_approval import plan_hash, review_signatures
+    from keepers.fund.records import signed_plan_of
 
     plans = ctx.records().plans
     stored = row.payload.get("approval") or {}

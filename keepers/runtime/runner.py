@@ -45,6 +45,7 @@ from keepers.runtime import readiness
 from keepers.runtime.alerts import Alerter, job_failed
 from keepers.runtime.bots import BotContext, BotDeclaration, declared_policy
 from keepers.runtime.leases import Leases
+from keepers.runtime.names import BOT_NAMES, CROSSCHAIN_ENV
 from keepers.runtime.policy import merged, store_policy, stored_policy
 from keepers.tx.node import Node
 from keepers.tx.pipeline import Pipeline
@@ -52,10 +53,6 @@ from keepers.tx.retry import NetworkUnavailable
 
 log = get_logger("keepers.runner")
 
-# `keeper run` starts all of them by default (crosschain when BALLAST_CROSSCHAIN_CONFIG is set);
-# the names of keepers.registry.declarations(), in its order (a test checks)
-BOT_NAMES = ("fund", "executor", "supervisor", "crosschain")
-CROSSCHAIN_ENV = "BALLAST_CROSSCHAIN_CONFIG"
 # the default bound of a stop (KEEPER_STOP_TIMEOUT_S): jobs and loops end within it
 JOIN_TIMEOUT_S = 30.0
 

@@ -91,3 +91,38 @@ def test_shared_layers__import_no_slice__the_registry_is_a_composition_root():
     assert worker.rfind("\ndef main(", 0, at) > worker.rfind("\ndef build_pipeline(", 0, at), (
         "the worker imports the registry only inside main"
     )
+
+
+# What `import keepers.cli` must not import (issue 68): every `keeper` process (each CLI test,
+# the operator walks, the playbook) paid ~1 s of CPU importing them, though `--help`,
+# `--version` and the read-only commands before their first read need none of them; the
+# commands that do import them inside their functions (keepers.cli's `run`, the fund's).
+_CLI_IMPORT = """
+import json, sys
+import keepers.cli
+print(json.dumps(sorted(sys.modules)))
+"""
+_NOT_AT_CLI_IMPORT = (
+    "keepers.runtime.runner",
+    "keepers.registry",
+    "keepers.fund.records",
+    "keepers.fund.lifecycle",
+    "keepers.crosschain.config",
+    "yaml",
+    "apscheduler",
+    "sqlalchemy",
+    "web3",
+    "uvicorn",
+    "starlette",
+    "structlog",
+)
+
+
+def test_cli_import__loads_no_runner_scheduler_store_web3_server_or_structlog():
+    out = subprocess.run(
+        [sys.executable, "-c", _CLI_IMPORT], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    loaded = set(json.loads(out.splitlines()[-1]))
+    assert "keepers.fund.cli" in loaded and "keepers.crosschain.cli" in loaded  # the commands
+    heavy = sorted(m for m in _NOT_AT_CLI_IMPORT if m in loaded)
+    assert heavy == [], f"`import keepers.cli` imports {heavy}: import them in the command"
