@@ -98,7 +98,7 @@ def test_keeper_run__crosschain__sigterm_mid_move__exit_0_in_bound_no_wal_rerun_
     import os
     from pathlib import Path
 
-    from ballast_dev.local.crosschain_scene_local import ROOT
+    from ballast_dev.local.anvil_local import ROOT
 
     bound_s = 30.0
     start = start_cctp_move(xscene, 20)
@@ -133,7 +133,7 @@ def test_keeper_crosschain_run__sigterm__logged_exit_0_store_closed(xscene, tmp_
     import time
     from pathlib import Path
 
-    from ballast_dev.local.crosschain_scene_local import ROOT
+    from ballast_dev.local.anvil_local import ROOT
 
     who = xscene.sides["ethereum"].w3.eth.accounts[18]  # balanced: a tick does nothing
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KEEPER_", "BALLAST_"))}

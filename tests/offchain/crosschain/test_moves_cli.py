@@ -98,7 +98,7 @@ def test_cli_run__process_killed_right_after_broadcasting_the_burn__rerun_finish
     import subprocess
     import sys
 
-    from ballast_dev.local.crosschain_scene_local import ROOT
+    from ballast_dev.local.anvil_local import ROOT
 
     start = start_cctp_move(xscene, 16)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPER_")}
