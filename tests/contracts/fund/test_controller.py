@@ -195,6 +195,30 @@ def test_price_drop__value_counted_at_oracle(
     assert vault.totalAssets() == deposited - 15_000 * unit  # crA holds 150k of L3's 600k
 
 
+def test_pause__every_keeper_move_refused__role_checked_first(
+    controller, fund, guardian, keeper, gov, attacker, deposited, unit
+):
+    """The five keeper moves share one copy of the role, sequencer and pause checks
+    (`onlyKeeper`): while paused each refuses the keeper with EnforcedPause, and anyone else
+    with the role error first, as when the pause was each move's own modifier after it."""
+    token = fund.assets["crA"]
+    moves = (
+        ("allocateToLayer", (1, unit)),
+        ("purchaseAsset", (token, unit, 0)),
+        ("redeemAsset", (token, unit, 0)),
+        ("rebalanceBuffer", ()),
+        ("executeWaterfallLiquidation", (unit, 2)),
+    )
+    controller.pause(sender=guardian)
+    for name, args in moves:
+        with ape.reverts(controller.EnforcedPause):
+            getattr(controller, name)(*args, sender=keeper)
+        with ape.reverts(controller.AccessControlUnauthorizedAccount):
+            getattr(controller, name)(*args, sender=attacker)
+    controller.unpause(sender=gov)
+    controller.allocateToLayer(1, unit, sender=keeper)  # unpaused: the keeper moves again
+
+
 def test_pause__moves_abort(controller, guardian, keeper, gov, deposited, unit):
     controller.pause(sender=guardian)
     with ape.reverts(controller.EnforcedPause):
