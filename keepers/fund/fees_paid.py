@@ -155,6 +155,7 @@ def fees_paid_not_read(view: dict[str, Any] | None) -> list[str]:
 def fees_paid_lines(view: dict[str, Any] | None) -> list[str]:
     if (unread := unread_lines(view, "fees paid")) is not None:
         return unread
+    assert view is not None  # read: unread_lines said so
     since = (
         "since the deployment"
         if view["whole_history"]

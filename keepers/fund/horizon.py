@@ -142,6 +142,7 @@ def exit_horizon_not_read(view: dict[str, Any] | None) -> list[str]:
 def exit_horizon_lines(view: dict[str, Any] | None) -> list[str]:
     if (unread := unread_lines(view, "exit horizon", NOT_IN_CONTRACTS)) is not None:
         return unread
+    assert view is not None  # read: unread_lines said so
     parts = "  ".join(f"{d}d {w}" for d, w in zip(view["days"], view["total_whole"], strict=True))
     d = int(view["decimals"])
 

@@ -221,6 +221,7 @@ def timelock_not_read(doc: dict[str, Any] | None) -> list[str]:
 def timelock_lines(doc: dict[str, Any] | None) -> list[str]:
     if (unread := unread_lines(doc, "timelock", "not in the deployment record")) is not None:
         return unread
+    assert doc is not None  # read: unread_lines said so
     ops = doc["queued"]
     if not ops:
         return ["timelock: nothing queued"]
