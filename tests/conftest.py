@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.support.fixtures_fund",
     "tests.support.fixtures_automation",
     "tests.support.fixtures_safe",
+    "tests.support.fixtures_portfolio",
     "tests.support.quiet_reverts",
     "tests.support.ape_speedups",
     "tests.support.file_order",

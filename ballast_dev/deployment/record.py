@@ -28,6 +28,8 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from keepers.tx.contracts import DeploymentError, read_record
+
 RECORD_VERSION = 1
 
 
@@ -401,13 +403,12 @@ class RecordedSteps:
 
 
 def load_record(path: Path) -> dict[str, Any]:
+    """The record at ``path``, read as the keeper reads it (keepers.tx.contracts.read_record):
+    RecordError when it is not a JSON object, which no deploy resumes."""
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise RecordError(f"{path}: not valid JSON ({e}): move it away to deploy anew") from None
-    if not isinstance(data, dict):
-        raise RecordError(f"{path}: not a deployment record")
-    return data
+        return read_record(path)
+    except DeploymentError as e:
+        raise RecordError(f"{e}: move it away to deploy anew") from None
 
 
 def check_resumable(data: dict[str, Any], header: dict[str, Any], source: Path) -> None:

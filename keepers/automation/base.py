@@ -12,6 +12,7 @@ from eth_utils import to_checksum_address
 
 from keepers.automation.chain import ChainIO
 from keepers.core.settings import ConfigError, KeeperSettings, load_settings
+from keepers.runtime.alerts import Alerter, AlertSink
 from keepers.runtime.bots import (
     BotContext,
     BotDeclaration,
@@ -70,8 +71,9 @@ def automation_declaration(
 
 
 class AutomationBot:
-    """Base of :class:`ExecutorBot` and :class:`SupervisorBot`. A subclass sets ``name`` and
-    ``signer_label`` and gives its declared calls in ``declared_calls``."""
+    """Base of :class:`ExecutorBot` and :class:`SupervisorBot`: one constructor for both (one
+    sender on the pipeline, the alerter). A subclass sets ``name`` and ``signer_label``, builds
+    its own state in ``_setup`` and gives its declared calls in ``declared_calls``."""
 
     name = ""
     release: Any = None  # the configured contracts' release (keepers.tx.release.ReleaseCheck)
@@ -80,7 +82,15 @@ class AutomationBot:
     _settle: Callable[[], None]  # each bot's: folds final intents into its state
     in_flight: dict[int, Any]  # intent id -> what the bot sent it for (each bot's)
 
-    def _attach(self, settings: KeeperSettings, cfg: Any, pipeline: Pipeline) -> None:
+    def __init__(
+        self,
+        settings: KeeperSettings,
+        cfg: Any,
+        pipeline: Pipeline,
+        sinks: list[AlertSink] | None = None,
+    ) -> None:
+        """One sender on ``pipeline``, alerts to ``sinks``; then the bot's own state
+        (:meth:`_setup`)."""
         self.settings = settings
         self.cfg = cfg
         self.interval_s = cfg.interval_s
@@ -95,6 +105,12 @@ class AutomationBot:
             )
         self.sender = to_checksum_address(next(iter(pipeline.signers)))
         self._simulator: Simulator | None = None  # chosen at start (KEEPER_SIMULATOR)
+        self.alerter = Alerter(sinks)
+        self._setup(cfg, pipeline)
+
+    def _setup(self, cfg: Any, pipeline: Pipeline) -> None:
+        """Each bot's own state, built once the base's is in place."""
+        raise NotImplementedError
 
     @property
     def simulator(self) -> Simulator:
@@ -121,7 +137,7 @@ class AutomationBot:
     def from_settings(cls, settings: KeeperSettings, cfg: Any, *args: Any, **kw: Any) -> Self:
         """A standalone bot on a pipeline of its own (stop() closes its store); the rest of
         the arguments go to the bot's constructor (the supervisor's alert ``sinks``)."""
-        bot = cls(settings, cfg, open_pipeline(settings), *args, **kw)  # type: ignore[call-arg]
+        bot = cls(settings, cfg, open_pipeline(settings), *args, **kw)
         bot.owns_store = True
         return bot
 

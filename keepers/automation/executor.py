@@ -76,7 +76,7 @@ from keepers.automation.planning import (
 from keepers.automation.settings import ExecutorConfig
 from keepers.core.logging import get_logger
 from keepers.core.settings import KeeperSettings, load_settings
-from keepers.runtime.alerts import Alerter, AlertLevel, AlertSink
+from keepers.runtime.alerts import AlertLevel, AlertSink
 from keepers.runtime.bots import (
     BotContext,
     Calls,
@@ -144,15 +144,7 @@ class ExecutorBot(AutomationBot):
     name = "executor"
     signer_label = "executor"
 
-    def __init__(
-        self,
-        settings: KeeperSettings,
-        cfg: ExecutorConfig,
-        pipeline: Pipeline,
-        sinks: list[AlertSink] | None = None,
-    ) -> None:
-        self._attach(settings, cfg, pipeline)
-        self.alerter = Alerter(sinks)
+    def _setup(self, cfg: ExecutorConfig, pipeline: Pipeline) -> None:
         self.hold = FundHold(
             self.io, pipeline.decoder, cfg.held_retry_s, cfg.held_check_every_s, self.alerter
         )

@@ -56,7 +56,7 @@ from keepers.automation.settings import SupervisorBotConfig
 from keepers.core.logging import get_logger
 from keepers.core.settings import KeeperSettings, load_settings
 from keepers.runtime import metrics
-from keepers.runtime.alerts import Alert, Alerter, AlertLevel, AlertSink
+from keepers.runtime.alerts import Alert, AlertLevel, AlertSink
 from keepers.runtime.bots import (
     BotContext,
     Calls,
@@ -234,15 +234,7 @@ class SupervisorBot(AutomationBot, TaskReader):
     name = "supervisor"
     signer_label = "supervisor bot"
 
-    def __init__(
-        self,
-        settings: KeeperSettings,
-        cfg: SupervisorBotConfig,
-        pipeline: Pipeline,
-        sinks: list[AlertSink] | None = None,
-    ) -> None:
-        self._attach(settings, cfg, pipeline)
-        self.alerter = Alerter(sinks)
+    def _setup(self, cfg: SupervisorBotConfig, pipeline: Pipeline) -> None:
         self.sinks = self.alerter.sinks
         TaskReader.__init__(self, self.io, cfg)
         self.blocked: set[str] = set()

@@ -15,6 +15,7 @@ with eth_call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -251,29 +252,17 @@ class CctpRoute:
             raise RouteError(f"message is for domain {msg.destination_domain}")
         if self._received(attested):
             return FinalizeResult(None, already_received=True)
-        transmitter = self._transmitter()
-        call = transmitter.functions.receiveMessage(attested.message, attested.attestation)
-        if self.simulator is not None:  # simulate first: a replay is told apart here
-            (step,) = self.simulator.simulate_each(
-                "latest", [SimCall(self.owner, transmitter.address, _hex_calldata(call))]
-            )
-            if not step.ok:
-                if _is_nonce_used_data(step.revert_data):
-                    return FinalizeResult(None, already_received=True)
-                raise RouteError(f"receiveMessage would revert: {step.error}")
-        else:
-            try:
-                call.call({"from": self.owner})
-            except (ContractCustomError, ContractLogicError) as err:
-                if _is_nonce_used(err):
-                    return FinalizeResult(None, already_received=True)
-                raise RouteError(f"receiveMessage would revert: {err}") from err
-        receipt = self.sender.send(self.dest.w3, transmitter.address, encoded_call(call))
-        if receipt["status"] != 1:
-            if self._received(attested):  # someone else relayed it between call and send
-                return FinalizeResult(None, already_received=True)
-            raise RouteError(reverted(receipt, "receiveMessage"))
-        return FinalizeResult(bytes(receipt["transactionHash"]), already_received=False)
+        call = self._transmitter().functions.receiveMessage(attested.message, attested.attestation)
+        return deliver(
+            self.dest.w3,
+            call,
+            self.owner,
+            self.sender,
+            self.simulator,
+            "receiveMessage",
+            lambda selector: selector == NONCE_ALREADY_USED_SELECTOR,  # a replay, told apart
+            lambda: self._received(attested),
+        )
 
     def _transmitter(self) -> Any:
         return self.dest.w3.eth.contract(
@@ -320,21 +309,61 @@ def approve_if_short(
         sender.send(w3, token.address, encoded_call(token.functions.approve(spender, amount)))
 
 
-def _hex_calldata(call: Any) -> str:
-    return "0x" + encoded_call(call).hex()
+def deliver(
+    w3: Web3,
+    call: Any,
+    caller: str,
+    sender: TxSender,
+    simulator: Simulator | None,
+    what: str,
+    delivered_by: Callable[[bytes], bool],
+    delivered: Callable[[], bool],
+) -> FinalizeResult:
+    """A destination chain's delivery (CCTP's receiveMessage, LayerZero's lzReceive) sent by
+    ``sender`` unless it is delivered already, by us or by anyone relaying it. It is checked
+    first through ``simulator`` (the destination chain's ``simulate_each``) when given, else by
+    eth_call from ``caller``: a revert whose selector ``delivered_by`` recognises is
+    ``already_received``, any other a RouteError naming ``what``; a sent delivery that reverts
+    is ``already_received`` when ``delivered()`` (someone delivered it in between)."""
+    if simulator is not None:
+        (step,) = simulator.simulate_each(
+            "latest", [SimCall(caller, call.address, "0x" + encoded_call(call).hex(), what)]
+        )
+        if not step.ok:
+            if delivered_by(revert_selector(step.revert_data)):
+                return FinalizeResult(None, already_received=True)
+            raise RouteError(f"{what} would revert: {step.error}")
+    else:
+        try:
+            call.call({"from": caller})
+        except (ContractCustomError, ContractLogicError) as err:
+            if delivered_by(revert_selector(err)):
+                return FinalizeResult(None, already_received=True)
+            raise RouteError(f"{what} would revert: {err}") from err
+    receipt = sender.send(w3, call.address, encoded_call(call))
+    if receipt["status"] != 1:
+        if delivered():
+            return FinalizeResult(None, already_received=True)
+        raise RouteError(reverted(receipt, what))
+    return FinalizeResult(bytes(receipt["transactionHash"]), already_received=False)
+
+
+def revert_selector(revert: Any) -> bytes:
+    """The 4-byte selector of a revert: of an eth_call's error (web3 carries the data in
+    ``data`` or its second argument) or of a simulation step's ``revert_data`` (hex); b""
+    when there is none."""
+    if isinstance(revert, Exception):
+        revert = getattr(revert, "data", None) or (revert.args[1] if len(revert.args) > 1 else None)
+    if isinstance(revert, str):
+        try:
+            revert = bytes.fromhex(revert.removeprefix("0x")[:8]) if len(revert) >= 10 else b""
+        except ValueError:
+            return b""
+    return bytes(revert[:4]) if isinstance(revert, bytes | bytearray) else b""
 
 
 def _is_nonce_used(err: Exception) -> bool:
-    data = getattr(err, "data", None) or (err.args[1] if len(err.args) > 1 else None)
-    if isinstance(data, bytes):
-        data = "0x" + data.hex()
-    return _is_nonce_used_data(data)
-
-
-def _is_nonce_used_data(data: Any) -> bool:
-    return isinstance(data, str) and data.lower().startswith(
-        "0x" + NONCE_ALREADY_USED_SELECTOR.hex()
-    )
+    return revert_selector(err) == NONCE_ALREADY_USED_SELECTOR
 
 
 class Web3Sender:

@@ -38,11 +38,10 @@ from keepers.crosschain.routes import (
     RouteStatus,
     TxSender,
     approve_if_short,
-    encoded_call,
-    reverted,
+    deliver,
     send_call,
 )
-from keepers.tx.simulation import SimCall, Simulator
+from keepers.tx.simulation import Simulator
 
 SHARED_DECIMALS = 6  # USDT0 / LayerZero OFT default
 PACKET_HEADER_LENGTH = 81  # version 1 | nonce 8 | srcEid 4 | sender 32 | dstEid 4 | receiver 32
@@ -379,40 +378,21 @@ def execute_packet(
     call = ep.functions.lzReceive(
         packet.origin, packet.receiver_address, packet.guid, packet.message, b""
     )
-    if simulator is not None:
-        data = "0x" + encoded_call(call).hex()
-        (step,) = simulator.simulate_each(
-            "latest", [SimCall(to_checksum_address(caller), ep.address, data, "lzReceive")]
-        )
-        if not step.ok:
-            selector = bytes.fromhex((step.revert_data or "0x").removeprefix("0x")[:8])
-            if selector == PAYLOAD_HASH_NOT_FOUND_SELECTOR and (
-                packet_state(dest, packet) is PacketState.EXECUTED
-            ):
-                return FinalizeResult(None, already_received=True)
-            raise RouteError(f"lzReceive would revert: {step.error}")
-    else:
-        try:
-            call.call({"from": to_checksum_address(caller)})
-        except (ContractCustomError, ContractLogicError) as err:
-            if _revert_selector(err) == PAYLOAD_HASH_NOT_FOUND_SELECTOR and (
-                packet_state(dest, packet) is PacketState.EXECUTED
-            ):
-                return FinalizeResult(None, already_received=True)
-            raise RouteError(f"lzReceive would revert: {err}") from err
-    receipt = sender.send(dest.w3, ep.address, encoded_call(call))
-    if receipt["status"] != 1:
-        if packet_state(dest, packet) is PacketState.EXECUTED:  # someone executed it meanwhile
-            return FinalizeResult(None, already_received=True)
-        raise RouteError(reverted(receipt, "lzReceive"))
-    return FinalizeResult(bytes(receipt["transactionHash"]), already_received=False)
 
+    def executed() -> bool:
+        return packet_state(dest, packet) is PacketState.EXECUTED
 
-def _revert_selector(err: Exception) -> bytes:
-    data = getattr(err, "data", None) or (err.args[1] if len(err.args) > 1 else None)
-    if isinstance(data, str):
-        data = bytes.fromhex(data.removeprefix("0x")[:8]) if len(data) >= 10 else b""
-    return bytes(data[:4]) if isinstance(data, bytes | bytearray) else b""
+    return deliver(
+        dest.w3,
+        call,
+        to_checksum_address(caller),
+        sender,
+        simulator,
+        "lzReceive",
+        # a payload hash not found: executed already, or never verified (told apart by state)
+        lambda selector: selector == PAYLOAD_HASH_NOT_FOUND_SELECTOR and executed(),
+        executed,
+    )
 
 
 def _rescale(units: int, from_decimals: int, to_decimals: int) -> int:

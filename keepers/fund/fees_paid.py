@@ -25,7 +25,7 @@ from typing import Any
 
 from keepers.core.amounts import format_amount
 from keepers.fund.logs import get_logs, view_watch
-from keepers.fund.reader import view_not_read
+from keepers.fund.reader import unread_lines, view_not_read
 from keepers.runtime import metrics
 from keepers.tx.reads import Read, call_all, fn
 
@@ -153,10 +153,9 @@ def fees_paid_not_read(view: dict[str, Any] | None) -> list[str]:
 
 
 def fees_paid_lines(view: dict[str, Any] | None) -> list[str]:
-    if view is None:
-        return ["fees paid: not read"]
-    if "error" in view:
-        return [f"fees paid: not read ({view['error']})"]
+    if (unread := unread_lines(view, "fees paid")) is not None:
+        return unread
+    assert view is not None  # read: unread_lines said so
     since = (
         "since the deployment"
         if view["whole_history"]

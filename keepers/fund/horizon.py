@@ -25,7 +25,7 @@ from keepers.fund.planning.horizon import (
     need,
     pool_sale_value,
 )
-from keepers.fund.reader import EXIT_HORIZON, view_not_read
+from keepers.fund.reader import EXIT_HORIZON, unread_lines, view_not_read
 from keepers.runtime import metrics
 from keepers.tx.reads import Read, ReadFailed, call_all, checksum
 from keepers.version import NOT_IN_CONTRACTS
@@ -140,10 +140,9 @@ def exit_horizon_not_read(view: dict[str, Any] | None) -> list[str]:
 
 
 def exit_horizon_lines(view: dict[str, Any] | None) -> list[str]:
-    if view is None:
-        return [f"exit horizon: {NOT_IN_CONTRACTS}"]
-    if "error" in view:
-        return [f"exit horizon: not read ({view['error']})"]
+    if (unread := unread_lines(view, "exit horizon", NOT_IN_CONTRACTS)) is not None:
+        return unread
+    assert view is not None  # read: unread_lines said so
     parts = "  ".join(f"{d}d {w}" for d, w in zip(view["days"], view["total_whole"], strict=True))
     d = int(view["decimals"])
 

@@ -480,6 +480,19 @@ def view_not_read(view: dict[str, Any] | None, what: str) -> list[str]:
     return [f"{what} ({view['error']})"] if view is not None and "error" in view else []
 
 
+def unread_lines(
+    view: dict[str, Any] | None, what: str, absent: str = "not read"
+) -> list[str] | None:
+    """A display view's text when there is nothing to show: ``what: absent`` for no view
+    (None), ``what: not read (error)`` for a read that failed; None when the view was read
+    (its own lines follow)."""
+    if view is None:
+        return [f"{what}: {absent}"]
+    if "error" in view:
+        return [f"{what}: not read ({view['error']})"]
+    return None
+
+
 def _word(answer: Any) -> int | None:
     """The first 32-byte word of an eth_call's answer, as an unsigned integer (None: no word,
     e.g. a fallback that answered nothing: no limit known)."""

@@ -23,7 +23,7 @@ from typing import Any
 
 from keepers import abis
 from keepers.fund.logs import get_logs, view_watch
-from keepers.fund.reader import view_not_read
+from keepers.fund.reader import unread_lines, view_not_read
 from keepers.runtime import metrics
 from keepers.tx.reads import Read, call_all, fn
 
@@ -219,10 +219,9 @@ def timelock_not_read(doc: dict[str, Any] | None) -> list[str]:
 
 
 def timelock_lines(doc: dict[str, Any] | None) -> list[str]:
-    if doc is None:
-        return ["timelock: not in the deployment record"]
-    if "error" in doc:
-        return [f"timelock: not read ({doc['error']})"]
+    if (unread := unread_lines(doc, "timelock", "not in the deployment record")) is not None:
+        return unread
+    assert doc is not None  # read: unread_lines said so
     ops = doc["queued"]
     if not ops:
         return ["timelock: nothing queued"]

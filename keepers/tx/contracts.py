@@ -30,6 +30,22 @@ class ChainMismatchError(ConfigError):
     bands); the message names the variable and both values."""
 
 
+def read_record(path: Path | str) -> dict[str, Any]:
+    """The deployment record's JSON object, as scripts/deploy.py writes it (the keeper's
+    addresses, and the deploy's own record when it resumes): DeploymentError naming the file
+    when it is missing, not JSON, or not an object."""
+    p = Path(path)
+    if not p.exists():
+        raise DeploymentError(f"deployment file {p} not found (scripts/deploy.py writes it)")
+    try:
+        data = json.loads(p.read_text())
+    except json.JSONDecodeError as err:
+        raise DeploymentError(f"deployment file {p} is not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise DeploymentError(f"deployment file {p}: expected a JSON object")
+    return data
+
+
 @dataclass(frozen=True)
 class FundAddresses:
     """The addresses of one deployed fund (scripts/deployments/<network>.json)."""
@@ -66,16 +82,7 @@ class FundAddresses:
 
     @classmethod
     def load(cls, path: Path | str) -> FundAddresses:
-        p = Path(path)
-        if not p.exists():
-            raise DeploymentError(f"deployment file {p} not found (scripts/deploy.py writes it)")
-        try:
-            data = json.loads(p.read_text())
-        except json.JSONDecodeError as err:
-            raise DeploymentError(f"deployment file {p} is not valid JSON: {err}") from None
-        if not isinstance(data, dict):
-            raise DeploymentError(f"deployment file {p}: expected a JSON object")
-        return cls.from_dict(data, str(p))
+        return cls.from_dict(read_record(path), str(Path(path)))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "deployment") -> FundAddresses:

@@ -49,8 +49,7 @@ from ballast_dev.bench.portfolio_cases import (
     offset_pools,
     random_case,
 )
-from ballast_dev.deployment.portfolio import AssetParams, Budgets, Params, deploy_portfolio
-from ballast_dev.deployment.uniswap import deploy_uniswap
+from ballast_dev.deployment.portfolio import AssetParams, Budgets, Params
 from keepers.portfolio.planning import (
     Outcome,
     Plan,
@@ -149,9 +148,7 @@ def _buys_back(out: Outcome) -> bool:
 
 
 @pytest.mark.bench
-def test_portfolio_bench__1000_random_portfolios__ours_vs_seed_text(
-    project, chain, deployer, gov, keeper
-):
+def test_portfolio_bench__1000_random_portfolios__ours_vs_seed_text(chain, keeper, make_portfolio):
     claims = []
     deep_cases: list[Case] = []
     for title, depth in DEPTHS.items():
@@ -182,18 +179,13 @@ def test_portfolio_bench__1000_random_portfolios__ours_vs_seed_text(
         print(f"  {name:34} {n:>5}/{len(off)}")
 
     # ---- a sample executed on anvil through the contract and real Uniswap V3 pools
-    uni = deploy_uniswap(deployer, with_quoter=False)
     gas: dict[str, list[tuple[int, int]]] = {"seed": [], "ours": []}
     matched = 0
     for k, case in enumerate(deep_cases[:N_SAMPLE]):
-        quote = deployer.deploy(project.TestStablecoin, f"Q{k}", f"Q{k}", case.quote_decimals)
         unit = 10**case.quote_decimals
-        dep = deploy_portfolio(
-            project,
-            uni,
-            deployer,
-            gov,
-            quote,
+        dep = make_portfolio(
+            case.quote_decimals,
+            Params(max_slippage_bps=1000, max_total_value_loss_bps=500),
             [
                 AssetParams(
                     a.symbol,
@@ -209,12 +201,9 @@ def test_portfolio_bench__1000_random_portfolios__ours_vs_seed_text(
             ],  # fmt: skip
             case.quote_balance,
             case.quote_target_bps,
-            Params(max_slippage_bps=1000, max_total_value_loss_bps=500),
             Budgets(10**9 * unit, 10**12 * unit),  # out of the way: this measures the planners
         )
         r = dep.rebalancer
-        r.grantRole(r.REBALANCER_ROLE(), keeper, sender=gov)
-        r.grantRole(r.KEEPER_ROLE(), keeper, sender=gov)
         before, market = dep.snapshot(), dep.market()
         n = len(case.assets)
         snap = chain.snapshot()

@@ -21,6 +21,7 @@ from ballast_dev.deployment.record import (
     RecordedSteps,
     RecordError,
     check_resumable,
+    load_record,
     profile_hash,
 )
 from keepers.tx.contracts import DeploymentError, FundAddresses
@@ -164,6 +165,19 @@ def test_deploy__record_of_another_chain_profile_or_deployer__refused():
             check_resumable({**base, **change}, header, Path("r.json"))
         assert message in str(info.value)
     check_resumable(base, header, Path("r.json"))  # the same header resumes
+
+
+def test_load_record__not_json_or_not_an_object__refused_as_the_keeper_refuses_it(tmp_path):
+    # the deploy reads its record with the keeper's reader: the same file, the same words
+    record = tmp_path / "r.json"
+    for text, said in (("{cut", "is not valid JSON: "), ("[1, 2]", ": expected a JSON object")):
+        record.write_text(text)
+        with pytest.raises(DeploymentError) as keeper:
+            FundAddresses.load(record)
+        with pytest.raises(RecordError) as deploy:
+            load_record(record)
+        assert said in str(keeper.value) and f"deployment file {record}" in str(keeper.value)
+        assert str(deploy.value) == f"{keeper.value}: move it away to deploy anew"
 
 
 def test_profile_hash__layout_does_not_count__values_do(tmp_path):

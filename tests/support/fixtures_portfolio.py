@@ -1,7 +1,11 @@
-"""Fixtures for the portfolio suite: a real Uniswap V3 deployment and token factories."""
+"""Fixtures of the portfolio rebalancer: a real Uniswap V3 deployment, token factories and
+``make_portfolio``, shared by tests/contracts/portfolio and the portfolio bench; loaded for the
+whole suite with ``pytest_plugins`` in tests/conftest.py (a conftest fixture of the same name
+wins)."""
 
 import pytest
 
+from ballast_dev.deployment.portfolio import AssetParams, Budgets, Params, deploy_portfolio
 from ballast_dev.deployment.uniswap import deploy_uniswap
 
 
@@ -20,8 +24,6 @@ def create_token(project, deployer):
 
     return make
 
-
-from ballast_dev.deployment.portfolio import AssetParams, Budgets, Params, deploy_portfolio  # noqa: E402
 
 E8 = 10**8
 
