@@ -51,6 +51,15 @@ can observe.
   ecosystem while the connected network's name, the default network's name and the config
   object are the same ones (a changed config object or network computes it anew).
 
+- Every transaction and every contract call is built with ``gas_limit: max`` on the local
+  network (ape's default there), and ``TransactionAPI.validate_gas_limit`` answers "max" by
+  asking the node for its latest block (``Web3Provider.max_gas``: ``eth_getBlockByNumber``,
+  decoded, for its ``gasLimit``): 43 CPU-s of a whole run's profile. anvil's block gas limit is
+  a setting of the node (``--gas-limit``, 30M from ape-config.yaml), the same in every block
+  while nobody sets it: the answer is kept per provider, and a provider that has been sent a
+  request that can change it (``evm_setBlockGasLimit``, ``anvil_setBlockGasLimit``, a reset,
+  a loaded state) asks the node every time, as ape does, until it connects again.
+
 - ape-foundry starts anvil with ``--steps-tracing``: anvil then records every EVM step of every
   transaction it mines (stack and memory), which cost about a quarter of the CPU of a
   contract test file (tests/contracts/fund/test_controller.py and test_pricing.py: 16.2 s of
@@ -158,6 +167,33 @@ _CODE_CHANGERS = {"evm_revert", "anvil_reset", "anvil_setCode", "hardhat_reset",
 _has_code: set[tuple[int, str]] = set()  # (provider, address) seen holding code
 
 
+# requests after which the node's block gas limit may differ from block to block: a provider
+# that has been sent one asks the node every time (ape's own path) until it connects again
+_GAS_LIMIT_SETTERS = {
+    "evm_setBlockGasLimit",
+    "anvil_setBlockGasLimit",
+    "anvil_reset",
+    "hardhat_reset",
+    "anvil_loadState",
+}
+_max_gas_cache: dict[int, int] = {}
+_max_gas_asked: set[int] = set()  # providers whose gas limit was set: never kept
+
+
+def _kept_max_gas(original: Any) -> Any:
+    def max_gas(self: Any) -> int:
+        if id(self) in _max_gas_asked:
+            return original.fget(self)
+        kept = _max_gas_cache.get(id(self))
+        if kept is None:
+            kept = original.fget(self)
+            _max_gas_cache[id(self)] = kept
+        return kept
+
+    max_gas.__wrapped__ = original.fget  # type: ignore[attr-defined]
+    return property(max_gas)
+
+
 _auto_mine_cache: dict[int, Any] = {}
 
 
@@ -183,6 +219,9 @@ def _forget_auto_mine_on_set(original: Any) -> Any:
             _auto_mine_cache.pop(id(self), None)
         if rpc in _CODE_CHANGERS:
             _has_code.clear()
+        if rpc in _GAS_LIMIT_SETTERS:
+            _max_gas_asked.add(id(self))
+            _max_gas_cache.pop(id(self), None)
         return original(self, rpc, parameters)
 
     make_request.__wrapped__ = original  # type: ignore[attr-defined]
@@ -204,6 +243,8 @@ def _chain_id_kept(original: Any) -> Any:
     def post_connect(self: Any) -> None:
         original(self)
         _auto_mine_cache.pop(id(self), None)  # a new node: ask it again
+        _max_gas_cache.pop(id(self), None)
+        _max_gas_asked.discard(id(self))
         node = getattr(getattr(self, "_web3", None), "provider", None)
         if node is not None and hasattr(node, "cacheable_requests"):
             node.cache_allowed_requests = True
@@ -350,6 +391,9 @@ def pytest_configure(config: Any) -> None:
         )
     if not hasattr(Web3Provider._post_connect, "__wrapped__"):
         Web3Provider._post_connect = _chain_id_kept(Web3Provider._post_connect)  # type: ignore[method-assign]
+    current = Web3Provider.__dict__["max_gas"]
+    if not hasattr(current.fget, "__wrapped__"):
+        Web3Provider.max_gas = _kept_max_gas(current)  # type: ignore[method-assign]
     current = Ethereum.__dict__["default_transaction_type"]
     if not hasattr(current.fget, "__wrapped__"):
         Ethereum.default_transaction_type = _kept_transaction_type(current)  # type: ignore[method-assign]
