@@ -60,6 +60,13 @@ can observe.
   request that can change it (``evm_setBlockGasLimit``, ``anvil_setBlockGasLimit``, a reset,
   a loaded state) asks the node every time, as ape does, until it connects again.
 
+- ``NetworkAPI.config`` validates the network's section of the config anew on every read
+  (``PluginConfig.model_validate``: pydantic-settings, the environment read again), and ape
+  reads it for ``required_confirmations``, ``transaction_acceptance_timeout`` and
+  ``base_fee_multiplier`` on every transaction (7.4 CPU-s of a whole run). The validated
+  section is kept per network while the ecosystem's config object and the section's content
+  are the same ones.
+
 - ape-foundry starts anvil with ``--steps-tracing``: anvil then records every EVM step of every
   transaction it mines (stack and memory), which cost about a quarter of the CPU of a
   contract test file (tests/contracts/fund/test_controller.py and test_pricing.py: 16.2 s of
@@ -95,6 +102,7 @@ from typing import Any
 
 import ape_ethereum.provider as ape_eth_provider
 import pytest
+from ape.api.networks import NetworkAPI
 from ape.api.transactions import ReceiptAPI
 from ape.contracts.base import ContractMethodHandler
 from ape.logging import logger
@@ -352,6 +360,28 @@ def _kept_transaction_type(original: Any) -> Any:
     return property(default_transaction_type)
 
 
+_NETWORK_CONFIGS: dict[int, tuple[Any, Any, str, Any]] = {}
+
+
+def _kept_network_config(original: Any) -> Any:
+    def config(self: Any) -> Any:
+        eco_cfg = self.ecosystem_config
+        names = sorted({self.name, self.name.replace("-", "_"), self.name.replace("_", "-")})
+        sections = [eco_cfg.get(n) for n in names]
+        if not any(isinstance(x, dict) for x in sections):
+            return original.fget(self)  # nothing validated: ape's own answer, nothing kept
+        key = json.dumps(sections, sort_keys=True, default=repr)
+        kept = _NETWORK_CONFIGS.get(id(self))
+        if kept is not None and kept[0] is self and kept[1] is eco_cfg and kept[2] == key:
+            return kept[3]
+        value = original.fget(self)
+        _NETWORK_CONFIGS[id(self)] = (self, eco_cfg, key, value)
+        return value
+
+    config.__wrapped__ = original.fget  # type: ignore[attr-defined]
+    return property(config)
+
+
 def _uses_console_log() -> bool:
     root = Path(__file__).resolve().parents[2] / "contracts"
     return any(
@@ -394,6 +424,9 @@ def pytest_configure(config: Any) -> None:
     current = Web3Provider.__dict__["max_gas"]
     if not hasattr(current.fget, "__wrapped__"):
         Web3Provider.max_gas = _kept_max_gas(current)  # type: ignore[method-assign]
+    current = NetworkAPI.__dict__["config"]
+    if not hasattr(current.fget, "__wrapped__"):
+        NetworkAPI.config = _kept_network_config(current)  # type: ignore[method-assign]
     current = Ethereum.__dict__["default_transaction_type"]
     if not hasattr(current.fget, "__wrapped__"):
         Ethereum.default_transaction_type = _kept_transaction_type(current)  # type: ignore[method-assign]
