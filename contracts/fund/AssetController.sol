@@ -13,7 +13,6 @@ import {IAssetAdapter} from "../interfaces/IAssetAdapter.sol";
 import {ITieredVault} from "../interfaces/ITieredVault.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
 import {BpsLib} from "../libraries/BpsLib.sol";
-import {WindowBudgetLib} from "../libraries/WindowBudgetLib.sol";
 import {ValuationLib} from "../libraries/ValuationLib.sol";
 import {AssetControllerStorage} from "./AssetControllerStorage.sol";
 import {AssetControllerAdmin} from "./AssetControllerAdmin.sol";
@@ -942,35 +941,13 @@ contract AssetController is IAssetController, AssetControllerStorage {
         return b < m ? b : m;
     }
 
-    /// @dev Books a move on the window budgets; reverts with the budget's error past either.
-    /// The usage is read from storage at the call's first leg (drained to now) and carried in
-    /// the snapshot; `_afterMoves` writes it once, after the call's last leg. The same numbers
-    /// as writing it at every leg: once written, the usage's clock is now, so each later
-    /// leg of the call read it back undrained; so each leg reverts where it did, naming the
-    /// same usage.
-    function _useBudget(Snap memory s, uint256 lost, uint256 moved) private view {
-        MoveLimits memory l = _limits;
-        if (l.window == 0) revert NotionalBudgetExceeded(moved, 0); // never configured
-        (uint256 a, uint256 b) = (s.lossUsed, s.notionalUsed);
-        if (!s.budgetRead) {
-            (a, b) = WindowBudgetLib.current(_usage, l.lossBudget, l.notionalBudget, l.window);
-            s.budgetRead = true;
-        }
-        a += lost;
-        b += moved;
-        if (a > l.lossBudget) revert LossBudgetExceeded(a, l.lossBudget);
-        if (b > l.notionalBudget) revert NotionalBudgetExceeded(b, l.notionalBudget);
-        (s.lossUsed, s.notionalUsed) = (a, b);
-    }
-
     /// @dev After a call's last move, before its mark and any call out: the fund-wide guards of
     /// its buys (`_checkBuys`) and the window budgets' usage its legs booked (`_useBudget`),
     /// written once. Every move function runs it: a leg whose usage were never written would
     /// not count against the budget (test_budget_once.py holds each path to it).
     function _afterMoves(Snap memory s) private {
         _checkBuys(s);
-        // cannot truncate: each is at most its uint96 budget (_useBudget)
-        if (s.budgetRead) _usage = WindowBudgetLib.Usage(uint96(s.lossUsed), uint96(s.notionalUsed), uint64(block.timestamp));
+        _storeUsage(s);
     }
 
     function _checkLoss(uint256 valueIn, uint256 valueOut) private view {

@@ -16,9 +16,10 @@ import {BpsLib} from "../libraries/BpsLib.sol";
 import {WindowBudgetLib} from "../libraries/WindowBudgetLib.sol";
 
 /// @title AssetControllerStorage
-/// @notice The AssetController's storage, constants and the helpers its configuration shares,
-/// inherited by the controller and by its admin module (AssetControllerAdmin), which runs by
-/// delegatecall on the controller's storage: one layout, declared once.
+/// @notice The AssetController's storage, constants, the helpers its configuration shares and
+/// the moves' window-budget booking (the code the symbolic proofs run on), inherited by the
+/// controller and by its admin module (AssetControllerAdmin), which runs by delegatecall on
+/// the controller's storage: one layout, declared once.
 /// @dev Split for the EIP-170 size limit: the configuration functions live in the module, the
 /// moves and valuation in the controller. Never add state to either contract, only here.
 abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl, ReentrancyGuardTransient {
@@ -312,6 +313,36 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
             if (_list[i] == token) return i;
         }
         revert UnknownAsset(token);
+    }
+
+    /* WINDOW BUDGETS (the moves' booking: tests/symbolic/WindowBudget.t.sol proves this code) */
+
+    /// @dev Books a move on the window budgets; reverts with the budget's error past either.
+    /// The usage is read from storage at the call's first leg (drained to now) and carried in
+    /// the snapshot; `_afterMoves` writes it once, after the call's last leg. The same numbers
+    /// as writing it at every leg: once written, the usage's clock is now, so each later
+    /// leg of the call read it back undrained; so each leg reverts where it did, naming the
+    /// same usage.
+    function _useBudget(Snap memory s, uint256 lost, uint256 moved) internal view {
+        MoveLimits memory l = _limits;
+        if (l.window == 0) revert NotionalBudgetExceeded(moved, 0); // never configured
+        (uint256 a, uint256 b) = (s.lossUsed, s.notionalUsed);
+        if (!s.budgetRead) {
+            (a, b) = WindowBudgetLib.current(_usage, l.lossBudget, l.notionalBudget, l.window);
+            s.budgetRead = true;
+        }
+        a += lost;
+        b += moved;
+        if (a > l.lossBudget) revert LossBudgetExceeded(a, l.lossBudget);
+        if (b > l.notionalBudget) revert NotionalBudgetExceeded(b, l.notionalBudget);
+        (s.lossUsed, s.notionalUsed) = (a, b);
+    }
+
+    /// @dev Writes the window budgets' usage a call's legs booked (`_useBudget`), once, after
+    /// its last leg (AssetController._afterMoves).
+    function _storeUsage(Snap memory s) internal {
+        // cannot truncate: each is at most its uint96 budget (_useBudget)
+        if (s.budgetRead) _usage = WindowBudgetLib.Usage(uint96(s.lossUsed), uint96(s.notionalUsed), uint64(block.timestamp));
     }
 
     /* INTERNAL: CONFIGURATION */

@@ -113,13 +113,12 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "leaky-notional-unchecked",
-        "tests/symbolic/WindowBudget.t.sol",
+        "contracts/fund/AssetControllerStorage.sol",
         "if (b > l.notionalBudget) revert NotionalBudgetExceeded(b, l.notionalBudget);",
         "",
         "LeakyBudgetProofs",
         "never_holds_more",
-        "_useBudget (the harness's copy, kept equal to the controller's) books a move past the "
-        "notional budget",
+        "_useBudget books a move past the notional budget",
     ),
     Mutation(
         "drain-empties-at-half-window",
@@ -132,12 +131,12 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "leaky-forgets-half-it-held",
-        "tests/symbolic/WindowBudget.t.sol",
+        "contracts/fund/AssetControllerStorage.sol",
         "        a += lost;\n",
         "        a = a / 2 + lost;\n",
         "LeakyBudgetProofs",
         "span_step",
-        "_useBudget (the harness's copy) forgets half of the loss it held before the move: every "
+        "_useBudget forgets half of the loss it held before the move: every "
         "bucket stays within its budget and holds at least its latest use, so only the span "
         "step can tell",
     ),

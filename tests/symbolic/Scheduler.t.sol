@@ -98,7 +98,7 @@ contract TestTask is RecurringTask {
 /// bookings, any one operation, then any protocol-fee and credit withdrawals (in any order, any
 /// number of times), the escrow's equations hold: what the single proof stated.
 /// Why the parts finish (each about 30 s of solving on 2 cores at load 8): the fee paid is a
-/// `uint80` argument, the type the run stores it in (the same fees as before: any up to
+/// `uint80` input (`Bookings`), the type the run stores it in (the same fees as before: any up to
 /// 10 ether). Typed `uint256`, the execute part took 273 s, 164 s of it in the assertion
 /// queries (256-bit divisions by 10,000 of the `msg.value` the booking split its share from and
 /// of the fee read back from the run, which the solver had to prove equal); typed `uint80`, the
@@ -133,24 +133,29 @@ contract SchedulerEscrowSlowProofs is SymTest {
         vm.assume(ok);
     }
 
+    /// @dev The inputs of each escrow proof: two bookings (their times, efforts and fees paid)
+    /// and the time of the operation after them.
+    struct Bookings {
+        uint256 ts1;
+        uint256 effort1;
+        uint80 value1;
+        uint256 ts2;
+        uint256 effort2;
+        uint80 value2;
+        uint256 t;
+    }
+
     /// @dev The two bookings, then the clock at any time from now on, the handler failing or not.
-    function _bookTwo(
-        uint256 ts1,
-        uint256 effort1,
-        uint80 value1,
-        uint256 ts2,
-        uint256 effort2,
-        uint80 value2,
-        uint256 t,
-        bool failing
-    ) internal {
+    /// @return prepaid What the two bookings paid.
+    function _bookTwo(Bookings memory b, bool failing) internal returns (uint256 prepaid) {
         handlerStart = address(handler).balance;
         executorStart = address(this).balance;
-        _book(ts1, 2, effort1, value1);
-        _book(ts2, 1, effort2, value2);
+        _book(b.ts1, 2, b.effort1, b.value1);
+        _book(b.ts2, 1, b.effort2, b.value2);
         handler.setFailing(failing);
-        vm.assume(t >= block.timestamp);
-        vm.warp(t);
+        vm.assume(b.t >= block.timestamp);
+        vm.warp(b.t);
+        return uint256(b.value1) + b.value2;
     }
 
     /// @dev Run `id`'s fee under its status: (scheduled, executed, canceled).
@@ -181,57 +186,29 @@ contract SchedulerEscrowSlowProofs is SymTest {
     }
 
     /// The escrow after an `execute` of either run (due or not, its handler failing or not).
-    function check_escrow_after_execute_one(
-        uint256 ts1,
-        uint256 effort1,
-        uint80 value1,
-        uint256 ts2,
-        uint256 effort2,
-        uint80 value2,
-        uint256 t,
-        bool failing,
-        bool second
-    ) public {
-        _bookTwo(ts1, effort1, value1, ts2, effort2, value2, t, failing);
+    function check_escrow_after_execute_one(Bookings memory b, bool failing, bool second) public {
+        uint256 prepaid = _bookTwo(b, failing);
         (bool ok,) = address(sched).call(abi.encodeCall(RebalanceScheduler.execute, (second ? 2 : 1)));
         ok;
-        _escrowBooksHold(uint256(value1) + value2);
+        _escrowBooksHold(prepaid);
     }
 
     /// The escrow after an `executeBatch` of both runs (each due or not, failing or not).
-    function check_escrow_after_execute_batch(
-        uint256 ts1,
-        uint256 effort1,
-        uint80 value1,
-        uint256 ts2,
-        uint256 effort2,
-        uint80 value2,
-        uint256 t,
-        bool failing
-    ) public {
-        _bookTwo(ts1, effort1, value1, ts2, effort2, value2, t, failing);
+    function check_escrow_after_execute_batch(Bookings memory b, bool failing) public {
+        uint256 prepaid = _bookTwo(b, failing);
         uint256[] memory ids = new uint256[](2);
         (ids[0], ids[1]) = (1, 2);
         (bool ok,) = address(sched).call(abi.encodeCall(RebalanceScheduler.executeBatch, (ids)));
         ok;
-        _escrowBooksHold(uint256(value1) + value2);
+        _escrowBooksHold(prepaid);
     }
 
     /// The escrow after a `cancel` of either run by its handler, at any time.
-    function check_escrow_after_cancel(
-        uint256 ts1,
-        uint256 effort1,
-        uint80 value1,
-        uint256 ts2,
-        uint256 effort2,
-        uint80 value2,
-        uint256 t,
-        bool second
-    ) public {
-        _bookTwo(ts1, effort1, value1, ts2, effort2, value2, t, false);
+    function check_escrow_after_cancel(Bookings memory b, bool second) public {
+        uint256 prepaid = _bookTwo(b, false);
         (bool ok,) = address(handler).call(abi.encodeCall(TestBookingHandler.cancelRun, (second ? 2 : 1)));
         ok;
-        _escrowBooksHold(uint256(value1) + value2);
+        _escrowBooksHold(prepaid);
     }
 }
 
@@ -260,6 +237,27 @@ contract SchedulerWithdrawalProofs is SymTest, SymStorage {
         return (r.status, r.fee, r.shareBps);
     }
 
+    /// @dev What both withdrawals are held to: `call` on the scheduler (its balance `balance`)
+    /// either goes through and moves exactly `tally` out of the scheduler's balance to
+    /// `recipient`, or reverts and moves nothing; run `id` is untouched either way.
+    /// @return ok Whether it went through.
+    function _movesExactly(uint256 balance, bytes memory call, address recipient, uint256 tally, uint256 id)
+        internal
+        returns (bool ok)
+    {
+        uint256 before = recipient.balance;
+        (IRebalanceScheduler.Status st, uint80 fee, uint16 share) = _run(id);
+        (ok,) = address(sched).call(call);
+        if (ok) {
+            assert(recipient.balance == before + tally);
+            assert(address(sched).balance == balance - tally);
+        } else {
+            assert(recipient.balance == before && address(sched).balance == balance);
+        }
+        (IRebalanceScheduler.Status st2, uint80 fee2, uint16 share2) = _run(id);
+        assert(st2 == st && fee2 == fee && share2 == share);
+    }
+
     /// withdrawProtocolFees: the treasury gains exactly the protocol's tally, which leaves the
     /// scheduler's balance and is zeroed; the credits and the runs are untouched. Or it reverts
     /// (not the owner, or the balance short of the tally) and nothing moves.
@@ -269,20 +267,10 @@ contract SchedulerWithdrawalProofs is SymTest, SymStorage {
         vm.deal(address(sched), balance);
         uint256 fees = sched.protocolFees();
         uint256 credit = sched.credits(executor);
-        uint256 treasuryBefore = TREASURY.balance;
-        (IRebalanceScheduler.Status st, uint80 fee, uint16 share) = _run(id);
-        (bool ok,) = address(sched).call(abi.encodeCall(RebalanceScheduler.withdrawProtocolFees, (payable(TREASURY))));
-        if (ok) {
-            assert(TREASURY.balance == treasuryBefore + fees);
-            assert(address(sched).balance == balance - fees);
-            assert(sched.protocolFees() == 0);
-        } else {
-            assert(TREASURY.balance == treasuryBefore && address(sched).balance == balance);
-            assert(sched.protocolFees() == fees);
-        }
+        bytes memory call = abi.encodeCall(RebalanceScheduler.withdrawProtocolFees, (payable(TREASURY)));
+        bool ok = _movesExactly(balance, call, TREASURY, fees, id);
+        assert(sched.protocolFees() == (ok ? 0 : fees));
         assert(sched.credits(executor) == credit);
-        (IRebalanceScheduler.Status st2, uint80 fee2, uint16 share2) = _run(id);
-        assert(st2 == st && fee2 == fee && share2 == share);
     }
 
     /// withdrawCredit: the caller's recipient gains exactly the caller's credit, which leaves
@@ -295,20 +283,10 @@ contract SchedulerWithdrawalProofs is SymTest, SymStorage {
         uint256 credit = sched.credits(address(this));
         uint256 otherCredit = sched.credits(other);
         uint256 fees = sched.protocolFees();
-        uint256 before = address(this).balance;
-        (IRebalanceScheduler.Status st, uint80 fee, uint16 share) = _run(id);
-        (bool ok,) = address(sched).call(abi.encodeCall(RebalanceScheduler.withdrawCredit, (payable(address(this)))));
-        if (ok) {
-            assert(address(this).balance == before + credit);
-            assert(address(sched).balance == balance - credit);
-            assert(sched.credits(address(this)) == 0);
-        } else {
-            assert(address(this).balance == before && address(sched).balance == balance);
-            assert(sched.credits(address(this)) == credit);
-        }
+        bytes memory call = abi.encodeCall(RebalanceScheduler.withdrawCredit, (payable(address(this))));
+        bool ok = _movesExactly(balance, call, address(this), credit, id);
+        assert(sched.credits(address(this)) == (ok ? 0 : credit));
         assert(sched.credits(other) == otherCredit && sched.protocolFees() == fees);
-        (IRebalanceScheduler.Status st2, uint80 fee2, uint16 share2) = _run(id);
-        assert(st2 == st && fee2 == fee && share2 == share);
     }
 }
 

@@ -2,7 +2,8 @@
 pragma solidity ^0.8.24;
 
 import {WindowBudgetLib} from "../../contracts/libraries/WindowBudgetLib.sol";
-import {IAssetControllerTypes} from "../../contracts/interfaces/IAssetControllerTypes.sol";
+import {ITieredVault} from "../../contracts/interfaces/ITieredVault.sol";
+import {AssetControllerStorage} from "../../contracts/fund/AssetControllerStorage.sol";
 import {SymTest} from "./Cheats.sol";
 
 /// @notice Proofs over WindowBudgetLib for every amount, budget and timestamp (halmos).
@@ -18,6 +19,23 @@ contract WindowBudgetProofs is SymTest {
 
     WindowBudgetLib.Window internal w;
 
+    /// @dev Three uses in time order, of any amounts and at any times, under any period up to a
+    /// year: the inputs of each proof over the tumbling window.
+    struct Uses {
+        uint256 period;
+        uint64 t1;
+        uint64 t2;
+        uint64 t3;
+        uint256 x1;
+        uint256 x2;
+        uint256 x3;
+    }
+
+    function _assumeInOrder(Uses memory u) internal pure {
+        vm.assume(u.period > 0 && u.period <= 365 * DAY);
+        vm.assume(u.t1 <= u.t2 && u.t2 <= u.t3);
+    }
+
     /// One accepted use at `t` under `budget`; after it the window holds at most that budget.
     function _use(uint256 t, uint256 x, uint256 budget, uint256 period) internal {
         vm.warp(t);
@@ -28,24 +46,14 @@ contract WindowBudgetProofs is SymTest {
     /// Tumbling window (PortfolioRebalancer): for any three accepted uses at any times, the
     /// window's use never passes the budget and what goes through in any span shorter than
     /// the period is at most twice the budget.
-    function check_window_twice_budget_in_any_span(
-        uint256 budget,
-        uint256 period,
-        uint64 t1,
-        uint64 t2,
-        uint64 t3,
-        uint256 x1,
-        uint256 x2,
-        uint256 x3
-    ) public {
-        vm.assume(period > 0 && period <= 365 * DAY);
-        vm.assume(t1 <= t2 && t2 <= t3);
-        _use(t1, x1, budget, period);
-        _use(t2, x2, budget, period);
-        _use(t3, x3, budget, period);
-        if (t2 - t1 < period) assert(x1 + x2 <= 2 * budget);
-        if (t3 - t2 < period) assert(x2 + x3 <= 2 * budget);
-        if (t3 - t1 < period) assert(x1 + x2 + x3 <= 2 * budget);
+    function check_window_twice_budget_in_any_span(uint256 budget, Uses memory u) public {
+        _assumeInOrder(u);
+        _use(u.t1, u.x1, budget, u.period);
+        _use(u.t2, u.x2, budget, u.period);
+        _use(u.t3, u.x3, budget, u.period);
+        if (u.t2 - u.t1 < u.period) assert(u.x1 + u.x2 <= 2 * budget);
+        if (u.t3 - u.t2 < u.period) assert(u.x2 + u.x3 <= 2 * budget);
+        if (u.t3 - u.t1 < u.period) assert(u.x1 + u.x2 + u.x3 <= 2 * budget);
     }
 
     /// Lowering a budget never lets more through (tumbling window; the caller passes the budget
@@ -53,26 +61,14 @@ contract WindowBudgetProofs is SymTest {
     /// uses, each under any budget. After each, the window holds at most the budget then in
     /// force, what it used before the change included; so once a budget is lowered below what
     /// the window already used, nothing more passes in that window.
-    function check_lowered_budget_never_lets_more_through(
-        uint256 b1,
-        uint256 b2,
-        uint256 b3,
-        uint256 period,
-        uint64 t1,
-        uint64 t2,
-        uint64 t3,
-        uint256 x1,
-        uint256 x2,
-        uint256 x3
-    ) public {
-        vm.assume(period > 0 && period <= 365 * DAY);
-        vm.assume(t1 <= t2 && t2 <= t3);
-        _use(t1, x1, b1, period);
+    function check_lowered_budget_never_lets_more_through(uint256 b1, uint256 b2, uint256 b3, Uses memory u) public {
+        _assumeInOrder(u);
+        _use(u.t1, u.x1, b1, u.period);
         uint64 opened = w.start;
-        _use(t2, x2, b2, period);
-        if (w.start == opened) assert(x1 + x2 <= b2); // one window: the earlier use counts too
-        _use(t3, x3, b3, period);
-        if (w.start == opened) assert(x1 + x2 + x3 <= b3);
+        _use(u.t2, u.x2, b2, u.period);
+        if (w.start == opened) assert(u.x1 + u.x2 <= b2); // one window: the earlier use counts too
+        _use(u.t3, u.x3, b3, u.period);
+        if (w.start == opened) assert(u.x1 + u.x2 + u.x3 <= b3);
     }
 
     /// The leaky bucket's drain rate (`WindowBudgetLib.drained`): over `elapsed` seconds a bucket
@@ -93,52 +89,40 @@ contract WindowBudgetProofs is SymTest {
     }
 }
 
-/// @notice The AssetController's leaky-bucket budgets (`loss_budget`, `notional_budget`).
-/// @dev `_useBudget` below is the controller's, character for character, and so is the write of
-/// `_afterMoves` in `_call` (a test keeps them in step: tests/offchain/test_symbolic_harness_in_step.py),
-/// over the same library.
+/// @notice A vault with no more than AssetControllerStorage's constructor reads: its asset (this
+/// contract, a 6-decimal token).
+contract TestBudgetVault {
+    function asset() external view returns (address) {
+        return address(this);
+    }
+
+    function decimals() external pure returns (uint8) {
+        return 6;
+    }
+}
+
+/// @notice The AssetController's leaky-bucket budgets (`loss_budget`, `notional_budget`): the
+/// controller's own `_useBudget` and `_storeUsage`, inherited with its storage from
+/// AssetControllerStorage (the controller itself is too large for halmos to set up), over
+/// WindowBudgetLib.
 /// What is proved: the bucket never holds more than the budget in force at each use, for every
 /// budget, window, amount and timestamp, budgets changed (lowered or raised) between uses
 /// included; and, under fixed limits, the 2x bound over any span of one window for any number of
 /// uses (the induction below). The drain's products and quotients go to bitwuzla and cvc5 (the
 /// proofs' solver-command annotations, scripts/toolchain/smt-portfolio): yices and z3 time out
 /// on them.
-contract LeakyBudgetProofs is SymTest, IAssetControllerTypes {
-    MoveLimits internal _limits;
-    WindowBudgetLib.Usage internal _usage;
-
-    function _useBudget(Snap memory s, uint256 lost, uint256 moved) private view {
-        MoveLimits memory l = _limits;
-        if (l.window == 0) revert NotionalBudgetExceeded(moved, 0); // never configured
-        (uint256 a, uint256 b) = (s.lossUsed, s.notionalUsed);
-        if (!s.budgetRead) {
-            (a, b) = WindowBudgetLib.current(_usage, l.lossBudget, l.notionalBudget, l.window);
-            s.budgetRead = true;
-        }
-        a += lost;
-        b += moved;
-        if (a > l.lossBudget) revert LossBudgetExceeded(a, l.lossBudget);
-        if (b > l.notionalBudget) revert NotionalBudgetExceeded(b, l.notionalBudget);
-        (s.lossUsed, s.notionalUsed) = (a, b);
-    }
-
-    /// @dev The controller's snapshot, the fields `_useBudget` reads and writes (the rest of
-    /// AssetControllerStorage.Snap plays no part in the budget).
-    struct Snap {
-        uint256 lossUsed;
-        uint256 notionalUsed;
-        bool budgetRead;
-    }
+contract LeakyBudgetProofs is SymTest, AssetControllerStorage {
+    constructor() AssetControllerStorage(ITieredVault(address(new TestBudgetVault()))) {}
 
     /// @dev One call of the controller: its legs' uses booked in memory by `_useBudget`, then
-    /// the one write of AssetController._afterMoves (the line below is its, character for
-    /// character: test_symbolic_harness_in_step.py). A call of several legs ends exactly as one
-    /// use of their sums would (each leg's check is on the running sums, and the last is the
-    /// strongest), so the proofs below cover calls of any number of legs.
+    /// written once by `_storeUsage`, as AssetController._afterMoves does after the call's last
+    /// leg. A call of several legs ends exactly as one use of their sums would (each leg's check
+    /// is on the running sums, and the last is the strongest), so the proofs below cover calls
+    /// of any number of legs.
     function _call(uint256 lost, uint256 moved) private {
         Snap memory s;
         _useBudget(s, lost, moved);
-        if (s.budgetRead) _usage = WindowBudgetLib.Usage(uint96(s.lossUsed), uint96(s.notionalUsed), uint64(block.timestamp));
+        _storeUsage(s);
     }
 
     function _step(uint64 t, MoveLimits memory l, uint256 lost, uint256 moved) internal {
@@ -181,7 +165,7 @@ contract LeakyBudgetProofs is SymTest, IAssetControllerTypes {
     /// what the bucket holds after the latest use. Its base: after any use `held >= used`
     /// (asserted after every use, in the step's proof too, from any state within the budgets),
     /// with nothing drained yet; its step is
-    /// `check_leaky_bucket_span_step` (the controller's `_useBudget`, linear); the drain between
+    /// `check_leaky_bucket_span_step` (the library's `book`, linear); the drain between
     /// two uses `e` seconds apart is at most `B * e / W` (`check_drain_at_most_budget_rate`, the
     /// library's `drained`: the non-linear step); and `tests/symbolic/arithmetic_lemmas.py` proves
     /// over unbounded integers (z3) that such drains over a span of at most `W` seconds add up to
