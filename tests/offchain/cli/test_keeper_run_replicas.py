@@ -36,7 +36,7 @@ from keepers.store.db import Store
 from tests.offchain.cli.test_keeper_run import EXECUTED, SCHEDULED
 from tests.support.fundbotlib import NO_APPROVAL, UNIT
 from tests.support.keeper_proc import keeper_exe, wait_file
-from tests.support.keeper_store import intents_per_key, plan_rows
+from tests.support.keeper_store import intents_per_key, plan_rows, reading
 
 ROOT = Path(__file__).resolve().parents[3]
 TTL_S = 6.0
@@ -128,57 +128,41 @@ def wait_until(what: str, check: Callable[[], Any], seconds: float, fleet: Fleet
 
 def leaders(db: str) -> dict[str, str]:
     """bot -> the replica that holds its lease now (on the database's clock)."""
-    store = Store(db)
-    try:
-        with store.sessions() as s:
-            rows = s.execute(
-                text("SELECT name, replica FROM leases WHERE expires_at > clock_timestamp()")
-            ).all()
-        return {name.split(":", 1)[0]: replica for name, replica in rows}
-    finally:
-        store.close()
+    with reading(db) as s:
+        rows = s.execute(
+            text("SELECT name, replica FROM leases WHERE expires_at > clock_timestamp()")
+        ).all()
+    return {name.split(":", 1)[0]: replica for name, replica in rows}
 
 
 def replicas(db: str) -> list[str]:
-    store = Store(db)
-    try:
-        with store.sessions() as s:
-            return sorted(s.scalars(select(m.Replica.id)).all())
-    finally:
-        store.close()
+    with reading(db) as s:
+        return sorted(s.scalars(select(m.Replica.id)).all())
 
 
 def deposit_plans(db: str) -> list[tuple[str, str]]:
     """(ref, status) of the fund plans a large deposit triggered."""
-    store = Store(db)
-    try:
-        with store.sessions() as s:
-            rows = s.scalars(select(m.Plan).where(m.Plan.kind == "fund_rebalance")).all()
-            return [
-                (r.ref or "", str(r.status))
-                for r in rows
-                if any(t["code"] == "large_deposit" for t in r.payload["plan"]["triggers"])
-            ]
-    finally:
-        store.close()
+    with reading(db) as s:
+        rows = s.scalars(select(m.Plan).where(m.Plan.kind == "fund_rebalance")).all()
+        return [
+            (r.ref or "", str(r.status))
+            for r in rows
+            if any(t["code"] == "large_deposit" for t in r.payload["plan"]["triggers"])
+        ]
 
 
 def intent_rows(db: str) -> list[tuple[str, str, str, int | None]]:
     """(key, role, status, receipt status) of every intent."""
-    store = Store(db)
-    try:
-        with store.sessions() as s:
-            rows = s.execute(
-                select(
-                    m.TxIntent.idempotency_key,
-                    m.TxIntent.role,
-                    m.TxIntent.status,
-                    m.TxIntent.receipt_status,
-                )
-            ).all()
-        return [(k, r, st, rs) for k, r, st, rs in rows]
-    finally:
-        store.close()
+    with reading(db) as s:
+        rows = s.execute(
+            select(
+                m.TxIntent.idempotency_key,
+                m.TxIntent.role,
+                m.TxIntent.status,
+                m.TxIntent.receipt_status,
+            )
+        ).all()
+    return [(k, r, st, rs) for k, r, st, rs in rows]
 
 
 def status(env: dict[str, str]) -> dict[str, Any]:
