@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from ballast_dev.local.anvil_local import free_port
 from keepers.cli import main
@@ -36,7 +36,7 @@ from keepers.store.db import Store
 from tests.offchain.cli.test_keeper_run import EXECUTED, SCHEDULED
 from tests.support.fundbotlib import NO_APPROVAL, UNIT
 from tests.support.keeper_proc import keeper_exe, wait_file
-from tests.support.keeper_store import intents_per_key, plan_rows
+from tests.support.keeper_store import intents_per_key, plan_rows, reading
 
 ROOT = Path(__file__).resolve().parents[3]
 TTL_S = 6.0
@@ -46,7 +46,10 @@ TAKEOVER_BOUND_S = TTL_S + TTL_S / 3 + 4  # expiry + a follower's try + the roun
 @pytest.fixture
 def fleet_env(env: dict[str, str], postgres: Any) -> dict[str, str]:
     """`keeper run`'s environment on a fresh PostgreSQL database: approvals off (plans execute
-    at once), the fund's event triggers read every second, a 6 s lease."""
+    at once), the fund's event triggers read every second, a 6 s lease, the executor ticking
+    every second (KEEPER_EXECUTOR_INTERVAL_S; 0.2 s by default: with the conftest's due scan
+    every tick, its nextDueRuns and pipeline passes five times a second were a fifth of the
+    leader's CPU and the node's, and no property here is about how soon a due run goes)."""
     return {
         **os.environ,
         **env,
@@ -54,6 +57,7 @@ def fleet_env(env: dict[str, str], postgres: Any) -> dict[str, str]:
         "KEEPER_DB_URL": postgres.fresh_database(),
         "KEEPER_PLAN_TICK_S": "1",
         "KEEPER_LEASE_TTL_S": str(TTL_S),
+        "KEEPER_EXECUTOR_INTERVAL_S": "1",
         "KEEPER_LOG_JSON": "1",
         "KEEPER_LOG_LEVEL": "INFO",
         "PYTHONPATH": str(ROOT),
@@ -128,57 +132,41 @@ def wait_until(what: str, check: Callable[[], Any], seconds: float, fleet: Fleet
 
 def leaders(db: str) -> dict[str, str]:
     """bot -> the replica that holds its lease now (on the database's clock)."""
-    store = Store(db)
-    try:
-        with store.sessions() as s:
-            rows = s.execute(
-                text("SELECT name, replica FROM leases WHERE expires_at > clock_timestamp()")
-            ).all()
-        return {name.split(":", 1)[0]: replica for name, replica in rows}
-    finally:
-        store.close()
+    with reading(db) as s:
+        rows = s.execute(
+            text("SELECT name, replica FROM leases WHERE expires_at > clock_timestamp()")
+        ).all()
+    return {name.split(":", 1)[0]: replica for name, replica in rows}
 
 
 def replicas(db: str) -> list[str]:
-    store = Store(db)
-    try:
-        with store.sessions() as s:
-            return sorted(s.scalars(select(m.Replica.id)).all())
-    finally:
-        store.close()
+    with reading(db) as s:
+        return sorted(s.scalars(select(m.Replica.id)).all())
 
 
 def deposit_plans(db: str) -> list[tuple[str, str]]:
     """(ref, status) of the fund plans a large deposit triggered."""
-    store = Store(db)
-    try:
-        with store.sessions() as s:
-            rows = s.scalars(select(m.Plan).where(m.Plan.kind == "fund_rebalance")).all()
-            return [
-                (r.ref or "", str(r.status))
-                for r in rows
-                if any(t["code"] == "large_deposit" for t in r.payload["plan"]["triggers"])
-            ]
-    finally:
-        store.close()
+    with reading(db) as s:
+        rows = s.scalars(select(m.Plan).where(m.Plan.kind == "fund_rebalance")).all()
+        return [
+            (r.ref or "", str(r.status))
+            for r in rows
+            if any(t["code"] == "large_deposit" for t in r.payload["plan"]["triggers"])
+        ]
 
 
 def intent_rows(db: str) -> list[tuple[str, str, str, int | None]]:
     """(key, role, status, receipt status) of every intent."""
-    store = Store(db)
-    try:
-        with store.sessions() as s:
-            rows = s.execute(
-                select(
-                    m.TxIntent.idempotency_key,
-                    m.TxIntent.role,
-                    m.TxIntent.status,
-                    m.TxIntent.receipt_status,
-                )
-            ).all()
-        return [(k, r, st, rs) for k, r, st, rs in rows]
-    finally:
-        store.close()
+    with reading(db) as s:
+        rows = s.execute(
+            select(
+                m.TxIntent.idempotency_key,
+                m.TxIntent.role,
+                m.TxIntent.status,
+                m.TxIntent.receipt_status,
+            )
+        ).all()
+    return [(k, r, st, rs) for k, r, st, rs in rows]
 
 
 def status(env: dict[str, str]) -> dict[str, Any]:
@@ -199,6 +187,19 @@ def lease_held(port: int, bot: str, replica: str) -> tuple[float] | None:
         if line.startswith(prefix):
             return (float(line[len(prefix) :]),)
     return None
+
+
+def events_watched(db: str) -> bool:
+    """The leading fund bot has recorded the block its event triggers start from: its first
+    events check only records it, so a deposit mined before that check is no event to it (a
+    test that deposits sooner races the leader's first tick and loses the deposit's plan)."""
+    with reading(db) as s:
+        n = s.scalar(
+            select(func.count(m.JobRun.id)).where(
+                m.JobRun.job == "events", m.JobRun.status == "done"
+            )
+        )
+    return bool(n)
 
 
 def all_bots_led(db: str) -> bool:
@@ -238,6 +239,7 @@ def test_two_replicas__every_decision_planned_and_executed_once__in_band(
     assert sched.status(int(stuck_reb.bookedRun()[0])) == SCHEDULED
 
     # money moves while both run: a large deposit, a price move, a withdrawal, a deposit
+    wait_until("the fund bot watching events", lambda: events_watched(db), 60, fleet)
     fresh.vault.deposit(400_000 * UNIT, admin, sender=admin)
     wait_until(
         "the first deposit's plan executed",
@@ -334,6 +336,7 @@ def test_three_replicas__leader_sigkilled_mid_plan__taken_over_in_seconds__nothi
     fleet.start("r2")
     fleet.start("r3")
     wait_until("three replicas", lambda: replicas(db) == ["r1", "r2", "r3"], 120, fleet)
+    wait_until("the fund bot watching events", lambda: events_watched(db), 60, fleet)
 
     fresh.vault.deposit(400_000 * UNIT, admin, sender=admin)
     assert wait_file(marker, r1, 180), fleet.stderr("r1")[-3000:]
@@ -433,6 +436,7 @@ def test_two_replicas__leader_sigkilled_with_a_trade_held_at_the_relay__dropped_
         wait_until("r1 leads every bot", lambda: all_bots_led(db), 120, fleet)
         fleet.start("r2", **private)
         wait_until("two replicas", lambda: replicas(db) == ["r1", "r2"], 120, fleet)
+        wait_until("the fund bot watching events", lambda: events_watched(db), 60, fleet)
         fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
         assert wait_file(marker, r1, 180), fleet.stderr("r1")[-3000:]
         r1.send_signal(signal.SIGKILL)

@@ -56,6 +56,9 @@ def test_keeper_run__sigterm_mid_plan__exit_0_in_bound_store_closed_restart_comp
     # the killed `keeper plan` leaves its fund lease behind: `keeper run` takes the lead when it
     # expires (KEEPER_LEASE_TTL_S, 15 s by default; 6 s as in the replica tests)
     full["KEEPER_LEASE_TTL_S"] = "6"
+    # the executor every second (0.2 s by default, with the conftest's due scan every tick):
+    # nothing here is about the executor but its stopping with the rest
+    full["KEEPER_EXECUTOR_INTERVAL_S"] = "1"
     db_file = Path(env["KEEPER_DB_URL"].removeprefix("sqlite:///"))
     w3 = chain.provider.web3
     keeper_addr = accounts[2].address
