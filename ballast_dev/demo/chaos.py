@@ -5,11 +5,11 @@ Every day the fund keeper's work (events, liquidity, threshold, daily, weekly, t
 answers to what waits for them, recorded in the store as `keeper approve` records them, then
 its tick) runs in a fresh keeper process on the month's store (``_worker``, the jobs guarded as
 keepers.runtime.scheduler.run_job guards them: an error is a ``job_failed`` line, the next job
-runs). The day's process is forked from one process that imported the keeper once at the
-start of the month (``KeeperForks``, ``python -m ballast_dev.demo.chaos --forks``, a pre-fork
-server as gunicorn's ``--preload``): a process of its own with its own store connections and
-node session, that dies alone, without the second of imports a fresh interpreter spent each
-day (issue 68). A seeded draw (`draw_kill`) decides whether
+runs). The day's process (``python -m ballast_dev.demo.chaos NOW JOBS``) is forked from one
+process that imported the keeper once at the start of the month (ballast_dev/demo/forks.py, a
+pre-fork server as gunicorn's ``--preload``): a process of its own with its own store
+connections and node session, that dies alone, without the second of imports a fresh
+interpreter spent each day (issue 68). A seeded draw (`draw_kill`) decides whether
 the process dies and where: a kill point of ballast_dev.demo.killpoints (during a check's node
 reads, during a risk check, right after a store write or a plan's stage transition committed,
 with a transaction sent and not yet recorded), at which the process SIGKILLs itself. The point
@@ -35,13 +35,9 @@ from __future__ import annotations
 import json
 import os
 import random
-import select
 import signal
-import subprocess
 import sys
-import tempfile
 import time
-import traceback
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +95,6 @@ class ChaosDemo(HostileDemo):
         self.kills: list[dict[str, Any]] = []  # kill points reached
         self.missed: list[dict[str, Any]] = []  # kill points drawn, never reached
         self.processes = 0
-        self.forks = KeeperForks()
 
     def fund_checks(self, now: int, jobs: list[str]) -> None:
         """The day's work in a keeper process (killed or not at the seed's kill point): its
@@ -141,7 +136,8 @@ class ChaosDemo(HostileDemo):
         env.pop(ENV, None)
         if kill_at is not None:
             env[ENV] = kill_at
-        returncode, stdout, stderr = self.forks.run(env, now, jobs, timeout=300)
+        argv = ["-m", "ballast_dev.demo.chaos", str(now), ",".join(jobs)]
+        returncode, stdout, stderr = self.forks.run(env, argv, timeout=300)
         seen: list[dict[str, Any]] = []
         for raw in stdout.splitlines():
             try:
@@ -177,90 +173,6 @@ class ChaosDemo(HostileDemo):
             "at": (died or {}).get("at", ""),
             "day": round((now - self.t0) / DAY, 2),
         }
-
-
-class KeeperForks:
-    """The month's keeper processes, each forked from one server process that imported the
-    keeper once (``python -m ballast_dev.demo.chaos --forks``, started on the first day): the
-    server reads a request per line on its stdin (the process's environment, its clock, its
-    jobs), forks, the child runs ``_worker`` with that environment and its stdout and stderr in
-    files of its own, and the server answers one line when the child has ended: its exit code
-    as ``subprocess`` gives it (-9 for a SIGKILL) and what it wrote. The server imports only:
-    no store, no node, no thread before it forks."""
-
-    def __init__(self) -> None:
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def run(
-        self, env: dict[str, str], now: int, jobs: list[str], timeout: float
-    ) -> tuple[int, str, str]:
-        """(exit code, stdout, stderr) of a keeper process running ``jobs`` at ``now``."""
-        if self.proc is None or self.proc.poll() is not None:
-            cmd = [sys.executable, "-m", "ballast_dev.demo.chaos", "--forks"]
-            self.proc = subprocess.Popen(
-                cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE
-            )
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        req = {"env": env, "now": now, "jobs": jobs}
-        self.proc.stdin.write((json.dumps(req) + "\n").encode())
-        self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        line = self.proc.stdout.readline() if ready else b""
-        if not line:
-            self.close()
-            raise RuntimeError(f"keeper fork server: no answer within {timeout}s for {req}")
-        rep = json.loads(line)
-        return int(rep["rc"]), str(rep["out"]), str(rep["err"])
-
-    def close(self) -> None:
-        if self.proc is None:
-            return
-        proc, self.proc = self.proc, None
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
-def _serve_forks() -> None:
-    """The fork server of ``KeeperForks``: the keeper imported once, then a forked child per
-    request line, answered when it has ended."""
-    import ballast_dev.demo.killpoints  # noqa: F401 - imported once, before every fork
-    import keepers.cli_base  # noqa: F401
-    import keepers.core.logging  # noqa: F401
-    import keepers.fund.bot  # noqa: F401
-
-    for line in sys.stdin:
-        req = json.loads(line)
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            pid = os.fork()
-            if pid == 0:  # the day's keeper process
-                try:
-                    os.dup2(out.fileno(), 1)
-                    os.dup2(err.fileno(), 2)
-                    os.environ.clear()
-                    os.environ.update(req["env"])
-                    _worker(int(req["now"]), list(req["jobs"]))
-                except BaseException:  # noqa: BLE001 - as an interpreter dying of it
-                    traceback.print_exc()
-                    sys.stderr.flush()
-                finally:
-                    os._exit(1)
-            _, status = os.waitpid(pid, 0)
-            out.seek(0)
-            err.seek(0)
-            rep = {
-                "rc": os.waitstatus_to_exitcode(status),
-                "out": out.read().decode(errors="replace"),
-                "err": err.read().decode(errors="replace"),
-            }
-        sys.stdout.write(json.dumps(rep) + "\n")
-        sys.stdout.flush()
 
 
 @dataclass(frozen=True)
@@ -337,7 +249,7 @@ def run_chaos(
         echo("\n".join(d.ledger.log + d.ledger.alerts))
         raise
     finally:
-        d.forks.close()
+        d.forks.close()  # play closes it too; here for a month that raised
         d.proxy.close()
     j = judge(d, ledger, start, int(chain.blocks.head.number))
     unsignable = unsignable_plans(d.out / "fund-keeper.db")
@@ -425,10 +337,7 @@ def _worker(now: int, jobs: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--forks"]:
-        _serve_forks()
-    else:
-        _worker(int(sys.argv[1]), sys.argv[2].split(","))
+    _worker(int(sys.argv[1]), sys.argv[2].split(","))
 
 
-__all__ = ["ChaosDemo", "ChaosVerdict", "KeeperForks", "run_chaos", "unsignable_plans"]
+__all__ = ["ChaosDemo", "ChaosVerdict", "run_chaos", "unsignable_plans"]
