@@ -3,9 +3,13 @@ separate processes on one store, SIGKILLed at seeded kill points.
 
 Every day the fund keeper's work (events, liquidity, threshold, daily, weekly, the owners'
 answers to what waits for them, recorded in the store as `keeper approve` records them, then
-its tick) runs in a fresh keeper process on the month's store (``python -m
-ballast_dev.demo.chaos``, the jobs guarded as keepers.runtime.scheduler.run_job guards them: an
-error is a ``job_failed`` line, the next job runs). A seeded draw (`draw_kill`) decides whether
+its tick) runs in a fresh keeper process on the month's store (``_worker``, the jobs guarded as
+keepers.runtime.scheduler.run_job guards them: an error is a ``job_failed`` line, the next job
+runs). The day's process (``python -m ballast_dev.demo.chaos NOW JOBS``) is forked from one
+process that imported the keeper once at the start of the month (ballast_dev/demo/forks.py, a
+pre-fork server as gunicorn's ``--preload``): a process of its own with its own store
+connections and node session, that dies alone, without the second of imports a fresh
+interpreter spent each day (issue 68). A seeded draw (`draw_kill`) decides whether
 the process dies and where: a kill point of ballast_dev.demo.killpoints (during a check's node
 reads, during a risk check, right after a store write or a plan's stage transition committed,
 with a transaction sent and not yet recorded), at which the process SIGKILLs itself. The point
@@ -32,7 +36,6 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -133,16 +136,16 @@ class ChaosDemo(HostileDemo):
         env.pop(ENV, None)
         if kill_at is not None:
             env[ENV] = kill_at
-        cmd = [sys.executable, "-m", "ballast_dev.demo.chaos", str(now), ",".join(jobs)]
-        proc = subprocess.run(cmd, env=env, capture_output=True, timeout=300)
+        argv = ["-m", "ballast_dev.demo.chaos", str(now), ",".join(jobs)]
+        returncode, stdout, stderr = self.forks.run(env, argv, timeout=300)
         seen: list[dict[str, Any]] = []
-        for raw in proc.stdout.decode(errors="replace").splitlines():
+        for raw in stdout.splitlines():
             try:
                 seen.append(json.loads(raw))
             except ValueError:
                 continue
         died = next((r for r in seen if "kill" in r), None)
-        killed = proc.returncode == -signal.SIGKILL and died is not None
+        killed = returncode == -signal.SIGKILL and died is not None
         for rec in seen:
             if "alert" in rec:  # the process's alerts, judged as the month judges its own
                 ts, level, code, message = rec["alert"]
@@ -158,9 +161,9 @@ class ChaosDemo(HostileDemo):
                 msg = f"{rec['job']}: {rec['error']}"
                 self.h.alerts.append((now, "critical", "job_failed", msg))
                 self.ledger.alerts.append(f"{fmt_day(self, now)} keeper process {msg}")
-        if proc.returncode != 0 and not killed:
-            tail = proc.stderr.decode(errors="replace").strip()[-2000:]
-            msg = f"keeper process exited {proc.returncode}: {tail}"
+        if returncode != 0 and not killed:
+            tail = stderr.strip()[-2000:]
+            msg = f"keeper process exited {returncode}: {tail}"
             self.h.alerts.append((now, "critical", "job_failed", msg))
             self.ledger.alerts.append(f"{fmt_day(self, now)} {msg}")
         return {
@@ -246,6 +249,7 @@ def run_chaos(
         echo("\n".join(d.ledger.log + d.ledger.alerts))
         raise
     finally:
+        d.forks.close()  # play closes it too; here for a month that raised
         d.proxy.close()
     j = judge(d, ledger, start, int(chain.blocks.head.number))
     unsignable = unsignable_plans(d.out / "fund-keeper.db")

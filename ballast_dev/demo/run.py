@@ -121,6 +121,7 @@ def play(d: Demo, days: int, script: dict[int, list[tuple[str, Any]]]) -> Ledger
     d.executor.stop()
     d.supervisor.stop()
     d.relay.stop()
+    d.forks.close()
     return d.ledger
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -77,6 +75,11 @@ class Demo:
         from ballast_dev.local.relay_local import RelayLocal
 
         self.relay = RelayLocal(chain.provider.uri).start()
+        # the month's keeper processes (`keeper approve`, a held tick, the chaos month's days),
+        # forked from one that imported the keeper once (ballast_dev/demo/forks.py)
+        from ballast_dev.demo.forks import KeeperForks
+
+        self.forks = KeeperForks()
         self.fund_env = self._fund_env()
         self.keeper_balance0 = int(chain.provider.get_balance(self.keeper.address))
         self.desk = self._redemption_desk()
@@ -407,31 +410,25 @@ class Demo:
             how = [["--account", admin] for admin in admins]
         else:
             how = [["--by", admin] for admin in admins]
-        for args in how:  # `keeper approve` records the decision only
-            r = subprocess.run(
-                [sys.executable, "-m", "keepers.cli", "--now", str(now + 300), "approve", ref, *args],
-                env=env, capture_output=True, text=True, timeout=120,
-            )  # fmt: skip
-            if r.returncode != 0:
+        for args in how:  # `keeper approve` records the decision only (a process each)
+            argv = ["-m", "keepers.cli", "--now", str(now + 300), "approve", ref, *args]
+            code, _, err = self.forks.run(env, argv, timeout=120)
+            if code != 0:
                 raise RuntimeError(
-                    f"keeper approve {ref} {' '.join(args)} exited {r.returncode}: "
-                    f"{r.stderr.strip()[-2000:]}"
+                    f"keeper approve {ref} {' '.join(args)} exited {code}: {err.strip()[-2000:]}"
                 )
         # the keeper process executes it on its own tick, under its own approval rules
         held = {**env, "KEEPER_HOLD_AT": f"sent:{hold_at}", "KEEPER_HOLD_FILE": str(marker)}
         tick = f"from keepers.cli import Ctx; Ctx(False, {now + 600}).bot().tick({now + 600})"
-        proc = subprocess.Popen(
-            [sys.executable, "-c", tick],
-            env=held, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        pid = self.forks.start(held, ["-c", tick])
         self.ledger.approvals += len(admins)
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None and not marker.exists():
+        while time.monotonic() < deadline and not self.forks.ended() and not marker.exists():
             time.sleep(0.02)
-        killed = proc.poll() is None and marker.exists()
+        killed = not self.forks.ended() and marker.exists()
         if killed:
-            proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+            os.kill(pid, signal.SIGKILL)
+        self.forks.result(timeout=30)
         sent_before = w3.eth.get_transaction_count(self.keeper.address) - nonce0
         self.fund_bot = self._make_fund_bot()  # restarted on the same database
         outs = [o for o in self.fund_bot.tick(now + 900) if o.plan_id == ref]

@@ -242,12 +242,16 @@ def arbitrage_to_price(
         else ((quote, token) if token_is_0 else (token, quote))
     )
     budget = int(t_in.balanceOf(trader))
-    t_in.approve(uni.router, budget, sender=trader)
-    before = int(t_in.balanceOf(trader))
+    # the router may spend the whole balance: an allowance already equal to it (what the last
+    # arbitrage in this direction left: its budget less what it paid) is not approved again,
+    # the same allowance before and after the swap as with the approval (issue 68: a
+    # transaction less per arbitrage, the demo months make hundreds)
+    if int(t_in.allowance(trader, uni.router)) != budget:
+        t_in.approve(uni.router, budget, sender=trader)
     uni.router.exactInputSingle(
         (t_in, t_out, fee, trader, MAX_DEADLINE, budget, 0, target), sender=trader
     )
-    return before - int(t_in.balanceOf(trader))
+    return budget - int(t_in.balanceOf(trader))
 
 
 def arbitrage_to_oracle(fund: Any, uni: UniswapV3, symbols: list[str], trader: Any) -> None:

@@ -18,6 +18,13 @@ It holds both tokens of every pool it trades (the test mints them) and trades th
 pool's SwapRouter (``exactInputSingle``). :func:`pending_calls_seen` is the reusable part: which
 pending transactions to the given addresses the public pool shows (a private relay's test
 checks it sees none).
+
+On a chain mining on an interval the searcher hunts in a thread of its own (:meth:`Searcher.hunt`)
+and races the block. :func:`produce_blocks` is the test-driven block producer for a chain with
+neither automine nor interval mining: a block is mined (``evm_mine``, ordered by fee) as soon as
+the pool holds a transaction and the searcher has polled every transaction in it, so each leg
+still waits in the public pool for the searcher and the block orders whatever it sent around the
+leg by fee, without the 2 s a block of interval mining costs (issue 68).
 """
 
 from __future__ import annotations
@@ -285,3 +292,45 @@ class Searcher:
             except Exception as err:  # noqa: BLE001 - a bot keeps hunting; the test reads skipped
                 self.skipped.append(("-", repr(err)))
             time.sleep(interval_s)
+
+
+def pending_hashes(w3: Web3) -> set[str]:
+    """The hashes of the transactions the node's pool holds ready for the next block (its
+    ``pending`` section: a ``queued`` one waits for a nonce before it, no block takes it)."""
+    content = dict(w3.provider.make_request("txpool_content", []).get("result") or {})  # type: ignore[arg-type]
+    return {
+        str(tx["hash"])
+        for by_nonce in (content.get("pending") or {}).values()
+        for tx in by_nonce.values()
+    }
+
+
+def produce_blocks(
+    w3: Web3, searcher: Searcher, cap_for: dict[str, int], stop: Any, idle_s: float = 0.02
+) -> int:
+    """The block producer of a chain with automine and interval mining off, until ``stop`` (a
+    threading.Event) is set: whenever the pool holds a transaction, the searcher polls it
+    (:meth:`Searcher.poll_once`: it sees every pending leg and sends its front- and back-run
+    with fees around it), and once the searcher has seen every transaction in the pool (one
+    that arrived during its poll gets a poll of its own first) one block is mined
+    (``evm_mine``): the node orders it by fee, as a block producer would. Returns the number of
+    blocks mined. A transaction sent between the last look at the pool and the mine would go
+    unseen: the fund keeper sends one action and waits for it to be mined before the next, so
+    no keeper leg can arrive in that gap."""
+    mined = 0
+    while not stop.is_set():
+        if not pending_hashes(w3):
+            time.sleep(idle_s)
+            continue
+        try:
+            searcher.poll_once(cap_for)
+        except Exception as err:  # noqa: BLE001 - as hunt: the test reads skipped
+            searcher.skipped.append(("-", repr(err)))
+        targets = [searcher.controller] + ([searcher.executor] if searcher.executor else [])
+        if any(tx["hash"] not in searcher.seen for tx in pending_calls_seen(w3, targets)):
+            continue  # a leg arrived during the poll: the searcher's turn first
+        resp = w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        if "error" in resp:
+            raise RuntimeError(f"evm_mine: {resp['error']}")
+        mined += 1
+    return mined

@@ -1,10 +1,19 @@
 """Issue 62: the keeper's pool legs against a sandwiching searcher (ballast_dev/local/
 searcher_local.py) on the local fund (real Uniswap V3 pools, the PlanExecutor and a Safe of
-three owners, a plan over the threshold signed by two), with the chain mining every 2 s, no
-automine, a block ordered by fee (anvil's default ``--order fees``).
+three owners, a plan over the threshold signed by two), with no automine, a block ordered by fee
+(anvil's default ``--order fees``).
 
-The keeper runs as ``keeper run --once`` runs it (the fund bot's tick over its store), with
-the searcher polling the pending pool every 50 ms in another thread. What each swap lost is
+The keeper runs as ``keeper run --once`` runs it (the fund bot's tick over its store). The
+table's first row (deep, executed at once, the defaults) runs on a chain mining every 2 s with
+the searcher polling the pending pool every 50 ms in another thread: the real timing. The other
+rows run on a test-driven block producer (``produce_blocks``): a block is mined as soon as the
+pool holds a transaction and the searcher has polled every transaction in it, so each keeper leg
+still waits in the public pool for the searcher, and the block orders the searcher's front- and
+back-run around it by fee, without the 2 s a block costs (about 14 s a run, issue 68). There the
+searcher's sandwich of the one profitable leg must land (front, victim, back in one block, in
+that order, all succeeding) and the leg lose something to it, so a searcher that never fires
+fails the test; on interval mining, where a leg sent just before a block may go unseen, the
+searcher must have seen the keeper's legs pending. What each swap lost is
 measured against the same swap with no searcher from the same chain snapshot (the keeper's
 store copied before, restored after the revert; that baseline run automines, see ``_run``):
 in base units and bps of the swap's oracle value (printed with ``-s``). With the defaults no
@@ -35,7 +44,7 @@ from typing import Any
 import pytest
 
 from ballast_dev.deployment.uniswap import arbitrage_to_oracle
-from ballast_dev.local.searcher_local import Searcher, pending_calls_seen
+from ballast_dev.local.searcher_local import Searcher, pending_calls_seen, produce_blocks
 from keepers.fund import approval_stage
 from keepers.fund.execution import Execution
 from keepers.fund.planning.plan_approval import is_pool_leg
@@ -63,25 +72,33 @@ def _interval_mining(w3: Any, on: bool) -> None:
         _rpc(w3, "evm_setAutomine", True)
 
 
-def _run(bot: Any, ref: str, now: int, searcher: Searcher | None, cap: dict[str, int]) -> dict:
+def _run(
+    bot: Any, ref: str, now: int, searcher: Searcher | None, cap: dict[str, int], mining: str
+) -> dict:
     """Ticks the bot until the plan ends, the searcher hunting meanwhile; returns seq ->
     (function, amount, received) of each pool leg that ran.
 
-    With a searcher the chain mines every 2 s (no automine), so each leg waits in the pending
-    pool where the searcher sees it. Without one (the baseline) the chain automines: each leg
-    still runs alone in its own block, in the same order, on the same pool state, so its fill
-    is the one it would get with interval mining and no searcher (checked leg by leg, every
-    ``received`` equal, deep/fresh and thin/late), in about 1-2 s instead of 14-18 s (issue 68).
+    ``mining``: ``interval``, the chain mines every 2 s (no automine) and the searcher polls the
+    pool in a thread of its own, so each leg waits in the pending pool where the searcher sees
+    it; ``driven``, no automine and no interval, a thread mines each block once the searcher
+    has polled every transaction in the pool (``produce_blocks``); ``auto``, no searcher (the
+    baseline): the chain automines, each leg still runs alone in its own block, in the same
+    order, on the same pool state, so its fill is the one it would get with interval mining and
+    no searcher (checked leg by leg, every ``received`` equal, deep/fresh and thin/late), in
+    about 1-2 s instead of 14-18 s (issue 68).
     """
     w3 = bot.w3
     stop = threading.Event()
     hunter = None
-    interval_mined = searcher is not None
-    if interval_mined:
+    assert (searcher is None) == (mining == "auto"), mining
+    if mining == "interval":
         _interval_mining(w3, True)
+    elif mining == "driven":
+        _rpc(w3, "evm_setAutomine", False)
     try:
         if searcher is not None:
-            hunter = threading.Thread(target=searcher.hunt, args=(stop, cap), daemon=True)
+            work = searcher.hunt if mining == "interval" else _producer(searcher)
+            hunter = threading.Thread(target=work, args=(stop, cap), daemon=True)
             hunter.start()
         t, give_up = now + 60, time.monotonic() + 120
         while time.monotonic() < give_up:
@@ -95,8 +112,10 @@ def _run(bot: Any, ref: str, now: int, searcher: Searcher | None, cap: dict[str,
         stop.set()
         if hunter is not None:
             hunter.join(10)
-        if interval_mined:
+        if mining == "interval":
             _interval_mining(w3, False)
+        elif mining == "driven":
+            _rpc(w3, "evm_setAutomine", True)
     out = {}
     for row in bot.plans.get(ref).actions:
         res = row.payload.get("result") or {}
@@ -104,6 +123,11 @@ def _run(bot: Any, ref: str, now: int, searcher: Searcher | None, cap: dict[str,
         if call.get("function") in ("purchaseAsset", "redeemAsset") and res.get("success"):
             out[row.seq] = (call["function"], res)
     return out
+
+
+def _producer(searcher: Searcher) -> Any:
+    """``produce_blocks`` on a connection of its own (the searcher's), as a thread's target."""
+    return lambda stop, cap: produce_blocks(searcher.w3, searcher, cap, stop)
 
 
 def _copy_db(src: Path, dst: Path) -> None:
@@ -179,11 +203,23 @@ def _old_leg(self: Execution, ref: str, idx: int, order: int, action: Any, befor
     return self._call_with(before, action, quote, declared, order, int(frozen_min)), None
 
 
-@pytest.mark.parametrize(
-    "rule", ["after", pytest.param("before", marks=pytest.mark.slow)]
-)  # about 35 s each: the before runs (main's rule, the harness must catch it) are slow
-@pytest.mark.parametrize("when", ["fresh", "late"])
-@pytest.mark.parametrize("depth", ["deep", "thin"])
+def _cases() -> list[Any]:
+    """(rule, when, depth), ids as ``depth-when-rule``: every ``after`` row and, of main's rule
+    (``before``: the harness must catch it), the table's first row run in ``make test`` (about
+    2-3 s each on the test-driven producer); the other ``before`` rows in ``make test-slow``."""
+    out = []
+    for rule in ("after", "before"):
+        for when in ("fresh", "late"):
+            for depth in ("deep", "thin"):
+                slow = rule == "before" and (when, depth) != ("fresh", "deep")
+                marks = (pytest.mark.slow,) if slow else ()
+                out.append(
+                    pytest.param(rule, when, depth, marks=marks, id=f"{depth}-{when}-{rule}")
+                )
+    return out
+
+
+@pytest.mark.parametrize(("rule", "when", "depth"), _cases())
 def test_searcher__keeper_pool_legs__lose_at_most_the_tolerance(
     rule,
     when,
@@ -224,7 +260,7 @@ def test_searcher__keeper_pool_legs__lose_at_most_the_tolerance(
     db = Path(str(bot.config.keeper.db_url).removeprefix("sqlite:///"))
     _copy_db(db, tmp_path / "before.db")
     snap = _rpc(w3, "evm_snapshot")
-    quiet = _run(bot, ref, now, None, {})
+    quiet = _run(bot, ref, now, None, {}, "auto")
     _rpc(w3, "evm_revert", snap)
     bot.store.close()
     for extra in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
@@ -236,7 +272,9 @@ def test_searcher__keeper_pool_legs__lose_at_most_the_tolerance(
         bot.config, Store(bot.config.keeper.db_url), signer=bot.signer, alerter=bot.alert
     )
     cap = {"buy": 20_000_000 * UNIT, "sell": 20_000_000 * 10**18}
-    attacked = _run(again, ref, now, searcher, cap)
+    # the table's first row on true 2 s interval mining, the rest on the test-driven producer
+    mining = "interval" if (rule, when, depth) == ("after", "fresh", "deep") else "driven"
+    attacked = _run(again, ref, now, searcher, cap, mining)
     assert quiet and set(attacked) <= set(quiet), (quiet, attacked)
     rows = []
     for seq, (fn, res) in sorted(quiet.items()):
@@ -254,13 +292,23 @@ def test_searcher__keeper_pool_legs__lose_at_most_the_tolerance(
         f"  sandwiches sent {[(s.front_in, s.profit, round(s.searched_s, 2)) for s in searcher.done]}"
     )
     print(f"  skipped {searcher.skipped}")
+    landed = []
     for sw in searcher.done:
         where = []
         for h in (sw.sent[0], sw.victim, sw.sent[1]):
             r = w3.eth.get_transaction_receipt(h)
             where.append((r["blockNumber"], r["transactionIndex"], r["status"]))
         print(f"  (block, index, status) of front, victim, back: {where}")
+        (b0, i0, s0), (b1, i1, s1), (b2, i2, s2) = where
+        if b0 == b1 == b2 and i0 < i1 < i2 and s0 == s1 == s2 == 1:
+            landed.append(sw)
     assert pending_calls_seen(w3, [executor_fund[1].address]) == []
+    # the searcher fired: it saw the keeper's legs pending and, where a block waited for it,
+    # its sandwich of the leg worth sandwiching landed around that leg and took something
+    assert searcher.seen, "the searcher saw no keeper leg pending"
+    if mining == "driven":
+        assert landed and landed == searcher.done, (searcher.done, searcher.skipped)
+        assert max(r[3] for r in rows) > 0, rows
     if rule == "after":
         assert all(r[4] <= LIMIT_BPS for r in rows), rows
     else:  # the harness catches main's rule: a leg sandwiched far past the limit
