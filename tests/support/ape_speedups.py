@@ -341,45 +341,53 @@ def _from_call_tree_without_steps(fallback: Any) -> Any:
 
 
 # ecosystem id -> (the ecosystem, (connected network, default network), config object, answer)
-_TX_TYPES: dict[int, tuple[Any, tuple[Any, Any], Any, Any]] = {}
+def _kept_while(original: Any, cache: dict[int, Any], key_of: Any) -> Any:
+    """``original`` (a property) kept per object in ``cache``: ``key_of(self)`` gives the
+    config object the answer was read from (compared by identity) and what else it depends on
+    (compared by value), or None where nothing is to be kept (ape's own answer then)."""
+
+    def get(self: Any) -> Any:
+        key = key_of(self)
+        if key is None:
+            return original.fget(self)
+        cfg, rest = key
+        kept = cache.get(id(self))
+        if kept is not None and kept[0] is self and kept[1] is cfg and kept[2] == rest:
+            return kept[3]
+        value = original.fget(self)
+        cache[id(self)] = (self, cfg, rest, value)
+        return value
+
+    get.__wrapped__ = original.fget  # type: ignore[attr-defined]
+    return property(get)
+
+
+_TX_TYPES: dict[int, tuple[Any, Any, Any, Any]] = {}
+
+
+def _tx_type_key(eco: Any) -> tuple[Any, Any]:
+    provider = eco.network_manager.active_provider
+    return eco.config, (provider.network.name if provider else None, eco.default_network_name)
 
 
 def _kept_transaction_type(original: Any) -> Any:
-    def default_transaction_type(self: Any) -> Any:
-        provider = self.network_manager.active_provider
-        key = (provider.network.name if provider else None, self.default_network_name)
-        cfg = self.config
-        kept = _TX_TYPES.get(id(self))
-        if kept is not None and kept[0] is self and kept[1] == key and kept[2] is cfg:
-            return kept[3]
-        value = original.fget(self)
-        _TX_TYPES[id(self)] = (self, key, cfg, value)
-        return value
-
-    default_transaction_type.__wrapped__ = original.fget  # type: ignore[attr-defined]
-    return property(default_transaction_type)
+    return _kept_while(original, _TX_TYPES, _tx_type_key)
 
 
-_NETWORK_CONFIGS: dict[int, tuple[Any, Any, str, Any]] = {}
+_NETWORK_CONFIGS: dict[int, tuple[Any, Any, Any, Any]] = {}
+
+
+def _network_config_key(net: Any) -> tuple[Any, str] | None:
+    eco_cfg = net.ecosystem_config
+    names = sorted({net.name, net.name.replace("-", "_"), net.name.replace("_", "-")})
+    sections = [eco_cfg.get(n) for n in names]
+    if not any(isinstance(x, dict) for x in sections):
+        return None  # nothing validated: nothing to keep
+    return eco_cfg, json.dumps(sections, sort_keys=True, default=repr)
 
 
 def _kept_network_config(original: Any) -> Any:
-    def config(self: Any) -> Any:
-        eco_cfg = self.ecosystem_config
-        names = sorted({self.name, self.name.replace("-", "_"), self.name.replace("_", "-")})
-        sections = [eco_cfg.get(n) for n in names]
-        if not any(isinstance(x, dict) for x in sections):
-            return original.fget(self)  # nothing validated: ape's own answer, nothing kept
-        key = json.dumps(sections, sort_keys=True, default=repr)
-        kept = _NETWORK_CONFIGS.get(id(self))
-        if kept is not None and kept[0] is self and kept[1] is eco_cfg and kept[2] == key:
-            return kept[3]
-        value = original.fget(self)
-        _NETWORK_CONFIGS[id(self)] = (self, eco_cfg, key, value)
-        return value
-
-    config.__wrapped__ = original.fget  # type: ignore[attr-defined]
-    return property(config)
+    return _kept_while(original, _NETWORK_CONFIGS, _network_config_key)
 
 
 def _uses_console_log() -> bool:
