@@ -36,6 +36,12 @@ class ReleaseStore:
         self.w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 60}))
         state = "0x" + (fixture / "chain.state.json.gz").read_bytes().hex()
         assert self.w3.provider.make_request("anvil_loadState", [state])["result"] is True
+        # the chain's clock goes on from the fixture's last block, not from the wall clock: its
+        # feeds were last written then, with a day's heartbeat, so a chain run at the wall clock
+        # turns every price stale a day after the fixture was made (the tests' plans then fail
+        # their simulations on StalePrice, as they did from 24 h after this fixture was written)
+        last = self.w3.eth.get_block("latest")["timestamp"]
+        self.w3.provider.make_request("anvil_setTime", [last + 1])
         self.db = tmp / "keeper.db"
         shutil.copyfile(fixture / "keeper.db", self.db)
         self.account = info["keeper"]
