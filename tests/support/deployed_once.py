@@ -1,0 +1,65 @@
+"""A fund deployed once per test process and handed to every module as just deployed
+(tests/support/fixtures_fund.py, tests/contracts/fund/conftest.py): the record copied per module
+and the chain checked against what the deploy left.
+
+The fund's contracts are deployed by a session-scoped fixture, so ape's module isolation takes
+each module's snapshot after the deploy and reverts to it when the module ends: the next module
+starts on the chain the deploy left. ``check_as_deployed`` is what makes a leak loud: each
+module's ``fund`` compares the fund's state (the lens's whole FundState: totals, tiers, every
+asset's holding, price and limits, the mark, the pause; the shares, the cash and every asset
+token's supply, the cash the named holders hold) with the figures read right after the deploy,
+and fails naming each figure that moved, so a module never runs on what an earlier one left."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from ballast_dev.deployment.fund import FundDeployment, fund_state
+
+
+def _plain(x: Any) -> Any:
+    """An ape struct or array as nested tuples (comparable, printable)."""
+    if isinstance(x, (list, tuple)):
+        return tuple(_plain(v) for v in x)
+    return x
+
+
+def fund_fingerprint(f: FundDeployment, holders: dict[str, Any]) -> dict[str, Any]:
+    """The figures a module's actions would move, read from the chain now."""
+    out: dict[str, Any] = {
+        "lens.fundState": _plain(fund_state(f)),
+        "vault.totalSupply": int(f.vault.totalSupply()),
+        "cash.totalSupply": int(f.cash.totalSupply()),
+    }
+    for sym, token in f.assets.items():
+        out[f"assets[{sym}].totalSupply"] = int(token.totalSupply())
+    for name, who in holders.items():
+        out[f"cash.balanceOf({name})"] = int(f.cash.balanceOf(who))
+    return out
+
+
+def check_as_deployed(f: FundDeployment, holders: dict[str, Any], deployed: dict[str, Any]) -> None:
+    """Raises AssertionError naming every figure of ``fund_fingerprint`` that differs from
+    ``deployed`` (what the deploy left): the chain was not put back before this module."""
+    now = fund_fingerprint(f, holders)
+    moved = [k for k in deployed if now.get(k) != deployed[k]]
+    if moved:
+        lines = "\n".join(f"  {k}: deployed {deployed[k]!r}, now {now.get(k)!r}" for k in moved)
+        raise AssertionError(
+            "the process's fund is not as deployed at the start of this module (an earlier "
+            f"module's changes were not reverted):\n{lines}"
+        )
+
+
+def module_copy(d: FundDeployment) -> FundDeployment:
+    """The deployment record for one module: its dictionaries copied, so what a module's
+    fixtures write into it (tests/offchain/fundbot/executor_fund.py names its executor and Safe
+    there) stays with the module, as with a module's own deploy."""
+    return replace(
+        d,
+        adapters=dict(d.adapters),
+        assets=dict(d.assets),
+        feeds=dict(d.feeds),
+        automation=dict(d.automation),
+    )
