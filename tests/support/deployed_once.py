@@ -5,10 +5,11 @@ and the chain checked against what the deploy left.
 The fund's contracts are deployed by a session-scoped fixture, so ape's module isolation takes
 each module's snapshot after the deploy and reverts to it when the module ends: the next module
 starts on the chain the deploy left. ``check_as_deployed`` is what makes a leak loud: each
-module's ``fund`` compares the fund's state (the lens's whole FundState: totals, tiers, every
-asset's holding, price and limits, the mark, the pause; the shares, the cash and every asset
-token's supply, the cash the named holders hold) with the figures read right after the deploy,
-and fails naming each figure that moved, so a module never runs on what an earlier one left."""
+module's ``fund`` compares the fund's state (every field of the lens's FundState: totals,
+tiers, every asset's holding, price and limits, the mark, the pause, but when an asynchronous
+asset's window opens, a view of the clock; the shares, the cash and every asset token's supply,
+the cash the named holders hold) with the figures read right after the deploy, and fails naming
+each field that moved, so a module never runs on what an earlier one left."""
 
 from __future__ import annotations
 
@@ -18,20 +19,29 @@ from typing import Any
 from ballast_dev.deployment.fund import FundDeployment, fund_state
 
 
-def _plain(x: Any) -> Any:
-    """An ape struct or array as nested tuples (comparable, printable)."""
-    if isinstance(x, (list, tuple)):
-        return tuple(_plain(v) for v in x)
-    return x
+def _leaves(path: str, x: Any, out: dict[str, Any]) -> None:
+    """An ape struct or array flattened into ``out``: one entry per field, named by its path
+    (``lens.fundState.assets[2].balance``), so a check names the very figure that moved."""
+    if hasattr(x, "items"):
+        for k, v in x.items():
+            _leaves(f"{path}.{k}", v, out)
+    elif isinstance(x, (list, tuple)):
+        for i, v in enumerate(x):
+            _leaves(f"{path}[{i}]", v, out)
+    else:
+        out[path] = x
 
 
 def fund_fingerprint(f: FundDeployment, holders: dict[str, Any]) -> dict[str, Any]:
     """The figures a module's actions would move, read from the chain now."""
-    out: dict[str, Any] = {
-        "lens.fundState": _plain(fund_state(f)),
-        "vault.totalSupply": int(f.vault.totalSupply()),
-        "cash.totalSupply": int(f.cash.totalSupply()),
-    }
+    out: dict[str, Any] = {}
+    _leaves("lens.fundState", fund_state(f), out)
+    # when an asynchronous asset's next window opens is a view of the clock (the call's block
+    # time while a window is open), not of the fund's state: it moves with the wall clock
+    for k in [k for k in out if k.endswith(".windowOpensAt")]:
+        del out[k]
+    out["vault.totalSupply"] = int(f.vault.totalSupply())
+    out["cash.totalSupply"] = int(f.cash.totalSupply())
     for sym, token in f.assets.items():
         out[f"assets[{sym}].totalSupply"] = int(token.totalSupply())
     for name, who in holders.items():

@@ -63,7 +63,7 @@ def test_check_as_deployed__fund_moved__names_each_figure_that_moved(
         "vault.totalSupply",
         "cash.balanceOf(admin)",
         f"assets[{sym}].totalSupply",
-        "lens.fundState",
+        "lens.fundState.totalAssets",
     ):
         assert figure in msg
     assert "cash.totalSupply" not in msg  # a figure that did not move is not named
@@ -76,7 +76,9 @@ def test_check_as_deployed__a_price_alone__named(
     feed = next(iter(fresh.feeds.values()))
     feed.updateAnswer(int(feed.latestAnswer()) + 1, sender=accounts[0])
     now = fund_fingerprint(d.fund, d.holders)
-    assert [k for k in d.fingerprint if now[k] != d.fingerprint[k]] == ["lens.fundState"]
+    moved = [k for k in d.fingerprint if now[k] != d.fingerprint[k]]
+    assert any(k.endswith(".price") for k in moved)
+    assert all(k.startswith("lens.fundState.") for k in moved)
 
 
 def test_module_moves__seen_by_this_modules_tests(
