@@ -13,10 +13,47 @@ each field that moved, so a module never runs on what an earlier one left."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from ballast_dev.deployment.fund import FundDeployment, fund_state
+
+T = TypeVar("T")
+# ape's in-memory caches of what it knows about a local address (ape/managers/_contractscache.py)
+_APE_CACHES = ("contract_types", "proxy_infos", "contract_creations")
+
+
+@dataclass(frozen=True)
+class ApeKnowledge:
+    """What ape learnt about the addresses a deploy created: the contract type of each (to
+    decode its calls' return values, its logs and its custom errors), its proxy and creation
+    records. A test that plays a new process calls ``chain.contracts.clear_local_caches()``
+    (tests/contracts/fund/test_deploy_safe.py, tests/offchain/fund/test_deploy_record.py), which
+    a module's own deploy survived (it cached its contracts again); a deploy made once per
+    process is taught to ape again at each module's start (``teach``)."""
+
+    entries: dict[str, dict[str, Any]]
+
+    @classmethod
+    def around(cls, chain: Any, deploy: Callable[[], T]) -> tuple[T, ApeKnowledge]:
+        """Runs ``deploy()`` and keeps the cache entries it added or changed."""
+        before = {n: dict(getattr(chain.contracts, n).memory) for n in _APE_CACHES}
+        out = deploy()
+        entries = {
+            n: {
+                k: v
+                for k, v in getattr(chain.contracts, n).memory.items()
+                if before[n].get(k) is not v
+            }
+            for n in _APE_CACHES
+        }
+        return out, cls(entries)
+
+    def teach(self, chain: Any) -> None:
+        """Puts the deploy's entries back into ape's caches (the chain is back at the deploy)."""
+        for n, entries in self.entries.items():
+            getattr(chain.contracts, n).memory.update(entries)
 
 
 def _leaves(path: str, x: Any, out: dict[str, Any]) -> None:

@@ -14,7 +14,12 @@ import pytest
 
 from ballast_dev.deployment.fund import FundDeployment
 from ballast_dev.deployment.profile import deploy_profile, load_profile
-from tests.support.deployed_once import check_as_deployed, fund_fingerprint, module_copy
+from tests.support.deployed_once import (
+    ApeKnowledge,
+    check_as_deployed,
+    fund_fingerprint,
+    module_copy,
+)
 from tests.support.fundbotlib import ROOT, UNIT, fund_bot, local_fund_env
 
 if TYPE_CHECKING:
@@ -26,6 +31,7 @@ class DeployedFund:
     fund: FundDeployment
     holders: dict[str, Any]  # whose cash balance the module check reads
     fingerprint: dict[str, Any]  # tests/support/deployed_once.py: read right after the deploy
+    known: ApeKnowledge  # what ape learnt of the deploy's addresses
 
 
 @pytest.fixture(scope="session")
@@ -44,25 +50,31 @@ def local_fund_deployed(accounts: Any, chain: Any) -> DeployedFund:
     snapshots again after the deploy. The modules of the process that run after the first one
     taking it see these contracts on the chain too (the deployer's nonce moved on), as they see
     the portfolio suite's session-wide Uniswap (tests/contracts/portfolio/conftest.py)."""
-    profile = load_profile(ROOT / "scripts/profiles/local.yaml")
-    f = deploy_profile(profile, accounts[0], accounts, log=lambda *_: None)
     admin, keeper = accounts[1], accounts[2]
-    f.cash.mint(admin, 10_000_000 * UNIT, sender=accounts[0])
-    f.cash.approve(f.vault, 2**256 - 1, sender=admin)
-    f.vault.deposit(2_000_000 * UNIT, admin, sender=admin)
-    f.controller.rebalance(True, sender=keeper)
+
+    def deploy() -> FundDeployment:
+        profile = load_profile(ROOT / "scripts/profiles/local.yaml")
+        f = deploy_profile(profile, accounts[0], accounts, log=lambda *_: None)
+        f.cash.mint(admin, 10_000_000 * UNIT, sender=accounts[0])
+        f.cash.approve(f.vault, 2**256 - 1, sender=admin)
+        f.vault.deposit(2_000_000 * UNIT, admin, sender=admin)
+        f.controller.rebalance(True, sender=keeper)
+        return f
+
+    f, known = ApeKnowledge.around(chain, deploy)
     holders = {"admin": admin, "keeper": keeper, "trader": accounts[7]}
-    return DeployedFund(f, holders, fund_fingerprint(f, holders))
+    return DeployedFund(f, holders, fund_fingerprint(f, holders), known)
 
 
 @pytest.fixture(scope="module")
-def fund(local_fund_deployed: DeployedFund) -> FundDeployment:
+def fund(local_fund_deployed: DeployedFund, chain: Any) -> FundDeployment:
     """The local profile as just deployed (``local_fund_deployed``: once per process, the chain
     put back by ape's module isolation): 2M of cash deposited, the controller rebalanced once
     by the keeper. The record is copied per module (``module_copy``) and the fund's state
     checked against what the deploy left (``check_as_deployed``: fails naming what an earlier
     module left changed)."""
     d = local_fund_deployed
+    d.known.teach(chain)
     check_as_deployed(d.fund, d.holders, d.fingerprint)
     return module_copy(d.fund)
 

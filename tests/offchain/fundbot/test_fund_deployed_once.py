@@ -91,3 +91,19 @@ def test_module_moves__seen_by_this_modules_tests(
     assert chain.blocks.head.timestamp >= moved_for_the_module["at"]
     now = fund_fingerprint(d.fund, d.holders)
     assert now["vault.totalSupply"] > d.fingerprint["vault.totalSupply"]
+
+
+def test_ape_knowledge__local_caches_cleared__the_deploys_contracts_taught_again(
+    fresh: Any, local_fund_deployed: Any, chain: Any, accounts: Any
+) -> None:
+    """A test that plays a new process clears ape's local caches (test_deploy_safe.py,
+    test_deploy_record.py): the next module's ``fund`` teaches ape the deploy's contract types
+    again, without which a receipt's return value and the fund's logs cannot be decoded."""
+    vault = str(fresh.vault.address)
+    chain.contracts.clear_local_caches()
+    assert vault not in chain.contracts.contract_types.memory
+    local_fund_deployed.known.teach(chain)
+    assert chain.contracts.contract_types.memory[vault].name == "TieredVault"
+    tx = fresh.cash.approve(fresh.vault, 1, sender=accounts[1])
+    assert tx.return_value is True
+    assert [e.event_name for e in tx.events] == ["Approval"]
