@@ -1,5 +1,5 @@
 """A fund deployed once per test process and handed to every module as just deployed
-(tests/support/fixtures_fund.py, tests/contracts/fund/conftest.py): the record copied per module
+(tests/support/fixtures_fund.py): the record copied per module, ape taught its contracts again
 and the chain checked against what the deploy left.
 
 The fund's contracts are deployed by a session-scoped fixture, so ape's module isolation takes
@@ -93,6 +93,8 @@ def check_as_deployed(f: FundDeployment, holders: dict[str, Any], deployed: dict
     moved = [k for k in deployed if now.get(k) != deployed[k]]
     if moved:
         lines = "\n".join(f"  {k}: deployed {deployed[k]!r}, now {now.get(k)!r}" for k in moved)
+        head = f.vault.chain_manager.blocks.head
+        lines += f"\n  (the chain's head: block {head.number} at {head.timestamp})"
         raise AssertionError(
             "the process's fund is not as deployed at the start of this module (an earlier "
             f"module's changes were not reverted):\n{lines}"

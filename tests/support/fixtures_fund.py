@@ -72,7 +72,7 @@ def fund(local_fund_deployed: DeployedFund, chain: Any) -> FundDeployment:
     put back by ape's module isolation): 2M of cash deposited, the controller rebalanced once
     by the keeper. The record is copied per module (``module_copy``) and the fund's state
     checked against what the deploy left (``check_as_deployed``: fails naming what an earlier
-    module left changed)."""
+    module left changed); ape is taught the deploy's contracts again (``ApeKnowledge``)."""
     d = local_fund_deployed
     d.known.teach(chain)
     check_as_deployed(d.fund, d.holders, d.fingerprint)
