@@ -28,6 +28,7 @@ import select
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from typing import Any
 
@@ -49,19 +50,29 @@ class KeeperForks:
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen[bytes] | None = None
+        self._pending = b""  # what the server wrote past the last answer read
 
     def _line(self, timeout: float) -> dict[str, Any]:
+        """The server's next answer. Read from the pipe's descriptor with a buffer of our own: a
+        buffered ``readline`` may take the next answer too (a command that ends at once), which
+        ``select`` on the descriptor would then never report."""
         assert self.proc is not None and self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        line = self.proc.stdout.readline() if ready else b""
-        if not line:
-            self.close()
-            raise RuntimeError(f"keeper fork server: no answer within {timeout}s")
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._pending:
+            left = deadline - time.monotonic()
+            chunk = os.read(fd, 65536) if left > 0 and select.select([fd], [], [], left)[0] else b""
+            if not chunk:
+                self.close()
+                raise RuntimeError(f"keeper fork server: no answer within {timeout}s")
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
         return dict(json.loads(line))
 
     def start(self, env: dict[str, str], argv: list[str]) -> int:
         """Forks a keeper process running ``python *argv`` with ``env``; returns its pid."""
         if self.proc is None or self.proc.poll() is not None:
+            self._pending = b""
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "ballast_dev.demo.forks"],
                 env=env,
@@ -76,7 +87,7 @@ class KeeperForks:
     def ended(self) -> bool:
         """Whether the process started last has ended (its answer is waiting)."""
         assert self.proc is not None and self.proc.stdout is not None
-        return bool(select.select([self.proc.stdout], [], [], 0)[0])
+        return b"\n" in self._pending or bool(select.select([self.proc.stdout], [], [], 0)[0])
 
     def result(self, timeout: float) -> tuple[int, str, str]:
         """(exit code, stdout, stderr) of the process started last, once it has ended."""
@@ -140,6 +151,7 @@ def serve() -> None:
             if pid == 0:  # the keeper process
                 code = 1
                 try:
+                    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # not the request pipe
                     os.dup2(out.fileno(), 1)
                     os.dup2(err.fileno(), 2)
                     os.environ.clear()

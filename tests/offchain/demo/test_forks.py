@@ -51,3 +51,26 @@ def test_forks__raised_or_killed__exit_1_with_traceback_or_minus_9(forks: Keeper
     assert rc == -signal.SIGKILL
     assert forks.proc is not None and forks.proc.poll() is None  # the server lives on
     assert forks.run(_env(), ["-c", "pass"], timeout=60)[0] == 0
+
+
+def test_forks__a_command_that_ends_at_once__its_end_seen_and_read(forks: KeeperForks) -> None:
+    """Both answers of a command that ends at once can arrive before the client reads the
+    first: it must still see the command ended and read its result (a buffered readline took
+    the second answer out of select's sight, and the kill scene then waited out its deadline).
+    The request is written by hand and the answers left to arrive together."""
+    forks.run(_env(), ["-c", "pass"], timeout=60)  # the server up, its imports done
+    assert forks.proc is not None and forks.proc.stdin is not None
+    forks.proc.stdin.write(b'{"env": {}, "argv": ["-c", "pass"]}\n')
+    forks.proc.stdin.flush()
+    time.sleep(1)  # the child forked, ran and ended: both answers are in the pipe
+    assert forks._line(5)["pid"] > 0
+    assert forks.ended()
+    assert forks.result(timeout=5)[0] == 0
+
+
+def test_forks__a_command_reading_stdin__reads_nothing_not_the_next_request(
+    forks: KeeperForks,
+) -> None:
+    rc, out, _ = forks.run(_env(), ["-c", "import sys; print(repr(sys.stdin.read()))"], timeout=30)
+    assert (rc, out) == (0, "''\n")
+    assert forks.run(_env(), ["-c", "pass"], timeout=30)[0] == 0
