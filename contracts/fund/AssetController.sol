@@ -721,7 +721,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
         } else {
             _useBudget(s, 0, f.toBase(tokenAmount, p, _baseDecimals));
         }
-        if (out != 0) _cash.safeTransfer(address(_vault), out);
+        if (out != 0) {
+            _cash.safeTransfer(address(_vault), out);
+            s.toVault += out;
+        }
         // the units the fund accounts for shrink by what it sold (at most all of them)
         uint256 acct = s.units[i];
         s.units[i] = acct > tokenAmount ? acct - tokenAmount : 0;
@@ -759,6 +762,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         spent = cashAmount - back;
         if (back != 0) {
             _cash.safeTransfer(address(_vault), back);
+            s.toVault += back;
             // a scheduled run's pool leg: no retry can trade it, so none is asked for
             if (!s.scheduled) s.cut = true;
             emit MoveCut(token, cashAmount, spent);
@@ -1262,7 +1266,14 @@ contract AssetController is IAssetController, AssetControllerStorage {
             emit Marked(l2 + l3, at);
         }
         _hot.markedAt = at;
-        _hot.cashInBand = _vault.noteMark(l2, l3, _hot.bands);
+        // what this call sent the vault from the fund's positions, booked there: its moves'
+        // and a settlement's (_SETTLED_SLOT)
+        uint256 settled;
+        assembly ("memory-safe") {
+            settled := tload(_SETTLED_SLOT)
+            if settled { tstore(_SETTLED_SLOT, 0) }
+        }
+        _hot.cashInBand = _vault.noteMark(l2, l3, _hot.bands, s.toVault + settled);
         assembly ("memory-safe") {
             tstore(_MOVING_SLOT, 0) // marked: users' pricing answers again
         }

@@ -367,7 +367,14 @@ contract AssetControllerAdmin is AssetControllerStorage {
             tstore(_MOVING_SLOT, 1) // from here to the mark users' pricing refuses (MovesUnderWay)
         }
         (tokensIn, cashIn) = a.adapter.settle(token);
-        if (cashIn != 0) SafeERC20.safeTransfer(_cash, address(_vault), cashIn);
+        if (cashIn != 0) {
+            SafeERC20.safeTransfer(_cash, address(_vault), cashIn);
+            assembly ("memory-safe") {
+                // the mark below books it as the fund's own cash (cannot overflow: two token
+                // amounts, each at most the token's supply)
+                tstore(_SETTLED_SLOT, add(tload(_SETTLED_SLOT), cashIn))
+            }
+        }
         // a subscription's tokens are the fund's own: accounted from here on (checked: a
         // token count past uint128 is refused, as the mark's SafeCast would)
         if (tokensIn != 0) _marked[i].units += SafeCast.toUint128(tokensIn);

@@ -46,8 +46,17 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     uint256 internal constant _FULFIL_BATCH = 50;
     /// @dev Transient slot: non-zero from a move's first step to its mark (`_storeMark`), while
     /// users' pricing refuses (MovesUnderWay). A short number, for the size limit: this
-    /// contract's only other transient slot is ReentrancyGuardTransient's (a keccak hash).
+    /// contract's other transient slots are _SETTLED_SLOT and ReentrancyGuardTransient's (a
+    /// keccak hash).
     uint256 internal constant _MOVING_SLOT = 0x4d4f5645; // "MOVE"
+    /// @dev Transient slot: a settlement's cash sent the vault (AssetControllerAdmin._settle),
+    /// which the mark the settlement takes next hands over with the moves' (`Snap.toVault`) as
+    /// ITieredVault.noteMark's `cashIn`, and clears: the vault books them as the fund's own
+    /// cash, so that only cash above its book is a donation. A settlement whose mark is
+    /// refused (a held asset's feed down) leaves it to the transaction's next mark, if any;
+    /// else the vault takes that cash for a donation (the high-water mark rises by it: the
+    /// holders' side, never a fee).
+    uint256 internal constant _SETTLED_SLOT = 0x5641554c54; // "VAULT"
 
     /* STORAGE */
 
@@ -144,6 +153,9 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
         // instead of reading the list again, which nothing can change under them (no
         // configuration change while the controller's guard is entered: `_notDuringMove`)
         address[] tokens;
+        // the base tokens this call's moves sent the vault from the fund's positions (a sale's
+        // proceeds, a purchase's unspent rest): the mark hands them over (noteMark's `cashIn`)
+        uint256 toVault;
     }
 
     /// @dev All that rebalance(false) reads when it has nothing to do, in one slot: the pause

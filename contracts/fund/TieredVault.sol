@@ -740,12 +740,12 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     }
 
     /// @inheritdoc ITieredVault
-    function noteMark(uint256 l2, uint256 l3, uint256 bands) external returns (bool inBand) {
+    function noteMark(uint256 l2, uint256 l3, uint256 bands, uint256 cashIn) external returns (bool inBand) {
         if (msg.sender != controller) revert NotController(msg.sender);
         uint64 w = _bandOf(l2, l3, bands);
         _cashBand = w;
         inBand = _inBand(w, _available());
-        _accrueAtMark(l2 + l3);
+        _accrueAtMark(l2 + l3, cashIn);
     }
 
     /// @inheritdoc ITieredVault
@@ -1044,6 +1044,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         supply = totalSupply();
         if (!_feesOn) return supply;
         FeeSlot memory f = _fees;
+        if (f.performanceBps != 0) _seeDonation(bal, supply);
         (uint256 shares, uint256 mgmt,,) = _feesNow(f, _markedInvested(), bal, supply, false);
         _fees.accruedAt = uint40(block.timestamp);
         if (shares != 0) {
@@ -1051,6 +1052,19 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             supply += shares;
             emit FeesAccrued(f.recipient, mgmt, 0, shares, _hwm);
         }
+    }
+
+    /// @dev While pricing is unavailable, before an exit: cash above the book (a transfer
+    /// nobody made through the vault) lifts the high-water mark by the price it adds at supply
+    /// `supply`, as the next accrual would (_feesNow), and the book takes it in. The exit may
+    /// pay more cash than the book holds; the book would then stop at 0, and the next accrual
+    /// would take the donation the exit left for a rise and charge the performance fee on it.
+    function _seeDonation(uint256 bal, uint256 supply) private {
+        uint256 free = _free(bal);
+        uint256 book = _book;
+        if (free <= book) return;
+        _hwm += Math.mulDiv(free - book, _PRICE_SCALE, supply + 10 ** _decimalsOffset(), Math.Rounding.Ceil);
+        _book = free;
     }
 
     /// @dev The supply with the fee shares an accrual would mint now (the previews' supply): an
@@ -1143,32 +1157,35 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     function _bookCashOut(uint256 amount) internal {
         if (!_feesOn || _fees.performanceBps == 0) return;
         uint256 book = _book;
-        _book = book > amount ? book - amount : 0;
+        if (amount <= book) {
+            _book = book - amount;
+            return;
+        }
+        // more than the book: the rest was a transfer made outside the vault (cash above the
+        // book), leaving before the vault saw it (the controller invests it). It lifts the
+        // high-water mark by the price it added, as the next accrual would have (_feesNow), so
+        // that the value it becomes is never charged
+        _hwm += Math.mulDiv(amount - book, _PRICE_SCALE, totalSupply() + 10 ** _decimalsOffset(), Math.Rounding.Ceil);
+        _book = 0;
     }
 
-    /// @dev At a mark (noteMark): the fees on the fund as the controller just marked it
-    /// (`invested`, which its pricing answers until it moves), only for a mark taken now (a
-    /// mark kept through an outage or a held valuation is not a valuation). A move's own cash
-    /// (sales, unspent rest) is in the book; a plain mark moves none, so cash above the book
-    /// then is a transfer made outside the vault, and is never charged.
-    function _accrueAtMark(uint256 invested) private {
+    /// @dev At a mark (noteMark): the cash the controller's moves sent this vault from the
+    /// fund's own positions (`cashIn`: sales, an unspent rest, a settlement) joins the book,
+    /// then the fees on the fund as the controller just marked it (`invested`, which its
+    /// pricing answers until it moves), only for a mark taken now (a mark kept through an
+    /// outage or a held valuation is not a valuation). The moves' pulls left the book as they
+    /// went (pullCash), so cash above the book then is a transfer made outside the vault,
+    /// before the move or during it, and is never charged. (Before: a move's mark set the book
+    /// to the whole free cash, so a donation made before a keeper's move was taken for a rise
+    /// and charged a fifth of it.)
+    function _accrueAtMark(uint256 invested, uint256 cashIn) private {
+        if (!_feesOn) return;
+        if (cashIn != 0 && _fees.performanceBps != 0) _book += cashIn;
         // a mark taken inside this vault's own call (the in-kind exit's, _markAfterInKind)
         // accrues nothing: that call books its own flow and accrued before it
-        if (!_feesOn || _reentrancyGuardEntered()) return;
-        FeeSlot memory f = _fees;
-        address c = controller;
-        if (IAssetController(c).markedAt() != block.timestamp) return;
-        uint256 bal = _cashBalance();
-        if (f.performanceBps != 0 && _moveUnderWay(c)) _book = _free(bal);
-        _accrue(invested, false, bal);
-    }
-
-    /// @dev Whether the controller is inside a move (its users' pricing refuses with
-    /// MovesUnderWay until the move's mark is stored): asked with little gas, so a plain
-    /// mark's full valuation runs out of it and answers "no".
-    function _moveUnderWay(address c) private view returns (bool) {
-        (bool ok, bytes memory r) = c.staticcall{gas: 10_000}(abi.encodeCall(IAssetController.pricingValues, ()));
-        return !ok && r.length == 4 && bytes4(r) == IAssetControllerTypes.MovesUnderWay.selector;
+        if (_reentrancyGuardEntered()) return;
+        if (IAssetController(controller).markedAt() != block.timestamp) return;
+        _accrue(invested, false, _cashBalance());
     }
 
     /// @dev The exit price per share, in highWaterMark's unit, at value `v` and supply `supply`.

@@ -339,8 +339,12 @@ interface ITieredVault is IERC4626 {
     /// available cash inside which every tier is in its band at that mark (rounded inward; none
     /// when empty) and returns whether the available cash is in it now. From then on every
     /// change of the available cash made through this vault is checked against the band, and
-    /// the first that leaves it calls the controller's cashLeftBand(). Only the controller.
-    function noteMark(uint256 l2, uint256 l3, uint256 bands) external returns (bool inBand);
+    /// the first that leaves it calls the controller's cashLeftBand(). `cashIn`: the base
+    /// tokens the controller's call sent this vault from the fund's own positions (sales, a
+    /// purchase's unspent rest, a settlement), which the performance fee's book takes in: only
+    /// cash above the book is a transfer made outside the vault, never charged. Only the
+    /// controller.
+    function noteMark(uint256 l2, uint256 l3, uint256 bands, uint256 cashIn) external returns (bool inBand);
 
     /// @notice The band noteMark stored, as the available cash range it accepts (lo > hi: none,
     /// or left since the mark).

@@ -167,15 +167,22 @@ def test_performance_fee__recovery_below_mark__charges_nothing(
     assert vault.highWaterMark() >= hwm
 
 
-@pytest.mark.parametrize("then", ["mark", "deposit", "redeem"])
+@pytest.mark.parametrize(
+    "then", ["mark", "deposit", "redeem", "keeper_buy", "keeper_buy_past_the_book", "keeper_sale"]
+)
 def test_performance_fee__donation__never_charged(
-    fund, vault, controller, usdt, deployer, alice, recipient, invested, unit, then
+    fund, vault, controller, usdt, deployer, alice, keeper, recipient, invested, unit, then
 ):
     """A plain transfer of the base token raises the share price (the vault counts its cash
-    by balance): it is the holders', not performance. Shown failing with the donation lift in
-    _feesNow removed (the recipient took a fifth of it)."""
+    by balance): it is the holders', not performance, whichever step of ours meets it first.
+    Shown failing with the donation lift in _feesNow removed (the recipient took a fifth of
+    it). The keeper's moves: shown failing with the move's mark booking the whole free cash
+    (the code before: `keeper_*` charged a fifth of the donation) and, for a buy that pulls
+    more than the book holds, with the book stopping at 0 and no lift (TieredVault.
+    _bookCashOut)."""
     with_fees(vault, deployer, recipient, mgmt=0, perf=PERF_CAP)
     price = vault.convertToAssets(10**18)
+    book = vault.freeCash()  # everything the vault holds is booked: the fees just turned on
     usdt.mint(deployer, 50_000 * unit, sender=deployer)
     usdt.transfer(vault, 50_000 * unit, sender=deployer)
     assert vault.pendingFeeShares() == 0
@@ -183,8 +190,14 @@ def test_performance_fee__donation__never_charged(
         controller.mark(sender=alice)
     elif then == "deposit":
         vault.deposit(unit, alice, sender=alice)
-    else:
+    elif then == "redeem":
         vault.redeem(10**12, alice, alice, sender=alice)
+    elif then == "keeper_buy":
+        controller.allocateToLayer(2, 10_000 * unit, sender=keeper)
+    elif then == "keeper_buy_past_the_book":
+        controller.allocateToLayer(2, book + 5_000 * unit, sender=keeper)
+    else:
+        controller.redeemAsset(fund.assets["mmfA"], 10_000 * unit, 0, sender=keeper)
     assert vault.balanceOf(recipient) == 0
     assert vault.convertToAssets(10**18) > price, "the holders keep the donation"
 
@@ -250,9 +263,10 @@ def test_performance_fee__gain_marked_by_a_rebalance_that_sells__sale_cash_is_no
     fund, vault, controller, usdt, deployer, keeper, recipient, invested, unit
 ):
     """A move's own cash (its sales' proceeds) reaches the vault before the move's mark: the
-    mark takes it into the book (the controller is inside a move then), so the gain the mark
-    reveals is charged in full, a fifth of it. Shown failing with `_moveUnderWay` answering
-    false (the proceeds then lifted the mark as a donation: no fee)."""
+    mark takes it into the book (the controller hands it over as noteMark's `cashIn`), so the
+    gain the mark reveals is charged in full, a fifth of it. Shown failing with the sale's
+    `_sentToVault` removed from AssetController._redeem (the proceeds then lifted the mark as a
+    donation: no fee)."""
     with_fees(vault, deployer, recipient, mgmt=0, perf=PERF_CAP)
     before = vault.totalAssets()
     cash_before = usdt.balanceOf(vault)
@@ -331,6 +345,28 @@ def test_performance_fee__cash_exit_during_an_outage__value_it_left_behind_never
     assert not controller.pricingValues()[2]
     controller.mark(sender=alice)
     assert vault.balanceOf(recipient) == 0, "the value bob's exit left behind was charged"
+
+
+def test_performance_fee__donation_then_a_cash_exit_past_the_book_during_an_outage__never_charged(
+    fund, vault, controller, usdt, deployer, alice, recipient, invested, unit
+):
+    """The fund invariants' counterexample in the deployed fund: cash is donated, a feed goes
+    down, and a cash exit pays out more than the vault had booked (the donation it could not
+    tell apart went with it). The book stopped at 0, and the first mark after the outage took
+    what was left of the donation for a rise and charged a fifth of it. Now an exit while
+    pricing is unavailable takes the donation into the mark first (TieredVault._seeDonation).
+    Shown failing without that call."""
+    with_fees(vault, deployer, recipient, mgmt=0, perf=PERF_CAP)
+    book = vault.freeCash()
+    usdt.mint(deployer, 50_000 * unit, sender=deployer)
+    usdt.transfer(vault, 50_000 * unit, sender=deployer)
+    back = _feed_down(fund, deployer, "crA")
+    assert controller.pricingValues()[2]
+    paid = vault.redeem(vault.maxRedeem(alice), alice, alice, sender=alice).return_value
+    assert paid > book, "the exit paid past the book"
+    back()
+    controller.mark(sender=alice)
+    assert vault.balanceOf(recipient) == 0, "the donation was charged"
 
 
 def test_performance_fee__in_kind_exit_with_a_skipped_token__value_left_behind_never_charged(

@@ -149,8 +149,10 @@ NO_OP_LIMIT = 30_000  # issues 14 and 45: rebalance(false) in band, fresh mark, 
 # Issue 68: the moves index the snapshot's copy of the asset list, a deploy leg finds its
 # asset's slot once and the leg floor is read once per deploy (no configuration changes under
 # a move: _notDuringMove): 1,658,105 -> 1,630,530. The goal, 1.5M, needs the batched pull
-# (docs/development/performance.md).
-FORCED_16_LIMIT = 1_631_000
+# (docs/development/performance.md). The fee book's fix (a donation a keeper move met was
+# charged: the mark now hands the vault the cash the moves sent it, noteMark's `cashIn`, in
+# place of the vault's MovesUnderWay probe): 1,630,559 -> 1,631,059 (+500).
+FORCED_16_LIMIT = 1_631_100
 
 
 def _fund_with_assets(project, deployer, keeper, usdt, adapters, create_feed, n_l2, n_l3):

@@ -117,6 +117,9 @@ contract FundHandler is CheatBase {
     string public leftBehindCharged;
     uint256 public leftBehindProbes; // probes whose exit went through and whose marks priced
     uint256 public leftBehindAsyncProbes; // of them, with an asynchronous position pending (issue 65)
+    // a fee minted on a transfer made outside the vault that a keeper move met (donationLeavesNoFee)
+    string public donationCharged;
+    uint256 public donationProbes; // probes whose move went through both ways
     // issue 65: the asynchronous RWA the probes list (see setAsync), and the suite (its admin)
     address public rwa;
     address public rwaAdapter;
@@ -947,14 +950,8 @@ contract FundHandler is CheatBase {
             return;
         }
         if (mode & 1 != 0 && !down[i]) feeds[i].updateAnswer(0); // the outage
-        // the high-water mark at the fund's price at its last mark's valuation (the outage's
-        // asset at its last good price), so that value an exit leaves behind would show as a
-        // rise above it: a fund below its mark hides any such fee
-        {
-            (uint256 l2, uint256 l3) = controller.markedValues();
-            uint256 p = Math.mulDiv(vault.freeCash() + l2 + l3 + 1, 1e24, vault.totalSupply() + vault.pendingFeeShares() + 1e6);
-            vm.store(address(vault), _HWM_SLOT, bytes32(p));
-        }
+        // (the outage's asset at its last good price in the mark)
+        _hwmAtTheMarkPrice();
         uint256 base = vm.snapshotState();
         // with the exit
         vm.recordLogs();
@@ -973,6 +970,88 @@ contract FundHandler is CheatBase {
         if (perfA > perfB + perfB / 1e6 + 10 && bytes(leftBehindCharged).length == 0) {
             leftBehindCharged = "a fee was minted on value an exit left behind";
         }
+    }
+
+    /// @dev Inside a probe (put back after it): the high-water mark at the fund's price at its
+    /// last mark's valuation, so that value the probe's step should leave uncharged would show
+    /// as a rise above it (a fund below its mark hides any such fee).
+    function _hwmAtTheMarkPrice() internal {
+        (uint256 l2, uint256 l3) = controller.markedValues();
+        uint256 p = Math.mulDiv(vault.freeCash() + l2 + l3 + 1, 1e24, vault.totalSupply() + vault.pendingFeeShares() + 1e6);
+        vm.store(address(vault), _HWM_SLOT, bytes32(p));
+    }
+
+    /// @notice A transfer made outside the vault is never charged, whatever step of ours meets
+    /// it first. eve sends the vault `donation` of cash, a keeper move follows (`which`: a buy
+    /// up to all the available cash, so past the book, a sale, the buffer's rebalance, a
+    /// waterfall), then eve marks; played again with eve's mark between the transfer and the
+    /// move (the vault sees the donation first, the order the earlier donation tests used),
+    /// both from a fresh mark. The recipient is minted no more performance fee the first way. Fails with a move's mark
+    /// taking the whole free cash into the book (the code before: the donation a move met was
+    /// taken for a rise, a fifth of it charged) and with a pull past the book stopping the book
+    /// at 0 with no lift (TieredVault._bookCashOut).
+    function donationLeavesNoFee(uint256 which, uint256 tokenSeed, uint256 amount, uint256 donation) external {
+        if (feeRecipient == address(0) || _closed() || heldAssetDown()) return;
+        donation = bound(donation, 1, 100_000 * unit);
+        uint256 snap = vm.snapshotState();
+        // a fresh mark first, so that both orders start from the feeds' answers now with every
+        // fee owed accrued: only the donation differs between them (a move's sale at its
+        // venue's rate, the feed's answer moved since the last mark and the management fee's
+        // time are then the same both ways)
+        vm.prank(eve);
+        try controller.mark() {} catch {
+            vm.revertToState(snap);
+            return;
+        }
+        _hwmAtTheMarkPrice();
+        uint256 base = vm.snapshotState();
+        (bool okA, uint256 perfA) = _donateMoveMark(which, tokenSeed, amount, donation, false);
+        vm.revertToState(base);
+        (bool okB, uint256 perfB) = _donateMoveMark(which, tokenSeed, amount, donation, true);
+        vm.revertToState(snap);
+        if (!okA || !okB) return;
+        ++donationProbes;
+        if (perfA > perfB + perfB / 1e6 + 10 && bytes(donationCharged).length == 0) {
+            donationCharged = "a fee was minted on a donation a keeper move met";
+        }
+    }
+
+    /// @dev donationLeavesNoFee's steps: whether they all went through, and the performance fee
+    /// they charged.
+    function _donateMoveMark(uint256 which, uint256 tokenSeed, uint256 amount, uint256 donation, bool seenFirst)
+        internal
+        returns (bool ok, uint256 perf)
+    {
+        vm.recordLogs();
+        cash.mint(address(vault), donation);
+        if (seenFirst) {
+            vm.prank(eve);
+            try controller.mark() {} catch {
+                return (false, 0);
+            }
+        }
+        address token = tokens[tokenSeed % tokens.length];
+        which = which % 4;
+        vm.startPrank(keeper);
+        if (which == 0) {
+            amount = bound(amount, 1, vault.availableCash());
+            (ok,) = address(controller).call(abi.encodeCall(controller.allocateToLayer, (uint8(1 + amount % 2), amount)));
+        } else if (which == 1) {
+            amount = bound(amount, 1, _balanceOf(token, address(controller)) + 1);
+            (ok,) = address(controller).call(abi.encodeCall(controller.redeemAsset, (token, amount, 0)));
+        } else if (which == 2) {
+            (ok,) = address(controller).call(abi.encodeCall(controller.rebalanceBuffer, ()));
+        } else {
+            amount = bound(amount, 1, 1_000_000 * unit);
+            (ok,) = address(controller).call(abi.encodeCall(controller.executeWaterfallLiquidation, (amount, 2)));
+        }
+        vm.stopPrank();
+        if (!ok) return (false, 0);
+        vm.prank(eve);
+        try controller.mark() {} catch {
+            return (false, 0);
+        }
+        perf = _perfCharged();
     }
 
     /// @dev Issue 65, inside a probe (put back after it): the asynchronous RWA listed in L3 (by
@@ -1109,7 +1188,7 @@ contract FundHandler is CheatBase {
         else if (which == 7) (ok,) = address(vault).call(abi.encodeCall(vault.fulfilRedemptions, (10)));
         else if (which == 8) (ok,) = address(controller).call(abi.encodeCall(controller.useFallbackFeed, (token)));
         else if (which == 9) (ok,) = address(controller).call(abi.encodeCall(controller.cashLeftBand, ()));
-        else (ok,) = address(vault).call(abi.encodeCall(vault.noteMark, (0, amount, type(uint96).max)));
+        else (ok,) = address(vault).call(abi.encodeCall(vault.noteMark, (0, amount, type(uint96).max, amount)));
         vm.stopPrank();
         // issue 67: once closed, anyone funds the queue (at the fixed price)
         if (ok && !(which == 7 && _closed())) _fail("eve ran a keeper/admin/guardian function");
