@@ -68,6 +68,13 @@ def holders_map(scene, who: str) -> dict[str, str]:
     return {name: who for name in scene.sides}
 
 
+def holder_bot(scene, index: int, balances: dict[tuple[str, str], str], **bot_kw):
+    """:func:`holder`'s account ``index`` and a fresh bot pulling from it on every chain
+    (``bot_kw``: the bot's other settings, as ``scene.bot`` takes them): ``(who, bot)``."""
+    who = holder(scene, index, balances)
+    return who, scene.bot(holders=holders_map(scene, who), **bot_kw)
+
+
 def ticks(bot, until, max_ticks: int = 60, sleep: float = 0.1):
     import time
 

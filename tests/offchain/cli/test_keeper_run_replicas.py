@@ -22,6 +22,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,7 @@ class Fleet:
 
     def __init__(self, env: dict[str, str], tmp: Path) -> None:
         self.env, self.tmp = env, tmp
+        self.db = env["KEEPER_DB_URL"]
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, replica: str, **extra: str) -> subprocess.Popen[bytes]:
@@ -79,6 +81,20 @@ class Fleet:
         p = subprocess.Popen([keeper_exe(), "run"], env=env, stdout=out, stderr=err)
         self.procs[replica] = p
         return p
+
+    def lead(self, replica: str, **extra: str) -> subprocess.Popen[bytes]:
+        """Starts the first replica and waits until it leads every bot."""
+        p = self.start(replica, **extra)
+        wait_until(f"{replica} leads every bot", lambda: all_bots_led(self.db), 120, self)
+        return p
+
+    def join(self, *followers: str, **extra: str) -> None:
+        """Starts ``followers`` (each with ``extra``) and waits until the store lists every
+        replica started."""
+        for r in followers:
+            self.start(r, **extra)
+        everyone = sorted(self.procs)
+        wait_until(f"replicas {everyone}", lambda: replicas(self.db) == everyone, 120, self)
 
     def stderr(self, replica: str) -> str:
         return (self.tmp / f"{replica}.err").read_text(errors="replace")
@@ -114,6 +130,88 @@ def fleet(fleet_env: dict[str, str], tmp_path: Path) -> Iterator[Fleet]:
     f = Fleet(fleet_env, tmp_path)
     yield f
     f.close()
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What a replica test drives and counts: the fleet and its store, the deployed fund
+    (``fresh``), the node, the keeper's account (the ``keeper`` role: KEEPER_SIGNER_KEY's), the
+    fund's admin who deposits (``gov``), and the keeper's nonce when the test began."""
+
+    fleet: Fleet
+    fund: Any
+    w3: Any
+    keeper: str
+    admin: Any
+    nonce0: int
+
+    @property
+    def db(self) -> str:
+        return self.fleet.db
+
+    def sent(self, block: str = "latest") -> int:
+        """The keeper's transactions since the test began (``pending``: with the pool's)."""
+        return int(self.w3.eth.get_transaction_count(self.keeper, block)) - self.nonce0
+
+    def deposit(self) -> None:
+        """A large deposit by the admin once the leading fund bot watches events (sooner, its
+        first events check would only record the block it starts from: no plan)."""
+        wait_until("the fund bot watching events", lambda: events_watched(self.db), 60, self.fleet)
+        self.fund.vault.deposit(400_000 * UNIT, self.admin, sender=self.admin)
+
+    def in_band(self) -> None:
+        """The fund ends with every tier within its band, as `keeper status` reads it."""
+        tiers = status(self.fleet.env)["tiers"]
+        assert all(t["within"] for t in tiers), tiers
+
+    def plan_ended(self) -> tuple[str, int]:
+        """Waits for the one plan to end executed: ``(ref, its number of actions)``."""
+        ref, _, acts = wait_until(
+            "the plan carried on to its end",
+            lambda: plan_rows(self.db)[0][1] == "executed" and plan_rows(self.db)[0],
+            180,
+            self.fleet,
+        )
+        return ref, len(acts)
+
+    def each_action_once(self, ref: str, n: int) -> None:
+        """Each of plan ``ref``'s ``n`` actions had one intent, and the keeper sent one
+        transaction each: no gap, nothing twice."""
+        keys = intents_per_key(self.db)
+        assert {k: v for k, v in keys.items() if k.startswith("fund:")} == {
+            f"fund:{ref}:{i}": 1 for i in range(n)
+        }
+        assert self.sent() == n
+
+
+@pytest.fixture
+def scene(chain: Any, fleet: Fleet, fresh: Any, keeper: Any, gov: Any) -> Scene:
+    w3 = chain.provider.web3
+    return Scene(
+        fleet, fresh, w3, keeper.address, gov, w3.eth.get_transaction_count(keeper.address)
+    )
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Automation work waiting for the leader (fixtures_automation's ``due_and_stuck``): a paid
+    rebalancer's due run, its id read when made (once executed, the rebalancer books the
+    next), and a stuck rebalancer, nothing booked."""
+
+    sched: Any
+    due_id: int
+    stuck: Any
+
+    @classmethod
+    def make(cls, auto: dict[str, Any], due_and_stuck: Any) -> Waiting:
+        due, stuck = due_and_stuck()
+        return cls(auto["scheduler"], int(due.bookedRun()[0]), stuck)
+
+    def done(self, fleet: Fleet) -> None:
+        """Waits for the due run executed and the stuck rebalancer booked again."""
+        sched, stuck = self.sched, self.stuck
+        wait_until("the due run executed", lambda: sched.status(self.due_id) == EXECUTED, 90, fleet)
+        wait_until("the stuck rebalancer fixed", lambda: int(stuck.bookedRun()[0]) != 0, 90, fleet)
 
 
 def wait_until(what: str, check: Callable[[], Any], seconds: float, fleet: Fleet) -> Any:
@@ -208,39 +306,29 @@ def all_bots_led(db: str) -> bool:
 
 def test_two_replicas__every_decision_planned_and_executed_once__in_band(
     chain: Any,
-    fleet: Fleet,
     fleet_env: dict[str, str],
-    fresh: Any,
     auto: Any,
     due_and_stuck: Any,
-    accounts: Any,
+    deployer: Any,
+    scene: Scene,
 ) -> None:
-    db = fleet_env["KEEPER_DB_URL"]
-    w3 = chain.provider.web3
-    keeper_addr = accounts[2].address
-    admin = accounts[1]
-    sched = auto["scheduler"]
-    due_reb, stuck_reb = due_and_stuck()
-    due_id = int(due_reb.bookedRun()[0])
-    nonce0 = w3.eth.get_transaction_count(keeper_addr)
+    fleet, db, fresh, admin = scene.fleet, scene.db, scene.fund, scene.admin
+    work = Waiting.make(auto, due_and_stuck)
+    sched, stuck_reb = work.sched, work.stuck
     block0 = chain.blocks.head.number
 
     ports = {"r1": free_port(), "r2": free_port()}
-    fleet.start("r1", KEEPER_METRICS_PORT=str(ports["r1"]))
-    wait_until("r1 leads every bot", lambda: all_bots_led(db), 120, fleet)
-    fleet.start("r2", KEEPER_METRICS_PORT=str(ports["r2"]))
-    wait_until("r2 registered", lambda: replicas(db) == ["r1", "r2"], 120, fleet)
+    fleet.lead("r1", KEEPER_METRICS_PORT=str(ports["r1"]))
+    fleet.join("r2", KEEPER_METRICS_PORT=str(ports["r2"]))
     led = leaders(db)
     assert set(led.values()) == {"r1"}, led  # the first replica leads; the second follows
 
     # the automation work waiting at start: done once by the leader
-    wait_until("the due run executed", lambda: sched.status(due_id) == EXECUTED, 90, fleet)
-    wait_until("the stuck rebalancer fixed", lambda: int(stuck_reb.bookedRun()[0]) != 0, 90, fleet)
+    work.done(fleet)
     assert sched.status(int(stuck_reb.bookedRun()[0])) == SCHEDULED
 
     # money moves while both run: a large deposit, a price move, a withdrawal, a deposit
-    wait_until("the fund bot watching events", lambda: events_watched(db), 60, fleet)
-    fresh.vault.deposit(400_000 * UNIT, admin, sender=admin)
+    scene.deposit()
     wait_until(
         "the first deposit's plan executed",
         lambda: [s for _, s in deposit_plans(db)] == ["executed"],
@@ -248,7 +336,7 @@ def test_two_replicas__every_decision_planned_and_executed_once__in_band(
         fleet,
     )
     feed = fresh.feeds["TBILL-B"]
-    feed.updateAnswer(feed.latestAnswer() * 97 // 100, sender=accounts[0])
+    feed.updateAnswer(feed.latestAnswer() * 97 // 100, sender=deployer)
     fresh.vault.withdraw(150_000 * UNIT, admin, admin, sender=admin)
     fresh.vault.deposit(400_000 * UNIT, admin, sender=admin)
     wait_until(
@@ -282,7 +370,7 @@ def test_two_replicas__every_decision_planned_and_executed_once__in_band(
     rows = intent_rows(db)
     assert {st for _, _, st, _ in rows} == {"confirmed"}, rows
     assert {rs for _, _, _, rs in rows} == {1}, rows
-    assert w3.eth.get_transaction_count(keeper_addr) - nonce0 == len(rows)
+    assert scene.sent() == len(rows)
     roles = [r for _, r, _, _ in rows]
     # the stuck rebalancer fixed once: by the supervisor bot's fixReschedule or, when the
     # on-chain Supervisor's own booked tick comes due first, by the executor running that tick
@@ -301,8 +389,7 @@ def test_two_replicas__every_decision_planned_and_executed_once__in_band(
     # the follower never decided: no plan attempt refused by the lease, no job run as leader
     assert not fleet.events("r2", "plan.not_leader")
     assert not fleet.events("r2", "plan.duplicate") and not fleet.events("r1", "plan.duplicate")
-    tiers = status(fleet_env)["tiers"]
-    assert all(t["within"] for t in tiers), tiers
+    scene.in_band()
     print(
         f"two replicas: {len(plans)} plans ({len(deposit_plans(db))} deposit plans executed "
         f"once each), {len(rows)} intents each sent once: fund {len(fund_keys)}, executor "
@@ -311,39 +398,26 @@ def test_two_replicas__every_decision_planned_and_executed_once__in_band(
 
 
 def test_three_replicas__leader_sigkilled_mid_plan__taken_over_in_seconds__nothing_twice(
-    chain: Any,
-    fleet: Fleet,
-    fleet_env: dict[str, str],
-    fresh: Any,
     auto: Any,
     due_and_stuck: Any,
-    accounts: Any,
     tmp_path: Path,
+    scene: Scene,
 ) -> None:
-    db = fleet_env["KEEPER_DB_URL"]
-    w3 = chain.provider.web3
-    keeper_addr = accounts[2].address
-    admin = accounts[1]
-    nonce0 = w3.eth.get_transaction_count(keeper_addr)
+    fleet, db = scene.fleet, scene.db
     marker = tmp_path / "held"
-    r1 = fleet.start(
+    r1 = fleet.lead(
         "r1",
         KEEPER_FAULT_INJECTION="1",
         KEEPER_HOLD_AT="sent:1",
         KEEPER_HOLD_FILE=str(marker),
     )
-    wait_until("r1 leads every bot", lambda: all_bots_led(db), 120, fleet)
-    fleet.start("r2")
-    fleet.start("r3")
-    wait_until("three replicas", lambda: replicas(db) == ["r1", "r2", "r3"], 120, fleet)
-    wait_until("the fund bot watching events", lambda: events_watched(db), 60, fleet)
+    fleet.join("r2", "r3")
 
-    fresh.vault.deposit(400_000 * UNIT, admin, sender=admin)
+    scene.deposit()
     assert wait_file(marker, r1, 180), fleet.stderr("r1")[-3000:]
     ((ref, status_at_kill, acts),) = plan_rows(db)
     assert status_at_kill == "approved" and len(acts) >= 2, acts
-    sent_at_kill = w3.eth.get_transaction_count(keeper_addr, "pending") - nonce0
-    assert sent_at_kill == 1
+    assert scene.sent("pending") == 1
     killed = time.monotonic()
     r1.send_signal(signal.SIGKILL)
     r1.wait(30)
@@ -362,25 +436,11 @@ def test_three_replicas__leader_sigkilled_mid_plan__taken_over_in_seconds__nothi
         60,
         fleet,
     )
-    done = wait_until(
-        "the plan carried on to its end",
-        lambda: plan_rows(db)[0][1] == "executed" and plan_rows(db)[0],
-        180,
-        fleet,
-    )
-    n = len(done[2])
-    keys = intents_per_key(db)
-    assert {k: v for k, v in keys.items() if k.startswith("fund:")} == {
-        f"fund:{ref}:{i}": 1 for i in range(n)
-    }
-    assert w3.eth.get_transaction_count(keeper_addr) - nonce0 == n  # nothing sent twice
+    _, n = scene.plan_ended()
+    scene.each_action_once(ref, n)  # nothing sent twice
 
     # the survivors' automation: a due run executed once, a stuck rebalancer fixed once
-    sched = auto["scheduler"]
-    due_reb, stuck_reb = due_and_stuck()
-    due_id = int(due_reb.bookedRun()[0])
-    wait_until("the due run executed", lambda: sched.status(due_id) == EXECUTED, 90, fleet)
-    wait_until("the stuck rebalancer fixed", lambda: int(stuck_reb.bookedRun()[0]) != 0, 90, fleet)
+    Waiting.make(auto, due_and_stuck).done(fleet)
     time.sleep(TTL_S / 3 + 2)  # room for a second replica to do it again
     for r in ("r2", "r3"):
         assert fleet.stop(r) == 0
@@ -390,9 +450,8 @@ def test_three_replicas__leader_sigkilled_mid_plan__taken_over_in_seconds__nothi
     # by the on-chain Supervisor's own due run that the executor bot executed
     assert [r for _, r, _, _ in rows].count("supervisor") <= 1
     assert {rs for _, _, _, rs in rows} == {1}, rows
-    assert w3.eth.get_transaction_count(keeper_addr) - nonce0 == len(rows)
-    tiers = status(fleet_env)["tiers"]
-    assert all(t["within"] for t in tiers), tiers
+    assert scene.sent() == len(rows)
+    scene.in_band()
     print(
         f"leader SIGKILLed mid-plan: {new} took the lead {takeover_s:.1f}s after the kill "
         f"(TTL {TTL_S:.0f}s, bound {TAKEOVER_BOUND_S:.0f}s); plan {ref}: {n} actions, each sent "
@@ -401,12 +460,7 @@ def test_three_replicas__leader_sigkilled_mid_plan__taken_over_in_seconds__nothi
 
 
 def test_two_replicas__leader_sigkilled_with_a_trade_held_at_the_relay__dropped__resigned_once(
-    chain: Any,
-    fleet: Fleet,
-    fleet_env: dict[str, str],
-    fresh: Any,
-    accounts: Any,
-    tmp_path: Path,
+    chain: Any, tmp_path: Path, scene: Scene
 ) -> None:
     """Private submission across a takeover: every fund transaction goes to the local relay
     (KEEPER_PRIVATE_ROLES=fund-keeper, the public pool refused). The leader is SIGKILLed with
@@ -415,10 +469,7 @@ def test_two_replicas__leader_sigkilled_with_a_trade_held_at_the_relay__dropped_
     drop, re-signs the same nonce and carries the plan on: each action once, no gap."""
     from ballast_dev.local.relay_local import RelayLocal
 
-    db = fleet_env["KEEPER_DB_URL"]
-    w3 = chain.provider.web3
-    keeper_addr = accounts[2].address
-    nonce0 = w3.eth.get_transaction_count(keeper_addr)
+    fleet, db, w3 = scene.fleet, scene.db, scene.w3
     relay = RelayLocal(chain.provider.uri, drop_blocks=3).start()
     relay.withhold = True
     private = {
@@ -428,41 +479,28 @@ def test_two_replicas__leader_sigkilled_with_a_trade_held_at_the_relay__dropped_
     }
     marker = tmp_path / "held"
     try:
-        r1 = fleet.start(
+        r1 = fleet.lead(
             # held right after the commit that recorded its first trade as sent to the relay
             "r1", KEEPER_FAULT_INJECTION="1", KEEPER_HOLD_AT="broadcast:1",
             KEEPER_HOLD_FILE=str(marker), **private,
         )  # fmt: skip
-        wait_until("r1 leads every bot", lambda: all_bots_led(db), 120, fleet)
-        fleet.start("r2", **private)
-        wait_until("two replicas", lambda: replicas(db) == ["r1", "r2"], 120, fleet)
-        wait_until("the fund bot watching events", lambda: events_watched(db), 60, fleet)
-        fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
+        fleet.join("r2", **private)
+        scene.deposit()
         assert wait_file(marker, r1, 180), fleet.stderr("r1")[-3000:]
         r1.send_signal(signal.SIGKILL)
         r1.wait(30)
         held = [h for h, x in relay.held.items() if x.status == "PENDING"]
         assert len(held) == 1, relay.held
-        assert w3.eth.get_transaction_count(keeper_addr) == nonce0  # nothing on chain yet
+        assert scene.sent() == 0  # nothing on chain yet
         w3.provider.make_request("anvil_mine", ["0x3"])  # its window passes: dropped
         wait_until("the relay dropped it", lambda: relay.held[held[0]].status == "FAILED", 30,
                    fleet)  # fmt: skip
         relay.withhold = False
-        done = wait_until(
-            "the plan carried on to its end",
-            lambda: plan_rows(db)[0][1] == "executed" and plan_rows(db)[0],
-            180,
-            fleet,
-        )
+        ref, n = scene.plan_ended()
         assert fleet.stop("r2") == 0
     finally:
         relay.stop()
-    ref, n = done[0], len(done[2])
-    keys = intents_per_key(db)
-    assert {k: v for k, v in keys.items() if k.startswith("fund:")} == {
-        f"fund:{ref}:{i}": 1 for i in range(n)
-    }
-    assert w3.eth.get_transaction_count(keeper_addr) - nonce0 == n  # no gap, nothing twice
+    scene.each_action_once(ref, n)  # no gap, nothing twice
     store = Store(db)
     with store.sessions() as s:
         attempts = s.execute(

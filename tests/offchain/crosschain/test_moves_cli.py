@@ -10,7 +10,7 @@ from keepers.crosschain.cli import crosschain
 from tests.support.movelib import (
     burns_since,
     holder,
-    holders_map,
+    holder_bot,
     keeper_env,
     rerun_finishes_once,
     start_cctp_move,
@@ -21,9 +21,8 @@ ADMINS = ("ops1", "ops2", "ops3")
 
 
 def test_big_move__needs_an_admin__runs_after_approval_and_a_rejection_ends_it(xscene):
-    who = holder(xscene, 12, {("ethereum", "USDC"): "1500"})
-    bot = xscene.bot(
-        holders=holders_map(xscene, who), approval=ApprovalPolicy(rebalance_admins=ADMINS)
+    who, bot = holder_bot(
+        xscene, 12, {("ethereum", "USDC"): "1500"}, approval=ApprovalPolicy(rebalance_admins=ADMINS)
     )
     move = bot.instruct("USDC", "ethereum", "base", "300")
     assert move.kind == "big" and move.state == "awaiting_approval"

@@ -13,6 +13,7 @@ from tests.support.movelib import (
     OFT_RECEIVED_TOPIC,
     burnt_and_minted,
     holder,
+    holder_bot,
     holders_map,
     logs,
     ticks,
@@ -33,8 +34,7 @@ def crash_at(step, point):
 
 
 def test_move__attestation_delayed__waits_in_cross_in_flight_then_minted_once(xscene):
-    who = holder(xscene, 6, {("ethereum", "USDC"): "1800", ("base", "USDC"): "400"})
-    bot = xscene.bot(holders=holders_map(xscene, who))
+    who, bot = holder_bot(xscene, 6, {("ethereum", "USDC"): "1800", ("base", "USDC"): "400"})
     supplies0 = usdc_supplies(xscene)
     xscene.attestations.open = False
     try:
@@ -61,8 +61,7 @@ def test_move__attestation_delayed__waits_in_cross_in_flight_then_minted_once(xs
 
 
 def test_move__packet_relayed_by_a_third_party__not_executed_again(xscene):
-    who = holder(xscene, 7, {("ethereum", "USDT"): "1700", ("bsc", "USDT"): "300"})
-    bot = xscene.bot(holders=holders_map(xscene, who))
+    who, bot = holder_bot(xscene, 7, {("ethereum", "USDT"): "1700", ("bsc", "USDT"): "300"})
     bsc = xscene.sides["bsc"]
     block0 = bsc.w3.eth.block_number
     (move,) = bot.tick().created
@@ -121,8 +120,7 @@ def test_move__keeper_crashes_after_burn_and_after_mint__new_bots_finish_nothing
 
 
 def test_move__usdt0_down__falls_back_to_cex_and_conserves(xscene):
-    who = holder(xscene, 10, {("ethereum", "USDT"): "1900", ("bsc", "USDT"): "100"})
-    bot = xscene.bot(holders=holders_map(xscene, who))
+    who, bot = holder_bot(xscene, 10, {("ethereum", "USDT"): "1900", ("bsc", "USDT"): "100"})
     eth, bsc = xscene.sides["ethereum"], xscene.sides["bsc"]
     ep = eth.lz.endpoint_contract()
     blocked = ep.functions.blockedLibrary().call()
@@ -185,8 +183,13 @@ def test_move__burn_refused_by_audit__retried_later_without_pulling_twice(xscene
 
 def test_move__no_route_up__error_surfaced_and_move_failed_nothing_sent(xscene):
     alerts = []
-    who = holder(xscene, 15, {("ethereum", "USDT"): "1800", ("bsc", "USDT"): "200"})
-    bot = xscene.bot(holders=holders_map(xscene, who), max_attempts=2, retry_backoff_s=0.0)
+    who, bot = holder_bot(
+        xscene,
+        15,
+        {("ethereum", "USDT"): "1800", ("bsc", "USDT"): "200"},
+        max_attempts=2,
+        retry_backoff_s=0.0,
+    )
     bot.alert = alerts.append
     eth = xscene.sides["ethereum"]
     ep = eth.lz.endpoint_contract()
@@ -217,8 +220,9 @@ def test_move__simulated_clock__waits_poll_interval_on_the_clock_it_is_given(xsc
     time.time(), so every tick on a simulated clock polled again at once)."""
     import time
 
-    who = holder(xscene, 18, {("ethereum", "USDC"): "1800", ("base", "USDC"): "400"})
-    bot = xscene.bot(holders=holders_map(xscene, who), poll_interval_s=60.0)
+    who, bot = holder_bot(
+        xscene, 18, {("ethereum", "USDC"): "1800", ("base", "USDC"): "400"}, poll_interval_s=60.0
+    )
     t0 = int(time.time()) + 30 * 86_400
     xscene.attestations.open = False
     try:

@@ -11,6 +11,7 @@ from tests.support.movelib import (
     OFT_RECEIVED_TOPIC,
     burnt_and_minted,
     holder,
+    holder_bot,
     holders_map,
     logs,
     ticks,
@@ -19,8 +20,7 @@ from tests.support.movelib import (
 
 
 def test_bot__usdc_deficit_on_base__cctp_move_pulled_burnt_minted_invested_once(xscene):
-    who = holder(xscene, 3, {("ethereum", "USDC"): "3000", ("base", "USDC"): "200"})
-    bot = xscene.bot(holders=holders_map(xscene, who))
+    who, bot = holder_bot(xscene, 3, {("ethereum", "USDC"): "3000", ("base", "USDC"): "200"})
     base = xscene.sides["base"]
     supplies0 = usdc_supplies(xscene)
     n_e0, n_b0 = xscene.nonce("ethereum"), xscene.nonce("base")
@@ -63,8 +63,7 @@ def test_bot__usdc_deficit_on_base__cctp_move_pulled_burnt_minted_invested_once(
 
 
 def test_bot__usdt_deficit_on_bsc__usdt0_move_6_to_18_decimals_delivered_once(xscene):
-    who = holder(xscene, 4, {("ethereum", "USDT"): "2500.5", ("bsc", "USDT"): "100"})
-    bot = xscene.bot(holders=holders_map(xscene, who))
+    who, bot = holder_bot(xscene, 4, {("ethereum", "USDT"): "2500.5", ("bsc", "USDT"): "100"})
     eth, bsc = xscene.sides["ethereum"], xscene.sides["bsc"]
     locked0 = eth.usdt.functions.balanceOf(eth.oft.address).call()
     supply0 = bsc.usdt.functions.totalSupply().call()
@@ -99,7 +98,7 @@ def test_bot__usdt_deficit_on_bsc__usdt0_move_6_to_18_decimals_delivered_once(xs
 
 
 def test_bot__two_independent_deficits__moves_advance_in_parallel(xscene):
-    who = holder(
+    who, bot = holder_bot(
         xscene,
         5,
         {
@@ -109,7 +108,6 @@ def test_bot__two_independent_deficits__moves_advance_in_parallel(xscene):
             ("bsc", "USDT"): "400",
         },
     )
-    bot = xscene.bot(holders=holders_map(xscene, who))
     xscene.attestations.open = True
     report = bot.tick()
     assert sorted((v.asset, v.route) for v in report.created) == [("USDC", None), ("USDT", None)]

@@ -50,11 +50,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from eth_account import Account
 from sqlalchemy import select
 from web3 import Web3
-from web3.logs import DISCARD
 
 from ballast_dev.deployment import txbuilder as tb
 from ballast_dev.deployment.handover import handover_status
@@ -68,7 +66,7 @@ from ballast_dev.local.keystores import (
 from keepers.fund.planning.plan_approval import SignedPlan
 from keepers.store import models as m
 from keepers.store.db import Store
-from tests.support.ape_home import make_ape_home, run_deploy, write_account
+from tests.support.ape_home import make_ape_home, write_account
 from tests.support.keeper_proc import keeper_exe, stop_when_held
 from tests.support.keeper_store import intents, intents_per_key, plan_rows
 from tests.support.operator_chain import (
@@ -76,7 +74,6 @@ from tests.support.operator_chain import (
     DEPLOYER,
     DEPOSITOR,
     FUNDER,
-    GUARDIAN,
     KEEPER,
     OWNERS,
     PASSPHRASE,
@@ -84,16 +81,21 @@ from tests.support.operator_chain import (
     UNIT,
     alert_lines,
     chain_transactions,
-    existing_chain,
     key,
     metric,
-    operator_profile,
     send_all,
     wait_until,
 )
+from tests.support.operator_deploy import (
+    deploy,
+    dry_run_deploy,
+    execute_handover,
+    prepare_deploy,
+    read_handover,
+)
 from tests.support.pipeline_anvil import Anvil
 from tests.support.rpc_proxy import RpcProxy
-from tests.support.safe_web3 import exec_call, owner_signatures, safe_at
+from tests.support.safe_web3 import exec_call, safe_at
 from tests.support.web3_views import Views, Web3Project, at
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -226,54 +228,34 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
         == owner
     )
 
-    # what exists on the operator's chain already: the stablecoin, five funds, one feed
-    cash, feed, funds = existing_chain(w3)
-    profile = operator_profile(
-        NETWORK, cash, feed, funds, [owner[n] for n in OWNERS], addr[KEEPER], addr[GUARDIAN]
+    # what exists on the operator's chain already (the stablecoin, five funds, one feed) and
+    # the profile naming it
+    d = prepare_deploy(
+        w3, NETWORK, tmp_path / "operatorchain.yaml", tmp_path / "ethereum-operatorchain.json"
     )
-    prof = tmp_path / "operatorchain.yaml"
-    prof.write_text(yaml.safe_dump(profile))
-    record = tmp_path / "ethereum-operatorchain.json"
-    args = ("--profile", str(prof), "--record", str(record))
-    network = f"ethereum:{NETWORK}:node"
+    record = d.record
 
     # -- 1. dry run (make test-slow), then the unattended deploy
     if dry_run:
         head, nonce = w3.eth.block_number, w3.eth.get_transaction_count(addr[DEPLOYER])
-        dry = run_deploy(home, network, "deployer", "--dry-run", *args)
-        if (
-            dry.returncode != 0
-            and "(RPCTimeoutError) Timed out waiting for successful RPC" in dry.stdout
-        ):
-            # ape waits a fixed 20 s for the fork's anvil to answer (not configurable in ape
-            # 0.8): on a loaded machine it can miss; the dry run sends nothing, so once more
-            dry = run_deploy(home, network, "deployer", "--dry-run", *args)
-        assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
+        dry = dry_run_deploy(home, d)
         assert "total gas " in dry.stdout and f"dry run on a fork of {NETWORK}" in dry.stdout
-        assert "4 call(s) the admin must make" in dry.stdout
         assert (w3.eth.block_number, w3.eth.get_transaction_count(addr[DEPLOYER])) == (
             head,
             nonce,
         )
-        assert not record.exists()
         timings["dry run"] = time.monotonic() - t0
 
-    real = run_deploy(home, network, "deployer", "--autosign", *args, passphrase=PASSPHRASE)
-    assert real.returncode == 0, real.stdout[-3000:] + real.stderr[-3000:]
-    assert PASSPHRASE not in real.stdout + real.stderr
-    data = json.loads(record.read_text())
-    assert data["complete"] is True and data["chain_id"] == CHAIN_ID
+    real, data = deploy(home, d, CHAIN_ID)
     assert data["network"] == f"ethereum:{NETWORK}" and data["deployer"] == addr[DEPLOYER]
     timings["deploy"] = time.monotonic() - t0
 
     # -- 2. the hand-over: the Safe's owners make exactly the calls the checklist printed,
-    # each a Safe transaction signed by two of them (off-line) and sent by any account
-    safe = safe_at(w3, data["safe"])
-    assert sorted(safe.functions.getOwners().call()) == sorted(owner[n] for n in OWNERS)
-    assert safe.functions.getThreshold().call() == 2
-    executor = at(w3, "PlanExecutor", data["automation"]["plan_executor"])
-    assert executor.functions.safe().call() == safe.address
-    todo = data["handover"]["todo"]
+    # each a Safe transaction signed by two of them (off-line) and sent by any account; the
+    # deploy wrote them as a Safe{Wallet} Transaction Builder batch: one Safe transaction (a
+    # MultiSendCallOnly DELEGATECALL) at the nonce and SafeTx hash it states
+    h = read_handover(w3, data, record, real.stdout, CHAIN_ID)
+    safe, executor, todo = h.safe, h.executor, h.todo
     assert [(t["call"], t["data"]) for t in todo] == [("acceptOwnership()", "0x79ba5097")] * 4
     for t in todo:
         (line,) = [x for x in real.stdout.splitlines() if f"to {t['address']}" in x]
@@ -285,42 +267,17 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
     one = exec_call(safe, todo[0]["address"], todo[0]["data"], [account_key("alice")])
     with pytest.raises(Exception, match="GS020"):  # one owner's signature is not enough
         one.call({"from": addr[SENDER]})
-    # the deploy wrote the same calls as a Safe{Wallet} Transaction Builder batch: one Safe
-    # transaction (a MultiSendCallOnly DELEGATECALL) at the nonce and SafeTx hash it states
-    batch_path = record.with_name(record.stem + ".safe-batch.json")
-    batch = json.loads(batch_path.read_text())
-    calls = tb.calls_of(batch)
-    assert [(c.to, "0x" + c.data.hex()) for c in calls] == [(t["address"], t["data"]) for t in todo]
-    assert batch["meta"]["createdFromSafeAddress"] == safe.address
-    assert batch["chainId"] == str(CHAIN_ID) and batch["meta"]["checksum"] == tb.checksum(batch)
-    tx = tb.safe_transaction(calls, data["safe_multisend"])
-    assert tx.operation == tb.DELEGATECALL
-    nonce = safe.functions.nonce().call()
-    tx_hash = safe.functions.getTransactionHash(
-        tx.to, 0, tx.data, tx.operation, 0, 0, 0, tb.ZERO, tb.ZERO, nonce
-    ).call()
-    assert tb.safe_tx_hash(CHAIN_ID, safe.address, tx, nonce) == tx_hash
-    stated = f"Safe nonce {nonce}: SafeTx hash 0x{tx_hash.hex()}"
-    assert stated in batch["meta"]["description"]
-    assert f"batch written to {batch_path}: 4 call(s) as one MultiSendCallOnly" in real.stdout
-    assert f"Safe nonce {nonce}, SafeTx hash 0x{tx_hash.hex()}" in real.stdout
-    sigs = owner_signatures(tx_hash, [account_key("alice"), account_key("carol")])
-    receipt = transact(
-        w3,
-        key(SENDER),
-        safe.functions.execTransaction(
-            tx.to, 0, tx.data, tx.operation, 0, 0, 0, tb.ZERO, tb.ZERO, sigs
-        ),
-    )
-    assert len(safe.events.ExecutionSuccess().process_receipt(receipt, errors=DISCARD)) == 1
+    assert h.tx.operation == tb.DELEGATECALL
+    assert tb.safe_tx_hash(CHAIN_ID, safe.address, h.tx, h.nonce) == h.tx_hash
+    assert f"batch written to {h.batch_path}: 4 call(s) as one MultiSendCallOnly" in real.stdout
+    execute_handover(w3, h)  # alice and carol sign; the Safe then owns each contract
     # the deploy's own check, with the project's contracts and the Safe bound over web3 (ape is
     # not connected to this chain in the test process)
-    h = handover_status(
+    status = handover_status(
         Web3Project(w3), data, addr[DEPLOYER], safe.address, safe_at=lambda a: Views(safe_at(w3, a))
     )
-    assert h.complete, (h.todo, h.held)  # the deployer holds no role and no ownership
-    for t in todo:
-        assert at(w3, t["contract"], t["address"]).functions.owner().call() == safe.address
+    # the deployer holds no role and no ownership
+    assert status.complete, (status.todo, status.held)
 
     # -- 3. the keeper, long-lived, every bot, signing with its ape keyfile
     auto = data["automation"]
@@ -380,7 +337,7 @@ def test_operator_path__deploy_handover_run_approve_sigterm_resume_outage__in_ba
     # a deposit: the running keeper plans it, freezes it for the executor, and the plan waits
     # for 2 of the Safe's 3 owners
     vault = at(w3, "TieredVault", data["vault"])
-    usdt = at(w3, "TestStablecoin", cash)
+    usdt = at(w3, "TestStablecoin", d.cash)
     transact(w3, key(FUNDER), usdt.functions.mint(addr[DEPOSITOR], 100_000 * UNIT))
     transact(w3, key(DEPOSITOR), usdt.functions.approve(data["vault"], 100_000 * UNIT))
     transact(w3, key(DEPOSITOR), vault.functions.deposit(100_000 * UNIT, addr[DEPOSITOR]))

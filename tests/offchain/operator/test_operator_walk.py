@@ -57,41 +57,40 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from web3.logs import DISCARD
 
-from ballast_dev.deployment import txbuilder as tb
 from ballast_dev.local.anvil_local import free_port
 from ballast_dev.local.keystores import account_address, account_key
 from keepers.fund.planning.plan_approval import SignedPlan
-from tests.support.ape_home import ROOT, make_ape_home, run_deploy, write_account
+from tests.support.ape_home import ROOT, make_ape_home, write_account
 from tests.support.keeper_store import intents, intents_per_key, plan_rows
 from tests.support.operator_chain import (
     BOUND_S,
     DEPLOYER,
     DEPOSITOR,
     FUNDER,
-    GUARDIAN,
     KEEPER,
     OWNERS,
     PASSPHRASE,
-    SENDER,
     UNIT,
     alert_lines,
     chain_transactions,
-    existing_chain,
     key,
     metric,
-    operator_profile,
     send_all,
     stop_all,
     wait_until,
 )
+from tests.support.operator_deploy import (
+    deploy,
+    dry_run_deploy,
+    execute_handover,
+    prepare_deploy,
+    read_handover,
+)
 from tests.support.pipeline_anvil import Anvil
 from tests.support.runtime_venv import DEV_TOOLS, runtime_env, runtime_venv
-from tests.support.safe_web3 import owner_signatures, safe_at
 from tests.support.systemd_unit import (
     exec_start,
     service_env,
@@ -243,82 +242,41 @@ def _walk(
     home = make_ape_home(tmp_path / "ape-home", extra=user_config(node.url), rehearsal=False)
     assert write_account(home, "deployer", key(DEPLOYER), PASSPHRASE) == addr[DEPLOYER]
 
-    # what exists on the chain already: the stablecoin, its feed, the funds the fund holds
-    cash, feed, funds = existing_chain(w3)
-    profile = operator_profile(
-        NETWORK, cash, feed, funds, [owner[n] for n in OWNERS], addr[KEEPER], addr[GUARDIAN]
+    # what exists on the chain already (the stablecoin, its feed, the funds the fund holds)
+    # and the profile naming it
+    (tmp_path / "deployments").mkdir()
+    d = prepare_deploy(
+        w3, NETWORK, tmp_path / "sepolia.yaml", tmp_path / "deployments" / "ethereum-sepolia.json"
     )
-    prof = tmp_path / "sepolia.yaml"
-    prof.write_text(yaml.safe_dump(profile))
-    record = tmp_path / "deployments" / "ethereum-sepolia.json"
-    record.parent.mkdir()
-    args = ("--profile", str(prof), "--record", str(record))
-    network = f"ethereum:{NETWORK}:node"
+    record, network = d.record, d.network
     mark("chain ready")
 
     # -- deploy.md steps 4 and 5: the dry run (long form), the unattended deploy
     if form.dry_run:
-        dry = run_deploy(home, network, "deployer", "--dry-run", *args)
-        if dry.returncode != 0 and "(RPCTimeoutError)" in dry.stdout:
-            dry = run_deploy(home, network, "deployer", "--dry-run", *args)  # ape's fixed 20 s
-        assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
-        assert "4 call(s) the admin must make" in dry.stdout and not record.exists()
+        dry_run_deploy(home, d)
         mark("dry run")
-    real = run_deploy(home, network, "deployer", "--autosign", *args, passphrase=PASSPHRASE)
-    assert real.returncode == 0, real.stdout[-3000:] + real.stderr[-3000:]
-    assert PASSPHRASE not in real.stdout + real.stderr
+    real, data = deploy(home, d, CHAIN_ID)
     # the operator's 2 confirmations, from the user-level config, honoured and said
     said = [x for x in real.stdout.splitlines() if "confirmation" in x]
     source = f"ethereum.{NETWORK}.required_confirmations in {home / 'ape-config.yaml'}"
     assert f"confirmations: {CONFIRMATIONS} ({source})" in real.stdout, said
     assert f"{CONFIRMATIONS} confirmation(s) awaited" in real.stdout, said
-    data = json.loads(record.read_text())
-    assert data["complete"] is True and data["chain_id"] == CHAIN_ID
     mark("deployed")
 
-    # -- deploy.md step 7: the hand-over, executed from the batch file through the Safe
-    safe = safe_at(w3, data["safe"])
-    assert sorted(safe.functions.getOwners().call()) == sorted(owner.values())
-    assert safe.functions.getThreshold().call() == 2
-    executor = at(w3, "PlanExecutor", data["automation"]["plan_executor"])
-    assert executor.functions.safe().call() == safe.address
-    todo = data["handover"]["todo"]
-    assert [t["call"] for t in todo] == ["acceptOwnership()"] * 4
-    batch_path = record.with_name(record.stem + ".safe-batch.json")
-    assert f"batch written to {batch_path}" in real.stdout
-    batch = json.loads(batch_path.read_text())
-    assert batch["chainId"] == str(CHAIN_ID) and batch["meta"]["checksum"] == tb.checksum(batch)
-    assert batch["meta"]["createdFromSafeAddress"] == safe.address
-    calls = tb.calls_of(batch)
-    assert [(c.to, "0x" + c.data.hex()) for c in calls] == [(t["address"], t["data"]) for t in todo]
-    tx = tb.safe_transaction(calls, data["safe_multisend"])
-    nonce = safe.functions.nonce().call()
-    tx_hash = bytes(
-        safe.functions.getTransactionHash(
-            tx.to, 0, tx.data, tx.operation, 0, 0, 0, tb.ZERO, tb.ZERO, nonce
-        ).call()
-    )
-    # what each owner checks before signing: the nonce and SafeTx hash the deploy stated
-    assert f"Safe nonce {nonce}: SafeTx hash 0x{tx_hash.hex()}" in batch["meta"]["description"]
-    assert f"Safe nonce {nonce}, SafeTx hash 0x{tx_hash.hex()}" in real.stdout
+    # -- deploy.md step 7: the hand-over, executed from the batch file through the Safe, after
+    # the checks each owner makes before signing (the nonce and SafeTx hash the deploy stated)
+    h = read_handover(w3, data, record, real.stdout, CHAIN_ID)
+    executor = h.executor
     handover = ("handover", "--network", network, "--record", str(record))
     if form.dry_run:  # the long form: the check command before the owners act (deploy.md 7)
         check = ape_run(home, *handover)
         assert check.returncode == 1, check.stdout[-3000:] + check.stderr[-3000:]
-        assert f"Safe nonce {nonce}, SafeTx hash 0x{tx_hash.hex()}" in check.stdout, check.stdout
-    sigs = owner_signatures(tx_hash, [account_key("alice"), account_key("carol")])
-    (receipt,) = send_all(
-        w3,
-        key(SENDER),
-        [safe.functions.execTransaction(
-            tx.to, 0, tx.data, tx.operation, 0, 0, 0, tb.ZERO, tb.ZERO, sigs)],
-    )  # fmt: skip
-    assert len(safe.events.ExecutionSuccess().process_receipt(receipt, errors=DISCARD)) == 1
+        stated = f"Safe nonce {h.nonce}, SafeTx hash 0x{h.tx_hash.hex()}"
+        assert stated in check.stdout, check.stdout
+    execute_handover(w3, h)
     check = ape_run(home, *handover)  # the deploy's check, read from the chain
     assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]
     assert "hand-over complete: the deployer" in check.stdout, check.stdout
-    for t in todo:
-        assert at(w3, t["contract"], t["address"]).functions.owner().call() == safe.address
     mark("handed over")
 
     # -- real-network.md step 5: the keeper from the installed wheel, its venv alone on PATH;
@@ -415,7 +373,7 @@ def _walk(
 
     # -- a deposit; the running keeper plans it and the plan waits for 2 of 3 owners
     vault = at(w3, "TieredVault", data["vault"])
-    usdt = at(w3, "TestStablecoin", cash)
+    usdt = at(w3, "TestStablecoin", d.cash)
     send_all(w3, key(FUNDER), [usdt.functions.mint(addr[DEPOSITOR], DEPOSIT * UNIT)])  # faucet
     if form.dry_run:  # the long form: real-network.md step 6's test deposit line
         assert write_account(home, "investor", key(DEPOSITOR), PASSPHRASE) == addr[DEPOSITOR]
