@@ -5,11 +5,11 @@ the bot registry before its first step, and its work in a crash trial (three int
 local anvil) takes about a tenth of that: the crash tests (tests/offchain/pipeline/
 test_pipeline_crash.py) start two workers per trial, 32 in the default run. :func:`fork_worker`
 runs the same ``keepers.tx.worker.main`` in a process of its own, forked by the repository's one
-pre-fork server (:class:`ballast_dev.demo.forks.KeeperForks`, started once per test process,
-which imported ``keepers.tx.worker`` and every bot's module through ``keepers.registry``): each
-worker is still a separate process with its own store connection, exactly ``env`` as its
-environment, the checkout as its working directory, /dev/null as stdin, its own stdout and
-stderr, and it is killed as before (``KEEPER_CRASH_AT``'s ``os._exit(137)``: no clean-up, no
+pre-fork server (:class:`ballast_dev.demo.forks.KeeperForks`, started once per test process by
+tests/support/keeper_fork.py, which imported ``keepers.tx.worker`` and every bot's module through
+``keepers.registry``): each worker is still a separate process with its own store connection,
+exactly ``env`` as its environment, the checkout as its working directory, /dev/null as stdin,
+its own stdout and stderr, and it is killed as before (``KEEPER_CRASH_AT``'s ``os._exit(137)``: no clean-up, no
 pending commit). The entry point itself (``python -m keepers.tx.worker``) stays covered by the
 tests that start it with :func:`tests.support.pipeline_helpers.run_worker`.
 
@@ -20,29 +20,22 @@ preload saved.)
 
 from __future__ import annotations
 
-import atexit
 import os
 import signal
 import subprocess
 from pathlib import Path
 
 from ballast_dev.demo.forks import KeeperForks
+from tests.support.keeper_fork import forks
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# the worker and every bot's module (the registry's declarations, as the worker's main loads them)
-PRELOAD = ("keepers.tx.worker", "keepers.registry:declarations")
-
-_forks: KeeperForks | None = None
-
 
 def worker_forks() -> KeeperForks:
-    """This test process's worker server (started at the first call; closed at exit)."""
-    global _forks
-    if _forks is None:
-        _forks = KeeperForks(PRELOAD)
-        atexit.register(_forks.close)
-    return _forks
+    """The test process's one keeper server (tests/support/keeper_fork.py: its preload has the
+    worker and every bot's module, the registry's declarations, as the worker's main loads
+    them), shared with the ``keeper`` commands the tests fork."""
+    return forks()
 
 
 def fork_worker(
@@ -50,15 +43,15 @@ def fork_worker(
 ) -> subprocess.CompletedProcess[str]:
     """``python -m keepers.tx.worker *args`` with ``env``, as :func:`run_worker` runs it (its
     exit status, stdout and stderr), in a process forked from the preloaded server."""
-    forks = worker_forks()
+    server = worker_forks()
     argv = ["--call", "keepers.tx.worker:main", "keepers.tx.worker", *args]
-    pid = forks.spawn(dict(env), argv, cwd=ROOT)
+    pid = server.spawn(dict(env), argv, cwd=ROOT)
     try:
-        code, out, err = forks.wait(pid, timeout)
+        code, out, err = server.wait(pid, timeout)
     except subprocess.TimeoutExpired:
         os.kill(pid, signal.SIGKILL)
-        forks.wait(pid, 30)
+        server.wait(pid, 30)
         raise subprocess.TimeoutExpired(["keepers.tx.worker", *args], timeout) from None
     finally:
-        forks.forget(pid)
+        server.forget(pid)
     return subprocess.CompletedProcess(["keepers.tx.worker", *args], code, out, err)

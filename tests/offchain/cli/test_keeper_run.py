@@ -1,5 +1,11 @@
 """`keeper run`: every bot (fund jobs, executor and supervisor loops) in one process on a
-deployed local chain; one bot alone; unknown bots and bad configuration refused by name."""
+deployed local chain; one bot alone; unknown bots and bad configuration refused by name.
+
+Its `keeper run` process is forked from the tests' preloaded server (tests/support/keeper_fork.py);
+the console script itself runs `keeper run` end to end in
+tests/offchain/operator/test_operator_path.py and, from the wheel,
+tests/offchain/operator/test_operator_walk.py.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from keepers.cli import main
 from keepers.runtime.bots import selector
 from keepers.store.db import Store
 from keepers.store.models import TxIntent
+from tests.support.keeper_fork import keeper_popen
 
 SCHEDULED, EXECUTED = 1, 2
 BATCH = "executeBatch(uint256[])"
@@ -32,7 +39,7 @@ def keeper(env: dict[str, str], *args: str) -> Any:
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
-def wait_for(check: Any, seconds: float, proc: subprocess.Popen[bytes]) -> bool:
+def wait_for(check: Any, seconds: float, proc: Any) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and proc.poll() is None:
         if check():
@@ -61,9 +68,7 @@ def test_keeper_run__all_bots__executes_due_run_fixes_stuck_rebalancer_stops_on_
     full = {**os.environ, **env, "KEEPER_METRICS_PORT": str(port)}
     exe = Path(sys.executable).with_name("keeper")
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [str(exe), "run"], env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    proc = keeper_popen([str(exe), "run"], env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert wait_for(lambda: "keeper_scheduler_due_runs" in metrics_body(port), 90, proc)
         body = metrics_body(port)
@@ -289,7 +294,7 @@ def test_keeper_status__automation_configured__due_runs_stuck_tasks_funders(
 def test_keeper_run__executor_alone__sigterm_stops_cleanly(env):
     only = {k: v for k, v in env.items() if not k.startswith("KEEPER_SUPERVISOR_")}
     exe = Path(sys.executable).with_name("keeper")
-    proc = subprocess.Popen(
+    proc = keeper_popen(
         [str(exe), "run", "--bots", "executor"],
         env={**os.environ, **only},
         stdout=subprocess.PIPE,
