@@ -190,7 +190,7 @@ def test_keeper_run_then_worker__no_keeper_policy__declared_calls_audited_undecl
     from keepers.runtime.policy import stored_policy
     from keepers.tx.contracts import FundAddresses
     from keepers.tx.pipeline import IntentSpec, submit_intent
-    from tests.support.pipeline_helpers import run_worker
+    from tests.support.worker_fork import fork_worker
 
     assert not any(k.startswith("KEEPER_POLICY") for k in env)
     due_reb, stuck_reb = due_and_stuck()
@@ -247,7 +247,7 @@ def test_keeper_run_then_worker__no_keeper_policy__declared_calls_audited_undecl
     worker_env = {k: v for k, v in os.environ.items() if not k.startswith(("KEEPER_", "BALLAST_"))}
     worker_env |= {k: env[k] for k in ("KEEPER_DB_URL", "KEEPER_RPC_URL", "KEEPER_SIGNER_KEY")}
     worker_env |= {"KEEPER_ARTIFACTS_PATH": env["KEEPER_ARTIFACTS_PATH"]}
-    out = run_worker(worker_env, "--until-idle", "--max-seconds", "120", timeout=180)
+    out = fork_worker(worker_env, "--until-idle", "--max-seconds", "120", timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     with store.sessions() as s:
         rows = {k: s.get(TxIntent, i) for k, i in ids.items()}
