@@ -386,9 +386,9 @@ def serve(preload: Sequence[str] = PRELOAD) -> None:
             except OSError as e:
                 for fd in fds:
                     os.close(fd)
-                for path in mine:
-                    if path is not None:
-                        os.unlink(path)
+                for captured in mine:
+                    if captured is not None:
+                        os.unlink(captured)
                 answer({"error": f"out/err {paths}: {e}"})
                 continue
             pid = os.fork()

@@ -167,3 +167,15 @@ def test_forks__closed__kills_the_children_left() -> None:
     f.close()
     with pytest.raises(ProcessLookupError):  # killed and reaped by the server before it exits
         os.kill(pid, 0)
+
+
+def test_forks__an_output_path_it_cannot_open__refused_naming_it_server_lives_on(
+    forks: KeeperForks, tmp_path: Path
+) -> None:
+    """An output the server cannot open (a missing directory) is refused before any fork, with
+    the path in the error; nothing is left behind and the next command runs."""
+    bad = tmp_path / "missing" / "out"
+    with pytest.raises(RuntimeError, match=str(bad)):
+        forks.spawn(_env(), ["-c", "pass"], out=bad)
+    assert forks.proc is not None and forks.proc.poll() is None
+    assert forks.run(_env(), ["-c", "pass"], timeout=30)[0] == 0
