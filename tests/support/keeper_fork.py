@@ -176,17 +176,19 @@ def keeper_popen(args: list[str], **kw: Any) -> ForkedPopen:
     return ForkedPopen(args, **kw)
 
 
-def keeper_run(
+def run_forked(
     args: list[str],
+    argv: list[str],
     *,
     env: dict[str, str],
     cwd: str | Path | None = None,
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """``subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True,
-    timeout=timeout)`` for ``args = [keeper_exe(), ...]``, forked."""
+    timeout=timeout)``, the process forked running the server's ``argv`` (``--call``, ``-m``,
+    ``-c``); killed (SIGKILL) and reaped when it outlives ``timeout``."""
     f = forks()
-    pid = f.spawn(env, _argv(list(args)), cwd=cwd)
+    pid = f.spawn(env, argv, cwd=cwd)
     try:
         code, out, err = f.wait(pid, timeout)
     except subprocess.TimeoutExpired:
@@ -196,3 +198,15 @@ def keeper_run(
     finally:
         f.forget(pid)
     return subprocess.CompletedProcess(list(args), code, out, err)
+
+
+def keeper_run(
+    args: list[str],
+    *,
+    env: dict[str, str],
+    cwd: str | Path | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True,
+    timeout=timeout)`` for ``args = [keeper_exe(), ...]``, forked."""
+    return run_forked(args, _argv(list(args)), env=env, cwd=cwd, timeout=timeout)

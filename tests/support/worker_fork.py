@@ -20,13 +20,11 @@ preload saved.)
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 from pathlib import Path
 
 from ballast_dev.demo.forks import KeeperForks
-from tests.support.keeper_fork import forks
+from tests.support.keeper_fork import forks, run_forked
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,15 +41,5 @@ def fork_worker(
 ) -> subprocess.CompletedProcess[str]:
     """``python -m keepers.tx.worker *args`` with ``env``, as :func:`run_worker` runs it (its
     exit status, stdout and stderr), in a process forked from the preloaded server."""
-    server = worker_forks()
     argv = ["--call", "keepers.tx.worker:main", "keepers.tx.worker", *args]
-    pid = server.spawn(dict(env), argv, cwd=ROOT)
-    try:
-        code, out, err = server.wait(pid, timeout)
-    except subprocess.TimeoutExpired:
-        os.kill(pid, signal.SIGKILL)
-        server.wait(pid, 30)
-        raise subprocess.TimeoutExpired(["keepers.tx.worker", *args], timeout) from None
-    finally:
-        server.forget(pid)
-    return subprocess.CompletedProcess(["keepers.tx.worker", *args], code, out, err)
+    return run_forked(["keepers.tx.worker", *args], argv, env=dict(env), cwd=ROOT, timeout=timeout)
