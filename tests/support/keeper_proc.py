@@ -1,5 +1,7 @@
 """`keeper run` as a subprocess: the console script of this venv, waiting for a hold marker, and
-the stop-on-SIGTERM check that the fund and cross-chain run tests share."""
+the stop-on-SIGTERM check that the fund and cross-chain run tests share (a `keeper` command
+forked from the preloaded server of tests/support/keeper_fork.py unless asked for the console
+script itself)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ def keeper_exe() -> str:
     return str(Path(sys.executable).with_name("keeper"))
 
 
-def wait_file(path: Path, proc: subprocess.Popen[bytes], seconds: float) -> bool:
+def wait_file(path: Path, proc: Any, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and proc.poll() is None:
         if path.exists():
@@ -33,17 +35,28 @@ def sigterm_when_held(
     *,
     cwd: Path | None = None,
     at_hold: Callable[[], Any] = lambda: None,
+    console_script: bool = False,
 ) -> tuple[str, str, float, Any]:
     """Start `argv`, wait (180 s at most) for the fault injector's hold `marker`, call `at_hold`,
     send SIGTERM and assert the process exits 0 within `bound_s` seconds, logging the signal and
     its stop. Returns its stdout, its stderr, the seconds from SIGTERM to exit and what
-    `at_hold` returned."""
-    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    `at_hold` returned. A `keeper` command is forked from the preloaded server (its own
+    process: the SIGTERM reaches it alone, as it reaches a started one) unless
+    `console_script`."""
+    from tests.support.keeper_fork import keeper_popen
+
+    proc: Any
+    if Path(argv[0]).name == "keeper" and not console_script:
+        proc = keeper_popen(argv, env=env, cwd=cwd)
+    else:
+        proc = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
     return stop_when_held(proc, marker, bound_s, at_hold=at_hold)
 
 
 def stop_when_held(
-    proc: subprocess.Popen[bytes],
+    proc: Any,
     marker: Path,
     bound_s: float,
     *,

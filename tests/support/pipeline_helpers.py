@@ -128,50 +128,20 @@ def run_worker(
 REPLICA_MAX_SECONDS = 600
 
 
-# The replicas' launcher: one process imports the worker once (about 1 s of CPU, all of it
-# import) and forks the replicas from it, so the import is paid once, not once per replica.
-# Each child is its own process from there on (its own settings, store engine and connections,
-# node session and signer, all made in ``main``), with its stderr in its own file; it says it is
-# up with a file and waits for the go file before running ``main``. The launcher waits for every
-# child and writes each one's pid and exit code (``worker-<i>.rc``), then exits 0.
-_LAUNCH = """
-import os, pathlib, sys, time, traceback
+# A replica: forked by the tests' worker server (tests/support/worker_fork.py, the repository's
+# one pre-fork server, which imported the worker once: about 1 s of CPU, all of it import), so
+# the import is paid once, not once per replica. Each is its own process from there on (its own
+# settings, store engine and connections, node session and signer, all made in ``main``), with
+# its stderr in its own file; it says it is up with a file and waits for the go file before
+# running ``main``.
+_REPLICA = """
+import pathlib, sys, time
 import keepers.tx.worker as w
-n = int(sys.argv[1])
-logs, marks = sys.argv[2 : 2 + n], sys.argv[2 + n : 2 + 2 * n]
-go = pathlib.Path(sys.argv[2 + 2 * n])
-rcs, args = sys.argv[3 + 2 * n : 3 + 3 * n], sys.argv[3 + 3 * n :]
-sys.stdout.flush()
-sys.stderr.flush()
-children = {}
-for i in range(n):
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            fd = os.open(logs[i], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            os.dup2(fd, 2)
-            os.close(fd)
-            pathlib.Path(marks[i]).touch()
-            while not go.exists():
-                time.sleep(0.01)
-            try:
-                code = w.main(args)
-            except SystemExit as e:
-                code = e.code if isinstance(e.code, int) else 1
-            code = 0 if code is None else code
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-    children[pid] = i
-while children:
-    pid, status = os.wait()
-    i = children.pop(pid)
-    pathlib.Path(rcs[i]).write_text(f"{pid} {os.waitstatus_to_exitcode(status)}")
+pathlib.Path(sys.argv[1]).touch()
+go = pathlib.Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.01)
+sys.exit(w.main(sys.argv[3:]))
 """
 
 
@@ -183,11 +153,12 @@ def run_replicas(
     max_seconds: float = REPLICA_MAX_SECONDS,
 ) -> None:
     """``n`` ``keepers.tx.worker --until-idle`` replicas on one store, each its own process
-    (forked from one launcher that imported the worker once: ``_LAUNCH``). Each must exit 0
-    having gone idle (its ``worker.idle`` event: exit 5 is its time limit passing with work in
-    flight); on a failure every replica's exit code and stderr tail is in the message. A
-    replica still running after the limit (+60 s) is killed with its launcher (their process
-    group), never left behind."""
+    (forked from the preloaded worker server: ``_REPLICA``). Each must exit 0 having gone idle
+    (its ``worker.idle`` event: exit 5 is its time limit passing with work in flight); on a
+    failure every replica's exit code and stderr tail is in the message. A replica still
+    running after the limit (+60 s) is killed (SIGKILL to its pid), never left behind."""
+    from tests.support.worker_fork import worker_forks
+
     env = {"KEEPER_STALL_REPLACE_AFTER_S": "10", **env}
     env.update(KEEPER_LOG_LEVEL="INFO", KEEPER_LOG_JSON="true")
     # The replicas start together: each says it is up with a file and waits for the go file
@@ -197,40 +168,45 @@ def run_replicas(
     go = log_dir / "replicas.go"
     logs = [log_dir / f"worker-{i}.stderr" for i in range(n)]
     ready = [log_dir / f"worker-{i}.ready" for i in range(n)]
-    rcs = [log_dir / f"worker-{i}.rc" for i in range(n)]
     args = ["--until-idle", "--max-seconds", f"{max_seconds:g}"]
-    argv = [sys.executable, "-c", _LAUNCH, str(n), *map(str, logs), *map(str, ready), str(go)]
-    argv += [*map(str, rcs), *args]
-    launcher_err = log_dir / "replicas-launcher.stderr"
-    with launcher_err.open("w") as err:
-        launcher = subprocess.Popen(
-            argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
+    forks = worker_forks()
+    pids = [
+        forks.spawn(
+            env,
+            ["-c", _REPLICA, str(ready[i]), str(go), *args],
+            cwd=cwd,
+            out=os.devnull,
+            err=logs[i],
         )
+        for i in range(n)
+    ]
     started = time.monotonic()
     while not all(m.exists() for m in ready) and time.monotonic() - started < 120:
-        if launcher.poll() is not None or any(rc.exists() for rc in rcs):
-            break  # it died importing, or a replica did: the codes and stderr are reported below
+        if any(forks.poll(pid) is not None for pid in pids):
+            break  # one died importing or starting: the codes and stderr are reported below
         time.sleep(0.01)
     go.touch()
+    deadline = time.monotonic() + max_seconds + 60
+    codes: list[int] = []
     try:
-        launcher.wait(timeout=max_seconds + 60)
+        for pid in pids:
+            codes.append(forks.wait(pid, max(0.0, deadline - time.monotonic()))[0])
     except subprocess.TimeoutExpired:
         pass
     finally:
-        if launcher.poll() is None:
-            os.killpg(launcher.pid, signal.SIGKILL)  # the launcher and every replica
-            launcher.wait()
+        for pid in pids[len(codes) :]:  # every replica still running: killed, then reaped
+            os.kill(pid, signal.SIGKILL)
+            codes.append(forks.wait(pid, 30)[0])
+        for pid in pids:
+            forks.forget(pid)
     report = []
     idle = []
-    for i, (path, rc) in enumerate(zip(logs, rcs, strict=True)):
+    for i, (path, pid, code) in enumerate(zip(logs, pids, codes, strict=True)):
         text = path.read_text(errors="replace") if path.exists() else ""
-        pid, code = rc.read_text().split() if rc.exists() else ("?", "none (killed or never ran)")
         events = [_event(line) for line in text.splitlines()]
-        idle.append(code == "0" and "worker.idle" in events)
+        idle.append(code == 0 and "worker.idle" in events)
         report.append(f"--- worker {i} (pid {pid}) exit {code}:\n{text[-1500:]}")
     if not all(idle):
-        launched = launcher_err.read_text(errors="replace")[-1500:]
-        report.append(f"--- launcher exit {launcher.returncode}:\n{launched}")
         report.append(node_state(env["KEEPER_RPC_URL"], SENDER))
     assert all(idle), "not every replica exited idle:\n" + "\n".join(report)
 

@@ -1,5 +1,11 @@
 """`keeper run`: every bot (fund jobs, executor and supervisor loops) in one process on a
-deployed local chain; one bot alone; unknown bots and bad configuration refused by name."""
+deployed local chain; one bot alone; unknown bots and bad configuration refused by name.
+
+Its `keeper run` process is forked from the tests' preloaded server (tests/support/keeper_fork.py);
+the console script itself runs `keeper run` end to end in
+tests/offchain/operator/test_operator_path.py and, from the wheel,
+tests/offchain/operator/test_operator_walk.py.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from keepers.cli import main
 from keepers.runtime.bots import selector
 from keepers.store.db import Store
 from keepers.store.models import TxIntent
+from tests.support.keeper_fork import keeper_popen
 
 SCHEDULED, EXECUTED = 1, 2
 BATCH = "executeBatch(uint256[])"
@@ -32,7 +39,7 @@ def keeper(env: dict[str, str], *args: str) -> Any:
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
-def wait_for(check: Any, seconds: float, proc: subprocess.Popen[bytes]) -> bool:
+def wait_for(check: Any, seconds: float, proc: Any) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and proc.poll() is None:
         if check():
@@ -61,9 +68,7 @@ def test_keeper_run__all_bots__executes_due_run_fixes_stuck_rebalancer_stops_on_
     full = {**os.environ, **env, "KEEPER_METRICS_PORT": str(port)}
     exe = Path(sys.executable).with_name("keeper")
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [str(exe), "run"], env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    proc = keeper_popen([str(exe), "run"], env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert wait_for(lambda: "keeper_scheduler_due_runs" in metrics_body(port), 90, proc)
         body = metrics_body(port)
@@ -185,7 +190,7 @@ def test_keeper_run_then_worker__no_keeper_policy__declared_calls_audited_undecl
     from keepers.runtime.policy import stored_policy
     from keepers.tx.contracts import FundAddresses
     from keepers.tx.pipeline import IntentSpec, submit_intent
-    from tests.support.pipeline_helpers import run_worker
+    from tests.support.worker_fork import fork_worker
 
     assert not any(k.startswith("KEEPER_POLICY") for k in env)
     due_reb, stuck_reb = due_and_stuck()
@@ -242,7 +247,7 @@ def test_keeper_run_then_worker__no_keeper_policy__declared_calls_audited_undecl
     worker_env = {k: v for k, v in os.environ.items() if not k.startswith(("KEEPER_", "BALLAST_"))}
     worker_env |= {k: env[k] for k in ("KEEPER_DB_URL", "KEEPER_RPC_URL", "KEEPER_SIGNER_KEY")}
     worker_env |= {"KEEPER_ARTIFACTS_PATH": env["KEEPER_ARTIFACTS_PATH"]}
-    out = run_worker(worker_env, "--until-idle", "--max-seconds", "120", timeout=180)
+    out = fork_worker(worker_env, "--until-idle", "--max-seconds", "120", timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     with store.sessions() as s:
         rows = {k: s.get(TxIntent, i) for k, i in ids.items()}
@@ -289,7 +294,7 @@ def test_keeper_status__automation_configured__due_runs_stuck_tasks_funders(
 def test_keeper_run__executor_alone__sigterm_stops_cleanly(env):
     only = {k: v for k, v in env.items() if not k.startswith("KEEPER_SUPERVISOR_")}
     exe = Path(sys.executable).with_name("keeper")
-    proc = subprocess.Popen(
+    proc = keeper_popen(
         [str(exe), "run", "--bots", "executor"],
         env={**os.environ, **only},
         stdout=subprocess.PIPE,

@@ -2,19 +2,24 @@
 the fund's waiting plans are moved on, so a plan that the admins approved with `keeper
 approve` is executed by the keeper's own process and key, under its own rules; a plan still
 short of approvals is left waiting; and a second cycle sends nothing again. Before this,
-`--once` started, checked and exited, leaving approved plans to the next 5-minute check."""
+`--once` started, checked and exited, leaving approved plans to the next 5-minute check.
+
+Its `keeper run --once` process is forked from the tests' preloaded server
+(tests/support/keeper_fork.py); the console script runs `keeper run --once` end to end in
+tests/offchain/cli/test_docs_examples.py (docs/operator/running.md).
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 from typing import Any
 
 from click.testing import CliRunner
 
 from keepers.cli import main
 from tests.support.fundbotlib import plan_from_terminal
+from tests.support.keeper_fork import keeper_run
 from tests.support.keeper_proc import keeper_exe
 from tests.support.keeper_store import intents_per_key, plan_rows
 
@@ -135,10 +140,7 @@ def test_keeper_run_once__confirmations_said_with_the_setting_that_chose_them(
             "KEEPER_LOG_LEVEL": "INFO",
             "KEEPER_CONFIRMATIONS_BY_CHAIN": json.dumps(by_chain),
         }
-        r = subprocess.run(
-            [keeper_exe(), "run", "--once"], env=run_env, capture_output=True, text=True,
-            timeout=120, check=False,
-        )  # fmt: skip
+        r = keeper_run([keeper_exe(), "run", "--once"], env=run_env, timeout=120)
         assert r.returncode == 0, r.stderr
         lines = [x for x in r.stderr.splitlines() if '"runtime.confirmations"' in x]
         assert lines, r.stderr

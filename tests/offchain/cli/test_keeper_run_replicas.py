@@ -11,14 +11,18 @@ on one PostgreSQL store against the deployed local fund.
   rebalancer once.
 
 The lease TTL is 6 s here (KEEPER_LEASE_TTL_S; 15 s by default), so the bound on a takeover is
-6 + 6/3 = 8 s plus a renewal's round trip; the measured time is printed."""
+6 + 6/3 = 8 s plus a renewal's round trip; the measured time is printed.
+
+The replicas' `keeper run` processes are forked from the tests' preloaded server
+(tests/support/keeper_fork.py), each a process of its own; the console script runs `keeper run` end
+to end in tests/offchain/operator/test_operator_path.py.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -36,6 +40,7 @@ from keepers.store import models as m
 from keepers.store.db import Store
 from tests.offchain.cli.test_keeper_run import EXECUTED, SCHEDULED
 from tests.support.fundbotlib import NO_APPROVAL, UNIT
+from tests.support.keeper_fork import ForkedPopen, keeper_popen
 from tests.support.keeper_proc import keeper_exe, wait_file
 from tests.support.keeper_store import intents_per_key, plan_rows, reading
 
@@ -72,17 +77,17 @@ class Fleet:
     def __init__(self, env: dict[str, str], tmp: Path) -> None:
         self.env, self.tmp = env, tmp
         self.db = env["KEEPER_DB_URL"]
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.procs: dict[str, ForkedPopen] = {}
 
-    def start(self, replica: str, **extra: str) -> subprocess.Popen[bytes]:
+    def start(self, replica: str, **extra: str) -> ForkedPopen:
         env = {**self.env, "KEEPER_REPLICA_ID": replica, **extra}
         out = open(self.tmp / f"{replica}.out", "wb")  # noqa: SIM115 - the process owns it
         err = open(self.tmp / f"{replica}.err", "wb")  # noqa: SIM115
-        p = subprocess.Popen([keeper_exe(), "run"], env=env, stdout=out, stderr=err)
+        p = keeper_popen([keeper_exe(), "run"], env=env, stdout=out, stderr=err)
         self.procs[replica] = p
         return p
 
-    def lead(self, replica: str, **extra: str) -> subprocess.Popen[bytes]:
+    def lead(self, replica: str, **extra: str) -> ForkedPopen:
         """Starts the first replica and waits until it leads every bot."""
         p = self.start(replica, **extra)
         wait_until(f"{replica} leads every bot", lambda: all_bots_led(self.db), 120, self)

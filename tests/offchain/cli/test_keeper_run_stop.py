@@ -6,7 +6,14 @@ each action sent once.
 The keeper is paused mid-plan the way the kill tests pause it: KEEPER_HOLD_AT=<step>:<n> holds
 the process at a pipeline step (here with KEEPER_FAULT_INJECTION=1, which `keeper run` needs
 to arm it) and writes KEEPER_HOLD_FILE, so the signal lands with a transaction in flight on
-every run."""
+every run.
+
+Its `keeper plan` and `keeper run` processes are forked from the tests' preloaded server
+(tests/support/keeper_fork.py; SIGTERM and SIGKILL reach the forked process as they reach a started
+one); the console script runs `keeper run` end to end in
+tests/offchain/operator/test_operator_path.py and `keeper plan` in
+tests/offchain/cli/test_docs_examples.py (docs/operator/running.md).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ from keepers.cli import main
 from keepers.store import models as m
 from keepers.store.db import Store
 from tests.support.fundbotlib import NO_APPROVAL, UNIT
+from tests.support.keeper_fork import keeper_popen
 from tests.support.keeper_proc import keeper_exe, sigterm_when_held, wait_file
 from tests.support.keeper_store import intents_per_key, plan_rows
 
@@ -68,7 +76,7 @@ def test_keeper_run__sigterm_mid_plan__exit_0_in_bound_store_closed_restart_comp
     # 1. `keeper plan` killed (-9) right after it built its first intent: an approved plan
     #    whose first action has an intent, nothing sent
     marker = tmp_path / "held-plan"
-    proc = subprocess.Popen(
+    proc = keeper_popen(
         [keeper_exe(), "plan", "--job", "liquidity"],
         env={**full, "KEEPER_HOLD_AT": "build:1", "KEEPER_HOLD_FILE": str(marker)},
         stdout=subprocess.PIPE,

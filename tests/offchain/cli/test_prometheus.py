@@ -15,7 +15,13 @@ shipped ones, the seed's) and answers on its HTTP API:
 6. an RPC outage (the keeper's node URL goes through a proxy we cut) -> KeeperRpcDown, the
    keeper's /readyz answers 503, and 200 again once the node is back.
 
-Skips with a message where Debian's prometheus is not installed (.ci/run installs it)."""
+Skips with a message where Debian's prometheus is not installed (.ci/run installs it).
+
+Its `keeper run` process is forked from the tests' preloaded server (tests/support/keeper_fork.py);
+the console script itself runs `keeper run` end to end in
+tests/offchain/operator/test_operator_path.py and, from the wheel,
+tests/offchain/operator/test_operator_walk.py.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +45,7 @@ from click.testing import CliRunner
 
 from ballast_dev.local.anvil_local import free_port
 from keepers.cli import main
+from tests.support.keeper_fork import keeper_popen
 from tests.support.rpc_proxy import RpcProxy
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -213,9 +220,7 @@ def test_prometheus__running_keeper__each_condition_fires_its_alert_dashboard_ha
     ]  # the thresholds are the shipped ones
     prom = Prom(tmp_path, f"127.0.0.1:{port}", rendered)
     exe = Path(sys.executable).with_name("keeper")
-    proc = subprocess.Popen(
-        [str(exe), "run"], env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    proc = keeper_popen([str(exe), "run"], env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     keeper_proc["proc"] = proc
 
     def alive() -> bool:

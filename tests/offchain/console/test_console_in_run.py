@@ -7,7 +7,13 @@ The keeper is a fund bot leading the fund's lease as `keeper run` makes it lead
 store, the same reader). While it leads, a standalone `keeper console` beside it proposes
 nothing (refused naming the replica that leads, nothing stored), as `keeper plan` does; the
 keeper's own console proposes under the keeper's lease; once another replica took the lease,
-the keeper's console proposes nothing either."""
+the keeper's console proposes nothing either.
+
+Its `keeper run` process is forked from the tests' preloaded server (tests/support/keeper_fork.py);
+the console script itself runs `keeper run` end to end in
+tests/offchain/operator/test_operator_path.py and, from the wheel,
+tests/offchain/operator/test_operator_walk.py.
+"""
 
 from __future__ import annotations
 
@@ -90,6 +96,7 @@ def test_keeper_run__console_in_run__serves_the_fund__proposes_under_its_lease__
     import signal
     import subprocess
 
+    from tests.support.keeper_fork import keeper_popen
     from tests.support.keeper_proc import keeper_exe
 
     fresh.vault.deposit(400_000 * UNIT, accounts[1], sender=accounts[1])
@@ -101,7 +108,7 @@ def test_keeper_run__console_in_run__serves_the_fund__proposes_under_its_lease__
         "KEEPER_CONSOLE_IN_RUN": "true",
         "KEEPER_CONSOLE_PORT": "0",
     }
-    proc = subprocess.Popen(
+    proc = keeper_popen(
         [keeper_exe(), "run", "--bots", "fund"],
         env={**os.environ, **env},
         stdout=subprocess.PIPE,

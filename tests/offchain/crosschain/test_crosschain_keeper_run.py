@@ -1,7 +1,13 @@
 """Issue 12: `keeper run` starts the cross-chain bot next to the others. It runs on the
 runtime's store and signer: the chain of the runtime's node reuses the runtime's pipeline, the
 other chains get pipelines on the same store and signer, and the crosschain role is stored for
-every process (the workers audit with it)."""
+every process (the workers audit with it).
+
+Its `keeper run --bots crosschain` and `keeper crosschain run` processes are forked from the tests'
+preloaded server (tests/support/keeper_fork.py); the console script runs `keeper crosschain run
+--once` end to end in the same tests (tests/support/movelib.py's rerun_finishes_once) and `keeper
+run` in tests/offchain/operator/test_operator_path.py.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from keepers.cli import main
 from keepers.registry import declarations
 from keepers.runtime.policy import stored_policy
 from keepers.runtime.runner import build_runtime, default_bots
+from tests.support.keeper_fork import keeper_popen
 from tests.support.keeper_proc import keeper_exe, sigterm_when_held
 from tests.support.movelib import (
     burns_since,
@@ -140,7 +147,7 @@ def test_keeper_crosschain_run__sigterm__logged_exit_0_store_closed(xscene, tmp_
     env |= _env(xscene, tmp_path, who) | {"PYTHONPATH": str(ROOT), "KEEPER_LOG_JSON": "1"}
     db = Path(env["KEEPER_DB_URL"].removeprefix("sqlite:///"))
     keeper = str(Path(sys.executable).with_name("keeper"))
-    proc = subprocess.Popen(
+    proc = keeper_popen(
         [keeper, "crosschain", "run", "--interval", "3600"],
         env=env,
         cwd=ROOT,

@@ -1,4 +1,10 @@
-"""`keeper` CLI on the deployed fund, bad configuration refused, and the persisted scheduler."""
+"""`keeper` CLI on the deployed fund, bad configuration refused, and the persisted scheduler.
+
+Its `keeper run` process is forked from the tests' preloaded server (tests/support/keeper_fork.py);
+the console script itself runs `keeper run` end to end in
+tests/offchain/operator/test_operator_path.py and, from the wheel,
+tests/offchain/operator/test_operator_walk.py.
+"""
 
 from __future__ import annotations
 
@@ -151,8 +157,10 @@ def test_keeper_run__long_lived_process__serves_metrics_and_stops(env, accounts,
         "KEEPER_SIGNER_KEY": accounts[2].private_key,
         "KEEPER_METRICS_PORT": str(port),
     }
+    from tests.support.keeper_fork import keeper_popen
+
     exe = Path(sys.executable).with_name("keeper")
-    proc = subprocess.Popen(
+    proc = keeper_popen(
         [str(exe), "run", "--bots", "fund"],
         env=full,
         stdout=subprocess.PIPE,

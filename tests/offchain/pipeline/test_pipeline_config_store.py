@@ -1,5 +1,11 @@
 """Configuration refuses bad values naming the field; the store migrates itself, keeps one
-intent per idempotency key and refuses a second SQLite process naming the holder."""
+intent per idempotency key and refuses a second SQLite process naming the holder.
+
+Its worker processes are forked from the tests' preloaded server (tests/support/worker_fork.py: the
+worker's own main, a process of its own); the entry point `python -m keepers.tx.worker` itself runs
+in tests/offchain/pipeline/test_worker_policy.py and in test_pipeline_crash.py's stray-crash and
+SIGKILL tests.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ from sqlalchemy import inspect, text
 from keepers.core.settings import ConfigError, load_settings
 from keepers.store.db import HEAD_REVISION, Store
 from keepers.tx.pipeline import IntentSpec, submit_intent, submit_intents
-from tests.support.pipeline_helpers import ROOT, SENDER, run_worker
+from tests.support.pipeline_helpers import ROOT, SENDER
+from tests.support.worker_fork import fork_worker
 
 
 @pytest.mark.parametrize(
@@ -47,7 +54,7 @@ def test_config__bad_value__refuses_naming_variable(monkeypatch, env, named):
 def test_worker__bad_config__exits_2_naming_field(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPER_")}
     env.update(KEEPER_DB_URL=f"sqlite:///{tmp_path}/k.db", KEEPER_REPLACE_AFTER_BLOCKS="-3")
-    out = run_worker(env, "--until-idle", timeout=60)
+    out = fork_worker(env, "--until-idle", timeout=60)
     assert out.returncode == 2
     assert "KEEPER_REPLACE_AFTER_BLOCKS='-3'" in out.stderr
     assert not (tmp_path / "k.db").exists()  # refused before touching anything
@@ -152,7 +159,7 @@ def test_sqlite_store__second_process__refused_naming_holder_pid(tmp_path):
             KEEPER_RPC_URL="http://127.0.0.1:9",
         )
         started = time.monotonic()
-        out = run_worker(env, "--until-idle", timeout=60)
+        out = fork_worker(env, "--until-idle", timeout=60)
         assert out.returncode == 3
         assert f"in use by pid {holder.pid}" in out.stderr
         assert time.monotonic() - started < 30

@@ -119,7 +119,7 @@ def test_worker__sigkill_at_random_moment__resumes_with_each_effect_once(
     time.sleep(delay_s)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
-    resumed = run_worker(env, "--until-idle")
+    resumed = fork_worker(env, "--until-idle")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert [counter.functions.hits(i).call() for i in ids] == [1] * len(ids)
     assert counter.functions.count().call() == count_before + len(ids)

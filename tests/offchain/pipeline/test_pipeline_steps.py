@@ -1,4 +1,10 @@
-"""Pipeline steps against a standalone anvil: happy path, revert decoding, audit, validate."""
+"""Pipeline steps against a standalone anvil: happy path, revert decoding, audit, validate.
+
+Its worker processes are forked from the tests' preloaded server (tests/support/worker_fork.py: the
+worker's own main, a process of its own); the entry point `python -m keepers.tx.worker` itself runs
+in tests/offchain/pipeline/test_worker_policy.py and in test_pipeline_crash.py's stray-crash and
+SIGKILL tests.
+"""
 
 from __future__ import annotations
 
@@ -147,12 +153,13 @@ def test_validate__tampered_signed_tx__refused_and_not_broadcast(tmp_path, anvil
 def test_worker__production_logging__json_lines_on_stderr(tmp_path, anvil, counter):
     import json
 
-    from tests.support.pipeline_helpers import run_worker, worker_env
+    from tests.support.pipeline_helpers import worker_env
+    from tests.support.worker_fork import fork_worker
 
     env = worker_env(
         f"sqlite:///{tmp_path}/k.db", anvil.url, counter.address, tmp_path, KEEPER_LOG_LEVEL="INFO"
     )
-    out = run_worker(env, "--until-idle", timeout=60)
+    out = fork_worker(env, "--until-idle", timeout=60)
     assert out.returncode == 0, out.stderr
     events = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("{")]
     start = next(e for e in events if e["event"] == "worker.start")

@@ -2,6 +2,11 @@
 pipeline sending pool trades through it: a drop re-signs the same nonce (no gap, one effect),
 a restart or another replica resumes a transaction held at the relay, the public pool only
 when the operator allows it (with the warning), and the node's pool never shows a held trade.
+
+Its worker processes are forked from the tests' preloaded server (tests/support/worker_fork.py: the
+worker's own main, a process of its own); the entry point `python -m keepers.tx.worker` itself runs
+in tests/offchain/pipeline/test_worker_policy.py and in test_pipeline_crash.py's stray-crash and
+SIGKILL tests.
 """
 
 from __future__ import annotations
@@ -38,10 +43,10 @@ from tests.support.pipeline_helpers import (
     hit_spec,
     make_pipeline,
     make_settings,
-    run_worker,
     worker_env,
 )
 from tests.support.txpool_watch import TxpoolWatch
+from tests.support.worker_fork import fork_worker
 
 OTHER_KEY = KEYS[3]  # a plain sender for the stand-in's own tests (not the pipeline's)
 
@@ -464,7 +469,7 @@ def test_worker_private__process_restarted_while_held__second_process_finishes_o
     intent = pipe.submit(hit_spec(counter, 6210))
     pipe.store.close()
     relay.withhold = True
-    first = run_worker(env, "--max-seconds", "4")
+    first = fork_worker(env, "--max-seconds", "4")
     assert first.returncode == 0, first.stderr
     again = make_pipeline(make_settings(db, anvil.url, counter.address), exclusive=False)
     (attempt,) = _attempts(again, intent.id)
@@ -472,7 +477,7 @@ def test_worker_private__process_restarted_while_held__second_process_finishes_o
     assert _status(relay, attempt.tx_hash)["status"] == "PENDING"
     again.store.close()
     relay.withhold = False
-    second = run_worker(env, "--until-idle", "--max-seconds", "60")
+    second = fork_worker(env, "--until-idle", "--max-seconds", "60")
     assert second.returncode == 0, second.stderr
     done = make_pipeline(make_settings(db, anvil.url, counter.address), exclusive=False)
     assert _intent(done, intent.id).status == "confirmed"

@@ -3,6 +3,11 @@
 The chain here mines only when told (anvil --no-mining): a broadcast intent then waits for its
 receipt for as long as the test wants, which is the state a loaded machine left 273 intents in
 when the replicas' time limit passed and they still exited 0.
+
+Its worker processes are forked from the tests' preloaded server (tests/support/worker_fork.py: the
+worker's own main, a process of its own); the entry point `python -m keepers.tx.worker` itself runs
+in tests/offchain/pipeline/test_worker_policy.py and in test_pipeline_crash.py's stray-crash and
+SIGKILL tests.
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ from tests.support.pipeline_helpers import (
     make_pipeline,
     make_settings,
     pipeline_on,
-    run_worker,
     worker_env,
 )
+from tests.support.worker_fork import fork_worker
 
 
 @pytest.fixture
@@ -82,14 +87,14 @@ def test_worker__time_limit_passes_with_broadcast_in_flight__exit_not_idle_then_
     intent = submit_intent(pipe.store, hit_spec(still_counter, 2))
     pipe.store.close()  # the worker takes the SQLite lock
 
-    cut = run_worker(env, "--until-idle", "--max-seconds", "2", timeout=120)
+    cut = fork_worker(env, "--until-idle", "--max-seconds", "2", timeout=120)
     assert cut.returncode == EXIT_NOT_IDLE == 5, cut.stderr[-2000:]
     assert "not idle: --max-seconds 2 passed with 1 intents in flight (broadcast 1)" in cut.stderr
     assert "worker.not_idle" in _events(cut.stderr)
     assert "worker.idle" not in _events(cut.stderr)
 
     still_anvil.mine()
-    done = run_worker(env, "--until-idle", "--max-seconds", "60", timeout=120)
+    done = fork_worker(env, "--until-idle", "--max-seconds", "60", timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "worker.idle" in _events(done.stderr)
     from keepers.store.db import Store
@@ -109,7 +114,7 @@ def test_worker__time_limit_without_until_idle__planned_stop_exit_0(
     submit_intent(pipe.store, hit_spec(still_counter, 3))
     pipe.store.close()
 
-    out = run_worker(env, "--max-seconds", "1", timeout=120)
+    out = fork_worker(env, "--max-seconds", "1", timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "not idle" not in out.stderr
 
