@@ -295,6 +295,25 @@ def _tbill_spent(receipt, s) -> int:
     )
 
 
+def test_due_run__pool_leg_cut_with_the_performance_fee_on__the_returned_cash_lifts_no_mark(
+    s, deployer, accounts
+):
+    """The scheduled run's pool leg fills nothing: its cash comes straight back to the vault
+    (MoveCut, done 0). That cash is the fund's own, handed to the vault with the run's mark
+    (noteMark's `cashIn`), so the high-water mark does not rise by it as it would for a
+    donation (which it must not charge). Shown failing with `s.toVault += back` removed from
+    AssetController._investWithin (the mark rose by the returned cash's price)."""
+    f, unit = s["fund"], s["unit"]
+    f.vault.setFeeRecipient(accounts[9], sender=deployer)
+    f.vault.setFees(0, 2_000, sender=deployer)
+    f.vault.deposit(10_000_000 * unit, deployer, sender=deployer)
+    hwm = f.vault.highWaterMark()
+    tx = f.controller.rebalance(False, sender=s["rebalancer"])
+    [cut] = tx.decode_logs(f.controller.MoveCut)
+    assert cut.token == s["rwa"].address and cut.done == 0 and cut.asked > 0
+    assert f.vault.highWaterMark() <= hwm + hwm // 10**9, (hwm, f.vault.highWaterMark())
+
+
 def test_keeper_rebalance__keeps_the_pool_leg__the_scheduled_run_trades_none(
     s, keeper, chain, deployer
 ):
