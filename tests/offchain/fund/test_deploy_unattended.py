@@ -10,6 +10,13 @@ the deploy key as an ape keyfile account (what ``ape accounts import`` writes).
   terminal (stdin closed): a wrong passphrase stops before the first transaction, and the
   passphrase never appears in the output;
 - the real deploy then sends what the dry run planned and ends with "hand-over complete".
+
+A deploy stopped part way (the fault injector) and resumed by the same command is checked on
+the Safe profile's deploy (tests/offchain/deploy/test_deploy_safe_cli.py: the message naming the
+steps done and the record, the record kept, the deployer's nonce moved by its own steps, the
+resume saying how many steps it took from the record), and a deploy that fails on its own (out
+of funds) and resumes, below; the missing passphrase's refusal is checked on the deploy's
+account loading in the test process (``load_account``, the wrong one through the command).
 """
 
 from __future__ import annotations
@@ -20,9 +27,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from web3 import Web3
 
 from tests.support.anvil_node import start_anvil
@@ -86,24 +95,12 @@ def test_deploy__dry_run_then_autosign__nothing_sent_by_the_dry_run_then_the_pla
     assert wrong.returncode != 0
     assert f"cannot unlock '{ALIAS}' with APE_ACCOUNTS_{ALIAS}_PASSPHRASE" in wrong.stderr
     assert fingerprint() == before and not record.exists()
-    missing = _deploy(url, home, "--autosign", "--record", str(record))
-    assert missing.returncode != 0
-    assert f"set APE_ACCOUNTS_{ALIAS}_PASSPHRASE" in missing.stderr
-
-    # stopped after 10 transactions (the fault injector, armed on purpose), then run again
-    fault = {"DEPLOY_FAULT_INJECTION": "1", "DEPLOY_STOP_AFTER": "10"}
-    stopped = _deploy(
-        url, home, "--autosign", "--record", str(record), passphrase=PASSPHRASE, extra=fault
-    )
-    assert stopped.returncode != 0
-    assert f"stopped after 10 steps (record: {record})" in stopped.stderr
-    assert json.loads(record.read_text())["complete"] is False
-    assert w3.eth.get_transaction_count(deployer) == before[2] + 10
+    # no passphrase at all: test_load_account__autosign_without_passphrase... below (the same
+    # refusal, raised where the wrong one is, before anything is sent); a deploy stopped part
+    # way and resumed by the same command: tests/offchain/deploy/test_deploy_safe_cli.py
 
     real = _deploy(url, home, "--autosign", "--record", str(record), passphrase=PASSPHRASE)
     assert real.returncode == 0, real.stdout[-3000:] + real.stderr[-3000:]
-    assert f"resuming from {record}: 10 steps done" in real.stdout
-    assert "10 resumed from the record" in real.stdout
     assert PASSPHRASE not in real.stdout + real.stderr
     data = json.loads(record.read_text())
     assert data["complete"] is True and data["deployer"] == deployer
@@ -117,6 +114,40 @@ def test_deploy__dry_run_then_autosign__nothing_sent_by_the_dry_run_then_the_pla
     # every deployer step is on chain, in its recorded block
     for s in data["steps"]:
         assert w3.eth.get_transaction_receipt(s["tx"])["blockNumber"] == s["block"]
+
+
+def test_load_account__autosign_without_passphrase_or_with_a_wrong_one__refused_naming_it(
+    ape_home, monkeypatch
+):
+    """The deploy's account loading (scripts/deploy.py calls it before its first transaction;
+    the wrong passphrase is run through the whole command above): ``--autosign`` with no
+    ``APE_ACCOUNTS_<alias>_PASSPHRASE`` is refused naming the variable, a wrong one naming the
+    variable and never the passphrase, the right one unlocks the keyfile for signing."""
+    from ape_accounts.accounts import KeyfileAccount
+
+    from ballast_dev.deployment.cli_support import load_account
+
+    home, deployer = ape_home
+
+    class Accounts:  # ape's account manager, for the keyfile in this ape data folder only
+        def load(self, alias: str) -> KeyfileAccount:
+            return KeyfileAccount(keyfile_path=home / "accounts" / f"{alias}.json")
+
+    var = f"APE_ACCOUNTS_{ALIAS}_PASSPHRASE"
+    monkeypatch.delenv(var, raising=False)
+    with pytest.raises(click.ClickException) as missing:
+        load_account(Accounts(), ALIAS, autosign=True)
+    assert missing.value.message == f"--autosign: set {var} to the passphrase of {ALIAS!r}"
+    monkeypatch.setenv(var, "wrong horse 41")
+    with pytest.raises(click.ClickException) as wrong:
+        load_account(Accounts(), ALIAS, autosign=True)
+    assert f"cannot unlock {ALIAS!r} with {var}" in wrong.value.message
+    assert "horse" not in wrong.value.message
+    monkeypatch.setenv(var, PASSPHRASE)
+    account = load_account(Accounts(), ALIAS, autosign=True)
+    message = encode_defunct(text="deploy")
+    signature = account.sign_message(message)  # no prompt: stdin is not a terminal here
+    assert Account.recover_message(message, vrs=signature) == account.address == deployer
 
 
 # -- a network declared outside the repository ------------------------------------------------
@@ -243,9 +274,11 @@ def test_user_config__custom_chain__declared_without_editing_a_tracked_file(tmp_
     """An operator declares a chain ape does not know in the user-level config only (README
     "Run on a real network", step 2): the project's ape-config.yaml declares no custom network,
     so the user's list is the one ape reads. With the project's rehearsal network in the same
-    user-level file, both are there; without it, only the operator's."""
-    alone = _networks(make_ape_home(tmp_path / "alone", extra=OPERATOR_CHAIN, rehearsal=False))
-    assert "operatorchain" in alone and "upstream" not in alone
+    user-level file, both are there. Without it, only the operator's: the project's file
+    declares none (checked below) and the data folder is the test's own, and
+    tests/offchain/operator/test_operator_path.py deploys and runs the keeper on
+    ``operatorchain`` declared in a user-level file that holds no rehearsal network (a second
+    ``ape networks list`` here cost about 5 s of CPU)."""
     both = _networks(make_ape_home(tmp_path / "both", extra=OPERATOR_CHAIN))
     assert "operatorchain" in both and "upstream" in both
     tracked = yaml.safe_load((ROOT / "ape-config.yaml").read_text())
