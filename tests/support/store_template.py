@@ -12,7 +12,7 @@ first time it is asked to bring a SQLite file that does not exist yet to the hea
 write-ahead log is then checkpointed into it; that call and every later one of its kind copy
 the template's bytes to the new path instead. Nothing else changes: a file that exists (a
 store opened again, an older release's store, a store a test wrote first), a target other than
-the head, an in-memory database, PostgreSQL, a ``migrate`` a module imported by name before
+the head, an in-memory database, a URL with options (``?mode=ro``), PostgreSQL, a ``migrate`` a module imported by name before
 this plugin ran, and every keeper process a test starts (they do not load pytest plugins) take
 the real path. The copy holds what migrating that file from nothing would have written (the
 same schema, the same ``alembic_version`` row, the file's WAL journal mode):
@@ -48,7 +48,7 @@ _template: Path | None = None
 def new_sqlite_file(engine: Engine) -> Path | None:
     """The path of ``engine``'s SQLite database when it is a file that does not exist yet (so
     no connection has opened it) in a folder that does, else None."""
-    if engine.dialect.name != "sqlite":
+    if engine.dialect.name != "sqlite" or engine.url.query:  # ?mode=ro, uri=true: as asked
         return None
     name = engine.url.database
     if not name or name == ":memory:" or name.startswith("file:") or "mode=memory" in name:
