@@ -12,12 +12,13 @@ first time it is asked to bring a SQLite file that does not exist yet to the hea
 write-ahead log is then checkpointed into it; that call and every later one of its kind copy
 the template's bytes to the new path instead. Nothing else changes: a file that exists (a
 store opened again, an older release's store, a store a test wrote first), a target other than
-the head, an in-memory database, a URL with options (``?mode=ro``), PostgreSQL, a ``migrate`` a module imported by name before
-this plugin ran, and every keeper process a test starts (they do not load pytest plugins) take
-the real path. The copy holds what migrating that file from nothing would have written (the
-same schema, the same ``alembic_version`` row, the file's WAL journal mode):
-tests/offchain/pipeline/test_store_template.py compares the two, table by table and index by
-index, and a test that must see Alembic run on a new file (the store's own migration tests)
+the head, an in-memory database, a URL with options (``?mode=ro``), PostgreSQL, a ``migrate`` a
+module imported by name before this plugin ran, and every keeper process a test starts (they
+do not load pytest plugins) take the real path. The copy holds what migrating that file from
+nothing would have written (the same tables, indexes and rows, the same ``alembic_version``,
+the file's WAL journal mode; a table's constraints may be listed in another order, as they are
+between two migrations from nothing): tests/offchain/pipeline/test_store_template.py compares
+the two, and a test that must see Alembic run on a new file (the store's own migration tests)
 asks for the ``real_store_migrations`` fixture.
 
 ``BALLAST_STORE_TEMPLATE=0`` turns it off (every new store migrated from nothing, as before).
