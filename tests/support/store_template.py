@@ -10,16 +10,18 @@ Here ``keepers.store.db.migrate`` (what ``Store`` calls) is wrapped for the test
 first time it is asked to bring a SQLite file that does not exist yet to the head, the real
 ``migrate`` builds a template file of this process's own (a new file, the same call), whose
 write-ahead log is then checkpointed into it; that call and every later one of its kind copy
-the template's bytes to the new path instead. Nothing else changes: a file that exists (a
-store opened again, an older release's store, a store a test wrote first), a target other than
-the head, an in-memory database, a URL with options (``?mode=ro``), PostgreSQL, a ``migrate`` a
-module imported by name before this plugin ran, and every keeper process a test starts (they
-do not load pytest plugins) take the real path. The copy holds what migrating that file from
-nothing would have written (the same tables, indexes and rows, the same ``alembic_version``,
-the file's WAL journal mode; a table's constraints may be listed in another order, as they are
-between two migrations from nothing): tests/offchain/pipeline/test_store_template.py compares
-the two, and a test that must see Alembic run on a new file (the store's own migration tests)
-asks for the ``real_store_migrations`` fixture.
+the template's bytes to the new path instead (written beside it and hard-linked into place, so
+a store another process creates at the same moment is never overwritten). Nothing else changes:
+a file that exists (a store opened again, an older release's store, a store a test wrote
+first), a target other than the head, an in-memory database, a URL with options (``?mode=ro``),
+PostgreSQL, a ``migrate`` a module imported by name before this plugin ran, and every keeper
+process a test starts (they do not load pytest plugins) take the real path. The copy holds what
+migrating that file from nothing would have written (the same tables, indexes and rows, the
+same ``alembic_version``, the file's WAL journal mode; a table's constraints may be listed in
+another order, as they are between two migrations from nothing):
+tests/offchain/pipeline/test_store_template.py compares the two, and a test that must see
+Alembic run on a new file (the store's own migration tests) asks for the
+``real_store_migrations`` fixture.
 
 ``BALLAST_STORE_TEMPLATE=0`` turns it off (every new store migrated from nothing, as before).
 """
@@ -84,10 +86,25 @@ def template() -> Path:
 def migrate_from_template(engine: Engine, target: str = "head") -> None:
     """``keepers.store.db.migrate``, a new SQLite file at the head copied from the template."""
     path = new_sqlite_file(engine) if target == "head" else None
-    if path is None:
+    if path is None or not _place_copy(path):
         REAL_MIGRATE(engine, target)
-        return
-    shutil.copyfile(template(), path)
+
+
+def _place_copy(path: Path) -> bool:
+    """Puts a copy of the template at ``path`` unless a file is there by then (a keeper process
+    may create the same store at the same moment: its file is never overwritten, and SQLite's
+    own locking orders the two as before). The copy is written beside ``path`` and linked to
+    it, which fails if ``path`` exists. False: nothing placed (use the real ``migrate``)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".template", dir=path.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(template(), tmp)
+        os.link(tmp, path)
+    except OSError:  # FileExistsError: someone else's store; a file system without links
+        return False
+    finally:
+        os.unlink(tmp)
+    return True
 
 
 def pytest_configure(config: Any) -> None:

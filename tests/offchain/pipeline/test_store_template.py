@@ -157,3 +157,18 @@ def test_store_template__real_store_migrations__new_file_migrated_by_alembic(
     tmp_path: Path, real_store_migrations: None
 ) -> None:
     assert db.migrate is store_template.REAL_MIGRATE
+
+
+def test_store_template__file_created_meanwhile__never_overwritten(tmp_path: Path) -> None:
+    """A keeper process may create the same store between the check and the copy: the copy is
+    linked into place only where no file is, so that store is kept, byte for byte, and the
+    real ``migrate`` orders the two through SQLite's locks; no copy is left beside it."""
+    theirs = tmp_path / "k.db"
+    theirs.write_bytes(b"a store another process is writing")
+    assert store_template._place_copy(theirs) is False
+    assert theirs.read_bytes() == b"a store another process is writing"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.db"]
+    ours = tmp_path / "new.db"
+    assert store_template._place_copy(ours) is True
+    assert ours.read_bytes() == store_template.template().read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.db", "new.db"]
