@@ -11,6 +11,7 @@ from tests.support.roles import role_fixture
 os.environ.setdefault("BALLAST_STRICT_ALERTS", "1")
 
 pytest_plugins = [
+    "tests.support.store_template",
     "tests.support.fixtures_fund",
     "tests.support.fixtures_automation",
     "tests.support.fixtures_safe",

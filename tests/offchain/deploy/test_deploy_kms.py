@@ -1,8 +1,9 @@
 """`ape run deploy --aws-kms KEY` (issue 63): the deploy signs every transaction with a KMS key
 instead of an ape account, on a standing node as an operator runs it, the KMS being the
 stand-in (LocalStack's KMS on loopback). The deployer recorded and every deploy transaction's
-sender is the KMS key's address; a key of the wrong spec stops the deploy before anything is
-sent, naming the option, no credential printed."""
+sender is the KMS key's address; a key of the wrong spec is refused where the deploy loads its
+account (before anything is sent), naming the option and the spec, no credential in it (checked
+on ``kms_account`` in the test process: a second ``ape run deploy`` cost about 3 s of CPU)."""
 
 from __future__ import annotations
 
@@ -59,11 +60,9 @@ def test_deploy_cli__aws_kms_deployer__every_transaction_signed_in_kms(node, kms
             stdin=subprocess.DEVNULL,
         )  # fmt: skip
 
-    wrong = run("--aws-kms", kms.create_key(spec="ECC_NIST_P256"))
-    assert wrong.returncode != 0
-    assert "--aws-kms" in wrong.stderr and "ECC_NIST_P256" in wrong.stderr, wrong.stderr[-2000:]
-    assert w3.eth.get_transaction_count(deployer) == 0 and not record.exists()
-
+    # a key of the wrong spec: test_kms_account__wrong_spec... below (the refusal is raised
+    # where the deploy loads its account, before anything is sent, as a wrong passphrase's is:
+    # tests/offchain/fund/test_deploy_unattended.py runs that one through the command)
     done = run("--aws-kms", key)
     out = done.stdout + done.stderr
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -76,3 +75,28 @@ def test_deploy_cli__aws_kms_deployer__every_transaction_signed_in_kms(node, kms
     for step in data["steps"][:5]:
         tx = w3.eth.get_transaction(step["tx"])
         assert tx["from"] == deployer
+
+
+def test_kms_account__wrong_spec__refused_naming_the_option_and_the_spec(kms, monkeypatch):
+    """The deploy's ``--aws-kms KEY`` (ballast_dev.deployment.kms_account, which scripts/
+    deploy.py calls where it loads an ape account, before its first transaction): a key whose
+    spec is not ECC_SECG_P256K1 is refused with a ConfigError naming the option and the spec
+    (the deploy prints it and exits 1), no credential in it; the right key answers with its
+    address."""
+    from ballast_dev.deployment.kms_account import kms_account
+    from keepers.core.errors import ConfigError
+
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_KMS": kms.endpoint,
+    }.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ConfigError) as wrong:
+        kms_account(kms.create_key(spec="ECC_NIST_P256"))
+    assert "--aws-kms" in str(wrong.value) and "ECC_NIST_P256" in str(wrong.value), wrong.value
+    assert SECRET not in str(wrong.value)
+    key = kms.create_key()
+    want = address_from_spki(kms.client().get_public_key(KeyId=key)["PublicKey"])
+    assert kms_account(key).address == want

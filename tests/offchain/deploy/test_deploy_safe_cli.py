@@ -65,14 +65,24 @@ def test_deploy_cli__safe_profile__stopped_after_the_safe_resumed__handover_comp
     assert "safe.createProxyWithNonce" in dry.stdout and "hand-over complete" in dry.stdout
     assert w3.eth.get_transaction_count(w3.eth.accounts[0]) == 0 and not record.exists()
 
+    # stopped (the fault injector, armed on purpose) right after the Safe's creation: the
+    # message names the steps done and the record; the record keeps them, not complete; the
+    # deployer's nonce moved by its own steps, no more (the unattended deploy's stop and
+    # resume are checked here: tests/offchain/fund/test_deploy_unattended.py)
     first = run(DEPLOY_FAULT_INJECTION="1", DEPLOY_STOP_AFTER=str(SAFE_CREATED_AT))
-    assert first.returncode != 0 and "fault injection" in first.stderr, first.stderr[-2000:]
+    assert first.returncode != 0, first.stdout[-2000:]
+    stopped = f"fault injection: stopped after {SAFE_CREATED_AT} steps (record: {record})"
+    assert stopped in first.stderr, first.stderr[-2000:]
     partial = json.loads(record.read_text())
+    assert partial["complete"] is False and len(partial["steps"]) == SAFE_CREATED_AT
     assert partial["steps"][-1]["step"] == "safe.createProxyWithNonce"
+    sent_first = [s for s in partial["steps"] if s["from"] == partial["deployer"]]
+    assert w3.eth.get_transaction_count(partial["deployer"]) == len(sent_first)
 
     second = run()
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert f"resuming from {record}: {SAFE_CREATED_AT} steps done" in second.stdout
+    assert f"{SAFE_CREATED_AT} resumed from the record" in second.stdout
     assert "hand-over complete" in second.stdout
     # the confirmations it waits for, and the file that set them (the rehearsal's user config)
     user_config = Path(env["APE_DATA_FOLDER"]) / "ape-config.yaml"

@@ -9,7 +9,16 @@ the deploy key as an ape keyfile account (what ``ape accounts import`` writes).
 - ``--autosign`` signs with the passphrase from ``APE_ACCOUNTS_<alias>_PASSPHRASE``, with no
   terminal (stdin closed): a wrong passphrase stops before the first transaction, and the
   passphrase never appears in the output;
-- the real deploy then sends what the dry run planned and ends with "hand-over complete".
+- the real deploy runs out of funds part way: it stops saying where and how to go on (no
+  traceback), the record keeps what was sent; the same command, funds topped up, resumes it
+  and sends the rest of what the dry run planned, nothing twice, ending with "hand-over
+  complete".
+
+A deploy stopped by the fault injector and resumed is checked on the Safe profile's deploy
+(tests/offchain/deploy/test_deploy_safe_cli.py: the message naming the steps done and the
+record, the record kept, the deployer's nonce moved by its own steps, the resume saying how many
+steps it took from the record); the missing passphrase's refusal on the deploy's account
+loading in the test process (``load_account``; the wrong one runs through the command).
 """
 
 from __future__ import annotations
@@ -20,9 +29,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from web3 import Web3
 
 from tests.support.anvil_node import start_anvil
@@ -58,7 +69,7 @@ def _deploy(
     return run_deploy(home, network, ALIAS, *args, passphrase=passphrase, extra=extra)
 
 
-def test_deploy__dry_run_then_autosign__nothing_sent_by_the_dry_run_then_the_plan_deployed(
+def test_deploy__dry_run_then_autosign__nothing_sent_by_the_dry_run__out_of_funds_resumed(
     node, ape_home, tmp_path
 ):
     url, w3 = node
@@ -86,26 +97,35 @@ def test_deploy__dry_run_then_autosign__nothing_sent_by_the_dry_run_then_the_pla
     assert wrong.returncode != 0
     assert f"cannot unlock '{ALIAS}' with APE_ACCOUNTS_{ALIAS}_PASSPHRASE" in wrong.stderr
     assert fingerprint() == before and not record.exists()
-    missing = _deploy(url, home, "--autosign", "--record", str(record))
-    assert missing.returncode != 0
-    assert f"set APE_ACCOUNTS_{ALIAS}_PASSPHRASE" in missing.stderr
+    # no passphrase at all: test_load_account__autosign_without_passphrase... below (the same
+    # refusal, raised where the wrong one is, before anything is sent); a deploy stopped by
+    # the fault injector and resumed: tests/offchain/deploy/test_deploy_safe_cli.py
 
-    # stopped after 10 transactions (the fault injector, armed on purpose), then run again
-    fault = {"DEPLOY_FAULT_INJECTION": "1", "DEPLOY_STOP_AFTER": "10"}
-    stopped = _deploy(
-        url, home, "--autosign", "--record", str(record), passphrase=PASSPHRASE, extra=fault
-    )
-    assert stopped.returncode != 0
-    assert f"stopped after 10 steps (record: {record})" in stopped.stderr
-    assert json.loads(record.read_text())["complete"] is False
-    assert w3.eth.get_transaction_count(deployer) == before[2] + 10
+    # the issue's half-written deploy: the deployer runs out of funds part way. The deploy
+    # stops with where and what to do (no traceback), the record keeps what was sent, and the
+    # same command run again (funds topped up) finishes it without deploying anything twice
+    balance = w3.eth.get_balance(deployer)
+    w3.provider.make_request("anvil_setBalance", [deployer, hex(2 * 10**16)])  # 0.02 ETH
+    first = _deploy(url, home, "--autosign", "--record", str(record), passphrase=PASSPHRASE)
+    assert first.returncode != 0
+    assert "the deploy stopped" in first.stderr, first.stderr[-3000:]
+    assert "run the same command again to resume" in first.stderr
+    assert "Traceback" not in first.stderr
+    partial = json.loads(record.read_text())
+    sent = len(partial["steps"])
+    assert 0 < sent < 60 and partial["complete"] is False
+    spent = [s for s in partial["steps"] if s["from"] == deployer]
+    assert w3.eth.get_transaction_count(deployer) == before[2] + len(spent)
+    w3.provider.make_request("anvil_setBalance", [deployer, hex(balance)])
 
     real = _deploy(url, home, "--autosign", "--record", str(record), passphrase=PASSPHRASE)
     assert real.returncode == 0, real.stdout[-3000:] + real.stderr[-3000:]
-    assert f"resuming from {record}: 10 steps done" in real.stdout
-    assert "10 resumed from the record" in real.stdout
-    assert PASSPHRASE not in real.stdout + real.stderr
+    assert f"resuming from {record}: {sent} steps done" in real.stdout
+    assert PASSPHRASE not in real.stdout + real.stderr + first.stdout + first.stderr
     data = json.loads(record.read_text())
+    assert [s["step"] for s in data["steps"][:sent]] == [s["step"] for s in partial["steps"]]
+    deployed = [s["address"] for s in data["steps"] if s.get("address")]
+    assert len(deployed) == len(set(deployed))  # nothing deployed twice
     assert data["complete"] is True and data["deployer"] == deployer
     assert data["chain_id"] == w3.eth.chain_id and data["network"] == "ethereum:upstream"
     assert [s["step"] for s in data["steps"] if s["step"].startswith("deploy:")] == planned
@@ -117,6 +137,40 @@ def test_deploy__dry_run_then_autosign__nothing_sent_by_the_dry_run_then_the_pla
     # every deployer step is on chain, in its recorded block
     for s in data["steps"]:
         assert w3.eth.get_transaction_receipt(s["tx"])["blockNumber"] == s["block"]
+
+
+def test_load_account__autosign_without_passphrase_or_with_a_wrong_one__refused_naming_it(
+    ape_home, monkeypatch
+):
+    """The deploy's account loading (scripts/deploy.py calls it before its first transaction;
+    the wrong passphrase is run through the whole command above): ``--autosign`` with no
+    ``APE_ACCOUNTS_<alias>_PASSPHRASE`` is refused naming the variable, a wrong one naming the
+    variable and never the passphrase, the right one unlocks the keyfile for signing."""
+    from ape_accounts.accounts import KeyfileAccount
+
+    from ballast_dev.deployment.cli_support import load_account
+
+    home, deployer = ape_home
+
+    class Accounts:  # ape's account manager, for the keyfile in this ape data folder only
+        def load(self, alias: str) -> KeyfileAccount:
+            return KeyfileAccount(keyfile_path=home / "accounts" / f"{alias}.json")
+
+    var = f"APE_ACCOUNTS_{ALIAS}_PASSPHRASE"
+    monkeypatch.delenv(var, raising=False)
+    with pytest.raises(click.ClickException) as missing:
+        load_account(Accounts(), ALIAS, autosign=True)
+    assert missing.value.message == f"--autosign: set {var} to the passphrase of {ALIAS!r}"
+    monkeypatch.setenv(var, "wrong horse 41")
+    with pytest.raises(click.ClickException) as wrong:
+        load_account(Accounts(), ALIAS, autosign=True)
+    assert f"cannot unlock {ALIAS!r} with {var}" in wrong.value.message
+    assert "horse" not in wrong.value.message
+    monkeypatch.setenv(var, PASSPHRASE)
+    account = load_account(Accounts(), ALIAS, autosign=True)
+    message = encode_defunct(text="deploy")
+    signature = account.sign_message(message)  # no prompt: stdin is not a terminal here
+    assert Account.recover_message(message, vrs=signature) == account.address == deployer
 
 
 # -- a network declared outside the repository ------------------------------------------------
@@ -243,52 +297,12 @@ def test_user_config__custom_chain__declared_without_editing_a_tracked_file(tmp_
     """An operator declares a chain ape does not know in the user-level config only (README
     "Run on a real network", step 2): the project's ape-config.yaml declares no custom network,
     so the user's list is the one ape reads. With the project's rehearsal network in the same
-    user-level file, both are there; without it, only the operator's."""
-    alone = _networks(make_ape_home(tmp_path / "alone", extra=OPERATOR_CHAIN, rehearsal=False))
-    assert "operatorchain" in alone and "upstream" not in alone
+    user-level file, both are there. Without it, only the operator's: the project's file
+    declares none (checked below) and the data folder is the test's own, and
+    tests/offchain/operator/test_operator_path.py deploys and runs the keeper on
+    ``operatorchain`` declared in a user-level file that holds no rehearsal network (a second
+    ``ape networks list`` here cost about 5 s of CPU)."""
     both = _networks(make_ape_home(tmp_path / "both", extra=OPERATOR_CHAIN))
     assert "operatorchain" in both and "upstream" in both
     tracked = yaml.safe_load((ROOT / "ape-config.yaml").read_text())
     assert "custom" not in (tracked.get("networks") or {})  # a project list would hide theirs
-
-
-def test_deploy__deployer_runs_out_of_funds_midway__stops_with_a_message_then_resumes(
-    node, tmp_path
-):
-    """The issue's half-written deploy: transactions sent, then a failure. The deploy stops
-    with where and what to do (no traceback), the record keeps what was sent, and the same
-    command run again (funds topped up) finishes it without deploying anything twice."""
-    url, w3 = node
-    deployer = w3.eth.accounts[0]  # test account 0: the deploy's default signer
-    w3.provider.make_request("anvil_setBalance", [deployer, hex(2 * 10**16)])  # 0.02 ETH
-    record = tmp_path / "record.json"
-    env = dict(os.environ, APE_DATA_FOLDER=str(make_ape_home(tmp_path / "ape-home")))
-    env["PATH"] = f"{ROOT / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{env['PATH']}"
-    cmd = ["ape", "run", "deploy", "--network", f"ethereum:upstream:{url}", "--record", str(record)]
-
-    def run():
-        return subprocess.run(
-            cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-
-    first = run()
-    assert first.returncode != 0
-    assert "the deploy stopped" in first.stderr
-    assert "run the same command again to resume" in first.stderr
-    assert "Traceback" not in first.stderr
-    partial = json.loads(record.read_text())
-    sent = len(partial["steps"])
-    assert 0 < sent < 60 and partial["complete"] is False
-
-    w3.provider.make_request("anvil_setBalance", [deployer, hex(10**21)])
-    second = run()
-    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert f"resuming from {record}: {sent} steps done" in second.stdout
-    data = json.loads(record.read_text())
-    assert data["complete"] is True
-    assert [s["step"] for s in data["steps"][:sent]] == [s["step"] for s in partial["steps"]]
-    mine = [s for s in data["steps"] if s["from"] == deployer]
-    assert w3.eth.get_transaction_count(deployer) == len(mine)  # nothing sent twice
-    deployed = [s["address"] for s in data["steps"] if s.get("address")]
-    assert len(deployed) == len(set(deployed))

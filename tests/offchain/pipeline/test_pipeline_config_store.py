@@ -70,7 +70,8 @@ def _alembic_cfg() -> Any:
     return cfg
 
 
-def test_store__fresh_sqlite__migrated_to_head_with_all_tables(tmp_path):
+def test_store__fresh_sqlite__migrated_to_head_with_all_tables(tmp_path, real_store_migrations):
+    # Alembic itself, not the suite's template copy (tests/support/store_template.py)
     from alembic.script import ScriptDirectory
 
     store = Store(f"sqlite:///{tmp_path}/k.db")
@@ -95,7 +96,9 @@ def test_store__fresh_sqlite__migrated_to_head_with_all_tables(tmp_path):
     Store(f"sqlite:///{tmp_path}/k.db").close()  # migrating again is a no-op
 
 
-def test_store__at_head__opens_without_alembic_behind_head__migrated(tmp_path):
+def test_store__at_head__opens_without_alembic_behind_head__migrated(
+    tmp_path, real_store_migrations
+):
     """A store at the head revision opens without loading Alembic (a keeper start's cost); one
     behind is upgraded as before."""
     url = f"sqlite:///{tmp_path}/k.db"
