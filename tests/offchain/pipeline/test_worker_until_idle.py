@@ -4,10 +4,8 @@ The chain here mines only when told (anvil --no-mining): a broadcast intent then
 receipt for as long as the test wants, which is the state a loaded machine left 273 intents in
 when the replicas' time limit passed and they still exited 0.
 
-Its worker processes are forked from the tests' preloaded server (tests/support/worker_fork.py: the
-worker's own main, a process of its own); the entry point `python -m keepers.tx.worker` itself runs
-in tests/offchain/pipeline/test_worker_policy.py and in test_pipeline_crash.py's stray-crash and
-SIGKILL tests.
+Its workers are forked (tests/support/worker_fork.py), as test_private_submission.py's are; its
+docstring names the tests that run the entry point itself.
 """
 
 from __future__ import annotations
