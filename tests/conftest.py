@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.support.fixtures_portfolio",
     "tests.support.quiet_reverts",
     "tests.support.ape_speedups",
+    "tests.support.ape_isolation",
     "tests.support.file_order",
 ]
 

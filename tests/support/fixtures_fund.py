@@ -6,30 +6,77 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ballast_dev.deployment.fund import FundDeployment
 from ballast_dev.deployment.profile import deploy_profile, load_profile
+from tests.support.deployed_once import (
+    ApeKnowledge,
+    check_as_deployed,
+    fund_fingerprint,
+    module_copy,
+)
 from tests.support.fundbotlib import ROOT, UNIT, fund_bot, local_fund_env
 
 if TYPE_CHECKING:
     from keepers.fund.bot import FundBot
 
 
-@pytest.fixture(scope="module")
-def fund(accounts: Any, chain: Any) -> Any:
-    """The local profile deployed once per module: 2M of cash deposited, the controller
-    rebalanced once by the keeper."""
-    profile = load_profile(ROOT / "scripts/profiles/local.yaml")
-    f = deploy_profile(profile, accounts[0], accounts, log=lambda *_: None)
+@dataclass(frozen=True)
+class DeployedFund:
+    fund: FundDeployment
+    holders: dict[str, Any]  # whose cash balance the module check reads
+    fingerprint: dict[str, Any]  # tests/support/deployed_once.py: read right after the deploy
+    known: ApeKnowledge  # what ape learnt of the deploy's addresses
+
+
+@pytest.fixture(scope="session")
+def local_fund_deployed(accounts: Any, chain: Any) -> DeployedFund:
+    """The local profile deployed once per test process (each xdist worker): 2M of cash
+    deposited, the controller rebalanced once by the keeper. Take ``fund``, never this: a test
+    module must see the fund as just deployed, and ape's isolation is what gives it that. Being
+    session-scoped, this is set up before the module's ``_module_isolation`` snapshot (ape
+    orders a test's fixtures session first, then the module's isolation snapshot, then the
+    module's fixtures), so the snapshot every module of the process reverts to when it ends is
+    the chain just after this deploy: the next module starts on the same contracts, balances,
+    nonces and clock as the first did (anvil's revert puts its clock back to the snapshot's
+    block, as it did to the snapshot taken before each module's own deploy). Where a module's
+    first test does not take the fund and a later one does (the first time in the process),
+    ape rebases: it reverts to the module's snapshot, drops the module's fixtures and
+    snapshots again after the deploy. The modules of the process that run after the first one
+    taking it see these contracts on the chain too (the deployer's nonce moved on), as they see
+    the portfolio suite's session-wide Uniswap (tests/contracts/portfolio/conftest.py)."""
     admin, keeper = accounts[1], accounts[2]
-    f.cash.mint(admin, 10_000_000 * UNIT, sender=accounts[0])
-    f.cash.approve(f.vault, 2**256 - 1, sender=admin)
-    f.vault.deposit(2_000_000 * UNIT, admin, sender=admin)
-    f.controller.rebalance(True, sender=keeper)
-    return f
+
+    def deploy() -> FundDeployment:
+        profile = load_profile(ROOT / "scripts/profiles/local.yaml")
+        f = deploy_profile(profile, accounts[0], accounts, log=lambda *_: None)
+        f.cash.mint(admin, 10_000_000 * UNIT, sender=accounts[0])
+        f.cash.approve(f.vault, 2**256 - 1, sender=admin)
+        f.vault.deposit(2_000_000 * UNIT, admin, sender=admin)
+        f.controller.rebalance(True, sender=keeper)
+        return f
+
+    f, known = ApeKnowledge.around(chain, deploy)
+    holders = {"admin": admin, "keeper": keeper, "trader": accounts[7]}
+    return DeployedFund(f, holders, fund_fingerprint(f, holders), known)
+
+
+@pytest.fixture(scope="module")
+def fund(local_fund_deployed: DeployedFund, chain: Any) -> FundDeployment:
+    """The local profile as just deployed (``local_fund_deployed``: once per process, the chain
+    put back by ape's module isolation): 2M of cash deposited, the controller rebalanced once
+    by the keeper. The record is copied per module (``module_copy``) and the fund's state
+    checked against what the deploy left (``check_as_deployed``: fails naming what an earlier
+    module left changed); ape is taught the deploy's contracts again (``ApeKnowledge``)."""
+    d = local_fund_deployed
+    d.known.teach(chain)
+    check_as_deployed(d.fund, d.holders, d.fingerprint)
+    return module_copy(d.fund)
 
 
 @pytest.fixture
