@@ -29,6 +29,7 @@ def _levels(stderr: str) -> list[str]:
     return out
 
 
+@pytest.mark.usefixtures("real_store_migrations")  # the info lines are Alembic's, on a new store
 @pytest.mark.parametrize(
     ("command", "says"),
     [(["status"], "total"), (["history"], ""), (["review"], "")],
