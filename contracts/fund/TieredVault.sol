@@ -1063,8 +1063,16 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 free = _free(bal);
         uint256 book = _book;
         if (free <= book) return;
-        _hwm += Math.mulDiv(free - book, _PRICE_SCALE, supply + 10 ** _decimalsOffset(), Math.Rounding.Ceil);
+        _hwm += _donationLift(free - book, supply);
         _book = free;
+    }
+
+    /// @dev What `cash` donated adds to the price per share at supply `supply` (without the
+    /// virtual shares), in highWaterMark's unit, rounded up: the high-water mark's lift for a
+    /// donation (the accrual's, _feesNow, an outage exit's, _seeDonation, and a pull past the
+    /// book's, _bookCashOut), so that none of it is ever charged.
+    function _donationLift(uint256 cash, uint256 supply) private view returns (uint256) {
+        return Math.mulDiv(cash, _PRICE_SCALE, supply + 10 ** _decimalsOffset(), Math.Rounding.Ceil);
     }
 
     /// @dev The supply with the fee shares an accrual would mint now (the previews' supply): an
@@ -1100,7 +1108,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (f.performanceBps != 0) {
             uint256 book = _book;
             uint256 free = _free(bal);
-            if (free > book) hwm += Math.mulDiv(free - book, _PRICE_SCALE, s, Math.Rounding.Ceil);
+            if (free > book) hwm += _donationLift(free - book, supply);
             uint256 p = _price(v, supply);
             // at most a fifth of the rise, itself below v + 1
             if (p > hwm) perf = Math.mulDiv(p - hwm, s, _PRICE_SCALE) * f.performanceBps / _BPS;
@@ -1165,7 +1173,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         // book), leaving before the vault saw it (the controller invests it). It lifts the
         // high-water mark by the price it added, as the next accrual would have (_feesNow), so
         // that the value it becomes is never charged
-        _hwm += Math.mulDiv(amount - book, _PRICE_SCALE, totalSupply() + 10 ** _decimalsOffset(), Math.Rounding.Ceil);
+        _hwm += _donationLift(amount - book, totalSupply());
         _book = 0;
     }
 
