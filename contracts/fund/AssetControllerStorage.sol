@@ -53,9 +53,8 @@ abstract contract AssetControllerStorage is IAssetControllerTypes, AccessControl
     /// which the mark the settlement takes next hands over with the moves' (`Snap.toVault`) as
     /// ITieredVault.noteMark's `cashIn`, and clears: the vault books them as the fund's own
     /// cash, so that only cash above its book is a donation. A settlement whose mark is
-    /// refused (a held asset's feed down) leaves it to the transaction's next mark, if any;
-    /// else the vault takes that cash for a donation (the high-water mark rises by it: the
-    /// holders' side, never a fee).
+    /// refused (a held asset's feed down) leaves it in the slot for the transaction's next
+    /// mark, if any (what the vault books after the transaction is untested).
     uint256 internal constant _SETTLED_SLOT = 0x5641554c54; // "VAULT"
 
     /* STORAGE */

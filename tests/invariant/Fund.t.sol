@@ -514,6 +514,15 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// (no performance fee on as much of a later rise).
     function test_settlementCash_isTheFundsOwn_noDonationLift() public {
         if (!_feesOn() || vault.phase() != ITieredVault.Phase.Open) return;
+        (uint256 hwm, uint256 cashIn) = _settleAfterARedemption();
+        check(cashIn != 0, "the settlement paid no cash");
+        check(vault.highWaterMark() == hwm, "a settlement's cash lifted the mark as a donation");
+    }
+
+    /// @dev The RWA listed, bought, settled and all of it sent to redemption; the high-water
+    /// mark then set far above the price (a fee could not hide a lift); then the redemption
+    /// settles. Returns the mark before the settlement and the cash it paid.
+    function _settleAfterARedemption() internal returns (uint256 hwm, uint256 cashIn) {
         address rwa = handler.rwa();
         handler.rwaFeed().updateAnswer(1e8);
         controller.addAsset(
@@ -524,12 +533,9 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         controller.settle(rwa); // the subscription's tokens in
         controller.redeemAsset(rwa, TestStablecoin(rwa).balanceOf(address(controller)), 0);
         vm.stopPrank();
-        // a mark far above the price: a fee could not hide a lift
         vm.store(address(vault), bytes32(uint256(12)), bytes32(vault.highWaterMark() * 2));
-        uint256 hwm = vault.highWaterMark();
-        (, uint256 cashIn) = controller.settle(rwa);
-        check(cashIn != 0, "the settlement paid no cash");
-        check(vault.highWaterMark() == hwm, "a settlement's cash lifted the mark as a donation");
+        hwm = vault.highWaterMark();
+        (, cashIn) = controller.settle(rwa);
     }
 
     /// @notice The probe's first counterexample (a probe defect, not the vault's): with a
