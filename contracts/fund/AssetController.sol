@@ -1273,7 +1273,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             settled := tload(_SETTLED_SLOT)
             if settled { tstore(_SETTLED_SLOT, 0) }
         }
-        _hot.cashInBand = _vault.noteMark(l2, l3, _hot.bands, s.toVault + settled);
+        _hot.cashInBand = _vault.noteMark(l2, l3, _hot.bands, s.toVault + settled, !s.down);
         assembly ("memory-safe") {
             tstore(_MOVING_SLOT, 0) // marked: users' pricing answers again
         }

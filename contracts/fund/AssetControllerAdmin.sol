@@ -345,16 +345,24 @@ contract AssetControllerAdmin is AssetControllerStorage {
     /// mark() takes it (a call to the controller itself, once the lock is released). While a
     /// held asset's feed is down mark() refuses: the mark is kept as it was, its lines dropped
     /// (users are priced live, counting the settled tokens, until the next mark), as the
-    /// controller's own mark kept through an outage does.
+    /// controller's own mark kept through an outage does, and the settlement's cash is handed
+    /// to the vault's fee book as that kept mark would (noteMark, `valued` false: no accrual).
+    /// Before, it stayed in the transient slot, which the transaction's end cleared, and the
+    /// first mark after the outage took it for a donation: the high-water mark rose by it, and
+    /// that much of the fund's next gains was never charged.
     function settle(address token) external returns (uint256 tokensIn, uint256 cashIn) {
         (tokensIn, cashIn) = _settle(token);
         try IMarkable(address(this)).mark() {}
         catch {
             _markLines.at = 0;
-            _hot.cashInBand = false;
+            uint256 settled;
             assembly ("memory-safe") {
                 tstore(_MOVING_SLOT, 0)
+                settled := tload(_SETTLED_SLOT)
+                tstore(_SETTLED_SLOT, 0)
             }
+            _hot.cashInBand = false;
+            if (settled != 0) _vault.noteMark(_markL2, _markL3, _hot.bands, settled, false);
             emit MarkKept(_markedAt);
         }
         emit Settled(token, tokensIn, cashIn);

@@ -740,12 +740,15 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     }
 
     /// @inheritdoc ITieredVault
-    function noteMark(uint256 l2, uint256 l3, uint256 bands, uint256 cashIn) external returns (bool inBand) {
+    function noteMark(uint256 l2, uint256 l3, uint256 bands, uint256 cashIn, bool valued)
+        external
+        returns (bool inBand)
+    {
         if (msg.sender != controller) revert NotController(msg.sender);
         uint64 w = _bandOf(l2, l3, bands);
         _cashBand = w;
         inBand = _inBand(w, _available());
-        _accrueAtMark(l2 + l3, cashIn);
+        _accrueAtMark(l2 + l3, cashIn, valued);
     }
 
     /// @inheritdoc ITieredVault
@@ -1180,19 +1183,20 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// @dev At a mark (noteMark): the cash the controller's moves sent this vault from the
     /// fund's own positions (`cashIn`: sales, an unspent rest, a settlement) joins the book,
     /// then the fees on the fund as the controller just marked it (`invested`, which its
-    /// pricing answers until it moves), only for a mark taken now (a mark kept through an
-    /// outage or a held valuation is not a valuation). The moves' pulls left the book as they
+    /// pricing answers until it moves), only for a mark taken now (`valued`: a mark kept
+    /// through an outage or a held valuation is not a valuation, even in the block of the mark
+    /// it keeps: its values are that mark's, which a sale since did not lower, so the sale's
+    /// cash would be counted twice and charged as a rise). The moves' pulls left the book as they
     /// went (pullCash), so cash above the book then is a transfer made outside the vault,
     /// before the move or during it, and is never charged. (Before: a move's mark set the book
     /// to the whole free cash, so a donation made before a keeper's move was taken for a rise
     /// and charged a fifth of it.)
-    function _accrueAtMark(uint256 invested, uint256 cashIn) private {
+    function _accrueAtMark(uint256 invested, uint256 cashIn, bool valued) private {
         if (!_feesOn) return;
         if (cashIn != 0 && _fees.performanceBps != 0) _book += cashIn;
         // a mark taken inside this vault's own call (the in-kind exit's, _markAfterInKind)
         // accrues nothing: that call books its own flow and accrued before it
-        if (_reentrancyGuardEntered()) return;
-        if (IAssetController(controller).markedAt() != block.timestamp) return;
+        if (!valued || _reentrancyGuardEntered()) return;
         _accrue(invested, false, _cashBalance());
     }
 

@@ -342,9 +342,14 @@ interface ITieredVault is IERC4626 {
     /// the first that leaves it calls the controller's cashLeftBand(). `cashIn`: the base
     /// tokens the controller's call sent this vault from the fund's own positions (sales, a
     /// purchase's unspent rest, a settlement), which the performance fee's book takes in: only
-    /// cash above the book is a transfer made outside the vault, never charged. Only the
-    /// controller.
-    function noteMark(uint256 l2, uint256 l3, uint256 bands, uint256 cashIn) external returns (bool inBand);
+    /// cash above the book is a transfer made outside the vault, never charged. `valued`: the
+    /// mark was taken now with every asset priced, so the fees accrue at it; false for a mark
+    /// kept through an outage or a held valuation (its values are the last mark's, which the
+    /// moves since did not lower), which is no valuation, even in the block it was taken in.
+    /// Only the controller.
+    function noteMark(uint256 l2, uint256 l3, uint256 bands, uint256 cashIn, bool valued)
+        external
+        returns (bool inBand);
 
     /// @notice The band noteMark stored, as the available cash range it accepts (lo > hi: none,
     /// or left since the mark).

@@ -519,6 +519,22 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         check(vault.highWaterMark() == hwm, "a settlement's cash lifted the mark as a donation");
     }
 
+    /// @notice A keeper's sale while a feed is down, in the block of the last mark: the move's
+    /// mark is kept (its values the last mark's, not lowered by the sale), and the vault took
+    /// it for a mark taken now (the controller's markedAt was this block) and accrued at it:
+    /// the sale's 100,000 counted twice, in the kept mark and in the vault's cash, and a fifth
+    /// of it charged as a rise. The controller now says whether its mark was taken
+    /// (noteMark's `valued`).
+    function test_saleInAnOutage_inTheMarksBlock_chargesNothing() public {
+        if (!_feesOn()) return;
+        controller.mark();
+        uint256 minted = vault.balanceOf(feeRecipient);
+        handler.feeds(0).updateAnswer(0);
+        vm.prank(keeper);
+        controller.redeemAsset(tokens[3], 100_000 * unit, 0);
+        check(vault.balanceOf(feeRecipient) == minted, "a sale in an outage was charged as a rise");
+    }
+
     /// @dev The RWA listed, bought, settled and all of it sent to redemption; the high-water
     /// mark then set far above the price (a fee could not hide a lift); then the redemption
     /// settles. Returns the mark before the settlement and the cash it paid.

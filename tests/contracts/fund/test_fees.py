@@ -543,3 +543,41 @@ def test_management_fee__an_outsiders_dust_exits_during_an_outage__charge_no_mor
     assert once.managementFee - 10 <= sum(fees) <= once.managementFee
     assert split <= vault.balanceOf(recipient) + 10
     back()
+
+
+def test_performance_fee__settlement_whose_mark_is_refused_in_an_outage__its_cash_is_no_donation_lift(  # noqa: E501
+    fund, vault, controller, deployer, keeper, alice, recipient, invested, unit, chain,
+    refresh_feeds,
+):  # fmt: skip
+    """A settlement while a held asset's feed is down: its own mark is refused (MarkKept), so
+    the cash it sent the vault was never handed to the fee book (the transient slot that
+    carries it to the mark was cleared at the transaction's end), and the first mark after the
+    outage took it for a donation: the high-water mark rose 7.5% (75,000 of settled cash)
+    above the same steps with pricing up, so that much of the fund's next gains would never
+    have been charged. The refused mark now hands it over (noteMark, valued false). Shown
+    failing without that call."""
+    rwa = fund.assets["rwa"]
+    chain.pending_timestamp += 86_400 + 1
+    refresh_feeds()
+    controller.settle(rwa, sender=keeper)
+    held = rwa.balanceOf(controller)
+    controller.redeemAsset(rwa, held // 2, 0, sender=keeper)  # tokens in redemption
+    with_fees(vault, deployer, recipient, mgmt=0, perf=PERF_CAP)
+    chain.pending_timestamp += 86_400 + 1
+    refresh_feeds()
+    controller.mark(sender=alice)
+    out = {}
+    for down in (False, True):
+        snap = chain.snapshot()
+        back = _feed_down(fund, deployer, "crA") if down else None
+        tx = controller.settle(rwa, sender=keeper)
+        cash_in = [e.cashIn for e in tx.events.filter(controller.Settled)]
+        kept = bool(tx.events.filter(controller.MarkKept))
+        if back:
+            back()
+        controller.mark(sender=alice)
+        out[down] = (vault.highWaterMark(), vault.balanceOf(recipient), cash_in, kept)
+        chain.restore(snap)
+    assert out[True][3] and not out[False][3], "the outage's settlement kept the mark, only it"
+    assert out[True][2] == out[False][2] and out[True][2][0] > 0, "the same cash settled"
+    assert out[True][:2] == out[False][:2], f"the mark and the fee differ: {out}"

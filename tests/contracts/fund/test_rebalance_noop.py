@@ -233,7 +233,7 @@ def test_note_mark__anyone_but_the_controller__reverts(
     """A forged band would let the no-op skip runs: only the controller stores one."""
     for who in (attacker, keeper):
         with ape.reverts(vault.NotController):
-            vault.noteMark(0, 10**30, 2**96 - 1, 10**30, sender=who)
+            vault.noteMark(0, 10**30, 2**96 - 1, 10**30, True, sender=who)
     assert vault.cashBand()[0] <= vault.availableCash() <= vault.cashBand()[1]
 
 

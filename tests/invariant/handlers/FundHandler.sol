@@ -1188,7 +1188,7 @@ contract FundHandler is CheatBase {
         else if (which == 7) (ok,) = address(vault).call(abi.encodeCall(vault.fulfilRedemptions, (10)));
         else if (which == 8) (ok,) = address(controller).call(abi.encodeCall(controller.useFallbackFeed, (token)));
         else if (which == 9) (ok,) = address(controller).call(abi.encodeCall(controller.cashLeftBand, ()));
-        else (ok,) = address(vault).call(abi.encodeCall(vault.noteMark, (0, amount, type(uint96).max, amount)));
+        else (ok,) = address(vault).call(abi.encodeCall(vault.noteMark, (0, amount, type(uint96).max, amount, true)));
         vm.stopPrank();
         // issue 67: once closed, anyone funds the queue (at the fixed price)
         if (ok && !(which == 7 && _closed())) _fail("eve ran a keeper/admin/guardian function");
