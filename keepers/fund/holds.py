@@ -182,10 +182,11 @@ def fee_reads(vault: str) -> list[Read]:
     """The vault's fee views (``fees``, ``highWaterMark``, ``pendingFeeShares``,
     ``totalAssets``, ``totalSupply``) and its wind-down ``phase`` and ``closedPrice``, for a
     batch."""
-    return [Read(vault, fn("TieredVault", name)) for name in _FEE_VIEWS]
+    return [Read(vault, fn("TieredVault", name)) for name in FEE_VIEWS]
 
 
-_FEE_VIEWS = (
+# the vault's views fee_reads asks for, in the order fees_from unpacks their answers
+FEE_VIEWS = (
     "fees",
     "highWaterMark",
     "pendingFeeShares",

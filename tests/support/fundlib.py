@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from keepers.fund.planning.state import AssetState, FundState
 
@@ -33,6 +34,31 @@ def make_asset(
         max_concentration_bps=conc,
         **extra,
     )
+
+
+# the local profile's assets (scripts/profiles/local.yaml), in its order, with their tier and
+# kind: two ERC-4626 money funds in L2; in L3 two tokens traded on Uniswap V3 pools, an ERC-4626
+# credit fund and an asynchronous one (nothing redeemable now)
+LOCAL_ASSETS: tuple[tuple[str, int, dict[str, Any]], ...] = (
+    ("MMF-A", 1, {}),
+    ("MMF-B", 1, {}),
+    ("TBILL-A", 2, {}),
+    ("TBILL-B", 2, {}),
+    ("CREDIT", 2, {}),
+    ("PRIVCRED", 2, {"instant": False, "redeemable": 0}),
+)
+
+
+def local_assets(*values: int, conc: int = 2_500) -> list[AssetState]:
+    """The local profile's six assets (``LOCAL_ASSETS``) worth ``values`` base units, in that
+    order, each under the concentration limit ``conc``: the fund the keeper reads on the local
+    chain, for the planning tests that replay what it read there."""
+    if len(values) != len(LOCAL_ASSETS):
+        raise ValueError(f"local_assets: {len(LOCAL_ASSETS)} values, got {len(values)}")
+    return [
+        make_asset(symbol, tier, value, conc=conc, **kind)
+        for (symbol, tier, kind), value in zip(LOCAL_ASSETS, values, strict=True)
+    ]
 
 
 def make_state(

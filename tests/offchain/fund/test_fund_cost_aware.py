@@ -40,12 +40,16 @@ def test_pool_depth__target__cheap_sizes_inside_it_and_marginal_cost_is_fee_plus
     assert AssetDepth("T", 5, 5).room("buy", cheap=True) == 5  # no target: the max
 
 
-def fund(l1_cash: int, u: int):
+def fund(l1_cash: int, u: int, values: tuple[int, ...] = (1_500_000,) * 6, conc: int = 2_500):
     """L2: two ERC-4626 funds; L3: two V3 assets and two credit funds (fill at the oracle),
-    1.5M each."""
+    worth ``values`` whole units in that order (1.5M each unless given), each under ``conc``."""
     assets = [
-        make_asset(sym, tier, 1_500_000 * u, conc=2_500)
-        for sym, tier in (("MMA", 1), ("MMB", 1), ("TBA", 2), ("TBB", 2), ("CRD", 2), ("CRE", 2))
+        make_asset(sym, tier, value * u, conc=conc)
+        for (sym, tier), value in zip(
+            (("MMA", 1), ("MMB", 1), ("TBA", 2), ("TBB", 2), ("CRD", 2), ("CRE", 2)),
+            values,
+            strict=True,
+        )
     ]
     return make_state(l1_cash * u, assets, decimals=6 if u == M else 18)
 
@@ -159,15 +163,8 @@ def test_plan__sale_to_restore_l1__taken_from_what_fills_at_the_oracle_before_la
     """Which venue pays for a sale is decided by cost, not size: L1 under its band, L3 above
     target; the two credit funds (no pool: they fill at the oracle) are sold before the two
     larger V3 positions (30 bps a first leg). Ranked by size alone, the pools would go first."""
-    assets = [
-        make_asset("MMA", 1, 1_500_000 * u, conc=3_000),
-        make_asset("MMB", 1, 1_500_000 * u, conc=3_000),
-        make_asset("TBA", 2, 2_500_000 * u, conc=3_000),
-        make_asset("TBB", 2, 2_500_000 * u, conc=3_000),
-        make_asset("CRD", 2, 1_000_000 * u, conc=3_000),
-        make_asset("CRE", 2, 1_000_000 * u, conc=3_000),
-    ]
-    st = make_state(200_000 * u, assets, decimals=6 if u == M else 18)  # L1 2%: under 5%
+    weights = (1_500_000, 1_500_000, 2_500_000, 2_500_000, 1_000_000, 1_000_000)
+    st = fund(200_000, u, weights, conc=3_000)  # L1 2%: under 5%
     depth = pools(st, u, 3_000_000)  # TBA and TBB: deep, cheap room everywhere, 30 bps
     p = plan(st, CFG, LIQ, st.timestamp, depth)
     sold = [a for a in p.actions if a.type.value == "redeemAsset"]

@@ -13,7 +13,7 @@ from keepers.fund.planning.depth import AssetDepth, PoolVenue, largest_within, p
 from keepers.fund.planning.plan import CARRY, apply, plan
 from keepers.fund.planning.state import BPS
 from keepers.fund.planning.triggers import Trigger, TriggerKind
-from tests.support.fundlib import make_asset, make_state
+from tests.support.fundlib import local_assets, make_asset, make_state
 
 CFG = PlanningConfig()
 M = 10**6  # 6-decimal base units
@@ -69,14 +69,9 @@ def test_largest_within__monotone__finds_edge():
 
 def day20_fund(tbill_a_depth: int | None):
     """L1 at ~20% after a deposit; L3 holds TBILL-A whose pool fills nothing safely."""
-    assets = [
-        make_asset("MMF-A", 1, 2_000_000 * M, conc=2_500),
-        make_asset("MMF-B", 1, 2_100_000 * M, conc=2_500),
-        make_asset("TBILLA", 2, 2_400_000 * M, conc=2_500),
-        make_asset("TBILLB", 2, 2_400_000 * M, conc=2_500),
-        make_asset("CREDIT", 2, 2_200_000 * M, conc=2_500),
-        make_asset("PRIVCRED", 2, 1_100_000 * M, conc=2_500, instant=False, redeemable=0),
-    ]
+    assets = local_assets(
+        2_000_000 * M, 2_100_000 * M, 2_400_000 * M, 2_400_000 * M, 2_200_000 * M, 1_100_000 * M
+    )
     st = make_state(3_070_000 * M, assets)
     depth = {}
     if tbill_a_depth is not None:

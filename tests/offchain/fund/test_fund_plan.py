@@ -14,7 +14,7 @@ from keepers.fund.planning.metrics import band_distance, tier_metrics
 from keepers.fund.planning.plan import Action, ActionType, Plan, apply, plan
 from keepers.fund.planning.state import FundState
 from keepers.fund.planning.triggers import Trigger, TriggerKind, liquidity_triggers, manual_trigger
-from tests.support.fundlib import NOW, make_asset, make_state
+from tests.support.fundlib import NOW, local_assets, make_asset, make_state
 
 K = 1_000  # thousands of whole units
 OPEN_CFG = load_planning_config(
@@ -333,14 +333,9 @@ def _request_on_a_fund_with_an_async_position() -> tuple[FundState, dict[str, As
     keeper read it: 1,555,876 queued against 200,000 of cash, 300,000 of L3 asynchronous
     (PRIVCRED: nothing redeemable now), and TBILL-A's pool able to take 298,983 of sales."""
     u = 10**6
-    assets = [
-        make_asset("MMFA", 1, 300_000 * u, conc=2_500),
-        make_asset("MMFB", 1, 300_000 * u, conc=2_500),
-        make_asset("TBILLA", 2, 299_012_876_036, conc=2_500),
-        make_asset("TBILLB", 2, 299_764_136_138, conc=2_500),
-        make_asset("CREDIT", 2, 300_000 * u, conc=2_500),
-        make_asset("PRIVCRED", 2, 300_000 * u, instant=False, redeemable=0, conc=2_500),
-    ]
+    assets = local_assets(
+        300_000 * u, 300_000 * u, 299_012_876_036, 299_764_136_138, 300_000 * u, 300_000 * u
+    )
     depth = {
         assets[2].token: AssetDepth(assets[2].token, max_sell=298_982_974_748),
         assets[3].token: AssetDepth(assets[3].token, max_sell=299_734_159_724),

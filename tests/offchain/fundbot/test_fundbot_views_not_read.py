@@ -28,6 +28,7 @@ from eth_utils import function_abi_to_4byte_selector
 
 from keepers import abis
 from keepers.cli import main
+from keepers.fund.holds import FEE_VIEWS
 from tests.support.consolelib import Client, running_console
 from tests.support.fundbotlib import keeper_cli as keeper
 from tests.support.reverting_view import view_reverts
@@ -40,17 +41,13 @@ NOW = 1_800_000_000
 VIEWS: dict[tuple[str, str], str] = {
     ("lens", "fundState"): "fund state: not read (FundLens.fundState: reverted",
     ("controller", "assetParams"): "venue room (AssetController.assetParams: reverted)",
-    ("uniswap", "investableNow"): "venue room (IAssetAdapter.investableNow: reverted)",
-    ("erc4626", "investableNow"): "venue room (IAssetAdapter.investableNow: reverted)",
-    ("async", "investableNow"): "venue room (IAssetAdapter.investableNow: reverted)",
+    **{
+        (adapter, "investableNow"): "venue room (IAssetAdapter.investableNow: reverted)"
+        for adapter in ("uniswap", "erc4626", "async")
+    },
     ("controller", "priceHold"): "valuation holds: not read",
-    ("vault", "fees"): "fees: not read",
-    ("vault", "highWaterMark"): "fees: not read",
-    ("vault", "pendingFeeShares"): "fees: not read",
-    ("vault", "totalAssets"): "fees: not read",
-    ("vault", "totalSupply"): "fees: not read",
-    ("vault", "phase"): "fees: not read",  # the wind-down phase is read with the fee views
-    ("vault", "closedPrice"): "fees: not read",  # the price fixed at close, with the fee views
+    # the fee views, read together (the wind-down phase and the price fixed at close with them)
+    **{("vault", view): "fees: not read" for view in FEE_VIEWS},
     ("vault", "previewRedeemInKind"): "in-kind exit: not read (TieredVault.previewRedeemInKind",
     ("asset", "decimals"): "token decimals (in-kind preview shown in base units)",
     ("vault", "balanceOf"): "fees paid: not read",

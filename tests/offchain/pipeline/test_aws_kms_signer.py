@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from coincurve import PrivateKey
 from eth_account import Account
-from eth_account.messages import _hash_eip191_message, encode_defunct, encode_typed_data
+from eth_account.messages import _hash_eip191_message, encode_defunct
 from eth_account.typed_transactions import TypedTransaction
 from hexbytes import HexBytes
 
@@ -25,6 +25,7 @@ from ballast_dev.local.kms_local import CREDENTIALS, KmsStandIn, start_kms, thro
 from keepers.core.errors import ConfigError
 from keepers.core.settings import KeeperSettings, env_secrets
 from keepers.core.signatures import HALF_N, SECP256K1_N, try_recover
+from keepers.fund.planning.plan_approval import signable
 from keepers.store.models import TxIntent, utcnow
 from keepers.tx.kms import (
     AwsKmsSigner,
@@ -38,6 +39,7 @@ from keepers.tx.signers import RawKeySigner, signer_from_settings
 from keepers.tx.txcodec import decode_1559, keccak256
 from tests.support.pipeline_anvil import ROOT
 from tests.support.pipeline_helpers import hit_spec, make_pipeline, make_settings
+from tests.support.signed_plans import frozen_plan
 
 # AWS's documented example credentials, distinctive enough to be searched for in any output
 SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -168,24 +170,9 @@ def _sign_and_check(signer: AwsKmsSigner, n: int, seed: int = 7) -> dict[str, An
         else:
             if kind == 1:
                 msg = encode_defunct(rng.randbytes(rng.randrange(1, 200)))
-            else:
-                msg = encode_typed_data(
-                    full_message={
-                        "types": {
-                            "EIP712Domain": [
-                                {"name": "name", "type": "string"},
-                                {"name": "chainId", "type": "uint256"},
-                            ],
-                            "Plan": [
-                                {"name": "planId", "type": "uint256"},
-                                {"name": "deadline", "type": "uint64"},
-                            ],
-                        },
-                        "primaryType": "Plan",
-                        "domain": {"name": "Ballast", "chainId": 31337},
-                        "message": {"planId": rng.randrange(2**64), "deadline": i},
-                    }
-                )
+            else:  # the plan message `keeper approve` has a KMS-held owner key sign
+                plan = frozen_plan(f"kms-{rng.randrange(2**64)}", rng.choice([1, 56, 31337]))
+                msg = signable(plan)
             sig = signer.sign_message(msg)
             ok = (
                 len(sig) == 65
