@@ -53,6 +53,21 @@ def test_changelog__every_change_since_the_last_release__named_in_unreleased():
     assert not missing, _advice(missing, version)
 
 
+def test_changelog__each_version__names_each_kind_of_change_once():
+    """Keep a Changelog's shape: within a version each kind of change (### Added, Changed,
+    Fixed, Security, ...) is one section. Branches merged into Unreleased each added their own
+    (Unreleased once held two of Changed, Fixed, Security and Needs a redeploy), so an operator
+    reading "Needs a redeploy" saw half of what needs one."""
+    import re
+
+    repeated = []
+    for version in re.split(r"(?m)^## ", CHANGELOG.read_text())[1:]:
+        name = version.splitlines()[0]
+        heads = re.findall(r"(?m)^### (.+)$", version)
+        repeated += [f"{name}: ### {h}" for h in sorted(set(heads)) if heads.count(h) > 1]
+    assert not repeated, "a kind of change with more than one section: " + "; ".join(repeated)
+
+
 def test_changelog__each_released_version__has_its_surface_kept():
     """Every released version in CHANGELOG.md has its surface kept (the next release's
     baseline), and the last one is the one the test above compares with."""
