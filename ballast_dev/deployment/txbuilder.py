@@ -29,6 +29,8 @@ from typing import Any
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
+from keepers.core.signatures import safe_typed_hash
+
 # MultiSendCallOnly 1.4.1 at its canonical address (safe-deployments: the same on every chain
 # Safe supports); deployed there on a local chain (deployment/canonical_safe.py)
 MULTISEND_CALL_ONLY = "0x9641d764fc13c8B624c04430C7356C1C7C8102e2"
@@ -156,30 +158,23 @@ def safe_transaction(
 def safe_tx_hash(chain_id: int, safe: str, tx: SafeTransaction, nonce: int) -> bytes:
     """The EIP-712 hash the Safe's owners sign for ``tx`` at ``nonce`` (Safe 1.3+ domain:
     chainId and the Safe's address)."""
-    from eth_account.messages import encode_typed_data
-
-    typed = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "SafeTx": [
-                {"name": "to", "type": "address"},
-                {"name": "value", "type": "uint256"},
-                {"name": "data", "type": "bytes"},
-                {"name": "operation", "type": "uint8"},
-                {"name": "safeTxGas", "type": "uint256"},
-                {"name": "baseGas", "type": "uint256"},
-                {"name": "gasPrice", "type": "uint256"},
-                {"name": "gasToken", "type": "address"},
-                {"name": "refundReceiver", "type": "address"},
-                {"name": "nonce", "type": "uint256"},
-            ],
-        },
-        "primaryType": "SafeTx",
-        "domain": {"chainId": chain_id, "verifyingContract": to_checksum_address(safe)},
-        "message": {
+    return safe_typed_hash(
+        chain_id,
+        safe,
+        "SafeTx",
+        [
+            {"name": "to", "type": "address"},
+            {"name": "value", "type": "uint256"},
+            {"name": "data", "type": "bytes"},
+            {"name": "operation", "type": "uint8"},
+            {"name": "safeTxGas", "type": "uint256"},
+            {"name": "baseGas", "type": "uint256"},
+            {"name": "gasPrice", "type": "uint256"},
+            {"name": "gasToken", "type": "address"},
+            {"name": "refundReceiver", "type": "address"},
+            {"name": "nonce", "type": "uint256"},
+        ],
+        {
             "to": tx.to,
             "value": tx.value,
             "data": tx.data,
@@ -191,9 +186,7 @@ def safe_tx_hash(chain_id: int, safe: str, tx: SafeTransaction, nonce: int) -> b
             "refundReceiver": ZERO,
             "nonce": nonce,
         },
-    }
-    signable = encode_typed_data(full_message=typed)
-    return keccak(b"\x19\x01" + signable.header + signable.body)
+    )
 
 
 def describe(

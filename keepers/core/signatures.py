@@ -20,9 +20,10 @@ to the executor on a local chain and asserts they agree on every one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from eth_keys import keys
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 HALF_N = SECP256K1_N // 2  # OpenZeppelin: s <= 0x7FFF...20A0
@@ -87,3 +88,28 @@ def normalise_v(signature: bytes) -> tuple[bytes, bool]:
     if len(signature) == 65 and signature[64] in (0, 1):
         return signature[:64] + bytes([signature[64] + 27]), True
     return signature, False
+
+
+def safe_typed_hash(
+    chain_id: int, safe: str, primary: str, fields: list[dict[str, str]], message: dict[str, Any]
+) -> bytes:
+    """The EIP-712 hash of `message` (of type `primary`, its `fields`) in a Safe's domain (Safe
+    1.3+: chainId and the Safe's address, no name or version): what the Safe's owners sign for
+    a SafeTx (ballast_dev.deployment.txbuilder.safe_tx_hash) and for a SafeMessage
+    (keepers.fund.planning.plan_approval.safe_message_hash)."""
+    from eth_account.messages import encode_typed_data
+
+    typed = {
+        "types": {
+            "EIP712Domain": [
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            primary: fields,
+        },
+        "primaryType": primary,
+        "domain": {"chainId": chain_id, "verifyingContract": to_checksum_address(safe)},
+        "message": message,
+    }
+    signable = encode_typed_data(full_message=typed)
+    return keccak(b"\x19\x01" + signable.header + signable.body)

@@ -32,7 +32,7 @@ from eth_account import Account
 from eth_account.messages import SignableMessage, _hash_eip191_message, encode_typed_data
 from eth_utils import keccak, to_checksum_address
 
-from keepers.core.signatures import Recovered, try_recover
+from keepers.core.signatures import Recovered, safe_typed_hash, try_recover
 
 DOMAIN_NAME = "Ballast PlanExecutor"
 DOMAIN_VERSION = "1"
@@ -349,20 +349,9 @@ def safe_message_hash(chain_id: int, safe: str, digest: bytes) -> bytes:
     """What each owner signs when the Safe signs ``digest`` as a message (Safe{Wallet}'s
     "sign message", CompatibilityFallbackHandler.getMessageHashForSafe): EIP-712 SafeMessage
     over the 32 bytes, in the Safe's domain (chainId, the Safe's address)."""
-    typed = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "SafeMessage": [{"name": "message", "type": "bytes"}],
-        },
-        "primaryType": "SafeMessage",
-        "domain": {"chainId": chain_id, "verifyingContract": to_checksum_address(safe)},
-        "message": {"message": digest},
-    }
-    signable = encode_typed_data(full_message=typed)
-    return keccak(b"\x19\x01" + signable.header + signable.body)
+    return safe_typed_hash(
+        chain_id, safe, "SafeMessage", [{"name": "message", "type": "bytes"}], {"message": digest}
+    )
 
 
 def count_approvals(
