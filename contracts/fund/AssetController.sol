@@ -352,6 +352,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     {
         _checkTierMove(t, amount);
         Snap memory s = _snapshot();
+        _noBuyInAnOutage(s);
         invested = _deployToTier(s, t, amount);
         _afterMoves(s);
         if (amount - invested >= _legFloor()) revert TierCapacityExhausted(t, amount - invested);
@@ -368,6 +369,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     {
         if (cashAmount == 0) revert ZeroAmount();
         Snap memory s = _snapshot();
+        _noBuyInAnOutage(s);
         (uint256 out,) = _purchase(s, _indexOf(token), cashAmount, minOut, _risk.maxSlippageBps);
         _afterMoves(s);
         _storeMark(s);
@@ -394,6 +396,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256 before = s.tierValues[0];
         uint256 target = BpsLib.share(s.gross, _targets[0]);
         if (before > target) {
+            _noBuyInAnOutage(s);
             uint256 excess = before - target;
             uint256 d1 = _deficit(s, 1);
             uint256 d2 = _deficit(s, 2);
@@ -801,6 +804,16 @@ contract AssetController is IAssetController, AssetControllerStorage {
     function _checkTierMove(uint8 t, uint256 amount) private pure {
         _requireInvestedTier(t);
         if (amount == 0) revert ZeroAmount();
+    }
+
+    /// @dev No buy while a held asset's feed is down (a purchase, an allocation, the buffer's
+    /// deploy; the rebalance refuses every move, `_rebalance`): its tier's value, the caps and
+    /// the concentration bounds would be judged on a gross with it at zero, and the mark kept
+    /// through the outage would leave the buy out, making it the lower value that prices the
+    /// outage's exits (a 50,000 buy lowered a 10% exit by 4,250). Sales still run (cash for
+    /// redemptions: the keeper's degraded mode). Once per call, not per leg.
+    function _noBuyInAnOutage(Snap memory s) private pure {
+        if (s.down) revert MarkWhileFeedDown();
     }
 
     /// @dev Invests up to `amount` in tier `t`, aiming at equal weights inside the tier: each

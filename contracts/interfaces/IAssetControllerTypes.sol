@@ -132,9 +132,10 @@ interface IAssetControllerTypes {
     error LossBudgetExceeded(uint256 used, uint256 budget);
     /// @notice The window's notional budget would be passed: `used` including this move.
     error NotionalBudgetExceeded(uint256 used, uint256 budget);
-    /// @notice No mark is taken, and no rebalance runs, while a held asset's feed is down (a
-    /// mark would count it at zero for up to navMaxAge after the feed is back; a rebalance would
-    /// size every move on that gross). Held: units the fund accounts for, never a transfer in.
+    /// @notice No mark is taken, no rebalance runs and nothing is bought while a held asset's
+    /// feed is down (a mark would count it at zero for up to navMaxAge after the feed is back;
+    /// a rebalance or a buy would be sized and bounded on that gross, and a buy would lower the
+    /// kept mark's exit price). Sales run. Held: units the fund accounts for, never a transfer in.
     error MarkWhileFeedDown();
     /// @notice rebalance() found the fund out of band, and every move it tried was cut to
     /// nothing at the internal bound (pools moved past the bound): the run is refused, so a

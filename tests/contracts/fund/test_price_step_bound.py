@@ -49,7 +49,8 @@ def step(fund, deployer, sym, answer):
 
 
 def assert_held_like_a_down_feed(controller, vault, fund, keeper, alice, token, unit):
-    """Entries refused, no mark, no rebalance, no trade of the held asset."""
+    """Entries refused, no mark, no rebalance, no buy (of any asset: MarkWhileFeedDown, as in
+    an outage), no sale of the held asset (PriceHeld)."""
     assert controller.pricingValues()[2] and controller.livePricingValues()[2]  # feedDown
     assert vault.maxDeposit(alice) == 0 and vault.maxMint(alice) == 0
     with ape.reverts(vault.FeedDown):
@@ -59,8 +60,9 @@ def assert_held_like_a_down_feed(controller, vault, fund, keeper, alice, token, 
     # (rebalance(False) in band and fresh reads no oracle: a no-op, as for a down feed)
     with ape.reverts(controller.MarkWhileFeedDown):
         controller.rebalance(True, sender=keeper)
-    with ape.reverts(controller.PriceHeld):
-        controller.purchaseAsset(token, 1_000 * unit, 0, sender=keeper)
+    for bought in (token, fund.assets["mmfA"]):
+        with ape.reverts(controller.MarkWhileFeedDown):
+            controller.purchaseAsset(bought, 1_000 * unit, 0, sender=keeper)
     with ape.reverts(controller.PriceHeld):
         controller.redeemAsset(token, 1_000 * unit, 0, sender=keeper)
 
