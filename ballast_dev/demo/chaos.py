@@ -249,8 +249,7 @@ def run_chaos(
         echo("\n".join(d.ledger.log + d.ledger.alerts))
         raise
     finally:
-        d.forks.close()  # play closes it too; here for a month that raised
-        d.proxy.close()
+        d.proxy.close()  # play stops the relay (and the fork server after a month that raised)
     j = judge(d, ledger, start, int(chain.blocks.head.number))
     unsignable = unsignable_plans(d.out / "fund-keeper.db")
     longest = max((took for _, _, took in d.h.jobs), default=0.0)

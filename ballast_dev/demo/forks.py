@@ -38,6 +38,7 @@ where a path was given). When its stdin closes the server SIGKILLs the children 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 import json
@@ -69,6 +70,22 @@ PRELOAD = (
     "keepers.fund.planning.plan_approval",
     "keepers.tx.signers",
 )
+
+
+_shared: KeeperForks | None = None
+
+
+def shared_forks() -> KeeperForks:
+    """This process's server for the demo's keeper processes, shared by every month it plays
+    (``Demo``): the slow runs' five chaos seeds, the deep and the shallow months, the tests'
+    months on one worker start one server, not one each (its imports cost about a CPU-second).
+    Closed at exit; a month that raised closes it (its children killed) and the next command
+    starts another."""
+    global _shared
+    if _shared is None:
+        _shared = KeeperForks()
+        atexit.register(_shared.close)
+    return _shared
 
 
 class KeeperForks:

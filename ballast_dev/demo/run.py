@@ -53,7 +53,19 @@ def play(d: Demo, days: int, script: dict[int, list[tuple[str, Any]]]) -> Ledger
     """Deposits of 4,500,000 from three investors, the keepers started, then one simulated
     day at a time: the runs due overnight, the day's scenes (price moves in %, callables, or
     "kill"), the fund keeper's checks and carried slices, redemptions paid, the runs due by
-    the evening and the desk's mark. Returns the ledger, the keepers stopped."""
+    the evening and the desk's mark. Returns the ledger, the keepers stopped. The keepers'
+    stores and the local relay are stopped (``Demo.close``) whether the month ends or raises,
+    the fork server too after a month that raised."""
+    try:
+        ledger = _play(d, days, script)
+    except BaseException:
+        d.close(raised=True)
+        raise
+    d.close()
+    return ledger
+
+
+def _play(d: Demo, days: int, script: dict[int, list[tuple[str, Any]]]) -> Ledger:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     fund = d.fund
@@ -117,11 +129,6 @@ def play(d: Demo, days: int, script: dict[int, list[tuple[str, Any]]]) -> Ledger
     d.ledger.keeper_gas_wei = d.keeper_balance0 - int(
         d.chain.provider.get_balance(d.keeper.address)
     )
-    d.fund_bot.store.close()
-    d.executor.stop()
-    d.supervisor.stop()
-    d.relay.stop()
-    d.forks.close()
     return d.ledger
 
 

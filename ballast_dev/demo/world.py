@@ -76,13 +76,39 @@ class Demo:
 
         self.relay = RelayLocal(chain.provider.uri).start()
         # the month's keeper processes (`keeper approve`, a held tick, the chaos month's days),
-        # forked from one that imported the keeper once (ballast_dev/demo/forks.py)
-        from ballast_dev.demo.forks import KeeperForks
+        # forked from one that imported the keeper once (ballast_dev/demo/forks.py): this
+        # process's one server, shared by the months it plays one after another
+        from ballast_dev.demo.forks import shared_forks
 
-        self.forks = KeeperForks()
+        self.forks = shared_forks()
+        self._closed = False
         self.fund_env = self._fund_env()
         self.keeper_balance0 = int(chain.provider.get_balance(self.keeper.address))
         self.desk = self._redemption_desk()
+
+    def close(self, *, raised: bool = False) -> None:
+        """Stops what the demo started: the keepers' stores and the local relay (its server
+        thread and port); after a month that ``raised``, the fork server too (it kills the
+        keeper processes still running; the next month starts another). Safe to call twice;
+        `play` calls it whether the month ends or raises."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            for part in ("fund_bot", "executor", "supervisor"):
+                bot = getattr(self, part, None)
+                if bot is None:
+                    continue
+                if part == "fund_bot":
+                    bot.store.close()
+                else:
+                    bot.stop()
+        finally:
+            try:
+                self.relay.stop()
+            finally:
+                if raised:
+                    self.forks.close()
 
     def _redemption_desk(self) -> Any:
         """The account that pays queued redemptions (vault KEEPER_ROLE, granted through the

@@ -1,6 +1,6 @@
 """The operator's chain as the operator tests drive it from outside (over web3 and the keeper's
-own processes): tests/offchain/operator/test_operator_path.py (issue 13, a custom network)
-and test_operator_walk.py (issue 48, Sepolia's chain id on a mining anvil) share it.
+own processes): tests/offchain/operator/test_operator_walk.py (issues 13 and 48: Sepolia's
+chain id on a mining anvil, the long form a custom network).
 
 - the test mnemonic's keys and the roles the tests give them;
 - what exists on the operator's chain before the deploy (a stablecoin, its feed and five

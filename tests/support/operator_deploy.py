@@ -1,6 +1,6 @@
-"""The operator's deploy and hand-over as both operator tests drive them
-(tests/offchain/operator/test_operator_path.py, a custom network, and test_operator_walk.py,
-Sepolia's chain id on a mining anvil): one set-up, written once.
+"""The operator's deploy and hand-over as the operator walk drives them
+(tests/offchain/operator/test_operator_walk.py: Sepolia's chain id on a mining anvil, the long
+form a custom network).
 
 - :func:`prepare_deploy`: what exists on the operator's chain (operator_chain.existing_chain)
   and the profile that names it by address, written where the operator keeps it;

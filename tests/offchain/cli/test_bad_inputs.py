@@ -1,5 +1,7 @@
 """The operator's bad inputs (issue 13), each through the real command: ``keeper ...`` (click's
-runner on the installed entry point's group) and ``ape run deploy ...`` (a subprocess). Each
+runner on the installed entry point's group) and ``ape run deploy ...`` (a subprocess; the
+profiles its validation refuses through the same command's body in the test process, see
+``test_deploy__bad_input__refused_before_any_transaction``). Each
 must exit non-zero, print no traceback, name the variable or field and its value, and show no
 secret. The same table is the operator guide's "Bad inputs and their messages"
 (docs/operator/bad-inputs.md)
@@ -48,6 +50,10 @@ class Case:
     setup: Callable[[Any], None] = field(default=lambda _w: None, compare=False)
     env: dict[str, str] = field(default_factory=dict)
     deploy: bool = False  # `ape run deploy` (subprocess) rather than `keeper`
+    # a deploy case run through the deploy command's own body in the test process rather than
+    # `ape run deploy` (a profile the command refuses at its first statement: see
+    # test_deploy__bad_input__refused_before_any_transaction)
+    in_process: bool = field(default=False, compare=False)
 
 
 class World:
@@ -331,6 +337,7 @@ DEPLOY_CASES = [
         "not a 20-byte hex",
         _mainnet_profile(roles__admin="0x123"),
         deploy=True,
+        in_process=True,
     ),
     Case(
         "profile-bad-checksum",
@@ -341,6 +348,7 @@ DEPLOY_CASES = [
         "bad EIP-55 checksum",
         _mainnet_profile(base__address=USDT.replace("d", "D")),
         deploy=True,
+        in_process=True,
     ),
     Case(
         "profile-zero-address",
@@ -351,6 +359,7 @@ DEPLOY_CASES = [
         "the zero address (a placeholder to fill in?)",
         lambda w: w.vals.update(path=str(ROOT / "scripts/profiles/example-mainnet.yaml")),
         deploy=True,
+        in_process=True,
     ),
 ]
 
@@ -409,12 +418,48 @@ def ape_data(tmp_path: Path) -> Path:
     return make_ape_home(tmp_path / "ape-home")
 
 
+def _deploy_in_process(profile: str, record: Path) -> tuple[int, str]:
+    """scripts/deploy.py's command body (``cli``'s callback) in this process with ``--profile
+    profile``: its first statement loads the profile and turns a ProfileError into the
+    ClickException ``ape run`` prints (``Error: ...``, exit 1), before it reads the network or
+    an account. Its exit code and the message as printed."""
+    import click
+
+    from scripts.deploy import cli
+
+    try:
+        cli.callback(
+            network=None, profile_path=profile, alias=None, autosign=False, kms_key=None,
+            dry_run=False, record_path=str(record), dump_state=None,
+        )  # fmt: skip
+    except click.ClickException as e:
+        return e.exit_code, f"Error: {e.format_message()}"
+    raise AssertionError(f"the deploy went on with {profile}")
+
+
 @pytest.mark.parametrize("case", DEPLOY_CASES, ids=lambda c: c.id)
 def test_deploy__bad_input__refused_before_any_transaction(
     case: Case, chain: Any, ape_data: Path, tmp_path: Path
 ) -> None:
+    """Each bad input of the deploy refused before anything is sent or recorded. The YAML error
+    and the unknown account run ``ape run deploy`` end to end (ape's own handling of the
+    command's refusal: exit 1, one line, no traceback, no secret of the environment); the
+    profiles the validation refuses (``in_process``) run the same command's body in this
+    process: the same ``load_profile`` and ``except ProfileError`` as the YAML error's, whose
+    message ``ape run`` prints as it printed the YAML error's (each ``ape run deploy`` cost 3 to
+    4 s of CPU importing ape's plugins)."""
     w = World({}, tmp_path, None)
     case.setup(w)
+    if case.in_process:
+        nonce = chain.provider.web3.eth.get_transaction_count(chain.provider.web3.eth.accounts[0])
+        code, out = _deploy_in_process(w.vals["path"], tmp_path / "record.json")
+        _check(case, code, out, w.vals)
+        assert not (tmp_path / "record.json").exists()
+        assert (
+            chain.provider.web3.eth.get_transaction_count(chain.provider.web3.eth.accounts[0])
+            == nonce
+        )
+        return
     env = {k: v for k, v in os.environ.items() if not k.startswith(("APE_ACCOUNTS_", "DEPLOY_"))}
     env |= {
         "APE_DATA_FOLDER": str(ape_data),

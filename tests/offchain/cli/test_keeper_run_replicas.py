@@ -15,7 +15,7 @@ The lease TTL is 6 s here (KEEPER_LEASE_TTL_S; 15 s by default), so the bound on
 
 The replicas' `keeper run` processes are forked from the tests' preloaded server
 (tests/support/keeper_fork.py), each a process of its own; the console script runs `keeper run` end
-to end in tests/offchain/operator/test_operator_path.py.
+to end in tests/offchain/operator/test_operator_walk.py.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ every run.
 Its `keeper plan` and `keeper run` processes are forked from the tests' preloaded server
 (tests/support/keeper_fork.py; SIGTERM and SIGKILL reach the forked process as they reach a started
 one); the console script runs `keeper run` end to end in
-tests/offchain/operator/test_operator_path.py and `keeper plan` in
+tests/offchain/operator/test_operator_walk.py and `keeper plan` in
 tests/offchain/cli/test_docs_examples.py (docs/operator/running.md).
 """
 
@@ -121,7 +121,7 @@ def test_keeper_run__sigterm_mid_plan__exit_0_in_bound_store_closed_restart_comp
 
     # 3. the restart says what it resumes and completes it: `keeper run --once` prints the plan
     #    it resumes, and its one cycle of every bot runs the rest of the plan (the long-lived
-    #    `keeper run` resuming at start: tests/offchain/operator/test_operator_path.py)
+    #    `keeper run` resuming at start: tests/offchain/operator/test_operator_walk.py)
     r = CliRunner(mix_stderr=False).invoke(
         main, ["--json", "run", "--bots", "fund", "--once"], env=full
     )

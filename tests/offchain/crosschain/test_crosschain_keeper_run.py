@@ -6,7 +6,7 @@ every process (the workers audit with it).
 Its `keeper run --bots crosschain` and `keeper crosschain run` processes are forked from the tests'
 preloaded server (tests/support/keeper_fork.py); the console script runs `keeper crosschain run
 --once` end to end in the same tests (tests/support/movelib.py's rerun_finishes_once) and `keeper
-run` in tests/offchain/operator/test_operator_path.py.
+run` in tests/offchain/operator/test_operator_walk.py.
 """
 
 from __future__ import annotations

@@ -56,3 +56,36 @@ def test_demo__account_admin__the_same_actions_sent_by_the_admin_account(tmp_pat
     assert fund.vault.hasRole(role(fund.vault, "KEEPER_ROLE"), desk)
     _drain(d)
     assert chain.provider.get_balance(fund.automation["tx_funder"].address) == 0
+
+
+def test_demo__a_month_that_raises__still_stops_the_relay_and_the_keepers(
+    tmp_path, accounts, chain, monkeypatch
+):
+    """`play` stops what the demo started (the keepers' stores, the local relay's server and
+    port; the fork server after a month that raised) whether the month ends or raises: a month
+    failing on its first day (after the deposits, with the keepers started) leaves no relay
+    answering on its port."""
+    import socket
+
+    import pytest
+
+    from ballast_dev.demo.forks import shared_forks
+    from ballast_dev.demo.run import play
+
+    profile = demo_profile("scripts/profiles/local.yaml")
+    fund = deploy_profile(profile, accounts[actors.DEPLOYER], accounts, log=lambda *_: None)
+    d = Demo(fund, accounts, tmp_path, lambda *_: None)
+    assert d.forks is shared_forks()  # the process's one fork server, not one per month
+    port = d.relay.port
+    socket.create_connection(("127.0.0.1", port), timeout=5).close()  # the relay answers
+
+    def fail(_at):
+        raise RuntimeError("the month failed on day 1")
+
+    monkeypatch.setattr(d, "run_scheduled", fail)
+    with pytest.raises(RuntimeError, match="the month failed on day 1"):
+        play(d, 2, {})
+    assert d.fund_bot is not None and d.executor is not None  # it got as far as the keepers
+    with pytest.raises(OSError):  # the relay's port is closed: nothing listens there
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    assert d.relay._thread is not None and not d.relay._thread.is_alive()

@@ -2,8 +2,7 @@
 
 Its `keeper run` process is forked from the tests' preloaded server (tests/support/keeper_fork.py);
 the console script itself runs `keeper run` end to end in
-tests/offchain/operator/test_operator_path.py and, from the wheel,
-tests/offchain/operator/test_operator_walk.py.
+tests/offchain/operator/test_operator_walk.py (the runtime wheel's, installed in a clean venv).
 """
 
 from __future__ import annotations
