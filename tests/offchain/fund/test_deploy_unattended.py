@@ -299,7 +299,7 @@ def test_user_config__custom_chain__declared_without_editing_a_tracked_file(tmp_
     so the user's list is the one ape reads. With the project's rehearsal network in the same
     user-level file, both are there. Without it, only the operator's: the project's file
     declares none (checked below) and the data folder is the test's own, and
-    tests/offchain/operator/test_operator_path.py deploys and runs the keeper on
+    tests/offchain/operator/test_operator_walk.py deploys and runs the keeper on
     ``operatorchain`` declared in a user-level file that holds no rehearsal network (a second
     ``ape networks list`` here cost about 5 s of CPU)."""
     both = _networks(make_ape_home(tmp_path / "both", extra=OPERATOR_CHAIN))
