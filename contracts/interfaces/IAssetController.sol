@@ -84,17 +84,23 @@ interface IAssetController is IAssetControllerTypes {
     /* MOVES (keeper) */
 
     /// @notice Invests `amount` of L1 cash in tier `t` (1 or 2): the default asset first, then the
-    /// tier's other assets by concentration headroom.
+    /// tier's other assets by concentration headroom. Refused (MarkWhileFeedDown) while a held
+    /// asset's feed is down or its valuation is held, as every buy is.
     function allocateToLayer(uint8 t, uint256 amount) external returns (uint256 invested);
 
     /// @notice Buys `token` with `cashAmount` of L1 cash; reverts below max(minOut, oracle min).
+    /// Refused (MarkWhileFeedDown) while a held asset's feed is down or its valuation is held:
+    /// the buy would be bounded on a gross with that asset at zero, and the mark kept through
+    /// the outage would leave it out (then the lower value pricing the outage's exits).
     function purchaseAsset(address token, uint256 cashAmount, uint256 minOut) external returns (uint256 tokensOut);
 
     /// @notice Sells `tokenAmount` of `token` back to L1 cash; reverts below max(minOut, oracle min).
     function redeemAsset(address token, uint256 tokenAmount, uint256 minOut) external returns (uint256 cashOut);
 
     /// @notice Brings L1 cash to its target: deploys the excess over L2/L3 by their deficits, or
-    /// raises the shortfall through the waterfall (L2 before L3).
+    /// raises the shortfall through the waterfall (L2 before L3). The deploy is refused
+    /// (MarkWhileFeedDown) while a held asset's feed is down or its valuation is held; the raise
+    /// runs.
     function rebalanceBuffer() external;
 
     /// @notice IRebalanceTarget's rebalance (same selector), with a second word: `offTarget`,
@@ -173,7 +179,8 @@ interface IAssetController is IAssetControllerTypes {
     /// the last mark counted (the reference) than `stepBps` plus `perDayBps` for every day since
     /// the reference was set holds the asset: entries refused (pricingValues' feedDown), exits
     /// at the lower of the reference and the answer, no mark (rebalance and mark() revert
-    /// MarkWhileFeedDown, the keeper's moves keep the old mark), no trade of it (PriceHeld),
+    /// MarkWhileFeedDown, the keeper's moves keep the old mark), no buy of any asset
+    /// (MarkWhileFeedDown), no sale of it (PriceHeld),
     /// until the guardian's acceptPrice or until the bound has grown over the step: a genuine
     /// restatement of s bps stands after (s - stepBps) / perDayBps days, never with perDayBps 0.
     /// Both 0 (every asset's default): no bound. Loosening (a higher stepBps or perDayBps, or
