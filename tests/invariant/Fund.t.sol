@@ -499,9 +499,11 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
     /// down, a purchase, a sale, an allocation, the buffer's rebalance, a waterfall, the
     /// asynchronous RWA's settlement or a holder's exit, the feed back, a mark) mints the
     /// recipient no more performance fee, and leaves the high-water mark no further above the
-    /// price, than the same steps with the feed up. Fails on the code before 3e9b107 (a sale
-    /// in an outage in a mark's block charged as a rise; a settlement whose mark was refused
-    /// taken for a donation at the next mark).
+    /// price, than the same steps with the feed up; and each step leaves its own cash in the
+    /// fee book by its end. Fails on the code before 3e9b107 (a sale in an outage in a mark's
+    /// block charged as a rise; a settlement whose mark was refused left out of the book, so
+    /// taken for a donation at the next mark). One step per probe, from a fund with every feed
+    /// up: not a move and then an exit in the same outage.
     function invariant_noFeeOnAMoveInAnOutage() internal view {
         check(bytes(handler.outageMoveCharged()).length == 0, handler.outageMoveCharged());
     }

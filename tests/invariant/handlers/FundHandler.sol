@@ -1067,21 +1067,26 @@ contract FundHandler is CheatBase {
 
     /// @notice A keeper's move made while a held asset's feed is down is booked as the same
     /// move with the feed up (a probe: the state is put back after it). From the state as it
-    /// is (a mark first, in the same block, drawn; always for an exit), the high-water mark at
-    /// the mark's price: (A) a held asset's feed answers 0, a step of a drawn kind (a purchase,
-    /// a sale, allocateToLayer, rebalanceBuffer, a waterfall, the asynchronous RWA's settlement
-    /// with its redemption pending, or a holder's cash exit), the feed answers again and eve
-    /// marks; (B) the same steps with the feed up throughout. The outage must not mint the
-    /// recipient more performance fee (the holders' side), nor leave the high-water mark
-    /// further above the fund's price after the last mark than B does (the recipient's side:
-    /// the fund's own cash taken for a donation). Each within a millionth and 10 units of
-    /// rounding. A move sized on the valuation with the asset at zero (a waterfall, the
-    /// buffer's rebalance) may do other than B: compared only when both left the same holdings;
-    /// an exit pays less in an outage (the value it leaves is the holders'): compared as is,
-    /// the excess over the price (not the mark itself) being what must not differ.
-    /// Fails on the code before 3e9b107: a sale in an outage in the block of a mark was
-    /// accrued at the kept mark (its cash counted twice and charged), and a settlement whose
-    /// mark was refused left its cash out of the book (the next mark took it for a donation).
+    /// is, every feed up (a mark first, in the same block, drawn; always for an exit), the
+    /// high-water mark at the mark's price: (A) a held asset's feed answers 0, one step of a
+    /// drawn kind (a purchase, a sale, allocateToLayer, rebalanceBuffer, a waterfall, the
+    /// asynchronous RWA's settlement with its redemption pending, or a holder's cash exit), the
+    /// feed answers again and eve marks; (B) the same steps with the feed up throughout.
+    /// - The outage mints the recipient no more performance fee (the holders' side), and leaves
+    ///   the high-water mark no further above the fund's price after the last mark (the
+    ///   recipient's side: the fund's own cash taken for a donation), beyond the rounding below.
+    /// - The step leaves its own cash in the fee book by its end: a step is a transaction of its
+    ///   own, whose transient storage is gone after it, but the probe's steps are one (cash left
+    ///   only in the controller's transient slot would be booked by the probe's own last mark).
+    /// - Like for like: a move sized on the valuation with the asset at zero (an allocation, the
+    ///   buffer's rebalance, a waterfall) may trade otherwise in A; B then makes A's trades, each
+    ///   an explicit purchase or sale, and is compared only when the holdings are the same. An
+    ///   exit pays less in an outage (what it leaves is the holders'): compared as is, the
+    ///   mark's excess over the price being what must not differ. The management fee's time is
+    ///   the same both ways (one block).
+    /// Fails on the code before 3e9b107 in the fast profile's first call: a sale in an outage in
+    /// a mark's block was accrued at the kept mark (its cash counted twice and charged), and a
+    /// settlement whose mark was refused left its cash out of the book.
     function outageMoveLeavesNoFee(uint256 kind, uint256 tokenSeed, uint256 amount, uint256 seed) external {
         if (feeRecipient == address(0) || _closed() || heldAssetDown()) return;
         kind = kind % 7;
@@ -1112,10 +1117,14 @@ contract FundHandler is CheatBase {
         if (kind != 6 && a.held != b.held) return; // not alike
         ++outageMoveProbes;
         ++outageMoveProbesOf[kind];
-        if (a.perf > b.perf + b.perf / 1e6 + 10) {
+        // rounding: each price the vault compares (a mark's, a flow's before and after) is
+        // floored to a unit of 1e-18 of a share's price; 10 units apart at most, and as fee 10
+        // units a share at the supply (the fee is a fifth of it: 1e-11 base units on 1M shares)
+        uint256 slack = 10 * (vault.totalSupply() / 1e24 + 1);
+        if (a.perf > b.perf + slack) {
             _latch(outageMoveCharged, "a move in an outage minted the recipient more performance fee");
         }
-        if (a.excess > b.excess + b.excess / 1e6 + 10) {
+        if (a.excess > b.excess + 10) {
             _latch(outageMoveCharged, "a move in an outage lifted the high-water mark above the price");
         }
     }
