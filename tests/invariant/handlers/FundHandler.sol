@@ -120,6 +120,11 @@ contract FundHandler is CheatBase {
     // a fee minted on a transfer made outside the vault that a keeper move met (donationLeavesNoFee)
     string public donationCharged;
     uint256 public donationProbes; // probes whose move went through both ways
+    // a fee minted, or the high-water mark lifted, by a keeper move made while a held asset's
+    // feed was down, against the same move with the feed up (outageMoveLeavesNoFee)
+    string public outageMoveCharged;
+    uint256 public outageMoveProbes; // probes compared (the step went through both ways, alike)
+    uint256[7] public outageMoveProbesOf; // of them, by the step's kind
     // issue 65: the asynchronous RWA the probes list (see setAsync), and the suite (its admin)
     address public rwa;
     address public rwaAdapter;
@@ -243,7 +248,11 @@ contract FundHandler is CheatBase {
     }
 
     function setFeeRecipient(address r) external {
-        if (feeRecipient == address(0)) feeRecipient = r;
+        if (feeRecipient == address(0)) {
+            feeRecipient = r;
+            // outageMoveLeavesNoFee reads the book's slot (setFees set it to the free cash)
+            require(uint256(vm.load(address(vault), _BOOK_SLOT)) == vault.freeCash(), "book slot moved");
+        }
         // exitLeavesNoFee writes the high-water mark's slot: a layout change fails here
         require(uint256(vm.load(address(vault), _HWM_SLOT)) == vault.highWaterMark(), "hwm slot moved");
     }
@@ -251,6 +260,8 @@ contract FundHandler is CheatBase {
     /// @dev TieredVault's `_hwm`: ERC20's five slots, AccessControl's roles, then the vault's
     /// own (controller and flags, the reserves, the queue's head, requests, operators, fees).
     bytes32 internal constant _HWM_SLOT = bytes32(uint256(12));
+    /// @dev TieredVault's `_book`, next to the high-water mark.
+    bytes32 internal constant _BOOK_SLOT = bytes32(uint256(13));
 
     struct FeeSnap {
         uint256 bal; // the recipient's shares
@@ -1054,6 +1065,238 @@ contract FundHandler is CheatBase {
         perf = _perfCharged();
     }
 
+    /// @notice A keeper's move made while a held asset's feed is down is booked as the same
+    /// move with the feed up (a probe: the state is put back after it). From the state as it
+    /// is, every feed up (a mark first, in the same block, drawn; always for an exit), the
+    /// high-water mark at the mark's price: (A) a held asset's feed answers 0, one step of a
+    /// drawn kind (a purchase, a sale, allocateToLayer, rebalanceBuffer, a waterfall, the
+    /// asynchronous RWA's settlement with its redemption pending, or a holder's cash exit), the
+    /// feed answers again and eve marks; (B) the same steps with the feed up throughout.
+    /// - The outage mints the recipient no more performance fee (the holders' side), and leaves
+    ///   the high-water mark no further above the fund's price after the last mark (the
+    ///   recipient's side: the fund's own cash taken for a donation), beyond the rounding below.
+    /// - The step leaves its own cash in the fee book by its end: a step is a transaction of its
+    ///   own, whose transient storage is gone after it, but the probe's steps are one (cash left
+    ///   only in the controller's transient slot would be booked by the probe's own last mark).
+    /// - Like for like: a move sized on the valuation with the asset at zero (an allocation, the
+    ///   buffer's rebalance, a waterfall) may trade otherwise in A; B then makes A's trades, each
+    ///   an explicit purchase or sale, and is compared only when the holdings are the same. An
+    ///   exit pays less in an outage (what it leaves is the holders'): compared as is, the
+    ///   mark's excess over the price being what must not differ. The management fee's time is
+    ///   the same both ways (one block).
+    /// Fails on the code before 3e9b107 in the fast profile's first call: a sale in an outage in
+    /// a mark's block was accrued at the kept mark (its cash counted twice and charged), and a
+    /// settlement whose mark was refused left its cash out of the book.
+    function outageMoveLeavesNoFee(uint256 kind, uint256 tokenSeed, uint256 amount, uint256 seed) external {
+        if (feeRecipient == address(0) || _closed() || heldAssetDown()) return;
+        kind = kind % 7;
+        uint256 snap = vm.snapshotState();
+        uint256 i = (seed >> 8) % tokens.length; // the asset whose feed goes down
+        (, int256 answer,,,) = feeds[i].latestRoundData();
+        OutageStep memory st = _outageStepSetUp(kind, i, tokenSeed, amount, seed);
+        if (!st.ready) {
+            vm.revertToState(snap);
+            return;
+        }
+        uint256 base = vm.snapshotState();
+        Leg[] memory none;
+        OutageRun memory a = _outageRun(true, i, answer, st, none);
+        vm.revertToState(base);
+        OutageRun memory b = _outageRun(false, i, answer, st, none);
+        if (a.ok && b.ok && a.held != b.held && a.legs.length != 0 && kind >= 2 && kind <= 4) {
+            // sized on the valuation with the asset at zero, the move traded otherwise: B makes
+            // A's trades instead, one explicit purchase or sale each, with the feed up
+            vm.revertToState(base);
+            b = _outageRun(false, i, answer, st, a.legs);
+        }
+        vm.revertToState(snap);
+        if (a.unbookedGrew || b.unbookedGrew) {
+            _latch(outageMoveCharged, "a move left its own cash out of the fee book (a donation to the next mark)");
+        }
+        if (!a.ok || !b.ok) return;
+        if (kind != 6 && a.held != b.held) return; // not alike
+        ++outageMoveProbes;
+        ++outageMoveProbesOf[kind];
+        // rounding: each price the vault compares (a mark's, a flow's before and after) is
+        // floored to a unit of 1e-18 of a share's price; 10 units apart at most, and as fee 10
+        // units a share at the supply (the fee is a fifth of it: 1e-11 base units on 1M shares)
+        uint256 slack = 10 * (vault.totalSupply() / 1e24 + 1);
+        if (a.perf > b.perf + slack) {
+            _latch(outageMoveCharged, "a move in an outage minted the recipient more performance fee");
+        }
+        if (a.excess > b.excess + 10) {
+            _latch(outageMoveCharged, "a move in an outage lifted the high-water mark above the price");
+        }
+    }
+
+    /// @dev One kind of step of outageMoveLeavesNoFee, sized before both runs.
+    struct OutageStep {
+        bool ready;
+        uint256 kind;
+        address token;
+        uint256 amount;
+        address holder;
+    }
+
+    /// @dev What one run of outageMoveLeavesNoFee saw: whether every step went through, the
+    /// holdings the step left, the performance fee charged and the high-water mark's excess
+    /// over the price after the last mark.
+    struct OutageRun {
+        bool ok;
+        bytes32 held;
+        uint256 perf;
+        uint256 excess;
+        Leg[] legs; // the step's trades (Purchased, Redeemed), in order
+        bool unbookedGrew; // the step left more of the vault's cash out of the book than before it
+    }
+
+    /// @dev A trade of the controller's: a purchase of `amount` cash or a sale of `amount` units.
+    struct Leg {
+        bool sale;
+        address token;
+        uint256 amount;
+    }
+
+    /// @dev Inside the probe: the asynchronous position pending (the settlement's kind), the
+    /// mark first (drawn; always for an exit: its high-water mark follows the kept mark's
+    /// value, which is the fund's only when the mark is fresh), the high-water mark at the
+    /// mark's price, the step sized. Not ready when the asset is not held (no outage) or a
+    /// step is refused.
+    function _outageStepSetUp(uint256 kind, uint256 i, uint256 tokenSeed, uint256 amount, uint256 seed)
+        internal
+        returns (OutageStep memory st)
+    {
+        if (kind == 5 && !_asyncPending(seed)) return st;
+        if (kind == 6 || (seed >> 1) & 1 != 0) {
+            vm.prank(eve);
+            try controller.mark() {} catch {
+                return st;
+            }
+        }
+        if (countedUnits(tokens[i]) == 0) return st;
+        _hwmAtTheMarkPrice();
+        st.kind = kind;
+        // another asset than the one down (a trade of it is refused in the outage)
+        st.token = tokens[(i + 1 + tokenSeed % (tokens.length - 1)) % tokens.length];
+        if (kind == 0 || kind == 2) {
+            uint256 avail = vault.availableCash();
+            if (avail == 0) return st;
+            st.amount = bound(amount, 1, avail);
+        } else if (kind == 1) {
+            uint256 units = _balanceOf(st.token, address(controller));
+            if (units == 0) return st;
+            st.amount = bound(amount, 1, units);
+        } else if (kind == 4) {
+            st.amount = bound(amount, 1, 1_000_000 * unit);
+        } else if (kind == 6) {
+            st.holder = _actor(seed >> 16);
+            uint256 bal = vault.balanceOf(st.holder);
+            if (bal == 0) return st;
+            st.amount = bound(amount, 1, bal);
+        }
+        st.ready = true;
+    }
+
+    /// @dev One run of the probe: the feed down (`outage`) or not, the step (or, given `replay`,
+    /// those trades as the keeper's explicit moves), the feed at its answer again (a new round
+    /// both ways), eve's mark.
+    function _outageRun(bool outage, uint256 i, int256 answer, OutageStep memory st, Leg[] memory replay)
+        internal
+        returns (OutageRun memory r)
+    {
+        vm.recordLogs();
+        if (outage) {
+            feeds[i].updateAnswer(0);
+            (,, bool down_) = controller.pricingValues();
+            if (!down_) return r; // a position below the dust value: no outage
+        }
+        uint256 unbooked = _unbooked();
+        r.ok = replay.length != 0 ? _replay(replay) : _outageStep(st);
+        // the step is a transaction of its own: what it left in transient storage is gone at
+        // its end (the suite's calls run in one), so its cash must be in the book by then
+        r.unbookedGrew = r.ok && _unbooked() > unbooked;
+        r.held = _holdings();
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        r.perf = _perfIn(logs);
+        r.legs = _legsIn(logs);
+        feeds[i].updateAnswer(answer);
+        vm.recordLogs();
+        vm.prank(eve);
+        try controller.mark() {} catch {
+            r.ok = false;
+        }
+        r.perf += _perfCharged();
+        (uint256 l2, uint256 l3) = controller.markedValues();
+        uint256 p = Math.mulDiv(vault.freeCash() + l2 + l3 + 1, 1e24, vault.totalSupply() + 1e6);
+        uint256 hwm = vault.highWaterMark();
+        r.excess = hwm > p ? hwm - p : 0;
+    }
+
+    /// @dev The vault's free cash above its fee book: what the next accrual takes for a transfer
+    /// made outside the vault (a donation, never charged: it lifts the high-water mark).
+    function _unbooked() internal view returns (uint256) {
+        uint256 free = vault.freeCash();
+        uint256 book = uint256(vm.load(address(vault), _BOOK_SLOT));
+        return free > book ? free - book : 0;
+    }
+
+    function _replay(Leg[] memory legs) internal returns (bool ok) {
+        for (uint256 k; k < legs.length; ++k) {
+            Leg memory l = legs[k];
+            vm.prank(keeper);
+            (ok,) = address(controller).call(
+                l.sale
+                    ? abi.encodeCall(controller.redeemAsset, (l.token, l.amount, 0))
+                    : abi.encodeCall(controller.purchaseAsset, (l.token, l.amount, 0))
+            );
+            if (!ok) return false;
+        }
+    }
+
+    /// @dev The controller's trades in `logs`.
+    function _legsIn(Vm.Log[] memory logs) internal view returns (Leg[] memory legs) {
+        legs = new Leg[](logs.length);
+        uint256 n;
+        bytes32 bought = keccak256("Purchased(address,uint256,uint256,bool)");
+        bytes32 sold = keccak256("Redeemed(address,uint256,uint256,bool)");
+        for (uint256 k; k < logs.length; ++k) {
+            bytes32 t = logs[k].topics.length != 0 ? logs[k].topics[0] : bytes32(0);
+            if (logs[k].emitter != address(controller) || (t != bought && t != sold)) continue;
+            (uint256 amount,,) = abi.decode(logs[k].data, (uint256, uint256, bool));
+            legs[n++] = Leg(t == sold, address(uint160(uint256(logs[k].topics[1]))), amount);
+        }
+        assembly ("memory-safe") {
+            mstore(legs, n)
+        }
+    }
+
+    /// @dev The probe's step: a keeper move, the settlement (anyone's call) or the holder's exit.
+    function _outageStep(OutageStep memory st) internal returns (bool ok) {
+        if (st.kind == 5) {
+            try controller.settle(rwa) {
+                ok = true;
+            } catch {}
+            return ok;
+        }
+        if (st.kind == 6) {
+            uint256 max = vault.maxRedeem(st.holder);
+            if (max == 0) return false;
+            vm.prank(st.holder);
+            try vault.redeem(st.amount < max ? st.amount : max, st.holder, st.holder) {
+                ok = true;
+            } catch {}
+            return ok;
+        }
+        bytes memory call;
+        if (st.kind == 0) call = abi.encodeCall(controller.purchaseAsset, (st.token, st.amount, 0));
+        else if (st.kind == 1) call = abi.encodeCall(controller.redeemAsset, (st.token, st.amount, 0));
+        else if (st.kind == 2) call = abi.encodeCall(controller.allocateToLayer, (uint8(1 + st.amount % 2), st.amount));
+        else if (st.kind == 3) call = abi.encodeCall(controller.rebalanceBuffer, ());
+        else call = abi.encodeCall(controller.executeWaterfallLiquidation, (st.amount, 2));
+        vm.prank(keeper);
+        (ok,) = address(controller).call(call);
+    }
+
     /// @dev Issue 65, inside a probe (put back after it): the asynchronous RWA listed in L3 (by
     /// the admin) and bought by the keeper, about 2% of the fund's value (seed-sized); it
     /// settles, half its tokens go into redemption and another subscription waits: the
@@ -1096,7 +1339,11 @@ contract FundHandler is CheatBase {
     /// @dev The performance fee (in base units, as FeesAccrued states it) the vault charged in
     /// the logs recorded since vm.recordLogs().
     function _perfCharged() internal returns (uint256 perf) {
-        Vm.Log[] memory logs = vm.getRecordedLogs();
+        return _perfIn(vm.getRecordedLogs());
+    }
+
+    /// @dev The performance fee the vault charged in `logs`.
+    function _perfIn(Vm.Log[] memory logs) internal view returns (uint256 perf) {
         bytes32 topic = keccak256("FeesAccrued(address,uint256,uint256,uint256,uint256)");
         for (uint256 k; k < logs.length; ++k) {
             if (logs[k].emitter != address(vault) || logs[k].topics[0] != topic) continue;
