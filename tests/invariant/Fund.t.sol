@@ -521,7 +521,10 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
             for (uint256 s; s < 4; ++s) {
                 handler.outageMoveLeavesNoFee(kind, s, 150_000 * unit + s, (s << 8) | (s & 1) << 1);
             }
-            check(handler.outageMoveProbesOf(kind) != 0, "a kind of step of the probe was never compared");
+            check(
+                handler.outageMoveProbesOf(kind) != 0,
+                string(abi.encodePacked("a kind of step of the probe was never compared: ", bytes1(uint8(48 + kind))))
+            );
         }
         check(bytes(handler.outageMoveCharged()).length == 0, handler.outageMoveCharged());
     }

@@ -1113,6 +1113,15 @@ contract FundHandler is CheatBase {
         if (a.unbookedGrew || b.unbookedGrew) {
             _latch(outageMoveCharged, "a move left its own cash out of the fee book (a donation to the next mark)");
         }
+        if (kind == 0 || kind == 2 || (kind == 3 && a.buyRefused)) {
+            // a buy (a purchase, an allocation, the buffer's deploy) is refused while a held
+            // feed is down (AssetController._noBuyInAnOutage): it would be bounded on a gross
+            // with the asset at zero, and the kept mark would leave it out. Counted as probed
+            // when the outage alone refused it; the buffer's raise (a sale) is compared below
+            if (kind != 3 && a.ok) _latch(outageMoveCharged, "a buy went through while a held feed was down");
+            else if (a.buyRefused && b.ok) ++outageMoveProbesOf[kind];
+            return;
+        }
         if (!a.ok || !b.ok) return;
         if (kind != 6 && a.held != b.held) return; // not alike
         ++outageMoveProbes;
@@ -1147,6 +1156,7 @@ contract FundHandler is CheatBase {
         uint256 perf;
         uint256 excess;
         Leg[] legs; // the step's trades (Purchased, Redeemed), in order
+        bool buyRefused; // the step was a buy the controller refused (MarkWhileFeedDown)
         bool unbookedGrew; // the step left more of the vault's cash out of the book than before it
     }
 
@@ -1211,7 +1221,9 @@ contract FundHandler is CheatBase {
             if (!down_) return r; // a position below the dust value: no outage
         }
         uint256 unbooked = _unbooked();
+        _outageBuyRefused = false;
         r.ok = replay.length != 0 ? _replay(replay) : _outageStep(st);
+        r.buyRefused = _outageBuyRefused;
         // the step is a transaction of its own: what it left in transient storage is gone at
         // its end (the suite's calls run in one), so its cash must be in the book by then
         r.unbookedGrew = r.ok && _unbooked() > unbooked;
@@ -1294,8 +1306,14 @@ contract FundHandler is CheatBase {
         else if (st.kind == 3) call = abi.encodeCall(controller.rebalanceBuffer, ());
         else call = abi.encodeCall(controller.executeWaterfallLiquidation, (st.amount, 2));
         vm.prank(keeper);
-        (ok,) = address(controller).call(call);
+        bytes memory ret;
+        (ok, ret) = address(controller).call(call);
+        // a buy refused in an outage (AssetController._noBuyInAnOutage)
+        _outageBuyRefused = !ok && ret.length == 4 && bytes4(ret) == IAssetControllerTypes.MarkWhileFeedDown.selector;
     }
+
+    /// @dev The last probe step was a buy the controller refused with MarkWhileFeedDown.
+    bool internal _outageBuyRefused;
 
     /// @dev Issue 65, inside a probe (put back after it): the asynchronous RWA listed in L3 (by
     /// the admin) and bought by the keeper, about 2% of the fund's value (seed-sized); it
