@@ -144,11 +144,17 @@ def pool_depth(
     ``sell_cap_value`` (oracle value), inside ``limit_bps`` against the oracle, and inside
     ``target_bps`` (the per-leg cost target) when given."""
     # 1 bps of the size back from the edge: value <-> token conversions round on the way to
-    # the calldata, and the edge itself is where a rounding unit tips over the limit.
+    # the calldata, and the edge itself is where a rounding unit tips over the limit. A sale
+    # of the whole position that fills a full bps inside the bound has no edge to back off
+    # from: it is the whole position (the planner sells the balance), never 1 bps left of it.
+    # That dust kept a tier the planner emptied for a large redemption over its maximum once
+    # the fills' costs lowered the total (the movers property's request of 1,568,963).
     sell_tokens_cap = venue.oracle_tokens(sell_cap_value)
 
     def sizes(bps: int) -> tuple[int, int]:
         buy = largest_within(venue.buy_slippage_bps, buy_cap, bps) * (BPS - 1) // BPS
+        if sell_tokens_cap > 0 and venue.sell_slippage_bps(sell_tokens_cap) < bps:
+            return buy, sell_cap_value
         sell_tokens = largest_within(venue.sell_slippage_bps, sell_tokens_cap, bps)
         return buy, venue.oracle_value(sell_tokens) * (BPS - 1) // BPS
 

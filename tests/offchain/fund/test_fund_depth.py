@@ -51,6 +51,22 @@ def test_pool_depth__in_range_pool__max_buy_is_the_limit_edge():
     assert v.sell_slippage_bps(v.oracle_tokens(d.max_sell)) <= LIMIT
 
 
+def test_pool_depth__whole_position_inside_the_limit__sold_whole_not_backed_off():
+    """The 1 bps back-off is for a sale cut at the slippage edge; a position whose whole sale
+    fills well inside the bound was also backed off, and the planner left 1 bps of it (29.9
+    of TBILL-A's 299,013): for a large redemption that needed every liquid L3 position, that
+    dust and the fills' costs kept L3 over its maximum (the movers property's 1,568,963)."""
+    v = venue(100)
+    value = 299_012_876_036  # TBILL-A on the local fund: 31 bps to sell whole on this pool
+    d = pool_depth("T", v, LIMIT, 0, value, CFG.rebalance_target_slippage)
+    assert v.sell_slippage_bps(v.oracle_tokens(value)) < CFG.rebalance_target_slippage
+    assert (d.max_sell, d.cheap_sell) == (value, value)
+    # a position past the edge is still cut at it, and backed off from it
+    big = pool_depth("T", v, LIMIT, 0, 50_000_000 * M, CFG.rebalance_target_slippage)
+    assert 0 < big.cheap_sell < big.max_sell < 50_000_000 * M
+    assert v.sell_slippage_bps(v.oracle_tokens(big.max_sell)) <= LIMIT
+
+
 def test_pool_depth__price_left_the_range__no_safe_buy_or_sell():
     """The demo's TBILL-A: seeded +-2000 ticks around 100, the oracle (and pool) now at 77: the
     first liquidity is ~5.7% above the oracle, so every purchase is > 500 bps under it."""

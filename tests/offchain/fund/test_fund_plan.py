@@ -7,12 +7,15 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from keepers.core import univ3
 from keepers.fund.planning.config import PlanningConfig, load_planning_config
-from keepers.fund.planning.depth import AssetDepth
+from keepers.fund.planning.depth import AssetDepth, PoolVenue, pool_depth
 from keepers.fund.planning.metrics import band_distance, tier_metrics
 from keepers.fund.planning.plan import Action, ActionType, Plan, apply, plan
-from keepers.fund.planning.state import FundState
+from keepers.fund.planning.state import BPS, FundState, Tier
 from keepers.fund.planning.triggers import Trigger, TriggerKind, liquidity_triggers, manual_trigger
 from tests.support.fundlib import NOW, local_assets, make_asset, make_state
 
@@ -358,6 +361,100 @@ def test_plan__large_request_async_l3__every_tier_in_band_with_room_for_the_fill
         assert after.cash >= after.pending_redemptions
         assert all(band_distance(after, t) == 0 for t in range(3)), (fill, ratios(after))
     assert ratios(apply(state, p))[2] <= 6_800  # not on the band's edge
+
+
+def _local_pool(fee: int, decimals: int) -> PoolVenue:
+    """A TBILL/base pool as the local profile seeds it: 100 base per token, 100M of each side
+    in +-2000 ticks (pool_liquidity 200,000,000), the oracle at the pool's mid."""
+    price_num, price_den = 100 * 10**decimals, 10**18  # base units per token unit
+    sqrt0 = univ3.encode_price_sqrt(price_num, price_den)  # token0 = the asset
+    spacing = univ3.TICK_SPACINGS[fee]
+    lower, upper = univ3.position_ticks(univ3.get_tick_at_sqrt_ratio(sqrt0), spacing, (-2000, 2000))
+    liq = univ3.liquidity_for_amounts(
+        sqrt0,
+        univ3.get_sqrt_ratio_at_tick(lower),
+        univ3.get_sqrt_ratio_at_tick(upper),
+        10**6 * 10**18,  # 1M tokens
+        100_000_000 * 10**decimals,
+    )
+    pool = univ3.PoolState.from_positions(sqrt0, fee, [(lower, upper, liq)], spacing)
+    return PoolVenue(pool, True, price_num, price_den)
+
+
+def _local_fund_with_a_request(
+    request: int, decimals: int
+) -> tuple[FundState, dict[str, AssetDepth], dict[str, PoolVenue]]:
+    """The local fund the movers property runs on, as the keeper reads it, with ``request``
+    whole units queued: 200,000 cash, two ERC-4626 funds in L2, two pool assets (TBILL-A at
+    30 bps, TBILL-B at 5 bps), an ERC-4626 fund and the asynchronous PRIVCRED (nothing
+    redeemable now) in L3; each pool's depth read as the depth reader reads it."""
+    x = 10 ** (decimals - 6)
+    u = 10**decimals
+    venues = {"TBILLA": _local_pool(3000, decimals), "TBILLB": _local_pool(500, decimals)}
+    assets = [
+        make_asset("MMFA", 1, 300_000 * u, conc=2_500),
+        make_asset("MMFB", 1, 300_000 * u, conc=2_500),
+        make_asset("TBILLA", 2, 299_012_876_036 * x, conc=2_500),
+        make_asset("TBILLB", 2, 299_764_136_138 * x, conc=2_500),
+        make_asset("CREDIT", 2, 300_000 * u, conc=2_500),
+        make_asset("PRIVCRED", 2, 300_000 * u, instant=False, redeemable=0, conc=2_500),
+    ]
+    assets = [
+        replace(a, balance=venues[a.symbol].oracle_tokens(a.value)) if a.symbol in venues else a
+        for a in assets
+    ]
+    state = make_state(200_000 * u, assets, decimals=decimals, pending=request * u - 1)
+    cfg = load_planning_config({})
+    depth = {
+        a.token: pool_depth(
+            a.token,
+            venues[a.symbol],
+            cfg.rebalance_max_slippage,
+            state.total_assets,
+            a.value,
+            cfg.rebalance_target_slippage,
+        )
+        for a in assets
+        if a.symbol in venues
+    }
+    return state, depth, {a.token: venues[a.symbol] for a in assets if a.symbol in venues}
+
+
+@pytest.mark.parametrize("decimals", [6, 18])
+@settings(max_examples=40, deadline=None)
+@example(request=1_568_963)  # the movers property's counterexample (L3 at 70.01%)
+@example(request=1_555_876)
+@given(request=st.integers(1_300_000, 1_570_000))
+def test_plan__large_request_on_the_local_fund__l3_under_its_max_at_the_pools_own_fills(
+    decimals: int, request: int
+) -> None:
+    """A request that needs most of L3: the plan, filled at what the pools really pay for its
+    legs (exact V3 math: fee and impact), leaves L3 inside its band whenever the part of L3
+    nothing can sell now (PRIVCRED) fits under its maximum; and a redemption that needs every
+    liquid L3 position sells each whole. The depth read used to leave 1 bps of each pool
+    position (29.9 of TBILL-A's 299,013) and at 1,568,963 that dust plus the fills' 1,219 of
+    cost left L3 at 70.01% on the chain."""
+    state, depth, venues = _local_fund_with_a_request(request, decimals)
+    cfg = load_planning_config({})
+    p = plan(state, cfg, liquidity_triggers(state, cfg), NOW, depth)
+    tokens: dict[str, int] = {}
+    for a in p.actions:
+        if a.asset in venues and a.type is ActionType.REDEEM:
+            tokens[a.asset] = tokens.get(a.asset, 0) + (a.token_amount or 0)
+    fills = {
+        t: Decimal(venues[t].sell_out(n) or 0) / Decimal(venues[t].oracle_value(n))
+        for t, n in tokens.items()
+    }
+    after = apply(state, p, fills)
+    l3 = [a for a in after.assets if a.tier == Tier.L3]
+    locked = sum(a.value - a.sellable_value for a in l3)
+    l3_max = after.tiers[Tier.L3].max_bps * after.total_assets // BPS
+    if locked <= l3_max:  # some plan holds L3 under its max: this one does
+        assert band_distance(after, Tier.L3) == 0, (request, ratios(after), fills)
+    at_oracle = apply(state, p)
+    if at_oracle.position(Tier.L3) > state.total_assets * 6_000 // BPS:  # L3 above its aim
+        left = {a.symbol: a.sellable_value for a in at_oracle.assets if a.tier == Tier.L3}
+        assert not any(left.values()), (request, left)
 
 
 def test_plan__top3_already_over_its_limit__buys_nothing_the_controller_would_refuse() -> None:
