@@ -390,15 +390,10 @@ def _local_fund_with_a_request(
     redeemable now) in L3; each pool's depth read as the depth reader reads it."""
     x = 10 ** (decimals - 6)
     u = 10**decimals
-    venues = {"TBILLA": _local_pool(3000, decimals), "TBILLB": _local_pool(500, decimals)}
-    assets = [
-        make_asset("MMFA", 1, 300_000 * u, conc=2_500),
-        make_asset("MMFB", 1, 300_000 * u, conc=2_500),
-        make_asset("TBILLA", 2, 299_012_876_036 * x, conc=2_500),
-        make_asset("TBILLB", 2, 299_764_136_138 * x, conc=2_500),
-        make_asset("CREDIT", 2, 300_000 * u, conc=2_500),
-        make_asset("PRIVCRED", 2, 300_000 * u, instant=False, redeemable=0, conc=2_500),
-    ]
+    venues = {"TBILL-A": _local_pool(3000, decimals), "TBILL-B": _local_pool(500, decimals)}
+    assets = local_assets(
+        300_000 * u, 300_000 * u, 299_012_876_036 * x, 299_764_136_138 * x, 300_000 * u, 300_000 * u
+    )
     assets = [
         replace(a, balance=venues[a.symbol].oracle_tokens(a.value)) if a.symbol in venues else a
         for a in assets
