@@ -147,8 +147,11 @@ def test_keeper_crosschain_run__sigterm__logged_exit_0_store_closed(xscene, tmp_
     env |= _env(xscene, tmp_path, who) | {"PYTHONPATH": str(ROOT), "KEEPER_LOG_JSON": "1"}
     db = Path(env["KEEPER_DB_URL"].removeprefix("sqlite:///"))
     keeper = str(Path(sys.executable).with_name("keeper"))
+    # ticks 5 s apart: a first tick that failed (said on stderr, no "tick:" line) is followed
+    # by another, as an operator's keeper would; at 3600 s this test once waited on a line
+    # that could not come until pytest-timeout's 900 s (CI, 2026-11-28)
     proc = keeper_popen(
-        [keeper, "crosschain", "run", "--interval", "3600"],
+        [keeper, "crosschain", "run", "--interval", "5"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -156,10 +159,11 @@ def test_keeper_crosschain_run__sigterm__logged_exit_0_store_closed(xscene, tmp_
     )
     try:
         assert proc.stdout is not None
-        seen = []  # log lines, then the first tick's line
-        while not (seen and seen[-1].startswith("tick:")) and proc.poll() is None:
-            seen.append(proc.stdout.readline().decode())
-        assert seen[-1].startswith("tick:"), (seen, proc.poll())
+        seen = _lines_until_tick(proc, 120)  # log lines, then the first tick's line
+        if not (seen and seen[-1].startswith("tick:")):
+            proc.kill()
+            _, err = proc.communicate(timeout=30)
+            raise AssertionError(f"no tick line in 120 s: {seen[-20:]}; stderr: {err[-3_000:]!r}")
         assert Path(f"{db}-wal").exists()  # the store is open (WAL mode) while it runs
         signalled = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -203,3 +207,29 @@ def test_build_runtime__config_states_confirmations__every_chains_pipeline_waits
         assert bot.confirmations() == {"ethereum": 2, "bsc": 2, "base": 2}
     finally:
         rt.stop()
+
+
+def _lines_until_tick(proc, timeout_s: float) -> list[str]:
+    """``proc``'s stdout lines up to its first ``tick:`` line, read for at most ``timeout_s``
+    (by a thread that stops there, so ``communicate`` reads the rest): what came by then."""
+    import threading
+
+    seen: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            line = proc.stdout.readline().decode()
+            if not line:  # the keeper's stdout closed
+                break
+            seen.append(line)
+            if line.startswith("tick:"):
+                break
+        done.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    done.wait(timeout_s)
+    if not done.is_set():
+        done.set()  # the reader ends at its next line or when the process is killed
+    return list(seen)
