@@ -71,9 +71,9 @@ def test_shallow_month__value_lost_at_most_twice_the_deep_month__in_band_every_d
 def test_deep_month__same_cost_whatever_the_wall_clock_did(
     accounts: Any, chain: Any, tmp_path: Path
 ) -> None:
-    """The month's chain time is its scenes' and its transactions' (World: one second a block),
-    not the wall clock's: the same month after a 5-second pause (a slower machine's prologue)
-    trades the same fills. With blocks stamped from the wall clock it lost 5,649 without the
+    """The month's chain time is its scenes' and its transactions' (ballast_dev/demo/world.py's
+    Demo: one second a block), not the wall clock's: the same month after a 5-second pause (a
+    slower machine's prologue) trades the same fills. With blocks stamped from the wall clock it lost 5,649 without the
     pause and 3,097 with it, and this module's ratio followed the machine's load."""
     a = _month(accounts, chain, tmp_path / "a", 1)
     b = _month(accounts, chain, tmp_path / "b", 1, pause_s=5)
