@@ -147,11 +147,10 @@ def test_keeper_crosschain_run__sigterm__logged_exit_0_store_closed(xscene, tmp_
     env |= _env(xscene, tmp_path, who) | {"PYTHONPATH": str(ROOT), "KEEPER_LOG_JSON": "1"}
     db = Path(env["KEEPER_DB_URL"].removeprefix("sqlite:///"))
     keeper = str(Path(sys.executable).with_name("keeper"))
-    # ticks 5 s apart: a first tick that failed (said on stderr, no "tick:" line) is followed
-    # by another, as an operator's keeper would; at 3600 s this test once waited on a line
-    # that could not come until pytest-timeout's 900 s (CI, 2026-11-28)
+    # --json: every tick prints its report (as text, a tick that changes nothing prints
+    # nothing, and this test once waited on a "tick:" line until pytest-timeout's 900 s)
     proc = keeper_popen(
-        [keeper, "crosschain", "run", "--interval", "5"],
+        [keeper, "crosschain", "--json", "run", "--interval", "3600"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -159,8 +158,8 @@ def test_keeper_crosschain_run__sigterm__logged_exit_0_store_closed(xscene, tmp_
     )
     try:
         assert proc.stdout is not None
-        seen = _lines_until_tick(proc, 120)  # log lines, then the first tick's line
-        if not (seen and seen[-1].startswith("tick:")):
+        seen = _lines_until_tick(proc, 120)  # the first tick's report (JSON) begins
+        if not (seen and seen[-1].startswith("{")):
             proc.kill()
             _, err = proc.communicate(timeout=30)
             raise AssertionError(f"no tick line in 120 s: {seen[-20:]}; stderr: {err[-3_000:]!r}")
@@ -210,8 +209,9 @@ def test_build_runtime__config_states_confirmations__every_chains_pipeline_waits
 
 
 def _lines_until_tick(proc, timeout_s: float) -> list[str]:
-    """``proc``'s stdout lines up to its first ``tick:`` line, read for at most ``timeout_s``
-    (by a thread that stops there, so ``communicate`` reads the rest): what came by then."""
+    """``proc``'s stdout lines up to the first tick's report (its JSON's first line, ``{``),
+    read for at most ``timeout_s`` (by a thread that stops there, so ``communicate`` reads the
+    rest): what came by then."""
     import threading
 
     seen: list[str] = []
@@ -223,7 +223,7 @@ def _lines_until_tick(proc, timeout_s: float) -> list[str]:
             if not line:  # the keeper's stdout closed
                 break
             seen.append(line)
-            if line.startswith("tick:"):
+            if line.startswith("{"):
                 break
         done.set()
 
