@@ -67,12 +67,6 @@ class Demo:
         self.uni = UniswapV3(
             fund.adapters["uniswap_factory"], fund.adapters["uniswap_router"], None, None, None
         )
-        # every block one second after the last, whatever the wall clock does (until close):
-        # the month's chain time is then the scenes' warps and the count of its transactions,
-        # not how many real seconds the keepers took. With blocks stamped from the wall clock,
-        # the same month lost 3,097 or 5,649 to fills as the machine's load moved the keepers'
-        # transactions across the feeds' and the scheduler's times.
-        chain.provider.make_request("anvil_setBlockTimestampInterval", [1])
         self.t0 = int(chain.pending_timestamp)
         self.deployment_file = out / "deployment.json"
         self.deployment_file.write_text(json.dumps(fund.addresses(), default=str, indent=2))
@@ -91,6 +85,12 @@ class Demo:
         self.fund_env = self._fund_env()
         self.keeper_balance0 = int(chain.provider.get_balance(self.keeper.address))
         self.desk = self._redemption_desk()
+        # every block one second after the last, whatever the wall clock does (until close; set
+        # last, so a set-up that raised leaves the shared node as it was): the month's chain time is then the scenes' warps and the count of its transactions,
+        # not how many real seconds the keepers took. With blocks stamped from the wall clock,
+        # the same month lost 3,097 or 5,649 to fills as the machine's load moved the keepers'
+        # transactions across the feeds' and the scheduler's times.
+        chain.provider.make_request("anvil_setBlockTimestampInterval", [1])
 
     def close(self, *, raised: bool = False) -> None:
         """Stops what the demo started: the keepers' stores and the local relay (its server
@@ -112,10 +112,12 @@ class Demo:
         finally:
             try:
                 self.relay.stop()
-                self.chain.provider.make_request("anvil_removeBlockTimestampInterval", [])
             finally:
-                if raised:
-                    self.forks.close()
+                try:
+                    self.chain.provider.make_request("anvil_removeBlockTimestampInterval", [])
+                finally:
+                    if raised:
+                        self.forks.close()
 
     def _redemption_desk(self) -> Any:
         """The account that pays queued redemptions (vault KEEPER_ROLE, granted through the
