@@ -52,30 +52,38 @@ def shallow_pool(sym: str, decimals: int = 6) -> PoolVenue:
     return v3_venue(price, fee, decimals, usd=12_500_000)
 
 
-def test_pool_depth__cost_target__a_legs_last_unit_costs_at_most_the_target():
+@pytest.mark.parametrize("decimals", [6, 18])
+def test_pool_depth__cost_target__a_legs_last_unit_costs_at_most_the_target(decimals: int):
     """The cost target is per unit, as a desk slices by marginal cost: the cheap size stops
-    where the next unit would cost more than the target. Sized on the leg's average, the
-    shallow month bought 592,034 of TBILL-B at 50 bps average whose last units cost 96 bps,
-    where the same cash in two halves, the pool refilled by arbitrage between them, costs
-    45% less (1,631 against 2,960)."""
-    v = shallow_pool("TBB")
-    step = 12_000 * M  # 1/1000 of a 12M fund, as the depth read's buy_cap // PROBE
-    d = pool_depth("T", v, LIMIT, 12_000_000 * M, 5_000_000 * M, TARGET)
+    where the next unit would cost more than the target, on either side. Sized on the leg's
+    average, the shallow month bought 592,034 of TBILL-B at 50 bps average whose last units
+    cost 96 bps, where the same cash in two halves, the pool refilled by arbitrage between
+    them, costs 45% less (1,631 against 2,960)."""
+    u = 10**decimals
+    v = shallow_pool("TBB", decimals)
+    step = 12_000 * u  # 1/1000 of a 12M fund, as the depth read's buy_cap // PROBE
+    d = pool_depth("T", v, LIMIT, 12_000_000 * u, 5_000_000 * u, TARGET)
     assert (
         v.buy_marginal_bps(d.cheap_buy, step)
         <= TARGET
         < v.buy_marginal_bps(d.cheap_buy * 11 // 10, step)
     )
     tokens = v.oracle_tokens(d.cheap_sell)
-    sell_step = v.oracle_tokens(5_000_000 * M) // 1_000
-    assert v.sell_marginal_bps(tokens, sell_step) <= TARGET
+    sell_step = v.oracle_tokens(5_000_000 * u) // 1_000
+    assert (
+        v.sell_marginal_bps(tokens, sell_step)
+        <= TARGET
+        < v.sell_marginal_bps(tokens * 11 // 10, sell_step)
+    )
     assert v.buy_slippage_bps(d.cheap_buy) < TARGET  # a leg's average: well inside
+    assert v.sell_slippage_bps(tokens) < TARGET
+    assert d.cheap_buy < d.max_buy and d.cheap_sell < d.max_sell  # the limit stays on the average
 
     # what the average-sized leg cost, and the same cash in two legs
     def cost(cash: int) -> int:
         return cash - v.oracle_value(v.buy_out(cash) or 0)
 
-    leg = 592_034 * M
+    leg = 592_034 * u
     assert v.buy_slippage_bps(leg) == TARGET and v.buy_marginal_bps(leg, step) > 90
     assert 2 * cost(leg // 2) < cost(leg) * 6 // 10
     assert d.cheap_buy < leg // 2
