@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from keepers.core import univ3
+from keepers.fund.planning.depth import PoolVenue
 from keepers.fund.planning.state import AssetState, FundState
 
 NOW = 1_767_571_200  # 2026-01-05 00:00:00 UTC, a Monday
@@ -79,3 +81,26 @@ def make_state(
         assets=assets,
         paused=paused,
     )
+
+
+def v3_venue(
+    price: int, fee: int, decimals: int, usd: int = 100_000_000, range_ticks: int = 2000
+) -> PoolVenue:
+    """An asset/base Uniswap V3 pool as the local profile seeds it (exact V3 math, no chain):
+    ``price`` whole base units per token, ``usd`` whole base units and their worth of tokens in
+    +-``range_ticks`` (the local profile's pool_liquidity 200,000,000 is 100M a side), the
+    oracle at the pool's mid; the asset (18 decimals) is token0."""
+    price_num, price_den = price * 10**decimals, 10**18  # base units per token unit
+    sqrt0 = univ3.encode_price_sqrt(price_num, price_den)
+    spacing = univ3.TICK_SPACINGS[fee]
+    tick0 = univ3.get_tick_at_sqrt_ratio(sqrt0)
+    lower, upper = univ3.position_ticks(tick0, spacing, (-range_ticks, range_ticks))
+    liq = univ3.liquidity_for_amounts(
+        sqrt0,
+        univ3.get_sqrt_ratio_at_tick(lower),
+        univ3.get_sqrt_ratio_at_tick(upper),
+        usd * 10**18 // price,
+        usd * 10**decimals,
+    )
+    pool = univ3.PoolState.from_positions(sqrt0, fee, [(lower, upper, liq)], spacing)
+    return PoolVenue(pool, True, price_num, price_den)

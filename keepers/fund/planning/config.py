@@ -93,8 +93,9 @@ class PlanningConfig(ApprovalPolicy):
     # -- partial progress: what venue depth leaves of a flow is carried in slices this far apart
     carry_slice_interval_s: Annotated[int, Field(gt=0)] = 3_600
     # -- cost-aware execution. A leg's cost is its fill's shortfall against the oracle, in bps
-    # of the leg. Moves toward target are sized so that each leg costs at most the target
-    # (the rest is carried to later slices, after arbitrage refills the venue); only what
+    # of the leg. Moves toward target are sized so that no unit of a leg costs more than the
+    # target (its marginal cost, as a desk slices an order; the leg's average is then well
+    # under it), the rest carried to later slices, after arbitrage refills the venue; only what
     # brings a tier back inside its band, and redemptions, may cost up to REBALANCE_MAX_SLIPPAGE
     # (the hard stop).
     rebalance_target_slippage: Bps = 50

@@ -8,6 +8,8 @@ limit, pure (no I/O).
   oracle) of tokens whose sale returns at least the oracle value less ``limit_bps``. Slippage
   against the oracle grows with the size (fee, then impact, then ticks without liquidity), so
   a bisection finds the edge; a pool whose first liquidity lies beyond the limit has depth 0.
+  ``cheap_buy`` and ``cheap_sell`` (the cost target) are sized on the marginal cost instead:
+  the largest leg whose next unit (1/PROBE of the size considered) still fills inside it.
 - ERC-4626 and asynchronous assets fill at the oracle: purchases are not depth-limited; sales
   are limited by the redeemable liquidity and windows FundLens reports (``AssetState.
   sellable_value``), which the planner already honours.
@@ -64,6 +66,22 @@ class PoolVenue:
         out, oracle = self.sell_out(tokens), self.oracle_value(tokens)
         return _short_bps(out, oracle)
 
+    def buy_marginal_bps(self, cash: int, step: int) -> int:
+        """What ``step`` more cash after ``cash`` costs against the oracle: a leg's last unit."""
+        before = 0 if cash <= 0 else self.buy_out(cash)
+        after = self.buy_out(cash + step)
+        if before is None or after is None:
+            return BPS
+        return _short_bps(after - before, self.oracle_tokens(step))
+
+    def sell_marginal_bps(self, tokens: int, step: int) -> int:
+        """What ``step`` more tokens after ``tokens`` cost against the oracle."""
+        before = 0 if tokens <= 0 else self.sell_out(tokens)
+        after = self.sell_out(tokens + step)
+        if before is None or after is None:
+            return BPS
+        return _short_bps(after - before, self.oracle_value(step))
+
     def mid_offset_bps(self) -> int:
         """The pool's mid price against the oracle, signed bps (positive: the pool is dearer)."""
         p = self.pool.sqrt_price_x96**2  # token1 per token0 x 2^192
@@ -102,7 +120,8 @@ class AssetDepth:
     """What the fund can trade of one asset now. ``None``: not depth-limited (fills at the
     oracle). ``max_buy`` (cash) and ``max_sell`` (the oracle value of the tokens) stay inside
     ``limit_bps`` of the oracle (the hard stop); ``cheap_buy`` and ``cheap_sell`` inside
-    ``target_bps`` (the per-leg cost target, None: as the max). ``buy_cost_bps`` and
+    ``target_bps`` (the cost target, per unit: where the next unit would cost more; None: as the
+    max). ``buy_cost_bps`` and
     ``sell_cost_bps`` are a small first leg's cost (fee plus the pool's offset from the oracle):
     the venue's marginal cost, by which the planner orders venues."""
 
@@ -142,7 +161,7 @@ def pool_depth(
 ) -> AssetDepth:
     """Depth of a V3 asset for purchases up to ``buy_cap`` cash and sales up to
     ``sell_cap_value`` (oracle value), inside ``limit_bps`` against the oracle, and inside
-    ``target_bps`` (the per-leg cost target) when given."""
+    ``target_bps`` (the cost target: no unit past it, the leg's marginal cost) when given."""
     # 1 bps of the size back from the edge: value <-> token conversions round on the way to
     # the calldata, and the edge itself is where a rounding unit tips over the limit. A sale
     # of the whole position that fills a full bps inside the bound has no edge to back off
@@ -150,18 +169,32 @@ def pool_depth(
     # That dust kept a tier the planner emptied for a large redemption over its maximum once
     # the fills' costs lowered the total (the movers property's request of 1,568,963).
     sell_tokens_cap = venue.oracle_tokens(sell_cap_value)
+    buy_step, sell_step = max(1, buy_cap // PROBE), max(1, sell_tokens_cap // PROBE)
 
-    def sizes(bps: int) -> tuple[int, int]:
-        buy = largest_within(venue.buy_slippage_bps, buy_cap, bps) * (BPS - 1) // BPS
-        if sell_tokens_cap > 0 and venue.sell_slippage_bps(sell_tokens_cap) < bps:
+    def sizes(
+        bps: int, buy_bps: Callable[[int], int], sell_bps: Callable[[int], int]
+    ) -> tuple[int, int]:
+        buy = largest_within(buy_bps, buy_cap, bps) * (BPS - 1) // BPS
+        if sell_tokens_cap > 0 and sell_bps(sell_tokens_cap) < bps:
             return buy, sell_cap_value
-        sell_tokens = largest_within(venue.sell_slippage_bps, sell_tokens_cap, bps)
+        sell_tokens = largest_within(sell_bps, sell_tokens_cap, bps)
         return buy, venue.oracle_value(sell_tokens) * (BPS - 1) // BPS
 
-    max_buy, max_sell = sizes(limit_bps)
-    cheap_buy, cheap_sell = (
-        sizes(min(target_bps, limit_bps)) if target_bps is not None else (None, None)
-    )
+    # the limit is a stop on the whole leg's fill (its minOut): the leg's average cost
+    max_buy, max_sell = sizes(limit_bps, venue.buy_slippage_bps, venue.sell_slippage_bps)
+    # the cost target is per unit: a leg stops where its next unit would cost more than the
+    # target (its marginal cost), the rest waits for the pool to refill. Sized on the leg's
+    # average instead, its last units cost about twice the target less the fee (a 592,034
+    # TBILL-B buy at 50 bps average on the 8x shallower month's pool: ~95 bps at the margin),
+    # where two half legs with arbitrage between them cost about half as much.
+    cheap_buy, cheap_sell = None, None
+    if target_bps is not None:
+        cheap_buy, cheap_sell = sizes(
+            min(target_bps, limit_bps),
+            lambda cash: venue.buy_marginal_bps(cash, buy_step),
+            lambda tokens: venue.sell_marginal_bps(tokens, sell_step),
+        )
+        cheap_buy, cheap_sell = min(cheap_buy, max_buy), min(cheap_sell, max_sell)
     buy_cost = venue.buy_slippage_bps(max(1, buy_cap // PROBE)) if buy_cap > 0 else 0
     sell_cost = (
         venue.sell_slippage_bps(max(1, sell_tokens_cap // PROBE)) if sell_tokens_cap > 0 else 0

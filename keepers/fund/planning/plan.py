@@ -55,7 +55,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from typing import TypedDict
 
 from keepers.fund.planning.actions import (
@@ -70,6 +69,7 @@ from keepers.fund.planning.actions import (
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.degraded import FEED_DOWN, PRICE_HELD, degraded_notes
 from keepers.fund.planning.depth import AssetDepth
+from keepers.fund.planning.explain import explain, slippage_edges
 from keepers.fund.planning.metrics import band_distance
 from keepers.fund.planning.simulate import apply, apply_action, purchase, redeem
 from keepers.fund.planning.state import BPS, AssetState, FundState, Tier
@@ -97,6 +97,7 @@ HEADROOM_BPS = 9_900  # plan to 99% of a concentration limit (see _limit)
 CARRY = "carry"  # the trigger code of a carried slice (moves its tier to target)
 COST_BUDGET = "cost_budget"  # the reason of what a spent cost budget holds back
 IN_FLIGHT = "in_flight"  # the reason of what a plan waiting for approval holds back
+HOLD_REASONS = (COST_BUDGET, IN_FLIGHT)
 
 
 class PlanOptions(TypedDict, total=False):
@@ -126,6 +127,10 @@ class _Planner:
     # True while planning what must happen now whatever it costs (redemptions, bringing a tier
     # back inside its band): legs may cost up to the slippage limit. False: up to the target.
     urgent: bool = False
+    # What this plan's own fills may lower the fund's total by (base units): buys are sized
+    # against the total they leave (``_limit``). ``fill_cost``: its pool legs at their bound.
+    fill_reserve: int = 0
+    fill_cost: int = 0
 
     # -------------------------------------------------------------- depth
 
@@ -187,12 +192,28 @@ class _Planner:
 
     # -------------------------------------------------------------- asset legs
 
-    def _limit(self, asset: AssetState) -> int:
-        """The most an asset may hold after this plan: its concentration limit less a 1%
-        margin (as the AssetController keeps), because each swap's fee and impact lowers the
-        fund's total a little and a plan sized to the exact limit would breach it on chain."""
+    def _limit(self, asset: AssetState, after_fills: bool = False) -> int:
+        """The most an asset may hold: its concentration limit less a 1% margin (as the
+        AssetController keeps), because each swap's fee and impact lowers the fund's total a
+        little and a plan sized to the exact limit would breach it on chain. ``after_fills``
+        (what a buy may fill up to): over the total this plan's own fills leave (less
+        ``fill_reserve``), so the asset is inside its limit when the plan has landed, where
+        the next check measures it."""
         bps = min(asset.max_concentration_bps, self.config.asset_concentration_limit)
-        return bps * self.state.total_assets * HEADROOM_BPS // (BPS * BPS)
+        total = self.state.total_assets - (self.fill_reserve if after_fills else 0)
+        return bps * max(0, total) * HEADROOM_BPS // (BPS * BPS)
+
+    def bought_past_limit(self, cost: int) -> bool:
+        """An asset this plan bought ends above its limit once fills costing ``cost`` have
+        lowered the total."""
+        reserve, self.fill_reserve = self.fill_reserve, cost
+        try:
+            return any(
+                a.token in self.bought and a.value > self._limit(a, after_fills=True)
+                for a in self.state.assets
+            )
+        finally:
+            self.fill_reserve = reserve
 
     def _headroom(self, asset: AssetState) -> int:
         # the controller's own top-3 room, to the wei (planning/top3.py): none while the others'
@@ -200,7 +221,8 @@ class _Planner:
         values = [a.value for a in self.state.assets]
         i = next(j for j, a in enumerate(self.state.assets) if a.token == asset.token)
         limit = top3_limit(self.state.total_assets, self.config.top3_concentration_limit)
-        head = max(0, min(self._limit(asset) - asset.value, top3_room(values, i, limit)))
+        own = self._limit(asset, after_fills=True) - asset.value
+        head = max(0, min(own, top3_room(values, i, limit)))
         return head if asset.room is None else min(head, asset.room)  # the venue's room now
 
     def _matured(self, asset: AssetState) -> bool:
@@ -231,6 +253,10 @@ class _Planner:
         if action.asset is not None:
             book = self.bought if action.type is ActionType.PURCHASE else self.sold
             book[action.asset] = book.get(action.asset, 0) + action.amount
+            d = self.depth.get(action.asset)
+            if d is not None and d.limit_bps > 0:  # a pool leg: at most its bound under the oracle
+                bound = self.bound_bps(self.state.asset(action.asset))
+                self.fill_cost += -(-action.amount * bound // BPS)
         last = self.actions[-1] if self.actions else None
         same = ("type", "asset", "from_tier", "to_tier", "max_tier")
         if (
@@ -665,14 +691,46 @@ def plan(
         total_assets=state.total_assets - forecast,
     )
     carried = frozenset(int(t.tier) for t in trig if t.code == CARRY and t.tier is not None)
-    p = _Planner(
-        config,
-        now,
-        working,
-        config.min_amount_units(state.base_decimals),
-        depth=dict(depth or {}),
-        carried=carried,
+
+    def made(reserve: int) -> _Planner:
+        p = _Planner(
+            config,
+            now,
+            working,
+            config.min_amount_units(state.base_decimals),
+            depth=dict(depth or {}),
+            carried=carried,
+            fill_reserve=reserve,
+        )
+        _stages(p, state, force, budget_spent, held_for)
+        return p
+
+    p = made(0)
+    # The plan's own pool fills lower the total a little: an asset it bought to its limit over
+    # the total before them ends over it, which the next check notes (and would sell back if
+    # it were more than the minimum). Then the plan is made again with its buys sized against
+    # the total its fills leave (each pool leg at its bound: at most what it costs). A round
+    # moves the reserve by about a quarter of a bound's change: three are plenty.
+    for _ in range(3):
+        if p.fill_cost <= p.fill_reserve or not p.bought_past_limit(p.fill_cost):
+            break
+        p = made(max(p.fill_cost, p.fill_reserve))
+    p.notes += p.depth_notes()
+    # Priorities: redemption preparation 0, then the order the planner emitted (1, 2, ...).
+    actions = tuple(
+        replace(a, priority=0 if a.priority == 0 else i) for i, a in enumerate(p.actions, 1)
     )
+    reported = ("redemptions", "concentration", "depth", FEED_DOWN, PRICE_HELD) + HOLD_REASONS
+    unresolved = explain(state, actions, p.notes, forecast, p.min_amount, reported)
+    unresolved += slippage_edges(state, actions, unresolved, config.rebalance_max_slippage)
+    carry = _carry(p) if p.cut else ()
+    return Plan(plan_id(now, actions), now, trig, actions, unresolved, carry=carry)
+
+
+def _stages(
+    p: _Planner, state: FundState, force: bool, budget_spent: str | None, held_for: str | None
+) -> None:
+    """plan()'s stages, in order, on a fresh planner (plan's docstring says each)."""
     # redemptions are owed: cheap venues first, then up to the slippage limit
     p.cheap_first(lambda: p.prepare_redemptions(force))
     unpriced = [a for a in state.assets if a.held_unpriced]
@@ -708,15 +766,6 @@ def plan(
                         ),
                     )
                 )
-    p.notes += p.depth_notes()
-    # Priorities: redemption preparation 0, then the order the planner emitted (1, 2, ...).
-    actions = tuple(
-        replace(a, priority=0 if a.priority == 0 else i) for i, a in enumerate(p.actions, 1)
-    )
-    unresolved = _explain(state, actions, p.notes, forecast, p.min_amount)
-    unresolved += _slippage_edges(state, actions, unresolved, config.rebalance_max_slippage)
-    carry = _carry(p) if p.cut else ()
-    return Plan(plan_id(now, actions), now, trig, actions, unresolved, carry=carry)
 
 
 def _carry(p: _Planner) -> tuple[Carry, ...]:
@@ -729,55 +778,3 @@ def _carry(p: _Planner) -> tuple[Carry, ...]:
             side = "gain" if gap > 0 else "give"
             out.append(Carry(t, gap, f"L{t + 1} to {side} {abs(gap)} more (venue depth)"))
     return tuple(out)
-
-
-def _explain(
-    state: FundState,
-    actions: tuple[Action, ...],
-    notes: list[Unresolved],
-    forecast: int,
-    min_amount: int,
-) -> tuple[Unresolved, ...]:
-    """Reasons for every tier the plan leaves outside its band, plus the planner's notes on
-    redemptions and concentration."""
-    after = apply(state, Plan("", 0, (), actions))
-    off = [tier for tier in range(3) if band_distance(after, tier) > 0]
-    notes = list(dict.fromkeys(notes))
-    out = [
-        n
-        for n in notes
-        if n.tier in off
-        or n.reason
-        in ("redemptions", "concentration", "depth", FEED_DOWN, PRICE_HELD, COST_BUDGET, IN_FLIGHT)
-    ]
-    for tier in off:
-        if any(n.tier == tier for n in out):
-            continue
-        gap = band_distance(after, tier)
-        if tier == Tier.L1 and forecast:
-            out.append(Unresolved(tier, "redemptions", f"cash reserved for a {forecast} forecast"))
-        elif gap < min_amount:
-            out.append(Unresolved(tier, "below_minimum", f"L{tier + 1} off band by {gap}"))
-        else:
-            # A tier moves only against the others: their shortfalls are the reason.
-            why = [n for n in notes if n.tier != tier] or [Unresolved(None, "liquidity", "")]
-            detail = "; ".join(n.detail for n in why if n.detail)
-            out.append(Unresolved(tier, why[0].reason, f"L{tier + 1} off band by {gap}: {detail}"))
-    return tuple(out)
-
-
-def _slippage_edges(
-    state: FundState, actions: tuple[Action, ...], known: tuple[Unresolved, ...], bps: int
-) -> tuple[Unresolved, ...]:
-    """Tiers that end inside their band at the oracle price but outside it when every fill is
-    REBALANCE_MAX_SLIPPAGE worse (a plan that lands on a band edge)."""
-    if not actions:
-        return ()
-    fill = Decimal(BPS - bps) / BPS
-    worst = apply(state, Plan("", 0, (), actions), {a.token: fill for a in state.assets})
-    explained = {u.tier for u in known}
-    return tuple(
-        Unresolved(t, "slippage", f"L{t + 1} leaves its band if fills are {bps} bps worse")
-        for t in range(3)
-        if t not in explained and band_distance(worst, t) > 0
-    )

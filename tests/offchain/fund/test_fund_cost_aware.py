@@ -6,16 +6,18 @@ math (tests/offchain/fund/test_fund_depth.venue); funds with fundlib."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from keepers.core.settings import ConfigError
 from keepers.fund.planning.config import PlanningConfig, load_planning_config
 from keepers.fund.planning.depth import AssetDepth, PoolVenue, pool_depth
-from keepers.fund.planning.plan import COST_BUDGET, apply, plan
+from keepers.fund.planning.plan import COST_BUDGET, ActionType, apply, plan
 from keepers.fund.planning.state import BPS
 from keepers.fund.planning.triggers import Trigger, TriggerKind
 from tests.offchain.fund.test_fund_depth import venue
-from tests.support.fundlib import make_asset, make_state
+from tests.support.fundlib import make_asset, make_state, v3_venue
 
 CFG = PlanningConfig()
 LIMIT, TARGET = CFG.rebalance_max_slippage, CFG.rebalance_target_slippage  # 200, 50
@@ -38,6 +40,98 @@ def test_pool_depth__target__cheap_sizes_inside_it_and_marginal_cost_is_fee_plus
     dear = pool_depth("T", pool_above, LIMIT, 50_000_000 * M, 50_000_000 * M, TARGET)
     assert dear.buy_cost_bps > d.buy_cost_bps + 50
     assert AssetDepth("T", 5, 5).room("buy", cheap=True) == 5  # no target: the max
+
+
+# The 8x shallower month's pools (tests/offchain/demo/test_shallow_month.py: the local profile's
+# pool_liquidity / 8, 12.5M a side): TBILL-B at 50 and 5 bps, TBILL-A at 100 and 30 bps.
+SHALLOW = {"TBB": (50, 500), "TBA": (100, 3000)}
+
+
+def shallow_pool(sym: str, decimals: int = 6) -> PoolVenue:
+    price, fee = SHALLOW[sym]
+    return v3_venue(price, fee, decimals, usd=12_500_000)
+
+
+@pytest.mark.parametrize("decimals", [6, 18])
+def test_pool_depth__cost_target__a_legs_last_unit_costs_at_most_the_target(decimals: int):
+    """The cost target is per unit, as a desk slices by marginal cost: the cheap size stops
+    where the next unit would cost more than the target, on either side. Sized on the leg's
+    average, the shallow month bought 592,034 of TBILL-B at 50 bps average whose last units
+    cost 96 bps, where the same cash in two halves, the pool refilled by arbitrage between
+    them, costs 45% less (1,631 against 2,960)."""
+    u = 10**decimals
+    v = shallow_pool("TBB", decimals)
+    step = 12_000 * u  # 1/1000 of a 12M fund, as the depth read's buy_cap // PROBE
+    d = pool_depth("T", v, LIMIT, 12_000_000 * u, 5_000_000 * u, TARGET)
+    assert (
+        v.buy_marginal_bps(d.cheap_buy, step)
+        <= TARGET
+        < v.buy_marginal_bps(d.cheap_buy * 11 // 10, step)
+    )
+    tokens = v.oracle_tokens(d.cheap_sell)
+    sell_step = v.oracle_tokens(5_000_000 * u) // 1_000
+    assert (
+        v.sell_marginal_bps(tokens, sell_step)
+        <= TARGET
+        < v.sell_marginal_bps(tokens * 11 // 10, sell_step)
+    )
+    assert v.buy_slippage_bps(d.cheap_buy) < TARGET  # a leg's average: well inside
+    assert v.sell_slippage_bps(tokens) < TARGET
+    assert d.cheap_buy < d.max_buy and d.cheap_sell < d.max_sell  # the limit stays on the average
+
+    # what the average-sized leg cost, and the same cash in two legs
+    def cost(cash: int) -> int:
+        return cash - v.oracle_value(v.buy_out(cash) or 0)
+
+    leg = 592_034 * u
+    assert v.buy_slippage_bps(leg) == TARGET and v.buy_marginal_bps(leg, step) > 90
+    assert 2 * cost(leg // 2) < cost(leg) * 6 // 10
+    assert d.cheap_buy < leg // 2
+
+
+@pytest.mark.parametrize("decimals", [6, 18])
+def test_plan__shallow_pools__no_pool_unit_past_the_target_while_the_credit_fund_fills_at_the_oracle(
+    decimals: int,
+):
+    """The shallow month's first plan: L1 at 22.9% (cash to deploy), 1.54M for L3, whose credit
+    fund fills at the oracle with room for most of it. Every pool leg stops where its next unit
+    would cost more than the target; what the pools do not take goes to the credit fund in the
+    same plan, so L1 still reaches its target. It used to buy 592,034 of TBILL-B and 242,655 of
+    TBILL-A at 50 bps average (their last units 96 and 69 bps): 4,173 lost where this plan
+    loses about 1,270."""
+    u, x = 10**decimals, 10 ** (decimals - 6)
+    venues = {s: shallow_pool(s, decimals) for s in SHALLOW}
+    assets = [
+        make_asset("MMA", 1, 1_790_184_271_045 * x, conc=2_500),
+        make_asset("MMB", 1, 1_790_184_271_045 * x, conc=2_500),
+        make_asset("TBA", 2, 808_667_037_670 * x, conc=2_500),
+        make_asset("TBB", 2, 1_233_539_610_117 * x, conc=2_500),
+        make_asset("CRD", 2, 1_790_184_271_045 * x, conc=2_500),
+        make_asset("PRV", 2, 1_790_184_271_045 * x, instant=False, redeemable=0, conc=2_500),
+    ]
+    assets = [
+        replace(a, balance=venues[a.symbol].oracle_tokens(a.value)) if a.symbol in venues else a
+        for a in assets
+    ]
+    st = make_state(2_731_618_075_000 * x, assets, decimals=decimals)
+    by_token = {a.token: venues[a.symbol] for a in assets if a.symbol in venues}
+    depth = {
+        t: pool_depth(t, v, LIMIT, st.total_assets, st.asset(t).value, TARGET)
+        for t, v in by_token.items()
+    }
+    p = plan(st, CFG, LIQ, st.timestamp, depth)
+    spent: dict[str, int] = {}
+    for a in p.actions:
+        if a.type is ActionType.PURCHASE and a.asset in by_token:
+            spent[a.asset] = spent.get(a.asset, 0) + a.amount
+    assert spent, p.actions
+    lost = 0
+    for t, cash in spent.items():
+        v = by_token[t]
+        assert v.buy_marginal_bps(cash, st.total_assets // 1_000) <= TARGET, (st.asset(t), cash)
+        lost += cash - v.oracle_value(v.buy_out(cash) or 0)
+    assert lost < 1_400 * u  # 4,173 before
+    assert l1_bps(apply(st, p)) == 1_000 and not p.carry  # the credit fund took the rest
 
 
 def fund(l1_cash: int, u: int, values: tuple[int, ...] = (1_500_000,) * 6, conc: int = 2_500):

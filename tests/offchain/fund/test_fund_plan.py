@@ -10,14 +10,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from keepers.core import univ3
 from keepers.fund.planning.config import PlanningConfig, load_planning_config
 from keepers.fund.planning.depth import AssetDepth, PoolVenue, pool_depth
 from keepers.fund.planning.metrics import band_distance, tier_metrics
 from keepers.fund.planning.plan import Action, ActionType, Plan, apply, plan
 from keepers.fund.planning.state import BPS, FundState, Tier
 from keepers.fund.planning.triggers import Trigger, TriggerKind, liquidity_triggers, manual_trigger
-from tests.support.fundlib import NOW, local_assets, make_asset, make_state
+from tests.support.fundlib import NOW, local_assets, make_asset, make_state, v3_venue
 
 K = 1_000  # thousands of whole units
 OPEN_CFG = load_planning_config(
@@ -363,24 +362,6 @@ def test_plan__large_request_async_l3__every_tier_in_band_with_room_for_the_fill
     assert ratios(apply(state, p))[2] <= 6_800  # not on the band's edge
 
 
-def _local_pool(fee: int, decimals: int) -> PoolVenue:
-    """A TBILL/base pool as the local profile seeds it: 100 base per token, 100M of each side
-    in +-2000 ticks (pool_liquidity 200,000,000), the oracle at the pool's mid."""
-    price_num, price_den = 100 * 10**decimals, 10**18  # base units per token unit
-    sqrt0 = univ3.encode_price_sqrt(price_num, price_den)  # token0 = the asset
-    spacing = univ3.TICK_SPACINGS[fee]
-    lower, upper = univ3.position_ticks(univ3.get_tick_at_sqrt_ratio(sqrt0), spacing, (-2000, 2000))
-    liq = univ3.liquidity_for_amounts(
-        sqrt0,
-        univ3.get_sqrt_ratio_at_tick(lower),
-        univ3.get_sqrt_ratio_at_tick(upper),
-        10**6 * 10**18,  # 1M tokens
-        100_000_000 * 10**decimals,
-    )
-    pool = univ3.PoolState.from_positions(sqrt0, fee, [(lower, upper, liq)], spacing)
-    return PoolVenue(pool, True, price_num, price_den)
-
-
 def _local_fund_with_a_request(
     request: int, decimals: int
 ) -> tuple[FundState, dict[str, AssetDepth], dict[str, PoolVenue]]:
@@ -390,7 +371,7 @@ def _local_fund_with_a_request(
     redeemable now) in L3; each pool's depth read as the depth reader reads it."""
     x = 10 ** (decimals - 6)
     u = 10**decimals
-    venues = {"TBILL-A": _local_pool(3000, decimals), "TBILL-B": _local_pool(500, decimals)}
+    venues = {"TBILL-A": v3_venue(100, 3000, decimals), "TBILL-B": v3_venue(100, 500, decimals)}
     assets = local_assets(
         300_000 * u, 300_000 * u, 299_012_876_036 * x, 299_764_136_138 * x, 300_000 * u, 300_000 * u
     )
