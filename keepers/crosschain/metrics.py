@@ -48,25 +48,27 @@ AWAITING_CONFIRMATIONS = Gauge(
     ["chain"],
 )
 
-BALANCE = Gauge(
-    "crosschain_balance", "Inventory held on the chain (asset units)", ["chain", "asset"]
-)
-BASE = Gauge("crosschain_base", "The chain's base balance (asset units)", ["chain", "asset"])
-TRIGGER = Gauge(
-    "crosschain_trigger",
-    "The balance at or under which the chain is topped up: base * (1 - trigger_percentage)",
-    ["chain", "asset"],
-)
-DEFICIT = Gauge(
-    "crosschain_deficit",
-    "Base minus the balance with moves in flight, when triggered (else 0; asset units)",
-    ["chain", "asset"],
-)
-SURPLUS = Gauge(
-    "crosschain_surplus",
-    "What the chain holds above its base and may send (asset units)",
-    ["chain", "asset"],
-)
+# The amounts of each CrosschainBot.positions row (observe_positions): the row's field, the
+# gauge's name and help; each a gauge per chain and asset, in the asset's units
+POSITIONS: dict[str, Gauge] = {
+    field: Gauge(name, doc, ["chain", "asset"])
+    for field, (name, doc) in {
+        "balance": ("crosschain_balance", "Inventory held on the chain (asset units)"),
+        "base": ("crosschain_base", "The chain's base balance (asset units)"),
+        "trigger_at": (
+            "crosschain_trigger",
+            "The balance at or under which the chain is topped up: base * (1 - trigger_percentage)",
+        ),
+        "deficit": (
+            "crosschain_deficit",
+            "Base minus the balance with moves in flight, when triggered (else 0; asset units)",
+        ),
+        "surplus": (
+            "crosschain_surplus",
+            "What the chain holds above its base and may send (asset units)",
+        ),
+    }.items()
+}
 
 MOVES = Gauge(
     "crosschain_moves",
@@ -132,12 +134,8 @@ def observe_chains(states: Iterable[Mapping[str, Any]]) -> None:
 def observe_positions(rows: Iterable[Mapping[str, Any]]) -> None:
     """Rows of ``CrosschainBot.positions`` (18-decimal integers)."""
     for r in rows:
-        key = (r["chain"], r["asset"])
-        BALANCE.labels(*key).set(units(r["balance"]))
-        BASE.labels(*key).set(units(r["base"]))
-        TRIGGER.labels(*key).set(units(r["trigger_at"]))
-        DEFICIT.labels(*key).set(units(r["deficit"]))
-        SURPLUS.labels(*key).set(units(r["surplus"]))
+        for field, gauge in POSITIONS.items():
+            gauge.labels(r["chain"], r["asset"]).set(units(r[field]))
 
 
 def observe_moves(summary: Mapping[str, Any], stuck_after: Mapping[str, float]) -> None:

@@ -1,8 +1,9 @@
 """A read-only command prints what was asked (issue 64): the fund's ``keeper status``,
-``keeper history`` and ``keeper review`` keep the start-up's info logs off the terminal at
-KEEPER_LOG_LEVEL=INFO unless ``--verbose``; what they were asked goes to stdout, and a failure
-still says so on stderr. (``keeper crosschain plan`` and ``crosschain status``: tests/offchain/
-crosschain/test_crosschain_operator.py.)"""
+``keeper history`` and ``keeper review``, and ``keeper crosschain history`` (the store alone),
+keep the start-up's info logs off the terminal at KEEPER_LOG_LEVEL=INFO unless ``--verbose``;
+what they were asked goes to stdout, and a failure still says so on stderr. (``keeper
+crosschain plan`` and ``crosschain status``, which read the chains: tests/offchain/crosschain/
+test_crosschain_operator.py.)"""
 
 from __future__ import annotations
 
@@ -32,9 +33,15 @@ def _levels(stderr: str) -> list[str]:
 @pytest.mark.usefixtures("real_store_migrations")  # the info lines are Alembic's, on a new store
 @pytest.mark.parametrize(
     ("command", "says"),
-    [(["status"], "total"), (["history"], ""), (["review"], "")],
+    [
+        (["status"], "total"),
+        (["history"], ""),
+        (["review"], ""),
+        (["crosschain", "history"], "no finished move"),
+    ],
+    ids=["status", "history", "review", "crosschain-history"],
 )
-def test_read_only_fund_command__info_level__no_info_line_unless_verbose(
+def test_read_only_command__info_level__no_info_line_unless_verbose(
     env: dict[str, Any], command: list[str], says: str, tmp_path: Path
 ) -> None:
     """Each run on a new store: opening it logs the store's migrations at info (alembic's

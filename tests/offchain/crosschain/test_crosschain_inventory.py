@@ -1,4 +1,5 @@
-"""Config -> plan -> executable orders: decimals per chain, routes, exact amounts."""
+"""Config -> plan -> executable orders: decimals per chain, routes, exact amounts; the
+inventory's gauges (keepers.crosschain.metrics.observe_positions)."""
 
 import pytest
 
@@ -45,3 +46,35 @@ def test_holdings_from_config__missing_balance__refused(cfg):
         holdings_from_config(
             cfg, {("ethereum", "USDC"): 0, ("ethereum", "USDT"): 0, ("bsc", "USDC"): 0}
         )
+
+
+def test_observe_positions__each_amount__on_its_own_gauge_in_asset_units():
+    """Every amount of a ``CrosschainBot.positions`` row (18-decimal integers) reaches the gauge
+    of its field, in asset units: a field read into another's gauge shows here."""
+    from prometheus_client import REGISTRY
+
+    from keepers.crosschain import metrics as xm
+
+    e18 = 10**18
+    row = {
+        "chain": "positions-test",
+        "asset": "USDT",
+        "balance": 1_500 * e18,
+        "base": 2_000 * e18,
+        "trigger_at": 1_000 * e18,
+        "deficit": 250 * e18 + e18 // 2,
+        "surplus": 7 * e18,
+    }
+    xm.observe_positions([row])
+    labels = {"chain": "positions-test", "asset": "USDT"}
+    got = {
+        name: REGISTRY.get_sample_value(f"crosschain_{name}", labels)
+        for name in ("balance", "base", "trigger", "deficit", "surplus")
+    }
+    assert got == {
+        "balance": 1_500.0,
+        "base": 2_000.0,
+        "trigger": 1_000.0,
+        "deficit": 250.5,
+        "surplus": 7.0,
+    }

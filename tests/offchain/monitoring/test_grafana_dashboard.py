@@ -52,7 +52,8 @@ def test_dashboard__crosschain_row__every_query_reads_a_metric_the_keeper_export
         p for p in d["panels"] if p["type"] == "row" and p["title"] == "Cross-chain inventory"
     )
     below = [p for p in d["panels"] if p["gridPos"]["y"] > row["gridPos"]["y"]]
-    exported = {m._name for m in vars(xm).values() if isinstance(m, Gauge | Counter)}
+    declared = [*vars(xm).values(), *xm.POSITIONS.values()]  # the positions' by field
+    exported = {m._name for m in declared if isinstance(m, Gauge | Counter)}
     read = {
         name.removesuffix("_total")
         for p in below
