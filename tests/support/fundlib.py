@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from keepers.core import univ3
-from keepers.fund.planning.depth import PoolVenue
+from keepers.fund.planning.config import PlanningConfig
+from keepers.fund.planning.depth import AssetDepth, PoolVenue, pool_depth
 from keepers.fund.planning.state import AssetState, FundState
 
 NOW = 1_767_571_200  # 2026-01-05 00:00:00 UTC, a Monday
@@ -104,3 +106,40 @@ def v3_venue(
     )
     pool = univ3.PoolState.from_positions(sqrt0, fee, [(lower, upper, liq)], spacing)
     return PoolVenue(pool, True, price_num, price_den)
+
+
+def local_pool_fund(
+    cash: int, decimals: int, pending: int = 0
+) -> tuple[FundState, dict[str, PoolVenue]]:
+    """The local fund as the keeper reads it after deployment, with ``cash`` whole units in L1
+    and ``pending`` base units queued: six assets of about 300,000 (local_assets), TBILL-A and
+    TBILL-B on their V3 pools at 30 and 5 bps (v3_venue) holding their value's tokens at the
+    oracle; with each pool venue by token."""
+    u, x = 10**decimals, 10 ** (decimals - 6)
+    venues = {"TBILL-A": v3_venue(100, 3000, decimals), "TBILL-B": v3_venue(100, 500, decimals)}
+    assets = local_assets(
+        300_000 * u, 300_000 * u, 299_012_876_036 * x, 299_764_136_138 * x, 300_000 * u, 300_000 * u
+    )
+    assets = [
+        replace(a, balance=venues[a.symbol].oracle_tokens(a.value)) if a.symbol in venues else a
+        for a in assets
+    ]
+    state = make_state(cash * u, assets, decimals=decimals, pending=pending)
+    return state, {a.token: venues[a.symbol] for a in assets if a.symbol in venues}
+
+
+def pool_depths(
+    state: FundState, venues: dict[str, PoolVenue], cfg: PlanningConfig
+) -> dict[str, AssetDepth]:
+    """Each pool's depth as the depth reader reads it."""
+    return {
+        t: pool_depth(
+            t,
+            v,
+            cfg.rebalance_max_slippage,
+            state.total_assets,
+            state.asset(t).value,
+            cfg.rebalance_target_slippage,
+        )
+        for t, v in venues.items()
+    }

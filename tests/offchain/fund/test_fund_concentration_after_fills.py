@@ -7,50 +7,18 @@ check read CREDIT 2,317 above its limit). Pure: the local profile's pools in exa
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
 from keepers.fund.planning.config import load_planning_config
-from keepers.fund.planning.depth import AssetDepth, PoolVenue, pool_depth
+from keepers.fund.planning.depth import PoolVenue
 from keepers.fund.planning.plan import HEADROOM_BPS, ActionType, Plan, apply, plan
 from keepers.fund.planning.state import BPS, FundState
 from keepers.fund.planning.triggers import liquidity_triggers
-from tests.support.fundlib import NOW, local_assets, make_state, v3_venue
+from tests.support.fundlib import NOW, local_pool_fund, pool_depths
 
 CFG = load_planning_config({})
-
-
-def _local_fund(cash: int, decimals: int) -> tuple[FundState, dict[str, PoolVenue]]:
-    """The local fund as the keeper reads it after deployment (six assets of about 300,000,
-    TBILL-A and TBILL-B on their V3 pools at 30 and 5 bps) with ``cash`` whole units in L1."""
-    u, x = 10**decimals, 10 ** (decimals - 6)
-    venues = {"TBILL-A": v3_venue(100, 3000, decimals), "TBILL-B": v3_venue(100, 500, decimals)}
-    assets = local_assets(
-        300_000 * u, 300_000 * u, 299_012_876_036 * x, 299_764_136_138 * x, 300_000 * u, 300_000 * u
-    )
-    assets = [
-        replace(a, balance=venues[a.symbol].oracle_tokens(a.value)) if a.symbol in venues else a
-        for a in assets
-    ]
-    state = make_state(cash * u, assets, decimals=decimals)
-    return state, {a.token: venues[a.symbol] for a in assets if a.symbol in venues}
-
-
-def _depth(state: FundState, venues: dict[str, PoolVenue]) -> dict[str, AssetDepth]:
-    """Each pool's depth as the depth reader reads it."""
-    return {
-        t: pool_depth(
-            t,
-            v,
-            CFG.rebalance_max_slippage,
-            state.total_assets,
-            state.asset(t).value,
-            CFG.rebalance_target_slippage,
-        )
-        for t, v in venues.items()
-    }
 
 
 def _filled(state: FundState, p: Plan, venues: dict[str, PoolVenue]) -> FundState:
@@ -72,8 +40,8 @@ def _filled(state: FundState, p: Plan, venues: dict[str, PoolVenue]) -> FundStat
 def test_plan__deposit_bought_to_a_limit_beside_pool_legs__inside_it_after_the_fills__next_check_quiet(
     decimals: int,
 ):
-    state, venues = _local_fund(10_200_000, decimals)
-    p = plan(state, CFG, liquidity_triggers(state, CFG), NOW, _depth(state, venues))
+    state, venues = local_pool_fund(10_200_000, decimals)
+    p = plan(state, CFG, liquidity_triggers(state, CFG), NOW, pool_depths(state, venues, CFG))
     after = _filled(state, p, venues)
     lost = state.total_assets - after.total_assets
     assert 0 < lost < 20_000 * 10**decimals, lost  # the pool legs' fee and impact
@@ -84,5 +52,7 @@ def test_plan__deposit_bought_to_a_limit_beside_pool_legs__inside_it_after_the_f
     for a in after.assets:
         assert a.value <= a.max_concentration_bps * after.total_assets * HEADROOM_BPS // BPS**2
     # the next check (the daily: every tier in its zone) finds nothing to do or to note
-    again = plan(after, CFG, liquidity_triggers(after, CFG), NOW + 86_400, _depth(after, venues))
+    again = plan(
+        after, CFG, liquidity_triggers(after, CFG), NOW + 86_400, pool_depths(after, venues, CFG)
+    )
     assert again.actions == () and again.unresolved == (), (again.actions, again.unresolved)

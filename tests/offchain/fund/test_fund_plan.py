@@ -11,12 +11,19 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from keepers.fund.planning.config import PlanningConfig, load_planning_config
-from keepers.fund.planning.depth import AssetDepth, PoolVenue, pool_depth
+from keepers.fund.planning.depth import AssetDepth, PoolVenue
 from keepers.fund.planning.metrics import band_distance, tier_metrics
 from keepers.fund.planning.plan import Action, ActionType, Plan, apply, plan
 from keepers.fund.planning.state import BPS, FundState, Tier
 from keepers.fund.planning.triggers import Trigger, TriggerKind, liquidity_triggers, manual_trigger
-from tests.support.fundlib import NOW, local_assets, make_asset, make_state, v3_venue
+from tests.support.fundlib import (
+    NOW,
+    local_assets,
+    local_pool_fund,
+    make_asset,
+    make_state,
+    pool_depths,
+)
 
 K = 1_000  # thousands of whole units
 OPEN_CFG = load_planning_config(
@@ -369,31 +376,8 @@ def _local_fund_with_a_request(
     whole units queued: 200,000 cash, two ERC-4626 funds in L2, two pool assets (TBILL-A at
     30 bps, TBILL-B at 5 bps), an ERC-4626 fund and the asynchronous PRIVCRED (nothing
     redeemable now) in L3; each pool's depth read as the depth reader reads it."""
-    x = 10 ** (decimals - 6)
-    u = 10**decimals
-    venues = {"TBILL-A": v3_venue(100, 3000, decimals), "TBILL-B": v3_venue(100, 500, decimals)}
-    assets = local_assets(
-        300_000 * u, 300_000 * u, 299_012_876_036 * x, 299_764_136_138 * x, 300_000 * u, 300_000 * u
-    )
-    assets = [
-        replace(a, balance=venues[a.symbol].oracle_tokens(a.value)) if a.symbol in venues else a
-        for a in assets
-    ]
-    state = make_state(200_000 * u, assets, decimals=decimals, pending=request * u - 1)
-    cfg = load_planning_config({})
-    depth = {
-        a.token: pool_depth(
-            a.token,
-            venues[a.symbol],
-            cfg.rebalance_max_slippage,
-            state.total_assets,
-            a.value,
-            cfg.rebalance_target_slippage,
-        )
-        for a in assets
-        if a.symbol in venues
-    }
-    return state, depth, {a.token: venues[a.symbol] for a in assets if a.symbol in venues}
+    state, venues = local_pool_fund(200_000, decimals, pending=request * 10**decimals - 1)
+    return state, pool_depths(state, venues, load_planning_config({})), venues
 
 
 @pytest.mark.parametrize("decimals", [6, 18])
