@@ -948,7 +948,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// (at least 1 when minMoveValue is 0; below it a leg is rounding error, see _deployToTier).
     function _legFloor() private view returns (uint256) {
         uint256 m = _risk.minMoveValue;
-        uint256 one = 10 ** _baseDecimals;
+        uint256 one = OracleLib.pow10(_baseDecimals);
         return m > one ? m : one;
     }
 
