@@ -724,10 +724,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         } else {
             _useBudget(s, 0, f.toBase(tokenAmount, p, _baseDecimals));
         }
-        if (out != 0) {
-            _cash.safeTransfer(address(_vault), out);
-            s.toVault += out;
-        }
+        if (out != 0) _cashToVault(s, out);
         // the units the fund accounts for shrink by what it sold (at most all of them)
         uint256 acct = s.units[i];
         s.units[i] = acct > tokenAmount ? acct - tokenAmount : 0;
@@ -764,12 +761,19 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256 back = _held(address(_cash)) + 1 - held;
         spent = cashAmount - back;
         if (back != 0) {
-            _cash.safeTransfer(address(_vault), back);
-            s.toVault += back;
+            _cashToVault(s, back);
             // a scheduled run's pool leg: no retry can trade it, so none is asked for
             if (!s.scheduled) s.cut = true;
             emit MoveCut(token, cashAmount, spent);
         }
+    }
+
+    /// @dev `amount` of the controller's cash to the vault, booked on the snapshot as this
+    /// call's (`Snap.toVault`, which the mark hands to the vault's fee book): one shared copy
+    /// for a sale's proceeds and a cut purchase's rest (the EIP-170 size limit).
+    function _cashToVault(Snap memory s, uint256 amount) private {
+        _cash.safeTransfer(address(_vault), amount);
+        s.toVault += amount;
     }
 
     /// @dev divestWithin on position i's venue (the tokens already sent to it): returns the
