@@ -355,7 +355,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         _noBuyInAnOutage(s);
         invested = _deployToTier(s, t, amount);
         _afterMoves(s);
-        if (amount - invested >= _legFloor()) revert TierCapacityExhausted(t, amount - invested);
+        if (amount - invested >= _legFloor()) _revert2(TierCapacityExhausted.selector, t, amount - invested);
         _storeMark(s);
         emit Allocated(t, invested);
     }
@@ -701,7 +701,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256 p = _price(s, i, f);
         if (a.instant) {
             uint256 redeemable = a.adapter.redeemableNow(token, address(this), _held(token));
-            if (tokenAmount > redeemable) revert NotRedeemableNow(token, tokenAmount, redeemable);
+            if (tokenAmount > redeemable) _revert3(NotRedeemableNow.selector, uint160(token), tokenAmount, redeemable);
         }
         uint256 before = _held(address(_cash));
         IERC20(token).safeTransfer(address(a.adapter), tokenAmount);
@@ -793,7 +793,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     function _checkInstantMove(uint256 out, uint256 minOut, uint256 oracleOut, uint256 boundBps) private pure {
         uint256 oracleMin = BpsLib.less(oracleOut, boundBps);
         uint256 min = minOut > oracleMin ? minOut : oracleMin;
-        if (out < min) revert SlippageExceeded(min, out);
+        if (out < min) _revert2(SlippageExceeded.selector, min, out);
     }
 
     /// @dev Then the loss check and the window budgets for `valueIn` exchanged for `valueOut`
@@ -974,7 +974,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     function _checkLoss(uint256 valueIn, uint256 valueOut) private view {
         if (valueOut >= valueIn) return;
         uint256 lossBps = Math.mulDiv(valueIn - valueOut, BpsLib.BPS, valueIn, Math.Rounding.Ceil);
-        if (lossBps > _risk.maxValueLossBps) revert ValueLossExceeded(lossBps, _risk.maxValueLossBps);
+        if (lossBps > _risk.maxValueLossBps) _revert2(ValueLossExceeded.selector, lossBps, _risk.maxValueLossBps);
     }
 
     /// @dev After a buy of asset i, on the snapshot `_update`/`_set` has just brought current:
@@ -983,10 +983,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// the tier bought and the lowest non-zero gross a buy left.
     function _checkAfterBuy(Snap memory s, uint256 i, Asset storage a) private view {
         uint256 v = s.values[i];
-        if (v > a.cap) revert AssetCapExceeded(s.tokens[i], v, a.cap);
+        if (v > a.cap) _revert3(AssetCapExceeded.selector, uint160(s.tokens[i]), v, a.cap);
         uint256 g = s.gross;
         uint256 c = BpsLib.ratio(v, g);
-        if (c > a.maxConcentrationBps) revert ConcentrationExceeded(s.tokens[i], c, a.maxConcentrationBps);
+        if (c > a.maxConcentrationBps) _revert3(ConcentrationExceeded.selector, uint160(s.tokens[i]), c, a.maxConcentrationBps);
         if (g != 0 && (s.buyGross == 0 || g < s.buyGross)) s.buyGross = g;
         s.bought |= 1 << a.tier;
     }
@@ -1020,13 +1020,13 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (bought == 0) return;
         uint256 g = s.buyGross;
         uint256 top3 = ValuationLib.top3Bps(s.values, g);
-        if (top3 > _risk.maxTop3Bps) revert Top3ConcentrationExceeded(top3, _risk.maxTop3Bps);
+        if (top3 > _risk.maxTop3Bps) _revert2(Top3ConcentrationExceeded.selector, top3, _risk.maxTop3Bps);
         uint96 bands = _hot.bands;
         for (uint8 t = 1; t < 3; ++t) {
             if (bought & (1 << t) == 0) continue;
             uint256 r = BpsLib.ratio(s.tierValues[t], g);
             (, uint256 maxBps) = _band(bands, t);
-            if (r > maxBps) revert TierAboveMax(t, r, maxBps);
+            if (r > maxBps) _revert3(TierAboveMax.selector, t, r, maxBps);
         }
     }
 
@@ -1118,7 +1118,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             p = f.price();
             address token = s.tokens[i];
             uint256 ref = _heldRef(s, i, _assets[token], p);
-            if (ref != 0) revert PriceHeld(token, ref, p);
+            if (ref != 0) _revert3(PriceHeld.selector, uint160(token), ref, p);
             s.prices[i] = p;
         }
     }
@@ -1348,6 +1348,32 @@ contract AssetController is IAssetController, AssetControllerStorage {
             blob := create(0, p, add(len, 12))
         }
         if (blob == address(0)) revert LinesNotWritten();
+    }
+
+    /// @dev Reverts with the custom error `selector` of two static arguments `a` and `b` (its
+    /// ABI encoding: the selector and the two words), from one shared copy: the move guards'
+    /// rarely taken reverts (the EIP-170 size limit). tests/contracts/fund name each error.
+    function _revert2(bytes4 selector, uint256 a, uint256 b) private pure {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, selector)
+            mstore(add(p, 4), a)
+            mstore(add(p, 36), b)
+            revert(p, 68)
+        }
+    }
+
+    /// @dev As `_revert2`, for an error of three static arguments (an address or a tier as
+    /// its word).
+    function _revert3(bytes4 selector, uint256 a, uint256 b, uint256 c) private pure {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, selector)
+            mstore(add(p, 4), a)
+            mstore(add(p, 36), b)
+            mstore(add(p, 68), c)
+            revert(p, 100)
+        }
     }
 
     /// @dev A view the admin module answers (the EIP-170 size limit: its reads and encodings
