@@ -709,7 +709,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             uint256 back = _divestWithin(s, i, tokenAmount, _withinMin(f.toBase(tokenAmount, p, _baseDecimals), boundBps));
             if (back != 0) {
                 if (!s.scheduled) s.cut = true; // as in _investWithin
-                emit MoveCut(token, tokenAmount, tokenAmount - back);
+                _moveCut(token, tokenAmount, tokenAmount - back);
                 tokenAmount -= back;
                 if (tokenAmount == 0) return 0;
             }
@@ -764,7 +764,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             _cashToVault(s, back);
             // a scheduled run's pool leg: no retry can trade it, so none is asked for
             if (!s.scheduled) s.cut = true;
-            emit MoveCut(token, cashAmount, spent);
+            _moveCut(token, cashAmount, spent);
         }
     }
 
@@ -872,7 +872,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         x = _top3Cut(s, i, x);
         uint256 venue = a.adapter.investableNow(token, address(this));
         if (venue >= x) return x;
-        emit MoveCut(token, x, venue);
+        _moveCut(token, x, venue);
         members[j] = _CUT;
         return venue;
     }
@@ -1348,6 +1348,12 @@ contract AssetController is IAssetController, AssetControllerStorage {
             blob := create(0, p, add(len, 12))
         }
         if (blob == address(0)) revert LinesNotWritten();
+    }
+
+    /// @dev Emits MoveCut, from one shared copy (the EIP-170 size limit): a leg a venue cut
+    /// (`_legSize`, `_investWithin`, `_redeem`), a rarely taken path.
+    function _moveCut(address token, uint256 asked, uint256 done) private {
+        emit MoveCut(token, asked, done);
     }
 
     /// @dev Reverts with the custom error `selector` of two static arguments `a` and `b` (its
