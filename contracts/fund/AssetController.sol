@@ -903,7 +903,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 if (done[i] || a.tier != t) continue;
                 if (!a.instant) {
                     done[i] = true;
-                    emit WaterfallSkipped(s.tokens[i], t, 1);
+                    _skipped(s.tokens[i], t, 1);
                     continue;
                 }
                 // ranked by value at the oracle (the snapshot's), not raw units; a position
@@ -925,7 +925,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256 redeemable = a.adapter.redeemableNow(token, address(this), s.units[i]);
         // held by its step bound: never sold at the stepped price (the others raise the cash)
         if (redeemable == 0 || s.prices[i] == _HELD) {
-            emit WaterfallSkipped(token, t, redeemable == 0 ? 2 : 3);
+            _skipped(token, t, redeemable == 0 ? 2 : 3);
             return 0;
         }
         OracleLib.Feed memory f = _feedOf(a); // gas-mark: Asset laid out flat
@@ -1354,6 +1354,11 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// (`_legSize`, `_investWithin`, `_redeem`), a rarely taken path.
     function _moveCut(address token, uint256 asked, uint256 done) private {
         emit MoveCut(token, asked, done);
+    }
+
+    /// @dev Emits WaterfallSkipped, from one shared copy (the EIP-170 size limit).
+    function _skipped(address token, uint8 t, uint8 reason) private {
+        emit WaterfallSkipped(token, t, reason);
     }
 
     /// @dev Reverts with the custom error `selector` of two static arguments `a` and `b` (its
