@@ -755,10 +755,11 @@ contract AssetController is IAssetController, AssetControllerStorage {
         private
         returns (uint256 spent)
     {
+        address c = address(_cash); // read once (an immutable: a 33-byte push at each read)
         uint256 held = s.cashHeld;
-        if (held == 0) s.cashHeld = held = _held(address(_cash)) + 1;
+        if (held == 0) s.cashHeld = held = _held(c) + 1;
         adapter.investWithin(token, cashAmount, minOut, s.scheduled);
-        uint256 back = _held(address(_cash)) + 1 - held;
+        uint256 back = _held(c) + 1 - held;
         spent = cashAmount - back;
         if (back != 0) {
             _cashToVault(s, back);
