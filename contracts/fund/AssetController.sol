@@ -426,7 +426,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         // marked first: the vault prices the fulfilment through pricingValues(), which must see
         // the fund as the sales left it (the cash they raised is in the vault, not in the mark)
         _storeMark(s);
-        _vault.fulfilRedemptions(_FULFIL_BATCH);
+        _fulfil();
         emit WaterfallLiquidated(amountNeeded, maxTier, raised);
     }
 
@@ -509,7 +509,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             // after the mark: the vault prices the fulfilment through pricingValues(), which
             // must see the fund as the moves left it (at the old mark, cash just invested would
             // count nowhere and cash just raised twice)
-            if (fund) _vault.fulfilRedemptions(_FULFIL_BATCH);
+            if (fund) _fulfil();
         }
         emit Rebalanced(msg.sender, force, moved);
     }
@@ -1349,6 +1349,12 @@ contract AssetController is IAssetController, AssetControllerStorage {
             blob := create(0, p, add(len, 12))
         }
         if (blob == address(0)) revert LinesNotWritten();
+    }
+
+    /// @dev After a mark that raised or kept cash: the vault fulfils queued redemptions (one
+    /// shared copy of the call, the EIP-170 size limit).
+    function _fulfil() private {
+        _vault.fulfilRedemptions(_FULFIL_BATCH);
     }
 
     /// @dev Emits MoveCut, from one shared copy (the EIP-170 size limit): a leg a venue cut
