@@ -1158,7 +1158,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     function _positionValue(uint256 i, bool pricing, Snap memory s) private view returns (uint256 v, bool down) {
         address token = pricing ? _list[i] : s.tokens[i];
         Asset storage a = _assets[token];
-        uint256 units = IERC20(token).balanceOf(address(this));
+        uint256 units = _held(token); // as IERC20(token).balanceOf(this) answers (one shared copy)
         // at most the units the fund accounts for: those of the last mark or move
         // (`MarkedPosition.units`), or, in a snapshot, as this call's moves left them
         // (`s.units`): an outsider's transfer in never counts (not in value, not as down, not
