@@ -503,7 +503,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
                     if (!moved) revert RebalanceHeld();
                     offTarget = !_inBands(s);
                 }
-                fund = _vault.pendingRedemptions() != 0;
+                fund = _vaultView(ITieredVault.pendingRedemptions.selector) != 0;
             }
             _storeMark(s);
             // after the mark: the vault prices the fulfilment through pricingValues(), which
@@ -1147,7 +1147,24 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @dev The vault's cash not earmarked for redemptions (L1).
     function _freeCash() private view returns (uint256) {
-        return _vault.availableCash(); // free cash less what queued requests are owed, floored at 0
+        // free cash less what queued requests are owed, floored at 0
+        return _vaultView(ITieredVault.availableCash.selector);
+    }
+
+    /// @dev The vault's uint256 view `selector` (no arguments: availableCash, pendingRedemptions)
+    /// as the high-level call answers it (its revert bubbled up, an answer shorter than a word
+    /// refused; see `_held`), in one shared copy for the size limit.
+    function _vaultView(bytes4 selector) private view returns (uint256 r) {
+        address v = address(_vault);
+        assembly ("memory-safe") {
+            mstore(0, selector) // left-aligned: the calldata is its first 4 bytes
+            if iszero(staticcall(gas(), v, 0, 4, 0, 32)) {
+                returndatacopy(0, 0, returndatasize())
+                revert(0, returndatasize())
+            }
+            if lt(returndatasize(), 32) { revert(0, 0) }
+            r := mload(0)
+        }
     }
 
     /// @dev Position i's value at its oracle (`down`: its feed is down and it is not dust), on
