@@ -154,16 +154,25 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256 live;
         bool ok;
         if (cheap) (ok, live, feedDown) = _standing();
-        if (!ok) {
+        // while down (entries refused): `high` is the live pass with each down or held position
+        // at its last good value (`_marked`), scaled to its units now: what an outage exit's
+        // high-water-mark follow prices the fund at (TieredVault._afterOutageExit)
+        if (!ok || feedDown) {
+            (live, high) = (0, 0);
             uint256 n = _list.length;
             Snap memory none; // pricing: no snapshot kept
             for (uint256 i; i < n; ++i) {
                 (uint256 v, bool down) = _positionValue(i, true, none);
                 live += v;
-                if (down) feedDown = true;
+                if (down) {
+                    feedDown = true;
+                    v = _lastGood(i, IERC20(_list[i]).balanceOf(address(this)));
+                }
+                high += v;
             }
         }
-        (low, high) = (live, live);
+        low = live;
+        if (!feedDown) high = live;
         uint256 m = uint256(_markL2) + _markL3;
         // live at the mark's value (the cheap path's usual answer: every line held): the lower
         // and the higher of the two are both it, fresh or not, so the mark's age is not read
@@ -173,9 +182,17 @@ contract AssetController is IAssetController, AssetControllerStorage {
         unchecked {
             if (uint256(_markedAt) + _hot.navMaxAge >= block.timestamp) {
                 if (m < low) low = m;
-                else high = m;
+                else if (!feedDown) high = m;
             }
         }
+    }
+
+    /// @dev Position i's last good value (the last valued mark's, `_marked`), scaled to the
+    /// units the fund holds of it now (at most the marked ones: an outsider's transfer never counts).
+    function _lastGood(uint256 i, uint256 units) private view returns (uint256) {
+        MarkedPosition memory mp = _marked[i];
+        // a uint120 times a uint128: cannot overflow; mp.units above units, so not 0
+        return units < mp.units ? mp.value * units / mp.units : mp.value;
     }
 
     /// @dev The live value of the invested tiers from the stored mark, if its lines still
@@ -1327,11 +1344,14 @@ contract AssetController is IAssetController, AssetControllerStorage {
             // the value, in one slot with the units: read only through a line of this mark, so
             // only when not down, when _storeMark stores its tier total as a uint112 next
             // (SafeCast) or reverts: it cannot truncate then (uint120)
-            _marked[i] = MarkedPosition(uint120(s.values[i]), true, SafeCast.toUint128(s.units[i]));
+            // a kept mark keeps a down or held position's last good value, scaled to its units
+            uint256 p = s.prices[i];
+            uint256 v = s.values[i];
+            if (s.down && (p == 0 || p == _HELD)) v = _lastGood(i, s.units[i]);
+            _marked[i] = MarkedPosition(uint120(v), true, SafeCast.toUint128(s.units[i]));
             // a mark that stands moves a bounded position's reference to the price it counted
             // (at most its feed's uint128 maxAnswer: cannot truncate); a held one keeps its own
             // (its bit is clear: _heldRef)
-            uint256 p = s.prices[i];
             if (!s.down && (s.guarded >> i) & 1 != 0) {
                 assembly ("memory-safe") {
                     let slot := add(_guards.slot, i) // PriceGuard: the bound kept, at and price new
