@@ -166,7 +166,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 live += v;
                 if (down) {
                     feedDown = true;
-                    v = _lastGood(i, IERC20(_list[i]).balanceOf(address(this)));
+                    v = _lastGood(i, _held(_list[i]));
                 }
                 high += v;
             }
