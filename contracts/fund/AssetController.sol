@@ -154,25 +154,22 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256 live;
         bool ok;
         if (cheap) (ok, live, feedDown) = _standing();
-        // while down (entries refused): `high` is the live pass with each down or held position
-        // at its last good value (`_marked`), scaled to its units now: what an outage exit's
-        // high-water-mark follow prices the fund at (TieredVault._afterOutageExit)
         if (!ok || feedDown) {
-            (live, high) = (0, 0);
+            live = 0;
             uint256 n = _list.length;
             Snap memory none; // pricing: no snapshot kept
             for (uint256 i; i < n; ++i) {
                 (uint256 v, bool down) = _positionValue(i, true, none);
                 live += v;
-                if (down) {
-                    feedDown = true;
-                    v = _lastGood(i, _held(_list[i]));
-                }
-                high += v;
+                if (down) feedDown = true;
             }
+            // while down (entries refused, so no user is priced at it): what an outage exit's
+            // fee arithmetic values the fund at (TieredVault._afterOutageExit)
+            high = feedDown ? _lastGoodValue() : live;
+        } else {
+            high = live;
         }
         low = live;
-        if (!feedDown) high = live;
         uint256 m = uint256(_markL2) + _markL3;
         // live at the mark's value (the cheap path's usual answer: every line held): the lower
         // and the higher of the two are both it, fresh or not, so the mark's age is not read
@@ -184,6 +181,17 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 if (m < low) low = m;
                 else if (!feedDown) high = m;
             }
+        }
+    }
+
+    /// @dev The live pass with each down or held position at its last good value: the priced
+    /// positions live, the others at their last valued mark's value scaled to their units now.
+    function _lastGoodValue() private view returns (uint256 value) {
+        uint256 n = _list.length;
+        Snap memory none; // pricing: no snapshot kept
+        for (uint256 i; i < n; ++i) {
+            (uint256 v, bool down) = _positionValue(i, true, none);
+            value += down ? _lastGood(i, _held(_list[i])) : v;
         }
     }
 
@@ -1344,20 +1352,21 @@ contract AssetController is IAssetController, AssetControllerStorage {
             // the value, in one slot with the units: read only through a line of this mark, so
             // only when not down, when _storeMark stores its tier total as a uint112 next
             // (SafeCast) or reverts: it cannot truncate then (uint120)
-            // a kept mark keeps a down or held position's last good value, scaled to its units
             uint256 p = s.prices[i];
             uint256 v = s.values[i];
-            if (s.down && (p == 0 || p == _HELD)) v = _lastGood(i, s.units[i]);
-            _marked[i] = MarkedPosition(uint120(v), true, SafeCast.toUint128(s.units[i]));
-            // a mark that stands moves a bounded position's reference to the price it counted
-            // (at most its feed's uint128 maxAnswer: cannot truncate); a held one keeps its own
-            // (its bit is clear: _heldRef)
-            if (!s.down && (s.guarded >> i) & 1 != 0) {
+            if (s.down) {
+                // a kept mark keeps a down or held position's last good value, scaled to its units
+                if (p == 0 || p == _HELD) v = _lastGood(i, s.units[i]);
+            } else if ((s.guarded >> i) & 1 != 0) {
+                // a mark that stands moves a bounded position's reference to the price it counted
+                // (at most its feed's uint128 maxAnswer: cannot truncate); a held one keeps its
+                // own (its bit is clear: _heldRef)
                 assembly ("memory-safe") {
                     let slot := add(_guards.slot, i) // PriceGuard: the bound kept, at and price new
                     sstore(slot, or(and(sload(slot), 0xffffffff), or(shl(32, timestamp()), shl(64, p))))
                 }
             }
+            _marked[i] = MarkedPosition(uint120(v), true, SafeCast.toUint128(s.units[i]));
         }
         uint256 validUntil = s.validUntil;
         address blob = _markLines.lines;
