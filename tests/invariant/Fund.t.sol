@@ -672,6 +672,19 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         check(bytes(handler.leftBehindForgone()).length == 0, handler.leftBehindForgone());
     }
 
+    /// @notice The deep profile's counterexample for the probe itself (FundInvariants18, 600
+    /// runs): a cash exit with pricing up after a rise and two days, whose own accrual charged
+    /// the performance fee before it; the probe compared that fee per share of a supply that
+    /// counted the fee's own shares. The probe now counts the holders' shares only.
+    function test_exitLeavesNoFee_feeChargedAtTheExitItself_noFeeForgone() public {
+        if (!_feesOn()) return; // the probe checks the performance fee
+        handler.marketMove(9739, 6000);
+        handler.passTime(3395723174);
+        handler.mint(4009850430, 43452646968086930305527370251227090521938180294712006493);
+        handler.exitLeavesNoFee(192, 1839, 25770000385001);
+        check(bytes(handler.leftBehindForgone()).length == 0, handler.leftBehindForgone());
+    }
+
     /// @notice The deep profile's counterexample (seed 9): crA -1.28% and crC +1.80% since the
     /// mark, then an in-kind exit of ~64% of alice's shares, crC skipped, while crB's feed is
     /// down. The high-water mark followed the exit at the kept mark's invested value (the

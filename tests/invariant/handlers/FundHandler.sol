@@ -993,7 +993,7 @@ contract FundHandler is CheatBase {
         bool ok; // the exit (if any) and the mark after the outage went through
         uint256 perf; // the performance fee charged
         uint256 mgmt; // the management fee charged
-        uint256 supply; // the supply the mark found
+        uint256 supply; // the holders' shares after the run (its fee shares left out)
     }
 
     /// @dev The probe's run: `a`'s exit of `shares` (none for address 0), then the outage's end
@@ -1004,15 +1004,16 @@ contract FundHandler is CheatBase {
     {
         vm.recordLogs();
         r.ok = a == address(0) || _probeExit(a, shares, mode, tokens[(i + 1) % tokens.length]);
-        r.supply = vault.totalSupply();
         r.ok = _endOutageAndMark(i, answer) && r.ok;
         Vm.Log[] memory logs = vm.getRecordedLogs();
         r.perf = _perfIn(logs);
+        r.supply = vault.totalSupply();
         bytes32 topic = keccak256("FeesAccrued(address,uint256,uint256,uint256,uint256)");
         for (uint256 k; k < logs.length; ++k) {
             if (logs[k].emitter != address(vault) || logs[k].topics[0] != topic) continue;
-            (uint256 m,,,) = abi.decode(logs[k].data, (uint256, uint256, uint256, uint256));
+            (uint256 m,, uint256 feeShares,) = abi.decode(logs[k].data, (uint256, uint256, uint256, uint256));
             r.mgmt += m;
+            r.supply -= feeShares; // the holders' shares: the fee shares the run minted left out
         }
     }
 
