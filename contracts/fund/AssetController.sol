@@ -154,7 +154,8 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256 live;
         bool ok;
         if (cheap) (ok, live, feedDown) = _standing();
-        if (!ok) {
+        if (!ok || feedDown) {
+            live = 0;
             uint256 n = _list.length;
             Snap memory none; // pricing: no snapshot kept
             for (uint256 i; i < n; ++i) {
@@ -162,8 +163,13 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 live += v;
                 if (down) feedDown = true;
             }
+            // while down (entries refused, so no user is priced at it): what an outage exit's
+            // fee arithmetic values the fund at (TieredVault._afterOutageExit)
+            high = feedDown ? _lastGoodValue() : live;
+        } else {
+            high = live;
         }
-        (low, high) = (live, live);
+        low = live;
         uint256 m = uint256(_markL2) + _markL3;
         // live at the mark's value (the cheap path's usual answer: every line held): the lower
         // and the higher of the two are both it, fresh or not, so the mark's age is not read
@@ -173,9 +179,28 @@ contract AssetController is IAssetController, AssetControllerStorage {
         unchecked {
             if (uint256(_markedAt) + _hot.navMaxAge >= block.timestamp) {
                 if (m < low) low = m;
-                else high = m;
+                else if (!feedDown) high = m;
             }
         }
+    }
+
+    /// @dev The live pass with each down or held position at its last good value: the priced
+    /// positions live, the others at their last valued mark's value scaled to their units now.
+    function _lastGoodValue() private view returns (uint256 value) {
+        uint256 n = _list.length;
+        Snap memory none; // pricing: no snapshot kept
+        for (uint256 i; i < n; ++i) {
+            (uint256 v, bool down) = _positionValue(i, true, none);
+            value += down ? _lastGood(i, _held(_list[i])) : v;
+        }
+    }
+
+    /// @dev Position i's last good value (the last valued mark's, `_marked`), scaled to the
+    /// units the fund holds of it now (at most the marked ones: an outsider's transfer never counts).
+    function _lastGood(uint256 i, uint256 units) private view returns (uint256) {
+        MarkedPosition memory mp = _marked[i];
+        // a uint120 times a uint128: cannot overflow; mp.units above units, so not 0
+        return units < mp.units ? mp.value * units / mp.units : mp.value;
     }
 
     /// @dev The live value of the invested tiers from the stored mark, if its lines still
@@ -355,7 +380,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         _noBuyInAnOutage(s);
         invested = _deployToTier(s, t, amount);
         _afterMoves(s);
-        if (amount - invested >= _legFloor()) revert TierCapacityExhausted(t, amount - invested);
+        if (amount - invested >= _legFloor()) _revert2(TierCapacityExhausted.selector, t, amount - invested);
         _storeMark(s);
         emit Allocated(t, invested);
     }
@@ -426,7 +451,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         // marked first: the vault prices the fulfilment through pricingValues(), which must see
         // the fund as the sales left it (the cash they raised is in the vault, not in the mark)
         _storeMark(s);
-        _vault.fulfilRedemptions(_FULFIL_BATCH);
+        _fulfil();
         emit WaterfallLiquidated(amountNeeded, maxTier, raised);
     }
 
@@ -503,13 +528,13 @@ contract AssetController is IAssetController, AssetControllerStorage {
                     if (!moved) revert RebalanceHeld();
                     offTarget = !_inBands(s);
                 }
-                fund = _vault.pendingRedemptions() != 0;
+                fund = _vaultView(ITieredVault.pendingRedemptions.selector) != 0;
             }
             _storeMark(s);
             // after the mark: the vault prices the fulfilment through pricingValues(), which
             // must see the fund as the moves left it (at the old mark, cash just invested would
             // count nowhere and cash just raised twice)
-            if (fund) _vault.fulfilRedemptions(_FULFIL_BATCH);
+            if (fund) _fulfil();
         }
         emit Rebalanced(msg.sender, force, moved);
     }
@@ -701,7 +726,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256 p = _price(s, i, f);
         if (a.instant) {
             uint256 redeemable = a.adapter.redeemableNow(token, address(this), _held(token));
-            if (tokenAmount > redeemable) revert NotRedeemableNow(token, tokenAmount, redeemable);
+            if (tokenAmount > redeemable) _revert3(NotRedeemableNow.selector, uint160(token), tokenAmount, redeemable);
         }
         uint256 before = _held(address(_cash));
         IERC20(token).safeTransfer(address(a.adapter), tokenAmount);
@@ -709,7 +734,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             uint256 back = _divestWithin(s, i, tokenAmount, _withinMin(f.toBase(tokenAmount, p, _baseDecimals), boundBps));
             if (back != 0) {
                 if (!s.scheduled) s.cut = true; // as in _investWithin
-                emit MoveCut(token, tokenAmount, tokenAmount - back);
+                _moveCut(token, tokenAmount, tokenAmount - back);
                 tokenAmount -= back;
                 if (tokenAmount == 0) return 0;
             }
@@ -724,10 +749,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         } else {
             _useBudget(s, 0, f.toBase(tokenAmount, p, _baseDecimals));
         }
-        if (out != 0) {
-            _cash.safeTransfer(address(_vault), out);
-            s.toVault += out;
-        }
+        if (out != 0) _cashToVault(s, out);
         // the units the fund accounts for shrink by what it sold (at most all of them)
         uint256 acct = s.units[i];
         s.units[i] = acct > tokenAmount ? acct - tokenAmount : 0;
@@ -758,18 +780,26 @@ contract AssetController is IAssetController, AssetControllerStorage {
         private
         returns (uint256 spent)
     {
+        address c = address(_cash); // read once (an immutable: a 33-byte push at each read)
         uint256 held = s.cashHeld;
-        if (held == 0) s.cashHeld = held = _held(address(_cash)) + 1;
+        if (held == 0) s.cashHeld = held = _held(c) + 1;
         adapter.investWithin(token, cashAmount, minOut, s.scheduled);
-        uint256 back = _held(address(_cash)) + 1 - held;
+        uint256 back = _held(c) + 1 - held;
         spent = cashAmount - back;
         if (back != 0) {
-            _cash.safeTransfer(address(_vault), back);
-            s.toVault += back;
+            _cashToVault(s, back);
             // a scheduled run's pool leg: no retry can trade it, so none is asked for
             if (!s.scheduled) s.cut = true;
-            emit MoveCut(token, cashAmount, spent);
+            _moveCut(token, cashAmount, spent);
         }
+    }
+
+    /// @dev `amount` of the controller's cash to the vault, booked on the snapshot as this
+    /// call's (`Snap.toVault`, which the mark hands to the vault's fee book): one shared copy
+    /// for a sale's proceeds and a cut purchase's rest (the EIP-170 size limit).
+    function _cashToVault(Snap memory s, uint256 amount) private {
+        _cash.safeTransfer(address(_vault), amount);
+        s.toVault += amount;
     }
 
     /// @dev divestWithin on position i's venue (the tokens already sent to it): returns the
@@ -789,7 +819,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     function _checkInstantMove(uint256 out, uint256 minOut, uint256 oracleOut, uint256 boundBps) private pure {
         uint256 oracleMin = BpsLib.less(oracleOut, boundBps);
         uint256 min = minOut > oracleMin ? minOut : oracleMin;
-        if (out < min) revert SlippageExceeded(min, out);
+        if (out < min) _revert2(SlippageExceeded.selector, min, out);
     }
 
     /// @dev Then the loss check and the window budgets for `valueIn` exchanged for `valueOut`
@@ -868,7 +898,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         x = _top3Cut(s, i, x);
         uint256 venue = a.adapter.investableNow(token, address(this));
         if (venue >= x) return x;
-        emit MoveCut(token, x, venue);
+        _moveCut(token, x, venue);
         members[j] = _CUT;
         return venue;
     }
@@ -899,7 +929,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
                 if (done[i] || a.tier != t) continue;
                 if (!a.instant) {
                     done[i] = true;
-                    emit WaterfallSkipped(s.tokens[i], t, 1);
+                    _skipped(s.tokens[i], t, 1);
                     continue;
                 }
                 // ranked by value at the oracle (the snapshot's), not raw units; a position
@@ -921,7 +951,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
         uint256 redeemable = a.adapter.redeemableNow(token, address(this), s.units[i]);
         // held by its step bound: never sold at the stepped price (the others raise the cash)
         if (redeemable == 0 || s.prices[i] == _HELD) {
-            emit WaterfallSkipped(token, t, redeemable == 0 ? 2 : 3);
+            _skipped(token, t, redeemable == 0 ? 2 : 3);
             return 0;
         }
         OracleLib.Feed memory f = _feedOf(a); // gas-mark: Asset laid out flat
@@ -948,7 +978,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// (at least 1 when minMoveValue is 0; below it a leg is rounding error, see _deployToTier).
     function _legFloor() private view returns (uint256) {
         uint256 m = _risk.minMoveValue;
-        uint256 one = 10 ** _baseDecimals;
+        uint256 one = OracleLib.pow10(_baseDecimals);
         return m > one ? m : one;
     }
 
@@ -970,7 +1000,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     function _checkLoss(uint256 valueIn, uint256 valueOut) private view {
         if (valueOut >= valueIn) return;
         uint256 lossBps = Math.mulDiv(valueIn - valueOut, BpsLib.BPS, valueIn, Math.Rounding.Ceil);
-        if (lossBps > _risk.maxValueLossBps) revert ValueLossExceeded(lossBps, _risk.maxValueLossBps);
+        if (lossBps > _risk.maxValueLossBps) _revert2(ValueLossExceeded.selector, lossBps, _risk.maxValueLossBps);
     }
 
     /// @dev After a buy of asset i, on the snapshot `_update`/`_set` has just brought current:
@@ -979,10 +1009,10 @@ contract AssetController is IAssetController, AssetControllerStorage {
     /// the tier bought and the lowest non-zero gross a buy left.
     function _checkAfterBuy(Snap memory s, uint256 i, Asset storage a) private view {
         uint256 v = s.values[i];
-        if (v > a.cap) revert AssetCapExceeded(s.tokens[i], v, a.cap);
+        if (v > a.cap) _revert3(AssetCapExceeded.selector, uint160(s.tokens[i]), v, a.cap);
         uint256 g = s.gross;
         uint256 c = BpsLib.ratio(v, g);
-        if (c > a.maxConcentrationBps) revert ConcentrationExceeded(s.tokens[i], c, a.maxConcentrationBps);
+        if (c > a.maxConcentrationBps) _revert3(ConcentrationExceeded.selector, uint160(s.tokens[i]), c, a.maxConcentrationBps);
         if (g != 0 && (s.buyGross == 0 || g < s.buyGross)) s.buyGross = g;
         s.bought |= 1 << a.tier;
     }
@@ -1016,13 +1046,13 @@ contract AssetController is IAssetController, AssetControllerStorage {
         if (bought == 0) return;
         uint256 g = s.buyGross;
         uint256 top3 = ValuationLib.top3Bps(s.values, g);
-        if (top3 > _risk.maxTop3Bps) revert Top3ConcentrationExceeded(top3, _risk.maxTop3Bps);
+        if (top3 > _risk.maxTop3Bps) _revert2(Top3ConcentrationExceeded.selector, top3, _risk.maxTop3Bps);
         uint96 bands = _hot.bands;
         for (uint8 t = 1; t < 3; ++t) {
             if (bought & (1 << t) == 0) continue;
             uint256 r = BpsLib.ratio(s.tierValues[t], g);
             (, uint256 maxBps) = _band(bands, t);
-            if (r > maxBps) revert TierAboveMax(t, r, maxBps);
+            if (r > maxBps) _revert3(TierAboveMax.selector, t, r, maxBps);
         }
     }
 
@@ -1114,7 +1144,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
             p = f.price();
             address token = s.tokens[i];
             uint256 ref = _heldRef(s, i, _assets[token], p);
-            if (ref != 0) revert PriceHeld(token, ref, p);
+            if (ref != 0) _revert3(PriceHeld.selector, uint160(token), ref, p);
             s.prices[i] = p;
         }
     }
@@ -1142,7 +1172,24 @@ contract AssetController is IAssetController, AssetControllerStorage {
 
     /// @dev The vault's cash not earmarked for redemptions (L1).
     function _freeCash() private view returns (uint256) {
-        return _vault.availableCash(); // free cash less what queued requests are owed, floored at 0
+        // free cash less what queued requests are owed, floored at 0
+        return _vaultView(ITieredVault.availableCash.selector);
+    }
+
+    /// @dev The vault's uint256 view `selector` (no arguments: availableCash, pendingRedemptions)
+    /// as the high-level call answers it (its revert bubbled up, an answer shorter than a word
+    /// refused; see `_held`), in one shared copy for the size limit.
+    function _vaultView(bytes4 selector) private view returns (uint256 r) {
+        address v = address(_vault);
+        assembly ("memory-safe") {
+            mstore(0, selector) // left-aligned: the calldata is its first 4 bytes
+            if iszero(staticcall(gas(), v, 0, 4, 0, 32)) {
+                returndatacopy(0, 0, returndatasize())
+                revert(0, returndatasize())
+            }
+            if lt(returndatasize(), 32) { revert(0, 0) }
+            r := mload(0)
+        }
     }
 
     /// @dev Position i's value at its oracle (`down`: its feed is down and it is not dust), on
@@ -1153,7 +1200,7 @@ contract AssetController is IAssetController, AssetControllerStorage {
     function _positionValue(uint256 i, bool pricing, Snap memory s) private view returns (uint256 v, bool down) {
         address token = pricing ? _list[i] : s.tokens[i];
         Asset storage a = _assets[token];
-        uint256 units = IERC20(token).balanceOf(address(this));
+        uint256 units = _held(token); // as IERC20(token).balanceOf(this) answers (one shared copy)
         // at most the units the fund accounts for: those of the last mark or move
         // (`MarkedPosition.units`), or, in a snapshot, as this call's moves left them
         // (`s.units`): an outsider's transfer in never counts (not in value, not as down, not
@@ -1305,17 +1352,21 @@ contract AssetController is IAssetController, AssetControllerStorage {
             // the value, in one slot with the units: read only through a line of this mark, so
             // only when not down, when _storeMark stores its tier total as a uint112 next
             // (SafeCast) or reverts: it cannot truncate then (uint120)
-            _marked[i] = MarkedPosition(uint120(s.values[i]), true, SafeCast.toUint128(s.units[i]));
-            // a mark that stands moves a bounded position's reference to the price it counted
-            // (at most its feed's uint128 maxAnswer: cannot truncate); a held one keeps its own
-            // (its bit is clear: _heldRef)
             uint256 p = s.prices[i];
-            if (!s.down && (s.guarded >> i) & 1 != 0) {
+            uint256 v = s.values[i];
+            if (s.down) {
+                // a kept mark keeps a down or held position's last good value, scaled to its units
+                if (p == 0 || p == _HELD) v = _lastGood(i, s.units[i]);
+            } else if ((s.guarded >> i) & 1 != 0) {
+                // a mark that stands moves a bounded position's reference to the price it counted
+                // (at most its feed's uint128 maxAnswer: cannot truncate); a held one keeps its
+                // own (its bit is clear: _heldRef)
                 assembly ("memory-safe") {
                     let slot := add(_guards.slot, i) // PriceGuard: the bound kept, at and price new
                     sstore(slot, or(and(sload(slot), 0xffffffff), or(shl(32, timestamp()), shl(64, p))))
                 }
             }
+            _marked[i] = MarkedPosition(uint120(v), true, SafeCast.toUint128(s.units[i]));
         }
         uint256 validUntil = s.validUntil;
         address blob = _markLines.lines;
@@ -1344,6 +1395,49 @@ contract AssetController is IAssetController, AssetControllerStorage {
             blob := create(0, p, add(len, 12))
         }
         if (blob == address(0)) revert LinesNotWritten();
+    }
+
+    /// @dev After a mark that raised or kept cash: the vault fulfils queued redemptions (one
+    /// shared copy of the call, the EIP-170 size limit).
+    function _fulfil() private {
+        _vault.fulfilRedemptions(_FULFIL_BATCH);
+    }
+
+    /// @dev Emits MoveCut, from one shared copy (the EIP-170 size limit): a leg a venue cut
+    /// (`_legSize`, `_investWithin`, `_redeem`), a rarely taken path.
+    function _moveCut(address token, uint256 asked, uint256 done) private {
+        emit MoveCut(token, asked, done);
+    }
+
+    /// @dev Emits WaterfallSkipped, from one shared copy (the EIP-170 size limit).
+    function _skipped(address token, uint8 t, uint8 reason) private {
+        emit WaterfallSkipped(token, t, reason);
+    }
+
+    /// @dev Reverts with the custom error `selector` of two static arguments `a` and `b` (its
+    /// ABI encoding: the selector and the two words), from one shared copy: the move guards'
+    /// rarely taken reverts (the EIP-170 size limit). tests/contracts/fund name each error.
+    function _revert2(bytes4 selector, uint256 a, uint256 b) private pure {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, selector)
+            mstore(add(p, 4), a)
+            mstore(add(p, 36), b)
+            revert(p, 68)
+        }
+    }
+
+    /// @dev As `_revert2`, for an error of three static arguments (an address or a tier as
+    /// its word).
+    function _revert3(bytes4 selector, uint256 a, uint256 b, uint256 c) private pure {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, selector)
+            mstore(add(p, 4), a)
+            mstore(add(p, 36), b)
+            mstore(add(p, 68), c)
+            revert(p, 100)
+        }
     }
 
     /// @dev A view the admin module answers (the EIP-170 size limit: its reads and encodings

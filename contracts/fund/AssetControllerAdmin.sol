@@ -629,7 +629,7 @@ contract AssetControllerAdmin is AssetControllerStorage {
         // it and mint a performance fee on it (the team's own review of issue 54)
         if (a.bounded) {
             PriceGuard storage g = _guards[_indexOf(token)];
-            uint256 ref = Math.mulDiv(g.price, 10 ** fb.feedDecimals, 10 ** scale);
+            uint256 ref = Math.mulDiv(g.price, OracleLib.pow10(fb.feedDecimals), OracleLib.pow10(scale));
             g.price = ref > type(uint128).max ? type(uint128).max : uint128(ref);
         }
         delete _fallbackFeeds[token];

@@ -247,12 +247,12 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 bal = _cashBalance();
         (uint256 free, uint256 cash) = _cashAt(bal);
         if (assets > cash) revert InsufficientCash(assets, cash);
-        (uint256 low,, bool down) = _invested();
+        (uint256 low, uint256 high, bool down) = _invested();
         uint256 supply = _accrueExit(low, down, bal);
         shares = assets.mulDiv(supply + 10 ** _decimalsOffset(), free + low + 1, Math.Rounding.Ceil);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
         if (!down) _afterFlow(low, free, supply, bal - assets);
-        else _afterOutageExit(free, supply, bal - assets); // pricing unavailable: see there
+        else _afterOutageExit(high, free, supply, bal - assets); // pricing unavailable: see there
         _checkBand(cash - assets); // cannot underflow: checked above
     }
 
@@ -270,13 +270,13 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         if (withdrawalsPaused) revert WithdrawalsPaused();
         uint256 bal = _cashBalance();
         (uint256 free, uint256 cash) = _cashAt(bal);
-        (uint256 low,, bool down) = _invested();
+        (uint256 low, uint256 high, bool down) = _invested();
         uint256 supply = _accrueExit(low, down, bal);
         assets = shares.mulDiv(free + low + 1, supply + 10 ** _decimalsOffset(), Math.Rounding.Floor);
         if (assets > cash) revert InsufficientCash(assets, cash);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
         if (!down) _afterFlow(low, free, supply, bal - assets);
-        else _afterOutageExit(free, supply, bal - assets); // pricing unavailable: see there
+        else _afterOutageExit(high, free, supply, bal - assets); // pricing unavailable: see there
         _checkBand(cash - assets);
     }
 
@@ -674,11 +674,23 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// at the last mark's valuation of the invested tiers; 0 with the fee off).
     function _accrueBeforeInKind() private returns (uint256 supply, uint256 priceBefore) {
         if (!_feesOn) return (totalSupply(), 0);
-        (uint256 low,, bool down) = _invested();
+        (uint256 low, uint256 high, bool down) = _invested();
         uint256 bal = _cashBalance();
         supply = _accrueExit(low, down, bal);
-        // pricing unavailable: at the last mark's valuation, as after the exit (SEC5-02)
-        if (_fees.performanceBps != 0) priceBefore = _price(_free(bal) + (down ? _markedInvested() : low), supply);
+        // valued as the exit's own mark will value the fund after it (_afterInKind): live; with
+        // pricing unavailable, each down or held position at its last good value (SEC5-02)
+        if (_fees.performanceBps != 0) priceBefore = _price(_free(bal) + (down ? high : _liveOf(low, high)), supply);
+    }
+
+    /// @dev The invested tiers' live value while pricing is available, from pricingValues'
+    /// (low, high): the lower and the higher of it and a fresh mark's value, so the one that is
+    /// not the mark's (both, when they agree). An in-kind exit's price before it at `low` missed
+    /// a rise since the mark, which the exit's own mark then took into the high-water mark's
+    /// follow: the recipient forwent the fee on the holders' gain since the mark.
+    function _liveOf(uint256 low, uint256 high) private view returns (uint256) {
+        if (low == high) return low;
+        (uint256 l2, uint256 l3) = IAssetController(controller).markedValues();
+        return low == l2 + l3 ? high : low;
     }
 
     /// @dev After an in-kind exit paid `cash` for `shares` (`net` of them paid for, of a supply
@@ -702,8 +714,8 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             // after the exit's own mark (_markAfterInKind): the whole fund valued anew, what the
             // exit left unpaid in it; with pricing unavailable, at the mark the controller
             // lowered by what it paid (a skipped token's part stays in it)
-            (uint256 low,, bool down) = _invested();
-            uint256 priceAfter = _price(_free(_cashBalance()) + (down ? _markedInvested() : low), totalSupply());
+            (uint256 low, uint256 high, bool down) = _invested();
+            uint256 priceAfter = _price(_free(_cashBalance()) + (down ? high : low), totalSupply());
             if (priceAfter > priceBefore) {
                 uint256 byPrice = Math.mulDiv(hwm, priceAfter, priceBefore, Math.Rounding.Ceil);
                 if (byPrice > lifted) lifted = byPrice;
@@ -1148,18 +1160,18 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// high-water mark follows it as after any flow, priced at the last mark's value of the
     /// invested tiers (kept through an outage: the fund's last full valuation, the down asset
     /// at its last good price). The book follows the cash either way.
-    function _afterOutageExit(uint256 freeBefore, uint256 supplyBefore, uint256 balAfter) private {
+    function _afterOutageExit(uint256 high, uint256 freeBefore, uint256 supplyBefore, uint256 balAfter) private {
         if (!_feesOn || _fees.performanceBps == 0) return;
-        _afterFlow(_markedInvested(), freeBefore, supplyBefore, balAfter);
+        _afterFlow(high, freeBefore, supplyBefore, balAfter);
     }
 
-    /// @dev The last mark's value of the invested tiers (0 with no controller or no answer).
+    /// @dev The invested tiers' value an outage's fee arithmetic counts (0 with no controller
+    /// or no answer): pricingValues' `high`, which while pricing is unavailable is the live
+    /// pass with each down or held position at its last good value scaled to its units now
+    /// (the kept mark missed a sale under it and every price move since it). Never an exit's
+    /// price: exits stay priced at `low`.
     function _markedInvested() private view returns (uint256 marked) {
-        address c = controller;
-        if (c == address(0)) return 0;
-        try IAssetController(c).markedValues() returns (uint256 l2, uint256 l3) {
-            marked = l2 + l3;
-        } catch {}
+        (, marked,) = _invested();
     }
 
     /// @dev `amount` of free cash left the vault by a path that prices nothing (the controller's

@@ -25,7 +25,11 @@ interface IAssetController is IAssetControllerTypes {
     /// navMaxAge), so no sequence of mark() and a feed update prices a user against the live
     /// valuation. Empty positions need no price; a held asset whose feed is down (stale, out
     /// of bounds, reverting) counts as zero in both and sets `feedDown` (the vault then refuses
-    /// entries, while exits go on at that conservative value).
+    /// entries, while exits go on at that conservative value). While `feedDown`, `high` is
+    /// instead the live value of the priced positions plus each down or held position at its
+    /// last good value (the last valued mark's), scaled to the units the fund accounts for now:
+    /// what the vault values an outage exit's fee arithmetic at (its high-water-mark follow
+    /// and the management fee owed up to it). No user is priced at it then (entries refused).
     function pricingValues() external view returns (uint256 low, uint256 high, bool feedDown);
 
     /// @notice pricingValues as the live pass computes it, every held position and feed read.

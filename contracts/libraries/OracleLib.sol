@@ -69,7 +69,7 @@ library OracleLib {
 
     /// @notice Value in base units of `amount` token units at `p` (a raw answer of `f`), rounded down.
     function toBase(Feed memory f, uint256 amount, uint256 p, uint8 baseDecimals) internal pure returns (uint256) {
-        return Math.mulDiv(amount * p, 10 ** baseDecimals, 10 ** (uint256(f.feedDecimals) + f.tokenDecimals));
+        return Math.mulDiv(amount * p, pow10(baseDecimals), pow10(uint256(f.feedDecimals) + f.tokenDecimals));
     }
 
     /// @notice Token units worth `value` base units at `p`, rounded as asked.
@@ -78,6 +78,20 @@ library OracleLib {
         pure
         returns (uint256)
     {
-        return Math.mulDiv(value, 10 ** (uint256(f.feedDecimals) + f.tokenDecimals), p * 10 ** baseDecimals, r);
+        return Math.mulDiv(value, pow10(uint256(f.feedDecimals) + f.tokenDecimals), p * pow10(baseDecimals), r);
+    }
+
+    /// @notice 10 ** `e`, reverting as the checked `10 ** e` does past uint256 (Panic 0x11 from
+    /// e = 78): one EXP, in place of the compiler's generic checked exponentiation (the
+    /// EIP-170 size limit).
+    function pow10(uint256 e) internal pure returns (uint256 r) {
+        assembly ("memory-safe") {
+            if gt(e, 77) {
+                mstore(0, 0x4e487b71) // Panic(uint256)
+                mstore(0x20, 0x11) // arithmetic overflow
+                revert(28, 36)
+            }
+            r := exp(10, e)
+        }
     }
 }

@@ -30,7 +30,7 @@ library ValuationLib {
     /// @notice A position of at most a millionth of one token (1 unit for a token of 6 decimals
     /// or fewer): dust, whatever its price.
     function isTokenDust(uint256 units, uint8 tokenDecimals) internal pure returns (bool) {
-        return tokenDecimals <= 6 ? units <= 1 : units <= 10 ** (tokenDecimals - 6);
+        return tokenDecimals <= 6 ? units <= 1 : units <= OracleLib.pow10(tokenDecimals - 6);
     }
 
     /// @notice The three largest values' share of `gross`, in bps (the top-3 concentration

@@ -220,6 +220,7 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         invariant_inKindExitLeavesTheSharesWorthAtLeastWhatTheyWere();
         invariant_inKindExitLeavesTheQueueReserveUntouched();
         invariant_noFeeOnValueAnExitLeftBehind();
+        invariant_noFeeForgoneOnTheHoldersGainAfterAnExit();
         invariant_noFeeOnADonationAMoveMet();
         invariant_noFeeOnAMoveInAnOutage();
         invariant_keeperHoldsNothing();
@@ -485,6 +486,17 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         check(bytes(handler.leftBehindCharged()).length == 0, handler.leftBehindCharged());
     }
 
+    /// @notice The other side of the exit's follow: the high-water mark rises by no more than
+    /// an exit left behind, so the holders who stay pay the same performance fee per share as
+    /// with no exit (the recipient forgoes none of their own gain). The handler's probe
+    /// (exitLeavesNoFee) compares the fee per share of the supply it was charged on; half its
+    /// calls have the keeper sell in the outage before the exit. Fails with TieredVault's
+    /// outage follow priced at the kept mark (controller.markedValues(): the code before),
+    /// which still counted the sold position beside its proceeds.
+    function invariant_noFeeForgoneOnTheHoldersGainAfterAnExit() internal view {
+        check(bytes(handler.leftBehindForgone()).length == 0, handler.leftBehindForgone());
+    }
+
     /// @notice A transfer made outside the vault is never charged, whichever of our steps meets
     /// it first: the handler's probe (donationLeavesNoFee: eve's cash, a keeper move, a mark)
     /// mints the recipient no more than the same steps with the vault seeing the donation
@@ -625,6 +637,63 @@ abstract contract FundInvariants is InvariantBase, IAssetControllerTypes {
         if (!_feesOn() || vault.phase() != ITieredVault.Phase.Open) return;
         handler.exitLeavesNoFee(0, vault.balanceOf(alice) / 5 - 1, 0);
         check(handler.leftBehindAsyncProbes() >= 4, "the probe skipped its asynchronous modes");
+        check(bytes(handler.leftBehindCharged()).length == 0, handler.leftBehindCharged());
+    }
+
+    /// @notice The recipient's side: crA and crC rose 2.5% since the mark, then in an outage
+    /// of crB the keeper sells half of mmfA and alice leaves (seed 258: crB down, bit 8: the
+    /// sale). The follow priced at the kept mark counted the sold units beside their proceeds
+    /// in free cash, so the mark rose by more than the exit left and part of the holders' own
+    /// gain went uncharged.
+    function test_exitLeavesNoFee_saleThenExitInAnOutage_noFeeForgone() public {
+        if (!_feesOn()) return; // the probe checks the performance fee
+        handler.passTime(3600);
+        handler.marketMove(2, 550); // 9,700 + 550: +2.5% (marketMove bounds into 9,700..10,300)
+        handler.marketMove(4, 550);
+        handler.exitLeavesNoFee(0, vault.balanceOf(alice) / 5, 258);
+        check(handler.leftBehindSaleProbes() >= 1, "no probe sold in its outage");
+        check(handler.leftBehindFeeProbes() >= 1, "no probe's mark charged a performance fee");
+        check(bytes(handler.leftBehindForgone()).length == 0, handler.leftBehindForgone());
+        check(bytes(handler.leftBehindCharged()).length == 0, handler.leftBehindCharged());
+    }
+
+    /// @notice The fast profile's counterexample for the recipient's side, with no outage:
+    /// mmfA rose 1.81% since the mark, then an in-kind exit with a token skipped (probe mode 2).
+    /// The exit's price before it was taken at `low` (the mark's lower value), its price after
+    /// at its own mark's live value, so the high-water mark followed the holders' rise since
+    /// the mark too and the mark after charged none of it (543e-18 a share forgone). Fails with
+    /// TieredVault._accrueBeforeInKind pricing at `low` (the code before); the same probe's
+    /// mode 1 (a cash exit in crC's outage) fails with the follow at the kept mark.
+    function test_exitLeavesNoFee_inKindAfterARiseSinceTheMark_noFeeForgone() public {
+        if (!_feesOn()) return; // the probe checks the performance fee
+        handler.marketMove(480, 4360679178284600581796216373694861774890673222350);
+        handler.exitLeavesNoFee(1858536044148160993123875, 430668774544586888619281435339387970926400915521, 3496710493764150801708087664637385127351884445614);
+        check(handler.leftBehindFeeProbes() >= 1, "no probe's mark charged a performance fee");
+        check(bytes(handler.leftBehindForgone()).length == 0, handler.leftBehindForgone());
+    }
+
+    /// @notice The deep profile's counterexample for the probe itself (FundInvariants18, 600
+    /// runs): a cash exit with pricing up after a rise and two days, whose own accrual charged
+    /// the performance fee before it; the probe compared that fee per share of a supply that
+    /// counted the fee's own shares. The probe now counts the holders' shares only.
+    function test_exitLeavesNoFee_feeChargedAtTheExitItself_noFeeForgone() public {
+        if (!_feesOn()) return; // the probe checks the performance fee
+        handler.marketMove(9739, 6000);
+        handler.passTime(3395723174);
+        handler.mint(4009850430, 43452646968086930305527370251227090521938180294712006493);
+        handler.exitLeavesNoFee(192, 1839, 25770000385001);
+        check(bytes(handler.leftBehindForgone()).length == 0, handler.leftBehindForgone());
+    }
+
+    /// @notice The deep profile's counterexample (seed 9): crA -1.28% and crC +1.80% since the
+    /// mark, then an in-kind exit of ~64% of alice's shares, crC skipped, while crB's feed is
+    /// down. The high-water mark followed the exit at the kept mark's invested value (the
+    /// positions still priced at their old values): the mark after the outage charged 261 of
+    /// performance fee on what the exit left behind.
+    function test_exitLeavesNoFee_pricesMovedSinceTheMark_inKindInAnOutage() public {
+        handler.marketMove(2, 172);
+        handler.marketMove(4, 480);
+        handler.exitLeavesNoFee(0, type(uint256).max - 2, 3);
         check(bytes(handler.leftBehindCharged()).length == 0, handler.leftBehindCharged());
     }
 

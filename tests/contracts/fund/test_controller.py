@@ -77,6 +77,20 @@ def test_redeem__back_to_l1(controller, fund, vault, keeper, deposited, unit):
     assert vault.freeCash() - cash_before == out > 0
 
 
+def test_redeem__more_than_redeemable__reverts_not_redeemable_now_naming_both(
+    controller, fund, keeper, deposited, unit
+):
+    """The error's three words as the guard states them (its revert is encoded by a shared
+    copy, AssetController._revert3, for the EIP-170 room)."""
+    controller.allocateToLayer(2, 500_000 * unit, sender=keeper)
+    token = fund.assets["crA"]
+    bal = token.balanceOf(controller)
+    with ape.reverts(
+        controller.NotRedeemableNow, token=token.address, requested=bal + 1, redeemable=bal
+    ):
+        controller.redeemAsset(token, bal + 1, 0, sender=keeper)
+
+
 def test_rebalance__inside_bands__no_op(controller, keeper, deposited, unit):
     controller.allocateToLayer(1, 300_000 * unit, sender=keeper)
     controller.allocateToLayer(2, 600_000 * unit, sender=keeper)

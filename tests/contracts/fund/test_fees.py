@@ -581,3 +581,128 @@ def test_performance_fee__settlement_whose_mark_is_refused_in_an_outage__its_cas
     assert out[True][3] and not out[False][3], "the outage's settlement kept the mark, only it"
     assert out[True][2] == out[False][2] and out[True][2][0] > 0, "the same cash settled"
     assert out[True][:2] == out[False][:2], f"the mark and the fee differ: {out}"
+
+
+# --- an outage exit's high-water-mark follow: at what the fund holds now -------------------------
+
+
+def _fee_per_share(vault, controller, alice):
+    """A mark after the outage: the performance fee it charged (FeesAccrued, in base units) per
+    share of the supply it was charged on, in units of 1e-18 of a base unit."""
+    supply = vault.totalSupply()
+    tx = controller.mark(sender=alice)
+    fee = sum(e.performanceFee for e in tx.events.filter(vault.FeesAccrued))  # none: nothing charged
+    return fee * 10**18 // supply, fee
+
+
+def test_performance_fee__sale_then_cash_exit_in_one_outage__next_gain_charged_in_full(
+    fund, vault, controller, deployer, keeper, alice, bob, recipient, invested, unit
+):
+    """An outage exit's high-water-mark follow was priced at the kept mark, which still counted
+    a position the keeper sold during the outage while its proceeds sat in free cash too: the
+    mark rose by more than the exit left behind (1.1% on this fund), and the next real gain
+    under it was never charged (the recipient forwent about a fifth of it). The follow is now
+    priced at pricingValues' `high`: the priced positions live, the down one at its last good
+    value. After the outage the mark stands at the fund's price, and a 5% rise is charged a
+    fifth in full. Shown failing with TieredVault._afterOutageExit priced at markedValues()."""
+    with_fees(vault, deployer, recipient, mgmt=0, perf=PERF_CAP)
+    shares = vault.deposit(200_000 * unit, bob, sender=bob).return_value
+    back = _feed_down(fund, deployer, "crA")
+    assert controller.pricingValues()[2]
+    crb = fund.assets["crB"]
+    sold = crb.balanceOf(controller) // 2
+    controller.redeemAsset(crb, sold, 0, sender=keeper)  # sales still run in an outage
+    assert crb.balanceOf(controller) < 2 * sold
+    vault.redeem(shares, bob, bob, sender=bob)
+    back()
+    controller.mark(sender=alice)
+    assert vault.balanceOf(recipient) == 0, "charged what bob's exit left behind"
+    price = (vault.totalAssets() + 1) * 10**24 // (vault.totalSupply() + 10**6)
+    hwm = vault.highWaterMark()
+    assert hwm <= price + price // 10**9, f"the mark over the fund's price: {hwm} > {price}"
+    before = vault.totalAssets()
+    move_feeds(fund, deployer, +5)
+    controller.mark(sender=alice)
+    gain = vault.totalAssets() - before
+    worth = value_of(vault, vault.balanceOf(recipient))
+    assert gain * 1990 // 10000 <= worth <= gain // 5, (worth, gain)
+
+
+def test_performance_fee__prices_rose_since_the_mark_then_an_outage_exit__fee_as_if_nobody_left(
+    fund, vault, controller, deployer, alice, bob, recipient, invested, unit, chain
+):
+    """The holders' side: crC and crB rose 3% since the last mark, then bob leaves while crA's
+    feed is down. The follow priced at the kept mark missed the rise, so the mark moved by
+    less than bob left behind and the first mark after the outage charged the holders on part
+    of it. Now that mark charges the holders who stay the same fee per share as when bob stays
+    (a fifth of their own gain, the rise), to a billionth: what bob left is nobody's gain."""
+    with_fees(vault, deployer, recipient, mgmt=0, perf=PERF_CAP)
+    shares = vault.deposit(200_000 * unit, bob, sender=bob).return_value
+    controller.mark(sender=alice)
+    for sym in ("crB", "crC"):
+        feed = fund.feeds[sym]
+        feed.updateAnswer(int(feed.latestAnswer()) * 103 // 100, sender=deployer)
+    out = {}
+    for leaves in (False, True):
+        snap = chain.snapshot()
+        back = _feed_down(fund, deployer, "crA")
+        if leaves:
+            paid = vault.redeem(shares, bob, bob, sender=bob).return_value
+            assert paid < 199_000 * unit, "crA at zero: bob left part of his worth behind"
+        back()
+        out[leaves] = _fee_per_share(vault, controller, alice)
+        chain.restore(snap)
+    (stays, fee_stays), (leaves, fee_leaves) = out[False], out[True]
+    assert fee_stays > 0 and fee_leaves > 0, out
+    assert abs(leaves - stays) <= stays // 10**9 + 1, f"fee per share: {out}"
+
+
+def test_outage__high_prices_nothing_an_exit_is_paid__outsider_units_of_the_down_asset_never_count(
+    fund, vault, controller, usdt, deployer, alice, bob, attacker, invested, unit
+):
+    """Who else moves what the follow reads: pricingValues' `high` while a feed is down counts
+    the down asset at its last good value, scaled to the units the fund accounts for. An exit
+    is still paid at `low` (the down asset at zero), never at `high`; an outsider who sends the
+    controller units of the down asset changes neither (their transfer never counts)."""
+    shares = vault.deposit(200_000 * unit, bob, sender=bob).return_value
+    back = _feed_down(fund, deployer, "crA")
+    low, high, down = controller.pricingValues()
+    assert down and high > low, "the down asset: at zero in low, at its last good value in high"
+    cra = fund.assets["crA"]
+    usdt.mint(attacker, 10_000 * unit, sender=deployer)
+    usdt.approve(cra, 2**256 - 1, sender=attacker)
+    cra.deposit(10_000 * unit, attacker, sender=attacker)
+    cra.transfer(controller, cra.balanceOf(attacker), sender=attacker)
+    assert controller.pricingValues() == (low, high, True), "an outsider's units counted"
+    expect = shares * (vault.freeCash() + low + 1) // (vault.totalSupply() + 10**6)
+    assert vault.previewRedeem(shares) == expect
+    assert vault.redeem(shares, bob, bob, sender=bob).return_value == expect, "paid above low"
+    back()
+
+
+def test_performance_fee__prices_rose_since_the_mark_then_an_in_kind_exit__holders_gain_still_charged(
+    fund, vault, controller, deployer, alice, bob, recipient, invested, unit, chain
+):
+    """The recipient's side of the in-kind exit's follow, pricing up: crB and crC rose 3% since
+    the last mark, then bob leaves in kind. The exit's price before it was taken at `low` (the
+    mark's value, the lower) and its price after at its own mark's live value, so the high-water
+    mark followed the holders' rise since the mark as if the exit had made it, and the mark
+    after charged none of it. Now the price before is the live value too: the holders who stay
+    pay at least the fee per share they pay when bob stays (to a billionth). Shown failing with
+    TieredVault._accrueBeforeInKind pricing at `low`."""
+    with_fees(vault, deployer, recipient, mgmt=0, perf=PERF_CAP)
+    shares = vault.deposit(200_000 * unit, bob, sender=bob).return_value
+    controller.mark(sender=alice)
+    for sym in ("crB", "crC"):
+        feed = fund.feeds[sym]
+        feed.updateAnswer(int(feed.latestAnswer()) * 103 // 100, sender=deployer)
+    out = {}
+    for leaves in (False, True):
+        snap = chain.snapshot()
+        if leaves:
+            vault.redeemInKind(shares, bob, bob, sender=bob)
+        out[leaves] = _fee_per_share(vault, controller, alice)
+        chain.restore(snap)
+    (stays, fee_stays), (leaves, _) = out[False], out[True]
+    assert fee_stays > 0, out
+    assert leaves >= stays - stays // 10**9, f"fee per share forgone: {out}"

@@ -63,7 +63,10 @@ def assert_held_like_a_down_feed(controller, vault, fund, keeper, alice, token, 
     for bought in (token, fund.assets["mmfA"]):
         with ape.reverts(controller.MarkWhileFeedDown):
             controller.purchaseAsset(bought, 1_000 * unit, 0, sender=keeper)
-    with ape.reverts(controller.PriceHeld):
+    h = hold(controller, token)  # the error names the reference and the answer it holds
+    with ape.reverts(
+        controller.PriceHeld, token=token.address, referencePrice=h["reference"], answer=h["answer"]
+    ):
         controller.redeemAsset(token, 1_000 * unit, 0, sender=keeper)
 
 

@@ -115,6 +115,11 @@ contract FundHandler is CheatBase {
 
     // fifth review, SEC5-02: a fee minted on value an exit left behind (exitLeavesNoFee)
     string public leftBehindCharged;
+    // the recipient forwent fee on the holders' own gain: the mark lifted by more than an exit
+    // left behind (an outage exit's follow priced at a kept mark that missed a sale)
+    string public leftBehindForgone;
+    uint256 public leftBehindSaleProbes; // probes with a keeper sale in the outage before the exit
+    uint256 public leftBehindFeeProbes; // probes whose mark with no exit charged a performance fee
     uint256 public leftBehindProbes; // probes whose exit went through and whose marks priced
     uint256 public leftBehindAsyncProbes; // of them, with an asynchronous position pending (issue 65)
     // a fee minted on a transfer made outside the vault that a keeper move met (donationLeavesNoFee)
@@ -963,24 +968,84 @@ contract FundHandler is CheatBase {
         if (mode & 1 != 0 && !down[i]) feeds[i].updateAnswer(0); // the outage
         // (the outage's asset at its last good price in the mark)
         _hwmAtTheMarkPrice();
+        // half the calls: in the outage, the keeper first sells half of another asset (sales
+        // still run), so the kept mark counts a position the fund no longer holds
+        bool sold = mode & 1 != 0 && (seed >> 8) & 1 != 0 && _keeperSells(tokens[(i + 2) % tokens.length]);
         uint256 base = vm.snapshotState();
         // with the exit
-        vm.recordLogs();
-        bool exited = _probeExit(a, bound(shares, 1, bal), mode, tokens[(i + 1) % tokens.length]);
-        bool markedA = _endOutageAndMark(i, answer);
-        uint256 perfA = _perfCharged();
+        ExitProbe memory pa = _withTheExit(a, bound(shares, 1, bal), mode, i, answer);
         vm.revertToState(base);
         // without it
-        vm.recordLogs();
-        bool markedB = _endOutageAndMark(i, answer);
-        uint256 perfB = _perfCharged();
+        ExitProbe memory pb = _withTheExit(address(0), 0, mode, i, answer);
         vm.revertToState(snap);
-        if (!exited || !markedA || !markedB) return;
+        if (!pa.ok || !pb.ok) return;
         ++leftBehindProbes;
         if (mode & 8 != 0) ++leftBehindAsyncProbes;
-        if (perfA > perfB + perfB / 1e6 + 10 && bytes(leftBehindCharged).length == 0) {
+        if (sold) ++leftBehindSaleProbes;
+        if (pa.perf > pb.perf + pb.perf / 1e6 + 10 && bytes(leftBehindCharged).length == 0) {
             leftBehindCharged = "a fee was minted on value an exit left behind";
         }
+        _checkNoFeeForgone(pa, pb);
+    }
+
+    /// @dev One run of exitLeavesNoFee's probe, read before the state is put back.
+    struct ExitProbe {
+        bool ok; // the exit (if any) and the mark after the outage went through
+        uint256 perf; // the performance fee charged
+        uint256 mgmt; // the management fee charged
+        uint256 supply; // the holders' shares after the run (its fee shares left out)
+    }
+
+    /// @dev The probe's run: `a`'s exit of `shares` (none for address 0), then the outage's end
+    /// and eve's mark.
+    function _withTheExit(address a, uint256 shares, uint256 mode, uint256 i, int256 answer)
+        internal
+        returns (ExitProbe memory r)
+    {
+        vm.recordLogs();
+        r.ok = a == address(0) || _probeExit(a, shares, mode, tokens[(i + 1) % tokens.length]);
+        r.ok = _endOutageAndMark(i, answer) && r.ok;
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        r.perf = _perfIn(logs);
+        r.supply = vault.totalSupply();
+        bytes32 topic = keccak256("FeesAccrued(address,uint256,uint256,uint256,uint256)");
+        for (uint256 k; k < logs.length; ++k) {
+            if (logs[k].emitter != address(vault) || logs[k].topics[0] != topic) continue;
+            (uint256 m,, uint256 feeShares,) = abi.decode(logs[k].data, (uint256, uint256, uint256, uint256));
+            r.mgmt += m;
+            r.supply -= feeShares; // the holders' shares: the fee shares the run minted left out
+        }
+    }
+
+    /// @dev The other side of an exit's follow: the high-water mark rises by the exit's own
+    /// price effect (added to the mark), so the holders who stay pay the same performance fee
+    /// per share as with no exit. Less than that is fee the recipient forwent on their own
+    /// gain, beyond: a millionth and 10 base units over the supply of rounding, and the
+    /// performance rate times 5/4 of the management fee per share charged with the exit (the exit
+    /// accrues the management fee owed up to it, whose shares lower the price the mark after
+    /// compares with the high-water mark; with no exit the mark charges both on one price).
+    function _checkNoFeeForgone(ExitProbe memory pa, ExitProbe memory pb) internal {
+        if (pb.perf != 0) ++leftBehindFeeProbes;
+        uint256 perShareA = Math.mulDiv(pa.perf, 1e18, pa.supply);
+        uint256 perShareB = Math.mulDiv(pb.perf, 1e18, pb.supply);
+        // the exit's fee shares lower the price by mgmt / supply times value / (value - mgmt):
+        // at most 5/4 of mgmt / supply (an accrual's fee is at most a fifth of the value)
+        uint256 byMgmt = Math.mulDiv(pa.mgmt, 1e18 * 5, pa.supply * 4) * vault.MAX_PERFORMANCE_FEE_BPS() / 10_000;
+        uint256 slack = perShareB / 1e6 + Math.mulDiv(10, 1e18, pa.supply) + byMgmt;
+        if (perShareA + slack < perShareB && bytes(leftBehindForgone).length == 0) {
+            leftBehindForgone = "an exit's follow made the recipient forgo fee on the holders' own gain";
+        }
+    }
+
+    /// @dev The keeper sells half the fund's units of `token` at any price (the move limits
+    /// still apply): whether the sale went through.
+    function _keeperSells(address token) internal returns (bool ok) {
+        uint256 units = _balanceOf(token, address(controller)) / 2;
+        if (units == 0) return false;
+        vm.prank(keeper);
+        try controller.redeemAsset(token, units, 0) {
+            ok = true;
+        } catch {}
     }
 
     /// @dev Inside a probe (put back after it): the high-water mark at the fund's price at its
