@@ -591,9 +591,8 @@ def _fee_per_share(vault, controller, alice):
     share of the supply it was charged on, in units of 1e-18 of a base unit."""
     supply = vault.totalSupply()
     tx = controller.mark(sender=alice)
-    fee = sum(
-        e.performanceFee for e in tx.events.filter(vault.FeesAccrued)
-    )  # none: nothing charged
+    # no FeesAccrued: nothing charged
+    fee = sum(e.performanceFee for e in tx.events.filter(vault.FeesAccrued))
     return fee * 10**18 // supply, fee
 
 
