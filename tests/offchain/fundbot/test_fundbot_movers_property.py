@@ -319,8 +319,21 @@ class World:
         if s.total_assets <= 0:  # the queue takes the whole fund: no band applies to the rest,
             # and every position that can be sold now is sold for the queue
             return all(a.sellable_value < cfg.min_amount_units(s.base_decimals) for a in s.assets)
-        bands = all(t.min_bps <= r[t.tier] <= t.max_bps for t in s.tiers)
+        least = cfg.min_amount_units(s.base_decimals)
+        # a tier over its max with nothing in it the keeper can sell now (an asynchronous RWA
+        # not redeemable yet) is over by what the queue took from the rest, not by a move the
+        # keeper failed to make: everything sellable in it must be sold
+        bands = all(
+            t.min_bps <= r[t.tier] <= t.max_bps
+            or (r[t.tier] > t.max_bps and self.sellable_in(s, t.tier) < least)
+            for t in s.tiers
+        )
         return bands and cfg.l1_low_ratio <= r[0] <= cfg.l1_high_ratio
+
+    @staticmethod
+    def sellable_in(s: Any, tier: int) -> int:
+        """What the keeper can sell of ``tier`` now (its positions' sellable value)."""
+        return sum(a.sellable_value for a in s.assets if a.tier == tier)
 
     def sent_twice(self) -> list[str]:
         with self.bot.store.sessions() as s:
@@ -467,6 +480,21 @@ def test_movers__liquidity_twice_then_a_request_of_1_568_963__l3_stays_under_its
     size left L3 at 70.01% (tier ratios [974, 2024, 7001] bps), 1 bp over its max."""
     tmp, market = movers
     ops = [("liquidity", 0), ("liquidity", 0), ("request", 1_568_963)]
+    _check(fund, chain, accounts, tmp, market, ops)
+
+
+@pytest.mark.slow  # the harness's own rule, not a keeper fix: kept out of make test's time
+def test_movers__liquidity_twice_then_a_request_of_1_569_048__l3_over_only_by_the_unsellable_rwa(
+    fund, chain, accounts, movers
+):
+    """What the 60-example slow run found next (2026-11-28): the same shape at 1,569,048 left
+    L3 at 70.01% ([974, 2024, 7001] bps) with everything sellable in it sold: L3 is PRIVCRED
+    alone (300,000, asynchronous, nothing redeemable now) of the 428,509 the queue left, 62
+    short of 70% after the pool sales' costs. No move of the keeper's can bring it under its
+    max; the property now accepts a tier over its max only with nothing in it to sell (the
+    rule the whole-fund request below follows for a total of 0)."""
+    tmp, market = movers
+    ops = [("liquidity", 0), ("liquidity", 0), ("request", 1_569_048)]
     _check(fund, chain, accounts, tmp, market, ops)
 
 
