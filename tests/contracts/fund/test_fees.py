@@ -596,6 +596,20 @@ def _fee_per_share(vault, controller, alice):
     return fee * 10**18 // supply, fee
 
 
+def _bob_in_then_a_rise_since_the_mark(
+    fund, vault, controller, deployer, alice, bob, recipient, unit
+):
+    """The performance fee on alone; bob's 200,000 in, a mark, then crB and crC 3% up since it:
+    bob's shares."""
+    with_fees(vault, deployer, recipient, mgmt=0, perf=PERF_CAP)
+    shares = vault.deposit(200_000 * unit, bob, sender=bob).return_value
+    controller.mark(sender=alice)
+    for sym in ("crB", "crC"):
+        feed = fund.feeds[sym]
+        feed.updateAnswer(int(feed.latestAnswer()) * 103 // 100, sender=deployer)
+    return shares
+
+
 def test_performance_fee__sale_then_cash_exit_in_one_outage__next_gain_charged_in_full(
     fund, vault, controller, deployer, keeper, alice, bob, recipient, invested, unit
 ):
@@ -637,12 +651,9 @@ def test_performance_fee__prices_rose_since_the_mark_then_an_outage_exit__fee_as
     less than bob left behind and the first mark after the outage charged the holders on part
     of it. Now that mark charges the holders who stay the same fee per share as when bob stays
     (a fifth of their own gain, the rise), to a billionth: what bob left is nobody's gain."""
-    with_fees(vault, deployer, recipient, mgmt=0, perf=PERF_CAP)
-    shares = vault.deposit(200_000 * unit, bob, sender=bob).return_value
-    controller.mark(sender=alice)
-    for sym in ("crB", "crC"):
-        feed = fund.feeds[sym]
-        feed.updateAnswer(int(feed.latestAnswer()) * 103 // 100, sender=deployer)
+    shares = _bob_in_then_a_rise_since_the_mark(
+        fund, vault, controller, deployer, alice, bob, recipient, unit
+    )
     out = {}
     for leaves in (False, True):
         snap = chain.snapshot()
@@ -691,12 +702,9 @@ def test_performance_fee__prices_rose_since_the_mark_then_an_in_kind_exit__holde
     after charged none of it. Now the price before is the live value too: the holders who stay
     pay at least the fee per share they pay when bob stays (to a billionth). Shown failing with
     TieredVault._accrueBeforeInKind pricing at `low`."""
-    with_fees(vault, deployer, recipient, mgmt=0, perf=PERF_CAP)
-    shares = vault.deposit(200_000 * unit, bob, sender=bob).return_value
-    controller.mark(sender=alice)
-    for sym in ("crB", "crC"):
-        feed = fund.feeds[sym]
-        feed.updateAnswer(int(feed.latestAnswer()) * 103 // 100, sender=deployer)
+    shares = _bob_in_then_a_rise_since_the_mark(
+        fund, vault, controller, deployer, alice, bob, recipient, unit
+    )
     out = {}
     for leaves in (False, True):
         snap = chain.snapshot()
