@@ -687,10 +687,14 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     /// not the mark's (both, when they agree). An in-kind exit's price before it at `low` missed
     /// a rise since the mark, which the exit's own mark then took into the high-water mark's
     /// follow: the recipient forwent the fee on the holders' gain since the mark.
+    /// Never reverts (an in-kind exit is never blocked): an answer it cannot read is `low`.
     function _liveOf(uint256 low, uint256 high) private view returns (uint256) {
         if (low == high) return low;
-        (uint256 l2, uint256 l3) = IAssetController(controller).markedValues();
-        return low == l2 + l3 ? high : low;
+        try IAssetController(controller).markedValues() returns (uint256 l2, uint256 l3) {
+            return low == l2 + l3 ? high : low;
+        } catch {
+            return low;
+        }
     }
 
     /// @dev After an in-kind exit paid `cash` for `shares` (`net` of them paid for, of a supply

@@ -715,3 +715,63 @@ def test_performance_fee__prices_rose_since_the_mark_then_an_in_kind_exit__holde
     (stays, fee_stays), (leaves, _) = out[False], out[True]
     assert fee_stays > 0, out
     assert leaves >= stays - stays // 10**9, f"fee per share forgone: {out}"
+
+
+def test_outage__in_kind_exit_pays_part_of_the_down_asset__high_counts_the_units_left(
+    fund, vault, controller, deployer, bob, invested, unit, chain
+):
+    """An in-kind exit during crA's outage pays bob his part of crA's units. `high` counts crA
+    at its last good value for the units the fund keeps (the exit lowers the kept mark by what
+    it paid: AssetControllerAdmin), so after the exit it is what the same exit with crA's feed
+    up leaves: the live value of what remains, to a few wei."""
+    shares = vault.deposit(200_000 * unit, bob, sender=bob).return_value
+    cra = fund.assets["crA"]
+    out = {}
+    for down in (False, True):
+        snap = chain.snapshot()
+        back = _feed_down(fund, deployer, "crA") if down else None
+        held = cra.balanceOf(controller)
+        tx = vault.redeemInKind(shares, bob, bob, sender=bob)
+        paid = [e.units for e in tx.events.filter(controller.PaidInKind) if e.token == cra.address]
+        assert paid and 0 < paid[0] < held, "bob was paid part of crA's units"
+        low, high, is_down = controller.pricingValues()
+        assert is_down == down
+        out[down] = (cra.balanceOf(controller), high, low)
+        if back:
+            back()
+        chain.restore(snap)
+    (units_up, high_up, _), (units_down, high_down, low_down) = out[False], out[True]
+    assert units_down == units_up, "the same units paid either way"
+    assert low_down < high_down, "crA at zero in low, at its last good value in high"
+    assert abs(high_down - high_up) <= 10, out
+
+
+def test_outage__the_issuer_seizes_part_of_the_down_asset__high_counts_the_units_left(
+    project, fund, vault, controller, deployer, keeper, usdt, adapters, create_feed, invested, unit
+):
+    """A seizure (an issuer's forced transfer out) of half the down asset's units while its
+    feed is down: nothing of ours marks, so `high` scales the asset's last good value to the
+    units the fund still holds (half of it gone), and `low` counts it at zero throughout.
+    Shown failing with AssetController._lastGood answering the marked value whole."""
+    sz = deployer.deploy(project.TestHookedFund, usdt.address, controller.address, "sz")
+    feed = create_feed()
+    add_asset(fund, deployer, symbol="sz", token=sz, tier=1, adapter=adapters["erc4626"], feed=feed)
+    try:
+        controller.purchaseAsset(sz, 50_000 * unit, 0, sender=keeper)
+        held = sz.balanceOf(controller)
+        worth = controller.valueOf(sz, held)
+        _, high, down = controller.pricingValues()
+        assert not down and worth > 0
+        answer = feed.latestAnswer()
+        feed.updateAnswer(0, sender=deployer)
+        low_down, high_down, down = controller.pricingValues()
+        assert down and high_down == high, "the down asset at its last good value, whole"
+        assert low_down <= high - worth, "and at zero in low"
+        sz.seize(controller, held // 2, sender=deployer)
+        _, high_seized, _ = controller.pricingValues()
+        kept = worth * (held - held // 2) // held
+        assert high_seized == high - worth + kept, (high_seized, high, worth, kept)
+        feed.updateAnswer(answer, sender=deployer)
+    finally:
+        fund.assets.pop("sz", None)
+        fund.feeds.pop("sz", None)

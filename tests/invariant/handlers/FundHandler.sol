@@ -1005,16 +1005,9 @@ contract FundHandler is CheatBase {
         vm.recordLogs();
         r.ok = a == address(0) || _probeExit(a, shares, mode, tokens[(i + 1) % tokens.length]);
         r.ok = _endOutageAndMark(i, answer) && r.ok;
-        Vm.Log[] memory logs = vm.getRecordedLogs();
-        r.perf = _perfIn(logs);
-        r.supply = vault.totalSupply();
-        bytes32 topic = keccak256("FeesAccrued(address,uint256,uint256,uint256,uint256)");
-        for (uint256 k; k < logs.length; ++k) {
-            if (logs[k].emitter != address(vault) || logs[k].topics[0] != topic) continue;
-            (uint256 m,, uint256 feeShares,) = abi.decode(logs[k].data, (uint256, uint256, uint256, uint256));
-            r.mgmt += m;
-            r.supply -= feeShares; // the holders' shares: the fee shares the run minted left out
-        }
+        uint256 feeShares;
+        (r.mgmt, r.perf, feeShares) = _feesIn(vm.getRecordedLogs());
+        r.supply = vault.totalSupply() - feeShares; // the holders' shares: the run's fee shares left out
     }
 
     /// @dev The other side of an exit's follow: the high-water mark rises by the exit's own
@@ -1427,11 +1420,17 @@ contract FundHandler is CheatBase {
 
     /// @dev The performance fee the vault charged in `logs`.
     function _perfIn(Vm.Log[] memory logs) internal view returns (uint256 perf) {
+        (, perf,) = _feesIn(logs);
+    }
+
+    /// @dev The management and performance fees the vault charged in `logs` (FeesAccrued, in
+    /// base units) and the fee shares it minted for them.
+    function _feesIn(Vm.Log[] memory logs) internal view returns (uint256 mgmt, uint256 perf, uint256 shares) {
         bytes32 topic = keccak256("FeesAccrued(address,uint256,uint256,uint256,uint256)");
         for (uint256 k; k < logs.length; ++k) {
             if (logs[k].emitter != address(vault) || logs[k].topics[0] != topic) continue;
-            (, uint256 p,,) = abi.decode(logs[k].data, (uint256, uint256, uint256, uint256));
-            perf += p;
+            (uint256 m, uint256 p, uint256 sh,) = abi.decode(logs[k].data, (uint256, uint256, uint256, uint256));
+            (mgmt, perf, shares) = (mgmt + m, perf + p, shares + sh);
         }
     }
 
