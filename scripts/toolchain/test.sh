@@ -19,6 +19,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .build
+# phases, printed at the end (issue 68 asks where a run's time goes): each background part
+# writes the second it ended; .ci/run exports BALLAST_RUN_T0, the second the run began, so
+# the set-up before this script (apt, venvs, npm, compile) is told apart from the tests
+t_start=$(date +%s)
+rm -f .build/.static-end .build/.fork-end
 log=.build/static-checks.log
 # The Python every process would compile from source again (these machines set
 # PYTHONDONTWRITEBYTECODE) compiled once, first: the repository's modules and every module pytest
@@ -36,13 +41,14 @@ python -m scripts.toolchain.precompile || echo "precompile failed: modules compi
 # slither venvs are made on a first run, inside these limits too). slither's report and the fast
 # proofs' pass are reused when every input they read is unchanged (slither.sh, prove.sh: a cache
 # under ~/.cache/ballast keyed by the inputs' hash; a machine with an empty cache pays them whole).
-(nice -n 15 bash -c 'b=scripts/toolchain/bounded.sh; bash $b 1200 bash scripts/toolchain/invariant.sh fast && bash $b 900 bash scripts/toolchain/prove.sh fast && bash $b 900 bash scripts/toolchain/slither.sh') \
+(nice -n 15 bash -c 'b=scripts/toolchain/bounded.sh; bash $b 1200 bash scripts/toolchain/invariant.sh fast && bash $b 900 bash scripts/toolchain/prove.sh fast && bash $b 900 bash scripts/toolchain/slither.sh'; r=$?; date +%s > .build/.static-end; exit $r) \
   > "$log" 2>&1 &
 static_pid=$!
 # At nice 10, between the suite and the static checks: its keepers wait on a fork node with
 # time limits of their own, so it is not left only the idle time the static checks get.
 fork_log=.build/fork-rehearsal.log
-(nice -n 10 bash scripts/toolchain/bounded.sh 1500 bash tests/fork/run.sh) > "$fork_log" 2>&1 &
+(nice -n 10 bash scripts/toolchain/bounded.sh 1500 bash tests/fork/run.sh; r=$?; date +%s > .build/.fork-end; exit $r) \
+  > "$fork_log" 2>&1 &
 fork_pid=$!
 trap 'kill "$static_pid" "$fork_pid" 2>/dev/null || true' INT TERM
 
@@ -66,6 +72,7 @@ ape_log=.build/ape-suite.log
 rm -rf .build/worker-order  # (tests/support/file_order.py: a file per worker of this run)
 ape test "$@" ${APE_TEST_ARGS:-} 2>&1 | tee "$ape_log"
 suite=${PIPESTATUS[0]}
+t_suite=$(date +%s)
 
 wait "$static_pid"
 static=$?
@@ -88,5 +95,8 @@ if [ "$suite" -ne 0 ]; then
     done
   done
 fi
+t_end=$(date +%s)
+ended() { if [ -s "$1" ]; then echo "$(($(cat "$1") - t_start)) s"; else echo "?"; fi; }
+echo "phases: ${BALLAST_RUN_T0:+set-up before the tests $((t_start - BALLAST_RUN_T0)) s, }ape suite $((t_suite - t_start)) s; beside it: invariants+proofs+slither $(ended .build/.static-end), fork rehearsal $(ended .build/.fork-end); tests in all $((t_end - t_start)) s"
 echo "make test: ape suite (xdist workers: $workers) exit $suite, invariants+proofs+slither exit $static, fork rehearsal exit $fork"
 [ "$suite" -eq 0 ] && [ "$static" -eq 0 ] && [ "$fork" -eq 0 ]
