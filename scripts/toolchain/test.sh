@@ -96,7 +96,8 @@ if [ "$suite" -ne 0 ]; then
   done
 fi
 t_end=$(date +%s)
+times > .build/.times  # (a builtin with a redirect: this shell's children, not a subshell's)
 ended() { if [ -s "$1" ]; then echo "$(($(cat "$1") - t_start)) s"; else echo "?"; fi; }
-echo "phases: ${BALLAST_RUN_T0:+set-up before the tests $((t_start - BALLAST_RUN_T0)) s, }ape suite $((t_suite - t_start)) s; beside it: invariants+proofs+slither $(ended .build/.static-end), fork rehearsal $(ended .build/.fork-end); tests in all $((t_end - t_start)) s; CPU of them (user, system): $(times | tail -1) on $(nproc 2>/dev/null || echo '?') cores"
+echo "phases: ${BALLAST_RUN_T0:+set-up before the tests $((t_start - BALLAST_RUN_T0)) s, }ape suite $((t_suite - t_start)) s; beside it: invariants+proofs+slither $(ended .build/.static-end), fork rehearsal $(ended .build/.fork-end); tests in all $((t_end - t_start)) s; CPU of them (user, system): $(tail -1 .build/.times) on $(nproc 2>/dev/null || echo '?') cores"
 echo "make test: ape suite (xdist workers: $workers) exit $suite, invariants+proofs+slither exit $static, fork rehearsal exit $fork"
 [ "$suite" -eq 0 ] && [ "$static" -eq 0 ] && [ "$fork" -eq 0 ]
