@@ -75,26 +75,22 @@ def escrow(paid, owed, withdrawn, held, pf):  # type: ignore[no-untyped-def]
     )
 
 
+def withdrawal(tally, tally2, book, book2):  # type: ignore[no-untyped-def]
+    """What a withdrawal does to the books (SchedulerWithdrawalProofs): ``tally`` leaves the
+    scheduler's balance (``held`` to ``held2``) for its recipient, whose ``book`` grows by it,
+    and is zeroed. The first of these is the premise each withdrawal lemma cannot do without."""
+    return [held2 == held - tally, book2 == book + tally, tally2 == 0]
+
+
 LEMMAS["protocol_withdrawal_keeps_escrow_books"] = (
-    # withdrawProtocolFees (SchedulerWithdrawalProofs): the tally leaves the balance for the
-    # treasury and is zeroed; the credit is untouched
-    [
-        escrow(paid, owed, withdrawn, held, pf),
-        held2 == held - pf,
-        withdrawn2 == withdrawn + pf,
-        pf2 == 0,
-    ],
+    # withdrawProtocolFees: the protocol's tally goes to the treasury (withdrawn); the credit is
+    # untouched
+    [escrow(paid, owed, withdrawn, held, pf), *withdrawal(pf, pf2, withdrawn, withdrawn2)],
     escrow(paid, owed, withdrawn2, held2, pf2),
 )
 LEMMAS["credit_withdrawal_keeps_escrow_books"] = (
-    # withdrawCredit: the executor's credit leaves the balance for it and is zeroed; the
-    # protocol's tally is untouched
-    [
-        escrow(paid, owed, withdrawn, held, pf),
-        held2 == held - owed,
-        paid2 == paid + owed,
-        owed2 == 0,
-    ],
+    # withdrawCredit: the executor's credit goes to it (paid); the protocol's tally is untouched
+    [escrow(paid, owed, withdrawn, held, pf), *withdrawal(owed, owed2, paid, paid2)],
     escrow(paid2, owed2, withdrawn, held2, pf),
 )
 

@@ -68,19 +68,11 @@ class PoolVenue:
 
     def buy_marginal_bps(self, cash: int, step: int) -> int:
         """What ``step`` more cash after ``cash`` costs against the oracle: a leg's last unit."""
-        before = 0 if cash <= 0 else self.buy_out(cash)
-        after = self.buy_out(cash + step)
-        if before is None or after is None:
-            return BPS
-        return _short_bps(after - before, self.oracle_tokens(step))
+        return _marginal_bps(self.buy_out, self.oracle_tokens, cash, step)
 
     def sell_marginal_bps(self, tokens: int, step: int) -> int:
         """What ``step`` more tokens after ``tokens`` cost against the oracle."""
-        before = 0 if tokens <= 0 else self.sell_out(tokens)
-        after = self.sell_out(tokens + step)
-        if before is None or after is None:
-            return BPS
-        return _short_bps(after - before, self.oracle_value(step))
+        return _marginal_bps(self.sell_out, self.oracle_value, tokens, step)
 
     def mid_offset_bps(self) -> int:
         """The pool's mid price against the oracle, signed bps (positive: the pool is dearer)."""
@@ -88,6 +80,19 @@ class PoolVenue:
         # base units per token unit at the pool's mid
         num, den = (p, univ3.Q192) if self.token_is_0 else (univ3.Q192, p)
         return (num * self.price_den - self.price_num * den) * BPS // (self.price_num * den)
+
+
+def _marginal_bps(
+    out: Callable[[int], int | None], oracle: Callable[[int], int], size: int, step: int
+) -> int:
+    """What the ``step`` past ``size`` fills short of the oracle, in bps: ``out`` is the pool's
+    fill for an input (None: it cannot fill it), ``oracle`` the oracle's for the same input. A
+    step the pool cannot fill costs everything (BPS)."""
+    before = 0 if size <= 0 else out(size)
+    after = out(size + step)
+    if before is None or after is None:
+        return BPS
+    return _short_bps(after - before, oracle(step))
 
 
 def _short_bps(out: int | None, oracle: int) -> int:

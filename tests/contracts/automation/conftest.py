@@ -67,18 +67,19 @@ def registry(project, deployer, gov, scheduler, funder):
 
 
 @pytest.fixture
-def supervisor(project, deployer, gov, scheduler, registry, funder):
-    return deploy_supervisor(
-        project,
-        deployer,
-        gov,
-        scheduler,
-        registry,
-        funder,
-        effort=5_000_000,
-        item_gas_cap=400_000,
-        max_items=200,
-    )
+def make_supervisor(project, deployer, gov, scheduler, funder):
+    """A Supervisor over a registry (the paid one or a fleet) on the scheduler, paid by the
+    funder: autolib.deploy_supervisor with the fixtures' scheduler, funder and admin."""
+
+    def make(registry, **kw):
+        return deploy_supervisor(project, deployer, gov, scheduler, registry, funder, **kw)
+
+    return make
+
+
+@pytest.fixture
+def supervisor(make_supervisor, registry):
+    return make_supervisor(registry, effort=5_000_000, item_gas_cap=400_000, max_items=200)
 
 
 @pytest.fixture
@@ -91,5 +92,5 @@ def fleet(project, deployer, gov, scheduler, funder):
 
 
 @pytest.fixture
-def fleet_supervisor(project, deployer, gov, scheduler, fleet, funder):
-    return deploy_supervisor(project, deployer, gov, scheduler, fleet, funder, max_items=1_000)
+def fleet_supervisor(make_supervisor, fleet):
+    return make_supervisor(fleet, max_items=1_000)
