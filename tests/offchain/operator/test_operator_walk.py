@@ -50,7 +50,7 @@ this one, that deployed, handed over and ran the keeper twice.)
   again on the restored store resumes the plan and ends it: every keeper transaction targets the
   executor, ``executed(planId, k)`` holds for each action, each sent exactly once, by the
   keeper's key alone; no job of either keeper failed on the way.
-- An RPC outage (the proxy's port closed for 10 s): ``keeper_rpc_up`` drops to 0, its RPC
+- An RPC outage (the proxy's port closed for at least 6 s): ``keeper_rpc_up`` drops to 0, its RPC
   errors count and the fund bot raises its ``network`` alert (``rebalance_alerts_total``);
   ``keeper history`` and ``keeper review`` answer from the store, ``keeper status`` gives what
   the store knows and exits 3; the port open again, the keeper is healthy again (``/readyz``);
@@ -150,10 +150,10 @@ from tests.support.web3_views import Views, Web3Project, at
 CONFIRMATIONS = 2
 DEPOSIT = 100_000
 APPROVER_PASSPHRASE = "owner passphrase 3"  # the Safe owners' own keystores
-# the RPC outage: longer than one read's whole retry cycle (keepers/tx/retry.py: 0.5 + 1 + 2 s),
-# so a cycle inside it runs out of retries; the network alert and keeper_rpc_up 0 are waited
-# for on their own (10 s before: the keeper's health check and its 1 s plan tick see a cut
-# within a second, and 4 s more proved nothing the store-backed commands did not)
+# the RPC outage's least length (10 s before): the port opens again only once keeper_rpc_up
+# is 0, the error count rose and the fund bot's network alert was raised (each waited for
+# inside the outage, so a read the keeper gives up on ends inside it however long its retries
+# take); the store-backed commands run inside it too
 OUTAGE_S = 6.0
 
 
