@@ -45,7 +45,7 @@ from keepers.fund.planning.state import AssetState, FundState
 from keepers.tx.contracts import FundContracts
 from keepers.tx.reads import Fn, Read, ReadFailed, call_all, call_many, checksum, fn
 from keepers.tx.release import LEGACY_RELEASE, read_release
-from keepers.tx.retry import NetworkUnavailable, with_retries
+from keepers.tx.retry import RETRY_DELAY_S, NetworkUnavailable, with_retries
 
 log = get_logger("keepers.fund.reader")
 
@@ -188,6 +188,11 @@ def to_fund_state(raw: Any, timestamp: int, symbols: dict[str, str]) -> FundStat
 class FundReader:
     """``read()`` -> FundReading, pinned to one block (one eth_call plus the block header)."""
 
+    # the first wait of a read's retries on a network error (keepers.tx.retry.with_retries,
+    # doubled at each of its 3 retries): its default, 3.5 s of waits in all before the read
+    # is given up as NetworkUnavailable
+    retry_delay_s = RETRY_DELAY_S
+
     def __init__(self, contracts: FundContracts, riders: list[Rider] | None = None) -> None:
         self.contracts = contracts
         self.riders: list[Rider] = list(riders or [])  # their reads go in the fund's batch
@@ -202,7 +207,9 @@ class FundReader:
         self._before_holds = False  # contracts without priceHold and the fee views (0.1.0)
 
     def read(self, block: Any = "latest") -> FundReading:
-        header = with_retries(lambda: self.w3.eth.get_block(block), "eth_getBlockByNumber")
+        header = with_retries(
+            lambda: self.w3.eth.get_block(block), "eth_getBlockByNumber", delay_s=self.retry_delay_s
+        )
         number = int(header["number"])
         got = self._batch(number)
         (raw,) = got["lens"]
@@ -284,7 +291,11 @@ class FundReader:
         for n, rider in enumerate(riders):
             groups[f"rider{n}"] = rider.reads()
         flat = [r for reads in groups.values() for r in reads]
-        values = with_retries(lambda: call_many(self.w3, flat, block), "FundLens.fundState (batch)")
+        values = with_retries(
+            lambda: call_many(self.w3, flat, block),
+            "FundLens.fundState (batch)",
+            delay_s=self.retry_delay_s,
+        )
         out, i = {}, 0
         for name, reads in groups.items():
             out[name], i = values[i : i + len(reads)], i + len(reads)
@@ -314,7 +325,7 @@ class FundReader:
                     self.w3, self.contracts.controller, self.contracts.vault, state,
                     feed_decimals, block, answered,
                 ),
-                "priceHold + fees (batch)",
+                "priceHold + fees (batch)", delay_s=self.retry_delay_s,
             )  # fmt: skip
         except (ContractLogicError, NetworkUnavailable, ValueError) as err:
             holds, fees = None, None
@@ -414,7 +425,11 @@ class FundReader:
         if not reads:
             return []
         try:
-            got = with_retries(lambda: self._raw_batch(reads, block), "venue rooms (batch)")
+            got = with_retries(
+                lambda: self._raw_batch(reads, block),
+                "venue rooms (batch)",
+                delay_s=self.retry_delay_s,
+            )
         except (NetworkUnavailable, Web3RPCError) as err:  # none read, at once
             return [err for _ in reads]
         return [_error(g) if isinstance(g, ReadFailed) else g for g in got]
@@ -439,7 +454,11 @@ class FundReader:
             if a.held_unpriced:
                 try:
                     dec = int(
-                        with_retries(partial(self._decimals, a.token, block), "ERC20.decimals")
+                        with_retries(
+                            partial(self._decimals, a.token, block),
+                            "ERC20.decimals",
+                            delay_s=self.retry_delay_s,
+                        )
                     )
                 except (
                     ContractLogicError,

@@ -43,7 +43,12 @@ class NetworkUnavailable(ChainError, RuntimeError):
 _RETRIED: tuple[type[BaseException], ...] = (*NETWORK_ERRORS, requests.exceptions.HTTPError)
 
 
-def with_retries(fn: Callable[[], T], what: str, attempts: int = 3, delay_s: float = 0.5) -> T:
+RETRY_DELAY_S = 0.5  # with_retries' first wait (then 1 s and 2 s)
+
+
+def with_retries(
+    fn: Callable[[], T], what: str, attempts: int = 3, delay_s: float = RETRY_DELAY_S
+) -> T:
     """Call ``fn``; on a network error (``is_network_error``: an HTTP 503 from a load balancer
     too) try again, ``attempts`` retries in all (then raise NetworkUnavailable naming ``what``).
     Any other error is raised at once."""

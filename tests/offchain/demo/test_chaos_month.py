@@ -55,7 +55,11 @@ def test_chaos_month_short__one_seed__in_band_no_crash_no_double_send_signable(
     longer than a day, every redemption request paid within a day, each action of the killed
     and cut plans sent once and the plans finished, every critical alert explained by a scene,
     no job in the node outage over 15 s. That is why the short hostile month itself
-    (test_hostile_month.py) runs in `make test-slow` only."""
+    (test_hostile_month.py) runs in `make test-slow` only. The month's own fund keeper retries
+    its reads after a tenth of the default waits (ChaosDemo._make_fund_bot: 86 s -> 49 s for
+    the same month, test_chaos_read_retries.py); that a job in a node outage returns within
+    15 s at every default wait is held by tests/offchain/fundbot/test_fundbot_outage.py (its
+    tick in the outage gives up the same fund read after the default 11 s)."""
     started = time.perf_counter()
     v = _month(accounts, chain, tmp_path / "chaos", 10, 7)
     print(
