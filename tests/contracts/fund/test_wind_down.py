@@ -252,14 +252,10 @@ def test_closed__every_role_every_setter__cannot_reopen_or_move_the_price(
                     method.encode_input(*args)
                 except Exception:  # arguments ape cannot encode: nothing sent, as before
                     continue
-                if not send_raw(chain, who, method, *args):
-                    continue  # mined reverted: its effects undone, nothing of the vault moved
-                succeeded += 1
+                succeeded += send_raw(chain, who, method, *args)
                 assert vault.phase() == CLOSED, (abi.name, who)
                 assert vault.closedPrice() == fixed, (abi.name, who)
                 assert vault.convertToAssets(one) == price, (abi.name, who)
-    assert vault.phase() == CLOSED and vault.closedPrice() == fixed  # after the refused ones too
-    assert vault.convertToAssets(one) == price
     assert tried > 40
     assert 0 < succeeded < tried  # some harmless calls went through, the rest refused
     # the timelock's own moves, by name: each refused
