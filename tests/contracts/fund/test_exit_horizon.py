@@ -18,6 +18,10 @@ import pytest
 
 from tests.support.raw_sends import send_each
 
+# the session's attacker set up with the module's first test, not first by a later one: ape
+# would warn InvalidIsolation and rebase the module (deploying its fund again)
+pytestmark = pytest.mark.usefixtures("attacker")
+
 DAY = 86_400
 HORIZONS = (0, 1, 7, 30)
 CHUNKS = 100  # the run is queued as this many equal requests (the queue funds whole ones)
