@@ -12,10 +12,7 @@ from ballast_dev.deployment.fund import add_asset
 
 # with fees on, a call's fees follow the seconds since the last accrual: the node's clock
 # must not decide them (conftest.frozen_clock)
-# fund_usdt and the session's attacker and guardian set up with the module's first test, not
-# first by a later one: ape would warn InvalidIsolation and rebase the module (deploying its
-# fund again)
-pytestmark = pytest.mark.usefixtures("frozen_clock", "fund_usdt", "attacker", "guardian")
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 YEAR = 365 * 86_400
 MGMT_CAP = 200
