@@ -14,9 +14,16 @@ from ballast_dev.deployment.fund import RiskSpec, add_asset, deploy_core, grant_
 ONE_DAY = 86_400
 
 
-@pytest.fixture
-def small(project, deployer, gov, keeper, guardian, usdt, create_feed, fund_usdt, alice, unit):
-    """Three instant assets (L2, L3, L3), 1M deposited and 90% invested: every one held."""
+@pytest.fixture(scope="module")
+def small(
+    project, deployer, gov, keeper, guardian, usdt, create_feed, fund_usdt, alice, unit, chain,
+    attacker,
+):  # fmt: skip
+    """Three instant assets (L2, L3, L3), 1M deposited and 90% invested: every one held.
+    Deployed once per module (each decimals); ape's isolation reverts each test's changes, so
+    every test starts from it as deployed (no test changes its Python-side record). (It takes
+    the session's accounts the tests use, so that none is set up after it: ape would warn and
+    rebase the module.)"""
     f = deploy_core(project, deployer, usdt, risk=RiskSpec(min_move_value=0, max_top3_bps=10_000))
     grant_roles(f, gov, keepers=[keeper], guardians=[guardian], sender=deployer)
     erc = deployer.deploy(project.ERC4626Adapter)

@@ -28,6 +28,10 @@ from keepers.fund.planning.plan_approval import (
 )
 from tests.support.gaslib import check_snapshot
 
+# the session's attacker and dave set up with the module's first test, not first by a later
+# one: ape would warn InvalidIsolation and rebase the module (deploying its fund again)
+pytestmark = pytest.mark.usefixtures("attacker", "dave")
+
 THRESHOLD = 100_000  # whole base tokens: plans that move more need 2 of 3 owners
 SENTINEL = "0x0000000000000000000000000000000000000001"
 ZERO32 = b"\x00" * 32

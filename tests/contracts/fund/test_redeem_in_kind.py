@@ -33,17 +33,21 @@ def tbill(project, fund, deployer, usdt, base_decimals):
     return listed["rwa"]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def invested(fund, vault, controller, keeper, tbill, alice, bob, fund_usdt, chain, unit,
-             refresh_feeds):  # fmt: skip
+             deployer, feed_refresher, attacker, guardian, whale, project, usdt):  # fmt: skip
     """Alice 1M and bob 200k in; the fund holds an ERC-4626 venue in each invested tier, the
-    DEX token, the RWA's settled tokens and a pending RWA subscription; freshly marked."""
+    DEX token, the RWA's settled tokens and a pending RWA subscription; freshly marked. Set up
+    once per module (each decimals); ape's isolation reverts each test's changes, so every test
+    that takes it starts from it as set up (the one test that does not deploys its own vault).
+    (It takes the session's accounts the tests use, so that none is set up after it: ape would
+    warn and rebase the module.)"""
     vault.deposit(1_000_000 * unit, alice, sender=alice)
     vault.deposit(200_000 * unit, bob, sender=bob)
     rwa = fund.assets["rwa"]
     controller.purchaseAsset(rwa, 100_000 * unit, 0, sender=keeper)
     chain.pending_timestamp += ONE_DAY + 1
-    refresh_feeds()
+    feed_refresher.refresh(list(fund.feeds.values()), sender=deployer)  # refresh_feeds()
     controller.settle(rwa, sender=keeper)
     assert rwa.balanceOf(controller) > 0
     controller.purchaseAsset(fund.assets["mmfA"], 150_000 * unit, 0, sender=keeper)

@@ -21,11 +21,13 @@ from ballast_dev.deployment.fund import RiskSpec, add_asset, deploy_core, grant_
 CAP = 1_000_000
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def capped(project, deployer, gov, keeper, usdt, adapters, create_feed, unit, attacker):
     """The project's default concentration limits (25% an asset, 60% the top three: SEC5-03,
     the 100% override hid the keeper's second pass reverting): L2 is the capped venue and
-    mmfB, L3 three credit funds."""
+    mmfB, L3 three credit funds. Deployed once per module (each decimals); ape's isolation
+    reverts each test's changes, so every test starts from it as deployed (no test changes its
+    Python-side record)."""
     f = deploy_core(project, deployer, usdt, risk=RiskSpec(min_move_value=0))
     grant_roles(f, gov, keepers=[keeper], guardians=[], sender=deployer)
     venue = deployer.deploy(project.TestCappedFund, usdt, CAP * unit)

@@ -19,12 +19,15 @@ VIRTUAL = 10**6  # TieredVault.DECIMALS_OFFSET's virtual shares
 OPEN, CLOSING, CLOSED = 0, 1, 2
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def invested(fund, vault, controller, keeper, alice, bob, whale, fund_usdt, chain, unit,
-             refresh_feeds):  # fmt: skip
+             deployer, feed_refresher, gov, guardian, attacker):  # fmt: skip
     """Alice 1M, bob 200k, whale 300k in; an ERC-4626 venue in each invested tier and the
     RWA's settled tokens; bob's first request funded (unclaimed), his second and the whale's
-    pending; the RWA's tokens being redeemed (a pending asynchronous redemption)."""
+    pending; the RWA's tokens being redeemed (a pending asynchronous redemption). Set up once
+    per module (each decimals; every test of the file takes it); ape's isolation reverts each
+    test's changes, so every test starts from it as set up. (It takes the session's accounts
+    the tests use, so that none is set up after it: ape would warn and rebase the module.)"""
     vault.deposit(1_000_000 * unit, alice, sender=alice)
     vault.deposit(200_000 * unit, bob, sender=bob)
     vault.deposit(300_000 * unit, whale, sender=whale)
@@ -32,7 +35,7 @@ def invested(fund, vault, controller, keeper, alice, bob, whale, fund_usdt, chai
     rwa.setWindows(0, 0, 0, sender=keeper)  # redemptions accepted at any time (test hook)
     controller.purchaseAsset(rwa, 100_000 * unit, 0, sender=keeper)
     chain.pending_timestamp += ONE_DAY + 1
-    refresh_feeds()
+    feed_refresher.refresh(list(fund.feeds.values()), sender=deployer)  # refresh_feeds()
     controller.settle(rwa, sender=keeper)
     for symbol, amount in (
         ("mmfA", 200_000),

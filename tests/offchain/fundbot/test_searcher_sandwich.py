@@ -4,11 +4,12 @@ three owners, a plan over the threshold signed by two), with no automine, a bloc
 (anvil's default ``--order fees``).
 
 The keeper runs as ``keeper run --once`` runs it (the fund bot's tick over its store). The
-table's first row (deep, executed at once, the defaults) runs on a chain mining every 2 s with
-the searcher polling the pending pool every 50 ms in another thread: the real timing. The other
-rows run on a test-driven block producer (``produce_blocks``): a block is mined as soon as the
-pool holds a transaction and the searcher has polled every transaction in it, so each keeper leg
-still waits in the public pool for the searcher, and the block orders the searcher's front- and
+table's first row (deep, executed at once, the defaults) also runs on a chain mining every 2 s
+with the searcher polling the pending pool every 50 ms in another thread: the real timing
+(``[deep-fresh-after-interval]``, in ``make test-slow``: ``_cases`` says what holds it in
+``make test``). Every row runs on a test-driven block producer (``produce_blocks``): a block
+is mined as soon as the pool holds a transaction and the searcher has polled every transaction
+in it, so each keeper leg still waits in the public pool for the searcher, and the block orders the searcher's front- and
 back-run around it by fee, without the 2 s a block costs (about 14 s a run, issue 68). There the
 searcher's sandwich of the one profitable leg must land (front, victim, back in one block, in
 that order, all succeeding) and the leg lose something to it, so a searcher that never fires
@@ -204,26 +205,37 @@ def _old_leg(self: Execution, ref: str, idx: int, order: int, action: Any, befor
 
 
 def _cases() -> list[Any]:
-    """(rule, when, depth), ids as ``depth-when-rule``: every ``after`` row and, of main's rule
-    (``before``: the harness must catch it), the table's first row run in ``make test`` (about
-    2-3 s each on the test-driven producer); the other ``before`` rows in ``make test-slow``."""
+    """(rule, when, depth, mining), ids as ``depth-when-rule``: every ``after`` row and, of
+    main's rule (``before``: the harness must catch it), the table's first row run in ``make
+    test`` on the test-driven producer (about 2-3 s each); the other ``before`` rows, and the
+    table's first row on true 2 s interval mining (``[deep-fresh-after-interval]``, about 15 s:
+    the real timing, where the searcher must see the legs pending), in ``make test-slow``. The
+    first row's bound under the defaults is held in ``make test`` by ``[deep-fresh-after]``: the
+    same pools, plan and defaults against a searcher that sees every leg before its block."""
     out = []
     for rule in ("after", "before"):
         for when in ("fresh", "late"):
             for depth in ("deep", "thin"):
                 slow = rule == "before" and (when, depth) != ("fresh", "deep")
                 marks = (pytest.mark.slow,) if slow else ()
-                out.append(
-                    pytest.param(rule, when, depth, marks=marks, id=f"{depth}-{when}-{rule}")
-                )
+                case = f"{depth}-{when}-{rule}"
+                out.append(pytest.param(rule, when, depth, "driven", marks=marks, id=case))
+    out.insert(
+        0,
+        pytest.param(
+            "after", "fresh", "deep", "interval", marks=pytest.mark.slow,
+            id="deep-fresh-after-interval",
+        ),
+    )  # fmt: skip
     return out
 
 
-@pytest.mark.parametrize(("rule", "when", "depth"), _cases())
+@pytest.mark.parametrize(("rule", "when", "depth", "mining"), _cases())
 def test_searcher__keeper_pool_legs__lose_at_most_the_tolerance(
     rule,
     when,
     depth,
+    mining,
     make_bot,
     fresh,
     accounts,
@@ -272,8 +284,6 @@ def test_searcher__keeper_pool_legs__lose_at_most_the_tolerance(
         bot.config, Store(bot.config.keeper.db_url), signer=bot.signer, alerter=bot.alert
     )
     cap = {"buy": 20_000_000 * UNIT, "sell": 20_000_000 * 10**18}
-    # the table's first row on true 2 s interval mining, the rest on the test-driven producer
-    mining = "interval" if (rule, when, depth) == ("after", "fresh", "deep") else "driven"
     attacked = _run(again, ref, now, searcher, cap, mining)
     assert quiet and set(attacked) <= set(quiet), (quiet, attacked)
     rows = []

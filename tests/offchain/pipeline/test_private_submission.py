@@ -469,7 +469,9 @@ def test_worker_private__process_restarted_while_held__second_process_finishes_o
     intent = pipe.submit(hit_spec(counter, 6210))
     pipe.store.close()
     relay.withhold = True
-    first = fork_worker(env, "--max-seconds", "4")
+    # 2 s: a forked worker's pass sends at once (test_worker_until_idle.py's time limit with a
+    # broadcast in flight is 2 s too)
+    first = fork_worker(env, "--max-seconds", "2")
     assert first.returncode == 0, first.stderr
     again = make_pipeline(make_settings(db, anvil.url, counter.address), exclusive=False)
     (attempt,) = _attempts(again, intent.id)
