@@ -11,8 +11,10 @@ with a market that misbehaves:
 - a depeg: a tokenized T-bill's pool trades 3% under the NAV its feed reports for a week (the
   keeper must not sell into the discount, and may buy it);
 - the fund keeper's node cut in the middle of a plan's execution (its first transaction in the
-  node, then every request answered 503 for an hour: with every timing setting at its default,
-  no job may run longer than OUTAGE_JOB_MAX_S, 15 s), and SIGKILLs of the keeper process with a
+  node, then every request answered 503 for an hour: with every timing setting at its default
+  but the pipeline's node-error backoff (KEEPER_RETRY_BACKOFF_S 0.05 s, the demo world's; at
+  its default 1 s tests/offchain/fundbot/test_fundbot_outage.py holds the same bound), no job
+  may run longer than OUTAGE_JOB_MAX_S, 15 s), and SIGKILLs of the keeper process with a
   transaction in flight;
 - gas spikes: the base fee jumps to 200 gwei just before the keeper acts.
 
@@ -92,7 +94,8 @@ class HostileDemo(Demo):
         self.run_asked = 0
 
     def _fund_env(self) -> dict[str, str]:
-        # every timing setting at its default (KEEPER_EXECUTE_TIMEOUT_S 300 s among them): no
+        # every timing setting at its default (KEEPER_EXECUTE_TIMEOUT_S 300 s among them) but the
+        # demo world's KEEPER_RETRY_BACKOFF_S (see the module doc): no
         # job waits on the chain (issue 47), so the outage's jobs return on their own
         return {**super()._fund_env(), "KEEPER_RPC_URL": self.proxy.url}
 
