@@ -238,22 +238,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         nonReentrant
         returns (uint256 shares)
     {
-        if (_phase == Phase.Closed) {
-            shares = _convertToShares(assets, Math.Rounding.Ceil);
-            _exitClosed(receiver, owner, assets, shares);
-            return shares;
-        }
-        if (withdrawalsPaused) revert WithdrawalsPaused();
-        uint256 bal = _cashBalance();
-        (uint256 free, uint256 cash) = _cashAt(bal);
-        if (assets > cash) revert InsufficientCash(assets, cash);
-        (uint256 low, uint256 high, bool down) = _invested();
-        uint256 supply = _accrueExit(low, down, bal);
-        shares = assets.mulDiv(supply + 10 ** _decimalsOffset(), free + low + 1, Math.Rounding.Ceil);
-        _withdraw(_msgSender(), receiver, owner, assets, shares);
-        if (!down) _afterFlow(low, free, supply, bal - assets);
-        else _afterOutageExit(high, free, supply, bal - assets); // pricing unavailable: see there
-        _checkBand(cash - assets); // cannot underflow: checked above
+        (, shares) = _exit(assets, receiver, owner, true);
     }
 
     function redeem(uint256 shares, address receiver, address owner)
@@ -262,22 +247,48 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         nonReentrant
         returns (uint256 assets)
     {
+        (assets,) = _exit(shares, receiver, owner, false);
+    }
+
+    /// @dev withdraw's and redeem's one body: `amount` is the assets (`byAssets`, the shares
+    /// rounded up) or the shares (the assets rounded down), both toward the fund. Once closed,
+    /// at the fixed price (`_exitClosed`). Open, a withdrawal is refused for cash before the
+    /// price is read (the caller named its assets), a redemption once its assets are priced.
+    function _exit(uint256 amount, address receiver, address owner, bool byAssets)
+        private
+        returns (uint256 assets, uint256 shares)
+    {
         if (_phase == Phase.Closed) {
-            assets = _convertToAssets(shares, Math.Rounding.Floor);
+            (assets, shares) = byAssets
+                ? (amount, _convertToShares(amount, Math.Rounding.Ceil))
+                : (_convertToAssets(amount, Math.Rounding.Floor), amount);
             _exitClosed(receiver, owner, assets, shares);
-            return assets;
+            return (assets, shares);
         }
         if (withdrawalsPaused) revert WithdrawalsPaused();
         uint256 bal = _cashBalance();
         (uint256 free, uint256 cash) = _cashAt(bal);
+        if (byAssets && amount > cash) revert InsufficientCash(amount, cash);
         (uint256 low, uint256 high, bool down) = _invested();
         uint256 supply = _accrueExit(low, down, bal);
-        assets = shares.mulDiv(free + low + 1, supply + 10 ** _decimalsOffset(), Math.Rounding.Floor);
-        if (assets > cash) revert InsufficientCash(assets, cash);
+        (assets, shares) = _exitAmounts(amount, byAssets, free + low + 1, supply + 10 ** _decimalsOffset());
+        if (!byAssets && assets > cash) revert InsufficientCash(assets, cash);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
         if (!down) _afterFlow(low, free, supply, bal - assets);
         else _afterOutageExit(high, free, supply, bal - assets); // pricing unavailable: see there
-        _checkBand(cash - assets);
+        _checkBand(cash - assets); // cannot underflow: checked above
+    }
+
+    /// @dev An open exit's other amount at the exit price (`value` over `supply`, both with
+    /// their virtual unit): the shares for `amount` assets rounded up, or the assets for
+    /// `amount` shares rounded down. (A function of its own: inline, `_exit` runs out of stack.)
+    function _exitAmounts(uint256 amount, bool byAssets, uint256 value, uint256 supply)
+        private
+        pure
+        returns (uint256 assets, uint256 shares)
+    {
+        if (byAssets) return (amount, amount.mulDiv(supply, value, Math.Rounding.Ceil));
+        return (amount.mulDiv(value, supply, Math.Rounding.Floor), amount);
     }
 
     /// @dev An exit once closed: at the fixed price (`assets` for `shares`, rounded for the

@@ -27,6 +27,31 @@ def test_withdraw__above_available_cash__reverts_insufficient_cash(
         vault.withdraw(700_000 * unit, alice, alice, sender=alice)
 
 
+def test_withdraw_and_redeem__above_available_cash__name_the_amount_and_the_cash(
+    vault, controller, keeper, alice, deposited, unit
+):
+    """One exit body serves both (`_exit`): each refuses what the free cash cannot pay, naming
+    the assets asked (withdraw) or priced (redeem, at its preview) and the cash available."""
+    controller.allocateToLayer(1, 400_000 * unit, sender=keeper)
+    cash = vault.availableCash()
+    with ape.reverts(vault.InsufficientCash, requested=cash + 1, available=cash):
+        vault.withdraw(cash + 1, alice, alice, sender=alice)
+    shares = vault.balanceOf(alice)
+    priced = vault.previewRedeem(shares)
+    assert priced > cash
+    with ape.reverts(vault.InsufficientCash, requested=priced, available=cash):
+        vault.redeem(shares, alice, alice, sender=alice)
+    # at the edge both pay: the cash in full, the shares each side of the same price
+    burnt = vault.previewWithdraw(cash)
+    paid = vault.previewRedeem(burnt - 1)
+    assert paid <= cash
+    assert vault.redeem(burnt - 1, alice, alice, sender=alice).return_value == paid
+    rest = vault.availableCash()
+    expected = vault.previewWithdraw(rest)
+    assert vault.withdraw(rest, alice, alice, sender=alice).return_value == expected
+    assert vault.availableCash() == 0
+
+
 def test_redemption_queue__request_fulfil_claim__erc7540_request_side(
     vault, controller, usdt, keeper, alice, bob, deposited, unit
 ):
