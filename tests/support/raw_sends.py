@@ -3,8 +3,9 @@ request each), then their receipts read. For a test that needs a hundred calls (
 queued as 100 requests, every setter tried by every role) where ape's per-transaction
 preparation (a gas estimate, fee and nonce look-ups, receipt decoding, a revert's trace: about
 ten node requests each) would be most of the test's time. Each call is still its own
-transaction from the account, mined in the order given; the caller sees every receipt's
-status."""
+transaction from the account, sent once the one before it is mined (anvil's automine can
+strand a transaction of a burst in its pool: foundry-rs/foundry#10122); the caller sees every
+receipt's status."""
 
 from __future__ import annotations
 
@@ -22,12 +23,16 @@ def _sign_and_send(chain: Any, sender: Any, to: str, datas: list[bytes], gas: in
     gas_price = 2 * int(w3.eth.get_block("latest").get("baseFeePerGas") or 0)
     chain_id = int(w3.eth.chain_id)
     nonce = int(w3.eth.get_transaction_count(sender.address, "pending"))
-    hashes = []
+    receipts = []
     for i, data in enumerate(datas):
         tx = {"to": to, "data": bytes(data), "gas": gas, "gasPrice": gas_price,
               "nonce": nonce + i, "chainId": chain_id, "value": 0}  # fmt: skip
-        hashes.append(w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction))
-    return [w3.eth.wait_for_transaction_receipt(h, timeout=60, poll_latency=0.05) for h in hashes]
+        sent = w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
+        # one in the pool at a time: anvil's automine can leave a ready transaction of a burst
+        # in the pool unmined (foundry-rs/foundry#10122; a CI run waited 60 s on one, and its
+        # leftovers failed the module's next test with "nonce too low")
+        receipts.append(w3.eth.wait_for_transaction_receipt(sent, timeout=60, poll_latency=0.05))
+    return receipts
 
 
 def send_raw(chain: Any, sender: Any, method: Any, *args: Any) -> bool:
