@@ -30,7 +30,7 @@ from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
 from keepers.core import univ3
 from keepers.core.logging import get_logger
-from keepers.fund.planning.depth import AssetDepth, PoolVenue, largest_within, pool_depth
+from keepers.fund.planning.depth import AssetDepth, DepthMemo, PoolVenue, largest_within
 from keepers.fund.planning.risk import slippage_bps
 from keepers.fund.reader import FundReading
 from keepers.tx.contracts import FundContracts
@@ -90,6 +90,7 @@ class DepthReader:
         # keepers.fund.reader: ``reads`` / ``answered``), for that block only, the failed
         # ones left out (asked again by ``pool_states``); replaced at every fund read
         self._seeded: tuple[int, dict[Any, Any]] | None = None
+        self._depths = DepthMemo()  # the search redone only when one of its inputs changed
 
     # ------------------------------------------------------------- rider of the fund read
 
@@ -264,7 +265,9 @@ class DepthReader:
                     reading.prices[a.token] * 10**st.base_decimals,
                     10 ** (fdec + tdec),
                 )
-                depth = pool_depth(a.token, venue, limit_bps, st.total_assets, a.value, target_bps)
+                depth = self._depths.depth(
+                    a.token, venue, limit_bps, st.total_assets, a.value, target_bps
+                )
                 venues[a.token] = (venue, depth)
             except (ContractLogicError, BadFunctionCallOutput) as err:
                 out[a.token] = _not_read(a.symbol, a.token, err, limit_bps, target_bps)

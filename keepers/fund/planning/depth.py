@@ -223,5 +223,56 @@ def pool_depth(
     )
 
 
+def _depth_key(
+    venue: PoolVenue, limit_bps: int, buy_cap: int, sell_cap_value: int, target_bps: int | None
+) -> tuple[object, ...]:
+    """Every input of ``pool_depth`` but the token, as values: the pool's whole state (its
+    ticks as sorted pairs), the side and the price, the limits and the caps."""
+    p = venue.pool
+    pool = (p.sqrt_price_x96, p.tick, p.liquidity, p.fee, p.tick_spacing)
+    return (
+        pool,
+        tuple(sorted(p.ticks.items())),
+        venue.token_is_0,
+        venue.price_num,
+        venue.price_den,
+        limit_bps,
+        buy_cap,
+        sell_cap_value,
+        target_bps,
+    )
+
+
+class DepthMemo:
+    """``pool_depth`` with each token's last answer kept: asked again with every input the
+    same (the pool's state, the oracle price, the limits, the fund's total and the asset's
+    value), it answers the kept result instead of searching again; any input changed, it
+    searches and keeps the new one. ``pool_depth`` is pure (no I/O, no clock), so the answer is
+    the same by construction; tests/offchain/fund/test_fund_depth.py checks it against the
+    plain call on random sequences. At idle (a quiet pool, no flow) a keeper's tick then skips
+    the depth search (about 170 quotes through the V3 maths a pool); a pool that moved pays it
+    in full."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[tuple[object, ...], AssetDepth]] = {}
+
+    def depth(
+        self,
+        token: str,
+        venue: PoolVenue,
+        limit_bps: int,
+        buy_cap: int,
+        sell_cap_value: int,
+        target_bps: int | None = None,
+    ) -> AssetDepth:
+        key = _depth_key(venue, limit_bps, buy_cap, sell_cap_value, target_bps)
+        kept = self._kept.get(token)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        got = pool_depth(token, venue, limit_bps, buy_cap, sell_cap_value, target_bps)
+        self._kept[token] = (key, got)
+        return got
+
+
 def unlimited(token: str) -> AssetDepth:
     return AssetDepth(token)

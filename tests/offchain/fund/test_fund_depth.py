@@ -6,10 +6,18 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keepers.core import univ3
 from keepers.fund.planning.config import PlanningConfig
-from keepers.fund.planning.depth import AssetDepth, PoolVenue, largest_within, pool_depth
+from keepers.fund.planning.depth import (
+    AssetDepth,
+    DepthMemo,
+    PoolVenue,
+    largest_within,
+    pool_depth,
+)
 from keepers.fund.planning.plan import CARRY, apply, plan
 from keepers.fund.planning.state import BPS
 from keepers.fund.planning.triggers import Trigger, TriggerKind
@@ -75,6 +83,74 @@ def test_pool_depth__price_left_the_range__no_safe_buy_or_sell():
     d = pool_depth("T", v, LIMIT, 10_000_000 * M, 10_000_000 * M)
     assert d.max_buy == 0 and d.max_sell == 0
     assert "no buy fits" in d.detail
+
+
+# one input of pool_depth changed from the call before (or none): what the memo must notice
+_CHANGES = ("none", "price", "pool_moved", "tick_added", "liquidity", "side", "limit", "target",
+            "buy_cap", "sell_cap", "token")  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_CHANGES), st.integers(1, 10**6)), min_size=1, max_size=8
+    )
+)
+def test_depth_memo__any_sequence_of_calls__answers_what_pool_depth_answers(steps):
+    """The memo's shortcut (the last answer kept per token) against the plain search on
+    sequences of calls that repeat the last one or change one input of it (the pool's price,
+    its ticks or liquidity, the side, the oracle price, the limits, the caps, the token)."""
+    memo = DepthMemo()
+    v, token = venue(100), "T"
+    limit, target = LIMIT, CFG.rebalance_target_slippage
+    buy_cap, sell_cap = 5_000_000 * M, 3_000_000 * M
+    for change, r in steps:
+        pool = v.pool
+        if change == "price":
+            v = replace(v, price_num=v.price_num + r)
+        elif change == "pool_moved":
+            sqrt = pool.sqrt_price_x96 + pool.sqrt_price_x96 * (r % 200 + 1) // 20_000
+            v = replace(v, pool=univ3.PoolState(sqrt, univ3.get_tick_at_sqrt_ratio(sqrt),
+                                                 pool.liquidity, pool.fee, pool.tick_spacing,
+                                                 dict(pool.ticks)))  # fmt: skip
+        elif change == "tick_added":
+            # just above the price, inside the 200 bps a buy moves it: a purchase crosses it
+            tick = (pool.tick // pool.tick_spacing + 1 + r % 3) * pool.tick_spacing
+            ticks = dict(pool.ticks) | {tick: -(pool.liquidity * (r % 9 + 1) // 10)}
+            v = replace(v, pool=replace(pool, ticks=ticks))
+        elif change == "liquidity":
+            v = replace(v, pool=replace(pool, liquidity=pool.liquidity + r * 10**9))
+        elif change == "side":
+            v = replace(v, token_is_0=not v.token_is_0)
+        elif change == "limit":
+            limit = 50 + r % 400
+        elif change == "target":
+            target = None if r % 3 == 0 else 10 + r % 100
+        elif change == "buy_cap":
+            buy_cap = r * M
+        elif change == "sell_cap":
+            sell_cap = r * M
+        elif change == "token":
+            token = "T" if token == "U" else "U"
+        assert memo.depth(token, v, limit, buy_cap, sell_cap, target) == pool_depth(
+            token, v, limit, buy_cap, sell_cap, target
+        )
+
+
+def test_depth_memo__same_inputs_again__no_second_search(monkeypatch):
+    """The second call with every input the same does not search; a changed one does."""
+    import keepers.fund.planning.depth as depth_mod
+
+    searches = []
+    plain = depth_mod.pool_depth
+    monkeypatch.setattr(depth_mod, "pool_depth", lambda *a: searches.append(a) or plain(*a))
+    memo, v = DepthMemo(), venue(100)
+    first = memo.depth("T", v, LIMIT, 5_000_000 * M, 3_000_000 * M, 50)
+    assert memo.depth("T", v, LIMIT, 5_000_000 * M, 3_000_000 * M, 50) is first
+    assert len(searches) == 1
+    moved = replace(v, pool=replace(v.pool, liquidity=v.pool.liquidity // 2))
+    assert memo.depth("T", moved, LIMIT, 5_000_000 * M, 3_000_000 * M, 50) != first
+    assert len(searches) == 2
 
 
 def test_largest_within__monotone__finds_edge():
