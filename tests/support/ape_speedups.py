@@ -89,19 +89,37 @@ can observe.
   collection, so a file's cyclic garbage is still freed: 1.1 s. An object that outlives its
   file (ape's caches, a session fixture) is no longer scanned for cycles.
 
+- Every JSON-RPC request of ape's own node connection went through ``requests`` (a session's
+  settings merged, a ``PreparedRequest`` built, urllib3's pool and retry objects): about
+  0.8 ms of the test process's CPU a request on top of http.client's 0.15 ms (2,000
+  ``eth_blockNumber`` both ways on one anvil), and a contract test makes about eight requests
+  a transaction (tests/contracts/fund/test_fees.py: 6,268 for 780). On a node on loopback
+  (ape's anvil), ape's web3 provider posts with ``http.client`` over a kept-alive connection
+  per thread instead: the same request bytes and headers, the same response bytes; an HTTP
+  error status raises ``requests``' ``HTTPError`` and a refused, dropped or timed-out
+  connection ``requests``' ``ConnectionError`` / ``ReadTimeout``, as before; a connection the
+  node closed is opened again before it is used (urllib3's check). Only ape's connection: the
+  keepers' own web3 clients under test keep their transport
+  (tests/offchain/test_ape_speedups_loopback.py compares both paths).
+
 ``BALLAST_APE_SPEEDUPS=0`` turns all of them off.
 """
 
 from __future__ import annotations
 
 import gc
+import http.client
 import json
 import os
+import select
+import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import ape_ethereum.provider as ape_eth_provider
 import pytest
+import requests
 from ape.api.networks import NetworkAPI
 from ape.api.transactions import ReceiptAPI
 from ape.contracts.base import ContractMethodHandler
@@ -253,13 +271,109 @@ def _chain_id_kept(original: Any) -> Any:
         _auto_mine_cache.pop(id(self), None)  # a new node: ask it again
         _max_gas_cache.pop(id(self), None)
         _max_gas_asked.discard(id(self))
-        node = getattr(getattr(self, "_web3", None), "provider", None)
-        if node is not None and hasattr(node, "cacheable_requests"):
-            node.cache_allowed_requests = True
-            node.cacheable_requests = {"eth_chainId"}
+        _tune_node(self)
 
     post_connect.__wrapped__ = original  # type: ignore[attr-defined]
     return post_connect
+
+
+def _tune_node(provider: Any) -> None:
+    """The provider's web3 connection: ``eth_chainId`` answered once, loopback posts over
+    http.client. Applied on connecting and again whenever ape-foundry makes a new ``Web3`` for
+    the same provider (its ``is_connected`` does, every time it is asked: the one the tests then
+    use is made after the connect)."""
+    node = getattr(getattr(provider, "_web3", None), "provider", None)
+    if node is None:
+        return
+    if hasattr(node, "cacheable_requests") and node.cacheable_requests != {"eth_chainId"}:
+        node.cache_allowed_requests = True
+        node.cacheable_requests = {"eth_chainId"}
+    LoopbackPost.install(node)
+
+
+def _tuned_web3(original: Any) -> Any:
+    def set_web3(self: Any) -> None:
+        original(self)
+        _tune_node(self)
+
+    set_web3.__wrapped__ = original  # type: ignore[attr-defined]
+    return set_web3
+
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class LoopbackPost:
+    """``make_post_request`` of one web3 HTTP provider whose node is on loopback, over
+    ``http.client`` (see the module's docstring); anything else (another URI, a dict body, a
+    streamed response) goes through the provider's own ``requests`` path."""
+
+    def __init__(self, original: Any, endpoint: str) -> None:
+        self.original = original
+        self.endpoint = endpoint
+        url = urlsplit(endpoint)
+        self.host, self.port = url.hostname or "", url.port or 80
+        self.path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        self._local = threading.local()
+
+    @classmethod
+    def install(cls, node: Any) -> None:
+        """On ``node`` (a web3 ``HTTPProvider``) when its endpoint is plain HTTP on loopback."""
+        manager = getattr(node, "_request_session_manager", None)
+        endpoint = str(getattr(node, "endpoint_uri", "") or "")
+        url = urlsplit(endpoint)
+        if manager is None or url.scheme != "http" or url.hostname not in _LOOPBACK:
+            return
+        current = manager.make_post_request
+        if isinstance(current, cls):
+            if current.endpoint == endpoint:
+                return
+            current = current.original
+        manager.make_post_request = cls(current, endpoint)
+
+    def _connection(self, timeout: Any) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and conn.sock is not None:
+            # a kept connection the node closed (or wrote to unasked) reads as ready: open anew
+            if select.select([conn.sock], [], [], 0)[0]:
+                conn.close()
+        if conn is None:
+            conn = http.client.HTTPConnection(self.host, self.port)
+            self._local.conn = conn
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        return conn
+
+    def __call__(self, endpoint_uri: Any, data: Any, **kwargs: Any) -> bytes:
+        if (
+            str(endpoint_uri) != self.endpoint
+            or not isinstance(data, (bytes, bytearray))
+            or kwargs.get("stream")
+            or set(kwargs) - {"headers", "timeout", "stream"}
+        ):
+            return self.original(endpoint_uri, data, **kwargs)
+        timeout = kwargs.get("timeout")
+        timeout = 10 if timeout is None else timeout  # web3's DEFAULT_HTTP_TIMEOUT
+        if isinstance(timeout, tuple):
+            timeout = max(t for t in timeout if t is not None)
+        conn = self._connection(timeout)
+        try:
+            conn.request("POST", self.path, body=bytes(data), headers=kwargs.get("headers") or {})
+            response = conn.getresponse()
+            body = response.read()
+        except TimeoutError as err:
+            conn.close()
+            raise requests.exceptions.ReadTimeout(err) from err
+        except (OSError, http.client.HTTPException) as err:
+            conn.close()
+            raise requests.exceptions.ConnectionError(err) from err
+        if response.status >= 400:
+            failed = requests.Response()
+            failed.status_code, failed.reason = response.status, response.reason
+            failed._content, failed.url = body, self.endpoint
+            failed.raise_for_status()
+        return body
 
 
 def _code_seen_once(original: Any) -> Any:
@@ -427,6 +541,8 @@ def pytest_configure(config: Any) -> None:
         ReceiptAPI._await_sender_nonce_increment = _skip_nonce_wait_when_mined(  # type: ignore[method-assign]
             ReceiptAPI._await_sender_nonce_increment
         )
+    if not hasattr(FoundryProvider._set_web3, "__wrapped__"):
+        FoundryProvider._set_web3 = _tuned_web3(FoundryProvider._set_web3)  # type: ignore[method-assign]
     if not hasattr(Web3Provider._post_connect, "__wrapped__"):
         Web3Provider._post_connect = _chain_id_kept(Web3Provider._post_connect)  # type: ignore[method-assign]
     current = Web3Provider.__dict__["max_gas"]
