@@ -335,7 +335,9 @@ class LoopbackPost:
         conn = getattr(self._local, "conn", None)
         if conn is not None and conn.sock is not None:
             # a kept connection the node closed (or wrote to unasked) reads as ready: open anew
-            if select.select([conn.sock], [], [], 0)[0]:
+            ready = select.poll()  # poll, not select: a descriptor past 1023 is fine
+            ready.register(conn.sock, select.POLLIN)
+            if ready.poll(0):
                 conn.close()
         if conn is None:
             conn = http.client.HTTPConnection(self.host, self.port)
