@@ -30,7 +30,13 @@ from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
 from keepers.core import univ3
 from keepers.core.logging import get_logger
-from keepers.fund.planning.depth import AssetDepth, DepthMemo, PoolVenue, largest_within
+from keepers.fund.planning.depth import (
+    AssetDepth,
+    DepthMemo,
+    PoolVenue,
+    largest_within,
+    pool_depth,
+)
 from keepers.fund.planning.risk import slippage_bps
 from keepers.fund.reader import FundReading
 from keepers.tx.contracts import FundContracts
@@ -265,8 +271,8 @@ class DepthReader:
                     reading.prices[a.token] * 10**st.base_decimals,
                     10 ** (fdec + tdec),
                 )
-                depth = self._depths.depth(
-                    a.token, venue, limit_bps, st.total_assets, a.value, target_bps
+                depth = pool_depth(
+                    a.token, venue, limit_bps, st.total_assets, a.value, target_bps, self._depths
                 )
                 venues[a.token] = (venue, depth)
             except (ContractLogicError, BadFunctionCallOutput) as err:

@@ -61,8 +61,9 @@ def test_same_bytes_as_requests__single_batch_error_and_revert(networks, account
         _rpc("eth_call", [{"data": "0x60006000fd"}, "latest"]),
     ]
     for body in asks:
-        got, want = fast(endpoint, body, headers=HEADERS, timeout=10), plain(
-            endpoint, body, headers=HEADERS, timeout=10
+        got, want = (
+            fast(endpoint, body, headers=HEADERS, timeout=10),
+            plain(endpoint, body, headers=HEADERS, timeout=10),
         )
         assert isinstance(got, bytes) and json.loads(got) == json.loads(want), body
 

@@ -163,10 +163,20 @@ def pool_depth(
     buy_cap: int,
     sell_cap_value: int,
     target_bps: int | None = None,
+    kept: DepthMemo | None = None,
 ) -> AssetDepth:
     """Depth of a V3 asset for purchases up to ``buy_cap`` cash and sales up to
     ``sell_cap_value`` (oracle value), inside ``limit_bps`` against the oracle, and inside
-    ``target_bps`` (the cost target: no unit past it, the leg's marginal cost) when given."""
+    ``target_bps`` (the cost target: no unit past it, the leg's marginal cost) when given;
+    with ``kept``, the answer ``kept`` holds for these same inputs (``DepthMemo``)."""
+    if kept is not None:
+        key = _depth_key(venue, limit_bps, buy_cap, sell_cap_value, target_bps)
+        hit = kept.kept.get(token)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        got = pool_depth(token, venue, limit_bps, buy_cap, sell_cap_value, target_bps)
+        kept.kept[token] = (key, got)
+        return got
     # 1 bps of the size back from the edge: value <-> token conversions round on the way to
     # the calldata, and the edge itself is where a rounding unit tips over the limit. A sale
     # of the whole position that fills a full bps inside the bound has no edge to back off
@@ -244,34 +254,17 @@ def _depth_key(
 
 
 class DepthMemo:
-    """``pool_depth`` with each token's last answer kept: asked again with every input the
-    same (the pool's state, the oracle price, the limits, the fund's total and the asset's
-    value), it answers the kept result instead of searching again; any input changed, it
-    searches and keeps the new one. ``pool_depth`` is pure (no I/O, no clock), so the answer is
+    """Each token's last ``pool_depth`` answer with every input it was given (the pool's state,
+    the oracle price, the limits, the fund's total and the asset's value): ``pool_depth(...,
+    kept=memo)`` answers the kept result when all of them are the same and searches (and keeps
+    the new one) when any differs. ``pool_depth`` is pure (no I/O, no clock), so the answer is
     the same by construction; tests/offchain/fund/test_fund_depth.py checks it against the
     plain call on random sequences. At idle (a quiet pool, no flow) a keeper's tick then skips
     the depth search (about 170 quotes through the V3 maths a pool); a pool that moved pays it
     in full."""
 
     def __init__(self) -> None:
-        self._kept: dict[str, tuple[tuple[object, ...], AssetDepth]] = {}
-
-    def depth(
-        self,
-        token: str,
-        venue: PoolVenue,
-        limit_bps: int,
-        buy_cap: int,
-        sell_cap_value: int,
-        target_bps: int | None = None,
-    ) -> AssetDepth:
-        key = _depth_key(venue, limit_bps, buy_cap, sell_cap_value, target_bps)
-        kept = self._kept.get(token)
-        if kept is not None and kept[0] == key:
-            return kept[1]
-        got = pool_depth(token, venue, limit_bps, buy_cap, sell_cap_value, target_bps)
-        self._kept[token] = (key, got)
-        return got
+        self.kept: dict[str, tuple[tuple[object, ...], AssetDepth]] = {}
 
 
 def unlimited(token: str) -> AssetDepth:

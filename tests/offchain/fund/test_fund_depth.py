@@ -92,9 +92,7 @@ _CHANGES = ("none", "price", "pool_moved", "tick_added", "liquidity", "side", "l
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(
-        st.tuples(st.sampled_from(_CHANGES), st.integers(1, 10**6)), min_size=1, max_size=8
-    )
+    st.lists(st.tuples(st.sampled_from(_CHANGES), st.integers(1, 10**6)), min_size=1, max_size=8)
 )
 def test_depth_memo__any_sequence_of_calls__answers_what_pool_depth_answers(steps):
     """The memo's shortcut (the last answer kept per token) against the plain search on
@@ -132,7 +130,7 @@ def test_depth_memo__any_sequence_of_calls__answers_what_pool_depth_answers(step
             sell_cap = r * M
         elif change == "token":
             token = "T" if token == "U" else "U"
-        assert memo.depth(token, v, limit, buy_cap, sell_cap, target) == pool_depth(
+        assert pool_depth(token, v, limit, buy_cap, sell_cap, target, memo) == pool_depth(
             token, v, limit, buy_cap, sell_cap, target
         )
 
@@ -143,13 +141,18 @@ def test_depth_memo__same_inputs_again__no_second_search(monkeypatch):
 
     searches = []
     plain = depth_mod.pool_depth
-    monkeypatch.setattr(depth_mod, "pool_depth", lambda *a: searches.append(a) or plain(*a))
+
+    def counted(*a, **kw):
+        searches.append(a)
+        return plain(*a, **kw)
+
+    monkeypatch.setattr(depth_mod, "pool_depth", counted)
     memo, v = DepthMemo(), venue(100)
-    first = memo.depth("T", v, LIMIT, 5_000_000 * M, 3_000_000 * M, 50)
-    assert memo.depth("T", v, LIMIT, 5_000_000 * M, 3_000_000 * M, 50) is first
-    assert len(searches) == 1
+    first = plain("T", v, LIMIT, 5_000_000 * M, 3_000_000 * M, 50, memo)
+    assert plain("T", v, LIMIT, 5_000_000 * M, 3_000_000 * M, 50, memo) is first
+    assert len(searches) == 1  # the first call's search, none for the second
     moved = replace(v, pool=replace(v.pool, liquidity=v.pool.liquidity // 2))
-    assert memo.depth("T", moved, LIMIT, 5_000_000 * M, 3_000_000 * M, 50) != first
+    assert plain("T", moved, LIMIT, 5_000_000 * M, 3_000_000 * M, 50, memo) != first
     assert len(searches) == 2
 
 
