@@ -51,11 +51,12 @@ from ballast_dev.deployment.record import (
     load_record,
     profile_hash,
 )
-from ballast_dev.local.anvil_local import keep_ape_anvil_off_disk
+from ballast_dev.local.anvil_local import keep_ape_anvil_off_disk, retry_ape_anvil_on_a_taken_port
 
 # a local chain ape starts here (a local deploy's, the dry run's fork) keeps no old state on
 # disk (ballast_dev/local/anvil_local.py); a real network's node is not ape's to start
 keep_ape_anvil_off_disk()
+retry_ape_anvil_on_a_taken_port()
 
 
 FORK_START_TIMEOUT_S = 90
@@ -64,8 +65,9 @@ FORK_START_TIMEOUT_S = 90
 def _patient_fork_start() -> None:
     """ape waits a fixed 20 s for a fork's anvil to answer (SubprocessProvider.start's default,
     not configurable in ape 0.8); forking a remote node, or any node on a loaded machine, can
-    take longer, and the dry run then failed with RPCTimeoutError (seen in CI). The fork
-    provider's start waits FORK_START_TIMEOUT_S instead."""
+    take longer. The fork provider's start waits FORK_START_TIMEOUT_S instead. (The
+    RPCTimeoutError once seen in CI was an anvil that had exited on a taken port, which no
+    wait fixes: ``retry_ape_anvil_on_a_taken_port`` moves it to another.)"""
     from ape_foundry.provider import FoundryForkProvider
 
     if getattr(FoundryForkProvider.start, "_ballast_patient", False):

@@ -3,7 +3,7 @@ several test folders live in tests/support and are loaded here."""
 
 import os
 
-from ballast_dev.local.anvil_local import keep_ape_anvil_off_disk
+from ballast_dev.local.anvil_local import keep_ape_anvil_off_disk, retry_ape_anvil_on_a_taken_port
 from tests.support.roles import role_fixture
 
 # Every alert any test raises (in this process or in a keeper it starts) must have a code listed
@@ -39,3 +39,4 @@ def pytest_configure(config):
     # the anvil ape starts for each worker keeps no old state on disk (it left ~1.5 GB per
     # worker and run under ~/.foundry/anvil/tmp): ballast_dev/local/anvil_local.py
     keep_ape_anvil_off_disk()
+    retry_ape_anvil_on_a_taken_port()

@@ -85,6 +85,57 @@ def keep_ape_anvil_off_disk() -> None:
     FoundryProvider.build_command = build_command  # type: ignore[method-assign]
 
 
+APE_ANVIL_ATTEMPTS = 5  # ports ape's anvil is started on before its start fails
+_STARTING: set[int] = set()  # the providers whose anvil is being started (id)
+
+
+class AnvilExitedAtStart(RuntimeError):
+    """ape's anvil exited before it answered: its port is taken (by a client connection's local
+    port, which ape's random pick does not avoid) or its arguments are refused."""
+
+
+def retry_ape_anvil_on_a_taken_port() -> None:
+    """ape-foundry starts its anvil (the tests' node, a local deploy's, the dry run's fork) on
+    a random port of 49152-60999 without checking that it is free, then waits for it to answer
+    (20 s; 90 s for the deploy's fork). A client connection's local port in that range (the
+    kernel gives them out of 32768-60999) makes anvil exit at once with "Address already in
+    use", and ape waited its whole timeout and failed (RPCTimeoutError: twice in fresh-clone CI
+    runs, the deploy's fork). Here the wait ends as soon as the process has exited, and a
+    random port (``host: auto``) is tried again, up to ``APE_ANVIL_ATTEMPTS`` ports; a
+    configured port is not changed, and the error names it."""
+    from ape_foundry.provider import FoundryProvider
+
+    if getattr(FoundryProvider._start, "_ballast_retries", False):
+        return
+    start, connected = FoundryProvider._start, FoundryProvider.__dict__["is_connected"]
+
+    def is_connected(self: Any) -> bool:
+        proc = getattr(self, "process", None)
+        if id(self) in _STARTING and proc is not None and proc.poll() is not None:
+            raise AnvilExitedAtStart(
+                f"anvil exited with code {proc.returncode} before answering on {self._host} "
+                "(its port taken, or its arguments refused)"
+            )
+        return bool(connected.fget(self))
+
+    def _start(self: Any) -> None:
+        random_port = self._host == "auto"
+        for attempt in range(1, APE_ANVIL_ATTEMPTS + 1):
+            _STARTING.add(id(self))
+            try:
+                return start(self)  # type: ignore[no-any-return]
+            except AnvilExitedAtStart:
+                if not random_port or attempt == APE_ANVIL_ATTEMPTS:
+                    raise
+                self.process, self._host = None, "auto"  # another random port
+            finally:
+                _STARTING.discard(id(self))
+
+    _start._ballast_retries = True  # type: ignore[attr-defined]
+    FoundryProvider._start = _start  # type: ignore[method-assign]
+    FoundryProvider.is_connected = property(is_connected)  # type: ignore[method-assign,assignment]
+
+
 def anvil_binary() -> str:
     return shutil.which("anvil") or str(ROOT / "node_modules" / ".bin" / "anvil")
 

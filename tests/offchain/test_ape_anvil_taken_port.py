@@ -1,0 +1,57 @@
+"""ape's own anvil on a port a client connection holds (ballast_dev.local.anvil_local.
+retry_ape_anvil_on_a_taken_port): ape-foundry picks a random port without checking it, anvil
+exits at once with "Address already in use", and ape waited its whole timeout (20 s; 90 s for
+the deploy's fork) before failing with RPCTimeoutError, as two fresh-clone CI runs did. Played
+in a process of its own that makes ape's first pick a port held by a live client connection:
+the node comes up on another port within seconds; without the retry the same start fails."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import random, socket, sys, time
+import ape_foundry.provider as fp
+from ape import networks
+from ballast_dev.local.anvil_local import retry_ape_anvil_on_a_taken_port
+if sys.argv[1] == "retry":
+    retry_ape_anvil_on_a_taken_port()
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen()
+client = socket.create_connection(srv.getsockname())
+taken = client.getsockname()[1]  # a client connection's local port: anvil cannot bind it
+real, picks = random.randint, [taken]
+fp.random.randint = lambda a, b: picks.pop(0) if picks else real(a, b)
+t = time.monotonic()
+try:
+    with networks.ethereum.local.use_provider("foundry") as p:
+        port = int(p.uri.rsplit(":", 1)[1])
+        print("UP", taken, port, p.web3.eth.chain_id, round(time.monotonic() - t, 1))
+except Exception as err:
+    print("FAILED", type(err).__name__, round(time.monotonic() - t, 1))
+"""
+
+
+def _run(mode: str, timeout: float) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, mode],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    lines = [line for line in out.stdout.splitlines() if line.startswith(("UP", "FAILED"))]
+    assert lines, out.stdout[-2000:] + out.stderr[-2000:]
+    return lines[-1]
+
+
+def test_apes_anvil_on_a_taken_port__started_on_another_within_seconds():
+    started = time.monotonic()
+    _, taken, port, chain_id, seconds = _run("retry", timeout=120).split()
+    assert port != taken and int(chain_id) == 31337
+    assert float(seconds) < 15, seconds  # not ape's 20 s wait for a process that had exited
+    assert time.monotonic() - started < 60
