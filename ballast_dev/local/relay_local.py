@@ -343,6 +343,12 @@ class RelayLocal:
             expected[h.sender] += 1
         return out
 
+    def _pending(self) -> bool:
+        """Whether any held transaction is still PENDING (waiting, or handed to the node and
+        not yet seen in a block): the only ones a builder round can change."""
+        with self._lock:
+            return any(h.status == "PENDING" for h in self.held.values())
+
     def _mark_included(self) -> None:
         with self._lock:
             released = [h for h in self.held.values() if h.released and h.status == "PENDING"]
@@ -359,7 +365,13 @@ class RelayLocal:
 
     def build_once(self) -> int:
         """One round of the builder: include what can be, fail what waited too long. In
-        ``mining="relay"`` also mines the block. Returns the number handed to the node."""
+        ``mining="relay"`` also mines the block. Returns the number handed to the node.
+
+        With nothing held and waiting, a round of ``mining="node"`` asks the node nothing: it
+        would only read the head, and nothing would come of it (the builder polls every
+        ``poll_s``, 20 times a second by default, for the relay's whole life)."""
+        if self.mining != "relay" and not self._pending():
+            return 0
         self._mark_included()
         head = self._head()
         chosen = self._includable(head)
