@@ -246,7 +246,15 @@ def refuse_secret_shaped(
     """A ConfigError (exit 2) when a setting that is not a secret holds a private key or a
     mnemonic: the key would be stored (KEEPER_REPLICA_ID is the replica's name in the store)
     and printed by every later `keeper status`. The message names the setting, never the
-    value. The secret settings (KEEPER_SIGNER_KEY, ...) are the only place for a key."""
+    value. The secret settings (KEEPER_SIGNER_KEY, ...) are the only place for a key.
+
+    Only a key-shaped value can be refused, so those are found first, in the environment's
+    order; with none (an operator's usual environment) no setting's names are looked up. The
+    first one refused is the one the plain loop (each setting in turn over the whole
+    environment) refuses: tests/offchain/test_settings_secret_shaped.py holds the two equal."""
+    shaped = [(k, v) for k, v in env.items() if private_key_shaped(v)]
+    if not shaped and not any(private_key_shaped(v) for v in overrides.values()):
+        return
     secrets = secret_fields(cls)
     for field in cls.model_fields:
         if field in secrets:
@@ -255,28 +263,30 @@ def refuse_secret_shaped(
         upper = {n.upper() for n in names}
         # nested variables of a complex setting too (KEEPER_POLICY__ROLES)
         nested = tuple(n.upper() + "__" for n in names)
-        given: list[tuple[str, Any]] = [
-            (k, v) for k, v in env.items() if k.upper() in upper or k.upper().startswith(nested)
-        ]
-        if field in overrides:
-            given.append((field, overrides[field]))
-        for name, value in given:
-            if private_key_shaped(value):
-                raise ConfigError(
-                    f"{name.upper() if name in env else name}={REDACTED}: this value is a "
-                    "private key (or a mnemonic), which no setting but the signer's may hold "
-                    "(it would be stored and printed); a key goes in KEEPER_SIGNER_KEY or the "
-                    "ape account (KEEPER_SIGNER_ALIAS), never here"
-                )
+        given = [k for k, _ in shaped if k.upper() in upper or k.upper().startswith(nested)]
+        if field in overrides and private_key_shaped(overrides[field]):
+            given.append(field)
+        if given:
+            name = given[0]
+            raise ConfigError(
+                f"{name.upper() if name in env else name}={REDACTED}: this value is a "
+                "private key (or a mnemonic), which no setting but the signer's may hold "
+                "(it would be stored and printed); a key goes in KEEPER_SIGNER_KEY or the "
+                "ape account (KEEPER_SIGNER_ALIAS), never here"
+            )
 
 
 def refuse_secret_shaped_everywhere(env: Mapping[str, str] | None = None) -> None:
     """`refuse_secret_shaped` over every section of the settings tree, whether or not this
     command loads it: the CLI checks it first, so a key pasted into any setting (one of a bot
-    that is not running too) refuses to start with exit 2."""
+    that is not running too) refuses to start with exit 2. The environment is read once: only
+    its key-shaped values go on to the sections."""
     env = os.environ if env is None else env
+    shaped = {k: v for k, v in env.items() if private_key_shaped(v)}
+    if not shaped:
+        return
     for name in SECTIONS:
-        refuse_secret_shaped(section_class(name), env)
+        refuse_secret_shaped(section_class(name), shaped)
 
 
 def refuse_removed(cls: type[BaseSettings], env: Mapping[str, str]) -> None:
