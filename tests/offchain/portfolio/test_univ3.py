@@ -2,6 +2,8 @@
 tests/contracts/portfolio/test_uniswap_deployment.py)."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keepers.core import univ3
 from keepers.portfolio.planning import V3Market, V3Pool
@@ -13,6 +15,22 @@ def test_get_sqrt_ratio_at_tick__bounds_and_zero__match_tickmath_constants():
     assert univ3.get_sqrt_ratio_at_tick(0) == univ3.Q96
     with pytest.raises(univ3.V3MathError):
         univ3.get_sqrt_ratio_at_tick(univ3.MAX_TICK + 1)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.integers(univ3.MIN_TICK - 5, univ3.MAX_TICK + 5), st.integers(-3, 3))
+def test_get_sqrt_ratio_at_tick__kept_answer__the_computed_one(tick, near):
+    """The answers kept per tick are TickMath's computed anew (the function unwrapped), asked
+    once and again, with a neighbour asked between (the cache's order); a tick out of range
+    raises every time (an error is never kept)."""
+    plain = univ3.get_sqrt_ratio_at_tick.__wrapped__
+    for t in (tick, tick + near, tick):
+        if univ3.MIN_TICK <= t <= univ3.MAX_TICK:
+            assert univ3.get_sqrt_ratio_at_tick(t) == plain(t)
+        else:
+            for _ in range(2):
+                with pytest.raises(univ3.V3MathError):
+                    univ3.get_sqrt_ratio_at_tick(t)
 
 
 @pytest.mark.parametrize("tick", [-887272, -50000, -1, 0, 1, 60, 69081, 887271])
