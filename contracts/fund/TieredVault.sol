@@ -64,6 +64,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint16 managementBps;
         uint16 performanceBps;
         uint40 accruedAt; // the management fee is owed from here
+        bool outageExits; // an outage's cash exits wait for the first priced accrual (_outageLift)
     }
 
     /// @dev A request as stored: the ABI's Redemption and its links in the queue of pending
@@ -113,6 +114,11 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
     // fixed by close(): every exit after it pays shares * _closedAssets / _closedSupply
     uint256 private _closedAssets;
     uint256 private _closedSupply;
+    // an outage's cash exits since the last priced accrual (kept only while a performance fee
+    // is on): the shares they burned and the cash they took. The first priced accrual lifts
+    // the high-water mark by what they left to the holders who stay, valued then (_feesNow).
+    uint256 private _outageShares;
+    uint256 private _outageCash;
 
     constructor(IERC20 asset_, string memory name_, string memory symbol_, address admin)
         ERC20(name_, symbol_)
@@ -269,13 +275,13 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         uint256 bal = _cashBalance();
         (uint256 free, uint256 cash) = _cashAt(bal);
         if (byAssets && amount > cash) revert InsufficientCash(amount, cash);
-        (uint256 low, uint256 high, bool down) = _invested();
+        (uint256 low,, bool down) = _invested();
         uint256 supply = _accrueExit(low, down, bal);
         (assets, shares) = _exitAmounts(amount, byAssets, free + low + 1, supply + 10 ** _decimalsOffset());
         if (!byAssets && assets > cash) revert InsufficientCash(assets, cash);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
         if (!down) _afterFlow(low, free, supply, bal - assets);
-        else _afterOutageExit(high, free, supply, bal - assets); // pricing unavailable: see there
+        else _afterOutageExit(assets, shares, free, bal - assets); // pricing unavailable: see there
         _checkBand(cash - assets); // cannot underflow: checked above
     }
 
@@ -1004,6 +1010,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             if (managementBps > f.managementBps || performanceBps > f.performanceBps) revert FeedDown();
             at = f.accruedAt;
         }
+        bool outageExits = _fees.outageExits; // as the accrual above left it
         if (f.performanceBps == 0 && performanceBps != 0) {
             // gains made while the fee was off are not charged, and a fund below the mark it
             // had must regain it first: the mark starts at the larger of the two, at a price
@@ -1012,8 +1019,12 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             uint256 p = _price(_free(bal) + low, totalSupply());
             if (p > _hwm) _hwm = p;
             _book = _free(bal);
+            // exits of an outage while the fee was on, before it was turned off: the mark
+            // starts anew at the price now, which already holds what they left behind
+            (_outageShares, _outageCash) = (0, 0);
+            outageExits = false;
         }
-        _fees = FeeSlot(f.recipient, managementBps, performanceBps, at);
+        _fees = FeeSlot(f.recipient, managementBps, performanceBps, at, outageExits);
         _feesOn = (managementBps | performanceBps) != 0;
         emit FeesSet(managementBps, performanceBps);
     }
@@ -1051,7 +1062,14 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         FeeSlot memory f = _fees;
         (uint256 shares, uint256 mgmt, uint256 perf, uint256 hwm) = _feesNow(f, low, bal, supply, true);
         _fees.accruedAt = uint40(block.timestamp);
-        if (f.performanceBps != 0) (_hwm, _book) = (hwm, _free(bal));
+        if (f.performanceBps != 0) {
+            (_hwm, _book) = (hwm, _free(bal));
+            // the outage's exits are in the mark now (_feesNow lifted it by what they left)
+            if (f.outageExits) {
+                (_outageShares, _outageCash) = (0, 0);
+                _fees.outageExits = false;
+            }
+        }
         if (shares != 0) {
             _mint(f.recipient, shares);
             supply += shares;
@@ -1140,6 +1158,7 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
             uint256 free = _free(bal);
             if (free > book) hwm += _donationLift(free - book, supply);
             uint256 p = _price(v, supply);
+            if (f.outageExits) hwm += _outageLift(v, supply, p);
             // at most a fifth of the rise, itself below v + 1
             if (p > hwm) perf = Math.mulDiv(p - hwm, s, _PRICE_SCALE) * f.performanceBps / _BPS;
         }
@@ -1167,17 +1186,32 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
         (_hwm, _book) = (hwm, book > freeBefore ? book - freeBefore : 0);
     }
 
+    /// @dev What the outage's cash exits since the last priced accrual left to the holders
+    /// who stay, valued now (`v` at supply `supply`, price `p`): the price now above the price
+    /// had they stayed (their shares and their cash back in), in highWaterMark's unit.
+    function _outageLift(uint256 v, uint256 supply, uint256 p) private view returns (uint256) {
+        uint256 stayed = _price(v + _outageCash, supply + _outageShares);
+        return p > stayed ? p - stayed : 0;
+    }
+
     /// @dev After a priced exit while pricing is unavailable (a held asset's feed down or its
     /// valuation held): the exit was priced with that asset at zero (or at its lower
     /// reference), so it left the rest of its worth to the holders who stay. That is the exit's
     /// own price effect, never performance (SEC5-02: Bob's 200,000 of shares paid 160,000 in an
-    /// outage, and the first mark after it charged 20% of the 40,000 left behind): the
-    /// high-water mark follows it as after any flow, priced at the last mark's value of the
-    /// invested tiers (kept through an outage: the fund's last full valuation, the down asset
-    /// at its last good price). The book follows the cash either way.
-    function _afterOutageExit(uint256 high, uint256 freeBefore, uint256 supplyBefore, uint256 balAfter) private {
+    /// outage, and the first mark after it charged 20% of the 40,000 left behind). What it left
+    /// is known only once the asset is priced again, so the exit's shares and cash are kept,
+    /// and the first priced accrual lifts the high-water mark by the price the holders who
+    /// stay then have above the price had the exits' holders stayed (_outageLift): the same fee
+    /// per share as with no exit. (Before: the mark followed at once, at the down asset's last
+    /// good value, so its rise since that value was left behind uncounted and charged at the
+    /// next mark.) The book follows the cash at once.
+    function _afterOutageExit(uint256 assets, uint256 shares, uint256 freeBefore, uint256 balAfter) private {
         if (!_feesOn || _fees.performanceBps == 0) return;
-        _afterFlow(high, freeBefore, supplyBefore, balAfter);
+        uint256 book = _book + _free(balAfter); // saturating at 0 below: never reverts an exit
+        _book = book > freeBefore ? book - freeBefore : 0;
+        _outageShares += shares;
+        _outageCash += assets;
+        _fees.outageExits = true;
     }
 
     /// @dev The invested tiers' value an outage's fee arithmetic counts (0 with no controller

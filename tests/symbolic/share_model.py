@@ -104,7 +104,11 @@ def price(m, v, supply):
 
 def fees_now(m, st: VaultState, low, bal, supply, priced=True):
     """_feesNow(f, low, bal, supply, priced) -> (shares, mgmt, perf, hwm); ``priced`` False
-    (pricing unavailable, ``low`` the kept mark's value): the management fee only."""
+    (pricing unavailable, ``low`` the kept mark's value): the management fee only.
+
+    Not modelled: `_outageLift`, which adds to the mark while an outage's cash exits wait for
+    the first priced accrual (the fee slot's `outageExits`). The seeded states here have none
+    waiting, and the proofs take the mark free: a lifted mark is one of the marks they cover."""
     v = free(m, st, bal) + low
 
     def charged():

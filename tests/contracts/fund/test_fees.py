@@ -226,8 +226,10 @@ def test_feed_down__exit_accrues_the_management_fee_at_the_kept_mark__no_perform
 ):
     """Pricing unavailable: an exit is never blocked; it accrues the management fee owed up to
     it at the kept mark's valuation (issue 65: it escaped it before) and no performance fee;
-    the high-water mark follows the exit's own price effect (SEC5-02) and the fee's clock
-    restarts at the exit."""
+    the high-water mark stays as it is until the first priced accrual, which follows the
+    exit's own price effect with every asset priced again (SEC5-02:
+    test_performance_fee__cash_exit_during_an_outage__value_it_left_behind_never_charged and
+    the `down_asset_rose` case below), and the fee's clock restarts at the exit."""
     with_fees(vault, deployer, recipient)
     hwm = vault.highWaterMark()
     at = vault.fees()[3]
@@ -253,9 +255,11 @@ def test_feed_down__exit_accrues_the_management_fee_at_the_kept_mark__no_perform
     assert accrued.shares == pending == vault.balanceOf(recipient)
     assert accrued.shares == fee * (supply + 10**6) // (value + 1 - fee)
     assert accrued.highWaterMark == hwm, "no performance fee: the mark kept"
-    # the exit's own price effect is followed (at the kept mark's valuation, after the fee)
-    before = (value + 1) * 10**24 // (supply + accrued.shares + 10**6)
-    assert vault.highWaterMark() == hwm + max(price() - before, 0)
+    # what the exit left behind is valued once pricing is back: the mark is kept until then
+    # (before: it followed at once at the kept mark's valuation, so the down assets' moves
+    # since that mark were left behind uncounted)
+    assert price() > (value + 1) * 10**24 // (supply + accrued.shares + 10**6), "left behind"
+    assert vault.highWaterMark() == hwm
     assert vault.fees()[3] == tx.timestamp, "the fee's clock restarts at the exit"
 
 
@@ -643,24 +647,29 @@ def test_performance_fee__sale_then_cash_exit_in_one_outage__next_gain_charged_i
     assert gain * 1990 // 10000 <= worth <= gain // 5, (worth, gain)
 
 
+@pytest.mark.parametrize("down", ["crA", "crB"], ids=["down_asset_flat", "down_asset_rose"])
 def test_performance_fee__prices_rose_since_the_mark_then_an_outage_exit__fee_as_if_nobody_left(
-    fund, vault, controller, deployer, alice, bob, recipient, invested, unit, chain
+    fund, vault, controller, deployer, alice, bob, recipient, invested, unit, chain, down
 ):
-    """The holders' side: crC and crB rose 3% since the last mark, then bob leaves while crA's
+    """The holders' side: crC and crB rose 3% since the last mark, then bob leaves while a
     feed is down. The follow priced at the kept mark missed the rise, so the mark moved by
     less than bob left behind and the first mark after the outage charged the holders on part
     of it. Now that mark charges the holders who stay the same fee per share as when bob stays
-    (a fifth of their own gain, the rise), to a billionth: what bob left is nobody's gain."""
+    (a fifth of their own gain, the rise), to a billionth: what bob left is nobody's gain.
+    `down_asset_rose`: the down asset is one that rose (crB). The follow at the exit valued it
+    at its last good value, before the rise, and the mark after charged the holders a fifth of
+    bob's part of that rise (the fast invariant profile's seed 0xeaa2fa89...: 46% more fee per
+    share); the mark now follows at the first priced accrual, with the asset priced again."""
     shares = _bob_in_then_a_rise_since_the_mark(
         fund, vault, controller, deployer, alice, bob, recipient, unit
     )
     out = {}
     for leaves in (False, True):
         snap = chain.snapshot()
-        back = _feed_down(fund, deployer, "crA")
+        back = _feed_down(fund, deployer, down)
         if leaves:
             paid = vault.redeem(shares, bob, bob, sender=bob).return_value
-            assert paid < 199_000 * unit, "crA at zero: bob left part of his worth behind"
+            assert paid < 199_000 * unit, f"{down} at zero: bob left part of his worth behind"
         back()
         out[leaves] = _fee_per_share(vault, controller, alice)
         chain.restore(snap)
