@@ -716,31 +716,34 @@ contract TieredVault is ITieredVault, ERC4626, AccessControl, ReentrancyGuardTra
 
     /// @dev After an in-kind exit paid `cash` for `shares` (`net` of them paid for, of a supply
     /// `supply` with the virtual shares), with a performance fee on: the cash left the book, and
-    /// whatever the exit itself left to the holders who stay is nobody's performance, so the
-    /// high-water mark rises by the factor it lifted their price: at least (supply - net) /
-    /// (supply - shares), the penalty's (every paid part of the fund fell by net / supply, the
-    /// supply by shares: read with no price, so it holds when pricing is unavailable), and,
-    /// priced before and after (`priceBefore`, 0 when pricing was unavailable), the whole rise,
-    /// which also counts what the exit leaves behind unpaid (an asynchronous position's pending
-    /// value, a skipped token, the rounding). Rounded up.
+    /// whatever the exit itself left to the holders who stay is nobody's performance. The
+    /// high-water mark rises by the penalty's factor, (supply - net) / (supply - shares) (every
+    /// paid part of the fund fell by net / supply, the supply by shares: read with no price),
+    /// and then by what the exit left unpaid (an asynchronous position's pending value, a
+    /// skipped token, the rounding): the price after it above the price before it times that
+    /// factor, which is net / supply of the unpaid value over the stayers' shares whatever
+    /// the rest of the fund is valued at. So the stayers' distance to the mark scales by the
+    /// penalty's factor alone, as with no exit. (Before: the mark rose by the ratio of the
+    /// prices, which also scaled the mark's distance to the price before: in an outage, with a
+    /// down asset at its last good value, that moved the mark by other than the exit left.)
+    /// Rounded toward the holders.
     function _afterInKind(uint256 cash, uint256 shares, uint256 net, uint256 supply, uint256 priceBefore)
         private
     {
         if (!_feesOn || _fees.performanceBps == 0) return;
         _bookCashOut(cash);
-        uint256 hwm = _hwm;
         // supply - shares >= the virtual shares (10 ** 6): _burn refused more than the supply
-        uint256 lifted = Math.mulDiv(hwm, supply - net, supply - shares, Math.Rounding.Ceil);
+        uint256 lifted = Math.mulDiv(_hwm, supply - net, supply - shares, Math.Rounding.Ceil);
         if (priceBefore != 0) {
             // after the exit's own mark (_markAfterInKind): the whole fund valued anew, what the
             // exit left unpaid in it; with pricing unavailable, at the mark the controller
             // lowered by what it paid (a skipped token's part stays in it)
             (uint256 low, uint256 high, bool down) = _invested();
             uint256 priceAfter = _price(_free(_cashBalance()) + (down ? high : low), totalSupply());
-            if (priceAfter > priceBefore) {
-                uint256 byPrice = Math.mulDiv(hwm, priceAfter, priceBefore, Math.Rounding.Ceil);
-                if (byPrice > lifted) lifted = byPrice;
-            }
+            // the unpaid part's own lift, added: net / supply of its value over the stayers'
+            // shares, whatever the fund's value (so a down asset's stale value cancels out)
+            uint256 penaltyOnly = Math.mulDiv(priceBefore, supply - net, supply - shares);
+            if (priceAfter > penaltyOnly) lifted += priceAfter - penaltyOnly;
         }
         _hwm = lifted;
     }

@@ -678,6 +678,53 @@ def test_performance_fee__prices_rose_since_the_mark_then_an_outage_exit__fee_as
     assert abs(leaves - stays) <= stays // 10**9 + 1, f"fee per share: {out}"
 
 
+def test_performance_fee__rise_since_the_mark_then_an_in_kind_exit_skipping_a_token_in_an_outage__fee_as_if_nobody_left(
+    project, fund, vault, controller, deployer, keeper, alice, bob, recipient, invested, unit,
+    usdt, adapters, create_feed, chain,
+):  # fmt: skip
+    """The recipient's side of an in-kind exit in an outage: crB and crC rose 3% since the last
+    mark, crB's feed goes down, and bob leaves in kind with a frozen token skipped (its part
+    stays with the holders). The exit's follow lifted the high-water mark by the ratio of the
+    fund's price after the exit to its price before, both with crB at its last good value, so
+    by the mark's distance to that stale price as well as by what bob left: here by less, and
+    the mark after the outage charged the holders who stay 1.65% more per share (1,526,282,067
+    against 1,501,499,998); with the fund below the mark, by more, and they were charged less
+    (the fast invariant profile's seed 0xeaa2fa89..., probe mode 3: 1.8% less). The lift is now
+    the skipped part's own (its value over the stayers' shares, whatever crB's) on top of the
+    penalty's factor: the holders who stay pay the fee per share they pay when bob stays,
+    times the penalty's factor, to a billionth."""
+    venue = deployer.deploy(project.TestBlockingVenue, usdt.address)
+    add_asset(fund, deployer, symbol="block", token=venue, tier=1, adapter=adapters["erc4626"],
+              feed=create_feed())  # fmt: skip
+    try:
+        controller.purchaseAsset(venue, 50_000 * unit, 0, sender=keeper)
+        shares = _bob_in_then_a_rise_since_the_mark(
+            fund, vault, controller, deployer, alice, bob, recipient, unit
+        )
+        supply = vault.totalSupply() + 10**6  # with the virtual shares; no fee accrues in an outage
+        net = shares * (10_000 - vault.IN_KIND_PENALTY_BPS()) // 10_000
+        out = {}
+        for leaves in (False, True):
+            snap = chain.snapshot()
+            back = _feed_down(fund, deployer, "crB")
+            if leaves:
+                venue.setFrozen(True, sender=bob)
+                tx = vault.redeemInKind(shares, bob, bob, sender=bob)
+                venue.setFrozen(False, sender=bob)
+                assert tx.events.filter(controller.InKindSkipped), "the frozen token was skipped"
+            back()
+            out[leaves] = _fee_per_share(vault, controller, alice)
+            chain.restore(snap)
+    finally:
+        fund.assets.pop("block", None)
+        fund.feeds.pop("block", None)
+    (stays, fee_stays), (leaves, fee_leaves) = out[False], out[True]
+    assert fee_stays > 0 and fee_leaves > 0, out
+    # the penalty lifts the stayers' price and their gap to the mark by (supply - net) / (supply - shares)
+    scaled = stays * (supply - net) // (supply - shares)
+    assert abs(leaves - scaled) <= scaled // 10**9 + 1, f"fee per share: {out}, scaled {scaled}"
+
+
 def test_outage__high_prices_nothing_an_exit_is_paid__outsider_units_of_the_down_asset_never_count(
     fund, vault, controller, usdt, deployer, alice, bob, attacker, invested, unit
 ):

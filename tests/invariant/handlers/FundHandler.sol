@@ -115,6 +115,7 @@ contract FundHandler is CheatBase {
 
     // fifth review, SEC5-02: a fee minted on value an exit left behind (exitLeavesNoFee)
     string public leftBehindCharged;
+    string public leftBehindChargedPerShare;
     // the recipient forwent fee on the holders' own gain: the mark lifted by more than an exit
     // left behind (an outage exit's follow priced at a kept mark that missed a sale)
     string public leftBehindForgone;
@@ -986,6 +987,26 @@ contract FundHandler is CheatBase {
             leftBehindCharged = "a fee was minted on value an exit left behind";
         }
         _checkNoFeeForgone(pa, pb);
+        // a priced cash exit is paid at `low`, the lower of the mark's value and the live one:
+        // after a rise since the mark it leaves its part of the rise, which is the fund's
+        // performance, charged once (the total is the no-exit one, held above)
+        if (mode & 7 != 0) _checkStayersChargedAsIfNobodyLeft(pa, pb);
+    }
+
+    /// @dev The charged side per share (the total above can hide it: the exit takes its
+    /// shares' part of the fee away), for an exit in kind or in an outage: a share that stays
+    /// pays the performance fee per share charged with no exit, times the in-kind penalty's
+    /// factor (supply - net) / (supply - shares), which lifts the stayers' price and their
+    /// distance to the high-water mark alike; beyond that, a millionth and 10 base units over
+    /// the supply of rounding. Fails on the in-kind follow by the ratio of the prices after and
+    /// before (the code before): the mark's distance to a price with a down asset at its last
+    /// good value scaled with it.
+    function _checkStayersChargedAsIfNobodyLeft(ExitProbe memory pa, ExitProbe memory pb) internal {
+        uint256 allowed = Math.mulDiv(pb.perShareStaying, pa.afterPenalty, pa.burnedOf);
+        allowed += pb.perShareStaying / 1e6 + Math.mulDiv(10, 1e18, pa.supply);
+        if (pa.perShareStaying > allowed && bytes(leftBehindChargedPerShare).length == 0) {
+            leftBehindChargedPerShare = "a share that stayed was charged fee on value an exit left behind";
+        }
     }
 
     /// @dev One run of exitLeavesNoFee's probe, read before the state is put back.
@@ -994,6 +1015,9 @@ contract FundHandler is CheatBase {
         uint256 perf; // the performance fee charged
         uint256 mgmt; // the management fee charged
         uint256 supply; // the holders' shares after the run (its fee shares left out)
+        uint256 perShareStaying; // the performance fee a share that stays paid, in 1e-18 base units
+        uint256 afterPenalty; // in kind: the supply with the virtual shares less the shares paid for
+        uint256 burnedOf; // in kind: that supply less the shares burned (both 1 otherwise)
     }
 
     /// @dev The probe's run: `a`'s exit of `shares` (none for address 0), then the outage's end
@@ -1002,12 +1026,25 @@ contract FundHandler is CheatBase {
         internal
         returns (ExitProbe memory r)
     {
+        uint256 before = vault.totalSupply();
         vm.recordLogs();
         r.ok = a == address(0) || _probeExit(a, shares, mode, tokens[(i + 1) % tokens.length]);
+        // the exit's own accrual, charged on the supply before it (getRecordedLogs consumes)
+        (uint256 mgmt, uint256 perf, uint256 feeShares) = _feesIn(vm.getRecordedLogs());
+        (r.afterPenalty, r.burnedOf) = (1, 1);
+        if (a != address(0) && mode & 6 != 0) {
+            uint256 supply = before + feeShares + 1e6; // as the vault's _inKind: with the virtual shares
+            uint256 burned = supply - 1e6 - vault.totalSupply();
+            r.afterPenalty = supply - Math.mulDiv(burned, 10_000 - vault.IN_KIND_PENALTY_BPS(), 10_000);
+            r.burnedOf = supply - burned;
+        }
+        if (perf != 0) r.perShareStaying = Math.mulDiv(perf, 1e18, before);
+        uint256 atMark = vault.totalSupply();
         r.ok = _endOutageAndMark(i, answer) && r.ok;
-        uint256 feeShares;
-        (r.mgmt, r.perf, feeShares) = _feesIn(vm.getRecordedLogs());
-        r.supply = vault.totalSupply() - feeShares; // the holders' shares: the run's fee shares left out
+        (uint256 m, uint256 p, uint256 sh) = _feesIn(vm.getRecordedLogs());
+        r.perShareStaying += Math.mulDiv(p, 1e18, atMark);
+        (r.mgmt, r.perf) = (mgmt + m, perf + p);
+        r.supply = vault.totalSupply() - feeShares - sh; // the holders' shares: the run's fee shares left out
     }
 
     /// @dev The other side of an exit's follow: the high-water mark rises by the exit's own
