@@ -183,9 +183,15 @@ class Pipeline(ConfirmSteps):
         done = 0
         self._handoff = {}
         self._receipt_head = -1
+        due = self._due_statuses()
         try:
             for status in ACTIVE:
-                if status == "broadcast":
+                # nothing claimed yet in this pass and nothing due in this status when it began:
+                # its claim would find nothing (a pass that finds no work is one query, not a
+                # transaction per status; _due_statuses is a superset of what the claims take)
+                if done == 0 and status not in due:
+                    continue
+                if status == "broadcast" and done:  # the head again after this pass's sends
                     self._refresh_head()
                 while True:
                     n = self._phase(status)
@@ -341,6 +347,26 @@ class Pipeline(ConfirmSteps):
                         f"the chain's nonce is {latest}, this keeper allocated up to {nxt - 1}",
                     )
                 )
+
+    def _due_statuses(self) -> frozenset[str]:
+        """The active statuses holding an intent of this pipeline's accounts on its chain
+        whose next try is due: what a claim in each status could take, in one query. A
+        superset of the claims' own answers (Watch's and Confirm's head conditions and the
+        locks are theirs), so a pass that skips a status missing here skips only a claim
+        that would have found nothing."""
+        c = INTENTS.c
+        q = (
+            select(c.status)
+            .where(
+                c.status.in_(ACTIVE),
+                c.chain_id == self.chain_id,
+                c.sender.in_(list(self.signers)),
+                c.next_try_at <= utcnow(),
+            )
+            .distinct()
+        )
+        with self.store.sessions() as s:
+            return frozenset(s.execute(q).scalars())
 
     def _claim(self, s: Session, status: str) -> list[IntentRow]:
         """Lock up to batch_size intents in ``status`` that no other replica holds, and load
