@@ -48,6 +48,7 @@ from typing import Any
 
 from keepers.core.logging import get_logger
 from keepers.fund.outcome import CycleOutcome
+from keepers.fund.plan_docs import plan_from_dict
 from keepers.fund.planning.actions import Plan
 from keepers.fund.planning.fit import Basis, describe, misfits
 from keepers.fund.planning.inflight import project
@@ -93,7 +94,8 @@ class Lifecycle:
                 break
             older.append(f)
         basis = Basis.from_doc(row.payload.get("basis"))
-        found = misfits(project(state, older), self.plans.plan(ref), basis, done)
+        # the plan document from the row read above (written once, at the plan's insert)
+        found = misfits(project(state, older), plan_from_dict(row.payload["plan"]), basis, done)
         return describe(found) or None
 
     def end(self, ref: str, status: str, reason: str, now: int, stage: str) -> CycleOutcome:
