@@ -4,7 +4,13 @@ it replaces, on the suite's anvil and on stand-in servers: the same response byt
 and batched requests, a JSON-RPC error and a revert; the same exception types for an HTTP
 error status, a refused connection and a node that does not answer in time; a kept connection
 the server closed is opened again; installed on ape's connection as the tests use it (ape-foundry
-makes a new ``Web3`` after connecting) and on nothing but loopback HTTP."""
+makes a new ``Web3`` after connecting) and on nothing but loopback HTTP.
+
+And ape's sends in automine mode, mined by the send (``eth_sendRawTransactionSync``): the
+receipts ape is answered with are the node's for the hash; with automine off the send is the
+plain one; a send the node refuses gets eth_sendRawTransaction's error; a kept receipt is never
+answered after an ``evm_revert``; a send the node did not mine in time is answered with its
+hash, as eth_sendRawTransaction would."""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from typing import Any
 
 import pytest
 import requests
+from eth_account import Account
 from web3 import HTTPProvider
 
 from tests.support.ape_speedups import LoopbackPost
@@ -148,3 +155,167 @@ def test_other_uri_or_a_dict_body__the_requests_path():
     assert fast("http://127.0.0.1:1", {"a": 1}, headers=HEADERS) == b"plain"
     assert fast("http://127.0.0.1:1", b"x", headers=HEADERS, stream=True) == b"plain"
     assert len(calls) == 3
+
+
+# --- ape's sends in automine mode, mined by the send (LoopbackPost.send_mined) ---------------
+
+
+def _spied(post: LoopbackPost, monkeypatch: Any) -> tuple[list[str], list[Any]]:
+    """The methods ``post`` sends the node, and the receipts it answers from what a mined send
+    returned (as the JSON ``result`` web3 reads)."""
+    sent: list[str] = []
+    kept: list[Any] = []
+    to_node, from_send = post._post, post._kept_receipt
+
+    def _post(data: bytes, kwargs: dict[str, Any]) -> bytes:
+        ask = json.loads(data)
+        sent.extend(a["method"] for a in (ask if isinstance(ask, list) else [ask]))
+        return to_node(data, kwargs)
+
+    def _kept_receipt(data: bytes) -> bytes | None:
+        answer = from_send(data)
+        if answer is not None:
+            kept.append(json.loads(answer)["result"])
+        return answer
+
+    monkeypatch.setattr(post, "_post", _post)
+    monkeypatch.setattr(post, "_kept_receipt", _kept_receipt)
+    return sent, kept
+
+
+def _node_receipt(endpoint: str, tx_hash: str) -> Any:
+    plain = HTTPProvider(endpoint)._request_session_manager.make_post_request
+    body = _rpc("eth_getTransactionReceipt", [tx_hash])
+    return json.loads(plain(endpoint, body, headers=HEADERS, timeout=10))["result"]
+
+
+def test_send_in_automine__mined_by_the_send__receipts_as_the_node_gives_them(
+    networks, project, deployer, accounts, monkeypatch
+):
+    """A deploy (contract address), a call with logs and a call that reverts on chain (status
+    0): each goes as eth_sendRawTransactionSync, no eth_getTransactionReceipt reaches the node,
+    and ape is answered with the very receipt the node gives for the hash afterwards."""
+    provider = networks.provider
+    assert provider.auto_mine is True
+    post = provider.web3.provider._request_session_manager.make_post_request
+    sent, kept = _spied(post, monkeypatch)
+    token = deployer.deploy(project.TestStablecoin, "Mined", "MND", 6)
+    minted = token.mint(accounts[1], 5, sender=deployer)
+    failed = token.transfer(accounts[2], 6, sender=accounts[1], raise_on_revert=False)
+    assert [r.status for r in (minted, failed)] == [1, 0] and len(minted.logs) == 1
+    assert sent.count("eth_sendRawTransactionSync") == 3
+    assert "eth_sendRawTransaction" not in sent and "eth_getTransactionReceipt" not in sent
+    endpoint = provider.web3.provider.endpoint_uri
+    assert [r["transactionHash"] for r in kept][1:] == [minted.txn_hash, failed.txn_hash]
+    for receipt in kept:
+        assert receipt == _node_receipt(endpoint, receipt["transactionHash"])
+    assert kept[0]["contractAddress"].lower() == token.address.lower()
+
+
+def test_send_with_automine_off__sent_as_before__not_held_by_the_node(
+    networks, project, deployer, accounts, monkeypatch
+):
+    """With automine off ape does not wait for a receipt, so nothing may be held until mined:
+    the send is eth_sendRawTransaction, answered at once (eth_sendRawTransactionSync would
+    have held it 30 s)."""
+    token = deployer.deploy(project.TestStablecoin, "Pooled", "POO", 6)
+    provider = networks.provider
+    post = provider.web3.provider._request_session_manager.make_post_request
+    sent, _ = _spied(post, monkeypatch)
+    provider.auto_mine = False
+    try:
+        t0 = time.monotonic()
+        pending = token.mint(accounts[1], 5, sender=deployer)
+        assert time.monotonic() - t0 < 5 and pending.block_number == -1
+        assert "eth_sendRawTransaction" in sent and "eth_sendRawTransactionSync" not in sent
+        provider.mine()
+    finally:
+        provider.auto_mine = True
+    assert token.balanceOf(accounts[1]) == 5
+
+
+def _raw_transfer(networks, accounts, nonce: int) -> str:
+    acct = accounts[3]
+    txn = networks.ecosystem.create_transaction(
+        chain_id=networks.provider.chain_id,
+        nonce=nonce,
+        receiver=accounts[4].address,
+        value=1,
+        gas_limit=21_000,
+        max_fee=10**11,
+        max_priority_fee=0,
+        type=2,
+    )
+    return "0x" + acct.sign_transaction(txn).serialize_transaction().hex().removeprefix("0x")
+
+
+def test_mined_send_refused_before_the_pool__the_error_eth_sendRawTransaction_gives(
+    networks, accounts
+):
+    endpoint = networks.provider.web3.provider.endpoint_uri
+    plain, fast = _both(endpoint)
+    nonce = networks.provider.get_nonce(accounts[3].address)
+    assert nonce > 0 or accounts[3].transfer(accounts[4], 1)  # a nonce below the next one
+    stale = _rpc("eth_sendRawTransaction", [_raw_transfer(networks, accounts, 0)])
+    want = json.loads(plain(endpoint, stale, headers=HEADERS, timeout=10))
+    fast.send_mined()
+    got = json.loads(fast(endpoint, stale, headers=HEADERS, timeout=10))
+    assert got == want and "nonce too low" in want["error"]["message"]
+
+
+def test_mined_send_then_a_revert__the_receipt_asked_of_the_node(networks, accounts):
+    """A receipt kept from a mined send is never answered once the chain may have been rolled
+    back past it (evm_revert): the node is asked, and the transaction is gone."""
+    endpoint = networks.provider.web3.provider.endpoint_uri
+    _, fast = _both(endpoint)
+    snap = json.loads(fast(endpoint, _rpc("evm_snapshot", []), headers=HEADERS))["result"]
+    raw = _raw_transfer(networks, accounts, networks.provider.get_nonce(accounts[3].address))
+    fast.send_mined()
+    sent = json.loads(fast(endpoint, _rpc("eth_sendRawTransaction", [raw]), headers=HEADERS))
+    assert json.loads(fast(endpoint, _rpc("evm_revert", [snap]), headers=HEADERS))["result"]
+    asked = _rpc("eth_getTransactionReceipt", [sent["result"]])
+    assert json.loads(fast(endpoint, asked, headers=HEADERS))["result"] is None
+
+
+class _SyncTimesOut(QuietHandler):
+    """anvil's answer when another connection stopped automine: in the pool, not mined."""
+
+    protocol_version = "HTTP/1.1"
+    methods: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        ask = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).methods.append(ask["method"])
+        error = {"code": -32603, "message": "Transaction confirmation timeout"}
+        body = json.dumps({"jsonrpc": "2.0", "id": ask["id"], "error": error}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_mined_send_not_mined_in_time__answered_as_sent_with_the_hash():
+    signed = Account.create().sign_transaction(
+        {
+            "type": 2,
+            "chainId": 31337,
+            "nonce": 0,
+            "to": "0x" + "11" * 20,
+            "value": 1,
+            "gas": 21_000,
+            "maxFeePerGas": 10**9,
+            "maxPriorityFeePerGas": 0,
+        }
+    )
+    raw = "0x" + signed.raw_transaction.hex().removeprefix("0x")
+    server = LocalHttp(_SyncTimesOut)
+    try:
+        _, fast = _both(server.url)
+        fast.send_mined()
+        got = json.loads(
+            fast(server.url, _rpc("eth_sendRawTransaction", [raw], 9), headers=HEADERS)
+        )
+    finally:
+        server.close()
+    assert _SyncTimesOut.methods == ["eth_sendRawTransactionSync"]
+    assert got == {"jsonrpc": "2.0", "id": 9, "result": "0x" + signed.hash.hex().removeprefix("0x")}

@@ -102,6 +102,20 @@ can observe.
   keepers' own web3 clients under test keep their transport
   (tests/offchain/test_ape_speedups_loopback.py compares both paths).
 
+- ape sends a transaction with ``eth_sendRawTransaction`` and then polls
+  ``eth_getTransactionReceipt`` until it is mined: anvil answers the send before its automine
+  task has mined the block about one time in three, and each such transaction waited a poll
+  interval (5 ms here, above) and asked again. Where ape waits for the receipt next (its
+  provider in automine mode, the test ``send_transaction`` itself makes) the send goes as
+  ``eth_sendRawTransactionSync`` (EIP-7966, which anvil answers once the block is mined, with
+  the receipt), and ape's receipt request for that hash is answered with that receipt, the
+  node's own for the hash, without asking again. A send the node refuses gets the same error
+  as before (anvil checks both alike); a kept receipt is dropped when the chain may be rolled
+  back (``evm_revert``, a reset or a loaded state); a send not mined within anvil's wait (30 s:
+  another connection stopped automine) is answered with its hash, as a plain send is, and ape
+  asks for the receipt as before. A token mint on the suite's anvil: 18.5 -> 14.3 ms of wall
+  time, 11.4 -> 9.4 ms of the test process's CPU (medians of eight alternated rounds).
+
 ``BALLAST_APE_SPEEDUPS=0`` turns all of them off.
 """
 
@@ -128,6 +142,7 @@ from ape_ethereum.ecosystem import Ethereum
 from ape_ethereum.provider import Web3Provider
 from ape_ethereum.trace import Trace, TransactionTrace
 from ape_foundry.provider import FoundryProvider
+from eth_utils import keccak, to_hex
 from evm_trace.enums import CALL_OPCODES, CallType
 from evm_trace.geth import TraceFrame
 from web3._utils.http_session_manager import HTTPSessionManager
@@ -301,6 +316,19 @@ def _tuned_web3(original: Any) -> Any:
 
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_SEND_RAW = b'"eth_sendRawTransaction"'
+_RECEIPT = b'"eth_getTransactionReceipt"'
+# requests after which a transaction mined a moment ago may no longer be in the chain
+_STATE_ROLLERS = (b'"evm_revert"', b'"anvil_reset"', b'"anvil_loadState"', b'"hardhat_reset"')
+
+
+def _not_mined_in_time(answer: Any) -> bool:
+    """anvil's ``eth_sendRawTransactionSync`` error for a transaction it took into its pool
+    but did not mine within its wait (30 s)."""
+    error = answer.get("error") if isinstance(answer, dict) else None
+    return (
+        isinstance(error, dict) and "confirmation timeout" in str(error.get("message", "")).lower()
+    )
 
 
 class LoopbackPost:
@@ -355,6 +383,59 @@ class LoopbackPost:
             or set(kwargs) - {"headers", "timeout", "stream"}
         ):
             return self.original(endpoint_uri, data, **kwargs)
+        local = self._local.__dict__
+        if local.get("receipt") is not None:
+            if _RECEIPT in data and (kept := self._kept_receipt(data)) is not None:
+                return kept
+            if any(m in data for m in _STATE_ROLLERS):
+                local["receipt"] = None  # a mined transaction may be undone: ask the node
+        if local.get("mined_send") and _SEND_RAW in data:
+            local["mined_send"] = False
+            return self._send_mined(data, kwargs)
+        return self._post(data, kwargs)
+
+    def send_mined(self) -> None:
+        """The next ``eth_sendRawTransaction`` this thread posts (ape's send in automine mode)
+        goes as ``eth_sendRawTransactionSync``: answered once mined, with the receipt, which
+        the thread's next ``eth_getTransactionReceipt`` of that hash is then answered with."""
+        self._local.mined_send = True
+
+    def send_done(self) -> None:
+        self._local.mined_send = False
+
+    def _send_mined(self, data: bytes | bytearray, kwargs: dict[str, Any]) -> bytes:
+        ask = json.loads(data)
+        if not isinstance(ask, dict) or ask.get("method") != "eth_sendRawTransaction":
+            return self._post(data, kwargs)
+        ask["method"] = "eth_sendRawTransactionSync"
+        body = self._post(json.dumps(ask).encode(), kwargs)
+        answer = json.loads(body)
+        receipt = answer.get("result") if isinstance(answer, dict) else None
+        if isinstance(receipt, dict) and isinstance(receipt.get("transactionHash"), str):
+            tx_hash = receipt["transactionHash"]
+            self._local.receipt = (tx_hash.lower(), receipt)
+        elif _not_mined_in_time(answer):
+            # in the pool but not mined in anvil's 30 s (another connection stopped automine
+            # since ape asked): sent, as eth_sendRawTransaction says; ape then asks for the
+            # receipt as it always did
+            tx_hash = to_hex(keccak(hexstr=ask["params"][0]))
+        else:
+            return body  # refused before the pool: the same error eth_sendRawTransaction gives
+        return json.dumps({"jsonrpc": "2.0", "id": ask.get("id"), "result": tx_hash}).encode()
+
+    def _kept_receipt(self, data: bytes | bytearray) -> bytes | None:
+        ask = json.loads(data)
+        tx_hash, receipt = self._local.receipt
+        if (
+            not isinstance(ask, dict)
+            or ask.get("method") != "eth_getTransactionReceipt"
+            or str((ask.get("params") or [""])[0]).lower() != tx_hash
+        ):
+            return None
+        self._local.receipt = None
+        return json.dumps({"jsonrpc": "2.0", "id": ask.get("id"), "result": receipt}).encode()
+
+    def _post(self, data: Any, kwargs: dict[str, Any]) -> bytes:
         timeout = kwargs.get("timeout")
         timeout = 10 if timeout is None else timeout  # web3's DEFAULT_HTTP_TIMEOUT
         if isinstance(timeout, tuple):
@@ -376,6 +457,30 @@ class LoopbackPost:
             failed._content, failed.url = body, self.endpoint
             failed.raise_for_status()
         return body
+
+
+def _mined_on_send(original: Any) -> Any:
+    """``Web3Provider._send_transaction`` that, where ape will wait for the receipt next (its
+    provider in automine mode: ``send_transaction``'s own test, the same cached answer) and its
+    connection is a loopback post, sends the raw transaction as ``eth_sendRawTransactionSync``
+    (``LoopbackPost.send_mined``)."""
+
+    def _send_transaction(self: Any, txn: Any) -> str:
+        post = None
+        if getattr(self, "auto_mine", True) is True:
+            node = getattr(getattr(self, "_web3", None), "provider", None)
+            manager = getattr(node, "_request_session_manager", None)
+            post = getattr(manager, "make_post_request", None)
+        if not isinstance(post, LoopbackPost):
+            return original(self, txn)  # type: ignore[no-any-return]
+        post.send_mined()
+        try:
+            return original(self, txn)  # type: ignore[no-any-return]
+        finally:
+            post.send_done()
+
+    _send_transaction.__wrapped__ = original  # type: ignore[attr-defined]
+    return _send_transaction
 
 
 def _code_seen_once(original: Any) -> Any:
@@ -567,6 +672,8 @@ def pytest_configure(config: Any) -> None:
             lookup = _from_call_tree_without_steps(TransactionTrace.get_addresses_used)
             lookup._ballast_call_tree = True  # type: ignore[attr-defined]
             TransactionTrace.get_addresses_used = lookup  # type: ignore[method-assign]
+    if not hasattr(Web3Provider._send_transaction, "__wrapped__"):
+        Web3Provider._send_transaction = _mined_on_send(Web3Provider._send_transaction)  # type: ignore[method-assign]
     if not hasattr(ContractMethodHandler._validate_is_contract, "__wrapped__"):
         ContractMethodHandler._validate_is_contract = _code_seen_once(  # type: ignore[method-assign]
             ContractMethodHandler._validate_is_contract
