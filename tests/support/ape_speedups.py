@@ -104,7 +104,7 @@ can observe.
 
 - ape sends a transaction with ``eth_sendRawTransaction`` and then polls
   ``eth_getTransactionReceipt`` until it is mined: anvil answers the send before its automine
-  task has mined the block about one time in three, and each such transaction waited a poll
+  task has mined the block about one time in seven (117 of test_fees.py's 852), and each waited a poll
   interval (5 ms here, above) and asked again. Where ape waits for the receipt next (its
   provider in automine mode, the test ``send_transaction`` itself makes) the send goes as
   ``eth_sendRawTransactionSync`` (EIP-7966, which anvil answers once the block is mined, with
@@ -131,6 +131,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import ape_accounts.accounts as ape_accounts_module
 import ape_ethereum.provider as ape_eth_provider
 import pytest
 import requests
@@ -138,9 +139,11 @@ from ape.api.networks import NetworkAPI
 from ape.api.transactions import ReceiptAPI
 from ape.contracts.base import ContractMethodHandler
 from ape.logging import logger
+from ape.utils.misc import ZERO_ADDRESS
 from ape_ethereum.ecosystem import Ethereum
 from ape_ethereum.provider import Web3Provider
 from ape_ethereum.trace import Trace, TransactionTrace
+from ape_ethereum.transactions import BaseTransaction
 from ape_foundry.provider import FoundryProvider
 from eth_utils import keccak, to_hex
 from evm_trace.enums import CALL_OPCODES, CallType
@@ -483,6 +486,57 @@ def _mined_on_send(original: Any) -> Any:
     return _send_transaction
 
 
+# (v, r, s) of the transactions ape's local signer signed last -> (the signed transaction's
+# bytes, the signing key's address, the signed fields as JSON): at most _SIGNED_KEPT
+_signed: dict[tuple[int, int, int], tuple[bytes, str, str]] = {}
+_SIGNED_KEPT = 64
+
+
+def _signed_fields(txn_dict: Any) -> str:
+    return json.dumps(txn_dict, sort_keys=True, default=repr)
+
+
+def _signed_kept(original: Any) -> Any:
+    """ape_accounts' ``sign_transaction_dict`` (its local signer: the test accounts and
+    keyfile accounts) keeping the signed transaction's bytes it computes and ape drops."""
+
+    def sign_transaction_dict(eth_key: Any, transaction_dict: Any, *args: Any, **kw: Any) -> Any:
+        v, r, s, encoded = original(eth_key, transaction_dict, *args, **kw)
+        if not args and not kw:  # no blobs
+            signer = eth_key.public_key.to_checksum_address()
+            _signed[(v, r, s)] = (bytes(encoded), signer, _signed_fields(transaction_dict))
+            while len(_signed) > _SIGNED_KEPT:
+                del _signed[next(iter(_signed))]
+        return v, r, s, encoded
+
+    sign_transaction_dict.__wrapped__ = original  # type: ignore[attr-defined]
+    return sign_transaction_dict
+
+
+def _serialized_as_signed(original: Any) -> Any:
+    """``BaseTransaction.serialize_transaction`` that, for a transaction ape's local signer
+    signed with the sender's own key and nothing changed since, returns the bytes the signer
+    made instead of encoding them again and recovering the signer from them."""
+
+    def serialize_transaction(self: Any) -> bytes:
+        sig = self.signature
+        if sig is not None and _signed:
+            kept = _signed.get((sig.v, int.from_bytes(sig.r, "big"), int.from_bytes(sig.s, "big")))
+            if kept is not None and self.sender == kept[1]:
+                fields = self.model_dump(mode="json", by_alias=True, exclude={"sender"})
+                if (
+                    fields.get("to") != ZERO_ADDRESS  # ape drops it: another transaction
+                    and not fields.get("accessList")  # ape rewrites their keys
+                    and not fields.get("authorizationList")
+                    and _signed_fields(fields) == kept[2]
+                ):
+                    return kept[0]
+        return original(self)  # type: ignore[no-any-return]
+
+    serialize_transaction.__wrapped__ = original  # type: ignore[attr-defined]
+    return serialize_transaction
+
+
 def _code_seen_once(original: Any) -> Any:
     def validate_is_contract(self: Any) -> None:
         key = (id(self.provider), str(self.contract.address))
@@ -672,6 +726,13 @@ def pytest_configure(config: Any) -> None:
             lookup = _from_call_tree_without_steps(TransactionTrace.get_addresses_used)
             lookup._ballast_call_tree = True  # type: ignore[attr-defined]
             TransactionTrace.get_addresses_used = lookup  # type: ignore[method-assign]
+    if not hasattr(ape_accounts_module.sign_transaction_dict, "__wrapped__"):
+        ape_accounts_module.sign_transaction_dict = _signed_kept(
+            ape_accounts_module.sign_transaction_dict
+        )
+        BaseTransaction.serialize_transaction = _serialized_as_signed(  # type: ignore[method-assign]
+            BaseTransaction.serialize_transaction
+        )
     if not hasattr(Web3Provider._send_transaction, "__wrapped__"):
         Web3Provider._send_transaction = _mined_on_send(Web3Provider._send_transaction)  # type: ignore[method-assign]
     if not hasattr(ContractMethodHandler._validate_is_contract, "__wrapped__"):
