@@ -3,14 +3,21 @@ that has not changed: ``Ethereum.default_transaction_type`` (a NetworkConfig bui
 environment read again, about twice per transaction) and ``NetworkAPI.config`` (the network's
 section validated anew for three reads per transaction). Each gives the same answer as ape's,
 is asked of ape once while the config object and what the answer depends on stay the same, and
-is asked again when either changes."""
+is asked again when either changes.
+
+And eth_utils' ``to_checksum_address``, kept per exact ``str`` or ``bytes`` value (a pure
+function of it; ``is_checksum_address`` computes it for every address ape converts): the same
+answer or the same error as the plain function for any value, asked once or again."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+import eth_utils.address as eth_address
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.support import ape_speedups
 
@@ -87,3 +94,40 @@ def test_network_config_validated_once__again_when_the_section_or_config_changes
     assert len(calls) == 3
     kept.fget(net)
     assert len(calls) == 3
+
+
+hexdigits = st.text(alphabet="0123456789abcdefABCDEF", max_size=44)
+address_like = st.one_of(
+    hexdigits.map(lambda h: "0x" + h),
+    hexdigits,
+    st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex()),
+    st.binary(min_size=20, max_size=20).map(lambda b: "0X" + b.hex().upper()),
+    st.binary(max_size=32),
+    st.binary(min_size=20, max_size=20),
+    st.text(max_size=44),
+    st.integers(),
+    st.none(),
+)
+
+
+def _outcome(fn: Any, value: Any) -> tuple[str, Any]:
+    try:
+        return "answer", fn(value)
+    except Exception as err:  # noqa: BLE001 - the error is the answer compared
+        return type(err).__name__, str(err)
+
+
+@settings(max_examples=400, deadline=None)
+@given(values=st.lists(address_like, min_size=1, max_size=6))
+def test_checksums_kept__any_value_asked_twice__the_plain_answer_or_error(values):
+    kept = eth_address.to_checksum_address
+    plain = kept.__wrapped__  # type: ignore[attr-defined]
+    assert kept is not plain  # the suite's path is the kept one
+
+    def plain_is_checksum(v: Any) -> bool:
+        return isinstance(v, str) and eth_address.is_hex_address(v) and v == plain(v)
+
+    for value in values + values:  # the second time from what was kept
+        assert _outcome(kept, value) == _outcome(plain, value)
+        got = _outcome(eth_address.is_checksum_address, value)
+        assert got == _outcome(plain_is_checksum, value)
