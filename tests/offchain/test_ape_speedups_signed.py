@@ -4,7 +4,11 @@ again and recovering the signer. Checked against ape's own ``serialize_transacti
 wrapped one) for any transaction (hypothesis: the three fee types, a creation or a call, any
 value, data, nonce, gas and fees, with and without an access list, sent to the zero address),
 signed by a test account, and after the fields were changed since the signing or the sender
-set to another address: the same bytes, or the same error."""
+set to another address: the same bytes, or the same error.
+
+The signer is an account generated for this module: ape skips the signer check for an address
+it impersonates, and an earlier test on the same worker may have impersonated one of the fixed
+test accounts (then a changed transaction serializes without an error, as the plain code does)."""
 
 from __future__ import annotations
 
@@ -17,6 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 PLAIN = BaseTransaction.serialize_transaction.__wrapped__  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def signers(accounts: Any) -> tuple[Any, Any]:
+    return accounts.generate_test_account(), accounts.generate_test_account()
+
 
 addresses = st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())
 fields = st.fixed_dictionaries(
@@ -72,8 +82,11 @@ def _outcome(serialize: Any, txn: Any) -> tuple[str, Any]:
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(f=fields, change=st.sampled_from(["none", "nonce", "value", "data", "sender"]))
-def test_serialized_as_signed__any_transaction__what_ape_serializes(networks, accounts, f, change):
-    signer = accounts[5]
+def test_serialized_as_signed__any_transaction__what_ape_serializes(
+    networks, accounts, signers, f, change
+):
+    signer, other = signers
+    assert signer.address not in accounts._impersonated_accounts
     txn = _txn(networks, f)
     txn.sender = signer.address
     signer.sign_transaction(txn)
@@ -84,7 +97,7 @@ def test_serialized_as_signed__any_transaction__what_ape_serializes(networks, ac
     elif change == "data":
         txn.data = bytes(txn.data) + b"\x01"
     elif change == "sender":
-        txn.sender = accounts[6].address
+        txn.sender = other.address
     got = _outcome(BaseTransaction.serialize_transaction, txn)
     assert got == _outcome(PLAIN, txn)
     if change != "none":
