@@ -20,6 +20,7 @@ from web3.contract import Contract
 
 from keepers import abis
 from keepers.abis import abi_type
+from keepers.tx.contracts import contract_at
 from keepers.tx.errors import NodeError
 from keepers.tx.node import Node
 from keepers.tx.simulation import SimCall, SimStep, Simulator
@@ -56,7 +57,7 @@ class ChainIO:
                     )
 
     def contract(self, name: str, address: str) -> Contract:
-        return self.w3.eth.contract(address=to_checksum_address(address), abi=self.abis[name])
+        return contract_at(self.w3, address, self.abis[name])
 
     def scheduler_before_credit(self, address: str) -> Contract:
         """The scheduler as releases before its pull payment (0.2.0 and older) answer it:

@@ -43,6 +43,7 @@ from keepers.automation.planning import DueRun, due_again, hold_run
 from keepers.core.feeds import FeedDown, check_feed
 from keepers.core.logging import get_logger
 from keepers.runtime.alerts import Alerter, AlertLevel
+from keepers.tx.contracts import contract_at
 from keepers.tx.errors import NodeError
 from keepers.tx.revert import RevertDecoder
 
@@ -148,9 +149,7 @@ class FundHold:
     # --- the hold -----------------------------------------------------------------------------
 
     def _controller(self, address: str) -> Contract:
-        return self.io.w3.eth.contract(
-            address=to_checksum_address(address), abi=abis.load("AssetController")
-        )
+        return contract_at(self.io.w3, address, abis.load("AssetController"))
 
     def _feed_down(self, controllers: list[str], now: int) -> dict[str, bool]:
         """The controller's own verdict (``pricingValues().feedDown``), read at most every

@@ -16,6 +16,7 @@ from eth_utils import to_checksum_address
 
 from keepers import abis
 from keepers.core.amounts import format_amount
+from keepers.tx.contracts import contract_at
 
 _tokens: dict[str, tuple[str | None, int | None]] = {}
 _lock = threading.Lock()
@@ -45,7 +46,7 @@ def token_info(bot: Any, token: str) -> tuple[str | None, int | None]:
     if bot is None:
         return None, None
     try:
-        c = bot.w3.eth.contract(address=to_checksum_address(token), abi=abis.load("IERC20Min"))
+        c = contract_at(bot.w3, token, abis.load("IERC20Min"))
         got: tuple[str | None, int | None] = (
             str(c.functions.symbol().call()),
             int(c.functions.decimals().call()),
@@ -66,7 +67,7 @@ def decimals_of(bot: Any, address: str) -> int | None:
     if bot is None:
         return None
     try:
-        c = bot.w3.eth.contract(address=to_checksum_address(address), abi=abis.load("IERC20Min"))
+        c = contract_at(bot.w3, address, abis.load("IERC20Min"))
         got = int(c.functions.decimals().call())
     except Exception:  # noqa: BLE001 - no decimals(): the caller shows what it has
         return None

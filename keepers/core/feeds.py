@@ -19,6 +19,7 @@ from web3 import Web3
 from web3.types import BlockIdentifier
 
 from keepers import abis
+from keepers.tx.contracts import contract_at
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def check_feed(
         feed, heartbeat = str(params[3]), int(params[4])
         lo, hi = int(params[5]), int(params[6])
         rd = (
-            w3.eth.contract(address=Web3.to_checksum_address(feed), abi=abis.load("IChainlinkFeed"))
+            contract_at(w3, feed, abis.load("IChainlinkFeed"))
             .functions.latestRoundData()
             .call(block_identifier=block)
         )

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from eth_utils import to_checksum_address
 from web3 import Web3
 
 from keepers import abis
@@ -55,6 +54,7 @@ from keepers.runtime.bots import Call as DeclaredCall
 from keepers.runtime.bots import Calls
 from keepers.runtime.leases import LeaseLost
 from keepers.store.statuses import MoveState
+from keepers.tx.contracts import contract_at
 
 _DELAY_REASON = re.compile(r"delayReason ([A-Za-z0-9_,]+)")
 
@@ -296,9 +296,7 @@ class CrosschainBot:
         holder = self.engine.holder(name)
         out = {}
         for asset, token in chain.tokens.items():
-            c = self.w3s[name].eth.contract(
-                address=to_checksum_address(token.address), abi=abis.load("IERC20Min")
-            )
+            c = contract_at(self.w3s[name], token.address, abis.load("IERC20Min"))
             out[(name, asset.value)] = int(c.functions.balanceOf(holder).call())
         return out
 

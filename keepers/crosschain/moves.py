@@ -86,6 +86,7 @@ from keepers.crosschain.senders import ChainDriver, PipelineSender, StepFailed, 
 from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.store.statuses import MOVE, PLAN, MoveState, transition
+from keepers.tx.contracts import contract_at
 from keepers.tx.errors import NodeError, SignerConflict
 
 log = get_logger("keepers.crosschain.moves")
@@ -571,9 +572,7 @@ class MoveEngine:
 
     def _token(self, chain: str, asset: str) -> Any:
         addr = self.config.chain(chain).tokens[Asset(asset)].address
-        return self.w3s[chain].eth.contract(
-            address=to_checksum_address(addr), abi=abis.load("IERC20Min")
-        )
+        return contract_at(self.w3s[chain], addr, abis.load("IERC20Min"))
 
     def _pulled(self, row: m.CrosschainMove, token: str) -> bool:
         pattern = f"xmove:{row.id}:{TRANSFER_OUT}:g%:{token.lower()}:0x23b872dd"  # transferFrom

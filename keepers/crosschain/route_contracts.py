@@ -42,6 +42,7 @@ from keepers.crosschain.config import (
     parse_config,
 )
 from keepers.crosschain.published import CCTP_DOMAINS_MAINNET, CCTP_DOMAINS_TESTNET, LZ_EIDS_MAINNET
+from keepers.tx.contracts import contract_at
 
 LZ_EID_RANGE = {"mainnet": range(30000, 40000), "testnet": range(40000, 50000)}
 IOFT_INTERFACE_ID = "0x02e49c2c"  # type(IOFT).interfaceId, LayerZero oft-evm OFTCore
@@ -418,7 +419,7 @@ class _ChainCheck:
         self.r, self.w3, self.seen, self.bad = r, w3, seen, bad
 
     def read(self, addr: str, fn: str, label: str) -> Any:
-        c = self.w3.eth.contract(address=addr, abi=abis.load(_ABI_OF[label]))
+        c = contract_at(self.w3, addr, abis.load(_ABI_OF[label]))
         try:
             return getattr(c.functions, fn)().call()
         except Exception as err:  # noqa: BLE001 - revert, empty or undecodable answer

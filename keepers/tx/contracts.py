@@ -8,7 +8,6 @@ addresses.
 from __future__ import annotations
 
 import json
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,24 +123,33 @@ class FundAddresses:
         )
 
 
-# web3's contract class per node connection and ABI: building it walks the whole ABI (about
-# 10 ms for the controller, 15 for the vault), and every FundContracts built them again (each
-# command, each bot). The class is what `w3.eth.contract(abi=...)` returns; an instance at an
-# address is made from it as `w3.eth.contract(address, abi=...)` makes one.
-_FACTORIES: weakref.WeakKeyDictionary[Web3, dict[int, tuple[Any, type[Contract]]]] = (
-    weakref.WeakKeyDictionary()
-)
+# web3's contract handles per node connection: building a class walks the whole ABI (about 10
+# ms for the controller, 15 for the vault) and an instance at an address builds its function
+# and event namespaces again (about 4 ms), and every FundContracts, approval check and read
+# built them again. The class is what `w3.eth.contract(abi=...)` returns; an instance at an
+# address is made from it as `w3.eth.contract(address, abi=...)` makes one. They are kept in
+# the connection object's own dict, so they live and die with it: a module-level
+# WeakKeyDictionary keyed by the connection never let one go (its values, web3 classes, hold
+# the connection), and every bot's connection stayed in memory for the process's life.
+_KEPT = "ballast_contract_handles"
 
 
 def contract_at(w3: Web3, address: str, contract_abi: list[dict[str, Any]]) -> Contract:
-    """``w3.eth.contract(address, abi=contract_abi)``, its class built once per connection and
-    ABI object (the exported ABIs are shared objects: ``keepers.abis.load``)."""
-    kept = _FACTORIES.setdefault(w3, {})
-    entry = kept.get(id(contract_abi))
+    """``w3.eth.contract(address, abi=contract_abi)``, built once per connection, ABI object
+    and address (the exported ABIs are shared objects: ``keepers.abis.load``). A handle holds
+    no state of a call (each ``functions.f(...)`` is a new object), so it is shared."""
+    kept: dict[Any, tuple[Any, Any]] = vars(w3).setdefault(_KEPT, {})
+    checksum = to_checksum_address(address)
+    # the ABI object is held in each entry, so its id is not reused while the entry lives
+    entry = kept.get((id(contract_abi), checksum))
     if entry is None or entry[0] is not contract_abi:
-        entry = (contract_abi, w3.eth.contract(abi=contract_abi))
-        kept[id(contract_abi)] = entry
-    return entry[1](to_checksum_address(address))
+        factory = kept.get(id(contract_abi))
+        if factory is None or factory[0] is not contract_abi:
+            factory = (contract_abi, w3.eth.contract(abi=contract_abi))
+            kept[id(contract_abi)] = factory
+        entry = (contract_abi, factory[1](checksum))
+        kept[(id(contract_abi), checksum)] = entry
+    return entry[1]  # type: ignore[no-any-return]
 
 
 def _first_block(data: dict[str, Any]) -> int | None:

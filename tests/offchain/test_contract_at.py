@@ -1,10 +1,17 @@
-"""`keepers.tx.contracts.contract_at`: web3's contract class built once per connection and ABI.
+"""`keepers.tx.contracts.contract_at`: web3's contract handle built once per connection, ABI
+and address.
 
 The handle it gives is the one `w3.eth.contract(address, abi=...)` gives: the same address,
 functions, events and calldata; the class is shared only on one connection (another `Web3`
-gets its own class, bound to it), and only for the same ABI object."""
+gets its own class, bound to it), and only for the same ABI object; the handle at an address
+is shared (a call's arguments are not kept in it); and nothing is kept past the connection's
+own life (the first cache, keyed by the connection in a module-level WeakKeyDictionary, held
+every connection for the process's life through its values)."""
 
 from __future__ import annotations
+
+import gc
+import weakref
 
 import pytest
 from web3 import Web3
@@ -49,3 +56,43 @@ def test_contract_at__class_kept_per_connection_and_abi():
     # an equal ABI in another list object is not taken for the kept one's
     copy = [dict(item) for item in abi]
     assert type(contract_at(w3a, ADDR, copy)) is not type(a1)
+
+
+def test_contract_at__handle_kept_per_connection_abi_and_address():
+    abi = abis.load("TieredVault")
+    w3a, w3b = Web3(), Web3()
+    a = contract_at(w3a, ADDR, abi)
+    assert contract_at(w3a, ADDR.upper().replace("0X", "0x"), abi) is a  # any case: one address
+    assert contract_at(w3a, "0x" + "cd" * 20, abi) is not a
+    assert contract_at(w3b, ADDR, abi) is not a
+    assert contract_at(w3a, ADDR, abis.load("FundLens")) is not a
+    assert contract_at(w3a, ADDR, [dict(item) for item in abi]) is not a
+
+
+def test_contract_at__shared_handle__each_call_its_own_arguments():
+    w3 = Web3()
+    h = contract_at(w3, ADDR, abis.load("TieredVault"))
+    holder, other = "0x" + "11" * 20, "0x" + "22" * 20
+    first = h.functions.balanceOf(Web3.to_checksum_address(holder))
+    second = contract_at(w3, ADDR, abis.load("TieredVault")).functions.balanceOf(
+        Web3.to_checksum_address(other)
+    )
+    plain = w3.eth.contract(Web3.to_checksum_address(ADDR), abi=abis.load("TieredVault"))
+    assert (
+        first._encode_transaction_data()
+        == plain.functions.balanceOf(Web3.to_checksum_address(holder))._encode_transaction_data()
+    )
+    assert (
+        second._encode_transaction_data()
+        == plain.functions.balanceOf(Web3.to_checksum_address(other))._encode_transaction_data()
+    )
+
+
+def test_contract_at__nothing_kept_past_the_connection():
+    w3 = Web3()
+    gone = weakref.ref(w3)
+    for name in ("TieredVault", "FundLens"):
+        contract_at(w3, ADDR, abis.load(name))
+    del w3
+    gc.collect()
+    assert gone() is None
