@@ -1,6 +1,11 @@
 """The three signers drive the same pipeline: raw key (covered everywhere), an ape account
 keyfile with its passphrase from the env, and a remote JSON-RPC eth_signTransaction signer
-(anvil answers it for its unlocked accounts, standing in for a separate signing service)."""
+(anvil answers it for its unlocked accounts, standing in for a separate signing service).
+
+The first keyfile test writes the keyfile at eth_account's own scrypt cost (n = 2**18, the file
+`ape accounts import` writes: about 0.8 s of CPU to write and again to read here); the others
+write it at n = 2**10 (`FAST_N`), which the signer reads the same way (the file names its n):
+what they check is the passphrase and the folder, not the cost."""
 
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ from tests.support.pipeline_helpers import (
     make_pipeline,
     make_settings,
 )
+
+FAST_N = 2**10  # scrypt's cost parameter for the keyfiles whose cost is not what is checked
 
 
 def _run_one(tmp_path, anvil, counter, signer, ident):
@@ -54,7 +61,9 @@ def test_ape_account_signer__keyfile_and_env_passphrase__intent_confirmed(
 def test_ape_account_signer__wrong_passphrase__refused(tmp_path):
     data = tmp_path / "ape"
     (data / "accounts").mkdir(parents=True)
-    (data / "accounts" / "k.json").write_text(json.dumps(Account.encrypt(SENDER_KEY, "right")))
+    (data / "accounts" / "k.json").write_text(
+        json.dumps(Account.encrypt(SENDER_KEY, "right", iterations=FAST_N))
+    )
     with pytest.raises(ValueError):
         ApeAccountSigner("k", "wrong", data_folder=data)
 
@@ -75,7 +84,9 @@ def test_ape_account_signer__no_folder_given__reads_ape_data_folder_without_ape(
     importing ape, which is a dev-only dependency now."""
     data = tmp_path / "ape-data"
     (data / "accounts").mkdir(parents=True)
-    (data / "accounts" / "k.json").write_text(json.dumps(Account.encrypt(SENDER_KEY, "pw")))
+    (data / "accounts" / "k.json").write_text(
+        json.dumps(Account.encrypt(SENDER_KEY, "pw", iterations=FAST_N))
+    )
     monkeypatch.setenv("APE_DATA_FOLDER", str(data))
     assert ApeAccountSigner("k", "pw").address == SENDER
     monkeypatch.delenv("APE_DATA_FOLDER")
