@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.support.ape_speedups",
     "tests.support.ape_isolation",
     "tests.support.file_order",
+    "tests.support.file_cpu",
 ]
 
 

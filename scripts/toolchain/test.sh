@@ -74,9 +74,14 @@ if [ "$workers" != 0 ]; then set -- "$@" -n "$workers" --dist loadfile; fi
 # the very end, where a CI log cut to its tail still shows them)
 ape_log=.build/ape-suite.log
 rm -rf .build/worker-order  # (tests/support/file_order.py: a file per worker of this run)
+rm -rf .build/file-cpu  # (tests/support/file_cpu.py: each file's CPU, per worker of this run)
 ape test "$@" ${APE_TEST_ARGS:-} 2>&1 | tee "$ape_log"
 suite=${PIPESTATUS[0]}
 t_suite=$(date +%s)
+
+# the files that cost the most CPU (with every core busy, what a speed-up has to remove; JUnit
+# seconds count a file's waits too): scripts/toolchain/file_cpu.py over what each worker wrote
+python scripts/toolchain/file_cpu.py .build/file-cpu 15 || true
 
 wait "$static_pid"
 static=$?
