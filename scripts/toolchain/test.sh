@@ -75,7 +75,7 @@ if [ "$workers" != 0 ]; then set -- "$@" -n "$workers" --dist loadfile; fi
 ape_log=.build/ape-suite.log
 rm -rf .build/worker-order  # (tests/support/file_order.py: a file per worker of this run)
 rm -rf .build/file-cpu  # (tests/support/file_cpu.py: each file's CPU, per worker of this run)
-ape test "$@" ${APE_TEST_ARGS:-} 2>&1 | tee "$ape_log"
+BALLAST_FILE_CPU_DIR="$PWD/.build/file-cpu" ape test "$@" ${APE_TEST_ARGS:-} 2>&1 | tee "$ape_log"
 suite=${PIPESTATUS[0]}
 t_suite=$(date +%s)
 

@@ -104,15 +104,41 @@ def test_main__no_rows_or_a_bad_count__exit_2_naming_it(tmp_path: Path, capsys):
     assert "tests/a.py" in capsys.readouterr().out
 
 
-def test_nested_session__a_pytest_a_test_starts_writes_nothing():
-    """This process set the owner variable at its first test; a session a test starts in a
-    subprocess inherits it and records nothing (its CPU is that test's children's already)."""
+def test_written_only_where_asked__never_by_a_session_a_test_starts(tmp_path: Path):
+    """A process records only with ``BALLAST_FILE_CPU_DIR`` set (make test's suite; not a run by
+    hand, not the fork rehearsal's pytest) and writes its rows there at the end; a session a
+    test starts in a subprocess inherits the owner variable the first test set and writes
+    nothing (its CPU is that test's children's already)."""
     import os
 
     from tests.support import file_cpu
 
-    assert os.environ.get(file_cpu.OWNER) == str(os.getpid()) and not file_cpu._NESTED
-    code = "import tests.support.file_cpu as f; print(f._NESTED)"
     root = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
-    assert out.stdout.strip() == "True", out.stderr
+    run = (
+        "import tests.support.file_cpu as f\n"
+        "from types import SimpleNamespace as N\n"
+        "f.pytest_runtest_protocol(N(nodeid='tests/x.py::t'), None)\n"
+        "f.pytest_sessionfinish(None)\n"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in (file_cpu.OWNER, file_cpu.DIR_VAR, "PYTEST_XDIST_WORKER")
+    }
+
+    def go(**extra: str) -> list[str]:
+        out = tmp_path / "cpu"
+        subprocess.run(
+            [sys.executable, "-c", run], cwd=root, env=env | extra, check=True, timeout=60
+        )
+        found = sorted(p.name for p in out.glob("*.json")) if out.is_dir() else []
+        for p in found:
+            (out / p).unlink()
+        return found
+
+    assert go() == []  # not asked
+    written = go(BALLAST_FILE_CPU_DIR=str(tmp_path / "cpu"))
+    assert len(written) == 1 and written[0].startswith("main-")
+    assert go(BALLAST_FILE_CPU_DIR=str(tmp_path / "cpu"), PYTEST_XDIST_WORKER="gw7") == ["gw7.json"]
+    nested = {"BALLAST_FILE_CPU_DIR": str(tmp_path / "cpu"), file_cpu.OWNER: "1"}
+    assert go(**nested) == []

@@ -1,5 +1,6 @@
 """pytest plugin (tests/conftest.py's ``pytest_plugins``): the CPU each test file used, per
-xdist worker, written to ``.build/file-cpu/<worker>.json`` at the worker's end.
+xdist worker, written to ``$BALLAST_FILE_CPU_DIR/<worker>.json`` at the worker's end (the make
+test suite's: ``.build/file-cpu``).
 
 On a 2-core machine the suite's workers keep both cores busy (``vmstat``: 1-2% idle on three
 workers), so a file's JUnit seconds say how long it held a worker, not what it cost the run:
@@ -23,7 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-CPU_DIR = Path(__file__).resolve().parents[2] / ".build" / "file-cpu"
+# Only where scripts/toolchain/test.sh asks (the ape suite's command; not the fork rehearsal's
+# pytest beside it, nor a run by hand): the folder the workers write to.
+DIR_VAR = "BALLAST_FILE_CPU_DIR"
 
 
 def _now() -> tuple[float, float, float]:
@@ -73,10 +76,11 @@ _RUN = FileCpu()
 # before any test runs, so the controller's environment does not carry it to them.
 OWNER = "BALLAST_FILE_CPU_OWNER"
 _NESTED = OWNER in os.environ
+_DIR = os.environ.get(DIR_VAR)
 
 
 def pytest_runtest_protocol(item: Any, nextitem: Any) -> None:
-    if _NESTED:
+    if _NESTED or not _DIR:
         return
     os.environ.setdefault(OWNER, str(os.getpid()))
     _RUN.test_starts(item.nodeid)
@@ -84,11 +88,11 @@ def pytest_runtest_protocol(item: Any, nextitem: Any) -> None:
 
 def pytest_sessionfinish(session: Any) -> None:
     rows = _RUN.finish()
-    if _NESTED or not rows:
+    if _NESTED or not _DIR or not rows:
         return
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    worker = os.environ.get("PYTEST_XDIST_WORKER") or f"main-{os.getpid()}"
     try:
-        CPU_DIR.mkdir(parents=True, exist_ok=True)
-        (CPU_DIR / f"{worker}.json").write_text(json.dumps(rows, sort_keys=True) + "\n")
+        Path(_DIR).mkdir(parents=True, exist_ok=True)
+        (Path(_DIR) / f"{worker}.json").write_text(json.dumps(rows, sort_keys=True) + "\n")
     except OSError:  # only a report: a read-only checkout still runs its tests
         pass
