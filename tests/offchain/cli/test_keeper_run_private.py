@@ -63,7 +63,7 @@ def test_keeper_run_once__pool_trades_through_relay__never_in_the_public_pool(
     assert all(route == "private" for _, route in pool_legs), pool_legs
     assert not watch.errors, watch.errors
     assert watch.polls > 10
-    # a sighting is a leak when the poll began before the relay handed the trade to the
+    # a sighting is a leak when the poll was answered before the relay handed the trade to the
     # node: the pool showed it while the relay held it
     held_until = {h: relay.held[h].released_at for h, _ in pool_legs}
     leaked = watch.leaks(held_until)

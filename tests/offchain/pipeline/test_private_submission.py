@@ -600,7 +600,7 @@ def test_pipeline_private__interval_mining__txpool_never_shows_a_held_trade(tmp_
         assert all(a.route == "private" for it in private for a in _attempts(pipe, it.id))
         assert not watch.errors, watch.errors
         assert watch.polls > 5
-        # a sighting is a leak when the poll began before the relay handed the trade to the
+        # a sighting is a leak when the poll was answered before the relay handed the trade to the
         # node
         leaked = watch.leaks({h: relay.held[h].released_at for h in private_hashes})
         assert not leaked, f"a held trade was in the public pool: {leaked}"
