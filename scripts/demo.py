@@ -19,7 +19,11 @@ from ape.cli import ConnectedProviderCommand, network_option
 from ballast_dev.deployment.fund import fund_state
 from ballast_dev.deployment.profile import deploy_profile, load_profile, write_addresses
 from ballast_dev.deployment.tables import render_before_after
-from ballast_dev.local.anvil_local import keep_ape_anvil_off_disk, retry_ape_anvil_on_a_taken_port
+from ballast_dev.local.anvil_local import (
+    forget_exited_ape_nodes,
+    keep_ape_anvil_off_disk,
+    retry_ape_anvil_on_a_taken_port,
+)
 
 # The demo's fund: the admin is the Safe of alice, bob and carol (2 of 3) behind the timelock,
 # and the PlanExecutor stands in front of the controller: the fund keeper sends every action
@@ -29,6 +33,7 @@ DEFAULT_PROFILE = "scripts/profiles/local-safe.yaml"
 # the demo's local chain keeps no old state on disk (ballast_dev/local/anvil_local.py)
 keep_ape_anvil_off_disk()
 retry_ape_anvil_on_a_taken_port()
+forget_exited_ape_nodes()  # ape's list of its nodes: only running ones (anvil_local.py)
 
 
 def demo_profile(path: str):

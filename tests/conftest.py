@@ -3,7 +3,11 @@ several test folders live in tests/support and are loaded here."""
 
 import os
 
-from ballast_dev.local.anvil_local import keep_ape_anvil_off_disk, retry_ape_anvil_on_a_taken_port
+from ballast_dev.local.anvil_local import (
+    forget_exited_ape_nodes,
+    keep_ape_anvil_off_disk,
+    retry_ape_anvil_on_a_taken_port,
+)
 from tests.support.roles import role_fixture
 
 # Every alert any test raises (in this process or in a keeper it starts) must have a code listed
@@ -41,3 +45,6 @@ def pytest_configure(config):
     # worker and run under ~/.foundry/anvil/tmp): ballast_dev/local/anvil_local.py
     keep_ape_anvil_off_disk()
     retry_ape_anvil_on_a_taken_port()
+    # and ape's list of its nodes keeps only running ones (each exit scanned every anvil ape
+    # ever started: 10-13 CPU-s a process at 455 entries)
+    forget_exited_ape_nodes()

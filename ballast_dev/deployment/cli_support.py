@@ -67,6 +67,11 @@ class DeployCommand(ConnectedProviderCommand):
         return super()._invoke(ctx, provider=provider)
 
     def invoke(self, ctx: Any) -> Any:
+        # ape's list of the nodes it started keeps only running ones: the disconnect at the
+        # command's end compares each entry (ballast_dev/local/anvil_local.py)
+        from ballast_dev.local.anvil_local import forget_exited_ape_nodes
+
+        forget_exited_ape_nodes()
         choice = ctx.params.get("network")  # by now ape's NetworkAPI ("ethereum:sepolia")
         choice = getattr(choice, "choice", choice)
         try:
