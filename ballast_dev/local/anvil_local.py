@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -138,17 +137,6 @@ def retry_ape_anvil_on_a_taken_port() -> None:
     FoundryProvider.is_connected = property(is_connected)  # type: ignore[method-assign,assignment]
 
 
-def _running(pid: int) -> bool:
-    """Whether a process with this id exists (another user's counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def forget_exited_ape_nodes() -> None:
     """ape lists each node it starts in ``<ape data folder>/processes/nodes.json`` and, when any
     of its providers disconnects (every ``ape run`` and test process at its exit), compares
@@ -163,13 +151,15 @@ def forget_exited_ape_nodes() -> None:
     from ape.managers.networks import NetworkManager
     from ape_foundry.provider import FoundryProvider
 
+    from keepers.core.processes import pid_alive
+
     listed = NetworkManager.__dict__["running_nodes"]
     if getattr(listed, "_ballast_forgets", False):
         return
 
     def running_nodes(self: Any) -> Any:
         nodes = listed.func(self)
-        nodes.nodes = {pid: node for pid, node in nodes.nodes.items() if _running(int(pid))}
+        nodes.nodes = {pid: node for pid, node in nodes.nodes.items() if pid_alive(int(pid))}
         return nodes
 
     fresh = functools.cached_property(running_nodes)

@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 
 from keepers.core.errors import ConfigError, DomainError
 from keepers.core.logging import get_logger
+from keepers.core.processes import pid_alive
 from keepers.core.settings import redact_stored
 from keepers.store import models as m
 
@@ -100,16 +101,6 @@ def db_now(s: Session) -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class Leases:
     """This process's leases on ``store`` (one per bot it runs), under ``replica_id``."""
 
@@ -149,7 +140,7 @@ class Leases:
             if row is not None and row.instance not in (self.instance, STOPPED):
                 recent = row.seen_at > now - dt.timedelta(seconds=self.ttl_s)
                 same_host = row.host == self.host
-                if (same_host and _pid_alive(row.pid) and row.pid != self.pid) or (
+                if (same_host and pid_alive(row.pid) and row.pid != self.pid) or (
                     not same_host and recent
                 ):
                     raise ConfigError(
