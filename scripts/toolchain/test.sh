@@ -26,7 +26,7 @@ mkdir -p .build
 # writes the second it ended; .ci/run exports BALLAST_RUN_T0, the second the run began, so
 # the set-up before this script (apt, venvs, npm, compile) is told apart from the tests
 t_start=$(date +%s)
-rm -f .build/.static-end .build/.fork-end
+rm -f .build/.static-end .build/.fork-end .build/.static-times .build/.fork-times
 log=.build/static-checks.log
 # The Python every process would compile from source again (these machines set
 # PYTHONDONTWRITEBYTECODE) compiled once, first: the repository's modules and every module pytest
@@ -45,13 +45,13 @@ python -m scripts.toolchain.precompile || echo "precompile failed: modules compi
 # slither venvs are made on a first run, inside these limits too). slither's report and the fast
 # proofs' pass are reused when every input they read is unchanged (slither.sh, prove.sh: a cache
 # under ~/.cache/ballast keyed by the inputs' hash; a machine with an empty cache pays them whole).
-(nice -n 15 bash -c 'b=scripts/toolchain/bounded.sh; bash $b 1200 bash scripts/toolchain/invariant.sh fast && bash $b 900 bash scripts/toolchain/prove.sh fast && bash $b 900 bash scripts/toolchain/slither.sh'; r=$?; date +%s > .build/.static-end; exit $r) \
+(nice -n 15 bash -c 'b=scripts/toolchain/bounded.sh; bash $b 1200 bash scripts/toolchain/invariant.sh fast && bash $b 900 bash scripts/toolchain/prove.sh fast && bash $b 900 bash scripts/toolchain/slither.sh'; r=$?; date +%s > .build/.static-end; times > .build/.static-times; exit $r) \
   > "$log" 2>&1 &
 static_pid=$!
 # At nice 10, between the suite and the static checks: its keepers wait on a fork node with
 # time limits of their own, so it is not left only the idle time the static checks get.
 fork_log=.build/fork-rehearsal.log
-(nice -n 10 bash scripts/toolchain/bounded.sh 1500 bash tests/fork/run.sh; r=$?; date +%s > .build/.fork-end; exit $r) \
+(nice -n 10 bash scripts/toolchain/bounded.sh 1500 bash tests/fork/run.sh; r=$?; date +%s > .build/.fork-end; times > .build/.fork-times; exit $r) \
   > "$fork_log" 2>&1 &
 fork_pid=$!
 trap 'kill "$static_pid" "$fork_pid" 2>/dev/null || true' INT TERM
@@ -107,6 +107,15 @@ fi
 t_end=$(date +%s)
 times > .build/.times  # (a builtin with a redirect: this shell's children, not a subshell's)
 ended() { if [ -s "$1" ]; then echo "$(($(cat "$1") - t_start)) s"; else echo "?"; fi; }
-echo "phases: ${BALLAST_RUN_T0:+set-up before the tests $((t_start - BALLAST_RUN_T0)) s, }ape suite $((t_suite - t_start)) s; beside it: invariants+proofs+slither $(ended .build/.static-end), fork rehearsal $(ended .build/.fork-end); tests in all $((t_end - t_start)) s; CPU of them (user, system): $(tail -1 .build/.times) on $(nproc 2>/dev/null || echo '?') cores"
+# a part's CPU (user + system, seconds) from `times`'s last line (its children's: "1m2.5s 0m3.1s"),
+# written by the part's subshell as it ends; the suite's is the rest of this shell's children's
+cpu_s() { [ -s "$1" ] && tail -1 "$1" | awk '{t = 0; for (i = 1; i <= 2; i++) {split($i, p, "m"); t += p[1] * 60 + p[2]} printf "%d", t + 0.5}'; }
+static_cpu=$(cpu_s .build/.static-times); fork_cpu=$(cpu_s .build/.fork-times); all_cpu=$(cpu_s .build/.times)
+if [ -n "$static_cpu" ] && [ -n "$fork_cpu" ] && [ -n "$all_cpu" ]; then
+  cpu_parts="CPU-s: ape suite $((all_cpu - static_cpu - fork_cpu)), invariants+proofs+slither $static_cpu, fork rehearsal $fork_cpu; "
+else
+  cpu_parts=""
+fi
+echo "phases: ${BALLAST_RUN_T0:+set-up before the tests $((t_start - BALLAST_RUN_T0)) s, }ape suite $((t_suite - t_start)) s; beside it: invariants+proofs+slither $(ended .build/.static-end), fork rehearsal $(ended .build/.fork-end); tests in all $((t_end - t_start)) s; ${cpu_parts}CPU of them (user, system): $(tail -1 .build/.times) on $(nproc 2>/dev/null || echo '?') cores"
 echo "make test: ape suite (xdist workers: $workers) exit $suite, invariants+proofs+slither exit $static, fork rehearsal exit $fork"
 [ "$suite" -eq 0 ] && [ "$static" -eq 0 ] && [ "$fork" -eq 0 ]
