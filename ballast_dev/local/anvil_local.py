@@ -157,15 +157,23 @@ def forget_exited_ape_nodes() -> None:
     if getattr(listed, "_ballast_forgets", False):
         return
 
-    def running_nodes(self: Any) -> Any:
-        nodes = listed.func(self)
+    def forget(nodes: Any) -> Any:
         nodes.nodes = {pid: node for pid, node in nodes.nodes.items() if pid_alive(int(pid))}
         return nodes
+
+    def running_nodes(self: Any) -> Any:
+        return forget(listed.func(self))
 
     fresh = functools.cached_property(running_nodes)
     fresh.__set_name__(NetworkManager, "running_nodes")
     fresh._ballast_forgets = True  # type: ignore[attr-defined]
     NetworkManager.running_nodes = fresh  # type: ignore[assignment]
+    # a list this process read before (ape caches it on its one network manager)
+    from ape.utils.basemodel import ManagerAccessMixin
+
+    read = vars(ManagerAccessMixin.network_manager).get("running_nodes")
+    if read is not None:
+        forget(read)
 
     disconnect = FoundryProvider.disconnect
 

@@ -18,7 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = """
 from ape import networks
 from ballast_dev.local.anvil_local import forget_exited_ape_nodes
+before = len(networks.running_nodes.nodes)  # read before the fix is installed: all of it
 forget_exited_ape_nodes()
+read_before = len(networks.running_nodes.nodes)  # that list, cut
+del vars(networks)["running_nodes"]
+read_after = len(networks.running_nodes.nodes)  # read again, through the fix
+print("LISTED", before, read_before, read_after, flush=True)
 with networks.ethereum.local.use_provider("foundry") as p:
     print("STARTED", p.process.pid, flush=True)
 """
@@ -37,9 +42,9 @@ def test_ape_node_list__exited_entries_dropped__the_anvil_it_started_removed(tmp
     pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
     exited = {str(pid_max + i): _entry(50_000 + i) for i in range(200)}
     alive = {str(os.getpid()): _entry(1)}
-    listed = tmp_path / "processes" / "nodes.json"
-    listed.parent.mkdir(parents=True)
-    listed.write_text(json.dumps({"nodes": {**exited, **alive}}))
+    nodes_json = tmp_path / "processes" / "nodes.json"
+    nodes_json.parent.mkdir(parents=True)
+    nodes_json.write_text(json.dumps({"nodes": {**exited, **alive}}))
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT],
         cwd=ROOT,
@@ -50,6 +55,9 @@ def test_ape_node_list__exited_entries_dropped__the_anvil_it_started_removed(tmp
     )
     started = [line.split()[1] for line in out.stdout.splitlines() if line.startswith("STARTED")]
     assert started, out.stdout[-2000:] + out.stderr[-2000:]
-    left = json.loads(listed.read_text())["nodes"]
+    (listed,) = [line.split()[1:] for line in out.stdout.splitlines() if line.startswith("LISTED")]
+    # a list the process read before the fix is cut too, and one read after it
+    assert listed == ["201", "1", "1"], listed
+    left = json.loads(nodes_json.read_text())["nodes"]
     assert started[0] not in left, left  # its anvil exited with it
     assert left == alive, sorted(left)  # the running process is kept, the exited ones are not
