@@ -37,6 +37,19 @@ def now(chain) -> int:
     return chain.blocks.head.timestamp
 
 
+# a booking's slot starts at least this long after the time the next block would have: a slot
+# taken from the head block's time alone was in the past when the clock reached its start before
+# the booking was mined (ScheduleRejected code 3, TimestampNotInFuture: a fresh-clone run on
+# three xdist workers, where a test's steps are further apart)
+BOOK_MARGIN_S = 15
+
+
+def slot_ahead(chain, slots_ahead: int = 1) -> int:
+    """The start of the ``slots_ahead``-th slot boundary after the next block's time plus
+    ``BOOK_MARGIN_S``: a time a booking sent now is sure to find in the future."""
+    return ((chain.pending_timestamp + BOOK_MARGIN_S) // SLOT + slots_ahead) * SLOT
+
+
 def events(receipt, name: str) -> list:
     return [log for log in receipt.events if log.event_name == name]
 

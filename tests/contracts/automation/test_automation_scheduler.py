@@ -19,6 +19,7 @@ from tests.support.autolib import (
     advance,
     events,
     now,
+    slot_ahead,
 )
 
 MULT = {HIGH: 10, MEDIUM: 5, LOW: 2}
@@ -40,7 +41,7 @@ def pay(prepaid: int) -> int:
 
 
 def slot_start(chain, slots_ahead: int = 2) -> int:
-    return (now(chain) // SLOT + slots_ahead) * SLOT
+    return slot_ahead(chain, slots_ahead)
 
 
 def book(handler, sender, ts, priority=MEDIUM, effort=EFFORT, data=b"", value=None):

@@ -9,7 +9,7 @@ import ape
 import pytest
 from eth_utils import keccak
 
-from tests.support.autolib import EXECUTED, MEDIUM, SCHEDULED, SLOT, advance, events, now
+from tests.support.autolib import EXECUTED, MEDIUM, SCHEDULED, SLOT, advance, events, slot_ahead
 
 EFFORT = 100_000
 BPS = 10_000
@@ -17,7 +17,7 @@ ACCEPT, REJECT, WITHDRAW_AGAIN = range(3)
 
 
 def _book(scheduler, handler, alice, chain, value=None, slots_ahead=1):
-    ts = (now(chain) // SLOT + slots_ahead) * SLOT
+    ts = slot_ahead(chain, slots_ahead)
     value = scheduler.feeFor(0, MEDIUM, EFFORT) if value is None else value
     return handler.book(b"", ts, MEDIUM, EFFORT, value=value, sender=alice).return_value
 
@@ -189,7 +189,7 @@ def test_cancel__after_rate_change__booked_share_kept_refund_exact(
 def test_schedule__fee_above_uint80__reverts(chain, scheduler, handler, alice):
     big = 2**80
     alice.balance = big + 10**18
-    ts = (now(chain) // SLOT + 1) * SLOT
+    ts = slot_ahead(chain)
     with ape.reverts(scheduler.FeeTooHigh, paid=big):
         handler.book(b"", ts, MEDIUM, EFFORT, value=big, sender=alice)
     assert scheduler.nextId() == 1 and scheduler.balance == 0
