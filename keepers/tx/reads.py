@@ -123,26 +123,27 @@ def call_many(w3: Web3, reads: Sequence[Read], block: int | str) -> list[Any]:
     if not isinstance(resp, list):  # the whole batch refused (a node without batches)
         err = dict(resp.get("error") or {"message": str(resp)})
         raise Web3RPCError(f"batch of {len(reads)} eth_call refused: {err.get('message')}")
-    out: list[Any] = []
-    for r, item in zip(reads, resp, strict=True):
-        err = item.get("error")
-        if err:
-            data = err.get("data")
-            data = data if isinstance(data, str) else None
-            message = str(err.get("message", ""))
-            reverted = err.get("code") == 3 or "revert" in message.lower()
-            out.append(ReadFailed(r.fn.name, message, data, reverted))
-            continue
-        raw = bytes.fromhex(str(item.get("result") or "0x")[2:])
-        if not raw and r.fn.outputs:  # no code at `to`: a call to an EOA returns nothing
-            out.append(ReadFailed(r.fn.name, "returned no data", bad_output=True))
-            continue
-        try:
-            out.append(r.fn.result(raw))
-        except Exception as exc:  # noqa: BLE001 - undecodable: not what the ABI says
-            why = f"undecodable answer ({type(exc).__name__})"
-            out.append(ReadFailed(r.fn.name, why, bad_output=True))
-    return out
+    return [answer(r, item) for r, item in zip(reads, resp, strict=True)]
+
+
+def answer(read: Read, item: Mapping[str, Any]) -> Any:
+    """One batch item's answer to ``read``: its decoded value, or its ``ReadFailed``."""
+    err = item.get("error")
+    if err:
+        data = err.get("data")
+        data = data if isinstance(data, str) else None
+        message = str(err.get("message", ""))
+        reverted = err.get("code") == 3 or "revert" in message.lower()
+        return ReadFailed(read.fn.name, message, data, reverted)
+    raw = bytes.fromhex(str(item.get("result") or "0x")[2:])
+    if not raw and read.fn.outputs:  # no code at `to`: a call to an EOA returns nothing
+        return ReadFailed(read.fn.name, "returned no data", bad_output=True)
+    try:
+        return read.fn.result(raw)
+    except Exception as exc:  # noqa: BLE001 - undecodable: not what the ABI says
+        return ReadFailed(
+            read.fn.name, f"undecodable answer ({type(exc).__name__})", bad_output=True
+        )
 
 
 def call_all(w3: Web3, reads: Sequence[Read], block: int | str) -> list[Any]:
