@@ -150,7 +150,8 @@ class BinanceSim:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        serve = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # its shutdown flag polled every 50 ms: `stop` waited the default 0.5 s
+        serve = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         watch = threading.Thread(target=self._watch, daemon=True)
         self._threads = [serve, watch]
         for t in self._threads:
