@@ -225,10 +225,13 @@ class PlanStore:
                 )
             )
 
-    def get(self, ref: str) -> m.Plan | None:
+    def get(self, ref: str, *, children: bool = True) -> m.Plan | None:
+        """Plan ``ref``'s row, with its actions and approvals loaded (``children``: the row
+        leaves its session, where they could not be loaded later); without them for a caller
+        that reads the row's own columns only."""
         with self.store.sessions() as s:
             row = s.scalars(select(m.Plan).where(m.Plan.ref == ref)).first()
-            if row is not None:
+            if row is not None and children:
                 _ = list(row.actions), list(row.approvals)
             return row
 
@@ -242,7 +245,7 @@ class PlanStore:
         return self.get(refs[0]) if len(refs) == 1 and refs[0] else None
 
     def plan(self, ref: str) -> Plan:
-        row = self.get(ref)
+        row = self.get(ref, children=False)  # the payload's plan only: 1 query, not 3
         if row is None:
             raise KeyError(ref)
         return plan_from_dict(row.payload["plan"])
