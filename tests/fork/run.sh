@@ -30,7 +30,8 @@ record=scripts/deployments/ethereum-upstream.json
 saved_record=${state%.json}.record.json
 log=.build/fork-upstream.log
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; }
+# waited for once killed: its CPU is then counted in this script's (make test's phases line)
+cleanup() { [ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; } || true; }
 trap cleanup EXIT
 
 if curl -s -o /dev/null "127.0.0.1:$port"; then
