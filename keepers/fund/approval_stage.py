@@ -83,7 +83,7 @@ class ApprovalStage:
         ``frozen`` when given: the plan about to be stored with it)."""
         row = self.plans.get(ref)
         assert row is not None
-        p = self.plans.plan(ref)
+        p = self.plans.plan_of(row)
         requested = int(row.payload.get("requested_at", p.created_at))
         dec = self.read_decimals(row)
         frozen = frozen if frozen is not None else row.payload.get("frozen")
@@ -200,7 +200,7 @@ class ApprovalStage:
         approval = row.payload.get("approval") or {}
         if approval.get("deadline") is None:  # no approval needed: the executor asks none
             return []
-        p = self.plans.plan(ref)
+        p = self.plans.plan_of(row)
         requested = int(row.payload.get("requested_at", p.created_at))
         deadline = int(approval["deadline"])
         records = [
@@ -272,7 +272,7 @@ class ApprovalStage:
         assert ex is not None
         row = self.plans.get(ref)
         assert row is not None
-        p = self.plans.plan(ref)
+        p = self.plans.plan_of(row)
         calls = self.services.encode_all(reading, p)
         requested = int(row.payload.get("requested_at", p.created_at))
         dec = self.read_decimals(row)
@@ -307,7 +307,7 @@ class ApprovalStage:
         assert row is not None
         if row.payload.get("approval_alerted") is not None:
             return
-        p = self.plans.plan(ref)
+        p = self.plans.plan_of(row)
         dec = self.read_decimals(row)
         frozen = row.payload.get("frozen")
         when = (

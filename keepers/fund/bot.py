@@ -531,7 +531,7 @@ class FundBot:
             ended = self.deployed.end_if_other(row, now)  # before any simulation
             if ended is not None:
                 return ended
-        p = self.plans.plan(ref)
+        p = self.plans.plan_of(row)
         if row.status in (PROPOSED, PENDING_APPROVAL):
             # the fund as it is now: a plan someone else's move left behind ends stale
             reading = reading or self.read()
@@ -775,7 +775,7 @@ class FundBot:
             raise KeyError(ref)
         if row.status not in (EXECUTED, PARTIAL, ABORTED, FAILED):
             raise ValueError(f"plan {ref} is {row.status}: only executed plans can be rolled back")
-        p = self.plans.plan(ref)
+        p = self.plans.plan_of(row)
         rb = create_rollback_plan(p, self.plans.results(ref), now, requested_by)
         if not rb.actions:
             return CycleOutcome(rb.id, NOTHING, "nothing executed to reverse")

@@ -248,6 +248,12 @@ class PlanStore:
         row = self.get(ref, children=False)  # the payload's plan only: 1 query, not 3
         if row is None:
             raise KeyError(ref)
+        return self.plan_of(row)
+
+    @staticmethod
+    def plan_of(row: m.Plan) -> Plan:
+        """The plan a row holds (written once, when the plan is saved: a row already read
+        gives the same plan as reading it again)."""
         return plan_from_dict(row.payload["plan"])
 
     def update(self, ref: str, status: str | None = None, **payload: Any) -> None:
