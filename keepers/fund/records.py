@@ -229,7 +229,7 @@ class PlanStore:
         """Plan ``ref``'s row, with its actions and approvals loaded (``children``: the row
         leaves its session, where they could not be loaded later); without them for a caller
         that reads the row's own columns only."""
-        with self.store.sessions() as s:
+        with self.store.reads() as s:
             row = s.scalars(select(m.Plan).where(m.Plan.ref == ref)).first()
             if row is not None and children:
                 _ = list(row.actions), list(row.approvals)
@@ -240,7 +240,7 @@ class PlanStore:
         exact = self.get(prefix)
         if exact is not None or len(prefix) < 6:
             return exact
-        with self.store.sessions() as s:
+        with self.store.reads() as s:
             refs = s.scalars(select(m.Plan.ref).where(m.Plan.ref.like(f"{prefix}%"))).all()
         return self.get(refs[0]) if len(refs) == 1 and refs[0] else None
 

@@ -348,7 +348,7 @@ class StoreCollector(Collector):
 
         from keepers.store import models as m
 
-        with self.store.sessions() as s:
+        with self.store.reads() as s:  # a scrape never waits on the pipeline's open batch
             plans = dict(
                 s.execute(select(m.Plan.status, func.count()).group_by(m.Plan.status)).all()
             )

@@ -33,6 +33,10 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
+# the execution option that marks a read-only session's connection (Store.reads)
+READ_ONLY = "ballast_read_only"
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, synchronous=NORMAL and a busy timeout."""
     if is_sqlite(url):
@@ -51,7 +55,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
             # IMMEDIATE: take the write lock at BEGIN so read-then-write steps cannot interleave.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read-only session (Store.reads) begins deferred: in WAL mode it reads the last
+            # commit at once instead of waiting for a writer's transaction to end.
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -170,10 +179,23 @@ class Store:
         if run_migrations:
             migrate(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reads = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
+        event.listen(self._reads, "before_flush", _refuse_writes)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @contextmanager
+    def reads(self) -> Iterator[Session]:
+        """A session for reads only. On SQLite it begins deferred, not ``IMMEDIATE``: it does
+        not wait for a writer's open transaction (the pipeline holds one across its node calls)
+        and reads the last commit. A flush (an ORM write) in it raises StoreError. For a read
+        that decides a write, use ``transaction()``."""
+        with self._reads() as session:
+            yield session
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -185,3 +207,8 @@ class Store:
         self.engine.dispose()
         if self.lock is not None:
             self.lock.release()
+
+
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise StoreError("a write in a read-only session (Store.reads): use Store.transaction")

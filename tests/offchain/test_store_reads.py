@@ -1,0 +1,134 @@
+"""Reads that do not wait for a writer (`Store.reads`), on a real SQLite store.
+
+Every SQLite session begins ``BEGIN IMMEDIATE`` (read-then-write steps cannot interleave), and
+the pipeline's batch holds its write transaction across its node calls. A read that began the
+same way waited for the whole batch: a `/metrics` scrape, a plan read of another bot's loop,
+the console. A read-only session begins deferred and, in WAL mode, reads the last commit at
+once. Each test holds a write transaction open in another thread, as a batch waiting on a slow
+node does, and times the read; the first also times the same read through ``sessions()``, which
+still waits (the test can fail).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import func, select
+
+from keepers.core.errors import StoreError
+from keepers.fund.planning.actions import Plan
+from keepers.fund.records import PROPOSED, PlanStore
+from keepers.runtime import metrics
+from keepers.store import models as m
+from keepers.store.db import Store
+
+HOLD_S = 3.0  # the writer's open transaction: a batch waiting on a slow node
+FAST_S = 1.0  # a read that does not wait for it ends well before
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(f"sqlite:///{tmp_path}/keeper.db")
+    yield s
+    s.close()
+
+
+@contextmanager
+def writer_holding(store: Store) -> Iterator[None]:
+    """Another thread inside ``store.transaction()`` (the write lock taken) for HOLD_S."""
+    held, done = threading.Event(), threading.Event()
+
+    def run() -> None:
+        with store.transaction() as s:
+            s.execute(select(func.count()).select_from(m.Plan))
+            held.set()
+            done.wait(HOLD_S)
+
+    t = threading.Thread(target=run)
+    t.start()
+    assert held.wait(10)
+    try:
+        yield
+    finally:
+        done.set()
+        t.join(10)
+
+
+def timed(read: Callable[[], Any]) -> tuple[float, Any]:
+    t = time.monotonic()
+    got = read()
+    return time.monotonic() - t, got
+
+
+def _count(session_of: Callable[[], Any]) -> int:
+    with session_of() as s:
+        return int(s.scalar(select(func.count()).select_from(m.Plan)))
+
+
+def test_reads__writer_holds_the_lock__read_answers_at_once_sessions_waits(store):
+    with writer_holding(store):
+        fast, n = timed(lambda: _count(store.reads))
+        slow, _ = timed(lambda: _count(store.sessions))
+    assert n == 0
+    assert fast < FAST_S, fast
+    assert slow > FAST_S, slow  # an IMMEDIATE read still waits for the writer
+
+
+def test_reads__sees_the_last_commit_not_the_open_transaction(store):
+    plans = PlanStore(store)
+    plans.save_new(Plan("committed", 1_767_571_200, (), ()), PROPOSED, {})
+    held, done = threading.Event(), threading.Event()
+
+    def run() -> None:
+        with store.transaction() as s:
+            row = s.scalars(select(m.Plan).where(m.Plan.ref == "committed")).one()
+            row.status = "pending_approval"
+            s.flush()  # written in the open transaction, not committed
+            held.set()
+            done.wait(HOLD_S)
+
+    t = threading.Thread(target=run)
+    t.start()
+    assert held.wait(10)
+    try:
+        took, row = timed(lambda: plans.get("committed"))
+    finally:
+        done.set()
+        t.join(10)
+    assert took < FAST_S, took
+    assert row is not None and row.status == PROPOSED  # the last commit
+    assert plans.get("committed").status == "pending_approval"  # committed now
+
+
+def test_reads__a_write_in_it__refused_nothing_written(store):
+    with pytest.raises(StoreError, match="read-only session"), store.reads() as s:
+        s.add(m.JobRun(job="x", status="done", detail={}))
+        s.flush()
+    with store.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(m.JobRun)) == 0
+
+
+def test_metrics_scrape__writer_holds_the_lock__answers_at_once(store):
+    registry = CollectorRegistry()
+    registry.register(metrics.StoreCollector(store))
+    with writer_holding(store):
+        took, _ = timed(lambda: list(registry.collect()))
+    assert took < FAST_S, took
+
+
+def test_plan_reads__writer_holds_the_lock__answer_at_once(store):
+    plans = PlanStore(store)
+    plans.save_new(Plan("abcdef123", 1_767_571_200, (), ()), PROPOSED, {})
+    with writer_holding(store):
+        took, got = timed(
+            lambda: (plans.get("abcdef123"), plans.find("abcdef"), plans.plan("abcdef123"))
+        )
+    assert took < FAST_S, took
+    assert got[0].ref == got[1].ref == got[2].id == "abcdef123"
