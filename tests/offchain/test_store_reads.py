@@ -41,13 +41,16 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 @contextmanager
-def writer_holding(store: Store) -> Iterator[None]:
-    """Another thread inside ``store.transaction()`` (the write lock taken) for HOLD_S."""
+def writer_holding(store: Store, work: Callable[[Any], None] | None = None) -> Iterator[None]:
+    """Another thread inside ``store.transaction()`` (the write lock taken), having done
+    ``work`` in it (uncommitted), for HOLD_S."""
     held, done = threading.Event(), threading.Event()
 
     def run() -> None:
         with store.transaction() as s:
             s.execute(select(func.count()).select_from(m.Plan))
+            if work is not None:
+                work(s)
             held.set()
             done.wait(HOLD_S)
 
@@ -84,24 +87,14 @@ def test_reads__writer_holds_the_lock__read_answers_at_once_sessions_waits(store
 def test_reads__sees_the_last_commit_not_the_open_transaction(store):
     plans = PlanStore(store)
     plans.save_new(Plan("committed", 1_767_571_200, (), ()), PROPOSED, {})
-    held, done = threading.Event(), threading.Event()
 
-    def run() -> None:
-        with store.transaction() as s:
-            row = s.scalars(select(m.Plan).where(m.Plan.ref == "committed")).one()
-            row.status = "pending_approval"
-            s.flush()  # written in the open transaction, not committed
-            held.set()
-            done.wait(HOLD_S)
+    def pending(s: Any) -> None:
+        row = s.scalars(select(m.Plan).where(m.Plan.ref == "committed")).one()
+        row.status = "pending_approval"
+        s.flush()  # written in the open transaction, not committed
 
-    t = threading.Thread(target=run)
-    t.start()
-    assert held.wait(10)
-    try:
+    with writer_holding(store, pending):
         took, row = timed(lambda: plans.get("committed"))
-    finally:
-        done.set()
-        t.join(10)
     assert took < FAST_S, took
     assert row is not None and row.status == PROPOSED  # the last commit
     assert plans.get("committed").status == "pending_approval"  # committed now
