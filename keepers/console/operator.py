@@ -41,7 +41,7 @@ def _alerts(
         rows.append(["warning", _runbook(settings, "feed_down"), d.describe()])
     for hold in held or []:
         rows.append(["critical", _runbook(settings, "nav_jump"), hold.describe()])
-    for row in ctx.records().plans.with_status(WAITING):
+    for row in ctx.records().plans.with_status(WAITING, view=True):
         deadline = (row.payload.get("approval") or {}).get("deadline")
         near = deadline is not None and int(deadline) - now <= settings.near_deadline_s
         rows.append(
@@ -55,7 +55,7 @@ def _alerts(
                 ),
             ]
         )
-    for c in ctx.records().carry.active():
+    for c in ctx.records().carry.active(view=True):
         if c.reason:
             rows.append(["warning", _runbook(settings, "no_safe_move"), c.reason])
     return rows
@@ -416,8 +416,9 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
             parts.append(_horizon_section(horizon, amount_of))
             parts.append(_timelock_section(queue))
             cfg = ctx.config().planning
-            spent_day = ctx.records().plans.cost_since(now - DAY)
-            spent_30 = ctx.records().plans.cost_since(now - 30 * DAY)
+            spent_day, spent_30 = ctx.records().plans.costs_since(
+                now - DAY, now - 30 * DAY, view=True
+            )
             budget_day = st.total_assets * cfg.rebalance_cost_budget_daily // 10_000
             budget_30 = st.total_assets * cfg.rebalance_cost_budget_30d // 10_000
             parts.append(

@@ -648,7 +648,7 @@ def approvals_page(ctx: Any, now: int, nonce: str) -> str:
     waiting for anyone."""
     waiting, approved = [], []
     units = base_units(ctx, 6)
-    rows = ctx.records().plans.with_status(WAITING)
+    rows = ctx.records().plans.with_status(WAITING, view=True)
     for row, v in zip(rows, approval_views(ctx, rows, now), strict=True):
         report = row.payload.get("report") or {}
         u = Units(int(report.get("base_decimals", 6)), units.symbol)

@@ -386,7 +386,8 @@ def review(ctx: Ctx, plan_ref: str | None, typed_data: bool) -> None:
     if plan_ref is None:
         if typed_data:
             raise click.UsageError("--typed-data needs a PLAN")
-        views = approval_views(ctx, ctx.records().plans.with_status(PENDING_APPROVAL), now)
+        waiting = ctx.records().plans.with_status(PENDING_APPROVAL, view=True)
+        views = approval_views(ctx, waiting, now)
         ctx.out(
             views,
             lambda: "\n".join(_approval_text(v) for v in views) or "no plan waits for approval",

@@ -291,12 +291,13 @@ class PlanStore:
             ).all()
         return sum(int(d.get("cost", 0)) for d in rows)
 
-    def costs_since(self, *since: int) -> tuple[int, ...]:
+    def costs_since(self, *since: int, view: bool = False) -> tuple[int, ...]:
         """``cost_since`` of each of ``since``, in one query (the day's and the 30 days' cost
-        of every plan: keepers.fund.sizing)."""
+        of every plan: keepers.fund.sizing). ``view=True`` for a page (the console's budget
+        lines): the last commit, never waiting for the pipeline's open batch."""
         if not since:
             return ()
-        with self.store.sessions() as s:
+        with self.store.reads() if view else self.store.sessions() as s:
             rows = s.execute(
                 select(m.JobRun.started_at, m.JobRun.detail).where(
                     m.JobRun.job == COST_JOB, m.JobRun.started_at >= _ts(min(since))
@@ -592,8 +593,11 @@ class PlanStore:
                 return row.ref
         return None
 
-    def with_status(self, *statuses: str) -> list[m.Plan]:
-        with self.store.sessions() as s:
+    def with_status(self, *statuses: str, view: bool = False) -> list[m.Plan]:
+        """The plans in ``statuses``, oldest first. ``view=True`` for a page or a listing (the
+        console, `keeper review`): the last commit (``Store.reads``), never waiting for the
+        pipeline's open batch; a keeper's decision keeps the default, which waits for it."""
+        with self.store.reads() if view else self.store.sessions() as s:
             return list(
                 s.scalars(
                     select(m.Plan)
@@ -603,7 +607,9 @@ class PlanStore:
             )
 
     def history(self, limit: int = 20) -> list[m.Plan]:
-        with self.store.sessions() as s:
+        """The newest ``limit`` plans, newest first: for listings only (`keeper history` and
+        `status`, the console), so it reads the last commit and never waits for a writer."""
+        with self.store.reads() as s:
             return list(
                 s.scalars(
                     select(m.Plan)
@@ -668,8 +674,10 @@ class CarryStore:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def active(self) -> list[m.FundCarry]:
-        with self.store.sessions() as s:
+    def active(self, *, view: bool = False) -> list[m.FundCarry]:
+        """The active rows, by tier. ``view=True`` for a page or `keeper status`: the last
+        commit, never waiting for the pipeline's open batch (``PlanStore.with_status``)."""
+        with self.store.reads() if view else self.store.sessions() as s:
             return list(
                 s.scalars(
                     select(m.FundCarry)

@@ -129,7 +129,7 @@ def approval_views(ctx: Any, rows: list[Any], now: int) -> list[dict[str, Any]]:
 
     records: dict[int, list[Any]] = {r.id: [] for r in rows}
     if rows:
-        with ctx.records().plans.store.sessions() as s:
+        with ctx.records().plans.store.reads() as s:  # a listing: the last commit
             found = s.scalars(
                 select(m.Approval)
                 .where(m.Approval.plan_id.in_(list(records)))
@@ -333,5 +333,5 @@ def carried_flow(ctx: Any) -> list[dict[str, Any]]:
             "plan": c.plan_ref,
             "reason": c.reason,
         }
-        for c in ctx.records().carry.active()
+        for c in ctx.records().carry.active(view=True)
     ]

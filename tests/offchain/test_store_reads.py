@@ -11,11 +11,13 @@ still waits (the test can fail).
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,13 +26,14 @@ from sqlalchemy import func, select
 
 from keepers.core.errors import StoreError
 from keepers.fund.planning.actions import Plan
-from keepers.fund.records import PROPOSED, PlanStore
+from keepers.fund.records import COST_JOB, PENDING_APPROVAL, PROPOSED, CarryStore, PlanStore
 from keepers.runtime import metrics
 from keepers.store import models as m
 from keepers.store.db import Store
 
 HOLD_S = 3.0  # the writer's open transaction: a batch waiting on a slow node
 FAST_S = 1.0  # a read that does not wait for it ends well before
+T0 = 1_767_571_200
 
 
 @pytest.fixture
@@ -125,3 +128,66 @@ def test_plan_reads__writer_holds_the_lock__answer_at_once(store):
         )
     assert took < FAST_S, took
     assert got[0].ref == got[1].ref == got[2].id == "abcdef123"
+
+
+def _listing_store(store: Store) -> tuple[PlanStore, CarryStore]:
+    """A plan waiting for approval, a finished plan's cost and a carried slice, committed."""
+    plans, carry = PlanStore(store), CarryStore(store)
+    plans.save_new(Plan("waiting1", T0, (), ()), PROPOSED, {})
+    plans.update("waiting1", status=PENDING_APPROVAL)
+    plans.record_job_run(COST_JOB, T0, {"cost": 7})
+    with store.transaction() as s:
+        s.add(
+            m.FundCarry(
+                tier=1,
+                amount="5",
+                slices=1,
+                next_at=dt.datetime.fromtimestamp(T0, dt.UTC),
+                plan_ref="waiting1",
+                reason="",
+                status="active",
+            )
+        )
+    return plans, carry
+
+
+def test_listings__writer_holds_the_lock__answer_at_once_the_default_still_waits(store):
+    """The reads of the pages and listings (`keeper review`, `history`, `status`'s carried
+    flow, the console's queue, plans and budget lines) take ``view=True`` or are listings
+    only: they answer while a batch holds the lock. A keeper's decision keeps the default,
+    which waits for the batch (a read deciding a write sees what it commits)."""
+    plans, carry = _listing_store(store)
+    with writer_holding(store):
+        took, got = timed(
+            lambda: (
+                plans.with_status(PENDING_APPROVAL, view=True),
+                plans.history(5),
+                carry.active(view=True),
+                plans.costs_since(T0 - 1, T0 + 1, view=True),
+            )
+        )
+        waited, decided = timed(lambda: plans.with_status(PENDING_APPROVAL))
+    assert took < FAST_S, took
+    queue, history, carried, costs = got
+    assert [r.ref for r in queue] == [r.ref for r in history] == ["waiting1"]
+    assert [c.plan_ref for c in carried] == ["waiting1"]
+    assert costs == (7, 0)
+    assert waited > FAST_S, waited  # the decision's read waited for the writer
+    assert [r.ref for r in decided] == ["waiting1"]
+
+
+def test_console_pages__writer_holds_the_lock__render_at_once(store):
+    """The console's queue and plans pages (with ``approval_views``' one query of the
+    queue's approvals) render from the store while a batch holds the lock."""
+    from keepers.console.views import approvals_page, plans_page
+
+    plans, carry = _listing_store(store)
+    ctx = SimpleNamespace(
+        records=lambda: SimpleNamespace(plans=plans, carry=carry),
+        has_bot=lambda: False,
+        deployment=lambda: None,  # no record, no node: nothing marked as another deployment
+    )
+    with writer_holding(store):
+        took, pages = timed(lambda: (approvals_page(ctx, T0, "n"), plans_page(ctx, "n")))
+    assert took < FAST_S, took
+    assert all("waiting1" in p for p in pages)
