@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.support.ape_isolation",
     "tests.support.file_order",
     "tests.support.file_cpu",
+    "tests.support.log_isolation",
 ]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from ballast_dev.demo.hostile import Judgement, judge, run_hostile
-from tests.support.demo_months import demo_fund
+from tests.support.demo_months import demo_fund, restore_with_base_fee
 
 SHALLOW = 8  # pools this many times shallower than the demo's
 
@@ -34,7 +34,7 @@ def _month(accounts: Any, chain: Any, out: Path, days: int, depth_div: int) -> J
         print("\n".join(ledger.alerts))
         return j
     finally:
-        chain.restore(snap)
+        restore_with_base_fee(chain, snap)  # the month's gas spike with it
 
 
 def _explain(j: Judgement) -> tuple[Any, ...]:
