@@ -79,3 +79,45 @@ def test_record_file__each_file_once_per_run_of_its_tests_in_the_order_run(tmp_p
     for nodeid in ("tests/a.py::t1", "tests/a.py::t2[x]", "tests/b.py::t1", "tests/a.py::t3"):
         record_file(order, nodeid)
     assert order.read_text().splitlines() == ["tests/a.py", "tests/b.py", "tests/a.py"]
+
+
+class _Worker:
+    """A stand-in for xdist's WorkerController: records the test indexes it is sent."""
+
+    shutting_down = False
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    def send_runtest_some(self, indexes: list[int]) -> None:
+        self.sent.extend(indexes)
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+
+
+def test_xdist_loadfile__controller_keeps_the_longest_first_order():
+    """xdist's real loadfile scheduler, configured as this plugin leaves it, hands the files out
+    in the workers' collection order (longest first), not by number of tests: a long file with
+    one test goes first. Without the plugin's ``pytest_configure`` it went last."""
+    from xdist.scheduler import LoadFileScheduling
+
+    from tests.support import file_order
+
+    option = SimpleNamespace(dist="loadfile", loadscopereorder=True, tx=["1*popen"])
+    config = SimpleNamespace(option=option, getvalue=lambda name: getattr(option, name))
+    file_order.pytest_configure(config)
+    sched = LoadFileScheduling(config)  # type: ignore[arg-type]
+    worker = _Worker()
+    sched.add_node(worker)  # type: ignore[arg-type]
+    # longest first, as the workers collected it: a 1-test file, then a 3-test one, then 2
+    collection = ["long.py::t", "mid.py::a", "mid.py::b", "mid.py::c", "short.py::a", "short.py::b"]
+    sched.add_node_collection(worker, collection)  # type: ignore[arg-type]
+    sched.schedule()
+    while sched.workqueue:
+        sched._reschedule(worker)  # type: ignore[arg-type]
+        worker.shutting_down = False
+        for i in list(worker.sent):
+            sched.mark_test_complete(worker, i)  # type: ignore[arg-type]
+    files = list(dict.fromkeys(collection[i].split("::")[0] for i in worker.sent))
+    assert files == ["long.py", "mid.py", "short.py"], files

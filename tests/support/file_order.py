@@ -6,6 +6,8 @@ workers take files in collection order (alphabetical). The longest files (the de
 the operator's path, the deploy tests) sit in the second half of the alphabet, so a worker
 could start one of them when the other was nearly done, and the run ended on one busy worker.
 Longest first (the classic LPT order) ends the run with the short files, on both workers.
+xdist's controller would sort the files again by their number of tests (``pytest_configure``
+below turns that off).
 
 Durations come from tests/file_durations.json (seconds per file of a measured run; refresh it
 with ``make test-durations`` after a ``make test``); a file it does not list counts as
@@ -44,6 +46,16 @@ def longest_first(items: list[Any], durations: dict[str, float], root: Path) -> 
         files.setdefault(rel, []).append(item)
     order = sorted(files, key=lambda f: -durations.get(f, UNKNOWN_S))  # sorted() is stable
     return [item for f in order for item in files[f]]
+
+
+def pytest_configure(config: Any) -> None:
+    """Under ``--dist loadfile`` (or ``loadscope``) xdist's controller hands the files out by
+    their number of tests, most first, unless ``--no-loadscope-reorder`` is given: it would undo
+    the order set below, and the suite's longest files, which have one or two tests each (the
+    operator's walk, the chaos month, the Safe deploy), were handed out last. So the
+    controller keeps the workers' collection order."""
+    if getattr(config.option, "dist", None) in ("loadfile", "loadscope"):
+        config.option.loadscopereorder = False
 
 
 def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -> None:
