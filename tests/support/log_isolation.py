@@ -8,40 +8,71 @@ worker the next modules then ran under that configuration: after the demo's mont
 structlog filtering at ERROR) a test that reads a keeper's warning from its captured output
 (tests/offchain/pipeline/test_private_submission.py's ``private.public_fallback``) found
 nothing, or not, by the order the worker took the files in. Here structlog's configuration, the
-root logger's level and the keepers' own root handlers are put back when each module ends."""
+root logger's level and the keepers' own root handlers are put back when each module ends
+(after its last test's teardown)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import structlog
 
 from keepers.core.logging import _StdlibHandler
 
+State = tuple[dict[str, Any], int, list[logging.Handler]]
+
+
+def saved() -> State:
+    """structlog's configuration, the root level and the root's keeper handlers (pytest's own
+    capture handlers, which come and go with each test phase, are not the keepers')."""
+    root = logging.getLogger()
+    ours: list[logging.Handler] = [h for h in root.handlers if isinstance(h, _StdlibHandler)]
+    return structlog.get_config(), root.level, ours
+
+
+def restore(state: State) -> None:
+    config, level, ours = state
+    structlog.configure(**config)
+    root = logging.getLogger()
+    root.setLevel(level)
+    for old in [h for h in root.handlers if isinstance(h, _StdlibHandler)]:
+        root.removeHandler(old)
+    for h in ours:
+        root.addHandler(h)
+
 
 @contextmanager
 def logging_as_found() -> Iterator[None]:
-    """structlog's configuration, the root level and the root's keeper handlers, restored on
-    exit (pytest's own capture handlers, which come and go with each test phase, untouched)."""
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    level = root.level
-    ours = [h for h in root.handlers if isinstance(h, _StdlibHandler)]
+    """The logging state of entry, restored on exit."""
+    state = saved()
     try:
         yield
     finally:
-        structlog.configure(**saved)
-        root.setLevel(level)
-        for h in [h for h in root.handlers if isinstance(h, _StdlibHandler)]:
-            root.removeHandler(h)
-        for h in ours:
-            root.addHandler(h)
+        restore(state)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _module_logging_as_found() -> Iterator[None]:
-    with logging_as_found():
-        yield
+# Hooks, not an autouse fixture: a module-scoped fixture in every test's closure made ape take a
+# module snapshot for every module (its isolation follows the scopes a test's fixtures have).
+_module: list[Any] = [None, None]  # the module being run, its logging state at its start
+
+
+def _file(item: Any) -> str:
+    return str(item.nodeid).split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: Any) -> None:
+    if _module[0] != _file(item):
+        _module[0], _module[1] = _file(item), saved()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: Any, nextitem: Any) -> None:
+    """After the module's last test and its fixtures' teardown."""
+    if _module[1] is not None and (nextitem is None or _file(nextitem) != _file(item)):
+        restore(_module[1])
+        _module[0] = _module[1] = None
