@@ -29,13 +29,20 @@ def demo_fund(accounts: Any, depth_div: int = 1) -> tuple[Any, Any]:
     return fund, profile
 
 
-def restore_with_base_fee(chain: Any, snap: Any) -> None:
-    """``chain.restore(snap)``, and the node's base fee put back with it: the hostile month's
-    gas spike (``anvil_setNextBlockBaseFeePerGas``) survives anvil's ``evm_revert`` (checked on
-    anvil 1.7.1: a spike to 50 gwei on a node started at base fee 0, reverted, and the next block
-    still priced 38 gwei, decaying from the spike), so every later module on the worker's node
-    paid it (a ``gas_price=0`` transaction was refused, "max fee per gas less than block base
-    fee"). The next block is priced at the restored head's base fee (0 on the tests' node)."""
+def snapshot_with_base_fee(chain: Any) -> tuple[Any, int]:
+    """A snapshot and the head's base fee at it, for :func:`restore_with_base_fee`."""
+    return chain.snapshot(), int(chain.blocks.head.base_fee or 0)
+
+
+def restore_with_base_fee(chain: Any, taken: tuple[Any, int]) -> None:
+    """``chain.restore`` to a :func:`snapshot_with_base_fee`, and the node's base fee put back
+    with it: the hostile month's gas spike (``anvil_setNextBlockBaseFeePerGas``) survives
+    anvil's ``evm_revert`` (checked on anvil 1.7.1: a spike to 50 gwei on a node started at base
+    fee 0, reverted, and the next block still priced 38 gwei, decaying from the spike), so every
+    later module on the worker's node paid it (a ``gas_price=0`` transaction was refused, "max
+    fee per gas less than block base fee"). The next block is priced at the base fee read when
+    the snapshot was taken (0 on the tests' node), not at the head's after the restore: a block
+    mined right after it (a transaction of the month's last moment) carries the spike."""
+    snap, base = taken
     chain.restore(snap)
-    base = int(chain.blocks.head.base_fee or 0)
     chain.provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(base)])

@@ -18,7 +18,11 @@ from typing import Any
 import pytest
 
 from ballast_dev.demo.chaos import ChaosVerdict, run_chaos
-from tests.support.demo_months import demo_fund, restore_with_base_fee
+from tests.support.demo_months import (
+    demo_fund,
+    restore_with_base_fee,
+    snapshot_with_base_fee,
+)
 
 SHALLOW = 8  # the hostile month's shallow pools
 SLOW_SEEDS = (11, 12, 13, 14, 15)
@@ -27,7 +31,7 @@ MONTH_DAYS = 30
 
 def _month(accounts: Any, chain: Any, out: Path, days: int, seed: int) -> ChaosVerdict:
     out.mkdir(parents=True)
-    snap = chain.snapshot()
+    snap = snapshot_with_base_fee(chain)
     try:
         fund, _ = demo_fund(accounts, SHALLOW)
         v = run_chaos(fund, accounts, out, days, seed, print)
@@ -89,12 +93,12 @@ def test_chaos_month__seeds__in_band_no_crash_no_double_send_signable(
     assert v.ok, _explain(v)
 
 
-def _spiked_and_restored(chain: Any, restore: Any) -> int:
+def _spiked_and_restored(chain: Any, snapshot: Any, restore: Any) -> int:
     """The next block's base fee after a spike that a snapshot's restore reverted."""
-    snap = chain.snapshot()
+    taken = snapshot()
     chain.provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(50 * 10**9)])
     chain.mine(2)
-    restore(snap)
+    restore(taken)
     chain.mine(1)
     return int(chain.blocks.head.base_fee or 0)
 
@@ -103,7 +107,8 @@ def test_restore_with_base_fee__a_spike_reverted__next_block_priced_as_before(ch
     """anvil's ``evm_revert`` keeps a base-fee spike (the node's fee state is not part of the
     snapshot); the months' restore puts it back, so the worker's next modules do not pay it."""
     head = int(chain.blocks.head.base_fee or 0)
-    assert _spiked_and_restored(chain, lambda s: restore_with_base_fee(chain, s)) == head
+    helper = (lambda: snapshot_with_base_fee(chain), lambda t: restore_with_base_fee(chain, t))
+    assert _spiked_and_restored(chain, *helper) == head
     # the quirk the helper is for (anvil 1.7.1), then the node put back as it was
-    assert _spiked_and_restored(chain, chain.restore) > head
+    assert _spiked_and_restored(chain, chain.snapshot, chain.restore) > head
     chain.provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(head)])

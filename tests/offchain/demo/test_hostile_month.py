@@ -18,14 +18,18 @@ from typing import Any
 import pytest
 
 from ballast_dev.demo.hostile import Judgement, judge, run_hostile
-from tests.support.demo_months import demo_fund, restore_with_base_fee
+from tests.support.demo_months import (
+    demo_fund,
+    restore_with_base_fee,
+    snapshot_with_base_fee,
+)
 
 SHALLOW = 8  # pools this many times shallower than the demo's
 
 
 def _month(accounts: Any, chain: Any, out: Path, days: int, depth_div: int) -> Judgement:
     out.mkdir(parents=True)
-    snap = chain.snapshot()
+    snap = snapshot_with_base_fee(chain)
     try:
         fund, _ = demo_fund(accounts, depth_div)
         d, ledger, start, end = run_hostile(fund, accounts, out, days, print)
