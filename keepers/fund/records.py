@@ -348,7 +348,20 @@ class PlanStore:
         plan_hash: str | None = None,
     ) -> None:
         with self.store.transaction() as s:
-            row = s.scalars(select(m.Plan).where(m.Plan.ref == ref)).one()
+            # checked again inside the write, with the plan's row locked (SQLite's write lock,
+            # PostgreSQL's FOR UPDATE): two `keeper approve` of one admin at once, or a decision
+            # racing the plan's end, record one decision on a waiting plan, never two or a late
+            # one (record_decision's checks before read the last commit, for a clear early error)
+            row = s.scalars(select(m.Plan).where(m.Plan.ref == ref).with_for_update()).one()
+            if row.status != PENDING_APPROVAL:
+                raise DomainError(f"plan {ref} is {row.status}, not waiting for approval")
+            earlier = s.scalars(
+                select(m.Approval.approver).where(
+                    m.Approval.plan_id == row.id, m.Approval.decision.in_(("approve", "reject"))
+                )
+            ).all()
+            if any((a or "").lower() == admin.lower() for a in earlier):
+                raise DomainError(f"{admin} already decided on plan {ref}")
             s.add(
                 m.Approval(
                     plan_id=row.id,

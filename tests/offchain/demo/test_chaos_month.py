@@ -112,3 +112,25 @@ def test_restore_with_base_fee__a_spike_reverted__next_block_priced_as_before(ch
     # the quirk the helper is for (anvil 1.7.1), then the node put back as it was
     assert _spiked_and_restored(chain, chain.snapshot, chain.restore) > head
     chain.provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(head)])
+
+
+def test_restore_with_base_fee__a_block_mined_right_after_the_revert__next_priced_as_before(chain):
+    """A transaction of the month's last moment mined right after the revert carries the spike;
+    the restore prices the next block from the snapshot's base fee, not from that block."""
+    head = int(chain.blocks.head.base_fee or 0)
+
+    class LateBlock:  # the chain, with a block mined between the revert and the fee's reset
+        provider, blocks = chain.provider, chain.blocks
+
+        @staticmethod
+        def restore(snap: Any) -> None:
+            chain.restore(snap)
+            chain.mine(1)
+
+    taken = snapshot_with_base_fee(chain)
+    chain.provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(50 * 10**9)])
+    chain.mine(2)
+    restore_with_base_fee(LateBlock, taken)
+    assert int(chain.blocks.head.base_fee or 0) > head  # the late block paid the spike
+    chain.mine(1)
+    assert int(chain.blocks.head.base_fee or 0) == head
