@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.support.file_order",
     "tests.support.file_cpu",
     "tests.support.log_isolation",
+    "tests.support.fee_isolation",
 ]
 
 

@@ -60,19 +60,20 @@ def logging_as_found() -> Iterator[None]:
 _module: list[Any] = [None, None]  # the module being run, its logging state at its start
 
 
-def _file(item: Any) -> str:
+def module_of(item: Any) -> str:
+    """The test file an item belongs to (its node id up to the first ``::``)."""
     return str(item.nodeid).split("::", 1)[0]
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: Any) -> None:
-    if _module[0] != _file(item):
-        _module[0], _module[1] = _file(item), saved()
+    if _module[0] != module_of(item):
+        _module[0], _module[1] = module_of(item), saved()
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: Any, nextitem: Any) -> None:
     """After the module's last test and its fixtures' teardown."""
-    if _module[1] is not None and (nextitem is None or _file(nextitem) != _file(item)):
+    if _module[1] is not None and (nextitem is None or module_of(nextitem) != module_of(item)):
         restore(_module[1])
         _module[0] = _module[1] = None

@@ -1,0 +1,50 @@
+"""tests/support/fee_isolation.py: a base fee set on the worker's node survives ape's revert, and
+the module-end check puts the node's next base fee back to the one it was started with."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.fee_isolation import local_node, next_base_fee, put_back
+
+SPIKE = 50 * 10**9
+
+
+def test_put_back__spike_survives_the_revert__next_block_priced_as_started(chain):
+    provider = local_node()
+    assert provider is chain.provider  # the suite's own anvil is the node the check reads
+    started = int(provider.settings.base_fee)
+    assert put_back(provider) is None  # nothing to put back at the start
+    snap = chain.snapshot()
+    provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(SPIKE)])
+    chain.mine()
+    assert chain.blocks.head.base_fee > started
+    chain.restore(snap)
+    # anvil's quirk this guards against: the head is back, the node's fee state is not
+    assert chain.blocks.head.base_fee == started
+    leaked = next_base_fee(provider)
+    assert started < leaked < SPIKE
+    assert put_back(provider) == leaked
+    assert next_base_fee(provider) == started
+    chain.mine()
+    assert chain.blocks.head.base_fee == started
+    assert put_back(provider) is None
+
+
+def test_module_end__a_leak_is_put_back_and_named(chain, pytestconfig):
+    """The hook itself: at a module's last teardown a leaked base fee is put back with a
+    warning naming the module; within a module it is left alone."""
+    from tests.support import fee_isolation
+
+    class Item:
+        def __init__(self, nodeid: str) -> None:
+            self.nodeid = nodeid
+
+    provider = chain.provider
+    provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(SPIKE)])
+    # the next test is of the same module: nothing checked
+    fee_isolation.pytest_runtest_teardown(Item("a.py::t1"), Item("a.py::t2"))
+    assert next_base_fee(provider) == SPIKE
+    with pytest.warns(fee_isolation.BaseFeeLeak, match=r"a\.py left .* \(50 gwei\); put back"):
+        fee_isolation.pytest_runtest_teardown(Item("a.py::t2"), Item("b.py::t1"))
+    assert next_base_fee(provider) == int(provider.settings.base_fee)

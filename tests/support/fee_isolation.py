@@ -1,0 +1,78 @@
+"""pytest plugin (tests/conftest.py's ``pytest_plugins``): each test module leaves the worker's
+node pricing its next block as the node was started (ape-foundry's ``base_fee``, 0 here).
+
+ape's isolation reverts the chain after every test and module (``evm_revert``), and anvil's
+revert puts back the chain's state but not the node's fee state: a base fee set with
+``anvil_setNextBlockBaseFeePerGas`` (the hostile and chaos months' 200 gwei gas spike) survives
+it and decays by an eighth a block (anvil 1.7.1: a 50 gwei spike, reverted to a head of base fee
+0, and the next block still cost 38 gwei). Every later module on the worker then paid it: a
+``gas_price=0`` transaction was refused ("max fee per gas less than block base fee"), and in a
+3-worker run a worker's fixtures paid 0.23 ETH a deploy and the executor's gas price stood at its
+cap (tests/support/demo_months.py's ``restore_with_base_fee`` puts the months' own spike back).
+
+Here, after a module's last test and its fixtures' teardown (ape's revert included), the next
+block's base fee is read from ape's local node (``eth_feeHistory``'s last entry, which is the
+node's fee state, not the head's); where it is not the base fee the node was started with, it is
+put back and a warning names the module, so the module that leaked is found in the run's
+warnings summary rather than in a later module's failure."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+
+from tests.support.log_isolation import module_of
+
+
+class BaseFeeLeak(UserWarning):
+    """A test module left the node's next base fee off the one the node was started with."""
+
+
+def local_node() -> Any:
+    """ape's connected provider when it runs the local node this process started; else None
+    (a module that never touched the chain, a fork's node, no provider yet)."""
+    from ape import networks
+
+    provider = networks.active_provider
+    if provider is None or not getattr(provider, "is_connected", False):
+        return None
+    if getattr(provider, "process", None) is None or provider.network.name != "local":
+        return None
+    return provider
+
+
+def next_base_fee(provider: Any) -> int:
+    """The base fee the node will price its next block at, in wei."""
+    history = provider.make_request("eth_feeHistory", ["0x1", "latest", []])
+    return int(history["baseFeePerGas"][-1], 16)
+
+
+def put_back(provider: Any) -> int | None:
+    """Puts the node's next base fee back to the one it was started with when it differs:
+    the base fee found (wei), or None when there was nothing to put back."""
+    started = int(provider.settings.base_fee)
+    found = next_base_fee(provider)
+    if found == started:
+        return None
+    provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(started)])
+    return found
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: Any, nextitem: Any) -> None:
+    """After the module's last test and its fixtures' teardown."""
+    if nextitem is not None and module_of(nextitem) == module_of(item):
+        return
+    provider = local_node()
+    if provider is None:
+        return
+    found = put_back(provider)
+    if found is not None:
+        warnings.warn(
+            f"{module_of(item)} left the node's next base fee at {found} wei "
+            f"({found // 10**9} gwei); put back to {int(provider.settings.base_fee)} wei",
+            BaseFeeLeak,
+            stacklevel=1,
+        )
