@@ -10,11 +10,11 @@
 # (the upstream's deploy on a fresh clone, then the fork tests: 84 s on a loaded 2-core machine)
 # to the run. Every part runs even when an earlier one fails; any failure fails the whole
 # (exit 1), and a summary names which part failed.
-# The ape suite runs on BALLAST_TEST_WORKERS pytest-xdist workers (default: one per core; one
-# more than the cores was 10-13% faster on 2 cores in three back-to-back pairs of fresh-clone
-# runs, but each of two sessions' runs on it met a timing race in a test that one worker a core
-# had not (three races in all, each fixed), so it is not the default yet:
-# docs/development/testing.md), each a
+# The ape suite runs on BALLAST_TEST_WORKERS pytest-xdist workers (default: one more than the
+# cores: a worker waiting on anvil, a subprocess or a test's own bounded wait leaves its core to
+# another; on 2 cores 392 s against 455-502 s on two, at the same CPU; the races three workers
+# found in earlier sessions are fixed, and a worker node's base fee no longer leaks between
+# modules: docs/development/testing.md), each a
 # pytest process of its own with its own anvil (ape-config.yaml `foundry.host: auto` picks a free
 # port per worker); `--dist loadfile` keeps a test file on one worker, so module- and
 # session-scoped deployments are built once per file/worker as before and a file's tests keep
@@ -34,9 +34,9 @@ log=.build/static-checks.log
 # rewrites (scripts/toolchain/precompile.py; each xdist worker's collection took 18 s of CPU
 # instead of 8). Only a cost saved: a failure here leaves the run as it was.
 python -m scripts.toolchain.precompile || echo "precompile failed: modules compile from source" >&2
-# At a lower CPU priority (nice 15): on one worker a core the ape suite leaves about a seventh of
-# both cores idle (waits on anvil, a file's tail), which the static checks fill (with
-# BALLAST_TEST_WORKERS=3 the extra worker takes most of it). At equal
+# At a lower CPU priority (nice 15): on one worker a core the ape suite left about a seventh of
+# both cores idle (waits on anvil, a file's tail), which the static checks filled (the extra
+# worker of the default now takes most of it). At equal
 # priority they take their CPU from the ape suite's timing-sensitive subprocess tests instead.
 # Each part is bounded (scripts/toolchain/bounded.sh: timeout signals its whole process group):
 # a part that hangs fails the run with its name and its limit instead of using up CI's time (a
@@ -68,7 +68,7 @@ if [ $# -eq 0 ]; then
   set -- tests -m "not slow and not bench and not fork" --durations=25 -rfEs \
     --junitxml=.build/test-results.xml --timeout=900
 fi
-workers=${BALLAST_TEST_WORKERS:-$(nproc 2>/dev/null || echo 2)}
+workers=${BALLAST_TEST_WORKERS:-$(($(nproc 2>/dev/null || echo 2) + 1))}
 if [ "$workers" != 0 ]; then set -- "$@" -n "$workers" --dist loadfile; fi
 # shellcheck disable=SC2086  # APE_TEST_ARGS is a word list by design (as in the Makefile)
 # (its output is kept in .build/ape-suite.log too: the failed tests' lines are printed again at
