@@ -6,15 +6,19 @@ does not lead the fund writes nothing."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from keepers.core.errors import DomainError
 from keepers.fund.planning.actions import Action, ActionType, Plan
 from keepers.fund.planning.triggers import manual_trigger
-from keepers.fund.records import APPROVED, EXECUTED, PENDING_APPROVAL, PROPOSED, PlanStore
+from keepers.fund.records import APPROVED, EXECUTED, PENDING_APPROVAL, PROPOSED, PlanStore, _ts
 from keepers.runtime.leases import LeaseLost, Leases
+from keepers.store import models as m
 from keepers.store.db import Store
 
 ASSET = "0x" + "ab" * 20
@@ -113,3 +117,106 @@ def test_not_the_leader__nothing_written(stores):
         is None
     )
     assert PlanStore(stores[0]).get("from-r1") is not None
+
+
+# An owner's decision on a waiting plan (PlanStore.add_approval, what `keeper approve` and the
+# console's signatures record): checked again inside its write with the plan's row locked
+# (FOR UPDATE), so two processes deciding at once record one decision, on a plan still waiting.
+
+T_DECIDE = 1_800_000_100
+
+
+def _waiting(store: Store, ref: str = "waiting") -> PlanStore:
+    ps = PlanStore(store)
+    ps.save_new(_plan(ref), PROPOSED, {})
+    ps.update(ref, status=PENDING_APPROVAL, approval={"admins": ["0xa", "0xb", "0xc"]})
+    return ps
+
+
+def _while_held(store: Store, write: Any, second: Any) -> Any:
+    """Runs ``second`` in another process's store while ``write`` (this one's decision or the
+    plan's end, inside a transaction holding the plan's row) is not yet committed; ``second``
+    must wait for the commit. Returns what ``second`` returned or raised."""
+    out: list[Any] = []
+
+    def run() -> None:
+        try:
+            out.append(second())
+        except Exception as err:  # noqa: BLE001 - the test reads it
+            out.append(err)
+
+    with store.transaction() as s:
+        row = s.scalars(select(m.Plan).where(m.Plan.ref == "waiting").with_for_update()).one()
+        write(s, row)
+        s.flush()
+        t = threading.Thread(target=run)
+        t.start()
+        time.sleep(0.5)
+        assert t.is_alive() and not out, out  # waiting on the plan's row, not past it
+    t.join(30)
+    assert not t.is_alive()
+    return out[0]
+
+
+def test_one_owner_decides_in_two_processes_at_once__one_decision_the_second_refused(stores):
+    """The second process's write waits for the first's commit, then finds its decision."""
+    ps = _waiting(stores[0])
+
+    def first(s: Any, row: Any) -> None:
+        s.add(
+            m.Approval(
+                plan_id=row.id, tier="multi_admin", approver="0xa", decision="approve",
+                decided_at=_ts(T_DECIDE), created_at=_ts(T_DECIDE),
+            )
+        )  # fmt: skip
+
+    got = _while_held(
+        stores[0],
+        first,
+        lambda: PlanStore(stores[1]).add_approval("waiting", "0xA", False, T_DECIDE, "multi"),
+    )
+    assert isinstance(got, DomainError) and "0xA already decided on plan waiting" in str(got)
+    assert [(a.admin, a.approve) for a in ps.approvals("waiting")] == [("0xa", True)]
+
+
+def test_a_decision_racing_the_plans_end__waits_then_refused_nothing_recorded(stores):
+    """The plan is approved (the other owners' signatures counted) in a transaction not yet
+    committed: a decision waits for it and is refused; no late decision is recorded."""
+    ps = _waiting(stores[0])
+
+    def approve(s: Any, row: Any) -> None:
+        row.status = APPROVED
+
+    got = _while_held(
+        stores[0],
+        approve,
+        lambda: PlanStore(stores[1]).add_approval("waiting", "0xb", True, T_DECIDE, "multi"),
+    )
+    assert isinstance(got, DomainError), got
+    assert "plan waiting is approved, not waiting for approval" in str(got)
+    assert ps.approvals("waiting") == []
+
+
+def test_one_owner_decides_from_eight_processes_at_once__one_decision(stores):
+    """Eight `keeper approve` of one owner (the address in either case) released together."""
+    ps = _waiting(stores[0])
+    results: list[Any] = [None] * len(stores)
+    barrier = threading.Barrier(len(stores))
+
+    def go(i: int) -> None:
+        barrier.wait()
+        admin = "0xA" if i % 2 else "0xa"
+        try:
+            PlanStore(stores[i]).add_approval("waiting", admin, True, T_DECIDE + i, "multi")
+        except Exception as err:  # noqa: BLE001 - the test reads it
+            results[i] = err
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(stores))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    refused = [r for r in results if r is not None]
+    assert len(refused) == len(stores) - 1, results
+    assert all(isinstance(r, DomainError) and "already decided" in str(r) for r in refused)
+    assert len(ps.approvals("waiting")) == 1
