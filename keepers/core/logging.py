@@ -46,6 +46,12 @@ class _StdlibHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The root logger's handler set by `configure_logging` (one, replaced on each call)."""
 
 
+def is_keeper_handler(handler: logging.Handler) -> bool:
+    """Whether ``handler`` is the root handler `configure_logging` set (not a host's or a test
+    runner's own): what a caller saving and restoring the process's logging keeps apart."""
+    return isinstance(handler, _StdlibHandler)
+
+
 def _route_stdlib(json: bool, level: str) -> None:
     """Send the standard library's log records (APScheduler's, web3's, urllib3's) through the
     same processors and renderer as the keeper's own lines: with KEEPER_LOG_JSON=1 every line
@@ -68,7 +74,7 @@ def _route_stdlib(json: bool, level: str) -> None:
         ],
     )
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, _StdlibHandler)]:
+    for old in [h for h in root.handlers if is_keeper_handler(h)]:
         root.removeHandler(old)
     handler = _StdlibHandler(_CurrentStderr())  # type: ignore[arg-type]
     handler.setFormatter(formatter)

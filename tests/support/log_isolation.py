@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import structlog
 
-from keepers.core.logging import _StdlibHandler
+from keepers.core.logging import is_keeper_handler
 
 State = tuple[dict[str, Any], int, list[logging.Handler]]
 
@@ -30,7 +30,7 @@ def saved() -> State:
     """structlog's configuration, the root level and the root's keeper handlers (pytest's own
     capture handlers, which come and go with each test phase, are not the keepers')."""
     root = logging.getLogger()
-    ours: list[logging.Handler] = [h for h in root.handlers if isinstance(h, _StdlibHandler)]
+    ours: list[logging.Handler] = [h for h in root.handlers if is_keeper_handler(h)]
     return structlog.get_config(), root.level, ours
 
 
@@ -39,7 +39,7 @@ def restore(state: State) -> None:
     structlog.configure(**config)
     root = logging.getLogger()
     root.setLevel(level)
-    for old in [h for h in root.handlers if isinstance(h, _StdlibHandler)]:
+    for old in [h for h in root.handlers if is_keeper_handler(h)]:
         root.removeHandler(old)
     for h in ours:
         root.addHandler(h)
