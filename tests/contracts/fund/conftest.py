@@ -43,7 +43,23 @@ def adapters(project, deployer):
 
 
 @pytest.fixture(scope="module")
-def fund(project, deployer, gov, keeper, guardian, usdt, adapters, create_feed):
+def fund(
+    project,
+    deployer,
+    gov,
+    keeper,
+    guardian,
+    usdt,
+    adapters,
+    create_feed,
+    alice,
+    bob,
+    whale,
+    attacker,
+):
+    # (alice, bob, whale and attacker are taken so that no session account a test takes is set
+    # up after this module fixture: ape warns InvalidIsolationWarning and rebases the module,
+    # deploying its fund again, whenever no module before on the worker had taken that account)
     f = deploy_core(project, deployer, usdt, risk=RiskSpec(min_move_value=0))
     grant_roles(f, gov, keepers=[keeper], guardians=[guardian], sender=deployer)
     for symbol, tier in (("mmfA", 1), ("mmfB", 1), ("crA", 2), ("crB", 2), ("crC", 2)):

@@ -57,7 +57,9 @@ def executor(project, deployer, fund, keeper, safe):
 
 
 @pytest.fixture(scope="module")
-def harness(project, deployer):
+def harness(project, deployer, gov, keeper, guardian, alice, bob, carol, whale, attacker):
+    # (the session's accounts the module's later fixtures take: set up before this first module
+    # fixture, none comes after it, which would make ape rebase the module: InvalidIsolationWarning)
     return deployer.deploy(project.TestEcdsaRecover)
 
 

@@ -16,12 +16,12 @@ DECIMALS = [6, 18]
 
 
 @pytest.fixture(scope="module")
-def deployed(make_portfolio, attacker):
+def deployed(make_portfolio, attacker, scenario2):
     """The default scenario-2 portfolio for each quote's decimals, deployed once for this module:
     every test that takes one starts from it as deployed (ape reverts each test's own
     transactions). A test with other parameters deploys its own with ``make_portfolio``. (It
-    takes the session's accounts the tests use, so that none is set up after it: ape would
-    warn and rebase the module's state.)"""
+    takes the session's fixtures the tests use, accounts and ``scenario2``, so that none is set
+    up after it: ape would warn and rebase the module's state.)"""
     return {qd: make_portfolio(qd) for qd in DECIMALS}
 
 
