@@ -18,7 +18,9 @@ ZERO32 = b"\x00" * 32
 
 
 @pytest.fixture(scope="module")
-def attester():
+def attester(attacker):
+    # (takes the session account a later test takes: set up after this module fixture, ape
+    # would rebase the module, InvalidIsolationWarning)
     return LocalCctpAttester(keccak(b"ballast local cctp attester"))
 
 

@@ -40,7 +40,9 @@ def owners(accounts):
 
 
 @pytest.fixture(scope="module")
-def deployed(accounts, deployer):
+def deployed(accounts, deployer, keeper, attacker):
+    # (keeper and attacker: the session accounts later tests take, set up before this first
+    # module fixture so that ape does not rebase the module, InvalidIsolationWarning)
     return deploy_profile(load_profile(LOCAL_SAFE), deployer, accounts, log=quiet)
 
 

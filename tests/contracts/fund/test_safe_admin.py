@@ -22,7 +22,9 @@ TIGHTER = MoveLimitsSpec(loss_budget=10**23, notional_budget=10**26)
 
 
 @pytest.fixture(scope="module")
-def fund(project, deployer, keeper, guardian, safe):
+def fund(project, deployer, keeper, guardian, safe, alice, attacker):
+    # (alice and attacker: the session accounts later tests take, set up before this module
+    # fixture so that ape does not rebase the module, InvalidIsolationWarning)
     f = timelocked_fund(project, deployer, safe, keeper, guardian, DELAY)
     f.safe = safe
     return f

@@ -12,7 +12,9 @@ from tests.support.erc4626_funds import Venue, erc4626_fund
 
 
 @pytest.fixture(scope="module")
-def lib(project, deployer):
+def lib(project, deployer, keeper, alice):
+    # (keeper and alice: the session accounts later tests take, set up before this module
+    # fixture so that ape does not rebase the module, InvalidIsolationWarning)
     return deployer.deploy(project.TestValuationLib)
 
 
