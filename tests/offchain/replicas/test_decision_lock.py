@@ -50,14 +50,16 @@ def stores(db: str) -> Iterator[list[Store]]:
         s.close()
 
 
-def _race(stores: list[Store], plans: list[Plan]) -> list[Any]:
+def _together(stores: list[Store], work: Any) -> list[Any]:
+    """``work(i, store)`` in a thread per store (a process each), released together: what
+    each returned or raised."""
     results: list[Any] = [None] * len(stores)
     barrier = threading.Barrier(len(stores))
 
     def go(i: int) -> None:
         barrier.wait()
         try:
-            results[i] = PlanStore(stores[i]).save_decided(plans[i], PROPOSED, {})
+            results[i] = work(i, stores[i])
         except Exception as err:  # noqa: BLE001 - the test reports any
             results[i] = err
 
@@ -65,8 +67,12 @@ def _race(stores: list[Store], plans: list[Plan]) -> list[Any]:
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(60)
     return results
+
+
+def _race(stores: list[Store], plans: list[Plan]) -> list[Any]:
+    return _together(stores, lambda i, s: PlanStore(s).save_decided(plans[i], PROPOSED, {}))
 
 
 def test_same_decision_at_the_same_second__one_plan__the_others_read_it(stores):
@@ -200,22 +206,12 @@ def test_a_decision_racing_the_plans_end__waits_then_refused_nothing_recorded(st
 def test_one_owner_decides_from_eight_processes_at_once__one_decision(stores):
     """Eight `keeper approve` of one owner (the address in either case) released together."""
     ps = _waiting(stores[0])
-    results: list[Any] = [None] * len(stores)
-    barrier = threading.Barrier(len(stores))
-
-    def go(i: int) -> None:
-        barrier.wait()
-        admin = "0xA" if i % 2 else "0xa"
-        try:
-            PlanStore(stores[i]).add_approval("waiting", admin, True, T_DECIDE + i, "multi")
-        except Exception as err:  # noqa: BLE001 - the test reads it
-            results[i] = err
-
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(stores))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    results = _together(
+        stores,
+        lambda i, s: PlanStore(s).add_approval(
+            "waiting", "0xA" if i % 2 else "0xa", True, T_DECIDE + i, "multi"
+        ),
+    )
     refused = [r for r in results if r is not None]
     assert len(refused) == len(stores) - 1, results
     assert all(isinstance(r, DomainError) and "already decided" in str(r) for r in refused)
