@@ -22,6 +22,14 @@
 # usage: test.sh [ape test paths/args...]   (default: tests -m "not slow and not bench and not fork")
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+# the number of workers, checked before anything starts (xdist's own refusal came after the
+# static checks and the fork rehearsal had been started beside it)
+workers=${BALLAST_TEST_WORKERS:-$(($(nproc 2>/dev/null || echo 2) + 1))}
+case "$workers" in
+  '' | *[!0-9]*)
+    echo "test.sh: BALLAST_TEST_WORKERS must be a whole number of workers (0: one process), got '$workers'" >&2
+    exit 2 ;;
+esac
 mkdir -p .build
 # phases, printed at the end (issue 68 asks where a run's time goes): each background part
 # writes the second it ended; .ci/run exports BALLAST_RUN_T0, the second the run began, so
@@ -68,7 +76,6 @@ if [ $# -eq 0 ]; then
   set -- tests -m "not slow and not bench and not fork" --durations=25 -rfEs \
     --junitxml=.build/test-results.xml --timeout=900
 fi
-workers=${BALLAST_TEST_WORKERS:-$(($(nproc 2>/dev/null || echo 2) + 1))}
 if [ "$workers" != 0 ]; then set -- "$@" -n "$workers" --dist loadfile; fi
 # shellcheck disable=SC2086  # APE_TEST_ARGS is a word list by design (as in the Makefile)
 # (its output is kept in .build/ape-suite.log too: the failed tests' lines are printed again at

@@ -10,6 +10,13 @@ from tests.support.fee_isolation import local_node, next_base_fee, put_back
 SPIKE = 50 * 10**9
 
 
+class Item:
+    """What the hook reads of a pytest item: its node id."""
+
+    def __init__(self, nodeid: str) -> None:
+        self.nodeid = nodeid
+
+
 def test_put_back__spike_survives_the_revert__next_block_priced_as_started(chain):
     provider = local_node()
     assert provider is chain.provider  # the suite's own anvil is the node the check reads
@@ -36,10 +43,6 @@ def test_module_end__a_leak_is_put_back_and_named(chain, pytestconfig):
     warning naming the module; within a module it is left alone."""
     from tests.support import fee_isolation
 
-    class Item:
-        def __init__(self, nodeid: str) -> None:
-            self.nodeid = nodeid
-
     provider = chain.provider
     provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(SPIKE)])
     # the next test is of the same module: nothing checked
@@ -48,3 +51,16 @@ def test_module_end__a_leak_is_put_back_and_named(chain, pytestconfig):
     with pytest.warns(fee_isolation.BaseFeeLeak, match=r"a\.py left .* \(50 gwei\); put back"):
         fee_isolation.pytest_runtest_teardown(Item("a.py::t2"), Item("b.py::t1"))
     assert next_base_fee(provider) == int(provider.settings.base_fee)
+
+
+def test_module_end__node_refuses_the_check__warned_not_raised(chain, monkeypatch):
+    """A node that errors (a test stopped or broke it) makes the check warn naming the module;
+    the module it follows does not fail on it."""
+    from tests.support import fee_isolation
+
+    def refused(provider):
+        raise ConnectionError("node gone")
+
+    monkeypatch.setattr(fee_isolation, "put_back", refused)
+    with pytest.warns(fee_isolation.BaseFeeLeak, match=r"a\.py: .* not be checked .*node gone"):
+        fee_isolation.pytest_runtest_teardown(Item("a.py::t1"), None)

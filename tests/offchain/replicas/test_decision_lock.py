@@ -132,10 +132,11 @@ def test_not_the_leader__nothing_written(stores):
 T_DECIDE = 1_800_000_100
 
 
-def _waiting(store: Store, ref: str = "waiting") -> PlanStore:
+def _waiting(store: Store) -> PlanStore:
+    """Plan "waiting", waiting for the approval of 0xa, 0xb and 0xc."""
     ps = PlanStore(store)
-    ps.save_new(_plan(ref), PROPOSED, {})
-    ps.update(ref, status=PENDING_APPROVAL, approval={"admins": ["0xa", "0xb", "0xc"]})
+    ps.save_new(_plan("waiting"), PROPOSED, {})
+    ps.update("waiting", status=PENDING_APPROVAL, approval={"admins": ["0xa", "0xb", "0xc"]})
     return ps
 
 
