@@ -1,5 +1,8 @@
 """tests/support/ape_speedups.py's loopback posts (``LoopbackPost``): ape's own node connection
-posts JSON-RPC with http.client instead of ``requests``. Checked against the ``requests`` path
+posts JSON-RPC on a socket of its own (``RawHttpConnection``) instead of ``requests``. Its
+requests and its reading of every kind of answer (a length, chunks, up to the close, a 1xx
+first, no content, an error status) and of malformed or cut ones are checked byte for byte
+against ``http.client``'s. Checked against the ``requests`` path
 it replaces, on the suite's anvil and on stand-in servers: the same response bytes for single
 and batched requests, a JSON-RPC error and a revert; the same exception types for an HTTP
 error status, a refused connection and a node that does not answer in time; a kept connection
@@ -14,8 +17,11 @@ hash, as eth_sendRawTransaction would."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import re
 import socket
+import threading
 import time
 from typing import Any
 
@@ -24,7 +30,7 @@ import requests
 from eth_account import Account
 from web3 import HTTPProvider
 
-from tests.support.ape_speedups import LoopbackPost
+from tests.support.ape_speedups import LoopbackPost, RawHttpConnection
 from tests.support.local_http import LocalHttp, QuietHandler
 
 HEADERS = {"Content-Type": "application/json", "User-Agent": "ballast-test"}
@@ -155,6 +161,123 @@ def test_other_uri_or_a_dict_body__the_requests_path():
     assert fast("http://127.0.0.1:1", {"a": 1}, headers=HEADERS) == b"plain"
     assert fast("http://127.0.0.1:1", b"x", headers=HEADERS, stream=True) == b"plain"
     assert len(calls) == 3
+
+
+# --- the raw connection against http.client, on canned answers ------------------------------
+
+
+class _Canned:
+    """A loopback server that records each request's bytes (head and Content-Length body) and
+    answers each with the next of ``answers`` (raw bytes), closing after the last one."""
+
+    def __init__(self, answers: list[bytes]) -> None:
+        self.answers, self.requests = list(answers), []  # type: list[bytes]
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn, conn.makefile("rb") as rfile:
+            for answer in self.answers:
+                head = b""
+                while not head.endswith(b"\r\n\r\n"):
+                    line = rfile.readline()
+                    if not line:
+                        return
+                    head += line
+                length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+                self.requests.append(head + rfile.read(length))
+                conn.sendall(answer)
+        self.listener.close()
+
+
+def _outcome(post: Any) -> Any:
+    try:
+        return post()
+    except Exception as err:  # noqa: BLE001 - the type is what is compared
+        return type(err)
+
+
+def _by_http_client(port: int, bodies: list[bytes], headers: dict[str, str]) -> list[Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+
+    def post(body: bytes) -> Any:
+        conn.request("POST", "/rpc", body=body, headers=headers)
+        r = conn.getresponse()
+        return (r.status, r.reason, r.read())
+
+    try:
+        return [_outcome(lambda b=b: post(b)) for b in bodies]
+    finally:
+        conn.close()
+
+
+def _by_raw(port: int, bodies: list[bytes], headers: dict[str, str]) -> list[Any]:
+    conn = RawHttpConnection("127.0.0.1", port)
+    conn.timeout = 5
+    try:
+        return [_outcome(lambda b=b: conn.post("/rpc", b, headers)) for b in bodies]
+    finally:
+        conn.close()
+
+
+_OK = b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 7\r\n\r\n{"a":1}'
+ANSWERS = {
+    "length": [_OK, _OK],  # kept alive: two on one connection
+    "chunked": [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'3;x=y\r\n{"a\r\n4\r\n":1}\r\n0\r\nTrailer: t\r\n\r\n',
+        _OK,
+    ],
+    "until_close": [b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"b":2}'],
+    "connection_close": [_OK.replace(b"content-length", b"Connection: close\r\ncontent-length")],
+    "continue_first": [b"HTTP/1.1 100 Continue\r\n\r\n" + _OK],
+    "no_content": [b"HTTP/1.1 204 No Content\r\n\r\n", _OK],
+    "error_status": [b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy"],
+    "no_reason": [b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\n{}"],
+    "bad_status_line": [b"HTTQ/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"],
+    "cut_body": [b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}"],
+    "closed_without_answer": [b""],
+    "too_many_headers": [b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 101 + b"\r\n{}"],
+}
+
+
+@pytest.mark.parametrize("case", list(ANSWERS))
+def test_raw_connection__same_request_bytes_and_outcome_as_http_client(case):
+    """Each canned answer (and its failure) read by http.client and by the raw connection: the
+    same (status, reason, body) or the same exception type, from the same request bytes."""
+    answers = ANSWERS[case]
+    bodies = [_rpc("eth_chainId", [], i) for i in range(len(answers))]
+    plain, raw = _Canned(answers), _Canned(answers)
+    want = _by_http_client(plain.port, bodies, HEADERS)
+    got = _by_raw(raw.port, bodies, HEADERS)
+    assert got == want, case
+    assert raw.requests == [
+        r.replace(str(plain.port).encode(), str(raw.port).encode()) for r in plain.requests
+    ]
+    if case == "length":
+        assert want[0] == (200, "OK", b'{"a":1}') and len(raw.requests) == 2
+
+
+def test_raw_connection__request_head_as_http_client_writes_it():
+    """Host (bracketed for IPv6, without the port 80), Accept-Encoding and Content-Length
+    first, then the caller's headers in their order; a caller's Host or length is not doubled."""
+    for host, port, headers in (
+        ("127.0.0.1", 8545, HEADERS),
+        ("::1", 8545, HEADERS),
+        ("localhost", 80, HEADERS),
+        ("127.0.0.1", 8545, {"Host": "x", "Content-Length": "2", **HEADERS}),
+        ("127.0.0.1", 8545, {"Accept-Encoding": "gzip"}),
+    ):
+        sent: list[bytes] = []
+        conn = http.client.HTTPConnection(host, port)
+        conn.send = sent.append  # type: ignore[method-assign]
+        conn.sock = object()  # "connected": http.client only writes through send
+        conn.request("POST", "/", body=b"{}", headers=headers)
+        raw = RawHttpConnection(host, port).request_bytes("/", b"{}", headers)
+        assert raw == b"".join(sent), (host, port, headers)
 
 
 # --- ape's sends in automine mode, mined by the send (LoopbackPost.send_mined) ---------------
