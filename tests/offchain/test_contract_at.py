@@ -17,7 +17,7 @@ import pytest
 from web3 import Web3
 
 from keepers import abis
-from keepers.tx.contracts import contract_at
+from keepers.tx.contracts import FundAddresses, FundContracts, contract_at
 
 ADDR = "0x" + "ab" * 20
 
@@ -96,3 +96,44 @@ def test_contract_at__nothing_kept_past_the_connection():
     del w3
     gc.collect()
     assert gone() is None
+
+
+def _record(**extra: object) -> FundAddresses:
+    base = {k: "0x" + c * 40 for k, c in (("controller", "1"), ("lens", "2"), ("vault", "3"))}
+    return FundAddresses.from_dict({**base, "cash": "0x" + "4" * 40, **extra})
+
+
+# the fund's handles: the attribute, its record address and its ABI
+HANDLES = {
+    "controller": ("controller", "AssetController"),
+    "lens": ("lens", "FundLens"),
+    "vault": ("vault", "TieredVault"),
+    "quoter": ("quoter", "IQuoterV2"),
+    "uniswap_adapter": ("uniswap", "UniswapV3Adapter"),
+    "executor": ("plan_executor", "PlanExecutor"),
+    "timelock": ("timelock", "FundTimelock"),
+}
+
+
+def test_fund_contracts__each_bound_on_first_use__the_handle_contract_at_gives():
+    """No handle is built with the object; each is built on its first use, once, and is the
+    handle ``contract_at`` gives for the record's address and the contract's ABI."""
+    addresses = _record(
+        adapters={"uniswap": "0x" + "5" * 40, "uniswap_quoter": "0x" + "6" * 40},
+        plan_executor="0x" + "7" * 40,
+        timelock="0x" + "8" * 40,
+    )
+    w3 = Web3()
+    fc = FundContracts(w3, addresses)
+    assert not set(HANDLES) & set(vars(fc))  # nothing bound yet
+    for attr, (key, name) in HANDLES.items():
+        address = getattr(addresses, key, None) or addresses.adapters[key]
+        handle = getattr(fc, attr)
+        assert handle is contract_at(w3, address, abis.load(name)) is getattr(fc, attr)
+        assert handle.address == Web3.to_checksum_address(address)
+
+
+def test_fund_contracts__optional_ones_absent_from_the_record__none():
+    fc = FundContracts(Web3(), _record())
+    assert (fc.quoter, fc.uniswap_adapter, fc.executor, fc.timelock) == (None,) * 4
+    assert fc.controller.address == Web3.to_checksum_address("0x" + "1" * 40)
