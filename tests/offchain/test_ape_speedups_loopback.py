@@ -237,6 +237,7 @@ ANSWERS = {
     "no_content": [b"HTTP/1.1 204 No Content\r\n\r\n", _OK],
     "error_status": [b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy"],
     "no_reason": [b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\n{}"],
+    "http_1_0": [b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}"],
     "bad_status_line": [b"HTTQ/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"],
     "cut_body": [b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}"],
     "closed_without_answer": [b""],
@@ -259,6 +260,34 @@ def test_raw_connection__same_request_bytes_and_outcome_as_http_client(case):
     ]
     if case == "length":
         assert want[0] == (200, "OK", b'{"a":1}') and len(raw.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("head", "closed"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", False),
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n", True),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n", True),
+        (b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n", False),
+    ],
+    ids=["http_1_1", "connection_close", "http_1_0", "http_1_0_keep_alive"],
+)
+def test_raw_connection__closed_after_an_answer_as_http_client_closes(head, closed):
+    """The connection is given up after the answers http.client gives it up after (Connection:
+    close, HTTP/1.0 without keep-alive), and kept after the others."""
+    server = _Canned([head + b"{}"])
+    conn = RawHttpConnection("127.0.0.1", server.port)
+    conn.timeout = 5
+    plain = http.client.HTTPConnection("127.0.0.1", _Canned([head + b"{}"]).port, timeout=5)
+    try:
+        assert conn.post("/", b"{}", HEADERS) == (200, "OK", b"{}")
+        plain.request("POST", "/", body=b"{}", headers=HEADERS)
+        response = plain.getresponse()
+        assert response.read() == b"{}" and response.will_close is closed
+        assert (conn.sock is None) is closed
+    finally:
+        conn.close()
+        plain.close()
 
 
 def test_raw_connection__request_head_as_http_client_writes_it():

@@ -413,18 +413,27 @@ class RawHttpConnection:
         try:
             self.sock.sendall(self.request_bytes(path, body, headers))  # type: ignore[union-attr]
             while True:
-                status, reason, fields = self._head()
+                version, status, reason, fields = self._head()
                 if not 100 <= status < 200:
                     break
             content = b"" if status in (204, 304) else self._body(fields)
         except BaseException:
             self.close()
             raise
-        if fields.get("connection", "").lower() == "close":
+        if self._will_close(version, fields):
             self.close()
         return status, reason, content
 
-    def _head(self) -> tuple[int, str, dict[str, str]]:
+    @staticmethod
+    def _will_close(version: str, fields: dict[str, str]) -> bool:
+        """As ``http.client.HTTPResponse._check_close``: ``Connection: close``, or an HTTP/1.0
+        answer without ``Connection: keep-alive``."""
+        connection = fields.get("connection", "").lower()
+        if "close" in connection:
+            return True
+        return version == "HTTP/1.0" and "keep-alive" not in connection
+
+    def _head(self) -> tuple[str, int, str, dict[str, str]]:
         line = self._line()
         if not line:
             raise http.client.RemoteDisconnected("Remote end closed connection without response")
@@ -436,7 +445,7 @@ class RawHttpConnection:
         for _ in range(self.MAX_HEADERS + 1):
             raw = self._line()
             if raw in (b"\r\n", b"\n", b""):
-                return int(code), reason.strip(), fields
+                return version, int(code), reason.strip(), fields
             name, _, value = raw.decode("iso-8859-1").partition(":")
             fields[name.strip().lower()] = value.strip()
         raise http.client.HTTPException(f"got more than {self.MAX_HEADERS} headers")
@@ -449,7 +458,7 @@ class RawHttpConnection:
 
     def _body(self, fields: dict[str, str]) -> bytes:
         if "chunked" in fields.get("transfer-encoding", "").lower():
-            parts = []
+            parts: list[bytes] = []
             while True:
                 size_line = self._line().split(b";", 1)[0].strip()
                 try:
