@@ -238,6 +238,7 @@ ANSWERS = {
     "error_status": [b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy"],
     "no_reason": [b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\n{}"],
     "http_1_0": [b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}"],
+    "bad_length": [b"HTTP/1.1 200 OK\r\nContent-Length: x2\r\n\r\n{}"],
     "bad_status_line": [b"HTTQ/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"],
     "cut_body": [b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}"],
     "closed_without_answer": [b""],

@@ -471,8 +471,9 @@ class RawHttpConnection:
                     return b"".join(parts)
                 parts.append(self._exactly(size))
                 self._exactly(2)  # the chunk's CRLF
-        if "content-length" in fields:
-            return self._exactly(int(fields["content-length"]))
+        length = fields.get("content-length", "")
+        if length.isdigit():  # (http.client reads an unreadable or negative one as none)
+            return self._exactly(int(length))
         content = self._rfile.read()  # no length: the body is what comes before the close
         fields["connection"] = "close"
         return content  # type: ignore[no-any-return]
