@@ -134,6 +134,10 @@ def approval_record(a: Any) -> ApprovalRecord:
     )
 
 
+def _not_waiting(ref: str, status: Any) -> DomainError:
+    return DomainError(f"plan {ref} is {status}, not waiting for approval")
+
+
 class PlanStore:
     def __init__(self, store: Store, deployment: Callable[[], str] | None = None) -> None:
         self.store = store
@@ -348,13 +352,14 @@ class PlanStore:
         plan_hash: str | None = None,
     ) -> None:
         with self.store.transaction() as s:
-            # checked again inside the write, with the plan's row locked (SQLite's write lock,
+            # checked inside the write, with the plan's row locked (SQLite's write lock,
             # PostgreSQL's FOR UPDATE): two `keeper approve` of one admin at once, or a decision
             # racing the plan's end, record one decision on a waiting plan, never two or a late
-            # one (record_decision's checks before read the last commit, for a clear early error)
+            # one (open_for_decision's status check before reads the last commit, for a clear
+            # error before a passphrase is asked)
             row = s.scalars(select(m.Plan).where(m.Plan.ref == ref).with_for_update()).one()
             if row.status != PENDING_APPROVAL:
-                raise DomainError(f"plan {ref} is {row.status}, not waiting for approval")
+                raise _not_waiting(ref, row.status)
             earlier = s.scalars(
                 select(m.Approval.approver).where(
                     m.Approval.plan_id == row.id, m.Approval.decision.in_(("approve", "reject"))
@@ -401,8 +406,7 @@ class PlanStore:
             raise DomainError(
                 f"{admin} is not an admin of plan {ref} (admins: {', '.join(admins) or 'none'})"
             )
-        if any(a.admin.lower() == admin.lower() for a in self.approvals(ref)):
-            raise DomainError(f"{admin} already decided on plan {ref}")
+        # (an admin who already decided is refused by add_approval, inside the write)
         self.add_approval(
             ref, admin, approve, now, stored.get("requirement", ""), note, signature, plan_hash
         )
@@ -424,7 +428,7 @@ class PlanStore:
         if row is None:
             raise DomainError(f"unknown plan {ref}")
         if row.status != PENDING_APPROVAL:
-            raise DomainError(f"plan {ref} is {row.status}, not waiting for approval")
+            raise _not_waiting(ref, row.status)
         deadline = (row.payload.get("approval") or {}).get("deadline")
         if deadline is not None and now > int(deadline):
             raise DomainError(f"plan {ref} expired: approval deadline {deadline} passed")

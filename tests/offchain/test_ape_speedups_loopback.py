@@ -178,19 +178,24 @@ class _Canned:
         self.thread.start()
 
     def _serve(self) -> None:
-        conn, _ = self.listener.accept()
-        with conn, conn.makefile("rb") as rfile:
-            for answer in self.answers:
-                head = b""
-                while not head.endswith(b"\r\n\r\n"):
-                    line = rfile.readline()
-                    if not line:
-                        return
-                    head += line
-                length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
-                self.requests.append(head + rfile.read(length))
-                conn.sendall(answer)
-        self.listener.close()
+        self.listener.settimeout(10)  # a client that never came: the thread and port end
+        try:
+            conn, _ = self.listener.accept()
+            with conn, conn.makefile("rb") as rfile:
+                for answer in self.answers:
+                    head = b""
+                    while not head.endswith(b"\r\n\r\n"):
+                        line = rfile.readline()
+                        if not line:
+                            return
+                        head += line
+                    length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+                    self.requests.append(head + rfile.read(length))
+                    conn.sendall(answer)
+        except TimeoutError:
+            pass
+        finally:
+            self.listener.close()
 
 
 def _outcome(post: Any) -> Any:
@@ -239,6 +244,9 @@ ANSWERS = {
     "no_reason": [b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\n{}"],
     "http_1_0": [b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}"],
     "bad_length": [b"HTTP/1.1 200 OK\r\nContent-Length: x2\r\n\r\n{}"],
+    # a line past http.client's 65,536 bytes: its LineTooLong either way, nothing read beyond
+    "long_status_line": [b"HTTP/1.1 200 " + b"K" * 70_000 + b"\r\n\r\n"],
+    "long_header_line": [b"HTTP/1.1 200 OK\r\nX-A: " + b"b" * 70_000 + b"\r\n\r\n"],
     "bad_status_line": [b"HTTQ/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"],
     "cut_body": [b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}"],
     "closed_without_answer": [b""],
