@@ -64,3 +64,21 @@ def test_module_end__node_refuses_the_check__warned_not_raised(chain, monkeypatc
     monkeypatch.setattr(fee_isolation, "put_back", refused)
     with pytest.warns(fee_isolation.BaseFeeLeak, match=r"a\.py: .* not be checked .*node gone"):
         fee_isolation.pytest_runtest_teardown(Item("a.py::t1"), None)
+
+
+def test_module_end__a_raised_tip_suggestion_is_named(chain, accounts, monkeypatch):
+    """A module that leaves the node suggesting a higher tip than at the worker's first module
+    end is named in a warning (nothing can put the suggestion back)."""
+    from tests.support import fee_isolation
+
+    provider = chain.provider
+    monkeypatch.setattr(fee_isolation, "_first_tip", [fee_isolation.suggested_tip(provider)])
+    fee_isolation.pytest_runtest_teardown(Item("a.py::t1"), None)  # as at its first check
+    snap = chain.snapshot()
+    try:
+        for _ in range(5):
+            accounts[0].transfer(accounts[1], 1, max_priority_fee=100 * 10**9, max_fee=300 * 10**9)
+        with pytest.warns(fee_isolation.TipLeak, match=r"b\.py left .* 100 gwei tip"):
+            fee_isolation.pytest_runtest_teardown(Item("b.py::t1"), None)
+    finally:
+        chain.restore(snap)

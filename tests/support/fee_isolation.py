@@ -31,6 +31,20 @@ class BaseFeeLeak(UserWarning):
     """A test module left the node's next base fee off the one the node was started with."""
 
 
+class TipLeak(UserWarning):
+    """A test module left the node suggesting a higher tip than it did at the process's first
+    check (``eth_maxPriorityFeePerGas``: ape prices every transaction's tip at it)."""
+
+
+# the node's suggested tip at this process's first module end (anvil's floor, 1 gwei, on a node
+# whose blocks tipped nothing more)
+_first_tip: list[int | None] = [None]
+
+
+def suggested_tip(provider: Any) -> int:
+    return int(provider.make_request("eth_maxPriorityFeePerGas", []), 16)
+
+
 def local_node() -> Any:
     """ape's connected provider when it runs the local node this process started; else None
     (a module that never touched the chain, a fork's node, no provider yet)."""
@@ -85,5 +99,22 @@ def pytest_runtest_teardown(item: Any, nextitem: Any) -> None:
             f"{module_of(item)} left the node's next base fee at {found} wei "
             f"({found // 10**9} gwei); put back to {int(provider.settings.base_fee)} wei",
             BaseFeeLeak,
+            stacklevel=1,
+        )
+    # a tip the node suggests above its first one: nothing puts that back (it follows the tips
+    # of the chain's last blocks), so the module that left it is named; ape then prices every
+    # later transaction's tip at it (a 3-worker run, 2026-11-29: 100 gwei, and an impersonated
+    # admin holding 1 ETH could not pay 30M gas; tests/support/fundbotlib.py's timelock_sender)
+    try:
+        tip = suggested_tip(provider)
+    except Exception:  # noqa: BLE001 - as above: never a failure of the module
+        return
+    if _first_tip[0] is None:
+        _first_tip[0] = tip
+    elif tip > _first_tip[0]:
+        warnings.warn(
+            f"{module_of(item)} left the node suggesting a {tip // 10**9} gwei tip "
+            f"({tip} wei; {_first_tip[0]} wei at this worker's first module end)",
+            TipLeak,
             stacklevel=1,
         )

@@ -116,6 +116,24 @@ def push_pool(fund: Any, market: Any, sym: str, pct: int) -> None:
     arbitrage_to_price(market[1], fund.assets[sym], fund.cash, fee, price, market[0])
 
 
+# gas money an impersonated admin holds (ape prices its transaction at the block gas limit,
+# ``gas_limit: max`` on the local network, times the node's suggested fee: 30M gas at the
+# keepers' 500 gwei cap is 15 ETH)
+ADMIN_GAS_MONEY = 1_000 * 10**18
+
+
+def timelock_sender(fund: Any, accounts: Any) -> Any:
+    """The fund's timelock as a sender (impersonated by ape on anvil: on the local fund the
+    admin of the controller and the vault), holding ``ADMIN_GAS_MONEY``. It was given 1 ETH in
+    each test, and a 3-worker run (2026-11-29) failed 14 tests on one worker whose node then
+    suggested a 100 gwei tip: 30M gas at 100 gwei is 3 ETH ("Insufficient funds for gas * price
+    + value"); the worker's earlier modules are what raised the suggestion."""
+    tl = accounts[fund.timelock.address]
+    if tl.balance < ADMIN_GAS_MONEY:
+        tl.balance = ADMIN_GAS_MONEY
+    return tl
+
+
 def other_keeper_invests(fund: Any, accounts: Any) -> None:
     """Another process on the controller's KEEPER_ROLE invests the cash: a second keeper replica
     or an operator on its own key (accounts[6], granted the role by the timelock, the role's
@@ -127,9 +145,7 @@ def other_keeper_invests(fund: Any, accounts: Any) -> None:
     c, other = fund.controller, accounts[6]
     role = c.KEEPER_ROLE()
     if not c.hasRole(role, other.address):
-        tl = accounts[fund.timelock.address]
-        accounts[0].transfer(tl, 10**18)
-        c.grantRole(role, other.address, sender=tl)
+        c.grantRole(role, other.address, sender=timelock_sender(fund, accounts))
     for feed in fund.feeds.values():
         feed.updateAnswer(int(feed.latestAnswer()), sender=accounts[0])
     c.rebalance(True, sender=other)

@@ -25,6 +25,7 @@ from ballast_dev.deployment.record import (
     profile_hash,
 )
 from keepers.tx.contracts import DeploymentError, FundAddresses
+from tests.support.fundbotlib import timelock_sender
 
 ROOT = Path(__file__).resolve().parents[3]
 LOCAL = ROOT / "scripts" / "profiles" / "local.yaml"
@@ -262,8 +263,7 @@ def test_handover__deployer_keeps_a_role__listed_as_held(accounts, project, depl
     admin = accounts[1]
     assert handover_status(project, fund.addresses(), deployer.address, admin.address).complete
     # a deploy that forgot to renounce: the check reads the chain, not what the deploy meant
-    timelock = accounts[fund.timelock.address]  # impersonated: the role's admin
-    timelock.balance = 10**18
+    timelock = timelock_sender(fund, accounts)  # the role's admin
     fund.vault.grantRole(fund.vault.KEEPER_ROLE(), deployer, sender=timelock)
     h = handover_status(project, fund.addresses(), deployer.address, admin.address)
     assert h.held == [f"vault {fund.vault.address}: KEEPER_ROLE"]

@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 
 from keepers.fund.records import APPROVED, PENDING_APPROVAL, PROPOSED
-from tests.support.fundbotlib import NO_APPROVAL, UNIT, other_keeper_invests, restarted
+from tests.support.fundbotlib import (
+    NO_APPROVAL,
+    UNIT,
+    other_keeper_invests,
+    restarted,
+    timelock_sender,
+)
 
 
 def _ratios(bot: Any) -> list[int]:
@@ -196,10 +202,8 @@ def _capped_venue(fund: Any, accounts: Any, project: Any, cap: int) -> Any:
     deployer = accounts[0]
     venue = deployer.deploy(project.TestCappedFund, fund.cash, cap * UNIT)
     feed = deployer.deploy(project.TestPriceFeed, 8, 10**8)
-    tl = accounts[fund.timelock.address]
-    deployer.transfer(tl, 10**18)
     params = (venue, 1, fund.adapters["erc4626"], feed, 86_400, 1, 10**30, 2**128 - 1, 2_500)
-    fund.controller.addAsset(params, sender=tl)
+    fund.controller.addAsset(params, sender=timelock_sender(fund, accounts))
     return venue
 
 
@@ -354,3 +358,17 @@ def test_execute__outsider_fills_a_venue_cap__plan_sized_under_the_top3_bound_ex
     top3 = sum(sorted(a.value for a in state.assets)[-3:])
     assert top3 * 10_000 <= top3_bps * state.total_assets, (top3, state.total_assets)
     assert 500 <= _ratios(bot)[0] <= 2_000  # what the bound leaves stays in L1, in its band
+
+
+def test_timelock_sender__node_suggests_a_100_gwei_tip__the_admin_still_sends(fresh, accounts):
+    """The impersonated timelock can pay for a transaction whatever tip the node suggests: after
+    blocks whose transactions tipped 100 gwei (as a worker's earlier modules left it in a
+    3-worker run), ape prices the admin's call at 30M gas times that tip, 3 ETH, more than the
+    1 ETH the tests used to give it."""
+    for _ in range(5):
+        accounts[0].transfer(accounts[1], 1, max_priority_fee=100 * 10**9, max_fee=300 * 10**9)
+    web3 = accounts[0].provider.web3
+    assert web3.eth.max_priority_fee >= 100 * 10**9  # what ape will price the call at
+    c, other = fresh.controller, accounts[7]
+    c.grantRole(c.KEEPER_ROLE(), other.address, sender=timelock_sender(fresh, accounts))
+    assert c.hasRole(c.KEEPER_ROLE(), other.address)

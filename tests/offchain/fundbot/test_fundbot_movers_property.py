@@ -69,7 +69,14 @@ from keepers.runtime.alerts import Alerter
 from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.tx.signers import RawKeySigner
-from tests.support.fundbotlib import DEX, ROOT, UNIT, other_keeper_invests, push_pool
+from tests.support.fundbotlib import (
+    DEX,
+    ROOT,
+    UNIT,
+    other_keeper_invests,
+    push_pool,
+    timelock_sender,
+)
 
 DAY = 86_400
 APPROVED_TICKS = 3  # an approved plan moves within this many ticks on a chain that mines
@@ -359,9 +366,7 @@ def _desk(fund: Any, accounts: Any) -> Any:
     v = fund.vault
     r = role(v, "KEEPER_ROLE")
     if not v.hasRole(r, desk.address):
-        tl = accounts[fund.timelock.address]
-        accounts[0].transfer(tl, 10**18)
-        v.grantRole(r, desk.address, sender=tl)
+        v.grantRole(r, desk.address, sender=timelock_sender(fund, accounts))
     return desk
 
 

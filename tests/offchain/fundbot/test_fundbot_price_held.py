@@ -9,7 +9,7 @@ from __future__ import annotations
 from prometheus_client import REGISTRY
 
 from keepers.fund.planning.plan import PRICE_HELD
-from tests.support.fundbotlib import NO_APPROVAL, UNIT
+from tests.support.fundbotlib import NO_APPROVAL, UNIT, timelock_sender
 
 NOW = 1_800_000_000
 
@@ -127,8 +127,7 @@ def test_price_held__holds_read_fails__not_known_never_ended_read_again_gauge_fo
         assert [h.token for h in bot.read().held] == [token]  # asked again: still held
     assert REGISTRY.get_sample_value("rebalance_valuation_held", {"asset": sym}) == 1
 
-    timelock = accounts[fresh.timelock.address]  # impersonated: a loosening is the timelock's
-    accounts[0].transfer(timelock, 10**18)
+    timelock = timelock_sender(fresh, accounts)  # a loosening is the timelock's
     fresh.controller.setPriceStepBound(token, 0, 0, sender=timelock)
     bot.check("threshold", NOW + 180)
     assert REGISTRY.get_sample_value("rebalance_valuation_held", {"asset": sym}) == 0
