@@ -342,7 +342,8 @@ def fund_page(ctx: Any, settings: Any, now: int, nonce: str, csrf: str, base: bo
             def amount(value: int | None, _decimals: int) -> str:
                 return amount_of(value)
 
-            down = feeds_down(bot.contracts.controller, bot.w3, st, reading.block)
+            controller = bot.contracts.only("controller", "assetParams")
+            down = feeds_down(controller, bot.w3, st, reading.block)
             tiers = tier_rows(st)
             parts.append(
                 tag(

@@ -332,9 +332,8 @@ class FundBot:
         if last is not None:
             dec = reading.state.base_decimals
             if reading.block > int(last["block"]):
-                logs = self.contracts.vault.events.Deposit.get_logs(
-                    from_block=int(last["block"]) + 1, to_block=reading.block
-                )
+                deposits = self.contracts.only("vault", "Deposit").events.Deposit
+                logs = deposits.get_logs(from_block=int(last["block"]) + 1, to_block=reading.block)
                 for lg in logs:
                     triggers += trig.deposit_trigger(int(lg["args"]["assets"]), dec, self.cfg)
                 self._move_cuts(int(last["block"]) + 1, reading, now)

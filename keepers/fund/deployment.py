@@ -136,9 +136,11 @@ def check_bands(contracts: FundContracts, cfg: PlanningConfig) -> None:
     """The planner uses the controller's tier bands. L1_TARGET_RATIO .. L3_MAX_RATIO, when an
     operator sets them, must say the same: a disagreement is refused, not silently ignored."""
     names = ("target", "min", "max")
+    # (the controller's `tier` alone: FundContracts.only)
+    controller = contracts.only("controller", "tier")
     for t in range(3):
         try:
-            on_chain = contracts.controller.functions.tier(t).call()
+            on_chain = controller.functions.tier(t).call()
         except ContractLogicError:
             raise DeploymentError(
                 f"controller {contracts.addresses.controller}: tier({t}) reverts: not a Ballast "

@@ -602,7 +602,8 @@ class Execution(PoolLegs):
         )
 
     def _received(self, receipt: Any, action: Action) -> int | None:
-        ctl = self.s.contracts.controller
+        events = ("Purchased", "Redeemed", "WaterfallLiquidated", "Allocated")
+        ctl = self.s.contracts.only("controller", *events)
         for ev, arg in (
             ("Purchased", "tokensOut"),
             ("Redeemed", "cashOut"),

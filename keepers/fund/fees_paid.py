@@ -80,7 +80,7 @@ def _minted(bot: Any, block: int) -> Minted:
 
     def make() -> FeesWatch:
         lookback, first = int(bot.k.fees_lookback_blocks), int(bot.addresses.first_block or 0)
-        return FeesWatch(bot.contracts.vault, lookback, first)
+        return FeesWatch(bot.contracts.only("vault", "FeesAccrued"), lookback, first)
 
     watch, lock = view_watch(bot, "fees_paid", make)
     with lock:
@@ -110,9 +110,9 @@ def fees_paid_view(bot: Any, reading: Any, watch: FeesWatch | None = None) -> di
         if read_with is not None and read_with[0] == f.recipient:
             held = read_with[1]
         else:
-            vault = bot.contracts.vault
-            balance = Read(vault.address, fn("TieredVault", "balanceOf"), (f.recipient,))
-            (held,) = call_all(vault.w3, [balance], reading.block)
+            vault = bot.contracts.addresses.vault
+            balance = Read(vault, fn("TieredVault", "balanceOf"), (f.recipient,))
+            (held,) = call_all(bot.contracts.w3, [balance], reading.block)
         m = watch.scan(reading.block) if watch is not None else _minted(bot, reading.block)
     except Exception as err:  # noqa: BLE001 - shown as not read, the rest stands
         return {"error": f"{type(err).__name__}: {err}"[:300]}

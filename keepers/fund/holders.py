@@ -61,8 +61,10 @@ def holders_view(bot: Any, reading: FundReading) -> dict[str, Any]:
         return out
     try:
         cash, tokens, amounts = with_retries(
-            lambda: bot.contracts.vault.functions.previewRedeemInKind(shares).call(
-                block_identifier=reading.block
+            lambda: (
+                bot.contracts.only("vault", "previewRedeemInKind")
+                .functions.previewRedeemInKind(shares)
+                .call(block_identifier=reading.block)
             ),
             "TieredVault.previewRedeemInKind",
         )

@@ -49,7 +49,9 @@ class ReadWatch:
         if self._fees_paid is None:
             b = self.bot
             self._fees_paid = FeesWatch(
-                b.contracts.vault, b.k.fees_lookback_blocks, b.addresses.first_block or 0
+                b.contracts.only("vault", "FeesAccrued"),
+                b.k.fees_lookback_blocks,
+                b.addresses.first_block or 0,
             )
         return self._fees_paid
 
@@ -84,6 +86,7 @@ class ReadWatch:
         if not any(a.held_unpriced for a in reading.state.assets):
             b.end_alert(FEED_DOWN, "feed_restored", "every held asset is priced again", now)
             return
-        down = feeds_down(b.contracts.controller, b.w3, reading.state, reading.block)
+        controller = b.contracts.only("controller", "assetParams")
+        down = feeds_down(controller, b.w3, reading.state, reading.block)
         key = ",".join(sorted(d.token for d in down))
         b.alert_once(AlertLevel.CRITICAL, FEED_DOWN, key, feed_down_message(down), now, None)

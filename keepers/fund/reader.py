@@ -322,7 +322,7 @@ class FundReader:
         try:
             holds, fees = with_retries(
                 lambda: read_holds_and_fees(
-                    self.w3, self.contracts.controller, self.contracts.vault, state,
+                    self.w3, self.addresses.controller, self.addresses.vault, state,
                     feed_decimals, block, answered,
                 ),
                 "priceHold + fees (batch)", delay_s=self.retry_delay_s,

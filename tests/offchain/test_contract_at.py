@@ -14,6 +14,8 @@ import gc
 import weakref
 
 import pytest
+from eth_abi import encode
+from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 
 from keepers import abis
@@ -137,3 +139,93 @@ def test_fund_contracts__optional_ones_absent_from_the_record__none():
     fc = FundContracts(Web3(), _record())
     assert (fc.quoter, fc.uniswap_adapter, fc.executor, fc.timelock) == (None,) * 4
     assert fc.controller.address == Web3.to_checksum_address("0x" + "1" * 40)
+
+
+# the entries the keeper calls through FundContracts.only: check_bands, the feeds' check
+# (keepers.core.feeds), the holders' view; the fees' watch, the deposit trigger and what an
+# executed action received (keepers.fund.execution)
+ONLY = [
+    ("controller", "AssetController", "tier", (2,)),
+    ("controller", "AssetController", "assetParams", (Web3.to_checksum_address(ADDR),)),
+    ("vault", "TieredVault", "previewRedeemInKind", (10**18,)),
+]
+ONLY_EVENTS = [
+    ("vault", "TieredVault", "FeesAccrued"),
+    ("vault", "TieredVault", "Deposit"),
+    *(
+        ("controller", "AssetController", e)
+        for e in ("Purchased", "Redeemed", "WaterfallLiquidated", "Allocated")
+    ),
+]
+
+
+def test_fund_contracts_only__the_abis_own_entries__kept_and_unknown_ones_refused():
+    """A handle over named entries of the vault's or the controller's ABI: the ABI's own entry
+    dicts in its order, one list per request (so one handle per connection and address), the
+    fund's address; a name the ABI lacks is refused naming it; nothing of the whole ABI is
+    bound."""
+    from keepers.tx.contracts import abi_entries
+
+    fc = FundContracts(Web3(), _record())
+    for which, name, entry, _ in ONLY:
+        handle = fc.only(which, entry)
+        assert handle.abi == [e for e in abis.load(name) if e.get("name") == entry]
+        assert all(any(e is a for a in abis.load(name)) for e in handle.abi)
+        assert handle is fc.only(which, entry)
+        assert abi_entries(name, entry) is abi_entries(name, entry)
+        assert handle.address == Web3.to_checksum_address(getattr(fc.addresses, which))
+    with pytest.raises(ValueError, match="TieredVault's ABI has no noSuchView"):
+        fc.only("vault", "previewRedeemInKind", "noSuchView")
+    assert not {"vault", "controller"} & set(vars(fc))
+
+
+@pytest.mark.parametrize(("which", "name", "entry", "args"), ONLY)
+def test_fund_contracts_only__calldata_as_the_whole_abis_handle(which, name, entry, args):
+    """The same calldata as the whole ABI's handle (the answer is decoded by the same entry
+    dict: the test above)."""
+    fc = FundContracts(Web3(), _record())
+    whole = contract_at(fc.w3, getattr(fc.addresses, which), abis.load(name))
+    assert fc.only(which, entry).encode_abi(entry, args) == whole.encode_abi(entry, args)
+
+
+def _sample(abi_type: str, i: int) -> object:
+    """A value of ``abi_type`` for an event's ``i``-th input (each input its own)."""
+    if abi_type == "address":
+        return Web3.to_checksum_address("0x" + f"{i + 1:x}" * 40)
+    if abi_type == "bool":
+        return i % 2 == 0
+    if abi_type.startswith("bytes"):
+        return bytes([i + 1]) * int(abi_type[5:] or 32)
+    if abi_type.startswith(("uint", "int")):
+        return i + 1 if abi_type.endswith("8") else 10**6 + i
+    raise AssertionError(f"no sample for {abi_type}")
+
+
+@pytest.mark.parametrize(("which", "name", "event"), ONLY_EVENTS)
+def test_fund_contracts_only__events_decode_as_the_whole_abis_handle(which, name, event):
+    """A log decodes to the same event through the one-event handle as through the whole ABI's
+    (``process_log``: what ``get_logs`` does to each log)."""
+    fc = FundContracts(Web3(), _record())
+    whole = getattr(contract_at(fc.w3, getattr(fc.addresses, which), abis.load(name)).events, event)
+    part = getattr(fc.only(which, event).events, event)
+    ev_abi = next(e for e in abis.load(name) if e.get("name") == event and e["type"] == "event")
+    topics = [event_abi_to_log_topic(ev_abi)]
+    data_types, data_values = [], []
+    for i, inp in enumerate(ev_abi["inputs"]):
+        value = _sample(inp["type"], i)
+        if inp["indexed"]:
+            topics.append(encode([inp["type"]], [value]))
+        else:
+            data_types.append(inp["type"])
+            data_values.append(value)
+    log = {
+        "address": Web3.to_checksum_address(getattr(fc.addresses, which)),
+        "topics": topics,
+        "data": encode(data_types, data_values),
+        "blockNumber": 7,
+        "blockHash": b"\x01" * 32,
+        "transactionHash": b"\x02" * 32,
+        "transactionIndex": 0,
+        "logIndex": 3,
+    }
+    assert part.process_log(log) == whole.process_log(log)

@@ -98,3 +98,59 @@ def test_keeper_run__node_unreachable__exit_3_no_traceback(env, accounts):
     r = CliRunner().invoke(main, ["run", "--bots", "fund", "--once"], env=run_env)
     assert r.exit_code == 3, r.output
     assert "node unreachable" in r.output and "Traceback" not in r.output
+
+
+def test_check_bands__the_controllers_tier_alone__answers_as_its_whole_abi(chain, deployment_file):
+    """The band check calls ``tier`` through a handle over that ABI entry alone
+    (``FundContracts.only``: web3 builds a handle over the ABI it is given, 8 ms of CPU for
+    the controller's whole one on each new connection, and nothing else of the controller is
+    called there). It binds no whole-ABI handle of the fund's (``FundContracts.controller``
+    stays unbuilt), nor does a fund read; every band set to what the whole ABI's handle reads
+    passes; each band set one bps off is refused naming it, as before; and a contract whose
+    ``tier`` reverts (the vault has none) is refused naming the call."""
+    from dataclasses import replace
+
+    from keepers import abis
+    from keepers.fund.deployment import check_bands
+    from keepers.fund.planning.config import load_planning_config
+    from keepers.fund.reader import FundReader
+    from keepers.tx.contracts import (
+        ChainMismatchError,
+        DeploymentError,
+        FundAddresses,
+        FundContracts,
+        contract_at,
+    )
+    from keepers.tx.node import connect_web3
+
+    w3 = connect_web3(chain.provider.uri, 10)
+    addresses = FundAddresses.load(deployment_file)
+    whole = contract_at(w3, addresses.controller, abis.load("AssetController"))
+    bands = {
+        f"l{t + 1}_{name}_ratio": int(v)
+        for t in range(3)
+        for name, v in zip(("target", "min", "max"), whole.functions.tier(t).call(), strict=True)
+    }
+    contracts = FundContracts(w3, addresses)
+    check_bands(contracts, load_planning_config(env={}, **bands))
+    assert "controller" not in vars(contracts)  # the fund's handle was not built
+    # nor does the fund's read (its holds and fee views go by address in its batch)
+    reading = FundReader(contracts).read()
+    assert (
+        reading.fees is not None
+        and reading.holds is not None
+        and len(reading.holds) == len(reading.state.assets)
+    )
+    assert not {"controller", "vault"} & set(vars(contracts))
+    # one band a bps off, the rest as read (a target with the next tier's a bps the other way:
+    # the targets must sum to 10,000; the check names the lower tier first)
+    for field, other in [(f, None) for f in bands if "target" not in f] + [
+        ("l1_target_ratio", "l2_target_ratio"),
+        ("l2_target_ratio", "l3_target_ratio"),
+    ]:
+        off = {field: bands[field] + 1} | ({other: bands[other] - 1} if other else {})
+        with pytest.raises(ChainMismatchError, match=rf"{field.upper()}={bands[field] + 1} but"):
+            check_bands(contracts, load_planning_config(env={}, **(bands | off)))
+    other = FundContracts(w3, replace(addresses, controller=addresses.vault))
+    with pytest.raises(DeploymentError, match=r"tier\(0\) reverts: not a Ballast fund controller"):
+        check_bands(other, load_planning_config(env={}))
