@@ -437,7 +437,9 @@ class Execution(PoolLegs):
             receipt = self.s.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
             wei = int(receipt["gasUsed"]) * int(receipt.get("effectiveGasPrice", 0))
             received = self._received(receipt, action)
-            cost = receipt_cost(self.s.contracts.controller, receipt) if outcome.ok else None
+            if outcome.ok:  # (its fills' events and the controller's valueOf of each)
+                fills = self.s.contracts.only("controller", "Purchased", "Redeemed", "valueOf")
+                cost = receipt_cost(fills, receipt)
         if "before" in mark:
             cash0 = int(mark["before"]["cash"])
             pos0 = [int(x) for x in mark["before"]["positions"]]

@@ -142,11 +142,12 @@ def test_fund_contracts__optional_ones_absent_from_the_record__none():
 
 
 # the entries the keeper calls through FundContracts.only: check_bands, the feeds' check
-# (keepers.core.feeds), the holders' view; the fees' watch, the deposit trigger and what an
-# executed action received (keepers.fund.execution)
+# (keepers.core.feeds), the holders' view; the fees' watch, the deposit trigger, what an
+# executed action received and its fills' cost (keepers.fund.execution, keepers.fund.costs)
 ONLY = [
     ("controller", "AssetController", "tier", (2,)),
     ("controller", "AssetController", "assetParams", (Web3.to_checksum_address(ADDR),)),
+    ("controller", "AssetController", "valueOf", (Web3.to_checksum_address(ADDR), 10**18)),
     ("vault", "TieredVault", "previewRedeemInKind", (10**18,)),
 ]
 ONLY_EVENTS = [
