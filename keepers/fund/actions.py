@@ -99,10 +99,10 @@ class ActionEncoder:
         return Read(self.c.addresses.controller, fn("AssetController", "valueOf"), (token, tokens))
 
     def pool_fee(self, token: str) -> int | None:
-        if self.c.uniswap_adapter is None:
+        at = self.c.addresses.adapters.get("uniswap")  # (its address: no web3 handle needed)
+        if at is None:
             return None
         if token not in self._pool_fee:  # set when the asset is listed: read once
-            at = self.c.uniswap_adapter.address
             (fee,) = call_all(self.c.w3, [Read(at, fn("UniswapV3Adapter", "poolFee"), (token,))],
                               "latest")  # fmt: skip
             self._pool_fee[token] = int(fee)

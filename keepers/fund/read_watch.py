@@ -19,7 +19,7 @@ from keepers.fund.horizon import observe_bot as observe_exit_horizon
 from keepers.fund.planning.metrics import tier_metrics
 from keepers.fund.planning.plan import FEED_DOWN
 from keepers.fund.reader import FundReading
-from keepers.fund.timelock import TimelockWatch
+from keepers.fund.timelock import TimelockWatch, watched
 from keepers.runtime import metrics
 from keepers.runtime.alerts import AlertLevel
 
@@ -67,11 +67,11 @@ class ReadWatch:
         """The timelock's queued operations as metrics (keepers.fund.timelock), scanned from
         the last block seen; a failed read leaves the gauges as they were (logged)."""
         b = self.bot
-        if b.contracts.timelock is None:
+        if b.addresses.timelock is None:
             return
         if self._timelock is None:
             self._timelock = TimelockWatch(
-                b.contracts.timelock, b.addresses, b.k.timelock_lookback_blocks
+                watched(b.contracts), b.addresses, b.k.timelock_lookback_blocks
             )
         try:
             self._timelock.observe(reading.block, reading.state.timestamp)

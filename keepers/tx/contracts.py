@@ -220,7 +220,8 @@ class FundContracts:
         return self._optional(self.addresses.timelock, "FundTimelock")
 
     def only(self, which: str, *entries: str) -> Contract:
-        """A handle on the fund's ``vault`` or ``controller`` (``which``) over these entries of
+        """A handle on the fund's ``vault``, ``controller`` or ``timelock`` (``which``; the record
+        must name it) over these entries of
         its ABI alone (functions or events, by name), for a path that calls nothing else: web3
         builds a handle over the ABI it is given, 8-9 ms of CPU for either contract's whole ABI
         on each new connection (a bot, a CLI command) against next to nothing for one entry.
@@ -230,7 +231,10 @@ class FundContracts:
         address, name = {
             "vault": (self.addresses.vault, "TieredVault"),
             "controller": (self.addresses.controller, "AssetController"),
+            "timelock": (self.addresses.timelock, "FundTimelock"),
         }[which]
+        if address is None:
+            raise ValueError(f"{self.addresses.where} names no {which}")
         return self._at(address, abi_entries(name, *entries))
 
     def safe(self, address: str) -> Contract:

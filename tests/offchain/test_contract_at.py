@@ -149,6 +149,8 @@ ONLY = [
     ("controller", "AssetController", "assetParams", (Web3.to_checksum_address(ADDR),)),
     ("controller", "AssetController", "valueOf", (Web3.to_checksum_address(ADDR), 10**18)),
     ("vault", "TieredVault", "previewRedeemInKind", (10**18,)),
+    ("timelock", "FundTimelock", "EXECUTION_WINDOW", ()),
+    ("timelock", "FundTimelock", "RELEASE", ()),
 ]
 ONLY_EVENTS = [
     ("vault", "TieredVault", "FeesAccrued"),
@@ -157,7 +159,9 @@ ONLY_EVENTS = [
         ("controller", "AssetController", e)
         for e in ("Purchased", "Redeemed", "WaterfallLiquidated", "Allocated")
     ),
+    ("timelock", "FundTimelock", "CallScheduled"),
 ]
+TIMELOCK = "0x" + "8" * 40
 
 
 def test_fund_contracts_only__the_abis_own_entries__kept_and_unknown_ones_refused():
@@ -167,7 +171,7 @@ def test_fund_contracts_only__the_abis_own_entries__kept_and_unknown_ones_refuse
     bound."""
     from keepers.tx.contracts import abi_entries
 
-    fc = FundContracts(Web3(), _record())
+    fc = FundContracts(Web3(), _record(timelock=TIMELOCK))
     for which, name, entry, _ in ONLY:
         handle = fc.only(which, entry)
         assert handle.abi == [e for e in abis.load(name) if e.get("name") == entry]
@@ -177,14 +181,16 @@ def test_fund_contracts_only__the_abis_own_entries__kept_and_unknown_ones_refuse
         assert handle.address == Web3.to_checksum_address(getattr(fc.addresses, which))
     with pytest.raises(ValueError, match="TieredVault's ABI has no noSuchView"):
         fc.only("vault", "previewRedeemInKind", "noSuchView")
-    assert not {"vault", "controller"} & set(vars(fc))
+    with pytest.raises(ValueError, match="names no timelock"):
+        FundContracts(Web3(), _record()).only("timelock", "RELEASE")
+    assert not {"vault", "controller", "timelock"} & set(vars(fc))
 
 
 @pytest.mark.parametrize(("which", "name", "entry", "args"), ONLY)
 def test_fund_contracts_only__calldata_as_the_whole_abis_handle(which, name, entry, args):
     """The same calldata as the whole ABI's handle (the answer is decoded by the same entry
     dict: the test above)."""
-    fc = FundContracts(Web3(), _record())
+    fc = FundContracts(Web3(), _record(timelock=TIMELOCK))
     whole = contract_at(fc.w3, getattr(fc.addresses, which), abis.load(name))
     assert fc.only(which, entry).encode_abi(entry, args) == whole.encode_abi(entry, args)
 
@@ -206,7 +212,7 @@ def _sample(abi_type: str, i: int) -> object:
 def test_fund_contracts_only__events_decode_as_the_whole_abis_handle(which, name, event):
     """A log decodes to the same event through the one-event handle as through the whole ABI's
     (``process_log``: what ``get_logs`` does to each log)."""
-    fc = FundContracts(Web3(), _record())
+    fc = FundContracts(Web3(), _record(timelock=TIMELOCK))
     whole = getattr(contract_at(fc.w3, getattr(fc.addresses, which), abis.load(name)).events, event)
     part = getattr(fc.only(which, event).events, event)
     ev_abi = next(e for e in abis.load(name) if e.get("name") == event and e["type"] == "event")
