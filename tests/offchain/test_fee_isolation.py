@@ -66,9 +66,11 @@ def test_module_end__node_refuses_the_check__warned_not_raised(chain, monkeypatc
         fee_isolation.pytest_runtest_teardown(Item("a.py::t1"), None)
 
 
-def test_module_end__a_raised_tip_suggestion_is_named(chain, accounts, monkeypatch):
+def test_module_end__a_raised_tip_suggestion_is_named_and_put_back(chain, accounts, monkeypatch):
     """A module that leaves the node suggesting a higher tip than at the worker's first module
-    end is named in a warning (nothing can put the suggestion back)."""
+    end (a head whose transactions tipped 100 gwei) is named in a warning, and the suggestion
+    is put back by one empty block at the head's timestamp: the next module's transactions and
+    fee checks see the first module end's tip again."""
     from tests.support import fee_isolation
 
     provider = chain.provider
@@ -78,7 +80,14 @@ def test_module_end__a_raised_tip_suggestion_is_named(chain, accounts, monkeypat
     try:
         for _ in range(5):
             accounts[0].transfer(accounts[1], 1, max_priority_fee=100 * 10**9, max_fee=300 * 10**9)
-        with pytest.warns(fee_isolation.TipLeak, match=r"b\.py left .* 100 gwei tip"):
+        head = chain.blocks.head
+        with pytest.warns(
+            fee_isolation.TipLeak, match=r"b\.py left .* 100 gwei tip .*put back by one empty"
+        ):
             fee_isolation.pytest_runtest_teardown(Item("b.py::t1"), None)
+        assert fee_isolation.suggested_tip(provider) == fee_isolation._first_tip[0]
+        top = chain.blocks.head
+        assert (top.number, top.timestamp) == (head.number + 1, head.timestamp)
+        assert not top.transactions
     finally:
         chain.restore(snap)
