@@ -18,7 +18,7 @@ from typing import Any
 
 from web3.logs import DISCARD
 
-__all__ = ["fill_cost", "receipt_cost"]
+__all__ = ["fill_cost", "own_events", "receipt_cost"]
 
 
 def fill_cost(controller: Any, event: str, args: Any, block: int) -> int:
@@ -35,13 +35,25 @@ def fill_cost(controller: Any, event: str, args: Any, block: int) -> int:
     return int(value) - int(args["cashOut"])
 
 
+def own_events(contract: Any, event: str, receipt: Any) -> list[Any]:
+    """``event``'s logs in ``receipt`` that ``contract`` itself emitted, decoded (a log that
+    does not decode as it is dropped). web3's ``process_receipt`` decodes every log of the
+    receipt with the event's topic, whoever emitted it: a token or a venue the transaction
+    called could emit a ``Purchased`` of its own and have it counted as the fund's fill."""
+    mine = str(contract.address).lower()
+    logs = [lg for lg in receipt["logs"] if str(lg["address"]).lower() == mine]
+    decoded: Iterable[Any] = getattr(contract.events, event)().process_receipt(
+        {**receipt, "logs": logs}, errors=DISCARD
+    )
+    return list(decoded)
+
+
 def receipt_cost(controller: Any, receipt: Any) -> int | None:
-    """The summed cost of a transaction's fills; None when it made none."""
+    """The summed cost of a transaction's fills (the controller's own events); None when it
+    made none."""
     costs: list[int] = []
     block = int(receipt["blockNumber"])
     for event in ("Purchased", "Redeemed"):
-        logs: Iterable[Any] = getattr(controller.events, event)().process_receipt(
-            receipt, errors=DISCARD
-        )
+        logs = own_events(controller, event, receipt)
         costs += [fill_cost(controller, event, lg["args"], block) for lg in logs]
     return sum(costs) if costs else None

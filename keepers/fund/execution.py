@@ -39,11 +39,10 @@ from typing import Any
 
 from eth_typing import HexStr
 from web3 import Web3
-from web3.logs import DISCARD as _DISCARD
 
 from keepers.core.logging import get_logger
 from keepers.fund.actions import EncodedCall, fill_ratio
-from keepers.fund.costs import receipt_cost
+from keepers.fund.costs import own_events, receipt_cost
 from keepers.fund.execution_services import ExecutionServices
 from keepers.fund.outcome import EXECUTING, PAUSED, ROLE, STOPPED, CycleOutcome
 from keepers.fund.plan_docs import (
@@ -79,6 +78,14 @@ from keepers.tx.retry import NetworkUnavailable, is_network_error
 from keepers.tx.simulation import SimulationResult
 
 log = get_logger("keepers.fundbot")
+
+# what an action received, by the controller's event it emitted (the first found counts)
+_RECEIVED = (
+    ("Purchased", "tokensOut"),
+    ("Redeemed", "cashOut"),
+    ("WaterfallLiquidated", "raised"),
+    ("Allocated", "amount"),
+)
 
 ACTION_UNCONFIRMED = "action_unconfirmed"  # alert code: sent, not final after the timeout
 
@@ -604,16 +611,10 @@ class Execution(PoolLegs):
         )
 
     def _received(self, receipt: Any, action: Action) -> int | None:
-        events = ("Purchased", "Redeemed", "WaterfallLiquidated", "Allocated")
-        ctl = self.s.contracts.only("controller", *events)
-        for ev, arg in (
-            ("Purchased", "tokensOut"),
-            ("Redeemed", "cashOut"),
-            ("WaterfallLiquidated", "raised"),
-            ("Allocated", "amount"),
-        ):
+        ctl = self.s.contracts.only("controller", *(ev for ev, _ in _RECEIVED))
+        for ev, arg in _RECEIVED:
             try:
-                logs = getattr(ctl.events, ev)().process_receipt(receipt, errors=_DISCARD)
+                logs = own_events(ctl, ev, receipt)
             except Exception:  # noqa: BLE001
                 continue
             if logs:

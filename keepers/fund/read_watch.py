@@ -67,12 +67,11 @@ class ReadWatch:
         """The timelock's queued operations as metrics (keepers.fund.timelock), scanned from
         the last block seen; a failed read leaves the gauges as they were (logged)."""
         b = self.bot
-        if b.addresses.timelock is None:
-            return
         if self._timelock is None:
-            self._timelock = TimelockWatch(
-                watched(b.contracts), b.addresses, b.k.timelock_lookback_blocks
-            )
+            timelock = watched(b.contracts)
+            if timelock is None:  # the record names none
+                return
+            self._timelock = TimelockWatch(timelock, b.addresses, b.k.timelock_lookback_blocks)
         try:
             self._timelock.observe(reading.block, reading.state.timestamp)
         except Exception as err:  # noqa: BLE001 - a display read never stops a tick

@@ -174,6 +174,10 @@ def _first_block(data: dict[str, Any]) -> int | None:
     return int(first) if isinstance(first, int) and first >= 0 else None
 
 
+# the fund's contracts FundContracts.only binds a handle on: the record's field -> its ABI
+_ONLY = {"vault": "TieredVault", "controller": "AssetController", "timelock": "FundTimelock"}
+
+
 @dataclass
 class FundContracts:
     """web3 contract objects of one fund, each bound on its first use (``contract_at``): binding
@@ -220,22 +224,19 @@ class FundContracts:
         return self._optional(self.addresses.timelock, "FundTimelock")
 
     def only(self, which: str, *entries: str) -> Contract:
-        """A handle on the fund's ``vault``, ``controller`` or ``timelock`` (``which``; the record
-        must name it) over these entries of
-        its ABI alone (functions or events, by name), for a path that calls nothing else: web3
-        builds a handle over the ABI it is given, 8-9 ms of CPU for either contract's whole ABI
-        on each new connection (a bot, a CLI command) against next to nothing for one entry.
-        The entries are the ABI's own dicts, so each call encodes, decodes and raises as the
-        whole ABI's handle does. An entry the ABI lacks is refused here (ValueError), not left
-        for the first call to find."""
-        address, name = {
-            "vault": (self.addresses.vault, "TieredVault"),
-            "controller": (self.addresses.controller, "AssetController"),
-            "timelock": (self.addresses.timelock, "FundTimelock"),
-        }[which]
+        """A handle on the fund's ``vault``, ``controller`` or ``timelock`` (``which``: the
+        record must name it) over these entries of its ABI alone (functions or events, by
+        name), for a path that calls nothing else. web3 builds a handle over the ABI it is
+        given: 8-10 ms of CPU for the vault's or the controller's whole ABI on each new
+        connection (a bot, a CLI command), next to nothing for a few entries. The entries are
+        the ABI's own dicts, so each call encodes, decodes and raises as the whole ABI's handle
+        does. ValueError naming ``which`` or an entry the ABI lacks, when the handle is made."""
+        if which not in _ONLY:
+            raise ValueError(f"which={which!r}: one of {', '.join(_ONLY)}")
+        address = getattr(self.addresses, which)
         if address is None:
             raise ValueError(f"{self.addresses.where} names no {which}")
-        return self._at(address, abi_entries(name, *entries))
+        return self._at(address, abi_entries(_ONLY[which], *entries))
 
     def safe(self, address: str) -> Contract:
         """The owner views of a Safe (the executor's admin Safe)."""

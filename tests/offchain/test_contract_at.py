@@ -215,6 +215,13 @@ def test_fund_contracts_only__events_decode_as_the_whole_abis_handle(which, name
     fc = FundContracts(Web3(), _record(timelock=TIMELOCK))
     whole = getattr(contract_at(fc.w3, getattr(fc.addresses, which), abis.load(name)).events, event)
     part = getattr(fc.only(which, event).events, event)
+    log = _log(name, event, getattr(fc.addresses, which))
+    assert part.process_log(log) == whole.process_log(log)
+
+
+def _log(name: str, event: str, address: str, index: int = 3) -> dict[str, object]:
+    """A log of ``event`` (of exported ABI ``name``) emitted by ``address``, each input its own
+    sample value."""
     ev_abi = next(e for e in abis.load(name) if e.get("name") == event and e["type"] == "event")
     topics = [event_abi_to_log_topic(ev_abi)]
     data_types, data_values = [], []
@@ -225,14 +232,55 @@ def test_fund_contracts_only__events_decode_as_the_whole_abis_handle(which, name
         else:
             data_types.append(inp["type"])
             data_values.append(value)
-    log = {
-        "address": Web3.to_checksum_address(getattr(fc.addresses, which)),
+    return {
+        "address": Web3.to_checksum_address(address),
         "topics": topics,
         "data": encode(data_types, data_values),
         "blockNumber": 7,
         "blockHash": b"\x01" * 32,
         "transactionHash": b"\x02" * 32,
         "transactionIndex": 0,
-        "logIndex": 3,
+        "logIndex": index,
     }
-    assert part.process_log(log) == whole.process_log(log)
+
+
+def test_fund_contracts_only__which_not_a_fund_contract__refused_naming_it():
+    with pytest.raises(ValueError, match="which='lens': one of vault, controller, timelock"):
+        FundContracts(Web3(), _record()).only("lens", "fundState")
+
+
+def test_own_events__the_same_event_from_another_address__not_the_funds():
+    """A token or venue the keeper's transaction calls can emit a ``Purchased`` with the
+    controller's topic; web3's ``process_receipt`` decodes it whoever emitted it. The fill's
+    received amount and its cost count the controller's own logs only: a receipt whose only
+    ``Purchased`` is another contract's has no fill (and asks the node nothing)."""
+    from keepers.fund.costs import own_events, receipt_cost
+
+    fc = FundContracts(Web3(), _record())
+    ctl = fc.only("controller", "Purchased", "Redeemed", "valueOf")
+    forged = _log("AssetController", "Purchased", "0x" + "9" * 40, index=0)
+    own = _log("AssetController", "Purchased", fc.addresses.controller, index=1)
+    receipt = {"blockNumber": 7, "logs": [forged, own]}
+    got = own_events(ctl, "Purchased", receipt)
+    assert [lg["logIndex"] for lg in got] == [1]
+    assert list(ctl.events.Purchased().process_receipt(receipt)) != got  # what web3 alone gives
+    assert receipt_cost(ctl, {"blockNumber": 7, "logs": [forged]}) is None
+
+
+def test_timelock_watch__record_without_a_timelock__nothing_bound_nothing_asked():
+    """A record that names no timelock (a fund deployed before it): the read's timelock metrics
+    and the status's queue are skipped (None: "not in the deployment record"), no handle is
+    made and the node is asked nothing (this Web3 has no node)."""
+    from types import SimpleNamespace
+
+    from keepers.fund.read_watch import ReadWatch
+    from keepers.fund.timelock import queued, watched
+
+    fc = FundContracts(Web3(), _record())
+    bot = SimpleNamespace(contracts=fc, addresses=fc.addresses, k=SimpleNamespace())
+    assert watched(fc) is None and queued(bot, 7, 1_000) is None
+    ReadWatch(bot).observe_timelock(SimpleNamespace(block=7, state=None))
+    assert "timelock" not in vars(fc)
+    with_timelock = FundContracts(Web3(), _record(timelock=TIMELOCK))
+    handle = watched(with_timelock)
+    assert handle is with_timelock.only("timelock", "CallScheduled", "EXECUTION_WINDOW", "RELEASE")
