@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
 from ape import networks
-from ballast_dev.local.anvil_local import forget_exited_ape_nodes
+from ballast_dev.local.anvil_local import forget_exited_ape_nodes, retry_ape_anvil_on_a_taken_port
+retry_ape_anvil_on_a_taken_port()  # ape's random port may be a client connection's (ci of 02d6b6c)
 before = len(networks.running_nodes.nodes)  # read before the fix is installed: all of it
 forget_exited_ape_nodes()
 read_before = len(networks.running_nodes.nodes)  # that list, cut
