@@ -121,8 +121,10 @@ def test_connect_web3__no_proxy_configured__sessions_skip_the_environment_go_dir
     monkeypatch, tmp_path
 ):
     """No proxy for the node: requests' per-request environment lookup is off (the session's
-    ``trust_env``), the request goes straight to the node, on one kept-alive session per
-    thread; the CA bundle the environment names is still the session's. The lookups counted
+    ``trust_env``), the request goes straight to the node (a plain-HTTP node's over
+    ``http.client``: the environment is not read at all, tests/offchain/pipeline/
+    test_node_plain_http.py), and the session kept per thread for what goes through requests
+    (a redirect, an https node) has the CA bundle the environment names. The lookups counted
     are this connection's session's: the count patches requests' class, and a thread an
     earlier file of the same worker left running (a hung chain's request, answered late) may
     make a request of its own meanwhile (it did once, on 3 workers)."""
@@ -148,8 +150,7 @@ def test_connect_web3__no_proxy_configured__sessions_skip_the_environment_go_dir
         assert node.targets == ["/"] * 3  # direct
         manager = w3.provider._request_session_manager
         session = manager.cache_and_return_session(w3.provider.endpoint_uri)
-        # the environment not read again per request
-        assert [trust for s, trust in env_reads if s is session] == [False] * 3
+        assert [trust for s, trust in env_reads if s is session] == []  # not read per request
         assert session.trust_env is False
         assert session.verify == "/etc/ssl/certs/some-bundle.pem"
         assert manager.cache_and_return_session(w3.provider.endpoint_uri) is session  # kept
