@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import select
@@ -213,8 +214,8 @@ class _Sessions(HTTPSessionManager):
         answer = requests.Response()
         answer.status_code, answer.reason, answer.url = head.status, head.reason, self._shown
         answer.headers = CaseInsensitiveDict(head.getheaders())
-        answer._content = _decoded(content, answer.headers.get("content-encoding", ""))
-        answer._content_consumed = True  # type: ignore[attr-defined]
+        answer.raw = io.BytesIO(_decoded(content, answer.headers.get("content-encoding", "")))
+        answer.content  # noqa: B018 - read now, as requests reads a body not streamed
         return answer
 
 

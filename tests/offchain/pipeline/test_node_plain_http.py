@@ -11,6 +11,7 @@ path (https, credentials in the URL, a proxy in the environment: requests, as be
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import socket
 import threading
@@ -298,8 +299,7 @@ def test_a_node_behind_https_or_other_uri__the_requests_path(monkeypatch):
     def theirs(self, endpoint_uri, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         seen.append(str(endpoint_uri))
         response = requests.Response()
-        response.status_code, response._content = 200, b"{}"
-        response._content_consumed = True
+        response.status_code, response.raw = 200, io.BytesIO(b"{}")
         return response
 
     monkeypatch.setattr(HTTPSessionManager, "get_response_from_post_request", theirs)
