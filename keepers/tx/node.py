@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
@@ -98,7 +99,8 @@ class _Kept:
         return conn
 
     def __del__(self) -> None:
-        self.conn.close()
+        with contextlib.suppress(Exception):  # at interpreter exit: the socket goes anyway
+            self.conn.close()
 
 
 def _timeout(value: Any) -> float:

@@ -278,6 +278,7 @@ def test_a_failure_then_the_next_post_on_a_new_connection():
 def test_which_nodes_go_over_http_client(monkeypatch, tmp_path):
     assert plain_http("http://127.0.0.1:8545") == ("127.0.0.1", 8545, "/")
     assert plain_http("http://node.lan/rpc?key=1") == ("node.lan", 80, "/rpc?key=1")
+    assert plain_http("http://[::1]:8545") == ("::1", 8545, "/")
     for url in ("https://rpc.example/v2/k", "http://user:pw@node.lan:8545", "ws://127.0.0.1:8546"):
         assert plain_http(url) is None, url
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
