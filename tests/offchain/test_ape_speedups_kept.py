@@ -131,3 +131,20 @@ def test_checksums_kept__any_value_asked_twice__the_plain_answer_or_error(values
         assert _outcome(kept, value) == _outcome(plain, value)
         got = _outcome(eth_address.is_checksum_address, value)
         assert got == _outcome(plain_is_checksum, value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(codes=st.lists(st.binary(max_size=200), min_size=1, max_size=5))
+def test_opcodes_kept__any_code_asked_twice__the_plain_answer(codes):
+    """ape's proxy check strips push data through the kept answer: the plain function's bytes
+    for any code (push operands cut short at the end included), as bytes or HexBytes, the
+    second time from what was kept."""
+    import ape_ethereum.ecosystem as ecosystem
+    from hexbytes import HexBytes
+
+    kept = ecosystem.strip_push_data
+    plain = kept.__wrapped__  # type: ignore[attr-defined]
+    assert kept is not plain  # the suite's path is the kept one
+    for code in codes + codes:
+        assert kept(code) == plain(code) == kept(HexBytes(code)) == plain(HexBytes(code))
+        assert type(kept(HexBytes(code))) is bytes

@@ -131,6 +131,13 @@ can observe.
   function of it): ``is_checksum_address`` computes it for every address ape converts, about
   14 a transaction (a token mint 8.6 -> 8.0 ms of CPU, a call 1.16 -> 0.95 ms).
 
+- ape's proxy check on every ``account.deploy`` (``Ethereum.get_proxy_info``) strips the push
+  data off the new contract's code in a Python loop indexing a ``HexBytes`` (``strip_push_data``):
+  5.5% of tests/contracts/fund's samples were that check, 64% of it this loop. Its answer is
+  kept per code (a fixture deploys the same contracts at the same addresses after every
+  revert) and computed over plain ``bytes``: a pure function of the bytes
+  (tests/offchain/test_ape_speedups_kept.py compares it with ape's for any bytes).
+
 ``BALLAST_APE_SPEEDUPS=0`` turns all of them off.
 """
 
@@ -148,6 +155,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ape_accounts.accounts as ape_accounts_module
+import ape_ethereum.ecosystem as ape_eth_ecosystem
 import ape_ethereum.provider as ape_eth_provider
 import eth_utils.address as eth_utils_address
 import pytest
@@ -705,6 +713,31 @@ def _checksums_kept(original: Any) -> Any:
     return to_checksum_address
 
 
+_STRIPPED_KEPT = 256  # contract codes whose opcodes are kept (a fixture's few dozen)
+
+
+def _opcodes_kept(original: Any) -> Any:
+    """ape_ethereum's ``strip_push_data`` (a Python loop over every byte of a contract's code,
+    indexing a ``HexBytes``: most of ape's proxy check, which ``account.deploy`` runs on every
+    deployment) answered from the answers already given for the same bytes, and computed over
+    plain ``bytes`` (the same integers, indexed natively). A pure function of the bytes: the
+    same ``bytes`` back for any value, asked once or again."""
+    kept: dict[bytes, bytes] = {}
+
+    def strip_push_data(bytecode: Any) -> bytes:
+        key = bytes(bytecode)
+        answer = kept.get(key)
+        if answer is None:
+            answer = original(key)
+            if len(kept) >= _STRIPPED_KEPT:
+                kept.clear()
+            kept[key] = answer
+        return answer  # type: ignore[no-any-return]
+
+    strip_push_data.__wrapped__ = original  # type: ignore[attr-defined]
+    return strip_push_data
+
+
 def _code_seen_once(original: Any) -> Any:
     def validate_is_contract(self: Any) -> None:
         key = (id(self.provider), str(self.contract.address))
@@ -899,6 +932,9 @@ def pytest_configure(config: Any) -> None:
         eth_utils_address.to_checksum_address = _checksums_kept(
             eth_utils_address.to_checksum_address
         )
+    if not hasattr(ape_eth_ecosystem.strip_push_data, "__wrapped__"):
+        # the ecosystem module's own name: its proxy check looks it up there
+        ape_eth_ecosystem.strip_push_data = _opcodes_kept(ape_eth_ecosystem.strip_push_data)
     if not hasattr(ape_accounts_module.sign_transaction_dict, "__wrapped__"):
         ape_accounts_module.sign_transaction_dict = _signed_kept(
             ape_accounts_module.sign_transaction_dict
