@@ -121,8 +121,12 @@ def plain_http(url: str) -> tuple[str, int, str] | None:
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname or parts.username or parts.password:
         return None
+    try:
+        port = parts.port or 80
+    except ValueError:  # not a port: requests says so at the first request, as before
+        return None
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return parts.hostname, parts.port or 80, target
+    return parts.hostname, port, target
 
 
 class _Sessions(HTTPSessionManager):
@@ -153,8 +157,12 @@ class _Sessions(HTTPSessionManager):
         self.trust_env = trust_env
         self.endpoint = endpoint
         self._plain = None if trust_env else plain_http(endpoint)
-        # the URL as requests names it in an error (normalised: "http://host:port/")
-        self._shown = str(requests.Request("POST", endpoint).prepare().url) if self._plain else ""
+        self._shown = ""  # the URL as requests names it in an error ("http://host:port/")
+        if self._plain is not None:
+            try:
+                self._shown = str(requests.Request("POST", endpoint).prepare().url)
+            except requests.exceptions.RequestException:  # requests refuses it at each request
+                self._plain = None
         self._kept = threading.local()
 
     def cache_and_return_session(

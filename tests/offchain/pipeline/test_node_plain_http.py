@@ -279,8 +279,15 @@ def test_which_nodes_go_over_http_client(monkeypatch, tmp_path):
     assert plain_http("http://127.0.0.1:8545") == ("127.0.0.1", 8545, "/")
     assert plain_http("http://node.lan/rpc?key=1") == ("node.lan", 80, "/rpc?key=1")
     assert plain_http("http://[::1]:8545") == ("::1", 8545, "/")
-    for url in ("https://rpc.example/v2/k", "http://user:pw@node.lan:8545", "ws://127.0.0.1:8546"):
+    for url in (
+        "https://rpc.example/v2/k",
+        "http://user:pw@node.lan:8545",
+        "ws://127.0.0.1:8546",
+        "http://127.0.0.1:99999",  # not a port: requests' own error at the first request
+    ):
         assert plain_http(url) is None, url
+    # a host requests refuses: its error at each request, as before
+    assert _Sessions(False, "http://exa mple:8545")._plain is None
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
         monkeypatch.delenv(var, raising=False)
         monkeypatch.delenv(var.lower(), raising=False)
