@@ -81,8 +81,11 @@ def test_module_end__a_raised_tip_suggestion_is_named_and_put_back(chain, accoun
         for _ in range(5):
             accounts[0].transfer(accounts[1], 1, max_priority_fee=100 * 10**9, max_fee=300 * 10**9)
         head = chain.blocks.head
+        sender = accounts[0].address.lower()  # as the node writes it
         with pytest.warns(
-            fee_isolation.TipLeak, match=r"b\.py left .* 100 gwei tip .*put back by one empty"
+            fee_isolation.TipLeak,
+            match=rf"b\.py left .* 100 gwei tip .*put back by one empty block; head block "
+            rf"{head.number} at {head.timestamp}: {sender} nonce \d+ to .* tip 100 gwei",
         ):
             fee_isolation.pytest_runtest_teardown(Item("b.py::t1"), None)
         assert fee_isolation.suggested_tip(provider) == fee_isolation._first_tip[0]

@@ -116,6 +116,7 @@ def pytest_runtest_teardown(item: Any, nextitem: Any) -> None:
             return
         if tip <= _first_tip[0]:
             return
+        head = tipped_head(provider)
         provider.make_request("anvil_mine", ["0x1", "0x0"])
         after = suggested_tip(provider)
     except Exception:  # noqa: BLE001 - as above: never a failure of the module
@@ -127,7 +128,26 @@ def pytest_runtest_teardown(item: Any, nextitem: Any) -> None:
     )
     warnings.warn(
         f"{module_of(item)} left the node suggesting a {tip // 10**9} gwei tip "
-        f"({tip} wei; {_first_tip[0]} wei at this worker's first module end); {back}",
+        f"({tip} wei; {_first_tip[0]} wei at this worker's first module end); {back}; {head}",
         TipLeak,
         stacklevel=1,
+    )
+
+
+def tipped_head(provider: Any, shown: int = 3) -> str:
+    """The head block the node suggests its tip from, as the warning names it: its number and
+    timestamp, and its first ``shown`` transactions' sender, nonce, recipient and tip, so that
+    a run that warns says which transaction was mined outside its module's snapshot."""
+    block = provider.make_request("eth_getBlockByNumber", ["latest", True])
+    txs = block.get("transactions") or []
+    seen = [
+        f"{t.get('from')} nonce {int(t.get('nonce', '0x0'), 16)} to {t.get('to')} tip "
+        f"{int(t.get('maxPriorityFeePerGas') or t.get('gasPrice') or '0x0', 16) // 10**9} gwei"
+        for t in txs[:shown]
+    ]
+    more = f" and {len(txs) - shown} more" if len(txs) > shown else ""
+    return (
+        f"head block {int(block['number'], 16)} at {int(block['timestamp'], 16)}: "
+        + ("; ".join(seen) or "no transaction")
+        + more
     )
