@@ -314,10 +314,17 @@ def test_a_node_behind_https_or_other_uri__the_requests_path(monkeypatch):
     manager = _Sessions(False, "http://127.0.0.1:1")
     assert manager.make_post_request("http://127.0.0.1:2", BODY, headers=HEADERS) == b"{}"
     assert manager.make_post_request("http://127.0.0.1:1", BODY, stream=True) == b"{}"
+    # a (connect, read) pair of timeouts: requests tells the two apart, so requests takes it
+    assert manager.make_post_request("http://127.0.0.1:1", BODY, timeout=(1, 2)) == b"{}"
     assert (
         _Sessions(False, "https://rpc.example").make_post_request(
             "https://rpc.example", BODY, headers=HEADERS
         )
         == b"{}"
     )
-    assert seen == ["http://127.0.0.1:2", "http://127.0.0.1:1", "https://rpc.example"]
+    assert seen == [
+        "http://127.0.0.1:2",
+        "http://127.0.0.1:1",
+        "http://127.0.0.1:1",
+        "https://rpc.example",
+    ]
