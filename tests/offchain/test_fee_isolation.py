@@ -94,3 +94,47 @@ def test_module_end__a_raised_tip_suggestion_is_named_and_put_back(chain, accoun
         assert not top.transactions
     finally:
         chain.restore(snap)
+
+
+def test_module_end__transactions_left_in_the_pool__dropped_and_named(chain, accounts):
+    """anvil's revert keeps its pool: a transaction left pending (automine off, as the local
+    relay turns it off) or queued (a nonce gap) outlives the module and is mined in the next
+    block anyone mines. The module-end check drops both and names them; the block mined next
+    carries neither."""
+    from tests.support import fee_isolation
+
+    provider = chain.provider
+    sender, other = accounts[3], accounts[5]
+    start = {a.address: a.nonce for a in (sender, other)}
+    snap: list = [chain.snapshot()]
+    try:
+        provider.make_request("evm_setAutomine", [False])
+        pending = sender.transfer(accounts[1], 1, required_confirmations=0)
+        # a nonce gap: the node queues it until the nonce before it is used
+        queued = other.transfer(accounts[1], 2, nonce=other.nonce + 1, required_confirmations=0)
+        status = provider.make_request("txpool_status", [])
+        assert (int(status["pending"], 16), int(status["queued"], 16)) == (1, 1)
+        chain.restore(snap.pop())
+        # the quirk: the chain is back, the pool is not
+        status = provider.make_request("txpool_status", [])
+        assert (int(status["pending"], 16), int(status["queued"], 16)) == (1, 1)
+        with pytest.warns(
+            fee_isolation.PoolLeak,
+            match=rf"c\.py left 2 transaction\(s\) in the node's pool; dropped: "
+            rf"{sender.address.lower()} nonce {start[sender.address]} to .*\(pending\); "
+            rf"{other.address.lower()} nonce {start[other.address] + 1} to .*\(queued\)",
+        ):
+            fee_isolation.pytest_runtest_teardown(Item("c.py::t1"), None)
+        assert fee_isolation.drop_pool(provider) == []  # nothing left
+        provider.make_request("evm_setAutomine", [True])  # (which mines what is pending)
+        chain.mine()
+        assert not chain.blocks.head.transactions
+        assert (sender.nonce, other.nonce) == (start[sender.address], start[other.address])
+        for tx in (pending, queued):
+            with pytest.raises(Exception):  # noqa: B017,PT011 - dropped: the node knows nothing of it
+                chain.provider.web3.eth.get_transaction_receipt(tx.txn_hash)
+    finally:
+        provider.make_request("evm_setAutomine", [True])
+        provider.make_request("anvil_dropAllTransactions", [])
+        if snap:
+            chain.restore(snap.pop())

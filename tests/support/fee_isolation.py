@@ -15,7 +15,11 @@ block's base fee is read from ape's local node (``eth_feeHistory``'s last entry,
 node's fee state, not the head's); where it is not the base fee the node was started with, it is
 put back and a warning names the module, so the module that leaked is found in the run's
 warnings summary rather than in a later module's failure. A node that errors on the check (a
-test stopped it) gets a warning too, never a failure of the module the check follows."""
+test stopped it) gets a warning too, never a failure of the module the check follows.
+
+Before that, the node's pool is emptied (``anvil_dropAllTransactions``): anvil's revert keeps it,
+so a transaction a module left pending or queued would be mined in a later module's chain; the
+module is named in a ``PoolLeak`` warning with each transaction dropped."""
 
 from __future__ import annotations
 
@@ -29,6 +33,13 @@ from tests.support.log_isolation import module_of
 
 class BaseFeeLeak(UserWarning):
     """A test module left the node's next base fee off the one the node was started with."""
+
+
+class PoolLeak(UserWarning):
+    """A test module left transactions in the node's pool: pending ones (sent while automine
+    was off, as the local relay turns it off) or queued ones (a nonce gap). anvil's revert
+    keeps its pool, so the next block mined after it, in a later module's chain, would carry
+    them."""
 
 
 class TipLeak(UserWarning):
@@ -83,6 +94,19 @@ def pytest_runtest_teardown(item: Any, nextitem: Any) -> None:
     provider = local_node()
     if provider is None:
         return
+    # first, before anything here mines a block (the tip's empty block would carry them)
+    try:
+        left = drop_pool(provider)
+    except Exception:  # noqa: BLE001 - a guard never fails the module it follows
+        left = []
+    if left:
+        warnings.warn(
+            f"{module_of(item)} left {len(left)} transaction(s) in the node's pool; dropped: "
+            + "; ".join(left[:3])
+            + (f" and {len(left) - 3} more" if len(left) > 3 else ""),
+            PoolLeak,
+            stacklevel=1,
+        )
     try:
         found = put_back(provider)
     except Exception as err:  # noqa: BLE001 - a guard never fails the module it follows
@@ -132,6 +156,33 @@ def pytest_runtest_teardown(item: Any, nextitem: Any) -> None:
         TipLeak,
         stacklevel=1,
     )
+
+
+def drop_pool(provider: Any) -> list[str]:
+    """Drops every transaction in the node's pool (``anvil_dropAllTransactions``) and returns
+    them as the warning names them (sender, nonce, recipient, tip; pending before queued); an
+    empty pool costs one ``txpool_status``.
+
+    Why: anvil's ``evm_revert`` puts back the chain, not the pool. A transaction left pending
+    (sent while automine was off: the local relay turns it off while it holds a bundle) or
+    queued (a nonce gap) outlives the module's revert, and the next block anyone mines carries
+    it, on a chain where its nonce is valid again. Seen in 3-worker runs as a head block tipping
+    100 gwei (``TipLeak``): the keeper's key (``accounts[2]``), nonce 0, to the fourth contract of
+    a deploy, mined in a later module's set-up, after the chaos month."""
+    status = provider.make_request("txpool_status", [])
+    if not int(status.get("pending", "0x0"), 16) and not int(status.get("queued", "0x0"), 16):
+        return []
+    content = provider.make_request("txpool_content", [])
+    left = [
+        f"{t.get('from')} nonce {int(t.get('nonce', '0x0'), 16)} to {t.get('to')} tip "
+        f"{int(t.get('maxPriorityFeePerGas') or t.get('gasPrice') or '0x0', 16) // 10**9} gwei "
+        f"({kind})"
+        for kind in ("pending", "queued")
+        for by_nonce in (content.get(kind) or {}).values()
+        for t in by_nonce.values()
+    ]
+    provider.make_request("anvil_dropAllTransactions", [])
+    return left
 
 
 def tipped_head(provider: Any, shown: int = 3) -> str:
