@@ -30,3 +30,16 @@ def dave(accounts):
 @pytest.fixture(scope="module")
 def safe(deployer, alice, bob, carol):
     return deploy_safe(deployer, [alice, bob, carol], SAFE_THRESHOLD)
+
+
+def safe_per_base_coin():
+    """The ``safe`` fixture for a module of tests/contracts/fund run for each base coin: set up
+    again for each, since that folder's ``base_decimals`` reverts the chain between them (a
+    Safe deployed in the 6-decimal part would be gone in the 18-decimal one). In the module:
+    ``safe = safe_per_base_coin()``."""
+
+    @pytest.fixture(scope="module", name="safe")
+    def _safe(deployer, alice, bob, carol, base_decimals):
+        return deploy_safe(deployer, [alice, bob, carol], SAFE_THRESHOLD)
+
+    return _safe

@@ -1,29 +1,41 @@
-"""Fund fixtures (module-scoped: ape restores the chain snapshot taken when each module starts,
-so a session fixture first deployed inside one module would vanish from the chain after it):
-a vault + controller over a 6- or 18-decimal base stablecoin with six assets (two money-market
-funds in L2; three instant credit funds and one asynchronous RWA in L3)."""
+"""Fund fixtures: a vault + controller over a 6- or 18-decimal base stablecoin with six assets
+(two money-market funds in L2; three instant credit funds and one asynchronous RWA in L3),
+deployed once per test process (``_funds_once``) and taken by each module, for each base coin,
+as it was when deployed: ape reverts to the snapshot taken when each module starts, which is
+after the session's deploy (ape sets session fixtures up first, and rebases a module whose
+first test did not take the fund)."""
 
 import pytest
 
 from ballast_dev.deployment.fund import FEED_DECIMALS, RiskSpec, add_asset, deploy_core, grant_roles
+from tests.support.deployed_once import (
+    ApeKnowledge,
+    check_as_deployed,
+    fund_fingerprint,
+    module_copy,
+)
 
 ONE_DAY = 86_400
 
 
 @pytest.fixture(scope="module", params=[6, 18], ids=["usdt6", "usdt18"])
-def base_decimals(request):
-    return request.param
+def base_decimals(request, chain):
+    """The base coin's decimals; each module runs its tests for 6, then for 18. Every module
+    fixture that depends on it is set up after it and torn down before it, so the chain is
+    reverted here when the module moves on to the next base coin: the 18-decimal tests start
+    from the fund as deployed, not after the 6-decimal part's module set-up (its deposits, its
+    day's warp: the 18-decimal fund's feeds would be a day old and its fees accrued over it).
+    ape's own module snapshot, taken before this one, is reverted when the module ends."""
+    snap = chain.snapshot()
+    yield request.param
+    if snap in chain._snapshots.get(chain.chain_id, []):  # (a rebase may have reverted past it)
+        chain.restore(snap)
 
 
 @pytest.fixture(scope="module")
 def unit(base_decimals):
     """One whole base token in base units."""
     return 10**base_decimals
-
-
-@pytest.fixture(scope="module")
-def usdt(project, deployer, base_decimals):
-    return deployer.deploy(project.TestStablecoin, "Tether USD (test)", "USDT", base_decimals)
 
 
 @pytest.fixture(scope="module")
@@ -34,32 +46,13 @@ def create_feed(project, deployer):
     return create
 
 
-@pytest.fixture(scope="module")
-def adapters(project, deployer):
-    return {
-        "erc4626": deployer.deploy(project.ERC4626Adapter),
-        "async": deployer.deploy(project.AsyncRwaAdapter),
-    }
+def _deploy_fund(project, deployer, gov, keeper, guardian, usdt, adapters):
+    """The fund of this folder's tests over ``usdt``: five ERC-4626 assets (two in L2, three in
+    L3) and one asynchronous RWA in L3, each with its own feed at 1.0."""
 
+    def feed():
+        return deployer.deploy(project.TestPriceFeed, FEED_DECIMALS, 10**FEED_DECIMALS)
 
-@pytest.fixture(scope="module")
-def fund(
-    project,
-    deployer,
-    gov,
-    keeper,
-    guardian,
-    usdt,
-    adapters,
-    create_feed,
-    alice,
-    bob,
-    whale,
-    attacker,
-):
-    # (alice, bob, whale and attacker are taken so that no session account a test takes is set
-    # up after this module fixture: ape warns InvalidIsolationWarning and rebases the module,
-    # deploying its fund again, whenever no module before on the worker had taken that account)
     f = deploy_core(project, deployer, usdt, risk=RiskSpec(min_move_value=0))
     grant_roles(f, gov, keepers=[keeper], guardians=[guardian], sender=deployer)
     for symbol, tier in (("mmfA", 1), ("mmfB", 1), ("crA", 2), ("crB", 2), ("crC", 2)):
@@ -71,9 +64,9 @@ def fund(
             token=token,
             tier=tier,
             adapter=adapters["erc4626"],
-            feed=create_feed(),
+            feed=feed(),
         )
-    nav = create_feed()
+    nav = feed()
     rwa = deployer.deploy(
         project.TestAsyncRwaIssuer,
         "Async RWA",
@@ -87,6 +80,80 @@ def fund(
     add_asset(f, deployer, symbol="rwa", token=rwa, tier=2, adapter=adapters["async"], feed=nav)
     f.adapters.update(adapters)
     return f
+
+
+class _Funds:
+    """Both funds of this folder, the adapters they share and each fund's figures right after
+    the deploy (``fund_fingerprint``); ``addresses()`` as a deployment record gives them (what
+    ``ApeKnowledge`` keeps ape's entries for)."""
+
+    def __init__(self, adapters, funds, holders):
+        self.adapters = adapters
+        self.funds = funds  # base decimals -> FundDeployment (its cash: the base coin)
+        self.holders = holders
+        self.deployed = {d: fund_fingerprint(f, holders) for d, f in funds.items()}
+
+    def addresses(self):
+        return {str(d): f.addresses() for d, f in self.funds.items()}
+
+
+@pytest.fixture(scope="session")
+def _funds_once(project, chain, deployer, gov, keeper, guardian, alice, bob, whale, attacker):
+    """Both funds of this folder (over a 6- and an 18-decimal base coin, sharing one pair of
+    adapters), deployed once per test process instead of in every module that takes one
+    (tests/support/fixtures_fund.py's ``local_fund_deployed`` does the same for the keepers'
+    fund, and says why ape's isolation gives every module the chain as this deploy left it).
+
+    Each module, for each base coin, gets its own copy of the record (``fund``: a module that
+    lists an asset writes its copy), after a check that the fund is as deployed (failing with
+    each figure an earlier module left moved: ``check_as_deployed``), with ape taught the
+    deploy's contract types again (``ApeKnowledge``: a test playing a new process clears ape's
+    caches, which a module's own deploy survived). ``base_decimals`` reverts the chain between
+    a module's 6- and 18-decimal parts, which each deployed a fund of their own before.
+    (alice, bob, whale and attacker are taken so that no session account a test takes is set
+    up after this deploy: ape warns InvalidIsolationWarning and rebases the module whenever no
+    module before on the worker had taken that account.)"""
+
+    def deploy():
+        adapters = {
+            "erc4626": deployer.deploy(project.ERC4626Adapter),
+            "async": deployer.deploy(project.AsyncRwaAdapter),
+        }
+        funds = {}
+        for decimals in (6, 18):
+            usdt = deployer.deploy(project.TestStablecoin, "Tether USD (test)", "USDT", decimals)
+            funds[decimals] = _deploy_fund(project, deployer, gov, keeper, guardian, usdt, adapters)
+        holders = {"alice": alice, "bob": bob, "whale": whale, "deployer": deployer}
+        return _Funds(adapters, funds, holders)
+
+    return ApeKnowledge.around(chain, deploy)
+
+
+@pytest.fixture(scope="module")
+def _funds(_funds_once, chain):
+    """The once-per-process deploy, with ape taught its contracts again for this module."""
+    funds, known = _funds_once
+    known.teach(chain)
+    return funds
+
+
+@pytest.fixture(scope="module")
+def usdt(_funds, base_decimals):
+    return _funds.funds[base_decimals].cash
+
+
+@pytest.fixture(scope="module")
+def adapters(_funds):
+    return dict(_funds.adapters)
+
+
+@pytest.fixture(scope="module")
+def fund(_funds, base_decimals):
+    """This module's copy of the record of the fund over ``usdt`` (``_funds_once``), checked
+    to be as deployed."""
+    f = _funds.funds[base_decimals]
+    check_as_deployed(f, _funds.holders, _funds.deployed[base_decimals])
+    return module_copy(f)
 
 
 @pytest.fixture(scope="module")

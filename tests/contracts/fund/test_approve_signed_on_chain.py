@@ -29,7 +29,9 @@ REF = "plan-onchain-1"
 
 
 @pytest.fixture(scope="module")
-def owners_safe(deployer):
+def owners_safe(deployer, base_decimals):
+    # (per base coin: tests/contracts/fund/conftest.py's base_decimals reverts the chain
+    # between them, so a module fixture set up in the 6-decimal part would be gone after it)
     return deploy_safe(deployer, OWNERS, 2)
 
 

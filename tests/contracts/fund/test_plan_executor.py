@@ -26,6 +26,7 @@ from keepers.fund.planning.plan_approval import (
     sign_plan_with,
     with_min_out,
 )
+from tests.support.fixtures_safe import safe_per_base_coin
 from tests.support.gaslib import check_snapshot
 
 # the session's attacker and dave set up with the module's first test, not first by a later
@@ -35,6 +36,9 @@ pytestmark = pytest.mark.usefixtures("attacker", "dave")
 THRESHOLD = 100_000  # whole base tokens: plans that move more need 2 of 3 owners
 SENTINEL = "0x0000000000000000000000000000000000000001"
 ZERO32 = b"\x00" * 32
+
+
+safe = safe_per_base_coin()
 
 
 @pytest.fixture(scope="module")

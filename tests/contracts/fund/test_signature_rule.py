@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from ballast_dev.deployment.plan_executor import deploy_plan_executor
 from keepers.core.signatures import SECP256K1_N, normalise_v, try_recover
+from tests.support.fixtures_safe import safe_per_base_coin
 
 OWNER = Account.from_key(keccak(b"signature rule owner"))
 
@@ -44,6 +45,9 @@ def _variants(sig: bytes, kind: str, extra: bytes) -> bytes:
 
 
 KINDS = ["as_is", "v01", "v_other", "high_s", "eip2098", "long", "zero", "random"]
+
+
+safe = safe_per_base_coin()
 
 
 @pytest.fixture(scope="module")
