@@ -93,7 +93,8 @@ def test_module_end__a_raised_tip_suggestion_is_named_and_put_back(chain, accoun
         assert (top.number, top.timestamp) == (head.number + 1, head.timestamp)
         assert not top.transactions
     finally:
-        chain.restore(snap)
+        # the 100 gwei blocks' entries in anvil's fee-history cache replaced (restore_washed)
+        fee_isolation.restore_washed(chain, snap)
 
 
 def test_module_end__transactions_left_in_the_pool__dropped_and_named(chain, accounts):

@@ -9,6 +9,7 @@ from typing import Any
 from ballast_dev.demo.run import prologue
 from ballast_dev.deployment.profile import deploy_profile
 from scripts.demo import DEFAULT_PROFILE, demo_profile
+from tests.support.fee_isolation import restore_washed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +43,10 @@ def restore_with_base_fee(chain: Any, taken: tuple[Any, int]) -> None:
     later module on the worker's node paid it (a ``gas_price=0`` transaction was refused, "max
     fee per gas less than block base fee"). The next block is priced at the base fee read when
     the snapshot was taken (0 on the tests' node), not at the head's after the restore: a block
-    mined right after it (a transaction of the month's last moment) carries the spike."""
+    mined right after it (a transaction of the month's last moment) carries the spike. The
+    month's blocks tipped up to 100 gwei under that spike: the restore washes anvil's
+    fee-history cache of them (tests/support/fee_isolation.py's ``restore_washed``), so a
+    later module's block at one of their numbers is not priced at their tips."""
     snap, base = taken
-    chain.restore(snap)
+    restore_washed(chain, snap)
     chain.provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(base)])

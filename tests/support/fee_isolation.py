@@ -23,6 +23,7 @@ module is named in a ``PoolLeak`` warning with each transaction dropped."""
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Any
 
@@ -46,6 +47,9 @@ class TipLeak(UserWarning):
     """A test module left the node suggesting a higher tip than it did at the process's first
     check (``eth_maxPriorityFeePerGas``: ape prices every transaction's tip at it)."""
 
+
+# anvil's floor for a suggested tip (MIN_SUGGESTED_PRIORITY_FEE: 1 gwei)
+MIN_SUGGESTED_TIP = 10**9
 
 # the node's suggested tip at this process's first module end (anvil's floor, 1 gwei, on a node
 # whose blocks tipped nothing more)
@@ -129,8 +133,9 @@ def pytest_runtest_teardown(item: Any, nextitem: Any) -> None:
     # it, and the keepers' fee checks read it (a 3-worker run, 2026-11-29: 100 gwei; an
     # impersonated admin holding 1 ETH could not pay 30M gas, tests/support/fundbotlib.py's
     # timelock_sender; a later run: the executor bot's two fee tests). anvil suggests the tips
-    # of its head block: a leaked suggestion is a head whose transactions tipped that much, kept
-    # through ape's revert (mined outside the module's snapshot). One empty block on top, at
+    # of its head block: a leaked suggestion is a head whose transactions tipped that much (the
+    # ones seen: a session deploy's last transaction priced at a stale suggestion of anvil's
+    # fee-history cache, which restore_washed is for). One empty block on top, at
     # the head's own timestamp (anvil_mine's interval 0), puts the suggestion back; the module
     # is named either way, and the warning says whether it was put back.
     try:
@@ -156,6 +161,45 @@ def pytest_runtest_teardown(item: Any, nextitem: Any) -> None:
         TipLeak,
         stacklevel=1,
     )
+
+
+def restore_washed(chain: Any, snap: Any) -> None:
+    """``chain.restore(snap)`` for a test or month that mined blocks tipping above anvil's
+    floor, leaving no stale tip suggestion behind.
+
+    anvil suggests a tip (``eth_maxPriorityFeePerGas``, which ape prices every transaction's tip
+    at) from its fee-history cache entry for the head's number; a service of its own fills that
+    cache from new-block notifications, after the block is mined, and a revert keeps it. So the
+    entries of a reverted chain's blocks stay, and a block mined later at the same number is
+    suggested from the reverted block's tips until that service catches up: on a loaded
+    machine, long enough for the next transaction to read it. Seen four times in 3-worker runs
+    as ``TipLeak``: the local fund's session deploy, its last transaction (the keeper's
+    rebalance, nonce 0) priced at 100 gwei, after this module's tip test had tipped 100 gwei at
+    the same block numbers. Here, once the chain is back, as many empty blocks as the reverted
+    chain had above the snapshot are mined in a snapshot of their own and the service is waited
+    for (the head's suggestion at the floor again), then reverted: their entries, without
+    tips, replace the reverted chain's."""
+    above = chain.blocks.head.number
+    chain.restore(snap)
+    blocks = above - chain.blocks.head.number
+    if blocks > 0:
+        wash_tips(blocks)
+
+
+def wash_tips(blocks: int) -> None:
+    """The wash of :func:`restore_washed`: ``blocks`` empty blocks above the head, mined in a
+    snapshot of ape's chain, the fee-history service waited for, reverted."""
+    from ape import chain
+
+    provider = chain.provider
+    wash = chain.snapshot()
+    try:
+        provider.make_request("anvil_mine", [hex(blocks), "0x0"])
+        deadline = time.monotonic() + 5
+        while suggested_tip(provider) > MIN_SUGGESTED_TIP and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        chain.restore(wash)
 
 
 def drop_pool(provider: Any) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from keepers.fund.records import APPROVED, PENDING_APPROVAL, PROPOSED
+from tests.support.fee_isolation import restore_washed
 from tests.support.fundbotlib import (
     NO_APPROVAL,
     UNIT,
@@ -360,15 +361,21 @@ def test_execute__outsider_fills_a_venue_cap__plan_sized_under_the_top3_bound_ex
     assert 500 <= _ratios(bot)[0] <= 2_000  # what the bound leaves stays in L1, in its band
 
 
-def test_timelock_sender__node_suggests_a_100_gwei_tip__the_admin_still_sends(fresh, accounts):
+def test_timelock_sender__node_suggests_a_100_gwei_tip__the_admin_still_sends(
+    fresh, accounts, chain
+):
     """The impersonated timelock can pay for a transaction whatever tip the node suggests: after
     blocks whose transactions tipped 100 gwei (as a worker's earlier modules left it in a
     3-worker run), ape prices the admin's call at 30M gas times that tip, 3 ETH, more than the
     1 ETH the tests used to give it."""
-    for _ in range(5):
-        accounts[0].transfer(accounts[1], 1, max_priority_fee=100 * 10**9, max_fee=300 * 10**9)
-    web3 = accounts[0].provider.web3
-    assert web3.eth.max_priority_fee >= 100 * 10**9  # what ape will price the call at
-    c, other = fresh.controller, accounts[7]
-    c.grantRole(c.KEEPER_ROLE(), other.address, sender=timelock_sender(fresh, accounts))
-    assert c.hasRole(c.KEEPER_ROLE(), other.address)
+    snap = chain.snapshot()
+    try:
+        for _ in range(5):
+            accounts[0].transfer(accounts[1], 1, max_priority_fee=100 * 10**9, max_fee=300 * 10**9)
+        web3 = accounts[0].provider.web3
+        assert web3.eth.max_priority_fee >= 100 * 10**9  # what ape will price the call at
+        c, other = fresh.controller, accounts[7]
+        c.grantRole(c.KEEPER_ROLE(), other.address, sender=timelock_sender(fresh, accounts))
+        assert c.hasRole(c.KEEPER_ROLE(), other.address)
+    finally:
+        restore_washed(chain, snap)  # anvil's fee-history cache of those tips replaced
