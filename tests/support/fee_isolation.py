@@ -172,10 +172,10 @@ def restore_washed(chain: Any, snap: Any) -> None:
     cache from new-block notifications, after the block is mined, and a revert keeps it. So the
     entries of a reverted chain's blocks stay, and a block mined later at the same number is
     suggested from the reverted block's tips until that service catches up: on a loaded
-    machine, long enough for the next transaction to read it. Seen four times in 3-worker runs
-    as ``TipLeak``: the local fund's session deploy, its last transaction (the keeper's
-    rebalance, nonce 0) priced at 100 gwei, after this module's tip test had tipped 100 gwei at
-    the same block numbers. Here, once the chain is back, as many empty blocks as the reverted
+    machine, long enough for the next transaction to read it (measured: docs/development/
+    testing.md). Seen in five 3-worker runs as ``TipLeak``: the local fund's session deploy, its
+    last transaction (the keeper's rebalance, nonce 0) priced at 100 gwei, on workers that had
+    run the chaos month (its keepers bump tips to 100 gwei under its gas spike). Here, once the chain is back, as many empty blocks as the reverted
     chain had above the snapshot are mined in a snapshot of their own and the service is waited
     for (the head's suggestion at the floor again), then reverted: their entries, without
     tips, replace the reverted chain's."""
@@ -207,20 +207,17 @@ def drop_pool(provider: Any) -> list[str]:
     them as the warning names them (sender, nonce, recipient, tip; pending before queued); an
     empty pool costs one ``txpool_status``.
 
-    Why: anvil's ``evm_revert`` puts back the chain, not the pool. A transaction left pending
-    (sent while automine was off: the local relay turns it off while it holds a bundle) or
-    queued (a nonce gap) outlives the module's revert, and the next block anyone mines carries
-    it, on a chain where its nonce is valid again. Seen in 3-worker runs as a head block tipping
-    100 gwei (``TipLeak``): the keeper's key (``accounts[2]``), nonce 0, to the fourth contract of
-    a deploy, mined in a later module's set-up, after the chaos month."""
+    Why: anvil's ``evm_revert`` puts back the chain, not the pool (checked by
+    tests/offchain/test_fee_isolation.py). A transaction left pending (sent while automine was
+    off: the local relay turns it off while it holds a bundle) or queued (a nonce gap) outlives
+    the module's revert, and the next block anyone mines carries it, on a chain where its nonce
+    is valid again."""
     status = provider.make_request("txpool_status", [])
     if not int(status.get("pending", "0x0"), 16) and not int(status.get("queued", "0x0"), 16):
         return []
     content = provider.make_request("txpool_content", [])
     left = [
-        f"{t.get('from')} nonce {int(t.get('nonce', '0x0'), 16)} to {t.get('to')} tip "
-        f"{int(t.get('maxPriorityFeePerGas') or t.get('gasPrice') or '0x0', 16) // 10**9} gwei "
-        f"({kind})"
+        f"{_named(t)} ({kind})"
         for kind in ("pending", "queued")
         for by_nonce in (content.get(kind) or {}).values()
         for t in by_nonce.values()
@@ -229,17 +226,22 @@ def drop_pool(provider: Any) -> list[str]:
     return left
 
 
+def _named(tx: dict[str, Any]) -> str:
+    """A transaction as the warnings name it (the node's JSON): sender, nonce, recipient, tip."""
+    tip = int(tx.get("maxPriorityFeePerGas") or tx.get("gasPrice") or "0x0", 16)
+    return (
+        f"{tx.get('from')} nonce {int(tx.get('nonce', '0x0'), 16)} to {tx.get('to')} tip "
+        f"{tip // 10**9} gwei"
+    )
+
+
 def tipped_head(provider: Any, shown: int = 3) -> str:
     """The head block the node suggests its tip from, as the warning names it: its number and
     timestamp, and its first ``shown`` transactions' sender, nonce, recipient and tip, so that
     a run that warns says which transaction was mined outside its module's snapshot."""
     block = provider.make_request("eth_getBlockByNumber", ["latest", True])
     txs = block.get("transactions") or []
-    seen = [
-        f"{t.get('from')} nonce {int(t.get('nonce', '0x0'), 16)} to {t.get('to')} tip "
-        f"{int(t.get('maxPriorityFeePerGas') or t.get('gasPrice') or '0x0', 16) // 10**9} gwei"
-        for t in txs[:shown]
-    ]
+    seen = [_named(t) for t in txs[:shown]]
     more = f" and {len(txs) - shown} more" if len(txs) > shown else ""
     return (
         f"head block {int(block['number'], 16)} at {int(block['timestamp'], 16)}: "
