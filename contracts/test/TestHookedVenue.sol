@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IAssetControllerTypes} from "../interfaces/IAssetControllerTypes.sol";
 
 /// @notice A tokenized fund with a transfer hook (as an ERC-777-style or upgradeable token could
 /// have): when its shares are minted or sent to `watched` (the fund's controller), it calls
@@ -45,5 +46,15 @@ contract TestMidMoveCaller {
             }
         }
         return ret;
+    }
+}
+
+/// @notice Emits the controller's fill events (`Purchased`, `Redeemed`) from its own address, as
+/// any venue or token the controller's move calls could: what the keepers book as the fund's
+/// fills must come from the controller alone. Test double.
+contract TestForgedFill is IAssetControllerTypes {
+    function forge(address token, uint256 cashIn, uint256 tokensOut) external {
+        emit Purchased(token, cashIn, tokensOut, false);
+        emit Redeemed(token, tokensOut, cashIn, false);
     }
 }
