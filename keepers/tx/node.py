@@ -210,16 +210,16 @@ class _Sessions(HTTPSessionManager):
             raise requests.exceptions.ChunkedEncodingError(err) from err
         answer = requests.Response()
         answer.status_code, answer.reason, answer.url = head.status, head.reason, self._shown
-        answer.headers = CaseInsensitiveDict(head.getheaders())
-        # the body as requests reads one: through urllib3's response, which undoes the
-        # content encodings it knows (its errors become requests' ContentDecodingError)
-        coding = answer.headers.get("content-encoding")
+        # the body and headers as requests reads them: through urllib3's response, which
+        # undoes the content encodings it knows (its errors become requests' ContentDecodingError)
+        # and joins a field sent twice ("a, b"), as requests' build_response takes them
         answer.raw = urllib3.HTTPResponse(
             body=io.BytesIO(content),
-            headers={"content-encoding": coding} if coding else None,
+            headers=urllib3.HTTPHeaderDict(head.getheaders()),
             status=head.status,
             preload_content=False,
         )
+        answer.headers = CaseInsensitiveDict(answer.raw.headers)
         answer.content  # noqa: B018 - read now, as requests reads a body not streamed
         return answer
 
