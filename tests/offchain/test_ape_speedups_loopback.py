@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import re
 import socket
 import threading
 import time
@@ -31,7 +30,7 @@ from eth_account import Account
 from web3 import HTTPProvider
 
 from tests.support.ape_speedups import LoopbackPost, RawHttpConnection
-from tests.support.local_http import LocalHttp, QuietHandler
+from tests.support.local_http import LocalHttp, QuietHandler, read_request
 
 HEADERS = {"Content-Type": "application/json", "User-Agent": "ballast-test"}
 
@@ -183,14 +182,11 @@ class _Canned:
             conn, _ = self.listener.accept()
             with conn, conn.makefile("rb") as rfile:
                 for answer in self.answers:
-                    head = b""
-                    while not head.endswith(b"\r\n\r\n"):
-                        line = rfile.readline()
-                        if not line:
-                            return
-                        head += line
-                    length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
-                    self.requests.append(head + rfile.read(length))
+                    got = read_request(rfile)
+                    if got is None:
+                        return
+                    head, _, body = got
+                    self.requests.append(head + body)
                     conn.sendall(answer)
         except TimeoutError:
             pass

@@ -1,11 +1,13 @@
 """A stand-in HTTP service for the tests (a webhook receiver, an attacker's site, a node's
-proxy): a request handler served on a free loopback port on a thread of its own."""
+proxy): a request handler served on a free loopback port on a thread of its own; and, for the
+raw-socket stand-ins that answer what http.server would not send (a garbage head, a body cut
+short), the next request read off a connection (``read_request``)."""
 
 from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, BinaryIO
 
 
 class QuietHandler(BaseHTTPRequestHandler):
@@ -30,3 +32,18 @@ class LocalHttp:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def read_request(rfile: BinaryIO) -> tuple[bytes, dict[str, str], bytes] | None:
+    """The next request on a connection: its head (request line and fields, as sent, the blank
+    line included), its fields by lower-case name and its body (``Content-Length`` bytes);
+    None when the client closed the connection first."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        line = rfile.readline()
+        if not line:
+            return None
+        head += line
+    lines = head.decode("latin-1").split("\r\n")
+    fields = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
+    return head, fields, rfile.read(int(fields.get("content-length", 0)))

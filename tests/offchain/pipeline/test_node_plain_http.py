@@ -24,6 +24,7 @@ import requests
 from web3._utils.http_session_manager import HTTPSessionManager
 
 from keepers.tx.node import _Sessions, connect_web3, plain_http
+from tests.support.local_http import read_request
 
 HEADERS = {"Content-Type": "application/json", "User-Agent": "ballast-test"}
 BODY = json.dumps({"jsonrpc": "2.0", "method": "eth_chainId", "params": [], "id": 1}).encode()
@@ -54,19 +55,10 @@ class _Server:
     def _one(self, conn: socket.socket) -> None:
         rfile = conn.makefile("rb")
         try:
-            while True:
-                head = b""
-                while not head.endswith(b"\r\n\r\n"):
-                    line = rfile.readline()
-                    if not line:
-                        return
-                    head += line
-                lines = head.decode("latin-1").split("\r\n")
-                fields = {
-                    k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)
-                }
-                body = rfile.read(int(fields.get("content-length", 0)))
-                request = {"line": lines[0], "fields": fields, "body": body}
+            while (got := read_request(rfile)) is not None:
+                head, fields, body = got
+                line = head.decode("latin-1").split("\r\n", 1)[0]
+                request = {"line": line, "fields": fields, "body": body}
                 self.requests.append(request)
                 if not self.handle(conn, request):
                     return  # closed by the handler
@@ -130,6 +122,7 @@ CASES = {
     "connection close": _answer("200 OK", ANSWER, close=True),
     "503 busy": _answer("503 Service Unavailable", b"busy"),
     "429 rate limited": _answer("429 Too Many Requests", b"slow down", "Retry-After: 7"),
+    "a field twice": _answer("503 Service Unavailable", b"busy", "Warning: 1", "Warning: 2"),
     "404": _answer("404 Not Found", b"no such path"),
     "401": _answer("401 Unauthorized", b"key?"),
     "307 followed": _redirect("307 Temporary Redirect"),
