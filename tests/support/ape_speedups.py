@@ -143,6 +143,7 @@ can observe.
 
 from __future__ import annotations
 
+import functools
 import gc
 import http.client
 import json
@@ -713,26 +714,17 @@ def _checksums_kept(original: Any) -> Any:
     return to_checksum_address
 
 
-_STRIPPED_KEPT = 256  # contract codes whose opcodes are kept (a fixture's few dozen)
-
-
 def _opcodes_kept(original: Any) -> Any:
     """ape_ethereum's ``strip_push_data`` (a Python loop over every byte of a contract's code,
     indexing a ``HexBytes``: most of ape's proxy check, which ``account.deploy`` runs on every
-    deployment) answered from the answers already given for the same bytes, and computed over
-    plain ``bytes`` (the same integers, indexed natively). A pure function of the bytes: the
-    same ``bytes`` back for any value, asked once or again."""
-    kept: dict[bytes, bytes] = {}
+    deployment) answered from the answers already given for the same bytes (``lru_cache``, a
+    fixture's few dozen codes), and computed over plain ``bytes`` (the same integers, indexed
+    natively). A pure function of the bytes: the same ``bytes`` back for any value, asked once
+    or again."""
+    kept = functools.lru_cache(maxsize=256)(original)
 
     def strip_push_data(bytecode: Any) -> bytes:
-        key = bytes(bytecode)
-        answer = kept.get(key)
-        if answer is None:
-            answer = original(key)
-            if len(kept) >= _STRIPPED_KEPT:
-                kept.clear()
-            kept[key] = answer
-        return answer  # type: ignore[no-any-return]
+        return kept(bytes(bytecode))  # type: ignore[no-any-return]
 
     strip_push_data.__wrapped__ = original  # type: ignore[attr-defined]
     return strip_push_data
