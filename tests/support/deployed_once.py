@@ -13,9 +13,12 @@ each field that moved, so a module never runs on what an earlier one left."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
+
+from ape.exceptions import UnknownSnapshotError
 
 from ballast_dev.deployment.fund import FundDeployment, fund_state
 
@@ -127,3 +130,16 @@ def module_copy(d: FundDeployment) -> FundDeployment:
         feeds=dict(d.feeds),
         automation=dict(d.automation),
     )
+
+
+@contextlib.contextmanager
+def reverted_after(chain: Any) -> Iterator[None]:
+    """Puts the chain back, when the block ends, to where it was when the block began: a part
+    of a module that must leave the chain as it found it (tests/contracts/fund/conftest.py's
+    ``base_decimals``, between a module's 6- and 18-decimal tests). A snapshot that a revert to
+    an earlier one removed meanwhile (ape's rebase reverts to the module's snapshot) is left
+    alone: the chain is already back before it."""
+    snap = chain.snapshot()
+    yield
+    with contextlib.suppress(UnknownSnapshotError):
+        chain.restore(snap)

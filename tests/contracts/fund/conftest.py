@@ -13,6 +13,7 @@ from tests.support.deployed_once import (
     check_as_deployed,
     fund_fingerprint,
     module_copy,
+    reverted_after,
 )
 
 ONE_DAY = 86_400
@@ -26,10 +27,8 @@ def base_decimals(request, chain):
     from the fund as deployed, not after the 6-decimal part's module set-up (its deposits, its
     day's warp: the 18-decimal fund's feeds would be a day old and its fees accrued over it).
     ape's own module snapshot, taken before this one, is reverted when the module ends."""
-    snap = chain.snapshot()
-    yield request.param
-    if snap in chain._snapshots.get(chain.chain_id, []):  # (a rebase may have reverted past it)
-        chain.restore(snap)
+    with reverted_after(chain):
+        yield request.param
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +37,15 @@ def unit(base_decimals):
     return 10**base_decimals
 
 
+def _feed(project, deployer, price_e8: int = 10**FEED_DECIMALS):
+    """A test feed (Chainlink's MockV3Aggregator) answering ``price_e8``, updated now."""
+    return deployer.deploy(project.TestPriceFeed, FEED_DECIMALS, price_e8)
+
+
 @pytest.fixture(scope="module")
 def create_feed(project, deployer):
     def create(price_e8: int = 10**FEED_DECIMALS):
-        return deployer.deploy(project.TestPriceFeed, FEED_DECIMALS, price_e8)
+        return _feed(project, deployer, price_e8)
 
     return create
 
@@ -49,10 +53,6 @@ def create_feed(project, deployer):
 def _deploy_fund(project, deployer, gov, keeper, guardian, usdt, adapters):
     """The fund of this folder's tests over ``usdt``: five ERC-4626 assets (two in L2, three in
     L3) and one asynchronous RWA in L3, each with its own feed at 1.0."""
-
-    def feed():
-        return deployer.deploy(project.TestPriceFeed, FEED_DECIMALS, 10**FEED_DECIMALS)
-
     f = deploy_core(project, deployer, usdt, risk=RiskSpec(min_move_value=0))
     grant_roles(f, gov, keepers=[keeper], guardians=[guardian], sender=deployer)
     for symbol, tier in (("mmfA", 1), ("mmfB", 1), ("crA", 2), ("crB", 2), ("crC", 2)):
@@ -64,9 +64,9 @@ def _deploy_fund(project, deployer, gov, keeper, guardian, usdt, adapters):
             token=token,
             tier=tier,
             adapter=adapters["erc4626"],
-            feed=feed(),
+            feed=_feed(project, deployer),
         )
-    nav = feed()
+    nav = _feed(project, deployer)
     rwa = deployer.deploy(
         project.TestAsyncRwaIssuer,
         "Async RWA",
