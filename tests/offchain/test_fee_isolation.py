@@ -139,3 +139,21 @@ def test_module_end__transactions_left_in_the_pool__dropped_and_named(chain, acc
         provider.make_request("anvil_dropAllTransactions", [])
         if snap:
             chain.restore(snap.pop())
+
+
+def test_restore_washed__the_node_never_catches_up__named_and_the_chain_back(
+    chain, accounts, monkeypatch
+):
+    """The wash waits for anvil's fee-history service; a node that still suggests more than
+    the floor after the wait is named in a TipLeak warning (never a failure), and the chain is
+    at the snapshot either way."""
+    from tests.support import fee_isolation
+
+    start = chain.blocks.head.number
+    snap = chain.snapshot()
+    accounts[0].transfer(accounts[1], 1)
+    accounts[0].transfer(accounts[1], 1)
+    monkeypatch.setattr(fee_isolation, "suggested_tip", lambda provider: 100 * 10**9)
+    with pytest.warns(fee_isolation.TipLeak, match=r"100000000000 wei tip 0\.05 s after 2 empty"):
+        fee_isolation.restore_washed(chain, snap, wait_s=0.05)
+    assert chain.blocks.head.number == start

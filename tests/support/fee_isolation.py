@@ -163,7 +163,7 @@ def pytest_runtest_teardown(item: Any, nextitem: Any) -> None:
     )
 
 
-def restore_washed(chain: Any, snap: Any) -> None:
+def restore_washed(chain: Any, snap: Any, wait_s: float = 5.0) -> None:
     """``chain.restore(snap)`` for a test or month that mined blocks tipping above anvil's
     floor, leaving no stale tip suggestion behind.
 
@@ -183,20 +183,31 @@ def restore_washed(chain: Any, snap: Any) -> None:
     chain.restore(snap)
     blocks = above - chain.blocks.head.number
     if blocks > 0:
-        wash_tips(blocks)
+        wash_tips(blocks, wait_s)
 
 
-def wash_tips(blocks: int) -> None:
+def wash_tips(blocks: int, wait_s: float = 5.0) -> None:
     """The wash of :func:`restore_washed`: ``blocks`` empty blocks above the head, mined in a
-    snapshot of ape's chain, the fee-history service waited for, reverted."""
+    snapshot of ape's chain, the fee-history service waited for (up to ``wait_s``: a node
+    still suggesting more than the floor then is named in a ``TipLeak`` warning, and the chain
+    is put back either way), reverted."""
     from ape import chain
 
     provider = chain.provider
     wash = chain.snapshot()
     try:
         provider.make_request("anvil_mine", [hex(blocks), "0x0"])
-        deadline = time.monotonic() + 5
-        while suggested_tip(provider) > MIN_SUGGESTED_TIP and time.monotonic() < deadline:
+        deadline = time.monotonic() + wait_s
+        while (tip := suggested_tip(provider)) > MIN_SUGGESTED_TIP:
+            if time.monotonic() >= deadline:
+                warnings.warn(
+                    f"the node still suggested a {tip} wei tip {wait_s:g} s after {blocks} empty "
+                    "blocks (anvil's fee-history service behind, or its floor not 1 gwei): "
+                    "later blocks at those numbers may be priced at a reverted chain's tips",
+                    TipLeak,
+                    stacklevel=2,
+                )
+                break
             time.sleep(0.005)
     finally:
         chain.restore(wash)
