@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from tests.support.ape_fork import ape_run
+
 ROOT = Path(__file__).resolve().parents[2]
 REHEARSAL_CONFIG = ROOT / "deploy" / "ape" / "rehearsal.ape-config.yaml"
 
@@ -78,11 +80,13 @@ def run_deploy(
     passphrase: str | None = None,
     extra: dict[str, str] | None = None,
     timeout: float = 600,
+    real: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """``ape run deploy --network <network> [--account <alias>] <args>`` from the repository
     root with ``home`` as the ape data folder, no terminal (stdin closed: a prompt fails
     instead of waiting), the passphrase (if any) in ``APE_ACCOUNTS_<alias>_PASSPHRASE`` and
-    the deploy's fault injectors cleared unless ``extra`` sets them."""
+    the deploy's fault injectors cleared unless ``extra`` sets them. Forked from the ape
+    server (tests/support/ape_fork.py) unless ``real``: then the ``ape`` console script."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -93,11 +97,13 @@ def run_deploy(
     env["PATH"] = f"{ROOT / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{env['PATH']}"
     if passphrase is not None and alias is not None:
         env[f"APE_ACCOUNTS_{alias}_PASSPHRASE"] = passphrase
-    cmd = ["ape", "run", "deploy", "--network", network]
+    cmd = ["deploy", "--network", network]
     if alias is not None:
         cmd += ["--account", alias]
+    if not real:
+        return ape_run([*cmd, *args], env=env, cwd=ROOT, timeout=timeout)
     return subprocess.run(
-        [*cmd, *args],
+        ["ape", "run", *cmd, *args],
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,

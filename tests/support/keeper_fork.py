@@ -183,11 +183,13 @@ def run_forked(
     env: dict[str, str],
     cwd: str | Path | None = None,
     timeout: float = 120,
+    server: KeeperForks | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True,
     timeout=timeout)``, the process forked running the server's ``argv`` (``--call``, ``-m``,
-    ``-c``); killed (SIGKILL) and reaped when it outlives ``timeout``."""
-    f = forks()
+    ``-c``) by ``server`` (this process's keeper server by default); killed (SIGKILL) and
+    reaped when it outlives ``timeout``."""
+    f = server if server is not None else forks()
     pid = f.spawn(env, argv, cwd=cwd)
     try:
         code, out, err = f.wait(pid, timeout)

@@ -77,9 +77,9 @@ def dry_run_deploy(home: Path, d: OperatorDeploy) -> subprocess.CompletedProcess
     ``home``: it succeeds, prints the hand-over's 4 calls and writes no record. Once more if
     ape's fixed 20 s wait for the fork's anvil ran out (not configurable in ape 0.8: a loaded
     machine can miss it; the dry run sends nothing)."""
-    dry = run_deploy(home, d.network, "deployer", "--dry-run", *d.args)
+    dry = run_deploy(home, d.network, "deployer", "--dry-run", *d.args, real=True)
     if dry.returncode != 0 and "(RPCTimeoutError)" in dry.stdout:
-        dry = run_deploy(home, d.network, "deployer", "--dry-run", *d.args)
+        dry = run_deploy(home, d.network, "deployer", "--dry-run", *d.args, real=True)
     assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
     assert "4 call(s) the admin must make" in dry.stdout and not d.record.exists()
     return dry
@@ -91,7 +91,9 @@ def deploy(
     """The unattended deploy (``--autosign``, the passphrase in ape's variable): it succeeds,
     never prints the passphrase, and its record is complete for ``chain_id``. The process and
     the record."""
-    real = run_deploy(home, d.network, "deployer", "--autosign", *d.args, passphrase=PASSPHRASE)
+    real = run_deploy(
+        home, d.network, "deployer", "--autosign", *d.args, passphrase=PASSPHRASE, real=True
+    )
     assert real.returncode == 0, real.stdout[-3000:] + real.stderr[-3000:]
     assert PASSPHRASE not in real.stdout + real.stderr
     data = json.loads(d.record.read_text())

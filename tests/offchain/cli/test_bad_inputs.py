@@ -1,6 +1,7 @@
 """The operator's bad inputs (issue 13), each through the real command: ``keeper ...`` (click's
-runner on the installed entry point's group) and ``ape run deploy ...`` (a subprocess; the
-profiles its validation refuses through the same command's body in the test process, see
+runner on the installed entry point's group) and ``ape run deploy ...`` (a process forked
+from ape's entry point: tests/support/ape_fork.py; the profiles its validation refuses through
+the same command's body in the test process, see
 ``test_deploy__bad_input__refused_before_any_transaction``). Each
 must exit non-zero, print no traceback, name the variable or field and its value, and show no
 secret. The same table is the operator guide's "Bad inputs and their messages"
@@ -16,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from tests.support.ape_fork import ape_run
 from tests.support.ape_home import make_ape_home
 from tests.support.fundbotlib import local_fund_env
 from tests.support.profile_docs import USDT, mainnet_doc
@@ -442,8 +443,10 @@ def test_deploy__bad_input__refused_before_any_transaction(
     case: Case, chain: Any, ape_data: Path, tmp_path: Path
 ) -> None:
     """Each bad input of the deploy refused before anything is sent or recorded. The YAML error
-    and the unknown account run ``ape run deploy`` end to end (ape's own handling of the
-    command's refusal: exit 1, one line, no traceback, no secret of the environment); the
+    and the unknown account run ``ape run deploy`` end to end, forked from the ape server of
+    tests/support/ape_fork.py (ape's own handling of the command's refusal: exit 1, one line,
+    no traceback, no secret of the environment; the console script's own one-line exit is
+    tests/offchain/deploy/test_operator_commands.py's); the
     profiles the validation refuses (``in_process``) run the same command's body in this
     process: the same ``load_profile`` and ``except ProfileError`` as the YAML error's, whose
     message ``ape run`` prints as it printed the YAML error's (each ``ape run deploy`` cost 3 to
@@ -468,19 +471,11 @@ def test_deploy__bad_input__refused_before_any_transaction(
         "KEEPER_SIGNER_KEY": SIGNER_KEY,
     }
     nonce = chain.provider.web3.eth.get_transaction_count(chain.provider.web3.eth.accounts[0])
-    cmd = ["ape", "run", "deploy", "--network", f"ethereum:upstream:{chain.provider.uri}"]
+    cmd = ["deploy", "--network", f"ethereum:upstream:{chain.provider.uri}"]
     cmd += ["--profile", w.vals["path"], "--record", str(tmp_path / "record.json")]
     if "ACCOUNT" in case.env:
         cmd += ["--account", case.env["ACCOUNT"]]
-    proc = subprocess.run(
-        cmd,
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = ape_run(cmd, env=env, cwd=ROOT, timeout=600)  # forked (tests/support/ape_fork.py)
     _check(case, proc.returncode, proc.stdout + proc.stderr, w.vals)
     assert not (tmp_path / "record.json").exists()  # nothing recorded, nothing sent
     assert chain.provider.web3.eth.get_transaction_count(chain.provider.web3.eth.accounts[0]) == (

@@ -17,6 +17,7 @@ import pytest
 
 from ballast_dev.local.kms_local import KmsStandIn, start_kms
 from keepers.tx.kms import address_from_spki
+from tests.support.ape_fork import ape_run
 from tests.support.ape_home import make_ape_home
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -50,15 +51,13 @@ def test_deploy_cli__aws_kms_deployer__every_transaction_signed_in_kms(node, kms
         AWS_ENDPOINT_URL_KMS=kms.endpoint,
     )
     cmd = [
-        "ape", "run", "deploy", "--profile", "scripts/profiles/local.yaml",
+        "deploy", "--profile", "scripts/profiles/local.yaml",
         "--network", f"ethereum:upstream:{url}", "--record", str(record),
     ]  # fmt: skip
 
     def run(*extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*cmd, *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        # forked from the ape server (tests/support/ape_fork.py): the deploy's own signing
+        return ape_run([*cmd, *extra], env=env, cwd=ROOT, timeout=900)
 
     # a key of the wrong spec: test_kms_account__wrong_spec... below (the refusal is raised
     # where the deploy loads its account, before anything is sent, as a wrong passphrase's is:

@@ -1,5 +1,7 @@
 """`ape run deploy --profile scripts/profiles/local-safe.yaml` on a standing node (the rehearsal
-network `upstream`), as an operator runs it: a dry run first, then stopped by fault injection right after the Safe's
+network `upstream`), as an operator runs it (forked from the ape server of
+tests/support/ape_fork.py; the fork rehearsal runs this profile's deploy as the console
+script): a dry run first, then stopped by fault injection right after the Safe's
 creation, resumed by the same command, it ends with the Safe as admin, the PlanExecutor in front
 of the controller and "hand-over complete" (issue 15; issue 13's hand-over and resumable
 deploy)."""
@@ -14,6 +16,7 @@ from pathlib import Path
 from web3 import Web3
 
 from ballast_dev.deployment.canonical_safe import canonical
+from tests.support.ape_fork import ape_run
 from tests.support.ape_home import make_ape_home
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,23 +36,17 @@ def test_deploy_cli__safe_profile__stopped_after_the_safe_resumed__handover_comp
     env["APE_DATA_FOLDER"] = str(make_ape_home(tmp_path / "ape-home"))
     env["PATH"] = f"{ROOT / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{env['PATH']}"
     cmd = [
-        "ape", "run", "deploy", "--profile", PROFILE,
+        "deploy", "--profile", PROFILE,
         "--network", f"ethereum:upstream:{url}", "--record", str(record),
     ]  # fmt: skip
 
     def run(**extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            cmd, cwd=ROOT, env={**env, **extra}, capture_output=True, text=True, timeout=600,
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        return ape_run(cmd, env={**env, **extra}, cwd=ROOT, timeout=600)
 
     # the dry run signs the Safe transactions on its fork too, and sends nothing upstream
     def dry_run() -> subprocess.CompletedProcess:
         def once() -> subprocess.CompletedProcess:
-            return subprocess.run(
-                [*cmd, "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True,
-                timeout=600, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
+            return ape_run([*cmd, "--dry-run"], env=env, cwd=ROOT, timeout=600)
 
         dry = once()
         if dry.returncode != 0 and "(RPCTimeoutError) Timed out waiting for successful RPC" in (

@@ -2,7 +2,9 @@
 an anvil standing in for the chain, reached as the custom network ``upstream`` at its own URI
 (``--network ethereum:upstream:http://...``), declared as an operator declares theirs: in the
 user-level config of a temporary ape data folder (tests/support/ape_home.py), which also holds
-the deploy key as an ape keyfile account (what ``ape accounts import`` writes).
+the deploy key as an ape keyfile account (what ``ape accounts import`` writes). Each
+``ape run deploy`` is forked from the ape server (tests/support/ape_fork.py); the operator walk
+runs the console script's own unattended deploy.
 
 - ``--dry-run`` runs the whole deploy on an ape-foundry fork of that node and prints the plan:
   the node's head and the deployer's nonce do not move, no record is written;
