@@ -36,6 +36,7 @@ from keepers.fund.records import EXPIRED, PlanStore
 from keepers.runtime.alerts import AlertLevel
 from keepers.store import models as m
 from keepers.tx.contracts import FundContracts
+from keepers.tx.reads import Read, call_all, fn
 
 log = get_logger("keepers.fundbot")
 
@@ -56,6 +57,50 @@ class ApprovalServices:
     execution_window_s: int
     encode_all: Callable[[FundReading, Plan], list[tuple[int, Action, EncodedCall]]]
     alert: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class AdminView:
+    """What the approval decision reads of the PlanExecutor and of its admin Safe: the
+    executor's ``approvalThreshold``, its per-window unapproved total (``unapprovedBudget``:
+    budget and used), ``requiredApprovals`` and ``safe``; the Safe's owners (checksummed) and
+    threshold. Read in two JSON-RPC batches (:func:`read_admin_view`), not one ``eth_call``
+    each: seven round trips a pending plan a tick before, each a remote node's latency."""
+
+    approval_threshold: int
+    budget: int
+    used: int
+    required_approvals: int
+    safe: str
+    owners: tuple[str, ...]
+    safe_threshold: int
+
+
+_EXECUTOR_READS = ("approvalThreshold", "unapprovedBudget", "requiredApprovals", "safe")
+
+
+def read_admin_view(w3: Web3, executor: str) -> AdminView:
+    """The executor's four views in one batch, then its Safe's owners and threshold in a second
+    (both at the node's latest block). A failed read raises as web3's ``.call()`` does (a
+    revert as ``ContractLogicError``, no or an undecodable answer as
+    ``BadFunctionCallOutput``, the node's refusal as ``Web3RPCError``)."""
+    threshold, (budget, _, used), required, safe = call_all(
+        w3, [Read(executor, fn("PlanExecutor", name)) for name in _EXECUTOR_READS], "latest"
+    )
+    owners, safe_threshold = call_all(
+        w3,
+        [Read(safe, fn("ISafeView", "getOwners")), Read(safe, fn("ISafeView", "getThreshold"))],
+        "latest",
+    )
+    return AdminView(
+        approval_threshold=int(threshold),
+        budget=int(budget),
+        used=int(used),
+        required_approvals=int(required),
+        safe=Web3.to_checksum_address(safe),
+        owners=tuple(Web3.to_checksum_address(o) for o in owners),
+        safe_threshold=int(safe_threshold),
+    )
 
 
 class ApprovalStage:
@@ -88,7 +133,8 @@ class ApprovalStage:
         dec = self.read_decimals(row)
         frozen = frozen if frozen is not None else row.payload.get("frozen")
         signed = frozen is not None and self.contracts.executor is not None
-        cfg = self._approval_config(dec)
+        view = self.admin_view()
+        cfg = self._approval_config(dec, view)
         records = self.plans.approvals(ref)
         decision = approval_policy.decide(
             p.total_amount, dec, requested, [] if signed else records, now, cfg
@@ -96,12 +142,12 @@ class ApprovalStage:
         admins = [a.lower() for a in self.cfg.rebalance_admins]
         extra: dict[str, Any] = {}
         if signed:
-            assert frozen is not None
-            owners = self.safe_owners()
+            assert frozen is not None and view is not None
+            owners = list(view.owners)
             admins = [o.lower() for o in owners]
             extra = {"signed": True, "plan_hash": frozen.get("plan_hash")}
             if decision.deadline is not None:
-                decision = self._decide_signed(decision, frozen, records, owners, requested, now)
+                decision = self._decide_signed(decision, frozen, records, view, requested, now)
         approval = {
             "status": decision.status.value,
             "requirement": decision.requirement.value,
@@ -121,19 +167,19 @@ class ApprovalStage:
         base: approval_policy.ApprovalDecision,
         frozen: dict[str, Any],
         records: list[approval_policy.ApprovalRecord],
-        owners: list[str],
+        view: AdminView,
         requested: int,
         now: int,
     ) -> approval_policy.ApprovalDecision:
-        """``base`` (requirement, SLA deadline) decided on the owners' signatures."""
+        """``base`` (requirement, SLA deadline) decided on the signatures of ``view``'s Safe
+        owners."""
         S = approval_policy.ApprovalStatus
         assert base.deadline is not None
         deadline = base.deadline
         required = base.required
-        ex = self.contracts.executor
-        if base.requirement is approval_policy.Requirement.MULTI_ADMIN and ex is not None:
-            required = max(required, int(ex.functions.requiredApprovals().call()))
-        lower = {o.lower() for o in owners}
+        if base.requirement is approval_policy.Requirement.MULTI_ADMIN:
+            required = max(required, view.required_approvals)
+        lower = {o.lower() for o in view.owners}
         # a rejection by a current owner (signed or not) rejects: refusing only reduces risk
         for r in sorted(records, key=lambda r: r.at):
             if (
@@ -147,7 +193,7 @@ class ApprovalStage:
                     required=required,
                     detail=f"rejected by {r.admin} at {r.at}",
                 )
-        count = self.count_signed(frozen, records, owners, requested, deadline, now)
+        count = self.count_signed(frozen, records, view, requested, deadline, now)
         approvers = tuple(a.lower() for a in count.approvers)
         if count.enough(required):
             status, what = S.APPROVED, "signed"
@@ -167,28 +213,28 @@ class ApprovalStage:
         self,
         frozen: dict[str, Any],
         records: list[approval_policy.ApprovalRecord],
-        owners: list[str],
+        view: AdminView,
         requested: int,
         deadline: int,
         now: int,
     ) -> plan_approval.ApprovalCount:
-        """The owners whose signatures of the frozen plan (its hash recomputed from the stored
-        document, so an edited action counts nobody) were recorded in time."""
+        """The owners of ``view``'s Safe whose signatures of the frozen plan (its hash
+        recomputed from the stored document, so an edited action counts nobody) were recorded
+        in time; a Safe message counts as the Safe at ``view``'s threshold."""
         sp = plan_approval.SignedPlan.from_frozen(frozen)
         sigs = [
             r.signature
             for r in records
             if r.approve and r.signature and requested <= r.at <= min(deadline, now)
         ]
-        safe, threshold = self.admin_safe()
         return plan_approval.count_approvals(
             sp,
             list(sigs),
-            owners,
+            list(view.owners),
             min(now, deadline),
             deadline,
-            safe=safe,
-            safe_threshold=threshold,
+            safe=view.safe,
+            safe_threshold=view.safe_threshold,
             erc1271=plan_approval.erc1271_checker(self.services.w3),
         )
 
@@ -208,7 +254,9 @@ class ApprovalStage:
             for r in self.plans.approvals(ref)
             if r.approve and r.signature and requested <= r.at <= min(deadline, now)
         ]
-        count = self.count_signed(frozen, records, self.safe_owners(), requested, deadline, now)
+        view = self.admin_view()
+        assert view is not None  # a frozen plan with a deadline: an executor is deployed
+        count = self.count_signed(frozen, records, view, requested, deadline, now)
         skipped = {i for i, _ in count.rejected}
         return [
             bytes.fromhex(r.signature.removeprefix("0x"))
@@ -216,19 +264,22 @@ class ApprovalStage:
             if i not in skipped
         ]
 
-    def _approval_config(self, base_decimals: int) -> Any:
+    def admin_view(self) -> AdminView | None:
+        """The executor's and its Safe's views the decision reads (:func:`read_admin_view`);
+        None without an executor."""
+        ex = self.contracts.executor
+        return None if ex is None else read_admin_view(self.services.w3, ex.address)
+
+    def _approval_config(self, base_decimals: int, view: AdminView | None) -> Any:
         """The planning config the approval policy applies: behind a PlanExecutor, a plan above
         the smallest of APPROVAL_MULTISIG_AMOUNT, the executor's approvalThreshold and what is
         left of its per-window unapproved total is multi-admin, so the keeper never sends a plan the contract would refuse for lack of
         signatures (the contract measures notional as the controller's budget delta)."""
-        ex = self.contracts.executor
-        if ex is None:
+        if view is None:
             return self.cfg
-        limit = int(ex.functions.approvalThreshold().call())
         # and what the executor's per-window unapproved total has left: a plan it cannot take
         # without signatures needs them, however small (splitting gains nothing on chain)
-        budget, _, used = (int(x) for x in ex.functions.unapprovedBudget().call())
-        limit = min(limit, max(budget - used, 0))
+        limit = min(view.approval_threshold, max(view.budget - view.used, 0))
         whole = limit // 10**base_decimals
         if whole >= self.cfg.approval_multisig_amount:
             return self.cfg
@@ -243,19 +294,8 @@ class ApprovalStage:
     def admin_safe(self) -> tuple[str | None, int]:
         """The admin Safe behind the executor and its current threshold (what a Safe message
         of the plan is worth); (None, 0) without an executor."""
-        ex = self.contracts.executor
-        if ex is None:
-            return None, 0
-        address = Web3.to_checksum_address(ex.functions.safe().call())
-        return address, int(self.contracts.safe(address).functions.getThreshold().call())
-
-    def safe_owners(self) -> list[str]:
-        """The admin Safe's current owners (checksummed), read from chain: executor.safe()
-        -> getOwners()."""
-        ex = self.contracts.executor
-        assert ex is not None
-        safe = self.contracts.safe(ex.functions.safe().call())
-        return [Web3.to_checksum_address(o) for o in safe.functions.getOwners().call()]
+        view = self.admin_view()
+        return (None, 0) if view is None else (view.safe, view.safe_threshold)
 
     def freeze(self, ref: str, reading: FundReading, now: int) -> dict[str, Any]:
         """Fix the plan the admins sign and the executor runs: every action encoded at this
@@ -277,7 +317,7 @@ class ApprovalStage:
         requested = int(row.payload.get("requested_at", p.created_at))
         dec = self.read_decimals(row)
         policy = approval_policy.decide(
-            p.total_amount, dec, requested, [], now, self._approval_config(dec)
+            p.total_amount, dec, requested, [], now, self._approval_config(dec, self.admin_view())
         )
         base = policy.deadline if policy.deadline is not None else now
         sp = plan_approval.SignedPlan(

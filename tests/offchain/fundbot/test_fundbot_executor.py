@@ -179,6 +179,36 @@ def test_tick__one_signature_and_by_name_rows__not_executed(signed_plan, executo
     assert intents(bot) == [] and not ex.executed(sp.plan_id, 0)
 
 
+def test_approval_decision__executor_and_safe_read_in_two_batches__one_call_each_before(
+    signed_plan, executor_fund, owners, monkeypatch
+):
+    """The decision on a pending signed plan reads the executor's four views in one JSON-RPC
+    batch and its Safe's owners and threshold in a second (keepers.fund.approval_stage's
+    ``read_admin_view``): two round trips to the node a plan a tick, seven ``eth_call`` s
+    before (counted as the keeper's node client posts them). What it decides is what the
+    views say: 1 of 2 signed, and the Safe's current owners as admins."""
+    from keepers.tx import node
+
+    _, ex, safe = executor_fund
+    alice, _, _ = owners
+    bot, ref, _, _, now = signed_plan(alice)
+    posts: list[Any] = []
+    post = node._Sessions.get_response_from_post_request
+
+    def counted(self: Any, endpoint_uri: Any, *args: Any, **kwargs: Any) -> Any:
+        body = json.loads(kwargs["data"])
+        posts.append([r["method"] for r in body] if isinstance(body, list) else body["method"])
+        return post(self, endpoint_uri, *args, **kwargs)
+
+    monkeypatch.setattr(node._Sessions, "get_response_from_post_request", counted)
+    decision, approval = bot.approvals.decision(ref, now + 60)
+    monkeypatch.undo()
+    assert posts == [["eth_call"] * 4, ["eth_call"] * 2], posts
+    assert decision.status.value == "pending" and "1 of 2" in decision.detail, decision
+    assert approval["admins"] == [o.lower() for o in safe.getOwners()]
+    assert decision.required == max(2, ex.requiredApprovals())
+
+
 def test_plan_edited_after_approval__signatures_stop_counting__replay_reverts(
     signed_plan, accounts, executor_fund, owners
 ):
