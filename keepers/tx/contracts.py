@@ -238,10 +238,6 @@ class FundContracts:
             raise ValueError(f"{self.addresses.where} names no {which}")
         return self._at(address, abi_entries(_ONLY[which], *entries))
 
-    def safe(self, address: str) -> Contract:
-        """The owner views of a Safe (the executor's admin Safe)."""
-        return self._at(address, abis.load("ISafeView"))
-
     def verify(self) -> None:
         """Start-up check: the record belongs to this chain, every contract in it has code and
         the fund's contracts answer as they should about each other. Raises DeploymentError
