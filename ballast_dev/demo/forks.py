@@ -33,7 +33,13 @@ Protocol (a line of JSON each way): the client sends ``{"env": {...}, "argv": [.
 ..., "out": PATH|null, "err": PATH|null}``; the server answers ``{"pid": PID}`` once the child
 is forked, then, whenever a child ends, ``{"pid": PID, "rc": CODE, "out": ..., "err": ...}``
 (``rc`` as ``subprocess`` gives it: -9 for a SIGKILL; ``out``/``err`` the captured text, empty
-where a path was given). When its stdin closes the server SIGKILLs the children left and exits.
+where a path was given; ``cpu`` the child's CPU-seconds, user + system, its own reaped children's
+included, as ``wait4`` gives them). When its stdin closes the server SIGKILLs the children left
+and exits.
+
+The server reaps its children, so their CPU reaches the client's ``RUSAGE_CHILDREN`` only when
+the server itself ends: :func:`reaped_cpu` adds up what the answers said, in this process, for
+the tests' per-file CPU (tests/support/file_cpu.py).
 """
 
 from __future__ import annotations
@@ -73,6 +79,16 @@ PRELOAD = (
 
 
 _shared: KeeperForks | None = None
+
+_reaped = [0.0]  # CPU-seconds of the children whose end this process was told, every server's
+_reaped_lock = threading.Lock()
+
+
+def reaped_cpu() -> float:
+    """The CPU-seconds (user + system) of every forked child that has ended, as the servers of
+    this process reported them (a child's own reaped children included)."""
+    with _reaped_lock:
+        return _reaped[0]
 
 
 def shared_forks() -> KeeperForks:
@@ -133,8 +149,10 @@ class KeeperForks:
         return dict(json.loads(line))
 
     def _keep(self, rep: dict[str, Any]) -> None:
-        """An answer that a child ended, kept until its pid is asked for."""
+        """An answer that a child ended, kept until its pid is asked for (its CPU counted)."""
         self._ended[int(rep["pid"])] = (int(rep["rc"]), str(rep["out"]), str(rep["err"]))
+        with _reaped_lock:
+            _reaped[0] += float(rep.get("cpu", 0.0))
 
     # -- children by pid -----------------------------------------------------------------------
 
@@ -360,7 +378,7 @@ def serve(preload: Sequence[str] = PRELOAD) -> None:
 
     def reap(flags: int) -> None:
         while children:
-            pid, status = os.waitpid(-1, flags)
+            pid, status, usage = os.wait4(-1, flags)
             if pid == 0:
                 return
             texts = []
@@ -371,7 +389,8 @@ def serve(preload: Sequence[str] = PRELOAD) -> None:
                 texts.append(Path(path).read_bytes().decode(errors="replace"))
                 os.unlink(path)
             rc = os.waitstatus_to_exitcode(status)
-            answer({"pid": pid, "rc": rc, "out": texts[0], "err": texts[1]})
+            cpu = usage.ru_utime + usage.ru_stime
+            answer({"pid": pid, "rc": rc, "out": texts[0], "err": texts[1], "cpu": cpu})
 
     while stdin_open:
         ready = select.select([0, wake[0]], [], [])[0]
@@ -425,4 +444,4 @@ if __name__ == "__main__":
     serve(sys.argv[1:] or PRELOAD)
 
 
-__all__ = ["PRELOAD", "KeeperForks", "serve"]
+__all__ = ["PRELOAD", "KeeperForks", "reaped_cpu", "serve"]

@@ -36,8 +36,9 @@ def report(rows: dict[str, list[float]], n: int = 15) -> str:
     tests = int(sum(r[3] for r in rows.values()))
     out = [
         f"CPU of the test files: {own + kids:.0f} CPU-s ({own:.0f} in the workers, {kids:.0f} in "
-        f"the subprocesses they reaped) over {len(rows)} files, {tests} tests; the workers' start, "
-        "collection and ape's own anvils are not in it",
+        f"the subprocesses they started, forked ones included) over {len(rows)} files, {tests} "
+        "tests; the workers' start, collection, ape's own anvils and the pre-fork servers' "
+        "imports are not in it",
         f"{'CPU-s':>7} {'own':>7} {'subproc':>7} {'wall s':>7} {'tests':>5}  file",
     ]
     by_cpu = sorted(rows.items(), key=lambda kv: (-(kv[1][0] + kv[1][1]), kv[0]))

@@ -8,9 +8,12 @@ a file that waits (a keeper's bounded retry, a lease's expiry) costs little CPU,
 whose subprocesses do the work (``ape run deploy``, a keeper process, the runtime venv's build)
 shows little of its own. Each file gets the worker's own CPU (``RUSAGE_SELF``, user + system)
 and the CPU of the child processes it started and reaped (``RUSAGE_CHILDREN``: ``ape run``,
-``keeper``, anvils a test starts and stops), from its first test's start to the next file's (a
+``keeper``, anvils a test starts and stops; a process forked for it by a pre-fork server, which
+reaps it, as the server reported it: ``_forked_cpu``), from its first test's start to the next
+file's (a
 module's teardown runs inside its last test's protocol). What is not a file's: the worker's
-start and collection, and ape's own anvil, which runs until the worker ends.
+start and collection, ape's own anvil, which runs until the worker ends, and a pre-fork
+server's own imports (it ends with the worker).
 ``scripts/toolchain/file_cpu.py`` sums the workers' files and prints the files that cost most;
 scripts/toolchain/test.sh prints them after each run and clears the folder before it.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -29,10 +33,23 @@ from typing import Any
 DIR_VAR = "BALLAST_FILE_CPU_DIR"
 
 
+def _forked_cpu() -> float:
+    """The CPU of the processes forked for this one by a pre-fork server (ballast_dev.demo.forks:
+    ``keeper``, the pipeline's worker, ``ape run``), as the server reported each one's end: the
+    server reaps them, so ``RUSAGE_CHILDREN`` would count them only when it ends (0 where no
+    server was imported)."""
+    forks = sys.modules.get("ballast_dev.demo.forks")
+    return float(forks.reaped_cpu()) if forks is not None else 0.0
+
+
 def _now() -> tuple[float, float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime, time.monotonic())
+    return (
+        own.ru_utime + own.ru_stime,
+        kids.ru_utime + kids.ru_stime + _forked_cpu(),
+        time.monotonic(),
+    )
 
 
 class FileCpu:

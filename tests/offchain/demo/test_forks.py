@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ballast_dev.demo.forks import KeeperForks
+from ballast_dev.demo.forks import KeeperForks, reaped_cpu
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,17 @@ def test_forks__exit_code_output_and_environment__as_the_interpreter(forks: Keep
     assert (rc, out) == (0, "None\n")
     rc, out, _ = forks.run(_env(), ["-m", "keepers.cli", "--help"], timeout=60)
     assert rc == 0 and "approve" in out
+
+
+def test_forks__a_childs_cpu__reported_at_its_end_and_counted(forks: KeeperForks) -> None:
+    """The server reaps its children, so their CPU reaches this process only through its
+    answers: each ended child's CPU (user + system, from ``wait4``) is added to
+    ``reaped_cpu`` (the tests' per-file CPU counts it: tests/support/file_cpu.py)."""
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
+    before = reaped_cpu()
+    rc, _, _ = forks.run(_env(), ["-c", burn], timeout=60)
+    assert rc == 0
+    assert 0.3 <= reaped_cpu() - before < 5, reaped_cpu() - before
 
 
 def test_forks__raised_or_killed__exit_1_with_traceback_or_minus_9(forks: KeeperForks) -> None:
