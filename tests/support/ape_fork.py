@@ -23,13 +23,12 @@ either is refused here: run it as the console script.
 
 from __future__ import annotations
 
-import atexit
 import shutil
 import subprocess
 from pathlib import Path
 
 from ballast_dev.demo.forks import KeeperForks
-from tests.support.keeper_fork import run_forked
+from tests.support.keeper_fork import run_forked, server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,16 +52,10 @@ APE_PRELOAD = (
     "pandas",
 )
 
-_forks: KeeperForks | None = None
-
 
 def forks() -> KeeperForks:
     """This test process's ape server (started at the first call, closed at exit)."""
-    global _forks
-    if _forks is None:
-        _forks = KeeperForks(APE_PRELOAD)
-        atexit.register(_forks.close)
-    return _forks
+    return server(APE_PRELOAD)
 
 
 def ape_exe(env: dict[str, str]) -> str:

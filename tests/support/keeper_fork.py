@@ -44,16 +44,21 @@ PRELOAD = (
     "keepers.tx.relay",
 )
 
-_forks: KeeperForks | None = None
+_servers: dict[tuple[str, ...], KeeperForks] = {}
+
+
+def server(preload: tuple[str, ...]) -> KeeperForks:
+    """This test process's server importing ``preload`` (started at the first call, closed at
+    exit): one per preload list (the keeper's here, ape's in tests/support/ape_fork.py)."""
+    if preload not in _servers:
+        _servers[preload] = KeeperForks(preload)
+        atexit.register(_servers[preload].close)
+    return _servers[preload]
 
 
 def forks() -> KeeperForks:
-    """This test process's server (started at the first call)."""
-    global _forks
-    if _forks is None:
-        _forks = KeeperForks(PRELOAD)
-        atexit.register(_forks.close)
-    return _forks
+    """This test process's keeper server (started at the first call)."""
+    return server(PRELOAD)
 
 
 def _argv(args: list[str]) -> list[str]:
