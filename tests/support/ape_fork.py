@@ -11,9 +11,10 @@ Safe-profile deploy on a standalone anvil took 6.1-6.2 CPU-s as ``ape run deploy
 forked (the server's imports, once per test process, 2.4 CPU-s; 2026-11-30).
 
 The console script itself still runs end to end, from the checkout's venv as an operator runs
-it: the operator walk's deploy and hand-over (tests/offchain/operator/test_operator_walk.py:
-``run_deploy(..., real=True)`` and its ``ape_run``) and the fork rehearsal's Safe-profile
-deploy (tests/fork/run.sh).
+it: the operator walk's dry run and deploy (tests/support/operator_deploy.py:
+``run_deploy(..., real=True)``) and hand-over (tests/offchain/operator/test_operator_walk.py's
+own subprocess), the one-line exits of tests/offchain/deploy/test_operator_commands.py and the
+fork rehearsal's Safe-profile deploy (tests/fork/run.sh).
 
 What a forked child shares with the server is only what the imports made: ape reads its data
 folder, its config and the network at the command's start, in the child. The one thing ape reads
