@@ -12,9 +12,12 @@ from tests.support.erc4626_funds import Venue, erc4626_fund
 
 
 @pytest.fixture(scope="module")
-def lib(project, deployer, keeper, alice):
-    # (keeper and alice: the session accounts later tests take, set up before this module
-    # fixture so that ape does not rebase the module, InvalidIsolationWarning)
+def lib(project, deployer, keeper, alice, _funds_once):
+    # (keeper, alice and the folder's funds, deployed once per process: the session fixtures
+    # later tests take, set up before this module fixture so that ape does not rebase the
+    # module, InvalidIsolationWarning. Without the funds, this file run on its own, or first
+    # in its process, lost the library at the 18-decimal part: 40 failures, "Failed to get
+    # contract type")
     return deployer.deploy(project.TestValuationLib)
 
 
