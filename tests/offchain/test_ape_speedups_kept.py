@@ -148,3 +148,52 @@ def test_opcodes_kept__any_code_asked_twice__the_plain_answer(codes):
     for code in codes + codes:
         assert kept(code) == plain(code) == kept(HexBytes(code)) == plain(HexBytes(code))
         assert type(kept(HexBytes(code))) is bytes
+
+
+def test_height__the_latest_blocks_number__through_mining_and_a_revert(chain):
+    """``chain.blocks.height`` (read by ape's isolation at every revert, to trim its receipt
+    history) is the node's ``eth_blockNumber`` instead of the latest block fetched and decoded:
+    the same number as ape's own reading, after blocks are mined and after a revert."""
+    prop = type(chain.blocks).__dict__["height"]
+    assert hasattr(prop.fget, "__wrapped__")
+    plain = prop.fget.__wrapped__
+    start = chain.blocks.height
+    assert start == plain(chain.blocks) == chain.blocks.head.number
+    snap = chain.snapshot()
+    chain.mine(3)
+    assert chain.blocks.height == plain(chain.blocks) == start + 3
+    chain.restore(snap)
+    assert chain.blocks.height == plain(chain.blocks) == start
+
+
+@pytest.mark.parametrize(
+    "mnemonic",
+    ["test test test test test test test test test test test junk", "abandon " * 11 + "about"],
+)
+def test_dev_accounts_kept__the_plain_derivation__asked_twice(mnemonic):
+    """ape's test accounts derived from the mnemonic once per (mnemonic, count, path, first
+    index): the same pairs as the plain derivation, asked once or again, in a new list each time
+    (a caller's change to the list does not reach the next)."""
+    from ape_test import accounts as ape_test_accounts
+
+    kept = ape_test_accounts.generate_dev_accounts
+    assert hasattr(kept, "__wrapped__")
+    plain = kept.__wrapped__
+    for path in ("m/44'/60'/0'/0", "m/44'/60'/0'/1/{}"):
+        for index in (0, 9, 13, 14, 40):
+            want = plain(mnemonic, 1, hd_path=path, start_index=index)
+            first = kept(mnemonic, 1, hd_path=path, start_index=index)
+            assert first == want
+            first.clear()
+            assert kept(mnemonic, 1, hd_path=path, start_index=index) == want
+        assert kept(mnemonic, 3, hd_path=path) == plain(mnemonic, 3, hd_path=path)
+    assert kept(mnemonic) == plain(mnemonic)
+
+
+def test_dev_accounts_kept__an_impersonated_address_and_each_test_account(accounts):
+    """``accounts[address]`` of an address that is no test account (derived all 14 first) and of
+    each test account's own address: the same accounts as by index."""
+    for i in range(len(accounts)):
+        assert accounts[accounts[i].address].address == accounts[i].address
+    outsider = "0x000000000000000000000000000000000000dEaD"
+    assert accounts[outsider].address == outsider
