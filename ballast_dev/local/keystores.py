@@ -10,6 +10,7 @@ plays the attacker.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -20,8 +21,11 @@ TEST_MNEMONIC = "test test test test test test test test test test test junk"
 TEST_ACCOUNT_INDEX = {"alice": 10, "bob": 11, "carol": 12, "mallory": 13}
 
 
+@functools.cache
 def account_key(name: str) -> str:
-    """The 0x private key of a named test account (m/44'/60'/0'/0/i of the test mnemonic)."""
+    """The 0x private key of a named test account (m/44'/60'/0'/0/i of the test mnemonic).
+    Kept per name: the derivation (PBKDF2 over the mnemonic, 2,048 rounds) is a pure function
+    of it and was repeated for every keystore, signature and address the tests asked for."""
     if name not in TEST_ACCOUNT_INDEX:
         raise ValueError(f"no test account {name!r} (known: {', '.join(TEST_ACCOUNT_INDEX)})")
     Account.enable_unaudited_hdwallet_features()
@@ -31,6 +35,7 @@ def account_key(name: str) -> str:
     return "0x" + bytes(acct.key).hex()
 
 
+@functools.cache
 def account_address(name: str) -> str:
     return str(Account.from_key(account_key(name)).address)
 
