@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -37,6 +35,8 @@ from keepers.tx.kms import (
 )
 from keepers.tx.signers import RawKeySigner, signer_from_settings
 from keepers.tx.txcodec import decode_1559, keccak256
+from tests.support.keeper_fork import keeper_run
+from tests.support.keeper_proc import keeper_exe
 from tests.support.pipeline_anvil import ROOT
 from tests.support.pipeline_helpers import hit_spec, make_pipeline, make_settings
 from tests.support.signed_plans import frozen_plan
@@ -393,7 +393,9 @@ def test_aws_credentials__redacted_everywhere():
 
 def test_keeper_cli__kms_errors__exit_2_naming_setting_no_credential_printed(kms, tmp_path):
     """`keeper run` with the credentials in the environment and a key of the wrong spec, an
-    unknown alias, a wrong region: exit 2, the setting named, no credential anywhere."""
+    unknown alias, a wrong region: exit 2, the setting named, no credential anywhere (each a
+    keeper process forked by tests/support/keeper_fork.py's ``keeper_run``; the console script
+    itself: test_keeper_run_stop.py)."""
     p256 = kms.create_key(spec="ECC_NIST_P256")
     base = {k: v for k, v in os.environ.items() if not k.startswith(("KEEPER_", "AWS_"))}
     base.update(
@@ -413,13 +415,11 @@ def test_keeper_cli__kms_errors__exit_2_naming_setting_no_credential_printed(kms
         (p256, "ap-south-1", "NotFoundException"),
     ):
         env = {**base, "KEEPER_SIGNER_KMS_KEY_ID": key_id, "KEEPER_SIGNER_KMS_REGION": region}
-        proc = subprocess.run(
-            [sys.executable, "-m", "keepers.cli", "run", "--once", "--bots", "executor"],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
+        # forked from the keeper server (the same keepers.cli:main in a process of its own;
+        # about a second of imports saved per refusal): `keeper run` as the installed console
+        # script is tests/offchain/cli/test_keeper_run_stop.py's
+        proc = keeper_run(
+            [keeper_exe(), "run", "--once", "--bots", "executor"], env=env, cwd=ROOT, timeout=120
         )
         out = proc.stdout + proc.stderr
         assert proc.returncode == 2, out
