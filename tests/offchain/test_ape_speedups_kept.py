@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import ape.utils.abi as ape_abi
 import eth_utils.address as eth_address
 import pytest
 from hypothesis import given, settings
@@ -197,3 +198,77 @@ def test_dev_accounts_kept__an_impersonated_address_and_each_test_account(accoun
         assert accounts[accounts[i].address].address == accounts[i].address
     outsider = "0x000000000000000000000000000000000000dEaD"
     assert accounts[outsider].address == outsider
+
+
+def _answer(fn: Any, *args: Any) -> tuple[str, Any]:
+    try:
+        return "value", fn(*args)
+    except Exception as err:  # noqa: BLE001 - the error's type is the answer
+        return "error", type(err).__name__
+
+
+def _struct_views(struct: Any) -> tuple[Any, ...]:
+    """Everything a caller can read of a decoded struct."""
+    import dataclasses
+
+    fields = tuple(f.name for f in dataclasses.fields(struct))
+    return (
+        type(struct).__name__,
+        fields,
+        repr(struct),
+        tuple(struct),
+        len(struct),
+        [struct[i] for i in range(len(struct))],
+        [struct[f] for f in fields],
+        [f in struct for f in (*fields, "nope")],
+        dict(vars(struct)),
+        dataclasses.astuple(struct),
+    )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [("owner", "amount"), ("", "x", ""), ("n", "items"), ("values",), ("a",)],
+    ids=["named", "unnamed", "field-items", "field-values", "one"],
+)
+def test_structs_kept__every_view_copy_and_pickle__as_apes_own(fields):
+    """ape's ``create_struct`` with its dataclass kept per (name, field names): a struct made
+    either way reads the same (fields, repr, indexing by position and name, ``in``, ``len``,
+    ``vars``), compares the same (with each other, a tuple, a dict), copies and pickles to the
+    same values (``__reduce__``: the struct's own decoding, also after a field was set), and
+    a second struct of the same type does not change the first's."""
+    import copy
+    import dataclasses
+    import operator
+    import pickle
+
+    from ape.utils.abi import Struct
+    from ethpm_types.abi import ABIType
+
+    kept = ape_abi.create_struct
+    assert hasattr(kept, "__wrapped__")
+    plain = kept.__wrapped__
+    types = [ABIType(name=f or None, type="uint256") for f in fields]
+    for values in ([1, 2, 3][: len(fields)], [7, 8, 9][: len(fields)]):
+        a, b = plain("S", types, values), kept("S", types, values)
+        assert isinstance(b, Struct)
+        assert _struct_views(a) == _struct_views(b)
+        twin_a, twin_b = plain("S", types, values), kept("S", types, values)
+        assert _answer(operator.eq, a, twin_a) == _answer(operator.eq, b, twin_b)
+        assert _answer(operator.eq, b, a) == _answer(operator.eq, a, twin_a)
+        # against a tuple, a list, a dict: the same answer, or the same error (a field named
+        # items or values hides the method ape's comparison calls)
+        names = [f.name for f in dataclasses.fields(a)]
+        as_dict = dict(zip(names, values, strict=True))
+        for other in (tuple(values), list(values), tuple(v + 1 for v in values), as_dict):
+            assert _answer(operator.eq, a, other) == _answer(operator.eq, b, other)
+        for struct in (a, b):  # (ape sets a field by its name; by position it raises)
+            struct[dataclasses.fields(struct)[0].name] = 42
+        assert _struct_views(a) == _struct_views(b)
+        assert a.__reduce__()[1] == b.__reduce__()[1] == ("S", types, values)
+        for clone in (copy.copy, copy.deepcopy, lambda s: pickle.loads(pickle.dumps(s))):
+            assert _struct_views(clone(a)) == _struct_views(clone(b))
+    first = kept("S", types, [5] * len(fields))
+    kept("S", types, [6] * len(fields))
+    assert tuple(first) == (5,) * len(fields)
+    assert first.__reduce__()[1][2] == [5] * len(fields)

@@ -154,6 +154,16 @@ can observe.
   function of them (an immutable ``(address, private_key)`` pair each; a new list is returned
   each time).
 
+- ape decodes every struct a call returns (the lens's fund state, a redemption, a tier's
+  config) into a dataclass it builds anew each time (``create_struct``: ``make_dataclass``,
+  which writes and compiles the class's methods): 8% of tests/contracts/fund/
+  test_exit_horizon.py's samples. The class is kept per (struct name, field names), which is
+  all it depends on but for ``__reduce__``: that answers the instance's own decoding (the name,
+  the types and the values it was made from, kept by the instance's id until it is freed), as
+  ape's closure does. Two structs of one type now share their class; nothing else a caller can
+  read changes (tests/offchain/test_ape_speedups_kept.py compares every view, comparison,
+  copy and pickle of both, fields named like ape's methods included).
+
 ``BALLAST_APE_SPEEDUPS=0`` turns all of them off.
 """
 
@@ -167,10 +177,12 @@ import os
 import select
 import socket
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import ape.utils.abi as ape_abi
 import ape_accounts.accounts as ape_accounts_module
 import ape_ethereum.ecosystem as ape_eth_ecosystem
 import ape_ethereum.provider as ape_eth_provider
@@ -772,6 +784,35 @@ def _height_by_number(original: Any) -> Any:
     return property(height)
 
 
+def _structs_kept(original: Any) -> Any:
+    """ape's ``create_struct`` with the dataclass it builds kept per (name, field names): the
+    class is a function of them alone (its methods read only the instance's fields), but for
+    ``__reduce__``, which answers ape's ``(create_struct, (name, types, output_values))`` of
+    the instance's own decoding here too (kept beside the instance, by its id, until it is
+    freed: nothing is added to the instance)."""
+    classes: dict[tuple[str, tuple[str, ...]], type] = {}
+    made: dict[int, tuple[str, Any, Any]] = {}
+
+    def reduce(struct: Any) -> tuple[Any, tuple[str, Any, Any]]:
+        return (ape_abi.create_struct, made[id(struct)])
+
+    @functools.wraps(original)
+    def create_struct(name: str, types: Any, output_values: Any) -> Any:
+        key = (name, tuple(t.name or f"_{i}" for i, t in enumerate(types)))
+        cls = classes.get(key)
+        if cls is None:
+            cls = type(original(name, types, output_values))
+            if "__reduce__" in cls.__dict__:  # (a field of that name: ape left the method out)
+                cls.__reduce__ = reduce  # type: ignore[method-assign,assignment]
+            classes[key] = cls
+        struct = cls(*output_values)
+        made[id(struct)] = (name, types, output_values)
+        weakref.finalize(struct, made.pop, id(struct), None)
+        return struct
+
+    return create_struct
+
+
 def _dev_accounts_kept(original: Any) -> Any:
     kept: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
@@ -965,6 +1006,9 @@ def pytest_configure(config: Any) -> None:
     current = Ethereum.__dict__["default_transaction_type"]
     if not hasattr(current.fget, "__wrapped__"):
         Ethereum.default_transaction_type = _kept_transaction_type(current)  # type: ignore[method-assign]
+    if not hasattr(ape_abi.create_struct, "__wrapped__"):
+        # the module's own name: ape's output parser looks it up there
+        ape_abi.create_struct = _structs_kept(ape_abi.create_struct)
     if not hasattr(ape_test_accounts.generate_dev_accounts, "__wrapped__"):
         # the module's own name: TestAccountContainer.generate_account looks it up there
         ape_test_accounts.generate_dev_accounts = _dev_accounts_kept(
