@@ -126,6 +126,12 @@ def retry_ape_anvil_on_a_taken_port() -> None:
             try:
                 return start(self)  # type: ignore[no-any-return]
             except AnvilExitedAtStart:
+                # ape listed the anvil in its node list before waiting for it: take the exited
+                # one off (it stayed in nodes.json, and the suite's node-list test saw it)
+                failed = getattr(self, "process", None)
+                nodes = self.network_manager.running_nodes
+                if failed is not None and failed.pid in nodes.nodes:
+                    nodes.remove_processes(failed.pid)
                 if not random_port or attempt == APE_ANVIL_ATTEMPTS:
                     raise
                 self.process, self._host = None, "auto"  # another random port
