@@ -36,7 +36,7 @@ from keepers.fund.records import EXPIRED, PlanStore
 from keepers.runtime.alerts import AlertLevel
 from keepers.store import models as m
 from keepers.tx.contracts import FundContracts
-from keepers.tx.reads import Read, call_all, fn
+from keepers.tx.reads import Read, call_all, checksum, fn
 
 log = get_logger("keepers.fundbot")
 
@@ -80,10 +80,12 @@ _EXECUTOR_READS = ("approvalThreshold", "unapprovedBudget", "requiredApprovals",
 
 
 def read_admin_view(w3: Web3, executor: str) -> AdminView:
-    """The executor's four views in one batch, then its Safe's owners and threshold in a second
-    (both at the node's latest block). A failed read raises as web3's ``.call()`` does (a
-    revert as ``ContractLogicError``, no or an undecodable answer as
-    ``BadFunctionCallOutput``, the node's refusal as ``Web3RPCError``)."""
+    """The executor's four views in one batch, then its Safe's owners and threshold in a second,
+    each at the node's latest block when it answers: nothing pins the two batches (or the calls
+    of one, on a node that spreads a batch) to one block, as nothing pinned the seven calls
+    before; the executor checks the signatures against its Safe again when the plan runs. A
+    failed read raises as web3's ``.call()`` does (a revert as ``ContractLogicError``, no or an
+    undecodable answer as ``BadFunctionCallOutput``, the node's refusal as ``Web3RPCError``)."""
     threshold, (budget, _, used), required, safe = call_all(
         w3, [Read(executor, fn("PlanExecutor", name)) for name in _EXECUTOR_READS], "latest"
     )
@@ -97,8 +99,8 @@ def read_admin_view(w3: Web3, executor: str) -> AdminView:
         budget=int(budget),
         used=int(used),
         required_approvals=int(required),
-        safe=Web3.to_checksum_address(safe),
-        owners=tuple(Web3.to_checksum_address(o) for o in owners),
+        safe=checksum(safe),
+        owners=tuple(checksum(o) for o in owners),
         safe_threshold=int(safe_threshold),
     )
 
