@@ -814,28 +814,11 @@ def _structs_kept(original: Any) -> Any:
 
 
 def _dev_accounts_kept(original: Any) -> Any:
-    kept: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    derive = functools.cache(lambda *args, **kwargs: tuple(original(*args, **kwargs)))
 
     @functools.wraps(original)
-    def generate_dev_accounts(
-        mnemonic: Any = None, number_of_accounts: Any = None, hd_path: Any = None,
-        start_index: Any = 0,
-    ) -> list[Any]:  # fmt: skip
-        args = {
-            k: v
-            for k, v in (
-                ("mnemonic", mnemonic),
-                ("number_of_accounts", number_of_accounts),
-                ("hd_path", hd_path),
-            )
-            if v is not None
-        }
-        key = (mnemonic, number_of_accounts, hd_path, start_index)
-        if not all(isinstance(k, (str, int, type(None))) for k in key):
-            return original(start_index=start_index, **args)  # type: ignore[no-any-return]
-        if key not in kept:
-            kept[key] = tuple(original(start_index=start_index, **args))
-        return list(kept[key])  # a new list each time, of the same immutable pairs
+    def generate_dev_accounts(*args: Any, **kwargs: Any) -> list[Any]:
+        return list(derive(*args, **kwargs))  # a new list each time, of the same immutable pairs
 
     return generate_dev_accounts
 
