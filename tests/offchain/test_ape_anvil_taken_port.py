@@ -56,9 +56,10 @@ def _run(mode: str, timeout: float, data_folder: Path) -> list[str]:
 
 
 def test_apes_anvil_on_a_taken_port__started_on_another_within_seconds(tmp_path):
-    """... and ape's node list (``processes/nodes.json``) holds only the anvil that answered
-    while it runs, and nothing once it stopped: the one that exited at start is taken off
-    (it stayed listed, and tests/offchain/test_ape_node_map.py failed on it now and then)."""
+    """The node answers on another port within seconds, and ape's node list
+    (``processes/nodes.json``) holds only the anvil that answered while it runs, and nothing
+    once it stopped: the one that exited at start is taken off (it stayed listed, and
+    tests/offchain/test_ape_node_map.py failed on it now and then)."""
     started = time.monotonic()
     out = _run("retry", timeout=120, data_folder=tmp_path)
     _, taken, port, chain_id, seconds = out[-1].split()

@@ -40,3 +40,11 @@ def test_ape_fork__verbosity__refused_naming_the_args(flag: str, tmp_path: Path)
     would not get it, so it is refused (run the console script)."""
     with pytest.raises(ValueError, match="ape reads -v at import"):
         ape_run(["deploy", flag, "DEBUG"], env=_env(tmp_path))
+
+
+def test_ape_fork__no_ape_on_the_path__refused_naming_the_path(tmp_path: Path) -> None:
+    """A command whose PATH holds no ``ape`` is refused before anything is forked, naming the
+    PATH it looked in."""
+    env = {**_env(tmp_path), "PATH": str(tmp_path)}
+    with pytest.raises(FileNotFoundError, match=f"no ape on PATH '{tmp_path}'"):
+        ape_run(["deploy", "--help"], env=env)
