@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -68,6 +68,25 @@ def _waiting(s: Any) -> Any:
     return s.scalars(
         select(m.Plan).where(m.Plan.kind == KIND, m.Plan.status.in_(WAITING)).order_by(m.Plan.id)
     ).all()
+
+
+_JOBS: Any = m.JobRun.__table__
+
+
+def _newest_done(column: Any, newest_first: Any) -> Any:
+    """The newest finished run's ``column`` of the job bound as ``job``, ordered by
+    ``newest_first``: built once, not per call (building and caching a statement cost more
+    than running it; tests/offchain/fund/test_job_reads.py compares it with the ORM query)."""
+    return (
+        select(column)
+        .where(_JOBS.c.job == bindparam("job"), _JOBS.c.status == "done")
+        .order_by(newest_first.desc())
+        .limit(1)
+    )
+
+
+_LAST_DETAIL = _newest_done(_JOBS.c.detail, _JOBS.c.id)
+_LAST_STARTED = _newest_done(_JOBS.c.started_at, _JOBS.c.started_at)
 
 
 class PlanPendingError(DomainError, ValueError):
@@ -638,25 +657,18 @@ class PlanStore:
 
     # -- job runs (last scheduled checks, for the daily / weekly triggers)
 
-    @staticmethod
-    def _last_done_job(s: Any, job: str, newest_first: Any) -> m.JobRun | None:
-        """The newest finished run of `job`; `newest_first` is the column that orders them."""
-        return s.scalars(
-            select(m.JobRun)
-            .where(m.JobRun.job == job, m.JobRun.status == "done")
-            .order_by(newest_first.desc())
-            .limit(1)
-        ).first()
-
     def last_job_run(self, job: str) -> int | None:
-        with self.store.sessions() as s:
-            row = self._last_done_job(s, job, m.JobRun.started_at)
-            return int(row.started_at.timestamp()) if row else None
+        """When the newest finished run of ``job`` started (unix seconds), if one ran."""
+        with self.store.connection() as c:
+            at = c.execute(_LAST_STARTED, {"job": job}).scalar()
+        return int(at.timestamp()) if at is not None else None
 
     def last_job_detail(self, job: str) -> dict[str, Any] | None:
-        with self.store.sessions() as s:
-            row = self._last_done_job(s, job, m.JobRun.id)
-            return dict(row.detail) if row else None
+        """The detail of the newest finished run of ``job`` (by id), if one ran: each alert
+        code's cause is read here on every tick (FundBot.alert_once, end_alert)."""
+        with self.store.connection() as c:
+            detail = c.execute(_LAST_DETAIL, {"job": job}).scalar()
+        return dict(detail) if detail is not None else None
 
     def last_job_details(self, jobs: list[str]) -> dict[str, dict[str, Any]]:
         """``last_job_detail`` of each of ``jobs`` that has run, in one query (the newest

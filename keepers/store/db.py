@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -179,9 +179,8 @@ class Store:
         if run_migrations:
             migrate(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._reads = sessionmaker(
-            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
-        )
+        self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        self._reads = sessionmaker(self._read_engine, expire_on_commit=False)
         event.listen(self._reads, "before_flush", _refuse_writes)
 
     @property
@@ -196,6 +195,17 @@ class Store:
         that decides a write, use ``transaction()``."""
         with self._reads() as session:
             yield session
+
+    @contextmanager
+    def connection(self, *, view: bool = False) -> Iterator[Connection]:
+        """A Core connection for a hot read of a few columns by a prebuilt statement: no ORM
+        session, whose set-up, statement compilation and row objects cost several times the
+        query (docs/development/performance.md). It begins as ``sessions()`` does (on SQLite
+        ``IMMEDIATE``: it waits for a writer's open transaction), or with ``view=True`` as
+        ``reads()`` does (deferred: the last commit). It is rolled back when it closes, so
+        nothing written through it is kept: writes go through ``transaction()``."""
+        with (self._read_engine if view else self.engine).connect() as conn:
+            yield conn
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
