@@ -32,9 +32,8 @@ from keepers.fund.planning.actions import Action, Plan
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.fills import signed_band
 from keepers.fund.reader import FundReading
-from keepers.fund.records import EXPIRED, PlanStore
+from keepers.fund.records import EXPIRED, AnyPlanRow, PlanStore
 from keepers.runtime.alerts import AlertLevel
-from keepers.store import models as m
 from keepers.tx.contracts import FundContracts
 from keepers.tx.reads import Read, call_all, checksum, fn
 
@@ -380,7 +379,7 @@ class ApprovalStage:
         )
         self.plans.update(ref, approval_alerted=now)
 
-    def read_decimals(self, row: m.Plan) -> int:
+    def read_decimals(self, row: AnyPlanRow) -> int:
         report = row.payload.get("report") or {}
         return int(report.get("base_decimals", 6))
 

@@ -21,10 +21,16 @@ from keepers.core.logging import get_logger
 from keepers.core.settings import PolicyConfig
 from keepers.fund.outcome import ROLE, CycleOutcome
 from keepers.fund.planning.config import PlanningConfig
-from keepers.fund.records import ABORTED, APPROVED, PENDING_APPROVAL, PROPOSED, PlanStore
+from keepers.fund.records import (
+    ABORTED,
+    APPROVED,
+    PENDING_APPROVAL,
+    PROPOSED,
+    AnyPlanRow,
+    PlanStore,
+)
 from keepers.fund.roles import fund_role
 from keepers.runtime.alerts import AlertLevel
-from keepers.store import models as m
 from keepers.tx.contracts import ChainMismatchError, DeploymentError, FundAddresses, FundContracts
 from keepers.tx.release import (
     ReleaseCheck,
@@ -103,10 +109,10 @@ class Deployed:
             self._id = deployment_id(chain, self.addresses.vault, self.release.contracts)
         return self._id
 
-    def other(self, row: m.Plan) -> str | None:
+    def other(self, row: AnyPlanRow) -> str | None:
         return other_deployment(row.deployment, self.id)
 
-    def end_if_other(self, row: m.Plan, now: int | None = None) -> CycleOutcome | None:
+    def end_if_other(self, row: AnyPlanRow, now: int | None = None) -> CycleOutcome | None:
         """``row`` ended as aborted when it is open and of another deployment (else None).
         The end is stored in the one shape every end has (keepers.fund.lifecycle.ended_of):
         status, reason, stage ``deployment`` and ``at`` (None at start-up, before any clock)."""

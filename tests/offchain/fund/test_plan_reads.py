@@ -1,0 +1,150 @@
+"""``PlanStore.get`` reads a plan with its actions and approvals as plain rows (``PlanRow``)
+through prebuilt Core statements. Here it is compared with the ORM read it replaced, column by
+column, on seeded random stores: plans proposed, waiting, decided and finished, actions sent,
+done and failed, approvals signed and not, several plans of which only one is asked for."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from keepers.fund.planning.actions import Action, ActionType, Plan
+from keepers.fund.planning.triggers import manual_trigger
+from keepers.fund.records import (
+    APPROVED,
+    EXECUTED,
+    PENDING_APPROVAL,
+    ActionRow,
+    ApprovalRow,
+    PlanRow,
+    PlanStore,
+)
+from keepers.store import models as m
+from keepers.store.db import Store
+
+ASSET = "0x" + "ab" * 20
+
+
+def _plain_get(store: Store, ref: str) -> m.Plan | None:
+    """The ORM read ``get`` replaced: the row and its two relationships, in one session."""
+    with store.reads() as s:
+        row = s.scalars(select(m.Plan).where(m.Plan.ref == ref)).first()
+        if row is not None:
+            _ = list(row.actions), list(row.approvals)
+        return row
+
+
+def _columns(model: Any) -> list[str]:
+    return list(model.__table__.c.keys())
+
+
+def _same(got: Any, plain: Any, model: Any) -> None:
+    for name in _columns(model):
+        assert getattr(got, name) == getattr(plain, name), (model.__name__, name)
+
+
+def _plan(rng: random.Random, k: int) -> Plan:
+    n = rng.randrange(1, 7)
+    return Plan(
+        id=f"{k:02d}{rng.randrange(16**14):014x}",
+        created_at=1_800_000_000 + rng.randrange(10**6),
+        triggers=(manual_trigger("test", f"case {k}"),),
+        actions=tuple(
+            Action(
+                ActionType.PURCHASE,
+                rng.randrange(1, 10**30),
+                1,
+                "L3 under band",
+                to_tier=2,
+                asset=ASSET,
+            )
+            for _ in range(n)
+        ),
+    )
+
+
+def _fill(plans: PlanStore, rng: random.Random) -> list[str]:
+    refs = []
+    for k in range(rng.randrange(1, 6)):
+        p = _plan(rng, k)
+        plans.save_new(p, "proposed", {"risk": [], "note": rng.choice(("", "x", None))})
+        refs.append(p.id)
+        if rng.random() < 0.7:
+            plans.update(p.id, PENDING_APPROVAL, approval={"deadline": 1_900_000_000})
+            for j in range(rng.randrange(0, 4)):
+                signed = rng.random() < 0.5
+                plans.add_approval(
+                    p.id,
+                    f"0x{rng.randrange(16**40):040x}",
+                    rng.random() < 0.8,
+                    1_800_000_000 + j,
+                    "two",
+                    note=rng.choice(("", "ok")),
+                    signature="0x" + "11" * 65 if signed else None,
+                    plan_hash="0x" + "22" * 32 if signed else None,
+                )
+            if rng.random() < 0.5:
+                plans.update(p.id, APPROVED)
+                for seq in range(len(p.actions)):
+                    if rng.random() < 0.6:
+                        ok = rng.random() < 0.8
+                        plans.record_action(
+                            p.id, seq, "done" if ok else "failed", result={"success": ok}
+                        )
+                if rng.random() < 0.5:
+                    plans.finish(p.id, EXECUTED, 1_800_000_100, rng.randrange(10**9))
+    return refs
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_get__equal_to_the_plain_orm_read(tmp_path: Any, seed: int) -> None:
+    store = Store(f"sqlite:///{tmp_path}/k.db")
+    try:
+        plans = PlanStore(store)
+        rng = random.Random(seed)
+        refs = _fill(plans, rng)
+        for ref in refs:
+            got, plain = plans.get(ref), _plain_get(store, ref)
+            assert isinstance(got, PlanRow) and plain is not None
+            _same(got, plain, m.Plan)
+            assert [a.seq for a in got.actions] == sorted(a.seq for a in plain.actions)
+            for a, b in zip(got.actions, plain.actions, strict=True):
+                _same(a, b, m.Action)
+            assert len(got.approvals) == len(plain.approvals)
+            for a, b in zip(
+                got.approvals, sorted(plain.approvals, key=lambda x: x.id), strict=True
+            ):
+                _same(a, b, m.Approval)
+            assert plans.find(ref[:8]) == got
+            assert plans.plan(ref) == plans.plan_of(plain)
+        assert plans.get("0" * 16) is None and _plain_get(store, "0" * 16) is None
+    finally:
+        store.close()
+
+
+def test_rows__hold_every_column_of_their_table() -> None:
+    """A column a migration adds must be added to its row (a read would fail on it)."""
+    for row, model in ((PlanRow, m.Plan), (ActionRow, m.Action), (ApprovalRow, m.Approval)):
+        names = [f.name for f in dataclasses.fields(row) if f.name not in ("actions", "approvals")]
+        assert names == _columns(model), row.__name__
+
+
+def test_get__a_changed_row_changes_nothing_stored(tmp_path: Any) -> None:
+    store = Store(f"sqlite:///{tmp_path}/k.db")
+    try:
+        plans = PlanStore(store)
+        (ref,) = _fill(PlanStore(store), random.Random(7))[:1]
+        got = plans.get(ref)
+        assert got is not None
+        got.status, got.payload["plan"] = "executed", None
+        got.actions.clear()
+        again = plans.get(ref)
+        assert again is not None and again != got
+        _same(again, _plain_get(store, ref), m.Plan)
+        assert again.actions
+    finally:
+        store.close()
