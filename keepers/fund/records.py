@@ -153,6 +153,30 @@ _APPROVALS_OF = (
     select(_APPROVALS).where(_APPROVALS.c.plan_id == bindparam("id")).order_by(_APPROVALS.c.id)
 )
 
+_INTENTS: Any = m.TxIntent.__table__
+_WAITING_PLANS = (
+    select(_PLANS.c.id, _PLANS.c.ref, _PLANS.c.status)
+    .where(_PLANS.c.kind == KIND, _PLANS.c.status.in_(WAITING))
+    .order_by(_PLANS.c.id)
+)
+# every action of a waiting plan, by plan and seq, with its intent's status (None: not sent)
+_WAITING_LEGS = (
+    select(
+        _ACTIONS.c.plan_id,
+        _ACTIONS.c.status,
+        _ACTIONS.c.payload,
+        _ACTIONS.c.intent_id,
+        _INTENTS.c.status.label("intent_status"),
+    )
+    .select_from(
+        _ACTIONS.join(_PLANS, _ACTIONS.c.plan_id == _PLANS.c.id).outerjoin(
+            _INTENTS, _ACTIONS.c.intent_id == _INTENTS.c.id
+        )
+    )
+    .where(_PLANS.c.kind == KIND, _PLANS.c.status.in_(WAITING))
+    .order_by(_ACTIONS.c.plan_id, _ACTIONS.c.seq)
+)
+
 
 class PlanPendingError(DomainError, ValueError):
     """A plan with the same actions is already pending (waiting for approval or executing):
@@ -183,8 +207,9 @@ def _unix(at: dt.datetime) -> float:
     return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).timestamp()
 
 
-def _leg(row: m.Action, intent_status: str | None) -> Leg:
-    """Where a stored action stands against the chain (see PlanStore.in_flight)."""
+def _leg(row: Any, intent_status: str | None) -> Leg:
+    """Where a stored action stands against the chain (see PlanStore.in_flight): ``row`` has an
+    action row's ``payload``, ``status`` and ``intent_id``."""
     if "result" in row.payload:
         return Leg.DONE if row.payload["result"].get("success") else Leg.FAILED
     if row.status in ("aborted", "skipped", "failed"):
@@ -655,31 +680,22 @@ class PlanStore:
         with the actions the chain does not hold yet (keepers.fund.planning.inflight): an
         action with a result is in the chain's state or never will be; one sent is followed
         through its intent (mined or confirmed: in the chain's state; reverted, failed or
-        refused: never; otherwise still to land)."""
+        refused: never; otherwise still to land). Read on every tick: two prebuilt queries in
+        one transaction (the plans, then every leg of theirs with its intent's status)."""
+        with self.store.connection() as c:
+            plans = c.execute(_WAITING_PLANS).all()
+            legs_of: dict[int, list[Any]] = {}
+            for leg in c.execute(_WAITING_LEGS):
+                legs_of.setdefault(leg.plan_id, []).append(leg)
         out = []
-        with self.store.sessions() as s:
-            rows = _waiting(s)
-            for row in rows:
-                if row.ref is None or row.ref == exclude:
-                    continue
-                intents = [a.intent_id for a in row.actions if a.intent_id is not None]
-                status_of = (
-                    dict(
-                        s.execute(
-                            select(m.TxIntent.id, m.TxIntent.status).where(
-                                m.TxIntent.id.in_(intents)
-                            )
-                        ).all()
-                    )
-                    if intents
-                    else {}
-                )
-                legs = []
-                for a in sorted(row.actions, key=lambda a: a.seq):
-                    action = action_from_dict(a.payload["action"])
-                    status = None if a.intent_id is None else status_of.get(a.intent_id)
-                    legs.append((action, _leg(a, status)))
-                out.append(InFlight(row.ref, str(row.status), remaining(legs)))
+        for row in plans:
+            if row.ref is None or row.ref == exclude:
+                continue
+            legs = [
+                (action_from_dict(a.payload["action"]), _leg(a, a.intent_status))
+                for a in legs_of.get(row.id, [])
+            ]
+            out.append(InFlight(row.ref, str(row.status), remaining(legs)))
         return out
 
     def executing(self, exclude: str | None = None) -> str | None:

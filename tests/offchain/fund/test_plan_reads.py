@@ -1,7 +1,9 @@
-"""``PlanStore.get`` reads a plan with its actions and approvals as plain rows (``PlanRow``)
-through prebuilt Core statements. Here it is compared with the ORM read it replaced, column by
-column, on seeded random stores: plans proposed, waiting, decided and finished, actions sent,
-done and failed, approvals signed and not, several plans of which only one is asked for."""
+"""``PlanStore.get`` (a plan with its actions and approvals as plain rows, ``PlanRow``) and
+``PlanStore.in_flight`` (every waiting plan's legs, followed through their intents) read
+through prebuilt Core statements. Here each is compared with the ORM read it replaced (column
+by column for ``get``) on seeded random stores: plans proposed, waiting, decided, blocked and
+finished, actions sent (their intents in every status), done and failed, approvals signed and
+not, several plans of which only one is asked for."""
 
 from __future__ import annotations
 
@@ -12,19 +14,25 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from keepers.fund.plan_docs import action_from_dict
 from keepers.fund.planning.actions import Action, ActionType, Plan
+from keepers.fund.planning.inflight import InFlight, remaining
 from keepers.fund.planning.triggers import manual_trigger
 from keepers.fund.records import (
     APPROVED,
     EXECUTED,
+    KIND,
     PENDING_APPROVAL,
+    WAITING,
     ActionRow,
     ApprovalRow,
     PlanRow,
     PlanStore,
+    _leg,
 )
 from keepers.store import models as m
 from keepers.store.db import Store
+from keepers.store.statuses import IntentStatus
 
 ASSET = "0x" + "ab" * 20
 
@@ -36,6 +44,54 @@ def _plain_get(store: Store, ref: str) -> m.Plan | None:
         if row is not None:
             _ = list(row.actions), list(row.approvals)
         return row
+
+
+def _plain_in_flight(store: Store, exclude: str | None = None) -> list[InFlight]:
+    """The ORM read ``in_flight`` replaced: the waiting plans, each one's actions lazily
+    loaded, and one query per plan for its intents' statuses."""
+    out = []
+    with store.sessions() as s:
+        rows = s.scalars(
+            select(m.Plan)
+            .where(m.Plan.kind == KIND, m.Plan.status.in_(WAITING))
+            .order_by(m.Plan.id)
+        ).all()
+        for row in rows:
+            if row.ref is None or row.ref == exclude:
+                continue
+            intents = [a.intent_id for a in row.actions if a.intent_id is not None]
+            status_of = (
+                dict(
+                    s.execute(
+                        select(m.TxIntent.id, m.TxIntent.status).where(m.TxIntent.id.in_(intents))
+                    ).all()
+                )
+                if intents
+                else {}
+            )
+            legs = []
+            for a in sorted(row.actions, key=lambda a: a.seq):
+                action = action_from_dict(a.payload["action"])
+                status = None if a.intent_id is None else status_of.get(a.intent_id)
+                legs.append((action, _leg(a, status)))
+            out.append(InFlight(row.ref, str(row.status), remaining(legs)))
+    return out
+
+
+def _intent(store: Store, rng: random.Random, key: str) -> int:
+    with store.transaction() as s:
+        row = m.TxIntent(
+            idempotency_key=key,
+            role="keeper",
+            chain_id=31337,
+            sender="0x" + "01" * 20,
+            target="0x" + "02" * 20,
+            calldata="0x",
+            status=rng.choice(list(IntentStatus)).value,
+        )
+        s.add(row)
+        s.flush()
+        return row.id
 
 
 def _columns(model: Any) -> list[str]:
@@ -90,10 +146,16 @@ def _fill(plans: PlanStore, rng: random.Random) -> list[str]:
             if rng.random() < 0.5:
                 plans.update(p.id, APPROVED)
                 for seq in range(len(p.actions)):
-                    if rng.random() < 0.6:
+                    roll = rng.random()
+                    if roll < 0.4:
                         ok = rng.random() < 0.8
                         plans.record_action(
                             p.id, seq, "done" if ok else "failed", result={"success": ok}
+                        )
+                    elif roll < 0.8:
+                        intent = _intent(plans.store, rng, f"fund:{p.id}:{seq}")
+                        plans.record_action(
+                            p.id, seq, rng.choice(("submitted", "aborted")), intent_id=intent
                         )
                 if rng.random() < 0.5:
                     plans.finish(p.id, EXECUTED, 1_800_000_100, rng.randrange(10**9))
@@ -122,6 +184,8 @@ def test_get__equal_to_the_plain_orm_read(tmp_path: Any, seed: int) -> None:
             assert plans.find(ref[:8]) == got
             assert plans.plan(ref) == plans.plan_of(plain)
         assert plans.get("0" * 16) is None and _plain_get(store, "0" * 16) is None
+        for exclude in (None, *refs[:2]):
+            assert plans.in_flight(exclude) == _plain_in_flight(store, exclude)
     finally:
         store.close()
 
