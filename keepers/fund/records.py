@@ -9,11 +9,11 @@ decision, the simulation, the verification and the report. An action row per pla
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import Connection, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -148,10 +148,48 @@ _PLANS: Any = m.Plan.__table__
 _ACTIONS: Any = m.Action.__table__
 _APPROVALS: Any = m.Approval.__table__
 _PLAN_BY_REF = select(_PLANS).where(_PLANS.c.ref == bindparam("ref"))
-_ACTIONS_OF = select(_ACTIONS).where(_ACTIONS.c.plan_id == bindparam("id")).order_by(_ACTIONS.c.seq)
+_PLANS_IN = (
+    select(_PLANS)
+    .where(_PLANS.c.kind == KIND, _PLANS.c.status.in_(bindparam("statuses", expanding=True)))
+    .order_by(_PLANS.c.id)
+)
+_ACTIONS_OF = (
+    select(_ACTIONS)
+    .where(_ACTIONS.c.plan_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_ACTIONS.c.plan_id, _ACTIONS.c.seq)
+)
 _APPROVALS_OF = (
+    select(_APPROVALS)
+    .where(_APPROVALS.c.plan_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_APPROVALS.c.id)
+)
+# the same for one plan (``get``): an expanding IN is rendered anew at each execution
+_ACTIONS_OF_ONE = (
+    select(_ACTIONS).where(_ACTIONS.c.plan_id == bindparam("id")).order_by(_ACTIONS.c.seq)
+)
+_APPROVALS_OF_ONE = (
     select(_APPROVALS).where(_APPROVALS.c.plan_id == bindparam("id")).order_by(_APPROVALS.c.id)
 )
+
+
+def _plan_rows(c: Connection, plans: Sequence[Any]) -> list[PlanRow]:
+    """``plans`` (mappings of plans rows) as PlanRows, their actions and approvals read in two
+    queries on ``c`` (so in the same transaction)."""
+    if not plans:
+        return []
+    one = len(plans) == 1
+    key = {"id": plans[0]["id"]} if one else {"ids": [p["id"] for p in plans]}
+    actions: dict[int, list[ActionRow]] = {}
+    for a in c.execute(_ACTIONS_OF_ONE if one else _ACTIONS_OF, key).mappings():
+        actions.setdefault(a["plan_id"], []).append(ActionRow(**a))
+    approvals: dict[int, list[ApprovalRow]] = {}
+    for a in c.execute(_APPROVALS_OF_ONE if one else _APPROVALS_OF, key).mappings():
+        approvals.setdefault(a["plan_id"], []).append(ApprovalRow(**a))
+    return [
+        PlanRow(**p, actions=actions.get(p["id"], []), approvals=approvals.get(p["id"], []))
+        for p in plans
+    ]
+
 
 _INTENTS: Any = m.TxIntent.__table__
 _WAITING_PLANS = (
@@ -342,15 +380,8 @@ class PlanStore:
         """Plan ``ref``'s row with its actions and approvals, read in one transaction from the
         last commit (it never waits for the pipeline's open batch): a ``PlanRow``."""
         with self.store.connection(view=True) as c:
-            row = c.execute(_PLAN_BY_REF, {"ref": ref}).mappings().first()
-            if row is None:
-                return None
-            key = {"id": row["id"]}
-            return PlanRow(
-                **row,
-                actions=[ActionRow(**a) for a in c.execute(_ACTIONS_OF, key).mappings()],
-                approvals=[ApprovalRow(**a) for a in c.execute(_APPROVALS_OF, key).mappings()],
-            )
+            rows = _plan_rows(c, c.execute(_PLAN_BY_REF, {"ref": ref}).mappings().all())
+        return rows[0] if rows else None
 
     def find(self, prefix: str) -> PlanRow | None:
         """By full ref or a unique prefix of at least 6 characters."""
@@ -714,18 +745,14 @@ class PlanStore:
                 return row.ref
         return None
 
-    def with_status(self, *statuses: str, view: bool = False) -> list[m.Plan]:
-        """The plans in ``statuses``, oldest first. ``view=True`` for a page or a listing (the
-        console, `keeper review`): the last commit (``Store.reads``), never waiting for the
-        pipeline's open batch; a keeper's decision keeps the default, which waits for it."""
-        with self.store.reads() if view else self.store.sessions() as s:
-            return list(
-                s.scalars(
-                    select(m.Plan)
-                    .where(m.Plan.kind == KIND, m.Plan.status.in_(statuses))
-                    .order_by(m.Plan.id)
-                ).all()
-            )
+    def with_status(self, *statuses: str, view: bool = False) -> list[PlanRow]:
+        """The plans in ``statuses``, oldest first, with their actions and approvals (read in
+        one transaction, as ``get`` reads one). ``view=True`` for a page or a listing (the
+        console, `keeper review`): the last commit, never waiting for the pipeline's open
+        batch; a keeper's decision keeps the default, which waits for it (``sessions()``)."""
+        with self.store.connection(view=view) as c:
+            plans = c.execute(_PLANS_IN, {"statuses": list(statuses)}).mappings().all()
+            return _plan_rows(c, plans)
 
     def history(self, limit: int = 20) -> list[m.Plan]:
         """The newest ``limit`` plans, newest first: for listings only (`keeper history` and
