@@ -27,12 +27,13 @@ from keepers.core.amounts import format_amount
 from keepers.core.logging import get_logger
 from keepers.fund.actions import EncodedCall
 from keepers.fund.outcome import CycleOutcome
+from keepers.fund.plan_reads import AnyPlanRow
 from keepers.fund.planning import plan_approval
 from keepers.fund.planning.actions import Action, Plan
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.planning.fills import signed_band
 from keepers.fund.reader import FundReading
-from keepers.fund.records import EXPIRED, AnyPlanRow, PlanStore
+from keepers.fund.records import EXPIRED, PlanStore
 from keepers.runtime.alerts import AlertLevel
 from keepers.tx.contracts import FundContracts
 from keepers.tx.reads import Read, call_all, checksum, fn

@@ -20,13 +20,13 @@ from web3.exceptions import ContractLogicError
 from keepers.core.logging import get_logger
 from keepers.core.settings import PolicyConfig
 from keepers.fund.outcome import ROLE, CycleOutcome
+from keepers.fund.plan_reads import AnyPlanRow
 from keepers.fund.planning.config import PlanningConfig
 from keepers.fund.records import (
     ABORTED,
     APPROVED,
     PENDING_APPROVAL,
     PROPOSED,
-    AnyPlanRow,
     PlanStore,
 )
 from keepers.fund.roles import fund_role

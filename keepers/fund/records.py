@@ -9,17 +9,17 @@ decision, the simulation, the verification and the report. An action row per pla
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from keepers.core.approval import ApprovalRecord
 from keepers.core.errors import DomainError
 from keepers.core.signatures import normalise_v
+from keepers.fund import plan_reads
 from keepers.fund.plan_docs import (
     action_from_dict,
     action_to_dict,
@@ -27,6 +27,7 @@ from keepers.fund.plan_docs import (
     plan_to_dict,
     result_from_dict,
 )
+from keepers.fund.plan_reads import AnyPlanRow, PlanRow
 from keepers.fund.planning.actions import Action, ActionResult, Carry, Plan
 from keepers.fund.planning.inflight import InFlight, Leg, remaining
 from keepers.fund.planning.plan_approval import (
@@ -69,151 +70,6 @@ def _waiting(s: Any) -> Any:
     return s.scalars(
         select(m.Plan).where(m.Plan.kind == KIND, m.Plan.status.in_(WAITING)).order_by(m.Plan.id)
     ).all()
-
-
-_JOBS: Any = m.JobRun.__table__
-
-
-def _newest_done(column: Any, newest_first: Any) -> Any:
-    """The newest finished run's ``column`` of the job bound as ``job``, ordered by
-    ``newest_first``: built once, not per call (building and caching a statement cost more
-    than running it; tests/offchain/fund/test_job_reads.py compares it with the ORM query)."""
-    return (
-        select(column)
-        .where(_JOBS.c.job == bindparam("job"), _JOBS.c.status == "done")
-        .order_by(newest_first.desc())
-        .limit(1)
-    )
-
-
-_LAST_DETAIL = _newest_done(_JOBS.c.detail, _JOBS.c.id)
-_LAST_STARTED = _newest_done(_JOBS.c.started_at, _JOBS.c.started_at)
-
-
-@dataclass(slots=True)
-class ActionRow:
-    """An ``actions`` row as read (models.Action's columns)."""
-
-    id: int
-    plan_id: int
-    seq: int
-    kind: str
-    status: str
-    payload: dict[str, Any]
-    intent_id: int | None
-
-
-@dataclass(slots=True)
-class ApprovalRow:
-    """An ``approvals`` row as read (models.Approval's columns)."""
-
-    id: int
-    plan_id: int
-    tier: str
-    approver: str | None
-    decision: str
-    reason: str | None
-    decided_at: dt.datetime | None
-    created_at: dt.datetime
-    signature: str | None
-    plan_hash: str | None
-
-
-@dataclass(slots=True)
-class PlanRow:
-    """A ``plans`` row as ``PlanStore.get`` reads it (models.Plan's columns), with its actions
-    (by ``seq``) and approvals (oldest first), all read in one transaction: plain objects,
-    not ORM instances. An ORM read of the three cost about three times the queries
-    (``Session`` set-up, the ORM's compile and identity map, two lazy loads), and a keeper
-    tick reads a plan several times (tests/offchain/fund/test_plan_reads.py compares the two
-    for every column). Changing one changes nothing stored: writes go through
-    ``PlanStore``'s transactions."""
-
-    id: int
-    ref: str | None
-    kind: str
-    status: str
-    trigger: str | None
-    payload: dict[str, Any]
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    deployment: str | None
-    actions: list[ActionRow] = field(default_factory=list)
-    approvals: list[ApprovalRow] = field(default_factory=list)
-
-
-# a plan row as a caller reads it: PlanStore.get's snapshot, or an ORM row of a listing
-AnyPlanRow = PlanRow | m.Plan
-_PLANS: Any = m.Plan.__table__
-_ACTIONS: Any = m.Action.__table__
-_APPROVALS: Any = m.Approval.__table__
-_PLAN_BY_REF = select(_PLANS).where(_PLANS.c.ref == bindparam("ref"))
-_PLANS_IN = (
-    select(_PLANS)
-    .where(_PLANS.c.kind == KIND, _PLANS.c.status.in_(bindparam("statuses", expanding=True)))
-    .order_by(_PLANS.c.id)
-)
-_ACTIONS_OF = (
-    select(_ACTIONS)
-    .where(_ACTIONS.c.plan_id.in_(bindparam("ids", expanding=True)))
-    .order_by(_ACTIONS.c.plan_id, _ACTIONS.c.seq)
-)
-_APPROVALS_OF = (
-    select(_APPROVALS)
-    .where(_APPROVALS.c.plan_id.in_(bindparam("ids", expanding=True)))
-    .order_by(_APPROVALS.c.id)
-)
-# the same for one plan (``get``): an expanding IN is rendered anew at each execution
-_ACTIONS_OF_ONE = (
-    select(_ACTIONS).where(_ACTIONS.c.plan_id == bindparam("id")).order_by(_ACTIONS.c.seq)
-)
-_APPROVALS_OF_ONE = (
-    select(_APPROVALS).where(_APPROVALS.c.plan_id == bindparam("id")).order_by(_APPROVALS.c.id)
-)
-
-
-def _plan_rows(c: Connection, plans: Sequence[Any]) -> list[PlanRow]:
-    """``plans`` (mappings of plans rows) as PlanRows, their actions and approvals read in two
-    queries on ``c`` (so in the same transaction)."""
-    if not plans:
-        return []
-    one = len(plans) == 1
-    key = {"id": plans[0]["id"]} if one else {"ids": [p["id"] for p in plans]}
-    actions: dict[int, list[ActionRow]] = {}
-    for a in c.execute(_ACTIONS_OF_ONE if one else _ACTIONS_OF, key).mappings():
-        actions.setdefault(a["plan_id"], []).append(ActionRow(**a))
-    approvals: dict[int, list[ApprovalRow]] = {}
-    for a in c.execute(_APPROVALS_OF_ONE if one else _APPROVALS_OF, key).mappings():
-        approvals.setdefault(a["plan_id"], []).append(ApprovalRow(**a))
-    return [
-        PlanRow(**p, actions=actions.get(p["id"], []), approvals=approvals.get(p["id"], []))
-        for p in plans
-    ]
-
-
-_INTENTS: Any = m.TxIntent.__table__
-_WAITING_PLANS = (
-    select(_PLANS.c.id, _PLANS.c.ref, _PLANS.c.status)
-    .where(_PLANS.c.kind == KIND, _PLANS.c.status.in_(WAITING))
-    .order_by(_PLANS.c.id)
-)
-# every action of a waiting plan, by plan and seq, with its intent's status (None: not sent)
-_WAITING_LEGS = (
-    select(
-        _ACTIONS.c.plan_id,
-        _ACTIONS.c.status,
-        _ACTIONS.c.payload,
-        _ACTIONS.c.intent_id,
-        _INTENTS.c.status.label("intent_status"),
-    )
-    .select_from(
-        _ACTIONS.join(_PLANS, _ACTIONS.c.plan_id == _PLANS.c.id).outerjoin(
-            _INTENTS, _ACTIONS.c.intent_id == _INTENTS.c.id
-        )
-    )
-    .where(_PLANS.c.kind == KIND, _PLANS.c.status.in_(WAITING))
-    .order_by(_ACTIONS.c.plan_id, _ACTIONS.c.seq)
-)
 
 
 class PlanPendingError(DomainError, ValueError):
@@ -380,7 +236,7 @@ class PlanStore:
         """Plan ``ref``'s row with its actions and approvals, read in one transaction from the
         last commit (it never waits for the pipeline's open batch): a ``PlanRow``."""
         with self.store.connection(view=True) as c:
-            rows = _plan_rows(c, c.execute(_PLAN_BY_REF, {"ref": ref}).mappings().all())
+            rows = plan_reads.by_ref(c, ref)
         return rows[0] if rows else None
 
     def find(self, prefix: str) -> PlanRow | None:
@@ -714,10 +570,7 @@ class PlanStore:
         refused: never; otherwise still to land). Read on every tick: two prebuilt queries in
         one transaction (the plans, then every leg of theirs with its intent's status)."""
         with self.store.connection() as c:
-            plans = c.execute(_WAITING_PLANS).all()
-            legs_of: dict[int, list[Any]] = {}
-            for leg in c.execute(_WAITING_LEGS):
-                legs_of.setdefault(leg.plan_id, []).append(leg)
+            plans, legs_of = plan_reads.legs_in_statuses(c, KIND, WAITING)
         out = []
         for row in plans:
             if row.ref is None or row.ref == exclude:
@@ -751,8 +604,7 @@ class PlanStore:
         console, `keeper review`): the last commit, never waiting for the pipeline's open
         batch; a keeper's decision keeps the default, which waits for it (``sessions()``)."""
         with self.store.connection(view=view) as c:
-            plans = c.execute(_PLANS_IN, {"statuses": list(statuses)}).mappings().all()
-            return _plan_rows(c, plans)
+            return plan_reads.in_statuses(c, KIND, statuses)
 
     def history(self, limit: int = 20) -> list[m.Plan]:
         """The newest ``limit`` plans, newest first: for listings only (`keeper history` and
@@ -772,15 +624,14 @@ class PlanStore:
     def last_job_run(self, job: str) -> int | None:
         """When the newest finished run of ``job`` started (unix seconds), if one ran."""
         with self.store.connection() as c:
-            at = c.execute(_LAST_STARTED, {"job": job}).scalar()
+            at = plan_reads.newest_done_start(c, job)
         return int(at.timestamp()) if at is not None else None
 
     def last_job_detail(self, job: str) -> dict[str, Any] | None:
         """The detail of the newest finished run of ``job`` (by id), if one ran: each alert
         code's cause is read here on every tick (FundBot.alert_once, end_alert)."""
         with self.store.connection() as c:
-            detail = c.execute(_LAST_DETAIL, {"job": job}).scalar()
-        return dict(detail) if detail is not None else None
+            return plan_reads.newest_done_detail(c, job)
 
     def last_job_details(self, jobs: list[str]) -> dict[str, dict[str, Any]]:
         """``last_job_detail`` of each of ``jobs`` that has run, in one query (the newest

@@ -1,8 +1,8 @@
 """The job-run reads the fund bot makes on every tick (each alert code's last cause, the events
 check's last block, the daily and weekly checks' last run) go through prebuilt Core statements
-(keepers.fund.records: ``_LAST_DETAIL``, ``_LAST_STARTED``). Here each is compared with the
-plain ORM query it replaced, on seeded random tables of job runs: several jobs, runs finished,
-running and failed, start times that tie, and jobs that never ran."""
+(keepers.fund.plan_reads: ``newest_done_detail``, ``newest_done_start``). Here each is
+compared with the plain ORM query it replaced, on seeded random tables of job runs: several
+jobs, runs finished, running and failed, start times that tie, and jobs that never ran."""
 
 from __future__ import annotations
 

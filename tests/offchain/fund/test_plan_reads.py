@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from keepers.fund.plan_docs import action_from_dict
+from keepers.fund.plan_reads import ActionRow, ApprovalRow, PlanRow
 from keepers.fund.planning.actions import Action, ActionType, Plan
 from keepers.fund.planning.inflight import InFlight, remaining
 from keepers.fund.planning.triggers import manual_trigger
@@ -24,9 +25,6 @@ from keepers.fund.records import (
     KIND,
     PENDING_APPROVAL,
     WAITING,
-    ActionRow,
-    ApprovalRow,
-    PlanRow,
     PlanStore,
     _leg,
 )
