@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 
 from keepers.store import models as m
 from keepers.store.db import Store
@@ -108,6 +108,32 @@ class IntentOutcome:
         )
 
 
+_INTENTS: Any = m.TxIntent.__table__
+_LOGS: Any = m.StepLog.__table__
+_ATTEMPTS: Any = m.TxAttempt.__table__
+# prebuilt (a waiting keeper reads an intent's outcome at every poll): the intents' columns an
+# outcome names, an intent's newest step-log row (of one step), a mined attempt's hash
+_INTENT_ROWS = (
+    select(
+        _INTENTS.c.id,
+        _INTENTS.c.status,
+        _INTENTS.c.error,
+        _INTENTS.c.mined_attempt_id,
+        _INTENTS.c.mined_block,
+    )
+    .where(_INTENTS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_INTENTS.c.id)
+)
+_LAST_LOG = (
+    select(_LOGS.c.id, _LOGS.c.outcome, _LOGS.c.detail)
+    .where(_LOGS.c.intent_id == bindparam("intent"))
+    .order_by(_LOGS.c.id.desc())
+    .limit(1)
+)
+_LAST_STEP_LOG = _LAST_LOG.where(_LOGS.c.step == bindparam("step"))
+_TX_HASH = select(_ATTEMPTS.c.tx_hash).where(_ATTEMPTS.c.id == bindparam("id"))
+
+
 def read_outcomes(
     store: Store,
     intent_ids: Iterable[int],
@@ -117,42 +143,46 @@ def read_outcomes(
 ) -> dict[int, IntentOutcome]:
     """The outcomes of the intents among ``intent_ids`` that ended or wait for gas funds
     (intents still on their way are left out). With ``refused_after`` (a step-log id), a
-    refusal for gas funds counts only when it was logged after that row."""
+    refusal for gas funds counts only when it was logged after that row. Read in one
+    transaction, by prebuilt Core statements (tests/offchain/pipeline/test_outcome_reads.py
+    compares them with the ORM reads they replaced)."""
     ids = list(intent_ids)
     if not ids:
         return {}
     decoder = decoder or RevertDecoder()
     out: dict[int, IntentOutcome] = {}
-    with store.sessions() as s:
-        rows = s.scalars(select(m.TxIntent).where(m.TxIntent.id.in_(ids))).all()
-        for row in rows:
-            found = _outcome(s, row, decoder, refused_after)
+    with store.connection() as c:
+        for row in c.execute(_INTENT_ROWS, {"ids": ids}).all():
+            found = _outcome(c, row, decoder, refused_after)
             if found is not None:
                 out[row.id] = found
     return out
 
 
-def _last_log(s: Any, intent_id: int, step: str | None = None) -> m.StepLog | None:
-    q = select(m.StepLog).where(m.StepLog.intent_id == intent_id)
-    if step is not None:
-        q = q.where(m.StepLog.step == step)
-    return s.scalars(q.order_by(m.StepLog.id.desc()).limit(1)).first()
+def _last_log(c: Connection, intent_id: int, step: str | None = None) -> Any:
+    """The intent's newest step-log row (``id``, ``outcome``, ``detail``), of ``step`` if
+    given; None if it has none."""
+    if step is None:
+        return c.execute(_LAST_LOG, {"intent": intent_id}).first()
+    return c.execute(_LAST_STEP_LOG, {"intent": intent_id, "step": step}).first()
 
 
 def last_log_id(store: Store, intent_id: int) -> int:
     """The id of the intent's latest step-log row (0 if none)."""
-    with store.sessions() as s:
-        last = _last_log(s, intent_id)
-        return last.id if last is not None else 0
+    with store.connection() as c:
+        last = _last_log(c, intent_id)
+    return last.id if last is not None else 0
 
 
 def _outcome(
-    s: Any, row: m.TxIntent, decoder: RevertDecoder, refused_after: int | None = None
+    c: Connection, row: Any, decoder: RevertDecoder, refused_after: int | None = None
 ) -> IntentOutcome | None:
+    """``row``: an intent's ``id``, ``status``, ``error``, ``mined_attempt_id`` and
+    ``mined_block``."""
     status = IntentStatus(row.status)
     kind = _OF_STATUS.get(status)
     if kind is None:  # on its way: only a gas-funds back-off is an outcome
-        last = _last_log(s, row.id)
+        last = _last_log(c, row.id)
         if (
             last is not None
             and last.outcome == "retry"
@@ -163,14 +193,13 @@ def _outcome(
         return None
     tx_hash = None
     if row.mined_attempt_id is not None:
-        attempt = s.get(m.TxAttempt, row.mined_attempt_id)
-        tx_hash = attempt.tx_hash if attempt is not None else None
+        tx_hash = c.execute(_TX_HASH, {"id": row.mined_attempt_id}).scalar()
     revert = rule = None
     if kind is Outcome.SIMULATION_REVERTED:
-        log = _last_log(s, row.id, "build")
+        log = _last_log(c, row.id, "build")
         revert = decoder.decode(log.detail.get("data")) if log is not None else None
     elif kind is Outcome.REJECTED:
-        log = _last_log(s, row.id, "audit")
+        log = _last_log(c, row.id, "audit")
         rule = log.detail.get("rule") if log is not None else None
     return IntentOutcome(
         row.id,
