@@ -8,7 +8,7 @@ The ORM read the same rows at several times the cost of the queries: a ``Session
 and torn down, each statement built and its cache key computed anew at every call, the ORM's
 compile step and identity map, and two lazy loads per plan. A keeper tick reads the plan it
 advances about nine times and the waiting plans several times
-(docs/development/performance.md). The rows here are plain objects (``PlanRow``,
+(docs/development/performance.md). The rows here are plain objects (``PlanRow``, ``PlanHead``,
 ``ActionRow``, ``ApprovalRow``), or SQLAlchemy's ``Row``, whose attributes are the columns;
 changing one changes nothing stored (writes go through ``PlanStore``'s transactions).
 tests/offchain/fund/test_plan_reads.py and test_job_reads.py compare each read with the ORM
@@ -57,9 +57,9 @@ class ApprovalRow:
 
 
 @dataclass(slots=True)
-class PlanRow:
-    """A ``plans`` row as read (models.Plan's columns), with its actions (by ``seq``) and
-    approvals (oldest first), all read in one transaction."""
+class PlanHead:
+    """A ``plans`` row as read (models.Plan's columns), without its actions and approvals
+    (a listing's row: reading ``actions`` raises AttributeError)."""
 
     id: int
     ref: str | None
@@ -70,12 +70,19 @@ class PlanRow:
     created_at: dt.datetime
     updated_at: dt.datetime
     deployment: str | None
+
+
+@dataclass(slots=True)
+class PlanRow(PlanHead):
+    """A ``plans`` row with its actions (by ``seq``) and approvals (oldest first), all read in
+    one transaction."""
+
     actions: list[ActionRow] = field(default_factory=list)
     approvals: list[ApprovalRow] = field(default_factory=list)
 
 
 # a plan row as a caller reads it: one read here, or an ORM row (a listing, a decision)
-AnyPlanRow = PlanRow | m.Plan
+AnyPlanRow = PlanHead | m.Plan
 
 _PLANS: Any = m.Plan.__table__
 _ACTIONS: Any = m.Action.__table__
@@ -166,10 +173,10 @@ def by_ref(c: Connection, ref: str) -> list[PlanRow]:
     return with_children(c, c.execute(_PLAN_BY_REF, {"ref": ref}).mappings().all())
 
 
-def in_statuses(c: Connection, kind: str, statuses: Sequence[str]) -> list[PlanRow]:
-    """The plans of ``kind`` in ``statuses``, oldest first, with their children."""
+def in_statuses(c: Connection, kind: str, statuses: Sequence[str]) -> list[PlanHead]:
+    """The plans of ``kind`` in ``statuses``, oldest first (their own columns)."""
     key = {"kind": kind, "statuses": list(statuses)}
-    return with_children(c, c.execute(_PLANS_IN, key).mappings().all())
+    return [PlanHead(**p) for p in c.execute(_PLANS_IN, key).mappings()]
 
 
 def legs_in_statuses(

@@ -27,7 +27,7 @@ from keepers.fund.plan_docs import (
     plan_to_dict,
     result_from_dict,
 )
-from keepers.fund.plan_reads import AnyPlanRow, PlanRow
+from keepers.fund.plan_reads import AnyPlanRow, PlanHead, PlanRow
 from keepers.fund.planning.actions import Action, ActionResult, Carry, Plan
 from keepers.fund.planning.inflight import InFlight, Leg, remaining
 from keepers.fund.planning.plan_approval import (
@@ -598,9 +598,9 @@ class PlanStore:
                 return row.ref
         return None
 
-    def with_status(self, *statuses: str, view: bool = False) -> list[PlanRow]:
-        """The plans in ``statuses``, oldest first, with their actions and approvals (read in
-        one transaction, as ``get`` reads one). ``view=True`` for a page or a listing (the
+    def with_status(self, *statuses: str, view: bool = False) -> list[PlanHead]:
+        """The plans in ``statuses``, oldest first: their own columns (``PlanHead``; ``get``
+        reads one with its actions and approvals). ``view=True`` for a page or a listing (the
         console, `keeper review`): the last commit, never waiting for the pipeline's open
         batch; a keeper's decision keeps the default, which waits for it (``sessions()``)."""
         with self.store.connection(view=view) as c:
