@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from keepers.store import models as m
 
@@ -146,6 +146,14 @@ def _newest_done(column: Any, newest_first: Any) -> Any:
 
 
 _NEWEST_DETAIL = _newest_done(_JOBS.c.detail, _JOBS.c.id)
+# the newest finished run of each job bound in ``jobs`` (by id)
+_NEWEST_DETAILS = select(_JOBS.c.job, _JOBS.c.detail).where(
+    _JOBS.c.id.in_(
+        select(func.max(_JOBS.c.id))
+        .where(_JOBS.c.job.in_(bindparam("jobs", expanding=True)), _JOBS.c.status == "done")
+        .group_by(_JOBS.c.job)
+    )
+)
 _NEWEST_START = _newest_done(_JOBS.c.started_at, _JOBS.c.started_at)
 
 
@@ -197,6 +205,11 @@ def newest_done_detail(c: Connection, job: str) -> dict[str, Any] | None:
     """The detail of ``job``'s newest finished run (by id), if one ran."""
     detail = c.execute(_NEWEST_DETAIL, {"job": job}).scalar()
     return dict(detail) if detail is not None else None
+
+
+def newest_done_details(c: Connection, jobs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``newest_done_detail`` of each of ``jobs`` that has run, in one query."""
+    return {r.job: dict(r.detail) for r in c.execute(_NEWEST_DETAILS, {"jobs": list(jobs)})}
 
 
 def newest_done_start(c: Connection, job: str) -> dt.datetime | None:

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -638,14 +638,8 @@ class PlanStore:
         finished run of each, by id)."""
         if not jobs:
             return {}
-        with self.store.sessions() as s:
-            newest = (
-                select(func.max(m.JobRun.id))
-                .where(m.JobRun.job.in_(jobs), m.JobRun.status == "done")
-                .group_by(m.JobRun.job)
-            )
-            rows = s.scalars(select(m.JobRun).where(m.JobRun.id.in_(newest))).all()
-            return {r.job: dict(r.detail) for r in rows}
+        with self.store.connection() as c:
+            return plan_reads.newest_done_details(c, jobs)
 
     def record_job_run(self, job: str, at: int, detail: dict[str, Any]) -> None:
         with self.store.transaction() as s:

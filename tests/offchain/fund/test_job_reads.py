@@ -1,8 +1,9 @@
 """The job-run reads the fund bot makes on every tick (each alert code's last cause, the events
-check's last block, the daily and weekly checks' last run) go through prebuilt Core statements
-(keepers.fund.plan_reads: ``newest_done_detail``, ``newest_done_start``). Here each is
-compared with the plain ORM query it replaced, on seeded random tables of job runs: several
-jobs, runs finished, running and failed, start times that tie, and jobs that never ran."""
+check's last block, the daily and weekly checks' last run, the held venues) go through
+prebuilt Core statements (keepers.fund.plan_reads: ``newest_done_detail``, ``_details``,
+``_start``). Here each is compared with the plain ORM query it replaced, on seeded random
+tables of job runs: several jobs, runs finished, running and failed, start times that tie, and
+jobs that never ran."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import random
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from keepers.fund.records import PlanStore
 from keepers.store import models as m
@@ -29,6 +30,18 @@ def _plain_last_done(store: Store, job: str, newest_first: Any) -> m.JobRun | No
             .order_by(newest_first.desc())
             .limit(1)
         ).first()
+
+
+def _plain_details(store: Store, jobs: list[str]) -> dict[str, dict[str, Any]]:
+    """The ORM query ``last_job_details`` replaced."""
+    with store.sessions() as s:
+        newest = (
+            select(func.max(m.JobRun.id))
+            .where(m.JobRun.job.in_(jobs), m.JobRun.status == "done")
+            .group_by(m.JobRun.job)
+        )
+        rows = s.scalars(select(m.JobRun).where(m.JobRun.id.in_(newest))).all()
+        return {r.job: dict(r.detail) for r in rows}
 
 
 def _fill(store: Store, rng: random.Random) -> None:
@@ -63,11 +76,14 @@ def test_job_reads__equal_to_the_plain_orm_query(tmp_path: Any, seed: int) -> No
                 assert plans.last_job_run(job) == (
                     int(by_start.started_at.timestamp()) if by_start else None
                 )
-            assert plans.last_job_details(list(JOBS)) == {
-                job: plans.last_job_detail(job)
-                for job in JOBS
-                if plans.last_job_detail(job) is not None
-            }
+            for jobs in (list(JOBS), list(JOBS[1:3]), [JOBS[-1]], []):
+                got = plans.last_job_details(jobs)
+                assert got == _plain_details(store, jobs) if jobs else got == {}
+                assert got == {
+                    job: plans.last_job_detail(job)
+                    for job in jobs
+                    if plans.last_job_detail(job) is not None
+                }
     finally:
         store.close()
 
