@@ -96,21 +96,8 @@ _KIND_IN = (
     _PLANS.c.status.in_(bindparam("statuses", expanding=True)),
 )
 _PLANS_IN = select(_PLANS).where(*_KIND_IN).order_by(_PLANS.c.id)
-_ACTIONS_OF = (
-    select(_ACTIONS)
-    .where(_ACTIONS.c.plan_id.in_(bindparam("ids", expanding=True)))
-    .order_by(_ACTIONS.c.plan_id, _ACTIONS.c.seq)
-)
+_ACTIONS_OF = select(_ACTIONS).where(_ACTIONS.c.plan_id == bindparam("id")).order_by(_ACTIONS.c.seq)
 _APPROVALS_OF = (
-    select(_APPROVALS)
-    .where(_APPROVALS.c.plan_id.in_(bindparam("ids", expanding=True)))
-    .order_by(_APPROVALS.c.id)
-)
-# the same for one plan (a read by ref): an expanding IN is rendered anew at each execution
-_ACTIONS_OF_ONE = (
-    select(_ACTIONS).where(_ACTIONS.c.plan_id == bindparam("id")).order_by(_ACTIONS.c.seq)
-)
-_APPROVALS_OF_ONE = (
     select(_APPROVALS).where(_APPROVALS.c.plan_id == bindparam("id")).order_by(_APPROVALS.c.id)
 )
 _PLAN_KEYS_IN = (
@@ -157,28 +144,17 @@ _NEWEST_DETAILS = select(_JOBS.c.job, _JOBS.c.detail).where(
 _NEWEST_START = _newest_done(_JOBS.c.started_at, _JOBS.c.started_at)
 
 
-def with_children(c: Connection, plans: Sequence[Any]) -> list[PlanRow]:
-    """``plans`` (mappings of plans rows) as PlanRows, their actions and approvals read in two
-    queries on ``c`` (so in the same transaction)."""
-    if not plans:
-        return []
-    one = len(plans) == 1
-    key = {"id": plans[0]["id"]} if one else {"ids": [p["id"] for p in plans]}
-    actions: dict[int, list[ActionRow]] = {}
-    for a in c.execute(_ACTIONS_OF_ONE if one else _ACTIONS_OF, key).mappings():
-        actions.setdefault(a["plan_id"], []).append(ActionRow(**a))
-    approvals: dict[int, list[ApprovalRow]] = {}
-    for a in c.execute(_APPROVALS_OF_ONE if one else _APPROVALS_OF, key).mappings():
-        approvals.setdefault(a["plan_id"], []).append(ApprovalRow(**a))
-    return [
-        PlanRow(**p, actions=actions.get(p["id"], []), approvals=approvals.get(p["id"], []))
-        for p in plans
-    ]
-
-
-def by_ref(c: Connection, ref: str) -> list[PlanRow]:
-    """Plan ``ref`` with its children (a list of one), or ``[]``."""
-    return with_children(c, c.execute(_PLAN_BY_REF, {"ref": ref}).mappings().all())
+def by_ref(c: Connection, ref: str) -> PlanRow | None:
+    """Plan ``ref`` with its actions and approvals, read on ``c`` (one transaction), or None."""
+    plan = c.execute(_PLAN_BY_REF, {"ref": ref}).mappings().first()
+    if plan is None:
+        return None
+    key = {"id": plan["id"]}
+    return PlanRow(
+        **plan,
+        actions=[ActionRow(**a) for a in c.execute(_ACTIONS_OF, key).mappings()],
+        approvals=[ApprovalRow(**a) for a in c.execute(_APPROVALS_OF, key).mappings()],
+    )
 
 
 def in_statuses(c: Connection, kind: str, statuses: Sequence[str]) -> list[PlanHead]:

@@ -236,8 +236,7 @@ class PlanStore:
         """Plan ``ref``'s row with its actions and approvals, read in one transaction from the
         last commit (it never waits for the pipeline's open batch): a ``PlanRow``."""
         with self.store.connection(view=True) as c:
-            rows = plan_reads.by_ref(c, ref)
-        return rows[0] if rows else None
+            return plan_reads.by_ref(c, ref)
 
     def find(self, prefix: str) -> PlanRow | None:
         """By full ref or a unique prefix of at least 6 characters."""
