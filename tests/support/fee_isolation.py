@@ -60,6 +60,17 @@ def suggested_tip(provider: Any) -> int:
     return int(provider.make_request("eth_maxPriorityFeePerGas", []), 16)
 
 
+def tip_after_service(provider: Any, at_least: int, wait_s: float = 5.0) -> int:
+    """The node's suggested tip once it is ``at_least``, or after ``wait_s``: anvil fills its
+    fee-history cache from new-block notifications after a block is mined (restore_washed), so
+    right after the blocks whose tips should raise the suggestion it can still be the floor
+    on a loaded machine."""
+    deadline = time.monotonic() + wait_s
+    while (tip := suggested_tip(provider)) < at_least and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return tip
+
+
 def local_node() -> Any:
     """ape's connected provider when it runs the local node this process started; else None
     (a module that never touched the chain, a fork's node, no provider yet)."""

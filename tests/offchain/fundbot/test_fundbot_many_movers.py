@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from keepers.fund.records import APPROVED, PENDING_APPROVAL, PROPOSED
-from tests.support.fee_isolation import restore_washed
+from tests.support.fee_isolation import restore_washed, tip_after_service
 from tests.support.fundbotlib import (
     NO_APPROVAL,
     UNIT,
@@ -372,8 +372,9 @@ def test_timelock_sender__node_suggests_a_100_gwei_tip__the_admin_still_sends(
     try:
         for _ in range(5):
             accounts[0].transfer(accounts[1], 1, max_priority_fee=100 * 10**9, max_fee=300 * 10**9)
-        web3 = accounts[0].provider.web3
-        assert web3.eth.max_priority_fee >= 100 * 10**9  # what ape will price the call at
+        # what ape will price the call at, once anvil's fee-history service has seen those
+        # blocks (it lags the mining: asked at once on a loaded machine, it can be the floor)
+        assert tip_after_service(accounts[0].provider, 100 * 10**9) >= 100 * 10**9
         c, other = fresh.controller, accounts[7]
         c.grantRole(c.KEEPER_ROLE(), other.address, sender=timelock_sender(fresh, accounts))
         assert c.hasRole(c.KEEPER_ROLE(), other.address)
