@@ -239,12 +239,15 @@ class PlanStore:
             return plan_reads.by_ref(c, ref)
 
     def find(self, prefix: str) -> PlanRow | None:
-        """By full ref or a unique prefix of at least 6 characters."""
+        """By full ref or a unique prefix of at least 6 characters (taken as written: ``%`` and
+        ``_`` match only themselves)."""
         exact = self.get(prefix)
         if exact is not None or len(prefix) < 6:
             return exact
         with self.store.reads() as s:
-            refs = s.scalars(select(m.Plan.ref).where(m.Plan.ref.like(f"{prefix}%"))).all()
+            refs = s.scalars(
+                select(m.Plan.ref).where(m.Plan.ref.startswith(prefix, autoescape=True))
+            ).all()
         return self.get(refs[0]) if len(refs) == 1 and refs[0] else None
 
     def plan(self, ref: str) -> Plan:

@@ -35,6 +35,8 @@ def sqlite_path(url: str) -> Path | None:
 
 # the execution option that marks a read-only session's connection (Store.reads)
 READ_ONLY = "ballast_read_only"
+# what a Core read connection (Store.connection) refuses
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -179,9 +181,16 @@ class Store:
         if run_migrations:
             migrate(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
-        self._reads = sessionmaker(self._read_engine, expire_on_commit=False)
+        self._reads = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
         event.listen(self._reads, "before_flush", _refuse_writes)
+        # Core read connections (Store.connection): the refusal is listened for on these two
+        # engines only, so the sessions' statements never pass through it
+        self._core = self.engine.execution_options()
+        self._core_view = self.engine.execution_options(**{READ_ONLY: True})
+        for core in (self._core, self._core_view):
+            event.listen(core, "before_cursor_execute", _refuse_core_writes)
 
     @property
     def dialect(self) -> str:
@@ -202,9 +211,9 @@ class Store:
         session, whose set-up, statement compilation and row objects cost several times the
         query (docs/development/performance.md). It begins as ``sessions()`` does (on SQLite
         ``IMMEDIATE``: it waits for a writer's open transaction), or with ``view=True`` as
-        ``reads()`` does (deferred: the last commit). It is rolled back when it closes, so
-        nothing written through it is kept: writes go through ``transaction()``."""
-        with (self._read_engine if view else self.engine).connect() as conn:
+        ``reads()`` does (deferred: the last commit). A write through it raises StoreError
+        (nothing is written): writes go through ``transaction()``."""
+        with (self._core_view if view else self._core).connect() as conn:
             yield conn
 
     @contextmanager
@@ -217,6 +226,13 @@ class Store:
         self.engine.dispose()
         if self.lock is not None:
             self.lock.release()
+
+
+def _refuse_core_writes(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    if statement.lstrip().upper().startswith(_WRITES):
+        raise StoreError(
+            "a write through a read connection (Store.connection): use Store.transaction"
+        )
 
 
 def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from keepers.core.errors import StoreError
 from keepers.fund.planning.actions import Plan
@@ -109,6 +109,31 @@ def test_reads__a_write_in_it__refused_nothing_written(store):
         s.flush()
     with store.sessions() as s:
         assert s.scalar(select(func.count()).select_from(m.JobRun)) == 0
+
+
+@pytest.mark.parametrize("view", [False, True])
+def test_connection__a_write_in_it__refused_nothing_written(store, view):
+    """``Store.connection`` is for reads: a write through it (Core or text) raises StoreError
+    naming the way to write, and nothing is kept; the same connection still reads."""
+    insert = m.JobRun.__table__.insert().values(job="x", status="done", detail={})
+    for write in (insert, text("DELETE FROM job_runs"), text("  update job_runs set job='y'")):
+        with pytest.raises(StoreError, match="Store.transaction"), store.connection(view=view) as c:
+            c.execute(write)
+    with store.connection(view=view) as c:
+        assert c.execute(select(func.count()).select_from(m.JobRun)).scalar() == 0
+    with store.transaction() as s:  # a session on the same engine still writes
+        s.add(m.JobRun(job="x", status="done", detail={}))
+    assert PlanStore(store).last_job_detail("x") == {}
+
+
+def test_find__wildcards_taken_as_written(store):
+    """A ref prefix is matched as written: ``_`` and ``%`` are not LIKE's wildcards (six
+    underscores found the only plan before)."""
+    plans = PlanStore(store)
+    plans.save_new(Plan("abcdef123", T0, (), ()), PROPOSED, {})
+    assert plans.find("abcdef").ref == plans.find("abcdef123").ref == "abcdef123"
+    for pattern in ("______", "%%%%%%", "abcde_", "abc%ef"):
+        assert plans.find(pattern) is None, pattern
 
 
 def test_metrics_scrape__writer_holds_the_lock__answers_at_once(store):
