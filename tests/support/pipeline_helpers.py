@@ -17,6 +17,7 @@ from web3 import HTTPProvider, Web3
 
 from keepers.core.settings import KeeperSettings
 from keepers.store.db import Store
+from keepers.tx.intents import submit_intent
 from keepers.tx.node import Node
 from keepers.tx.pipeline import IntentSpec, Pipeline
 from keepers.tx.signers import RawKeySigner
@@ -89,6 +90,30 @@ def hit_spec(
         calldata=data,
         value=value,
     )
+
+
+def stored_intent(store: Store, key: str, status: str, **columns: Any) -> int:
+    """An intent as the pipeline stores it (``submit_intent``: a call from SENDER), then put in
+    ``status`` with ``columns`` set: for a test that reads intents in every status. Returns
+    its id."""
+    from keepers.store import models as m
+
+    spec = IntentSpec(
+        idempotency_key=key,
+        role="keeper",
+        chain_id=31337,
+        sender=SENDER,
+        target="0x" + "02" * 20,
+        calldata="0x",
+    )
+    intent_id = submit_intent(store, spec).id
+    with store.transaction() as s:
+        row = s.get(m.TxIntent, intent_id)
+        assert row is not None
+        row.status = status
+        for name, value in columns.items():
+            setattr(row, name, value)
+    return intent_id
 
 
 def worker_env(

@@ -33,6 +33,7 @@ from keepers.store import models as m
 from keepers.store.db import Store
 from keepers.store.repo import create_plan
 from keepers.store.statuses import IntentStatus
+from tests.support.pipeline_helpers import stored_intent
 
 ASSET = "0x" + "ab" * 20
 
@@ -100,22 +101,6 @@ def _same_plan(got: PlanRow, plain: m.Plan) -> None:
         _same(a, b, m.Approval)
 
 
-def _intent(store: Store, rng: random.Random, key: str) -> int:
-    with store.transaction() as s:
-        row = m.TxIntent(
-            idempotency_key=key,
-            role="keeper",
-            chain_id=31337,
-            sender="0x" + "01" * 20,
-            target="0x" + "02" * 20,
-            calldata="0x",
-            status=rng.choice(list(IntentStatus)).value,
-        )
-        s.add(row)
-        s.flush()
-        return row.id
-
-
 def _columns(model: Any) -> list[str]:
     return list(model.__table__.c.keys())
 
@@ -177,7 +162,9 @@ def _fill(plans: PlanStore, rng: random.Random) -> list[str]:
                             p.id, seq, "done" if ok else "failed", result={"success": ok}
                         )
                     elif roll < 0.8:
-                        intent = _intent(plans.store, rng, f"fund:{p.id}:{seq}")
+                        intent = stored_intent(
+                            plans.store, f"fund:{p.id}:{seq}", rng.choice(list(IntentStatus))
+                        )
                         plans.record_action(
                             p.id, seq, rng.choice(("submitted", "aborted")), intent_id=intent
                         )

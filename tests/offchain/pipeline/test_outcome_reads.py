@@ -19,6 +19,7 @@ from keepers.store.statuses import IntentStatus
 from keepers.tx.errors import InsufficientFunds
 from keepers.tx.outcome import _OF_STATUS, IntentOutcome, Outcome, last_log_id, read_outcomes
 from keepers.tx.revert import RevertDecoder
+from tests.support.pipeline_helpers import stored_intent
 
 STEPS = ("build", "audit", "sign", "validate", "broadcast", "watch", "confirm")
 # Error(string) "no" and a custom error's selector: what a build log's revert data may hold
@@ -89,22 +90,18 @@ def _plain_read(
 
 def _fill(store: Store, rng: random.Random) -> list[int]:
     ids = []
-    with store.transaction() as s:
-        for k in range(rng.randrange(1, 25)):
-            intent = m.TxIntent(
-                idempotency_key=f"k{k}-{rng.randrange(10**9)}",
-                role="keeper",
-                chain_id=31337,
-                sender="0x" + "01" * 20,
-                target="0x" + "02" * 20,
-                calldata="0x",
-                status=rng.choice(list(IntentStatus)).value,
-                error=rng.choice((None, "node said no")),
-                mined_block=rng.choice((None, rng.randrange(10**6))),
-            )
-            s.add(intent)
-            s.flush()
-            ids.append(intent.id)
+    for k in range(rng.randrange(1, 25)):
+        intent_id = stored_intent(
+            store,
+            f"k{k}-{rng.randrange(10**9)}",
+            rng.choice(list(IntentStatus)),
+            error=rng.choice((None, "node said no")),
+            mined_block=rng.choice((None, rng.randrange(10**6))),
+        )
+        ids.append(intent_id)
+        with store.transaction() as s:
+            intent = s.get(m.TxIntent, intent_id)
+            assert intent is not None
             for _ in range(rng.randrange(0, 3)):
                 s.add(
                     m.TxAttempt(
